@@ -1,0 +1,53 @@
+# riverbed — make help lists the targets.
+PYTHON ?= python3
+VENV   ?= .venv
+PY      = $(VENV)/bin/python
+PIP     = $(PY) -m pip
+LIB     = python/riverbed/libriverbed.so
+GO_SRC  = $(shell find engine state batch arrowbridge capi internal -name '*.go' -not -name '*_test.go' 2>/dev/null) go.mod go.sum
+
+.PHONY: help install lib demo test test-go test-py lint bench wheel clean
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml setup.py
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -e ".[dev]"
+	touch $@
+
+$(LIB): $(GO_SRC)
+	CGO_ENABLED=1 go build -buildmode=c-shared -trimpath -ldflags="-s -w" -o $(LIB) ./capi
+	rm -f python/riverbed/libriverbed.h
+
+install: $(VENV)/.installed $(LIB) ## create .venv, install riverbed (editable) with test tools, build the engine
+
+lib: $(LIB) ## rebuild the engine library in place
+
+demo: install ## run a demo job on generated data (no external service)
+	$(PY) -m riverbed.demo
+
+test: install test-go test-py ## run every test (Go and Python)
+
+test-go: ## Go unit tests
+	go vet ./...
+	go test ./...
+
+test-py: install ## Python end-to-end tests
+	$(PY) -m pytest
+
+lint: install ## gofmt, go vet, ruff, mypy
+	test -z "$$(gofmt -l .)" || (gofmt -l . && false)
+	go vet ./...
+	$(PY) -m ruff check python tests bench
+	$(PY) -m mypy python/riverbed
+
+bench: install ## run the benchmarks and write bench/RESULTS.md
+	$(PY) bench/parquet_bench.py
+
+wheel: ## build a platform wheel into dist/
+	$(PYTHON) -m pip wheel --no-deps -w dist .
+
+clean: ## remove build outputs and the virtualenv
+	rm -rf $(VENV) build dist python/*.egg-info $(LIB) python/riverbed/libriverbed.h

@@ -1,0 +1,22 @@
+package arrowbridge
+
+import (
+	"unsafe"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/cdata"
+)
+
+// ExportStream fills the zero-initialized ArrowArrayStream at ptr with a stream over r.
+// The stream owns r from now on: the consumer's call of the stream's release callback
+// releases r. Buffers are shared, not copied; they stay valid until the consumer releases
+// each exported array.
+func ExportStream(r array.RecordReader, ptr unsafe.Pointer) {
+	cdata.ExportRecordReader(r, (*cdata.CArrowArrayStream)(ptr))
+}
+
+// ExportSchema fills the zero-initialized ArrowSchema at ptr; the consumer releases it.
+func ExportSchema(s *arrow.Schema, ptr unsafe.Pointer) {
+	cdata.ExportArrowSchema(s, (*cdata.CArrowSchema)(ptr))
+}

@@ -1,0 +1,585 @@
+package batch
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math"
+	"os"
+	"sync"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/deprecated"
+	"github.com/parquet-go/parquet-go/format"
+
+	"github.com/riverbed-engine/riverbed/internal/rberr"
+)
+
+// Dataset is a set of Parquet files with one schema, cut into splits (one per
+// non-empty row group) that can be read independently and concurrently.
+type Dataset struct {
+	// Schema is the unified Arrow schema. Its fields are in the order of the
+	// first file; a field is nullable if the column is optional in any file.
+	Schema *arrow.Schema
+	Files  []string
+	// Splits holds one split per (file, row group) with rows, in file order
+	// then row-group order.
+	Splits []Split
+
+	files []*fileMeta
+}
+
+// Split is one row group of one file.
+type Split struct {
+	File      string
+	FileIndex int
+	RowGroup  int
+	NumRows   int64
+	// Stats is indexed like Dataset.Schema's fields.
+	Stats []ColumnStats
+}
+
+// ColumnStats are the footer statistics of one column chunk.
+//
+// Min and Max are in the Arrow column's domain: int64 for every integer,
+// date32 (days) and timestamp (raw value in the column's unit) column, float64
+// for float32/float64, string for utf8 and binary, bool for bool. They are
+// bounds, not necessarily values present in the chunk (writers may truncate
+// long strings). Valid is false when the file has no usable min/max: all
+// values null, statistics not written, NaN bounds, INT96 columns, or uint64
+// bounds above math.MaxInt64.
+type ColumnStats struct {
+	Valid     bool
+	Min, Max  any
+	NullCount int64
+	// HasNulls reports that NullCount is known.
+	HasNulls bool
+}
+
+// fileMeta is the parsed footer of one file and how its columns map to the
+// dataset schema.
+type fileMeta struct {
+	path string
+	size int64
+	pf   *parquet.File
+	cols []fileColumn
+	// leaf maps a dataset field index to the file's leaf column index.
+	leaf []int
+}
+
+// fileColumn is one leaf column of a file.
+type fileColumn struct {
+	name     string
+	typ      arrow.DataType
+	phys     format.Type
+	optional bool
+}
+
+const (
+	// footerWorkers bounds the files whose footers are read at once.
+	footerWorkers = 8
+	// readBufferSize is the buffered read size for footers and pages.
+	readBufferSize = 256 << 10
+)
+
+// OpenParquet reads the footers of the files (concurrently), checks that their
+// schemas agree and builds the Dataset. Columns are matched by name, so their
+// order may differ between files; a missing, extra or differently typed column
+// is an rberr Schema error naming both files and the column.
+func OpenParquet(paths []string) (*Dataset, error) {
+	if len(paths) == 0 {
+		return nil, rberr.New(rberr.NotFound, "no Parquet files to read")
+	}
+	metas := make([]*fileMeta, len(paths))
+	errs := make([]error, len(paths))
+	sem := make(chan struct{}, footerWorkers)
+	var wg sync.WaitGroup
+	for i, p := range paths {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			metas[i], errs[i] = openFooter(p)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+
+	d := &Dataset{Files: append([]string(nil), paths...), files: metas}
+	if err := d.unify(); err != nil {
+		return nil, err
+	}
+	for fi, m := range metas {
+		rgs := m.pf.Metadata().RowGroups
+		for ri := range rgs {
+			rg := &rgs[ri]
+			if rg.NumRows == 0 {
+				continue
+			}
+			stats := make([]ColumnStats, len(m.leaf))
+			for c, leaf := range m.leaf {
+				stats[c] = columnStats(&rg.Columns[leaf].MetaData.Statistics, m.cols[leaf], rg.NumRows)
+			}
+			d.Splits = append(d.Splits, Split{
+				File: m.path, FileIndex: fi, RowGroup: ri, NumRows: rg.NumRows, Stats: stats,
+			})
+		}
+	}
+	return d, nil
+}
+
+// unify builds the dataset schema from the first file and maps every file's
+// columns onto it by name.
+func (d *Dataset) unify() error {
+	first := d.files[0]
+	fields := make([]arrow.Field, len(first.cols))
+	for i, c := range first.cols {
+		fields[i] = arrow.Field{Name: c.name, Type: c.typ, Nullable: c.optional}
+	}
+	for _, m := range d.files {
+		if len(m.cols) != len(fields) {
+			for _, c := range m.cols {
+				if indexOfName(first.cols, c.name) < 0 {
+					return rberr.New(rberr.Schema, "schema of %q differs from %q: column %q is in %q but not in %q",
+						m.path, first.path, c.name, m.path, first.path)
+				}
+			}
+		}
+		m.leaf = make([]int, len(fields))
+		for i, f := range fields {
+			j := indexOfName(m.cols, f.Name)
+			if j < 0 {
+				return rberr.New(rberr.Schema, "schema of %q differs from %q: column %q is missing from %q",
+					m.path, first.path, f.Name, m.path)
+			}
+			c := m.cols[j]
+			if !arrow.TypeEqual(c.typ, f.Type) {
+				return rberr.New(rberr.Schema, "schema of %q differs from %q: column %q is %s in %q and %s in %q",
+					m.path, first.path, f.Name, c.typ, m.path, f.Type, first.path)
+			}
+			m.leaf[i] = j
+			fields[i].Nullable = fields[i].Nullable || c.optional
+		}
+	}
+	d.Schema = arrow.NewSchema(fields, nil)
+	return nil
+}
+
+func indexOfName(cols []fileColumn, name string) int {
+	for i, c := range cols {
+		if c.name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// openFooter opens path and parses its footer.
+func openFooter(path string) (*fileMeta, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, openError(path, err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, rberr.Wrap(rberr.IO, err, "cannot stat %q", path)
+	}
+	pf, err := openParquetFile(&fileReaderAt{f: f, size: st.Size()}, path)
+	if err != nil {
+		return nil, err
+	}
+	m := &fileMeta{path: path, size: st.Size(), pf: pf}
+	if m.cols, err = fileColumns(pf, path); err != nil {
+		return nil, err
+	}
+	if err := checkChunkBounds(m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func openError(path string, err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return rberr.Wrap(rberr.NotFound, err, "Parquet file %q does not exist", path)
+	}
+	return rberr.Wrap(rberr.IO, err, "cannot open %q", path)
+}
+
+// fileReaderAt reads a file of known size. A read outside the file, which only
+// a damaged footer or page header asks for, fails without touching the file;
+// a failure of the file itself is remembered in ioErr so that it is reported
+// as an IO error, not as corruption.
+type fileReaderAt struct {
+	f     *os.File
+	size  int64
+	ioErr error
+}
+
+func (r *fileReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 || off > r.size || int64(len(p)) > r.size-off {
+		return 0, fmt.Errorf("read of %d bytes at offset %d is outside the file (%d bytes): %w", len(p), off, r.size, io.ErrUnexpectedEOF)
+	}
+	n, err := r.f.ReadAt(p, off)
+	if err != nil && !errors.Is(err, io.EOF) && r.ioErr == nil {
+		r.ioErr = err
+	}
+	return n, err
+}
+
+// failure classifies an error met while reading the file at path.
+func (r *fileReaderAt) failure(path, where string, cause error) error {
+	if r.ioErr != nil {
+		return rberr.Wrap(rberr.IO, r.ioErr, "cannot read %q", path)
+	}
+	return corrupt(path, where, cause)
+}
+
+// openParquetFile parses the footer, turning any failure or panic of the
+// Parquet library into an rberr Data error naming the file.
+func openParquetFile(r *fileReaderAt, path string) (pf *parquet.File, err error) {
+	if r.size < 12 {
+		return nil, rberr.New(rberr.Data, "corrupt Parquet file %q: %d bytes is too small for a Parquet file", path, r.size)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			pf, err = nil, r.failure(path, "", fmt.Errorf("%v", p))
+		}
+	}()
+	pf, err = parquet.OpenFile(r, r.size,
+		parquet.SkipPageIndex(true),
+		parquet.SkipBloomFilters(true),
+		parquet.ReadBufferSize(readBufferSize),
+	)
+	if err != nil {
+		return nil, r.failure(path, "", err)
+	}
+	return pf, nil
+}
+
+// corrupt is the Data error for an unreadable file; where locates the fault
+// (e.g. `row group 2, column "amount"`) when known.
+func corrupt(path, where string, cause error) error {
+	if where != "" {
+		return rberr.Wrap(rberr.Data, cause, "corrupt Parquet file %q: %s", path, where)
+	}
+	return rberr.Wrap(rberr.Data, cause, "corrupt Parquet file %q", path)
+}
+
+// fileColumns maps the file's (flat) schema to Arrow.
+func fileColumns(pf *parquet.File, path string) ([]fileColumn, error) {
+	elems := pf.Metadata().Schema
+	if len(elems) == 0 {
+		return nil, corrupt(path, "", errors.New("empty schema"))
+	}
+	cols := make([]fileColumn, 0, len(elems)-1)
+	for i := 1; i < len(elems); i++ {
+		se := &elems[i]
+		if (se.NumChildren.Valid && se.NumChildren.V > 0) || !se.Type.Valid {
+			return nil, rberr.New(rberr.Type, "column %q of %q is a nested group; only flat schemas are supported", se.Name, path)
+		}
+		if se.RepetitionType.Valid && se.RepetitionType.V == format.Repeated {
+			return nil, rberr.New(rberr.Type, "column %q of %q is repeated; only flat schemas are supported", se.Name, path)
+		}
+		typ := arrowTypeOf(se)
+		if typ == nil {
+			return nil, rberr.New(rberr.Type, "column %q of %q has unsupported Parquet type %s", se.Name, path, describeType(se))
+		}
+		if indexOfName(cols, se.Name) >= 0 {
+			return nil, rberr.New(rberr.Schema, "column %q appears twice in %q", se.Name, path)
+		}
+		cols = append(cols, fileColumn{
+			name:     se.Name,
+			typ:      typ,
+			phys:     se.Type.V,
+			optional: se.RepetitionType.Valid && se.RepetitionType.V == format.Optional,
+		})
+	}
+	if n := int(elems[0].NumChildren.V); n != len(cols) {
+		return nil, corrupt(path, "", fmt.Errorf("schema root declares %d columns, found %d", n, len(cols)))
+	}
+	return cols, nil
+}
+
+// arrowTypeOf maps a leaf schema element to its Arrow type, or nil if the type
+// is not supported.
+func arrowTypeOf(se *format.SchemaElement) arrow.DataType {
+	lt := se.LogicalType.Value
+	if lt == nil && se.ConvertedType.Valid {
+		if lt = convertedLogicalType(se.ConvertedType.V); lt == nil {
+			return nil
+		}
+	}
+	switch se.Type.V {
+	case format.Boolean:
+		if lt == nil {
+			return arrow.FixedWidthTypes.Boolean
+		}
+	case format.Int32:
+		switch t := lt.(type) {
+		case nil:
+			return arrow.PrimitiveTypes.Int32
+		case *format.DateType:
+			return arrow.FixedWidthTypes.Date32
+		case *format.IntType:
+			switch {
+			case t.BitWidth == 8 && t.IsSigned:
+				return arrow.PrimitiveTypes.Int8
+			case t.BitWidth == 16 && t.IsSigned:
+				return arrow.PrimitiveTypes.Int16
+			case t.BitWidth == 32 && t.IsSigned:
+				return arrow.PrimitiveTypes.Int32
+			case t.BitWidth == 8:
+				return arrow.PrimitiveTypes.Uint8
+			case t.BitWidth == 16:
+				return arrow.PrimitiveTypes.Uint16
+			case t.BitWidth == 32:
+				return arrow.PrimitiveTypes.Uint32
+			}
+		}
+	case format.Int64:
+		switch t := lt.(type) {
+		case nil:
+			return arrow.PrimitiveTypes.Int64
+		case *format.IntType:
+			switch {
+			case t.BitWidth == 64 && t.IsSigned:
+				return arrow.PrimitiveTypes.Int64
+			case t.BitWidth == 64:
+				return arrow.PrimitiveTypes.Uint64
+			}
+		case *format.TimestampType:
+			tz := ""
+			if t.IsAdjustedToUTC {
+				tz = "UTC"
+			}
+			switch t.Unit.Value.(type) {
+			case *format.MilliSeconds:
+				return &arrow.TimestampType{Unit: arrow.Millisecond, TimeZone: tz}
+			case *format.MicroSeconds:
+				return &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: tz}
+			case *format.NanoSeconds:
+				return &arrow.TimestampType{Unit: arrow.Nanosecond, TimeZone: tz}
+			}
+		}
+	case format.Int96:
+		if lt == nil {
+			return &arrow.TimestampType{Unit: arrow.Nanosecond}
+		}
+	case format.Float:
+		if lt == nil {
+			return arrow.PrimitiveTypes.Float32
+		}
+	case format.Double:
+		if lt == nil {
+			return arrow.PrimitiveTypes.Float64
+		}
+	case format.ByteArray:
+		switch lt.(type) {
+		case nil, *format.BsonType:
+			return arrow.BinaryTypes.Binary
+		case *format.StringType, *format.EnumType, *format.JsonType:
+			return arrow.BinaryTypes.String
+		}
+	}
+	return nil
+}
+
+// convertedLogicalType translates the legacy converted type annotations that
+// have a supported logical equivalent; it returns nil for the others.
+func convertedLogicalType(ct deprecated.ConvertedType) format.LogicalTypeValue {
+	switch ct {
+	case deprecated.UTF8:
+		return &format.StringType{}
+	case deprecated.Enum:
+		return &format.EnumType{}
+	case deprecated.Json:
+		return &format.JsonType{}
+	case deprecated.Bson:
+		return &format.BsonType{}
+	case deprecated.Date:
+		return &format.DateType{}
+	case deprecated.TimestampMillis:
+		return &format.TimestampType{IsAdjustedToUTC: true, Unit: format.TimeUnit{Value: &format.MilliSeconds{}}}
+	case deprecated.TimestampMicros:
+		return &format.TimestampType{IsAdjustedToUTC: true, Unit: format.TimeUnit{Value: &format.MicroSeconds{}}}
+	case deprecated.Int8:
+		return &format.IntType{BitWidth: 8, IsSigned: true}
+	case deprecated.Int16:
+		return &format.IntType{BitWidth: 16, IsSigned: true}
+	case deprecated.Int32:
+		return &format.IntType{BitWidth: 32, IsSigned: true}
+	case deprecated.Int64:
+		return &format.IntType{BitWidth: 64, IsSigned: true}
+	case deprecated.Uint8:
+		return &format.IntType{BitWidth: 8}
+	case deprecated.Uint16:
+		return &format.IntType{BitWidth: 16}
+	case deprecated.Uint32:
+		return &format.IntType{BitWidth: 32}
+	case deprecated.Uint64:
+		return &format.IntType{BitWidth: 64}
+	}
+	return nil
+}
+
+// describeType renders a schema element's type for error messages.
+func describeType(se *format.SchemaElement) string {
+	s := se.Type.V.String()
+	if se.Type.V == format.FixedLenByteArray && se.TypeLength.Valid {
+		s = fmt.Sprintf("%s(%d)", s, se.TypeLength.V)
+	}
+	switch {
+	case se.LogicalType.Value != nil:
+		s += " " + se.LogicalType.Value.String()
+	case se.ConvertedType.Valid:
+		s += " " + convertedTypeName(se.ConvertedType.V)
+	}
+	return s
+}
+
+func convertedTypeName(ct deprecated.ConvertedType) string {
+	names := map[deprecated.ConvertedType]string{
+		deprecated.Map: "MAP", deprecated.MapKeyValue: "MAP_KEY_VALUE", deprecated.List: "LIST",
+		deprecated.Decimal: "DECIMAL", deprecated.TimeMillis: "TIME_MILLIS",
+		deprecated.TimeMicros: "TIME_MICROS", deprecated.Interval: "INTERVAL",
+	}
+	if n, ok := names[ct]; ok {
+		return n
+	}
+	return fmt.Sprintf("converted type %d", ct)
+}
+
+// checkChunkBounds rejects column chunks that lie outside the file, so that a
+// damaged footer fails here rather than as a huge read later.
+func checkChunkBounds(m *fileMeta) error {
+	for ri, rg := range m.pf.Metadata().RowGroups {
+		if rg.NumRows < 0 {
+			return corrupt(m.path, fmt.Sprintf("row group %d", ri), fmt.Errorf("negative row count %d", rg.NumRows))
+		}
+		if rg.NumRows == 0 {
+			continue // never read; some writers leave its chunks unset
+		}
+		if len(rg.Columns) != len(m.cols) {
+			return corrupt(m.path, fmt.Sprintf("row group %d", ri),
+				fmt.Errorf("%d column chunks for %d columns", len(rg.Columns), len(m.cols)))
+		}
+		for ci := range rg.Columns {
+			md := &rg.Columns[ci].MetaData
+			start := md.DataPageOffset
+			if md.DictionaryPageOffset > 0 && md.DictionaryPageOffset < start {
+				start = md.DictionaryPageOffset
+			}
+			if start < 4 || md.TotalCompressedSize < 0 || start+md.TotalCompressedSize > m.size {
+				return corrupt(m.path, fmt.Sprintf("row group %d, column %q", ri, m.cols[ci].name),
+					fmt.Errorf("column chunk at offset %d, %d bytes, lies outside the file (%d bytes)",
+						start, md.TotalCompressedSize, m.size))
+			}
+		}
+	}
+	return nil
+}
+
+// columnStats converts a column chunk's footer statistics to the column's
+// Arrow domain.
+func columnStats(st *format.Statistics, c fileColumn, numRows int64) ColumnStats {
+	var cs ColumnStats
+	switch {
+	case !c.optional:
+		cs.HasNulls = true
+	case st.MinValue != nil || st.MaxValue != nil || st.Min != nil || st.Max != nil || st.NullCount > 0:
+		cs.NullCount = st.NullCount
+		cs.HasNulls = st.NullCount >= 0 && st.NullCount <= numRows
+	}
+	if !cs.HasNulls {
+		cs.NullCount = 0
+	}
+
+	minB, maxB := st.MinValue, st.MaxValue
+	if minB == nil || maxB == nil {
+		// The deprecated fields hold signed-order bounds: only usable where
+		// that is the column's order.
+		minB, maxB = nil, nil
+		if signedOrder(c) {
+			minB, maxB = st.Min, st.Max
+		}
+	}
+	if minB == nil || maxB == nil {
+		return cs
+	}
+	lo, ok1 := statValue(minB, c)
+	hi, ok2 := statValue(maxB, c)
+	if ok1 && ok2 {
+		cs.Valid, cs.Min, cs.Max = true, lo, hi
+	}
+	return cs
+}
+
+func signedOrder(c fileColumn) bool {
+	switch c.phys {
+	case format.Boolean, format.Float, format.Double:
+		return true
+	case format.Int32, format.Int64:
+		return !isUnsigned(c.typ)
+	}
+	return false
+}
+
+func isUnsigned(t arrow.DataType) bool {
+	switch t.ID() {
+	case arrow.UINT8, arrow.UINT16, arrow.UINT32, arrow.UINT64:
+		return true
+	}
+	return false
+}
+
+// statValue decodes one PLAIN-encoded statistics bound.
+func statValue(b []byte, c fileColumn) (any, bool) {
+	switch c.phys {
+	case format.Boolean:
+		if len(b) != 1 {
+			return nil, false
+		}
+		return b[0] != 0, true
+	case format.Int32:
+		if len(b) != 4 {
+			return nil, false
+		}
+		v := binary.LittleEndian.Uint32(b)
+		if isUnsigned(c.typ) {
+			return int64(v), true
+		}
+		return int64(int32(v)), true
+	case format.Int64:
+		if len(b) != 8 {
+			return nil, false
+		}
+		v := binary.LittleEndian.Uint64(b)
+		if isUnsigned(c.typ) && v > math.MaxInt64 {
+			return nil, false
+		}
+		return int64(v), true
+	case format.Float:
+		if len(b) != 4 {
+			return nil, false
+		}
+		f := math.Float32frombits(binary.LittleEndian.Uint32(b))
+		return float64(f), !math.IsNaN(float64(f))
+	case format.Double:
+		if len(b) != 8 {
+			return nil, false
+		}
+		f := math.Float64frombits(binary.LittleEndian.Uint64(b))
+		return f, !math.IsNaN(f)
+	case format.ByteArray:
+		return string(b), true
+	}
+	return nil, false
+}

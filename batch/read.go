@@ -1,0 +1,734 @@
+package batch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"unsafe"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/bitutil"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/deprecated"
+	"github.com/parquet-go/parquet-go/format"
+
+	"github.com/riverbed-engine/riverbed/internal/rberr"
+)
+
+// DefaultBatchSize is the batch size ReadSplit uses when given batchSize <= 0.
+const DefaultBatchSize = 64 << 10
+
+// ReadSplit reads the projected columns of one split (indexes into d.Schema's
+// fields; nil means all, an empty non-nil slice means none: records then carry
+// only a row count) into records of at most batchSize rows allocated with mem,
+// and calls emit for each. emit takes ownership of the record and must release
+// it; an error from emit stops the read and is returned as is. ReadSplit returns
+// ctx.Err() as soon as it sees ctx cancelled. The records' schema holds the
+// projected fields of d.Schema.
+//
+// ReadSplit may be called concurrently, for the same or different splits.
+func (d *Dataset) ReadSplit(ctx context.Context, s Split, columns []int, mem memory.Allocator, batchSize int, emit func(arrow.RecordBatch) error) error {
+	if s.FileIndex < 0 || s.FileIndex >= len(d.files) {
+		return rberr.New(rberr.InvalidArgument, "split names file %d of a dataset of %d files", s.FileIndex, len(d.files))
+	}
+	m := d.files[s.FileIndex]
+	rgs := m.pf.Metadata().RowGroups
+	if s.RowGroup < 0 || s.RowGroup >= len(rgs) {
+		return rberr.New(rberr.InvalidArgument, "split names row group %d of %q, which has %d", s.RowGroup, m.path, len(rgs))
+	}
+	if columns == nil {
+		columns = make([]int, len(d.Schema.Fields()))
+		for i := range columns {
+			columns[i] = i
+		}
+	}
+	fields := make([]arrow.Field, len(columns))
+	for i, c := range columns {
+		if c < 0 || c >= len(d.Schema.Fields()) {
+			return rberr.New(rberr.InvalidArgument, "column index %d out of range for a schema of %d fields", c, len(d.Schema.Fields()))
+		}
+		fields[i] = d.Schema.Field(c)
+	}
+	schema := arrow.NewSchema(fields, nil)
+	if batchSize <= 0 {
+		batchSize = DefaultBatchSize
+	}
+	if mem == nil {
+		mem = memory.DefaultAllocator
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+
+	f, err := os.Open(m.path)
+	if err != nil {
+		return openError(m.path, err)
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Size() != m.size {
+		return rberr.New(rberr.Data, "Parquet file %q changed size (%d to %d bytes) since its footer was read", m.path, m.size, st.Size())
+	}
+	src := &fileReaderAt{f: f, size: m.size}
+
+	numRows := rgs[s.RowGroup].NumRows
+	chunks := m.pf.RowGroups()[s.RowGroup].ColumnChunks()
+	readers := make([]*columnReader, 0, len(columns))
+	defer func() {
+		for _, r := range readers {
+			r.close()
+		}
+	}()
+	for i, c := range columns {
+		leaf := m.leaf[c]
+		r, err := newColumnReader(m, s.RowGroup, chunks[leaf], src, fields[i], numRows)
+		if err != nil {
+			return err
+		}
+		readers = append(readers, r)
+	}
+
+	cols := make([]arrow.Array, len(readers))
+	for done := int64(0); done < numRows; {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		n := int(min(int64(batchSize), numRows-done))
+		for i, r := range readers {
+			if cols[i], err = r.read(n, mem); err != nil {
+				releaseArrays(cols[:i])
+				return err
+			}
+		}
+		rec := array.NewRecordBatch(schema, cols, int64(n))
+		releaseArrays(cols)
+		if err := emit(rec); err != nil {
+			return err
+		}
+		done += int64(n)
+	}
+	for _, r := range readers {
+		if err := r.finish(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func releaseArrays(cols []arrow.Array) {
+	for i, c := range cols {
+		if c != nil {
+			c.Release()
+			cols[i] = nil
+		}
+	}
+}
+
+// columnReader streams the pages of one column chunk into Arrow arrays.
+type columnReader struct {
+	path     string
+	rowGroup int
+	name     string
+	nullable bool // output field
+	optional bool // column in this file
+	total    int64
+	done     int64
+	src      *fileReaderAt
+
+	pages  parquet.Pages
+	page   parquet.Page
+	pageNo int
+	defs   []byte // definition levels of the page; nil if it has no nulls
+	rows   int    // rows in the page
+	row    int    // next row of the page
+	vals   pageValues
+}
+
+// pageValues decodes the values of one physical type into one Arrow type.
+// Values are consumed in order: put and putSparse take the next ones.
+type pageValues interface {
+	// setPage points at a new page's values and returns how many it holds.
+	setPage(p parquet.Page) (int, error)
+	// begin starts an output array of n slots.
+	begin(n int, mem memory.Allocator)
+	// put fills slots [at, at+k) with the next k values.
+	put(at, k int) error
+	// putSparse fills slot at+i with the next value where defs[i] == maxDef,
+	// leaving the other (null) slots zero.
+	putSparse(at int, defs []byte, maxDef byte) error
+	// finish builds the array; valid may be nil when nulls == 0.
+	finish(n int, valid *memory.Buffer, nulls int) arrow.Array
+	// abort drops a partially built array.
+	abort()
+}
+
+func newColumnReader(m *fileMeta, rowGroup int, chunk parquet.ColumnChunk, src *fileReaderAt, field arrow.Field, total int64) (*columnReader, error) {
+	c := m.cols[chunk.Column()]
+	r := &columnReader{
+		path: m.path, rowGroup: rowGroup, name: c.name, src: src,
+		nullable: field.Nullable, optional: c.optional, total: total,
+	}
+	switch c.phys {
+	case format.Boolean:
+		r.vals = &boolValues{}
+	case format.Int32:
+		v := &fixedValues[int32]{dt: c.typ}
+		switch c.typ.ID() {
+		case arrow.INT8:
+			v.conv = narrow[int8]
+		case arrow.INT16:
+			v.conv = narrow[int16]
+		case arrow.UINT8:
+			v.conv = narrow[uint8]
+		case arrow.UINT16:
+			v.conv = narrow[uint16]
+		}
+		r.vals = v
+	case format.Int64:
+		r.vals = &fixedValues[int64]{dt: c.typ}
+	case format.Int96:
+		r.vals = &fixedValues[deprecated.Int96]{dt: c.typ, conv: int96ToNanos}
+	case format.Float:
+		r.vals = &fixedValues[float32]{dt: c.typ}
+	case format.Double:
+		r.vals = &fixedValues[float64]{dt: c.typ}
+	case format.ByteArray:
+		r.vals = &bytesValues{dt: c.typ}
+	default:
+		return nil, rberr.New(rberr.Type, "column %q of %q has unsupported physical type %s", c.name, m.path, c.phys)
+	}
+	fc, ok := chunk.(*parquet.FileColumnChunk)
+	if !ok {
+		return nil, rberr.New(rberr.Internal, "unexpected column chunk type %T", chunk)
+	}
+	r.pages = fc.PagesFrom(src)
+	return r, nil
+}
+
+func (r *columnReader) corrupt(cause error) error {
+	return r.src.failure(r.path, fmt.Sprintf("row group %d, column %q", r.rowGroup, r.name), cause)
+}
+
+// read decodes the next n rows of the column.
+func (r *columnReader) read(n int, mem memory.Allocator) (arr arrow.Array, err error) {
+	var valid *memory.Buffer
+	var bits []byte
+	if r.nullable {
+		valid = memory.NewResizableBuffer(mem)
+		valid.Resize(int(bitutil.BytesForBits(int64(n))))
+		bits = valid.Bytes()
+		clear(bits)
+	}
+	r.vals.begin(n, mem)
+	defer func() {
+		if p := recover(); p != nil {
+			err = r.corrupt(fmt.Errorf("%v", p))
+		}
+		if err != nil {
+			r.vals.abort()
+			if valid != nil {
+				valid.Release()
+			}
+		}
+	}()
+
+	nulls := 0
+	for at := 0; at < n; {
+		if r.row == r.rows {
+			if err := r.nextPage(); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		k := min(n-at, r.rows-r.row)
+		if r.defs == nil {
+			if err := r.vals.put(at, k); err != nil {
+				return nil, err
+			}
+			if bits != nil {
+				bitutil.SetBitsTo(bits, int64(at), int64(k), true)
+			}
+		} else {
+			defs := r.defs[r.row : r.row+k]
+			if err := r.vals.putSparse(at, defs, 1); err != nil {
+				return nil, err
+			}
+			for i, d := range defs {
+				if d == 1 {
+					bitutil.SetBit(bits, at+i)
+				} else {
+					nulls++
+				}
+			}
+		}
+		r.row += k
+		at += k
+	}
+	r.done += int64(n)
+	if nulls == 0 && valid != nil {
+		valid.Release()
+		valid = nil
+	}
+	return r.vals.finish(n, valid, nulls), nil
+}
+
+// nextPage moves to the next data page of the chunk.
+func (r *columnReader) nextPage() error {
+	if r.page != nil {
+		parquet.Release(r.page)
+		r.page = nil
+	}
+	p, err := r.pages.ReadPage()
+	if errors.Is(err, io.EOF) {
+		return r.corrupt(fmt.Errorf("column chunk ends after %d of the row group's %d rows", r.done+int64(r.row), r.total))
+	}
+	if err != nil {
+		return r.corrupt(fmt.Errorf("page %d: %w", r.pageNo, err))
+	}
+	r.page = p
+	r.pageNo++
+	r.rows, r.row, r.defs = int(p.NumValues()), 0, nil
+	need := r.rows
+	if r.optional {
+		defs := p.DefinitionLevels()
+		if len(defs) != r.rows {
+			return r.corrupt(fmt.Errorf("page %d has %d definition levels for %d values", r.pageNo-1, len(defs), r.rows))
+		}
+		need = 0
+		for _, d := range defs {
+			if d == 1 {
+				need++
+			}
+		}
+		if need < r.rows {
+			r.defs = defs
+		}
+	}
+	have, err := r.vals.setPage(p)
+	if err != nil {
+		return r.corrupt(fmt.Errorf("page %d: %w", r.pageNo-1, err))
+	}
+	if have < need {
+		return r.corrupt(fmt.Errorf("page %d holds %d values where its definition levels need %d", r.pageNo-1, have, need))
+	}
+	return nil
+}
+
+// finish checks that the chunk holds no rows beyond the row group's count.
+func (r *columnReader) finish() (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = r.corrupt(fmt.Errorf("%v", p))
+		}
+	}()
+	extra := r.rows - r.row
+	for extra == 0 {
+		if r.page != nil {
+			parquet.Release(r.page)
+			r.page = nil
+		}
+		p, err := r.pages.ReadPage()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return r.corrupt(fmt.Errorf("page %d: %w", r.pageNo, err))
+		}
+		r.page, r.rows, r.row = p, 0, 0
+		r.pageNo++
+		extra = int(p.NumValues())
+	}
+	return r.corrupt(fmt.Errorf("column chunk holds more rows than the row group's %d", r.total))
+}
+
+func (r *columnReader) close() {
+	defer func() { _ = recover() }() // a damaged chunk is already reported
+	if r.page != nil {
+		parquet.Release(r.page)
+		r.page = nil
+	}
+	r.pages.Close()
+}
+
+// castSlice reinterprets b as a slice of T (b must be suitably aligned, as
+// Arrow buffers and the Parquet library's value buffers are).
+func castSlice[T any](b []byte) []T {
+	var zero T
+	size := int(unsafe.Sizeof(zero))
+	if len(b) < size {
+		return nil
+	}
+	return unsafe.Slice((*T)(unsafe.Pointer(unsafe.SliceData(b))), len(b)/size)
+}
+
+// pageData returns the raw in-memory values of a page: fixed-width values back
+// to back, or byte arrays and their offsets. For a dictionary-encoded page
+// these are its int32 indexes.
+func pageData(p parquet.Page) ([]byte, []uint32) {
+	v := p.Data()
+	return v.Data()
+}
+
+// pageIndexes returns a dictionary-encoded page's indexes after checking that
+// they fall inside the dictionary.
+func pageIndexes(p parquet.Page, dictLen int) ([]int32, error) {
+	data := p.Data()
+	idx := data.Int32()
+	for _, i := range idx {
+		if uint32(i) >= uint32(dictLen) {
+			return nil, fmt.Errorf("dictionary index %d out of range for a dictionary of %d values", i, dictLen)
+		}
+	}
+	return idx, nil
+}
+
+// fixedValues decodes fixed-width physical values T. When the Arrow layout
+// differs from T (narrower ints, INT96), values are gathered in a scratch
+// slice and conv writes them into the Arrow buffer.
+type fixedValues[T any] struct {
+	dt   arrow.DataType
+	conv func(dst []byte, src []T)
+
+	plain []T     // values of a plain page
+	dict  []T     // dictionary of a dictionary-encoded page
+	idx   []int32 // indexes of a dictionary-encoded page
+	pos   int
+
+	buf     *memory.Buffer
+	out     []T
+	scratch []T
+}
+
+func (v *fixedValues[T]) setPage(p parquet.Page) (int, error) {
+	v.pos = 0
+	if d := p.Dictionary(); d != nil {
+		raw, _ := pageData(d.Page())
+		v.dict, v.plain = castSlice[T](raw), nil
+		idx, err := pageIndexes(p, len(v.dict))
+		v.idx = idx
+		return len(idx), err
+	}
+	raw, _ := pageData(p)
+	v.plain, v.idx, v.dict = castSlice[T](raw), nil, nil
+	return len(v.plain), nil
+}
+
+func (v *fixedValues[T]) begin(n int, mem memory.Allocator) {
+	v.buf = memory.NewResizableBuffer(mem)
+	v.buf.Resize(n * v.dt.(arrow.FixedWidthDataType).Bytes())
+	if v.conv == nil {
+		v.out = castSlice[T](v.buf.Bytes())[:n]
+		return
+	}
+	if cap(v.scratch) < n {
+		v.scratch = make([]T, n)
+	}
+	v.out = v.scratch[:n]
+}
+
+func (v *fixedValues[T]) put(at, k int) error {
+	dst := v.out[at : at+k]
+	if v.idx != nil {
+		idx := v.idx[v.pos : v.pos+k]
+		for i, j := range idx {
+			dst[i] = v.dict[j]
+		}
+	} else {
+		copy(dst, v.plain[v.pos:v.pos+k])
+	}
+	v.pos += k
+	return nil
+}
+
+func (v *fixedValues[T]) putSparse(at int, defs []byte, maxDef byte) error {
+	dst := v.out[at : at+len(defs)]
+	var zero T
+	if v.idx != nil {
+		for i, d := range defs {
+			if d == maxDef {
+				dst[i] = v.dict[v.idx[v.pos]]
+				v.pos++
+			} else {
+				dst[i] = zero
+			}
+		}
+		return nil
+	}
+	for i, d := range defs {
+		if d == maxDef {
+			dst[i] = v.plain[v.pos]
+			v.pos++
+		} else {
+			dst[i] = zero
+		}
+	}
+	return nil
+}
+
+func (v *fixedValues[T]) finish(n int, valid *memory.Buffer, nulls int) arrow.Array {
+	if v.conv != nil {
+		v.conv(v.buf.Bytes(), v.out)
+	}
+	arr := makeArray(v.dt, n, []*memory.Buffer{valid, v.buf}, nulls)
+	v.buf, v.out = nil, nil
+	return arr
+}
+
+func (v *fixedValues[T]) abort() {
+	if v.buf != nil {
+		v.buf.Release()
+		v.buf, v.out = nil, nil
+	}
+}
+
+// makeArray wraps buffers into an array and drops the caller's references to
+// them.
+func makeArray(dt arrow.DataType, n int, bufs []*memory.Buffer, nulls int) arrow.Array {
+	data := array.NewData(dt, n, bufs, nil, nulls, 0)
+	arr := array.MakeFromData(data)
+	data.Release()
+	for _, b := range bufs {
+		if b != nil {
+			b.Release()
+		}
+	}
+	return arr
+}
+
+func narrow[D int8 | int16 | uint8 | uint16](dst []byte, src []int32) {
+	out := castSlice[D](dst)
+	for i, x := range src {
+		out[i] = D(x)
+	}
+}
+
+// julianUnixEpoch is the Julian day number of 1970-01-01.
+const julianUnixEpoch = 2440588
+
+// int96ToNanos converts legacy INT96 timestamps (nanoseconds of day, then the
+// Julian day) to nanoseconds since the Unix epoch.
+func int96ToNanos(dst []byte, src []deprecated.Int96) {
+	out := castSlice[int64](dst)
+	for i, x := range src {
+		nanos := int64(uint64(x[1])<<32 | uint64(x[0]))
+		out[i] = (int64(x[2])-julianUnixEpoch)*86400e9 + nanos
+	}
+}
+
+// boolValues decodes BOOLEAN values (bit-packed, least significant bit first)
+// into an Arrow bitmap.
+type boolValues struct {
+	plain []byte
+	dict  []byte
+	idx   []int32
+	pos   int
+
+	buf *memory.Buffer
+	out []byte
+}
+
+func (v *boolValues) setPage(p parquet.Page) (int, error) {
+	v.pos = 0
+	if d := p.Dictionary(); d != nil {
+		raw, _ := pageData(d.Page())
+		v.dict, v.plain = raw, nil
+		idx, err := pageIndexes(p, d.Len())
+		v.idx = idx
+		return len(idx), err
+	}
+	raw, _ := pageData(p)
+	v.plain, v.idx, v.dict = raw, nil, nil
+	return 8 * len(raw), nil
+}
+
+func (v *boolValues) begin(n int, mem memory.Allocator) {
+	v.buf = memory.NewResizableBuffer(mem)
+	v.buf.Resize(int(bitutil.BytesForBits(int64(n))))
+	v.out = v.buf.Bytes()
+	clear(v.out)
+}
+
+func (v *boolValues) next() bool {
+	var b bool
+	if v.idx != nil {
+		b = bitutil.BitIsSet(v.dict, int(v.idx[v.pos]))
+	} else {
+		b = bitutil.BitIsSet(v.plain, v.pos)
+	}
+	v.pos++
+	return b
+}
+
+func (v *boolValues) put(at, k int) error {
+	for i := at; i < at+k; i++ {
+		if v.next() {
+			bitutil.SetBit(v.out, i)
+		}
+	}
+	return nil
+}
+
+func (v *boolValues) putSparse(at int, defs []byte, maxDef byte) error {
+	for i, d := range defs {
+		if d == maxDef && v.next() {
+			bitutil.SetBit(v.out, at+i)
+		}
+	}
+	return nil
+}
+
+func (v *boolValues) finish(n int, valid *memory.Buffer, nulls int) arrow.Array {
+	arr := makeArray(arrow.FixedWidthTypes.Boolean, n, []*memory.Buffer{valid, v.buf}, nulls)
+	v.buf, v.out = nil, nil
+	return arr
+}
+
+func (v *boolValues) abort() {
+	if v.buf != nil {
+		v.buf.Release()
+		v.buf, v.out = nil, nil
+	}
+}
+
+// bytesValues decodes BYTE_ARRAY values into Arrow utf8 or binary arrays
+// (32-bit offsets).
+type bytesValues struct {
+	dt arrow.DataType
+
+	data     []byte   // plain page: values back to back
+	offs     []uint32 // plain page: len(values)+1 offsets into data
+	dictData []byte
+	dictOffs []uint32
+	idx      []int32
+	pos      int
+
+	offBuf  *memory.Buffer
+	dataBuf *memory.Buffer
+	outOffs []int32
+	dlen    int
+}
+
+func (v *bytesValues) setPage(p parquet.Page) (int, error) {
+	v.pos = 0
+	if d := p.Dictionary(); d != nil {
+		v.dictData, v.dictOffs = pageData(d.Page())
+		if len(v.dictOffs) != d.Len()+1 {
+			return 0, fmt.Errorf("dictionary of %d values has %d offsets", d.Len(), len(v.dictOffs))
+		}
+		v.data, v.offs = nil, nil
+		idx, err := pageIndexes(p, d.Len())
+		v.idx = idx
+		return len(idx), err
+	}
+	v.data, v.offs = pageData(p)
+	v.idx, v.dictData, v.dictOffs = nil, nil, nil
+	if len(v.offs) == 0 {
+		return 0, nil
+	}
+	return len(v.offs) - 1, nil
+}
+
+func (v *bytesValues) begin(n int, mem memory.Allocator) {
+	v.offBuf = memory.NewResizableBuffer(mem)
+	v.offBuf.Resize((n + 1) * 4)
+	v.outOffs = castSlice[int32](v.offBuf.Bytes())[:n+1]
+	v.outOffs[0] = 0
+	v.dataBuf = memory.NewResizableBuffer(mem)
+	v.dlen = 0
+}
+
+// value returns the i-th value of the page.
+func (v *bytesValues) value(i int) []byte {
+	if v.idx != nil {
+		j := v.idx[i]
+		return v.dictData[v.dictOffs[j]:v.dictOffs[j+1]]
+	}
+	return v.data[v.offs[i]:v.offs[i+1]]
+}
+
+// size returns the byte length of the page's values [from, to).
+func (v *bytesValues) size(from, to int) int {
+	if v.idx == nil {
+		return int(v.offs[to] - v.offs[from])
+	}
+	n := 0
+	for _, j := range v.idx[from:to] {
+		n += int(v.dictOffs[j+1] - v.dictOffs[j])
+	}
+	return n
+}
+
+// reserve makes room for extra more bytes of data.
+func (v *bytesValues) reserve(extra int) error {
+	need := v.dlen + extra
+	if need > math.MaxInt32 {
+		return errors.New("a batch holds more than 2 GiB of string data; use a smaller batch size")
+	}
+	if need > v.dataBuf.Cap() {
+		v.dataBuf.Reserve(max(need, 2*v.dataBuf.Cap()))
+	}
+	return nil
+}
+
+func (v *bytesValues) put(at, k int) error {
+	if err := v.reserve(v.size(v.pos, v.pos+k)); err != nil {
+		return err
+	}
+	out := v.dataBuf.Buf()
+	if v.idx == nil {
+		start, end := v.offs[v.pos], v.offs[v.pos+k]
+		copy(out[v.dlen:], v.data[start:end])
+		base := int32(v.dlen) - int32(start)
+		for i, o := range v.offs[v.pos+1 : v.pos+k+1] {
+			v.outOffs[at+i+1] = base + int32(o)
+		}
+		v.dlen += int(end - start)
+	} else {
+		for i := range k {
+			v.dlen += copy(out[v.dlen:], v.value(v.pos+i))
+			v.outOffs[at+i+1] = int32(v.dlen)
+		}
+	}
+	v.pos += k
+	return nil
+}
+
+func (v *bytesValues) putSparse(at int, defs []byte, maxDef byte) error {
+	set := 0
+	for _, d := range defs {
+		if d == maxDef {
+			set++
+		}
+	}
+	if err := v.reserve(v.size(v.pos, v.pos+set)); err != nil {
+		return err
+	}
+	out := v.dataBuf.Buf()
+	for i, d := range defs {
+		if d == maxDef {
+			v.dlen += copy(out[v.dlen:], v.value(v.pos))
+			v.pos++
+		}
+		v.outOffs[at+i+1] = int32(v.dlen)
+	}
+	return nil
+}
+
+func (v *bytesValues) finish(n int, valid *memory.Buffer, nulls int) arrow.Array {
+	v.dataBuf.ResizeNoShrink(v.dlen)
+	arr := makeArray(v.dt, n, []*memory.Buffer{valid, v.offBuf, v.dataBuf}, nulls)
+	v.offBuf, v.dataBuf, v.outOffs = nil, nil, nil
+	return arr
+}
+
+func (v *bytesValues) abort() {
+	if v.offBuf != nil {
+		v.offBuf.Release()
+		v.dataBuf.Release()
+		v.offBuf, v.dataBuf, v.outOffs = nil, nil, nil
+	}
+}

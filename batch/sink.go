@@ -1,0 +1,474 @@
+package batch
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"unsafe"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/compress"
+	"github.com/parquet-go/parquet-go/encoding"
+
+	"github.com/riverbed-engine/riverbed/internal/rberr"
+)
+
+const (
+	// rowGroupRows is the most rows written to one row group.
+	rowGroupRows = 1_000_000
+	// writeChunkRows is how many rows of a column are handed to the Parquet
+	// writer at once; pages are cut between chunks.
+	writeChunkRows = 1024
+	// dictionaryMaxBytes is the dictionary size above which a string column
+	// falls back to plain encoding for the rest of its row group.
+	dictionaryMaxBytes = 1 << 20
+)
+
+// ParquetWriter writes records to the files <dir>/<prefix>-<n>.parquet, n
+// counting from 00000 (zero-padded so that lexical order is write order).
+//
+// Each file is written as <dir>/.<prefix>-<n>.parquet.inprogress, a name that
+// ResolvePaths skips, and only renamed to its final name by Commit, so a job
+// that fails never leaves partial files visible. Files with the same names from
+// an earlier job are replaced at Commit. A ParquetWriter is not safe for
+// concurrent use; concurrent writers to one directory need distinct prefixes.
+type ParquetWriter struct {
+	dir, prefix  string
+	schema       *arrow.Schema
+	pschema      *parquet.Schema
+	maxRows      int64 // rows per file; 0 means no limit
+	rowGroupRows int64
+
+	files []sinkFile // all files begun, the last possibly still open
+	cur   *openFile
+	rows  int64
+	vals  []parquet.Value
+	err   error // first failure; the writer can then only be aborted
+	done  bool  // committed or aborted
+}
+
+type sinkFile struct{ tmp, final string }
+
+type openFile struct {
+	path   string // in-progress path
+	f      *os.File
+	w      *parquet.GenericWriter[any]
+	rows   int64
+	rgRows int64
+}
+
+// NewParquetWriter returns a writer of records with the given schema, creating
+// dir if needed. A file is closed and the next one begun once it holds
+// maxRowsPerFile rows (0: one file). mem is accepted for symmetry with the
+// readers: the Parquet encoder keeps its buffers on the Go heap.
+//
+// Column types map to Parquet as the inverse of the read mapping: nullable
+// fields become optional columns; int8/16/32 and uint8/16/32/64 become INT32 or
+// INT64 with an INT logical type; date32 becomes DATE; timestamps keep their
+// unit (seconds are stored as milliseconds, Parquet having no seconds) and
+// are marked adjusted to UTC when they have a time zone; utf8 and large_utf8
+// become STRING, binary and large_binary plain BYTE_ARRAY. Other types are an
+// rberr Type error.
+func NewParquetWriter(dir, prefix string, schema *arrow.Schema, mem memory.Allocator, maxRowsPerFile int64) (*ParquetWriter, error) {
+	_ = mem
+	if prefix == "" || strings.ContainsAny(prefix, `/\`) || hidden(prefix) {
+		return nil, rberr.New(rberr.InvalidArgument, "invalid Parquet file prefix %q", prefix)
+	}
+	fields := make(orderedGroup, 0, len(schema.Fields()))
+	for _, f := range schema.Fields() {
+		for _, g := range fields {
+			if g.Name() == f.Name {
+				return nil, rberr.New(rberr.Schema, "cannot write Parquet: column %q appears twice", f.Name)
+			}
+		}
+		node, err := parquetNode(f)
+		if err != nil {
+			return nil, err
+		}
+		fields = append(fields, namedNode{Node: node, name: f.Name})
+	}
+	if len(fields) == 0 {
+		return nil, rberr.New(rberr.Schema, "cannot write Parquet files without columns")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, rberr.Wrap(rberr.IO, err, "cannot create output directory %q", dir)
+	}
+	return &ParquetWriter{
+		dir: dir, prefix: prefix, schema: schema,
+		pschema:      parquet.NewSchema("schema", fields),
+		maxRows:      max(maxRowsPerFile, 0),
+		rowGroupRows: rowGroupRows,
+	}, nil
+}
+
+// parquetNode maps an Arrow field to a Parquet leaf.
+func parquetNode(f arrow.Field) (parquet.Node, error) {
+	var n parquet.Node
+	switch t := f.Type.(type) {
+	case *arrow.BooleanType:
+		n = parquet.Leaf(parquet.BooleanType)
+	case *arrow.Int8Type:
+		n = parquet.Int(8)
+	case *arrow.Int16Type:
+		n = parquet.Int(16)
+	case *arrow.Int32Type:
+		n = parquet.Leaf(parquet.Int32Type)
+	case *arrow.Int64Type:
+		n = parquet.Leaf(parquet.Int64Type)
+	case *arrow.Uint8Type:
+		n = parquet.Uint(8)
+	case *arrow.Uint16Type:
+		n = parquet.Uint(16)
+	case *arrow.Uint32Type:
+		n = parquet.Uint(32)
+	case *arrow.Uint64Type:
+		n = parquet.Uint(64)
+	case *arrow.Float32Type:
+		n = parquet.Leaf(parquet.FloatType)
+	case *arrow.Float64Type:
+		n = parquet.Leaf(parquet.DoubleType)
+	case *arrow.Date32Type:
+		n = parquet.Date()
+	case *arrow.TimestampType:
+		unit := parquet.Millisecond
+		switch t.Unit {
+		case arrow.Microsecond:
+			unit = parquet.Microsecond
+		case arrow.Nanosecond:
+			unit = parquet.Nanosecond
+		}
+		n = parquet.TimestampAdjusted(unit, t.TimeZone != "")
+	case *arrow.StringType, *arrow.LargeStringType:
+		n = parquet.Encoded(parquet.String(), &parquet.RLEDictionary)
+	case *arrow.BinaryType, *arrow.LargeBinaryType:
+		n = parquet.Encoded(parquet.Leaf(parquet.ByteArrayType), &parquet.RLEDictionary)
+	default:
+		return nil, rberr.New(rberr.Type, "cannot write column %q of type %s to Parquet", f.Name, f.Type)
+	}
+	if f.Nullable {
+		return parquet.Optional(n), nil
+	}
+	return parquet.Required(n), nil
+}
+
+// Write appends a record. Its schema must have the writer's field names and
+// types; a null in a non-nullable field is an error.
+func (w *ParquetWriter) Write(rec arrow.RecordBatch) error {
+	if w.done {
+		return rberr.New(rberr.InvalidArgument, "write to a Parquet writer that was already committed or aborted")
+	}
+	if w.err != nil {
+		return w.err
+	}
+	if err := w.checkRecord(rec); err != nil {
+		return err
+	}
+	n := rec.NumRows()
+	for at := int64(0); at < n; {
+		if w.cur == nil {
+			if err := w.openNext(); err != nil {
+				return w.fail(err)
+			}
+		}
+		k := min(n-at, w.rowGroupRows-w.cur.rgRows)
+		if w.maxRows > 0 {
+			k = min(k, w.maxRows-w.cur.rows)
+		}
+		if err := w.writeRows(rec, int(at), int(at+k)); err != nil {
+			return w.fail(err)
+		}
+		at += k
+		w.rows += k
+		w.cur.rows += k
+		w.cur.rgRows += k
+		if w.cur.rgRows == w.rowGroupRows {
+			if err := w.cur.w.Flush(); err != nil {
+				return w.fail(w.ioErr(err))
+			}
+			w.cur.rgRows = 0
+		}
+		if w.maxRows > 0 && w.cur.rows >= w.maxRows {
+			if err := w.closeCurrent(); err != nil {
+				return w.fail(err)
+			}
+		}
+	}
+	return nil
+}
+
+func (w *ParquetWriter) checkRecord(rec arrow.RecordBatch) error {
+	got := rec.Schema()
+	if got.NumFields() != w.schema.NumFields() {
+		return rberr.New(rberr.Schema, "record with %d columns written to a Parquet writer of %d", got.NumFields(), w.schema.NumFields())
+	}
+	for i, f := range w.schema.Fields() {
+		g := got.Field(i)
+		if g.Name != f.Name || !arrow.TypeEqual(g.Type, f.Type) {
+			return rberr.New(rberr.Schema, "record column %d is %q %s where the Parquet writer expects %q %s", i, g.Name, g.Type, f.Name, f.Type)
+		}
+		if !f.Nullable && rec.Column(i).NullN() > 0 {
+			return rberr.New(rberr.Schema, "column %q is not nullable but the record has nulls in it", f.Name)
+		}
+	}
+	return nil
+}
+
+// writeRows writes rows [from, to) of rec to the current file, column by
+// column, in chunks.
+func (w *ParquetWriter) writeRows(rec arrow.RecordBatch, from, to int) error {
+	for c, cw := range w.cur.w.ColumnWriters() {
+		arr := rec.Column(c)
+		def := 0
+		if w.schema.Field(c).Nullable {
+			def = 1
+		}
+		for lo := from; lo < to; lo += writeChunkRows {
+			hi := min(lo+writeChunkRows, to)
+			w.vals = appendValues(w.vals[:0], arr, lo, hi, c, def)
+			if _, err := cw.WriteRowValues(w.vals); err != nil {
+				return w.ioErr(err)
+			}
+		}
+	}
+	clear(w.vals) // drop references to the record's memory
+	return nil
+}
+
+// appendValues appends rows [from, to) of arr as Parquet values of column col.
+func appendValues(vals []parquet.Value, arr arrow.Array, from, to, col, def int) []parquet.Value {
+	switch a := arr.(type) {
+	case *array.Boolean:
+		for i := from; i < to; i++ {
+			vals = appendValue(vals, a, i, col, def, func() parquet.Value { return parquet.BooleanValue(a.Value(i)) })
+		}
+	case *array.Int8:
+		vals = appendInts(vals, a, a.Int8Values(), from, to, col, def, func(x int8) parquet.Value { return parquet.Int32Value(int32(x)) })
+	case *array.Int16:
+		vals = appendInts(vals, a, a.Int16Values(), from, to, col, def, func(x int16) parquet.Value { return parquet.Int32Value(int32(x)) })
+	case *array.Int32:
+		vals = appendInts(vals, a, a.Int32Values(), from, to, col, def, parquet.Int32Value)
+	case *array.Int64:
+		vals = appendInts(vals, a, a.Int64Values(), from, to, col, def, parquet.Int64Value)
+	case *array.Uint8:
+		vals = appendInts(vals, a, a.Uint8Values(), from, to, col, def, func(x uint8) parquet.Value { return parquet.Int32Value(int32(x)) })
+	case *array.Uint16:
+		vals = appendInts(vals, a, a.Uint16Values(), from, to, col, def, func(x uint16) parquet.Value { return parquet.Int32Value(int32(x)) })
+	case *array.Uint32:
+		vals = appendInts(vals, a, a.Uint32Values(), from, to, col, def, func(x uint32) parquet.Value { return parquet.Int32Value(int32(x)) })
+	case *array.Uint64:
+		vals = appendInts(vals, a, a.Uint64Values(), from, to, col, def, func(x uint64) parquet.Value { return parquet.Int64Value(int64(x)) })
+	case *array.Float32:
+		vals = appendInts(vals, a, a.Float32Values(), from, to, col, def, parquet.FloatValue)
+	case *array.Float64:
+		vals = appendInts(vals, a, a.Float64Values(), from, to, col, def, parquet.DoubleValue)
+	case *array.Date32:
+		vals = appendInts(vals, a, a.Date32Values(), from, to, col, def, func(x arrow.Date32) parquet.Value { return parquet.Int32Value(int32(x)) })
+	case *array.Timestamp:
+		scale := int64(1)
+		if a.DataType().(*arrow.TimestampType).Unit == arrow.Second {
+			scale = 1000
+		}
+		vals = appendInts(vals, a, a.TimestampValues(), from, to, col, def, func(x arrow.Timestamp) parquet.Value { return parquet.Int64Value(int64(x) * scale) })
+	case *array.String:
+		for i := from; i < to; i++ {
+			vals = appendValue(vals, a, i, col, def, func() parquet.Value { return parquet.ByteArrayValue(stringBytes(a.Value(i))) })
+		}
+	case *array.LargeString:
+		for i := from; i < to; i++ {
+			vals = appendValue(vals, a, i, col, def, func() parquet.Value { return parquet.ByteArrayValue(stringBytes(a.Value(i))) })
+		}
+	case *array.Binary:
+		for i := from; i < to; i++ {
+			vals = appendValue(vals, a, i, col, def, func() parquet.Value { return parquet.ByteArrayValue(a.Value(i)) })
+		}
+	case *array.LargeBinary:
+		for i := from; i < to; i++ {
+			vals = appendValue(vals, a, i, col, def, func() parquet.Value { return parquet.ByteArrayValue(a.Value(i)) })
+		}
+	default:
+		panic(fmt.Sprintf("batch: unexpected array type %T", arr)) // ruled out by NewParquetWriter and checkRecord
+	}
+	return vals
+}
+
+func appendInts[T any](vals []parquet.Value, a arrow.Array, raw []T, from, to, col, def int, mk func(T) parquet.Value) []parquet.Value {
+	if a.NullN() == 0 {
+		for _, x := range raw[from:to] {
+			vals = append(vals, mk(x).Level(0, def, col))
+		}
+		return vals
+	}
+	for i := from; i < to; i++ {
+		if a.IsNull(i) {
+			vals = append(vals, parquet.NullValue().Level(0, 0, col))
+		} else {
+			vals = append(vals, mk(raw[i]).Level(0, def, col))
+		}
+	}
+	return vals
+}
+
+func appendValue(vals []parquet.Value, a arrow.Array, i, col, def int, mk func() parquet.Value) []parquet.Value {
+	if a.IsNull(i) {
+		return append(vals, parquet.NullValue().Level(0, 0, col))
+	}
+	return append(vals, mk().Level(0, def, col))
+}
+
+// stringBytes views s as bytes without copying; the Parquet writer copies
+// values into its own buffers.
+func stringBytes(s string) []byte {
+	return unsafe.Slice(unsafe.StringData(s), len(s))
+}
+
+// openNext begins the next in-progress file.
+func (w *ParquetWriter) openNext() error {
+	name := fmt.Sprintf("%s-%05d.parquet", w.prefix, len(w.files))
+	sf := sinkFile{
+		tmp:   filepath.Join(w.dir, "."+name+".inprogress"),
+		final: filepath.Join(w.dir, name),
+	}
+	f, err := os.Create(sf.tmp)
+	if err != nil {
+		return rberr.Wrap(rberr.IO, err, "cannot create Parquet file %q", sf.tmp)
+	}
+	w.files = append(w.files, sf)
+	w.cur = &openFile{
+		path: sf.tmp,
+		f:    f,
+		w: parquet.NewGenericWriter[any](f, w.pschema,
+			parquet.Compression(&parquet.Snappy),
+			parquet.DictionaryMaxBytes(dictionaryMaxBytes),
+			parquet.CreatedBy("riverbed", "", ""),
+		),
+	}
+	return nil
+}
+
+// closeCurrent writes the current file's footer and closes it.
+func (w *ParquetWriter) closeCurrent() error {
+	cur := w.cur
+	w.cur = nil
+	if err := cur.w.Close(); err != nil {
+		cur.f.Close()
+		return rberr.Wrap(rberr.IO, err, "cannot write Parquet file %q", cur.path)
+	}
+	if err := cur.f.Sync(); err != nil {
+		cur.f.Close()
+		return rberr.Wrap(rberr.IO, err, "cannot write Parquet file %q", cur.path)
+	}
+	if err := cur.f.Close(); err != nil {
+		return rberr.Wrap(rberr.IO, err, "cannot write Parquet file %q", cur.path)
+	}
+	return nil
+}
+
+func (w *ParquetWriter) ioErr(err error) error {
+	return rberr.Wrap(rberr.IO, err, "cannot write Parquet file %q", w.cur.path)
+}
+
+func (w *ParquetWriter) fail(err error) error {
+	if w.err == nil {
+		w.err = err
+	}
+	return err
+}
+
+// Commit finishes the last file and renames every file to its final name. It
+// returns the final paths, in order, and the number of rows written. A writer
+// that received no rows commits one empty file, which keeps the schema. After
+// a failed Commit, call Abort to remove the files not yet renamed.
+func (w *ParquetWriter) Commit() (files []string, rows int64, err error) {
+	if w.done {
+		return nil, 0, rberr.New(rberr.InvalidArgument, "Parquet writer was already committed or aborted")
+	}
+	if w.err != nil {
+		return nil, 0, w.err
+	}
+	if len(w.files) == 0 {
+		if err := w.openNext(); err != nil {
+			return nil, 0, w.fail(err)
+		}
+	}
+	if w.cur != nil {
+		if err := w.closeCurrent(); err != nil {
+			return nil, 0, w.fail(err)
+		}
+	}
+	for i, sf := range w.files {
+		if err := os.Rename(sf.tmp, sf.final); err != nil {
+			w.files = w.files[i:]
+			return nil, 0, w.fail(rberr.Wrap(rberr.IO, err, "cannot commit Parquet file %q", sf.final))
+		}
+		files = append(files, sf.final)
+	}
+	if d, err := os.Open(w.dir); err == nil {
+		d.Sync() // make the renames durable; best effort
+		d.Close()
+	}
+	w.files, w.done = nil, true
+	return files, w.rows, nil
+}
+
+// Abort closes and removes the in-progress files. It is a no-op after a
+// successful Commit.
+func (w *ParquetWriter) Abort() error {
+	if w.cur != nil {
+		w.cur.f.Close()
+		w.cur = nil
+	}
+	var first error
+	for _, sf := range w.files {
+		if err := os.Remove(sf.tmp); err != nil && !errors.Is(err, fs.ErrNotExist) && first == nil {
+			first = rberr.Wrap(rberr.IO, err, "cannot remove in-progress Parquet file %q", sf.tmp)
+		}
+	}
+	w.files, w.done = nil, true
+	return first
+}
+
+// orderedGroup is a Parquet group whose columns keep the Arrow schema's order
+// (parquet.Group orders them by name).
+type orderedGroup []parquet.Field
+
+func (g orderedGroup) ID() int                     { return 0 }
+func (g orderedGroup) String() string              { return fmt.Sprintf("group of %d columns", len(g)) }
+func (g orderedGroup) Type() parquet.Type          { return parquet.Group{}.Type() }
+func (g orderedGroup) Optional() bool              { return false }
+func (g orderedGroup) Repeated() bool              { return false }
+func (g orderedGroup) Required() bool              { return true }
+func (g orderedGroup) Leaf() bool                  { return false }
+func (g orderedGroup) Fields() []parquet.Field     { return g }
+func (g orderedGroup) Encoding() encoding.Encoding { return nil }
+func (g orderedGroup) Compression() compress.Codec { return nil }
+
+func (g orderedGroup) GoType() reflect.Type {
+	fields := make([]reflect.StructField, len(g))
+	for i, f := range g {
+		fields[i] = reflect.StructField{
+			Name: "F" + strconv.Itoa(i),
+			Type: f.GoType(),
+			Tag:  reflect.StructTag(`parquet:` + strconv.Quote(f.Name())),
+		}
+	}
+	return reflect.StructOf(fields)
+}
+
+// namedNode is a column of an orderedGroup.
+type namedNode struct {
+	parquet.Node
+	name string
+}
+
+func (f namedNode) Name() string { return f.name }
+
+// Value is used only when writing Go values, which this package never does.
+func (f namedNode) Value(base reflect.Value) reflect.Value { return reflect.Value{} }

@@ -1,0 +1,339 @@
+package main
+
+/*
+#include <stdint.h>
+#include <stdlib.h>
+*/
+import "C"
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory/mallocator"
+	"github.com/riverbed-engine/riverbed/arrowbridge"
+	"github.com/riverbed-engine/riverbed/engine"
+	"github.com/riverbed-engine/riverbed/internal/rberr"
+)
+
+// Version is the engine version reported by rb_version.
+const Version = "0.1.0"
+
+var cVersion = C.CString(Version)
+
+// mem allocates all Arrow memory the engine hands out, outside the Go heap, so that
+// buffers exported to C stay valid after a call returns and are counted.
+var mem = mallocator.NewMallocator()
+
+var (
+	jobsMu  sync.Mutex
+	jobs    = map[uint64]*jobEntry{}
+	nextJob atomic.Uint64
+	// poisoned holds the message of a panic in an API call; afterwards every call fails.
+	poisoned atomic.Pointer[string]
+)
+
+type jobEntry struct {
+	job      *engine.Job
+	exported bool
+}
+
+func main() {}
+
+// call is the skeleton of every exported function.
+func call(errOut **C.char, fn func() error) (status C.int32_t) {
+	defer func() {
+		if r := recover(); r != nil {
+			msg := fmt.Sprintf("riverbed internal error (please report this bug): panic: %v\n%s", r, debug.Stack())
+			poisoned.CompareAndSwap(nil, &msg)
+			status = setErr(errOut, rberr.New(rberr.Internal, "%s", msg))
+		}
+	}()
+	if p := poisoned.Load(); p != nil {
+		return setErr(errOut, rberr.New(rberr.Internal, "riverbed cannot be used after an internal error; restart the process. The error was: %s", *p))
+	}
+	return setErr(errOut, fn())
+}
+
+func setErr(errOut **C.char, err error) C.int32_t {
+	if err == nil {
+		return 0
+	}
+	if errOut != nil {
+		*errOut = C.CString(err.Error())
+	}
+	return C.int32_t(rberr.KindOf(err))
+}
+
+func lookup(h C.uint64_t) (*jobEntry, error) {
+	jobsMu.Lock()
+	defer jobsMu.Unlock()
+	e, ok := jobs[uint64(h)]
+	if !ok {
+		return nil, rberr.New(rberr.InvalidArgument, "no job with handle %d (already freed?)", uint64(h))
+	}
+	return e, nil
+}
+
+func importSchemas(ptrs **C.void, n C.int32_t) ([]*arrow.Schema, error) {
+	if n < 0 || (n > 0 && ptrs == nil) {
+		return nil, rberr.New(rberr.InvalidArgument, "bad input list")
+	}
+	list := unsafe.Slice((*unsafe.Pointer)(unsafe.Pointer(ptrs)), int(n))
+	out := make([]*arrow.Schema, n)
+	var firstErr error
+	for i, p := range list {
+		s, err := arrowbridge.ImportSchema(p)
+		if err != nil && firstErr == nil {
+			firstErr = rberr.Wrap(rberr.InvalidArgument, err, "input %d: bad schema", i)
+		}
+		out[i] = s
+	}
+	return out, firstErr
+}
+
+//export rb_version
+func rb_version() *C.char { return cVersion }
+
+//export rb_plan_version
+func rb_plan_version() C.int32_t { return engine.PlanVersion }
+
+//export rb_free_string
+func rb_free_string(s *C.char) {
+	if s != nil {
+		C.free(unsafe.Pointer(s))
+	}
+}
+
+//export rb_allocated_bytes
+func rb_allocated_bytes() C.int64_t { return C.int64_t(mem.AllocatedBytes()) }
+
+//export rb_plan_schema
+func rb_plan_schema(plan *C.char, inputs **C.void, n C.int32_t, out unsafe.Pointer, errOut **C.char) C.int32_t {
+	return call(errOut, func() error {
+		schemas, err := importSchemas(inputs, n)
+		if err != nil {
+			return err
+		}
+		if plan == nil || out == nil {
+			return rberr.New(rberr.InvalidArgument, "null plan or output pointer")
+		}
+		p, err := engine.ParsePlan([]byte(C.GoString(plan)))
+		if err != nil {
+			return err
+		}
+		s, err := engine.OutputSchema(p, schemas)
+		if err != nil {
+			return err
+		}
+		arrowbridge.ExportSchema(s, out)
+		return nil
+	})
+}
+
+//export rb_plan_explain
+func rb_plan_explain(plan *C.char, inputs **C.void, n C.int32_t, textOut **C.char, errOut **C.char) C.int32_t {
+	return call(errOut, func() error {
+		schemas, err := importSchemas(inputs, n)
+		if err != nil {
+			return err
+		}
+		if plan == nil || textOut == nil {
+			return rberr.New(rberr.InvalidArgument, "null plan or output pointer")
+		}
+		text, err := engine.Explain([]byte(C.GoString(plan)), schemas)
+		if err != nil {
+			return err
+		}
+		*textOut = C.CString(text)
+		return nil
+	})
+}
+
+//export rb_job_start
+func rb_job_start(plan *C.char, inputs **C.void, n C.int32_t, jobOut *C.uint64_t, errOut **C.char) C.int32_t {
+	return call(errOut, func() error {
+		if n < 0 || (n > 0 && inputs == nil) {
+			return rberr.New(rberr.InvalidArgument, "bad input list")
+		}
+		list := unsafe.Slice((*unsafe.Pointer)(unsafe.Pointer(inputs)), int(n))
+		readers := make([]array.RecordReader, 0, n)
+		var importErr error
+		for i, p := range list {
+			r, err := arrowbridge.ImportStream(p)
+			if err != nil {
+				if importErr == nil {
+					importErr = rberr.Wrap(rberr.InvalidArgument, err, "input %d: cannot import the Arrow stream", i)
+				}
+				continue
+			}
+			readers = append(readers, r)
+		}
+		if importErr != nil || plan == nil || jobOut == nil {
+			for _, r := range readers {
+				r.Release()
+			}
+			if importErr != nil {
+				return importErr
+			}
+			return rberr.New(rberr.InvalidArgument, "null plan or job pointer")
+		}
+		job, err := engine.Start(context.Background(), []byte(C.GoString(plan)), readers, mem)
+		if err != nil {
+			return err
+		}
+		id := nextJob.Add(1)
+		jobsMu.Lock()
+		jobs[id] = &jobEntry{job: job}
+		jobsMu.Unlock()
+		*jobOut = C.uint64_t(id)
+		return nil
+	})
+}
+
+//export rb_job_results
+func rb_job_results(h C.uint64_t, out unsafe.Pointer, errOut **C.char) C.int32_t {
+	return call(errOut, func() error {
+		e, err := lookup(h)
+		if err != nil {
+			return err
+		}
+		if out == nil {
+			return rberr.New(rberr.InvalidArgument, "null stream pointer")
+		}
+		jobsMu.Lock()
+		already := e.exported
+		e.exported = true
+		jobsMu.Unlock()
+		if already {
+			return rberr.New(rberr.InvalidArgument, "the results of job %d were already taken", uint64(h))
+		}
+		arrowbridge.ExportStream(newResultReader(e.job), out)
+		return nil
+	})
+}
+
+//export rb_job_progress
+func rb_job_progress(h C.uint64_t, out *C.int64_t, errOut **C.char) C.int32_t {
+	return call(errOut, func() error {
+		e, err := lookup(h)
+		if err != nil {
+			return err
+		}
+		if out == nil {
+			return rberr.New(rberr.InvalidArgument, "null output pointer")
+		}
+		p := e.job.Progress()
+		done := int64(0)
+		if p.Done {
+			done = 1
+		}
+		vals := []int64{p.RowsRead, p.RowsOut, p.SplitsDone, p.SplitsPruned, p.FilesDone, p.TotalRows, p.TotalSplits, p.TotalFiles, done}
+		dst := unsafe.Slice((*int64)(unsafe.Pointer(out)), len(vals))
+		copy(dst, vals)
+		return nil
+	})
+}
+
+//export rb_job_error
+func rb_job_error(h C.uint64_t, errOut **C.char) C.int32_t {
+	return call(errOut, func() error {
+		e, err := lookup(h)
+		if err != nil {
+			return err
+		}
+		return e.job.Err()
+	})
+}
+
+//export rb_job_cancel
+func rb_job_cancel(h C.uint64_t, errOut **C.char) C.int32_t {
+	return call(errOut, func() error {
+		e, err := lookup(h)
+		if err != nil {
+			return err
+		}
+		e.job.Cancel()
+		return nil
+	})
+}
+
+//export rb_job_free
+func rb_job_free(h C.uint64_t, errOut **C.char) C.int32_t {
+	return call(errOut, func() error {
+		jobsMu.Lock()
+		e, ok := jobs[uint64(h)]
+		delete(jobs, uint64(h))
+		jobsMu.Unlock()
+		if !ok {
+			return rberr.New(rberr.InvalidArgument, "no job with handle %d (already freed?)", uint64(h))
+		}
+		if !e.exported {
+			e.job.Close()
+		}
+		return nil
+	})
+}
+
+//export rb_debug_panic
+func rb_debug_panic(where C.int32_t, errOut **C.char) C.int32_t {
+	return call(errOut, func() error {
+		if where == 0 {
+			panic("debug panic requested by rb_debug_panic")
+		}
+		return rberr.New(rberr.Plan, "debug error requested by rb_debug_panic")
+	})
+}
+
+// resultReader adapts a job to array.RecordReader for export as an ArrowArrayStream.
+// Releasing it (the consumer releasing the stream) closes the job.
+type resultReader struct {
+	refs atomic.Int64
+	job  *engine.Job
+	cur  arrow.RecordBatch
+	err  error
+}
+
+func newResultReader(j *engine.Job) *resultReader {
+	r := &resultReader{job: j}
+	r.refs.Store(1)
+	return r
+}
+
+func (r *resultReader) Retain() { r.refs.Add(1) }
+func (r *resultReader) Release() {
+	if r.refs.Add(-1) == 0 {
+		if r.cur != nil {
+			r.cur.Release()
+			r.cur = nil
+		}
+		r.job.Close()
+	}
+}
+func (r *resultReader) Schema() *arrow.Schema           { return r.job.Schema() }
+func (r *resultReader) RecordBatch() arrow.RecordBatch { return r.cur }
+func (r *resultReader) Record() arrow.RecordBatch      { return r.cur }
+func (r *resultReader) Err() error                     { return r.err }
+func (r *resultReader) Next() bool {
+	if r.cur != nil {
+		r.cur.Release()
+		r.cur = nil
+	}
+	rec, err := r.job.Next()
+	if err == io.EOF {
+		return false
+	}
+	if err != nil {
+		r.err = err
+		return false
+	}
+	r.cur = rec
+	return true
+}

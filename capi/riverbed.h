@@ -1,0 +1,134 @@
+/* riverbed C ABI — the contract between the engine (a Go shared library) and its callers.
+ *
+ * Conventions
+ * - Every function returns an rb_status: 0 (RB_OK) or the kind of the error. On error,
+ *   if err_out is not NULL, *err_out receives a NUL-terminated message that the caller
+ *   owns and frees with rb_free_string.
+ * - Jobs are opaque handles (uint64_t, never 0). A handle stays valid until rb_job_free.
+ * - Arrow data crosses through the Arrow C Data / C Stream Interfaces. Structs passed in
+ *   are MOVED into the engine (left released; the caller must not release them again),
+ *   whether or not the call succeeds. Structs filled by the engine must be zero-initialized
+ *   by the caller and are released by the caller through their release callback.
+ * - Functions may block (rb_job_* streams); none of them calls back into the caller except
+ *   through Arrow stream callbacks of inputs the caller provided.
+ * - After an internal error (a Go panic) in an API call the library refuses further calls
+ *   with RB_INTERNAL: its state may be inconsistent. A panic inside a running job fails
+ *   only that job.
+ */
+#ifndef RIVERBED_H
+#define RIVERBED_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifndef ARROW_C_DATA_INTERFACE
+#define ARROW_C_DATA_INTERFACE
+#define ARROW_FLAG_DICTIONARY_ORDERED 1
+#define ARROW_FLAG_NULLABLE 2
+#define ARROW_FLAG_MAP_KEYS_SORTED 4
+struct ArrowSchema {
+  const char* format;
+  const char* name;
+  const char* metadata;
+  int64_t flags;
+  int64_t n_children;
+  struct ArrowSchema** children;
+  struct ArrowSchema* dictionary;
+  void (*release)(struct ArrowSchema*);
+  void* private_data;
+};
+struct ArrowArray {
+  int64_t length;
+  int64_t null_count;
+  int64_t offset;
+  int64_t n_buffers;
+  int64_t n_children;
+  const void** buffers;
+  struct ArrowArray** children;
+  struct ArrowArray* dictionary;
+  void (*release)(struct ArrowArray*);
+  void* private_data;
+};
+#endif
+#ifndef ARROW_C_STREAM_INTERFACE
+#define ARROW_C_STREAM_INTERFACE
+struct ArrowArrayStream {
+  int (*get_schema)(struct ArrowArrayStream*, struct ArrowSchema* out);
+  int (*get_next)(struct ArrowArrayStream*, struct ArrowArray* out);
+  const char* (*get_last_error)(struct ArrowArrayStream*);
+  void (*release)(struct ArrowArrayStream*);
+  void* private_data;
+};
+#endif
+
+typedef int32_t rb_status;
+#define RB_OK 0
+#define RB_INTERNAL 1          /* a bug in riverbed, including a recovered panic */
+#define RB_PLAN 2              /* malformed or unsupported plan */
+#define RB_COLUMN_NOT_FOUND 3
+#define RB_TYPE 4              /* type mismatch in an expression or aggregation */
+#define RB_SCHEMA 5            /* incompatible schemas */
+#define RB_NOT_FOUND 6         /* missing file, directory or empty glob */
+#define RB_DATA 7              /* corrupt or unreadable input data */
+#define RB_IO 8
+#define RB_CANCELLED 9
+#define RB_USER_FUNCTION 10
+#define RB_INVALID_ARGUMENT 11
+
+/* The engine version, e.g. "0.1.0". Static; do not free. */
+const char* rb_version(void);
+
+/* The plan document version this engine reads. */
+int32_t rb_plan_version(void);
+
+/* Frees a string returned by the engine. NULL is allowed. */
+void rb_free_string(char* s);
+
+/* Validates plan_json against the input schemas (one per scan_arrow source; each is moved)
+ * and writes the result schema to *out (zero-initialized; the caller releases it). */
+rb_status rb_plan_schema(const char* plan_json, struct ArrowSchema** inputs, int32_t n_inputs,
+                         struct ArrowSchema* out, char** err_out);
+
+/* Validates a plan and describes its logical and physical form in *text_out (free with
+ * rb_free_string). Input schemas are moved, as for rb_plan_schema. */
+rb_status rb_plan_explain(const char* plan_json, struct ArrowSchema** inputs, int32_t n_inputs,
+                          char** text_out, char** err_out);
+
+/* Validates and starts a job. inputs are the streams its scan_arrow sources read; they are
+ * moved into the engine (also on error). On success *job_out is the job handle. */
+rb_status rb_job_start(const char* plan_json, struct ArrowArrayStream** inputs, int32_t n_inputs,
+                       uint64_t* job_out, char** err_out);
+
+/* Exports the job's results as a stream into *out (zero-initialized; the caller releases
+ * it). May be called once per job. A job error surfaces from the stream's get_next, with
+ * its message from get_last_error; rb_job_error then gives its status. */
+rb_status rb_job_results(uint64_t job, struct ArrowArrayStream* out, char** err_out);
+
+/* Progress counters: out[0] rows read, [1] rows out, [2] splits done, [3] splits pruned,
+ * [4] files done, [5] total rows, [6] total splits, [7] total files, [8] 1 when ended. */
+rb_status rb_job_progress(uint64_t job, int64_t out[9], char** err_out);
+
+/* The job's error, once it has ended: RB_OK if it succeeded or is still running. */
+rb_status rb_job_error(uint64_t job, char** err_out);
+
+/* Asks the job to stop; its stream then ends with RB_CANCELLED. */
+rb_status rb_job_cancel(uint64_t job, char** err_out);
+
+/* Cancels the job if running, waits for it to end and frees the handle. */
+rb_status rb_job_free(uint64_t job, char** err_out);
+
+/* Bytes of Arrow memory the engine currently holds (allocated and not yet freed). */
+int64_t rb_allocated_bytes(void);
+
+/* Test hook: where = 0 panics inside this API call (the library then refuses further
+ * calls), 1 returns an ordinary error. A panic inside a job is tested through the plan
+ * function "debug_panic". */
+rb_status rb_debug_panic(int32_t where, char** err_out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* RIVERBED_H */

@@ -1,0 +1,571 @@
+package engine
+
+import (
+	"cmp"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"unsafe"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/bitutil"
+	"github.com/apache/arrow-go/v18/arrow/compute"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/riverbed-engine/riverbed/internal/rberr"
+)
+
+// Aggregations lists the aggregation names the plan format accepts.
+var Aggregations = []string{"count", "sum", "min", "max", "mean", "first", "last", "n_unique"}
+
+// aggSpec is a compiled aggregation: fn over arg (nil for count()).
+type aggSpec struct {
+	fn      string
+	name    string
+	arg     cexpr
+	outType arrow.DataType
+}
+
+// compileAgg compiles `<expr>.<agg>()` optionally wrapped in alias.
+func compileAgg(s *compileScope, e *Expr) (aggSpec, error) {
+	name := outputName(e)
+	inner := e
+	for inner != nil && inner.Alias != nil && len(inner.Args) == 1 {
+		inner = inner.Args[0]
+	}
+	if inner == nil || inner.Agg == "" {
+		return aggSpec{}, s.errorf(rberr.Plan, "agg(...) takes aggregations such as col(\"x\").sum() or count(), got %s", e.describe())
+	}
+	spec := aggSpec{fn: inner.Agg, name: name}
+	known := false
+	for _, a := range Aggregations {
+		known = known || a == inner.Agg
+	}
+	if !known {
+		msg := fmt.Sprintf("unknown aggregation %q", inner.Agg)
+		if sug := suggest(inner.Agg, Aggregations); sug != "" {
+			msg += fmt.Sprintf("; did you mean %q?", sug)
+		}
+		return aggSpec{}, s.errorf(rberr.Plan, "%s", msg)
+	}
+	if inner.Agg == "count" && len(inner.Args) == 0 {
+		spec.outType = arrow.PrimitiveTypes.Int64
+		if name == "literal" {
+			spec.name = "count"
+		}
+		return spec, nil
+	}
+	if len(inner.Args) != 1 {
+		return aggSpec{}, s.errorf(rberr.Plan, "%s takes exactly one expression", inner.Agg)
+	}
+	arg, err := s.compile(inner.Args[0])
+	if err != nil {
+		return aggSpec{}, err
+	}
+	spec.arg = arg
+	t := arg.Type()
+	bad := func(what string) error {
+		return s.errorf(rberr.Type, "cannot take the %s of %s: it is %s, %s needs a numeric column", inner.Agg, arg, TypeName(t), what)
+	}
+	switch inner.Agg {
+	case "count", "n_unique":
+		if inner.Agg == "n_unique" && !hashable(t) {
+			return aggSpec{}, s.errorf(rberr.Type, "cannot count distinct values of %s of type %s", arg, TypeName(t))
+		}
+		spec.outType = arrow.PrimitiveTypes.Int64
+	case "sum":
+		switch {
+		case isFloat(t):
+			spec.outType = arrow.PrimitiveTypes.Float64
+		case isInteger(t) && !isSigned(t):
+			spec.outType = arrow.PrimitiveTypes.Uint64
+		case isInteger(t) || t.ID() == arrow.BOOL:
+			spec.outType = arrow.PrimitiveTypes.Int64
+		default:
+			return aggSpec{}, bad("sum")
+		}
+	case "mean":
+		if !isNumeric(t) && t.ID() != arrow.BOOL {
+			return aggSpec{}, bad("mean")
+		}
+		spec.outType = arrow.PrimitiveTypes.Float64
+	case "min", "max", "first", "last":
+		if storageOf(t) == storNone {
+			return aggSpec{}, s.errorf(rberr.Type, "%s of %s is not supported for type %s", inner.Agg, arg, TypeName(t))
+		}
+		spec.outType = t
+	}
+	return spec, nil
+}
+
+// storage is how an accumulator keeps values of a column type.
+type storage uint8
+
+const (
+	storNone  storage = iota
+	storInt           // signed ints, bool, dates, timestamps, durations: int64
+	storUint          // unsigned ints: uint64
+	storFloat         // float32/64: float64
+	storStr           // strings and binary: string
+)
+
+func storageOf(t arrow.DataType) storage {
+	switch {
+	case isFloat(t):
+		return storFloat
+	case isInteger(t) && !isSigned(t):
+		return storUint
+	case isString(t) || t.ID() == arrow.BINARY:
+		return storStr
+	case isInteger(t) || t.ID() == arrow.BOOL || isTemporal(t):
+		return storInt
+	}
+	return storNone
+}
+
+// accumulator keeps one aggregation's per-group state.
+type accumulator interface {
+	// update folds the rows of col (nil for count()) into groups ids; seq orders batches
+	// for first/last.
+	update(ec *evalCtx, ids []uint32, ngroups int, col arrow.Array, seq uint64) error
+	// result builds the output column for groups [0, n).
+	result(mem memory.Allocator, n int) (arrow.Array, error)
+}
+
+func newAccumulator(spec aggSpec) accumulator {
+	if spec.arg == nil {
+		return &countAcc{star: true}
+	}
+	in := spec.arg.Type()
+	switch spec.fn {
+	case "count":
+		return &countAcc{}
+	case "n_unique":
+		return &distinctAcc{set: map[distinctKey]struct{}{}}
+	case "sum", "mean":
+		return &sumAcc{mean: spec.fn == "mean", stor: storageOf(in), out: spec.outType}
+	default:
+		return &pickAcc{fn: spec.fn, stor: storageOf(in), out: spec.outType}
+	}
+}
+
+// countAcc counts rows (count()) or non-null values (count(col)).
+type countAcc struct {
+	star bool
+	n    []int64
+}
+
+func (a *countAcc) update(_ *evalCtx, ids []uint32, ng int, col arrow.Array, _ uint64) error {
+	a.n = grow(a.n, ng)
+	if a.star || col.NullN() == 0 {
+		for _, g := range ids {
+			a.n[g]++
+		}
+		return nil
+	}
+	for i, g := range ids {
+		if col.IsValid(i) {
+			a.n[g]++
+		}
+	}
+	return nil
+}
+
+func (a *countAcc) result(mem memory.Allocator, n int) (arrow.Array, error) {
+	a.n = grow(a.n, n)
+	return int64Array(mem, arrow.PrimitiveTypes.Int64, a.n[:n], nil), nil
+}
+
+// sumAcc computes sum or mean. A group with no non-null value gets null (as SQL and
+// pyarrow do).
+type sumAcc struct {
+	mean bool
+	stor storage
+	out  arrow.DataType
+	i    []int64
+	u    []uint64
+	f    []float64
+	cnt  []int64
+}
+
+func (a *sumAcc) update(ec *evalCtx, ids []uint32, ng int, col arrow.Array, _ uint64) error {
+	a.cnt = grow(a.cnt, ng)
+	valid := func(i int) bool { return true }
+	if col.NullN() > 0 {
+		valid = col.IsValid
+	}
+	if a.mean || a.stor == storFloat {
+		vals, release, err := asFloat64(ec, col)
+		if err != nil {
+			return err
+		}
+		defer release()
+		a.f = grow(a.f, ng)
+		for i, g := range ids {
+			if valid(i) {
+				a.f[g] += vals[i]
+				a.cnt[g]++
+			}
+		}
+		return nil
+	}
+	if a.stor == storUint {
+		c, err := compute.CastToType(ec.ctx, col, arrow.PrimitiveTypes.Uint64)
+		if err != nil {
+			return err
+		}
+		defer c.Release()
+		vals := c.(*array.Uint64).Uint64Values()
+		a.u = grow(a.u, ng)
+		for i, g := range ids {
+			if valid(i) {
+				a.u[g] += vals[i]
+				a.cnt[g]++
+			}
+		}
+		return nil
+	}
+	vals, release, err := asInt64(ec, col)
+	if err != nil {
+		return err
+	}
+	defer release()
+	a.i = grow(a.i, ng)
+	for i, g := range ids {
+		if valid(i) {
+			a.i[g] += vals[i]
+			a.cnt[g]++
+		}
+	}
+	return nil
+}
+
+func (a *sumAcc) result(mem memory.Allocator, n int) (arrow.Array, error) {
+	a.cnt = grow(a.cnt, n)
+	valid := make([]bool, n)
+	for g := 0; g < n; g++ {
+		valid[g] = a.cnt[g] > 0
+	}
+	switch {
+	case a.mean:
+		a.f = grow(a.f, n)
+		out := make([]float64, n)
+		for g := 0; g < n; g++ {
+			if valid[g] {
+				out[g] = a.f[g] / float64(a.cnt[g])
+			}
+		}
+		return float64Array(mem, out, valid), nil
+	case a.stor == storFloat:
+		a.f = grow(a.f, n)
+		return float64Array(mem, a.f[:n], valid), nil
+	case a.stor == storUint:
+		a.u = grow(a.u, n)
+		return int64Array(mem, a.out, *(*[]int64)(unsafe.Pointer(&a.u)), valid), nil
+	}
+	a.i = grow(a.i, n)
+	return int64Array(mem, a.out, a.i[:n], valid), nil
+}
+
+// pickAcc keeps one value per group: min, max, first or last (nulls are skipped).
+type pickAcc struct {
+	fn   string
+	stor storage
+	out  arrow.DataType
+	set  []bool
+	seq  []uint64
+	i    []int64
+	u    []uint64
+	f    []float64
+	s    []string
+}
+
+func (a *pickAcc) update(ec *evalCtx, ids []uint32, ng int, col arrow.Array, seq uint64) error {
+	a.set = grow(a.set, ng)
+	a.seq = grow(a.seq, ng)
+	switch a.stor {
+	case storFloat:
+		vals, release, err := asFloat64(ec, col)
+		if err != nil {
+			return err
+		}
+		defer release()
+		a.f = grow(a.f, ng)
+		pickInto(a.fn, ids, vals, col, a.f, a.set, a.seq, seq, func(v float64) float64 { return v })
+	case storUint:
+		c, err := compute.CastToType(ec.ctx, col, arrow.PrimitiveTypes.Uint64)
+		if err != nil {
+			return err
+		}
+		defer c.Release()
+		a.u = grow(a.u, ng)
+		pickInto(a.fn, ids, c.(*array.Uint64).Uint64Values(), col, a.u, a.set, a.seq, seq, func(v uint64) uint64 { return v })
+	case storStr:
+		value := stringAt(col)
+		if b, ok := col.(*array.Binary); ok {
+			value = b.ValueString
+		}
+		vals := make([]string, col.Len())
+		for i := range vals {
+			vals[i] = value(i)
+		}
+		a.s = grow(a.s, ng)
+		// Values are views into the batch: clone the ones that are kept.
+		pickInto(a.fn, ids, vals, col, a.s, a.set, a.seq, seq, func(v string) string { return string([]byte(v)) })
+	default:
+		vals, release, err := asInt64(ec, col)
+		if err != nil {
+			return err
+		}
+		defer release()
+		a.i = grow(a.i, ng)
+		pickInto(a.fn, ids, vals, col, a.i, a.set, a.seq, seq, func(v int64) int64 { return v })
+	}
+	return nil
+}
+
+// pickInto folds vals into the per-group store for min, max, first or last, skipping nulls.
+func pickInto[T cmp.Ordered](fn string, ids []uint32, vals []T, col arrow.Array, store []T, set []bool, seqs []uint64, seq uint64, keep func(T) T) {
+	nulls := col.NullN() > 0
+	for i, g := range ids {
+		if nulls && col.IsNull(i) {
+			continue
+		}
+		v := vals[i]
+		if set[g] {
+			switch fn {
+			case "min":
+				if !(v < store[g]) {
+					continue
+				}
+			case "max":
+				if !(store[g] < v) {
+					continue
+				}
+			case "first":
+				if seq >= seqs[g] {
+					continue
+				}
+			default:
+				if seq < seqs[g] {
+					continue
+				}
+			}
+		}
+		store[g], set[g], seqs[g] = keep(v), true, seq
+	}
+}
+
+func (a *pickAcc) result(mem memory.Allocator, n int) (arrow.Array, error) {
+	a.set = grow(a.set, n)
+	switch a.stor {
+	case storFloat:
+		a.f = grow(a.f, n)
+		f := float64Array(mem, a.f[:n], a.set[:n])
+		if a.out.ID() == arrow.FLOAT64 {
+			return f, nil
+		}
+		defer f.Release()
+		return compute.CastToType(compute.WithAllocator(context.Background(), mem), f, a.out)
+	case storUint:
+		a.u = grow(a.u, n)
+		return int64Array(mem, a.out, *(*[]int64)(unsafe.Pointer(&a.u)), a.set[:n]), nil
+	case storStr:
+		a.s = grow(a.s, n)
+		b := array.NewBuilder(mem, a.out)
+		defer b.Release()
+		for g := 0; g < n; g++ {
+			if !a.set[g] {
+				b.AppendNull()
+				continue
+			}
+			switch bb := b.(type) {
+			case *array.StringBuilder:
+				bb.Append(a.s[g])
+			case *array.LargeStringBuilder:
+				bb.Append(a.s[g])
+			case *array.BinaryBuilder:
+				bb.AppendString(a.s[g])
+			}
+		}
+		return b.NewArray(), nil
+	}
+	a.i = grow(a.i, n)
+	if a.out.ID() == arrow.BOOL {
+		b := array.NewBooleanBuilder(mem)
+		defer b.Release()
+		for g := 0; g < n; g++ {
+			if a.set[g] {
+				b.Append(a.i[g] != 0)
+			} else {
+				b.AppendNull()
+			}
+		}
+		return b.NewArray(), nil
+	}
+	return int64Array(mem, a.out, a.i[:n], a.set[:n]), nil
+}
+
+// distinctAcc counts distinct non-null values per group.
+type distinctAcc struct {
+	set map[distinctKey]struct{}
+	n   []int64
+	buf []byte
+}
+
+type distinctKey struct {
+	g uint32
+	v string
+}
+
+func (a *distinctAcc) update(_ *evalCtx, ids []uint32, ng int, col arrow.Array, _ uint64) error {
+	a.n = grow(a.n, ng)
+	for i, g := range ids {
+		if col.IsNull(i) {
+			continue
+		}
+		a.buf = appendKey(a.buf[:0], col, i)
+		k := distinctKey{g: g, v: string(a.buf)}
+		if _, ok := a.set[k]; !ok {
+			a.set[k] = struct{}{}
+			a.n[g]++
+		}
+	}
+	return nil
+}
+
+func (a *distinctAcc) result(mem memory.Allocator, n int) (arrow.Array, error) {
+	a.n = grow(a.n, n)
+	return int64Array(mem, arrow.PrimitiveTypes.Int64, a.n[:n], nil), nil
+}
+
+func grow[T any](s []T, n int) []T {
+	if len(s) >= n {
+		return s
+	}
+	if cap(s) >= n {
+		return s[:n]
+	}
+	c := 2 * cap(s)
+	if c < n {
+		c = n
+	}
+	out := make([]T, n, c)
+	copy(out, s)
+	return out
+}
+
+func asInt64(ec *evalCtx, col arrow.Array) ([]int64, func(), error) {
+	if a, ok := col.(*array.Int64); ok {
+		return a.Int64Values(), func() {}, nil
+	}
+	if get := int64Getter(col); get != nil {
+		out := make([]int64, col.Len())
+		for i := range out {
+			out[i] = get(i)
+		}
+		return out, func() {}, nil
+	}
+	if b, ok := col.(*array.Boolean); ok {
+		out := make([]int64, col.Len())
+		for i := range out {
+			if b.Value(i) {
+				out[i] = 1
+			}
+		}
+		return out, func() {}, nil
+	}
+	return nil, nil, rberr.New(rberr.Internal, "cannot read %s as integers", col.DataType())
+}
+
+func asFloat64(ec *evalCtx, col arrow.Array) ([]float64, func(), error) {
+	if a, ok := col.(*array.Float64); ok {
+		return a.Float64Values(), func() {}, nil
+	}
+	if a, ok := col.(*array.Float32); ok {
+		out := make([]float64, a.Len())
+		for i, v := range a.Float32Values() {
+			out[i] = float64(v)
+		}
+		return out, func() {}, nil
+	}
+	if a, ok := col.(*array.Uint64); ok {
+		out := make([]float64, a.Len())
+		for i, v := range a.Uint64Values() {
+			out[i] = float64(v)
+		}
+		return out, func() {}, nil
+	}
+	ints, release, err := asInt64(ec, col)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer release()
+	out := make([]float64, len(ints))
+	for i, v := range ints {
+		out[i] = float64(v)
+	}
+	return out, func() {}, nil
+}
+
+// int64Array builds an array of type dt (any integer-backed type) from int64 values;
+// valid == nil means all valid.
+func int64Array(mem memory.Allocator, dt arrow.DataType, vals []int64, valid []bool) arrow.Array {
+	n := len(vals)
+	width := dt.(arrow.FixedWidthDataType).BitWidth() / 8
+	data := memory.NewResizableBuffer(mem)
+	data.Resize(n * width)
+	b := data.Bytes()
+	switch width {
+	case 8:
+		copy(b, unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(vals))), n*8))
+	case 4:
+		for i, v := range vals {
+			binary.LittleEndian.PutUint32(b[i*4:], uint32(v))
+		}
+	case 2:
+		for i, v := range vals {
+			binary.LittleEndian.PutUint16(b[i*2:], uint16(v))
+		}
+	case 1:
+		for i, v := range vals {
+			b[i] = byte(v)
+		}
+	}
+	return fixedArray(mem, dt, n, data, valid)
+}
+
+func float64Array(mem memory.Allocator, vals []float64, valid []bool) arrow.Array {
+	n := len(vals)
+	data := memory.NewResizableBuffer(mem)
+	data.Resize(n * 8)
+	copy(data.Bytes(), unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(vals))), n*8))
+	return fixedArray(mem, arrow.PrimitiveTypes.Float64, n, data, valid)
+}
+
+func fixedArray(mem memory.Allocator, dt arrow.DataType, n int, data *memory.Buffer, valid []bool) arrow.Array {
+	var bitmap *memory.Buffer
+	nulls := 0
+	if valid != nil {
+		bitmap = memory.NewResizableBuffer(mem)
+		bitmap.Resize(int(bitutil.BytesForBits(int64(n))))
+		bm := bitmap.Bytes()
+		for i := range bm {
+			bm[i] = 0
+		}
+		for i, v := range valid[:n] {
+			if v {
+				bitutil.SetBit(bm, i)
+			} else {
+				nulls++
+			}
+		}
+	}
+	d := array.NewData(dt, n, []*memory.Buffer{bitmap, data}, nil, nulls, 0)
+	data.Release()
+	if bitmap != nil {
+		bitmap.Release()
+	}
+	defer d.Release()
+	return array.MakeFromData(d)
+}

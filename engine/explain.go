@@ -1,0 +1,62 @@
+package engine
+
+import (
+	"fmt"
+	"strings"
+)
+
+// explainLogical renders a bound plan as an indented tree, with each operator's output
+// columns.
+func explainLogical(n *lnode, indent string) string {
+	var b strings.Builder
+	var detail string
+	switch n.op {
+	case "scan_parquet":
+		detail = fmt.Sprintf("%d files, %d row groups, columns %s", len(n.dataset.Files), len(n.dataset.Splits), fieldNames(n))
+	case "scan_arrow":
+		detail = fmt.Sprintf("input %d", n.source)
+	case "filter":
+		detail = n.pred.String()
+	case "select", "with_columns":
+		parts := make([]string, len(n.exprs))
+		for i, e := range n.exprs {
+			if c, ok := e.cexpr.(*colExpr); ok && c.name == e.name {
+				parts[i] = e.name
+			} else {
+				parts[i] = fmt.Sprintf("%s = %s", e.name, e.cexpr)
+			}
+		}
+		detail = strings.Join(parts, ", ")
+	case "aggregate":
+		keys := make([]string, len(n.keys))
+		for i, k := range n.keys {
+			keys[i] = k.String()
+		}
+		aggs := make([]string, len(n.aggs))
+		for i, a := range n.aggs {
+			arg := ""
+			if a.arg != nil {
+				arg = a.arg.String()
+			}
+			aggs[i] = fmt.Sprintf("%s = %s(%s)", a.name, a.fn, arg)
+		}
+		detail = fmt.Sprintf("keys [%s], aggs [%s]", strings.Join(keys, ", "), strings.Join(aggs, ", "))
+	case "limit":
+		detail = fmt.Sprint(n.limit)
+	case "write_parquet":
+		detail = n.path
+	}
+	fmt.Fprintf(&b, "%s%s: %s -> %s\n", indent, n.name, detail, describeSchema(n.schema))
+	for _, in := range n.inputs {
+		b.WriteString(explainLogical(in, indent+"  "))
+	}
+	return b.String()
+}
+
+func fieldNames(n *lnode) string {
+	names := make([]string, n.schema.NumFields())
+	for i, f := range n.schema.Fields() {
+		names[i] = f.Name
+	}
+	return "[" + strings.Join(names, ", ") + "]"
+}

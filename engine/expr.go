@@ -1,0 +1,320 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/compute"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/arrow/scalar"
+	"github.com/riverbed-engine/riverbed/internal/rberr"
+)
+
+// evalCtx carries what expression evaluation needs: a context that holds the allocator
+// for compute kernels, and the allocator itself for our own kernels.
+type evalCtx struct {
+	ctx context.Context
+	mem memory.Allocator
+}
+
+func newEvalCtx(ctx context.Context, mem memory.Allocator) *evalCtx {
+	return &evalCtx{ctx: compute.WithAllocator(ctx, mem), mem: mem}
+}
+
+// cexpr is a compiled, type-checked expression bound to an input schema. Eval returns a
+// datum (array or scalar) the caller must Release.
+type cexpr interface {
+	Type() arrow.DataType
+	Eval(ec *evalCtx, rec arrow.RecordBatch) (compute.Datum, error)
+	String() string
+}
+
+// bound is a compiled expression together with its output name.
+type bound struct {
+	cexpr
+	name string
+}
+
+// compileScope binds expressions against one schema; op names the operator for errors.
+type compileScope struct {
+	schema *arrow.Schema
+	op     string
+}
+
+func (s *compileScope) errorf(kind rberr.Kind, format string, args ...any) error {
+	return rberr.New(kind, "%s: %s", s.op, fmt.Sprintf(format, args...))
+}
+
+// compileNamed compiles a top-level expression and derives its output name: the alias,
+// else the name of its leftmost column, else "literal" (as Polars does).
+func (s *compileScope) compileNamed(e *Expr) (bound, error) {
+	c, err := s.compile(e)
+	if err != nil {
+		return bound{}, err
+	}
+	return bound{cexpr: c, name: outputName(e)}, nil
+}
+
+func outputName(e *Expr) string {
+	if e == nil {
+		return "literal"
+	}
+	switch {
+	case e.Alias != nil:
+		return *e.Alias
+	case e.Col != nil:
+		return *e.Col
+	case e.Lit != nil:
+		return "literal"
+	case e.Agg == "count" && len(e.Args) == 0:
+		return "count"
+	}
+	for _, a := range e.Args {
+		if n := outputName(a); n != "literal" {
+			return n
+		}
+	}
+	return "literal"
+}
+
+func (s *compileScope) compile(e *Expr) (cexpr, error) {
+	if e == nil {
+		return nil, s.errorf(rberr.Plan, "missing expression")
+	}
+	switch {
+	case e.Col != nil:
+		return s.compileCol(*e.Col)
+	case e.Lit != nil:
+		return compileLit(e, s)
+	case e.Alias != nil:
+		if len(e.Args) != 1 {
+			return nil, s.errorf(rberr.Plan, "alias(%q) needs exactly one argument", *e.Alias)
+		}
+		if *e.Alias == "" {
+			return nil, s.errorf(rberr.Plan, "alias name of %s must not be empty", e.Args[0].describe())
+		}
+		return s.compile(e.Args[0])
+	case e.Cast != "":
+		if len(e.Args) != 1 {
+			return nil, s.errorf(rberr.Plan, "cast needs exactly one argument")
+		}
+		to, err := ParseType(e.Cast)
+		if err != nil {
+			return nil, s.errorf(rberr.Plan, "%v", err)
+		}
+		arg, err := s.compile(e.Args[0])
+		if err != nil {
+			return nil, err
+		}
+		if !compute.CanCast(arg.Type(), to) {
+			return nil, s.errorf(rberr.Type, "cannot cast %s (%s) to %s", arg, TypeName(arg.Type()), TypeName(to))
+		}
+		return &castExpr{arg: arg, to: to}, nil
+	case e.Agg != "":
+		return nil, s.errorf(rberr.Plan, "aggregation %s is only allowed inside group_by(...).agg(...)", e.describe())
+	case e.Fn != "":
+		return s.compileCall(e)
+	}
+	return nil, s.errorf(rberr.Plan, "empty expression")
+}
+
+func (s *compileScope) compileCol(name string) (cexpr, error) {
+	idx := s.schema.FieldIndices(name)
+	if len(idx) == 0 {
+		return nil, s.columnNotFound(name)
+	}
+	if len(idx) > 1 {
+		return nil, s.errorf(rberr.Schema, "column %q is ambiguous: the input has %d columns of that name", name, len(idx))
+	}
+	return &colExpr{idx: idx[0], name: name, dt: s.schema.Field(idx[0]).Type}, nil
+}
+
+func (s *compileScope) columnNotFound(name string) error {
+	names := make([]string, s.schema.NumFields())
+	for i, f := range s.schema.Fields() {
+		names[i] = f.Name
+	}
+	msg := fmt.Sprintf("no column %q", name)
+	if sug := suggest(name, names); sug != "" {
+		msg += fmt.Sprintf("; did you mean %q?", sug)
+	} else {
+		msg += fmt.Sprintf("; the input has %s", quoteList(names, 12))
+	}
+	return s.errorf(rberr.ColumnNotFound, "%s", msg)
+}
+
+// colExpr reads one input column.
+type colExpr struct {
+	idx  int
+	name string
+	dt   arrow.DataType
+}
+
+func (c *colExpr) Type() arrow.DataType { return c.dt }
+func (c *colExpr) String() string       { return fmt.Sprintf("col(%q)", c.name) }
+func (c *colExpr) Eval(_ *evalCtx, rec arrow.RecordBatch) (compute.Datum, error) {
+	return compute.NewDatum(rec.Column(c.idx)), nil
+}
+
+// litExpr is a constant.
+type litExpr struct {
+	val scalar.Scalar
+}
+
+func (l *litExpr) Type() arrow.DataType { return l.val.DataType() }
+func (l *litExpr) String() string       { return fmt.Sprintf("lit(%s)", l.val) }
+func (l *litExpr) Eval(*evalCtx, arrow.RecordBatch) (compute.Datum, error) {
+	return compute.NewDatum(l.val), nil
+}
+
+func compileLit(e *Expr, s *compileScope) (cexpr, error) {
+	typ := e.Type
+	if typ == "" {
+		return nil, s.errorf(rberr.Plan, "literal %s has no type", string(e.Lit))
+	}
+	dt, err := ParseType(typ)
+	if err != nil {
+		return nil, s.errorf(rberr.Plan, "%v", err)
+	}
+	sc, err := makeScalar(e.Lit, dt)
+	if err != nil {
+		return nil, s.errorf(rberr.Plan, "bad literal %s of type %s: %v", string(e.Lit), typ, err)
+	}
+	return &litExpr{val: sc}, nil
+}
+
+// makeScalar builds a scalar of type dt from a JSON value.
+func makeScalar(raw json.RawMessage, dt arrow.DataType) (scalar.Scalar, error) {
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return nil, err
+	}
+	if v == nil {
+		return scalar.MakeNullScalar(dt), nil
+	}
+	switch dt.ID() {
+	case arrow.BOOL:
+		b, ok := v.(bool)
+		if !ok {
+			return nil, fmt.Errorf("expected true or false")
+		}
+		return scalar.NewBooleanScalar(b), nil
+	case arrow.STRING, arrow.LARGE_STRING, arrow.BINARY:
+		str, ok := v.(string)
+		if !ok {
+			return nil, fmt.Errorf("expected a string")
+		}
+		return scalar.MakeScalarParam(str, dt)
+	case arrow.FLOAT32, arrow.FLOAT64:
+		f, err := jsonFloat(raw)
+		if err != nil {
+			return nil, err
+		}
+		if dt.ID() == arrow.FLOAT32 {
+			return scalar.NewFloat32Scalar(float32(f)), nil
+		}
+		return scalar.NewFloat64Scalar(f), nil
+	default:
+		// Integers and integer-backed temporal types: parse exactly, without going through float64.
+		n, err := strconv.ParseInt(string(raw), 10, 64)
+		if err != nil {
+			if u, uerr := strconv.ParseUint(string(raw), 10, 64); uerr == nil && dt.ID() == arrow.UINT64 {
+				return scalar.NewUint64Scalar(u), nil
+			}
+			return nil, fmt.Errorf("expected an integer")
+		}
+		sc := scalar.NewInt64Scalar(n)
+		if dt.ID() == arrow.INT64 {
+			return sc, nil
+		}
+		out, err := sc.CastTo(dt)
+		if err != nil {
+			return nil, err
+		}
+		return out, nil
+	}
+}
+
+func jsonFloat(raw json.RawMessage) (float64, error) {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		switch s {
+		case "nan", "NaN":
+			return math.NaN(), nil
+		case "inf", "Infinity":
+			return math.Inf(1), nil
+		case "-inf", "-Infinity":
+			return math.Inf(-1), nil
+		}
+		return 0, fmt.Errorf("expected a number")
+	}
+	return strconv.ParseFloat(string(raw), 64)
+}
+
+// castExpr converts its argument. Float to integer truncates toward zero (as Polars);
+// overflow and unparsable strings are errors.
+type castExpr struct {
+	arg cexpr
+	to  arrow.DataType
+}
+
+func (c *castExpr) Type() arrow.DataType { return c.to }
+func (c *castExpr) String() string       { return fmt.Sprintf("%s.cast(%s)", c.arg, TypeName(c.to)) }
+func (c *castExpr) Eval(ec *evalCtx, rec arrow.RecordBatch) (compute.Datum, error) {
+	in, err := c.arg.Eval(ec, rec)
+	if err != nil {
+		return nil, err
+	}
+	defer in.Release()
+	return castDatum(ec, in, c.to, c.String())
+}
+
+func castDatum(ec *evalCtx, in compute.Datum, to arrow.DataType, what string) (compute.Datum, error) {
+	if arrow.TypeEqual(datumType(in), to) {
+		return cloneDatum(in), nil
+	}
+	opts := compute.SafeCastOptions(to)
+	opts.AllowFloatTruncate = true
+	out, err := compute.CastDatum(ec.ctx, in, opts)
+	if err != nil {
+		return nil, rberr.Wrap(rberr.Data, err, "%s failed", what)
+	}
+	return out, nil
+}
+
+func datumType(d compute.Datum) arrow.DataType {
+	switch v := d.(type) {
+	case *compute.ArrayDatum:
+		return v.Type()
+	case *compute.ScalarDatum:
+		return v.Type()
+	}
+	return arrow.Null
+}
+
+func cloneDatum(d compute.Datum) compute.Datum {
+	switch v := d.(type) {
+	case *compute.ArrayDatum:
+		arr := v.MakeArray()
+		defer arr.Release()
+		return compute.NewDatum(arr)
+	}
+	return compute.NewDatum(d.(*compute.ScalarDatum).Value)
+}
+
+// datumToArray turns a datum into an array of n rows (broadcasting a scalar). It
+// consumes d.
+func datumToArray(ec *evalCtx, d compute.Datum, n int) (arrow.Array, error) {
+	defer d.Release()
+	switch v := d.(type) {
+	case *compute.ArrayDatum:
+		return v.MakeArray(), nil
+	case *compute.ScalarDatum:
+		return scalar.MakeArrayFromScalar(v.Value, n, ec.mem)
+	}
+	return nil, rberr.New(rberr.Internal, "unexpected datum kind %s", d.Kind())
+}

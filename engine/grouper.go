@@ -1,0 +1,247 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/compute"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+)
+
+// grouper assigns dense group ids (0, 1, 2, ...) to the distinct keys it sees, with an
+// open-addressing hash table (linear probing, load factor <= 1/2). Null is a key like any
+// other. It keeps the key values of each group, taken from the input a batch at a time,
+// to emit them at the end.
+type grouper struct {
+	mode  groupMode
+	slots []uint32 // group id + 1; 0 is an empty slot
+	mask  uint64
+	hash  []uint64 // per group
+	ints  []int64  // per group, modeInt
+	offs  []uint32 // per group start in arena (modeBytes); len = groups+1
+	arena []byte
+	null  int32 // group id of the null key (single-key modes), or -1
+
+	keyChunks [][]arrow.Array // key columns of new groups, batch by batch
+	hbuf      []uint64
+	kbuf      []byte
+	newRows   []int32
+}
+
+type groupMode uint8
+
+const (
+	modeInt   groupMode = iota // one integer-backed key column
+	modeStr                    // one string or binary key column
+	modeBytes                  // anything else: keys encoded to bytes
+)
+
+func newGrouper(keyTypes []arrow.DataType) *grouper {
+	g := &grouper{mode: modeBytes, null: -1, offs: []uint32{0}}
+	if len(keyTypes) == 1 {
+		switch id := keyTypes[0].ID(); {
+		case id == arrow.STRING || id == arrow.LARGE_STRING || id == arrow.BINARY:
+			g.mode = modeStr
+		case id != arrow.BOOL && id != arrow.FLOAT32 && id != arrow.FLOAT64 && id != arrow.NULL:
+			g.mode = modeInt
+		}
+	}
+	g.resize(1024)
+	return g
+}
+
+func (g *grouper) numGroups() int { return len(g.hash) }
+
+func (g *grouper) resize(capacity int) {
+	g.slots = make([]uint32, capacity)
+	g.mask = uint64(capacity - 1)
+	for gid, h := range g.hash {
+		i := h & g.mask
+		for g.slots[i] != 0 {
+			i = (i + 1) & g.mask
+		}
+		g.slots[i] = uint32(gid) + 1
+	}
+}
+
+// consume assigns a group id to every row of keys, writing them to ids (len = rows).
+func (g *grouper) consume(ctx context.Context, keys []arrow.Array, ids []uint32) error {
+	n := len(ids)
+	if cap(g.hbuf) < n {
+		g.hbuf = make([]uint64, n)
+	}
+	hs := g.hbuf[:n]
+	hashColumns(keys, hs)
+	g.newRows = g.newRows[:0]
+	switch g.mode {
+	case modeInt:
+		g.consumeInt(keys[0], hs, ids)
+	case modeStr:
+		g.consumeStr(keys[0], hs, ids)
+	default:
+		g.consumeBytes(keys, hs, ids)
+	}
+	if len(g.newRows) == 0 {
+		return nil
+	}
+	return g.keepKeys(ctx, keys)
+}
+
+func (g *grouper) add(h uint64, row int) uint32 {
+	gid := uint32(len(g.hash))
+	g.hash = append(g.hash, h)
+	g.newRows = append(g.newRows, int32(row))
+	return gid
+}
+
+func (g *grouper) place(slot uint64, gid uint32) {
+	g.slots[slot] = gid + 1
+	if len(g.hash)*2 > len(g.slots) {
+		g.resize(len(g.slots) * 2)
+	}
+}
+
+func (g *grouper) nullGroup(h uint64, row int) uint32 {
+	if g.null < 0 {
+		g.null = int32(g.add(h, row))
+		if g.mode == modeInt {
+			g.ints = append(g.ints, 0)
+		} else {
+			g.offs = append(g.offs, uint32(len(g.arena)))
+		}
+	}
+	return uint32(g.null)
+}
+
+func (g *grouper) consumeInt(col arrow.Array, hs []uint64, ids []uint32) {
+	get := int64Getter(col)
+	nulls := col.NullN() > 0
+	for row, h := range hs {
+		if nulls && col.IsNull(row) {
+			ids[row] = g.nullGroup(h, row)
+			continue
+		}
+		v := get(row)
+		slot := h & g.mask
+		for {
+			s := g.slots[slot]
+			if s == 0 {
+				gid := g.add(h, row)
+				g.ints = append(g.ints, v)
+				ids[row] = gid
+				g.place(slot, gid)
+				break
+			}
+			if gid := s - 1; g.hash[gid] == h && g.ints[gid] == v && int32(gid) != g.null {
+				ids[row] = gid
+				break
+			}
+			slot = (slot + 1) & g.mask
+		}
+	}
+}
+
+func (g *grouper) consumeStr(col arrow.Array, hs []uint64, ids []uint32) {
+	var value func(int) []byte
+	switch a := col.(type) {
+	case *array.String:
+		value = func(i int) []byte { return a.ValueBytes()[a.ValueOffset(i):a.ValueOffset(i+1)] }
+	case *array.LargeString:
+		value = func(i int) []byte { return a.ValueBytes()[a.ValueOffset64(i):a.ValueOffset64(i+1)] }
+	case *array.Binary:
+		value = a.Value
+	}
+	nulls := col.NullN() > 0
+	for row, h := range hs {
+		if nulls && col.IsNull(row) {
+			ids[row] = g.nullGroup(h, row)
+			continue
+		}
+		ids[row] = g.findBytes(h, value(row), row)
+	}
+}
+
+func (g *grouper) findBytes(h uint64, key []byte, row int) uint32 {
+	slot := h & g.mask
+	for {
+		s := g.slots[slot]
+		if s == 0 {
+			gid := g.add(h, row)
+			g.arena = append(g.arena, key...)
+			g.offs = append(g.offs, uint32(len(g.arena)))
+			g.place(slot, gid)
+			return gid
+		}
+		gid := s - 1
+		if g.hash[gid] == h && int32(gid) != g.null && bytes.Equal(g.arena[g.offs[gid]:g.offs[gid+1]], key) {
+			return gid
+		}
+		slot = (slot + 1) & g.mask
+	}
+}
+
+func (g *grouper) consumeBytes(keys []arrow.Array, hs []uint64, ids []uint32) {
+	for row, h := range hs {
+		k := g.kbuf[:0]
+		for _, c := range keys {
+			k = appendKey(k, c, row)
+		}
+		g.kbuf = k
+		ids[row] = g.findBytes(h, k, row)
+	}
+}
+
+// keepKeys takes the key values of the rows that opened new groups in this batch.
+func (g *grouper) keepKeys(ctx context.Context, keys []arrow.Array) error {
+	mem := compute.GetAllocator(ctx)
+	ib := array.NewInt32Builder(mem)
+	ib.AppendValues(g.newRows, nil)
+	idx := ib.NewArray()
+	ib.Release()
+	defer idx.Release()
+	chunk := make([]arrow.Array, len(keys))
+	for i, k := range keys {
+		t, err := compute.TakeArray(ctx, k, idx)
+		if err != nil {
+			for _, c := range chunk[:i] {
+				c.Release()
+			}
+			return err
+		}
+		chunk[i] = t
+	}
+	g.keyChunks = append(g.keyChunks, chunk)
+	return nil
+}
+
+// keyArrays returns the key columns of all groups, in group id order.
+func (g *grouper) keyArrays(mem memory.Allocator, types []arrow.DataType) ([]arrow.Array, error) {
+	out := make([]arrow.Array, len(types))
+	for i, t := range types {
+		if len(g.keyChunks) == 0 {
+			out[i] = array.MakeArrayOfNull(mem, t, 0)
+			continue
+		}
+		parts := make([]arrow.Array, len(g.keyChunks))
+		for j, c := range g.keyChunks {
+			parts[j] = c[i]
+		}
+		a, err := array.Concatenate(parts, mem)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = a
+	}
+	return out, nil
+}
+
+func (g *grouper) release() {
+	for _, c := range g.keyChunks {
+		for _, a := range c {
+			a.Release()
+		}
+	}
+	g.keyChunks = nil
+}

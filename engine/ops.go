@@ -1,0 +1,356 @@
+package engine
+
+import (
+	"sort"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/compute"
+	"github.com/riverbed-engine/riverbed/internal/rberr"
+)
+
+// filterOp keeps the rows where the predicate is true (null counts as false).
+type filterOp struct {
+	baseOp
+	name string
+	pred cexpr
+	tc   *taskCtx
+}
+
+func (o *filterOp) open(tc *taskCtx) error { o.tc = tc; return nil }
+
+func (o *filterOp) processBatch(m message, out emitter) error {
+	rec := m.rec
+	defer rec.Release()
+	d, err := o.pred.Eval(o.tc.ec, rec)
+	if err != nil {
+		return rberr.Wrap(rberr.KindOf(err), err, "%s", o.name)
+	}
+	mask, err := datumToArray(o.tc.ec, d, int(rec.NumRows()))
+	if err != nil {
+		return err
+	}
+	defer mask.Release()
+	b := mask.(*array.Boolean)
+	if b.NullN() == 0 {
+		if trues := countTrue(b); trues == b.Len() {
+			rec.Retain()
+			return out.emit(message{kind: msgBatch, rec: rec, seq: m.seq})
+		} else if trues == 0 {
+			return nil
+		}
+	}
+	res, err := compute.FilterRecordBatch(o.tc.ec.ctx, rec, mask, compute.DefaultFilterOptions())
+	if err != nil {
+		return rberr.Wrap(rberr.Internal, err, "%s", o.name)
+	}
+	if res.NumRows() == 0 {
+		res.Release()
+		return nil
+	}
+	return out.emit(message{kind: msgBatch, rec: res, seq: m.seq})
+}
+
+func countTrue(b *array.Boolean) int {
+	n := 0
+	for i := 0; i < b.Len(); i++ {
+		if b.Value(i) {
+			n++
+		}
+	}
+	return n
+}
+
+// projectOp computes the output columns of select and with_columns.
+type projectOp struct {
+	baseOp
+	name   string
+	exprs  []cexpr
+	schema *arrow.Schema
+	tc     *taskCtx
+}
+
+func (o *projectOp) open(tc *taskCtx) error { o.tc = tc; return nil }
+
+func (o *projectOp) processBatch(m message, out emitter) error {
+	rec := m.rec
+	defer rec.Release()
+	cols, err := evalColumns(o.tc.ec, o.exprs, rec)
+	if err != nil {
+		return rberr.Wrap(rberr.KindOf(err), err, "%s", o.name)
+	}
+	defer releaseAll(cols)
+	res := array.NewRecordBatch(o.schema, cols, rec.NumRows())
+	return out.emit(message{kind: msgBatch, rec: res, seq: m.seq})
+}
+
+// limitOp passes the first n rows of an ordered stream and then asks the sources to stop.
+type limitOp struct {
+	baseOp
+	n        int64
+	seen     int64
+	stopSrcs bool
+	tc       *taskCtx
+}
+
+func (o *limitOp) open(tc *taskCtx) error { o.tc = tc; return nil }
+
+func (o *limitOp) processBatch(m message, out emitter) error {
+	rec := m.rec
+	defer rec.Release()
+	left := o.n - o.seen
+	if left <= 0 {
+		return nil
+	}
+	rows := rec.NumRows()
+	if rows > left {
+		rows = left
+	}
+	o.seen += rows
+	if o.seen >= o.n && o.stopSrcs {
+		o.tc.job.stopSources.Store(true)
+	}
+	if rows == rec.NumRows() {
+		rec.Retain()
+		return out.emit(message{kind: msgBatch, rec: rec, seq: m.seq})
+	}
+	return out.emit(message{kind: msgBatch, rec: rec.NewSlice(0, rows), seq: m.seq})
+}
+
+// reorderOp restores source order (source ordinal, split, chunk) after parallel reading,
+// so that an unshuffled pipeline returns rows in the order of its inputs, as a DataFrame
+// library would. It buffers at most the splits that are in flight ahead of the oldest one.
+type reorderOp struct {
+	baseOp
+	ordinals []int       // source ordinals feeding this operator, ascending
+	counts   map[int]int // splits per ordinal; -1 until a msgSourceDone tells
+	pos      int         // index into ordinals
+	split    int
+	buffered map[uint64][]message
+	done     map[uint64]bool
+}
+
+func newReorderOp(ordinals []int, counts map[int]int) *reorderOp {
+	c := map[int]int{}
+	for k, v := range counts {
+		c[k] = v
+	}
+	sort.Ints(ordinals)
+	return &reorderOp{ordinals: ordinals, counts: c, buffered: map[uint64][]message{}, done: map[uint64]bool{}}
+}
+
+func (o *reorderOp) current() (uint64, bool) {
+	if o.pos >= len(o.ordinals) {
+		return 0, false
+	}
+	return makeSeq(o.ordinals[o.pos], o.split, 0), true
+}
+
+func (o *reorderOp) processBatch(m message, out emitter) error {
+	if cur, ok := o.current(); ok && splitOf(m.seq) == cur {
+		return out.emit(m)
+	}
+	s := splitOf(m.seq)
+	o.buffered[s] = append(o.buffered[s], m)
+	return nil
+}
+
+func (o *reorderOp) processMarker(m message, out emitter) error {
+	switch m.kind {
+	case msgSplitDone:
+		o.done[splitOf(m.seq)] = true
+	case msgSourceDone:
+		o.counts[int(m.seq>>48)] = int(m.n)
+	}
+	return o.advance(out)
+}
+
+// advance moves past every completed split, flushing the batches buffered for the next.
+func (o *reorderOp) advance(out emitter) error {
+	for {
+		if o.pos < len(o.ordinals) {
+			if c, ok := o.counts[o.ordinals[o.pos]]; ok && c >= 0 && o.split >= c {
+				o.pos++
+				o.split = 0
+				if err := o.flushCurrent(out); err != nil {
+					return err
+				}
+				continue
+			}
+		}
+		cur, ok := o.current()
+		if !ok || !o.done[cur] {
+			return nil
+		}
+		delete(o.done, cur)
+		if err := out.emit(message{kind: msgSplitDone, seq: cur}); err != nil {
+			return err
+		}
+		o.split++
+		if err := o.flushCurrent(out); err != nil {
+			return err
+		}
+	}
+}
+
+func (o *reorderOp) flushCurrent(out emitter) error {
+	cur, ok := o.current()
+	if !ok {
+		return nil
+	}
+	ms := o.buffered[cur]
+	delete(o.buffered, cur)
+	for i, m := range ms {
+		if err := out.emit(m); err != nil {
+			for _, rest := range ms[i+1:] {
+				rest.rec.Release()
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+func (o *reorderOp) finish(out emitter) error {
+	// Everything has arrived; emit what is left in order (only after a source stopped early).
+	keys := make([]uint64, 0, len(o.buffered))
+	for k := range o.buffered {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
+	for _, k := range keys {
+		for _, m := range o.buffered[k] {
+			if err := out.emit(m); err != nil {
+				return err
+			}
+		}
+		delete(o.buffered, k)
+	}
+	return nil
+}
+
+func (o *reorderOp) close() {
+	for _, ms := range o.buffered {
+		for _, m := range ms {
+			m.rec.Release()
+		}
+	}
+	o.buffered = nil
+}
+
+// aggregateOp is a hash aggregation over the key groups its subtask owns. On a bounded
+// input it emits every group when the final watermark arrives (at finish).
+type aggregateOp struct {
+	baseOp
+	name      string
+	keys      []cexpr
+	keyTypes  []arrow.DataType
+	aggs      []aggSpec
+	schema    *arrow.Schema
+	batchSize int
+	tc        *taskCtx
+	groups    *grouper
+	accs      []accumulator
+	ids       []uint32
+}
+
+func (o *aggregateOp) open(tc *taskCtx) error {
+	o.tc = tc
+	o.groups = newGrouper(o.keyTypes)
+	for _, a := range o.aggs {
+		o.accs = append(o.accs, newAccumulator(a))
+	}
+	return nil
+}
+
+func (o *aggregateOp) processMarker(message, emitter) error { return nil }
+
+func (o *aggregateOp) processBatch(m message, out emitter) error {
+	rec := m.rec
+	defer rec.Release()
+	n := int(rec.NumRows())
+	if n == 0 {
+		return nil
+	}
+	ec := o.tc.ec
+	keys, err := evalColumns(ec, o.keys, rec)
+	if err != nil {
+		return rberr.Wrap(rberr.KindOf(err), err, "%s", o.name)
+	}
+	defer releaseAll(keys)
+	o.ids = grow(o.ids, n)[:n]
+	if len(keys) == 0 {
+		// a global aggregation: one group
+		for i := range o.ids {
+			o.ids[i] = 0
+		}
+		if o.groups.numGroups() == 0 {
+			o.groups.hash = append(o.groups.hash, 0)
+		}
+	} else if err := o.groups.consume(ec.ctx, keys, o.ids); err != nil {
+		return err
+	}
+	ng := o.groups.numGroups()
+	for i, a := range o.aggs {
+		var col arrow.Array
+		if a.arg != nil {
+			d, err := a.arg.Eval(ec, rec)
+			if err != nil {
+				return rberr.Wrap(rberr.KindOf(err), err, "%s", o.name)
+			}
+			col, err = datumToArray(ec, d, n)
+			if err != nil {
+				return err
+			}
+		}
+		err := o.accs[i].update(ec, o.ids, ng, col, m.seq)
+		if col != nil {
+			col.Release()
+		}
+		if err != nil {
+			return rberr.Wrap(rberr.KindOf(err), err, "%s: %s", o.name, a.name)
+		}
+	}
+	return nil
+}
+
+func (o *aggregateOp) finish(out emitter) error {
+	n := o.groups.numGroups()
+	if n == 0 && len(o.keys) == 0 && o.tc.subtask == 0 {
+		// A global aggregation over no rows still has one row (count 0, sums null), as SQL.
+		o.groups.hash = append(o.groups.hash, 0)
+		n = 1
+	}
+	if n == 0 {
+		return nil
+	}
+	mem := o.tc.ec.mem
+	cols, err := o.groups.keyArrays(mem, o.keyTypes)
+	if err != nil {
+		return err
+	}
+	for _, a := range o.accs {
+		c, err := a.result(mem, n)
+		if err != nil {
+			releaseAll(cols)
+			return err
+		}
+		cols = append(cols, c)
+	}
+	rec := array.NewRecordBatch(o.schema, cols, int64(n))
+	releaseAll(cols)
+	defer rec.Release()
+	for off := int64(0); off < int64(n); off += int64(o.batchSize) {
+		end := min(off+int64(o.batchSize), int64(n))
+		if err := out.emit(message{kind: msgBatch, rec: rec.NewSlice(off, end)}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (o *aggregateOp) close() {
+	if o.groups != nil {
+		o.groups.release()
+	}
+}

@@ -1,0 +1,273 @@
+package engine
+
+import (
+	"fmt"
+	"runtime"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/riverbed-engine/riverbed/internal/rberr"
+)
+
+// stage is a set of parallel subtasks running the same chain of operators. Consecutive
+// operators that need no exchange are chained into one stage (as Flink chains them).
+type stage struct {
+	id       int
+	name     string
+	parallel int
+	ops      []func(subtask int) operator
+	opNames  []string
+	source   func(subtask int) sourceFn
+	inputs   []edge
+	tasks    []*task
+	isOutput bool
+}
+
+type edge struct {
+	from *stage
+	part partitioning
+	keys []cexpr
+}
+
+// flow is the open end of the graph while building: the stage new operators chain onto,
+// and whether its output is still in source order.
+type flow struct {
+	st       *stage
+	ordered  bool
+	ordinals []int
+}
+
+type graph struct {
+	stages      []*stage
+	parallel    int
+	maxPar      int
+	batchSize   int
+	inputs      []array.RecordReader
+	splitCounts map[int]int
+	ordinal     int
+	sources     []*lnode
+	writers     []*writeOp
+	totalRows   int64
+	totalSplits int
+	files       []string
+}
+
+func newGraph(opts Options, inputs []array.RecordReader) *graph {
+	g := &graph{parallel: opts.Parallelism, maxPar: opts.MaxParallelism, batchSize: opts.BatchSize,
+		inputs: inputs, splitCounts: map[int]int{}}
+	if g.parallel <= 0 {
+		g.parallel = runtime.NumCPU()
+	}
+	if g.maxPar <= 0 {
+		g.maxPar = 128
+	}
+	if g.parallel > g.maxPar {
+		g.parallel = g.maxPar
+	}
+	if g.batchSize <= 0 {
+		g.batchSize = 65536
+	}
+	return g
+}
+
+func (g *graph) newStage(name string, parallel int, inputs ...edge) *stage {
+	s := &stage{id: len(g.stages), name: name, parallel: parallel, inputs: inputs}
+	g.stages = append(g.stages, s)
+	return s
+}
+
+func (s *stage) chain(name string, f func(int) operator) {
+	s.ops = append(s.ops, f)
+	s.opNames = append(s.opNames, name)
+	if len(s.opNames) == 1 && s.source == nil {
+		s.name = name
+	}
+}
+
+// build turns a bound logical tree into stages and returns its open end.
+func (g *graph) build(n *lnode, filterAbove *lnode) (flow, error) {
+	switch n.op {
+	case "scan_parquet":
+		ord := g.ordinal
+		g.ordinal++
+		src := &parquetSource{ordinal: ord, ds: n.dataset, projection: n.projection, batchSize: g.batchSize}
+		if filterAbove != nil {
+			src.prune = &pruner{pred: filterAbove.predExpr, schema: n.dataset.Schema}
+		}
+		p := min(g.parallel, max(1, len(n.dataset.Splits)))
+		st := g.newStage(fmt.Sprintf("scan_parquet(%d files)", len(n.dataset.Files)), p)
+		st.source = func(int) sourceFn { return src.run }
+		g.splitCounts[ord] = len(n.dataset.Splits)
+		for _, sp := range n.dataset.Splits {
+			g.totalRows += sp.NumRows
+		}
+		g.totalSplits += len(n.dataset.Splits)
+		g.files = append(g.files, n.dataset.Files...)
+		return flow{st: st, ordered: true, ordinals: []int{ord}}, nil
+	case "scan_arrow":
+		ord := g.ordinal
+		g.ordinal++
+		if n.source >= len(g.inputs) || g.inputs[n.source] == nil {
+			return flow{}, rberr.New(rberr.Plan, "input stream %d is used twice in one plan; a stream can be read once", n.source)
+		}
+		src := &arrowSource{ordinal: ord, reader: g.inputs[n.source], batchSize: g.batchSize}
+		g.inputs[n.source] = nil
+		st := g.newStage("scan_arrow", 1)
+		st.source = func(int) sourceFn { return src.run }
+		g.splitCounts[ord] = -1
+		f := flow{st: st, ordered: true, ordinals: []int{ord}}
+		if g.parallel > 1 {
+			f.st = g.newStage("rebalance", g.parallel, edge{from: st, part: partSplit})
+		}
+		return f, nil
+	case "filter":
+		var above *lnode
+		if n.inputs[0].op == "scan_parquet" {
+			above = n
+		}
+		f, err := g.build(n.inputs[0], above)
+		if err != nil {
+			return f, err
+		}
+		f.st.chain("filter", func(int) operator { return &filterOp{name: n.name, pred: n.pred} })
+		return f, nil
+	case "select", "with_columns":
+		f, err := g.build(n.inputs[0], nil)
+		if err != nil {
+			return f, err
+		}
+		exprs := make([]cexpr, len(n.exprs))
+		for i, b := range n.exprs {
+			exprs[i] = b.cexpr
+		}
+		f.st.chain(n.op, func(int) operator { return &projectOp{name: n.name, exprs: exprs, schema: n.schema} })
+		return f, nil
+	case "aggregate":
+		in, err := g.build(n.inputs[0], nil)
+		if err != nil {
+			return in, err
+		}
+		keys := make([]cexpr, len(n.keys))
+		types := make([]arrow.DataType, len(n.keys))
+		for i, k := range n.keys {
+			keys[i], types[i] = k.cexpr, k.Type()
+		}
+		p := g.parallel
+		if len(keys) == 0 {
+			p = 1
+		}
+		st := g.newStage("aggregate", p, edge{from: in.st, part: partHash, keys: keys})
+		st.chain("aggregate", func(int) operator {
+			return &aggregateOp{name: n.name, keys: keys, keyTypes: types, aggs: n.aggs, schema: n.schema, batchSize: g.batchSize}
+		})
+		return flow{st: st}, nil
+	case "union":
+		var edges []edge
+		out := flow{ordered: true}
+		for _, in := range n.inputs {
+			f, err := g.build(in, nil)
+			if err != nil {
+				return f, err
+			}
+			edges = append(edges, edge{from: f.st, part: partSplit})
+			out.ordered = out.ordered && f.ordered
+			out.ordinals = append(out.ordinals, f.ordinals...)
+		}
+		out.st = g.newStage("union", g.parallel, edges...)
+		return out, nil
+	case "limit":
+		in, err := g.build(n.inputs[0], nil)
+		if err != nil {
+			return in, err
+		}
+		st := g.newStage("limit", 1, edge{from: in.st, part: partGather})
+		g.addReorder(st, in)
+		limit := n.limit
+		st.chain(fmt.Sprintf("limit(%d)", limit), func(int) operator { return &limitOp{n: limit, stopSrcs: in.ordered} })
+		in.st = st
+		return in, nil
+	case "write_parquet":
+		in, err := g.build(n.inputs[0], nil)
+		if err != nil {
+			return in, err
+		}
+		schema := n.inputs[0].schema
+		path := n.path
+		in.st.chain("write_parquet", func(subtask int) operator {
+			w := &writeOp{dir: path, schema: schema, subtask: subtask}
+			return w
+		})
+		return flow{st: in.st}, nil
+	}
+	return flow{}, rberr.New(rberr.Internal, "no physical operator for %q", n.op)
+}
+
+func (g *graph) addReorder(st *stage, in flow) {
+	if !in.ordered || (in.st.parallel == 1 && len(in.ordinals) <= 1) {
+		return
+	}
+	ords := append([]int(nil), in.ordinals...)
+	counts := g.splitCounts
+	st.chain("reorder", func(int) operator { return newReorderOp(append([]int(nil), ords...), counts) })
+}
+
+// wire creates the tasks and their channels.
+func (g *graph) wire(queue int) {
+	for _, s := range g.stages {
+		s.tasks = make([]*task, s.parallel)
+		for i := range s.tasks {
+			t := &task{stage: s, index: i}
+			if s.source == nil {
+				t.in = make(chan message, queue)
+			} else {
+				t.source = s.source(i)
+			}
+			s.tasks[i] = t
+		}
+	}
+	for _, s := range g.stages {
+		for _, e := range s.inputs {
+			for ui, up := range e.from.tasks {
+				r := &router{part: e.part, keys: e.keys, maxPar: g.maxPar}
+				if e.part == partForward {
+					t := s.tasks[ui%len(s.tasks)]
+					r.targets = []*task{t}
+					r.chIdx = []int{t.nInputs}
+					t.nInputs++
+				} else {
+					for _, t := range s.tasks {
+						r.targets = append(r.targets, t)
+						r.chIdx = append(r.chIdx, t.nInputs)
+						t.nInputs++
+					}
+				}
+				up.out = r
+			}
+		}
+	}
+}
+
+// explain renders the physical graph.
+func (g *graph) explain() string {
+	var b strings.Builder
+	for _, s := range g.stages {
+		name := s.name
+		if s.source == nil && len(s.opNames) > 0 {
+			name = strings.Join(s.opNames, " -> ")
+		} else if len(s.opNames) > 0 {
+			name += " -> " + strings.Join(s.opNames, " -> ")
+		}
+		var ins []string
+		for _, e := range s.inputs {
+			kind := map[partitioning]string{partForward: "forward", partSplit: "rebalance", partHash: "hash", partGather: "gather"}[e.part]
+			ins = append(ins, fmt.Sprintf("%s from stage %d", kind, e.from.id))
+		}
+		in := ""
+		if len(ins) > 0 {
+			in = " <- " + strings.Join(ins, ", ")
+		}
+		fmt.Fprintf(&b, "stage %d: %s [parallelism %d]%s\n", s.id, name, s.parallel, in)
+	}
+	return b.String()
+}

@@ -1,0 +1,160 @@
+package engine
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+
+	"github.com/riverbed-engine/riverbed/internal/rberr"
+)
+
+// PlanVersion is the version of the plan document this engine reads.
+const PlanVersion = 1
+
+// Plan is the logical plan as it crosses the C ABI: one JSON document.
+//
+//	{"version": 1, "root": <node>, "options": {"parallelism": 2, "batch_size": 65536}}
+type Plan struct {
+	Version int     `json:"version"`
+	Root    *Node   `json:"root"`
+	Options Options `json:"options"`
+}
+
+// Options tune how a plan runs; none of them changes its result.
+type Options struct {
+	// Parallelism is the number of parallel subtasks per operator; 0 means the number of cores.
+	Parallelism int `json:"parallelism,omitempty"`
+	// BatchSize is the largest number of rows a source puts in one batch; 0 means 65536.
+	BatchSize int `json:"batch_size,omitempty"`
+	// MaxParallelism is the number of key groups; 0 means 128.
+	MaxParallelism int `json:"max_parallelism,omitempty"`
+}
+
+// Node is one operator of the logical plan. Op selects which fields apply:
+//
+//	scan_parquet  paths, columns
+//	scan_arrow    source (index of an input stream handed over with the plan)
+//	filter        input, predicate
+//	select        input, exprs
+//	with_columns  input, exprs
+//	aggregate     input, keys, aggs
+//	union         inputs
+//	limit         input, n
+//	write_parquet input, path, mode ("error", "append", "overwrite")
+type Node struct {
+	Op        string   `json:"op"`
+	ID        string   `json:"id,omitempty"`
+	Input     *Node    `json:"input,omitempty"`
+	Inputs    []*Node  `json:"inputs,omitempty"`
+	Paths     []string `json:"paths,omitempty"`
+	Columns   []string `json:"columns,omitempty"`
+	Source    int      `json:"source,omitempty"`
+	Predicate *Expr    `json:"predicate,omitempty"`
+	Exprs     []*Expr  `json:"exprs,omitempty"`
+	Keys      []*Expr  `json:"keys,omitempty"`
+	Aggs      []*Expr  `json:"aggs,omitempty"`
+	N         *int64   `json:"n,omitempty"`
+	Path      string   `json:"path,omitempty"`
+	Mode      string   `json:"mode,omitempty"`
+}
+
+// Expr is one expression node. Exactly one of Col, Lit (with Type), Fn, Agg, Alias or
+// Cast is set:
+//
+//	{"col": "amount"}
+//	{"lit": 5, "type": "int64"}          a null literal is {"lit": null, "type": "float64"}
+//	{"fn": "add", "args": [e1, e2]}       options such as {"pattern": "x"} go in "options"
+//	{"agg": "sum", "args": [e]}           count() has no args
+//	{"alias": "name", "args": [e]}
+//	{"cast": "int64", "args": [e]}
+type Expr struct {
+	Col     *string         `json:"col,omitempty"`
+	Lit     json.RawMessage `json:"lit,omitempty"`
+	Type    string          `json:"type,omitempty"`
+	Fn      string          `json:"fn,omitempty"`
+	Agg     string          `json:"agg,omitempty"`
+	Alias   *string         `json:"alias,omitempty"`
+	Cast    string          `json:"cast,omitempty"`
+	Args    []*Expr         `json:"args,omitempty"`
+	Options map[string]any  `json:"options,omitempty"`
+}
+
+// ParsePlan decodes and checks the envelope of a plan document. Operator-level checks
+// happen in Bind.
+func ParsePlan(doc []byte) (*Plan, error) {
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	dec.DisallowUnknownFields()
+	dec.UseNumber()
+	var p Plan
+	if err := dec.Decode(&p); err != nil {
+		return nil, rberr.Wrap(rberr.Plan, err, "malformed plan document")
+	}
+	if p.Version != PlanVersion {
+		return nil, rberr.New(rberr.Plan, "plan version %d is not supported by this engine (it reads version %d); upgrade riverbed so the Python package and the engine match", p.Version, PlanVersion)
+	}
+	if p.Root == nil {
+		return nil, rberr.New(rberr.Plan, "plan has no root operator")
+	}
+	if p.Options.Parallelism < 0 || p.Options.Parallelism > 1024 {
+		return nil, rberr.New(rberr.Plan, "parallelism must be between 1 and 1024, got %d", p.Options.Parallelism)
+	}
+	if p.Options.BatchSize < 0 {
+		return nil, rberr.New(rberr.Plan, "batch_size must be positive, got %d", p.Options.BatchSize)
+	}
+	if p.Options.MaxParallelism < 0 || p.Options.MaxParallelism > 32768 {
+		return nil, rberr.New(rberr.Plan, "max_parallelism must be between 1 and 32768, got %d", p.Options.MaxParallelism)
+	}
+	return &p, nil
+}
+
+// describe renders an expression the way a user wrote it, for error messages and explain.
+func (e *Expr) describe() string {
+	if e == nil {
+		return "<nil>"
+	}
+	switch {
+	case e.Col != nil:
+		return fmt.Sprintf("col(%q)", *e.Col)
+	case e.Lit != nil:
+		return fmt.Sprintf("lit(%s)", string(e.Lit))
+	case e.Alias != nil:
+		return fmt.Sprintf("%s.alias(%q)", argOrNil(e.Args, 0), *e.Alias)
+	case e.Cast != "":
+		return fmt.Sprintf("%s.cast(%s)", argOrNil(e.Args, 0), e.Cast)
+	case e.Agg != "":
+		if len(e.Args) == 0 {
+			return e.Agg + "()"
+		}
+		return fmt.Sprintf("%s.%s()", argOrNil(e.Args, 0), e.Agg)
+	case e.Fn != "":
+		if sym, ok := infix[e.Fn]; ok && len(e.Args) == 2 {
+			return fmt.Sprintf("(%s %s %s)", e.Args[0].describe(), sym, e.Args[1].describe())
+		}
+		var b bytes.Buffer
+		b.WriteString(e.Fn + "(")
+		for i, a := range e.Args {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(a.describe())
+		}
+		for k, v := range e.Options {
+			fmt.Fprintf(&b, ", %s=%v", k, v)
+		}
+		b.WriteString(")")
+		return b.String()
+	}
+	return "<empty expression>"
+}
+
+func argOrNil(args []*Expr, i int) string {
+	if i < len(args) {
+		return args[i].describe()
+	}
+	return "<missing>"
+}
+
+var infix = map[string]string{
+	"add": "+", "sub": "-", "mul": "*", "div": "/", "eq": "==", "ne": "!=", "lt": "<",
+	"le": "<=", "gt": ">", "ge": ">=", "and": "&", "or": "|",
+}

@@ -1,0 +1,85 @@
+"""riverbed: a stateful stream and batch processing engine on Apache Arrow.
+
+Build a pipeline with Polars-like expressions, run it in the Go engine on all cores, get
+pyarrow results:
+
+>>> import riverbed as rb
+>>> from riverbed import col
+>>> t = (rb.from_pydict({"k": ["a", "b", "a"], "v": [1, 2, 3]})
+...        .group_by("k").agg(col("v").sum().alias("total"))
+...        .collect())
+>>> sorted(t.to_pylist(), key=lambda r: r["k"])
+[{'k': 'a', 'total': 4}, {'k': 'b', 'total': 2}]
+"""
+
+from __future__ import annotations
+
+from ._display import register_notebook_formatters as _register
+from ._lib import allocated_bytes as _allocated_bytes  # noqa: F401 (used by tests)
+from .datatypes import (
+    Binary,
+    Boolean,
+    DataType,
+    Date,
+    Duration,
+    Float32,
+    Float64,
+    Int8,
+    Int16,
+    Int32,
+    Int64,
+    Null,
+    String,
+    Timestamp,
+    UInt8,
+    UInt16,
+    UInt32,
+    UInt64,
+    Utf8,
+)
+from .errors import (
+    CancelledError,
+    ColumnNotFoundError,
+    DataError,
+    InputNotFoundError,
+    InternalError,
+    InvalidArgumentError,
+    PlanError,
+    RiverbedError,
+    SchemaError,
+    StorageError,
+    TypeMismatchError,
+    UserFunctionError,
+)
+from .expr import Expr, col, count, lit
+from .stream import (
+    Environment,
+    GroupBy,
+    Stream,
+    from_arrow,
+    from_pandas,
+    from_pydict,
+    read_parquet,
+)
+
+__version__ = "0.1.0"
+
+
+def engine_version() -> str:
+    """The version of the loaded engine library."""
+    from ._lib import version
+
+    return version()
+
+
+_register()
+
+__all__ = [
+    "Environment", "Stream", "GroupBy", "Expr", "col", "lit", "count",
+    "read_parquet", "from_arrow", "from_pandas", "from_pydict", "engine_version",
+    "DataType", "Int8", "Int16", "Int32", "Int64", "UInt8", "UInt16", "UInt32", "UInt64",
+    "Float32", "Float64", "Boolean", "Utf8", "String", "Binary", "Date", "Null", "Timestamp", "Duration",
+    "RiverbedError", "InternalError", "PlanError", "ColumnNotFoundError", "TypeMismatchError",
+    "SchemaError", "InputNotFoundError", "DataError", "StorageError", "CancelledError",
+    "UserFunctionError", "InvalidArgumentError",
+]

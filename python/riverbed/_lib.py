@@ -1,0 +1,212 @@
+"""Binding to the engine's shared library (the C ABI in capi/riverbed.h) through ctypes.
+
+The library is loaded lazily on first use. ctypes releases the GIL for every call, so long
+engine calls never block other Python threads. The Go runtime cannot survive ``fork()``:
+a child process that inherited a loaded engine gets a clear error instead of a hang.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import sys
+import threading
+from typing import Any, Sequence
+
+import pyarrow as pa
+
+from .errors import RiverbedError, error_for_status
+
+_LIB_NAMES = {"linux": "libriverbed.so", "darwin": "libriverbed.dylib", "win32": "riverbed.dll"}
+
+_lock = threading.Lock()
+_lib: ctypes.CDLL | None = None
+_loaded_pid: int | None = None
+
+# Sizes of the Arrow C structs (all 64-bit fields and pointers).
+_SCHEMA_SIZE = 72
+_STREAM_SIZE = 40
+
+
+def library_path() -> str:
+    """Path of the engine library: $RIVERBED_LIBRARY, else the one inside this package."""
+    env = os.environ.get("RIVERBED_LIBRARY")
+    if env:
+        return env
+    name = _LIB_NAMES.get(sys.platform, "libriverbed.so")
+    return os.path.join(os.path.dirname(os.path.abspath(__file__)), name)
+
+
+def lib() -> ctypes.CDLL:
+    """The loaded engine library (loaded on first call)."""
+    global _lib, _loaded_pid
+    if _lib is not None:
+        if os.getpid() != _loaded_pid:
+            raise RiverbedError(
+                "riverbed's engine was loaded in a parent process and this process was made "
+                "by fork(); the engine's Go runtime cannot run after fork. Use the 'spawn' "
+                "start method: multiprocessing.set_start_method('spawn') or "
+                "multiprocessing.get_context('spawn')."
+            )
+        return _lib
+    with _lock:
+        if _lib is None:
+            path = library_path()
+            if not os.path.exists(path):
+                raise RiverbedError(
+                    f"riverbed's engine library is missing ({path}); reinstall riverbed "
+                    "(pip install .) or set RIVERBED_LIBRARY to a built libriverbed"
+                )
+            lib = ctypes.CDLL(path)
+            _declare(lib)
+            _lib, _loaded_pid = lib, os.getpid()
+    return _lib
+
+
+def _declare(l: ctypes.CDLL) -> None:
+    c_char_pp = ctypes.POINTER(ctypes.c_char_p)
+    vpp = ctypes.POINTER(ctypes.c_void_p)
+    u64p = ctypes.POINTER(ctypes.c_uint64)
+    l.rb_version.restype = ctypes.c_char_p
+    l.rb_version.argtypes = []
+    l.rb_plan_version.restype = ctypes.c_int32
+    l.rb_free_string.argtypes = [ctypes.c_void_p]
+    l.rb_free_string.restype = None
+    l.rb_allocated_bytes.restype = ctypes.c_int64
+    for name, args in {
+        "rb_plan_schema": [ctypes.c_char_p, vpp, ctypes.c_int32, ctypes.c_void_p, c_char_pp],
+        "rb_plan_explain": [ctypes.c_char_p, vpp, ctypes.c_int32, ctypes.POINTER(ctypes.c_void_p), c_char_pp],
+        "rb_job_start": [ctypes.c_char_p, vpp, ctypes.c_int32, u64p, c_char_pp],
+        "rb_job_results": [ctypes.c_uint64, ctypes.c_void_p, c_char_pp],
+        "rb_job_progress": [ctypes.c_uint64, ctypes.POINTER(ctypes.c_int64), c_char_pp],
+        "rb_job_error": [ctypes.c_uint64, c_char_pp],
+        "rb_job_cancel": [ctypes.c_uint64, c_char_pp],
+        "rb_job_free": [ctypes.c_uint64, c_char_pp],
+        "rb_debug_panic": [ctypes.c_int32, c_char_pp],
+    }.items():
+        fn = getattr(l, name)
+        fn.argtypes = args
+        fn.restype = ctypes.c_int32
+    # Error strings are returned as char* that we must free: read them as void*.
+    for name in ("rb_plan_schema", "rb_plan_explain", "rb_job_start", "rb_job_results",
+                 "rb_job_progress", "rb_job_error", "rb_job_cancel", "rb_job_free", "rb_debug_panic"):
+        fn = getattr(l, name)
+        fn.argtypes = fn.argtypes[:-1] + [ctypes.POINTER(ctypes.c_void_p)]
+
+
+def _take_string(ptr: ctypes.c_void_p) -> str:
+    if not ptr.value:
+        return ""
+    try:
+        return ctypes.string_at(ptr.value).decode("utf-8", errors="replace")
+    finally:
+        lib().rb_free_string(ptr.value)
+
+
+def check(status: int, err: ctypes.c_void_p) -> None:
+    """Raise the exception for a non-zero status, with the engine's message."""
+    if status != 0:
+        raise error_for_status(status, _take_string(err) or f"riverbed error (status {status})")
+
+
+def version() -> str:
+    return lib().rb_version().decode()
+
+
+def plan_version() -> int:
+    return int(lib().rb_plan_version())
+
+
+def allocated_bytes() -> int:
+    """Bytes of Arrow memory the engine currently holds."""
+    return int(lib().rb_allocated_bytes())
+
+
+def _export_schemas(schemas: Sequence[pa.Schema]) -> tuple[Any, list[Any]]:
+    bufs = [ctypes.create_string_buffer(_SCHEMA_SIZE) for _ in schemas]
+    for s, b in zip(schemas, bufs):
+        s._export_to_c(ctypes.addressof(b))
+    arr = (ctypes.c_void_p * max(1, len(bufs)))(*[ctypes.addressof(b) for b in bufs])
+    return arr, bufs
+
+
+def plan_schema(plan: dict[str, Any], schemas: Sequence[pa.Schema]) -> pa.Schema:
+    arr, keep = _export_schemas(schemas)
+    out = ctypes.create_string_buffer(_SCHEMA_SIZE)
+    err = ctypes.c_void_p()
+    st = lib().rb_plan_schema(json.dumps(plan).encode(), arr, len(schemas), ctypes.addressof(out), ctypes.byref(err))
+    check(st, err)
+    del keep
+    return pa.Schema._import_from_c(ctypes.addressof(out))
+
+
+def plan_explain(plan: dict[str, Any], schemas: Sequence[pa.Schema]) -> str:
+    arr, keep = _export_schemas(schemas)
+    text = ctypes.c_void_p()
+    err = ctypes.c_void_p()
+    st = lib().rb_plan_explain(json.dumps(plan).encode(), arr, len(schemas), ctypes.byref(text), ctypes.byref(err))
+    check(st, err)
+    del keep
+    return _take_string(text)
+
+
+class JobHandle:
+    """A running engine job: its result stream, progress, cancellation."""
+
+    def __init__(self, plan: dict[str, Any], readers: Sequence[pa.RecordBatchReader]):
+        bufs = [ctypes.create_string_buffer(_STREAM_SIZE) for _ in readers]
+        for r, b in zip(readers, bufs):
+            r._export_to_c(ctypes.addressof(b))
+        arr = (ctypes.c_void_p * max(1, len(bufs)))(*[ctypes.addressof(b) for b in bufs])
+        handle = ctypes.c_uint64()
+        err = ctypes.c_void_p()
+        self._lib = lib()
+        st = self._lib.rb_job_start(json.dumps(plan).encode(), arr, len(bufs), ctypes.byref(handle), ctypes.byref(err))
+        check(st, err)
+        self.id = handle.value
+        self._freed = False
+
+    def reader(self) -> pa.RecordBatchReader:
+        out = ctypes.create_string_buffer(_STREAM_SIZE)
+        err = ctypes.c_void_p()
+        check(self._lib.rb_job_results(self.id, ctypes.addressof(out), ctypes.byref(err)), err)
+        return pa.RecordBatchReader._import_from_c(ctypes.addressof(out))
+
+    def progress(self) -> dict[str, int]:
+        vals = (ctypes.c_int64 * 9)()
+        err = ctypes.c_void_p()
+        check(self._lib.rb_job_progress(self.id, vals, ctypes.byref(err)), err)
+        keys = ("rows_read", "rows_out", "splits_done", "splits_pruned", "files_done",
+                "total_rows", "total_splits", "total_files", "done")
+        return dict(zip(keys, (int(v) for v in vals)))
+
+    def error(self) -> RiverbedError | None:
+        err = ctypes.c_void_p()
+        st = self._lib.rb_job_error(self.id, ctypes.byref(err))
+        if st == 0:
+            return None
+        return error_for_status(st, _take_string(err))
+
+    def cancel(self) -> None:
+        err = ctypes.c_void_p()
+        check(self._lib.rb_job_cancel(self.id, ctypes.byref(err)), err)
+
+    def free(self) -> None:
+        if not self._freed:
+            self._freed = True
+            err = ctypes.c_void_p()
+            check(self._lib.rb_job_free(self.id, ctypes.byref(err)), err)
+
+    def __del__(self) -> None:
+        try:
+            if not getattr(self, "_freed", True) and os.getpid() == _loaded_pid:
+                self.free()
+        except Exception:
+            pass
+
+
+def debug_panic(where: int) -> None:
+    """Test hook: 0 panics inside an engine call, 1 returns an ordinary engine error."""
+    err = ctypes.c_void_p()
+    check(lib().rb_debug_panic(where, ctypes.byref(err)), err)

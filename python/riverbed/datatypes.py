@@ -1,0 +1,111 @@
+"""Column data types, named as in Polars and mapped to Arrow types."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import pyarrow as pa
+
+TimeUnit = Literal["s", "ms", "us", "ns"]
+
+
+class DataType:
+    """A column type. Instances compare equal when they describe the same Arrow type."""
+
+    def __init__(self, name: str, arrow: pa.DataType):
+        self._name = name
+        self._arrow = arrow
+
+    @property
+    def plan_name(self) -> str:
+        """The type's name in the plan document (e.g. ``"timestamp[us, tz=UTC]"``)."""
+        return self._name
+
+    def to_arrow(self) -> pa.DataType:
+        """The equivalent ``pyarrow.DataType``."""
+        return self._arrow
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, DataType) and other._name == self._name
+
+    def __hash__(self) -> int:
+        return hash(self._name)
+
+    def __repr__(self) -> str:
+        return f"rb.{self._pretty()}"
+
+    def _pretty(self) -> str:
+        for k, v in _SIMPLE.items():
+            if v == self:
+                return k
+        return self._name
+
+
+Int8 = DataType("int8", pa.int8())
+Int16 = DataType("int16", pa.int16())
+Int32 = DataType("int32", pa.int32())
+Int64 = DataType("int64", pa.int64())
+UInt8 = DataType("uint8", pa.uint8())
+UInt16 = DataType("uint16", pa.uint16())
+UInt32 = DataType("uint32", pa.uint32())
+UInt64 = DataType("uint64", pa.uint64())
+Float32 = DataType("float32", pa.float32())
+Float64 = DataType("float64", pa.float64())
+Boolean = DataType("bool", pa.bool_())
+Utf8 = DataType("utf8", pa.string())
+String = Utf8
+Binary = DataType("binary", pa.binary())
+Date = DataType("date32", pa.date32())
+Null = DataType("null", pa.null())
+
+_SIMPLE = {
+    "Int8": Int8, "Int16": Int16, "Int32": Int32, "Int64": Int64, "UInt8": UInt8, "UInt16": UInt16,
+    "UInt32": UInt32, "UInt64": UInt64, "Float32": Float32, "Float64": Float64, "Boolean": Boolean,
+    "Utf8": Utf8, "Binary": Binary, "Date": Date, "Null": Null,
+}
+
+
+def Timestamp(unit: TimeUnit = "us", tz: str | None = None) -> DataType:
+    """A timestamp with a unit (``"s"``, ``"ms"``, ``"us"``, ``"ns"``) and optional time zone."""
+    if unit not in ("s", "ms", "us", "ns"):
+        raise ValueError(f"unknown time unit {unit!r}; expected 's', 'ms', 'us' or 'ns'")
+    name = f"timestamp[{unit}, tz={tz}]" if tz else f"timestamp[{unit}]"
+    return DataType(name, pa.timestamp(unit, tz=tz))
+
+
+def Duration(unit: TimeUnit = "us") -> DataType:
+    """A duration with a unit."""
+    return DataType(f"duration[{unit}]", pa.duration(unit))
+
+
+def from_arrow(t: pa.DataType) -> DataType:
+    """The riverbed type for a pyarrow type."""
+    if pa.types.is_timestamp(t):
+        return Timestamp(t.unit, t.tz)
+    if pa.types.is_duration(t):
+        return Duration(t.unit)
+    if pa.types.is_large_string(t):
+        return DataType("large_utf8", t)
+    for dt in _SIMPLE.values():
+        if dt.to_arrow() == t:
+            return dt
+    raise TypeError(f"riverbed has no type for Arrow type {t}")
+
+
+def to_datatype(t: DataType | pa.DataType | type | str) -> DataType:
+    """Accept a riverbed type, a pyarrow type, a Python type (int, float, str, bool) or a name."""
+    if isinstance(t, DataType):
+        return t
+    if isinstance(t, pa.DataType):
+        return from_arrow(t)
+    if t is int:
+        return Int64
+    if t is float:
+        return Float64
+    if t is str:
+        return Utf8
+    if t is bool:
+        return Boolean
+    if isinstance(t, str):
+        return DataType(t, pa.null())
+    raise TypeError(f"not a data type: {t!r} (use e.g. rb.Int64, rb.Float64, rb.Utf8)")

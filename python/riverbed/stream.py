@@ -1,0 +1,490 @@
+"""Streams: lazily built pipelines, run by the engine when collected."""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import TYPE_CHECKING, Any, Iterable, Literal, Sequence
+
+import pyarrow as pa
+
+from . import _lib
+from ._display import plan_html, progress_bar, table_html
+from .errors import PlanError, RiverbedError
+from .expr import Expr, _to_expr, col
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas
+    import polars
+
+WriteMode = Literal["error", "append", "overwrite"]
+
+
+class _Source:
+    """An in-memory input: a pyarrow Table (re-readable) or a one-shot stream."""
+
+    def __init__(self, data: pa.Table | pa.RecordBatchReader):
+        self.data = data
+        self.used = False
+
+    @property
+    def schema(self) -> pa.Schema:
+        return self.data.schema
+
+    def reader(self) -> pa.RecordBatchReader:
+        if isinstance(self.data, pa.Table):
+            return self.data.to_reader()
+        if self.used:
+            raise RiverbedError(
+                "this stream reads a one-shot Arrow stream (RecordBatchReader) that an earlier "
+                "run already consumed; pass a pyarrow Table (or call .collect() once) to read it again"
+            )
+        self.used = True
+        return self.data
+
+
+class Environment:
+    """Where pipelines run: parallelism and batch size for every stream made from it.
+
+    Parameters
+    ----------
+    parallelism
+        Parallel subtasks per operator; ``None`` means the number of cores.
+    batch_size
+        Most rows a source puts in one batch (default 65536).
+
+    Examples
+    --------
+    >>> import riverbed as rb
+    >>> env = rb.Environment(parallelism=2)
+    >>> env.from_pydict({"x": [1, 2, 3]}).filter(rb.col("x") > 1).collect().num_rows
+    2
+    """
+
+    def __init__(self, parallelism: int | None = None, *, batch_size: int | None = None):
+        if parallelism is not None and (not isinstance(parallelism, int) or parallelism < 1):
+            raise ValueError(f"parallelism must be a positive integer or None, got {parallelism!r}")
+        if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
+            raise ValueError(f"batch_size must be a positive integer or None, got {batch_size!r}")
+        self.parallelism = parallelism
+        self.batch_size = batch_size
+
+    def _options(self) -> dict[str, int]:
+        opts: dict[str, int] = {}
+        if self.parallelism:
+            opts["parallelism"] = self.parallelism
+        if self.batch_size:
+            opts["batch_size"] = self.batch_size
+        return opts
+
+    def read_parquet(self, path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], *,
+                     columns: Sequence[str] | None = None) -> "Stream":
+        """Read Parquet files: a file, a glob (``"data/*.parquet"``) or a directory (every
+        ``*.parquet`` below it), or a list of those. Files are read in parallel, split by row
+        group; only the columns the pipeline uses are decoded, and row groups whose
+        statistics rule out a filter are skipped.
+
+        Examples
+        --------
+        >>> import riverbed as rb, pyarrow as pa, pyarrow.parquet as pq, tempfile, os
+        >>> d = tempfile.mkdtemp()
+        >>> pq.write_table(pa.table({"x": [1, 2, 3]}), os.path.join(d, "a.parquet"))
+        >>> rb.read_parquet(d).filter(rb.col("x") >= 2).collect()["x"].to_pylist()
+        [2, 3]
+        """
+        paths = [os.fspath(p) for p in path] if isinstance(path, (list, tuple)) else [os.fspath(path)]
+        if not paths:
+            raise ValueError("read_parquet needs at least one path")
+        node: dict[str, Any] = {"op": "scan_parquet", "paths": paths}
+        if columns is not None:
+            if isinstance(columns, str):
+                raise TypeError("columns must be a list of names, not a string")
+            node["columns"] = list(columns)
+        return Stream(self, node, [])
+
+    def from_arrow(self, data: Any) -> "Stream":
+        """Use Arrow data: a pyarrow Table, RecordBatch or RecordBatchReader, a polars
+        DataFrame, or anything with ``__arrow_c_stream__`` / ``__arrow_c_array__``. Buffers
+        are handed to the engine without copying.
+
+        Examples
+        --------
+        >>> import riverbed as rb, pyarrow as pa
+        >>> rb.from_arrow(pa.table({"x": [1, 2]})).with_columns((rb.col("x") * 10).alias("y")).collect()["y"].to_pylist()
+        [10, 20]
+        """
+        return _arrow_stream(self, _as_arrow(data))
+
+    def from_pandas(self, df: "pandas.DataFrame") -> "Stream":
+        """Use a pandas DataFrame (converted to Arrow; the index is dropped)."""
+        return _arrow_stream(self, pa.Table.from_pandas(df, preserve_index=False))
+
+    def from_pydict(self, data: dict[str, Sequence[Any]]) -> "Stream":
+        """Use a dict of column name to values."""
+        return _arrow_stream(self, pa.table(data))
+
+
+def _arrow_stream(env: Environment, data: pa.Table | pa.RecordBatchReader) -> "Stream":
+    src = _Source(data)
+    return Stream(env, {"op": "scan_arrow", "_src": src}, [src])
+
+
+_default_env = Environment()
+
+
+def read_parquet(path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], *,
+                 columns: Sequence[str] | None = None) -> "Stream":
+    """Read Parquet files with the default environment. See :meth:`Environment.read_parquet`."""
+    return _default_env.read_parquet(path, columns=columns)
+
+
+def from_arrow(data: Any) -> "Stream":
+    """Use Arrow data with the default environment. See :meth:`Environment.from_arrow`."""
+    return _default_env.from_arrow(data)
+
+
+def from_pandas(df: "pandas.DataFrame") -> "Stream":
+    """Use a pandas DataFrame with the default environment."""
+    return _default_env.from_pandas(df)
+
+
+def from_pydict(data: dict[str, Sequence[Any]]) -> "Stream":
+    """Use a dict of columns with the default environment."""
+    return _default_env.from_pydict(data)
+
+
+def _as_arrow(data: Any) -> pa.Table | pa.RecordBatchReader:
+    if isinstance(data, pa.Table):
+        return _normalize(data)
+    if isinstance(data, pa.RecordBatch):
+        return _normalize(pa.Table.from_batches([data]))
+    if isinstance(data, pa.RecordBatchReader):
+        return data
+    mod = type(data).__module__
+    if mod.startswith("polars"):
+        return _normalize(data.to_arrow())
+    if mod.startswith("pandas"):
+        return pa.Table.from_pandas(data, preserve_index=False)
+    if hasattr(data, "__arrow_c_stream__"):
+        return _normalize(pa.table(data))
+    if hasattr(data, "__arrow_c_array__"):
+        return _normalize(pa.Table.from_batches([pa.record_batch(data)]))
+    raise TypeError(
+        f"cannot read {type(data).__name__} as Arrow data; pass a pyarrow Table or RecordBatch, "
+        "a polars or pandas DataFrame, or an object with __arrow_c_stream__"
+    )
+
+
+def _normalize(t: pa.Table) -> pa.Table:
+    """Cast view types, which the engine does not read yet, to their classic forms."""
+    fields = []
+    changed = False
+    for f in t.schema:
+        typ = f.type
+        if hasattr(pa.types, "is_string_view") and pa.types.is_string_view(typ):
+            typ, changed = pa.large_string(), True
+        elif hasattr(pa.types, "is_binary_view") and pa.types.is_binary_view(typ):
+            typ, changed = pa.large_binary(), True
+        fields.append(f.with_type(typ))
+    return t.cast(pa.schema(fields, metadata=t.schema.metadata)) if changed else t
+
+
+def _exprs(items: Iterable[Any], what: str) -> list[dict[str, Any]]:
+    out = []
+    for e in items:
+        if isinstance(e, str):
+            e = col(e)
+        elif not isinstance(e, Expr):
+            raise TypeError(f"{what} takes column names or expressions, got {type(e).__name__} {e!r}")
+        out.append(e._to_plan())
+    return out
+
+
+def _flatten(args: tuple[Any, ...]) -> list[Any]:
+    out: list[Any] = []
+    for a in args:
+        if isinstance(a, (list, tuple)):
+            out.extend(a)
+        else:
+            out.append(a)
+    return out
+
+
+class Stream:
+    """A pipeline: a source and the operators after it. Nothing runs until a result is
+    asked for (:meth:`collect`, :meth:`to_pandas`, :meth:`write_parquet`, ...).
+
+    Examples
+    --------
+    >>> import riverbed as rb
+    >>> from riverbed import col
+    >>> s = rb.from_pydict({"user": [1, 2, 1], "amount": [5.0, -1.0, 7.5]})
+    >>> t = (s.filter(col("amount") > 0)
+    ...       .group_by("user")
+    ...       .agg(rb.count().alias("n"), col("amount").sum().alias("total"))
+    ...       .collect())
+    >>> t.to_pylist()
+    [{'user': 1, 'n': 2, 'total': 12.5}]
+    """
+
+    def __init__(self, env: Environment, node: dict[str, Any], sources: list[_Source]):
+        self._env = env
+        self._node = node
+        self._sources = sources
+
+    def _then(self, node: dict[str, Any]) -> "Stream":
+        node["input"] = self._node
+        return Stream(self._env, node, self._sources)
+
+    # -- operators --------------------------------------------------------------
+    def filter(self, predicate: Expr) -> "Stream":
+        """Keep the rows where ``predicate`` is true (null counts as false)."""
+        if not isinstance(predicate, Expr):
+            raise TypeError(f"filter takes an expression such as col('x') > 0, got {type(predicate).__name__}")
+        return self._then({"op": "filter", "predicate": predicate._to_plan()})
+
+    def select(self, *exprs: Expr | str | Sequence[Expr | str]) -> "Stream":
+        """Compute exactly these output columns."""
+        items = _flatten(exprs)
+        if not items:
+            raise ValueError("select needs at least one column or expression")
+        return self._then({"op": "select", "exprs": _exprs(items, "select")})
+
+    def with_columns(self, *exprs: Expr | Sequence[Expr], **named: Expr) -> "Stream":
+        """Add columns (or replace those of the same name), keeping the others."""
+        items = _flatten(exprs) + [_to_expr(v).alias(k) for k, v in named.items()]
+        if not items:
+            raise ValueError("with_columns needs at least one expression")
+        return self._then({"op": "with_columns", "exprs": _exprs(items, "with_columns")})
+
+    def group_by(self, *keys: str | Expr | Sequence[str | Expr]) -> "GroupBy":
+        """Group rows by key columns or expressions; follow with :meth:`GroupBy.agg`."""
+        return GroupBy(self, _exprs(_flatten(keys), "group_by"))
+
+    def union(self, *others: "Stream") -> "Stream":
+        """Rows of this stream followed by those of ``others`` (same columns and types)."""
+        if not others:
+            raise ValueError("union needs at least one other stream")
+        nodes = [self._node]
+        sources = list(self._sources)
+        for o in others:
+            if not isinstance(o, Stream):
+                raise TypeError(f"union takes streams, got {type(o).__name__}")
+            nodes.append(o._node)
+            sources += [s for s in o._sources if s not in sources]
+        return Stream(self._env, {"op": "union", "inputs": nodes}, sources)
+
+    def limit(self, n: int = 5) -> "Stream":
+        """The first ``n`` rows (in input order)."""
+        if not isinstance(n, int) or n < 0:
+            raise ValueError(f"limit takes a non-negative integer, got {n!r}")
+        return self._then({"op": "limit", "n": n})
+
+    head = limit
+
+    # -- planning -----------------------------------------------------------------
+    def _plan(self, root: dict[str, Any] | None = None) -> tuple[dict[str, Any], list[_Source]]:
+        """The plan document, with scan_arrow nodes numbered by source."""
+        index: dict[int, int] = {}
+        used: list[_Source] = []
+
+        def walk(n: dict[str, Any]) -> dict[str, Any]:
+            out = {k: v for k, v in n.items() if k not in ("input", "inputs", "_src")}
+            if n["op"] == "scan_arrow":
+                src = n["_src"]
+                if id(src) not in index:
+                    index[id(src)] = len(used)
+                    used.append(src)
+                out["source"] = index[id(src)]
+            if "input" in n:
+                out["input"] = walk(n["input"])
+            if "inputs" in n:
+                out["inputs"] = [walk(i) for i in n["inputs"]]
+            return out
+
+        plan = {"version": 1, "root": walk(root or self._node), "options": self._env._options()}
+        return plan, used
+
+    @property
+    def schema(self) -> pa.Schema:
+        """The schema of the results (validates the pipeline; reads Parquet footers only)."""
+        plan, srcs = self._plan()
+        return _lib.plan_schema(plan, [s.schema for s in srcs])
+
+    @property
+    def columns(self) -> list[str]:
+        """The names of the result columns."""
+        return self.schema.names
+
+    def explain(self) -> str:
+        """The validated logical plan and the physical plan the engine would run."""
+        plan, srcs = self._plan()
+        return _lib.plan_explain(plan, [s.schema for s in srcs])
+
+    def _repr_html_(self) -> str:
+        try:
+            return plan_html(self.explain())
+        except RiverbedError as e:
+            return plan_html(f"invalid pipeline: {e}")
+
+    def __repr__(self) -> str:
+        return f"<riverbed.Stream {self._node['op']}>"
+
+    # -- running ------------------------------------------------------------------
+    def _start(self, root: dict[str, Any] | None = None) -> _lib.JobHandle:
+        plan, srcs = self._plan(root)
+        readers = [s.reader() for s in srcs]
+        return _lib.JobHandle(plan, readers)
+
+    def collect(self, *, progress: bool | None = None) -> pa.Table:
+        """Run the pipeline and return the results as a ``pyarrow.Table``.
+
+        Parameters
+        ----------
+        progress
+            Show a progress bar (rows and files read) while the job runs. ``None`` (the
+            default) shows it for jobs that take longer than a moment, unless
+            ``RIVERBED_PROGRESS=0`` is set.
+        """
+        job = self._start()
+        try:
+            return _run(job, progress)
+        finally:
+            job.free()
+
+    def to_arrow(self, **kwargs: Any) -> pa.Table:
+        """Alias of :meth:`collect`."""
+        return self.collect(**kwargs)
+
+    def to_pandas(self, **kwargs: Any) -> "pandas.DataFrame":
+        """Run the pipeline and return a pandas DataFrame."""
+        return self.collect(**kwargs).to_pandas()
+
+    def to_polars(self, **kwargs: Any) -> "polars.DataFrame":
+        """Run the pipeline and return a polars DataFrame."""
+        import polars as pl
+
+        return pl.from_arrow(self.collect(**kwargs))  # type: ignore[return-value]
+
+    def to_reader(self) -> pa.RecordBatchReader:
+        """Run the pipeline and stream its results batch by batch (no progress bar)."""
+        job = self._start()
+        reader = job.reader()
+        return pa.RecordBatchReader.from_batches(reader.schema, _stream_batches(job, reader))
+
+    def __arrow_c_stream__(self, requested_schema: Any = None) -> Any:
+        """Arrow PyCapsule stream of the results: pyarrow, polars and DuckDB read it directly."""
+        return self.to_reader().__arrow_c_stream__(requested_schema)
+
+    def write_parquet(self, path: str | os.PathLike[str], *, mode: WriteMode = "error",
+                      progress: bool | None = None) -> pa.Table:
+        """Run the pipeline and write the results as Parquet files into directory ``path``.
+
+        Files appear only when the whole job has succeeded (they are written under hidden
+        names and renamed at the end). ``mode`` says what to do when ``path`` already holds
+        Parquet files: ``"error"`` (default), ``"append"`` or ``"overwrite"``.
+
+        Returns a table of the files written (``path``, ``rows``).
+        """
+        if mode not in ("error", "append", "overwrite"):
+            raise ValueError(f"mode must be 'error', 'append' or 'overwrite', got {mode!r}")
+        root = {"op": "write_parquet", "path": os.fspath(path), "mode": mode, "input": self._node}
+        job = self._start(root)
+        try:
+            return _run(job, progress)
+        finally:
+            job.free()
+
+
+def _stream_batches(job: _lib.JobHandle, reader: pa.RecordBatchReader) -> Iterable[pa.RecordBatch]:
+    try:
+        while True:
+            try:
+                batch = reader.read_next_batch()
+            except StopIteration:
+                return
+            except Exception as e:  # the engine's error, with its status
+                raise (job.error() or e) from e
+            yield batch
+    finally:
+        reader.close()
+        job.free()
+
+
+def _run(job: _lib.JobHandle, progress: bool | None) -> pa.Table:
+    reader = job.reader()
+    show = progress
+    if show is None:
+        show = os.environ.get("RIVERBED_PROGRESS", "1") not in ("0", "false", "no")
+    if not show:
+        return _read_all(job, reader)
+    result: dict[str, Any] = {}
+
+    def consume() -> None:
+        try:
+            result["table"] = _read_all(job, reader)
+        except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
+            result["error"] = e
+
+    t = threading.Thread(target=consume, name="riverbed-results", daemon=True)
+    t.start()
+    bar = None
+    try:
+        while t.is_alive():
+            t.join(0.1)
+            p = job.progress()
+            bar = progress_bar(bar, p, explicit=progress is True)
+        if bar is not None:
+            progress_bar(bar, job.progress(), explicit=True, final=True)
+    except KeyboardInterrupt:
+        job.cancel()
+        t.join()
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+    if "error" in result:
+        raise result["error"]
+    return result["table"]
+
+
+def _read_all(job: _lib.JobHandle, reader: pa.RecordBatchReader) -> pa.Table:
+    batches = []
+    try:
+        while True:
+            try:
+                batches.append(reader.read_next_batch())
+            except StopIteration:
+                break
+    except Exception as e:
+        err = job.error()
+        if err is not None:
+            raise err from None
+        raise
+    finally:
+        reader.close()
+    return pa.Table.from_batches(batches, schema=reader.schema)
+
+
+class GroupBy:
+    """A grouped stream; call :meth:`agg` to aggregate each group."""
+
+    def __init__(self, stream: Stream, keys: list[dict[str, Any]]):
+        self._stream = stream
+        self._keys = keys
+
+    def agg(self, *aggs: Expr | Sequence[Expr], **named: Expr) -> Stream:
+        """One row per distinct key with the given aggregations, e.g.
+        ``rb.count().alias("n")``, ``col("x").sum()``, ``col("x").max()``.
+
+        Groups come out in no particular order (as in Polars without ``maintain_order``);
+        sort the result if you need an order. A null key forms its own group.
+        """
+        items = _flatten(aggs) + [v.alias(k) for k, v in named.items()]
+        if not items:
+            raise PlanError("agg needs at least one aggregation, e.g. rb.count() or col('x').sum()")
+        return self._stream._then({"op": "aggregate", "keys": self._keys, "aggs": _exprs(items, "agg")})
+
+
+def _table_repr_html(t: pa.Table) -> str:
+    return table_html(t)
