@@ -317,7 +317,7 @@ func (r *resultReader) Release() {
 		r.job.Close()
 	}
 }
-func (r *resultReader) Schema() *arrow.Schema           { return r.job.Schema() }
+func (r *resultReader) Schema() *arrow.Schema          { return r.job.Schema() }
 func (r *resultReader) RecordBatch() arrow.RecordBatch { return r.cur }
 func (r *resultReader) Record() arrow.RecordBatch      { return r.cur }
 func (r *resultReader) Err() error                     { return r.err }

@@ -4,6 +4,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/compute"
+	"github.com/riverbed-engine/riverbed/state"
 )
 
 // partitioning says how a stage's output is spread over the next stage's subtasks.
@@ -107,7 +108,7 @@ func (r *router) shuffle(m message) error {
 	p := len(r.targets)
 	idx := make([][]int32, p)
 	for i, h := range hs {
-		t := subtaskOf(keyGroupOf(h, r.maxPar), r.maxPar, p)
+		t := state.Subtask(state.KeyGroup(h, r.maxPar), r.maxPar, p)
 		idx[t] = append(idx[t], int32(i))
 	}
 	for t, rows := range idx {
@@ -129,17 +130,6 @@ func (r *router) shuffle(m message) error {
 		}
 	}
 	return nil
-}
-
-// keyGroupOf maps a key hash to its key group.
-func keyGroupOf(h uint64, maxParallelism int) int {
-	return int(mix64(h) % uint64(maxParallelism))
-}
-
-// subtaskOf maps a key group to the subtask that owns it: contiguous ranges of key groups,
-// as Flink assigns them, so that state can be redistributed when parallelism changes.
-func subtaskOf(keyGroup, maxParallelism, parallelism int) int {
-	return keyGroup * parallelism / maxParallelism
 }
 
 func takeRows(ec *evalCtx, rec arrow.RecordBatch, rows []int32) (arrow.RecordBatch, error) {

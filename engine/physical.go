@@ -8,6 +8,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
+	"github.com/riverbed-engine/riverbed/state"
 )
 
 // stage is a set of parallel subtasks running the same chain of operators. Consecutive
@@ -60,7 +61,7 @@ func newGraph(opts Options, inputs []array.RecordReader) *graph {
 		g.parallel = runtime.NumCPU()
 	}
 	if g.maxPar <= 0 {
-		g.maxPar = 128
+		g.maxPar = state.DefaultMaxParallelism
 	}
 	if g.parallel > g.maxPar {
 		g.parallel = g.maxPar
