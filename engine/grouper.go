@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"context"
+	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -147,9 +148,9 @@ func (g *grouper) consumeStr(col arrow.Array, hs []uint64, ids []uint32) {
 	var value func(int) []byte
 	switch a := col.(type) {
 	case *array.String:
-		value = func(i int) []byte { return a.ValueBytes()[a.ValueOffset(i):a.ValueOffset(i+1)] }
+		value = func(i int) []byte { return unsafeBytes(a.Value(i)) }
 	case *array.LargeString:
-		value = func(i int) []byte { return a.ValueBytes()[a.ValueOffset64(i):a.ValueOffset64(i+1)] }
+		value = func(i int) []byte { return unsafeBytes(a.Value(i)) }
 	case *array.Binary:
 		value = a.Value
 	}
@@ -162,6 +163,9 @@ func (g *grouper) consumeStr(col arrow.Array, hs []uint64, ids []uint32) {
 		ids[row] = g.findBytes(h, value(row), row)
 	}
 }
+
+// unsafeBytes views a string's bytes without copying; the caller must not modify them.
+func unsafeBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
 func (g *grouper) findBytes(h uint64, key []byte, row int) uint32 {
 	slot := h & g.mask

@@ -181,3 +181,28 @@ func TestBindErrors(t *testing.T) {
 }
 
 var _ = sort.Ints
+
+func TestStringKeys(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	tbl, ids, _ := makeInput(mem, 5000, 3, 3)
+	defer tbl.Release()
+	plan := `{"version":1,"options":{"parallelism":2,"batch_size":333},"root":
+		{"op":"aggregate","keys":[{"col":"name"}],"aggs":[{"alias":"n","args":[{"agg":"count"}]}],"input":{"op":"scan_arrow","source":0}}}`
+	want := map[string]int64{}
+	for _, id := range ids {
+		want[fmt.Sprintf("u%d", id)]++
+	}
+	got := map[string]int64{}
+	for _, rec := range runPlan(t, mem, plan, tbl) {
+		k := rec.Column(0).(*array.String)
+		n := rec.Column(1).(*array.Int64)
+		for i := 0; i < int(rec.NumRows()); i++ {
+			got[k.Value(i)] += n.Value(i)
+		}
+		rec.Release()
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("got %v\nwant %v", got, want)
+	}
+}

@@ -53,8 +53,6 @@ def progress_bar(bar: Any, p: dict[str, int], *, explicit: bool, final: bool = F
     delta = p["rows_read"] - bar.n
     if delta > 0:
         bar.update(delta)
-    if final:
-        bar.refresh()
     return bar
 
 

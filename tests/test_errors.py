@@ -1,0 +1,177 @@
+"""Bad input raises a specific exception from one hierarchy, naming the problem — before
+anything runs where it can be known in advance; never a crash, hang or partial result."""
+
+import os
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+import riverbed as rb
+from riverbed import col
+
+
+@pytest.fixture
+def orders(tmp_path):
+    t = pa.table({"user_id": [1, 2, 3], "amount": [1.5, 2.5, -1.0], "name": ["a", "b", "c"]})
+    d = tmp_path / "orders"
+    d.mkdir()
+    pq.write_table(t, d / "a.parquet")
+    pq.write_table(t, d / "b.parquet")
+    return d
+
+
+def test_unknown_column_suggests(orders):
+    with pytest.raises(rb.ColumnNotFoundError, match=r'no column "amout"; did you mean "amount"\?'):
+        rb.read_parquet(orders).filter(col("amout") > 0).collect()
+
+
+def test_unknown_column_lists_columns_when_no_close_match():
+    with pytest.raises(rb.ColumnNotFoundError, match=r'no column "zzz".*"user_id"'):
+        rb.from_pydict({"user_id": [1]}).select(col("zzz")).collect()
+
+
+def test_errors_share_one_root_and_std_bases(orders):
+    with pytest.raises(rb.RiverbedError):
+        rb.read_parquet(orders).select("nope").collect()
+    with pytest.raises(KeyError):
+        rb.read_parquet(orders).select("nope").collect()
+
+
+def test_type_mismatch_in_comparison(orders):
+    with pytest.raises(rb.TypeMismatchError, match=r'cannot compare col\("name"\) \(utf8\) with lit\(5\) \(int64\)'):
+        rb.read_parquet(orders).filter(col("name") > 5).collect()
+
+
+def test_arithmetic_on_string(orders):
+    with pytest.raises(rb.TypeMismatchError, match="arithmetic needs numeric operands"):
+        rb.read_parquet(orders).with_columns(x=col("name") * 2).collect()
+
+
+@pytest.mark.parametrize("agg", ["sum", "mean"])
+def test_numeric_aggregation_of_string(orders, agg):
+    with pytest.raises(rb.TypeMismatchError, match=rf'cannot take the {agg} of col\("name"\): it is utf8'):
+        rb.read_parquet(orders).group_by("user_id").agg(getattr(col("name"), agg)()).collect()
+
+
+def test_filter_needs_boolean(orders):
+    with pytest.raises(rb.TypeMismatchError, match="is float64, not bool"):
+        rb.read_parquet(orders).filter(col("amount") + 1).collect()
+
+
+def test_expr_bool_teaches():
+    with pytest.raises(TypeError, match="Use '&' instead of 'and'"):
+        (col("a") > 1) and (col("b") < 2)  # noqa: B015
+
+
+def test_missing_path(tmp_path):
+    with pytest.raises(rb.InputNotFoundError, match="nothing-here"):
+        rb.read_parquet(tmp_path / "nothing-here").collect()
+    with pytest.raises(FileNotFoundError):
+        rb.read_parquet(str(tmp_path / "*.parquet")).collect()
+
+
+def test_truncated_parquet_names_file(orders):
+    victim = orders / "b.parquet"
+    data = victim.read_bytes()
+    victim.write_bytes(data[: len(data) // 2])
+    with pytest.raises(rb.DataError, match="b.parquet"):
+        rb.read_parquet(orders).collect()
+
+
+def test_corrupt_page_names_file(tmp_path):
+    t = pa.table({"x": list(range(100_000))})
+    path = tmp_path / "bad.parquet"
+    pq.write_table(t, path, compression="none")
+    data = bytearray(path.read_bytes())
+    # Garble the first page header (it starts right after the 4-byte magic); keep the footer.
+    for i in range(4, 40):
+        data[i] = 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(rb.DataError, match="bad.parquet"):
+        rb.read_parquet(path).collect()
+
+
+def test_garbage_file(tmp_path):
+    (tmp_path / "x.parquet").write_bytes(b"this is not a parquet file at all" * 10)
+    with pytest.raises(rb.DataError, match="x.parquet"):
+        rb.read_parquet(tmp_path).collect()
+
+
+def test_incompatible_schemas_across_files(tmp_path):
+    pq.write_table(pa.table({"id": [1], "amount": [1.0]}), tmp_path / "a.parquet")
+    pq.write_table(pa.table({"id": [2], "amount": [1]}), tmp_path / "b.parquet")
+    with pytest.raises(rb.SchemaError, match=r'(?s)b\.parquet.*a\.parquet.*"amount"'):
+        rb.read_parquet(tmp_path).collect()
+
+
+def test_union_of_different_schemas():
+    a = rb.from_pydict({"x": [1]})
+    b = rb.from_pydict({"y": [1]})
+    with pytest.raises(rb.SchemaError, match="union"):
+        a.union(b).collect()
+
+
+def test_unknown_aggregation_suggests():
+    from riverbed.expr import Expr
+
+    bad = Expr({"agg": "summ", "args": [col("x")._to_plan()]})
+    with pytest.raises(rb.PlanError, match=r'did you mean "sum"\?'):
+        rb.from_pydict({"x": [1]}).group_by("x").agg(bad).collect()
+
+
+def test_duplicate_output_name():
+    with pytest.raises(rb.PlanError, match='"x" is produced twice'):
+        rb.from_pydict({"x": [1]}).select(col("x"), (col("x") + 1)).collect()
+
+
+def test_aggregation_outside_agg():
+    with pytest.raises(rb.PlanError, match=r"only allowed inside group_by"):
+        rb.from_pydict({"x": [1]}).select(col("x").sum()).collect()
+
+
+def test_bad_cast_value_is_data_error():
+    with pytest.raises(rb.DataError, match=r'col\("s"\)\.cast\(int64\)'):
+        rb.from_pydict({"s": ["1", "two"]}).select(col("s").cast(rb.Int64)).collect()
+
+
+def test_invalid_regex():
+    with pytest.raises(rb.TypeMismatchError, match="invalid regular expression"):
+        rb.from_pydict({"s": ["a"]}).filter(col("s").str.contains("(")).collect()
+
+
+def test_validation_happens_before_running(tmp_path):
+    """A plan error is raised before any output is written."""
+    out = tmp_path / "out"
+    with pytest.raises(rb.ColumnNotFoundError):
+        rb.from_pydict({"x": [1]}).select(col("y")).write_parquet(out)
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_output_dir_not_empty(tmp_path):
+    s = rb.from_pydict({"x": [1, 2]})
+    s.write_parquet(tmp_path / "o")
+    with pytest.raises(rb.StorageError, match='mode="overwrite"'):
+        s.write_parquet(tmp_path / "o")
+
+
+def test_one_shot_reader_reused():
+    reader = pa.table({"x": [1]}).to_reader()
+    s = rb.from_arrow(reader)
+    assert s.collect()["x"].to_pylist() == [1]
+    with pytest.raises(rb.RiverbedError, match="one-shot"):
+        s.collect()
+
+
+def test_bad_input_object():
+    with pytest.raises(TypeError, match="cannot read int as Arrow data"):
+        rb.from_arrow(5)
+
+
+def test_errors_do_not_leak_engine_memory(orders):
+    before = rb._allocated_bytes()
+    for _ in range(20):
+        with pytest.raises(rb.DataError):
+            rb.from_pydict({"s": ["1", "two"] * 1000}).select(col("s").cast(rb.Int64)).collect()
+    assert rb._allocated_bytes() == before
+    assert os.path.exists(orders)
