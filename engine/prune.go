@@ -121,10 +121,8 @@ func (p *pruner) domain(col string, st batch.ColumnStats, lit *Expr) (lo, hi, v 
 			return nil, nil, nil, false
 		}
 		return mn, mx, string(s.Value.Bytes()), true
-	case isInteger(dt) && isInteger(lt) && isSigned(dt) && isSigned(lt):
-		return st.Min, st.Max, sc.(scalar.PrimitiveScalar).(interface {
-			CastTo(arrow.DataType) (scalar.Scalar, error)
-		}), false
+	case dt.ID() == arrow.UINT64:
+		return nil, nil, nil, false // statistics are int64 and cannot hold every uint64
 	}
 	// Numbers and time: compare as float64 where that is exact, else as int64.
 	litNum, litIsFloat, ok := numberOf(sc, dt)
