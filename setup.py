@@ -52,4 +52,5 @@ class BinaryDistribution(Distribution):
         return True
 
 
-setup(cmdclass={"build_py": BuildPyWithEngine}, distclass=BinaryDistribution)
+if __name__ == "__main__":
+    setup(cmdclass={"build_py": BuildPyWithEngine}, distclass=BinaryDistribution)

@@ -16,11 +16,18 @@ import math
 import os
 from typing import Any, Callable
 
+import sys
+
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 import riverbed as rb
+
+# The project runs pytest with --import-mode=importlib, which does not put this directory on
+# sys.path; the test modules import the helpers below with `from conftest import ...`.
+if os.path.dirname(os.path.abspath(__file__)) not in sys.path:
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 # Small batches: a few thousand rows already give several batches per split and per file.
 BATCH_SIZE = 1000

@@ -12,7 +12,8 @@ import json
 import os
 import sys
 import threading
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import pyarrow as pa
 
@@ -64,16 +65,16 @@ def lib() -> ctypes.CDLL:
     return _lib
 
 
-def _declare(l: ctypes.CDLL) -> None:
+def _declare(dll: ctypes.CDLL) -> None:
     c_char_pp = ctypes.POINTER(ctypes.c_char_p)
     vpp = ctypes.POINTER(ctypes.c_void_p)
     u64p = ctypes.POINTER(ctypes.c_uint64)
-    l.rb_version.restype = ctypes.c_char_p
-    l.rb_version.argtypes = []
-    l.rb_plan_version.restype = ctypes.c_int32
-    l.rb_free_string.argtypes = [ctypes.c_void_p]
-    l.rb_free_string.restype = None
-    l.rb_allocated_bytes.restype = ctypes.c_int64
+    dll.rb_version.restype = ctypes.c_char_p
+    dll.rb_version.argtypes = []
+    dll.rb_plan_version.restype = ctypes.c_int32
+    dll.rb_free_string.argtypes = [ctypes.c_void_p]
+    dll.rb_free_string.restype = None
+    dll.rb_allocated_bytes.restype = ctypes.c_int64
     for name, args in {
         "rb_plan_schema": [ctypes.c_char_p, vpp, ctypes.c_int32, ctypes.c_void_p, c_char_pp],
         "rb_plan_explain": [ctypes.c_char_p, vpp, ctypes.c_int32, ctypes.POINTER(ctypes.c_void_p), c_char_pp],
@@ -85,13 +86,13 @@ def _declare(l: ctypes.CDLL) -> None:
         "rb_job_free": [ctypes.c_uint64, c_char_pp],
         "rb_debug_panic": [ctypes.c_int32, c_char_pp],
     }.items():
-        fn = getattr(l, name)
+        fn = getattr(dll, name)
         fn.argtypes = args
         fn.restype = ctypes.c_int32
     # Error strings are returned as char* that we must free: read them as void*.
     for name in ("rb_plan_schema", "rb_plan_explain", "rb_job_start", "rb_job_results",
                  "rb_job_progress", "rb_job_error", "rb_job_cancel", "rb_job_free", "rb_debug_panic"):
-        fn = getattr(l, name)
+        fn = getattr(dll, name)
         fn.argtypes = fn.argtypes[:-1] + [ctypes.POINTER(ctypes.c_void_p)]
 
 

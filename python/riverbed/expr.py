@@ -33,7 +33,7 @@ class Expr:
         return self._node
 
     @staticmethod
-    def _fn(name: str, *args: IntoExpr, **options: Any) -> "Expr":
+    def _fn(name: str, *args: IntoExpr, **options: Any) -> Expr:
         node: dict[str, Any] = {"fn": name, "args": [_to_expr(a)._node for a in args]}
         if options:
             node["options"] = options
@@ -53,101 +53,101 @@ class Expr:
         return hash(repr(self))
 
     # -- naming and types -----------------------------------------------------
-    def alias(self, name: str) -> "Expr":
+    def alias(self, name: str) -> Expr:
         """Name the expression's output column."""
         if not isinstance(name, str):
             raise TypeError(f"alias name must be a string, got {type(name).__name__}")
         return Expr({"alias": name, "args": [self._node]})
 
-    def cast(self, dtype: DataType | Any) -> "Expr":
+    def cast(self, dtype: DataType | Any) -> Expr:
         """Convert to another type. Float to integer truncates toward zero; overflow and
         unparsable strings raise :class:`DataError` when the job runs."""
         return Expr({"cast": to_datatype(dtype).plan_name, "args": [self._node]})
 
     # -- arithmetic -------------------------------------------------------------
-    def __add__(self, o: IntoExpr) -> "Expr": return Expr._fn("add", self, o)
-    def __radd__(self, o: IntoExpr) -> "Expr": return Expr._fn("add", o, self)
-    def __sub__(self, o: IntoExpr) -> "Expr": return Expr._fn("sub", self, o)
-    def __rsub__(self, o: IntoExpr) -> "Expr": return Expr._fn("sub", o, self)
-    def __mul__(self, o: IntoExpr) -> "Expr": return Expr._fn("mul", self, o)
-    def __rmul__(self, o: IntoExpr) -> "Expr": return Expr._fn("mul", o, self)
-    def __truediv__(self, o: IntoExpr) -> "Expr": return Expr._fn("div", self, o)
-    def __rtruediv__(self, o: IntoExpr) -> "Expr": return Expr._fn("div", o, self)
-    def __floordiv__(self, o: IntoExpr) -> "Expr": return Expr._fn("floordiv", self, o)
-    def __rfloordiv__(self, o: IntoExpr) -> "Expr": return Expr._fn("floordiv", o, self)
-    def __mod__(self, o: IntoExpr) -> "Expr": return Expr._fn("mod", self, o)
-    def __rmod__(self, o: IntoExpr) -> "Expr": return Expr._fn("mod", o, self)
-    def __neg__(self) -> "Expr": return Expr._fn("neg", self)
+    def __add__(self, o: IntoExpr) -> Expr: return Expr._fn("add", self, o)
+    def __radd__(self, o: IntoExpr) -> Expr: return Expr._fn("add", o, self)
+    def __sub__(self, o: IntoExpr) -> Expr: return Expr._fn("sub", self, o)
+    def __rsub__(self, o: IntoExpr) -> Expr: return Expr._fn("sub", o, self)
+    def __mul__(self, o: IntoExpr) -> Expr: return Expr._fn("mul", self, o)
+    def __rmul__(self, o: IntoExpr) -> Expr: return Expr._fn("mul", o, self)
+    def __truediv__(self, o: IntoExpr) -> Expr: return Expr._fn("div", self, o)
+    def __rtruediv__(self, o: IntoExpr) -> Expr: return Expr._fn("div", o, self)
+    def __floordiv__(self, o: IntoExpr) -> Expr: return Expr._fn("floordiv", self, o)
+    def __rfloordiv__(self, o: IntoExpr) -> Expr: return Expr._fn("floordiv", o, self)
+    def __mod__(self, o: IntoExpr) -> Expr: return Expr._fn("mod", self, o)
+    def __rmod__(self, o: IntoExpr) -> Expr: return Expr._fn("mod", o, self)
+    def __neg__(self) -> Expr: return Expr._fn("neg", self)
 
     # -- comparisons and logic ------------------------------------------------
-    def __eq__(self, o: IntoExpr) -> "Expr": return Expr._fn("eq", self, o)  # type: ignore[override]
-    def __ne__(self, o: IntoExpr) -> "Expr": return Expr._fn("ne", self, o)  # type: ignore[override]
-    def __lt__(self, o: IntoExpr) -> "Expr": return Expr._fn("lt", self, o)
-    def __le__(self, o: IntoExpr) -> "Expr": return Expr._fn("le", self, o)
-    def __gt__(self, o: IntoExpr) -> "Expr": return Expr._fn("gt", self, o)
-    def __ge__(self, o: IntoExpr) -> "Expr": return Expr._fn("ge", self, o)
-    def __and__(self, o: IntoExpr) -> "Expr": return Expr._fn("and", self, o)
-    def __rand__(self, o: IntoExpr) -> "Expr": return Expr._fn("and", o, self)
-    def __or__(self, o: IntoExpr) -> "Expr": return Expr._fn("or", self, o)
-    def __ror__(self, o: IntoExpr) -> "Expr": return Expr._fn("or", o, self)
-    def __invert__(self) -> "Expr": return Expr._fn("not", self)
+    def __eq__(self, o: IntoExpr) -> Expr: return Expr._fn("eq", self, o)  # type: ignore[override]
+    def __ne__(self, o: IntoExpr) -> Expr: return Expr._fn("ne", self, o)  # type: ignore[override]
+    def __lt__(self, o: IntoExpr) -> Expr: return Expr._fn("lt", self, o)
+    def __le__(self, o: IntoExpr) -> Expr: return Expr._fn("le", self, o)
+    def __gt__(self, o: IntoExpr) -> Expr: return Expr._fn("gt", self, o)
+    def __ge__(self, o: IntoExpr) -> Expr: return Expr._fn("ge", self, o)
+    def __and__(self, o: IntoExpr) -> Expr: return Expr._fn("and", self, o)
+    def __rand__(self, o: IntoExpr) -> Expr: return Expr._fn("and", o, self)
+    def __or__(self, o: IntoExpr) -> Expr: return Expr._fn("or", self, o)
+    def __ror__(self, o: IntoExpr) -> Expr: return Expr._fn("or", o, self)
+    def __invert__(self) -> Expr: return Expr._fn("not", self)
 
-    def is_null(self) -> "Expr":
+    def is_null(self) -> Expr:
         """True where the value is null."""
         return Expr._fn("is_null", self)
 
-    def is_not_null(self) -> "Expr":
+    def is_not_null(self) -> Expr:
         """True where the value is not null."""
         return Expr._fn("is_not_null", self)
 
-    def fill_null(self, value: IntoExpr) -> "Expr":
+    def fill_null(self, value: IntoExpr) -> Expr:
         """Replace nulls with ``value`` (a literal or another expression)."""
         return Expr._fn("fill_null", self, value)
 
     # -- aggregations (only inside group_by(...).agg(...)) ----------------------
-    def _agg(self, name: str) -> "Expr":
+    def _agg(self, name: str) -> Expr:
         return Expr({"agg": name, "args": [self._node]})
 
-    def sum(self) -> "Expr":
+    def sum(self) -> Expr:
         """Sum of the non-null values; null for a group without any."""
         return self._agg("sum")
 
-    def min(self) -> "Expr":
+    def min(self) -> Expr:
         """Smallest non-null value."""
         return self._agg("min")
 
-    def max(self) -> "Expr":
+    def max(self) -> Expr:
         """Largest non-null value."""
         return self._agg("max")
 
-    def mean(self) -> "Expr":
+    def mean(self) -> Expr:
         """Arithmetic mean of the non-null values, as float64."""
         return self._agg("mean")
 
-    def count(self) -> "Expr":
+    def count(self) -> Expr:
         """Number of non-null values (``rb.count()`` counts rows)."""
         return self._agg("count")
 
-    def first(self) -> "Expr":
+    def first(self) -> Expr:
         """First non-null value in input order."""
         return self._agg("first")
 
-    def last(self) -> "Expr":
+    def last(self) -> Expr:
         """Last non-null value in input order."""
         return self._agg("last")
 
-    def n_unique(self) -> "Expr":
+    def n_unique(self) -> Expr:
         """Number of distinct non-null values."""
         return self._agg("n_unique")
 
     # -- namespaces ---------------------------------------------------------------
     @property
-    def str(self) -> "StringNamespace":
+    def str(self) -> StringNamespace:
         """String functions: ``contains``, ``starts_with``, ``ends_with``, ``lower``, ``upper``, ``len_chars``."""
         return StringNamespace(self)
 
     @property
-    def dt(self) -> "DateTimeNamespace":
+    def dt(self) -> DateTimeNamespace:
         """Date/time functions: ``truncate``, ``year``, ``month``, ``day``, ``hour``, ``minute``, ``second``."""
         return DateTimeNamespace(self)
 

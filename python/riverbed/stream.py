@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import TYPE_CHECKING, Any, Iterable, Literal, Sequence
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
 
@@ -78,7 +79,7 @@ class Environment:
         return opts
 
     def read_parquet(self, path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], *,
-                     columns: Sequence[str] | None = None) -> "Stream":
+                     columns: Sequence[str] | None = None) -> Stream:
         """Read Parquet files: a file, a glob (``"data/*.parquet"``) or a directory (every
         ``*.parquet`` below it), or a list of those. Files are read in parallel, split by row
         group; only the columns the pipeline uses are decoded, and row groups whose
@@ -92,7 +93,10 @@ class Environment:
         >>> rb.read_parquet(d).filter(rb.col("x") >= 2).collect()["x"].to_pylist()
         [2, 3]
         """
-        paths = [os.fspath(p) for p in path] if isinstance(path, (list, tuple)) else [os.fspath(path)]
+        if isinstance(path, (list, tuple)):
+            paths = [os.fspath(p) for p in path]
+        else:
+            paths = [os.fspath(path)]  # type: ignore[arg-type]
         if not paths:
             raise ValueError("read_parquet needs at least one path")
         node: dict[str, Any] = {"op": "scan_parquet", "paths": paths}
@@ -102,7 +106,7 @@ class Environment:
             node["columns"] = list(columns)
         return Stream(self, node, [])
 
-    def from_arrow(self, data: Any) -> "Stream":
+    def from_arrow(self, data: Any) -> Stream:
         """Use Arrow data: a pyarrow Table, RecordBatch or RecordBatchReader, a polars
         DataFrame, or anything with ``__arrow_c_stream__`` / ``__arrow_c_array__``. Buffers
         are handed to the engine without copying.
@@ -110,21 +114,22 @@ class Environment:
         Examples
         --------
         >>> import riverbed as rb, pyarrow as pa
-        >>> rb.from_arrow(pa.table({"x": [1, 2]})).with_columns((rb.col("x") * 10).alias("y")).collect()["y"].to_pylist()
+        >>> s = rb.from_arrow(pa.table({"x": [1, 2]}))
+        >>> s.with_columns((rb.col("x") * 10).alias("y")).collect()["y"].to_pylist()
         [10, 20]
         """
         return _arrow_stream(self, _as_arrow(data))
 
-    def from_pandas(self, df: "pandas.DataFrame") -> "Stream":
+    def from_pandas(self, df: pandas.DataFrame) -> Stream:
         """Use a pandas DataFrame (converted to Arrow; the index is dropped)."""
         return _arrow_stream(self, pa.Table.from_pandas(df, preserve_index=False))
 
-    def from_pydict(self, data: dict[str, Sequence[Any]]) -> "Stream":
+    def from_pydict(self, data: dict[str, Sequence[Any]]) -> Stream:
         """Use a dict of column name to values."""
         return _arrow_stream(self, pa.table(data))
 
 
-def _arrow_stream(env: Environment, data: pa.Table | pa.RecordBatchReader) -> "Stream":
+def _arrow_stream(env: Environment, data: pa.Table | pa.RecordBatchReader) -> Stream:
     src = _Source(data)
     return Stream(env, {"op": "scan_arrow", "_src": src}, [src])
 
@@ -133,22 +138,22 @@ _default_env = Environment()
 
 
 def read_parquet(path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], *,
-                 columns: Sequence[str] | None = None) -> "Stream":
+                 columns: Sequence[str] | None = None) -> Stream:
     """Read Parquet files with the default environment. See :meth:`Environment.read_parquet`."""
     return _default_env.read_parquet(path, columns=columns)
 
 
-def from_arrow(data: Any) -> "Stream":
+def from_arrow(data: Any) -> Stream:
     """Use Arrow data with the default environment. See :meth:`Environment.from_arrow`."""
     return _default_env.from_arrow(data)
 
 
-def from_pandas(df: "pandas.DataFrame") -> "Stream":
+def from_pandas(df: pandas.DataFrame) -> Stream:
     """Use a pandas DataFrame with the default environment."""
     return _default_env.from_pandas(df)
 
 
-def from_pydict(data: dict[str, Sequence[Any]]) -> "Stream":
+def from_pydict(data: dict[str, Sequence[Any]]) -> Stream:
     """Use a dict of columns with the default environment."""
     return _default_env.from_pydict(data)
 
@@ -232,36 +237,36 @@ class Stream:
         self._node = node
         self._sources = sources
 
-    def _then(self, node: dict[str, Any]) -> "Stream":
+    def _then(self, node: dict[str, Any]) -> Stream:
         node["input"] = self._node
         return Stream(self._env, node, self._sources)
 
     # -- operators --------------------------------------------------------------
-    def filter(self, predicate: Expr) -> "Stream":
+    def filter(self, predicate: Expr) -> Stream:
         """Keep the rows where ``predicate`` is true (null counts as false)."""
         if not isinstance(predicate, Expr):
             raise TypeError(f"filter takes an expression such as col('x') > 0, got {type(predicate).__name__}")
         return self._then({"op": "filter", "predicate": predicate._to_plan()})
 
-    def select(self, *exprs: Expr | str | Sequence[Expr | str]) -> "Stream":
+    def select(self, *exprs: Expr | str | Sequence[Expr | str]) -> Stream:
         """Compute exactly these output columns."""
         items = _flatten(exprs)
         if not items:
             raise ValueError("select needs at least one column or expression")
         return self._then({"op": "select", "exprs": _exprs(items, "select")})
 
-    def with_columns(self, *exprs: Expr | Sequence[Expr], **named: Expr) -> "Stream":
+    def with_columns(self, *exprs: Expr | Sequence[Expr], **named: Expr) -> Stream:
         """Add columns (or replace those of the same name), keeping the others."""
         items = _flatten(exprs) + [_to_expr(v).alias(k) for k, v in named.items()]
         if not items:
             raise ValueError("with_columns needs at least one expression")
         return self._then({"op": "with_columns", "exprs": _exprs(items, "with_columns")})
 
-    def group_by(self, *keys: str | Expr | Sequence[str | Expr]) -> "GroupBy":
+    def group_by(self, *keys: str | Expr | Sequence[str | Expr]) -> GroupBy:
         """Group rows by key columns or expressions; follow with :meth:`GroupBy.agg`."""
         return GroupBy(self, _exprs(_flatten(keys), "group_by"))
 
-    def union(self, *others: "Stream") -> "Stream":
+    def union(self, *others: Stream) -> Stream:
         """Rows of this stream followed by those of ``others`` (same columns and types)."""
         if not others:
             raise ValueError("union needs at least one other stream")
@@ -274,7 +279,7 @@ class Stream:
             sources += [s for s in o._sources if s not in sources]
         return Stream(self._env, {"op": "union", "inputs": nodes}, sources)
 
-    def limit(self, n: int = 5) -> "Stream":
+    def limit(self, n: int = 5) -> Stream:
         """The first ``n`` rows (in input order)."""
         if not isinstance(n, int) or n < 0:
             raise ValueError(f"limit takes a non-negative integer, got {n!r}")
@@ -356,11 +361,11 @@ class Stream:
         """Alias of :meth:`collect`."""
         return self.collect(**kwargs)
 
-    def to_pandas(self, **kwargs: Any) -> "pandas.DataFrame":
+    def to_pandas(self, **kwargs: Any) -> pandas.DataFrame:
         """Run the pipeline and return a pandas DataFrame."""
         return self.collect(**kwargs).to_pandas()
 
-    def to_polars(self, **kwargs: Any) -> "polars.DataFrame":
+    def to_polars(self, **kwargs: Any) -> polars.DataFrame:
         """Run the pipeline and return a polars DataFrame."""
         import polars as pl
 
@@ -456,7 +461,7 @@ def _read_all(job: _lib.JobHandle, reader: pa.RecordBatchReader) -> pa.Table:
                 batches.append(reader.read_next_batch())
             except StopIteration:
                 break
-    except Exception as e:
+    except Exception:
         err = job.error()
         if err is not None:
             raise err from None
