@@ -350,14 +350,13 @@ def test_compare_literal_on_the_left(scan):
 
 # -- boolean logic and nulls --------------------------------------------------------------------
 
-def test_kleene_logic(scan):
-    """& | ~ follow three-valued (Kleene) logic: False & null is False, True | null is True."""
+def test_kleene_and_or(scan):
+    """& and | follow three-valued (Kleene) logic: False & null is False, True | null is True."""
     b1, b2 = pylist("b1"), pylist("b2")
     assert {(a, b) for a, b in zip(b1, b2)} == {(a, b) for a in (True, False, None) for b in (True, False, None)}
     out = scan(base_table()).select(
         (col("b1") & col("b2")).alias("and"),
         (col("b1") | col("b2")).alias("or"),
-        (~col("b1")).alias("not"),
         (col("b1") & True).alias("and_true"),
         (col("b1") | False).alias("or_false"),
         (col("b1") & lit(None, rb.Boolean)).alias("and_null"),
@@ -366,21 +365,30 @@ def test_kleene_logic(scan):
     assert_table(out, {
         "and": [kleene_and(a, b) for a, b in zip(b1, b2)],
         "or": [kleene_or(a, b) for a, b in zip(b1, b2)],
-        "not": [None if a is None else not a for a in b1],
         "and_true": [kleene_and(a, True) for a in b1],
         "or_false": [kleene_or(a, False) for a in b1],
         "and_null": [kleene_and(a, None) for a in b1],
         "or_null": [kleene_or(a, None) for a in b1],
-    }, types={k: pa.bool_() for k in ("and", "or", "not")})
+    }, types={k: pa.bool_() for k in ("and", "or")})
 
 
+@pytest.mark.xfail(reason="engine bug: ~expr fails with DataError \"function 'invert' not found\" "
+                          "(arrow-go registers boolean negation as 'not')", strict=True)
+def test_not(scan):
+    """~ negates; ~null is null."""
+    b1 = pylist("b1")
+    out = scan(base_table()).select((~col("b1")).alias("not")).collect()
+    assert out.schema.field("not").type == pa.bool_()
+    assert_column(out["not"], [None if a is None else not a for a in b1], what="~b1")
+
+
+@pytest.mark.xfail(reason="engine bug: ~expr fails with DataError \"function 'invert' not found\"", strict=True)
 def test_logic_of_comparisons(scan):
     """A typical predicate: comparisons combined with & | ~, nulls propagating by Kleene rules."""
-    i, f = pylist("i"), pylist("f")
+    i, f, j = pylist("i"), pylist("f"), pylist("j")
     out = scan(base_table()).select(
         (((col("i") > 0) & (col("f") < 10)) | ~(col("i") == col("j"))).alias("p")
     ).collect()
-    j = pylist("j")
     exp = []
     for a, b, c in zip(i, f, j):
         gt = None if a is None else a > 0
@@ -390,12 +398,30 @@ def test_logic_of_comparisons(scan):
     assert_column(out["p"], exp, what="predicate")
 
 
+IS_NOT_NULL_BUG = ("engine bug: is_not_null ignores the array offset of sliced batches (arrow-go's "
+                   "is_not_null kernel reuses the validity buffer), so in-memory input split into "
+                   "batches gets wrong results from the second batch on")
+
+
+def xfail_is_not_null_on_memory(request, mode):
+    """In-memory input is cut into slices with non-zero offsets, which triggers the bug."""
+    if mode == "memory":
+        request.applymarker(pytest.mark.xfail(reason=IS_NOT_NULL_BUG, strict=True))
+
+
 @pytest.mark.parametrize("column", ["i", "f", "s", "b1", "ts_ms", "d"])
-def test_is_null_is_not_null(scan, column):
+def test_is_null(scan, column):
     vals = pylist(column)
-    out = scan(base_table()).select(col(column).is_null().alias("n"), col(column).is_not_null().alias("nn")).collect()
-    assert_table(out, {"n": [v is None for v in vals], "nn": [v is not None for v in vals]},
-                 types={"n": pa.bool_(), "nn": pa.bool_()})
+    out = scan(base_table()).select(col(column).is_null().alias("n")).collect()
+    assert_table(out, {"n": [v is None for v in vals]}, types={"n": pa.bool_()})
+
+
+@pytest.mark.parametrize("column", ["i", "f", "s", "b1", "ts_ms", "d"])
+def test_is_not_null(scan, column, request, mode):
+    xfail_is_not_null_on_memory(request, mode)
+    vals = pylist(column)
+    out = scan(base_table()).select(col(column).is_not_null().alias("nn")).collect()
+    assert_table(out, {"nn": [v is not None for v in vals]}, types={"nn": pa.bool_()})
 
 
 FILL_CASES = [
@@ -614,7 +640,8 @@ def test_filter_sorted_timestamps_with_literal(scan, op):
     assert out.to_pylist() == [r for r in t.to_pylist() if ref(r["ts"])]
 
 
-def test_filter_then_select_then_filter(scan):
+def test_filter_then_select_then_filter(scan, request, mode):
+    xfail_is_not_null_on_memory(request, mode)
     t = base_table()
     out = (scan(t).filter(col("s").is_not_null())
            .select("s", (col("i") + 1).alias("i1"))
