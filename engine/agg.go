@@ -123,13 +123,36 @@ func storageOf(t arrow.DataType) storage {
 	return storNone
 }
 
-// accumulator keeps one aggregation's per-group state.
+// accumulator keeps one aggregation's per-group state in slices indexed by group id.
 type accumulator interface {
 	// update folds the rows of col (nil for count()) into groups ids; seq orders batches
 	// for first/last.
 	update(ec *evalCtx, ids []uint32, ngroups int, col arrow.Array, seq uint64) error
-	// result builds the output column for groups [0, n).
-	result(mem memory.Allocator, n int) (arrow.Array, error)
+	// result builds the output column for the given groups, in that order.
+	result(mem memory.Allocator, gids []uint32) (arrow.Array, error)
+	// merge folds group src into group dst (merging session windows).
+	merge(dst, src uint32)
+	// reset clears a group so that its id can be reused.
+	reset(g uint32)
+}
+
+// allGroups returns 0, 1, ..., n-1.
+func allGroups(n int) []uint32 {
+	out := make([]uint32, n)
+	for i := range out {
+		out[i] = uint32(i)
+	}
+	return out
+}
+
+func maxGid(gids []uint32) int {
+	m := 0
+	for _, g := range gids {
+		if int(g)+1 > m {
+			m = int(g) + 1
+		}
+	}
+	return m
 }
 
 func newAccumulator(spec aggSpec) accumulator {
@@ -141,7 +164,7 @@ func newAccumulator(spec aggSpec) accumulator {
 	case "count":
 		return &countAcc{}
 	case "n_unique":
-		return &distinctAcc{set: map[distinctKey]struct{}{}}
+		return &distinctAcc{}
 	case "sum", "mean":
 		return &sumAcc{mean: spec.fn == "mean", stor: storageOf(in), out: spec.outType}
 	default:
@@ -171,9 +194,28 @@ func (a *countAcc) update(_ *evalCtx, ids []uint32, ng int, col arrow.Array, _ u
 	return nil
 }
 
-func (a *countAcc) result(mem memory.Allocator, n int) (arrow.Array, error) {
-	a.n = grow(a.n, n)
-	return int64Array(mem, arrow.PrimitiveTypes.Int64, a.n[:n], nil), nil
+func (a *countAcc) result(mem memory.Allocator, gids []uint32) (arrow.Array, error) {
+	a.n = grow(a.n, maxGid(gids))
+	return int64Array(mem, arrow.PrimitiveTypes.Int64, pick(a.n, gids), nil), nil
+}
+
+func (a *countAcc) merge(dst, src uint32) {
+	a.n = grow(a.n, int(max(dst, src))+1)
+	a.n[dst] += a.n[src]
+}
+func (a *countAcc) reset(g uint32) {
+	if int(g) < len(a.n) {
+		a.n[g] = 0
+	}
+}
+
+// pick gathers s[g] for each g of gids.
+func pick[T any](s []T, gids []uint32) []T {
+	out := make([]T, len(gids))
+	for i, g := range gids {
+		out[i] = s[g]
+	}
+	return out
 }
 
 // sumAcc computes sum or mean. A group with no non-null value gets null (as SQL and
@@ -190,19 +232,15 @@ type sumAcc struct {
 
 func (a *sumAcc) update(ec *evalCtx, ids []uint32, ng int, col arrow.Array, _ uint64) error {
 	a.cnt = grow(a.cnt, ng)
-	valid := func(i int) bool { return true }
-	if col.NullN() > 0 {
-		valid = col.IsValid
-	}
+	nulls := col.NullN() > 0
 	if a.mean || a.stor == storFloat {
-		vals, release, err := asFloat64(ec, col)
+		vals, err := asFloat64(col)
 		if err != nil {
 			return err
 		}
-		defer release()
 		a.f = grow(a.f, ng)
 		for i, g := range ids {
-			if valid(i) {
+			if !nulls || col.IsValid(i) {
 				a.f[g] += vals[i]
 				a.cnt[g]++
 			}
@@ -218,21 +256,20 @@ func (a *sumAcc) update(ec *evalCtx, ids []uint32, ng int, col arrow.Array, _ ui
 		vals := c.(*array.Uint64).Uint64Values()
 		a.u = grow(a.u, ng)
 		for i, g := range ids {
-			if valid(i) {
+			if !nulls || col.IsValid(i) {
 				a.u[g] += vals[i]
 				a.cnt[g]++
 			}
 		}
 		return nil
 	}
-	vals, release, err := asInt64(ec, col)
+	vals, err := asInt64(col)
 	if err != nil {
 		return err
 	}
-	defer release()
 	a.i = grow(a.i, ng)
 	for i, g := range ids {
-		if valid(i) {
+		if !nulls || col.IsValid(i) {
 			a.i[g] += vals[i]
 			a.cnt[g]++
 		}
@@ -240,31 +277,65 @@ func (a *sumAcc) update(ec *evalCtx, ids []uint32, ng int, col arrow.Array, _ ui
 	return nil
 }
 
-func (a *sumAcc) result(mem memory.Allocator, n int) (arrow.Array, error) {
+func (a *sumAcc) result(mem memory.Allocator, gids []uint32) (arrow.Array, error) {
+	n := maxGid(gids)
 	a.cnt = grow(a.cnt, n)
-	valid := make([]bool, n)
-	for g := 0; g < n; g++ {
-		valid[g] = a.cnt[g] > 0
+	valid := make([]bool, len(gids))
+	for i, g := range gids {
+		valid[i] = a.cnt[g] > 0
 	}
 	switch {
 	case a.mean:
 		a.f = grow(a.f, n)
-		out := make([]float64, n)
-		for g := 0; g < n; g++ {
-			if valid[g] {
-				out[g] = a.f[g] / float64(a.cnt[g])
+		out := make([]float64, len(gids))
+		for i, g := range gids {
+			if valid[i] {
+				out[i] = a.f[g] / float64(a.cnt[g])
 			}
 		}
 		return float64Array(mem, out, valid), nil
 	case a.stor == storFloat:
 		a.f = grow(a.f, n)
-		return float64Array(mem, a.f[:n], valid), nil
+		return float64Array(mem, pick(a.f, gids), valid), nil
 	case a.stor == storUint:
 		a.u = grow(a.u, n)
-		return int64Array(mem, a.out, *(*[]int64)(unsafe.Pointer(&a.u)), valid), nil
+		u := pick(a.u, gids)
+		return int64Array(mem, a.out, *(*[]int64)(unsafe.Pointer(&u)), valid), nil
 	}
 	a.i = grow(a.i, n)
-	return int64Array(mem, a.out, a.i[:n], valid), nil
+	return int64Array(mem, a.out, pick(a.i, gids), valid), nil
+}
+
+func (a *sumAcc) merge(dst, src uint32) {
+	n := int(max(dst, src)) + 1
+	a.cnt = grow(a.cnt, n)
+	a.cnt[dst] += a.cnt[src]
+	switch {
+	case a.mean || a.stor == storFloat:
+		a.f = grow(a.f, n)
+		a.f[dst] += a.f[src]
+	case a.stor == storUint:
+		a.u = grow(a.u, n)
+		a.u[dst] += a.u[src]
+	default:
+		a.i = grow(a.i, n)
+		a.i[dst] += a.i[src]
+	}
+}
+
+func (a *sumAcc) reset(g uint32) {
+	if int(g) < len(a.cnt) {
+		a.cnt[g] = 0
+	}
+	if int(g) < len(a.f) {
+		a.f[g] = 0
+	}
+	if int(g) < len(a.u) {
+		a.u[g] = 0
+	}
+	if int(g) < len(a.i) {
+		a.i[g] = 0
+	}
 }
 
 // pickAcc keeps one value per group: min, max, first or last (nulls are skipped).
@@ -285,11 +356,10 @@ func (a *pickAcc) update(ec *evalCtx, ids []uint32, ng int, col arrow.Array, seq
 	a.seq = grow(a.seq, ng)
 	switch a.stor {
 	case storFloat:
-		vals, release, err := asFloat64(ec, col)
+		vals, err := asFloat64(col)
 		if err != nil {
 			return err
 		}
-		defer release()
 		a.f = grow(a.f, ng)
 		pickInto(a.fn, ids, vals, col, a.f, a.set, a.seq, seq, func(v float64) float64 { return v })
 	case storUint:
@@ -313,11 +383,10 @@ func (a *pickAcc) update(ec *evalCtx, ids []uint32, ng int, col arrow.Array, seq
 		// Values are views into the batch: clone the ones that are kept.
 		pickInto(a.fn, ids, vals, col, a.s, a.set, a.seq, seq, func(v string) string { return string([]byte(v)) })
 	default:
-		vals, release, err := asInt64(ec, col)
+		vals, err := asInt64(col)
 		if err != nil {
 			return err
 		}
-		defer release()
 		a.i = grow(a.i, ng)
 		pickInto(a.fn, ids, vals, col, a.i, a.set, a.seq, seq, func(v int64) int64 { return v })
 	}
@@ -331,37 +400,81 @@ func pickInto[T cmp.Ordered](fn string, ids []uint32, vals []T, col arrow.Array,
 		if nulls && col.IsNull(i) {
 			continue
 		}
-		v := vals[i]
-		if set[g] {
-			switch fn {
-			case "min":
-				if !(v < store[g]) {
-					continue
-				}
-			case "max":
-				if !(store[g] < v) {
-					continue
-				}
-			case "first":
-				if seq >= seqs[g] {
-					continue
-				}
-			default:
-				if seq < seqs[g] {
-					continue
-				}
-			}
+		if v := vals[i]; !set[g] || replaces(fn, v, store[g], seq, seqs[g]) {
+			store[g], set[g], seqs[g] = keep(v), true, seq
 		}
-		store[g], set[g], seqs[g] = keep(v), true, seq
 	}
 }
 
-func (a *pickAcc) result(mem memory.Allocator, n int) (arrow.Array, error) {
+// replaces reports whether a candidate value (with batch order seq) replaces the kept one.
+func replaces[T cmp.Ordered](fn string, v, kept T, seq, keptSeq uint64) bool {
+	switch fn {
+	case "min":
+		return v < kept
+	case "max":
+		return kept < v
+	case "first":
+		return seq < keptSeq
+	}
+	return seq >= keptSeq
+}
+
+func (a *pickAcc) merge(dst, src uint32) {
+	n := int(max(dst, src)) + 1
 	a.set = grow(a.set, n)
+	a.seq = grow(a.seq, n)
+	if !a.set[src] {
+		return
+	}
+	take := !a.set[dst]
 	switch a.stor {
 	case storFloat:
 		a.f = grow(a.f, n)
-		f := float64Array(mem, a.f[:n], a.set[:n])
+		take = take || replaces(a.fn, a.f[src], a.f[dst], a.seq[src], a.seq[dst])
+		if take {
+			a.f[dst] = a.f[src]
+		}
+	case storUint:
+		a.u = grow(a.u, n)
+		take = take || replaces(a.fn, a.u[src], a.u[dst], a.seq[src], a.seq[dst])
+		if take {
+			a.u[dst] = a.u[src]
+		}
+	case storStr:
+		a.s = grow(a.s, n)
+		take = take || replaces(a.fn, a.s[src], a.s[dst], a.seq[src], a.seq[dst])
+		if take {
+			a.s[dst] = a.s[src]
+		}
+	default:
+		a.i = grow(a.i, n)
+		take = take || replaces(a.fn, a.i[src], a.i[dst], a.seq[src], a.seq[dst])
+		if take {
+			a.i[dst] = a.i[src]
+		}
+	}
+	if take {
+		a.set[dst], a.seq[dst] = true, a.seq[src]
+	}
+}
+
+func (a *pickAcc) reset(g uint32) {
+	if int(g) < len(a.set) {
+		a.set[g] = false
+	}
+	if int(g) < len(a.s) {
+		a.s[g] = ""
+	}
+}
+
+func (a *pickAcc) result(mem memory.Allocator, gids []uint32) (arrow.Array, error) {
+	n := maxGid(gids)
+	a.set = grow(a.set, n)
+	valid := pick(a.set, gids)
+	switch a.stor {
+	case storFloat:
+		a.f = grow(a.f, n)
+		f := float64Array(mem, pick(a.f, gids), valid)
 		if a.out.ID() == arrow.FLOAT64 {
 			return f, nil
 		}
@@ -369,13 +482,14 @@ func (a *pickAcc) result(mem memory.Allocator, n int) (arrow.Array, error) {
 		return compute.CastToType(compute.WithAllocator(context.Background(), mem), f, a.out)
 	case storUint:
 		a.u = grow(a.u, n)
-		return int64Array(mem, a.out, *(*[]int64)(unsafe.Pointer(&a.u)), a.set[:n]), nil
+		u := pick(a.u, gids)
+		return int64Array(mem, a.out, *(*[]int64)(unsafe.Pointer(&u)), valid), nil
 	case storStr:
 		a.s = grow(a.s, n)
 		b := array.NewBuilder(mem, a.out)
 		defer b.Release()
-		for g := 0; g < n; g++ {
-			if !a.set[g] {
+		for i, g := range gids {
+			if !valid[i] {
 				b.AppendNull()
 				continue
 			}
@@ -394,8 +508,8 @@ func (a *pickAcc) result(mem memory.Allocator, n int) (arrow.Array, error) {
 	if a.out.ID() == arrow.BOOL {
 		b := array.NewBooleanBuilder(mem)
 		defer b.Release()
-		for g := 0; g < n; g++ {
-			if a.set[g] {
+		for i, g := range gids {
+			if valid[i] {
 				b.Append(a.i[g] != 0)
 			} else {
 				b.AppendNull()
@@ -403,40 +517,57 @@ func (a *pickAcc) result(mem memory.Allocator, n int) (arrow.Array, error) {
 		}
 		return b.NewArray(), nil
 	}
-	return int64Array(mem, a.out, a.i[:n], a.set[:n]), nil
+	return int64Array(mem, a.out, pick(a.i, gids), valid), nil
 }
 
-// distinctAcc counts distinct non-null values per group.
+// distinctAcc counts distinct non-null values per group, with one set per group.
 type distinctAcc struct {
-	set map[distinctKey]struct{}
-	n   []int64
-	buf []byte
-}
-
-type distinctKey struct {
-	g uint32
-	v string
+	sets []map[string]struct{}
+	buf  []byte
 }
 
 func (a *distinctAcc) update(_ *evalCtx, ids []uint32, ng int, col arrow.Array, _ uint64) error {
-	a.n = grow(a.n, ng)
+	a.sets = grow(a.sets, ng)
 	for i, g := range ids {
 		if col.IsNull(i) {
 			continue
 		}
 		a.buf = appendKey(a.buf[:0], col, i)
-		k := distinctKey{g: g, v: string(a.buf)}
-		if _, ok := a.set[k]; !ok {
-			a.set[k] = struct{}{}
-			a.n[g]++
+		set := a.sets[g]
+		if set == nil {
+			set = map[string]struct{}{}
+			a.sets[g] = set
+		}
+		if _, ok := set[string(a.buf)]; !ok {
+			set[string(a.buf)] = struct{}{}
 		}
 	}
 	return nil
 }
 
-func (a *distinctAcc) result(mem memory.Allocator, n int) (arrow.Array, error) {
-	a.n = grow(a.n, n)
-	return int64Array(mem, arrow.PrimitiveTypes.Int64, a.n[:n], nil), nil
+func (a *distinctAcc) result(mem memory.Allocator, gids []uint32) (arrow.Array, error) {
+	a.sets = grow(a.sets, maxGid(gids))
+	out := make([]int64, len(gids))
+	for i, g := range gids {
+		out[i] = int64(len(a.sets[g]))
+	}
+	return int64Array(mem, arrow.PrimitiveTypes.Int64, out, nil), nil
+}
+
+func (a *distinctAcc) merge(dst, src uint32) {
+	a.sets = grow(a.sets, int(max(dst, src))+1)
+	if a.sets[dst] == nil {
+		a.sets[dst] = map[string]struct{}{}
+	}
+	for k := range a.sets[src] {
+		a.sets[dst][k] = struct{}{}
+	}
+}
+
+func (a *distinctAcc) reset(g uint32) {
+	if int(g) < len(a.sets) {
+		a.sets[g] = nil
+	}
 }
 
 func grow[T any](s []T, n int) []T {
@@ -455,16 +586,16 @@ func grow[T any](s []T, n int) []T {
 	return out
 }
 
-func asInt64(ec *evalCtx, col arrow.Array) ([]int64, func(), error) {
+func asInt64(col arrow.Array) ([]int64, error) {
 	if a, ok := col.(*array.Int64); ok {
-		return a.Int64Values(), func() {}, nil
+		return a.Int64Values(), nil
 	}
 	if get := int64Getter(col); get != nil {
 		out := make([]int64, col.Len())
 		for i := range out {
 			out[i] = get(i)
 		}
-		return out, func() {}, nil
+		return out, nil
 	}
 	if b, ok := col.(*array.Boolean); ok {
 		out := make([]int64, col.Len())
@@ -473,39 +604,37 @@ func asInt64(ec *evalCtx, col arrow.Array) ([]int64, func(), error) {
 				out[i] = 1
 			}
 		}
-		return out, func() {}, nil
+		return out, nil
 	}
-	return nil, nil, rberr.New(rberr.Internal, "cannot read %s as integers", col.DataType())
+	return nil, rberr.New(rberr.Internal, "cannot read %s as integers", col.DataType())
 }
 
-func asFloat64(ec *evalCtx, col arrow.Array) ([]float64, func(), error) {
-	if a, ok := col.(*array.Float64); ok {
-		return a.Float64Values(), func() {}, nil
-	}
-	if a, ok := col.(*array.Float32); ok {
+func asFloat64(col arrow.Array) ([]float64, error) {
+	switch a := col.(type) {
+	case *array.Float64:
+		return a.Float64Values(), nil
+	case *array.Float32:
 		out := make([]float64, a.Len())
 		for i, v := range a.Float32Values() {
 			out[i] = float64(v)
 		}
-		return out, func() {}, nil
-	}
-	if a, ok := col.(*array.Uint64); ok {
+		return out, nil
+	case *array.Uint64:
 		out := make([]float64, a.Len())
 		for i, v := range a.Uint64Values() {
 			out[i] = float64(v)
 		}
-		return out, func() {}, nil
+		return out, nil
 	}
-	ints, release, err := asInt64(ec, col)
+	ints, err := asInt64(col)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	defer release()
 	out := make([]float64, len(ints))
 	for i, v := range ints {
 		out[i] = float64(v)
 	}
-	return out, func() {}, nil
+	return out, nil
 }
 
 // int64Array builds an array of type dt (any integer-backed type) from int64 values;

@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"context"
+	"sort"
 	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -26,6 +27,7 @@ type grouper struct {
 	null  int32 // group id of the null key (single-key modes), or -1
 
 	keyChunks [][]arrow.Array // key columns of new groups, batch by batch
+	chunkBase []uint32        // group id of the first row of each key chunk
 	hbuf      []uint64
 	kbuf      []byte
 	newRows   []int32
@@ -216,8 +218,108 @@ func (g *grouper) keepKeys(ctx context.Context, keys []arrow.Array) error {
 		}
 		chunk[i] = t
 	}
+	g.chunkBase = append(g.chunkBase, uint32(len(g.hash)-len(g.newRows)))
 	g.keyChunks = append(g.keyChunks, chunk)
 	return nil
+}
+
+// keysFor returns the key columns of the given groups, in that order.
+func (g *grouper) keysFor(ctx context.Context, types []arrow.DataType, gids []uint32) ([]arrow.Array, error) {
+	mem := compute.GetAllocator(ctx)
+	if gids == nil {
+		return g.keyArrays(mem, types)
+	}
+	// Gather (chunk, row) per requested group, taking from each chunk in one call, then
+	// restore the requested order.
+	parts := make([][]arrow.Array, 0, 4)
+	order := make([]int32, 0, len(gids))
+	perChunk := map[int][]int32{}
+	var chunks []int
+	pos := map[int][]int{}
+	for i, gid := range gids {
+		c := sort.Search(len(g.chunkBase), func(j int) bool { return g.chunkBase[j] > gid }) - 1
+		if _, ok := perChunk[c]; !ok {
+			chunks = append(chunks, c)
+		}
+		perChunk[c] = append(perChunk[c], int32(gid-g.chunkBase[c]))
+		pos[c] = append(pos[c], i)
+	}
+	at := make([]int32, len(gids))
+	next := int32(0)
+	for _, c := range chunks {
+		for _, i := range pos[c] {
+			at[i] = next
+			next++
+		}
+		ib := array.NewInt32Builder(mem)
+		ib.AppendValues(perChunk[c], nil)
+		idx := ib.NewArray()
+		ib.Release()
+		cols := make([]arrow.Array, len(types))
+		for k := range types {
+			t, err := compute.TakeArray(ctx, g.keyChunks[c][k], idx)
+			if err != nil {
+				idx.Release()
+				for _, p := range parts {
+					releaseAll(p)
+				}
+				releaseAll(cols)
+				return nil, err
+			}
+			cols[k] = t
+		}
+		idx.Release()
+		parts = append(parts, cols)
+	}
+	order = append(order, at...)
+	out := make([]arrow.Array, len(types))
+	for k, t := range types {
+		var col arrow.Array
+		if len(parts) == 0 {
+			col = array.MakeArrayOfNull(mem, t, 0)
+		} else {
+			cs := make([]arrow.Array, len(parts))
+			for j := range parts {
+				cs[j] = parts[j][k]
+			}
+			cat, err := array.Concatenate(cs, mem)
+			if err != nil {
+				return nil, err
+			}
+			col = cat
+		}
+		out[k] = col
+	}
+	for _, p := range parts {
+		releaseAll(p)
+	}
+	if len(chunks) <= 1 && isIdentity(order) {
+		return out, nil
+	}
+	ib := array.NewInt32Builder(mem)
+	ib.AppendValues(order, nil)
+	idx := ib.NewArray()
+	ib.Release()
+	defer idx.Release()
+	for k := range out {
+		t, err := compute.TakeArray(ctx, out[k], idx)
+		out[k].Release()
+		if err != nil {
+			releaseAll(out[k+1:])
+			return nil, err
+		}
+		out[k] = t
+	}
+	return out, nil
+}
+
+func isIdentity(order []int32) bool {
+	for i, v := range order {
+		if int32(i) != v {
+			return false
+		}
+	}
+	return true
 }
 
 // keyArrays returns the key columns of all groups, in group id order.

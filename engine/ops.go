@@ -249,99 +249,55 @@ type aggregateOp struct {
 	schema    *arrow.Schema
 	batchSize int
 	tc        *taskCtx
-	groups    *grouper
-	accs      []accumulator
-	ids       []uint32
+	agg       *hashAgg
 }
 
 func (o *aggregateOp) open(tc *taskCtx) error {
 	o.tc = tc
-	o.groups = newGrouper(o.keyTypes)
-	for _, a := range o.aggs {
-		o.accs = append(o.accs, newAccumulator(a))
-	}
+	o.agg = newHashAgg(o.name, o.keys, o.keyTypes, o.aggs)
 	return nil
 }
 
 func (o *aggregateOp) processMarker(message, emitter) error { return nil }
 
 func (o *aggregateOp) processBatch(m message, out emitter) error {
-	rec := m.rec
-	defer rec.Release()
-	n := int(rec.NumRows())
-	if n == 0 {
-		return nil
-	}
-	ec := o.tc.ec
-	keys, err := evalColumns(ec, o.keys, rec)
-	if err != nil {
-		return rberr.Wrap(rberr.KindOf(err), err, "%s", o.name)
-	}
-	defer releaseAll(keys)
-	o.ids = grow(o.ids, n)[:n]
-	if len(keys) == 0 {
-		// a global aggregation: one group
-		for i := range o.ids {
-			o.ids[i] = 0
-		}
-		if o.groups.numGroups() == 0 {
-			o.groups.hash = append(o.groups.hash, 0)
-		}
-	} else if err := o.groups.consume(ec.ctx, keys, o.ids); err != nil {
-		return err
-	}
-	ng := o.groups.numGroups()
-	for i, a := range o.aggs {
-		var col arrow.Array
-		if a.arg != nil {
-			d, err := a.arg.Eval(ec, rec)
-			if err != nil {
-				return rberr.Wrap(rberr.KindOf(err), err, "%s", o.name)
-			}
-			col, err = datumToArray(ec, d, n)
-			if err != nil {
-				return err
-			}
-		}
-		err := o.accs[i].update(ec, o.ids, ng, col, m.seq)
-		if col != nil {
-			col.Release()
-		}
-		if err != nil {
-			return rberr.Wrap(rberr.KindOf(err), err, "%s: %s", o.name, a.name)
-		}
-	}
-	return nil
+	defer m.rec.Release()
+	_, err := o.agg.consume(o.tc.ec, m.rec, m.seq)
+	return err
 }
 
 func (o *aggregateOp) finish(out emitter) error {
-	n := o.groups.numGroups()
-	if n == 0 && len(o.keys) == 0 && o.tc.subtask == 0 {
+	n := o.agg.numGroups()
+	if n == 0 && len(o.keys) == 0 {
 		// A global aggregation over no rows still has one row (count 0, sums null), as SQL.
-		o.groups.hash = append(o.groups.hash, 0)
+		o.agg.groups.hash = append(o.agg.groups.hash, 0)
 		n = 1
 	}
 	if n == 0 {
 		return nil
 	}
 	mem := o.tc.ec.mem
-	cols, err := o.groups.keyArrays(mem, o.keyTypes)
+	cols, err := o.agg.keyColumns(mem, nil)
 	if err != nil {
 		return err
 	}
-	for _, a := range o.accs {
-		c, err := a.result(mem, n)
-		if err != nil {
-			releaseAll(cols)
-			return err
-		}
-		cols = append(cols, c)
+	aggs, err := o.agg.aggColumns(mem, nil)
+	if err != nil {
+		releaseAll(cols)
+		return err
 	}
+	cols = append(cols, aggs...)
 	rec := array.NewRecordBatch(o.schema, cols, int64(n))
 	releaseAll(cols)
+	return emitSliced(rec, o.batchSize, out)
+}
+
+// emitSliced emits rec in slices of at most batchSize rows; it consumes rec.
+func emitSliced(rec arrow.RecordBatch, batchSize int, out emitter) error {
 	defer rec.Release()
-	for off := int64(0); off < int64(n); off += int64(o.batchSize) {
-		end := min(off+int64(o.batchSize), int64(n))
+	n := rec.NumRows()
+	for off := int64(0); off < n; off += int64(batchSize) {
+		end := min(off+int64(batchSize), n)
 		if err := out.emit(message{kind: msgBatch, rec: rec.NewSlice(off, end)}); err != nil {
 			return err
 		}
@@ -350,7 +306,7 @@ func (o *aggregateOp) finish(out emitter) error {
 }
 
 func (o *aggregateOp) close() {
-	if o.groups != nil {
-		o.groups.release()
+	if o.agg != nil {
+		o.agg.release()
 	}
 }

@@ -1,0 +1,119 @@
+package engine
+
+import (
+	"context"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/riverbed-engine/riverbed/internal/rberr"
+)
+
+// hashAgg is one hash aggregation: groups keyed by the key expressions, with one
+// accumulator per aggregation. group_by uses one per subtask; windows use one per window.
+type hashAgg struct {
+	name     string
+	keys     []cexpr
+	keyTypes []arrow.DataType
+	aggs     []aggSpec
+	groups   *grouper
+	accs     []accumulator
+	ids      []uint32
+}
+
+func newHashAgg(name string, keys []cexpr, keyTypes []arrow.DataType, aggs []aggSpec) *hashAgg {
+	h := &hashAgg{name: name, keys: keys, keyTypes: keyTypes, aggs: aggs, groups: newGrouper(keyTypes)}
+	for _, a := range aggs {
+		h.accs = append(h.accs, newAccumulator(a))
+	}
+	return h
+}
+
+func (h *hashAgg) numGroups() int { return h.groups.numGroups() }
+
+// consume folds a batch into the groups and returns the group id of each row (valid until
+// the next call).
+func (h *hashAgg) consume(ec *evalCtx, rec arrow.RecordBatch, seq uint64) ([]uint32, error) {
+	n := int(rec.NumRows())
+	h.ids = grow(h.ids, n)[:n]
+	if n == 0 {
+		return h.ids, nil
+	}
+	if len(h.keys) == 0 {
+		// A global aggregation: one group.
+		for i := range h.ids {
+			h.ids[i] = 0
+		}
+		if h.groups.numGroups() == 0 {
+			h.groups.hash = append(h.groups.hash, 0)
+		}
+	} else {
+		keys, err := evalColumns(ec, h.keys, rec)
+		if err != nil {
+			return nil, rberr.Wrap(rberr.KindOf(err), err, "%s", h.name)
+		}
+		err = h.groups.consume(ec.ctx, keys, h.ids)
+		releaseAll(keys)
+		if err != nil {
+			return nil, err
+		}
+	}
+	return h.ids, h.update(ec, rec, h.ids, seq)
+}
+
+// update folds rows into the given groups (ids), which must exist.
+func (h *hashAgg) update(ec *evalCtx, rec arrow.RecordBatch, ids []uint32, seq uint64) error {
+	ng := h.groups.numGroups()
+	if m := maxGid(ids); m > ng {
+		ng = m
+	}
+	for i, a := range h.aggs {
+		var col arrow.Array
+		if a.arg != nil {
+			d, err := a.arg.Eval(ec, rec)
+			if err != nil {
+				return rberr.Wrap(rberr.KindOf(err), err, "%s", h.name)
+			}
+			col, err = datumToArray(ec, d, int(rec.NumRows()))
+			if err != nil {
+				return err
+			}
+		}
+		err := h.accs[i].update(ec, ids, ng, col, seq)
+		if col != nil {
+			col.Release()
+		}
+		if err != nil {
+			return rberr.Wrap(rberr.KindOf(err), err, "%s: %s", h.name, a.name)
+		}
+	}
+	return nil
+}
+
+// keyColumns returns the key columns of groups gids (nil: all groups).
+func (h *hashAgg) keyColumns(mem memory.Allocator, gids []uint32) ([]arrow.Array, error) {
+	ctx := newEvalCtx(context.Background(), mem).ctx
+	return h.groups.keysFor(ctx, h.keyTypes, gids)
+}
+
+// aggColumns returns the aggregation results of groups gids (nil: all groups).
+func (h *hashAgg) aggColumns(mem memory.Allocator, gids []uint32) ([]arrow.Array, error) {
+	if gids == nil {
+		gids = allGroups(h.numGroups())
+	}
+	cols := make([]arrow.Array, 0, len(h.accs))
+	for _, a := range h.accs {
+		c, err := a.result(mem, gids)
+		if err != nil {
+			releaseAll(cols)
+			return nil, err
+		}
+		cols = append(cols, c)
+	}
+	return cols, nil
+}
+
+func (h *hashAgg) release() {
+	if h.groups != nil {
+		h.groups.release()
+	}
+}
