@@ -407,16 +407,27 @@ func pickInto[T cmp.Ordered](fn string, ids []uint32, vals []T, col arrow.Array,
 }
 
 // replaces reports whether a candidate value (with batch order seq) replaces the kept one.
+// Floats order NaN above every number (as DuckDB and PostgreSQL do), so the result does
+// not depend on the order rows arrive in.
 func replaces[T cmp.Ordered](fn string, v, kept T, seq, keptSeq uint64) bool {
 	switch fn {
 	case "min":
-		return v < kept
+		return less(v, kept)
 	case "max":
-		return kept < v
+		return less(kept, v)
 	case "first":
 		return seq < keptSeq
 	}
 	return seq >= keptSeq
+}
+
+// less is < with NaN (x != x) ordered after every other value.
+func less[T cmp.Ordered](a, b T) bool {
+	aNaN, bNaN := a != a, b != b
+	if aNaN || bNaN {
+		return !aNaN && bNaN
+	}
+	return a < b
 }
 
 func (a *pickAcc) merge(dst, src uint32) {

@@ -59,6 +59,18 @@ func computeKernel(name string, opts compute.FunctionOptions) kernelFn {
 	}
 }
 
+// chainKernels applies second to the result of first.
+func chainKernels(first, second kernelFn) kernelFn {
+	return func(ec *evalCtx, args []compute.Datum) (compute.Datum, error) {
+		mid, err := first(ec, args)
+		if err != nil {
+			return nil, err
+		}
+		defer mid.Release()
+		return second(ec, []compute.Datum{mid})
+	}
+}
+
 // castArgs wraps a kernel so that its arguments are first cast to the given types.
 func castArgs(types []arrow.DataType, k kernelFn) kernelFn {
 	return func(ec *evalCtx, args []compute.Datum) (compute.Datum, error) {
@@ -176,10 +188,15 @@ func (s *compileScope) compileCall(e *Expr) (cexpr, error) {
 		if args[0].Type().ID() != arrow.BOOL {
 			return nil, typeErr("~ needs a boolean operand, got %s", describeArg(0))
 		}
-		return mk(arrow.FixedWidthTypes.Boolean, computeKernel("invert", nil))
+		return mk(arrow.FixedWidthTypes.Boolean, notKernel)
 	case "is_null", "is_not_null":
 		if err := want(1); err != nil {
 			return nil, err
+		}
+		if e.Fn == "is_not_null" {
+			// not(is_null(x)): arrow-go's is_not_null and not kernels ignore the offset of
+			// sliced arrays.
+			return mk(arrow.FixedWidthTypes.Boolean, chainKernels(computeKernel("is_null", nil), notKernel))
 		}
 		return mk(arrow.FixedWidthTypes.Boolean, computeKernel(e.Fn, nil))
 	case "fill_null":
@@ -304,7 +321,13 @@ func comparableType(a, b arrow.DataType) (arrow.DataType, bool) {
 		return numericSupertype(a, b), true
 	case isString(a) && isString(b):
 		return arrow.BinaryTypes.LargeString, true
-	case a.ID() == arrow.TIMESTAMP && (b.ID() == arrow.TIMESTAMP || b.ID() == arrow.DATE32):
+	case a.ID() == arrow.TIMESTAMP && b.ID() == arrow.TIMESTAMP:
+		ta, tb := a.(*arrow.TimestampType), b.(*arrow.TimestampType)
+		if tb.Unit > ta.Unit {
+			return &arrow.TimestampType{Unit: tb.Unit, TimeZone: ta.TimeZone}, true
+		}
+		return a, true
+	case a.ID() == arrow.TIMESTAMP && b.ID() == arrow.DATE32:
 		return a, true
 	case b.ID() == arrow.TIMESTAMP && a.ID() == arrow.DATE32:
 		return b, true

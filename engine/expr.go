@@ -274,8 +274,14 @@ func (c *castExpr) Eval(ec *evalCtx, rec arrow.RecordBatch) (compute.Datum, erro
 }
 
 func castDatum(ec *evalCtx, in compute.Datum, to arrow.DataType, what string) (compute.Datum, error) {
-	if arrow.TypeEqual(datumType(in), to) {
+	from := datumType(in)
+	if arrow.TypeEqual(from, to) {
 		return cloneDatum(in), nil
+	}
+	if isFloat(from) && isInteger(to) {
+		if err := checkFloatToInt(ec, in, to, what); err != nil {
+			return nil, err
+		}
 	}
 	opts := compute.SafeCastOptions(to)
 	opts.AllowFloatTruncate = true
@@ -284,6 +290,39 @@ func castDatum(ec *evalCtx, in compute.Datum, to arrow.DataType, what string) (c
 		return nil, rberr.Wrap(rberr.Data, err, "%s failed", what)
 	}
 	return out, nil
+}
+
+// checkFloatToInt refuses float values that an integer type cannot hold (truncation
+// toward zero is allowed; NaN, infinities and overflow are not).
+func checkFloatToInt(ec *evalCtx, in compute.Datum, to arrow.DataType, what string) error {
+	arr, _, err := asArray(ec, in)
+	if err != nil {
+		return err
+	}
+	defer arr.Release()
+	vals, err := asFloat64(arr)
+	if err != nil {
+		return err
+	}
+	lo, hi := intRange(to)
+	for i, v := range vals {
+		if arr.IsNull(i) {
+			continue
+		}
+		if t := math.Trunc(v); math.IsNaN(v) || t < lo || t >= hi {
+			return rberr.New(rberr.Data, "%s failed: the value %v does not fit in %s", what, v, TypeName(to))
+		}
+	}
+	return nil
+}
+
+// intRange is the half-open range [lo, hi) of an integer type, as float64.
+func intRange(t arrow.DataType) (float64, float64) {
+	bits := float64(t.(arrow.FixedWidthDataType).BitWidth())
+	if isSigned(t) {
+		return -math.Pow(2, bits-1), math.Pow(2, bits-1)
+	}
+	return 0, math.Pow(2, bits)
 }
 
 func datumType(d compute.Datum) arrow.DataType {

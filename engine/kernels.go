@@ -104,6 +104,22 @@ func stringMapKernel(f func(string) string) kernelFn {
 	})
 }
 
+// notKernel is boolean negation (null stays null).
+var notKernel = unaryKernel(func(ec *evalCtx, in arrow.Array) (arrow.Array, error) {
+	a := in.(*array.Boolean)
+	b := array.NewBooleanBuilder(ec.mem)
+	defer b.Release()
+	b.Reserve(a.Len())
+	for i := 0; i < a.Len(); i++ {
+		if a.IsNull(i) {
+			b.UnsafeAppendBoolToBitmap(false)
+			continue
+		}
+		b.UnsafeAppend(!a.Value(i))
+	}
+	return b.NewArray(), nil
+})
+
 var lenCharsKernel = unaryKernel(func(ec *evalCtx, in arrow.Array) (arrow.Array, error) {
 	a := in.(*array.String)
 	b := array.NewInt32Builder(ec.mem)
@@ -266,7 +282,8 @@ func coalesce(mem memory.Allocator, x, y arrow.Array) (arrow.Array, error) {
 }
 
 // floorDivModKernel computes Python-style floor division or modulo (the result of mod
-// has the sign of the divisor). Integer division by zero gives null.
+// has the sign of the divisor). Integers are computed exactly in 64 bits; integer division
+// by zero gives null. Both arguments already have the result type.
 func floorDivModKernel(isMod bool) kernelFn {
 	return func(ec *evalCtx, args []compute.Datum) (compute.Datum, error) {
 		x, xs, err := asArray(ec, args[0])
@@ -279,63 +296,115 @@ func floorDivModKernel(isMod bool) kernelFn {
 			return nil, err
 		}
 		defer y.Release()
-		n := x.Len()
-		if ys && !xs {
-			// broadcast the scalar divisor
-			yb, err := repeatFirst(ec, y, n)
-			if err != nil {
-				return nil, err
-			}
-			y.Release()
-			y = yb
-		} else if xs && !ys {
+		n := max(x.Len(), y.Len())
+		if xs && !ys {
 			n = y.Len()
-			xb, err := repeatFirst(ec, x, n)
+		} else if ys && !xs {
+			n = x.Len()
+		}
+		at := func(a arrow.Array, scalar bool, i int) int {
+			if scalar {
+				return 0
+			}
+			return i
+		}
+		var out arrow.Array
+		switch {
+		case isFloat(x.DataType()):
+			xf, err := asFloat64(x)
 			if err != nil {
 				return nil, err
 			}
-			x.Release()
-			x = xb
-		}
-		xf, err := compute.CastToType(ec.ctx, x, arrow.PrimitiveTypes.Float64)
-		if err != nil {
-			return nil, err
-		}
-		defer xf.Release()
-		yf, err := compute.CastToType(ec.ctx, y, arrow.PrimitiveTypes.Float64)
-		if err != nil {
-			return nil, err
-		}
-		defer yf.Release()
-		a, b := xf.(*array.Float64), yf.(*array.Float64)
-		intOut := isInteger(x.DataType())
-		bld := array.NewFloat64Builder(ec.mem)
-		defer bld.Release()
-		bld.Reserve(n)
-		for i := 0; i < n; i++ {
-			if a.IsNull(i) || b.IsNull(i) || (intOut && b.Value(i) == 0) {
-				bld.UnsafeAppendBoolToBitmap(false)
-				continue
+			yf, err := asFloat64(y)
+			if err != nil {
+				return nil, err
 			}
-			q := math.Floor(a.Value(i) / b.Value(i))
-			if isMod {
-				r := a.Value(i) - q*b.Value(i)
-				if !intOut {
-					r = math.Mod(a.Value(i), b.Value(i))
-					if r != 0 && (r < 0) != (b.Value(i) < 0) {
-						r += b.Value(i)
-					}
+			b := array.NewFloat64Builder(ec.mem)
+			defer b.Release()
+			b.Reserve(n)
+			for i := 0; i < n; i++ {
+				xi, yi := at(x, xs, i), at(y, ys, i)
+				if x.IsNull(xi) || y.IsNull(yi) {
+					b.UnsafeAppendBoolToBitmap(false)
+					continue
 				}
-				bld.UnsafeAppend(r)
-			} else {
-				bld.UnsafeAppend(q)
+				a, d := xf[xi], yf[yi]
+				if isMod {
+					r := math.Mod(a, d)
+					if r != 0 && (r < 0) != (d < 0) {
+						r += d
+					}
+					b.UnsafeAppend(r)
+				} else {
+					b.UnsafeAppend(math.Floor(a / d))
+				}
 			}
-		}
-		res := bld.NewArray()
-		defer res.Release()
-		out, err := compute.CastToType(ec.ctx, res, x.DataType())
-		if err != nil {
-			return nil, err
+			f := b.NewArray()
+			defer f.Release()
+			if x.DataType().ID() == arrow.FLOAT64 {
+				f.Retain()
+				out = f
+			} else if out, err = compute.CastToType(ec.ctx, f, x.DataType()); err != nil {
+				return nil, err
+			}
+		case x.DataType().ID() == arrow.UINT64:
+			xu := x.(*array.Uint64).Uint64Values()
+			yu := y.(*array.Uint64).Uint64Values()
+			b := array.NewUint64Builder(ec.mem)
+			defer b.Release()
+			b.Reserve(n)
+			for i := 0; i < n; i++ {
+				xi, yi := at(x, xs, i), at(y, ys, i)
+				if x.IsNull(xi) || y.IsNull(yi) || yu[yi] == 0 {
+					b.UnsafeAppendBoolToBitmap(false)
+					continue
+				}
+				if isMod {
+					b.UnsafeAppend(xu[xi] % yu[yi])
+				} else {
+					b.UnsafeAppend(xu[xi] / yu[yi])
+				}
+			}
+			out = b.NewArray()
+		default:
+			xi64, err := asInt64(x)
+			if err != nil {
+				return nil, err
+			}
+			yi64, err := asInt64(y)
+			if err != nil {
+				return nil, err
+			}
+			vals := make([]int64, n)
+			valid := make([]bool, n)
+			for i := 0; i < n; i++ {
+				xi, yi := at(x, xs, i), at(y, ys, i)
+				if x.IsNull(xi) || y.IsNull(yi) || yi64[yi] == 0 {
+					continue
+				}
+				a, d := xi64[xi], yi64[yi]
+				if d == -1 { // avoid the MinInt64 / -1 trap: wraps as Go and Polars do
+					if isMod {
+						vals[i] = 0
+					} else {
+						vals[i] = -a
+					}
+					valid[i] = true
+					continue
+				}
+				q, r := a/d, a%d
+				if r != 0 && (r < 0) != (d < 0) {
+					q--
+					r += d
+				}
+				if isMod {
+					vals[i] = r
+				} else {
+					vals[i] = q
+				}
+				valid[i] = true
+			}
+			out = int64Array(ec.mem, x.DataType(), vals, valid)
 		}
 		return wrapResult(out, xs && ys)
 	}

@@ -14,9 +14,8 @@ from __future__ import annotations
 import itertools
 import math
 import os
-from typing import Any, Callable
-
 import sys
+from typing import Any, Callable
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -33,18 +32,6 @@ if os.path.dirname(os.path.abspath(__file__)) not in sys.path:
 BATCH_SIZE = 1000
 
 _dir_counter = itertools.count()
-
-
-@pytest.fixture(autouse=True, scope="session")
-def _no_progress_bars():
-    """Progress bars would only add noise to test output."""
-    old = os.environ.get("RIVERBED_PROGRESS")
-    os.environ["RIVERBED_PROGRESS"] = "0"
-    yield
-    if old is None:
-        os.environ.pop("RIVERBED_PROGRESS", None)
-    else:
-        os.environ["RIVERBED_PROGRESS"] = old
 
 
 @pytest.fixture(params=[1, 2, 4], ids=lambda p: f"p{p}")

@@ -19,9 +19,9 @@ import re
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-from conftest import assert_column, assert_table
 
 import riverbed as rb
+from conftest import assert_column, assert_table
 from riverbed import col, lit
 
 N = 5000  # rows: several batches (batch size 1000), files and row groups
@@ -36,7 +36,7 @@ def _maybe_null(rng: random.Random, v, p: float = 0.1):
     return None if rng.random() < p else v
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def base_table(n: int = N, seed: int = 42) -> pa.Table:
     """Mixed-type test data with nulls in every column."""
     rng = random.Random(seed)
@@ -251,8 +251,6 @@ def test_floordiv_mod_negative_python_semantics(scan):
     assert_column(out["rf"], [(x + 0.5) % y for x, y in zip(xs, ys)] * 300, what="float %")
 
 
-@pytest.mark.xfail(reason="engine bug: int64 floordiv/mod go through float64 and raise DataError "
-                          "(or lose precision) for |x| > 2**53", strict=True)
 def test_floordiv_mod_large_int64_exact(scan):
     """Integer // and % are exact over the whole int64 range."""
     xs = [2**62 + 1, -(2**62) - 3, 2**63 - 1, -(2**63), 9007199254740993, 12345]
@@ -328,9 +326,6 @@ def test_compare_timestamp_with_datetime_literal(scan, column, literal):
     _compare_all(scan, lambda: col(column), lambda: lit(literal), vals, [literal] * N)
 
 
-@pytest.mark.xfail(reason="engine bug: comparing a timestamp[ms] column with a datetime literal that has "
-                          "sub-millisecond microseconds raises DataError (literal is cast to ms safely)",
-                   strict=True)
 def test_compare_timestamp_ms_with_microsecond_literal(scan):
     """A datetime literal with microseconds compares exactly with a millisecond column."""
     literal = dt.datetime(2020, 2, 29, 12, 30, 15, 250500)
@@ -372,8 +367,6 @@ def test_kleene_and_or(scan):
     }, types={k: pa.bool_() for k in ("and", "or")})
 
 
-@pytest.mark.xfail(reason="engine bug: ~expr fails with DataError \"function 'invert' not found\" "
-                          "(arrow-go registers boolean negation as 'not')", strict=True)
 def test_not(scan):
     """~ negates; ~null is null."""
     b1 = pylist("b1")
@@ -382,7 +375,6 @@ def test_not(scan):
     assert_column(out["not"], [None if a is None else not a for a in b1], what="~b1")
 
 
-@pytest.mark.xfail(reason="engine bug: ~expr fails with DataError \"function 'invert' not found\"", strict=True)
 def test_logic_of_comparisons(scan):
     """A typical predicate: comparisons combined with & | ~, nulls propagating by Kleene rules."""
     i, f, j = pylist("i"), pylist("f"), pylist("j")
@@ -398,17 +390,6 @@ def test_logic_of_comparisons(scan):
     assert_column(out["p"], exp, what="predicate")
 
 
-IS_NOT_NULL_BUG = ("engine bug: is_not_null ignores the array offset of sliced batches (arrow-go's "
-                   "is_not_null kernel reuses the validity buffer), so in-memory input split into "
-                   "batches gets wrong results from the second batch on")
-
-
-def xfail_is_not_null_on_memory(request, mode):
-    """In-memory input is cut into slices with non-zero offsets, which triggers the bug."""
-    if mode == "memory":
-        request.applymarker(pytest.mark.xfail(reason=IS_NOT_NULL_BUG, strict=True))
-
-
 @pytest.mark.parametrize("column", ["i", "f", "s", "b1", "ts_ms", "d"])
 def test_is_null(scan, column):
     vals = pylist(column)
@@ -417,8 +398,7 @@ def test_is_null(scan, column):
 
 
 @pytest.mark.parametrize("column", ["i", "f", "s", "b1", "ts_ms", "d"])
-def test_is_not_null(scan, column, request, mode):
-    xfail_is_not_null_on_memory(request, mode)
+def test_is_not_null(scan, column):
     vals = pylist(column)
     out = scan(base_table()).select(col(column).is_not_null().alias("nn")).collect()
     assert_table(out, {"nn": [v is not None for v in vals]}, types={"nn": pa.bool_()})
@@ -488,6 +468,25 @@ def test_cast_string_to_int_bad_value_raises(scan):
     t = pa.table({"s": pa.array(vals, pa.string())})
     with pytest.raises(rb.DataError):
         scan(t).select(col("s").cast(rb.Int64).alias("x")).collect()
+
+
+def test_cast_int_overflow_raises(scan):
+    """Casting to a narrower integer type raises DataError when a value does not fit."""
+    vals = list(range(3000))
+    vals[2500] = 2**40
+    t = pa.table({"i": pa.array(vals, pa.int64())})
+    with pytest.raises(rb.DataError):
+        scan(t).select(col("i").cast(rb.Int32)).collect()
+
+
+@pytest.mark.parametrize("bad", [1e20, -1e19])
+def test_cast_float_to_int_overflow_raises(scan, bad):
+    """Documented: float to integer overflow raises DataError when the job runs."""
+    vals = [k + 0.5 for k in range(3000)]
+    vals[2500] = bad
+    t = pa.table({"f": pa.array(vals, pa.float64())})
+    with pytest.raises(rb.DataError):
+        scan(t).select(col("f").cast(rb.Int64)).collect()
 
 
 def test_alias(scan):
@@ -570,7 +569,7 @@ def test_dt_fields(scan, column):
     out = scan(base_table()).select(*[getattr(col(column).dt, f)().alias(f) for f in fields]).collect()
     for f in fields:
         assert out.schema.field(f).type == pa.int32()
-        assert_column(out[f], rowwise(lambda v: getattr(v, f), vals), what=f"{column}.{f}")
+        assert_column(out[f], rowwise(lambda v, f=f: getattr(v, f), vals), what=f"{column}.{f}")
 
 
 # -- row-wise operators ---------------------------------------------------------------------------
@@ -640,8 +639,7 @@ def test_filter_sorted_timestamps_with_literal(scan, op):
     assert out.to_pylist() == [r for r in t.to_pylist() if ref(r["ts"])]
 
 
-def test_filter_then_select_then_filter(scan, request, mode):
-    xfail_is_not_null_on_memory(request, mode)
+def test_filter_then_select_then_filter(scan):
     t = base_table()
     out = (scan(t).filter(col("s").is_not_null())
            .select("s", (col("i") + 1).alias("i1"))
