@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"time"
+
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/compute"
@@ -29,10 +31,18 @@ type router struct {
 	hashes  []uint64
 	// sink is set instead of targets at the end of a graph.
 	sink emitter
+	m    *opMetrics // of the last operator: time blocked on full queues is its backpressure
 }
 
 func (r *router) send(target int, m message) error {
 	m.ch = r.chIdx[target]
+	select {
+	case r.targets[target].in <- m:
+		return nil
+	default:
+	}
+	start := time.Now()
+	defer func() { r.m.backpressureNanos.Add(int64(time.Since(start))) }()
 	select {
 	case r.targets[target].in <- m:
 		return nil
@@ -58,7 +68,7 @@ func (r *router) emit(m message) error {
 		return r.sink.emit(m)
 	}
 	switch m.kind {
-	case msgWatermark, msgEnd, msgSourceDone:
+	case msgWatermark, msgEnd, msgSourceDone, msgIdle:
 		if m.kind == msgSourceDone && r.part == partHash {
 			return nil
 		}

@@ -31,6 +31,9 @@ type Job struct {
 	progress Progress
 
 	stopSources atomic.Bool
+	stopNoDrain atomic.Bool
+	metrics     registry
+	unbounded   bool
 
 	mu      sync.Mutex
 	writers []*batch.ParquetWriter
@@ -164,6 +167,7 @@ func Start(ctx context.Context, doc []byte, inputs []array.RecordReader, mem mem
 	out := g.newStage("collect", 1, edge{from: f.st, part: partGather})
 	g.addReorder(out, f)
 	out.chain("collect", func(int) operator { return &collectOp{job: j} })
+	j.unbounded = g.unbounded
 	g.wire(4)
 	var tasks []*task
 	for _, s := range g.stages {
@@ -175,11 +179,15 @@ func Start(ctx context.Context, doc []byte, inputs []array.RecordReader, mem mem
 			if t.out == nil {
 				t.out = &router{sink: discard{}}
 			}
-			var next emitter = t.out
-			for i := len(t.chain) - 1; i >= 0; i-- {
-				next = &chainLink{op: t.chain[i], next: next}
+			idx := 0
+			if s.source != nil || len(s.ops) == 0 {
+				t.metrics = append(t.metrics, j.metrics.add(newOpMetrics(s.id, idx, t.index, s.name)))
+				idx++
 			}
-			t.head = next
+			for i, name := range s.opNames {
+				t.metrics = append(t.metrics, j.metrics.add(newOpMetrics(s.id, idx+i, t.index, name)))
+			}
+			t.build()
 			tasks = append(tasks, t)
 		}
 	}
@@ -247,8 +255,24 @@ func (j *Job) Next() (arrow.RecordBatch, error) {
 	return nil, io.EOF
 }
 
-// Cancel stops the job; Next then returns a Cancelled error.
+// Cancel stops the job at once; Next then returns a Cancelled error.
 func (j *Job) Cancel() { j.cancel(errCancelled) }
+
+// Stop asks the sources to stop reading and lets the job end cleanly. With drain, the
+// end of input fires every pending window and timer (as if the input had ended); without
+// it, pending windows are dropped (as Flink's stop without --drain).
+func (j *Job) Stop(drain bool) {
+	if !drain {
+		j.stopNoDrain.Store(true)
+	}
+	j.stopSources.Store(true)
+}
+
+// Metrics returns the job's per-operator metrics.
+func (j *Job) Metrics() []OperatorMetrics { return j.metrics.snapshot() }
+
+// Unbounded reports whether some source of the job never ends by itself.
+func (j *Job) Unbounded() bool { return j.unbounded }
 
 // Wait blocks until the job has ended, discarding results not yet read, and returns its
 // error.

@@ -52,6 +52,7 @@ type graph struct {
 	totalRows   int64
 	totalSplits int
 	files       []string
+	unbounded   bool
 }
 
 func newGraph(opts Options, inputs []array.RecordReader) *graph {

@@ -41,6 +41,12 @@ type Options struct {
 //	union         inputs
 //	limit         input, n
 //	write_parquet input, path, mode ("error", "append", "overwrite")
+//	datagen       fields, rate, count, seed              (a generated source)
+//	nexmark       kind ("person", "auction", "bid"), rate, count, seed
+//	window_agg    input, keys, aggs, window, allowed_lateness, output ("results" or "late")
+//
+// Every source takes event_time (a column), max_out_of_orderness and idle_timeout
+// (durations such as "5s").
 type Node struct {
 	Op        string   `json:"op"`
 	ID        string   `json:"id,omitempty"`
@@ -56,6 +62,48 @@ type Node struct {
 	N         *int64   `json:"n,omitempty"`
 	Path      string   `json:"path,omitempty"`
 	Mode      string   `json:"mode,omitempty"`
+
+	// Event time, on any source.
+	EventTime         string `json:"event_time,omitempty"`
+	MaxOutOfOrderness string `json:"max_out_of_orderness,omitempty"`
+	IdleTimeout       string `json:"idle_timeout,omitempty"`
+
+	// Generators (datagen, nexmark).
+	Kind   string     `json:"kind,omitempty"`
+	Rate   float64    `json:"rate,omitempty"`
+	Count  *int64     `json:"count,omitempty"`
+	Seed   int64      `json:"seed,omitempty"`
+	Fields []FieldDef `json:"fields,omitempty"`
+
+	// Windows.
+	Window          *WindowDef `json:"window,omitempty"`
+	AllowedLateness string     `json:"allowed_lateness,omitempty"`
+	Output          string     `json:"output,omitempty"`
+}
+
+// WindowDef describes the windows of a window_agg: kind "tumbling" (size), "sliding"
+// (size, slide), "session" (gap) or "cumulate" (step, size = max size); time "event"
+// (default) or "processing"; on names the event-time column (default: the source's).
+type WindowDef struct {
+	Kind   string `json:"kind"`
+	Size   string `json:"size,omitempty"`
+	Slide  string `json:"slide,omitempty"`
+	Gap    string `json:"gap,omitempty"`
+	Step   string `json:"step,omitempty"`
+	Offset string `json:"offset,omitempty"`
+	Time   string `json:"time,omitempty"`
+	On     string `json:"on,omitempty"`
+}
+
+// FieldDef is one column of a datagen source.
+type FieldDef struct {
+	Name   string  `json:"name"`
+	Type   string  `json:"type"`
+	Kind   string  `json:"kind,omitempty"`
+	Min    float64 `json:"min,omitempty"`
+	Max    float64 `json:"max,omitempty"`
+	Length int     `json:"length,omitempty"`
+	Nulls  float64 `json:"nulls,omitempty"`
 }
 
 // Expr is one expression node. Exactly one of Col, Lit (with Type), Fn, Agg, Alias or

@@ -6,6 +6,7 @@ import (
 	"math"
 	"runtime/debug"
 	"sync"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
@@ -24,6 +25,7 @@ const (
 	msgSplitDone          // all batches of split seq have been sent on this channel
 	msgSourceDone         // source ordinal seq>>48 has n splits in all
 	msgWatermark          // event time has reached n on this channel
+	msgIdle               // this channel carries no data for now: do not wait for its watermark
 	msgEnd                // this channel will carry nothing more
 )
 
@@ -79,17 +81,22 @@ type taskCtx struct {
 	job      *Job
 	subtask  int
 	parallel int
+	metrics  *opMetrics // of the operator this context was given to
 }
 
-// chainLink feeds one operator's output to the next operator of the chain.
+// chainLink feeds a message to one operator of the chain; the operator's output goes to
+// next (counted).
 type chainLink struct {
 	op   operator
 	next emitter
+	m    *opMetrics
 }
 
 func (c *chainLink) emit(m message) error {
 	switch m.kind {
 	case msgBatch:
+		c.m.recordsIn.Add(m.rec.NumRows())
+		c.m.batchesIn.Add(1)
 		return c.op.processBatch(m, c.next)
 	case msgWatermark:
 		return c.op.processWatermark(m.n, c.next)
@@ -108,13 +115,41 @@ type task struct {
 	in      chan message
 	nInputs int
 	chain   []operator
-	head    emitter
+	metrics []*opMetrics // per operator; for a source stage the source's come first
+	outs    []emitter    // where operator i emits (counted)
+	head    emitter      // where the input (or the source) emits
 	out     *router
 	source  sourceFn
 }
 
 // sourceFn produces a source subtask's output; it returns when the input is exhausted.
 type sourceFn func(tc *taskCtx, out emitter) error
+
+// ticker is implemented by operators that need a periodic call (processing-time timers).
+type ticker interface {
+	tickInterval() time.Duration
+	onTick(out emitter) error
+}
+
+// build links the chain: head -> op0 -> op1 -> ... -> router, counting each operator's
+// input and output.
+func (t *task) build() {
+	next := emitter(t.out)
+	t.outs = make([]emitter, len(t.chain))
+	links := make([]emitter, len(t.chain))
+	opMs := t.metrics[len(t.metrics)-len(t.chain):]
+	for i := len(t.chain) - 1; i >= 0; i-- {
+		t.outs[i] = &countingEmitter{next: next, m: opMs[i]}
+		links[i] = &chainLink{op: t.chain[i], next: t.outs[i], m: opMs[i]}
+		next = links[i]
+	}
+	t.head = next
+	if t.source != nil || len(t.chain) == 0 {
+		t.head = &countingEmitter{next: next, m: t.metrics[0]}
+	}
+	last := t.metrics[len(t.metrics)-1]
+	t.out.m = last
+}
 
 func (t *task) run(tc *taskCtx) (err error) {
 	defer func() {
@@ -128,59 +163,71 @@ func (t *task) run(tc *taskCtx) (err error) {
 			t.drain()
 		}
 	}()
-	for _, op := range t.chain {
-		if err := op.open(tc); err != nil {
+	opMs := t.metrics[len(t.metrics)-len(t.chain):]
+	for i, op := range t.chain {
+		c := *tc
+		c.metrics = opMs[i]
+		if err := op.open(&c); err != nil {
 			return err
 		}
 	}
 	if t.source != nil {
-		if err := t.source(tc, t.head); err != nil {
+		c := *tc
+		c.metrics = t.metrics[0]
+		if err := t.source(&c, t.head); err != nil {
 			return err
 		}
 	} else if err := t.loop(tc); err != nil {
 		return err
+	}
+	if tc.job.stopNoDrain.Load() {
+		// A stop without drain: end the stream without firing pending windows.
+		return t.out.end()
 	}
 	// End of input: the final watermark, then finish each operator in chain order.
 	if err := t.head.emit(message{kind: msgWatermark, n: WatermarkMax}); err != nil {
 		return err
 	}
 	for i, op := range t.chain {
-		var next emitter = t.out
-		if i+1 < len(t.chain) {
-			next = t.links()[i+1]
-		}
-		if err := op.finish(next); err != nil {
+		if err := op.finish(t.outs[i]); err != nil {
 			return err
 		}
 	}
 	return t.out.end()
 }
 
-func (t *task) links() []emitter {
-	var ls []emitter
-	for e := t.head; ; {
-		l, ok := e.(*chainLink)
-		if !ok {
-			return ls
-		}
-		ls = append(ls, l)
-		e = l.next
-	}
-}
-
 // loop consumes the input channel until every input channel has ended, keeping the
-// minimum watermark over the input channels.
+// minimum watermark over the input channels that are not idle.
 func (t *task) loop(tc *taskCtx) error {
 	wms := make([]int64, t.nInputs)
+	idle := make([]bool, t.nInputs)
 	for i := range wms {
 		wms[i] = math.MinInt64
 	}
 	current := int64(math.MinInt64)
 	ended := 0
+	var tick <-chan time.Time
+	for _, op := range t.chain {
+		if tk, ok := op.(ticker); ok && tk.tickInterval() > 0 {
+			tm := time.NewTicker(tk.tickInterval())
+			defer tm.Stop()
+			tick = tm.C
+			break
+		}
+	}
 	for ended < t.nInputs {
 		var m message
 		select {
 		case m = <-t.in:
+		case <-tick:
+			for i, op := range t.chain {
+				if tk, ok := op.(ticker); ok {
+					if err := tk.onTick(t.outs[i]); err != nil {
+						return err
+					}
+				}
+			}
+			continue
 		case <-tc.ctx.Done():
 			return tc.ctx.Err()
 		}
@@ -188,24 +235,32 @@ func (t *task) loop(tc *taskCtx) error {
 		case msgEnd:
 			ended++
 			wms[m.ch] = WatermarkMax
+			idle[m.ch] = false
 		case msgWatermark:
+			idle[m.ch] = false
 			if m.n > wms[m.ch] {
 				wms[m.ch] = m.n
 			}
+		case msgIdle:
+			idle[m.ch] = true
 		default:
+			if m.kind == msgBatch {
+				idle[m.ch] = false
+			}
 			if err := t.head.emit(m); err != nil {
-				if m.kind == msgBatch {
-					// ownership passed to the chain, which released it or not; nothing to do
-				}
 				return err
 			}
 			continue
 		}
 		low := int64(WatermarkMax)
-		for _, w := range wms {
-			low = min(low, w)
+		active := false
+		for i, w := range wms {
+			if !idle[i] {
+				low = min(low, w)
+				active = true
+			}
 		}
-		if low > current && low != WatermarkMax {
+		if active && low > current && low != WatermarkMax {
 			current = low
 			if err := t.head.emit(message{kind: msgWatermark, n: low}); err != nil {
 				return err

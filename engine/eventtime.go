@@ -1,0 +1,190 @@
+package engine
+
+import (
+	"math"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/riverbed-engine/riverbed/internal/rberr"
+)
+
+// Event time inside the engine is int64 microseconds since the Unix epoch, whatever the
+// unit of the column it comes from. Watermarks use the same scale.
+
+// timeColumnOK reports whether a column can carry event time: a timestamp (any unit), a
+// date, or an int64 of epoch milliseconds (as Flink reads a BIGINT rowtime).
+func timeColumnOK(dt arrow.DataType) bool {
+	switch dt.ID() {
+	case arrow.TIMESTAMP, arrow.DATE32, arrow.INT64:
+		return true
+	}
+	return false
+}
+
+// microsPer is how many microseconds one unit of the column's type is.
+func microsPer(dt arrow.DataType) (mul, div int64) {
+	switch t := dt.(type) {
+	case *arrow.TimestampType:
+		switch t.Unit {
+		case arrow.Second:
+			return 1_000_000, 1
+		case arrow.Millisecond:
+			return 1000, 1
+		case arrow.Microsecond:
+			return 1, 1
+		default:
+			return 1, 1000
+		}
+	case *arrow.Date32Type:
+		return 86_400_000_000, 1
+	}
+	return 1000, 1 // int64 epoch milliseconds
+}
+
+// toMicros converts a column value to microseconds (floor for nanoseconds).
+func toMicros(v int64, mul, div int64) int64 {
+	if div == 1 {
+		return v * mul
+	}
+	return floorDiv(v, div)
+}
+
+// fromMicros converts microseconds back to the column's unit.
+func fromMicros(us int64, mul, div int64) int64 {
+	if div == 1 {
+		return floorDiv(us, mul)
+	}
+	return us * div
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if (a%b != 0) && ((a < 0) != (b < 0)) {
+		q--
+	}
+	return q
+}
+
+// eventTimes reads a time column as microseconds; valid[i] is false for nulls.
+func eventTimes(col arrow.Array, out []int64) []int64 {
+	n := col.Len()
+	out = grow(out[:0], n)[:n]
+	mul, div := microsPer(col.DataType())
+	get := int64Getter(col)
+	for i := 0; i < n; i++ {
+		if col.IsNull(i) {
+			out[i] = math.MinInt64
+			continue
+		}
+		out[i] = toMicros(get(i), mul, div)
+	}
+	return out
+}
+
+// watermarker generates bounded-out-of-orderness watermarks for one source subtask: after
+// each batch, the watermark is the largest event time seen minus the bound, minus one
+// microsecond (as Flink's BoundedOutOfOrdernessWatermarks).
+type watermarker struct {
+	col     int   // index of the event-time column in the source's output
+	bound   int64 // microseconds
+	maxTs   int64
+	emitted int64
+	buf     []int64
+}
+
+func newWatermarker(col int, bound int64) *watermarker {
+	return &watermarker{col: col, bound: bound, maxTs: math.MinInt64, emitted: math.MinInt64}
+}
+
+// observe folds a batch in and returns the new watermark, or false if it did not advance.
+func (w *watermarker) observe(rec arrow.RecordBatch) (int64, bool) {
+	w.buf = eventTimes(rec.Column(w.col), w.buf)
+	for _, t := range w.buf {
+		if t > w.maxTs {
+			w.maxTs = t
+		}
+	}
+	if w.maxTs == math.MinInt64 {
+		return 0, false
+	}
+	wm := w.maxTs - w.bound - 1
+	if wm <= w.emitted {
+		return 0, false
+	}
+	w.emitted = wm
+	return wm, true
+}
+
+// emitWithWatermark sends a batch and, if it advanced event time, the watermark after it.
+func emitWithWatermark(w *watermarker, m message, out emitter) error {
+	var wm int64
+	advanced := false
+	if w != nil {
+		wm, advanced = w.observe(m.rec)
+	}
+	if err := out.emit(m); err != nil {
+		return err
+	}
+	if advanced {
+		return out.emit(message{kind: msgWatermark, n: wm})
+	}
+	return nil
+}
+
+// sourceEventTime resolves a source's event_time settings against its output schema.
+func sourceEventTime(n *Node, schema *arrow.Schema, name string) (*watermarkSpec, error) {
+	if n.EventTime == "" {
+		if n.MaxOutOfOrderness != "" || n.IdleTimeout != "" {
+			return nil, rberr.New(rberr.Plan, "%s: max_out_of_orderness and idle_timeout need event_time=<column>", name)
+		}
+		return nil, nil
+	}
+	idx := schema.FieldIndices(n.EventTime)
+	if len(idx) == 0 {
+		return nil, (&compileScope{schema: schema, op: name}).columnNotFound(n.EventTime)
+	}
+	if dt := schema.Field(idx[0]).Type; !timeColumnOK(dt) {
+		return nil, rberr.New(rberr.Type, "%s: event_time column %q is %s; it must be a timestamp, a date or int64 epoch milliseconds", name, n.EventTime, TypeName(dt))
+	}
+	spec := &watermarkSpec{column: n.EventTime}
+	if n.MaxOutOfOrderness != "" {
+		d, err := parseDuration(n.MaxOutOfOrderness)
+		if err != nil || d < 0 {
+			return nil, rberr.New(rberr.Plan, "%s: max_out_of_orderness: %v", name, errOrNegative(err))
+		}
+		spec.bound = d
+	}
+	if n.IdleTimeout != "" {
+		d, err := parseDuration(n.IdleTimeout)
+		if err != nil || d <= 0 {
+			return nil, rberr.New(rberr.Plan, "%s: idle_timeout: %v", name, errOrNegative(err))
+		}
+		spec.idle = d
+	}
+	return spec, nil
+}
+
+type watermarkSpec struct {
+	column string
+	bound  int64 // µs
+	idle   int64 // µs; 0 = never idle
+}
+
+func errOrNegative(err error) error {
+	if err != nil {
+		return err
+	}
+	return rberr.New(rberr.Plan, "must be positive")
+}
+
+// timeArray builds a column of the time type dt from microsecond values.
+func timeArray(ec *evalCtx, dt arrow.DataType, us []int64) arrow.Array {
+	mul, div := microsPer(dt)
+	vals := make([]int64, len(us))
+	for i, v := range us {
+		vals[i] = fromMicros(v, mul, div)
+	}
+	return int64Array(ec.mem, dt, vals, nil)
+}
+
+var _ = array.NewInt64Builder

@@ -1,0 +1,383 @@
+package engine
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/riverbed-engine/riverbed/internal/rberr"
+)
+
+// Windows split into three parts, as bytewax does: the clock (event time from a column
+// and the watermark, or processing time), the windower (which windows a row belongs to)
+// and the window logic (an incremental hash aggregation per window).
+
+// windower assigns event times (µs) to windows [start, end).
+type windower struct {
+	kind                         string
+	size, slide, gap, step, offs int64
+}
+
+// maxWindows bounds how many windows one row may belong to (sliding / cumulate).
+const maxWindows = 1000
+
+func compileWindower(def *WindowDef, name string) (windower, error) {
+	w := windower{kind: def.Kind}
+	dur := func(field, v string, required bool) (int64, error) {
+		if v == "" {
+			if required {
+				return 0, rberr.New(rberr.Plan, "%s: a %s window needs %s", name, def.Kind, field)
+			}
+			return 0, nil
+		}
+		d, err := parseDuration(v)
+		if err != nil {
+			return 0, rberr.New(rberr.Plan, "%s: window %s: %v", name, field, err)
+		}
+		if d <= 0 {
+			return 0, rberr.New(rberr.Plan, "%s: window %s must be positive, got %q", name, field, v)
+		}
+		return d, nil
+	}
+	var err error
+	if def.Offset != "" {
+		if w.offs, err = parseDuration(def.Offset); err != nil {
+			return w, rberr.New(rberr.Plan, "%s: window offset: %v", name, err)
+		}
+	}
+	switch def.Kind {
+	case "tumbling":
+		w.size, err = dur("size", def.Size, true)
+	case "sliding":
+		if w.size, err = dur("size", def.Size, true); err == nil {
+			w.slide, err = dur("every", def.Slide, true)
+		}
+		if err == nil && w.size/w.slide > maxWindows {
+			err = rberr.New(rberr.Plan, "%s: a sliding window of %s every %s puts each row in %d windows; at most %d are allowed", name, def.Size, def.Slide, w.size/w.slide, maxWindows)
+		}
+	case "cumulate":
+		if w.step, err = dur("step", def.Step, true); err == nil {
+			w.size, err = dur("max_size", def.Size, true)
+		}
+		if err == nil && w.size%w.step != 0 {
+			err = rberr.New(rberr.Plan, "%s: cumulate max_size %s must be a multiple of step %s", name, def.Size, def.Step)
+		}
+		if err == nil && w.size/w.step > maxWindows {
+			err = rberr.New(rberr.Plan, "%s: cumulate windows of max_size %s and step %s are too many per row", name, def.Size, def.Step)
+		}
+	case "session":
+		w.gap, err = dur("gap", def.Gap, true)
+	default:
+		msg := fmt.Sprintf("%s: unknown window kind %q", name, def.Kind)
+		if s := suggest(def.Kind, []string{"tumbling", "sliding", "session", "cumulate"}); s != "" {
+			msg += fmt.Sprintf("; did you mean %q?", s)
+		}
+		err = rberr.New(rberr.Plan, "%s", msg)
+	}
+	return w, err
+}
+
+// assign appends the windows of event time ts to dst.
+func (w windower) assign(ts int64, dst [][2]int64) [][2]int64 {
+	switch w.kind {
+	case "tumbling":
+		start := floorDiv(ts-w.offs, w.size)*w.size + w.offs
+		return append(dst, [2]int64{start, start + w.size})
+	case "sliding":
+		last := floorDiv(ts-w.offs, w.slide)*w.slide + w.offs
+		for start := last; start > ts-w.size; start -= w.slide {
+			dst = append(dst, [2]int64{start, start + w.size})
+		}
+		return dst
+	case "cumulate":
+		start := floorDiv(ts-w.offs, w.size)*w.size + w.offs
+		for end := start + w.step; end <= start+w.size; end += w.step {
+			if end > ts {
+				dst = append(dst, [2]int64{start, end})
+			}
+		}
+		return dst
+	}
+	return dst
+}
+
+// pane is the state of one window: an incremental aggregation of its rows.
+type pane struct {
+	start, end int64
+	agg        *hashAgg
+	fired      bool
+	touched    map[uint32]struct{} // groups updated by late rows since the last firing
+}
+
+// windowAggOp aggregates keyed (or non-keyed) rows per window. A window fires when the
+// watermark passes its end; it stays open for allowed_lateness more, and each late row
+// that still fits re-emits the updated result of its key. Rows later than that are
+// dropped and counted, or emitted instead of results when the operator serves .late().
+type windowAggOp struct {
+	baseOp
+	name       string
+	keys       []cexpr
+	keyTypes   []arrow.DataType
+	aggs       []aggSpec
+	schema     *arrow.Schema
+	win        windower
+	lateness   int64
+	timeIdx    int
+	timeType   arrow.DataType
+	processing bool
+	lateOutput bool
+	batchSize  int
+
+	tc    *taskCtx
+	wm    int64
+	panes map[[2]int64]*pane
+	ts    []int64
+	wbuf  [][2]int64
+	late  int64
+}
+
+func (o *windowAggOp) open(tc *taskCtx) error {
+	o.tc = tc
+	o.wm = math.MinInt64
+	o.panes = map[[2]int64]*pane{}
+	return nil
+}
+
+func (o *windowAggOp) processMarker(message, emitter) error { return nil }
+
+func (o *windowAggOp) processBatch(m message, out emitter) error {
+	rec := m.rec
+	defer rec.Release()
+	n := int(rec.NumRows())
+	if n == 0 {
+		return nil
+	}
+	if o.processing {
+		now := time.Now().UnixMicro()
+		o.ts = grow(o.ts[:0], n)[:n]
+		for i := range o.ts {
+			o.ts[i] = now
+		}
+	} else {
+		o.ts = eventTimes(rec.Column(o.timeIdx), o.ts)
+	}
+	rows := map[[2]int64][]int32{}
+	var lateRows []int32
+	for i, t := range o.ts {
+		if t == math.MinInt64 { // null event time: cannot be placed in any window
+			lateRows = append(lateRows, int32(i))
+			continue
+		}
+		o.wbuf = o.win.assign(t, o.wbuf[:0])
+		accepted := false
+		for _, w := range o.wbuf {
+			if !o.processing && w[1]-1+o.lateness <= o.wm {
+				continue // this window is already closed
+			}
+			rows[w] = append(rows[w], int32(i))
+			accepted = true
+		}
+		if !accepted {
+			lateRows = append(lateRows, int32(i))
+		}
+	}
+	if len(lateRows) > 0 {
+		o.late += int64(len(lateRows))
+		o.tc.metrics.late.Add(int64(len(lateRows)))
+		if o.lateOutput {
+			lr, err := takeRows(o.tc.ec, rec, lateRows)
+			if err != nil {
+				return err
+			}
+			if err := out.emit(message{kind: msgBatch, rec: lr}); err != nil {
+				return err
+			}
+		}
+	}
+	if o.lateOutput {
+		// The late stream carries no results, but windows still track what is on time.
+		return o.addToPanes(rec, m.seq, rows, n, false)
+	}
+	if err := o.addToPanes(rec, m.seq, rows, n, true); err != nil {
+		return err
+	}
+	return o.emitUpdates(out)
+}
+
+func (o *windowAggOp) addToPanes(rec arrow.RecordBatch, seq uint64, rows map[[2]int64][]int32, n int, aggregate bool) error {
+	ws := make([][2]int64, 0, len(rows))
+	for w := range rows {
+		ws = append(ws, w)
+	}
+	sortWindows(ws)
+	for _, w := range ws {
+		p := o.panes[w]
+		if p == nil {
+			p = &pane{start: w[0], end: w[1], agg: newHashAgg(o.name, o.keys, o.keyTypes, o.aggs)}
+			o.panes[w] = p
+		}
+		if !aggregate {
+			continue
+		}
+		sub := rec
+		if idx := rows[w]; len(idx) != n {
+			var err error
+			if sub, err = takeRows(o.tc.ec, rec, idx); err != nil {
+				return err
+			}
+		} else {
+			rec.Retain()
+		}
+		ids, err := p.agg.consume(o.tc.ec, sub, seq)
+		sub.Release()
+		if err != nil {
+			return err
+		}
+		if p.fired {
+			if p.touched == nil {
+				p.touched = map[uint32]struct{}{}
+			}
+			for _, g := range ids {
+				p.touched[g] = struct{}{}
+			}
+		}
+	}
+	return nil
+}
+
+func sortWindows(ws [][2]int64) {
+	sort.Slice(ws, func(i, j int) bool {
+		if ws[i][1] != ws[j][1] {
+			return ws[i][1] < ws[j][1]
+		}
+		return ws[i][0] < ws[j][0]
+	})
+}
+
+// emitUpdates re-emits the results of keys that late rows changed in fired windows.
+func (o *windowAggOp) emitUpdates(out emitter) error {
+	for _, w := range o.sortedPanes() {
+		p := o.panes[w]
+		if !p.fired || len(p.touched) == 0 {
+			continue
+		}
+		gids := make([]uint32, 0, len(p.touched))
+		for g := range p.touched {
+			gids = append(gids, g)
+		}
+		sort.Slice(gids, func(i, j int) bool { return gids[i] < gids[j] })
+		p.touched = nil
+		if err := o.emitPane(p, gids, out); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (o *windowAggOp) sortedPanes() [][2]int64 {
+	ws := make([][2]int64, 0, len(o.panes))
+	for w := range o.panes {
+		ws = append(ws, w)
+	}
+	sortWindows(ws)
+	return ws
+}
+
+// emitPane emits the results of groups gids (nil: all) of a window.
+func (o *windowAggOp) emitPane(p *pane, gids []uint32, out emitter) error {
+	n := p.agg.numGroups()
+	if gids != nil {
+		n = len(gids)
+	}
+	if n == 0 {
+		return nil
+	}
+	mem := o.tc.ec.mem
+	cols, err := p.agg.keyColumns(mem, gids)
+	if err != nil {
+		return err
+	}
+	starts := make([]int64, n)
+	ends := make([]int64, n)
+	for i := range starts {
+		starts[i], ends[i] = p.start, p.end
+	}
+	cols = append(cols, timeArray(o.tc.ec, o.timeType, starts), timeArray(o.tc.ec, o.timeType, ends))
+	aggs, err := p.agg.aggColumns(mem, gids)
+	if err != nil {
+		releaseAll(cols)
+		return err
+	}
+	cols = append(cols, aggs...)
+	rec := array.NewRecordBatch(o.schema, cols, int64(n))
+	releaseAll(cols)
+	o.tc.metrics.windowsFired.Add(1)
+	return emitSliced(rec, o.batchSize, out)
+}
+
+func (o *windowAggOp) processWatermark(wm int64, out emitter) error {
+	if wm <= o.wm {
+		return nil
+	}
+	o.wm = wm
+	if err := o.fire(wm, out); err != nil {
+		return err
+	}
+	return out.emit(message{kind: msgWatermark, n: wm})
+}
+
+// fire emits every window whose end the clock has passed and drops windows whose
+// allowed lateness is over.
+func (o *windowAggOp) fire(now int64, out emitter) error {
+	for _, w := range o.sortedPanes() {
+		p := o.panes[w]
+		if !p.fired && p.end-1 <= now {
+			p.fired = true
+			p.touched = nil
+			if !o.lateOutput {
+				if err := o.emitPane(p, nil, out); err != nil {
+					return err
+				}
+			}
+		}
+		if p.fired && (now == WatermarkMax || p.end-1+o.lateness <= now) {
+			p.agg.release()
+			delete(o.panes, w)
+		}
+	}
+	return nil
+}
+
+// onTick fires processing-time windows.
+func (o *windowAggOp) onTick(out emitter) error {
+	if !o.processing {
+		return nil
+	}
+	return o.fire(time.Now().UnixMicro()-1, out)
+}
+
+func (o *windowAggOp) tickInterval() time.Duration {
+	if o.processing {
+		return 50 * time.Millisecond
+	}
+	return 0
+}
+
+func (o *windowAggOp) finish(out emitter) error {
+	// The final watermark has fired every event-time window; processing-time windows
+	// fire at the end of a bounded input.
+	if o.processing {
+		return o.fire(WatermarkMax, out)
+	}
+	return nil
+}
+
+func (o *windowAggOp) close() {
+	for _, p := range o.panes {
+		p.agg.release()
+	}
+	o.panes = nil
+}
