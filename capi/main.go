@@ -8,6 +8,7 @@ import "C"
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"runtime/debug"
@@ -261,6 +262,37 @@ func rb_job_cancel(h C.uint64_t, errOut **C.char) C.int32_t {
 			return err
 		}
 		e.job.Cancel()
+		return nil
+	})
+}
+
+//export rb_job_stop
+func rb_job_stop(h C.uint64_t, drain C.int32_t, errOut **C.char) C.int32_t {
+	return call(errOut, func() error {
+		e, err := lookup(h)
+		if err != nil {
+			return err
+		}
+		e.job.Stop(drain != 0)
+		return nil
+	})
+}
+
+//export rb_job_metrics
+func rb_job_metrics(h C.uint64_t, jsonOut **C.char, errOut **C.char) C.int32_t {
+	return call(errOut, func() error {
+		e, err := lookup(h)
+		if err != nil {
+			return err
+		}
+		if jsonOut == nil {
+			return rberr.New(rberr.InvalidArgument, "null output pointer")
+		}
+		doc, err := json.Marshal(map[string]any{"operators": e.job.Metrics(), "unbounded": e.job.Unbounded()})
+		if err != nil {
+			return err
+		}
+		*jsonOut = C.CString(string(doc))
 		return nil
 	})
 }

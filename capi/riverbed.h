@@ -117,6 +117,17 @@ rb_status rb_job_error(uint64_t job, char** err_out);
 /* Asks the job to stop; its stream then ends with RB_CANCELLED. */
 rb_status rb_job_cancel(uint64_t job, char** err_out);
 
+/* Asks the sources to stop; the job then ends cleanly. With drain != 0 the end of input
+ * fires every pending window (as if the input had ended); otherwise pending windows are
+ * dropped. */
+rb_status rb_job_stop(uint64_t job, int32_t drain, char** err_out);
+
+/* Per-operator metrics as a JSON document in *json_out (free with rb_free_string):
+ * {"operators": [{"stage", "index", "operator", "parallelism", "records_in", "batches_in",
+ *   "records_out", "batches_out", "late_records", "windows_fired", "watermark" (µs since
+ *   the epoch), "backpressure_ns"}, ...], "unbounded": bool} */
+rb_status rb_job_metrics(uint64_t job, char** json_out, char** err_out);
+
 /* Cancels the job if running, waits for it to end and frees the handle. */
 rb_status rb_job_free(uint64_t job, char** err_out);
 

@@ -6,6 +6,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/riverbed-engine/riverbed/batch"
+	"github.com/riverbed-engine/riverbed/internal/gen"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
 
@@ -33,6 +34,23 @@ type lnode struct {
 	limit int64
 	// write_parquet
 	path string
+
+	// event time: the column that carries it (propagated while it survives), and on
+	// sources the watermark settings
+	timeCol string
+	wm      *watermarkSpec
+	// generators
+	gen       gen.Generator
+	count     int64 // rows (datagen) or events (nexmark); -1: unbounded
+	rate      float64
+	genEvents bool // count and rate are of events, not rows
+	// window_agg
+	win        windower
+	winDef     *WindowDef
+	lateness   int64
+	lateOutput bool
+	processing bool
+	winTime    string // the input column windows read event time from
 }
 
 // binder binds a logical plan. It caches opened datasets so that binding twice (before
@@ -120,12 +138,30 @@ func (b *binder) bind(n *Node) (*lnode, error) {
 			fields[i] = ds.Schema.Field(idx)
 		}
 		ln.schema = arrow.NewSchema(fields, nil)
+		if err := b.bindEventTime(n, ln); err != nil {
+			return nil, err
+		}
 	case "scan_arrow":
 		if n.Source < 0 || n.Source >= len(b.inputs) {
 			return nil, rberr.New(rberr.Plan, "%s: input %d was not provided (%d inputs given)", name, n.Source, len(b.inputs))
 		}
 		ln.source = n.Source
 		ln.schema = b.inputs[n.Source]
+		if err := b.bindEventTime(n, ln); err != nil {
+			return nil, err
+		}
+	case "datagen", "nexmark":
+		if err := b.bindGenerator(n, ln); err != nil {
+			return nil, err
+		}
+	case "window_agg":
+		in, err := single()
+		if err != nil {
+			return nil, err
+		}
+		if err := b.bindWindow(n, ln, in); err != nil {
+			return nil, err
+		}
 	case "filter":
 		in, err := single()
 		if err != nil {
@@ -139,7 +175,7 @@ func (b *binder) bind(n *Node) (*lnode, error) {
 		if pred.Type().ID() != arrow.BOOL {
 			return nil, rberr.New(rberr.Type, "%s: the predicate %s is %s, not bool; compare it, e.g. %s > 0", name, pred, TypeName(pred.Type()), pred)
 		}
-		ln.pred, ln.predExpr, ln.schema = pred, n.Predicate, in.schema
+		ln.pred, ln.predExpr, ln.schema, ln.timeCol = pred, n.Predicate, in.schema, in.timeCol
 	case "select", "with_columns":
 		in, err := single()
 		if err != nil {
@@ -177,6 +213,11 @@ func (b *binder) bind(n *Node) (*lnode, error) {
 		}
 		ln.exprs = out
 		ln.schema = boundSchema(out)
+		for _, e := range out {
+			if c, ok := e.cexpr.(*colExpr); ok && e.name == in.timeCol && c.name == in.timeCol {
+				ln.timeCol = in.timeCol
+			}
+		}
 	case "aggregate":
 		in, err := single()
 		if err != nil {
@@ -231,6 +272,12 @@ func (b *binder) bind(n *Node) (*lnode, error) {
 			ln.inputs = append(ln.inputs, in)
 		}
 		ln.schema = ln.inputs[0].schema
+		ln.timeCol = ln.inputs[0].timeCol
+		for _, in := range ln.inputs[1:] {
+			if in.timeCol != ln.timeCol {
+				ln.timeCol = ""
+			}
+		}
 	case "limit":
 		in, err := single()
 		if err != nil {
@@ -239,7 +286,7 @@ func (b *binder) bind(n *Node) (*lnode, error) {
 		if n.N == nil || *n.N < 0 {
 			return nil, rberr.New(rberr.Plan, "%s: needs a non-negative number of rows", name)
 		}
-		ln.limit, ln.schema = *n.N, in.schema
+		ln.limit, ln.schema, ln.timeCol = *n.N, in.schema, in.timeCol
 	case "write_parquet":
 		in, err := single()
 		if err != nil {
@@ -256,7 +303,7 @@ func (b *binder) bind(n *Node) (*lnode, error) {
 		ln.path = n.Path
 		ln.schema = writeSummarySchema
 	default:
-		ops := []string{"scan_parquet", "scan_arrow", "filter", "select", "with_columns", "aggregate", "union", "limit", "write_parquet"}
+		ops := []string{"scan_parquet", "scan_arrow", "datagen", "nexmark", "filter", "select", "with_columns", "aggregate", "window_agg", "union", "limit", "write_parquet"}
 		msg := fmt.Sprintf("unknown operator %q", n.Op)
 		if s := suggest(n.Op, ops); s != "" {
 			msg += fmt.Sprintf("; did you mean %q?", s)
@@ -329,6 +376,9 @@ func (b *binder) require(n *Node, ln *lnode, need map[string]bool) {
 		if need == nil {
 			return
 		}
+		if n.EventTime != "" {
+			need[n.EventTime] = true
+		}
 		var cols []string
 		for _, f := range ln.schema.Fields() {
 			if need[f.Name] {
@@ -361,6 +411,16 @@ func (b *binder) require(n *Node, ln *lnode, need map[string]bool) {
 		b.require(n.Input, ln.inputs[0], m)
 	case "aggregate":
 		b.require(n.Input, ln.inputs[0], refs(append(append([]*Expr{}, n.Keys...), n.Aggs...)...))
+	case "window_agg":
+		if ln.lateOutput {
+			b.require(n.Input, ln.inputs[0], nil)
+			return
+		}
+		m := refs(append(append([]*Expr{}, n.Keys...), n.Aggs...)...)
+		if ln.winTime != "" {
+			m[ln.winTime] = true
+		}
+		b.require(n.Input, ln.inputs[0], m)
 	case "union":
 		for i, sub := range n.Inputs {
 			var m map[string]bool
@@ -389,4 +449,174 @@ func collectCols(e *Expr, m map[string]bool) {
 	for _, a := range e.Args {
 		collectCols(a, m)
 	}
+}
+
+// bindEventTime applies a source's event_time settings.
+func (b *binder) bindEventTime(n *Node, ln *lnode) error {
+	spec, err := sourceEventTime(n, ln.schema, ln.name)
+	if err != nil {
+		return err
+	}
+	if spec != nil {
+		ln.wm, ln.timeCol = spec, spec.column
+	}
+	return nil
+}
+
+// bindGenerator builds a datagen or nexmark source.
+func (b *binder) bindGenerator(n *Node, ln *lnode) error {
+	if n.Rate < 0 {
+		return rberr.New(rberr.Plan, "%s: the rate must be positive, got %v", ln.name, n.Rate)
+	}
+	ln.rate, ln.count = n.Rate, -1
+	if n.Count != nil {
+		if *n.Count < 0 {
+			return rberr.New(rberr.Plan, "%s: the number of rows must not be negative, got %d", ln.name, *n.Count)
+		}
+		ln.count = *n.Count
+	}
+	spacing := int64(n.Rate)
+	var err error
+	if n.Op == "nexmark" {
+		ln.genEvents = true
+		if spacing == 0 {
+			spacing = 100_000
+		}
+		ln.gen, err = gen.NewNexmark(gen.NexmarkConfig{Seed: n.Seed, EventsPerSecond: spacing}, n.Kind)
+		if err != nil {
+			return rberr.Wrap(rberr.KindOf(err), err, "%s", ln.name)
+		}
+		if n.EventTime == "" {
+			// The standard Nexmark watermark: event time minus 4 seconds.
+			n2 := *n
+			n2.EventTime = "date_time"
+			if n2.MaxOutOfOrderness == "" {
+				n2.MaxOutOfOrderness = "4s"
+			}
+			n = &n2
+		}
+	} else {
+		if len(n.Fields) == 0 {
+			return rberr.New(rberr.Plan, "%s: no fields given", ln.name)
+		}
+		fields := make([]arrow.Field, len(n.Fields))
+		specs := map[string]gen.FieldSpec{}
+		for i, f := range n.Fields {
+			dt, err := ParseType(f.Type)
+			if err != nil {
+				return rberr.Wrap(rberr.Plan, err, "%s: field %q", ln.name, f.Name)
+			}
+			fields[i] = arrow.Field{Name: f.Name, Type: dt, Nullable: f.Nulls > 0}
+			specs[f.Name] = gen.FieldSpec{Kind: f.Kind, Min: f.Min, Max: f.Max, Length: f.Length, Nulls: f.Nulls}
+		}
+		if spacing == 0 {
+			spacing = 1000
+		}
+		ln.gen, err = gen.NewDatagen(arrow.NewSchema(fields, nil), gen.DatagenConfig{Seed: n.Seed, RowsPerSecond: spacing, Fields: specs})
+		if err != nil {
+			return rberr.Wrap(rberr.KindOf(err), err, "%s", ln.name)
+		}
+	}
+	ln.schema = ln.gen.Schema()
+	return b.bindEventTime(n, ln)
+}
+
+// bindWindow validates a window aggregation.
+func (b *binder) bindWindow(n *Node, ln, in *lnode) error {
+	name := ln.name
+	if n.Window == nil {
+		return rberr.New(rberr.Plan, "%s: no window given", name)
+	}
+	win, err := compileWindower(n.Window, name)
+	if err != nil {
+		return err
+	}
+	ln.win, ln.winDef = win, n.Window
+	switch n.Window.Time {
+	case "", "event":
+	case "processing":
+		ln.processing = true
+	default:
+		return rberr.New(rberr.Plan, "%s: window time must be \"event\" or \"processing\", got %q", name, n.Window.Time)
+	}
+	if ln.processing && win.kind == "session" {
+		return rberr.New(rberr.Plan, "%s: session windows need event time", name)
+	}
+	timeType := arrow.DataType(&arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"})
+	if !ln.processing {
+		col := n.Window.On
+		if col == "" {
+			col = in.timeCol
+		}
+		if col == "" {
+			return rberr.New(rberr.Plan, "%s: the input has no event time; pass event_time=<column> to the source, or window(..., on=<column>)", name)
+		}
+		idx := in.schema.FieldIndices(col)
+		if len(idx) == 0 {
+			return (&compileScope{schema: in.schema, op: name}).columnNotFound(col)
+		}
+		timeType = in.schema.Field(idx[0]).Type
+		if !timeColumnOK(timeType) {
+			return rberr.New(rberr.Type, "%s: event time column %q is %s; it must be a timestamp, a date or int64 epoch milliseconds", name, col, TypeName(timeType))
+		}
+		ln.winTime = col
+	}
+	if n.AllowedLateness != "" {
+		if ln.processing {
+			return rberr.New(rberr.Plan, "%s: allowed_lateness applies to event-time windows only", name)
+		}
+		d, err := parseDuration(n.AllowedLateness)
+		if err != nil || d < 0 {
+			return rberr.New(rberr.Plan, "%s: allowed_lateness: %v", name, errOrNegative(err))
+		}
+		ln.lateness = d
+	}
+	switch n.Output {
+	case "", "results":
+	case "late":
+		ln.lateOutput = true
+	default:
+		return rberr.New(rberr.Plan, "%s: output must be \"results\" or \"late\", got %q", name, n.Output)
+	}
+	scope := &compileScope{schema: in.schema, op: name}
+	seen := map[string]bool{"window_start": true, "window_end": true}
+	var keyFields, aggFields []arrow.Field
+	for _, k := range n.Keys {
+		bk, err := scope.compileNamed(k)
+		if err != nil {
+			return err
+		}
+		if !hashable(bk.Type()) {
+			return rberr.New(rberr.Type, "%s: cannot key by %s of type %s", name, bk, TypeName(bk.Type()))
+		}
+		if seen[bk.name] {
+			return rberr.New(rberr.Plan, "%s: the key %q is given twice or clashes with window_start/window_end", name, bk.name)
+		}
+		seen[bk.name] = true
+		ln.keys = append(ln.keys, bk)
+		keyFields = append(keyFields, arrow.Field{Name: bk.name, Type: bk.Type(), Nullable: true})
+	}
+	if len(n.Aggs) == 0 {
+		return rberr.New(rberr.Plan, "%s: no aggregations given to agg(...)", name)
+	}
+	for _, a := range n.Aggs {
+		spec, err := compileAgg(scope, a)
+		if err != nil {
+			return err
+		}
+		if seen[spec.name] {
+			return rberr.New(rberr.Plan, "%s: the output column %q is produced twice; give one of them another name with .alias(...)", name, spec.name)
+		}
+		seen[spec.name] = true
+		ln.aggs = append(ln.aggs, spec)
+		aggFields = append(aggFields, arrow.Field{Name: spec.name, Type: spec.outType, Nullable: true})
+	}
+	if ln.lateOutput {
+		ln.schema, ln.timeCol = in.schema, in.timeCol
+		return nil
+	}
+	fields := append(keyFields, arrow.Field{Name: "window_start", Type: timeType}, arrow.Field{Name: "window_end", Type: timeType})
+	ln.schema = arrow.NewSchema(append(fields, aggFields...), nil)
+	ln.timeCol = ""
+	return nil
 }

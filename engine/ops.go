@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"math"
 	"sort"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -128,6 +129,7 @@ type reorderOp struct {
 	split    int
 	buffered map[uint64][]message
 	done     map[uint64]bool
+	pending  int64 // a watermark held back until the batches before it are emitted
 }
 
 func newReorderOp(ordinals []int, counts map[int]int) *reorderOp {
@@ -136,7 +138,23 @@ func newReorderOp(ordinals []int, counts map[int]int) *reorderOp {
 		c[k] = v
 	}
 	sort.Ints(ordinals)
-	return &reorderOp{ordinals: ordinals, counts: c, buffered: map[uint64][]message{}, done: map[uint64]bool{}}
+	return &reorderOp{ordinals: ordinals, counts: c, buffered: map[uint64][]message{}, done: map[uint64]bool{}, pending: math.MinInt64}
+}
+
+// processWatermark holds a watermark back while batches that arrived before it are still
+// buffered: emitting it first would make them late downstream.
+func (o *reorderOp) processWatermark(wm int64, out emitter) error {
+	o.pending = max(o.pending, wm)
+	return o.releaseWatermark(out)
+}
+
+func (o *reorderOp) releaseWatermark(out emitter) error {
+	if len(o.buffered) > 0 || o.pending == math.MinInt64 {
+		return nil
+	}
+	wm := o.pending
+	o.pending = math.MinInt64
+	return out.emit(message{kind: msgWatermark, n: wm})
 }
 
 func (o *reorderOp) current() (uint64, bool) {
@@ -162,7 +180,10 @@ func (o *reorderOp) processMarker(m message, out emitter) error {
 	case msgSourceDone:
 		o.counts[int(m.seq>>48)] = int(m.n)
 	}
-	return o.advance(out)
+	if err := o.advance(out); err != nil {
+		return err
+	}
+	return o.releaseWatermark(out)
 }
 
 // advance moves past every completed split, flushing the batches buffered for the next.
@@ -226,7 +247,7 @@ func (o *reorderOp) finish(out emitter) error {
 		}
 		delete(o.buffered, k)
 	}
-	return nil
+	return o.releaseWatermark(out)
 }
 
 func (o *reorderOp) close() {

@@ -93,7 +93,7 @@ func (g *graph) build(n *lnode, filterAbove *lnode) (flow, error) {
 	case "scan_parquet":
 		ord := g.ordinal
 		g.ordinal++
-		src := &parquetSource{ordinal: ord, ds: n.dataset, projection: n.projection, batchSize: g.batchSize}
+		src := &parquetSource{ordinal: ord, ds: n.dataset, projection: n.projection, batchSize: g.batchSize, wm: sourceWatermark(n)}
 		if filterAbove != nil {
 			src.prune = &pruner{pred: filterAbove.predExpr, schema: n.dataset.Schema}
 		}
@@ -113,7 +113,7 @@ func (g *graph) build(n *lnode, filterAbove *lnode) (flow, error) {
 		if n.source >= len(g.inputs) || g.inputs[n.source] == nil {
 			return flow{}, rberr.New(rberr.Plan, "input stream %d is used twice in one plan; a stream can be read once", n.source)
 		}
-		src := &arrowSource{ordinal: ord, reader: g.inputs[n.source], batchSize: g.batchSize}
+		src := &arrowSource{ordinal: ord, reader: g.inputs[n.source], batchSize: g.batchSize, wm: sourceWatermark(n)}
 		g.inputs[n.source] = nil
 		st := g.newStage("scan_arrow", 1)
 		st.source = func(int) sourceFn { return src.run }
@@ -123,6 +123,63 @@ func (g *graph) build(n *lnode, filterAbove *lnode) (flow, error) {
 			f.st = g.newStage("rebalance", g.parallel, edge{from: st, part: partSplit})
 		}
 		return f, nil
+	case "datagen", "nexmark":
+		ord := g.ordinal
+		g.ordinal++
+		blocks := int64(-1)
+		if n.count >= 0 {
+			blocks = (n.count + int64(g.batchSize) - 1) / int64(g.batchSize)
+			g.totalRows += n.count
+			g.totalSplits += int(blocks)
+		} else {
+			g.unbounded = true
+		}
+		p := g.parallel
+		if blocks >= 0 && int64(p) > max(1, blocks) {
+			p = int(max(1, blocks))
+		}
+		src := &genSource{ordinal: ord, gen: n.gen, count: n.count, rate: n.rate, block: int64(g.batchSize), parallel: p, wm: sourceWatermark(n)}
+		st := g.newStage(n.op, p)
+		st.source = func(subtask int) sourceFn {
+			return func(tc *taskCtx, out emitter) error { return src.run(tc, subtask, out) }
+		}
+		g.splitCounts[ord] = int(blocks)
+		return flow{st: st, ordered: true, ordinals: []int{ord}}, nil
+	case "window_agg":
+		in, err := g.build(n.inputs[0], nil)
+		if err != nil {
+			return in, err
+		}
+		keys := make([]cexpr, len(n.keys))
+		types := make([]arrow.DataType, len(n.keys))
+		for i, k := range n.keys {
+			keys[i], types[i] = k.cexpr, k.Type()
+		}
+		p := g.parallel
+		if len(keys) == 0 {
+			p = 1
+		}
+		timeIdx := -1
+		var timeType arrow.DataType = &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}
+		if !n.processing {
+			timeIdx = n.inputs[0].schema.FieldIndices(n.winTime)[0]
+			timeType = n.inputs[0].schema.Field(timeIdx).Type
+		}
+		st := g.newStage("window_agg", p, edge{from: in.st, part: partHash, keys: keys})
+		name := fmt.Sprintf("window_agg(%s)", n.winDef.Kind)
+		if n.win.kind == "session" {
+			st.chain(name, func(int) operator {
+				return &sessionAggOp{name: n.name, keys: keys, keyTypes: types, aggs: n.aggs, schema: n.schema,
+					gap: n.win.gap, lateness: n.lateness, timeIdx: timeIdx, timeType: timeType, lateOutput: n.lateOutput, batchSize: g.batchSize}
+			})
+		} else {
+			st.chain(name, func(int) operator {
+				return &windowAggOp{name: n.name, keys: keys, keyTypes: types, aggs: n.aggs, schema: n.schema, win: n.win,
+					lateness: n.lateness, timeIdx: timeIdx, timeType: timeType, processing: n.processing,
+					lateOutput: n.lateOutput, batchSize: g.batchSize}
+			})
+		}
+		return flow{st: st}, nil
 	case "filter":
 		var above *lnode
 		if n.inputs[0].op == "scan_parquet" {
@@ -272,4 +329,14 @@ func (g *graph) explain() string {
 		fmt.Fprintf(&b, "stage %d: %s [parallelism %d]%s\n", s.id, name, s.parallel, in)
 	}
 	return b.String()
+}
+
+// sourceWatermark makes the watermark generator of a source subtask, or nil.
+func sourceWatermark(n *lnode) func() *watermarker {
+	if n.wm == nil {
+		return nil
+	}
+	col := n.schema.FieldIndices(n.wm.column)[0]
+	bound := n.wm.bound
+	return func() *watermarker { return newWatermarker(col, bound) }
 }

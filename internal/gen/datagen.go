@@ -204,7 +204,7 @@ func newDgCol(f arrow.Field, spec FieldSpec, seed uint64) (dgCol, error) {
 			c.length = defaultStringLength
 		}
 	case *arrow.TimestampType, *arrow.Date32Type:
-		if spec != (FieldSpec{}) {
+		if c.seq || c.nulls > 0 || hasRange || spec.Length != 0 {
 			return bad("the column carries the row's event time and takes no options")
 		}
 	default:

@@ -38,6 +38,8 @@ const (
 	hotBidderBatch  = 100
 
 	// A choice is hot unless a draw in [0, ratio) is 0: P(hot) = 1 - 1/ratio.
+	// Bids draw these from bits of one random word, so the ratios used there (and
+	// the number of hot channels) must be powers of two.
 	hotAuctionRatio  = 2
 	hotSellersRatio  = 4
 	hotBiddersRatio  = 4
@@ -58,6 +60,13 @@ const (
 	minStringLength = 3
 
 	defaultEventsPerSecond = 100_000
+
+	// A bid's extra pads it to avgBidByteSize on average, as appendExtra would for
+	// its 32 bytes of fixed fields: bidExtraMin + [0, bidExtraSpread) letters.
+	bidExtraAvg    = avgBidByteSize - 4*8
+	bidExtraDelta  = (bidExtraAvg*2 + 5) / 10 // round(20%)
+	bidExtraMin    = bidExtraAvg - bidExtraDelta
+	bidExtraSpread = 2 * bidExtraDelta
 
 	nexmarkSalt  = 0x6E65786D61726B31
 	channelSalt  = 0x6368616E6E656C73
@@ -126,7 +135,7 @@ var (
 	usCities    = []string{"Phoenix", "Los Angeles", "San Francisco", "Boise", "Portland", "Bend", "Redmond", "Seattle", "Kent", "Cheyenne"}
 	firstNames  = []string{"Peter", "Paul", "Luke", "John", "Saul", "Vicky", "Kate", "Julie", "Sarah", "Deiter", "Walter"}
 	lastNames   = []string{"Shultz", "Abrams", "Spencer", "White", "Bartels", "Walton", "Smith", "Jones", "Noris"}
-	hotChannels = []string{"Google", "Facebook", "Baidu", "Apple"}
+	hotChannels = [4]string{"Google", "Facebook", "Baidu", "Apple"}
 )
 
 type nexmark struct {
@@ -255,8 +264,28 @@ func nextBase0AuctionID(eventID int64, r *rng) int64 {
 // nextPrice returns round(10^(6u) * 100) for u uniform in [0, 1): prices from 1.00
 // to 1,000,000.00 in cents, log-uniformly distributed.
 func nextPrice(r *rng) int64 {
-	const ln10x6 = 6 * math.Ln10
-	return int64(math.Round(math.Exp(r.float64()*ln10x6) * 100))
+	return priceOf(r.float64())
+}
+
+// priceSteps is the resolution of the price table: 10^(6u) is looked up at
+// u = k/priceSteps and refined with a short series for the rest.
+const priceSteps = 6 * 256
+
+// priceTable[k] = 100 * 10^(6k/priceSteps).
+var priceTable = func() (t [priceSteps + 1]float64) {
+	for k := range t {
+		t[k] = 100 * math.Pow(10, 6*float64(k)/priceSteps)
+	}
+	return t
+}()
+
+func priceOf(u float64) int64 {
+	t := u * priceSteps
+	k := int(t)
+	// exp(x) for x in [0, ln(10)*6/priceSteps) < 0.009, to a relative error below 1e-12.
+	x := (t - float64(k)) * (6 * math.Ln10 / priceSteps)
+	e := 1 + x*(1+x*(1.0/2+x*(1.0/6+x*(1.0/24))))
+	return int64(priceTable[k]*e + 0.5)
 }
 
 // randomString appends to dst a random string of minStringLength to
@@ -459,23 +488,27 @@ func (g *nexmark) bids(mem memory.Allocator, eid int64, n int) (arrow.RecordBatc
 	channels := newStrCol(mem, n, 10)
 	urls := newStrCol(mem, n, 66)
 	times := newFixedCol[int64](mem, tsMillis, n)
-	extras := newStrCol(mem, n, avgBidByteSize-32+1)
+	extras := newStrCol(mem, n, bidExtraAvg+1)
 	chans := g.chans
 	off := eid % totalProportion
 	for k := range n {
 		r := newRand(g.seed, eid)
+		// One draw makes the small choices: bit 0 hot auction (1 - 1/hotAuctionRatio),
+		// bits 1-2 hot bidder (1 - 1/hotBiddersRatio), bit 3 hot channel
+		// (1 - 1/hotChannelsRatio), bits 4-5 which hot channel, bits 8-31 the extra's
+		// length and bits 32-63 the other channel.
+		d := r.next()
 
-		lastAuction := lastBase0AuctionID(eid)
 		var auction int64
-		if r.intn(hotAuctionRatio) > 0 {
-			auction = (lastAuction / hotAuctionBatch) * hotAuctionBatch
+		if d&(hotAuctionRatio-1) != 0 {
+			auction = (lastBase0AuctionID(eid) / hotAuctionBatch) * hotAuctionBatch
 		} else {
 			auction = nextBase0AuctionID(eid, &r)
 		}
 		auctions.v[k] = auction + firstAuctionID
 
 		var bidder int64
-		if r.intn(hotBiddersRatio) > 0 {
+		if (d>>1)&(hotBiddersRatio-1) != 0 {
 			// The second person of the batch, so hot bidders and hot sellers differ.
 			bidder = (lastBase0PersonID(eid)/hotBidderBatch)*hotBidderBatch + 1
 		} else {
@@ -485,18 +518,19 @@ func (g *nexmark) bids(mem memory.Allocator, eid int64, n int) (arrow.RecordBatc
 
 		prices.v[k] = nextPrice(&r)
 
-		if r.intn(hotChannelsRatio) > 0 {
-			i := r.intn(len(hotChannels))
+		if (d>>3)&(hotChannelsRatio-1) != 0 {
+			i := (d >> 4) & (uint64(len(hotChannels)) - 1)
 			channels.add(hotChannels[i])
 			urls.add(chans.hotURLs[i])
 		} else {
-			i := r.intn(numChannels)
-			channels.add(chans.names[i])
-			urls.add(chans.urls[i])
+			i := int((d >> 32) * numChannels >> 32)
+			o := chans.offs[2*i : 2*i+3]
+			channels.add(chans.blob[o[0]:o[1]])
+			urls.add(chans.blob[o[1]:o[2]])
 		}
 
 		times.v[k] = g.millis(eid)
-		appendExtra(extras, &r, 8*4, avgBidByteSize)
+		appendExactString(extras, &r, bidExtraMin+int(((d>>8)&0xFFFFFF)*bidExtraSpread>>24))
 		extras.end()
 
 		eid++
@@ -510,11 +544,13 @@ func (g *nexmark) bids(mem memory.Allocator, eid int64, n int) (arrow.RecordBatc
 }
 
 // channelTable holds the bid channels and their URLs, derived from the seed.
-// All strings are slices of one contiguous block.
+// Channel i's name is blob[offs[2i]:offs[2i+1]] and its URL
+// blob[offs[2i+1]:offs[2i+2]], so a lookup touches one small index and one
+// contiguous run of bytes.
 type channelTable struct {
 	hotURLs []string
-	names   []string
-	urls    []string
+	blob    string
+	offs    []int32
 }
 
 func newChannelTable(seed uint64) *channelTable {
@@ -527,38 +563,26 @@ func newChannelTable(seed uint64) *channelTable {
 		}
 		blob = append(blob, "item.htm?query=1"...)
 	}
-	// Offsets into blob: [start of hot URL i, ...], then per channel name and URL.
-	var offs []int
+	t := &channelTable{hotURLs: make([]string, len(hotChannels))}
 	for i := range hotChannels {
-		offs = append(offs, len(blob))
 		r := newRand(seed^hotURLSalt, int64(i))
 		baseURL(&r)
+		t.hotURLs[i] = string(blob)
+		blob = blob[:0]
 	}
+	t.offs = make([]int32, 0, 2*numChannels+1)
 	for i := range numChannels {
 		r := newRand(seed^channelSalt, int64(i))
-		offs = append(offs, len(blob))
+		t.offs = append(t.offs, int32(len(blob)))
 		blob = strconv.AppendInt(append(blob, "channel-"...), int64(i), 10)
-		offs = append(offs, len(blob))
+		t.offs = append(t.offs, int32(len(blob)))
 		baseURL(&r)
 		if r.intn(10) > 0 {
 			id := int64(int32(bits.Reverse32(uint32(i))))
 			blob = strconv.AppendInt(append(blob, "&channel_id="...), max(id, -id), 10)
 		}
 	}
-	offs = append(offs, len(blob))
-	all := string(blob)
-	str := func(k int) string { return all[offs[k]:offs[k+1]] }
-	t := &channelTable{
-		hotURLs: make([]string, len(hotChannels)),
-		names:   make([]string, numChannels),
-		urls:    make([]string, numChannels),
-	}
-	for i := range t.hotURLs {
-		t.hotURLs[i] = str(i)
-	}
-	for i := range numChannels {
-		t.names[i] = str(len(hotChannels) + 2*i)
-		t.urls[i] = str(len(hotChannels) + 2*i + 1)
-	}
+	t.offs = append(t.offs, int32(len(blob)))
+	t.blob = string(blob)
 	return t
 }

@@ -476,3 +476,41 @@ func benchNexmark(b *testing.B, kind string) {
 	b.ReportMetric(float64(start)/secs, "events/s")
 	b.ReportMetric(float64(rowCount)/secs, kind+"s/s")
 }
+
+// TestConcurrentRows generates disjoint ranges of one generator from several
+// goroutines and checks the result matches sequential generation.
+func TestConcurrentRows(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	gens := []Generator{
+		newNexmark(t, NexmarkConfig{Seed: 8}, "bid"),
+		newNexmark(t, NexmarkConfig{Seed: 8}, "auction"),
+		newDatagen(t, allTypesSchema, DatagenConfig{Seed: 8, Fields: map[string]FieldSpec{"s": {Nulls: 0.5}}}),
+	}
+	for _, g := range gens {
+		const parts, size = 8, 2500
+		got := make([]arrow.RecordBatch, parts)
+		errs := make([]error, parts)
+		done := make(chan struct{})
+		for p := range parts {
+			go func() {
+				defer func() { done <- struct{}{} }()
+				got[p], errs[p] = g.Rows(mem, int64(p*size), int64((p+1)*size))
+			}()
+		}
+		for range parts {
+			<-done
+		}
+		for p := range parts {
+			if errs[p] != nil {
+				t.Fatal(errs[p])
+			}
+			want := rows(t, g, mem, int64(p*size), int64((p+1)*size))
+			if !array.RecordEqual(got[p], want) {
+				t.Errorf("part %d differs when generated concurrently", p)
+			}
+			want.Release()
+			got[p].Release()
+		}
+	}
+}

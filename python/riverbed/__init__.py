@@ -52,15 +52,21 @@ from .errors import (
     UserFunctionError,
 )
 from .expr import Expr, col, count, lit
+from .generators import Nexmark, datagen, nexmark
+from .job import Job
 from .stream import (
     Environment,
     GroupBy,
+    KeyedStream,
     Stream,
+    WindowedStream,
+    WindowResult,
     from_arrow,
     from_pandas,
     from_pydict,
     read_parquet,
 )
+from .window import Window, cumulate, session, sliding, tumbling
 
 __version__ = "0.1.0"
 
@@ -77,6 +83,8 @@ _register()
 __all__ = [
     "Environment", "Stream", "GroupBy", "Expr", "col", "lit", "count",
     "read_parquet", "from_arrow", "from_pandas", "from_pydict", "engine_version",
+    "KeyedStream", "WindowedStream", "WindowResult", "Job", "Window", "tumbling", "sliding", "session", "cumulate",
+    "datagen", "nexmark", "Nexmark",
     "DataType", "Int8", "Int16", "Int32", "Int64", "UInt8", "UInt16", "UInt32", "UInt64",
     "Float32", "Float64", "Boolean", "Utf8", "String", "Binary", "Date", "Null", "Timestamp", "Duration",
     "RiverbedError", "InternalError", "PlanError", "ColumnNotFoundError", "TypeMismatchError",

@@ -68,3 +68,15 @@ def register_notebook_formatters() -> None:
     formatter = ip.display_formatter.formatters.get("text/html")
     if formatter is not None:
         formatter.for_type(pa.Table, table_html)
+
+
+def job_html(job_id: int, status: str, elapsed: float, metrics: list[dict[str, Any]], note: str = "") -> str:
+    """HTML for a running job: status, elapsed time and per-operator metrics."""
+    head = f"<b>riverbed job {job_id}</b>: {html.escape(status)}, {elapsed:.1f}s"
+    cols = ["operator", "parallelism", "records_in", "records_out", "late_records", "windows_fired",
+            "watermark", "backpressure_s"]
+    rows = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(str(m.get(c, '')))}</td>" for c in cols) + "</tr>" for m in metrics)
+    table = ("<table border='1'><thead><tr>" + "".join(f"<th>{c}</th>" for c in cols)
+             + f"</tr></thead><tbody>{rows}</tbody></table>")
+    return f"<div>{head}{table}{'<pre>' + html.escape(note) + '</pre>' if note else ''}</div>"

@@ -84,6 +84,8 @@ def _declare(dll: ctypes.CDLL) -> None:
         "rb_job_error": [ctypes.c_uint64, c_char_pp],
         "rb_job_cancel": [ctypes.c_uint64, c_char_pp],
         "rb_job_free": [ctypes.c_uint64, c_char_pp],
+        "rb_job_stop": [ctypes.c_uint64, ctypes.c_int32, c_char_pp],
+        "rb_job_metrics": [ctypes.c_uint64, ctypes.POINTER(ctypes.c_void_p), c_char_pp],
         "rb_debug_panic": [ctypes.c_int32, c_char_pp],
     }.items():
         fn = getattr(dll, name)
@@ -91,7 +93,8 @@ def _declare(dll: ctypes.CDLL) -> None:
         fn.restype = ctypes.c_int32
     # Error strings are returned as char* that we must free: read them as void*.
     for name in ("rb_plan_schema", "rb_plan_explain", "rb_job_start", "rb_job_results",
-                 "rb_job_progress", "rb_job_error", "rb_job_cancel", "rb_job_free", "rb_debug_panic"):
+                 "rb_job_progress", "rb_job_error", "rb_job_cancel", "rb_job_free", "rb_debug_panic",
+                 "rb_job_stop", "rb_job_metrics"):
         fn = getattr(dll, name)
         fn.argtypes = fn.argtypes[:-1] + [ctypes.POINTER(ctypes.c_void_p)]
 
@@ -192,6 +195,16 @@ class JobHandle:
     def cancel(self) -> None:
         err = ctypes.c_void_p()
         check(self._lib.rb_job_cancel(self.id, ctypes.byref(err)), err)
+
+    def stop(self, drain: bool) -> None:
+        err = ctypes.c_void_p()
+        check(self._lib.rb_job_stop(self.id, 1 if drain else 0, ctypes.byref(err)), err)
+
+    def metrics(self) -> dict[str, Any]:
+        out = ctypes.c_void_p()
+        err = ctypes.c_void_p()
+        check(self._lib.rb_job_metrics(self.id, ctypes.byref(out), ctypes.byref(err)), err)
+        return json.loads(_take_string(out))
 
     def free(self) -> None:
         if not self._freed:

@@ -18,6 +18,10 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas
     import polars
 
+    from .generators import Nexmark
+    from .job import Job
+    from .window import Window
+
 WriteMode = Literal["error", "append", "overwrite"]
 
 
@@ -42,6 +46,22 @@ class _Source:
             )
         self.used = True
         return self.data
+
+
+def _event_time(node: dict[str, Any], event_time: str | None, max_out_of_orderness: Any,
+                idle_timeout: Any) -> dict[str, Any]:
+    """Add a source's event-time settings to its plan node."""
+    from .window import duration
+
+    if event_time is not None:
+        if not isinstance(event_time, str):
+            raise TypeError(f"event_time must be a column name, got {event_time!r}")
+        node["event_time"] = event_time
+    if max_out_of_orderness is not None:
+        node["max_out_of_orderness"] = duration(max_out_of_orderness, "max_out_of_orderness")
+    if idle_timeout is not None:
+        node["idle_timeout"] = duration(idle_timeout, "idle_timeout")
+    return node
 
 
 class Environment:
@@ -79,11 +99,15 @@ class Environment:
         return opts
 
     def read_parquet(self, path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], *,
-                     columns: Sequence[str] | None = None) -> Stream:
+                     columns: Sequence[str] | None = None, event_time: str | None = None,
+                     max_out_of_orderness: Any = None, idle_timeout: Any = None) -> Stream:
         """Read Parquet files: a file, a glob (``"data/*.parquet"``) or a directory (every
         ``*.parquet`` below it), or a list of those. Files are read in parallel, split by row
         group; only the columns the pipeline uses are decoded, and row groups whose
         statistics rule out a filter are skipped.
+
+        ``event_time`` names the column that carries event time (for windows); watermarks
+        trail the largest event time seen by ``max_out_of_orderness`` (e.g. ``"5s"``).
 
         Examples
         --------
@@ -104,9 +128,10 @@ class Environment:
             if isinstance(columns, str):
                 raise TypeError("columns must be a list of names, not a string")
             node["columns"] = list(columns)
-        return Stream(self, node, [])
+        return Stream(self, _event_time(node, event_time, max_out_of_orderness, idle_timeout), [])
 
-    def from_arrow(self, data: Any) -> Stream:
+    def from_arrow(self, data: Any, *, event_time: str | None = None, max_out_of_orderness: Any = None,
+                   idle_timeout: Any = None) -> Stream:
         """Use Arrow data: a pyarrow Table, RecordBatch or RecordBatchReader, a polars
         DataFrame, or anything with ``__arrow_c_stream__`` / ``__arrow_c_array__``. Buffers
         are handed to the engine without copying.
@@ -118,44 +143,63 @@ class Environment:
         >>> s.with_columns((rb.col("x") * 10).alias("y")).collect()["y"].to_pylist()
         [10, 20]
         """
-        return _arrow_stream(self, _as_arrow(data))
+        return _arrow_stream(self, _as_arrow(data), event_time, max_out_of_orderness, idle_timeout)
 
-    def from_pandas(self, df: pandas.DataFrame) -> Stream:
-        """Use a pandas DataFrame (converted to Arrow; the index is dropped)."""
-        return _arrow_stream(self, pa.Table.from_pandas(df, preserve_index=False))
+    def from_pandas(self, df: pandas.DataFrame, **event_time: Any) -> Stream:
+        """Use a pandas DataFrame (converted to Arrow; the index is dropped). Takes the
+        event-time options of :meth:`from_arrow`."""
+        return _arrow_stream(self, pa.Table.from_pandas(df, preserve_index=False), **event_time)
 
-    def from_pydict(self, data: dict[str, Sequence[Any]]) -> Stream:
-        """Use a dict of column name to values."""
-        return _arrow_stream(self, pa.table(data))
+    def from_pydict(self, data: dict[str, Sequence[Any]], **event_time: Any) -> Stream:
+        """Use a dict of column name to values. Takes the event-time options of :meth:`from_arrow`."""
+        return _arrow_stream(self, pa.table(data), **event_time)
+
+    def datagen(self, schema: dict[str, Any], *, rows_per_second: float | None = None,
+                number_of_rows: int | None = None, seed: int = 0, fields: dict[str, dict[str, Any]] | None = None,
+                event_time: str | None = None, max_out_of_orderness: Any = None) -> Stream:
+        """Generated rows (Flink's ``datagen``): see :func:`riverbed.datagen`."""
+        from .generators import datagen_node
+
+        node = datagen_node(schema, rows_per_second, number_of_rows, seed, fields, event_time, max_out_of_orderness)
+        return Stream(self, node, [], unbounded=number_of_rows is None)
+
+    def nexmark(self, events_per_second: float | None = None, *, max_events: int | None = None,
+                seed: int = 0) -> Nexmark:
+        """The Nexmark benchmark's event generator: see :func:`riverbed.nexmark`."""
+        from .generators import Nexmark
+
+        return Nexmark(self, events_per_second, max_events, seed)
 
 
-def _arrow_stream(env: Environment, data: pa.Table | pa.RecordBatchReader) -> Stream:
+def _arrow_stream(env: Environment, data: pa.Table | pa.RecordBatchReader, event_time: str | None = None,
+                  max_out_of_orderness: Any = None, idle_timeout: Any = None) -> Stream:
     src = _Source(data)
-    return Stream(env, {"op": "scan_arrow", "_src": src}, [src])
+    node = _event_time({"op": "scan_arrow", "_src": src}, event_time, max_out_of_orderness, idle_timeout)
+    return Stream(env, node, [src])
 
 
 _default_env = Environment()
 
 
 def read_parquet(path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], *,
-                 columns: Sequence[str] | None = None) -> Stream:
+                 columns: Sequence[str] | None = None, **event_time: Any) -> Stream:
     """Read Parquet files with the default environment. See :meth:`Environment.read_parquet`."""
-    return _default_env.read_parquet(path, columns=columns)
+    return _default_env.read_parquet(path, columns=columns, **event_time)
 
 
-def from_arrow(data: Any) -> Stream:
+def from_arrow(data: Any, **event_time: Any) -> Stream:
     """Use Arrow data with the default environment. See :meth:`Environment.from_arrow`."""
-    return _default_env.from_arrow(data)
+    return _default_env.from_arrow(data, **event_time)
 
 
-def from_pandas(df: pandas.DataFrame) -> Stream:
+def from_pandas(df: pandas.DataFrame, **event_time: Any) -> Stream:
     """Use a pandas DataFrame with the default environment."""
-    return _default_env.from_pandas(df)
+    return _default_env.from_pandas(df, **event_time)
 
 
-def from_pydict(data: dict[str, Sequence[Any]]) -> Stream:
+def from_pydict(data: dict[str, Sequence[Any]], **event_time: Any) -> Stream:
     """Use a dict of columns with the default environment."""
-    return _default_env.from_pydict(data)
+    return _default_env.from_pydict(data, **event_time)
 
 
 def _as_arrow(data: Any) -> pa.Table | pa.RecordBatchReader:
@@ -232,14 +276,16 @@ class Stream:
     [{'user': 1, 'n': 2, 'total': 12.5}]
     """
 
-    def __init__(self, env: Environment, node: dict[str, Any], sources: list[_Source]):
+    def __init__(self, env: Environment, node: dict[str, Any], sources: list[_Source], *, unbounded: bool = False):
         self._env = env
         self._node = node
         self._sources = sources
+        self._unbounded = unbounded
 
-    def _then(self, node: dict[str, Any]) -> Stream:
+    def _then(self, node: dict[str, Any], *, unbounded: bool | None = None) -> Stream:
         node["input"] = self._node
-        return Stream(self._env, node, self._sources)
+        return Stream(self._env, node, self._sources,
+                      unbounded=self._unbounded if unbounded is None else unbounded)
 
     # -- operators --------------------------------------------------------------
     def filter(self, predicate: Expr) -> Stream:
@@ -263,8 +309,35 @@ class Stream:
         return self._then({"op": "with_columns", "exprs": _exprs(items, "with_columns")})
 
     def group_by(self, *keys: str | Expr | Sequence[str | Expr]) -> GroupBy:
-        """Group rows by key columns or expressions; follow with :meth:`GroupBy.agg`."""
+        """Group rows by key columns or expressions; follow with :meth:`GroupBy.agg`.
+
+        On an unbounded stream a group-by never ends; use :meth:`key_by` with a window."""
+        if self._unbounded:
+            raise PlanError("group_by over an unbounded stream never emits: use key_by(...).window(...).agg(...), "
+                            "or bound the source (max_events / number_of_rows / limit)")
         return GroupBy(self, _exprs(_flatten(keys), "group_by"))
+
+    def key_by(self, *keys: str | Expr | Sequence[str | Expr]) -> KeyedStream:
+        """Partition the stream by key (hash of the keys into key groups) for keyed windows.
+
+        Examples
+        --------
+        >>> import riverbed as rb, datetime as dt
+        >>> t0 = dt.datetime(2026, 1, 1)
+        >>> s = rb.from_pydict({"user": [1, 1, 2], "ts": [t0, t0 + dt.timedelta(seconds=70), t0]},
+        ...                    event_time="ts")
+        >>> out = s.key_by("user").window(rb.tumbling("1m")).agg(rb.count().alias("n")).collect()
+        >>> sorted((r["user"], r["window_start"].minute, r["n"]) for r in out.to_pylist())
+        [(1, 0, 1), (1, 1, 1), (2, 0, 1)]
+        """
+        items = _flatten(keys)
+        if not items:
+            raise ValueError("key_by needs at least one key")
+        return KeyedStream(self, _exprs(items, "key_by"))
+
+    def window(self, window: Window, *, allowed_lateness: Any = None) -> WindowedStream:
+        """Window the whole (non-keyed) stream; runs at parallelism 1. See :meth:`KeyedStream.window`."""
+        return WindowedStream(self, [], window, allowed_lateness)
 
     def union(self, *others: Stream) -> Stream:
         """Rows of this stream followed by those of ``others`` (same columns and types)."""
@@ -277,13 +350,14 @@ class Stream:
                 raise TypeError(f"union takes streams, got {type(o).__name__}")
             nodes.append(o._node)
             sources += [s for s in o._sources if s not in sources]
-        return Stream(self._env, {"op": "union", "inputs": nodes}, sources)
+        unbounded = self._unbounded or any(o._unbounded for o in others)
+        return Stream(self._env, {"op": "union", "inputs": nodes}, sources, unbounded=unbounded)
 
     def limit(self, n: int = 5) -> Stream:
         """The first ``n`` rows (in input order)."""
         if not isinstance(n, int) or n < 0:
             raise ValueError(f"limit takes a non-negative integer, got {n!r}")
-        return self._then({"op": "limit", "n": n})
+        return self._then({"op": "limit", "n": n}, unbounded=False)
 
     head = limit
 
@@ -341,6 +415,19 @@ class Stream:
         readers = [s.reader() for s in srcs]
         return _lib.JobHandle(plan, readers)
 
+    def start(self) -> "Job":
+        """Start the pipeline and return at once with a :class:`Job` (results, metrics, stop).
+
+        This is how unbounded streams run; a bounded one may be started too."""
+        from .job import Job
+
+        return Job(self._start())
+
+    def _check_bounded(self, what: str) -> None:
+        if self._unbounded:
+            raise PlanError(f"{what} needs a bounded stream, and this one is unbounded: use .start() and "
+                            "job.results(), or bound the source (max_events / number_of_rows) or add .limit(n)")
+
     def collect(self, *, progress: bool | None = None) -> pa.Table:
         """Run the pipeline and return the results as a ``pyarrow.Table``.
 
@@ -351,6 +438,7 @@ class Stream:
             default) shows it for jobs that take longer than a moment, unless
             ``RIVERBED_PROGRESS=0`` is set.
         """
+        self._check_bounded("collect()")
         job = self._start()
         try:
             return _run(job, progress)
@@ -391,6 +479,7 @@ class Stream:
 
         Returns a table of the files written (``path``, ``rows``).
         """
+        self._check_bounded("write_parquet()")
         if mode not in ("error", "append", "overwrite"):
             raise ValueError(f"mode must be 'error', 'append' or 'overwrite', got {mode!r}")
         root = {"op": "write_parquet", "path": os.fspath(path), "mode": mode, "input": self._node}
@@ -469,6 +558,72 @@ def _read_all(job: _lib.JobHandle, reader: pa.RecordBatchReader) -> pa.Table:
     finally:
         reader.close()
     return pa.Table.from_batches(batches, schema=reader.schema)
+
+
+class KeyedStream:
+    """A stream partitioned by key; window it with :meth:`window`."""
+
+    def __init__(self, stream: Stream, keys: list[dict[str, Any]]):
+        self._stream = stream
+        self._keys = keys
+
+    def window(self, window: "Window", *, allowed_lateness: Any = None) -> "WindowedStream":
+        """Assign each key's rows to windows (``rb.tumbling``, ``rb.sliding``, ``rb.session``,
+        ``rb.cumulate``); follow with :meth:`WindowedStream.agg`.
+
+        A window fires when the watermark passes its end. ``allowed_lateness`` keeps it open
+        that much longer: each late row that still fits re-emits its key's updated result.
+        Later rows are dropped and counted (``job.metrics()``), or read with
+        :meth:`WindowedStream.late`.
+        """
+        return WindowedStream(self._stream, self._keys, window, allowed_lateness)
+
+
+class WindowedStream:
+    """A windowed stream; aggregate each window with :meth:`agg`."""
+
+    def __init__(self, stream: Stream, keys: list[dict[str, Any]], window: "Window", allowed_lateness: Any):
+        from .window import Window, duration
+
+        if not isinstance(window, Window):
+            raise TypeError(f"window takes rb.tumbling(...), rb.sliding(...), rb.session(...) or rb.cumulate(...), "
+                            f"got {window!r}")
+        self._stream = stream
+        self._keys = keys
+        self._window = window
+        self._lateness = None if allowed_lateness is None else duration(allowed_lateness, "allowed_lateness")
+        self._aggs: list[dict[str, Any]] | None = None
+
+    def _node(self, aggs: list[dict[str, Any]], output: str) -> dict[str, Any]:
+        node: dict[str, Any] = {"op": "window_agg", "keys": self._keys, "aggs": aggs,
+                                "window": self._window._to_plan(), "output": output}
+        if self._lateness is not None:
+            node["allowed_lateness"] = self._lateness
+        return node
+
+    def agg(self, *aggs: Expr | Sequence[Expr], **named: Expr) -> "WindowResult":
+        """One row per key and window: the keys, ``window_start``, ``window_end`` and the
+        aggregations (``rb.count()``, ``col("x").sum()``, ...), computed incrementally."""
+        items = _flatten(aggs) + [v.alias(k) for k, v in named.items()]
+        if not items:
+            raise PlanError("agg needs at least one aggregation, e.g. rb.count() or col('x').sum()")
+        plan_aggs = _exprs(items, "agg")
+        s = self._stream._then(self._node(plan_aggs, "results"))
+        return WindowResult(s, self, plan_aggs)
+
+
+class WindowResult(Stream):
+    """The results of a window aggregation (a :class:`Stream`), with access to late rows."""
+
+    def __init__(self, s: Stream, windowed: WindowedStream, aggs: list[dict[str, Any]]):
+        super().__init__(s._env, s._node, s._sources, unbounded=s._unbounded)
+        self._windowed = windowed
+        self._aggs = aggs
+
+    def late(self) -> Stream:
+        """The input rows that came too late for every window they belong to (the late side
+        output), instead of the results. Running it runs the same pipeline."""
+        return self._windowed._stream._then(self._windowed._node(self._aggs, "late"))
 
 
 class GroupBy:

@@ -1,0 +1,322 @@
+package engine
+
+import (
+	"container/heap"
+	"math"
+	"sort"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+)
+
+// sessionAggOp aggregates rows into session windows per key: a row at time t opens the
+// window [t, t+gap); windows of one key that overlap merge (with their accumulators). A
+// session fires when the watermark passes its end, and is dropped allowed_lateness later.
+type sessionAggOp struct {
+	baseOp
+	name       string
+	keys       []cexpr
+	keyTypes   []arrow.DataType
+	aggs       []aggSpec
+	schema     *arrow.Schema
+	gap        int64
+	lateness   int64
+	timeIdx    int
+	timeType   arrow.DataType
+	lateOutput bool
+	batchSize  int
+
+	tc       *taskCtx
+	wm       int64
+	keyAgg   *hashAgg              // groups keys only (no aggregations): key -> key id
+	state    *hashAgg              // accumulators indexed by session id (its grouper is unused)
+	sessions map[uint32][]*session // per key id, sorted by start
+	free     []uint32              // session ids to reuse
+	nextID   uint32
+	ends     sessionHeap
+	ts       []int64
+}
+
+type session struct {
+	start, end int64
+	id         uint32
+	key        uint32
+	fired      bool
+	dead       bool
+	touched    bool
+}
+
+func (o *sessionAggOp) open(tc *taskCtx) error {
+	o.tc = tc
+	o.wm = math.MinInt64
+	o.keyAgg = newHashAgg(o.name, o.keys, o.keyTypes, nil)
+	o.state = newHashAgg(o.name, nil, nil, o.aggs)
+	o.sessions = map[uint32][]*session{}
+	return nil
+}
+
+func (o *sessionAggOp) processMarker(message, emitter) error { return nil }
+
+func (o *sessionAggOp) newID() uint32 {
+	if n := len(o.free); n > 0 {
+		id := o.free[n-1]
+		o.free = o.free[:n-1]
+		return id
+	}
+	o.nextID++
+	return o.nextID - 1
+}
+
+func (o *sessionAggOp) processBatch(m message, out emitter) error {
+	rec := m.rec
+	defer rec.Release()
+	n := int(rec.NumRows())
+	if n == 0 {
+		return nil
+	}
+	keyIDs, err := o.keyAgg.consume(o.tc.ec, rec, m.seq)
+	if err != nil {
+		return err
+	}
+	keyIDs = append([]uint32(nil), keyIDs...)
+	o.ts = eventTimes(rec.Column(o.timeIdx), o.ts)
+	ids := make([]uint32, 0, n)
+	rows := make([]int32, 0, n)
+	var lateRows []int32
+	alias := map[uint32]uint32{} // session ids merged away in this batch -> the survivor
+	var merged []uint32          // their ids, reusable once this batch is done
+	defer func() { o.free = append(o.free, merged...) }()
+	for i, t := range o.ts {
+		if t == math.MinInt64 {
+			lateRows = append(lateRows, int32(i))
+			continue
+		}
+		k := keyIDs[i]
+		lo, hi := t, t+o.gap
+		list := o.sessions[k]
+		// Sessions overlapping [lo, hi) merge with the new row.
+		var hit []*session
+		for _, s := range list {
+			if s.start < hi && lo < s.end {
+				hit = append(hit, s)
+			}
+		}
+		mlo, mhi := lo, hi
+		for _, s := range hit {
+			mlo, mhi = min(mlo, s.start), max(mhi, s.end)
+		}
+		if mhi-1+o.lateness <= o.wm {
+			lateRows = append(lateRows, int32(i))
+			continue
+		}
+		var target *session
+		if len(hit) == 0 {
+			target = &session{start: lo, end: hi, id: o.newID(), key: k}
+			list = append(list, target)
+		} else {
+			target = hit[0]
+			for _, s := range hit[1:] {
+				o.mergeInto(target, s)
+				alias[s.id] = target.id
+				merged = append(merged, s.id)
+				list = removeSession(list, s)
+			}
+			target.start, target.end = mlo, mhi
+		}
+		sort.Slice(list, func(a, b int) bool { return list[a].start < list[b].start })
+		o.sessions[k] = list
+		heap.Push(&o.ends, sessionRef{end: target.end, s: target})
+		if target.fired {
+			target.touched = true
+		}
+		ids = append(ids, target.id)
+		rows = append(rows, int32(i))
+	}
+	// Rows assigned before a later merge in this batch follow their session's survivor.
+	for i, id := range ids {
+		for {
+			to, ok := alias[id]
+			if !ok {
+				break
+			}
+			id = to
+		}
+		ids[i] = id
+	}
+	if len(lateRows) > 0 {
+		o.tc.metrics.late.Add(int64(len(lateRows)))
+		if o.lateOutput {
+			lr, err := takeRows(o.tc.ec, rec, lateRows)
+			if err != nil {
+				return err
+			}
+			if err := out.emit(message{kind: msgBatch, rec: lr}); err != nil {
+				return err
+			}
+		}
+	}
+	if o.lateOutput || len(rows) == 0 {
+		return nil
+	}
+	sub := rec
+	if len(rows) != n {
+		if sub, err = takeRows(o.tc.ec, rec, rows); err != nil {
+			return err
+		}
+		defer sub.Release()
+	}
+	if err := o.state.update(o.tc.ec, sub, ids, m.seq); err != nil {
+		return err
+	}
+	return o.emitTouched(out)
+}
+
+func (o *sessionAggOp) mergeInto(dst, src *session) {
+	for _, a := range o.state.accs {
+		a.merge(dst.id, src.id)
+		a.reset(src.id)
+	}
+	dst.fired = dst.fired && src.fired
+	src.dead = true
+}
+
+func (o *sessionAggOp) release(s *session) {
+	for _, a := range o.state.accs {
+		a.reset(s.id)
+	}
+	o.free = append(o.free, s.id)
+}
+
+func removeSession(list []*session, s *session) []*session {
+	for i, x := range list {
+		if x == s {
+			return append(list[:i], list[i+1:]...)
+		}
+	}
+	return list
+}
+
+// emitTouched re-emits fired sessions that late rows updated.
+func (o *sessionAggOp) emitTouched(out emitter) error {
+	var upd []*session
+	for _, list := range o.sessions {
+		for _, s := range list {
+			if s.fired && s.touched {
+				s.touched = false
+				upd = append(upd, s)
+			}
+		}
+	}
+	return o.emitSessions(upd, out)
+}
+
+func (o *sessionAggOp) emitSessions(ss []*session, out emitter) error {
+	if len(ss) == 0 || o.lateOutput {
+		return nil
+	}
+	sort.Slice(ss, func(a, b int) bool {
+		if ss[a].end != ss[b].end {
+			return ss[a].end < ss[b].end
+		}
+		return ss[a].key < ss[b].key
+	})
+	mem := o.tc.ec.mem
+	keyIDs := make([]uint32, len(ss))
+	ids := make([]uint32, len(ss))
+	starts := make([]int64, len(ss))
+	ends := make([]int64, len(ss))
+	for i, s := range ss {
+		keyIDs[i], ids[i], starts[i], ends[i] = s.key, s.id, s.start, s.end
+	}
+	cols, err := o.keyAgg.keyColumns(mem, keyIDs)
+	if err != nil {
+		return err
+	}
+	cols = append(cols, timeArray(o.tc.ec, o.timeType, starts), timeArray(o.tc.ec, o.timeType, ends))
+	aggs, err := o.state.aggColumns(mem, ids)
+	if err != nil {
+		releaseAll(cols)
+		return err
+	}
+	cols = append(cols, aggs...)
+	rec := array.NewRecordBatch(o.schema, cols, int64(len(ss)))
+	releaseAll(cols)
+	o.tc.metrics.windowsFired.Add(int64(len(ss)))
+	return emitSliced(rec, o.batchSize, out)
+}
+
+func (o *sessionAggOp) processWatermark(wm int64, out emitter) error {
+	if wm <= o.wm {
+		return nil
+	}
+	o.wm = wm
+	var fire []*session
+	for len(o.ends) > 0 && o.ends[0].end-1 <= wm {
+		ref := heap.Pop(&o.ends).(sessionRef)
+		s := ref.s
+		if s.dead {
+			continue // merged away or already dropped
+		}
+		if ref.cleanup {
+			if ref.end == s.end+o.lateness {
+				s.dead = true
+				o.drop(s)
+			}
+			continue // else the session grew: a later entry handles it
+		}
+		if ref.end != s.end {
+			continue
+		}
+		if !s.fired {
+			s.fired = true
+			s.touched = false
+			fire = append(fire, s)
+		}
+		if o.lateness == 0 || wm == WatermarkMax {
+			s.dead = true
+			defer o.drop(s) // after its result is emitted
+		} else {
+			heap.Push(&o.ends, sessionRef{end: s.end + o.lateness, s: s, cleanup: true})
+		}
+	}
+	if err := o.emitSessions(fire, out); err != nil {
+		return err
+	}
+	return out.emit(message{kind: msgWatermark, n: wm})
+}
+
+// drop forgets a session whose allowed lateness is over.
+func (o *sessionAggOp) drop(s *session) {
+	o.sessions[s.key] = removeSession(o.sessions[s.key], s)
+	if len(o.sessions[s.key]) == 0 {
+		delete(o.sessions, s.key)
+	}
+	o.release(s)
+}
+
+func (o *sessionAggOp) close() {
+	if o.keyAgg != nil {
+		o.keyAgg.release()
+		o.state.release()
+	}
+}
+
+// sessionRef is a heap entry: a session to look at when the watermark reaches end-1.
+type sessionRef struct {
+	end     int64
+	s       *session
+	cleanup bool
+}
+
+type sessionHeap []sessionRef
+
+func (h sessionHeap) Len() int           { return len(h) }
+func (h sessionHeap) Less(i, j int) bool { return h[i].end < h[j].end }
+func (h sessionHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *sessionHeap) Push(x any)        { *h = append(*h, x.(sessionRef)) }
+func (h *sessionHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}

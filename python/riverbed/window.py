@@ -1,0 +1,80 @@
+"""Window specifications: tumbling, sliding, session and cumulate windows."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from typing import Any, Literal, Union
+
+Duration = Union[str, int, _dt.timedelta]
+TimeCharacteristic = Literal["event", "processing"]
+
+
+def duration(d: Duration, what: str = "duration") -> str:
+    """Normalize a duration for the plan: strings such as ``"10s"``, ``"1m"``, ``"500ms"``,
+    ``"2h"``, ``"1d"``; an ``int`` of milliseconds; or a ``datetime.timedelta``."""
+    if isinstance(d, str):
+        return d
+    if isinstance(d, bool):
+        raise TypeError(f"{what} must be a duration such as '10s', not {d!r}")
+    if isinstance(d, int):
+        return f"{d}ms"
+    if isinstance(d, _dt.timedelta):
+        return f"{int(d / _dt.timedelta(microseconds=1))}us"
+    raise TypeError(f"{what} must be a duration such as '10s', an int of milliseconds or a timedelta, got {d!r}")
+
+
+class Window:
+    """A window specification; make one with :func:`tumbling`, :func:`sliding`,
+    :func:`session` or :func:`cumulate`."""
+
+    def __init__(self, spec: dict[str, Any]):
+        self._spec = spec
+
+    def _to_plan(self) -> dict[str, Any]:
+        return self._spec
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self._spec.items() if k != "kind")
+        return f"rb.{self._spec['kind']}({args})"
+
+
+def _common(spec: dict[str, Any], offset: Duration | None, time: TimeCharacteristic, on: str | None) -> Window:
+    if time not in ("event", "processing"):
+        raise ValueError(f"time must be 'event' or 'processing', got {time!r}")
+    if offset is not None:
+        spec["offset"] = duration(offset, "offset")
+    if time != "event":
+        spec["time"] = time
+    if on is not None:
+        spec["on"] = on
+    return Window(spec)
+
+
+def tumbling(size: Duration, *, offset: Duration | None = None, time: TimeCharacteristic = "event",
+             on: str | None = None) -> Window:
+    """Fixed, non-overlapping windows of ``size``: ``[k*size, (k+1)*size)``.
+
+    ``on`` names the event-time column (default: the source's ``event_time``);
+    ``time="processing"`` uses the wall clock instead.
+    """
+    return _common({"kind": "tumbling", "size": duration(size, "size")}, offset, time, on)
+
+
+def sliding(size: Duration, every: Duration, *, offset: Duration | None = None,
+            time: TimeCharacteristic = "event", on: str | None = None) -> Window:
+    """Windows of ``size`` starting ``every`` interval; a row belongs to ``size / every`` windows."""
+    return _common({"kind": "sliding", "size": duration(size, "size"), "slide": duration(every, "every")},
+                   offset, time, on)
+
+
+def session(gap: Duration, *, on: str | None = None) -> Window:
+    """Per-key sessions: a row at time t opens ``[t, t + gap)``; overlapping sessions merge."""
+    return _common({"kind": "session", "gap": duration(gap, "gap")}, None, "event", on)
+
+
+def cumulate(step: Duration, max_size: Duration, *, offset: Duration | None = None,
+             time: TimeCharacteristic = "event", on: str | None = None) -> Window:
+    """Windows that grow by ``step`` from a fixed start up to ``max_size`` (Flink's CUMULATE):
+    for a day with hourly steps, ``[00:00, 01:00)``, ``[00:00, 02:00)``, ... ``[00:00, 24:00)``."""
+    return _common({"kind": "cumulate", "step": duration(step, "step"), "size": duration(max_size, "max_size")},
+                   offset, time, on)
