@@ -115,11 +115,13 @@ func (w *watermarker) observe(rec arrow.RecordBatch) (int64, bool) {
 	return wm, true
 }
 
-// emitWithWatermark sends a batch and, if it advanced event time, the watermark after it.
+// emitWithWatermark sends a batch, stamped with the split's watermark before it, and, if
+// it advanced event time, the watermark after it.
 func emitWithWatermark(w *watermarker, m message, out emitter) error {
 	var wm int64
 	advanced := false
 	if w != nil {
+		m.wm, m.hasWM = w.emitted, true
 		wm, advanced = w.observe(m.rec)
 	}
 	if err := out.emit(m); err != nil {

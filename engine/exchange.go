@@ -135,7 +135,7 @@ func (r *router) shuffle(m message) error {
 				return err
 			}
 		}
-		if err := r.send(t, message{kind: msgBatch, rec: part, seq: m.seq}); err != nil {
+		if err := r.send(t, m.with(part)); err != nil {
 			return err
 		}
 	}

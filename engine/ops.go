@@ -36,7 +36,7 @@ func (o *filterOp) processBatch(m message, out emitter) error {
 	if b.NullN() == 0 {
 		if trues := countTrue(b); trues == b.Len() {
 			rec.Retain()
-			return out.emit(message{kind: msgBatch, rec: rec, seq: m.seq})
+			return out.emit(m.with(rec))
 		} else if trues == 0 {
 			return nil
 		}
@@ -49,7 +49,7 @@ func (o *filterOp) processBatch(m message, out emitter) error {
 		res.Release()
 		return nil
 	}
-	return out.emit(message{kind: msgBatch, rec: res, seq: m.seq})
+	return out.emit(m.with(res))
 }
 
 func countTrue(b *array.Boolean) int {
@@ -82,7 +82,7 @@ func (o *projectOp) processBatch(m message, out emitter) error {
 	}
 	defer releaseAll(cols)
 	res := array.NewRecordBatch(o.schema, cols, rec.NumRows())
-	return out.emit(message{kind: msgBatch, rec: res, seq: m.seq})
+	return out.emit(m.with(res))
 }
 
 // limitOp passes the first n rows of an ordered stream and then asks the sources to stop.
@@ -113,9 +113,9 @@ func (o *limitOp) processBatch(m message, out emitter) error {
 	}
 	if rows == rec.NumRows() {
 		rec.Retain()
-		return out.emit(message{kind: msgBatch, rec: rec, seq: m.seq})
+		return out.emit(m.with(rec))
 	}
-	return out.emit(message{kind: msgBatch, rec: rec.NewSlice(0, rows), seq: m.seq})
+	return out.emit(m.with(rec.NewSlice(0, rows)))
 }
 
 // reorderOp restores source order (source ordinal, split, chunk) after parallel reading,

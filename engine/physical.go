@@ -93,7 +93,12 @@ func (g *graph) build(n *lnode, filterAbove *lnode) (flow, error) {
 	case "scan_parquet":
 		ord := g.ordinal
 		g.ordinal++
-		src := &parquetSource{ordinal: ord, ds: n.dataset, projection: n.projection, batchSize: g.batchSize, wm: sourceWatermark(n)}
+		src := &parquetSource{ordinal: ord, ds: n.dataset, projection: n.projection, batchSize: g.batchSize}
+		if n.wm != nil {
+			readCol := n.schema.FieldIndices(n.wm.column)[0]
+			statCol := n.dataset.Schema.FieldIndices(n.wm.column)[0]
+			src.clock = newSplitClock(n.dataset, statCol, readCol, n.wm.bound, n.schema.Field(readCol).Type)
+		}
 		if filterAbove != nil {
 			src.prune = &pruner{pred: filterAbove.predExpr, schema: n.dataset.Schema}
 		}

@@ -39,6 +39,18 @@ type message struct {
 	seq  uint64            // batch order: source ordinal << 48 | split << 20 | chunk
 	n    int64             // msgSourceDone: split count; msgWatermark: the watermark
 	ch   int               // input channel index at the receiver, stamped by the sender
+	// wm is, for a batch, the watermark of its source split when it was emitted (valid if
+	// hasWM). Windows judge lateness by it, so that which rows are late depends on the
+	// order of rows within each split, not on how parallel readers interleave.
+	wm    int64
+	hasWM bool
+}
+
+// with returns a batch message carrying rec in place of m's batch, keeping its order and
+// split watermark.
+func (m message) with(rec arrow.RecordBatch) message {
+	m.rec = rec
+	return m
 }
 
 func makeSeq(ordinal, split, chunk int) uint64 {

@@ -83,6 +83,10 @@ func (o *sessionAggOp) processBatch(m message, out emitter) error {
 	ids := make([]uint32, 0, n)
 	rows := make([]int32, 0, n)
 	var lateRows []int32
+	lateWM := o.wm
+	if m.hasWM && m.wm > lateWM {
+		lateWM = m.wm
+	}
 	alias := map[uint32]uint32{} // session ids merged away in this batch -> the survivor
 	var merged []uint32          // their ids, reusable once this batch is done
 	defer func() { o.free = append(o.free, merged...) }()
@@ -105,7 +109,9 @@ func (o *sessionAggOp) processBatch(m message, out emitter) error {
 		for _, s := range hit {
 			mlo, mhi = min(mlo, s.start), max(mhi, s.end)
 		}
-		if mhi-1+o.lateness <= o.wm {
+		// Lateness is judged on the row's own window, not on what it would merge with, so
+		// that it does not depend on which other rows happen to have arrived.
+		if hi-1+o.lateness <= lateWM {
 			lateRows = append(lateRows, int32(i))
 			continue
 		}

@@ -2,6 +2,8 @@ package engine
 
 import (
 	"errors"
+	"math"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -21,15 +23,12 @@ type parquetSource struct {
 	prune      *pruner
 	batchSize  int
 	cursor     atomic.Int64
-	wm         func() *watermarker
+	clock      *splitClock // nil without event time
 }
 
 func (s *parquetSource) run(tc *taskCtx, out emitter) error {
 	job := tc.job
-	var wm *watermarker
-	if s.wm != nil {
-		wm = s.wm()
-	}
+	emitted := int64(math.MinInt64)
 	for !job.stopSources.Load() {
 		i := int(s.cursor.Add(1) - 1)
 		if i >= len(s.ds.Splits) {
@@ -42,7 +41,15 @@ func (s *parquetSource) run(tc *taskCtx, out emitter) error {
 				job.progress.rowsRead.Add(rec.NumRows())
 				m := message{kind: msgBatch, rec: rec, seq: makeSeq(s.ordinal, i, chunk)}
 				chunk++
-				return emitWithWatermark(wm, m, out)
+				if s.clock == nil {
+					return out.emit(m)
+				}
+				m.wm, m.hasWM = s.clock.before(i)
+				low := s.clock.observe(i, rec)
+				if err := out.emit(m); err != nil {
+					return err
+				}
+				return s.clock.emitIfAdvanced(low, &emitted, out)
 			})
 			if err != nil {
 				if tc.ctx.Err() != nil {
@@ -58,8 +65,108 @@ func (s *parquetSource) run(tc *taskCtx, out emitter) error {
 		if err := out.emit(message{kind: msgSplitDone, seq: makeSeq(s.ordinal, i, 0)}); err != nil {
 			return err
 		}
+		if s.clock != nil {
+			if err := s.clock.emitIfAdvanced(s.clock.done(i), &emitted, out); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
+}
+
+// splitClock keeps the event time of a Parquet source's splits, shared by its subtasks.
+//
+// Each file is a watermark split: a row is judged against the largest event time of the
+// rows before it in its file (earlier row groups known from their statistics, earlier
+// batches of its own row group as read). The source's watermark is the lowest bound over
+// all unfinished row groups — for an unread one, its smallest event time (statistics)
+// minus the bound — so that it never passes data not yet read, however the parallel
+// readers interleave. Which rows are late thus depends only on the files.
+type splitClock struct {
+	mu      sync.Mutex
+	bound   int64   // max_out_of_orderness, µs
+	col     int     // event-time column in the read batches
+	prefix  []int64 // per split: largest event time of earlier row groups of its file
+	running []int64 // per split: largest event time read so far (starts at prefix)
+	low     []int64 // per split: no future watermark of it will be below this
+	buf     []int64
+}
+
+func newSplitClock(ds *batch.Dataset, statCol, readCol int, bound int64, dt arrow.DataType) *splitClock {
+	n := len(ds.Splits)
+	c := &splitClock{bound: bound, col: readCol, prefix: make([]int64, n), running: make([]int64, n), low: make([]int64, n)}
+	mul, div := microsPer(dt)
+	fileMax := map[int]int64{}
+	for i, sp := range ds.Splits {
+		p, ok := fileMax[sp.FileIndex]
+		if !ok {
+			p = math.MinInt64
+		}
+		c.prefix[i], c.running[i] = p, p
+		c.low[i] = math.MinInt64
+		st := sp.Stats[statCol]
+		if st.Valid {
+			if mn, ok := st.Min.(int64); ok {
+				c.low[i] = toMicros(mn, mul, div) - bound - 1
+			}
+			if mx, ok := st.Max.(int64); ok {
+				fileMax[sp.FileIndex] = max(p, toMicros(mx, mul, div))
+				continue
+			}
+		}
+		fileMax[sp.FileIndex] = p // unknown: later row groups do not count this one
+	}
+	return c
+}
+
+func (c *splitClock) wmOf(maxTs int64) int64 {
+	if maxTs == math.MinInt64 {
+		return math.MinInt64
+	}
+	return maxTs - c.bound - 1
+}
+
+// before returns the watermark split i had before its next batch.
+func (c *splitClock) before(i int) (int64, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.wmOf(c.running[i]), true
+}
+
+// observe folds a batch of split i in and returns the source's watermark.
+func (c *splitClock) observe(i int, rec arrow.RecordBatch) int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.buf = eventTimes(rec.Column(c.col), c.buf)
+	for _, t := range c.buf {
+		c.running[i] = max(c.running[i], t)
+	}
+	c.low[i] = max(c.low[i], c.wmOf(c.running[i]))
+	return c.lowest()
+}
+
+// done marks split i finished and returns the source's watermark.
+func (c *splitClock) done(i int) int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.low[i] = math.MaxInt64
+	return c.lowest()
+}
+
+func (c *splitClock) lowest() int64 {
+	low := int64(math.MaxInt64)
+	for _, l := range c.low {
+		low = min(low, l)
+	}
+	return low
+}
+
+func (c *splitClock) emitIfAdvanced(low int64, emitted *int64, out emitter) error {
+	if low == math.MaxInt64 || low <= *emitted || low == math.MinInt64 {
+		return nil
+	}
+	*emitted = low
+	return out.emit(message{kind: msgWatermark, n: low})
 }
 
 // arrowSource reads an Arrow stream handed over by the caller (one subtask: a stream has

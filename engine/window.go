@@ -164,6 +164,10 @@ func (o *windowAggOp) processBatch(m message, out emitter) error {
 	} else {
 		o.ts = eventTimes(rec.Column(o.timeIdx), o.ts)
 	}
+	lateWM := o.wm
+	if m.hasWM && m.wm > lateWM {
+		lateWM = m.wm
+	}
 	rows := map[[2]int64][]int32{}
 	var lateRows []int32
 	for i, t := range o.ts {
@@ -174,7 +178,7 @@ func (o *windowAggOp) processBatch(m message, out emitter) error {
 		o.wbuf = o.win.assign(t, o.wbuf[:0])
 		accepted := false
 		for _, w := range o.wbuf {
-			if !o.processing && w[1]-1+o.lateness <= o.wm {
+			if !o.processing && w[1]-1+o.lateness <= lateWM {
 				continue // this window is already closed
 			}
 			rows[w] = append(rows[w], int32(i))
