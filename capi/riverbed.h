@@ -131,6 +131,16 @@ rb_status rb_job_metrics(uint64_t job, char** json_out, char** err_out);
 /* Cancels the job if running, waits for it to end and frees the handle. */
 rb_status rb_job_free(uint64_t job, char** err_out);
 
+/* User functions (map_batches). The host registers one dispatcher; plans name functions
+ * by id. The engine calls the dispatcher from its own threads with a batch in in_array /
+ * in_schema (the dispatcher takes ownership: it must move or release them) and zeroed
+ * out_array / out_schema for the result (the engine takes ownership). It returns 0, or a
+ * non-zero status with a message in *err_out allocated with malloc (the engine frees it);
+ * the job then fails with RB_USER_FUNCTION and that message. */
+typedef int32_t (*rb_udf_fn)(int64_t udf, struct ArrowArray* in_array, struct ArrowSchema* in_schema,
+                             struct ArrowArray* out_array, struct ArrowSchema* out_schema, char** err_out);
+rb_status rb_set_udf_dispatcher(rb_udf_fn dispatcher, char** err_out);
+
 /* Bytes of Arrow memory the engine currently holds (allocated and not yet freed). */
 int64_t rb_allocated_bytes(void);
 

@@ -51,6 +51,8 @@ type lnode struct {
 	lateOutput bool
 	processing bool
 	winTime    string // the input column windows read event time from
+	// map_batches
+	udf int64
 }
 
 // binder binds a logical plan. It caches opened datasets so that binding twice (before
@@ -153,6 +155,27 @@ func (b *binder) bind(n *Node) (*lnode, error) {
 	case "datagen", "nexmark":
 		if err := b.bindGenerator(n, ln); err != nil {
 			return nil, err
+		}
+	case "map_batches":
+		in, err := single()
+		if err != nil {
+			return nil, err
+		}
+		ln.udf = n.UDF
+		ln.schema = in.schema
+		if len(n.Schema) > 0 {
+			fields := make([]arrow.Field, len(n.Schema))
+			for i, f := range n.Schema {
+				dt, err := ParseType(f.Type)
+				if err != nil {
+					return nil, rberr.Wrap(rberr.Plan, err, "%s: schema column %q", name, f.Name)
+				}
+				fields[i] = arrow.Field{Name: f.Name, Type: dt, Nullable: true}
+			}
+			ln.schema = arrow.NewSchema(fields, nil)
+		}
+		if ln.schema.HasField(in.timeCol) {
+			ln.timeCol = in.timeCol
 		}
 	case "window_agg":
 		in, err := single()
@@ -303,7 +326,7 @@ func (b *binder) bind(n *Node) (*lnode, error) {
 		ln.path = n.Path
 		ln.schema = writeSummarySchema
 	default:
-		ops := []string{"scan_parquet", "scan_arrow", "datagen", "nexmark", "filter", "select", "with_columns", "aggregate", "window_agg", "union", "limit", "write_parquet"}
+		ops := []string{"scan_parquet", "scan_arrow", "datagen", "nexmark", "filter", "select", "with_columns", "aggregate", "window_agg", "map_batches", "union", "limit", "write_parquet"}
 		msg := fmt.Sprintf("unknown operator %q", n.Op)
 		if s := suggest(n.Op, ops); s != "" {
 			msg += fmt.Sprintf("; did you mean %q?", s)
@@ -434,6 +457,8 @@ func (b *binder) require(n *Node, ln *lnode, need map[string]bool) {
 		}
 	case "limit":
 		b.require(n.Input, ln.inputs[0], need)
+	case "map_batches":
+		b.require(n.Input, ln.inputs[0], nil) // the function sees every column
 	case "write_parquet":
 		b.require(n.Input, ln.inputs[0], nil)
 	}

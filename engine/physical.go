@@ -196,6 +196,13 @@ func (g *graph) build(n *lnode, filterAbove *lnode) (flow, error) {
 		}
 		f.st.chain("filter", func(int) operator { return &filterOp{name: n.name, pred: n.pred} })
 		return f, nil
+	case "map_batches":
+		f, err := g.build(n.inputs[0], nil)
+		if err != nil {
+			return f, err
+		}
+		f.st.chain("map_batches", func(int) operator { return &mapBatchesOp{name: n.name, udf: n.udf, schema: n.schema} })
+		return f, nil
 	case "select", "with_columns":
 		f, err := g.build(n.inputs[0], nil)
 		if err != nil {

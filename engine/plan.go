@@ -44,6 +44,7 @@ type Options struct {
 //	datagen       fields, rate, count, seed              (a generated source)
 //	nexmark       kind ("person", "auction", "bid"), rate, count, seed
 //	window_agg    input, keys, aggs, window, allowed_lateness, output ("results" or "late")
+//	map_batches   input, udf (the host's function id), schema (its result columns; absent: same as input)
 //
 // Every source takes event_time (a column), max_out_of_orderness and idle_timeout
 // (durations such as "5s").
@@ -74,6 +75,10 @@ type Node struct {
 	Count  *int64     `json:"count,omitempty"`
 	Seed   int64      `json:"seed,omitempty"`
 	Fields []FieldDef `json:"fields,omitempty"`
+
+	// map_batches: a host function and the schema it returns.
+	UDF    int64      `json:"udf,omitempty"`
+	Schema []FieldDef `json:"schema,omitempty"`
 
 	// Windows.
 	Window          *WindowDef `json:"window,omitempty"`

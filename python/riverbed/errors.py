@@ -75,9 +75,17 @@ _BY_STATUS: dict[int, type[RiverbedError]] = {
 
 
 def error_for_status(status: int, message: str) -> RiverbedError:
-    """Build the exception for an engine status code."""
+    """Build the exception for an engine status code. A user function's error carries the
+    original Python exception (with its traceback) as its cause."""
     cls = _BY_STATUS.get(status, InternalError)
-    return cls(message)
+    err = cls(message)
+    if cls is UserFunctionError:
+        from .udf import original_error
+
+        orig = original_error(message)
+        if orig is not None:
+            err.__cause__ = orig
+    return err
 
 
 __all__ = [

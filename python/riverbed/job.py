@@ -61,7 +61,7 @@ class Job:
         except Exception as e:  # noqa: BLE001 - surfaced on the next call
             err = self._h.error()
             self._error = err if err is not None else e
-            if err is not None:
+            if err is not None and err.__cause__ is None:
                 err.__cause__ = e
         finally:
             reader.close()

@@ -308,6 +308,41 @@ class Stream:
             raise ValueError("with_columns needs at least one expression")
         return self._then({"op": "with_columns", "exprs": _exprs(items, "with_columns")})
 
+    def map_batches(self, fn: Any, *, schema: Any = None) -> Stream:
+        """Apply a Python function to each batch: ``fn`` gets a ``pyarrow.RecordBatch`` and
+        returns a RecordBatch (or a pandas DataFrame) with the columns of ``schema`` (a
+        ``pyarrow.Schema`` or a dict of name to type; default: the input's schema).
+
+        The function runs in the engine's threads and holds the GIL only while it runs. If
+        it raises, the job stops and :class:`UserFunctionError` is raised with the original
+        exception, traceback included, as its cause.
+
+        Examples
+        --------
+        >>> import riverbed as rb, pyarrow as pa, pyarrow.compute as pc
+        >>> def double(b):
+        ...     return pa.record_batch({"x": pc.multiply(b["x"], 2)})
+        >>> rb.from_pydict({"x": [1, 2, 3]}).map_batches(double).collect()["x"].to_pylist()
+        [2, 4, 6]
+        """
+        from . import udf
+        from .datatypes import from_arrow, to_datatype
+
+        if not callable(fn):
+            raise TypeError(f"map_batches takes a function, got {type(fn).__name__}")
+        node: dict[str, Any] = {"op": "map_batches"}
+        pa_schema = None
+        if schema is not None:
+            if isinstance(schema, dict):
+                pa_schema = pa.schema([(k, to_datatype(v).to_arrow()) for k, v in schema.items()])
+            elif isinstance(schema, pa.Schema):
+                pa_schema = schema
+            else:
+                raise TypeError("schema must be a pyarrow.Schema or a dict of column name to type")
+            node["schema"] = [{"name": f.name, "type": from_arrow(f.type).plan_name} for f in pa_schema]
+        node["udf"] = udf.register(fn, pa_schema)
+        return self._then(node)
+
     def group_by(self, *keys: str | Expr | Sequence[str | Expr]) -> GroupBy:
         """Group rows by key columns or expressions; follow with :meth:`GroupBy.agg`.
 
@@ -498,7 +533,10 @@ def _stream_batches(job: _lib.JobHandle, reader: pa.RecordBatchReader) -> Iterab
             except StopIteration:
                 return
             except Exception as e:  # the engine's error, with its status
-                raise (job.error() or e) from e
+                err = job.error()
+                if err is None:
+                    raise
+                raise err from (err.__cause__ or e)
             yield batch
     finally:
         reader.close()
@@ -553,7 +591,7 @@ def _read_all(job: _lib.JobHandle, reader: pa.RecordBatchReader) -> pa.Table:
     except Exception:
         err = job.error()
         if err is not None:
-            raise err from None
+            raise err from err.__cause__  # a user function's own exception, if any
         raise
     finally:
         reader.close()

@@ -1,0 +1,50 @@
+package engine
+
+import (
+	"sync/atomic"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/riverbed-engine/riverbed/internal/rberr"
+)
+
+// UDFCaller runs the host's user function udf on a batch and returns its result (which
+// the caller releases). The host (the C ABI) installs it with SetUDFCaller; errors from
+// the function must have kind rberr.UserFunction.
+type UDFCaller func(udf int64, in arrow.RecordBatch) (arrow.RecordBatch, error)
+
+var udfCaller atomic.Pointer[UDFCaller]
+
+// SetUDFCaller installs the function that calls user functions.
+func SetUDFCaller(f UDFCaller) { udfCaller.Store(&f) }
+
+// mapBatchesOp applies a user function to each batch: the Python map_batches path
+// (Flink's vectorized "pandas UDF" path). Results must have the declared schema.
+type mapBatchesOp struct {
+	baseOp
+	name   string
+	udf    int64
+	schema *arrow.Schema
+}
+
+func (o *mapBatchesOp) processBatch(m message, out emitter) error {
+	defer m.rec.Release()
+	call := udfCaller.Load()
+	if call == nil {
+		return rberr.New(rberr.Plan, "%s: no host to run user functions in", o.name)
+	}
+	res, err := (*call)(o.udf, m.rec)
+	if err != nil {
+		return err
+	}
+	if !sameColumns(res.Schema(), o.schema) {
+		got := describeSchema(res.Schema())
+		res.Release()
+		return rberr.New(rberr.UserFunction, "%s: the function returned columns %s, but its schema declares %s", o.name, got, describeSchema(o.schema))
+	}
+	if res.NumRows() == 0 {
+		res.Release()
+		return nil
+	}
+	// Rows may be added or removed, so no split watermark or order survives beyond the batch.
+	return out.emit(m.with(res))
+}

@@ -1,0 +1,108 @@
+"""Python functions on batches (``map_batches``): the engine calls back into Python.
+
+One dispatcher (a ctypes callback) is registered with the engine; each function gets an
+id. The callback takes the GIL only while the function runs (ctypes does this). An
+exception is kept, with its traceback, and re-raised as the cause of the job's
+:class:`UserFunctionError`.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import itertools
+import re
+import threading
+import traceback
+from typing import Any, Callable
+
+import pyarrow as pa
+
+from . import _lib
+
+_UDF_FN = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
+                           ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p))
+
+_lock = threading.Lock()
+_functions: dict[int, tuple[Callable[[pa.RecordBatch], Any], pa.Schema | None]] = {}
+_errors: dict[int, BaseException] = {}
+_ids = itertools.count(1)
+_error_ids = itertools.count(1)
+_dispatcher: Any = None
+_registered_pid: int | None = None
+_strdup: Any = None
+
+_ERROR_TAG = re.compile(r"\[python error #(\d+)\]")
+
+
+def register(fn: Callable[[pa.RecordBatch], Any], schema: pa.Schema | None) -> int:
+    """Register a function for a plan; returns its id."""
+    _ensure_dispatcher()
+    with _lock:
+        uid = next(_ids)
+        _functions[uid] = (fn, schema)
+    return uid
+
+
+def _ensure_dispatcher() -> None:
+    global _dispatcher, _registered_pid, _strdup
+    import os
+
+    if _dispatcher is not None and _registered_pid == os.getpid():
+        return
+    lib = _lib.lib()
+    lib.rb_set_udf_dispatcher.argtypes = [_UDF_FN, ctypes.POINTER(ctypes.c_void_p)]
+    lib.rb_set_udf_dispatcher.restype = ctypes.c_int32
+    libc = ctypes.CDLL(None)
+    _strdup = libc.strdup
+    _strdup.argtypes = [ctypes.c_char_p]
+    _strdup.restype = ctypes.c_void_p
+    cb = _UDF_FN(_dispatch)
+    err = ctypes.c_void_p()
+    _lib.check(lib.rb_set_udf_dispatcher(cb, ctypes.byref(err)), err)
+    _dispatcher, _registered_pid = cb, os.getpid()
+
+
+def _dispatch(uid: int, in_array: int, in_schema: int, out_array: int, out_schema: int, err_out: Any) -> int:
+    try:
+        batch = pa.RecordBatch._import_from_c(in_array, in_schema)
+        fn, schema = _functions[uid]
+        result = fn(batch)
+        result = _to_batch(result, schema)
+        result._export_to_c(out_array, out_schema)
+        return 0
+    except BaseException as e:  # noqa: BLE001 - must not unwind into the engine
+        eid = next(_error_ids)
+        with _lock:
+            _errors[eid] = e
+        name = getattr(fn, "__name__", "function") if "fn" in locals() else "function"
+        msg = f"map_batches: {name} raised {type(e).__name__}: {e} [python error #{eid}]"
+        err_out[0] = _strdup(msg.encode("utf-8", "replace"))
+        return 10
+
+
+def _to_batch(result: Any, schema: pa.Schema | None) -> pa.RecordBatch:
+    if isinstance(result, pa.RecordBatch):
+        return result
+    if isinstance(result, pa.Table):
+        return result.combine_chunks().to_batches()[0] if result.num_rows else pa.RecordBatch.from_pylist(
+            [], schema=result.schema)
+    mod = type(result).__module__
+    if mod.startswith("pandas"):
+        return pa.RecordBatch.from_pandas(result, schema=schema, preserve_index=False)
+    if mod.startswith("polars"):
+        return pa.Table.from_batches(result.to_arrow().to_batches()).combine_chunks().to_batches()[0]
+    raise TypeError(f"map_batches functions must return a pyarrow RecordBatch or a pandas DataFrame, "
+                    f"got {type(result).__name__}")
+
+
+def original_error(message: str) -> BaseException | None:
+    """The Python exception behind an engine error message, if it names one."""
+    m = _ERROR_TAG.search(message)
+    if not m:
+        return None
+    with _lock:
+        return _errors.pop(int(m.group(1)), None)
+
+
+def traceback_text(e: BaseException) -> str:
+    return "".join(traceback.format_exception(type(e), e, e.__traceback__))
