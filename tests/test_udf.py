@@ -80,7 +80,8 @@ def test_gil_is_held_only_during_the_call():
     th = threading.Thread(target=ticker)
     th.start()
     try:
-        out = rb.Environment(parallelism=2, batch_size=10).from_pydict({"x": list(range(500))}).map_batches(slow).collect()
+        env = rb.Environment(parallelism=2, batch_size=10)
+        out = env.from_pydict({"x": list(range(500))}).map_batches(slow).collect()
     finally:
         stop.set()
         th.join()

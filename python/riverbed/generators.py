@@ -48,7 +48,7 @@ def datagen_node(schema: dict[str, Any], rows_per_second: float | None, number_o
 
 def datagen(schema: dict[str, Any], *, rows_per_second: float | None = None, number_of_rows: int | None = None,
             seed: int = 0, fields: dict[str, dict[str, Any]] | None = None, event_time: str | None = None,
-            max_out_of_orderness: Any = None) -> "Stream":
+            max_out_of_orderness: Any = None) -> Stream:
     """Generated rows of ``schema`` (Flink's ``datagen`` connector).
 
     Numbers are random in ``[min, max]`` (or count up from ``min`` with ``kind="sequence"``),
@@ -76,7 +76,7 @@ class Nexmark:
     """The Nexmark event generator; take its streams with :meth:`persons`,
     :meth:`auctions` and :meth:`bids`."""
 
-    def __init__(self, env: "Environment", events_per_second: float | None, max_events: int | None, seed: int):
+    def __init__(self, env: Environment, events_per_second: float | None, max_events: int | None, seed: int):
         if events_per_second is not None and events_per_second <= 0:
             raise ValueError(f"events_per_second must be positive, got {events_per_second!r}")
         if max_events is not None and max_events < 0:
@@ -86,7 +86,7 @@ class Nexmark:
         self._max = max_events
         self._seed = seed
 
-    def _stream(self, kind: str) -> "Stream":
+    def _stream(self, kind: str) -> Stream:
         from .stream import Stream
 
         node: dict[str, Any] = {"op": "nexmark", "kind": kind, "seed": int(self._seed)}
@@ -96,16 +96,16 @@ class Nexmark:
             node["count"] = int(self._max)
         return Stream(self._env, node, [], unbounded=self._max is None)
 
-    def persons(self) -> "Stream":
+    def persons(self) -> Stream:
         """Person events (1 in 50): id, name, email_address, credit_card, city, state, date_time, extra."""
         return self._stream("person")
 
-    def auctions(self) -> "Stream":
+    def auctions(self) -> Stream:
         """Auction events (3 in 50): id, item_name, description, initial_bid, reserve, date_time,
         expires, seller, category, extra."""
         return self._stream("auction")
 
-    def bids(self) -> "Stream":
+    def bids(self) -> Stream:
         """Bid events (46 in 50): auction, bidder, price, channel, url, date_time, extra."""
         return self._stream("bid")
 

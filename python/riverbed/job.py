@@ -5,7 +5,8 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from typing import Any, Iterator, Literal
+from collections.abc import Iterator
+from typing import Any, Literal
 
 import pyarrow as pa
 
@@ -40,7 +41,7 @@ class Job:
     def __init__(self, handle: _lib.JobHandle, buffer: int = 64):
         self._h = handle
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=buffer)
-        self._error: BaseException | None = None
+        self._error: BaseException | _Reported | None = None
         self._done = threading.Event()
         self._started = time.time()
         self._schema: pa.Schema | None = None

@@ -450,7 +450,7 @@ class Stream:
         readers = [s.reader() for s in srcs]
         return _lib.JobHandle(plan, readers)
 
-    def start(self) -> "Job":
+    def start(self) -> Job:
         """Start the pipeline and return at once with a :class:`Job` (results, metrics, stop).
 
         This is how unbounded streams run; a bounded one may be started too."""
@@ -605,7 +605,7 @@ class KeyedStream:
         self._stream = stream
         self._keys = keys
 
-    def window(self, window: "Window", *, allowed_lateness: Any = None) -> "WindowedStream":
+    def window(self, window: Window, *, allowed_lateness: Any = None) -> WindowedStream:
         """Assign each key's rows to windows (``rb.tumbling``, ``rb.sliding``, ``rb.session``,
         ``rb.cumulate``); follow with :meth:`WindowedStream.agg`.
 
@@ -620,7 +620,7 @@ class KeyedStream:
 class WindowedStream:
     """A windowed stream; aggregate each window with :meth:`agg`."""
 
-    def __init__(self, stream: Stream, keys: list[dict[str, Any]], window: "Window", allowed_lateness: Any):
+    def __init__(self, stream: Stream, keys: list[dict[str, Any]], window: Window, allowed_lateness: Any):
         from .window import Window, duration
 
         if not isinstance(window, Window):
@@ -639,7 +639,7 @@ class WindowedStream:
             node["allowed_lateness"] = self._lateness
         return node
 
-    def agg(self, *aggs: Expr | Sequence[Expr], **named: Expr) -> "WindowResult":
+    def agg(self, *aggs: Expr | Sequence[Expr], **named: Expr) -> WindowResult:
         """One row per key and window: the keys, ``window_start``, ``window_end`` and the
         aggregations (``rb.count()``, ``col("x").sum()``, ...), computed incrementally."""
         items = _flatten(aggs) + [v.alias(k) for k, v in named.items()]
