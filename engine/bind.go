@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -53,6 +54,13 @@ type lnode struct {
 	winTime    string // the input column windows read event time from
 	// map_batches
 	udf int64
+	// join
+	join *joinSpec
+	// dedup and topn
+	within     int64
+	orderBy    cexpr
+	descending bool
+	topWindow  bool // topn assigns windows (else reads window_start/window_end)
 }
 
 // binder binds a logical plan. It caches opened datasets so that binding twice (before
@@ -154,6 +162,36 @@ func (b *binder) bind(n *Node) (*lnode, error) {
 		}
 	case "datagen", "nexmark":
 		if err := b.bindGenerator(n, ln); err != nil {
+			return nil, err
+		}
+	case "join":
+		if len(n.Inputs) != 2 {
+			return nil, rberr.New(rberr.Plan, "%s: a join takes exactly two inputs", name)
+		}
+		for _, sub := range n.Inputs {
+			in, err := b.bind(sub)
+			if err != nil {
+				return nil, err
+			}
+			ln.inputs = append(ln.inputs, in)
+		}
+		if err := b.bindJoin(n, ln, ln.inputs[0], ln.inputs[1]); err != nil {
+			return nil, err
+		}
+	case "dedup":
+		in, err := single()
+		if err != nil {
+			return nil, err
+		}
+		if err := b.bindDedup(n, ln, in); err != nil {
+			return nil, err
+		}
+	case "topn":
+		in, err := single()
+		if err != nil {
+			return nil, err
+		}
+		if err := b.bindTopN(n, ln, in); err != nil {
 			return nil, err
 		}
 	case "map_batches":
@@ -326,7 +364,7 @@ func (b *binder) bind(n *Node) (*lnode, error) {
 		ln.path = n.Path
 		ln.schema = writeSummarySchema
 	default:
-		ops := []string{"scan_parquet", "scan_arrow", "datagen", "nexmark", "filter", "select", "with_columns", "aggregate", "window_agg", "map_batches", "union", "limit", "write_parquet"}
+		ops := []string{"scan_parquet", "scan_arrow", "datagen", "nexmark", "filter", "select", "with_columns", "aggregate", "window_agg", "map_batches", "join", "dedup", "topn", "union", "limit", "write_parquet"}
 		msg := fmt.Sprintf("unknown operator %q", n.Op)
 		if s := suggest(n.Op, ops); s != "" {
 			msg += fmt.Sprintf("; did you mean %q?", s)
@@ -459,6 +497,11 @@ func (b *binder) require(n *Node, ln *lnode, need map[string]bool) {
 		b.require(n.Input, ln.inputs[0], need)
 	case "map_batches":
 		b.require(n.Input, ln.inputs[0], nil) // the function sees every column
+	case "dedup", "topn":
+		b.require(n.Input, ln.inputs[0], nil)
+	case "join":
+		b.require(n.Inputs[0], ln.inputs[0], nil)
+		b.require(n.Inputs[1], ln.inputs[1], nil)
 	case "write_parquet":
 		b.require(n.Input, ln.inputs[0], nil)
 	}
@@ -643,5 +686,99 @@ func (b *binder) bindWindow(n *Node, ln, in *lnode) error {
 	fields := append(keyFields, arrow.Field{Name: "window_start", Type: timeType}, arrow.Field{Name: "window_end", Type: timeType})
 	ln.schema = arrow.NewSchema(append(fields, aggFields...), nil)
 	ln.timeCol = ""
+	return nil
+}
+
+func (b *binder) compileKeys(n *Node, ln, in *lnode, what string) error {
+	scope := &compileScope{schema: in.schema, op: ln.name}
+	for _, k := range n.Keys {
+		bk, err := scope.compileNamed(k)
+		if err != nil {
+			return err
+		}
+		if !hashable(bk.Type()) {
+			return rberr.New(rberr.Type, "%s: cannot %s by %s of type %s", ln.name, what, bk, TypeName(bk.Type()))
+		}
+		ln.keys = append(ln.keys, bk)
+	}
+	return nil
+}
+
+// bindDedup validates a deduplication: keys and the event-time bound.
+func (b *binder) bindDedup(n *Node, ln, in *lnode) error {
+	if len(n.Keys) == 0 {
+		return rberr.New(rberr.Plan, "%s: give the columns that identify duplicates", ln.name)
+	}
+	if err := b.compileKeys(n, ln, in, "deduplicate"); err != nil {
+		return err
+	}
+	if in.timeCol == "" {
+		return rberr.New(rberr.Plan, "%s: the input has no event time; pass event_time=<column> to the source", ln.name)
+	}
+	ln.within = math.MaxInt64
+	if n.Within != "" {
+		d, err := parseDuration(n.Within)
+		if err != nil || d <= 0 {
+			return rberr.New(rberr.Plan, "%s: within: %v", ln.name, errOrNegative(err))
+		}
+		ln.within = d
+	}
+	ln.schema, ln.timeCol = in.schema, in.timeCol
+	return nil
+}
+
+// bindTopN validates a top-N per partition and window.
+func (b *binder) bindTopN(n *Node, ln, in *lnode) error {
+	if n.N == nil || *n.N <= 0 {
+		return rberr.New(rberr.Plan, "%s: n must be a positive number of rows", ln.name)
+	}
+	if n.OrderBy == nil {
+		return rberr.New(rberr.Plan, "%s: give the column to rank by", ln.name)
+	}
+	if err := b.compileKeys(n, ln, in, "rank"); err != nil {
+		return err
+	}
+	scope := &compileScope{schema: in.schema, op: ln.name}
+	ob, err := scope.compile(n.OrderBy)
+	if err != nil {
+		return err
+	}
+	if t := ob.Type(); !isNumeric(t) && !isString(t) && !isTemporal(t) && t.ID() != arrow.BOOL {
+		return rberr.New(rberr.Type, "%s: cannot rank by %s of type %s", ln.name, ob, TypeName(t))
+	}
+	ln.orderBy, ln.descending, ln.limit = ob, n.Descending, *n.N
+	fields := append([]arrow.Field{}, in.schema.Fields()...)
+	if n.Window != nil {
+		if ln.win, err = compileWindower(n.Window, ln.name); err != nil {
+			return err
+		}
+		if ln.win.kind == "session" {
+			return rberr.New(rberr.Plan, "%s: top-N takes tumbling, sliding or cumulate windows", ln.name)
+		}
+		col := n.Window.On
+		if col == "" {
+			col = in.timeCol
+		}
+		if col == "" {
+			return rberr.New(rberr.Plan, "%s: the input has no event time; pass event_time=<column> to the source", ln.name)
+		}
+		ln.winTime, ln.topWindow = col, true
+		tt := in.schema.Field(in.schema.FieldIndices(col)[0]).Type
+		if in.schema.HasField("window_start") || in.schema.HasField("window_end") {
+			return rberr.New(rberr.Plan, "%s: the input already has window_start/window_end columns; rank them with top_n on the window result", ln.name)
+		}
+		fields = append(fields, arrow.Field{Name: "window_start", Type: tt}, arrow.Field{Name: "window_end", Type: tt})
+	} else {
+		for _, c := range []string{"window_start", "window_end"} {
+			if !in.schema.HasField(c) {
+				return rberr.New(rberr.Plan, "%s: without a window, top-N ranks the rows of each window of a window result, but the input has no %q column", ln.name, c)
+			}
+		}
+	}
+	if in.schema.HasField("rank") {
+		return rberr.New(rberr.Plan, "%s: the input already has a column named \"rank\"", ln.name)
+	}
+	fields = append(fields, arrow.Field{Name: "rank", Type: arrow.PrimitiveTypes.Int64})
+	ln.schema = arrow.NewSchema(fields, nil)
 	return nil
 }

@@ -32,10 +32,12 @@ type router struct {
 	// sink is set instead of targets at the end of a graph.
 	sink emitter
 	m    *opMetrics // of the last operator: time blocked on full queues is its backpressure
+	side int        // index of the edge at the receiving stage
 }
 
 func (r *router) send(target int, m message) error {
 	m.ch = r.chIdx[target]
+	m.side = r.side
 	select {
 	case r.targets[target].in <- m:
 		return nil

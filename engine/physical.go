@@ -196,6 +196,68 @@ func (g *graph) build(n *lnode, filterAbove *lnode) (flow, error) {
 		}
 		f.st.chain("filter", func(int) operator { return &filterOp{name: n.name, pred: n.pred} })
 		return f, nil
+	case "join":
+		var edges []edge
+		js := n.join
+		for side, in := range n.inputs {
+			f, err := g.build(in, nil)
+			if err != nil {
+				return f, err
+			}
+			keys := js.leftKeys
+			if side == 1 {
+				keys = js.rightKeys
+			}
+			edges = append(edges, edge{from: f.st, part: partHash, keys: keys})
+		}
+		st := g.newStage("join", g.parallel, edges...)
+		st.chain("join("+js.how+")", func(int) operator {
+			base := joinBase{spec: js, emitSz: g.batchSize}
+			switch js.how {
+			case "window":
+				return &windowJoinOp{joinBase: base, win: js.win}
+			case "interval":
+				return &intervalJoinOp{joinBase: base}
+			}
+			return &asofJoinOp{joinBase: base}
+		})
+		return flow{st: st}, nil
+	case "dedup", "topn":
+		in, err := g.build(n.inputs[0], nil)
+		if err != nil {
+			return in, err
+		}
+		keys := make([]cexpr, len(n.keys))
+		types := make([]arrow.DataType, len(n.keys))
+		for i, k := range n.keys {
+			keys[i], types[i] = k.cexpr, k.Type()
+		}
+		p := g.parallel
+		if len(keys) == 0 {
+			p = 1
+		}
+		inSchema := n.inputs[0].schema
+		st := g.newStage(n.op, p, edge{from: in.st, part: partHash, keys: keys})
+		if n.op == "dedup" {
+			timeIdx := inSchema.FieldIndices(n.inputs[0].timeCol)[0]
+			st.chain("dedup", func(int) operator {
+				return &dedupOp{name: n.name, keys: keys, keyTypes: types, within: n.within, timeIdx: timeIdx}
+			})
+			return flow{st: st}, nil
+		}
+		op := &topnOp{name: n.name, keys: keys, keyTypes: types, orderBy: n.orderBy, descending: n.descending,
+			n: int(n.limit), schema: n.schema, inSchema: inSchema, batchSize: g.batchSize}
+		if n.topWindow {
+			w := n.win
+			op.win = &w
+			op.timeIdx = inSchema.FieldIndices(n.winTime)[0]
+			op.timeType = inSchema.Field(op.timeIdx).Type
+		} else {
+			op.startIdx = inSchema.FieldIndices("window_start")[0]
+			op.endIdx = inSchema.FieldIndices("window_end")[0]
+		}
+		st.chain(fmt.Sprintf("top_n(%d)", n.limit), func(int) operator { c := *op; return &c })
+		return flow{st: st}, nil
 	case "map_batches":
 		f, err := g.build(n.inputs[0], nil)
 		if err != nil {
@@ -298,9 +360,9 @@ func (g *graph) wire(queue int) {
 		}
 	}
 	for _, s := range g.stages {
-		for _, e := range s.inputs {
+		for side, e := range s.inputs {
 			for ui, up := range e.from.tasks {
-				r := &router{part: e.part, keys: e.keys, maxPar: g.maxPar}
+				r := &router{part: e.part, keys: e.keys, maxPar: g.maxPar, side: side}
 				if e.part == partForward {
 					t := s.tasks[ui%len(s.tasks)]
 					r.targets = []*task{t}

@@ -45,6 +45,11 @@ type Options struct {
 //	nexmark       kind ("person", "auction", "bid"), rate, count, seed
 //	window_agg    input, keys, aggs, window, allowed_lateness, output ("results" or "late")
 //	map_batches   input, udf (the host's function id), schema (its result columns; absent: same as input)
+//	join          inputs [left, right], how ("window", "interval", "asof"), left_on, right_on,
+//	              window (how=window), lower and upper (how=interval), suffix
+//	dedup         input, keys, within (first row per key within that much event time)
+//	topn          input, keys, n, order_by, descending, window (absent: rank the rows of
+//	              each (window_start, window_end) of a window result)
 //
 // Every source takes event_time (a column), max_out_of_orderness and idle_timeout
 // (durations such as "5s").
@@ -79,6 +84,19 @@ type Node struct {
 	// map_batches: a host function and the schema it returns.
 	UDF    int64      `json:"udf,omitempty"`
 	Schema []FieldDef `json:"schema,omitempty"`
+
+	// join: inputs [left, right]; how "window", "interval" or "asof".
+	How     string  `json:"how,omitempty"`
+	LeftOn  []*Expr `json:"left_on,omitempty"`
+	RightOn []*Expr `json:"right_on,omitempty"`
+	Lower   string  `json:"lower,omitempty"`
+	Upper   string  `json:"upper,omitempty"`
+	Suffix  string  `json:"suffix,omitempty"`
+
+	// dedup and topn.
+	Within     string `json:"within,omitempty"`
+	OrderBy    *Expr  `json:"order_by,omitempty"`
+	Descending bool   `json:"descending,omitempty"`
 
 	// Windows.
 	Window          *WindowDef `json:"window,omitempty"`

@@ -44,6 +44,9 @@ type message struct {
 	// order of rows within each split, not on how parallel readers interleave.
 	wm    int64
 	hasWM bool
+	// side is the index of the input edge a batch came through (0 = left, 1 = right of a
+	// join), stamped by the sender's router.
+	side int
 }
 
 // with returns a batch message carrying rec in place of m's batch, keeping its order and

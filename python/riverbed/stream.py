@@ -343,6 +343,71 @@ class Stream:
         node["udf"] = udf.register(fn, pa_schema)
         return self._then(node)
 
+    def _join(self, other: Stream, how: str, on: Any, left_on: Any, right_on: Any, suffix: str,
+              **extra: Any) -> Stream:
+        if not isinstance(other, Stream):
+            raise TypeError(f"join takes a stream, got {type(other).__name__}")
+        if on is not None:
+            if left_on is not None or right_on is not None:
+                raise ValueError("give either on= or left_on= and right_on=, not both")
+            left_on = right_on = on
+        if left_on is None or right_on is None:
+            raise ValueError("give the join keys: on=... (or left_on=... and right_on=...)")
+        lk = _exprs(_flatten((left_on,)), "join")
+        rk = _exprs(_flatten((right_on,)), "join")
+        node: dict[str, Any] = {"op": "join", "how": how, "left_on": lk, "right_on": rk, "suffix": suffix,
+                                "inputs": [self._node, other._node], **extra}
+        sources = list(self._sources) + [s for s in other._sources if s not in self._sources]
+        return Stream(self._env, node, sources, unbounded=self._unbounded or other._unbounded)
+
+    def join_window(self, other: Stream, on: Any = None, *, window: Window, left_on: Any = None,
+                    right_on: Any = None, suffix: str = "_right") -> Stream:
+        """Window join: pairs of rows, one from each stream, with equal keys in the same
+        window (``rb.tumbling``, ``rb.sliding``, ``rb.cumulate``), emitted when the window
+        closes, with ``window_start`` and ``window_end``. Right columns whose names clash
+        get ``suffix``; a right key of the same name as its left key is dropped."""
+        from .window import Window
+
+        if not isinstance(window, Window):
+            raise TypeError("window must be rb.tumbling(...), rb.sliding(...) or rb.cumulate(...)")
+        return self._join(other, "window", on, left_on, right_on, suffix, window=window._to_plan())
+
+    def join_interval(self, other: Stream, on: Any = None, *, lower: Any, upper: Any, left_on: Any = None,
+                      right_on: Any = None, suffix: str = "_right") -> Stream:
+        """Interval join: each left row with every right row of equal keys whose event time
+        is within ``[left + lower, left + upper]`` (e.g. ``lower="-5s", upper="10s"``)."""
+        from .window import duration
+
+        def signed(d: Any, what: str) -> str:
+            if isinstance(d, str):
+                return d
+            if isinstance(d, int) and d < 0:
+                return "-" + duration(-d, what)
+            return duration(d, what)
+
+        return self._join(other, "interval", on, left_on, right_on, suffix, lower=signed(lower, "lower"),
+                          upper=signed(upper, "upper"))
+
+    def join_asof(self, other: Stream, on: Any = None, *, by: Any = None, left_on: Any = None,
+                  right_on: Any = None, suffix: str = "_right") -> Stream:
+        """As-of join (point in time): each left row with the latest right row of the same
+        key at or before its event time, or nulls if there is none — the join that feature
+        pipelines need to avoid looking into the future. Keys: ``on`` (or ``by``)."""
+        return self._join(other, "asof", on if on is not None else by, left_on, right_on, suffix)
+
+    def deduplicate(self, *keys: str | Expr | Sequence[str | Expr], within: Any = None) -> Stream:
+        """Keep the first row of each key; drop later rows of that key whose event time is
+        less than ``within`` after the kept one (without ``within``: all of them)."""
+        from .window import duration
+
+        items = _flatten(keys)
+        if not items:
+            raise ValueError("deduplicate needs the key columns")
+        node: dict[str, Any] = {"op": "dedup", "keys": _exprs(items, "deduplicate")}
+        if within is not None:
+            node["within"] = duration(within, "within")
+        return self._then(node)
+
     def group_by(self, *keys: str | Expr | Sequence[str | Expr]) -> GroupBy:
         """Group rows by key columns or expressions; follow with :meth:`GroupBy.agg`.
 
@@ -639,6 +704,16 @@ class WindowedStream:
             node["allowed_lateness"] = self._lateness
         return node
 
+    def top_n(self, n: int, by: str | Expr, *, descending: bool = True) -> Stream:
+        """The top ``n`` rows of each window (and key, on a keyed stream) by ``by``, with
+        ``window_start``, ``window_end`` and ``rank`` (1 = first), emitted when the window
+        closes."""
+        if not isinstance(n, int) or n <= 0:
+            raise ValueError(f"n must be a positive integer, got {n!r}")
+        node = {"op": "topn", "keys": self._keys, "n": n, "order_by": _exprs([by], "top_n")[0],
+                "descending": descending, "window": self._window._to_plan()}
+        return self._stream._then(node)
+
     def agg(self, *aggs: Expr | Sequence[Expr], **named: Expr) -> WindowResult:
         """One row per key and window: the keys, ``window_start``, ``window_end`` and the
         aggregations (``rb.count()``, ``col("x").sum()``, ...), computed incrementally."""
@@ -657,6 +732,16 @@ class WindowResult(Stream):
         super().__init__(s._env, s._node, s._sources, unbounded=s._unbounded)
         self._windowed = windowed
         self._aggs = aggs
+
+    def top_n(self, n: int, by: str | Expr, *, descending: bool = True,
+              per: str | Expr | Sequence[str | Expr] | None = None) -> Stream:
+        """The top ``n`` result rows of each window by ``by`` (e.g. the auctions with the most
+        bids per window), with a ``rank`` column; ``per`` adds partition columns."""
+        if not isinstance(n, int) or n <= 0:
+            raise ValueError(f"n must be a positive integer, got {n!r}")
+        keys = _exprs(_flatten((per,)), "top_n") if per is not None else []
+        node = {"op": "topn", "keys": keys, "n": n, "order_by": _exprs([by], "top_n")[0], "descending": descending}
+        return self._then(node)
 
     def late(self) -> Stream:
         """The input rows that came too late for every window they belong to (the late side

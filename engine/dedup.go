@@ -1,0 +1,328 @@
+package engine
+
+import (
+	"math"
+	"sort"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+)
+
+// dedupOp keeps the first row of each key, and drops rows of that key whose event time is
+// less than `within` after the kept one; the next row after that is kept again. Rows are
+// taken in arrival order (input order within a split).
+type dedupOp struct {
+	baseOp
+	name     string
+	keys     []cexpr
+	keyTypes []arrow.DataType
+	within   int64
+	timeIdx  int
+	tc       *taskCtx
+	groups   *grouper
+	kept     []int64 // per key id: event time of the kept row; MinInt64: none
+	ids      []uint32
+	ts       []int64
+	wm       int64
+}
+
+func (o *dedupOp) open(tc *taskCtx) error {
+	o.tc = tc
+	o.groups = newGrouper(o.keyTypes)
+	o.wm = math.MinInt64
+	return nil
+}
+
+func (o *dedupOp) processBatch(m message, out emitter) error {
+	rec := m.rec
+	defer rec.Release()
+	n := int(rec.NumRows())
+	if n == 0 {
+		return nil
+	}
+	cols, err := evalColumns(o.tc.ec, o.keys, rec)
+	if err != nil {
+		return err
+	}
+	o.ids = grow(o.ids, n)[:n]
+	err = o.groups.consume(o.tc.ec.ctx, cols, o.ids)
+	releaseAll(cols)
+	if err != nil {
+		return err
+	}
+	for len(o.kept) < o.groups.numGroups() {
+		o.kept = append(o.kept, math.MinInt64)
+	}
+	o.ts = eventTimes(rec.Column(o.timeIdx), o.ts)
+	keep := make([]int32, 0, n)
+	for i, g := range o.ids {
+		t := o.ts[i]
+		if k := o.kept[g]; k == math.MinInt64 || (t != math.MinInt64 && t-k >= o.within) {
+			o.kept[g] = t
+			keep = append(keep, int32(i))
+		}
+	}
+	switch len(keep) {
+	case 0:
+		return nil
+	case n:
+		rec.Retain()
+		return out.emit(m.with(rec))
+	}
+	res, err := takeRows(o.tc.ec, rec, keep)
+	if err != nil {
+		return err
+	}
+	return out.emit(m.with(res))
+}
+
+func (o *dedupOp) close() {
+	if o.groups != nil {
+		o.groups.release()
+	}
+}
+
+// topnOp ranks rows per partition (keys, and window) by an expression and emits the top
+// n of each partition, with their rank, when the watermark passes the window's end. The
+// window is either assigned from event time (win set) or read from the window_start and
+// window_end columns of a window result.
+type topnOp struct {
+	baseOp
+	name       string
+	keys       []cexpr
+	keyTypes   []arrow.DataType
+	orderBy    cexpr
+	descending bool
+	n          int
+	win        *windower
+	timeIdx    int // event time (win set)
+	startIdx   int // window_start / window_end columns (win nil)
+	endIdx     int
+	timeType   arrow.DataType
+	schema     *arrow.Schema
+	inSchema   *arrow.Schema
+	batchSize  int
+
+	tc     *taskCtx
+	wm     int64
+	store  rowStore
+	panes  map[[2]int64]*topnPane
+	groups *grouper
+	ts     []int64
+	wbuf   [][2]int64
+}
+
+type topnPane struct {
+	parts map[uint32][]topnRow
+}
+
+type topnRow struct {
+	ref   rowRef
+	f     float64
+	i     int64
+	s     string
+	null  bool
+	order int64 // arrival order, to break ties deterministically within a split
+}
+
+func (o *topnOp) open(tc *taskCtx) error {
+	o.tc = tc
+	o.wm = math.MinInt64
+	o.store.schema = o.inSchema
+	o.panes = map[[2]int64]*topnPane{}
+	o.groups = newGrouper(o.keyTypes)
+	return nil
+}
+
+func (o *topnOp) processMarker(message, emitter) error { return nil }
+
+func (o *topnOp) processBatch(m message, out emitter) error {
+	rec := m.rec
+	defer rec.Release()
+	n := int(rec.NumRows())
+	if n == 0 {
+		return nil
+	}
+	ids := make([]uint32, n)
+	if len(o.keys) > 0 {
+		cols, err := evalColumns(o.tc.ec, o.keys, rec)
+		if err != nil {
+			return err
+		}
+		err = o.groups.consume(o.tc.ec.ctx, cols, ids)
+		releaseAll(cols)
+		if err != nil {
+			return err
+		}
+	}
+	d, err := o.orderBy.Eval(o.tc.ec, rec)
+	if err != nil {
+		return err
+	}
+	ob, err := datumToArray(o.tc.ec, d, n)
+	if err != nil {
+		return err
+	}
+	defer ob.Release()
+	vals := sortValues(ob)
+	var starts, ends []int64
+	if o.win == nil {
+		starts = eventTimes(rec.Column(o.startIdx), nil)
+		ends = eventTimes(rec.Column(o.endIdx), nil)
+	} else {
+		o.ts = eventTimes(rec.Column(o.timeIdx), o.ts)
+	}
+	chunk := o.store.add(rec)
+	lateWM := lateWatermark(o.wm, m)
+	placed := 0
+	for i := 0; i < n; i++ {
+		o.wbuf = o.wbuf[:0]
+		if o.win == nil {
+			o.wbuf = append(o.wbuf, [2]int64{starts[i], ends[i]})
+		} else if o.ts[i] != math.MinInt64 {
+			o.wbuf = o.win.assign(o.ts[i], o.wbuf)
+		}
+		for _, w := range o.wbuf {
+			if o.win != nil && w[1]-1 <= lateWM {
+				o.tc.metrics.late.Add(1)
+				continue
+			}
+			p := o.panes[w]
+			if p == nil {
+				p = &topnPane{parts: map[uint32][]topnRow{}}
+				o.panes[w] = p
+			}
+			r := vals(i)
+			r.ref = rowRef{chunk, int32(i)}
+			r.order = int64(m.seq)<<20 | int64(i)
+			p.parts[ids[i]] = append(p.parts[ids[i]], r)
+			placed++
+			if len(p.parts[ids[i]]) > 4*o.n+64 {
+				o.trim(p, ids[i])
+			}
+		}
+	}
+	o.store.live[chunk] += placed - n
+	if o.store.live[chunk] == 0 {
+		o.store.live[chunk] = 1
+		o.store.drop(rowRef{chunk: chunk})
+	}
+	return nil
+}
+
+// sortValues reads the ordering column as comparable values.
+func sortValues(a arrow.Array) func(int) topnRow {
+	switch {
+	case isFloat(a.DataType()):
+		f, _ := asFloat64(a)
+		return func(i int) topnRow { return topnRow{f: f[i], null: a.IsNull(i)} }
+	case isString(a.DataType()):
+		s := stringAt(a)
+		return func(i int) topnRow { return topnRow{s: s(i), null: a.IsNull(i)} }
+	}
+	ints, err := asInt64(a)
+	if err != nil {
+		return func(i int) topnRow { return topnRow{null: true} }
+	}
+	return func(i int) topnRow { return topnRow{i: ints[i], null: a.IsNull(i)} }
+}
+
+// better orders rows: non-null first, then by value (descending or not), then arrival.
+func (o *topnOp) better(a, b topnRow) bool {
+	if a.null != b.null {
+		return !a.null
+	}
+	if !a.null {
+		c := 0
+		switch {
+		case a.f != b.f:
+			c = map[bool]int{true: -1, false: 1}[less(a.f, b.f)]
+		case a.i != b.i:
+			c = map[bool]int{true: -1, false: 1}[a.i < b.i]
+		case a.s != b.s:
+			c = map[bool]int{true: -1, false: 1}[a.s < b.s]
+		}
+		if c != 0 {
+			return (c > 0) == o.descending
+		}
+	}
+	return a.order < b.order
+}
+
+// trim keeps only the best n rows of a partition.
+func (o *topnOp) trim(p *topnPane, k uint32) {
+	rows := p.parts[k]
+	sort.SliceStable(rows, func(a, b int) bool { return o.better(rows[a], rows[b]) })
+	if len(rows) > o.n {
+		for _, r := range rows[o.n:] {
+			o.store.drop(r.ref)
+		}
+		rows = rows[:o.n]
+	}
+	p.parts[k] = rows
+}
+
+func (o *topnOp) processWatermark(wm int64, out emitter) error {
+	if wm <= o.wm {
+		return nil
+	}
+	o.wm = wm
+	var ws [][2]int64
+	for w := range o.panes {
+		if w[1]-1 <= wm {
+			ws = append(ws, w)
+		}
+	}
+	sortWindows(ws)
+	for _, w := range ws {
+		if err := o.fire(w, o.panes[w], out); err != nil {
+			return err
+		}
+		delete(o.panes, w)
+	}
+	return out.emit(message{kind: msgWatermark, n: wm})
+}
+
+func (o *topnOp) fire(w [2]int64, p *topnPane, out emitter) error {
+	keys := make([]uint32, 0, len(p.parts))
+	for k := range p.parts {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(a, b int) bool { return keys[a] < keys[b] })
+	var refs []rowRef
+	var ranks, starts, ends []int64
+	for _, k := range keys {
+		o.trim(p, k)
+		for r, row := range p.parts[k] {
+			refs = append(refs, row.ref)
+			ranks = append(ranks, int64(r+1))
+			starts, ends = append(starts, w[0]), append(ends, w[1])
+		}
+	}
+	defer func() {
+		for _, r := range refs {
+			o.store.drop(r)
+		}
+	}()
+	if len(refs) == 0 {
+		return nil
+	}
+	cols, err := o.store.gather(o.tc.ec.ctx, refs)
+	if err != nil {
+		return err
+	}
+	if o.win != nil {
+		cols = append(cols, timeArray(o.tc.ec, o.timeType, starts), timeArray(o.tc.ec, o.timeType, ends))
+	}
+	cols = append(cols, int64Array(o.tc.ec.mem, arrow.PrimitiveTypes.Int64, ranks, nil))
+	rec := array.NewRecordBatch(o.schema, cols, int64(len(refs)))
+	releaseAll(cols)
+	return emitSliced(rec, o.batchSize, out)
+}
+
+func (o *topnOp) close() {
+	o.store.release()
+	if o.groups != nil {
+		o.groups.release()
+	}
+}

@@ -1,0 +1,585 @@
+package engine
+
+import (
+	"fmt"
+	"math"
+	"sort"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/riverbed-engine/riverbed/internal/rberr"
+)
+
+// Joins of two keyed streams in event time. Both inputs are hash-partitioned by their
+// join keys, so rows with equal keys meet in one subtask; a shared grouper turns the keys
+// of either side into one key id.
+
+// joinSpec is what every join operator needs from binding.
+type joinSpec struct {
+	name                string
+	how                 string
+	leftKeys, rightKeys []cexpr
+	keyTypes            []arrow.DataType
+	leftSchema          *arrow.Schema
+	rightSchema         *arrow.Schema
+	leftTime, rightTime int // event-time columns
+	rightKeep           []int
+	schema              *arrow.Schema
+	win                 windower
+	lower, upper        int64
+	timeType            arrow.DataType
+}
+
+// bindJoin validates a join of two inputs.
+func (b *binder) bindJoin(n *Node, ln *lnode, left, right *lnode) error {
+	name := ln.name
+	js := &joinSpec{name: name, how: n.How, leftSchema: left.schema, rightSchema: right.schema}
+	if len(n.LeftOn) == 0 || len(n.LeftOn) != len(n.RightOn) {
+		return rberr.New(rberr.Plan, "%s: give the same number of join keys for both sides (left_on and right_on, or on)", name)
+	}
+	ls := &compileScope{schema: left.schema, op: name + " (left)"}
+	rs := &compileScope{schema: right.schema, op: name + " (right)"}
+	dropRight := map[string]bool{}
+	for i := range n.LeftOn {
+		lk, err := ls.compile(n.LeftOn[i])
+		if err != nil {
+			return err
+		}
+		rk, err := rs.compile(n.RightOn[i])
+		if err != nil {
+			return err
+		}
+		t, ok := comparableType(lk.Type(), rk.Type())
+		if !ok || !hashable(t) {
+			return rberr.New(rberr.Type, "%s: cannot join %s (%s) with %s (%s)", name, lk, TypeName(lk.Type()), rk, TypeName(rk.Type()))
+		}
+		if !arrow.TypeEqual(lk.Type(), t) {
+			lk = &castExpr{arg: lk, to: t}
+		}
+		if !arrow.TypeEqual(rk.Type(), t) {
+			rk = &castExpr{arg: rk, to: t}
+		}
+		js.leftKeys = append(js.leftKeys, lk)
+		js.rightKeys = append(js.rightKeys, rk)
+		js.keyTypes = append(js.keyTypes, t)
+		if n.LeftOn[i].Col != nil && n.RightOn[i].Col != nil && *n.LeftOn[i].Col == *n.RightOn[i].Col {
+			dropRight[*n.RightOn[i].Col] = true
+		}
+	}
+	timeOf := func(side *lnode, what string) (int, error) {
+		if side.timeCol == "" {
+			return 0, rberr.New(rberr.Plan, "%s: the %s input has no event time; pass event_time=<column> to its source", name, what)
+		}
+		return side.schema.FieldIndices(side.timeCol)[0], nil
+	}
+	var err error
+	if js.leftTime, err = timeOf(left, "left"); err != nil {
+		return err
+	}
+	if js.rightTime, err = timeOf(right, "right"); err != nil {
+		return err
+	}
+	js.timeType = left.schema.Field(js.leftTime).Type
+	suffix := n.Suffix
+	if suffix == "" {
+		suffix = "_right"
+	}
+	fields := append([]arrow.Field{}, left.schema.Fields()...)
+	names := map[string]bool{}
+	for _, f := range fields {
+		names[f.Name] = true
+	}
+	for i, f := range right.schema.Fields() {
+		if dropRight[f.Name] {
+			continue
+		}
+		if names[f.Name] {
+			f.Name += suffix
+			if names[f.Name] {
+				return rberr.New(rberr.Plan, "%s: the right column %q clashes with a left column even with the suffix %q", name, f.Name, suffix)
+			}
+		}
+		names[f.Name] = true
+		if n.How == "asof" {
+			f.Nullable = true
+		}
+		fields = append(fields, f)
+		js.rightKeep = append(js.rightKeep, i)
+	}
+	switch n.How {
+	case "window":
+		if n.Window == nil {
+			return rberr.New(rberr.Plan, "%s: a window join needs a window", name)
+		}
+		if js.win, err = compileWindower(n.Window, name); err != nil {
+			return err
+		}
+		if js.win.kind == "session" {
+			return rberr.New(rberr.Plan, "%s: window joins take tumbling, sliding or cumulate windows", name)
+		}
+		if names["window_start"] || names["window_end"] {
+			return rberr.New(rberr.Plan, "%s: the inputs already have window_start/window_end columns", name)
+		}
+		fields = append(fields, arrow.Field{Name: "window_start", Type: js.timeType}, arrow.Field{Name: "window_end", Type: js.timeType})
+	case "interval":
+		if n.Lower == "" || n.Upper == "" {
+			return rberr.New(rberr.Plan, "%s: an interval join needs lower and upper bounds", name)
+		}
+		if js.lower, err = parseSignedDuration(n.Lower); err != nil {
+			return rberr.New(rberr.Plan, "%s: lower: %v", name, err)
+		}
+		if js.upper, err = parseSignedDuration(n.Upper); err != nil {
+			return rberr.New(rberr.Plan, "%s: upper: %v", name, err)
+		}
+		if js.lower > js.upper {
+			return rberr.New(rberr.Plan, "%s: lower bound %s is above upper bound %s", name, n.Lower, n.Upper)
+		}
+	case "asof":
+	default:
+		msg := fmt.Sprintf("%s: unknown join kind %q", name, n.How)
+		if s := suggest(n.How, []string{"window", "interval", "asof"}); s != "" {
+			msg += fmt.Sprintf("; did you mean %q?", s)
+		}
+		return rberr.New(rberr.Plan, "%s", msg)
+	}
+	js.schema = arrow.NewSchema(fields, nil)
+	ln.join = js
+	ln.schema = js.schema
+	if n.How != "window" {
+		ln.timeCol = left.timeCol
+	}
+	return nil
+}
+
+func parseSignedDuration(s string) (int64, error) {
+	neg := len(s) > 0 && s[0] == '-'
+	if neg || (len(s) > 0 && s[0] == '+') {
+		s = s[1:]
+	}
+	d, err := parseDuration(s)
+	if neg {
+		d = -d
+	}
+	return d, err
+}
+
+// joinSide is the state of one input of a join operator.
+type joinSide struct {
+	store rowStore
+	buf   []int64
+}
+
+// joinBase holds what all join operators share.
+type joinBase struct {
+	baseOp
+	spec   *joinSpec
+	tc     *taskCtx
+	wm     int64
+	keys   *grouper
+	sides  [2]joinSide
+	ids    []uint32
+	emitSz int
+}
+
+func (j *joinBase) openBase(tc *taskCtx) {
+	j.tc = tc
+	j.wm = math.MinInt64
+	j.keys = newGrouper(j.spec.keyTypes)
+	j.sides[0].store.schema = j.spec.leftSchema
+	j.sides[1].store.schema = j.spec.rightSchema
+}
+
+// keyIDs returns the key id of each row of a batch from one side.
+func (j *joinBase) keyIDs(side int, rec arrow.RecordBatch) ([]uint32, error) {
+	exprs := j.spec.leftKeys
+	if side == 1 {
+		exprs = j.spec.rightKeys
+	}
+	cols, err := evalColumns(j.tc.ec, exprs, rec)
+	if err != nil {
+		return nil, err
+	}
+	defer releaseAll(cols)
+	ids := make([]uint32, rec.NumRows())
+	if err := j.keys.consume(j.tc.ec.ctx, cols, ids); err != nil {
+		return nil, err
+	}
+	return ids, nil
+}
+
+func (j *joinBase) times(side int, rec arrow.RecordBatch) []int64 {
+	col := j.spec.leftTime
+	if side == 1 {
+		col = j.spec.rightTime
+	}
+	j.sides[side].buf = eventTimes(rec.Column(col), j.sides[side].buf)
+	return j.sides[side].buf
+}
+
+func lateWatermark(opWM int64, m message) int64 {
+	if m.hasWM && m.wm > opWM {
+		return m.wm
+	}
+	return opWM
+}
+
+// emitPairs builds output rows from pairs of left and right rows (right refs may be
+// negative: no match) plus extra trailing columns.
+func (j *joinBase) emitPairs(left, right []rowRef, extra []arrow.Array, out emitter) error {
+	defer releaseAll(extra)
+	if len(left) == 0 {
+		return nil
+	}
+	ctx := j.tc.ec.ctx
+	lcols, err := j.sides[0].store.gather(ctx, left)
+	if err != nil {
+		return err
+	}
+	defer releaseAll(lcols)
+	rcols, err := j.sides[1].store.gather(ctx, right)
+	if err != nil {
+		return err
+	}
+	defer releaseAll(rcols)
+	cols := append([]arrow.Array{}, lcols...)
+	for _, i := range j.spec.rightKeep {
+		cols = append(cols, rcols[i])
+	}
+	cols = append(cols, extra...)
+	rec := array.NewRecordBatch(j.spec.schema, cols, int64(len(left)))
+	return emitSliced(rec, j.emitSz, out)
+}
+
+func (j *joinBase) processMarker(message, emitter) error { return nil }
+
+func (j *joinBase) close() {
+	j.sides[0].store.release()
+	j.sides[1].store.release()
+	if j.keys != nil {
+		j.keys.release()
+	}
+}
+
+// windowJoinOp joins the rows of both sides that have equal keys and fall in the same
+// window; each window is joined when the watermark passes its end.
+type windowJoinOp struct {
+	joinBase
+	win   windower
+	panes map[[2]int64]*joinPane
+	wbuf  [][2]int64
+}
+
+type joinPane struct {
+	rows [2]map[uint32][]rowRef // per side: key id -> rows
+}
+
+func (o *windowJoinOp) open(tc *taskCtx) error {
+	o.openBase(tc)
+	o.panes = map[[2]int64]*joinPane{}
+	return nil
+}
+
+func (o *windowJoinOp) processBatch(m message, out emitter) error {
+	rec := m.rec
+	defer rec.Release()
+	if rec.NumRows() == 0 {
+		return nil
+	}
+	ids, err := o.keyIDs(m.side, rec)
+	if err != nil {
+		return err
+	}
+	ts := o.times(m.side, rec)
+	chunk := o.sides[m.side].store.add(rec)
+	lateWM := lateWatermark(o.wm, m)
+	var late int64
+	for i, t := range ts {
+		o.wbuf = o.win.assign(t, o.wbuf[:0])
+		placed := 0
+		for _, w := range o.wbuf {
+			if t == math.MinInt64 || w[1]-1 <= lateWM {
+				continue
+			}
+			p := o.panes[w]
+			if p == nil {
+				p = &joinPane{rows: [2]map[uint32][]rowRef{{}, {}}}
+				o.panes[w] = p
+			}
+			p.rows[m.side][ids[i]] = append(p.rows[m.side][ids[i]], rowRef{chunk, int32(i)})
+			placed++
+		}
+		if placed == 0 {
+			late++
+		}
+		// The store counts one reference per placement.
+		o.sides[m.side].store.live[chunk] += placed - 1
+	}
+	if late > 0 {
+		o.tc.metrics.late.Add(late)
+	}
+	if o.sides[m.side].store.live[chunk] == 0 {
+		o.sides[m.side].store.live[chunk] = 1
+		o.sides[m.side].store.drop(rowRef{chunk: chunk}) // nothing kept: release now
+	}
+	return nil
+}
+
+func (o *windowJoinOp) processWatermark(wm int64, out emitter) error {
+	if wm <= o.wm {
+		return nil
+	}
+	o.wm = wm
+	var ws [][2]int64
+	for w := range o.panes {
+		if w[1]-1 <= wm {
+			ws = append(ws, w)
+		}
+	}
+	sortWindows(ws)
+	for _, w := range ws {
+		if err := o.fire(w, o.panes[w], out); err != nil {
+			return err
+		}
+		delete(o.panes, w)
+	}
+	return out.emit(message{kind: msgWatermark, n: wm})
+}
+
+func (o *windowJoinOp) fire(w [2]int64, p *joinPane, out emitter) error {
+	var left, right []rowRef
+	keys := make([]uint32, 0, len(p.rows[0]))
+	for k := range p.rows[0] {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(a, b int) bool { return keys[a] < keys[b] })
+	for _, k := range keys {
+		for _, l := range p.rows[0][k] {
+			for _, r := range p.rows[1][k] {
+				left = append(left, l)
+				right = append(right, r)
+			}
+		}
+	}
+	n := len(left)
+	var extra []arrow.Array
+	if n > 0 {
+		starts, ends := make([]int64, n), make([]int64, n)
+		for i := range starts {
+			starts[i], ends[i] = w[0], w[1]
+		}
+		extra = []arrow.Array{timeArray(o.tc.ec, o.spec.timeType, starts), timeArray(o.tc.ec, o.spec.timeType, ends)}
+	}
+	err := o.emitPairs(left, right, extra, out)
+	for side := range p.rows {
+		for _, refs := range p.rows[side] {
+			for _, r := range refs {
+				o.sides[side].store.drop(r)
+			}
+		}
+	}
+	return err
+}
+
+// intervalJoinOp joins a left row with every right row of the same key whose event time
+// lies in [left + lower, left + upper]. Rows are kept until no future row of the other side
+// can match them; rows behind the watermark are late and dropped.
+type intervalJoinOp struct {
+	joinBase
+	kept [2]map[uint32][]timedRef
+}
+
+type timedRef struct {
+	ts  int64
+	ref rowRef
+}
+
+func (o *intervalJoinOp) open(tc *taskCtx) error {
+	o.openBase(tc)
+	o.kept = [2]map[uint32][]timedRef{{}, {}}
+	return nil
+}
+
+func (o *intervalJoinOp) processBatch(m message, out emitter) error {
+	rec := m.rec
+	defer rec.Release()
+	if rec.NumRows() == 0 {
+		return nil
+	}
+	side, other := m.side, 1-m.side
+	ids, err := o.keyIDs(side, rec)
+	if err != nil {
+		return err
+	}
+	ts := o.times(side, rec)
+	store := &o.sides[side].store
+	chunk := store.add(rec)
+	lateWM := lateWatermark(o.wm, m)
+	var left, right []rowRef
+	kept := 0
+	var late int64
+	for i, t := range ts {
+		if t == math.MinInt64 || t <= lateWM {
+			late++
+			continue
+		}
+		me := rowRef{chunk, int32(i)}
+		lo, hi := t+o.spec.lower, t+o.spec.upper // other side's times that match a left row
+		if side == 1 {
+			lo, hi = t-o.spec.upper, t-o.spec.lower
+		}
+		for _, c := range o.kept[other][ids[i]] {
+			if c.ts >= lo && c.ts <= hi {
+				if side == 0 {
+					left, right = append(left, me), append(right, c.ref)
+				} else {
+					left, right = append(left, c.ref), append(right, me)
+				}
+			}
+		}
+		o.kept[side][ids[i]] = append(o.kept[side][ids[i]], timedRef{t, me})
+		kept++
+	}
+	store.live[chunk] = kept
+	if late > 0 {
+		o.tc.metrics.late.Add(late)
+	}
+	err = o.emitPairs(left, right, nil, out)
+	if kept == 0 {
+		store.live[chunk] = 1
+		store.drop(rowRef{chunk: chunk})
+	}
+	return err
+}
+
+func (o *intervalJoinOp) processWatermark(wm int64, out emitter) error {
+	if wm <= o.wm {
+		return nil
+	}
+	o.wm = wm
+	// Future rows have times above wm. A left row at t matches right rows up to t+upper;
+	// a right row at t matches left rows from t-upper.
+	horizon := [2]int64{o.spec.upper, -o.spec.lower}
+	for side := 0; side < 2; side++ {
+		for k, list := range o.kept[side] {
+			live := list[:0]
+			for _, c := range list {
+				if c.ts+horizon[side] < wm && wm != WatermarkMax || wm == WatermarkMax {
+					o.sides[side].store.drop(c.ref)
+					continue
+				}
+				live = append(live, c)
+			}
+			if len(live) == 0 {
+				delete(o.kept[side], k)
+			} else {
+				o.kept[side][k] = live
+			}
+		}
+	}
+	return out.emit(message{kind: msgWatermark, n: wm})
+}
+
+// asofJoinOp joins each left row with the latest right row of the same key at or before
+// its event time (a left join: no such row gives nulls). A left row waits until the
+// watermark reaches its time, so every right row that could match has arrived.
+type asofJoinOp struct {
+	joinBase
+	pending []asofLeft
+	right   map[uint32][]timedRef // per key, sorted by time
+}
+
+type asofLeft struct {
+	ts  int64
+	key uint32
+	ref rowRef
+}
+
+func (o *asofJoinOp) open(tc *taskCtx) error {
+	o.openBase(tc)
+	o.right = map[uint32][]timedRef{}
+	return nil
+}
+
+func (o *asofJoinOp) processBatch(m message, out emitter) error {
+	rec := m.rec
+	defer rec.Release()
+	if rec.NumRows() == 0 {
+		return nil
+	}
+	ids, err := o.keyIDs(m.side, rec)
+	if err != nil {
+		return err
+	}
+	ts := o.times(m.side, rec)
+	store := &o.sides[m.side].store
+	chunk := store.add(rec)
+	lateWM := lateWatermark(o.wm, m)
+	kept := 0
+	var late int64
+	for i, t := range ts {
+		if t == math.MinInt64 || t <= lateWM {
+			late++
+			continue
+		}
+		ref := rowRef{chunk, int32(i)}
+		if m.side == 0 {
+			o.pending = append(o.pending, asofLeft{t, ids[i], ref})
+		} else {
+			list := o.right[ids[i]]
+			at := sort.Search(len(list), func(k int) bool { return list[k].ts > t })
+			list = append(list, timedRef{})
+			copy(list[at+1:], list[at:])
+			list[at] = timedRef{t, ref}
+			o.right[ids[i]] = list
+		}
+		kept++
+	}
+	store.live[chunk] = kept
+	if late > 0 {
+		o.tc.metrics.late.Add(late)
+	}
+	if kept == 0 {
+		store.live[chunk] = 1
+		store.drop(rowRef{chunk: chunk})
+	}
+	return nil
+}
+
+func (o *asofJoinOp) processWatermark(wm int64, out emitter) error {
+	if wm <= o.wm {
+		return nil
+	}
+	o.wm = wm
+	// Emit left rows whose time the watermark has reached, in time order.
+	sort.SliceStable(o.pending, func(a, b int) bool { return o.pending[a].ts < o.pending[b].ts })
+	n := sort.Search(len(o.pending), func(i int) bool { return o.pending[i].ts > wm })
+	var left, right []rowRef
+	for _, l := range o.pending[:n] {
+		list := o.right[l.key]
+		at := sort.Search(len(list), func(k int) bool { return list[k].ts > l.ts }) - 1
+		r := rowRef{chunk: -1}
+		if at >= 0 {
+			r = list[at].ref
+		}
+		left, right = append(left, l.ref), append(right, r)
+	}
+	err := o.emitPairs(left, right, nil, out)
+	for _, l := range o.pending[:n] {
+		o.sides[0].store.drop(l.ref)
+	}
+	o.pending = append(o.pending[:0], o.pending[n:]...)
+	if err != nil {
+		return err
+	}
+	// Per key, only the latest right row at or before the watermark can still match.
+	for k, list := range o.right {
+		at := sort.Search(len(list), func(i int) bool { return list[i].ts > wm }) - 1
+		if at > 0 {
+			for _, c := range list[:at] {
+				o.sides[1].store.drop(c.ref)
+			}
+			o.right[k] = append(list[:0], list[at:]...)
+		}
+	}
+	return out.emit(message{kind: msgWatermark, n: wm})
+}
