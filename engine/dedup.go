@@ -8,9 +8,11 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 )
 
-// dedupOp keeps the first row of each key, and drops rows of that key whose event time is
-// less than `within` after the kept one; the next row after that is kept again. Rows are
-// taken in arrival order (input order within a split).
+// dedupOp keeps the first row of each key in event-time order, and drops rows of that key
+// whose event time is less than `within` after the kept one; the next row after that is
+// kept again. Rows wait until the watermark reaches their time, then are taken in (event
+// time, input order), so the result does not depend on how parallel inputs interleave.
+// Rows behind the watermark on arrival are late: dropped and counted.
 type dedupOp struct {
 	baseOp
 	name     string
@@ -18,20 +20,33 @@ type dedupOp struct {
 	keyTypes []arrow.DataType
 	within   int64
 	timeIdx  int
+	inSchema *arrow.Schema
 	tc       *taskCtx
 	groups   *grouper
 	kept     []int64 // per key id: event time of the kept row; MinInt64: none
-	ids      []uint32
+	store    rowStore
+	pending  []dedupRow
 	ts       []int64
 	wm       int64
+	batch    int
+}
+
+type dedupRow struct {
+	ts  int64
+	ord uint64
+	key uint32
+	ref rowRef
 }
 
 func (o *dedupOp) open(tc *taskCtx) error {
 	o.tc = tc
 	o.groups = newGrouper(o.keyTypes)
+	o.store.schema = o.inSchema
 	o.wm = math.MinInt64
 	return nil
 }
+
+func (o *dedupOp) processMarker(message, emitter) error { return nil }
 
 func (o *dedupOp) processBatch(m message, out emitter) error {
 	rec := m.rec
@@ -44,39 +59,75 @@ func (o *dedupOp) processBatch(m message, out emitter) error {
 	if err != nil {
 		return err
 	}
-	o.ids = grow(o.ids, n)[:n]
-	err = o.groups.consume(o.tc.ec.ctx, cols, o.ids)
+	ids := make([]uint32, n)
+	err = o.groups.consume(o.tc.ec.ctx, cols, ids)
 	releaseAll(cols)
 	if err != nil {
 		return err
 	}
+	o.ts = eventTimes(rec.Column(o.timeIdx), o.ts)
+	chunk := o.store.add(rec)
+	lateWM := lateWatermark(o.wm, m)
+	kept := 0
+	for i, t := range o.ts {
+		if t == math.MinInt64 || t <= lateWM {
+			o.tc.metrics.late.Add(1)
+			continue
+		}
+		o.pending = append(o.pending, dedupRow{ts: t, ord: m.seq<<20 | uint64(i), key: ids[i], ref: rowRef{chunk, int32(i)}})
+		kept++
+	}
+	o.store.live[chunk] = kept
+	if kept == 0 {
+		o.store.live[chunk] = 1
+		o.store.drop(rowRef{chunk: chunk})
+	}
+	return nil
+}
+
+func (o *dedupOp) processWatermark(wm int64, out emitter) error {
+	if wm <= o.wm {
+		return nil
+	}
+	o.wm = wm
+	sort.Slice(o.pending, func(a, b int) bool {
+		if o.pending[a].ts != o.pending[b].ts {
+			return o.pending[a].ts < o.pending[b].ts
+		}
+		return o.pending[a].ord < o.pending[b].ord
+	})
+	n := sort.Search(len(o.pending), func(i int) bool { return o.pending[i].ts > wm })
 	for len(o.kept) < o.groups.numGroups() {
 		o.kept = append(o.kept, math.MinInt64)
 	}
-	o.ts = eventTimes(rec.Column(o.timeIdx), o.ts)
-	keep := make([]int32, 0, n)
-	for i, g := range o.ids {
-		t := o.ts[i]
-		if k := o.kept[g]; k == math.MinInt64 || (t != math.MinInt64 && t-k >= o.within) {
-			o.kept[g] = t
-			keep = append(keep, int32(i))
+	var keep []rowRef
+	for _, r := range o.pending[:n] {
+		if k := o.kept[r.key]; k == math.MinInt64 || r.ts-k >= o.within {
+			o.kept[r.key] = r.ts
+			keep = append(keep, r.ref)
 		}
 	}
-	switch len(keep) {
-	case 0:
-		return nil
-	case n:
-		rec.Retain()
-		return out.emit(m.with(rec))
+	var err error
+	if len(keep) > 0 {
+		var cols []arrow.Array
+		if cols, err = o.store.gather(o.tc.ec.ctx, keep); err == nil {
+			rec := array.NewRecordBatch(o.inSchema, cols, int64(len(keep)))
+			releaseAll(cols)
+			err = emitSliced(rec, o.batch, out)
+		}
 	}
-	res, err := takeRows(o.tc.ec, rec, keep)
+	for _, r := range o.pending[:n] {
+		o.store.drop(r.ref)
+	}
+	o.pending = append(o.pending[:0], o.pending[n:]...)
 	if err != nil {
 		return err
 	}
-	return out.emit(m.with(res))
+	return out.emit(message{kind: msgWatermark, n: wm})
 }
 
 func (o *dedupOp) close() {
+	o.store.release()
 	if o.groups != nil {
 		o.groups.release()
 	}

@@ -204,8 +204,22 @@ func (j *joinBase) keyIDs(side int, rec arrow.RecordBatch) ([]uint32, error) {
 	if err := j.keys.consume(j.tc.ec.ctx, cols, ids); err != nil {
 		return nil, err
 	}
+	// A null key matches nothing (as in SQL).
+	for _, c := range cols {
+		if c.NullN() == 0 {
+			continue
+		}
+		for i := range ids {
+			if c.IsNull(i) {
+				ids[i] = nullKey
+			}
+		}
+	}
 	return ids, nil
 }
+
+// nullKey is the key id of rows with a null join key: they never match.
+const nullKey = math.MaxUint32
 
 func (j *joinBase) times(side int, rec arrow.RecordBatch) []int64 {
 	col := j.spec.leftTime
@@ -294,6 +308,10 @@ func (o *windowJoinOp) processBatch(m message, out emitter) error {
 	lateWM := lateWatermark(o.wm, m)
 	var late int64
 	for i, t := range ts {
+		if ids[i] == nullKey {
+			o.sides[m.side].store.live[chunk]--
+			continue
+		}
 		o.wbuf = o.win.assign(t, o.wbuf[:0])
 		placed := 0
 		for _, w := range o.wbuf {
@@ -391,6 +409,14 @@ type intervalJoinOp struct {
 type timedRef struct {
 	ts  int64
 	ref rowRef
+	ord uint64 // input order (batch sequence, row) to break ties of equal times
+}
+
+func (a timedRef) before(b timedRef) bool {
+	if a.ts != b.ts {
+		return a.ts < b.ts
+	}
+	return a.ord < b.ord
 }
 
 func (o *intervalJoinOp) open(tc *taskCtx) error {
@@ -422,6 +448,9 @@ func (o *intervalJoinOp) processBatch(m message, out emitter) error {
 			late++
 			continue
 		}
+		if ids[i] == nullKey {
+			continue
+		}
 		me := rowRef{chunk, int32(i)}
 		lo, hi := t+o.spec.lower, t+o.spec.upper // other side's times that match a left row
 		if side == 1 {
@@ -436,7 +465,7 @@ func (o *intervalJoinOp) processBatch(m message, out emitter) error {
 				}
 			}
 		}
-		o.kept[side][ids[i]] = append(o.kept[side][ids[i]], timedRef{t, me})
+		o.kept[side][ids[i]] = append(o.kept[side][ids[i]], timedRef{ts: t, ref: me})
 		kept++
 	}
 	store.live[chunk] = kept
@@ -522,14 +551,18 @@ func (o *asofJoinOp) processBatch(m message, out emitter) error {
 			continue
 		}
 		ref := rowRef{chunk, int32(i)}
+		if m.side == 1 && ids[i] == nullKey {
+			continue
+		}
 		if m.side == 0 {
 			o.pending = append(o.pending, asofLeft{t, ids[i], ref})
 		} else {
 			list := o.right[ids[i]]
-			at := sort.Search(len(list), func(k int) bool { return list[k].ts > t })
+			e := timedRef{ts: t, ref: ref, ord: m.seq<<20 | uint64(i)}
+			at := sort.Search(len(list), func(k int) bool { return e.before(list[k]) })
 			list = append(list, timedRef{})
 			copy(list[at+1:], list[at:])
-			list[at] = timedRef{t, ref}
+			list[at] = e
 			o.right[ids[i]] = list
 		}
 		kept++

@@ -241,7 +241,8 @@ func (g *graph) build(n *lnode, filterAbove *lnode) (flow, error) {
 		if n.op == "dedup" {
 			timeIdx := inSchema.FieldIndices(n.inputs[0].timeCol)[0]
 			st.chain("dedup", func(int) operator {
-				return &dedupOp{name: n.name, keys: keys, keyTypes: types, within: n.within, timeIdx: timeIdx}
+				return &dedupOp{name: n.name, keys: keys, keyTypes: types, within: n.within, timeIdx: timeIdx,
+					inSchema: inSchema, batch: g.batchSize}
 			})
 			return flow{st: st}, nil
 		}
