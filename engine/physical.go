@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -119,6 +120,9 @@ func (g *graph) build(n *lnode, filterAbove *lnode) (flow, error) {
 			return flow{}, rberr.New(rberr.Plan, "input stream %d is used twice in one plan; a stream can be read once", n.source)
 		}
 		src := &arrowSource{ordinal: ord, reader: g.inputs[n.source], batchSize: g.batchSize, wm: sourceWatermark(n)}
+		if n.wm != nil {
+			src.idle = time.Duration(n.wm.idle) * time.Microsecond
+		}
 		g.inputs[n.source] = nil
 		st := g.newStage("scan_arrow", 1)
 		st.source = func(int) sourceFn { return src.run }

@@ -258,6 +258,16 @@ func (t *task) loop(tc *taskCtx) error {
 			}
 		case msgIdle:
 			idle[m.ch] = true
+			all := true
+			for i := range idle {
+				all = all && (idle[i] || wms[i] == WatermarkMax)
+			}
+			if all {
+				if err := t.head.emit(m); err != nil {
+					return err
+				}
+				continue
+			}
 		default:
 			if m.kind == msgBatch {
 				idle[m.ch] = false

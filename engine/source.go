@@ -177,6 +177,7 @@ type arrowSource struct {
 	reader    array.RecordReader
 	batchSize int
 	wm        func() *watermarker
+	idle      time.Duration // 0: never idle
 }
 
 func (s *arrowSource) run(tc *taskCtx, out emitter) error {
@@ -186,8 +187,59 @@ func (s *arrowSource) run(tc *taskCtx, out emitter) error {
 		wm = s.wm()
 	}
 	split := 0
-	for !job.stopSources.Load() && s.reader.Next() {
-		rec := s.reader.RecordBatch()
+	next := s.reader.Next
+	current := s.reader.RecordBatch
+	if s.idle > 0 {
+		// A live stream may pause: read it in the background so that a pause longer than
+		// idle_timeout marks this input idle (it stops holding back event time).
+		batches := make(chan arrow.RecordBatch)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			defer close(batches)
+			for s.reader.Next() {
+				rec := s.reader.RecordBatch()
+				rec.Retain()
+				select {
+				case batches <- rec:
+				case <-tc.ctx.Done():
+					rec.Release()
+					return
+				}
+			}
+		}()
+		defer func() { <-done }()
+		var cur arrow.RecordBatch
+		current = func() arrow.RecordBatch { return cur }
+		next = func() bool {
+			if cur != nil {
+				cur.Release()
+				cur = nil
+			}
+			timer := time.NewTimer(s.idle)
+			defer timer.Stop()
+			for {
+				select {
+				case rec, ok := <-batches:
+					cur = rec
+					return ok
+				case <-timer.C:
+					if err := out.emit(message{kind: msgIdle}); err != nil {
+						return false
+					}
+				case <-tc.ctx.Done():
+					return false
+				}
+			}
+		}
+		defer func() {
+			if cur != nil {
+				cur.Release()
+			}
+		}()
+	}
+	for !job.stopSources.Load() && next() {
+		rec := current()
 		n := rec.NumRows()
 		for off := int64(0); off < n || (n == 0 && off == 0); off += int64(s.batchSize) {
 			end := min(off+int64(s.batchSize), n)
