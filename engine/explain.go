@@ -13,6 +13,9 @@ func explainLogical(n *lnode, indent string) string {
 	switch n.op {
 	case "scan_parquet":
 		detail = fmt.Sprintf("%d files, %d row groups, columns %s", len(n.dataset.Files), len(n.dataset.Splits), fieldNames(n))
+		if n.wm != nil {
+			detail += fmt.Sprintf(", event time %q (watermark %dus behind)", n.wm.column, n.wm.bound)
+		}
 	case "scan_arrow":
 		detail = fmt.Sprintf("input %d", n.source)
 	case "filter":
@@ -43,6 +46,32 @@ func explainLogical(n *lnode, indent string) string {
 		detail = fmt.Sprintf("keys [%s], aggs [%s]", strings.Join(keys, ", "), strings.Join(aggs, ", "))
 	case "limit":
 		detail = fmt.Sprint(n.limit)
+	case "window_agg":
+		keys := make([]string, len(n.keys))
+		for i, k := range n.keys {
+			keys[i] = k.String()
+		}
+		aggs := make([]string, len(n.aggs))
+		for i, a := range n.aggs {
+			aggs[i] = a.name + " = " + a.fn
+		}
+		detail = fmt.Sprintf("%s window %+v on %q, keys [%s], aggs [%s], allowed lateness %dus",
+			n.winDef.Kind, *n.winDef, n.winTime, strings.Join(keys, ", "), strings.Join(aggs, ", "), n.lateness)
+		if n.lateOutput {
+			detail += ", emitting late rows"
+		}
+	case "join":
+		detail = n.join.how + " join"
+	case "datagen", "nexmark":
+		bound := "unbounded"
+		if n.count >= 0 {
+			bound = fmt.Sprintf("%d rows", n.count)
+		}
+		detail = fmt.Sprintf("%s, rate %v/s", bound, n.rate)
+	case "dedup":
+		detail = fmt.Sprintf("within %dus", n.within)
+	case "topn":
+		detail = fmt.Sprintf("top %d by %s", n.limit, n.orderBy)
 	case "write_parquet":
 		detail = n.path
 	}

@@ -1,0 +1,37 @@
+"""Stateful streaming operators free every byte of Arrow memory they held once a job ends."""
+
+import gc
+
+import pytest
+
+import riverbed as rb
+from riverbed import col
+
+
+def pipelines():
+    env = rb.Environment(parallelism=2, batch_size=1000)
+    bids = env.nexmark(max_events=30_000).bids()
+
+    def auctions():
+        return env.nexmark(max_events=30_000).auctions()
+
+    return {
+        "sliding": bids.key_by("auction").window(rb.sliding("1s", every="200ms")).agg(rb.count(), col("price").max()),
+        "session": bids.key_by("bidder").window(rb.session("50ms")).agg(rb.count(), col("channel").first()),
+        "topn": bids.key_by("auction").window(rb.tumbling("100ms")).top_n(2, "price"),
+        "dedup": bids.deduplicate("bidder", within="10ms"),
+        "window_join": bids.join_window(auctions(), left_on="auction", right_on="id", window=rb.tumbling("100ms")),
+        "interval_join": bids.join_interval(auctions(), left_on="auction", right_on="id", lower="-10ms", upper="10ms"),
+        "asof_join": bids.join_asof(auctions(), left_on="auction", right_on="id"),
+    }
+
+
+@pytest.mark.parametrize("name", list(pipelines()))
+def test_no_arrow_memory_left_after_job(name):
+    rb.from_pydict({"x": [1]}).collect()  # load the engine
+    base = rb._allocated_bytes()
+    out = pipelines()[name].collect(progress=False)
+    assert out.num_rows > 0
+    del out
+    gc.collect()
+    assert rb._allocated_bytes() == base
