@@ -318,14 +318,7 @@ func (o *topnOp) processWatermark(wm int64, out emitter) error {
 		return nil
 	}
 	o.wm = wm
-	var ws [][2]int64
-	for w := range o.panes {
-		if w[1]-1 <= wm {
-			ws = append(ws, w)
-		}
-	}
-	sortWindows(ws)
-	for _, w := range ws {
+	for _, w := range closedWindows(o.panes, wm) {
 		if err := o.fire(w, o.panes[w], out); err != nil {
 			return err
 		}
@@ -341,13 +334,12 @@ func (o *topnOp) fire(w [2]int64, p *topnPane, out emitter) error {
 	}
 	sort.Slice(keys, func(a, b int) bool { return keys[a] < keys[b] })
 	var refs []rowRef
-	var ranks, starts, ends []int64
+	var ranks []int64
 	for _, k := range keys {
 		o.trim(p, k)
 		for r, row := range p.parts[k] {
 			refs = append(refs, row.ref)
 			ranks = append(ranks, int64(r+1))
-			starts, ends = append(starts, w[0]), append(ends, w[1])
 		}
 	}
 	defer func() {
@@ -363,7 +355,7 @@ func (o *topnOp) fire(w [2]int64, p *topnPane, out emitter) error {
 		return err
 	}
 	if o.win != nil {
-		cols = append(cols, timeArray(o.tc.ec, o.timeType, starts), timeArray(o.tc.ec, o.timeType, ends))
+		cols = append(cols, windowColumns(o.tc.ec, o.timeType, w, len(refs))...)
 	}
 	cols = append(cols, int64Array(o.tc.ec.mem, arrow.PrimitiveTypes.Int64, ranks, nil))
 	rec := array.NewRecordBatch(o.schema, cols, int64(len(refs)))

@@ -347,14 +347,7 @@ func (o *windowJoinOp) processWatermark(wm int64, out emitter) error {
 		return nil
 	}
 	o.wm = wm
-	var ws [][2]int64
-	for w := range o.panes {
-		if w[1]-1 <= wm {
-			ws = append(ws, w)
-		}
-	}
-	sortWindows(ws)
-	for _, w := range ws {
+	for _, w := range closedWindows(o.panes, wm) {
 		if err := o.fire(w, o.panes[w], out); err != nil {
 			return err
 		}
@@ -378,14 +371,9 @@ func (o *windowJoinOp) fire(w [2]int64, p *joinPane, out emitter) error {
 			}
 		}
 	}
-	n := len(left)
 	var extra []arrow.Array
-	if n > 0 {
-		starts, ends := make([]int64, n), make([]int64, n)
-		for i := range starts {
-			starts[i], ends[i] = w[0], w[1]
-		}
-		extra = []arrow.Array{timeArray(o.tc.ec, o.spec.timeType, starts), timeArray(o.tc.ec, o.spec.timeType, ends)}
+	if len(left) > 0 {
+		extra = windowColumns(o.tc.ec, o.spec.timeType, w, len(left))
 	}
 	err := o.emitPairs(left, right, extra, out)
 	for side := range p.rows {

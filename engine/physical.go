@@ -159,11 +159,7 @@ func (g *graph) build(n *lnode, filterAbove *lnode) (flow, error) {
 		if err != nil {
 			return in, err
 		}
-		keys := make([]cexpr, len(n.keys))
-		types := make([]arrow.DataType, len(n.keys))
-		for i, k := range n.keys {
-			keys[i], types[i] = k.cexpr, k.Type()
-		}
+		keys, types := keyExprs(n.keys)
 		p := g.parallel
 		if len(keys) == 0 {
 			p = 1
@@ -231,11 +227,7 @@ func (g *graph) build(n *lnode, filterAbove *lnode) (flow, error) {
 		if err != nil {
 			return in, err
 		}
-		keys := make([]cexpr, len(n.keys))
-		types := make([]arrow.DataType, len(n.keys))
-		for i, k := range n.keys {
-			keys[i], types[i] = k.cexpr, k.Type()
-		}
+		keys, types := keyExprs(n.keys)
 		p := g.parallel
 		if len(keys) == 0 {
 			p = 1
@@ -286,11 +278,7 @@ func (g *graph) build(n *lnode, filterAbove *lnode) (flow, error) {
 		if err != nil {
 			return in, err
 		}
-		keys := make([]cexpr, len(n.keys))
-		types := make([]arrow.DataType, len(n.keys))
-		for i, k := range n.keys {
-			keys[i], types[i] = k.cexpr, k.Type()
-		}
+		keys, types := keyExprs(n.keys)
 		p := g.parallel
 		if len(keys) == 0 {
 			p = 1
@@ -418,4 +406,14 @@ func sourceWatermark(n *lnode) func() *watermarker {
 	col := n.schema.FieldIndices(n.wm.column)[0]
 	bound := n.wm.bound
 	return func() *watermarker { return newWatermarker(col, bound) }
+}
+
+// keyExprs splits bound keys into their expressions and types.
+func keyExprs(bs []bound) ([]cexpr, []arrow.DataType) {
+	keys := make([]cexpr, len(bs))
+	types := make([]arrow.DataType, len(bs))
+	for i, k := range bs {
+		keys[i], types[i] = k.cexpr, k.Type()
+	}
+	return keys, types
 }

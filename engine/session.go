@@ -149,17 +149,8 @@ func (o *sessionAggOp) processBatch(m message, out emitter) error {
 		}
 		ids[i] = id
 	}
-	if len(lateRows) > 0 {
-		o.tc.metrics.late.Add(int64(len(lateRows)))
-		if o.lateOutput {
-			lr, err := takeRows(o.tc.ec, rec, lateRows)
-			if err != nil {
-				return err
-			}
-			if err := out.emit(message{kind: msgBatch, rec: lr}); err != nil {
-				return err
-			}
-		}
+	if err := countLate(o.tc, rec, lateRows, o.lateOutput, out); err != nil {
+		return err
 	}
 	if o.lateOutput || len(rows) == 0 {
 		return nil

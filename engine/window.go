@@ -136,7 +136,6 @@ type windowAggOp struct {
 	panes map[[2]int64]*pane
 	ts    []int64
 	wbuf  [][2]int64
-	late  int64
 }
 
 func (o *windowAggOp) open(tc *taskCtx) error {
@@ -188,18 +187,8 @@ func (o *windowAggOp) processBatch(m message, out emitter) error {
 			lateRows = append(lateRows, int32(i))
 		}
 	}
-	if len(lateRows) > 0 {
-		o.late += int64(len(lateRows))
-		o.tc.metrics.late.Add(int64(len(lateRows)))
-		if o.lateOutput {
-			lr, err := takeRows(o.tc.ec, rec, lateRows)
-			if err != nil {
-				return err
-			}
-			if err := out.emit(message{kind: msgBatch, rec: lr}); err != nil {
-				return err
-			}
-		}
+	if err := countLate(o.tc, rec, lateRows, o.lateOutput, out); err != nil {
+		return err
 	}
 	if o.lateOutput {
 		// The late stream carries no results, but windows still track what is on time.
@@ -250,6 +239,44 @@ func (o *windowAggOp) addToPanes(rec arrow.RecordBatch, seq uint64, rows map[[2]
 		}
 	}
 	return nil
+}
+
+// closedWindows returns the windows of panes whose end the watermark has passed, in end
+// order.
+func closedWindows[V any](panes map[[2]int64]V, wm int64) [][2]int64 {
+	var ws [][2]int64
+	for w := range panes {
+		if w[1]-1 <= wm {
+			ws = append(ws, w)
+		}
+	}
+	sortWindows(ws)
+	return ws
+}
+
+// windowColumns builds window_start and window_end columns of n rows for one window.
+func windowColumns(ec *evalCtx, dt arrow.DataType, w [2]int64, n int) []arrow.Array {
+	starts, ends := make([]int64, n), make([]int64, n)
+	for i := range starts {
+		starts[i], ends[i] = w[0], w[1]
+	}
+	return []arrow.Array{timeArray(ec, dt, starts), timeArray(ec, dt, ends)}
+}
+
+// countLate counts late rows and, for an operator that serves .late(), emits them.
+func countLate(tc *taskCtx, rec arrow.RecordBatch, rows []int32, emit bool, out emitter) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	tc.metrics.late.Add(int64(len(rows)))
+	if !emit {
+		return nil
+	}
+	lr, err := takeRows(tc.ec, rec, rows)
+	if err != nil {
+		return err
+	}
+	return out.emit(message{kind: msgBatch, rec: lr})
 }
 
 func sortWindows(ws [][2]int64) {
@@ -304,12 +331,7 @@ func (o *windowAggOp) emitPane(p *pane, gids []uint32, out emitter) error {
 	if err != nil {
 		return err
 	}
-	starts := make([]int64, n)
-	ends := make([]int64, n)
-	for i := range starts {
-		starts[i], ends[i] = p.start, p.end
-	}
-	cols = append(cols, timeArray(o.tc.ec, o.timeType, starts), timeArray(o.tc.ec, o.timeType, ends))
+	cols = append(cols, windowColumns(o.tc.ec, o.timeType, [2]int64{p.start, p.end}, n)...)
 	aggs, err := p.agg.aggColumns(mem, gids)
 	if err != nil {
 		releaseAll(cols)
