@@ -344,7 +344,8 @@ type pickAcc struct {
 	stor storage
 	out  arrow.DataType
 	set  []bool
-	seq  []uint64
+	seq  []uint64 // batch order of the kept value
+	row  []uint32 // row within that batch
 	i    []int64
 	u    []uint64
 	f    []float64
@@ -354,6 +355,7 @@ type pickAcc struct {
 func (a *pickAcc) update(ec *evalCtx, ids []uint32, ng int, col arrow.Array, seq uint64) error {
 	a.set = grow(a.set, ng)
 	a.seq = grow(a.seq, ng)
+	a.row = grow(a.row, ng)
 	switch a.stor {
 	case storFloat:
 		vals, err := asFloat64(col)
@@ -361,7 +363,7 @@ func (a *pickAcc) update(ec *evalCtx, ids []uint32, ng int, col arrow.Array, seq
 			return err
 		}
 		a.f = grow(a.f, ng)
-		pickInto(a.fn, ids, vals, col, a.f, a.set, a.seq, seq, func(v float64) float64 { return v })
+		pickInto(a, ids, vals, col, a.f, seq, func(v float64) float64 { return v })
 	case storUint:
 		c, err := compute.CastToType(ec.ctx, col, arrow.PrimitiveTypes.Uint64)
 		if err != nil {
@@ -369,7 +371,7 @@ func (a *pickAcc) update(ec *evalCtx, ids []uint32, ng int, col arrow.Array, seq
 		}
 		defer c.Release()
 		a.u = grow(a.u, ng)
-		pickInto(a.fn, ids, c.(*array.Uint64).Uint64Values(), col, a.u, a.set, a.seq, seq, func(v uint64) uint64 { return v })
+		pickInto(a, ids, c.(*array.Uint64).Uint64Values(), col, a.u, seq, func(v uint64) uint64 { return v })
 	case storStr:
 		value := stringAt(col)
 		if b, ok := col.(*array.Binary); ok {
@@ -381,44 +383,45 @@ func (a *pickAcc) update(ec *evalCtx, ids []uint32, ng int, col arrow.Array, seq
 		}
 		a.s = grow(a.s, ng)
 		// Values are views into the batch: clone the ones that are kept.
-		pickInto(a.fn, ids, vals, col, a.s, a.set, a.seq, seq, func(v string) string { return string([]byte(v)) })
+		pickInto(a, ids, vals, col, a.s, seq, func(v string) string { return string([]byte(v)) })
 	default:
 		vals, err := asInt64(col)
 		if err != nil {
 			return err
 		}
 		a.i = grow(a.i, ng)
-		pickInto(a.fn, ids, vals, col, a.i, a.set, a.seq, seq, func(v int64) int64 { return v })
+		pickInto(a, ids, vals, col, a.i, seq, func(v int64) int64 { return v })
 	}
 	return nil
 }
 
 // pickInto folds vals into the per-group store for min, max, first or last, skipping nulls.
-func pickInto[T cmp.Ordered](fn string, ids []uint32, vals []T, col arrow.Array, store []T, set []bool, seqs []uint64, seq uint64, keep func(T) T) {
+func pickInto[T cmp.Ordered](a *pickAcc, ids []uint32, vals []T, col arrow.Array, store []T, seq uint64, keep func(T) T) {
 	nulls := col.NullN() > 0
 	for i, g := range ids {
 		if nulls && col.IsNull(i) {
 			continue
 		}
-		if v := vals[i]; !set[g] || replaces(fn, v, store[g], seq, seqs[g]) {
-			store[g], set[g], seqs[g] = keep(v), true, seq
+		if v := vals[i]; !a.set[g] || replaces(a.fn, v, store[g], seq, uint32(i), a.seq[g], a.row[g]) {
+			store[g], a.set[g], a.seq[g], a.row[g] = keep(v), true, seq, uint32(i)
 		}
 	}
 }
 
-// replaces reports whether a candidate value (with batch order seq) replaces the kept one.
-// Floats order NaN above every number (as DuckDB and PostgreSQL do), so the result does
-// not depend on the order rows arrive in.
-func replaces[T cmp.Ordered](fn string, v, kept T, seq, keptSeq uint64) bool {
+// replaces reports whether a candidate value (at input position seq, row) replaces the
+// kept one. Floats order NaN above every number (as DuckDB and PostgreSQL do), so the
+// result does not depend on the order rows arrive in; first and last compare positions.
+func replaces[T cmp.Ordered](fn string, v, kept T, seq uint64, row uint32, keptSeq uint64, keptRow uint32) bool {
+	earlier := seq < keptSeq || (seq == keptSeq && row < keptRow)
 	switch fn {
 	case "min":
 		return less(v, kept)
 	case "max":
 		return less(kept, v)
 	case "first":
-		return seq < keptSeq
+		return earlier
 	}
-	return seq >= keptSeq
+	return !earlier
 }
 
 // less is < with NaN (x != x) ordered after every other value.
@@ -434,6 +437,7 @@ func (a *pickAcc) merge(dst, src uint32) {
 	n := int(max(dst, src)) + 1
 	a.set = grow(a.set, n)
 	a.seq = grow(a.seq, n)
+	a.row = grow(a.row, n)
 	if !a.set[src] {
 		return
 	}
@@ -441,31 +445,31 @@ func (a *pickAcc) merge(dst, src uint32) {
 	switch a.stor {
 	case storFloat:
 		a.f = grow(a.f, n)
-		take = take || replaces(a.fn, a.f[src], a.f[dst], a.seq[src], a.seq[dst])
+		take = take || replaces(a.fn, a.f[src], a.f[dst], a.seq[src], a.row[src], a.seq[dst], a.row[dst])
 		if take {
 			a.f[dst] = a.f[src]
 		}
 	case storUint:
 		a.u = grow(a.u, n)
-		take = take || replaces(a.fn, a.u[src], a.u[dst], a.seq[src], a.seq[dst])
+		take = take || replaces(a.fn, a.u[src], a.u[dst], a.seq[src], a.row[src], a.seq[dst], a.row[dst])
 		if take {
 			a.u[dst] = a.u[src]
 		}
 	case storStr:
 		a.s = grow(a.s, n)
-		take = take || replaces(a.fn, a.s[src], a.s[dst], a.seq[src], a.seq[dst])
+		take = take || replaces(a.fn, a.s[src], a.s[dst], a.seq[src], a.row[src], a.seq[dst], a.row[dst])
 		if take {
 			a.s[dst] = a.s[src]
 		}
 	default:
 		a.i = grow(a.i, n)
-		take = take || replaces(a.fn, a.i[src], a.i[dst], a.seq[src], a.seq[dst])
+		take = take || replaces(a.fn, a.i[src], a.i[dst], a.seq[src], a.row[src], a.seq[dst], a.row[dst])
 		if take {
 			a.i[dst] = a.i[src]
 		}
 	}
 	if take {
-		a.set[dst], a.seq[dst] = true, a.seq[src]
+		a.set[dst], a.seq[dst], a.row[dst] = true, a.seq[src], a.row[src]
 	}
 }
 

@@ -226,6 +226,9 @@ func (g *grouper) keepKeys(ctx context.Context, keys []arrow.Array) error {
 // keysFor returns the key columns of the given groups, in that order.
 func (g *grouper) keysFor(ctx context.Context, types []arrow.DataType, gids []uint32) ([]arrow.Array, error) {
 	mem := compute.GetAllocator(ctx)
+	if len(types) == 0 {
+		return nil, nil // a global aggregation has no key columns
+	}
 	if gids == nil {
 		return g.keyArrays(mem, types)
 	}

@@ -207,7 +207,7 @@ func Start(ctx context.Context, doc []byte, inputs []array.RecordReader, mem mem
 		}
 		if err != nil {
 			j.err = err
-			if errors.Is(err, context.Canceled) && context.Cause(jctx) == errCancelled {
+			if errors.Is(err, errCancelled) || (errors.Is(err, context.Canceled) && context.Cause(jctx) == errCancelled) {
 				j.err = rberr.New(rberr.Cancelled, "the job was cancelled")
 			}
 		}

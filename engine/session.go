@@ -247,7 +247,7 @@ func (o *sessionAggOp) processWatermark(wm int64, out emitter) error {
 		return nil
 	}
 	o.wm = wm
-	var fire []*session
+	var fire, drop []*session
 	for len(o.ends) > 0 && o.ends[0].end-1 <= wm {
 		ref := heap.Pop(&o.ends).(sessionRef)
 		s := ref.s
@@ -257,7 +257,7 @@ func (o *sessionAggOp) processWatermark(wm int64, out emitter) error {
 		if ref.cleanup {
 			if ref.end == s.end+o.lateness {
 				s.dead = true
-				o.drop(s)
+				drop = append(drop, s)
 			}
 			continue // else the session grew: a later entry handles it
 		}
@@ -271,12 +271,16 @@ func (o *sessionAggOp) processWatermark(wm int64, out emitter) error {
 		}
 		if o.lateness == 0 || wm == WatermarkMax {
 			s.dead = true
-			defer o.drop(s) // after its result is emitted
+			drop = append(drop, s)
 		} else {
 			heap.Push(&o.ends, sessionRef{end: s.end + o.lateness, s: s, cleanup: true})
 		}
 	}
-	if err := o.emitSessions(fire, out); err != nil {
+	err := o.emitSessions(fire, out)
+	for _, s := range drop { // only after their results are out
+		o.drop(s)
+	}
+	if err != nil {
 		return err
 	}
 	return out.emit(message{kind: msgWatermark, n: wm})

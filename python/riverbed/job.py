@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import queue
+import collections
 import threading
 import time
 from collections.abc import Iterator
@@ -40,7 +40,14 @@ class Job:
 
     def __init__(self, handle: _lib.JobHandle, buffer: int = 64):
         self._h = handle
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize=buffer)
+        # Batches read from the engine and not yet taken. The reader thread waits while
+        # `buffer` are pending (so an unread job backpressures the engine), except after
+        # stop(), when it keeps reading so the job can end; after cancel() it discards.
+        self._buffer = buffer
+        self._pending: collections.deque[Any] = collections.deque()
+        self._cond = threading.Condition()
+        self._unbounded = False
+        self._discard = False
         self._error: BaseException | _Reported | None = None
         self._done = threading.Event()
         self._started = time.time()
@@ -51,6 +58,24 @@ class Job:
                                         daemon=True)
         self._thread.start()
 
+    def _put(self, item: Any) -> None:
+        with self._cond:
+            while len(self._pending) >= self._buffer and not (self._unbounded or self._discard):
+                self._cond.wait()
+            if not self._discard or item is _END:
+                self._pending.append(item)
+            self._cond.notify_all()
+
+    def _get(self, timeout: float | None) -> Any:
+        with self._cond:
+            if not self._cond.wait_for(lambda: len(self._pending) > 0, timeout):
+                raise TimeoutError
+            item = self._pending[0]
+            if item is not _END:  # the end mark stays, so later calls end at once too
+                self._pending.popleft()
+            self._cond.notify_all()
+            return item
+
     def _pump(self, reader: pa.RecordBatchReader) -> None:
         try:
             while True:
@@ -58,7 +83,7 @@ class Job:
                     batch = reader.read_next_batch()
                 except StopIteration:
                     break
-                self._queue.put(batch)
+                self._put(batch)
         except Exception as e:  # noqa: BLE001 - surfaced on the next call
             err = self._h.error()
             self._error = err if err is not None else e
@@ -67,7 +92,7 @@ class Job:
         finally:
             reader.close()
             self._done.set()
-            self._queue.put(_END)
+            self._put(_END)
 
     def _raise(self) -> None:
         if self._error is not None and not isinstance(self._error, _Reported):
@@ -106,11 +131,10 @@ class Job:
         while max_batches is None or n < max_batches:
             wait = None if deadline is None else max(0.0, deadline - time.monotonic())
             try:
-                item = self._queue.get(timeout=wait)
-            except queue.Empty:
+                item = self._get(wait)
+            except TimeoutError:
                 return
             if item is _END:
-                self._queue.put(_END)  # later calls end at once too
                 self._raise()
                 return
             n += 1
@@ -141,26 +165,31 @@ class Job:
         window fires (as at the end of a bounded input); otherwise pending windows are
         dropped, as Flink's stop without ``--drain``. Waits up to ``timeout`` (default: no
         limit) for the job to end; results produced until then remain readable."""
+        with self._cond:
+            self._unbounded = True  # keep reading, so the engine can finish
+            self._cond.notify_all()
         self._h.stop(drain)
         self._done.wait(_seconds(timeout))
 
     def cancel(self) -> None:
         """Cancel the job at once; unread results are discarded."""
+        with self._cond:
+            self._discard = True
+            self._pending.clear()
+            self._cond.notify_all()
         self._h.cancel()
         self._done.wait()
-        while True:
-            try:
-                if self._queue.get_nowait() is _END:
-                    break
-            except queue.Empty:
-                break
-        self._queue.put(_END)
-        if isinstance(self._error, RiverbedError) and type(self._error).__name__ == "CancelledError":
+        from .errors import CancelledError
+
+        if isinstance(self._error, CancelledError):
             self._error = _Reported(self._error)
 
     def wait(self, timeout: Duration | float | None = None) -> bool:
         """Block until the job ends (True) or ``timeout`` passes (False). Raises the job's
-        error. Results not read are kept."""
+        error. Results not read yet are kept in memory (read them with :meth:`results`)."""
+        with self._cond:
+            self._unbounded = True  # keep reading results, or an unread job could never end
+            self._cond.notify_all()
         ended = self._done.wait(_seconds(timeout))
         if ended:
             self._raise()
