@@ -26,9 +26,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 import riverbed as rb
+from results_md import write_section  # bench/ is the script's directory
 from riverbed import col
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+SECTION = "## Parquet batch: filter + group-by (`make bench`)"
 
 
 def generate(path: str, rows: int, files: int = 16, seed: int = 42) -> None:
@@ -112,9 +114,10 @@ def main() -> None:
     con.execute(f"SET threads TO {os.cpu_count()}")
 
     def duckdb_query():
-        return con.sql(f"""
+        out = con.sql(f"""
             SELECT user_id, count(*) AS n, sum(amount) AS total, max(price) AS max_price, max(ts) AS last_ts
             FROM read_parquet('{glob}') WHERE amount > 0 GROUP BY user_id""").arrow()
+        return out.read_all() if isinstance(out, pa.RecordBatchReader) else out
 
     def polars_query():
         return (pl.scan_parquet(glob).filter(pl.col("amount") > 0).group_by("user_id")
@@ -148,9 +151,7 @@ def main() -> None:
     git = ["git", "rev-parse", "--short", "HEAD"]
     commit = subprocess.run(git, capture_output=True, text=True, cwd=HERE).stdout.strip()
     lines = [
-        "# Benchmark results",
-        "",
-        "## Parquet batch: filter + group-by (`make bench`)",
+        SECTION,
         "",
         f"- Machine: {machine()}.",
         f"- Data: {args.rows:,} rows in 16 Parquet files (snappy, 1M-row row groups), written by pyarrow: "
@@ -171,8 +172,7 @@ def main() -> None:
     for name, secs in parts:
         lines.append(f"| {name} | {secs:.3f} | {secs / rbs:.0%} |")
     lines.append(f"| full query | {rbs:.3f} | 100% |")
-    with open(args.out, "w") as f:
-        f.write("\n".join(lines) + "\n")
+    write_section(args.out, SECTION, "\n".join(lines) + "\n")
     print(f"wrote {args.out}")
 
 

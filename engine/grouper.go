@@ -22,6 +22,9 @@ type grouper struct {
 	mask  uint64
 	hash  []uint64 // per group
 	ints  []int64  // per group, modeInt
+	// islots is modeInt's table: the key sits in the slot, so a probe touches one cache
+	// line instead of three arrays.
+	islots []intSlot
 	offs  []uint32 // per group start in arena (modeBytes); len = groups+1
 	arena []byte
 	null  int32 // group id of the null key (single-key modes), or -1
@@ -55,9 +58,30 @@ func newGrouper(keyTypes []arrow.DataType) *grouper {
 	return g
 }
 
+type intSlot struct {
+	key int64
+	gid uint32 // group id + 1; 0 is an empty slot
+}
+
 func (g *grouper) numGroups() int { return len(g.hash) }
 
 func (g *grouper) resize(capacity int) {
+	if g.mode == modeInt {
+		old := g.islots
+		g.islots = make([]intSlot, capacity)
+		g.mask = uint64(capacity - 1)
+		for _, e := range old {
+			if e.gid == 0 {
+				continue
+			}
+			i := mix64(uint64(e.key)) & g.mask
+			for g.islots[i].gid != 0 {
+				i = (i + 1) & g.mask
+			}
+			g.islots[i] = e
+		}
+		return
+	}
 	g.slots = make([]uint32, capacity)
 	g.mask = uint64(capacity - 1)
 	for gid, h := range g.hash {
@@ -72,15 +96,20 @@ func (g *grouper) resize(capacity int) {
 // consume assigns a group id to every row of keys, writing them to ids (len = rows).
 func (g *grouper) consume(ctx context.Context, keys []arrow.Array, ids []uint32) error {
 	n := len(ids)
+	g.newRows = g.newRows[:0]
+	if g.mode == modeInt {
+		g.consumeInt(keys[0], ids)
+		if len(g.newRows) == 0 {
+			return nil
+		}
+		return g.keepKeys(ctx, keys)
+	}
 	if cap(g.hbuf) < n {
 		g.hbuf = make([]uint64, n)
 	}
 	hs := g.hbuf[:n]
 	hashColumns(keys, hs)
-	g.newRows = g.newRows[:0]
 	switch g.mode {
-	case modeInt:
-		g.consumeInt(keys[0], hs, ids)
 	case modeStr:
 		g.consumeStr(keys[0], hs, ids)
 	default:
@@ -106,6 +135,7 @@ func (g *grouper) place(slot uint64, gid uint32) {
 	}
 }
 
+
 func (g *grouper) nullGroup(h uint64, row int) uint32 {
 	if g.null < 0 {
 		g.null = int32(g.add(h, row))
@@ -118,27 +148,40 @@ func (g *grouper) nullGroup(h uint64, row int) uint32 {
 	return uint32(g.null)
 }
 
-func (g *grouper) consumeInt(col arrow.Array, hs []uint64, ids []uint32) {
-	get := int64Getter(col)
+func (g *grouper) consumeInt(col arrow.Array, ids []uint32) {
 	nulls := col.NullN() > 0
-	for row, h := range hs {
+	var vals []int64
+	get := int64Getter(col)
+	if a, ok := col.(*array.Int64); ok {
+		vals = a.Int64Values()
+	}
+	for row := range ids {
 		if nulls && col.IsNull(row) {
-			ids[row] = g.nullGroup(h, row)
+			ids[row] = g.nullGroup(nullHash, row)
 			continue
 		}
-		v := get(row)
+		var v int64
+		if vals != nil {
+			v = vals[row]
+		} else {
+			v = get(row)
+		}
+		h := mix64(uint64(v))
 		slot := h & g.mask
 		for {
-			s := g.slots[slot]
-			if s == 0 {
+			e := &g.islots[slot]
+			if e.gid == 0 {
 				gid := g.add(h, row)
 				g.ints = append(g.ints, v)
+				e.key, e.gid = v, gid+1
 				ids[row] = gid
-				g.place(slot, gid)
+				if len(g.hash)*2 > len(g.islots) {
+					g.resize(len(g.islots) * 2)
+				}
 				break
 			}
-			if gid := s - 1; g.hash[gid] == h && g.ints[gid] == v && int32(gid) != g.null {
-				ids[row] = gid
+			if e.key == v {
+				ids[row] = e.gid - 1
 				break
 			}
 			slot = (slot + 1) & g.mask
