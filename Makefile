@@ -43,8 +43,9 @@ lint: install ## gofmt, go vet, ruff, mypy
 	$(PY) -m ruff check python tests bench
 	$(PY) -m mypy python/riverbed
 
-bench: install ## run the benchmarks and write bench/RESULTS.md
+bench: install ## run the benchmarks (Parquet vs DuckDB/Polars, Nexmark vs PyFlink) into bench/RESULTS.md
 	$(PY) bench/parquet_bench.py
+	$(PY) bench/nexmark_bench.py
 
 wheel: ## build a platform wheel into dist/
 	$(PYTHON) -m pip wheel --no-deps -w dist .
