@@ -33,7 +33,7 @@ type dedupOp struct {
 
 type dedupRow struct {
 	ts  int64
-	ord uint64
+	seq uint64 // input position: batch, then row (ref.row)
 	key uint32
 	ref rowRef
 }
@@ -74,7 +74,7 @@ func (o *dedupOp) processBatch(m message, out emitter) error {
 			o.tc.metrics.late.Add(1)
 			continue
 		}
-		o.pending = append(o.pending, dedupRow{ts: t, ord: m.seq<<20 | uint64(i), key: ids[i], ref: rowRef{chunk, int32(i)}})
+		o.pending = append(o.pending, dedupRow{ts: t, seq: m.seq, key: ids[i], ref: rowRef{chunk, int32(i)}})
 		kept++
 	}
 	o.store.live[chunk] = kept
@@ -91,10 +91,14 @@ func (o *dedupOp) processWatermark(wm int64, out emitter) error {
 	}
 	o.wm = wm
 	sort.Slice(o.pending, func(a, b int) bool {
-		if o.pending[a].ts != o.pending[b].ts {
-			return o.pending[a].ts < o.pending[b].ts
+		x, y := o.pending[a], o.pending[b]
+		if x.ts != y.ts {
+			return x.ts < y.ts
 		}
-		return o.pending[a].ord < o.pending[b].ord
+		if x.seq != y.seq {
+			return x.seq < y.seq
+		}
+		return x.ref.row < y.ref.row
 	})
 	n := sort.Search(len(o.pending), func(i int) bool { return o.pending[i].ts > wm })
 	for len(o.kept) < o.groups.numGroups() {
@@ -164,16 +168,25 @@ type topnOp struct {
 }
 
 type topnPane struct {
-	parts map[uint32][]topnRow
+	parts map[uint32]*topnPart
+}
+
+// topnPart is one partition's candidates. Once trimmed to n rows, cut is the n-th best:
+// later rows that do not beat it are rejected at once.
+type topnPart struct {
+	rows []topnRow
+	full bool
+	cut  topnRow
 }
 
 type topnRow struct {
-	ref   rowRef
-	f     float64
-	i     int64
-	s     string
-	null  bool
-	order int64 // arrival order, to break ties deterministically within a split
+	ref  rowRef
+	f    float64
+	i    int64
+	s    string
+	null bool
+	seq  uint64 // input position (batch, row), to break ties deterministically
+	row  int32
 }
 
 func (o *topnOp) open(tc *taskCtx) error {
@@ -240,16 +253,23 @@ func (o *topnOp) processBatch(m message, out emitter) error {
 			}
 			p := o.panes[w]
 			if p == nil {
-				p = &topnPane{parts: map[uint32][]topnRow{}}
+				p = &topnPane{parts: map[uint32]*topnPart{}}
 				o.panes[w] = p
 			}
+			part := p.parts[ids[i]]
+			if part == nil {
+				part = &topnPart{}
+				p.parts[ids[i]] = part
+			}
 			r := vals(i)
-			r.ref = rowRef{chunk, int32(i)}
-			r.order = int64(m.seq)<<20 | int64(i)
-			p.parts[ids[i]] = append(p.parts[ids[i]], r)
+			r.ref, r.seq, r.row = rowRef{chunk, int32(i)}, m.seq, int32(i)
+			if part.full && !o.better(r, part.cut) {
+				continue
+			}
+			part.rows = append(part.rows, r)
 			placed++
-			if len(p.parts[ids[i]]) > 4*o.n+64 {
-				o.trim(p, ids[i])
+			if len(part.rows) > 4*o.n+64 {
+				o.trim(part)
 			}
 		}
 	}
@@ -278,39 +298,44 @@ func sortValues(a arrow.Array) func(int) topnRow {
 	return func(i int) topnRow { return topnRow{i: ints[i], null: a.IsNull(i)} }
 }
 
-// better orders rows: non-null first, then by value (descending or not), then arrival.
+// better orders rows: non-null first, then by value (descending or not), then input
+// position.
 func (o *topnOp) better(a, b topnRow) bool {
 	if a.null != b.null {
 		return !a.null
 	}
 	if !a.null {
-		c := 0
+		var lt, gt bool // a's value below / above b's
 		switch {
 		case a.f != b.f:
-			c = map[bool]int{true: -1, false: 1}[less(a.f, b.f)]
+			lt, gt = less(a.f, b.f), less(b.f, a.f)
 		case a.i != b.i:
-			c = map[bool]int{true: -1, false: 1}[a.i < b.i]
+			lt, gt = a.i < b.i, a.i > b.i
 		case a.s != b.s:
-			c = map[bool]int{true: -1, false: 1}[a.s < b.s]
+			lt, gt = a.s < b.s, a.s > b.s
 		}
-		if c != 0 {
-			return (c > 0) == o.descending
+		if lt || gt {
+			return gt == o.descending
 		}
 	}
-	return a.order < b.order
+	if a.seq != b.seq {
+		return a.seq < b.seq
+	}
+	return a.row < b.row
 }
 
 // trim keeps only the best n rows of a partition.
-func (o *topnOp) trim(p *topnPane, k uint32) {
-	rows := p.parts[k]
+func (o *topnOp) trim(part *topnPart) {
+	rows := part.rows
 	sort.SliceStable(rows, func(a, b int) bool { return o.better(rows[a], rows[b]) })
-	if len(rows) > o.n {
+	if len(rows) >= o.n {
 		for _, r := range rows[o.n:] {
 			o.store.drop(r.ref)
 		}
 		rows = rows[:o.n]
+		part.full, part.cut = true, rows[o.n-1]
 	}
-	p.parts[k] = rows
+	part.rows = rows
 }
 
 func (o *topnOp) processWatermark(wm int64, out emitter) error {
@@ -336,8 +361,8 @@ func (o *topnOp) fire(w [2]int64, p *topnPane, out emitter) error {
 	var refs []rowRef
 	var ranks []int64
 	for _, k := range keys {
-		o.trim(p, k)
-		for r, row := range p.parts[k] {
+		o.trim(p.parts[k])
+		for r, row := range p.parts[k].rows {
 			refs = append(refs, row.ref)
 			ranks = append(ranks, int64(r+1))
 		}

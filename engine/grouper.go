@@ -25,9 +25,9 @@ type grouper struct {
 	// islots is modeInt's table: the key sits in the slot, so a probe touches one cache
 	// line instead of three arrays.
 	islots []intSlot
-	offs  []uint32 // per group start in arena (modeBytes); len = groups+1
-	arena []byte
-	null  int32 // group id of the null key (single-key modes), or -1
+	offs   []uint32 // per group start in arena (modeBytes); len = groups+1
+	arena  []byte
+	null   int32 // group id of the null key (single-key modes), or -1
 
 	keyChunks [][]arrow.Array // key columns of new groups, batch by batch
 	chunkBase []uint32        // group id of the first row of each key chunk
@@ -134,7 +134,6 @@ func (g *grouper) place(slot uint64, gid uint32) {
 		g.resize(len(g.slots) * 2)
 	}
 }
-
 
 func (g *grouper) nullGroup(h uint64, row int) uint32 {
 	if g.null < 0 {

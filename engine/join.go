@@ -397,14 +397,17 @@ type intervalJoinOp struct {
 type timedRef struct {
 	ts  int64
 	ref rowRef
-	ord uint64 // input order (batch sequence, row) to break ties of equal times
+	seq uint64 // input position (batch, then ref.row), to break ties of equal times
 }
 
 func (a timedRef) before(b timedRef) bool {
 	if a.ts != b.ts {
 		return a.ts < b.ts
 	}
-	return a.ord < b.ord
+	if a.seq != b.seq {
+		return a.seq < b.seq
+	}
+	return a.ref.row < b.ref.row
 }
 
 func (o *intervalJoinOp) open(tc *taskCtx) error {
@@ -546,7 +549,7 @@ func (o *asofJoinOp) processBatch(m message, out emitter) error {
 			o.pending = append(o.pending, asofLeft{t, ids[i], ref})
 		} else {
 			list := o.right[ids[i]]
-			e := timedRef{ts: t, ref: ref, ord: m.seq<<20 | uint64(i)}
+			e := timedRef{ts: t, ref: ref, seq: m.seq}
 			at := sort.Search(len(list), func(k int) bool { return e.before(list[k]) })
 			list = append(list, timedRef{})
 			copy(list[at+1:], list[at:])
