@@ -4,7 +4,6 @@ import (
 	"math"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
 
@@ -189,4 +188,3 @@ func timeArray(ec *evalCtx, dt arrow.DataType, us []int64) arrow.Array {
 	return int64Array(ec.mem, dt, vals, nil)
 }
 
-var _ = array.NewInt64Builder

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand"
-	"sort"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -180,7 +179,6 @@ func TestBindErrors(t *testing.T) {
 	}
 }
 
-var _ = sort.Ints
 
 func TestStringKeys(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())

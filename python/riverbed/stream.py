@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import pyarrow as pa
 
 from . import _lib
-from ._display import plan_html, progress_bar, table_html
+from ._display import plan_html, progress_bar
 from .errors import PlanError, RiverbedError
 from .expr import Expr, _to_expr, col
 
@@ -767,7 +767,3 @@ class GroupBy:
         if not items:
             raise PlanError("agg needs at least one aggregation, e.g. rb.count() or col('x').sum()")
         return self._stream._then({"op": "aggregate", "keys": self._keys, "aggs": _exprs(items, "agg")})
-
-
-def _table_repr_html(t: pa.Table) -> str:
-    return table_html(t)
