@@ -187,4 +187,3 @@ func timeArray(ec *evalCtx, dt arrow.DataType, us []int64) arrow.Array {
 	}
 	return int64Array(ec.mem, dt, vals, nil)
 }
-

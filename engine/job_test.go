@@ -179,7 +179,6 @@ func TestBindErrors(t *testing.T) {
 	}
 }
 
-
 func TestStringKeys(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
