@@ -30,7 +30,8 @@ demo: install ## run a demo job on generated data (no external service)
 
 test: install test-go test-py ## run every test (Go and Python)
 
-test-go: ## Go unit tests
+test-go: ## Go unit tests (after gofmt and go vet)
+	@test -z "$$(gofmt -l engine state batch arrowbridge capi internal)" || (echo "gofmt needed:"; gofmt -l engine state batch arrowbridge capi internal; false)
 	go vet ./...
 	go test ./...
 
