@@ -39,6 +39,8 @@ import sys
 import time
 from typing import Any
 
+from results_md import machine, write_section  # bench/ is the script's directory
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 CACHE = os.path.join(HERE, ".cache")
 FLINK_PY = os.path.join(CACHE, "pyflink-venv", "bin", "python")
@@ -440,26 +442,6 @@ def ensure_pyflink(flink_python: str) -> None:
 # ----------------------------------------------------------------------------------------
 # Report
 # ----------------------------------------------------------------------------------------
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    mem = ""
-    try:
-        with open("/proc/meminfo") as f:
-            kb = int(f.readline().split()[1])
-            mem = f", {kb / 1024 / 1024:.0f} GiB RAM"
-    except OSError:
-        pass
-    return f"{os.cpu_count()} cores ({cpu}){mem}, {platform.system()} {platform.release()}"
-
-
 def java_version() -> str:
     try:
         out = subprocess.run(["java", "-version"], capture_output=True, text=True).stderr
@@ -494,23 +476,6 @@ def compare(q: str, rb_check: dict[str, Any], fl: dict[str, Any]) -> str:
         if k in rb_check and rb_check.get(k) != fc.get(k):
             return f"**mismatch** ({k})"
     return "match" + (" (rows and content)" if "pairs_hash" in rb_check or "sum_price" in rb_check else " (rows)")
-
-
-def write_section(path: str, text: str) -> None:
-    old = ""
-    if os.path.exists(path):
-        with open(path) as f:
-            old = f.read()
-    if SECTION in old:
-        start = old.index(SECTION)
-        nxt = old.find("\n## ", start + len(SECTION))
-        new = old[:start] + text + ("" if nxt < 0 else old[nxt:])
-    else:
-        if not old:
-            old = "# Benchmark results\n"
-        new = old.rstrip("\n") + "\n\n" + text
-    with open(path, "w") as f:
-        f.write(new.rstrip("\n") + "\n")
 
 
 def cpu_snapshot() -> tuple[float, float, float]:
@@ -720,7 +685,7 @@ def main() -> None:
     lines += [f"- {n}" for n in notes]
     lines += ["", f"Whole benchmark run: {time.perf_counter() - started:.0f} s (data generation included when "
               "the files were not there yet)."]
-    write_section(args.out, "\n".join(lines) + "\n")
+    write_section(args.out, SECTION, "\n".join(lines) + "\n")
     print("\n".join(lines), file=sys.stderr)
     print(f"wrote {args.out}", file=sys.stderr)
 

@@ -1,8 +1,31 @@
-"""Writing one section of bench/RESULTS.md while keeping the others."""
+"""Shared by the benchmarks: the machine's description and writing one section of
+bench/RESULTS.md while keeping the others."""
 
 from __future__ import annotations
 
 import os
+import platform
+
+
+def machine() -> str:
+    """Cores, CPU model, memory and OS of this machine."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    mem = ""
+    try:
+        with open("/proc/meminfo") as f:
+            kb = int(f.readline().split()[1])
+            mem = f", {kb / 1024 / 1024:.0f} GiB RAM"
+    except OSError:
+        pass
+    return f"{os.cpu_count()} cores ({cpu}){mem}, {platform.system()} {platform.release()}"
 
 
 def write_section(path: str, title: str, text: str) -> None:
