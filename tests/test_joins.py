@@ -189,3 +189,66 @@ def test_generator_dedup_matches_reference(p, nexmark_tables):
             want.append((r["bidder"], t, r["price"]))
     got = sorted(zip(out["bidder"].to_pylist(), out["date_time"].to_pylist(), out["price"].to_pylist()))
     assert got == sorted(want)
+
+
+def late_side(seed: int, n: int, name: str, batch: int, bound_s: float):
+    """Rows mostly in time order, some out of order within the bound, and a few far behind
+    (late). Returns the table and the set of late row values (the split rule: a row is late
+    when its time is at or below the watermark before its batch)."""
+    rng = random.Random(seed)
+    rows, t = [], 0.0
+    for i in range(n):
+        t += rng.choice([0.1, 0.3, 0.5])
+        when = t
+        if i % 17 == 5:
+            when = t - rng.uniform(0.1, bound_s * 0.9)  # out of order, not late
+        if i % 23 == 11 and i > 2 * batch:
+            when = t - bound_s - 3                     # late
+        rows.append({"k": rng.choice([1, 2, 3]), name: i, "ts": ts(when)})
+    late, top = set(), None
+    for b in range(0, n, batch):
+        wm = None if top is None else top - dt.timedelta(seconds=bound_s, microseconds=1)
+        for r in rows[b:b + batch]:
+            if wm is not None and r["ts"] <= wm:
+                late.add(r[name])
+        batch_max = max(r["ts"] for r in rows[b:b + batch])
+        top = batch_max if top is None else max(top, batch_max)
+    table = pa.Table.from_pylist(rows, schema=pa.schema([("k", pa.int64()), (name, pa.int64()),
+                                                         ("ts", pa.timestamp("us"))]))
+    return table, late
+
+
+@pytest.mark.parametrize("p", [1, 4])
+def test_interval_and_asof_joins_drop_late_rows(p):
+    batch = 10
+    left, late_l = late_side(11, 300, "a", batch, 1.0)
+    right, late_r = late_side(12, 300, "b", batch, 1.0)
+    assert late_l and late_r
+    env = rb.Environment(parallelism=p, batch_size=batch)
+
+    def streams():
+        return (env.from_arrow(left, event_time="ts", max_out_of_orderness="1s"),
+                env.from_arrow(right, event_time="ts", max_out_of_orderness="1s"))
+
+    lrows = [r for r in left.to_pylist() if r["a"] not in late_l]
+    rrows = [r for r in right.to_pylist() if r["b"] not in late_r]
+
+    ls, rs = streams()
+    job = ls.join_interval(rs, on="k", lower="-1s", upper="1s").start()
+    got = sorted((r["a"], r["b"]) for b in job.results(timeout="60s") for r in b.to_pylist())
+    late_count = sum(m["late_records"] for m in job.metrics(as_dict=True))
+    want = sorted((lr["a"], rr["b"]) for lr in lrows for rr in rrows
+                  if lr["k"] == rr["k"] and abs((rr["ts"] - lr["ts"]).total_seconds()) <= 1.0)
+    assert got == want
+    assert late_count == len(late_l) + len(late_r)
+
+    ls, rs = streams()
+    out = ls.join_asof(rs, on="k").collect(progress=False)
+    want_asof = []
+    for lr in lrows:
+        best = None
+        for rr in sorted(rrows, key=lambda r: r["ts"]):  # stable: input order breaks ties
+            if rr["k"] == lr["k"] and rr["ts"] <= lr["ts"]:
+                best = rr["b"]
+        want_asof.append((lr["a"], best))
+    assert sorted((r["a"], r["b"]) for r in out.to_pylist()) == sorted(want_asof, key=lambda x: x[0])
