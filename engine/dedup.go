@@ -343,13 +343,7 @@ func (o *topnOp) processWatermark(wm int64, out emitter) error {
 		return nil
 	}
 	o.wm = wm
-	for _, w := range closedWindows(o.panes, wm) {
-		if err := o.fire(w, o.panes[w], out); err != nil {
-			return err
-		}
-		delete(o.panes, w)
-	}
-	return out.emit(message{kind: msgWatermark, n: wm})
+	return fireClosed(o.panes, wm, out, o.fire)
 }
 
 func (o *topnOp) fire(w [2]int64, p *topnPane, out emitter) error {

@@ -230,6 +230,19 @@ func (j *joinBase) times(side int, rec arrow.RecordBatch) []int64 {
 	return j.sides[side].buf
 }
 
+// arrive returns the key ids and event times of a batch from one side (nil ids for an
+// empty batch).
+func (j *joinBase) arrive(m message) ([]uint32, []int64, error) {
+	if m.rec.NumRows() == 0 {
+		return nil, nil, nil
+	}
+	ids, err := j.keyIDs(m.side, m.rec)
+	if err != nil {
+		return nil, nil, err
+	}
+	return ids, j.times(m.side, m.rec), nil
+}
+
 func lateWatermark(opWM int64, m message) int64 {
 	if m.hasWM && m.wm > opWM {
 		return m.wm
@@ -296,14 +309,10 @@ func (o *windowJoinOp) open(tc *taskCtx) error {
 func (o *windowJoinOp) processBatch(m message, out emitter) error {
 	rec := m.rec
 	defer rec.Release()
-	if rec.NumRows() == 0 {
-		return nil
-	}
-	ids, err := o.keyIDs(m.side, rec)
-	if err != nil {
+	ids, ts, err := o.arrive(m)
+	if ids == nil || err != nil {
 		return err
 	}
-	ts := o.times(m.side, rec)
 	chunk := o.sides[m.side].store.add(rec)
 	lateWM := lateWatermark(o.wm, m)
 	var late int64
@@ -347,13 +356,7 @@ func (o *windowJoinOp) processWatermark(wm int64, out emitter) error {
 		return nil
 	}
 	o.wm = wm
-	for _, w := range closedWindows(o.panes, wm) {
-		if err := o.fire(w, o.panes[w], out); err != nil {
-			return err
-		}
-		delete(o.panes, w)
-	}
-	return out.emit(message{kind: msgWatermark, n: wm})
+	return fireClosed(o.panes, wm, out, o.fire)
 }
 
 func (o *windowJoinOp) fire(w [2]int64, p *joinPane, out emitter) error {
@@ -523,14 +526,10 @@ func (o *asofJoinOp) open(tc *taskCtx) error {
 func (o *asofJoinOp) processBatch(m message, out emitter) error {
 	rec := m.rec
 	defer rec.Release()
-	if rec.NumRows() == 0 {
-		return nil
-	}
-	ids, err := o.keyIDs(m.side, rec)
-	if err != nil {
+	ids, ts, err := o.arrive(m)
+	if ids == nil || err != nil {
 		return err
 	}
-	ts := o.times(m.side, rec)
 	store := &o.sides[m.side].store
 	chunk := store.add(rec)
 	lateWM := lateWatermark(o.wm, m)
