@@ -28,18 +28,20 @@ lib: $(LIB) ## rebuild the engine library in place
 demo: install ## run a demo job on generated data (no external service)
 	$(PY) -m riverbed.demo
 
-test: install test-go test-py ## run every test (Go and Python)
+FUZZTIME ?= 15s
 
-test-go: ## Go unit tests (after gofmt and go vet)
-	@test -z "$$(gofmt -l engine state batch arrowbridge capi internal)" || (echo "gofmt needed:"; gofmt -l engine state batch arrowbridge capi internal; false)
-	go vet ./...
-	go test ./...
+test: install lint test-go test-py ## run every test (lint, Go with -race and fuzzing, Python)
+
+test-go: ## Go unit tests with the race detector, then each fuzz target for $(FUZZTIME)
+	go test -race ./...
+	go test ./engine -run '^$$' -fuzz '^FuzzExplain$$' -fuzztime $(FUZZTIME)
+	go test ./engine -run '^$$' -fuzz '^FuzzBindPlans$$' -fuzztime $(FUZZTIME)
 
 test-py: install ## Python end-to-end tests
 	$(PY) -m pytest
 
 lint: install ## gofmt, go vet, ruff, mypy
-	test -z "$$(gofmt -l .)" || (gofmt -l . && false)
+	@test -z "$$(gofmt -l engine state batch arrowbridge capi internal)" || (echo "gofmt needed:"; gofmt -l engine state batch arrowbridge capi internal; false)
 	go vet ./...
 	$(PY) -m ruff check python tests bench
 	$(PY) -m mypy python/riverbed

@@ -762,8 +762,12 @@ func (b *binder) bindTopN(n *Node, ln, in *lnode) error {
 		if col == "" {
 			return rberr.New(rberr.Plan, "%s: the input has no event time; pass event_time=<column> to the source", ln.name)
 		}
+		idx := in.schema.FieldIndices(col)
+		if len(idx) == 0 {
+			return (&compileScope{schema: in.schema, op: ln.name}).columnNotFound(col)
+		}
 		ln.winTime, ln.topWindow = col, true
-		tt := in.schema.Field(in.schema.FieldIndices(col)[0]).Type
+		tt := in.schema.Field(idx[0]).Type
 		if in.schema.HasField("window_start") || in.schema.HasField("window_end") {
 			return rberr.New(rberr.Plan, "%s: the input already has window_start/window_end columns; rank them with top_n on the window result", ln.name)
 		}

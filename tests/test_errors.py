@@ -175,3 +175,21 @@ def test_errors_do_not_leak_engine_memory(orders):
             rb.from_pydict({"s": ["1", "two"] * 1000}).select(col("s").cast(rb.Int64)).collect()
     assert rb._allocated_bytes() == before
     assert os.path.exists(orders)
+
+
+@pytest.mark.parametrize("build", [
+    lambda s: s.key_by("k").window(rb.tumbling("10s", on="tss")).top_n(1, "v"),
+    lambda s: s.key_by("kk").window(rb.tumbling("10s")).top_n(1, "v"),
+    lambda s: s.key_by("k").window(rb.tumbling("10s")).top_n(1, "vv"),
+    lambda s: s.key_by("kk").window(rb.tumbling("10s")).agg(rb.count()),
+    lambda s: s.window(rb.sliding("10s", every="5s", on="tss")).agg(rb.count()),
+], ids=["top_n-window-on", "top_n-key", "top_n-by", "window-key", "window-on"])
+def test_unknown_column_in_stateful_operators_is_a_column_error_and_library_keeps_working(build):
+    import datetime as dt
+    t = pa.table({"k": [1, 1, 2], "v": [3, 1, 2],
+                  "ts": [dt.datetime(2026, 1, 1, 0, 0, s) for s in (1, 2, 3)]})
+    s = rb.from_arrow(t, event_time="ts")
+    with pytest.raises(rb.ColumnNotFoundError):
+        build(s).schema
+    # the library is not disabled: a valid job still runs and answers correctly
+    assert rb.from_arrow(t).filter(col("v") > 1).collect().column("v").to_pylist() == [3, 2]
