@@ -30,7 +30,9 @@ type Job struct {
 	err      error
 	progress Progress
 
-	stopSources atomic.Bool
+	stopSources atomic.Bool // set once sources must stop reading (stop, limit)
+	stopOnce    sync.Once
+	stopped     chan struct{} // closed when stopSources is set, to interrupt paced waits
 	stopNoDrain atomic.Bool
 	metrics     registry
 	unbounded   bool
@@ -147,7 +149,7 @@ func Start(ctx context.Context, doc []byte, inputs []array.RecordReader, mem mem
 	}
 	jctx, cancel := context.WithCancelCause(ctx)
 	j := &Job{id: newJobID(), schema: root.schema, mem: mem, ctx: jctx, cancel: cancel,
-		results: make(chan arrow.RecordBatch, 4), done: make(chan struct{})}
+		results: make(chan arrow.RecordBatch, 4), done: make(chan struct{}), stopped: make(chan struct{})}
 	j.progress.TotalRows = g.totalRows
 	j.progress.TotalSplits = int64(g.totalSplits)
 	j.progress.TotalFiles = int64(len(g.files))
@@ -265,7 +267,16 @@ func (j *Job) Stop(drain bool) {
 	if !drain {
 		j.stopNoDrain.Store(true)
 	}
-	j.stopSources.Store(true)
+	j.stopReading()
+}
+
+// stopReading tells every source to stop reading, and interrupts sources that are waiting
+// (paced generators).
+func (j *Job) stopReading() {
+	j.stopOnce.Do(func() {
+		j.stopSources.Store(true)
+		close(j.stopped)
+	})
 }
 
 // Metrics returns the job's per-operator metrics.

@@ -109,7 +109,7 @@ func (o *limitOp) processBatch(m message, out emitter) error {
 	}
 	o.seen += rows
 	if o.seen >= o.n && o.stopSrcs {
-		o.tc.job.stopSources.Store(true)
+		o.tc.job.stopReading()
 	}
 	if rows == rec.NumRows() {
 		rec.Retain()

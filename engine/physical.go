@@ -135,9 +135,10 @@ func (g *graph) build(n *lnode, filterAbove *lnode) (flow, error) {
 	case "datagen", "nexmark":
 		ord := g.ordinal
 		g.ordinal++
+		block := pacedBlock(n.rate, g.batchSize, g.parallel)
 		blocks := int64(-1)
 		if n.count >= 0 {
-			blocks = (n.count + int64(g.batchSize) - 1) / int64(g.batchSize)
+			blocks = (n.count + block - 1) / block
 			g.totalRows += n.count
 			g.totalSplits += int(blocks)
 		} else {
@@ -147,7 +148,7 @@ func (g *graph) build(n *lnode, filterAbove *lnode) (flow, error) {
 		if blocks >= 0 && int64(p) > max(1, blocks) {
 			p = int(max(1, blocks))
 		}
-		src := &genSource{ordinal: ord, gen: n.gen, count: n.count, rate: n.rate, block: int64(g.batchSize), parallel: p, wm: sourceWatermark(n)}
+		src := &genSource{ordinal: ord, gen: n.gen, count: n.count, rate: n.rate, block: block, parallel: p, wm: sourceWatermark(n)}
 		st := g.newStage(n.op, p)
 		st.source = func(subtask int) sourceFn {
 			return func(tc *taskCtx, out emitter) error { return src.run(tc, subtask, out) }
@@ -416,4 +417,17 @@ func keyExprs(bs []bound) ([]cexpr, []arrow.DataType) {
 		keys[i], types[i] = k.cexpr, k.Type()
 	}
 	return keys, types
+}
+
+// pacedBlock is how many rows a generator puts in one batch. Unpaced generators fill whole
+// batches; a paced one (rate rows per second over all subtasks) emits a batch, and with it
+// a watermark, at least every 200 ms (Flink's default watermark interval) on each of its
+// parallel subtasks, so a slow source still delivers rows and advances event time promptly.
+func pacedBlock(rate float64, batchSize, parallel int) int64 {
+	block := int64(batchSize)
+	if rate > 0 {
+		perInterval := int64(rate * 0.2 / float64(max(1, parallel)))
+		block = max(1, min(block, perInterval))
+	}
+	return block
 }

@@ -301,6 +301,8 @@ func (s *genSource) run(tc *taskCtx, subtask int, out emitter) error {
 			if wait := time.Until(due); wait > 0 {
 				select {
 				case <-time.After(wait):
+				case <-job.stopped:
+					return nil
 				case <-tc.ctx.Done():
 					return tc.ctx.Err()
 				}
