@@ -1,6 +1,7 @@
 package batch
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/bitutil"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	pqacompress "github.com/apache/arrow-go/v18/parquet/compress"
 	"github.com/parquet-go/parquet-go"
@@ -16,13 +18,20 @@ import (
 	"github.com/parquet-go/parquet-go/format"
 )
 
-// TestLZ4Codecs checks that this package's LZ4 codecs replaced the Parquet
-// library's (see codecs.go) and that they decode what independent encoders
-// produce.
-func TestLZ4Codecs(t *testing.T) {
+// TestParquetFixes checks that the replacements of parquetfixes.go are in
+// the Parquet library's tables.
+func TestParquetFixes(t *testing.T) {
 	if parquet.LookupCompressionCodec(format.Lz4Raw) != lz4RawCodec || parquet.LookupCompressionCodec(format.Lz4) != lz4HadoopCodec {
 		t.Fatal("the Parquet library's codec table changed: the LZ4 codecs are not installed")
 	}
+	if _, ok := parquet.LookupEncoding(format.RLE).(rleBooleans); !ok {
+		t.Fatal("the Parquet library's encoding table changed: the RLE boolean decoder is not installed")
+	}
+}
+
+// TestLZ4Codecs checks that this package's LZ4 codecs decode what independent
+// encoders produce.
+func TestLZ4Codecs(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, n := range []int{0, 1, 100, 70_000, 1 << 20} {
 		src := make([]byte, n)
@@ -169,5 +178,70 @@ func TestAllNullDictionaryColumn(t *testing.T) {
 		got := readAll(t, d, nil, checkedMem(t), 0)
 		checkRecords(t, got, rec, nil, 0)
 		releaseAll(got)
+	}
+}
+
+// TestRLEBooleans decodes RLE/bit-packed hybrid booleans built by hand from
+// the format's specification, with runs of every length, against the values
+// they encode. (The Python suite reads pyarrow's data page v2 files, whose
+// booleans are RLE-encoded.)
+func TestRLEBooleans(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for trial := range 200 {
+		var want []bool
+		var enc []byte
+		for range 1 + rng.IntN(40) {
+			if rng.IntN(3) == 0 { // bit-packed: groups of 8 values
+				groups := 1 + rng.IntN(4)
+				enc = binary.AppendUvarint(enc, uint64(groups)<<1|1)
+				for range groups {
+					var b byte
+					for j := range 8 {
+						v := rng.IntN(2) == 0
+						want = append(want, v)
+						if v {
+							b |= 1 << j
+						}
+					}
+					enc = append(enc, b)
+				}
+				continue
+			}
+			n := 1 + rng.IntN(100)
+			if trial%10 == 0 {
+				n = 1 + rng.IntN(100_000)
+			}
+			v := rng.IntN(2) == 0
+			for range n {
+				want = append(want, v)
+			}
+			enc = binary.AppendUvarint(enc, uint64(n)<<1)
+			if v {
+				enc = append(enc, 1)
+			} else {
+				enc = append(enc, 0)
+			}
+		}
+		src := binary.LittleEndian.AppendUint32(nil, uint32(len(enc)))
+		src = append(src, enc...)
+		dst := make([]byte, 3) // stale bytes must not leak into the result
+		dst[0], dst[1], dst[2] = 0xff, 0xff, 0xff
+		got, err := parquet.LookupEncoding(format.RLE).DecodeBoolean(dst, src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) < (len(want)+7)/8 {
+			t.Fatalf("trial %d: %d bytes for %d values", trial, len(got), len(want))
+		}
+		for i, v := range want {
+			if bitutil.BitIsSet(got, i) != v {
+				t.Fatalf("trial %d: value %d is %v, want %v", trial, i, !v, v)
+			}
+		}
+	}
+	for _, bad := range [][]byte{{1, 0}, {9, 0, 0, 0, 1}, {1, 0, 0, 0, 0x03}, {1, 0, 0, 0, 8}} {
+		if _, err := parquet.LookupEncoding(format.RLE).DecodeBoolean(nil, bad); err == nil {
+			t.Fatalf("damaged input %v decoded without error", bad)
+		}
 	}
 }
