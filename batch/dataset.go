@@ -621,8 +621,24 @@ func (m *fileMeta) leaves() int {
 
 // checkChunkBounds rejects column chunks that lie outside the file, so that a
 // damaged footer fails here rather than as a huge read later.
+//
+// It also rejects a column whose chunks use different compression codecs in
+// different row groups: the Parquet library decompresses every chunk of a
+// column with the codec of its first chunk.
 func checkChunkBounds(m *fileMeta) error {
-	for ri, rg := range m.pf.Metadata().RowGroups {
+	rgs := m.pf.Metadata().RowGroups
+	for ri, rg := range rgs {
+		if ri > 0 && len(rg.Columns) == len(rgs[0].Columns) {
+			for _, c := range m.cols {
+				first, this := rgs[0].Columns[c.leaf].MetaData.Codec, rg.Columns[c.leaf].MetaData.Codec
+				if c.unsupported == "" && rg.NumRows > 0 && this != first {
+					return rberr.New(rberr.Type, "column %q of %q is compressed with %s in row group 0 but %s in row group %d; files whose row groups use different codecs cannot be read yet",
+						c.name, m.path, first, this, ri)
+				}
+			}
+		}
+	}
+	for ri, rg := range rgs {
 		if rg.NumRows < 0 {
 			return corrupt(m.path, fmt.Sprintf("row group %d", ri), fmt.Errorf("negative row count %d", rg.NumRows))
 		}

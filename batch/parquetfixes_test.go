@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -15,7 +16,10 @@ import (
 	pqacompress "github.com/apache/arrow-go/v18/parquet/compress"
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress"
+	"github.com/parquet-go/parquet-go/encoding/thrift"
 	"github.com/parquet-go/parquet-go/format"
+
+	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
 
 // TestParquetFixes checks that the replacements of parquetfixes.go are in
@@ -244,4 +248,39 @@ func TestRLEBooleans(t *testing.T) {
 			t.Fatalf("damaged input %v decoded without error", bad)
 		}
 	}
+}
+
+// TestMixedCodecsRejected: a column whose row groups use different codecs is
+// refused (the Parquet library would decompress them all with the first one's
+// codec) rather than read as garbage.
+func TestMixedCodecsRejected(t *testing.T) {
+	schema := allTypesSchema()
+	rec := randomRecord(schema, 2000, 8)
+	defer rec.Release()
+	good := filepath.Join(t.TempDir(), "good.parquet")
+	writeOracle(t, good, oracleOpts{rowGroup: 1000, codec: pqacompress.Codecs.Snappy}, rec)
+	data, err := os.ReadFile(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := int(binary.LittleEndian.Uint32(data[len(data)-8:]))
+	footer := data[len(data)-8-n : len(data)-8]
+	var md format.FileMetaData
+	if err := thrift.Unmarshal(new(thrift.CompactProtocol), footer, &md); err != nil {
+		t.Fatal(err)
+	}
+	md.RowGroups[1].Columns[3].MetaData.Codec = format.Gzip
+	out, err := thrift.Marshal(new(thrift.CompactProtocol), &md)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := append(slices.Clone(data[:len(data)-8-n]), out...)
+	bad = binary.LittleEndian.AppendUint32(bad, uint32(len(out)))
+	bad = append(bad, "PAR1"...)
+	p := filepath.Join(t.TempDir(), "mixed.parquet")
+	if err := os.WriteFile(p, bad, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = OpenParquet([]string{p})
+	wantKind(t, err, rberr.Type, fmt.Sprintf("%q", p), `column "i32"`, "row group 1")
 }
