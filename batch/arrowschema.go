@@ -14,8 +14,8 @@ import (
 // writers (pyarrow, arrow-go, Polars, and riverbed's own writer) store the
 // Arrow schema of the data, serialized as an IPC schema message in base64. It
 // restores what Parquet's types cannot say: a timestamp's time zone name,
-// seconds stored as milliseconds, large_string and large_binary, durations
-// and date64.
+// seconds stored as milliseconds, large_string and large_binary and
+// durations.
 const arrowSchemaKey = "ARROW:schema"
 
 // restoreKind is a conversion from the values of a column's Parquet type to
@@ -26,8 +26,6 @@ const (
 	restoreNone restoreKind = iota
 	// restoreSecondsFromMillis: timestamp[s] stored as milliseconds.
 	restoreSecondsFromMillis
-	// restoreDate64FromDate32: date64 (milliseconds) stored as DATE (days).
-	restoreDate64FromDate32
 )
 
 // originSchema decodes the file's ARROW:schema metadata, or returns nil if it
@@ -75,10 +73,11 @@ func encodeIPCSchema(schema *arrow.Schema) (string, error) {
 // inferred and whose writer recorded origin, and the conversion of its values.
 // Like pyarrow, it only restores what the stored values can represent
 // exactly; otherwise the Parquet type wins. Dictionary types are read as their
-// value type.
+// value type, and date64 as date32 (as pyarrow does). Unlike pyarrow, a
+// timestamp[s] stored as milliseconds is read back as timestamp[s].
 func restoreType(inferred, origin arrow.DataType) (arrow.DataType, restoreKind) {
-	if d, ok := origin.(*arrow.DictionaryType); ok {
-		origin = d.ValueType
+	if origin.ID() == arrow.DICTIONARY {
+		return inferred, restoreNone // pyarrow restores the dictionary, not its value type
 	}
 	switch o := origin.(type) {
 	case *arrow.TimestampType:
@@ -108,10 +107,6 @@ func restoreType(inferred, origin arrow.DataType) (arrow.DataType, restoreKind) 
 	case *arrow.DurationType:
 		if inferred.ID() == arrow.INT64 {
 			return o, restoreNone
-		}
-	case *arrow.Date64Type:
-		if inferred.ID() == arrow.DATE32 {
-			return o, restoreDate64FromDate32
 		}
 	}
 	return inferred, restoreNone

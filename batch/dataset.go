@@ -701,8 +701,6 @@ func columnStats(st *format.Statistics, c fileColumn, numRows int64) ColumnStats
 		switch c.restore {
 		case restoreSecondsFromMillis: // round the bounds outwards
 			lo, hi = floorDiv(lo.(int64), 1000), -floorDiv(-hi.(int64), 1000)
-		case restoreDate64FromDate32:
-			lo, hi = lo.(int64)*86_400_000, hi.(int64)*86_400_000
 		}
 		cs.Valid, cs.Min, cs.Max = true, lo, hi
 	}

@@ -194,8 +194,6 @@ func newColumnReader(m *fileMeta, rowGroup int, c fileColumn, chunk parquet.Colu
 			v.conv = narrow[uint16]
 		case arrow.DECIMAL128:
 			v.conv = intToDecimal128[int32]
-		case arrow.DATE64:
-			v.conv = daysToMillis
 		case arrow.INT32, arrow.UINT32, arrow.DATE32, arrow.TIME32:
 		default:
 			return bad()
@@ -799,14 +797,6 @@ func intToDecimal128[T int32 | int64](dst []byte, src []T) {
 	for i, x := range src {
 		out[2*i] = uint64(int64(x))
 		out[2*i+1] = uint64(int64(x) >> 63)
-	}
-}
-
-// daysToMillis converts DATE days to date64 milliseconds.
-func daysToMillis(dst []byte, src []int32) {
-	out := castSlice[int64](dst)
-	for i, x := range src {
-		out[i] = int64(x) * 86_400_000
 	}
 }
 
