@@ -72,6 +72,9 @@ def typed_table(n: int, seed: int = 0) -> pa.Table:
         "t32": arr(small * 1000, pa.int32()).cast(pa.time32("ms")),
         "t64": arr(small * 10**6, pa.int64()).cast(pa.time64("us")),
         "fsb": arr([int(x).to_bytes(4, "little", signed=True) for x in ints % 2**31], pa.binary(4)),
+        "dec50": arr([decimal.Decimal(int(x) * 10**30 - i).scaleb(-5) for i, x in enumerate(ints)],
+                     pa.decimal256(50, 5)),
+        "f16": arr(rng.standard_normal(n).astype(np.float16), pa.float16()),
         "d64": arr(small * 86_400_000, pa.int64()).cast(pa.date64()),
         "cat": arr(words[small % len(words)], pa.string()).dictionary_encode(),
         "null_s": pa.nulls(n, pa.string()),
@@ -142,8 +145,8 @@ ENCODINGS = {
     "DELTA_BINARY_PACKED": ["i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64", "d", "ts_ms", "ts_us",
                             "ts_ns", "ts_s", "dur", "t32", "t64", "d64"],
     "DELTA_LENGTH_BYTE_ARRAY": ["s", "s_hi", "bin", "ls", "lb"],
-    "DELTA_BYTE_ARRAY": ["s", "s_hi", "bin", "ls", "lb", "fsb", "dec38"],
-    "BYTE_STREAM_SPLIT": ["f32", "f64", "i32", "i64", "fsb", "dec38"],
+    "DELTA_BYTE_ARRAY": ["s", "s_hi", "bin", "ls", "lb", "fsb", "dec38", "dec50", "f16"],
+    "BYTE_STREAM_SPLIT": ["f32", "f64", "i32", "i64", "fsb", "dec38", "dec50", "f16"],
     "RLE": ["b"],
 }
 
@@ -166,7 +169,7 @@ def test_pyarrow_encodings(tmp_path, table70k, encoding, version, codec):
 @pytest.mark.parametrize("codec", ["uncompressed", "snappy", "gzip", "brotli", "zstd", "lz4"])
 @pytest.mark.parametrize("n", [1, 70_000])
 def test_polars_writes(tmp_path, codec, n):
-    t = typed_table(n, seed=3).drop_columns(["ts_s", "fsb", "t32", "lb", "ls", "d64", "cat"])
+    t = typed_table(n, seed=3).drop_columns(["ts_s", "fsb", "t32", "lb", "ls", "d64", "cat", "dec50", "f16"])
     p = tmp_path / "t.parquet"
     pl.from_arrow(t).write_parquet(p, compression=codec, row_group_size=25_000, data_page_size=16 << 10)
     # Polars stores strings as views; riverbed reads them as utf8
@@ -193,7 +196,7 @@ def test_duckdb_writes(tmp_path, codec, version):
 
 
 def test_pandas_writes(tmp_path):
-    t = typed_table(5000, seed=9).drop_columns(["u64", "dec9", "dec18", "dec38", "ts_s"])
+    t = typed_table(5000, seed=9).drop_columns(["u64", "dec9", "dec18", "dec38", "ts_s", "dec50", "f16"])
     df = t.to_pandas()
     p = tmp_path / "t.parquet"
     df.to_parquet(p, index=False, compression="lz4")
@@ -232,7 +235,7 @@ def test_nested_columns_not_selected(tmp_path):
 # ---- write_parquet keeps types ----
 
 def test_write_parquet_round_trips_types(tmp_path):
-    t = typed_table(3000, seed=5).drop_columns(["t32", "t64", "fsb", "null_s", "null_i", "d64", "cat"])
+    t = typed_table(3000, seed=5).drop_columns(["t32", "t64", "fsb", "null_s", "null_i", "d64", "cat", "dec50", "f16"])
     out = tmp_path / "out"
     rb.from_arrow(t).write_parquet(out)
     back_pa = pq.read_table(out)
