@@ -66,16 +66,29 @@ type fileMeta struct {
 	size int64
 	pf   *parquet.File
 	cols []fileColumn
-	// leaf maps a dataset field index to the file's leaf column index.
+	// leaf maps a dataset field index to the index of the file's column in
+	// cols.
 	leaf []int
 }
 
-// fileColumn is one leaf column of a file.
+// fileColumn is one top-level column of a file.
 type fileColumn struct {
 	name     string
 	typ      arrow.DataType
 	phys     format.Type
 	optional bool
+	// leaf is the index of the column's (first) leaf column chunk.
+	leaf int
+	// typeLen is the width of a FIXED_LEN_BYTE_ARRAY column.
+	typeLen int
+	// restore converts the Parquet values to the Arrow type the writer
+	// recorded in the ARROW:schema metadata, when that needs more than a
+	// relabelling.
+	restore restoreKind
+	// unsupported says why the column cannot be read ("" if it can). Such a
+	// column is in the schema (so that other columns of the file can be read)
+	// but selecting it is an error; see Dataset.CheckColumns.
+	unsupported string
 }
 
 const (
@@ -124,8 +137,10 @@ func OpenParquet(paths []string) (*Dataset, error) {
 				continue
 			}
 			stats := make([]ColumnStats, len(m.leaf))
-			for c, leaf := range m.leaf {
-				stats[c] = columnStats(&rg.Columns[leaf].MetaData.Statistics, m.cols[leaf], rg.NumRows)
+			for c, j := range m.leaf {
+				if col := m.cols[j]; col.unsupported == "" {
+					stats[c] = columnStats(&rg.Columns[col.leaf].MetaData.Statistics, col, rg.NumRows)
+				}
 			}
 			d.Splits = append(d.Splits, Split{
 				File: m.path, FileIndex: fi, RowGroup: ri, NumRows: rg.NumRows, Stats: stats,
@@ -273,39 +288,112 @@ func corrupt(path, where string, cause error) error {
 	return rberr.Wrap(rberr.Data, cause, "corrupt Parquet file %q", path)
 }
 
-// fileColumns maps the file's (flat) schema to Arrow.
+// fileColumns maps the file's top-level columns to Arrow. Columns that cannot
+// be read (nested groups, repeated or unsupported types) are kept with their
+// reason so that the file's other columns stay readable.
 func fileColumns(pf *parquet.File, path string) ([]fileColumn, error) {
 	elems := pf.Metadata().Schema
 	if len(elems) == 0 {
 		return nil, corrupt(path, "", errors.New("empty schema"))
 	}
-	cols := make([]fileColumn, 0, len(elems)-1)
-	for i := 1; i < len(elems); i++ {
+	origin := originSchema(pf)
+	n := int(elems[0].NumChildren.V)
+	cols := make([]fileColumn, 0, n)
+	i, leaves := 1, 0
+	for len(cols) < n {
+		if i >= len(elems) {
+			return nil, corrupt(path, "", fmt.Errorf("schema root declares %d columns, found %d", n, len(cols)))
+		}
 		se := &elems[i]
-		if (se.NumChildren.Valid && se.NumChildren.V > 0) || !se.Type.Valid {
-			return nil, rberr.New(rberr.Type, "column %q of %q is a nested group; only flat schemas are supported", se.Name, path)
-		}
-		if se.RepetitionType.Valid && se.RepetitionType.V == format.Repeated {
-			return nil, rberr.New(rberr.Type, "column %q of %q is repeated; only flat schemas are supported", se.Name, path)
-		}
-		typ := arrowTypeOf(se)
-		if typ == nil {
-			return nil, rberr.New(rberr.Type, "column %q of %q has unsupported Parquet type %s", se.Name, path, describeType(se))
+		next, nleaves, ok := subtree(elems, i)
+		if !ok {
+			return nil, corrupt(path, "", fmt.Errorf("schema of column %q is cut short", se.Name))
 		}
 		if indexOfName(cols, se.Name) >= 0 {
 			return nil, rberr.New(rberr.Schema, "column %q appears twice in %q", se.Name, path)
 		}
-		cols = append(cols, fileColumn{
+		c := fileColumn{
 			name:     se.Name,
-			typ:      typ,
-			phys:     se.Type.V,
 			optional: se.RepetitionType.Valid && se.RepetitionType.V == format.Optional,
-		})
+			leaf:     leaves,
+		}
+		var otype arrow.DataType
+		if origin != nil {
+			if idx := origin.FieldIndices(se.Name); len(idx) == 1 {
+				otype = origin.Field(idx[0]).Type
+			}
+		}
+		switch {
+		case (se.NumChildren.Valid && se.NumChildren.V > 0) || !se.Type.Valid:
+			c.unsupported = "is a nested column (struct, list or map), which riverbed cannot read yet"
+		case se.RepetitionType.Valid && se.RepetitionType.V == format.Repeated:
+			c.unsupported = "is a repeated column (a list), which riverbed cannot read yet"
+		default:
+			c.phys = se.Type.V
+			if se.TypeLength.Valid {
+				c.typeLen = int(se.TypeLength.V)
+			}
+			if c.typ = arrowTypeOf(se); c.typ == nil {
+				c.unsupported = fmt.Sprintf("has the Parquet type %s, which riverbed cannot read yet", describeType(se))
+			} else if otype != nil {
+				c.typ, c.restore = restoreType(c.typ, otype)
+			}
+		}
+		if c.unsupported != "" {
+			c.typ = otype
+			if c.typ == nil {
+				c.typ = arrow.Null
+			}
+		}
+		cols = append(cols, c)
+		i, leaves = next, leaves+nleaves
 	}
-	if n := int(elems[0].NumChildren.V); n != len(cols) {
-		return nil, corrupt(path, "", fmt.Errorf("schema root declares %d columns, found %d", n, len(cols)))
+	if i != len(elems) {
+		return nil, corrupt(path, "", fmt.Errorf("schema root declares %d columns, found more", n))
 	}
 	return cols, nil
+}
+
+// subtree returns the index of the schema element after the subtree rooted at
+// elems[i] and the number of leaf columns in it; ok is false if the schema
+// ends inside it.
+func subtree(elems []format.SchemaElement, i int) (next, leaves int, ok bool) {
+	se := &elems[i]
+	if !se.NumChildren.Valid || se.NumChildren.V <= 0 {
+		if se.Type.Valid {
+			return i + 1, 1, true
+		}
+		return i + 1, 0, true
+	}
+	next = i + 1
+	for range se.NumChildren.V {
+		if next >= len(elems) {
+			return 0, 0, false
+		}
+		var l int
+		if next, l, ok = subtree(elems, next); !ok {
+			return 0, 0, false
+		}
+		leaves += l
+	}
+	return next, leaves, true
+}
+
+// CheckColumns returns an rberr Type error naming the first of the columns
+// (indexes into Schema) that cannot be read, with the file and the reason.
+func (d *Dataset) CheckColumns(columns []int) error {
+	for _, c := range columns {
+		if c < 0 || c >= len(d.Schema.Fields()) {
+			return rberr.New(rberr.InvalidArgument, "column index %d out of range for a schema of %d fields", c, len(d.Schema.Fields()))
+		}
+		for _, m := range d.files {
+			if col := m.cols[m.leaf[c]]; col.unsupported != "" {
+				return rberr.New(rberr.Type, "column %q of %q %s; leave it out of the columns read (read_parquet(columns=[...]) or select)",
+					col.name, m.path, col.unsupported)
+			}
+		}
+	}
+	return nil
 }
 
 // arrowTypeOf maps a leaf schema element to its Arrow type, or nil if the type
@@ -313,9 +401,12 @@ func fileColumns(pf *parquet.File, path string) ([]fileColumn, error) {
 func arrowTypeOf(se *format.SchemaElement) arrow.DataType {
 	lt := se.LogicalType.Value
 	if lt == nil && se.ConvertedType.Valid {
-		if lt = convertedLogicalType(se.ConvertedType.V); lt == nil {
+		if lt = convertedLogicalType(se); lt == nil {
 			return nil
 		}
+	}
+	if d, ok := lt.(*format.DecimalType); ok {
+		return decimalType(se, d)
 	}
 	switch se.Type.V {
 	case format.Boolean:
@@ -328,6 +419,10 @@ func arrowTypeOf(se *format.SchemaElement) arrow.DataType {
 			return arrow.PrimitiveTypes.Int32
 		case *format.DateType:
 			return arrow.FixedWidthTypes.Date32
+		case *format.TimeType:
+			if _, ok := t.Unit.Value.(*format.MilliSeconds); ok {
+				return arrow.FixedWidthTypes.Time32ms
+			}
 		case *format.IntType:
 			switch {
 			case t.BitWidth == 8 && t.IsSigned:
@@ -355,6 +450,13 @@ func arrowTypeOf(se *format.SchemaElement) arrow.DataType {
 			case t.BitWidth == 64:
 				return arrow.PrimitiveTypes.Uint64
 			}
+		case *format.TimeType:
+			switch t.Unit.Value.(type) {
+			case *format.MicroSeconds:
+				return arrow.FixedWidthTypes.Time64us
+			case *format.NanoSeconds:
+				return arrow.FixedWidthTypes.Time64ns
+			}
 		case *format.TimestampType:
 			tz := ""
 			if t.IsAdjustedToUTC {
@@ -381,6 +483,18 @@ func arrowTypeOf(se *format.SchemaElement) arrow.DataType {
 		if lt == nil {
 			return arrow.PrimitiveTypes.Float64
 		}
+	case format.FixedLenByteArray:
+		if !se.TypeLength.Valid || se.TypeLength.V <= 0 {
+			return nil
+		}
+		switch lt.(type) {
+		case nil, *format.UUIDType:
+			return &arrow.FixedSizeBinaryType{ByteWidth: int(se.TypeLength.V)}
+		case *format.Float16Type:
+			if se.TypeLength.V == 2 {
+				return arrow.FixedWidthTypes.Float16
+			}
+		}
 	case format.ByteArray:
 		switch lt.(type) {
 		case nil, *format.BsonType:
@@ -392,10 +506,45 @@ func arrowTypeOf(se *format.SchemaElement) arrow.DataType {
 	return nil
 }
 
+// decimalType maps a DECIMAL column to decimal128 (precision up to 38) or
+// decimal256, or nil if its physical type or parameters are invalid.
+func decimalType(se *format.SchemaElement, d *format.DecimalType) arrow.DataType {
+	p, sc := d.Precision, d.Scale
+	maxP := int32(76)
+	switch se.Type.V {
+	case format.Int32:
+		maxP = 9
+	case format.Int64:
+		maxP = 18
+	case format.FixedLenByteArray:
+		if !se.TypeLength.Valid || se.TypeLength.V <= 0 || se.TypeLength.V > 32 {
+			return nil
+		}
+		// the largest precision n bytes hold: floor(log10(2^(8n-1)-1))
+		maxP = int32(math.Floor(math.Log10(2) * float64(8*se.TypeLength.V-1)))
+	case format.ByteArray:
+	default:
+		return nil
+	}
+	if p < 1 || p > maxP || sc < 0 || sc > p {
+		return nil
+	}
+	if p <= 38 {
+		return &arrow.Decimal128Type{Precision: p, Scale: sc}
+	}
+	return &arrow.Decimal256Type{Precision: p, Scale: sc}
+}
+
 // convertedLogicalType translates the legacy converted type annotations that
 // have a supported logical equivalent; it returns nil for the others.
-func convertedLogicalType(ct deprecated.ConvertedType) format.LogicalTypeValue {
-	switch ct {
+func convertedLogicalType(se *format.SchemaElement) format.LogicalTypeValue {
+	switch ct := se.ConvertedType.V; ct {
+	case deprecated.Decimal:
+		return &format.DecimalType{Scale: se.Scale.V, Precision: se.Precision.V}
+	case deprecated.TimeMillis:
+		return &format.TimeType{IsAdjustedToUTC: true, Unit: format.TimeUnit{Value: &format.MilliSeconds{}}}
+	case deprecated.TimeMicros:
+		return &format.TimeType{IsAdjustedToUTC: true, Unit: format.TimeUnit{Value: &format.MicroSeconds{}}}
 	case deprecated.UTF8:
 		return &format.StringType{}
 	case deprecated.Enum:
@@ -457,28 +606,60 @@ func convertedTypeName(ct deprecated.ConvertedType) string {
 	return fmt.Sprintf("converted type %d", ct)
 }
 
+// leaves returns the number of leaf columns (column chunks per row group).
+func (m *fileMeta) leaves() int {
+	n := 0
+	for _, e := range m.pf.Metadata().Schema[1:] {
+		if !e.NumChildren.Valid || e.NumChildren.V <= 0 {
+			if e.Type.Valid {
+				n++
+			}
+		}
+	}
+	return n
+}
+
 // checkChunkBounds rejects column chunks that lie outside the file, so that a
 // damaged footer fails here rather than as a huge read later.
+//
+// It also rejects a column whose chunks use different compression codecs in
+// different row groups: the Parquet library decompresses every chunk of a
+// column with the codec of its first chunk.
 func checkChunkBounds(m *fileMeta) error {
-	for ri, rg := range m.pf.Metadata().RowGroups {
+	rgs := m.pf.Metadata().RowGroups
+	for ri, rg := range rgs {
+		if ri > 0 && len(rg.Columns) == len(rgs[0].Columns) {
+			for _, c := range m.cols {
+				first, this := rgs[0].Columns[c.leaf].MetaData.Codec, rg.Columns[c.leaf].MetaData.Codec
+				if c.unsupported == "" && rg.NumRows > 0 && this != first {
+					return rberr.New(rberr.Type, "column %q of %q is compressed with %s in row group 0 but %s in row group %d; files whose row groups use different codecs cannot be read yet",
+						c.name, m.path, first, this, ri)
+				}
+			}
+		}
+	}
+	for ri, rg := range rgs {
 		if rg.NumRows < 0 {
 			return corrupt(m.path, fmt.Sprintf("row group %d", ri), fmt.Errorf("negative row count %d", rg.NumRows))
 		}
 		if rg.NumRows == 0 {
 			continue // never read; some writers leave its chunks unset
 		}
-		if len(rg.Columns) != len(m.cols) {
+		if len(rg.Columns) != m.leaves() {
 			return corrupt(m.path, fmt.Sprintf("row group %d", ri),
-				fmt.Errorf("%d column chunks for %d columns", len(rg.Columns), len(m.cols)))
+				fmt.Errorf("%d column chunks for %d leaf columns", len(rg.Columns), m.leaves()))
 		}
-		for ci := range rg.Columns {
-			md := &rg.Columns[ci].MetaData
+		for _, c := range m.cols {
+			if c.unsupported != "" {
+				continue // never read
+			}
+			md := &rg.Columns[c.leaf].MetaData
 			start := md.DataPageOffset
 			if md.DictionaryPageOffset > 0 && md.DictionaryPageOffset < start {
 				start = md.DictionaryPageOffset
 			}
 			if start < 4 || md.TotalCompressedSize < 0 || start+md.TotalCompressedSize > m.size {
-				return corrupt(m.path, fmt.Sprintf("row group %d, column %q", ri, m.cols[ci].name),
+				return corrupt(m.path, fmt.Sprintf("row group %d, column %q", ri, c.name),
 					fmt.Errorf("column chunk at offset %d, %d bytes, lies outside the file (%d bytes)",
 						start, md.TotalCompressedSize, m.size))
 			}
@@ -517,9 +698,21 @@ func columnStats(st *format.Statistics, c fileColumn, numRows int64) ColumnStats
 	lo, ok1 := statValue(minB, c)
 	hi, ok2 := statValue(maxB, c)
 	if ok1 && ok2 {
+		switch c.restore {
+		case restoreSecondsFromMillis: // round the bounds outwards
+			lo, hi = floorDiv(lo.(int64), 1000), -floorDiv(-hi.(int64), 1000)
+		}
 		cs.Valid, cs.Min, cs.Max = true, lo, hi
 	}
 	return cs
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
 }
 
 func signedOrder(c fileColumn) bool {
@@ -540,8 +733,19 @@ func isUnsigned(t arrow.DataType) bool {
 	return false
 }
 
-// statValue decodes one PLAIN-encoded statistics bound.
+// statValue decodes one PLAIN-encoded statistics bound. Columns whose values
+// the pruner could not compare correctly in this domain (decimals, restored
+// units, fixed-size binary) have no bounds.
 func statValue(b []byte, c fileColumn) (any, bool) {
+	switch c.typ.ID() {
+	case arrow.DECIMAL128, arrow.DECIMAL256, arrow.FIXED_SIZE_BINARY, arrow.FLOAT16:
+		return nil, false
+	}
+	return physicalStatValue(b, c)
+}
+
+// physicalStatValue decodes a bound in the domain of the column's Parquet type.
+func physicalStatValue(b []byte, c fileColumn) (any, bool) {
 	switch c.phys {
 	case format.Boolean:
 		if len(b) != 1 {

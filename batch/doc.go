@@ -1,15 +1,20 @@
 // Package batch owns riverbed's bounded Parquet sources and sinks over local
 // files: ResolvePaths expands files, directories and globs into a sorted file
 // list; OpenParquet reads the footers, unifies the files' schemas into one
-// Arrow schema and cuts the data into splits, one per row group, each with its
-// footer statistics for pruning; Dataset.ReadSplit decodes a split's projected
-// columns page by page straight into Arrow buffers (plain and
-// dictionary-encoded pages, data pages v1 and v2, nulls from definition
-// levels); and ParquetWriter writes records to files that become visible only
-// at Commit. Only flat schemas of primitive columns are supported. The writer
-// hands each column to the Parquet encoder in chunks of a column's values
-// (parquet.Value, one per value, never per-row structs). Every failure is an
-// rberr error: NotFound for missing inputs, Data for damaged files (naming the
-// file, row group and column), Schema for files that disagree, Type for
-// unsupported column types and IO for storage failures.
+// Arrow schema (restoring the Arrow types recorded in the ARROW:schema
+// metadata, as pyarrow does) and cuts the data into splits, one per row group,
+// each with its footer statistics for pruning; Dataset.ReadSplit decodes a
+// split's projected columns page by page straight into Arrow buffers (every
+// codec and encoding, data pages v1 and v2, nulls from definition levels,
+// decimals of any physical type into decimal128/256); and ParquetWriter writes
+// records to files that become visible only at Commit. Top-level primitive
+// columns are read; nested columns (struct, list, map) are kept in the schema
+// but reading one is a Type error (Dataset.CheckColumns), so the other columns
+// of such files stay readable. parquetfixes.go works around decoding defects
+// of the Parquet library (LZ4 pages, RLE booleans). The writer hands each
+// column to the Parquet encoder in chunks of a column's values (parquet.Value,
+// one per value, never per-row structs). Every failure is an rberr error:
+// NotFound for missing inputs, Data for damaged files (naming the file, row
+// group and column), Schema for files that disagree, Type for unsupported
+// column types and IO for storage failures.
 package batch

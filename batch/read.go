@@ -83,9 +83,12 @@ func (d *Dataset) ReadSplit(ctx context.Context, s Split, columns []int, mem mem
 			r.close()
 		}
 	}()
+	if err := d.CheckColumns(columns); err != nil {
+		return err
+	}
 	for i, c := range columns {
-		leaf := m.leaf[c]
-		r, err := newColumnReader(m, s.RowGroup, chunks[leaf], src, fields[i], numRows)
+		col := m.cols[m.leaf[c]]
+		r, err := newColumnReader(m, s.RowGroup, col, chunks[col.leaf], src, fields[i], numRows)
 		if err != nil {
 			return err
 		}
@@ -166,12 +169,15 @@ type pageValues interface {
 	abort()
 }
 
-func newColumnReader(m *fileMeta, rowGroup int, chunk parquet.ColumnChunk, src *fileReaderAt, field arrow.Field, total int64) (*columnReader, error) {
-	c := m.cols[chunk.Column()]
+func newColumnReader(m *fileMeta, rowGroup int, c fileColumn, chunk parquet.ColumnChunk, src *fileReaderAt, field arrow.Field, total int64) (*columnReader, error) {
 	r := &columnReader{
 		path: m.path, rowGroup: rowGroup, name: c.name, src: src,
 		nullable: field.Nullable, optional: c.optional, total: total,
 	}
+	bad := func() (*columnReader, error) {
+		return nil, rberr.New(rberr.Type, "column %q of %q: cannot read Parquet %s values as %s", c.name, m.path, c.phys, c.typ)
+	}
+	_, isDecimal := c.typ.(arrow.DecimalType)
 	switch c.phys {
 	case format.Boolean:
 		r.vals = &boolValues{}
@@ -186,18 +192,50 @@ func newColumnReader(m *fileMeta, rowGroup int, chunk parquet.ColumnChunk, src *
 			v.conv = narrow[uint8]
 		case arrow.UINT16:
 			v.conv = narrow[uint16]
+		case arrow.DECIMAL128:
+			v.conv = intToDecimal128[int32]
+		case arrow.INT32, arrow.UINT32, arrow.DATE32, arrow.TIME32:
+		default:
+			return bad()
 		}
 		r.vals = v
 	case format.Int64:
-		r.vals = &fixedValues[int64]{dt: c.typ}
+		v := &fixedValues[int64]{dt: c.typ}
+		switch {
+		case c.typ.ID() == arrow.DECIMAL128:
+			v.conv = intToDecimal128[int64]
+		case c.restore == restoreSecondsFromMillis:
+			v.conv = millisToSeconds
+		case c.typ.ID() == arrow.INT64, c.typ.ID() == arrow.UINT64, c.typ.ID() == arrow.TIMESTAMP,
+			c.typ.ID() == arrow.TIME64, c.typ.ID() == arrow.DURATION:
+		default:
+			return bad()
+		}
+		r.vals = v
 	case format.Int96:
 		r.vals = &fixedValues[deprecated.Int96]{dt: c.typ, conv: int96ToNanos}
 	case format.Float:
 		r.vals = &fixedValues[float32]{dt: c.typ}
 	case format.Double:
 		r.vals = &fixedValues[float64]{dt: c.typ}
+	case format.FixedLenByteArray:
+		if c.typeLen <= 0 {
+			return bad()
+		}
+		r.vals = &blobValues{dt: c.typ, width: c.typeLen, decimal: isDecimal}
 	case format.ByteArray:
-		r.vals = &bytesValues{dt: c.typ}
+		if isDecimal {
+			r.vals = &blobValues{dt: c.typ, decimal: true}
+			break
+		}
+		switch c.typ.ID() {
+		case arrow.STRING, arrow.BINARY:
+			r.vals = &bytesValues{dt: c.typ}
+		case arrow.LARGE_STRING, arrow.LARGE_BINARY:
+			r.vals = &bytesValues{dt: c.typ, large: true}
+		default:
+			return bad()
+		}
 	default:
 		return nil, rberr.New(rberr.Type, "column %q of %q has unsupported physical type %s", c.name, m.path, c.phys)
 	}
@@ -374,10 +412,14 @@ func pageData(p parquet.Page) ([]byte, []uint32) {
 }
 
 // pageIndexes returns a dictionary-encoded page's indexes after checking that
-// they fall inside the dictionary.
+// they fall inside the dictionary. The result is never nil, even for a page of
+// nulls only: the value decoders take a nil idx to mean a plain page.
 func pageIndexes(p parquet.Page, dictLen int) ([]int32, error) {
 	data := p.Data()
 	idx := data.Int32()
+	if idx == nil {
+		idx = []int32{}
+	}
 	for _, i := range idx {
 		if uint32(i) >= uint32(dictLen) {
 			return nil, fmt.Errorf("dictionary index %d out of range for a dictionary of %d values", i, dictLen)
@@ -595,9 +637,10 @@ func (v *boolValues) abort() {
 }
 
 // bytesValues decodes BYTE_ARRAY values into Arrow utf8 or binary arrays
-// (32-bit offsets).
+// (32-bit offsets), or large_utf8 or large_binary arrays (64-bit offsets).
 type bytesValues struct {
-	dt arrow.DataType
+	dt    arrow.DataType
+	large bool
 
 	data     []byte   // plain page: values back to back
 	offs     []uint32 // plain page: len(values)+1 offsets into data
@@ -606,10 +649,20 @@ type bytesValues struct {
 	idx      []int32
 	pos      int
 
-	offBuf  *memory.Buffer
-	dataBuf *memory.Buffer
-	outOffs []int32
-	dlen    int
+	offBuf    *memory.Buffer
+	dataBuf   *memory.Buffer
+	outOffs   []int32
+	outOffs64 []int64
+	dlen      int
+}
+
+// setOff sets output offset i.
+func (v *bytesValues) setOff(i, off int) {
+	if v.large {
+		v.outOffs64[i] = int64(off)
+	} else {
+		v.outOffs[i] = int32(off)
+	}
 }
 
 func (v *bytesValues) setPage(p parquet.Page) (int, error) {
@@ -634,9 +687,14 @@ func (v *bytesValues) setPage(p parquet.Page) (int, error) {
 
 func (v *bytesValues) begin(n int, mem memory.Allocator) {
 	v.offBuf = memory.NewResizableBuffer(mem)
-	v.offBuf.Resize((n + 1) * 4)
-	v.outOffs = castSlice[int32](v.offBuf.Bytes())[:n+1]
-	v.outOffs[0] = 0
+	if v.large {
+		v.offBuf.Resize((n + 1) * 8)
+		v.outOffs64 = castSlice[int64](v.offBuf.Bytes())[:n+1]
+	} else {
+		v.offBuf.Resize((n + 1) * 4)
+		v.outOffs = castSlice[int32](v.offBuf.Bytes())[:n+1]
+	}
+	v.setOff(0, 0)
 	v.dataBuf = memory.NewResizableBuffer(mem)
 	v.dlen = 0
 }
@@ -665,7 +723,7 @@ func (v *bytesValues) size(from, to int) int {
 // reserve makes room for extra more bytes of data.
 func (v *bytesValues) reserve(extra int) error {
 	need := v.dlen + extra
-	if need > math.MaxInt32 {
+	if need > math.MaxInt32 && !v.large {
 		return errors.New("a batch holds more than 2 GiB of string data; use a smaller batch size")
 	}
 	if need > v.dataBuf.Cap() {
@@ -682,15 +740,15 @@ func (v *bytesValues) put(at, k int) error {
 	if v.idx == nil {
 		start, end := v.offs[v.pos], v.offs[v.pos+k]
 		copy(out[v.dlen:], v.data[start:end])
-		base := int32(v.dlen) - int32(start)
+		base := v.dlen - int(start)
 		for i, o := range v.offs[v.pos+1 : v.pos+k+1] {
-			v.outOffs[at+i+1] = base + int32(o)
+			v.setOff(at+i+1, base+int(o))
 		}
 		v.dlen += int(end - start)
 	} else {
 		for i := range k {
 			v.dlen += copy(out[v.dlen:], v.value(v.pos+i))
-			v.outOffs[at+i+1] = int32(v.dlen)
+			v.setOff(at+i+1, v.dlen)
 		}
 	}
 	v.pos += k
@@ -713,7 +771,7 @@ func (v *bytesValues) putSparse(at int, defs []byte, maxDef byte) error {
 			v.dlen += copy(out[v.dlen:], v.value(v.pos))
 			v.pos++
 		}
-		v.outOffs[at+i+1] = int32(v.dlen)
+		v.setOff(at+i+1, v.dlen)
 	}
 	return nil
 }
@@ -721,7 +779,7 @@ func (v *bytesValues) putSparse(at int, defs []byte, maxDef byte) error {
 func (v *bytesValues) finish(n int, valid *memory.Buffer, nulls int) arrow.Array {
 	v.dataBuf.ResizeNoShrink(v.dlen)
 	arr := makeArray(v.dt, n, []*memory.Buffer{valid, v.offBuf, v.dataBuf}, nulls)
-	v.offBuf, v.dataBuf, v.outOffs = nil, nil, nil
+	v.offBuf, v.dataBuf, v.outOffs, v.outOffs64 = nil, nil, nil, nil
 	return arr
 }
 
@@ -729,6 +787,153 @@ func (v *bytesValues) abort() {
 	if v.offBuf != nil {
 		v.offBuf.Release()
 		v.dataBuf.Release()
-		v.offBuf, v.dataBuf, v.outOffs = nil, nil, nil
+		v.offBuf, v.dataBuf, v.outOffs, v.outOffs64 = nil, nil, nil, nil
+	}
+}
+
+// intToDecimal128 widens INT32 or INT64 unscaled decimals to decimal128.
+func intToDecimal128[T int32 | int64](dst []byte, src []T) {
+	out := castSlice[uint64](dst)
+	for i, x := range src {
+		out[2*i] = uint64(int64(x))
+		out[2*i+1] = uint64(int64(x) >> 63)
+	}
+}
+
+// millisToSeconds converts timestamp[s] values stored as milliseconds.
+func millisToSeconds(dst []byte, src []int64) {
+	out := castSlice[int64](dst)
+	for i, x := range src {
+		q := x / 1000
+		if x%1000 < 0 {
+			q--
+		}
+		out[i] = q
+	}
+}
+
+// blobValues decodes FIXED_LEN_BYTE_ARRAY values into fixed_size_binary,
+// float16 or decimal arrays, and BYTE_ARRAY decimals. Decimals are stored
+// as big-endian two's complement unscaled integers of any width up to the
+// Arrow type's; they are sign-extended into Arrow's little-endian layout.
+type blobValues struct {
+	dt      arrow.DataType
+	width   int  // FIXED_LEN_BYTE_ARRAY width; 0 for BYTE_ARRAY
+	decimal bool // values are unscaled decimals
+
+	data     []byte
+	offs     []uint32 // BYTE_ARRAY: len(values)+1 offsets into data
+	dictData []byte
+	dictOffs []uint32
+	dictLen  int
+	idx      []int32
+	pos      int
+
+	buf  *memory.Buffer
+	out  []byte
+	size int // output bytes per value
+}
+
+// count returns the number of values in data/offs.
+func (v *blobValues) count(data []byte, offs []uint32) int {
+	if v.width > 0 {
+		return len(data) / v.width
+	}
+	return max(len(offs)-1, 0)
+}
+
+func (v *blobValues) setPage(p parquet.Page) (int, error) {
+	v.pos = 0
+	if d := p.Dictionary(); d != nil {
+		v.dictData, v.dictOffs = pageData(d.Page())
+		v.dictLen = v.count(v.dictData, v.dictOffs)
+		if v.dictLen != d.Len() {
+			return 0, fmt.Errorf("dictionary of %d values holds %d", d.Len(), v.dictLen)
+		}
+		v.data, v.offs = nil, nil
+		idx, err := pageIndexes(p, v.dictLen)
+		v.idx = idx
+		return len(idx), err
+	}
+	v.data, v.offs = pageData(p)
+	v.idx, v.dictData, v.dictOffs = nil, nil, nil
+	return v.count(v.data, v.offs), nil
+}
+
+func (v *blobValues) value(i int) []byte {
+	data, offs := v.data, v.offs
+	if v.idx != nil {
+		i = int(v.idx[i])
+		data, offs = v.dictData, v.dictOffs
+	}
+	if v.width > 0 {
+		return data[i*v.width : (i+1)*v.width]
+	}
+	return data[offs[i]:offs[i+1]]
+}
+
+func (v *blobValues) begin(n int, mem memory.Allocator) {
+	v.size = v.dt.(arrow.FixedWidthDataType).Bytes()
+	v.buf = memory.NewResizableBuffer(mem)
+	v.buf.Resize(n * v.size)
+	v.out = v.buf.Bytes()
+	clear(v.out)
+}
+
+func (v *blobValues) write(slot int, b []byte) error {
+	dst := v.out[slot*v.size : (slot+1)*v.size]
+	if !v.decimal {
+		if len(b) != v.size {
+			return fmt.Errorf("value of %d bytes for a column of %d-byte values", len(b), v.size)
+		}
+		copy(dst, b)
+		return nil
+	}
+	if len(b) > v.size {
+		return fmt.Errorf("decimal value of %d bytes does not fit %s", len(b), v.dt)
+	}
+	for j := range b {
+		dst[j] = b[len(b)-1-j]
+	}
+	if len(b) > 0 && b[0]&0x80 != 0 {
+		for j := len(b); j < len(dst); j++ {
+			dst[j] = 0xff
+		}
+	}
+	return nil
+}
+
+func (v *blobValues) put(at, k int) error {
+	for i := range k {
+		if err := v.write(at+i, v.value(v.pos)); err != nil {
+			return err
+		}
+		v.pos++
+	}
+	return nil
+}
+
+func (v *blobValues) putSparse(at int, defs []byte, maxDef byte) error {
+	for i, d := range defs {
+		if d == maxDef {
+			if err := v.write(at+i, v.value(v.pos)); err != nil {
+				return err
+			}
+			v.pos++
+		}
+	}
+	return nil
+}
+
+func (v *blobValues) finish(n int, valid *memory.Buffer, nulls int) arrow.Array {
+	arr := makeArray(v.dt, n, []*memory.Buffer{valid, v.buf}, nulls)
+	v.buf, v.out = nil, nil
+	return arr
+}
+
+func (v *blobValues) abort() {
+	if v.buf != nil {
+		v.buf.Release()
+		v.buf, v.out = nil, nil
 	}
 }

@@ -1,9 +1,11 @@
 package batch
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress"
@@ -44,15 +47,17 @@ type ParquetWriter struct {
 	dir, prefix  string
 	schema       *arrow.Schema
 	pschema      *parquet.Schema
-	maxRows      int64 // rows per file; 0 means no limit
+	arrowSchema  string // ARROW:schema metadata
+	maxRows      int64  // rows per file; 0 means no limit
 	rowGroupRows int64
 
 	files []sinkFile // all files begun, the last possibly still open
 	cur   *openFile
 	rows  int64
 	vals  []parquet.Value
-	err   error // first failure; the writer can then only be aborted
-	done  bool  // committed or aborted
+	blob  []byte // scratch for encoded decimals
+	err   error  // first failure; the writer can then only be aborted
+	done  bool   // committed or aborted
 }
 
 type sinkFile struct{ tmp, final string }
@@ -75,8 +80,12 @@ type openFile struct {
 // INT64 with an INT logical type; date32 becomes DATE; timestamps keep their
 // unit (seconds are stored as milliseconds, Parquet having no seconds) and
 // are marked adjusted to UTC when they have a time zone; utf8 and large_utf8
-// become STRING, binary and large_binary plain BYTE_ARRAY. Other types are an
-// rberr Type error.
+// become STRING, binary and large_binary plain BYTE_ARRAY; decimal128(p, s)
+// becomes DECIMAL(p, s) in the fewest FIXED_LEN_BYTE_ARRAY bytes that hold p
+// digits (as pyarrow writes it); durations become INT64. Other types are an
+// rberr Type error. Like pyarrow, every file also stores the Arrow schema in
+// its ARROW:schema metadata, which restores on reading what Parquet's types
+// cannot say (time zone names, seconds, large types, durations).
 func NewParquetWriter(dir, prefix string, schema *arrow.Schema, mem memory.Allocator, maxRowsPerFile int64) (*ParquetWriter, error) {
 	_ = mem
 	if prefix == "" || strings.ContainsAny(prefix, `/\`) || hidden(prefix) {
@@ -98,12 +107,17 @@ func NewParquetWriter(dir, prefix string, schema *arrow.Schema, mem memory.Alloc
 	if len(fields) == 0 {
 		return nil, rberr.New(rberr.Schema, "cannot write Parquet files without columns")
 	}
+	stored, err := encodeIPCSchema(arrow.NewSchema(schema.Fields(), nil))
+	if err != nil {
+		return nil, rberr.Wrap(rberr.Internal, err, "cannot serialize the Arrow schema for Parquet")
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, rberr.Wrap(rberr.IO, err, "cannot create output directory %q", dir)
 	}
 	return &ParquetWriter{
 		dir: dir, prefix: prefix, schema: schema,
 		pschema:      parquet.NewSchema("schema", fields),
+		arrowSchema:  stored,
 		maxRows:      max(maxRowsPerFile, 0),
 		rowGroupRows: rowGroupRows,
 	}, nil
@@ -150,6 +164,13 @@ func parquetNode(f arrow.Field) (parquet.Node, error) {
 		n = parquet.Encoded(parquet.String(), &parquet.RLEDictionary)
 	case *arrow.BinaryType, *arrow.LargeBinaryType:
 		n = parquet.Encoded(parquet.Leaf(parquet.ByteArrayType), &parquet.RLEDictionary)
+	case *arrow.DurationType:
+		n = parquet.Leaf(parquet.Int64Type)
+	case *arrow.Decimal128Type:
+		if t.Precision < 1 || t.Precision > 38 || t.Scale < 0 || t.Scale > t.Precision {
+			return nil, rberr.New(rberr.Type, "cannot write column %q of type %s to Parquet: the scale must be between 0 and the precision", f.Name, f.Type)
+		}
+		n = parquet.Decimal(int(t.Scale), int(t.Precision), parquet.FixedLenByteArrayType(decimalBytes(t.Precision)))
 	default:
 		return nil, rberr.New(rberr.Type, "cannot write column %q of type %s to Parquet", f.Name, f.Type)
 	}
@@ -232,7 +253,7 @@ func (w *ParquetWriter) writeRows(rec arrow.RecordBatch, from, to int) error {
 		}
 		for lo := from; lo < to; lo += writeChunkRows {
 			hi := min(lo+writeChunkRows, to)
-			w.vals = appendValues(w.vals[:0], arr, lo, hi, c, def)
+			w.vals = appendValues(w.vals[:0], arr, lo, hi, c, def, &w.blob)
 			if _, err := cw.WriteRowValues(w.vals); err != nil {
 				return w.ioErr(err)
 			}
@@ -243,8 +264,25 @@ func (w *ParquetWriter) writeRows(rec arrow.RecordBatch, from, to int) error {
 }
 
 // appendValues appends rows [from, to) of arr as Parquet values of column col.
-func appendValues(vals []parquet.Value, arr arrow.Array, from, to, col, def int) []parquet.Value {
+// blob is scratch memory for values that need encoding; the values point into
+// it until the next call.
+func appendValues(vals []parquet.Value, arr arrow.Array, from, to, col, def int, blob *[]byte) []parquet.Value {
 	switch a := arr.(type) {
+	case *array.Duration:
+		vals = appendInts(vals, a, a.DurationValues(), from, to, col, def, func(x arrow.Duration) parquet.Value { return parquet.Int64Value(int64(x)) })
+	case *array.Decimal128:
+		width := decimalBytes(a.DataType().(*arrow.Decimal128Type).Precision)
+		if need := width * (to - from); cap(*blob) < need {
+			*blob = make([]byte, need)
+		}
+		buf := (*blob)[:width*(to-from)]
+		for i := from; i < to; i++ {
+			vals = appendValue(vals, a, i, col, def, func() parquet.Value {
+				b := buf[(i-from)*width : (i-from+1)*width]
+				decimalBigEndian(b, a.Value(i))
+				return parquet.FixedLenByteArrayValue(b)
+			})
+		}
 	case *array.Boolean:
 		for i := from; i < to; i++ {
 			vals = appendValue(vals, a, i, col, def, func() parquet.Value { return parquet.BooleanValue(a.Value(i)) })
@@ -323,6 +361,26 @@ func appendValue(vals []parquet.Value, a arrow.Array, i, col, def int, mk func()
 	return append(vals, mk().Level(0, def, col))
 }
 
+// decimalBytes is the fewest bytes whose two's complement holds every
+// unscaled value of the precision (as pyarrow writes them).
+func decimalBytes(precision int32) int {
+	for n := 1; ; n++ {
+		if math.Floor(math.Log10(2)*float64(8*n-1)) >= float64(precision) {
+			return n
+		}
+	}
+}
+
+// decimalBigEndian writes v's low len(b) bytes big-endian into b.
+func decimalBigEndian(b []byte, v decimal128.Num) {
+	var le [16]byte
+	binary.LittleEndian.PutUint64(le[0:], v.LowBits())
+	binary.LittleEndian.PutUint64(le[8:], uint64(v.HighBits()))
+	for j := range b {
+		b[len(b)-1-j] = le[j]
+	}
+}
+
 // stringBytes views s as bytes without copying; the Parquet writer copies
 // values into its own buffers.
 func stringBytes(s string) []byte {
@@ -348,6 +406,7 @@ func (w *ParquetWriter) openNext() error {
 			parquet.Compression(&parquet.Snappy),
 			parquet.DictionaryMaxBytes(dictionaryMaxBytes),
 			parquet.CreatedBy("riverbed", "", ""),
+			parquet.KeyValueMetadata(arrowSchemaKey, w.arrowSchema),
 		),
 	}
 	return nil
@@ -472,3 +531,37 @@ func (f namedNode) Name() string { return f.name }
 
 // Value is used only when writing Go values, which this package never does.
 func (f namedNode) Value(base reflect.Value) reflect.Value { return reflect.Value{} }
+
+// CheckAppend checks that records of schema can be appended to the Parquet
+// files existing (a directory's files, as ResolvePaths lists them) so that the
+// directory stays readable as one dataset: the same column names with the
+// same types as riverbed reads them back. A difference is an rberr Schema
+// error naming the column and a file.
+func CheckAppend(existing []string, schema *arrow.Schema) error {
+	if len(existing) == 0 {
+		return nil
+	}
+	d, err := OpenParquet(existing)
+	if err != nil {
+		return err
+	}
+	file := d.Files[0]
+	for _, f := range schema.Fields() {
+		idx := d.Schema.FieldIndices(f.Name)
+		if len(idx) == 0 {
+			return rberr.New(rberr.Schema, "cannot append: column %q of the new data is not in the existing file %q", f.Name, file)
+		}
+		if old := d.Schema.Field(idx[0]).Type; !arrow.TypeEqual(old, f.Type) {
+			return rberr.New(rberr.Schema, "cannot append: column %q is %s in the new data but %s in the existing file %q", f.Name, f.Type, old, file)
+		}
+	}
+	for _, f := range d.Schema.Fields() {
+		if len(schema.FieldIndices(f.Name)) == 0 {
+			return rberr.New(rberr.Schema, "cannot append: column %q of the existing file %q is not in the new data", f.Name, file)
+		}
+	}
+	return nil
+}
+
+// Rows returns the number of rows written so far.
+func (w *ParquetWriter) Rows() int64 { return w.rows }

@@ -148,6 +148,11 @@ func (b *binder) bind(n *Node) (*lnode, error) {
 			fields[i] = ds.Schema.Field(idx)
 		}
 		ln.schema = arrow.NewSchema(fields, nil)
+		if b.columns != nil { // after projection pushdown: the columns actually read
+			if err := ds.CheckColumns(ln.projection); err != nil {
+				return nil, rberr.Wrap(rberr.KindOf(err), err, "%s", name)
+			}
+		}
 		if err := b.bindEventTime(n, ln); err != nil {
 			return nil, err
 		}

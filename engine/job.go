@@ -136,8 +136,9 @@ func Start(ctx context.Context, doc []byte, inputs []array.RecordReader, mem mem
 		return nil, err
 	}
 	var replace []string
+	appending := false
 	if root.op == "write_parquet" {
-		replace, err = checkOutputDir(root.path, planMode(p.Root))
+		replace, appending, err = checkOutputDir(root.path, planMode(p.Root), root.inputs[0].schema)
 		if err != nil {
 			return nil, err
 		}
@@ -203,7 +204,7 @@ func Start(ctx context.Context, doc []byte, inputs []array.RecordReader, mem mem
 		})
 		releaseInputs()
 		if err == nil && root.op == "write_parquet" {
-			err = j.commitWriters(replace)
+			err = j.commitWriters(replace, appending)
 		} else {
 			j.abortWriters()
 		}
@@ -333,12 +334,24 @@ func (j *Job) addWriter(w *batch.ParquetWriter) {
 	j.writers = append(j.writers, w)
 }
 
-func (j *Job) commitWriters(replace []string) error {
+// commitWriters commits the subtasks' files. Subtasks that wrote no rows write no
+// file, except that a job writing no rows at all into a directory that keeps no other
+// Parquet files commits one empty file, so that the directory reads back as an empty
+// table with the job's schema.
+func (j *Job) commitWriters(replace []string, appending bool) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	var files []string
 	var rows []int64
+	total := int64(0)
 	for _, w := range j.writers {
+		total += w.Rows()
+	}
+	for i, w := range j.writers {
+		if w.Rows() == 0 && (total > 0 || appending || i > 0) {
+			_ = w.Abort() // nothing was written: no file to remove
+			continue
+		}
 		fs, n, err := w.Commit()
 		if err != nil {
 			for _, other := range j.writers {

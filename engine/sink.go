@@ -23,8 +23,11 @@ func writable(dt arrow.DataType) bool {
 	switch dt.ID() {
 	case arrow.BOOL, arrow.INT8, arrow.INT16, arrow.INT32, arrow.INT64, arrow.UINT8, arrow.UINT16,
 		arrow.UINT32, arrow.UINT64, arrow.FLOAT32, arrow.FLOAT64, arrow.STRING, arrow.BINARY,
-		arrow.DATE32, arrow.TIMESTAMP:
+		arrow.DATE32, arrow.TIMESTAMP, arrow.LARGE_STRING, arrow.LARGE_BINARY, arrow.DURATION:
 		return true
+	case arrow.DECIMAL128:
+		d := dt.(*arrow.Decimal128Type)
+		return d.Scale >= 0 && d.Scale <= d.Precision
 	}
 	return false
 }
@@ -64,13 +67,15 @@ func (o *writeOp) processBatch(m message, _ emitter) error {
 func (o *writeOp) processMarker(message, emitter) error { return nil }
 
 // checkOutputDir applies the write mode before the job starts: "error" refuses a
-// directory that already holds Parquet files, "append" adds to it, "overwrite" removes the
-// old files after the new ones are committed.
-func checkOutputDir(dir, mode string) ([]string, error) {
+// directory that already holds Parquet files, "append" adds to it (refusing data whose
+// schema differs from the files', which would make the directory unreadable as one
+// dataset), "overwrite" removes the old files after the new ones are committed. It returns
+// the files to remove and whether files stay besides the job's.
+func checkOutputDir(dir, mode string, schema *arrow.Schema) ([]string, bool, error) {
 	var existing []string
 	entries, err := os.ReadDir(dir)
 	if err != nil && !os.IsNotExist(err) {
-		return nil, rberr.Wrap(rberr.IO, err, "write_parquet: cannot read output directory %q", dir)
+		return nil, false, rberr.Wrap(rberr.IO, err, "write_parquet: cannot read output directory %q", dir)
 	}
 	for _, e := range entries {
 		if !e.IsDir() && strings.HasSuffix(e.Name(), ".parquet") {
@@ -80,15 +85,18 @@ func checkOutputDir(dir, mode string) ([]string, error) {
 	switch mode {
 	case "", "error":
 		if len(existing) > 0 {
-			return nil, rberr.New(rberr.IO, "write_parquet: output directory %q already holds %d Parquet file(s); pass mode=\"overwrite\" to replace them or mode=\"append\" to add to them", dir, len(existing))
+			return nil, false, rberr.New(rberr.IO, "write_parquet: output directory %q already holds %d Parquet file(s); pass mode=\"overwrite\" to replace them or mode=\"append\" to add to them", dir, len(existing))
 		}
-		return nil, nil
+		return nil, false, nil
 	case "append":
-		return nil, nil
+		if err := batch.CheckAppend(existing, schema); err != nil {
+			return nil, false, rberr.Wrap(rberr.KindOf(err), err, "write_parquet(mode=\"append\") into %q", dir)
+		}
+		return nil, len(existing) > 0, nil
 	case "overwrite":
-		return existing, nil
+		return existing, false, nil
 	}
-	return nil, rberr.New(rberr.Plan, "write_parquet: unknown mode %q (expected \"error\", \"append\" or \"overwrite\")", mode)
+	return nil, false, rberr.New(rberr.Plan, "write_parquet: unknown mode %q (expected \"error\", \"append\" or \"overwrite\")", mode)
 }
 
 func summaryBatch(mem memory.Allocator, files []string, rows []int64) arrow.RecordBatch {

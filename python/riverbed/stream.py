@@ -575,7 +575,12 @@ class Stream:
 
         Files appear only when the whole job has succeeded (they are written under hidden
         names and renamed at the end). ``mode`` says what to do when ``path`` already holds
-        Parquet files: ``"error"`` (default), ``"append"`` or ``"overwrite"``.
+        Parquet files: ``"error"`` (default), ``"append"`` (refused with a ``SchemaError``
+        naming the column when the new data's columns or types differ from the files') or
+        ``"overwrite"``. Parallel subtasks that produce no rows write no file; a job with no
+        rows at all writes one empty file (unless appending to existing files), so that the
+        directory reads back as an empty table with the pipeline's schema. The Arrow schema
+        is stored in each file as pyarrow does, so types such as time zones survive.
 
         Returns a table of the files written (``path``, ``rows``).
         """
