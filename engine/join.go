@@ -376,7 +376,10 @@ func (o *windowJoinOp) fire(w [2]int64, p *joinPane, out emitter) error {
 	}
 	var extra []arrow.Array
 	if len(left) > 0 {
-		extra = windowColumns(o.tc.ec, o.spec.timeType, w, len(left))
+		var err error
+		if extra, err = windowColumns(o.tc.ec, o.spec.timeType, w, len(left)); err != nil {
+			return err
+		}
 	}
 	err := o.emitPairs(left, right, extra, out)
 	for side := range p.rows {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import decimal as _decimal
 import math
 from typing import Any
 
@@ -234,8 +235,9 @@ def col(name: str) -> Expr:
 
 
 def lit(value: Any, dtype: DataType | Any | None = None) -> Expr:
-    """A constant. Python ``int`` becomes int64, ``float`` float64, ``str`` utf8, ``bool``
-    bool, ``datetime`` timestamp[us], ``date`` date32, ``None`` null (or ``dtype``)."""
+    """A constant. Python ``int`` becomes int64 (uint64 above 2**63-1), ``float`` float64,
+    ``decimal.Decimal`` a decimal of its digits, ``str`` utf8, ``bool`` bool, ``datetime``
+    timestamp[us], ``date`` date32, ``None`` null (or ``dtype``)."""
     if isinstance(value, Expr):
         return value
     if dtype is not None:
@@ -255,6 +257,15 @@ def lit(value: Any, dtype: DataType | Any | None = None) -> Expr:
         return Expr({"lit": _json_value(value, "float64"), "type": "float64"})
     if isinstance(value, str):
         return Expr({"lit": value, "type": "utf8"})
+    if isinstance(value, _decimal.Decimal):
+        if not value.is_finite():
+            raise TypeError(f"cannot use the decimal {value} as a literal; use float('{value}')")
+        sign, digits, exp = value.as_tuple()
+        scale = max(0, -int(exp))
+        precision = max(len(digits) + max(0, int(exp)), scale, 1)
+        if precision > 38:
+            raise OverflowError(f"decimal literal {value} has more than 38 digits")
+        return Expr({"lit": str(value), "type": f"decimal128({precision}, {scale})"})
     if isinstance(value, _dt.datetime):
         tz = "UTC" if value.tzinfo is not None else None
         t = Timestamp("us", tz).plan_name
@@ -267,6 +278,8 @@ def lit(value: Any, dtype: DataType | Any | None = None) -> Expr:
 def _json_value(value: Any, plan_type: str) -> Any:
     if value is None:
         return None
+    if isinstance(value, _decimal.Decimal):
+        return str(value)
     if isinstance(value, float):
         if math.isnan(value):
             return "nan"
