@@ -117,7 +117,8 @@ func (s *compileScope) compileCall(e *Expr) (cexpr, error) {
 		if err != nil {
 			return nil, err
 		}
-		args[i] = c
+		// Functions work on the values of a dictionary-encoded column.
+		args[i] = decodeDictionary(c)
 	}
 	text := e.describe()
 	want := func(n int) error {
@@ -214,6 +215,11 @@ func (s *compileScope) compileCall(e *Expr) (cexpr, error) {
 			return nil, err
 		}
 		ta, tb := args[0].Type(), args[1].Type()
+		if ta.ID() == arrow.BOOL && (tb.ID() == arrow.BOOL || tb.ID() == arrow.NULL) || tb.ID() == arrow.BOOL && ta.ID() == arrow.NULL {
+			// false < true, as DuckDB and Polars (arrow-go has no ordering kernel for bool)
+			u8 := arrow.PrimitiveTypes.Uint8
+			return mk(arrow.FixedWidthTypes.Boolean, castArgs([]arrow.DataType{u8, u8}, numericCompareKernel(e.Fn, cmpUnsigned)))
+		}
 		if kind, ok := numericCompareKind(ta, tb); ok && !(ta.ID() == arrow.NULL && tb.ID() == arrow.NULL) {
 			return mk(arrow.FixedWidthTypes.Boolean, numericCompareKernel(e.Fn, kind))
 		}

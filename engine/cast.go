@@ -15,6 +15,7 @@ package engine
 // Every failed conversion is a DataError that names the expression and the value.
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -93,6 +94,9 @@ func castDatum(ec *evalCtx, in compute.Datum, to arrow.DataType, what string) (c
 	opts.AllowFloatTruncate = true
 	out, err := compute.CastDatum(ec.ctx, in, opts)
 	if err != nil {
+		if isInteger(from) && isInteger(to) {
+			return nil, rberr.Wrap(rberr.Data, err, "%s failed: a value does not fit in %s (integer overflow)", what, TypeName(to))
+		}
 		return nil, rberr.Wrap(rberr.Data, err, "%s failed", what)
 	}
 	return out, nil
@@ -189,7 +193,7 @@ func castArray(ec *evalCtx, a arrow.Array, to arrow.DataType, what string) (arro
 		case isFloat(to):
 			out := make([]float64, n)
 			for i := range out {
-				out[i] = vals[i].ToFloat64(fd.Scale)
+				out[i] = decFloat64(vals[i], fd.Scale)
 			}
 			f := float64Array(ec.mem, out, validity(a))
 			if to.ID() == arrow.FLOAT64 {
@@ -328,7 +332,11 @@ func parseFloat(s string) (float64, bool) {
 	}
 	v, err := strconv.ParseFloat(s, 64)
 	if err != nil {
-		// Out of range: as DuckDB, a number too large for float64 is an error.
+		// Out of range: as DuckDB and Polars, the nearest float (±inf or 0).
+		var ne *strconv.NumError
+		if errors.As(err, &ne) && ne.Err == strconv.ErrRange {
+			return v, true
+		}
 		return 0, false
 	}
 	return v, true

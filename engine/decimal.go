@@ -14,6 +14,7 @@ package engine
 import (
 	"math/big"
 	"math/bits"
+	"strconv"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -284,6 +285,19 @@ func parseDecimal(text string, p, s int32) (decimal128.Num, bool) {
 		v.Neg(v)
 	}
 	return decimal128.FromBigInt(v), true
+}
+
+// decFloat64 is the float64 nearest to n / 10^scale (arrow-go's ToFloat64 can be one unit
+// off in the last place: -3.55 became -3.5500000000000003).
+func decFloat64(n decimal128.Num, scale int32) float64 {
+	if v, ok := decToInt64(n); ok && scale == 0 {
+		return float64(v)
+	}
+	f, err := strconv.ParseFloat(n.ToString(scale), 64)
+	if err != nil {
+		return n.ToFloat64(scale)
+	}
+	return f
 }
 
 func parseInt64(s string) (int64, error) {

@@ -99,11 +99,11 @@ func arithSupertype(a, b cexpr) arrow.DataType {
 type compareKind uint8
 
 const (
-	cmpFloat   compareKind = iota // both as float64, total order
-	cmpSigned                     // both as int64
-	cmpUnsigned                   // both as uint64
-	cmpMixed                      // one signed, one unsigned: exact
-	cmpDecimal                    // decimals (and integers): exact
+	cmpFloat    compareKind = iota // both as float64, total order
+	cmpSigned                      // both as int64
+	cmpUnsigned                    // both as uint64
+	cmpMixed                       // one signed, one unsigned: exact
+	cmpDecimal                     // decimals (and integers): exact
 )
 
 func numericCompareKind(a, b arrow.DataType) (compareKind, bool) {
@@ -259,7 +259,7 @@ func numAsFloat64(ec *evalCtx, a arrow.Array) ([]float64, error) {
 		vals := a.(*array.Decimal128).Values()
 		out := make([]float64, a.Len())
 		for i := range out {
-			out[i] = vals[i].ToFloat64(sc)
+			out[i] = decFloat64(vals[i], sc)
 		}
 		return out, nil
 	}

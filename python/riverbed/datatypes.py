@@ -83,7 +83,9 @@ def Decimal(precision: int, scale: int = 0) -> DataType:
     of them after the point. Arithmetic follows DuckDB: ``+``/``-`` keep the larger scale,
     ``*`` adds the scales, ``/`` gives float64, ``sum`` gives ``Decimal(38, scale)``."""
     if not (isinstance(precision, int) and isinstance(scale, int) and 1 <= precision <= 38 and 0 <= scale <= precision):
-        raise ValueError(f"a decimal needs 1 <= precision <= 38 and 0 <= scale <= precision, got ({precision}, {scale})")
+        raise ValueError(
+            f"a decimal needs 1 <= precision <= 38 and 0 <= scale <= precision, got ({precision}, {scale})"
+        )
     return DataType(f"decimal128({precision}, {scale})", pa.decimal128(precision, scale))
 
 
