@@ -18,8 +18,10 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/big"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -46,7 +48,7 @@ func canCast(from, to arrow.DataType) bool {
 		}
 		return isNumeric(other) || isString(other) || other.ID() == arrow.DECIMAL128
 	}
-	if isString(from) && (isInteger(to) || isFloat(to) || to.ID() == arrow.BOOL) {
+	if ownCast(from, to) {
 		return true
 	}
 	if from.ID() == arrow.DECIMAL256 || to.ID() == arrow.DECIMAL256 {
@@ -79,9 +81,7 @@ func castDatum(ec *evalCtx, in compute.Datum, to arrow.DataType, what string) (c
 		defer dec.Release()
 		return castDatum(ec, dec, to, what)
 	}
-	own := from.ID() == arrow.DECIMAL128 || to.ID() == arrow.DECIMAL128 ||
-		(isString(from) && (isInteger(to) || isFloat(to) || to.ID() == arrow.BOOL))
-	if own {
+	if ownCast(from, to) {
 		k := unaryKernel(func(ec *evalCtx, a arrow.Array) (arrow.Array, error) { return castArray(ec, a, to, what) })
 		return k(ec, []compute.Datum{in})
 	}
@@ -102,6 +102,19 @@ func castDatum(ec *evalCtx, in compute.Datum, to arrow.DataType, what string) (c
 	return out, nil
 }
 
+// ownCast reports whether castArray (rather than arrow-go) converts from to to.
+func ownCast(from, to arrow.DataType) bool {
+	switch {
+	case from.ID() == arrow.DECIMAL128 || to.ID() == arrow.DECIMAL128:
+		return true
+	case isString(from):
+		return isInteger(to) || isFloat(to) || to.ID() == arrow.BOOL || to.ID() == arrow.DATE32 || to.ID() == arrow.TIMESTAMP
+	case isFloat(from):
+		return isString(to)
+	}
+	return false
+}
+
 // castArray is our own conversion of the pairs described at the top of the file.
 func castArray(ec *evalCtx, a arrow.Array, to arrow.DataType, what string) (arrow.Array, error) {
 	from := a.DataType()
@@ -120,6 +133,53 @@ func castArray(ec *evalCtx, a arrow.Array, to arrow.DataType, what string) (arro
 			}
 			return v, nil
 		})
+	case isFloat(from) && isString(to):
+		fs, err := asFloat64(a)
+		if err != nil {
+			return nil, err
+		}
+		bits := 64
+		if from.ID() == arrow.FLOAT32 {
+			bits = 32
+		}
+		b := array.NewBuilder(ec.mem, to)
+		defer b.Release()
+		for i := 0; i < n; i++ {
+			if a.IsNull(i) {
+				b.AppendNull()
+				continue
+			}
+			s := formatFloat(fs[i], bits)
+			switch bb := b.(type) {
+			case *array.StringBuilder:
+				bb.Append(s)
+			case *array.LargeStringBuilder:
+				bb.Append(s)
+			}
+		}
+		return b.NewArray(), nil
+	case isString(from) && (to.ID() == arrow.DATE32 || to.ID() == arrow.TIMESTAMP):
+		str := stringAt(a)
+		vals := make([]int64, n)
+		for i := 0; i < n; i++ {
+			if a.IsNull(i) {
+				continue
+			}
+			if to.ID() == arrow.DATE32 {
+				d, rest, ok := parseDateText(strings.TrimSpace(str(i)))
+				if !ok || rest != "" || d < math.MinInt32 || d > math.MaxInt32 {
+					return nil, fail(i, "is not a date (expected YYYY-MM-DD)")
+				}
+				vals[i] = d
+				continue
+			}
+			v, why := parseTimestampText(str(i), to.(*arrow.TimestampType))
+			if why != "" {
+				return nil, fail(i, why)
+			}
+			vals[i] = v
+		}
+		return int64Array(ec.mem, to, vals, validity(a)), nil
 	case isString(from):
 		str := stringAt(a)
 		b := array.NewBuilder(ec.mem, to)
@@ -440,4 +500,201 @@ func buildDecimal(mem memory.Allocator, dt *arrow.Decimal128Type, n int, like ar
 		b.UnsafeAppend(v)
 	}
 	return b.NewArray(), nil
+}
+
+// formatFloat renders a float as Python's repr does (and DuckDB's cast to VARCHAR): the
+// shortest text that reads back to the same value, "1.0" rather than "1", an exponent below
+// 1e-4 and from 1e16, "nan", "inf", "-inf". bits is 32 for float32 values.
+func formatFloat(f float64, bits int) string {
+	switch {
+	case math.IsNaN(f):
+		return "nan"
+	case math.IsInf(f, 1):
+		return "inf"
+	case math.IsInf(f, -1):
+		return "-inf"
+	}
+	e := strconv.FormatFloat(f, 'e', -1, bits) // d.ddde±XX
+	mant, expText, _ := strings.Cut(e, "e")
+	exp, _ := strconv.Atoi(expText)
+	if exp < -4 || exp >= 16 {
+		sign := "+"
+		if exp < 0 {
+			sign, exp = "-", -exp
+		}
+		return fmt.Sprintf("%se%s%02d", mant, sign, exp)
+	}
+	s := strconv.FormatFloat(f, 'f', -1, bits)
+	if bits == 32 {
+		// shortest float32 digits, then padded with zeros in fixed notation
+		neg := strings.HasPrefix(mant, "-")
+		digits := strings.Replace(strings.TrimPrefix(mant, "-"), ".", "", 1)
+		if exp >= 0 {
+			for len(digits) < exp+1 {
+				digits += "0"
+			}
+			s = digits[:exp+1]
+			if rest := digits[exp+1:]; rest != "" {
+				s += "." + rest
+			}
+		} else {
+			s = "0." + strings.Repeat("0", -exp-1) + digits
+		}
+		if neg {
+			s = "-" + s
+		}
+	}
+	if !strings.ContainsAny(s, ".") {
+		s += ".0"
+	}
+	return s
+}
+
+// parseDateText reads "YYYY-MM-DD" or "YYYY/MM/DD" (month and day may have one digit) as days since the epoch; rest is what follows the date.
+func parseDateText(s string) (days int64, rest string, ok bool) {
+	i := 0
+	num := func(minDigits, maxDigits int) (int64, bool) {
+		j := i
+		for j < len(s) && j-i < maxDigits && s[j] >= '0' && s[j] <= '9' {
+			j++
+		}
+		if j-i < minDigits {
+			return 0, false
+		}
+		v, err := strconv.ParseInt(s[i:j], 10, 64)
+		i = j
+		return v, err == nil
+	}
+	y, ok1 := num(4, 6)
+	if !ok1 || i >= len(s) || (s[i] != '-' && s[i] != '/') {
+		return 0, "", false
+	}
+	sep := s[i]
+	i++
+	m, ok2 := num(1, 2)
+	if !ok2 || i >= len(s) || s[i] != sep {
+		return 0, "", false
+	}
+	i++
+	d, ok3 := num(1, 2)
+	if !ok3 || m < 1 || m > 12 || d < 1 || d > int64(daysIn(y, m)) {
+		return 0, "", false
+	}
+	return daysFromCivil(y, m, d), s[i:], true
+}
+
+func daysIn(y, m int64) int {
+	return time.Date(int(y), time.Month(m)+1, 0, 0, 0, 0, 0, time.UTC).Day()
+}
+
+// parseTimestampText reads "YYYY-MM-DD[( |T)HH:MM[:SS[.fraction]]][Z|±HH[:MM]]" into ticks of
+// the unit (tickNanos nanoseconds). As Arrow: a zone offset is required for a target with a
+// time zone and refused for one without; a fraction finer than the unit is an error.
+func parseTimestampText(text string, ts *arrow.TimestampType) (int64, string) {
+	s := strings.TrimSpace(text)
+	days, rest, ok := parseDateText(s)
+	if !ok {
+		return 0, "is not a timestamp (expected YYYY-MM-DD[ HH:MM[:SS[.fraction]]])"
+	}
+	var secs, nanos int64
+	if rest != "" && (rest[0] == ' ' || rest[0] == 'T') {
+		r := rest[1:]
+		two := func() (int64, bool) {
+			if len(r) < 2 || r[0] < '0' || r[0] > '9' || r[1] < '0' || r[1] > '9' {
+				return 0, false
+			}
+			v := int64(r[0]-'0')*10 + int64(r[1]-'0')
+			r = r[2:]
+			return v, true
+		}
+		h, ok1 := two()
+		if !ok1 || len(r) == 0 || r[0] != ':' {
+			return 0, "is not a timestamp (bad time of day)"
+		}
+		r = r[1:]
+		mi, ok2 := two()
+		var sec int64
+		ok3 := true
+		if ok2 && len(r) > 0 && r[0] == ':' {
+			r = r[1:]
+			sec, ok3 = two()
+			if ok3 && len(r) > 0 && r[0] == '.' {
+				j := 1
+				for j < len(r) && r[j] >= '0' && r[j] <= '9' {
+					j++
+				}
+				frac := r[1:j]
+				if frac == "" || len(frac) > 9 {
+					return 0, "is not a timestamp (bad fraction of a second)"
+				}
+				f, _ := strconv.ParseInt((frac + "000000000")[:9], 10, 64)
+				nanos = f
+				r = r[j:]
+			}
+		}
+		if !ok2 || !ok3 || h > 23 || mi > 59 || sec > 59 {
+			return 0, "is not a timestamp (bad time of day)"
+		}
+		secs = h*3600 + mi*60 + sec
+		rest = r
+	}
+	hasZone := rest != ""
+	if hasZone {
+		off, ok := parseOffset(rest)
+		if !ok {
+			return 0, "is not a timestamp (unexpected text after the time)"
+		}
+		secs -= off
+	}
+	if hasZone && ts.TimeZone == "" {
+		return 0, "has a zone offset; cast to a timestamp with a time zone instead"
+	}
+	if !hasZone && ts.TimeZone != "" {
+		return 0, "has no zone offset; cast to a timestamp without a time zone, or add an offset such as Z or +02:00"
+	}
+	tickNanos := map[arrow.TimeUnit]int64{arrow.Second: 1e9, arrow.Millisecond: 1e6, arrow.Microsecond: 1e3, arrow.Nanosecond: 1}[ts.Unit]
+	if nanos%tickNanos != 0 {
+		return 0, "has a fraction of a second finer than " + ts.Unit.String()
+	}
+	perSec := int64(1e9) / tickNanos
+	total := new(big.Int).Mul(big.NewInt(days), big.NewInt(86400))
+	total.Add(total, big.NewInt(secs))
+	total.Mul(total, big.NewInt(perSec))
+	total.Add(total, big.NewInt(nanos/tickNanos))
+	if !total.IsInt64() {
+		return 0, "is outside the range of " + TypeName(ts)
+	}
+	return total.Int64(), ""
+}
+
+// parseOffset reads "Z", "±HH", "±HH:MM" or "±HHMM" as seconds east of UTC.
+func parseOffset(s string) (int64, bool) {
+	if s == "Z" {
+		return 0, true
+	}
+	if len(s) < 3 || (s[0] != '+' && s[0] != '-') {
+		return 0, false
+	}
+	body := strings.Replace(s[1:], ":", "", 1)
+	if len(body) != 2 && len(body) != 4 {
+		return 0, false
+	}
+	for i := 0; i < len(body); i++ {
+		if body[i] < '0' || body[i] > '9' {
+			return 0, false
+		}
+	}
+	h, _ := strconv.Atoi(body[:2])
+	m := 0
+	if len(body) == 4 {
+		m, _ = strconv.Atoi(body[2:])
+	}
+	if h > 23 || m > 59 {
+		return 0, false
+	}
+	off := int64(h*3600 + m*60)
+	if s[0] == '-' {
+		off = -off
+	}
+	return off, true
 }

@@ -798,3 +798,111 @@ def test_every_aggregation_and_key_over_every_type_works_or_is_refused_in_valida
         except rb.RiverbedError as e:
             pytest.fail(f"{typ} group_by: accepted by validation but failed with {type(e).__name__}: {e}")
         assert sum(out["n"].to_pylist()) == 3
+
+
+# -- casts to and from text: floats, dates, timestamps ----------------------------------------
+
+
+def test_float_to_string_matches_duckdb():
+    vals = [
+        1.0,
+        1.5,
+        1e20,
+        1e-7,
+        1e15,
+        1e16,
+        123456.0,
+        1e-5,
+        0.0001,
+        2.0**60,
+        0.1 + 0.2,
+        -0.0,
+        float("nan"),
+        float("inf"),
+        -float("inf"),
+        5e-324,
+        None,
+    ]
+    t = pa.table({"f": pa.array(vals, pa.float64()), "g": pa.array(vals, pa.float32())})
+    got = _collect(t, lambda s: s.select(col("f").cast(rb.Utf8), col("g").cast(rb.Utf8)))
+    want = _duck("select f::varchar, g::varchar from t", t=t)
+    assert [tuple(r.values()) for r in got.to_pylist()] == want
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2024-01-05",
+        " 2024-01-05 ",
+        "2024-1-5",
+        "0001-01-01",
+        "9999-12-31",
+        "2024-02-29",
+        "2023-02-29",
+        "2024-13-01",
+        "20240105",
+        "2024/01/05",
+        "",
+        "x",
+    ],
+)
+def test_cast_string_to_date_matches_duckdb(text):
+    try:
+        want = _duck(f"select cast('{text}' as date)")[0][0]
+    except duckdb.ConversionException:
+        want = "error"
+    try:
+        got = _collect(pa.table({"s": [text]}), lambda s: s.select(col("s").cast(rb.Date)))["s"][0].as_py()
+    except rb.DataError:
+        got = "error"
+    assert got == want
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2024-01-05",
+        "2024-01-05 10:00",
+        "2024-01-05T10:00:00",
+        "2024-01-05 10:00:00.5",
+        "2024-01-05 10:00:00.123456",
+        "1500-03-03 03:03:03",
+        "9999-12-31 23:59:59.999999",
+    ],
+)
+@pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
+def test_cast_string_to_timestamp_matches_pyarrow(text, unit):
+    """Where pyarrow parses a string, riverbed gives the same value; where pyarrow refuses
+    (finer than the unit, outside the unit's range), riverbed raises a DataError."""
+    try:
+        want = pa.array([text]).cast(pa.timestamp(unit))[0].value
+    except (pa.ArrowInvalid, OverflowError):
+        want = "error"
+    try:
+        got = _collect(pa.table({"s": [text]}), lambda s: s.select(col("s").cast(rb.Timestamp(unit))))["s"][0].value
+    except rb.DataError:
+        got = "error"
+    assert got == want
+
+
+@pytest.mark.parametrize(
+    "text, tz",
+    [
+        ("2024-01-05 10:00:00+02:00", "UTC"),
+        ("2024-01-05T10:00:00Z", "Europe/Berlin"),
+        ("2024-01-05 10:00:00-0530", "UTC"),
+    ],
+)
+def test_cast_string_with_offset_to_zoned_timestamp_matches_pyarrow(text, tz):
+    want = pa.array([text]).cast(pa.timestamp("us", tz))[0].value
+    got = _collect(pa.table({"s": [text]}), lambda s: s.select(col("s").cast(rb.Timestamp("us", tz))))["s"][0].value
+    assert got == want
+
+
+@pytest.mark.parametrize("text", ["20240105", "1704412800", " ", "2024-01-05 25:00:00", "2024-01-05 10:00:00+02:00"])
+def test_cast_bad_strings_to_naive_timestamp_are_errors(text):
+    """ "20240105" was read as 20240105 seconds since the epoch; an offset needs a zoned type."""
+    with pytest.raises(pa.ArrowInvalid):
+        pa.array([text]).cast(pa.timestamp("us"))
+    with pytest.raises(rb.DataError, match="cast"):
+        _collect(pa.table({"s": [text]}), lambda s: s.select(col("s").cast(rb.Timestamp("us"))))
