@@ -61,8 +61,10 @@ class Expr:
         return Expr({"alias": name, "args": [self._node]})
 
     def cast(self, dtype: DataType | Any) -> Expr:
-        """Convert to another type. Float to integer truncates toward zero; overflow and
-        unparsable strings raise :class:`DataError` when the job runs."""
+        """Convert to another type. Float to integer truncates toward zero; strings to integers
+        are decimal text (``"010"`` is 10, surrounding whitespace allowed); casts to a decimal
+        round half away from zero. Overflow and unparsable strings raise :class:`DataError`
+        when the job runs."""
         return Expr({"cast": to_datatype(dtype).plan_name, "args": [self._node]})
 
     # -- arithmetic -------------------------------------------------------------
@@ -110,7 +112,9 @@ class Expr:
         return Expr({"agg": name, "args": [self._node]})
 
     def sum(self) -> Expr:
-        """Sum of the non-null values; null for a group without any."""
+        """Sum of the non-null values; null for a group without any. Integer sums are int64
+        (uint64 for unsigned input) and checked: a sum that does not fit raises
+        :class:`DataError`. Decimal sums are ``Decimal(38, scale)``, floats float64."""
         return self._agg("sum")
 
     def min(self) -> Expr:
@@ -122,7 +126,7 @@ class Expr:
         return self._agg("max")
 
     def mean(self) -> Expr:
-        """Arithmetic mean of the non-null values, as float64."""
+        """Arithmetic mean of the non-null values, as float64 (from the exact sum for decimals)."""
         return self._agg("mean")
 
     def count(self) -> Expr:
@@ -173,11 +177,11 @@ class StringNamespace:
         return Expr._fn("str_ends_with", self._e, pattern=suffix)
 
     def lower(self) -> Expr:
-        """Lower-case (Unicode)."""
+        """Lower-case, with Unicode's one-to-one case mapping (as DuckDB)."""
         return Expr._fn("str_lower", self._e)
 
     def upper(self) -> Expr:
-        """Upper-case (Unicode)."""
+        """Upper-case, with Unicode's one-to-one case mapping (as DuckDB; ``"ß"`` stays ``"ß"``)."""
         return Expr._fn("str_upper", self._e)
 
     def len_chars(self) -> Expr:
