@@ -257,6 +257,12 @@ type sumAcc struct {
 	err   error // an overflow found while merging groups
 }
 
+// exact reports whether the accumulator sums in decimal128: decimal sums, and means of
+// integers (exact, as DuckDB's avg, rather than a float64 sum that loses low digits).
+func (a *sumAcc) exact() bool {
+	return a.stor == storDec || (a.mean && (a.stor == storInt || a.stor == storUint))
+}
+
 func (a *sumAcc) overflow() error {
 	return rberr.New(rberr.Data, "%s overflows %s (integer and decimal sums are checked; cast the column to float64 first to sum approximately)", a.what, TypeName(a.out))
 }
@@ -267,8 +273,11 @@ func (a *sumAcc) update(ec *evalCtx, ids []uint32, ng int, col arrow.Array, _ ui
 		return nil
 	}
 	nulls := col.NullN() > 0
-	if a.stor == storDec {
-		vals := col.(*array.Decimal128).Values()
+	if a.exact() {
+		vals, _, err := decimalsOf(ec, col)
+		if err != nil {
+			return err
+		}
 		a.d = grow(a.d, ng)
 		for i, g := range ids {
 			if !nulls || col.IsValid(i) {
@@ -348,7 +357,7 @@ func (a *sumAcc) result(mem memory.Allocator, gids []uint32) (arrow.Array, error
 	switch {
 	case a.stor == storNull:
 		return array.MakeArrayOfNull(mem, a.out, len(gids)), nil
-	case a.stor == storDec && a.mean:
+	case a.exact() && a.mean:
 		a.d = grow(a.d, n)
 		out := make([]float64, len(gids))
 		for i, g := range gids {
@@ -395,7 +404,7 @@ func (a *sumAcc) merge(dst, src uint32) {
 	a.cnt[dst] += a.cnt[src]
 	switch {
 	case a.stor == storNull:
-	case a.stor == storDec:
+	case a.exact():
 		a.d = grow(a.d, n)
 		s, ok := decAdd(a.d[dst], a.d[src])
 		if !ok && a.err == nil {

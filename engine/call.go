@@ -223,6 +223,10 @@ func (s *compileScope) compileCall(e *Expr) (cexpr, error) {
 		if kind, ok := numericCompareKind(ta, tb); ok && !(ta.ID() == arrow.NULL && tb.ID() == arrow.NULL) {
 			return mk(arrow.FixedWidthTypes.Boolean, numericCompareKernel(e.Fn, kind))
 		}
+		if isInstant(ta) && isInstant(tb) && !arrow.TypeEqual(ta, tb) {
+			// Exact across units (a cast to the finer unit could overflow).
+			return mk(arrow.FixedWidthTypes.Boolean, instantCompareKernel(e.Fn))
+		}
 		ct, ok := comparableType(ta, tb)
 		if !ok || !orderable(ct) {
 			return nil, typeErr("cannot compare %s with %s", describeArg(0), describeArg(1))

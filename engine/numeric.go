@@ -306,3 +306,80 @@ func describeTypes(ts ...arrow.DataType) string {
 	}
 	return fmt.Sprint(strings.Join(parts, ", "))
 }
+
+// isInstant reports whether t is a point in time a comparison can convert exactly.
+func isInstant(t arrow.DataType) bool {
+	switch t.ID() {
+	case arrow.TIMESTAMP, arrow.DATE32, arrow.DATE64:
+		return true
+	}
+	return false
+}
+
+// instantParts reads a timestamp or date column as (seconds, nanoseconds) since the epoch:
+// an exact form in which values of any two units compare without overflow.
+func instantParts(a arrow.Array) ([]int64, []int64, error) {
+	n := a.Len()
+	secs, nanos := make([]int64, n), make([]int64, n)
+	var perSec, tickNanos int64
+	switch t := a.DataType().(type) {
+	case *arrow.TimestampType:
+		tickNanos = map[arrow.TimeUnit]int64{arrow.Second: 1e9, arrow.Millisecond: 1e6, arrow.Microsecond: 1e3, arrow.Nanosecond: 1}[t.Unit]
+		perSec = int64(1e9) / tickNanos
+	case *arrow.Date64Type:
+		tickNanos, perSec = 1e6, 1000
+	case *arrow.Date32Type:
+		vals := a.(*array.Date32).Date32Values()
+		for i, v := range vals {
+			secs[i] = int64(v) * 86400
+		}
+		return secs, nanos, nil
+	default:
+		return nil, nil, fmt.Errorf("not a point in time: %s", a.DataType())
+	}
+	get := int64Getter(a)
+	for i := 0; i < n; i++ {
+		v := get(i)
+		s := floorDiv(v, perSec)
+		secs[i], nanos[i] = s, (v-s*perSec)*tickNanos
+	}
+	return secs, nanos, nil
+}
+
+// instantCompareKernel compares timestamps and dates of any units exactly.
+func instantCompareKernel(fn string) kernelFn {
+	return func(ec *evalCtx, args []compute.Datum) (compute.Datum, error) {
+		x, xs, err := asArray(ec, args[0])
+		if err != nil {
+			return nil, err
+		}
+		defer x.Release()
+		y, ys, err := asArray(ec, args[1])
+		if err != nil {
+			return nil, err
+		}
+		defer y.Release()
+		xsec, xns, err := instantParts(x)
+		if err != nil {
+			return nil, err
+		}
+		ysec, yns, err := instantParts(y)
+		if err != nil {
+			return nil, err
+		}
+		b := array.NewBooleanBuilder(ec.mem)
+		defer b.Release()
+		_, err = binaryRows(x, xs, y, ys, func(i, xi, yi int) error {
+			c := cmpOrdered(xsec[xi], ysec[yi])
+			if c == 0 {
+				c = cmpOrdered(xns[xi], yns[yi])
+			}
+			b.Append(cmpResult(fn, c))
+			return nil
+		}, func(int) { b.AppendNull() })
+		if err != nil {
+			return nil, err
+		}
+		return wrapResult(b.NewArray(), xs && ys)
+	}
+}

@@ -906,3 +906,70 @@ def test_cast_bad_strings_to_naive_timestamp_are_errors(text):
         pa.array([text]).cast(pa.timestamp("us"))
     with pytest.raises(rb.DataError, match="cast"):
         _collect(pa.table({"s": [text]}), lambda s: s.select(col("s").cast(rb.Timestamp("us"))))
+
+
+def test_mean_of_large_integers_is_exact():
+    """The mean of int64 values near 2**62 is computed from the exact sum (as DuckDB's avg),
+    not from a float64 sum that drops the low digits; the oracle is Python's exact fraction."""
+    from fractions import Fraction
+
+    vals = [2**62 + 1, 2**62 + 3, 2**62 + 6, -(2**40) + 1, 2**62 - 7]
+    t = pa.table(
+        {"k": [1, 1, 1, 2, 2], "x": pa.array(vals, pa.int64()), "u": pa.array([abs(v) for v in vals], pa.uint64())}
+    )
+    got = _collect(t, lambda s: s.group_by("k").agg(col("x").mean().alias("m"), col("u").mean().alias("mu"))).sort_by(
+        "k"
+    )
+    for k, m, mu in zip(got["k"].to_pylist(), got["m"].to_pylist(), got["mu"].to_pylist()):
+        xs = [v for kk, v in zip(t["k"].to_pylist(), vals) if kk == k]
+        assert m == float(Fraction(sum(xs), len(xs)))
+        assert mu == float(Fraction(sum(abs(v) for v in xs), len(xs)))
+
+
+def test_timestamp_comparisons_across_units_are_exact():
+    """Timestamps of different units (and dates) compare exactly, also where a cast to the
+    finer unit would overflow (year 3000 in nanoseconds)."""
+    a = [
+        dt.datetime(3000, 1, 1),
+        dt.datetime(2024, 1, 5, 0, 0, 0, 1),
+        dt.datetime(1500, 1, 1),
+        None,
+        dt.datetime(2024, 1, 5),
+    ]
+    b = [
+        dt.datetime(2262, 1, 1),
+        dt.datetime(2024, 1, 5),
+        dt.datetime(1969, 12, 31, 23, 59, 59),
+        dt.datetime(2000, 1, 1),
+        dt.datetime(2024, 1, 5),
+    ]
+    t = pa.table(
+        {
+            "a": pa.array(a, pa.timestamp("us")),
+            "b": pa.array(b, pa.timestamp("ns")),
+            "s": pa.array(a, pa.timestamp("s")),
+            "d": pa.array([x.date() if x else None for x in b], pa.date32()),
+        }
+    )
+    got = _collect(
+        t,
+        lambda s: s.select(
+            (col("a") < col("b")).alias("x"),
+            (col("a") == col("b")).alias("y"),
+            (col("s") >= col("d")).alias("z"),
+            (col("d") < col("a")).alias("w"),
+        ),
+    )
+    ref = []
+    for x, y, d in zip(a, b, t["d"].to_pylist()):
+        sx = x.replace(microsecond=0) if x else None  # the seconds column
+        dd = dt.datetime(d.year, d.month, d.day) if d else None
+        ref.append(
+            {
+                "x": None if x is None or y is None else x < y,
+                "y": None if x is None or y is None else x == y,
+                "z": None if sx is None or dd is None else sx >= dd,
+                "w": None if dd is None or x is None else dd < x,
+            }
+        )
+    assert got.to_pylist() == ref  # Python compares datetimes exactly (DuckDB cannot cast year 3000 to ns)
