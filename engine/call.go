@@ -408,6 +408,11 @@ func comparableType(a, b arrow.DataType) (arrow.DataType, bool) {
 		return a, true
 	case isNumeric(a) && isNumeric(b):
 		return numericSupertype(a, b), true
+	case a.ID() == arrow.DECIMAL128 && (b.ID() == arrow.DECIMAL128 || isInteger(b)),
+		b.ID() == arrow.DECIMAL128 && isInteger(a):
+		da, _ := asDecimalType(a)
+		db, _ := asDecimalType(b)
+		return decCommonType(da, db), true
 	case isString(a) && isString(b):
 		return arrow.BinaryTypes.LargeString, true
 	case a.ID() == arrow.TIMESTAMP && b.ID() == arrow.TIMESTAMP:

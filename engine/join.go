@@ -49,6 +49,7 @@ func (b *binder) bindJoin(n *Node, ln *lnode, left, right *lnode) error {
 		if err != nil {
 			return err
 		}
+		lk, rk = decodeDictionary(lk), decodeDictionary(rk)
 		t, ok := comparableType(lk.Type(), rk.Type())
 		if !ok || !hashable(t) {
 			return rberr.New(rberr.Type, "%s: cannot join %s (%s) with %s (%s)", name, lk, TypeName(lk.Type()), rk, TypeName(rk.Type()))

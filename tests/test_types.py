@@ -973,3 +973,37 @@ def test_timestamp_comparisons_across_units_are_exact():
             }
         )
     assert got.to_pylist() == ref  # Python compares datetimes exactly (DuckDB cannot cast year 3000 to ns)
+
+
+def test_window_join_on_dictionary_and_decimal_keys_matches_duckdb():
+    """Join keys that are dictionary-encoded (against plain strings) or decimals of different
+    scales join by value, as in DuckDB."""
+    ts = pa.array([0, 1000, 2000, 3000], pa.timestamp("ms"))
+    left = pa.table(
+        {
+            "k": pa.array(["a", "b", "a", "c"]).dictionary_encode(),
+            "d": pa.array([D.Decimal("1.50"), D.Decimal("2.00"), D.Decimal("1.50"), None], pa.decimal128(5, 2)),
+            "ts": ts,
+            "x": [1, 2, 3, 4],
+        }
+    )
+    right = pa.table(
+        {
+            "k": ["a", "c", "c", "b"],
+            "d": pa.array(
+                [D.Decimal("1.5"), D.Decimal("2.0"), D.Decimal("7.0"), D.Decimal("2.0")], pa.decimal128(4, 1)
+            ),
+            "ts": ts,
+            "y": [10, 20, 30, 40],
+        }
+    )
+    for key in ("k", "d"):
+        out = (
+            rb.from_arrow(left, event_time="ts")
+            .join_window(rb.from_arrow(right, event_time="ts"), on=key, window=rb.tumbling("1m"))
+            .collect()
+        )
+        got = sorted(zip(out["x"].to_pylist(), out["y"].to_pylist()))
+        lt = left.set_column(0, "k", left["k"].cast(pa.string()))
+        want = sorted(_duck(f"select l.x, r.y from lt l join rt r on l.{key} = r.{key}", lt=lt, rt=right))
+        assert got == want, key
