@@ -1007,3 +1007,45 @@ def test_window_join_on_dictionary_and_decimal_keys_matches_duckdb():
         lt = left.set_column(0, "k", left["k"].cast(pa.string()))
         want = sorted(_duck(f"select l.x, r.y from lt l join rt r on l.{key} = r.{key}", lt=lt, rt=right))
         assert got == want, key
+
+
+def test_string_functions_on_empty_and_non_ascii_match_duckdb():
+    """Unicode's one-to-one case mapping, as DuckDB (Polars uses the full mapping: "ß" -> "SS",
+    final sigma); "ß" itself is left out: DuckDB maps it to "ẞ", Go's tables keep "ß"."""
+    strings = [
+        "",
+        " ",
+        "İstanbul",
+        "ǅ",
+        "ΣΑΣ",
+        "ﬁ",
+        "é",
+        "e\u0301",
+        "😀",
+        "Ǆ",
+        "ὈΔΥΣΣΕΎΣ",
+        "ÄÖÜ",
+        "Привет",
+        "日本語",
+        "a\x00b",
+        None,
+    ]
+    t = pa.table({"s": strings, "l": pa.array(strings, pa.large_string())})
+    got = _collect(
+        t,
+        lambda s: s.select(
+            col("s").str.lower().alias("a"),
+            col("s").str.upper().alias("b"),
+            col("s").str.len_chars().alias("c"),
+            col("l").str.upper().alias("d"),
+            col("s").str.starts_with("").alias("e"),
+            col("s").str.contains("Σ", literal=True).alias("f"),
+            col("s").str.ends_with("本語").alias("g"),
+        ),
+    )
+    want = _duck(
+        "select lower(s), upper(s), length(s), upper(l), starts_with(s, ''), contains(s, 'Σ'), "
+        "ends_with(s, '本語') from t",
+        t=t,
+    )
+    assert [tuple(r.values()) for r in got.to_pylist()] == want
