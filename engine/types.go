@@ -167,9 +167,11 @@ func isTemporal(dt arrow.DataType) bool {
 	return false
 }
 
-// numericSupertype is the type both operands of an arithmetic or comparison are cast to.
-// Equal types stay as they are; any float makes float64 (float32 only if both are float32);
-// integers widen to int64 (uint64 only if both are unsigned).
+// numericSupertype is the type both operands of an arithmetic operator (or both join keys)
+// are cast to. Equal types stay as they are; any float makes float64 (float32 only if both
+// are float32); integers widen to int64 (uint64 only if both are unsigned). Comparisons do
+// not cast: they compare exactly (numeric.go); arithmetic also lets an integer literal take
+// the other side's type (arithSupertype).
 func numericSupertype(a, b arrow.DataType) arrow.DataType {
 	if arrow.TypeEqual(a, b) {
 		return a

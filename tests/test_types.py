@@ -1049,3 +1049,27 @@ def test_string_functions_on_empty_and_non_ascii_match_duckdb():
         t=t,
     )
     assert [tuple(r.values()) for r in got.to_pylist()] == want
+
+
+@pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
+@pytest.mark.parametrize("tz", [None, "Asia/Kathmandu", "America/Sao_Paulo", "+05:30"])
+def test_datetime_fields_match_polars(unit, tz):
+    vals = [
+        dt.datetime(1969, 12, 31, 23, 59, 59, 500000),
+        dt.datetime(2024, 2, 29, 23, 30),
+        dt.datetime(1700, 3, 1, 12),
+        dt.datetime(2262, 4, 11),
+        None,
+    ]
+    t = pa.table({"ts": pa.array(vals, pa.timestamp(unit, tz="UTC" if tz else None))})
+    if tz:
+        t = t.cast(pa.schema([("ts", pa.timestamp(unit, tz=tz))]))
+    fields = ["year", "month", "day", "hour", "minute", "second"]
+    got = _collect(t, lambda s: s.select(*[getattr(col("ts").dt, f)().alias(f) for f in fields]))
+    if tz == "+05:30":  # Polars takes only named zones; pyarrow.compute reads fixed offsets
+        import pyarrow.compute as pc
+
+        want = [dict(zip(fields, r)) for r in zip(*[getattr(pc, f)(t["ts"]).to_pylist() for f in fields])]
+    else:
+        want = pl.from_arrow(t).select(*[getattr(pl.col("ts").dt, f)().alias(f) for f in fields]).to_dicts()
+    assert got.to_pylist() == want
