@@ -124,15 +124,74 @@ func numericCompareKind(a, b arrow.DataType) (compareKind, bool) {
 		return cmpSigned, true
 	case !isSigned(a) && !isSigned(b):
 		return cmpUnsigned, true
+	case a.ID() != arrow.UINT64 && b.ID() != arrow.UINT64:
+		return cmpSigned, true // int64 holds every value of both
 	}
 	return cmpMixed, true
 }
 
-// numericCompareKernel compares two numeric operands of the given kind.
+// numericCompareKernel compares two numeric operands of the given kind. Where arrow-go's
+// vectorized kernels are exact (integers cast to a type that holds both; floats without
+// NaN) it uses them, and its own row loop otherwise.
 func numericCompareKernel(fn string, kind compareKind) kernelFn {
-	if kind == cmpDecimal {
+	switch kind {
+	case cmpDecimal:
 		return decCompareKernel(fn)
+	case cmpSigned, cmpUnsigned:
+		t := arrow.PrimitiveTypes.Int64
+		if kind == cmpUnsigned {
+			t = arrow.PrimitiveTypes.Uint64
+		}
+		return castArgs([]arrow.DataType{t, t}, computeKernel(comparisonFns[fn], nil))
+	case cmpFloat:
+		f64 := arrow.PrimitiveTypes.Float64
+		fast := castArgs([]arrow.DataType{f64, f64}, computeKernel(comparisonFns[fn], nil))
+		slow := rowCompareKernel(fn, kind)
+		return func(ec *evalCtx, args []compute.Datum) (compute.Datum, error) {
+			for _, a := range args {
+				if hasNaN(a) {
+					return slow(ec, args)
+				}
+			}
+			return fast(ec, args)
+		}
 	}
+	return rowCompareKernel(fn, kind)
+}
+
+// hasNaN reports whether a float datum holds a NaN.
+func hasNaN(d compute.Datum) bool {
+	switch v := d.(type) {
+	case *compute.ScalarDatum:
+		switch s := v.Value.(type) {
+		case *scalar.Float64:
+			return s.IsValid() && math.IsNaN(s.Value)
+		case *scalar.Float32:
+			return s.IsValid() && s.Value != s.Value
+		}
+	case *compute.ArrayDatum:
+		a := v.MakeArray()
+		defer a.Release()
+		switch x := a.(type) {
+		case *array.Float64:
+			for _, f := range x.Float64Values() {
+				if f != f {
+					return true
+				}
+			}
+		case *array.Float32:
+			for _, f := range x.Float32Values() {
+				if f != f {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// rowCompareKernel compares row by row: floats in total order, signed with unsigned exactly.
+func rowCompareKernel(fn string, kind compareKind) kernelFn {
 	return func(ec *evalCtx, args []compute.Datum) (compute.Datum, error) {
 		x, xs, err := asArray(ec, args[0])
 		if err != nil {
