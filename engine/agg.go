@@ -257,10 +257,31 @@ type sumAcc struct {
 	err   error // an overflow found while merging groups
 }
 
-// exact reports whether the accumulator sums in decimal128: decimal sums, and means of
-// integers (exact, as DuckDB's avg, rather than a float64 sum that loses low digits).
-func (a *sumAcc) exact() bool {
-	return a.stor == storDec || (a.mean && (a.stor == storInt || a.stor == storUint))
+// exact reports whether the accumulator sums in decimal128 (decimal input).
+func (a *sumAcc) exact() bool { return a.stor == storDec }
+
+// intMean reports whether this is the mean of integers: summed exactly, as DuckDB's avg
+// (not in float64, which loses low digits), in int64/uint64 with the part that overflows
+// them spilled into d.
+func (a *sumAcc) intMean() bool { return a.mean && (a.stor == storInt || a.stor == storUint) }
+
+func (a *sumAcc) spill(g uint32, n decimal128.Num) {
+	a.d = grow(a.d, len(a.cnt))
+	a.d[g], _ = decAdd(a.d[g], n)
+}
+
+// exactSum is the whole sum of group g of an integer mean.
+func (a *sumAcc) exactSum(g uint32) decimal128.Num {
+	var t decimal128.Num
+	if int(g) < len(a.d) {
+		t = a.d[g]
+	}
+	if a.stor == storUint && int(g) < len(a.u) {
+		t, _ = decAdd(t, decimal128.FromU64(a.u[g]))
+	} else if int(g) < len(a.i) {
+		t, _ = decAdd(t, decimal128.FromI64(a.i[g]))
+	}
+	return t
 }
 
 func (a *sumAcc) overflow() error {
@@ -291,7 +312,7 @@ func (a *sumAcc) update(ec *evalCtx, ids []uint32, ng int, col arrow.Array, _ ui
 		}
 		return nil
 	}
-	if a.mean || a.stor == storFloat {
+	if a.stor == storFloat {
 		vals, err := asFloat64(col)
 		if err != nil {
 			return err
@@ -315,9 +336,14 @@ func (a *sumAcc) update(ec *evalCtx, ids []uint32, ng int, col arrow.Array, _ ui
 		a.u = grow(a.u, ng)
 		for i, g := range ids {
 			if !nulls || col.IsValid(i) {
-				s := a.u[g] + vals[i]
-				if s < vals[i] {
-					return a.overflow()
+				v := vals[i]
+				s := a.u[g] + v
+				if s < v {
+					if !a.mean {
+						return a.overflow()
+					}
+					a.spill(g, decimal128.FromU64(a.u[g]))
+					s = v
 				}
 				a.u[g] = s
 				a.cnt[g]++
@@ -332,10 +358,14 @@ func (a *sumAcc) update(ec *evalCtx, ids []uint32, ng int, col arrow.Array, _ ui
 	a.i = grow(a.i, ng)
 	for i, g := range ids {
 		if !nulls || col.IsValid(i) {
-			v := vals[i]
-			s := a.i[g] + v
-			if (v > 0 && s < a.i[g]) || (v < 0 && s > a.i[g]) {
-				return a.overflow()
+			v, x := vals[i], a.i[g]
+			s := x + v
+			if (s^x)&(s^v) < 0 { // signed overflow
+				if !a.mean {
+					return a.overflow()
+				}
+				a.spill(g, decimal128.FromI64(x))
+				s = v
 			}
 			a.i[g] = s
 			a.cnt[g]++
@@ -363,6 +393,14 @@ func (a *sumAcc) result(mem memory.Allocator, gids []uint32) (arrow.Array, error
 		for i, g := range gids {
 			if valid[i] {
 				out[i] = decMeanFloat(a.d[g], a.scale, a.cnt[g])
+			}
+		}
+		return float64Array(mem, out, valid), nil
+	case a.intMean():
+		out := make([]float64, len(gids))
+		for i, g := range gids {
+			if valid[i] {
+				out[i] = decMeanFloat(a.exactSum(g), 0, a.cnt[g])
 			}
 		}
 		return float64Array(mem, out, valid), nil
@@ -404,6 +442,11 @@ func (a *sumAcc) merge(dst, src uint32) {
 	a.cnt[dst] += a.cnt[src]
 	switch {
 	case a.stor == storNull:
+	case a.intMean():
+		total, _ := decAdd(a.exactSum(dst), a.exactSum(src))
+		a.d = grow(a.d, n)
+		a.i, a.u = grow(a.i, n), grow(a.u, n)
+		a.d[dst], a.i[dst], a.u[dst] = total, 0, 0
 	case a.exact():
 		a.d = grow(a.d, n)
 		s, ok := decAdd(a.d[dst], a.d[src])
