@@ -1073,3 +1073,25 @@ def test_datetime_fields_match_polars(unit, tz):
     else:
         want = pl.from_arrow(t).select(*[getattr(pl.col("ts").dt, f)().alias(f) for f in fields]).to_dicts()
     assert got.to_pylist() == want
+
+
+def test_nan_rows_survive_row_group_pruning(tmp_path):
+    """NaN is greater than every number, so `f > 5` keeps NaN rows, also in a Parquet row
+    group whose statistics (which leave NaN out) say max = 2. The oracle is DuckDB on the
+    table in memory (DuckDB's own Parquet scan prunes that row group and loses the NaN row,
+    contradicting its in-memory answer)."""
+    import pyarrow.parquet as pq
+
+    t = pa.table({"f": [1.0, float("nan"), 2.0, 7.0, 8.0, 9.0], "i": [1, 2, 3, 4, 5, 6]})
+    path = tmp_path / "f.parquet"
+    pq.write_table(t, path, row_group_size=3)
+    for pred, sql in [
+        (col("f") > 5, "f > 5"),
+        (col("f") >= 5, "f >= 5"),
+        (col("f") < float("nan"), "f < 'nan'::double"),
+        (col("f") == float("nan"), "f = 'nan'::double"),
+        (col("f") < 1.5, "f < 1.5"),
+    ]:
+        got = sorted(rb.read_parquet(str(path)).filter(pred).collect()["i"].to_pylist())
+        want = sorted(r[0] for r in _duck(f"select i from t where {sql}", t=t))
+        assert got == want, sql
