@@ -63,8 +63,7 @@ func castDatum(ec *evalCtx, in compute.Datum, to arrow.DataType, what string) (c
 		return cloneDatum(in), nil
 	}
 	if from.ID() == arrow.NULL {
-		if sd, ok := in.(*compute.ScalarDatum); ok {
-			_ = sd
+		if _, ok := in.(*compute.ScalarDatum); ok {
 			return compute.NewDatum(scalar.MakeNullScalar(to)), nil
 		}
 		n := in.(*compute.ArrayDatum).Len()

@@ -358,14 +358,6 @@ func nullMaskKernel(want bool) kernelFn {
 	}
 }
 
-func describeTypes(ts ...arrow.DataType) string {
-	parts := make([]string, len(ts))
-	for i, t := range ts {
-		parts[i] = TypeName(t)
-	}
-	return fmt.Sprint(strings.Join(parts, ", "))
-}
-
 // isInstant reports whether t is a point in time a comparison can convert exactly.
 func isInstant(t arrow.DataType) bool {
 	switch t.ID() {
