@@ -5,12 +5,14 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"math/big"
 	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/bitutil"
 	"github.com/apache/arrow-go/v18/arrow/compute"
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
@@ -62,6 +64,7 @@ func compileAgg(s *compileScope, e *Expr) (aggSpec, error) {
 	if err != nil {
 		return aggSpec{}, err
 	}
+	arg = decodeDictionary(arg)
 	spec.arg = arg
 	t := arg.Type()
 	bad := func(what string) error {
@@ -75,6 +78,10 @@ func compileAgg(s *compileScope, e *Expr) (aggSpec, error) {
 		spec.outType = arrow.PrimitiveTypes.Int64
 	case "sum":
 		switch {
+		case t.ID() == arrow.NULL:
+			spec.outType = arrow.PrimitiveTypes.Int64
+		case t.ID() == arrow.DECIMAL128:
+			spec.outType = decType(maxDecPrecision, t.(*arrow.Decimal128Type).Scale)
 		case isFloat(t):
 			spec.outType = arrow.PrimitiveTypes.Float64
 		case isInteger(t) && !isSigned(t):
@@ -85,7 +92,7 @@ func compileAgg(s *compileScope, e *Expr) (aggSpec, error) {
 			return aggSpec{}, bad("sum")
 		}
 	case "mean":
-		if !isNumeric(t) && t.ID() != arrow.BOOL {
+		if !isNumeric(t) && t.ID() != arrow.BOOL && t.ID() != arrow.NULL && t.ID() != arrow.DECIMAL128 {
 			return aggSpec{}, bad("mean")
 		}
 		spec.outType = arrow.PrimitiveTypes.Float64
@@ -107,10 +114,16 @@ const (
 	storUint          // unsigned ints: uint64
 	storFloat         // float32/64: float64
 	storStr           // strings and binary: string
+	storDec           // decimal128: 16 bytes in an order-preserving encoding, as a string
+	storNull          // the null type: nothing to keep
 )
 
 func storageOf(t arrow.DataType) storage {
 	switch {
+	case t.ID() == arrow.NULL:
+		return storNull
+	case t.ID() == arrow.DECIMAL128:
+		return storDec
 	case isFloat(t):
 		return storFloat
 	case isInteger(t) && !isSigned(t):
@@ -166,7 +179,11 @@ func newAccumulator(spec aggSpec) accumulator {
 	case "n_unique":
 		return &distinctAcc{}
 	case "sum", "mean":
-		return &sumAcc{mean: spec.fn == "mean", stor: storageOf(in), out: spec.outType}
+		acc := &sumAcc{mean: spec.fn == "mean", stor: storageOf(in), out: spec.outType, what: fmt.Sprintf("%s of %s", spec.fn, spec.arg)}
+		if d, ok := in.(*arrow.Decimal128Type); ok {
+			acc.scale = d.Scale
+		}
+		return acc
 	default:
 		return &pickAcc{fn: spec.fn, stor: storageOf(in), out: spec.outType}
 	}
@@ -180,6 +197,9 @@ type countAcc struct {
 
 func (a *countAcc) update(_ *evalCtx, ids []uint32, ng int, col arrow.Array, _ uint64) error {
 	a.n = grow(a.n, ng)
+	if !a.star && col.DataType().ID() == arrow.NULL {
+		return nil // every value of a null-typed column is null
+	}
 	if a.star || col.NullN() == 0 {
 		for _, g := range ids {
 			a.n[g]++
@@ -220,20 +240,79 @@ func pick[T any](s []T, gids []uint32) []T {
 
 // sumAcc computes sum or mean. A group with no non-null value gets null (as SQL and
 // pyarrow do).
+//
+// Integer and decimal sums are checked: a sum that leaves its type (int64, uint64,
+// decimal128(38, s)) is a DataError, never a wrapped value.
 type sumAcc struct {
-	mean bool
-	stor storage
-	out  arrow.DataType
-	i    []int64
-	u    []uint64
-	f    []float64
-	cnt  []int64
+	mean  bool
+	stor  storage
+	out   arrow.DataType
+	what  string // "sum of col(...)", for errors
+	scale int32  // of a decimal input
+	i     []int64
+	u     []uint64
+	f     []float64
+	d     []decimal128.Num
+	cnt   []int64
+	err   error // an overflow found while merging groups
+}
+
+// exact reports whether the accumulator sums in decimal128 (decimal input).
+func (a *sumAcc) exact() bool { return a.stor == storDec }
+
+// intMean reports whether this is the mean of integers: summed exactly, as DuckDB's avg
+// (not in float64, which loses low digits), in int64/uint64 with the part that overflows
+// them spilled into d.
+func (a *sumAcc) intMean() bool { return a.mean && (a.stor == storInt || a.stor == storUint) }
+
+func (a *sumAcc) spill(g uint32, n decimal128.Num) {
+	a.d = grow(a.d, len(a.cnt))
+	a.d[g], _ = decAdd(a.d[g], n)
+}
+
+// exactSum is the whole sum of group g of an integer mean.
+func (a *sumAcc) exactSum(g uint32) decimal128.Num {
+	var t decimal128.Num
+	if int(g) < len(a.d) {
+		t = a.d[g]
+	}
+	if a.stor == storUint && int(g) < len(a.u) {
+		t, _ = decAdd(t, decimal128.FromU64(a.u[g]))
+	} else if int(g) < len(a.i) {
+		t, _ = decAdd(t, decimal128.FromI64(a.i[g]))
+	}
+	return t
+}
+
+func (a *sumAcc) overflow() error {
+	return rberr.New(rberr.Data, "%s overflows %s (integer and decimal sums are checked; cast the column to float64 first to sum approximately)", a.what, TypeName(a.out))
 }
 
 func (a *sumAcc) update(ec *evalCtx, ids []uint32, ng int, col arrow.Array, _ uint64) error {
 	a.cnt = grow(a.cnt, ng)
+	if a.stor == storNull {
+		return nil
+	}
 	nulls := col.NullN() > 0
-	if a.mean || a.stor == storFloat {
+	if a.exact() {
+		vals, _, err := decimalsOf(ec, col)
+		if err != nil {
+			return err
+		}
+		a.d = grow(a.d, ng)
+		for i, g := range ids {
+			if !nulls || col.IsValid(i) {
+				s, ok := decAdd(a.d[g], vals[i])
+				if !ok {
+					return a.overflow()
+				}
+				a.d[g] = s
+				a.cnt[g]++
+			}
+		}
+		return nil
+	}
+	if a.stor == storFloat {
 		vals, err := asFloat64(col)
 		if err != nil {
 			return err
@@ -257,7 +336,16 @@ func (a *sumAcc) update(ec *evalCtx, ids []uint32, ng int, col arrow.Array, _ ui
 		a.u = grow(a.u, ng)
 		for i, g := range ids {
 			if !nulls || col.IsValid(i) {
-				a.u[g] += vals[i]
+				v := vals[i]
+				s := a.u[g] + v
+				if s < v {
+					if !a.mean {
+						return a.overflow()
+					}
+					a.spill(g, decimal128.FromU64(a.u[g]))
+					s = v
+				}
+				a.u[g] = s
 				a.cnt[g]++
 			}
 		}
@@ -270,7 +358,16 @@ func (a *sumAcc) update(ec *evalCtx, ids []uint32, ng int, col arrow.Array, _ ui
 	a.i = grow(a.i, ng)
 	for i, g := range ids {
 		if !nulls || col.IsValid(i) {
-			a.i[g] += vals[i]
+			v, x := vals[i], a.i[g]
+			s := x + v
+			if (s^x)&(s^v) < 0 { // signed overflow
+				if !a.mean {
+					return a.overflow()
+				}
+				a.spill(g, decimal128.FromI64(x))
+				s = v
+			}
+			a.i[g] = s
 			a.cnt[g]++
 		}
 	}
@@ -278,6 +375,9 @@ func (a *sumAcc) update(ec *evalCtx, ids []uint32, ng int, col arrow.Array, _ ui
 }
 
 func (a *sumAcc) result(mem memory.Allocator, gids []uint32) (arrow.Array, error) {
+	if a.err != nil {
+		return nil, a.err
+	}
 	n := maxGid(gids)
 	a.cnt = grow(a.cnt, n)
 	valid := make([]bool, len(gids))
@@ -285,6 +385,36 @@ func (a *sumAcc) result(mem memory.Allocator, gids []uint32) (arrow.Array, error
 		valid[i] = a.cnt[g] > 0
 	}
 	switch {
+	case a.stor == storNull:
+		return array.MakeArrayOfNull(mem, a.out, len(gids)), nil
+	case a.exact() && a.mean:
+		a.d = grow(a.d, n)
+		out := make([]float64, len(gids))
+		for i, g := range gids {
+			if valid[i] {
+				out[i] = decMeanFloat(a.d[g], a.scale, a.cnt[g])
+			}
+		}
+		return float64Array(mem, out, valid), nil
+	case a.intMean():
+		out := make([]float64, len(gids))
+		for i, g := range gids {
+			if valid[i] {
+				out[i] = decMeanFloat(a.exactSum(g), 0, a.cnt[g])
+			}
+		}
+		return float64Array(mem, out, valid), nil
+	case a.stor == storDec:
+		a.d = grow(a.d, n)
+		i := 0
+		return buildDecimal(mem, a.out.(*arrow.Decimal128Type), len(gids), nil, func(int) (decimal128.Num, error) {
+			v := decimal128.Num{}
+			if valid[i] {
+				v = a.d[gids[i]]
+			}
+			i++
+			return v, nil
+		})
 	case a.mean:
 		a.f = grow(a.f, n)
 		out := make([]float64, len(gids))
@@ -311,15 +441,37 @@ func (a *sumAcc) merge(dst, src uint32) {
 	a.cnt = grow(a.cnt, n)
 	a.cnt[dst] += a.cnt[src]
 	switch {
+	case a.stor == storNull:
+	case a.intMean():
+		total, _ := decAdd(a.exactSum(dst), a.exactSum(src))
+		a.d = grow(a.d, n)
+		a.i, a.u = grow(a.i, n), grow(a.u, n)
+		a.d[dst], a.i[dst], a.u[dst] = total, 0, 0
+	case a.exact():
+		a.d = grow(a.d, n)
+		s, ok := decAdd(a.d[dst], a.d[src])
+		if !ok && a.err == nil {
+			a.err = a.overflow()
+		}
+		a.d[dst] = s
 	case a.mean || a.stor == storFloat:
 		a.f = grow(a.f, n)
 		a.f[dst] += a.f[src]
 	case a.stor == storUint:
 		a.u = grow(a.u, n)
-		a.u[dst] += a.u[src]
+		s := a.u[dst] + a.u[src]
+		if s < a.u[src] && a.err == nil {
+			a.err = a.overflow()
+		}
+		a.u[dst] = s
 	default:
 		a.i = grow(a.i, n)
-		a.i[dst] += a.i[src]
+		x, y := a.i[dst], a.i[src]
+		s := x + y
+		if ((y > 0 && s < x) || (y < 0 && s > x)) && a.err == nil {
+			a.err = a.overflow()
+		}
+		a.i[dst] = s
 	}
 }
 
@@ -335,6 +487,9 @@ func (a *sumAcc) reset(g uint32) {
 	}
 	if int(g) < len(a.i) {
 		a.i[g] = 0
+	}
+	if int(g) < len(a.d) {
+		a.d[g] = decimal128.Num{}
 	}
 }
 
@@ -357,6 +512,15 @@ func (a *pickAcc) update(ec *evalCtx, ids []uint32, ng int, col arrow.Array, seq
 	a.seq = grow(a.seq, ng)
 	a.row = grow(a.row, ng)
 	switch a.stor {
+	case storNull:
+		return nil
+	case storDec:
+		vals := make([]string, col.Len())
+		for i, v := range col.(*array.Decimal128).Values() {
+			vals[i] = decKey(v)
+		}
+		a.s = grow(a.s, ng)
+		pickInto(a, ids, vals, col, a.s, seq, func(v string) string { return v })
 	case storFloat:
 		vals, err := asFloat64(col)
 		if err != nil {
@@ -466,7 +630,7 @@ func (a *pickAcc) merge(dst, src uint32) {
 		if take {
 			a.u[dst] = a.u[src]
 		}
-	case storStr:
+	case storStr, storDec:
 		a.s = grow(a.s, n)
 		take = take || replaces(a.fn, a.s[src], a.s[dst], a.seq[src], a.row[src], a.seq[dst], a.row[dst])
 		if take {
@@ -498,6 +662,19 @@ func (a *pickAcc) result(mem memory.Allocator, gids []uint32) (arrow.Array, erro
 	a.set = grow(a.set, n)
 	valid := pick(a.set, gids)
 	switch a.stor {
+	case storNull:
+		return array.MakeArrayOfNull(mem, a.out, len(gids)), nil
+	case storDec:
+		a.s = grow(a.s, n)
+		i := 0
+		return buildDecimal(mem, a.out.(*arrow.Decimal128Type), len(gids), nil, func(int) (decimal128.Num, error) {
+			v := decimal128.Num{}
+			if valid[i] {
+				v = decFromKey(a.s[gids[i]])
+			}
+			i++
+			return v, nil
+		})
 	case storFloat:
 		a.f = grow(a.f, n)
 		f := float64Array(mem, pick(a.f, gids), valid)
@@ -554,6 +731,9 @@ type distinctAcc struct {
 
 func (a *distinctAcc) update(_ *evalCtx, ids []uint32, ng int, col arrow.Array, _ uint64) error {
 	a.sets = grow(a.sets, ng)
+	if col.DataType().ID() == arrow.NULL {
+		return nil
+	}
 	for i, g := range ids {
 		if col.IsNull(i) {
 			continue
@@ -723,4 +903,35 @@ func fixedArray(mem memory.Allocator, dt arrow.DataType, n int, data *memory.Buf
 	}
 	defer d.Release()
 	return array.MakeFromData(d)
+}
+
+// decKey encodes a decimal128 as 16 bytes whose byte order is the numeric order.
+func decKey(v decimal128.Num) string {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(v.HighBits())^(1<<63))
+	binary.BigEndian.PutUint64(b[8:], v.LowBits())
+	return string(b[:])
+}
+
+func decFromKey(s string) decimal128.Num {
+	hi := binary.BigEndian.Uint64([]byte(s[:8])) ^ (1 << 63)
+	return decimal128.New(int64(hi), binary.BigEndian.Uint64([]byte(s[8:])))
+}
+
+// decMeanFloat is sum / count as float64, computed from the exact sum.
+func decMeanFloat(sum decimal128.Num, scale int32, count int64) float64 {
+	f := new(big.Float).SetPrec(128).SetInt(sum.BigInt())
+	f.Quo(f, new(big.Float).SetPrec(128).SetInt(pow10Big(scale)))
+	f.Quo(f, new(big.Float).SetPrec(128).SetInt64(count))
+	r, _ := f.Float64()
+	return r
+}
+
+// decodeDictionary turns a dictionary-encoded expression into one of its value type:
+// keys, aggregations and kernels work on the values.
+func decodeDictionary(c cexpr) cexpr {
+	if d, ok := c.Type().(*arrow.DictionaryType); ok {
+		return &castExpr{arg: c, to: d.ValueType}
+	}
+	return c
 }

@@ -300,6 +300,7 @@ func (b *binder) bind(n *Node) (*lnode, error) {
 			if err != nil {
 				return nil, err
 			}
+			bk = keyExpr(bk)
 			if !hashable(bk.Type()) {
 				return nil, rberr.New(rberr.Type, "%s: cannot group by %s of type %s", name, bk, TypeName(bk.Type()))
 			}
@@ -407,15 +408,15 @@ func describeSchema(s *arrow.Schema) string {
 	return "{" + strings.Join(parts, ", ") + "}"
 }
 
-func hashable(dt arrow.DataType) bool {
-	switch dt.ID() {
-	case arrow.BOOL, arrow.STRING, arrow.LARGE_STRING, arrow.BINARY, arrow.NULL:
-		return true
-	}
-	if _, ok := dt.(arrow.FixedWidthDataType); ok {
-		return dt.ID() != arrow.DECIMAL128 && dt.ID() != arrow.DECIMAL256
-	}
-	return false
+// hashable reports whether values of type dt can be keys (group_by, key_by, joins, dedup).
+// Dictionary keys are decoded first (see keyExpr), so a dictionary type is not hashable here.
+func hashable(dt arrow.DataType) bool { return hashableType(dt) }
+
+// keyExpr prepares a key expression: a dictionary-encoded key is decoded to its values,
+// which are what the key means (and what the output column holds).
+func keyExpr(bk bound) bound {
+	bk.cexpr = decodeDictionary(bk.cexpr)
+	return bk
 }
 
 // require computes the columns each scan must read: only those some operator above uses.
@@ -659,6 +660,7 @@ func (b *binder) bindWindow(n *Node, ln, in *lnode) error {
 		if err != nil {
 			return err
 		}
+		bk = keyExpr(bk)
 		if !hashable(bk.Type()) {
 			return rberr.New(rberr.Type, "%s: cannot key by %s of type %s", name, bk, TypeName(bk.Type()))
 		}
@@ -701,6 +703,7 @@ func (b *binder) compileKeys(n *Node, ln, in *lnode, what string) error {
 		if err != nil {
 			return err
 		}
+		bk = keyExpr(bk)
 		if !hashable(bk.Type()) {
 			return rberr.New(rberr.Type, "%s: cannot %s by %s of type %s", ln.name, what, bk, TypeName(bk.Type()))
 		}

@@ -6,7 +6,9 @@ import (
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/compute"
+	"github.com/apache/arrow-go/v18/arrow/scalar"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
 
@@ -44,8 +46,11 @@ func (c *callExpr) Eval(ec *evalCtx, rec arrow.RecordBatch) (compute.Datum, erro
 	}
 	out, err := c.kernel(ec, vals)
 	if err != nil {
-		if rberr.KindOf(err) != rberr.Internal {
-			return nil, err
+		if k := rberr.KindOf(err); k != rberr.Internal {
+			if strings.Contains(err.Error(), c.text) {
+				return nil, err
+			}
+			return nil, rberr.Wrap(k, err, "evaluating %s", c.text)
 		}
 		return nil, rberr.Wrap(rberr.Data, err, "evaluating %s", c.text)
 	}
@@ -76,7 +81,7 @@ func castArgs(types []arrow.DataType, k kernelFn) kernelFn {
 	return func(ec *evalCtx, args []compute.Datum) (compute.Datum, error) {
 		cast := make([]compute.Datum, len(args))
 		for i, a := range args {
-			c, err := castDatum(ec, a, types[i], "implicit cast")
+			c, err := castDatum(ec, a, types[i], "converting operand "+fmt.Sprint(i+1)+" to "+TypeName(types[i]))
 			if err != nil {
 				for _, d := range cast[:i] {
 					d.Release()
@@ -112,7 +117,8 @@ func (s *compileScope) compileCall(e *Expr) (cexpr, error) {
 		if err != nil {
 			return nil, err
 		}
-		args[i] = c
+		// Functions work on the values of a dictionary-encoded column.
+		args[i] = decodeDictionary(c)
 	}
 	text := e.describe()
 	want := func(n int) error {
@@ -135,39 +141,98 @@ func (s *compileScope) compileCall(e *Expr) (cexpr, error) {
 			return nil, err
 		}
 		a, b := args[0].Type(), args[1].Type()
-		if !(isNumeric(a) || a.ID() == arrow.NULL) || !(isNumeric(b) || b.ID() == arrow.NULL) {
+		operand := func(t arrow.DataType) bool {
+			return isNumeric(t) || t.ID() == arrow.NULL || t.ID() == arrow.DECIMAL128
+		}
+		if !operand(a) || !operand(b) {
 			return nil, typeErr("arithmetic needs numeric operands, got %s and %s", describeArg(0), describeArg(1))
 		}
-		st := numericSupertype(a, b)
+		f64 := arrow.PrimitiveTypes.Float64
+		if a.ID() == arrow.DECIMAL128 || b.ID() == arrow.DECIMAL128 {
+			switch {
+			case e.Fn == "div" || isFloat(a) || isFloat(b):
+				// As DuckDB: decimal division, and decimals with floats, are float64.
+				k := computeKernel("divide_unchecked", nil)
+				switch e.Fn {
+				case "add":
+					k = computeKernel("add_unchecked", nil)
+				case "sub":
+					k = computeKernel("subtract_unchecked", nil)
+				case "mul":
+					k = computeKernel("multiply_unchecked", nil)
+				case "floordiv", "mod":
+					k = floorDivModKernel(e.Fn == "mod", text)
+				}
+				return mk(f64, castArgs([]arrow.DataType{f64, f64}, k))
+			case e.Fn == "floordiv" || e.Fn == "mod":
+				return nil, typeErr("%s is not defined for decimals; cast to float64 or an integer type first", map[string]string{"floordiv": "//", "mod": "%"}[e.Fn])
+			}
+			da, _ := asDecimalType(a)
+			db, _ := asDecimalType(b)
+			out := decResultType(e.Fn, da, db)
+			return mk(out, decArithKernel(e.Fn, text, out))
+		}
+		st := arithSupertype(args[0], args[1])
 		if st.ID() == arrow.NULL {
 			st = arrow.PrimitiveTypes.Int64
 		}
 		switch e.Fn {
 		case "div":
-			f := arrow.PrimitiveTypes.Float64
+			f := f64
 			if st.ID() == arrow.FLOAT32 {
 				f = arrow.PrimitiveTypes.Float32
 			}
 			return mk(f, castArgs([]arrow.DataType{f, f}, computeKernel("divide_unchecked", nil)))
 		case "floordiv", "mod":
-			return mk(st, castArgs([]arrow.DataType{st, st}, floorDivModKernel(e.Fn == "mod")))
+			return mk(st, castArgs([]arrow.DataType{st, st}, floorDivModKernel(e.Fn == "mod", text)))
+		}
+		if isInteger(st) {
+			checked := map[string]string{"add": "add", "sub": "subtract", "mul": "multiply"}[e.Fn]
+			return mk(st, castArgs([]arrow.DataType{st, st}, checkedArith(checked, text, st)))
 		}
 		return mk(st, castArgs([]arrow.DataType{st, st}, computeKernel(arithmeticFns[e.Fn], nil)))
 	case "neg":
 		if err := want(1); err != nil {
 			return nil, err
 		}
-		if !isNumeric(args[0].Type()) {
-			return nil, typeErr("negation needs a numeric operand, got %s", describeArg(0))
+		t := args[0].Type()
+		switch {
+		case t.ID() == arrow.DECIMAL128:
+			return mk(t, decNegKernel)
+		case isFloat(t):
+			return mk(t, computeKernel("negate_unchecked", nil))
+		case isInteger(t) && !isSigned(t):
+			i64 := arrow.PrimitiveTypes.Int64
+			return mk(i64, castArgs([]arrow.DataType{i64}, checkedArith("negate", text, i64)))
+		case isInteger(t):
+			return mk(t, checkedArith("negate", text, t))
+		case t.ID() == arrow.NULL:
+			return mk(arrow.PrimitiveTypes.Int64, castArgs([]arrow.DataType{arrow.PrimitiveTypes.Int64}, computeKernel("negate_unchecked", nil)))
 		}
-		return mk(args[0].Type(), computeKernel("negate_unchecked", nil))
+		return nil, typeErr("negation needs a numeric operand, got %s", describeArg(0))
 	case "eq", "ne", "lt", "le", "gt", "ge":
 		if err := want(2); err != nil {
 			return nil, err
 		}
-		ct, ok := comparableType(args[0].Type(), args[1].Type())
-		if !ok {
+		ta, tb := args[0].Type(), args[1].Type()
+		if ta.ID() == arrow.BOOL && (tb.ID() == arrow.BOOL || tb.ID() == arrow.NULL) || tb.ID() == arrow.BOOL && ta.ID() == arrow.NULL {
+			// false < true, as DuckDB and Polars (arrow-go has no ordering kernel for bool)
+			u8 := arrow.PrimitiveTypes.Uint8
+			return mk(arrow.FixedWidthTypes.Boolean, castArgs([]arrow.DataType{u8, u8}, numericCompareKernel(e.Fn, cmpUnsigned)))
+		}
+		if kind, ok := numericCompareKind(ta, tb); ok && !(ta.ID() == arrow.NULL && tb.ID() == arrow.NULL) {
+			return mk(arrow.FixedWidthTypes.Boolean, numericCompareKernel(e.Fn, kind))
+		}
+		if isInstant(ta) && isInstant(tb) && !arrow.TypeEqual(ta, tb) {
+			// Exact across units (a cast to the finer unit could overflow).
+			return mk(arrow.FixedWidthTypes.Boolean, instantCompareKernel(e.Fn))
+		}
+		ct, ok := comparableType(ta, tb)
+		if !ok || !orderable(ct) {
 			return nil, typeErr("cannot compare %s with %s", describeArg(0), describeArg(1))
+		}
+		if ct.ID() == arrow.NULL {
+			return mk(arrow.FixedWidthTypes.Boolean, allNullKernel(arrow.FixedWidthTypes.Boolean))
 		}
 		return mk(arrow.FixedWidthTypes.Boolean, castArgs([]arrow.DataType{ct, ct}, computeKernel(comparisonFns[e.Fn], nil)))
 	case "and", "or":
@@ -193,12 +258,9 @@ func (s *compileScope) compileCall(e *Expr) (cexpr, error) {
 		if err := want(1); err != nil {
 			return nil, err
 		}
-		if e.Fn == "is_not_null" {
-			// not(is_null(x)): arrow-go's is_not_null and not kernels ignore the offset of
-			// sliced arrays.
-			return mk(arrow.FixedWidthTypes.Boolean, chainKernels(computeKernel("is_null", nil), notKernel))
-		}
-		return mk(arrow.FixedWidthTypes.Boolean, computeKernel(e.Fn, nil))
+		// Our own kernel, read from the validity bitmap: arrow-go's is_null has no kernel for
+		// some types (decimals) and treats null-typed columns as valid.
+		return mk(arrow.FixedWidthTypes.Boolean, nullMaskKernel(e.Fn == "is_not_null"))
 	case "fill_null":
 		if err := want(2); err != nil {
 			return nil, err
@@ -212,7 +274,7 @@ func (s *compileScope) compileCall(e *Expr) (cexpr, error) {
 				if !arrow.TypeEqual(ct, t) && !(isInteger(t) && args[1].Type().ID() == arrow.INT64) {
 					t = ct
 				}
-			} else if args[1].Type().ID() != arrow.NULL && !compute.CanCast(args[1].Type(), t) {
+			} else if args[1].Type().ID() != arrow.NULL && !canCast(args[1].Type(), t) {
 				return nil, typeErr("fill value %s does not fit column type %s", describeArg(1), TypeName(t))
 			}
 		}
@@ -294,7 +356,11 @@ func (s *compileScope) compileCall(e *Expr) (cexpr, error) {
 		if err != nil {
 			return nil, typeErr("%v", err)
 		}
-		return mk(args[0].Type(), computeKernel("floor_temporal", &opts))
+		k, err := truncateKernel(args[0].Type(), opts, text)
+		if err != nil {
+			return nil, typeErr("%v", err)
+		}
+		return mk(args[0].Type(), k)
 	case "debug_panic":
 		// A test hook: proves that a panic inside a running job becomes an error.
 		return mk(arrow.FixedWidthTypes.Boolean, func(*evalCtx, []compute.Datum) (compute.Datum, error) {
@@ -308,6 +374,29 @@ func (s *compileScope) compileCall(e *Expr) (cexpr, error) {
 	return nil, s.errorf(rberr.Plan, "%s", msg)
 }
 
+// orderable reports whether arrow-go's comparison kernels take values of type t.
+func orderable(t arrow.DataType) bool {
+	switch t.ID() {
+	case arrow.NULL, arrow.BOOL, arrow.STRING, arrow.LARGE_STRING, arrow.BINARY, arrow.LARGE_BINARY,
+		arrow.DATE32, arrow.DATE64, arrow.TIMESTAMP, arrow.DURATION, arrow.TIME32, arrow.TIME64:
+		return true
+	}
+	return isNumeric(t)
+}
+
+// allNullKernel returns an all-null result of type t, as long as its first argument.
+func allNullKernel(t arrow.DataType) kernelFn {
+	return func(ec *evalCtx, args []compute.Datum) (compute.Datum, error) {
+		for _, a := range args {
+			if ad, ok := a.(*compute.ArrayDatum); ok {
+				out := array.MakeArrayOfNull(ec.mem, t, int(ad.Len()))
+				return wrapResult(out, false)
+			}
+		}
+		return compute.NewDatum(scalar.MakeNullScalar(t)), nil
+	}
+}
+
 // comparableType is the type both sides of a comparison are cast to.
 func comparableType(a, b arrow.DataType) (arrow.DataType, bool) {
 	switch {
@@ -319,6 +408,11 @@ func comparableType(a, b arrow.DataType) (arrow.DataType, bool) {
 		return a, true
 	case isNumeric(a) && isNumeric(b):
 		return numericSupertype(a, b), true
+	case a.ID() == arrow.DECIMAL128 && (b.ID() == arrow.DECIMAL128 || isInteger(b)),
+		b.ID() == arrow.DECIMAL128 && isInteger(a):
+		da, _ := asDecimalType(a)
+		db, _ := asDecimalType(b)
+		return decCommonType(da, db), true
 	case isString(a) && isString(b):
 		return arrow.BinaryTypes.LargeString, true
 	case a.ID() == arrow.TIMESTAMP && b.ID() == arrow.TIMESTAMP:

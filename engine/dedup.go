@@ -374,7 +374,12 @@ func (o *topnOp) fire(w [2]int64, p *topnPane, out emitter) error {
 		return err
 	}
 	if o.win != nil {
-		cols = append(cols, windowColumns(o.tc.ec, o.timeType, w, len(refs))...)
+		wcols, err := windowColumns(o.tc.ec, o.timeType, w, len(refs))
+		if err != nil {
+			releaseAll(cols)
+			return err
+		}
+		cols = append(cols, wcols...)
 	}
 	cols = append(cols, int64Array(o.tc.ec.mem, arrow.PrimitiveTypes.Int64, ranks, nil))
 	rec := array.NewRecordBatch(o.schema, cols, int64(len(refs)))

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"math"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
@@ -179,11 +180,33 @@ func errOrNegative(err error) error {
 }
 
 // timeArray builds a column of the time type dt from microsecond values.
-func timeArray(ec *evalCtx, dt arrow.DataType, us []int64) arrow.Array {
+// A value outside the range of dt (a window that ends after 2262-04-11 in a nanosecond
+// column, say) is a DataError, never a wrapped value.
+func timeArray(ec *evalCtx, dt arrow.DataType, us []int64) (arrow.Array, error) {
 	mul, div := microsPer(dt)
 	vals := make([]int64, len(us))
 	for i, v := range us {
+		if div != 1 && (v > math.MaxInt64/div || v < math.MinInt64/div) {
+			return nil, rberr.New(rberr.Data, "a window bound (%s) is outside the range of the time column's type %s", time.UnixMicro(v).UTC().Format(time.RFC3339Nano), TypeName(dt))
+		}
 		vals[i] = fromMicros(v, mul, div)
+		if dt.ID() == arrow.DATE32 && (vals[i] > math.MaxInt32 || vals[i] < math.MinInt32) {
+			return nil, rberr.New(rberr.Data, "a window bound is outside the range of the time column's type %s", TypeName(dt))
+		}
 	}
-	return int64Array(ec.mem, dt, vals, nil)
+	return int64Array(ec.mem, dt, vals, nil), nil
+}
+
+// boundColumns builds window_start and window_end columns of type dt from microseconds.
+func boundColumns(ec *evalCtx, dt arrow.DataType, starts, ends []int64) ([]arrow.Array, error) {
+	s, err := timeArray(ec, dt, starts)
+	if err != nil {
+		return nil, err
+	}
+	e, err := timeArray(ec, dt, ends)
+	if err != nil {
+		s.Release()
+		return nil, err
+	}
+	return []arrow.Array{s, e}, nil
 }

@@ -110,7 +110,7 @@ func (s *compileScope) compile(e *Expr) (cexpr, error) {
 		if err != nil {
 			return nil, err
 		}
-		if !compute.CanCast(arg.Type(), to) {
+		if !canCast(arg.Type(), to) {
 			return nil, s.errorf(rberr.Type, "cannot cast %s (%s) to %s", arg, TypeName(arg.Type()), TypeName(to))
 		}
 		return &castExpr{arg: arg, to: to}, nil
@@ -209,6 +209,17 @@ func makeScalar(raw json.RawMessage, dt arrow.DataType) (scalar.Scalar, error) {
 			return nil, fmt.Errorf("expected a string")
 		}
 		return scalar.MakeScalarParam(str, dt)
+	case arrow.DECIMAL128:
+		text := string(raw)
+		if str, ok := v.(string); ok {
+			text = str
+		}
+		d := dt.(*arrow.Decimal128Type)
+		n, ok := parseDecimal(text, d.Precision, d.Scale)
+		if !ok {
+			return nil, fmt.Errorf("expected a number that fits %s", TypeName(dt))
+		}
+		return scalar.NewDecimal128Scalar(n, dt), nil
 	case arrow.FLOAT32, arrow.FLOAT64:
 		f, err := jsonFloat(raw)
 		if err != nil {
@@ -271,25 +282,6 @@ func (c *castExpr) Eval(ec *evalCtx, rec arrow.RecordBatch) (compute.Datum, erro
 	}
 	defer in.Release()
 	return castDatum(ec, in, c.to, c.String())
-}
-
-func castDatum(ec *evalCtx, in compute.Datum, to arrow.DataType, what string) (compute.Datum, error) {
-	from := datumType(in)
-	if arrow.TypeEqual(from, to) {
-		return cloneDatum(in), nil
-	}
-	if isFloat(from) && isInteger(to) {
-		if err := checkFloatToInt(ec, in, to, what); err != nil {
-			return nil, err
-		}
-	}
-	opts := compute.SafeCastOptions(to)
-	opts.AllowFloatTruncate = true
-	out, err := compute.CastDatum(ec.ctx, in, opts)
-	if err != nil {
-		return nil, rberr.Wrap(rberr.Data, err, "%s failed", what)
-	}
-	return out, nil
 }
 
 // checkFloatToInt refuses float values that an integer type cannot hold (truncation

@@ -48,9 +48,9 @@ func newGrouper(keyTypes []arrow.DataType) *grouper {
 	g := &grouper{mode: modeBytes, null: -1, offs: []uint32{0}}
 	if len(keyTypes) == 1 {
 		switch id := keyTypes[0].ID(); {
-		case id == arrow.STRING || id == arrow.LARGE_STRING || id == arrow.BINARY:
+		case id == arrow.STRING || id == arrow.LARGE_STRING || id == arrow.BINARY || id == arrow.LARGE_BINARY || id == arrow.FIXED_SIZE_BINARY:
 			g.mode = modeStr
-		case id != arrow.BOOL && id != arrow.FLOAT32 && id != arrow.FLOAT64 && id != arrow.NULL:
+		case isIntKeyed(keyTypes[0]):
 			g.mode = modeInt
 		}
 	}
@@ -196,6 +196,10 @@ func (g *grouper) consumeStr(col arrow.Array, hs []uint64, ids []uint32) {
 	case *array.LargeString:
 		value = func(i int) []byte { return unsafeBytes(a.Value(i)) }
 	case *array.Binary:
+		value = a.Value
+	case *array.LargeBinary:
+		value = a.Value
+	case *array.FixedSizeBinary:
 		value = a.Value
 	}
 	nulls := col.NullN() > 0

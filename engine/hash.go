@@ -88,6 +88,40 @@ func hashColumn(col arrow.Array, out []uint64, combineWith bool) {
 		for i := 0; i < n; i++ {
 			set(i, nullHash)
 		}
+	case *array.LargeBinary:
+		for i := 0; i < n; i++ {
+			if nulls && a.IsNull(i) {
+				set(i, nullHash)
+				continue
+			}
+			set(i, xxh3.Hash(a.Value(i)))
+		}
+	case *array.FixedSizeBinary:
+		for i := 0; i < n; i++ {
+			if nulls && a.IsNull(i) {
+				set(i, nullHash)
+				continue
+			}
+			set(i, xxh3.Hash(a.Value(i)))
+		}
+	case *array.Decimal128:
+		vals := a.Values()
+		for i := 0; i < n; i++ {
+			if nulls && a.IsNull(i) {
+				set(i, nullHash)
+				continue
+			}
+			set(i, combine(mix64(uint64(vals[i].HighBits())), vals[i].LowBits()))
+		}
+	case *array.Float16:
+		vals := a.Values()
+		for i := 0; i < n; i++ {
+			if nulls && a.IsNull(i) {
+				set(i, nullHash)
+				continue
+			}
+			set(i, mix64(floatBits(float64(vals[i].Float32()))))
+		}
 	case *array.Float32:
 		vals := a.Float32Values()
 		for i := 0; i < n; i++ {
@@ -179,6 +213,27 @@ func int64Getter(col arrow.Array) func(int) int64 {
 	return nil
 }
 
+// hashableType reports whether hashColumn and appendKey take columns of type dt (dictionary
+// columns are decoded before they get here).
+func hashableType(dt arrow.DataType) bool {
+	switch dt.ID() {
+	case arrow.NULL, arrow.BOOL, arrow.STRING, arrow.LARGE_STRING, arrow.BINARY, arrow.LARGE_BINARY,
+		arrow.FIXED_SIZE_BINARY, arrow.DECIMAL128, arrow.FLOAT16, arrow.FLOAT32, arrow.FLOAT64,
+		arrow.DATE32, arrow.DATE64, arrow.TIMESTAMP, arrow.DURATION, arrow.TIME32, arrow.TIME64:
+		return true
+	}
+	return isInteger(dt)
+}
+
+// isIntKeyed reports whether int64Getter reads columns of type dt.
+func isIntKeyed(dt arrow.DataType) bool {
+	switch dt.ID() {
+	case arrow.DATE32, arrow.DATE64, arrow.TIMESTAMP, arrow.DURATION, arrow.TIME32, arrow.TIME64:
+		return true
+	}
+	return isInteger(dt)
+}
+
 // appendKey appends row i of col to a byte encoding of a composite key: a null flag, then
 // the value (8 bytes for numbers, length-prefixed bytes for strings).
 func appendKey(dst []byte, col arrow.Array, i int) []byte {
@@ -207,6 +262,17 @@ func appendKey(dst []byte, col arrow.Array, i int) []byte {
 		return binary.LittleEndian.AppendUint64(dst, floatBits(a.Value(i)))
 	case *array.Null:
 		return dst
+	case *array.LargeBinary:
+		dst = binary.LittleEndian.AppendUint32(dst, uint32(len(a.Value(i))))
+		return append(dst, a.Value(i)...)
+	case *array.FixedSizeBinary:
+		return append(dst, a.Value(i)...)
+	case *array.Decimal128:
+		v := a.Value(i)
+		dst = binary.LittleEndian.AppendUint64(dst, v.LowBits())
+		return binary.LittleEndian.AppendUint64(dst, uint64(v.HighBits()))
+	case *array.Float16:
+		return binary.LittleEndian.AppendUint64(dst, floatBits(float64(a.Value(i).Float32())))
 	}
 	return binary.LittleEndian.AppendUint64(dst, uint64(int64Getter(col)(i)))
 }

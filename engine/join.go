@@ -49,6 +49,7 @@ func (b *binder) bindJoin(n *Node, ln *lnode, left, right *lnode) error {
 		if err != nil {
 			return err
 		}
+		lk, rk = decodeDictionary(lk), decodeDictionary(rk)
 		t, ok := comparableType(lk.Type(), rk.Type())
 		if !ok || !hashable(t) {
 			return rberr.New(rberr.Type, "%s: cannot join %s (%s) with %s (%s)", name, lk, TypeName(lk.Type()), rk, TypeName(rk.Type()))
@@ -376,7 +377,10 @@ func (o *windowJoinOp) fire(w [2]int64, p *joinPane, out emitter) error {
 	}
 	var extra []arrow.Array
 	if len(left) > 0 {
-		extra = windowColumns(o.tc.ec, o.spec.timeType, w, len(left))
+		var err error
+		if extra, err = windowColumns(o.tc.ec, o.spec.timeType, w, len(left)); err != nil {
+			return err
+		}
 	}
 	err := o.emitPairs(left, right, extra, out)
 	for side := range p.rows {

@@ -15,6 +15,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/compute"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/arrow/scalar"
+	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
 
 // asArray returns d as an array (a scalar becomes one row) and whether it was a scalar.
@@ -141,13 +142,9 @@ func temporalFieldKernel(field string, dt arrow.DataType) (kernelFn, error) {
 	var toTime func(v int64) time.Time
 	switch t := dt.(type) {
 	case *arrow.TimestampType:
-		loc := time.UTC
-		if t.TimeZone != "" && t.TimeZone != "UTC" {
-			l, err := time.LoadLocation(t.TimeZone)
-			if err != nil {
-				return nil, fmt.Errorf("unknown time zone %q", t.TimeZone)
-			}
-			loc = l
+		loc, err := loadZone(t.TimeZone)
+		if err != nil {
+			return nil, err
 		}
 		conv, err := t.GetToTimeFunc()
 		if err != nil {
@@ -284,7 +281,7 @@ func coalesce(mem memory.Allocator, x, y arrow.Array) (arrow.Array, error) {
 // floorDivModKernel computes Python-style floor division or modulo (the result of mod
 // has the sign of the divisor). Integers are computed exactly in 64 bits; integer division
 // by zero gives null. Both arguments already have the result type.
-func floorDivModKernel(isMod bool) kernelFn {
+func floorDivModKernel(isMod bool, text string) kernelFn {
 	return func(ec *evalCtx, args []compute.Datum) (compute.Datum, error) {
 		x, xs, err := asArray(ec, args[0])
 		if err != nil {
@@ -383,10 +380,13 @@ func floorDivModKernel(isMod bool) kernelFn {
 					continue
 				}
 				a, d := xi64[xi], yi64[yi]
-				if d == -1 { // avoid the MinInt64 / -1 trap: wraps as Go and Polars do
+				if d == -1 { // avoid the MinInt64 / -1 trap: the quotient is -a
 					if isMod {
 						vals[i] = 0
 					} else {
+						if a == math.MinInt64 || !fitsSigned(-a, x.DataType()) {
+							return nil, rberr.New(rberr.Data, "%s: integer overflow: %d // -1 does not fit in %s (integer arithmetic is checked)", text, a, TypeName(x.DataType()))
+						}
 						vals[i] = -a
 					}
 					valid[i] = true

@@ -64,6 +64,11 @@ func (p *pruner) canSkip(e *Expr, s batch.Split) bool {
 		if !ok {
 			return false
 		}
+		if f, isF := lit.(float64); isF && (math.IsNaN(f) || fn == "gt" || fn == "ge") {
+			// NaN is greater than every number (numeric.go) and statistics leave NaN out:
+			// a NaN literal, or rows above the maximum, may still match.
+			return false
+		}
 		switch fn {
 		case "eq":
 			return cmpAny(lit, lo) < 0 || cmpAny(lit, hi) > 0

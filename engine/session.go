@@ -229,7 +229,12 @@ func (o *sessionAggOp) emitSessions(ss []*session, out emitter) error {
 	if err != nil {
 		return err
 	}
-	cols = append(cols, timeArray(o.tc.ec, o.timeType, starts), timeArray(o.tc.ec, o.timeType, ends))
+	wcols, err := boundColumns(o.tc.ec, o.timeType, starts, ends)
+	if err != nil {
+		releaseAll(cols)
+		return err
+	}
+	cols = append(cols, wcols...)
 	aggs, err := o.state.aggColumns(mem, ids)
 	if err != nil {
 		releaseAll(cols)

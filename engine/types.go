@@ -10,7 +10,7 @@ import (
 
 // ParseType parses a type name of the plan format: "int8".."int64", "uint8".."uint64",
 // "float32", "float64", "bool", "utf8" (or "string"), "large_utf8", "binary", "date32",
-// "null", "timestamp[us]", "timestamp[ms, tz=UTC]", "duration[ms]".
+// "null", "timestamp[us]", "timestamp[ms, tz=UTC]", "duration[ms]", "decimal128(15, 2)".
 func ParseType(s string) (arrow.DataType, error) {
 	t := strings.TrimSpace(strings.ToLower(s))
 	switch t {
@@ -46,6 +46,19 @@ func ParseType(s string) (arrow.DataType, error) {
 		return arrow.FixedWidthTypes.Date32, nil
 	case "null":
 		return arrow.Null, nil
+	}
+	for _, prefix := range []string{"decimal128(", "decimal("} {
+		if strings.HasPrefix(t, prefix) && strings.HasSuffix(t, ")") {
+			var p, sc int32
+			inner := strings.ReplaceAll(t[len(prefix):len(t)-1], " ", "")
+			if _, err := fmt.Sscanf(inner, "%d,%d", &p, &sc); err != nil || fmt.Sprintf("%d,%d", p, sc) != inner {
+				return nil, rberr.New(rberr.Plan, "unknown type %q (expected decimal128(precision, scale))", s)
+			}
+			if p < 1 || p > 38 || sc < 0 || sc > p {
+				return nil, rberr.New(rberr.Plan, "type %q: a decimal128 needs 1 <= precision <= 38 and 0 <= scale <= precision", s)
+			}
+			return &arrow.Decimal128Type{Precision: p, Scale: sc}, nil
+		}
 	}
 	for _, prefix := range []string{"timestamp[", "duration["} {
 		if strings.HasPrefix(t, prefix) && strings.HasSuffix(t, "]") {
@@ -103,6 +116,8 @@ func TypeName(dt arrow.DataType) string {
 		return fmt.Sprintf("timestamp[%s]", t.Unit)
 	case *arrow.DurationType:
 		return fmt.Sprintf("duration[%s]", t.Unit)
+	case *arrow.Decimal128Type:
+		return fmt.Sprintf("decimal128(%d, %d)", t.Precision, t.Scale)
 	}
 	switch dt.ID() {
 	case arrow.STRING:
@@ -152,9 +167,11 @@ func isTemporal(dt arrow.DataType) bool {
 	return false
 }
 
-// numericSupertype is the type both operands of an arithmetic or comparison are cast to.
-// Equal types stay as they are; any float makes float64 (float32 only if both are float32);
-// integers widen to int64 (uint64 only if both are unsigned).
+// numericSupertype is the type both operands of an arithmetic operator (or both join keys)
+// are cast to. Equal types stay as they are; any float makes float64 (float32 only if both
+// are float32); integers widen to int64 (uint64 only if both are unsigned). Comparisons do
+// not cast: they compare exactly (numeric.go); arithmetic also lets an integer literal take
+// the other side's type (arithSupertype).
 func numericSupertype(a, b arrow.DataType) arrow.DataType {
 	if arrow.TypeEqual(a, b) {
 		return a

@@ -267,12 +267,13 @@ func fireClosed[V any](panes map[[2]int64]V, wm int64, out emitter, fire func([2
 }
 
 // windowColumns builds window_start and window_end columns of n rows for one window.
-func windowColumns(ec *evalCtx, dt arrow.DataType, w [2]int64, n int) []arrow.Array {
+// A bound outside the range of the time type is an error.
+func windowColumns(ec *evalCtx, dt arrow.DataType, w [2]int64, n int) ([]arrow.Array, error) {
 	starts, ends := make([]int64, n), make([]int64, n)
 	for i := range starts {
 		starts[i], ends[i] = w[0], w[1]
 	}
-	return []arrow.Array{timeArray(ec, dt, starts), timeArray(ec, dt, ends)}
+	return boundColumns(ec, dt, starts, ends)
 }
 
 // countLate counts late rows and, for an operator that serves .late(), emits them.
@@ -343,7 +344,12 @@ func (o *windowAggOp) emitPane(p *pane, gids []uint32, out emitter) error {
 	if err != nil {
 		return err
 	}
-	cols = append(cols, windowColumns(o.tc.ec, o.timeType, [2]int64{p.start, p.end}, n)...)
+	wcols, err := windowColumns(o.tc.ec, o.timeType, [2]int64{p.start, p.end}, n)
+	if err != nil {
+		releaseAll(cols)
+		return rberr.Wrap(rberr.Data, err, "%s", o.name)
+	}
+	cols = append(cols, wcols...)
 	aggs, err := p.agg.aggColumns(mem, gids)
 	if err != nil {
 		releaseAll(cols)

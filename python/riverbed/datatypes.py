@@ -78,8 +78,21 @@ def Duration(unit: TimeUnit = "us") -> DataType:
     return DataType(f"duration[{unit}]", pa.duration(unit))
 
 
+def Decimal(precision: int, scale: int = 0) -> DataType:
+    """An exact decimal number (Arrow decimal128) with ``precision`` digits (1-38), ``scale``
+    of them after the point. Arithmetic follows DuckDB: ``+``/``-`` keep the larger scale,
+    ``*`` adds the scales, ``/`` gives float64, ``sum`` gives ``Decimal(38, scale)``."""
+    if not (isinstance(precision, int) and isinstance(scale, int) and 1 <= precision <= 38 and 0 <= scale <= precision):
+        raise ValueError(
+            f"a decimal needs 1 <= precision <= 38 and 0 <= scale <= precision, got ({precision}, {scale})"
+        )
+    return DataType(f"decimal128({precision}, {scale})", pa.decimal128(precision, scale))
+
+
 def from_arrow(t: pa.DataType) -> DataType:
     """The riverbed type for a pyarrow type."""
+    if pa.types.is_decimal128(t):
+        return Decimal(t.precision, t.scale)
     if pa.types.is_timestamp(t):
         return Timestamp(t.unit, t.tz)
     if pa.types.is_duration(t):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import decimal as _decimal
 import math
 from typing import Any
 
@@ -60,8 +61,10 @@ class Expr:
         return Expr({"alias": name, "args": [self._node]})
 
     def cast(self, dtype: DataType | Any) -> Expr:
-        """Convert to another type. Float to integer truncates toward zero; overflow and
-        unparsable strings raise :class:`DataError` when the job runs."""
+        """Convert to another type. Float to integer truncates toward zero; strings to integers
+        are decimal text (``"010"`` is 10, surrounding whitespace allowed); casts to a decimal
+        round half away from zero. Overflow and unparsable strings raise :class:`DataError`
+        when the job runs."""
         return Expr({"cast": to_datatype(dtype).plan_name, "args": [self._node]})
 
     # -- arithmetic -------------------------------------------------------------
@@ -109,7 +112,9 @@ class Expr:
         return Expr({"agg": name, "args": [self._node]})
 
     def sum(self) -> Expr:
-        """Sum of the non-null values; null for a group without any."""
+        """Sum of the non-null values; null for a group without any. Integer sums are int64
+        (uint64 for unsigned input) and checked: a sum that does not fit raises
+        :class:`DataError`. Decimal sums are ``Decimal(38, scale)``, floats float64."""
         return self._agg("sum")
 
     def min(self) -> Expr:
@@ -121,7 +126,7 @@ class Expr:
         return self._agg("max")
 
     def mean(self) -> Expr:
-        """Arithmetic mean of the non-null values, as float64."""
+        """Arithmetic mean of the non-null values, as float64 (from the exact sum for decimals)."""
         return self._agg("mean")
 
     def count(self) -> Expr:
@@ -172,11 +177,11 @@ class StringNamespace:
         return Expr._fn("str_ends_with", self._e, pattern=suffix)
 
     def lower(self) -> Expr:
-        """Lower-case (Unicode)."""
+        """Lower-case, with Unicode's one-to-one case mapping (as DuckDB)."""
         return Expr._fn("str_lower", self._e)
 
     def upper(self) -> Expr:
-        """Upper-case (Unicode)."""
+        """Upper-case, with Unicode's one-to-one case mapping (as DuckDB; ``"ß"`` stays ``"ß"``)."""
         return Expr._fn("str_upper", self._e)
 
     def len_chars(self) -> Expr:
@@ -234,8 +239,9 @@ def col(name: str) -> Expr:
 
 
 def lit(value: Any, dtype: DataType | Any | None = None) -> Expr:
-    """A constant. Python ``int`` becomes int64, ``float`` float64, ``str`` utf8, ``bool``
-    bool, ``datetime`` timestamp[us], ``date`` date32, ``None`` null (or ``dtype``)."""
+    """A constant. Python ``int`` becomes int64 (uint64 above 2**63-1), ``float`` float64,
+    ``decimal.Decimal`` a decimal of its digits, ``str`` utf8, ``bool`` bool, ``datetime``
+    timestamp[us], ``date`` date32, ``None`` null (or ``dtype``)."""
     if isinstance(value, Expr):
         return value
     if dtype is not None:
@@ -255,6 +261,15 @@ def lit(value: Any, dtype: DataType | Any | None = None) -> Expr:
         return Expr({"lit": _json_value(value, "float64"), "type": "float64"})
     if isinstance(value, str):
         return Expr({"lit": value, "type": "utf8"})
+    if isinstance(value, _decimal.Decimal):
+        if not value.is_finite():
+            raise TypeError(f"cannot use the decimal {value} as a literal; use float('{value}')")
+        sign, digits, exp = value.as_tuple()
+        scale = max(0, -int(exp))
+        precision = max(len(digits) + max(0, int(exp)), scale, 1)
+        if precision > 38:
+            raise OverflowError(f"decimal literal {value} has more than 38 digits")
+        return Expr({"lit": str(value), "type": f"decimal128({precision}, {scale})"})
     if isinstance(value, _dt.datetime):
         tz = "UTC" if value.tzinfo is not None else None
         t = Timestamp("us", tz).plan_name
@@ -267,6 +282,8 @@ def lit(value: Any, dtype: DataType | Any | None = None) -> Expr:
 def _json_value(value: Any, plan_type: str) -> Any:
     if value is None:
         return None
+    if isinstance(value, _decimal.Decimal):
+        return str(value)
     if isinstance(value, float):
         if math.isnan(value):
             return "nan"
