@@ -1,0 +1,171 @@
+package state
+
+import (
+	"github.com/riverbed-engine/riverbed/internal/rberr"
+)
+
+// Backend names.
+const (
+	MemoryBackend = "memory"
+	PebbleBackend = "pebble"
+)
+
+// DefaultPebbleMemory is the memory cap of a Pebble backend when Options.MemoryLimit is 0.
+const DefaultPebbleMemory = 64 << 20
+
+// Options configure a Backend: one operator subtask's keyed state.
+type Options struct {
+	// Backend is MemoryBackend (the default) or PebbleBackend.
+	Backend string
+	// Tables are the operator's state tables; Table(i) is Tables[i].
+	Tables []TableSpec
+	// MaxParallelism is the number of key groups (DefaultMaxParallelism if 0).
+	MaxParallelism int
+	// KeyGroupStart and KeyGroupEnd are the key groups [start, end) the subtask owns; both
+	// zero means all key groups.
+	KeyGroupStart, KeyGroupEnd int
+	// Clock gives processing time for TTL (SystemClock if nil).
+	Clock Clock
+	// Dir is the Pebble backend's working directory (required for it; created if missing,
+	// and its previous contents are discarded: state comes only from Restore).
+	Dir string
+	// MemoryLimit caps the Pebble backend's memory (block cache plus memtables), in bytes.
+	MemoryLimit int64
+}
+
+func (o *Options) ensureDefaults() error {
+	if o.Backend == "" {
+		o.Backend = MemoryBackend
+	}
+	if o.MaxParallelism == 0 {
+		o.MaxParallelism = DefaultMaxParallelism
+	}
+	if o.MaxParallelism < 1 || o.MaxParallelism > MaxKeyGroups {
+		return rberr.New(rberr.InvalidArgument, "max parallelism %d out of range [1, %d]", o.MaxParallelism, MaxKeyGroups)
+	}
+	if o.KeyGroupStart == 0 && o.KeyGroupEnd == 0 {
+		o.KeyGroupEnd = o.MaxParallelism
+	}
+	if o.KeyGroupStart < 0 || o.KeyGroupEnd > o.MaxParallelism || o.KeyGroupStart >= o.KeyGroupEnd {
+		return rberr.New(rberr.InvalidArgument, "key-group range [%d, %d) outside [0, %d)", o.KeyGroupStart, o.KeyGroupEnd, o.MaxParallelism)
+	}
+	if o.Clock == nil {
+		o.Clock = SystemClock{}
+	}
+	if o.MemoryLimit == 0 {
+		o.MemoryLimit = DefaultPebbleMemory
+	}
+	return validateTables(o.Tables)
+}
+
+// Backend holds the keyed state of one operator subtask: its declared tables, for the key
+// groups it owns. Every call addresses one table and one key group and takes a batch of
+// keys, so operators make one call per (table, key group) per input batch, not one per row.
+//
+// Ownership and concurrency: a Backend is owned by one subtask and is not safe for
+// concurrent use. Byte slices passed in may be reused by the caller after the call returns
+// (the backend copies what it keeps). Byte slices returned are owned by the backend, must
+// not be modified, and are valid only until the next call on the backend.
+//
+// Expired entries (see TTL) are never returned.
+type Backend interface {
+	// KeyGroups returns the key groups [start, end) the backend owns.
+	KeyGroups() (start, end int)
+	// Table returns the table declared with name.
+	Table(name string) (Table, bool)
+
+	// Get looks up keys in a Value table; the result (appended to dst[:0]) holds nil for a
+	// missing key.
+	Get(t Table, kg int, keys [][]byte, dst [][]byte) ([][]byte, error)
+	// Put sets keys[i] to values[i] in a Value table.
+	Put(t Table, kg int, keys, values [][]byte) error
+	// Delete removes all state of keys in a table of any kind.
+	Delete(t Table, kg int, keys [][]byte) error
+
+	// GetList returns the lists of keys in a List table (nil for an empty list).
+	GetList(t Table, kg int, keys [][]byte, dst [][][]byte) ([][][]byte, error)
+	// Append appends values[i] to the list of keys[i] in a List table.
+	Append(t Table, kg int, keys, values [][]byte) error
+
+	// GetMap looks up (keys[i], userKeys[i]) in a Map table; nil for a missing entry.
+	GetMap(t Table, kg int, keys, userKeys [][]byte, dst [][]byte) ([][]byte, error)
+	// PutMap sets (keys[i], userKeys[i]) to values[i] in a Map table.
+	PutMap(t Table, kg int, keys, userKeys, values [][]byte) error
+	// DeleteMap removes (keys[i], userKeys[i]) from a Map table.
+	DeleteMap(t Table, kg int, keys, userKeys [][]byte) error
+
+	// Scan calls fn for every live entry of one key group of a table: (key, nil, value)
+	// for Value tables, (key, nil, element) for each list element in order, (key, user
+	// key, value) for Map tables. Key order is unspecified. fn must not call the backend.
+	Scan(t Table, kg int, fn func(key, userKey, value []byte) error) error
+
+	// Snapshot writes the state of every owned key group into a checkpoint (for a savepoint
+	// writer, a portable copy) and records its handle under operator opID.
+	Snapshot(w *Writer, opID string) error
+	// Restore loads, into an empty backend, the owned key groups of operator opID from
+	// one or more snapshots, which may have been taken at any parallelism and by either
+	// backend. A snapshot without state for opID contributes nothing.
+	Restore(cps []*Checkpoint, opID string) error
+
+	// Close releases the backend's resources (and, for Pebble, its working files).
+	Close() error
+}
+
+// NewBackend creates an empty backend.
+func NewBackend(opts Options) (Backend, error) {
+	if err := opts.ensureDefaults(); err != nil {
+		return nil, err
+	}
+	switch opts.Backend {
+	case MemoryBackend:
+		return newMemory(opts), nil
+	case PebbleBackend:
+		return newPebble(opts)
+	}
+	return nil, rberr.New(rberr.InvalidArgument, "unknown state backend %q (expected %q or %q)", opts.Backend, MemoryBackend, PebbleBackend)
+}
+
+// tables is what both backends share: the declarations, the owned range and the checks
+// every call makes.
+type tables struct {
+	opts  Options
+	byNam map[string]Table
+}
+
+func newTables(opts Options) tables {
+	m := make(map[string]Table, len(opts.Tables))
+	for i, s := range opts.Tables {
+		m[s.Name] = Table(i)
+	}
+	return tables{opts: opts, byNam: m}
+}
+
+func (ts *tables) KeyGroups() (int, int) { return ts.opts.KeyGroupStart, ts.opts.KeyGroupEnd }
+
+func (ts *tables) Table(name string) (Table, bool) {
+	t, ok := ts.byNam[name]
+	return t, ok
+}
+
+// check validates a call: table, kind, key group and argument lengths.
+func (ts *tables) check(op string, t Table, kind Kind, kg int, n int, lens ...int) (*TableSpec, error) {
+	if t < 0 || int(t) >= len(ts.opts.Tables) {
+		return nil, rberr.New(rberr.InvalidArgument, "state %s: no table %d (%d declared)", op, t, len(ts.opts.Tables))
+	}
+	spec := &ts.opts.Tables[t]
+	if kind != 255 && spec.Kind != kind {
+		return nil, rberr.New(rberr.InvalidArgument, "state %s on table %q: the table is a %s table, not %s", op, spec.Name, spec.Kind, kind)
+	}
+	if kg < ts.opts.KeyGroupStart || kg >= ts.opts.KeyGroupEnd {
+		return nil, rberr.New(rberr.InvalidArgument, "state %s on table %q: key group %d is not owned by this subtask (it owns [%d, %d))", op, spec.Name, kg, ts.opts.KeyGroupStart, ts.opts.KeyGroupEnd)
+	}
+	for _, l := range lens {
+		if l != n {
+			return nil, rberr.New(rberr.InvalidArgument, "state %s on table %q: %d keys but %d values", op, spec.Name, n, l)
+		}
+	}
+	return spec, nil
+}
+
+// anyKind makes check accept a table of any kind.
+const anyKind Kind = 255

@@ -1,0 +1,603 @@
+package state
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/riverbed-engine/riverbed/internal/rberr"
+)
+
+// pebbleStore is the Pebble backend: one Pebble database per subtask, for state larger than
+// memory. Keys are
+//
+//	table id (uint16 BE) | key group (uint16 BE) | len(key) (uint32 BE) | key | user key
+//
+// so all entries of one table and key-group range form one contiguous key range, and all
+// entries of one map key share a prefix. A value is expiry (int64 BE, 0 = never) | bytes.
+// A list is a concatenation of elements expiry | uvarint length | bytes, appended with
+// Pebble's concatenating merge operator (no read on append).
+//
+// The WAL is disabled: durability comes from checkpoints, which flush the memtable first and
+// then take Pebble's own checkpoint (hard-linked SSTs, shared by consecutive checkpoints).
+type pebbleStore struct {
+	tables
+	db    *pebble.DB
+	dir   string
+	sums  ChecksumCache
+	batch *pebble.Batch // pending TTL cleanup (deletes, refreshed expiries)
+	kbuf  []byte
+	kbuf2 []byte
+}
+
+type quietLogger struct{}
+
+func (quietLogger) Infof(string, ...any)  {}
+func (quietLogger) Errorf(string, ...any) {}
+func (quietLogger) Fatalf(format string, args ...any) {
+	panic(fmt.Sprintf("pebble: "+format, args...))
+}
+
+func newPebble(opts Options) (*pebbleStore, error) {
+	if opts.Dir == "" {
+		return nil, rberr.New(rberr.InvalidArgument, "the pebble state backend needs a working directory")
+	}
+	if err := os.RemoveAll(opts.Dir); err != nil {
+		return nil, rberr.Wrap(rberr.IO, err, "clear pebble directory %s", opts.Dir)
+	}
+	db, err := openPebble(opts.Dir, opts.MemoryLimit, false)
+	if err != nil {
+		return nil, err
+	}
+	p := &pebbleStore{tables: newTables(opts), db: db, dir: opts.Dir}
+	p.batch = db.NewBatch()
+	return p, nil
+}
+
+// openPebble opens a database whose block cache and memtables together stay within limit.
+func openPebble(dir string, limit int64, readOnly bool) (*pebble.DB, error) {
+	if limit < 4<<20 {
+		limit = 4 << 20
+	}
+	cache := pebble.NewCache(limit / 2)
+	defer cache.Unref()
+	o := &pebble.Options{
+		Cache:                       cache,
+		MemTableSize:                uint64(limit / 4),
+		MemTableStopWritesThreshold: 2,
+		DisableWAL:                  true,
+		ReadOnly:                    readOnly,
+		Logger:                      quietLogger{},
+	}
+	db, err := pebble.Open(dir, o)
+	if err != nil {
+		return nil, rberr.Wrap(rberr.IO, err, "open pebble state in %s", dir)
+	}
+	return db, nil
+}
+
+func appendPrefix(dst []byte, t Table, kg int) []byte {
+	dst = binary.BigEndian.AppendUint16(dst, uint16(t))
+	return binary.BigEndian.AppendUint16(dst, uint16(kg))
+}
+
+func appendKey(dst []byte, t Table, kg int, key, sub []byte) []byte {
+	dst = appendPrefix(dst, t, kg)
+	dst = binary.BigEndian.AppendUint32(dst, uint32(len(key)))
+	dst = append(dst, key...)
+	return append(dst, sub...)
+}
+
+// parseKey splits a stored key after its table/key-group prefix.
+func parseKey(k []byte) (kg int, key, sub []byte, ok bool) {
+	if len(k) < 8 {
+		return 0, nil, nil, false
+	}
+	kg = int(binary.BigEndian.Uint16(k[2:4]))
+	n := int(binary.BigEndian.Uint32(k[4:8]))
+	if len(k) < 8+n {
+		return 0, nil, nil, false
+	}
+	return kg, k[8 : 8+n], k[8+n:], true
+}
+
+func encodeRec(dst []byte, exp int64, v []byte) []byte {
+	dst = binary.BigEndian.AppendUint64(dst, uint64(exp))
+	return append(dst, v...)
+}
+
+func decodeRec(b []byte) (int64, []byte, error) {
+	if len(b) < 8 {
+		return 0, nil, fmt.Errorf("stored value of %d bytes is shorter than its header", len(b))
+	}
+	return int64(binary.BigEndian.Uint64(b)), b[8:], nil
+}
+
+func encodeElem(dst []byte, exp int64, v []byte) []byte {
+	dst = binary.BigEndian.AppendUint64(dst, uint64(exp))
+	dst = binary.AppendUvarint(dst, uint64(len(v)))
+	return append(dst, v...)
+}
+
+// decodeList calls fn for each element of a stored list.
+func decodeList(b []byte, fn func(exp int64, v []byte)) error {
+	for len(b) > 0 {
+		if len(b) < 9 {
+			return fmt.Errorf("truncated list element")
+		}
+		exp := int64(binary.BigEndian.Uint64(b))
+		n, w := binary.Uvarint(b[8:])
+		if w <= 0 || uint64(len(b)-8-w) < n {
+			return fmt.Errorf("truncated list element")
+		}
+		fn(exp, b[8+w:8+w+int(n)])
+		b = b[8+w+int(n):]
+	}
+	return nil
+}
+
+func (p *pebbleStore) corrupt(t Table, err error) error {
+	return rberr.Wrap(rberr.Internal, err, "pebble state of table %q in %s is corrupt", p.opts.Tables[t].Name, p.dir)
+}
+
+// get returns a copy of the stored value of k, or nil.
+func (p *pebbleStore) get(k []byte) ([]byte, bool, error) {
+	v, closer, err := p.db.Get(k)
+	if err == pebble.ErrNotFound {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, rberr.Wrap(rberr.IO, err, "read pebble state in %s", p.dir)
+	}
+	out := clone(v)
+	closer.Close()
+	return out, true, nil
+}
+
+// commitCleanup writes pending TTL deletes and refreshes.
+func (p *pebbleStore) commitCleanup() error {
+	if p.batch.Empty() {
+		return nil
+	}
+	err := p.batch.Commit(pebble.NoSync)
+	p.batch.Reset()
+	if err != nil {
+		return rberr.Wrap(rberr.IO, err, "write pebble state in %s", p.dir)
+	}
+	return nil
+}
+
+func (p *pebbleStore) Get(t Table, kg int, keys [][]byte, dst [][]byte) ([][]byte, error) {
+	spec, err := p.check("get", t, Value, kg, len(keys))
+	if err != nil {
+		return dst, err
+	}
+	now := p.opts.Clock.NowMillis()
+	dst = dst[:0]
+	for _, key := range keys {
+		p.kbuf = appendKey(p.kbuf[:0], t, kg, key, nil)
+		raw, ok, err := p.get(p.kbuf)
+		if err != nil {
+			return dst, err
+		}
+		if !ok {
+			dst = append(dst, nil)
+			continue
+		}
+		exp, v, err := decodeRec(raw)
+		if err != nil {
+			return dst, p.corrupt(t, err)
+		}
+		if expired(exp, now) {
+			p.batch.Delete(p.kbuf, nil)
+			dst = append(dst, nil)
+			continue
+		}
+		if spec.TTL.Update == OnReadAndWrite && exp != 0 {
+			p.batch.Set(p.kbuf, encodeRec(p.kbuf2[:0], spec.expiry(now), v), nil)
+		}
+		dst = append(dst, v)
+	}
+	return dst, p.commitCleanup()
+}
+
+func (p *pebbleStore) Put(t Table, kg int, keys, values [][]byte) error {
+	spec, err := p.check("put", t, Value, kg, len(keys), len(values))
+	if err != nil {
+		return err
+	}
+	exp := spec.expiry(p.opts.Clock.NowMillis())
+	for i, key := range keys {
+		p.kbuf = appendKey(p.kbuf[:0], t, kg, key, nil)
+		p.kbuf2 = encodeRec(p.kbuf2[:0], exp, values[i])
+		p.batch.Set(p.kbuf, p.kbuf2, nil)
+	}
+	return p.commitCleanup()
+}
+
+func (p *pebbleStore) Delete(t Table, kg int, keys [][]byte) error {
+	spec, err := p.check("delete", t, anyKind, kg, len(keys))
+	if err != nil {
+		return err
+	}
+	for _, key := range keys {
+		p.kbuf = appendKey(p.kbuf[:0], t, kg, key, nil)
+		if spec.Kind == Map {
+			p.kbuf2 = append(p.kbuf2[:0], p.kbuf...)
+			p.kbuf2 = successor(p.kbuf2)
+			p.batch.DeleteRange(p.kbuf, p.kbuf2, nil)
+		} else {
+			p.batch.Delete(p.kbuf, nil)
+		}
+	}
+	return p.commitCleanup()
+}
+
+// successor returns the smallest key greater than every key with prefix b (b is modified).
+func successor(b []byte) []byte {
+	for i := len(b) - 1; i >= 0; i-- {
+		if b[i] != 0xff {
+			b[i]++
+			return b[:i+1]
+		}
+	}
+	return append(b, 0xff) // all 0xff: cannot happen with our prefixes
+}
+
+func (p *pebbleStore) GetList(t Table, kg int, keys [][]byte, dst [][][]byte) ([][][]byte, error) {
+	spec, err := p.check("get list", t, List, kg, len(keys))
+	if err != nil {
+		return dst, err
+	}
+	now := p.opts.Clock.NowMillis()
+	dst = dst[:0]
+	for _, key := range keys {
+		p.kbuf = appendKey(p.kbuf[:0], t, kg, key, nil)
+		raw, ok, err := p.get(p.kbuf)
+		if err != nil {
+			return dst, err
+		}
+		if !ok {
+			dst = append(dst, nil)
+			continue
+		}
+		var out [][]byte
+		dropped := false
+		err = decodeList(raw, func(exp int64, v []byte) {
+			if expired(exp, now) {
+				dropped = true
+				return
+			}
+			out = append(out, v)
+		})
+		if err != nil {
+			return dst, p.corrupt(t, err)
+		}
+		switch {
+		case len(out) == 0:
+			p.batch.Delete(p.kbuf, nil)
+		case dropped || (spec.TTL.Update == OnReadAndWrite && spec.TTL.TTL > 0):
+			// Rewrite the list without its expired elements (and with refreshed expiry).
+			var buf []byte
+			_ = decodeList(raw, func(exp int64, v []byte) {
+				if expired(exp, now) {
+					return
+				}
+				if spec.TTL.Update == OnReadAndWrite {
+					exp = spec.expiry(now)
+				}
+				buf = encodeElem(buf, exp, v)
+			})
+			p.batch.Set(p.kbuf, buf, nil)
+		}
+		dst = append(dst, out)
+	}
+	return dst, p.commitCleanup()
+}
+
+func (p *pebbleStore) Append(t Table, kg int, keys, values [][]byte) error {
+	spec, err := p.check("append", t, List, kg, len(keys), len(values))
+	if err != nil {
+		return err
+	}
+	exp := spec.expiry(p.opts.Clock.NowMillis())
+	for i, key := range keys {
+		p.kbuf = appendKey(p.kbuf[:0], t, kg, key, nil)
+		p.kbuf2 = encodeElem(p.kbuf2[:0], exp, values[i])
+		p.batch.Merge(p.kbuf, p.kbuf2, nil)
+	}
+	return p.commitCleanup()
+}
+
+func (p *pebbleStore) GetMap(t Table, kg int, keys, userKeys [][]byte, dst [][]byte) ([][]byte, error) {
+	spec, err := p.check("get map", t, Map, kg, len(keys), len(userKeys))
+	if err != nil {
+		return dst, err
+	}
+	now := p.opts.Clock.NowMillis()
+	dst = dst[:0]
+	for i, key := range keys {
+		p.kbuf = appendKey(p.kbuf[:0], t, kg, key, userKeys[i])
+		raw, ok, err := p.get(p.kbuf)
+		if err != nil {
+			return dst, err
+		}
+		if !ok {
+			dst = append(dst, nil)
+			continue
+		}
+		exp, v, err := decodeRec(raw)
+		if err != nil {
+			return dst, p.corrupt(t, err)
+		}
+		if expired(exp, now) {
+			p.batch.Delete(p.kbuf, nil)
+			dst = append(dst, nil)
+			continue
+		}
+		if spec.TTL.Update == OnReadAndWrite && exp != 0 {
+			p.batch.Set(p.kbuf, encodeRec(p.kbuf2[:0], spec.expiry(now), v), nil)
+		}
+		dst = append(dst, v)
+	}
+	return dst, p.commitCleanup()
+}
+
+func (p *pebbleStore) PutMap(t Table, kg int, keys, userKeys, values [][]byte) error {
+	spec, err := p.check("put map", t, Map, kg, len(keys), len(userKeys), len(values))
+	if err != nil {
+		return err
+	}
+	exp := spec.expiry(p.opts.Clock.NowMillis())
+	for i, key := range keys {
+		p.kbuf = appendKey(p.kbuf[:0], t, kg, key, userKeys[i])
+		p.kbuf2 = encodeRec(p.kbuf2[:0], exp, values[i])
+		p.batch.Set(p.kbuf, p.kbuf2, nil)
+	}
+	return p.commitCleanup()
+}
+
+func (p *pebbleStore) DeleteMap(t Table, kg int, keys, userKeys [][]byte) error {
+	if _, err := p.check("delete map", t, Map, kg, len(keys), len(userKeys)); err != nil {
+		return err
+	}
+	for i, key := range keys {
+		p.kbuf = appendKey(p.kbuf[:0], t, kg, key, userKeys[i])
+		p.batch.Delete(p.kbuf, nil)
+	}
+	return p.commitCleanup()
+}
+
+func (p *pebbleStore) Scan(t Table, kg int, fn func(key, userKey, value []byte) error) error {
+	if _, err := p.check("scan", t, anyKind, kg, 0); err != nil {
+		return err
+	}
+	return p.scanRaw(t, kg, p.opts.Clock.NowMillis(), func(key, sub []byte, _ int64, v []byte) error {
+		return fn(key, sub, v)
+	})
+}
+
+// scanRaw visits the live entries of one table and key group in key order; expired
+// entries are deleted afterwards (incremental TTL cleanup).
+func (p *pebbleStore) scanRaw(t Table, kg int, now int64, fn func(key, sub []byte, exp int64, v []byte) error) error {
+	if err := scanDB(p.db, t, p.opts.Tables[t].Kind, kg, kg+1, now, func(_ int, key, sub []byte, exp int64, v []byte) error {
+		return fn(key, sub, exp, v)
+	}, func(k []byte) { p.batch.Delete(k, nil) }); err != nil {
+		return rberr.Wrap(rberr.KindOf(err), err, "scan of table %q", p.opts.Tables[t].Name)
+	}
+	return p.commitCleanup()
+}
+
+// scanDB visits the live entries of table id in key groups [a, b) of db, in key order.
+// expiredFn, if not nil, gets the stored keys of expired values and of lists with no live
+// element left (lists with some expired elements are filtered, not rewritten).
+func scanDB(db *pebble.DB, id Table, kind Kind, a, b int, now int64,
+	fn func(kg int, key, sub []byte, exp int64, v []byte) error, expiredFn func(k []byte)) error {
+	it, err := db.NewIter(&pebble.IterOptions{LowerBound: appendPrefix(nil, id, a), UpperBound: appendPrefix(nil, id, b)})
+	if err != nil {
+		return rberr.Wrap(rberr.IO, err, "iterate pebble state")
+	}
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		kg, key, sub, good := parseKey(it.Key())
+		if !good {
+			return rberr.New(rberr.Data, "malformed state key %x", it.Key())
+		}
+		raw, err := it.ValueAndErr()
+		if err != nil {
+			return rberr.Wrap(rberr.IO, err, "read pebble state")
+		}
+		if kind == List {
+			var ferr error
+			live := 0
+			derr := decodeList(raw, func(exp int64, v []byte) {
+				if ferr != nil || expired(exp, now) {
+					return
+				}
+				live++
+				ferr = fn(kg, key, nil, exp, v)
+			})
+			if derr != nil {
+				return rberr.Wrap(rberr.Data, derr, "malformed state list at key %x", it.Key())
+			}
+			if ferr != nil {
+				return ferr
+			}
+			if live == 0 && expiredFn != nil {
+				expiredFn(clone(it.Key()))
+			}
+			continue
+		}
+		exp, v, err := decodeRec(raw)
+		if err != nil {
+			return rberr.Wrap(rberr.Data, err, "malformed state value at key %x", it.Key())
+		}
+		if expired(exp, now) {
+			if expiredFn != nil {
+				expiredFn(clone(it.Key()))
+			}
+			continue
+		}
+		if err := fn(kg, key, sub, exp, v); err != nil {
+			return err
+		}
+	}
+	if err := it.Error(); err != nil {
+		return rberr.Wrap(rberr.IO, err, "iterate pebble state")
+	}
+	return nil
+}
+
+func (p *pebbleStore) load(t Table, kg int, key, sub []byte, exp int64, v []byte) error {
+	p.kbuf = appendKey(p.kbuf[:0], t, kg, key, sub)
+	if p.opts.Tables[t].Kind == List {
+		p.kbuf2 = encodeElem(p.kbuf2[:0], exp, v)
+		p.batch.Merge(p.kbuf, p.kbuf2, nil)
+	} else {
+		p.kbuf2 = encodeRec(p.kbuf2[:0], exp, v)
+		p.batch.Set(p.kbuf, p.kbuf2, nil)
+	}
+	if p.batch.Len() > 4<<20 {
+		return p.commitCleanup()
+	}
+	return nil
+}
+
+func (p *pebbleStore) flushLoad() error { return p.commitCleanup() }
+
+func (p *pebbleStore) tableRefs() []TableRef {
+	refs := make([]TableRef, len(p.opts.Tables))
+	for i, s := range p.opts.Tables {
+		refs[i] = TableRef{Name: s.Name, ID: i, Kind: s.Kind, Types: []string{s.Key.String(), s.UserKey.String(), s.Value.String()}}
+	}
+	return refs
+}
+
+// Snapshot takes Pebble's own checkpoint (after flushing the memtable): its SSTs are hard
+// links, so files unchanged since the previous checkpoint are shared, not copied. A
+// savepoint is instead exported as portable Arrow IPC files, as the memory backend writes.
+func (p *pebbleStore) Snapshot(w *Writer, opID string) error {
+	if w.Savepoint() {
+		return writeArrowSnapshot(w, opID, &p.tables, p.scanRaw)
+	}
+	if err := p.db.Flush(); err != nil {
+		return rberr.Wrap(rberr.IO, err, "flush pebble state in %s", p.dir)
+	}
+	lo, hi := p.KeyGroups()
+	rel := handleDir(opID, lo, hi) + "/pebble"
+	if err := p.db.Checkpoint(filepath.Join(w.Dir(), filepath.FromSlash(rel))); err != nil {
+		return rberr.Wrap(rberr.IO, err, "checkpoint pebble state of operator %q", opID)
+	}
+	ents, err := os.ReadDir(filepath.Join(w.Dir(), filepath.FromSlash(rel)))
+	if err != nil {
+		return rberr.Wrap(rberr.IO, err, "list pebble checkpoint of operator %q", opID)
+	}
+	h := StateHandle{KeyGroupStart: lo, KeyGroupEnd: hi, Format: FormatPebble, Tables: p.tableRefs()}
+	for _, e := range ents {
+		if e.IsDir() {
+			return rberr.New(rberr.Internal, "unexpected directory %s in a pebble checkpoint", e.Name())
+		}
+		f := rel + "/" + e.Name()
+		if err := w.AddFile(f, &p.sums); err != nil {
+			return err
+		}
+		h.Files = append(h.Files, f)
+	}
+	sort.Strings(h.Files)
+	w.AddStateHandle(opID, h)
+	return nil
+}
+
+// restorePebbleHandle reads key groups [a, b) of a Pebble checkpoint into ld. The
+// checkpoint is linked (or copied) into a scratch directory and opened read-only, so the
+// checkpoint itself is never modified.
+func restorePebbleHandle(cp *Checkpoint, h StateHandle, opID string, ts *tables, ld loader, a, b int, now int64) error {
+	if len(h.Files) == 0 {
+		return rberr.New(rberr.Data, "cannot restore operator %q from %s: pebble state handle without files", opID, cp.Dir)
+	}
+	scratch, err := os.MkdirTemp("", "riverbed-restore-")
+	if err != nil {
+		return rberr.Wrap(rberr.IO, err, "create scratch directory")
+	}
+	defer os.RemoveAll(scratch)
+	dir := path.Dir(h.Files[0])
+	for _, f := range h.Files {
+		if path.Dir(f) != dir {
+			return rberr.New(rberr.Data, "cannot restore operator %q from %s: pebble state files in more than one directory", opID, cp.Dir)
+		}
+		if err := linkOrCopy(cp.Path(f), filepath.Join(scratch, path.Base(f))); err != nil {
+			return err
+		}
+	}
+	db, err := openPebble(scratch, 8<<20, true)
+	if err != nil {
+		return rberr.Wrap(rberr.Data, err, "cannot restore operator %q from %s", opID, cp.Path(dir))
+	}
+	defer db.Close()
+	for _, ref := range h.Tables {
+		t, ok := ts.Table(ref.Name)
+		if !ok {
+			return rberr.New(rberr.Data, "cannot restore operator %q from %s: the snapshot has state table %q, which the operator does not declare", opID, cp.Dir, ref.Name)
+		}
+		spec := &ts.opts.Tables[t]
+		want := []string{spec.Key.String(), spec.UserKey.String(), spec.Value.String()}
+		if ref.Kind != spec.Kind || fmt.Sprint(ref.Types) != fmt.Sprint(want) {
+			return rberr.New(rberr.Data, "cannot restore operator %q from %s: table %q is a %s table of %v in the snapshot but is declared as a %s table of %v",
+				opID, cp.Dir, ref.Name, ref.Kind, ref.Types, spec.Kind, want)
+		}
+		err := scanDB(db, Table(ref.ID), ref.Kind, a, b, now, func(kg int, key, sub []byte, exp int64, v []byte) error {
+			return ld.load(t, kg, key, sub, exp, v)
+		}, nil)
+		if err != nil {
+			return rberr.Wrap(rberr.KindOf(err), err, "restore operator %q, table %q from %s", opID, ref.Name, cp.Dir)
+		}
+	}
+	return nil
+}
+
+func linkOrCopy(src, dst string) error {
+	if err := os.Link(src, dst); err == nil {
+		return nil
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		return rberr.Wrap(rberr.IO, err, "open %s", src)
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return rberr.Wrap(rberr.IO, err, "create %s", dst)
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return rberr.Wrap(rberr.IO, err, "copy %s", src)
+	}
+	return out.Close()
+}
+
+func (p *pebbleStore) Restore(cps []*Checkpoint, opID string) error {
+	return restore(cps, opID, &p.tables, p)
+}
+
+// Close closes the database and deletes its working directory (checkpoints hold their
+// own links to its files).
+func (p *pebbleStore) Close() error {
+	if p.db == nil {
+		return nil
+	}
+	p.batch.Close()
+	err := p.db.Close()
+	p.db = nil
+	if rerr := os.RemoveAll(p.dir); err == nil && rerr != nil {
+		err = rerr
+	}
+	if err != nil {
+		return rberr.Wrap(rberr.IO, err, "close pebble state in %s", p.dir)
+	}
+	return nil
+}

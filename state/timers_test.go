@@ -1,0 +1,83 @@
+package state
+
+import (
+	"fmt"
+	"math/rand"
+	"sort"
+	"testing"
+)
+
+func sorted(s []string) []string {
+	s = append([]string(nil), s...)
+	sort.Strings(s)
+	return s
+}
+
+// Timers pop in timestamp order up to the watermark, deletes and duplicate registrations
+// behave as a set, against a plain map reference.
+func TestTimersMatchReference(t *testing.T) {
+	rng := rand.New(rand.NewSource(3))
+	ts := NewTimers(4, 12)
+	type key struct {
+		d         TimeDomain
+		kg, k, ns int
+		ts        int64
+	}
+	ref := map[key]bool{}
+	wm := [2]int64{}
+	for step := 0; step < 5000; step++ {
+		k := key{TimeDomain(rng.Intn(2)), 4 + rng.Intn(8), rng.Intn(20), rng.Intn(3), wm[0] + int64(rng.Intn(100))}
+		tm := Timer{KeyGroup: k.kg, Key: []byte(fmt.Sprint(k.k)), Namespace: []byte(fmt.Sprint(k.ns)), Timestamp: k.ts}
+		switch rng.Intn(4) {
+		case 0, 1:
+			if err := ts.Register(k.d, tm); err != nil {
+				t.Fatal(err)
+			}
+			ref[k] = true
+		case 2:
+			if err := ts.Delete(k.d, tm); err != nil {
+				t.Fatal(err)
+			}
+			delete(ref, k)
+		case 3:
+			d := TimeDomain(rng.Intn(2))
+			wm[d] += int64(rng.Intn(30))
+			got := ts.Pop(d, wm[d], nil)
+			var want []key
+			for rk := range ref {
+				if rk.d == d && rk.ts <= wm[d] {
+					want = append(want, rk)
+					delete(ref, rk)
+				}
+			}
+			if len(got) != len(want) {
+				t.Fatalf("step %d: popped %d timers, reference %d", step, len(got), len(want))
+			}
+			for i := 1; i < len(got); i++ {
+				if got[i].Timestamp < got[i-1].Timestamp {
+					t.Fatalf("step %d: timers out of order", step)
+				}
+			}
+			var gs, ws []string
+			for _, g := range got {
+				gs = append(gs, fmt.Sprintf("%d/%s/%s/%d", g.KeyGroup, g.Key, g.Namespace, g.Timestamp))
+			}
+			for _, w := range want {
+				ws = append(ws, fmt.Sprintf("%d/%d/%d/%d", w.kg, w.k, w.ns, w.ts))
+			}
+			checkDump(t, "popped timers", sorted(gs), sorted(ws))
+		}
+		n := 0
+		for rk := range ref {
+			if rk.d == EventTime {
+				n++
+			}
+		}
+		if ts.Len(EventTime) != n {
+			t.Fatalf("step %d: Len %d, reference %d", step, ts.Len(EventTime), n)
+		}
+	}
+	if err := ts.Register(EventTime, Timer{KeyGroup: 2}); err == nil {
+		t.Fatal("timer of a foreign key group accepted")
+	}
+}
