@@ -129,9 +129,11 @@ def int_range(k: str) -> tuple[int, int]:
 
 
 def supertype(a: str, b: str) -> str:
-    """numericSupertype of engine/types.go."""
+    """numericSupertype of engine/types.go (an untyped null takes the other side's type)."""
     if a == b:
-        return a
+        return a if a != "null" else "int64"
+    if a == "null" or b == "null":
+        return b if a == "null" else a
     if is_float(a) or is_float(b):
         return "float32" if a == b == "float32" else "float64"
     if is_uint(a) and is_uint(b):
@@ -203,6 +205,8 @@ def ts_sql_type(k: str) -> str:
 
 
 def make_lit(v: Any, k: str) -> TE:
+    if k == "null":
+        return TE(lit(None), "NULL", "null", frozenset({"lit", "lit_null"}))
     if is_float(k) and k == "float32" and v is not None and math.isfinite(v):
         v = float(pa.scalar(v, pa.float32()).as_py())
     e = lit(v, rb_type(k))
@@ -271,6 +275,8 @@ def compare(op: str, a: TE, b: TE) -> TE:
     sop = {"==": "=", "!=": "<>"}.get(op, op)
     x, y = a.sql, b.sql
     ops = _u(a, b, extra="cmp")
+    if a.kind == b.kind == "null":
+        ops = ops | {"cmp_null_null"}
     if is_num(a.kind) and is_num(b.kind) and (is_float(a.kind) or is_float(b.kind)):
         t = sql_type(supertype(a.kind, b.kind))
         x, y = f"CAST({x} AS {t})", f"CAST({y} AS {t})"
@@ -294,6 +300,8 @@ def logic(op: str, a: TE, b: TE | None = None) -> TE:
 
 
 def is_null(a: TE, negate: bool = False) -> TE:
+    if a.kind == "null":
+        a = TE(a.rb, a.sql, a.kind, a.ops | {"is_null_untyped"})
     if negate:
         return TE(a.rb.is_not_null(), f"({a.sql} IS NOT NULL)", "bool", a.ops)
     return TE(a.rb.is_null(), f"({a.sql} IS NULL)", "bool", a.ops)
@@ -313,6 +321,10 @@ def cast(a: TE, to: str) -> TE:
     rbe = a.rb.cast(rb_type(to))
     st = sql_type(to)
     ops = _u(a, extra="cast")
+    if a.kind == "null":
+        return TE(rbe, f"CAST(NULL AS {st})", to, ops)
+    if a.kind == "bool":
+        ops = ops | {"cast_from_bool"}
     if a.kind == to or (is_str(a.kind) and is_str(to)):
         return TE(rbe, a.sql, to, ops)
     if is_float(a.kind) and is_int(to):
@@ -327,9 +339,17 @@ def cast(a: TE, to: str) -> TE:
         sql = (f"(CASE WHEN regexp_full_match({x}, '[+-]?[0-9]+') THEN CAST(CAST({x} AS HUGEINT) AS {st}) "
                f"ELSE error('not an integer: ' || {x}) END)")
         return TE(rbe, sql, to, ops | {"cast_str_int"})
-    if is_int(a.kind) and to == "float32" or a.kind == "int64" and to == "float64" or a.kind == "uint64" and to == "float64":
-        ops = ops | {"cast_int_float"}
     return TE(rbe, f"CAST({a.sql} AS {st})", to, ops)
+
+
+def cast_temporal(a: TE, to: str) -> TE:
+    """Timestamp to date (the date on the wall clock of the column's zone), date to a
+    timezone-naive timestamp (midnight)."""
+    rbe = a.rb.cast(rb_type(to))
+    ops = _u(a, extra="cast_temporal")
+    if to == "date32":
+        return TE(rbe, f"CAST({local(a)} AS DATE)", to, ops)
+    return TE(rbe, f"CAST({a.sql} AS {ts_sql_type(to)})", to, ops)
 
 
 def str_fn(fn: str, a: TE, arg: str | None = None) -> TE:
