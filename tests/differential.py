@@ -379,8 +379,8 @@ def local(a: TE) -> str:
     if a.kind == "ts_ns":
         # DuckDB takes calendar fields of nanosecond timestamps before 1970 from the value
         # truncated toward zero (day(-1ns) = 1); floor to microseconds first
-        ns = f"epoch_ns({a.sql})"
-        return f"make_timestamp(({ns} - ((({ns} % 1000) + 1000) % 1000)) // 1000)"
+        ns = f"CAST(epoch_ns({a.sql}) AS HUGEINT)"
+        return f"make_timestamp(CAST(({ns} - ((({ns} % 1000) + 1000) % 1000)) // 1000 AS BIGINT))"
     return a.sql
 
 
@@ -492,6 +492,8 @@ class Case:
                 if a.arg is not None:
                     s |= a.arg.ops
                 s.add("agg_" + a.fn)
+                if a.fn == "sum" and not is_float(a.kind):
+                    s.add("agg_sum_int")
         return frozenset(s)
 
     def describe(self) -> str:
