@@ -194,7 +194,14 @@ def sql_lit(v: Any, k: str) -> str:
         return "TRUE" if v else "FALSE"
     if is_str(k):
         return "'" + v.replace("'", "''") + "'"
-    raise ValueError(k)
+    if k == "date32":
+        return f"(DATE '1970-01-01' + CAST({int(v)} AS INTEGER))"
+    unit = TEMPORALS[k][0]
+    if unit == "ns":
+        ts = f"make_timestamp_ns({int(v)})"
+    else:
+        ts = f"make_timestamp({int(v) * {'s': 1_000_000, 'ms': 1000, 'us': 1}[unit]})"
+    return f"CAST({ts} AS {ts_sql_type(k)})"
 
 
 def ts_sql_type(k: str) -> str:
@@ -207,6 +214,8 @@ def ts_sql_type(k: str) -> str:
 def make_lit(v: Any, k: str) -> TE:
     if k == "null":
         return TE(lit(None), "NULL", "null", frozenset({"lit", "lit_null"}))
+    if k == "date32" and v is not None:
+        v = max(v, -(2**31) + 1)  # DuckDB cannot write the smallest date as a literal
     if is_float(k) and k == "float32" and v is not None and math.isfinite(v):
         v = float(pa.scalar(v, pa.float32()).as_py())
     e = lit(v, rb_type(k))
@@ -482,6 +491,7 @@ class Case:
     batch_size: int = 1000
     n_files: int = 1
     row_group_size: int = 1000
+    parquet_options: dict = field(default_factory=dict)  # for pyarrow.parquet.write_table
 
     def used(self) -> frozenset:
         s: set = set()
@@ -498,7 +508,8 @@ class Case:
 
     def describe(self) -> str:
         lines = [f"source={self.mode} parallelism={self.parallelism} batch_size={self.batch_size} "
-                 f"rows={self.table.num_rows} files={self.n_files} row_group_size={self.row_group_size}",
+                 f"rows={self.table.num_rows} files={self.n_files} row_group_size={self.row_group_size} "
+                 f"parquet_options={self.parquet_options}",
                  f"schema: {dict((n, str(t)) for n, t in zip(self.table.column_names, self.table.schema.types))}"]
         for op in self.ops:
             if op.kind == "filter":
@@ -529,7 +540,8 @@ def riverbed_stream(case: Case, tmpdir: str) -> rb.Stream:
             part = case.table.slice(f * per, per) if n else case.table
             if f and part.num_rows == 0:
                 break
-            pq.write_table(part, os.path.join(d, f"part-{f:03d}.parquet"), row_group_size=case.row_group_size)
+            pq.write_table(part, os.path.join(d, f"part-{f:03d}.parquet"), row_group_size=case.row_group_size,
+                           **case.parquet_options)
             i += 1
         s = env.read_parquet(d)
     for op in case.ops:

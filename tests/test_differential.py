@@ -269,7 +269,7 @@ class Gen:
 
     def boolean(self, depth: int):
         d = self.draw
-        options = ["cmp_num", "cmp_num", "is_null"]
+        options = ["cmp_num", "cmp_num", "is_null"] + (["col_vs_lit", "col_vs_lit"] if self.cols else [])
         if self.of(lambda k: k == "bool"):
             options.append("col")
         if depth > 0:
@@ -293,6 +293,14 @@ class Gen:
             else:
                 b = make_lit(d(values_of(a.kind)), a.kind)
             return compare(d(st.sampled_from(["==", "!=", "<", "<=", ">", ">="])), a, b)
+        if choice == "col_vs_lit":
+            # the shape of predicate that Parquet row-group statistics can decide
+            c = self.pick_col(lambda k: True)
+            k = "utf8" if c.kind == "numstr" else c.kind
+            v = d(st.one_of(st.none(), values_of(k))) if d(st.integers(0, 5)) == 0 else d(values_of(k))
+            if k == "bool":
+                return compare(d(st.sampled_from(["==", "!="])), c, make_lit(v, k))
+            return compare(d(st.sampled_from(["==", "!=", "<", "<=", ">", ">="])), c, make_lit(v, k))
         if choice == "cmp_str":
             a = self.string(depth)
             return compare(d(st.sampled_from(["==", "!=", "<", "<=", ">", ">="])), a, self.string(0))
@@ -408,6 +416,15 @@ def cases(draw) -> Case:
     case.row_group_size = draw(st.sampled_from([1, 5, 50, 1000]))
     if case.row_group_size == 1 and table.num_rows > 300:
         case.row_group_size = 50
+    if case.mode == "parquet":
+        # LZ4 is left out: its wrong values are a known bug being fixed elsewhere
+        case.parquet_options = draw(st.fixed_dictionaries({}, optional={
+            "use_dictionary": st.booleans(),
+            "compression": st.sampled_from(["none", "snappy", "gzip", "zstd", "brotli"]),
+            "write_statistics": st.booleans(),
+            "data_page_size": st.sampled_from([64, 1024, 1 << 20]),
+            "data_page_version": st.sampled_from(["1.0", "2.0"]),
+        }))
     return case
 
 
