@@ -48,7 +48,7 @@ TEMPORALS = {
     "ts_s": ("s", None), "ts_ms": ("ms", None), "ts_us": ("us", None), "ts_ns": ("ns", None),
     "ts_ms_utc": ("ms", "UTC"), "ts_us_ny": ("us", "America/New_York"), "ts_s_kolkata": ("s", "Asia/Kolkata"),
 }
-ALL_KINDS = [*INTS, *FLOATS, "bool", "utf8", "numstr", *TEMPORALS]
+ALL_KINDS = [*INTS, *FLOATS, "bool", "utf8", "lutf8", "numstr", *TEMPORALS]
 
 
 def is_int(k: str) -> bool:
@@ -68,7 +68,7 @@ def is_num(k: str) -> bool:
 
 
 def is_str(k: str) -> bool:
-    return k in ("utf8", "numstr")
+    return k in ("utf8", "lutf8", "numstr")
 
 
 def is_ts(k: str) -> bool:
@@ -90,6 +90,8 @@ def arrow_type(k: str) -> pa.DataType:
         return FLOATS[k][0]
     if k == "bool":
         return pa.bool_()
+    if k == "lutf8":
+        return pa.large_string()
     if is_str(k):
         return pa.string()
     if k == "date32":
@@ -103,7 +105,7 @@ def sql_type(k: str) -> str:
         return INTS[k][1]
     if k in FLOATS:
         return FLOATS[k][1]
-    return {"bool": "BOOLEAN", "utf8": "VARCHAR", "numstr": "VARCHAR", "date32": "DATE"}[k]
+    return {"bool": "BOOLEAN", "utf8": "VARCHAR", "lutf8": "VARCHAR", "numstr": "VARCHAR", "date32": "DATE"}[k]
 
 
 def rb_type(k: str) -> rb.DataType:
@@ -113,6 +115,8 @@ def rb_type(k: str) -> rb.DataType:
         return FLOATS[k][2]
     if k == "bool":
         return rb.Boolean
+    if k == "lutf8":
+        return rb.DataType("large_utf8", pa.large_string())
     if is_str(k):
         return rb.Utf8
     if k == "date32":
@@ -405,7 +409,12 @@ TRUNCATE_EVERY = {"1d": "1 day", "1h": "1 hour", "15m": "15 minutes", "1s": "1 s
 def dt_truncate(a: TE, every: str) -> TE:
     rbe = a.rb.dt.truncate(every)
     x = local(a)
-    if every in ("1mo", "1y", "1w"):
+    if a.kind == "date32":
+        # calendar arithmetic on dates: DuckDB's time_bucket and date_trunc go through
+        # timestamps, which cannot hold the extreme dates
+        body = {"1d": x, "1w": f"({x} - CAST(isodow({x}) - 1 AS INTEGER))",
+                "1mo": f"make_date(year({x}), month({x}), 1)", "1y": f"make_date(year({x}), 1, 1)"}[every]
+    elif every in ("1mo", "1y", "1w"):
         body = f"date_trunc('{TRUNCATE_EVERY[every]}', {x})"
     else:
         origin = "TIMESTAMP '1970-01-01'" if a.kind != "date32" else "DATE '1970-01-01'"
@@ -417,7 +426,8 @@ def dt_truncate(a: TE, every: str) -> TE:
     else:
         sql = f"CAST({body} AS {ts_sql_type(a.kind)})"
     extra = "truncate_cal" if every in ("1mo", "1y", "1w") else "truncate"
-    return TE(rbe, sql, a.kind, _u(a, extra=extra))
+    ops = _u(a, extra=extra) | ({"truncate_ns"} if a.kind == "ts_ns" else set())
+    return TE(rbe, sql, a.kind, ops)
 
 
 # -- aggregations --------------------------------------------------------------------------------
@@ -443,7 +453,7 @@ class Agg:
         k = self.arg.kind
         if self.fn == "sum":
             return "float64" if is_float(k) else "uint64" if is_uint(k) else "int64"
-        return "utf8" if is_str(k) else k
+        return "utf8" if k == "numstr" else k
 
     def sql(self) -> list[tuple[str, str]]:
         """(SQL, column name) of the aggregation and of any helper columns for the comparison."""
