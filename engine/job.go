@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 
@@ -32,6 +33,9 @@ type Job struct {
 
 	stopSources atomic.Bool
 	stopNoDrain atomic.Bool
+	stopOnce    sync.Once
+	stopped     chan struct{} // closed by Stop
+	budget      *budget
 	metrics     registry
 	unbounded   bool
 
@@ -109,12 +113,15 @@ func Explain(doc []byte, inputs []*arrow.Schema) (string, error) {
 // produces.
 func Start(ctx context.Context, doc []byte, inputs []array.RecordReader, mem memory.Allocator) (_ *Job, err error) {
 	owned := append([]array.RecordReader(nil), inputs...)
+	var releaseOnce sync.Once
 	releaseInputs := func() {
-		for _, r := range owned {
-			if r != nil {
-				r.Release()
+		releaseOnce.Do(func() {
+			for _, r := range owned {
+				if r != nil {
+					r.Release()
+				}
 			}
-		}
+		})
 	}
 	defer func() {
 		if err != nil {
@@ -147,7 +154,8 @@ func Start(ctx context.Context, doc []byte, inputs []array.RecordReader, mem mem
 	}
 	jctx, cancel := context.WithCancelCause(ctx)
 	j := &Job{id: newJobID(), schema: root.schema, mem: mem, ctx: jctx, cancel: cancel,
-		results: make(chan arrow.RecordBatch, 4), done: make(chan struct{})}
+		results: make(chan arrow.RecordBatch, 4), done: make(chan struct{}), stopped: make(chan struct{}),
+		budget: newBudget(p.Options.BufferBytes)}
 	j.progress.TotalRows = g.totalRows
 	j.progress.TotalSplits = int64(g.totalSplits)
 	j.progress.TotalFiles = int64(len(g.files))
@@ -188,11 +196,23 @@ func Start(ctx context.Context, doc []byte, inputs []array.RecordReader, mem mem
 				t.metrics = append(t.metrics, j.metrics.add(newOpMetrics(s.id, idx+i, t.index, name)))
 			}
 			t.build()
+			t.budget = j.budget
 			tasks = append(tasks, t)
 		}
 	}
 	go func() {
-		err := runTasks(jctx, cancel, tasks, func(t *task) *taskCtx {
+		var err error
+		defer func() {
+			// The job always ends, whatever happens here: a panic fails it.
+			if r := recover(); r != nil {
+				j.err = rberr.New(rberr.Internal, "panic while running the job: %v\n%s", r, debug.Stack())
+				cancel(j.err)
+				releaseInputs()
+				close(j.results)
+				close(j.done)
+			}
+		}()
+		err = runTasks(jctx, cancel, tasks, func(t *task) *taskCtx {
 			tc := &taskCtx{ctx: jctx, ec: newEvalCtx(jctx, mem), job: j, subtask: t.index, parallel: t.stage.parallel}
 			if t.out != nil {
 				t.out.tc = tc
@@ -246,6 +266,7 @@ func (j *Job) Schema() *arrow.Schema { return j.schema }
 func (j *Job) Next() (arrow.RecordBatch, error) {
 	rec, ok := <-j.results
 	if ok {
+		j.budget.release(batchBytes(rec))
 		return rec, nil
 	}
 	<-j.done
@@ -266,6 +287,7 @@ func (j *Job) Stop(drain bool) {
 		j.stopNoDrain.Store(true)
 	}
 	j.stopSources.Store(true)
+	j.stopOnce.Do(func() { close(j.stopped) })
 }
 
 // Metrics returns the job's per-operator metrics.
@@ -297,6 +319,7 @@ func (j *Job) Close() {
 		j.Cancel()
 	}
 	for rec := range j.results {
+		j.budget.release(batchBytes(rec))
 		rec.Release()
 	}
 	<-j.done
@@ -354,6 +377,7 @@ func (j *Job) commitWriters(replace []string) error {
 		}
 	}
 	rec := summaryBatch(j.mem, files, rows)
+	_ = j.budget.acquire(context.Background(), batchBytes(rec), func() bool { return true })
 	j.results <- rec
 	return nil
 }
@@ -378,11 +402,17 @@ func (o *collectOp) processBatch(m message, _ emitter) error {
 		return nil
 	}
 	o.job.progress.rowsOut.Add(m.rec.NumRows())
+	n := batchBytes(m.rec)
+	if err := o.job.budget.acquire(o.job.ctx, n, func() bool { return len(o.job.results) == 0 }); err != nil {
+		m.rec.Release()
+		return err
+	}
 	select {
 	case o.job.results <- m.rec:
 		return nil
 	case <-o.job.ctx.Done():
 		m.rec.Release()
+		o.job.budget.release(n)
 		return o.job.ctx.Err()
 	}
 }
