@@ -192,7 +192,9 @@ func checkOffsets64(offs []int64, from, to, limit int64, what string) error {
 // checkIndexes checks that every valid index of a dictionary array is in [0, n).
 func checkIndexes(d arrow.ArrayData, n int64) error {
 	dt := d.DataType().(*arrow.DictionaryType)
-	idx := array.MakeFromData(array.NewData(dt.IndexType, d.Len(), d.Buffers(), nil, d.NullN(), d.Offset()))
+	data := array.NewData(dt.IndexType, d.Len(), d.Buffers(), nil, d.NullN(), d.Offset())
+	idx := array.MakeFromData(data)
+	data.Release()
 	defer idx.Release()
 	for i := 0; i < idx.Len(); i++ {
 		if idx.IsNull(i) {

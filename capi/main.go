@@ -354,6 +354,9 @@ func rb_job_free(h C.uint64_t, errOut **C.char) C.int32_t {
 
 //export rb_debug_panic
 func rb_debug_panic(where C.int32_t, errOut **C.char) C.int32_t {
+	if where == 2 {
+		return callPure(errOut, func() error { panic("debug panic requested by rb_debug_panic in a validation call") })
+	}
 	return call(errOut, func() error {
 		if where == 0 {
 			panic("debug panic requested by rb_debug_panic")

@@ -247,6 +247,7 @@ class JobHandle:
 
 
 def debug_panic(where: int) -> None:
-    """Test hook: 0 panics inside an engine call, 1 returns an ordinary engine error."""
+    """Test hook: 0 panics inside an engine call (which disables the library), 1 returns an
+    ordinary engine error, 2 panics inside a validation-only call (which does not)."""
     err = ctypes.c_void_p()
     check(lib().rb_debug_panic(where, ctypes.byref(err)), err)
