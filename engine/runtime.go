@@ -339,6 +339,12 @@ func runTasks(ctx context.Context, cancel context.CancelCauseFunc, tasks []*task
 		}(t)
 	}
 	wg.Wait()
+	// A sender may have queued a batch after its receiver ended (a select between a free
+	// queue slot and a cancelled context picks either): free what is left, now that no
+	// task runs.
+	for _, t := range tasks {
+		t.drain()
+	}
 	if first != nil {
 		if ctxErr := context.Cause(ctx); ctxErr != nil && first == context.Canceled {
 			return ctxErr
