@@ -205,7 +205,10 @@ class Environment:
                    idle_timeout: Any = None) -> Stream:
         """Use Arrow data: a pyarrow Table, RecordBatch or RecordBatchReader, a polars
         DataFrame, or anything with ``__arrow_c_stream__`` / ``__arrow_c_array__``. Buffers
-        are handed to the engine without copying.
+        are handed to the engine without copying, after a check: a batch whose columns do not
+        have the declared types, or whose buffers or offsets are malformed, raises
+        :class:`DataError` naming the batch and the column. A ``RecordBatchReader`` may be a
+        live stream (a generator); ``cancel()`` and ``stop()`` of its job do not wait for it.
 
         Examples
         --------
