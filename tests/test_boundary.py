@@ -200,16 +200,19 @@ def test_cancel_and_stop_return_while_a_live_source_blocks(how):
 
 def test_udf_that_cancels_its_own_job():
     r = run_python("""
-        import time, pyarrow as pa, riverbed as rb
+        import threading, time, pyarrow as pa, riverbed as rb
         holder = {}
+        started = threading.Event()
         calls = []
         def fn(b):
             calls.append(b.num_rows)
             if len(calls) == 3:
+                started.wait(10)
                 holder["job"].cancel()  # must not wait for the job it runs in
             return b
         job = rb.Environment(parallelism=1, batch_size=100).datagen({"id": rb.Int64}).map_batches(fn).start()
         holder["job"] = job
+        started.set()
         t0 = time.monotonic()
         try:
             job.wait(timeout=20)
