@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"io"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -155,4 +156,27 @@ func TestUnreadJobQueuesAreBoundedInBytes(t *testing.T) {
 	if err == io.EOF {
 		t.Fatal("a cancelled job must not end cleanly")
 	}
+}
+
+// panickyReader panics in Next: a bug in a stream's producer (or in the importer) fails the
+// job instead of killing the process.
+type panickyReader struct{ *blockingReader }
+
+func (r panickyReader) Next() bool { panic("producer bug") }
+
+func TestPanicReadingALiveSourceFailsTheJob(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	r := panickyReader{newBlockingReader(mem, 1, 0)}
+	j, err := Start(context.Background(), []byte(scanPlan), []array.RecordReader{r}, mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = waitEnd(t, j)
+	if rberr.KindOf(err) != rberr.Internal || !strings.Contains(err.Error(), "panic reading input stream 0: producer bug") {
+		t.Fatalf("want an internal error naming the panic, got %v", err)
+	}
+	if r.refs.Load() != 0 {
+		t.Fatalf("the stream was not released, refs = %d", r.refs.Load())
+	}
+	mem.AssertSize(t, 0)
 }

@@ -243,6 +243,10 @@ func (s *arrowSource) run(tc *taskCtx, out emitter) error {
 						if tc.ctx.Err() != nil {
 							return false, tc.ctx.Err()
 						}
+						var e *rberr.Error
+						if errors.As(readErr, &e) && e.Kind == rberr.Internal {
+							return false, readErr // a recovered panic stays a bug, not bad data
+						}
 						return false, rberr.Wrap(rberr.Data, readErr, "reading input stream %d", s.ordinal)
 					}
 					return false, nil

@@ -100,9 +100,13 @@ def test_valid_live_stream_passes_unchanged():
 
 # -- 11: Ctrl-C cancels the job on every path --------------------------------------------------
 
+# A long bounded job that produces no result for a long time (a filter drops every row), so
+# the caller waits inside the engine, not between batches.
 SLOW_JOB = """
 import time, pyarrow as pa, riverbed as rb
-slow = rb.datagen({"id": rb.Int64}, rows_per_second=5, number_of_rows=10_000_000)
+slow = (rb.datagen({"id": rb.Int64}, rows_per_second=1000, number_of_rows=10_000_000,
+                   fields={"id": {"kind": "sequence", "min": 1}})
+        .filter(rb.col("id") < 0))
 """
 
 CTRL_C_PATHS = {

@@ -77,9 +77,10 @@ class _Results:
                     self.pending_bytes += item.nbytes
             self.cond.notify_all()
 
-    def get(self, timeout: float | None) -> Any:
+    def get(self, timeout: float | None, *, cancel_on_interrupt: bool = True) -> Any:
         """The next batch, or ``_END``; raises TimeoutError after ``timeout`` seconds. The
-        wait is interruptible: a KeyboardInterrupt cancels the job and propagates."""
+        wait is interruptible: a KeyboardInterrupt propagates, and cancels the job unless
+        ``cancel_on_interrupt`` is false."""
         try:
             with self.cond:
                 if not self.cond.wait_for(lambda: len(self.pending) > 0, timeout):
@@ -91,7 +92,8 @@ class _Results:
                 self.cond.notify_all()
                 return item
         except KeyboardInterrupt:
-            self.cancel()
+            if cancel_on_interrupt:
+                self.cancel()
             raise
 
     def _pump(self) -> None:
@@ -227,7 +229,8 @@ class Job:
         Iteration ends when the job ends, after ``timeout`` (total time, e.g. ``"5s"``,
         counted from the call, also while batches are ready) has passed, or after
         ``max_batches`` batches; the job keeps running in the last two cases. Ctrl-C
-        (KeyboardInterrupt) while waiting cancels the job.
+        (KeyboardInterrupt) interrupts the wait at once; the job keeps running (cancel it
+        with :meth:`cancel`).
         """
         self._check()
         limit = _seconds(timeout)
@@ -240,7 +243,7 @@ class Job:
                 if wait <= 0:
                     return
             try:
-                item = self._r.get(wait)
+                item = self._r.get(wait, cancel_on_interrupt=False)
             except TimeoutError:
                 return
             if item is _END:
