@@ -196,35 +196,30 @@ func checkIndexes(d arrow.ArrayData, n int64) error {
 	idx := array.MakeFromData(data)
 	data.Release()
 	defer idx.Release()
-	for i := 0; i < idx.Len(); i++ {
-		if idx.IsNull(i) {
-			continue
-		}
-		var v int64
-		switch a := idx.(type) {
-		case *array.Int8:
-			v = int64(a.Value(i))
-		case *array.Uint8:
-			v = int64(a.Value(i))
-		case *array.Int16:
-			v = int64(a.Value(i))
-		case *array.Uint16:
-			v = int64(a.Value(i))
-		case *array.Int32:
-			v = int64(a.Value(i))
-		case *array.Uint32:
-			v = int64(a.Value(i))
-		case *array.Int64:
-			v = a.Value(i)
-		case *array.Uint64:
-			if a.Value(i) >= uint64(n) {
-				return fmt.Errorf("dictionary index %d at row %d is outside the dictionary (%d values)", a.Value(i), i, n)
-			}
-			continue
-		default:
-			return fmt.Errorf("unsupported dictionary index type %s", dt.IndexType)
-		}
-		if v < 0 || v >= n {
+	switch a := idx.(type) {
+	case *array.Int8:
+		return indexesIn(a, a.Int8Values(), n)
+	case *array.Uint8:
+		return indexesIn(a, a.Uint8Values(), n)
+	case *array.Int16:
+		return indexesIn(a, a.Int16Values(), n)
+	case *array.Uint16:
+		return indexesIn(a, a.Uint16Values(), n)
+	case *array.Int32:
+		return indexesIn(a, a.Int32Values(), n)
+	case *array.Uint32:
+		return indexesIn(a, a.Uint32Values(), n)
+	case *array.Int64:
+		return indexesIn(a, a.Int64Values(), n)
+	case *array.Uint64:
+		return indexesIn(a, a.Uint64Values(), n)
+	}
+	return fmt.Errorf("unsupported dictionary index type %s", dt.IndexType)
+}
+
+func indexesIn[T int8 | uint8 | int16 | uint16 | int32 | uint32 | int64 | uint64](a arrow.Array, vs []T, n int64) error {
+	for i, v := range vs {
+		if (int64(v) < 0 || int64(v) >= n || uint64(v) >= uint64(n)) && a.IsValid(i) {
 			return fmt.Errorf("dictionary index %d at row %d is outside the dictionary (%d values)", v, i, n)
 		}
 	}
