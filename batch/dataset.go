@@ -115,6 +115,12 @@ func OpenParquet(paths []string) (*Dataset, error) {
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
+			// A panic here would kill the host process: it fails the open instead.
+			defer func() {
+				if r := recover(); r != nil {
+					errs[i] = rberr.New(rberr.Data, "%s: cannot read the Parquet footer: %v", p, r)
+				}
+			}()
 			metas[i], errs[i] = openFooter(p)
 		}()
 	}

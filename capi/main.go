@@ -48,12 +48,26 @@ type jobEntry struct {
 
 func main() {}
 
-// call is the skeleton of every exported function.
+// call is the skeleton of every exported function. A panic fails the call with
+// RB_INTERNAL and, as the library's state may then be inconsistent, makes every later
+// call fail too.
 func call(errOut **C.char, fn func() error) (status C.int32_t) {
+	return callWith(errOut, true, fn)
+}
+
+// callPure is call for functions that change no state of the library (validating a
+// plan): a panic fails only that call.
+func callPure(errOut **C.char, fn func() error) (status C.int32_t) {
+	return callWith(errOut, false, fn)
+}
+
+func callWith(errOut **C.char, poison bool, fn func() error) (status C.int32_t) {
 	defer func() {
 		if r := recover(); r != nil {
 			msg := fmt.Sprintf("riverbed internal error (please report this bug): panic: %v\n%s", r, debug.Stack())
-			poisoned.CompareAndSwap(nil, &msg)
+			if poison {
+				poisoned.CompareAndSwap(nil, &msg)
+			}
 			status = setErr(errOut, rberr.New(rberr.Internal, "%s", msg))
 		}
 	}()
@@ -61,6 +75,14 @@ func call(errOut **C.char, fn func() error) (status C.int32_t) {
 		return setErr(errOut, rberr.New(rberr.Internal, "riverbed cannot be used after an internal error; restart the process. The error was: %s", *p))
 	}
 	return setErr(errOut, fn())
+}
+
+// inputList is the list of n input pointers at ptrs (nil if the list is malformed).
+func inputList(ptrs **C.void, n C.int32_t) []unsafe.Pointer {
+	if n <= 0 || ptrs == nil {
+		return nil
+	}
+	return unsafe.Slice((*unsafe.Pointer)(unsafe.Pointer(ptrs)), int(n))
 }
 
 func setErr(errOut **C.char, err error) C.int32_t {
@@ -100,6 +122,13 @@ func importSchemas(ptrs **C.void, n C.int32_t) ([]*arrow.Schema, error) {
 	return out, firstErr
 }
 
+// releaseSchemas releases the input schemas that were not imported (moved).
+func releaseSchemas(ptrs **C.void, n C.int32_t) {
+	for _, p := range inputList(ptrs, n) {
+		arrowbridge.ReleaseSchema(p)
+	}
+}
+
 //export rb_version
 func rb_version() *C.char { return cVersion }
 
@@ -118,7 +147,8 @@ func rb_allocated_bytes() C.int64_t { return C.int64_t(mem.AllocatedBytes()) }
 
 //export rb_plan_schema
 func rb_plan_schema(plan *C.char, inputs **C.void, n C.int32_t, out unsafe.Pointer, errOut **C.char) C.int32_t {
-	return call(errOut, func() error {
+	defer releaseSchemas(inputs, n)
+	return callPure(errOut, func() error {
 		schemas, err := importSchemas(inputs, n)
 		if err != nil {
 			return err
@@ -141,7 +171,8 @@ func rb_plan_schema(plan *C.char, inputs **C.void, n C.int32_t, out unsafe.Point
 
 //export rb_plan_explain
 func rb_plan_explain(plan *C.char, inputs **C.void, n C.int32_t, textOut **C.char, errOut **C.char) C.int32_t {
-	return call(errOut, func() error {
+	defer releaseSchemas(inputs, n)
+	return callPure(errOut, func() error {
 		schemas, err := importSchemas(inputs, n)
 		if err != nil {
 			return err
@@ -160,6 +191,13 @@ func rb_plan_explain(plan *C.char, inputs **C.void, n C.int32_t, textOut **C.cha
 
 //export rb_job_start
 func rb_job_start(plan *C.char, inputs **C.void, n C.int32_t, jobOut *C.uint64_t, errOut **C.char) C.int32_t {
+	// Inputs are moved on every path (refused call, error, panic): whatever was not
+	// imported is released here (a no-op for the structs already moved).
+	defer func() {
+		for _, p := range inputList(inputs, n) {
+			arrowbridge.ReleaseStream(p)
+		}
+	}()
 	return call(errOut, func() error {
 		if n < 0 || (n > 0 && inputs == nil) {
 			return rberr.New(rberr.InvalidArgument, "bad input list")
@@ -316,6 +354,9 @@ func rb_job_free(h C.uint64_t, errOut **C.char) C.int32_t {
 
 //export rb_debug_panic
 func rb_debug_panic(where C.int32_t, errOut **C.char) C.int32_t {
+	if where == 2 {
+		return callPure(errOut, func() error { panic("debug panic requested by rb_debug_panic in a validation call") })
+	}
 	return call(errOut, func() error {
 		if where == 0 {
 			panic("debug panic requested by rb_debug_panic")
@@ -353,7 +394,16 @@ func (r *resultReader) Schema() *arrow.Schema          { return r.job.Schema() }
 func (r *resultReader) RecordBatch() arrow.RecordBatch { return r.cur }
 func (r *resultReader) Record() arrow.RecordBatch      { return r.cur }
 func (r *resultReader) Err() error                     { return r.err }
-func (r *resultReader) Next() bool {
+func (r *resultReader) Next() (ok bool) {
+	// Next runs in a callback of the exported stream, called from C: a panic must not
+	// unwind into the caller.
+	defer func() {
+		if p := recover(); p != nil {
+			r.err = rberr.New(rberr.Internal, "panic reading the results: %v\n%s", p, debug.Stack())
+			r.cur, ok = nil, false
+			r.job.Cancel()
+		}
+	}()
 	if r.cur != nil {
 		r.cur.Release()
 		r.cur = nil

@@ -12,8 +12,13 @@
  * - Functions may block (rb_job_* streams); none of them calls back into the caller except
  *   through Arrow stream callbacks of inputs the caller provided.
  * - After an internal error (a Go panic) in an API call the library refuses further calls
- *   with RB_INTERNAL: its state may be inconsistent. A panic inside a running job fails
- *   only that job.
+ *   with RB_INTERNAL: its state may be inconsistent. A panic in a call that only validates
+ *   (rb_plan_schema, rb_plan_explain) fails only that call; a panic inside a running job
+ *   (an operator, a source, the job's result stream) fails only that job.
+ * - Arrow data imported from the caller is checked before use (offsets, child lengths,
+ *   dictionary indexes); a malformed batch fails the job with RB_DATA. Buffer sizes cannot
+ *   be checked (the C Data Interface carries none): producers must export batches that
+ *   match the stream's schema.
  */
 #ifndef RIVERBED_H
 #define RIVERBED_H
@@ -98,7 +103,11 @@ rb_status rb_plan_explain(const char* plan_json, struct ArrowSchema** inputs, in
                           char** text_out, char** err_out);
 
 /* Validates and starts a job. inputs are the streams its scan_arrow sources read; they are
- * moved into the engine (also on error). On success *job_out is the job handle. */
+ * moved into the engine (also on error). On success *job_out is the job handle. The plan's
+ * options may set "buffer_bytes": the most bytes of batches queued in the job's channels
+ * and unread results (default 64 MiB; an empty queue always takes one batch). A source
+ * stream's get_next may block: cancelling or stopping the job does not wait for it (the
+ * stream is released once its pending get_next returns). */
 rb_status rb_job_start(const char* plan_json, struct ArrowArrayStream** inputs, int32_t n_inputs,
                        uint64_t* job_out, char** err_out);
 
@@ -128,7 +137,8 @@ rb_status rb_job_stop(uint64_t job, int32_t drain, char** err_out);
  *   the epoch), "backpressure_ns"}, ...], "unbounded": bool} */
 rb_status rb_job_metrics(uint64_t job, char** json_out, char** err_out);
 
-/* Cancels the job if running, waits for it to end and frees the handle. */
+/* Cancels the job if running, waits for it to end and frees the handle. Must not be called
+ * from within one of the job's own user functions (it would wait for itself). */
 rb_status rb_job_free(uint64_t job, char** err_out);
 
 /* User functions (map_batches). The host registers one dispatcher; plans name functions
@@ -145,8 +155,9 @@ rb_status rb_set_udf_dispatcher(rb_udf_fn dispatcher, char** err_out);
 int64_t rb_allocated_bytes(void);
 
 /* Test hook: where = 0 panics inside this API call (the library then refuses further
- * calls), 1 returns an ordinary error. A panic inside a job is tested through the plan
- * function "debug_panic". */
+ * calls), 1 returns an ordinary error, 2 panics inside a call that only validates (as
+ * rb_plan_schema and rb_plan_explain: the call fails with RB_INTERNAL, the library stays
+ * usable). A panic inside a job is tested through the plan function "debug_panic". */
 rb_status rb_debug_panic(int32_t where, char** err_out);
 
 #ifdef __cplusplus

@@ -18,6 +18,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/cdata"
+	"github.com/riverbed-engine/riverbed/arrowbridge"
 	"github.com/riverbed-engine/riverbed/engine"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
@@ -74,7 +75,7 @@ func callUDF(udf int64, in arrow.RecordBatch) (arrow.RecordBatch, error) {
 		}
 		return nil, rberr.New(rberr.UserFunction, "%s", text)
 	}
-	out, err := cdata.ImportCRecordBatch((*cdata.CArrowArray)(oa), (*cdata.CArrowSchema)(os))
+	out, err := arrowbridge.ImportRecordBatch(oa, os)
 	if err != nil {
 		return nil, rberr.Wrap(rberr.UserFunction, err, "the user function returned data that cannot be imported")
 	}

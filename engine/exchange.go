@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"context"
+	"sync"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -38,6 +40,14 @@ type router struct {
 func (r *router) send(target int, m message) error {
 	m.ch = r.chIdx[target]
 	m.side = r.side
+	if m.rec != nil {
+		in := r.targets[target].in
+		m.bytes = batchBytes(m.rec)
+		if err := r.tc.job.budget.acquire(r.tc.ctx, m.bytes, func() bool { return len(in) == 0 }); err != nil {
+			m.rec.Release()
+			return err
+		}
+	}
 	select {
 	case r.targets[target].in <- m:
 		return nil
@@ -52,6 +62,7 @@ func (r *router) send(target int, m message) error {
 		if m.rec != nil {
 			m.rec.Release()
 		}
+		r.tc.job.budget.release(m.bytes)
 		return r.tc.ctx.Err()
 	}
 }
@@ -188,4 +199,115 @@ func releaseAll(as []arrow.Array) {
 			a.Release()
 		}
 	}
+}
+
+// budget bounds the bytes of batches queued in a job's channels (between operators and in
+// its unread results). A sender acquires a batch's bytes before it queues it and the
+// receiver gives them back; a sender waits while the budget is spent, unless the queue it
+// sends to is empty, so that every queue always takes one batch, whatever its size, and a
+// job cannot deadlock on its budget.
+type budget struct {
+	mu    sync.Mutex
+	used  int64
+	limit int64
+	wake  chan struct{} // closed (and replaced) whenever bytes are given back
+}
+
+// DefaultBufferBytes is the buffer budget of a job whose plan does not set buffer_bytes.
+const DefaultBufferBytes = 64 << 20
+
+func newBudget(limit int64) *budget {
+	if limit <= 0 {
+		limit = DefaultBufferBytes
+	}
+	return &budget{limit: limit, wake: make(chan struct{})}
+}
+
+func (b *budget) acquire(ctx context.Context, n int64, empty func() bool) error {
+	if b == nil || n <= 0 {
+		return nil
+	}
+	for {
+		b.mu.Lock()
+		if b.used+n <= b.limit || empty() {
+			b.used += n
+			b.mu.Unlock()
+			return nil
+		}
+		w := b.wake
+		b.mu.Unlock()
+		select {
+		case <-w:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (b *budget) release(n int64) {
+	if b == nil || n <= 0 {
+		return
+	}
+	b.mu.Lock()
+	b.used -= n
+	close(b.wake)
+	b.wake = make(chan struct{})
+	b.mu.Unlock()
+}
+
+// batchBytes estimates the memory a batch holds: the parts of its buffers that its rows
+// use (a slice of a large batch counts only its own rows).
+func batchBytes(rec arrow.RecordBatch) int64 {
+	var n int64
+	for _, c := range rec.Columns() {
+		n += dataBytes(c.Data())
+	}
+	return n
+}
+
+func dataBytes(d arrow.ArrayData) int64 {
+	length, off := int64(d.Len()), int64(d.Offset())
+	bufs := d.Buffers()
+	var n int64
+	if len(bufs) > 0 && bufs[0] != nil {
+		n += (length + 7) / 8
+	}
+	switch d.DataType().ID() {
+	case arrow.STRING, arrow.BINARY:
+		n += 4 * (length + 1)
+		if len(bufs) > 1 && bufs[1] != nil && length > 0 {
+			offs := arrow.Int32Traits.CastFromBytes(bufs[1].Bytes())
+			if int64(len(offs)) > off+length {
+				n += int64(offs[off+length]) - int64(offs[off])
+			}
+		}
+		return n
+	case arrow.LARGE_STRING, arrow.LARGE_BINARY:
+		n += 8 * (length + 1)
+		if len(bufs) > 1 && bufs[1] != nil && length > 0 {
+			offs := arrow.Int64Traits.CastFromBytes(bufs[1].Bytes())
+			if int64(len(offs)) > off+length {
+				n += offs[off+length] - offs[off]
+			}
+		}
+		return n
+	}
+	if fw, ok := d.DataType().(arrow.FixedWidthDataType); ok && d.DataType().ID() != arrow.DICTIONARY {
+		n += (int64(fw.BitWidth())*length + 7) / 8
+	} else {
+		for _, b := range bufs[min(1, len(bufs)):] {
+			if b != nil {
+				n += int64(b.Len())
+			}
+		}
+	}
+	for _, c := range d.Children() {
+		n += dataBytes(c)
+	}
+	if d.DataType().ID() == arrow.DICTIONARY {
+		if dict, ok := d.Dictionary().(*array.Data); ok && dict != nil {
+			n += dataBytes(dict)
+		}
+	}
+	return n
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 
@@ -34,6 +35,7 @@ type Job struct {
 	stopOnce    sync.Once
 	stopped     chan struct{} // closed when stopSources is set, to interrupt paced waits
 	stopNoDrain atomic.Bool
+	budget      *budget
 	metrics     registry
 	unbounded   bool
 
@@ -111,12 +113,15 @@ func Explain(doc []byte, inputs []*arrow.Schema) (string, error) {
 // produces.
 func Start(ctx context.Context, doc []byte, inputs []array.RecordReader, mem memory.Allocator) (_ *Job, err error) {
 	owned := append([]array.RecordReader(nil), inputs...)
+	var releaseOnce sync.Once
 	releaseInputs := func() {
-		for _, r := range owned {
-			if r != nil {
-				r.Release()
+		releaseOnce.Do(func() {
+			for _, r := range owned {
+				if r != nil {
+					r.Release()
+				}
 			}
-		}
+		})
 	}
 	defer func() {
 		if err != nil {
@@ -150,7 +155,8 @@ func Start(ctx context.Context, doc []byte, inputs []array.RecordReader, mem mem
 	}
 	jctx, cancel := context.WithCancelCause(ctx)
 	j := &Job{id: newJobID(), schema: root.schema, mem: mem, ctx: jctx, cancel: cancel,
-		results: make(chan arrow.RecordBatch, 4), done: make(chan struct{}), stopped: make(chan struct{})}
+		results: make(chan arrow.RecordBatch, 4), done: make(chan struct{}), stopped: make(chan struct{}),
+		budget: newBudget(p.Options.BufferBytes)}
 	j.progress.TotalRows = g.totalRows
 	j.progress.TotalSplits = int64(g.totalSplits)
 	j.progress.TotalFiles = int64(len(g.files))
@@ -191,11 +197,23 @@ func Start(ctx context.Context, doc []byte, inputs []array.RecordReader, mem mem
 				t.metrics = append(t.metrics, j.metrics.add(newOpMetrics(s.id, idx+i, t.index, name)))
 			}
 			t.build()
+			t.budget = j.budget
 			tasks = append(tasks, t)
 		}
 	}
 	go func() {
-		err := runTasks(jctx, cancel, tasks, func(t *task) *taskCtx {
+		var err error
+		defer func() {
+			// The job always ends, whatever happens here: a panic fails it.
+			if r := recover(); r != nil {
+				j.err = rberr.New(rberr.Internal, "panic while running the job: %v\n%s", r, debug.Stack())
+				cancel(j.err)
+				releaseInputs()
+				close(j.results)
+				close(j.done)
+			}
+		}()
+		err = runTasks(jctx, cancel, tasks, func(t *task) *taskCtx {
 			tc := &taskCtx{ctx: jctx, ec: newEvalCtx(jctx, mem), job: j, subtask: t.index, parallel: t.stage.parallel}
 			if t.out != nil {
 				t.out.tc = tc
@@ -249,6 +267,7 @@ func (j *Job) Schema() *arrow.Schema { return j.schema }
 func (j *Job) Next() (arrow.RecordBatch, error) {
 	rec, ok := <-j.results
 	if ok {
+		j.budget.release(batchBytes(rec))
 		return rec, nil
 	}
 	<-j.done
@@ -309,6 +328,7 @@ func (j *Job) Close() {
 		j.Cancel()
 	}
 	for rec := range j.results {
+		j.budget.release(batchBytes(rec))
 		rec.Release()
 	}
 	<-j.done
@@ -378,6 +398,7 @@ func (j *Job) commitWriters(replace []string, appending bool) error {
 		}
 	}
 	rec := summaryBatch(j.mem, files, rows)
+	_ = j.budget.acquire(context.Background(), batchBytes(rec), func() bool { return true })
 	j.results <- rec
 	return nil
 }
@@ -402,11 +423,17 @@ func (o *collectOp) processBatch(m message, _ emitter) error {
 		return nil
 	}
 	o.job.progress.rowsOut.Add(m.rec.NumRows())
+	n := batchBytes(m.rec)
+	if err := o.job.budget.acquire(o.job.ctx, n, func() bool { return len(o.job.results) == 0 }); err != nil {
+		m.rec.Release()
+		return err
+	}
 	select {
 	case o.job.results <- m.rec:
 		return nil
 	case <-o.job.ctx.Done():
 		m.rec.Release()
+		o.job.budget.release(n)
 		return o.job.ctx.Err()
 	}
 }

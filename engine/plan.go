@@ -28,6 +28,9 @@ type Options struct {
 	BatchSize int `json:"batch_size,omitempty"`
 	// MaxParallelism is the number of key groups; 0 means 128.
 	MaxParallelism int `json:"max_parallelism,omitempty"`
+	// BufferBytes bounds the bytes of batches queued between a job's operators and in its
+	// unread results (each queue still takes one batch when it is empty); 0 means 64 MiB.
+	BufferBytes int64 `json:"buffer_bytes,omitempty"`
 }
 
 // Node is one operator of the logical plan. Op selects which fields apply:
@@ -168,6 +171,9 @@ func ParsePlan(doc []byte) (*Plan, error) {
 	}
 	if p.Options.Parallelism < 0 || p.Options.Parallelism > 1024 {
 		return nil, rberr.New(rberr.Plan, "parallelism must be between 1 and 1024, got %d", p.Options.Parallelism)
+	}
+	if p.Options.BufferBytes < 0 {
+		return nil, rberr.New(rberr.Plan, "buffer_bytes must be positive, got %d", p.Options.BufferBytes)
 	}
 	if p.Options.BatchSize < 0 {
 		return nil, rberr.New(rberr.Plan, "batch_size must be positive, got %d", p.Options.BatchSize)

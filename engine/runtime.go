@@ -47,6 +47,9 @@ type message struct {
 	// side is the index of the input edge a batch came through (0 = left, 1 = right of a
 	// join), stamped by the sender's router.
 	side int
+	// bytes is what a queued batch holds of the job's buffer budget (stamped by the sender,
+	// given back by the receiver).
+	bytes int64
 }
 
 // with returns a batch message carrying rec in place of m's batch, keeping its order and
@@ -135,6 +138,7 @@ type task struct {
 	head    emitter      // where the input (or the source) emits
 	out     *router
 	source  sourceFn
+	budget  *budget // the job's buffer budget (set when the job starts)
 }
 
 // sourceFn produces a source subtask's output; it returns when the input is exhausted.
@@ -234,6 +238,7 @@ func (t *task) loop(tc *taskCtx) error {
 		var m message
 		select {
 		case m = <-t.in:
+			tc.job.budget.release(m.bytes)
 		case <-tick:
 			for i, op := range t.chain {
 				if tk, ok := op.(ticker); ok {
@@ -303,6 +308,9 @@ func (t *task) drain() {
 	for {
 		select {
 		case m := <-t.in:
+			if t.budget != nil {
+				t.budget.release(m.bytes)
+			}
 			if m.rec != nil {
 				m.rec.Release()
 			}
@@ -331,6 +339,12 @@ func runTasks(ctx context.Context, cancel context.CancelCauseFunc, tasks []*task
 		}(t)
 	}
 	wg.Wait()
+	// A sender may have queued a batch after its receiver ended (a select between a free
+	// queue slot and a cancelled context picks either): free what is left, now that no
+	// task runs.
+	for _, t := range tasks {
+		t.drain()
+	}
 	if first != nil {
 		if ctxErr := context.Cause(ctx); ctxErr != nil && first == context.Canceled {
 			return ctxErr

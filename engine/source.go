@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"math"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -186,60 +187,93 @@ func (s *arrowSource) run(tc *taskCtx, out emitter) error {
 	if s.wm != nil {
 		wm = s.wm()
 	}
-	split := 0
-	next := s.reader.Next
-	current := s.reader.RecordBatch
-	if s.idle > 0 {
-		// A live stream may pause: read it in the background so that a pause longer than
-		// idle_timeout marks this input idle (it stops holding back event time).
-		batches := make(chan arrow.RecordBatch)
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			defer close(batches)
-			for s.reader.Next() {
-				rec := s.reader.RecordBatch()
-				rec.Retain()
-				select {
-				case batches <- rec:
-				case <-tc.ctx.Done():
-					rec.Release()
-					return
-				}
+	// The caller's stream may block for as long as it likes (a live generator), so it is
+	// read in a goroutine of its own: cancel and stop end the job at once, and a pause
+	// longer than idle_timeout marks this input idle (it stops holding back event time).
+	// The goroutine holds a reference to the reader and releases it once its read in
+	// progress returns, which may be after the job has ended.
+	batches := make(chan arrow.RecordBatch)
+	quit := make(chan struct{})
+	defer close(quit)
+	var readErr error // written before batches is closed
+	s.reader.Retain()
+	go func() {
+		defer close(batches)
+		defer s.reader.Release()
+		defer func() {
+			if r := recover(); r != nil {
+				readErr = rberr.New(rberr.Internal, "panic reading input stream %d: %v\n%s", s.ordinal, r, debug.Stack())
 			}
 		}()
-		defer func() { <-done }()
-		var cur arrow.RecordBatch
-		current = func() arrow.RecordBatch { return cur }
-		next = func() bool {
-			if cur != nil {
-				cur.Release()
-				cur = nil
-			}
-			timer := time.NewTimer(s.idle)
-			defer timer.Stop()
-			for {
-				select {
-				case rec, ok := <-batches:
-					cur = rec
-					return ok
-				case <-timer.C:
-					if err := out.emit(message{kind: msgIdle}); err != nil {
-						return false
-					}
-				case <-tc.ctx.Done():
-					return false
-				}
+		for s.reader.Next() {
+			rec := s.reader.RecordBatch()
+			rec.Retain()
+			select {
+			case batches <- rec:
+			case <-quit:
+				rec.Release()
+				return
 			}
 		}
-		defer func() {
-			if cur != nil {
-				cur.Release()
+		readErr = s.reader.Err()
+	}()
+	var cur arrow.RecordBatch
+	defer func() {
+		if cur != nil {
+			cur.Release()
+		}
+	}()
+	// next waits for the next batch; false at the end of the stream or on stop.
+	next := func() (bool, error) {
+		if cur != nil {
+			cur.Release()
+			cur = nil
+		}
+		var idle <-chan time.Time
+		if s.idle > 0 {
+			timer := time.NewTimer(s.idle)
+			defer timer.Stop()
+			idle = timer.C
+		}
+		for {
+			select {
+			case rec, ok := <-batches:
+				if !ok {
+					if readErr != nil && !errors.Is(readErr, tc.ctx.Err()) {
+						if tc.ctx.Err() != nil {
+							return false, tc.ctx.Err()
+						}
+						var e *rberr.Error
+						if errors.As(readErr, &e) && e.Kind == rberr.Internal {
+							return false, readErr // a recovered panic stays a bug, not bad data
+						}
+						return false, rberr.Wrap(rberr.Data, readErr, "reading input stream %d", s.ordinal)
+					}
+					return false, nil
+				}
+				cur = rec
+				return true, nil
+			case <-idle:
+				if err := out.emit(message{kind: msgIdle}); err != nil {
+					return false, err
+				}
+			case <-job.stopped:
+				return false, nil
+			case <-tc.ctx.Done():
+				return false, tc.ctx.Err()
 			}
-		}()
+		}
 	}
-	for !job.stopSources.Load() && next() {
-		rec := current()
+	split := 0
+	for !job.stopSources.Load() {
+		more, err := next()
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
+		rec := cur
 		n := rec.NumRows()
 		for off := int64(0); off < n || (n == 0 && off == 0); off += int64(s.batchSize) {
 			end := min(off+int64(s.batchSize), n)
@@ -259,9 +293,6 @@ func (s *arrowSource) run(tc *taskCtx, out emitter) error {
 		if tc.ctx.Err() != nil {
 			return tc.ctx.Err()
 		}
-	}
-	if err := s.reader.Err(); err != nil && !errors.Is(err, tc.ctx.Err()) {
-		return rberr.Wrap(rberr.Data, err, "reading input stream %d", s.ordinal)
 	}
 	return out.emit(message{kind: msgSourceDone, seq: makeSeq(s.ordinal, 0, 0), n: int64(split)})
 }

@@ -687,8 +687,8 @@ def drain_until_done(job: rb.Job, seconds: float = 30) -> None:
 
 
 def fill_result_buffer(job: rb.Job) -> None:
-    """Wait until the job is held up by unread results: more result batches than the Job
-    buffers (64) have reached the sink and no more arrive."""
+    """Wait until the job is held up by unread results: result batches have reached the
+    sink and no more arrive (the job's buffers, bounded in bytes, are full)."""
     deadline = time.monotonic() + 30
     last, since = -1, time.monotonic()
     while time.monotonic() < deadline:
@@ -696,10 +696,10 @@ def fill_result_buffer(job: rb.Job) -> None:
         n = m.filter(pc.equal(m.column("operator"), "collect")).column("batches_in")[0].as_py()
         if n != last:
             last, since = n, time.monotonic()
-        elif n > 66 and time.monotonic() - since > 1.0:
+        elif n > 1 and time.monotonic() - since > 1.0:
             return
         time.sleep(0.05)
-    pytest.fail(f"the job did not stall on 64+ unread result batches in 30 s ({last} batches)")
+    pytest.fail(f"the job did not stall on unread result batches in 30 s ({last} batches)")
 
 
 def test_stop_with_unread_results_ends_the_job():

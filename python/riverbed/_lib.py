@@ -39,17 +39,27 @@ def library_path() -> str:
     return os.path.join(os.path.dirname(os.path.abspath(__file__)), name)
 
 
+def forked() -> bool:
+    """True in a child made by fork() after the engine was loaded in its parent."""
+    return _lib is not None and os.getpid() != _loaded_pid
+
+
+def check_fork() -> None:
+    """Raise the clear error of a forked child (the engine cannot run after fork())."""
+    if forked():
+        raise RiverbedError(
+            "riverbed's engine was loaded in a parent process and this process was made "
+            "by fork(); the engine's Go runtime cannot run after fork. Use the 'spawn' "
+            "start method: multiprocessing.set_start_method('spawn') or "
+            "multiprocessing.get_context('spawn')."
+        )
+
+
 def lib() -> ctypes.CDLL:
     """The loaded engine library (loaded on first call)."""
     global _lib, _loaded_pid
     if _lib is not None:
-        if os.getpid() != _loaded_pid:
-            raise RiverbedError(
-                "riverbed's engine was loaded in a parent process and this process was made "
-                "by fork(); the engine's Go runtime cannot run after fork. Use the 'spawn' "
-                "start method: multiprocessing.set_start_method('spawn') or "
-                "multiprocessing.get_context('spawn')."
-            )
+        check_fork()
         return _lib
     with _lock:
         if _lib is None:
@@ -108,6 +118,15 @@ def _take_string(ptr: ctypes.c_void_p) -> str:
         lib().rb_free_string(ptr.value)
 
 
+def _clean_message(msg: str) -> str:
+    """Drop what pyarrow adds to riverbed's own check of an input stream that crossed an
+    Arrow C stream (the check's DataError becomes the error's cause)."""
+    if "from_arrow input " not in msg:
+        return msg
+    msg = msg.split(". Detail: Python exception: ")[0]
+    return msg.replace("invalid argument: Unknown error: ", "").replace("Unknown error: ", "")
+
+
 def check(status: int, err: ctypes.c_void_p) -> None:
     """Raise the exception for a non-zero status, with the engine's message."""
     if status != 0:
@@ -156,71 +175,79 @@ def plan_explain(plan: dict[str, Any], schemas: Sequence[pa.Schema]) -> str:
 
 
 class JobHandle:
-    """A running engine job: its result stream, progress, cancellation."""
+    """A running engine job: its result stream, progress, cancellation. Every method goes
+    through :func:`lib`, so that in a forked child each one raises the fork error."""
 
     def __init__(self, plan: dict[str, Any], readers: Sequence[pa.RecordBatchReader]):
+        self._freed = True
+        dll = lib()  # before anything is exported: in a forked child this raises
         bufs = [ctypes.create_string_buffer(_STREAM_SIZE) for _ in readers]
         for r, b in zip(readers, bufs):
             r._export_to_c(ctypes.addressof(b))
         arr = (ctypes.c_void_p * max(1, len(bufs)))(*[ctypes.addressof(b) for b in bufs])
         handle = ctypes.c_uint64()
         err = ctypes.c_void_p()
-        self._lib = lib()
-        st = self._lib.rb_job_start(json.dumps(plan).encode(), arr, len(bufs), ctypes.byref(handle), ctypes.byref(err))
+        st = dll.rb_job_start(json.dumps(plan).encode(), arr, len(bufs), ctypes.byref(handle), ctypes.byref(err))
         check(st, err)
         self.id = handle.value
         self._freed = False
+        # Exceptions raised while the engine read a Python input stream (see stream.py).
+        self.input_errors: list[BaseException] = []
 
     def reader(self) -> pa.RecordBatchReader:
         out = ctypes.create_string_buffer(_STREAM_SIZE)
         err = ctypes.c_void_p()
-        check(self._lib.rb_job_results(self.id, ctypes.addressof(out), ctypes.byref(err)), err)
+        check(lib().rb_job_results(self.id, ctypes.addressof(out), ctypes.byref(err)), err)
         return pa.RecordBatchReader._import_from_c(ctypes.addressof(out))
 
     def progress(self) -> dict[str, int]:
         vals = (ctypes.c_int64 * 9)()
         err = ctypes.c_void_p()
-        check(self._lib.rb_job_progress(self.id, vals, ctypes.byref(err)), err)
+        check(lib().rb_job_progress(self.id, vals, ctypes.byref(err)), err)
         keys = ("rows_read", "rows_out", "splits_done", "splits_pruned", "files_done",
                 "total_rows", "total_splits", "total_files", "done")
         return dict(zip(keys, (int(v) for v in vals)))
 
     def error(self) -> RiverbedError | None:
         err = ctypes.c_void_p()
-        st = self._lib.rb_job_error(self.id, ctypes.byref(err))
+        st = lib().rb_job_error(self.id, ctypes.byref(err))
         if st == 0:
             return None
-        return error_for_status(st, _take_string(err))
+        e = error_for_status(st, _clean_message(_take_string(err)))
+        if self.input_errors and e.__cause__ is None:
+            e.__cause__ = self.input_errors[0]
+        return e
 
     def cancel(self) -> None:
         err = ctypes.c_void_p()
-        check(self._lib.rb_job_cancel(self.id, ctypes.byref(err)), err)
+        check(lib().rb_job_cancel(self.id, ctypes.byref(err)), err)
 
     def stop(self, drain: bool) -> None:
         err = ctypes.c_void_p()
-        check(self._lib.rb_job_stop(self.id, 1 if drain else 0, ctypes.byref(err)), err)
+        check(lib().rb_job_stop(self.id, 1 if drain else 0, ctypes.byref(err)), err)
 
     def metrics(self) -> dict[str, Any]:
         out = ctypes.c_void_p()
         err = ctypes.c_void_p()
-        check(self._lib.rb_job_metrics(self.id, ctypes.byref(out), ctypes.byref(err)), err)
+        check(lib().rb_job_metrics(self.id, ctypes.byref(out), ctypes.byref(err)), err)
         return json.loads(_take_string(out))
 
     def free(self) -> None:
         if not self._freed:
             self._freed = True
             err = ctypes.c_void_p()
-            check(self._lib.rb_job_free(self.id, ctypes.byref(err)), err)
+            check(lib().rb_job_free(self.id, ctypes.byref(err)), err)
 
     def __del__(self) -> None:
         try:
-            if not getattr(self, "_freed", True) and os.getpid() == _loaded_pid:
+            if not getattr(self, "_freed", True) and not forked():
                 self.free()
         except Exception:
             pass
 
 
 def debug_panic(where: int) -> None:
-    """Test hook: 0 panics inside an engine call, 1 returns an ordinary engine error."""
+    """Test hook: 0 panics inside an engine call (which disables the library), 1 returns an
+    ordinary engine error, 2 panics inside a validation-only call (which does not)."""
     err = ctypes.c_void_p()
     check(lib().rb_debug_panic(where, ctypes.byref(err)), err)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from typing import Any, Literal
 
@@ -15,6 +16,9 @@ from .errors import RiverbedError
 from .window import Duration, duration
 
 _END = object()
+
+#: Default of ``Environment(buffer_bytes=...)``: bytes of batches a job may hold in its queues.
+DEFAULT_BUFFER_BYTES = 64 << 20
 
 
 def _seconds(d: Duration | float | None) -> float | None:
@@ -30,53 +34,75 @@ def _seconds(d: Duration | float | None) -> float | None:
     raise ValueError(f"cannot read {d!r} as a duration; use e.g. '5s' or a number of seconds")
 
 
-class Job:
-    """A running pipeline, from :meth:`Stream.start`. It runs in the engine's threads; this
-    object reads its results in a background thread, so a notebook stays responsive.
+class _Results:
+    """Reads a job's result stream in a background thread, so that the thread that waits for
+    results stays interruptible (Ctrl-C) and can time out.
 
-    Errors of the job surface on the next call (``results``, ``wait``, ``metrics``...) with
-    the cause.
+    Batches read and not yet taken are kept while they hold less than ``limit`` bytes (at
+    least one batch is kept), so an unread job backpressures the engine; with ``keep_all``
+    (after ``stop()`` or ``wait()``, or for ``collect()``) the thread reads on regardless, so
+    the job can end; after :meth:`cancel` it discards. The thread refers to this object
+    only, never to the :class:`Job`, so a Job dropped while it runs can be collected (and
+    is then cancelled).
     """
 
-    def __init__(self, handle: _lib.JobHandle, buffer: int = 64):
-        self._h = handle
-        # Batches read from the engine and not yet taken. The reader thread waits while
-        # `buffer` are pending (so an unread job backpressures the engine), except after
-        # stop(), when it keeps reading so the job can end; after cancel() it discards.
-        self._buffer = buffer
-        self._pending: collections.deque[Any] = collections.deque()
-        self._cond = threading.Condition()
-        self._unbounded = False
-        self._discard = False
-        self._error: BaseException | _Reported | None = None
-        self._done = threading.Event()
-        self._started = time.time()
-        self._schema: pa.Schema | None = None
-        reader = handle.reader()
-        self._schema = reader.schema
-        self._thread = threading.Thread(target=self._pump, args=(reader,), name=f"riverbed-job-{handle.id}",
-                                        daemon=True)
-        self._thread.start()
+    def __init__(self, handle: _lib.JobHandle, limit: int | None):
+        self.h = handle
+        self.limit = limit
+        self.pending: collections.deque[Any] = collections.deque()
+        self.pending_bytes = 0
+        self.cond = threading.Condition()
+        self.keep_all = limit is None
+        self.discard = False
+        self.abandoned = False
+        self.error: BaseException | _Reported | None = None
+        self.done = threading.Event()
+        self._reader: pa.RecordBatchReader | None = handle.reader()
+        self.schema: pa.Schema = self._reader.schema
+        self.thread = threading.Thread(target=self._pump, name=f"riverbed-job-{handle.id}", daemon=True)
+        self.thread.start()
+
+    def _full(self) -> bool:
+        if self.keep_all or self.discard or not self.pending:
+            return False
+        return self.limit is not None and self.pending_bytes >= self.limit
 
     def _put(self, item: Any) -> None:
-        with self._cond:
-            while len(self._pending) >= self._buffer and not (self._unbounded or self._discard):
-                self._cond.wait()
-            if not self._discard or item is _END:
-                self._pending.append(item)
-            self._cond.notify_all()
+        with self.cond:
+            while self._full():
+                self.cond.wait()
+            if not self.discard or item is _END:
+                self.pending.append(item)
+                if item is not _END:
+                    self.pending_bytes += item.nbytes
+            self.cond.notify_all()
 
-    def _get(self, timeout: float | None) -> Any:
-        with self._cond:
-            if not self._cond.wait_for(lambda: len(self._pending) > 0, timeout):
-                raise TimeoutError
-            item = self._pending[0]
-            if item is not _END:  # the end mark stays, so later calls end at once too
-                self._pending.popleft()
-            self._cond.notify_all()
-            return item
+    def get(self, timeout: float | None, *, cancel_on_interrupt: bool = True) -> Any:
+        """The next batch, or ``_END``; raises TimeoutError after ``timeout`` seconds. The
+        wait is interruptible: a KeyboardInterrupt propagates, and cancels the job unless
+        ``cancel_on_interrupt`` is false."""
+        try:
+            with self.cond:
+                if not self.cond.wait_for(lambda: len(self.pending) > 0, timeout):
+                    raise TimeoutError
+                item = self.pending[0]
+                if item is not _END:  # the end mark stays, so later calls end at once too
+                    self.pending.popleft()
+                    self.pending_bytes -= item.nbytes
+                self.cond.notify_all()
+                return item
+        except KeyboardInterrupt:
+            if cancel_on_interrupt:
+                self.cancel()
+            raise
 
-    def _pump(self, reader: pa.RecordBatchReader) -> None:
+    def _pump(self) -> None:
+        # The reader is referenced from this frame only, and dropped before the end is
+        # signalled: pyarrow releases the GIL to free it, which a daemon thread must not do
+        # once the interpreter may be shutting down (the thread would be killed inside C++).
+        reader, self._reader = self._reader, None
+        assert reader is not None
+        batch = None
         try:
             while True:
                 try:
@@ -85,33 +111,111 @@ class Job:
                     break
                 self._put(batch)
         except Exception as e:  # noqa: BLE001 - surfaced on the next call
-            err = self._h.error()
-            self._error = err if err is not None else e
+            err = None if self.abandoned else self.h.error()
+            self.error = err if err is not None else e
             if err is not None and err.__cause__ is None:
                 err.__cause__ = e
         finally:
             reader.close()
-            self._done.set()
+            del reader, batch
+            self.done.set()
             self._put(_END)
+            if self.abandoned:
+                self.free()
+
+    def read_all(self) -> list[pa.RecordBatch]:
+        self.keep_all = True
+        out = []
+        while True:
+            item = self.get(None)
+            if item is _END:
+                self.raise_error()
+                return out
+            out.append(item)
+
+    def raise_error(self) -> None:
+        if self.error is not None and not isinstance(self.error, _Reported):
+            err = self.error
+            self.error = _Reported(err)
+            raise err
+
+    def cancel(self) -> None:
+        """Cancel the job and drop unread results; does not wait for the job to end."""
+        with self.cond:
+            self.discard = True
+            self.pending = collections.deque(x for x in self.pending if x is _END)
+            self.pending_bytes = 0
+            self.cond.notify_all()
+        if not _lib.forked():
+            try:
+                self.h.cancel()
+            except RiverbedError:
+                pass
+
+    def keep_reading(self) -> None:
+        with self.cond:
+            self.keep_all = True
+            self.cond.notify_all()
+
+    def free(self) -> None:
+        if not _lib.forked():
+            try:
+                self.h.free()
+            except RiverbedError:
+                pass
+
+    def abandon(self) -> None:
+        """The owner is gone: cancel the job; the reading thread frees it when it ends."""
+        if _lib.forked():
+            return
+        self.abandoned = True
+        self.cancel()
+        if self.done.is_set():
+            self.free()
+
+
+def _in_udf() -> bool:
+    from .udf import in_user_function
+
+    return in_user_function()
+
+
+class Job:
+    """A running pipeline, from :meth:`Stream.start`. It runs in the engine's threads; this
+    object reads its results in a background thread, so a notebook stays responsive.
+
+    Errors of the job surface on the next call (``results``, ``wait``, ``metrics``...) with
+    the cause. Results not read yet are held up to a quarter of the environment's
+    ``buffer_bytes`` (the engine's own queues hold the rest), after which the job waits
+    for them to be read. A Job that is dropped (garbage-collected) while it runs is
+    cancelled.
+    """
+
+    def __init__(self, handle: _lib.JobHandle, buffer_bytes: int | None = None):
+        limit = max(1, (buffer_bytes or DEFAULT_BUFFER_BYTES) // 4)
+        self._r = _Results(handle, limit)
+        self._h = handle
+        self._started = time.time()
+        self._finalizer = weakref.finalize(self, self._r.abandon)
+
+    def _check(self) -> None:
+        _lib.check_fork()
 
     def _raise(self) -> None:
-        if self._error is not None and not isinstance(self._error, _Reported):
-            err = self._error
-            self._error = _Reported(err)
-            raise err
+        self._r.raise_error()
 
     @property
     def schema(self) -> pa.Schema:
         """The schema of the result batches."""
-        assert self._schema is not None
-        return self._schema
+        return self._r.schema
 
     @property
     def status(self) -> Literal["running", "finished", "failed", "cancelled"]:
         """``running``, ``finished``, ``failed`` or ``cancelled``."""
-        if not self._done.is_set():
+        self._check()
+        if not self._r.done.is_set():
             return "running"
-        err = self._error.err if isinstance(self._error, _Reported) else self._error
+        err = self._r.error.err if isinstance(self._r.error, _Reported) else self._r.error
         if err is None:
             return "finished"
         from .errors import CancelledError
@@ -122,16 +226,24 @@ class Job:
                 ) -> Iterator[pa.RecordBatch]:
         """Yield result batches as they are produced.
 
-        Iteration ends when the job ends, after ``timeout`` (total time, e.g. ``"5s"``) has
-        passed, or after ``max_batches`` batches; the job keeps running in the last two cases.
+        Iteration ends when the job ends, after ``timeout`` (total time, e.g. ``"5s"``,
+        counted from the call, also while batches are ready) has passed, or after
+        ``max_batches`` batches; the job keeps running in the last two cases. Ctrl-C
+        (KeyboardInterrupt) interrupts the wait at once; the job keeps running (cancel it
+        with :meth:`cancel`).
         """
+        self._check()
         limit = _seconds(timeout)
         deadline = None if limit is None else time.monotonic() + limit
         n = 0
         while max_batches is None or n < max_batches:
-            wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+            wait = None
+            if deadline is not None:
+                wait = deadline - time.monotonic()
+                if wait <= 0:
+                    return
             try:
-                item = self._get(wait)
+                item = self._r.get(wait, cancel_on_interrupt=False)
             except TimeoutError:
                 return
             if item is _END:
@@ -148,6 +260,7 @@ class Job:
         """Per-operator metrics: records and batches in and out, current watermark, late
         records, windows fired, and backpressure (seconds blocked on a full queue). A
         pyarrow Table (one row per operator), or a list of dicts with ``as_dict=True``."""
+        self._check()
         self._raise()
         ops = self._h.metrics()["operators"]
         rows = []
@@ -164,47 +277,48 @@ class Job:
         """Stop the sources and let the job end cleanly. With ``drain=True`` every pending
         window fires (as at the end of a bounded input); otherwise pending windows are
         dropped, as Flink's stop without ``--drain``. Waits up to ``timeout`` (default: no
-        limit) for the job to end; results produced until then remain readable."""
-        with self._cond:
-            self._unbounded = True  # keep reading, so the engine can finish
-            self._cond.notify_all()
+        limit) for the job to end; results produced until then remain readable. Called from
+        the job's own ``map_batches`` function, it does not wait (the job can only end after
+        the function returns)."""
+        self._check()
+        self._r.keep_reading()  # keep reading, so the engine can finish
         self._h.stop(drain)
-        self._done.wait(_seconds(timeout))
+        if not _in_udf():
+            self._r.done.wait(_seconds(timeout))
 
     def cancel(self) -> None:
-        """Cancel the job at once; unread results are discarded."""
-        with self._cond:
-            self._discard = True
-            self._pending.clear()
-            self._cond.notify_all()
-        self._h.cancel()
-        self._done.wait()
+        """Cancel the job at once; unread results are discarded. Waits for the job to end,
+        except when called from the job's own ``map_batches`` function (the job ends once
+        the function returns)."""
+        self._check()
+        self._r.cancel()
+        if _in_udf():
+            return
+        self._r.done.wait()
         from .errors import CancelledError
 
-        if isinstance(self._error, CancelledError):
-            self._error = _Reported(self._error)
+        if isinstance(self._r.error, CancelledError):
+            self._r.error = _Reported(self._r.error)
 
     def wait(self, timeout: Duration | float | None = None) -> bool:
         """Block until the job ends (True) or ``timeout`` passes (False). Raises the job's
         error. Results not read yet are kept in memory (read them with :meth:`results`)."""
-        with self._cond:
-            self._unbounded = True  # keep reading results, or an unread job could never end
-            self._cond.notify_all()
-        ended = self._done.wait(_seconds(timeout))
+        self._check()
+        if _in_udf() and timeout is None:
+            raise RiverbedError("wait() without a timeout cannot be called from a map_batches function: "
+                                "the job cannot end while the function runs")
+        self._r.keep_reading()  # keep reading results, or an unread job could never end
+        ended = self._r.done.wait(_seconds(timeout))
         if ended:
             self._raise()
         return ended
 
-    def __del__(self) -> None:
-        try:
-            if not self._done.is_set():
-                self._h.cancel()
-            self._h.free()
-        except Exception:
-            pass
-
     def __repr__(self) -> str:
-        return f"<riverbed.Job {self._h.id} {self.status}>"
+        try:
+            status = self.status
+        except RiverbedError:
+            status = "unusable (forked process)"
+        return f"<riverbed.Job {self._h.id} {status}>"
 
     def _repr_html_(self) -> str:
         from ._display import job_html

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-import threading
+import time
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -11,7 +11,7 @@ import pyarrow as pa
 
 from . import _lib
 from ._display import plan_html, progress_bar
-from .errors import PlanError, RiverbedError
+from .errors import DataError, PlanError, RiverbedError
 from .expr import Expr, _to_expr, col
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -36,8 +36,9 @@ class _Source:
     def schema(self) -> pa.Schema:
         return self.data.schema
 
-    def reader(self) -> pa.RecordBatchReader:
+    def reader(self, index: int, errors: list[BaseException]) -> pa.RecordBatchReader:
         if isinstance(self.data, pa.Table):
+            _validate_columns(self.data.schema.names, self.data.columns, f"from_arrow input {index}")
             return self.data.to_reader()
         if self.used:
             raise RiverbedError(
@@ -45,7 +46,60 @@ class _Source:
                 "run already consumed; pass a pyarrow Table (or call .collect() once) to read it again"
             )
         self.used = True
-        return self.data
+        return _checked_reader(self.data, index, errors)
+
+
+def _validate_columns(names: Sequence[str], columns: Sequence[Any], where: str) -> None:
+    """Check that each column's buffers are as large as its type and length need (pyarrow's
+    validate: a cheap check of sizes, not of every value). The C Data Interface carries no
+    buffer sizes, so only the producer can check them; the engine checks the values."""
+    for name, c in zip(names, columns):
+        try:
+            c.validate()
+        except pa.ArrowException as e:
+            raise DataError(f"{where}: column {name!r} is malformed: {e}") from None
+
+
+def _batch_problem(batch: pa.RecordBatch, schema: pa.Schema, where: str) -> str | None:
+    """What is wrong with a batch of a stream of the given schema, or None."""
+    if batch.num_columns != len(schema):
+        return f"{where}: the batch has {batch.num_columns} columns, but the stream's schema declares {len(schema)}"
+    for f, got in zip(schema, batch.schema):
+        if not got.type.equals(f.type):
+            return f"{where}: column {f.name!r} holds {got.type} data, but the stream's schema declares {f.type}"
+    try:
+        _validate_columns(schema.names, batch.columns, where)
+    except DataError as e:
+        return str(e)
+    return None
+
+
+def _checked_reader(reader: pa.RecordBatchReader, index: int, errors: list[BaseException]) -> pa.RecordBatchReader:
+    """A live stream whose batches are checked against its schema before the engine reads
+    them: a batch whose columns do not have the declared types (or whose buffers are too
+    small for them) ends the stream with a DataError that names the batch and column, also
+    kept in ``errors`` (the job's error then has it as its cause)."""
+    schema = reader.schema
+
+    def batches() -> Iterable[pa.RecordBatch]:
+        i = 0
+        try:
+            while True:
+                try:
+                    batch = reader.read_next_batch()
+                except StopIteration:
+                    return
+                problem = _batch_problem(batch, schema, f"from_arrow input {index}, batch {i}")
+                if problem is not None:
+                    del batch
+                    errors.append(DataError(problem))
+                    raise DataError(problem)
+                i += 1
+                yield batch
+        finally:
+            reader.close()  # the caller's stream is done with, here and now
+
+    return pa.RecordBatchReader.from_batches(schema, batches())
 
 
 def _event_time(node: dict[str, Any], event_time: str | None, max_out_of_orderness: Any,
@@ -73,6 +127,10 @@ class Environment:
         Parallel subtasks per operator; ``None`` means the number of cores.
     batch_size
         Most rows a source puts in one batch (default 65536).
+    buffer_bytes
+        Most bytes of batches a job holds in its queues: between its operators and in
+        results not read yet (default 64 MiB). A queue always takes one batch, however
+        large; beyond the bound the job waits for its results to be read.
 
     Examples
     --------
@@ -82,13 +140,24 @@ class Environment:
     2
     """
 
-    def __init__(self, parallelism: int | None = None, *, batch_size: int | None = None):
+    def __init__(self, parallelism: int | None = None, *, batch_size: int | None = None,
+                 buffer_bytes: int | None = None):
         if parallelism is not None and (not isinstance(parallelism, int) or parallelism < 1):
             raise ValueError(f"parallelism must be a positive integer or None, got {parallelism!r}")
         if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
             raise ValueError(f"batch_size must be a positive integer or None, got {batch_size!r}")
+        if buffer_bytes is not None and (not isinstance(buffer_bytes, int) or isinstance(buffer_bytes, bool)
+                                         or buffer_bytes < 1):
+            raise ValueError(f"buffer_bytes must be a positive integer or None, got {buffer_bytes!r}")
         self.parallelism = parallelism
         self.batch_size = batch_size
+        self.buffer_bytes = buffer_bytes
+
+    @property
+    def _buffer_bytes(self) -> int:
+        from .job import DEFAULT_BUFFER_BYTES
+
+        return self.buffer_bytes or DEFAULT_BUFFER_BYTES
 
     def _options(self) -> dict[str, int]:
         opts: dict[str, int] = {}
@@ -96,6 +165,8 @@ class Environment:
             opts["parallelism"] = self.parallelism
         if self.batch_size:
             opts["batch_size"] = self.batch_size
+        # The engine's queues get three quarters of the budget; a Job reads ahead the rest.
+        opts["buffer_bytes"] = max(1, self._buffer_bytes - self._buffer_bytes // 4)
         return opts
 
     def read_parquet(self, path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], *,
@@ -134,7 +205,10 @@ class Environment:
                    idle_timeout: Any = None) -> Stream:
         """Use Arrow data: a pyarrow Table, RecordBatch or RecordBatchReader, a polars
         DataFrame, or anything with ``__arrow_c_stream__`` / ``__arrow_c_array__``. Buffers
-        are handed to the engine without copying.
+        are handed to the engine without copying, after a check: a batch whose columns do not
+        have the declared types, or whose buffers or offsets are malformed, raises
+        :class:`DataError` naming the batch and the column. A ``RecordBatchReader`` may be a
+        live stream (a generator); ``cancel()`` and ``stop()`` of its job do not wait for it.
 
         Examples
         --------
@@ -511,9 +585,13 @@ class Stream:
 
     # -- running ------------------------------------------------------------------
     def _start(self, root: dict[str, Any] | None = None) -> _lib.JobHandle:
+        _lib.check_fork()
         plan, srcs = self._plan(root)
-        readers = [s.reader() for s in srcs]
-        return _lib.JobHandle(plan, readers)
+        errors: list[BaseException] = []
+        readers = [s.reader(i, errors) for i, s in enumerate(srcs)]
+        handle = _lib.JobHandle(plan, readers)
+        handle.input_errors = errors
+        return handle
 
     def start(self) -> Job:
         """Start the pipeline and return at once with a :class:`Job` (results, metrics, stop).
@@ -521,7 +599,7 @@ class Stream:
         This is how unbounded streams run; a bounded one may be started too."""
         from .job import Job
 
-        return Job(self._start())
+        return Job(self._start(), self._env._buffer_bytes)
 
     def _check_bounded(self, what: str) -> None:
         if self._unbounded:
@@ -560,14 +638,30 @@ class Stream:
         return pl.from_arrow(self.collect(**kwargs))  # type: ignore[return-value]
 
     def to_reader(self) -> pa.RecordBatchReader:
-        """Run the pipeline and stream its results batch by batch (no progress bar)."""
+        """Run the pipeline and stream its results batch by batch (no progress bar).
+
+        Batches are read ahead up to a quarter of the environment's ``buffer_bytes``. Ctrl-C
+        (KeyboardInterrupt) while iterating cancels the job, as does closing the reader or
+        dropping it before its end."""
+        self._check_bounded("to_reader()")
+        from .job import _Results
+
         job = self._start()
-        reader = job.reader()
-        return pa.RecordBatchReader.from_batches(reader.schema, _stream_batches(job, reader))
+        try:
+            res = _Results(job, max(1, self._env._buffer_bytes // 4))
+        except BaseException:
+            job.free()
+            raise
+        return pa.RecordBatchReader.from_batches(res.schema, _stream_batches(job, res))
 
     def __arrow_c_stream__(self, requested_schema: Any = None) -> Any:
-        """Arrow PyCapsule stream of the results: pyarrow, polars and DuckDB read it directly."""
-        return self.to_reader().__arrow_c_stream__(requested_schema)
+        """Arrow PyCapsule stream of the results: pyarrow, polars and DuckDB read it directly.
+
+        The pipeline runs to its end first, as :meth:`collect` (so that Ctrl-C while it runs
+        raises KeyboardInterrupt in the caller, which an Arrow C stream could not carry);
+        use :meth:`to_reader` to consume results while they are produced."""
+        self._check_bounded("reading a stream through the Arrow PyCapsule interface (pa.table(stream))")
+        return self.collect().__arrow_c_stream__(requested_schema)
 
     def write_parquet(self, path: str | os.PathLike[str], *, mode: WriteMode = "error",
                       progress: bool | None = None) -> pa.Table:
@@ -595,77 +689,60 @@ class Stream:
             job.free()
 
 
-def _stream_batches(job: _lib.JobHandle, reader: pa.RecordBatchReader) -> Iterable[pa.RecordBatch]:
+def _stream_batches(job: _lib.JobHandle, res: Any) -> Iterable[pa.RecordBatch]:
+    from .job import _END
+
     try:
         while True:
-            try:
-                batch = reader.read_next_batch()
-            except StopIteration:
+            item = res.get(None)  # interruptible: Ctrl-C cancels the job
+            if item is _END:
+                res.raise_error()
                 return
-            except Exception as e:  # the engine's error, with its status
-                err = job.error()
-                if err is None:
-                    raise
-                raise err from (err.__cause__ or e)
-            yield batch
+            yield item
     finally:
-        reader.close()
+        if not res.done.is_set():  # interrupted, closed or dropped before the end
+            res.cancel()
         job.free()
 
 
 def _run(job: _lib.JobHandle, progress: bool | None) -> pa.Table:
-    reader = job.reader()
+    """Read every result of a job into a Table. The results are read in a background
+    thread; this thread waits for them interruptibly, so Ctrl-C cancels the job and raises
+    KeyboardInterrupt at once."""
+    from .job import _END, _Results
+
+    res = _Results(job, None)
     show = progress
     if show is None:
         show = os.environ.get("RIVERBED_PROGRESS", "1") not in ("0", "false", "no")
-    if not show:
-        return _read_all(job, reader)
-    result: dict[str, Any] = {}
-
-    def consume() -> None:
-        try:
-            result["table"] = _read_all(job, reader)
-        except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
-            result["error"] = e
-
-    t = threading.Thread(target=consume, name="riverbed-results", daemon=True)
-    t.start()
+    batches: list[pa.RecordBatch] = []
     bar = None
+    shown = time.monotonic()
     try:
-        while t.is_alive():
-            t.join(0.1)
-            p = job.progress()
-            bar = progress_bar(bar, p, explicit=progress is True)
+        if show:
+            bar = progress_bar(bar, job.progress(), explicit=progress is True)
+        while True:
+            try:
+                item = res.get(0.1 if show else None)
+            except TimeoutError:
+                item = None
+            if show and (item is None or time.monotonic() - shown >= 0.1):
+                bar = progress_bar(bar, job.progress(), explicit=progress is True)
+                shown = time.monotonic()
+            if item is _END:
+                break
+            if item is not None:
+                batches.append(item)
         if bar is not None:
             progress_bar(bar, job.progress(), explicit=True, final=True)
-    except KeyboardInterrupt:
-        job.cancel()
-        t.join()
+    except BaseException:
+        res.cancel()
         raise
     finally:
         if bar is not None:
             bar.close()
-    if "error" in result:
-        raise result["error"]
-    return result["table"]
-
-
-def _read_all(job: _lib.JobHandle, reader: pa.RecordBatchReader) -> pa.Table:
-    batches = []
-    try:
-        while True:
-            try:
-                batches.append(reader.read_next_batch())
-            except StopIteration:
-                break
-    except Exception:
-        err = job.error()
-        if err is not None:
-            raise err from err.__cause__  # a user function's own exception, if any
-        raise
-    finally:
-        reader.close()
-    return pa.Table.from_batches(batches, schema=reader.schema)
+    res.raise_error()
+    return pa.Table.from_batches(batches, schema=res.schema)
 
 
 class KeyedStream:

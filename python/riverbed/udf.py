@@ -33,6 +33,15 @@ _strdup: Any = None
 
 _ERROR_TAG = re.compile(r"\[python error #(\d+)\]")
 
+# Set while a user function runs in this thread (an engine thread): a job cannot end while
+# one of its functions runs, so Job methods called from there must not wait for it.
+_local = threading.local()
+
+
+def in_user_function() -> bool:
+    """True while a map_batches function runs in the current thread."""
+    return getattr(_local, "depth", 0) > 0
+
 
 def register(fn: Callable[[pa.RecordBatch], Any], schema: pa.Schema | None) -> int:
     """Register a function for a plan; returns its id."""
@@ -66,7 +75,11 @@ def _dispatch(uid: int, in_array: int, in_schema: int, out_array: int, out_schem
     try:
         batch = pa.RecordBatch._import_from_c(in_array, in_schema)
         fn, schema = _functions[uid]
-        result = fn(batch)
+        _local.depth = getattr(_local, "depth", 0) + 1
+        try:
+            result = fn(batch)
+        finally:
+            _local.depth -= 1
         result = _to_batch(result, schema)
         result._export_to_c(out_array, out_schema)
         return 0
