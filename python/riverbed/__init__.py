@@ -44,6 +44,7 @@ from .errors import (
     InputNotFoundError,
     InternalError,
     InvalidArgumentError,
+    LateRowsWarning,
     PlanError,
     RiverbedError,
     SchemaError,
@@ -89,5 +90,5 @@ __all__ = [
     "Float32", "Float64", "Boolean", "Utf8", "String", "Binary", "Date", "Null", "Timestamp", "Duration",
     "RiverbedError", "InternalError", "PlanError", "ColumnNotFoundError", "TypeMismatchError",
     "SchemaError", "InputNotFoundError", "DataError", "StorageError", "CancelledError",
-    "UserFunctionError", "InvalidArgumentError",
+    "UserFunctionError", "InvalidArgumentError", "LateRowsWarning",
 ]
