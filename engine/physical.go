@@ -183,6 +183,9 @@ func (g *graph) build(n *lnode, filterAbove *lnode) (flow, error) {
 		}
 		st := g.newStage("window_agg", p, edge{from: in.st, part: partHash, keys: keys})
 		name := fmt.Sprintf("window_agg(%s)", n.winDef.Kind)
+		if n.lateOutput {
+			name += " late rows" // its late_records are its output, not dropped rows
+		}
 		if n.win.kind == "session" {
 			st.chain(name, func(int) operator {
 				return &sessionAggOp{name: n.name, keys: keys, keyTypes: types, aggs: n.aggs, schema: n.schema,

@@ -652,14 +652,14 @@ def late_rows_message(ops: list[dict[str, Any]]) -> str | None:
     """The LateRowsWarning text for a finished job's operator metrics, or None."""
     by_op: dict[str, int] = {}
     for o in ops:
-        if o.get("late_records"):
+        if o.get("late_records") and not o["operator"].endswith(" late rows"):  # .late() outputs them
             by_op[o["operator"]] = by_op.get(o["operator"], 0) + o["late_records"]
     if not by_op:
         return None
     total = sum(by_op.values())
     where = ", ".join(f"{n:,} by {op}" for op, n in by_op.items())
     return (f"{total:,} late rows were dropped ({where}): rows behind the watermark in streaming mode, "
-            "or with a null event time. Read them with .late() on the window result, or run with "
+            "or with a null event time. Read a window's late rows with .late() on its result, or run with "
             "runtime_mode=\"batch\" so that every row of a bounded input counts.")
 
 
