@@ -35,6 +35,7 @@ type sessionAggOp struct {
 	nextID   uint32
 	ends     sessionHeap
 	ts       []int64
+	touched  []*session // fired sessions that late rows updated since the last emission
 }
 
 type session struct {
@@ -132,8 +133,9 @@ func (o *sessionAggOp) processBatch(m message, out emitter) error {
 		sort.Slice(list, func(a, b int) bool { return list[a].start < list[b].start })
 		o.sessions[k] = list
 		heap.Push(&o.ends, sessionRef{end: target.end, s: target})
-		if target.fired {
+		if target.fired && !target.touched {
 			target.touched = true
+			o.touched = append(o.touched, target)
 		}
 		ids = append(ids, target.id)
 		rows = append(rows, int32(i))
@@ -193,17 +195,17 @@ func removeSession(list []*session, s *session) []*session {
 	return list
 }
 
-// emitTouched re-emits fired sessions that late rows updated.
+// emitTouched re-emits fired sessions that late rows updated (and that were not merged
+// away meanwhile).
 func (o *sessionAggOp) emitTouched(out emitter) error {
 	var upd []*session
-	for _, list := range o.sessions {
-		for _, s := range list {
-			if s.fired && s.touched {
-				s.touched = false
-				upd = append(upd, s)
-			}
+	for _, s := range o.touched {
+		if s.fired && s.touched && !s.dead {
+			upd = append(upd, s)
 		}
+		s.touched = false
 	}
+	o.touched = o.touched[:0]
 	return o.emitSessions(upd, out)
 }
 

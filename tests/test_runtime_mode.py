@@ -324,7 +324,7 @@ def test_unsorted_asof_keeps_every_row_by_default_and_streaming_warns():
         assert q().collect(progress=False).num_rows == labels.num_rows
     with pytest.warns(rb.LateRowsWarning, match=r"late rows were dropped .*join\(asof\).*runtime_mode=\"batch\""
                       ) as rec:
-        out = q().collect(progress=False)
+        out = q().collect(progress=False, runtime_mode="streaming")
     dropped = labels.num_rows - out.num_rows
     assert dropped > 0
     assert f"{dropped:,} late rows" in str(rec[0].message)
@@ -341,7 +341,7 @@ def test_streaming_mode_late_rows_in_late_output():
     assert res.late().collect(progress=False).num_rows == 0
     with pytest.warns(rb.LateRowsWarning, match="2 late rows"):
         assert res.collect(progress=False, runtime_mode="streaming")["n"].to_pylist() == [1]
-    streaming = rb.Environment(parallelism=1, batch_size=1)
+    streaming = rb.Environment(parallelism=1, batch_size=1, runtime_mode="streaming")
     res = streaming.from_arrow(t, event_time="ts").key_by("k").window(rb.tumbling("10s")).agg(rb.count().alias("n"))
     with warnings.catch_warnings():
         warnings.simplefilter("error", rb.LateRowsWarning)  # the late output is not a loss
