@@ -243,7 +243,8 @@ def test_interval_and_asof_joins_drop_late_rows(p):
     assert late_count == len(late_l) + len(late_r)
 
     ls, rs = streams()
-    out = ls.join_asof(rs, on="k").collect(progress=False)
+    with pytest.warns(rb.LateRowsWarning, match=f"{len(late_l) + len(late_r)} late rows"):
+        out = ls.join_asof(rs, on="k").collect(progress=False)
     want_asof = []
     for lr in lrows:
         best = None

@@ -9,6 +9,7 @@ non-keyed and processing-time windows, plan errors, and the live-job API.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import time
 from collections import Counter
@@ -390,7 +391,8 @@ def test_rows_of_one_batch_do_not_see_each_other(batch_size, late):
     t = small_table(["a", "a"], [100, 0], [1, 2])
     res = (streaming_env(parallelism=1, batch_size=batch_size).from_arrow(t, event_time="ts")
            .key_by("k").window(rb.tumbling("10s")).agg(rb.count().alias("n")))
-    out = res.collect(progress=False)
+    with pytest.warns(rb.LateRowsWarning, match="1 late rows") if late else contextlib.nullcontext():
+        out = res.collect(progress=False)
     assert sorted(out.column("n").to_pylist()) == [1] * (2 - late)
     assert res.late().collect(progress=False).num_rows == late
 
@@ -462,7 +464,8 @@ def test_window_columns_typed_like_event_time(ts_type):
     env = streaming_env(parallelism=2, batch_size=B)
     res = (env.from_arrow(table, event_time="ts", max_out_of_orderness="2s")
            .key_by("k").window(rb.tumbling("10s"), allowed_lateness="5s").agg(rb_aggs()))
-    results = res.collect(progress=False)
+    with pytest.warns(rb.LateRowsWarning, match="28 late rows"):
+        results = res.collect(progress=False)
     assert results.schema.field("window_start").type == ts_type
     assert results.schema.field("window_end").type == ts_type
     want = ref.reference(rows, SPECS["tumbling"][1], keys=("k",), time="ts", aggs=REF_AGGS, batch_size=B,
