@@ -398,48 +398,63 @@ func (o *topnOp) processWatermark(wm int64, out emitter) error {
 		return nil
 	}
 	o.wm = wm
-	return fireClosed(o.panes, wm, out, o.fire)
-}
-
-func (o *topnOp) fire(w [2]int64, p *topnPane, out emitter) error {
-	keys := make([]uint32, 0, len(p.parts))
-	for k := range p.parts {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(a, b int) bool { return keys[a] < keys[b] })
+	// The top rows of all closed windows (in end order) are gathered together, a batch at
+	// a time: one take per stored chunk, not one per window.
 	var refs []rowRef
-	var ranks []int64
-	for _, k := range keys {
-		o.trim(p.parts[k])
-		rows := p.parts[k].rows
-		for r, row := range rows {
-			refs = append(refs, row.ref)
-			rank := int64(r + 1)
-			if o.withTies && r > 0 && o.cmpValue(row, rows[r-1]) == 0 {
-				rank = ranks[len(ranks)-1]
+	var ranks, starts, ends []int64
+	flush := func() error {
+		defer func() {
+			for _, r := range refs {
+				o.store.drop(r)
 			}
-			ranks = append(ranks, rank)
+			refs, ranks, starts, ends = refs[:0], ranks[:0], starts[:0], ends[:0]
+		}()
+		if len(refs) == 0 {
+			return nil
+		}
+		cols, err := o.store.gather(o.tc.ec.ctx, refs)
+		if err != nil {
+			return err
+		}
+		if o.win != nil {
+			cols = append(cols, timeArray(o.tc.ec, o.timeType, starts), timeArray(o.tc.ec, o.timeType, ends))
+		}
+		cols = append(cols, int64Array(o.tc.ec.mem, arrow.PrimitiveTypes.Int64, ranks, nil))
+		rec := array.NewRecordBatch(o.schema, cols, int64(len(refs)))
+		releaseAll(cols)
+		return emitSliced(rec, o.batchSize, out)
+	}
+	for _, w := range closedWindows(o.panes, wm) {
+		p := o.panes[w]
+		delete(o.panes, w)
+		keys := make([]uint32, 0, len(p.parts))
+		for k := range p.parts {
+			keys = append(keys, k)
+		}
+		sort.Slice(keys, func(a, b int) bool { return keys[a] < keys[b] })
+		for _, k := range keys {
+			o.trim(p.parts[k])
+			rows := p.parts[k].rows
+			for r, row := range rows {
+				refs = append(refs, row.ref)
+				rank := int64(r + 1)
+				if o.withTies && r > 0 && o.cmpValue(row, rows[r-1]) == 0 {
+					rank = ranks[len(ranks)-1]
+				}
+				ranks = append(ranks, rank)
+				starts, ends = append(starts, w[0]), append(ends, w[1])
+			}
+		}
+		if len(refs) >= o.batchSize {
+			if err := flush(); err != nil {
+				return err
+			}
 		}
 	}
-	defer func() {
-		for _, r := range refs {
-			o.store.drop(r)
-		}
-	}()
-	if len(refs) == 0 {
-		return nil
-	}
-	cols, err := o.store.gather(o.tc.ec.ctx, refs)
-	if err != nil {
+	if err := flush(); err != nil {
 		return err
 	}
-	if o.win != nil {
-		cols = append(cols, windowColumns(o.tc.ec, o.timeType, w, len(refs))...)
-	}
-	cols = append(cols, int64Array(o.tc.ec.mem, arrow.PrimitiveTypes.Int64, ranks, nil))
-	rec := array.NewRecordBatch(o.schema, cols, int64(len(refs)))
-	releaseAll(cols)
-	return emitSliced(rec, o.batchSize, out)
+	return out.emit(message{kind: msgWatermark, n: wm})
 }
 
 func (o *topnOp) close() {

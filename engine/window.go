@@ -256,18 +256,6 @@ func closedWindows[V any](panes map[[2]int64]V, wm int64) [][2]int64 {
 	return ws
 }
 
-// fireClosed fires, in end order, and forgets every pane whose window the watermark has
-// passed, then passes the watermark on.
-func fireClosed[V any](panes map[[2]int64]V, wm int64, out emitter, fire func([2]int64, V, emitter) error) error {
-	for _, w := range closedWindows(panes, wm) {
-		if err := fire(w, panes[w], out); err != nil {
-			return err
-		}
-		delete(panes, w)
-	}
-	return out.emit(message{kind: msgWatermark, n: wm})
-}
-
 // windowColumns builds window_start and window_end columns of n rows for one window.
 func windowColumns(ec *evalCtx, dt arrow.DataType, w [2]int64, n int) []arrow.Array {
 	starts, ends := make([]int64, n), make([]int64, n)
