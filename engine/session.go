@@ -99,16 +99,13 @@ func (o *sessionAggOp) processBatch(m message, out emitter) error {
 		k := keyIDs[i]
 		lo, hi := t, t+o.gap
 		list := o.sessions[k]
-		// Sessions overlapping [lo, hi) merge with the new row.
-		var hit []*session
-		for _, s := range list {
-			if s.start < hi && lo < s.end {
-				hit = append(hit, s)
-			}
-		}
-		mlo, mhi := lo, hi
-		for _, s := range hit {
-			mlo, mhi = min(mlo, s.start), max(mhi, s.end)
+		// Sessions overlapping [lo, hi) merge with the new row. A key's sessions never
+		// overlap and are sorted by start, so their ends are sorted too: the overlapping
+		// ones are list[a:b].
+		a := sort.Search(len(list), func(i int) bool { return list[i].end > lo })
+		b := a
+		for b < len(list) && list[b].start < hi {
+			b++
 		}
 		// Lateness is judged on the row's own window, not on what it would merge with, so
 		// that it does not depend on which other rows happen to have arrived.
@@ -117,20 +114,22 @@ func (o *sessionAggOp) processBatch(m message, out emitter) error {
 			continue
 		}
 		var target *session
-		if len(hit) == 0 {
+		if a == b {
 			target = &session{start: lo, end: hi, id: o.newID(), key: k}
-			list = append(list, target)
+			list = append(list, nil)
+			copy(list[a+1:], list[a:])
+			list[a] = target
 		} else {
-			target = hit[0]
-			for _, s := range hit[1:] {
+			target = list[a]
+			mlo, mhi := min(lo, target.start), max(hi, list[b-1].end)
+			for _, s := range list[a+1 : b] {
 				o.mergeInto(target, s)
 				alias[s.id] = target.id
 				merged = append(merged, s.id)
-				list = removeSession(list, s)
 			}
+			list = append(list[:a+1], list[b:]...)
 			target.start, target.end = mlo, mhi
 		}
-		sort.Slice(list, func(a, b int) bool { return list[a].start < list[b].start })
 		o.sessions[k] = list
 		heap.Push(&o.ends, sessionRef{end: target.end, s: target})
 		if target.fired && !target.touched {
