@@ -333,7 +333,7 @@ def test_unsorted_asof_keeps_every_row_by_default_and_streaming_warns():
     assert sum(m["late_records"] for m in job.metrics(as_dict=True)) == dropped
 
 
-def test_streaming_mode_late_rows_in_late_output():
+def test_streaming_mode_late_rows_in_late_output(tmp_path):
     t = pa.table({"k": [1, 1, 1], "ts": pa.array([BASE + 100 * S, BASE, BASE + 5 * S], pa.timestamp("us"))})
     env = rb.Environment(parallelism=1, batch_size=1)
     res = env.from_arrow(t, event_time="ts").key_by("k").window(rb.tumbling("10s")).agg(rb.count().alias("n"))
@@ -341,6 +341,13 @@ def test_streaming_mode_late_rows_in_late_output():
     assert res.late().collect(progress=False).num_rows == 0
     with pytest.warns(rb.LateRowsWarning, match="2 late rows"):
         assert res.collect(progress=False, runtime_mode="streaming")["n"].to_pylist() == [1]
+    with pytest.warns(rb.LateRowsWarning, match="2 late rows"):
+        assert sum(b.num_rows for b in res.to_reader(runtime_mode="streaming")) == 1
+    with pytest.warns(rb.LateRowsWarning, match="2 late rows"):
+        assert res.start(runtime_mode="streaming").collect().num_rows == 1
+    with pytest.warns(rb.LateRowsWarning, match="2 late rows"):
+        res.write_parquet(tmp_path / "out", runtime_mode="streaming", progress=False)
+    assert pq.read_table(tmp_path / "out").num_rows == 1
     streaming = rb.Environment(parallelism=1, batch_size=1, runtime_mode="streaming")
     res = streaming.from_arrow(t, event_time="ts").key_by("k").window(rb.tumbling("10s")).agg(rb.count().alias("n"))
     with warnings.catch_warnings():

@@ -635,7 +635,7 @@ def _stream_batches(job: _lib.JobHandle, reader: pa.RecordBatchReader) -> Iterab
             try:
                 batch = reader.read_next_batch()
             except StopIteration:
-                return
+                break
             except Exception as e:  # the engine's error, with its status
                 err = job.error()
                 if err is None:
