@@ -369,6 +369,7 @@ def test_runtime_mode_validation():
     assert "runtime mode: streaming" in s.explain(runtime_mode="streaming")
     reader = pa.RecordBatchReader.from_batches(pa.schema([("x", pa.int64())]), [])
     assert "runtime mode: streaming" in rb.from_arrow(reader).explain()  # a stream may be live
+    assert "runtime mode: batch" in rb.from_arrow(reader, bounded=True).explain()
 
 
 @pytest.mark.parametrize("p", [1, 3])

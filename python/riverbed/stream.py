@@ -149,10 +149,15 @@ class Environment:
         return Stream(self, _event_time(node, event_time, max_out_of_orderness, idle_timeout), [])
 
     def from_arrow(self, data: Any, *, event_time: str | None = None, max_out_of_orderness: Any = None,
-                   idle_timeout: Any = None) -> Stream:
+                   idle_timeout: Any = None, bounded: bool | None = None) -> Stream:
         """Use Arrow data: a pyarrow Table, RecordBatch or RecordBatchReader, a polars
         DataFrame, or anything with ``__arrow_c_stream__`` / ``__arrow_c_array__``. Buffers
         are handed to the engine without copying.
+
+        ``bounded`` says whether the input ends. By default a table is bounded and a
+        ``RecordBatchReader`` is not (it may be live), which decides the ``"automatic"``
+        runtime mode (see :class:`Environment`); pass ``bounded=True`` for a reader over
+        finite data (e.g. a file) to run it in batch mode.
 
         Examples
         --------
@@ -161,7 +166,7 @@ class Environment:
         >>> s.with_columns((rb.col("x") * 10).alias("y")).collect()["y"].to_pylist()
         [10, 20]
         """
-        return _arrow_stream(self, _as_arrow(data), event_time, max_out_of_orderness, idle_timeout)
+        return _arrow_stream(self, _as_arrow(data), event_time, max_out_of_orderness, idle_timeout, bounded)
 
     def from_pandas(self, df: pandas.DataFrame, **event_time: Any) -> Stream:
         """Use a pandas DataFrame (converted to Arrow; the index is dropped). Takes the
@@ -195,10 +200,12 @@ def _check_mode(runtime_mode: Any) -> None:
 
 
 def _arrow_stream(env: Environment, data: pa.Table | pa.RecordBatchReader, event_time: str | None = None,
-                  max_out_of_orderness: Any = None, idle_timeout: Any = None) -> Stream:
+                  max_out_of_orderness: Any = None, idle_timeout: Any = None, bounded: bool | None = None) -> Stream:
     src = _Source(data)
     # A table is bounded; a RecordBatchReader may be live (automatic mode streams it).
-    node = _event_time({"op": "scan_arrow", "_src": src, "bounded": isinstance(data, pa.Table)},
+    if bounded is None:
+        bounded = isinstance(data, pa.Table)
+    node = _event_time({"op": "scan_arrow", "_src": src, "bounded": bool(bounded)},
                        event_time, max_out_of_orderness, idle_timeout)
     return Stream(env, node, [src])
 
