@@ -14,7 +14,9 @@ import (
 // dedupOp keeps the first row of each key in event-time order, and drops rows of that key
 // whose event time is less than `within` after the kept one; the next row after that is
 // kept again. Rows wait until the watermark reaches their time, then are taken in (event
-// time, input order), so the result does not depend on how parallel inputs interleave.
+// time, input order), so the result does not depend on how parallel inputs interleave;
+// rows an operator made (window results, join pairs), which have no input order, are
+// taken in (event time, columns in schema order).
 // Rows behind the watermark on arrival are late: dropped and counted.
 type dedupOp struct {
 	baseOp
@@ -100,6 +102,11 @@ func (o *dedupOp) processWatermark(wm int64, out emitter) error {
 		}
 		if x.seq != y.seq {
 			return x.seq < y.seq
+		}
+		if x.seq == seqUnordered { // rows without input order: by their columns
+			if c := compareRows(o.store.chunks[x.ref.chunk], int(x.ref.row), o.store.chunks[y.ref.chunk], int(y.ref.row)); c != 0 {
+				return c < 0
+			}
 		}
 		return x.ref.row < y.ref.row
 	})
@@ -350,11 +357,8 @@ func (o *topnOp) better(a, b topnRow) bool {
 	if c := o.cmpValue(a, b); c != 0 {
 		return c < 0
 	}
-	ra, rb := o.store.chunks[a.ref.chunk], o.store.chunks[b.ref.chunk]
-	for k := 0; k < int(ra.NumCols()); k++ {
-		if c := compareCells(ra.Column(k), int(a.ref.row), rb.Column(k), int(b.ref.row)); c != 0 {
-			return c < 0
-		}
+	if c := compareRows(o.store.chunks[a.ref.chunk], int(a.ref.row), o.store.chunks[b.ref.chunk], int(b.ref.row)); c != 0 {
+		return c < 0
 	}
 	if a.seq != b.seq {
 		return a.seq < b.seq
@@ -462,6 +466,16 @@ func (o *topnOp) close() {
 	if o.groups != nil {
 		o.groups.release()
 	}
+}
+
+// compareRows orders two rows of batches of one schema by their columns in schema order.
+func compareRows(a arrow.RecordBatch, i int, b arrow.RecordBatch, j int) int {
+	for k := 0; k < int(a.NumCols()); k++ {
+		if c := compareCells(a.Column(k), i, b.Column(k), j); c != 0 {
+			return c
+		}
+	}
+	return 0
 }
 
 // compareCells orders two non-dictionary cells of the same type: negative if a[i] comes

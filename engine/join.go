@@ -591,17 +591,30 @@ func (o *intervalJoinOp) processWatermark(wm int64, out emitter) error {
 	return out.emit(message{kind: msgWatermark, n: wm})
 }
 
+// rightBefore orders right rows by time, then input order; rows an operator made (no input
+// order) by their columns.
+func (o *asofJoinOp) rightBefore(a, b timedRef) bool {
+	if a.ts != b.ts || a.seq != b.seq || a.seq != seqUnordered {
+		return a.before(b)
+	}
+	chunks := o.sides[1].store.chunks
+	if c := compareRows(chunks[a.ref.chunk], int(a.ref.row), chunks[b.ref.chunk], int(b.ref.row)); c != 0 {
+		return c < 0
+	}
+	return a.before(b)
+}
+
 // sortRight sorts the right rows that arrived out of order into their keys' lists.
 func (o *asofJoinOp) sortRight() {
 	for k, from := range o.unsorted {
 		list := o.right[k]
 		tail := list[from:]
-		sort.Slice(tail, func(a, b int) bool { return tail[a].before(tail[b]) })
-		if from > 0 && tail[0].before(list[from-1]) {
+		sort.Slice(tail, func(a, b int) bool { return o.rightBefore(tail[a], tail[b]) })
+		if from > 0 && o.rightBefore(tail[0], list[from-1]) {
 			merged := make([]timedRef, 0, len(list))
 			a, b := list[:from], tail
 			for len(a) > 0 && len(b) > 0 {
-				if b[0].before(a[0]) {
+				if o.rightBefore(b[0], a[0]) {
 					merged, b = append(merged, b[0]), b[1:]
 				} else {
 					merged, a = append(merged, a[0]), a[1:]
@@ -616,7 +629,8 @@ func (o *asofJoinOp) sortRight() {
 
 // asofJoinOp joins each left row with the latest right row of the same key at or before
 // its event time (a left join: no such row gives nulls); of right rows with equal times,
-// the last in input order. A left row waits until the watermark reaches its time, so every
+// the last in input order (for rows an operator made, which have none: the greatest by
+// their columns). A left row waits until the watermark reaches its time, so every
 // right row that could match has arrived.
 type asofJoinOp struct {
 	joinBase
@@ -669,7 +683,7 @@ func (o *asofJoinOp) processBatch(m message, out emitter) error {
 		} else {
 			list := o.right[ids[i]]
 			e := timedRef{ts: t, ref: ref, seq: m.seq}
-			if _, ok := o.unsorted[ids[i]]; !ok && len(list) > 0 && !list[len(list)-1].before(e) {
+			if _, ok := o.unsorted[ids[i]]; !ok && len(list) > 0 && !o.rightBefore(list[len(list)-1], e) {
 				o.unsorted[ids[i]] = len(list) // list[:len] is sorted
 			}
 			o.right[ids[i]] = append(list, e)

@@ -430,3 +430,49 @@ def test_time_ordered_parquet_in_batch_mode(tmp_path, p, bs):
     assert sorted(zip(interval["i"].to_pylist(), interval["j"].to_pylist())) == sorted(want)
     plan = src("l").key_by("k").window(rb.tumbling("10s")).agg(AGGS).explain()
     assert "runtime mode: batch" in plan
+
+
+# -- rows an operator made have no input order: ties are broken by their columns ----------------
+
+def nulls_last(v):
+    return (v is None, 0 if v is None else v)
+
+
+def test_dedup_of_join_pairs_is_deterministic(files):
+    """Deduplicating join pairs by the left row: all pairs of a left row have its event time,
+    so the first is the least by the pair's columns (ts_right, v_right, j) in every variant."""
+    got = run_all(files, lambda src: src("left").join_interval(src("right"), on="k", lower="-1s", upper="2s")
+                  .deduplicate("i"),
+                  lambda t: sorted(zip(t.column("i").to_pylist(), t.column("j").to_pylist())))
+    pairs = duck("""SELECT i, j, R.tus, R.v FROM L JOIN R ON L.k = R.k
+                    AND R.tus BETWEEN L.tus - 1000000 AND L.tus + 2000000""", L=LEFT, R=RIGHT)
+    best: dict = {}
+    for i, j, rt, rv in pairs:
+        key = (rt, nulls_last(rv), j)
+        if i not in best or key < best[i][0]:
+            best[i] = (key, j)
+    assert got == sorted((i, b[1]) for i, b in best.items())
+
+
+def test_asof_ties_among_operator_made_rows_are_deterministic(files):
+    """An as-of join whose right side is itself a join (pairs of right rows with equal key and
+    time, so many right rows tie in time): of tied rows the greatest by columns wins."""
+    def build(src):
+        pairs = src("right").join_interval(src("right"), on="k", lower="0s", upper="0s")
+        return src("left").join_asof(pairs, on="k", suffix="_r")
+
+    got = run_all(files, build, lambda t: sorted(zip(t.column("i").to_pylist(), t.column("j").to_pylist(),
+                                                     t.column("j_right").to_pylist()), key=repr))
+    lt, rt = micros(LEFT.column("ts")), micros(RIGHT.column("ts"))
+    lk, rk = LEFT.column("k").to_pylist(), RIGHT.column("k").to_pylist()
+    rv = RIGHT.column("v").to_pylist()
+    pairs = [(a, b) for a in range(N) for b in range(N) if rk[a] is not None and rk[a] == rk[b] and rt[a] == rt[b]]
+    want = []
+    for i in range(N):
+        cands = [(a, b) for a, b in pairs if lk[i] is not None and rk[a] == lk[i] and rt[a] <= lt[i]]
+        if not cands:
+            want.append((i, None, None))
+            continue
+        a, b = max(cands, key=lambda p: (rt[p[0]], nulls_last(rv[p[0]]), p[0], nulls_last(rv[p[1]]), p[1]))
+        want.append((i, a, b))
+    assert got == sorted(want, key=repr)
