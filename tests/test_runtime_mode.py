@@ -512,3 +512,18 @@ def test_time_ordered_parquet_fires_windows_before_the_end(tmp_path, mode):
         if job.status == "running":
             job.cancel()
     assert sorted(out["n"].to_pylist()) == [250] * 1200
+
+
+def test_bounded_generator_fires_windows_before_the_end_in_batch_mode():
+    """A generator's clock is its watermark in batch mode (no row to come is earlier)."""
+    n = 400_000
+    env = rb.Environment(parallelism=2, batch_size=2000)
+    job = env.nexmark(max_events=n).bids().key_by("auction").window(rb.tumbling("10ms")).agg(
+        rb.count().alias("c")).start(runtime_mode="batch")
+    try:
+        assert settled_rows_read(job) < n
+        out = job.collect()
+    finally:
+        if job.status == "running":
+            job.cancel()
+    assert sum(out["c"].to_pylist()) == env.nexmark(max_events=n).bids().collect(progress=False).num_rows
