@@ -22,7 +22,8 @@ type lnode struct {
 	dataset    *batch.Dataset
 	projection []int // indexes into dataset.Schema
 	// scan_arrow
-	source int
+	source  int
+	bounded bool // a finite table (not a possibly live stream)
 	// filter
 	pred     cexpr
 	predExpr *Expr
@@ -45,6 +46,7 @@ type lnode struct {
 	count     int64 // rows (datagen) or events (nexmark); -1: unbounded
 	rate      float64
 	genEvents bool // count and rate are of events, not rows
+	genTime   bool // the event-time column is the generator's own clock (non-decreasing in the index)
 	// window_agg
 	win        windower
 	winDef     *WindowDef
@@ -60,6 +62,7 @@ type lnode struct {
 	within     int64
 	orderBy    cexpr
 	descending bool
+	withTies   bool
 	topWindow  bool // topn assigns windows (else reads window_start/window_end)
 }
 
@@ -160,7 +163,7 @@ func (b *binder) bind(n *Node) (*lnode, error) {
 		if n.Source < 0 || n.Source >= len(b.inputs) {
 			return nil, rberr.New(rberr.Plan, "%s: input %d was not provided (%d inputs given)", name, n.Source, len(b.inputs))
 		}
-		ln.source = n.Source
+		ln.source, ln.bounded = n.Source, n.Bounded
 		ln.schema = b.inputs[n.Source]
 		if err := b.bindEventTime(n, ln); err != nil {
 			return nil, err
@@ -592,7 +595,17 @@ func (b *binder) bindGenerator(n *Node, ln *lnode) error {
 		}
 	}
 	ln.schema = ln.gen.Schema()
-	return b.bindEventTime(n, ln)
+	if err := b.bindEventTime(n, ln); err != nil {
+		return err
+	}
+	if ln.wm != nil {
+		// Nexmark's date_time and every datagen timestamp or date column carry the row's
+		// event time, non-decreasing in the sequence index.
+		id := ln.schema.Field(ln.schema.FieldIndices(ln.wm.column)[0]).Type.ID()
+		ln.genTime = (n.Op == "nexmark" && ln.wm.column == "date_time") ||
+			(n.Op == "datagen" && (id == arrow.TIMESTAMP || id == arrow.DATE32))
+	}
+	return nil
 }
 
 // bindWindow validates a window aggregation.
@@ -754,7 +767,7 @@ func (b *binder) bindTopN(n *Node, ln, in *lnode) error {
 	if t := ob.Type(); !isNumeric(t) && !isString(t) && !isTemporal(t) && t.ID() != arrow.BOOL {
 		return rberr.New(rberr.Type, "%s: cannot rank by %s of type %s", ln.name, ob, TypeName(t))
 	}
-	ln.orderBy, ln.descending, ln.limit = ob, n.Descending, *n.N
+	ln.orderBy, ln.descending, ln.withTies, ln.limit = ob, n.Descending, n.WithTies, *n.N
 	fields := append([]arrow.Field{}, in.schema.Fields()...)
 	if n.Window != nil {
 		if ln.win, err = compileWindower(n.Window, ln.name); err != nil {

@@ -1,8 +1,11 @@
 package engine
 
 import (
+	"bytes"
+	"cmp"
 	"math"
 	"sort"
+	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -11,7 +14,9 @@ import (
 // dedupOp keeps the first row of each key in event-time order, and drops rows of that key
 // whose event time is less than `within` after the kept one; the next row after that is
 // kept again. Rows wait until the watermark reaches their time, then are taken in (event
-// time, input order), so the result does not depend on how parallel inputs interleave.
+// time, input order), so the result does not depend on how parallel inputs interleave;
+// rows an operator made (window results, join pairs), which have no input order, are
+// taken in (event time, columns in schema order).
 // Rows behind the watermark on arrival are late: dropped and counted.
 type dedupOp struct {
 	baseOp
@@ -98,6 +103,11 @@ func (o *dedupOp) processWatermark(wm int64, out emitter) error {
 		if x.seq != y.seq {
 			return x.seq < y.seq
 		}
+		if x.seq == seqUnordered { // rows without input order: by their columns
+			if c := compareRows(o.store.chunks[x.ref.chunk], int(x.ref.row), o.store.chunks[y.ref.chunk], int(y.ref.row)); c != 0 {
+				return c < 0
+			}
+		}
 		return x.ref.row < y.ref.row
 	})
 	n := sort.Search(len(o.pending), func(i int) bool { return o.pending[i].ts > wm })
@@ -141,6 +151,12 @@ func (o *dedupOp) close() {
 // n of each partition, with their rank, when the watermark passes the window's end. The
 // window is either assigned from event time (win set) or read from the window_start and
 // window_end columns of a window result.
+//
+// Rows are ordered by the ranking value (nulls last), then — so that ties are broken the
+// same way at any parallelism and batch size — by the row's columns in schema order
+// (ascending, nulls last), then by input order. Without ties the rank is the row number
+// (1..n); with ties every row whose value equals the n-th row's is kept too, and the rank
+// is SQL's RANK() (tied rows share the rank of the first of them).
 type topnOp struct {
 	baseOp
 	name       string
@@ -148,6 +164,7 @@ type topnOp struct {
 	keyTypes   []arrow.DataType
 	orderBy    cexpr
 	descending bool
+	withTies   bool
 	n          int
 	win        *windower
 	timeIdx    int // event time (win set)
@@ -171,12 +188,14 @@ type topnPane struct {
 	parts map[uint32]*topnPart
 }
 
-// topnPart is one partition's candidates. Once trimmed to n rows, cut is the n-th best:
-// later rows that do not beat it are rejected at once.
+// topnPart is one partition's candidates. Once trimmed, cut is the n-th best: later rows
+// that do not beat it (with ties: whose value is worse than its value) are rejected at
+// once. The candidates are trimmed again when they exceed limit.
 type topnPart struct {
-	rows []topnRow
-	full bool
-	cut  topnRow
+	rows  []topnRow
+	full  bool
+	cut   topnRow
+	limit int
 }
 
 type topnRow struct {
@@ -185,7 +204,7 @@ type topnRow struct {
 	i    int64
 	s    string
 	null bool
-	seq  uint64 // input position (batch, row), to break ties deterministically
+	seq  uint64 // input position (batch, row), the last tie-breaker
 	row  int32
 }
 
@@ -239,6 +258,7 @@ func (o *topnOp) processBatch(m message, out emitter) error {
 	chunk := o.store.add(rec)
 	lateWM := lateWatermark(o.wm, m)
 	placed := 0
+	var late int64
 	for i := 0; i < n; i++ {
 		o.wbuf = o.wbuf[:0]
 		if o.win == nil {
@@ -246,11 +266,12 @@ func (o *topnOp) processBatch(m message, out emitter) error {
 		} else if o.ts[i] != math.MinInt64 {
 			o.wbuf = o.win.assign(o.ts[i], o.wbuf)
 		}
+		accepted := false
 		for _, w := range o.wbuf {
 			if o.win != nil && w[1]-1 <= lateWM {
-				o.tc.metrics.late.Add(1)
 				continue
 			}
+			accepted = true
 			p := o.panes[w]
 			if p == nil {
 				p = &topnPane{parts: map[uint32]*topnPart{}}
@@ -258,20 +279,26 @@ func (o *topnOp) processBatch(m message, out emitter) error {
 			}
 			part := p.parts[ids[i]]
 			if part == nil {
-				part = &topnPart{}
+				part = &topnPart{limit: 4*o.n + 64}
 				p.parts[ids[i]] = part
 			}
 			r := vals(i)
 			r.ref, r.seq, r.row = rowRef{chunk, int32(i)}, m.seq, int32(i)
-			if part.full && !o.better(r, part.cut) {
+			if part.full && !o.admits(r, part.cut) {
 				continue
 			}
 			part.rows = append(part.rows, r)
 			placed++
-			if len(part.rows) > 4*o.n+64 {
+			if len(part.rows) > part.limit {
 				o.trim(part)
 			}
 		}
+		if !accepted { // a null event time, or late for every window
+			late++
+		}
+	}
+	if late > 0 {
+		o.tc.metrics.late.Add(late)
 	}
 	o.store.live[chunk] += placed - n
 	if o.store.live[chunk] == 0 {
@@ -298,25 +325,40 @@ func sortValues(a arrow.Array) func(int) topnRow {
 	return func(i int) topnRow { return topnRow{i: ints[i], null: a.IsNull(i)} }
 }
 
-// better orders rows: non-null first, then by value (descending or not), then input
-// position.
-func (o *topnOp) better(a, b topnRow) bool {
+// cmpValue orders two rows by the ranking value alone: negative if a ranks before b.
+// Non-null values come first.
+func (o *topnOp) cmpValue(a, b topnRow) int {
 	if a.null != b.null {
-		return !a.null
+		if a.null {
+			return 1
+		}
+		return -1
 	}
-	if !a.null {
-		var lt, gt bool // a's value below / above b's
-		switch {
-		case a.f != b.f:
-			lt, gt = less(a.f, b.f), less(b.f, a.f)
-		case a.i != b.i:
-			lt, gt = a.i < b.i, a.i > b.i
-		case a.s != b.s:
-			lt, gt = a.s < b.s, a.s > b.s
-		}
-		if lt || gt {
-			return gt == o.descending
-		}
+	if a.null {
+		return 0
+	}
+	c := 0
+	switch {
+	case a.f != b.f:
+		c = cmp.Compare(a.f, b.f)
+	case a.i != b.i:
+		c = cmp.Compare(a.i, b.i)
+	case a.s != b.s:
+		c = strings.Compare(a.s, b.s)
+	}
+	if o.descending {
+		c = -c
+	}
+	return c
+}
+
+// better orders rows: by value, then by the columns of the row, then input position.
+func (o *topnOp) better(a, b topnRow) bool {
+	if c := o.cmpValue(a, b); c != 0 {
+		return c < 0
+	}
+	if c := compareRows(o.store.chunks[a.ref.chunk], int(a.ref.row), o.store.chunks[b.ref.chunk], int(b.ref.row)); c != 0 {
+		return c < 0
 	}
 	if a.seq != b.seq {
 		return a.seq < b.seq
@@ -324,18 +366,35 @@ func (o *topnOp) better(a, b topnRow) bool {
 	return a.row < b.row
 }
 
-// trim keeps only the best n rows of a partition.
+// admits reports whether a new row can still be among the top n of a trimmed partition
+// whose n-th row is cut.
+func (o *topnOp) admits(r, cut topnRow) bool {
+	if o.withTies {
+		return o.cmpValue(r, cut) <= 0
+	}
+	return o.better(r, cut)
+}
+
+// trim keeps only the best n rows of a partition (and, with ties, the rows tied with the
+// n-th).
 func (o *topnOp) trim(part *topnPart) {
 	rows := part.rows
-	sort.SliceStable(rows, func(a, b int) bool { return o.better(rows[a], rows[b]) })
+	sort.Slice(rows, func(a, b int) bool { return o.better(rows[a], rows[b]) })
 	if len(rows) >= o.n {
-		for _, r := range rows[o.n:] {
+		keep := o.n
+		if o.withTies {
+			for keep < len(rows) && o.cmpValue(rows[keep], rows[o.n-1]) == 0 {
+				keep++
+			}
+		}
+		for _, r := range rows[keep:] {
 			o.store.drop(r.ref)
 		}
-		rows = rows[:o.n]
+		rows = rows[:keep]
 		part.full, part.cut = true, rows[o.n-1]
 	}
 	part.rows = rows
+	part.limit = max(part.limit, 2*len(rows)+64)
 }
 
 func (o *topnOp) processWatermark(wm int64, out emitter) error {
@@ -343,48 +402,68 @@ func (o *topnOp) processWatermark(wm int64, out emitter) error {
 		return nil
 	}
 	o.wm = wm
-	return fireClosed(o.panes, wm, out, o.fire)
-}
-
-func (o *topnOp) fire(w [2]int64, p *topnPane, out emitter) error {
-	keys := make([]uint32, 0, len(p.parts))
-	for k := range p.parts {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(a, b int) bool { return keys[a] < keys[b] })
+	// The top rows of all closed windows (in end order) are gathered together, a batch at
+	// a time: one take per stored chunk, not one per window.
 	var refs []rowRef
-	var ranks []int64
-	for _, k := range keys {
-		o.trim(p.parts[k])
-		for r, row := range p.parts[k].rows {
-			refs = append(refs, row.ref)
-			ranks = append(ranks, int64(r+1))
+	var ranks, starts, ends []int64
+	flush := func() error {
+		defer func() {
+			for _, r := range refs {
+				o.store.drop(r)
+			}
+			refs, ranks, starts, ends = refs[:0], ranks[:0], starts[:0], ends[:0]
+		}()
+		if len(refs) == 0 {
+			return nil
 		}
-	}
-	defer func() {
-		for _, r := range refs {
-			o.store.drop(r)
-		}
-	}()
-	if len(refs) == 0 {
-		return nil
-	}
-	cols, err := o.store.gather(o.tc.ec.ctx, refs)
-	if err != nil {
-		return err
-	}
-	if o.win != nil {
-		wcols, err := windowColumns(o.tc.ec, o.timeType, w, len(refs))
+		cols, err := o.store.gather(o.tc.ec.ctx, refs)
 		if err != nil {
-			releaseAll(cols)
 			return err
 		}
-		cols = append(cols, wcols...)
+		if o.win != nil {
+			wcols, err := boundColumns(o.tc.ec, o.timeType, starts, ends)
+			if err != nil {
+				releaseAll(cols)
+				return err
+			}
+			cols = append(cols, wcols...)
+		}
+		cols = append(cols, int64Array(o.tc.ec.mem, arrow.PrimitiveTypes.Int64, ranks, nil))
+		rec := array.NewRecordBatch(o.schema, cols, int64(len(refs)))
+		releaseAll(cols)
+		return emitSliced(rec, o.batchSize, out)
 	}
-	cols = append(cols, int64Array(o.tc.ec.mem, arrow.PrimitiveTypes.Int64, ranks, nil))
-	rec := array.NewRecordBatch(o.schema, cols, int64(len(refs)))
-	releaseAll(cols)
-	return emitSliced(rec, o.batchSize, out)
+	for _, w := range closedWindows(o.panes, wm) {
+		p := o.panes[w]
+		delete(o.panes, w)
+		keys := make([]uint32, 0, len(p.parts))
+		for k := range p.parts {
+			keys = append(keys, k)
+		}
+		sort.Slice(keys, func(a, b int) bool { return keys[a] < keys[b] })
+		for _, k := range keys {
+			o.trim(p.parts[k])
+			rows := p.parts[k].rows
+			for r, row := range rows {
+				refs = append(refs, row.ref)
+				rank := int64(r + 1)
+				if o.withTies && r > 0 && o.cmpValue(row, rows[r-1]) == 0 {
+					rank = ranks[len(ranks)-1]
+				}
+				ranks = append(ranks, rank)
+				starts, ends = append(starts, w[0]), append(ends, w[1])
+			}
+		}
+		if len(refs) >= o.batchSize {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	return out.emit(message{kind: msgWatermark, n: wm})
 }
 
 func (o *topnOp) close() {
@@ -392,4 +471,82 @@ func (o *topnOp) close() {
 	if o.groups != nil {
 		o.groups.release()
 	}
+}
+
+// compareRows orders two rows of batches of one schema by their columns in schema order.
+func compareRows(a arrow.RecordBatch, i int, b arrow.RecordBatch, j int) int {
+	for k := 0; k < int(a.NumCols()); k++ {
+		if c := compareCells(a.Column(k), i, b.Column(k), j); c != 0 {
+			return c
+		}
+	}
+	return 0
+}
+
+// compareCells orders two non-dictionary cells of the same type: negative if a[i] comes
+// first. Nulls come last; floats order NaN first (cmp.Compare); types without a natural
+// order compare by their text form, which is deterministic.
+func compareCells(a arrow.Array, i int, b arrow.Array, j int) int {
+	an, bn := a.IsNull(i), b.IsNull(j)
+	if an || bn {
+		switch {
+		case an && bn:
+			return 0
+		case an:
+			return 1
+		}
+		return -1
+	}
+	switch x := a.(type) {
+	case *array.Int8:
+		return cmp.Compare(x.Value(i), b.(*array.Int8).Value(j))
+	case *array.Int16:
+		return cmp.Compare(x.Value(i), b.(*array.Int16).Value(j))
+	case *array.Int32:
+		return cmp.Compare(x.Value(i), b.(*array.Int32).Value(j))
+	case *array.Int64:
+		return cmp.Compare(x.Value(i), b.(*array.Int64).Value(j))
+	case *array.Uint8:
+		return cmp.Compare(x.Value(i), b.(*array.Uint8).Value(j))
+	case *array.Uint16:
+		return cmp.Compare(x.Value(i), b.(*array.Uint16).Value(j))
+	case *array.Uint32:
+		return cmp.Compare(x.Value(i), b.(*array.Uint32).Value(j))
+	case *array.Uint64:
+		return cmp.Compare(x.Value(i), b.(*array.Uint64).Value(j))
+	case *array.Float32:
+		return cmp.Compare(x.Value(i), b.(*array.Float32).Value(j))
+	case *array.Float64:
+		return cmp.Compare(x.Value(i), b.(*array.Float64).Value(j))
+	case *array.Timestamp:
+		return cmp.Compare(x.Value(i), b.(*array.Timestamp).Value(j))
+	case *array.Date32:
+		return cmp.Compare(x.Value(i), b.(*array.Date32).Value(j))
+	case *array.Date64:
+		return cmp.Compare(x.Value(i), b.(*array.Date64).Value(j))
+	case *array.Time32:
+		return cmp.Compare(x.Value(i), b.(*array.Time32).Value(j))
+	case *array.Time64:
+		return cmp.Compare(x.Value(i), b.(*array.Time64).Value(j))
+	case *array.Duration:
+		return cmp.Compare(x.Value(i), b.(*array.Duration).Value(j))
+	case *array.String:
+		return strings.Compare(x.Value(i), b.(*array.String).Value(j))
+	case *array.LargeString:
+		return strings.Compare(x.Value(i), b.(*array.LargeString).Value(j))
+	case *array.Binary:
+		return bytes.Compare(x.Value(i), b.(*array.Binary).Value(j))
+	case *array.LargeBinary:
+		return bytes.Compare(x.Value(i), b.(*array.LargeBinary).Value(j))
+	case *array.Boolean:
+		xv, yv := x.Value(i), b.(*array.Boolean).Value(j)
+		switch {
+		case xv == yv:
+			return 0
+		case !xv:
+			return -1
+		}
+		return 1
+	}
+	return strings.Compare(a.ValueStr(i), b.ValueStr(j))
 }

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"fmt"
 	"math"
 	"time"
 
@@ -209,4 +210,78 @@ func boundColumns(ec *evalCtx, dt arrow.DataType, starts, ends []int64) ([]arrow
 		return nil, err
 	}
 	return []arrow.Array{s, e}, nil
+}
+
+// Runtime modes, as Flink's execution.runtime-mode.
+//
+// In batch mode event-time operators see all of a bounded input before they decide: sources
+// stamp no split watermarks on their batches and send a watermark only where it provably
+// never passes a row still to come (a Parquet row group's minimum event time from its
+// statistics, a generator's next row), so no row is ever late and results do not depend on
+// batch size, file split or parallelism. In streaming mode sources generate watermarks as
+// they read (max event time seen minus max_out_of_orderness), and rows behind them are late.
+const (
+	ModeAutomatic = "automatic"
+	ModeBatch     = "batch"
+	ModeStreaming = "streaming"
+)
+
+func checkRuntimeMode(m string) error {
+	switch m {
+	case "", ModeAutomatic, ModeBatch, ModeStreaming:
+		return nil
+	}
+	msg := fmt.Sprintf("runtime_mode must be \"automatic\", \"batch\" or \"streaming\", got %q", m)
+	if s := suggest(m, []string{ModeAutomatic, ModeBatch, ModeStreaming}); s != "" {
+		msg += fmt.Sprintf("; did you mean %q?", s)
+	}
+	return rberr.New(rberr.Plan, "%s", msg)
+}
+
+// sourceBoundedness lists the sources of a plan that are unbounded (generators without a
+// count) and those that may be (Arrow streams that are not finite tables).
+func sourceBoundedness(n *lnode, unbounded, maybe *[]string) {
+	switch n.op {
+	case "datagen", "nexmark":
+		if n.count < 0 {
+			what := "datagen without number_of_rows"
+			if n.op == "nexmark" {
+				what = "nexmark without max_events"
+			}
+			*unbounded = append(*unbounded, fmt.Sprintf("%s (%s)", n.name, what))
+		}
+	case "scan_arrow":
+		if !n.bounded {
+			*maybe = append(*maybe, fmt.Sprintf("%s (an Arrow stream, which may be live)", n.name))
+		}
+	}
+	for _, in := range n.inputs {
+		sourceBoundedness(in, unbounded, maybe)
+	}
+}
+
+// resolveRuntimeMode decides whether a bound plan runs in batch mode. "automatic" is batch
+// when every source is bounded; "batch" is refused for an unbounded source (an Arrow stream
+// of unknown length is taken at its word: the user says it ends).
+func resolveRuntimeMode(mode string, root *lnode) (bool, error) {
+	var unbounded, maybe []string
+	sourceBoundedness(root, &unbounded, &maybe)
+	switch mode {
+	case ModeStreaming:
+		return false, nil
+	case ModeBatch:
+		if len(unbounded) > 0 {
+			return false, rberr.New(rberr.Plan, "runtime_mode=\"batch\" needs bounded sources, and %s is unbounded; bound it (max_events / number_of_rows) or use runtime_mode=\"streaming\"", unbounded[0])
+		}
+		return true, nil
+	}
+	return len(unbounded) == 0 && len(maybe) == 0, nil
+}
+
+// safeWatermark is the watermark that event time t (µs) of the next row to come allows in
+// batch mode: the largest value that no row at or after t can be at or below, in the
+// resolution of the event-time column (of type dt).
+func safeWatermark(t int64, dt arrow.DataType) int64 {
+	mul, div := microsPer(dt)
+	return toMicros(fromMicros(t, mul, div), mul, div) - 1
 }

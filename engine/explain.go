@@ -72,6 +72,9 @@ func explainLogical(n *lnode, indent string) string {
 		detail = fmt.Sprintf("within %dus", n.within)
 	case "topn":
 		detail = fmt.Sprintf("top %d by %s", n.limit, n.orderBy)
+		if n.withTies {
+			detail += " with ties"
+		}
 	case "write_parquet":
 		detail = n.path
 	}

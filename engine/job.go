@@ -96,6 +96,9 @@ func Explain(doc []byte, inputs []*arrow.Schema) (string, error) {
 		}
 	}()
 	g := newGraph(p.Options, readers)
+	if g.batch, err = resolveRuntimeMode(p.Options.RuntimeMode, root); err != nil {
+		return "", err
+	}
 	f, err := g.build(root, nil)
 	if err != nil {
 		return "", err
@@ -149,6 +152,9 @@ func Start(ctx context.Context, doc []byte, inputs []array.RecordReader, mem mem
 		}
 	}
 	g := newGraph(p.Options, append([]array.RecordReader(nil), inputs...))
+	if g.batch, err = resolveRuntimeMode(p.Options.RuntimeMode, root); err != nil {
+		return nil, err
+	}
 	f, err := g.build(root, nil)
 	if err != nil {
 		return nil, err

@@ -1,8 +1,10 @@
 package engine
 
 import (
+	"cmp"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -357,40 +359,59 @@ func (o *windowJoinOp) processWatermark(wm int64, out emitter) error {
 		return nil
 	}
 	o.wm = wm
-	return fireClosed(o.panes, wm, out, o.fire)
-}
-
-func (o *windowJoinOp) fire(w [2]int64, p *joinPane, out emitter) error {
+	// The pairs of all closed windows (in end order) are gathered from the row stores
+	// together, a batch at a time: many small windows cost one take per stored chunk, not
+	// one per window.
 	var left, right []rowRef
-	keys := make([]uint32, 0, len(p.rows[0]))
-	for k := range p.rows[0] {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(a, b int) bool { return keys[a] < keys[b] })
-	for _, k := range keys {
-		for _, l := range p.rows[0][k] {
-			for _, r := range p.rows[1][k] {
-				left = append(left, l)
-				right = append(right, r)
-			}
-		}
-	}
-	var extra []arrow.Array
-	if len(left) > 0 {
+	var starts, ends []int64
+	var done []*joinPane
+	flush := func() error {
 		var err error
-		if extra, err = windowColumns(o.tc.ec, o.spec.timeType, w, len(left)); err != nil {
-			return err
+		if len(left) > 0 {
+			var extra []arrow.Array
+			if extra, err = boundColumns(o.tc.ec, o.spec.timeType, starts, ends); err == nil {
+				err = o.emitPairs(left, right, extra, out)
+			}
 		}
+		for _, p := range done {
+			for side := range p.rows {
+				for _, refs := range p.rows[side] {
+					for _, r := range refs {
+						o.sides[side].store.drop(r)
+					}
+				}
+			}
+		}
+		left, right, starts, ends, done = left[:0], right[:0], starts[:0], ends[:0], done[:0]
+		return err
 	}
-	err := o.emitPairs(left, right, extra, out)
-	for side := range p.rows {
-		for _, refs := range p.rows[side] {
-			for _, r := range refs {
-				o.sides[side].store.drop(r)
+	for _, w := range closedWindows(o.panes, wm) {
+		p := o.panes[w]
+		delete(o.panes, w)
+		done = append(done, p)
+		keys := make([]uint32, 0, len(p.rows[0]))
+		for k := range p.rows[0] {
+			keys = append(keys, k)
+		}
+		sort.Slice(keys, func(a, b int) bool { return keys[a] < keys[b] })
+		for _, k := range keys {
+			for _, l := range p.rows[0][k] {
+				for _, r := range p.rows[1][k] {
+					left, right = append(left, l), append(right, r)
+					starts, ends = append(starts, w[0]), append(ends, w[1])
+				}
+			}
+		}
+		if len(left) >= o.emitSz {
+			if err := flush(); err != nil {
+				return err
 			}
 		}
 	}
-	return err
+	if err := flush(); err != nil {
+		return err
+	}
+	return out.emit(message{kind: msgWatermark, n: wm})
 }
 
 // intervalJoinOp joins a left row with every right row of the same key whose event time
@@ -398,7 +419,63 @@ func (o *windowJoinOp) fire(w [2]int64, p *joinPane, out emitter) error {
 // can match them; rows behind the watermark are late and dropped.
 type intervalJoinOp struct {
 	joinBase
-	kept [2]map[uint32][]timedRef
+	kept [2]map[uint32]*timeIndex
+	add  map[uint32][]timedRef // this batch's rows per key
+}
+
+// timeIndex holds rows of one key sorted by time, as a few sorted runs whose sizes at least
+// halve from one to the next (merged as a binary counter): adding a batch costs O(log n)
+// per row amortized and finding the rows in a time range O(log² n), whatever order rows
+// come in — in batch mode, all of an unsorted input.
+type timeIndex struct {
+	runs [][]timedRef
+}
+
+// add appends rows (in any order) as a run, merging runs to keep their sizes halving.
+func (x *timeIndex) add(rows []timedRef) {
+	run := append([]timedRef(nil), rows...)
+	slices.SortFunc(run, func(a, b timedRef) int { return cmp.Compare(a.ts, b.ts) })
+	x.runs = append(x.runs, run)
+	for n := len(x.runs); n >= 2 && len(x.runs[n-2]) <= 2*len(x.runs[n-1]); n = len(x.runs) {
+		a, b := x.runs[n-2], x.runs[n-1]
+		merged := make([]timedRef, 0, len(a)+len(b))
+		for len(a) > 0 && len(b) > 0 {
+			if b[0].ts < a[0].ts {
+				merged, b = append(merged, b[0]), b[1:]
+			} else {
+				merged, a = append(merged, a[0]), a[1:]
+			}
+		}
+		x.runs[n-2] = append(append(merged, a...), b...)
+		x.runs = x.runs[:n-1]
+	}
+}
+
+// each calls fn for every row with time in [lo, hi].
+func (x *timeIndex) each(lo, hi int64, fn func(timedRef)) {
+	for _, run := range x.runs {
+		at := sort.Search(len(run), func(i int) bool { return run[i].ts >= lo })
+		for ; at < len(run) && run[at].ts <= hi; at++ {
+			fn(run[at])
+		}
+	}
+}
+
+// dropBefore removes the rows with time below t, calling fn for each; it reports whether
+// rows remain.
+func (x *timeIndex) dropBefore(t int64, fn func(timedRef)) bool {
+	live := x.runs[:0]
+	for _, run := range x.runs {
+		at := sort.Search(len(run), func(i int) bool { return run[i].ts >= t })
+		for _, c := range run[:at] {
+			fn(c)
+		}
+		if at < len(run) {
+			live = append(live, run[at:])
+		}
+	}
+	x.runs = live
+	return len(live) > 0
 }
 
 type timedRef struct {
@@ -419,7 +496,8 @@ func (a timedRef) before(b timedRef) bool {
 
 func (o *intervalJoinOp) open(tc *taskCtx) error {
 	o.openBase(tc)
-	o.kept = [2]map[uint32][]timedRef{{}, {}}
+	o.kept = [2]map[uint32]*timeIndex{{}, {}}
+	o.add = map[uint32][]timedRef{}
 	return nil
 }
 
@@ -454,17 +532,26 @@ func (o *intervalJoinOp) processBatch(m message, out emitter) error {
 		if side == 1 {
 			lo, hi = t-o.spec.upper, t-o.spec.lower
 		}
-		for _, c := range o.kept[other][ids[i]] {
-			if c.ts >= lo && c.ts <= hi {
+		if x := o.kept[other][ids[i]]; x != nil {
+			x.each(lo, hi, func(c timedRef) {
 				if side == 0 {
 					left, right = append(left, me), append(right, c.ref)
 				} else {
 					left, right = append(left, c.ref), append(right, me)
 				}
-			}
+			})
 		}
-		o.kept[side][ids[i]] = append(o.kept[side][ids[i]], timedRef{ts: t, ref: me})
+		o.add[ids[i]] = append(o.add[ids[i]], timedRef{ts: t, ref: me})
 		kept++
+	}
+	for k, rows := range o.add {
+		x := o.kept[side][k]
+		if x == nil {
+			x = &timeIndex{}
+			o.kept[side][k] = x
+		}
+		x.add(rows)
+		delete(o.add, k)
 	}
 	store.live[chunk] = kept
 	if late > 0 {
@@ -487,36 +574,80 @@ func (o *intervalJoinOp) processWatermark(wm int64, out emitter) error {
 	// a right row at t matches left rows from t-upper.
 	horizon := [2]int64{o.spec.upper, -o.spec.lower}
 	for side := 0; side < 2; side++ {
-		for k, list := range o.kept[side] {
-			live := list[:0]
-			for _, c := range list {
-				if c.ts+horizon[side] < wm && wm != WatermarkMax || wm == WatermarkMax {
-					o.sides[side].store.drop(c.ref)
-					continue
-				}
-				live = append(live, c)
+		// A row at t can go once t + horizon < wm: drop times below wm - horizon.
+		cut := int64(math.MaxInt64)
+		if h := horizon[side]; wm != WatermarkMax {
+			switch {
+			case h > 0 && wm < math.MinInt64+h:
+				cut = math.MinInt64
+			case h >= 0 || wm <= math.MaxInt64+h:
+				cut = wm - h
 			}
-			if len(live) == 0 {
+		}
+		store := &o.sides[side].store
+		for k, x := range o.kept[side] {
+			if !x.dropBefore(cut, func(c timedRef) { store.drop(c.ref) }) {
 				delete(o.kept[side], k)
-			} else {
-				o.kept[side][k] = live
 			}
 		}
 	}
 	return out.emit(message{kind: msgWatermark, n: wm})
 }
 
+// rightBefore orders right rows by time, then input order; rows an operator made (no input
+// order) by their columns.
+func (o *asofJoinOp) rightBefore(a, b timedRef) bool {
+	if a.ts != b.ts || a.seq != b.seq || a.seq != seqUnordered {
+		return a.before(b)
+	}
+	chunks := o.sides[1].store.chunks
+	if c := compareRows(chunks[a.ref.chunk], int(a.ref.row), chunks[b.ref.chunk], int(b.ref.row)); c != 0 {
+		return c < 0
+	}
+	return a.before(b)
+}
+
+// sortRight sorts the right rows that arrived out of order into their keys' lists.
+func (o *asofJoinOp) sortRight() {
+	for k, from := range o.unsorted {
+		list := o.right[k]
+		tail := list[from:]
+		sort.Slice(tail, func(a, b int) bool { return o.rightBefore(tail[a], tail[b]) })
+		if from > 0 && o.rightBefore(tail[0], list[from-1]) {
+			merged := make([]timedRef, 0, len(list))
+			a, b := list[:from], tail
+			for len(a) > 0 && len(b) > 0 {
+				if o.rightBefore(b[0], a[0]) {
+					merged, b = append(merged, b[0]), b[1:]
+				} else {
+					merged, a = append(merged, a[0]), a[1:]
+				}
+			}
+			list = append(append(merged, a...), b...)
+		}
+		o.right[k] = list
+		delete(o.unsorted, k)
+	}
+}
+
 // asofJoinOp joins each left row with the latest right row of the same key at or before
-// its event time (a left join: no such row gives nulls). A left row waits until the
-// watermark reaches its time, so every right row that could match has arrived.
+// its event time (a left join: no such row gives nulls); of right rows with equal times,
+// the last in input order (for rows an operator made, which have none: the greatest by
+// their columns). A left row waits until the watermark reaches its time, so every
+// right row that could match has arrived.
 type asofJoinOp struct {
 	joinBase
 	pending []asofLeft
-	right   map[uint32][]timedRef // per key, sorted by time
+	arrived uint64
+	right   map[uint32][]timedRef // per key, sorted by (time, input order) up to unsorted[key]
+	// Right rows are appended as they come and sorted when the watermark needs them, so an
+	// input out of time order (all of it, in batch mode) costs a sort, not an insertion each.
+	unsorted map[uint32]int
 }
 
 type asofLeft struct {
 	ts  int64
+	ord uint64 // arrival order, so that sorting keeps equal times in it
 	key uint32
 	ref rowRef
 }
@@ -524,6 +655,7 @@ type asofLeft struct {
 func (o *asofJoinOp) open(tc *taskCtx) error {
 	o.openBase(tc)
 	o.right = map[uint32][]timedRef{}
+	o.unsorted = map[uint32]int{}
 	return nil
 }
 
@@ -549,15 +681,15 @@ func (o *asofJoinOp) processBatch(m message, out emitter) error {
 			continue
 		}
 		if m.side == 0 {
-			o.pending = append(o.pending, asofLeft{t, ids[i], ref})
+			o.pending = append(o.pending, asofLeft{t, o.arrived, ids[i], ref})
+			o.arrived++
 		} else {
 			list := o.right[ids[i]]
 			e := timedRef{ts: t, ref: ref, seq: m.seq}
-			at := sort.Search(len(list), func(k int) bool { return e.before(list[k]) })
-			list = append(list, timedRef{})
-			copy(list[at+1:], list[at:])
-			list[at] = e
-			o.right[ids[i]] = list
+			if _, ok := o.unsorted[ids[i]]; !ok && len(list) > 0 && !o.rightBefore(list[len(list)-1], e) {
+				o.unsorted[ids[i]] = len(list) // list[:len] is sorted
+			}
+			o.right[ids[i]] = append(list, e)
 		}
 		kept++
 	}
@@ -577,8 +709,14 @@ func (o *asofJoinOp) processWatermark(wm int64, out emitter) error {
 		return nil
 	}
 	o.wm = wm
+	o.sortRight()
 	// Emit left rows whose time the watermark has reached, in time order.
-	sort.SliceStable(o.pending, func(a, b int) bool { return o.pending[a].ts < o.pending[b].ts })
+	slices.SortFunc(o.pending, func(a, b asofLeft) int {
+		if c := cmp.Compare(a.ts, b.ts); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.ord, b.ord)
+	})
 	n := sort.Search(len(o.pending), func(i int) bool { return o.pending[i].ts > wm })
 	var left, right []rowRef
 	for _, l := range o.pending[:n] {

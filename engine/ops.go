@@ -319,7 +319,7 @@ func emitSliced(rec arrow.RecordBatch, batchSize int, out emitter) error {
 	n := rec.NumRows()
 	for off := int64(0); off < n; off += int64(batchSize) {
 		end := min(off+int64(batchSize), n)
-		if err := out.emit(message{kind: msgBatch, rec: rec.NewSlice(off, end)}); err != nil {
+		if err := out.emit(message{kind: msgBatch, rec: rec.NewSlice(off, end), seq: seqUnordered}); err != nil {
 			return err
 		}
 	}

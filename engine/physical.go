@@ -54,6 +54,7 @@ type graph struct {
 	totalSplits int
 	files       []string
 	unbounded   bool
+	batch       bool // batch runtime mode: no row is late (see resolveRuntimeMode)
 }
 
 func newGraph(opts Options, inputs []array.RecordReader) *graph {
@@ -98,7 +99,7 @@ func (g *graph) build(n *lnode, filterAbove *lnode) (flow, error) {
 		if n.wm != nil {
 			readCol := n.schema.FieldIndices(n.wm.column)[0]
 			statCol := n.dataset.Schema.FieldIndices(n.wm.column)[0]
-			src.clock = newSplitClock(n.dataset, statCol, readCol, n.wm.bound, n.schema.Field(readCol).Type)
+			src.clock = newSplitClock(n.dataset, statCol, readCol, n.wm.bound, n.schema.Field(readCol).Type, g.batch)
 		}
 		if filterAbove != nil {
 			src.prune = &pruner{pred: filterAbove.predExpr, schema: n.dataset.Schema}
@@ -119,8 +120,11 @@ func (g *graph) build(n *lnode, filterAbove *lnode) (flow, error) {
 		if n.source >= len(g.inputs) || g.inputs[n.source] == nil {
 			return flow{}, rberr.New(rberr.Plan, "input stream %d is used twice in one plan; a stream can be read once", n.source)
 		}
-		src := &arrowSource{ordinal: ord, reader: g.inputs[n.source], batchSize: g.batchSize, wm: sourceWatermark(n)}
-		if n.wm != nil {
+		src := &arrowSource{ordinal: ord, reader: g.inputs[n.source], batchSize: g.batchSize}
+		if !g.batch {
+			src.wm = sourceWatermark(n)
+		}
+		if n.wm != nil && !g.batch {
 			src.idle = time.Duration(n.wm.idle) * time.Microsecond
 		}
 		g.inputs[n.source] = nil
@@ -148,7 +152,14 @@ func (g *graph) build(n *lnode, filterAbove *lnode) (flow, error) {
 		if blocks >= 0 && int64(p) > max(1, blocks) {
 			p = int(max(1, blocks))
 		}
-		src := &genSource{ordinal: ord, gen: n.gen, count: n.count, rate: n.rate, block: block, parallel: p, wm: sourceWatermark(n)}
+		src := &genSource{ordinal: ord, gen: n.gen, count: n.count, rate: n.rate, block: block, parallel: p}
+		if !g.batch {
+			src.wm = sourceWatermark(n)
+		} else if n.genTime {
+			dt := n.schema.Field(n.schema.FieldIndices(n.wm.column)[0]).Type
+			gn := n.gen
+			src.safe = func(i int64) int64 { return safeWatermark(gn.EventTime(i), dt) }
+		}
 		st := g.newStage(n.op, p)
 		st.source = func(subtask int) sourceFn {
 			return func(tc *taskCtx, out emitter) error { return src.run(tc, subtask, out) }
@@ -173,6 +184,9 @@ func (g *graph) build(n *lnode, filterAbove *lnode) (flow, error) {
 		}
 		st := g.newStage("window_agg", p, edge{from: in.st, part: partHash, keys: keys})
 		name := fmt.Sprintf("window_agg(%s)", n.winDef.Kind)
+		if n.lateOutput {
+			name += " late rows" // its late_records are its output, not dropped rows
+		}
 		if n.win.kind == "session" {
 			st.chain(name, func(int) operator {
 				return &sessionAggOp{name: n.name, keys: keys, keyTypes: types, aggs: n.aggs, schema: n.schema,
@@ -244,7 +258,7 @@ func (g *graph) build(n *lnode, filterAbove *lnode) (flow, error) {
 			return flow{st: st}, nil
 		}
 		op := &topnOp{name: n.name, keys: keys, keyTypes: types, orderBy: n.orderBy, descending: n.descending,
-			n: int(n.limit), schema: n.schema, inSchema: inSchema, batchSize: g.batchSize}
+			withTies: n.withTies, n: int(n.limit), schema: n.schema, inSchema: inSchema, batchSize: g.batchSize}
 		if n.topWindow {
 			w := n.win
 			op.win = &w
@@ -378,6 +392,11 @@ func (g *graph) wire(queue int) {
 // explain renders the physical graph.
 func (g *graph) explain() string {
 	var b strings.Builder
+	mode := ModeStreaming
+	if g.batch {
+		mode = ModeBatch
+	}
+	fmt.Fprintf(&b, "runtime mode: %s\n", mode)
 	for _, s := range g.stages {
 		name := s.name
 		if s.source == nil && len(s.opNames) > 0 {

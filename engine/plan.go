@@ -13,14 +13,16 @@ const PlanVersion = 1
 
 // Plan is the logical plan as it crosses the C ABI: one JSON document.
 //
-//	{"version": 1, "root": <node>, "options": {"parallelism": 2, "batch_size": 65536}}
+//	{"version": 1, "root": <node>, "options": {"parallelism": 2, "batch_size": 65536, "runtime_mode": "automatic"}}
 type Plan struct {
 	Version int     `json:"version"`
 	Root    *Node   `json:"root"`
 	Options Options `json:"options"`
 }
 
-// Options tune how a plan runs; none of them changes its result.
+// Options tune how a plan runs. None of them changes its result, except RuntimeMode, which
+// says whether event-time operators see all of a bounded input before they decide (batch)
+// or judge rows against watermarks as they come (streaming).
 type Options struct {
 	// Parallelism is the number of parallel subtasks per operator; 0 means the number of cores.
 	Parallelism int `json:"parallelism,omitempty"`
@@ -31,12 +33,16 @@ type Options struct {
 	// BufferBytes bounds the bytes of batches queued between a job's operators and in its
 	// unread results (each queue still takes one batch when it is empty); 0 means 64 MiB.
 	BufferBytes int64 `json:"buffer_bytes,omitempty"`
+	// RuntimeMode is "automatic" (the default: batch if every source is bounded, else
+	// streaming), "batch" or "streaming", as Flink's execution.runtime-mode.
+	RuntimeMode string `json:"runtime_mode,omitempty"`
 }
 
 // Node is one operator of the logical plan. Op selects which fields apply:
 //
 //	scan_parquet  paths, columns
-//	scan_arrow    source (index of an input stream handed over with the plan)
+//	scan_arrow    source (index of an input stream handed over with the plan), bounded (true:
+//	              the stream is a finite table; false: it may be live and never end)
 //	filter        input, predicate
 //	select        input, exprs
 //	with_columns  input, exprs
@@ -51,8 +57,8 @@ type Options struct {
 //	join          inputs [left, right], how ("window", "interval", "asof"), left_on, right_on,
 //	              window (how=window), lower and upper (how=interval), suffix
 //	dedup         input, keys, within (first row per key within that much event time)
-//	topn          input, keys, n, order_by, descending, window (absent: rank the rows of
-//	              each (window_start, window_end) of a window result)
+//	topn          input, keys, n, order_by, descending, with_ties, window (absent: rank the
+//	              rows of each (window_start, window_end) of a window result)
 //
 // Every source takes event_time (a column), max_out_of_orderness and idle_timeout
 // (durations such as "5s").
@@ -71,6 +77,7 @@ type Node struct {
 	N         *int64   `json:"n,omitempty"`
 	Path      string   `json:"path,omitempty"`
 	Mode      string   `json:"mode,omitempty"`
+	Bounded   bool     `json:"bounded,omitempty"`
 
 	// Event time, on any source.
 	EventTime         string `json:"event_time,omitempty"`
@@ -100,6 +107,7 @@ type Node struct {
 	Within     string `json:"within,omitempty"`
 	OrderBy    *Expr  `json:"order_by,omitempty"`
 	Descending bool   `json:"descending,omitempty"`
+	WithTies   bool   `json:"with_ties,omitempty"`
 
 	// Windows.
 	Window          *WindowDef `json:"window,omitempty"`
@@ -180,6 +188,9 @@ func ParsePlan(doc []byte) (*Plan, error) {
 	}
 	if p.Options.MaxParallelism < 0 || p.Options.MaxParallelism > 32768 {
 		return nil, rberr.New(rberr.Plan, "max_parallelism must be between 1 and 32768, got %d", p.Options.MaxParallelism)
+	}
+	if err := checkRuntimeMode(p.Options.RuntimeMode); err != nil {
+		return nil, err
 	}
 	return &p, nil
 }

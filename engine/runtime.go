@@ -59,6 +59,11 @@ func (m message) with(rec arrow.RecordBatch) message {
 	return m
 }
 
+// seqUnordered marks batches of rows an operator made (window results, join pairs,
+// groups): they have no input order. Operators that break ties by input order break ties
+// between such rows by their columns instead, so the choice does not depend on arrival.
+const seqUnordered = math.MaxUint64
+
 func makeSeq(ordinal, split, chunk int) uint64 {
 	return uint64(ordinal)<<48 | uint64(split)<<20 | uint64(chunk)
 }

@@ -35,6 +35,7 @@ type sessionAggOp struct {
 	nextID   uint32
 	ends     sessionHeap
 	ts       []int64
+	touched  []*session // fired sessions that late rows updated since the last emission
 }
 
 type session struct {
@@ -98,16 +99,13 @@ func (o *sessionAggOp) processBatch(m message, out emitter) error {
 		k := keyIDs[i]
 		lo, hi := t, t+o.gap
 		list := o.sessions[k]
-		// Sessions overlapping [lo, hi) merge with the new row.
-		var hit []*session
-		for _, s := range list {
-			if s.start < hi && lo < s.end {
-				hit = append(hit, s)
-			}
-		}
-		mlo, mhi := lo, hi
-		for _, s := range hit {
-			mlo, mhi = min(mlo, s.start), max(mhi, s.end)
+		// Sessions overlapping [lo, hi) merge with the new row. A key's sessions never
+		// overlap and are sorted by start, so their ends are sorted too: the overlapping
+		// ones are list[a:b].
+		a := sort.Search(len(list), func(i int) bool { return list[i].end > lo })
+		b := a
+		for b < len(list) && list[b].start < hi {
+			b++
 		}
 		// Lateness is judged on the row's own window, not on what it would merge with, so
 		// that it does not depend on which other rows happen to have arrived.
@@ -116,24 +114,27 @@ func (o *sessionAggOp) processBatch(m message, out emitter) error {
 			continue
 		}
 		var target *session
-		if len(hit) == 0 {
+		if a == b {
 			target = &session{start: lo, end: hi, id: o.newID(), key: k}
-			list = append(list, target)
+			list = append(list, nil)
+			copy(list[a+1:], list[a:])
+			list[a] = target
 		} else {
-			target = hit[0]
-			for _, s := range hit[1:] {
+			target = list[a]
+			mlo, mhi := min(lo, target.start), max(hi, list[b-1].end)
+			for _, s := range list[a+1 : b] {
 				o.mergeInto(target, s)
 				alias[s.id] = target.id
 				merged = append(merged, s.id)
-				list = removeSession(list, s)
 			}
+			list = append(list[:a+1], list[b:]...)
 			target.start, target.end = mlo, mhi
 		}
-		sort.Slice(list, func(a, b int) bool { return list[a].start < list[b].start })
 		o.sessions[k] = list
 		heap.Push(&o.ends, sessionRef{end: target.end, s: target})
-		if target.fired {
+		if target.fired && !target.touched {
 			target.touched = true
+			o.touched = append(o.touched, target)
 		}
 		ids = append(ids, target.id)
 		rows = append(rows, int32(i))
@@ -193,17 +194,17 @@ func removeSession(list []*session, s *session) []*session {
 	return list
 }
 
-// emitTouched re-emits fired sessions that late rows updated.
+// emitTouched re-emits fired sessions that late rows updated (and that were not merged
+// away meanwhile).
 func (o *sessionAggOp) emitTouched(out emitter) error {
 	var upd []*session
-	for _, list := range o.sessions {
-		for _, s := range list {
-			if s.fired && s.touched {
-				s.touched = false
-				upd = append(upd, s)
-			}
+	for _, s := range o.touched {
+		if s.fired && s.touched && !s.dead {
+			upd = append(upd, s)
 		}
+		s.touched = false
 	}
+	o.touched = o.touched[:0]
 	return o.emitSessions(upd, out)
 }
 

@@ -45,7 +45,9 @@ func (s *parquetSource) run(tc *taskCtx, out emitter) error {
 				if s.clock == nil {
 					return out.emit(m)
 				}
-				m.wm, m.hasWM = s.clock.before(i)
+				if !s.clock.batch {
+					m.wm, m.hasWM = s.clock.before(i)
+				}
 				low := s.clock.observe(i, rec)
 				if err := out.emit(m); err != nil {
 					return err
@@ -83,8 +85,14 @@ func (s *parquetSource) run(tc *taskCtx, out emitter) error {
 // all unfinished row groups — for an unread one, its smallest event time (statistics)
 // minus the bound — so that it never passes data not yet read, however the parallel
 // readers interleave. Which rows are late thus depends only on the files.
+//
+// In batch mode batches carry no split watermark and the source's watermark is the
+// lowest minimum event time (statistics) over unfinished row groups, minus 1 µs: no row
+// still to come is at or below it, so no row is ever late. A row group without statistics
+// holds the watermark back until it is read.
 type splitClock struct {
 	mu      sync.Mutex
+	batch   bool
 	bound   int64   // max_out_of_orderness, µs
 	col     int     // event-time column in the read batches
 	prefix  []int64 // per split: largest event time of earlier row groups of its file
@@ -93,9 +101,21 @@ type splitClock struct {
 	buf     []int64
 }
 
-func newSplitClock(ds *batch.Dataset, statCol, readCol int, bound int64, dt arrow.DataType) *splitClock {
+func newSplitClock(ds *batch.Dataset, statCol, readCol int, bound int64, dt arrow.DataType, batchMode bool) *splitClock {
 	n := len(ds.Splits)
-	c := &splitClock{bound: bound, col: readCol, prefix: make([]int64, n), running: make([]int64, n), low: make([]int64, n)}
+	c := &splitClock{batch: batchMode, bound: bound, col: readCol, prefix: make([]int64, n), running: make([]int64, n), low: make([]int64, n)}
+	if batchMode {
+		mul, div := microsPer(dt)
+		for i, sp := range ds.Splits {
+			c.low[i] = math.MinInt64
+			if st := sp.Stats[statCol]; st.Valid {
+				if mn, ok := st.Min.(int64); ok {
+					c.low[i] = toMicros(mn, mul, div) - 1
+				}
+			}
+		}
+		return c
+	}
 	mul, div := microsPer(dt)
 	fileMax := map[int]int64{}
 	for i, sp := range ds.Splits {
@@ -138,6 +158,9 @@ func (c *splitClock) before(i int) (int64, bool) {
 func (c *splitClock) observe(i int, rec arrow.RecordBatch) int64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.batch {
+		return c.lowest()
+	}
 	c.buf = eventTimes(rec.Column(c.col), c.buf)
 	for _, t := range c.buf {
 		c.running[i] = max(c.running[i], t)
@@ -309,6 +332,9 @@ type genSource struct {
 	block    int64
 	parallel int
 	wm       func() *watermarker
+	// safe, in batch mode when the event-time column is the generator's clock, gives the
+	// watermark that the event time of index i allows (no row from i on is at or below it).
+	safe func(i int64) int64
 }
 
 func (s *genSource) run(tc *taskCtx, subtask int, out emitter) error {
@@ -351,6 +377,12 @@ func (s *genSource) run(tc *taskCtx, subtask int, out emitter) error {
 		job.progress.splitDone(-1)
 		if err := out.emit(message{kind: msgSplitDone, seq: seq}); err != nil {
 			return err
+		}
+		if next := end + int64(s.parallel-1)*s.block; s.safe != nil && (s.count < 0 || next < s.count) {
+			// This subtask's next row is at index next (its next block).
+			if err := out.emit(message{kind: msgWatermark, n: s.safe(next)}); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

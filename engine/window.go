@@ -134,6 +134,7 @@ type windowAggOp struct {
 	tc    *taskCtx
 	wm    int64
 	panes map[[2]int64]*pane
+	dirty [][2]int64 // fired windows that late rows updated in this batch
 	ts    []int64
 	wbuf  [][2]int64
 }
@@ -232,6 +233,7 @@ func (o *windowAggOp) addToPanes(rec arrow.RecordBatch, seq uint64, rows map[[2]
 		if p.fired {
 			if p.touched == nil {
 				p.touched = map[uint32]struct{}{}
+				o.dirty = append(o.dirty, w)
 			}
 			for _, g := range ids {
 				p.touched[g] = struct{}{}
@@ -252,18 +254,6 @@ func closedWindows[V any](panes map[[2]int64]V, wm int64) [][2]int64 {
 	}
 	sortWindows(ws)
 	return ws
-}
-
-// fireClosed fires, in end order, and forgets every pane whose window the watermark has
-// passed, then passes the watermark on.
-func fireClosed[V any](panes map[[2]int64]V, wm int64, out emitter, fire func([2]int64, V, emitter) error) error {
-	for _, w := range closedWindows(panes, wm) {
-		if err := fire(w, panes[w], out); err != nil {
-			return err
-		}
-		delete(panes, w)
-	}
-	return out.emit(message{kind: msgWatermark, n: wm})
 }
 
 // windowColumns builds window_start and window_end columns of n rows for one window.
@@ -303,9 +293,15 @@ func sortWindows(ws [][2]int64) {
 
 // emitUpdates re-emits the results of keys that late rows changed in fired windows.
 func (o *windowAggOp) emitUpdates(out emitter) error {
-	for _, w := range o.sortedPanes() {
+	dirty := o.dirty
+	o.dirty = o.dirty[:0]
+	sortWindows(dirty)
+	for _, w := range dirty {
 		p := o.panes[w]
-		if !p.fired || len(p.touched) == 0 {
+		if p == nil || !p.fired || len(p.touched) == 0 {
+			if p != nil {
+				p.touched = nil
+			}
 			continue
 		}
 		gids := make([]uint32, 0, len(p.touched))

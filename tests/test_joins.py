@@ -224,7 +224,7 @@ def test_interval_and_asof_joins_drop_late_rows(p):
     left, late_l = late_side(11, 300, "a", batch, 1.0)
     right, late_r = late_side(12, 300, "b", batch, 1.0)
     assert late_l and late_r
-    env = rb.Environment(parallelism=p, batch_size=batch)
+    env = rb.Environment(parallelism=p, batch_size=batch, runtime_mode="streaming")
 
     def streams():
         return (env.from_arrow(left, event_time="ts", max_out_of_orderness="1s"),
@@ -243,7 +243,8 @@ def test_interval_and_asof_joins_drop_late_rows(p):
     assert late_count == len(late_l) + len(late_r)
 
     ls, rs = streams()
-    out = ls.join_asof(rs, on="k").collect(progress=False)
+    with pytest.warns(rb.LateRowsWarning, match=f"{len(late_l) + len(late_r)} late rows"):
+        out = ls.join_asof(rs, on="k").collect(progress=False)
     want_asof = []
     for lr in lrows:
         best = None

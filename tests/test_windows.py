@@ -1,13 +1,15 @@
-"""Golden semantics of event-time windows: every window kind, over an in-memory table, the
-same rows as one Parquet file and as several Parquet files, at parallelism 1 and 4, must
-produce exactly what the plain-Python reference (``window_reference.py``) derives from the
-documented contract — the final result of every (key, window), the late rows, and the
+"""Golden semantics of event-time windows in streaming mode (``runtime_mode="streaming"``:
+bounded input replayed with watermarks and lateness): every window kind, over an in-memory
+table, the same rows as one Parquet file and as several Parquet files, at parallelism 1 and
+4, must produce exactly what the plain-Python reference (``window_reference.py``) derives
+from the documented contract — the final result of every (key, window), the late rows, and the
 ``late_records`` metric. Then the Nexmark generator (bounded and unbounded) against DuckDB,
 non-keyed and processing-time windows, plan errors, and the live-job API.
 """
 
 from __future__ import annotations
 
+import contextlib
 import random
 import time
 from collections import Counter
@@ -21,6 +23,12 @@ import riverbed as rb
 import window_reference as ref  # tests/ is on sys.path (see conftest)
 from conftest import values_equal
 from riverbed import col
+
+
+def streaming_env(**options) -> rb.Environment:
+    """The contract tested here is streaming mode's (bounded input replayed as a stream)."""
+    return rb.Environment(runtime_mode="streaming", **options)
+
 
 # -- the test data ------------------------------------------------------------------------------
 #
@@ -278,7 +286,7 @@ GOLDEN_CASES = [pytest.param(kind, layout, p, id=f"{kind}-{layout}-p{p}",
 
 
 def keyed_window(kind: str, layout: str, p: int, parquet_inputs) -> rb.WindowResult:
-    env = rb.Environment(parallelism=p, batch_size=B)
+    env = streaming_env(parallelism=p, batch_size=B)
     return (source(env, layout, parquet_inputs)
             .key_by("k").window(SPECS[kind][0], allowed_lateness="5s").agg(rb_aggs()))
 
@@ -317,7 +325,7 @@ def test_window_golden_late(kind, layout, p, parquet_inputs):
     pytest.param(kind, layout, id=f"{kind}-{layout}")
     for kind in ("tumbling", "cumulate") for layout in ("memory", "parquet_files")])
 def test_non_keyed_window_golden(kind, layout, parquet_inputs):
-    env = rb.Environment(parallelism=4, batch_size=B)
+    env = streaming_env(parallelism=4, batch_size=B)
     res = source(env, layout, parquet_inputs).window(SPECS[kind][0], allowed_lateness="5s").agg(rb_aggs())
     want = expected(kind, layout, keys=())
     results, late_records = run_job(res)
@@ -329,7 +337,7 @@ def test_non_keyed_window_golden(kind, layout, parquet_inputs):
 @pytest.mark.parametrize("layout", ["memory", "parquet_files"])
 @pytest.mark.parametrize("kind", ["tumbling", "cumulate"])
 def test_non_keyed_window_late(kind, layout, parquet_inputs):
-    env = rb.Environment(parallelism=4, batch_size=B)
+    env = streaming_env(parallelism=4, batch_size=B)
     res = source(env, layout, parquet_inputs).window(SPECS[kind][0], allowed_lateness="5s").agg(rb_aggs())
     check_late(res, expected(kind, layout, keys=()))
 
@@ -371,7 +379,7 @@ def test_lateness_threshold_is_exact(kind, delta):
                          lateness=LATENESS)
     assert len(want.late) == (1 if delta == 0 else 0)
     t = pa.table({"k": ["a", "a"], "ts": pa.array([t1, t2], pa.timestamp("us")), "v": [1, 2]})
-    res = (rb.Environment(parallelism=1, batch_size=1).from_arrow(t, event_time="ts", max_out_of_orderness="2s")
+    res = (streaming_env(parallelism=1, batch_size=1).from_arrow(t, event_time="ts", max_out_of_orderness="2s")
            .key_by("k").window(SPECS[kind][0], allowed_lateness="5s").agg(rb_aggs()))
     late, late_records = run_job(res.late())
     assert late_multiset(late) == Counter((r["k"], r["ts"], r["v"]) for r in want.late)
@@ -381,9 +389,10 @@ def test_lateness_threshold_is_exact(kind, delta):
 @pytest.mark.parametrize("batch_size, late", [(2, 0), (1, 1)])
 def test_rows_of_one_batch_do_not_see_each_other(batch_size, late):
     t = small_table(["a", "a"], [100, 0], [1, 2])
-    res = (rb.Environment(parallelism=1, batch_size=batch_size).from_arrow(t, event_time="ts")
+    res = (streaming_env(parallelism=1, batch_size=batch_size).from_arrow(t, event_time="ts")
            .key_by("k").window(rb.tumbling("10s")).agg(rb.count().alias("n")))
-    out = res.collect(progress=False)
+    with pytest.warns(rb.LateRowsWarning, match="1 late rows") if late else contextlib.nullcontext():
+        out = res.collect(progress=False)
     assert sorted(out.column("n").to_pylist()) == [1] * (2 - late)
     assert res.late().collect(progress=False).num_rows == late
 
@@ -396,7 +405,7 @@ def test_chunked_table_batches_follow_its_chunks():
     # one-row chunks, 0 s comes in a later batch than 100 s and is late (docs/streaming.md).
     t = pa.concat_tables([small_table(["a"], [100], [1]), small_table(["a"], [0], [2])])
     assert t.column("ts").num_chunks == 2
-    res = (rb.Environment(parallelism=1, batch_size=2).from_arrow(t, event_time="ts")
+    res = (streaming_env(parallelism=1, batch_size=2).from_arrow(t, event_time="ts")
            .key_by("k").window(rb.tumbling("10s")).agg(rb.count().alias("n")))
     assert res.late().collect(progress=False).num_rows == 1
 
@@ -404,7 +413,7 @@ def test_chunked_table_batches_follow_its_chunks():
 def test_session_fired_and_expired_by_one_watermark():
     # One batch: the watermark after it (9 s - 1 µs) passes [0 s, 2 s) by more than 5 s.
     t = small_table(["a", "a"], [0, 9], [1, 2])
-    res = (rb.Environment(parallelism=1).from_arrow(t, event_time="ts").key_by("k")
+    res = (streaming_env(parallelism=1).from_arrow(t, event_time="ts").key_by("k")
            .window(rb.session("2s"), allowed_lateness="5s").agg(rb.count().alias("n"), col("v").sum().alias("s")))
     got = final_rows(res.collect(progress=False), ("k",))
     assert got == {("a", BASE, BASE + 2 * ref.SECOND): {"n": 1, "s": 1},
@@ -414,7 +423,7 @@ def test_session_fired_and_expired_by_one_watermark():
 def test_session_merge_keeps_input_order_for_first_last():
     # Batch 1: (3 s, v=2) then (0 s, v=1) open two sessions; batch 2: (1.5 s, null) merges them.
     t = small_table(["a", "a", "a"], [3, 0, 1.5], [2, 1, None])
-    res = (rb.Environment(parallelism=1, batch_size=2).from_arrow(t, event_time="ts", max_out_of_orderness="2s")
+    res = (streaming_env(parallelism=1, batch_size=2).from_arrow(t, event_time="ts", max_out_of_orderness="2s")
            .key_by("k").window(rb.session("2s"))
            .agg(rb.count().alias("n"), col("v").first().alias("first"), col("v").last().alias("last")))
     got = final_rows(res.collect(progress=False), ("k",))
@@ -424,7 +433,7 @@ def test_session_merge_keeps_input_order_for_first_last():
 def test_non_keyed_late_update():
     # Batches of one row: 20 s fires [0 s, 10 s); 5 s is behind the watermark but within the lateness.
     t = small_table(["a", "a", "a"], [0, 20, 5], [1, 2, 3])
-    res = (rb.Environment(parallelism=1, batch_size=1).from_arrow(t, event_time="ts")
+    res = (streaming_env(parallelism=1, batch_size=1).from_arrow(t, event_time="ts")
            .window(rb.tumbling("10s"), allowed_lateness="15s").agg(rb.count().alias("n")))
     got = final_rows(res.collect(progress=False), ())
     assert got == {(BASE - 123_457, BASE - 123_457 + 10 * ref.SECOND): {"n": 2},
@@ -434,7 +443,7 @@ def test_non_keyed_late_update():
 def test_keyed_late_update_reemits():
     """The keyed counterpart of test_non_keyed_late_update: the window is emitted, then again updated."""
     t = small_table(["a", "a", "a"], [0, 20, 5], [1, 2, 3])
-    res = (rb.Environment(parallelism=1, batch_size=1).from_arrow(t, event_time="ts").key_by("k")
+    res = (streaming_env(parallelism=1, batch_size=1).from_arrow(t, event_time="ts").key_by("k")
            .window(rb.tumbling("10s"), allowed_lateness="15s").agg(rb.count().alias("n")))
     out = res.collect(progress=False)
     w0 = BASE - 123_457
@@ -452,10 +461,11 @@ def test_window_columns_typed_like_event_time(ts_type):
     else:
         ts = pc.cast(pa.array([r["ts"] for r in rows], pa.timestamp("us")), ts_type)
     table = pa.table({"k": TABLE.column("k"), "ts": ts, "v": TABLE.column("v")})
-    env = rb.Environment(parallelism=2, batch_size=B)
+    env = streaming_env(parallelism=2, batch_size=B)
     res = (env.from_arrow(table, event_time="ts", max_out_of_orderness="2s")
            .key_by("k").window(rb.tumbling("10s"), allowed_lateness="5s").agg(rb_aggs()))
-    results = res.collect(progress=False)
+    with pytest.warns(rb.LateRowsWarning, match="28 late rows"):
+        results = res.collect(progress=False)
     assert results.schema.field("window_start").type == ts_type
     assert results.schema.field("window_end").type == ts_type
     want = ref.reference(rows, SPECS["tumbling"][1], keys=("k",), time="ts", aggs=REF_AGGS, batch_size=B,
@@ -737,7 +747,7 @@ def failing_stream() -> rb.Stream:
     ts = pa.array([t0 + i * 100 for i in range(2000)], pa.timestamp("ms"))
     s = pa.array([str(i) if i < 1500 else "x" for i in range(2000)])
     table = pa.table({"k": pa.array([i % 3 for i in range(2000)]), "s": s, "ts": ts})
-    return (rb.Environment(parallelism=2, batch_size=100).from_arrow(table, event_time="ts")
+    return (streaming_env(parallelism=2, batch_size=100).from_arrow(table, event_time="ts")
             .with_columns(x=col("s").cast(rb.Int64))
             .key_by("k").window(rb.tumbling("1s")).agg(col("x").sum().alias("sx")))
 

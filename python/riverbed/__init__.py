@@ -45,6 +45,7 @@ from .errors import (
     InputNotFoundError,
     InternalError,
     InvalidArgumentError,
+    LateRowsWarning,
     PlanError,
     RiverbedError,
     SchemaError,
@@ -90,5 +91,5 @@ __all__ = [
     "Float32", "Float64", "Boolean", "Utf8", "String", "Binary", "Date", "Null", "Timestamp", "Duration", "Decimal",
     "RiverbedError", "InternalError", "PlanError", "ColumnNotFoundError", "TypeMismatchError",
     "SchemaError", "InputNotFoundError", "DataError", "StorageError", "CancelledError",
-    "UserFunctionError", "InvalidArgumentError",
+    "UserFunctionError", "InvalidArgumentError", "LateRowsWarning",
 ]

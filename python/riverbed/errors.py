@@ -59,6 +59,14 @@ class InvalidArgumentError(RiverbedError, ValueError):
     """A bad argument reached the engine's C interface."""
 
 
+class LateRowsWarning(UserWarning):
+    """Rows were dropped as late (behind the watermark), or for a null event time.
+
+    Only streaming runs drop late rows (``runtime_mode="streaming"``, or an unbounded
+    source); read them with ``.late()`` on a window result, or run with
+    ``runtime_mode="batch"`` to have every row counted."""
+
+
 _BY_STATUS: dict[int, type[RiverbedError]] = {
     1: InternalError,
     2: PlanError,
@@ -101,4 +109,5 @@ __all__ = [
     "CancelledError",
     "UserFunctionError",
     "InvalidArgumentError",
+    "LateRowsWarning",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import threading
 import time
+import warnings
 import weakref
 from collections.abc import Iterator
 from typing import Any, Literal
@@ -12,7 +13,7 @@ from typing import Any, Literal
 import pyarrow as pa
 
 from . import _lib
-from .errors import RiverbedError
+from .errors import LateRowsWarning, RiverbedError
 from .window import Duration, duration
 
 _END = object()
@@ -125,7 +126,7 @@ class _Results:
 
     def read_all(self) -> list[pa.RecordBatch]:
         self.keep_all = True
-        out = []
+        out: list[pa.RecordBatch] = []
         while True:
             item = self.get(None)
             if item is _END:
@@ -253,8 +254,16 @@ class Job:
             yield item
 
     def collect(self, timeout: Duration | float | None = None) -> pa.Table:
-        """Gather the results produced until the job ends (or ``timeout``) into a Table."""
-        return pa.Table.from_batches(list(self.results(timeout)), schema=self.schema)
+        """Gather the results produced until the job ends (or ``timeout``) into a Table.
+        Warns (:class:`LateRowsWarning`) if the ended job dropped late rows."""
+        table = pa.Table.from_batches(list(self.results(timeout)), schema=self.schema)
+        if self._r.done.is_set() and self._r.error is None:
+            from .stream import late_rows_message
+
+            msg = late_rows_message(self._h.metrics()["operators"])
+            if msg is not None:
+                warnings.warn(msg, LateRowsWarning, stacklevel=2)
+        return table
 
     def metrics(self, as_dict: bool = False) -> pa.Table | list[dict[str, Any]]:
         """Per-operator metrics: records and batches in and out, current watermark, late
@@ -314,6 +323,7 @@ class Job:
         return ended
 
     def __repr__(self) -> str:
+        status: str
         try:
             status = self.status
         except RiverbedError:

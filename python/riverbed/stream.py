@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -11,7 +12,7 @@ import pyarrow as pa
 
 from . import _lib
 from ._display import plan_html, progress_bar
-from .errors import DataError, PlanError, RiverbedError
+from .errors import DataError, LateRowsWarning, PlanError, RiverbedError
 from .expr import Expr, _to_expr, col
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -23,6 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .window import Window
 
 WriteMode = Literal["error", "append", "overwrite"]
+RuntimeMode = Literal["automatic", "batch", "streaming"]
 
 
 class _Source:
@@ -119,7 +121,8 @@ def _event_time(node: dict[str, Any], event_time: str | None, max_out_of_orderne
 
 
 class Environment:
-    """Where pipelines run: parallelism and batch size for every stream made from it.
+    """Where pipelines run: parallelism, batch size and runtime mode for every stream made
+    from it.
 
     Parameters
     ----------
@@ -131,6 +134,15 @@ class Environment:
         Most bytes of batches a job holds in its queues: between its operators and in
         results not read yet (default 64 MiB). A queue always takes one batch, however
         large; beyond the bound the job waits for its results to be read.
+    runtime_mode
+        As Flink's ``execution.runtime-mode``. ``"batch"``: event-time operators (windows,
+        joins, dedup, top-N) see all of a bounded input before they decide, so no row is
+        late and results do not depend on batch size, file split or parallelism.
+        ``"streaming"``: bounded input is replayed as a stream, with watermarks and
+        lateness, as a live job would compute it. ``"automatic"`` (default): batch when
+        every source is bounded (Parquet files, in-memory tables, generators with a row
+        count), else streaming. ``collect()``, ``start()``, ``to_reader()`` and
+        ``write_parquet()`` take ``runtime_mode=`` to override it for one run.
 
     Examples
     --------
@@ -141,7 +153,7 @@ class Environment:
     """
 
     def __init__(self, parallelism: int | None = None, *, batch_size: int | None = None,
-                 buffer_bytes: int | None = None):
+                 buffer_bytes: int | None = None, runtime_mode: RuntimeMode = "automatic"):
         if parallelism is not None and (not isinstance(parallelism, int) or parallelism < 1):
             raise ValueError(f"parallelism must be a positive integer or None, got {parallelism!r}")
         if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
@@ -149,9 +161,11 @@ class Environment:
         if buffer_bytes is not None and (not isinstance(buffer_bytes, int) or isinstance(buffer_bytes, bool)
                                          or buffer_bytes < 1):
             raise ValueError(f"buffer_bytes must be a positive integer or None, got {buffer_bytes!r}")
+        _check_mode(runtime_mode)
         self.parallelism = parallelism
         self.batch_size = batch_size
         self.buffer_bytes = buffer_bytes
+        self.runtime_mode = runtime_mode
 
     @property
     def _buffer_bytes(self) -> int:
@@ -159,14 +173,17 @@ class Environment:
 
         return self.buffer_bytes or DEFAULT_BUFFER_BYTES
 
-    def _options(self) -> dict[str, int]:
-        opts: dict[str, int] = {}
+    def _options(self, runtime_mode: RuntimeMode | None = None) -> dict[str, Any]:
+        opts: dict[str, Any] = {}
         if self.parallelism:
             opts["parallelism"] = self.parallelism
         if self.batch_size:
             opts["batch_size"] = self.batch_size
         # The engine's queues get three quarters of the budget; a Job reads ahead the rest.
         opts["buffer_bytes"] = max(1, self._buffer_bytes - self._buffer_bytes // 4)
+        mode = runtime_mode if runtime_mode is not None else self.runtime_mode
+        if mode != "automatic":
+            opts["runtime_mode"] = mode  # the engine validates it
         return opts
 
     def read_parquet(self, path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], *,
@@ -202,13 +219,18 @@ class Environment:
         return Stream(self, _event_time(node, event_time, max_out_of_orderness, idle_timeout), [])
 
     def from_arrow(self, data: Any, *, event_time: str | None = None, max_out_of_orderness: Any = None,
-                   idle_timeout: Any = None) -> Stream:
+                   idle_timeout: Any = None, bounded: bool | None = None) -> Stream:
         """Use Arrow data: a pyarrow Table, RecordBatch or RecordBatchReader, a polars
         DataFrame, or anything with ``__arrow_c_stream__`` / ``__arrow_c_array__``. Buffers
         are handed to the engine without copying, after a check: a batch whose columns do not
         have the declared types, or whose buffers or offsets are malformed, raises
         :class:`DataError` naming the batch and the column. A ``RecordBatchReader`` may be a
         live stream (a generator); ``cancel()`` and ``stop()`` of its job do not wait for it.
+
+        ``bounded`` says whether the input ends. By default a table is bounded and a
+        ``RecordBatchReader`` is not (it may be live), which decides the ``"automatic"``
+        runtime mode (see :class:`Environment`); pass ``bounded=True`` for a reader over
+        finite data (e.g. a file) to run it in batch mode.
 
         Examples
         --------
@@ -217,7 +239,7 @@ class Environment:
         >>> s.with_columns((rb.col("x") * 10).alias("y")).collect()["y"].to_pylist()
         [10, 20]
         """
-        return _arrow_stream(self, _as_arrow(data), event_time, max_out_of_orderness, idle_timeout)
+        return _arrow_stream(self, _as_arrow(data), event_time, max_out_of_orderness, idle_timeout, bounded)
 
     def from_pandas(self, df: pandas.DataFrame, **event_time: Any) -> Stream:
         """Use a pandas DataFrame (converted to Arrow; the index is dropped). Takes the
@@ -245,10 +267,19 @@ class Environment:
         return Nexmark(self, events_per_second, max_events, seed)
 
 
+def _check_mode(runtime_mode: Any) -> None:
+    if not isinstance(runtime_mode, str):
+        raise TypeError(f"runtime_mode must be 'automatic', 'batch' or 'streaming', got {runtime_mode!r}")
+
+
 def _arrow_stream(env: Environment, data: pa.Table | pa.RecordBatchReader, event_time: str | None = None,
-                  max_out_of_orderness: Any = None, idle_timeout: Any = None) -> Stream:
+                  max_out_of_orderness: Any = None, idle_timeout: Any = None, bounded: bool | None = None) -> Stream:
     src = _Source(data)
-    node = _event_time({"op": "scan_arrow", "_src": src}, event_time, max_out_of_orderness, idle_timeout)
+    # A table is bounded; a RecordBatchReader may be live (automatic mode streams it).
+    if bounded is None:
+        bounded = isinstance(data, pa.Table)
+    node = _event_time({"op": "scan_arrow", "_src": src, "bounded": bool(bounded)},
+                       event_time, max_out_of_orderness, idle_timeout)
     return Stream(env, node, [src])
 
 
@@ -536,7 +567,8 @@ class Stream:
     head = limit
 
     # -- planning -----------------------------------------------------------------
-    def _plan(self, root: dict[str, Any] | None = None) -> tuple[dict[str, Any], list[_Source]]:
+    def _plan(self, root: dict[str, Any] | None = None,
+              runtime_mode: RuntimeMode | None = None) -> tuple[dict[str, Any], list[_Source]]:
         """The plan document, with scan_arrow nodes numbered by source."""
         index: dict[int, int] = {}
         used: list[_Source] = []
@@ -555,7 +587,9 @@ class Stream:
                 out["inputs"] = [walk(i) for i in n["inputs"]]
             return out
 
-        plan = {"version": 1, "root": walk(root or self._node), "options": self._env._options()}
+        if runtime_mode is not None:
+            _check_mode(runtime_mode)
+        plan = {"version": 1, "root": walk(root or self._node), "options": self._env._options(runtime_mode)}
         return plan, used
 
     @property
@@ -569,9 +603,10 @@ class Stream:
         """The names of the result columns."""
         return self.schema.names
 
-    def explain(self) -> str:
-        """The validated logical plan and the physical plan the engine would run."""
-        plan, srcs = self._plan()
+    def explain(self, *, runtime_mode: RuntimeMode | None = None) -> str:
+        """The validated logical plan and the physical plan the engine would run (with its
+        runtime mode)."""
+        plan, srcs = self._plan(runtime_mode=runtime_mode)
         return _lib.plan_explain(plan, [s.schema for s in srcs])
 
     def _repr_html_(self) -> str:
@@ -584,29 +619,31 @@ class Stream:
         return f"<riverbed.Stream {self._node['op']}>"
 
     # -- running ------------------------------------------------------------------
-    def _start(self, root: dict[str, Any] | None = None) -> _lib.JobHandle:
+    def _start(self, root: dict[str, Any] | None = None, runtime_mode: RuntimeMode | None = None) -> _lib.JobHandle:
         _lib.check_fork()
-        plan, srcs = self._plan(root)
+        plan, srcs = self._plan(root, runtime_mode)
         errors: list[BaseException] = []
         readers = [s.reader(i, errors) for i, s in enumerate(srcs)]
         handle = _lib.JobHandle(plan, readers)
         handle.input_errors = errors
         return handle
 
-    def start(self) -> Job:
+    def start(self, *, runtime_mode: RuntimeMode | None = None) -> Job:
         """Start the pipeline and return at once with a :class:`Job` (results, metrics, stop).
 
-        This is how unbounded streams run; a bounded one may be started too."""
+        This is how unbounded streams run; a bounded one may be started too (in batch mode,
+        event-time results come when the input ends; pass ``runtime_mode="streaming"`` to
+        get them as watermarks pass, as a live job would)."""
         from .job import Job
 
-        return Job(self._start(), self._env._buffer_bytes)
+        return Job(self._start(runtime_mode=runtime_mode), self._env._buffer_bytes)
 
     def _check_bounded(self, what: str) -> None:
         if self._unbounded:
             raise PlanError(f"{what} needs a bounded stream, and this one is unbounded: use .start() and "
                             "job.results(), or bound the source (max_events / number_of_rows) or add .limit(n)")
 
-    def collect(self, *, progress: bool | None = None) -> pa.Table:
+    def collect(self, *, progress: bool | None = None, runtime_mode: RuntimeMode | None = None) -> pa.Table:
         """Run the pipeline and return the results as a ``pyarrow.Table``.
 
         Parameters
@@ -615,11 +652,16 @@ class Stream:
             Show a progress bar (rows and files read) while the job runs. ``None`` (the
             default) shows it for jobs that take longer than a moment, unless
             ``RIVERBED_PROGRESS=0`` is set.
+        runtime_mode
+            Override the environment's runtime mode for this run (see :class:`Environment`).
+            If a streaming run drops late rows, a :class:`LateRowsWarning` says how many.
         """
         self._check_bounded("collect()")
-        job = self._start()
+        job = self._start(runtime_mode=runtime_mode)
         try:
-            return _run(job, progress)
+            table = _run(job, progress)
+            _warn_late(job)
+            return table
         finally:
             job.free()
 
@@ -637,16 +679,17 @@ class Stream:
 
         return pl.from_arrow(self.collect(**kwargs))  # type: ignore[return-value]
 
-    def to_reader(self) -> pa.RecordBatchReader:
+    def to_reader(self, *, runtime_mode: RuntimeMode | None = None) -> pa.RecordBatchReader:
         """Run the pipeline and stream its results batch by batch (no progress bar).
 
         Batches are read ahead up to a quarter of the environment's ``buffer_bytes``. Ctrl-C
         (KeyboardInterrupt) while iterating cancels the job, as does closing the reader or
-        dropping it before its end."""
+        dropping it before its end. A streaming run that dropped late rows warns
+        (:class:`LateRowsWarning`) at the end of the stream."""
         self._check_bounded("to_reader()")
         from .job import _Results
 
-        job = self._start()
+        job = self._start(runtime_mode=runtime_mode)
         try:
             res = _Results(job, max(1, self._env._buffer_bytes // 4))
         except BaseException:
@@ -664,7 +707,7 @@ class Stream:
         return self.collect().__arrow_c_stream__(requested_schema)
 
     def write_parquet(self, path: str | os.PathLike[str], *, mode: WriteMode = "error",
-                      progress: bool | None = None) -> pa.Table:
+                      progress: bool | None = None, runtime_mode: RuntimeMode | None = None) -> pa.Table:
         """Run the pipeline and write the results as Parquet files into directory ``path``.
 
         Files appear only when the whole job has succeeded (they are written under hidden
@@ -676,15 +719,18 @@ class Stream:
         directory reads back as an empty table with the pipeline's schema. The Arrow schema
         is stored in each file as pyarrow does, so types such as time zones survive.
 
-        Returns a table of the files written (``path``, ``rows``).
+        Returns a table of the files written (``path``, ``rows``). ``runtime_mode``
+        overrides the environment's (see :class:`Environment`).
         """
         self._check_bounded("write_parquet()")
         if mode not in ("error", "append", "overwrite"):
             raise ValueError(f"mode must be 'error', 'append' or 'overwrite', got {mode!r}")
         root = {"op": "write_parquet", "path": os.fspath(path), "mode": mode, "input": self._node}
-        job = self._start(root)
+        job = self._start(root, runtime_mode)
         try:
-            return _run(job, progress)
+            table = _run(job, progress)
+            _warn_late(job)
+            return table
         finally:
             job.free()
 
@@ -697,12 +743,35 @@ def _stream_batches(job: _lib.JobHandle, res: Any) -> Iterable[pa.RecordBatch]:
             item = res.get(None)  # interruptible: Ctrl-C cancels the job
             if item is _END:
                 res.raise_error()
+                _warn_late(job)
                 return
             yield item
     finally:
         if not res.done.is_set():  # interrupted, closed or dropped before the end
             res.cancel()
         job.free()
+
+
+def late_rows_message(ops: list[dict[str, Any]]) -> str | None:
+    """The LateRowsWarning text for a finished job's operator metrics, or None."""
+    by_op: dict[str, int] = {}
+    for o in ops:
+        if o.get("late_records") and not o["operator"].endswith(" late rows"):  # .late() outputs them
+            by_op[o["operator"]] = by_op.get(o["operator"], 0) + o["late_records"]
+    if not by_op:
+        return None
+    total = sum(by_op.values())
+    where = ", ".join(f"{n:,} by {op}" for op, n in by_op.items())
+    return (f"{total:,} late rows were dropped ({where}): rows behind the watermark in streaming mode, "
+            "or with a null event time. Read a window's late rows with .late() on its result, or run with "
+            "runtime_mode=\"batch\" so that every row of a bounded input counts.")
+
+
+def _warn_late(job: _lib.JobHandle) -> None:
+    """Warn (LateRowsWarning) if the finished job dropped late rows."""
+    msg = late_rows_message(job.metrics()["operators"])
+    if msg is not None:
+        warnings.warn(msg, LateRowsWarning, stacklevel=3)
 
 
 def _run(job: _lib.JobHandle, progress: bool | None) -> pa.Table:
@@ -758,8 +827,10 @@ class KeyedStream:
 
         A window fires when the watermark passes its end. ``allowed_lateness`` keeps it open
         that much longer: each late row that still fits re-emits its key's updated result.
-        Later rows are dropped and counted (``job.metrics()``), or read with
-        :meth:`WindowedStream.late`.
+        Later rows are dropped and counted (``job.metrics()``, and a
+        :class:`LateRowsWarning` from ``collect()``), or read with :meth:`WindowResult.late`.
+        All of this is streaming behaviour: in batch mode (the default for bounded input)
+        every window fires once, at the end of the input, with all its rows.
         """
         return WindowedStream(self._stream, self._keys, window, allowed_lateness)
 
@@ -786,14 +857,21 @@ class WindowedStream:
             node["allowed_lateness"] = self._lateness
         return node
 
-    def top_n(self, n: int, by: str | Expr, *, descending: bool = True) -> Stream:
+    def top_n(self, n: int, by: str | Expr, *, descending: bool = True, with_ties: bool = False) -> Stream:
         """The top ``n`` rows of each window (and key, on a keyed stream) by ``by``, with
         ``window_start``, ``window_end`` and ``rank`` (1 = first), emitted when the window
-        closes."""
+        closes.
+
+        Ties are broken deterministically: by ``by`` (nulls last), then by the row's columns
+        in schema order (ascending, nulls last), then by input order; ``rank`` is the row
+        number. With ``with_ties=True`` every row tied with the n-th is kept too and
+        ``rank`` is SQL's ``RANK()`` (tied rows share a rank)."""
         if not isinstance(n, int) or n <= 0:
             raise ValueError(f"n must be a positive integer, got {n!r}")
         node = {"op": "topn", "keys": self._keys, "n": n, "order_by": _exprs([by], "top_n")[0],
                 "descending": descending, "window": self._window._to_plan()}
+        if with_ties:
+            node["with_ties"] = True
         return self._stream._then(node)
 
     def agg(self, *aggs: Expr | Sequence[Expr], **named: Expr) -> WindowResult:
@@ -816,18 +894,28 @@ class WindowResult(Stream):
         self._aggs = aggs
 
     def top_n(self, n: int, by: str | Expr, *, descending: bool = True,
-              per: str | Expr | Sequence[str | Expr] | None = None) -> Stream:
+              per: str | Expr | Sequence[str | Expr] | None = None, with_ties: bool = False) -> Stream:
         """The top ``n`` result rows of each window by ``by`` (e.g. the auctions with the most
-        bids per window), with a ``rank`` column; ``per`` adds partition columns."""
+        bids per window), with a ``rank`` column; ``per`` adds partition columns.
+
+        Ties are broken by the row's columns in schema order (keys first), so the answer is
+        the same at any parallelism. ``with_ties=True`` keeps every row tied with the n-th
+        (Nexmark q5's ``num >= maxn``: ``top_n(1, "num", with_ties=True)``), ranked as SQL's
+        ``RANK()``."""
         if not isinstance(n, int) or n <= 0:
             raise ValueError(f"n must be a positive integer, got {n!r}")
         keys = _exprs(_flatten((per,)), "top_n") if per is not None else []
         node = {"op": "topn", "keys": keys, "n": n, "order_by": _exprs([by], "top_n")[0], "descending": descending}
+        if with_ties:
+            node["with_ties"] = True
         return self._then(node)
 
     def late(self) -> Stream:
         """The input rows that came too late for every window they belong to (the late side
-        output), instead of the results. Running it runs the same pipeline."""
+        output), instead of the results. Running it runs the same pipeline.
+
+        Rows are late only in streaming mode (``runtime_mode="streaming"``, or an unbounded
+        source); in batch mode this holds only rows with a null event time."""
         return self._windowed._stream._then(self._windowed._node(self._aggs, "late"))
 
 
