@@ -45,12 +45,14 @@ type Split struct {
 // ColumnStats are the footer statistics of one column chunk.
 //
 // Min and Max are in the Arrow column's domain: int64 for every integer,
-// date32 (days) and timestamp (raw value in the column's unit) column, float64
-// for float32/float64, string for utf8 and binary, bool for bool. They are
-// bounds, not necessarily values present in the chunk (writers may truncate
-// long strings). Valid is false when the file has no usable min/max: all
-// values null, statistics not written, NaN bounds, INT96 columns, or uint64
-// bounds above math.MaxInt64.
+// date32 (days), time, duration and timestamp (raw value in the column's unit)
+// column, float64 for float32/float64, string for utf8 and binary (and their
+// large forms), bool for bool. They are bounds, not necessarily values present
+// in the chunk (writers may truncate long strings). Valid is false when the
+// file has no usable min/max: all values null, statistics not written, NaN
+// bounds, INT96 columns, uint64 bounds above math.MaxInt64, and decimal,
+// float16 and fixed-size binary columns (whose bounds are not in any of these
+// domains).
 type ColumnStats struct {
 	Valid     bool
 	Min, Max  any
