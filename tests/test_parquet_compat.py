@@ -140,6 +140,15 @@ def test_pyarrow_small_files(tmp_path, n, codec):
     assert_same(rb_read(p), pq.read_table(p))
 
 
+@pytest.mark.parametrize("format_version", ["1.0", "2.4"])
+def test_pyarrow_format_versions(tmp_path, format_version):
+    """Older format versions: legacy converted types, uint32 stored as INT64, timestamps in us."""
+    p = tmp_path / "t.parquet"
+    pq.write_table(typed_table(3000, seed=4), p, version=format_version, coerce_timestamps="us",
+                   allow_truncated_timestamps=True, row_group_size=1000)
+    assert_same(rb_read(p), pq.read_table(p))
+
+
 ENCODINGS = {
     "PLAIN": None,  # every column
     "DELTA_BINARY_PACKED": ["i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64", "d", "ts_ms", "ts_us",
