@@ -90,12 +90,12 @@ func restoreType(inferred, origin arrow.DataType) (arrow.DataType, restoreKind) 
 		if (o.TimeZone != "") != (it.TimeZone != "") {
 			break
 		}
-		switch {
-		case o.Unit == it.Unit:
-			return o, restoreNone
-		case o.Unit == arrow.Second && it.Unit == arrow.Millisecond:
+		if o.Unit == arrow.Second && it.Unit == arrow.Millisecond {
 			return o, restoreSecondsFromMillis
 		}
+		// The zone is restored in the stored unit (which may be coarser
+		// than the original's if the writer coerced it), as pyarrow does.
+		return &arrow.TimestampType{Unit: it.Unit, TimeZone: o.TimeZone}, restoreNone
 	case *arrow.LargeStringType:
 		if inferred.ID() == arrow.STRING {
 			return o, restoreNone

@@ -45,12 +45,14 @@ type Split struct {
 // ColumnStats are the footer statistics of one column chunk.
 //
 // Min and Max are in the Arrow column's domain: int64 for every integer,
-// date32 (days) and timestamp (raw value in the column's unit) column, float64
-// for float32/float64, string for utf8 and binary, bool for bool. They are
-// bounds, not necessarily values present in the chunk (writers may truncate
-// long strings). Valid is false when the file has no usable min/max: all
-// values null, statistics not written, NaN bounds, INT96 columns, or uint64
-// bounds above math.MaxInt64.
+// date32 (days), time, duration and timestamp (raw value in the column's unit)
+// column, float64 for float32/float64, string for utf8 and binary (and their
+// large forms), bool for bool. They are bounds, not necessarily values present
+// in the chunk (writers may truncate long strings). Valid is false when the
+// file has no usable min/max: all values null, statistics not written, NaN
+// bounds, INT96 columns, uint64 bounds above math.MaxInt64, and decimal,
+// float16 and fixed-size binary columns (whose bounds are not in any of these
+// domains).
 type ColumnStats struct {
 	Valid     bool
 	Min, Max  any
@@ -633,17 +635,7 @@ func (m *fileMeta) leaves() int {
 // column with the codec of its first chunk.
 func checkChunkBounds(m *fileMeta) error {
 	rgs := m.pf.Metadata().RowGroups
-	for ri, rg := range rgs {
-		if ri > 0 && len(rg.Columns) == len(rgs[0].Columns) {
-			for _, c := range m.cols {
-				first, this := rgs[0].Columns[c.leaf].MetaData.Codec, rg.Columns[c.leaf].MetaData.Codec
-				if c.unsupported == "" && rg.NumRows > 0 && this != first {
-					return rberr.New(rberr.Type, "column %q of %q is compressed with %s in row group 0 but %s in row group %d; files whose row groups use different codecs cannot be read yet",
-						c.name, m.path, first, this, ri)
-				}
-			}
-		}
-	}
+	leaves := m.leaves()
 	for ri, rg := range rgs {
 		if rg.NumRows < 0 {
 			return corrupt(m.path, fmt.Sprintf("row group %d", ri), fmt.Errorf("negative row count %d", rg.NumRows))
@@ -651,9 +643,9 @@ func checkChunkBounds(m *fileMeta) error {
 		if rg.NumRows == 0 {
 			continue // never read; some writers leave its chunks unset
 		}
-		if len(rg.Columns) != m.leaves() {
+		if len(rg.Columns) != leaves {
 			return corrupt(m.path, fmt.Sprintf("row group %d", ri),
-				fmt.Errorf("%d column chunks for %d leaf columns", len(rg.Columns), m.leaves()))
+				fmt.Errorf("%d column chunks for %d leaf columns", len(rg.Columns), leaves))
 		}
 		for _, c := range m.cols {
 			if c.unsupported != "" {
@@ -668,6 +660,28 @@ func checkChunkBounds(m *fileMeta) error {
 				return corrupt(m.path, fmt.Sprintf("row group %d, column %q", ri, c.name),
 					fmt.Errorf("column chunk at offset %d, %d bytes, lies outside the file (%d bytes)",
 						start, md.TotalCompressedSize, m.size))
+			}
+		}
+	}
+	// Every non-empty row group has one chunk per leaf (checked above). The
+	// library takes the codec from row group 0, empty or not.
+	ref := -1
+	if len(rgs) > 0 && len(rgs[0].Columns) == leaves {
+		ref = 0
+	}
+	for ri, rg := range rgs {
+		if rg.NumRows == 0 || ri == ref {
+			continue
+		}
+		if ref < 0 {
+			ref = ri
+			continue
+		}
+		for _, c := range m.cols {
+			first, this := rgs[ref].Columns[c.leaf].MetaData.Codec, rg.Columns[c.leaf].MetaData.Codec
+			if c.unsupported == "" && this != first {
+				return rberr.New(rberr.Type, "column %q of %q is compressed with %s in row group %d but %s in row group %d; files whose row groups use different codecs cannot be read yet",
+					c.name, m.path, first, ref, this, ri)
 			}
 		}
 	}

@@ -83,11 +83,11 @@ func (d *Dataset) ReadSplit(ctx context.Context, s Split, columns []int, mem mem
 			r.close()
 		}
 	}()
-	if err := d.CheckColumns(columns); err != nil {
-		return err
-	}
 	for i, c := range columns {
 		col := m.cols[m.leaf[c]]
+		if col.unsupported != "" {
+			return rberr.New(rberr.Type, "column %q of %q %s", col.name, m.path, col.unsupported)
+		}
 		r, err := newColumnReader(m, s.RowGroup, col, chunks[col.leaf], src, fields[i], numRows)
 		if err != nil {
 			return err

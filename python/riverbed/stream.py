@@ -192,7 +192,11 @@ class Environment:
         """Read Parquet files: a file, a glob (``"data/*.parquet"``) or a directory (every
         ``*.parquet`` below it), or a list of those. Files are read in parallel, split by row
         group; only the columns the pipeline uses are decoded, and row groups whose
-        statistics rule out a filter are skipped.
+        statistics rule out a filter are skipped. Every codec, encoding and data page
+        version is read; Arrow types recorded by the writer (``ARROW:schema``) are restored
+        as pyarrow does; decimals are read as ``decimal128``/``decimal256``. Nested columns
+        (struct, list, map) cannot be read yet, but do not stop the other columns of a file
+        from being read: leave them out with ``columns=`` or a ``select``.
 
         ``event_time`` names the column that carries event time (for windows); watermarks
         trail the largest event time seen by ``max_out_of_orderness`` (e.g. ``"5s"``).
