@@ -501,7 +501,8 @@ def test_time_ordered_parquet_fires_windows_before_the_end(tmp_path, mode):
     t = pa.table({"k": pa.array([i % 4 for i in range(n)], pa.int64()),
                   "ts": pa.array([BASE + i * 1000 for i in range(n)], pa.timestamp("us"))})  # 1 ms apart
     pq.write_table(t, tmp_path / "data.parquet", row_group_size=5000)
-    env = rb.Environment(parallelism=2, batch_size=5000)
+    # a small buffer budget: results left unread hold the job back after a few batches
+    env = rb.Environment(parallelism=2, batch_size=5000, buffer_bytes=256 * 1024)
     res = env.read_parquet(str(tmp_path), event_time="ts").key_by("k").window(rb.tumbling("1s")).agg(
         rb.count().alias("n"))
     job = res.start(runtime_mode=mode)  # 300 windows, fired a few at a time: far more batches than buffers
@@ -517,7 +518,7 @@ def test_time_ordered_parquet_fires_windows_before_the_end(tmp_path, mode):
 def test_bounded_generator_fires_windows_before_the_end_in_batch_mode():
     """A generator's clock is its watermark in batch mode (no row to come is earlier)."""
     n = 400_000
-    env = rb.Environment(parallelism=2, batch_size=2000)
+    env = rb.Environment(parallelism=2, batch_size=2000, buffer_bytes=256 * 1024)
     job = env.nexmark(max_events=n).bids().key_by("auction").window(rb.tumbling("10ms")).agg(
         rb.count().alias("c")).start(runtime_mode="batch")
     try:
