@@ -26,8 +26,9 @@ type Options struct {
 	KeyGroupStart, KeyGroupEnd int
 	// Clock gives processing time for TTL (SystemClock if nil).
 	Clock Clock
-	// Dir is the Pebble backend's working directory (required for it; created if missing,
-	// and its previous contents are discarded: state comes only from Restore).
+	// Dir is where the Pebble backend keeps its working files (required for it; created if
+	// missing). The backend works in a fresh sub-directory of its own, deleted by Close:
+	// state comes only from Restore, never from an earlier working directory.
 	Dir string
 	// MemoryLimit caps the Pebble backend's memory (block cache plus memtables), in bytes.
 	MemoryLimit int64

@@ -404,3 +404,48 @@ func TestBackendErrors(t *testing.T) {
 		t.Fatalf("unknown backend: %v", err)
 	}
 }
+
+// The Pebble backend holds state ten times its memory cap: it spills to SSTs and reads
+// back every value.
+func TestPebbleStateBeyondMemoryCap(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes 40 MB")
+	}
+	specs := []TableSpec{{Name: "big", Kind: Value}}
+	b, err := NewBackend(Options{Backend: PebbleBackend, Tables: specs, MaxParallelism: 4, Dir: t.TempDir(), MemoryLimit: 4 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	const n, size = 40_000, 1024
+	// Incompressible values, derived from the key.
+	val := func(i int) []byte {
+		v := make([]byte, size)
+		rand.New(rand.NewSource(int64(i))).Read(v)
+		return v
+	}
+	for kg := 0; kg < 4; kg++ {
+		for i := kg; i < n; i += 4 * 500 {
+			var keys, vals [][]byte
+			for j := i; j < n && j < i+4*500; j += 4 {
+				keys, vals = append(keys, i64key(j)), append(vals, val(j))
+			}
+			if err := b.Put(0, kg, keys, vals); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	ps := b.(*pebbleStore)
+	if m := ps.db.Metrics(); m.DiskSpaceUsage() < 10<<20 {
+		t.Fatalf("only %d bytes on disk: state did not spill", m.DiskSpaceUsage())
+	}
+	for i := 0; i < n; i += 37 {
+		got, err := b.Get(0, i%4, [][]byte{i64key(i)}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got[0]) != string(val(i)) {
+			t.Fatalf("key %d: got %.20q", i, got[0])
+		}
+	}
+}

@@ -47,14 +47,19 @@ func newPebble(opts Options) (*pebbleStore, error) {
 	if opts.Dir == "" {
 		return nil, rberr.New(rberr.InvalidArgument, "the pebble state backend needs a working directory")
 	}
-	if err := os.RemoveAll(opts.Dir); err != nil {
-		return nil, rberr.Wrap(rberr.IO, err, "clear pebble directory %s", opts.Dir)
+	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
+		return nil, rberr.Wrap(rberr.IO, err, "create pebble working directory %s", opts.Dir)
 	}
-	db, err := openPebble(opts.Dir, opts.MemoryLimit, false)
+	dir, err := os.MkdirTemp(opts.Dir, "pebble-")
 	if err != nil {
+		return nil, rberr.Wrap(rberr.IO, err, "create pebble working directory in %s", opts.Dir)
+	}
+	db, err := openPebble(dir, opts.MemoryLimit, false)
+	if err != nil {
+		os.RemoveAll(dir)
 		return nil, err
 	}
-	p := &pebbleStore{tables: newTables(opts), db: db, dir: opts.Dir}
+	p := &pebbleStore{tables: newTables(opts), db: db, dir: dir}
 	p.batch = db.NewBatch()
 	return p, nil
 }
