@@ -1,7 +1,25 @@
-// Package state owns keyed state: key groups, and (as streaming grows) the state backends
-// (in memory, Pebble), timers, and checkpoint storage and manifests.
+// Package state owns keyed state: key groups, checkpoint storage and manifests, keyed state
+// tables with two backends (in memory and Pebble), state TTL, and timers.
 //
 // A key belongs to key group hash(key) mod maxParallelism; each parallel subtask owns a
 // contiguous range of key groups. Because state is addressed by key group, not by
 // subtask, a snapshot taken at one parallelism can be restored at another.
+//
+// One file per concept:
+//
+//   - keygroup.go: key groups and the ranges subtasks own.
+//   - checkpoint.go: Storage (a directory of chk-<id> checkpoints, Latest, retention),
+//     Writer (files written to a temporary name, fsynced, renamed; _metadata last) and
+//     OpenCheckpoint (verifies every file's size and checksum before anything is used).
+//   - manifest.go: the _metadata format (files, source positions, operator state handles,
+//     job options), its encoder and strict decoder.
+//   - table.go: table declarations (value / list / map, encodings, TTL) and clocks.
+//   - codec.go: the byte encoding of Arrow values used as keys and values.
+//   - backend.go: the batch-oriented Backend interface and its options.
+//   - memory.go, pebble.go: the two backends.
+//   - snapshotfile.go: portable snapshots as Arrow IPC files, and restore by key group.
+//   - timers.go: event- and processing-time timers per key group.
+//
+// The engine does not use this package's state tables yet; docs/design-state.md says what
+// it must call and when.
 package state
