@@ -547,7 +547,11 @@ func restorePebbleHandle(cp *Checkpoint, h StateHandle, opID string, ts *tables,
 	if len(h.Files) == 0 {
 		return rberr.New(rberr.Data, "cannot restore operator %q from %s: pebble state handle without files", opID, cp.Dir)
 	}
-	scratch, err := os.MkdirTemp(ts.opts.Dir, "restore-")
+	parent := "" // the system's temporary directory, or the Pebble backend's own
+	if ts.opts.Backend == PebbleBackend {
+		parent = ts.opts.Dir
+	}
+	scratch, err := os.MkdirTemp(parent, "restore-")
 	if err != nil {
 		return rberr.Wrap(rberr.IO, err, "create scratch directory")
 	}
