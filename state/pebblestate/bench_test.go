@@ -1,27 +1,30 @@
-package state
+package pebblestate
 
 import (
 	"fmt"
 	"path/filepath"
 	"syscall"
 	"testing"
+
+	"github.com/riverbed-engine/riverbed/state"
+	"github.com/riverbed-engine/riverbed/state/internal/statetest"
 )
 
 // BenchmarkBackend measures batched puts and gets of one key group (batches of 1024 keys,
 // 100 000 distinct keys, 16-byte values) on both backends.
 func BenchmarkBackend(b *testing.B) {
-	specs := []TableSpec{{Name: "v", Kind: Value}}
+	specs := []state.TableSpec{{Name: "v", Kind: state.Value}}
 	const batch, distinct = 1024, 100_000
 	keys := make([][]byte, distinct)
 	for i := range keys {
-		keys[i] = i64key(i)
+		keys[i] = statetest.I64Key(i)
 	}
 	val := make([][]byte, batch)
 	for i := range val {
 		val[i] = []byte("0123456789abcdef")
 	}
-	for _, kind := range []string{MemoryBackend, PebbleBackend} {
-		be, err := NewBackend(Options{Backend: kind, Tables: specs, MaxParallelism: 1, Dir: filepath.Join(b.TempDir(), "db")})
+	for _, kind := range []string{state.MemoryBackend, state.PebbleBackend} {
+		be, err := state.NewBackend(state.Options{Backend: kind, Tables: specs, MaxParallelism: 1, Dir: filepath.Join(b.TempDir(), "db")})
 		if err != nil {
 			b.Fatal(err)
 		}
