@@ -36,6 +36,8 @@ test-go: ## Go unit tests with the race detector, then each fuzz target for $(FU
 	go test -race ./...
 	go test ./engine -run '^$$' -fuzz '^FuzzExplain$$' -fuzztime $(FUZZTIME)
 	go test ./engine -run '^$$' -fuzz '^FuzzBindPlans$$' -fuzztime $(FUZZTIME)
+	go test ./state -run '^$$' -fuzz '^FuzzDecodeManifest$$' -fuzztime $(FUZZTIME)
+	go test ./state -run '^$$' -fuzz '^FuzzDecodeManifestBody$$' -fuzztime $(FUZZTIME)
 
 test-py: install ## Python end-to-end tests
 	$(PY) -m pytest

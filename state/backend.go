@@ -1,21 +1,29 @@
 package state
 
 import (
+	"sync"
+
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
 
 // Backend names.
 const (
 	MemoryBackend = "memory"
+	// PebbleBackend is provided by package state/pebblestate, which registers it when
+	// imported; package state itself does not link Pebble in.
 	PebbleBackend = "pebble"
 )
+
+// pebblePackage is the package a program imports to get the Pebble backend.
+const pebblePackage = "github.com/riverbed-engine/riverbed/state/pebblestate"
 
 // DefaultPebbleMemory is the memory cap of a Pebble backend when Options.MemoryLimit is 0.
 const DefaultPebbleMemory = 64 << 20
 
 // Options configure a Backend: one operator subtask's keyed state.
 type Options struct {
-	// Backend is MemoryBackend (the default) or PebbleBackend.
+	// Backend is MemoryBackend (the default), PebbleBackend (when package pebblestate is
+	// imported) or another registered backend.
 	Backend string
 	// Tables are the operator's state tables; Table(i) is Tables[i].
 	Tables []TableSpec
@@ -26,8 +34,9 @@ type Options struct {
 	KeyGroupStart, KeyGroupEnd int
 	// Clock gives processing time for TTL (SystemClock if nil).
 	Clock Clock
-	// Dir is the Pebble backend's working directory (required for it; created if missing,
-	// and its previous contents are discarded: state comes only from Restore).
+	// Dir is where the Pebble backend keeps its working files (required for it; created if
+	// missing). The backend works in a fresh sub-directory of its own, deleted by Close:
+	// state comes only from Restore, never from an earlier working directory.
 	Dir string
 	// MemoryLimit caps the Pebble backend's memory (block cache plus memtables), in bytes.
 	MemoryLimit int64
@@ -111,49 +120,109 @@ type Backend interface {
 	Close() error
 }
 
+// BackendFactory creates an empty backend from options whose defaults are already applied
+// and validated (key-group range, tables, clock, memory limit).
+type BackendFactory func(opts Options) (Backend, error)
+
+// HandleReader loads key groups [a, b) of one state handle of operator opID, in a format
+// package state does not read itself, into ld; entries expired at now are skipped.
+type HandleReader func(cp *Checkpoint, h StateHandle, opID string, ts *TableSet, ld Loader, a, b int, now int64) error
+
+var (
+	registryMu sync.RWMutex
+	backends   = map[string]BackendFactory{}
+	readers    = map[string]HandleReader{}
+)
+
+// RegisterBackend makes a backend available to NewBackend under name. Backend packages
+// call it from init (package pebblestate registers PebbleBackend), so a program links in
+// only the backends it imports. It panics if name is taken.
+func RegisterBackend(name string, f BackendFactory) {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	if _, dup := backends[name]; dup || name == MemoryBackend {
+		panic("state: backend " + name + " registered twice")
+	}
+	backends[name] = f
+}
+
+// RegisterHandleFormat makes Restore, on any backend, read state handles of format with r
+// (package pebblestate registers FormatPebble). It panics if format is taken.
+func RegisterHandleFormat(format string, r HandleReader) {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	if _, dup := readers[format]; dup || format == FormatArrow || format == FormatTimers {
+		panic("state: handle format " + format + " registered twice")
+	}
+	readers[format] = r
+}
+
+func handleReader(format string) HandleReader {
+	registryMu.RLock()
+	defer registryMu.RUnlock()
+	return readers[format]
+}
+
 // NewBackend creates an empty backend.
 func NewBackend(opts Options) (Backend, error) {
 	if err := opts.ensureDefaults(); err != nil {
 		return nil, err
 	}
-	switch opts.Backend {
-	case MemoryBackend:
+	if opts.Backend == MemoryBackend {
 		return newMemory(opts), nil
-	case PebbleBackend:
-		return newPebble(opts)
+	}
+	registryMu.RLock()
+	f := backends[opts.Backend]
+	registryMu.RUnlock()
+	if f != nil {
+		return f(opts)
+	}
+	if opts.Backend == PebbleBackend {
+		return nil, rberr.New(rberr.InvalidArgument, "state backend %q is not linked into this program (import %s)", PebbleBackend, pebblePackage)
 	}
 	return nil, rberr.New(rberr.InvalidArgument, "unknown state backend %q (expected %q or %q)", opts.Backend, MemoryBackend, PebbleBackend)
 }
 
-// tables is what both backends share: the declarations, the owned range and the checks
-// every call makes.
-type tables struct {
+// TableSet is what every backend shares: the options (declarations, owned key-group range,
+// clock) and the checks every call makes. Backends embed it.
+type TableSet struct {
 	opts  Options
 	byNam map[string]Table
 }
 
-func newTables(opts Options) tables {
+// NewTableSet returns the table set of opts, as given to a BackendFactory.
+func NewTableSet(opts Options) TableSet {
 	m := make(map[string]Table, len(opts.Tables))
 	for i, s := range opts.Tables {
 		m[s.Name] = Table(i)
 	}
-	return tables{opts: opts, byNam: m}
+	return TableSet{opts: opts, byNam: m}
 }
 
-func (ts *tables) KeyGroups() (int, int) { return ts.opts.KeyGroupStart, ts.opts.KeyGroupEnd }
+// Options returns the backend's options (with defaults applied); callers must not modify them.
+func (ts *TableSet) Options() *Options { return &ts.opts }
 
-func (ts *tables) Table(name string) (Table, bool) {
+// KeyGroups returns the key groups [start, end) the backend owns.
+func (ts *TableSet) KeyGroups() (int, int) { return ts.opts.KeyGroupStart, ts.opts.KeyGroupEnd }
+
+// Table returns the table declared with name.
+func (ts *TableSet) Table(name string) (Table, bool) {
 	t, ok := ts.byNam[name]
 	return t, ok
 }
 
-// check validates a call: table, kind, key group and argument lengths.
-func (ts *tables) check(op string, t Table, kind Kind, kg int, n int, lens ...int) (*TableSpec, error) {
+// Spec returns the declaration of table t (which must be valid).
+func (ts *TableSet) Spec(t Table) *TableSpec { return &ts.opts.Tables[t] }
+
+// Check validates a call named op: that t is a declared table of kind kind (AnyKind: any),
+// kg an owned key group, and every length in lens equal to n, the number of keys. It
+// returns the table's declaration.
+func (ts *TableSet) Check(op string, t Table, kind Kind, kg int, n int, lens ...int) (*TableSpec, error) {
 	if t < 0 || int(t) >= len(ts.opts.Tables) {
 		return nil, rberr.New(rberr.InvalidArgument, "state %s: no table %d (%d declared)", op, t, len(ts.opts.Tables))
 	}
 	spec := &ts.opts.Tables[t]
-	if kind != 255 && spec.Kind != kind {
+	if kind != AnyKind && spec.Kind != kind {
 		return nil, rberr.New(rberr.InvalidArgument, "state %s on table %q: the table is a %s table, not %s", op, spec.Name, spec.Kind, kind)
 	}
 	if kg < ts.opts.KeyGroupStart || kg >= ts.opts.KeyGroupEnd {
@@ -167,5 +236,5 @@ func (ts *tables) check(op string, t Table, kind Kind, kg int, n int, lens ...in
 	return spec, nil
 }
 
-// anyKind makes check accept a table of any kind.
-const anyKind Kind = 255
+// AnyKind makes Check accept a table of any kind.
+const AnyKind Kind = 255

@@ -74,7 +74,7 @@ type OperatorState struct {
 const (
 	// FormatArrow is one Arrow IPC file per table (see snapshotfile.go).
 	FormatArrow = "arrow-ipc"
-	// FormatPebble is a Pebble checkpoint directory (see pebble.go).
+	// FormatPebble is a Pebble checkpoint directory (see pebblestate/pebble.go).
 	FormatPebble = "pebble"
 	// FormatTimers is one Arrow IPC file of timers (see timers.go).
 	FormatTimers = "timers-arrow-ipc"

@@ -3,7 +3,7 @@ package state
 // memStore is the in-memory backend: per table and key group, Go hash tables of byte
 // strings. Snapshots are Arrow IPC files (see snapshotfile.go).
 type memStore struct {
-	tables
+	TableSet
 	groups [][]memGroup // [table][kg-KeyGroupStart]
 }
 
@@ -19,7 +19,7 @@ type memGroup struct {
 }
 
 func newMemory(opts Options) *memStore {
-	m := &memStore{tables: newTables(opts)}
+	m := &memStore{TableSet: NewTableSet(opts)}
 	n := opts.KeyGroupEnd - opts.KeyGroupStart
 	m.groups = make([][]memGroup, len(opts.Tables))
 	for i := range m.groups {
@@ -35,7 +35,7 @@ func (m *memStore) group(t Table, kg int) *memGroup {
 func clone(b []byte) []byte { return append(make([]byte, 0, len(b)), b...) }
 
 func (m *memStore) Get(t Table, kg int, keys [][]byte, dst [][]byte) ([][]byte, error) {
-	spec, err := m.check("get", t, Value, kg, len(keys))
+	spec, err := m.Check("get", t, Value, kg, len(keys))
 	if err != nil {
 		return dst, err
 	}
@@ -44,7 +44,7 @@ func (m *memStore) Get(t Table, kg int, keys [][]byte, dst [][]byte) ([][]byte, 
 	dst = dst[:0]
 	for _, k := range keys {
 		r, ok := g.values[string(k)]
-		if ok && expired(r.exp, now) {
+		if ok && Expired(r.exp, now) {
 			delete(g.values, string(k))
 			ok = false
 		}
@@ -53,7 +53,7 @@ func (m *memStore) Get(t Table, kg int, keys [][]byte, dst [][]byte) ([][]byte, 
 			continue
 		}
 		if spec.TTL.Update == OnReadAndWrite && r.exp != 0 {
-			r.exp = spec.expiry(now)
+			r.exp = spec.Expiry(now)
 			g.values[string(k)] = r
 		}
 		dst = append(dst, r.v)
@@ -62,7 +62,7 @@ func (m *memStore) Get(t Table, kg int, keys [][]byte, dst [][]byte) ([][]byte, 
 }
 
 func (m *memStore) Put(t Table, kg int, keys, values [][]byte) error {
-	spec, err := m.check("put", t, Value, kg, len(keys), len(values))
+	spec, err := m.Check("put", t, Value, kg, len(keys), len(values))
 	if err != nil {
 		return err
 	}
@@ -70,7 +70,7 @@ func (m *memStore) Put(t Table, kg int, keys, values [][]byte) error {
 	if g.values == nil {
 		g.values = make(map[string]memRec, len(keys))
 	}
-	exp := spec.expiry(m.opts.Clock.NowMillis())
+	exp := spec.Expiry(m.opts.Clock.NowMillis())
 	for i, k := range keys {
 		g.values[string(k)] = memRec{v: clone(values[i]), exp: exp}
 	}
@@ -78,7 +78,7 @@ func (m *memStore) Put(t Table, kg int, keys, values [][]byte) error {
 }
 
 func (m *memStore) Delete(t Table, kg int, keys [][]byte) error {
-	if _, err := m.check("delete", t, anyKind, kg, len(keys)); err != nil {
+	if _, err := m.Check("delete", t, AnyKind, kg, len(keys)); err != nil {
 		return err
 	}
 	g := m.group(t, kg)
@@ -94,7 +94,7 @@ func (m *memStore) Delete(t Table, kg int, keys [][]byte) error {
 func liveList(l []memRec, now int64) []memRec {
 	out := l[:0]
 	for _, r := range l {
-		if !expired(r.exp, now) {
+		if !Expired(r.exp, now) {
 			out = append(out, r)
 		}
 	}
@@ -105,7 +105,7 @@ func liveList(l []memRec, now int64) []memRec {
 }
 
 func (m *memStore) GetList(t Table, kg int, keys [][]byte, dst [][][]byte) ([][][]byte, error) {
-	spec, err := m.check("get list", t, List, kg, len(keys))
+	spec, err := m.Check("get list", t, List, kg, len(keys))
 	if err != nil {
 		return dst, err
 	}
@@ -127,7 +127,7 @@ func (m *memStore) GetList(t Table, kg int, keys [][]byte, dst [][][]byte) ([][]
 			}
 			if spec.TTL.Update == OnReadAndWrite {
 				for i := range l {
-					l[i].exp = spec.expiry(now)
+					l[i].exp = spec.Expiry(now)
 				}
 			}
 			g.lists[string(k)] = l
@@ -142,7 +142,7 @@ func (m *memStore) GetList(t Table, kg int, keys [][]byte, dst [][][]byte) ([][]
 }
 
 func (m *memStore) Append(t Table, kg int, keys, values [][]byte) error {
-	spec, err := m.check("append", t, List, kg, len(keys), len(values))
+	spec, err := m.Check("append", t, List, kg, len(keys), len(values))
 	if err != nil {
 		return err
 	}
@@ -150,7 +150,7 @@ func (m *memStore) Append(t Table, kg int, keys, values [][]byte) error {
 	if g.lists == nil {
 		g.lists = make(map[string][]memRec)
 	}
-	exp := spec.expiry(m.opts.Clock.NowMillis())
+	exp := spec.Expiry(m.opts.Clock.NowMillis())
 	for i, k := range keys {
 		g.lists[string(k)] = append(g.lists[string(k)], memRec{v: clone(values[i]), exp: exp})
 	}
@@ -158,7 +158,7 @@ func (m *memStore) Append(t Table, kg int, keys, values [][]byte) error {
 }
 
 func (m *memStore) GetMap(t Table, kg int, keys, userKeys [][]byte, dst [][]byte) ([][]byte, error) {
-	spec, err := m.check("get map", t, Map, kg, len(keys), len(userKeys))
+	spec, err := m.Check("get map", t, Map, kg, len(keys), len(userKeys))
 	if err != nil {
 		return dst, err
 	}
@@ -168,7 +168,7 @@ func (m *memStore) GetMap(t Table, kg int, keys, userKeys [][]byte, dst [][]byte
 	for i, k := range keys {
 		mm := g.maps[string(k)]
 		r, ok := mm[string(userKeys[i])]
-		if ok && expired(r.exp, now) {
+		if ok && Expired(r.exp, now) {
 			delete(mm, string(userKeys[i]))
 			if len(mm) == 0 {
 				delete(g.maps, string(k))
@@ -180,7 +180,7 @@ func (m *memStore) GetMap(t Table, kg int, keys, userKeys [][]byte, dst [][]byte
 			continue
 		}
 		if spec.TTL.Update == OnReadAndWrite && r.exp != 0 {
-			r.exp = spec.expiry(now)
+			r.exp = spec.Expiry(now)
 			mm[string(userKeys[i])] = r
 		}
 		dst = append(dst, r.v)
@@ -189,7 +189,7 @@ func (m *memStore) GetMap(t Table, kg int, keys, userKeys [][]byte, dst [][]byte
 }
 
 func (m *memStore) PutMap(t Table, kg int, keys, userKeys, values [][]byte) error {
-	spec, err := m.check("put map", t, Map, kg, len(keys), len(userKeys), len(values))
+	spec, err := m.Check("put map", t, Map, kg, len(keys), len(userKeys), len(values))
 	if err != nil {
 		return err
 	}
@@ -197,7 +197,7 @@ func (m *memStore) PutMap(t Table, kg int, keys, userKeys, values [][]byte) erro
 	if g.maps == nil {
 		g.maps = make(map[string]map[string]memRec)
 	}
-	exp := spec.expiry(m.opts.Clock.NowMillis())
+	exp := spec.Expiry(m.opts.Clock.NowMillis())
 	for i, k := range keys {
 		mm := g.maps[string(k)]
 		if mm == nil {
@@ -210,7 +210,7 @@ func (m *memStore) PutMap(t Table, kg int, keys, userKeys, values [][]byte) erro
 }
 
 func (m *memStore) DeleteMap(t Table, kg int, keys, userKeys [][]byte) error {
-	if _, err := m.check("delete map", t, Map, kg, len(keys), len(userKeys)); err != nil {
+	if _, err := m.Check("delete map", t, Map, kg, len(keys), len(userKeys)); err != nil {
 		return err
 	}
 	g := m.group(t, kg)
@@ -226,7 +226,7 @@ func (m *memStore) DeleteMap(t Table, kg int, keys, userKeys [][]byte) error {
 }
 
 func (m *memStore) Scan(t Table, kg int, fn func(key, userKey, value []byte) error) error {
-	if _, err := m.check("scan", t, anyKind, kg, 0); err != nil {
+	if _, err := m.Check("scan", t, AnyKind, kg, 0); err != nil {
 		return err
 	}
 	return m.scanRaw(t, kg, m.opts.Clock.NowMillis(), func(key, sub []byte, _ int64, v []byte) error {
@@ -239,7 +239,7 @@ func (m *memStore) Scan(t Table, kg int, fn func(key, userKey, value []byte) err
 func (m *memStore) scanRaw(t Table, kg int, now int64, fn func(key, sub []byte, exp int64, v []byte) error) error {
 	g := m.group(t, kg)
 	for k, r := range g.values {
-		if expired(r.exp, now) {
+		if Expired(r.exp, now) {
 			delete(g.values, k)
 			continue
 		}
@@ -262,7 +262,7 @@ func (m *memStore) scanRaw(t Table, kg int, now int64, fn func(key, sub []byte, 
 	}
 	for k, mm := range g.maps {
 		for uk, r := range mm {
-			if expired(r.exp, now) {
+			if Expired(r.exp, now) {
 				delete(mm, uk)
 				continue
 			}
@@ -277,8 +277,8 @@ func (m *memStore) scanRaw(t Table, kg int, now int64, fn func(key, sub []byte, 
 	return nil
 }
 
-// load inserts one restored entry (list elements are appended in order).
-func (m *memStore) load(t Table, kg int, key, sub []byte, exp int64, v []byte) error {
+// Load inserts one restored entry (list elements are appended in order).
+func (m *memStore) Load(t Table, kg int, key, sub []byte, exp int64, v []byte) error {
 	g := m.group(t, kg)
 	r := memRec{v: clone(v), exp: exp}
 	switch m.opts.Tables[t].Kind {
@@ -306,14 +306,14 @@ func (m *memStore) load(t Table, kg int, key, sub []byte, exp int64, v []byte) e
 	return nil
 }
 
-func (m *memStore) flushLoad() error { return nil }
+func (m *memStore) FlushLoad() error { return nil }
 
 func (m *memStore) Snapshot(w *Writer, opID string) error {
-	return writeArrowSnapshot(w, opID, &m.tables, m.scanRaw)
+	return WriteArrowSnapshot(w, opID, &m.TableSet, m.scanRaw)
 }
 
 func (m *memStore) Restore(cps []*Checkpoint, opID string) error {
-	return restore(cps, opID, &m.tables, m)
+	return RestoreInto(cps, opID, &m.TableSet, m)
 }
 
 func (m *memStore) Close() error {

@@ -23,7 +23,9 @@ import (
 
 const snapshotBatchRows = 64 << 10
 
-func handleDir(opID string, lo, hi int) string {
+// HandleDir is the directory, relative to a checkpoint, of the state files of operator
+// opID for key groups [lo, hi).
+func HandleDir(opID string, lo, hi int) string {
 	return fmt.Sprintf("op-%s/kg-%d-%d", url.PathEscape(opID), lo, hi)
 }
 
@@ -49,13 +51,16 @@ func tableSchema(s *TableSpec) *arrow.Schema {
 	return arrow.NewSchema(fields, &md)
 }
 
-type scanFunc func(t Table, kg int, now int64, fn func(key, sub []byte, exp int64, v []byte) error) error
+// ScanFunc visits the live entries of table t in key group kg at time now, with their
+// expiry (0: never), as a backend's own scan does.
+type ScanFunc func(t Table, kg int, now int64, fn func(key, sub []byte, exp int64, v []byte) error) error
 
-// writeArrowSnapshot writes every table of the owned key groups as Arrow IPC files and
-// records one FormatArrow handle.
-func writeArrowSnapshot(w *Writer, opID string, ts *tables, scan scanFunc) error {
+// WriteArrowSnapshot writes every table of the owned key groups as Arrow IPC files and
+// records one FormatArrow handle: the portable format every backend can write (and must,
+// for savepoints) and every backend restores.
+func WriteArrowSnapshot(w *Writer, opID string, ts *TableSet, scan ScanFunc) error {
 	lo, hi := ts.KeyGroups()
-	dir := handleDir(opID, lo, hi)
+	dir := HandleDir(opID, lo, hi)
 	now := ts.opts.Clock.NowMillis()
 	h := StateHandle{KeyGroupStart: lo, KeyGroupEnd: hi, Format: FormatArrow}
 	for ti := range ts.opts.Tables {
@@ -70,7 +75,7 @@ func writeArrowSnapshot(w *Writer, opID string, ts *tables, scan scanFunc) error
 	return nil
 }
 
-func writeTableFile(w *Writer, rel string, spec *TableSpec, t Table, lo, hi int, now int64, scan scanFunc) error {
+func writeTableFile(w *Writer, rel string, spec *TableSpec, t Table, lo, hi int, now int64, scan ScanFunc) error {
 	schema := tableSchema(spec)
 	fw, err := w.Create(rel)
 	if err != nil {
@@ -141,15 +146,19 @@ func writeTableFile(w *Writer, rel string, spec *TableSpec, t Table, lo, hi int,
 	return fw.Commit()
 }
 
-// loader receives restored entries.
-type loader interface {
-	load(t Table, kg int, key, sub []byte, exp int64, v []byte) error
-	flushLoad() error
+// Loader receives restored entries: a backend being restored.
+type Loader interface {
+	// Load inserts one entry (list elements arrive in list order) with its expiry.
+	Load(t Table, kg int, key, sub []byte, exp int64, v []byte) error
+	// FlushLoad is called once after the last Load.
+	FlushLoad() error
 }
 
-// restore loads the owned key groups of operator opID from the state handles of cps into
-// ld. The handles that overlap the owned range must cover each owned key group at most once.
-func restore(cps []*Checkpoint, opID string, ts *tables, ld loader) error {
+// RestoreInto loads the owned key groups of operator opID from the state handles of cps
+// into ld (a backend's Restore). The handles that overlap the owned range must cover each
+// owned key group exactly once. Formats other than FormatArrow are read by the
+// HandleReader registered for them.
+func RestoreInto(cps []*Checkpoint, opID string, ts *TableSet, ld Loader) error {
 	lo, hi := ts.KeyGroups()
 	covered := make([]bool, hi-lo)
 	any := false
@@ -182,8 +191,16 @@ func restore(cps []*Checkpoint, opID string, ts *tables, ld loader) error {
 			switch h.Format {
 			case FormatArrow:
 				err = restoreArrowHandle(cp, h, opID, ts, ld, a, b, now)
-			case FormatPebble:
-				err = restorePebbleHandle(cp, h, opID, ts, ld, a, b, now)
+			default:
+				read := handleReader(h.Format)
+				if read == nil && h.Format == FormatPebble {
+					return rberr.New(rberr.InvalidArgument, "cannot restore operator %q from %s: its state is a Pebble checkpoint, and the Pebble backend is not linked into this program (import %s)",
+						opID, cp.Dir, pebblePackage)
+				}
+				if read == nil {
+					return rberr.New(rberr.Data, "cannot restore operator %q from %s: unknown state format %q", opID, cp.Dir, h.Format)
+				}
+				err = read(cp, h, opID, ts, ld, a, b, now)
 			}
 			if err != nil {
 				return err
@@ -197,10 +214,10 @@ func restore(cps []*Checkpoint, opID string, ts *tables, ld loader) error {
 			}
 		}
 	}
-	return ld.flushLoad()
+	return ld.FlushLoad()
 }
 
-func restoreArrowHandle(cp *Checkpoint, h StateHandle, opID string, ts *tables, ld loader, a, b int, now int64) error {
+func restoreArrowHandle(cp *Checkpoint, h StateHandle, opID string, ts *TableSet, ld Loader, a, b int, now int64) error {
 	for _, rel := range h.Files {
 		if err := restoreArrowFile(cp, rel, opID, ts, ld, a, b, now); err != nil {
 			return err
@@ -209,7 +226,7 @@ func restoreArrowHandle(cp *Checkpoint, h StateHandle, opID string, ts *tables, 
 	return nil
 }
 
-func restoreArrowFile(cp *Checkpoint, rel, opID string, ts *tables, ld loader, a, b int, now int64) error {
+func restoreArrowFile(cp *Checkpoint, rel, opID string, ts *TableSet, ld Loader, a, b int, now int64) error {
 	path := cp.Path(rel)
 	bad := func(format string, args ...any) error {
 		return rberr.New(rberr.Data, "cannot restore operator %q from %s: %s", opID, path, fmt.Sprintf(format, args...))
@@ -262,7 +279,7 @@ func restoreArrowFile(cp *Checkpoint, rel, opID string, ts *tables, ld loader, a
 			var exp int64
 			if !exps.IsNull(row) {
 				exp = exps.Value(row)
-				if expired(exp, now) {
+				if Expired(exp, now) {
 					continue
 				}
 			}
@@ -278,7 +295,7 @@ func restoreArrowFile(cp *Checkpoint, rel, opID string, ts *tables, ld loader, a
 			if vbuf, err = EncodeValue(vbuf[:0], rec.Column(vcol), row); err != nil {
 				return bad("row %d of batch %d: %v", row, i, err)
 			}
-			if err := ld.load(t, kg, kbuf, sbuf, exp, vbuf); err != nil {
+			if err := ld.Load(t, kg, kbuf, sbuf, exp, vbuf); err != nil {
 				return err
 			}
 		}

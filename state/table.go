@@ -141,13 +141,13 @@ func validateTables(specs []TableSpec) error {
 	return nil
 }
 
-// expiry returns the expiry time of an entry written at now (0: never expires).
-func (s *TableSpec) expiry(now int64) int64 {
+// Expiry returns the expiry time of an entry written at now (0: never expires).
+func (s *TableSpec) Expiry(now int64) int64 {
 	if s.TTL.TTL <= 0 {
 		return 0
 	}
 	return now + s.TTL.TTL.Milliseconds()
 }
 
-// expired reports whether an entry with expiry exp is expired at now.
-func expired(exp, now int64) bool { return exp != 0 && exp <= now }
+// Expired reports whether an entry with expiry exp is expired at now.
+func Expired(exp, now int64) bool { return exp != 0 && exp <= now }

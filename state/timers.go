@@ -198,7 +198,7 @@ var timerSchema = arrow.NewSchema([]arrow.Field{
 // Snapshot writes the pending timers to op-<id>/kg-<lo>-<hi>/_timers.arrow and records a
 // FormatTimers handle.
 func (s *Timers) Snapshot(w *Writer, opID string) error {
-	rel := handleDir(opID, s.lo, s.hi) + "/_timers.arrow"
+	rel := HandleDir(opID, s.lo, s.hi) + "/_timers.arrow"
 	rb := array.NewRecordBuilder(memory.DefaultAllocator, timerSchema)
 	defer rb.Release()
 	for d := range s.heap {

@@ -1,33 +1,29 @@
-package state
+package state_test
 
 import (
 	"fmt"
 	"math/rand"
-	"sort"
 	"testing"
-)
 
-func sorted(s []string) []string {
-	s = append([]string(nil), s...)
-	sort.Strings(s)
-	return s
-}
+	"github.com/riverbed-engine/riverbed/state"
+	"github.com/riverbed-engine/riverbed/state/internal/statetest"
+)
 
 // Timers pop in timestamp order up to the watermark, deletes and duplicate registrations
 // behave as a set, against a plain map reference.
 func TestTimersMatchReference(t *testing.T) {
 	rng := rand.New(rand.NewSource(3))
-	ts := NewTimers(4, 12)
+	ts := state.NewTimers(4, 12)
 	type key struct {
-		d         TimeDomain
+		d         state.TimeDomain
 		kg, k, ns int
 		ts        int64
 	}
 	ref := map[key]bool{}
 	wm := [2]int64{}
 	for step := 0; step < 5000; step++ {
-		k := key{TimeDomain(rng.Intn(2)), 4 + rng.Intn(8), rng.Intn(20), rng.Intn(3), wm[0] + int64(rng.Intn(100))}
-		tm := Timer{KeyGroup: k.kg, Key: []byte(fmt.Sprint(k.k)), Namespace: []byte(fmt.Sprint(k.ns)), Timestamp: k.ts}
+		k := key{state.TimeDomain(rng.Intn(2)), 4 + rng.Intn(8), rng.Intn(20), rng.Intn(3), wm[0] + int64(rng.Intn(100))}
+		tm := state.Timer{KeyGroup: k.kg, Key: []byte(fmt.Sprint(k.k)), Namespace: []byte(fmt.Sprint(k.ns)), Timestamp: k.ts}
 		switch rng.Intn(4) {
 		case 0, 1:
 			if err := ts.Register(k.d, tm); err != nil {
@@ -40,7 +36,7 @@ func TestTimersMatchReference(t *testing.T) {
 			}
 			delete(ref, k)
 		case 3:
-			d := TimeDomain(rng.Intn(2))
+			d := state.TimeDomain(rng.Intn(2))
 			wm[d] += int64(rng.Intn(30))
 			got := ts.Pop(d, wm[d], nil)
 			var want []key
@@ -65,19 +61,19 @@ func TestTimersMatchReference(t *testing.T) {
 			for _, w := range want {
 				ws = append(ws, fmt.Sprintf("%d/%d/%d/%d", w.kg, w.k, w.ns, w.ts))
 			}
-			checkDump(t, "popped timers", sorted(gs), sorted(ws))
+			statetest.CheckDump(t, "popped timers", statetest.Sorted(gs), statetest.Sorted(ws))
 		}
 		n := 0
 		for rk := range ref {
-			if rk.d == EventTime {
+			if rk.d == state.EventTime {
 				n++
 			}
 		}
-		if ts.Len(EventTime) != n {
-			t.Fatalf("step %d: Len %d, reference %d", step, ts.Len(EventTime), n)
+		if ts.Len(state.EventTime) != n {
+			t.Fatalf("step %d: Len %d, reference %d", step, ts.Len(state.EventTime), n)
 		}
 	}
-	if err := ts.Register(EventTime, Timer{KeyGroup: 2}); err == nil {
+	if err := ts.Register(state.EventTime, state.Timer{KeyGroup: 2}); err == nil {
 		t.Fatal("timer of a foreign key group accepted")
 	}
 }
