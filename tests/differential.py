@@ -147,8 +147,9 @@ def supertype(a: str, b: str) -> str:
 
 # Units of the temporal kinds, in nanoseconds.
 UNIT_NS = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
-# The widest range DuckDB (the oracle) represents, in microseconds, without its +-infinity.
-DUCK_US_MIN, DUCK_US_MAX = -9223372022400000000, 9223372036854775806
+# The widest range DuckDB (the oracle) represents, in microseconds, without its +-infinity,
+# less a day at each end (DuckDB fails to convert some values in the last day).
+DUCK_US_MIN, DUCK_US_MAX = -9223372022400000000 + 86_400_000_000, 9223372036854775806 - 86_400_000_000
 
 
 def temporal_range(k: str) -> tuple[int, int]:
@@ -219,7 +220,7 @@ def make_lit(v: Any, k: str) -> TE:
     if k == "null":
         return TE(lit(None), "NULL", "null", frozenset({"lit", "lit_null"}))
     if k == "date32" and v is not None:
-        v = max(v, -(2**31) + 1)  # DuckDB cannot write the smallest date as a literal
+        v = max(v, -(2**31) + 2)  # DuckDB cannot write the two smallest dates as literals
     if is_float(k) and k == "float32" and v is not None and math.isfinite(v):
         v = float(pa.scalar(v, pa.float32()).as_py())
     e = lit(v, rb_type(k))
