@@ -503,6 +503,7 @@ class Case:
     n_files: int = 1
     row_group_size: int = 1000
     parquet_options: dict = field(default_factory=dict)  # for pyarrow.parquet.write_table
+    cuts: list[int] = field(default_factory=list)  # in memory: the table's chunks end at these rows
 
     def used(self) -> frozenset:
         s: set = set()
@@ -520,7 +521,7 @@ class Case:
     def describe(self) -> str:
         lines = [f"source={self.mode} parallelism={self.parallelism} batch_size={self.batch_size} "
                  f"rows={self.table.num_rows} files={self.n_files} row_group_size={self.row_group_size} "
-                 f"parquet_options={self.parquet_options}",
+                 f"parquet_options={self.parquet_options} cuts={self.cuts}",
                  f"schema: {dict((n, str(t)) for n, t in zip(self.table.column_names, self.table.schema.types))}"]
         for op in self.ops:
             if op.kind == "filter":
@@ -540,7 +541,11 @@ _dirs = itertools.count()
 def riverbed_stream(case: Case, tmpdir: str) -> rb.Stream:
     env = rb.Environment(parallelism=case.parallelism, batch_size=case.batch_size)
     if case.mode == "memory":
-        s = env.from_arrow(case.table)
+        t = case.table
+        if case.cuts:  # a chunked table (slices of one table, with offsets; maybe empty chunks)
+            bounds = [0, *sorted(min(c, t.num_rows) for c in case.cuts), t.num_rows]
+            t = pa.concat_tables([t.slice(a, b - a) for a, b in zip(bounds, bounds[1:])])
+        s = env.from_arrow(t)
     else:
         d = os.path.join(tmpdir, f"t{next(_dirs)}")
         os.makedirs(d)

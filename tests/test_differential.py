@@ -422,6 +422,8 @@ def cases(draw) -> Case:
     case.row_group_size = draw(st.sampled_from([1, 5, 50, 1000]))
     if case.row_group_size == 1 and table.num_rows > 300:
         case.row_group_size = 50
+    if case.mode == "memory" and draw(st.booleans()):
+        case.cuts = draw(st.lists(st.integers(0, table.num_rows), max_size=4))
     if case.mode == "parquet":
         # LZ4 is left out: its wrong values are a known bug being fixed elsewhere
         case.parquet_options = draw(st.fixed_dictionaries({}, optional={
