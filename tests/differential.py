@@ -161,6 +161,10 @@ def temporal_range(k: str) -> tuple[int, int]:
         return -62135596800 * f, 253402300799 * f
     if unit == "ns":
         return -(2**63) + 2, 2**63 - 2
+    if unit in ("s", "ms"):
+        # DuckDB takes calendar fields of TIMESTAMP_S/_MS through nanoseconds: 1677 to 2262
+        f = {"s": 1_000_000_000, "ms": 1_000_000}[unit]
+        return -(2**63 - 1) // f + 1, (2**63 - 1) // f
     f = {"s": 1_000_000, "ms": 1000, "us": 1}[unit]
     return -(-DUCK_US_MIN // f), DUCK_US_MAX // f
 
@@ -291,6 +295,8 @@ def compare(op: str, a: TE, b: TE) -> TE:
     ops = _u(a, b, extra="cmp")
     if a.kind == b.kind == "null":
         ops = ops | {"cmp_null_null"}
+    if is_ts(a.kind) and is_ts(b.kind) and tz_of(a.kind) != tz_of(b.kind):
+        ops = ops | {"ts_zone_cast"}
     if is_num(a.kind) and is_num(b.kind) and (is_float(a.kind) or is_float(b.kind)):
         t = sql_type(supertype(a.kind, b.kind))
         x, y = f"CAST({x} AS {t})", f"CAST({y} AS {t})"

@@ -558,6 +558,10 @@ def bug_present(name: str) -> bool:
         with tempfile.TemporaryDirectory() as d:
             pq.write_table(pa.table({"b": [True, True]}), os.path.join(d, "a.parquet"), data_page_version="2.0")
             return rb.read_parquet(d).collect(progress=False)["b"].to_pylist() != [True, True]
+    if name == "ts_zone_cast":  # test_bug_timestamp_zone_cast_of_sliced_input
+        t = pa.table({"a": pa.array([0, 1], pa.timestamp("s", "UTC"))}).slice(1)
+        out = rb.from_arrow(t).select(col("a").cast(rb.Timestamp("s"))).collect(progress=False)
+        return out["a"].cast(pa.int64()).to_pylist() != [1]
     if name == "cmp_uint_int":  # test_bug_uint64_compared_with_int_literal
         t = pa.table({"x": pa.array([2**63], pa.uint64())})
         return _raises(lambda: rb.from_arrow(t).filter(col("x") > 0).collect())
@@ -586,7 +590,7 @@ def known_bug(case: Case) -> str | None:
         zoned = [t for t in case.table.schema.types if pa.types.is_timestamp(t) and t.tz not in (None, "UTC")]
         if zoned and bug_present("parquet_time_zone"):
             return "parquet_time_zone"
-    for name in ["cmp_uint_int", "cmp_null_null", "cast_from_bool", "is_null_untyped", "cast_str_int",
+    for name in ["cmp_uint_int", "cmp_null_null", "cast_from_bool", "is_null_untyped", "cast_str_int", "ts_zone_cast",
                  "truncate_cal", "truncate_ns", "overflow"]:
         constructs = {"overflow", "agg_sum_int"} if name == "overflow" else {name}
         if used & constructs and bug_present(name):
@@ -835,3 +839,33 @@ def test_bug_parquet_rle_booleans(tmp_path, vals):
     d = _parquet_dir(tmp_path, pa.table({"b": pa.array(vals, pa.bool_())}), data_page_version="2.0")
     assert pq.read_table(d)["b"].to_pylist() == vals  # the oracle: pyarrow reads the file back
     assert rb.read_parquet(d).collect(progress=False)["b"].to_pylist() == vals
+
+
+@pytest.mark.xfail(strict=True, reason="casting a timestamp to another time zone (or zoned <-> naive) of the same "
+                                       "unit ignores the array offset: sliced input gets its neighbours' values, "
+                                       "and comparisons of such columns are wrong with small batches")
+@pytest.mark.parametrize("src,dst", [
+    (pa.timestamp("s", "UTC"), rb.Timestamp("s")),
+    (pa.timestamp("s"), rb.Timestamp("s", "UTC")),
+    (pa.timestamp("ms", "America/New_York"), rb.Timestamp("ms", "UTC")),
+])
+def test_bug_timestamp_zone_cast_of_sliced_input(src, dst):
+    t = pa.table({"a": pa.array([0, 1, 2, 3], pa.int64()).cast(src)}).slice(1)
+    expected = t["a"].cast(dst.to_arrow()).cast(pa.int64()).to_pylist()  # pyarrow: [1, 2, 3]
+    out = rb.from_arrow(t).select(col("a").cast(dst)).collect(progress=False)
+    assert out["a"].cast(pa.int64()).to_pylist() == expected
+
+
+@pytest.mark.xfail(strict=True, reason="comparing a zoned with a naive timestamp column is wrong when batches are "
+                                       "slices (the cast bug above)")
+def test_bug_compare_zoned_with_naive_timestamps_small_batches():
+    vals = [0, 1, 2, None, 2, 1, 0, 5]
+    other = [0, 2, 2, 1, None, 1, 3, 5]
+    t = pa.table({"a": pa.array(vals, pa.int64()).cast(pa.timestamp("s", "UTC")),
+                  "b": pa.array(other, pa.int64()).cast(pa.timestamp("s"))})
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.register("t", t)
+    expected = [r[0] for r in con.sql("SELECT a = b FROM t").fetchall()]  # [T, F, T, None, None, T, F, T]
+    out = rb.Environment(parallelism=1, batch_size=3).from_arrow(t).select((col("a") == col("b")).alias("eq"))
+    assert out.collect(progress=False)["eq"].to_pylist() == expected
