@@ -86,7 +86,7 @@ if PROFILE not in ("default", "long"):
     raise ValueError(f"RIVERBED_HYPOTHESIS_PROFILE must be 'default' or 'long', got {PROFILE!r}")
 SEED = os.environ.get("RIVERBED_DIFFTEST_SEED")
 SETTINGS = settings(
-    max_examples=3000 if PROFILE == "long" else 300, deadline=None,
+    max_examples=5000 if PROFILE == "long" else 500, deadline=None,
     derandomize=PROFILE == "default" and SEED is None, database=None, print_blob=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
 
