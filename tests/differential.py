@@ -434,6 +434,8 @@ def dt_truncate(a: TE, every: str) -> TE:
         sql = f"CAST({body} AS {ts_sql_type(a.kind)})"
     extra = "truncate_cal" if every in ("1mo", "1y", "1w") else "truncate"
     ops = _u(a, extra=extra) | ({"truncate_ns"} if a.kind == "ts_ns" else set())
+    if tz_of(a.kind) not in (None, "UTC"):
+        ops = ops | {"truncate_zoned"}
     return TE(rbe, sql, a.kind, ops)
 
 

@@ -562,6 +562,10 @@ def bug_present(name: str) -> bool:
         t = pa.table({"a": pa.array([0, 1], pa.timestamp("s", "UTC"))}).slice(1)
         out = rb.from_arrow(t).select(col("a").cast(rb.Timestamp("s"))).collect(progress=False)
         return out["a"].cast(pa.int64()).to_pylist() != [1]
+    if name == "truncate_zoned":  # test_bug_truncate_hour_of_zoned_timestamp_floors_in_utc
+        t = pa.table({"t": pa.array([1_700_000_000], pa.int64()).cast(pa.timestamp("s", "Asia/Kolkata"))})
+        out = rb.from_arrow(t).select(col("t").dt.truncate("1h")).collect(progress=False)
+        return out["t"].cast(pa.int64()).to_pylist() != [1_699_997_400]
     if name == "cmp_uint_int":  # test_bug_uint64_compared_with_int_literal
         t = pa.table({"x": pa.array([2**63], pa.uint64())})
         return _raises(lambda: rb.from_arrow(t).filter(col("x") > 0).collect())
@@ -591,6 +595,7 @@ def known_bug(case: Case) -> str | None:
         if zoned and bug_present("parquet_time_zone"):
             return "parquet_time_zone"
     for name in ["cmp_uint_int", "cmp_null_null", "cast_from_bool", "is_null_untyped", "cast_str_int", "ts_zone_cast",
+                 "truncate_zoned",
                  "truncate_cal", "truncate_ns", "overflow"]:
         constructs = {"overflow", "agg_sum_int"} if name == "overflow" else {name}
         if used & constructs and bug_present(name):
@@ -869,3 +874,30 @@ def test_bug_compare_zoned_with_naive_timestamps_small_batches():
     expected = [r[0] for r in con.sql("SELECT a = b FROM t").fetchall()]  # [T, F, T, None, None, T, F, T]
     out = rb.Environment(parallelism=1, batch_size=3).from_arrow(t).select((col("a") == col("b")).alias("eq"))
     assert out.collect(progress=False)["eq"].to_pylist() == expected
+
+
+@pytest.mark.xfail(strict=True, reason="dt.truncate('1h'/'15m'...) of a zoned timestamp floors in UTC, not on the "
+                                       "zone's wall clock (as '1d' does, and pyarrow, DuckDB and Polars do)")
+def test_bug_truncate_hour_of_zoned_timestamp_floors_in_utc():
+    typ = pa.timestamp("s", "Asia/Kolkata")  # UTC+05:30
+    t = pa.table({"t": pa.array([1_700_000_000], pa.int64()).cast(typ)})  # 03:43:20 in Kolkata
+    expected = pc.floor_temporal(t["t"], unit="hour").cast(pa.int64()).to_pylist()
+    assert expected == [1_699_997_400]  # 03:00 in Kolkata (riverbed: 1699999200, 03:30 in Kolkata)
+    out = rb.from_arrow(t).select(col("t").dt.truncate("1h")).collect(progress=False)
+    assert out["t"].cast(pa.int64()).to_pylist() == expected
+
+
+@pytest.mark.xfail(strict=True, reason="dt.truncate('1d') of a zoned timestamp far from 1970 is wrong (year 1 "
+                                       "becomes 1754): the '1mo'/'1y' range bug also hits days of zoned timestamps")
+def test_bug_truncate_day_of_zoned_timestamp_far_from_1970():
+    typ = pa.timestamp("us", "America/New_York")
+    t = pa.table({"t": pa.array([-62135596800000000], pa.int64()).cast(typ)})  # 0001-01-01 00:00 UTC
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.register("t", t)
+    duck = con.sql("SELECT epoch_us(timezone('America/New_York', CAST(date_trunc('day', "
+                   "timezone('America/New_York', t)) AS TIMESTAMP))) FROM t").fetchall()[0][0]
+    expected = pc.floor_temporal(t["t"], unit="day").cast(pa.int64()).to_pylist()
+    assert expected == [duck]  # pyarrow and DuckDB agree: midnight of 0000-12-31 in New York
+    out = rb.from_arrow(t).select(col("t").dt.truncate("1d")).collect(progress=False)
+    assert out["t"].cast(pa.int64()).to_pylist() == expected
