@@ -147,8 +147,9 @@ def supertype(a: str, b: str) -> str:
 
 # Units of the temporal kinds, in nanoseconds.
 UNIT_NS = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
-# The widest range DuckDB (the oracle) represents, in microseconds, without its +-infinity.
-DUCK_US_MIN, DUCK_US_MAX = -9223372022400000000, 9223372036854775806
+# The widest range DuckDB (the oracle) represents, in microseconds, without its +-infinity,
+# less a day at each end (DuckDB fails to convert some values in the last day).
+DUCK_US_MIN, DUCK_US_MAX = -9223372022400000000 + 86_400_000_000, 9223372036854775806 - 86_400_000_000
 
 
 def temporal_range(k: str) -> tuple[int, int]:
@@ -160,6 +161,10 @@ def temporal_range(k: str) -> tuple[int, int]:
         return -62135596800 * f, 253402300799 * f
     if unit == "ns":
         return -(2**63) + 2, 2**63 - 2
+    if unit in ("s", "ms"):
+        # DuckDB takes calendar fields of TIMESTAMP_S/_MS through nanoseconds: 1677 to 2262
+        f = {"s": 1_000_000_000, "ms": 1_000_000}[unit]
+        return -(2**63 - 1) // f + 1, (2**63 - 1) // f
     f = {"s": 1_000_000, "ms": 1000, "us": 1}[unit]
     return -(-DUCK_US_MIN // f), DUCK_US_MAX // f
 
@@ -219,7 +224,7 @@ def make_lit(v: Any, k: str) -> TE:
     if k == "null":
         return TE(lit(None), "NULL", "null", frozenset({"lit", "lit_null"}))
     if k == "date32" and v is not None:
-        v = max(v, -(2**31) + 1)  # DuckDB cannot write the smallest date as a literal
+        v = max(v, -(2**31) + 2)  # DuckDB cannot write the two smallest dates as literals
     if is_float(k) and k == "float32" and v is not None and math.isfinite(v):
         v = float(pa.scalar(v, pa.float32()).as_py())
     e = lit(v, rb_type(k))
@@ -290,6 +295,8 @@ def compare(op: str, a: TE, b: TE) -> TE:
     ops = _u(a, b, extra="cmp")
     if a.kind == b.kind == "null":
         ops = ops | {"cmp_null_null"}
+    if is_ts(a.kind) and is_ts(b.kind) and tz_of(a.kind) != tz_of(b.kind):
+        ops = ops | {"ts_zone_cast"}
     if is_num(a.kind) and is_num(b.kind) and (is_float(a.kind) or is_float(b.kind)):
         t = sql_type(supertype(a.kind, b.kind))
         x, y = f"CAST({x} AS {t})", f"CAST({y} AS {t})"
@@ -427,6 +434,8 @@ def dt_truncate(a: TE, every: str) -> TE:
         sql = f"CAST({body} AS {ts_sql_type(a.kind)})"
     extra = "truncate_cal" if every in ("1mo", "1y", "1w") else "truncate"
     ops = _u(a, extra=extra) | ({"truncate_ns"} if a.kind == "ts_ns" else set())
+    if tz_of(a.kind) not in (None, "UTC"):
+        ops = ops | {"truncate_zoned"}
     return TE(rbe, sql, a.kind, ops)
 
 
@@ -502,6 +511,7 @@ class Case:
     n_files: int = 1
     row_group_size: int = 1000
     parquet_options: dict = field(default_factory=dict)  # for pyarrow.parquet.write_table
+    cuts: list[int] = field(default_factory=list)  # in memory: the table's chunks end at these rows
 
     def used(self) -> frozenset:
         s: set = set()
@@ -519,7 +529,7 @@ class Case:
     def describe(self) -> str:
         lines = [f"source={self.mode} parallelism={self.parallelism} batch_size={self.batch_size} "
                  f"rows={self.table.num_rows} files={self.n_files} row_group_size={self.row_group_size} "
-                 f"parquet_options={self.parquet_options}",
+                 f"parquet_options={self.parquet_options} cuts={self.cuts}",
                  f"schema: {dict((n, str(t)) for n, t in zip(self.table.column_names, self.table.schema.types))}"]
         for op in self.ops:
             if op.kind == "filter":
@@ -539,7 +549,11 @@ _dirs = itertools.count()
 def riverbed_stream(case: Case, tmpdir: str) -> rb.Stream:
     env = rb.Environment(parallelism=case.parallelism, batch_size=case.batch_size)
     if case.mode == "memory":
-        s = env.from_arrow(case.table)
+        t = case.table
+        if case.cuts:  # a chunked table (slices of one table, with offsets; maybe empty chunks)
+            bounds = [0, *sorted(min(c, t.num_rows) for c in case.cuts), t.num_rows]
+            t = pa.concat_tables([t.slice(a, b - a) for a, b in zip(bounds, bounds[1:])])
+        s = env.from_arrow(t)
     else:
         d = os.path.join(tmpdir, f"t{next(_dirs)}")
         os.makedirs(d)
