@@ -229,6 +229,8 @@ func newColumnReader(m *fileMeta, rowGroup int, c fileColumn, chunk parquet.Colu
 			break
 		}
 		switch c.typ.ID() {
+		case arrow.DICTIONARY:
+			r.vals = newDictValues(c.typ.(*arrow.DictionaryType))
 		case arrow.STRING, arrow.BINARY:
 			r.vals = &bytesValues{dt: c.typ}
 		case arrow.LARGE_STRING, arrow.LARGE_BINARY:
@@ -384,6 +386,9 @@ func (r *columnReader) finish() (err error) {
 }
 
 func (r *columnReader) close() {
+	if v, ok := r.vals.(interface{ release() }); ok {
+		v.release()
+	}
 	defer func() { _ = recover() }() // a damaged chunk is already reported
 	if r.page != nil {
 		parquet.Release(r.page)
