@@ -253,6 +253,12 @@ func (r *columnReader) corrupt(cause error) error {
 	return r.src.failure(r.path, fmt.Sprintf("row group %d, column %q", r.rowGroup, r.name), cause)
 }
 
+// valueErr is the Data error for values that cannot be read into the
+// column's Arrow type.
+func (r *columnReader) valueErr(cause error) error {
+	return rberr.Wrap(rberr.Data, cause, "cannot read Parquet file %q, row group %d, column %q", r.path, r.rowGroup, r.name)
+}
+
 // read decodes the next n rows of the column.
 func (r *columnReader) read(n int, mem memory.Allocator) (arr arrow.Array, err error) {
 	var valid *memory.Buffer
@@ -287,7 +293,7 @@ func (r *columnReader) read(n int, mem memory.Allocator) (arr arrow.Array, err e
 		k := min(n-at, r.rows-r.row)
 		if r.defs == nil {
 			if err := r.vals.put(at, k); err != nil {
-				return nil, err
+				return nil, r.valueErr(err)
 			}
 			if bits != nil {
 				bitutil.SetBitsTo(bits, int64(at), int64(k), true)
@@ -295,7 +301,7 @@ func (r *columnReader) read(n int, mem memory.Allocator) (arr arrow.Array, err e
 		} else {
 			defs := r.defs[r.row : r.row+k]
 			if err := r.vals.putSparse(at, defs, 1); err != nil {
-				return nil, err
+				return nil, r.valueErr(err)
 			}
 			for i, d := range defs {
 				if d == 1 {
@@ -349,6 +355,10 @@ func (r *columnReader) nextPage() error {
 		}
 	}
 	have, err := r.vals.setPage(p)
+	var tooMany tooManyValues
+	if errors.As(err, &tooMany) {
+		return r.valueErr(err)
+	}
 	if err != nil {
 		return r.corrupt(fmt.Errorf("page %d: %w", r.pageNo-1, err))
 	}

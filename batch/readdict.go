@@ -44,6 +44,12 @@ type dictValues struct {
 	out []int32 // the batch's indices
 }
 
+// tooManyValues is the error for a dictionary its type cannot address: the
+// file is sound, its values do not fit the recorded type.
+type tooManyValues struct{ error }
+
+func (e tooManyValues) Unwrap() error { return e.error }
+
 func newDictValues(dt *arrow.DictionaryType) *dictValues {
 	v := &dictValues{dt: dt, doffs: []int32{0}}
 	switch dt.IndexType.ID() {
@@ -67,10 +73,10 @@ func (v *dictValues) size() int { return len(v.doffs) - 1 }
 func (v *dictValues) add(b []byte) (int32, error) {
 	n := v.size()
 	if int64(n) > v.maxIdx {
-		return 0, fmt.Errorf("the column's dictionary holds more than %d values, the most its %s indices can address", v.maxIdx+1, v.dt.IndexType)
+		return 0, tooManyValues{fmt.Errorf("the column's dictionary holds more than %d values, the most its %s indices can address", v.maxIdx+1, v.dt.IndexType)}
 	}
 	if int64(len(v.ddata))+int64(len(b)) > math.MaxInt32 {
-		return 0, errors.New("the column's dictionary holds more than 2 GiB of values")
+		return 0, tooManyValues{errors.New("the column's dictionary holds more than 2 GiB of values")}
 	}
 	v.ddata = append(v.ddata, b...)
 	v.doffs = append(v.doffs, int32(len(v.ddata)))
@@ -127,11 +133,11 @@ func (v *dictValues) setDictionary(d parquet.Dictionary) error {
 	v.seen = d
 	if v.size() == 0 && v.memo == nil {
 		if int64(d.Len()) > v.maxIdx+1 {
-			return fmt.Errorf("the column's dictionary holds %d values, more than its %s indices can address", d.Len(), v.dt.IndexType)
+			return tooManyValues{fmt.Errorf("the column's dictionary holds %d values, more than its %s indices can address", d.Len(), v.dt.IndexType)}
 		}
 		base := offs[0]
 		if int64(offs[len(offs)-1]-base) > math.MaxInt32 {
-			return errors.New("the column's dictionary holds more than 2 GiB of values")
+			return tooManyValues{errors.New("the column's dictionary holds more than 2 GiB of values")}
 		}
 		v.ddata = append(v.ddata[:0], data[base:offs[len(offs)-1]]...)
 		v.doffs = v.doffs[:0]
