@@ -296,3 +296,17 @@ def test_every_expression_and_aggregation_over_parquet_dictionaries_works_like_i
         for f in want.schema:
             g = got.schema.field(f.name).type
             assert g == f.type or (pa.types.is_dictionary(g) and g.value_type == f.type), (name, g, f.type)
+
+
+def test_top_n_ranked_by_a_computed_string_matches_duckdb(dict_file):
+    """Sibling of the dictionary ranking: a computed ranking value (here str.upper of a plain
+    string column) lives in an array released after its batch; the kept candidates must not
+    point into it."""
+    got = (rb.read_parquet(dict_file, event_time="ts").with_columns(s=col("k").cast(pa.string()))
+           .window(rb.tumbling("1m")).top_n(3, col("s").str.upper(), descending=False)
+           .with_columns(u=col("s").str.upper()).collect())
+    rows = sorted((r["window_start"], r["rank"], r["u"]) for r in got.to_pylist())
+    want = _duck("SELECT w, r, u FROM (SELECT time_bucket(INTERVAL 1 minute, ts) w, upper(k) u, "
+                 "row_number() OVER (PARTITION BY time_bucket(INTERVAL 1 minute, ts) ORDER BY upper(k) ASC NULLS LAST) r "
+                 "FROM T) WHERE r <= 3", dict_file)
+    assert rows == sorted(want)
