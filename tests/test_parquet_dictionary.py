@@ -306,7 +306,7 @@ def test_top_n_ranked_by_a_computed_string_matches_duckdb(dict_file):
            .window(rb.tumbling("1m")).top_n(3, col("s").str.upper(), descending=False)
            .with_columns(u=col("s").str.upper()).collect())
     rows = sorted((r["window_start"], r["rank"], r["u"]) for r in got.to_pylist())
-    want = _duck("SELECT w, r, u FROM (SELECT time_bucket(INTERVAL 1 minute, ts) w, upper(k) u, "
-                 "row_number() OVER (PARTITION BY time_bucket(INTERVAL 1 minute, ts) ORDER BY upper(k) ASC NULLS LAST) r "
+    want = _duck("SELECT w, r, u FROM (SELECT time_bucket(INTERVAL 1 minute, ts) w, upper(k) u, row_number() "
+                 "OVER (PARTITION BY time_bucket(INTERVAL 1 minute, ts) ORDER BY upper(k) ASC NULLS LAST) r "
                  "FROM T) WHERE r <= 3", dict_file)
     assert rows == sorted(want)
