@@ -8,6 +8,7 @@ from __future__ import annotations
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
@@ -310,3 +311,22 @@ def test_top_n_ranked_by_a_computed_string_matches_duckdb(dict_file):
                  "OVER (PARTITION BY time_bucket(INTERVAL 1 minute, ts) ORDER BY upper(k) ASC NULLS LAST) r "
                  "FROM T) WHERE r <= 3", dict_file)
     assert rows == sorted(want)
+
+
+def test_row_groups_of_dictionary_columns_are_pruned_by_their_statistics(tmp_path):
+    """A comparison of a dictionary column with a string skips the row groups whose footer
+    statistics (read here with pyarrow) rule it out, and returns what pyarrow's filter does."""
+    from test_io import _pruned
+
+    n = 10_000
+    t = pa.table({"id": np.arange(n),
+                  "k": pa.array([f"k{i // 1000:02d}-{i % 7}" for i in range(n)]).dictionary_encode()})
+    p = tmp_path / "p.parquet"
+    pq.write_table(t, p, row_group_size=1000)
+    md = pq.ParquetFile(p).metadata
+    stats = [md.row_group(i).column(1).statistics for i in range(md.num_row_groups)]
+    for lit in ("k05", "k03-3"):
+        got, progress = _pruned(rb.read_parquet(p).filter(col("k") > lit))
+        want = t.filter(pc.greater(t["k"].cast(pa.string()), lit))
+        assert sorted(got["id"].to_pylist()) == want["id"].to_pylist()
+        assert progress["splits_pruned"] == sum(1 for s in stats if s.has_min_max and s.max <= lit) > 0
