@@ -330,3 +330,26 @@ def test_row_groups_of_dictionary_columns_are_pruned_by_their_statistics(tmp_pat
         want = t.filter(pc.greater(t["k"].cast(pa.string()), lit))
         assert sorted(got["id"].to_pylist()) == want["id"].to_pylist()
         assert progress["splits_pruned"] == sum(1 for s in stats if s.has_min_max and s.max <= lit) > 0
+
+
+@pytest.mark.parametrize("order", [("dict", "plain", "int8"), ("plain", "dict", "int8"), ("int8", "plain", "dict")])
+def test_files_that_differ_only_in_dictionary_encoding_read_as_the_first_like_pyarrow(tmp_path, order):
+    """Files written with and without a dictionary type (or another index type) read as one
+    dataset with the first file's type, as pyarrow reads the same list of files."""
+    rng = np.random.default_rng(5)
+    tables = {}
+    for i, kind in enumerate(order):
+        vals = pa.array(WORDS[rng.integers(0, len(WORDS), 500)], mask=rng.random(500) < 0.1)
+        k = {"plain": vals, "dict": vals.dictionary_encode(),
+             "int8": vals.dictionary_encode().cast(pa.dictionary(pa.int8(), pa.string()))}[kind]
+        tables[kind] = pa.table({"id": np.arange(i * 500, (i + 1) * 500), "k": k})
+    paths = []
+    for i, kind in enumerate(order):
+        paths.append(str(tmp_path / f"{i}-{kind}.parquet"))
+        pq.write_table(tables[kind], paths[-1], row_group_size=200)
+    got = rb.read_parquet(paths).collect().sort_by("id")
+    want = pq.read_table(paths).sort_by("id")
+    assert got.schema == want.schema
+    assert _plain(got["k"]).equals(_plain(want["k"]))
+    for chunk in got["k"].chunks:
+        chunk.validate(full=True)
