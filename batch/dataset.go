@@ -201,22 +201,22 @@ func (d *Dataset) unify() error {
 // another the plain values, or another index type): the reader builds
 // dictionaries from plain values, and plain values from dictionary pages.
 func adoptDictionary(c *fileColumn, want arrow.DataType) {
-	if c.unsupported != "" || c.restore != restoreNone || arrow.TypeEqual(c.typ, want) {
-		return
+	if c.unsupported == "" && c.restore == restoreNone && sameUpToDictionary(c.typ, want) {
+		c.typ = want
 	}
+}
+
+// sameUpToDictionary reports whether a and b are the same string or binary
+// type, either of them possibly dictionary-encoded (with any index type).
+func sameUpToDictionary(a, b arrow.DataType) bool {
 	value := func(t arrow.DataType) arrow.DataType {
 		if d, ok := t.(*arrow.DictionaryType); ok {
 			return d.ValueType
 		}
 		return t
 	}
-	have, need := value(c.typ), value(want)
-	if (have.ID() != arrow.STRING && have.ID() != arrow.BINARY) || !arrow.TypeEqual(have, need) {
-		return
-	}
-	if c.typ.ID() == arrow.DICTIONARY || want.ID() == arrow.DICTIONARY {
-		c.typ = want
-	}
+	va, vb := value(a), value(b)
+	return (va.ID() == arrow.STRING || va.ID() == arrow.BINARY) && arrow.TypeEqual(va, vb)
 }
 
 func indexOfName(cols []fileColumn, name string) int {

@@ -576,7 +576,8 @@ func CheckAppend(existing []string, schema *arrow.Schema) error {
 		if len(idx) == 0 {
 			return rberr.New(rberr.Schema, "cannot append: column %q of the new data is not in the existing file %q", f.Name, file)
 		}
-		if old := d.Schema.Field(idx[0]).Type; !arrow.TypeEqual(old, f.Type) {
+		// Types that differ only in dictionary encoding read back together.
+		if old := d.Schema.Field(idx[0]).Type; !arrow.TypeEqual(old, f.Type) && !sameUpToDictionary(old, f.Type) {
 			return rberr.New(rberr.Schema, "cannot append: column %q is %s in the new data but %s in the existing file %q", f.Name, f.Type, old, file)
 		}
 	}

@@ -353,3 +353,18 @@ def test_files_that_differ_only_in_dictionary_encoding_read_as_the_first_like_py
     assert _plain(got["k"]).equals(_plain(want["k"]))
     for chunk in got["k"].chunks:
         chunk.validate(full=True)
+
+
+@pytest.mark.parametrize("first,then", [("dict", "plain"), ("plain", "dict")])
+def test_append_values_and_dictionaries_to_each_other_reads_like_pyarrow(tmp_path, first, then):
+    """Appending plain strings to files of a dictionary column (or the reverse) keeps the
+    directory readable as one dataset: it reads as pyarrow reads the same directory."""
+    vals = pa.array(["x", None, "yy", "x"])
+    data = {"dict": vals.dictionary_encode(), "plain": vals}
+    out = tmp_path / "out"
+    rb.from_arrow(pa.table({"id": [0, 1, 2, 3], "k": data[first]})).write_parquet(out)
+    rb.from_arrow(pa.table({"id": [4, 5, 6, 7], "k": data[then]})).write_parquet(out, mode="append")
+    got = rb.read_parquet(out).collect().sort_by("id")
+    want = pq.read_table(out).sort_by("id")
+    assert got.schema == want.schema
+    assert _plain(got["k"]).equals(_plain(want["k"]))
