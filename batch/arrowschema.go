@@ -72,12 +72,21 @@ func encodeIPCSchema(schema *arrow.Schema) (string, error) {
 // restoreType returns the Arrow type of a column whose Parquet type maps to
 // inferred and whose writer recorded origin, and the conversion of its values.
 // Like pyarrow, it only restores what the stored values can represent
-// exactly; otherwise the Parquet type wins. Dictionary types are read as their
-// value type, and date64 as date32 (as pyarrow does). Unlike pyarrow, a
-// timestamp[s] stored as milliseconds is read back as timestamp[s].
+// exactly; otherwise the Parquet type wins. As pyarrow does, a dictionary of
+// strings or binaries (of any index type, ordered or not) is restored as a
+// dictionary of the Parquet column's string or binary type (so a dictionary
+// of large_string comes back as a dictionary of string); dictionaries of
+// other value types are read as their values, and date64 as date32. Unlike
+// pyarrow, a timestamp[s] stored as milliseconds is read back as timestamp[s].
 func restoreType(inferred, origin arrow.DataType) (arrow.DataType, restoreKind) {
-	if origin.ID() == arrow.DICTIONARY {
-		return inferred, restoreNone // pyarrow restores the dictionary, not its value type
+	if o, ok := origin.(*arrow.DictionaryType); ok {
+		switch o.ValueType.ID() {
+		case arrow.STRING, arrow.LARGE_STRING, arrow.BINARY, arrow.LARGE_BINARY:
+			if (inferred.ID() == arrow.STRING || inferred.ID() == arrow.BINARY) && arrow.IsInteger(o.IndexType.ID()) {
+				return &arrow.DictionaryType{IndexType: o.IndexType, ValueType: inferred, Ordered: o.Ordered}, restoreNone
+			}
+		}
+		return inferred, restoreNone
 	}
 	switch o := origin.(type) {
 	case *arrow.TimestampType:

@@ -182,6 +182,7 @@ func (d *Dataset) unify() error {
 				return rberr.New(rberr.Schema, "schema of %q differs from %q: column %q is missing from %q",
 					m.path, first.path, f.Name, m.path)
 			}
+			adoptDictionary(&m.cols[j], f.Type) // read as the first file's type, as pyarrow does
 			c := m.cols[j]
 			if !arrow.TypeEqual(c.typ, f.Type) {
 				return rberr.New(rberr.Schema, "schema of %q differs from %q: column %q is %s in %q and %s in %q",
@@ -193,6 +194,29 @@ func (d *Dataset) unify() error {
 	}
 	d.Schema = arrow.NewSchema(fields, nil)
 	return nil
+}
+
+// adoptDictionary makes a string or binary column read as want where the
+// two differ only in dictionary encoding (one file recorded a dictionary type,
+// another the plain values, or another index type): the reader builds
+// dictionaries from plain values, and plain values from dictionary pages.
+func adoptDictionary(c *fileColumn, want arrow.DataType) {
+	if c.unsupported == "" && c.restore == restoreNone && sameUpToDictionary(c.typ, want) {
+		c.typ = want
+	}
+}
+
+// sameUpToDictionary reports whether a and b are the same string or binary
+// type, either of them possibly dictionary-encoded (with any index type).
+func sameUpToDictionary(a, b arrow.DataType) bool {
+	value := func(t arrow.DataType) arrow.DataType {
+		if d, ok := t.(*arrow.DictionaryType); ok {
+			return d.ValueType
+		}
+		return t
+	}
+	va, vb := value(a), value(b)
+	return (va.ID() == arrow.STRING || va.ID() == arrow.BINARY) && arrow.TypeEqual(va, vb)
 }
 
 func indexOfName(cols []fileColumn, name string) int {

@@ -6,7 +6,8 @@
 // each with its footer statistics for pruning; Dataset.ReadSplit decodes a
 // split's projected columns page by page straight into Arrow buffers (every
 // codec and encoding, data pages v1 and v2, nulls from definition levels,
-// decimals of any physical type into decimal128/256); and ParquetWriter writes
+// decimals of any physical type into decimal128/256, recorded dictionary types
+// from dictionary pages and indices); and ParquetWriter writes
 // records to files that become visible only at Commit. Top-level primitive
 // columns are read; nested columns (struct, list, map) are kept in the schema
 // but reading one is a Type error (Dataset.CheckColumns), so the other columns

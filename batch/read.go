@@ -229,6 +229,8 @@ func newColumnReader(m *fileMeta, rowGroup int, c fileColumn, chunk parquet.Colu
 			break
 		}
 		switch c.typ.ID() {
+		case arrow.DICTIONARY:
+			r.vals = newDictValues(c.typ.(*arrow.DictionaryType))
 		case arrow.STRING, arrow.BINARY:
 			r.vals = &bytesValues{dt: c.typ}
 		case arrow.LARGE_STRING, arrow.LARGE_BINARY:
@@ -249,6 +251,12 @@ func newColumnReader(m *fileMeta, rowGroup int, c fileColumn, chunk parquet.Colu
 
 func (r *columnReader) corrupt(cause error) error {
 	return r.src.failure(r.path, fmt.Sprintf("row group %d, column %q", r.rowGroup, r.name), cause)
+}
+
+// valueErr is the Data error for values that cannot be read into the
+// column's Arrow type.
+func (r *columnReader) valueErr(cause error) error {
+	return rberr.Wrap(rberr.Data, cause, "cannot read Parquet file %q, row group %d, column %q", r.path, r.rowGroup, r.name)
 }
 
 // read decodes the next n rows of the column.
@@ -285,7 +293,7 @@ func (r *columnReader) read(n int, mem memory.Allocator) (arr arrow.Array, err e
 		k := min(n-at, r.rows-r.row)
 		if r.defs == nil {
 			if err := r.vals.put(at, k); err != nil {
-				return nil, err
+				return nil, r.valueErr(err)
 			}
 			if bits != nil {
 				bitutil.SetBitsTo(bits, int64(at), int64(k), true)
@@ -293,7 +301,7 @@ func (r *columnReader) read(n int, mem memory.Allocator) (arr arrow.Array, err e
 		} else {
 			defs := r.defs[r.row : r.row+k]
 			if err := r.vals.putSparse(at, defs, 1); err != nil {
-				return nil, err
+				return nil, r.valueErr(err)
 			}
 			for i, d := range defs {
 				if d == 1 {
@@ -347,6 +355,10 @@ func (r *columnReader) nextPage() error {
 		}
 	}
 	have, err := r.vals.setPage(p)
+	var tooMany tooManyValues
+	if errors.As(err, &tooMany) {
+		return r.valueErr(err)
+	}
 	if err != nil {
 		return r.corrupt(fmt.Errorf("page %d: %w", r.pageNo-1, err))
 	}
@@ -384,6 +396,9 @@ func (r *columnReader) finish() (err error) {
 }
 
 func (r *columnReader) close() {
+	if v, ok := r.vals.(interface{ release() }); ok {
+		v.release()
+	}
 	defer func() { _ = recover() }() // a damaged chunk is already reported
 	if r.page != nil {
 		parquet.Release(r.page)

@@ -154,6 +154,11 @@ type oracleOpts struct {
 	dictLimit int64
 	codec     pqacompress.Compression
 	int96     bool
+	store     bool // store the Arrow schema (ARROW:schema)
+	buffered  bool // write records into the same row group (up to rowGroup rows)
+	// arrowSchema, if set, is stored as the ARROW:schema metadata in place of
+	// the records' own schema.
+	arrowSchema *arrow.Schema
 }
 
 // writeOracle writes recs with arrow-go's pqarrow, the independent writer the
@@ -184,6 +189,9 @@ func writeOracle(t testing.TB, path string, o oracleOpts, recs ...arrow.RecordBa
 	if o.int96 {
 		aprops = append(aprops, pqarrow.WithDeprecatedInt96Timestamps(true))
 	}
+	if o.store {
+		aprops = append(aprops, pqarrow.WithStoreSchema())
+	}
 	f, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
@@ -193,7 +201,20 @@ func writeOracle(t testing.TB, path string, o oracleOpts, recs ...arrow.RecordBa
 		t.Fatal(err)
 	}
 	for _, r := range recs {
-		if err := w.Write(r); err != nil {
+		write := w.Write
+		if o.buffered {
+			write = w.WriteBuffered
+		}
+		if err := write(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if o.arrowSchema != nil {
+		stored, err := encodeIPCSchema(o.arrowSchema)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.AppendKeyValueMetadata(arrowSchemaKey, stored); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -166,6 +166,14 @@ func parquetNode(f arrow.Field) (parquet.Node, error) {
 		n = parquet.Encoded(parquet.Leaf(parquet.ByteArrayType), &parquet.RLEDictionary)
 	case *arrow.DurationType:
 		n = parquet.Leaf(parquet.Int64Type)
+	case *arrow.DictionaryType:
+		// Written as its values (dictionary-encoded by the writer); the
+		// ARROW:schema metadata restores the dictionary type on reading.
+		switch t.ValueType.ID() {
+		case arrow.STRING, arrow.LARGE_STRING, arrow.BINARY, arrow.LARGE_BINARY:
+			return parquetNode(arrow.Field{Name: f.Name, Type: t.ValueType, Nullable: f.Nullable})
+		}
+		return nil, rberr.New(rberr.Type, "cannot write column %q of type %s to Parquet", f.Name, f.Type)
 	case *arrow.Decimal128Type:
 		if t.Precision < 1 || t.Precision > 38 || t.Scale < 0 || t.Scale > t.Precision {
 			return nil, rberr.New(rberr.Type, "cannot write column %q of type %s to Parquet: the scale must be between 0 and the precision", f.Name, f.Type)
@@ -330,6 +338,23 @@ func appendValues(vals []parquet.Value, arr arrow.Array, from, to, col, def int,
 	case *array.LargeBinary:
 		for i := from; i < to; i++ {
 			vals = appendValue(vals, a, i, col, def, func() parquet.Value { return parquet.ByteArrayValue(a.Value(i)) })
+		}
+	case *array.Dictionary:
+		var value func(int) []byte
+		switch d := a.Dictionary().(type) {
+		case *array.String:
+			value = func(j int) []byte { return stringBytes(d.Value(j)) }
+		case *array.LargeString:
+			value = func(j int) []byte { return stringBytes(d.Value(j)) }
+		case *array.Binary:
+			value = d.Value
+		case *array.LargeBinary:
+			value = d.Value
+		default:
+			panic(fmt.Sprintf("batch: unexpected dictionary of %T", d)) // ruled out by NewParquetWriter
+		}
+		for i := from; i < to; i++ {
+			vals = appendValue(vals, a, i, col, def, func() parquet.Value { return parquet.ByteArrayValue(value(a.GetValueIndex(i))) })
 		}
 	default:
 		panic(fmt.Sprintf("batch: unexpected array type %T", arr)) // ruled out by NewParquetWriter and checkRecord
@@ -551,7 +576,8 @@ func CheckAppend(existing []string, schema *arrow.Schema) error {
 		if len(idx) == 0 {
 			return rberr.New(rberr.Schema, "cannot append: column %q of the new data is not in the existing file %q", f.Name, file)
 		}
-		if old := d.Schema.Field(idx[0]).Type; !arrow.TypeEqual(old, f.Type) {
+		// Types that differ only in dictionary encoding read back together.
+		if old := d.Schema.Field(idx[0]).Type; !arrow.TypeEqual(old, f.Type) && !sameUpToDictionary(old, f.Type) {
 			return rberr.New(rberr.Schema, "cannot append: column %q is %s in the new data but %s in the existing file %q", f.Name, f.Type, old, file)
 		}
 	}

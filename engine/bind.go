@@ -764,6 +764,7 @@ func (b *binder) bindTopN(n *Node, ln, in *lnode) error {
 	if err != nil {
 		return err
 	}
+	ob = decodeDictionary(ob) // ranks by the values
 	if t := ob.Type(); !isNumeric(t) && !isString(t) && !isTemporal(t) && t.ID() != arrow.BOOL {
 		return rberr.New(rberr.Type, "%s: cannot rank by %s of type %s", ln.name, ob, TypeName(t))
 	}

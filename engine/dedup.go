@@ -287,6 +287,9 @@ func (o *topnOp) processBatch(m message, out emitter) error {
 			if part.full && !o.admits(r, part.cut) {
 				continue
 			}
+			// The ranking values may live in a computed array (a decoded dictionary, a
+			// function's result) that is released after this batch: keep a copy.
+			r.s = strings.Clone(r.s)
 			part.rows = append(part.rows, r)
 			placed++
 			if len(part.rows) > part.limit {

@@ -109,6 +109,9 @@ func (p *pruner) stats(args []*Expr, i int, s batch.Split, name ...string) (batc
 // domain brings the statistics and the literal into one comparable Go type.
 func (p *pruner) domain(col string, st batch.ColumnStats, lit *Expr) (lo, hi, v any, ok bool) {
 	dt := p.schema.Field(p.schema.FieldIndices(col)[0]).Type
+	if d, ok := dt.(*arrow.DictionaryType); ok {
+		dt = d.ValueType // the statistics bound the values
+	}
 	lt, err := ParseType(lit.Type)
 	if err != nil {
 		return nil, nil, nil, false

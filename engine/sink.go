@@ -28,6 +28,11 @@ func writable(dt arrow.DataType) bool {
 	case arrow.DECIMAL128:
 		d := dt.(*arrow.Decimal128Type)
 		return d.Scale >= 0 && d.Scale <= d.Precision
+	case arrow.DICTIONARY:
+		switch dt.(*arrow.DictionaryType).ValueType.ID() {
+		case arrow.STRING, arrow.LARGE_STRING, arrow.BINARY, arrow.LARGE_BINARY:
+			return true
+		}
 	}
 	return false
 }
