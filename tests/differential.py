@@ -509,7 +509,7 @@ class Agg:
             total = f"CAST(sum({xs}) AS {st})"
             if materialize and not is_uint(k):
                 pos, negs = f"sum(CASE WHEN {xs} > 0 THEN {xs} END)", f"sum(CASE WHEN {xs} < 0 THEN {xs} END)"
-                total = f"(CASE WHEN CAST({pos} AS {st}) IS NULL AND CAST({negs} AS {st}) IS NULL THEN {total} ELSE {total} END)"
+                total = evaluated(total, f"CAST({pos} AS {st})", f"CAST({negs} AS {st})")
             return [(total, n)]
         d = f"CAST({x} AS DOUBLE)" if k != "bool" else f"CAST(CAST({x} AS INTEGER) AS DOUBLE)"
         main = f"sum({d})" if self.fn == "sum" else f"avg({d})"

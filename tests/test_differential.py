@@ -624,6 +624,30 @@ def test_bug_int_add_overflow_wraps():
         rb.from_arrow(t).select((col("x") + col("x")).alias("y")).collect(progress=False)
 
 
+
+@pytest.mark.parametrize("op", ["+", "-"])
+@pytest.mark.parametrize("typ,values", [
+    (pa.int8(), list(range(-128, 128, 5)) + [-128, -127, -1, 0, 1, 126, 127]),
+    (pa.int16(), [-(2**15), -(2**15) + 1, -1, 0, 1, 2**15 - 1]),
+    (pa.int64(), [-(2**63), -(2**63) + 1, -(2**62), -1, 0, 1, 2**62, 2**63 - 1]),
+])
+def test_signed_add_sub_overflow_below_the_minimum(typ, values, op):
+    # arrow-go's checked add missed sums below the minimum (-128 + -128 gave 0 in int8) and its
+    # checked subtract differences above the maximum (0 - -128). Each pair of values runs alone;
+    # the oracle is DuckDB, which raises on overflow as riverbed must.
+    for x in values:
+        t = pa.table({"x": pa.array([x] * len(values), typ), "y": pa.array(values, typ)})
+        rbe = (col("x") + col("y")) if op == "+" else (col("x") - col("y"))
+        try:
+            expected = [r[0] for r in duckdb.sql(f"SELECT x {op} y FROM t").fetchall()]
+        except duckdb.Error:
+            expected = None
+        if expected is None:
+            with pytest.raises(rb.DataError):
+                rb.from_arrow(t).select(rbe.alias("r")).collect(progress=False)
+        else:
+            assert rb.from_arrow(t).select(rbe.alias("r")).collect(progress=False)["r"].to_pylist() == expected
+
 @pytest.mark.parametrize("typ,value", [(pa.int8(), -128), (pa.int64(), -(2**63))])
 def test_bug_negation_overflow_wraps(typ, value):
     t = pa.table({"x": pa.array([value], typ)})
