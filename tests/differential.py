@@ -302,6 +302,15 @@ def neg(a: TE) -> TE:
     return TE(-a.rb, f"CAST(-CAST({a.sql} AS HUGEINT) AS {sql_type(k)})", k, _u(a, extra="overflow"))
 
 
+def instant_ns(a: TE) -> str:
+    """SQL of a date or timestamp as exact nanoseconds since the epoch (UTC), a HUGEINT."""
+    if a.kind == "date32":
+        return f"(CAST({a.sql} - DATE '1970-01-01' AS HUGEINT) * 86400000000000)"
+    if a.kind == "ts_ns":
+        return f"CAST(epoch_ns({a.sql}) AS HUGEINT)"
+    return f"(CAST(epoch_us({a.sql}) AS HUGEINT) * 1000)"
+
+
 def compare(op: str, a: TE, b: TE) -> TE:
     rbe = {"==": a.rb == b.rb, "!=": a.rb != b.rb, "<": a.rb < b.rb, "<=": a.rb <= b.rb,
            ">": a.rb > b.rb, ">=": a.rb >= b.rb}[op]
@@ -310,8 +319,9 @@ def compare(op: str, a: TE, b: TE) -> TE:
     ops = _u(a, b, extra="cmp")
     if a.kind == b.kind == "null":
         ops = ops | {"cmp_null_null"}
-    if is_ts(a.kind) and is_ts(b.kind) and tz_of(a.kind) != tz_of(b.kind):
-        ops = ops | {"ts_zone_cast"}
+    if is_temporal(a.kind) and is_temporal(b.kind) and a.kind != b.kind:
+        # riverbed compares instants of any two temporal types exactly (a naive timestamp as UTC)
+        return TE(rbe, f"({instant_ns(a)} {sop} {instant_ns(b)})", "bool", ops)
     if is_num(a.kind) and is_num(b.kind) and (is_float(a.kind) or is_float(b.kind)):
         t = sql_type(supertype(a.kind, b.kind))
         # DuckDB's float order is riverbed's: NaN equals NaN and is above every number
