@@ -110,6 +110,12 @@ func ownCast(from, to arrow.DataType) bool {
 		return isInteger(to) || isFloat(to) || to.ID() == arrow.BOOL || to.ID() == arrow.DATE32 || to.ID() == arrow.TIMESTAMP
 	case isFloat(from):
 		return isString(to)
+	case from.ID() == arrow.BOOL:
+		// arrow-go's bool casts ignore the array offset (wrong values for sliced input).
+		return isInteger(to) || isFloat(to) || isString(to)
+	case from.ID() == arrow.TIMESTAMP && to.ID() == arrow.TIMESTAMP:
+		// So do its zone-only timestamp casts (same unit, other or no zone).
+		return from.(*arrow.TimestampType).Unit == to.(*arrow.TimestampType).Unit
 	}
 	return false
 }
@@ -122,6 +128,44 @@ func castArray(ec *evalCtx, a arrow.Array, to arrow.DataType, what string) (arro
 	}
 	n := a.Len()
 	switch {
+	case from.ID() == arrow.TIMESTAMP && to.ID() == arrow.TIMESTAMP:
+		// Same unit: only the zone changes, the UTC instants stay; share the buffers.
+		d := array.NewData(to, n, a.Data().Buffers(), nil, a.NullN(), a.Data().Offset())
+		defer d.Release()
+		return array.MakeFromData(d), nil
+	case from.ID() == arrow.BOOL:
+		bs := a.(*array.Boolean)
+		b := array.NewBuilder(ec.mem, to)
+		defer b.Release()
+		b.Reserve(n)
+		for i := 0; i < n; i++ {
+			if bs.IsNull(i) {
+				b.AppendNull()
+				continue
+			}
+			v := bs.Value(i)
+			var x int64
+			if v {
+				x = 1
+			}
+			switch bb := b.(type) {
+			case *array.StringBuilder:
+				bb.Append(strconv.FormatBool(v))
+			case *array.LargeStringBuilder:
+				bb.Append(strconv.FormatBool(v))
+			case *array.Float64Builder:
+				bb.Append(float64(x))
+			case *array.Float32Builder:
+				bb.Append(float32(x))
+			default:
+				if isSigned(to) {
+					appendInt(b, x)
+				} else {
+					appendUint(b, uint64(x))
+				}
+			}
+		}
+		return b.NewArray(), nil
 	case isString(from) && to.ID() == arrow.DECIMAL128:
 		dt := to.(*arrow.Decimal128Type)
 		str := stringAt(a)

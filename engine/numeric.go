@@ -329,13 +329,70 @@ func numAsFloat64(ec *evalCtx, a arrow.Array) ([]float64, error) {
 // expression and the type.
 func checkedArith(name, text string, t arrow.DataType) kernelFn {
 	k := computeKernel(name, nil)
+	overflow := func() error {
+		return rberr.New(rberr.Data, "%s: integer overflow: a result does not fit in %s (integer arithmetic is checked; cast an operand to a wider type or to float64 first)", text, TypeName(t))
+	}
 	return func(ec *evalCtx, args []compute.Datum) (compute.Datum, error) {
 		out, err := k(ec, args)
 		if err != nil && strings.Contains(strings.ToLower(err.Error()), "overflow") {
-			return nil, rberr.New(rberr.Data, "%s: integer overflow: a result does not fit in %s (integer arithmetic is checked; cast an operand to a wider type or to float64 first)", text, TypeName(t))
+			return nil, overflow()
+		}
+		if err == nil && isSigned(t) && (name == "add" || name == "subtract") {
+			// arrow-go's checked add misses overflow below the minimum (-128 + -128 is 0 in
+			// int8) and its checked subtract above the maximum (0 - -128): check those here.
+			wrapped, cerr := signedWrapped(ec, name == "subtract", args, out)
+			if cerr != nil || wrapped {
+				out.Release()
+				if cerr != nil {
+					return nil, cerr
+				}
+				return nil, overflow()
+			}
 		}
 		return out, err
 	}
+}
+
+// signedWrapped reports whether a signed integer sum (or difference, when sub) out of the two
+// operands in args wrapped around in any row.
+func signedWrapped(ec *evalCtx, sub bool, args []compute.Datum, out compute.Datum) (bool, error) {
+	var arrs [3]arrow.Array
+	var vals [3][]int64
+	for i, d := range []compute.Datum{args[0], args[1], out} {
+		a, _, err := asArray(ec, d)
+		if err != nil {
+			return false, err
+		}
+		defer a.Release()
+		if vals[i], err = asInt64(a); err != nil {
+			return false, err
+		}
+		arrs[i] = a
+	}
+	xs, ys, rs := vals[0], vals[1], vals[2]
+	wide := arrs[2].DataType().(arrow.FixedWidthDataType).BitWidth() == 64
+	r := arrs[2]
+	for i, got := range rs {
+		if r.IsNull(i) {
+			continue
+		}
+		x, y := xs[min(i, len(xs)-1)], ys[min(i, len(ys)-1)]
+		var bad bool
+		switch {
+		case wide && sub:
+			bad = (x^y)&(x^got) < 0
+		case wide:
+			bad = (x^got)&(y^got) < 0
+		case sub:
+			bad = x-y != got // exact in int64 for narrower types
+		default:
+			bad = x+y != got
+		}
+		if bad {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // nullMaskKernel is is_null (want == false) or is_not_null (want == true) over any type,

@@ -160,11 +160,13 @@ func numberOf(sc scalar.Scalar, dt arrow.DataType) (any, bool, bool) {
 	lt := sc.DataType()
 	switch {
 	case isFloat(lt):
-		f := sc.(*scalar.Float64)
-		if lt.ID() == arrow.FLOAT32 {
-			return float64(sc.(*scalar.Float32).Value), true, isNumeric(dt)
+		switch f := sc.(type) {
+		case *scalar.Float64:
+			return f.Value, true, isNumeric(dt)
+		case *scalar.Float32:
+			return float64(f.Value), true, isNumeric(dt)
 		}
-		return f.Value, true, isNumeric(dt)
+		return nil, false, false
 	case isInteger(lt) && isNumeric(dt):
 		c, err := sc.CastTo(arrow.PrimitiveTypes.Int64)
 		if err != nil {

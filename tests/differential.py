@@ -10,8 +10,9 @@ both are unsigned, ``/`` is float) and renders SQL that computes the *intended* 
   computes in HUGEINT and casts back, which raises on overflow);
 * ``//`` and ``%`` follow Python (floor; the remainder has the sign of the divisor); integer
   division by zero is null, float division by zero follows IEEE (inf, -inf, NaN);
-* comparisons are exact between integers, IEEE between floats (NaN compares false, also with
-  ``==``), and null when either side is null;
+* comparisons are exact between integers; floats are totally ordered as in DuckDB (NaN equals
+  NaN and is above every number); null when either side is null; ``-x`` of an unsigned integer
+  is int64; integer ``sum`` is checked (int64, uint64 for unsigned input);
 * aggregations skip nulls; ``first``/``last`` are the first/last non-null values in input
   order; float ``min``/``max`` order NaN above every number; a null key is a group; ``-0.0``
   and ``0.0`` are one group and NaN is one group.
@@ -178,7 +179,8 @@ class TE:
     rb: rb.Expr
     sql: str
     kind: str
-    ops: frozenset = field(default_factory=frozenset)  # constructs used (for known-bug lookups)
+    ops: frozenset = field(default_factory=frozenset)  # constructs used
+    int_lit: int | None = None  # the value of a non-null integer literal
     # for aggregations: ("sum", arg TE) etc.
 
 
@@ -228,7 +230,7 @@ def make_lit(v: Any, k: str) -> TE:
     if is_float(k) and k == "float32" and v is not None and math.isfinite(v):
         v = float(pa.scalar(v, pa.float32()).as_py())
     e = lit(v, rb_type(k))
-    return TE(e, sql_lit(v, k), k, frozenset({"lit", "lit_" + k}))
+    return TE(e, sql_lit(v, k), k, frozenset({"lit", "lit_" + k}), int(v) if is_int(k) and v is not None else None)
 
 
 def colref(name: str, k: str) -> TE:
@@ -240,8 +242,21 @@ def _u(*es: TE, extra: str | None = None) -> frozenset:
     return s | {extra} if extra else s
 
 
+def arith_supertype(a: TE, b: TE) -> str:
+    """arithSupertype of engine/numeric.go: an integer literal takes the other operand's
+    integer type when its value fits."""
+    if is_int(a.kind) and is_int(b.kind) and a.kind != b.kind:
+        lo, hi = int_range(a.kind)
+        if b.int_lit is not None and lo <= b.int_lit <= hi:
+            return a.kind
+        lo, hi = int_range(b.kind)
+        if a.int_lit is not None and lo <= a.int_lit <= hi:
+            return b.kind
+    return supertype(a.kind, b.kind)
+
+
 def arith(op: str, a: TE, b: TE) -> TE:
-    t = supertype(a.kind, b.kind)
+    t = arith_supertype(a, b)
     rbe = {"+": a.rb + b.rb, "-": a.rb - b.rb, "*": a.rb * b.rb, "/": a.rb / b.rb,
            "//": a.rb // b.rb, "%": a.rb % b.rb}[op]
     if op == "/":
@@ -281,10 +296,19 @@ def arith(op: str, a: TE, b: TE) -> TE:
 
 
 def neg(a: TE) -> TE:
-    st = sql_type(a.kind)
     if is_float(a.kind):
         return TE(-a.rb, f"(-{a.sql})", a.kind, a.ops)
-    return TE(-a.rb, f"CAST(-CAST({a.sql} AS HUGEINT) AS {st})", a.kind, _u(a, extra="overflow"))
+    k = "int64" if is_uint(a.kind) or a.kind == "null" else a.kind  # -unsigned is int64 (checked)
+    return TE(-a.rb, f"CAST(-CAST({a.sql} AS HUGEINT) AS {sql_type(k)})", k, _u(a, extra="overflow"))
+
+
+def instant_ns(a: TE) -> str:
+    """SQL of a date or timestamp as exact nanoseconds since the epoch (UTC), a HUGEINT."""
+    if a.kind == "date32":
+        return f"(CAST({a.sql} - DATE '1970-01-01' AS HUGEINT) * 86400000000000)"
+    if a.kind == "ts_ns":
+        return f"CAST(epoch_ns({a.sql}) AS HUGEINT)"
+    return f"(CAST(epoch_us({a.sql}) AS HUGEINT) * 1000)"
 
 
 def compare(op: str, a: TE, b: TE) -> TE:
@@ -295,19 +319,25 @@ def compare(op: str, a: TE, b: TE) -> TE:
     ops = _u(a, b, extra="cmp")
     if a.kind == b.kind == "null":
         ops = ops | {"cmp_null_null"}
-    if is_ts(a.kind) and is_ts(b.kind) and tz_of(a.kind) != tz_of(b.kind):
-        ops = ops | {"ts_zone_cast"}
+    if is_temporal(a.kind) and is_temporal(b.kind) and a.kind != b.kind:
+        # riverbed compares instants of any two temporal types exactly (a naive timestamp as UTC)
+        return TE(rbe, f"({instant_ns(a)} {sop} {instant_ns(b)})", "bool", ops)
     if is_num(a.kind) and is_num(b.kind) and (is_float(a.kind) or is_float(b.kind)):
         t = sql_type(supertype(a.kind, b.kind))
-        x, y = f"CAST({x} AS {t})", f"CAST({y} AS {t})"
-        nan = f"(isnan({x}) OR isnan({y}))"
-        body = f"(({x} {sop} {y}) OR {nan})" if op == "!=" else f"(({x} {sop} {y}) AND NOT {nan})"
-        sql = f"(CASE WHEN {x} IS NULL OR {y} IS NULL THEN NULL ELSE {body} END)"
-        return TE(rbe, sql, "bool", ops)
+        # DuckDB's float order is riverbed's: NaN equals NaN and is above every number
+        return TE(rbe, f"(CAST({x} AS {t}) {sop} CAST({y} AS {t}))", "bool", ops)
     if (is_uint(a.kind) and is_int(b.kind) and not is_uint(b.kind)) or (
             is_uint(b.kind) and is_int(a.kind) and not is_uint(a.kind)):
         ops = ops | {"cmp_uint_int"}
     return TE(rbe, f"({x} {sop} {y})", "bool", ops)
+
+
+def evaluated(sql: str, *operands: str) -> str:
+    """``sql``, with every operand evaluated on every row first: riverbed evaluates both sides
+    of ``&``/``|`` and both arguments of ``fill_null`` (so an error in either fails the job),
+    where DuckDB short-circuits."""
+    forced = " AND ".join(f"(hash({o}) = hash({o}))" for o in operands)
+    return f"(CASE WHEN {forced} THEN {sql} END)"
 
 
 def logic(op: str, a: TE, b: TE | None = None) -> TE:
@@ -315,8 +345,8 @@ def logic(op: str, a: TE, b: TE | None = None) -> TE:
         return TE(~a.rb, f"(NOT {a.sql})", "bool", a.ops)
     assert b is not None
     if op == "&":
-        return TE(a.rb & b.rb, f"({a.sql} AND {b.sql})", "bool", _u(a, b))
-    return TE(a.rb | b.rb, f"({a.sql} OR {b.sql})", "bool", _u(a, b))
+        return TE(a.rb & b.rb, evaluated(f"({a.sql} AND {b.sql})", a.sql, b.sql), "bool", _u(a, b))
+    return TE(a.rb | b.rb, evaluated(f"({a.sql} OR {b.sql})", a.sql, b.sql), "bool", _u(a, b))
 
 
 def is_null(a: TE, negate: bool = False) -> TE:
@@ -329,7 +359,8 @@ def is_null(a: TE, negate: bool = False) -> TE:
 
 def fill_null(a: TE, b: TE) -> TE:
     assert a.kind == b.kind or (is_str(a.kind) and is_str(b.kind))
-    return TE(a.rb.fill_null(b.rb), f"COALESCE({a.sql}, {b.sql})", a.kind, _u(a, b, extra="fill_null"))
+    sql = evaluated(f"COALESCE({a.sql}, {b.sql})", a.sql, b.sql)
+    return TE(a.rb.fill_null(b.rb), sql, a.kind, _u(a, b, extra="fill_null"))
 
 
 F32_OVERFLOW = 3.4028235677973366e38  # doubles at or above this round to inf as float32
@@ -464,8 +495,10 @@ class Agg:
             return "float64" if is_float(k) else "uint64" if is_uint(k) else "int64"
         return "utf8" if k == "numstr" else k
 
-    def sql(self) -> list[tuple[str, str]]:
-        """(SQL, column name) of the aggregation and of any helper columns for the comparison."""
+    def sql(self, materialize: bool = False) -> list[tuple[str, str]]:
+        """(SQL, column name) of the aggregation and of any helper columns for the comparison.
+        With ``materialize``, an integer sum fails when any order of its additions may leave
+        int64 (riverbed checks partial sums, whose order depends on batches and parallelism)."""
         n = self.name
         if self.fn == "count_rows":
             return [("count(*)", n)]
@@ -480,8 +513,14 @@ class Agg:
             return [(f"{self.fn}({x} ORDER BY __rid) FILTER (WHERE {x} IS NOT NULL)", n)]
         k = self.arg.kind
         if self.fn == "sum" and not is_float(k):
-            xs = f"CAST({x} AS HUGEINT)" if k != "bool" else f"CAST({x} AS INTEGER)"
-            return [(f"sum({xs})", n)]
+            # checked: the sum must fit int64 (uint64 for unsigned input), as riverbed's
+            xs = f"CAST({x} AS HUGEINT)" if k != "bool" else f"CAST(CAST({x} AS INTEGER) AS HUGEINT)"
+            st = sql_type(self.kind)
+            total = f"CAST(sum({xs}) AS {st})"
+            if materialize and not is_uint(k):
+                pos, negs = f"sum(CASE WHEN {xs} > 0 THEN {xs} END)", f"sum(CASE WHEN {xs} < 0 THEN {xs} END)"
+                total = evaluated(total, f"CAST({pos} AS {st})", f"CAST({negs} AS {st})")
+            return [(total, n)]
         d = f"CAST({x} AS DOUBLE)" if k != "bool" else f"CAST(CAST({x} AS INTEGER) AS DOUBLE)"
         main = f"sum({d})" if self.fn == "sum" else f"avg({d})"
         return [(main, n), (f"sum(abs({d}))", f"__abs_{n}"), (f"count({d})", f"__cnt_{n}"),
@@ -609,7 +648,7 @@ def oracle_sql(case: Case, materialize: bool) -> tuple[str, list[str]]:
         else:
             items = [q(k) for k in op.keys]
             for a in op.aggs:
-                items += [f"{s} AS {q(n)}" for s, n in a.sql()]
+                items += [f"{s} AS {q(n)}" for s, n in a.sql(materialize)]
             group = f" GROUP BY {', '.join(q(k) for k in op.keys)}" if op.keys else ""
             body = f"SELECT {', '.join(items)} FROM {prev}{group}"
             cols = list(op.keys) + [a.name for a in op.aggs]
