@@ -71,18 +71,18 @@ func validateData(d arrow.ArrayData) error {
 			return nil
 		}
 		offs := arrow.Int32Traits.CastFromBytes(buf(1))
-		return checkOffsets32(offs, offset, end, int64(len(buf(2))), "data buffer")
+		return checkOffsets(offs, offset, end, int64(len(buf(2))), "data buffer")
 	case *arrow.LargeStringType, *arrow.LargeBinaryType:
 		if length == 0 {
 			return nil
 		}
 		offs := arrow.Int64Traits.CastFromBytes(buf(1))
-		return checkOffsets64(offs, offset, end, int64(len(buf(2))), "data buffer")
+		return checkOffsets(offs, offset, end, int64(len(buf(2))), "data buffer")
 	case *arrow.ListType, *arrow.MapType:
 		child := d.Children()[0]
 		if length > 0 {
 			offs := arrow.Int32Traits.CastFromBytes(buf(1))
-			if err := checkOffsets32(offs, offset, end, int64(child.Len()), "child array"); err != nil {
+			if err := checkOffsets(offs, offset, end, int64(child.Len()), "child array"); err != nil {
 				return err
 			}
 		}
@@ -91,7 +91,7 @@ func validateData(d arrow.ArrayData) error {
 		child := d.Children()[0]
 		if length > 0 {
 			offs := arrow.Int64Traits.CastFromBytes(buf(1))
-			if err := checkOffsets64(offs, offset, end, int64(child.Len()), "child array"); err != nil {
+			if err := checkOffsets(offs, offset, end, int64(child.Len()), "child array"); err != nil {
 				return err
 			}
 		}
@@ -147,7 +147,10 @@ func validateChild(d arrow.ArrayData, what string) error {
 	return nil
 }
 
-func checkOffsets32(offs []int32, from, to, limit int64, what string) error {
+// checkOffsets checks that offs[from..to] is a non-negative, non-decreasing run of
+// offsets that ends within limit (the length of the data buffer or child array, named by
+// what). It serves both the 32-bit and the 64-bit (large) offset layouts.
+func checkOffsets[T int32 | int64](offs []T, from, to, limit int64, what string) error {
 	if int64(len(offs)) < to+1 {
 		return fmt.Errorf("offsets buffer has %d entries, %d needed", len(offs), to+1)
 	}
@@ -163,27 +166,6 @@ func checkOffsets32(offs []int32, from, to, limit int64, what string) error {
 		prev = o
 	}
 	if int64(prev) > limit {
-		return fmt.Errorf("offset %d is past the end of the %s (%d)", prev, what, limit)
-	}
-	return nil
-}
-
-func checkOffsets64(offs []int64, from, to, limit int64, what string) error {
-	if int64(len(offs)) < to+1 {
-		return fmt.Errorf("offsets buffer has %d entries, %d needed", len(offs), to+1)
-	}
-	prev := offs[from]
-	if prev < 0 {
-		return fmt.Errorf("negative offset %d at %d", prev, from)
-	}
-	for i := from + 1; i <= to; i++ {
-		o := offs[i]
-		if o < prev {
-			return fmt.Errorf("offsets decrease at %d (%d after %d)", i, o, prev)
-		}
-		prev = o
-	}
-	if prev > limit {
 		return fmt.Errorf("offset %d is past the end of the %s (%d)", prev, what, limit)
 	}
 	return nil
