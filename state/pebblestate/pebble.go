@@ -219,29 +219,40 @@ func (p *pebbleStore) Get(t state.Table, kg int, keys [][]byte, dst [][]byte) ([
 // refreshed expiry.
 func (p *pebbleStore) getRecs(spec *state.TableSpec, t state.Table, kg int, keys, subs [][]byte, dst [][]byte) ([][]byte, error) {
 	now := p.Options().Clock.NowMillis()
+	return readEach(p, t, kg, keys, subs, dst, func(raw []byte) ([]byte, error) {
+		exp, v, err := decodeRec(raw)
+		if err != nil {
+			return nil, err
+		}
+		if state.Expired(exp, now) {
+			p.batch.Delete(p.kbuf, nil)
+			return nil, nil
+		}
+		if spec.TTL.Update == state.OnReadAndWrite && exp != 0 {
+			p.batch.Set(p.kbuf, encodeRec(p.kbuf2[:0], spec.Expiry(now), v), nil)
+		}
+		return v, nil
+	})
+}
+
+// readEach is the point read of Get, GetMap and GetList: it looks up every (keys[i],
+// subs[i]) and appends to dst the zero V for an absent one, or else, with p.kbuf set to
+// the stored key, what decode makes of the stored bytes. decode may queue TTL deletes
+// and rewrites of p.kbuf on p.batch, which are committed at the end; its error is
+// reported as corrupt state of table t.
+func readEach[V any](p *pebbleStore, t state.Table, kg int, keys, subs [][]byte, dst []V, decode func(raw []byte) (V, error)) ([]V, error) {
 	raws, err := p.lookup(t, kg, keys, subs)
 	if err != nil {
 		return dst, err
 	}
 	dst = dst[:0]
 	for i, key := range keys {
-		raw := raws[i]
-		if raw == nil {
-			dst = append(dst, nil)
-			continue
-		}
-		p.kbuf = appendKey(p.kbuf[:0], t, kg, key, subAt(subs, i))
-		exp, v, err := decodeRec(raw)
-		if err != nil {
-			return dst, p.corrupt(t, err)
-		}
-		if state.Expired(exp, now) {
-			p.batch.Delete(p.kbuf, nil)
-			dst = append(dst, nil)
-			continue
-		}
-		if spec.TTL.Update == state.OnReadAndWrite && exp != 0 {
-			p.batch.Set(p.kbuf, encodeRec(p.kbuf2[:0], spec.Expiry(now), v), nil)
+		var v V
+		if raws[i] != nil {
+			p.kbuf = appendKey(p.kbuf[:0], t, kg, key, subAt(subs, i))
+			if v, err = decode(raws[i]); err != nil {
+				return dst, p.corrupt(t, err)
+			}
 		}
 		dst = append(dst, v)
 	}
@@ -303,21 +314,10 @@ func (p *pebbleStore) GetList(t state.Table, kg int, keys [][]byte, dst [][][]by
 		return dst, err
 	}
 	now := p.Options().Clock.NowMillis()
-	raws, err := p.lookup(t, kg, keys, nil)
-	if err != nil {
-		return dst, err
-	}
-	dst = dst[:0]
-	for i, key := range keys {
-		raw := raws[i]
-		if raw == nil {
-			dst = append(dst, nil)
-			continue
-		}
-		p.kbuf = appendKey(p.kbuf[:0], t, kg, key, nil)
+	return readEach(p, t, kg, keys, nil, dst, func(raw []byte) ([][]byte, error) {
 		var out [][]byte
 		dropped := false
-		err = decodeList(raw, func(exp int64, v []byte) {
+		err := decodeList(raw, func(exp int64, v []byte) {
 			if state.Expired(exp, now) {
 				dropped = true
 				return
@@ -325,7 +325,7 @@ func (p *pebbleStore) GetList(t state.Table, kg int, keys [][]byte, dst [][][]by
 			out = append(out, v)
 		})
 		if err != nil {
-			return dst, p.corrupt(t, err)
+			return nil, err
 		}
 		switch {
 		case len(out) == 0:
@@ -344,9 +344,8 @@ func (p *pebbleStore) GetList(t state.Table, kg int, keys [][]byte, dst [][][]by
 			})
 			p.batch.Set(p.kbuf, buf, nil)
 		}
-		dst = append(dst, out)
-	}
-	return dst, p.commitCleanup()
+		return out, nil
+	})
 }
 
 func (p *pebbleStore) Append(t state.Table, kg int, keys, values [][]byte) error {
