@@ -70,32 +70,16 @@ func validateData(d arrow.ArrayData) error {
 		if length == 0 {
 			return nil
 		}
-		offs := arrow.Int32Traits.CastFromBytes(buf(1))
-		return checkOffsets32(offs, offset, end, int64(len(buf(2))), "data buffer")
+		return checkOffsets[int32](buf(1), offset, end, int64(len(buf(2))), "data buffer")
 	case *arrow.LargeStringType, *arrow.LargeBinaryType:
 		if length == 0 {
 			return nil
 		}
-		offs := arrow.Int64Traits.CastFromBytes(buf(1))
-		return checkOffsets64(offs, offset, end, int64(len(buf(2))), "data buffer")
+		return checkOffsets[int64](buf(1), offset, end, int64(len(buf(2))), "data buffer")
 	case *arrow.ListType, *arrow.MapType:
-		child := d.Children()[0]
-		if length > 0 {
-			offs := arrow.Int32Traits.CastFromBytes(buf(1))
-			if err := checkOffsets32(offs, offset, end, int64(child.Len()), "child array"); err != nil {
-				return err
-			}
-		}
-		return validateChild(child, "list values")
+		return checkList[int32](d, buf(1), offset, end)
 	case *arrow.LargeListType:
-		child := d.Children()[0]
-		if length > 0 {
-			offs := arrow.Int64Traits.CastFromBytes(buf(1))
-			if err := checkOffsets64(offs, offset, end, int64(child.Len()), "child array"); err != nil {
-				return err
-			}
-		}
-		return validateChild(child, "list values")
+		return checkList[int64](d, buf(1), offset, end)
 	case *arrow.FixedSizeListType:
 		child := d.Children()[0]
 		if need := end * int64(dt.Len()); int64(child.Len()) < need {
@@ -147,7 +131,23 @@ func validateChild(d arrow.ArrayData, what string) error {
 	return nil
 }
 
-func checkOffsets32(offs []int32, from, to, limit int64, what string) error {
+// checkList checks a list's offsets (T: int32, or int64 for a large list) in the buffer
+// offsBuf against its values array, and then the values array itself.
+func checkList[T int32 | int64](d arrow.ArrayData, offsBuf []byte, from, to int64) error {
+	child := d.Children()[0]
+	if to > from {
+		if err := checkOffsets[T](offsBuf, from, to, int64(child.Len()), "child array"); err != nil {
+			return err
+		}
+	}
+	return validateChild(child, "list values")
+}
+
+// checkOffsets checks that the offsets (T: int32, or int64 for the large layouts) in
+// offsBuf, from index from to index to, are non-negative and non-decreasing and end
+// within limit (the length of the data buffer or child array, named by what).
+func checkOffsets[T int32 | int64](offsBuf []byte, from, to, limit int64, what string) error {
+	offs := arrow.GetData[T](offsBuf)
 	if int64(len(offs)) < to+1 {
 		return fmt.Errorf("offsets buffer has %d entries, %d needed", len(offs), to+1)
 	}
@@ -163,27 +163,6 @@ func checkOffsets32(offs []int32, from, to, limit int64, what string) error {
 		prev = o
 	}
 	if int64(prev) > limit {
-		return fmt.Errorf("offset %d is past the end of the %s (%d)", prev, what, limit)
-	}
-	return nil
-}
-
-func checkOffsets64(offs []int64, from, to, limit int64, what string) error {
-	if int64(len(offs)) < to+1 {
-		return fmt.Errorf("offsets buffer has %d entries, %d needed", len(offs), to+1)
-	}
-	prev := offs[from]
-	if prev < 0 {
-		return fmt.Errorf("negative offset %d at %d", prev, from)
-	}
-	for i := from + 1; i <= to; i++ {
-		o := offs[i]
-		if o < prev {
-			return fmt.Errorf("offsets decrease at %d (%d after %d)", i, o, prev)
-		}
-		prev = o
-	}
-	if prev > limit {
 		return fmt.Errorf("offset %d is past the end of the %s (%d)", prev, what, limit)
 	}
 	return nil

@@ -19,6 +19,10 @@ func int32Buf(vs ...int32) *memory.Buffer {
 	return memory.NewBufferBytes(arrow.Int32Traits.CastToBytes(vs))
 }
 
+func int64Buf(vs ...int64) *memory.Buffer {
+	return memory.NewBufferBytes(arrow.Int64Traits.CastToBytes(vs))
+}
+
 func TestValidateRecordAcceptsGoodData(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
@@ -71,6 +75,19 @@ func TestValidateRecordRejectsMalformedData(t *testing.T) {
 			[]*memory.Buffer{nil, int32Buf(0, 7)}, []arrow.ArrayData{
 				array.NewData(arrow.PrimitiveTypes.Int32, 2, []*memory.Buffer{nil, int32Buf(1, 2)}, nil, 0, 0)}, 0, 0),
 			"past the end of the child array"},
+		{"decreasing large string offsets", array.NewData(arrow.BinaryTypes.LargeString, 3,
+			[]*memory.Buffer{nil, int64Buf(0, 5, 2, 5), memory.NewBufferBytes([]byte("hello"))}, nil, 0, 0),
+			"offsets decrease at 2 (2 after 5)"},
+		{"negative large binary offset", array.NewData(arrow.BinaryTypes.LargeBinary, 1,
+			[]*memory.Buffer{nil, int64Buf(-4, 1), memory.NewBufferBytes([]byte("hello"))}, nil, 0, 0),
+			"negative offset -4 at 0"},
+		{"large list offset past the values", array.NewData(arrow.LargeListOf(arrow.PrimitiveTypes.Int32), 1,
+			[]*memory.Buffer{nil, int64Buf(0, 7)}, []arrow.ArrayData{
+				array.NewData(arrow.PrimitiveTypes.Int32, 2, []*memory.Buffer{nil, int32Buf(1, 2)}, nil, 0, 0)}, 0, 0),
+			"offset 7 is past the end of the child array (2)"},
+		{"short large string offsets buffer", array.NewData(arrow.BinaryTypes.LargeString, 3,
+			[]*memory.Buffer{nil, int64Buf(0, 1), memory.NewBufferBytes([]byte("hello"))}, nil, 0, 0),
+			"offsets buffer has 2 entries, 4 needed"},
 		{"dictionary index outside the dictionary", array.NewDataWithDictionary(
 			&arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int32, ValueType: arrow.PrimitiveTypes.Int32}, 2,
 			[]*memory.Buffer{nil, int32Buf(0, 3)}, 0, 0,

@@ -44,14 +44,7 @@ func TestPebbleNotLinked(t *testing.T) {
 	if _, err := state.NewBackend(state.Options{Backend: state.PebbleBackend, Dir: t.TempDir()}); err == nil || !strings.Contains(err.Error(), pkg) {
 		t.Fatalf("pebble backend without pebblestate: %v", err)
 	}
-	st, err := state.NewStorage(t.TempDir(), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := st.Begin(1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, w := statetest.BeginCheckpoint(t, 1)
 	if err := w.WriteFile("op-a/kg-0-8/pebble/MANIFEST-000001", []byte("not read")); err != nil {
 		t.Fatal(err)
 	}

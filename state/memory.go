@@ -18,6 +18,20 @@ type memGroup struct {
 	maps   map[string]map[string]memRec
 }
 
+// mapOf returns the user-key map of key k, creating it (and g.maps) on first use; PutMap
+// and Load both write through it.
+func (g *memGroup) mapOf(k string) map[string]memRec {
+	if g.maps == nil {
+		g.maps = make(map[string]map[string]memRec)
+	}
+	mm := g.maps[k]
+	if mm == nil {
+		mm = make(map[string]memRec)
+		g.maps[k] = mm
+	}
+	return mm
+}
+
 func newMemory(opts Options) *memStore {
 	m := &memStore{TableSet: NewTableSet(opts)}
 	n := opts.KeyGroupEnd - opts.KeyGroupStart
@@ -43,22 +57,29 @@ func (m *memStore) Get(t Table, kg int, keys [][]byte, dst [][]byte) ([][]byte, 
 	now := m.opts.Clock.NowMillis()
 	dst = dst[:0]
 	for _, k := range keys {
-		r, ok := g.values[string(k)]
-		if ok && Expired(r.exp, now) {
-			delete(g.values, string(k))
-			ok = false
-		}
-		if !ok {
-			dst = append(dst, nil)
-			continue
-		}
-		if spec.TTL.Update == OnReadAndWrite && r.exp != 0 {
-			r.exp = spec.Expiry(now)
-			g.values[string(k)] = r
-		}
-		dst = append(dst, r.v)
+		v, _ := readRec(g.values, string(k), spec, now)
+		dst = append(dst, v)
 	}
 	return dst, nil
+}
+
+// readRec serves Get and GetMap: the live value stored under k in recs, or nil. An
+// expired record is deleted (expired reports that); with OnReadAndWrite, a live one
+// gets a refreshed expiry.
+func readRec(recs map[string]memRec, k string, spec *TableSpec, now int64) (v []byte, expired bool) {
+	r, ok := recs[k]
+	if !ok {
+		return nil, false
+	}
+	if Expired(r.exp, now) {
+		delete(recs, k)
+		return nil, true
+	}
+	if spec.TTL.Update == OnReadAndWrite && r.exp != 0 {
+		r.exp = spec.Expiry(now)
+		recs[k] = r
+	}
+	return r.v, false
 }
 
 func (m *memStore) Put(t Table, kg int, keys, values [][]byte) error {
@@ -167,23 +188,11 @@ func (m *memStore) GetMap(t Table, kg int, keys, userKeys [][]byte, dst [][]byte
 	dst = dst[:0]
 	for i, k := range keys {
 		mm := g.maps[string(k)]
-		r, ok := mm[string(userKeys[i])]
-		if ok && Expired(r.exp, now) {
-			delete(mm, string(userKeys[i]))
-			if len(mm) == 0 {
-				delete(g.maps, string(k))
-			}
-			ok = false
+		v, expired := readRec(mm, string(userKeys[i]), spec, now)
+		if expired && len(mm) == 0 {
+			delete(g.maps, string(k))
 		}
-		if !ok {
-			dst = append(dst, nil)
-			continue
-		}
-		if spec.TTL.Update == OnReadAndWrite && r.exp != 0 {
-			r.exp = spec.Expiry(now)
-			mm[string(userKeys[i])] = r
-		}
-		dst = append(dst, r.v)
+		dst = append(dst, v)
 	}
 	return dst, nil
 }
@@ -194,17 +203,9 @@ func (m *memStore) PutMap(t Table, kg int, keys, userKeys, values [][]byte) erro
 		return err
 	}
 	g := m.group(t, kg)
-	if g.maps == nil {
-		g.maps = make(map[string]map[string]memRec)
-	}
 	exp := spec.Expiry(m.opts.Clock.NowMillis())
 	for i, k := range keys {
-		mm := g.maps[string(k)]
-		if mm == nil {
-			mm = make(map[string]memRec)
-			g.maps[string(k)] = mm
-		}
-		mm[string(userKeys[i])] = memRec{v: clone(values[i]), exp: exp}
+		g.mapOf(string(k))[string(userKeys[i])] = memRec{v: clone(values[i]), exp: exp}
 	}
 	return nil
 }
@@ -293,15 +294,7 @@ func (m *memStore) Load(t Table, kg int, key, sub []byte, exp int64, v []byte) e
 		}
 		g.lists[string(key)] = append(g.lists[string(key)], r)
 	case Map:
-		if g.maps == nil {
-			g.maps = make(map[string]map[string]memRec)
-		}
-		mm := g.maps[string(key)]
-		if mm == nil {
-			mm = make(map[string]memRec)
-			g.maps[string(key)] = mm
-		}
-		mm[string(sub)] = r
+		g.mapOf(string(key))[string(sub)] = r
 	}
 	return nil
 }

@@ -175,11 +175,7 @@ func (p *pebbleStore) get(k []byte) ([]byte, bool, error) {
 func (p *pebbleStore) lookup(t state.Table, kg int, keys, subs [][]byte) ([][]byte, error) {
 	out := make([][]byte, len(keys))
 	for i, key := range keys {
-		var sub []byte
-		if subs != nil {
-			sub = subs[i]
-		}
-		p.kbuf = appendKey(p.kbuf[:0], t, kg, key, sub)
+		p.kbuf = appendKey(p.kbuf[:0], t, kg, key, subAt(subs, i))
 		raw, _, err := p.get(p.kbuf)
 		if err != nil {
 			return nil, err
@@ -187,6 +183,14 @@ func (p *pebbleStore) lookup(t state.Table, kg int, keys, subs [][]byte) ([][]by
 		out[i] = raw
 	}
 	return out, nil
+}
+
+// subAt is subs[i], or nil when subs is nil (a value or list table has no user keys).
+func subAt(subs [][]byte, i int) []byte {
+	if subs == nil {
+		return nil
+	}
+	return subs[i]
 }
 
 // commitCleanup writes pending TTL deletes and refreshes.
@@ -207,30 +211,48 @@ func (p *pebbleStore) Get(t state.Table, kg int, keys [][]byte, dst [][]byte) ([
 	if err != nil {
 		return dst, err
 	}
+	return p.getRecs(spec, t, kg, keys, nil, dst)
+}
+
+// getRecs serves Get and GetMap (subs nil for a value table): the live value at each
+// key, or nil. Expired records are deleted; with OnReadAndWrite, live ones get a
+// refreshed expiry.
+func (p *pebbleStore) getRecs(spec *state.TableSpec, t state.Table, kg int, keys, subs [][]byte, dst [][]byte) ([][]byte, error) {
 	now := p.Options().Clock.NowMillis()
-	raws, err := p.lookup(t, kg, keys, nil)
+	return readEach(p, t, kg, keys, subs, dst, func(raw []byte) ([]byte, error) {
+		exp, v, err := decodeRec(raw)
+		if err != nil {
+			return nil, err
+		}
+		if state.Expired(exp, now) {
+			p.batch.Delete(p.kbuf, nil)
+			return nil, nil
+		}
+		if spec.TTL.Update == state.OnReadAndWrite && exp != 0 {
+			p.batch.Set(p.kbuf, encodeRec(p.kbuf2[:0], spec.Expiry(now), v), nil)
+		}
+		return v, nil
+	})
+}
+
+// readEach is the point read of Get, GetMap and GetList: it looks up every (keys[i],
+// subs[i]) and appends to dst the zero V for an absent one, or else, with p.kbuf set to
+// the stored key, what decode makes of the stored bytes. decode may queue TTL deletes
+// and rewrites of p.kbuf on p.batch, which are committed at the end; its error is
+// reported as corrupt state of table t.
+func readEach[V any](p *pebbleStore, t state.Table, kg int, keys, subs [][]byte, dst []V, decode func(raw []byte) (V, error)) ([]V, error) {
+	raws, err := p.lookup(t, kg, keys, subs)
 	if err != nil {
 		return dst, err
 	}
 	dst = dst[:0]
 	for i, key := range keys {
-		raw := raws[i]
-		if raw == nil {
-			dst = append(dst, nil)
-			continue
-		}
-		p.kbuf = appendKey(p.kbuf[:0], t, kg, key, nil)
-		exp, v, err := decodeRec(raw)
-		if err != nil {
-			return dst, p.corrupt(t, err)
-		}
-		if state.Expired(exp, now) {
-			p.batch.Delete(p.kbuf, nil)
-			dst = append(dst, nil)
-			continue
-		}
-		if spec.TTL.Update == state.OnReadAndWrite && exp != 0 {
-			p.batch.Set(p.kbuf, encodeRec(p.kbuf2[:0], spec.Expiry(now), v), nil)
+		var v V
+		if raws[i] != nil {
+			p.kbuf = appendKey(p.kbuf[:0], t, kg, key, subAt(subs, i))
+			if v, err = decode(raws[i]); err != nil {
+				return dst, p.corrupt(t, err)
+			}
 		}
 		dst = append(dst, v)
 	}
@@ -242,9 +264,15 @@ func (p *pebbleStore) Put(t state.Table, kg int, keys, values [][]byte) error {
 	if err != nil {
 		return err
 	}
+	return p.putRecs(spec, t, kg, keys, nil, values)
+}
+
+// putRecs serves Put and PutMap (subs nil for a value table): it writes each value with
+// the table's expiry from now.
+func (p *pebbleStore) putRecs(spec *state.TableSpec, t state.Table, kg int, keys, subs, values [][]byte) error {
 	exp := spec.Expiry(p.Options().Clock.NowMillis())
 	for i, key := range keys {
-		p.kbuf = appendKey(p.kbuf[:0], t, kg, key, nil)
+		p.kbuf = appendKey(p.kbuf[:0], t, kg, key, subAt(subs, i))
 		p.kbuf2 = encodeRec(p.kbuf2[:0], exp, values[i])
 		p.batch.Set(p.kbuf, p.kbuf2, nil)
 	}
@@ -286,21 +314,10 @@ func (p *pebbleStore) GetList(t state.Table, kg int, keys [][]byte, dst [][][]by
 		return dst, err
 	}
 	now := p.Options().Clock.NowMillis()
-	raws, err := p.lookup(t, kg, keys, nil)
-	if err != nil {
-		return dst, err
-	}
-	dst = dst[:0]
-	for i, key := range keys {
-		raw := raws[i]
-		if raw == nil {
-			dst = append(dst, nil)
-			continue
-		}
-		p.kbuf = appendKey(p.kbuf[:0], t, kg, key, nil)
+	return readEach(p, t, kg, keys, nil, dst, func(raw []byte) ([][]byte, error) {
 		var out [][]byte
 		dropped := false
-		err = decodeList(raw, func(exp int64, v []byte) {
+		err := decodeList(raw, func(exp int64, v []byte) {
 			if state.Expired(exp, now) {
 				dropped = true
 				return
@@ -308,7 +325,7 @@ func (p *pebbleStore) GetList(t state.Table, kg int, keys [][]byte, dst [][][]by
 			out = append(out, v)
 		})
 		if err != nil {
-			return dst, p.corrupt(t, err)
+			return nil, err
 		}
 		switch {
 		case len(out) == 0:
@@ -327,9 +344,8 @@ func (p *pebbleStore) GetList(t state.Table, kg int, keys [][]byte, dst [][][]by
 			})
 			p.batch.Set(p.kbuf, buf, nil)
 		}
-		dst = append(dst, out)
-	}
-	return dst, p.commitCleanup()
+		return out, nil
+	})
 }
 
 func (p *pebbleStore) Append(t state.Table, kg int, keys, values [][]byte) error {
@@ -351,34 +367,7 @@ func (p *pebbleStore) GetMap(t state.Table, kg int, keys, userKeys [][]byte, dst
 	if err != nil {
 		return dst, err
 	}
-	now := p.Options().Clock.NowMillis()
-	raws, err := p.lookup(t, kg, keys, userKeys)
-	if err != nil {
-		return dst, err
-	}
-	dst = dst[:0]
-	for i, key := range keys {
-		raw := raws[i]
-		if raw == nil {
-			dst = append(dst, nil)
-			continue
-		}
-		p.kbuf = appendKey(p.kbuf[:0], t, kg, key, userKeys[i])
-		exp, v, err := decodeRec(raw)
-		if err != nil {
-			return dst, p.corrupt(t, err)
-		}
-		if state.Expired(exp, now) {
-			p.batch.Delete(p.kbuf, nil)
-			dst = append(dst, nil)
-			continue
-		}
-		if spec.TTL.Update == state.OnReadAndWrite && exp != 0 {
-			p.batch.Set(p.kbuf, encodeRec(p.kbuf2[:0], spec.Expiry(now), v), nil)
-		}
-		dst = append(dst, v)
-	}
-	return dst, p.commitCleanup()
+	return p.getRecs(spec, t, kg, keys, userKeys, dst)
 }
 
 func (p *pebbleStore) PutMap(t state.Table, kg int, keys, userKeys, values [][]byte) error {
@@ -386,13 +375,7 @@ func (p *pebbleStore) PutMap(t state.Table, kg int, keys, userKeys, values [][]b
 	if err != nil {
 		return err
 	}
-	exp := spec.Expiry(p.Options().Clock.NowMillis())
-	for i, key := range keys {
-		p.kbuf = appendKey(p.kbuf[:0], t, kg, key, userKeys[i])
-		p.kbuf2 = encodeRec(p.kbuf2[:0], exp, values[i])
-		p.batch.Set(p.kbuf, p.kbuf2, nil)
-	}
-	return p.commitCleanup()
+	return p.putRecs(spec, t, kg, keys, userKeys, values)
 }
 
 func (p *pebbleStore) DeleteMap(t state.Table, kg int, keys, userKeys [][]byte) error {

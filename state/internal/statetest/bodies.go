@@ -122,18 +122,13 @@ func rescale(t *testing.T, specs []state.TableSpec, maxP int, from, to string, p
 	}
 
 	var w *state.Writer
-	var err error
 	if savepoint {
-		w, err = state.BeginSavepoint(filepath.Join(t.TempDir(), "sp"))
-	} else {
-		var st *state.Storage
-		st, err = state.NewStorage(t.TempDir(), 0)
-		if err == nil {
-			w, err = st.Begin(7)
+		var err error
+		if w, err = state.BeginSavepoint(filepath.Join(t.TempDir(), "sp")); err != nil {
+			t.Fatal(err)
 		}
-	}
-	if err != nil {
-		t.Fatal(err)
+	} else {
+		_, w = BeginCheckpoint(t, 7)
 	}
 	for s, b := range c1.Subs {
 		if err := b.Snapshot(w, "op/1"); err != nil {
@@ -189,14 +184,7 @@ func ConcurrentSnapshots(t *testing.T, kind string) {
 	r := NewRef(specs, clock)
 	c := NewCluster(t, kind, specs, maxP, p, clock)
 	RunRandomOps(t, rand.New(rand.NewSource(9)), 600, clock, r, []*Cluster{c})
-	st, err := state.NewStorage(t.TempDir(), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := st.Begin(1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, w := BeginCheckpoint(t, 1)
 	errs := make(chan error, p)
 	for s, b := range c.Subs {
 		go func() {

@@ -167,6 +167,21 @@ func DumpBackend(t *testing.T, b state.Backend, specs []state.TableSpec) []strin
 // KeyGroupOf is the key group of key, hashed as the engine hashes keys.
 func KeyGroupOf(key []byte, maxP int) int { return state.KeyGroup(xxh3.Hash(key), maxP) }
 
+// BeginCheckpoint opens checkpoint storage in a fresh temporary directory and begins
+// checkpoint id in it.
+func BeginCheckpoint(t *testing.T, id uint64) (*state.Storage, *state.Writer) {
+	t.Helper()
+	st, err := state.NewStorage(t.TempDir(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := st.Begin(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, w
+}
+
 // NewBackend creates a backend of kind owning key groups [lo, hi) of maxP, closed when the
 // test ends.
 func NewBackend(t *testing.T, kind string, specs []state.TableSpec, maxP, lo, hi int, c state.Clock) state.Backend {
