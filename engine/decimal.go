@@ -375,15 +375,11 @@ func binaryRows(x arrow.Array, xs bool, y arrow.Array, ys bool, f func(i, xi, yi
 // decArithKernel computes add, sub or mul of decimal (or integer) operands into type out.
 func decArithKernel(fn, text string, out *arrow.Decimal128Type) kernelFn {
 	return func(ec *evalCtx, args []compute.Datum) (compute.Datum, error) {
-		x, xs, err := asArray(ec, args[0])
+		x, xs, y, ys, err := asArrays2(ec, args)
 		if err != nil {
 			return nil, err
 		}
 		defer x.Release()
-		y, ys, err := asArray(ec, args[1])
-		if err != nil {
-			return nil, err
-		}
 		defer y.Release()
 		xv, xsc, err := decimalsOf(ec, x)
 		if err != nil {
@@ -437,15 +433,11 @@ var decNegKernel = unaryKernel(func(ec *evalCtx, in arrow.Array) (arrow.Array, e
 // decCompareKernel compares decimal (or integer) operands exactly.
 func decCompareKernel(fn string) kernelFn {
 	return func(ec *evalCtx, args []compute.Datum) (compute.Datum, error) {
-		x, xs, err := asArray(ec, args[0])
+		x, xs, y, ys, err := asArrays2(ec, args)
 		if err != nil {
 			return nil, err
 		}
 		defer x.Release()
-		y, ys, err := asArray(ec, args[1])
-		if err != nil {
-			return nil, err
-		}
 		defer y.Release()
 		xv, xsc, err := decimalsOf(ec, x)
 		if err != nil {

@@ -31,6 +31,19 @@ func asArray(ec *evalCtx, d compute.Datum) (arrow.Array, bool, error) {
 	return nil, false, fmt.Errorf("unsupported datum kind %s", d.Kind())
 }
 
+// asArrays2 materializes the two arguments of a binary kernel as arrays (a scalar as one
+// row; xs and ys say which were scalars). The caller releases both arrays.
+func asArrays2(ec *evalCtx, args []compute.Datum) (x arrow.Array, xs bool, y arrow.Array, ys bool, err error) {
+	if x, xs, err = asArray(ec, args[0]); err != nil {
+		return nil, false, nil, false, err
+	}
+	if y, ys, err = asArray(ec, args[1]); err != nil {
+		x.Release()
+		return nil, false, nil, false, err
+	}
+	return x, xs, y, ys, nil
+}
+
 // wrapResult turns a kernel's output array back into a datum, as a scalar when all the
 // inputs were scalars. It consumes out.
 func wrapResult(out arrow.Array, wasScalar bool) (compute.Datum, error) {
@@ -283,15 +296,11 @@ func coalesce(mem memory.Allocator, x, y arrow.Array) (arrow.Array, error) {
 // by zero gives null. Both arguments already have the result type.
 func floorDivModKernel(isMod bool, text string) kernelFn {
 	return func(ec *evalCtx, args []compute.Datum) (compute.Datum, error) {
-		x, xs, err := asArray(ec, args[0])
+		x, xs, y, ys, err := asArrays2(ec, args)
 		if err != nil {
 			return nil, err
 		}
 		defer x.Release()
-		y, ys, err := asArray(ec, args[1])
-		if err != nil {
-			return nil, err
-		}
 		defer y.Release()
 		n := max(x.Len(), y.Len())
 		if xs && !ys {

@@ -193,15 +193,11 @@ func hasNaN(d compute.Datum) bool {
 // rowCompareKernel compares row by row: floats in total order, signed with unsigned exactly.
 func rowCompareKernel(fn string, kind compareKind) kernelFn {
 	return func(ec *evalCtx, args []compute.Datum) (compute.Datum, error) {
-		x, xs, err := asArray(ec, args[0])
+		x, xs, y, ys, err := asArrays2(ec, args)
 		if err != nil {
 			return nil, err
 		}
 		defer x.Release()
-		y, ys, err := asArray(ec, args[1])
-		if err != nil {
-			return nil, err
-		}
 		defer y.Release()
 		b := array.NewBooleanBuilder(ec.mem)
 		defer b.Release()
@@ -457,15 +453,11 @@ func instantParts(a arrow.Array) ([]int64, []int64, error) {
 // instantCompareKernel compares timestamps and dates of any units exactly.
 func instantCompareKernel(fn string) kernelFn {
 	return func(ec *evalCtx, args []compute.Datum) (compute.Datum, error) {
-		x, xs, err := asArray(ec, args[0])
+		x, xs, y, ys, err := asArrays2(ec, args)
 		if err != nil {
 			return nil, err
 		}
 		defer x.Release()
-		y, ys, err := asArray(ec, args[1])
-		if err != nil {
-			return nil, err
-		}
 		defer y.Release()
 		xsec, xns, err := instantParts(x)
 		if err != nil {
