@@ -591,7 +591,21 @@ func (o *intervalJoinOp) processWatermark(wm int64, out emitter) error {
 			}
 		}
 	}
-	return out.emit(message{kind: msgWatermark, n: wm})
+	return out.emit(message{kind: msgWatermark, n: intervalOutputWatermark(wm, o.spec.upper)})
+}
+
+// intervalOutputWatermark is the watermark an interval join passes on. A pair carries its
+// left row's time, and a right row still to come (time above wm) pairs with left rows from
+// its time - upper: with upper > 0 those are behind wm, so the watermark is held back by
+// upper, or they would be late downstream.
+func intervalOutputWatermark(wm, upper int64) int64 {
+	switch {
+	case wm == WatermarkMax || upper <= 0:
+		return wm
+	case wm < math.MinInt64+upper:
+		return math.MinInt64
+	}
+	return wm - upper
 }
 
 // rightBefore orders right rows by time, then input order; rows an operator made (no input

@@ -3,6 +3,7 @@ parallelism 1 and 4."""
 
 import datetime as dt
 import random
+import warnings
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -253,3 +254,36 @@ def test_interval_and_asof_joins_drop_late_rows(p):
                 best = rr["b"]
         want_asof.append((lr["a"], best))
     assert sorted((r["a"], r["b"]) for r in out.to_pylist()) == sorted(want_asof, key=lambda x: x[0])
+
+
+def test_interval_join_holds_back_its_watermark_for_pairs_behind_it():
+    """A pair carries its left row's time, which is up to ``upper`` behind a right row still
+    to come: the join's output watermark stays that far back, so a window after the join
+    counts every pair (none is late). The right side waits until the left side is read and
+    its watermark has passed the left rows, so without the hold-back the pair is late."""
+    import threading
+    import time
+
+    schema = pa.schema([("k", pa.int64()), ("ts", pa.timestamp("us"))])
+    left_done = threading.Event()
+
+    def left():
+        yield pa.record_batch([pa.array([1]), pa.array([ts(8.5)], pa.timestamp("us"))], schema=schema)
+        yield pa.record_batch([pa.array([2]), pa.array([ts(10)], pa.timestamp("us"))], schema=schema)
+        left_done.set()
+
+    def right():
+        yield pa.record_batch([pa.array([3]), pa.array([ts(9.9)], pa.timestamp("us"))], schema=schema)
+        left_done.wait(10)
+        time.sleep(0.3)
+        yield pa.record_batch([pa.array([1]), pa.array([ts(10)], pa.timestamp("us"))], schema=schema)
+
+    env = rb.Environment(parallelism=1, runtime_mode="streaming")
+    ls = env.from_arrow(pa.RecordBatchReader.from_batches(schema, left()), event_time="ts")
+    rs = env.from_arrow(pa.RecordBatchReader.from_batches(schema, right()), event_time="ts")
+    joined = ls.join_interval(rs, on="k", lower="-1s", upper="2s")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", rb.LateRowsWarning)
+        out = joined.key_by("k").window(rb.tumbling("1s")).agg(rb.count().alias("n")).collect(progress=False)
+    # The one pair: left (k=1, 8.5 s) with right (k=1, 10 s), in the window [8 s, 9 s).
+    assert out.select(["k", "window_start", "n"]).to_pylist() == [{"k": 1, "window_start": ts(8), "n": 1}]
