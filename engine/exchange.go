@@ -211,6 +211,10 @@ type budget struct {
 	used  int64
 	limit int64
 	wake  chan struct{} // closed (and replaced) whenever bytes are given back
+	// waiting counts senders blocked in acquire. A receiver that takes a message without
+	// bytes (a watermark, a marker) may still have emptied the queue such a sender waits
+	// for, so it wakes them too.
+	waiting int
 }
 
 // DefaultBufferBytes is the buffer budget of a job whose plan does not set buffer_bytes.
@@ -235,20 +239,33 @@ func (b *budget) acquire(ctx context.Context, n int64, empty func() bool) error 
 			return nil
 		}
 		w := b.wake
+		b.waiting++
 		b.mu.Unlock()
 		select {
 		case <-w:
 		case <-ctx.Done():
-			return ctx.Err()
+		}
+		b.mu.Lock()
+		b.waiting--
+		b.mu.Unlock()
+		if err := ctx.Err(); err != nil {
+			return err
 		}
 	}
 }
 
+// release gives back n bytes, and wakes waiting senders. Every message taken from a queue
+// is released, with or without bytes: taking it may have emptied the queue a sender waits
+// for.
 func (b *budget) release(n int64) {
-	if b == nil || n <= 0 {
+	if b == nil || n < 0 {
 		return
 	}
 	b.mu.Lock()
+	if n == 0 && b.waiting == 0 {
+		b.mu.Unlock()
+		return
+	}
 	b.used -= n
 	close(b.wake)
 	b.wake = make(chan struct{})

@@ -492,8 +492,6 @@ def settled_rows_read(job: rb.Job) -> int:
     return last
 
 
-@pytest.mark.skip(reason="known hang, open: a job whose results were left unread until the byte budget "
-                         "held it back can stall when reading resumes (engine/exchange.go budget)")
 @pytest.mark.parametrize("mode", ["batch", "streaming"])
 def test_time_ordered_parquet_fires_windows_before_the_end(tmp_path, mode):
     """Batch mode does not hold everything to the end where the data allows: over Parquet
@@ -517,8 +515,6 @@ def test_time_ordered_parquet_fires_windows_before_the_end(tmp_path, mode):
     assert sorted(out["n"].to_pylist()) == [250] * 1200
 
 
-@pytest.mark.skip(reason="known hang, open: a job whose results were left unread until the byte budget "
-                         "held it back can stall when reading resumes (engine/exchange.go budget)")
 def test_bounded_generator_fires_windows_before_the_end_in_batch_mode():
     """A generator's clock is its watermark in batch mode (no row to come is earlier)."""
     n = 400_000
