@@ -51,7 +51,8 @@ type ParquetWriter struct {
 	maxRows      int64  // rows per file; 0 means no limit
 	rowGroupRows int64
 
-	files []sinkFile // all files begun, the last possibly still open
+	files []sinkFile // files begun and not yet pre-committed, the last possibly still open
+	next  int        // number of the next file to begin
 	cur   *openFile
 	rows  int64
 	vals  []parquet.Value
@@ -414,7 +415,7 @@ func stringBytes(s string) []byte {
 
 // openNext begins the next in-progress file.
 func (w *ParquetWriter) openNext() error {
-	name := fmt.Sprintf("%s-%05d.parquet", w.prefix, len(w.files))
+	name := fmt.Sprintf("%s-%05d.parquet", w.prefix, w.next)
 	sf := sinkFile{
 		tmp:   filepath.Join(w.dir, "."+name+".inprogress"),
 		final: filepath.Join(w.dir, name),
@@ -424,6 +425,7 @@ func (w *ParquetWriter) openNext() error {
 		return rberr.Wrap(rberr.IO, err, "cannot create Parquet file %q", sf.tmp)
 	}
 	w.files = append(w.files, sf)
+	w.next++
 	w.cur = &openFile{
 		path: sf.tmp,
 		f:    f,
@@ -466,9 +468,10 @@ func (w *ParquetWriter) fail(err error) error {
 	return err
 }
 
-// Commit finishes the last file and renames every file to its final name. It
-// returns the final paths, in order, and the number of rows written. A writer
-// that received no rows commits one empty file, which keeps the schema. After
+// Commit finishes the last file and renames every file not pre-committed (see
+// PreCommit) to its final name. It returns those final paths, in order, and the
+// number of rows written. A writer that never began a file commits one empty
+// file, which keeps the schema. After
 // a failed Commit, call Abort to remove the files not yet renamed.
 func (w *ParquetWriter) Commit() (files []string, rows int64, err error) {
 	if w.done {
@@ -477,7 +480,7 @@ func (w *ParquetWriter) Commit() (files []string, rows int64, err error) {
 	if w.err != nil {
 		return nil, 0, w.err
 	}
-	if len(w.files) == 0 {
+	if w.next == 0 {
 		if err := w.openNext(); err != nil {
 			return nil, 0, w.fail(err)
 		}
@@ -494,10 +497,7 @@ func (w *ParquetWriter) Commit() (files []string, rows int64, err error) {
 		}
 		files = append(files, sf.final)
 	}
-	if d, err := os.Open(w.dir); err == nil {
-		d.Sync() // make the renames durable; best effort
-		d.Close()
-	}
+	syncDir(w.dir)
 	w.files, w.done = nil, true
 	return files, w.rows, nil
 }
