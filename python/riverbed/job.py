@@ -197,6 +197,7 @@ class Job:
         self._r = _Results(handle, limit)
         self._h = handle
         self._started = time.time()
+        self._views: list[Any] = []
         self._finalizer = weakref.finalize(self, self._r.abandon)
 
     def _check(self) -> None:
@@ -248,6 +249,7 @@ class Job:
             except TimeoutError:
                 return
             if item is _END:
+                self._finish_views()
                 self._raise()
                 return
             n += 1
@@ -271,16 +273,21 @@ class Job:
         pyarrow Table (one row per operator), or a list of dicts with ``as_dict=True``."""
         self._check()
         self._raise()
-        ops = self._h.metrics()["operators"]
+        rows = self._metrics_rows()
+        if as_dict:
+            return rows
+        return pa.Table.from_pylist(rows, schema=_METRICS_SCHEMA)
+
+    def _metrics_rows(self) -> list[dict[str, Any]]:
+        """The engine's metrics as dicts (watermark as a datetime or None, backpressure in
+        seconds), without raising the job's own error."""
         rows = []
-        for o in ops:
+        for o in self._h.metrics()["operators"]:
             wm = o.pop("watermark")
             o["watermark"] = None if wm <= -(2**63) or wm >= 2**63 - 1 else pa.scalar(wm, pa.timestamp("us")).as_py()
             o["backpressure_s"] = o.pop("backpressure_ns") / 1e9
             rows.append(o)
-        if as_dict:
-            return rows
-        return pa.Table.from_pylist(rows, schema=_METRICS_SCHEMA)
+        return rows
 
     def stop(self, *, drain: bool = False, timeout: Duration | float | None = None) -> None:
         """Stop the sources and let the job end cleanly. With ``drain=True`` every pending
@@ -293,7 +300,8 @@ class Job:
         self._r.keep_reading()  # keep reading, so the engine can finish
         self._h.stop(drain)
         if not _in_udf():
-            self._r.done.wait(_seconds(timeout))
+            if self._r.done.wait(_seconds(timeout)):
+                self._finish_views()
 
     def cancel(self) -> None:
         """Cancel the job at once; unread results are discarded. Waits for the job to end,
@@ -308,6 +316,7 @@ class Job:
 
         if isinstance(self._r.error, CancelledError):
             self._r.error = _Reported(self._r.error)
+        self._finish_views()
 
     def wait(self, timeout: Duration | float | None = None) -> bool:
         """Block until the job ends (True) or ``timeout`` passes (False). Raises the job's
@@ -319,8 +328,47 @@ class Job:
         self._r.keep_reading()  # keep reading results, or an unread job could never end
         ended = self._r.done.wait(_seconds(timeout))
         if ended:
+            self._finish_views()
             self._raise()
         return ended
+
+    def _finish_views(self) -> None:
+        """Leave each live view's final state (static HTML), from the calling thread: in a
+        notebook, the cell that stopped or waited for the job is running, so the update lands
+        in the saved output even though the view's own thread has not noticed the end yet."""
+        if _in_udf():
+            return
+        for v in self._views:
+            v.finish()
+
+    def view(self, *, interval: Duration | float = 0.5, buttons: bool | None = None) -> Any:
+        """Show a live view of the job in Jupyter: per operator rows/s, rows in and out,
+        watermark and its lag behind the wall clock, backpressure, late rows and windows
+        fired, with a sparkline of the sources' throughput. It refreshes every ``interval``
+        from a background thread (the kernel stays free) and is left as static HTML when the
+        job ends, so a saved notebook shows the final state. With ipywidgets installed (and
+        ``buttons`` not False) Stop and Cancel buttons sit under it while the job runs.
+
+        Displaying a Job (a cell ending with ``job``) does the same. Outside a notebook,
+        ``job._repr_html_()`` gives one snapshot.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> job = rb.from_pydict({"x": [1, 2, 3]}).start()
+        >>> job.collect().num_rows
+        3
+        >>> "riverbed job" in job._repr_html_()
+        True
+        """
+        from ._display import JobView
+
+        v = JobView(self, interval=_seconds(interval) or 0.5, buttons=buttons)
+        self._views.append(v)
+        return v.start()
+
+    def _ipython_display_(self) -> None:
+        self.view()
 
     def __repr__(self) -> str:
         status: str
@@ -334,13 +382,15 @@ class Job:
         from ._display import job_html
 
         try:
-            m = self.metrics(as_dict=True)
+            m = self._metrics_rows()
         except RiverbedError as e:
             m = []
             note = str(e)
         else:
             note = ""
-        return job_html(self._h.id, self.status, time.time() - self._started, m, note)  # type: ignore[arg-type]
+        if isinstance(self._r.error, BaseException) and not note:
+            note = str(self._r.error)
+        return job_html(self._h.id, self.status, time.time() - self._started, m, note)
 
 
 class _Reported:
