@@ -261,10 +261,11 @@ class NotebookProgress:
 
 def progress_bar(bar: Any, p: dict[str, int], *, explicit: bool, final: bool = False) -> Any:
     """Create or update the progress display of a job: an HTML line in a notebook, a tqdm
-    bar in a terminal. Its final state is left in place (in a notebook always; in a
-    terminal when progress was asked for explicitly)."""
+    bar in a terminal. Its final state is left in place, so a saved notebook or a terminal's
+    scrollback shows what ran. The caller creates it only for a job that runs longer than a
+    moment (or when progress was asked for), so quick jobs import neither tqdm nor IPython."""
     if bar is None and in_notebook():
-        bar = NotebookProgress(0 if explicit else 0.5)
+        bar = NotebookProgress(0)
     if isinstance(bar, NotebookProgress):
         bar.update(p, final=final)
         return bar
@@ -274,8 +275,7 @@ def progress_bar(bar: Any, p: dict[str, int], *, explicit: bool, final: bool = F
         from tqdm import tqdm
 
         total = p["total_rows"] or None
-        bar = tqdm(total=total, unit=" rows", unit_scale=True, desc="riverbed",
-                   delay=0 if explicit else 0.5, leave=explicit, dynamic_ncols=True)
+        bar = tqdm(total=total, unit=" rows", unit_scale=True, desc="riverbed", leave=True, dynamic_ncols=True)
     if p["total_files"]:
         post = f"{p['files_done']}/{p['total_files']} files"
         if p["splits_pruned"]:
@@ -404,6 +404,9 @@ class JobView:
             metrics = job._metrics_rows()
         except RiverbedError as e:
             metrics, note = [], str(e)
+        err = getattr(job._r.error, "err", job._r.error)  # the job's own error, raised or not yet
+        if err is not None and status != "cancelled":
+            note = f"{type(err).__name__}: {err}"
         now = Sample(metrics, time.monotonic(), _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None))
         prev = self.samples[-1] if self.samples else None
         if prev is not None and now.at > prev.at:

@@ -882,6 +882,10 @@ def _warn_late(job: _lib.JobHandle) -> None:
         warnings.warn(msg, LateRowsWarning, stacklevel=3)
 
 
+#: Seconds a job runs before ``collect()`` shows progress (unless ``progress=True``).
+_PROGRESS_DELAY = 0.5
+
+
 def _run(job: _lib.JobHandle, progress: bool | None) -> pa.Table:
     """Read every result of a job into a Table. The results are read in a background
     thread; this thread waits for them interruptibly, so Ctrl-C cancels the job and raises
@@ -894,17 +898,22 @@ def _run(job: _lib.JobHandle, progress: bool | None) -> pa.Table:
         show = os.environ.get("RIVERBED_PROGRESS", "1") not in ("0", "false", "no")
     batches: list[pa.RecordBatch] = []
     bar = None
-    shown = time.monotonic()
+    explicit = progress is True
+    started = shown = time.monotonic()
+
+    def due() -> bool:  # a job that ends within a moment shows no progress (and imports no tqdm)
+        return bar is not None or explicit or time.monotonic() - started >= _PROGRESS_DELAY
+
     try:
-        if show:
-            bar = progress_bar(bar, job.progress(), explicit=progress is True)
+        if show and due():
+            bar = progress_bar(bar, job.progress(), explicit=explicit)
         while True:
             try:
                 item = res.get(0.1 if show else None)
             except TimeoutError:
                 item = None
-            if show and (item is None or time.monotonic() - shown >= 0.1):
-                bar = progress_bar(bar, job.progress(), explicit=progress is True)
+            if show and (item is None or time.monotonic() - shown >= 0.1) and due():
+                bar = progress_bar(bar, job.progress(), explicit=explicit)
                 shown = time.monotonic()
             if item is _END:
                 break
