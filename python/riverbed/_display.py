@@ -320,27 +320,36 @@ def job_html(job_id: int, status: str, elapsed: float, metrics: list[dict[str, A
              prev: Sample | None = None, now: Sample | None = None, history: list[float] | None = None,
              results_rows: int | None = None) -> str:
     """HTML for a job: status, elapsed time, a throughput sparkline and one row per operator
-    (rows/s, rows in and out, watermark and its lag behind the wall clock, backpressure, late
+    (rows/s over the last interval while running, on average once ended; rows in and out,
+    watermark and its lag behind the wall clock, backpressure, late
     rows, windows fired; state size and checkpoints show "—" until the engine reports them)."""
     colour = {"running": "#2ca02c", "finished": "#1f77b4", "failed": "#d62728", "cancelled": "#7f7f7f"}
     head = (f"<b>riverbed job {job_id}</b> <span style='color: {colour.get(status, '#000')}'>● "
             f"{html.escape(status)}</span>, {html.escape(human_duration(elapsed))}")
+    running = status == "running"
     if history:
-        rate = history[-1]
-        head += f" &nbsp; {sparkline(history)} {html.escape(human_count(rate))} rows/s from the sources"
+        if running:
+            label = f"{human_count(history[-1])} rows/s from the sources"
+        else:  # a finished job shows its average, not the idle last moment
+            total = sum(m["records_out"] for m in metrics if m["records_in"] == 0)
+            label = f"{human_count(total / elapsed if elapsed > 0 else 0)} rows/s from the sources on average"
+        head += f" &nbsp; {sparkline(history)} {html.escape(label)}"
     if results_rows is not None:
         head += f" &nbsp; {results_rows:,} result rows read"
     before = {_op_key(m): m for m in (prev.metrics if prev else [])}
     dt = (now.at - prev.at) if (now and prev) else 0.0
     wall = now.wall if now else _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None)
-    cols = ["operator", "parallelism", "rows/s", "rows in", "rows out", "watermark", "watermark lag",
-            "backpressure", "late rows", "windows fired", "state size", "checkpoints"]
+    cols = ["operator", "parallelism", "rows/s" if running else "rows/s (avg)", "rows in", "rows out", "watermark",
+            "watermark lag", "backpressure", "late rows", "windows fired", "state size", "checkpoints"]
     rows = []
     for m in metrics:
         p = before.get(_op_key(m))
         src = m["records_in"] == 0
-        if p is not None and dt > 0:
-            key = "records_out" if src else "records_in"
+        key = "records_out" if src else "records_in"
+        if not running and elapsed > 0:
+            op_rate = human_count(m[key] / elapsed)
+            bp = human_duration(m["backpressure_s"]) if m.get("backpressure_s") else "0 s"
+        elif p is not None and dt > 0:
             op_rate = human_count(max(0, m[key] - p[key]) / dt)
             blocked = max(0.0, m["backpressure_s"] - p["backpressure_s"]) / (dt * max(1, m.get("parallelism") or 1))
             bp = f"{min(1.0, blocked):.0%} ({human_duration(m['backpressure_s'])})"
