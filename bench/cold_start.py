@@ -68,12 +68,15 @@ def main() -> None:
     for imp, q in queries.values():  # warm the file cache (and fail early on a broken query)
         _run(imp)
         _run(q)
+    load_start = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     imports: dict[str, list[float]] = {k: [] for k in queries}
     firsts: dict[str, list[float]] = {k: [] for k in queries}
     for _ in range(args.runs):
         for k, (imp, q) in queries.items():
             imports[k].append(_run(imp))
             firsts[k].append(_run(q))
+
+    load_end = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
 
     def versions() -> str:
         out = [f"Python {platform.python_version()}"]
@@ -100,7 +103,9 @@ def main() -> None:
         f"- Time: wall time of `python -c \"<query>\"` (interpreter start, imports, loading the engine, "
         f"planning and running a one-row query, exit), and of `python -c \"import <tool>\"` alone; "
         f"median of {args.runs} runs each, the tools interleaved, after one warm-up run each "
-        f"(warm file cache). `RIVERBED_PROGRESS=0`.\n"
+        f"(warm file cache). `RIVERBED_PROGRESS=0`. Load average (1 min) at the start and end: "
+        f"{load_start:.1f} and {load_end:.1f} on {os.cpu_count()} cores; other work on a busy machine "
+        f"inflates every figure, so compare the tools within one run.\n"
         "- `riverbed, from_pydict` includes pyarrow importing pandas when it builds an array from a Python "
         "list (`pa.array([1])` does so whenever pandas is installed); `riverbed, datagen` builds no array "
         "in Python and shows the cost without it.\n\n"

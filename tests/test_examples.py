@@ -81,3 +81,5 @@ def test_live_streaming_notebook(live_nb):
     batches = [h for _, h in html if "riverbed-result" in h and "RecordBatch" in h]
     assert batches and "max_price" in batches[0]
     assert any("finished" in o.get("data", {}).get("text/plain", "") for _, o in _outputs(live_nb))
+    tails = [h for _, h in html if "riverbed-tail" in h]
+    assert len(tails) == 1 and "done: latest 8 of" in tails[0]

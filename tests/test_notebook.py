@@ -334,3 +334,32 @@ def test_float_cells_are_finite_numbers_or_named():
     t = pa.table({"f": [math.inf, -math.inf, math.nan]})
     cells = [r[0] for r in parse(_display.table_html(t)).rows if r]
     assert cells == ["inf", "-inf", "nan"]
+
+
+def test_show_results_keeps_the_latest_rows_in_one_refreshed_table():
+    env = rb.Environment(parallelism=1, batch_size=7)
+    job = env.datagen({"id": rb.Int64}, rows_per_second=2000,
+                      fields={"id": {"kind": "sequence", "min": 1}}).start()
+    rec = _Recorder()
+    tail = _display.ResultsTail(5, job.schema, interval=0, publish=rec.publish)
+    read = 0
+    try:
+        for b in job.results(max_batches=20):
+            read += b.num_rows
+            tail.add(b)
+    finally:
+        job.cancel()
+    tail.render(final=True)
+    assert len(rec.renders) >= 2
+    tree = parse(rec.renders[-1])
+    shown = [int(r[0]) for r in tree.rows if r]
+    assert shown == list(range(read - 4, read + 1))  # the sequence's last five, in order
+    assert f"latest 5 of {read:,} rows read" in "".join(tree.text)
+    assert tail.table()["id"].to_pylist() == shown
+
+
+def test_show_results_returns_the_latest_rows():
+    job = rb.from_pydict({"x": list(range(50))}).start()
+    assert job.show_results(3)["x"].to_pylist() == [47, 48, 49]
+    with pytest.raises(ValueError, match="rows must be a positive integer"):
+        job.show_results(0)

@@ -518,3 +518,58 @@ def _widgets(view: JobView, first_html: str) -> Any:
     stop.on_click(on_stop)
     cancel.on_click(on_cancel)
     return w.VBox([body, w.HBox([stop, cancel])]), body, stop, cancel
+
+
+class ResultsTail:
+    """The latest ``rows`` result rows of a job as one table, refreshed in place (at most every
+    ``interval`` seconds) while results are read; see :meth:`Job.show_results`."""
+
+    def __init__(self, rows: int, schema: pa.Schema, interval: float = 0.25,
+                 publish: Callable[[Any], Any] | None = None):
+        self.rows = rows
+        self.schema = schema
+        self.interval = interval
+        self.batches: deque[pa.RecordBatch] = deque()
+        self.kept = 0
+        self.total = 0
+        self.renders = 0
+        self._publish = publish
+        self._handle: Any = None
+        self._shown = 0.0
+
+    def add(self, batch: pa.RecordBatch) -> None:
+        if batch.num_rows == 0:
+            return
+        self.total += batch.num_rows
+        self.batches.append(batch)
+        self.kept += batch.num_rows
+        while self.batches and self.kept - self.batches[0].num_rows >= self.rows:
+            self.kept -= self.batches.popleft().num_rows
+        if time.monotonic() - self._shown >= self.interval:
+            self.render(final=False)
+
+    def table(self) -> pa.Table:
+        """The latest ``rows`` rows read."""
+        t = pa.Table.from_batches(list(self.batches), schema=self.schema)
+        return t.slice(max(0, t.num_rows - self.rows))
+
+    def render(self, *, final: bool) -> None:
+        t = self.table()
+        what = "done: " if final else "reading: "
+        caption = f"riverbed results, {what}latest {t.num_rows:,} of {self.total:,} rows read"
+        h = (f"<div class='riverbed-tail'><b>{html.escape(caption)}</b>"
+             f"{table_html(t, max_rows=self.rows)}</div>")
+        obj = _HTMLText(caption, h)
+        if self._handle is None:
+            if self._publish is not None:
+                self._handle = self._publish(obj)
+            elif _ipython() is not None:
+                from IPython.display import display  # type: ignore[import-not-found]
+
+                self._handle = display(obj, display_id=True)
+            else:
+                return
+        else:
+            self._handle.update(obj)
+        self._shown = time.monotonic()
+        self.renders += 1

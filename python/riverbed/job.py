@@ -255,6 +255,33 @@ class Job:
             n += 1
             yield item
 
+    def show_results(self, rows: int = 20, *, timeout: Duration | float | None = None,
+                     max_batches: int | None = None) -> pa.Table:
+        """Read results as :meth:`results` does (until the job ends, ``timeout`` passes or
+        ``max_batches`` were read) and show the latest ``rows`` rows as one table refreshed
+        in place in a notebook, its final state left in the output. Returns those latest
+        rows. The results it reads are not returned by a later :meth:`results`. Interrupting
+        the cell ends the reading (the job keeps running).
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> job = rb.from_pydict({"x": [1, 2, 3]}).start()
+        >>> job.show_results(2)["x"].to_pylist()
+        [2, 3]
+        """
+        if not isinstance(rows, int) or isinstance(rows, bool) or rows < 1:
+            raise ValueError(f"rows must be a positive integer, got {rows!r}")
+        from ._display import ResultsTail
+
+        tail = ResultsTail(rows, self.schema)
+        try:
+            for batch in self.results(timeout, max_batches=max_batches):
+                tail.add(batch)
+        finally:
+            tail.render(final=True)
+        return tail.table()
+
     def collect(self, timeout: Duration | float | None = None) -> pa.Table:
         """Gather the results produced until the job ends (or ``timeout``) into a Table.
         Warns (:class:`LateRowsWarning`) if the ended job dropped late rows."""
