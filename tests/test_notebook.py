@@ -363,3 +363,14 @@ def test_show_results_returns_the_latest_rows():
     assert job.show_results(3)["x"].to_pylist() == [47, 48, 49]
     with pytest.raises(ValueError, match="rows must be a positive integer"):
         job.show_results(0)
+
+
+def test_view_outside_a_notebook_says_what_to_use():
+    job = rb.from_pydict({"x": [1]}).start()
+    job.wait()
+    if _display._ipython() is None:
+        with pytest.raises(rb.RiverbedError, match=r"job.view\(\) shows a live view in Jupyter"):
+            job.view()
+    h = job._repr_html_()  # one snapshot, anywhere
+    assert "finished" in h
+    assert _ops(h)["collect"]["rows in"] == "1"

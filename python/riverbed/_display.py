@@ -421,7 +421,7 @@ class JobView:
         if prev is not None and now.at > prev.at:
             self.history.append(max(0, now.source_rows() - prev.source_rows()) / (now.at - prev.at))
         self.samples.append(now)
-        elapsed = time.time() - job._started
+        elapsed = job._elapsed()
         h = job_html(self.job_id, status, elapsed, metrics, note, prev, now, list(self.history))
         return job_text(self.job_id, status, elapsed, metrics), h
 

@@ -58,6 +58,7 @@ class _Results:
         self.abandoned = False
         self.error: BaseException | _Reported | None = None
         self.done = threading.Event()
+        self.ended_at: float | None = None  # wall-clock time the result stream ended
         self._reader: pa.RecordBatchReader | None = handle.reader()
         self.schema: pa.Schema = self._reader.schema
         self.thread = threading.Thread(target=self._pump, name=f"riverbed-job-{handle.id}", daemon=True)
@@ -119,6 +120,7 @@ class _Results:
         finally:
             reader.close()
             del reader, batch
+            self.ended_at = time.time()
             self.done.set()
             self._put(_END)
             if self.abandoned:
@@ -388,8 +390,11 @@ class Job:
         >>> "riverbed job" in job._repr_html_()
         True
         """
-        from ._display import JobView
+        from ._display import JobView, _ipython
 
+        if _ipython() is None:
+            raise RiverbedError("job.view() shows a live view in Jupyter (IPython); outside a notebook read "
+                                "job.metrics() or job._repr_html_()")
         v = JobView(self, interval=_seconds(interval) or 0.5, buttons=buttons)
         self._views.append(v)
         return v.start()
@@ -417,7 +422,12 @@ class Job:
             note = ""
         if isinstance(self._r.error, BaseException) and not note:
             note = str(self._r.error)
-        return job_html(self._h.id, self.status, time.time() - self._started, m, note)
+        return job_html(self._h.id, self.status, self._elapsed(), m, note)
+
+    def _elapsed(self) -> float:
+        """Seconds the job has run: until its end once it has ended."""
+        end = self._r.ended_at if self._r.done.is_set() and self._r.ended_at is not None else time.time()
+        return max(0.0, end - self._started)
 
 
 class _Reported:
