@@ -374,3 +374,11 @@ def test_view_outside_a_notebook_says_what_to_use():
     h = job._repr_html_()  # one snapshot, anywhere
     assert "finished" in h
     assert _ops(h)["collect"]["rows in"] == "1"
+
+
+def test_without_ipywidgets_the_view_is_plain_html(monkeypatch):
+    monkeypatch.setitem(sys.modules, "ipywidgets", None)  # import ipywidgets raises ImportError
+    job = rb.from_pydict({"x": [1]}).start()
+    job.wait()
+    view = _display.JobView(job, publish=_Recorder().publish)
+    assert _display._widgets(view, "<b>x</b>") is None

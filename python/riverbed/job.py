@@ -192,6 +192,8 @@ class Job:
     ``buffer_bytes`` (the engine's own queues hold the rest), after which the job waits
     for them to be read. A Job that is dropped (garbage-collected) while it runs is
     cancelled.
+
+    In Jupyter, a cell that ends with a job shows its live view (see :meth:`view`).
     """
 
     def __init__(self, handle: _lib.JobHandle, buffer_bytes: int | None = None):
@@ -235,6 +237,17 @@ class Job:
         ``max_batches`` batches; the job keeps running in the last two cases. Ctrl-C
         (KeyboardInterrupt) interrupts the wait at once; the job keeps running (cancel it
         with :meth:`cancel`).
+
+        The batches are plain ``pyarrow.RecordBatch``es; in a notebook ``display(batch)``
+        renders one as an HTML table (:meth:`show_results` keeps the latest rows in one
+        table refreshed in place).
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> job = rb.from_pydict({"x": [1, 2, 3]}).start()
+        >>> sum(b.num_rows for b in job.results(timeout="60s"))
+        3
         """
         self._check()
         limit = _seconds(timeout)
