@@ -299,7 +299,7 @@ def test_from_arrow_accepts_lazyframes_and_arrow_capsules():
     for data in (lazy, _Stream(t), _Array(t.to_batches()[0])):
         got = rb.from_arrow(data).collect()
         assert sorted(got.to_pylist(), key=lambda r: r["x"]) == want
-    with pytest.raises(TypeError, match=r"cannot read builtins\.object as Arrow data"):
+    with pytest.raises(TypeError, match=r"cannot read object as Arrow data"):
         rb.from_arrow(object())
     with pytest.raises(TypeError, match=r"polars\..*Series"):
         rb.from_arrow(pl.Series("a", [1]))

@@ -386,16 +386,17 @@ def _as_arrow(data: Any) -> pa.Table | pa.RecordBatchReader:
         cls, mod = type(data), type(data).__module__ or ""
     if mod.startswith("pandas") and cls.__name__ == "DataFrame":
         return pa.Table.from_pandas(data, preserve_index=False)
+    name = cls.__name__ if mod == "builtins" else f"{mod}.{cls.__name__}"
     try:
         if hasattr(data, "__arrow_c_stream__"):
             return _normalize(pa.table(data))
         if hasattr(data, "__arrow_c_array__"):
             return _normalize(pa.Table.from_batches([pa.record_batch(data)]))
     except (TypeError, ValueError, pa.ArrowException) as e:
-        raise TypeError(f"cannot read {mod}.{cls.__name__} as a table: its Arrow data is not a table of "
+        raise TypeError(f"cannot read {name} as a table: its Arrow data is not a table of "
                         f"columns ({e}); pass a DataFrame, a pyarrow Table or RecordBatch") from e
     raise TypeError(
-        f"cannot read {mod}.{cls.__name__} as Arrow data; pass a pyarrow Table, RecordBatch or "
+        f"cannot read {name} as Arrow data; pass a pyarrow Table, RecordBatch or "
         "RecordBatchReader, a polars DataFrame or LazyFrame, a pandas DataFrame, or an object with "
         "__arrow_c_stream__ or __arrow_c_array__"
     )
