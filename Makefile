@@ -6,7 +6,7 @@ PIP     = $(PY) -m pip
 LIB     = python/riverbed/libriverbed.so
 GO_SRC  = $(shell find engine state batch arrowbridge capi internal -name '*.go' -not -name '*_test.go' 2>/dev/null) go.mod go.sum
 
-.PHONY: help install lib demo test test-go test-py lint bench wheel clean
+.PHONY: help install lib demo test test-go test-py lint bench bench-cold examples screenshots wheel clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -45,12 +45,23 @@ test-py: install ## Python end-to-end tests
 lint: install ## gofmt, go vet, ruff, mypy
 	@test -z "$$(gofmt -l engine state batch arrowbridge capi internal)" || (echo "gofmt needed:"; gofmt -l engine state batch arrowbridge capi internal; false)
 	go vet ./...
-	$(PY) -m ruff check python tests bench
+	$(PY) -m ruff check python tests bench examples
 	$(PY) -m mypy python/riverbed
 
-bench: install ## run the benchmarks (Parquet vs DuckDB/Polars, Nexmark vs PyFlink) into bench/RESULTS.md
+bench: install ## run the benchmarks (Parquet vs DuckDB/Polars, Nexmark vs PyFlink, cold start) into bench/RESULTS.md
 	$(PY) bench/parquet_bench.py
 	$(PY) bench/nexmark_bench.py
+	$(PY) bench/cold_start.py
+
+bench-cold: install ## only the cold-start benchmark (first row from a fresh interpreter vs Polars/DuckDB)
+	$(PY) bench/cold_start.py
+
+examples: install ## execute the example notebooks and save them with their outputs
+	$(PY) examples/execute.py --save
+
+screenshots: install ## render the executed example notebooks in headless Chromium into docs/images/ (needs chromium)
+	$(PIP) install --quiet "nbconvert>=7"
+	$(PY) examples/screenshot.py
 
 wheel: ## build a platform wheel into dist/
 	$(PYTHON) -m pip wheel --no-deps -w dist .

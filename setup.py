@@ -1,7 +1,8 @@
 """Build hook: compile the Go engine into the shared library shipped inside the package.
 
 `pip install .`, `pip install -e .` and `pip wheel .` all run `go build -buildmode=c-shared`
-on ./capi. The wheel is platform-specific and needs no Go toolchain to install.
+on ./capi. The wheel is tagged py3-none-<platform> (one wheel for every Python 3: the
+engine is loaded with ctypes, not as an extension module) and needs no Go toolchain to install.
 """
 
 import os
@@ -52,5 +53,33 @@ class BinaryDistribution(Distribution):
         return True
 
 
+def wheel_command() -> type | None:
+    """bdist_wheel tagging the wheel py3-none-<platform>: the engine is a plain shared library
+    loaded with ctypes (no CPython extension module), so one wheel serves every Python 3 on
+    a platform. None where no bdist_wheel is importable (then no wheel is being built)."""
+    try:  # setuptools >= 70.1 carries bdist_wheel; older ones take it from the wheel package
+        from setuptools.command.bdist_wheel import bdist_wheel
+    except ImportError:
+        try:
+            from wheel.bdist_wheel import bdist_wheel  # type: ignore[no-redef]
+        except ImportError:
+            return None
+
+    class BdistWheelAnyPython(bdist_wheel):  # type: ignore[misc, valid-type]
+        def finalize_options(self) -> None:
+            super().finalize_options()
+            self.root_is_pure = False
+
+        def get_tag(self) -> tuple:
+            _, _, plat = super().get_tag()
+            return "py3", "none", plat
+
+    return BdistWheelAnyPython
+
+
 if __name__ == "__main__":
-    setup(cmdclass={"build_py": BuildPyWithEngine}, distclass=BinaryDistribution)
+    cmds: dict = {"build_py": BuildPyWithEngine}
+    wheel_cmd = wheel_command()
+    if wheel_cmd is not None:
+        cmds["bdist_wheel"] = wheel_cmd
+    setup(cmdclass=cmds, distclass=BinaryDistribution)

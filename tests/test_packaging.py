@@ -33,6 +33,12 @@ def wheel(tmp_path_factory):
 def test_wheel_is_platform_specific_and_carries_engine(wheel):
     name = os.path.basename(wheel)
     assert not name.endswith("-any.whl"), name
+    # The engine is loaded with ctypes, not as an extension module: one wheel serves every Python 3.
+    assert "-py3-none-" in name, name
+    with zipfile.ZipFile(wheel) as z:
+        meta = next(n for n in z.namelist() if n.endswith(".dist-info/WHEEL"))
+        tags = [line.split(": ", 1)[1] for line in z.read(meta).decode().splitlines() if line.startswith("Tag: ")]
+    assert tags and all(t.startswith("py3-none-") and not t.endswith("-any") for t in tags), tags
     with zipfile.ZipFile(wheel) as z:
         names = z.namelist()
     assert "riverbed/libriverbed.so" in names or "riverbed/libriverbed.dylib" in names

@@ -10,11 +10,26 @@ TimeUnit = Literal["s", "ms", "us", "ns"]
 
 
 class DataType:
-    """A column type. Instances compare equal when they describe the same Arrow type."""
+    """A column type. Instances compare equal when they describe the same Arrow type.
+
+    Every type can be written with or without a call, as in Polars: ``rb.Int64`` and
+    ``rb.Int64()`` are the same type, and ``rb.Timestamp`` is ``rb.Timestamp("us")``
+    while ``rb.Timestamp("ms", "UTC")`` picks a unit and time zone.
+
+    Examples
+    --------
+    >>> import riverbed as rb
+    >>> rb.Int64() == rb.Int64, rb.Timestamp == rb.Timestamp("us"), rb.Timestamp("ms")
+    (True, True, rb.Timestamp('ms'))
+    """
 
     def __init__(self, name: str, arrow: pa.DataType):
         self._name = name
         self._arrow = arrow
+
+    def __call__(self) -> DataType:
+        """The type itself: ``rb.Int64()`` is ``rb.Int64``."""
+        return self
 
     @property
     def plan_name(self) -> str:
@@ -65,28 +80,68 @@ _SIMPLE = {
 }
 
 
-def Timestamp(unit: TimeUnit = "us", tz: str | None = None) -> DataType:
-    """A timestamp with a unit (``"s"``, ``"ms"``, ``"us"``, ``"ns"``) and optional time zone."""
-    if unit not in ("s", "ms", "us", "ns"):
-        raise ValueError(f"unknown time unit {unit!r}; expected 's', 'ms', 'us' or 'ns'")
-    name = f"timestamp[{unit}, tz={tz}]" if tz else f"timestamp[{unit}]"
-    return DataType(name, pa.timestamp(unit, tz=tz))
+class _Timestamp(DataType):
+    """A timestamp with a unit (``"s"``, ``"ms"``, ``"us"``, ``"ns"``) and optional time zone;
+    ``rb.Timestamp`` alone is ``timestamp[us]``."""
+
+    def __init__(self, unit: TimeUnit = "us", tz: str | None = None):
+        if unit not in ("s", "ms", "us", "ns"):
+            raise ValueError(f"unknown time unit {unit!r}; expected 's', 'ms', 'us' or 'ns'")
+        name = f"timestamp[{unit}, tz={tz}]" if tz else f"timestamp[{unit}]"
+        super().__init__(name, pa.timestamp(unit, tz=tz))
+        self.unit, self.tz = unit, tz
+
+    def __call__(self, unit: TimeUnit = "us", tz: str | None = None) -> DataType:  # type: ignore[override]
+        return _Timestamp(unit, tz)
+
+    def _pretty(self) -> str:
+        return f"Timestamp({self.unit!r}" + (f", {self.tz!r})" if self.tz else ")")
 
 
-def Duration(unit: TimeUnit = "us") -> DataType:
-    """A duration with a unit."""
-    return DataType(f"duration[{unit}]", pa.duration(unit))
+class _Duration(DataType):
+    """A duration with a unit; ``rb.Duration`` alone is ``duration[us]``."""
+
+    def __init__(self, unit: TimeUnit = "us"):
+        if unit not in ("s", "ms", "us", "ns"):
+            raise ValueError(f"unknown time unit {unit!r}; expected 's', 'ms', 'us' or 'ns'")
+        super().__init__(f"duration[{unit}]", pa.duration(unit))
+        self.unit = unit
+
+    def __call__(self, unit: TimeUnit = "us") -> DataType:  # type: ignore[override]
+        return _Duration(unit)
+
+    def _pretty(self) -> str:
+        return f"Duration({self.unit!r})"
 
 
-def Decimal(precision: int, scale: int = 0) -> DataType:
+class _Decimal(DataType):
     """An exact decimal number (Arrow decimal128) with ``precision`` digits (1-38), ``scale``
     of them after the point. Arithmetic follows DuckDB: ``+``/``-`` keep the larger scale,
-    ``*`` adds the scales, ``/`` gives float64, ``sum`` gives ``Decimal(38, scale)``."""
-    if not (isinstance(precision, int) and isinstance(scale, int) and 1 <= precision <= 38 and 0 <= scale <= precision):
-        raise ValueError(
-            f"a decimal needs 1 <= precision <= 38 and 0 <= scale <= precision, got ({precision}, {scale})"
-        )
-    return DataType(f"decimal128({precision}, {scale})", pa.decimal128(precision, scale))
+    ``*`` adds the scales, ``/`` gives float64, ``sum`` gives ``Decimal(38, scale)``.
+    ``rb.Decimal`` alone is ``Decimal(38, 0)``."""
+
+    def __init__(self, precision: int = 38, scale: int = 0):
+        if not (isinstance(precision, int) and isinstance(scale, int) and 1 <= precision <= 38
+                and 0 <= scale <= precision):
+            raise ValueError(
+                f"a decimal needs 1 <= precision <= 38 and 0 <= scale <= precision, got ({precision}, {scale})"
+            )
+        super().__init__(f"decimal128({precision}, {scale})", pa.decimal128(precision, scale))
+        self.precision, self.scale = precision, scale
+
+    def __call__(self, precision: int = 38, scale: int = 0) -> DataType:  # type: ignore[override]
+        return _Decimal(precision, scale)
+
+    def _pretty(self) -> str:
+        return f"Decimal({self.precision}, {self.scale})"
+
+
+#: A timestamp type: ``rb.Timestamp`` (microseconds, no zone) or ``rb.Timestamp("ms", "UTC")``.
+Timestamp = _Timestamp()
+#: A duration type: ``rb.Duration`` (microseconds) or ``rb.Duration("ms")``.
+Duration = _Duration()
+#: An exact decimal type: ``rb.Decimal(10, 2)``; ``rb.Decimal`` alone is ``Decimal(38, 0)``.
+Decimal = _Decimal()
 
 
 def from_arrow(t: pa.DataType) -> DataType:

@@ -58,6 +58,7 @@ class _Results:
         self.abandoned = False
         self.error: BaseException | _Reported | None = None
         self.done = threading.Event()
+        self.ended_at: float | None = None  # wall-clock time the result stream ended
         self._reader: pa.RecordBatchReader | None = handle.reader()
         self.schema: pa.Schema = self._reader.schema
         self.thread = threading.Thread(target=self._pump, name=f"riverbed-job-{handle.id}", daemon=True)
@@ -119,6 +120,7 @@ class _Results:
         finally:
             reader.close()
             del reader, batch
+            self.ended_at = time.time()
             self.done.set()
             self._put(_END)
             if self.abandoned:
@@ -190,6 +192,8 @@ class Job:
     ``buffer_bytes`` (the engine's own queues hold the rest), after which the job waits
     for them to be read. A Job that is dropped (garbage-collected) while it runs is
     cancelled.
+
+    In Jupyter, a cell that ends with a job shows its live view (see :meth:`view`).
     """
 
     def __init__(self, handle: _lib.JobHandle, buffer_bytes: int | None = None):
@@ -197,6 +201,7 @@ class Job:
         self._r = _Results(handle, limit)
         self._h = handle
         self._started = time.time()
+        self._views: list[Any] = []
         self._finalizer = weakref.finalize(self, self._r.abandon)
 
     def _check(self) -> None:
@@ -232,6 +237,17 @@ class Job:
         ``max_batches`` batches; the job keeps running in the last two cases. Ctrl-C
         (KeyboardInterrupt) interrupts the wait at once; the job keeps running (cancel it
         with :meth:`cancel`).
+
+        The batches are plain ``pyarrow.RecordBatch``es; in a notebook ``display(batch)``
+        renders one as an HTML table (:meth:`show_results` keeps the latest rows in one
+        table refreshed in place).
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> job = rb.from_pydict({"x": [1, 2, 3]}).start()
+        >>> sum(b.num_rows for b in job.results(timeout="60s"))
+        3
         """
         self._check()
         limit = _seconds(timeout)
@@ -248,10 +264,38 @@ class Job:
             except TimeoutError:
                 return
             if item is _END:
+                self._finish_views()
                 self._raise()
                 return
             n += 1
             yield item
+
+    def show_results(self, rows: int = 20, *, timeout: Duration | float | None = None,
+                     max_batches: int | None = None) -> pa.Table:
+        """Read results as :meth:`results` does (until the job ends, ``timeout`` passes or
+        ``max_batches`` were read) and show the latest ``rows`` rows as one table refreshed
+        in place in a notebook, its final state left in the output. Returns those latest
+        rows. The results it reads are not returned by a later :meth:`results`. Interrupting
+        the cell ends the reading (the job keeps running).
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> job = rb.from_pydict({"x": [1, 2, 3]}).start()
+        >>> job.show_results(2)["x"].to_pylist()
+        [2, 3]
+        """
+        if not isinstance(rows, int) or isinstance(rows, bool) or rows < 1:
+            raise ValueError(f"rows must be a positive integer, got {rows!r}")
+        from ._display import ResultsTail
+
+        tail = ResultsTail(rows, self.schema)
+        try:
+            for batch in self.results(timeout, max_batches=max_batches):
+                tail.add(batch)
+        finally:
+            tail.render(final=True)
+        return tail.table()
 
     def collect(self, timeout: Duration | float | None = None) -> pa.Table:
         """Gather the results produced until the job ends (or ``timeout``) into a Table.
@@ -271,16 +315,21 @@ class Job:
         pyarrow Table (one row per operator), or a list of dicts with ``as_dict=True``."""
         self._check()
         self._raise()
-        ops = self._h.metrics()["operators"]
+        rows = self._metrics_rows()
+        if as_dict:
+            return rows
+        return pa.Table.from_pylist(rows, schema=_METRICS_SCHEMA)
+
+    def _metrics_rows(self) -> list[dict[str, Any]]:
+        """The engine's metrics as dicts (watermark as a datetime or None, backpressure in
+        seconds), without raising the job's own error."""
         rows = []
-        for o in ops:
+        for o in self._h.metrics()["operators"]:
             wm = o.pop("watermark")
             o["watermark"] = None if wm <= -(2**63) or wm >= 2**63 - 1 else pa.scalar(wm, pa.timestamp("us")).as_py()
             o["backpressure_s"] = o.pop("backpressure_ns") / 1e9
             rows.append(o)
-        if as_dict:
-            return rows
-        return pa.Table.from_pylist(rows, schema=_METRICS_SCHEMA)
+        return rows
 
     def stop(self, *, drain: bool = False, timeout: Duration | float | None = None) -> None:
         """Stop the sources and let the job end cleanly. With ``drain=True`` every pending
@@ -293,7 +342,8 @@ class Job:
         self._r.keep_reading()  # keep reading, so the engine can finish
         self._h.stop(drain)
         if not _in_udf():
-            self._r.done.wait(_seconds(timeout))
+            if self._r.done.wait(_seconds(timeout)):
+                self._finish_views()
 
     def cancel(self) -> None:
         """Cancel the job at once; unread results are discarded. Waits for the job to end,
@@ -308,6 +358,7 @@ class Job:
 
         if isinstance(self._r.error, CancelledError):
             self._r.error = _Reported(self._r.error)
+        self._finish_views()
 
     def wait(self, timeout: Duration | float | None = None) -> bool:
         """Block until the job ends (True) or ``timeout`` passes (False). Raises the job's
@@ -319,8 +370,50 @@ class Job:
         self._r.keep_reading()  # keep reading results, or an unread job could never end
         ended = self._r.done.wait(_seconds(timeout))
         if ended:
+            self._finish_views()
             self._raise()
         return ended
+
+    def _finish_views(self) -> None:
+        """Leave each live view's final state (static HTML), from the calling thread: in a
+        notebook, the cell that stopped or waited for the job is running, so the update lands
+        in the saved output even though the view's own thread has not noticed the end yet."""
+        if _in_udf():
+            return
+        for v in self._views:
+            v.finish()
+
+    def view(self, *, interval: Duration | float = 0.5, buttons: bool | None = None) -> Any:
+        """Show a live view of the job in Jupyter: per operator rows/s, rows in and out,
+        watermark and its lag behind the wall clock, backpressure, late rows and windows
+        fired, with a sparkline of the sources' throughput. It refreshes every ``interval``
+        from a background thread (the kernel stays free) and is left as static HTML when the
+        job ends, so a saved notebook shows the final state. With ipywidgets installed (and
+        ``buttons`` not False) Stop and Cancel buttons sit under it while the job runs.
+
+        Displaying a Job (a cell ending with ``job``) does the same. Outside a notebook,
+        ``job._repr_html_()`` gives one snapshot.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> job = rb.from_pydict({"x": [1, 2, 3]}).start()
+        >>> job.collect().num_rows
+        3
+        >>> "riverbed job" in job._repr_html_()
+        True
+        """
+        from ._display import JobView, _ipython
+
+        if _ipython() is None:
+            raise RiverbedError("job.view() shows a live view in Jupyter (IPython); outside a notebook read "
+                                "job.metrics() or job._repr_html_()")
+        v = JobView(self, interval=_seconds(interval) or 0.5, buttons=buttons)
+        self._views.append(v)
+        return v.start()
+
+    def _ipython_display_(self) -> None:
+        self.view()
 
     def __repr__(self) -> str:
         status: str
@@ -334,13 +427,20 @@ class Job:
         from ._display import job_html
 
         try:
-            m = self.metrics(as_dict=True)
+            m = self._metrics_rows()
         except RiverbedError as e:
             m = []
             note = str(e)
         else:
             note = ""
-        return job_html(self._h.id, self.status, time.time() - self._started, m, note)  # type: ignore[arg-type]
+        if isinstance(self._r.error, BaseException) and not note:
+            note = str(self._r.error)
+        return job_html(self._h.id, self.status, self._elapsed(), m, note)
+
+    def _elapsed(self) -> float:
+        """Seconds the job has run: until its end once it has ended."""
+        end = self._r.ended_at if self._r.done.is_set() and self._r.ended_at is not None else time.time()
+        return max(0.0, end - self._started)
 
 
 class _Reported:

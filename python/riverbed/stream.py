@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import pyarrow as pa
 
 from . import _lib
-from ._display import plan_html, progress_bar
+from ._display import Plan, plan_html, progress_bar
 from .errors import DataError, LateRowsWarning, PlanError, RiverbedError
 from .expr import Expr, _to_expr, col
 
@@ -21,8 +21,11 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from .generators import Nexmark
     from .job import Job
-    from .window import Window
+    from .window import Duration, Window
 
+#: What ``from_arrow`` reads: pyarrow tables, batches and readers, polars and pandas
+#: frames, and any object with ``__arrow_c_stream__`` or ``__arrow_c_array__``.
+ArrowLike = Any
 WriteMode = Literal["error", "append", "overwrite"]
 RuntimeMode = Literal["automatic", "batch", "streaming"]
 
@@ -222,10 +225,13 @@ class Environment:
             node["columns"] = list(columns)
         return Stream(self, _event_time(node, event_time, max_out_of_orderness, idle_timeout), [])
 
-    def from_arrow(self, data: Any, *, event_time: str | None = None, max_out_of_orderness: Any = None,
-                   idle_timeout: Any = None, bounded: bool | None = None) -> Stream:
+    def from_arrow(self, data: ArrowLike, *, event_time: str | None = None,
+                   max_out_of_orderness: Duration | None = None, idle_timeout: Duration | None = None,
+                   bounded: bool | None = None) -> Stream:
         """Use Arrow data: a pyarrow Table, RecordBatch or RecordBatchReader, a polars
-        DataFrame, or anything with ``__arrow_c_stream__`` / ``__arrow_c_array__``. Buffers
+        DataFrame or LazyFrame (collected first), a pandas DataFrame, or anything with
+        ``__arrow_c_stream__`` / ``__arrow_c_array__`` (DuckDB relations, nanoarrow, ...);
+        anything else raises a TypeError naming its type. Buffers
         are handed to the engine without copying, after a check: a batch whose columns do not
         have the declared types, or whose buffers or offsets are malformed, raises
         :class:`DataError` naming the batch and the column. A ``RecordBatchReader`` may be a
@@ -245,14 +251,31 @@ class Environment:
         """
         return _arrow_stream(self, _as_arrow(data), event_time, max_out_of_orderness, idle_timeout, bounded)
 
-    def from_pandas(self, df: pandas.DataFrame, **event_time: Any) -> Stream:
+    def from_pandas(self, df: pandas.DataFrame, *, event_time: str | None = None,
+                    max_out_of_orderness: Duration | None = None, idle_timeout: Duration | None = None) -> Stream:
         """Use a pandas DataFrame (converted to Arrow; the index is dropped). Takes the
-        event-time options of :meth:`from_arrow`."""
-        return _arrow_stream(self, pa.Table.from_pandas(df, preserve_index=False), **event_time)
+        event-time options of :meth:`from_arrow`.
 
-    def from_pydict(self, data: dict[str, Sequence[Any]], **event_time: Any) -> Stream:
-        """Use a dict of column name to values. Takes the event-time options of :meth:`from_arrow`."""
-        return _arrow_stream(self, pa.table(data), **event_time)
+        Examples
+        --------
+        >>> import riverbed as rb, pandas as pd
+        >>> rb.Environment().from_pandas(pd.DataFrame({"x": [1, 2]})).collect().num_rows
+        2
+        """
+        return _arrow_stream(self, pa.Table.from_pandas(df, preserve_index=False), event_time,
+                             max_out_of_orderness, idle_timeout)
+
+    def from_pydict(self, data: dict[str, Sequence[Any]], *, event_time: str | None = None,
+                    max_out_of_orderness: Duration | None = None, idle_timeout: Duration | None = None) -> Stream:
+        """Use a dict of column name to values. Takes the event-time options of :meth:`from_arrow`.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> rb.Environment().from_pydict({"x": [1, 2]}).collect()["x"].to_pylist()
+        [1, 2]
+        """
+        return _arrow_stream(self, pa.table(data), event_time, max_out_of_orderness, idle_timeout)
 
     def datagen(self, schema: dict[str, Any], *, rows_per_second: float | None = None,
                 number_of_rows: int | None = None, seed: int = 0, fields: dict[str, dict[str, Any]] | None = None,
@@ -291,24 +314,62 @@ _default_env = Environment()
 
 
 def read_parquet(path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], *,
-                 columns: Sequence[str] | None = None, **event_time: Any) -> Stream:
-    """Read Parquet files with the default environment. See :meth:`Environment.read_parquet`."""
-    return _default_env.read_parquet(path, columns=columns, **event_time)
+                 columns: Sequence[str] | None = None, event_time: str | None = None,
+                 max_out_of_orderness: Duration | None = None, idle_timeout: Duration | None = None) -> Stream:
+    """Read Parquet files with the default environment. See :meth:`Environment.read_parquet`.
+
+    Examples
+    --------
+    >>> import riverbed as rb, pyarrow as pa, pyarrow.parquet as pq, tempfile, os
+    >>> d = tempfile.mkdtemp()
+    >>> pq.write_table(pa.table({"x": [1, 2]}), os.path.join(d, "a.parquet"))
+    >>> rb.read_parquet(d, columns=["x"]).collect().num_rows
+    2
+    """
+    return _default_env.read_parquet(path, columns=columns, event_time=event_time,
+                                     max_out_of_orderness=max_out_of_orderness, idle_timeout=idle_timeout)
 
 
-def from_arrow(data: Any, **event_time: Any) -> Stream:
-    """Use Arrow data with the default environment. See :meth:`Environment.from_arrow`."""
-    return _default_env.from_arrow(data, **event_time)
+def from_arrow(data: ArrowLike, *, event_time: str | None = None, max_out_of_orderness: Duration | None = None,
+               idle_timeout: Duration | None = None, bounded: bool | None = None) -> Stream:
+    """Use Arrow data with the default environment. See :meth:`Environment.from_arrow`.
+
+    Examples
+    --------
+    >>> import riverbed as rb, pyarrow as pa
+    >>> rb.from_arrow(pa.table({"x": [1, 2]})).collect().num_rows
+    2
+    """
+    return _default_env.from_arrow(data, event_time=event_time, max_out_of_orderness=max_out_of_orderness,
+                                   idle_timeout=idle_timeout, bounded=bounded)
 
 
-def from_pandas(df: pandas.DataFrame, **event_time: Any) -> Stream:
-    """Use a pandas DataFrame with the default environment."""
-    return _default_env.from_pandas(df, **event_time)
+def from_pandas(df: pandas.DataFrame, *, event_time: str | None = None,
+                max_out_of_orderness: Duration | None = None, idle_timeout: Duration | None = None) -> Stream:
+    """Use a pandas DataFrame with the default environment. See :meth:`Environment.from_pandas`.
+
+    Examples
+    --------
+    >>> import riverbed as rb, pandas as pd
+    >>> rb.from_pandas(pd.DataFrame({"x": [1, 2]})).collect()["x"].to_pylist()
+    [1, 2]
+    """
+    return _default_env.from_pandas(df, event_time=event_time, max_out_of_orderness=max_out_of_orderness,
+                                    idle_timeout=idle_timeout)
 
 
-def from_pydict(data: dict[str, Sequence[Any]], **event_time: Any) -> Stream:
-    """Use a dict of columns with the default environment."""
-    return _default_env.from_pydict(data, **event_time)
+def from_pydict(data: dict[str, Sequence[Any]], *, event_time: str | None = None,
+                max_out_of_orderness: Duration | None = None, idle_timeout: Duration | None = None) -> Stream:
+    """Use a dict of columns with the default environment. See :meth:`Environment.from_pydict`.
+
+    Examples
+    --------
+    >>> import riverbed as rb
+    >>> rb.from_pydict({"x": [1, 2]}).collect().num_rows
+    2
+    """
+    return _default_env.from_pydict(data, event_time=event_time, max_out_of_orderness=max_out_of_orderness,
+                                    idle_timeout=idle_timeout)
 
 
 def _as_arrow(data: Any) -> pa.Table | pa.RecordBatchReader:
@@ -318,18 +379,26 @@ def _as_arrow(data: Any) -> pa.Table | pa.RecordBatchReader:
         return _normalize(pa.Table.from_batches([data]))
     if isinstance(data, pa.RecordBatchReader):
         return data
-    mod = type(data).__module__
-    if mod.startswith("polars"):
-        return _normalize(data.to_arrow())
-    if mod.startswith("pandas"):
+    cls = type(data)
+    mod = cls.__module__ or ""
+    if mod.startswith("polars") and cls.__name__ == "LazyFrame":
+        data = data.collect()
+        cls, mod = type(data), type(data).__module__ or ""
+    if mod.startswith("pandas") and cls.__name__ == "DataFrame":
         return pa.Table.from_pandas(data, preserve_index=False)
-    if hasattr(data, "__arrow_c_stream__"):
-        return _normalize(pa.table(data))
-    if hasattr(data, "__arrow_c_array__"):
-        return _normalize(pa.Table.from_batches([pa.record_batch(data)]))
+    name = cls.__name__ if mod == "builtins" else f"{mod}.{cls.__name__}"
+    try:
+        if hasattr(data, "__arrow_c_stream__"):
+            return _normalize(pa.table(data))
+        if hasattr(data, "__arrow_c_array__"):
+            return _normalize(pa.Table.from_batches([pa.record_batch(data)]))
+    except (TypeError, ValueError, pa.ArrowException) as e:
+        raise TypeError(f"cannot read {name} as a table: its Arrow data is not a table of "
+                        f"columns ({e}); pass a DataFrame, a pyarrow Table or RecordBatch") from e
     raise TypeError(
-        f"cannot read {type(data).__name__} as Arrow data; pass a pyarrow Table or RecordBatch, "
-        "a polars or pandas DataFrame, or an object with __arrow_c_stream__"
+        f"cannot read {name} as Arrow data; pass a pyarrow Table, RecordBatch or "
+        "RecordBatchReader, a polars DataFrame or LazyFrame, a pandas DataFrame, or an object with "
+        "__arrow_c_stream__ or __arrow_c_array__"
     )
 
 
@@ -607,11 +676,26 @@ class Stream:
         """The names of the result columns."""
         return self.schema.names
 
-    def explain(self, *, runtime_mode: RuntimeMode | None = None) -> str:
+    def explain(self, *, runtime_mode: RuntimeMode | None = None) -> Plan:
         """The validated logical plan and the physical plan the engine would run (with its
-        runtime mode)."""
+        runtime mode).
+
+        The result is a :class:`~riverbed._display.Plan`, a ``str`` subclass: ``print`` it,
+        search it (``"hash from stage 0" in plan``) or compare it as text; in a notebook it
+        shows with real line breaks, and as an HTML tree when it is a cell's result.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> plan = rb.from_pydict({"x": [1, 2]}).filter(rb.col("x") > 1).explain()
+        >>> print(plan)  # doctest: +ELLIPSIS
+        logical plan:
+          filter...
+        >>> "physical plan" in plan
+        True
+        """
         plan, srcs = self._plan(runtime_mode=runtime_mode)
-        return _lib.plan_explain(plan, [s.schema for s in srcs])
+        return Plan(_lib.plan_explain(plan, [s.schema for s in srcs]))
 
     def _repr_html_(self) -> str:
         try:
@@ -669,19 +753,40 @@ class Stream:
         finally:
             job.free()
 
-    def to_arrow(self, **kwargs: Any) -> pa.Table:
-        """Alias of :meth:`collect`."""
-        return self.collect(**kwargs)
+    def to_arrow(self, *, progress: bool | None = None, runtime_mode: RuntimeMode | None = None) -> pa.Table:
+        """Alias of :meth:`collect`.
 
-    def to_pandas(self, **kwargs: Any) -> pandas.DataFrame:
-        """Run the pipeline and return a pandas DataFrame."""
-        return self.collect(**kwargs).to_pandas()
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> rb.from_pydict({"x": [1, 2]}).to_arrow().num_rows
+        2
+        """
+        return self.collect(progress=progress, runtime_mode=runtime_mode)
 
-    def to_polars(self, **kwargs: Any) -> polars.DataFrame:
-        """Run the pipeline and return a polars DataFrame."""
+    def to_pandas(self, *, progress: bool | None = None, runtime_mode: RuntimeMode | None = None) -> pandas.DataFrame:
+        """Run the pipeline and return a pandas DataFrame (pandas is imported only here).
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> rb.from_pydict({"x": [1, 2]}).to_pandas()["x"].tolist()
+        [1, 2]
+        """
+        return self.collect(progress=progress, runtime_mode=runtime_mode).to_pandas()
+
+    def to_polars(self, *, progress: bool | None = None, runtime_mode: RuntimeMode | None = None) -> polars.DataFrame:
+        """Run the pipeline and return a polars DataFrame (polars is imported only here).
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> rb.from_pydict({"x": [1, 2]}).to_polars()["x"].to_list()
+        [1, 2]
+        """
         import polars as pl
 
-        return pl.from_arrow(self.collect(**kwargs))  # type: ignore[return-value]
+        return pl.from_arrow(self.collect(progress=progress, runtime_mode=runtime_mode))  # type: ignore[return-value]
 
     def to_reader(self, *, runtime_mode: RuntimeMode | None = None) -> pa.RecordBatchReader:
         """Run the pipeline and stream its results batch by batch (no progress bar).
@@ -778,6 +883,10 @@ def _warn_late(job: _lib.JobHandle) -> None:
         warnings.warn(msg, LateRowsWarning, stacklevel=3)
 
 
+#: Seconds a job runs before ``collect()`` shows progress (unless ``progress=True``).
+_PROGRESS_DELAY = 0.5
+
+
 def _run(job: _lib.JobHandle, progress: bool | None) -> pa.Table:
     """Read every result of a job into a Table. The results are read in a background
     thread; this thread waits for them interruptibly, so Ctrl-C cancels the job and raises
@@ -790,17 +899,22 @@ def _run(job: _lib.JobHandle, progress: bool | None) -> pa.Table:
         show = os.environ.get("RIVERBED_PROGRESS", "1") not in ("0", "false", "no")
     batches: list[pa.RecordBatch] = []
     bar = None
-    shown = time.monotonic()
+    explicit = progress is True
+    started = shown = time.monotonic()
+
+    def due() -> bool:  # a job that ends within a moment shows no progress (and imports no tqdm)
+        return bar is not None or explicit or time.monotonic() - started >= _PROGRESS_DELAY
+
     try:
-        if show:
-            bar = progress_bar(bar, job.progress(), explicit=progress is True)
+        if show and due():
+            bar = progress_bar(bar, job.progress(), explicit=explicit)
         while True:
             try:
                 item = res.get(0.1 if show else None)
             except TimeoutError:
                 item = None
-            if show and (item is None or time.monotonic() - shown >= 0.1):
-                bar = progress_bar(bar, job.progress(), explicit=progress is True)
+            if show and (item is None or time.monotonic() - shown >= 0.1) and due():
+                bar = progress_bar(bar, job.progress(), explicit=explicit)
                 shown = time.monotonic()
             if item is _END:
                 break

@@ -1,0 +1,118 @@
+"""Cold start: the time from starting a fresh Python interpreter to the first row of a one-row
+query, in riverbed, Polars and DuckDB; and the time to import each. The median of several
+runs of each, interleaved so that a busy moment on the machine hits every tool alike.
+Writes the "Cold start" section of bench/RESULTS.md (``make bench`` runs it).
+
+    python bench/cold_start.py [--runs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from results_md import machine, write_section  # noqa: E402  (bench/ is the script's directory)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+# Each query keeps one row of one, through a filter, and checks it got it.
+QUERIES: dict[str, tuple[str, str]] = {
+    "python (no import)": ("pass", "pass"),
+    "riverbed, from_pydict": (
+        "import riverbed",
+        "import riverbed as rb; t = rb.from_pydict({'x': [1]}).filter(rb.col('x') > 0).collect(); "
+        "assert t.num_rows == 1",
+    ),
+    "riverbed, datagen": (
+        "import riverbed",
+        "import riverbed as rb; t = rb.datagen({'x': rb.Int64}, number_of_rows=1).filter(rb.col('x') > -1)"
+        ".collect(); assert t.num_rows == 1",
+    ),
+    "polars": (
+        "import polars",
+        "import polars as pl; df = pl.DataFrame({'x': [1]}).lazy().filter(pl.col('x') > 0).collect(); "
+        "assert df.height == 1",
+    ),
+    "duckdb": (
+        "import duckdb",
+        "import duckdb; r = duckdb.sql('select x from (values (1)) t(x) where x > 0').fetchall(); assert len(r) == 1",
+    ),
+}
+
+
+def _run(code: str) -> float:
+    env = dict(os.environ, RIVERBED_PROGRESS="0")
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], check=True, env=env)
+    return time.perf_counter() - t0
+
+
+def _available(module: str) -> bool:
+    r = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True)
+    return r.returncode == 0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--runs", type=int, default=9, help="runs of each (default 9); the median is reported")
+    ap.add_argument("--no-write", action="store_true", help="print the table only, do not update RESULTS.md")
+    args = ap.parse_args()
+
+    queries = {k: v for k, v in QUERIES.items() if v[0] == "pass" or _available(v[0].split()[1])}
+    for imp, q in queries.values():  # warm the file cache (and fail early on a broken query)
+        _run(imp)
+        _run(q)
+    load_start = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    imports: dict[str, list[float]] = {k: [] for k in queries}
+    firsts: dict[str, list[float]] = {k: [] for k in queries}
+    for _ in range(args.runs):
+        for k, (imp, q) in queries.items():
+            imports[k].append(_run(imp))
+            firsts[k].append(_run(q))
+
+    load_end = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+
+    def versions() -> str:
+        out = [f"Python {platform.python_version()}"]
+        for mod in ("riverbed", "polars", "duckdb", "pyarrow"):
+            r = subprocess.run([sys.executable, "-c", f"import {mod}; print({mod}.__version__)"],
+                               capture_output=True, text=True)
+            if r.returncode == 0:
+                out.append(f"{mod} {r.stdout.strip()}")
+        return ", ".join(out)
+
+    rows = ["| tool | query | import (ms) | first row (ms) |", "|---|---|---:|---:|"]
+    for k, (_, q) in queries.items():
+        query = q.split("; ", 1)[1].rsplit("; assert", 1)[0] if k != "python (no import)" else "—"
+        rows.append(f"| {k} | `{query}` | {statistics.median(imports[k]) * 1e3:,.0f} | "
+                    f"{statistics.median(firsts[k]) * 1e3:,.0f} |")
+    table = "\n".join(rows)
+    print(table)
+    if args.no_write:
+        return
+    text = (
+        "## Cold start: first row from a fresh interpreter (`python bench/cold_start.py`)\n\n"
+        f"- Machine: {machine()}.\n"
+        f"- Versions: {versions()}.\n"
+        f"- Time: wall time of `python -c \"<query>\"` (interpreter start, imports, loading the engine, "
+        f"planning and running a one-row query, exit), and of `python -c \"import <tool>\"` alone; "
+        f"median of {args.runs} runs each, the tools interleaved, after one warm-up run each "
+        f"(warm file cache). `RIVERBED_PROGRESS=0`. Load average (1 min) at the start and end: "
+        f"{load_start:.1f} and {load_end:.1f} on {os.cpu_count()} cores; other work on a busy machine "
+        f"inflates every figure, so compare the tools within one run.\n"
+        "- `riverbed, from_pydict` includes pyarrow importing pandas when it builds an array from a Python "
+        "list (`pa.array([1])` does so whenever pandas is installed); `riverbed, datagen` builds no array "
+        "in Python and shows the cost without it.\n\n"
+        f"{table}\n"
+    )
+    write_section(os.path.join(HERE, "RESULTS.md"), "## Cold start", text)
+
+
+if __name__ == "__main__":
+    main()
