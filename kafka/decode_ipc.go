@@ -32,7 +32,20 @@ func (d *ipcDecoder) readIPC(value []byte) (batches []arrow.RecordBatch, err err
 	if value == nil {
 		return nil, fmt.Errorf("null value (tombstone): no Arrow IPC stream to read")
 	}
-	r, err := ipc.NewReader(bytes.NewReader(value), ipc.WithAllocator(d.mem))
+	if err := checkIPCStream(value); err != nil {
+		return nil, fmt.Errorf("not an Arrow IPC stream: %v", err)
+	}
+	limit := int64(len(value))
+	// No message of the stream can be larger than the stream. (ipc.NewReader
+	// drops these limits; a message reader keeps them.)
+	// The reader allocates from Go's garbage-collected allocator, never
+	// from d.mem: when arrow-go panics on a damaged stream it can drop
+	// references it holds, and only the garbage collector gets those back.
+	// The batch handed out is concatenated into d.mem.
+	mem := memory.NewGoAllocator()
+	mr := ipc.NewMessageReader(bytes.NewReader(value), ipc.WithAllocator(mem),
+		ipc.WithMetadataSizeLimit(limit), ipc.WithBodySizeLimit(limit))
+	r, err := ipc.NewReaderFromMessageReader(mr, ipc.WithAllocator(mem))
 	if err != nil {
 		return nil, fmt.Errorf("not an Arrow IPC stream: %v", err)
 	}
@@ -66,17 +79,49 @@ func (d *ipcDecoder) readIPC(value []byte) (batches []arrow.RecordBatch, err err
 	return batches, nil
 }
 
+// validateArray checks that a's buffers hold what its length and offsets
+// claim (bitmaps, fixed-width values, offsets), recursively, so that a
+// damaged stream fails here and not when a later operator reads it.
 func validateArray(a arrow.Array) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%v", r)
 		}
 	}()
-	if v, ok := a.(interface{ ValidateFull() error }); ok {
-		return v.ValidateFull()
+	data := a.Data()
+	end := data.Offset() + data.Len()
+	bufs := data.Buffers()
+	if a.NullN() > 0 && len(bufs) > 0 && bufs[0] != nil && bufs[0].Len()*8 < end {
+		return fmt.Errorf("validity bitmap holds %d bits, need %d", bufs[0].Len()*8, end)
 	}
-	if v, ok := a.(interface{ Validate() error }); ok {
-		return v.Validate()
+	if fw, ok := a.DataType().(arrow.FixedWidthDataType); ok && a.DataType().ID() != arrow.BOOL {
+		need := end * fw.BitWidth() / 8
+		if len(bufs) < 2 || (need > 0 && (bufs[1] == nil || bufs[1].Len() < need)) {
+			return fmt.Errorf("value buffer shorter than %d bytes", need)
+		}
+	} else if a.DataType().ID() == arrow.BOOL {
+		if len(bufs) < 2 || (end > 0 && (bufs[1] == nil || bufs[1].Len()*8 < end)) {
+			return fmt.Errorf("boolean buffer shorter than %d bits", end)
+		}
+	}
+	if v, ok := a.(interface{ ValidateFull() error }); ok {
+		if err := v.ValidateFull(); err != nil {
+			return err
+		}
+	} else if v, ok := a.(interface{ Validate() error }); ok {
+		if err := v.Validate(); err != nil {
+			return err
+		}
+	}
+	switch a := a.(type) {
+	case *array.Struct:
+		for i := range a.NumField() {
+			if err := validateArray(a.Field(i)); err != nil {
+				return err
+			}
+		}
+	case array.ListLike:
+		return validateArray(a.ListValues())
 	}
 	return nil
 }
