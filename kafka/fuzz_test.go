@@ -96,4 +96,3 @@ func FuzzDecodeIPC(f *testing.F) {
 		fuzzDecode(t, DecoderOptions{Format: ArrowIPC, Schema: ipcSchema}, v)
 	})
 }
-
