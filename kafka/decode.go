@@ -207,7 +207,7 @@ func NewDecoder(opts DecoderOptions) (*Decoder, error) {
 		}
 		for _, f := range opts.Schema.Fields() {
 			if err := checkType(f.Name, f.Type, opts.Format == JSON); err != nil {
-				return nil, rberr.Wrap(rberr.Type, err, "kafka: format %q cannot read %s", opts.Format, err)
+				return nil, rberr.Wrap(rberr.Type, err, "kafka: format %q cannot read", opts.Format)
 			}
 		}
 		if opts.Format == JSON {

@@ -47,7 +47,7 @@ func (d *Discoverer) Discover(ctx context.Context) ([]TopicPartition, error) {
 		details, err = d.adm.ListTopics(ctx, d.topics...)
 	}
 	if err != nil {
-		return nil, rberr.Wrap(rberr.IO, err, "kafka: listing topics: %s", err)
+		return nil, rberr.Wrap(rberr.IO, err, "kafka: listing topics")
 	}
 	var found []TopicPartition
 	for _, td := range details {
@@ -55,7 +55,7 @@ func (d *Discoverer) Discover(ctx context.Context) ([]TopicPartition, error) {
 			continue
 		}
 		if td.Err != nil {
-			return nil, rberr.Wrap(rberr.NotFound, td.Err, "kafka: topic %q: %s", td.Topic, td.Err)
+			return nil, rberr.Wrap(rberr.NotFound, td.Err, "kafka: topic %q", td.Topic)
 		}
 		for _, pd := range td.Partitions {
 			tp := TopicPartition{Topic: td.Topic, Partition: pd.Partition}

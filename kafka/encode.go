@@ -57,14 +57,14 @@ func NewEncoder(schema *arrow.Schema, opts EncoderOptions) (*Encoder, error) {
 		}
 		e.key = idx[0]
 		if err := checkType(opts.KeyColumn, schema.Field(e.key).Type, true); err != nil {
-			return nil, rberr.Wrap(rberr.Type, err, "kafka: key: %s", err)
+			return nil, rberr.Wrap(rberr.Type, err, "kafka: key")
 		}
 	}
 	switch opts.Format {
 	case JSON:
 		for _, f := range schema.Fields() {
 			if err := checkType(f.Name, f.Type, true); err != nil {
-				return nil, rberr.Wrap(rberr.Type, err, "kafka: JSON cannot write %s", err)
+				return nil, rberr.Wrap(rberr.Type, err, "kafka: JSON cannot write")
 			}
 		}
 	case Raw:
@@ -131,7 +131,7 @@ func (e *Encoder) Encode(batch arrow.RecordBatch) ([]*kgo.Record, error) {
 				writeJSONString(&buf, f.Name)
 				buf.WriteByte(':')
 				if err := writeJSONValue(&buf, batch.Column(c), i); err != nil {
-					return nil, rberr.Wrap(rberr.Data, err, "kafka: column %q row %d: %s", f.Name, i, err)
+					return nil, rberr.Wrap(rberr.Data, err, "kafka: column %q row %d", f.Name, i)
 				}
 			}
 			buf.WriteByte('}')
@@ -142,7 +142,7 @@ func (e *Encoder) Encode(batch arrow.RecordBatch) ([]*kgo.Record, error) {
 		if e.key >= 0 {
 			k, err := keyBytes(batch.Column(e.key), i)
 			if err != nil {
-				return nil, rberr.Wrap(rberr.Data, err, "kafka: key column %q row %d: %s", e.opts.KeyColumn, i, err)
+				return nil, rberr.Wrap(rberr.Data, err, "kafka: key column %q row %d", e.opts.KeyColumn, i)
 			}
 			rec.Key = k
 		}
@@ -169,7 +169,7 @@ func (e *Encoder) encodeIPC(batch arrow.RecordBatch) ([]*kgo.Record, error) {
 			err = cerr
 		}
 		if err != nil {
-			return nil, rberr.Wrap(rberr.Internal, err, "kafka: writing Arrow IPC: %s", err)
+			return nil, rberr.Wrap(rberr.Internal, err, "kafka: writing Arrow IPC")
 		}
 		recs = append(recs, &kgo.Record{Topic: e.opts.Topic, Value: buf.Bytes()})
 		if n == 0 {

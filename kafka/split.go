@@ -159,7 +159,7 @@ func NewReader(opts ReaderOptions) (*Reader, error) {
 	kopts = append(kopts, opts.ClientOptions...)
 	cl, err := kgo.NewClient(kopts...)
 	if err != nil {
-		return nil, rberr.Wrap(rberr.InvalidArgument, err, "kafka: %s", err)
+		return nil, rberr.Wrap(rberr.InvalidArgument, err, "kafka")
 	}
 	return &Reader{opts: opts, cl: cl, adm: kadm.NewClient(cl), splits: map[TopicPartition]*SplitState{}}, nil
 }
@@ -256,14 +256,14 @@ func (r *Reader) resolve(ctx context.Context, tp TopicPartition, kind StartKind,
 		err = listed.Error()
 	}
 	if err != nil {
-		return 0, rberr.Wrap(rberr.IO, err, "kafka: listing offsets of %s: %s", tp, err)
+		return 0, rberr.Wrap(rberr.IO, err, "kafka: listing offsets of %s", tp)
 	}
 	o, ok := listed.Lookup(tp.Topic, tp.Partition)
 	if !ok {
 		return 0, rberr.New(rberr.NotFound, "kafka: no partition %s", tp)
 	}
 	if o.Err != nil {
-		return 0, rberr.Wrap(rberr.IO, o.Err, "kafka: listing offsets of %s: %s", tp, o.Err)
+		return 0, rberr.Wrap(rberr.IO, o.Err, "kafka: listing offsets of %s", tp)
 	}
 	return o.Offset, nil
 }
@@ -324,11 +324,11 @@ func (r *Reader) Poll(ctx context.Context) (PollResult, error) {
 			res.DataLoss = append(res.DataLoss, err)
 		case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
 			if firstErr == nil {
-				firstErr = rberr.Wrap(rberr.Cancelled, err, "kafka: poll: %s", err)
+				firstErr = rberr.Wrap(rberr.Cancelled, err, "kafka: poll")
 			}
 		default:
 			if firstErr == nil {
-				firstErr = rberr.Wrap(rberr.IO, err, "kafka: reading topic %q partition %d: %s", topic, p, err)
+				firstErr = rberr.Wrap(rberr.IO, err, "kafka: reading topic %q partition %d", topic, p)
 			}
 		}
 	})

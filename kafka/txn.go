@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -82,7 +83,7 @@ func NewTxnProducer(opts TxnOptions) (*TxnProducer, error) {
 	kopts = append(kopts, opts.ClientOptions...)
 	cl, err := kgo.NewClient(kopts...)
 	if err != nil {
-		return nil, rberr.Wrap(rberr.InvalidArgument, err, "kafka: %s", err)
+		return nil, rberr.Wrap(rberr.InvalidArgument, err, "kafka")
 	}
 	return &TxnProducer{cl: cl, id: opts.TransactionalID}, nil
 }
@@ -93,7 +94,7 @@ func (p *TxnProducer) Begin() error {
 	p.err = nil
 	p.mu.Unlock()
 	if err := p.cl.BeginTransaction(); err != nil {
-		return rberr.Wrap(rberr.IO, err, "kafka: transaction %q: begin: %s", p.id, err)
+		return rberr.Wrap(rberr.IO, err, "kafka: transaction %q: begin", p.id)
 	}
 	return nil
 }
@@ -122,17 +123,17 @@ func (p *TxnProducer) fail(r *kgo.Record, err error) {
 // the transaction must be aborted.
 func (p *TxnProducer) PreCommit(ctx context.Context) (PendingTxn, error) {
 	if err := p.cl.Flush(ctx); err != nil {
-		return PendingTxn{}, rberr.Wrap(rberr.IO, err, "kafka: transaction %q: flush: %s", p.id, err)
+		return PendingTxn{}, rberr.Wrap(rberr.IO, err, "kafka: transaction %q: flush", p.id)
 	}
 	p.mu.Lock()
 	err := p.err
 	p.mu.Unlock()
 	if err != nil {
-		return PendingTxn{}, rberr.Wrap(rberr.IO, err, "kafka: transaction %q: %s", p.id, err)
+		return PendingTxn{}, rberr.Wrap(rberr.IO, err, "kafka: transaction %q", p.id)
 	}
 	id, epoch, err := p.cl.ProducerID(ctx)
 	if err != nil {
-		return PendingTxn{}, rberr.Wrap(rberr.IO, err, "kafka: transaction %q: producer id: %s", p.id, err)
+		return PendingTxn{}, rberr.Wrap(rberr.IO, err, "kafka: transaction %q: producer id", p.id)
 	}
 	return PendingTxn{TransactionalID: p.id, ProducerID: id, Epoch: epoch}, nil
 }
@@ -140,7 +141,7 @@ func (p *TxnProducer) PreCommit(ctx context.Context) (PendingTxn, error) {
 // Commit commits the open (pre-committed) transaction.
 func (p *TxnProducer) Commit(ctx context.Context) error {
 	if err := p.cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
-		return rberr.Wrap(rberr.IO, err, "kafka: transaction %q: commit: %s", p.id, err)
+		return rberr.Wrap(rberr.IO, err, "kafka: transaction %q: commit", p.id)
 	}
 	return nil
 }
@@ -148,10 +149,10 @@ func (p *TxnProducer) Commit(ctx context.Context) error {
 // Abort drops records not yet sent and aborts the open transaction.
 func (p *TxnProducer) Abort(ctx context.Context) error {
 	if err := p.cl.AbortBufferedRecords(ctx); err != nil {
-		return rberr.Wrap(rberr.IO, err, "kafka: transaction %q: abort: %s", p.id, err)
+		return rberr.Wrap(rberr.IO, err, "kafka: transaction %q: abort", p.id)
 	}
 	if err := p.cl.EndTransaction(ctx, kgo.TryAbort); err != nil {
-		return rberr.Wrap(rberr.IO, err, "kafka: transaction %q: abort: %s", p.id, err)
+		return rberr.Wrap(rberr.IO, err, "kafka: transaction %q: abort", p.id)
 	}
 	return nil
 }
@@ -171,13 +172,16 @@ func CommitPending(ctx context.Context, cl *kgo.Client, t PendingTxn) error {
 	req.ProducerID = t.ProducerID
 	req.ProducerEpoch = t.Epoch
 	req.Commit = true
-	resp, err := req.RequestWith(ctx, cl)
-	if err == nil {
-		err = kerr.ErrorForCode(resp.ErrorCode)
-	}
+	err := retryConcurrent(ctx, func() error {
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil {
+			return err
+		}
+		return kerr.ErrorForCode(resp.ErrorCode)
+	})
 	if err != nil {
-		return rberr.Wrap(rberr.IO, err, "kafka: committing restored transaction %q (producer id %d, epoch %d): %s",
-			t.TransactionalID, t.ProducerID, t.Epoch, err)
+		return rberr.Wrap(rberr.IO, err, "kafka: committing restored transaction %q (producer id %d, epoch %d)",
+			t.TransactionalID, t.ProducerID, t.Epoch)
 	}
 	return nil
 }
@@ -193,25 +197,33 @@ func AbortTransactions(ctx context.Context, cl *kgo.Client, ids ...string) error
 		req.TransactionTimeoutMillis = 60000
 		req.ProducerID = -1
 		req.ProducerEpoch = -1
-		for {
+		err := retryConcurrent(ctx, func() error {
 			resp, err := req.RequestWith(ctx, cl)
-			if err == nil {
-				err = kerr.ErrorForCode(resp.ErrorCode)
-			}
-			// CONCURRENT_TRANSACTIONS: an abort is still being written; retry.
-			if err == kerr.ConcurrentTransactions {
-				select {
-				case <-ctx.Done():
-					return rberr.Wrap(rberr.Cancelled, ctx.Err(), "kafka: aborting transaction %q: %s", id, ctx.Err())
-				case <-time.After(50 * time.Millisecond):
-				}
-				continue
-			}
 			if err != nil {
-				return rberr.Wrap(rberr.IO, err, "kafka: aborting transaction %q: %s", id, err)
+				return err
 			}
-			break
+			return kerr.ErrorForCode(resp.ErrorCode)
+		})
+		if err != nil {
+			return rberr.Wrap(rberr.IO, err, "kafka: aborting transaction %q", id)
 		}
 	}
 	return nil
+}
+
+// retryConcurrent runs send until it does not fail with
+// CONCURRENT_TRANSACTIONS: the coordinator is still completing an earlier
+// commit or abort of the same transactional id, which takes moments.
+func retryConcurrent(ctx context.Context, send func() error) error {
+	for {
+		err := send()
+		if !errors.Is(err, kerr.ConcurrentTransactions) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return errors.Join(err, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
