@@ -12,7 +12,9 @@
 # Environment:
 #   RIVERBED_KAFKA_CACHE   where the jars go (default: .cache/kafka in the repository)
 #   RIVERBED_KAFKA_RUN     where the running broker keeps pid, address, log and data
-#                          (default: .cache/kafka-run in the repository)
+#                          (default: .cache/kafka-run in the repository for start/stop;
+#                          a directory of its own for each `run`, so that `run` never
+#                          stops a broker that `start` left for a developer)
 #   RIVERBED_KAFKA_START_TIMEOUT  seconds to wait for the broker (default 90)
 #   KAFKA_HEAP_OPTS, KAFKA_JVM_OPTS  extra JVM options
 set -euo pipefail
@@ -161,6 +163,7 @@ run)
 	if [[ -n "${RIVERBED_KAFKA_BROKERS:-}" ]]; then
 		exec "$@"
 	fi
+	run="${RIVERBED_KAFKA_RUN:-$root/.cache/kafka-run.$$}"
 	trap stop EXIT
 	trap 'exit 130' INT
 	trap 'exit 143' TERM
