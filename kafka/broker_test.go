@@ -436,14 +436,31 @@ func TestCommitRestoredTransaction(t *testing.T) {
 	if err := CommitPending(ctx, cl, pending); err != nil {
 		t.Errorf("committing the restored transaction again (a repeated recovery): %v", err)
 	}
-	if err := AbortTransactions(ctx, cl, TransactionalID(topic, 0, 8)); err != nil {
-		t.Fatal(err)
+	// Probing from checkpoint 8 aborts 8 (used) and stops at 9 (never used).
+	if n, err := AbortLingering(ctx, cl, topic, 0, 8); err != nil || n != 2 {
+		t.Fatalf("AbortLingering probed %d ids, want 2: %v", n, err)
 	}
 	if got := readAll(t, ctx, brokers, topic, false); !slices.Equal(got, seq("ck7-", 0, 5)) {
 		t.Errorf("after recovery read_committed read %v, want ck7-0..ck7-4 once", got)
 	}
 	if got := readAll(t, ctx, brokers, topic, true); len(got) != 10 {
 		t.Errorf("read_uncommitted read %d records, want 10", len(got))
+	}
+	// Aborting by id: a transaction of checkpoint 20 left open is aborted.
+	p20 := newTxnProducer(t, brokers, TransactionalID(topic, 0, 20))
+	if err := p20.Begin(); err != nil {
+		t.Fatal(err)
+	}
+	p20.Produce(ctx, txnRecords(topic, "ck20")...)
+	if _, err := p20.PreCommit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	p20.Close()
+	if err := AbortTransactions(ctx, cl, TransactionalID(topic, 0, 20)); err != nil {
+		t.Fatal(err)
+	}
+	if got := readAll(t, ctx, brokers, topic, false); !slices.Equal(got, seq("ck7-", 0, 5)) {
+		t.Errorf("after aborting checkpoint 20 read_committed read %v", got)
 	}
 	// A committed transaction cannot be committed with a stale identity.
 	stale := pending

@@ -192,23 +192,54 @@ func CommitPending(ctx context.Context, cl *kgo.Client, t PendingTxn) error {
 // the transactions of checkpoints after the restored one.
 func AbortTransactions(ctx context.Context, cl *kgo.Client, ids ...string) error {
 	for _, id := range ids {
-		req := kmsg.NewPtrInitProducerIDRequest()
-		req.TransactionalID = &id
-		req.TransactionTimeoutMillis = 60000
-		req.ProducerID = -1
-		req.ProducerEpoch = -1
-		err := retryConcurrent(ctx, func() error {
-			resp, err := req.RequestWith(ctx, cl)
-			if err != nil {
-				return err
-			}
-			return kerr.ErrorForCode(resp.ErrorCode)
-		})
-		if err != nil {
-			return rberr.Wrap(rberr.IO, err, "kafka: aborting transaction %q", id)
+		if _, err := initProducerID(ctx, cl, id); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// initProducerID sends InitProducerID for a transactional id and returns the
+// epoch the coordinator answers: 0 for an id never used before (within the
+// transaction log's retention).
+func initProducerID(ctx context.Context, cl *kgo.Client, id string) (int16, error) {
+	req := kmsg.NewPtrInitProducerIDRequest()
+	req.TransactionalID = &id
+	req.TransactionTimeoutMillis = 60000
+	req.ProducerID = -1
+	req.ProducerEpoch = -1
+	var epoch int16
+	err := retryConcurrent(ctx, func() error {
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil {
+			return err
+		}
+		epoch = resp.ProducerEpoch
+		return kerr.ErrorForCode(resp.ErrorCode)
+	})
+	if err != nil {
+		return 0, rberr.Wrap(rberr.IO, err, "kafka: aborting transaction %q", id)
+	}
+	return epoch, nil
+}
+
+// AbortLingering aborts the transactions a subtask may have left open after
+// the checkpoint it is restored from, by Flink's probing strategy: for the
+// transactional ids prefix-subtask-c with c = fromCheckpoint,
+// fromCheckpoint+1, ..., abort each until one that was never used (the
+// coordinator answers epoch 0), and return how many ids were probed. Pass
+// the restored checkpoint's id + 1. Like Flink's, probing initializes the
+// unused id it stops at, so a restart loop probes one id further each time.
+func AbortLingering(ctx context.Context, cl *kgo.Client, prefix string, subtask int, fromCheckpoint int64) (int, error) {
+	for n := 0; ; n++ {
+		epoch, err := initProducerID(ctx, cl, TransactionalID(prefix, subtask, fromCheckpoint+int64(n)))
+		if err != nil {
+			return n, err
+		}
+		if epoch == 0 {
+			return n + 1, nil
+		}
+	}
 }
 
 // retryConcurrent runs send until it does not fail with
