@@ -616,3 +616,62 @@ func TestEncodeProduceReadDecode(t *testing.T) {
 		})
 	}
 }
+
+// A reader started at the latest offset reads only what comes after, and a
+// partition added to the topic while reading is picked up by discovery and
+// read from its start.
+func TestReaderLatestAndNewPartition(t *testing.T) {
+	brokers := testBrokers(t)
+	ctx := testCtx(t)
+	topic := newTopic(t, ctx, brokers, 1)
+	produce(t, ctx, brokers, topic, 0, 0, seq("old", 0, 5)...)
+
+	r, err := NewReader(ReaderOptions{Brokers: brokers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	d, err := NewDiscoverer(r.Client(), []string{topic}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tps := discoverNew(t, ctx, d)
+	if len(tps) != 1 {
+		t.Fatalf("discovered %v", tps)
+	}
+	states, err := r.AddSplits(ctx, Split{TopicPartition: tps[0], Start: Latest()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if states[0].Next != 5 {
+		t.Fatalf("latest resolved to %d, want 5", states[0].Next)
+	}
+	produce(t, ctx, brokers, topic, 0, 0, seq("new", 0, 3)...)
+	if got := values(drain(t, ctx, r, 3)); !slices.Equal(got, seq("new", 0, 3)) {
+		t.Fatalf("read %v, want new0..new2", got)
+	}
+
+	if _, err := kadm.NewClient(r.Client()).UpdatePartitions(ctx, 2, topic); err != nil {
+		t.Fatal(err)
+	}
+	added := discoverNew(t, ctx, d)
+	if !slices.Equal(added, []TopicPartition{{topic, 1}}) {
+		t.Fatalf("discovered %v", added)
+	}
+	produce(t, ctx, brokers, topic, 1, 0, seq("p1-", 0, 4)...)
+	if _, err := r.AddSplits(ctx, Split{TopicPartition: added[0], Start: Earliest()}); err != nil {
+		t.Fatal(err)
+	}
+	got := drain(t, ctx, r, 4)
+	for _, g := range got {
+		if g.Partition != 1 {
+			t.Fatalf("read %+v from partition 0, which had nothing new", g)
+		}
+	}
+	if !slices.Equal(values(got), seq("p1-", 0, 4)) {
+		t.Fatalf("read %v from the new partition", values(got))
+	}
+	if pos := r.Positions(); len(pos) != 2 || pos[0].Next != 8 || pos[1].Next != 4 {
+		t.Errorf("positions = %+v", pos)
+	}
+}
