@@ -314,8 +314,44 @@ func TestReaderDecodesIntoArrow(t *testing.T) {
 }
 
 // readAll reads topic/0 from the start to its end as of now, with the given
-// isolation.
+// isolation, once every transaction written to it is settled.
 func readAll(t *testing.T, ctx context.Context, brokers []string, topic string, uncommitted bool) []string {
+	t.Helper()
+	waitSettled(t, ctx, brokers, topic)
+	return readNow(t, ctx, brokers, topic, uncommitted)
+}
+
+// waitSettled waits until topic/0 has no undecided transaction: the
+// coordinator answers EndTxn before it writes the commit or abort markers
+// into the partitions, so a read right after a commit may not see it yet.
+// Settled means the last stable offset has reached the high watermark.
+func waitSettled(t *testing.T, ctx context.Context, brokers []string, topic string) {
+	t.Helper()
+	adm := adminClient(t, brokers)
+	for {
+		end, err := adm.ListEndOffsets(ctx, topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stable, err := adm.ListCommittedOffsets(ctx, topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, _ := end.Lookup(topic, 0)
+		s, _ := stable.Lookup(topic, 0)
+		if e.Err == nil && s.Err == nil && e.Offset == s.Offset {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("topic %s: transactions not settled before the test's deadline (stable %d, end %d)", topic, s.Offset, e.Offset)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// readNow reads topic/0 from the start to its end as of now.
+func readNow(t *testing.T, ctx context.Context, brokers []string, topic string, uncommitted bool) []string {
 	t.Helper()
 	r, err := NewReader(ReaderOptions{Brokers: brokers, ReadUncommitted: uncommitted})
 	if err != nil {
@@ -420,7 +456,7 @@ func TestCommitRestoredTransaction(t *testing.T) {
 	p8.Close()
 
 	// Open transactions hold read_committed readers back.
-	if got := readAll(t, ctx, brokers, topic, false); len(got) != 0 {
+	if got := readNow(t, ctx, brokers, topic, false); len(got) != 0 {
 		t.Fatalf("before recovery read_committed read %v", got)
 	}
 
