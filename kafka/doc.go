@@ -42,8 +42,10 @@
 // Commit when the checkpoint completes, or Abort. After a crash,
 // CommitPending commits the restored checkpoint's transaction by sending the
 // EndTxn request its producer would have sent (with the stored producer id
-// and epoch), and AbortTransactions aborts the transactions of later
-// checkpoints by their transactional ids (InitProducerID fences them).
+// and epoch), and AbortLingering aborts the transactions of later
+// checkpoints, probing their transactional ids until an unused one, as
+// Flink's PROBING strategy (AbortTransactions aborts given ids; both send
+// InitProducerID, which fences the old producer and aborts its transaction).
 // TransactionalID names transactions prefix-subtask-checkpoint, as Flink's
 // KafkaSink does. docs/design-kafka.md describes Flink's recovery protocol
 // and what is left to wire into the engine.
