@@ -4,9 +4,9 @@ VENV   ?= .venv
 PY      = $(VENV)/bin/python
 PIP     = $(PY) -m pip
 LIB     = python/riverbed/libriverbed.so
-GO_SRC  = $(shell find engine state batch arrowbridge capi internal -name '*.go' -not -name '*_test.go' 2>/dev/null) go.mod go.sum
+GO_SRC  = $(shell find engine state batch kafka arrowbridge capi internal -name '*.go' -not -name '*_test.go' 2>/dev/null) go.mod go.sum
 
-.PHONY: help install lib demo test test-go test-py lint bench bench-cold examples screenshots wheel clean
+.PHONY: help install lib demo test test-go test-py lint bench bench-cold examples screenshots wheel clean kafka-up kafka-down
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -32,18 +32,30 @@ FUZZTIME ?= 15s
 
 test: install lint test-go test-py ## run every test (lint, Go with -race and fuzzing, Python)
 
-test-go: ## Go unit tests with the race detector, then each fuzz target for $(FUZZTIME)
-	go test -race ./...
+KAFKA_BROKER = kafka/testbroker/broker.sh
+
+test-go: ## Go tests with the race detector (on a Kafka broker started for them), then each fuzz target for $(FUZZTIME)
+	$(KAFKA_BROKER) run go test -race ./...
 	go test ./engine -run '^$$' -fuzz '^FuzzExplain$$' -fuzztime $(FUZZTIME)
 	go test ./engine -run '^$$' -fuzz '^FuzzBindPlans$$' -fuzztime $(FUZZTIME)
 	go test ./state -run '^$$' -fuzz '^FuzzDecodeManifest$$' -fuzztime $(FUZZTIME)
 	go test ./state -run '^$$' -fuzz '^FuzzDecodeManifestBody$$' -fuzztime $(FUZZTIME)
+	go test ./kafka -run '^$$' -fuzz '^FuzzDecodeJSON$$' -fuzztime $(FUZZTIME)
+	go test ./kafka -run '^$$' -fuzz '^FuzzDecodeCSV$$' -fuzztime $(FUZZTIME)
+	go test ./kafka -run '^$$' -fuzz '^FuzzDecodeRaw$$' -fuzztime $(FUZZTIME)
+	go test ./kafka -run '^$$' -fuzz '^FuzzDecodeIPC$$' -fuzztime $(FUZZTIME)
+
+kafka-up: ## start a Kafka broker on loopback for tests; prints the export that points the tests at it
+	@echo "export RIVERBED_KAFKA_BROKERS=$$($(KAFKA_BROKER) start)"
+
+kafka-down: ## stop the broker that kafka-up started
+	@$(KAFKA_BROKER) stop
 
 test-py: install ## Python end-to-end tests
 	$(PY) -m pytest
 
 lint: install ## gofmt, go vet, ruff, mypy
-	@test -z "$$(gofmt -l engine state batch arrowbridge capi internal)" || (echo "gofmt needed:"; gofmt -l engine state batch arrowbridge capi internal; false)
+	@test -z "$$(gofmt -l engine state batch kafka arrowbridge capi internal)" || (echo "gofmt needed:"; gofmt -l engine state batch kafka arrowbridge capi internal; false)
 	go vet ./...
 	$(PY) -m ruff check python tests bench examples
 	$(PY) -m mypy python/riverbed

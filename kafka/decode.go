@@ -1,0 +1,314 @@
+package kafka
+
+import (
+	"unicode/utf8"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/riverbed-engine/riverbed/internal/rberr"
+)
+
+// Format names a record value encoding.
+type Format string
+
+const (
+	// JSON is one JSON object per record, read against a given Arrow schema.
+	JSON Format = "json"
+	// CSV is one CSV row per record, read against a given Arrow schema.
+	CSV Format = "csv"
+	// Raw is the record value as it is: one column of type binary or string
+	// (the schema's single field; binary "value" when no schema is given).
+	Raw Format = "raw"
+	// ArrowIPC is an Arrow IPC stream (schema message and record batches) per
+	// record, all with the given schema.
+	ArrowIPC Format = "arrow"
+)
+
+// Metadata names the Kafka metadata columns a decoder appends after the value
+// columns; an empty name leaves that column out.
+type Metadata struct {
+	Key       string // binary, null for a record without a key
+	Headers   string // list<struct<key: string, value: binary>>, in record order
+	Topic     string // string
+	Partition string // int32
+	Offset    string // int64
+	Timestamp string // timestamp[ms, UTC]: the record's Kafka timestamp
+}
+
+// AllMetadata is Metadata with every column under its default name.
+var AllMetadata = Metadata{
+	Key: "kafka_key", Headers: "kafka_headers", Topic: "kafka_topic",
+	Partition: "kafka_partition", Offset: "kafka_offset", Timestamp: "kafka_timestamp",
+}
+
+// HeaderType is the type of the headers metadata column.
+var HeaderType = arrow.ListOf(arrow.StructOf(
+	arrow.Field{Name: "key", Type: arrow.BinaryTypes.String},
+	arrow.Field{Name: "value", Type: arrow.BinaryTypes.Binary, Nullable: true},
+))
+
+// KafkaTimestampType is the type of the timestamp metadata column.
+var KafkaTimestampType = &arrow.TimestampType{Unit: arrow.Millisecond, TimeZone: "UTC"}
+
+func (m Metadata) fields() []arrow.Field {
+	var fs []arrow.Field
+	add := func(name string, t arrow.DataType, nullable bool) {
+		if name != "" {
+			fs = append(fs, arrow.Field{Name: name, Type: t, Nullable: nullable})
+		}
+	}
+	add(m.Key, arrow.BinaryTypes.Binary, true)
+	add(m.Headers, HeaderType, false)
+	add(m.Topic, arrow.BinaryTypes.String, false)
+	add(m.Partition, arrow.PrimitiveTypes.Int32, false)
+	add(m.Offset, arrow.PrimitiveTypes.Int64, false)
+	add(m.Timestamp, KafkaTimestampType, false)
+	return fs
+}
+
+// appendMeta appends rec's metadata n times to the metadata builders bs (in
+// the order of m.fields()).
+func (m Metadata) appendMeta(bs []array.Builder, rec *kgo.Record, n int) {
+	i := 0
+	next := func() array.Builder { b := bs[i]; i++; return b }
+	if m.Key != "" {
+		b := next().(*array.BinaryBuilder)
+		for range n {
+			if rec.Key == nil {
+				b.AppendNull()
+			} else {
+				b.Append(rec.Key)
+			}
+		}
+	}
+	if m.Headers != "" {
+		b := next().(*array.ListBuilder)
+		sb := b.ValueBuilder().(*array.StructBuilder)
+		kb := sb.FieldBuilder(0).(*array.StringBuilder)
+		vb := sb.FieldBuilder(1).(*array.BinaryBuilder)
+		for range n {
+			b.Append(true)
+			for _, h := range rec.Headers {
+				sb.Append(true)
+				kb.Append(h.Key)
+				if h.Value == nil {
+					vb.AppendNull()
+				} else {
+					vb.Append(h.Value)
+				}
+			}
+		}
+	}
+	if m.Topic != "" {
+		b := next().(*array.StringBuilder)
+		for range n {
+			b.Append(rec.Topic)
+		}
+	}
+	if m.Partition != "" {
+		b := next().(*array.Int32Builder)
+		for range n {
+			b.Append(rec.Partition)
+		}
+	}
+	if m.Offset != "" {
+		b := next().(*array.Int64Builder)
+		for range n {
+			b.Append(rec.Offset)
+		}
+	}
+	if m.Timestamp != "" {
+		b := next().(*array.TimestampBuilder)
+		ms := rec.Timestamp.UnixMilli()
+		for range n {
+			b.Append(arrow.Timestamp(ms))
+		}
+	}
+}
+
+// BadRecord is a record that could not be decoded. It keeps the raw bytes so
+// it can be written to a dead-letter output as it came.
+type BadRecord struct {
+	Topic     string
+	Partition int32
+	Offset    int64
+	Timestamp int64 // Kafka timestamp, milliseconds since the epoch
+	Key       []byte
+	Value     []byte
+	Headers   []kgo.RecordHeader
+	// Reason says what is wrong, naming the field where there is one.
+	Reason string
+}
+
+// Err is the error that fails a job on a bad record (kind Data); it names the
+// topic, partition and offset.
+func (b BadRecord) Err() error {
+	return rberr.New(rberr.Data, "kafka topic %q partition %d offset %d: %s", b.Topic, b.Partition, b.Offset, b.Reason)
+}
+
+func badRecord(rec *kgo.Record, reason string) BadRecord {
+	return BadRecord{
+		Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset,
+		Timestamp: rec.Timestamp.UnixMilli(), Key: rec.Key, Value: rec.Value,
+		Headers: rec.Headers, Reason: reason,
+	}
+}
+
+// Decoded is the result of decoding a slice of records: a batch of the good
+// rows (in record order; possibly empty, never nil; the caller releases it)
+// and every record that could not be decoded.
+type Decoded struct {
+	Batch arrow.RecordBatch
+	Bad   []BadRecord
+}
+
+// DecoderOptions configure NewDecoder.
+type DecoderOptions struct {
+	Format Format
+	// Schema is the schema of the value columns. Required for JSON, CSV and
+	// ArrowIPC; for Raw a single binary or string field (default: binary
+	// "value").
+	Schema *arrow.Schema
+	// Metadata columns to append after the value columns.
+	Metadata Metadata
+	// CSVDelimiter separates CSV fields (default ',').
+	CSVDelimiter rune
+	// Mem allocates the batches (default: the Go allocator).
+	Mem memory.Allocator
+}
+
+// Decoder turns Kafka records into Arrow record batches. A Decoder is not
+// safe for concurrent use.
+type Decoder struct {
+	opts   DecoderOptions
+	schema *arrow.Schema // value columns then metadata columns
+	nvalue int           // number of value columns
+	parse  func(value []byte) ([]any, error)
+	ipc    *ipcDecoder
+}
+
+// NewDecoder checks opts and returns a decoder. Errors are InvalidArgument
+// (bad options) or Type (a field type the format cannot produce).
+func NewDecoder(opts DecoderOptions) (*Decoder, error) {
+	if opts.Mem == nil {
+		opts.Mem = memory.DefaultAllocator
+	}
+	if opts.CSVDelimiter == 0 {
+		opts.CSVDelimiter = ','
+	}
+	d := &Decoder{opts: opts}
+	switch opts.Format {
+	case JSON, CSV:
+		if opts.Schema == nil || opts.Schema.NumFields() == 0 {
+			return nil, rberr.New(rberr.InvalidArgument, "kafka: format %q needs a schema with at least one field", opts.Format)
+		}
+		for _, f := range opts.Schema.Fields() {
+			if err := checkType(f.Name, f.Type, opts.Format == JSON); err != nil {
+				return nil, rberr.Wrap(rberr.Type, err, "kafka: format %q cannot read", opts.Format)
+			}
+		}
+		if opts.Format == JSON {
+			d.parse = func(v []byte) ([]any, error) { return parseJSONRow(opts.Schema, v) }
+		} else {
+			if !validDelimiter(opts.CSVDelimiter) {
+				return nil, rberr.New(rberr.InvalidArgument, "kafka: CSV delimiter %q is not allowed", opts.CSVDelimiter)
+			}
+			d.parse = func(v []byte) ([]any, error) { return parseCSVRow(opts.Schema, opts.CSVDelimiter, v) }
+		}
+	case Raw:
+		if opts.Schema == nil {
+			opts.Schema = arrow.NewSchema([]arrow.Field{{Name: "value", Type: arrow.BinaryTypes.Binary, Nullable: true}}, nil)
+			d.opts.Schema = opts.Schema
+		}
+		if opts.Schema.NumFields() != 1 {
+			return nil, rberr.New(rberr.InvalidArgument, "kafka: format \"raw\" reads one column, the schema has %d", opts.Schema.NumFields())
+		}
+		f := opts.Schema.Field(0)
+		switch f.Type.ID() {
+		case arrow.BINARY, arrow.LARGE_BINARY:
+			d.parse = func(v []byte) ([]any, error) {
+				if v == nil {
+					return []any{nil}, nil
+				}
+				return []any{v}, nil
+			}
+		case arrow.STRING, arrow.LARGE_STRING:
+			d.parse = func(v []byte) ([]any, error) {
+				if v == nil {
+					return []any{nil}, nil
+				}
+				if !utf8.Valid(v) {
+					return nil, fieldError(f.Name, "value is not valid UTF-8")
+				}
+				return []any{string(v)}, nil
+			}
+		default:
+			return nil, rberr.New(rberr.Type, "kafka: format \"raw\" reads binary or string, not %s (field %q)", f.Type, f.Name)
+		}
+		if !f.Nullable {
+			inner := d.parse
+			d.parse = func(v []byte) ([]any, error) {
+				if v == nil {
+					return nil, fieldError(f.Name, "null value (tombstone) for a non-nullable column")
+				}
+				return inner(v)
+			}
+		}
+	case ArrowIPC:
+		if opts.Schema == nil {
+			return nil, rberr.New(rberr.InvalidArgument, "kafka: format \"arrow\" needs the schema the records carry")
+		}
+		d.ipc = &ipcDecoder{schema: opts.Schema, mem: opts.Mem}
+	default:
+		return nil, rberr.New(rberr.InvalidArgument, "kafka: unknown format %q (want json, csv, raw or arrow)", opts.Format)
+	}
+	fields := append([]arrow.Field{}, opts.Schema.Fields()...)
+	seen := map[string]bool{}
+	for _, f := range fields {
+		seen[f.Name] = true
+	}
+	for _, f := range opts.Metadata.fields() {
+		if seen[f.Name] {
+			return nil, rberr.New(rberr.InvalidArgument, "kafka: metadata column %q has the name of another column", f.Name)
+		}
+		seen[f.Name] = true
+		fields = append(fields, f)
+	}
+	d.nvalue = opts.Schema.NumFields()
+	d.schema = arrow.NewSchema(fields, nil)
+	return d, nil
+}
+
+// Schema is the schema of the decoded batches: the value columns, then the
+// metadata columns.
+func (d *Decoder) Schema() *arrow.Schema { return d.schema }
+
+// Decode decodes recs (control records are skipped). Records that cannot be
+// decoded are returned in Bad, never dropped; the batch holds all the others.
+func (d *Decoder) Decode(recs []*kgo.Record) (Decoded, error) {
+	if d.ipc != nil {
+		return d.ipc.decode(d, recs)
+	}
+	b := array.NewRecordBuilder(d.opts.Mem, d.schema)
+	defer b.Release()
+	bs := b.Fields()
+	var bad []BadRecord
+	for _, rec := range recs {
+		if rec.Attrs.IsControl() {
+			continue
+		}
+		row, err := d.parse(rec.Value)
+		if err != nil {
+			bad = append(bad, badRecord(rec, err.Error()))
+			continue
+		}
+		for i, v := range row {
+			appendValue(bs[i], v)
+		}
+		d.opts.Metadata.appendMeta(bs[d.nvalue:], rec, 1)
+	}
+	return Decoded{Batch: b.NewRecordBatch(), Bad: bad}, nil
+}

@@ -1,0 +1,98 @@
+package kafka
+
+import (
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// fuzzDecode decodes one record holding value and checks the decoder's
+// contract: no panic, the record is either a row or a bad record (never
+// both, never neither), the batch is valid Arrow, and no memory leaks.
+func fuzzDecode(t *testing.T, opts DecoderOptions, value []byte) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	opts.Mem = mem
+	opts.Metadata = Metadata{Offset: "kafka_offset", Headers: "kafka_headers"}
+	d, err := NewDecoder(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &kgo.Record{Topic: "t", Partition: 1, Offset: 42, Value: value}
+	out, err := d.Decode([]*kgo.Record{r})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Batch.Release()
+	rows := out.Batch.NumRows()
+	for _, b := range out.Bad {
+		t.Log(b.Reason)
+	}
+	if opts.Format != ArrowIPC && rows+int64(len(out.Bad)) != 1 {
+		t.Fatalf("rows %d + bad %d != 1", rows, len(out.Bad))
+	}
+	if len(out.Bad) > 0 && (rows != 0 || out.Bad[0].Offset != 42 || out.Bad[0].Reason == "") {
+		t.Fatalf("bad record %+v with %d rows", out.Bad[0], rows)
+	}
+	for i, c := range out.Batch.Columns() {
+		if int64(c.Len()) != rows {
+			t.Fatalf("column %d has %d rows, batch %d", i, c.Len(), rows)
+		}
+		if err := validateArray(c); err != nil {
+			t.Fatalf("column %d invalid: %v", i, err)
+		}
+	}
+}
+
+func FuzzDecodeJSON(f *testing.F) {
+	for _, s := range []string{
+		`{"id": 1, "score": 2.5, "name": "a", "ok": true, "ts": "2024-05-06T07:08:09.123Z", "small": 7,
+		 "blob": "AAEC", "day": "2024-05-06", "user": {"city": "Oslo", "tags": ["x", null]},
+		 "items": [{"sku": 7, "qty": null}]}`,
+		`{"id": -1, "ts": 1700000000000, "day": 19000}`,
+		`{"id": 1e400}`, `[]`, `null`, `{"id": 1}x`, ``,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, v []byte) { fuzzDecode(t, DecoderOptions{Format: JSON, Schema: userSchema}, v) })
+}
+
+var csvFuzzSchema = arrow.NewSchema([]arrow.Field{
+	{Name: "id", Type: arrow.PrimitiveTypes.Int8},
+	{Name: "name", Type: arrow.BinaryTypes.String},
+	{Name: "x", Type: arrow.PrimitiveTypes.Float32, Nullable: true},
+	{Name: "ts", Type: &arrow.TimestampType{Unit: arrow.Nanosecond}, Nullable: true},
+	{Name: "d", Type: arrow.FixedWidthTypes.Date32, Nullable: true},
+	{Name: "b", Type: arrow.FixedWidthTypes.Boolean, Nullable: true},
+}, nil)
+
+func FuzzDecodeCSV(f *testing.F) {
+	for _, s := range []string{
+		"1,a,2.5,2024-01-02T03:04:05Z,2024-01-02,true", `2,"q""x",,,,`, "1,a", "\"", "1,a,1e99,,,",
+		"1,a,1,9999-12-31T23:59:59Z,,", "",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, v []byte) { fuzzDecode(t, DecoderOptions{Format: CSV, Schema: csvFuzzSchema}, v) })
+}
+
+func FuzzDecodeRaw(f *testing.F) {
+	f.Add([]byte("text"))
+	f.Add([]byte{0xff})
+	schema := arrow.NewSchema([]arrow.Field{{Name: "s", Type: arrow.BinaryTypes.String}}, nil)
+	f.Fuzz(func(t *testing.T, v []byte) { fuzzDecode(t, DecoderOptions{Format: Raw, Schema: schema}, v) })
+}
+
+func FuzzDecodeIPC(f *testing.F) {
+	b := buildBatch(f, ipcSchema, `[{"a": 1, "s": "x"}, {"a": 2, "s": null}]`)
+	defer b.Release()
+	good := ipcBytes(f, ipcSchema, b, b)
+	f.Add(good)
+	f.Add(good[:len(good)/2])
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 8, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, v []byte) {
+		fuzzDecode(t, DecoderOptions{Format: ArrowIPC, Schema: ipcSchema}, v)
+	})
+}

@@ -1,0 +1,208 @@
+#!/usr/bin/env bash
+# A single-node Apache Kafka (KRaft, combined broker + controller) on loopback for tests.
+#
+#   broker.sh fetch          fetch Kafka's jars into the cache (Maven) unless already there
+#   broker.sh start          start a broker on a free 127.0.0.1 port, wait until it is ready,
+#                            print its bootstrap address (host:port) on stdout
+#   broker.sh stop           stop the broker started by `start` and remove its data
+#   broker.sh run CMD...     start, run CMD with RIVERBED_KAFKA_BROKERS set, stop (also on
+#                            failure or interrupt); CMD's exit status is returned. If
+#                            RIVERBED_KAFKA_BROKERS is already set, CMD just runs against it.
+#
+# Environment:
+#   RIVERBED_KAFKA_CACHE   where the jars go (default: .cache/kafka in the repository)
+#   RIVERBED_KAFKA_RUN     where the running broker keeps pid, address, log and data
+#                          (default: .cache/kafka-run in the repository for start/stop;
+#                          a directory of its own for each `run`, so that `run` never
+#                          stops a broker that `start` left for a developer)
+#   RIVERBED_KAFKA_START_TIMEOUT  seconds to wait for the broker (default 90)
+#   KAFKA_HEAP_OPTS, KAFKA_JVM_OPTS  extra JVM options
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+cache="${RIVERBED_KAFKA_CACHE:-$root/.cache/kafka}"
+run="${RIVERBED_KAFKA_RUN:-$root/.cache/kafka-run}"
+timeout="${RIVERBED_KAFKA_START_TIMEOUT:-90}"
+
+log() { echo "kafka-testbroker: $*" >&2; }
+
+fetch() {
+	# The stamp records the pom the jars came from, so a changed pom refetches.
+	local stamp="$cache/.pom.sha256" want
+	want="$(sha256sum "$here/pom.xml" | cut -d' ' -f1)"
+	if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]] && ls "$cache"/kafka_2.13-*.jar >/dev/null 2>&1; then
+		return 0
+	fi
+	command -v mvn >/dev/null || { log "mvn not found: Maven is needed to fetch Kafka"; return 1; }
+	command -v java >/dev/null || { log "java not found: Java 17+ is needed to run Kafka"; return 1; }
+	log "fetching Apache Kafka jars into $cache"
+	rm -rf "$cache.tmp"
+	mkdir -p "$cache.tmp"
+	if ! mvn -B -q -f "$here/pom.xml" dependency:copy-dependencies -DoutputDirectory="$cache.tmp" </dev/null >&2; then
+		log "mvn dependency:copy-dependencies failed"
+		rm -rf "$cache.tmp"
+		return 1
+	fi
+	rm -rf "$cache"
+	mv "$cache.tmp" "$cache"
+	echo "$want" >"$cache/.pom.sha256"
+}
+
+# cds_opts NAME prints the JVM options that use the class archive NAME, or
+# that record it at exit when there is none yet.
+cds_opts() {
+	if [[ -f "$cache/$1.jsa" ]]; then
+		echo "-XX:SharedArchiveFile=$cache/$1.jsa"
+	else
+		echo "-XX:ArchiveClassesAtExit=$run/$1.jsa"
+	fi
+}
+
+# cds_done NAME keeps an archive NAME recorded by a JVM that exited cleanly.
+cds_done() {
+	if [[ -s "$run/$1.jsa" && ! -f "$cache/$1.jsa" ]]; then
+		mv "$run/$1.jsa" "$cache/$1.jsa.$$" && mv "$cache/$1.jsa.$$" "$cache/$1.jsa"
+	fi
+	rm -f "$run/$1.jsa"
+}
+
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+alive() { [[ -f "$run/pid" ]] && kill -0 "$(cat "$run/pid")" 2>/dev/null; }
+
+start() {
+	if alive; then
+		log "already running (pid $(cat "$run/pid"))"
+		cat "$run/brokers"
+		return 0
+	fi
+	fetch
+	rm -rf "$run"
+	mkdir -p "$run"
+	local port cport cluster data cp
+	port="$(free_port)"
+	cport="$(free_port)"
+	while [[ "$cport" == "$port" ]]; do cport="$(free_port)"; done
+	data="$run/data"
+	# A cluster id is 16 random bytes in URL-safe base64 without padding.
+	cluster="$(head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
+	cat >"$run/server.properties" <<PROPS
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$cport
+listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
+advertised.listeners=PLAINTEXT://127.0.0.1:$port
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+log.dirs=$data
+num.partitions=1
+auto.create.topics.enable=true
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=4
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=4
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+log.flush.interval.messages=9223372036854775807
+PROPS
+	cp="$cache/*"
+	local jvm=(-Xshare:auto -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.awt.headless=true
+		-Dorg.slf4j.simpleLogger.defaultLogLevel=warn
+		-Dorg.slf4j.simpleLogger.log.kafka.server.KafkaRaftServer=info)
+	# shellcheck disable=SC2206
+	jvm+=(${KAFKA_HEAP_OPTS:--Xms256m -Xmx512m} ${KAFKA_JVM_OPTS:-})
+	local t0=$SECONDS
+	# Class data sharing: the first run of each tool records the classes it
+	# loads into an archive in the cache (written when the JVM exits, under a
+	# temporary name, renamed only after a clean exit); later runs map it,
+	# which takes seconds off the start. A missing or unusable archive only
+	# costs that time (-Xshare:auto).
+	if ! java "${jvm[@]}" $(cds_opts format) -cp "$cp" kafka.tools.StorageTool format -t "$cluster" \
+		-c "$run/server.properties" </dev/null >"$run/format.log" 2>&1; then
+		log "formatting the storage failed:"
+		cat "$run/format.log" >&2
+		return 1
+	fi
+	cds_done format
+	# setsid: the broker gets its own process group, so an interrupt of the caller's
+	# group does not kill it before `stop` runs, and stop can end the whole group.
+	# shellcheck disable=SC2046
+	setsid java "${jvm[@]}" $(cds_opts broker) -cp "$cp" kafka.Kafka "$run/server.properties" \
+		</dev/null >"$run/broker.log" 2>&1 &
+	echo $! >"$run/pid"
+	echo "127.0.0.1:$port" >"$run/brokers"
+	local deadline=$((SECONDS + timeout))
+	until grep -q 'Kafka Server started' "$run/broker.log" 2>/dev/null &&
+		(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
+		if ! alive; then
+			log "the broker exited during startup; its log:"
+			tail -n 50 "$run/broker.log" >&2
+			return 1
+		fi
+		if ((SECONDS >= deadline)); then
+			log "the broker did not start within ${timeout}s; its log:"
+			tail -n 50 "$run/broker.log" >&2
+			stop
+			return 1
+		fi
+		sleep 0.2
+	done
+	log "up at 127.0.0.1:$port after $((SECONDS - t0))s (pid $(cat "$run/pid"), log $run/broker.log)"
+	cat "$run/brokers"
+}
+
+stop() {
+	if [[ -f "$run/pid" ]]; then
+		local pid
+		pid="$(cat "$run/pid")"
+		if kill -0 "$pid" 2>/dev/null; then
+			kill -TERM "$pid" 2>/dev/null || true
+			# A clean shutdown (and recording the class archive, the first
+			# time) takes a few seconds; after 60 s it is killed.
+			for _ in $(seq 300); do
+				kill -0 "$pid" 2>/dev/null || break
+				sleep 0.2
+			done
+			if kill -0 "$pid" 2>/dev/null; then
+				log "broker $pid did not stop within 60 s of SIGTERM; killing it"
+				kill -KILL "$pid" 2>/dev/null || true
+				rm -f "$run/broker.jsa"
+			fi
+		fi
+		cds_done broker
+	fi
+	rm -rf "$run"
+}
+
+cmd="${1:-}"
+case "$cmd" in
+fetch) fetch ;;
+start) start ;;
+stop) stop ;;
+run)
+	shift
+	[[ $# -gt 0 ]] || { log "usage: broker.sh run CMD..."; exit 2; }
+	if [[ -n "${RIVERBED_KAFKA_BROKERS:-}" ]]; then
+		exec "$@"
+	fi
+	run="${RIVERBED_KAFKA_RUN:-$root/.cache/kafka-run.$$}"
+	trap stop EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+	RIVERBED_KAFKA_BROKERS="$(start)"
+	export RIVERBED_KAFKA_BROKERS
+	status=0
+	"$@" || status=$?
+	exit "$status"
+	;;
+*)
+	echo "usage: broker.sh fetch|start|stop|run CMD..." >&2
+	exit 2
+	;;
+esac
