@@ -14,6 +14,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/compute"
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/riverbed-engine/riverbed/engine/plan"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
 
@@ -29,14 +30,14 @@ type aggSpec struct {
 }
 
 // compileAgg compiles `<expr>.<agg>()` optionally wrapped in alias.
-func compileAgg(s *compileScope, e *Expr) (aggSpec, error) {
+func compileAgg(s *compileScope, e *plan.Expr) (aggSpec, error) {
 	name := outputName(e)
 	inner := e
 	for inner != nil && inner.Alias != nil && len(inner.Args) == 1 {
 		inner = inner.Args[0]
 	}
 	if inner == nil || inner.Agg == "" {
-		return aggSpec{}, s.errorf(rberr.Plan, "agg(...) takes aggregations such as col(\"x\").sum() or count(), got %s", e.describe())
+		return aggSpec{}, s.errorf(rberr.Plan, "agg(...) takes aggregations such as col(\"x\").sum() or count(), got %s", e.Describe())
 	}
 	spec := aggSpec{fn: inner.Agg, name: name}
 	known := false
@@ -45,7 +46,7 @@ func compileAgg(s *compileScope, e *Expr) (aggSpec, error) {
 	}
 	if !known {
 		msg := fmt.Sprintf("unknown aggregation %q", inner.Agg)
-		if sug := suggest(inner.Agg, Aggregations); sug != "" {
+		if sug := plan.Suggest(inner.Agg, Aggregations); sug != "" {
 			msg += fmt.Sprintf("; did you mean %q?", sug)
 		}
 		return aggSpec{}, s.errorf(rberr.Plan, "%s", msg)

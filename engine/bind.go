@@ -7,6 +7,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/riverbed-engine/riverbed/batch"
+	"github.com/riverbed-engine/riverbed/engine/plan"
 	"github.com/riverbed-engine/riverbed/internal/gen"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
@@ -26,7 +27,7 @@ type lnode struct {
 	bounded bool // a finite table (not a possibly live stream)
 	// filter
 	pred     cexpr
-	predExpr *Expr
+	predExpr *plan.Expr
 	// select, with_columns
 	exprs []bound
 	// aggregate
@@ -49,7 +50,7 @@ type lnode struct {
 	genTime   bool // the event-time column is the generator's own clock (non-decreasing in the index)
 	// window_agg
 	win        windower
-	winDef     *WindowDef
+	winDef     *plan.WindowDef
 	lateness   int64
 	lateOutput bool
 	processing bool
@@ -70,26 +71,26 @@ type lnode struct {
 // and after projection pushdown) reads each footer once.
 type binder struct {
 	inputs   []*arrow.Schema
-	datasets map[*Node]*batch.Dataset
-	columns  map[*Node][]string // pushed-down projections of scans
+	datasets map[*plan.Node]*batch.Dataset
+	columns  map[*plan.Node][]string // pushed-down projections of scans
 	counter  int
 }
 
 // Bind validates a plan completely against its input schemas (one per scan_arrow source)
 // and returns the bound tree with projections pushed into the scans.
-func Bind(p *Plan, inputs []*arrow.Schema) (*lnode, error) {
-	b := &binder{inputs: inputs, datasets: map[*Node]*batch.Dataset{}}
+func Bind(p *plan.Plan, inputs []*arrow.Schema) (*lnode, error) {
+	b := &binder{inputs: inputs, datasets: map[*plan.Node]*batch.Dataset{}}
 	first, err := b.bind(p.Root)
 	if err != nil {
 		return nil, err
 	}
-	b.columns = map[*Node][]string{}
+	b.columns = map[*plan.Node][]string{}
 	b.require(p.Root, first, nil)
 	b.counter = 0
 	return b.bind(p.Root)
 }
 
-func (b *binder) bind(n *Node) (*lnode, error) {
+func (b *binder) bind(n *plan.Node) (*lnode, error) {
 	if n == nil {
 		return nil, rberr.New(rberr.Plan, "operator has no input")
 	}
@@ -375,7 +376,7 @@ func (b *binder) bind(n *Node) (*lnode, error) {
 	default:
 		ops := []string{"scan_parquet", "scan_arrow", "datagen", "nexmark", "filter", "select", "with_columns", "aggregate", "window_agg", "map_batches", "join", "dedup", "topn", "union", "limit", "write_parquet"}
 		msg := fmt.Sprintf("unknown operator %q", n.Op)
-		if s := suggest(n.Op, ops); s != "" {
+		if s := plan.Suggest(n.Op, ops); s != "" {
 			msg += fmt.Sprintf("; did you mean %q?", s)
 		}
 		return nil, rberr.New(rberr.Plan, "%s", msg)
@@ -424,8 +425,8 @@ func keyExpr(bk bound) bound {
 
 // require computes the columns each scan must read: only those some operator above uses.
 // need is the set of output columns of n that are used; nil means all.
-func (b *binder) require(n *Node, ln *lnode, need map[string]bool) {
-	refs := func(es ...*Expr) map[string]bool {
+func (b *binder) require(n *plan.Node, ln *lnode, need map[string]bool) {
+	refs := func(es ...*plan.Expr) map[string]bool {
 		m := map[string]bool{}
 		for _, e := range es {
 			collectCols(e, m)
@@ -480,13 +481,13 @@ func (b *binder) require(n *Node, ln *lnode, need map[string]bool) {
 		}
 		b.require(n.Input, ln.inputs[0], m)
 	case "aggregate":
-		b.require(n.Input, ln.inputs[0], refs(append(append([]*Expr{}, n.Keys...), n.Aggs...)...))
+		b.require(n.Input, ln.inputs[0], refs(append(append([]*plan.Expr{}, n.Keys...), n.Aggs...)...))
 	case "window_agg":
 		if ln.lateOutput {
 			b.require(n.Input, ln.inputs[0], nil)
 			return
 		}
-		m := refs(append(append([]*Expr{}, n.Keys...), n.Aggs...)...)
+		m := refs(append(append([]*plan.Expr{}, n.Keys...), n.Aggs...)...)
 		if ln.winTime != "" {
 			m[ln.winTime] = true
 		}
@@ -516,7 +517,7 @@ func (b *binder) require(n *Node, ln *lnode, need map[string]bool) {
 	}
 }
 
-func collectCols(e *Expr, m map[string]bool) {
+func collectCols(e *plan.Expr, m map[string]bool) {
 	if e == nil {
 		return
 	}
@@ -529,7 +530,7 @@ func collectCols(e *Expr, m map[string]bool) {
 }
 
 // bindEventTime applies a source's event_time settings.
-func (b *binder) bindEventTime(n *Node, ln *lnode) error {
+func (b *binder) bindEventTime(n *plan.Node, ln *lnode) error {
 	spec, err := sourceEventTime(n, ln.schema, ln.name)
 	if err != nil {
 		return err
@@ -541,7 +542,7 @@ func (b *binder) bindEventTime(n *Node, ln *lnode) error {
 }
 
 // bindGenerator builds a datagen or nexmark source.
-func (b *binder) bindGenerator(n *Node, ln *lnode) error {
+func (b *binder) bindGenerator(n *plan.Node, ln *lnode) error {
 	if n.Rate < 0 {
 		return rberr.New(rberr.Plan, "%s: the rate must be positive, got %v", ln.name, n.Rate)
 	}
@@ -609,7 +610,7 @@ func (b *binder) bindGenerator(n *Node, ln *lnode) error {
 }
 
 // bindWindow validates a window aggregation.
-func (b *binder) bindWindow(n *Node, ln, in *lnode) error {
+func (b *binder) bindWindow(n *plan.Node, ln, in *lnode) error {
 	name := ln.name
 	if n.Window == nil {
 		return rberr.New(rberr.Plan, "%s: no window given", name)
@@ -652,7 +653,7 @@ func (b *binder) bindWindow(n *Node, ln, in *lnode) error {
 		if ln.processing {
 			return rberr.New(rberr.Plan, "%s: allowed_lateness applies to event-time windows only", name)
 		}
-		d, err := parseDuration(n.AllowedLateness)
+		d, err := plan.ParseDuration(n.AllowedLateness)
 		if err != nil || d < 0 {
 			return rberr.New(rberr.Plan, "%s: allowed_lateness: %v", name, errOrNegative(err))
 		}
@@ -709,7 +710,7 @@ func (b *binder) bindWindow(n *Node, ln, in *lnode) error {
 	return nil
 }
 
-func (b *binder) compileKeys(n *Node, ln, in *lnode, what string) error {
+func (b *binder) compileKeys(n *plan.Node, ln, in *lnode, what string) error {
 	scope := &compileScope{schema: in.schema, op: ln.name}
 	for _, k := range n.Keys {
 		bk, err := scope.compileNamed(k)
@@ -726,7 +727,7 @@ func (b *binder) compileKeys(n *Node, ln, in *lnode, what string) error {
 }
 
 // bindDedup validates a deduplication: keys and the event-time bound.
-func (b *binder) bindDedup(n *Node, ln, in *lnode) error {
+func (b *binder) bindDedup(n *plan.Node, ln, in *lnode) error {
 	if len(n.Keys) == 0 {
 		return rberr.New(rberr.Plan, "%s: give the columns that identify duplicates", ln.name)
 	}
@@ -738,7 +739,7 @@ func (b *binder) bindDedup(n *Node, ln, in *lnode) error {
 	}
 	ln.within = math.MaxInt64
 	if n.Within != "" {
-		d, err := parseDuration(n.Within)
+		d, err := plan.ParseDuration(n.Within)
 		if err != nil || d <= 0 {
 			return rberr.New(rberr.Plan, "%s: within: %v", ln.name, errOrNegative(err))
 		}
@@ -749,7 +750,7 @@ func (b *binder) bindDedup(n *Node, ln, in *lnode) error {
 }
 
 // bindTopN validates a top-N per partition and window.
-func (b *binder) bindTopN(n *Node, ln, in *lnode) error {
+func (b *binder) bindTopN(n *plan.Node, ln, in *lnode) error {
 	if n.N == nil || *n.N <= 0 {
 		return rberr.New(rberr.Plan, "%s: n must be a positive number of rows", ln.name)
 	}

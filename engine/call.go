@@ -9,6 +9,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/compute"
 	"github.com/apache/arrow-go/v18/arrow/scalar"
+	"github.com/riverbed-engine/riverbed/engine/plan"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
 
@@ -110,7 +111,7 @@ var Functions = []string{
 	"dt_truncate", "dt_year", "dt_month", "dt_day", "dt_hour", "dt_minute", "dt_second",
 }
 
-func (s *compileScope) compileCall(e *Expr) (cexpr, error) {
+func (s *compileScope) compileCall(e *plan.Expr) (cexpr, error) {
 	args := make([]cexpr, len(e.Args))
 	for i, a := range e.Args {
 		c, err := s.compile(a)
@@ -120,7 +121,7 @@ func (s *compileScope) compileCall(e *Expr) (cexpr, error) {
 		// Functions work on the values of a dictionary-encoded column.
 		args[i] = decodeDictionary(c)
 	}
-	text := e.describe()
+	text := e.Describe()
 	want := func(n int) error {
 		if len(args) != n {
 			return s.errorf(rberr.Plan, "%s takes %d argument(s), got %d", e.Fn, n, len(args))
@@ -368,7 +369,7 @@ func (s *compileScope) compileCall(e *Expr) (cexpr, error) {
 		})
 	}
 	msg := fmt.Sprintf("unknown function %q", e.Fn)
-	if sug := suggest(e.Fn, Functions); sug != "" {
+	if sug := plan.Suggest(e.Fn, Functions); sug != "" {
 		msg += fmt.Sprintf("; did you mean %q?", sug)
 	}
 	return nil, s.errorf(rberr.Plan, "%s", msg)

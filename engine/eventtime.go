@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/riverbed-engine/riverbed/engine/plan"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
 
@@ -135,7 +136,7 @@ func emitWithWatermark(w *watermarker, m message, out emitter) error {
 }
 
 // sourceEventTime resolves a source's event_time settings against its output schema.
-func sourceEventTime(n *Node, schema *arrow.Schema, name string) (*watermarkSpec, error) {
+func sourceEventTime(n *plan.Node, schema *arrow.Schema, name string) (*watermarkSpec, error) {
 	if n.EventTime == "" {
 		if n.MaxOutOfOrderness != "" || n.IdleTimeout != "" {
 			return nil, rberr.New(rberr.Plan, "%s: max_out_of_orderness and idle_timeout need event_time=<column>", name)
@@ -151,14 +152,14 @@ func sourceEventTime(n *Node, schema *arrow.Schema, name string) (*watermarkSpec
 	}
 	spec := &watermarkSpec{column: n.EventTime}
 	if n.MaxOutOfOrderness != "" {
-		d, err := parseDuration(n.MaxOutOfOrderness)
+		d, err := plan.ParseDuration(n.MaxOutOfOrderness)
 		if err != nil || d < 0 {
 			return nil, rberr.New(rberr.Plan, "%s: max_out_of_orderness: %v", name, errOrNegative(err))
 		}
 		spec.bound = d
 	}
 	if n.IdleTimeout != "" {
-		d, err := parseDuration(n.IdleTimeout)
+		d, err := plan.ParseDuration(n.IdleTimeout)
 		if err != nil || d <= 0 {
 			return nil, rberr.New(rberr.Plan, "%s: idle_timeout: %v", name, errOrNegative(err))
 		}
@@ -212,32 +213,6 @@ func boundColumns(ec *evalCtx, dt arrow.DataType, starts, ends []int64) ([]arrow
 	return []arrow.Array{s, e}, nil
 }
 
-// Runtime modes, as Flink's execution.runtime-mode.
-//
-// In batch mode event-time operators see all of a bounded input before they decide: sources
-// stamp no split watermarks on their batches and send a watermark only where it provably
-// never passes a row still to come (a Parquet row group's minimum event time from its
-// statistics, a generator's next row), so no row is ever late and results do not depend on
-// batch size, file split or parallelism. In streaming mode sources generate watermarks as
-// they read (max event time seen minus max_out_of_orderness), and rows behind them are late.
-const (
-	ModeAutomatic = "automatic"
-	ModeBatch     = "batch"
-	ModeStreaming = "streaming"
-)
-
-func checkRuntimeMode(m string) error {
-	switch m {
-	case "", ModeAutomatic, ModeBatch, ModeStreaming:
-		return nil
-	}
-	msg := fmt.Sprintf("runtime_mode must be \"automatic\", \"batch\" or \"streaming\", got %q", m)
-	if s := suggest(m, []string{ModeAutomatic, ModeBatch, ModeStreaming}); s != "" {
-		msg += fmt.Sprintf("; did you mean %q?", s)
-	}
-	return rberr.New(rberr.Plan, "%s", msg)
-}
-
 // sourceBoundedness lists the sources of a plan that are unbounded (generators without a
 // count) and those that may be (Arrow streams that are not finite tables).
 func sourceBoundedness(n *lnode, unbounded, maybe *[]string) {
@@ -267,9 +242,9 @@ func resolveRuntimeMode(mode string, root *lnode) (bool, error) {
 	var unbounded, maybe []string
 	sourceBoundedness(root, &unbounded, &maybe)
 	switch mode {
-	case ModeStreaming:
+	case plan.ModeStreaming:
 		return false, nil
-	case ModeBatch:
+	case plan.ModeBatch:
 		if len(unbounded) > 0 {
 			return false, rberr.New(rberr.Plan, "runtime_mode=\"batch\" needs bounded sources, and %s is unbounded; bound it (max_events / number_of_rows) or use runtime_mode=\"streaming\"", unbounded[0])
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/compute"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/arrow/scalar"
+	"github.com/riverbed-engine/riverbed/engine/plan"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
 
@@ -51,7 +52,7 @@ func (s *compileScope) errorf(kind rberr.Kind, format string, args ...any) error
 
 // compileNamed compiles a top-level expression and derives its output name: the alias,
 // else the name of its leftmost column, else "literal" (as Polars does).
-func (s *compileScope) compileNamed(e *Expr) (bound, error) {
+func (s *compileScope) compileNamed(e *plan.Expr) (bound, error) {
 	c, err := s.compile(e)
 	if err != nil {
 		return bound{}, err
@@ -59,7 +60,7 @@ func (s *compileScope) compileNamed(e *Expr) (bound, error) {
 	return bound{cexpr: c, name: outputName(e)}, nil
 }
 
-func outputName(e *Expr) string {
+func outputName(e *plan.Expr) string {
 	if e == nil {
 		return "literal"
 	}
@@ -81,7 +82,7 @@ func outputName(e *Expr) string {
 	return "literal"
 }
 
-func (s *compileScope) compile(e *Expr) (cexpr, error) {
+func (s *compileScope) compile(e *plan.Expr) (cexpr, error) {
 	if e == nil {
 		return nil, s.errorf(rberr.Plan, "missing expression")
 	}
@@ -95,7 +96,7 @@ func (s *compileScope) compile(e *Expr) (cexpr, error) {
 			return nil, s.errorf(rberr.Plan, "alias(%q) needs exactly one argument", *e.Alias)
 		}
 		if *e.Alias == "" {
-			return nil, s.errorf(rberr.Plan, "alias name of %s must not be empty", e.Args[0].describe())
+			return nil, s.errorf(rberr.Plan, "alias name of %s must not be empty", e.Args[0].Describe())
 		}
 		return s.compile(e.Args[0])
 	case e.Cast != "":
@@ -115,7 +116,7 @@ func (s *compileScope) compile(e *Expr) (cexpr, error) {
 		}
 		return &castExpr{arg: arg, to: to}, nil
 	case e.Agg != "":
-		return nil, s.errorf(rberr.Plan, "aggregation %s is only allowed inside group_by(...).agg(...)", e.describe())
+		return nil, s.errorf(rberr.Plan, "aggregation %s is only allowed inside group_by(...).agg(...)", e.Describe())
 	case e.Fn != "":
 		return s.compileCall(e)
 	}
@@ -139,10 +140,10 @@ func (s *compileScope) columnNotFound(name string) error {
 		names[i] = f.Name
 	}
 	msg := fmt.Sprintf("no column %q", name)
-	if sug := suggest(name, names); sug != "" {
+	if sug := plan.Suggest(name, names); sug != "" {
 		msg += fmt.Sprintf("; did you mean %q?", sug)
 	} else {
-		msg += fmt.Sprintf("; the input has %s", quoteList(names, 12))
+		msg += fmt.Sprintf("; the input has %s", plan.QuoteList(names, 12))
 	}
 	return s.errorf(rberr.ColumnNotFound, "%s", msg)
 }
@@ -171,7 +172,7 @@ func (l *litExpr) Eval(*evalCtx, arrow.RecordBatch) (compute.Datum, error) {
 	return compute.NewDatum(l.val), nil
 }
 
-func compileLit(e *Expr, s *compileScope) (cexpr, error) {
+func compileLit(e *plan.Expr, s *compileScope) (cexpr, error) {
 	typ := e.Type
 	if typ == "" {
 		return nil, s.errorf(rberr.Plan, "literal %s has no type", string(e.Lit))

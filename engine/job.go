@@ -15,6 +15,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/riverbed-engine/riverbed/batch"
+	"github.com/riverbed-engine/riverbed/engine/plan"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
 
@@ -72,7 +73,7 @@ func (p *Progress) splitDone(file int) {
 
 // Explain binds a plan and describes its logical and physical form without running it.
 func Explain(doc []byte, inputs []*arrow.Schema) (string, error) {
-	p, err := ParsePlan(doc)
+	p, err := plan.ParsePlan(doc)
 	if err != nil {
 		return "", err
 	}
@@ -131,7 +132,7 @@ func Start(ctx context.Context, doc []byte, inputs []array.RecordReader, mem mem
 			releaseInputs()
 		}
 	}()
-	p, err := ParsePlan(doc)
+	p, err := plan.ParsePlan(doc)
 	if err != nil {
 		return nil, err
 	}
@@ -246,7 +247,7 @@ func Start(ctx context.Context, doc []byte, inputs []array.RecordReader, mem mem
 
 var errCancelled = errors.New("cancelled by the user")
 
-func planMode(n *Node) string { return n.Mode }
+func planMode(n *plan.Node) string { return n.Mode }
 
 func collectScans(n *lnode) []*lnode {
 	var out []*lnode
@@ -457,7 +458,7 @@ func (discard) emit(m message) error {
 }
 
 // OutputSchema validates a plan and returns the schema of its results.
-func OutputSchema(p *Plan, inputs []*arrow.Schema) (*arrow.Schema, error) {
+func OutputSchema(p *plan.Plan, inputs []*arrow.Schema) (*arrow.Schema, error) {
 	root, err := Bind(p, inputs)
 	if err != nil {
 		return nil, err

@@ -9,6 +9,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/riverbed-engine/riverbed/engine/plan"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
 
@@ -33,7 +34,7 @@ type joinSpec struct {
 }
 
 // bindJoin validates a join of two inputs.
-func (b *binder) bindJoin(n *Node, ln *lnode, left, right *lnode) error {
+func (b *binder) bindJoin(n *plan.Node, ln *lnode, left, right *lnode) error {
 	name := ln.name
 	js := &joinSpec{name: name, how: n.How, leftSchema: left.schema, rightSchema: right.schema}
 	if len(n.LeftOn) == 0 || len(n.LeftOn) != len(n.RightOn) {
@@ -140,7 +141,7 @@ func (b *binder) bindJoin(n *Node, ln *lnode, left, right *lnode) error {
 	case "asof":
 	default:
 		msg := fmt.Sprintf("%s: unknown join kind %q", name, n.How)
-		if s := suggest(n.How, []string{"window", "interval", "asof"}); s != "" {
+		if s := plan.Suggest(n.How, []string{"window", "interval", "asof"}); s != "" {
 			msg += fmt.Sprintf("; did you mean %q?", s)
 		}
 		return rberr.New(rberr.Plan, "%s", msg)
@@ -159,7 +160,7 @@ func parseSignedDuration(s string) (int64, error) {
 	if neg || (len(s) > 0 && s[0] == '+') {
 		s = s[1:]
 	}
-	d, err := parseDuration(s)
+	d, err := plan.ParseDuration(s)
 	if neg {
 		d = -d
 	}

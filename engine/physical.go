@@ -8,6 +8,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/riverbed-engine/riverbed/engine/plan"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 	"github.com/riverbed-engine/riverbed/state"
 )
@@ -57,7 +58,7 @@ type graph struct {
 	batch       bool // batch runtime mode: no row is late (see resolveRuntimeMode)
 }
 
-func newGraph(opts Options, inputs []array.RecordReader) *graph {
+func newGraph(opts plan.Options, inputs []array.RecordReader) *graph {
 	g := &graph{parallel: opts.Parallelism, maxPar: opts.MaxParallelism, batchSize: opts.BatchSize,
 		inputs: inputs, splitCounts: map[int]int{}}
 	if g.parallel <= 0 {
@@ -392,9 +393,9 @@ func (g *graph) wire(queue int) {
 // explain renders the physical graph.
 func (g *graph) explain() string {
 	var b strings.Builder
-	mode := ModeStreaming
+	mode := plan.ModeStreaming
 	if g.batch {
-		mode = ModeBatch
+		mode = plan.ModeBatch
 	}
 	fmt.Fprintf(&b, "runtime mode: %s\n", mode)
 	for _, s := range g.stages {

@@ -6,13 +6,14 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/scalar"
 	"github.com/riverbed-engine/riverbed/batch"
+	"github.com/riverbed-engine/riverbed/engine/plan"
 )
 
 // pruner decides from a split's column statistics that no row of it can pass a filter,
 // so the split need not be read at all. It understands comparisons of a column with a
 // literal, is_null / is_not_null, and & and | of those; anything else keeps the split.
 type pruner struct {
-	pred   *Expr
+	pred   *plan.Expr
 	schema *arrow.Schema // the dataset schema the statistics are indexed by
 }
 
@@ -20,7 +21,7 @@ func (p *pruner) skip(s batch.Split) bool {
 	return p.canSkip(p.pred, s)
 }
 
-func (p *pruner) canSkip(e *Expr, s batch.Split) bool {
+func (p *pruner) canSkip(e *plan.Expr, s batch.Split) bool {
 	if e == nil || e.Fn == "" {
 		return false
 	}
@@ -89,7 +90,7 @@ func (p *pruner) canSkip(e *Expr, s batch.Split) bool {
 }
 
 // stats finds the statistics of the column named by args[i] (a column reference) or by name.
-func (p *pruner) stats(args []*Expr, i int, s batch.Split, name ...string) (batch.ColumnStats, bool) {
+func (p *pruner) stats(args []*plan.Expr, i int, s batch.Split, name ...string) (batch.ColumnStats, bool) {
 	var col string
 	switch {
 	case len(name) == 1:
@@ -107,7 +108,7 @@ func (p *pruner) stats(args []*Expr, i int, s batch.Split, name ...string) (batc
 }
 
 // domain brings the statistics and the literal into one comparable Go type.
-func (p *pruner) domain(col string, st batch.ColumnStats, lit *Expr) (lo, hi, v any, ok bool) {
+func (p *pruner) domain(col string, st batch.ColumnStats, lit *plan.Expr) (lo, hi, v any, ok bool) {
 	dt := p.schema.Field(p.schema.FieldIndices(col)[0]).Type
 	if d, ok := dt.(*arrow.DictionaryType); ok {
 		dt = d.ValueType // the statistics bound the values

@@ -7,16 +7,17 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/riverbed-engine/riverbed/engine/plan"
 )
 
 func TestRuntimeModeIsValidated(t *testing.T) {
 	for _, mode := range []string{"", "automatic", "batch", "streaming"} {
 		doc := `{"version": 1, "root": {"op": "scan_arrow"}, "options": {"runtime_mode": "` + mode + `"}}`
-		if _, err := ParsePlan([]byte(doc)); err != nil {
+		if _, err := plan.ParsePlan([]byte(doc)); err != nil {
 			t.Fatalf("mode %q: %v", mode, err)
 		}
 	}
-	_, err := ParsePlan([]byte(`{"version": 1, "root": {"op": "scan_arrow"}, "options": {"runtime_mode": "streamin"}}`))
+	_, err := plan.ParsePlan([]byte(`{"version": 1, "root": {"op": "scan_arrow"}, "options": {"runtime_mode": "streamin"}}`))
 	if err == nil || !strings.Contains(err.Error(), `did you mean "streaming"`) {
 		t.Fatalf("want a suggestion, got %v", err)
 	}

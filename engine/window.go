@@ -8,6 +8,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/riverbed-engine/riverbed/engine/plan"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
 
@@ -24,7 +25,7 @@ type windower struct {
 // maxWindows bounds how many windows one row may belong to (sliding / cumulate).
 const maxWindows = 1000
 
-func compileWindower(def *WindowDef, name string) (windower, error) {
+func compileWindower(def *plan.WindowDef, name string) (windower, error) {
 	w := windower{kind: def.Kind}
 	dur := func(field, v string, required bool) (int64, error) {
 		if v == "" {
@@ -33,7 +34,7 @@ func compileWindower(def *WindowDef, name string) (windower, error) {
 			}
 			return 0, nil
 		}
-		d, err := parseDuration(v)
+		d, err := plan.ParseDuration(v)
 		if err != nil {
 			return 0, rberr.New(rberr.Plan, "%s: window %s: %v", name, field, err)
 		}
@@ -44,7 +45,7 @@ func compileWindower(def *WindowDef, name string) (windower, error) {
 	}
 	var err error
 	if def.Offset != "" {
-		if w.offs, err = parseDuration(def.Offset); err != nil {
+		if w.offs, err = plan.ParseDuration(def.Offset); err != nil {
 			return w, rberr.New(rberr.Plan, "%s: window offset: %v", name, err)
 		}
 	}
@@ -72,7 +73,7 @@ func compileWindower(def *WindowDef, name string) (windower, error) {
 		w.gap, err = dur("gap", def.Gap, true)
 	default:
 		msg := fmt.Sprintf("%s: unknown window kind %q", name, def.Kind)
-		if s := suggest(def.Kind, []string{"tumbling", "sliding", "session", "cumulate"}); s != "" {
+		if s := plan.Suggest(def.Kind, []string{"tumbling", "sliding", "session", "cumulate"}); s != "" {
 			msg += fmt.Sprintf("; did you mean %q?", s)
 		}
 		err = rberr.New(rberr.Plan, "%s", msg)

@@ -1,4 +1,4 @@
-package engine
+package plan
 
 import (
 	"fmt"
@@ -7,7 +7,7 @@ import (
 
 // suggest returns the candidate closest to name by edit distance (case-insensitive), or ""
 // when none is close enough to be a plausible typo.
-func suggest(name string, candidates []string) string {
+func Suggest(name string, candidates []string) string {
 	best, bestD := "", 1<<30
 	lname := strings.ToLower(name)
 	for _, c := range candidates {
@@ -50,7 +50,7 @@ func editDistance(a, b string) int {
 	return prev[len(rb)]
 }
 
-func quoteList(names []string, max int) string {
+func QuoteList(names []string, max int) string {
 	if len(names) == 0 {
 		return "no columns"
 	}

@@ -1,4 +1,4 @@
-package engine
+package plan
 
 import (
 	"fmt"
@@ -8,7 +8,7 @@ import (
 
 // parseDuration reads a duration such as "10s", "1m", "500ms", "2h", "1d", "250us" or
 // "1h30m" into microseconds. A bare number is milliseconds.
-func parseDuration(s string) (int64, error) {
+func ParseDuration(s string) (int64, error) {
 	str := strings.TrimSpace(strings.ToLower(s))
 	if str == "" {
 		return 0, fmt.Errorf("empty duration")

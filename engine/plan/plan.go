@@ -1,4 +1,4 @@
-package engine
+package plan
 
 import (
 	"bytes"
@@ -196,7 +196,7 @@ func ParsePlan(doc []byte) (*Plan, error) {
 }
 
 // describe renders an expression the way a user wrote it, for error messages and explain.
-func (e *Expr) describe() string {
+func (e *Expr) Describe() string {
 	if e == nil {
 		return "<nil>"
 	}
@@ -216,7 +216,7 @@ func (e *Expr) describe() string {
 		return fmt.Sprintf("%s.%s()", argOrNil(e.Args, 0), e.Agg)
 	case e.Fn != "":
 		if sym, ok := infix[e.Fn]; ok && len(e.Args) == 2 {
-			return fmt.Sprintf("(%s %s %s)", e.Args[0].describe(), sym, e.Args[1].describe())
+			return fmt.Sprintf("(%s %s %s)", e.Args[0].Describe(), sym, e.Args[1].Describe())
 		}
 		var b bytes.Buffer
 		b.WriteString(e.Fn + "(")
@@ -224,7 +224,7 @@ func (e *Expr) describe() string {
 			if i > 0 {
 				b.WriteString(", ")
 			}
-			b.WriteString(a.describe())
+			b.WriteString(a.Describe())
 		}
 		for k, v := range e.Options {
 			fmt.Fprintf(&b, ", %s=%v", k, v)
@@ -237,7 +237,7 @@ func (e *Expr) describe() string {
 
 func argOrNil(args []*Expr, i int) string {
 	if i < len(args) {
-		return args[i].describe()
+		return args[i].Describe()
 	}
 	return "<missing>"
 }
@@ -245,4 +245,30 @@ func argOrNil(args []*Expr, i int) string {
 var infix = map[string]string{
 	"add": "+", "sub": "-", "mul": "*", "div": "/", "eq": "==", "ne": "!=", "lt": "<",
 	"le": "<=", "gt": ">", "ge": ">=", "and": "&", "or": "|",
+}
+
+// Runtime modes, as Flink's execution.runtime-mode.
+//
+// In batch mode event-time operators see all of a bounded input before they decide: sources
+// stamp no split watermarks on their batches and send a watermark only where it provably
+// never passes a row still to come (a Parquet row group's minimum event time from its
+// statistics, a generator's next row), so no row is ever late and results do not depend on
+// batch size, file split or parallelism. In streaming mode sources generate watermarks as
+// they read (max event time seen minus max_out_of_orderness), and rows behind them are late.
+const (
+	ModeAutomatic = "automatic"
+	ModeBatch     = "batch"
+	ModeStreaming = "streaming"
+)
+
+func checkRuntimeMode(m string) error {
+	switch m {
+	case "", ModeAutomatic, ModeBatch, ModeStreaming:
+		return nil
+	}
+	msg := fmt.Sprintf("runtime_mode must be \"automatic\", \"batch\" or \"streaming\", got %q", m)
+	if s := Suggest(m, []string{ModeAutomatic, ModeBatch, ModeStreaming}); s != "" {
+		msg += fmt.Sprintf("; did you mean %q?", s)
+	}
+	return rberr.New(rberr.Plan, "%s", msg)
 }

@@ -1,4 +1,4 @@
-package engine
+package plan
 
 import "testing"
 
@@ -7,13 +7,13 @@ func TestParseDuration(t *testing.T) {
 		"10s": 10_000_000, "1m": 60_000_000, "500ms": 500_000, "2h": 7_200_000_000, "1d": 86_400_000_000,
 		"250us": 250, "1h30m": 5_400_000_000, "1500": 1_500_000, "0.5s": 500_000,
 	} {
-		got, err := parseDuration(in)
+		got, err := ParseDuration(in)
 		if err != nil || got != want {
 			t.Errorf("parseDuration(%q) = %d, %v; want %d", in, got, err, want)
 		}
 	}
 	for _, bad := range []string{"", "s", "10x", "1mo", "ten seconds"} {
-		if _, err := parseDuration(bad); err == nil {
+		if _, err := ParseDuration(bad); err == nil {
 			t.Errorf("parseDuration(%q) succeeded; want an error", bad)
 		}
 	}

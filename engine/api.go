@@ -1,0 +1,18 @@
+package engine
+
+import "github.com/riverbed-engine/riverbed/engine/plan"
+
+// The plan document, re-exported so that callers of the engine need only this package.
+type (
+	// Plan is the logical plan as it crosses the C ABI (see package plan).
+	Plan = plan.Plan
+	// Options tune how a plan runs (see package plan).
+	Options = plan.Options
+)
+
+// PlanVersion is the version of the plan document this engine reads.
+const PlanVersion = plan.PlanVersion
+
+// ParsePlan decodes and checks the envelope of a plan document; operator-level checks
+// happen in Bind.
+func ParsePlan(doc []byte) (*Plan, error) { return plan.ParsePlan(doc) }
