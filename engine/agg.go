@@ -3,17 +3,15 @@ package engine
 import (
 	"cmp"
 	"context"
-	"encoding/binary"
 	"fmt"
-	"math/big"
 	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/bitutil"
 	"github.com/apache/arrow-go/v18/arrow/compute"
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/riverbed-engine/riverbed/engine/expr"
 	"github.com/riverbed-engine/riverbed/engine/plan"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
@@ -25,19 +23,19 @@ var Aggregations = []string{"count", "sum", "min", "max", "mean", "first", "last
 type aggSpec struct {
 	fn      string
 	name    string
-	arg     cexpr
+	arg     expr.Expr
 	outType arrow.DataType
 }
 
 // compileAgg compiles `<expr>.<agg>()` optionally wrapped in alias.
-func compileAgg(s *compileScope, e *plan.Expr) (aggSpec, error) {
-	name := outputName(e)
+func compileAgg(s *expr.CompileScope, e *plan.Expr) (aggSpec, error) {
+	name := expr.OutputName(e)
 	inner := e
 	for inner != nil && inner.Alias != nil && len(inner.Args) == 1 {
 		inner = inner.Args[0]
 	}
 	if inner == nil || inner.Agg == "" {
-		return aggSpec{}, s.errorf(rberr.Plan, "agg(...) takes aggregations such as col(\"x\").sum() or count(), got %s", e.Describe())
+		return aggSpec{}, s.Errorf(rberr.Plan, "agg(...) takes aggregations such as col(\"x\").sum() or count(), got %s", e.Describe())
 	}
 	spec := aggSpec{fn: inner.Agg, name: name}
 	known := false
@@ -49,7 +47,7 @@ func compileAgg(s *compileScope, e *plan.Expr) (aggSpec, error) {
 		if sug := plan.Suggest(inner.Agg, Aggregations); sug != "" {
 			msg += fmt.Sprintf("; did you mean %q?", sug)
 		}
-		return aggSpec{}, s.errorf(rberr.Plan, "%s", msg)
+		return aggSpec{}, s.Errorf(rberr.Plan, "%s", msg)
 	}
 	if inner.Agg == "count" && len(inner.Args) == 0 {
 		spec.outType = arrow.PrimitiveTypes.Int64
@@ -59,22 +57,22 @@ func compileAgg(s *compileScope, e *plan.Expr) (aggSpec, error) {
 		return spec, nil
 	}
 	if len(inner.Args) != 1 {
-		return aggSpec{}, s.errorf(rberr.Plan, "%s takes exactly one expression", inner.Agg)
+		return aggSpec{}, s.Errorf(rberr.Plan, "%s takes exactly one expression", inner.Agg)
 	}
-	arg, err := s.compile(inner.Args[0])
+	arg, err := s.Compile(inner.Args[0])
 	if err != nil {
 		return aggSpec{}, err
 	}
-	arg = decodeDictionary(arg)
+	arg = expr.DecodeDictionary(arg)
 	spec.arg = arg
 	t := arg.Type()
 	bad := func(what string) error {
-		return s.errorf(rberr.Type, "cannot take the %s of %s: it is %s, %s needs a numeric column", inner.Agg, arg, TypeName(t), what)
+		return s.Errorf(rberr.Type, "cannot take the %s of %s: it is %s, %s needs a numeric column", inner.Agg, arg, expr.TypeName(t), what)
 	}
 	switch inner.Agg {
 	case "count", "n_unique":
 		if inner.Agg == "n_unique" && !hashable(t) {
-			return aggSpec{}, s.errorf(rberr.Type, "cannot count distinct values of %s of type %s", arg, TypeName(t))
+			return aggSpec{}, s.Errorf(rberr.Type, "cannot count distinct values of %s of type %s", arg, expr.TypeName(t))
 		}
 		spec.outType = arrow.PrimitiveTypes.Int64
 	case "sum":
@@ -82,24 +80,24 @@ func compileAgg(s *compileScope, e *plan.Expr) (aggSpec, error) {
 		case t.ID() == arrow.NULL:
 			spec.outType = arrow.PrimitiveTypes.Int64
 		case t.ID() == arrow.DECIMAL128:
-			spec.outType = decType(maxDecPrecision, t.(*arrow.Decimal128Type).Scale)
-		case isFloat(t):
+			spec.outType = expr.DecType(expr.MaxDecPrecision, t.(*arrow.Decimal128Type).Scale)
+		case expr.IsFloat(t):
 			spec.outType = arrow.PrimitiveTypes.Float64
-		case isInteger(t) && !isSigned(t):
+		case expr.IsInteger(t) && !expr.IsSigned(t):
 			spec.outType = arrow.PrimitiveTypes.Uint64
-		case isInteger(t) || t.ID() == arrow.BOOL:
+		case expr.IsInteger(t) || t.ID() == arrow.BOOL:
 			spec.outType = arrow.PrimitiveTypes.Int64
 		default:
 			return aggSpec{}, bad("sum")
 		}
 	case "mean":
-		if !isNumeric(t) && t.ID() != arrow.BOOL && t.ID() != arrow.NULL && t.ID() != arrow.DECIMAL128 {
+		if !expr.IsNumeric(t) && t.ID() != arrow.BOOL && t.ID() != arrow.NULL && t.ID() != arrow.DECIMAL128 {
 			return aggSpec{}, bad("mean")
 		}
 		spec.outType = arrow.PrimitiveTypes.Float64
 	case "min", "max", "first", "last":
 		if storageOf(t) == storNone {
-			return aggSpec{}, s.errorf(rberr.Type, "%s of %s is not supported for type %s", inner.Agg, arg, TypeName(t))
+			return aggSpec{}, s.Errorf(rberr.Type, "%s of %s is not supported for type %s", inner.Agg, arg, expr.TypeName(t))
 		}
 		spec.outType = t
 	}
@@ -125,13 +123,13 @@ func storageOf(t arrow.DataType) storage {
 		return storNull
 	case t.ID() == arrow.DECIMAL128:
 		return storDec
-	case isFloat(t):
+	case expr.IsFloat(t):
 		return storFloat
-	case isInteger(t) && !isSigned(t):
+	case expr.IsInteger(t) && !expr.IsSigned(t):
 		return storUint
-	case isString(t) || t.ID() == arrow.BINARY:
+	case expr.IsString(t) || t.ID() == arrow.BINARY:
 		return storStr
-	case isInteger(t) || t.ID() == arrow.BOOL || isTemporal(t):
+	case expr.IsInteger(t) || t.ID() == arrow.BOOL || expr.IsTemporal(t):
 		return storInt
 	}
 	return storNone
@@ -141,7 +139,7 @@ func storageOf(t arrow.DataType) storage {
 type accumulator interface {
 	// update folds the rows of col (nil for count()) into groups ids; seq orders batches
 	// for first/last.
-	update(ec *evalCtx, ids []uint32, ngroups int, col arrow.Array, seq uint64) error
+	update(ec *expr.EvalCtx, ids []uint32, ngroups int, col arrow.Array, seq uint64) error
 	// result builds the output column for the given groups, in that order.
 	result(mem memory.Allocator, gids []uint32) (arrow.Array, error)
 	// merge folds group src into group dst (merging session windows).
@@ -196,8 +194,8 @@ type countAcc struct {
 	n    []int64
 }
 
-func (a *countAcc) update(_ *evalCtx, ids []uint32, ng int, col arrow.Array, _ uint64) error {
-	a.n = grow(a.n, ng)
+func (a *countAcc) update(_ *expr.EvalCtx, ids []uint32, ng int, col arrow.Array, _ uint64) error {
+	a.n = expr.Grow(a.n, ng)
 	if !a.star && col.DataType().ID() == arrow.NULL {
 		return nil // every value of a null-typed column is null
 	}
@@ -216,12 +214,12 @@ func (a *countAcc) update(_ *evalCtx, ids []uint32, ng int, col arrow.Array, _ u
 }
 
 func (a *countAcc) result(mem memory.Allocator, gids []uint32) (arrow.Array, error) {
-	a.n = grow(a.n, maxGid(gids))
-	return int64Array(mem, arrow.PrimitiveTypes.Int64, pick(a.n, gids), nil), nil
+	a.n = expr.Grow(a.n, maxGid(gids))
+	return expr.Int64Array(mem, arrow.PrimitiveTypes.Int64, pick(a.n, gids), nil), nil
 }
 
 func (a *countAcc) merge(dst, src uint32) {
-	a.n = grow(a.n, int(max(dst, src))+1)
+	a.n = expr.Grow(a.n, int(max(dst, src))+1)
 	a.n[dst] += a.n[src]
 }
 func (a *countAcc) reset(g uint32) {
@@ -267,8 +265,8 @@ func (a *sumAcc) exact() bool { return a.stor == storDec }
 func (a *sumAcc) intMean() bool { return a.mean && (a.stor == storInt || a.stor == storUint) }
 
 func (a *sumAcc) spill(g uint32, n decimal128.Num) {
-	a.d = grow(a.d, len(a.cnt))
-	a.d[g], _ = decAdd(a.d[g], n)
+	a.d = expr.Grow(a.d, len(a.cnt))
+	a.d[g], _ = expr.DecAdd(a.d[g], n)
 }
 
 // exactSum is the whole sum of group g of an integer mean.
@@ -278,32 +276,32 @@ func (a *sumAcc) exactSum(g uint32) decimal128.Num {
 		t = a.d[g]
 	}
 	if a.stor == storUint && int(g) < len(a.u) {
-		t, _ = decAdd(t, decimal128.FromU64(a.u[g]))
+		t, _ = expr.DecAdd(t, decimal128.FromU64(a.u[g]))
 	} else if int(g) < len(a.i) {
-		t, _ = decAdd(t, decimal128.FromI64(a.i[g]))
+		t, _ = expr.DecAdd(t, decimal128.FromI64(a.i[g]))
 	}
 	return t
 }
 
 func (a *sumAcc) overflow() error {
-	return rberr.New(rberr.Data, "%s overflows %s (integer and decimal sums are checked; cast the column to float64 first to sum approximately)", a.what, TypeName(a.out))
+	return rberr.New(rberr.Data, "%s overflows %s (integer and decimal sums are checked; cast the column to float64 first to sum approximately)", a.what, expr.TypeName(a.out))
 }
 
-func (a *sumAcc) update(ec *evalCtx, ids []uint32, ng int, col arrow.Array, _ uint64) error {
-	a.cnt = grow(a.cnt, ng)
+func (a *sumAcc) update(ec *expr.EvalCtx, ids []uint32, ng int, col arrow.Array, _ uint64) error {
+	a.cnt = expr.Grow(a.cnt, ng)
 	if a.stor == storNull {
 		return nil
 	}
 	nulls := col.NullN() > 0
 	if a.exact() {
-		vals, _, err := decimalsOf(ec, col)
+		vals, _, err := expr.DecimalsOf(ec, col)
 		if err != nil {
 			return err
 		}
-		a.d = grow(a.d, ng)
+		a.d = expr.Grow(a.d, ng)
 		for i, g := range ids {
 			if !nulls || col.IsValid(i) {
-				s, ok := decAdd(a.d[g], vals[i])
+				s, ok := expr.DecAdd(a.d[g], vals[i])
 				if !ok {
 					return a.overflow()
 				}
@@ -314,11 +312,11 @@ func (a *sumAcc) update(ec *evalCtx, ids []uint32, ng int, col arrow.Array, _ ui
 		return nil
 	}
 	if a.stor == storFloat {
-		vals, err := asFloat64(col)
+		vals, err := expr.AsFloat64(col)
 		if err != nil {
 			return err
 		}
-		a.f = grow(a.f, ng)
+		a.f = expr.Grow(a.f, ng)
 		for i, g := range ids {
 			if !nulls || col.IsValid(i) {
 				a.f[g] += vals[i]
@@ -328,13 +326,13 @@ func (a *sumAcc) update(ec *evalCtx, ids []uint32, ng int, col arrow.Array, _ ui
 		return nil
 	}
 	if a.stor == storUint {
-		c, err := compute.CastToType(ec.ctx, col, arrow.PrimitiveTypes.Uint64)
+		c, err := compute.CastToType(ec.Ctx, col, arrow.PrimitiveTypes.Uint64)
 		if err != nil {
 			return err
 		}
 		defer c.Release()
 		vals := c.(*array.Uint64).Uint64Values()
-		a.u = grow(a.u, ng)
+		a.u = expr.Grow(a.u, ng)
 		for i, g := range ids {
 			if !nulls || col.IsValid(i) {
 				v := vals[i]
@@ -352,11 +350,11 @@ func (a *sumAcc) update(ec *evalCtx, ids []uint32, ng int, col arrow.Array, _ ui
 		}
 		return nil
 	}
-	vals, err := asInt64(col)
+	vals, err := expr.AsInt64(col)
 	if err != nil {
 		return err
 	}
-	a.i = grow(a.i, ng)
+	a.i = expr.Grow(a.i, ng)
 	for i, g := range ids {
 		if !nulls || col.IsValid(i) {
 			v, x := vals[i], a.i[g]
@@ -380,7 +378,7 @@ func (a *sumAcc) result(mem memory.Allocator, gids []uint32) (arrow.Array, error
 		return nil, a.err
 	}
 	n := maxGid(gids)
-	a.cnt = grow(a.cnt, n)
+	a.cnt = expr.Grow(a.cnt, n)
 	valid := make([]bool, len(gids))
 	for i, g := range gids {
 		valid[i] = a.cnt[g] > 0
@@ -389,26 +387,26 @@ func (a *sumAcc) result(mem memory.Allocator, gids []uint32) (arrow.Array, error
 	case a.stor == storNull:
 		return array.MakeArrayOfNull(mem, a.out, len(gids)), nil
 	case a.exact() && a.mean:
-		a.d = grow(a.d, n)
+		a.d = expr.Grow(a.d, n)
 		out := make([]float64, len(gids))
 		for i, g := range gids {
 			if valid[i] {
-				out[i] = decMeanFloat(a.d[g], a.scale, a.cnt[g])
+				out[i] = expr.DecMeanFloat(a.d[g], a.scale, a.cnt[g])
 			}
 		}
-		return float64Array(mem, out, valid), nil
+		return expr.Float64Array(mem, out, valid), nil
 	case a.intMean():
 		out := make([]float64, len(gids))
 		for i, g := range gids {
 			if valid[i] {
-				out[i] = decMeanFloat(a.exactSum(g), 0, a.cnt[g])
+				out[i] = expr.DecMeanFloat(a.exactSum(g), 0, a.cnt[g])
 			}
 		}
-		return float64Array(mem, out, valid), nil
+		return expr.Float64Array(mem, out, valid), nil
 	case a.stor == storDec:
-		a.d = grow(a.d, n)
+		a.d = expr.Grow(a.d, n)
 		i := 0
-		return buildDecimal(mem, a.out.(*arrow.Decimal128Type), len(gids), nil, func(int) (decimal128.Num, error) {
+		return expr.BuildDecimal(mem, a.out.(*arrow.Decimal128Type), len(gids), nil, func(int) (decimal128.Num, error) {
 			v := decimal128.Num{}
 			if valid[i] {
 				v = a.d[gids[i]]
@@ -417,56 +415,56 @@ func (a *sumAcc) result(mem memory.Allocator, gids []uint32) (arrow.Array, error
 			return v, nil
 		})
 	case a.mean:
-		a.f = grow(a.f, n)
+		a.f = expr.Grow(a.f, n)
 		out := make([]float64, len(gids))
 		for i, g := range gids {
 			if valid[i] {
 				out[i] = a.f[g] / float64(a.cnt[g])
 			}
 		}
-		return float64Array(mem, out, valid), nil
+		return expr.Float64Array(mem, out, valid), nil
 	case a.stor == storFloat:
-		a.f = grow(a.f, n)
-		return float64Array(mem, pick(a.f, gids), valid), nil
+		a.f = expr.Grow(a.f, n)
+		return expr.Float64Array(mem, pick(a.f, gids), valid), nil
 	case a.stor == storUint:
-		a.u = grow(a.u, n)
+		a.u = expr.Grow(a.u, n)
 		u := pick(a.u, gids)
-		return int64Array(mem, a.out, *(*[]int64)(unsafe.Pointer(&u)), valid), nil
+		return expr.Int64Array(mem, a.out, *(*[]int64)(unsafe.Pointer(&u)), valid), nil
 	}
-	a.i = grow(a.i, n)
-	return int64Array(mem, a.out, pick(a.i, gids), valid), nil
+	a.i = expr.Grow(a.i, n)
+	return expr.Int64Array(mem, a.out, pick(a.i, gids), valid), nil
 }
 
 func (a *sumAcc) merge(dst, src uint32) {
 	n := int(max(dst, src)) + 1
-	a.cnt = grow(a.cnt, n)
+	a.cnt = expr.Grow(a.cnt, n)
 	a.cnt[dst] += a.cnt[src]
 	switch {
 	case a.stor == storNull:
 	case a.intMean():
-		total, _ := decAdd(a.exactSum(dst), a.exactSum(src))
-		a.d = grow(a.d, n)
-		a.i, a.u = grow(a.i, n), grow(a.u, n)
+		total, _ := expr.DecAdd(a.exactSum(dst), a.exactSum(src))
+		a.d = expr.Grow(a.d, n)
+		a.i, a.u = expr.Grow(a.i, n), expr.Grow(a.u, n)
 		a.d[dst], a.i[dst], a.u[dst] = total, 0, 0
 	case a.exact():
-		a.d = grow(a.d, n)
-		s, ok := decAdd(a.d[dst], a.d[src])
+		a.d = expr.Grow(a.d, n)
+		s, ok := expr.DecAdd(a.d[dst], a.d[src])
 		if !ok && a.err == nil {
 			a.err = a.overflow()
 		}
 		a.d[dst] = s
 	case a.mean || a.stor == storFloat:
-		a.f = grow(a.f, n)
+		a.f = expr.Grow(a.f, n)
 		a.f[dst] += a.f[src]
 	case a.stor == storUint:
-		a.u = grow(a.u, n)
+		a.u = expr.Grow(a.u, n)
 		s := a.u[dst] + a.u[src]
 		if s < a.u[src] && a.err == nil {
 			a.err = a.overflow()
 		}
 		a.u[dst] = s
 	default:
-		a.i = grow(a.i, n)
+		a.i = expr.Grow(a.i, n)
 		x, y := a.i[dst], a.i[src]
 		s := x + y
 		if ((y > 0 && s < x) || (y < 0 && s > x)) && a.err == nil {
@@ -508,37 +506,37 @@ type pickAcc struct {
 	s    []string
 }
 
-func (a *pickAcc) update(ec *evalCtx, ids []uint32, ng int, col arrow.Array, seq uint64) error {
-	a.set = grow(a.set, ng)
-	a.seq = grow(a.seq, ng)
-	a.row = grow(a.row, ng)
+func (a *pickAcc) update(ec *expr.EvalCtx, ids []uint32, ng int, col arrow.Array, seq uint64) error {
+	a.set = expr.Grow(a.set, ng)
+	a.seq = expr.Grow(a.seq, ng)
+	a.row = expr.Grow(a.row, ng)
 	switch a.stor {
 	case storNull:
 		return nil
 	case storDec:
 		vals := make([]string, col.Len())
 		for i, v := range col.(*array.Decimal128).Values() {
-			vals[i] = decKey(v)
+			vals[i] = expr.DecKey(v)
 		}
-		a.s = grow(a.s, ng)
+		a.s = expr.Grow(a.s, ng)
 		pickInto(a, ids, vals, col, a.s, seq, func(v string) string { return v })
 	case storFloat:
-		vals, err := asFloat64(col)
+		vals, err := expr.AsFloat64(col)
 		if err != nil {
 			return err
 		}
-		a.f = grow(a.f, ng)
+		a.f = expr.Grow(a.f, ng)
 		pickInto(a, ids, vals, col, a.f, seq, func(v float64) float64 { return v })
 	case storUint:
-		c, err := compute.CastToType(ec.ctx, col, arrow.PrimitiveTypes.Uint64)
+		c, err := compute.CastToType(ec.Ctx, col, arrow.PrimitiveTypes.Uint64)
 		if err != nil {
 			return err
 		}
 		defer c.Release()
-		a.u = grow(a.u, ng)
+		a.u = expr.Grow(a.u, ng)
 		pickInto(a, ids, c.(*array.Uint64).Uint64Values(), col, a.u, seq, func(v uint64) uint64 { return v })
 	case storStr:
-		value := stringAt(col)
+		value := expr.StringAt(col)
 		if b, ok := col.(*array.Binary); ok {
 			value = b.ValueString
 		}
@@ -546,15 +544,15 @@ func (a *pickAcc) update(ec *evalCtx, ids []uint32, ng int, col arrow.Array, seq
 		for i := range vals {
 			vals[i] = value(i)
 		}
-		a.s = grow(a.s, ng)
+		a.s = expr.Grow(a.s, ng)
 		// Values are views into the batch: clone the ones that are kept.
 		pickInto(a, ids, vals, col, a.s, seq, func(v string) string { return string([]byte(v)) })
 	default:
-		vals, err := asInt64(col)
+		vals, err := expr.AsInt64(col)
 		if err != nil {
 			return err
 		}
-		a.i = grow(a.i, ng)
+		a.i = expr.Grow(a.i, ng)
 		pickInto(a, ids, vals, col, a.i, seq, func(v int64) int64 { return v })
 	}
 	return nil
@@ -611,34 +609,34 @@ func less[T cmp.Ordered](a, b T) bool {
 
 func (a *pickAcc) merge(dst, src uint32) {
 	n := int(max(dst, src)) + 1
-	a.set = grow(a.set, n)
-	a.seq = grow(a.seq, n)
-	a.row = grow(a.row, n)
+	a.set = expr.Grow(a.set, n)
+	a.seq = expr.Grow(a.seq, n)
+	a.row = expr.Grow(a.row, n)
 	if !a.set[src] {
 		return
 	}
 	take := !a.set[dst]
 	switch a.stor {
 	case storFloat:
-		a.f = grow(a.f, n)
+		a.f = expr.Grow(a.f, n)
 		take = take || replaces(a.fn, a.f[src], a.f[dst], a.seq[src], a.row[src], a.seq[dst], a.row[dst])
 		if take {
 			a.f[dst] = a.f[src]
 		}
 	case storUint:
-		a.u = grow(a.u, n)
+		a.u = expr.Grow(a.u, n)
 		take = take || replaces(a.fn, a.u[src], a.u[dst], a.seq[src], a.row[src], a.seq[dst], a.row[dst])
 		if take {
 			a.u[dst] = a.u[src]
 		}
 	case storStr, storDec:
-		a.s = grow(a.s, n)
+		a.s = expr.Grow(a.s, n)
 		take = take || replaces(a.fn, a.s[src], a.s[dst], a.seq[src], a.row[src], a.seq[dst], a.row[dst])
 		if take {
 			a.s[dst] = a.s[src]
 		}
 	default:
-		a.i = grow(a.i, n)
+		a.i = expr.Grow(a.i, n)
 		take = take || replaces(a.fn, a.i[src], a.i[dst], a.seq[src], a.row[src], a.seq[dst], a.row[dst])
 		if take {
 			a.i[dst] = a.i[src]
@@ -660,36 +658,36 @@ func (a *pickAcc) reset(g uint32) {
 
 func (a *pickAcc) result(mem memory.Allocator, gids []uint32) (arrow.Array, error) {
 	n := maxGid(gids)
-	a.set = grow(a.set, n)
+	a.set = expr.Grow(a.set, n)
 	valid := pick(a.set, gids)
 	switch a.stor {
 	case storNull:
 		return array.MakeArrayOfNull(mem, a.out, len(gids)), nil
 	case storDec:
-		a.s = grow(a.s, n)
+		a.s = expr.Grow(a.s, n)
 		i := 0
-		return buildDecimal(mem, a.out.(*arrow.Decimal128Type), len(gids), nil, func(int) (decimal128.Num, error) {
+		return expr.BuildDecimal(mem, a.out.(*arrow.Decimal128Type), len(gids), nil, func(int) (decimal128.Num, error) {
 			v := decimal128.Num{}
 			if valid[i] {
-				v = decFromKey(a.s[gids[i]])
+				v = expr.DecFromKey(a.s[gids[i]])
 			}
 			i++
 			return v, nil
 		})
 	case storFloat:
-		a.f = grow(a.f, n)
-		f := float64Array(mem, pick(a.f, gids), valid)
+		a.f = expr.Grow(a.f, n)
+		f := expr.Float64Array(mem, pick(a.f, gids), valid)
 		if a.out.ID() == arrow.FLOAT64 {
 			return f, nil
 		}
 		defer f.Release()
 		return compute.CastToType(compute.WithAllocator(context.Background(), mem), f, a.out)
 	case storUint:
-		a.u = grow(a.u, n)
+		a.u = expr.Grow(a.u, n)
 		u := pick(a.u, gids)
-		return int64Array(mem, a.out, *(*[]int64)(unsafe.Pointer(&u)), valid), nil
+		return expr.Int64Array(mem, a.out, *(*[]int64)(unsafe.Pointer(&u)), valid), nil
 	case storStr:
-		a.s = grow(a.s, n)
+		a.s = expr.Grow(a.s, n)
 		b := array.NewBuilder(mem, a.out)
 		defer b.Release()
 		for i, g := range gids {
@@ -708,7 +706,7 @@ func (a *pickAcc) result(mem memory.Allocator, gids []uint32) (arrow.Array, erro
 		}
 		return b.NewArray(), nil
 	}
-	a.i = grow(a.i, n)
+	a.i = expr.Grow(a.i, n)
 	if a.out.ID() == arrow.BOOL {
 		b := array.NewBooleanBuilder(mem)
 		defer b.Release()
@@ -721,7 +719,7 @@ func (a *pickAcc) result(mem memory.Allocator, gids []uint32) (arrow.Array, erro
 		}
 		return b.NewArray(), nil
 	}
-	return int64Array(mem, a.out, pick(a.i, gids), valid), nil
+	return expr.Int64Array(mem, a.out, pick(a.i, gids), valid), nil
 }
 
 // distinctAcc counts distinct non-null values per group, with one set per group.
@@ -730,8 +728,8 @@ type distinctAcc struct {
 	buf  []byte
 }
 
-func (a *distinctAcc) update(_ *evalCtx, ids []uint32, ng int, col arrow.Array, _ uint64) error {
-	a.sets = grow(a.sets, ng)
+func (a *distinctAcc) update(_ *expr.EvalCtx, ids []uint32, ng int, col arrow.Array, _ uint64) error {
+	a.sets = expr.Grow(a.sets, ng)
 	if col.DataType().ID() == arrow.NULL {
 		return nil
 	}
@@ -739,7 +737,7 @@ func (a *distinctAcc) update(_ *evalCtx, ids []uint32, ng int, col arrow.Array, 
 		if col.IsNull(i) {
 			continue
 		}
-		a.buf = appendKey(a.buf[:0], col, i)
+		a.buf = expr.AppendKey(a.buf[:0], col, i)
 		set := a.sets[g]
 		if set == nil {
 			set = map[string]struct{}{}
@@ -753,16 +751,16 @@ func (a *distinctAcc) update(_ *evalCtx, ids []uint32, ng int, col arrow.Array, 
 }
 
 func (a *distinctAcc) result(mem memory.Allocator, gids []uint32) (arrow.Array, error) {
-	a.sets = grow(a.sets, maxGid(gids))
+	a.sets = expr.Grow(a.sets, maxGid(gids))
 	out := make([]int64, len(gids))
 	for i, g := range gids {
 		out[i] = int64(len(a.sets[g]))
 	}
-	return int64Array(mem, arrow.PrimitiveTypes.Int64, out, nil), nil
+	return expr.Int64Array(mem, arrow.PrimitiveTypes.Int64, out, nil), nil
 }
 
 func (a *distinctAcc) merge(dst, src uint32) {
-	a.sets = grow(a.sets, int(max(dst, src))+1)
+	a.sets = expr.Grow(a.sets, int(max(dst, src))+1)
 	if a.sets[dst] == nil {
 		a.sets[dst] = map[string]struct{}{}
 	}
@@ -775,164 +773,4 @@ func (a *distinctAcc) reset(g uint32) {
 	if int(g) < len(a.sets) {
 		a.sets[g] = nil
 	}
-}
-
-func grow[T any](s []T, n int) []T {
-	if len(s) >= n {
-		return s
-	}
-	if cap(s) >= n {
-		return s[:n]
-	}
-	c := 2 * cap(s)
-	if c < n {
-		c = n
-	}
-	out := make([]T, n, c)
-	copy(out, s)
-	return out
-}
-
-func asInt64(col arrow.Array) ([]int64, error) {
-	if a, ok := col.(*array.Int64); ok {
-		return a.Int64Values(), nil
-	}
-	if get := int64Getter(col); get != nil {
-		out := make([]int64, col.Len())
-		for i := range out {
-			out[i] = get(i)
-		}
-		return out, nil
-	}
-	if b, ok := col.(*array.Boolean); ok {
-		out := make([]int64, col.Len())
-		for i := range out {
-			if b.Value(i) {
-				out[i] = 1
-			}
-		}
-		return out, nil
-	}
-	return nil, rberr.New(rberr.Internal, "cannot read %s as integers", col.DataType())
-}
-
-func asFloat64(col arrow.Array) ([]float64, error) {
-	switch a := col.(type) {
-	case *array.Float64:
-		return a.Float64Values(), nil
-	case *array.Float32:
-		out := make([]float64, a.Len())
-		for i, v := range a.Float32Values() {
-			out[i] = float64(v)
-		}
-		return out, nil
-	case *array.Uint64:
-		out := make([]float64, a.Len())
-		for i, v := range a.Uint64Values() {
-			out[i] = float64(v)
-		}
-		return out, nil
-	}
-	ints, err := asInt64(col)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]float64, len(ints))
-	for i, v := range ints {
-		out[i] = float64(v)
-	}
-	return out, nil
-}
-
-// int64Array builds an array of type dt (any integer-backed type) from int64 values;
-// valid == nil means all valid.
-func int64Array(mem memory.Allocator, dt arrow.DataType, vals []int64, valid []bool) arrow.Array {
-	n := len(vals)
-	width := dt.(arrow.FixedWidthDataType).BitWidth() / 8
-	data := memory.NewResizableBuffer(mem)
-	data.Resize(n * width)
-	b := data.Bytes()
-	switch width {
-	case 8:
-		copy(b, unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(vals))), n*8))
-	case 4:
-		for i, v := range vals {
-			binary.LittleEndian.PutUint32(b[i*4:], uint32(v))
-		}
-	case 2:
-		for i, v := range vals {
-			binary.LittleEndian.PutUint16(b[i*2:], uint16(v))
-		}
-	case 1:
-		for i, v := range vals {
-			b[i] = byte(v)
-		}
-	}
-	return fixedArray(mem, dt, n, data, valid)
-}
-
-func float64Array(mem memory.Allocator, vals []float64, valid []bool) arrow.Array {
-	n := len(vals)
-	data := memory.NewResizableBuffer(mem)
-	data.Resize(n * 8)
-	copy(data.Bytes(), unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(vals))), n*8))
-	return fixedArray(mem, arrow.PrimitiveTypes.Float64, n, data, valid)
-}
-
-func fixedArray(mem memory.Allocator, dt arrow.DataType, n int, data *memory.Buffer, valid []bool) arrow.Array {
-	var bitmap *memory.Buffer
-	nulls := 0
-	if valid != nil {
-		bitmap = memory.NewResizableBuffer(mem)
-		bitmap.Resize(int(bitutil.BytesForBits(int64(n))))
-		bm := bitmap.Bytes()
-		for i := range bm {
-			bm[i] = 0
-		}
-		for i, v := range valid[:n] {
-			if v {
-				bitutil.SetBit(bm, i)
-			} else {
-				nulls++
-			}
-		}
-	}
-	d := array.NewData(dt, n, []*memory.Buffer{bitmap, data}, nil, nulls, 0)
-	data.Release()
-	if bitmap != nil {
-		bitmap.Release()
-	}
-	defer d.Release()
-	return array.MakeFromData(d)
-}
-
-// decKey encodes a decimal128 as 16 bytes whose byte order is the numeric order.
-func decKey(v decimal128.Num) string {
-	var b [16]byte
-	binary.BigEndian.PutUint64(b[:8], uint64(v.HighBits())^(1<<63))
-	binary.BigEndian.PutUint64(b[8:], v.LowBits())
-	return string(b[:])
-}
-
-func decFromKey(s string) decimal128.Num {
-	hi := binary.BigEndian.Uint64([]byte(s[:8])) ^ (1 << 63)
-	return decimal128.New(int64(hi), binary.BigEndian.Uint64([]byte(s[8:])))
-}
-
-// decMeanFloat is sum / count as float64, computed from the exact sum.
-func decMeanFloat(sum decimal128.Num, scale int32, count int64) float64 {
-	f := new(big.Float).SetPrec(128).SetInt(sum.BigInt())
-	f.Quo(f, new(big.Float).SetPrec(128).SetInt(pow10Big(scale)))
-	f.Quo(f, new(big.Float).SetPrec(128).SetInt64(count))
-	r, _ := f.Float64()
-	return r
-}
-
-// decodeDictionary turns a dictionary-encoded expression into one of its value type:
-// keys, aggregations and kernels work on the values.
-func decodeDictionary(c cexpr) cexpr {
-	if d, ok := c.Type().(*arrow.DictionaryType); ok {
-		return &castExpr{arg: c, to: d.ValueType}
-	}
-	return c
 }

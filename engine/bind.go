@@ -7,6 +7,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/riverbed-engine/riverbed/batch"
+	"github.com/riverbed-engine/riverbed/engine/expr"
 	"github.com/riverbed-engine/riverbed/engine/plan"
 	"github.com/riverbed-engine/riverbed/internal/gen"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
@@ -26,12 +27,12 @@ type lnode struct {
 	source  int
 	bounded bool // a finite table (not a possibly live stream)
 	// filter
-	pred     cexpr
+	pred     expr.Expr
 	predExpr *plan.Expr
 	// select, with_columns
-	exprs []bound
+	exprs []expr.Bound
 	// aggregate
-	keys []bound
+	keys []expr.Bound
 	aggs []aggSpec
 	// limit
 	limit int64
@@ -61,7 +62,7 @@ type lnode struct {
 	join *joinSpec
 	// dedup and topn
 	within     int64
-	orderBy    cexpr
+	orderBy    expr.Expr
 	descending bool
 	withTies   bool
 	topWindow  bool // topn assigns windows (else reads window_start/window_end)
@@ -133,7 +134,7 @@ func (b *binder) bind(n *plan.Node) (*lnode, error) {
 		if pushed, ok := b.columns[n]; ok {
 			cols = pushed
 		}
-		scope := &compileScope{schema: ds.Schema, op: name}
+		scope := &expr.CompileScope{Schema: ds.Schema, Op: name}
 		if cols == nil {
 			for i := range ds.Schema.Fields() {
 				ln.projection = append(ln.projection, i)
@@ -142,7 +143,7 @@ func (b *binder) bind(n *plan.Node) (*lnode, error) {
 			for _, c := range cols {
 				idx := ds.Schema.FieldIndices(c)
 				if len(idx) == 0 {
-					return nil, scope.columnNotFound(c)
+					return nil, scope.ColumnNotFound(c)
 				}
 				ln.projection = append(ln.projection, idx[0])
 			}
@@ -213,7 +214,7 @@ func (b *binder) bind(n *plan.Node) (*lnode, error) {
 		if len(n.Schema) > 0 {
 			fields := make([]arrow.Field, len(n.Schema))
 			for i, f := range n.Schema {
-				dt, err := ParseType(f.Type)
+				dt, err := expr.ParseType(f.Type)
 				if err != nil {
 					return nil, rberr.Wrap(rberr.Plan, err, "%s: schema column %q", name, f.Name)
 				}
@@ -237,13 +238,13 @@ func (b *binder) bind(n *plan.Node) (*lnode, error) {
 		if err != nil {
 			return nil, err
 		}
-		scope := &compileScope{schema: in.schema, op: name}
-		pred, err := scope.compile(n.Predicate)
+		scope := &expr.CompileScope{Schema: in.schema, Op: name}
+		pred, err := scope.Compile(n.Predicate)
 		if err != nil {
 			return nil, err
 		}
 		if pred.Type().ID() != arrow.BOOL {
-			return nil, rberr.New(rberr.Type, "%s: the predicate %s is %s, not bool; compare it, e.g. %s > 0", name, pred, TypeName(pred.Type()), pred)
+			return nil, rberr.New(rberr.Type, "%s: the predicate %s is %s, not bool; compare it, e.g. %s > 0", name, pred, expr.TypeName(pred.Type()), pred)
 		}
 		ln.pred, ln.predExpr, ln.schema, ln.timeCol = pred, n.Predicate, in.schema, in.timeCol
 	case "select", "with_columns":
@@ -254,26 +255,26 @@ func (b *binder) bind(n *plan.Node) (*lnode, error) {
 		if len(n.Exprs) == 0 && n.Op == "select" {
 			return nil, rberr.New(rberr.Plan, "%s: no columns selected", name)
 		}
-		scope := &compileScope{schema: in.schema, op: name}
-		var out []bound
+		scope := &expr.CompileScope{Schema: in.schema, Op: name}
+		var out []expr.Bound
 		if n.Op == "with_columns" {
 			for i, f := range in.schema.Fields() {
-				out = append(out, bound{cexpr: &colExpr{idx: i, name: f.Name, dt: f.Type}, name: f.Name})
+				out = append(out, expr.Bound{Expr: &expr.ColExpr{Idx: i, Name: f.Name, Dt: f.Type}, Name: f.Name})
 			}
 		}
 		seen := map[string]bool{}
 		for _, e := range n.Exprs {
-			be, err := scope.compileNamed(e)
+			be, err := scope.CompileNamed(e)
 			if err != nil {
 				return nil, err
 			}
-			if seen[be.name] {
-				return nil, rberr.New(rberr.Plan, "%s: the output column %q is produced twice; give one of them another name with .alias(...)", name, be.name)
+			if seen[be.Name] {
+				return nil, rberr.New(rberr.Plan, "%s: the output column %q is produced twice; give one of them another name with .alias(...)", name, be.Name)
 			}
-			seen[be.name] = true
+			seen[be.Name] = true
 			replaced := false
 			for i := range out {
-				if out[i].name == be.name {
+				if out[i].Name == be.Name {
 					out[i], replaced = be, true
 				}
 			}
@@ -284,7 +285,7 @@ func (b *binder) bind(n *plan.Node) (*lnode, error) {
 		ln.exprs = out
 		ln.schema = boundSchema(out)
 		for _, e := range out {
-			if c, ok := e.cexpr.(*colExpr); ok && e.name == in.timeCol && c.name == in.timeCol {
+			if c, ok := e.Expr.(*expr.ColExpr); ok && e.Name == in.timeCol && c.Name == in.timeCol {
 				ln.timeCol = in.timeCol
 			}
 		}
@@ -293,27 +294,27 @@ func (b *binder) bind(n *plan.Node) (*lnode, error) {
 		if err != nil {
 			return nil, err
 		}
-		scope := &compileScope{schema: in.schema, op: name}
+		scope := &expr.CompileScope{Schema: in.schema, Op: name}
 		if len(n.Aggs) == 0 {
 			return nil, rberr.New(rberr.Plan, "%s: no aggregations given to agg(...)", name)
 		}
 		seen := map[string]bool{}
 		var fields []arrow.Field
 		for _, k := range n.Keys {
-			bk, err := scope.compileNamed(k)
+			bk, err := scope.CompileNamed(k)
 			if err != nil {
 				return nil, err
 			}
 			bk = keyExpr(bk)
 			if !hashable(bk.Type()) {
-				return nil, rberr.New(rberr.Type, "%s: cannot group by %s of type %s", name, bk, TypeName(bk.Type()))
+				return nil, rberr.New(rberr.Type, "%s: cannot group by %s of type %s", name, bk, expr.TypeName(bk.Type()))
 			}
-			if seen[bk.name] {
-				return nil, rberr.New(rberr.Plan, "%s: the key %q is given twice", name, bk.name)
+			if seen[bk.Name] {
+				return nil, rberr.New(rberr.Plan, "%s: the key %q is given twice", name, bk.Name)
 			}
-			seen[bk.name] = true
+			seen[bk.Name] = true
 			ln.keys = append(ln.keys, bk)
-			fields = append(fields, arrow.Field{Name: bk.name, Type: bk.Type(), Nullable: true})
+			fields = append(fields, arrow.Field{Name: bk.Name, Type: bk.Type(), Nullable: true})
 		}
 		for _, a := range n.Aggs {
 			spec, err := compileAgg(scope, a)
@@ -368,7 +369,7 @@ func (b *binder) bind(n *plan.Node) (*lnode, error) {
 		}
 		for _, f := range in.schema.Fields() {
 			if !writable(f.Type) {
-				return nil, rberr.New(rberr.Type, "%s: column %q has type %s, which cannot be written to Parquet yet", name, f.Name, TypeName(f.Type))
+				return nil, rberr.New(rberr.Type, "%s: column %q has type %s, which cannot be written to Parquet yet", name, f.Name, expr.TypeName(f.Type))
 			}
 		}
 		ln.path = n.Path
@@ -384,10 +385,10 @@ func (b *binder) bind(n *plan.Node) (*lnode, error) {
 	return ln, nil
 }
 
-func boundSchema(bs []bound) *arrow.Schema {
+func boundSchema(bs []expr.Bound) *arrow.Schema {
 	fields := make([]arrow.Field, len(bs))
 	for i, b := range bs {
-		fields[i] = arrow.Field{Name: b.name, Type: b.Type(), Nullable: true}
+		fields[i] = arrow.Field{Name: b.Name, Type: b.Type(), Nullable: true}
 	}
 	return arrow.NewSchema(fields, nil)
 }
@@ -407,19 +408,19 @@ func sameColumns(a, b *arrow.Schema) bool {
 func describeSchema(s *arrow.Schema) string {
 	parts := make([]string, s.NumFields())
 	for i, f := range s.Fields() {
-		parts[i] = fmt.Sprintf("%s: %s", f.Name, TypeName(f.Type))
+		parts[i] = fmt.Sprintf("%s: %s", f.Name, expr.TypeName(f.Type))
 	}
 	return "{" + strings.Join(parts, ", ") + "}"
 }
 
 // hashable reports whether values of type dt can be keys (group_by, key_by, joins, dedup).
 // Dictionary keys are decoded first (see keyExpr), so a dictionary type is not hashable here.
-func hashable(dt arrow.DataType) bool { return hashableType(dt) }
+func hashable(dt arrow.DataType) bool { return expr.HashableType(dt) }
 
 // keyExpr prepares a key expression: a dictionary-encoded key is decoded to its values,
 // which are what the key means (and what the output column holds).
-func keyExpr(bk bound) bound {
-	bk.cexpr = decodeDictionary(bk.cexpr)
+func keyExpr(bk expr.Bound) expr.Bound {
+	bk.Expr = expr.DecodeDictionary(bk.Expr)
 	return bk
 }
 
@@ -470,7 +471,7 @@ func (b *binder) require(n *plan.Node, ln *lnode, need map[string]bool) {
 			m = map[string]bool{}
 			defined := map[string]bool{}
 			for _, e := range n.Exprs {
-				defined[outputName(e)] = true
+				defined[expr.OutputName(e)] = true
 			}
 			for k := range need {
 				if !defined[k] {
@@ -580,7 +581,7 @@ func (b *binder) bindGenerator(n *plan.Node, ln *lnode) error {
 		fields := make([]arrow.Field, len(n.Fields))
 		specs := map[string]gen.FieldSpec{}
 		for i, f := range n.Fields {
-			dt, err := ParseType(f.Type)
+			dt, err := expr.ParseType(f.Type)
 			if err != nil {
 				return rberr.Wrap(rberr.Plan, err, "%s: field %q", ln.name, f.Name)
 			}
@@ -641,11 +642,11 @@ func (b *binder) bindWindow(n *plan.Node, ln, in *lnode) error {
 		}
 		idx := in.schema.FieldIndices(col)
 		if len(idx) == 0 {
-			return (&compileScope{schema: in.schema, op: name}).columnNotFound(col)
+			return (&expr.CompileScope{Schema: in.schema, Op: name}).ColumnNotFound(col)
 		}
 		timeType = in.schema.Field(idx[0]).Type
-		if !timeColumnOK(timeType) {
-			return rberr.New(rberr.Type, "%s: event time column %q is %s; it must be a timestamp, a date or int64 epoch milliseconds", name, col, TypeName(timeType))
+		if !expr.TimeColumnOK(timeType) {
+			return rberr.New(rberr.Type, "%s: event time column %q is %s; it must be a timestamp, a date or int64 epoch milliseconds", name, col, expr.TypeName(timeType))
 		}
 		ln.winTime = col
 	}
@@ -666,24 +667,24 @@ func (b *binder) bindWindow(n *plan.Node, ln, in *lnode) error {
 	default:
 		return rberr.New(rberr.Plan, "%s: output must be \"results\" or \"late\", got %q", name, n.Output)
 	}
-	scope := &compileScope{schema: in.schema, op: name}
+	scope := &expr.CompileScope{Schema: in.schema, Op: name}
 	seen := map[string]bool{"window_start": true, "window_end": true}
 	var keyFields, aggFields []arrow.Field
 	for _, k := range n.Keys {
-		bk, err := scope.compileNamed(k)
+		bk, err := scope.CompileNamed(k)
 		if err != nil {
 			return err
 		}
 		bk = keyExpr(bk)
 		if !hashable(bk.Type()) {
-			return rberr.New(rberr.Type, "%s: cannot key by %s of type %s", name, bk, TypeName(bk.Type()))
+			return rberr.New(rberr.Type, "%s: cannot key by %s of type %s", name, bk, expr.TypeName(bk.Type()))
 		}
-		if seen[bk.name] {
-			return rberr.New(rberr.Plan, "%s: the key %q is given twice or clashes with window_start/window_end", name, bk.name)
+		if seen[bk.Name] {
+			return rberr.New(rberr.Plan, "%s: the key %q is given twice or clashes with window_start/window_end", name, bk.Name)
 		}
-		seen[bk.name] = true
+		seen[bk.Name] = true
 		ln.keys = append(ln.keys, bk)
-		keyFields = append(keyFields, arrow.Field{Name: bk.name, Type: bk.Type(), Nullable: true})
+		keyFields = append(keyFields, arrow.Field{Name: bk.Name, Type: bk.Type(), Nullable: true})
 	}
 	if len(n.Aggs) == 0 {
 		return rberr.New(rberr.Plan, "%s: no aggregations given to agg(...)", name)
@@ -711,15 +712,15 @@ func (b *binder) bindWindow(n *plan.Node, ln, in *lnode) error {
 }
 
 func (b *binder) compileKeys(n *plan.Node, ln, in *lnode, what string) error {
-	scope := &compileScope{schema: in.schema, op: ln.name}
+	scope := &expr.CompileScope{Schema: in.schema, Op: ln.name}
 	for _, k := range n.Keys {
-		bk, err := scope.compileNamed(k)
+		bk, err := scope.CompileNamed(k)
 		if err != nil {
 			return err
 		}
 		bk = keyExpr(bk)
 		if !hashable(bk.Type()) {
-			return rberr.New(rberr.Type, "%s: cannot %s by %s of type %s", ln.name, what, bk, TypeName(bk.Type()))
+			return rberr.New(rberr.Type, "%s: cannot %s by %s of type %s", ln.name, what, bk, expr.TypeName(bk.Type()))
 		}
 		ln.keys = append(ln.keys, bk)
 	}
@@ -760,14 +761,14 @@ func (b *binder) bindTopN(n *plan.Node, ln, in *lnode) error {
 	if err := b.compileKeys(n, ln, in, "rank"); err != nil {
 		return err
 	}
-	scope := &compileScope{schema: in.schema, op: ln.name}
-	ob, err := scope.compile(n.OrderBy)
+	scope := &expr.CompileScope{Schema: in.schema, Op: ln.name}
+	ob, err := scope.Compile(n.OrderBy)
 	if err != nil {
 		return err
 	}
-	ob = decodeDictionary(ob) // ranks by the values
-	if t := ob.Type(); !isNumeric(t) && !isString(t) && !isTemporal(t) && t.ID() != arrow.BOOL {
-		return rberr.New(rberr.Type, "%s: cannot rank by %s of type %s", ln.name, ob, TypeName(t))
+	ob = expr.DecodeDictionary(ob) // ranks by the values
+	if t := ob.Type(); !expr.IsNumeric(t) && !expr.IsString(t) && !expr.IsTemporal(t) && t.ID() != arrow.BOOL {
+		return rberr.New(rberr.Type, "%s: cannot rank by %s of type %s", ln.name, ob, expr.TypeName(t))
 	}
 	ln.orderBy, ln.descending, ln.withTies, ln.limit = ob, n.Descending, n.WithTies, *n.N
 	fields := append([]arrow.Field{}, in.schema.Fields()...)
@@ -787,7 +788,7 @@ func (b *binder) bindTopN(n *plan.Node, ln, in *lnode) error {
 		}
 		idx := in.schema.FieldIndices(col)
 		if len(idx) == 0 {
-			return (&compileScope{schema: in.schema, op: ln.name}).columnNotFound(col)
+			return (&expr.CompileScope{Schema: in.schema, Op: ln.name}).ColumnNotFound(col)
 		}
 		ln.winTime, ln.topWindow = col, true
 		tt := in.schema.Field(idx[0]).Type

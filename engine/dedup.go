@@ -9,6 +9,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/riverbed-engine/riverbed/engine/expr"
 )
 
 // dedupOp keeps the first row of each key in event-time order, and drops rows of that key
@@ -21,7 +22,7 @@ import (
 type dedupOp struct {
 	baseOp
 	name     string
-	keys     []cexpr
+	keys     []expr.Expr
 	keyTypes []arrow.DataType
 	within   int64
 	timeIdx  int
@@ -65,12 +66,12 @@ func (o *dedupOp) processBatch(m message, out emitter) error {
 		return err
 	}
 	ids := make([]uint32, n)
-	err = o.groups.consume(o.tc.ec.ctx, cols, ids)
+	err = o.groups.consume(o.tc.ec.Ctx, cols, ids)
 	releaseAll(cols)
 	if err != nil {
 		return err
 	}
-	o.ts = eventTimes(rec.Column(o.timeIdx), o.ts)
+	o.ts = expr.EventTimes(rec.Column(o.timeIdx), o.ts)
 	chunk := o.store.add(rec)
 	lateWM := lateWatermark(o.wm, m)
 	kept := 0
@@ -124,7 +125,7 @@ func (o *dedupOp) processWatermark(wm int64, out emitter) error {
 	var err error
 	if len(keep) > 0 {
 		var cols []arrow.Array
-		if cols, err = o.store.gather(o.tc.ec.ctx, keep); err == nil {
+		if cols, err = o.store.gather(o.tc.ec.Ctx, keep); err == nil {
 			rec := array.NewRecordBatch(o.inSchema, cols, int64(len(keep)))
 			releaseAll(cols)
 			err = emitSliced(rec, o.batch, out)
@@ -160,9 +161,9 @@ func (o *dedupOp) close() {
 type topnOp struct {
 	baseOp
 	name       string
-	keys       []cexpr
+	keys       []expr.Expr
 	keyTypes   []arrow.DataType
-	orderBy    cexpr
+	orderBy    expr.Expr
 	descending bool
 	withTies   bool
 	n          int
@@ -232,7 +233,7 @@ func (o *topnOp) processBatch(m message, out emitter) error {
 		if err != nil {
 			return err
 		}
-		err = o.groups.consume(o.tc.ec.ctx, cols, ids)
+		err = o.groups.consume(o.tc.ec.Ctx, cols, ids)
 		releaseAll(cols)
 		if err != nil {
 			return err
@@ -242,7 +243,7 @@ func (o *topnOp) processBatch(m message, out emitter) error {
 	if err != nil {
 		return err
 	}
-	ob, err := datumToArray(o.tc.ec, d, n)
+	ob, err := expr.DatumToArray(o.tc.ec, d, n)
 	if err != nil {
 		return err
 	}
@@ -250,10 +251,10 @@ func (o *topnOp) processBatch(m message, out emitter) error {
 	vals := sortValues(ob)
 	var starts, ends []int64
 	if o.win == nil {
-		starts = eventTimes(rec.Column(o.startIdx), nil)
-		ends = eventTimes(rec.Column(o.endIdx), nil)
+		starts = expr.EventTimes(rec.Column(o.startIdx), nil)
+		ends = expr.EventTimes(rec.Column(o.endIdx), nil)
 	} else {
-		o.ts = eventTimes(rec.Column(o.timeIdx), o.ts)
+		o.ts = expr.EventTimes(rec.Column(o.timeIdx), o.ts)
 	}
 	chunk := o.store.add(rec)
 	lateWM := lateWatermark(o.wm, m)
@@ -314,14 +315,14 @@ func (o *topnOp) processBatch(m message, out emitter) error {
 // sortValues reads the ordering column as comparable values.
 func sortValues(a arrow.Array) func(int) topnRow {
 	switch {
-	case isFloat(a.DataType()):
-		f, _ := asFloat64(a)
+	case expr.IsFloat(a.DataType()):
+		f, _ := expr.AsFloat64(a)
 		return func(i int) topnRow { return topnRow{f: f[i], null: a.IsNull(i)} }
-	case isString(a.DataType()):
-		s := stringAt(a)
+	case expr.IsString(a.DataType()):
+		s := expr.StringAt(a)
 		return func(i int) topnRow { return topnRow{s: s(i), null: a.IsNull(i)} }
 	}
-	ints, err := asInt64(a)
+	ints, err := expr.AsInt64(a)
 	if err != nil {
 		return func(i int) topnRow { return topnRow{null: true} }
 	}
@@ -419,19 +420,19 @@ func (o *topnOp) processWatermark(wm int64, out emitter) error {
 		if len(refs) == 0 {
 			return nil
 		}
-		cols, err := o.store.gather(o.tc.ec.ctx, refs)
+		cols, err := o.store.gather(o.tc.ec.Ctx, refs)
 		if err != nil {
 			return err
 		}
 		if o.win != nil {
-			wcols, err := boundColumns(o.tc.ec, o.timeType, starts, ends)
+			wcols, err := expr.BoundColumns(o.tc.ec, o.timeType, starts, ends)
 			if err != nil {
 				releaseAll(cols)
 				return err
 			}
 			cols = append(cols, wcols...)
 		}
-		cols = append(cols, int64Array(o.tc.ec.mem, arrow.PrimitiveTypes.Int64, ranks, nil))
+		cols = append(cols, expr.Int64Array(o.tc.ec.Mem, arrow.PrimitiveTypes.Int64, ranks, nil))
 		rec := array.NewRecordBatch(o.schema, cols, int64(len(refs)))
 		releaseAll(cols)
 		return emitSliced(rec, o.batchSize, out)

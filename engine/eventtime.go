@@ -3,85 +3,15 @@ package engine
 import (
 	"fmt"
 	"math"
-	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/riverbed-engine/riverbed/engine/expr"
 	"github.com/riverbed-engine/riverbed/engine/plan"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
 
 // Event time inside the engine is int64 microseconds since the Unix epoch, whatever the
 // unit of the column it comes from. Watermarks use the same scale.
-
-// timeColumnOK reports whether a column can carry event time: a timestamp (any unit), a
-// date, or an int64 of epoch milliseconds (as Flink reads a BIGINT rowtime).
-func timeColumnOK(dt arrow.DataType) bool {
-	switch dt.ID() {
-	case arrow.TIMESTAMP, arrow.DATE32, arrow.INT64:
-		return true
-	}
-	return false
-}
-
-// microsPer is how many microseconds one unit of the column's type is.
-func microsPer(dt arrow.DataType) (mul, div int64) {
-	switch t := dt.(type) {
-	case *arrow.TimestampType:
-		switch t.Unit {
-		case arrow.Second:
-			return 1_000_000, 1
-		case arrow.Millisecond:
-			return 1000, 1
-		case arrow.Microsecond:
-			return 1, 1
-		default:
-			return 1, 1000
-		}
-	case *arrow.Date32Type:
-		return 86_400_000_000, 1
-	}
-	return 1000, 1 // int64 epoch milliseconds
-}
-
-// toMicros converts a column value to microseconds (floor for nanoseconds).
-func toMicros(v int64, mul, div int64) int64 {
-	if div == 1 {
-		return v * mul
-	}
-	return floorDiv(v, div)
-}
-
-// fromMicros converts microseconds back to the column's unit.
-func fromMicros(us int64, mul, div int64) int64 {
-	if div == 1 {
-		return floorDiv(us, mul)
-	}
-	return us * div
-}
-
-func floorDiv(a, b int64) int64 {
-	q := a / b
-	if (a%b != 0) && ((a < 0) != (b < 0)) {
-		q--
-	}
-	return q
-}
-
-// eventTimes reads a time column as microseconds; valid[i] is false for nulls.
-func eventTimes(col arrow.Array, out []int64) []int64 {
-	n := col.Len()
-	out = grow(out[:0], n)[:n]
-	mul, div := microsPer(col.DataType())
-	get := int64Getter(col)
-	for i := 0; i < n; i++ {
-		if col.IsNull(i) {
-			out[i] = math.MinInt64
-			continue
-		}
-		out[i] = toMicros(get(i), mul, div)
-	}
-	return out
-}
 
 // watermarker generates bounded-out-of-orderness watermarks for one source subtask: after
 // each batch, the watermark is the largest event time seen minus the bound, minus one
@@ -100,7 +30,7 @@ func newWatermarker(col int, bound int64) *watermarker {
 
 // observe folds a batch in and returns the new watermark, or false if it did not advance.
 func (w *watermarker) observe(rec arrow.RecordBatch) (int64, bool) {
-	w.buf = eventTimes(rec.Column(w.col), w.buf)
+	w.buf = expr.EventTimes(rec.Column(w.col), w.buf)
 	for _, t := range w.buf {
 		if t > w.maxTs {
 			w.maxTs = t
@@ -145,10 +75,10 @@ func sourceEventTime(n *plan.Node, schema *arrow.Schema, name string) (*watermar
 	}
 	idx := schema.FieldIndices(n.EventTime)
 	if len(idx) == 0 {
-		return nil, (&compileScope{schema: schema, op: name}).columnNotFound(n.EventTime)
+		return nil, (&expr.CompileScope{Schema: schema, Op: name}).ColumnNotFound(n.EventTime)
 	}
-	if dt := schema.Field(idx[0]).Type; !timeColumnOK(dt) {
-		return nil, rberr.New(rberr.Type, "%s: event_time column %q is %s; it must be a timestamp, a date or int64 epoch milliseconds", name, n.EventTime, TypeName(dt))
+	if dt := schema.Field(idx[0]).Type; !expr.TimeColumnOK(dt) {
+		return nil, rberr.New(rberr.Type, "%s: event_time column %q is %s; it must be a timestamp, a date or int64 epoch milliseconds", name, n.EventTime, expr.TypeName(dt))
 	}
 	spec := &watermarkSpec{column: n.EventTime}
 	if n.MaxOutOfOrderness != "" {
@@ -179,38 +109,6 @@ func errOrNegative(err error) error {
 		return err
 	}
 	return rberr.New(rberr.Plan, "must be positive")
-}
-
-// timeArray builds a column of the time type dt from microsecond values.
-// A value outside the range of dt (a window that ends after 2262-04-11 in a nanosecond
-// column, say) is a DataError, never a wrapped value.
-func timeArray(ec *evalCtx, dt arrow.DataType, us []int64) (arrow.Array, error) {
-	mul, div := microsPer(dt)
-	vals := make([]int64, len(us))
-	for i, v := range us {
-		if div != 1 && (v > math.MaxInt64/div || v < math.MinInt64/div) {
-			return nil, rberr.New(rberr.Data, "a window bound (%s) is outside the range of the time column's type %s", time.UnixMicro(v).UTC().Format(time.RFC3339Nano), TypeName(dt))
-		}
-		vals[i] = fromMicros(v, mul, div)
-		if dt.ID() == arrow.DATE32 && (vals[i] > math.MaxInt32 || vals[i] < math.MinInt32) {
-			return nil, rberr.New(rberr.Data, "a window bound is outside the range of the time column's type %s", TypeName(dt))
-		}
-	}
-	return int64Array(ec.mem, dt, vals, nil), nil
-}
-
-// boundColumns builds window_start and window_end columns of type dt from microseconds.
-func boundColumns(ec *evalCtx, dt arrow.DataType, starts, ends []int64) ([]arrow.Array, error) {
-	s, err := timeArray(ec, dt, starts)
-	if err != nil {
-		return nil, err
-	}
-	e, err := timeArray(ec, dt, ends)
-	if err != nil {
-		s.Release()
-		return nil, err
-	}
-	return []arrow.Array{s, e}, nil
 }
 
 // sourceBoundedness lists the sources of a plan that are unbounded (generators without a
@@ -251,12 +149,4 @@ func resolveRuntimeMode(mode string, root *lnode) (bool, error) {
 		return true, nil
 	}
 	return len(unbounded) == 0 && len(maybe) == 0, nil
-}
-
-// safeWatermark is the watermark that event time t (µs) of the next row to come allows in
-// batch mode: the largest value that no row at or after t can be at or below, in the
-// resolution of the event-time column (of type dt).
-func safeWatermark(t int64, dt arrow.DataType) int64 {
-	mul, div := microsPer(dt)
-	return toMicros(fromMicros(t, mul, div), mul, div) - 1
 }

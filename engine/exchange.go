@@ -8,6 +8,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/compute"
+	"github.com/riverbed-engine/riverbed/engine/expr"
 	"github.com/riverbed-engine/riverbed/state"
 )
 
@@ -28,7 +29,7 @@ type router struct {
 	part    partitioning
 	targets []*task
 	chIdx   []int // our input channel index at each target
-	keys    []cexpr
+	keys    []expr.Expr
 	maxPar  int
 	hashes  []uint64
 	// sink is set instead of targets at the end of a graph.
@@ -127,7 +128,7 @@ func (r *router) shuffle(m message) error {
 		r.hashes = make([]uint64, n)
 	}
 	hs := r.hashes[:n]
-	hashColumns(cols, hs)
+	expr.HashColumns(cols, hs)
 	p := len(r.targets)
 	idx := make([][]int32, p)
 	for i, h := range hs {
@@ -155,15 +156,15 @@ func (r *router) shuffle(m message) error {
 	return nil
 }
 
-func takeRows(ec *evalCtx, rec arrow.RecordBatch, rows []int32) (arrow.RecordBatch, error) {
-	ib := array.NewInt32Builder(ec.mem)
+func takeRows(ec *expr.EvalCtx, rec arrow.RecordBatch, rows []int32) (arrow.RecordBatch, error) {
+	ib := array.NewInt32Builder(ec.Mem)
 	ib.AppendValues(rows, nil)
 	idx := ib.NewArray()
 	ib.Release()
 	defer idx.Release()
 	cols := make([]arrow.Array, rec.NumCols())
 	for i, c := range rec.Columns() {
-		t, err := compute.TakeArray(ec.ctx, c, idx)
+		t, err := compute.TakeArray(ec.Ctx, c, idx)
 		if err != nil {
 			releaseAll(cols[:i])
 			return nil, err
@@ -175,7 +176,7 @@ func takeRows(ec *evalCtx, rec arrow.RecordBatch, rows []int32) (arrow.RecordBat
 }
 
 // evalColumns evaluates expressions over a batch into arrays of its length.
-func evalColumns(ec *evalCtx, es []cexpr, rec arrow.RecordBatch) ([]arrow.Array, error) {
+func evalColumns(ec *expr.EvalCtx, es []expr.Expr, rec arrow.RecordBatch) ([]arrow.Array, error) {
 	out := make([]arrow.Array, len(es))
 	for i, e := range es {
 		d, err := e.Eval(ec, rec)
@@ -183,7 +184,7 @@ func evalColumns(ec *evalCtx, es []cexpr, rec arrow.RecordBatch) ([]arrow.Array,
 			releaseAll(out[:i])
 			return nil, err
 		}
-		a, err := datumToArray(ec, d, int(rec.NumRows()))
+		a, err := expr.DatumToArray(ec, d, int(rec.NumRows()))
 		if err != nil {
 			releaseAll(out[:i])
 			return nil, err

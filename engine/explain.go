@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"github.com/riverbed-engine/riverbed/engine/expr"
 	"strings"
 )
 
@@ -23,10 +24,10 @@ func explainLogical(n *lnode, indent string) string {
 	case "select", "with_columns":
 		parts := make([]string, len(n.exprs))
 		for i, e := range n.exprs {
-			if c, ok := e.cexpr.(*colExpr); ok && c.name == e.name {
-				parts[i] = e.name
+			if c, ok := e.Expr.(*expr.ColExpr); ok && c.Name == e.Name {
+				parts[i] = e.Name
 			} else {
-				parts[i] = fmt.Sprintf("%s = %s", e.name, e.cexpr)
+				parts[i] = fmt.Sprintf("%s = %s", e.Name, e.Expr)
 			}
 		}
 		detail = strings.Join(parts, ", ")

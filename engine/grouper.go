@@ -10,6 +10,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/compute"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/riverbed-engine/riverbed/engine/expr"
 )
 
 // grouper assigns dense group ids (0, 1, 2, ...) to the distinct keys it sees, with an
@@ -50,7 +51,7 @@ func newGrouper(keyTypes []arrow.DataType) *grouper {
 		switch id := keyTypes[0].ID(); {
 		case id == arrow.STRING || id == arrow.LARGE_STRING || id == arrow.BINARY || id == arrow.LARGE_BINARY || id == arrow.FIXED_SIZE_BINARY:
 			g.mode = modeStr
-		case isIntKeyed(keyTypes[0]):
+		case expr.IsIntKeyed(keyTypes[0]):
 			g.mode = modeInt
 		}
 	}
@@ -74,7 +75,7 @@ func (g *grouper) resize(capacity int) {
 			if e.gid == 0 {
 				continue
 			}
-			i := mix64(uint64(e.key)) & g.mask
+			i := expr.Mix64(uint64(e.key)) & g.mask
 			for g.islots[i].gid != 0 {
 				i = (i + 1) & g.mask
 			}
@@ -108,7 +109,7 @@ func (g *grouper) consume(ctx context.Context, keys []arrow.Array, ids []uint32)
 		g.hbuf = make([]uint64, n)
 	}
 	hs := g.hbuf[:n]
-	hashColumns(keys, hs)
+	expr.HashColumns(keys, hs)
 	switch g.mode {
 	case modeStr:
 		g.consumeStr(keys[0], hs, ids)
@@ -150,13 +151,13 @@ func (g *grouper) nullGroup(h uint64, row int) uint32 {
 func (g *grouper) consumeInt(col arrow.Array, ids []uint32) {
 	nulls := col.NullN() > 0
 	var vals []int64
-	get := int64Getter(col)
+	get := expr.Int64Getter(col)
 	if a, ok := col.(*array.Int64); ok {
 		vals = a.Int64Values()
 	}
 	for row := range ids {
 		if nulls && col.IsNull(row) {
-			ids[row] = g.nullGroup(nullHash, row)
+			ids[row] = g.nullGroup(expr.NullHash, row)
 			continue
 		}
 		var v int64
@@ -165,7 +166,7 @@ func (g *grouper) consumeInt(col arrow.Array, ids []uint32) {
 		} else {
 			v = get(row)
 		}
-		h := mix64(uint64(v))
+		h := expr.Mix64(uint64(v))
 		slot := h & g.mask
 		for {
 			e := &g.islots[slot]
@@ -238,7 +239,7 @@ func (g *grouper) consumeBytes(keys []arrow.Array, hs []uint64, ids []uint32) {
 	for row, h := range hs {
 		k := g.kbuf[:0]
 		for _, c := range keys {
-			k = appendKey(k, c, row)
+			k = expr.AppendKey(k, c, row)
 		}
 		g.kbuf = k
 		ids[row] = g.findBytes(h, k, row)

@@ -5,6 +5,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/riverbed-engine/riverbed/engine/expr"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
 
@@ -12,7 +13,7 @@ import (
 // accumulator per aggregation. group_by uses one per subtask; windows use one per window.
 type hashAgg struct {
 	name     string
-	keys     []cexpr
+	keys     []expr.Expr
 	keyTypes []arrow.DataType
 	aggs     []aggSpec
 	groups   *grouper
@@ -20,7 +21,7 @@ type hashAgg struct {
 	ids      []uint32
 }
 
-func newHashAgg(name string, keys []cexpr, keyTypes []arrow.DataType, aggs []aggSpec) *hashAgg {
+func newHashAgg(name string, keys []expr.Expr, keyTypes []arrow.DataType, aggs []aggSpec) *hashAgg {
 	h := &hashAgg{name: name, keys: keys, keyTypes: keyTypes, aggs: aggs, groups: newGrouper(keyTypes)}
 	for _, a := range aggs {
 		h.accs = append(h.accs, newAccumulator(a))
@@ -32,9 +33,9 @@ func (h *hashAgg) numGroups() int { return h.groups.numGroups() }
 
 // consume folds a batch into the groups and returns the group id of each row (valid until
 // the next call).
-func (h *hashAgg) consume(ec *evalCtx, rec arrow.RecordBatch, seq uint64) ([]uint32, error) {
+func (h *hashAgg) consume(ec *expr.EvalCtx, rec arrow.RecordBatch, seq uint64) ([]uint32, error) {
 	n := int(rec.NumRows())
-	h.ids = grow(h.ids, n)[:n]
+	h.ids = expr.Grow(h.ids, n)[:n]
 	if n == 0 {
 		return h.ids, nil
 	}
@@ -51,7 +52,7 @@ func (h *hashAgg) consume(ec *evalCtx, rec arrow.RecordBatch, seq uint64) ([]uin
 		if err != nil {
 			return nil, rberr.Wrap(rberr.KindOf(err), err, "%s", h.name)
 		}
-		err = h.groups.consume(ec.ctx, keys, h.ids)
+		err = h.groups.consume(ec.Ctx, keys, h.ids)
 		releaseAll(keys)
 		if err != nil {
 			return nil, err
@@ -61,7 +62,7 @@ func (h *hashAgg) consume(ec *evalCtx, rec arrow.RecordBatch, seq uint64) ([]uin
 }
 
 // update folds rows into the given groups (ids), which must exist.
-func (h *hashAgg) update(ec *evalCtx, rec arrow.RecordBatch, ids []uint32, seq uint64) error {
+func (h *hashAgg) update(ec *expr.EvalCtx, rec arrow.RecordBatch, ids []uint32, seq uint64) error {
 	ng := h.groups.numGroups()
 	if m := maxGid(ids); m > ng {
 		ng = m
@@ -73,7 +74,7 @@ func (h *hashAgg) update(ec *evalCtx, rec arrow.RecordBatch, ids []uint32, seq u
 			if err != nil {
 				return rberr.Wrap(rberr.KindOf(err), err, "%s", h.name)
 			}
-			col, err = datumToArray(ec, d, int(rec.NumRows()))
+			col, err = expr.DatumToArray(ec, d, int(rec.NumRows()))
 			if err != nil {
 				return err
 			}
@@ -91,7 +92,7 @@ func (h *hashAgg) update(ec *evalCtx, rec arrow.RecordBatch, ids []uint32, seq u
 
 // keyColumns returns the key columns of groups gids (nil: all groups).
 func (h *hashAgg) keyColumns(mem memory.Allocator, gids []uint32) ([]arrow.Array, error) {
-	ctx := newEvalCtx(context.Background(), mem).ctx
+	ctx := expr.NewEvalCtx(context.Background(), mem).Ctx
 	return h.groups.keysFor(ctx, h.keyTypes, gids)
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/riverbed-engine/riverbed/batch"
+	"github.com/riverbed-engine/riverbed/engine/expr"
 	"github.com/riverbed-engine/riverbed/engine/plan"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
@@ -221,7 +222,7 @@ func Start(ctx context.Context, doc []byte, inputs []array.RecordReader, mem mem
 			}
 		}()
 		err = runTasks(jctx, cancel, tasks, func(t *task) *taskCtx {
-			tc := &taskCtx{ctx: jctx, ec: newEvalCtx(jctx, mem), job: j, subtask: t.index, parallel: t.stage.parallel}
+			tc := &taskCtx{ctx: jctx, ec: expr.NewEvalCtx(jctx, mem), job: j, subtask: t.index, parallel: t.stage.parallel}
 			if t.out != nil {
 				t.out.tc = tc
 			}

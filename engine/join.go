@@ -9,6 +9,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/riverbed-engine/riverbed/engine/expr"
 	"github.com/riverbed-engine/riverbed/engine/plan"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
@@ -21,7 +22,7 @@ import (
 type joinSpec struct {
 	name                string
 	how                 string
-	leftKeys, rightKeys []cexpr
+	leftKeys, rightKeys []expr.Expr
 	keyTypes            []arrow.DataType
 	leftSchema          *arrow.Schema
 	rightSchema         *arrow.Schema
@@ -40,28 +41,28 @@ func (b *binder) bindJoin(n *plan.Node, ln *lnode, left, right *lnode) error {
 	if len(n.LeftOn) == 0 || len(n.LeftOn) != len(n.RightOn) {
 		return rberr.New(rberr.Plan, "%s: give the same number of join keys for both sides (left_on and right_on, or on)", name)
 	}
-	ls := &compileScope{schema: left.schema, op: name + " (left)"}
-	rs := &compileScope{schema: right.schema, op: name + " (right)"}
+	ls := &expr.CompileScope{Schema: left.schema, Op: name + " (left)"}
+	rs := &expr.CompileScope{Schema: right.schema, Op: name + " (right)"}
 	dropRight := map[string]bool{}
 	for i := range n.LeftOn {
-		lk, err := ls.compile(n.LeftOn[i])
+		lk, err := ls.Compile(n.LeftOn[i])
 		if err != nil {
 			return err
 		}
-		rk, err := rs.compile(n.RightOn[i])
+		rk, err := rs.Compile(n.RightOn[i])
 		if err != nil {
 			return err
 		}
-		lk, rk = decodeDictionary(lk), decodeDictionary(rk)
-		t, ok := comparableType(lk.Type(), rk.Type())
+		lk, rk = expr.DecodeDictionary(lk), expr.DecodeDictionary(rk)
+		t, ok := expr.ComparableType(lk.Type(), rk.Type())
 		if !ok || !hashable(t) {
-			return rberr.New(rberr.Type, "%s: cannot join %s (%s) with %s (%s)", name, lk, TypeName(lk.Type()), rk, TypeName(rk.Type()))
+			return rberr.New(rberr.Type, "%s: cannot join %s (%s) with %s (%s)", name, lk, expr.TypeName(lk.Type()), rk, expr.TypeName(rk.Type()))
 		}
 		if !arrow.TypeEqual(lk.Type(), t) {
-			lk = &castExpr{arg: lk, to: t}
+			lk = &expr.CastExpr{Arg: lk, To: t}
 		}
 		if !arrow.TypeEqual(rk.Type(), t) {
-			rk = &castExpr{arg: rk, to: t}
+			rk = &expr.CastExpr{Arg: rk, To: t}
 		}
 		js.leftKeys = append(js.leftKeys, lk)
 		js.rightKeys = append(js.rightKeys, rk)
@@ -205,7 +206,7 @@ func (j *joinBase) keyIDs(side int, rec arrow.RecordBatch) ([]uint32, error) {
 	}
 	defer releaseAll(cols)
 	ids := make([]uint32, rec.NumRows())
-	if err := j.keys.consume(j.tc.ec.ctx, cols, ids); err != nil {
+	if err := j.keys.consume(j.tc.ec.Ctx, cols, ids); err != nil {
 		return nil, err
 	}
 	// A null key matches nothing (as in SQL).
@@ -230,7 +231,7 @@ func (j *joinBase) times(side int, rec arrow.RecordBatch) []int64 {
 	if side == 1 {
 		col = j.spec.rightTime
 	}
-	j.sides[side].buf = eventTimes(rec.Column(col), j.sides[side].buf)
+	j.sides[side].buf = expr.EventTimes(rec.Column(col), j.sides[side].buf)
 	return j.sides[side].buf
 }
 
@@ -261,7 +262,7 @@ func (j *joinBase) emitPairs(left, right []rowRef, extra []arrow.Array, out emit
 	if len(left) == 0 {
 		return nil
 	}
-	ctx := j.tc.ec.ctx
+	ctx := j.tc.ec.Ctx
 	lcols, err := j.sides[0].store.gather(ctx, left)
 	if err != nil {
 		return err
@@ -370,7 +371,7 @@ func (o *windowJoinOp) processWatermark(wm int64, out emitter) error {
 		var err error
 		if len(left) > 0 {
 			var extra []arrow.Array
-			if extra, err = boundColumns(o.tc.ec, o.spec.timeType, starts, ends); err == nil {
+			if extra, err = expr.BoundColumns(o.tc.ec, o.spec.timeType, starts, ends); err == nil {
 				err = o.emitPairs(left, right, extra, out)
 			}
 		}

@@ -7,6 +7,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/compute"
+	"github.com/riverbed-engine/riverbed/engine/expr"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
 
@@ -14,7 +15,7 @@ import (
 type filterOp struct {
 	baseOp
 	name string
-	pred cexpr
+	pred expr.Expr
 	tc   *taskCtx
 }
 
@@ -27,7 +28,7 @@ func (o *filterOp) processBatch(m message, out emitter) error {
 	if err != nil {
 		return rberr.Wrap(rberr.KindOf(err), err, "%s", o.name)
 	}
-	mask, err := datumToArray(o.tc.ec, d, int(rec.NumRows()))
+	mask, err := expr.DatumToArray(o.tc.ec, d, int(rec.NumRows()))
 	if err != nil {
 		return err
 	}
@@ -41,7 +42,7 @@ func (o *filterOp) processBatch(m message, out emitter) error {
 			return nil
 		}
 	}
-	res, err := compute.FilterRecordBatch(o.tc.ec.ctx, rec, mask, compute.DefaultFilterOptions())
+	res, err := compute.FilterRecordBatch(o.tc.ec.Ctx, rec, mask, compute.DefaultFilterOptions())
 	if err != nil {
 		return rberr.Wrap(rberr.Internal, err, "%s", o.name)
 	}
@@ -66,7 +67,7 @@ func countTrue(b *array.Boolean) int {
 type projectOp struct {
 	baseOp
 	name   string
-	exprs  []cexpr
+	exprs  []expr.Expr
 	schema *arrow.Schema
 	tc     *taskCtx
 }
@@ -264,7 +265,7 @@ func (o *reorderOp) close() {
 type aggregateOp struct {
 	baseOp
 	name      string
-	keys      []cexpr
+	keys      []expr.Expr
 	keyTypes  []arrow.DataType
 	aggs      []aggSpec
 	schema    *arrow.Schema
@@ -297,7 +298,7 @@ func (o *aggregateOp) finish(out emitter) error {
 	if n == 0 {
 		return nil
 	}
-	mem := o.tc.ec.mem
+	mem := o.tc.ec.Mem
 	cols, err := o.agg.keyColumns(mem, nil)
 	if err != nil {
 		return err

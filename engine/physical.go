@@ -8,6 +8,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/riverbed-engine/riverbed/engine/expr"
 	"github.com/riverbed-engine/riverbed/engine/plan"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 	"github.com/riverbed-engine/riverbed/state"
@@ -30,7 +31,7 @@ type stage struct {
 type edge struct {
 	from *stage
 	part partitioning
-	keys []cexpr
+	keys []expr.Expr
 }
 
 // flow is the open end of the graph while building: the stage new operators chain onto,
@@ -159,7 +160,7 @@ func (g *graph) build(n *lnode, filterAbove *lnode) (flow, error) {
 		} else if n.genTime {
 			dt := n.schema.Field(n.schema.FieldIndices(n.wm.column)[0]).Type
 			gn := n.gen
-			src.safe = func(i int64) int64 { return safeWatermark(gn.EventTime(i), dt) }
+			src.safe = func(i int64) int64 { return expr.SafeWatermark(gn.EventTime(i), dt) }
 		}
 		st := g.newStage(n.op, p)
 		st.source = func(subtask int) sourceFn {
@@ -283,9 +284,9 @@ func (g *graph) build(n *lnode, filterAbove *lnode) (flow, error) {
 		if err != nil {
 			return f, err
 		}
-		exprs := make([]cexpr, len(n.exprs))
+		exprs := make([]expr.Expr, len(n.exprs))
 		for i, b := range n.exprs {
-			exprs[i] = b.cexpr
+			exprs[i] = b.Expr
 		}
 		f.st.chain(n.op, func(int) operator { return &projectOp{name: n.name, exprs: exprs, schema: n.schema} })
 		return f, nil
@@ -430,11 +431,11 @@ func sourceWatermark(n *lnode) func() *watermarker {
 }
 
 // keyExprs splits bound keys into their expressions and types.
-func keyExprs(bs []bound) ([]cexpr, []arrow.DataType) {
-	keys := make([]cexpr, len(bs))
+func keyExprs(bs []expr.Bound) ([]expr.Expr, []arrow.DataType) {
+	keys := make([]expr.Expr, len(bs))
 	types := make([]arrow.DataType, len(bs))
 	for i, k := range bs {
-		keys[i], types[i] = k.cexpr, k.Type()
+		keys[i], types[i] = k.Expr, k.Type()
 	}
 	return keys, types
 }

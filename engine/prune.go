@@ -6,6 +6,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/scalar"
 	"github.com/riverbed-engine/riverbed/batch"
+	"github.com/riverbed-engine/riverbed/engine/expr"
 	"github.com/riverbed-engine/riverbed/engine/plan"
 )
 
@@ -113,16 +114,16 @@ func (p *pruner) domain(col string, st batch.ColumnStats, lit *plan.Expr) (lo, h
 	if d, ok := dt.(*arrow.DictionaryType); ok {
 		dt = d.ValueType // the statistics bound the values
 	}
-	lt, err := ParseType(lit.Type)
+	lt, err := expr.ParseType(lit.Type)
 	if err != nil {
 		return nil, nil, nil, false
 	}
-	sc, err := makeScalar(lit.Lit, lt)
+	sc, err := expr.MakeScalar(lit.Lit, lt)
 	if err != nil || !sc.IsValid() {
 		return nil, nil, nil, false
 	}
 	switch {
-	case isString(dt) && isString(lt):
+	case expr.IsString(dt) && expr.IsString(lt):
 		mn, ok1 := st.Min.(string)
 		mx, ok2 := st.Max.(string)
 		s, ok3 := sc.(*scalar.String)
@@ -160,31 +161,31 @@ func (p *pruner) domain(col string, st batch.ColumnStats, lit *plan.Expr) (lo, h
 func numberOf(sc scalar.Scalar, dt arrow.DataType) (any, bool, bool) {
 	lt := sc.DataType()
 	switch {
-	case isFloat(lt):
+	case expr.IsFloat(lt):
 		switch f := sc.(type) {
 		case *scalar.Float64:
-			return f.Value, true, isNumeric(dt)
+			return f.Value, true, expr.IsNumeric(dt)
 		case *scalar.Float32:
-			return float64(f.Value), true, isNumeric(dt)
+			return float64(f.Value), true, expr.IsNumeric(dt)
 		}
 		return nil, false, false
-	case isInteger(lt) && isNumeric(dt):
+	case expr.IsInteger(lt) && expr.IsNumeric(dt):
 		c, err := sc.CastTo(arrow.PrimitiveTypes.Int64)
 		if err != nil {
 			return nil, false, false
 		}
 		v := c.(*scalar.Int64).Value
-		if isFloat(dt) {
+		if expr.IsFloat(dt) {
 			if math.Abs(float64(v)) > 1<<53 {
 				return nil, false, false
 			}
 			return float64(v), true, true
 		}
-		if !isSigned(dt) && v < 0 {
+		if !expr.IsSigned(dt) && v < 0 {
 			return nil, false, false
 		}
 		return v, false, true
-	case isTemporal(lt) && isTemporal(dt):
+	case expr.IsTemporal(lt) && expr.IsTemporal(dt):
 		c, err := sc.CastTo(dt)
 		if err != nil {
 			return nil, false, false

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/riverbed-engine/riverbed/engine/expr"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
 
@@ -100,7 +101,7 @@ func (baseOp) close()               {}
 // taskCtx is what an operator may use at run time.
 type taskCtx struct {
 	ctx      context.Context
-	ec       *evalCtx
+	ec       *expr.EvalCtx
 	job      *Job
 	subtask  int
 	parallel int

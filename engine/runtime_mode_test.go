@@ -7,6 +7,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/riverbed-engine/riverbed/engine/expr"
 	"github.com/riverbed-engine/riverbed/engine/plan"
 )
 
@@ -67,7 +68,7 @@ func TestSafeWatermarkNeverPassesTheNextRow(t *testing.T) {
 		{&arrow.TimestampType{Unit: arrow.Second}, us - 123_456 - 1},
 		{&arrow.TimestampType{Unit: arrow.Nanosecond}, us - 1},
 	} {
-		if got := safeWatermark(us, c.dt); got != c.want {
+		if got := expr.SafeWatermark(us, c.dt); got != c.want {
 			t.Errorf("%s: got %d, want %d", c.dt, got, c.want)
 		}
 	}

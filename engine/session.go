@@ -7,6 +7,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/riverbed-engine/riverbed/engine/expr"
 )
 
 // sessionAggOp aggregates rows into session windows per key: a row at time t opens the
@@ -15,7 +16,7 @@ import (
 type sessionAggOp struct {
 	baseOp
 	name       string
-	keys       []cexpr
+	keys       []expr.Expr
 	keyTypes   []arrow.DataType
 	aggs       []aggSpec
 	schema     *arrow.Schema
@@ -80,7 +81,7 @@ func (o *sessionAggOp) processBatch(m message, out emitter) error {
 		return err
 	}
 	keyIDs = append([]uint32(nil), keyIDs...)
-	o.ts = eventTimes(rec.Column(o.timeIdx), o.ts)
+	o.ts = expr.EventTimes(rec.Column(o.timeIdx), o.ts)
 	ids := make([]uint32, 0, n)
 	rows := make([]int32, 0, n)
 	var lateRows []int32
@@ -218,7 +219,7 @@ func (o *sessionAggOp) emitSessions(ss []*session, out emitter) error {
 		}
 		return ss[a].key < ss[b].key
 	})
-	mem := o.tc.ec.mem
+	mem := o.tc.ec.Mem
 	keyIDs := make([]uint32, len(ss))
 	ids := make([]uint32, len(ss))
 	starts := make([]int64, len(ss))
@@ -230,7 +231,7 @@ func (o *sessionAggOp) emitSessions(ss []*session, out emitter) error {
 	if err != nil {
 		return err
 	}
-	wcols, err := boundColumns(o.tc.ec, o.timeType, starts, ends)
+	wcols, err := expr.BoundColumns(o.tc.ec, o.timeType, starts, ends)
 	if err != nil {
 		releaseAll(cols)
 		return err

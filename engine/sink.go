@@ -52,7 +52,7 @@ type writeOp struct {
 func (o *writeOp) open(tc *taskCtx) error {
 	o.tc = tc
 	prefix := fmt.Sprintf("part-%s-%05d", tc.job.id, o.subtask)
-	w, err := batch.NewParquetWriter(o.dir, prefix, o.schema, tc.ec.mem, 0)
+	w, err := batch.NewParquetWriter(o.dir, prefix, o.schema, tc.ec.Mem, 0)
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/riverbed-engine/riverbed/batch"
+	"github.com/riverbed-engine/riverbed/engine/expr"
 	"github.com/riverbed-engine/riverbed/internal/gen"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
@@ -38,7 +39,7 @@ func (s *parquetSource) run(tc *taskCtx, out emitter) error {
 		sp := s.ds.Splits[i]
 		if s.prune == nil || !s.prune.skip(sp) {
 			chunk := 0
-			err := s.ds.ReadSplit(tc.ctx, sp, s.projection, tc.ec.mem, s.batchSize, func(rec arrow.RecordBatch) error {
+			err := s.ds.ReadSplit(tc.ctx, sp, s.projection, tc.ec.Mem, s.batchSize, func(rec arrow.RecordBatch) error {
 				job.progress.rowsRead.Add(rec.NumRows())
 				m := message{kind: msgBatch, rec: rec, seq: makeSeq(s.ordinal, i, chunk)}
 				chunk++
@@ -105,18 +106,18 @@ func newSplitClock(ds *batch.Dataset, statCol, readCol int, bound int64, dt arro
 	n := len(ds.Splits)
 	c := &splitClock{batch: batchMode, bound: bound, col: readCol, prefix: make([]int64, n), running: make([]int64, n), low: make([]int64, n)}
 	if batchMode {
-		mul, div := microsPer(dt)
+		mul, div := expr.MicrosPer(dt)
 		for i, sp := range ds.Splits {
 			c.low[i] = math.MinInt64
 			if st := sp.Stats[statCol]; st.Valid {
 				if mn, ok := st.Min.(int64); ok {
-					c.low[i] = toMicros(mn, mul, div) - 1
+					c.low[i] = expr.ToMicros(mn, mul, div) - 1
 				}
 			}
 		}
 		return c
 	}
-	mul, div := microsPer(dt)
+	mul, div := expr.MicrosPer(dt)
 	fileMax := map[int]int64{}
 	for i, sp := range ds.Splits {
 		p, ok := fileMax[sp.FileIndex]
@@ -128,10 +129,10 @@ func newSplitClock(ds *batch.Dataset, statCol, readCol int, bound int64, dt arro
 		st := sp.Stats[statCol]
 		if st.Valid {
 			if mn, ok := st.Min.(int64); ok {
-				c.low[i] = toMicros(mn, mul, div) - bound - 1
+				c.low[i] = expr.ToMicros(mn, mul, div) - bound - 1
 			}
 			if mx, ok := st.Max.(int64); ok {
-				fileMax[sp.FileIndex] = max(p, toMicros(mx, mul, div))
+				fileMax[sp.FileIndex] = max(p, expr.ToMicros(mx, mul, div))
 				continue
 			}
 		}
@@ -161,7 +162,7 @@ func (c *splitClock) observe(i int, rec arrow.RecordBatch) int64 {
 	if c.batch {
 		return c.lowest()
 	}
-	c.buf = eventTimes(rec.Column(c.col), c.buf)
+	c.buf = expr.EventTimes(rec.Column(c.col), c.buf)
 	for _, t := range c.buf {
 		c.running[i] = max(c.running[i], t)
 	}
@@ -365,7 +366,7 @@ func (s *genSource) run(tc *taskCtx, subtask int, out emitter) error {
 				}
 			}
 		}
-		rec, err := s.gen.Rows(tc.ec.mem, start, end)
+		rec, err := s.gen.Rows(tc.ec.Mem, start, end)
 		if err != nil {
 			return err
 		}

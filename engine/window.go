@@ -8,6 +8,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/riverbed-engine/riverbed/engine/expr"
 	"github.com/riverbed-engine/riverbed/engine/plan"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
@@ -85,16 +86,16 @@ func compileWindower(def *plan.WindowDef, name string) (windower, error) {
 func (w windower) assign(ts int64, dst [][2]int64) [][2]int64 {
 	switch w.kind {
 	case "tumbling":
-		start := floorDiv(ts-w.offs, w.size)*w.size + w.offs
+		start := expr.FloorDiv(ts-w.offs, w.size)*w.size + w.offs
 		return append(dst, [2]int64{start, start + w.size})
 	case "sliding":
-		last := floorDiv(ts-w.offs, w.slide)*w.slide + w.offs
+		last := expr.FloorDiv(ts-w.offs, w.slide)*w.slide + w.offs
 		for start := last; start > ts-w.size; start -= w.slide {
 			dst = append(dst, [2]int64{start, start + w.size})
 		}
 		return dst
 	case "cumulate":
-		start := floorDiv(ts-w.offs, w.size)*w.size + w.offs
+		start := expr.FloorDiv(ts-w.offs, w.size)*w.size + w.offs
 		for end := start + w.step; end <= start+w.size; end += w.step {
 			if end > ts {
 				dst = append(dst, [2]int64{start, end})
@@ -120,7 +121,7 @@ type pane struct {
 type windowAggOp struct {
 	baseOp
 	name       string
-	keys       []cexpr
+	keys       []expr.Expr
 	keyTypes   []arrow.DataType
 	aggs       []aggSpec
 	schema     *arrow.Schema
@@ -158,12 +159,12 @@ func (o *windowAggOp) processBatch(m message, out emitter) error {
 	}
 	if o.processing {
 		now := time.Now().UnixMicro()
-		o.ts = grow(o.ts[:0], n)[:n]
+		o.ts = expr.Grow(o.ts[:0], n)[:n]
 		for i := range o.ts {
 			o.ts[i] = now
 		}
 	} else {
-		o.ts = eventTimes(rec.Column(o.timeIdx), o.ts)
+		o.ts = expr.EventTimes(rec.Column(o.timeIdx), o.ts)
 	}
 	lateWM := o.wm
 	if m.hasWM && m.wm > lateWM {
@@ -259,12 +260,12 @@ func closedWindows[V any](panes map[[2]int64]V, wm int64) [][2]int64 {
 
 // windowColumns builds window_start and window_end columns of n rows for one window.
 // A bound outside the range of the time type is an error.
-func windowColumns(ec *evalCtx, dt arrow.DataType, w [2]int64, n int) ([]arrow.Array, error) {
+func windowColumns(ec *expr.EvalCtx, dt arrow.DataType, w [2]int64, n int) ([]arrow.Array, error) {
 	starts, ends := make([]int64, n), make([]int64, n)
 	for i := range starts {
 		starts[i], ends[i] = w[0], w[1]
 	}
-	return boundColumns(ec, dt, starts, ends)
+	return expr.BoundColumns(ec, dt, starts, ends)
 }
 
 // countLate counts late rows and, for an operator that serves .late(), emits them.
@@ -336,7 +337,7 @@ func (o *windowAggOp) emitPane(p *pane, gids []uint32, out emitter) error {
 	if n == 0 {
 		return nil
 	}
-	mem := o.tc.ec.mem
+	mem := o.tc.ec.Mem
 	cols, err := p.agg.keyColumns(mem, gids)
 	if err != nil {
 		return err

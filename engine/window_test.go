@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"github.com/riverbed-engine/riverbed/engine/expr"
 	"math/rand"
 	"testing"
 )
@@ -62,7 +63,7 @@ func windowExists(w windower, start, end int64) bool {
 
 func TestFloorDiv(t *testing.T) {
 	for _, c := range [][3]int64{{7, 2, 3}, {-7, 2, -4}, {-8, 2, -4}, {0, 5, 0}, {-1, 10, -1}} {
-		if got := floorDiv(c[0], c[1]); got != c[2] {
+		if got := expr.FloorDiv(c[0], c[1]); got != c[2] {
 			t.Errorf("floorDiv(%d, %d) = %d, want %d", c[0], c[1], got, c[2])
 		}
 	}

@@ -1,4 +1,4 @@
-package engine
+package expr
 
 // Vectorized kernels that arrow-go's compute package does not provide. Each works a whole
 // array at a time on the Arrow buffers; a scalar argument is treated as a one-row array.
@@ -20,12 +20,12 @@ import (
 
 // asArray returns d as an array (a scalar becomes one row) and whether it was a scalar.
 // The caller releases the array.
-func asArray(ec *evalCtx, d compute.Datum) (arrow.Array, bool, error) {
+func asArray(ec *EvalCtx, d compute.Datum) (arrow.Array, bool, error) {
 	switch v := d.(type) {
 	case *compute.ArrayDatum:
 		return v.MakeArray(), false, nil
 	case *compute.ScalarDatum:
-		a, err := scalar.MakeArrayFromScalar(v.Value, 1, ec.mem)
+		a, err := scalar.MakeArrayFromScalar(v.Value, 1, ec.Mem)
 		return a, true, err
 	}
 	return nil, false, fmt.Errorf("unsupported datum kind %s", d.Kind())
@@ -33,7 +33,7 @@ func asArray(ec *evalCtx, d compute.Datum) (arrow.Array, bool, error) {
 
 // asArrays2 materializes the two arguments of a binary kernel as arrays (a scalar as one
 // row; xs and ys say which were scalars). The caller releases both arrays.
-func asArrays2(ec *evalCtx, args []compute.Datum) (x arrow.Array, xs bool, y arrow.Array, ys bool, err error) {
+func asArrays2(ec *EvalCtx, args []compute.Datum) (x arrow.Array, xs bool, y arrow.Array, ys bool, err error) {
 	if x, xs, err = asArray(ec, args[0]); err != nil {
 		return nil, false, nil, false, err
 	}
@@ -58,8 +58,8 @@ func wrapResult(out arrow.Array, wasScalar bool) (compute.Datum, error) {
 	return compute.NewDatum(out), nil
 }
 
-func unaryKernel(f func(ec *evalCtx, in arrow.Array) (arrow.Array, error)) kernelFn {
-	return func(ec *evalCtx, args []compute.Datum) (compute.Datum, error) {
+func unaryKernel(f func(ec *EvalCtx, in arrow.Array) (arrow.Array, error)) kernelFn {
+	return func(ec *EvalCtx, args []compute.Datum) (compute.Datum, error) {
 		in, sc, err := asArray(ec, args[0])
 		if err != nil {
 			return nil, err
@@ -74,11 +74,11 @@ func unaryKernel(f func(ec *evalCtx, in arrow.Array) (arrow.Array, error)) kerne
 }
 
 func stringPredicateKernel(match func(string) bool) kernelFn {
-	return unaryKernel(func(ec *evalCtx, in arrow.Array) (arrow.Array, error) {
-		b := array.NewBooleanBuilder(ec.mem)
+	return unaryKernel(func(ec *EvalCtx, in arrow.Array) (arrow.Array, error) {
+		b := array.NewBooleanBuilder(ec.Mem)
 		defer b.Release()
 		b.Reserve(in.Len())
-		value := stringAt(in)
+		value := StringAt(in)
 		for i := 0; i < in.Len(); i++ {
 			if in.IsNull(i) {
 				b.UnsafeAppendBoolToBitmap(false)
@@ -90,7 +90,7 @@ func stringPredicateKernel(match func(string) bool) kernelFn {
 	})
 }
 
-func stringAt(in arrow.Array) func(int) string {
+func StringAt(in arrow.Array) func(int) string {
 	switch a := in.(type) {
 	case *array.String:
 		return a.Value
@@ -101,9 +101,9 @@ func stringAt(in arrow.Array) func(int) string {
 }
 
 func stringMapKernel(f func(string) string) kernelFn {
-	return unaryKernel(func(ec *evalCtx, in arrow.Array) (arrow.Array, error) {
+	return unaryKernel(func(ec *EvalCtx, in arrow.Array) (arrow.Array, error) {
 		a := in.(*array.String)
-		b := array.NewStringBuilder(ec.mem)
+		b := array.NewStringBuilder(ec.Mem)
 		defer b.Release()
 		b.Reserve(a.Len())
 		b.ReserveData(len(a.ValueBytes()))
@@ -119,9 +119,9 @@ func stringMapKernel(f func(string) string) kernelFn {
 }
 
 // notKernel is boolean negation (null stays null).
-var notKernel = unaryKernel(func(ec *evalCtx, in arrow.Array) (arrow.Array, error) {
+var notKernel = unaryKernel(func(ec *EvalCtx, in arrow.Array) (arrow.Array, error) {
 	a := in.(*array.Boolean)
-	b := array.NewBooleanBuilder(ec.mem)
+	b := array.NewBooleanBuilder(ec.Mem)
 	defer b.Release()
 	b.Reserve(a.Len())
 	for i := 0; i < a.Len(); i++ {
@@ -134,9 +134,9 @@ var notKernel = unaryKernel(func(ec *evalCtx, in arrow.Array) (arrow.Array, erro
 	return b.NewArray(), nil
 })
 
-var lenCharsKernel = unaryKernel(func(ec *evalCtx, in arrow.Array) (arrow.Array, error) {
+var lenCharsKernel = unaryKernel(func(ec *EvalCtx, in arrow.Array) (arrow.Array, error) {
 	a := in.(*array.String)
-	b := array.NewInt32Builder(ec.mem)
+	b := array.NewInt32Builder(ec.Mem)
 	defer b.Release()
 	b.Reserve(a.Len())
 	for i := 0; i < a.Len(); i++ {
@@ -175,8 +175,8 @@ func temporalFieldKernel(field string, dt arrow.DataType) (kernelFn, error) {
 		"minute": func(t time.Time) int32 { return int32(t.Minute()) },
 		"second": func(t time.Time) int32 { return int32(t.Second()) },
 	}[field]
-	return unaryKernel(func(ec *evalCtx, in arrow.Array) (arrow.Array, error) {
-		b := array.NewInt32Builder(ec.mem)
+	return unaryKernel(func(ec *EvalCtx, in arrow.Array) (arrow.Array, error) {
+		b := array.NewInt32Builder(ec.Mem)
 		defer b.Release()
 		b.Reserve(in.Len())
 		var get func(int) int64
@@ -203,7 +203,7 @@ func temporalFieldKernel(field string, dt arrow.DataType) (kernelFn, error) {
 
 // fillNullKernel replaces the nulls of args[0] with args[1] (a scalar or an array of the
 // same length and type).
-func fillNullKernel(ec *evalCtx, args []compute.Datum) (compute.Datum, error) {
+func fillNullKernel(ec *EvalCtx, args []compute.Datum) (compute.Datum, error) {
 	if sd, ok := args[0].(*compute.ScalarDatum); ok {
 		if sd.Value.IsValid() {
 			return compute.NewDatum(sd.Value), nil
@@ -221,7 +221,7 @@ func fillNullKernel(ec *evalCtx, args []compute.Datum) (compute.Datum, error) {
 		if !v.Value.IsValid() {
 			return compute.NewDatum(x), nil
 		}
-		a, err := scalar.MakeArrayFromScalar(v.Value, x.Len(), ec.mem)
+		a, err := scalar.MakeArrayFromScalar(v.Value, x.Len(), ec.Mem)
 		if err != nil {
 			return nil, err
 		}
@@ -230,7 +230,7 @@ func fillNullKernel(ec *evalCtx, args []compute.Datum) (compute.Datum, error) {
 		y = v.(*compute.ArrayDatum).MakeArray()
 	}
 	defer y.Release()
-	out, err := coalesce(ec.mem, x, y)
+	out, err := coalesce(ec.Mem, x, y)
 	if err != nil {
 		return nil, err
 	}
@@ -295,7 +295,7 @@ func coalesce(mem memory.Allocator, x, y arrow.Array) (arrow.Array, error) {
 // has the sign of the divisor). Integers are computed exactly in 64 bits; integer division
 // by zero gives null. Both arguments already have the result type.
 func floorDivModKernel(isMod bool, text string) kernelFn {
-	return func(ec *evalCtx, args []compute.Datum) (compute.Datum, error) {
+	return func(ec *EvalCtx, args []compute.Datum) (compute.Datum, error) {
 		x, xs, y, ys, err := asArrays2(ec, args)
 		if err != nil {
 			return nil, err
@@ -316,16 +316,16 @@ func floorDivModKernel(isMod bool, text string) kernelFn {
 		}
 		var out arrow.Array
 		switch {
-		case isFloat(x.DataType()):
-			xf, err := asFloat64(x)
+		case IsFloat(x.DataType()):
+			xf, err := AsFloat64(x)
 			if err != nil {
 				return nil, err
 			}
-			yf, err := asFloat64(y)
+			yf, err := AsFloat64(y)
 			if err != nil {
 				return nil, err
 			}
-			b := array.NewFloat64Builder(ec.mem)
+			b := array.NewFloat64Builder(ec.Mem)
 			defer b.Release()
 			b.Reserve(n)
 			for i := 0; i < n; i++ {
@@ -350,13 +350,13 @@ func floorDivModKernel(isMod bool, text string) kernelFn {
 			if x.DataType().ID() == arrow.FLOAT64 {
 				f.Retain()
 				out = f
-			} else if out, err = compute.CastToType(ec.ctx, f, x.DataType()); err != nil {
+			} else if out, err = compute.CastToType(ec.Ctx, f, x.DataType()); err != nil {
 				return nil, err
 			}
 		case x.DataType().ID() == arrow.UINT64:
 			xu := x.(*array.Uint64).Uint64Values()
 			yu := y.(*array.Uint64).Uint64Values()
-			b := array.NewUint64Builder(ec.mem)
+			b := array.NewUint64Builder(ec.Mem)
 			defer b.Release()
 			b.Reserve(n)
 			for i := 0; i < n; i++ {
@@ -373,11 +373,11 @@ func floorDivModKernel(isMod bool, text string) kernelFn {
 			}
 			out = b.NewArray()
 		default:
-			xi64, err := asInt64(x)
+			xi64, err := AsInt64(x)
 			if err != nil {
 				return nil, err
 			}
-			yi64, err := asInt64(y)
+			yi64, err := AsInt64(y)
 			if err != nil {
 				return nil, err
 			}
@@ -413,16 +413,16 @@ func floorDivModKernel(isMod bool, text string) kernelFn {
 				}
 				valid[i] = true
 			}
-			out = int64Array(ec.mem, x.DataType(), vals, valid)
+			out = Int64Array(ec.Mem, x.DataType(), vals, valid)
 		}
 		return wrapResult(out, xs && ys)
 	}
 }
 
-func repeatFirst(ec *evalCtx, a arrow.Array, n int) (arrow.Array, error) {
+func repeatFirst(ec *EvalCtx, a arrow.Array, n int) (arrow.Array, error) {
 	sc, err := scalar.GetScalar(a, 0)
 	if err != nil {
 		return nil, err
 	}
-	return scalar.MakeArrayFromScalar(sc, n, ec.mem)
+	return scalar.MakeArrayFromScalar(sc, n, ec.Mem)
 }

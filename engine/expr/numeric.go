@@ -1,4 +1,4 @@
-package engine
+package expr
 
 // Numeric typing and comparison. The rules, decided when the plan is validated:
 //
@@ -28,9 +28,9 @@ import (
 )
 
 // intLiteral reports whether c is a non-null integer literal, with its value.
-func intLiteral(c cexpr) (neg bool, mag uint64, ok bool) {
+func intLiteral(c Expr) (neg bool, mag uint64, ok bool) {
 	l, isLit := c.(*litExpr)
-	if !isLit || !l.val.IsValid() || !isInteger(l.val.DataType()) {
+	if !isLit || !l.val.IsValid() || !IsInteger(l.val.DataType()) {
 		return false, 0, false
 	}
 	switch v := l.val.(type) {
@@ -64,10 +64,10 @@ func intLiteral(c cexpr) (neg bool, mag uint64, ok bool) {
 
 // literalFits reports whether an integer literal's value is representable in integer type t.
 func literalFits(neg bool, mag uint64, t arrow.DataType) bool {
-	if !isInteger(t) {
+	if !IsInteger(t) {
 		return false
 	}
-	if isSigned(t) {
+	if IsSigned(t) {
 		lo, hi := intRange(t)
 		if neg {
 			return -float64(mag) >= lo && (mag <= 1<<63)
@@ -82,9 +82,9 @@ func literalFits(neg bool, mag uint64, t arrow.DataType) bool {
 
 // arithSupertype is the type integer and float operands of an arithmetic operator are
 // cast to (see the rules at the top of the file). a and b are the operand expressions.
-func arithSupertype(a, b cexpr) arrow.DataType {
+func arithSupertype(a, b Expr) arrow.DataType {
 	ta, tb := a.Type(), b.Type()
-	if isInteger(ta) && isInteger(tb) && !arrow.TypeEqual(ta, tb) {
+	if IsInteger(ta) && IsInteger(tb) && !arrow.TypeEqual(ta, tb) {
 		if neg, mag, ok := intLiteral(b); ok && literalFits(neg, mag, ta) {
 			return ta
 		}
@@ -108,21 +108,21 @@ const (
 
 func numericCompareKind(a, b arrow.DataType) (compareKind, bool) {
 	isNum := func(t arrow.DataType) bool {
-		return isNumeric(t) || t.ID() == arrow.DECIMAL128 || t.ID() == arrow.NULL
+		return IsNumeric(t) || t.ID() == arrow.DECIMAL128 || t.ID() == arrow.NULL
 	}
 	if !isNum(a) || !isNum(b) {
 		return 0, false
 	}
 	switch {
-	case isFloat(a) || isFloat(b):
+	case IsFloat(a) || IsFloat(b):
 		return cmpFloat, true
 	case a.ID() == arrow.DECIMAL128 || b.ID() == arrow.DECIMAL128:
 		return cmpDecimal, true
 	case a.ID() == arrow.NULL || b.ID() == arrow.NULL:
 		return cmpSigned, true
-	case isSigned(a) && isSigned(b):
+	case IsSigned(a) && IsSigned(b):
 		return cmpSigned, true
-	case !isSigned(a) && !isSigned(b):
+	case !IsSigned(a) && !IsSigned(b):
 		return cmpUnsigned, true
 	case a.ID() != arrow.UINT64 && b.ID() != arrow.UINT64:
 		return cmpSigned, true // int64 holds every value of both
@@ -147,7 +147,7 @@ func numericCompareKernel(fn string, kind compareKind) kernelFn {
 		f64 := arrow.PrimitiveTypes.Float64
 		fast := castArgs([]arrow.DataType{f64, f64}, computeKernel(comparisonFns[fn], nil))
 		slow := rowCompareKernel(fn, kind)
-		return func(ec *evalCtx, args []compute.Datum) (compute.Datum, error) {
+		return func(ec *EvalCtx, args []compute.Datum) (compute.Datum, error) {
 			for _, a := range args {
 				if hasNaN(a) {
 					return slow(ec, args)
@@ -192,14 +192,14 @@ func hasNaN(d compute.Datum) bool {
 
 // rowCompareKernel compares row by row: floats in total order, signed with unsigned exactly.
 func rowCompareKernel(fn string, kind compareKind) kernelFn {
-	return func(ec *evalCtx, args []compute.Datum) (compute.Datum, error) {
+	return func(ec *EvalCtx, args []compute.Datum) (compute.Datum, error) {
 		x, xs, y, ys, err := asArrays2(ec, args)
 		if err != nil {
 			return nil, err
 		}
 		defer x.Release()
 		defer y.Release()
-		b := array.NewBooleanBuilder(ec.mem)
+		b := array.NewBooleanBuilder(ec.Mem)
 		defer b.Release()
 		null := func(int) { b.AppendNull() }
 		switch kind {
@@ -288,24 +288,24 @@ func floatCmp(a, b float64) int {
 }
 
 // intValues reads an integer (or null) array as int64 (signed) or uint64 (unsigned).
-func intValues(ec *evalCtx, a arrow.Array) ([]int64, []uint64, error) {
+func intValues(ec *EvalCtx, a arrow.Array) ([]int64, []uint64, error) {
 	if a.DataType().ID() == arrow.NULL {
 		return make([]int64, a.Len()), nil, nil
 	}
-	if isInteger(a.DataType()) && !isSigned(a.DataType()) {
-		c, err := compute.CastToType(ec.ctx, a, arrow.PrimitiveTypes.Uint64)
+	if IsInteger(a.DataType()) && !IsSigned(a.DataType()) {
+		c, err := compute.CastToType(ec.Ctx, a, arrow.PrimitiveTypes.Uint64)
 		if err != nil {
 			return nil, nil, err
 		}
 		defer c.Release()
 		return nil, append([]uint64(nil), c.(*array.Uint64).Uint64Values()...), nil
 	}
-	v, err := asInt64(a)
+	v, err := AsInt64(a)
 	return v, nil, err
 }
 
 // numAsFloat64 reads any numeric, decimal or null array as float64.
-func numAsFloat64(ec *evalCtx, a arrow.Array) ([]float64, error) {
+func numAsFloat64(ec *EvalCtx, a arrow.Array) ([]float64, error) {
 	switch a.DataType().ID() {
 	case arrow.NULL:
 		return make([]float64, a.Len()), nil
@@ -318,7 +318,7 @@ func numAsFloat64(ec *evalCtx, a arrow.Array) ([]float64, error) {
 		}
 		return out, nil
 	}
-	return asFloat64(a)
+	return AsFloat64(a)
 }
 
 // checkedArith wraps an arrow-go checked arithmetic kernel so that an overflow names the
@@ -328,12 +328,12 @@ func checkedArith(name, text string, t arrow.DataType) kernelFn {
 	overflow := func() error {
 		return rberr.New(rberr.Data, "%s: integer overflow: a result does not fit in %s (integer arithmetic is checked; cast an operand to a wider type or to float64 first)", text, TypeName(t))
 	}
-	return func(ec *evalCtx, args []compute.Datum) (compute.Datum, error) {
+	return func(ec *EvalCtx, args []compute.Datum) (compute.Datum, error) {
 		out, err := k(ec, args)
 		if err != nil && strings.Contains(strings.ToLower(err.Error()), "overflow") {
 			return nil, overflow()
 		}
-		if err == nil && isSigned(t) && (name == "add" || name == "subtract") {
+		if err == nil && IsSigned(t) && (name == "add" || name == "subtract") {
 			// arrow-go's checked add misses overflow below the minimum (-128 + -128 is 0 in
 			// int8) and its checked subtract above the maximum (0 - -128): check those here.
 			wrapped, cerr := signedWrapped(ec, name == "subtract", args, out)
@@ -351,7 +351,7 @@ func checkedArith(name, text string, t arrow.DataType) kernelFn {
 
 // signedWrapped reports whether a signed integer sum (or difference, when sub) out of the two
 // operands in args wrapped around in any row.
-func signedWrapped(ec *evalCtx, sub bool, args []compute.Datum, out compute.Datum) (bool, error) {
+func signedWrapped(ec *EvalCtx, sub bool, args []compute.Datum, out compute.Datum) (bool, error) {
 	var arrs [3]arrow.Array
 	var vals [3][]int64
 	for i, d := range []compute.Datum{args[0], args[1], out} {
@@ -360,7 +360,7 @@ func signedWrapped(ec *evalCtx, sub bool, args []compute.Datum, out compute.Datu
 			return false, err
 		}
 		defer a.Release()
-		if vals[i], err = asInt64(a); err != nil {
+		if vals[i], err = AsInt64(a); err != nil {
 			return false, err
 		}
 		arrs[i] = a
@@ -394,14 +394,14 @@ func signedWrapped(ec *evalCtx, sub bool, args []compute.Datum, out compute.Datu
 // nullMaskKernel is is_null (want == false) or is_not_null (want == true) over any type,
 // read from the validity bitmap (every row of a null-typed column is null).
 func nullMaskKernel(want bool) kernelFn {
-	return func(ec *evalCtx, args []compute.Datum) (compute.Datum, error) {
+	return func(ec *EvalCtx, args []compute.Datum) (compute.Datum, error) {
 		if sd, ok := args[0].(*compute.ScalarDatum); ok {
 			valid := sd.Value.IsValid() && sd.Value.DataType().ID() != arrow.NULL
 			return compute.NewDatum(scalar.NewBooleanScalar(valid == want)), nil
 		}
 		a := args[0].(*compute.ArrayDatum).MakeArray()
 		defer a.Release()
-		b := array.NewBooleanBuilder(ec.mem)
+		b := array.NewBooleanBuilder(ec.Mem)
 		defer b.Release()
 		b.Reserve(a.Len())
 		for i := 0; i < a.Len(); i++ {
@@ -441,10 +441,10 @@ func instantParts(a arrow.Array) ([]int64, []int64, error) {
 	default:
 		return nil, nil, fmt.Errorf("not a point in time: %s", a.DataType())
 	}
-	get := int64Getter(a)
+	get := Int64Getter(a)
 	for i := 0; i < n; i++ {
 		v := get(i)
-		s := floorDiv(v, perSec)
+		s := FloorDiv(v, perSec)
 		secs[i], nanos[i] = s, (v-s*perSec)*tickNanos
 	}
 	return secs, nanos, nil
@@ -452,7 +452,7 @@ func instantParts(a arrow.Array) ([]int64, []int64, error) {
 
 // instantCompareKernel compares timestamps and dates of any units exactly.
 func instantCompareKernel(fn string) kernelFn {
-	return func(ec *evalCtx, args []compute.Datum) (compute.Datum, error) {
+	return func(ec *EvalCtx, args []compute.Datum) (compute.Datum, error) {
 		x, xs, y, ys, err := asArrays2(ec, args)
 		if err != nil {
 			return nil, err
@@ -467,7 +467,7 @@ func instantCompareKernel(fn string) kernelFn {
 		if err != nil {
 			return nil, err
 		}
-		b := array.NewBooleanBuilder(ec.mem)
+		b := array.NewBooleanBuilder(ec.Mem)
 		defer b.Release()
 		_, err = binaryRows(x, xs, y, ys, func(i, xi, yi int) error {
 			c := cmpOrdered(xsec[xi], ysec[yi])

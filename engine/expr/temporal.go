@@ -1,4 +1,4 @@
-package engine
+package expr
 
 // dt.truncate, computed in the column's own unit with 64-bit integers and civil-calendar
 // arithmetic on days, so that it is right over the whole range of every unit (arrow-go's
@@ -70,11 +70,11 @@ func truncateKernel(dt arrow.DataType, opts compute.RoundTemporalOptions, text s
 	case compute.RoundTemporalMonth, compute.RoundTemporalQuarter, compute.RoundTemporalYear:
 		months := n * map[compute.RoundTemporalUnit]int64{compute.RoundTemporalMonth: 1, compute.RoundTemporalQuarter: 3, compute.RoundTemporalYear: 12}[opts.Unit]
 		floor = func(v int64) (int64, bool) {
-			days := floorDiv(v, ticksPerDay)
+			days := FloorDiv(v, ticksPerDay)
 			y, m, _ := civilFromDays(days)
 			idx := (y-1970)*12 + (m - 1)
-			idx = floorDiv(idx, months) * months
-			d := daysFromCivil(1970+floorDiv(idx, 12), idx-floorDiv(idx, 12)*12+1, 1)
+			idx = FloorDiv(idx, months) * months
+			d := daysFromCivil(1970+FloorDiv(idx, 12), idx-FloorDiv(idx, 12)*12+1, 1)
 			if d < math.MinInt64/ticksPerDay {
 				return 0, false
 			}
@@ -92,7 +92,7 @@ func truncateKernel(dt arrow.DataType, opts compute.RoundTemporalOptions, text s
 		if stepNanos%tickNanos != 0 {
 			if tickNanos%stepNanos == 0 {
 				// Finer than the column's unit: every value is already a multiple.
-				return func(ec *evalCtx, args []compute.Datum) (compute.Datum, error) { return cloneDatum(args[0]), nil }, nil
+				return func(ec *EvalCtx, args []compute.Datum) (compute.Datum, error) { return cloneDatum(args[0]), nil }, nil
 			}
 			return nil, fmt.Errorf("cannot truncate %s values to a step that is not a whole number of %s", TypeName(dt), map[int64]string{1e9: "seconds", 1e6: "milliseconds", 1e3: "microseconds", 86400e9: "days"}[tickNanos])
 		}
@@ -118,7 +118,7 @@ func truncateKernel(dt arrow.DataType, opts compute.RoundTemporalOptions, text s
 	}
 	ticksPerSec := int64(1e9) / tickNanos
 	local := loc != time.UTC && tickNanos < 86400e9
-	return unaryKernel(func(ec *evalCtx, in arrow.Array) (arrow.Array, error) {
+	return unaryKernel(func(ec *EvalCtx, in arrow.Array) (arrow.Array, error) {
 		var vals []int64
 		switch a := in.(type) {
 		case *array.Timestamp:
@@ -157,13 +157,13 @@ func truncateKernel(dt arrow.DataType, opts compute.RoundTemporalOptions, text s
 			}
 			out[i] = r
 		}
-		return int64Array(ec.mem, dt, out, valid), nil
+		return Int64Array(ec.Mem, dt, out, valid), nil
 	}), nil
 }
 
 // truncateLocal truncates v (ticks since the epoch, UTC) in the local time of loc.
 func truncateLocal(v, ticksPerSec, tickNanos int64, loc *time.Location, floor func(int64) (int64, bool)) (int64, bool) {
-	sec := floorDiv(v, ticksPerSec)
+	sec := FloorDiv(v, ticksPerSec)
 	sub := v - sec*ticksPerSec
 	t := time.Unix(sec, sub*tickNanos).In(loc)
 	_, off := t.Zone()
@@ -175,7 +175,7 @@ func truncateLocal(v, ticksPerSec, tickNanos int64, loc *time.Location, floor fu
 	if !ok {
 		return 0, false
 	}
-	ls := floorDiv(lt, ticksPerSec)
+	ls := FloorDiv(lt, ticksPerSec)
 	wall := time.Unix(ls, (lt-ls*ticksPerSec)*tickNanos).UTC()
 	y, mo, d := wall.Date()
 	h, mi, s := wall.Clock()
@@ -190,7 +190,7 @@ func truncateLocal(v, ticksPerSec, tickNanos int64, loc *time.Location, floor fu
 // civilFromDays converts days since 1970-01-01 to a proleptic Gregorian date (H. Hinnant).
 func civilFromDays(z int64) (y, m, d int64) {
 	z += 719468
-	era := floorDiv(z, 146097)
+	era := FloorDiv(z, 146097)
 	doe := z - era*146097
 	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
 	y = yoe + era*400
@@ -213,7 +213,7 @@ func daysFromCivil(y, m, d int64) int64 {
 	if m <= 2 {
 		y--
 	}
-	era := floorDiv(y, 400)
+	era := FloorDiv(y, 400)
 	yoe := y - era*400
 	mp := m + 9
 	if m > 2 {

@@ -1,4 +1,4 @@
-package engine
+package expr
 
 import (
 	"fmt"
@@ -132,7 +132,7 @@ func TypeName(dt arrow.DataType) string {
 	return dt.String()
 }
 
-func isInteger(dt arrow.DataType) bool {
+func IsInteger(dt arrow.DataType) bool {
 	switch dt.ID() {
 	case arrow.INT8, arrow.INT16, arrow.INT32, arrow.INT64,
 		arrow.UINT8, arrow.UINT16, arrow.UINT32, arrow.UINT64:
@@ -141,7 +141,7 @@ func isInteger(dt arrow.DataType) bool {
 	return false
 }
 
-func isSigned(dt arrow.DataType) bool {
+func IsSigned(dt arrow.DataType) bool {
 	switch dt.ID() {
 	case arrow.INT8, arrow.INT16, arrow.INT32, arrow.INT64:
 		return true
@@ -149,17 +149,17 @@ func isSigned(dt arrow.DataType) bool {
 	return false
 }
 
-func isFloat(dt arrow.DataType) bool {
+func IsFloat(dt arrow.DataType) bool {
 	return dt.ID() == arrow.FLOAT32 || dt.ID() == arrow.FLOAT64
 }
 
-func isNumeric(dt arrow.DataType) bool { return isInteger(dt) || isFloat(dt) }
+func IsNumeric(dt arrow.DataType) bool { return IsInteger(dt) || IsFloat(dt) }
 
-func isString(dt arrow.DataType) bool {
+func IsString(dt arrow.DataType) bool {
 	return dt.ID() == arrow.STRING || dt.ID() == arrow.LARGE_STRING
 }
 
-func isTemporal(dt arrow.DataType) bool {
+func IsTemporal(dt arrow.DataType) bool {
 	switch dt.ID() {
 	case arrow.TIMESTAMP, arrow.DATE32, arrow.DATE64, arrow.DURATION:
 		return true
@@ -182,13 +182,13 @@ func numericSupertype(a, b arrow.DataType) arrow.DataType {
 	if b.ID() == arrow.NULL {
 		return a
 	}
-	if isFloat(a) || isFloat(b) {
+	if IsFloat(a) || IsFloat(b) {
 		if a.ID() == arrow.FLOAT32 && b.ID() == arrow.FLOAT32 {
 			return arrow.PrimitiveTypes.Float32
 		}
 		return arrow.PrimitiveTypes.Float64
 	}
-	if !isSigned(a) && !isSigned(b) {
+	if !IsSigned(a) && !IsSigned(b) {
 		return arrow.PrimitiveTypes.Uint64
 	}
 	return arrow.PrimitiveTypes.Int64

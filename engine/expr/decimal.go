@@ -1,4 +1,4 @@
-package engine
+package expr
 
 // Decimal arithmetic, exact, with DuckDB's precision and scale rules:
 //
@@ -24,7 +24,7 @@ import (
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
 
-const maxDecPrecision = 38
+const MaxDecPrecision = 38
 
 // intDigits is the decimal precision that holds every value of an integer type.
 func intDigits(t arrow.DataType) int32 {
@@ -46,7 +46,7 @@ func asDecimalType(t arrow.DataType) (*arrow.Decimal128Type, bool) {
 	switch {
 	case t.ID() == arrow.DECIMAL128:
 		return t.(*arrow.Decimal128Type), true
-	case isInteger(t):
+	case IsInteger(t):
 		return &arrow.Decimal128Type{Precision: intDigits(t), Scale: 0}, true
 	case t.ID() == arrow.NULL:
 		return &arrow.Decimal128Type{Precision: 1, Scale: 0}, true
@@ -54,9 +54,9 @@ func asDecimalType(t arrow.DataType) (*arrow.Decimal128Type, bool) {
 	return nil, false
 }
 
-func decType(p, s int32) *arrow.Decimal128Type {
-	if p > maxDecPrecision {
-		p = maxDecPrecision
+func DecType(p, s int32) *arrow.Decimal128Type {
+	if p > MaxDecPrecision {
+		p = MaxDecPrecision
 	}
 	return &arrow.Decimal128Type{Precision: p, Scale: s}
 }
@@ -64,23 +64,23 @@ func decType(p, s int32) *arrow.Decimal128Type {
 // decResultType is the type of a ± b or a * b for decimal operands.
 func decResultType(fn string, a, b *arrow.Decimal128Type) *arrow.Decimal128Type {
 	if fn == "mul" {
-		return decType(a.Precision+b.Precision, a.Scale+b.Scale)
+		return DecType(a.Precision+b.Precision, a.Scale+b.Scale)
 	}
 	s := max(a.Scale, b.Scale)
-	return decType(max(a.Precision-a.Scale, b.Precision-b.Scale)+s+1, s)
+	return DecType(max(a.Precision-a.Scale, b.Precision-b.Scale)+s+1, s)
 }
 
 // decCommonType is the decimal type both sides of a comparison are read as.
 func decCommonType(a, b *arrow.Decimal128Type) *arrow.Decimal128Type {
 	s := max(a.Scale, b.Scale)
-	return decType(max(a.Precision-a.Scale, b.Precision-b.Scale)+s, s)
+	return DecType(max(a.Precision-a.Scale, b.Precision-b.Scale)+s, s)
 }
 
 var bigTen = big.NewInt(10)
 
 func pow10Big(n int32) *big.Int { return new(big.Int).Exp(bigTen, big.NewInt(int64(n)), nil) }
 
-var maxDec38 = decimal128.GetMaxValue(maxDecPrecision)
+var maxDec38 = decimal128.GetMaxValue(MaxDecPrecision)
 
 // decToInt64 returns n as an int64 when it fits.
 func decToInt64(n decimal128.Num) (int64, bool) {
@@ -127,7 +127,7 @@ func decRescale(n decimal128.Num, from, to int32) (decimal128.Num, bool) {
 				return decimal128.FromI64(r), true
 			}
 		}
-		if d > maxDecPrecision || n.Abs().Greater(decimal128.GetMaxValue(maxDecPrecision-d)) {
+		if d > MaxDecPrecision || n.Abs().Greater(decimal128.GetMaxValue(MaxDecPrecision-d)) {
 			return n, false
 		}
 		return decimal128.FromBigInt(new(big.Int).Mul(n.BigInt(), pow10Big(d))), true
@@ -156,7 +156,7 @@ func absU(v int64) uint64 {
 }
 
 // decAdd adds exactly; ok is false when the sum leaves 38 digits.
-func decAdd(a, b decimal128.Num) (decimal128.Num, bool) {
+func DecAdd(a, b decimal128.Num) (decimal128.Num, bool) {
 	if x, ok := decToInt64(a); ok {
 		if y, ok := decToInt64(b); ok {
 			s := x + y
@@ -317,7 +317,7 @@ func parseInt64(s string) (int64, error) {
 }
 
 // decimalsOf reads a decimal128 (or integer) array as decimal128 numbers at its own scale.
-func decimalsOf(ec *evalCtx, a arrow.Array) ([]decimal128.Num, int32, error) {
+func DecimalsOf(ec *EvalCtx, a arrow.Array) ([]decimal128.Num, int32, error) {
 	if d, ok := a.(*array.Decimal128); ok {
 		return d.Values(), a.DataType().(*arrow.Decimal128Type).Scale, nil
 	}
@@ -325,8 +325,8 @@ func decimalsOf(ec *evalCtx, a arrow.Array) ([]decimal128.Num, int32, error) {
 	if a.DataType().ID() == arrow.NULL {
 		return out, 0, nil
 	}
-	if isInteger(a.DataType()) && !isSigned(a.DataType()) {
-		c, err := compute.CastToType(ec.ctx, a, arrow.PrimitiveTypes.Uint64)
+	if IsInteger(a.DataType()) && !IsSigned(a.DataType()) {
+		c, err := compute.CastToType(ec.Ctx, a, arrow.PrimitiveTypes.Uint64)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -336,7 +336,7 @@ func decimalsOf(ec *evalCtx, a arrow.Array) ([]decimal128.Num, int32, error) {
 		}
 		return out, 0, nil
 	}
-	ints, err := asInt64(a)
+	ints, err := AsInt64(a)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -374,22 +374,22 @@ func binaryRows(x arrow.Array, xs bool, y arrow.Array, ys bool, f func(i, xi, yi
 
 // decArithKernel computes add, sub or mul of decimal (or integer) operands into type out.
 func decArithKernel(fn, text string, out *arrow.Decimal128Type) kernelFn {
-	return func(ec *evalCtx, args []compute.Datum) (compute.Datum, error) {
+	return func(ec *EvalCtx, args []compute.Datum) (compute.Datum, error) {
 		x, xs, y, ys, err := asArrays2(ec, args)
 		if err != nil {
 			return nil, err
 		}
 		defer x.Release()
 		defer y.Release()
-		xv, xsc, err := decimalsOf(ec, x)
+		xv, xsc, err := DecimalsOf(ec, x)
 		if err != nil {
 			return nil, err
 		}
-		yv, ysc, err := decimalsOf(ec, y)
+		yv, ysc, err := DecimalsOf(ec, y)
 		if err != nil {
 			return nil, err
 		}
-		b := array.NewDecimal128Builder(ec.mem, out)
+		b := array.NewDecimal128Builder(ec.Mem, out)
 		defer b.Release()
 		overflow := func(i, xi, yi int) error {
 			return rberr.New(rberr.Data, "%s: the result of %s and %s does not fit in %s (decimal arithmetic is checked)",
@@ -406,7 +406,7 @@ func decArithKernel(fn, text string, out *arrow.Decimal128Type) kernelFn {
 				if fn == "sub" {
 					c = c.Negate()
 				}
-				r, ok = decAdd(a, c)
+				r, ok = DecAdd(a, c)
 				ok = ok && ok1 && ok2
 			}
 			if !ok || !r.FitsInPrecision(out.Precision) {
@@ -423,31 +423,31 @@ func decArithKernel(fn, text string, out *arrow.Decimal128Type) kernelFn {
 }
 
 // decNegKernel negates a decimal column (cannot overflow).
-var decNegKernel = unaryKernel(func(ec *evalCtx, in arrow.Array) (arrow.Array, error) {
+var decNegKernel = unaryKernel(func(ec *EvalCtx, in arrow.Array) (arrow.Array, error) {
 	vals := in.(*array.Decimal128).Values()
-	return buildDecimal(ec.mem, in.DataType().(*arrow.Decimal128Type), in.Len(), in, func(i int) (decimal128.Num, error) {
+	return BuildDecimal(ec.Mem, in.DataType().(*arrow.Decimal128Type), in.Len(), in, func(i int) (decimal128.Num, error) {
 		return vals[i].Negate(), nil
 	})
 })
 
 // decCompareKernel compares decimal (or integer) operands exactly.
 func decCompareKernel(fn string) kernelFn {
-	return func(ec *evalCtx, args []compute.Datum) (compute.Datum, error) {
+	return func(ec *EvalCtx, args []compute.Datum) (compute.Datum, error) {
 		x, xs, y, ys, err := asArrays2(ec, args)
 		if err != nil {
 			return nil, err
 		}
 		defer x.Release()
 		defer y.Release()
-		xv, xsc, err := decimalsOf(ec, x)
+		xv, xsc, err := DecimalsOf(ec, x)
 		if err != nil {
 			return nil, err
 		}
-		yv, ysc, err := decimalsOf(ec, y)
+		yv, ysc, err := DecimalsOf(ec, y)
 		if err != nil {
 			return nil, err
 		}
-		b := array.NewBooleanBuilder(ec.mem)
+		b := array.NewBooleanBuilder(ec.Mem)
 		defer b.Release()
 		_, err = binaryRows(x, xs, y, ys, func(i, xi, yi int) error {
 			b.Append(cmpResult(fn, decCmp(xv[xi], xsc, yv[yi], ysc)))

@@ -1,4 +1,4 @@
-package engine
+package expr
 
 import (
 	"context"
@@ -17,50 +17,50 @@ import (
 
 // evalCtx carries what expression evaluation needs: a context that holds the allocator
 // for compute kernels, and the allocator itself for our own kernels.
-type evalCtx struct {
-	ctx context.Context
-	mem memory.Allocator
+type EvalCtx struct {
+	Ctx context.Context
+	Mem memory.Allocator
 }
 
-func newEvalCtx(ctx context.Context, mem memory.Allocator) *evalCtx {
-	return &evalCtx{ctx: compute.WithAllocator(ctx, mem), mem: mem}
+func NewEvalCtx(ctx context.Context, mem memory.Allocator) *EvalCtx {
+	return &EvalCtx{Ctx: compute.WithAllocator(ctx, mem), Mem: mem}
 }
 
 // cexpr is a compiled, type-checked expression bound to an input schema. Eval returns a
 // datum (array or scalar) the caller must Release.
-type cexpr interface {
+type Expr interface {
 	Type() arrow.DataType
-	Eval(ec *evalCtx, rec arrow.RecordBatch) (compute.Datum, error)
+	Eval(ec *EvalCtx, rec arrow.RecordBatch) (compute.Datum, error)
 	String() string
 }
 
 // bound is a compiled expression together with its output name.
-type bound struct {
-	cexpr
-	name string
+type Bound struct {
+	Expr
+	Name string
 }
 
 // compileScope binds expressions against one schema; op names the operator for errors.
-type compileScope struct {
-	schema *arrow.Schema
-	op     string
+type CompileScope struct {
+	Schema *arrow.Schema
+	Op     string
 }
 
-func (s *compileScope) errorf(kind rberr.Kind, format string, args ...any) error {
-	return rberr.New(kind, "%s: %s", s.op, fmt.Sprintf(format, args...))
+func (s *CompileScope) Errorf(kind rberr.Kind, format string, args ...any) error {
+	return rberr.New(kind, "%s: %s", s.Op, fmt.Sprintf(format, args...))
 }
 
 // compileNamed compiles a top-level expression and derives its output name: the alias,
 // else the name of its leftmost column, else "literal" (as Polars does).
-func (s *compileScope) compileNamed(e *plan.Expr) (bound, error) {
-	c, err := s.compile(e)
+func (s *CompileScope) CompileNamed(e *plan.Expr) (Bound, error) {
+	c, err := s.Compile(e)
 	if err != nil {
-		return bound{}, err
+		return Bound{}, err
 	}
-	return bound{cexpr: c, name: outputName(e)}, nil
+	return Bound{Expr: c, Name: OutputName(e)}, nil
 }
 
-func outputName(e *plan.Expr) string {
+func OutputName(e *plan.Expr) string {
 	if e == nil {
 		return "literal"
 	}
@@ -75,16 +75,16 @@ func outputName(e *plan.Expr) string {
 		return "count"
 	}
 	for _, a := range e.Args {
-		if n := outputName(a); n != "literal" {
+		if n := OutputName(a); n != "literal" {
 			return n
 		}
 	}
 	return "literal"
 }
 
-func (s *compileScope) compile(e *plan.Expr) (cexpr, error) {
+func (s *CompileScope) Compile(e *plan.Expr) (Expr, error) {
 	if e == nil {
-		return nil, s.errorf(rberr.Plan, "missing expression")
+		return nil, s.Errorf(rberr.Plan, "missing expression")
 	}
 	switch {
 	case e.Col != nil:
@@ -93,50 +93,50 @@ func (s *compileScope) compile(e *plan.Expr) (cexpr, error) {
 		return compileLit(e, s)
 	case e.Alias != nil:
 		if len(e.Args) != 1 {
-			return nil, s.errorf(rberr.Plan, "alias(%q) needs exactly one argument", *e.Alias)
+			return nil, s.Errorf(rberr.Plan, "alias(%q) needs exactly one argument", *e.Alias)
 		}
 		if *e.Alias == "" {
-			return nil, s.errorf(rberr.Plan, "alias name of %s must not be empty", e.Args[0].Describe())
+			return nil, s.Errorf(rberr.Plan, "alias name of %s must not be empty", e.Args[0].Describe())
 		}
-		return s.compile(e.Args[0])
+		return s.Compile(e.Args[0])
 	case e.Cast != "":
 		if len(e.Args) != 1 {
-			return nil, s.errorf(rberr.Plan, "cast needs exactly one argument")
+			return nil, s.Errorf(rberr.Plan, "cast needs exactly one argument")
 		}
 		to, err := ParseType(e.Cast)
 		if err != nil {
-			return nil, s.errorf(rberr.Plan, "%v", err)
+			return nil, s.Errorf(rberr.Plan, "%v", err)
 		}
-		arg, err := s.compile(e.Args[0])
+		arg, err := s.Compile(e.Args[0])
 		if err != nil {
 			return nil, err
 		}
 		if !canCast(arg.Type(), to) {
-			return nil, s.errorf(rberr.Type, "cannot cast %s (%s) to %s", arg, TypeName(arg.Type()), TypeName(to))
+			return nil, s.Errorf(rberr.Type, "cannot cast %s (%s) to %s", arg, TypeName(arg.Type()), TypeName(to))
 		}
-		return &castExpr{arg: arg, to: to}, nil
+		return &CastExpr{Arg: arg, To: to}, nil
 	case e.Agg != "":
-		return nil, s.errorf(rberr.Plan, "aggregation %s is only allowed inside group_by(...).agg(...)", e.Describe())
+		return nil, s.Errorf(rberr.Plan, "aggregation %s is only allowed inside group_by(...).agg(...)", e.Describe())
 	case e.Fn != "":
 		return s.compileCall(e)
 	}
-	return nil, s.errorf(rberr.Plan, "empty expression")
+	return nil, s.Errorf(rberr.Plan, "empty expression")
 }
 
-func (s *compileScope) compileCol(name string) (cexpr, error) {
-	idx := s.schema.FieldIndices(name)
+func (s *CompileScope) compileCol(name string) (Expr, error) {
+	idx := s.Schema.FieldIndices(name)
 	if len(idx) == 0 {
-		return nil, s.columnNotFound(name)
+		return nil, s.ColumnNotFound(name)
 	}
 	if len(idx) > 1 {
-		return nil, s.errorf(rberr.Schema, "column %q is ambiguous: the input has %d columns of that name", name, len(idx))
+		return nil, s.Errorf(rberr.Schema, "column %q is ambiguous: the input has %d columns of that name", name, len(idx))
 	}
-	return &colExpr{idx: idx[0], name: name, dt: s.schema.Field(idx[0]).Type}, nil
+	return &ColExpr{Idx: idx[0], Name: name, Dt: s.Schema.Field(idx[0]).Type}, nil
 }
 
-func (s *compileScope) columnNotFound(name string) error {
-	names := make([]string, s.schema.NumFields())
-	for i, f := range s.schema.Fields() {
+func (s *CompileScope) ColumnNotFound(name string) error {
+	names := make([]string, s.Schema.NumFields())
+	for i, f := range s.Schema.Fields() {
 		names[i] = f.Name
 	}
 	msg := fmt.Sprintf("no column %q", name)
@@ -145,20 +145,20 @@ func (s *compileScope) columnNotFound(name string) error {
 	} else {
 		msg += fmt.Sprintf("; the input has %s", plan.QuoteList(names, 12))
 	}
-	return s.errorf(rberr.ColumnNotFound, "%s", msg)
+	return s.Errorf(rberr.ColumnNotFound, "%s", msg)
 }
 
 // colExpr reads one input column.
-type colExpr struct {
-	idx  int
-	name string
-	dt   arrow.DataType
+type ColExpr struct {
+	Idx  int
+	Name string
+	Dt   arrow.DataType
 }
 
-func (c *colExpr) Type() arrow.DataType { return c.dt }
-func (c *colExpr) String() string       { return fmt.Sprintf("col(%q)", c.name) }
-func (c *colExpr) Eval(_ *evalCtx, rec arrow.RecordBatch) (compute.Datum, error) {
-	return compute.NewDatum(rec.Column(c.idx)), nil
+func (c *ColExpr) Type() arrow.DataType { return c.Dt }
+func (c *ColExpr) String() string       { return fmt.Sprintf("col(%q)", c.Name) }
+func (c *ColExpr) Eval(_ *EvalCtx, rec arrow.RecordBatch) (compute.Datum, error) {
+	return compute.NewDatum(rec.Column(c.Idx)), nil
 }
 
 // litExpr is a constant.
@@ -168,28 +168,28 @@ type litExpr struct {
 
 func (l *litExpr) Type() arrow.DataType { return l.val.DataType() }
 func (l *litExpr) String() string       { return fmt.Sprintf("lit(%s)", l.val) }
-func (l *litExpr) Eval(*evalCtx, arrow.RecordBatch) (compute.Datum, error) {
+func (l *litExpr) Eval(*EvalCtx, arrow.RecordBatch) (compute.Datum, error) {
 	return compute.NewDatum(l.val), nil
 }
 
-func compileLit(e *plan.Expr, s *compileScope) (cexpr, error) {
+func compileLit(e *plan.Expr, s *CompileScope) (Expr, error) {
 	typ := e.Type
 	if typ == "" {
-		return nil, s.errorf(rberr.Plan, "literal %s has no type", string(e.Lit))
+		return nil, s.Errorf(rberr.Plan, "literal %s has no type", string(e.Lit))
 	}
 	dt, err := ParseType(typ)
 	if err != nil {
-		return nil, s.errorf(rberr.Plan, "%v", err)
+		return nil, s.Errorf(rberr.Plan, "%v", err)
 	}
-	sc, err := makeScalar(e.Lit, dt)
+	sc, err := MakeScalar(e.Lit, dt)
 	if err != nil {
-		return nil, s.errorf(rberr.Plan, "bad literal %s of type %s: %v", string(e.Lit), typ, err)
+		return nil, s.Errorf(rberr.Plan, "bad literal %s of type %s: %v", string(e.Lit), typ, err)
 	}
 	return &litExpr{val: sc}, nil
 }
 
 // makeScalar builds a scalar of type dt from a JSON value.
-func makeScalar(raw json.RawMessage, dt arrow.DataType) (scalar.Scalar, error) {
+func MakeScalar(raw json.RawMessage, dt arrow.DataType) (scalar.Scalar, error) {
 	var v any
 	if err := json.Unmarshal(raw, &v); err != nil {
 		return nil, err
@@ -269,31 +269,31 @@ func jsonFloat(raw json.RawMessage) (float64, error) {
 
 // castExpr converts its argument. Float to integer truncates toward zero (as Polars);
 // overflow and unparsable strings are errors.
-type castExpr struct {
-	arg cexpr
-	to  arrow.DataType
+type CastExpr struct {
+	Arg Expr
+	To  arrow.DataType
 }
 
-func (c *castExpr) Type() arrow.DataType { return c.to }
-func (c *castExpr) String() string       { return fmt.Sprintf("%s.cast(%s)", c.arg, TypeName(c.to)) }
-func (c *castExpr) Eval(ec *evalCtx, rec arrow.RecordBatch) (compute.Datum, error) {
-	in, err := c.arg.Eval(ec, rec)
+func (c *CastExpr) Type() arrow.DataType { return c.To }
+func (c *CastExpr) String() string       { return fmt.Sprintf("%s.cast(%s)", c.Arg, TypeName(c.To)) }
+func (c *CastExpr) Eval(ec *EvalCtx, rec arrow.RecordBatch) (compute.Datum, error) {
+	in, err := c.Arg.Eval(ec, rec)
 	if err != nil {
 		return nil, err
 	}
 	defer in.Release()
-	return castDatum(ec, in, c.to, c.String())
+	return castDatum(ec, in, c.To, c.String())
 }
 
 // checkFloatToInt refuses float values that an integer type cannot hold (truncation
 // toward zero is allowed; NaN, infinities and overflow are not).
-func checkFloatToInt(ec *evalCtx, in compute.Datum, to arrow.DataType, what string) error {
+func checkFloatToInt(ec *EvalCtx, in compute.Datum, to arrow.DataType, what string) error {
 	arr, _, err := asArray(ec, in)
 	if err != nil {
 		return err
 	}
 	defer arr.Release()
-	vals, err := asFloat64(arr)
+	vals, err := AsFloat64(arr)
 	if err != nil {
 		return err
 	}
@@ -312,7 +312,7 @@ func checkFloatToInt(ec *evalCtx, in compute.Datum, to arrow.DataType, what stri
 // intRange is the half-open range [lo, hi) of an integer type, as float64.
 func intRange(t arrow.DataType) (float64, float64) {
 	bits := float64(t.(arrow.FixedWidthDataType).BitWidth())
-	if isSigned(t) {
+	if IsSigned(t) {
 		return -math.Pow(2, bits-1), math.Pow(2, bits-1)
 	}
 	return 0, math.Pow(2, bits)
@@ -340,13 +340,13 @@ func cloneDatum(d compute.Datum) compute.Datum {
 
 // datumToArray turns a datum into an array of n rows (broadcasting a scalar). It
 // consumes d.
-func datumToArray(ec *evalCtx, d compute.Datum, n int) (arrow.Array, error) {
+func DatumToArray(ec *EvalCtx, d compute.Datum, n int) (arrow.Array, error) {
 	defer d.Release()
 	switch v := d.(type) {
 	case *compute.ArrayDatum:
 		return v.MakeArray(), nil
 	case *compute.ScalarDatum:
-		return scalar.MakeArrayFromScalar(v.Value, n, ec.mem)
+		return scalar.MakeArrayFromScalar(v.Value, n, ec.Mem)
 	}
 	return nil, rberr.New(rberr.Internal, "unexpected datum kind %s", d.Kind())
 }

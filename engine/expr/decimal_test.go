@@ -1,4 +1,4 @@
-package engine
+package expr
 
 import (
 	"math/big"
@@ -33,7 +33,7 @@ func TestDecimalArithmeticAgainstBig(t *testing.T) {
 	for i := 0; i < 20000; i++ {
 		a, b := randDec(r), randDec(r)
 		sum := new(big.Int).Add(a.BigInt(), b.BigInt())
-		got, ok := decAdd(a, b)
+		got, ok := DecAdd(a, b)
 		if ok != fits(sum) || (ok && got.BigInt().Cmp(sum) != 0) {
 			t.Fatalf("decAdd(%s, %s) = %s, %v; want %s", a.BigInt(), b.BigInt(), got.BigInt(), ok, sum)
 		}

@@ -1,4 +1,4 @@
-package engine
+package expr
 
 // Casts. arrow-go's cast kernels are used where their semantics are the ones we want; the
 // conversions below are our own because arrow-go's differ from DuckDB and Polars:
@@ -46,7 +46,7 @@ func canCast(from, to arrow.DataType) bool {
 		if fd {
 			other = to
 		}
-		return isNumeric(other) || isString(other) || other.ID() == arrow.DECIMAL128
+		return IsNumeric(other) || IsString(other) || other.ID() == arrow.DECIMAL128
 	}
 	if ownCast(from, to) {
 		return true
@@ -57,7 +57,7 @@ func canCast(from, to arrow.DataType) bool {
 	return compute.CanCast(from, to)
 }
 
-func castDatum(ec *evalCtx, in compute.Datum, to arrow.DataType, what string) (compute.Datum, error) {
+func castDatum(ec *EvalCtx, in compute.Datum, to arrow.DataType, what string) (compute.Datum, error) {
 	from := datumType(in)
 	if arrow.TypeEqual(from, to) {
 		return cloneDatum(in), nil
@@ -67,13 +67,13 @@ func castDatum(ec *evalCtx, in compute.Datum, to arrow.DataType, what string) (c
 			return compute.NewDatum(scalar.MakeNullScalar(to)), nil
 		}
 		n := in.(*compute.ArrayDatum).Len()
-		a := array.MakeArrayOfNull(ec.mem, to, int(n))
+		a := array.MakeArrayOfNull(ec.Mem, to, int(n))
 		defer a.Release()
 		return compute.NewDatum(a), nil
 	}
 	if from.ID() == arrow.DICTIONARY {
 		vt := from.(*arrow.DictionaryType).ValueType
-		dec, err := compute.CastDatum(ec.ctx, in, compute.SafeCastOptions(vt))
+		dec, err := compute.CastDatum(ec.Ctx, in, compute.SafeCastOptions(vt))
 		if err != nil {
 			return nil, rberr.Wrap(rberr.Data, err, "%s failed", what)
 		}
@@ -81,19 +81,19 @@ func castDatum(ec *evalCtx, in compute.Datum, to arrow.DataType, what string) (c
 		return castDatum(ec, dec, to, what)
 	}
 	if ownCast(from, to) {
-		k := unaryKernel(func(ec *evalCtx, a arrow.Array) (arrow.Array, error) { return castArray(ec, a, to, what) })
+		k := unaryKernel(func(ec *EvalCtx, a arrow.Array) (arrow.Array, error) { return castArray(ec, a, to, what) })
 		return k(ec, []compute.Datum{in})
 	}
-	if isFloat(from) && isInteger(to) {
+	if IsFloat(from) && IsInteger(to) {
 		if err := checkFloatToInt(ec, in, to, what); err != nil {
 			return nil, err
 		}
 	}
 	opts := compute.SafeCastOptions(to)
 	opts.AllowFloatTruncate = true
-	out, err := compute.CastDatum(ec.ctx, in, opts)
+	out, err := compute.CastDatum(ec.Ctx, in, opts)
 	if err != nil {
-		if isInteger(from) && isInteger(to) {
+		if IsInteger(from) && IsInteger(to) {
 			return nil, rberr.Wrap(rberr.Data, err, "%s failed: a value does not fit in %s (integer overflow)", what, TypeName(to))
 		}
 		return nil, rberr.Wrap(rberr.Data, err, "%s failed", what)
@@ -106,13 +106,13 @@ func ownCast(from, to arrow.DataType) bool {
 	switch {
 	case from.ID() == arrow.DECIMAL128 || to.ID() == arrow.DECIMAL128:
 		return true
-	case isString(from):
-		return isInteger(to) || isFloat(to) || to.ID() == arrow.BOOL || to.ID() == arrow.DATE32 || to.ID() == arrow.TIMESTAMP
-	case isFloat(from):
-		return isString(to)
+	case IsString(from):
+		return IsInteger(to) || IsFloat(to) || to.ID() == arrow.BOOL || to.ID() == arrow.DATE32 || to.ID() == arrow.TIMESTAMP
+	case IsFloat(from):
+		return IsString(to)
 	case from.ID() == arrow.BOOL:
 		// arrow-go's bool casts ignore the array offset (wrong values for sliced input).
-		return isInteger(to) || isFloat(to) || isString(to)
+		return IsInteger(to) || IsFloat(to) || IsString(to)
 	case from.ID() == arrow.TIMESTAMP && to.ID() == arrow.TIMESTAMP:
 		// So do its zone-only timestamp casts (same unit, other or no zone).
 		return from.(*arrow.TimestampType).Unit == to.(*arrow.TimestampType).Unit
@@ -121,7 +121,7 @@ func ownCast(from, to arrow.DataType) bool {
 }
 
 // castArray is our own conversion of the pairs described at the top of the file.
-func castArray(ec *evalCtx, a arrow.Array, to arrow.DataType, what string) (arrow.Array, error) {
+func castArray(ec *EvalCtx, a arrow.Array, to arrow.DataType, what string) (arrow.Array, error) {
 	from := a.DataType()
 	fail := func(i int, why string) error {
 		return rberr.New(rberr.Data, "%s failed: %s %s", what, valueText(a, i), why)
@@ -135,7 +135,7 @@ func castArray(ec *evalCtx, a arrow.Array, to arrow.DataType, what string) (arro
 		return array.MakeFromData(d), nil
 	case from.ID() == arrow.BOOL:
 		bs := a.(*array.Boolean)
-		b := array.NewBuilder(ec.mem, to)
+		b := array.NewBuilder(ec.Mem, to)
 		defer b.Release()
 		b.Reserve(n)
 		for i := 0; i < n; i++ {
@@ -158,7 +158,7 @@ func castArray(ec *evalCtx, a arrow.Array, to arrow.DataType, what string) (arro
 			case *array.Float32Builder:
 				bb.Append(float32(x))
 			default:
-				if isSigned(to) {
+				if IsSigned(to) {
 					appendInt(b, x)
 				} else {
 					appendUint(b, uint64(x))
@@ -166,18 +166,18 @@ func castArray(ec *evalCtx, a arrow.Array, to arrow.DataType, what string) (arro
 			}
 		}
 		return b.NewArray(), nil
-	case isString(from) && to.ID() == arrow.DECIMAL128:
+	case IsString(from) && to.ID() == arrow.DECIMAL128:
 		dt := to.(*arrow.Decimal128Type)
-		str := stringAt(a)
-		return buildDecimal(ec.mem, dt, n, a, func(i int) (decimal128.Num, error) {
+		str := StringAt(a)
+		return BuildDecimal(ec.Mem, dt, n, a, func(i int) (decimal128.Num, error) {
 			v, ok := parseDecimal(str(i), dt.Precision, dt.Scale)
 			if !ok {
 				return v, fail(i, fmt.Sprintf("is not a number that fits %s", TypeName(to)))
 			}
 			return v, nil
 		})
-	case isFloat(from) && isString(to):
-		fs, err := asFloat64(a)
+	case IsFloat(from) && IsString(to):
+		fs, err := AsFloat64(a)
 		if err != nil {
 			return nil, err
 		}
@@ -185,7 +185,7 @@ func castArray(ec *evalCtx, a arrow.Array, to arrow.DataType, what string) (arro
 		if from.ID() == arrow.FLOAT32 {
 			bits = 32
 		}
-		b := array.NewBuilder(ec.mem, to)
+		b := array.NewBuilder(ec.Mem, to)
 		defer b.Release()
 		for i := 0; i < n; i++ {
 			if a.IsNull(i) {
@@ -201,8 +201,8 @@ func castArray(ec *evalCtx, a arrow.Array, to arrow.DataType, what string) (arro
 			}
 		}
 		return b.NewArray(), nil
-	case isString(from) && (to.ID() == arrow.DATE32 || to.ID() == arrow.TIMESTAMP):
-		str := stringAt(a)
+	case IsString(from) && (to.ID() == arrow.DATE32 || to.ID() == arrow.TIMESTAMP):
+		str := StringAt(a)
 		vals := make([]int64, n)
 		for i := 0; i < n; i++ {
 			if a.IsNull(i) {
@@ -222,10 +222,10 @@ func castArray(ec *evalCtx, a arrow.Array, to arrow.DataType, what string) (arro
 			}
 			vals[i] = v
 		}
-		return int64Array(ec.mem, to, vals, validity(a)), nil
-	case isString(from):
-		str := stringAt(a)
-		b := array.NewBuilder(ec.mem, to)
+		return Int64Array(ec.Mem, to, vals, validity(a)), nil
+	case IsString(from):
+		str := StringAt(a)
+		b := array.NewBuilder(ec.Mem, to)
 		defer b.Release()
 		b.Reserve(n)
 		for i := 0; i < n; i++ {
@@ -241,7 +241,7 @@ func castArray(ec *evalCtx, a arrow.Array, to arrow.DataType, what string) (arro
 					return nil, fail(i, "is not a boolean (expected true/false, t/f, yes/no, y/n or 1/0)")
 				}
 				b.(*array.BooleanBuilder).Append(v)
-			case isFloat(to):
+			case IsFloat(to):
 				v, ok := parseFloat(s)
 				if !ok {
 					return nil, fail(i, "is not a number")
@@ -251,7 +251,7 @@ func castArray(ec *evalCtx, a arrow.Array, to arrow.DataType, what string) (arro
 				} else {
 					b.(*array.Float64Builder).Append(v)
 				}
-			case isSigned(to):
+			case IsSigned(to):
 				if !validIntText(s) {
 					return nil, fail(i, "is not an integer")
 				}
@@ -282,7 +282,7 @@ func castArray(ec *evalCtx, a arrow.Array, to arrow.DataType, what string) (arro
 	case from.ID() == arrow.DECIMAL128 && to.ID() == arrow.DECIMAL128:
 		fd, td := from.(*arrow.Decimal128Type), to.(*arrow.Decimal128Type)
 		vals := a.(*array.Decimal128).Values()
-		return buildDecimal(ec.mem, td, n, a, func(i int) (decimal128.Num, error) {
+		return BuildDecimal(ec.Mem, td, n, a, func(i int) (decimal128.Num, error) {
 			v, ok := decRescale(vals[i], fd.Scale, td.Scale)
 			if !ok || !v.FitsInPrecision(td.Precision) {
 				return v, fail(i, fmt.Sprintf("does not fit in %s", TypeName(to)))
@@ -293,19 +293,19 @@ func castArray(ec *evalCtx, a arrow.Array, to arrow.DataType, what string) (arro
 		fd := from.(*arrow.Decimal128Type)
 		vals := a.(*array.Decimal128).Values()
 		switch {
-		case isFloat(to):
+		case IsFloat(to):
 			out := make([]float64, n)
 			for i := range out {
 				out[i] = decFloat64(vals[i], fd.Scale)
 			}
-			f := float64Array(ec.mem, out, validity(a))
+			f := Float64Array(ec.Mem, out, validity(a))
 			if to.ID() == arrow.FLOAT64 {
 				return f, nil
 			}
 			defer f.Release()
-			return compute.CastToType(ec.ctx, f, to)
-		case isInteger(to):
-			b := array.NewBuilder(ec.mem, to)
+			return compute.CastToType(ec.Ctx, f, to)
+		case IsInteger(to):
+			b := array.NewBuilder(ec.Mem, to)
 			defer b.Release()
 			for i := 0; i < n; i++ {
 				if a.IsNull(i) {
@@ -315,17 +315,17 @@ func castArray(ec *evalCtx, a arrow.Array, to arrow.DataType, what string) (arro
 				v, _ := decRescale(vals[i], fd.Scale, 0) // reducing the scale cannot overflow
 				x, ok := decToInt64(v)
 				switch {
-				case isSigned(to) && ok && fitsSigned(x, to):
+				case IsSigned(to) && ok && fitsSigned(x, to):
 					appendInt(b, x)
-				case !isSigned(to) && v.Sign() >= 0 && decFitsUint(v, to):
+				case !IsSigned(to) && v.Sign() >= 0 && decFitsUint(v, to):
 					appendUint(b, decToUint64(v))
 				default:
 					return nil, fail(i, fmt.Sprintf("does not fit in %s", TypeName(to)))
 				}
 			}
 			return b.NewArray(), nil
-		case isString(to):
-			b := array.NewBuilder(ec.mem, to)
+		case IsString(to):
+			b := array.NewBuilder(ec.Mem, to)
 			defer b.Release()
 			for i := 0; i < n; i++ {
 				if a.IsNull(i) {
@@ -345,38 +345,38 @@ func castArray(ec *evalCtx, a arrow.Array, to arrow.DataType, what string) (arro
 	case to.ID() == arrow.DECIMAL128:
 		td := to.(*arrow.Decimal128Type)
 		switch {
-		case isInteger(from) && !isSigned(from):
-			c, err := compute.CastToType(ec.ctx, a, arrow.PrimitiveTypes.Uint64)
+		case IsInteger(from) && !IsSigned(from):
+			c, err := compute.CastToType(ec.Ctx, a, arrow.PrimitiveTypes.Uint64)
 			if err != nil {
 				return nil, err
 			}
 			defer c.Release()
 			u := c.(*array.Uint64).Uint64Values()
-			return buildDecimal(ec.mem, td, n, a, func(i int) (decimal128.Num, error) {
+			return BuildDecimal(ec.Mem, td, n, a, func(i int) (decimal128.Num, error) {
 				v, ok := decRescale(decimal128.FromU64(u[i]), 0, td.Scale)
 				if !ok || !v.FitsInPrecision(td.Precision) {
 					return v, fail(i, fmt.Sprintf("does not fit in %s", TypeName(to)))
 				}
 				return v, nil
 			})
-		case isInteger(from):
-			ints, err := asInt64(a)
+		case IsInteger(from):
+			ints, err := AsInt64(a)
 			if err != nil {
 				return nil, err
 			}
-			return buildDecimal(ec.mem, td, n, a, func(i int) (decimal128.Num, error) {
+			return BuildDecimal(ec.Mem, td, n, a, func(i int) (decimal128.Num, error) {
 				v, ok := decRescale(decimal128.FromI64(ints[i]), 0, td.Scale)
 				if !ok || !v.FitsInPrecision(td.Precision) {
 					return v, fail(i, fmt.Sprintf("does not fit in %s", TypeName(to)))
 				}
 				return v, nil
 			})
-		case isFloat(from):
-			fs, err := asFloat64(a)
+		case IsFloat(from):
+			fs, err := AsFloat64(a)
 			if err != nil {
 				return nil, err
 			}
-			return buildDecimal(ec.mem, td, n, a, func(i int) (decimal128.Num, error) {
+			return BuildDecimal(ec.Mem, td, n, a, func(i int) (decimal128.Num, error) {
 				f := fs[i]
 				if math.IsNaN(f) || math.IsInf(f, 0) {
 					return decimal128.Num{}, fail(i, fmt.Sprintf("does not fit in %s", TypeName(to)))
@@ -396,8 +396,8 @@ func castArray(ec *evalCtx, a arrow.Array, to arrow.DataType, what string) (arro
 
 // valueText renders row i of a for an error message.
 func valueText(a arrow.Array, i int) string {
-	if isString(a.DataType()) {
-		return fmt.Sprintf("the value %q", stringAt(a)(i))
+	if IsString(a.DataType()) {
+		return fmt.Sprintf("the value %q", StringAt(a)(i))
 	}
 	if d, ok := a.(*array.Decimal128); ok {
 		return "the value " + d.Value(i).ToString(a.DataType().(*arrow.Decimal128Type).Scale)
@@ -527,7 +527,7 @@ func isValid(a arrow.Array, i int) bool {
 }
 
 // buildDecimal builds a decimal128 array of n rows, calling value for each valid row of like.
-func buildDecimal(mem memory.Allocator, dt *arrow.Decimal128Type, n int, like arrow.Array, value func(int) (decimal128.Num, error)) (arrow.Array, error) {
+func BuildDecimal(mem memory.Allocator, dt *arrow.Decimal128Type, n int, like arrow.Array, value func(int) (decimal128.Num, error)) (arrow.Array, error) {
 	b := array.NewDecimal128Builder(mem, dt)
 	defer b.Release()
 	b.Reserve(n)

@@ -1,4 +1,4 @@
-package engine
+package expr
 
 import (
 	"encoding/binary"
@@ -13,10 +13,10 @@ import (
 // processes and versions (savepoints depend on it): it uses fixed functions (xxh3 for
 // bytes, a 64-bit mixer for numbers), never a per-process seed.
 
-const nullHash = 0x9e3779b97f4a7c15
+const NullHash = 0x9e3779b97f4a7c15
 
 // mix64 is the finalizer of SplitMix64: a fast bijective mixer for integer keys.
-func mix64(x uint64) uint64 {
+func Mix64(x uint64) uint64 {
 	x ^= x >> 30
 	x *= 0xbf58476d1ce4e5b9
 	x ^= x >> 27
@@ -26,7 +26,7 @@ func mix64(x uint64) uint64 {
 }
 
 // hashColumns computes one hash per row over the key columns into out (len = rows).
-func hashColumns(cols []arrow.Array, out []uint64) {
+func HashColumns(cols []arrow.Array, out []uint64) {
 	for i := range out {
 		out[i] = 0
 	}
@@ -35,7 +35,7 @@ func hashColumns(cols []arrow.Array, out []uint64) {
 	}
 }
 
-func combine(h, v uint64) uint64 { return mix64(h*31 + v) }
+func combine(h, v uint64) uint64 { return Mix64(h*31 + v) }
 
 func hashColumn(col arrow.Array, out []uint64, combineWith bool) {
 	n := col.Len()
@@ -51,7 +51,7 @@ func hashColumn(col arrow.Array, out []uint64, combineWith bool) {
 	case *array.String:
 		for i := 0; i < n; i++ {
 			if nulls && a.IsNull(i) {
-				set(i, nullHash)
+				set(i, NullHash)
 				continue
 			}
 			set(i, xxh3.HashString(a.Value(i)))
@@ -59,7 +59,7 @@ func hashColumn(col arrow.Array, out []uint64, combineWith bool) {
 	case *array.LargeString:
 		for i := 0; i < n; i++ {
 			if nulls && a.IsNull(i) {
-				set(i, nullHash)
+				set(i, NullHash)
 				continue
 			}
 			set(i, xxh3.HashString(a.Value(i)))
@@ -67,7 +67,7 @@ func hashColumn(col arrow.Array, out []uint64, combineWith bool) {
 	case *array.Binary:
 		for i := 0; i < n; i++ {
 			if nulls && a.IsNull(i) {
-				set(i, nullHash)
+				set(i, NullHash)
 				continue
 			}
 			set(i, xxh3.Hash(a.Value(i)))
@@ -75,23 +75,23 @@ func hashColumn(col arrow.Array, out []uint64, combineWith bool) {
 	case *array.Boolean:
 		for i := 0; i < n; i++ {
 			if nulls && a.IsNull(i) {
-				set(i, nullHash)
+				set(i, NullHash)
 				continue
 			}
 			v := uint64(0)
 			if a.Value(i) {
 				v = 1
 			}
-			set(i, mix64(v))
+			set(i, Mix64(v))
 		}
 	case *array.Null:
 		for i := 0; i < n; i++ {
-			set(i, nullHash)
+			set(i, NullHash)
 		}
 	case *array.LargeBinary:
 		for i := 0; i < n; i++ {
 			if nulls && a.IsNull(i) {
-				set(i, nullHash)
+				set(i, NullHash)
 				continue
 			}
 			set(i, xxh3.Hash(a.Value(i)))
@@ -99,7 +99,7 @@ func hashColumn(col arrow.Array, out []uint64, combineWith bool) {
 	case *array.FixedSizeBinary:
 		for i := 0; i < n; i++ {
 			if nulls && a.IsNull(i) {
-				set(i, nullHash)
+				set(i, NullHash)
 				continue
 			}
 			set(i, xxh3.Hash(a.Value(i)))
@@ -108,46 +108,46 @@ func hashColumn(col arrow.Array, out []uint64, combineWith bool) {
 		vals := a.Values()
 		for i := 0; i < n; i++ {
 			if nulls && a.IsNull(i) {
-				set(i, nullHash)
+				set(i, NullHash)
 				continue
 			}
-			set(i, combine(mix64(uint64(vals[i].HighBits())), vals[i].LowBits()))
+			set(i, combine(Mix64(uint64(vals[i].HighBits())), vals[i].LowBits()))
 		}
 	case *array.Float16:
 		vals := a.Values()
 		for i := 0; i < n; i++ {
 			if nulls && a.IsNull(i) {
-				set(i, nullHash)
+				set(i, NullHash)
 				continue
 			}
-			set(i, mix64(floatBits(float64(vals[i].Float32()))))
+			set(i, Mix64(floatBits(float64(vals[i].Float32()))))
 		}
 	case *array.Float32:
 		vals := a.Float32Values()
 		for i := 0; i < n; i++ {
 			if nulls && a.IsNull(i) {
-				set(i, nullHash)
+				set(i, NullHash)
 				continue
 			}
-			set(i, mix64(floatBits(float64(vals[i]))))
+			set(i, Mix64(floatBits(float64(vals[i]))))
 		}
 	case *array.Float64:
 		vals := a.Float64Values()
 		for i := 0; i < n; i++ {
 			if nulls && a.IsNull(i) {
-				set(i, nullHash)
+				set(i, NullHash)
 				continue
 			}
-			set(i, mix64(floatBits(vals[i])))
+			set(i, Mix64(floatBits(vals[i])))
 		}
 	default:
-		get := int64Getter(col)
+		get := Int64Getter(col)
 		for i := 0; i < n; i++ {
 			if nulls && col.IsNull(i) {
-				set(i, nullHash)
+				set(i, NullHash)
 				continue
 			}
-			set(i, mix64(uint64(get(i))))
+			set(i, Mix64(uint64(get(i))))
 		}
 	}
 }
@@ -165,7 +165,7 @@ func floatBits(f float64) uint64 {
 
 // int64Getter reads any integer-backed fixed-width column (ints, dates, timestamps,
 // durations) as int64.
-func int64Getter(col arrow.Array) func(int) int64 {
+func Int64Getter(col arrow.Array) func(int) int64 {
 	switch a := col.(type) {
 	case *array.Int64:
 		v := a.Int64Values()
@@ -215,28 +215,28 @@ func int64Getter(col arrow.Array) func(int) int64 {
 
 // hashableType reports whether hashColumn and appendKey take columns of type dt (dictionary
 // columns are decoded before they get here).
-func hashableType(dt arrow.DataType) bool {
+func HashableType(dt arrow.DataType) bool {
 	switch dt.ID() {
 	case arrow.NULL, arrow.BOOL, arrow.STRING, arrow.LARGE_STRING, arrow.BINARY, arrow.LARGE_BINARY,
 		arrow.FIXED_SIZE_BINARY, arrow.DECIMAL128, arrow.FLOAT16, arrow.FLOAT32, arrow.FLOAT64,
 		arrow.DATE32, arrow.DATE64, arrow.TIMESTAMP, arrow.DURATION, arrow.TIME32, arrow.TIME64:
 		return true
 	}
-	return isInteger(dt)
+	return IsInteger(dt)
 }
 
 // isIntKeyed reports whether int64Getter reads columns of type dt.
-func isIntKeyed(dt arrow.DataType) bool {
+func IsIntKeyed(dt arrow.DataType) bool {
 	switch dt.ID() {
 	case arrow.DATE32, arrow.DATE64, arrow.TIMESTAMP, arrow.DURATION, arrow.TIME32, arrow.TIME64:
 		return true
 	}
-	return isInteger(dt)
+	return IsInteger(dt)
 }
 
 // appendKey appends row i of col to a byte encoding of a composite key: a null flag, then
 // the value (8 bytes for numbers, length-prefixed bytes for strings).
-func appendKey(dst []byte, col arrow.Array, i int) []byte {
+func AppendKey(dst []byte, col arrow.Array, i int) []byte {
 	if col.IsNull(i) {
 		return append(dst, 0)
 	}
@@ -274,5 +274,5 @@ func appendKey(dst []byte, col arrow.Array, i int) []byte {
 	case *array.Float16:
 		return binary.LittleEndian.AppendUint64(dst, floatBits(float64(a.Value(i).Float32())))
 	}
-	return binary.LittleEndian.AppendUint64(dst, uint64(int64Getter(col)(i)))
+	return binary.LittleEndian.AppendUint64(dst, uint64(Int64Getter(col)(i)))
 }

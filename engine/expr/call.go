@@ -1,4 +1,4 @@
-package engine
+package expr
 
 import (
 	"fmt"
@@ -15,12 +15,12 @@ import (
 
 // kernelFn evaluates a function over already-evaluated arguments (which it must not
 // release) and returns a new datum.
-type kernelFn func(ec *evalCtx, args []compute.Datum) (compute.Datum, error)
+type kernelFn func(ec *EvalCtx, args []compute.Datum) (compute.Datum, error)
 
 // callExpr is a function call.
 type callExpr struct {
 	name   string
-	args   []cexpr
+	args   []Expr
 	dt     arrow.DataType
 	kernel kernelFn
 	text   string
@@ -29,7 +29,7 @@ type callExpr struct {
 func (c *callExpr) Type() arrow.DataType { return c.dt }
 func (c *callExpr) String() string       { return c.text }
 
-func (c *callExpr) Eval(ec *evalCtx, rec arrow.RecordBatch) (compute.Datum, error) {
+func (c *callExpr) Eval(ec *EvalCtx, rec arrow.RecordBatch) (compute.Datum, error) {
 	vals := make([]compute.Datum, len(c.args))
 	defer func() {
 		for _, v := range vals {
@@ -60,14 +60,14 @@ func (c *callExpr) Eval(ec *evalCtx, rec arrow.RecordBatch) (compute.Datum, erro
 
 // computeKernel calls an arrow compute function by name.
 func computeKernel(name string, opts compute.FunctionOptions) kernelFn {
-	return func(ec *evalCtx, args []compute.Datum) (compute.Datum, error) {
-		return compute.CallFunction(ec.ctx, name, opts, args...)
+	return func(ec *EvalCtx, args []compute.Datum) (compute.Datum, error) {
+		return compute.CallFunction(ec.Ctx, name, opts, args...)
 	}
 }
 
 // chainKernels applies second to the result of first.
 func chainKernels(first, second kernelFn) kernelFn {
-	return func(ec *evalCtx, args []compute.Datum) (compute.Datum, error) {
+	return func(ec *EvalCtx, args []compute.Datum) (compute.Datum, error) {
 		mid, err := first(ec, args)
 		if err != nil {
 			return nil, err
@@ -79,7 +79,7 @@ func chainKernels(first, second kernelFn) kernelFn {
 
 // castArgs wraps a kernel so that its arguments are first cast to the given types.
 func castArgs(types []arrow.DataType, k kernelFn) kernelFn {
-	return func(ec *evalCtx, args []compute.Datum) (compute.Datum, error) {
+	return func(ec *EvalCtx, args []compute.Datum) (compute.Datum, error) {
 		cast := make([]compute.Datum, len(args))
 		for i, a := range args {
 			c, err := castDatum(ec, a, types[i], "converting operand "+fmt.Sprint(i+1)+" to "+TypeName(types[i]))
@@ -111,28 +111,28 @@ var Functions = []string{
 	"dt_truncate", "dt_year", "dt_month", "dt_day", "dt_hour", "dt_minute", "dt_second",
 }
 
-func (s *compileScope) compileCall(e *plan.Expr) (cexpr, error) {
-	args := make([]cexpr, len(e.Args))
+func (s *CompileScope) compileCall(e *plan.Expr) (Expr, error) {
+	args := make([]Expr, len(e.Args))
 	for i, a := range e.Args {
-		c, err := s.compile(a)
+		c, err := s.Compile(a)
 		if err != nil {
 			return nil, err
 		}
 		// Functions work on the values of a dictionary-encoded column.
-		args[i] = decodeDictionary(c)
+		args[i] = DecodeDictionary(c)
 	}
 	text := e.Describe()
 	want := func(n int) error {
 		if len(args) != n {
-			return s.errorf(rberr.Plan, "%s takes %d argument(s), got %d", e.Fn, n, len(args))
+			return s.Errorf(rberr.Plan, "%s takes %d argument(s), got %d", e.Fn, n, len(args))
 		}
 		return nil
 	}
-	mk := func(dt arrow.DataType, k kernelFn) (cexpr, error) {
+	mk := func(dt arrow.DataType, k kernelFn) (Expr, error) {
 		return &callExpr{name: e.Fn, args: args, dt: dt, kernel: k, text: text}, nil
 	}
 	typeErr := func(format string, a ...any) error {
-		return s.errorf(rberr.Type, "%s: %s", text, fmt.Sprintf(format, a...))
+		return s.Errorf(rberr.Type, "%s: %s", text, fmt.Sprintf(format, a...))
 	}
 	describeArg := func(i int) string { return fmt.Sprintf("%s (%s)", args[i], TypeName(args[i].Type())) }
 
@@ -143,7 +143,7 @@ func (s *compileScope) compileCall(e *plan.Expr) (cexpr, error) {
 		}
 		a, b := args[0].Type(), args[1].Type()
 		operand := func(t arrow.DataType) bool {
-			return isNumeric(t) || t.ID() == arrow.NULL || t.ID() == arrow.DECIMAL128
+			return IsNumeric(t) || t.ID() == arrow.NULL || t.ID() == arrow.DECIMAL128
 		}
 		if !operand(a) || !operand(b) {
 			return nil, typeErr("arithmetic needs numeric operands, got %s and %s", describeArg(0), describeArg(1))
@@ -151,7 +151,7 @@ func (s *compileScope) compileCall(e *plan.Expr) (cexpr, error) {
 		f64 := arrow.PrimitiveTypes.Float64
 		if a.ID() == arrow.DECIMAL128 || b.ID() == arrow.DECIMAL128 {
 			switch {
-			case e.Fn == "div" || isFloat(a) || isFloat(b):
+			case e.Fn == "div" || IsFloat(a) || IsFloat(b):
 				// As DuckDB: decimal division, and decimals with floats, are float64.
 				k := computeKernel("divide_unchecked", nil)
 				switch e.Fn {
@@ -187,7 +187,7 @@ func (s *compileScope) compileCall(e *plan.Expr) (cexpr, error) {
 		case "floordiv", "mod":
 			return mk(st, castArgs([]arrow.DataType{st, st}, floorDivModKernel(e.Fn == "mod", text)))
 		}
-		if isInteger(st) {
+		if IsInteger(st) {
 			checked := map[string]string{"add": "add", "sub": "subtract", "mul": "multiply"}[e.Fn]
 			return mk(st, castArgs([]arrow.DataType{st, st}, checkedArith(checked, text, st)))
 		}
@@ -200,12 +200,12 @@ func (s *compileScope) compileCall(e *plan.Expr) (cexpr, error) {
 		switch {
 		case t.ID() == arrow.DECIMAL128:
 			return mk(t, decNegKernel)
-		case isFloat(t):
+		case IsFloat(t):
 			return mk(t, computeKernel("negate_unchecked", nil))
-		case isInteger(t) && !isSigned(t):
+		case IsInteger(t) && !IsSigned(t):
 			i64 := arrow.PrimitiveTypes.Int64
 			return mk(i64, castArgs([]arrow.DataType{i64}, checkedArith("negate", text, i64)))
-		case isInteger(t):
+		case IsInteger(t):
 			return mk(t, checkedArith("negate", text, t))
 		case t.ID() == arrow.NULL:
 			return mk(arrow.PrimitiveTypes.Int64, castArgs([]arrow.DataType{arrow.PrimitiveTypes.Int64}, computeKernel("negate_unchecked", nil)))
@@ -228,7 +228,7 @@ func (s *compileScope) compileCall(e *plan.Expr) (cexpr, error) {
 			// Exact across units (a cast to the finer unit could overflow).
 			return mk(arrow.FixedWidthTypes.Boolean, instantCompareKernel(e.Fn))
 		}
-		ct, ok := comparableType(ta, tb)
+		ct, ok := ComparableType(ta, tb)
 		if !ok || !orderable(ct) {
 			return nil, typeErr("cannot compare %s with %s", describeArg(0), describeArg(1))
 		}
@@ -271,8 +271,8 @@ func (s *compileScope) compileCall(e *plan.Expr) (cexpr, error) {
 			t = args[1].Type()
 		}
 		if !arrow.TypeEqual(t, args[1].Type()) {
-			if ct, ok := comparableType(t, args[1].Type()); ok && (isNumeric(t) && isNumeric(args[1].Type())) {
-				if !arrow.TypeEqual(ct, t) && !(isInteger(t) && args[1].Type().ID() == arrow.INT64) {
+			if ct, ok := ComparableType(t, args[1].Type()); ok && (IsNumeric(t) && IsNumeric(args[1].Type())) {
+				if !arrow.TypeEqual(ct, t) && !(IsInteger(t) && args[1].Type().ID() == arrow.INT64) {
 					t = ct
 				}
 			} else if args[1].Type().ID() != arrow.NULL && !canCast(args[1].Type(), t) {
@@ -284,7 +284,7 @@ func (s *compileScope) compileCall(e *plan.Expr) (cexpr, error) {
 		if err := want(1); err != nil {
 			return nil, err
 		}
-		if !isString(args[0].Type()) {
+		if !IsString(args[0].Type()) {
 			return nil, typeErr("%s needs a string column, got %s", strings.Replace(e.Fn, "_", ".", 1), describeArg(0))
 		}
 		pat, ok := e.Options["pattern"].(string)
@@ -312,7 +312,7 @@ func (s *compileScope) compileCall(e *plan.Expr) (cexpr, error) {
 		if err := want(1); err != nil {
 			return nil, err
 		}
-		if !isString(args[0].Type()) {
+		if !IsString(args[0].Type()) {
 			return nil, typeErr("%s needs a string column, got %s", strings.Replace(e.Fn, "_", ".", 1), describeArg(0))
 		}
 		f := strings.ToLower
@@ -324,7 +324,7 @@ func (s *compileScope) compileCall(e *plan.Expr) (cexpr, error) {
 		if err := want(1); err != nil {
 			return nil, err
 		}
-		if !isString(args[0].Type()) {
+		if !IsString(args[0].Type()) {
 			return nil, typeErr("str.len_chars needs a string column, got %s", describeArg(0))
 		}
 		return mk(arrow.PrimitiveTypes.Int32, castArgs([]arrow.DataType{arrow.BinaryTypes.String}, lenCharsKernel))
@@ -364,7 +364,7 @@ func (s *compileScope) compileCall(e *plan.Expr) (cexpr, error) {
 		return mk(args[0].Type(), k)
 	case "debug_panic":
 		// A test hook: proves that a panic inside a running job becomes an error.
-		return mk(arrow.FixedWidthTypes.Boolean, func(*evalCtx, []compute.Datum) (compute.Datum, error) {
+		return mk(arrow.FixedWidthTypes.Boolean, func(*EvalCtx, []compute.Datum) (compute.Datum, error) {
 			panic("debug_panic evaluated")
 		})
 	}
@@ -372,7 +372,7 @@ func (s *compileScope) compileCall(e *plan.Expr) (cexpr, error) {
 	if sug := plan.Suggest(e.Fn, Functions); sug != "" {
 		msg += fmt.Sprintf("; did you mean %q?", sug)
 	}
-	return nil, s.errorf(rberr.Plan, "%s", msg)
+	return nil, s.Errorf(rberr.Plan, "%s", msg)
 }
 
 // orderable reports whether arrow-go's comparison kernels take values of type t.
@@ -382,15 +382,15 @@ func orderable(t arrow.DataType) bool {
 		arrow.DATE32, arrow.DATE64, arrow.TIMESTAMP, arrow.DURATION, arrow.TIME32, arrow.TIME64:
 		return true
 	}
-	return isNumeric(t)
+	return IsNumeric(t)
 }
 
 // allNullKernel returns an all-null result of type t, as long as its first argument.
 func allNullKernel(t arrow.DataType) kernelFn {
-	return func(ec *evalCtx, args []compute.Datum) (compute.Datum, error) {
+	return func(ec *EvalCtx, args []compute.Datum) (compute.Datum, error) {
 		for _, a := range args {
 			if ad, ok := a.(*compute.ArrayDatum); ok {
-				out := array.MakeArrayOfNull(ec.mem, t, int(ad.Len()))
+				out := array.MakeArrayOfNull(ec.Mem, t, int(ad.Len()))
 				return wrapResult(out, false)
 			}
 		}
@@ -399,7 +399,7 @@ func allNullKernel(t arrow.DataType) kernelFn {
 }
 
 // comparableType is the type both sides of a comparison are cast to.
-func comparableType(a, b arrow.DataType) (arrow.DataType, bool) {
+func ComparableType(a, b arrow.DataType) (arrow.DataType, bool) {
 	switch {
 	case arrow.TypeEqual(a, b):
 		return a, true
@@ -407,14 +407,14 @@ func comparableType(a, b arrow.DataType) (arrow.DataType, bool) {
 		return b, true
 	case b.ID() == arrow.NULL:
 		return a, true
-	case isNumeric(a) && isNumeric(b):
+	case IsNumeric(a) && IsNumeric(b):
 		return numericSupertype(a, b), true
-	case a.ID() == arrow.DECIMAL128 && (b.ID() == arrow.DECIMAL128 || isInteger(b)),
-		b.ID() == arrow.DECIMAL128 && isInteger(a):
+	case a.ID() == arrow.DECIMAL128 && (b.ID() == arrow.DECIMAL128 || IsInteger(b)),
+		b.ID() == arrow.DECIMAL128 && IsInteger(a):
 		da, _ := asDecimalType(a)
 		db, _ := asDecimalType(b)
 		return decCommonType(da, db), true
-	case isString(a) && isString(b):
+	case IsString(a) && IsString(b):
 		return arrow.BinaryTypes.LargeString, true
 	case a.ID() == arrow.TIMESTAMP && b.ID() == arrow.TIMESTAMP:
 		ta, tb := a.(*arrow.TimestampType), b.(*arrow.TimestampType)
