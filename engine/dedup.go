@@ -44,7 +44,7 @@ type dedupRow struct {
 	ref rowRef
 }
 
-func (o *dedupOp) open(tc *taskCtx) error {
+func (o *dedupOp) Open(tc *taskCtx) error {
 	o.tc = tc
 	o.groups = newGrouper(o.keyTypes)
 	o.store.schema = o.inSchema
@@ -52,9 +52,9 @@ func (o *dedupOp) open(tc *taskCtx) error {
 	return nil
 }
 
-func (o *dedupOp) processMarker(message, emitter) error { return nil }
+func (o *dedupOp) ProcessMarker(message, emitter) error { return nil }
 
-func (o *dedupOp) processBatch(m message, out emitter) error {
+func (o *dedupOp) ProcessBatch(m message, out emitter) error {
 	rec := m.rec
 	defer rec.Release()
 	n := int(rec.NumRows())
@@ -91,7 +91,7 @@ func (o *dedupOp) processBatch(m message, out emitter) error {
 	return nil
 }
 
-func (o *dedupOp) processWatermark(wm int64, out emitter) error {
+func (o *dedupOp) ProcessWatermark(wm int64, out emitter) error {
 	if wm <= o.wm {
 		return nil
 	}
@@ -138,10 +138,10 @@ func (o *dedupOp) processWatermark(wm int64, out emitter) error {
 	if err != nil {
 		return err
 	}
-	return out.emit(message{kind: msgWatermark, n: wm})
+	return out.Emit(message{kind: msgWatermark, n: wm})
 }
 
-func (o *dedupOp) close() {
+func (o *dedupOp) Close() {
 	o.store.release()
 	if o.groups != nil {
 		o.groups.release()
@@ -209,7 +209,7 @@ type topnRow struct {
 	row  int32
 }
 
-func (o *topnOp) open(tc *taskCtx) error {
+func (o *topnOp) Open(tc *taskCtx) error {
 	o.tc = tc
 	o.wm = math.MinInt64
 	o.store.schema = o.inSchema
@@ -218,9 +218,9 @@ func (o *topnOp) open(tc *taskCtx) error {
 	return nil
 }
 
-func (o *topnOp) processMarker(message, emitter) error { return nil }
+func (o *topnOp) ProcessMarker(message, emitter) error { return nil }
 
-func (o *topnOp) processBatch(m message, out emitter) error {
+func (o *topnOp) ProcessBatch(m message, out emitter) error {
 	rec := m.rec
 	defer rec.Release()
 	n := int(rec.NumRows())
@@ -401,7 +401,7 @@ func (o *topnOp) trim(part *topnPart) {
 	part.limit = max(part.limit, 2*len(rows)+64)
 }
 
-func (o *topnOp) processWatermark(wm int64, out emitter) error {
+func (o *topnOp) ProcessWatermark(wm int64, out emitter) error {
 	if wm <= o.wm {
 		return nil
 	}
@@ -467,10 +467,10 @@ func (o *topnOp) processWatermark(wm int64, out emitter) error {
 	if err := flush(); err != nil {
 		return err
 	}
-	return out.emit(message{kind: msgWatermark, n: wm})
+	return out.Emit(message{kind: msgWatermark, n: wm})
 }
 
-func (o *topnOp) close() {
+func (o *topnOp) Close() {
 	o.store.release()
 	if o.groups != nil {
 		o.groups.release()

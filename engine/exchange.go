@@ -77,9 +77,9 @@ func (r *router) broadcast(m message) error {
 	return nil
 }
 
-func (r *router) emit(m message) error {
+func (r *router) Emit(m message) error {
 	if r.sink != nil {
-		return r.sink.emit(m)
+		return r.sink.Emit(m)
 	}
 	switch m.kind {
 	case msgWatermark, msgEnd, msgSourceDone, msgIdle:

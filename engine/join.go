@@ -282,9 +282,9 @@ func (j *joinBase) emitPairs(left, right []rowRef, extra []arrow.Array, out emit
 	return emitSliced(rec, j.emitSz, out)
 }
 
-func (j *joinBase) processMarker(message, emitter) error { return nil }
+func (j *joinBase) ProcessMarker(message, emitter) error { return nil }
 
-func (j *joinBase) close() {
+func (j *joinBase) Close() {
 	j.sides[0].store.release()
 	j.sides[1].store.release()
 	if j.keys != nil {
@@ -305,13 +305,13 @@ type joinPane struct {
 	rows [2]map[uint32][]rowRef // per side: key id -> rows
 }
 
-func (o *windowJoinOp) open(tc *taskCtx) error {
+func (o *windowJoinOp) Open(tc *taskCtx) error {
 	o.openBase(tc)
 	o.panes = map[[2]int64]*joinPane{}
 	return nil
 }
 
-func (o *windowJoinOp) processBatch(m message, out emitter) error {
+func (o *windowJoinOp) ProcessBatch(m message, out emitter) error {
 	rec := m.rec
 	defer rec.Release()
 	ids, ts, err := o.arrive(m)
@@ -356,7 +356,7 @@ func (o *windowJoinOp) processBatch(m message, out emitter) error {
 	return nil
 }
 
-func (o *windowJoinOp) processWatermark(wm int64, out emitter) error {
+func (o *windowJoinOp) ProcessWatermark(wm int64, out emitter) error {
 	if wm <= o.wm {
 		return nil
 	}
@@ -413,7 +413,7 @@ func (o *windowJoinOp) processWatermark(wm int64, out emitter) error {
 	if err := flush(); err != nil {
 		return err
 	}
-	return out.emit(message{kind: msgWatermark, n: wm})
+	return out.Emit(message{kind: msgWatermark, n: wm})
 }
 
 // intervalJoinOp joins a left row with every right row of the same key whose event time
@@ -496,14 +496,14 @@ func (a timedRef) before(b timedRef) bool {
 	return a.ref.row < b.ref.row
 }
 
-func (o *intervalJoinOp) open(tc *taskCtx) error {
+func (o *intervalJoinOp) Open(tc *taskCtx) error {
 	o.openBase(tc)
 	o.kept = [2]map[uint32]*timeIndex{{}, {}}
 	o.add = map[uint32][]timedRef{}
 	return nil
 }
 
-func (o *intervalJoinOp) processBatch(m message, out emitter) error {
+func (o *intervalJoinOp) ProcessBatch(m message, out emitter) error {
 	rec := m.rec
 	defer rec.Release()
 	if rec.NumRows() == 0 {
@@ -567,7 +567,7 @@ func (o *intervalJoinOp) processBatch(m message, out emitter) error {
 	return err
 }
 
-func (o *intervalJoinOp) processWatermark(wm int64, out emitter) error {
+func (o *intervalJoinOp) ProcessWatermark(wm int64, out emitter) error {
 	if wm <= o.wm {
 		return nil
 	}
@@ -593,7 +593,7 @@ func (o *intervalJoinOp) processWatermark(wm int64, out emitter) error {
 			}
 		}
 	}
-	return out.emit(message{kind: msgWatermark, n: intervalOutputWatermark(wm, o.spec.upper)})
+	return out.Emit(message{kind: msgWatermark, n: intervalOutputWatermark(wm, o.spec.upper)})
 }
 
 // intervalOutputWatermark is the watermark an interval join passes on. A pair carries its
@@ -668,14 +668,14 @@ type asofLeft struct {
 	ref rowRef
 }
 
-func (o *asofJoinOp) open(tc *taskCtx) error {
+func (o *asofJoinOp) Open(tc *taskCtx) error {
 	o.openBase(tc)
 	o.right = map[uint32][]timedRef{}
 	o.unsorted = map[uint32]int{}
 	return nil
 }
 
-func (o *asofJoinOp) processBatch(m message, out emitter) error {
+func (o *asofJoinOp) ProcessBatch(m message, out emitter) error {
 	rec := m.rec
 	defer rec.Release()
 	ids, ts, err := o.arrive(m)
@@ -720,7 +720,7 @@ func (o *asofJoinOp) processBatch(m message, out emitter) error {
 	return nil
 }
 
-func (o *asofJoinOp) processWatermark(wm int64, out emitter) error {
+func (o *asofJoinOp) ProcessWatermark(wm int64, out emitter) error {
 	if wm <= o.wm {
 		return nil
 	}
@@ -762,5 +762,5 @@ func (o *asofJoinOp) processWatermark(wm int64, out emitter) error {
 			o.right[k] = append(list[:0], list[at:]...)
 		}
 	}
-	return out.emit(message{kind: msgWatermark, n: wm})
+	return out.Emit(message{kind: msgWatermark, n: wm})
 }

@@ -31,7 +31,7 @@ type countingEmitter struct {
 	m    *opMetrics
 }
 
-func (c *countingEmitter) emit(msg message) error {
+func (c *countingEmitter) Emit(msg message) error {
 	switch msg.kind {
 	case msgBatch:
 		c.m.recordsOut.Add(msg.rec.NumRows())
@@ -39,7 +39,7 @@ func (c *countingEmitter) emit(msg message) error {
 	case msgWatermark:
 		c.m.watermark.Store(msg.n)
 	}
-	return c.next.emit(msg)
+	return c.next.Emit(msg)
 }
 
 // registry holds every operator's metrics of a job.

@@ -19,9 +19,9 @@ type filterOp struct {
 	tc   *taskCtx
 }
 
-func (o *filterOp) open(tc *taskCtx) error { o.tc = tc; return nil }
+func (o *filterOp) Open(tc *taskCtx) error { o.tc = tc; return nil }
 
-func (o *filterOp) processBatch(m message, out emitter) error {
+func (o *filterOp) ProcessBatch(m message, out emitter) error {
 	rec := m.rec
 	defer rec.Release()
 	d, err := o.pred.Eval(o.tc.ec, rec)
@@ -37,7 +37,7 @@ func (o *filterOp) processBatch(m message, out emitter) error {
 	if b.NullN() == 0 {
 		if trues := countTrue(b); trues == b.Len() {
 			rec.Retain()
-			return out.emit(m.with(rec))
+			return out.Emit(m.with(rec))
 		} else if trues == 0 {
 			return nil
 		}
@@ -50,7 +50,7 @@ func (o *filterOp) processBatch(m message, out emitter) error {
 		res.Release()
 		return nil
 	}
-	return out.emit(m.with(res))
+	return out.Emit(m.with(res))
 }
 
 func countTrue(b *array.Boolean) int {
@@ -72,9 +72,9 @@ type projectOp struct {
 	tc     *taskCtx
 }
 
-func (o *projectOp) open(tc *taskCtx) error { o.tc = tc; return nil }
+func (o *projectOp) Open(tc *taskCtx) error { o.tc = tc; return nil }
 
-func (o *projectOp) processBatch(m message, out emitter) error {
+func (o *projectOp) ProcessBatch(m message, out emitter) error {
 	rec := m.rec
 	defer rec.Release()
 	cols, err := evalColumns(o.tc.ec, o.exprs, rec)
@@ -83,7 +83,7 @@ func (o *projectOp) processBatch(m message, out emitter) error {
 	}
 	defer releaseAll(cols)
 	res := array.NewRecordBatch(o.schema, cols, rec.NumRows())
-	return out.emit(m.with(res))
+	return out.Emit(m.with(res))
 }
 
 // limitOp passes the first n rows of an ordered stream and then asks the sources to stop.
@@ -95,9 +95,9 @@ type limitOp struct {
 	tc       *taskCtx
 }
 
-func (o *limitOp) open(tc *taskCtx) error { o.tc = tc; return nil }
+func (o *limitOp) Open(tc *taskCtx) error { o.tc = tc; return nil }
 
-func (o *limitOp) processBatch(m message, out emitter) error {
+func (o *limitOp) ProcessBatch(m message, out emitter) error {
 	rec := m.rec
 	defer rec.Release()
 	left := o.n - o.seen
@@ -114,9 +114,9 @@ func (o *limitOp) processBatch(m message, out emitter) error {
 	}
 	if rows == rec.NumRows() {
 		rec.Retain()
-		return out.emit(m.with(rec))
+		return out.Emit(m.with(rec))
 	}
-	return out.emit(m.with(rec.NewSlice(0, rows)))
+	return out.Emit(m.with(rec.NewSlice(0, rows)))
 }
 
 // reorderOp restores source order (source ordinal, split, chunk) after parallel reading,
@@ -142,9 +142,9 @@ func newReorderOp(ordinals []int, counts map[int]int) *reorderOp {
 	return &reorderOp{ordinals: ordinals, counts: c, buffered: map[uint64][]message{}, done: map[uint64]bool{}, pending: math.MinInt64}
 }
 
-// processWatermark holds a watermark back while batches that arrived before it are still
+// ProcessWatermark holds a watermark back while batches that arrived before it are still
 // buffered: emitting it first would make them late downstream.
-func (o *reorderOp) processWatermark(wm int64, out emitter) error {
+func (o *reorderOp) ProcessWatermark(wm int64, out emitter) error {
 	o.pending = max(o.pending, wm)
 	return o.releaseWatermark(out)
 }
@@ -155,7 +155,7 @@ func (o *reorderOp) releaseWatermark(out emitter) error {
 	}
 	wm := o.pending
 	o.pending = math.MinInt64
-	return out.emit(message{kind: msgWatermark, n: wm})
+	return out.Emit(message{kind: msgWatermark, n: wm})
 }
 
 func (o *reorderOp) current() (uint64, bool) {
@@ -165,16 +165,16 @@ func (o *reorderOp) current() (uint64, bool) {
 	return makeSeq(o.ordinals[o.pos], o.split, 0), true
 }
 
-func (o *reorderOp) processBatch(m message, out emitter) error {
+func (o *reorderOp) ProcessBatch(m message, out emitter) error {
 	if cur, ok := o.current(); ok && splitOf(m.seq) == cur {
-		return out.emit(m)
+		return out.Emit(m)
 	}
 	s := splitOf(m.seq)
 	o.buffered[s] = append(o.buffered[s], m)
 	return nil
 }
 
-func (o *reorderOp) processMarker(m message, out emitter) error {
+func (o *reorderOp) ProcessMarker(m message, out emitter) error {
 	switch m.kind {
 	case msgSplitDone:
 		o.done[splitOf(m.seq)] = true
@@ -205,7 +205,7 @@ func (o *reorderOp) advance(out emitter) error {
 			return nil
 		}
 		delete(o.done, cur)
-		if err := out.emit(message{kind: msgSplitDone, seq: cur}); err != nil {
+		if err := out.Emit(message{kind: msgSplitDone, seq: cur}); err != nil {
 			return err
 		}
 		o.split++
@@ -223,7 +223,7 @@ func (o *reorderOp) flushCurrent(out emitter) error {
 	ms := o.buffered[cur]
 	delete(o.buffered, cur)
 	for i, m := range ms {
-		if err := out.emit(m); err != nil {
+		if err := out.Emit(m); err != nil {
 			for _, rest := range ms[i+1:] {
 				rest.rec.Release()
 			}
@@ -233,7 +233,7 @@ func (o *reorderOp) flushCurrent(out emitter) error {
 	return nil
 }
 
-func (o *reorderOp) finish(out emitter) error {
+func (o *reorderOp) Finish(out emitter) error {
 	// Everything has arrived; emit what is left in order (only after a source stopped early).
 	keys := make([]uint64, 0, len(o.buffered))
 	for k := range o.buffered {
@@ -242,7 +242,7 @@ func (o *reorderOp) finish(out emitter) error {
 	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
 	for _, k := range keys {
 		for _, m := range o.buffered[k] {
-			if err := out.emit(m); err != nil {
+			if err := out.Emit(m); err != nil {
 				return err
 			}
 		}
@@ -251,7 +251,7 @@ func (o *reorderOp) finish(out emitter) error {
 	return o.releaseWatermark(out)
 }
 
-func (o *reorderOp) close() {
+func (o *reorderOp) Close() {
 	for _, ms := range o.buffered {
 		for _, m := range ms {
 			m.rec.Release()
@@ -274,21 +274,21 @@ type aggregateOp struct {
 	agg       *hashAgg
 }
 
-func (o *aggregateOp) open(tc *taskCtx) error {
+func (o *aggregateOp) Open(tc *taskCtx) error {
 	o.tc = tc
 	o.agg = newHashAgg(o.name, o.keys, o.keyTypes, o.aggs)
 	return nil
 }
 
-func (o *aggregateOp) processMarker(message, emitter) error { return nil }
+func (o *aggregateOp) ProcessMarker(message, emitter) error { return nil }
 
-func (o *aggregateOp) processBatch(m message, out emitter) error {
+func (o *aggregateOp) ProcessBatch(m message, out emitter) error {
 	defer m.rec.Release()
 	_, err := o.agg.consume(o.tc.ec, m.rec, m.seq)
 	return err
 }
 
-func (o *aggregateOp) finish(out emitter) error {
+func (o *aggregateOp) Finish(out emitter) error {
 	n := o.agg.numGroups()
 	if n == 0 && len(o.keys) == 0 {
 		// A global aggregation over no rows still has one row (count 0, sums null), as SQL.
@@ -320,14 +320,14 @@ func emitSliced(rec arrow.RecordBatch, batchSize int, out emitter) error {
 	n := rec.NumRows()
 	for off := int64(0); off < n; off += int64(batchSize) {
 		end := min(off+int64(batchSize), n)
-		if err := out.emit(message{kind: msgBatch, rec: rec.NewSlice(off, end), seq: seqUnordered}); err != nil {
+		if err := out.Emit(message{kind: msgBatch, rec: rec.NewSlice(off, end), seq: seqUnordered}); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (o *aggregateOp) close() {
+func (o *aggregateOp) Close() {
 	if o.agg != nil {
 		o.agg.release()
 	}

@@ -74,29 +74,29 @@ func splitOf(seq uint64) uint64 { return seq &^ (1<<20 - 1) }
 
 // emitter receives an operator's output.
 type emitter interface {
-	emit(m message) error
+	Emit(m message) error
 }
 
 // operator is one step of a chain. Only processBatch is required in spirit; embedding
 // baseOp gives the defaults: markers and watermarks pass through, finish does nothing.
 type operator interface {
-	open(tc *taskCtx) error
-	processBatch(m message, out emitter) error
-	processMarker(m message, out emitter) error
-	processWatermark(wm int64, out emitter) error
-	finish(out emitter) error
-	close()
+	Open(tc *taskCtx) error
+	ProcessBatch(m message, out emitter) error
+	ProcessMarker(m message, out emitter) error
+	ProcessWatermark(wm int64, out emitter) error
+	Finish(out emitter) error
+	Close()
 }
 
 type baseOp struct{}
 
-func (baseOp) open(*taskCtx) error                        { return nil }
-func (baseOp) processMarker(m message, out emitter) error { return out.emit(m) }
-func (baseOp) processWatermark(wm int64, out emitter) error {
-	return out.emit(message{kind: msgWatermark, n: wm})
+func (baseOp) Open(*taskCtx) error                        { return nil }
+func (baseOp) ProcessMarker(m message, out emitter) error { return out.Emit(m) }
+func (baseOp) ProcessWatermark(wm int64, out emitter) error {
+	return out.Emit(message{kind: msgWatermark, n: wm})
 }
-func (baseOp) finish(emitter) error { return nil }
-func (baseOp) close()               {}
+func (baseOp) Finish(emitter) error { return nil }
+func (baseOp) Close()               {}
 
 // taskCtx is what an operator may use at run time.
 type taskCtx struct {
@@ -116,18 +116,18 @@ type chainLink struct {
 	m    *opMetrics
 }
 
-func (c *chainLink) emit(m message) error {
+func (c *chainLink) Emit(m message) error {
 	switch m.kind {
 	case msgBatch:
 		c.m.recordsIn.Add(m.rec.NumRows())
 		c.m.batchesIn.Add(1)
-		return c.op.processBatch(m, c.next)
+		return c.op.ProcessBatch(m, c.next)
 	case msgWatermark:
-		return c.op.processWatermark(m.n, c.next)
+		return c.op.ProcessWatermark(m.n, c.next)
 	case msgEnd:
 		return nil // handled by the task
 	default:
-		return c.op.processMarker(m, c.next)
+		return c.op.ProcessMarker(m, c.next)
 	}
 }
 
@@ -152,8 +152,8 @@ type sourceFn func(tc *taskCtx, out emitter) error
 
 // ticker is implemented by operators that need a periodic call (processing-time timers).
 type ticker interface {
-	tickInterval() time.Duration
-	onTick(out emitter) error
+	TickInterval() time.Duration
+	OnTick(out emitter) error
 }
 
 // build links the chain: head -> op0 -> op1 -> ... -> router, counting each operator's
@@ -182,7 +182,7 @@ func (t *task) run(tc *taskCtx) (err error) {
 			err = rberr.New(rberr.Internal, "panic in %s (subtask %d): %v\n%s", t.stage.name, t.index, r, debug.Stack())
 		}
 		for _, op := range t.chain {
-			op.close()
+			op.Close()
 		}
 		if err != nil {
 			t.drain()
@@ -192,7 +192,7 @@ func (t *task) run(tc *taskCtx) (err error) {
 	for i, op := range t.chain {
 		c := *tc
 		c.metrics = opMs[i]
-		if err := op.open(&c); err != nil {
+		if err := op.Open(&c); err != nil {
 			return err
 		}
 	}
@@ -210,11 +210,11 @@ func (t *task) run(tc *taskCtx) (err error) {
 		return t.out.end()
 	}
 	// End of input: the final watermark, then finish each operator in chain order.
-	if err := t.head.emit(message{kind: msgWatermark, n: WatermarkMax}); err != nil {
+	if err := t.head.Emit(message{kind: msgWatermark, n: WatermarkMax}); err != nil {
 		return err
 	}
 	for i, op := range t.chain {
-		if err := op.finish(t.outs[i]); err != nil {
+		if err := op.Finish(t.outs[i]); err != nil {
 			return err
 		}
 	}
@@ -233,8 +233,8 @@ func (t *task) loop(tc *taskCtx) error {
 	ended := 0
 	var tick <-chan time.Time
 	for _, op := range t.chain {
-		if tk, ok := op.(ticker); ok && tk.tickInterval() > 0 {
-			tm := time.NewTicker(tk.tickInterval())
+		if tk, ok := op.(ticker); ok && tk.TickInterval() > 0 {
+			tm := time.NewTicker(tk.TickInterval())
 			defer tm.Stop()
 			tick = tm.C
 			break
@@ -248,7 +248,7 @@ func (t *task) loop(tc *taskCtx) error {
 		case <-tick:
 			for i, op := range t.chain {
 				if tk, ok := op.(ticker); ok {
-					if err := tk.onTick(t.outs[i]); err != nil {
+					if err := tk.OnTick(t.outs[i]); err != nil {
 						return err
 					}
 				}
@@ -274,7 +274,7 @@ func (t *task) loop(tc *taskCtx) error {
 				all = all && (idle[i] || wms[i] == WatermarkMax)
 			}
 			if all {
-				if err := t.head.emit(m); err != nil {
+				if err := t.head.Emit(m); err != nil {
 					return err
 				}
 				continue
@@ -283,7 +283,7 @@ func (t *task) loop(tc *taskCtx) error {
 			if m.kind == msgBatch {
 				idle[m.ch] = false
 			}
-			if err := t.head.emit(m); err != nil {
+			if err := t.head.Emit(m); err != nil {
 				return err
 			}
 			continue
@@ -298,7 +298,7 @@ func (t *task) loop(tc *taskCtx) error {
 		}
 		if active && low > current && low != WatermarkMax {
 			current = low
-			if err := t.head.emit(message{kind: msgWatermark, n: low}); err != nil {
+			if err := t.head.Emit(message{kind: msgWatermark, n: low}); err != nil {
 				return err
 			}
 		}

@@ -48,7 +48,7 @@ type session struct {
 	touched    bool
 }
 
-func (o *sessionAggOp) open(tc *taskCtx) error {
+func (o *sessionAggOp) Open(tc *taskCtx) error {
 	o.tc = tc
 	o.wm = math.MinInt64
 	o.keyAgg = newHashAgg(o.name, o.keys, o.keyTypes, nil)
@@ -57,7 +57,7 @@ func (o *sessionAggOp) open(tc *taskCtx) error {
 	return nil
 }
 
-func (o *sessionAggOp) processMarker(message, emitter) error { return nil }
+func (o *sessionAggOp) ProcessMarker(message, emitter) error { return nil }
 
 func (o *sessionAggOp) newID() uint32 {
 	if n := len(o.free); n > 0 {
@@ -69,7 +69,7 @@ func (o *sessionAggOp) newID() uint32 {
 	return o.nextID - 1
 }
 
-func (o *sessionAggOp) processBatch(m message, out emitter) error {
+func (o *sessionAggOp) ProcessBatch(m message, out emitter) error {
 	rec := m.rec
 	defer rec.Release()
 	n := int(rec.NumRows())
@@ -249,7 +249,7 @@ func (o *sessionAggOp) emitSessions(ss []*session, out emitter) error {
 	return emitSliced(rec, o.batchSize, out)
 }
 
-func (o *sessionAggOp) processWatermark(wm int64, out emitter) error {
+func (o *sessionAggOp) ProcessWatermark(wm int64, out emitter) error {
 	if wm <= o.wm {
 		return nil
 	}
@@ -290,7 +290,7 @@ func (o *sessionAggOp) processWatermark(wm int64, out emitter) error {
 	if err != nil {
 		return err
 	}
-	return out.emit(message{kind: msgWatermark, n: wm})
+	return out.Emit(message{kind: msgWatermark, n: wm})
 }
 
 // drop forgets a session whose allowed lateness is over.
@@ -302,7 +302,7 @@ func (o *sessionAggOp) drop(s *session) {
 	o.release(s)
 }
 
-func (o *sessionAggOp) close() {
+func (o *sessionAggOp) Close() {
 	if o.keyAgg != nil {
 		o.keyAgg.release()
 		o.state.release()

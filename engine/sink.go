@@ -7,8 +7,6 @@ import (
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/riverbed-engine/riverbed/batch"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
@@ -49,7 +47,7 @@ type writeOp struct {
 	tc      *taskCtx
 }
 
-func (o *writeOp) open(tc *taskCtx) error {
+func (o *writeOp) Open(tc *taskCtx) error {
 	o.tc = tc
 	prefix := fmt.Sprintf("part-%s-%05d", tc.job.id, o.subtask)
 	w, err := batch.NewParquetWriter(o.dir, prefix, o.schema, tc.ec.Mem, 0)
@@ -61,7 +59,7 @@ func (o *writeOp) open(tc *taskCtx) error {
 	return nil
 }
 
-func (o *writeOp) processBatch(m message, _ emitter) error {
+func (o *writeOp) ProcessBatch(m message, _ emitter) error {
 	defer m.rec.Release()
 	if m.rec.NumRows() == 0 {
 		return nil
@@ -69,7 +67,7 @@ func (o *writeOp) processBatch(m message, _ emitter) error {
 	return o.w.Write(m.rec)
 }
 
-func (o *writeOp) processMarker(message, emitter) error { return nil }
+func (o *writeOp) ProcessMarker(message, emitter) error { return nil }
 
 // checkOutputDir applies the write mode before the job starts: "error" refuses a
 // directory that already holds Parquet files, "append" adds to it (refusing data whose
@@ -102,17 +100,4 @@ func checkOutputDir(dir, mode string, schema *arrow.Schema) ([]string, bool, err
 		return existing, false, nil
 	}
 	return nil, false, rberr.New(rberr.Plan, "write_parquet: unknown mode %q (expected \"error\", \"append\" or \"overwrite\")", mode)
-}
-
-func summaryBatch(mem memory.Allocator, files []string, rows []int64) arrow.RecordBatch {
-	pb := array.NewStringBuilder(mem)
-	defer pb.Release()
-	rb := array.NewInt64Builder(mem)
-	defer rb.Release()
-	pb.AppendValues(files, nil)
-	rb.AppendValues(rows, nil)
-	p, r := pb.NewArray(), rb.NewArray()
-	defer p.Release()
-	defer r.Release()
-	return array.NewRecordBatch(writeSummarySchema, []arrow.Array{p, r}, int64(len(files)))
 }

@@ -44,13 +44,13 @@ func (s *parquetSource) run(tc *taskCtx, out emitter) error {
 				m := message{kind: msgBatch, rec: rec, seq: makeSeq(s.ordinal, i, chunk)}
 				chunk++
 				if s.clock == nil {
-					return out.emit(m)
+					return out.Emit(m)
 				}
 				if !s.clock.batch {
 					m.wm, m.hasWM = s.clock.before(i)
 				}
 				low := s.clock.observe(i, rec)
-				if err := out.emit(m); err != nil {
+				if err := out.Emit(m); err != nil {
 					return err
 				}
 				return s.clock.emitIfAdvanced(low, &emitted, out)
@@ -66,7 +66,7 @@ func (s *parquetSource) run(tc *taskCtx, out emitter) error {
 			job.progress.splitsPruned.Add(1)
 		}
 		job.progress.splitDone(sp.FileIndex)
-		if err := out.emit(message{kind: msgSplitDone, seq: makeSeq(s.ordinal, i, 0)}); err != nil {
+		if err := out.Emit(message{kind: msgSplitDone, seq: makeSeq(s.ordinal, i, 0)}); err != nil {
 			return err
 		}
 		if s.clock != nil {
@@ -191,7 +191,7 @@ func (c *splitClock) emitIfAdvanced(low int64, emitted *int64, out emitter) erro
 		return nil
 	}
 	*emitted = low
-	return out.emit(message{kind: msgWatermark, n: low})
+	return out.Emit(message{kind: msgWatermark, n: low})
 }
 
 // arrowSource reads an Arrow stream handed over by the caller (one subtask: a stream has
@@ -278,7 +278,7 @@ func (s *arrowSource) run(tc *taskCtx, out emitter) error {
 				cur = rec
 				return true, nil
 			case <-idle:
-				if err := out.emit(message{kind: msgIdle}); err != nil {
+				if err := out.Emit(message{kind: msgIdle}); err != nil {
 					return false, err
 				}
 			case <-job.stopped:
@@ -306,7 +306,7 @@ func (s *arrowSource) run(tc *taskCtx, out emitter) error {
 			if err := emitWithWatermark(wm, message{kind: msgBatch, rec: part, seq: makeSeq(s.ordinal, split, 0)}, out); err != nil {
 				return err
 			}
-			if err := out.emit(message{kind: msgSplitDone, seq: makeSeq(s.ordinal, split, 0)}); err != nil {
+			if err := out.Emit(message{kind: msgSplitDone, seq: makeSeq(s.ordinal, split, 0)}); err != nil {
 				return err
 			}
 			split++
@@ -318,7 +318,7 @@ func (s *arrowSource) run(tc *taskCtx, out emitter) error {
 			return tc.ctx.Err()
 		}
 	}
-	return out.emit(message{kind: msgSourceDone, seq: makeSeq(s.ordinal, 0, 0), n: int64(split)})
+	return out.Emit(message{kind: msgSourceDone, seq: makeSeq(s.ordinal, 0, 0), n: int64(split)})
 }
 
 // genSource runs a generator. The sequence is cut into blocks of `block` indexes; subtask
@@ -376,12 +376,12 @@ func (s *genSource) run(tc *taskCtx, subtask int, out emitter) error {
 			return err
 		}
 		job.progress.splitDone(-1)
-		if err := out.emit(message{kind: msgSplitDone, seq: seq}); err != nil {
+		if err := out.Emit(message{kind: msgSplitDone, seq: seq}); err != nil {
 			return err
 		}
 		if next := end + int64(s.parallel-1)*s.block; s.safe != nil && (s.count < 0 || next < s.count) {
 			// This subtask's next row is at index next (its next block).
-			if err := out.emit(message{kind: msgWatermark, n: s.safe(next)}); err != nil {
+			if err := out.Emit(message{kind: msgWatermark, n: s.safe(next)}); err != nil {
 				return err
 			}
 		}

@@ -26,7 +26,7 @@ type mapBatchesOp struct {
 	schema *arrow.Schema
 }
 
-func (o *mapBatchesOp) processBatch(m message, out emitter) error {
+func (o *mapBatchesOp) ProcessBatch(m message, out emitter) error {
 	defer m.rec.Release()
 	call := udfCaller.Load()
 	if call == nil {
@@ -46,5 +46,5 @@ func (o *mapBatchesOp) processBatch(m message, out emitter) error {
 		return nil
 	}
 	// Rows may be added or removed, so no split watermark or order survives beyond the batch.
-	return out.emit(m.with(res))
+	return out.Emit(m.with(res))
 }

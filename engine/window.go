@@ -141,16 +141,16 @@ type windowAggOp struct {
 	wbuf  [][2]int64
 }
 
-func (o *windowAggOp) open(tc *taskCtx) error {
+func (o *windowAggOp) Open(tc *taskCtx) error {
 	o.tc = tc
 	o.wm = math.MinInt64
 	o.panes = map[[2]int64]*pane{}
 	return nil
 }
 
-func (o *windowAggOp) processMarker(message, emitter) error { return nil }
+func (o *windowAggOp) ProcessMarker(message, emitter) error { return nil }
 
-func (o *windowAggOp) processBatch(m message, out emitter) error {
+func (o *windowAggOp) ProcessBatch(m message, out emitter) error {
 	rec := m.rec
 	defer rec.Release()
 	n := int(rec.NumRows())
@@ -281,7 +281,7 @@ func countLate(tc *taskCtx, rec arrow.RecordBatch, rows []int32, emit bool, out 
 	if err != nil {
 		return err
 	}
-	return out.emit(message{kind: msgBatch, rec: lr})
+	return out.Emit(message{kind: msgBatch, rec: lr})
 }
 
 func sortWindows(ws [][2]int64) {
@@ -360,7 +360,7 @@ func (o *windowAggOp) emitPane(p *pane, gids []uint32, out emitter) error {
 	return emitSliced(rec, o.batchSize, out)
 }
 
-func (o *windowAggOp) processWatermark(wm int64, out emitter) error {
+func (o *windowAggOp) ProcessWatermark(wm int64, out emitter) error {
 	if wm <= o.wm {
 		return nil
 	}
@@ -368,7 +368,7 @@ func (o *windowAggOp) processWatermark(wm int64, out emitter) error {
 	if err := o.fire(wm, out); err != nil {
 		return err
 	}
-	return out.emit(message{kind: msgWatermark, n: wm})
+	return out.Emit(message{kind: msgWatermark, n: wm})
 }
 
 // fire emits every window whose end the clock has passed and drops windows whose
@@ -408,7 +408,7 @@ func (o *windowAggOp) tickInterval() time.Duration {
 	return 0
 }
 
-func (o *windowAggOp) finish(out emitter) error {
+func (o *windowAggOp) Finish(out emitter) error {
 	// The final watermark has fired every event-time window; processing-time windows
 	// fire at the end of a bounded input.
 	if o.processing {
@@ -417,7 +417,7 @@ func (o *windowAggOp) finish(out emitter) error {
 	return nil
 }
 
-func (o *windowAggOp) close() {
+func (o *windowAggOp) Close() {
 	for _, p := range o.panes {
 		p.agg.release()
 	}
