@@ -1,6 +1,9 @@
 package engine
 
-import "github.com/riverbed-engine/riverbed/engine/plan"
+import (
+	"github.com/riverbed-engine/riverbed/engine/plan"
+	"github.com/riverbed-engine/riverbed/engine/runtime"
+)
 
 // The plan document, re-exported so that callers of the engine need only this package.
 type (
@@ -8,6 +11,13 @@ type (
 	Plan = plan.Plan
 	// Options tune how a plan runs (see package plan).
 	Options = plan.Options
+
+	// Job is a running plan (see package runtime).
+	Job = runtime.Job
+	// OperatorMetrics are one operator's counters in a job (see package runtime).
+	OperatorMetrics = runtime.OperatorMetrics
+	// ProgressSnapshot is a copy of a job's progress counters (see package runtime).
+	ProgressSnapshot = runtime.ProgressSnapshot
 )
 
 // PlanVersion is the version of the plan document this engine reads.

@@ -9,6 +9,7 @@ import (
 	"github.com/riverbed-engine/riverbed/batch"
 	"github.com/riverbed-engine/riverbed/engine/expr"
 	"github.com/riverbed-engine/riverbed/engine/plan"
+	"github.com/riverbed-engine/riverbed/engine/runtime"
 	"github.com/riverbed-engine/riverbed/internal/gen"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
@@ -42,7 +43,7 @@ type lnode struct {
 	// event time: the column that carries it (propagated while it survives), and on
 	// sources the watermark settings
 	timeCol string
-	wm      *watermarkSpec
+	wm      *runtime.WatermarkSpec
 	// generators
 	gen       gen.Generator
 	count     int64 // rows (datagen) or events (nexmark); -1: unbounded
@@ -373,7 +374,7 @@ func (b *binder) bind(n *plan.Node) (*lnode, error) {
 			}
 		}
 		ln.path = n.Path
-		ln.schema = writeSummarySchema
+		ln.schema = runtime.WriteSummarySchema
 	default:
 		ops := []string{"scan_parquet", "scan_arrow", "datagen", "nexmark", "filter", "select", "with_columns", "aggregate", "window_agg", "map_batches", "join", "dedup", "topn", "union", "limit", "write_parquet"}
 		msg := fmt.Sprintf("unknown operator %q", n.Op)
@@ -532,12 +533,12 @@ func collectCols(e *plan.Expr, m map[string]bool) {
 
 // bindEventTime applies a source's event_time settings.
 func (b *binder) bindEventTime(n *plan.Node, ln *lnode) error {
-	spec, err := sourceEventTime(n, ln.schema, ln.name)
+	spec, err := runtime.SourceEventTime(n, ln.schema, ln.name)
 	if err != nil {
 		return err
 	}
 	if spec != nil {
-		ln.wm, ln.timeCol = spec, spec.column
+		ln.wm, ln.timeCol = spec, spec.Column
 	}
 	return nil
 }
@@ -603,8 +604,8 @@ func (b *binder) bindGenerator(n *plan.Node, ln *lnode) error {
 	if ln.wm != nil {
 		// Nexmark's date_time and every datagen timestamp or date column carry the row's
 		// event time, non-decreasing in the sequence index.
-		id := ln.schema.Field(ln.schema.FieldIndices(ln.wm.column)[0]).Type.ID()
-		ln.genTime = (n.Op == "nexmark" && ln.wm.column == "date_time") ||
+		id := ln.schema.Field(ln.schema.FieldIndices(ln.wm.Column)[0]).Type.ID()
+		ln.genTime = (n.Op == "nexmark" && ln.wm.Column == "date_time") ||
 			(n.Op == "datagen" && (id == arrow.TIMESTAMP || id == arrow.DATE32))
 	}
 	return nil
@@ -656,7 +657,7 @@ func (b *binder) bindWindow(n *plan.Node, ln, in *lnode) error {
 		}
 		d, err := plan.ParseDuration(n.AllowedLateness)
 		if err != nil || d < 0 {
-			return rberr.New(rberr.Plan, "%s: allowed_lateness: %v", name, errOrNegative(err))
+			return rberr.New(rberr.Plan, "%s: allowed_lateness: %v", name, runtime.ErrOrNegative(err))
 		}
 		ln.lateness = d
 	}
@@ -742,7 +743,7 @@ func (b *binder) bindDedup(n *plan.Node, ln, in *lnode) error {
 	if n.Within != "" {
 		d, err := plan.ParseDuration(n.Within)
 		if err != nil || d <= 0 {
-			return rberr.New(rberr.Plan, "%s: within: %v", ln.name, errOrNegative(err))
+			return rberr.New(rberr.Plan, "%s: within: %v", ln.name, runtime.ErrOrNegative(err))
 		}
 		ln.within = d
 	}

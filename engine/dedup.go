@@ -10,6 +10,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/riverbed-engine/riverbed/engine/expr"
+	"github.com/riverbed-engine/riverbed/engine/runtime"
 )
 
 // dedupOp keeps the first row of each key in event-time order, and drops rows of that key
@@ -20,14 +21,14 @@ import (
 // taken in (event time, columns in schema order).
 // Rows behind the watermark on arrival are late: dropped and counted.
 type dedupOp struct {
-	baseOp
+	runtime.BaseOp
 	name     string
 	keys     []expr.Expr
 	keyTypes []arrow.DataType
 	within   int64
 	timeIdx  int
 	inSchema *arrow.Schema
-	tc       *taskCtx
+	tc       *runtime.TaskCtx
 	groups   *grouper
 	kept     []int64 // per key id: event time of the kept row; MinInt64: none
 	store    rowStore
@@ -44,7 +45,7 @@ type dedupRow struct {
 	ref rowRef
 }
 
-func (o *dedupOp) Open(tc *taskCtx) error {
+func (o *dedupOp) Open(tc *runtime.TaskCtx) error {
 	o.tc = tc
 	o.groups = newGrouper(o.keyTypes)
 	o.store.schema = o.inSchema
@@ -52,22 +53,22 @@ func (o *dedupOp) Open(tc *taskCtx) error {
 	return nil
 }
 
-func (o *dedupOp) ProcessMarker(message, emitter) error { return nil }
+func (o *dedupOp) ProcessMarker(runtime.Message, runtime.Emitter) error { return nil }
 
-func (o *dedupOp) ProcessBatch(m message, out emitter) error {
-	rec := m.rec
+func (o *dedupOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
+	rec := m.Rec
 	defer rec.Release()
 	n := int(rec.NumRows())
 	if n == 0 {
 		return nil
 	}
-	cols, err := evalColumns(o.tc.ec, o.keys, rec)
+	cols, err := runtime.EvalColumns(o.tc.Ec, o.keys, rec)
 	if err != nil {
 		return err
 	}
 	ids := make([]uint32, n)
-	err = o.groups.consume(o.tc.ec.Ctx, cols, ids)
-	releaseAll(cols)
+	err = o.groups.consume(o.tc.Ec.Ctx, cols, ids)
+	runtime.ReleaseAll(cols)
 	if err != nil {
 		return err
 	}
@@ -77,10 +78,10 @@ func (o *dedupOp) ProcessBatch(m message, out emitter) error {
 	kept := 0
 	for i, t := range o.ts {
 		if t == math.MinInt64 || t <= lateWM {
-			o.tc.metrics.late.Add(1)
+			o.tc.Metrics.Late.Add(1)
 			continue
 		}
-		o.pending = append(o.pending, dedupRow{ts: t, seq: m.seq, key: ids[i], ref: rowRef{chunk, int32(i)}})
+		o.pending = append(o.pending, dedupRow{ts: t, seq: m.Seq, key: ids[i], ref: rowRef{chunk, int32(i)}})
 		kept++
 	}
 	o.store.live[chunk] = kept
@@ -91,7 +92,7 @@ func (o *dedupOp) ProcessBatch(m message, out emitter) error {
 	return nil
 }
 
-func (o *dedupOp) ProcessWatermark(wm int64, out emitter) error {
+func (o *dedupOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
 	if wm <= o.wm {
 		return nil
 	}
@@ -104,7 +105,7 @@ func (o *dedupOp) ProcessWatermark(wm int64, out emitter) error {
 		if x.seq != y.seq {
 			return x.seq < y.seq
 		}
-		if x.seq == seqUnordered { // rows without input order: by their columns
+		if x.seq == runtime.SeqUnordered { // rows without input order: by their columns
 			if c := compareRows(o.store.chunks[x.ref.chunk], int(x.ref.row), o.store.chunks[y.ref.chunk], int(y.ref.row)); c != 0 {
 				return c < 0
 			}
@@ -125,9 +126,9 @@ func (o *dedupOp) ProcessWatermark(wm int64, out emitter) error {
 	var err error
 	if len(keep) > 0 {
 		var cols []arrow.Array
-		if cols, err = o.store.gather(o.tc.ec.Ctx, keep); err == nil {
+		if cols, err = o.store.gather(o.tc.Ec.Ctx, keep); err == nil {
 			rec := array.NewRecordBatch(o.inSchema, cols, int64(len(keep)))
-			releaseAll(cols)
+			runtime.ReleaseAll(cols)
 			err = emitSliced(rec, o.batch, out)
 		}
 	}
@@ -138,7 +139,7 @@ func (o *dedupOp) ProcessWatermark(wm int64, out emitter) error {
 	if err != nil {
 		return err
 	}
-	return out.Emit(message{kind: msgWatermark, n: wm})
+	return out.Emit(runtime.Message{Kind: runtime.MsgWatermark, N: wm})
 }
 
 func (o *dedupOp) Close() {
@@ -159,7 +160,7 @@ func (o *dedupOp) Close() {
 // (1..n); with ties every row whose value equals the n-th row's is kept too, and the rank
 // is SQL's RANK() (tied rows share the rank of the first of them).
 type topnOp struct {
-	baseOp
+	runtime.BaseOp
 	name       string
 	keys       []expr.Expr
 	keyTypes   []arrow.DataType
@@ -176,7 +177,7 @@ type topnOp struct {
 	inSchema   *arrow.Schema
 	batchSize  int
 
-	tc     *taskCtx
+	tc     *runtime.TaskCtx
 	wm     int64
 	store  rowStore
 	panes  map[[2]int64]*topnPane
@@ -209,7 +210,7 @@ type topnRow struct {
 	row  int32
 }
 
-func (o *topnOp) Open(tc *taskCtx) error {
+func (o *topnOp) Open(tc *runtime.TaskCtx) error {
 	o.tc = tc
 	o.wm = math.MinInt64
 	o.store.schema = o.inSchema
@@ -218,10 +219,10 @@ func (o *topnOp) Open(tc *taskCtx) error {
 	return nil
 }
 
-func (o *topnOp) ProcessMarker(message, emitter) error { return nil }
+func (o *topnOp) ProcessMarker(runtime.Message, runtime.Emitter) error { return nil }
 
-func (o *topnOp) ProcessBatch(m message, out emitter) error {
-	rec := m.rec
+func (o *topnOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
+	rec := m.Rec
 	defer rec.Release()
 	n := int(rec.NumRows())
 	if n == 0 {
@@ -229,21 +230,21 @@ func (o *topnOp) ProcessBatch(m message, out emitter) error {
 	}
 	ids := make([]uint32, n)
 	if len(o.keys) > 0 {
-		cols, err := evalColumns(o.tc.ec, o.keys, rec)
+		cols, err := runtime.EvalColumns(o.tc.Ec, o.keys, rec)
 		if err != nil {
 			return err
 		}
-		err = o.groups.consume(o.tc.ec.Ctx, cols, ids)
-		releaseAll(cols)
+		err = o.groups.consume(o.tc.Ec.Ctx, cols, ids)
+		runtime.ReleaseAll(cols)
 		if err != nil {
 			return err
 		}
 	}
-	d, err := o.orderBy.Eval(o.tc.ec, rec)
+	d, err := o.orderBy.Eval(o.tc.Ec, rec)
 	if err != nil {
 		return err
 	}
-	ob, err := expr.DatumToArray(o.tc.ec, d, n)
+	ob, err := expr.DatumToArray(o.tc.Ec, d, n)
 	if err != nil {
 		return err
 	}
@@ -284,7 +285,7 @@ func (o *topnOp) ProcessBatch(m message, out emitter) error {
 				p.parts[ids[i]] = part
 			}
 			r := vals(i)
-			r.ref, r.seq, r.row = rowRef{chunk, int32(i)}, m.seq, int32(i)
+			r.ref, r.seq, r.row = rowRef{chunk, int32(i)}, m.Seq, int32(i)
 			if part.full && !o.admits(r, part.cut) {
 				continue
 			}
@@ -302,7 +303,7 @@ func (o *topnOp) ProcessBatch(m message, out emitter) error {
 		}
 	}
 	if late > 0 {
-		o.tc.metrics.late.Add(late)
+		o.tc.Metrics.Late.Add(late)
 	}
 	o.store.live[chunk] += placed - n
 	if o.store.live[chunk] == 0 {
@@ -401,7 +402,7 @@ func (o *topnOp) trim(part *topnPart) {
 	part.limit = max(part.limit, 2*len(rows)+64)
 }
 
-func (o *topnOp) ProcessWatermark(wm int64, out emitter) error {
+func (o *topnOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
 	if wm <= o.wm {
 		return nil
 	}
@@ -420,21 +421,21 @@ func (o *topnOp) ProcessWatermark(wm int64, out emitter) error {
 		if len(refs) == 0 {
 			return nil
 		}
-		cols, err := o.store.gather(o.tc.ec.Ctx, refs)
+		cols, err := o.store.gather(o.tc.Ec.Ctx, refs)
 		if err != nil {
 			return err
 		}
 		if o.win != nil {
-			wcols, err := expr.BoundColumns(o.tc.ec, o.timeType, starts, ends)
+			wcols, err := expr.BoundColumns(o.tc.Ec, o.timeType, starts, ends)
 			if err != nil {
-				releaseAll(cols)
+				runtime.ReleaseAll(cols)
 				return err
 			}
 			cols = append(cols, wcols...)
 		}
-		cols = append(cols, expr.Int64Array(o.tc.ec.Mem, arrow.PrimitiveTypes.Int64, ranks, nil))
+		cols = append(cols, expr.Int64Array(o.tc.Ec.Mem, arrow.PrimitiveTypes.Int64, ranks, nil))
 		rec := array.NewRecordBatch(o.schema, cols, int64(len(refs)))
-		releaseAll(cols)
+		runtime.ReleaseAll(cols)
 		return emitSliced(rec, o.batchSize, out)
 	}
 	for _, w := range closedWindows(o.panes, wm) {
@@ -467,7 +468,7 @@ func (o *topnOp) ProcessWatermark(wm int64, out emitter) error {
 	if err := flush(); err != nil {
 		return err
 	}
-	return out.Emit(message{kind: msgWatermark, n: wm})
+	return out.Emit(runtime.Message{Kind: runtime.MsgWatermark, N: wm})
 }
 
 func (o *topnOp) Close() {

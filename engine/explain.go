@@ -15,7 +15,7 @@ func explainLogical(n *lnode, indent string) string {
 	case "scan_parquet":
 		detail = fmt.Sprintf("%d files, %d row groups, columns %s", len(n.dataset.Files), len(n.dataset.Splits), fieldNames(n))
 		if n.wm != nil {
-			detail += fmt.Sprintf(", event time %q (watermark %dus behind)", n.wm.column, n.wm.bound)
+			detail += fmt.Sprintf(", event time %q (watermark %dus behind)", n.wm.Column, n.wm.Bound)
 		}
 	case "scan_arrow":
 		detail = fmt.Sprintf("input %d", n.source)

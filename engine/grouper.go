@@ -11,6 +11,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/compute"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/riverbed-engine/riverbed/engine/expr"
+	"github.com/riverbed-engine/riverbed/engine/runtime"
 )
 
 // grouper assigns dense group ids (0, 1, 2, ...) to the distinct keys it sees, with an
@@ -311,9 +312,9 @@ func (g *grouper) keysFor(ctx context.Context, types []arrow.DataType, gids []ui
 			if err != nil {
 				idx.Release()
 				for _, p := range parts {
-					releaseAll(p)
+					runtime.ReleaseAll(p)
 				}
-				releaseAll(cols)
+				runtime.ReleaseAll(cols)
 				return nil, err
 			}
 			cols[k] = t
@@ -341,7 +342,7 @@ func (g *grouper) keysFor(ctx context.Context, types []arrow.DataType, gids []ui
 		out[k] = col
 	}
 	for _, p := range parts {
-		releaseAll(p)
+		runtime.ReleaseAll(p)
 	}
 	if len(chunks) <= 1 && isIdentity(order) {
 		return out, nil
@@ -355,7 +356,7 @@ func (g *grouper) keysFor(ctx context.Context, types []arrow.DataType, gids []ui
 		t, err := compute.TakeArray(ctx, out[k], idx)
 		out[k].Release()
 		if err != nil {
-			releaseAll(out[k+1:])
+			runtime.ReleaseAll(out[k+1:])
 			return nil, err
 		}
 		out[k] = t

@@ -6,6 +6,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/riverbed-engine/riverbed/engine/expr"
+	"github.com/riverbed-engine/riverbed/engine/runtime"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
 
@@ -48,12 +49,12 @@ func (h *hashAgg) consume(ec *expr.EvalCtx, rec arrow.RecordBatch, seq uint64) (
 			h.groups.hash = append(h.groups.hash, 0)
 		}
 	} else {
-		keys, err := evalColumns(ec, h.keys, rec)
+		keys, err := runtime.EvalColumns(ec, h.keys, rec)
 		if err != nil {
 			return nil, rberr.Wrap(rberr.KindOf(err), err, "%s", h.name)
 		}
 		err = h.groups.consume(ec.Ctx, keys, h.ids)
-		releaseAll(keys)
+		runtime.ReleaseAll(keys)
 		if err != nil {
 			return nil, err
 		}
@@ -105,7 +106,7 @@ func (h *hashAgg) aggColumns(mem memory.Allocator, gids []uint32) ([]arrow.Array
 	for _, a := range h.accs {
 		c, err := a.result(mem, gids)
 		if err != nil {
-			releaseAll(cols)
+			runtime.ReleaseAll(cols)
 			return nil, err
 		}
 		cols = append(cols, c)

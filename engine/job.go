@@ -8,6 +8,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/riverbed-engine/riverbed/engine/plan"
+	"github.com/riverbed-engine/riverbed/engine/runtime"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
 
@@ -37,7 +38,7 @@ func Explain(doc []byte, inputs []*arrow.Schema) (string, error) {
 		}
 	}()
 	g := newGraph(p.Options, readers)
-	if g.batch, err = resolveRuntimeMode(p.Options.RuntimeMode, root); err != nil {
+	if g.Batch, err = resolveRuntimeMode(p.Options.RuntimeMode, root); err != nil {
 		return "", err
 	}
 	f, err := g.build(root, nil)
@@ -45,17 +46,17 @@ func Explain(doc []byte, inputs []*arrow.Schema) (string, error) {
 		return "", err
 	}
 	if root.op != "write_parquet" {
-		out := g.newStage("collect", 1, edge{from: f.st, part: partGather})
+		out := g.NewStage("collect", 1, runtime.Edge{From: f.st, Part: runtime.PartGather})
 		g.addReorder(out, f)
 	}
-	return "logical plan:\n" + explainLogical(root, "  ") + "\nphysical plan:\n" + g.explain(), nil
+	return "logical plan:\n" + explainLogical(root, "  ") + "\nphysical plan:\n" + g.Explain(), nil
 }
 
 // Start validates a plan and starts running it. inputs are the Arrow streams that the
 // plan's scan_arrow operators read, by index; Start takes ownership of them (they are
 // released when the job ends, or now if Start fails). mem allocates every buffer the job
 // produces.
-func Start(ctx context.Context, doc []byte, inputs []array.RecordReader, mem memory.Allocator) (_ *Job, err error) {
+func Start(ctx context.Context, doc []byte, inputs []array.RecordReader, mem memory.Allocator) (_ *runtime.Job, err error) {
 	owned := append([]array.RecordReader(nil), inputs...)
 	var releaseOnce sync.Once
 	releaseInputs := func() {
@@ -93,14 +94,14 @@ func Start(ctx context.Context, doc []byte, inputs []array.RecordReader, mem mem
 		}
 	}
 	g := newGraph(p.Options, append([]array.RecordReader(nil), inputs...))
-	if g.batch, err = resolveRuntimeMode(p.Options.RuntimeMode, root); err != nil {
+	if g.Batch, err = resolveRuntimeMode(p.Options.RuntimeMode, root); err != nil {
 		return nil, err
 	}
 	f, err := g.build(root, nil)
 	if err != nil {
 		return nil, err
 	}
-	j := newJob(ctx, root.schema, mem, p.Options.BufferBytes)
+	j := runtime.NewJob(ctx, root.schema, mem, p.Options.BufferBytes)
 	fileSplits := make([]int64, len(g.files))
 	fileBase := 0
 	for _, n := range collectScans(root) {
@@ -109,16 +110,16 @@ func Start(ctx context.Context, doc []byte, inputs []array.RecordReader, mem mem
 		}
 		fileBase += len(n.dataset.Files)
 	}
-	j.initProgress(g.totalRows, g.totalSplits, fileSplits)
-	out := g.newStage("collect", 1, edge{from: f.st, part: partGather})
+	j.InitProgress(g.totalRows, g.totalSplits, fileSplits)
+	out := g.NewStage("collect", 1, runtime.Edge{From: f.st, Part: runtime.PartGather})
 	g.addReorder(out, f)
-	out.chain("collect", func(int) operator { return &collectOp{job: j} })
-	j.unbounded = g.unbounded
+	out.Chain("collect", func(int) runtime.Operator { return &runtime.CollectOp{Job: j} })
+	j.IsUnbounded = g.unbounded
 	var commit func() error
 	if root.op == "write_parquet" {
-		commit = func() error { return j.commitWriters(replace, appending) }
+		commit = func() error { return j.CommitWriters(replace, appending) }
 	}
-	j.launch(g.pgraph, releaseInputs, commit)
+	j.Launch(g.Graph, releaseInputs, commit)
 	return j, nil
 }
 

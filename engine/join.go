@@ -11,6 +11,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/riverbed-engine/riverbed/engine/expr"
 	"github.com/riverbed-engine/riverbed/engine/plan"
+	"github.com/riverbed-engine/riverbed/engine/runtime"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
 
@@ -176,9 +177,9 @@ type joinSide struct {
 
 // joinBase holds what all join operators share.
 type joinBase struct {
-	baseOp
+	runtime.BaseOp
 	spec   *joinSpec
-	tc     *taskCtx
+	tc     *runtime.TaskCtx
 	wm     int64
 	keys   *grouper
 	sides  [2]joinSide
@@ -186,7 +187,7 @@ type joinBase struct {
 	emitSz int
 }
 
-func (j *joinBase) openBase(tc *taskCtx) {
+func (j *joinBase) openBase(tc *runtime.TaskCtx) {
 	j.tc = tc
 	j.wm = math.MinInt64
 	j.keys = newGrouper(j.spec.keyTypes)
@@ -200,13 +201,13 @@ func (j *joinBase) keyIDs(side int, rec arrow.RecordBatch) ([]uint32, error) {
 	if side == 1 {
 		exprs = j.spec.rightKeys
 	}
-	cols, err := evalColumns(j.tc.ec, exprs, rec)
+	cols, err := runtime.EvalColumns(j.tc.Ec, exprs, rec)
 	if err != nil {
 		return nil, err
 	}
-	defer releaseAll(cols)
+	defer runtime.ReleaseAll(cols)
 	ids := make([]uint32, rec.NumRows())
-	if err := j.keys.consume(j.tc.ec.Ctx, cols, ids); err != nil {
+	if err := j.keys.consume(j.tc.Ec.Ctx, cols, ids); err != nil {
 		return nil, err
 	}
 	// A null key matches nothing (as in SQL).
@@ -237,42 +238,42 @@ func (j *joinBase) times(side int, rec arrow.RecordBatch) []int64 {
 
 // arrive returns the key ids and event times of a batch from one side (nil ids for an
 // empty batch).
-func (j *joinBase) arrive(m message) ([]uint32, []int64, error) {
-	if m.rec.NumRows() == 0 {
+func (j *joinBase) arrive(m runtime.Message) ([]uint32, []int64, error) {
+	if m.Rec.NumRows() == 0 {
 		return nil, nil, nil
 	}
-	ids, err := j.keyIDs(m.side, m.rec)
+	ids, err := j.keyIDs(m.Side, m.Rec)
 	if err != nil {
 		return nil, nil, err
 	}
-	return ids, j.times(m.side, m.rec), nil
+	return ids, j.times(m.Side, m.Rec), nil
 }
 
-func lateWatermark(opWM int64, m message) int64 {
-	if m.hasWM && m.wm > opWM {
-		return m.wm
+func lateWatermark(opWM int64, m runtime.Message) int64 {
+	if m.HasWM && m.Wm > opWM {
+		return m.Wm
 	}
 	return opWM
 }
 
 // emitPairs builds output rows from pairs of left and right rows (right refs may be
 // negative: no match) plus extra trailing columns.
-func (j *joinBase) emitPairs(left, right []rowRef, extra []arrow.Array, out emitter) error {
-	defer releaseAll(extra)
+func (j *joinBase) emitPairs(left, right []rowRef, extra []arrow.Array, out runtime.Emitter) error {
+	defer runtime.ReleaseAll(extra)
 	if len(left) == 0 {
 		return nil
 	}
-	ctx := j.tc.ec.Ctx
+	ctx := j.tc.Ec.Ctx
 	lcols, err := j.sides[0].store.gather(ctx, left)
 	if err != nil {
 		return err
 	}
-	defer releaseAll(lcols)
+	defer runtime.ReleaseAll(lcols)
 	rcols, err := j.sides[1].store.gather(ctx, right)
 	if err != nil {
 		return err
 	}
-	defer releaseAll(rcols)
+	defer runtime.ReleaseAll(rcols)
 	cols := append([]arrow.Array{}, lcols...)
 	for _, i := range j.spec.rightKeep {
 		cols = append(cols, rcols[i])
@@ -282,7 +283,7 @@ func (j *joinBase) emitPairs(left, right []rowRef, extra []arrow.Array, out emit
 	return emitSliced(rec, j.emitSz, out)
 }
 
-func (j *joinBase) ProcessMarker(message, emitter) error { return nil }
+func (j *joinBase) ProcessMarker(runtime.Message, runtime.Emitter) error { return nil }
 
 func (j *joinBase) Close() {
 	j.sides[0].store.release()
@@ -305,25 +306,25 @@ type joinPane struct {
 	rows [2]map[uint32][]rowRef // per side: key id -> rows
 }
 
-func (o *windowJoinOp) Open(tc *taskCtx) error {
+func (o *windowJoinOp) Open(tc *runtime.TaskCtx) error {
 	o.openBase(tc)
 	o.panes = map[[2]int64]*joinPane{}
 	return nil
 }
 
-func (o *windowJoinOp) ProcessBatch(m message, out emitter) error {
-	rec := m.rec
+func (o *windowJoinOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
+	rec := m.Rec
 	defer rec.Release()
 	ids, ts, err := o.arrive(m)
 	if ids == nil || err != nil {
 		return err
 	}
-	chunk := o.sides[m.side].store.add(rec)
+	chunk := o.sides[m.Side].store.add(rec)
 	lateWM := lateWatermark(o.wm, m)
 	var late int64
 	for i, t := range ts {
 		if ids[i] == nullKey {
-			o.sides[m.side].store.live[chunk]--
+			o.sides[m.Side].store.live[chunk]--
 			continue
 		}
 		o.wbuf = o.win.assign(t, o.wbuf[:0])
@@ -337,26 +338,26 @@ func (o *windowJoinOp) ProcessBatch(m message, out emitter) error {
 				p = &joinPane{rows: [2]map[uint32][]rowRef{{}, {}}}
 				o.panes[w] = p
 			}
-			p.rows[m.side][ids[i]] = append(p.rows[m.side][ids[i]], rowRef{chunk, int32(i)})
+			p.rows[m.Side][ids[i]] = append(p.rows[m.Side][ids[i]], rowRef{chunk, int32(i)})
 			placed++
 		}
 		if placed == 0 {
 			late++
 		}
 		// The store counts one reference per placement.
-		o.sides[m.side].store.live[chunk] += placed - 1
+		o.sides[m.Side].store.live[chunk] += placed - 1
 	}
 	if late > 0 {
-		o.tc.metrics.late.Add(late)
+		o.tc.Metrics.Late.Add(late)
 	}
-	if o.sides[m.side].store.live[chunk] == 0 {
-		o.sides[m.side].store.live[chunk] = 1
-		o.sides[m.side].store.drop(rowRef{chunk: chunk}) // nothing kept: release now
+	if o.sides[m.Side].store.live[chunk] == 0 {
+		o.sides[m.Side].store.live[chunk] = 1
+		o.sides[m.Side].store.drop(rowRef{chunk: chunk}) // nothing kept: release now
 	}
 	return nil
 }
 
-func (o *windowJoinOp) ProcessWatermark(wm int64, out emitter) error {
+func (o *windowJoinOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
 	if wm <= o.wm {
 		return nil
 	}
@@ -371,7 +372,7 @@ func (o *windowJoinOp) ProcessWatermark(wm int64, out emitter) error {
 		var err error
 		if len(left) > 0 {
 			var extra []arrow.Array
-			if extra, err = expr.BoundColumns(o.tc.ec, o.spec.timeType, starts, ends); err == nil {
+			if extra, err = expr.BoundColumns(o.tc.Ec, o.spec.timeType, starts, ends); err == nil {
 				err = o.emitPairs(left, right, extra, out)
 			}
 		}
@@ -413,7 +414,7 @@ func (o *windowJoinOp) ProcessWatermark(wm int64, out emitter) error {
 	if err := flush(); err != nil {
 		return err
 	}
-	return out.Emit(message{kind: msgWatermark, n: wm})
+	return out.Emit(runtime.Message{Kind: runtime.MsgWatermark, N: wm})
 }
 
 // intervalJoinOp joins a left row with every right row of the same key whose event time
@@ -496,20 +497,20 @@ func (a timedRef) before(b timedRef) bool {
 	return a.ref.row < b.ref.row
 }
 
-func (o *intervalJoinOp) Open(tc *taskCtx) error {
+func (o *intervalJoinOp) Open(tc *runtime.TaskCtx) error {
 	o.openBase(tc)
 	o.kept = [2]map[uint32]*timeIndex{{}, {}}
 	o.add = map[uint32][]timedRef{}
 	return nil
 }
 
-func (o *intervalJoinOp) ProcessBatch(m message, out emitter) error {
-	rec := m.rec
+func (o *intervalJoinOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
+	rec := m.Rec
 	defer rec.Release()
 	if rec.NumRows() == 0 {
 		return nil
 	}
-	side, other := m.side, 1-m.side
+	side, other := m.Side, 1-m.Side
 	ids, err := o.keyIDs(side, rec)
 	if err != nil {
 		return err
@@ -557,7 +558,7 @@ func (o *intervalJoinOp) ProcessBatch(m message, out emitter) error {
 	}
 	store.live[chunk] = kept
 	if late > 0 {
-		o.tc.metrics.late.Add(late)
+		o.tc.Metrics.Late.Add(late)
 	}
 	err = o.emitPairs(left, right, nil, out)
 	if kept == 0 {
@@ -567,7 +568,7 @@ func (o *intervalJoinOp) ProcessBatch(m message, out emitter) error {
 	return err
 }
 
-func (o *intervalJoinOp) ProcessWatermark(wm int64, out emitter) error {
+func (o *intervalJoinOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
 	if wm <= o.wm {
 		return nil
 	}
@@ -578,7 +579,7 @@ func (o *intervalJoinOp) ProcessWatermark(wm int64, out emitter) error {
 	for side := 0; side < 2; side++ {
 		// A row at t can go once t + horizon < wm: drop times below wm - horizon.
 		cut := int64(math.MaxInt64)
-		if h := horizon[side]; wm != WatermarkMax {
+		if h := horizon[side]; wm != runtime.WatermarkMax {
 			switch {
 			case h > 0 && wm < math.MinInt64+h:
 				cut = math.MinInt64
@@ -593,7 +594,7 @@ func (o *intervalJoinOp) ProcessWatermark(wm int64, out emitter) error {
 			}
 		}
 	}
-	return out.Emit(message{kind: msgWatermark, n: intervalOutputWatermark(wm, o.spec.upper)})
+	return out.Emit(runtime.Message{Kind: runtime.MsgWatermark, N: intervalOutputWatermark(wm, o.spec.upper)})
 }
 
 // intervalOutputWatermark is the watermark an interval join passes on. A pair carries its
@@ -602,7 +603,7 @@ func (o *intervalJoinOp) ProcessWatermark(wm int64, out emitter) error {
 // upper, or they would be late downstream.
 func intervalOutputWatermark(wm, upper int64) int64 {
 	switch {
-	case wm == WatermarkMax || upper <= 0:
+	case wm == runtime.WatermarkMax || upper <= 0:
 		return wm
 	case wm < math.MinInt64+upper:
 		return math.MinInt64
@@ -613,7 +614,7 @@ func intervalOutputWatermark(wm, upper int64) int64 {
 // rightBefore orders right rows by time, then input order; rows an operator made (no input
 // order) by their columns.
 func (o *asofJoinOp) rightBefore(a, b timedRef) bool {
-	if a.ts != b.ts || a.seq != b.seq || a.seq != seqUnordered {
+	if a.ts != b.ts || a.seq != b.seq || a.seq != runtime.SeqUnordered {
 		return a.before(b)
 	}
 	chunks := o.sides[1].store.chunks
@@ -668,21 +669,21 @@ type asofLeft struct {
 	ref rowRef
 }
 
-func (o *asofJoinOp) Open(tc *taskCtx) error {
+func (o *asofJoinOp) Open(tc *runtime.TaskCtx) error {
 	o.openBase(tc)
 	o.right = map[uint32][]timedRef{}
 	o.unsorted = map[uint32]int{}
 	return nil
 }
 
-func (o *asofJoinOp) ProcessBatch(m message, out emitter) error {
-	rec := m.rec
+func (o *asofJoinOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
+	rec := m.Rec
 	defer rec.Release()
 	ids, ts, err := o.arrive(m)
 	if ids == nil || err != nil {
 		return err
 	}
-	store := &o.sides[m.side].store
+	store := &o.sides[m.Side].store
 	chunk := store.add(rec)
 	lateWM := lateWatermark(o.wm, m)
 	kept := 0
@@ -693,15 +694,15 @@ func (o *asofJoinOp) ProcessBatch(m message, out emitter) error {
 			continue
 		}
 		ref := rowRef{chunk, int32(i)}
-		if m.side == 1 && ids[i] == nullKey {
+		if m.Side == 1 && ids[i] == nullKey {
 			continue
 		}
-		if m.side == 0 {
+		if m.Side == 0 {
 			o.pending = append(o.pending, asofLeft{t, o.arrived, ids[i], ref})
 			o.arrived++
 		} else {
 			list := o.right[ids[i]]
-			e := timedRef{ts: t, ref: ref, seq: m.seq}
+			e := timedRef{ts: t, ref: ref, seq: m.Seq}
 			if _, ok := o.unsorted[ids[i]]; !ok && len(list) > 0 && !o.rightBefore(list[len(list)-1], e) {
 				o.unsorted[ids[i]] = len(list) // list[:len] is sorted
 			}
@@ -711,7 +712,7 @@ func (o *asofJoinOp) ProcessBatch(m message, out emitter) error {
 	}
 	store.live[chunk] = kept
 	if late > 0 {
-		o.tc.metrics.late.Add(late)
+		o.tc.Metrics.Late.Add(late)
 	}
 	if kept == 0 {
 		store.live[chunk] = 1
@@ -720,7 +721,7 @@ func (o *asofJoinOp) ProcessBatch(m message, out emitter) error {
 	return nil
 }
 
-func (o *asofJoinOp) ProcessWatermark(wm int64, out emitter) error {
+func (o *asofJoinOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
 	if wm <= o.wm {
 		return nil
 	}
@@ -762,5 +763,5 @@ func (o *asofJoinOp) ProcessWatermark(wm int64, out emitter) error {
 			o.right[k] = append(list[:0], list[at:]...)
 		}
 	}
-	return out.Emit(message{kind: msgWatermark, n: wm})
+	return out.Emit(runtime.Message{Kind: runtime.MsgWatermark, N: wm})
 }

@@ -8,27 +8,28 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/compute"
 	"github.com/riverbed-engine/riverbed/engine/expr"
+	"github.com/riverbed-engine/riverbed/engine/runtime"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
 
 // filterOp keeps the rows where the predicate is true (null counts as false).
 type filterOp struct {
-	baseOp
+	runtime.BaseOp
 	name string
 	pred expr.Expr
-	tc   *taskCtx
+	tc   *runtime.TaskCtx
 }
 
-func (o *filterOp) Open(tc *taskCtx) error { o.tc = tc; return nil }
+func (o *filterOp) Open(tc *runtime.TaskCtx) error { o.tc = tc; return nil }
 
-func (o *filterOp) ProcessBatch(m message, out emitter) error {
-	rec := m.rec
+func (o *filterOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
+	rec := m.Rec
 	defer rec.Release()
-	d, err := o.pred.Eval(o.tc.ec, rec)
+	d, err := o.pred.Eval(o.tc.Ec, rec)
 	if err != nil {
 		return rberr.Wrap(rberr.KindOf(err), err, "%s", o.name)
 	}
-	mask, err := expr.DatumToArray(o.tc.ec, d, int(rec.NumRows()))
+	mask, err := expr.DatumToArray(o.tc.Ec, d, int(rec.NumRows()))
 	if err != nil {
 		return err
 	}
@@ -37,12 +38,12 @@ func (o *filterOp) ProcessBatch(m message, out emitter) error {
 	if b.NullN() == 0 {
 		if trues := countTrue(b); trues == b.Len() {
 			rec.Retain()
-			return out.Emit(m.with(rec))
+			return out.Emit(m.With(rec))
 		} else if trues == 0 {
 			return nil
 		}
 	}
-	res, err := compute.FilterRecordBatch(o.tc.ec.Ctx, rec, mask, compute.DefaultFilterOptions())
+	res, err := compute.FilterRecordBatch(o.tc.Ec.Ctx, rec, mask, compute.DefaultFilterOptions())
 	if err != nil {
 		return rberr.Wrap(rberr.Internal, err, "%s", o.name)
 	}
@@ -50,7 +51,7 @@ func (o *filterOp) ProcessBatch(m message, out emitter) error {
 		res.Release()
 		return nil
 	}
-	return out.Emit(m.with(res))
+	return out.Emit(m.With(res))
 }
 
 func countTrue(b *array.Boolean) int {
@@ -65,40 +66,40 @@ func countTrue(b *array.Boolean) int {
 
 // projectOp computes the output columns of select and with_columns.
 type projectOp struct {
-	baseOp
+	runtime.BaseOp
 	name   string
 	exprs  []expr.Expr
 	schema *arrow.Schema
-	tc     *taskCtx
+	tc     *runtime.TaskCtx
 }
 
-func (o *projectOp) Open(tc *taskCtx) error { o.tc = tc; return nil }
+func (o *projectOp) Open(tc *runtime.TaskCtx) error { o.tc = tc; return nil }
 
-func (o *projectOp) ProcessBatch(m message, out emitter) error {
-	rec := m.rec
+func (o *projectOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
+	rec := m.Rec
 	defer rec.Release()
-	cols, err := evalColumns(o.tc.ec, o.exprs, rec)
+	cols, err := runtime.EvalColumns(o.tc.Ec, o.exprs, rec)
 	if err != nil {
 		return rberr.Wrap(rberr.KindOf(err), err, "%s", o.name)
 	}
-	defer releaseAll(cols)
+	defer runtime.ReleaseAll(cols)
 	res := array.NewRecordBatch(o.schema, cols, rec.NumRows())
-	return out.Emit(m.with(res))
+	return out.Emit(m.With(res))
 }
 
 // limitOp passes the first n rows of an ordered stream and then asks the sources to stop.
 type limitOp struct {
-	baseOp
+	runtime.BaseOp
 	n        int64
 	seen     int64
 	stopSrcs bool
-	tc       *taskCtx
+	tc       *runtime.TaskCtx
 }
 
-func (o *limitOp) Open(tc *taskCtx) error { o.tc = tc; return nil }
+func (o *limitOp) Open(tc *runtime.TaskCtx) error { o.tc = tc; return nil }
 
-func (o *limitOp) ProcessBatch(m message, out emitter) error {
-	rec := m.rec
+func (o *limitOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
+	rec := m.Rec
 	defer rec.Release()
 	left := o.n - o.seen
 	if left <= 0 {
@@ -110,25 +111,25 @@ func (o *limitOp) ProcessBatch(m message, out emitter) error {
 	}
 	o.seen += rows
 	if o.seen >= o.n && o.stopSrcs {
-		o.tc.job.stopReading()
+		o.tc.Job.StopReading()
 	}
 	if rows == rec.NumRows() {
 		rec.Retain()
-		return out.Emit(m.with(rec))
+		return out.Emit(m.With(rec))
 	}
-	return out.Emit(m.with(rec.NewSlice(0, rows)))
+	return out.Emit(m.With(rec.NewSlice(0, rows)))
 }
 
 // reorderOp restores source order (source ordinal, split, chunk) after parallel reading,
 // so that an unshuffled pipeline returns rows in the order of its inputs, as a DataFrame
 // library would. It buffers at most the splits that are in flight ahead of the oldest one.
 type reorderOp struct {
-	baseOp
+	runtime.BaseOp
 	ordinals []int       // source ordinals feeding this operator, ascending
 	counts   map[int]int // splits per ordinal; -1 until a msgSourceDone tells
 	pos      int         // index into ordinals
 	split    int
-	buffered map[uint64][]message
+	buffered map[uint64][]runtime.Message
 	done     map[uint64]bool
 	pending  int64 // a watermark held back until the batches before it are emitted
 }
@@ -139,47 +140,47 @@ func newReorderOp(ordinals []int, counts map[int]int) *reorderOp {
 		c[k] = v
 	}
 	sort.Ints(ordinals)
-	return &reorderOp{ordinals: ordinals, counts: c, buffered: map[uint64][]message{}, done: map[uint64]bool{}, pending: math.MinInt64}
+	return &reorderOp{ordinals: ordinals, counts: c, buffered: map[uint64][]runtime.Message{}, done: map[uint64]bool{}, pending: math.MinInt64}
 }
 
 // ProcessWatermark holds a watermark back while batches that arrived before it are still
 // buffered: emitting it first would make them late downstream.
-func (o *reorderOp) ProcessWatermark(wm int64, out emitter) error {
+func (o *reorderOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
 	o.pending = max(o.pending, wm)
 	return o.releaseWatermark(out)
 }
 
-func (o *reorderOp) releaseWatermark(out emitter) error {
+func (o *reorderOp) releaseWatermark(out runtime.Emitter) error {
 	if len(o.buffered) > 0 || o.pending == math.MinInt64 {
 		return nil
 	}
 	wm := o.pending
 	o.pending = math.MinInt64
-	return out.Emit(message{kind: msgWatermark, n: wm})
+	return out.Emit(runtime.Message{Kind: runtime.MsgWatermark, N: wm})
 }
 
 func (o *reorderOp) current() (uint64, bool) {
 	if o.pos >= len(o.ordinals) {
 		return 0, false
 	}
-	return makeSeq(o.ordinals[o.pos], o.split, 0), true
+	return runtime.MakeSeq(o.ordinals[o.pos], o.split, 0), true
 }
 
-func (o *reorderOp) ProcessBatch(m message, out emitter) error {
-	if cur, ok := o.current(); ok && splitOf(m.seq) == cur {
+func (o *reorderOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
+	if cur, ok := o.current(); ok && runtime.SplitOf(m.Seq) == cur {
 		return out.Emit(m)
 	}
-	s := splitOf(m.seq)
+	s := runtime.SplitOf(m.Seq)
 	o.buffered[s] = append(o.buffered[s], m)
 	return nil
 }
 
-func (o *reorderOp) ProcessMarker(m message, out emitter) error {
-	switch m.kind {
-	case msgSplitDone:
-		o.done[splitOf(m.seq)] = true
-	case msgSourceDone:
-		o.counts[int(m.seq>>48)] = int(m.n)
+func (o *reorderOp) ProcessMarker(m runtime.Message, out runtime.Emitter) error {
+	switch m.Kind {
+	case runtime.MsgSplitDone:
+		o.done[runtime.SplitOf(m.Seq)] = true
+	case runtime.MsgSourceDone:
+		o.counts[int(m.Seq>>48)] = int(m.N)
 	}
 	if err := o.advance(out); err != nil {
 		return err
@@ -188,7 +189,7 @@ func (o *reorderOp) ProcessMarker(m message, out emitter) error {
 }
 
 // advance moves past every completed split, flushing the batches buffered for the next.
-func (o *reorderOp) advance(out emitter) error {
+func (o *reorderOp) advance(out runtime.Emitter) error {
 	for {
 		if o.pos < len(o.ordinals) {
 			if c, ok := o.counts[o.ordinals[o.pos]]; ok && c >= 0 && o.split >= c {
@@ -205,7 +206,7 @@ func (o *reorderOp) advance(out emitter) error {
 			return nil
 		}
 		delete(o.done, cur)
-		if err := out.Emit(message{kind: msgSplitDone, seq: cur}); err != nil {
+		if err := out.Emit(runtime.Message{Kind: runtime.MsgSplitDone, Seq: cur}); err != nil {
 			return err
 		}
 		o.split++
@@ -215,7 +216,7 @@ func (o *reorderOp) advance(out emitter) error {
 	}
 }
 
-func (o *reorderOp) flushCurrent(out emitter) error {
+func (o *reorderOp) flushCurrent(out runtime.Emitter) error {
 	cur, ok := o.current()
 	if !ok {
 		return nil
@@ -225,7 +226,7 @@ func (o *reorderOp) flushCurrent(out emitter) error {
 	for i, m := range ms {
 		if err := out.Emit(m); err != nil {
 			for _, rest := range ms[i+1:] {
-				rest.rec.Release()
+				rest.Rec.Release()
 			}
 			return err
 		}
@@ -233,7 +234,7 @@ func (o *reorderOp) flushCurrent(out emitter) error {
 	return nil
 }
 
-func (o *reorderOp) Finish(out emitter) error {
+func (o *reorderOp) Finish(out runtime.Emitter) error {
 	// Everything has arrived; emit what is left in order (only after a source stopped early).
 	keys := make([]uint64, 0, len(o.buffered))
 	for k := range o.buffered {
@@ -254,7 +255,7 @@ func (o *reorderOp) Finish(out emitter) error {
 func (o *reorderOp) Close() {
 	for _, ms := range o.buffered {
 		for _, m := range ms {
-			m.rec.Release()
+			m.Rec.Release()
 		}
 	}
 	o.buffered = nil
@@ -263,32 +264,32 @@ func (o *reorderOp) Close() {
 // aggregateOp is a hash aggregation over the key groups its subtask owns. On a bounded
 // input it emits every group when the final watermark arrives (at finish).
 type aggregateOp struct {
-	baseOp
+	runtime.BaseOp
 	name      string
 	keys      []expr.Expr
 	keyTypes  []arrow.DataType
 	aggs      []aggSpec
 	schema    *arrow.Schema
 	batchSize int
-	tc        *taskCtx
+	tc        *runtime.TaskCtx
 	agg       *hashAgg
 }
 
-func (o *aggregateOp) Open(tc *taskCtx) error {
+func (o *aggregateOp) Open(tc *runtime.TaskCtx) error {
 	o.tc = tc
 	o.agg = newHashAgg(o.name, o.keys, o.keyTypes, o.aggs)
 	return nil
 }
 
-func (o *aggregateOp) ProcessMarker(message, emitter) error { return nil }
+func (o *aggregateOp) ProcessMarker(runtime.Message, runtime.Emitter) error { return nil }
 
-func (o *aggregateOp) ProcessBatch(m message, out emitter) error {
-	defer m.rec.Release()
-	_, err := o.agg.consume(o.tc.ec, m.rec, m.seq)
+func (o *aggregateOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
+	defer m.Rec.Release()
+	_, err := o.agg.consume(o.tc.Ec, m.Rec, m.Seq)
 	return err
 }
 
-func (o *aggregateOp) Finish(out emitter) error {
+func (o *aggregateOp) Finish(out runtime.Emitter) error {
 	n := o.agg.numGroups()
 	if n == 0 && len(o.keys) == 0 {
 		// A global aggregation over no rows still has one row (count 0, sums null), as SQL.
@@ -298,29 +299,29 @@ func (o *aggregateOp) Finish(out emitter) error {
 	if n == 0 {
 		return nil
 	}
-	mem := o.tc.ec.Mem
+	mem := o.tc.Ec.Mem
 	cols, err := o.agg.keyColumns(mem, nil)
 	if err != nil {
 		return err
 	}
 	aggs, err := o.agg.aggColumns(mem, nil)
 	if err != nil {
-		releaseAll(cols)
+		runtime.ReleaseAll(cols)
 		return err
 	}
 	cols = append(cols, aggs...)
 	rec := array.NewRecordBatch(o.schema, cols, int64(n))
-	releaseAll(cols)
+	runtime.ReleaseAll(cols)
 	return emitSliced(rec, o.batchSize, out)
 }
 
 // emitSliced emits rec in slices of at most batchSize rows; it consumes rec.
-func emitSliced(rec arrow.RecordBatch, batchSize int, out emitter) error {
+func emitSliced(rec arrow.RecordBatch, batchSize int, out runtime.Emitter) error {
 	defer rec.Release()
 	n := rec.NumRows()
 	for off := int64(0); off < n; off += int64(batchSize) {
 		end := min(off+int64(batchSize), n)
-		if err := out.Emit(message{kind: msgBatch, rec: rec.NewSlice(off, end), seq: seqUnordered}); err != nil {
+		if err := out.Emit(runtime.Message{Kind: runtime.MsgBatch, Rec: rec.NewSlice(off, end), Seq: runtime.SeqUnordered}); err != nil {
 			return err
 		}
 	}

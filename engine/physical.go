@@ -2,13 +2,14 @@ package engine
 
 import (
 	"fmt"
-	"runtime"
+	goruntime "runtime"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/riverbed-engine/riverbed/engine/expr"
 	"github.com/riverbed-engine/riverbed/engine/plan"
+	"github.com/riverbed-engine/riverbed/engine/runtime"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 	"github.com/riverbed-engine/riverbed/state"
 )
@@ -16,7 +17,7 @@ import (
 // flow is the open end of the graph while building: the stage new operators chain onto,
 // and whether its output is still in source order.
 type flow struct {
-	st       *stage
+	st       *runtime.Stage
 	ordered  bool
 	ordinals []int
 }
@@ -24,7 +25,7 @@ type flow struct {
 // graph is the physical plan while it is built from the bound logical plan: the stages
 // and what the planner tracks about sources.
 type graph struct {
-	*pgraph
+	*runtime.Graph
 	inputs      []array.RecordReader
 	splitCounts map[int]int
 	ordinal     int
@@ -35,19 +36,19 @@ type graph struct {
 }
 
 func newGraph(opts plan.Options, inputs []array.RecordReader) *graph {
-	g := &graph{pgraph: &pgraph{parallel: opts.Parallelism, maxPar: opts.MaxParallelism, batchSize: opts.BatchSize},
+	g := &graph{Graph: &runtime.Graph{Parallel: opts.Parallelism, MaxPar: opts.MaxParallelism, BatchSize: opts.BatchSize},
 		inputs: inputs, splitCounts: map[int]int{}}
-	if g.parallel <= 0 {
-		g.parallel = runtime.NumCPU()
+	if g.Parallel <= 0 {
+		g.Parallel = goruntime.NumCPU()
 	}
-	if g.maxPar <= 0 {
-		g.maxPar = state.DefaultMaxParallelism
+	if g.MaxPar <= 0 {
+		g.MaxPar = state.DefaultMaxParallelism
 	}
-	if g.parallel > g.maxPar {
-		g.parallel = g.maxPar
+	if g.Parallel > g.MaxPar {
+		g.Parallel = g.MaxPar
 	}
-	if g.batchSize <= 0 {
-		g.batchSize = 65536
+	if g.BatchSize <= 0 {
+		g.BatchSize = 65536
 	}
 	return g
 }
@@ -58,18 +59,18 @@ func (g *graph) build(n *lnode, filterAbove *lnode) (flow, error) {
 	case "scan_parquet":
 		ord := g.ordinal
 		g.ordinal++
-		src := &parquetSource{ordinal: ord, ds: n.dataset, projection: n.projection, batchSize: g.batchSize}
+		src := &parquetSource{ordinal: ord, ds: n.dataset, projection: n.projection, batchSize: g.BatchSize}
 		if n.wm != nil {
-			readCol := n.schema.FieldIndices(n.wm.column)[0]
-			statCol := n.dataset.Schema.FieldIndices(n.wm.column)[0]
-			src.clock = newSplitClock(n.dataset, statCol, readCol, n.wm.bound, n.schema.Field(readCol).Type, g.batch)
+			readCol := n.schema.FieldIndices(n.wm.Column)[0]
+			statCol := n.dataset.Schema.FieldIndices(n.wm.Column)[0]
+			src.clock = newSplitClock(n.dataset, statCol, readCol, n.wm.Bound, n.schema.Field(readCol).Type, g.Batch)
 		}
 		if filterAbove != nil {
 			src.prune = &pruner{pred: filterAbove.predExpr, schema: n.dataset.Schema}
 		}
-		p := min(g.parallel, max(1, len(n.dataset.Splits)))
-		st := g.newStage(fmt.Sprintf("scan_parquet(%d files)", len(n.dataset.Files)), p)
-		st.source = func(int) sourceFn { return src.run }
+		p := min(g.Parallel, max(1, len(n.dataset.Splits)))
+		st := g.NewStage(fmt.Sprintf("scan_parquet(%d files)", len(n.dataset.Files)), p)
+		st.Source = func(int) runtime.SourceFn { return src.run }
 		g.splitCounts[ord] = len(n.dataset.Splits)
 		for _, sp := range n.dataset.Splits {
 			g.totalRows += sp.NumRows
@@ -83,26 +84,26 @@ func (g *graph) build(n *lnode, filterAbove *lnode) (flow, error) {
 		if n.source >= len(g.inputs) || g.inputs[n.source] == nil {
 			return flow{}, rberr.New(rberr.Plan, "input stream %d is used twice in one plan; a stream can be read once", n.source)
 		}
-		src := &arrowSource{ordinal: ord, reader: g.inputs[n.source], batchSize: g.batchSize}
-		if !g.batch {
+		src := &arrowSource{ordinal: ord, reader: g.inputs[n.source], batchSize: g.BatchSize}
+		if !g.Batch {
 			src.wm = sourceWatermark(n)
 		}
-		if n.wm != nil && !g.batch {
-			src.idle = time.Duration(n.wm.idle) * time.Microsecond
+		if n.wm != nil && !g.Batch {
+			src.idle = time.Duration(n.wm.Idle) * time.Microsecond
 		}
 		g.inputs[n.source] = nil
-		st := g.newStage("scan_arrow", 1)
-		st.source = func(int) sourceFn { return src.run }
+		st := g.NewStage("scan_arrow", 1)
+		st.Source = func(int) runtime.SourceFn { return src.run }
 		g.splitCounts[ord] = -1
 		f := flow{st: st, ordered: true, ordinals: []int{ord}}
-		if g.parallel > 1 {
-			f.st = g.newStage("rebalance", g.parallel, edge{from: st, part: partSplit})
+		if g.Parallel > 1 {
+			f.st = g.NewStage("rebalance", g.Parallel, runtime.Edge{From: st, Part: runtime.PartSplit})
 		}
 		return f, nil
 	case "datagen", "nexmark":
 		ord := g.ordinal
 		g.ordinal++
-		block := pacedBlock(n.rate, g.batchSize, g.parallel)
+		block := pacedBlock(n.rate, g.BatchSize, g.Parallel)
 		blocks := int64(-1)
 		if n.count >= 0 {
 			blocks = (n.count + block - 1) / block
@@ -111,21 +112,21 @@ func (g *graph) build(n *lnode, filterAbove *lnode) (flow, error) {
 		} else {
 			g.unbounded = true
 		}
-		p := g.parallel
+		p := g.Parallel
 		if blocks >= 0 && int64(p) > max(1, blocks) {
 			p = int(max(1, blocks))
 		}
 		src := &genSource{ordinal: ord, gen: n.gen, count: n.count, rate: n.rate, block: block, parallel: p}
-		if !g.batch {
+		if !g.Batch {
 			src.wm = sourceWatermark(n)
 		} else if n.genTime {
-			dt := n.schema.Field(n.schema.FieldIndices(n.wm.column)[0]).Type
+			dt := n.schema.Field(n.schema.FieldIndices(n.wm.Column)[0]).Type
 			gn := n.gen
 			src.safe = func(i int64) int64 { return expr.SafeWatermark(gn.EventTime(i), dt) }
 		}
-		st := g.newStage(n.op, p)
-		st.source = func(subtask int) sourceFn {
-			return func(tc *taskCtx, out emitter) error { return src.run(tc, subtask, out) }
+		st := g.NewStage(n.op, p)
+		st.Source = func(subtask int) runtime.SourceFn {
+			return func(tc *runtime.TaskCtx, out runtime.Emitter) error { return src.run(tc, subtask, out) }
 		}
 		g.splitCounts[ord] = int(blocks)
 		return flow{st: st, ordered: true, ordinals: []int{ord}}, nil
@@ -135,7 +136,7 @@ func (g *graph) build(n *lnode, filterAbove *lnode) (flow, error) {
 			return in, err
 		}
 		keys, types := keyExprs(n.keys)
-		p := g.parallel
+		p := g.Parallel
 		if len(keys) == 0 {
 			p = 1
 		}
@@ -145,21 +146,21 @@ func (g *graph) build(n *lnode, filterAbove *lnode) (flow, error) {
 			timeIdx = n.inputs[0].schema.FieldIndices(n.winTime)[0]
 			timeType = n.inputs[0].schema.Field(timeIdx).Type
 		}
-		st := g.newStage("window_agg", p, edge{from: in.st, part: partHash, keys: keys})
+		st := g.NewStage("window_agg", p, runtime.Edge{From: in.st, Part: runtime.PartHash, Keys: keys})
 		name := fmt.Sprintf("window_agg(%s)", n.winDef.Kind)
 		if n.lateOutput {
 			name += " late rows" // its late_records are its output, not dropped rows
 		}
 		if n.win.kind == "session" {
-			st.chain(name, func(int) operator {
+			st.Chain(name, func(int) runtime.Operator {
 				return &sessionAggOp{name: n.name, keys: keys, keyTypes: types, aggs: n.aggs, schema: n.schema,
-					gap: n.win.gap, lateness: n.lateness, timeIdx: timeIdx, timeType: timeType, lateOutput: n.lateOutput, batchSize: g.batchSize}
+					gap: n.win.gap, lateness: n.lateness, timeIdx: timeIdx, timeType: timeType, lateOutput: n.lateOutput, batchSize: g.BatchSize}
 			})
 		} else {
-			st.chain(name, func(int) operator {
+			st.Chain(name, func(int) runtime.Operator {
 				return &windowAggOp{name: n.name, keys: keys, keyTypes: types, aggs: n.aggs, schema: n.schema, win: n.win,
 					lateness: n.lateness, timeIdx: timeIdx, timeType: timeType, processing: n.processing,
-					lateOutput: n.lateOutput, batchSize: g.batchSize}
+					lateOutput: n.lateOutput, batchSize: g.BatchSize}
 			})
 		}
 		return flow{st: st}, nil
@@ -172,10 +173,10 @@ func (g *graph) build(n *lnode, filterAbove *lnode) (flow, error) {
 		if err != nil {
 			return f, err
 		}
-		f.st.chain("filter", func(int) operator { return &filterOp{name: n.name, pred: n.pred} })
+		f.st.Chain("filter", func(int) runtime.Operator { return &filterOp{name: n.name, pred: n.pred} })
 		return f, nil
 	case "join":
-		var edges []edge
+		var edges []runtime.Edge
 		js := n.join
 		for side, in := range n.inputs {
 			f, err := g.build(in, nil)
@@ -186,11 +187,11 @@ func (g *graph) build(n *lnode, filterAbove *lnode) (flow, error) {
 			if side == 1 {
 				keys = js.rightKeys
 			}
-			edges = append(edges, edge{from: f.st, part: partHash, keys: keys})
+			edges = append(edges, runtime.Edge{From: f.st, Part: runtime.PartHash, Keys: keys})
 		}
-		st := g.newStage("join", g.parallel, edges...)
-		st.chain("join("+js.how+")", func(int) operator {
-			base := joinBase{spec: js, emitSz: g.batchSize}
+		st := g.NewStage("join", g.Parallel, edges...)
+		st.Chain("join("+js.how+")", func(int) runtime.Operator {
+			base := joinBase{spec: js, emitSz: g.BatchSize}
 			switch js.how {
 			case "window":
 				return &windowJoinOp{joinBase: base, win: js.win}
@@ -206,22 +207,22 @@ func (g *graph) build(n *lnode, filterAbove *lnode) (flow, error) {
 			return in, err
 		}
 		keys, types := keyExprs(n.keys)
-		p := g.parallel
+		p := g.Parallel
 		if len(keys) == 0 {
 			p = 1
 		}
 		inSchema := n.inputs[0].schema
-		st := g.newStage(n.op, p, edge{from: in.st, part: partHash, keys: keys})
+		st := g.NewStage(n.op, p, runtime.Edge{From: in.st, Part: runtime.PartHash, Keys: keys})
 		if n.op == "dedup" {
 			timeIdx := inSchema.FieldIndices(n.inputs[0].timeCol)[0]
-			st.chain("dedup", func(int) operator {
+			st.Chain("dedup", func(int) runtime.Operator {
 				return &dedupOp{name: n.name, keys: keys, keyTypes: types, within: n.within, timeIdx: timeIdx,
-					inSchema: inSchema, batch: g.batchSize}
+					inSchema: inSchema, batch: g.BatchSize}
 			})
 			return flow{st: st}, nil
 		}
 		op := &topnOp{name: n.name, keys: keys, keyTypes: types, orderBy: n.orderBy, descending: n.descending,
-			withTies: n.withTies, n: int(n.limit), schema: n.schema, inSchema: inSchema, batchSize: g.batchSize}
+			withTies: n.withTies, n: int(n.limit), schema: n.schema, inSchema: inSchema, batchSize: g.BatchSize}
 		if n.topWindow {
 			w := n.win
 			op.win = &w
@@ -231,14 +232,14 @@ func (g *graph) build(n *lnode, filterAbove *lnode) (flow, error) {
 			op.startIdx = inSchema.FieldIndices("window_start")[0]
 			op.endIdx = inSchema.FieldIndices("window_end")[0]
 		}
-		st.chain(fmt.Sprintf("top_n(%d)", n.limit), func(int) operator { c := *op; return &c })
+		st.Chain(fmt.Sprintf("top_n(%d)", n.limit), func(int) runtime.Operator { c := *op; return &c })
 		return flow{st: st}, nil
 	case "map_batches":
 		f, err := g.build(n.inputs[0], nil)
 		if err != nil {
 			return f, err
 		}
-		f.st.chain("map_batches", func(int) operator { return &mapBatchesOp{name: n.name, udf: n.udf, schema: n.schema} })
+		f.st.Chain("map_batches", func(int) runtime.Operator { return &mapBatchesOp{name: n.name, udf: n.udf, schema: n.schema} })
 		return f, nil
 	case "select", "with_columns":
 		f, err := g.build(n.inputs[0], nil)
@@ -249,7 +250,7 @@ func (g *graph) build(n *lnode, filterAbove *lnode) (flow, error) {
 		for i, b := range n.exprs {
 			exprs[i] = b.Expr
 		}
-		f.st.chain(n.op, func(int) operator { return &projectOp{name: n.name, exprs: exprs, schema: n.schema} })
+		f.st.Chain(n.op, func(int) runtime.Operator { return &projectOp{name: n.name, exprs: exprs, schema: n.schema} })
 		return f, nil
 	case "aggregate":
 		in, err := g.build(n.inputs[0], nil)
@@ -257,38 +258,38 @@ func (g *graph) build(n *lnode, filterAbove *lnode) (flow, error) {
 			return in, err
 		}
 		keys, types := keyExprs(n.keys)
-		p := g.parallel
+		p := g.Parallel
 		if len(keys) == 0 {
 			p = 1
 		}
-		st := g.newStage("aggregate", p, edge{from: in.st, part: partHash, keys: keys})
-		st.chain("aggregate", func(int) operator {
-			return &aggregateOp{name: n.name, keys: keys, keyTypes: types, aggs: n.aggs, schema: n.schema, batchSize: g.batchSize}
+		st := g.NewStage("aggregate", p, runtime.Edge{From: in.st, Part: runtime.PartHash, Keys: keys})
+		st.Chain("aggregate", func(int) runtime.Operator {
+			return &aggregateOp{name: n.name, keys: keys, keyTypes: types, aggs: n.aggs, schema: n.schema, batchSize: g.BatchSize}
 		})
 		return flow{st: st}, nil
 	case "union":
-		var edges []edge
+		var edges []runtime.Edge
 		out := flow{ordered: true}
 		for _, in := range n.inputs {
 			f, err := g.build(in, nil)
 			if err != nil {
 				return f, err
 			}
-			edges = append(edges, edge{from: f.st, part: partSplit})
+			edges = append(edges, runtime.Edge{From: f.st, Part: runtime.PartSplit})
 			out.ordered = out.ordered && f.ordered
 			out.ordinals = append(out.ordinals, f.ordinals...)
 		}
-		out.st = g.newStage("union", g.parallel, edges...)
+		out.st = g.NewStage("union", g.Parallel, edges...)
 		return out, nil
 	case "limit":
 		in, err := g.build(n.inputs[0], nil)
 		if err != nil {
 			return in, err
 		}
-		st := g.newStage("limit", 1, edge{from: in.st, part: partGather})
+		st := g.NewStage("limit", 1, runtime.Edge{From: in.st, Part: runtime.PartGather})
 		g.addReorder(st, in)
 		limit := n.limit
-		st.chain(fmt.Sprintf("limit(%d)", limit), func(int) operator { return &limitOp{n: limit, stopSrcs: in.ordered} })
+		st.Chain(fmt.Sprintf("limit(%d)", limit), func(int) runtime.Operator { return &limitOp{n: limit, stopSrcs: in.ordered} })
 		in.st = st
 		return in, nil
 	case "write_parquet":
@@ -298,7 +299,7 @@ func (g *graph) build(n *lnode, filterAbove *lnode) (flow, error) {
 		}
 		schema := n.inputs[0].schema
 		path := n.path
-		in.st.chain("write_parquet", func(subtask int) operator {
+		in.st.Chain("write_parquet", func(subtask int) runtime.Operator {
 			w := &writeOp{dir: path, schema: schema, subtask: subtask}
 			return w
 		})
@@ -307,23 +308,23 @@ func (g *graph) build(n *lnode, filterAbove *lnode) (flow, error) {
 	return flow{}, rberr.New(rberr.Internal, "no physical operator for %q", n.op)
 }
 
-func (g *graph) addReorder(st *stage, in flow) {
-	if !in.ordered || (in.st.parallel == 1 && len(in.ordinals) <= 1) {
+func (g *graph) addReorder(st *runtime.Stage, in flow) {
+	if !in.ordered || (in.st.Parallel == 1 && len(in.ordinals) <= 1) {
 		return
 	}
 	ords := append([]int(nil), in.ordinals...)
 	counts := g.splitCounts
-	st.chain("reorder", func(int) operator { return newReorderOp(append([]int(nil), ords...), counts) })
+	st.Chain("reorder", func(int) runtime.Operator { return newReorderOp(append([]int(nil), ords...), counts) })
 }
 
 // sourceWatermark makes the watermark generator of a source subtask, or nil.
-func sourceWatermark(n *lnode) func() *watermarker {
+func sourceWatermark(n *lnode) func() *runtime.Watermarker {
 	if n.wm == nil {
 		return nil
 	}
-	col := n.schema.FieldIndices(n.wm.column)[0]
-	bound := n.wm.bound
-	return func() *watermarker { return newWatermarker(col, bound) }
+	col := n.schema.FieldIndices(n.wm.Column)[0]
+	bound := n.wm.Bound
+	return func() *runtime.Watermarker { return runtime.NewWatermarker(col, bound) }
 }
 
 // keyExprs splits bound keys into their expressions and types.

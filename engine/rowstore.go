@@ -7,6 +7,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/compute"
+	"github.com/riverbed-engine/riverbed/engine/runtime"
 )
 
 // rowRef points at one row of a rowStore: chunk and row within it. A negative chunk means
@@ -77,7 +78,7 @@ func (s *rowStore) gather(ctx context.Context, refs []rowRef) ([]arrow.Array, er
 			if err != nil {
 				idx.Release()
 				for _, p := range parts {
-					releaseAll(p)
+					runtime.ReleaseAll(p)
 				}
 				return nil, err
 			}
@@ -113,12 +114,12 @@ func (s *rowStore) gather(ctx context.Context, refs []rowRef) ([]arrow.Array, er
 		default:
 			cat, err := array.Concatenate(parts[k], mem)
 			if err != nil {
-				releaseAll(out[:k])
+				runtime.ReleaseAll(out[:k])
 				return nil, err
 			}
 			all = cat
 		}
-		releaseAll(parts[k])
+		runtime.ReleaseAll(parts[k])
 		if all.Len() == 0 && len(refs) > 0 {
 			// only null refs: take from an empty array is not possible
 			all.Release()
@@ -128,7 +129,7 @@ func (s *rowStore) gather(ctx context.Context, refs []rowRef) ([]arrow.Array, er
 		t, err := compute.TakeArray(ctx, all, pidx)
 		all.Release()
 		if err != nil {
-			releaseAll(out[:k])
+			runtime.ReleaseAll(out[:k])
 			return nil, err
 		}
 		out[k] = t

@@ -8,13 +8,14 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/riverbed-engine/riverbed/engine/expr"
+	"github.com/riverbed-engine/riverbed/engine/runtime"
 )
 
 // sessionAggOp aggregates rows into session windows per key: a row at time t opens the
 // window [t, t+gap); windows of one key that overlap merge (with their accumulators). A
 // session fires when the watermark passes its end, and is dropped allowed_lateness later.
 type sessionAggOp struct {
-	baseOp
+	runtime.BaseOp
 	name       string
 	keys       []expr.Expr
 	keyTypes   []arrow.DataType
@@ -27,7 +28,7 @@ type sessionAggOp struct {
 	lateOutput bool
 	batchSize  int
 
-	tc       *taskCtx
+	tc       *runtime.TaskCtx
 	wm       int64
 	keyAgg   *hashAgg              // groups keys only (no aggregations): key -> key id
 	state    *hashAgg              // accumulators indexed by session id (its grouper is unused)
@@ -48,7 +49,7 @@ type session struct {
 	touched    bool
 }
 
-func (o *sessionAggOp) Open(tc *taskCtx) error {
+func (o *sessionAggOp) Open(tc *runtime.TaskCtx) error {
 	o.tc = tc
 	o.wm = math.MinInt64
 	o.keyAgg = newHashAgg(o.name, o.keys, o.keyTypes, nil)
@@ -57,7 +58,7 @@ func (o *sessionAggOp) Open(tc *taskCtx) error {
 	return nil
 }
 
-func (o *sessionAggOp) ProcessMarker(message, emitter) error { return nil }
+func (o *sessionAggOp) ProcessMarker(runtime.Message, runtime.Emitter) error { return nil }
 
 func (o *sessionAggOp) newID() uint32 {
 	if n := len(o.free); n > 0 {
@@ -69,14 +70,14 @@ func (o *sessionAggOp) newID() uint32 {
 	return o.nextID - 1
 }
 
-func (o *sessionAggOp) ProcessBatch(m message, out emitter) error {
-	rec := m.rec
+func (o *sessionAggOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
+	rec := m.Rec
 	defer rec.Release()
 	n := int(rec.NumRows())
 	if n == 0 {
 		return nil
 	}
-	keyIDs, err := o.keyAgg.consume(o.tc.ec, rec, m.seq)
+	keyIDs, err := o.keyAgg.consume(o.tc.Ec, rec, m.Seq)
 	if err != nil {
 		return err
 	}
@@ -86,8 +87,8 @@ func (o *sessionAggOp) ProcessBatch(m message, out emitter) error {
 	rows := make([]int32, 0, n)
 	var lateRows []int32
 	lateWM := o.wm
-	if m.hasWM && m.wm > lateWM {
-		lateWM = m.wm
+	if m.HasWM && m.Wm > lateWM {
+		lateWM = m.Wm
 	}
 	alias := map[uint32]uint32{} // session ids merged away in this batch -> the survivor
 	var merged []uint32          // their ids, reusable once this batch is done
@@ -159,12 +160,12 @@ func (o *sessionAggOp) ProcessBatch(m message, out emitter) error {
 	}
 	sub := rec
 	if len(rows) != n {
-		if sub, err = takeRows(o.tc.ec, rec, rows); err != nil {
+		if sub, err = runtime.TakeRows(o.tc.Ec, rec, rows); err != nil {
 			return err
 		}
 		defer sub.Release()
 	}
-	if err := o.state.update(o.tc.ec, sub, ids, m.seq); err != nil {
+	if err := o.state.update(o.tc.Ec, sub, ids, m.Seq); err != nil {
 		return err
 	}
 	return o.emitTouched(out)
@@ -197,7 +198,7 @@ func removeSession(list []*session, s *session) []*session {
 
 // emitTouched re-emits fired sessions that late rows updated (and that were not merged
 // away meanwhile).
-func (o *sessionAggOp) emitTouched(out emitter) error {
+func (o *sessionAggOp) emitTouched(out runtime.Emitter) error {
 	var upd []*session
 	for _, s := range o.touched {
 		if s.fired && s.touched && !s.dead {
@@ -209,7 +210,7 @@ func (o *sessionAggOp) emitTouched(out emitter) error {
 	return o.emitSessions(upd, out)
 }
 
-func (o *sessionAggOp) emitSessions(ss []*session, out emitter) error {
+func (o *sessionAggOp) emitSessions(ss []*session, out runtime.Emitter) error {
 	if len(ss) == 0 || o.lateOutput {
 		return nil
 	}
@@ -219,7 +220,7 @@ func (o *sessionAggOp) emitSessions(ss []*session, out emitter) error {
 		}
 		return ss[a].key < ss[b].key
 	})
-	mem := o.tc.ec.Mem
+	mem := o.tc.Ec.Mem
 	keyIDs := make([]uint32, len(ss))
 	ids := make([]uint32, len(ss))
 	starts := make([]int64, len(ss))
@@ -231,25 +232,25 @@ func (o *sessionAggOp) emitSessions(ss []*session, out emitter) error {
 	if err != nil {
 		return err
 	}
-	wcols, err := expr.BoundColumns(o.tc.ec, o.timeType, starts, ends)
+	wcols, err := expr.BoundColumns(o.tc.Ec, o.timeType, starts, ends)
 	if err != nil {
-		releaseAll(cols)
+		runtime.ReleaseAll(cols)
 		return err
 	}
 	cols = append(cols, wcols...)
 	aggs, err := o.state.aggColumns(mem, ids)
 	if err != nil {
-		releaseAll(cols)
+		runtime.ReleaseAll(cols)
 		return err
 	}
 	cols = append(cols, aggs...)
 	rec := array.NewRecordBatch(o.schema, cols, int64(len(ss)))
-	releaseAll(cols)
-	o.tc.metrics.windowsFired.Add(int64(len(ss)))
+	runtime.ReleaseAll(cols)
+	o.tc.Metrics.WindowsFired.Add(int64(len(ss)))
 	return emitSliced(rec, o.batchSize, out)
 }
 
-func (o *sessionAggOp) ProcessWatermark(wm int64, out emitter) error {
+func (o *sessionAggOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
 	if wm <= o.wm {
 		return nil
 	}
@@ -276,7 +277,7 @@ func (o *sessionAggOp) ProcessWatermark(wm int64, out emitter) error {
 			s.touched = false
 			fire = append(fire, s)
 		}
-		if o.lateness == 0 || wm == WatermarkMax {
+		if o.lateness == 0 || wm == runtime.WatermarkMax {
 			s.dead = true
 			drop = append(drop, s)
 		} else {
@@ -290,7 +291,7 @@ func (o *sessionAggOp) ProcessWatermark(wm int64, out emitter) error {
 	if err != nil {
 		return err
 	}
-	return out.Emit(message{kind: msgWatermark, n: wm})
+	return out.Emit(runtime.Message{Kind: runtime.MsgWatermark, N: wm})
 }
 
 // drop forgets a session whose allowed lateness is over.

@@ -8,14 +8,9 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/riverbed-engine/riverbed/batch"
+	"github.com/riverbed-engine/riverbed/engine/runtime"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
-
-// writeSummarySchema is the result of a write_parquet job: one row per file written.
-var writeSummarySchema = arrow.NewSchema([]arrow.Field{
-	{Name: "path", Type: arrow.BinaryTypes.String},
-	{Name: "rows", Type: arrow.PrimitiveTypes.Int64},
-}, nil)
 
 func writable(dt arrow.DataType) bool {
 	switch dt.ID() {
@@ -39,35 +34,35 @@ func writable(dt arrow.DataType) bool {
 // writers (renames the files into place) only once every subtask has finished without
 // error, and aborts them otherwise, so a failed job leaves no partial output.
 type writeOp struct {
-	baseOp
+	runtime.BaseOp
 	dir     string
 	schema  *arrow.Schema
 	subtask int
 	w       *batch.ParquetWriter
-	tc      *taskCtx
+	tc      *runtime.TaskCtx
 }
 
-func (o *writeOp) Open(tc *taskCtx) error {
+func (o *writeOp) Open(tc *runtime.TaskCtx) error {
 	o.tc = tc
-	prefix := fmt.Sprintf("part-%s-%05d", tc.job.id, o.subtask)
-	w, err := batch.NewParquetWriter(o.dir, prefix, o.schema, tc.ec.Mem, 0)
+	prefix := fmt.Sprintf("part-%s-%05d", tc.Job.Id, o.subtask)
+	w, err := batch.NewParquetWriter(o.dir, prefix, o.schema, tc.Ec.Mem, 0)
 	if err != nil {
 		return err
 	}
 	o.w = w
-	tc.job.addWriter(w)
+	tc.Job.AddWriter(w)
 	return nil
 }
 
-func (o *writeOp) ProcessBatch(m message, _ emitter) error {
-	defer m.rec.Release()
-	if m.rec.NumRows() == 0 {
+func (o *writeOp) ProcessBatch(m runtime.Message, _ runtime.Emitter) error {
+	defer m.Rec.Release()
+	if m.Rec.NumRows() == 0 {
 		return nil
 	}
-	return o.w.Write(m.rec)
+	return o.w.Write(m.Rec)
 }
 
-func (o *writeOp) ProcessMarker(message, emitter) error { return nil }
+func (o *writeOp) ProcessMarker(runtime.Message, runtime.Emitter) error { return nil }
 
 // checkOutputDir applies the write mode before the job starts: "error" refuses a
 // directory that already holds Parquet files, "append" adds to it (refusing data whose

@@ -12,6 +12,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/riverbed-engine/riverbed/batch"
 	"github.com/riverbed-engine/riverbed/engine/expr"
+	"github.com/riverbed-engine/riverbed/engine/runtime"
 	"github.com/riverbed-engine/riverbed/internal/gen"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
@@ -28,10 +29,10 @@ type parquetSource struct {
 	clock      *splitClock // nil without event time
 }
 
-func (s *parquetSource) run(tc *taskCtx, out emitter) error {
-	job := tc.job
+func (s *parquetSource) run(tc *runtime.TaskCtx, out runtime.Emitter) error {
+	job := tc.Job
 	emitted := int64(math.MinInt64)
-	for !job.stopSources.Load() {
+	for !job.StopSources.Load() {
 		i := int(s.cursor.Add(1) - 1)
 		if i >= len(s.ds.Splits) {
 			return nil
@@ -39,15 +40,15 @@ func (s *parquetSource) run(tc *taskCtx, out emitter) error {
 		sp := s.ds.Splits[i]
 		if s.prune == nil || !s.prune.skip(sp) {
 			chunk := 0
-			err := s.ds.ReadSplit(tc.ctx, sp, s.projection, tc.ec.Mem, s.batchSize, func(rec arrow.RecordBatch) error {
-				job.progress.rowsRead.Add(rec.NumRows())
-				m := message{kind: msgBatch, rec: rec, seq: makeSeq(s.ordinal, i, chunk)}
+			err := s.ds.ReadSplit(tc.Ctx, sp, s.projection, tc.Ec.Mem, s.batchSize, func(rec arrow.RecordBatch) error {
+				job.Counters.RowsRead.Add(rec.NumRows())
+				m := runtime.Message{Kind: runtime.MsgBatch, Rec: rec, Seq: runtime.MakeSeq(s.ordinal, i, chunk)}
 				chunk++
 				if s.clock == nil {
 					return out.Emit(m)
 				}
 				if !s.clock.batch {
-					m.wm, m.hasWM = s.clock.before(i)
+					m.Wm, m.HasWM = s.clock.before(i)
 				}
 				low := s.clock.observe(i, rec)
 				if err := out.Emit(m); err != nil {
@@ -56,17 +57,17 @@ func (s *parquetSource) run(tc *taskCtx, out emitter) error {
 				return s.clock.emitIfAdvanced(low, &emitted, out)
 			})
 			if err != nil {
-				if tc.ctx.Err() != nil {
-					return tc.ctx.Err()
+				if tc.Ctx.Err() != nil {
+					return tc.Ctx.Err()
 				}
 				return err
 			}
 		} else {
-			job.progress.rowsRead.Add(sp.NumRows)
-			job.progress.splitsPruned.Add(1)
+			job.Counters.RowsRead.Add(sp.NumRows)
+			job.Counters.SplitsPruned.Add(1)
 		}
-		job.progress.splitDone(sp.FileIndex)
-		if err := out.Emit(message{kind: msgSplitDone, seq: makeSeq(s.ordinal, i, 0)}); err != nil {
+		job.Counters.SplitDone(sp.FileIndex)
+		if err := out.Emit(runtime.Message{Kind: runtime.MsgSplitDone, Seq: runtime.MakeSeq(s.ordinal, i, 0)}); err != nil {
 			return err
 		}
 		if s.clock != nil {
@@ -186,12 +187,12 @@ func (c *splitClock) lowest() int64 {
 	return low
 }
 
-func (c *splitClock) emitIfAdvanced(low int64, emitted *int64, out emitter) error {
+func (c *splitClock) emitIfAdvanced(low int64, emitted *int64, out runtime.Emitter) error {
 	if low == math.MaxInt64 || low <= *emitted || low == math.MinInt64 {
 		return nil
 	}
 	*emitted = low
-	return out.Emit(message{kind: msgWatermark, n: low})
+	return out.Emit(runtime.Message{Kind: runtime.MsgWatermark, N: low})
 }
 
 // arrowSource reads an Arrow stream handed over by the caller (one subtask: a stream has
@@ -201,13 +202,13 @@ type arrowSource struct {
 	ordinal   int
 	reader    array.RecordReader
 	batchSize int
-	wm        func() *watermarker
+	wm        func() *runtime.Watermarker
 	idle      time.Duration // 0: never idle
 }
 
-func (s *arrowSource) run(tc *taskCtx, out emitter) error {
-	job := tc.job
-	var wm *watermarker
+func (s *arrowSource) run(tc *runtime.TaskCtx, out runtime.Emitter) error {
+	job := tc.Job
+	var wm *runtime.Watermarker
 	if s.wm != nil {
 		wm = s.wm()
 	}
@@ -263,9 +264,9 @@ func (s *arrowSource) run(tc *taskCtx, out emitter) error {
 			select {
 			case rec, ok := <-batches:
 				if !ok {
-					if readErr != nil && !errors.Is(readErr, tc.ctx.Err()) {
-						if tc.ctx.Err() != nil {
-							return false, tc.ctx.Err()
+					if readErr != nil && !errors.Is(readErr, tc.Ctx.Err()) {
+						if tc.Ctx.Err() != nil {
+							return false, tc.Ctx.Err()
 						}
 						var e *rberr.Error
 						if errors.As(readErr, &e) && e.Kind == rberr.Internal {
@@ -278,18 +279,18 @@ func (s *arrowSource) run(tc *taskCtx, out emitter) error {
 				cur = rec
 				return true, nil
 			case <-idle:
-				if err := out.Emit(message{kind: msgIdle}); err != nil {
+				if err := out.Emit(runtime.Message{Kind: runtime.MsgIdle}); err != nil {
 					return false, err
 				}
-			case <-job.stopped:
+			case <-job.Stopped:
 				return false, nil
-			case <-tc.ctx.Done():
-				return false, tc.ctx.Err()
+			case <-tc.Ctx.Done():
+				return false, tc.Ctx.Err()
 			}
 		}
 	}
 	split := 0
-	for !job.stopSources.Load() {
+	for !job.StopSources.Load() {
 		more, err := next()
 		if err != nil {
 			return err
@@ -302,11 +303,11 @@ func (s *arrowSource) run(tc *taskCtx, out emitter) error {
 		for off := int64(0); off < n || (n == 0 && off == 0); off += int64(s.batchSize) {
 			end := min(off+int64(s.batchSize), n)
 			part := rec.NewSlice(off, end)
-			job.progress.rowsRead.Add(end - off)
-			if err := emitWithWatermark(wm, message{kind: msgBatch, rec: part, seq: makeSeq(s.ordinal, split, 0)}, out); err != nil {
+			job.Counters.RowsRead.Add(end - off)
+			if err := runtime.EmitWithWatermark(wm, runtime.Message{Kind: runtime.MsgBatch, Rec: part, Seq: runtime.MakeSeq(s.ordinal, split, 0)}, out); err != nil {
 				return err
 			}
-			if err := out.Emit(message{kind: msgSplitDone, seq: makeSeq(s.ordinal, split, 0)}); err != nil {
+			if err := out.Emit(runtime.Message{Kind: runtime.MsgSplitDone, Seq: runtime.MakeSeq(s.ordinal, split, 0)}); err != nil {
 				return err
 			}
 			split++
@@ -314,11 +315,11 @@ func (s *arrowSource) run(tc *taskCtx, out emitter) error {
 				break
 			}
 		}
-		if tc.ctx.Err() != nil {
-			return tc.ctx.Err()
+		if tc.Ctx.Err() != nil {
+			return tc.Ctx.Err()
 		}
 	}
-	return out.Emit(message{kind: msgSourceDone, seq: makeSeq(s.ordinal, 0, 0), n: int64(split)})
+	return out.Emit(runtime.Message{Kind: runtime.MsgSourceDone, Seq: runtime.MakeSeq(s.ordinal, 0, 0), N: int64(split)})
 }
 
 // genSource runs a generator. The sequence is cut into blocks of `block` indexes; subtask
@@ -332,20 +333,20 @@ type genSource struct {
 	rate     float64
 	block    int64
 	parallel int
-	wm       func() *watermarker
+	wm       func() *runtime.Watermarker
 	// safe, in batch mode when the event-time column is the generator's clock, gives the
 	// watermark that the event time of index i allows (no row from i on is at or below it).
 	safe func(i int64) int64
 }
 
-func (s *genSource) run(tc *taskCtx, subtask int, out emitter) error {
-	job := tc.job
-	var wm *watermarker
+func (s *genSource) run(tc *runtime.TaskCtx, subtask int, out runtime.Emitter) error {
+	job := tc.Job
+	var wm *runtime.Watermarker
 	if s.wm != nil {
 		wm = s.wm()
 	}
 	startWall := time.Now()
-	for b := int64(subtask); !job.stopSources.Load(); b += int64(s.parallel) {
+	for b := int64(subtask); !job.StopSources.Load(); b += int64(s.parallel) {
 		start := b * s.block
 		end := start + s.block
 		if s.count >= 0 {
@@ -359,29 +360,29 @@ func (s *genSource) run(tc *taskCtx, subtask int, out emitter) error {
 			if wait := time.Until(due); wait > 0 {
 				select {
 				case <-time.After(wait):
-				case <-job.stopped:
+				case <-job.Stopped:
 					return nil
-				case <-tc.ctx.Done():
-					return tc.ctx.Err()
+				case <-tc.Ctx.Done():
+					return tc.Ctx.Err()
 				}
 			}
 		}
-		rec, err := s.gen.Rows(tc.ec.Mem, start, end)
+		rec, err := s.gen.Rows(tc.Ec.Mem, start, end)
 		if err != nil {
 			return err
 		}
-		job.progress.rowsRead.Add(end - start)
-		seq := makeSeq(s.ordinal, int(b), 0)
-		if err := emitWithWatermark(wm, message{kind: msgBatch, rec: rec, seq: seq}, out); err != nil {
+		job.Counters.RowsRead.Add(end - start)
+		seq := runtime.MakeSeq(s.ordinal, int(b), 0)
+		if err := runtime.EmitWithWatermark(wm, runtime.Message{Kind: runtime.MsgBatch, Rec: rec, Seq: seq}, out); err != nil {
 			return err
 		}
-		job.progress.splitDone(-1)
-		if err := out.Emit(message{kind: msgSplitDone, seq: seq}); err != nil {
+		job.Counters.SplitDone(-1)
+		if err := out.Emit(runtime.Message{Kind: runtime.MsgSplitDone, Seq: seq}); err != nil {
 			return err
 		}
 		if next := end + int64(s.parallel-1)*s.block; s.safe != nil && (s.count < 0 || next < s.count) {
 			// This subtask's next row is at index next (its next block).
-			if err := out.Emit(message{kind: msgWatermark, n: s.safe(next)}); err != nil {
+			if err := out.Emit(runtime.Message{Kind: runtime.MsgWatermark, N: s.safe(next)}); err != nil {
 				return err
 			}
 		}

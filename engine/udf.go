@@ -4,6 +4,7 @@ import (
 	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/riverbed-engine/riverbed/engine/runtime"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
 
@@ -20,19 +21,19 @@ func SetUDFCaller(f UDFCaller) { udfCaller.Store(&f) }
 // mapBatchesOp applies a user function to each batch: the Python map_batches path
 // (Flink's vectorized "pandas UDF" path). Results must have the declared schema.
 type mapBatchesOp struct {
-	baseOp
+	runtime.BaseOp
 	name   string
 	udf    int64
 	schema *arrow.Schema
 }
 
-func (o *mapBatchesOp) ProcessBatch(m message, out emitter) error {
-	defer m.rec.Release()
+func (o *mapBatchesOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
+	defer m.Rec.Release()
 	call := udfCaller.Load()
 	if call == nil {
 		return rberr.New(rberr.Plan, "%s: no host to run user functions in", o.name)
 	}
-	res, err := (*call)(o.udf, m.rec)
+	res, err := (*call)(o.udf, m.Rec)
 	if err != nil {
 		return err
 	}
@@ -46,5 +47,5 @@ func (o *mapBatchesOp) ProcessBatch(m message, out emitter) error {
 		return nil
 	}
 	// Rows may be added or removed, so no split watermark or order survives beyond the batch.
-	return out.Emit(m.with(res))
+	return out.Emit(m.With(res))
 }

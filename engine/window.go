@@ -10,6 +10,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/riverbed-engine/riverbed/engine/expr"
 	"github.com/riverbed-engine/riverbed/engine/plan"
+	"github.com/riverbed-engine/riverbed/engine/runtime"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
 
@@ -119,7 +120,7 @@ type pane struct {
 // that still fits re-emits the updated result of its key. Rows later than that are
 // dropped and counted, or emitted instead of results when the operator serves .late().
 type windowAggOp struct {
-	baseOp
+	runtime.BaseOp
 	name       string
 	keys       []expr.Expr
 	keyTypes   []arrow.DataType
@@ -133,7 +134,7 @@ type windowAggOp struct {
 	lateOutput bool
 	batchSize  int
 
-	tc    *taskCtx
+	tc    *runtime.TaskCtx
 	wm    int64
 	panes map[[2]int64]*pane
 	dirty [][2]int64 // fired windows that late rows updated in this batch
@@ -141,17 +142,17 @@ type windowAggOp struct {
 	wbuf  [][2]int64
 }
 
-func (o *windowAggOp) Open(tc *taskCtx) error {
+func (o *windowAggOp) Open(tc *runtime.TaskCtx) error {
 	o.tc = tc
 	o.wm = math.MinInt64
 	o.panes = map[[2]int64]*pane{}
 	return nil
 }
 
-func (o *windowAggOp) ProcessMarker(message, emitter) error { return nil }
+func (o *windowAggOp) ProcessMarker(runtime.Message, runtime.Emitter) error { return nil }
 
-func (o *windowAggOp) ProcessBatch(m message, out emitter) error {
-	rec := m.rec
+func (o *windowAggOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
+	rec := m.Rec
 	defer rec.Release()
 	n := int(rec.NumRows())
 	if n == 0 {
@@ -167,8 +168,8 @@ func (o *windowAggOp) ProcessBatch(m message, out emitter) error {
 		o.ts = expr.EventTimes(rec.Column(o.timeIdx), o.ts)
 	}
 	lateWM := o.wm
-	if m.hasWM && m.wm > lateWM {
-		lateWM = m.wm
+	if m.HasWM && m.Wm > lateWM {
+		lateWM = m.Wm
 	}
 	rows := map[[2]int64][]int32{}
 	var lateRows []int32
@@ -195,9 +196,9 @@ func (o *windowAggOp) ProcessBatch(m message, out emitter) error {
 	}
 	if o.lateOutput {
 		// The late stream carries no results, but windows still track what is on time.
-		return o.addToPanes(rec, m.seq, rows, n, false)
+		return o.addToPanes(rec, m.Seq, rows, n, false)
 	}
-	if err := o.addToPanes(rec, m.seq, rows, n, true); err != nil {
+	if err := o.addToPanes(rec, m.Seq, rows, n, true); err != nil {
 		return err
 	}
 	return o.emitUpdates(out)
@@ -221,13 +222,13 @@ func (o *windowAggOp) addToPanes(rec arrow.RecordBatch, seq uint64, rows map[[2]
 		sub := rec
 		if idx := rows[w]; len(idx) != n {
 			var err error
-			if sub, err = takeRows(o.tc.ec, rec, idx); err != nil {
+			if sub, err = runtime.TakeRows(o.tc.Ec, rec, idx); err != nil {
 				return err
 			}
 		} else {
 			rec.Retain()
 		}
-		ids, err := p.agg.consume(o.tc.ec, sub, seq)
+		ids, err := p.agg.consume(o.tc.Ec, sub, seq)
 		sub.Release()
 		if err != nil {
 			return err
@@ -269,19 +270,19 @@ func windowColumns(ec *expr.EvalCtx, dt arrow.DataType, w [2]int64, n int) ([]ar
 }
 
 // countLate counts late rows and, for an operator that serves .late(), emits them.
-func countLate(tc *taskCtx, rec arrow.RecordBatch, rows []int32, emit bool, out emitter) error {
+func countLate(tc *runtime.TaskCtx, rec arrow.RecordBatch, rows []int32, emit bool, out runtime.Emitter) error {
 	if len(rows) == 0 {
 		return nil
 	}
-	tc.metrics.late.Add(int64(len(rows)))
+	tc.Metrics.Late.Add(int64(len(rows)))
 	if !emit {
 		return nil
 	}
-	lr, err := takeRows(tc.ec, rec, rows)
+	lr, err := runtime.TakeRows(tc.Ec, rec, rows)
 	if err != nil {
 		return err
 	}
-	return out.Emit(message{kind: msgBatch, rec: lr})
+	return out.Emit(runtime.Message{Kind: runtime.MsgBatch, Rec: lr})
 }
 
 func sortWindows(ws [][2]int64) {
@@ -294,7 +295,7 @@ func sortWindows(ws [][2]int64) {
 }
 
 // emitUpdates re-emits the results of keys that late rows changed in fired windows.
-func (o *windowAggOp) emitUpdates(out emitter) error {
+func (o *windowAggOp) emitUpdates(out runtime.Emitter) error {
 	dirty := o.dirty
 	o.dirty = o.dirty[:0]
 	sortWindows(dirty)
@@ -329,7 +330,7 @@ func (o *windowAggOp) sortedPanes() [][2]int64 {
 }
 
 // emitPane emits the results of groups gids (nil: all) of a window.
-func (o *windowAggOp) emitPane(p *pane, gids []uint32, out emitter) error {
+func (o *windowAggOp) emitPane(p *pane, gids []uint32, out runtime.Emitter) error {
 	n := p.agg.numGroups()
 	if gids != nil {
 		n = len(gids)
@@ -337,30 +338,30 @@ func (o *windowAggOp) emitPane(p *pane, gids []uint32, out emitter) error {
 	if n == 0 {
 		return nil
 	}
-	mem := o.tc.ec.Mem
+	mem := o.tc.Ec.Mem
 	cols, err := p.agg.keyColumns(mem, gids)
 	if err != nil {
 		return err
 	}
-	wcols, err := windowColumns(o.tc.ec, o.timeType, [2]int64{p.start, p.end}, n)
+	wcols, err := windowColumns(o.tc.Ec, o.timeType, [2]int64{p.start, p.end}, n)
 	if err != nil {
-		releaseAll(cols)
+		runtime.ReleaseAll(cols)
 		return rberr.Wrap(rberr.Data, err, "%s", o.name)
 	}
 	cols = append(cols, wcols...)
 	aggs, err := p.agg.aggColumns(mem, gids)
 	if err != nil {
-		releaseAll(cols)
+		runtime.ReleaseAll(cols)
 		return err
 	}
 	cols = append(cols, aggs...)
 	rec := array.NewRecordBatch(o.schema, cols, int64(n))
-	releaseAll(cols)
-	o.tc.metrics.windowsFired.Add(1)
+	runtime.ReleaseAll(cols)
+	o.tc.Metrics.WindowsFired.Add(1)
 	return emitSliced(rec, o.batchSize, out)
 }
 
-func (o *windowAggOp) ProcessWatermark(wm int64, out emitter) error {
+func (o *windowAggOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
 	if wm <= o.wm {
 		return nil
 	}
@@ -368,12 +369,12 @@ func (o *windowAggOp) ProcessWatermark(wm int64, out emitter) error {
 	if err := o.fire(wm, out); err != nil {
 		return err
 	}
-	return out.Emit(message{kind: msgWatermark, n: wm})
+	return out.Emit(runtime.Message{Kind: runtime.MsgWatermark, N: wm})
 }
 
 // fire emits every window whose end the clock has passed and drops windows whose
 // allowed lateness is over.
-func (o *windowAggOp) fire(now int64, out emitter) error {
+func (o *windowAggOp) fire(now int64, out runtime.Emitter) error {
 	for _, w := range o.sortedPanes() {
 		p := o.panes[w]
 		if !p.fired && p.end-1 <= now {
@@ -385,7 +386,7 @@ func (o *windowAggOp) fire(now int64, out emitter) error {
 				}
 			}
 		}
-		if p.fired && (now == WatermarkMax || p.end-1+o.lateness <= now) {
+		if p.fired && (now == runtime.WatermarkMax || p.end-1+o.lateness <= now) {
 			p.agg.release()
 			delete(o.panes, w)
 		}
@@ -394,7 +395,7 @@ func (o *windowAggOp) fire(now int64, out emitter) error {
 }
 
 // onTick fires processing-time windows.
-func (o *windowAggOp) onTick(out emitter) error {
+func (o *windowAggOp) onTick(out runtime.Emitter) error {
 	if !o.processing {
 		return nil
 	}
@@ -408,11 +409,11 @@ func (o *windowAggOp) tickInterval() time.Duration {
 	return 0
 }
 
-func (o *windowAggOp) Finish(out emitter) error {
+func (o *windowAggOp) Finish(out runtime.Emitter) error {
 	// The final watermark has fired every event-time window; processing-time windows
 	// fire at the end of a bounded input.
 	if o.processing {
-		return o.fire(WatermarkMax, out)
+		return o.fire(runtime.WatermarkMax, out)
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package engine
+package runtime
 
 import (
 	"fmt"
@@ -10,66 +10,66 @@ import (
 
 // stage is a set of parallel subtasks running the same chain of operators. Consecutive
 // operators that need no exchange are chained into one stage (as Flink chains them).
-type stage struct {
+type Stage struct {
 	id       int
 	name     string
-	parallel int
-	ops      []func(subtask int) operator
+	Parallel int
+	ops      []func(subtask int) Operator
 	opNames  []string
-	source   func(subtask int) sourceFn
-	inputs   []edge
+	Source   func(subtask int) SourceFn
+	inputs   []Edge
 	tasks    []*task
 	isOutput bool
 }
 
-type edge struct {
-	from *stage
-	part partitioning
-	keys []expr.Expr
+type Edge struct {
+	From *Stage
+	Part partitioning
+	Keys []expr.Expr
 }
 
 // pgraph is the physical graph: stages of parallel subtasks connected by edges.
-type pgraph struct {
-	stages    []*stage
-	parallel  int
-	maxPar    int
-	batchSize int
-	batch     bool // batch runtime mode: no row is late (see resolveRuntimeMode)
+type Graph struct {
+	stages    []*Stage
+	Parallel  int
+	MaxPar    int
+	BatchSize int
+	Batch     bool // batch runtime mode: no row is late (see resolveRuntimeMode)
 }
 
-func (g *pgraph) newStage(name string, parallel int, inputs ...edge) *stage {
-	s := &stage{id: len(g.stages), name: name, parallel: parallel, inputs: inputs}
+func (g *Graph) NewStage(name string, parallel int, inputs ...Edge) *Stage {
+	s := &Stage{id: len(g.stages), name: name, Parallel: parallel, inputs: inputs}
 	g.stages = append(g.stages, s)
 	return s
 }
 
-func (s *stage) chain(name string, f func(int) operator) {
+func (s *Stage) Chain(name string, f func(int) Operator) {
 	s.ops = append(s.ops, f)
 	s.opNames = append(s.opNames, name)
-	if len(s.opNames) == 1 && s.source == nil {
+	if len(s.opNames) == 1 && s.Source == nil {
 		s.name = name
 	}
 }
 
 // wire creates the tasks and their channels.
-func (g *pgraph) wire(queue int) {
+func (g *Graph) wire(queue int) {
 	for _, s := range g.stages {
-		s.tasks = make([]*task, s.parallel)
+		s.tasks = make([]*task, s.Parallel)
 		for i := range s.tasks {
 			t := &task{stage: s, index: i}
-			if s.source == nil {
-				t.in = make(chan message, queue)
+			if s.Source == nil {
+				t.in = make(chan Message, queue)
 			} else {
-				t.source = s.source(i)
+				t.source = s.Source(i)
 			}
 			s.tasks[i] = t
 		}
 	}
 	for _, s := range g.stages {
 		for side, e := range s.inputs {
-			for ui, up := range e.from.tasks {
-				r := &router{part: e.part, keys: e.keys, maxPar: g.maxPar, side: side}
-				if e.part == partForward {
+			for ui, up := range e.From.tasks {
+				r := &router{part: e.Part, keys: e.Keys, maxPar: g.MaxPar, side: side}
+				if e.Part == partForward {
 					t := s.tasks[ui%len(s.tasks)]
 					r.targets = []*task{t}
 					r.chIdx = []int{t.nInputs}
@@ -88,30 +88,30 @@ func (g *pgraph) wire(queue int) {
 }
 
 // explain renders the physical graph.
-func (g *pgraph) explain() string {
+func (g *Graph) Explain() string {
 	var b strings.Builder
 	mode := plan.ModeStreaming
-	if g.batch {
+	if g.Batch {
 		mode = plan.ModeBatch
 	}
 	fmt.Fprintf(&b, "runtime mode: %s\n", mode)
 	for _, s := range g.stages {
 		name := s.name
-		if s.source == nil && len(s.opNames) > 0 {
+		if s.Source == nil && len(s.opNames) > 0 {
 			name = strings.Join(s.opNames, " -> ")
 		} else if len(s.opNames) > 0 {
 			name += " -> " + strings.Join(s.opNames, " -> ")
 		}
 		var ins []string
 		for _, e := range s.inputs {
-			kind := map[partitioning]string{partForward: "forward", partSplit: "rebalance", partHash: "hash", partGather: "gather"}[e.part]
-			ins = append(ins, fmt.Sprintf("%s from stage %d", kind, e.from.id))
+			kind := map[partitioning]string{partForward: "forward", PartSplit: "rebalance", PartHash: "hash", PartGather: "gather"}[e.Part]
+			ins = append(ins, fmt.Sprintf("%s from stage %d", kind, e.From.id))
 		}
 		in := ""
 		if len(ins) > 0 {
 			in = " <- " + strings.Join(ins, ", ")
 		}
-		fmt.Fprintf(&b, "stage %d: %s [parallelism %d]%s\n", s.id, name, s.parallel, in)
+		fmt.Fprintf(&b, "stage %d: %s [parallelism %d]%s\n", s.id, name, s.Parallel, in)
 	}
 	return b.String()
 }

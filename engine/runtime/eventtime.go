@@ -1,4 +1,4 @@
-package engine
+package runtime
 
 import (
 	"math"
@@ -15,7 +15,7 @@ import (
 // watermarker generates bounded-out-of-orderness watermarks for one source subtask: after
 // each batch, the watermark is the largest event time seen minus the bound, minus one
 // microsecond (as Flink's BoundedOutOfOrdernessWatermarks).
-type watermarker struct {
+type Watermarker struct {
 	col     int   // index of the event-time column in the source's output
 	bound   int64 // microseconds
 	maxTs   int64
@@ -23,12 +23,12 @@ type watermarker struct {
 	buf     []int64
 }
 
-func newWatermarker(col int, bound int64) *watermarker {
-	return &watermarker{col: col, bound: bound, maxTs: math.MinInt64, emitted: math.MinInt64}
+func NewWatermarker(col int, bound int64) *Watermarker {
+	return &Watermarker{col: col, bound: bound, maxTs: math.MinInt64, emitted: math.MinInt64}
 }
 
 // observe folds a batch in and returns the new watermark, or false if it did not advance.
-func (w *watermarker) observe(rec arrow.RecordBatch) (int64, bool) {
+func (w *Watermarker) observe(rec arrow.RecordBatch) (int64, bool) {
 	w.buf = expr.EventTimes(rec.Column(w.col), w.buf)
 	for _, t := range w.buf {
 		if t > w.maxTs {
@@ -48,24 +48,24 @@ func (w *watermarker) observe(rec arrow.RecordBatch) (int64, bool) {
 
 // emitWithWatermark sends a batch, stamped with the split's watermark before it, and, if
 // it advanced event time, the watermark after it.
-func emitWithWatermark(w *watermarker, m message, out emitter) error {
+func EmitWithWatermark(w *Watermarker, m Message, out Emitter) error {
 	var wm int64
 	advanced := false
 	if w != nil {
-		m.wm, m.hasWM = w.emitted, true
-		wm, advanced = w.observe(m.rec)
+		m.Wm, m.HasWM = w.emitted, true
+		wm, advanced = w.observe(m.Rec)
 	}
 	if err := out.Emit(m); err != nil {
 		return err
 	}
 	if advanced {
-		return out.Emit(message{kind: msgWatermark, n: wm})
+		return out.Emit(Message{Kind: MsgWatermark, N: wm})
 	}
 	return nil
 }
 
 // sourceEventTime resolves a source's event_time settings against its output schema.
-func sourceEventTime(n *plan.Node, schema *arrow.Schema, name string) (*watermarkSpec, error) {
+func SourceEventTime(n *plan.Node, schema *arrow.Schema, name string) (*WatermarkSpec, error) {
 	if n.EventTime == "" {
 		if n.MaxOutOfOrderness != "" || n.IdleTimeout != "" {
 			return nil, rberr.New(rberr.Plan, "%s: max_out_of_orderness and idle_timeout need event_time=<column>", name)
@@ -79,31 +79,31 @@ func sourceEventTime(n *plan.Node, schema *arrow.Schema, name string) (*watermar
 	if dt := schema.Field(idx[0]).Type; !expr.TimeColumnOK(dt) {
 		return nil, rberr.New(rberr.Type, "%s: event_time column %q is %s; it must be a timestamp, a date or int64 epoch milliseconds", name, n.EventTime, expr.TypeName(dt))
 	}
-	spec := &watermarkSpec{column: n.EventTime}
+	spec := &WatermarkSpec{Column: n.EventTime}
 	if n.MaxOutOfOrderness != "" {
 		d, err := plan.ParseDuration(n.MaxOutOfOrderness)
 		if err != nil || d < 0 {
-			return nil, rberr.New(rberr.Plan, "%s: max_out_of_orderness: %v", name, errOrNegative(err))
+			return nil, rberr.New(rberr.Plan, "%s: max_out_of_orderness: %v", name, ErrOrNegative(err))
 		}
-		spec.bound = d
+		spec.Bound = d
 	}
 	if n.IdleTimeout != "" {
 		d, err := plan.ParseDuration(n.IdleTimeout)
 		if err != nil || d <= 0 {
-			return nil, rberr.New(rberr.Plan, "%s: idle_timeout: %v", name, errOrNegative(err))
+			return nil, rberr.New(rberr.Plan, "%s: idle_timeout: %v", name, ErrOrNegative(err))
 		}
-		spec.idle = d
+		spec.Idle = d
 	}
 	return spec, nil
 }
 
-type watermarkSpec struct {
-	column string
-	bound  int64 // µs
-	idle   int64 // µs; 0 = never idle
+type WatermarkSpec struct {
+	Column string
+	Bound  int64 // µs
+	Idle   int64 // µs; 0 = never idle
 }
 
-func errOrNegative(err error) error {
+func ErrOrNegative(err error) error {
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package engine
+package runtime
 
 import (
 	"math"
@@ -13,8 +13,8 @@ type opMetrics struct {
 	name                  string
 	recordsIn, batchesIn  atomic.Int64
 	recordsOut, batchOut  atomic.Int64
-	late                  atomic.Int64
-	windowsFired          atomic.Int64
+	Late                  atomic.Int64
+	WindowsFired          atomic.Int64
 	watermark             atomic.Int64
 	backpressureNanos     atomic.Int64
 }
@@ -27,17 +27,17 @@ func newOpMetrics(stage, index, subtask int, name string) *opMetrics {
 
 // countingEmitter counts an operator's output on its way to the next step.
 type countingEmitter struct {
-	next emitter
+	next Emitter
 	m    *opMetrics
 }
 
-func (c *countingEmitter) Emit(msg message) error {
-	switch msg.kind {
-	case msgBatch:
-		c.m.recordsOut.Add(msg.rec.NumRows())
+func (c *countingEmitter) Emit(msg Message) error {
+	switch msg.Kind {
+	case MsgBatch:
+		c.m.recordsOut.Add(msg.Rec.NumRows())
 		c.m.batchOut.Add(1)
-	case msgWatermark:
-		c.m.watermark.Store(msg.n)
+	case MsgWatermark:
+		c.m.watermark.Store(msg.N)
 	}
 	return c.next.Emit(msg)
 }
@@ -89,8 +89,8 @@ func (r *registry) snapshot() []OperatorMetrics {
 		o.BatchesIn += m.batchesIn.Load()
 		o.RecordsOut += m.recordsOut.Load()
 		o.BatchesOut += m.batchOut.Load()
-		o.LateRecords += m.late.Load()
-		o.WindowsFired += m.windowsFired.Load()
+		o.LateRecords += m.Late.Load()
+		o.WindowsFired += m.WindowsFired.Load()
 		o.BackpressureNanos += m.backpressureNanos.Load()
 		o.Watermark = min(o.Watermark, m.watermark.Load())
 	}

@@ -1,4 +1,4 @@
-package engine
+package runtime
 
 import (
 	"context"
@@ -17,15 +17,15 @@ type partitioning uint8
 
 const (
 	partForward partitioning = iota // subtask i sends to subtask i (same parallelism)
-	partSplit                       // by source split: a split's batches stay together and in order
-	partHash                        // by key group of the hash of the keys
-	partGather                      // everything to subtask 0
+	PartSplit                       // by source split: a split's batches stay together and in order
+	PartHash                        // by key group of the hash of the keys
+	PartGather                      // everything to subtask 0
 )
 
 // router is the output side of a subtask: it stamps messages with the receiver's input
 // channel index and sends them, blocking while the receiver's queue is full.
 type router struct {
-	tc      *taskCtx
+	tc      *TaskCtx
 	part    partitioning
 	targets []*task
 	chIdx   []int // our input channel index at each target
@@ -33,19 +33,19 @@ type router struct {
 	maxPar  int
 	hashes  []uint64
 	// sink is set instead of targets at the end of a graph.
-	sink emitter
+	sink Emitter
 	m    *opMetrics // of the last operator: time blocked on full queues is its backpressure
 	side int        // index of the edge at the receiving stage
 }
 
-func (r *router) send(target int, m message) error {
+func (r *router) send(target int, m Message) error {
 	m.ch = r.chIdx[target]
-	m.side = r.side
-	if m.rec != nil {
+	m.Side = r.side
+	if m.Rec != nil {
 		in := r.targets[target].in
-		m.bytes = batchBytes(m.rec)
-		if err := r.tc.job.budget.acquire(r.tc.ctx, m.bytes, func() bool { return len(in) == 0 }); err != nil {
-			m.rec.Release()
+		m.bytes = batchBytes(m.Rec)
+		if err := r.tc.Job.Budget.acquire(r.tc.Ctx, m.bytes, func() bool { return len(in) == 0 }); err != nil {
+			m.Rec.Release()
 			return err
 		}
 	}
@@ -59,16 +59,16 @@ func (r *router) send(target int, m message) error {
 	select {
 	case r.targets[target].in <- m:
 		return nil
-	case <-r.tc.ctx.Done():
-		if m.rec != nil {
-			m.rec.Release()
+	case <-r.tc.Ctx.Done():
+		if m.Rec != nil {
+			m.Rec.Release()
 		}
-		r.tc.job.budget.release(m.bytes)
-		return r.tc.ctx.Err()
+		r.tc.Job.Budget.release(m.bytes)
+		return r.tc.Ctx.Err()
 	}
 }
 
-func (r *router) broadcast(m message) error {
+func (r *router) broadcast(m Message) error {
 	for i := range r.targets {
 		if err := r.send(i, m); err != nil {
 			return err
@@ -77,25 +77,25 @@ func (r *router) broadcast(m message) error {
 	return nil
 }
 
-func (r *router) Emit(m message) error {
+func (r *router) Emit(m Message) error {
 	if r.sink != nil {
 		return r.sink.Emit(m)
 	}
-	switch m.kind {
-	case msgWatermark, msgEnd, msgSourceDone, msgIdle:
-		if m.kind == msgSourceDone && r.part == partHash {
+	switch m.Kind {
+	case MsgWatermark, msgEnd, MsgSourceDone, MsgIdle:
+		if m.Kind == MsgSourceDone && r.part == PartHash {
 			return nil
 		}
 		return r.broadcast(m)
 	}
 	switch r.part {
-	case partForward, partGather:
+	case partForward, PartGather:
 		return r.send(0, m)
-	case partSplit:
-		return r.send(int((m.seq>>20)%uint64(len(r.targets))), m)
+	case PartSplit:
+		return r.send(int((m.Seq>>20)%uint64(len(r.targets))), m)
 	}
 	// partHash
-	if m.kind != msgBatch {
+	if m.Kind != MsgBatch {
 		return nil // split order does not survive a shuffle
 	}
 	if len(r.targets) == 1 {
@@ -108,22 +108,22 @@ func (r *router) end() error {
 	if r.sink != nil {
 		return nil
 	}
-	return r.broadcast(message{kind: msgEnd})
+	return r.broadcast(Message{Kind: msgEnd})
 }
 
 // shuffle splits a batch by key group and sends each part to the subtask that owns it.
-func (r *router) shuffle(m message) error {
-	rec := m.rec
+func (r *router) shuffle(m Message) error {
+	rec := m.Rec
 	defer rec.Release()
 	n := int(rec.NumRows())
 	if n == 0 {
 		return nil
 	}
-	cols, err := evalColumns(r.tc.ec, r.keys, rec)
+	cols, err := EvalColumns(r.tc.Ec, r.keys, rec)
 	if err != nil {
 		return err
 	}
-	defer releaseAll(cols)
+	defer ReleaseAll(cols)
 	if cap(r.hashes) < n {
 		r.hashes = make([]uint64, n)
 	}
@@ -144,19 +144,19 @@ func (r *router) shuffle(m message) error {
 			rec.Retain()
 			part = rec
 		} else {
-			part, err = takeRows(r.tc.ec, rec, rows)
+			part, err = TakeRows(r.tc.Ec, rec, rows)
 			if err != nil {
 				return err
 			}
 		}
-		if err := r.send(t, m.with(part)); err != nil {
+		if err := r.send(t, m.With(part)); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func takeRows(ec *expr.EvalCtx, rec arrow.RecordBatch, rows []int32) (arrow.RecordBatch, error) {
+func TakeRows(ec *expr.EvalCtx, rec arrow.RecordBatch, rows []int32) (arrow.RecordBatch, error) {
 	ib := array.NewInt32Builder(ec.Mem)
 	ib.AppendValues(rows, nil)
 	idx := ib.NewArray()
@@ -166,27 +166,27 @@ func takeRows(ec *expr.EvalCtx, rec arrow.RecordBatch, rows []int32) (arrow.Reco
 	for i, c := range rec.Columns() {
 		t, err := compute.TakeArray(ec.Ctx, c, idx)
 		if err != nil {
-			releaseAll(cols[:i])
+			ReleaseAll(cols[:i])
 			return nil, err
 		}
 		cols[i] = t
 	}
-	defer releaseAll(cols)
+	defer ReleaseAll(cols)
 	return array.NewRecordBatch(rec.Schema(), cols, int64(len(rows))), nil
 }
 
 // evalColumns evaluates expressions over a batch into arrays of its length.
-func evalColumns(ec *expr.EvalCtx, es []expr.Expr, rec arrow.RecordBatch) ([]arrow.Array, error) {
+func EvalColumns(ec *expr.EvalCtx, es []expr.Expr, rec arrow.RecordBatch) ([]arrow.Array, error) {
 	out := make([]arrow.Array, len(es))
 	for i, e := range es {
 		d, err := e.Eval(ec, rec)
 		if err != nil {
-			releaseAll(out[:i])
+			ReleaseAll(out[:i])
 			return nil, err
 		}
 		a, err := expr.DatumToArray(ec, d, int(rec.NumRows()))
 		if err != nil {
-			releaseAll(out[:i])
+			ReleaseAll(out[:i])
 			return nil, err
 		}
 		out[i] = a
@@ -194,7 +194,7 @@ func evalColumns(ec *expr.EvalCtx, es []expr.Expr, rec arrow.RecordBatch) ([]arr
 	return out, nil
 }
 
-func releaseAll(as []arrow.Array) {
+func ReleaseAll(as []arrow.Array) {
 	for _, a := range as {
 		if a != nil {
 			a.Release()
@@ -208,8 +208,8 @@ func releaseAll(as []arrow.Array) {
 // sends to is empty, so that every queue always takes one batch, whatever its size, and a
 // job cannot deadlock on its budget.
 type budget struct {
-	mu    sync.Mutex
-	used  int64
+	Mu    sync.Mutex
+	Used  int64
 	limit int64
 	wake  chan struct{} // closed (and replaced) whenever bytes are given back
 	// waiting counts senders blocked in acquire. A receiver that takes a message without
@@ -233,22 +233,22 @@ func (b *budget) acquire(ctx context.Context, n int64, empty func() bool) error 
 		return nil
 	}
 	for {
-		b.mu.Lock()
-		if b.used+n <= b.limit || empty() {
-			b.used += n
-			b.mu.Unlock()
+		b.Mu.Lock()
+		if b.Used+n <= b.limit || empty() {
+			b.Used += n
+			b.Mu.Unlock()
 			return nil
 		}
 		w := b.wake
 		b.waiting++
-		b.mu.Unlock()
+		b.Mu.Unlock()
 		select {
 		case <-w:
 		case <-ctx.Done():
 		}
-		b.mu.Lock()
+		b.Mu.Lock()
 		b.waiting--
-		b.mu.Unlock()
+		b.Mu.Unlock()
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -262,15 +262,15 @@ func (b *budget) release(n int64) {
 	if b == nil || n < 0 {
 		return
 	}
-	b.mu.Lock()
+	b.Mu.Lock()
 	if n == 0 && b.waiting == 0 {
-		b.mu.Unlock()
+		b.Mu.Unlock()
 		return
 	}
-	b.used -= n
+	b.Used -= n
 	close(b.wake)
 	b.wake = make(chan struct{})
-	b.mu.Unlock()
+	b.Mu.Unlock()
 }
 
 // batchBytes estimates the memory a batch holds: the parts of its buffers that its rows

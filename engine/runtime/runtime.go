@@ -1,4 +1,4 @@
-package engine
+package runtime
 
 import (
 	"context"
@@ -22,11 +22,11 @@ import (
 type msgKind uint8
 
 const (
-	msgBatch      msgKind = iota
-	msgSplitDone          // all batches of split seq have been sent on this channel
-	msgSourceDone         // source ordinal seq>>48 has n splits in all
-	msgWatermark          // event time has reached n on this channel
-	msgIdle               // this channel carries no data for now: do not wait for its watermark
+	MsgBatch      msgKind = iota
+	MsgSplitDone          // all batches of split seq have been sent on this channel
+	MsgSourceDone         // source ordinal seq>>48 has n splits in all
+	MsgWatermark          // event time has reached n on this channel
+	MsgIdle               // this channel carries no data for now: do not wait for its watermark
 	msgEnd                // this channel will carry nothing more
 )
 
@@ -34,20 +34,20 @@ const (
 const WatermarkMax = math.MaxInt64
 
 // message is what flows between subtasks.
-type message struct {
-	kind msgKind
-	rec  arrow.RecordBatch // msgBatch; owned by whoever holds the message
-	seq  uint64            // batch order: source ordinal << 48 | split << 20 | chunk
-	n    int64             // msgSourceDone: split count; msgWatermark: the watermark
+type Message struct {
+	Kind msgKind
+	Rec  arrow.RecordBatch // msgBatch; owned by whoever holds the message
+	Seq  uint64            // batch order: source ordinal << 48 | split << 20 | chunk
+	N    int64             // msgSourceDone: split count; msgWatermark: the watermark
 	ch   int               // input channel index at the receiver, stamped by the sender
 	// wm is, for a batch, the watermark of its source split when it was emitted (valid if
 	// hasWM). Windows judge lateness by it, so that which rows are late depends on the
 	// order of rows within each split, not on how parallel readers interleave.
-	wm    int64
-	hasWM bool
+	Wm    int64
+	HasWM bool
 	// side is the index of the input edge a batch came through (0 = left, 1 = right of a
 	// join), stamped by the sender's router.
-	side int
+	Side int
 	// bytes is what a queued batch holds of the job's buffer budget (stamped by the sender,
 	// given back by the receiver).
 	bytes int64
@@ -55,75 +55,75 @@ type message struct {
 
 // with returns a batch message carrying rec in place of m's batch, keeping its order and
 // split watermark.
-func (m message) with(rec arrow.RecordBatch) message {
-	m.rec = rec
+func (m Message) With(rec arrow.RecordBatch) Message {
+	m.Rec = rec
 	return m
 }
 
 // seqUnordered marks batches of rows an operator made (window results, join pairs,
 // groups): they have no input order. Operators that break ties by input order break ties
 // between such rows by their columns instead, so the choice does not depend on arrival.
-const seqUnordered = math.MaxUint64
+const SeqUnordered = math.MaxUint64
 
-func makeSeq(ordinal, split, chunk int) uint64 {
+func MakeSeq(ordinal, split, chunk int) uint64 {
 	return uint64(ordinal)<<48 | uint64(split)<<20 | uint64(chunk)
 }
 
 // splitOf drops the chunk number from a sequence.
-func splitOf(seq uint64) uint64 { return seq &^ (1<<20 - 1) }
+func SplitOf(seq uint64) uint64 { return seq &^ (1<<20 - 1) }
 
 // emitter receives an operator's output.
-type emitter interface {
-	Emit(m message) error
+type Emitter interface {
+	Emit(m Message) error
 }
 
 // operator is one step of a chain. Only processBatch is required in spirit; embedding
 // baseOp gives the defaults: markers and watermarks pass through, finish does nothing.
-type operator interface {
-	Open(tc *taskCtx) error
-	ProcessBatch(m message, out emitter) error
-	ProcessMarker(m message, out emitter) error
-	ProcessWatermark(wm int64, out emitter) error
-	Finish(out emitter) error
+type Operator interface {
+	Open(tc *TaskCtx) error
+	ProcessBatch(m Message, out Emitter) error
+	ProcessMarker(m Message, out Emitter) error
+	ProcessWatermark(wm int64, out Emitter) error
+	Finish(out Emitter) error
 	Close()
 }
 
-type baseOp struct{}
+type BaseOp struct{}
 
-func (baseOp) Open(*taskCtx) error                        { return nil }
-func (baseOp) ProcessMarker(m message, out emitter) error { return out.Emit(m) }
-func (baseOp) ProcessWatermark(wm int64, out emitter) error {
-	return out.Emit(message{kind: msgWatermark, n: wm})
+func (BaseOp) Open(*TaskCtx) error                        { return nil }
+func (BaseOp) ProcessMarker(m Message, out Emitter) error { return out.Emit(m) }
+func (BaseOp) ProcessWatermark(wm int64, out Emitter) error {
+	return out.Emit(Message{Kind: MsgWatermark, N: wm})
 }
-func (baseOp) Finish(emitter) error { return nil }
-func (baseOp) Close()               {}
+func (BaseOp) Finish(Emitter) error { return nil }
+func (BaseOp) Close()               {}
 
 // taskCtx is what an operator may use at run time.
-type taskCtx struct {
-	ctx      context.Context
-	ec       *expr.EvalCtx
-	job      *Job
+type TaskCtx struct {
+	Ctx      context.Context
+	Ec       *expr.EvalCtx
+	Job      *Job
 	subtask  int
 	parallel int
-	metrics  *opMetrics // of the operator this context was given to
+	Metrics  *opMetrics // of the operator this context was given to
 }
 
 // chainLink feeds a message to one operator of the chain; the operator's output goes to
 // next (counted).
 type chainLink struct {
-	op   operator
-	next emitter
+	op   Operator
+	next Emitter
 	m    *opMetrics
 }
 
-func (c *chainLink) Emit(m message) error {
-	switch m.kind {
-	case msgBatch:
-		c.m.recordsIn.Add(m.rec.NumRows())
+func (c *chainLink) Emit(m Message) error {
+	switch m.Kind {
+	case MsgBatch:
+		c.m.recordsIn.Add(m.Rec.NumRows())
 		c.m.batchesIn.Add(1)
 		return c.op.ProcessBatch(m, c.next)
-	case msgWatermark:
-		return c.op.ProcessWatermark(m.n, c.next)
+	case MsgWatermark:
+		return c.op.ProcessWatermark(m.N, c.next)
 	case msgEnd:
 		return nil // handled by the task
 	default:
@@ -134,34 +134,34 @@ func (c *chainLink) Emit(m message) error {
 // task runs one subtask of a stage: a chain of operators fed by an input channel (or a
 // source) and writing to an output router.
 type task struct {
-	stage   *stage
+	stage   *Stage
 	index   int
-	in      chan message
+	in      chan Message
 	nInputs int
-	chain   []operator
+	chain   []Operator
 	metrics []*opMetrics // per operator; for a source stage the source's come first
-	outs    []emitter    // where operator i emits (counted)
-	head    emitter      // where the input (or the source) emits
+	outs    []Emitter    // where operator i emits (counted)
+	head    Emitter      // where the input (or the source) emits
 	out     *router
-	source  sourceFn
+	source  SourceFn
 	budget  *budget // the job's buffer budget (set when the job starts)
 }
 
 // sourceFn produces a source subtask's output; it returns when the input is exhausted.
-type sourceFn func(tc *taskCtx, out emitter) error
+type SourceFn func(tc *TaskCtx, out Emitter) error
 
 // ticker is implemented by operators that need a periodic call (processing-time timers).
 type ticker interface {
 	TickInterval() time.Duration
-	OnTick(out emitter) error
+	OnTick(out Emitter) error
 }
 
 // build links the chain: head -> op0 -> op1 -> ... -> router, counting each operator's
 // input and output.
 func (t *task) build() {
-	next := emitter(t.out)
-	t.outs = make([]emitter, len(t.chain))
-	links := make([]emitter, len(t.chain))
+	next := Emitter(t.out)
+	t.outs = make([]Emitter, len(t.chain))
+	links := make([]Emitter, len(t.chain))
 	opMs := t.metrics[len(t.metrics)-len(t.chain):]
 	for i := len(t.chain) - 1; i >= 0; i-- {
 		t.outs[i] = &countingEmitter{next: next, m: opMs[i]}
@@ -176,7 +176,7 @@ func (t *task) build() {
 	t.out.m = last
 }
 
-func (t *task) run(tc *taskCtx) (err error) {
+func (t *task) run(tc *TaskCtx) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = rberr.New(rberr.Internal, "panic in %s (subtask %d): %v\n%s", t.stage.name, t.index, r, debug.Stack())
@@ -191,26 +191,26 @@ func (t *task) run(tc *taskCtx) (err error) {
 	opMs := t.metrics[len(t.metrics)-len(t.chain):]
 	for i, op := range t.chain {
 		c := *tc
-		c.metrics = opMs[i]
+		c.Metrics = opMs[i]
 		if err := op.Open(&c); err != nil {
 			return err
 		}
 	}
 	if t.source != nil {
 		c := *tc
-		c.metrics = t.metrics[0]
+		c.Metrics = t.metrics[0]
 		if err := t.source(&c, t.head); err != nil {
 			return err
 		}
 	} else if err := t.loop(tc); err != nil {
 		return err
 	}
-	if tc.job.stopNoDrain.Load() {
+	if tc.Job.stopNoDrain.Load() {
 		// A stop without drain: end the stream without firing pending windows.
 		return t.out.end()
 	}
 	// End of input: the final watermark, then finish each operator in chain order.
-	if err := t.head.Emit(message{kind: msgWatermark, n: WatermarkMax}); err != nil {
+	if err := t.head.Emit(Message{Kind: MsgWatermark, N: WatermarkMax}); err != nil {
 		return err
 	}
 	for i, op := range t.chain {
@@ -223,7 +223,7 @@ func (t *task) run(tc *taskCtx) (err error) {
 
 // loop consumes the input channel until every input channel has ended, keeping the
 // minimum watermark over the input channels that are not idle.
-func (t *task) loop(tc *taskCtx) error {
+func (t *task) loop(tc *TaskCtx) error {
 	wms := make([]int64, t.nInputs)
 	idle := make([]bool, t.nInputs)
 	for i := range wms {
@@ -241,10 +241,10 @@ func (t *task) loop(tc *taskCtx) error {
 		}
 	}
 	for ended < t.nInputs {
-		var m message
+		var m Message
 		select {
 		case m = <-t.in:
-			tc.job.budget.release(m.bytes)
+			tc.Job.Budget.release(m.bytes)
 		case <-tick:
 			for i, op := range t.chain {
 				if tk, ok := op.(ticker); ok {
@@ -254,20 +254,20 @@ func (t *task) loop(tc *taskCtx) error {
 				}
 			}
 			continue
-		case <-tc.ctx.Done():
-			return tc.ctx.Err()
+		case <-tc.Ctx.Done():
+			return tc.Ctx.Err()
 		}
-		switch m.kind {
+		switch m.Kind {
 		case msgEnd:
 			ended++
 			wms[m.ch] = WatermarkMax
 			idle[m.ch] = false
-		case msgWatermark:
+		case MsgWatermark:
 			idle[m.ch] = false
-			if m.n > wms[m.ch] {
-				wms[m.ch] = m.n
+			if m.N > wms[m.ch] {
+				wms[m.ch] = m.N
 			}
-		case msgIdle:
+		case MsgIdle:
 			idle[m.ch] = true
 			all := true
 			for i := range idle {
@@ -280,7 +280,7 @@ func (t *task) loop(tc *taskCtx) error {
 				continue
 			}
 		default:
-			if m.kind == msgBatch {
+			if m.Kind == MsgBatch {
 				idle[m.ch] = false
 			}
 			if err := t.head.Emit(m); err != nil {
@@ -298,7 +298,7 @@ func (t *task) loop(tc *taskCtx) error {
 		}
 		if active && low > current && low != WatermarkMax {
 			current = low
-			if err := t.head.Emit(message{kind: msgWatermark, n: low}); err != nil {
+			if err := t.head.Emit(Message{Kind: MsgWatermark, N: low}); err != nil {
 				return err
 			}
 		}
@@ -317,8 +317,8 @@ func (t *task) drain() {
 			if t.budget != nil {
 				t.budget.release(m.bytes)
 			}
-			if m.rec != nil {
-				m.rec.Release()
+			if m.Rec != nil {
+				m.Rec.Release()
 			}
 		default:
 			return
@@ -328,7 +328,7 @@ func (t *task) drain() {
 
 // runTasks runs every task and returns the first error; the first failure cancels the
 // others through cancel.
-func runTasks(ctx context.Context, cancel context.CancelCauseFunc, tasks []*task, mk func(*task) *taskCtx) error {
+func runTasks(ctx context.Context, cancel context.CancelCauseFunc, tasks []*task, mk func(*task) *TaskCtx) error {
 	var wg sync.WaitGroup
 	var once sync.Once
 	var first error
@@ -361,5 +361,5 @@ func runTasks(ctx context.Context, cancel context.CancelCauseFunc, tasks []*task
 }
 
 func describeTask(t *task) string {
-	return fmt.Sprintf("%s[%d/%d]", t.stage.name, t.index, t.stage.parallel)
+	return fmt.Sprintf("%s[%d/%d]", t.stage.name, t.index, t.stage.Parallel)
 }

@@ -1,4 +1,4 @@
-package engine
+package runtime
 
 import (
 	"context"
@@ -22,7 +22,7 @@ import (
 // Job is a running plan. Its results are read with Next until io.EOF; Cancel stops it.
 // All methods are safe for concurrent use.
 type Job struct {
-	id       string
+	Id       string
 	schema   *arrow.Schema
 	mem      memory.Allocator
 	ctx      context.Context
@@ -30,15 +30,15 @@ type Job struct {
 	results  chan arrow.RecordBatch
 	done     chan struct{}
 	err      error
-	progress Progress
+	Counters Progress
 
-	stopSources atomic.Bool // set once sources must stop reading (stop, limit)
+	StopSources atomic.Bool // set once sources must stop reading (stop, limit)
 	stopOnce    sync.Once
-	stopped     chan struct{} // closed when stopSources is set, to interrupt paced waits
+	Stopped     chan struct{} // closed when stopSources is set, to interrupt paced waits
 	stopNoDrain atomic.Bool
-	budget      *budget
+	Budget      *budget
 	metrics     registry
-	unbounded   bool
+	IsUnbounded bool
 
 	mu      sync.Mutex
 	writers []*batch.ParquetWriter
@@ -46,10 +46,10 @@ type Job struct {
 
 // Progress counts a job's work; read it with Snapshot.
 type Progress struct {
-	rowsRead     atomic.Int64
+	RowsRead     atomic.Int64
 	rowsOut      atomic.Int64
 	splitsDone   atomic.Int64
-	splitsPruned atomic.Int64
+	SplitsPruned atomic.Int64
 	filesDone    atomic.Int64
 	TotalRows    int64
 	TotalSplits  int64
@@ -64,7 +64,7 @@ type ProgressSnapshot struct {
 	Done                                                   bool
 }
 
-func (p *Progress) splitDone(file int) {
+func (p *Progress) SplitDone(file int) {
 	p.splitsDone.Add(1)
 	if file >= 0 && file < len(p.fileSplits) && p.fileSplits[file].Add(-1) == 0 {
 		p.filesDone.Add(1)
@@ -87,7 +87,7 @@ func (j *Job) Schema() *arrow.Schema { return j.schema }
 func (j *Job) Next() (arrow.RecordBatch, error) {
 	rec, ok := <-j.results
 	if ok {
-		j.budget.release(batchBytes(rec))
+		j.Budget.release(batchBytes(rec))
 		return rec, nil
 	}
 	<-j.done
@@ -107,15 +107,15 @@ func (j *Job) Stop(drain bool) {
 	if !drain {
 		j.stopNoDrain.Store(true)
 	}
-	j.stopReading()
+	j.StopReading()
 }
 
 // stopReading tells every source to stop reading, and interrupts sources that are waiting
 // (paced generators).
-func (j *Job) stopReading() {
+func (j *Job) StopReading() {
 	j.stopOnce.Do(func() {
-		j.stopSources.Store(true)
-		close(j.stopped)
+		j.StopSources.Store(true)
+		close(j.Stopped)
 	})
 }
 
@@ -123,7 +123,7 @@ func (j *Job) stopReading() {
 func (j *Job) Metrics() []OperatorMetrics { return j.metrics.snapshot() }
 
 // Unbounded reports whether some source of the job never ends by itself.
-func (j *Job) Unbounded() bool { return j.unbounded }
+func (j *Job) Unbounded() bool { return j.IsUnbounded }
 
 // Wait blocks until the job has ended, discarding results not yet read, and returns its
 // error.
@@ -148,7 +148,7 @@ func (j *Job) Close() {
 		j.Cancel()
 	}
 	for rec := range j.results {
-		j.budget.release(batchBytes(rec))
+		j.Budget.release(batchBytes(rec))
 		rec.Release()
 	}
 	<-j.done
@@ -156,19 +156,19 @@ func (j *Job) Close() {
 
 // Progress returns the job's counters.
 func (j *Job) Progress() ProgressSnapshot {
-	p := &j.progress
+	p := &j.Counters
 	done := false
 	select {
 	case <-j.done:
 		done = true
 	default:
 	}
-	return ProgressSnapshot{RowsRead: p.rowsRead.Load(), RowsOut: p.rowsOut.Load(),
-		SplitsDone: p.splitsDone.Load(), SplitsPruned: p.splitsPruned.Load(), FilesDone: p.filesDone.Load(),
+	return ProgressSnapshot{RowsRead: p.RowsRead.Load(), RowsOut: p.rowsOut.Load(),
+		SplitsDone: p.splitsDone.Load(), SplitsPruned: p.SplitsPruned.Load(), FilesDone: p.filesDone.Load(),
 		TotalRows: p.TotalRows, TotalSplits: p.TotalSplits, TotalFiles: p.TotalFiles, Done: done}
 }
 
-func (j *Job) addWriter(w *batch.ParquetWriter) {
+func (j *Job) AddWriter(w *batch.ParquetWriter) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.writers = append(j.writers, w)
@@ -178,7 +178,7 @@ func (j *Job) addWriter(w *batch.ParquetWriter) {
 // file, except that a job writing no rows at all into a directory that keeps no other
 // Parquet files commits one empty file, so that the directory reads back as an empty
 // table with the job's schema.
-func (j *Job) commitWriters(replace []string, appending bool) error {
+func (j *Job) CommitWriters(replace []string, appending bool) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	var files []string
@@ -218,7 +218,7 @@ func (j *Job) commitWriters(replace []string, appending bool) error {
 		}
 	}
 	rec := summaryBatch(j.mem, files, rows)
-	_ = j.budget.acquire(context.Background(), batchBytes(rec), func() bool { return true })
+	_ = j.Budget.acquire(context.Background(), batchBytes(rec), func() bool { return true })
 	j.results <- rec
 	return nil
 }
@@ -232,40 +232,40 @@ func (j *Job) abortWriters() {
 }
 
 // collectOp hands result batches to the job's reader.
-type collectOp struct {
-	baseOp
-	job *Job
+type CollectOp struct {
+	BaseOp
+	Job *Job
 }
 
-func (o *collectOp) ProcessBatch(m message, _ emitter) error {
-	if m.rec.NumRows() == 0 {
-		m.rec.Release()
+func (o *CollectOp) ProcessBatch(m Message, _ Emitter) error {
+	if m.Rec.NumRows() == 0 {
+		m.Rec.Release()
 		return nil
 	}
-	o.job.progress.rowsOut.Add(m.rec.NumRows())
-	n := batchBytes(m.rec)
-	if err := o.job.budget.acquire(o.job.ctx, n, func() bool { return len(o.job.results) == 0 }); err != nil {
-		m.rec.Release()
+	o.Job.Counters.rowsOut.Add(m.Rec.NumRows())
+	n := batchBytes(m.Rec)
+	if err := o.Job.Budget.acquire(o.Job.ctx, n, func() bool { return len(o.Job.results) == 0 }); err != nil {
+		m.Rec.Release()
 		return err
 	}
 	select {
-	case o.job.results <- m.rec:
+	case o.Job.results <- m.Rec:
 		return nil
-	case <-o.job.ctx.Done():
-		m.rec.Release()
-		o.job.budget.release(n)
-		return o.job.ctx.Err()
+	case <-o.Job.ctx.Done():
+		m.Rec.Release()
+		o.Job.Budget.release(n)
+		return o.Job.ctx.Err()
 	}
 }
 
-func (o *collectOp) ProcessMarker(message, emitter) error  { return nil }
-func (o *collectOp) ProcessWatermark(int64, emitter) error { return nil }
+func (o *CollectOp) ProcessMarker(Message, Emitter) error  { return nil }
+func (o *CollectOp) ProcessWatermark(int64, Emitter) error { return nil }
 
 type discard struct{}
 
-func (discard) Emit(m message) error {
-	if m.rec != nil {
-		m.rec.Release()
+func (discard) Emit(m Message) error {
+	if m.Rec != nil {
+		m.Rec.Release()
 	}
 	return nil
 }
@@ -290,28 +290,28 @@ func summaryBatch(mem memory.Allocator, files []string, rows []int64) arrow.Reco
 	p, r := pb.NewArray(), rb.NewArray()
 	defer p.Release()
 	defer r.Release()
-	return array.NewRecordBatch(writeSummarySchema, []arrow.Array{p, r}, int64(len(files)))
+	return array.NewRecordBatch(WriteSummarySchema, []arrow.Array{p, r}, int64(len(files)))
 }
 
 // newJob makes the job that will run a graph producing results of schema.
-func newJob(ctx context.Context, schema *arrow.Schema, mem memory.Allocator, bufferBytes int64) *Job {
+func NewJob(ctx context.Context, schema *arrow.Schema, mem memory.Allocator, bufferBytes int64) *Job {
 	jctx, cancel := context.WithCancelCause(ctx)
-	return &Job{id: newJobID(), schema: schema, mem: mem, ctx: jctx, cancel: cancel,
-		results: make(chan arrow.RecordBatch, 4), done: make(chan struct{}), stopped: make(chan struct{}),
-		budget: newBudget(bufferBytes)}
+	return &Job{Id: newJobID(), schema: schema, mem: mem, ctx: jctx, cancel: cancel,
+		results: make(chan arrow.RecordBatch, 4), done: make(chan struct{}), Stopped: make(chan struct{}),
+		Budget: newBudget(bufferBytes)}
 }
 
 // initProgress sets the job's totals: rows and splits to read, and the splits of each
 // input file (a file with none counts as done).
-func (j *Job) initProgress(totalRows int64, totalSplits int, fileSplits []int64) {
-	j.progress.TotalRows = totalRows
-	j.progress.TotalSplits = int64(totalSplits)
-	j.progress.TotalFiles = int64(len(fileSplits))
-	j.progress.fileSplits = make([]atomic.Int64, len(fileSplits))
+func (j *Job) InitProgress(totalRows int64, totalSplits int, fileSplits []int64) {
+	j.Counters.TotalRows = totalRows
+	j.Counters.TotalSplits = int64(totalSplits)
+	j.Counters.TotalFiles = int64(len(fileSplits))
+	j.Counters.fileSplits = make([]atomic.Int64, len(fileSplits))
 	for i, n := range fileSplits {
-		j.progress.fileSplits[i].Store(n)
+		j.Counters.fileSplits[i].Store(n)
 		if n == 0 {
-			j.progress.filesDone.Add(1)
+			j.Counters.filesDone.Add(1)
 		}
 	}
 }
@@ -319,13 +319,13 @@ func (j *Job) initProgress(totalRows int64, totalSplits int, fileSplits []int64)
 // launch wires the graph's tasks, registers their metrics and runs them in the
 // background. releaseInputs is called once the tasks have ended; commit, if not nil, after
 // they succeeded (else the job's writers are aborted).
-func (j *Job) launch(g *pgraph, releaseInputs func(), commit func() error) {
+func (j *Job) Launch(g *Graph, releaseInputs func(), commit func() error) {
 	jctx, cancel, mem := j.ctx, j.cancel, j.mem
 	g.wire(4)
 	var tasks []*task
 	for _, s := range g.stages {
 		for _, t := range s.tasks {
-			t.chain = make([]operator, len(s.ops))
+			t.chain = make([]Operator, len(s.ops))
 			for i, mk := range s.ops {
 				t.chain[i] = mk(t.index)
 			}
@@ -333,7 +333,7 @@ func (j *Job) launch(g *pgraph, releaseInputs func(), commit func() error) {
 				t.out = &router{sink: discard{}}
 			}
 			idx := 0
-			if s.source != nil || len(s.ops) == 0 {
+			if s.Source != nil || len(s.ops) == 0 {
 				t.metrics = append(t.metrics, j.metrics.add(newOpMetrics(s.id, idx, t.index, s.name)))
 				idx++
 			}
@@ -341,7 +341,7 @@ func (j *Job) launch(g *pgraph, releaseInputs func(), commit func() error) {
 				t.metrics = append(t.metrics, j.metrics.add(newOpMetrics(s.id, idx+i, t.index, name)))
 			}
 			t.build()
-			t.budget = j.budget
+			t.budget = j.Budget
 			tasks = append(tasks, t)
 		}
 	}
@@ -357,8 +357,8 @@ func (j *Job) launch(g *pgraph, releaseInputs func(), commit func() error) {
 				close(j.done)
 			}
 		}()
-		err = runTasks(jctx, cancel, tasks, func(t *task) *taskCtx {
-			tc := &taskCtx{ctx: jctx, ec: expr.NewEvalCtx(jctx, mem), job: j, subtask: t.index, parallel: t.stage.parallel}
+		err = runTasks(jctx, cancel, tasks, func(t *task) *TaskCtx {
+			tc := &TaskCtx{Ctx: jctx, Ec: expr.NewEvalCtx(jctx, mem), Job: j, subtask: t.index, parallel: t.stage.Parallel}
 			if t.out != nil {
 				t.out.tc = tc
 			}
@@ -380,3 +380,9 @@ func (j *Job) launch(g *pgraph, releaseInputs func(), commit func() error) {
 		close(j.done)
 	}()
 }
+
+// writeSummarySchema is the result of a write_parquet job: one row per file written.
+var WriteSummarySchema = arrow.NewSchema([]arrow.Field{
+	{Name: "path", Type: arrow.BinaryTypes.String},
+	{Name: "rows", Type: arrow.PrimitiveTypes.Int64},
+}, nil)

@@ -1,4 +1,4 @@
-package engine
+package runtime
 
 import (
 	"context"
@@ -11,15 +11,15 @@ import (
 // that release used to wake nobody, and a job whose sources both waited so stalled forever.
 func TestBudgetWakesSenderWhenQueueEmptiesWithoutBytes(t *testing.T) {
 	b := newBudget(10)
-	b.used = 10
-	in := make(chan message, 2)
-	in <- message{kind: msgWatermark, n: 1}
+	b.Used = 10
+	in := make(chan Message, 2)
+	in <- Message{Kind: MsgWatermark, N: 1}
 	done := make(chan error, 1)
 	go func() { done <- b.acquire(context.Background(), 60, func() bool { return len(in) == 0 }) }()
 	for {
-		b.mu.Lock()
+		b.Mu.Lock()
 		w := b.waiting
-		b.mu.Unlock()
+		b.Mu.Unlock()
 		if w == 1 {
 			break
 		}
@@ -35,7 +35,7 @@ func TestBudgetWakesSenderWhenQueueEmptiesWithoutBytes(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("the sender was not woken when its target queue emptied")
 	}
-	if b.used != 70 {
-		t.Fatalf("used = %d, want 70", b.used)
+	if b.Used != 70 {
+		t.Fatalf("used = %d, want 70", b.Used)
 	}
 }
