@@ -10,6 +10,7 @@ import (
 	"github.com/riverbed-engine/riverbed/engine/expr"
 	"github.com/riverbed-engine/riverbed/engine/plan"
 	"github.com/riverbed-engine/riverbed/engine/runtime"
+	"github.com/riverbed-engine/riverbed/engine/source"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 	"github.com/riverbed-engine/riverbed/state"
 )
@@ -59,18 +60,18 @@ func (g *graph) build(n *lnode, filterAbove *lnode) (flow, error) {
 	case "scan_parquet":
 		ord := g.ordinal
 		g.ordinal++
-		src := &parquetSource{ordinal: ord, ds: n.dataset, projection: n.projection, batchSize: g.BatchSize}
+		src := &source.ParquetSource{Ordinal: ord, Ds: n.dataset, Projection: n.projection, BatchSize: g.BatchSize}
 		if n.wm != nil {
 			readCol := n.schema.FieldIndices(n.wm.Column)[0]
 			statCol := n.dataset.Schema.FieldIndices(n.wm.Column)[0]
-			src.clock = newSplitClock(n.dataset, statCol, readCol, n.wm.Bound, n.schema.Field(readCol).Type, g.Batch)
+			src.Clock = source.NewSplitClock(n.dataset, statCol, readCol, n.wm.Bound, n.schema.Field(readCol).Type, g.Batch)
 		}
 		if filterAbove != nil {
-			src.prune = &pruner{pred: filterAbove.predExpr, schema: n.dataset.Schema}
+			src.Prune = &source.Pruner{Pred: filterAbove.predExpr, Schema: n.dataset.Schema}
 		}
 		p := min(g.Parallel, max(1, len(n.dataset.Splits)))
 		st := g.NewStage(fmt.Sprintf("scan_parquet(%d files)", len(n.dataset.Files)), p)
-		st.Source = func(int) runtime.SourceFn { return src.run }
+		st.Source = func(int) runtime.SourceFn { return src.Run }
 		g.splitCounts[ord] = len(n.dataset.Splits)
 		for _, sp := range n.dataset.Splits {
 			g.totalRows += sp.NumRows
@@ -84,16 +85,16 @@ func (g *graph) build(n *lnode, filterAbove *lnode) (flow, error) {
 		if n.source >= len(g.inputs) || g.inputs[n.source] == nil {
 			return flow{}, rberr.New(rberr.Plan, "input stream %d is used twice in one plan; a stream can be read once", n.source)
 		}
-		src := &arrowSource{ordinal: ord, reader: g.inputs[n.source], batchSize: g.BatchSize}
+		src := &source.ArrowSource{Ordinal: ord, Reader: g.inputs[n.source], BatchSize: g.BatchSize}
 		if !g.Batch {
-			src.wm = sourceWatermark(n)
+			src.Wm = sourceWatermark(n)
 		}
 		if n.wm != nil && !g.Batch {
-			src.idle = time.Duration(n.wm.Idle) * time.Microsecond
+			src.Idle = time.Duration(n.wm.Idle) * time.Microsecond
 		}
 		g.inputs[n.source] = nil
 		st := g.NewStage("scan_arrow", 1)
-		st.Source = func(int) runtime.SourceFn { return src.run }
+		st.Source = func(int) runtime.SourceFn { return src.Run }
 		g.splitCounts[ord] = -1
 		f := flow{st: st, ordered: true, ordinals: []int{ord}}
 		if g.Parallel > 1 {
@@ -116,17 +117,17 @@ func (g *graph) build(n *lnode, filterAbove *lnode) (flow, error) {
 		if blocks >= 0 && int64(p) > max(1, blocks) {
 			p = int(max(1, blocks))
 		}
-		src := &genSource{ordinal: ord, gen: n.gen, count: n.count, rate: n.rate, block: block, parallel: p}
+		src := &source.GenSource{Ordinal: ord, Gen: n.gen, Count: n.count, Rate: n.rate, Block: block, Parallel: p}
 		if !g.Batch {
-			src.wm = sourceWatermark(n)
+			src.Wm = sourceWatermark(n)
 		} else if n.genTime {
 			dt := n.schema.Field(n.schema.FieldIndices(n.wm.Column)[0]).Type
 			gn := n.gen
-			src.safe = func(i int64) int64 { return expr.SafeWatermark(gn.EventTime(i), dt) }
+			src.Safe = func(i int64) int64 { return expr.SafeWatermark(gn.EventTime(i), dt) }
 		}
 		st := g.NewStage(n.op, p)
 		st.Source = func(subtask int) runtime.SourceFn {
-			return func(tc *runtime.TaskCtx, out runtime.Emitter) error { return src.run(tc, subtask, out) }
+			return func(tc *runtime.TaskCtx, out runtime.Emitter) error { return src.Run(tc, subtask, out) }
 		}
 		g.splitCounts[ord] = int(blocks)
 		return flow{st: st, ordered: true, ordinals: []int{ord}}, nil

@@ -1,4 +1,4 @@
-package engine
+package source
 
 import (
 	"errors"
@@ -19,42 +19,42 @@ import (
 
 // parquetSource reads a dataset's splits (file, row group). Subtasks take the next unread
 // split from a shared cursor, so work stays balanced and splits are read roughly in order.
-type parquetSource struct {
-	ordinal    int
-	ds         *batch.Dataset
-	projection []int
-	prune      *pruner
-	batchSize  int
+type ParquetSource struct {
+	Ordinal    int
+	Ds         *batch.Dataset
+	Projection []int
+	Prune      *Pruner
+	BatchSize  int
 	cursor     atomic.Int64
-	clock      *splitClock // nil without event time
+	Clock      *splitClock // nil without event time
 }
 
-func (s *parquetSource) run(tc *runtime.TaskCtx, out runtime.Emitter) error {
+func (s *ParquetSource) Run(tc *runtime.TaskCtx, out runtime.Emitter) error {
 	job := tc.Job
 	emitted := int64(math.MinInt64)
 	for !job.StopSources.Load() {
 		i := int(s.cursor.Add(1) - 1)
-		if i >= len(s.ds.Splits) {
+		if i >= len(s.Ds.Splits) {
 			return nil
 		}
-		sp := s.ds.Splits[i]
-		if s.prune == nil || !s.prune.skip(sp) {
+		sp := s.Ds.Splits[i]
+		if s.Prune == nil || !s.Prune.skip(sp) {
 			chunk := 0
-			err := s.ds.ReadSplit(tc.Ctx, sp, s.projection, tc.Ec.Mem, s.batchSize, func(rec arrow.RecordBatch) error {
+			err := s.Ds.ReadSplit(tc.Ctx, sp, s.Projection, tc.Ec.Mem, s.BatchSize, func(rec arrow.RecordBatch) error {
 				job.Counters.RowsRead.Add(rec.NumRows())
-				m := runtime.Message{Kind: runtime.MsgBatch, Rec: rec, Seq: runtime.MakeSeq(s.ordinal, i, chunk)}
+				m := runtime.Message{Kind: runtime.MsgBatch, Rec: rec, Seq: runtime.MakeSeq(s.Ordinal, i, chunk)}
 				chunk++
-				if s.clock == nil {
+				if s.Clock == nil {
 					return out.Emit(m)
 				}
-				if !s.clock.batch {
-					m.Wm, m.HasWM = s.clock.before(i)
+				if !s.Clock.batch {
+					m.Wm, m.HasWM = s.Clock.before(i)
 				}
-				low := s.clock.observe(i, rec)
+				low := s.Clock.observe(i, rec)
 				if err := out.Emit(m); err != nil {
 					return err
 				}
-				return s.clock.emitIfAdvanced(low, &emitted, out)
+				return s.Clock.emitIfAdvanced(low, &emitted, out)
 			})
 			if err != nil {
 				if tc.Ctx.Err() != nil {
@@ -67,11 +67,11 @@ func (s *parquetSource) run(tc *runtime.TaskCtx, out runtime.Emitter) error {
 			job.Counters.SplitsPruned.Add(1)
 		}
 		job.Counters.SplitDone(sp.FileIndex)
-		if err := out.Emit(runtime.Message{Kind: runtime.MsgSplitDone, Seq: runtime.MakeSeq(s.ordinal, i, 0)}); err != nil {
+		if err := out.Emit(runtime.Message{Kind: runtime.MsgSplitDone, Seq: runtime.MakeSeq(s.Ordinal, i, 0)}); err != nil {
 			return err
 		}
-		if s.clock != nil {
-			if err := s.clock.emitIfAdvanced(s.clock.done(i), &emitted, out); err != nil {
+		if s.Clock != nil {
+			if err := s.Clock.emitIfAdvanced(s.Clock.done(i), &emitted, out); err != nil {
 				return err
 			}
 		}
@@ -103,7 +103,7 @@ type splitClock struct {
 	buf     []int64
 }
 
-func newSplitClock(ds *batch.Dataset, statCol, readCol int, bound int64, dt arrow.DataType, batchMode bool) *splitClock {
+func NewSplitClock(ds *batch.Dataset, statCol, readCol int, bound int64, dt arrow.DataType, batchMode bool) *splitClock {
 	n := len(ds.Splits)
 	c := &splitClock{batch: batchMode, bound: bound, col: readCol, prefix: make([]int64, n), running: make([]int64, n), low: make([]int64, n)}
 	if batchMode {
@@ -198,19 +198,19 @@ func (c *splitClock) emitIfAdvanced(low int64, emitted *int64, out runtime.Emitt
 // arrowSource reads an Arrow stream handed over by the caller (one subtask: a stream has
 // one reader). Each input batch is cut into slices of at most batchSize rows; each slice
 // is a split of its own so the stage after it can spread them over its subtasks.
-type arrowSource struct {
-	ordinal   int
-	reader    array.RecordReader
-	batchSize int
-	wm        func() *runtime.Watermarker
-	idle      time.Duration // 0: never idle
+type ArrowSource struct {
+	Ordinal   int
+	Reader    array.RecordReader
+	BatchSize int
+	Wm        func() *runtime.Watermarker
+	Idle      time.Duration // 0: never idle
 }
 
-func (s *arrowSource) run(tc *runtime.TaskCtx, out runtime.Emitter) error {
+func (s *ArrowSource) Run(tc *runtime.TaskCtx, out runtime.Emitter) error {
 	job := tc.Job
 	var wm *runtime.Watermarker
-	if s.wm != nil {
-		wm = s.wm()
+	if s.Wm != nil {
+		wm = s.Wm()
 	}
 	// The caller's stream may block for as long as it likes (a live generator), so it is
 	// read in a goroutine of its own: cancel and stop end the job at once, and a pause
@@ -221,17 +221,17 @@ func (s *arrowSource) run(tc *runtime.TaskCtx, out runtime.Emitter) error {
 	quit := make(chan struct{})
 	defer close(quit)
 	var readErr error // written before batches is closed
-	s.reader.Retain()
+	s.Reader.Retain()
 	go func() {
 		defer close(batches)
-		defer s.reader.Release()
+		defer s.Reader.Release()
 		defer func() {
 			if r := recover(); r != nil {
-				readErr = rberr.New(rberr.Internal, "panic reading input stream %d: %v\n%s", s.ordinal, r, debug.Stack())
+				readErr = rberr.New(rberr.Internal, "panic reading input stream %d: %v\n%s", s.Ordinal, r, debug.Stack())
 			}
 		}()
-		for s.reader.Next() {
-			rec := s.reader.RecordBatch()
+		for s.Reader.Next() {
+			rec := s.Reader.RecordBatch()
 			rec.Retain()
 			select {
 			case batches <- rec:
@@ -240,7 +240,7 @@ func (s *arrowSource) run(tc *runtime.TaskCtx, out runtime.Emitter) error {
 				return
 			}
 		}
-		readErr = s.reader.Err()
+		readErr = s.Reader.Err()
 	}()
 	var cur arrow.RecordBatch
 	defer func() {
@@ -255,8 +255,8 @@ func (s *arrowSource) run(tc *runtime.TaskCtx, out runtime.Emitter) error {
 			cur = nil
 		}
 		var idle <-chan time.Time
-		if s.idle > 0 {
-			timer := time.NewTimer(s.idle)
+		if s.Idle > 0 {
+			timer := time.NewTimer(s.Idle)
 			defer timer.Stop()
 			idle = timer.C
 		}
@@ -272,7 +272,7 @@ func (s *arrowSource) run(tc *runtime.TaskCtx, out runtime.Emitter) error {
 						if errors.As(readErr, &e) && e.Kind == rberr.Internal {
 							return false, readErr // a recovered panic stays a bug, not bad data
 						}
-						return false, rberr.Wrap(rberr.Data, readErr, "reading input stream %d", s.ordinal)
+						return false, rberr.Wrap(rberr.Data, readErr, "reading input stream %d", s.Ordinal)
 					}
 					return false, nil
 				}
@@ -300,14 +300,14 @@ func (s *arrowSource) run(tc *runtime.TaskCtx, out runtime.Emitter) error {
 		}
 		rec := cur
 		n := rec.NumRows()
-		for off := int64(0); off < n || (n == 0 && off == 0); off += int64(s.batchSize) {
-			end := min(off+int64(s.batchSize), n)
+		for off := int64(0); off < n || (n == 0 && off == 0); off += int64(s.BatchSize) {
+			end := min(off+int64(s.BatchSize), n)
 			part := rec.NewSlice(off, end)
 			job.Counters.RowsRead.Add(end - off)
-			if err := runtime.EmitWithWatermark(wm, runtime.Message{Kind: runtime.MsgBatch, Rec: part, Seq: runtime.MakeSeq(s.ordinal, split, 0)}, out); err != nil {
+			if err := runtime.EmitWithWatermark(wm, runtime.Message{Kind: runtime.MsgBatch, Rec: part, Seq: runtime.MakeSeq(s.Ordinal, split, 0)}, out); err != nil {
 				return err
 			}
-			if err := out.Emit(runtime.Message{Kind: runtime.MsgSplitDone, Seq: runtime.MakeSeq(s.ordinal, split, 0)}); err != nil {
+			if err := out.Emit(runtime.Message{Kind: runtime.MsgSplitDone, Seq: runtime.MakeSeq(s.Ordinal, split, 0)}); err != nil {
 				return err
 			}
 			split++
@@ -319,44 +319,44 @@ func (s *arrowSource) run(tc *runtime.TaskCtx, out runtime.Emitter) error {
 			return tc.Ctx.Err()
 		}
 	}
-	return out.Emit(runtime.Message{Kind: runtime.MsgSourceDone, Seq: runtime.MakeSeq(s.ordinal, 0, 0), N: int64(split)})
+	return out.Emit(runtime.Message{Kind: runtime.MsgSourceDone, Seq: runtime.MakeSeq(s.Ordinal, 0, 0), N: int64(split)})
 }
 
 // genSource runs a generator. The sequence is cut into blocks of `block` indexes; subtask
 // i of p generates blocks i, i+p, i+2p, ... so every run (and every replay) produces the
 // same rows in the same blocks. With a rate, each subtask paces itself so that the whole
 // source produces rate rows (or events) per second of wall-clock time.
-type genSource struct {
-	ordinal  int
-	gen      gen.Generator
-	count    int64 // -1: unbounded
-	rate     float64
-	block    int64
-	parallel int
-	wm       func() *runtime.Watermarker
+type GenSource struct {
+	Ordinal  int
+	Gen      gen.Generator
+	Count    int64 // -1: unbounded
+	Rate     float64
+	Block    int64
+	Parallel int
+	Wm       func() *runtime.Watermarker
 	// safe, in batch mode when the event-time column is the generator's clock, gives the
 	// watermark that the event time of index i allows (no row from i on is at or below it).
-	safe func(i int64) int64
+	Safe func(i int64) int64
 }
 
-func (s *genSource) run(tc *runtime.TaskCtx, subtask int, out runtime.Emitter) error {
+func (s *GenSource) Run(tc *runtime.TaskCtx, subtask int, out runtime.Emitter) error {
 	job := tc.Job
 	var wm *runtime.Watermarker
-	if s.wm != nil {
-		wm = s.wm()
+	if s.Wm != nil {
+		wm = s.Wm()
 	}
 	startWall := time.Now()
-	for b := int64(subtask); !job.StopSources.Load(); b += int64(s.parallel) {
-		start := b * s.block
-		end := start + s.block
-		if s.count >= 0 {
-			if start >= s.count {
+	for b := int64(subtask); !job.StopSources.Load(); b += int64(s.Parallel) {
+		start := b * s.Block
+		end := start + s.Block
+		if s.Count >= 0 {
+			if start >= s.Count {
 				break
 			}
-			end = min(end, s.count)
+			end = min(end, s.Count)
 		}
-		if s.rate > 0 {
-			due := startWall.Add(time.Duration(float64(start) / s.rate * float64(time.Second)))
+		if s.Rate > 0 {
+			due := startWall.Add(time.Duration(float64(start) / s.Rate * float64(time.Second)))
 			if wait := time.Until(due); wait > 0 {
 				select {
 				case <-time.After(wait):
@@ -367,12 +367,12 @@ func (s *genSource) run(tc *runtime.TaskCtx, subtask int, out runtime.Emitter) e
 				}
 			}
 		}
-		rec, err := s.gen.Rows(tc.Ec.Mem, start, end)
+		rec, err := s.Gen.Rows(tc.Ec.Mem, start, end)
 		if err != nil {
 			return err
 		}
 		job.Counters.RowsRead.Add(end - start)
-		seq := runtime.MakeSeq(s.ordinal, int(b), 0)
+		seq := runtime.MakeSeq(s.Ordinal, int(b), 0)
 		if err := runtime.EmitWithWatermark(wm, runtime.Message{Kind: runtime.MsgBatch, Rec: rec, Seq: seq}, out); err != nil {
 			return err
 		}
@@ -380,9 +380,9 @@ func (s *genSource) run(tc *runtime.TaskCtx, subtask int, out runtime.Emitter) e
 		if err := out.Emit(runtime.Message{Kind: runtime.MsgSplitDone, Seq: seq}); err != nil {
 			return err
 		}
-		if next := end + int64(s.parallel-1)*s.block; s.safe != nil && (s.count < 0 || next < s.count) {
+		if next := end + int64(s.Parallel-1)*s.Block; s.Safe != nil && (s.Count < 0 || next < s.Count) {
 			// This subtask's next row is at index next (its next block).
-			if err := out.Emit(runtime.Message{Kind: runtime.MsgWatermark, N: s.safe(next)}); err != nil {
+			if err := out.Emit(runtime.Message{Kind: runtime.MsgWatermark, N: s.Safe(next)}); err != nil {
 				return err
 			}
 		}

@@ -1,4 +1,4 @@
-package engine
+package source
 
 import (
 	"math"
@@ -13,16 +13,16 @@ import (
 // pruner decides from a split's column statistics that no row of it can pass a filter,
 // so the split need not be read at all. It understands comparisons of a column with a
 // literal, is_null / is_not_null, and & and | of those; anything else keeps the split.
-type pruner struct {
-	pred   *plan.Expr
-	schema *arrow.Schema // the dataset schema the statistics are indexed by
+type Pruner struct {
+	Pred   *plan.Expr
+	Schema *arrow.Schema // the dataset schema the statistics are indexed by
 }
 
-func (p *pruner) skip(s batch.Split) bool {
-	return p.canSkip(p.pred, s)
+func (p *Pruner) skip(s batch.Split) bool {
+	return p.canSkip(p.Pred, s)
 }
 
-func (p *pruner) canSkip(e *plan.Expr, s batch.Split) bool {
+func (p *Pruner) canSkip(e *plan.Expr, s batch.Split) bool {
 	if e == nil || e.Fn == "" {
 		return false
 	}
@@ -91,7 +91,7 @@ func (p *pruner) canSkip(e *plan.Expr, s batch.Split) bool {
 }
 
 // stats finds the statistics of the column named by args[i] (a column reference) or by name.
-func (p *pruner) stats(args []*plan.Expr, i int, s batch.Split, name ...string) (batch.ColumnStats, bool) {
+func (p *Pruner) stats(args []*plan.Expr, i int, s batch.Split, name ...string) (batch.ColumnStats, bool) {
 	var col string
 	switch {
 	case len(name) == 1:
@@ -101,7 +101,7 @@ func (p *pruner) stats(args []*plan.Expr, i int, s batch.Split, name ...string) 
 	default:
 		return batch.ColumnStats{}, false
 	}
-	idx := p.schema.FieldIndices(col)
+	idx := p.Schema.FieldIndices(col)
 	if len(idx) != 1 || idx[0] >= len(s.Stats) {
 		return batch.ColumnStats{}, false
 	}
@@ -109,8 +109,8 @@ func (p *pruner) stats(args []*plan.Expr, i int, s batch.Split, name ...string) 
 }
 
 // domain brings the statistics and the literal into one comparable Go type.
-func (p *pruner) domain(col string, st batch.ColumnStats, lit *plan.Expr) (lo, hi, v any, ok bool) {
-	dt := p.schema.Field(p.schema.FieldIndices(col)[0]).Type
+func (p *Pruner) domain(col string, st batch.ColumnStats, lit *plan.Expr) (lo, hi, v any, ok bool) {
+	dt := p.Schema.Field(p.Schema.FieldIndices(col)[0]).Type
 	if d, ok := dt.(*arrow.DictionaryType); ok {
 		dt = d.ValueType // the statistics bound the values
 	}
