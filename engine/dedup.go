@@ -129,7 +129,7 @@ func (o *dedupOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
 		if cols, err = o.store.gather(o.tc.Ec.Ctx, keep); err == nil {
 			rec := array.NewRecordBatch(o.inSchema, cols, int64(len(keep)))
 			runtime.ReleaseAll(cols)
-			err = emitSliced(rec, o.batch, out)
+			err = runtime.EmitSliced(rec, o.batch, out)
 		}
 	}
 	for _, r := range o.pending[:n] {
@@ -436,7 +436,7 @@ func (o *topnOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
 		cols = append(cols, expr.Int64Array(o.tc.Ec.Mem, arrow.PrimitiveTypes.Int64, ranks, nil))
 		rec := array.NewRecordBatch(o.schema, cols, int64(len(refs)))
 		runtime.ReleaseAll(cols)
-		return emitSliced(rec, o.batchSize, out)
+		return runtime.EmitSliced(rec, o.batchSize, out)
 	}
 	for _, w := range closedWindows(o.panes, wm) {
 		p := o.panes[w]

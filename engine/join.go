@@ -280,7 +280,7 @@ func (j *joinBase) emitPairs(left, right []rowRef, extra []arrow.Array, out runt
 	}
 	cols = append(cols, extra...)
 	rec := array.NewRecordBatch(j.spec.schema, cols, int64(len(left)))
-	return emitSliced(rec, j.emitSz, out)
+	return runtime.EmitSliced(rec, j.emitSz, out)
 }
 
 func (j *joinBase) ProcessMarker(runtime.Message, runtime.Emitter) error { return nil }

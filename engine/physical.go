@@ -315,7 +315,7 @@ func (g *graph) addReorder(st *runtime.Stage, in flow) {
 	}
 	ords := append([]int(nil), in.ordinals...)
 	counts := g.splitCounts
-	st.Chain("reorder", func(int) runtime.Operator { return newReorderOp(append([]int(nil), ords...), counts) })
+	st.Chain("reorder", func(int) runtime.Operator { return runtime.NewReorderOp(append([]int(nil), ords...), counts) })
 }
 
 // sourceWatermark makes the watermark generator of a source subtask, or nil.

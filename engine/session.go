@@ -247,7 +247,7 @@ func (o *sessionAggOp) emitSessions(ss []*session, out runtime.Emitter) error {
 	rec := array.NewRecordBatch(o.schema, cols, int64(len(ss)))
 	runtime.ReleaseAll(cols)
 	o.tc.Metrics.WindowsFired.Add(int64(len(ss)))
-	return emitSliced(rec, o.batchSize, out)
+	return runtime.EmitSliced(rec, o.batchSize, out)
 }
 
 func (o *sessionAggOp) ProcessWatermark(wm int64, out runtime.Emitter) error {

@@ -358,7 +358,7 @@ func (o *windowAggOp) emitPane(p *pane, gids []uint32, out runtime.Emitter) erro
 	rec := array.NewRecordBatch(o.schema, cols, int64(n))
 	runtime.ReleaseAll(cols)
 	o.tc.Metrics.WindowsFired.Add(1)
-	return emitSliced(rec, o.batchSize, out)
+	return runtime.EmitSliced(rec, o.batchSize, out)
 }
 
 func (o *windowAggOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
