@@ -39,7 +39,7 @@ func (o *aggregateOp) Finish(out runtime.Emitter) error {
 	n := o.agg.numGroups()
 	if n == 0 && len(o.keys) == 0 {
 		// A global aggregation over no rows still has one row (count 0, sums null), as SQL.
-		o.agg.groups.hash = append(o.agg.groups.hash, 0)
+		o.agg.groups.Hash = append(o.agg.groups.Hash, 0)
 		n = 1
 	}
 	if n == 0 {

@@ -10,6 +10,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/riverbed-engine/riverbed/engine/expr"
+	"github.com/riverbed-engine/riverbed/engine/ops/keyed"
 	"github.com/riverbed-engine/riverbed/engine/runtime"
 )
 
@@ -29,9 +30,9 @@ type dedupOp struct {
 	timeIdx  int
 	inSchema *arrow.Schema
 	tc       *runtime.TaskCtx
-	groups   *grouper
+	groups   *keyed.Grouper
 	kept     []int64 // per key id: event time of the kept row; MinInt64: none
-	store    rowStore
+	store    keyed.RowStore
 	pending  []dedupRow
 	ts       []int64
 	wm       int64
@@ -42,13 +43,13 @@ type dedupRow struct {
 	ts  int64
 	seq uint64 // input position: batch, then row (ref.row)
 	key uint32
-	ref rowRef
+	ref keyed.RowRef
 }
 
 func (o *dedupOp) Open(tc *runtime.TaskCtx) error {
 	o.tc = tc
-	o.groups = newGrouper(o.keyTypes)
-	o.store.schema = o.inSchema
+	o.groups = keyed.NewGrouper(o.keyTypes)
+	o.store.Schema = o.inSchema
 	o.wm = math.MinInt64
 	return nil
 }
@@ -67,13 +68,13 @@ func (o *dedupOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
 		return err
 	}
 	ids := make([]uint32, n)
-	err = o.groups.consume(o.tc.Ec.Ctx, cols, ids)
+	err = o.groups.Consume(o.tc.Ec.Ctx, cols, ids)
 	runtime.ReleaseAll(cols)
 	if err != nil {
 		return err
 	}
 	o.ts = expr.EventTimes(rec.Column(o.timeIdx), o.ts)
-	chunk := o.store.add(rec)
+	chunk := o.store.Add(rec)
 	lateWM := lateWatermark(o.wm, m)
 	kept := 0
 	for i, t := range o.ts {
@@ -81,13 +82,13 @@ func (o *dedupOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
 			o.tc.Metrics.Late.Add(1)
 			continue
 		}
-		o.pending = append(o.pending, dedupRow{ts: t, seq: m.Seq, key: ids[i], ref: rowRef{chunk, int32(i)}})
+		o.pending = append(o.pending, dedupRow{ts: t, seq: m.Seq, key: ids[i], ref: keyed.RowRef{Chunk: chunk, Row: int32(i)}})
 		kept++
 	}
-	o.store.live[chunk] = kept
+	o.store.Live[chunk] = kept
 	if kept == 0 {
-		o.store.live[chunk] = 1
-		o.store.drop(rowRef{chunk: chunk})
+		o.store.Live[chunk] = 1
+		o.store.Drop(keyed.RowRef{Chunk: chunk})
 	}
 	return nil
 }
@@ -106,17 +107,17 @@ func (o *dedupOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
 			return x.seq < y.seq
 		}
 		if x.seq == runtime.SeqUnordered { // rows without input order: by their columns
-			if c := compareRows(o.store.chunks[x.ref.chunk], int(x.ref.row), o.store.chunks[y.ref.chunk], int(y.ref.row)); c != 0 {
+			if c := compareRows(o.store.Chunks[x.ref.Chunk], int(x.ref.Row), o.store.Chunks[y.ref.Chunk], int(y.ref.Row)); c != 0 {
 				return c < 0
 			}
 		}
-		return x.ref.row < y.ref.row
+		return x.ref.Row < y.ref.Row
 	})
 	n := sort.Search(len(o.pending), func(i int) bool { return o.pending[i].ts > wm })
-	for len(o.kept) < o.groups.numGroups() {
+	for len(o.kept) < o.groups.NumGroups() {
 		o.kept = append(o.kept, math.MinInt64)
 	}
-	var keep []rowRef
+	var keep []keyed.RowRef
 	for _, r := range o.pending[:n] {
 		if k := o.kept[r.key]; k == math.MinInt64 || r.ts-k >= o.within {
 			o.kept[r.key] = r.ts
@@ -126,14 +127,14 @@ func (o *dedupOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
 	var err error
 	if len(keep) > 0 {
 		var cols []arrow.Array
-		if cols, err = o.store.gather(o.tc.Ec.Ctx, keep); err == nil {
+		if cols, err = o.store.Gather(o.tc.Ec.Ctx, keep); err == nil {
 			rec := array.NewRecordBatch(o.inSchema, cols, int64(len(keep)))
 			runtime.ReleaseAll(cols)
 			err = runtime.EmitSliced(rec, o.batch, out)
 		}
 	}
 	for _, r := range o.pending[:n] {
-		o.store.drop(r.ref)
+		o.store.Drop(r.ref)
 	}
 	o.pending = append(o.pending[:0], o.pending[n:]...)
 	if err != nil {
@@ -143,9 +144,9 @@ func (o *dedupOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
 }
 
 func (o *dedupOp) Close() {
-	o.store.release()
+	o.store.Release()
 	if o.groups != nil {
-		o.groups.release()
+		o.groups.Release()
 	}
 }
 
@@ -179,9 +180,9 @@ type topnOp struct {
 
 	tc     *runtime.TaskCtx
 	wm     int64
-	store  rowStore
+	store  keyed.RowStore
 	panes  map[[2]int64]*topnPane
-	groups *grouper
+	groups *keyed.Grouper
 	ts     []int64
 	wbuf   [][2]int64
 }
@@ -201,7 +202,7 @@ type topnPart struct {
 }
 
 type topnRow struct {
-	ref  rowRef
+	ref  keyed.RowRef
 	f    float64
 	i    int64
 	s    string
@@ -213,9 +214,9 @@ type topnRow struct {
 func (o *topnOp) Open(tc *runtime.TaskCtx) error {
 	o.tc = tc
 	o.wm = math.MinInt64
-	o.store.schema = o.inSchema
+	o.store.Schema = o.inSchema
 	o.panes = map[[2]int64]*topnPane{}
-	o.groups = newGrouper(o.keyTypes)
+	o.groups = keyed.NewGrouper(o.keyTypes)
 	return nil
 }
 
@@ -234,7 +235,7 @@ func (o *topnOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
 		if err != nil {
 			return err
 		}
-		err = o.groups.consume(o.tc.Ec.Ctx, cols, ids)
+		err = o.groups.Consume(o.tc.Ec.Ctx, cols, ids)
 		runtime.ReleaseAll(cols)
 		if err != nil {
 			return err
@@ -257,7 +258,7 @@ func (o *topnOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
 	} else {
 		o.ts = expr.EventTimes(rec.Column(o.timeIdx), o.ts)
 	}
-	chunk := o.store.add(rec)
+	chunk := o.store.Add(rec)
 	lateWM := lateWatermark(o.wm, m)
 	placed := 0
 	var late int64
@@ -285,7 +286,7 @@ func (o *topnOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
 				p.parts[ids[i]] = part
 			}
 			r := vals(i)
-			r.ref, r.seq, r.row = rowRef{chunk, int32(i)}, m.Seq, int32(i)
+			r.ref, r.seq, r.row = keyed.RowRef{Chunk: chunk, Row: int32(i)}, m.Seq, int32(i)
 			if part.full && !o.admits(r, part.cut) {
 				continue
 			}
@@ -305,10 +306,10 @@ func (o *topnOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
 	if late > 0 {
 		o.tc.Metrics.Late.Add(late)
 	}
-	o.store.live[chunk] += placed - n
-	if o.store.live[chunk] == 0 {
-		o.store.live[chunk] = 1
-		o.store.drop(rowRef{chunk: chunk})
+	o.store.Live[chunk] += placed - n
+	if o.store.Live[chunk] == 0 {
+		o.store.Live[chunk] = 1
+		o.store.Drop(keyed.RowRef{Chunk: chunk})
 	}
 	return nil
 }
@@ -362,7 +363,7 @@ func (o *topnOp) better(a, b topnRow) bool {
 	if c := o.cmpValue(a, b); c != 0 {
 		return c < 0
 	}
-	if c := compareRows(o.store.chunks[a.ref.chunk], int(a.ref.row), o.store.chunks[b.ref.chunk], int(b.ref.row)); c != 0 {
+	if c := compareRows(o.store.Chunks[a.ref.Chunk], int(a.ref.Row), o.store.Chunks[b.ref.Chunk], int(b.ref.Row)); c != 0 {
 		return c < 0
 	}
 	if a.seq != b.seq {
@@ -393,7 +394,7 @@ func (o *topnOp) trim(part *topnPart) {
 			}
 		}
 		for _, r := range rows[keep:] {
-			o.store.drop(r.ref)
+			o.store.Drop(r.ref)
 		}
 		rows = rows[:keep]
 		part.full, part.cut = true, rows[o.n-1]
@@ -409,19 +410,19 @@ func (o *topnOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
 	o.wm = wm
 	// The top rows of all closed windows (in end order) are gathered together, a batch at
 	// a time: one take per stored chunk, not one per window.
-	var refs []rowRef
+	var refs []keyed.RowRef
 	var ranks, starts, ends []int64
 	flush := func() error {
 		defer func() {
 			for _, r := range refs {
-				o.store.drop(r)
+				o.store.Drop(r)
 			}
 			refs, ranks, starts, ends = refs[:0], ranks[:0], starts[:0], ends[:0]
 		}()
 		if len(refs) == 0 {
 			return nil
 		}
-		cols, err := o.store.gather(o.tc.Ec.Ctx, refs)
+		cols, err := o.store.Gather(o.tc.Ec.Ctx, refs)
 		if err != nil {
 			return err
 		}
@@ -472,9 +473,9 @@ func (o *topnOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
 }
 
 func (o *topnOp) Close() {
-	o.store.release()
+	o.store.Release()
 	if o.groups != nil {
-		o.groups.release()
+		o.groups.Release()
 	}
 }
 

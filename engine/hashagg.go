@@ -6,6 +6,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/riverbed-engine/riverbed/engine/expr"
+	"github.com/riverbed-engine/riverbed/engine/ops/keyed"
 	"github.com/riverbed-engine/riverbed/engine/runtime"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
@@ -17,20 +18,20 @@ type hashAgg struct {
 	keys     []expr.Expr
 	keyTypes []arrow.DataType
 	aggs     []aggSpec
-	groups   *grouper
+	groups   *keyed.Grouper
 	accs     []accumulator
 	ids      []uint32
 }
 
 func newHashAgg(name string, keys []expr.Expr, keyTypes []arrow.DataType, aggs []aggSpec) *hashAgg {
-	h := &hashAgg{name: name, keys: keys, keyTypes: keyTypes, aggs: aggs, groups: newGrouper(keyTypes)}
+	h := &hashAgg{name: name, keys: keys, keyTypes: keyTypes, aggs: aggs, groups: keyed.NewGrouper(keyTypes)}
 	for _, a := range aggs {
 		h.accs = append(h.accs, newAccumulator(a))
 	}
 	return h
 }
 
-func (h *hashAgg) numGroups() int { return h.groups.numGroups() }
+func (h *hashAgg) numGroups() int { return h.groups.NumGroups() }
 
 // consume folds a batch into the groups and returns the group id of each row (valid until
 // the next call).
@@ -45,15 +46,15 @@ func (h *hashAgg) consume(ec *expr.EvalCtx, rec arrow.RecordBatch, seq uint64) (
 		for i := range h.ids {
 			h.ids[i] = 0
 		}
-		if h.groups.numGroups() == 0 {
-			h.groups.hash = append(h.groups.hash, 0)
+		if h.groups.NumGroups() == 0 {
+			h.groups.Hash = append(h.groups.Hash, 0)
 		}
 	} else {
 		keys, err := runtime.EvalColumns(ec, h.keys, rec)
 		if err != nil {
 			return nil, rberr.Wrap(rberr.KindOf(err), err, "%s", h.name)
 		}
-		err = h.groups.consume(ec.Ctx, keys, h.ids)
+		err = h.groups.Consume(ec.Ctx, keys, h.ids)
 		runtime.ReleaseAll(keys)
 		if err != nil {
 			return nil, err
@@ -64,7 +65,7 @@ func (h *hashAgg) consume(ec *expr.EvalCtx, rec arrow.RecordBatch, seq uint64) (
 
 // update folds rows into the given groups (ids), which must exist.
 func (h *hashAgg) update(ec *expr.EvalCtx, rec arrow.RecordBatch, ids []uint32, seq uint64) error {
-	ng := h.groups.numGroups()
+	ng := h.groups.NumGroups()
 	if m := maxGid(ids); m > ng {
 		ng = m
 	}
@@ -94,7 +95,7 @@ func (h *hashAgg) update(ec *expr.EvalCtx, rec arrow.RecordBatch, ids []uint32, 
 // keyColumns returns the key columns of groups gids (nil: all groups).
 func (h *hashAgg) keyColumns(mem memory.Allocator, gids []uint32) ([]arrow.Array, error) {
 	ctx := expr.NewEvalCtx(context.Background(), mem).Ctx
-	return h.groups.keysFor(ctx, h.keyTypes, gids)
+	return h.groups.KeysFor(ctx, h.keyTypes, gids)
 }
 
 // aggColumns returns the aggregation results of groups gids (nil: all groups).
@@ -116,6 +117,6 @@ func (h *hashAgg) aggColumns(mem memory.Allocator, gids []uint32) ([]arrow.Array
 
 func (h *hashAgg) release() {
 	if h.groups != nil {
-		h.groups.release()
+		h.groups.Release()
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/riverbed-engine/riverbed/engine/expr"
+	"github.com/riverbed-engine/riverbed/engine/ops/keyed"
 	"github.com/riverbed-engine/riverbed/engine/plan"
 	"github.com/riverbed-engine/riverbed/engine/runtime"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
@@ -171,7 +172,7 @@ func parseSignedDuration(s string) (int64, error) {
 
 // joinSide is the state of one input of a join operator.
 type joinSide struct {
-	store rowStore
+	store keyed.RowStore
 	buf   []int64
 }
 
@@ -181,7 +182,7 @@ type joinBase struct {
 	spec   *joinSpec
 	tc     *runtime.TaskCtx
 	wm     int64
-	keys   *grouper
+	keys   *keyed.Grouper
 	sides  [2]joinSide
 	ids    []uint32
 	emitSz int
@@ -190,9 +191,9 @@ type joinBase struct {
 func (j *joinBase) openBase(tc *runtime.TaskCtx) {
 	j.tc = tc
 	j.wm = math.MinInt64
-	j.keys = newGrouper(j.spec.keyTypes)
-	j.sides[0].store.schema = j.spec.leftSchema
-	j.sides[1].store.schema = j.spec.rightSchema
+	j.keys = keyed.NewGrouper(j.spec.keyTypes)
+	j.sides[0].store.Schema = j.spec.leftSchema
+	j.sides[1].store.Schema = j.spec.rightSchema
 }
 
 // keyIDs returns the key id of each row of a batch from one side.
@@ -207,7 +208,7 @@ func (j *joinBase) keyIDs(side int, rec arrow.RecordBatch) ([]uint32, error) {
 	}
 	defer runtime.ReleaseAll(cols)
 	ids := make([]uint32, rec.NumRows())
-	if err := j.keys.consume(j.tc.Ec.Ctx, cols, ids); err != nil {
+	if err := j.keys.Consume(j.tc.Ec.Ctx, cols, ids); err != nil {
 		return nil, err
 	}
 	// A null key matches nothing (as in SQL).
@@ -258,18 +259,18 @@ func lateWatermark(opWM int64, m runtime.Message) int64 {
 
 // emitPairs builds output rows from pairs of left and right rows (right refs may be
 // negative: no match) plus extra trailing columns.
-func (j *joinBase) emitPairs(left, right []rowRef, extra []arrow.Array, out runtime.Emitter) error {
+func (j *joinBase) emitPairs(left, right []keyed.RowRef, extra []arrow.Array, out runtime.Emitter) error {
 	defer runtime.ReleaseAll(extra)
 	if len(left) == 0 {
 		return nil
 	}
 	ctx := j.tc.Ec.Ctx
-	lcols, err := j.sides[0].store.gather(ctx, left)
+	lcols, err := j.sides[0].store.Gather(ctx, left)
 	if err != nil {
 		return err
 	}
 	defer runtime.ReleaseAll(lcols)
-	rcols, err := j.sides[1].store.gather(ctx, right)
+	rcols, err := j.sides[1].store.Gather(ctx, right)
 	if err != nil {
 		return err
 	}
@@ -286,10 +287,10 @@ func (j *joinBase) emitPairs(left, right []rowRef, extra []arrow.Array, out runt
 func (j *joinBase) ProcessMarker(runtime.Message, runtime.Emitter) error { return nil }
 
 func (j *joinBase) Close() {
-	j.sides[0].store.release()
-	j.sides[1].store.release()
+	j.sides[0].store.Release()
+	j.sides[1].store.Release()
 	if j.keys != nil {
-		j.keys.release()
+		j.keys.Release()
 	}
 }
 
@@ -303,7 +304,7 @@ type windowJoinOp struct {
 }
 
 type joinPane struct {
-	rows [2]map[uint32][]rowRef // per side: key id -> rows
+	rows [2]map[uint32][]keyed.RowRef // per side: key id -> rows
 }
 
 func (o *windowJoinOp) Open(tc *runtime.TaskCtx) error {
@@ -319,12 +320,12 @@ func (o *windowJoinOp) ProcessBatch(m runtime.Message, out runtime.Emitter) erro
 	if ids == nil || err != nil {
 		return err
 	}
-	chunk := o.sides[m.Side].store.add(rec)
+	chunk := o.sides[m.Side].store.Add(rec)
 	lateWM := lateWatermark(o.wm, m)
 	var late int64
 	for i, t := range ts {
 		if ids[i] == nullKey {
-			o.sides[m.Side].store.live[chunk]--
+			o.sides[m.Side].store.Live[chunk]--
 			continue
 		}
 		o.wbuf = o.win.assign(t, o.wbuf[:0])
@@ -335,24 +336,24 @@ func (o *windowJoinOp) ProcessBatch(m runtime.Message, out runtime.Emitter) erro
 			}
 			p := o.panes[w]
 			if p == nil {
-				p = &joinPane{rows: [2]map[uint32][]rowRef{{}, {}}}
+				p = &joinPane{rows: [2]map[uint32][]keyed.RowRef{{}, {}}}
 				o.panes[w] = p
 			}
-			p.rows[m.Side][ids[i]] = append(p.rows[m.Side][ids[i]], rowRef{chunk, int32(i)})
+			p.rows[m.Side][ids[i]] = append(p.rows[m.Side][ids[i]], keyed.RowRef{Chunk: chunk, Row: int32(i)})
 			placed++
 		}
 		if placed == 0 {
 			late++
 		}
 		// The store counts one reference per placement.
-		o.sides[m.Side].store.live[chunk] += placed - 1
+		o.sides[m.Side].store.Live[chunk] += placed - 1
 	}
 	if late > 0 {
 		o.tc.Metrics.Late.Add(late)
 	}
-	if o.sides[m.Side].store.live[chunk] == 0 {
-		o.sides[m.Side].store.live[chunk] = 1
-		o.sides[m.Side].store.drop(rowRef{chunk: chunk}) // nothing kept: release now
+	if o.sides[m.Side].store.Live[chunk] == 0 {
+		o.sides[m.Side].store.Live[chunk] = 1
+		o.sides[m.Side].store.Drop(keyed.RowRef{Chunk: chunk}) // nothing kept: release now
 	}
 	return nil
 }
@@ -365,7 +366,7 @@ func (o *windowJoinOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
 	// The pairs of all closed windows (in end order) are gathered from the row stores
 	// together, a batch at a time: many small windows cost one take per stored chunk, not
 	// one per window.
-	var left, right []rowRef
+	var left, right []keyed.RowRef
 	var starts, ends []int64
 	var done []*joinPane
 	flush := func() error {
@@ -380,7 +381,7 @@ func (o *windowJoinOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
 			for side := range p.rows {
 				for _, refs := range p.rows[side] {
 					for _, r := range refs {
-						o.sides[side].store.drop(r)
+						o.sides[side].store.Drop(r)
 					}
 				}
 			}
@@ -483,7 +484,7 @@ func (x *timeIndex) dropBefore(t int64, fn func(timedRef)) bool {
 
 type timedRef struct {
 	ts  int64
-	ref rowRef
+	ref keyed.RowRef
 	seq uint64 // input position (batch, then ref.row), to break ties of equal times
 }
 
@@ -494,7 +495,7 @@ func (a timedRef) before(b timedRef) bool {
 	if a.seq != b.seq {
 		return a.seq < b.seq
 	}
-	return a.ref.row < b.ref.row
+	return a.ref.Row < b.ref.Row
 }
 
 func (o *intervalJoinOp) Open(tc *runtime.TaskCtx) error {
@@ -517,9 +518,9 @@ func (o *intervalJoinOp) ProcessBatch(m runtime.Message, out runtime.Emitter) er
 	}
 	ts := o.times(side, rec)
 	store := &o.sides[side].store
-	chunk := store.add(rec)
+	chunk := store.Add(rec)
 	lateWM := lateWatermark(o.wm, m)
-	var left, right []rowRef
+	var left, right []keyed.RowRef
 	kept := 0
 	var late int64
 	for i, t := range ts {
@@ -530,7 +531,7 @@ func (o *intervalJoinOp) ProcessBatch(m runtime.Message, out runtime.Emitter) er
 		if ids[i] == nullKey {
 			continue
 		}
-		me := rowRef{chunk, int32(i)}
+		me := keyed.RowRef{Chunk: chunk, Row: int32(i)}
 		lo, hi := t+o.spec.lower, t+o.spec.upper // other side's times that match a left row
 		if side == 1 {
 			lo, hi = t-o.spec.upper, t-o.spec.lower
@@ -556,14 +557,14 @@ func (o *intervalJoinOp) ProcessBatch(m runtime.Message, out runtime.Emitter) er
 		x.add(rows)
 		delete(o.add, k)
 	}
-	store.live[chunk] = kept
+	store.Live[chunk] = kept
 	if late > 0 {
 		o.tc.Metrics.Late.Add(late)
 	}
 	err = o.emitPairs(left, right, nil, out)
 	if kept == 0 {
-		store.live[chunk] = 1
-		store.drop(rowRef{chunk: chunk})
+		store.Live[chunk] = 1
+		store.Drop(keyed.RowRef{Chunk: chunk})
 	}
 	return err
 }
@@ -589,7 +590,7 @@ func (o *intervalJoinOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
 		}
 		store := &o.sides[side].store
 		for k, x := range o.kept[side] {
-			if !x.dropBefore(cut, func(c timedRef) { store.drop(c.ref) }) {
+			if !x.dropBefore(cut, func(c timedRef) { store.Drop(c.ref) }) {
 				delete(o.kept[side], k)
 			}
 		}
@@ -617,8 +618,8 @@ func (o *asofJoinOp) rightBefore(a, b timedRef) bool {
 	if a.ts != b.ts || a.seq != b.seq || a.seq != runtime.SeqUnordered {
 		return a.before(b)
 	}
-	chunks := o.sides[1].store.chunks
-	if c := compareRows(chunks[a.ref.chunk], int(a.ref.row), chunks[b.ref.chunk], int(b.ref.row)); c != 0 {
+	chunks := o.sides[1].store.Chunks
+	if c := compareRows(chunks[a.ref.Chunk], int(a.ref.Row), chunks[b.ref.Chunk], int(b.ref.Row)); c != 0 {
 		return c < 0
 	}
 	return a.before(b)
@@ -666,7 +667,7 @@ type asofLeft struct {
 	ts  int64
 	ord uint64 // arrival order, so that sorting keeps equal times in it
 	key uint32
-	ref rowRef
+	ref keyed.RowRef
 }
 
 func (o *asofJoinOp) Open(tc *runtime.TaskCtx) error {
@@ -684,7 +685,7 @@ func (o *asofJoinOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error 
 		return err
 	}
 	store := &o.sides[m.Side].store
-	chunk := store.add(rec)
+	chunk := store.Add(rec)
 	lateWM := lateWatermark(o.wm, m)
 	kept := 0
 	var late int64
@@ -693,7 +694,7 @@ func (o *asofJoinOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error 
 			late++
 			continue
 		}
-		ref := rowRef{chunk, int32(i)}
+		ref := keyed.RowRef{Chunk: chunk, Row: int32(i)}
 		if m.Side == 1 && ids[i] == nullKey {
 			continue
 		}
@@ -710,13 +711,13 @@ func (o *asofJoinOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error 
 		}
 		kept++
 	}
-	store.live[chunk] = kept
+	store.Live[chunk] = kept
 	if late > 0 {
 		o.tc.Metrics.Late.Add(late)
 	}
 	if kept == 0 {
-		store.live[chunk] = 1
-		store.drop(rowRef{chunk: chunk})
+		store.Live[chunk] = 1
+		store.Drop(keyed.RowRef{Chunk: chunk})
 	}
 	return nil
 }
@@ -735,11 +736,11 @@ func (o *asofJoinOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
 		return cmp.Compare(a.ord, b.ord)
 	})
 	n := sort.Search(len(o.pending), func(i int) bool { return o.pending[i].ts > wm })
-	var left, right []rowRef
+	var left, right []keyed.RowRef
 	for _, l := range o.pending[:n] {
 		list := o.right[l.key]
 		at := sort.Search(len(list), func(k int) bool { return list[k].ts > l.ts }) - 1
-		r := rowRef{chunk: -1}
+		r := keyed.RowRef{Chunk: -1}
 		if at >= 0 {
 			r = list[at].ref
 		}
@@ -747,7 +748,7 @@ func (o *asofJoinOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
 	}
 	err := o.emitPairs(left, right, nil, out)
 	for _, l := range o.pending[:n] {
-		o.sides[0].store.drop(l.ref)
+		o.sides[0].store.Drop(l.ref)
 	}
 	o.pending = append(o.pending[:0], o.pending[n:]...)
 	if err != nil {
@@ -758,7 +759,7 @@ func (o *asofJoinOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
 		at := sort.Search(len(list), func(i int) bool { return list[i].ts > wm }) - 1
 		if at > 0 {
 			for _, c := range list[:at] {
-				o.sides[1].store.drop(c.ref)
+				o.sides[1].store.Drop(c.ref)
 			}
 			o.right[k] = append(list[:0], list[at:]...)
 		}

@@ -1,4 +1,4 @@
-package engine
+package keyed
 
 import (
 	"context"
@@ -10,59 +10,59 @@ import (
 	"github.com/riverbed-engine/riverbed/engine/runtime"
 )
 
-// rowRef points at one row of a rowStore: chunk and row within it. A negative chunk means
+// RowRef points at one row of a rowStore: chunk and row within it. A negative chunk means
 // "no row" (a null row in a left outer join).
-type rowRef struct {
-	chunk int32
-	row   int32
+type RowRef struct {
+	Chunk int32
+	Row   int32
 }
 
-// rowStore keeps batches that operators must hold on to (join sides, top-N candidates)
+// RowStore keeps batches that operators must hold on to (join sides, top-N candidates)
 // and gathers rows from them by reference, a chunk at a time.
-type rowStore struct {
-	schema *arrow.Schema
-	chunks []arrow.RecordBatch
-	live   []int // rows still referenced per chunk; a chunk is released at zero
+type RowStore struct {
+	Schema *arrow.Schema
+	Chunks []arrow.RecordBatch
+	Live   []int // rows still referenced per chunk; a chunk is released at zero
 }
 
 // add keeps a batch (retaining it) and returns its chunk number.
-func (s *rowStore) add(rec arrow.RecordBatch) int32 {
+func (s *RowStore) Add(rec arrow.RecordBatch) int32 {
 	rec.Retain()
-	s.chunks = append(s.chunks, rec)
-	s.live = append(s.live, int(rec.NumRows()))
-	return int32(len(s.chunks) - 1)
+	s.Chunks = append(s.Chunks, rec)
+	s.Live = append(s.Live, int(rec.NumRows()))
+	return int32(len(s.Chunks) - 1)
 }
 
 // drop forgets one row; the chunk is released when none of its rows is referenced.
-func (s *rowStore) drop(r rowRef) {
-	s.live[r.chunk]--
-	if s.live[r.chunk] == 0 && s.chunks[r.chunk] != nil {
-		s.chunks[r.chunk].Release()
-		s.chunks[r.chunk] = nil
+func (s *RowStore) Drop(r RowRef) {
+	s.Live[r.Chunk]--
+	if s.Live[r.Chunk] == 0 && s.Chunks[r.Chunk] != nil {
+		s.Chunks[r.Chunk].Release()
+		s.Chunks[r.Chunk] = nil
 	}
 }
 
-func (s *rowStore) release() {
-	for i, c := range s.chunks {
+func (s *RowStore) Release() {
+	for i, c := range s.Chunks {
 		if c != nil {
 			c.Release()
-			s.chunks[i] = nil
+			s.Chunks[i] = nil
 		}
 	}
 }
 
 // gather returns the columns of the referenced rows, in order (nulls for negative refs).
-func (s *rowStore) gather(ctx context.Context, refs []rowRef) ([]arrow.Array, error) {
+func (s *RowStore) Gather(ctx context.Context, refs []RowRef) ([]arrow.Array, error) {
 	mem := compute.GetAllocator(ctx)
-	n := s.schema.NumFields()
+	n := s.Schema.NumFields()
 	byChunk := map[int32][]int32{}
 	var order []int32
 	for _, r := range refs {
-		if r.chunk >= 0 {
-			if _, ok := byChunk[r.chunk]; !ok {
-				order = append(order, r.chunk)
+		if r.Chunk >= 0 {
+			if _, ok := byChunk[r.Chunk]; !ok {
+				order = append(order, r.Chunk)
 			}
-			byChunk[r.chunk] = append(byChunk[r.chunk], r.row)
+			byChunk[r.Chunk] = append(byChunk[r.Chunk], r.Row)
 		}
 	}
 	sort.Slice(order, func(i, j int) bool { return order[i] < order[j] })
@@ -74,7 +74,7 @@ func (s *rowStore) gather(ctx context.Context, refs []rowRef) ([]arrow.Array, er
 		rows := byChunk[c]
 		idx := int32Array(mem, rows)
 		for k := 0; k < n; k++ {
-			t, err := compute.TakeArray(ctx, s.chunks[c].Column(k), idx)
+			t, err := compute.TakeArray(ctx, s.Chunks[c].Column(k), idx)
 			if err != nil {
 				idx.Release()
 				for _, p := range parts {
@@ -92,12 +92,12 @@ func (s *rowStore) gather(ctx context.Context, refs []rowRef) ([]arrow.Array, er
 	perm := array.NewInt32Builder(mem)
 	defer perm.Release()
 	for _, r := range refs {
-		if r.chunk < 0 {
+		if r.Chunk < 0 {
 			perm.AppendNull()
 			continue
 		}
-		perm.Append(int32(pos[r.chunk] + next[r.chunk]))
-		next[r.chunk]++
+		perm.Append(int32(pos[r.Chunk] + next[r.Chunk]))
+		next[r.Chunk]++
 	}
 	// refs of one chunk must be gathered in the order they were listed: byChunk kept that.
 	pidx := perm.NewArray()
@@ -107,7 +107,7 @@ func (s *rowStore) gather(ctx context.Context, refs []rowRef) ([]arrow.Array, er
 		var all arrow.Array
 		switch len(parts[k]) {
 		case 0:
-			all = array.MakeArrayOfNull(mem, s.schema.Field(k).Type, 0)
+			all = array.MakeArrayOfNull(mem, s.Schema.Field(k).Type, 0)
 		case 1:
 			all = parts[k][0]
 			all.Retain()
@@ -123,7 +123,7 @@ func (s *rowStore) gather(ctx context.Context, refs []rowRef) ([]arrow.Array, er
 		if all.Len() == 0 && len(refs) > 0 {
 			// only null refs: take from an empty array is not possible
 			all.Release()
-			out[k] = array.MakeArrayOfNull(mem, s.schema.Field(k).Type, len(refs))
+			out[k] = array.MakeArrayOfNull(mem, s.Schema.Field(k).Type, len(refs))
 			continue
 		}
 		t, err := compute.TakeArray(ctx, all, pidx)

@@ -1,4 +1,4 @@
-package engine
+package keyed
 
 import (
 	"bytes"
@@ -14,15 +14,15 @@ import (
 	"github.com/riverbed-engine/riverbed/engine/runtime"
 )
 
-// grouper assigns dense group ids (0, 1, 2, ...) to the distinct keys it sees, with an
+// Grouper assigns dense group ids (0, 1, 2, ...) to the distinct keys it sees, with an
 // open-addressing hash table (linear probing, load factor <= 1/2). Null is a key like any
 // other. It keeps the key values of each group, taken from the input a batch at a time,
 // to emit them at the end.
-type grouper struct {
+type Grouper struct {
 	mode  groupMode
 	slots []uint32 // group id + 1; 0 is an empty slot
 	mask  uint64
-	hash  []uint64 // per group
+	Hash  []uint64 // per group
 	ints  []int64  // per group, modeInt
 	// islots is modeInt's table: the key sits in the slot, so a probe touches one cache
 	// line instead of three arrays.
@@ -46,8 +46,8 @@ const (
 	modeBytes                  // anything else: keys encoded to bytes
 )
 
-func newGrouper(keyTypes []arrow.DataType) *grouper {
-	g := &grouper{mode: modeBytes, null: -1, offs: []uint32{0}}
+func NewGrouper(keyTypes []arrow.DataType) *Grouper {
+	g := &Grouper{mode: modeBytes, null: -1, offs: []uint32{0}}
 	if len(keyTypes) == 1 {
 		switch id := keyTypes[0].ID(); {
 		case id == arrow.STRING || id == arrow.LARGE_STRING || id == arrow.BINARY || id == arrow.LARGE_BINARY || id == arrow.FIXED_SIZE_BINARY:
@@ -65,9 +65,9 @@ type intSlot struct {
 	gid uint32 // group id + 1; 0 is an empty slot
 }
 
-func (g *grouper) numGroups() int { return len(g.hash) }
+func (g *Grouper) NumGroups() int { return len(g.Hash) }
 
-func (g *grouper) resize(capacity int) {
+func (g *Grouper) resize(capacity int) {
 	if g.mode == modeInt {
 		old := g.islots
 		g.islots = make([]intSlot, capacity)
@@ -86,7 +86,7 @@ func (g *grouper) resize(capacity int) {
 	}
 	g.slots = make([]uint32, capacity)
 	g.mask = uint64(capacity - 1)
-	for gid, h := range g.hash {
+	for gid, h := range g.Hash {
 		i := h & g.mask
 		for g.slots[i] != 0 {
 			i = (i + 1) & g.mask
@@ -96,7 +96,7 @@ func (g *grouper) resize(capacity int) {
 }
 
 // consume assigns a group id to every row of keys, writing them to ids (len = rows).
-func (g *grouper) consume(ctx context.Context, keys []arrow.Array, ids []uint32) error {
+func (g *Grouper) Consume(ctx context.Context, keys []arrow.Array, ids []uint32) error {
 	n := len(ids)
 	g.newRows = g.newRows[:0]
 	if g.mode == modeInt {
@@ -123,21 +123,21 @@ func (g *grouper) consume(ctx context.Context, keys []arrow.Array, ids []uint32)
 	return g.keepKeys(ctx, keys)
 }
 
-func (g *grouper) add(h uint64, row int) uint32 {
-	gid := uint32(len(g.hash))
-	g.hash = append(g.hash, h)
+func (g *Grouper) add(h uint64, row int) uint32 {
+	gid := uint32(len(g.Hash))
+	g.Hash = append(g.Hash, h)
 	g.newRows = append(g.newRows, int32(row))
 	return gid
 }
 
-func (g *grouper) place(slot uint64, gid uint32) {
+func (g *Grouper) place(slot uint64, gid uint32) {
 	g.slots[slot] = gid + 1
-	if len(g.hash)*2 > len(g.slots) {
+	if len(g.Hash)*2 > len(g.slots) {
 		g.resize(len(g.slots) * 2)
 	}
 }
 
-func (g *grouper) nullGroup(h uint64, row int) uint32 {
+func (g *Grouper) nullGroup(h uint64, row int) uint32 {
 	if g.null < 0 {
 		g.null = int32(g.add(h, row))
 		if g.mode == modeInt {
@@ -149,7 +149,7 @@ func (g *grouper) nullGroup(h uint64, row int) uint32 {
 	return uint32(g.null)
 }
 
-func (g *grouper) consumeInt(col arrow.Array, ids []uint32) {
+func (g *Grouper) consumeInt(col arrow.Array, ids []uint32) {
 	nulls := col.NullN() > 0
 	var vals []int64
 	get := expr.Int64Getter(col)
@@ -176,7 +176,7 @@ func (g *grouper) consumeInt(col arrow.Array, ids []uint32) {
 				g.ints = append(g.ints, v)
 				e.key, e.gid = v, gid+1
 				ids[row] = gid
-				if len(g.hash)*2 > len(g.islots) {
+				if len(g.Hash)*2 > len(g.islots) {
 					g.resize(len(g.islots) * 2)
 				}
 				break
@@ -190,7 +190,7 @@ func (g *grouper) consumeInt(col arrow.Array, ids []uint32) {
 	}
 }
 
-func (g *grouper) consumeStr(col arrow.Array, hs []uint64, ids []uint32) {
+func (g *Grouper) consumeStr(col arrow.Array, hs []uint64, ids []uint32) {
 	var value func(int) []byte
 	switch a := col.(type) {
 	case *array.String:
@@ -217,7 +217,7 @@ func (g *grouper) consumeStr(col arrow.Array, hs []uint64, ids []uint32) {
 // unsafeBytes views a string's bytes without copying; the caller must not modify them.
 func unsafeBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
-func (g *grouper) findBytes(h uint64, key []byte, row int) uint32 {
+func (g *Grouper) findBytes(h uint64, key []byte, row int) uint32 {
 	slot := h & g.mask
 	for {
 		s := g.slots[slot]
@@ -229,14 +229,14 @@ func (g *grouper) findBytes(h uint64, key []byte, row int) uint32 {
 			return gid
 		}
 		gid := s - 1
-		if g.hash[gid] == h && int32(gid) != g.null && bytes.Equal(g.arena[g.offs[gid]:g.offs[gid+1]], key) {
+		if g.Hash[gid] == h && int32(gid) != g.null && bytes.Equal(g.arena[g.offs[gid]:g.offs[gid+1]], key) {
 			return gid
 		}
 		slot = (slot + 1) & g.mask
 	}
 }
 
-func (g *grouper) consumeBytes(keys []arrow.Array, hs []uint64, ids []uint32) {
+func (g *Grouper) consumeBytes(keys []arrow.Array, hs []uint64, ids []uint32) {
 	for row, h := range hs {
 		k := g.kbuf[:0]
 		for _, c := range keys {
@@ -248,7 +248,7 @@ func (g *grouper) consumeBytes(keys []arrow.Array, hs []uint64, ids []uint32) {
 }
 
 // keepKeys takes the key values of the rows that opened new groups in this batch.
-func (g *grouper) keepKeys(ctx context.Context, keys []arrow.Array) error {
+func (g *Grouper) keepKeys(ctx context.Context, keys []arrow.Array) error {
 	mem := compute.GetAllocator(ctx)
 	ib := array.NewInt32Builder(mem)
 	ib.AppendValues(g.newRows, nil)
@@ -266,13 +266,13 @@ func (g *grouper) keepKeys(ctx context.Context, keys []arrow.Array) error {
 		}
 		chunk[i] = t
 	}
-	g.chunkBase = append(g.chunkBase, uint32(len(g.hash)-len(g.newRows)))
+	g.chunkBase = append(g.chunkBase, uint32(len(g.Hash)-len(g.newRows)))
 	g.keyChunks = append(g.keyChunks, chunk)
 	return nil
 }
 
 // keysFor returns the key columns of the given groups, in that order.
-func (g *grouper) keysFor(ctx context.Context, types []arrow.DataType, gids []uint32) ([]arrow.Array, error) {
+func (g *Grouper) KeysFor(ctx context.Context, types []arrow.DataType, gids []uint32) ([]arrow.Array, error) {
 	mem := compute.GetAllocator(ctx)
 	if len(types) == 0 {
 		return nil, nil // a global aggregation has no key columns
@@ -374,7 +374,7 @@ func isIdentity(order []int32) bool {
 }
 
 // keyArrays returns the key columns of all groups, in group id order.
-func (g *grouper) keyArrays(mem memory.Allocator, types []arrow.DataType) ([]arrow.Array, error) {
+func (g *Grouper) keyArrays(mem memory.Allocator, types []arrow.DataType) ([]arrow.Array, error) {
 	out := make([]arrow.Array, len(types))
 	for i, t := range types {
 		if len(g.keyChunks) == 0 {
@@ -394,7 +394,7 @@ func (g *grouper) keyArrays(mem memory.Allocator, types []arrow.DataType) ([]arr
 	return out, nil
 }
 
-func (g *grouper) release() {
+func (g *Grouper) Release() {
 	for _, c := range g.keyChunks {
 		for _, a := range c {
 			a.Release()
