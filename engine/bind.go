@@ -8,6 +8,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/riverbed-engine/riverbed/batch"
 	"github.com/riverbed-engine/riverbed/engine/expr"
+	"github.com/riverbed-engine/riverbed/engine/ops/agg"
 	"github.com/riverbed-engine/riverbed/engine/plan"
 	"github.com/riverbed-engine/riverbed/engine/runtime"
 	"github.com/riverbed-engine/riverbed/internal/gen"
@@ -34,7 +35,7 @@ type lnode struct {
 	exprs []expr.Bound
 	// aggregate
 	keys []expr.Bound
-	aggs []aggSpec
+	aggs []agg.Spec
 	// limit
 	limit int64
 	// write_parquet
@@ -318,16 +319,16 @@ func (b *binder) bind(n *plan.Node) (*lnode, error) {
 			fields = append(fields, arrow.Field{Name: bk.Name, Type: bk.Type(), Nullable: true})
 		}
 		for _, a := range n.Aggs {
-			spec, err := compileAgg(scope, a)
+			spec, err := agg.Compile(scope, a)
 			if err != nil {
 				return nil, err
 			}
-			if seen[spec.name] {
-				return nil, rberr.New(rberr.Plan, "%s: the output column %q is produced twice; give one of them another name with .alias(...)", name, spec.name)
+			if seen[spec.Name] {
+				return nil, rberr.New(rberr.Plan, "%s: the output column %q is produced twice; give one of them another name with .alias(...)", name, spec.Name)
 			}
-			seen[spec.name] = true
+			seen[spec.Name] = true
 			ln.aggs = append(ln.aggs, spec)
-			fields = append(fields, arrow.Field{Name: spec.name, Type: spec.outType, Nullable: true})
+			fields = append(fields, arrow.Field{Name: spec.Name, Type: spec.OutType, Nullable: true})
 		}
 		ln.schema = arrow.NewSchema(fields, nil)
 	case "union":
@@ -691,16 +692,16 @@ func (b *binder) bindWindow(n *plan.Node, ln, in *lnode) error {
 		return rberr.New(rberr.Plan, "%s: no aggregations given to agg(...)", name)
 	}
 	for _, a := range n.Aggs {
-		spec, err := compileAgg(scope, a)
+		spec, err := agg.Compile(scope, a)
 		if err != nil {
 			return err
 		}
-		if seen[spec.name] {
-			return rberr.New(rberr.Plan, "%s: the output column %q is produced twice; give one of them another name with .alias(...)", name, spec.name)
+		if seen[spec.Name] {
+			return rberr.New(rberr.Plan, "%s: the output column %q is produced twice; give one of them another name with .alias(...)", name, spec.Name)
 		}
-		seen[spec.name] = true
+		seen[spec.Name] = true
 		ln.aggs = append(ln.aggs, spec)
-		aggFields = append(aggFields, arrow.Field{Name: spec.name, Type: spec.outType, Nullable: true})
+		aggFields = append(aggFields, arrow.Field{Name: spec.Name, Type: spec.OutType, Nullable: true})
 	}
 	if ln.lateOutput {
 		ln.schema, ln.timeCol = in.schema, in.timeCol

@@ -39,10 +39,10 @@ func explainLogical(n *lnode, indent string) string {
 		aggs := make([]string, len(n.aggs))
 		for i, a := range n.aggs {
 			arg := ""
-			if a.arg != nil {
-				arg = a.arg.String()
+			if a.Arg != nil {
+				arg = a.Arg.String()
 			}
-			aggs[i] = fmt.Sprintf("%s = %s(%s)", a.name, a.fn, arg)
+			aggs[i] = fmt.Sprintf("%s = %s(%s)", a.Name, a.Fn, arg)
 		}
 		detail = fmt.Sprintf("keys [%s], aggs [%s]", strings.Join(keys, ", "), strings.Join(aggs, ", "))
 	case "limit":
@@ -54,7 +54,7 @@ func explainLogical(n *lnode, indent string) string {
 		}
 		aggs := make([]string, len(n.aggs))
 		for i, a := range n.aggs {
-			aggs[i] = a.name + " = " + a.fn
+			aggs[i] = a.Name + " = " + a.Fn
 		}
 		detail = fmt.Sprintf("%s window %+v on %q, keys [%s], aggs [%s], allowed lateness %dus",
 			n.winDef.Kind, *n.winDef, n.winTime, strings.Join(keys, ", "), strings.Join(aggs, ", "), n.lateness)

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/riverbed-engine/riverbed/engine/ops/agg"
 	"github.com/riverbed-engine/riverbed/engine/plan"
 )
 
@@ -144,7 +145,7 @@ func (g *planGen) expr(depth int) *plan.Expr {
 	case k == 3:
 		return &plan.Expr{Cast: g.of(genTypes...), Args: []*plan.Expr{g.expr(depth - 1)}}
 	case k == 4:
-		e := &plan.Expr{Agg: g.of(append([]string{"nope"}, Aggregations...)...)}
+		e := &plan.Expr{Agg: g.of(append([]string{"nope"}, agg.Aggregations...)...)}
 		if e.Agg != "count" || g.pick(2) == 0 {
 			e.Args = []*plan.Expr{g.expr(depth - 1)}
 		}

@@ -8,6 +8,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/riverbed-engine/riverbed/engine/expr"
+	"github.com/riverbed-engine/riverbed/engine/ops/agg"
 	"github.com/riverbed-engine/riverbed/engine/plan"
 	"github.com/riverbed-engine/riverbed/engine/runtime"
 	"github.com/riverbed-engine/riverbed/engine/source"
@@ -265,7 +266,7 @@ func (g *graph) build(n *lnode, filterAbove *lnode) (flow, error) {
 		}
 		st := g.NewStage("aggregate", p, runtime.Edge{From: in.st, Part: runtime.PartHash, Keys: keys})
 		st.Chain("aggregate", func(int) runtime.Operator {
-			return &aggregateOp{name: n.name, keys: keys, keyTypes: types, aggs: n.aggs, schema: n.schema, batchSize: g.BatchSize}
+			return &agg.GroupByOp{Name: n.name, Keys: keys, KeyTypes: types, Aggs: n.aggs, Schema: n.schema, BatchSize: g.BatchSize}
 		})
 		return flow{st: st}, nil
 	case "union":

@@ -8,6 +8,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/riverbed-engine/riverbed/engine/expr"
+	"github.com/riverbed-engine/riverbed/engine/ops/agg"
 	"github.com/riverbed-engine/riverbed/engine/runtime"
 )
 
@@ -19,7 +20,7 @@ type sessionAggOp struct {
 	name       string
 	keys       []expr.Expr
 	keyTypes   []arrow.DataType
-	aggs       []aggSpec
+	aggs       []agg.Spec
 	schema     *arrow.Schema
 	gap        int64
 	lateness   int64
@@ -30,8 +31,8 @@ type sessionAggOp struct {
 
 	tc       *runtime.TaskCtx
 	wm       int64
-	keyAgg   *hashAgg              // groups keys only (no aggregations): key -> key id
-	state    *hashAgg              // accumulators indexed by session id (its grouper is unused)
+	keyAgg   *agg.Table            // groups keys only (no aggregations): key -> key id
+	state    *agg.Table            // accumulators indexed by session id (its grouper is unused)
 	sessions map[uint32][]*session // per key id, sorted by start
 	free     []uint32              // session ids to reuse
 	nextID   uint32
@@ -52,8 +53,8 @@ type session struct {
 func (o *sessionAggOp) Open(tc *runtime.TaskCtx) error {
 	o.tc = tc
 	o.wm = math.MinInt64
-	o.keyAgg = newHashAgg(o.name, o.keys, o.keyTypes, nil)
-	o.state = newHashAgg(o.name, nil, nil, o.aggs)
+	o.keyAgg = agg.NewTable(o.name, o.keys, o.keyTypes, nil)
+	o.state = agg.NewTable(o.name, nil, nil, o.aggs)
 	o.sessions = map[uint32][]*session{}
 	return nil
 }
@@ -77,7 +78,7 @@ func (o *sessionAggOp) ProcessBatch(m runtime.Message, out runtime.Emitter) erro
 	if n == 0 {
 		return nil
 	}
-	keyIDs, err := o.keyAgg.consume(o.tc.Ec, rec, m.Seq)
+	keyIDs, err := o.keyAgg.Consume(o.tc.Ec, rec, m.Seq)
 	if err != nil {
 		return err
 	}
@@ -165,24 +166,24 @@ func (o *sessionAggOp) ProcessBatch(m runtime.Message, out runtime.Emitter) erro
 		}
 		defer sub.Release()
 	}
-	if err := o.state.update(o.tc.Ec, sub, ids, m.Seq); err != nil {
+	if err := o.state.Update(o.tc.Ec, sub, ids, m.Seq); err != nil {
 		return err
 	}
 	return o.emitTouched(out)
 }
 
 func (o *sessionAggOp) mergeInto(dst, src *session) {
-	for _, a := range o.state.accs {
-		a.merge(dst.id, src.id)
-		a.reset(src.id)
+	for _, a := range o.state.Accs {
+		a.Merge(dst.id, src.id)
+		a.Reset(src.id)
 	}
 	dst.fired = dst.fired && src.fired
 	src.dead = true
 }
 
 func (o *sessionAggOp) release(s *session) {
-	for _, a := range o.state.accs {
-		a.reset(s.id)
+	for _, a := range o.state.Accs {
+		a.Reset(s.id)
 	}
 	o.free = append(o.free, s.id)
 }
@@ -228,7 +229,7 @@ func (o *sessionAggOp) emitSessions(ss []*session, out runtime.Emitter) error {
 	for i, s := range ss {
 		keyIDs[i], ids[i], starts[i], ends[i] = s.key, s.id, s.start, s.end
 	}
-	cols, err := o.keyAgg.keyColumns(mem, keyIDs)
+	cols, err := o.keyAgg.KeyColumns(mem, keyIDs)
 	if err != nil {
 		return err
 	}
@@ -238,7 +239,7 @@ func (o *sessionAggOp) emitSessions(ss []*session, out runtime.Emitter) error {
 		return err
 	}
 	cols = append(cols, wcols...)
-	aggs, err := o.state.aggColumns(mem, ids)
+	aggs, err := o.state.AggColumns(mem, ids)
 	if err != nil {
 		runtime.ReleaseAll(cols)
 		return err
@@ -305,8 +306,8 @@ func (o *sessionAggOp) drop(s *session) {
 
 func (o *sessionAggOp) Close() {
 	if o.keyAgg != nil {
-		o.keyAgg.release()
-		o.state.release()
+		o.keyAgg.Release()
+		o.state.Release()
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/riverbed-engine/riverbed/engine/expr"
+	"github.com/riverbed-engine/riverbed/engine/ops/agg"
 	"github.com/riverbed-engine/riverbed/engine/plan"
 	"github.com/riverbed-engine/riverbed/engine/runtime"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
@@ -110,7 +111,7 @@ func (w windower) assign(ts int64, dst [][2]int64) [][2]int64 {
 // pane is the state of one window: an incremental aggregation of its rows.
 type pane struct {
 	start, end int64
-	agg        *hashAgg
+	agg        *agg.Table
 	fired      bool
 	touched    map[uint32]struct{} // groups updated by late rows since the last firing
 }
@@ -124,7 +125,7 @@ type windowAggOp struct {
 	name       string
 	keys       []expr.Expr
 	keyTypes   []arrow.DataType
-	aggs       []aggSpec
+	aggs       []agg.Spec
 	schema     *arrow.Schema
 	win        windower
 	lateness   int64
@@ -213,7 +214,7 @@ func (o *windowAggOp) addToPanes(rec arrow.RecordBatch, seq uint64, rows map[[2]
 	for _, w := range ws {
 		p := o.panes[w]
 		if p == nil {
-			p = &pane{start: w[0], end: w[1], agg: newHashAgg(o.name, o.keys, o.keyTypes, o.aggs)}
+			p = &pane{start: w[0], end: w[1], agg: agg.NewTable(o.name, o.keys, o.keyTypes, o.aggs)}
 			o.panes[w] = p
 		}
 		if !aggregate {
@@ -228,7 +229,7 @@ func (o *windowAggOp) addToPanes(rec arrow.RecordBatch, seq uint64, rows map[[2]
 		} else {
 			rec.Retain()
 		}
-		ids, err := p.agg.consume(o.tc.Ec, sub, seq)
+		ids, err := p.agg.Consume(o.tc.Ec, sub, seq)
 		sub.Release()
 		if err != nil {
 			return err
@@ -331,7 +332,7 @@ func (o *windowAggOp) sortedPanes() [][2]int64 {
 
 // emitPane emits the results of groups gids (nil: all) of a window.
 func (o *windowAggOp) emitPane(p *pane, gids []uint32, out runtime.Emitter) error {
-	n := p.agg.numGroups()
+	n := p.agg.NumGroups()
 	if gids != nil {
 		n = len(gids)
 	}
@@ -339,7 +340,7 @@ func (o *windowAggOp) emitPane(p *pane, gids []uint32, out runtime.Emitter) erro
 		return nil
 	}
 	mem := o.tc.Ec.Mem
-	cols, err := p.agg.keyColumns(mem, gids)
+	cols, err := p.agg.KeyColumns(mem, gids)
 	if err != nil {
 		return err
 	}
@@ -349,7 +350,7 @@ func (o *windowAggOp) emitPane(p *pane, gids []uint32, out runtime.Emitter) erro
 		return rberr.Wrap(rberr.Data, err, "%s", o.name)
 	}
 	cols = append(cols, wcols...)
-	aggs, err := p.agg.aggColumns(mem, gids)
+	aggs, err := p.agg.AggColumns(mem, gids)
 	if err != nil {
 		runtime.ReleaseAll(cols)
 		return err
@@ -387,7 +388,7 @@ func (o *windowAggOp) fire(now int64, out runtime.Emitter) error {
 			}
 		}
 		if p.fired && (now == runtime.WatermarkMax || p.end-1+o.lateness <= now) {
-			p.agg.release()
+			p.agg.Release()
 			delete(o.panes, w)
 		}
 	}
@@ -420,7 +421,7 @@ func (o *windowAggOp) Finish(out runtime.Emitter) error {
 
 func (o *windowAggOp) Close() {
 	for _, p := range o.panes {
-		p.agg.release()
+		p.agg.Release()
 	}
 	o.panes = nil
 }

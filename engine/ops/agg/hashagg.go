@@ -1,4 +1,4 @@
-package engine
+package agg
 
 import (
 	"context"
@@ -13,29 +13,29 @@ import (
 
 // hashAgg is one hash aggregation: groups keyed by the key expressions, with one
 // accumulator per aggregation. group_by uses one per subtask; windows use one per window.
-type hashAgg struct {
+type Table struct {
 	name     string
 	keys     []expr.Expr
 	keyTypes []arrow.DataType
-	aggs     []aggSpec
+	aggs     []Spec
 	groups   *keyed.Grouper
-	accs     []accumulator
+	Accs     []accumulator
 	ids      []uint32
 }
 
-func newHashAgg(name string, keys []expr.Expr, keyTypes []arrow.DataType, aggs []aggSpec) *hashAgg {
-	h := &hashAgg{name: name, keys: keys, keyTypes: keyTypes, aggs: aggs, groups: keyed.NewGrouper(keyTypes)}
+func NewTable(name string, keys []expr.Expr, keyTypes []arrow.DataType, aggs []Spec) *Table {
+	h := &Table{name: name, keys: keys, keyTypes: keyTypes, aggs: aggs, groups: keyed.NewGrouper(keyTypes)}
 	for _, a := range aggs {
-		h.accs = append(h.accs, newAccumulator(a))
+		h.Accs = append(h.Accs, newAccumulator(a))
 	}
 	return h
 }
 
-func (h *hashAgg) numGroups() int { return h.groups.NumGroups() }
+func (h *Table) NumGroups() int { return h.groups.NumGroups() }
 
 // consume folds a batch into the groups and returns the group id of each row (valid until
 // the next call).
-func (h *hashAgg) consume(ec *expr.EvalCtx, rec arrow.RecordBatch, seq uint64) ([]uint32, error) {
+func (h *Table) Consume(ec *expr.EvalCtx, rec arrow.RecordBatch, seq uint64) ([]uint32, error) {
 	n := int(rec.NumRows())
 	h.ids = expr.Grow(h.ids, n)[:n]
 	if n == 0 {
@@ -60,19 +60,19 @@ func (h *hashAgg) consume(ec *expr.EvalCtx, rec arrow.RecordBatch, seq uint64) (
 			return nil, err
 		}
 	}
-	return h.ids, h.update(ec, rec, h.ids, seq)
+	return h.ids, h.Update(ec, rec, h.ids, seq)
 }
 
 // update folds rows into the given groups (ids), which must exist.
-func (h *hashAgg) update(ec *expr.EvalCtx, rec arrow.RecordBatch, ids []uint32, seq uint64) error {
+func (h *Table) Update(ec *expr.EvalCtx, rec arrow.RecordBatch, ids []uint32, seq uint64) error {
 	ng := h.groups.NumGroups()
 	if m := maxGid(ids); m > ng {
 		ng = m
 	}
 	for i, a := range h.aggs {
 		var col arrow.Array
-		if a.arg != nil {
-			d, err := a.arg.Eval(ec, rec)
+		if a.Arg != nil {
+			d, err := a.Arg.Eval(ec, rec)
 			if err != nil {
 				return rberr.Wrap(rberr.KindOf(err), err, "%s", h.name)
 			}
@@ -81,30 +81,30 @@ func (h *hashAgg) update(ec *expr.EvalCtx, rec arrow.RecordBatch, ids []uint32, 
 				return err
 			}
 		}
-		err := h.accs[i].update(ec, ids, ng, col, seq)
+		err := h.Accs[i].update(ec, ids, ng, col, seq)
 		if col != nil {
 			col.Release()
 		}
 		if err != nil {
-			return rberr.Wrap(rberr.KindOf(err), err, "%s: %s", h.name, a.name)
+			return rberr.Wrap(rberr.KindOf(err), err, "%s: %s", h.name, a.Name)
 		}
 	}
 	return nil
 }
 
 // keyColumns returns the key columns of groups gids (nil: all groups).
-func (h *hashAgg) keyColumns(mem memory.Allocator, gids []uint32) ([]arrow.Array, error) {
+func (h *Table) KeyColumns(mem memory.Allocator, gids []uint32) ([]arrow.Array, error) {
 	ctx := expr.NewEvalCtx(context.Background(), mem).Ctx
 	return h.groups.KeysFor(ctx, h.keyTypes, gids)
 }
 
 // aggColumns returns the aggregation results of groups gids (nil: all groups).
-func (h *hashAgg) aggColumns(mem memory.Allocator, gids []uint32) ([]arrow.Array, error) {
+func (h *Table) AggColumns(mem memory.Allocator, gids []uint32) ([]arrow.Array, error) {
 	if gids == nil {
-		gids = allGroups(h.numGroups())
+		gids = allGroups(h.NumGroups())
 	}
-	cols := make([]arrow.Array, 0, len(h.accs))
-	for _, a := range h.accs {
+	cols := make([]arrow.Array, 0, len(h.Accs))
+	for _, a := range h.Accs {
 		c, err := a.result(mem, gids)
 		if err != nil {
 			runtime.ReleaseAll(cols)
@@ -115,7 +115,7 @@ func (h *hashAgg) aggColumns(mem memory.Allocator, gids []uint32) ([]arrow.Array
 	return cols, nil
 }
 
-func (h *hashAgg) release() {
+func (h *Table) Release() {
 	if h.groups != nil {
 		h.groups.Release()
 	}

@@ -1,4 +1,4 @@
-package engine
+package agg
 
 import (
 	"cmp"
@@ -20,24 +20,24 @@ import (
 var Aggregations = []string{"count", "sum", "min", "max", "mean", "first", "last", "n_unique"}
 
 // aggSpec is a compiled aggregation: fn over arg (nil for count()).
-type aggSpec struct {
-	fn      string
-	name    string
-	arg     expr.Expr
-	outType arrow.DataType
+type Spec struct {
+	Fn      string
+	Name    string
+	Arg     expr.Expr
+	OutType arrow.DataType
 }
 
 // compileAgg compiles `<expr>.<agg>()` optionally wrapped in alias.
-func compileAgg(s *expr.CompileScope, e *plan.Expr) (aggSpec, error) {
+func Compile(s *expr.CompileScope, e *plan.Expr) (Spec, error) {
 	name := expr.OutputName(e)
 	inner := e
 	for inner != nil && inner.Alias != nil && len(inner.Args) == 1 {
 		inner = inner.Args[0]
 	}
 	if inner == nil || inner.Agg == "" {
-		return aggSpec{}, s.Errorf(rberr.Plan, "agg(...) takes aggregations such as col(\"x\").sum() or count(), got %s", e.Describe())
+		return Spec{}, s.Errorf(rberr.Plan, "agg(...) takes aggregations such as col(\"x\").sum() or count(), got %s", e.Describe())
 	}
-	spec := aggSpec{fn: inner.Agg, name: name}
+	spec := Spec{Fn: inner.Agg, Name: name}
 	known := false
 	for _, a := range Aggregations {
 		known = known || a == inner.Agg
@@ -47,59 +47,59 @@ func compileAgg(s *expr.CompileScope, e *plan.Expr) (aggSpec, error) {
 		if sug := plan.Suggest(inner.Agg, Aggregations); sug != "" {
 			msg += fmt.Sprintf("; did you mean %q?", sug)
 		}
-		return aggSpec{}, s.Errorf(rberr.Plan, "%s", msg)
+		return Spec{}, s.Errorf(rberr.Plan, "%s", msg)
 	}
 	if inner.Agg == "count" && len(inner.Args) == 0 {
-		spec.outType = arrow.PrimitiveTypes.Int64
+		spec.OutType = arrow.PrimitiveTypes.Int64
 		if name == "literal" {
-			spec.name = "count"
+			spec.Name = "count"
 		}
 		return spec, nil
 	}
 	if len(inner.Args) != 1 {
-		return aggSpec{}, s.Errorf(rberr.Plan, "%s takes exactly one expression", inner.Agg)
+		return Spec{}, s.Errorf(rberr.Plan, "%s takes exactly one expression", inner.Agg)
 	}
 	arg, err := s.Compile(inner.Args[0])
 	if err != nil {
-		return aggSpec{}, err
+		return Spec{}, err
 	}
 	arg = expr.DecodeDictionary(arg)
-	spec.arg = arg
+	spec.Arg = arg
 	t := arg.Type()
 	bad := func(what string) error {
 		return s.Errorf(rberr.Type, "cannot take the %s of %s: it is %s, %s needs a numeric column", inner.Agg, arg, expr.TypeName(t), what)
 	}
 	switch inner.Agg {
 	case "count", "n_unique":
-		if inner.Agg == "n_unique" && !hashable(t) {
-			return aggSpec{}, s.Errorf(rberr.Type, "cannot count distinct values of %s of type %s", arg, expr.TypeName(t))
+		if inner.Agg == "n_unique" && !expr.HashableType(t) {
+			return Spec{}, s.Errorf(rberr.Type, "cannot count distinct values of %s of type %s", arg, expr.TypeName(t))
 		}
-		spec.outType = arrow.PrimitiveTypes.Int64
+		spec.OutType = arrow.PrimitiveTypes.Int64
 	case "sum":
 		switch {
 		case t.ID() == arrow.NULL:
-			spec.outType = arrow.PrimitiveTypes.Int64
+			spec.OutType = arrow.PrimitiveTypes.Int64
 		case t.ID() == arrow.DECIMAL128:
-			spec.outType = expr.DecType(expr.MaxDecPrecision, t.(*arrow.Decimal128Type).Scale)
+			spec.OutType = expr.DecType(expr.MaxDecPrecision, t.(*arrow.Decimal128Type).Scale)
 		case expr.IsFloat(t):
-			spec.outType = arrow.PrimitiveTypes.Float64
+			spec.OutType = arrow.PrimitiveTypes.Float64
 		case expr.IsInteger(t) && !expr.IsSigned(t):
-			spec.outType = arrow.PrimitiveTypes.Uint64
+			spec.OutType = arrow.PrimitiveTypes.Uint64
 		case expr.IsInteger(t) || t.ID() == arrow.BOOL:
-			spec.outType = arrow.PrimitiveTypes.Int64
+			spec.OutType = arrow.PrimitiveTypes.Int64
 		default:
-			return aggSpec{}, bad("sum")
+			return Spec{}, bad("sum")
 		}
 	case "mean":
 		if !expr.IsNumeric(t) && t.ID() != arrow.BOOL && t.ID() != arrow.NULL && t.ID() != arrow.DECIMAL128 {
-			return aggSpec{}, bad("mean")
+			return Spec{}, bad("mean")
 		}
-		spec.outType = arrow.PrimitiveTypes.Float64
+		spec.OutType = arrow.PrimitiveTypes.Float64
 	case "min", "max", "first", "last":
 		if storageOf(t) == storNone {
-			return aggSpec{}, s.Errorf(rberr.Type, "%s of %s is not supported for type %s", inner.Agg, arg, expr.TypeName(t))
+			return Spec{}, s.Errorf(rberr.Type, "%s of %s is not supported for type %s", inner.Agg, arg, expr.TypeName(t))
 		}
-		spec.outType = t
+		spec.OutType = t
 	}
 	return spec, nil
 }
@@ -142,10 +142,10 @@ type accumulator interface {
 	update(ec *expr.EvalCtx, ids []uint32, ngroups int, col arrow.Array, seq uint64) error
 	// result builds the output column for the given groups, in that order.
 	result(mem memory.Allocator, gids []uint32) (arrow.Array, error)
-	// merge folds group src into group dst (merging session windows).
-	merge(dst, src uint32)
-	// reset clears a group so that its id can be reused.
-	reset(g uint32)
+	// Merge folds group src into group dst (merging session windows).
+	Merge(dst, src uint32)
+	// Reset clears a group so that its id can be reused.
+	Reset(g uint32)
 }
 
 // allGroups returns 0, 1, ..., n-1.
@@ -167,24 +167,24 @@ func maxGid(gids []uint32) int {
 	return m
 }
 
-func newAccumulator(spec aggSpec) accumulator {
-	if spec.arg == nil {
+func newAccumulator(spec Spec) accumulator {
+	if spec.Arg == nil {
 		return &countAcc{star: true}
 	}
-	in := spec.arg.Type()
-	switch spec.fn {
+	in := spec.Arg.Type()
+	switch spec.Fn {
 	case "count":
 		return &countAcc{}
 	case "n_unique":
 		return &distinctAcc{}
 	case "sum", "mean":
-		acc := &sumAcc{mean: spec.fn == "mean", stor: storageOf(in), out: spec.outType, what: fmt.Sprintf("%s of %s", spec.fn, spec.arg)}
+		acc := &sumAcc{mean: spec.Fn == "mean", stor: storageOf(in), out: spec.OutType, what: fmt.Sprintf("%s of %s", spec.Fn, spec.Arg)}
 		if d, ok := in.(*arrow.Decimal128Type); ok {
 			acc.scale = d.Scale
 		}
 		return acc
 	default:
-		return &pickAcc{fn: spec.fn, stor: storageOf(in), out: spec.outType}
+		return &pickAcc{fn: spec.Fn, stor: storageOf(in), out: spec.OutType}
 	}
 }
 
@@ -218,11 +218,11 @@ func (a *countAcc) result(mem memory.Allocator, gids []uint32) (arrow.Array, err
 	return expr.Int64Array(mem, arrow.PrimitiveTypes.Int64, pick(a.n, gids), nil), nil
 }
 
-func (a *countAcc) merge(dst, src uint32) {
+func (a *countAcc) Merge(dst, src uint32) {
 	a.n = expr.Grow(a.n, int(max(dst, src))+1)
 	a.n[dst] += a.n[src]
 }
-func (a *countAcc) reset(g uint32) {
+func (a *countAcc) Reset(g uint32) {
 	if int(g) < len(a.n) {
 		a.n[g] = 0
 	}
@@ -435,7 +435,7 @@ func (a *sumAcc) result(mem memory.Allocator, gids []uint32) (arrow.Array, error
 	return expr.Int64Array(mem, a.out, pick(a.i, gids), valid), nil
 }
 
-func (a *sumAcc) merge(dst, src uint32) {
+func (a *sumAcc) Merge(dst, src uint32) {
 	n := int(max(dst, src)) + 1
 	a.cnt = expr.Grow(a.cnt, n)
 	a.cnt[dst] += a.cnt[src]
@@ -474,7 +474,7 @@ func (a *sumAcc) merge(dst, src uint32) {
 	}
 }
 
-func (a *sumAcc) reset(g uint32) {
+func (a *sumAcc) Reset(g uint32) {
 	if int(g) < len(a.cnt) {
 		a.cnt[g] = 0
 	}
@@ -607,7 +607,7 @@ func less[T cmp.Ordered](a, b T) bool {
 	return a < b
 }
 
-func (a *pickAcc) merge(dst, src uint32) {
+func (a *pickAcc) Merge(dst, src uint32) {
 	n := int(max(dst, src)) + 1
 	a.set = expr.Grow(a.set, n)
 	a.seq = expr.Grow(a.seq, n)
@@ -647,7 +647,7 @@ func (a *pickAcc) merge(dst, src uint32) {
 	}
 }
 
-func (a *pickAcc) reset(g uint32) {
+func (a *pickAcc) Reset(g uint32) {
 	if int(g) < len(a.set) {
 		a.set[g] = false
 	}
@@ -759,7 +759,7 @@ func (a *distinctAcc) result(mem memory.Allocator, gids []uint32) (arrow.Array, 
 	return expr.Int64Array(mem, arrow.PrimitiveTypes.Int64, out, nil), nil
 }
 
-func (a *distinctAcc) merge(dst, src uint32) {
+func (a *distinctAcc) Merge(dst, src uint32) {
 	a.sets = expr.Grow(a.sets, int(max(dst, src))+1)
 	if a.sets[dst] == nil {
 		a.sets[dst] = map[string]struct{}{}
@@ -769,7 +769,7 @@ func (a *distinctAcc) merge(dst, src uint32) {
 	}
 }
 
-func (a *distinctAcc) reset(g uint32) {
+func (a *distinctAcc) Reset(g uint32) {
 	if int(g) < len(a.sets) {
 		a.sets[g] = nil
 	}
