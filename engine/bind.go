@@ -3,7 +3,6 @@ package engine
 import (
 	"fmt"
 	"math"
-	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/riverbed-engine/riverbed/batch"
@@ -340,8 +339,8 @@ func (b *binder) bind(n *plan.Node) (*lnode, error) {
 			if err != nil {
 				return nil, err
 			}
-			if i > 0 && !sameColumns(ln.inputs[0].schema, in.schema) {
-				return nil, rberr.New(rberr.Schema, "%s: input %d has columns %s but input 0 has %s; select the same columns with the same types on both sides", name, i, describeSchema(in.schema), describeSchema(ln.inputs[0].schema))
+			if i > 0 && !expr.SameColumns(ln.inputs[0].schema, in.schema) {
+				return nil, rberr.New(rberr.Schema, "%s: input %d has columns %s but input 0 has %s; select the same columns with the same types on both sides", name, i, expr.DescribeSchema(in.schema), expr.DescribeSchema(ln.inputs[0].schema))
 			}
 			ln.inputs = append(ln.inputs, in)
 		}
@@ -393,26 +392,6 @@ func boundSchema(bs []expr.Bound) *arrow.Schema {
 		fields[i] = arrow.Field{Name: b.Name, Type: b.Type(), Nullable: true}
 	}
 	return arrow.NewSchema(fields, nil)
-}
-
-func sameColumns(a, b *arrow.Schema) bool {
-	if a.NumFields() != b.NumFields() {
-		return false
-	}
-	for i := range a.Fields() {
-		if a.Field(i).Name != b.Field(i).Name || !arrow.TypeEqual(a.Field(i).Type, b.Field(i).Type) {
-			return false
-		}
-	}
-	return true
-}
-
-func describeSchema(s *arrow.Schema) string {
-	parts := make([]string, s.NumFields())
-	for i, f := range s.Fields() {
-		parts[i] = fmt.Sprintf("%s: %s", f.Name, expr.TypeName(f.Type))
-	}
-	return "{" + strings.Join(parts, ", ") + "}"
 }
 
 // hashable reports whether values of type dt can be keys (group_by, key_by, joins, dedup).
@@ -810,5 +789,127 @@ func (b *binder) bindTopN(n *plan.Node, ln, in *lnode) error {
 	}
 	fields = append(fields, arrow.Field{Name: "rank", Type: arrow.PrimitiveTypes.Int64})
 	ln.schema = arrow.NewSchema(fields, nil)
+	return nil
+}
+
+// bindJoin validates a join of two inputs.
+func (b *binder) bindJoin(n *plan.Node, ln *lnode, left, right *lnode) error {
+	name := ln.name
+	js := &joinSpec{name: name, how: n.How, leftSchema: left.schema, rightSchema: right.schema}
+	if len(n.LeftOn) == 0 || len(n.LeftOn) != len(n.RightOn) {
+		return rberr.New(rberr.Plan, "%s: give the same number of join keys for both sides (left_on and right_on, or on)", name)
+	}
+	ls := &expr.CompileScope{Schema: left.schema, Op: name + " (left)"}
+	rs := &expr.CompileScope{Schema: right.schema, Op: name + " (right)"}
+	dropRight := map[string]bool{}
+	for i := range n.LeftOn {
+		lk, err := ls.Compile(n.LeftOn[i])
+		if err != nil {
+			return err
+		}
+		rk, err := rs.Compile(n.RightOn[i])
+		if err != nil {
+			return err
+		}
+		lk, rk = expr.DecodeDictionary(lk), expr.DecodeDictionary(rk)
+		t, ok := expr.ComparableType(lk.Type(), rk.Type())
+		if !ok || !hashable(t) {
+			return rberr.New(rberr.Type, "%s: cannot join %s (%s) with %s (%s)", name, lk, expr.TypeName(lk.Type()), rk, expr.TypeName(rk.Type()))
+		}
+		if !arrow.TypeEqual(lk.Type(), t) {
+			lk = &expr.CastExpr{Arg: lk, To: t}
+		}
+		if !arrow.TypeEqual(rk.Type(), t) {
+			rk = &expr.CastExpr{Arg: rk, To: t}
+		}
+		js.leftKeys = append(js.leftKeys, lk)
+		js.rightKeys = append(js.rightKeys, rk)
+		js.keyTypes = append(js.keyTypes, t)
+		if n.LeftOn[i].Col != nil && n.RightOn[i].Col != nil && *n.LeftOn[i].Col == *n.RightOn[i].Col {
+			dropRight[*n.RightOn[i].Col] = true
+		}
+	}
+	timeOf := func(side *lnode, what string) (int, error) {
+		if side.timeCol == "" {
+			return 0, rberr.New(rberr.Plan, "%s: the %s input has no event time; pass event_time=<column> to its source", name, what)
+		}
+		return side.schema.FieldIndices(side.timeCol)[0], nil
+	}
+	var err error
+	if js.leftTime, err = timeOf(left, "left"); err != nil {
+		return err
+	}
+	if js.rightTime, err = timeOf(right, "right"); err != nil {
+		return err
+	}
+	js.timeType = left.schema.Field(js.leftTime).Type
+	suffix := n.Suffix
+	if suffix == "" {
+		suffix = "_right"
+	}
+	fields := append([]arrow.Field{}, left.schema.Fields()...)
+	names := map[string]bool{}
+	for _, f := range fields {
+		names[f.Name] = true
+	}
+	for i, f := range right.schema.Fields() {
+		if dropRight[f.Name] {
+			continue
+		}
+		if names[f.Name] {
+			f.Name += suffix
+			if names[f.Name] {
+				return rberr.New(rberr.Plan, "%s: the right column %q clashes with a left column even with the suffix %q", name, f.Name, suffix)
+			}
+		}
+		names[f.Name] = true
+		if n.How == "asof" {
+			f.Nullable = true
+		}
+		fields = append(fields, f)
+		js.rightKeep = append(js.rightKeep, i)
+	}
+	switch n.How {
+	case "window":
+		if n.Window == nil {
+			return rberr.New(rberr.Plan, "%s: a window join needs a window", name)
+		}
+		if js.win, err = compileWindower(n.Window, name); err != nil {
+			return err
+		}
+		if js.win.kind == "session" {
+			return rberr.New(rberr.Plan, "%s: window joins take tumbling, sliding or cumulate windows", name)
+		}
+		if names["window_start"] || names["window_end"] {
+			return rberr.New(rberr.Plan, "%s: the inputs already have window_start/window_end columns", name)
+		}
+		fields = append(fields, arrow.Field{Name: "window_start", Type: js.timeType}, arrow.Field{Name: "window_end", Type: js.timeType})
+	case "interval":
+		if n.Lower == "" || n.Upper == "" {
+			return rberr.New(rberr.Plan, "%s: an interval join needs lower and upper bounds", name)
+		}
+		if js.lower, err = parseSignedDuration(n.Lower); err != nil {
+			return rberr.New(rberr.Plan, "%s: lower: %v", name, err)
+		}
+		if js.upper, err = parseSignedDuration(n.Upper); err != nil {
+			return rberr.New(rberr.Plan, "%s: upper: %v", name, err)
+		}
+		if js.lower > js.upper {
+			return rberr.New(rberr.Plan, "%s: lower bound %s is above upper bound %s", name, n.Lower, n.Upper)
+		}
+	case "asof":
+	default:
+		msg := fmt.Sprintf("%s: unknown join kind %q", name, n.How)
+		if s := plan.Suggest(n.How, []string{"window", "interval", "asof"}); s != "" {
+			msg += fmt.Sprintf("; did you mean %q?", s)
+		}
+		return rberr.New(rberr.Plan, "%s", msg)
+	}
+	js.schema = arrow.NewSchema(fields, nil)
+	ln.join = js
+	ln.schema = js.schema
+	if n.How != "window" {
+		ln.timeCol = left.timeCol
+	}
 	return nil
 }

@@ -2,8 +2,9 @@ package engine
 
 import (
 	"fmt"
-	"github.com/riverbed-engine/riverbed/engine/expr"
 	"strings"
+
+	"github.com/riverbed-engine/riverbed/engine/expr"
 )
 
 // explainLogical renders a bound plan as an indented tree, with each operator's output
@@ -79,7 +80,7 @@ func explainLogical(n *lnode, indent string) string {
 	case "write_parquet":
 		detail = n.path
 	}
-	fmt.Fprintf(&b, "%s%s: %s -> %s\n", indent, n.name, detail, describeSchema(n.schema))
+	fmt.Fprintf(&b, "%s%s: %s -> %s\n", indent, n.name, detail, expr.DescribeSchema(n.schema))
 	for _, in := range n.inputs {
 		b.WriteString(explainLogical(in, indent+"  "))
 	}

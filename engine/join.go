@@ -2,7 +2,6 @@ package engine
 
 import (
 	"cmp"
-	"fmt"
 	"math"
 	"slices"
 	"sort"
@@ -13,7 +12,6 @@ import (
 	"github.com/riverbed-engine/riverbed/engine/ops/keyed"
 	"github.com/riverbed-engine/riverbed/engine/plan"
 	"github.com/riverbed-engine/riverbed/engine/runtime"
-	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
 
 // Joins of two keyed streams in event time. Both inputs are hash-partitioned by their
@@ -34,128 +32,6 @@ type joinSpec struct {
 	win                 windower
 	lower, upper        int64
 	timeType            arrow.DataType
-}
-
-// bindJoin validates a join of two inputs.
-func (b *binder) bindJoin(n *plan.Node, ln *lnode, left, right *lnode) error {
-	name := ln.name
-	js := &joinSpec{name: name, how: n.How, leftSchema: left.schema, rightSchema: right.schema}
-	if len(n.LeftOn) == 0 || len(n.LeftOn) != len(n.RightOn) {
-		return rberr.New(rberr.Plan, "%s: give the same number of join keys for both sides (left_on and right_on, or on)", name)
-	}
-	ls := &expr.CompileScope{Schema: left.schema, Op: name + " (left)"}
-	rs := &expr.CompileScope{Schema: right.schema, Op: name + " (right)"}
-	dropRight := map[string]bool{}
-	for i := range n.LeftOn {
-		lk, err := ls.Compile(n.LeftOn[i])
-		if err != nil {
-			return err
-		}
-		rk, err := rs.Compile(n.RightOn[i])
-		if err != nil {
-			return err
-		}
-		lk, rk = expr.DecodeDictionary(lk), expr.DecodeDictionary(rk)
-		t, ok := expr.ComparableType(lk.Type(), rk.Type())
-		if !ok || !hashable(t) {
-			return rberr.New(rberr.Type, "%s: cannot join %s (%s) with %s (%s)", name, lk, expr.TypeName(lk.Type()), rk, expr.TypeName(rk.Type()))
-		}
-		if !arrow.TypeEqual(lk.Type(), t) {
-			lk = &expr.CastExpr{Arg: lk, To: t}
-		}
-		if !arrow.TypeEqual(rk.Type(), t) {
-			rk = &expr.CastExpr{Arg: rk, To: t}
-		}
-		js.leftKeys = append(js.leftKeys, lk)
-		js.rightKeys = append(js.rightKeys, rk)
-		js.keyTypes = append(js.keyTypes, t)
-		if n.LeftOn[i].Col != nil && n.RightOn[i].Col != nil && *n.LeftOn[i].Col == *n.RightOn[i].Col {
-			dropRight[*n.RightOn[i].Col] = true
-		}
-	}
-	timeOf := func(side *lnode, what string) (int, error) {
-		if side.timeCol == "" {
-			return 0, rberr.New(rberr.Plan, "%s: the %s input has no event time; pass event_time=<column> to its source", name, what)
-		}
-		return side.schema.FieldIndices(side.timeCol)[0], nil
-	}
-	var err error
-	if js.leftTime, err = timeOf(left, "left"); err != nil {
-		return err
-	}
-	if js.rightTime, err = timeOf(right, "right"); err != nil {
-		return err
-	}
-	js.timeType = left.schema.Field(js.leftTime).Type
-	suffix := n.Suffix
-	if suffix == "" {
-		suffix = "_right"
-	}
-	fields := append([]arrow.Field{}, left.schema.Fields()...)
-	names := map[string]bool{}
-	for _, f := range fields {
-		names[f.Name] = true
-	}
-	for i, f := range right.schema.Fields() {
-		if dropRight[f.Name] {
-			continue
-		}
-		if names[f.Name] {
-			f.Name += suffix
-			if names[f.Name] {
-				return rberr.New(rberr.Plan, "%s: the right column %q clashes with a left column even with the suffix %q", name, f.Name, suffix)
-			}
-		}
-		names[f.Name] = true
-		if n.How == "asof" {
-			f.Nullable = true
-		}
-		fields = append(fields, f)
-		js.rightKeep = append(js.rightKeep, i)
-	}
-	switch n.How {
-	case "window":
-		if n.Window == nil {
-			return rberr.New(rberr.Plan, "%s: a window join needs a window", name)
-		}
-		if js.win, err = compileWindower(n.Window, name); err != nil {
-			return err
-		}
-		if js.win.kind == "session" {
-			return rberr.New(rberr.Plan, "%s: window joins take tumbling, sliding or cumulate windows", name)
-		}
-		if names["window_start"] || names["window_end"] {
-			return rberr.New(rberr.Plan, "%s: the inputs already have window_start/window_end columns", name)
-		}
-		fields = append(fields, arrow.Field{Name: "window_start", Type: js.timeType}, arrow.Field{Name: "window_end", Type: js.timeType})
-	case "interval":
-		if n.Lower == "" || n.Upper == "" {
-			return rberr.New(rberr.Plan, "%s: an interval join needs lower and upper bounds", name)
-		}
-		if js.lower, err = parseSignedDuration(n.Lower); err != nil {
-			return rberr.New(rberr.Plan, "%s: lower: %v", name, err)
-		}
-		if js.upper, err = parseSignedDuration(n.Upper); err != nil {
-			return rberr.New(rberr.Plan, "%s: upper: %v", name, err)
-		}
-		if js.lower > js.upper {
-			return rberr.New(rberr.Plan, "%s: lower bound %s is above upper bound %s", name, n.Lower, n.Upper)
-		}
-	case "asof":
-	default:
-		msg := fmt.Sprintf("%s: unknown join kind %q", name, n.How)
-		if s := plan.Suggest(n.How, []string{"window", "interval", "asof"}); s != "" {
-			msg += fmt.Sprintf("; did you mean %q?", s)
-		}
-		return rberr.New(rberr.Plan, "%s", msg)
-	}
-	js.schema = arrow.NewSchema(fields, nil)
-	ln.join = js
-	ln.schema = js.schema
-	if n.How != "window" {
-		ln.timeCol = left.timeCol
-	}
-	return nil
 }
 
 func parseSignedDuration(s string) (int64, error) {
@@ -250,13 +126,6 @@ func (j *joinBase) arrive(m runtime.Message) ([]uint32, []int64, error) {
 	return ids, j.times(m.Side, m.Rec), nil
 }
 
-func lateWatermark(opWM int64, m runtime.Message) int64 {
-	if m.HasWM && m.Wm > opWM {
-		return m.Wm
-	}
-	return opWM
-}
-
 // emitPairs builds output rows from pairs of left and right rows (right refs may be
 // negative: no match) plus extra trailing columns.
 func (j *joinBase) emitPairs(left, right []keyed.RowRef, extra []arrow.Array, out runtime.Emitter) error {
@@ -321,7 +190,7 @@ func (o *windowJoinOp) ProcessBatch(m runtime.Message, out runtime.Emitter) erro
 		return err
 	}
 	chunk := o.sides[m.Side].store.Add(rec)
-	lateWM := lateWatermark(o.wm, m)
+	lateWM := runtime.LateWatermark(o.wm, m)
 	var late int64
 	for i, t := range ts {
 		if ids[i] == nullKey {
@@ -519,7 +388,7 @@ func (o *intervalJoinOp) ProcessBatch(m runtime.Message, out runtime.Emitter) er
 	ts := o.times(side, rec)
 	store := &o.sides[side].store
 	chunk := store.Add(rec)
-	lateWM := lateWatermark(o.wm, m)
+	lateWM := runtime.LateWatermark(o.wm, m)
 	var left, right []keyed.RowRef
 	kept := 0
 	var late int64
@@ -619,7 +488,7 @@ func (o *asofJoinOp) rightBefore(a, b timedRef) bool {
 		return a.before(b)
 	}
 	chunks := o.sides[1].store.Chunks
-	if c := compareRows(chunks[a.ref.Chunk], int(a.ref.Row), chunks[b.ref.Chunk], int(b.ref.Row)); c != 0 {
+	if c := expr.CompareRows(chunks[a.ref.Chunk], int(a.ref.Row), chunks[b.ref.Chunk], int(b.ref.Row)); c != 0 {
 		return c < 0
 	}
 	return a.before(b)
@@ -686,7 +555,7 @@ func (o *asofJoinOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error 
 	}
 	store := &o.sides[m.Side].store
 	chunk := store.Add(rec)
-	lateWM := lateWatermark(o.wm, m)
+	lateWM := runtime.LateWatermark(o.wm, m)
 	kept := 0
 	var late int64
 	for i, t := range ts {

@@ -5,8 +5,6 @@ import (
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/riverbed-engine/riverbed/engine/expr"
 	"github.com/riverbed-engine/riverbed/engine/plan"
 )
@@ -71,25 +69,5 @@ func TestSafeWatermarkNeverPassesTheNextRow(t *testing.T) {
 		if got := expr.SafeWatermark(us, c.dt); got != c.want {
 			t.Errorf("%s: got %d, want %d", c.dt, got, c.want)
 		}
-	}
-}
-
-func TestCompareCellsOrdersNullsLast(t *testing.T) {
-	mem := memory.NewGoAllocator()
-	b := array.NewStringBuilder(mem)
-	b.AppendValues([]string{"b", "a"}, nil)
-	b.AppendNull()
-	s := b.NewArray()
-	defer s.Release()
-	if compareCells(s, 1, s, 0) >= 0 || compareCells(s, 0, s, 2) >= 0 || compareCells(s, 2, s, 0) <= 0 ||
-		compareCells(s, 2, s, 2) != 0 {
-		t.Fatal("strings: want a < b < null")
-	}
-	fb := array.NewFloat64Builder(mem)
-	fb.AppendValues([]float64{2.5, -1}, nil)
-	f := fb.NewArray()
-	defer f.Release()
-	if compareCells(f, 1, f, 0) >= 0 {
-		t.Fatal("floats: want -1 < 2.5")
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/riverbed-engine/riverbed/engine/expr"
 	"github.com/riverbed-engine/riverbed/engine/runtime"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
@@ -37,10 +38,10 @@ func (o *mapBatchesOp) ProcessBatch(m runtime.Message, out runtime.Emitter) erro
 	if err != nil {
 		return err
 	}
-	if !sameColumns(res.Schema(), o.schema) {
-		got := describeSchema(res.Schema())
+	if !expr.SameColumns(res.Schema(), o.schema) {
+		got := expr.DescribeSchema(res.Schema())
 		res.Release()
-		return rberr.New(rberr.UserFunction, "%s: the function returned columns %s, but its schema declares %s", o.name, got, describeSchema(o.schema))
+		return rberr.New(rberr.UserFunction, "%s: the function returned columns %s, but its schema declares %s", o.name, got, expr.DescribeSchema(o.schema))
 	}
 	if res.NumRows() == 0 {
 		res.Release()

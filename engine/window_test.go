@@ -1,9 +1,10 @@
 package engine
 
 import (
-	"github.com/riverbed-engine/riverbed/engine/expr"
 	"math/rand"
 	"testing"
+
+	"github.com/riverbed-engine/riverbed/engine/expr"
 )
 
 // Every window assign returns is one the brute-force definition contains, and none is

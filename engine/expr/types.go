@@ -193,3 +193,25 @@ func numericSupertype(a, b arrow.DataType) arrow.DataType {
 	}
 	return arrow.PrimitiveTypes.Int64
 }
+
+// SameColumns reports whether two schemas have the same column names and types.
+func SameColumns(a, b *arrow.Schema) bool {
+	if a.NumFields() != b.NumFields() {
+		return false
+	}
+	for i := range a.Fields() {
+		if a.Field(i).Name != b.Field(i).Name || !arrow.TypeEqual(a.Field(i).Type, b.Field(i).Type) {
+			return false
+		}
+	}
+	return true
+}
+
+// DescribeSchema renders a schema for messages: {name: type, ...}.
+func DescribeSchema(s *arrow.Schema) string {
+	parts := make([]string, s.NumFields())
+	for i, f := range s.Fields() {
+		parts[i] = fmt.Sprintf("%s: %s", f.Name, TypeName(f.Type))
+	}
+	return "{" + strings.Join(parts, ", ") + "}"
+}

@@ -363,3 +363,12 @@ func runTasks(ctx context.Context, cancel context.CancelCauseFunc, tasks []*task
 func describeTask(t *task) string {
 	return fmt.Sprintf("%s[%d/%d]", t.stage.name, t.index, t.stage.Parallel)
 }
+
+// LateWatermark is the watermark a batch is judged late by: its split's watermark when it
+// carries one ahead of the operator's, else the operator's.
+func LateWatermark(opWM int64, m Message) int64 {
+	if m.HasWM && m.Wm > opWM {
+		return m.Wm
+	}
+	return opWM
+}
