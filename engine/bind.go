@@ -8,6 +8,9 @@ import (
 	"github.com/riverbed-engine/riverbed/batch"
 	"github.com/riverbed-engine/riverbed/engine/expr"
 	"github.com/riverbed-engine/riverbed/engine/ops/agg"
+	"github.com/riverbed-engine/riverbed/engine/ops/join"
+	"github.com/riverbed-engine/riverbed/engine/ops/sink"
+	"github.com/riverbed-engine/riverbed/engine/ops/window"
 	"github.com/riverbed-engine/riverbed/engine/plan"
 	"github.com/riverbed-engine/riverbed/engine/runtime"
 	"github.com/riverbed-engine/riverbed/internal/gen"
@@ -51,7 +54,7 @@ type lnode struct {
 	genEvents bool // count and rate are of events, not rows
 	genTime   bool // the event-time column is the generator's own clock (non-decreasing in the index)
 	// window_agg
-	win        windower
+	win        window.Windower
 	winDef     *plan.WindowDef
 	lateness   int64
 	lateOutput bool
@@ -60,7 +63,7 @@ type lnode struct {
 	// map_batches
 	udf int64
 	// join
-	join *joinSpec
+	join *join.Spec
 	// dedup and topn
 	within     int64
 	orderBy    expr.Expr
@@ -369,7 +372,7 @@ func (b *binder) bind(n *plan.Node) (*lnode, error) {
 			return nil, rberr.New(rberr.Plan, "%s: no output directory given", name)
 		}
 		for _, f := range in.schema.Fields() {
-			if !writable(f.Type) {
+			if !sink.Writable(f.Type) {
 				return nil, rberr.New(rberr.Type, "%s: column %q has type %s, which cannot be written to Parquet yet", name, f.Name, expr.TypeName(f.Type))
 			}
 		}
@@ -597,7 +600,7 @@ func (b *binder) bindWindow(n *plan.Node, ln, in *lnode) error {
 	if n.Window == nil {
 		return rberr.New(rberr.Plan, "%s: no window given", name)
 	}
-	win, err := compileWindower(n.Window, name)
+	win, err := window.Compile(n.Window, name)
 	if err != nil {
 		return err
 	}
@@ -609,7 +612,7 @@ func (b *binder) bindWindow(n *plan.Node, ln, in *lnode) error {
 	default:
 		return rberr.New(rberr.Plan, "%s: window time must be \"event\" or \"processing\", got %q", name, n.Window.Time)
 	}
-	if ln.processing && win.kind == "session" {
+	if ln.processing && win.Kind == "session" {
 		return rberr.New(rberr.Plan, "%s: session windows need event time", name)
 	}
 	timeType := arrow.DataType(&arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"})
@@ -754,10 +757,10 @@ func (b *binder) bindTopN(n *plan.Node, ln, in *lnode) error {
 	ln.orderBy, ln.descending, ln.withTies, ln.limit = ob, n.Descending, n.WithTies, *n.N
 	fields := append([]arrow.Field{}, in.schema.Fields()...)
 	if n.Window != nil {
-		if ln.win, err = compileWindower(n.Window, ln.name); err != nil {
+		if ln.win, err = window.Compile(n.Window, ln.name); err != nil {
 			return err
 		}
-		if ln.win.kind == "session" {
+		if ln.win.Kind == "session" {
 			return rberr.New(rberr.Plan, "%s: top-N takes tumbling, sliding or cumulate windows", ln.name)
 		}
 		col := n.Window.On
@@ -795,7 +798,7 @@ func (b *binder) bindTopN(n *plan.Node, ln, in *lnode) error {
 // bindJoin validates a join of two inputs.
 func (b *binder) bindJoin(n *plan.Node, ln *lnode, left, right *lnode) error {
 	name := ln.name
-	js := &joinSpec{name: name, how: n.How, leftSchema: left.schema, rightSchema: right.schema}
+	js := &join.Spec{Name: name, How: n.How, LeftSchema: left.schema, RightSchema: right.schema}
 	if len(n.LeftOn) == 0 || len(n.LeftOn) != len(n.RightOn) {
 		return rberr.New(rberr.Plan, "%s: give the same number of join keys for both sides (left_on and right_on, or on)", name)
 	}
@@ -822,9 +825,9 @@ func (b *binder) bindJoin(n *plan.Node, ln *lnode, left, right *lnode) error {
 		if !arrow.TypeEqual(rk.Type(), t) {
 			rk = &expr.CastExpr{Arg: rk, To: t}
 		}
-		js.leftKeys = append(js.leftKeys, lk)
-		js.rightKeys = append(js.rightKeys, rk)
-		js.keyTypes = append(js.keyTypes, t)
+		js.LeftKeys = append(js.LeftKeys, lk)
+		js.RightKeys = append(js.RightKeys, rk)
+		js.KeyTypes = append(js.KeyTypes, t)
 		if n.LeftOn[i].Col != nil && n.RightOn[i].Col != nil && *n.LeftOn[i].Col == *n.RightOn[i].Col {
 			dropRight[*n.RightOn[i].Col] = true
 		}
@@ -836,13 +839,13 @@ func (b *binder) bindJoin(n *plan.Node, ln *lnode, left, right *lnode) error {
 		return side.schema.FieldIndices(side.timeCol)[0], nil
 	}
 	var err error
-	if js.leftTime, err = timeOf(left, "left"); err != nil {
+	if js.LeftTime, err = timeOf(left, "left"); err != nil {
 		return err
 	}
-	if js.rightTime, err = timeOf(right, "right"); err != nil {
+	if js.RightTime, err = timeOf(right, "right"); err != nil {
 		return err
 	}
-	js.timeType = left.schema.Field(js.leftTime).Type
+	js.TimeType = left.schema.Field(js.LeftTime).Type
 	suffix := n.Suffix
 	if suffix == "" {
 		suffix = "_right"
@@ -867,34 +870,34 @@ func (b *binder) bindJoin(n *plan.Node, ln *lnode, left, right *lnode) error {
 			f.Nullable = true
 		}
 		fields = append(fields, f)
-		js.rightKeep = append(js.rightKeep, i)
+		js.RightKeep = append(js.RightKeep, i)
 	}
 	switch n.How {
 	case "window":
 		if n.Window == nil {
 			return rberr.New(rberr.Plan, "%s: a window join needs a window", name)
 		}
-		if js.win, err = compileWindower(n.Window, name); err != nil {
+		if js.Win, err = window.Compile(n.Window, name); err != nil {
 			return err
 		}
-		if js.win.kind == "session" {
+		if js.Win.Kind == "session" {
 			return rberr.New(rberr.Plan, "%s: window joins take tumbling, sliding or cumulate windows", name)
 		}
 		if names["window_start"] || names["window_end"] {
 			return rberr.New(rberr.Plan, "%s: the inputs already have window_start/window_end columns", name)
 		}
-		fields = append(fields, arrow.Field{Name: "window_start", Type: js.timeType}, arrow.Field{Name: "window_end", Type: js.timeType})
+		fields = append(fields, arrow.Field{Name: "window_start", Type: js.TimeType}, arrow.Field{Name: "window_end", Type: js.TimeType})
 	case "interval":
 		if n.Lower == "" || n.Upper == "" {
 			return rberr.New(rberr.Plan, "%s: an interval join needs lower and upper bounds", name)
 		}
-		if js.lower, err = parseSignedDuration(n.Lower); err != nil {
+		if js.Lower, err = join.ParseSignedDuration(n.Lower); err != nil {
 			return rberr.New(rberr.Plan, "%s: lower: %v", name, err)
 		}
-		if js.upper, err = parseSignedDuration(n.Upper); err != nil {
+		if js.Upper, err = join.ParseSignedDuration(n.Upper); err != nil {
 			return rberr.New(rberr.Plan, "%s: upper: %v", name, err)
 		}
-		if js.lower > js.upper {
+		if js.Lower > js.Upper {
 			return rberr.New(rberr.Plan, "%s: lower bound %s is above upper bound %s", name, n.Lower, n.Upper)
 		}
 	case "asof":
@@ -905,9 +908,9 @@ func (b *binder) bindJoin(n *plan.Node, ln *lnode, left, right *lnode) error {
 		}
 		return rberr.New(rberr.Plan, "%s", msg)
 	}
-	js.schema = arrow.NewSchema(fields, nil)
+	js.Schema = arrow.NewSchema(fields, nil)
 	ln.join = js
-	ln.schema = js.schema
+	ln.schema = js.Schema
 	if n.How != "window" {
 		ln.timeCol = left.timeCol
 	}

@@ -63,7 +63,7 @@ func explainLogical(n *lnode, indent string) string {
 			detail += ", emitting late rows"
 		}
 	case "join":
-		detail = n.join.how + " join"
+		detail = n.join.How + " join"
 	case "datagen", "nexmark":
 		bound := "unbounded"
 		if n.count >= 0 {

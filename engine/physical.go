@@ -9,6 +9,12 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/riverbed-engine/riverbed/engine/expr"
 	"github.com/riverbed-engine/riverbed/engine/ops/agg"
+	"github.com/riverbed-engine/riverbed/engine/ops/basic"
+	"github.com/riverbed-engine/riverbed/engine/ops/dedup"
+	"github.com/riverbed-engine/riverbed/engine/ops/join"
+	"github.com/riverbed-engine/riverbed/engine/ops/sink"
+	"github.com/riverbed-engine/riverbed/engine/ops/udf"
+	"github.com/riverbed-engine/riverbed/engine/ops/window"
 	"github.com/riverbed-engine/riverbed/engine/plan"
 	"github.com/riverbed-engine/riverbed/engine/runtime"
 	"github.com/riverbed-engine/riverbed/engine/source"
@@ -153,16 +159,16 @@ func (g *graph) build(n *lnode, filterAbove *lnode) (flow, error) {
 		if n.lateOutput {
 			name += " late rows" // its late_records are its output, not dropped rows
 		}
-		if n.win.kind == "session" {
+		if n.win.Kind == "session" {
 			st.Chain(name, func(int) runtime.Operator {
-				return &sessionAggOp{name: n.name, keys: keys, keyTypes: types, aggs: n.aggs, schema: n.schema,
-					gap: n.win.gap, lateness: n.lateness, timeIdx: timeIdx, timeType: timeType, lateOutput: n.lateOutput, batchSize: g.BatchSize}
+				return &window.SessionAggOp{Name: n.name, Keys: keys, KeyTypes: types, Aggs: n.aggs, Schema: n.schema,
+					Gap: n.win.Gap, Lateness: n.lateness, TimeIdx: timeIdx, TimeType: timeType, LateOutput: n.lateOutput, BatchSize: g.BatchSize}
 			})
 		} else {
 			st.Chain(name, func(int) runtime.Operator {
-				return &windowAggOp{name: n.name, keys: keys, keyTypes: types, aggs: n.aggs, schema: n.schema, win: n.win,
-					lateness: n.lateness, timeIdx: timeIdx, timeType: timeType, processing: n.processing,
-					lateOutput: n.lateOutput, batchSize: g.BatchSize}
+				return &window.WindowAggOp{Name: n.name, Keys: keys, KeyTypes: types, Aggs: n.aggs, Schema: n.schema, Win: n.win,
+					Lateness: n.lateness, TimeIdx: timeIdx, TimeType: timeType, Processing: n.processing,
+					LateOutput: n.lateOutput, BatchSize: g.BatchSize}
 			})
 		}
 		return flow{st: st}, nil
@@ -175,7 +181,7 @@ func (g *graph) build(n *lnode, filterAbove *lnode) (flow, error) {
 		if err != nil {
 			return f, err
 		}
-		f.st.Chain("filter", func(int) runtime.Operator { return &filterOp{name: n.name, pred: n.pred} })
+		f.st.Chain("filter", func(int) runtime.Operator { return &basic.FilterOp{Name: n.name, Pred: n.pred} })
 		return f, nil
 	case "join":
 		var edges []runtime.Edge
@@ -185,22 +191,22 @@ func (g *graph) build(n *lnode, filterAbove *lnode) (flow, error) {
 			if err != nil {
 				return f, err
 			}
-			keys := js.leftKeys
+			keys := js.LeftKeys
 			if side == 1 {
-				keys = js.rightKeys
+				keys = js.RightKeys
 			}
 			edges = append(edges, runtime.Edge{From: f.st, Part: runtime.PartHash, Keys: keys})
 		}
 		st := g.NewStage("join", g.Parallel, edges...)
-		st.Chain("join("+js.how+")", func(int) runtime.Operator {
-			base := joinBase{spec: js, emitSz: g.BatchSize}
-			switch js.how {
+		st.Chain("join("+js.How+")", func(int) runtime.Operator {
+			base := join.JoinBase{Spec: js, EmitSz: g.BatchSize}
+			switch js.How {
 			case "window":
-				return &windowJoinOp{joinBase: base, win: js.win}
+				return &join.WindowJoinOp{JoinBase: base, Win: js.Win}
 			case "interval":
-				return &intervalJoinOp{joinBase: base}
+				return &join.IntervalJoinOp{JoinBase: base}
 			}
-			return &asofJoinOp{joinBase: base}
+			return &join.AsofJoinOp{JoinBase: base}
 		})
 		return flow{st: st}, nil
 	case "dedup", "topn":
@@ -218,21 +224,21 @@ func (g *graph) build(n *lnode, filterAbove *lnode) (flow, error) {
 		if n.op == "dedup" {
 			timeIdx := inSchema.FieldIndices(n.inputs[0].timeCol)[0]
 			st.Chain("dedup", func(int) runtime.Operator {
-				return &dedupOp{name: n.name, keys: keys, keyTypes: types, within: n.within, timeIdx: timeIdx,
-					inSchema: inSchema, batch: g.BatchSize}
+				return &dedup.DedupOp{Name: n.name, Keys: keys, KeyTypes: types, Within: n.within, TimeIdx: timeIdx,
+					InSchema: inSchema, Batch: g.BatchSize}
 			})
 			return flow{st: st}, nil
 		}
-		op := &topnOp{name: n.name, keys: keys, keyTypes: types, orderBy: n.orderBy, descending: n.descending,
-			withTies: n.withTies, n: int(n.limit), schema: n.schema, inSchema: inSchema, batchSize: g.BatchSize}
+		op := &dedup.TopNOp{Name: n.name, Keys: keys, KeyTypes: types, OrderBy: n.orderBy, Descending: n.descending,
+			WithTies: n.withTies, N: int(n.limit), Schema: n.schema, InSchema: inSchema, BatchSize: g.BatchSize}
 		if n.topWindow {
 			w := n.win
-			op.win = &w
-			op.timeIdx = inSchema.FieldIndices(n.winTime)[0]
-			op.timeType = inSchema.Field(op.timeIdx).Type
+			op.Win = &w
+			op.TimeIdx = inSchema.FieldIndices(n.winTime)[0]
+			op.TimeType = inSchema.Field(op.TimeIdx).Type
 		} else {
-			op.startIdx = inSchema.FieldIndices("window_start")[0]
-			op.endIdx = inSchema.FieldIndices("window_end")[0]
+			op.StartIdx = inSchema.FieldIndices("window_start")[0]
+			op.EndIdx = inSchema.FieldIndices("window_end")[0]
 		}
 		st.Chain(fmt.Sprintf("top_n(%d)", n.limit), func(int) runtime.Operator { c := *op; return &c })
 		return flow{st: st}, nil
@@ -241,7 +247,7 @@ func (g *graph) build(n *lnode, filterAbove *lnode) (flow, error) {
 		if err != nil {
 			return f, err
 		}
-		f.st.Chain("map_batches", func(int) runtime.Operator { return &mapBatchesOp{name: n.name, udf: n.udf, schema: n.schema} })
+		f.st.Chain("map_batches", func(int) runtime.Operator { return &udf.MapBatchesOp{Name: n.name, Udf: n.udf, Schema: n.schema} })
 		return f, nil
 	case "select", "with_columns":
 		f, err := g.build(n.inputs[0], nil)
@@ -252,7 +258,7 @@ func (g *graph) build(n *lnode, filterAbove *lnode) (flow, error) {
 		for i, b := range n.exprs {
 			exprs[i] = b.Expr
 		}
-		f.st.Chain(n.op, func(int) runtime.Operator { return &projectOp{name: n.name, exprs: exprs, schema: n.schema} })
+		f.st.Chain(n.op, func(int) runtime.Operator { return &basic.ProjectOp{Name: n.name, Exprs: exprs, Schema: n.schema} })
 		return f, nil
 	case "aggregate":
 		in, err := g.build(n.inputs[0], nil)
@@ -291,7 +297,7 @@ func (g *graph) build(n *lnode, filterAbove *lnode) (flow, error) {
 		st := g.NewStage("limit", 1, runtime.Edge{From: in.st, Part: runtime.PartGather})
 		g.addReorder(st, in)
 		limit := n.limit
-		st.Chain(fmt.Sprintf("limit(%d)", limit), func(int) runtime.Operator { return &limitOp{n: limit, stopSrcs: in.ordered} })
+		st.Chain(fmt.Sprintf("limit(%d)", limit), func(int) runtime.Operator { return &basic.LimitOp{N: limit, StopSrcs: in.ordered} })
 		in.st = st
 		return in, nil
 	case "write_parquet":
@@ -302,7 +308,7 @@ func (g *graph) build(n *lnode, filterAbove *lnode) (flow, error) {
 		schema := n.inputs[0].schema
 		path := n.path
 		in.st.Chain("write_parquet", func(subtask int) runtime.Operator {
-			w := &writeOp{dir: path, schema: schema, subtask: subtask}
+			w := &sink.WriteParquetOp{Dir: path, Schema: schema, Subtask: subtask}
 			return w
 		})
 		return flow{st: in.st}, nil

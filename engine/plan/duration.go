@@ -6,7 +6,7 @@ import (
 	"strings"
 )
 
-// parseDuration reads a duration such as "10s", "1m", "500ms", "2h", "1d", "250us" or
+// ParseDuration reads a duration such as "10s", "1m", "500ms", "2h", "1d", "250us" or
 // "1h30m" into microseconds. A bare number is milliseconds.
 func ParseDuration(s string) (int64, error) {
 	str := strings.TrimSpace(strings.ToLower(s))

@@ -12,7 +12,7 @@ import (
 // Event time inside the engine is int64 microseconds since the Unix epoch, whatever the
 // unit of the column it comes from. Watermarks use the same scale.
 
-// watermarker generates bounded-out-of-orderness watermarks for one source subtask: after
+// Watermarker generates bounded-out-of-orderness watermarks for one source subtask: after
 // each batch, the watermark is the largest event time seen minus the bound, minus one
 // microsecond (as Flink's BoundedOutOfOrdernessWatermarks).
 type Watermarker struct {
@@ -46,7 +46,7 @@ func (w *Watermarker) observe(rec arrow.RecordBatch) (int64, bool) {
 	return wm, true
 }
 
-// emitWithWatermark sends a batch, stamped with the split's watermark before it, and, if
+// EmitWithWatermark sends a batch, stamped with the split's watermark before it, and, if
 // it advanced event time, the watermark after it.
 func EmitWithWatermark(w *Watermarker, m Message, out Emitter) error {
 	var wm int64
@@ -64,7 +64,7 @@ func EmitWithWatermark(w *Watermarker, m Message, out Emitter) error {
 	return nil
 }
 
-// sourceEventTime resolves a source's event_time settings against its output schema.
+// SourceEventTime resolves a source's event_time settings against its output schema.
 func SourceEventTime(n *plan.Node, schema *arrow.Schema, name string) (*WatermarkSpec, error) {
 	if n.EventTime == "" {
 		if n.MaxOutOfOrderness != "" || n.IdleTimeout != "" {

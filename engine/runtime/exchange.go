@@ -175,7 +175,7 @@ func TakeRows(ec *expr.EvalCtx, rec arrow.RecordBatch, rows []int32) (arrow.Reco
 	return array.NewRecordBatch(rec.Schema(), cols, int64(len(rows))), nil
 }
 
-// evalColumns evaluates expressions over a batch into arrays of its length.
+// EvalColumns evaluates expressions over a batch into arrays of its length.
 func EvalColumns(ec *expr.EvalCtx, es []expr.Expr, rec arrow.RecordBatch) ([]arrow.Array, error) {
 	out := make([]arrow.Array, len(es))
 	for i, e := range es {

@@ -33,7 +33,7 @@ const (
 // WatermarkMax is the final watermark: every window and timer fires.
 const WatermarkMax = math.MaxInt64
 
-// message is what flows between subtasks.
+// Message is what flows between subtasks.
 type Message struct {
 	Kind msgKind
 	Rec  arrow.RecordBatch // msgBatch; owned by whoever holds the message
@@ -53,14 +53,14 @@ type Message struct {
 	bytes int64
 }
 
-// with returns a batch message carrying rec in place of m's batch, keeping its order and
+// With returns a batch message carrying rec in place of m's batch, keeping its order and
 // split watermark.
 func (m Message) With(rec arrow.RecordBatch) Message {
 	m.Rec = rec
 	return m
 }
 
-// seqUnordered marks batches of rows an operator made (window results, join pairs,
+// SeqUnordered marks batches of rows an operator made (window results, join pairs,
 // groups): they have no input order. Operators that break ties by input order break ties
 // between such rows by their columns instead, so the choice does not depend on arrival.
 const SeqUnordered = math.MaxUint64
@@ -69,15 +69,15 @@ func MakeSeq(ordinal, split, chunk int) uint64 {
 	return uint64(ordinal)<<48 | uint64(split)<<20 | uint64(chunk)
 }
 
-// splitOf drops the chunk number from a sequence.
+// SplitOf drops the chunk number from a sequence.
 func SplitOf(seq uint64) uint64 { return seq &^ (1<<20 - 1) }
 
-// emitter receives an operator's output.
+// Emitter receives an operator's output.
 type Emitter interface {
 	Emit(m Message) error
 }
 
-// operator is one step of a chain. Only processBatch is required in spirit; embedding
+// Operator is one step of a chain. Only processBatch is required in spirit; embedding
 // baseOp gives the defaults: markers and watermarks pass through, finish does nothing.
 type Operator interface {
 	Open(tc *TaskCtx) error
@@ -98,7 +98,7 @@ func (BaseOp) ProcessWatermark(wm int64, out Emitter) error {
 func (BaseOp) Finish(Emitter) error { return nil }
 func (BaseOp) Close()               {}
 
-// taskCtx is what an operator may use at run time.
+// TaskCtx is what an operator may use at run time.
 type TaskCtx struct {
 	Ctx      context.Context
 	Ec       *expr.EvalCtx
@@ -147,7 +147,7 @@ type task struct {
 	budget  *budget // the job's buffer budget (set when the job starts)
 }
 
-// sourceFn produces a source subtask's output; it returns when the input is exhausted.
+// SourceFn produces a source subtask's output; it returns when the input is exhausted.
 type SourceFn func(tc *TaskCtx, out Emitter) error
 
 // ticker is implemented by operators that need a periodic call (processing-time timers).

@@ -17,7 +17,7 @@ import (
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
 
-// parquetSource reads a dataset's splits (file, row group). Subtasks take the next unread
+// ParquetSource reads a dataset's splits (file, row group). Subtasks take the next unread
 // split from a shared cursor, so work stays balanced and splits are read roughly in order.
 type ParquetSource struct {
 	Ordinal    int
@@ -195,7 +195,7 @@ func (c *splitClock) emitIfAdvanced(low int64, emitted *int64, out runtime.Emitt
 	return out.Emit(runtime.Message{Kind: runtime.MsgWatermark, N: low})
 }
 
-// arrowSource reads an Arrow stream handed over by the caller (one subtask: a stream has
+// ArrowSource reads an Arrow stream handed over by the caller (one subtask: a stream has
 // one reader). Each input batch is cut into slices of at most batchSize rows; each slice
 // is a split of its own so the stage after it can spread them over its subtasks.
 type ArrowSource struct {
@@ -322,7 +322,7 @@ func (s *ArrowSource) Run(tc *runtime.TaskCtx, out runtime.Emitter) error {
 	return out.Emit(runtime.Message{Kind: runtime.MsgSourceDone, Seq: runtime.MakeSeq(s.Ordinal, 0, 0), N: int64(split)})
 }
 
-// genSource runs a generator. The sequence is cut into blocks of `block` indexes; subtask
+// GenSource runs a generator. The sequence is cut into blocks of `block` indexes; subtask
 // i of p generates blocks i, i+p, i+2p, ... so every run (and every replay) produces the
 // same rows in the same blocks. With a rate, each subtask paces itself so that the whole
 // source produces rate rows (or events) per second of wall-clock time.

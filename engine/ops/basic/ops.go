@@ -1,4 +1,4 @@
-package engine
+package basic
 
 import (
 	"github.com/apache/arrow-go/v18/arrow"
@@ -9,22 +9,22 @@ import (
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
 
-// filterOp keeps the rows where the predicate is true (null counts as false).
-type filterOp struct {
+// FilterOp keeps the rows where the predicate is true (null counts as false).
+type FilterOp struct {
 	runtime.BaseOp
-	name string
-	pred expr.Expr
+	Name string
+	Pred expr.Expr
 	tc   *runtime.TaskCtx
 }
 
-func (o *filterOp) Open(tc *runtime.TaskCtx) error { o.tc = tc; return nil }
+func (o *FilterOp) Open(tc *runtime.TaskCtx) error { o.tc = tc; return nil }
 
-func (o *filterOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
+func (o *FilterOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
 	rec := m.Rec
 	defer rec.Release()
-	d, err := o.pred.Eval(o.tc.Ec, rec)
+	d, err := o.Pred.Eval(o.tc.Ec, rec)
 	if err != nil {
-		return rberr.Wrap(rberr.KindOf(err), err, "%s", o.name)
+		return rberr.Wrap(rberr.KindOf(err), err, "%s", o.Name)
 	}
 	mask, err := expr.DatumToArray(o.tc.Ec, d, int(rec.NumRows()))
 	if err != nil {
@@ -42,7 +42,7 @@ func (o *filterOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
 	}
 	res, err := compute.FilterRecordBatch(o.tc.Ec.Ctx, rec, mask, compute.DefaultFilterOptions())
 	if err != nil {
-		return rberr.Wrap(rberr.Internal, err, "%s", o.name)
+		return rberr.Wrap(rberr.Internal, err, "%s", o.Name)
 	}
 	if res.NumRows() == 0 {
 		res.Release()
@@ -61,44 +61,44 @@ func countTrue(b *array.Boolean) int {
 	return n
 }
 
-// projectOp computes the output columns of select and with_columns.
-type projectOp struct {
+// ProjectOp computes the output columns of select and with_columns.
+type ProjectOp struct {
 	runtime.BaseOp
-	name   string
-	exprs  []expr.Expr
-	schema *arrow.Schema
+	Name   string
+	Exprs  []expr.Expr
+	Schema *arrow.Schema
 	tc     *runtime.TaskCtx
 }
 
-func (o *projectOp) Open(tc *runtime.TaskCtx) error { o.tc = tc; return nil }
+func (o *ProjectOp) Open(tc *runtime.TaskCtx) error { o.tc = tc; return nil }
 
-func (o *projectOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
+func (o *ProjectOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
 	rec := m.Rec
 	defer rec.Release()
-	cols, err := runtime.EvalColumns(o.tc.Ec, o.exprs, rec)
+	cols, err := runtime.EvalColumns(o.tc.Ec, o.Exprs, rec)
 	if err != nil {
-		return rberr.Wrap(rberr.KindOf(err), err, "%s", o.name)
+		return rberr.Wrap(rberr.KindOf(err), err, "%s", o.Name)
 	}
 	defer runtime.ReleaseAll(cols)
-	res := array.NewRecordBatch(o.schema, cols, rec.NumRows())
+	res := array.NewRecordBatch(o.Schema, cols, rec.NumRows())
 	return out.Emit(m.With(res))
 }
 
-// limitOp passes the first n rows of an ordered stream and then asks the sources to stop.
-type limitOp struct {
+// LimitOp passes the first n rows of an ordered stream and then asks the sources to stop.
+type LimitOp struct {
 	runtime.BaseOp
-	n        int64
+	N        int64
 	seen     int64
-	stopSrcs bool
+	StopSrcs bool
 	tc       *runtime.TaskCtx
 }
 
-func (o *limitOp) Open(tc *runtime.TaskCtx) error { o.tc = tc; return nil }
+func (o *LimitOp) Open(tc *runtime.TaskCtx) error { o.tc = tc; return nil }
 
-func (o *limitOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
+func (o *LimitOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
 	rec := m.Rec
 	defer rec.Release()
-	left := o.n - o.seen
+	left := o.N - o.seen
 	if left <= 0 {
 		return nil
 	}
@@ -107,7 +107,7 @@ func (o *limitOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
 		rows = left
 	}
 	o.seen += rows
-	if o.seen >= o.n && o.stopSrcs {
+	if o.seen >= o.N && o.StopSrcs {
 		o.tc.Job.StopReading()
 	}
 	if rows == rec.NumRows() {
