@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/riverbed-engine/riverbed/engine/expr"
+	"github.com/riverbed-engine/riverbed/engine/ops/agg"
+	"github.com/riverbed-engine/riverbed/engine/plan"
 )
 
 // explainLogical renders a bound plan as an indented tree, with each operator's output
@@ -16,7 +18,7 @@ func explainLogical(n *lnode, indent string) string {
 	case "scan_parquet":
 		detail = fmt.Sprintf("%d files, %d row groups, columns %s", len(n.dataset.Files), len(n.dataset.Splits), fieldNames(n))
 		if n.wm != nil {
-			detail += fmt.Sprintf(", event time %q (watermark %dus behind)", n.wm.Column, n.wm.Bound)
+			detail += fmt.Sprintf(", event time %q (watermark %s behind)", n.wm.Column, plan.FormatDuration(n.wm.Bound))
 		}
 	case "scan_arrow":
 		detail = fmt.Sprintf("input %d", n.source)
@@ -37,15 +39,7 @@ func explainLogical(n *lnode, indent string) string {
 		for i, k := range n.keys {
 			keys[i] = k.String()
 		}
-		aggs := make([]string, len(n.aggs))
-		for i, a := range n.aggs {
-			arg := ""
-			if a.Arg != nil {
-				arg = a.Arg.String()
-			}
-			aggs[i] = fmt.Sprintf("%s = %s(%s)", a.Name, a.Fn, arg)
-		}
-		detail = fmt.Sprintf("keys [%s], aggs [%s]", strings.Join(keys, ", "), strings.Join(aggs, ", "))
+		detail = fmt.Sprintf("keys [%s], aggs [%s]", strings.Join(keys, ", "), aggsText(n.aggs))
 	case "limit":
 		detail = fmt.Sprint(n.limit)
 	case "window_agg":
@@ -53,17 +47,16 @@ func explainLogical(n *lnode, indent string) string {
 		for i, k := range n.keys {
 			keys[i] = k.String()
 		}
-		aggs := make([]string, len(n.aggs))
-		for i, a := range n.aggs {
-			aggs[i] = a.Name + " = " + a.Fn
-		}
-		detail = fmt.Sprintf("%s window %+v on %q, keys [%s], aggs [%s], allowed lateness %dus",
-			n.winDef.Kind, *n.winDef, n.winTime, strings.Join(keys, ", "), strings.Join(aggs, ", "), n.lateness)
+		detail = fmt.Sprintf("%s, keys [%s], aggs [%s], allowed lateness %s",
+			windowText(n), strings.Join(keys, ", "), aggsText(n.aggs), plan.FormatDuration(n.lateness))
 		if n.lateOutput {
 			detail += ", emitting late rows"
 		}
 	case "join":
 		detail = n.join.How + " join"
+		if n.join.How == "interval" {
+			detail += fmt.Sprintf(", right rows from %s to %s around each left row", plan.FormatDuration(n.join.Lower), plan.FormatDuration(n.join.Upper))
+		}
 	case "datagen", "nexmark":
 		bound := "unbounded"
 		if n.count >= 0 {
@@ -71,7 +64,7 @@ func explainLogical(n *lnode, indent string) string {
 		}
 		detail = fmt.Sprintf("%s, rate %v/s", bound, n.rate)
 	case "dedup":
-		detail = fmt.Sprintf("within %dus", n.within)
+		detail = fmt.Sprintf("within %s", plan.FormatDuration(n.within))
 	case "topn":
 		detail = fmt.Sprintf("top %d by %s", n.limit, n.orderBy)
 		if n.withTies {
@@ -93,4 +86,53 @@ func fieldNames(n *lnode) string {
 		names[i] = f.Name
 	}
 	return "[" + strings.Join(names, ", ") + "]"
+}
+
+// aggsText renders aggregations as the user wrote them: "n = count(*)",
+// "max_price = max(price)".
+func aggsText(aggs []agg.Spec) string {
+	parts := make([]string, len(aggs))
+	for i, a := range aggs {
+		arg := "*"
+		if c, ok := a.Arg.(*expr.ColExpr); ok {
+			arg = c.Name
+		} else if a.Arg != nil {
+			arg = a.Arg.String()
+		}
+		parts[i] = fmt.Sprintf("%s = %s(%s)", a.Name, a.Fn, arg)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// windowText renders a window definition: "tumbling window of 10s on \"ts\"",
+// "sliding window of 10s every 2s ...", "session window with gap 5s ...", "cumulate window
+// of 1h in steps of 10m ...", with its offset and its time (event time of a column, or
+// processing time).
+func windowText(n *lnode) string {
+	d := n.winDef
+	dur := func(s string) string {
+		us, err := plan.ParseDuration(s)
+		if err != nil {
+			return s
+		}
+		return plan.FormatDuration(us)
+	}
+	var text string
+	switch d.Kind {
+	case "sliding":
+		text = fmt.Sprintf("sliding window of %s every %s", dur(d.Size), dur(d.Slide))
+	case "session":
+		text = fmt.Sprintf("session window with gap %s", dur(d.Gap))
+	case "cumulate":
+		text = fmt.Sprintf("cumulate window of %s in steps of %s", dur(d.Size), dur(d.Step))
+	default:
+		text = fmt.Sprintf("%s window of %s", d.Kind, dur(d.Size))
+	}
+	if d.Offset != "" {
+		text += ", offset " + dur(d.Offset)
+	}
+	if n.processing {
+		return text + " in processing time"
+	}
+	return fmt.Sprintf("%s on %q", text, n.winTime)
 }
