@@ -14,64 +14,8 @@ import (
 func explainLogical(n *lnode, indent string) string {
 	var b strings.Builder
 	var detail string
-	switch n.op {
-	case "scan_parquet":
-		detail = fmt.Sprintf("%d files, %d row groups, columns %s", len(n.dataset.Files), len(n.dataset.Splits), fieldNames(n))
-		if n.wm != nil {
-			detail += fmt.Sprintf(", event time %q (watermark %s behind)", n.wm.Column, plan.FormatDuration(n.wm.Bound))
-		}
-	case "scan_arrow":
-		detail = fmt.Sprintf("input %d", n.source)
-	case "filter":
-		detail = n.pred.String()
-	case "select", "with_columns":
-		parts := make([]string, len(n.exprs))
-		for i, e := range n.exprs {
-			if c, ok := e.Expr.(*expr.ColExpr); ok && c.Name == e.Name {
-				parts[i] = e.Name
-			} else {
-				parts[i] = fmt.Sprintf("%s = %s", e.Name, e.Expr)
-			}
-		}
-		detail = strings.Join(parts, ", ")
-	case "aggregate":
-		keys := make([]string, len(n.keys))
-		for i, k := range n.keys {
-			keys[i] = k.String()
-		}
-		detail = fmt.Sprintf("keys [%s], aggs [%s]", strings.Join(keys, ", "), aggsText(n.aggs))
-	case "limit":
-		detail = fmt.Sprint(n.limit)
-	case "window_agg":
-		keys := make([]string, len(n.keys))
-		for i, k := range n.keys {
-			keys[i] = k.String()
-		}
-		detail = fmt.Sprintf("%s, keys [%s], aggs [%s], allowed lateness %s",
-			windowText(n), strings.Join(keys, ", "), aggsText(n.aggs), plan.FormatDuration(n.lateness))
-		if n.lateOutput {
-			detail += ", emitting late rows"
-		}
-	case "join":
-		detail = n.join.How + " join"
-		if n.join.How == "interval" {
-			detail += fmt.Sprintf(", right rows from %s to %s around each left row", plan.FormatDuration(n.join.Lower), plan.FormatDuration(n.join.Upper))
-		}
-	case "datagen", "nexmark":
-		bound := "unbounded"
-		if n.count >= 0 {
-			bound = fmt.Sprintf("%d rows", n.count)
-		}
-		detail = fmt.Sprintf("%s, rate %v/s", bound, n.rate)
-	case "dedup":
-		detail = fmt.Sprintf("within %s", plan.FormatDuration(n.within))
-	case "topn":
-		detail = fmt.Sprintf("top %d by %s", n.limit, n.orderBy)
-		if n.withTies {
-			detail += " with ties"
-		}
-	case "write_parquet":
-		detail = n.path
+	if op, ok := logicalOps[n.op]; ok {
+		detail = op.explain(n)
 	}
 	fmt.Fprintf(&b, "%s%s: %s -> %s\n", indent, n.name, detail, expr.DescribeSchema(n.schema))
 	for _, in := range n.inputs {
