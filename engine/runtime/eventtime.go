@@ -52,7 +52,7 @@ func EmitWithWatermark(w *Watermarker, m Message, out Emitter) error {
 	var wm int64
 	advanced := false
 	if w != nil {
-		m.Wm, m.HasWM = w.emitted, true
+		m.WM, m.HasWM = w.emitted, true
 		wm, advanced = w.observe(m.Rec)
 	}
 	if err := out.Emit(m); err != nil {

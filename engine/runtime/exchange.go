@@ -119,7 +119,7 @@ func (r *router) shuffle(m Message) error {
 	if n == 0 {
 		return nil
 	}
-	cols, err := EvalColumns(r.tc.Ec, r.keys, rec)
+	cols, err := EvalColumns(r.tc.Eval, r.keys, rec)
 	if err != nil {
 		return err
 	}
@@ -144,7 +144,7 @@ func (r *router) shuffle(m Message) error {
 			rec.Retain()
 			part = rec
 		} else {
-			part, err = TakeRows(r.tc.Ec, rec, rows)
+			part, err = TakeRows(r.tc.Eval, rec, rows)
 			if err != nil {
 				return err
 			}

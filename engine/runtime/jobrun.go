@@ -22,7 +22,7 @@ import (
 // Job is a running plan. Its results are read with Next until io.EOF; Cancel stops it.
 // All methods are safe for concurrent use.
 type Job struct {
-	Id       string
+	ID       string
 	schema   *arrow.Schema
 	mem      memory.Allocator
 	ctx      context.Context
@@ -296,7 +296,7 @@ func summaryBatch(mem memory.Allocator, files []string, rows []int64) arrow.Reco
 // NewJob makes the job that will run a graph producing results of schema.
 func NewJob(ctx context.Context, schema *arrow.Schema, mem memory.Allocator, bufferBytes int64) *Job {
 	jctx, cancel := context.WithCancelCause(ctx)
-	return &Job{Id: newJobID(), schema: schema, mem: mem, ctx: jctx, cancel: cancel,
+	return &Job{ID: newJobID(), schema: schema, mem: mem, ctx: jctx, cancel: cancel,
 		results: make(chan arrow.RecordBatch, 4), done: make(chan struct{}), Stopped: make(chan struct{}),
 		Budget: newBudget(bufferBytes)}
 }
@@ -358,7 +358,7 @@ func (j *Job) Launch(g *Graph, releaseInputs func(), commit func() error) {
 			}
 		}()
 		err = runTasks(jctx, cancel, tasks, func(t *task) *TaskCtx {
-			tc := &TaskCtx{Ctx: jctx, Ec: expr.NewEvalCtx(jctx, mem), Job: j, subtask: t.index, parallel: t.stage.Parallel}
+			tc := &TaskCtx{Ctx: jctx, Eval: expr.NewEvalCtx(jctx, mem), Job: j, subtask: t.index, parallel: t.stage.Parallel}
 			if t.out != nil {
 				t.out.tc = tc
 			}

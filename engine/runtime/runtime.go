@@ -43,7 +43,7 @@ type Message struct {
 	// wm is, for a batch, the watermark of its source split when it was emitted (valid if
 	// hasWM). Windows judge lateness by it, so that which rows are late depends on the
 	// order of rows within each split, not on how parallel readers interleave.
-	Wm    int64
+	WM    int64
 	HasWM bool
 	// side is the index of the input edge a batch came through (0 = left, 1 = right of a
 	// join), stamped by the sender's router.
@@ -101,7 +101,7 @@ func (BaseOp) Close()               {}
 // TaskCtx is what an operator may use at run time.
 type TaskCtx struct {
 	Ctx      context.Context
-	Ec       *expr.EvalCtx
+	Eval     *expr.EvalCtx
 	Job      *Job
 	subtask  int
 	parallel int
@@ -367,8 +367,8 @@ func describeTask(t *task) string {
 // LateWatermark is the watermark a batch is judged late by: its split's watermark when it
 // carries one ahead of the operator's, else the operator's.
 func LateWatermark(opWM int64, m Message) int64 {
-	if m.HasWM && m.Wm > opWM {
-		return m.Wm
+	if m.HasWM && m.WM > opWM {
+		return m.WM
 	}
 	return opWM
 }

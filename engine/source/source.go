@@ -40,7 +40,7 @@ func (s *ParquetSource) Run(tc *runtime.TaskCtx, out runtime.Emitter) error {
 		sp := s.Ds.Splits[i]
 		if s.Prune == nil || !s.Prune.skip(sp) {
 			chunk := 0
-			err := s.Ds.ReadSplit(tc.Ctx, sp, s.Projection, tc.Ec.Mem, s.BatchSize, func(rec arrow.RecordBatch) error {
+			err := s.Ds.ReadSplit(tc.Ctx, sp, s.Projection, tc.Eval.Mem, s.BatchSize, func(rec arrow.RecordBatch) error {
 				job.Counters.RowsRead.Add(rec.NumRows())
 				m := runtime.Message{Kind: runtime.MsgBatch, Rec: rec, Seq: runtime.MakeSeq(s.Ordinal, i, chunk)}
 				chunk++
@@ -48,7 +48,7 @@ func (s *ParquetSource) Run(tc *runtime.TaskCtx, out runtime.Emitter) error {
 					return out.Emit(m)
 				}
 				if !s.Clock.batch {
-					m.Wm, m.HasWM = s.Clock.before(i)
+					m.WM, m.HasWM = s.Clock.before(i)
 				}
 				low := s.Clock.observe(i, rec)
 				if err := out.Emit(m); err != nil {
@@ -367,7 +367,7 @@ func (s *GenSource) Run(tc *runtime.TaskCtx, subtask int, out runtime.Emitter) e
 				}
 			}
 		}
-		rec, err := s.Gen.Rows(tc.Ec.Mem, start, end)
+		rec, err := s.Gen.Rows(tc.Eval.Mem, start, end)
 		if err != nil {
 			return err
 		}

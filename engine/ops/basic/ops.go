@@ -22,11 +22,11 @@ func (o *FilterOp) Open(tc *runtime.TaskCtx) error { o.tc = tc; return nil }
 func (o *FilterOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
 	rec := m.Rec
 	defer rec.Release()
-	d, err := o.Pred.Eval(o.tc.Ec, rec)
+	d, err := o.Pred.Eval(o.tc.Eval, rec)
 	if err != nil {
 		return rberr.Wrap(rberr.KindOf(err), err, "%s", o.Name)
 	}
-	mask, err := expr.DatumToArray(o.tc.Ec, d, int(rec.NumRows()))
+	mask, err := expr.DatumToArray(o.tc.Eval, d, int(rec.NumRows()))
 	if err != nil {
 		return err
 	}
@@ -40,7 +40,7 @@ func (o *FilterOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
 			return nil
 		}
 	}
-	res, err := compute.FilterRecordBatch(o.tc.Ec.Ctx, rec, mask, compute.DefaultFilterOptions())
+	res, err := compute.FilterRecordBatch(o.tc.Eval.Ctx, rec, mask, compute.DefaultFilterOptions())
 	if err != nil {
 		return rberr.Wrap(rberr.Internal, err, "%s", o.Name)
 	}
@@ -75,7 +75,7 @@ func (o *ProjectOp) Open(tc *runtime.TaskCtx) error { o.tc = tc; return nil }
 func (o *ProjectOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
 	rec := m.Rec
 	defer rec.Release()
-	cols, err := runtime.EvalColumns(o.tc.Ec, o.Exprs, rec)
+	cols, err := runtime.EvalColumns(o.tc.Eval, o.Exprs, rec)
 	if err != nil {
 		return rberr.Wrap(rberr.KindOf(err), err, "%s", o.Name)
 	}

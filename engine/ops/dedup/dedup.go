@@ -60,12 +60,12 @@ func (o *DedupOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
 	if n == 0 {
 		return nil
 	}
-	cols, err := runtime.EvalColumns(o.tc.Ec, o.Keys, rec)
+	cols, err := runtime.EvalColumns(o.tc.Eval, o.Keys, rec)
 	if err != nil {
 		return err
 	}
 	ids := make([]uint32, n)
-	err = o.groups.Consume(o.tc.Ec.Ctx, cols, ids)
+	err = o.groups.Consume(o.tc.Eval.Ctx, cols, ids)
 	runtime.ReleaseAll(cols)
 	if err != nil {
 		return err
@@ -124,7 +124,7 @@ func (o *DedupOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
 	var err error
 	if len(keep) > 0 {
 		var cols []arrow.Array
-		if cols, err = o.store.Gather(o.tc.Ec.Ctx, keep); err == nil {
+		if cols, err = o.store.Gather(o.tc.Eval.Ctx, keep); err == nil {
 			rec := array.NewRecordBatch(o.InSchema, cols, int64(len(keep)))
 			runtime.ReleaseAll(cols)
 			err = runtime.EmitSliced(rec, o.Batch, out)

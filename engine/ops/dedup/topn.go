@@ -95,21 +95,21 @@ func (o *TopNOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
 	}
 	ids := make([]uint32, n)
 	if len(o.Keys) > 0 {
-		cols, err := runtime.EvalColumns(o.tc.Ec, o.Keys, rec)
+		cols, err := runtime.EvalColumns(o.tc.Eval, o.Keys, rec)
 		if err != nil {
 			return err
 		}
-		err = o.groups.Consume(o.tc.Ec.Ctx, cols, ids)
+		err = o.groups.Consume(o.tc.Eval.Ctx, cols, ids)
 		runtime.ReleaseAll(cols)
 		if err != nil {
 			return err
 		}
 	}
-	d, err := o.OrderBy.Eval(o.tc.Ec, rec)
+	d, err := o.OrderBy.Eval(o.tc.Eval, rec)
 	if err != nil {
 		return err
 	}
-	ob, err := expr.DatumToArray(o.tc.Ec, d, n)
+	ob, err := expr.DatumToArray(o.tc.Eval, d, n)
 	if err != nil {
 		return err
 	}
@@ -286,19 +286,19 @@ func (o *TopNOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
 		if len(refs) == 0 {
 			return nil
 		}
-		cols, err := o.store.Gather(o.tc.Ec.Ctx, refs)
+		cols, err := o.store.Gather(o.tc.Eval.Ctx, refs)
 		if err != nil {
 			return err
 		}
 		if o.Win != nil {
-			wcols, err := expr.BoundColumns(o.tc.Ec, o.TimeType, starts, ends)
+			wcols, err := expr.BoundColumns(o.tc.Eval, o.TimeType, starts, ends)
 			if err != nil {
 				runtime.ReleaseAll(cols)
 				return err
 			}
 			cols = append(cols, wcols...)
 		}
-		cols = append(cols, expr.Int64Array(o.tc.Ec.Mem, arrow.PrimitiveTypes.Int64, ranks, nil))
+		cols = append(cols, expr.Int64Array(o.tc.Eval.Mem, arrow.PrimitiveTypes.Int64, ranks, nil))
 		rec := array.NewRecordBatch(o.Schema, cols, int64(len(refs)))
 		runtime.ReleaseAll(cols)
 		return runtime.EmitSliced(rec, o.BatchSize, out)

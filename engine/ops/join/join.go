@@ -79,13 +79,13 @@ func (j *JoinBase) keyIDs(side int, rec arrow.RecordBatch) ([]uint32, error) {
 	if side == 1 {
 		exprs = j.Spec.RightKeys
 	}
-	cols, err := runtime.EvalColumns(j.tc.Ec, exprs, rec)
+	cols, err := runtime.EvalColumns(j.tc.Eval, exprs, rec)
 	if err != nil {
 		return nil, err
 	}
 	defer runtime.ReleaseAll(cols)
 	ids := make([]uint32, rec.NumRows())
-	if err := j.keys.Consume(j.tc.Ec.Ctx, cols, ids); err != nil {
+	if err := j.keys.Consume(j.tc.Eval.Ctx, cols, ids); err != nil {
 		return nil, err
 	}
 	// A null key matches nothing (as in SQL).
@@ -134,7 +134,7 @@ func (j *JoinBase) emitPairs(left, right []keyed.RowRef, extra []arrow.Array, ou
 	if len(left) == 0 {
 		return nil
 	}
-	ctx := j.tc.Ec.Ctx
+	ctx := j.tc.Eval.Ctx
 	lcols, err := j.sides[0].store.Gather(ctx, left)
 	if err != nil {
 		return err
@@ -243,7 +243,7 @@ func (o *WindowJoinOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
 		var err error
 		if len(left) > 0 {
 			var extra []arrow.Array
-			if extra, err = expr.BoundColumns(o.tc.Ec, o.Spec.TimeType, starts, ends); err == nil {
+			if extra, err = expr.BoundColumns(o.tc.Eval, o.Spec.TimeType, starts, ends); err == nil {
 				err = o.emitPairs(left, right, extra, out)
 			}
 		}

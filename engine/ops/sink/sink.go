@@ -44,8 +44,8 @@ type WriteParquetOp struct {
 
 func (o *WriteParquetOp) Open(tc *runtime.TaskCtx) error {
 	o.tc = tc
-	prefix := fmt.Sprintf("part-%s-%05d", tc.Job.Id, o.Subtask)
-	w, err := batch.NewParquetWriter(o.Dir, prefix, o.Schema, tc.Ec.Mem, 0)
+	prefix := fmt.Sprintf("part-%s-%05d", tc.Job.ID, o.Subtask)
+	w, err := batch.NewParquetWriter(o.Dir, prefix, o.Schema, tc.Eval.Mem, 0)
 	if err != nil {
 		return err
 	}

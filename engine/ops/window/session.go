@@ -78,7 +78,7 @@ func (o *SessionAggOp) ProcessBatch(m runtime.Message, out runtime.Emitter) erro
 	if n == 0 {
 		return nil
 	}
-	keyIDs, err := o.keyAgg.Consume(o.tc.Ec, rec, m.Seq)
+	keyIDs, err := o.keyAgg.Consume(o.tc.Eval, rec, m.Seq)
 	if err != nil {
 		return err
 	}
@@ -88,8 +88,8 @@ func (o *SessionAggOp) ProcessBatch(m runtime.Message, out runtime.Emitter) erro
 	rows := make([]int32, 0, n)
 	var lateRows []int32
 	lateWM := o.wm
-	if m.HasWM && m.Wm > lateWM {
-		lateWM = m.Wm
+	if m.HasWM && m.WM > lateWM {
+		lateWM = m.WM
 	}
 	alias := map[uint32]uint32{} // session ids merged away in this batch -> the survivor
 	var merged []uint32          // their ids, reusable once this batch is done
@@ -161,12 +161,12 @@ func (o *SessionAggOp) ProcessBatch(m runtime.Message, out runtime.Emitter) erro
 	}
 	sub := rec
 	if len(rows) != n {
-		if sub, err = runtime.TakeRows(o.tc.Ec, rec, rows); err != nil {
+		if sub, err = runtime.TakeRows(o.tc.Eval, rec, rows); err != nil {
 			return err
 		}
 		defer sub.Release()
 	}
-	if err := o.state.Update(o.tc.Ec, sub, ids, m.Seq); err != nil {
+	if err := o.state.Update(o.tc.Eval, sub, ids, m.Seq); err != nil {
 		return err
 	}
 	return o.emitTouched(out)
@@ -221,7 +221,7 @@ func (o *SessionAggOp) emitSessions(ss []*session, out runtime.Emitter) error {
 		}
 		return ss[a].key < ss[b].key
 	})
-	mem := o.tc.Ec.Mem
+	mem := o.tc.Eval.Mem
 	keyIDs := make([]uint32, len(ss))
 	ids := make([]uint32, len(ss))
 	starts := make([]int64, len(ss))
@@ -233,7 +233,7 @@ func (o *SessionAggOp) emitSessions(ss []*session, out runtime.Emitter) error {
 	if err != nil {
 		return err
 	}
-	wcols, err := expr.BoundColumns(o.tc.Ec, o.TimeType, starts, ends)
+	wcols, err := expr.BoundColumns(o.tc.Eval, o.TimeType, starts, ends)
 	if err != nil {
 		runtime.ReleaseAll(cols)
 		return err

@@ -169,8 +169,8 @@ func (o *WindowAggOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error
 		o.ts = expr.EventTimes(rec.Column(o.TimeIdx), o.ts)
 	}
 	lateWM := o.wm
-	if m.HasWM && m.Wm > lateWM {
-		lateWM = m.Wm
+	if m.HasWM && m.WM > lateWM {
+		lateWM = m.WM
 	}
 	rows := map[[2]int64][]int32{}
 	var lateRows []int32
@@ -223,13 +223,13 @@ func (o *WindowAggOp) addToPanes(rec arrow.RecordBatch, seq uint64, rows map[[2]
 		sub := rec
 		if idx := rows[w]; len(idx) != n {
 			var err error
-			if sub, err = runtime.TakeRows(o.tc.Ec, rec, idx); err != nil {
+			if sub, err = runtime.TakeRows(o.tc.Eval, rec, idx); err != nil {
 				return err
 			}
 		} else {
 			rec.Retain()
 		}
-		ids, err := p.agg.Consume(o.tc.Ec, sub, seq)
+		ids, err := p.agg.Consume(o.tc.Eval, sub, seq)
 		sub.Release()
 		if err != nil {
 			return err
@@ -279,7 +279,7 @@ func countLate(tc *runtime.TaskCtx, rec arrow.RecordBatch, rows []int32, emit bo
 	if !emit {
 		return nil
 	}
-	lr, err := runtime.TakeRows(tc.Ec, rec, rows)
+	lr, err := runtime.TakeRows(tc.Eval, rec, rows)
 	if err != nil {
 		return err
 	}
@@ -339,12 +339,12 @@ func (o *WindowAggOp) emitPane(p *pane, gids []uint32, out runtime.Emitter) erro
 	if n == 0 {
 		return nil
 	}
-	mem := o.tc.Ec.Mem
+	mem := o.tc.Eval.Mem
 	cols, err := p.agg.KeyColumns(mem, gids)
 	if err != nil {
 		return err
 	}
-	wcols, err := windowColumns(o.tc.Ec, o.TimeType, [2]int64{p.start, p.end}, n)
+	wcols, err := windowColumns(o.tc.Eval, o.TimeType, [2]int64{p.start, p.end}, n)
 	if err != nil {
 		runtime.ReleaseAll(cols)
 		return rberr.Wrap(rberr.Data, err, "%s", o.Name)
