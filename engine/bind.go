@@ -2,11 +2,15 @@ package engine
 
 import (
 	"fmt"
-	"math"
-	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/riverbed-engine/riverbed/batch"
+	"github.com/riverbed-engine/riverbed/engine/expr"
+	"github.com/riverbed-engine/riverbed/engine/ops/agg"
+	"github.com/riverbed-engine/riverbed/engine/ops/join"
+	"github.com/riverbed-engine/riverbed/engine/ops/window"
+	"github.com/riverbed-engine/riverbed/engine/plan"
+	"github.com/riverbed-engine/riverbed/engine/runtime"
 	"github.com/riverbed-engine/riverbed/internal/gen"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
@@ -25,13 +29,13 @@ type lnode struct {
 	source  int
 	bounded bool // a finite table (not a possibly live stream)
 	// filter
-	pred     cexpr
-	predExpr *Expr
+	pred     expr.Expr
+	predExpr *plan.Expr
 	// select, with_columns
-	exprs []bound
+	exprs []expr.Bound
 	// aggregate
-	keys []bound
-	aggs []aggSpec
+	keys []expr.Bound
+	aggs []agg.Spec
 	// limit
 	limit int64
 	// write_parquet
@@ -40,7 +44,7 @@ type lnode struct {
 	// event time: the column that carries it (propagated while it survives), and on
 	// sources the watermark settings
 	timeCol string
-	wm      *watermarkSpec
+	wm      *runtime.WatermarkSpec
 	// generators
 	gen       gen.Generator
 	count     int64 // rows (datagen) or events (nexmark); -1: unbounded
@@ -48,8 +52,8 @@ type lnode struct {
 	genEvents bool // count and rate are of events, not rows
 	genTime   bool // the event-time column is the generator's own clock (non-decreasing in the index)
 	// window_agg
-	win        windower
-	winDef     *WindowDef
+	win        window.Windower
+	winDef     *plan.WindowDef
 	lateness   int64
 	lateOutput bool
 	processing bool
@@ -57,10 +61,10 @@ type lnode struct {
 	// map_batches
 	udf int64
 	// join
-	join *joinSpec
+	join *join.Spec
 	// dedup and topn
 	within     int64
-	orderBy    cexpr
+	orderBy    expr.Expr
 	descending bool
 	withTies   bool
 	topWindow  bool // topn assigns windows (else reads window_start/window_end)
@@ -70,26 +74,26 @@ type lnode struct {
 // and after projection pushdown) reads each footer once.
 type binder struct {
 	inputs   []*arrow.Schema
-	datasets map[*Node]*batch.Dataset
-	columns  map[*Node][]string // pushed-down projections of scans
+	datasets map[*plan.Node]*batch.Dataset
+	columns  map[*plan.Node][]string // pushed-down projections of scans
 	counter  int
 }
 
 // Bind validates a plan completely against its input schemas (one per scan_arrow source)
 // and returns the bound tree with projections pushed into the scans.
-func Bind(p *Plan, inputs []*arrow.Schema) (*lnode, error) {
-	b := &binder{inputs: inputs, datasets: map[*Node]*batch.Dataset{}}
+func Bind(p *plan.Plan, inputs []*arrow.Schema) (*lnode, error) {
+	b := &binder{inputs: inputs, datasets: map[*plan.Node]*batch.Dataset{}}
 	first, err := b.bind(p.Root)
 	if err != nil {
 		return nil, err
 	}
-	b.columns = map[*Node][]string{}
+	b.columns = map[*plan.Node][]string{}
 	b.require(p.Root, first, nil)
 	b.counter = 0
 	return b.bind(p.Root)
 }
 
-func (b *binder) bind(n *Node) (*lnode, error) {
+func (b *binder) bind(n *plan.Node) (*lnode, error) {
 	if n == nil {
 		return nil, rberr.New(rberr.Plan, "operator has no input")
 	}
@@ -99,424 +103,66 @@ func (b *binder) bind(n *Node) (*lnode, error) {
 		name = fmt.Sprintf("%s %q", n.Op, n.ID)
 	}
 	ln := &lnode{op: n.Op, name: name}
-	single := func() (*lnode, error) {
-		if n.Input == nil {
-			return nil, rberr.New(rberr.Plan, "%s: missing input", name)
-		}
-		in, err := b.bind(n.Input)
-		if err != nil {
-			return nil, err
-		}
-		ln.inputs = []*lnode{in}
-		return in, nil
-	}
-	switch n.Op {
-	case "scan_parquet":
-		ds, ok := b.datasets[n]
-		if !ok {
-			if len(n.Paths) == 0 {
-				return nil, rberr.New(rberr.Plan, "%s: no path given", name)
-			}
-			files, err := batch.ResolvePaths(n.Paths)
-			if err != nil {
-				return nil, err
-			}
-			ds, err = batch.OpenParquet(files)
-			if err != nil {
-				return nil, err
-			}
-			b.datasets[n] = ds
-		}
-		ln.dataset = ds
-		cols := n.Columns
-		if pushed, ok := b.columns[n]; ok {
-			cols = pushed
-		}
-		scope := &compileScope{schema: ds.Schema, op: name}
-		if cols == nil {
-			for i := range ds.Schema.Fields() {
-				ln.projection = append(ln.projection, i)
-			}
-		} else {
-			for _, c := range cols {
-				idx := ds.Schema.FieldIndices(c)
-				if len(idx) == 0 {
-					return nil, scope.columnNotFound(c)
-				}
-				ln.projection = append(ln.projection, idx[0])
-			}
-		}
-		fields := make([]arrow.Field, len(ln.projection))
-		for i, idx := range ln.projection {
-			fields[i] = ds.Schema.Field(idx)
-		}
-		ln.schema = arrow.NewSchema(fields, nil)
-		if b.columns != nil { // after projection pushdown: the columns actually read
-			if err := ds.CheckColumns(ln.projection); err != nil {
-				return nil, rberr.Wrap(rberr.KindOf(err), err, "%s", name)
-			}
-		}
-		if err := b.bindEventTime(n, ln); err != nil {
-			return nil, err
-		}
-	case "scan_arrow":
-		if n.Source < 0 || n.Source >= len(b.inputs) {
-			return nil, rberr.New(rberr.Plan, "%s: input %d was not provided (%d inputs given)", name, n.Source, len(b.inputs))
-		}
-		ln.source, ln.bounded = n.Source, n.Bounded
-		ln.schema = b.inputs[n.Source]
-		if err := b.bindEventTime(n, ln); err != nil {
-			return nil, err
-		}
-	case "datagen", "nexmark":
-		if err := b.bindGenerator(n, ln); err != nil {
-			return nil, err
-		}
-	case "join":
-		if len(n.Inputs) != 2 {
-			return nil, rberr.New(rberr.Plan, "%s: a join takes exactly two inputs", name)
-		}
-		for _, sub := range n.Inputs {
-			in, err := b.bind(sub)
-			if err != nil {
-				return nil, err
-			}
-			ln.inputs = append(ln.inputs, in)
-		}
-		if err := b.bindJoin(n, ln, ln.inputs[0], ln.inputs[1]); err != nil {
-			return nil, err
-		}
-	case "dedup":
-		in, err := single()
-		if err != nil {
-			return nil, err
-		}
-		if err := b.bindDedup(n, ln, in); err != nil {
-			return nil, err
-		}
-	case "topn":
-		in, err := single()
-		if err != nil {
-			return nil, err
-		}
-		if err := b.bindTopN(n, ln, in); err != nil {
-			return nil, err
-		}
-	case "map_batches":
-		in, err := single()
-		if err != nil {
-			return nil, err
-		}
-		ln.udf = n.UDF
-		ln.schema = in.schema
-		if len(n.Schema) > 0 {
-			fields := make([]arrow.Field, len(n.Schema))
-			for i, f := range n.Schema {
-				dt, err := ParseType(f.Type)
-				if err != nil {
-					return nil, rberr.Wrap(rberr.Plan, err, "%s: schema column %q", name, f.Name)
-				}
-				fields[i] = arrow.Field{Name: f.Name, Type: dt, Nullable: true}
-			}
-			ln.schema = arrow.NewSchema(fields, nil)
-		}
-		if ln.schema.HasField(in.timeCol) {
-			ln.timeCol = in.timeCol
-		}
-	case "window_agg":
-		in, err := single()
-		if err != nil {
-			return nil, err
-		}
-		if err := b.bindWindow(n, ln, in); err != nil {
-			return nil, err
-		}
-	case "filter":
-		in, err := single()
-		if err != nil {
-			return nil, err
-		}
-		scope := &compileScope{schema: in.schema, op: name}
-		pred, err := scope.compile(n.Predicate)
-		if err != nil {
-			return nil, err
-		}
-		if pred.Type().ID() != arrow.BOOL {
-			return nil, rberr.New(rberr.Type, "%s: the predicate %s is %s, not bool; compare it, e.g. %s > 0", name, pred, TypeName(pred.Type()), pred)
-		}
-		ln.pred, ln.predExpr, ln.schema, ln.timeCol = pred, n.Predicate, in.schema, in.timeCol
-	case "select", "with_columns":
-		in, err := single()
-		if err != nil {
-			return nil, err
-		}
-		if len(n.Exprs) == 0 && n.Op == "select" {
-			return nil, rberr.New(rberr.Plan, "%s: no columns selected", name)
-		}
-		scope := &compileScope{schema: in.schema, op: name}
-		var out []bound
-		if n.Op == "with_columns" {
-			for i, f := range in.schema.Fields() {
-				out = append(out, bound{cexpr: &colExpr{idx: i, name: f.Name, dt: f.Type}, name: f.Name})
-			}
-		}
-		seen := map[string]bool{}
-		for _, e := range n.Exprs {
-			be, err := scope.compileNamed(e)
-			if err != nil {
-				return nil, err
-			}
-			if seen[be.name] {
-				return nil, rberr.New(rberr.Plan, "%s: the output column %q is produced twice; give one of them another name with .alias(...)", name, be.name)
-			}
-			seen[be.name] = true
-			replaced := false
-			for i := range out {
-				if out[i].name == be.name {
-					out[i], replaced = be, true
-				}
-			}
-			if !replaced {
-				out = append(out, be)
-			}
-		}
-		ln.exprs = out
-		ln.schema = boundSchema(out)
-		for _, e := range out {
-			if c, ok := e.cexpr.(*colExpr); ok && e.name == in.timeCol && c.name == in.timeCol {
-				ln.timeCol = in.timeCol
-			}
-		}
-	case "aggregate":
-		in, err := single()
-		if err != nil {
-			return nil, err
-		}
-		scope := &compileScope{schema: in.schema, op: name}
-		if len(n.Aggs) == 0 {
-			return nil, rberr.New(rberr.Plan, "%s: no aggregations given to agg(...)", name)
-		}
-		seen := map[string]bool{}
-		var fields []arrow.Field
-		for _, k := range n.Keys {
-			bk, err := scope.compileNamed(k)
-			if err != nil {
-				return nil, err
-			}
-			bk = keyExpr(bk)
-			if !hashable(bk.Type()) {
-				return nil, rberr.New(rberr.Type, "%s: cannot group by %s of type %s", name, bk, TypeName(bk.Type()))
-			}
-			if seen[bk.name] {
-				return nil, rberr.New(rberr.Plan, "%s: the key %q is given twice", name, bk.name)
-			}
-			seen[bk.name] = true
-			ln.keys = append(ln.keys, bk)
-			fields = append(fields, arrow.Field{Name: bk.name, Type: bk.Type(), Nullable: true})
-		}
-		for _, a := range n.Aggs {
-			spec, err := compileAgg(scope, a)
-			if err != nil {
-				return nil, err
-			}
-			if seen[spec.name] {
-				return nil, rberr.New(rberr.Plan, "%s: the output column %q is produced twice; give one of them another name with .alias(...)", name, spec.name)
-			}
-			seen[spec.name] = true
-			ln.aggs = append(ln.aggs, spec)
-			fields = append(fields, arrow.Field{Name: spec.name, Type: spec.outType, Nullable: true})
-		}
-		ln.schema = arrow.NewSchema(fields, nil)
-	case "union":
-		if len(n.Inputs) < 2 {
-			return nil, rberr.New(rberr.Plan, "%s: needs at least two inputs", name)
-		}
-		for i, sub := range n.Inputs {
-			in, err := b.bind(sub)
-			if err != nil {
-				return nil, err
-			}
-			if i > 0 && !sameColumns(ln.inputs[0].schema, in.schema) {
-				return nil, rberr.New(rberr.Schema, "%s: input %d has columns %s but input 0 has %s; select the same columns with the same types on both sides", name, i, describeSchema(in.schema), describeSchema(ln.inputs[0].schema))
-			}
-			ln.inputs = append(ln.inputs, in)
-		}
-		ln.schema = ln.inputs[0].schema
-		ln.timeCol = ln.inputs[0].timeCol
-		for _, in := range ln.inputs[1:] {
-			if in.timeCol != ln.timeCol {
-				ln.timeCol = ""
-			}
-		}
-	case "limit":
-		in, err := single()
-		if err != nil {
-			return nil, err
-		}
-		if n.N == nil || *n.N < 0 {
-			return nil, rberr.New(rberr.Plan, "%s: needs a non-negative number of rows", name)
-		}
-		ln.limit, ln.schema, ln.timeCol = *n.N, in.schema, in.timeCol
-	case "write_parquet":
-		in, err := single()
-		if err != nil {
-			return nil, err
-		}
-		if n.Path == "" {
-			return nil, rberr.New(rberr.Plan, "%s: no output directory given", name)
-		}
-		for _, f := range in.schema.Fields() {
-			if !writable(f.Type) {
-				return nil, rberr.New(rberr.Type, "%s: column %q has type %s, which cannot be written to Parquet yet", name, f.Name, TypeName(f.Type))
-			}
-		}
-		ln.path = n.Path
-		ln.schema = writeSummarySchema
-	default:
-		ops := []string{"scan_parquet", "scan_arrow", "datagen", "nexmark", "filter", "select", "with_columns", "aggregate", "window_agg", "map_batches", "join", "dedup", "topn", "union", "limit", "write_parquet"}
+	op, ok := logicalOps[n.Op]
+	if !ok {
 		msg := fmt.Sprintf("unknown operator %q", n.Op)
-		if s := suggest(n.Op, ops); s != "" {
+		if s := plan.Suggest(n.Op, opNames()); s != "" {
 			msg += fmt.Sprintf("; did you mean %q?", s)
 		}
 		return nil, rberr.New(rberr.Plan, "%s", msg)
 	}
+	if err := op.bind(b, n, ln); err != nil {
+		return nil, err
+	}
 	return ln, nil
 }
 
-func boundSchema(bs []bound) *arrow.Schema {
+func boundSchema(bs []expr.Bound) *arrow.Schema {
 	fields := make([]arrow.Field, len(bs))
 	for i, b := range bs {
-		fields[i] = arrow.Field{Name: b.name, Type: b.Type(), Nullable: true}
+		fields[i] = arrow.Field{Name: b.Name, Type: b.Type(), Nullable: true}
 	}
 	return arrow.NewSchema(fields, nil)
 }
 
-func sameColumns(a, b *arrow.Schema) bool {
-	if a.NumFields() != b.NumFields() {
-		return false
-	}
-	for i := range a.Fields() {
-		if a.Field(i).Name != b.Field(i).Name || !arrow.TypeEqual(a.Field(i).Type, b.Field(i).Type) {
-			return false
-		}
-	}
-	return true
-}
-
-func describeSchema(s *arrow.Schema) string {
-	parts := make([]string, s.NumFields())
-	for i, f := range s.Fields() {
-		parts[i] = fmt.Sprintf("%s: %s", f.Name, TypeName(f.Type))
-	}
-	return "{" + strings.Join(parts, ", ") + "}"
-}
-
 // hashable reports whether values of type dt can be keys (group_by, key_by, joins, dedup).
 // Dictionary keys are decoded first (see keyExpr), so a dictionary type is not hashable here.
-func hashable(dt arrow.DataType) bool { return hashableType(dt) }
+func hashable(dt arrow.DataType) bool { return expr.HashableType(dt) }
 
 // keyExpr prepares a key expression: a dictionary-encoded key is decoded to its values,
 // which are what the key means (and what the output column holds).
-func keyExpr(bk bound) bound {
-	bk.cexpr = decodeDictionary(bk.cexpr)
+func keyExpr(bk expr.Bound) expr.Bound {
+	bk.Expr = expr.DecodeDictionary(bk.Expr)
 	return bk
 }
 
 // require computes the columns each scan must read: only those some operator above uses.
 // need is the set of output columns of n that are used; nil means all.
-func (b *binder) require(n *Node, ln *lnode, need map[string]bool) {
-	refs := func(es ...*Expr) map[string]bool {
-		m := map[string]bool{}
-		for _, e := range es {
-			collectCols(e, m)
-		}
-		return m
-	}
-	union := func(a, c map[string]bool) map[string]bool {
-		if a == nil {
-			return nil
-		}
-		for k := range c {
-			a[k] = true
-		}
-		return a
-	}
-	switch n.Op {
-	case "scan_parquet":
-		if need == nil {
-			return
-		}
-		if n.EventTime != "" {
-			need[n.EventTime] = true
-		}
-		var cols []string
-		for _, f := range ln.schema.Fields() {
-			if need[f.Name] {
-				cols = append(cols, f.Name)
-			}
-		}
-		if len(cols) == 0 && ln.schema.NumFields() > 0 {
-			cols = []string{ln.schema.Field(0).Name} // row counts still need one column
-		}
-		b.columns[n] = cols
-	case "filter":
-		b.require(n.Input, ln.inputs[0], union(need, refs(n.Predicate)))
-	case "select":
-		b.require(n.Input, ln.inputs[0], refs(n.Exprs...))
-	case "with_columns":
-		var m map[string]bool
-		if need != nil {
-			m = map[string]bool{}
-			defined := map[string]bool{}
-			for _, e := range n.Exprs {
-				defined[outputName(e)] = true
-			}
-			for k := range need {
-				if !defined[k] {
-					m[k] = true
-				}
-			}
-			union(m, refs(n.Exprs...))
-		}
-		b.require(n.Input, ln.inputs[0], m)
-	case "aggregate":
-		b.require(n.Input, ln.inputs[0], refs(append(append([]*Expr{}, n.Keys...), n.Aggs...)...))
-	case "window_agg":
-		if ln.lateOutput {
-			b.require(n.Input, ln.inputs[0], nil)
-			return
-		}
-		m := refs(append(append([]*Expr{}, n.Keys...), n.Aggs...)...)
-		if ln.winTime != "" {
-			m[ln.winTime] = true
-		}
-		b.require(n.Input, ln.inputs[0], m)
-	case "union":
-		for i, sub := range n.Inputs {
-			var m map[string]bool
-			if need != nil {
-				m = map[string]bool{}
-				for k := range need {
-					m[k] = true
-				}
-			}
-			b.require(sub, ln.inputs[i], m)
-		}
-	case "limit":
-		b.require(n.Input, ln.inputs[0], need)
-	case "map_batches":
-		b.require(n.Input, ln.inputs[0], nil) // the function sees every column
-	case "dedup", "topn":
-		b.require(n.Input, ln.inputs[0], nil)
-	case "join":
-		b.require(n.Inputs[0], ln.inputs[0], nil)
-		b.require(n.Inputs[1], ln.inputs[1], nil)
-	case "write_parquet":
-		b.require(n.Input, ln.inputs[0], nil)
-	}
+func (b *binder) require(n *plan.Node, ln *lnode, need map[string]bool) {
+	logicalOps[n.Op].require(b, n, ln, need)
 }
 
-func collectCols(e *Expr, m map[string]bool) {
+// refs is the set of columns expressions read.
+func refs(es ...*plan.Expr) map[string]bool {
+	m := map[string]bool{}
+	for _, e := range es {
+		collectCols(e, m)
+	}
+	return m
+}
+
+// union adds c to a (nil: all columns, which stays nil).
+func union(a, c map[string]bool) map[string]bool {
+	if a == nil {
+		return nil
+	}
+	for k := range c {
+		a[k] = true
+	}
+	return a
+}
+
+func collectCols(e *plan.Expr, m map[string]bool) {
 	if e == nil {
 		return
 	}
@@ -529,282 +175,42 @@ func collectCols(e *Expr, m map[string]bool) {
 }
 
 // bindEventTime applies a source's event_time settings.
-func (b *binder) bindEventTime(n *Node, ln *lnode) error {
-	spec, err := sourceEventTime(n, ln.schema, ln.name)
+func (b *binder) bindEventTime(n *plan.Node, ln *lnode) error {
+	spec, err := runtime.SourceEventTime(n, ln.schema, ln.name)
 	if err != nil {
 		return err
 	}
 	if spec != nil {
-		ln.wm, ln.timeCol = spec, spec.column
+		ln.wm, ln.timeCol = spec, spec.Column
 	}
 	return nil
 }
 
-// bindGenerator builds a datagen or nexmark source.
-func (b *binder) bindGenerator(n *Node, ln *lnode) error {
-	if n.Rate < 0 {
-		return rberr.New(rberr.Plan, "%s: the rate must be positive, got %v", ln.name, n.Rate)
-	}
-	ln.rate, ln.count = n.Rate, -1
-	if n.Count != nil {
-		if *n.Count < 0 {
-			return rberr.New(rberr.Plan, "%s: the number of rows must not be negative, got %d", ln.name, *n.Count)
-		}
-		ln.count = *n.Count
-	}
-	spacing := int64(n.Rate)
-	var err error
-	if n.Op == "nexmark" {
-		ln.genEvents = true
-		if spacing == 0 {
-			spacing = 100_000
-		}
-		ln.gen, err = gen.NewNexmark(gen.NexmarkConfig{Seed: n.Seed, EventsPerSecond: spacing}, n.Kind)
-		if err != nil {
-			return rberr.Wrap(rberr.KindOf(err), err, "%s", ln.name)
-		}
-		if n.EventTime == "" {
-			// The standard Nexmark watermark: event time minus 4 seconds.
-			n2 := *n
-			n2.EventTime = "date_time"
-			if n2.MaxOutOfOrderness == "" {
-				n2.MaxOutOfOrderness = "4s"
-			}
-			n = &n2
-		}
-	} else {
-		if len(n.Fields) == 0 {
-			return rberr.New(rberr.Plan, "%s: no fields given", ln.name)
-		}
-		fields := make([]arrow.Field, len(n.Fields))
-		specs := map[string]gen.FieldSpec{}
-		for i, f := range n.Fields {
-			dt, err := ParseType(f.Type)
-			if err != nil {
-				return rberr.Wrap(rberr.Plan, err, "%s: field %q", ln.name, f.Name)
-			}
-			fields[i] = arrow.Field{Name: f.Name, Type: dt, Nullable: f.Nulls > 0}
-			specs[f.Name] = gen.FieldSpec{Kind: f.Kind, Min: f.Min, Max: f.Max, Length: f.Length, Nulls: f.Nulls}
-		}
-		if spacing == 0 {
-			spacing = 1000
-		}
-		ln.gen, err = gen.NewDatagen(arrow.NewSchema(fields, nil), gen.DatagenConfig{Seed: n.Seed, RowsPerSecond: spacing, Fields: specs})
-		if err != nil {
-			return rberr.Wrap(rberr.KindOf(err), err, "%s", ln.name)
-		}
-	}
-	ln.schema = ln.gen.Schema()
-	if err := b.bindEventTime(n, ln); err != nil {
-		return err
-	}
-	if ln.wm != nil {
-		// Nexmark's date_time and every datagen timestamp or date column carry the row's
-		// event time, non-decreasing in the sequence index.
-		id := ln.schema.Field(ln.schema.FieldIndices(ln.wm.column)[0]).Type.ID()
-		ln.genTime = (n.Op == "nexmark" && ln.wm.column == "date_time") ||
-			(n.Op == "datagen" && (id == arrow.TIMESTAMP || id == arrow.DATE32))
-	}
-	return nil
-}
-
-// bindWindow validates a window aggregation.
-func (b *binder) bindWindow(n *Node, ln, in *lnode) error {
-	name := ln.name
-	if n.Window == nil {
-		return rberr.New(rberr.Plan, "%s: no window given", name)
-	}
-	win, err := compileWindower(n.Window, name)
-	if err != nil {
-		return err
-	}
-	ln.win, ln.winDef = win, n.Window
-	switch n.Window.Time {
-	case "", "event":
-	case "processing":
-		ln.processing = true
-	default:
-		return rberr.New(rberr.Plan, "%s: window time must be \"event\" or \"processing\", got %q", name, n.Window.Time)
-	}
-	if ln.processing && win.kind == "session" {
-		return rberr.New(rberr.Plan, "%s: session windows need event time", name)
-	}
-	timeType := arrow.DataType(&arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"})
-	if !ln.processing {
-		col := n.Window.On
-		if col == "" {
-			col = in.timeCol
-		}
-		if col == "" {
-			return rberr.New(rberr.Plan, "%s: the input has no event time; pass event_time=<column> to the source, or window(..., on=<column>)", name)
-		}
-		idx := in.schema.FieldIndices(col)
-		if len(idx) == 0 {
-			return (&compileScope{schema: in.schema, op: name}).columnNotFound(col)
-		}
-		timeType = in.schema.Field(idx[0]).Type
-		if !timeColumnOK(timeType) {
-			return rberr.New(rberr.Type, "%s: event time column %q is %s; it must be a timestamp, a date or int64 epoch milliseconds", name, col, TypeName(timeType))
-		}
-		ln.winTime = col
-	}
-	if n.AllowedLateness != "" {
-		if ln.processing {
-			return rberr.New(rberr.Plan, "%s: allowed_lateness applies to event-time windows only", name)
-		}
-		d, err := parseDuration(n.AllowedLateness)
-		if err != nil || d < 0 {
-			return rberr.New(rberr.Plan, "%s: allowed_lateness: %v", name, errOrNegative(err))
-		}
-		ln.lateness = d
-	}
-	switch n.Output {
-	case "", "results":
-	case "late":
-		ln.lateOutput = true
-	default:
-		return rberr.New(rberr.Plan, "%s: output must be \"results\" or \"late\", got %q", name, n.Output)
-	}
-	scope := &compileScope{schema: in.schema, op: name}
-	seen := map[string]bool{"window_start": true, "window_end": true}
-	var keyFields, aggFields []arrow.Field
+func (b *binder) compileKeys(n *plan.Node, ln, in *lnode, what string) error {
+	scope := &expr.CompileScope{Schema: in.schema, Op: ln.name}
 	for _, k := range n.Keys {
-		bk, err := scope.compileNamed(k)
+		bk, err := scope.CompileNamed(k)
 		if err != nil {
 			return err
 		}
 		bk = keyExpr(bk)
 		if !hashable(bk.Type()) {
-			return rberr.New(rberr.Type, "%s: cannot key by %s of type %s", name, bk, TypeName(bk.Type()))
-		}
-		if seen[bk.name] {
-			return rberr.New(rberr.Plan, "%s: the key %q is given twice or clashes with window_start/window_end", name, bk.name)
-		}
-		seen[bk.name] = true
-		ln.keys = append(ln.keys, bk)
-		keyFields = append(keyFields, arrow.Field{Name: bk.name, Type: bk.Type(), Nullable: true})
-	}
-	if len(n.Aggs) == 0 {
-		return rberr.New(rberr.Plan, "%s: no aggregations given to agg(...)", name)
-	}
-	for _, a := range n.Aggs {
-		spec, err := compileAgg(scope, a)
-		if err != nil {
-			return err
-		}
-		if seen[spec.name] {
-			return rberr.New(rberr.Plan, "%s: the output column %q is produced twice; give one of them another name with .alias(...)", name, spec.name)
-		}
-		seen[spec.name] = true
-		ln.aggs = append(ln.aggs, spec)
-		aggFields = append(aggFields, arrow.Field{Name: spec.name, Type: spec.outType, Nullable: true})
-	}
-	if ln.lateOutput {
-		ln.schema, ln.timeCol = in.schema, in.timeCol
-		return nil
-	}
-	fields := append(keyFields, arrow.Field{Name: "window_start", Type: timeType}, arrow.Field{Name: "window_end", Type: timeType})
-	ln.schema = arrow.NewSchema(append(fields, aggFields...), nil)
-	ln.timeCol = ""
-	return nil
-}
-
-func (b *binder) compileKeys(n *Node, ln, in *lnode, what string) error {
-	scope := &compileScope{schema: in.schema, op: ln.name}
-	for _, k := range n.Keys {
-		bk, err := scope.compileNamed(k)
-		if err != nil {
-			return err
-		}
-		bk = keyExpr(bk)
-		if !hashable(bk.Type()) {
-			return rberr.New(rberr.Type, "%s: cannot %s by %s of type %s", ln.name, what, bk, TypeName(bk.Type()))
+			return rberr.New(rberr.Type, "%s: cannot %s by %s of type %s", ln.name, what, bk, expr.TypeName(bk.Type()))
 		}
 		ln.keys = append(ln.keys, bk)
 	}
 	return nil
 }
 
-// bindDedup validates a deduplication: keys and the event-time bound.
-func (b *binder) bindDedup(n *Node, ln, in *lnode) error {
-	if len(n.Keys) == 0 {
-		return rberr.New(rberr.Plan, "%s: give the columns that identify duplicates", ln.name)
+// single binds the one input of an operator that takes one.
+func (b *binder) single(n *plan.Node, ln *lnode) (*lnode, error) {
+	if n.Input == nil {
+		return nil, rberr.New(rberr.Plan, "%s: missing input", ln.name)
 	}
-	if err := b.compileKeys(n, ln, in, "deduplicate"); err != nil {
-		return err
-	}
-	if in.timeCol == "" {
-		return rberr.New(rberr.Plan, "%s: the input has no event time; pass event_time=<column> to the source", ln.name)
-	}
-	ln.within = math.MaxInt64
-	if n.Within != "" {
-		d, err := parseDuration(n.Within)
-		if err != nil || d <= 0 {
-			return rberr.New(rberr.Plan, "%s: within: %v", ln.name, errOrNegative(err))
-		}
-		ln.within = d
-	}
-	ln.schema, ln.timeCol = in.schema, in.timeCol
-	return nil
-}
-
-// bindTopN validates a top-N per partition and window.
-func (b *binder) bindTopN(n *Node, ln, in *lnode) error {
-	if n.N == nil || *n.N <= 0 {
-		return rberr.New(rberr.Plan, "%s: n must be a positive number of rows", ln.name)
-	}
-	if n.OrderBy == nil {
-		return rberr.New(rberr.Plan, "%s: give the column to rank by", ln.name)
-	}
-	if err := b.compileKeys(n, ln, in, "rank"); err != nil {
-		return err
-	}
-	scope := &compileScope{schema: in.schema, op: ln.name}
-	ob, err := scope.compile(n.OrderBy)
+	in, err := b.bind(n.Input)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	ob = decodeDictionary(ob) // ranks by the values
-	if t := ob.Type(); !isNumeric(t) && !isString(t) && !isTemporal(t) && t.ID() != arrow.BOOL {
-		return rberr.New(rberr.Type, "%s: cannot rank by %s of type %s", ln.name, ob, TypeName(t))
-	}
-	ln.orderBy, ln.descending, ln.withTies, ln.limit = ob, n.Descending, n.WithTies, *n.N
-	fields := append([]arrow.Field{}, in.schema.Fields()...)
-	if n.Window != nil {
-		if ln.win, err = compileWindower(n.Window, ln.name); err != nil {
-			return err
-		}
-		if ln.win.kind == "session" {
-			return rberr.New(rberr.Plan, "%s: top-N takes tumbling, sliding or cumulate windows", ln.name)
-		}
-		col := n.Window.On
-		if col == "" {
-			col = in.timeCol
-		}
-		if col == "" {
-			return rberr.New(rberr.Plan, "%s: the input has no event time; pass event_time=<column> to the source", ln.name)
-		}
-		idx := in.schema.FieldIndices(col)
-		if len(idx) == 0 {
-			return (&compileScope{schema: in.schema, op: ln.name}).columnNotFound(col)
-		}
-		ln.winTime, ln.topWindow = col, true
-		tt := in.schema.Field(idx[0]).Type
-		if in.schema.HasField("window_start") || in.schema.HasField("window_end") {
-			return rberr.New(rberr.Plan, "%s: the input already has window_start/window_end columns; rank them with top_n on the window result", ln.name)
-		}
-		fields = append(fields, arrow.Field{Name: "window_start", Type: tt}, arrow.Field{Name: "window_end", Type: tt})
-	} else {
-		for _, c := range []string{"window_start", "window_end"} {
-			if !in.schema.HasField(c) {
-				return rberr.New(rberr.Plan, "%s: without a window, top-N ranks the rows of each window of a window result, but the input has no %q column", ln.name, c)
-			}
-		}
-	}
-	if in.schema.HasField("rank") {
-		return rberr.New(rberr.Plan, "%s: the input already has a column named \"rank\"", ln.name)
-	}
-	fields = append(fields, arrow.Field{Name: "rank", Type: arrow.PrimitiveTypes.Int64})
-	ln.schema = arrow.NewSchema(fields, nil)
-	return nil
+	ln.inputs = []*lnode{in}
+	return in, nil
 }

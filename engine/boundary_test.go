@@ -11,6 +11,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/riverbed-engine/riverbed/engine/runtime"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
 
@@ -62,7 +63,7 @@ func (r *blockingReader) Next() bool {
 
 const scanPlan = `{"version": 1, "root": {"op": "scan_arrow", "source": 0}, "options": {"parallelism": 1}}`
 
-func waitEnd(t *testing.T, j *Job) error {
+func waitEnd(t *testing.T, j *runtime.Job) error {
 	t.Helper()
 	res := make(chan error, 1)
 	go func() { res <- j.Wait() }()
@@ -134,9 +135,9 @@ func TestUnreadJobQueuesAreBoundedInBytes(t *testing.T) {
 	var used int64
 	for i := 0; i < 20; i++ {
 		time.Sleep(25 * time.Millisecond)
-		j.budget.mu.Lock()
-		used = max(used, j.budget.used)
-		j.budget.mu.Unlock()
+		j.Budget.Mu.Lock()
+		used = max(used, j.Budget.Used)
+		j.Budget.Mu.Unlock()
 	}
 	// Three queues (two filter subtasks, the collector) and the results channel may each
 	// take one batch beyond the budget.

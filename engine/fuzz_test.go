@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/riverbed-engine/riverbed/engine/ops/agg"
+	"github.com/riverbed-engine/riverbed/engine/plan"
 )
 
 // fuzzSchema is the input every fuzzed plan reads (scan_arrow sources 0 and 1): one column of
@@ -97,7 +99,7 @@ func FuzzBindPlans(f *testing.F) {
 	f.Add(bytes.Repeat([]byte{7, 1, 200, 13, 4}, 20))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		g := &planGen{data: data}
-		doc, err := json.Marshal(&Plan{Version: PlanVersion, Root: g.node(4), Options: Options{Parallelism: 1 + g.pick(4)}})
+		doc, err := json.Marshal(&plan.Plan{Version: plan.PlanVersion, Root: g.node(4), Options: plan.Options{Parallelism: 1 + g.pick(4)}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -129,27 +131,27 @@ var (
 	genDurations = []string{"", "0s", "1s", "10s", "-5s", "1mo", "1y", "250ms", "9999999999d", "x"}
 )
 
-func (g *planGen) expr(depth int) *Expr {
+func (g *planGen) expr(depth int) *plan.Expr {
 	switch k := g.pick(7); {
 	case k == 0 || depth <= 0:
 		c := g.of(genColumns...)
-		return &Expr{Col: &c}
+		return &plan.Expr{Col: &c}
 	case k == 1:
 		lits := []string{`0`, `-1`, `18446744073709551615`, `9223372036854775807`, `1.5`, `"010"`, `""`, `true`, `null`, `1e400`, `[1]`}
-		return &Expr{Lit: json.RawMessage(g.of(lits...)), Type: g.of(genTypes...)}
+		return &plan.Expr{Lit: json.RawMessage(g.of(lits...)), Type: g.of(genTypes...)}
 	case k == 2:
 		a := g.of("n", "total", "k", "")
-		return &Expr{Alias: &a, Args: []*Expr{g.expr(depth - 1)}}
+		return &plan.Expr{Alias: &a, Args: []*plan.Expr{g.expr(depth - 1)}}
 	case k == 3:
-		return &Expr{Cast: g.of(genTypes...), Args: []*Expr{g.expr(depth - 1)}}
+		return &plan.Expr{Cast: g.of(genTypes...), Args: []*plan.Expr{g.expr(depth - 1)}}
 	case k == 4:
-		e := &Expr{Agg: g.of(append([]string{"nope"}, Aggregations...)...)}
+		e := &plan.Expr{Agg: g.of(append([]string{"nope"}, agg.Aggregations...)...)}
 		if e.Agg != "count" || g.pick(2) == 0 {
-			e.Args = []*Expr{g.expr(depth - 1)}
+			e.Args = []*plan.Expr{g.expr(depth - 1)}
 		}
 		return e
 	default:
-		e := &Expr{Fn: g.of(genFns...)}
+		e := &plan.Expr{Fn: g.of(genFns...)}
 		for n := g.pick(4); n > 0; n-- {
 			e.Args = append(e.Args, g.expr(depth-1))
 		}
@@ -160,27 +162,27 @@ func (g *planGen) expr(depth int) *Expr {
 	}
 }
 
-func (g *planGen) exprs(depth int) []*Expr {
-	var out []*Expr
+func (g *planGen) exprs(depth int) []*plan.Expr {
+	var out []*plan.Expr
 	for n := g.pick(4); n > 0; n-- {
 		out = append(out, g.expr(depth))
 	}
 	return out
 }
 
-func (g *planGen) window() *WindowDef {
+func (g *planGen) window() *plan.WindowDef {
 	if g.pick(4) == 0 {
 		return nil
 	}
-	return &WindowDef{Kind: g.of("tumbling", "sliding", "session", "cumulate", "bogus"),
+	return &plan.WindowDef{Kind: g.of("tumbling", "sliding", "session", "cumulate", "bogus"),
 		Size: g.of(genDurations...), Slide: g.of(genDurations...), Gap: g.of(genDurations...),
 		Step: g.of(genDurations...), Offset: g.of(genDurations...), Time: g.of("", "event", "processing", "x"),
 		On: g.of(genColumns...)}
 }
 
-func (g *planGen) node(depth int) *Node {
+func (g *planGen) node(depth int) *plan.Node {
 	if depth <= 0 || g.pick(5) == 0 {
-		n := &Node{Op: "scan_arrow", Source: g.pick(3)}
+		n := &plan.Node{Op: "scan_arrow", Source: g.pick(3)}
 		if g.pick(2) == 0 {
 			n.EventTime = g.of(genColumns...)
 			n.MaxOutOfOrderness = g.of(genDurations...)
@@ -188,10 +190,10 @@ func (g *planGen) node(depth int) *Node {
 		}
 		return n
 	}
-	n := &Node{Op: g.of("filter", "select", "with_columns", "aggregate", "union", "limit", "window_agg", "join", "dedup", "topn", "map_batches", "datagen", "nexmark", "bogus")}
+	n := &plan.Node{Op: g.of("filter", "select", "with_columns", "aggregate", "union", "limit", "window_agg", "join", "dedup", "topn", "map_batches", "datagen", "nexmark", "bogus")}
 	switch n.Op {
 	case "union", "join":
-		n.Inputs = []*Node{g.node(depth - 1), g.node(depth - 1)}
+		n.Inputs = []*plan.Node{g.node(depth - 1), g.node(depth - 1)}
 		n.How = g.of("window", "interval", "asof", "inner")
 		n.LeftOn, n.RightOn = g.exprs(1), g.exprs(1)
 		n.Lower, n.Upper = g.of(genDurations...), g.of(genDurations...)
@@ -201,7 +203,7 @@ func (g *planGen) node(depth int) *Node {
 		n.Rate = float64(g.pick(3)) * 1000
 		c := int64(g.pick(100))
 		n.Count = &c
-		n.Fields = []FieldDef{{Name: g.of(genColumns...), Type: g.of(genTypes...), Kind: g.of("", "sequence", "random")}}
+		n.Fields = []plan.FieldDef{{Name: g.of(genColumns...), Type: g.of(genTypes...), Kind: g.of("", "sequence", "random")}}
 	default:
 		n.Input = g.node(depth - 1)
 	}
@@ -221,7 +223,7 @@ func (g *planGen) node(depth int) *Node {
 	n.Descending = g.pick(2) == 0
 	if n.Op == "map_batches" {
 		n.UDF = 1
-		n.Schema = []FieldDef{{Name: g.of(genColumns...), Type: g.of(genTypes...)}}
+		n.Schema = []plan.FieldDef{{Name: g.of(genColumns...), Type: g.of(genTypes...)}}
 	}
 	return n
 }

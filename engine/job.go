@@ -2,77 +2,20 @@ package engine
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"errors"
-	"io"
-	"os"
-	"runtime/debug"
 	"sync"
-	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
-	"github.com/riverbed-engine/riverbed/batch"
+	"github.com/riverbed-engine/riverbed/engine/ops/sink"
+	"github.com/riverbed-engine/riverbed/engine/plan"
+	"github.com/riverbed-engine/riverbed/engine/runtime"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
 
-// Job is a running plan. Its results are read with Next until io.EOF; Cancel stops it.
-// All methods are safe for concurrent use.
-type Job struct {
-	id       string
-	schema   *arrow.Schema
-	mem      memory.Allocator
-	ctx      context.Context
-	cancel   context.CancelCauseFunc
-	results  chan arrow.RecordBatch
-	done     chan struct{}
-	err      error
-	progress Progress
-
-	stopSources atomic.Bool // set once sources must stop reading (stop, limit)
-	stopOnce    sync.Once
-	stopped     chan struct{} // closed when stopSources is set, to interrupt paced waits
-	stopNoDrain atomic.Bool
-	budget      *budget
-	metrics     registry
-	unbounded   bool
-
-	mu      sync.Mutex
-	writers []*batch.ParquetWriter
-}
-
-// Progress counts a job's work; read it with Snapshot.
-type Progress struct {
-	rowsRead     atomic.Int64
-	rowsOut      atomic.Int64
-	splitsDone   atomic.Int64
-	splitsPruned atomic.Int64
-	filesDone    atomic.Int64
-	TotalRows    int64
-	TotalSplits  int64
-	TotalFiles   int64
-	fileSplits   []atomic.Int64 // splits left per file index
-}
-
-// ProgressSnapshot is a consistent-enough copy of a job's progress counters.
-type ProgressSnapshot struct {
-	RowsRead, RowsOut, SplitsDone, SplitsPruned, FilesDone int64
-	TotalRows, TotalSplits, TotalFiles                     int64
-	Done                                                   bool
-}
-
-func (p *Progress) splitDone(file int) {
-	p.splitsDone.Add(1)
-	if file >= 0 && file < len(p.fileSplits) && p.fileSplits[file].Add(-1) == 0 {
-		p.filesDone.Add(1)
-	}
-}
-
 // Explain binds a plan and describes its logical and physical form without running it.
 func Explain(doc []byte, inputs []*arrow.Schema) (string, error) {
-	p, err := ParsePlan(doc)
+	p, err := plan.ParsePlan(doc)
 	if err != nil {
 		return "", err
 	}
@@ -96,7 +39,7 @@ func Explain(doc []byte, inputs []*arrow.Schema) (string, error) {
 		}
 	}()
 	g := newGraph(p.Options, readers)
-	if g.batch, err = resolveRuntimeMode(p.Options.RuntimeMode, root); err != nil {
+	if g.Batch, err = resolveRuntimeMode(p.Options.RuntimeMode, root); err != nil {
 		return "", err
 	}
 	f, err := g.build(root, nil)
@@ -104,17 +47,17 @@ func Explain(doc []byte, inputs []*arrow.Schema) (string, error) {
 		return "", err
 	}
 	if root.op != "write_parquet" {
-		out := g.newStage("collect", 1, edge{from: f.st, part: partGather})
+		out := g.NewStage("collect", 1, runtime.Edge{From: f.st, Part: runtime.PartGather})
 		g.addReorder(out, f)
 	}
-	return "logical plan:\n" + explainLogical(root, "  ") + "\nphysical plan:\n" + g.explain(), nil
+	return "logical plan:\n" + explainLogical(root, "  ") + "\nphysical plan:\n" + g.Explain(), nil
 }
 
 // Start validates a plan and starts running it. inputs are the Arrow streams that the
 // plan's scan_arrow operators read, by index; Start takes ownership of them (they are
 // released when the job ends, or now if Start fails). mem allocates every buffer the job
 // produces.
-func Start(ctx context.Context, doc []byte, inputs []array.RecordReader, mem memory.Allocator) (_ *Job, err error) {
+func Start(ctx context.Context, doc []byte, inputs []array.RecordReader, mem memory.Allocator) (_ *runtime.Job, err error) {
 	owned := append([]array.RecordReader(nil), inputs...)
 	var releaseOnce sync.Once
 	releaseInputs := func() {
@@ -131,7 +74,7 @@ func Start(ctx context.Context, doc []byte, inputs []array.RecordReader, mem mem
 			releaseInputs()
 		}
 	}()
-	p, err := ParsePlan(doc)
+	p, err := plan.ParsePlan(doc)
 	if err != nil {
 		return nil, err
 	}
@@ -146,107 +89,42 @@ func Start(ctx context.Context, doc []byte, inputs []array.RecordReader, mem mem
 	var replace []string
 	appending := false
 	if root.op == "write_parquet" {
-		replace, appending, err = checkOutputDir(root.path, planMode(p.Root), root.inputs[0].schema)
+		replace, appending, err = sink.CheckOutputDir(root.path, planMode(p.Root), root.inputs[0].schema)
 		if err != nil {
 			return nil, err
 		}
 	}
 	g := newGraph(p.Options, append([]array.RecordReader(nil), inputs...))
-	if g.batch, err = resolveRuntimeMode(p.Options.RuntimeMode, root); err != nil {
+	if g.Batch, err = resolveRuntimeMode(p.Options.RuntimeMode, root); err != nil {
 		return nil, err
 	}
 	f, err := g.build(root, nil)
 	if err != nil {
 		return nil, err
 	}
-	jctx, cancel := context.WithCancelCause(ctx)
-	j := &Job{id: newJobID(), schema: root.schema, mem: mem, ctx: jctx, cancel: cancel,
-		results: make(chan arrow.RecordBatch, 4), done: make(chan struct{}), stopped: make(chan struct{}),
-		budget: newBudget(p.Options.BufferBytes)}
-	j.progress.TotalRows = g.totalRows
-	j.progress.TotalSplits = int64(g.totalSplits)
-	j.progress.TotalFiles = int64(len(g.files))
-	j.progress.fileSplits = make([]atomic.Int64, len(g.files))
+	j := runtime.NewJob(ctx, root.schema, mem, p.Options.BufferBytes)
+	fileSplits := make([]int64, len(g.files))
 	fileBase := 0
 	for _, n := range collectScans(root) {
 		for _, sp := range n.dataset.Splits {
-			j.progress.fileSplits[fileBase+sp.FileIndex].Add(1)
-		}
-		for i := range n.dataset.Files {
-			if j.progress.fileSplits[fileBase+i].Load() == 0 {
-				j.progress.filesDone.Add(1)
-			}
+			fileSplits[fileBase+sp.FileIndex]++
 		}
 		fileBase += len(n.dataset.Files)
 	}
-	out := g.newStage("collect", 1, edge{from: f.st, part: partGather})
+	j.InitProgress(g.totalRows, g.totalSplits, fileSplits)
+	out := g.NewStage("collect", 1, runtime.Edge{From: f.st, Part: runtime.PartGather})
 	g.addReorder(out, f)
-	out.chain("collect", func(int) operator { return &collectOp{job: j} })
-	j.unbounded = g.unbounded
-	g.wire(4)
-	var tasks []*task
-	for _, s := range g.stages {
-		for _, t := range s.tasks {
-			t.chain = make([]operator, len(s.ops))
-			for i, mk := range s.ops {
-				t.chain[i] = mk(t.index)
-			}
-			if t.out == nil {
-				t.out = &router{sink: discard{}}
-			}
-			idx := 0
-			if s.source != nil || len(s.ops) == 0 {
-				t.metrics = append(t.metrics, j.metrics.add(newOpMetrics(s.id, idx, t.index, s.name)))
-				idx++
-			}
-			for i, name := range s.opNames {
-				t.metrics = append(t.metrics, j.metrics.add(newOpMetrics(s.id, idx+i, t.index, name)))
-			}
-			t.build()
-			t.budget = j.budget
-			tasks = append(tasks, t)
-		}
+	out.Chain("collect", func(int) runtime.Operator { return &runtime.CollectOp{Job: j} })
+	j.IsUnbounded = g.unbounded
+	var commit func() error
+	if root.op == "write_parquet" {
+		commit = func() error { return j.CommitWriters(replace, appending) }
 	}
-	go func() {
-		var err error
-		defer func() {
-			// The job always ends, whatever happens here: a panic fails it.
-			if r := recover(); r != nil {
-				j.err = rberr.New(rberr.Internal, "panic while running the job: %v\n%s", r, debug.Stack())
-				cancel(j.err)
-				releaseInputs()
-				close(j.results)
-				close(j.done)
-			}
-		}()
-		err = runTasks(jctx, cancel, tasks, func(t *task) *taskCtx {
-			tc := &taskCtx{ctx: jctx, ec: newEvalCtx(jctx, mem), job: j, subtask: t.index, parallel: t.stage.parallel}
-			if t.out != nil {
-				t.out.tc = tc
-			}
-			return tc
-		})
-		releaseInputs()
-		if err == nil && root.op == "write_parquet" {
-			err = j.commitWriters(replace, appending)
-		} else {
-			j.abortWriters()
-		}
-		if err != nil {
-			j.err = err
-			if errors.Is(err, errCancelled) || (errors.Is(err, context.Canceled) && context.Cause(jctx) == errCancelled) {
-				j.err = rberr.New(rberr.Cancelled, "the job was cancelled")
-			}
-		}
-		close(j.results)
-		close(j.done)
-	}()
+	j.Launch(g.Graph, releaseInputs, commit)
 	return j, nil
 }
 
-var errCancelled = errors.New("cancelled by the user")
-
-func planMode(n *Node) string { return n.Mode }
+func planMode(n *plan.Node) string { return n.Mode }
 
 func collectScans(n *lnode) []*lnode {
 	var out []*lnode
@@ -259,218 +137,11 @@ func collectScans(n *lnode) []*lnode {
 	return out
 }
 
-func newJobID() string {
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
-
-// Schema is the schema of the job's results.
-func (j *Job) Schema() *arrow.Schema { return j.schema }
-
-// Next returns the next result batch (the caller releases it), io.EOF after the last one,
-// or the job's error.
-func (j *Job) Next() (arrow.RecordBatch, error) {
-	rec, ok := <-j.results
-	if ok {
-		j.budget.release(batchBytes(rec))
-		return rec, nil
-	}
-	<-j.done
-	if j.err != nil {
-		return nil, j.err
-	}
-	return nil, io.EOF
-}
-
-// Cancel stops the job at once; Next then returns a Cancelled error.
-func (j *Job) Cancel() { j.cancel(errCancelled) }
-
-// Stop asks the sources to stop reading and lets the job end cleanly. With drain, the
-// end of input fires every pending window and timer (as if the input had ended); without
-// it, pending windows are dropped (as Flink's stop without --drain).
-func (j *Job) Stop(drain bool) {
-	if !drain {
-		j.stopNoDrain.Store(true)
-	}
-	j.stopReading()
-}
-
-// stopReading tells every source to stop reading, and interrupts sources that are waiting
-// (paced generators).
-func (j *Job) stopReading() {
-	j.stopOnce.Do(func() {
-		j.stopSources.Store(true)
-		close(j.stopped)
-	})
-}
-
-// Metrics returns the job's per-operator metrics.
-func (j *Job) Metrics() []OperatorMetrics { return j.metrics.snapshot() }
-
-// Unbounded reports whether some source of the job never ends by itself.
-func (j *Job) Unbounded() bool { return j.unbounded }
-
-// Wait blocks until the job has ended, discarding results not yet read, and returns its
-// error.
-func (j *Job) Wait() error {
-	for {
-		rec, err := j.Next()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		rec.Release()
-	}
-}
-
-// Close cancels the job if it is still running, waits for it and frees unread results.
-func (j *Job) Close() {
-	select {
-	case <-j.done:
-	default:
-		j.Cancel()
-	}
-	for rec := range j.results {
-		j.budget.release(batchBytes(rec))
-		rec.Release()
-	}
-	<-j.done
-}
-
-// Progress returns the job's counters.
-func (j *Job) Progress() ProgressSnapshot {
-	p := &j.progress
-	done := false
-	select {
-	case <-j.done:
-		done = true
-	default:
-	}
-	return ProgressSnapshot{RowsRead: p.rowsRead.Load(), RowsOut: p.rowsOut.Load(),
-		SplitsDone: p.splitsDone.Load(), SplitsPruned: p.splitsPruned.Load(), FilesDone: p.filesDone.Load(),
-		TotalRows: p.TotalRows, TotalSplits: p.TotalSplits, TotalFiles: p.TotalFiles, Done: done}
-}
-
-func (j *Job) addWriter(w *batch.ParquetWriter) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	j.writers = append(j.writers, w)
-}
-
-// commitWriters commits the subtasks' files. Subtasks that wrote no rows write no
-// file, except that a job writing no rows at all into a directory that keeps no other
-// Parquet files commits one empty file, so that the directory reads back as an empty
-// table with the job's schema.
-func (j *Job) commitWriters(replace []string, appending bool) error {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	var files []string
-	var rows []int64
-	total := int64(0)
-	for _, w := range j.writers {
-		total += w.Rows()
-	}
-	for i, w := range j.writers {
-		if w.Rows() == 0 && (total > 0 || appending || i > 0) {
-			_ = w.Abort() // nothing was written: no file to remove
-			continue
-		}
-		fs, n, err := w.Commit()
-		if err != nil {
-			for _, other := range j.writers {
-				_ = other.Abort()
-			}
-			return err
-		}
-		if len(fs) > 0 {
-			files = append(files, fs...)
-			for range fs {
-				rows = append(rows, n/int64(len(fs)))
-			}
-		}
-	}
-	keep := map[string]bool{}
-	for _, f := range files {
-		keep[f] = true
-	}
-	for _, old := range replace {
-		if !keep[old] {
-			if err := os.Remove(old); err != nil && !os.IsNotExist(err) {
-				return rberr.Wrap(rberr.IO, err, "write_parquet: removing the old file %q", old)
-			}
-		}
-	}
-	rec := summaryBatch(j.mem, files, rows)
-	_ = j.budget.acquire(context.Background(), batchBytes(rec), func() bool { return true })
-	j.results <- rec
-	return nil
-}
-
-func (j *Job) abortWriters() {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	for _, w := range j.writers {
-		_ = w.Abort()
-	}
-}
-
-// collectOp hands result batches to the job's reader.
-type collectOp struct {
-	baseOp
-	job *Job
-}
-
-func (o *collectOp) processBatch(m message, _ emitter) error {
-	if m.rec.NumRows() == 0 {
-		m.rec.Release()
-		return nil
-	}
-	o.job.progress.rowsOut.Add(m.rec.NumRows())
-	n := batchBytes(m.rec)
-	if err := o.job.budget.acquire(o.job.ctx, n, func() bool { return len(o.job.results) == 0 }); err != nil {
-		m.rec.Release()
-		return err
-	}
-	select {
-	case o.job.results <- m.rec:
-		return nil
-	case <-o.job.ctx.Done():
-		m.rec.Release()
-		o.job.budget.release(n)
-		return o.job.ctx.Err()
-	}
-}
-
-func (o *collectOp) processMarker(message, emitter) error  { return nil }
-func (o *collectOp) processWatermark(int64, emitter) error { return nil }
-
-type discard struct{}
-
-func (discard) emit(m message) error {
-	if m.rec != nil {
-		m.rec.Release()
-	}
-	return nil
-}
-
 // OutputSchema validates a plan and returns the schema of its results.
-func OutputSchema(p *Plan, inputs []*arrow.Schema) (*arrow.Schema, error) {
+func OutputSchema(p *plan.Plan, inputs []*arrow.Schema) (*arrow.Schema, error) {
 	root, err := Bind(p, inputs)
 	if err != nil {
 		return nil, err
 	}
 	return root.schema, nil
-}
-
-// Err returns the job's error once it has ended; nil while it runs or if it succeeded.
-func (j *Job) Err() error {
-	select {
-	case <-j.done:
-		return j.err
-	default:
-		return nil
-	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/riverbed-engine/riverbed/engine/plan"
 )
 
 // makeInput builds a table of (user_id int64, amount float64 with nulls, name utf8) split
@@ -168,7 +169,7 @@ func TestBindErrors(t *testing.T) {
 		`{"op":"aggregate","keys":[{"col":"amount"}],"aggs":[{"agg":"sum","args":[{"col":"name"}]}],"input":{"op":"scan_arrow","source":0}}`: `aggregate: cannot take the sum of col("name"): it is utf8, sum needs a numeric column`,
 	}
 	for root, want := range cases {
-		p, err := ParsePlan([]byte(`{"version":1,"root":` + root + `}`))
+		p, err := plan.ParsePlan([]byte(`{"version":1,"root":` + root + `}`))
 		if err != nil {
 			t.Fatal(err)
 		}

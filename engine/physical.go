@@ -1,439 +1,89 @@
 package engine
 
 import (
-	"fmt"
-	"runtime"
-	"strings"
-	"time"
+	goruntime "runtime"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/riverbed-engine/riverbed/engine/expr"
+	"github.com/riverbed-engine/riverbed/engine/plan"
+	"github.com/riverbed-engine/riverbed/engine/runtime"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 	"github.com/riverbed-engine/riverbed/state"
 )
 
-// stage is a set of parallel subtasks running the same chain of operators. Consecutive
-// operators that need no exchange are chained into one stage (as Flink chains them).
-type stage struct {
-	id       int
-	name     string
-	parallel int
-	ops      []func(subtask int) operator
-	opNames  []string
-	source   func(subtask int) sourceFn
-	inputs   []edge
-	tasks    []*task
-	isOutput bool
-}
-
-type edge struct {
-	from *stage
-	part partitioning
-	keys []cexpr
-}
-
 // flow is the open end of the graph while building: the stage new operators chain onto,
 // and whether its output is still in source order.
 type flow struct {
-	st       *stage
+	st       *runtime.Stage
 	ordered  bool
 	ordinals []int
 }
 
+// graph is the physical plan while it is built from the bound logical plan: the stages
+// and what the planner tracks about sources.
 type graph struct {
-	stages      []*stage
-	parallel    int
-	maxPar      int
-	batchSize   int
+	*runtime.Graph
 	inputs      []array.RecordReader
 	splitCounts map[int]int
 	ordinal     int
-	sources     []*lnode
-	writers     []*writeOp
 	totalRows   int64
 	totalSplits int
 	files       []string
 	unbounded   bool
-	batch       bool // batch runtime mode: no row is late (see resolveRuntimeMode)
 }
 
-func newGraph(opts Options, inputs []array.RecordReader) *graph {
-	g := &graph{parallel: opts.Parallelism, maxPar: opts.MaxParallelism, batchSize: opts.BatchSize,
+func newGraph(opts plan.Options, inputs []array.RecordReader) *graph {
+	g := &graph{Graph: &runtime.Graph{Parallel: opts.Parallelism, MaxPar: opts.MaxParallelism, BatchSize: opts.BatchSize},
 		inputs: inputs, splitCounts: map[int]int{}}
-	if g.parallel <= 0 {
-		g.parallel = runtime.NumCPU()
+	if g.Parallel <= 0 {
+		g.Parallel = goruntime.NumCPU()
 	}
-	if g.maxPar <= 0 {
-		g.maxPar = state.DefaultMaxParallelism
+	if g.MaxPar <= 0 {
+		g.MaxPar = state.DefaultMaxParallelism
 	}
-	if g.parallel > g.maxPar {
-		g.parallel = g.maxPar
+	if g.Parallel > g.MaxPar {
+		g.Parallel = g.MaxPar
 	}
-	if g.batchSize <= 0 {
-		g.batchSize = 65536
+	if g.BatchSize <= 0 {
+		g.BatchSize = 65536
 	}
 	return g
 }
 
-func (g *graph) newStage(name string, parallel int, inputs ...edge) *stage {
-	s := &stage{id: len(g.stages), name: name, parallel: parallel, inputs: inputs}
-	g.stages = append(g.stages, s)
-	return s
-}
-
-func (s *stage) chain(name string, f func(int) operator) {
-	s.ops = append(s.ops, f)
-	s.opNames = append(s.opNames, name)
-	if len(s.opNames) == 1 && s.source == nil {
-		s.name = name
-	}
-}
-
 // build turns a bound logical tree into stages and returns its open end.
 func (g *graph) build(n *lnode, filterAbove *lnode) (flow, error) {
-	switch n.op {
-	case "scan_parquet":
-		ord := g.ordinal
-		g.ordinal++
-		src := &parquetSource{ordinal: ord, ds: n.dataset, projection: n.projection, batchSize: g.batchSize}
-		if n.wm != nil {
-			readCol := n.schema.FieldIndices(n.wm.column)[0]
-			statCol := n.dataset.Schema.FieldIndices(n.wm.column)[0]
-			src.clock = newSplitClock(n.dataset, statCol, readCol, n.wm.bound, n.schema.Field(readCol).Type, g.batch)
-		}
-		if filterAbove != nil {
-			src.prune = &pruner{pred: filterAbove.predExpr, schema: n.dataset.Schema}
-		}
-		p := min(g.parallel, max(1, len(n.dataset.Splits)))
-		st := g.newStage(fmt.Sprintf("scan_parquet(%d files)", len(n.dataset.Files)), p)
-		st.source = func(int) sourceFn { return src.run }
-		g.splitCounts[ord] = len(n.dataset.Splits)
-		for _, sp := range n.dataset.Splits {
-			g.totalRows += sp.NumRows
-		}
-		g.totalSplits += len(n.dataset.Splits)
-		g.files = append(g.files, n.dataset.Files...)
-		return flow{st: st, ordered: true, ordinals: []int{ord}}, nil
-	case "scan_arrow":
-		ord := g.ordinal
-		g.ordinal++
-		if n.source >= len(g.inputs) || g.inputs[n.source] == nil {
-			return flow{}, rberr.New(rberr.Plan, "input stream %d is used twice in one plan; a stream can be read once", n.source)
-		}
-		src := &arrowSource{ordinal: ord, reader: g.inputs[n.source], batchSize: g.batchSize}
-		if !g.batch {
-			src.wm = sourceWatermark(n)
-		}
-		if n.wm != nil && !g.batch {
-			src.idle = time.Duration(n.wm.idle) * time.Microsecond
-		}
-		g.inputs[n.source] = nil
-		st := g.newStage("scan_arrow", 1)
-		st.source = func(int) sourceFn { return src.run }
-		g.splitCounts[ord] = -1
-		f := flow{st: st, ordered: true, ordinals: []int{ord}}
-		if g.parallel > 1 {
-			f.st = g.newStage("rebalance", g.parallel, edge{from: st, part: partSplit})
-		}
-		return f, nil
-	case "datagen", "nexmark":
-		ord := g.ordinal
-		g.ordinal++
-		block := pacedBlock(n.rate, g.batchSize, g.parallel)
-		blocks := int64(-1)
-		if n.count >= 0 {
-			blocks = (n.count + block - 1) / block
-			g.totalRows += n.count
-			g.totalSplits += int(blocks)
-		} else {
-			g.unbounded = true
-		}
-		p := g.parallel
-		if blocks >= 0 && int64(p) > max(1, blocks) {
-			p = int(max(1, blocks))
-		}
-		src := &genSource{ordinal: ord, gen: n.gen, count: n.count, rate: n.rate, block: block, parallel: p}
-		if !g.batch {
-			src.wm = sourceWatermark(n)
-		} else if n.genTime {
-			dt := n.schema.Field(n.schema.FieldIndices(n.wm.column)[0]).Type
-			gn := n.gen
-			src.safe = func(i int64) int64 { return safeWatermark(gn.EventTime(i), dt) }
-		}
-		st := g.newStage(n.op, p)
-		st.source = func(subtask int) sourceFn {
-			return func(tc *taskCtx, out emitter) error { return src.run(tc, subtask, out) }
-		}
-		g.splitCounts[ord] = int(blocks)
-		return flow{st: st, ordered: true, ordinals: []int{ord}}, nil
-	case "window_agg":
-		in, err := g.build(n.inputs[0], nil)
-		if err != nil {
-			return in, err
-		}
-		keys, types := keyExprs(n.keys)
-		p := g.parallel
-		if len(keys) == 0 {
-			p = 1
-		}
-		timeIdx := -1
-		var timeType arrow.DataType = &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}
-		if !n.processing {
-			timeIdx = n.inputs[0].schema.FieldIndices(n.winTime)[0]
-			timeType = n.inputs[0].schema.Field(timeIdx).Type
-		}
-		st := g.newStage("window_agg", p, edge{from: in.st, part: partHash, keys: keys})
-		name := fmt.Sprintf("window_agg(%s)", n.winDef.Kind)
-		if n.lateOutput {
-			name += " late rows" // its late_records are its output, not dropped rows
-		}
-		if n.win.kind == "session" {
-			st.chain(name, func(int) operator {
-				return &sessionAggOp{name: n.name, keys: keys, keyTypes: types, aggs: n.aggs, schema: n.schema,
-					gap: n.win.gap, lateness: n.lateness, timeIdx: timeIdx, timeType: timeType, lateOutput: n.lateOutput, batchSize: g.batchSize}
-			})
-		} else {
-			st.chain(name, func(int) operator {
-				return &windowAggOp{name: n.name, keys: keys, keyTypes: types, aggs: n.aggs, schema: n.schema, win: n.win,
-					lateness: n.lateness, timeIdx: timeIdx, timeType: timeType, processing: n.processing,
-					lateOutput: n.lateOutput, batchSize: g.batchSize}
-			})
-		}
-		return flow{st: st}, nil
-	case "filter":
-		var above *lnode
-		if n.inputs[0].op == "scan_parquet" {
-			above = n
-		}
-		f, err := g.build(n.inputs[0], above)
-		if err != nil {
-			return f, err
-		}
-		f.st.chain("filter", func(int) operator { return &filterOp{name: n.name, pred: n.pred} })
-		return f, nil
-	case "join":
-		var edges []edge
-		js := n.join
-		for side, in := range n.inputs {
-			f, err := g.build(in, nil)
-			if err != nil {
-				return f, err
-			}
-			keys := js.leftKeys
-			if side == 1 {
-				keys = js.rightKeys
-			}
-			edges = append(edges, edge{from: f.st, part: partHash, keys: keys})
-		}
-		st := g.newStage("join", g.parallel, edges...)
-		st.chain("join("+js.how+")", func(int) operator {
-			base := joinBase{spec: js, emitSz: g.batchSize}
-			switch js.how {
-			case "window":
-				return &windowJoinOp{joinBase: base, win: js.win}
-			case "interval":
-				return &intervalJoinOp{joinBase: base}
-			}
-			return &asofJoinOp{joinBase: base}
-		})
-		return flow{st: st}, nil
-	case "dedup", "topn":
-		in, err := g.build(n.inputs[0], nil)
-		if err != nil {
-			return in, err
-		}
-		keys, types := keyExprs(n.keys)
-		p := g.parallel
-		if len(keys) == 0 {
-			p = 1
-		}
-		inSchema := n.inputs[0].schema
-		st := g.newStage(n.op, p, edge{from: in.st, part: partHash, keys: keys})
-		if n.op == "dedup" {
-			timeIdx := inSchema.FieldIndices(n.inputs[0].timeCol)[0]
-			st.chain("dedup", func(int) operator {
-				return &dedupOp{name: n.name, keys: keys, keyTypes: types, within: n.within, timeIdx: timeIdx,
-					inSchema: inSchema, batch: g.batchSize}
-			})
-			return flow{st: st}, nil
-		}
-		op := &topnOp{name: n.name, keys: keys, keyTypes: types, orderBy: n.orderBy, descending: n.descending,
-			withTies: n.withTies, n: int(n.limit), schema: n.schema, inSchema: inSchema, batchSize: g.batchSize}
-		if n.topWindow {
-			w := n.win
-			op.win = &w
-			op.timeIdx = inSchema.FieldIndices(n.winTime)[0]
-			op.timeType = inSchema.Field(op.timeIdx).Type
-		} else {
-			op.startIdx = inSchema.FieldIndices("window_start")[0]
-			op.endIdx = inSchema.FieldIndices("window_end")[0]
-		}
-		st.chain(fmt.Sprintf("top_n(%d)", n.limit), func(int) operator { c := *op; return &c })
-		return flow{st: st}, nil
-	case "map_batches":
-		f, err := g.build(n.inputs[0], nil)
-		if err != nil {
-			return f, err
-		}
-		f.st.chain("map_batches", func(int) operator { return &mapBatchesOp{name: n.name, udf: n.udf, schema: n.schema} })
-		return f, nil
-	case "select", "with_columns":
-		f, err := g.build(n.inputs[0], nil)
-		if err != nil {
-			return f, err
-		}
-		exprs := make([]cexpr, len(n.exprs))
-		for i, b := range n.exprs {
-			exprs[i] = b.cexpr
-		}
-		f.st.chain(n.op, func(int) operator { return &projectOp{name: n.name, exprs: exprs, schema: n.schema} })
-		return f, nil
-	case "aggregate":
-		in, err := g.build(n.inputs[0], nil)
-		if err != nil {
-			return in, err
-		}
-		keys, types := keyExprs(n.keys)
-		p := g.parallel
-		if len(keys) == 0 {
-			p = 1
-		}
-		st := g.newStage("aggregate", p, edge{from: in.st, part: partHash, keys: keys})
-		st.chain("aggregate", func(int) operator {
-			return &aggregateOp{name: n.name, keys: keys, keyTypes: types, aggs: n.aggs, schema: n.schema, batchSize: g.batchSize}
-		})
-		return flow{st: st}, nil
-	case "union":
-		var edges []edge
-		out := flow{ordered: true}
-		for _, in := range n.inputs {
-			f, err := g.build(in, nil)
-			if err != nil {
-				return f, err
-			}
-			edges = append(edges, edge{from: f.st, part: partSplit})
-			out.ordered = out.ordered && f.ordered
-			out.ordinals = append(out.ordinals, f.ordinals...)
-		}
-		out.st = g.newStage("union", g.parallel, edges...)
-		return out, nil
-	case "limit":
-		in, err := g.build(n.inputs[0], nil)
-		if err != nil {
-			return in, err
-		}
-		st := g.newStage("limit", 1, edge{from: in.st, part: partGather})
-		g.addReorder(st, in)
-		limit := n.limit
-		st.chain(fmt.Sprintf("limit(%d)", limit), func(int) operator { return &limitOp{n: limit, stopSrcs: in.ordered} })
-		in.st = st
-		return in, nil
-	case "write_parquet":
-		in, err := g.build(n.inputs[0], nil)
-		if err != nil {
-			return in, err
-		}
-		schema := n.inputs[0].schema
-		path := n.path
-		in.st.chain("write_parquet", func(subtask int) operator {
-			w := &writeOp{dir: path, schema: schema, subtask: subtask}
-			return w
-		})
-		return flow{st: in.st}, nil
+	if op, ok := logicalOps[n.op]; ok {
+		return op.build(g, n, filterAbove)
 	}
 	return flow{}, rberr.New(rberr.Internal, "no physical operator for %q", n.op)
 }
 
-func (g *graph) addReorder(st *stage, in flow) {
-	if !in.ordered || (in.st.parallel == 1 && len(in.ordinals) <= 1) {
+func (g *graph) addReorder(st *runtime.Stage, in flow) {
+	if !in.ordered || (in.st.Parallel == 1 && len(in.ordinals) <= 1) {
 		return
 	}
 	ords := append([]int(nil), in.ordinals...)
 	counts := g.splitCounts
-	st.chain("reorder", func(int) operator { return newReorderOp(append([]int(nil), ords...), counts) })
-}
-
-// wire creates the tasks and their channels.
-func (g *graph) wire(queue int) {
-	for _, s := range g.stages {
-		s.tasks = make([]*task, s.parallel)
-		for i := range s.tasks {
-			t := &task{stage: s, index: i}
-			if s.source == nil {
-				t.in = make(chan message, queue)
-			} else {
-				t.source = s.source(i)
-			}
-			s.tasks[i] = t
-		}
-	}
-	for _, s := range g.stages {
-		for side, e := range s.inputs {
-			for ui, up := range e.from.tasks {
-				r := &router{part: e.part, keys: e.keys, maxPar: g.maxPar, side: side}
-				if e.part == partForward {
-					t := s.tasks[ui%len(s.tasks)]
-					r.targets = []*task{t}
-					r.chIdx = []int{t.nInputs}
-					t.nInputs++
-				} else {
-					for _, t := range s.tasks {
-						r.targets = append(r.targets, t)
-						r.chIdx = append(r.chIdx, t.nInputs)
-						t.nInputs++
-					}
-				}
-				up.out = r
-			}
-		}
-	}
-}
-
-// explain renders the physical graph.
-func (g *graph) explain() string {
-	var b strings.Builder
-	mode := ModeStreaming
-	if g.batch {
-		mode = ModeBatch
-	}
-	fmt.Fprintf(&b, "runtime mode: %s\n", mode)
-	for _, s := range g.stages {
-		name := s.name
-		if s.source == nil && len(s.opNames) > 0 {
-			name = strings.Join(s.opNames, " -> ")
-		} else if len(s.opNames) > 0 {
-			name += " -> " + strings.Join(s.opNames, " -> ")
-		}
-		var ins []string
-		for _, e := range s.inputs {
-			kind := map[partitioning]string{partForward: "forward", partSplit: "rebalance", partHash: "hash", partGather: "gather"}[e.part]
-			ins = append(ins, fmt.Sprintf("%s from stage %d", kind, e.from.id))
-		}
-		in := ""
-		if len(ins) > 0 {
-			in = " <- " + strings.Join(ins, ", ")
-		}
-		fmt.Fprintf(&b, "stage %d: %s [parallelism %d]%s\n", s.id, name, s.parallel, in)
-	}
-	return b.String()
+	st.Chain("reorder", func(int) runtime.Operator { return runtime.NewReorderOp(append([]int(nil), ords...), counts) })
 }
 
 // sourceWatermark makes the watermark generator of a source subtask, or nil.
-func sourceWatermark(n *lnode) func() *watermarker {
+func sourceWatermark(n *lnode) func() *runtime.Watermarker {
 	if n.wm == nil {
 		return nil
 	}
-	col := n.schema.FieldIndices(n.wm.column)[0]
-	bound := n.wm.bound
-	return func() *watermarker { return newWatermarker(col, bound) }
+	col := n.schema.FieldIndices(n.wm.Column)[0]
+	bound := n.wm.Bound
+	return func() *runtime.Watermarker { return runtime.NewWatermarker(col, bound) }
 }
 
 // keyExprs splits bound keys into their expressions and types.
-func keyExprs(bs []bound) ([]cexpr, []arrow.DataType) {
-	keys := make([]cexpr, len(bs))
+func keyExprs(bs []expr.Bound) ([]expr.Expr, []arrow.DataType) {
+	keys := make([]expr.Expr, len(bs))
 	types := make([]arrow.DataType, len(bs))
 	for i, k := range bs {
-		keys[i], types[i] = k.cexpr, k.Type()
+		keys[i], types[i] = k.Expr, k.Type()
 	}
 	return keys, types
 }

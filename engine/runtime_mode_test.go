@@ -5,18 +5,18 @@ import (
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/riverbed-engine/riverbed/engine/expr"
+	"github.com/riverbed-engine/riverbed/engine/plan"
 )
 
 func TestRuntimeModeIsValidated(t *testing.T) {
 	for _, mode := range []string{"", "automatic", "batch", "streaming"} {
 		doc := `{"version": 1, "root": {"op": "scan_arrow"}, "options": {"runtime_mode": "` + mode + `"}}`
-		if _, err := ParsePlan([]byte(doc)); err != nil {
+		if _, err := plan.ParsePlan([]byte(doc)); err != nil {
 			t.Fatalf("mode %q: %v", mode, err)
 		}
 	}
-	_, err := ParsePlan([]byte(`{"version": 1, "root": {"op": "scan_arrow"}, "options": {"runtime_mode": "streamin"}}`))
+	_, err := plan.ParsePlan([]byte(`{"version": 1, "root": {"op": "scan_arrow"}, "options": {"runtime_mode": "streamin"}}`))
 	if err == nil || !strings.Contains(err.Error(), `did you mean "streaming"`) {
 		t.Fatalf("want a suggestion, got %v", err)
 	}
@@ -66,28 +66,8 @@ func TestSafeWatermarkNeverPassesTheNextRow(t *testing.T) {
 		{&arrow.TimestampType{Unit: arrow.Second}, us - 123_456 - 1},
 		{&arrow.TimestampType{Unit: arrow.Nanosecond}, us - 1},
 	} {
-		if got := safeWatermark(us, c.dt); got != c.want {
+		if got := expr.SafeWatermark(us, c.dt); got != c.want {
 			t.Errorf("%s: got %d, want %d", c.dt, got, c.want)
 		}
-	}
-}
-
-func TestCompareCellsOrdersNullsLast(t *testing.T) {
-	mem := memory.NewGoAllocator()
-	b := array.NewStringBuilder(mem)
-	b.AppendValues([]string{"b", "a"}, nil)
-	b.AppendNull()
-	s := b.NewArray()
-	defer s.Release()
-	if compareCells(s, 1, s, 0) >= 0 || compareCells(s, 0, s, 2) >= 0 || compareCells(s, 2, s, 0) <= 0 ||
-		compareCells(s, 2, s, 2) != 0 {
-		t.Fatal("strings: want a < b < null")
-	}
-	fb := array.NewFloat64Builder(mem)
-	fb.AppendValues([]float64{2.5, -1}, nil)
-	f := fb.NewArray()
-	defer f.Release()
-	if compareCells(f, 1, f, 0) >= 0 {
-		t.Fatal("floats: want -1 < 2.5")
 	}
 }

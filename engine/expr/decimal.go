@@ -1,0 +1,477 @@
+package expr
+
+// Decimal arithmetic, exact, with DuckDB's precision and scale rules:
+//
+//   decimal(p1,s1) ± decimal(p2,s2) -> decimal(max(p1-s1, p2-s2) + max(s1,s2) + 1, max(s1,s2))
+//   decimal(p1,s1) * decimal(p2,s2) -> decimal(p1+p2, s1+s2)
+//   decimal / anything              -> float64 (as DuckDB)
+//   sum(decimal(p,s))               -> decimal(38,s); mean -> float64; min/max keep the type
+//
+// Integers take part as decimal(w,0) with w the digits of their type (int64: 19, uint64: 20);
+// floats turn the decimal into float64. Precision is capped at 38; a result that does not
+// fit its precision is a DataError naming the operator, never a wrapped value.
+
+import (
+	"math/big"
+	"math/bits"
+	"strconv"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/compute"
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
+	"github.com/riverbed-engine/riverbed/internal/rberr"
+)
+
+const MaxDecPrecision = 38
+
+// intDigits is the decimal precision that holds every value of an integer type.
+func intDigits(t arrow.DataType) int32 {
+	switch t.ID() {
+	case arrow.INT8, arrow.UINT8:
+		return 3
+	case arrow.INT16, arrow.UINT16:
+		return 5
+	case arrow.INT32, arrow.UINT32:
+		return 10
+	case arrow.INT64:
+		return 19
+	}
+	return 20
+}
+
+// asDecimalType is the decimal type an operand takes part in decimal arithmetic as.
+func asDecimalType(t arrow.DataType) (*arrow.Decimal128Type, bool) {
+	switch {
+	case t.ID() == arrow.DECIMAL128:
+		return t.(*arrow.Decimal128Type), true
+	case IsInteger(t):
+		return &arrow.Decimal128Type{Precision: intDigits(t), Scale: 0}, true
+	case t.ID() == arrow.NULL:
+		return &arrow.Decimal128Type{Precision: 1, Scale: 0}, true
+	}
+	return nil, false
+}
+
+func DecType(p, s int32) *arrow.Decimal128Type {
+	if p > MaxDecPrecision {
+		p = MaxDecPrecision
+	}
+	return &arrow.Decimal128Type{Precision: p, Scale: s}
+}
+
+// decResultType is the type of a ± b or a * b for decimal operands.
+func decResultType(fn string, a, b *arrow.Decimal128Type) *arrow.Decimal128Type {
+	if fn == "mul" {
+		return DecType(a.Precision+b.Precision, a.Scale+b.Scale)
+	}
+	s := max(a.Scale, b.Scale)
+	return DecType(max(a.Precision-a.Scale, b.Precision-b.Scale)+s+1, s)
+}
+
+// decCommonType is the decimal type both sides of a comparison are read as.
+func decCommonType(a, b *arrow.Decimal128Type) *arrow.Decimal128Type {
+	s := max(a.Scale, b.Scale)
+	return DecType(max(a.Precision-a.Scale, b.Precision-b.Scale)+s, s)
+}
+
+var bigTen = big.NewInt(10)
+
+func pow10Big(n int32) *big.Int { return new(big.Int).Exp(bigTen, big.NewInt(int64(n)), nil) }
+
+var maxDec38 = decimal128.GetMaxValue(MaxDecPrecision)
+
+// decToInt64 returns n as an int64 when it fits.
+func decToInt64(n decimal128.Num) (int64, bool) {
+	lo, hi := n.LowBits(), n.HighBits()
+	if (hi == 0 && lo>>63 == 0) || (hi == -1 && lo>>63 == 1) {
+		return int64(lo), true
+	}
+	return 0, false
+}
+
+func decToUint64(n decimal128.Num) uint64 { return n.LowBits() }
+
+func decFitsUint(n decimal128.Num, t arrow.DataType) bool {
+	if n.HighBits() != 0 {
+		return false
+	}
+	return fitsUnsigned(n.LowBits(), t)
+}
+
+var pow10 = func() []int64 {
+	p := make([]int64, 19)
+	p[0] = 1
+	for i := 1; i < len(p); i++ {
+		p[i] = p[i-1] * 10
+	}
+	return p
+}()
+
+// decRescale changes the scale of n from `from` to `to`, rounding half away from zero when
+// the scale shrinks. ok is false when the result has more than 38 digits.
+func decRescale(n decimal128.Num, from, to int32) (decimal128.Num, bool) {
+	if from == to {
+		return n, true
+	}
+	if to > from {
+		d := to - from
+		if v, ok := decToInt64(n); ok && d < 19 {
+			hi, lo := bits.Mul64(absU(v), uint64(pow10[d]))
+			if hi == 0 && lo < 1<<63 {
+				r := int64(lo)
+				if v < 0 {
+					r = -r
+				}
+				return decimal128.FromI64(r), true
+			}
+		}
+		if d > MaxDecPrecision || n.Abs().Greater(decimal128.GetMaxValue(MaxDecPrecision-d)) {
+			return n, false
+		}
+		return decimal128.FromBigInt(new(big.Int).Mul(n.BigInt(), pow10Big(d))), true
+	}
+	d := from - to
+	if v, ok := decToInt64(n); ok && d < 19 {
+		p := pow10[d]
+		q, r := v/p, v%p
+		if 2*absU(r) >= uint64(p) {
+			if v < 0 {
+				q--
+			} else {
+				q++
+			}
+		}
+		return decimal128.FromI64(q), true
+	}
+	return n.ReduceScaleBy(d, true), true
+}
+
+func absU(v int64) uint64 {
+	if v < 0 {
+		return uint64(-v)
+	}
+	return uint64(v)
+}
+
+// DecAdd adds exactly; ok is false when the sum leaves 38 digits.
+func DecAdd(a, b decimal128.Num) (decimal128.Num, bool) {
+	if x, ok := decToInt64(a); ok {
+		if y, ok := decToInt64(b); ok {
+			s := x + y
+			if (x >= 0) == (y >= 0) && (s >= 0) != (x >= 0) {
+				// int64 overflow: fine in 128 bits
+				return decimal128.FromBigInt(new(big.Int).Add(big.NewInt(x), big.NewInt(y))), true
+			}
+			return decimal128.FromI64(s), true
+		}
+	}
+	s := a.Add(b)
+	if (a.Sign() >= 0) == (b.Sign() >= 0) && a.Sign() != 0 && b.Sign() != 0 && (s.Sign() >= 0) != (a.Sign() >= 0) {
+		return s, false
+	}
+	return s, s.Abs().LessEqual(maxDec38)
+}
+
+// decMul multiplies exactly; ok is false when the product leaves 38 digits.
+func decMul(a, b decimal128.Num) (decimal128.Num, bool) {
+	if x, ok := decToInt64(a); ok {
+		if y, ok := decToInt64(b); ok {
+			hi, lo := bits.Mul64(absU(x), absU(y))
+			if hi < 1<<62 {
+				n := decimal128.New(int64(hi), lo)
+				if (x < 0) != (y < 0) {
+					n = n.Negate()
+				}
+				return n, n.Abs().LessEqual(maxDec38)
+			}
+		}
+	}
+	p := new(big.Int).Mul(a.BigInt(), b.BigInt())
+	if new(big.Int).Abs(p).Cmp(maxDec38.BigInt()) > 0 {
+		return decimal128.Num{}, false
+	}
+	return decimal128.FromBigInt(p), true
+}
+
+// decCmp compares a (scale sa) with b (scale sb) exactly.
+func decCmp(a decimal128.Num, sa int32, b decimal128.Num, sb int32) int {
+	if sa == sb {
+		return a.Cmp(b)
+	}
+	if sa < sb {
+		if x, ok := decRescale(a, sa, sb); ok {
+			return x.Cmp(b)
+		}
+	} else if y, ok := decRescale(b, sb, sa); ok {
+		return a.Cmp(y)
+	}
+	x, y := a.BigInt(), b.BigInt()
+	if sa < sb {
+		x.Mul(x, pow10Big(sb-sa))
+	} else {
+		y.Mul(y, pow10Big(sa-sb))
+	}
+	return x.Cmp(y)
+}
+
+// parseDecimal reads decimal text (optional sign, digits, optional fraction, optional
+// exponent, surrounding whitespace) exactly into a decimal of scale s, rounding half away
+// from zero; ok is false for anything else or a value over precision p.
+func parseDecimal(text string, p, s int32) (decimal128.Num, bool) {
+	t := strings.TrimSpace(text)
+	neg := false
+	if t != "" && (t[0] == '+' || t[0] == '-') {
+		neg = t[0] == '-'
+		t = t[1:]
+	}
+	exp := int64(0)
+	if i := strings.IndexAny(t, "eE"); i >= 0 {
+		e := t[i+1:]
+		t = t[:i]
+		if !validIntText(e) || len(e) > 6 {
+			return decimal128.Num{}, false
+		}
+		var err error
+		if exp, err = parseInt64(e); err != nil {
+			return decimal128.Num{}, false
+		}
+	}
+	intPart, frac := t, ""
+	if i := strings.IndexByte(t, '.'); i >= 0 {
+		intPart, frac = t[:i], t[i+1:]
+	}
+	if intPart == "" && frac == "" {
+		return decimal128.Num{}, false
+	}
+	digits := intPart + frac
+	for i := 0; i < len(digits); i++ {
+		if digits[i] < '0' || digits[i] > '9' {
+			return decimal128.Num{}, false
+		}
+	}
+	digits = strings.TrimLeft(digits, "0")
+	if digits == "" {
+		digits = "0"
+	}
+	// value = digits * 10^(exp - len(frac)); we want value * 10^s
+	shift := exp - int64(len(frac)) + int64(s)
+	v, ok := new(big.Int).SetString(digits, 10)
+	if !ok {
+		return decimal128.Num{}, false
+	}
+	if shift >= 0 {
+		if shift > 80 && v.Sign() != 0 {
+			return decimal128.Num{}, false
+		}
+		v.Mul(v, pow10Big(int32(shift)))
+	} else {
+		if -shift > 80 {
+			v.SetInt64(0)
+		} else {
+			div := pow10Big(int32(-shift))
+			q, r := new(big.Int).QuoRem(v, div, new(big.Int))
+			if r.Lsh(r, 1).Cmp(div) >= 0 {
+				q.Add(q, big.NewInt(1))
+			}
+			v = q
+		}
+	}
+	if v.Cmp(decimal128.GetMaxValue(p).BigInt()) > 0 {
+		return decimal128.Num{}, false
+	}
+	if neg {
+		v.Neg(v)
+	}
+	return decimal128.FromBigInt(v), true
+}
+
+// decFloat64 is the float64 nearest to n / 10^scale (arrow-go's ToFloat64 can be one unit
+// off in the last place: -3.55 became -3.5500000000000003).
+func decFloat64(n decimal128.Num, scale int32) float64 {
+	if v, ok := decToInt64(n); ok && scale == 0 {
+		return float64(v)
+	}
+	f, err := strconv.ParseFloat(n.ToString(scale), 64)
+	if err != nil {
+		return n.ToFloat64(scale)
+	}
+	return f
+}
+
+func parseInt64(s string) (int64, error) {
+	var n int64
+	neg := false
+	if s != "" && (s[0] == '+' || s[0] == '-') {
+		neg = s[0] == '-'
+		s = s[1:]
+	}
+	for i := 0; i < len(s); i++ {
+		n = n*10 + int64(s[i]-'0')
+	}
+	if neg {
+		n = -n
+	}
+	return n, nil
+}
+
+// DecimalsOf reads a decimal128 (or integer) array as decimal128 numbers at its own scale.
+func DecimalsOf(ec *EvalCtx, a arrow.Array) ([]decimal128.Num, int32, error) {
+	if d, ok := a.(*array.Decimal128); ok {
+		return d.Values(), a.DataType().(*arrow.Decimal128Type).Scale, nil
+	}
+	out := make([]decimal128.Num, a.Len())
+	if a.DataType().ID() == arrow.NULL {
+		return out, 0, nil
+	}
+	if IsInteger(a.DataType()) && !IsSigned(a.DataType()) {
+		c, err := compute.CastToType(ec.Ctx, a, arrow.PrimitiveTypes.Uint64)
+		if err != nil {
+			return nil, 0, err
+		}
+		defer c.Release()
+		for i, v := range c.(*array.Uint64).Uint64Values() {
+			out[i] = decimal128.FromU64(v)
+		}
+		return out, 0, nil
+	}
+	ints, err := AsInt64(a)
+	if err != nil {
+		return nil, 0, err
+	}
+	for i, v := range ints {
+		out[i] = decimal128.FromI64(v)
+	}
+	return out, 0, nil
+}
+
+// binaryRows calls f for each row of two arrays (either may be a one-row scalar) that
+// are both valid; the result has n rows.
+func binaryRows(x arrow.Array, xs bool, y arrow.Array, ys bool, f func(i, xi, yi int) error, null func(i int)) (int, error) {
+	n := x.Len()
+	if xs && !ys {
+		n = y.Len()
+	}
+	for i := 0; i < n; i++ {
+		xi, yi := i, i
+		if xs {
+			xi = 0
+		}
+		if ys {
+			yi = 0
+		}
+		if !isValid(x, xi) || !isValid(y, yi) {
+			null(i)
+			continue
+		}
+		if err := f(i, xi, yi); err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// decArithKernel computes add, sub or mul of decimal (or integer) operands into type out.
+func decArithKernel(fn, text string, out *arrow.Decimal128Type) kernelFn {
+	return func(ec *EvalCtx, args []compute.Datum) (compute.Datum, error) {
+		x, xs, y, ys, err := asArrays2(ec, args)
+		if err != nil {
+			return nil, err
+		}
+		defer x.Release()
+		defer y.Release()
+		xv, xsc, err := DecimalsOf(ec, x)
+		if err != nil {
+			return nil, err
+		}
+		yv, ysc, err := DecimalsOf(ec, y)
+		if err != nil {
+			return nil, err
+		}
+		b := array.NewDecimal128Builder(ec.Mem, out)
+		defer b.Release()
+		overflow := func(i, xi, yi int) error {
+			return rberr.New(rberr.Data, "%s: the result of %s and %s does not fit in %s (decimal arithmetic is checked)",
+				text, xv[xi].ToString(xsc), yv[yi].ToString(ysc), TypeName(out))
+		}
+		_, err = binaryRows(x, xs, y, ys, func(i, xi, yi int) error {
+			var r decimal128.Num
+			var ok bool
+			if fn == "mul" {
+				r, ok = decMul(xv[xi], yv[yi])
+			} else {
+				a, ok1 := decRescale(xv[xi], xsc, out.Scale)
+				c, ok2 := decRescale(yv[yi], ysc, out.Scale)
+				if fn == "sub" {
+					c = c.Negate()
+				}
+				r, ok = DecAdd(a, c)
+				ok = ok && ok1 && ok2
+			}
+			if !ok || !r.FitsInPrecision(out.Precision) {
+				return overflow(i, xi, yi)
+			}
+			b.Append(r)
+			return nil
+		}, func(int) { b.AppendNull() })
+		if err != nil {
+			return nil, err
+		}
+		return wrapResult(b.NewArray(), xs && ys)
+	}
+}
+
+// decNegKernel negates a decimal column (cannot overflow).
+var decNegKernel = unaryKernel(func(ec *EvalCtx, in arrow.Array) (arrow.Array, error) {
+	vals := in.(*array.Decimal128).Values()
+	return BuildDecimal(ec.Mem, in.DataType().(*arrow.Decimal128Type), in.Len(), in, func(i int) (decimal128.Num, error) {
+		return vals[i].Negate(), nil
+	})
+})
+
+// decCompareKernel compares decimal (or integer) operands exactly.
+func decCompareKernel(fn string) kernelFn {
+	return func(ec *EvalCtx, args []compute.Datum) (compute.Datum, error) {
+		x, xs, y, ys, err := asArrays2(ec, args)
+		if err != nil {
+			return nil, err
+		}
+		defer x.Release()
+		defer y.Release()
+		xv, xsc, err := DecimalsOf(ec, x)
+		if err != nil {
+			return nil, err
+		}
+		yv, ysc, err := DecimalsOf(ec, y)
+		if err != nil {
+			return nil, err
+		}
+		b := array.NewBooleanBuilder(ec.Mem)
+		defer b.Release()
+		_, err = binaryRows(x, xs, y, ys, func(i, xi, yi int) error {
+			b.Append(cmpResult(fn, decCmp(xv[xi], xsc, yv[yi], ysc)))
+			return nil
+		}, func(int) { b.AppendNull() })
+		if err != nil {
+			return nil, err
+		}
+		return wrapResult(b.NewArray(), xs && ys)
+	}
+}
+
+func cmpResult(fn string, c int) bool {
+	switch fn {
+	case "eq":
+		return c == 0
+	case "ne":
+		return c != 0
+	case "lt":
+		return c < 0
+	case "le":
+		return c <= 0
+	case "gt":
+		return c > 0
+	}
+	return c >= 0
+}

@@ -1,0 +1,225 @@
+package expr
+
+// dt.truncate, computed in the column's own unit with 64-bit integers and civil-calendar
+// arithmetic on days, so that it is right over the whole range of every unit (arrow-go's
+// floor_temporal goes through int64 nanoseconds and wraps outside 1678-2262).
+//
+// Semantics are Polars': fixed durations (ns ... h, d) count from the Unix epoch, weeks
+// start on Monday (multiples count from Monday 1970-01-05), months, quarters and years count
+// from January 1970. A column with a time zone is truncated in its local time. A result
+// outside the range of the column's type is a DataError, never a wrapped value.
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/compute"
+	"github.com/riverbed-engine/riverbed/internal/rberr"
+)
+
+// loadZone resolves an Arrow time zone: an IANA name, "UTC", or a fixed offset "+05:30".
+func loadZone(tz string) (*time.Location, error) {
+	if tz == "" || tz == "UTC" || tz == "Z" {
+		return time.UTC, nil
+	}
+	if (tz[0] == '+' || tz[0] == '-') && len(tz) == 6 && tz[3] == ':' {
+		h, err1 := strconv.Atoi(tz[1:3])
+		m, err2 := strconv.Atoi(tz[4:6])
+		if err1 == nil && err2 == nil {
+			off := h*3600 + m*60
+			if tz[0] == '-' {
+				off = -off
+			}
+			return time.FixedZone(tz, off), nil
+		}
+	}
+	l, err := time.LoadLocation(tz)
+	if err != nil {
+		return nil, fmt.Errorf("unknown time zone %q", tz)
+	}
+	return l, nil
+}
+
+var unitNanos = map[compute.RoundTemporalUnit]int64{
+	compute.RoundTemporalNanosecond: 1, compute.RoundTemporalMicrosecond: 1e3,
+	compute.RoundTemporalMillisecond: 1e6, compute.RoundTemporalSecond: 1e9,
+	compute.RoundTemporalMinute: 60e9, compute.RoundTemporalHour: 3600e9,
+	compute.RoundTemporalDay: 86400e9, compute.RoundTemporalWeek: 7 * 86400e9,
+}
+
+// truncateKernel builds dt.truncate for a timestamp or date32 column.
+func truncateKernel(dt arrow.DataType, opts compute.RoundTemporalOptions, text string) (kernelFn, error) {
+	tickNanos := int64(86400e9) // date32: one tick is a day
+	loc := time.UTC
+	if ts, ok := dt.(*arrow.TimestampType); ok {
+		tickNanos = map[arrow.TimeUnit]int64{arrow.Second: 1e9, arrow.Millisecond: 1e6, arrow.Microsecond: 1e3, arrow.Nanosecond: 1}[ts.Unit]
+		l, err := loadZone(ts.TimeZone)
+		if err != nil {
+			return nil, err
+		}
+		loc = l
+	}
+	ticksPerDay := int64(86400e9) / tickNanos
+	n := opts.Multiple
+	var floor func(v int64) (int64, bool)
+	switch opts.Unit {
+	case compute.RoundTemporalMonth, compute.RoundTemporalQuarter, compute.RoundTemporalYear:
+		months := n * map[compute.RoundTemporalUnit]int64{compute.RoundTemporalMonth: 1, compute.RoundTemporalQuarter: 3, compute.RoundTemporalYear: 12}[opts.Unit]
+		floor = func(v int64) (int64, bool) {
+			days := FloorDiv(v, ticksPerDay)
+			y, m, _ := civilFromDays(days)
+			idx := (y-1970)*12 + (m - 1)
+			idx = FloorDiv(idx, months) * months
+			d := daysFromCivil(1970+FloorDiv(idx, 12), idx-FloorDiv(idx, 12)*12+1, 1)
+			if d < math.MinInt64/ticksPerDay {
+				return 0, false
+			}
+			return d * ticksPerDay, true
+		}
+	default:
+		unit := unitNanos[opts.Unit]
+		if unit == 0 {
+			return nil, fmt.Errorf("unsupported truncation unit")
+		}
+		if n > math.MaxInt64/unit {
+			return nil, fmt.Errorf("truncation step is too large")
+		}
+		stepNanos := n * unit
+		if stepNanos%tickNanos != 0 {
+			if tickNanos%stepNanos == 0 {
+				// Finer than the column's unit: every value is already a multiple.
+				return func(ec *EvalCtx, args []compute.Datum) (compute.Datum, error) { return cloneDatum(args[0]), nil }, nil
+			}
+			return nil, fmt.Errorf("cannot truncate %s values to a step that is not a whole number of %s", TypeName(dt), map[int64]string{1e9: "seconds", 1e6: "milliseconds", 1e3: "microseconds", 86400e9: "days"}[tickNanos])
+		}
+		step := stepNanos / tickNanos
+		origin := int64(0)
+		if opts.Unit == compute.RoundTemporalWeek {
+			origin = 4 * ticksPerDay // Monday 1970-01-05
+		}
+		floor = func(v int64) (int64, bool) {
+			r := v % step
+			if r < 0 {
+				r += step
+			}
+			r -= origin % step
+			if r < 0 {
+				r += step
+			}
+			if v < math.MinInt64+r {
+				return 0, false
+			}
+			return v - r, true
+		}
+	}
+	ticksPerSec := int64(1e9) / tickNanos
+	local := loc != time.UTC && tickNanos < 86400e9
+	return unaryKernel(func(ec *EvalCtx, in arrow.Array) (arrow.Array, error) {
+		var vals []int64
+		switch a := in.(type) {
+		case *array.Timestamp:
+			raw := a.TimestampValues()
+			vals = make([]int64, len(raw))
+			for i, v := range raw {
+				vals[i] = int64(v)
+			}
+		case *array.Date32:
+			raw := a.Date32Values()
+			vals = make([]int64, len(raw))
+			for i, v := range raw {
+				vals[i] = int64(v)
+			}
+		default:
+			return nil, rberr.New(rberr.Internal, "%s: unexpected column type %s", text, in.DataType())
+		}
+		out := make([]int64, len(vals))
+		valid := validity(in)
+		for i, v := range vals {
+			if valid != nil && !valid[i] {
+				continue
+			}
+			var r int64
+			ok := true
+			if local {
+				r, ok = truncateLocal(v, ticksPerSec, tickNanos, loc, floor)
+			} else {
+				r, ok = floor(v)
+			}
+			if ok && dt.ID() == arrow.DATE32 && (r < math.MinInt32 || r > math.MaxInt32) {
+				ok = false
+			}
+			if !ok {
+				return nil, rberr.New(rberr.Data, "%s: the result for %s is outside the range of %s", text, in.ValueStr(i), TypeName(dt))
+			}
+			out[i] = r
+		}
+		return Int64Array(ec.Mem, dt, out, valid), nil
+	}), nil
+}
+
+// truncateLocal truncates v (ticks since the epoch, UTC) in the local time of loc.
+func truncateLocal(v, ticksPerSec, tickNanos int64, loc *time.Location, floor func(int64) (int64, bool)) (int64, bool) {
+	sec := FloorDiv(v, ticksPerSec)
+	sub := v - sec*ticksPerSec
+	t := time.Unix(sec, sub*tickNanos).In(loc)
+	_, off := t.Zone()
+	offTicks := int64(off) * ticksPerSec
+	if (offTicks > 0 && v > math.MaxInt64-offTicks) || (offTicks < 0 && v < math.MinInt64-offTicks) {
+		return 0, false
+	}
+	lt, ok := floor(v + offTicks)
+	if !ok {
+		return 0, false
+	}
+	ls := FloorDiv(lt, ticksPerSec)
+	wall := time.Unix(ls, (lt-ls*ticksPerSec)*tickNanos).UTC()
+	y, mo, d := wall.Date()
+	h, mi, s := wall.Clock()
+	res := time.Date(y, mo, d, h, mi, s, wall.Nanosecond(), loc)
+	rs := res.Unix()
+	if rs > math.MaxInt64/ticksPerSec || rs < math.MinInt64/ticksPerSec {
+		return 0, false
+	}
+	return rs*ticksPerSec + int64(res.Nanosecond())/tickNanos, true
+}
+
+// civilFromDays converts days since 1970-01-01 to a proleptic Gregorian date (H. Hinnant).
+func civilFromDays(z int64) (y, m, d int64) {
+	z += 719468
+	era := FloorDiv(z, 146097)
+	doe := z - era*146097
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
+	y = yoe + era*400
+	doy := doe - (365*yoe + yoe/4 - yoe/100)
+	mp := (5*doy + 2) / 153
+	d = doy - (153*mp+2)/5 + 1
+	if mp < 10 {
+		m = mp + 3
+	} else {
+		m = mp - 9
+	}
+	if m <= 2 {
+		y++
+	}
+	return y, m, d
+}
+
+// daysFromCivil is the inverse of civilFromDays.
+func daysFromCivil(y, m, d int64) int64 {
+	if m <= 2 {
+		y--
+	}
+	era := FloorDiv(y, 400)
+	yoe := y - era*400
+	mp := m + 9
+	if m > 2 {
+		mp = m - 3
+	}
+	doy := (153*mp+2)/5 + d - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return era*146097 + doe - 719468
+}

@@ -1,0 +1,776 @@
+package agg
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"unsafe"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/compute"
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/riverbed-engine/riverbed/engine/expr"
+	"github.com/riverbed-engine/riverbed/engine/plan"
+	"github.com/riverbed-engine/riverbed/internal/rberr"
+)
+
+// Aggregations lists the aggregation names the plan format accepts.
+var Aggregations = []string{"count", "sum", "min", "max", "mean", "first", "last", "n_unique"}
+
+// aggSpec is a compiled aggregation: fn over arg (nil for count()).
+type Spec struct {
+	Fn      string
+	Name    string
+	Arg     expr.Expr
+	OutType arrow.DataType
+}
+
+// compileAgg compiles `<expr>.<agg>()` optionally wrapped in alias.
+func Compile(s *expr.CompileScope, e *plan.Expr) (Spec, error) {
+	name := expr.OutputName(e)
+	inner := e
+	for inner != nil && inner.Alias != nil && len(inner.Args) == 1 {
+		inner = inner.Args[0]
+	}
+	if inner == nil || inner.Agg == "" {
+		return Spec{}, s.Errorf(rberr.Plan, "agg(...) takes aggregations such as col(\"x\").sum() or count(), got %s", e.Describe())
+	}
+	spec := Spec{Fn: inner.Agg, Name: name}
+	known := false
+	for _, a := range Aggregations {
+		known = known || a == inner.Agg
+	}
+	if !known {
+		msg := fmt.Sprintf("unknown aggregation %q", inner.Agg)
+		if sug := plan.Suggest(inner.Agg, Aggregations); sug != "" {
+			msg += fmt.Sprintf("; did you mean %q?", sug)
+		}
+		return Spec{}, s.Errorf(rberr.Plan, "%s", msg)
+	}
+	if inner.Agg == "count" && len(inner.Args) == 0 {
+		spec.OutType = arrow.PrimitiveTypes.Int64
+		if name == "literal" {
+			spec.Name = "count"
+		}
+		return spec, nil
+	}
+	if len(inner.Args) != 1 {
+		return Spec{}, s.Errorf(rberr.Plan, "%s takes exactly one expression", inner.Agg)
+	}
+	arg, err := s.Compile(inner.Args[0])
+	if err != nil {
+		return Spec{}, err
+	}
+	arg = expr.DecodeDictionary(arg)
+	spec.Arg = arg
+	t := arg.Type()
+	bad := func(what string) error {
+		return s.Errorf(rberr.Type, "cannot take the %s of %s: it is %s, %s needs a numeric column", inner.Agg, arg, expr.TypeName(t), what)
+	}
+	switch inner.Agg {
+	case "count", "n_unique":
+		if inner.Agg == "n_unique" && !expr.HashableType(t) {
+			return Spec{}, s.Errorf(rberr.Type, "cannot count distinct values of %s of type %s", arg, expr.TypeName(t))
+		}
+		spec.OutType = arrow.PrimitiveTypes.Int64
+	case "sum":
+		switch {
+		case t.ID() == arrow.NULL:
+			spec.OutType = arrow.PrimitiveTypes.Int64
+		case t.ID() == arrow.DECIMAL128:
+			spec.OutType = expr.DecType(expr.MaxDecPrecision, t.(*arrow.Decimal128Type).Scale)
+		case expr.IsFloat(t):
+			spec.OutType = arrow.PrimitiveTypes.Float64
+		case expr.IsInteger(t) && !expr.IsSigned(t):
+			spec.OutType = arrow.PrimitiveTypes.Uint64
+		case expr.IsInteger(t) || t.ID() == arrow.BOOL:
+			spec.OutType = arrow.PrimitiveTypes.Int64
+		default:
+			return Spec{}, bad("sum")
+		}
+	case "mean":
+		if !expr.IsNumeric(t) && t.ID() != arrow.BOOL && t.ID() != arrow.NULL && t.ID() != arrow.DECIMAL128 {
+			return Spec{}, bad("mean")
+		}
+		spec.OutType = arrow.PrimitiveTypes.Float64
+	case "min", "max", "first", "last":
+		if storageOf(t) == storNone {
+			return Spec{}, s.Errorf(rberr.Type, "%s of %s is not supported for type %s", inner.Agg, arg, expr.TypeName(t))
+		}
+		spec.OutType = t
+	}
+	return spec, nil
+}
+
+// storage is how an accumulator keeps values of a column type.
+type storage uint8
+
+const (
+	storNone  storage = iota
+	storInt           // signed ints, bool, dates, timestamps, durations: int64
+	storUint          // unsigned ints: uint64
+	storFloat         // float32/64: float64
+	storStr           // strings and binary: string
+	storDec           // decimal128: 16 bytes in an order-preserving encoding, as a string
+	storNull          // the null type: nothing to keep
+)
+
+func storageOf(t arrow.DataType) storage {
+	switch {
+	case t.ID() == arrow.NULL:
+		return storNull
+	case t.ID() == arrow.DECIMAL128:
+		return storDec
+	case expr.IsFloat(t):
+		return storFloat
+	case expr.IsInteger(t) && !expr.IsSigned(t):
+		return storUint
+	case expr.IsString(t) || t.ID() == arrow.BINARY:
+		return storStr
+	case expr.IsInteger(t) || t.ID() == arrow.BOOL || expr.IsTemporal(t):
+		return storInt
+	}
+	return storNone
+}
+
+// accumulator keeps one aggregation's per-group state in slices indexed by group id.
+type accumulator interface {
+	// update folds the rows of col (nil for count()) into groups ids; seq orders batches
+	// for first/last.
+	update(ec *expr.EvalCtx, ids []uint32, ngroups int, col arrow.Array, seq uint64) error
+	// result builds the output column for the given groups, in that order.
+	result(mem memory.Allocator, gids []uint32) (arrow.Array, error)
+	// Merge folds group src into group dst (merging session windows).
+	Merge(dst, src uint32)
+	// Reset clears a group so that its id can be reused.
+	Reset(g uint32)
+}
+
+// allGroups returns 0, 1, ..., n-1.
+func allGroups(n int) []uint32 {
+	out := make([]uint32, n)
+	for i := range out {
+		out[i] = uint32(i)
+	}
+	return out
+}
+
+func maxGid(gids []uint32) int {
+	m := 0
+	for _, g := range gids {
+		if int(g)+1 > m {
+			m = int(g) + 1
+		}
+	}
+	return m
+}
+
+func newAccumulator(spec Spec) accumulator {
+	if spec.Arg == nil {
+		return &countAcc{star: true}
+	}
+	in := spec.Arg.Type()
+	switch spec.Fn {
+	case "count":
+		return &countAcc{}
+	case "n_unique":
+		return &distinctAcc{}
+	case "sum", "mean":
+		acc := &sumAcc{mean: spec.Fn == "mean", stor: storageOf(in), out: spec.OutType, what: fmt.Sprintf("%s of %s", spec.Fn, spec.Arg)}
+		if d, ok := in.(*arrow.Decimal128Type); ok {
+			acc.scale = d.Scale
+		}
+		return acc
+	default:
+		return &pickAcc{fn: spec.Fn, stor: storageOf(in), out: spec.OutType}
+	}
+}
+
+// countAcc counts rows (count()) or non-null values (count(col)).
+type countAcc struct {
+	star bool
+	n    []int64
+}
+
+func (a *countAcc) update(_ *expr.EvalCtx, ids []uint32, ng int, col arrow.Array, _ uint64) error {
+	a.n = expr.Grow(a.n, ng)
+	if !a.star && col.DataType().ID() == arrow.NULL {
+		return nil // every value of a null-typed column is null
+	}
+	if a.star || col.NullN() == 0 {
+		for _, g := range ids {
+			a.n[g]++
+		}
+		return nil
+	}
+	for i, g := range ids {
+		if col.IsValid(i) {
+			a.n[g]++
+		}
+	}
+	return nil
+}
+
+func (a *countAcc) result(mem memory.Allocator, gids []uint32) (arrow.Array, error) {
+	a.n = expr.Grow(a.n, maxGid(gids))
+	return expr.Int64Array(mem, arrow.PrimitiveTypes.Int64, pick(a.n, gids), nil), nil
+}
+
+func (a *countAcc) Merge(dst, src uint32) {
+	a.n = expr.Grow(a.n, int(max(dst, src))+1)
+	a.n[dst] += a.n[src]
+}
+func (a *countAcc) Reset(g uint32) {
+	if int(g) < len(a.n) {
+		a.n[g] = 0
+	}
+}
+
+// pick gathers s[g] for each g of gids.
+func pick[T any](s []T, gids []uint32) []T {
+	out := make([]T, len(gids))
+	for i, g := range gids {
+		out[i] = s[g]
+	}
+	return out
+}
+
+// sumAcc computes sum or mean. A group with no non-null value gets null (as SQL and
+// pyarrow do).
+//
+// Integer and decimal sums are checked: a sum that leaves its type (int64, uint64,
+// decimal128(38, s)) is a DataError, never a wrapped value.
+type sumAcc struct {
+	mean  bool
+	stor  storage
+	out   arrow.DataType
+	what  string // "sum of col(...)", for errors
+	scale int32  // of a decimal input
+	i     []int64
+	u     []uint64
+	f     []float64
+	d     []decimal128.Num
+	cnt   []int64
+	err   error // an overflow found while merging groups
+}
+
+// exact reports whether the accumulator sums in decimal128 (decimal input).
+func (a *sumAcc) exact() bool { return a.stor == storDec }
+
+// intMean reports whether this is the mean of integers: summed exactly, as DuckDB's avg
+// (not in float64, which loses low digits), in int64/uint64 with the part that overflows
+// them spilled into d.
+func (a *sumAcc) intMean() bool { return a.mean && (a.stor == storInt || a.stor == storUint) }
+
+func (a *sumAcc) spill(g uint32, n decimal128.Num) {
+	a.d = expr.Grow(a.d, len(a.cnt))
+	a.d[g], _ = expr.DecAdd(a.d[g], n)
+}
+
+// exactSum is the whole sum of group g of an integer mean.
+func (a *sumAcc) exactSum(g uint32) decimal128.Num {
+	var t decimal128.Num
+	if int(g) < len(a.d) {
+		t = a.d[g]
+	}
+	if a.stor == storUint && int(g) < len(a.u) {
+		t, _ = expr.DecAdd(t, decimal128.FromU64(a.u[g]))
+	} else if int(g) < len(a.i) {
+		t, _ = expr.DecAdd(t, decimal128.FromI64(a.i[g]))
+	}
+	return t
+}
+
+func (a *sumAcc) overflow() error {
+	return rberr.New(rberr.Data, "%s overflows %s (integer and decimal sums are checked; cast the column to float64 first to sum approximately)", a.what, expr.TypeName(a.out))
+}
+
+func (a *sumAcc) update(ec *expr.EvalCtx, ids []uint32, ng int, col arrow.Array, _ uint64) error {
+	a.cnt = expr.Grow(a.cnt, ng)
+	if a.stor == storNull {
+		return nil
+	}
+	nulls := col.NullN() > 0
+	if a.exact() {
+		vals, _, err := expr.DecimalsOf(ec, col)
+		if err != nil {
+			return err
+		}
+		a.d = expr.Grow(a.d, ng)
+		for i, g := range ids {
+			if !nulls || col.IsValid(i) {
+				s, ok := expr.DecAdd(a.d[g], vals[i])
+				if !ok {
+					return a.overflow()
+				}
+				a.d[g] = s
+				a.cnt[g]++
+			}
+		}
+		return nil
+	}
+	if a.stor == storFloat {
+		vals, err := expr.AsFloat64(col)
+		if err != nil {
+			return err
+		}
+		a.f = expr.Grow(a.f, ng)
+		for i, g := range ids {
+			if !nulls || col.IsValid(i) {
+				a.f[g] += vals[i]
+				a.cnt[g]++
+			}
+		}
+		return nil
+	}
+	if a.stor == storUint {
+		c, err := compute.CastToType(ec.Ctx, col, arrow.PrimitiveTypes.Uint64)
+		if err != nil {
+			return err
+		}
+		defer c.Release()
+		vals := c.(*array.Uint64).Uint64Values()
+		a.u = expr.Grow(a.u, ng)
+		for i, g := range ids {
+			if !nulls || col.IsValid(i) {
+				v := vals[i]
+				s := a.u[g] + v
+				if s < v {
+					if !a.mean {
+						return a.overflow()
+					}
+					a.spill(g, decimal128.FromU64(a.u[g]))
+					s = v
+				}
+				a.u[g] = s
+				a.cnt[g]++
+			}
+		}
+		return nil
+	}
+	vals, err := expr.AsInt64(col)
+	if err != nil {
+		return err
+	}
+	a.i = expr.Grow(a.i, ng)
+	for i, g := range ids {
+		if !nulls || col.IsValid(i) {
+			v, x := vals[i], a.i[g]
+			s := x + v
+			if (s^x)&(s^v) < 0 { // signed overflow
+				if !a.mean {
+					return a.overflow()
+				}
+				a.spill(g, decimal128.FromI64(x))
+				s = v
+			}
+			a.i[g] = s
+			a.cnt[g]++
+		}
+	}
+	return nil
+}
+
+func (a *sumAcc) result(mem memory.Allocator, gids []uint32) (arrow.Array, error) {
+	if a.err != nil {
+		return nil, a.err
+	}
+	n := maxGid(gids)
+	a.cnt = expr.Grow(a.cnt, n)
+	valid := make([]bool, len(gids))
+	for i, g := range gids {
+		valid[i] = a.cnt[g] > 0
+	}
+	switch {
+	case a.stor == storNull:
+		return array.MakeArrayOfNull(mem, a.out, len(gids)), nil
+	case a.exact() && a.mean:
+		a.d = expr.Grow(a.d, n)
+		out := make([]float64, len(gids))
+		for i, g := range gids {
+			if valid[i] {
+				out[i] = expr.DecMeanFloat(a.d[g], a.scale, a.cnt[g])
+			}
+		}
+		return expr.Float64Array(mem, out, valid), nil
+	case a.intMean():
+		out := make([]float64, len(gids))
+		for i, g := range gids {
+			if valid[i] {
+				out[i] = expr.DecMeanFloat(a.exactSum(g), 0, a.cnt[g])
+			}
+		}
+		return expr.Float64Array(mem, out, valid), nil
+	case a.stor == storDec:
+		a.d = expr.Grow(a.d, n)
+		i := 0
+		return expr.BuildDecimal(mem, a.out.(*arrow.Decimal128Type), len(gids), nil, func(int) (decimal128.Num, error) {
+			v := decimal128.Num{}
+			if valid[i] {
+				v = a.d[gids[i]]
+			}
+			i++
+			return v, nil
+		})
+	case a.mean:
+		a.f = expr.Grow(a.f, n)
+		out := make([]float64, len(gids))
+		for i, g := range gids {
+			if valid[i] {
+				out[i] = a.f[g] / float64(a.cnt[g])
+			}
+		}
+		return expr.Float64Array(mem, out, valid), nil
+	case a.stor == storFloat:
+		a.f = expr.Grow(a.f, n)
+		return expr.Float64Array(mem, pick(a.f, gids), valid), nil
+	case a.stor == storUint:
+		a.u = expr.Grow(a.u, n)
+		u := pick(a.u, gids)
+		return expr.Int64Array(mem, a.out, *(*[]int64)(unsafe.Pointer(&u)), valid), nil
+	}
+	a.i = expr.Grow(a.i, n)
+	return expr.Int64Array(mem, a.out, pick(a.i, gids), valid), nil
+}
+
+func (a *sumAcc) Merge(dst, src uint32) {
+	n := int(max(dst, src)) + 1
+	a.cnt = expr.Grow(a.cnt, n)
+	a.cnt[dst] += a.cnt[src]
+	switch {
+	case a.stor == storNull:
+	case a.intMean():
+		total, _ := expr.DecAdd(a.exactSum(dst), a.exactSum(src))
+		a.d = expr.Grow(a.d, n)
+		a.i, a.u = expr.Grow(a.i, n), expr.Grow(a.u, n)
+		a.d[dst], a.i[dst], a.u[dst] = total, 0, 0
+	case a.exact():
+		a.d = expr.Grow(a.d, n)
+		s, ok := expr.DecAdd(a.d[dst], a.d[src])
+		if !ok && a.err == nil {
+			a.err = a.overflow()
+		}
+		a.d[dst] = s
+	case a.mean || a.stor == storFloat:
+		a.f = expr.Grow(a.f, n)
+		a.f[dst] += a.f[src]
+	case a.stor == storUint:
+		a.u = expr.Grow(a.u, n)
+		s := a.u[dst] + a.u[src]
+		if s < a.u[src] && a.err == nil {
+			a.err = a.overflow()
+		}
+		a.u[dst] = s
+	default:
+		a.i = expr.Grow(a.i, n)
+		x, y := a.i[dst], a.i[src]
+		s := x + y
+		if ((y > 0 && s < x) || (y < 0 && s > x)) && a.err == nil {
+			a.err = a.overflow()
+		}
+		a.i[dst] = s
+	}
+}
+
+func (a *sumAcc) Reset(g uint32) {
+	if int(g) < len(a.cnt) {
+		a.cnt[g] = 0
+	}
+	if int(g) < len(a.f) {
+		a.f[g] = 0
+	}
+	if int(g) < len(a.u) {
+		a.u[g] = 0
+	}
+	if int(g) < len(a.i) {
+		a.i[g] = 0
+	}
+	if int(g) < len(a.d) {
+		a.d[g] = decimal128.Num{}
+	}
+}
+
+// pickAcc keeps one value per group: min, max, first or last (nulls are skipped).
+type pickAcc struct {
+	fn   string
+	stor storage
+	out  arrow.DataType
+	set  []bool
+	seq  []uint64 // batch order of the kept value
+	row  []uint32 // row within that batch
+	i    []int64
+	u    []uint64
+	f    []float64
+	s    []string
+}
+
+func (a *pickAcc) update(ec *expr.EvalCtx, ids []uint32, ng int, col arrow.Array, seq uint64) error {
+	a.set = expr.Grow(a.set, ng)
+	a.seq = expr.Grow(a.seq, ng)
+	a.row = expr.Grow(a.row, ng)
+	switch a.stor {
+	case storNull:
+		return nil
+	case storDec:
+		vals := make([]string, col.Len())
+		for i, v := range col.(*array.Decimal128).Values() {
+			vals[i] = expr.DecKey(v)
+		}
+		a.s = expr.Grow(a.s, ng)
+		pickInto(a, ids, vals, col, a.s, seq, func(v string) string { return v })
+	case storFloat:
+		vals, err := expr.AsFloat64(col)
+		if err != nil {
+			return err
+		}
+		a.f = expr.Grow(a.f, ng)
+		pickInto(a, ids, vals, col, a.f, seq, func(v float64) float64 { return v })
+	case storUint:
+		c, err := compute.CastToType(ec.Ctx, col, arrow.PrimitiveTypes.Uint64)
+		if err != nil {
+			return err
+		}
+		defer c.Release()
+		a.u = expr.Grow(a.u, ng)
+		pickInto(a, ids, c.(*array.Uint64).Uint64Values(), col, a.u, seq, func(v uint64) uint64 { return v })
+	case storStr:
+		value := expr.StringAt(col)
+		if b, ok := col.(*array.Binary); ok {
+			value = b.ValueString
+		}
+		vals := make([]string, col.Len())
+		for i := range vals {
+			vals[i] = value(i)
+		}
+		a.s = expr.Grow(a.s, ng)
+		// Values are views into the batch: clone the ones that are kept.
+		pickInto(a, ids, vals, col, a.s, seq, func(v string) string { return string([]byte(v)) })
+	default:
+		vals, err := expr.AsInt64(col)
+		if err != nil {
+			return err
+		}
+		a.i = expr.Grow(a.i, ng)
+		pickInto(a, ids, vals, col, a.i, seq, func(v int64) int64 { return v })
+	}
+	return nil
+}
+
+// pickInto folds vals into the per-group store for min, max, first or last, skipping nulls.
+func pickInto[T cmp.Ordered](a *pickAcc, ids []uint32, vals []T, col arrow.Array, store []T, seq uint64, keep func(T) T) {
+	nulls := col.NullN() > 0
+	if (a.fn == "min" || a.fn == "max") && !nulls {
+		// The hot path of min/max: no positions to keep, no nulls to skip.
+		isMax := a.fn == "max"
+		for i, g := range ids {
+			v := vals[i]
+			if !a.set[g] || (isMax && less(store[g], v)) || (!isMax && less(v, store[g])) {
+				store[g], a.set[g] = keep(v), true
+			}
+		}
+		return
+	}
+	for i, g := range ids {
+		if nulls && col.IsNull(i) {
+			continue
+		}
+		if v := vals[i]; !a.set[g] || replaces(a.fn, v, store[g], seq, uint32(i), a.seq[g], a.row[g]) {
+			store[g], a.set[g], a.seq[g], a.row[g] = keep(v), true, seq, uint32(i)
+		}
+	}
+}
+
+// replaces reports whether a candidate value (at input position seq, row) replaces the
+// kept one. Floats order NaN above every number (as DuckDB and PostgreSQL do), so the
+// result does not depend on the order rows arrive in; first and last compare positions.
+func replaces[T cmp.Ordered](fn string, v, kept T, seq uint64, row uint32, keptSeq uint64, keptRow uint32) bool {
+	earlier := seq < keptSeq || (seq == keptSeq && row < keptRow)
+	switch fn {
+	case "min":
+		return less(v, kept)
+	case "max":
+		return less(kept, v)
+	case "first":
+		return earlier
+	}
+	return !earlier
+}
+
+// less is < with NaN (x != x) ordered after every other value.
+func less[T cmp.Ordered](a, b T) bool {
+	aNaN, bNaN := a != a, b != b
+	if aNaN || bNaN {
+		return !aNaN && bNaN
+	}
+	return a < b
+}
+
+func (a *pickAcc) Merge(dst, src uint32) {
+	n := int(max(dst, src)) + 1
+	a.set = expr.Grow(a.set, n)
+	a.seq = expr.Grow(a.seq, n)
+	a.row = expr.Grow(a.row, n)
+	if !a.set[src] {
+		return
+	}
+	take := !a.set[dst]
+	switch a.stor {
+	case storFloat:
+		a.f = expr.Grow(a.f, n)
+		take = take || replaces(a.fn, a.f[src], a.f[dst], a.seq[src], a.row[src], a.seq[dst], a.row[dst])
+		if take {
+			a.f[dst] = a.f[src]
+		}
+	case storUint:
+		a.u = expr.Grow(a.u, n)
+		take = take || replaces(a.fn, a.u[src], a.u[dst], a.seq[src], a.row[src], a.seq[dst], a.row[dst])
+		if take {
+			a.u[dst] = a.u[src]
+		}
+	case storStr, storDec:
+		a.s = expr.Grow(a.s, n)
+		take = take || replaces(a.fn, a.s[src], a.s[dst], a.seq[src], a.row[src], a.seq[dst], a.row[dst])
+		if take {
+			a.s[dst] = a.s[src]
+		}
+	default:
+		a.i = expr.Grow(a.i, n)
+		take = take || replaces(a.fn, a.i[src], a.i[dst], a.seq[src], a.row[src], a.seq[dst], a.row[dst])
+		if take {
+			a.i[dst] = a.i[src]
+		}
+	}
+	if take {
+		a.set[dst], a.seq[dst], a.row[dst] = true, a.seq[src], a.row[src]
+	}
+}
+
+func (a *pickAcc) Reset(g uint32) {
+	if int(g) < len(a.set) {
+		a.set[g] = false
+	}
+	if int(g) < len(a.s) {
+		a.s[g] = ""
+	}
+}
+
+func (a *pickAcc) result(mem memory.Allocator, gids []uint32) (arrow.Array, error) {
+	n := maxGid(gids)
+	a.set = expr.Grow(a.set, n)
+	valid := pick(a.set, gids)
+	switch a.stor {
+	case storNull:
+		return array.MakeArrayOfNull(mem, a.out, len(gids)), nil
+	case storDec:
+		a.s = expr.Grow(a.s, n)
+		i := 0
+		return expr.BuildDecimal(mem, a.out.(*arrow.Decimal128Type), len(gids), nil, func(int) (decimal128.Num, error) {
+			v := decimal128.Num{}
+			if valid[i] {
+				v = expr.DecFromKey(a.s[gids[i]])
+			}
+			i++
+			return v, nil
+		})
+	case storFloat:
+		a.f = expr.Grow(a.f, n)
+		f := expr.Float64Array(mem, pick(a.f, gids), valid)
+		if a.out.ID() == arrow.FLOAT64 {
+			return f, nil
+		}
+		defer f.Release()
+		return compute.CastToType(compute.WithAllocator(context.Background(), mem), f, a.out)
+	case storUint:
+		a.u = expr.Grow(a.u, n)
+		u := pick(a.u, gids)
+		return expr.Int64Array(mem, a.out, *(*[]int64)(unsafe.Pointer(&u)), valid), nil
+	case storStr:
+		a.s = expr.Grow(a.s, n)
+		b := array.NewBuilder(mem, a.out)
+		defer b.Release()
+		for i, g := range gids {
+			if !valid[i] {
+				b.AppendNull()
+				continue
+			}
+			switch bb := b.(type) {
+			case *array.StringBuilder:
+				bb.Append(a.s[g])
+			case *array.LargeStringBuilder:
+				bb.Append(a.s[g])
+			case *array.BinaryBuilder:
+				bb.AppendString(a.s[g])
+			}
+		}
+		return b.NewArray(), nil
+	}
+	a.i = expr.Grow(a.i, n)
+	if a.out.ID() == arrow.BOOL {
+		b := array.NewBooleanBuilder(mem)
+		defer b.Release()
+		for i, g := range gids {
+			if valid[i] {
+				b.Append(a.i[g] != 0)
+			} else {
+				b.AppendNull()
+			}
+		}
+		return b.NewArray(), nil
+	}
+	return expr.Int64Array(mem, a.out, pick(a.i, gids), valid), nil
+}
+
+// distinctAcc counts distinct non-null values per group, with one set per group.
+type distinctAcc struct {
+	sets []map[string]struct{}
+	buf  []byte
+}
+
+func (a *distinctAcc) update(_ *expr.EvalCtx, ids []uint32, ng int, col arrow.Array, _ uint64) error {
+	a.sets = expr.Grow(a.sets, ng)
+	if col.DataType().ID() == arrow.NULL {
+		return nil
+	}
+	for i, g := range ids {
+		if col.IsNull(i) {
+			continue
+		}
+		a.buf = expr.AppendKey(a.buf[:0], col, i)
+		set := a.sets[g]
+		if set == nil {
+			set = map[string]struct{}{}
+			a.sets[g] = set
+		}
+		if _, ok := set[string(a.buf)]; !ok {
+			set[string(a.buf)] = struct{}{}
+		}
+	}
+	return nil
+}
+
+func (a *distinctAcc) result(mem memory.Allocator, gids []uint32) (arrow.Array, error) {
+	a.sets = expr.Grow(a.sets, maxGid(gids))
+	out := make([]int64, len(gids))
+	for i, g := range gids {
+		out[i] = int64(len(a.sets[g]))
+	}
+	return expr.Int64Array(mem, arrow.PrimitiveTypes.Int64, out, nil), nil
+}
+
+func (a *distinctAcc) Merge(dst, src uint32) {
+	a.sets = expr.Grow(a.sets, int(max(dst, src))+1)
+	if a.sets[dst] == nil {
+		a.sets[dst] = map[string]struct{}{}
+	}
+	for k := range a.sets[src] {
+		a.sets[dst][k] = struct{}{}
+	}
+}
+
+func (a *distinctAcc) Reset(g uint32) {
+	if int(g) < len(a.sets) {
+		a.sets[g] = nil
+	}
+}

@@ -1,0 +1,68 @@
+package agg
+
+import (
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/riverbed-engine/riverbed/engine/expr"
+	"github.com/riverbed-engine/riverbed/engine/runtime"
+)
+
+// aggregateOp is a hash aggregation over the key groups its subtask owns. On a bounded
+// input it emits every group when the final watermark arrives (at finish).
+type GroupByOp struct {
+	runtime.BaseOp
+	Name      string
+	Keys      []expr.Expr
+	KeyTypes  []arrow.DataType
+	Aggs      []Spec
+	Schema    *arrow.Schema
+	BatchSize int
+	tc        *runtime.TaskCtx
+	agg       *Table
+}
+
+func (o *GroupByOp) Open(tc *runtime.TaskCtx) error {
+	o.tc = tc
+	o.agg = NewTable(o.Name, o.Keys, o.KeyTypes, o.Aggs)
+	return nil
+}
+
+func (o *GroupByOp) ProcessMarker(runtime.Message, runtime.Emitter) error { return nil }
+
+func (o *GroupByOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
+	defer m.Rec.Release()
+	_, err := o.agg.Consume(o.tc.Eval, m.Rec, m.Seq)
+	return err
+}
+
+func (o *GroupByOp) Finish(out runtime.Emitter) error {
+	n := o.agg.NumGroups()
+	if n == 0 && len(o.Keys) == 0 {
+		// A global aggregation over no rows still has one row (count 0, sums null), as SQL.
+		o.agg.groups.Hash = append(o.agg.groups.Hash, 0)
+		n = 1
+	}
+	if n == 0 {
+		return nil
+	}
+	mem := o.tc.Eval.Mem
+	cols, err := o.agg.KeyColumns(mem, nil)
+	if err != nil {
+		return err
+	}
+	aggs, err := o.agg.AggColumns(mem, nil)
+	if err != nil {
+		runtime.ReleaseAll(cols)
+		return err
+	}
+	cols = append(cols, aggs...)
+	rec := array.NewRecordBatch(o.Schema, cols, int64(n))
+	runtime.ReleaseAll(cols)
+	return runtime.EmitSliced(rec, o.BatchSize, out)
+}
+
+func (o *GroupByOp) Close() {
+	if o.agg != nil {
+		o.agg.Release()
+	}
+}

@@ -1,0 +1,122 @@
+package agg
+
+import (
+	"context"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/riverbed-engine/riverbed/engine/expr"
+	"github.com/riverbed-engine/riverbed/engine/ops/keyed"
+	"github.com/riverbed-engine/riverbed/engine/runtime"
+	"github.com/riverbed-engine/riverbed/internal/rberr"
+)
+
+// hashAgg is one hash aggregation: groups keyed by the key expressions, with one
+// accumulator per aggregation. group_by uses one per subtask; windows use one per window.
+type Table struct {
+	name     string
+	keys     []expr.Expr
+	keyTypes []arrow.DataType
+	aggs     []Spec
+	groups   *keyed.Grouper
+	Accs     []accumulator
+	ids      []uint32
+}
+
+func NewTable(name string, keys []expr.Expr, keyTypes []arrow.DataType, aggs []Spec) *Table {
+	h := &Table{name: name, keys: keys, keyTypes: keyTypes, aggs: aggs, groups: keyed.NewGrouper(keyTypes)}
+	for _, a := range aggs {
+		h.Accs = append(h.Accs, newAccumulator(a))
+	}
+	return h
+}
+
+func (h *Table) NumGroups() int { return h.groups.NumGroups() }
+
+// Consume folds a batch into the groups and returns the group id of each row (valid until
+// the next call).
+func (h *Table) Consume(ec *expr.EvalCtx, rec arrow.RecordBatch, seq uint64) ([]uint32, error) {
+	n := int(rec.NumRows())
+	h.ids = expr.Grow(h.ids, n)[:n]
+	if n == 0 {
+		return h.ids, nil
+	}
+	if len(h.keys) == 0 {
+		// A global aggregation: one group.
+		for i := range h.ids {
+			h.ids[i] = 0
+		}
+		if h.groups.NumGroups() == 0 {
+			h.groups.Hash = append(h.groups.Hash, 0)
+		}
+	} else {
+		keys, err := runtime.EvalColumns(ec, h.keys, rec)
+		if err != nil {
+			return nil, rberr.Wrap(rberr.KindOf(err), err, "%s", h.name)
+		}
+		err = h.groups.Consume(ec.Ctx, keys, h.ids)
+		runtime.ReleaseAll(keys)
+		if err != nil {
+			return nil, err
+		}
+	}
+	return h.ids, h.Update(ec, rec, h.ids, seq)
+}
+
+// Update folds rows into the given groups (ids), which must exist.
+func (h *Table) Update(ec *expr.EvalCtx, rec arrow.RecordBatch, ids []uint32, seq uint64) error {
+	ng := h.groups.NumGroups()
+	if m := maxGid(ids); m > ng {
+		ng = m
+	}
+	for i, a := range h.aggs {
+		var col arrow.Array
+		if a.Arg != nil {
+			d, err := a.Arg.Eval(ec, rec)
+			if err != nil {
+				return rberr.Wrap(rberr.KindOf(err), err, "%s", h.name)
+			}
+			col, err = expr.DatumToArray(ec, d, int(rec.NumRows()))
+			if err != nil {
+				return err
+			}
+		}
+		err := h.Accs[i].update(ec, ids, ng, col, seq)
+		if col != nil {
+			col.Release()
+		}
+		if err != nil {
+			return rberr.Wrap(rberr.KindOf(err), err, "%s: %s", h.name, a.Name)
+		}
+	}
+	return nil
+}
+
+// KeyColumns returns the key columns of groups gids (nil: all groups).
+func (h *Table) KeyColumns(mem memory.Allocator, gids []uint32) ([]arrow.Array, error) {
+	ctx := expr.NewEvalCtx(context.Background(), mem).Ctx
+	return h.groups.KeysFor(ctx, h.keyTypes, gids)
+}
+
+// AggColumns returns the aggregation results of groups gids (nil: all groups).
+func (h *Table) AggColumns(mem memory.Allocator, gids []uint32) ([]arrow.Array, error) {
+	if gids == nil {
+		gids = allGroups(h.NumGroups())
+	}
+	cols := make([]arrow.Array, 0, len(h.Accs))
+	for _, a := range h.Accs {
+		c, err := a.result(mem, gids)
+		if err != nil {
+			runtime.ReleaseAll(cols)
+			return nil, err
+		}
+		cols = append(cols, c)
+	}
+	return cols, nil
+}
+
+func (h *Table) Release() {
+	if h.groups != nil {
+		h.groups.Release()
+	}
+}

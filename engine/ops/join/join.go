@@ -1,0 +1,638 @@
+package join
+
+import (
+	"cmp"
+	"math"
+	"slices"
+	"sort"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/riverbed-engine/riverbed/engine/expr"
+	"github.com/riverbed-engine/riverbed/engine/ops/keyed"
+	"github.com/riverbed-engine/riverbed/engine/ops/window"
+	"github.com/riverbed-engine/riverbed/engine/plan"
+	"github.com/riverbed-engine/riverbed/engine/runtime"
+)
+
+// Joins of two keyed streams in event time. Both inputs are hash-partitioned by their
+// join keys, so rows with equal keys meet in one subtask; a shared grouper turns the keys
+// of either side into one key id.
+
+// joinSpec is what every join operator needs from binding.
+type Spec struct {
+	Name                string
+	How                 string
+	LeftKeys, RightKeys []expr.Expr
+	KeyTypes            []arrow.DataType
+	LeftSchema          *arrow.Schema
+	RightSchema         *arrow.Schema
+	LeftTime, RightTime int // event-time columns
+	RightKeep           []int
+	Schema              *arrow.Schema
+	Win                 window.Windower
+	Lower, Upper        int64
+	TimeType            arrow.DataType
+}
+
+func ParseSignedDuration(s string) (int64, error) {
+	neg := len(s) > 0 && s[0] == '-'
+	if neg || (len(s) > 0 && s[0] == '+') {
+		s = s[1:]
+	}
+	d, err := plan.ParseDuration(s)
+	if neg {
+		d = -d
+	}
+	return d, err
+}
+
+// joinSide is the state of one input of a join operator.
+type joinSide struct {
+	store keyed.RowStore
+	buf   []int64
+}
+
+// JoinBase holds what all join operators share.
+type JoinBase struct {
+	runtime.BaseOp
+	Spec   *Spec
+	tc     *runtime.TaskCtx
+	wm     int64
+	keys   *keyed.Grouper
+	sides  [2]joinSide
+	ids    []uint32
+	EmitSz int
+}
+
+func (j *JoinBase) openBase(tc *runtime.TaskCtx) {
+	j.tc = tc
+	j.wm = math.MinInt64
+	j.keys = keyed.NewGrouper(j.Spec.KeyTypes)
+	j.sides[0].store.Schema = j.Spec.LeftSchema
+	j.sides[1].store.Schema = j.Spec.RightSchema
+}
+
+// keyIDs returns the key id of each row of a batch from one side.
+func (j *JoinBase) keyIDs(side int, rec arrow.RecordBatch) ([]uint32, error) {
+	exprs := j.Spec.LeftKeys
+	if side == 1 {
+		exprs = j.Spec.RightKeys
+	}
+	cols, err := runtime.EvalColumns(j.tc.Eval, exprs, rec)
+	if err != nil {
+		return nil, err
+	}
+	defer runtime.ReleaseAll(cols)
+	ids := make([]uint32, rec.NumRows())
+	if err := j.keys.Consume(j.tc.Eval.Ctx, cols, ids); err != nil {
+		return nil, err
+	}
+	// A null key matches nothing (as in SQL).
+	for _, c := range cols {
+		if c.NullN() == 0 {
+			continue
+		}
+		for i := range ids {
+			if c.IsNull(i) {
+				ids[i] = nullKey
+			}
+		}
+	}
+	return ids, nil
+}
+
+// nullKey is the key id of rows with a null join key: they never match.
+const nullKey = math.MaxUint32
+
+func (j *JoinBase) times(side int, rec arrow.RecordBatch) []int64 {
+	col := j.Spec.LeftTime
+	if side == 1 {
+		col = j.Spec.RightTime
+	}
+	j.sides[side].buf = expr.EventTimes(rec.Column(col), j.sides[side].buf)
+	return j.sides[side].buf
+}
+
+// arrive returns the key ids and event times of a batch from one side (nil ids for an
+// empty batch).
+func (j *JoinBase) arrive(m runtime.Message) ([]uint32, []int64, error) {
+	if m.Rec.NumRows() == 0 {
+		return nil, nil, nil
+	}
+	ids, err := j.keyIDs(m.Side, m.Rec)
+	if err != nil {
+		return nil, nil, err
+	}
+	return ids, j.times(m.Side, m.Rec), nil
+}
+
+// emitPairs builds output rows from pairs of left and right rows (right refs may be
+// negative: no match) plus extra trailing columns.
+func (j *JoinBase) emitPairs(left, right []keyed.RowRef, extra []arrow.Array, out runtime.Emitter) error {
+	defer runtime.ReleaseAll(extra)
+	if len(left) == 0 {
+		return nil
+	}
+	ctx := j.tc.Eval.Ctx
+	lcols, err := j.sides[0].store.Gather(ctx, left)
+	if err != nil {
+		return err
+	}
+	defer runtime.ReleaseAll(lcols)
+	rcols, err := j.sides[1].store.Gather(ctx, right)
+	if err != nil {
+		return err
+	}
+	defer runtime.ReleaseAll(rcols)
+	cols := append([]arrow.Array{}, lcols...)
+	for _, i := range j.Spec.RightKeep {
+		cols = append(cols, rcols[i])
+	}
+	cols = append(cols, extra...)
+	rec := array.NewRecordBatch(j.Spec.Schema, cols, int64(len(left)))
+	return runtime.EmitSliced(rec, j.EmitSz, out)
+}
+
+func (j *JoinBase) ProcessMarker(runtime.Message, runtime.Emitter) error { return nil }
+
+func (j *JoinBase) Close() {
+	j.sides[0].store.Release()
+	j.sides[1].store.Release()
+	if j.keys != nil {
+		j.keys.Release()
+	}
+}
+
+// WindowJoinOp joins the rows of both sides that have equal keys and fall in the same
+// window; each window is joined when the watermark passes its end.
+type WindowJoinOp struct {
+	JoinBase
+	Win   window.Windower
+	panes map[[2]int64]*joinPane
+	wbuf  [][2]int64
+}
+
+type joinPane struct {
+	rows [2]map[uint32][]keyed.RowRef // per side: key id -> rows
+}
+
+func (o *WindowJoinOp) Open(tc *runtime.TaskCtx) error {
+	o.openBase(tc)
+	o.panes = map[[2]int64]*joinPane{}
+	return nil
+}
+
+func (o *WindowJoinOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
+	rec := m.Rec
+	defer rec.Release()
+	ids, ts, err := o.arrive(m)
+	if ids == nil || err != nil {
+		return err
+	}
+	chunk := o.sides[m.Side].store.Add(rec)
+	lateWM := runtime.LateWatermark(o.wm, m)
+	var late int64
+	for i, t := range ts {
+		if ids[i] == nullKey {
+			o.sides[m.Side].store.Live[chunk]--
+			continue
+		}
+		o.wbuf = o.Win.Assign(t, o.wbuf[:0])
+		placed := 0
+		for _, w := range o.wbuf {
+			if t == math.MinInt64 || w[1]-1 <= lateWM {
+				continue
+			}
+			p := o.panes[w]
+			if p == nil {
+				p = &joinPane{rows: [2]map[uint32][]keyed.RowRef{{}, {}}}
+				o.panes[w] = p
+			}
+			p.rows[m.Side][ids[i]] = append(p.rows[m.Side][ids[i]], keyed.RowRef{Chunk: chunk, Row: int32(i)})
+			placed++
+		}
+		if placed == 0 {
+			late++
+		}
+		// The store counts one reference per placement.
+		o.sides[m.Side].store.Live[chunk] += placed - 1
+	}
+	if late > 0 {
+		o.tc.Metrics.Late.Add(late)
+	}
+	if o.sides[m.Side].store.Live[chunk] == 0 {
+		o.sides[m.Side].store.Live[chunk] = 1
+		o.sides[m.Side].store.Drop(keyed.RowRef{Chunk: chunk}) // nothing kept: release now
+	}
+	return nil
+}
+
+func (o *WindowJoinOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
+	if wm <= o.wm {
+		return nil
+	}
+	o.wm = wm
+	// The pairs of all closed windows (in end order) are gathered from the row stores
+	// together, a batch at a time: many small windows cost one take per stored chunk, not
+	// one per window.
+	var left, right []keyed.RowRef
+	var starts, ends []int64
+	var done []*joinPane
+	flush := func() error {
+		var err error
+		if len(left) > 0 {
+			var extra []arrow.Array
+			if extra, err = expr.BoundColumns(o.tc.Eval, o.Spec.TimeType, starts, ends); err == nil {
+				err = o.emitPairs(left, right, extra, out)
+			}
+		}
+		for _, p := range done {
+			for side := range p.rows {
+				for _, refs := range p.rows[side] {
+					for _, r := range refs {
+						o.sides[side].store.Drop(r)
+					}
+				}
+			}
+		}
+		left, right, starts, ends, done = left[:0], right[:0], starts[:0], ends[:0], done[:0]
+		return err
+	}
+	for _, w := range window.ClosedWindows(o.panes, wm) {
+		p := o.panes[w]
+		delete(o.panes, w)
+		done = append(done, p)
+		keys := make([]uint32, 0, len(p.rows[0]))
+		for k := range p.rows[0] {
+			keys = append(keys, k)
+		}
+		sort.Slice(keys, func(a, b int) bool { return keys[a] < keys[b] })
+		for _, k := range keys {
+			for _, l := range p.rows[0][k] {
+				for _, r := range p.rows[1][k] {
+					left, right = append(left, l), append(right, r)
+					starts, ends = append(starts, w[0]), append(ends, w[1])
+				}
+			}
+		}
+		if len(left) >= o.EmitSz {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	return out.Emit(runtime.Message{Kind: runtime.MsgWatermark, N: wm})
+}
+
+// IntervalJoinOp joins a left row with every right row of the same key whose event time
+// lies in [left + lower, left + upper]. Rows are kept until no future row of the other side
+// can match them; rows behind the watermark are late and dropped.
+type IntervalJoinOp struct {
+	JoinBase
+	kept [2]map[uint32]*timeIndex
+	add  map[uint32][]timedRef // this batch's rows per key
+}
+
+// timeIndex holds rows of one key sorted by time, as a few sorted runs whose sizes at least
+// halve from one to the next (merged as a binary counter): adding a batch costs O(log n)
+// per row amortized and finding the rows in a time range O(log² n), whatever order rows
+// come in — in batch mode, all of an unsorted input.
+type timeIndex struct {
+	runs [][]timedRef
+}
+
+// add appends rows (in any order) as a run, merging runs to keep their sizes halving.
+func (x *timeIndex) add(rows []timedRef) {
+	run := append([]timedRef(nil), rows...)
+	slices.SortFunc(run, func(a, b timedRef) int { return cmp.Compare(a.ts, b.ts) })
+	x.runs = append(x.runs, run)
+	for n := len(x.runs); n >= 2 && len(x.runs[n-2]) <= 2*len(x.runs[n-1]); n = len(x.runs) {
+		a, b := x.runs[n-2], x.runs[n-1]
+		merged := make([]timedRef, 0, len(a)+len(b))
+		for len(a) > 0 && len(b) > 0 {
+			if b[0].ts < a[0].ts {
+				merged, b = append(merged, b[0]), b[1:]
+			} else {
+				merged, a = append(merged, a[0]), a[1:]
+			}
+		}
+		x.runs[n-2] = append(append(merged, a...), b...)
+		x.runs = x.runs[:n-1]
+	}
+}
+
+// each calls fn for every row with time in [lo, hi].
+func (x *timeIndex) each(lo, hi int64, fn func(timedRef)) {
+	for _, run := range x.runs {
+		at := sort.Search(len(run), func(i int) bool { return run[i].ts >= lo })
+		for ; at < len(run) && run[at].ts <= hi; at++ {
+			fn(run[at])
+		}
+	}
+}
+
+// dropBefore removes the rows with time below t, calling fn for each; it reports whether
+// rows remain.
+func (x *timeIndex) dropBefore(t int64, fn func(timedRef)) bool {
+	live := x.runs[:0]
+	for _, run := range x.runs {
+		at := sort.Search(len(run), func(i int) bool { return run[i].ts >= t })
+		for _, c := range run[:at] {
+			fn(c)
+		}
+		if at < len(run) {
+			live = append(live, run[at:])
+		}
+	}
+	x.runs = live
+	return len(live) > 0
+}
+
+type timedRef struct {
+	ts  int64
+	ref keyed.RowRef
+	seq uint64 // input position (batch, then ref.row), to break ties of equal times
+}
+
+func (a timedRef) before(b timedRef) bool {
+	if a.ts != b.ts {
+		return a.ts < b.ts
+	}
+	if a.seq != b.seq {
+		return a.seq < b.seq
+	}
+	return a.ref.Row < b.ref.Row
+}
+
+func (o *IntervalJoinOp) Open(tc *runtime.TaskCtx) error {
+	o.openBase(tc)
+	o.kept = [2]map[uint32]*timeIndex{{}, {}}
+	o.add = map[uint32][]timedRef{}
+	return nil
+}
+
+func (o *IntervalJoinOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
+	rec := m.Rec
+	defer rec.Release()
+	if rec.NumRows() == 0 {
+		return nil
+	}
+	side, other := m.Side, 1-m.Side
+	ids, err := o.keyIDs(side, rec)
+	if err != nil {
+		return err
+	}
+	ts := o.times(side, rec)
+	store := &o.sides[side].store
+	chunk := store.Add(rec)
+	lateWM := runtime.LateWatermark(o.wm, m)
+	var left, right []keyed.RowRef
+	kept := 0
+	var late int64
+	for i, t := range ts {
+		if t == math.MinInt64 || t <= lateWM {
+			late++
+			continue
+		}
+		if ids[i] == nullKey {
+			continue
+		}
+		me := keyed.RowRef{Chunk: chunk, Row: int32(i)}
+		lo, hi := t+o.Spec.Lower, t+o.Spec.Upper // other side's times that match a left row
+		if side == 1 {
+			lo, hi = t-o.Spec.Upper, t-o.Spec.Lower
+		}
+		if x := o.kept[other][ids[i]]; x != nil {
+			x.each(lo, hi, func(c timedRef) {
+				if side == 0 {
+					left, right = append(left, me), append(right, c.ref)
+				} else {
+					left, right = append(left, c.ref), append(right, me)
+				}
+			})
+		}
+		o.add[ids[i]] = append(o.add[ids[i]], timedRef{ts: t, ref: me})
+		kept++
+	}
+	for k, rows := range o.add {
+		x := o.kept[side][k]
+		if x == nil {
+			x = &timeIndex{}
+			o.kept[side][k] = x
+		}
+		x.add(rows)
+		delete(o.add, k)
+	}
+	store.Live[chunk] = kept
+	if late > 0 {
+		o.tc.Metrics.Late.Add(late)
+	}
+	err = o.emitPairs(left, right, nil, out)
+	if kept == 0 {
+		store.Live[chunk] = 1
+		store.Drop(keyed.RowRef{Chunk: chunk})
+	}
+	return err
+}
+
+func (o *IntervalJoinOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
+	if wm <= o.wm {
+		return nil
+	}
+	o.wm = wm
+	// Future rows have times above wm. A left row at t matches right rows up to t+upper;
+	// a right row at t matches left rows from t-upper.
+	horizon := [2]int64{o.Spec.Upper, -o.Spec.Lower}
+	for side := 0; side < 2; side++ {
+		// A row at t can go once t + horizon < wm: drop times below wm - horizon.
+		cut := int64(math.MaxInt64)
+		if h := horizon[side]; wm != runtime.WatermarkMax {
+			switch {
+			case h > 0 && wm < math.MinInt64+h:
+				cut = math.MinInt64
+			case h >= 0 || wm <= math.MaxInt64+h:
+				cut = wm - h
+			}
+		}
+		store := &o.sides[side].store
+		for k, x := range o.kept[side] {
+			if !x.dropBefore(cut, func(c timedRef) { store.Drop(c.ref) }) {
+				delete(o.kept[side], k)
+			}
+		}
+	}
+	return out.Emit(runtime.Message{Kind: runtime.MsgWatermark, N: intervalOutputWatermark(wm, o.Spec.Upper)})
+}
+
+// intervalOutputWatermark is the watermark an interval join passes on. A pair carries its
+// left row's time, and a right row still to come (time above wm) pairs with left rows from
+// its time - upper: with upper > 0 those are behind wm, so the watermark is held back by
+// upper, or they would be late downstream.
+func intervalOutputWatermark(wm, upper int64) int64 {
+	switch {
+	case wm == runtime.WatermarkMax || upper <= 0:
+		return wm
+	case wm < math.MinInt64+upper:
+		return math.MinInt64
+	}
+	return wm - upper
+}
+
+// rightBefore orders right rows by time, then input order; rows an operator made (no input
+// order) by their columns.
+func (o *AsofJoinOp) rightBefore(a, b timedRef) bool {
+	if a.ts != b.ts || a.seq != b.seq || a.seq != runtime.SeqUnordered {
+		return a.before(b)
+	}
+	chunks := o.sides[1].store.Chunks
+	if c := expr.CompareRows(chunks[a.ref.Chunk], int(a.ref.Row), chunks[b.ref.Chunk], int(b.ref.Row)); c != 0 {
+		return c < 0
+	}
+	return a.before(b)
+}
+
+// sortRight sorts the right rows that arrived out of order into their keys' lists.
+func (o *AsofJoinOp) sortRight() {
+	for k, from := range o.unsorted {
+		list := o.right[k]
+		tail := list[from:]
+		sort.Slice(tail, func(a, b int) bool { return o.rightBefore(tail[a], tail[b]) })
+		if from > 0 && o.rightBefore(tail[0], list[from-1]) {
+			merged := make([]timedRef, 0, len(list))
+			a, b := list[:from], tail
+			for len(a) > 0 && len(b) > 0 {
+				if o.rightBefore(b[0], a[0]) {
+					merged, b = append(merged, b[0]), b[1:]
+				} else {
+					merged, a = append(merged, a[0]), a[1:]
+				}
+			}
+			list = append(append(merged, a...), b...)
+		}
+		o.right[k] = list
+		delete(o.unsorted, k)
+	}
+}
+
+// AsofJoinOp joins each left row with the latest right row of the same key at or before
+// its event time (a left join: no such row gives nulls); of right rows with equal times,
+// the last in input order (for rows an operator made, which have none: the greatest by
+// their columns). A left row waits until the watermark reaches its time, so every
+// right row that could match has arrived.
+type AsofJoinOp struct {
+	JoinBase
+	pending []asofLeft
+	arrived uint64
+	right   map[uint32][]timedRef // per key, sorted by (time, input order) up to unsorted[key]
+	// Right rows are appended as they come and sorted when the watermark needs them, so an
+	// input out of time order (all of it, in batch mode) costs a sort, not an insertion each.
+	unsorted map[uint32]int
+}
+
+type asofLeft struct {
+	ts  int64
+	ord uint64 // arrival order, so that sorting keeps equal times in it
+	key uint32
+	ref keyed.RowRef
+}
+
+func (o *AsofJoinOp) Open(tc *runtime.TaskCtx) error {
+	o.openBase(tc)
+	o.right = map[uint32][]timedRef{}
+	o.unsorted = map[uint32]int{}
+	return nil
+}
+
+func (o *AsofJoinOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
+	rec := m.Rec
+	defer rec.Release()
+	ids, ts, err := o.arrive(m)
+	if ids == nil || err != nil {
+		return err
+	}
+	store := &o.sides[m.Side].store
+	chunk := store.Add(rec)
+	lateWM := runtime.LateWatermark(o.wm, m)
+	kept := 0
+	var late int64
+	for i, t := range ts {
+		if t == math.MinInt64 || t <= lateWM {
+			late++
+			continue
+		}
+		ref := keyed.RowRef{Chunk: chunk, Row: int32(i)}
+		if m.Side == 1 && ids[i] == nullKey {
+			continue
+		}
+		if m.Side == 0 {
+			o.pending = append(o.pending, asofLeft{t, o.arrived, ids[i], ref})
+			o.arrived++
+		} else {
+			list := o.right[ids[i]]
+			e := timedRef{ts: t, ref: ref, seq: m.Seq}
+			if _, ok := o.unsorted[ids[i]]; !ok && len(list) > 0 && !o.rightBefore(list[len(list)-1], e) {
+				o.unsorted[ids[i]] = len(list) // list[:len] is sorted
+			}
+			o.right[ids[i]] = append(list, e)
+		}
+		kept++
+	}
+	store.Live[chunk] = kept
+	if late > 0 {
+		o.tc.Metrics.Late.Add(late)
+	}
+	if kept == 0 {
+		store.Live[chunk] = 1
+		store.Drop(keyed.RowRef{Chunk: chunk})
+	}
+	return nil
+}
+
+func (o *AsofJoinOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
+	if wm <= o.wm {
+		return nil
+	}
+	o.wm = wm
+	o.sortRight()
+	// Emit left rows whose time the watermark has reached, in time order.
+	slices.SortFunc(o.pending, func(a, b asofLeft) int {
+		if c := cmp.Compare(a.ts, b.ts); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.ord, b.ord)
+	})
+	n := sort.Search(len(o.pending), func(i int) bool { return o.pending[i].ts > wm })
+	var left, right []keyed.RowRef
+	for _, l := range o.pending[:n] {
+		list := o.right[l.key]
+		at := sort.Search(len(list), func(k int) bool { return list[k].ts > l.ts }) - 1
+		r := keyed.RowRef{Chunk: -1}
+		if at >= 0 {
+			r = list[at].ref
+		}
+		left, right = append(left, l.ref), append(right, r)
+	}
+	err := o.emitPairs(left, right, nil, out)
+	for _, l := range o.pending[:n] {
+		o.sides[0].store.Drop(l.ref)
+	}
+	o.pending = append(o.pending[:0], o.pending[n:]...)
+	if err != nil {
+		return err
+	}
+	// Per key, only the latest right row at or before the watermark can still match.
+	for k, list := range o.right {
+		at := sort.Search(len(list), func(i int) bool { return list[i].ts > wm }) - 1
+		if at > 0 {
+			for _, c := range list[:at] {
+				o.sides[1].store.Drop(c.ref)
+			}
+			o.right[k] = append(list[:0], list[at:]...)
+		}
+	}
+	return out.Emit(runtime.Message{Kind: runtime.MsgWatermark, N: wm})
+}

@@ -1,0 +1,5 @@
+// Package keyed owns the in-memory per-key structures that stateful operators share: the
+// open-addressing hash table that maps key columns to dense group ids (Grouper), and the
+// store of batches that operators hold on to, with rows gathered back by reference
+// (RowStore). Durable keyed state lives in the top-level state package.
+package keyed

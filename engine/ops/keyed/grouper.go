@@ -1,0 +1,404 @@
+package keyed
+
+import (
+	"bytes"
+	"context"
+	"sort"
+	"unsafe"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/compute"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/riverbed-engine/riverbed/engine/expr"
+	"github.com/riverbed-engine/riverbed/engine/runtime"
+)
+
+// Grouper assigns dense group ids (0, 1, 2, ...) to the distinct keys it sees, with an
+// open-addressing hash table (linear probing, load factor <= 1/2). Null is a key like any
+// other. It keeps the key values of each group, taken from the input a batch at a time,
+// to emit them at the end.
+type Grouper struct {
+	mode  groupMode
+	slots []uint32 // group id + 1; 0 is an empty slot
+	mask  uint64
+	Hash  []uint64 // per group
+	ints  []int64  // per group, modeInt
+	// islots is modeInt's table: the key sits in the slot, so a probe touches one cache
+	// line instead of three arrays.
+	islots []intSlot
+	offs   []uint32 // per group start in arena (modeBytes); len = groups+1
+	arena  []byte
+	null   int32 // group id of the null key (single-key modes), or -1
+
+	keyChunks [][]arrow.Array // key columns of new groups, batch by batch
+	chunkBase []uint32        // group id of the first row of each key chunk
+	hbuf      []uint64
+	kbuf      []byte
+	newRows   []int32
+}
+
+type groupMode uint8
+
+const (
+	modeInt   groupMode = iota // one integer-backed key column
+	modeStr                    // one string or binary key column
+	modeBytes                  // anything else: keys encoded to bytes
+)
+
+func NewGrouper(keyTypes []arrow.DataType) *Grouper {
+	g := &Grouper{mode: modeBytes, null: -1, offs: []uint32{0}}
+	if len(keyTypes) == 1 {
+		switch id := keyTypes[0].ID(); {
+		case id == arrow.STRING || id == arrow.LARGE_STRING || id == arrow.BINARY || id == arrow.LARGE_BINARY || id == arrow.FIXED_SIZE_BINARY:
+			g.mode = modeStr
+		case expr.IsIntKeyed(keyTypes[0]):
+			g.mode = modeInt
+		}
+	}
+	g.resize(1024)
+	return g
+}
+
+type intSlot struct {
+	key int64
+	gid uint32 // group id + 1; 0 is an empty slot
+}
+
+func (g *Grouper) NumGroups() int { return len(g.Hash) }
+
+func (g *Grouper) resize(capacity int) {
+	if g.mode == modeInt {
+		old := g.islots
+		g.islots = make([]intSlot, capacity)
+		g.mask = uint64(capacity - 1)
+		for _, e := range old {
+			if e.gid == 0 {
+				continue
+			}
+			i := expr.Mix64(uint64(e.key)) & g.mask
+			for g.islots[i].gid != 0 {
+				i = (i + 1) & g.mask
+			}
+			g.islots[i] = e
+		}
+		return
+	}
+	g.slots = make([]uint32, capacity)
+	g.mask = uint64(capacity - 1)
+	for gid, h := range g.Hash {
+		i := h & g.mask
+		for g.slots[i] != 0 {
+			i = (i + 1) & g.mask
+		}
+		g.slots[i] = uint32(gid) + 1
+	}
+}
+
+// Consume assigns a group id to every row of keys, writing them to ids (len = rows).
+func (g *Grouper) Consume(ctx context.Context, keys []arrow.Array, ids []uint32) error {
+	n := len(ids)
+	g.newRows = g.newRows[:0]
+	if g.mode == modeInt {
+		g.consumeInt(keys[0], ids)
+		if len(g.newRows) == 0 {
+			return nil
+		}
+		return g.keepKeys(ctx, keys)
+	}
+	if cap(g.hbuf) < n {
+		g.hbuf = make([]uint64, n)
+	}
+	hs := g.hbuf[:n]
+	expr.HashColumns(keys, hs)
+	switch g.mode {
+	case modeStr:
+		g.consumeStr(keys[0], hs, ids)
+	default:
+		g.consumeBytes(keys, hs, ids)
+	}
+	if len(g.newRows) == 0 {
+		return nil
+	}
+	return g.keepKeys(ctx, keys)
+}
+
+func (g *Grouper) add(h uint64, row int) uint32 {
+	gid := uint32(len(g.Hash))
+	g.Hash = append(g.Hash, h)
+	g.newRows = append(g.newRows, int32(row))
+	return gid
+}
+
+func (g *Grouper) place(slot uint64, gid uint32) {
+	g.slots[slot] = gid + 1
+	if len(g.Hash)*2 > len(g.slots) {
+		g.resize(len(g.slots) * 2)
+	}
+}
+
+func (g *Grouper) nullGroup(h uint64, row int) uint32 {
+	if g.null < 0 {
+		g.null = int32(g.add(h, row))
+		if g.mode == modeInt {
+			g.ints = append(g.ints, 0)
+		} else {
+			g.offs = append(g.offs, uint32(len(g.arena)))
+		}
+	}
+	return uint32(g.null)
+}
+
+func (g *Grouper) consumeInt(col arrow.Array, ids []uint32) {
+	nulls := col.NullN() > 0
+	var vals []int64
+	get := expr.Int64Getter(col)
+	if a, ok := col.(*array.Int64); ok {
+		vals = a.Int64Values()
+	}
+	for row := range ids {
+		if nulls && col.IsNull(row) {
+			ids[row] = g.nullGroup(expr.NullHash, row)
+			continue
+		}
+		var v int64
+		if vals != nil {
+			v = vals[row]
+		} else {
+			v = get(row)
+		}
+		h := expr.Mix64(uint64(v))
+		slot := h & g.mask
+		for {
+			e := &g.islots[slot]
+			if e.gid == 0 {
+				gid := g.add(h, row)
+				g.ints = append(g.ints, v)
+				e.key, e.gid = v, gid+1
+				ids[row] = gid
+				if len(g.Hash)*2 > len(g.islots) {
+					g.resize(len(g.islots) * 2)
+				}
+				break
+			}
+			if e.key == v {
+				ids[row] = e.gid - 1
+				break
+			}
+			slot = (slot + 1) & g.mask
+		}
+	}
+}
+
+func (g *Grouper) consumeStr(col arrow.Array, hs []uint64, ids []uint32) {
+	var value func(int) []byte
+	switch a := col.(type) {
+	case *array.String:
+		value = func(i int) []byte { return unsafeBytes(a.Value(i)) }
+	case *array.LargeString:
+		value = func(i int) []byte { return unsafeBytes(a.Value(i)) }
+	case *array.Binary:
+		value = a.Value
+	case *array.LargeBinary:
+		value = a.Value
+	case *array.FixedSizeBinary:
+		value = a.Value
+	}
+	nulls := col.NullN() > 0
+	for row, h := range hs {
+		if nulls && col.IsNull(row) {
+			ids[row] = g.nullGroup(h, row)
+			continue
+		}
+		ids[row] = g.findBytes(h, value(row), row)
+	}
+}
+
+// unsafeBytes views a string's bytes without copying; the caller must not modify them.
+func unsafeBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
+
+func (g *Grouper) findBytes(h uint64, key []byte, row int) uint32 {
+	slot := h & g.mask
+	for {
+		s := g.slots[slot]
+		if s == 0 {
+			gid := g.add(h, row)
+			g.arena = append(g.arena, key...)
+			g.offs = append(g.offs, uint32(len(g.arena)))
+			g.place(slot, gid)
+			return gid
+		}
+		gid := s - 1
+		if g.Hash[gid] == h && int32(gid) != g.null && bytes.Equal(g.arena[g.offs[gid]:g.offs[gid+1]], key) {
+			return gid
+		}
+		slot = (slot + 1) & g.mask
+	}
+}
+
+func (g *Grouper) consumeBytes(keys []arrow.Array, hs []uint64, ids []uint32) {
+	for row, h := range hs {
+		k := g.kbuf[:0]
+		for _, c := range keys {
+			k = expr.AppendKey(k, c, row)
+		}
+		g.kbuf = k
+		ids[row] = g.findBytes(h, k, row)
+	}
+}
+
+// keepKeys takes the key values of the rows that opened new groups in this batch.
+func (g *Grouper) keepKeys(ctx context.Context, keys []arrow.Array) error {
+	mem := compute.GetAllocator(ctx)
+	ib := array.NewInt32Builder(mem)
+	ib.AppendValues(g.newRows, nil)
+	idx := ib.NewArray()
+	ib.Release()
+	defer idx.Release()
+	chunk := make([]arrow.Array, len(keys))
+	for i, k := range keys {
+		t, err := compute.TakeArray(ctx, k, idx)
+		if err != nil {
+			for _, c := range chunk[:i] {
+				c.Release()
+			}
+			return err
+		}
+		chunk[i] = t
+	}
+	g.chunkBase = append(g.chunkBase, uint32(len(g.Hash)-len(g.newRows)))
+	g.keyChunks = append(g.keyChunks, chunk)
+	return nil
+}
+
+// KeysFor returns the key columns of the given groups, in that order.
+func (g *Grouper) KeysFor(ctx context.Context, types []arrow.DataType, gids []uint32) ([]arrow.Array, error) {
+	mem := compute.GetAllocator(ctx)
+	if len(types) == 0 {
+		return nil, nil // a global aggregation has no key columns
+	}
+	if gids == nil {
+		return g.keyArrays(mem, types)
+	}
+	// Gather (chunk, row) per requested group, taking from each chunk in one call, then
+	// restore the requested order.
+	parts := make([][]arrow.Array, 0, 4)
+	order := make([]int32, 0, len(gids))
+	perChunk := map[int][]int32{}
+	var chunks []int
+	pos := map[int][]int{}
+	for i, gid := range gids {
+		c := sort.Search(len(g.chunkBase), func(j int) bool { return g.chunkBase[j] > gid }) - 1
+		if _, ok := perChunk[c]; !ok {
+			chunks = append(chunks, c)
+		}
+		perChunk[c] = append(perChunk[c], int32(gid-g.chunkBase[c]))
+		pos[c] = append(pos[c], i)
+	}
+	at := make([]int32, len(gids))
+	next := int32(0)
+	for _, c := range chunks {
+		for _, i := range pos[c] {
+			at[i] = next
+			next++
+		}
+		ib := array.NewInt32Builder(mem)
+		ib.AppendValues(perChunk[c], nil)
+		idx := ib.NewArray()
+		ib.Release()
+		cols := make([]arrow.Array, len(types))
+		for k := range types {
+			t, err := compute.TakeArray(ctx, g.keyChunks[c][k], idx)
+			if err != nil {
+				idx.Release()
+				for _, p := range parts {
+					runtime.ReleaseAll(p)
+				}
+				runtime.ReleaseAll(cols)
+				return nil, err
+			}
+			cols[k] = t
+		}
+		idx.Release()
+		parts = append(parts, cols)
+	}
+	order = append(order, at...)
+	out := make([]arrow.Array, len(types))
+	for k, t := range types {
+		var col arrow.Array
+		if len(parts) == 0 {
+			col = array.MakeArrayOfNull(mem, t, 0)
+		} else {
+			cs := make([]arrow.Array, len(parts))
+			for j := range parts {
+				cs[j] = parts[j][k]
+			}
+			cat, err := array.Concatenate(cs, mem)
+			if err != nil {
+				return nil, err
+			}
+			col = cat
+		}
+		out[k] = col
+	}
+	for _, p := range parts {
+		runtime.ReleaseAll(p)
+	}
+	if len(chunks) <= 1 && isIdentity(order) {
+		return out, nil
+	}
+	ib := array.NewInt32Builder(mem)
+	ib.AppendValues(order, nil)
+	idx := ib.NewArray()
+	ib.Release()
+	defer idx.Release()
+	for k := range out {
+		t, err := compute.TakeArray(ctx, out[k], idx)
+		out[k].Release()
+		if err != nil {
+			runtime.ReleaseAll(out[k+1:])
+			return nil, err
+		}
+		out[k] = t
+	}
+	return out, nil
+}
+
+func isIdentity(order []int32) bool {
+	for i, v := range order {
+		if int32(i) != v {
+			return false
+		}
+	}
+	return true
+}
+
+// keyArrays returns the key columns of all groups, in group id order.
+func (g *Grouper) keyArrays(mem memory.Allocator, types []arrow.DataType) ([]arrow.Array, error) {
+	out := make([]arrow.Array, len(types))
+	for i, t := range types {
+		if len(g.keyChunks) == 0 {
+			out[i] = array.MakeArrayOfNull(mem, t, 0)
+			continue
+		}
+		parts := make([]arrow.Array, len(g.keyChunks))
+		for j, c := range g.keyChunks {
+			parts[j] = c[i]
+		}
+		a, err := array.Concatenate(parts, mem)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = a
+	}
+	return out, nil
+}
+
+func (g *Grouper) Release() {
+	for _, c := range g.keyChunks {
+		for _, a := range c {
+			a.Release()
+		}
+	}
+	g.keyChunks = nil
+}

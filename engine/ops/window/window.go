@@ -1,0 +1,427 @@
+package window
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/riverbed-engine/riverbed/engine/expr"
+	"github.com/riverbed-engine/riverbed/engine/ops/agg"
+	"github.com/riverbed-engine/riverbed/engine/plan"
+	"github.com/riverbed-engine/riverbed/engine/runtime"
+	"github.com/riverbed-engine/riverbed/internal/rberr"
+)
+
+// Windows split into three parts, as bytewax does: the clock (event time from a column
+// and the watermark, or processing time), the windower (which windows a row belongs to)
+// and the window logic (an incremental hash aggregation per window).
+
+// Windower assigns event times (µs) to windows [start, end).
+type Windower struct {
+	Kind                         string
+	size, slide, Gap, step, offs int64
+}
+
+// maxWindows bounds how many windows one row may belong to (sliding / cumulate).
+const maxWindows = 1000
+
+func Compile(def *plan.WindowDef, name string) (Windower, error) {
+	w := Windower{Kind: def.Kind}
+	dur := func(field, v string, required bool) (int64, error) {
+		if v == "" {
+			if required {
+				return 0, rberr.New(rberr.Plan, "%s: a %s window needs %s", name, def.Kind, field)
+			}
+			return 0, nil
+		}
+		d, err := plan.ParseDuration(v)
+		if err != nil {
+			return 0, rberr.New(rberr.Plan, "%s: window %s: %v", name, field, err)
+		}
+		if d <= 0 {
+			return 0, rberr.New(rberr.Plan, "%s: window %s must be positive, got %q", name, field, v)
+		}
+		return d, nil
+	}
+	var err error
+	if def.Offset != "" {
+		if w.offs, err = plan.ParseDuration(def.Offset); err != nil {
+			return w, rberr.New(rberr.Plan, "%s: window offset: %v", name, err)
+		}
+	}
+	switch def.Kind {
+	case "tumbling":
+		w.size, err = dur("size", def.Size, true)
+	case "sliding":
+		if w.size, err = dur("size", def.Size, true); err == nil {
+			w.slide, err = dur("every", def.Slide, true)
+		}
+		if err == nil && w.size/w.slide > maxWindows {
+			err = rberr.New(rberr.Plan, "%s: a sliding window of %s every %s puts each row in %d windows; at most %d are allowed", name, def.Size, def.Slide, w.size/w.slide, maxWindows)
+		}
+	case "cumulate":
+		if w.step, err = dur("step", def.Step, true); err == nil {
+			w.size, err = dur("max_size", def.Size, true)
+		}
+		if err == nil && w.size%w.step != 0 {
+			err = rberr.New(rberr.Plan, "%s: cumulate max_size %s must be a multiple of step %s", name, def.Size, def.Step)
+		}
+		if err == nil && w.size/w.step > maxWindows {
+			err = rberr.New(rberr.Plan, "%s: cumulate windows of max_size %s and step %s are too many per row", name, def.Size, def.Step)
+		}
+	case "session":
+		w.Gap, err = dur("gap", def.Gap, true)
+	default:
+		msg := fmt.Sprintf("%s: unknown window kind %q", name, def.Kind)
+		if s := plan.Suggest(def.Kind, []string{"tumbling", "sliding", "session", "cumulate"}); s != "" {
+			msg += fmt.Sprintf("; did you mean %q?", s)
+		}
+		err = rberr.New(rberr.Plan, "%s", msg)
+	}
+	return w, err
+}
+
+// Assign appends the windows of event time ts to dst.
+func (w Windower) Assign(ts int64, dst [][2]int64) [][2]int64 {
+	switch w.Kind {
+	case "tumbling":
+		start := expr.FloorDiv(ts-w.offs, w.size)*w.size + w.offs
+		return append(dst, [2]int64{start, start + w.size})
+	case "sliding":
+		last := expr.FloorDiv(ts-w.offs, w.slide)*w.slide + w.offs
+		for start := last; start > ts-w.size; start -= w.slide {
+			dst = append(dst, [2]int64{start, start + w.size})
+		}
+		return dst
+	case "cumulate":
+		start := expr.FloorDiv(ts-w.offs, w.size)*w.size + w.offs
+		for end := start + w.step; end <= start+w.size; end += w.step {
+			if end > ts {
+				dst = append(dst, [2]int64{start, end})
+			}
+		}
+		return dst
+	}
+	return dst
+}
+
+// pane is the state of one window: an incremental aggregation of its rows.
+type pane struct {
+	start, end int64
+	agg        *agg.Table
+	fired      bool
+	touched    map[uint32]struct{} // groups updated by late rows since the last firing
+}
+
+// WindowAggOp aggregates keyed (or non-keyed) rows per window. A window fires when the
+// watermark passes its end; it stays open for allowed_lateness more, and each late row
+// that still fits re-emits the updated result of its key. Rows later than that are
+// dropped and counted, or emitted instead of results when the operator serves .late().
+type WindowAggOp struct {
+	runtime.BaseOp
+	Name       string
+	Keys       []expr.Expr
+	KeyTypes   []arrow.DataType
+	Aggs       []agg.Spec
+	Schema     *arrow.Schema
+	Win        Windower
+	Lateness   int64
+	TimeIdx    int
+	TimeType   arrow.DataType
+	Processing bool
+	LateOutput bool
+	BatchSize  int
+
+	tc    *runtime.TaskCtx
+	wm    int64
+	panes map[[2]int64]*pane
+	dirty [][2]int64 // fired windows that late rows updated in this batch
+	ts    []int64
+	wbuf  [][2]int64
+}
+
+func (o *WindowAggOp) Open(tc *runtime.TaskCtx) error {
+	o.tc = tc
+	o.wm = math.MinInt64
+	o.panes = map[[2]int64]*pane{}
+	return nil
+}
+
+func (o *WindowAggOp) ProcessMarker(runtime.Message, runtime.Emitter) error { return nil }
+
+func (o *WindowAggOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
+	rec := m.Rec
+	defer rec.Release()
+	n := int(rec.NumRows())
+	if n == 0 {
+		return nil
+	}
+	if o.Processing {
+		now := time.Now().UnixMicro()
+		o.ts = expr.Grow(o.ts[:0], n)[:n]
+		for i := range o.ts {
+			o.ts[i] = now
+		}
+	} else {
+		o.ts = expr.EventTimes(rec.Column(o.TimeIdx), o.ts)
+	}
+	lateWM := o.wm
+	if m.HasWM && m.WM > lateWM {
+		lateWM = m.WM
+	}
+	rows := map[[2]int64][]int32{}
+	var lateRows []int32
+	for i, t := range o.ts {
+		if t == math.MinInt64 { // null event time: cannot be placed in any window
+			lateRows = append(lateRows, int32(i))
+			continue
+		}
+		o.wbuf = o.Win.Assign(t, o.wbuf[:0])
+		accepted := false
+		for _, w := range o.wbuf {
+			if !o.Processing && w[1]-1+o.Lateness <= lateWM {
+				continue // this window is already closed
+			}
+			rows[w] = append(rows[w], int32(i))
+			accepted = true
+		}
+		if !accepted {
+			lateRows = append(lateRows, int32(i))
+		}
+	}
+	if err := countLate(o.tc, rec, lateRows, o.LateOutput, out); err != nil {
+		return err
+	}
+	if o.LateOutput {
+		// The late stream carries no results, but windows still track what is on time.
+		return o.addToPanes(rec, m.Seq, rows, n, false)
+	}
+	if err := o.addToPanes(rec, m.Seq, rows, n, true); err != nil {
+		return err
+	}
+	return o.emitUpdates(out)
+}
+
+func (o *WindowAggOp) addToPanes(rec arrow.RecordBatch, seq uint64, rows map[[2]int64][]int32, n int, aggregate bool) error {
+	ws := make([][2]int64, 0, len(rows))
+	for w := range rows {
+		ws = append(ws, w)
+	}
+	sortWindows(ws)
+	for _, w := range ws {
+		p := o.panes[w]
+		if p == nil {
+			p = &pane{start: w[0], end: w[1], agg: agg.NewTable(o.Name, o.Keys, o.KeyTypes, o.Aggs)}
+			o.panes[w] = p
+		}
+		if !aggregate {
+			continue
+		}
+		sub := rec
+		if idx := rows[w]; len(idx) != n {
+			var err error
+			if sub, err = runtime.TakeRows(o.tc.Eval, rec, idx); err != nil {
+				return err
+			}
+		} else {
+			rec.Retain()
+		}
+		ids, err := p.agg.Consume(o.tc.Eval, sub, seq)
+		sub.Release()
+		if err != nil {
+			return err
+		}
+		if p.fired {
+			if p.touched == nil {
+				p.touched = map[uint32]struct{}{}
+				o.dirty = append(o.dirty, w)
+			}
+			for _, g := range ids {
+				p.touched[g] = struct{}{}
+			}
+		}
+	}
+	return nil
+}
+
+// ClosedWindows returns the windows of panes whose end the watermark has passed, in end
+// order.
+func ClosedWindows[V any](panes map[[2]int64]V, wm int64) [][2]int64 {
+	var ws [][2]int64
+	for w := range panes {
+		if w[1]-1 <= wm {
+			ws = append(ws, w)
+		}
+	}
+	sortWindows(ws)
+	return ws
+}
+
+// windowColumns builds window_start and window_end columns of n rows for one window.
+// A bound outside the range of the time type is an error.
+func windowColumns(ec *expr.EvalCtx, dt arrow.DataType, w [2]int64, n int) ([]arrow.Array, error) {
+	starts, ends := make([]int64, n), make([]int64, n)
+	for i := range starts {
+		starts[i], ends[i] = w[0], w[1]
+	}
+	return expr.BoundColumns(ec, dt, starts, ends)
+}
+
+// countLate counts late rows and, for an operator that serves .late(), emits them.
+func countLate(tc *runtime.TaskCtx, rec arrow.RecordBatch, rows []int32, emit bool, out runtime.Emitter) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	tc.Metrics.Late.Add(int64(len(rows)))
+	if !emit {
+		return nil
+	}
+	lr, err := runtime.TakeRows(tc.Eval, rec, rows)
+	if err != nil {
+		return err
+	}
+	return out.Emit(runtime.Message{Kind: runtime.MsgBatch, Rec: lr})
+}
+
+func sortWindows(ws [][2]int64) {
+	sort.Slice(ws, func(i, j int) bool {
+		if ws[i][1] != ws[j][1] {
+			return ws[i][1] < ws[j][1]
+		}
+		return ws[i][0] < ws[j][0]
+	})
+}
+
+// emitUpdates re-emits the results of keys that late rows changed in fired windows.
+func (o *WindowAggOp) emitUpdates(out runtime.Emitter) error {
+	dirty := o.dirty
+	o.dirty = o.dirty[:0]
+	sortWindows(dirty)
+	for _, w := range dirty {
+		p := o.panes[w]
+		if p == nil || !p.fired || len(p.touched) == 0 {
+			if p != nil {
+				p.touched = nil
+			}
+			continue
+		}
+		gids := make([]uint32, 0, len(p.touched))
+		for g := range p.touched {
+			gids = append(gids, g)
+		}
+		sort.Slice(gids, func(i, j int) bool { return gids[i] < gids[j] })
+		p.touched = nil
+		if err := o.emitPane(p, gids, out); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (o *WindowAggOp) sortedPanes() [][2]int64 {
+	ws := make([][2]int64, 0, len(o.panes))
+	for w := range o.panes {
+		ws = append(ws, w)
+	}
+	sortWindows(ws)
+	return ws
+}
+
+// emitPane emits the results of groups gids (nil: all) of a window.
+func (o *WindowAggOp) emitPane(p *pane, gids []uint32, out runtime.Emitter) error {
+	n := p.agg.NumGroups()
+	if gids != nil {
+		n = len(gids)
+	}
+	if n == 0 {
+		return nil
+	}
+	mem := o.tc.Eval.Mem
+	cols, err := p.agg.KeyColumns(mem, gids)
+	if err != nil {
+		return err
+	}
+	wcols, err := windowColumns(o.tc.Eval, o.TimeType, [2]int64{p.start, p.end}, n)
+	if err != nil {
+		runtime.ReleaseAll(cols)
+		return rberr.Wrap(rberr.Data, err, "%s", o.Name)
+	}
+	cols = append(cols, wcols...)
+	aggs, err := p.agg.AggColumns(mem, gids)
+	if err != nil {
+		runtime.ReleaseAll(cols)
+		return err
+	}
+	cols = append(cols, aggs...)
+	rec := array.NewRecordBatch(o.Schema, cols, int64(n))
+	runtime.ReleaseAll(cols)
+	o.tc.Metrics.WindowsFired.Add(1)
+	return runtime.EmitSliced(rec, o.BatchSize, out)
+}
+
+func (o *WindowAggOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
+	if wm <= o.wm {
+		return nil
+	}
+	o.wm = wm
+	if err := o.fire(wm, out); err != nil {
+		return err
+	}
+	return out.Emit(runtime.Message{Kind: runtime.MsgWatermark, N: wm})
+}
+
+// fire emits every window whose end the clock has passed and drops windows whose
+// allowed lateness is over.
+func (o *WindowAggOp) fire(now int64, out runtime.Emitter) error {
+	for _, w := range o.sortedPanes() {
+		p := o.panes[w]
+		if !p.fired && p.end-1 <= now {
+			p.fired = true
+			p.touched = nil
+			if !o.LateOutput {
+				if err := o.emitPane(p, nil, out); err != nil {
+					return err
+				}
+			}
+		}
+		if p.fired && (now == runtime.WatermarkMax || p.end-1+o.Lateness <= now) {
+			p.agg.Release()
+			delete(o.panes, w)
+		}
+	}
+	return nil
+}
+
+// onTick fires processing-time windows.
+func (o *WindowAggOp) onTick(out runtime.Emitter) error {
+	if !o.Processing {
+		return nil
+	}
+	return o.fire(time.Now().UnixMicro()-1, out)
+}
+
+func (o *WindowAggOp) tickInterval() time.Duration {
+	if o.Processing {
+		return 50 * time.Millisecond
+	}
+	return 0
+}
+
+func (o *WindowAggOp) Finish(out runtime.Emitter) error {
+	// The final watermark has fired every event-time window; processing-time windows
+	// fire at the end of a bounded input.
+	if o.Processing {
+		return o.fire(runtime.WatermarkMax, out)
+	}
+	return nil
+}
+
+func (o *WindowAggOp) Close() {
+	for _, p := range o.panes {
+		p.agg.Release()
+	}
+	o.panes = nil
+}

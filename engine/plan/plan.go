@@ -1,0 +1,274 @@
+package plan
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+
+	"github.com/riverbed-engine/riverbed/internal/rberr"
+)
+
+// PlanVersion is the version of the plan document this engine reads.
+const PlanVersion = 1
+
+// Plan is the logical plan as it crosses the C ABI: one JSON document.
+//
+//	{"version": 1, "root": <node>, "options": {"parallelism": 2, "batch_size": 65536, "runtime_mode": "automatic"}}
+type Plan struct {
+	Version int     `json:"version"`
+	Root    *Node   `json:"root"`
+	Options Options `json:"options"`
+}
+
+// Options tune how a plan runs. None of them changes its result, except RuntimeMode, which
+// says whether event-time operators see all of a bounded input before they decide (batch)
+// or judge rows against watermarks as they come (streaming).
+type Options struct {
+	// Parallelism is the number of parallel subtasks per operator; 0 means the number of cores.
+	Parallelism int `json:"parallelism,omitempty"`
+	// BatchSize is the largest number of rows a source puts in one batch; 0 means 65536.
+	BatchSize int `json:"batch_size,omitempty"`
+	// MaxParallelism is the number of key groups; 0 means 128.
+	MaxParallelism int `json:"max_parallelism,omitempty"`
+	// BufferBytes bounds the bytes of batches queued between a job's operators and in its
+	// unread results (each queue still takes one batch when it is empty); 0 means 64 MiB.
+	BufferBytes int64 `json:"buffer_bytes,omitempty"`
+	// RuntimeMode is "automatic" (the default: batch if every source is bounded, else
+	// streaming), "batch" or "streaming", as Flink's execution.runtime-mode.
+	RuntimeMode string `json:"runtime_mode,omitempty"`
+}
+
+// Node is one operator of the logical plan. Op selects which fields apply:
+//
+//	scan_parquet  paths, columns
+//	scan_arrow    source (index of an input stream handed over with the plan), bounded (true:
+//	              the stream is a finite table; false: it may be live and never end)
+//	filter        input, predicate
+//	select        input, exprs
+//	with_columns  input, exprs
+//	aggregate     input, keys, aggs
+//	union         inputs
+//	limit         input, n
+//	write_parquet input, path, mode ("error", "append", "overwrite")
+//	datagen       fields, rate, count, seed              (a generated source)
+//	nexmark       kind ("person", "auction", "bid"), rate, count, seed
+//	window_agg    input, keys, aggs, window, allowed_lateness, output ("results" or "late")
+//	map_batches   input, udf (the host's function id), schema (its result columns; absent: same as input)
+//	join          inputs [left, right], how ("window", "interval", "asof"), left_on, right_on,
+//	              window (how=window), lower and upper (how=interval), suffix
+//	dedup         input, keys, within (first row per key within that much event time)
+//	topn          input, keys, n, order_by, descending, with_ties, window (absent: rank the
+//	              rows of each (window_start, window_end) of a window result)
+//
+// Every source takes event_time (a column), max_out_of_orderness and idle_timeout
+// (durations such as "5s").
+type Node struct {
+	Op        string   `json:"op"`
+	ID        string   `json:"id,omitempty"`
+	Input     *Node    `json:"input,omitempty"`
+	Inputs    []*Node  `json:"inputs,omitempty"`
+	Paths     []string `json:"paths,omitempty"`
+	Columns   []string `json:"columns,omitempty"`
+	Source    int      `json:"source,omitempty"`
+	Predicate *Expr    `json:"predicate,omitempty"`
+	Exprs     []*Expr  `json:"exprs,omitempty"`
+	Keys      []*Expr  `json:"keys,omitempty"`
+	Aggs      []*Expr  `json:"aggs,omitempty"`
+	N         *int64   `json:"n,omitempty"`
+	Path      string   `json:"path,omitempty"`
+	Mode      string   `json:"mode,omitempty"`
+	Bounded   bool     `json:"bounded,omitempty"`
+
+	// Event time, on any source.
+	EventTime         string `json:"event_time,omitempty"`
+	MaxOutOfOrderness string `json:"max_out_of_orderness,omitempty"`
+	IdleTimeout       string `json:"idle_timeout,omitempty"`
+
+	// Generators (datagen, nexmark).
+	Kind   string     `json:"kind,omitempty"`
+	Rate   float64    `json:"rate,omitempty"`
+	Count  *int64     `json:"count,omitempty"`
+	Seed   int64      `json:"seed,omitempty"`
+	Fields []FieldDef `json:"fields,omitempty"`
+
+	// map_batches: a host function and the schema it returns.
+	UDF    int64      `json:"udf,omitempty"`
+	Schema []FieldDef `json:"schema,omitempty"`
+
+	// join: inputs [left, right]; how "window", "interval" or "asof".
+	How     string  `json:"how,omitempty"`
+	LeftOn  []*Expr `json:"left_on,omitempty"`
+	RightOn []*Expr `json:"right_on,omitempty"`
+	Lower   string  `json:"lower,omitempty"`
+	Upper   string  `json:"upper,omitempty"`
+	Suffix  string  `json:"suffix,omitempty"`
+
+	// dedup and topn.
+	Within     string `json:"within,omitempty"`
+	OrderBy    *Expr  `json:"order_by,omitempty"`
+	Descending bool   `json:"descending,omitempty"`
+	WithTies   bool   `json:"with_ties,omitempty"`
+
+	// Windows.
+	Window          *WindowDef `json:"window,omitempty"`
+	AllowedLateness string     `json:"allowed_lateness,omitempty"`
+	Output          string     `json:"output,omitempty"`
+}
+
+// WindowDef describes the windows of a window_agg: kind "tumbling" (size), "sliding"
+// (size, slide), "session" (gap) or "cumulate" (step, size = max size); time "event"
+// (default) or "processing"; on names the event-time column (default: the source's).
+type WindowDef struct {
+	Kind   string `json:"kind"`
+	Size   string `json:"size,omitempty"`
+	Slide  string `json:"slide,omitempty"`
+	Gap    string `json:"gap,omitempty"`
+	Step   string `json:"step,omitempty"`
+	Offset string `json:"offset,omitempty"`
+	Time   string `json:"time,omitempty"`
+	On     string `json:"on,omitempty"`
+}
+
+// FieldDef is one column of a datagen source.
+type FieldDef struct {
+	Name   string  `json:"name"`
+	Type   string  `json:"type"`
+	Kind   string  `json:"kind,omitempty"`
+	Min    float64 `json:"min,omitempty"`
+	Max    float64 `json:"max,omitempty"`
+	Length int     `json:"length,omitempty"`
+	Nulls  float64 `json:"nulls,omitempty"`
+}
+
+// Expr is one expression node. Exactly one of Col, Lit (with Type), Fn, Agg, Alias or
+// Cast is set:
+//
+//	{"col": "amount"}
+//	{"lit": 5, "type": "int64"}          a null literal is {"lit": null, "type": "float64"}
+//	{"fn": "add", "args": [e1, e2]}       options such as {"pattern": "x"} go in "options"
+//	{"agg": "sum", "args": [e]}           count() has no args
+//	{"alias": "name", "args": [e]}
+//	{"cast": "int64", "args": [e]}
+type Expr struct {
+	Col     *string         `json:"col,omitempty"`
+	Lit     json.RawMessage `json:"lit,omitempty"`
+	Type    string          `json:"type,omitempty"`
+	Fn      string          `json:"fn,omitempty"`
+	Agg     string          `json:"agg,omitempty"`
+	Alias   *string         `json:"alias,omitempty"`
+	Cast    string          `json:"cast,omitempty"`
+	Args    []*Expr         `json:"args,omitempty"`
+	Options map[string]any  `json:"options,omitempty"`
+}
+
+// ParsePlan decodes and checks the envelope of a plan document. Operator-level checks
+// happen in Bind.
+func ParsePlan(doc []byte) (*Plan, error) {
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	dec.DisallowUnknownFields()
+	dec.UseNumber()
+	var p Plan
+	if err := dec.Decode(&p); err != nil {
+		return nil, rberr.Wrap(rberr.Plan, err, "malformed plan document")
+	}
+	if p.Version != PlanVersion {
+		return nil, rberr.New(rberr.Plan, "plan version %d is not supported by this engine (it reads version %d); upgrade riverbed so the Python package and the engine match", p.Version, PlanVersion)
+	}
+	if p.Root == nil {
+		return nil, rberr.New(rberr.Plan, "plan has no root operator")
+	}
+	if p.Options.Parallelism < 0 || p.Options.Parallelism > 1024 {
+		return nil, rberr.New(rberr.Plan, "parallelism must be between 1 and 1024, got %d", p.Options.Parallelism)
+	}
+	if p.Options.BufferBytes < 0 {
+		return nil, rberr.New(rberr.Plan, "buffer_bytes must be positive, got %d", p.Options.BufferBytes)
+	}
+	if p.Options.BatchSize < 0 {
+		return nil, rberr.New(rberr.Plan, "batch_size must be positive, got %d", p.Options.BatchSize)
+	}
+	if p.Options.MaxParallelism < 0 || p.Options.MaxParallelism > 32768 {
+		return nil, rberr.New(rberr.Plan, "max_parallelism must be between 1 and 32768, got %d", p.Options.MaxParallelism)
+	}
+	if err := checkRuntimeMode(p.Options.RuntimeMode); err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// Describe renders an expression the way a user wrote it, for error messages and explain.
+func (e *Expr) Describe() string {
+	if e == nil {
+		return "<nil>"
+	}
+	switch {
+	case e.Col != nil:
+		return fmt.Sprintf("col(%q)", *e.Col)
+	case e.Lit != nil:
+		return fmt.Sprintf("lit(%s)", string(e.Lit))
+	case e.Alias != nil:
+		return fmt.Sprintf("%s.alias(%q)", argOrNil(e.Args, 0), *e.Alias)
+	case e.Cast != "":
+		return fmt.Sprintf("%s.cast(%s)", argOrNil(e.Args, 0), e.Cast)
+	case e.Agg != "":
+		if len(e.Args) == 0 {
+			return e.Agg + "()"
+		}
+		return fmt.Sprintf("%s.%s()", argOrNil(e.Args, 0), e.Agg)
+	case e.Fn != "":
+		if sym, ok := infix[e.Fn]; ok && len(e.Args) == 2 {
+			return fmt.Sprintf("(%s %s %s)", e.Args[0].Describe(), sym, e.Args[1].Describe())
+		}
+		var b bytes.Buffer
+		b.WriteString(e.Fn + "(")
+		for i, a := range e.Args {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(a.Describe())
+		}
+		for k, v := range e.Options {
+			fmt.Fprintf(&b, ", %s=%v", k, v)
+		}
+		b.WriteString(")")
+		return b.String()
+	}
+	return "<empty expression>"
+}
+
+func argOrNil(args []*Expr, i int) string {
+	if i < len(args) {
+		return args[i].Describe()
+	}
+	return "<missing>"
+}
+
+var infix = map[string]string{
+	"add": "+", "sub": "-", "mul": "*", "div": "/", "eq": "==", "ne": "!=", "lt": "<",
+	"le": "<=", "gt": ">", "ge": ">=", "and": "&", "or": "|",
+}
+
+// Runtime modes, as Flink's execution.runtime-mode.
+//
+// In batch mode event-time operators see all of a bounded input before they decide: sources
+// stamp no split watermarks on their batches and send a watermark only where it provably
+// never passes a row still to come (a Parquet row group's minimum event time from its
+// statistics, a generator's next row), so no row is ever late and results do not depend on
+// batch size, file split or parallelism. In streaming mode sources generate watermarks as
+// they read (max event time seen minus max_out_of_orderness), and rows behind them are late.
+const (
+	ModeAutomatic = "automatic"
+	ModeBatch     = "batch"
+	ModeStreaming = "streaming"
+)
+
+func checkRuntimeMode(m string) error {
+	switch m {
+	case "", ModeAutomatic, ModeBatch, ModeStreaming:
+		return nil
+	}
+	msg := fmt.Sprintf("runtime_mode must be \"automatic\", \"batch\" or \"streaming\", got %q", m)
+	if s := Suggest(m, []string{ModeAutomatic, ModeBatch, ModeStreaming}); s != "" {
+		msg += fmt.Sprintf("; did you mean %q?", s)
+	}
+	return rberr.New(rberr.Plan, "%s", msg)
+}

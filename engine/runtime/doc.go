@@ -1,0 +1,12 @@
+// Package runtime owns how a physical graph runs. It holds the interfaces every operator
+// implements (Operator, Emitter, with BaseOp's defaults), the messages that flow between
+// subtasks (batches, split markers, watermarks, idleness, end of input), tasks and their
+// channels (runtime.go), exchanges and the job's byte budget (exchange.go), the physical
+// graph of stages and edges (graph.go), watermark generation at sources (eventtime.go),
+// per-operator metrics (metrics.go), and the running Job: launching its tasks, its
+// results, progress, stop and cancel (jobrun.go).
+//
+// The runtime is push-based: each subtask is a goroutine reading one bounded channel in
+// which batches and control messages travel in order, so a slow operator backpressures
+// its sources and a bounded input is simply one that ends with the final watermark.
+package runtime

@@ -1,0 +1,117 @@
+package runtime
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/riverbed-engine/riverbed/engine/expr"
+	"github.com/riverbed-engine/riverbed/engine/plan"
+)
+
+// Stage is a set of parallel subtasks running the same chain of operators. Consecutive
+// operators that need no exchange are chained into one stage (as Flink chains them).
+type Stage struct {
+	id       int
+	name     string
+	Parallel int
+	ops      []func(subtask int) Operator
+	opNames  []string
+	Source   func(subtask int) SourceFn
+	inputs   []Edge
+	tasks    []*task
+	isOutput bool
+}
+
+type Edge struct {
+	From *Stage
+	Part partitioning
+	Keys []expr.Expr
+}
+
+// pgraph is the physical graph: stages of parallel subtasks connected by edges.
+type Graph struct {
+	stages    []*Stage
+	Parallel  int
+	MaxPar    int
+	BatchSize int
+	Batch     bool // batch runtime mode: no row is late (see resolveRuntimeMode)
+}
+
+func (g *Graph) NewStage(name string, parallel int, inputs ...Edge) *Stage {
+	s := &Stage{id: len(g.stages), name: name, Parallel: parallel, inputs: inputs}
+	g.stages = append(g.stages, s)
+	return s
+}
+
+func (s *Stage) Chain(name string, f func(int) Operator) {
+	s.ops = append(s.ops, f)
+	s.opNames = append(s.opNames, name)
+	if len(s.opNames) == 1 && s.Source == nil {
+		s.name = name
+	}
+}
+
+// wire creates the tasks and their channels.
+func (g *Graph) wire(queue int) {
+	for _, s := range g.stages {
+		s.tasks = make([]*task, s.Parallel)
+		for i := range s.tasks {
+			t := &task{stage: s, index: i}
+			if s.Source == nil {
+				t.in = make(chan Message, queue)
+			} else {
+				t.source = s.Source(i)
+			}
+			s.tasks[i] = t
+		}
+	}
+	for _, s := range g.stages {
+		for side, e := range s.inputs {
+			for ui, up := range e.From.tasks {
+				r := &router{part: e.Part, keys: e.Keys, maxPar: g.MaxPar, side: side}
+				if e.Part == partForward {
+					t := s.tasks[ui%len(s.tasks)]
+					r.targets = []*task{t}
+					r.chIdx = []int{t.nInputs}
+					t.nInputs++
+				} else {
+					for _, t := range s.tasks {
+						r.targets = append(r.targets, t)
+						r.chIdx = append(r.chIdx, t.nInputs)
+						t.nInputs++
+					}
+				}
+				up.out = r
+			}
+		}
+	}
+}
+
+// Explain renders the physical graph.
+func (g *Graph) Explain() string {
+	var b strings.Builder
+	mode := plan.ModeStreaming
+	if g.Batch {
+		mode = plan.ModeBatch
+	}
+	fmt.Fprintf(&b, "runtime mode: %s\n", mode)
+	for _, s := range g.stages {
+		name := s.name
+		if s.Source == nil && len(s.opNames) > 0 {
+			name = strings.Join(s.opNames, " -> ")
+		} else if len(s.opNames) > 0 {
+			name += " -> " + strings.Join(s.opNames, " -> ")
+		}
+		var ins []string
+		for _, e := range s.inputs {
+			kind := map[partitioning]string{partForward: "forward", PartSplit: "rebalance", PartHash: "hash", PartGather: "gather"}[e.Part]
+			ins = append(ins, fmt.Sprintf("%s from stage %d", kind, e.From.id))
+		}
+		in := ""
+		if len(ins) > 0 {
+			in = " <- " + strings.Join(ins, ", ")
+		}
+		fmt.Fprintf(&b, "stage %d: %s [parallelism %d]%s\n", s.id, name, s.Parallel, in)
+	}
+	return b.String()
+}

@@ -1,0 +1,388 @@
+package runtime
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"io"
+	"os"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/riverbed-engine/riverbed/batch"
+	"github.com/riverbed-engine/riverbed/engine/expr"
+	"github.com/riverbed-engine/riverbed/internal/rberr"
+)
+
+// Job is a running plan. Its results are read with Next until io.EOF; Cancel stops it.
+// All methods are safe for concurrent use.
+type Job struct {
+	ID       string
+	schema   *arrow.Schema
+	mem      memory.Allocator
+	ctx      context.Context
+	cancel   context.CancelCauseFunc
+	results  chan arrow.RecordBatch
+	done     chan struct{}
+	err      error
+	Counters Progress
+
+	StopSources atomic.Bool // set once sources must stop reading (stop, limit)
+	stopOnce    sync.Once
+	Stopped     chan struct{} // closed when stopSources is set, to interrupt paced waits
+	stopNoDrain atomic.Bool
+	Budget      *budget
+	metrics     registry
+	IsUnbounded bool
+
+	mu      sync.Mutex
+	writers []*batch.ParquetWriter
+}
+
+// Progress counts a job's work; read it with Snapshot.
+type Progress struct {
+	RowsRead     atomic.Int64
+	rowsOut      atomic.Int64
+	splitsDone   atomic.Int64
+	SplitsPruned atomic.Int64
+	filesDone    atomic.Int64
+	TotalRows    int64
+	TotalSplits  int64
+	TotalFiles   int64
+	fileSplits   []atomic.Int64 // splits left per file index
+}
+
+// ProgressSnapshot is a consistent-enough copy of a job's progress counters.
+type ProgressSnapshot struct {
+	RowsRead, RowsOut, SplitsDone, SplitsPruned, FilesDone int64
+	TotalRows, TotalSplits, TotalFiles                     int64
+	Done                                                   bool
+}
+
+func (p *Progress) SplitDone(file int) {
+	p.splitsDone.Add(1)
+	if file >= 0 && file < len(p.fileSplits) && p.fileSplits[file].Add(-1) == 0 {
+		p.filesDone.Add(1)
+	}
+}
+
+var errCancelled = errors.New("cancelled by the user")
+
+func newJobID() string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// Schema is the schema of the job's results.
+func (j *Job) Schema() *arrow.Schema { return j.schema }
+
+// Next returns the next result batch (the caller releases it), io.EOF after the last one,
+// or the job's error.
+func (j *Job) Next() (arrow.RecordBatch, error) {
+	rec, ok := <-j.results
+	if ok {
+		j.Budget.release(batchBytes(rec))
+		return rec, nil
+	}
+	<-j.done
+	if j.err != nil {
+		return nil, j.err
+	}
+	return nil, io.EOF
+}
+
+// Cancel stops the job at once; Next then returns a Cancelled error.
+func (j *Job) Cancel() { j.cancel(errCancelled) }
+
+// Stop asks the sources to stop reading and lets the job end cleanly. With drain, the
+// end of input fires every pending window and timer (as if the input had ended); without
+// it, pending windows are dropped (as Flink's stop without --drain).
+func (j *Job) Stop(drain bool) {
+	if !drain {
+		j.stopNoDrain.Store(true)
+	}
+	j.StopReading()
+}
+
+// StopReading tells every source to stop reading, and interrupts sources that are waiting
+// (paced generators).
+func (j *Job) StopReading() {
+	j.stopOnce.Do(func() {
+		j.StopSources.Store(true)
+		close(j.Stopped)
+	})
+}
+
+// Metrics returns the job's per-operator metrics.
+func (j *Job) Metrics() []OperatorMetrics { return j.metrics.snapshot() }
+
+// Unbounded reports whether some source of the job never ends by itself.
+func (j *Job) Unbounded() bool { return j.IsUnbounded }
+
+// Wait blocks until the job has ended, discarding results not yet read, and returns its
+// error.
+func (j *Job) Wait() error {
+	for {
+		rec, err := j.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		rec.Release()
+	}
+}
+
+// Close cancels the job if it is still running, waits for it and frees unread results.
+func (j *Job) Close() {
+	select {
+	case <-j.done:
+	default:
+		j.Cancel()
+	}
+	for rec := range j.results {
+		j.Budget.release(batchBytes(rec))
+		rec.Release()
+	}
+	<-j.done
+}
+
+// Progress returns the job's counters.
+func (j *Job) Progress() ProgressSnapshot {
+	p := &j.Counters
+	done := false
+	select {
+	case <-j.done:
+		done = true
+	default:
+	}
+	return ProgressSnapshot{RowsRead: p.RowsRead.Load(), RowsOut: p.rowsOut.Load(),
+		SplitsDone: p.splitsDone.Load(), SplitsPruned: p.SplitsPruned.Load(), FilesDone: p.filesDone.Load(),
+		TotalRows: p.TotalRows, TotalSplits: p.TotalSplits, TotalFiles: p.TotalFiles, Done: done}
+}
+
+func (j *Job) AddWriter(w *batch.ParquetWriter) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.writers = append(j.writers, w)
+}
+
+// CommitWriters commits the subtasks' files. Subtasks that wrote no rows write no
+// file, except that a job writing no rows at all into a directory that keeps no other
+// Parquet files commits one empty file, so that the directory reads back as an empty
+// table with the job's schema.
+func (j *Job) CommitWriters(replace []string, appending bool) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	var files []string
+	var rows []int64
+	total := int64(0)
+	for _, w := range j.writers {
+		total += w.Rows()
+	}
+	for i, w := range j.writers {
+		if w.Rows() == 0 && (total > 0 || appending || i > 0) {
+			_ = w.Abort() // nothing was written: no file to remove
+			continue
+		}
+		fs, n, err := w.Commit()
+		if err != nil {
+			for _, other := range j.writers {
+				_ = other.Abort()
+			}
+			return err
+		}
+		if len(fs) > 0 {
+			files = append(files, fs...)
+			for range fs {
+				rows = append(rows, n/int64(len(fs)))
+			}
+		}
+	}
+	keep := map[string]bool{}
+	for _, f := range files {
+		keep[f] = true
+	}
+	for _, old := range replace {
+		if !keep[old] {
+			if err := os.Remove(old); err != nil && !os.IsNotExist(err) {
+				return rberr.Wrap(rberr.IO, err, "write_parquet: removing the old file %q", old)
+			}
+		}
+	}
+	rec := summaryBatch(j.mem, files, rows)
+	_ = j.Budget.acquire(context.Background(), batchBytes(rec), func() bool { return true })
+	j.results <- rec
+	return nil
+}
+
+func (j *Job) abortWriters() {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for _, w := range j.writers {
+		_ = w.Abort()
+	}
+}
+
+// CollectOp hands result batches to the job's reader.
+type CollectOp struct {
+	BaseOp
+	Job *Job
+}
+
+func (o *CollectOp) ProcessBatch(m Message, _ Emitter) error {
+	if m.Rec.NumRows() == 0 {
+		m.Rec.Release()
+		return nil
+	}
+	o.Job.Counters.rowsOut.Add(m.Rec.NumRows())
+	n := batchBytes(m.Rec)
+	if err := o.Job.Budget.acquire(o.Job.ctx, n, func() bool { return len(o.Job.results) == 0 }); err != nil {
+		m.Rec.Release()
+		return err
+	}
+	select {
+	case o.Job.results <- m.Rec:
+		return nil
+	case <-o.Job.ctx.Done():
+		m.Rec.Release()
+		o.Job.Budget.release(n)
+		return o.Job.ctx.Err()
+	}
+}
+
+func (o *CollectOp) ProcessMarker(Message, Emitter) error  { return nil }
+func (o *CollectOp) ProcessWatermark(int64, Emitter) error { return nil }
+
+type discard struct{}
+
+func (discard) Emit(m Message) error {
+	if m.Rec != nil {
+		m.Rec.Release()
+	}
+	return nil
+}
+
+// Err returns the job's error once it has ended; nil while it runs or if it succeeded.
+func (j *Job) Err() error {
+	select {
+	case <-j.done:
+		return j.err
+	default:
+		return nil
+	}
+}
+
+func summaryBatch(mem memory.Allocator, files []string, rows []int64) arrow.RecordBatch {
+	pb := array.NewStringBuilder(mem)
+	defer pb.Release()
+	rb := array.NewInt64Builder(mem)
+	defer rb.Release()
+	pb.AppendValues(files, nil)
+	rb.AppendValues(rows, nil)
+	p, r := pb.NewArray(), rb.NewArray()
+	defer p.Release()
+	defer r.Release()
+	return array.NewRecordBatch(WriteSummarySchema, []arrow.Array{p, r}, int64(len(files)))
+}
+
+// NewJob makes the job that will run a graph producing results of schema.
+func NewJob(ctx context.Context, schema *arrow.Schema, mem memory.Allocator, bufferBytes int64) *Job {
+	jctx, cancel := context.WithCancelCause(ctx)
+	return &Job{ID: newJobID(), schema: schema, mem: mem, ctx: jctx, cancel: cancel,
+		results: make(chan arrow.RecordBatch, 4), done: make(chan struct{}), Stopped: make(chan struct{}),
+		Budget: newBudget(bufferBytes)}
+}
+
+// InitProgress sets the job's totals: rows and splits to read, and the splits of each
+// input file (a file with none counts as done).
+func (j *Job) InitProgress(totalRows int64, totalSplits int, fileSplits []int64) {
+	j.Counters.TotalRows = totalRows
+	j.Counters.TotalSplits = int64(totalSplits)
+	j.Counters.TotalFiles = int64(len(fileSplits))
+	j.Counters.fileSplits = make([]atomic.Int64, len(fileSplits))
+	for i, n := range fileSplits {
+		j.Counters.fileSplits[i].Store(n)
+		if n == 0 {
+			j.Counters.filesDone.Add(1)
+		}
+	}
+}
+
+// Launch wires the graph's tasks, registers their metrics and runs them in the
+// background. releaseInputs is called once the tasks have ended; commit, if not nil, after
+// they succeeded (else the job's writers are aborted).
+func (j *Job) Launch(g *Graph, releaseInputs func(), commit func() error) {
+	jctx, cancel, mem := j.ctx, j.cancel, j.mem
+	g.wire(4)
+	var tasks []*task
+	for _, s := range g.stages {
+		for _, t := range s.tasks {
+			t.chain = make([]Operator, len(s.ops))
+			for i, mk := range s.ops {
+				t.chain[i] = mk(t.index)
+			}
+			if t.out == nil {
+				t.out = &router{sink: discard{}}
+			}
+			idx := 0
+			if s.Source != nil || len(s.ops) == 0 {
+				t.metrics = append(t.metrics, j.metrics.add(newOpMetrics(s.id, idx, t.index, s.name)))
+				idx++
+			}
+			for i, name := range s.opNames {
+				t.metrics = append(t.metrics, j.metrics.add(newOpMetrics(s.id, idx+i, t.index, name)))
+			}
+			t.build()
+			t.budget = j.Budget
+			tasks = append(tasks, t)
+		}
+	}
+	go func() {
+		var err error
+		defer func() {
+			// The job always ends, whatever happens here: a panic fails it.
+			if r := recover(); r != nil {
+				j.err = rberr.New(rberr.Internal, "panic while running the job: %v\n%s", r, debug.Stack())
+				cancel(j.err)
+				releaseInputs()
+				close(j.results)
+				close(j.done)
+			}
+		}()
+		err = runTasks(jctx, cancel, tasks, func(t *task) *TaskCtx {
+			tc := &TaskCtx{Ctx: jctx, Eval: expr.NewEvalCtx(jctx, mem), Job: j, subtask: t.index, parallel: t.stage.Parallel}
+			if t.out != nil {
+				t.out.tc = tc
+			}
+			return tc
+		})
+		releaseInputs()
+		if err == nil && commit != nil {
+			err = commit()
+		} else {
+			j.abortWriters()
+		}
+		if err != nil {
+			j.err = err
+			if errors.Is(err, errCancelled) || (errors.Is(err, context.Canceled) && context.Cause(jctx) == errCancelled) {
+				j.err = rberr.New(rberr.Cancelled, "the job was cancelled")
+			}
+		}
+		close(j.results)
+		close(j.done)
+	}()
+}
+
+// WriteSummarySchema is the result of a write_parquet job: one row per file written.
+var WriteSummarySchema = arrow.NewSchema([]arrow.Field{
+	{Name: "path", Type: arrow.BinaryTypes.String},
+	{Name: "rows", Type: arrow.PrimitiveTypes.Int64},
+}, nil)
