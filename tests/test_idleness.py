@@ -1,6 +1,7 @@
 """An idle input stops holding back event time after idle_timeout."""
 
 import datetime as dt
+import threading
 import time
 
 import pyarrow as pa
@@ -11,12 +12,22 @@ T0 = dt.datetime(2026, 1, 1)
 SCHEMA = pa.schema([("k", pa.int64()), ("ts", pa.timestamp("us"))])
 
 
-def busy():
+def busy(release: threading.Event | None = None):
     def gen():
         for i in range(30):
             yield pa.record_batch([pa.array([1]), pa.array([T0 + dt.timedelta(seconds=i)], pa.timestamp("us"))],
                                   schema=SCHEMA)
-        time.sleep(4)
+        if release is None:
+            time.sleep(4)
+        else:
+            release.wait(120)
+    return pa.RecordBatchReader.from_batches(SCHEMA, gen())
+
+
+def silent_until(release: threading.Event):
+    def gen():
+        release.wait(120)
+        yield from ()
     return pa.RecordBatchReader.from_batches(SCHEMA, gen())
 
 
@@ -28,15 +39,22 @@ def silent(seconds):
 
 
 def test_idle_input_does_not_stall_windows():
+    # Both inputs stay open (no end of input fires the windows) until the test has its
+    # results: only idleness can let the watermark pass the first two windows.
+    release = threading.Event()
     env = rb.Environment(parallelism=1)
-    a = env.from_arrow(busy(), event_time="ts", idle_timeout="300ms")
-    b = env.from_arrow(silent(4), event_time="ts", idle_timeout="300ms")
+    a = env.from_arrow(busy(release), event_time="ts", idle_timeout="300ms")
+    b = env.from_arrow(silent_until(release), event_time="ts", idle_timeout="300ms")
     job = a.union(b).key_by("k").window(rb.tumbling("10s")).agg(rb.count().alias("n")).start()
+    got = []
     try:
-        got = [r for batch in job.results(timeout="3s") for r in batch.to_pylist()]
+        for batch in job.results(timeout="60s"):
+            got += batch.to_pylist()
+            if len(got) >= 2:
+                break
     finally:
+        release.set()
         job.cancel()
-    # Without idleness the silent input would hold the watermark back until it ends (4 s).
     assert [(r["window_start"], r["n"]) for r in got] == [(T0, 10), (T0 + dt.timedelta(seconds=10), 10)]
 
 
