@@ -70,7 +70,7 @@ type topnRow struct {
 	i    int64
 	s    string
 	null bool
-	seq  uint64 // input position (batch, row), the last tie-breaker
+	seq  runtime.Seq // input position (batch, row), the last tie-breaker
 	row  int32
 }
 
@@ -230,7 +230,7 @@ func (o *topnOp) better(a, b topnRow) bool {
 		return c < 0
 	}
 	if a.seq != b.seq {
-		return a.seq < b.seq
+		return a.seq.Less(b.seq)
 	}
 	return a.row < b.row
 }

@@ -92,7 +92,7 @@ func (r *router) Emit(m Message) error {
 	case partForward, PartGather:
 		return r.send(0, m)
 	case PartSplit:
-		return r.send(int((m.Seq>>20)%uint64(len(r.targets))), m)
+		return r.send(int((m.Seq.Source+m.Seq.Split)%uint64(len(r.targets))), m)
 	}
 	// partHash
 	if m.Kind != MsgBatch {

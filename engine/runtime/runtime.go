@@ -37,7 +37,7 @@ const WatermarkMax = math.MaxInt64
 type Message struct {
 	Kind msgKind
 	Rec  arrow.RecordBatch // msgBatch; owned by whoever holds the message
-	Seq  uint64            // batch order: source ordinal << 48 | split << 20 | chunk
+	Seq  Seq               // batch order: source ordinal, split, chunk
 	N    int64             // msgSourceDone: split count; msgWatermark: the watermark
 	ch   int               // input channel index at the receiver, stamped by the sender
 	// wm is, for a batch, the watermark of its source split when it was emitted (valid if
@@ -60,17 +60,49 @@ func (m Message) With(rec arrow.RecordBatch) Message {
 	return m
 }
 
-// seqUnordered marks batches of rows an operator made (window results, join pairs,
-// groups): they have no input order. Operators that break ties by input order break ties
-// between such rows by their columns instead, so the choice does not depend on arrival.
-const SeqUnordered = math.MaxUint64
-
-func MakeSeq(ordinal, split, chunk int) uint64 {
-	return uint64(ordinal)<<48 | uint64(split)<<20 | uint64(chunk)
+// Seq is a batch's place in the input order: the source's ordinal in the plan, the split
+// of that source, and the chunk within the split (a source's offset of the batch's first
+// row in its split: a row, an event index). Seqs order lexicographically. Each part has
+// 64 bits of its own, so no count of splits or chunks can wrap into another part.
+type Seq struct {
+	Source, Split, Chunk uint64
 }
 
-// splitOf drops the chunk number from a sequence.
-func SplitOf(seq uint64) uint64 { return seq &^ (1<<20 - 1) }
+// Less reports whether s comes before o in input order.
+func (s Seq) Less(o Seq) bool {
+	if s.Source != o.Source {
+		return s.Source < o.Source
+	}
+	if s.Split != o.Split {
+		return s.Split < o.Split
+	}
+	return s.Chunk < o.Chunk
+}
+
+// Compare returns -1, 0 or 1 as s is before, equal to or after o.
+func (s Seq) Compare(o Seq) int {
+	switch {
+	case s == o:
+		return 0
+	case s.Less(o):
+		return -1
+	}
+	return 1
+}
+
+// SeqUnordered marks batches of rows an operator made (window results, join pairs,
+// groups): they have no input order, and come after every ordered batch. Operators that
+// break ties by input order break ties between such rows by their columns instead, so the
+// choice does not depend on arrival.
+var SeqUnordered = Seq{math.MaxUint64, math.MaxUint64, math.MaxUint64}
+
+// MakeSeq is the sequence of chunk of split of the source with the given ordinal.
+func MakeSeq(ordinal int, split, chunk int64) Seq {
+	return Seq{Source: uint64(ordinal), Split: uint64(split), Chunk: uint64(chunk)}
+}
+
+// SplitOf drops the chunk from a sequence.
+func SplitOf(seq Seq) Seq { seq.Chunk = 0; return seq }
 
 // emitter receives an operator's output.
 type Emitter interface {

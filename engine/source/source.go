@@ -42,7 +42,7 @@ func (s *ParquetSource) Run(tc *runtime.TaskCtx, out runtime.Emitter) error {
 			chunk := 0
 			err := s.Ds.ReadSplit(tc.Ctx, sp, s.Projection, tc.Ec.Mem, s.BatchSize, func(rec arrow.RecordBatch) error {
 				job.Counters.RowsRead.Add(rec.NumRows())
-				m := runtime.Message{Kind: runtime.MsgBatch, Rec: rec, Seq: runtime.MakeSeq(s.Ordinal, i, chunk)}
+				m := runtime.Message{Kind: runtime.MsgBatch, Rec: rec, Seq: runtime.MakeSeq(s.Ordinal, int64(i), int64(chunk))}
 				chunk++
 				if s.Clock == nil {
 					return out.Emit(m)
@@ -67,7 +67,7 @@ func (s *ParquetSource) Run(tc *runtime.TaskCtx, out runtime.Emitter) error {
 			job.Counters.SplitsPruned.Add(1)
 		}
 		job.Counters.SplitDone(sp.FileIndex)
-		if err := out.Emit(runtime.Message{Kind: runtime.MsgSplitDone, Seq: runtime.MakeSeq(s.Ordinal, i, 0)}); err != nil {
+		if err := out.Emit(runtime.Message{Kind: runtime.MsgSplitDone, Seq: runtime.MakeSeq(s.Ordinal, int64(i), 0)}); err != nil {
 			return err
 		}
 		if s.Clock != nil {
@@ -304,10 +304,10 @@ func (s *ArrowSource) Run(tc *runtime.TaskCtx, out runtime.Emitter) error {
 			end := min(off+int64(s.BatchSize), n)
 			part := rec.NewSlice(off, end)
 			job.Counters.RowsRead.Add(end - off)
-			if err := runtime.EmitWithWatermark(wm, runtime.Message{Kind: runtime.MsgBatch, Rec: part, Seq: runtime.MakeSeq(s.Ordinal, split, 0)}, out); err != nil {
+			if err := runtime.EmitWithWatermark(wm, runtime.Message{Kind: runtime.MsgBatch, Rec: part, Seq: runtime.MakeSeq(s.Ordinal, int64(split), 0)}, out); err != nil {
 				return err
 			}
-			if err := out.Emit(runtime.Message{Kind: runtime.MsgSplitDone, Seq: runtime.MakeSeq(s.Ordinal, split, 0)}); err != nil {
+			if err := out.Emit(runtime.Message{Kind: runtime.MsgSplitDone, Seq: runtime.MakeSeq(s.Ordinal, int64(split), 0)}); err != nil {
 				return err
 			}
 			split++
@@ -372,7 +372,7 @@ func (s *GenSource) Run(tc *runtime.TaskCtx, subtask int, out runtime.Emitter) e
 			return err
 		}
 		job.Counters.RowsRead.Add(end - start)
-		seq := runtime.MakeSeq(s.Ordinal, int(b), 0)
+		seq := runtime.MakeSeq(s.Ordinal, b, 0)
 		if err := runtime.EmitWithWatermark(wm, runtime.Message{Kind: runtime.MsgBatch, Rec: rec, Seq: seq}, out); err != nil {
 			return err
 		}
