@@ -23,7 +23,8 @@ const (
 )
 
 // router is the output side of a subtask: it stamps messages with the receiver's input
-// channel index and sends them, blocking while the receiver's queue is full.
+// channel index and sends them on that channel, blocking while it is full. Control
+// messages (watermarks, idleness, control, end) go to every receiver.
 type router struct {
 	tc      *TaskCtx
 	part    partitioning
@@ -41,8 +42,9 @@ type router struct {
 func (r *router) send(target int, m Message) error {
 	m.ch = r.chIdx[target]
 	m.Side = r.side
+	t := r.targets[target]
+	in := t.ins[m.ch].ch
 	if m.Rec != nil {
-		in := r.targets[target].in
 		m.bytes = batchBytes(m.Rec)
 		if err := r.tc.Job.Budget.acquire(r.tc.Ctx, m.bytes, func() bool { return len(in) == 0 }); err != nil {
 			m.Rec.Release()
@@ -50,14 +52,16 @@ func (r *router) send(target int, m Message) error {
 		}
 	}
 	select {
-	case r.targets[target].in <- m:
+	case in <- m:
+		t.wake()
 		return nil
 	default:
 	}
 	start := time.Now()
 	defer func() { r.m.backpressureNanos.Add(int64(time.Since(start))) }()
 	select {
-	case r.targets[target].in <- m:
+	case in <- m:
+		t.wake()
 		return nil
 	case <-r.tc.Ctx.Done():
 		if m.Rec != nil {
@@ -82,7 +86,7 @@ func (r *router) Emit(m Message) error {
 		return r.sink.Emit(m)
 	}
 	switch m.Kind {
-	case MsgWatermark, msgEnd, MsgSourceDone, MsgIdle:
+	case MsgWatermark, msgEnd, MsgSourceDone, MsgIdle, MsgControl:
 		if m.Kind == MsgSourceDone && r.part == PartHash {
 			return nil
 		}

@@ -14,10 +14,12 @@ import (
 )
 
 // The runtime is push-based: every parallel subtask is a goroutine that receives messages
-// on one bounded channel and pushes its output to the channels of the next stage. Data
-// and control travel in the same channels, in order: batches, split markers, watermarks,
-// end of input (and, with checkpoints, barriers). A full channel blocks the sender, so a
-// slow operator backpressures its sources.
+// on one bounded channel per input (an input is one upstream subtask of one input edge)
+// and pushes its output to the input channels of the next stage. Data and control travel
+// in the same channels, in order: batches, split markers, watermarks, control messages
+// (checkpoint barriers), end of input. A full channel blocks the sender, so a slow
+// operator backpressures its sources; a task may stop reading one input (BlockInput)
+// while it reads the others, as barrier alignment needs.
 
 type msgKind uint8
 
@@ -27,6 +29,7 @@ const (
 	MsgSourceDone         // source ordinal seq>>48 has n splits in all
 	MsgWatermark          // event time has reached n on this channel
 	MsgIdle               // this channel carries no data for now: do not wait for its watermark
+	MsgControl            // in-band control (Ctl): a checkpoint barrier and the like
 	msgEnd                // this channel will carry nothing more
 )
 
@@ -39,6 +42,7 @@ type Message struct {
 	Rec  arrow.RecordBatch // msgBatch; owned by whoever holds the message
 	Seq  Seq               // batch order: source ordinal, split, chunk
 	N    int64             // msgSourceDone: split count; msgWatermark: the watermark
+	Ctl  any               // MsgControl: what the control message says (e.g. a barrier)
 	ch   int               // input channel index at the receiver, stamped by the sender
 	// wm is, for a batch, the watermark of its source split when it was emitted (valid if
 	// hasWM). Windows judge lateness by it, so that which rows are late depends on the
@@ -52,6 +56,10 @@ type Message struct {
 	// given back by the receiver).
 	bytes int64
 }
+
+// Input is the index of the input channel the message came through at its receiver
+// (see TaskCtx.BlockInput).
+func (m Message) Input() int { return m.ch }
 
 // with returns a batch message carrying rec in place of m's batch, keeping its order and
 // split watermark.
@@ -130,6 +138,13 @@ func (BaseOp) ProcessWatermark(wm int64, out Emitter) error {
 func (BaseOp) Finish(Emitter) error { return nil }
 func (BaseOp) Close()               {}
 
+// ControlHandler is implemented by operators that act on control messages (MsgControl).
+// Operators that do not implement it pass control messages on unchanged, whatever their
+// ProcessMarker does with split markers.
+type ControlHandler interface {
+	ProcessControl(m Message, out Emitter) error
+}
+
 // taskCtx is what an operator may use at run time.
 type TaskCtx struct {
 	Ctx      context.Context
@@ -138,7 +153,29 @@ type TaskCtx struct {
 	subtask  int
 	parallel int
 	Metrics  *opMetrics // of the operator this context was given to
+	task     *task
 }
+
+// NumInputs is the number of input channels of the operator's subtask (0 for a source).
+func (tc *TaskCtx) NumInputs() int {
+	if tc.task == nil {
+		return 0
+	}
+	return len(tc.task.ins)
+}
+
+// BlockInput stops the subtask from reading input channel i (Message.Input) until
+// UnblockInput(i): its messages wait in its channel, whose sender is held back once the
+// channel is full or the job's byte budget is spent, while the other inputs go on being
+// read. This is how aligned checkpoint barriers hold an input whose barrier has arrived.
+// Only the subtask's own operators (its goroutine) may call it.
+func (tc *TaskCtx) BlockInput(i int) { tc.task.ins[i].blocked = true }
+
+// UnblockInput lets the subtask read input channel i again.
+func (tc *TaskCtx) UnblockInput(i int) { tc.task.ins[i].blocked = false }
+
+// InputQueued is the number of messages waiting in input channel i.
+func (tc *TaskCtx) InputQueued(i int) int { return len(tc.task.ins[i].ch) }
 
 // chainLink feeds a message to one operator of the chain; the operator's output goes to
 // next (counted).
@@ -158,6 +195,11 @@ func (c *chainLink) Emit(m Message) error {
 		return c.op.ProcessWatermark(m.N, c.next)
 	case msgEnd:
 		return nil // handled by the task
+	case MsgControl:
+		if h, ok := c.op.(ControlHandler); ok {
+			return h.ProcessControl(m, c.next)
+		}
+		return c.next.Emit(m)
 	default:
 		return c.op.ProcessMarker(m, c.next)
 	}
@@ -168,8 +210,9 @@ func (c *chainLink) Emit(m Message) error {
 type task struct {
 	stage   *Stage
 	index   int
-	in      chan Message
-	nInputs int
+	ins     []*inbox      // one per input channel (upstream subtask of an input edge)
+	notify  chan struct{} // a sender has queued a message on some input (capacity 1)
+	queue   int           // capacity of each input channel
 	chain   []Operator
 	metrics []*opMetrics // per operator; for a source stage the source's come first
 	outs    []Emitter    // where operator i emits (counted)
@@ -177,6 +220,30 @@ type task struct {
 	out     *router
 	source  SourceFn
 	budget  *budget // the job's buffer budget (set when the job starts)
+}
+
+// inbox is one input channel of a task.
+type inbox struct {
+	ch      chan Message
+	blocked bool // not read until unblocked (TaskCtx.BlockInput)
+	ended   bool
+}
+
+// addInput gives the task one more input channel and returns its index.
+func (t *task) addInput() int {
+	t.ins = append(t.ins, &inbox{ch: make(chan Message, t.queue)})
+	if t.notify == nil {
+		t.notify = make(chan struct{}, 1)
+	}
+	return len(t.ins) - 1
+}
+
+// wake tells the task that a message was queued on one of its inputs.
+func (t *task) wake() {
+	select {
+	case t.notify <- struct{}{}:
+	default:
+	}
 }
 
 // sourceFn produces a source subtask's output; it returns when the input is exhausted.
@@ -253,11 +320,13 @@ func (t *task) run(tc *TaskCtx) (err error) {
 	return t.out.end()
 }
 
-// loop consumes the input channel until every input channel has ended, keeping the
-// minimum watermark over the input channels that are not idle.
+// loop reads the input channels until every one has ended, keeping the minimum
+// watermark over the input channels that are not idle. It reads the inputs that are not
+// blocked in turn, so none is starved, and waits when none has a message.
 func (t *task) loop(tc *TaskCtx) error {
-	wms := make([]int64, t.nInputs)
-	idle := make([]bool, t.nInputs)
+	n := len(t.ins)
+	wms := make([]int64, n)
+	idle := make([]bool, n)
 	for i := range wms {
 		wms[i] = math.MinInt64
 	}
@@ -272,26 +341,80 @@ func (t *task) loop(tc *TaskCtx) error {
 			break
 		}
 	}
-	for ended < t.nInputs {
-		var m Message
-		select {
-		case m = <-t.in:
-			tc.Job.Budget.release(m.bytes)
-		case <-tick:
-			for i, op := range t.chain {
-				if tk, ok := op.(ticker); ok {
-					if err := tk.OnTick(t.outs[i]); err != nil {
-						return err
-					}
+	onTick := func() error {
+		for i, op := range t.chain {
+			if tk, ok := op.(ticker); ok {
+				if err := tk.OnTick(t.outs[i]); err != nil {
+					return err
 				}
 			}
-			continue
-		case <-tc.Ctx.Done():
-			return tc.Ctx.Err()
 		}
+		return nil
+	}
+	next := 0 // the input to try first, round robin
+	for ended < n {
+		if tick != nil {
+			select {
+			case <-tick:
+				if err := onTick(); err != nil {
+					return err
+				}
+			default:
+			}
+		}
+		// Take a message from the first input, from next on, that has one.
+		var m Message
+		got := false
+		readable, only := 0, -1
+		for k := 0; k < n && !got; k++ {
+			i := next + k
+			if i >= n {
+				i -= n
+			}
+			in := t.ins[i]
+			if in.blocked || in.ended {
+				continue
+			}
+			readable++
+			only = i
+			select {
+			case m = <-in.ch:
+				got = true
+				next = i + 1
+				if next == n {
+					next = 0
+				}
+			default:
+			}
+		}
+		if !got {
+			// Nothing queued: wait for a sender (on the one readable input directly).
+			var one chan Message
+			if readable == 1 {
+				one = t.ins[only].ch
+			}
+			select {
+			case m = <-one:
+				got = true
+			case <-t.notify:
+			case <-tick:
+				if err := onTick(); err != nil {
+					return err
+				}
+			case <-tc.Ctx.Done():
+				return tc.Ctx.Err()
+			}
+			if !got {
+				continue
+			}
+		} else if err := tc.Ctx.Err(); err != nil {
+			return err
+		}
+		tc.Job.Budget.release(m.bytes)
 		switch m.Kind {
 		case msgEnd:
 			ended++
+			t.ins[m.ch].ended = true
 			wms[m.ch] = WatermarkMax
 			idle[m.ch] = false
 		case MsgWatermark:
@@ -338,22 +461,21 @@ func (t *task) loop(tc *TaskCtx) error {
 	return nil
 }
 
-// drain releases batches left in the input channel after a failure.
+// drain releases batches left in the input channels after a failure.
 func (t *task) drain() {
-	if t.in == nil {
-		return
-	}
-	for {
-		select {
-		case m := <-t.in:
-			if t.budget != nil {
-				t.budget.release(m.bytes)
+	for _, in := range t.ins {
+		for more := true; more; {
+			select {
+			case m := <-in.ch:
+				if t.budget != nil {
+					t.budget.release(m.bytes)
+				}
+				if m.Rec != nil {
+					m.Rec.Release()
+				}
+			default:
+				more = false
 			}
-			if m.Rec != nil {
-				m.Rec.Release()
-			}
-		default:
-			return
 		}
 	}
 }

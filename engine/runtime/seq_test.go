@@ -22,8 +22,7 @@ func int64Batch(t *testing.T, vals ...int64) arrow.RecordBatch {
 	b.AppendValues(vals, nil)
 	a := b.NewArray()
 	defer a.Release()
-	schema := arrow.NewSchema([]arrow.Field{{Name: "x", Type: arrow.PrimitiveTypes.Int64}}, nil)
-	return array.NewRecordBatch(schema, []arrow.Array{a}, int64(len(vals)))
+	return array.NewRecordBatch(int64Schema, []arrow.Array{a}, int64(len(vals)))
 }
 
 // Chunk numbers past 2^20 (a split read one row at a time, an unbounded source) keep their
@@ -92,3 +91,5 @@ func TestSeqChunksPast2To20KeepOrder(t *testing.T) {
 		}
 	}
 }
+
+var int64Schema = arrow.NewSchema([]arrow.Field{{Name: "x", Type: arrow.PrimitiveTypes.Int64}}, nil)
