@@ -26,7 +26,8 @@ type lnode struct {
 	projection []int // indexes into dataset.Schema
 	// scan_arrow
 	source  int
-	bounded bool // a finite table (not a possibly live stream)
+	bounded bool // a finite input (not a possibly live stream)
+	table   bool // an in-memory table (replayable)
 	// filter
 	pred     expr.Expr
 	predExpr *plan.Expr
@@ -166,7 +167,7 @@ func (b *binder) bind(n *plan.Node) (*lnode, error) {
 		if n.Source < 0 || n.Source >= len(b.inputs) {
 			return nil, rberr.New(rberr.Plan, "%s: input %d was not provided (%d inputs given)", name, n.Source, len(b.inputs))
 		}
-		ln.source, ln.bounded = n.Source, n.Bounded
+		ln.source, ln.bounded, ln.table = n.Source, n.Bounded, n.Table
 		ln.schema = b.inputs[n.Source]
 		if err := b.bindEventTime(n, ln); err != nil {
 			return nil, err

@@ -61,18 +61,18 @@ func (g *graph) build(n *lnode, filterAbove *lnode) (flow, error) {
 	case "scan_parquet":
 		ord := g.ordinal
 		g.ordinal++
-		src := &source.ParquetSource{Ordinal: ord, Ds: n.dataset, Projection: n.projection, BatchSize: g.BatchSize}
+		src := &source.ParquetSource{Ds: n.dataset, Projection: n.projection, BatchSize: g.BatchSize}
 		if n.wm != nil {
 			readCol := n.schema.FieldIndices(n.wm.Column)[0]
 			statCol := n.dataset.Schema.FieldIndices(n.wm.Column)[0]
-			src.Clock = source.NewSplitClock(n.dataset, statCol, readCol, n.wm.Bound, n.schema.Field(readCol).Type, g.Batch)
+			src.Clk = source.NewParquetClock(n.dataset, statCol, readCol, n.wm.Bound, n.schema.Field(readCol).Type, g.Batch)
 		}
 		if filterAbove != nil {
 			src.Prune = &source.Pruner{Pred: filterAbove.predExpr, Schema: n.dataset.Schema}
 		}
 		p := min(g.Parallel, max(1, len(n.dataset.Splits)))
 		st := g.NewStage(fmt.Sprintf("scan_parquet(%d files)", len(n.dataset.Files)), p)
-		st.Source = func(int) runtime.SourceFn { return src.Run }
+		st.Source = func(subtask int) runtime.SourceFn { return source.Task(ord, src, subtask, p, 0) }
 		g.splitCounts[ord] = len(n.dataset.Splits)
 		for _, sp := range n.dataset.Splits {
 			g.totalRows += sp.NumRows
@@ -86,16 +86,17 @@ func (g *graph) build(n *lnode, filterAbove *lnode) (flow, error) {
 		if n.source >= len(g.inputs) || g.inputs[n.source] == nil {
 			return flow{}, rberr.New(rberr.Plan, "input stream %d is used twice in one plan; a stream can be read once", n.source)
 		}
-		src := &source.ArrowSource{Ordinal: ord, Reader: g.inputs[n.source], BatchSize: g.BatchSize}
+		src := &source.ArrowSource{Ordinal: ord, Reader: g.inputs[n.source], BatchSize: g.BatchSize, Table: n.table}
+		var idle time.Duration
 		if !g.Batch {
-			src.Wm = sourceWatermark(n)
+			src.Clk = sourceClock(n)
 		}
 		if n.wm != nil && !g.Batch {
-			src.Idle = time.Duration(n.wm.Idle) * time.Microsecond
+			idle = time.Duration(n.wm.Idle) * time.Microsecond
 		}
 		g.inputs[n.source] = nil
 		st := g.NewStage("scan_arrow", 1)
-		st.Source = func(int) runtime.SourceFn { return src.Run }
+		st.Source = func(int) runtime.SourceFn { return source.Task(ord, src, 0, 1, idle) }
 		g.splitCounts[ord] = -1
 		f := flow{st: st, ordered: true, ordinals: []int{ord}}
 		if g.Parallel > 1 {
@@ -118,18 +119,17 @@ func (g *graph) build(n *lnode, filterAbove *lnode) (flow, error) {
 		if blocks >= 0 && int64(p) > max(1, blocks) {
 			p = int(max(1, blocks))
 		}
-		src := &source.GenSource{Ordinal: ord, Gen: n.gen, Count: n.count, Rate: n.rate, Block: block, Parallel: p}
+		src := &source.GenSource{Gen: n.gen, Count: n.count, Rate: n.rate, Block: block}
 		if !g.Batch {
-			src.Wm = sourceWatermark(n)
+			src.Clk = sourceClock(n)
 		} else if n.genTime {
 			dt := n.schema.Field(n.schema.FieldIndices(n.wm.Column)[0]).Type
 			gn := n.gen
 			src.Safe = func(i int64) int64 { return expr.SafeWatermark(gn.EventTime(i), dt) }
+			src.Clk = func() *source.Clock { return source.NewBatchClock(1) }
 		}
 		st := g.NewStage(n.op, p)
-		st.Source = func(subtask int) runtime.SourceFn {
-			return func(tc *runtime.TaskCtx, out runtime.Emitter) error { return src.Run(tc, subtask, out) }
-		}
+		st.Source = func(subtask int) runtime.SourceFn { return source.Task(ord, src, subtask, p, 0) }
 		g.splitCounts[ord] = int(blocks)
 		return flow{st: st, ordered: true, ordinals: []int{ord}}, nil
 	case "window_agg":
@@ -319,14 +319,14 @@ func (g *graph) addReorder(st *runtime.Stage, in flow) {
 	st.Chain("reorder", func(int) runtime.Operator { return runtime.NewReorderOp(append([]int(nil), ords...), counts) })
 }
 
-// sourceWatermark makes the watermark generator of a source subtask, or nil.
-func sourceWatermark(n *lnode) func() *runtime.Watermarker {
+// sourceClock makes the streaming event-time clock of a source subtask (one lane), or nil.
+func sourceClock(n *lnode) func() *source.Clock {
 	if n.wm == nil {
 		return nil
 	}
 	col := n.schema.FieldIndices(n.wm.Column)[0]
 	bound := n.wm.Bound
-	return func() *runtime.Watermarker { return runtime.NewWatermarker(col, bound) }
+	return func() *source.Clock { return source.NewClock(1, col, bound) }
 }
 
 // keyExprs splits bound keys into their expressions and types.
