@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"github.com/riverbed-engine/riverbed/engine/ops/udf"
 	"github.com/riverbed-engine/riverbed/engine/plan"
 	"github.com/riverbed-engine/riverbed/engine/runtime"
 )
@@ -26,3 +27,9 @@ const PlanVersion = plan.PlanVersion
 // ParsePlan decodes and checks the envelope of a plan document; operator-level checks
 // happen in Bind.
 func ParsePlan(doc []byte) (*Plan, error) { return plan.ParsePlan(doc) }
+
+// UDFCaller runs the host's user function on a batch (see package udf).
+type UDFCaller = udf.UDFCaller
+
+// SetUDFCaller installs the function that calls user functions (map_batches).
+func SetUDFCaller(f UDFCaller) { udf.SetUDFCaller(f) }

@@ -1,18 +1,19 @@
-// Package engine owns riverbed's logical plan and its validation, the physical graph, the
-// runtime and the operators.
+// Package engine is riverbed's public entry: Start runs a plan, Explain describes it,
+// OutputSchema validates it; Job (from package runtime) is a running plan. The C ABI in
+// capi/ uses only this package.
 //
-// A plan arrives as one versioned JSON document (plan.go). Bind (bind.go) validates it
-// completely against its input schemas — columns exist, types fit, keys are hashable — and
-// pushes column projections into the scans; every error names the operator and column.
-// The bound plan becomes a graph of stages (physical.go): chains of operators that run as
-// parallel subtasks, connected by exchanges (exchange.go: forward, rebalance by split,
-// hash by key group, gather). The runtime (runtime.go) is push-based: each subtask is a
-// goroutine reading one bounded channel in which batches and control messages (split
-// markers, watermarks, end of input) travel in order, so a slow operator backpressures its
-// sources and a bounded input is simply one that ends with the final watermark.
+// Between the plan document and the runtime, this package binds and plans. Each logical
+// operator is one type in op_<name>.go, registered under its "op" name (registry.go): its
+// binding, required columns, physical form and explain text. A plan arrives
+// as one versioned JSON document (package plan). Bind (bind.go) validates it completely
+// against its input schemas — columns exist, types fit, keys are hashable — and pushes
+// column projections into the scans (require); every error names the operator and column.
+// The bound plan becomes a physical graph of stages (physical.go): chains of operators
+// from the ops packages that run as parallel subtasks, connected by the runtime's
+// exchanges. explain.go renders the bound plan in the user's terms; mode.go resolves the
+// runtime mode (batch or streaming) from the sources' boundedness.
 //
-// Expressions compile to vectorized evaluators over Arrow arrays (expr.go, call.go,
-// kernels.go), using arrow-go's compute kernels where they exist. Hash aggregation uses
-// its own open-addressing table (grouper.go) and per-group accumulators updated a batch at
-// a time (agg.go).
+// The sub-packages, lowest first: plan (the document), expr (expressions and kernels),
+// runtime (tasks, channels, exchanges, watermarks, jobs, metrics), source (Parquet, Arrow
+// streams, generators), and ops/... (operators by family). See docs/architecture.md.
 package engine

@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/riverbed-engine/riverbed/engine/expr"
+	"github.com/riverbed-engine/riverbed/engine/ops/agg"
+	"github.com/riverbed-engine/riverbed/engine/plan"
 )
 
 // explainLogical renders a bound plan as an indented tree, with each operator's output
@@ -12,73 +14,8 @@ import (
 func explainLogical(n *lnode, indent string) string {
 	var b strings.Builder
 	var detail string
-	switch n.op {
-	case "scan_parquet":
-		detail = fmt.Sprintf("%d files, %d row groups, columns %s", len(n.dataset.Files), len(n.dataset.Splits), fieldNames(n))
-		if n.wm != nil {
-			detail += fmt.Sprintf(", event time %q (watermark %dus behind)", n.wm.Column, n.wm.Bound)
-		}
-	case "scan_arrow":
-		detail = fmt.Sprintf("input %d", n.source)
-	case "filter":
-		detail = n.pred.String()
-	case "select", "with_columns":
-		parts := make([]string, len(n.exprs))
-		for i, e := range n.exprs {
-			if c, ok := e.Expr.(*expr.ColExpr); ok && c.Name == e.Name {
-				parts[i] = e.Name
-			} else {
-				parts[i] = fmt.Sprintf("%s = %s", e.Name, e.Expr)
-			}
-		}
-		detail = strings.Join(parts, ", ")
-	case "aggregate":
-		keys := make([]string, len(n.keys))
-		for i, k := range n.keys {
-			keys[i] = k.String()
-		}
-		aggs := make([]string, len(n.aggs))
-		for i, a := range n.aggs {
-			arg := ""
-			if a.Arg != nil {
-				arg = a.Arg.String()
-			}
-			aggs[i] = fmt.Sprintf("%s = %s(%s)", a.Name, a.Fn, arg)
-		}
-		detail = fmt.Sprintf("keys [%s], aggs [%s]", strings.Join(keys, ", "), strings.Join(aggs, ", "))
-	case "limit":
-		detail = fmt.Sprint(n.limit)
-	case "window_agg":
-		keys := make([]string, len(n.keys))
-		for i, k := range n.keys {
-			keys[i] = k.String()
-		}
-		aggs := make([]string, len(n.aggs))
-		for i, a := range n.aggs {
-			aggs[i] = a.Name + " = " + a.Fn
-		}
-		detail = fmt.Sprintf("%s window %+v on %q, keys [%s], aggs [%s], allowed lateness %dus",
-			n.winDef.Kind, *n.winDef, n.winTime, strings.Join(keys, ", "), strings.Join(aggs, ", "), n.lateness)
-		if n.lateOutput {
-			detail += ", emitting late rows"
-		}
-	case "join":
-		detail = n.join.how + " join"
-	case "datagen", "nexmark":
-		bound := "unbounded"
-		if n.count >= 0 {
-			bound = fmt.Sprintf("%d rows", n.count)
-		}
-		detail = fmt.Sprintf("%s, rate %v/s", bound, n.rate)
-	case "dedup":
-		detail = fmt.Sprintf("within %dus", n.within)
-	case "topn":
-		detail = fmt.Sprintf("top %d by %s", n.limit, n.orderBy)
-		if n.withTies {
-			detail += " with ties"
-		}
-	case "write_parquet":
-		detail = n.path
+	if op, ok := logicalOps[n.op]; ok {
+		detail = op.explain(n)
 	}
 	fmt.Fprintf(&b, "%s%s: %s -> %s\n", indent, n.name, detail, expr.DescribeSchema(n.schema))
 	for _, in := range n.inputs {
@@ -93,4 +30,53 @@ func fieldNames(n *lnode) string {
 		names[i] = f.Name
 	}
 	return "[" + strings.Join(names, ", ") + "]"
+}
+
+// aggsText renders aggregations as the user wrote them: "n = count(*)",
+// "max_price = max(price)".
+func aggsText(aggs []agg.Spec) string {
+	parts := make([]string, len(aggs))
+	for i, a := range aggs {
+		arg := "*"
+		if c, ok := a.Arg.(*expr.ColExpr); ok {
+			arg = c.Name
+		} else if a.Arg != nil {
+			arg = a.Arg.String()
+		}
+		parts[i] = fmt.Sprintf("%s = %s(%s)", a.Name, a.Fn, arg)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// windowText renders a window definition: "tumbling window of 10s on \"ts\"",
+// "sliding window of 10s every 2s ...", "session window with gap 5s ...", "cumulate window
+// of 1h in steps of 10m ...", with its offset and its time (event time of a column, or
+// processing time).
+func windowText(n *lnode) string {
+	d := n.winDef
+	dur := func(s string) string {
+		us, err := plan.ParseDuration(s)
+		if err != nil {
+			return s
+		}
+		return plan.FormatDuration(us)
+	}
+	var text string
+	switch d.Kind {
+	case "sliding":
+		text = fmt.Sprintf("sliding window of %s every %s", dur(d.Size), dur(d.Slide))
+	case "session":
+		text = fmt.Sprintf("session window with gap %s", dur(d.Gap))
+	case "cumulate":
+		text = fmt.Sprintf("cumulate window of %s in steps of %s", dur(d.Size), dur(d.Step))
+	default:
+		text = fmt.Sprintf("%s window of %s", d.Kind, dur(d.Size))
+	}
+	if d.Offset != "" {
+		text += ", offset " + dur(d.Offset)
+	}
+	if n.processing {
+		return text + " in processing time"
+	}
+	return fmt.Sprintf("%s on %q", text, n.winTime)
 }

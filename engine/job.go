@@ -7,6 +7,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/riverbed-engine/riverbed/engine/ops/sink"
 	"github.com/riverbed-engine/riverbed/engine/plan"
 	"github.com/riverbed-engine/riverbed/engine/runtime"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
@@ -88,7 +89,7 @@ func Start(ctx context.Context, doc []byte, inputs []array.RecordReader, mem mem
 	var replace []string
 	appending := false
 	if root.op == "write_parquet" {
-		replace, appending, err = checkOutputDir(root.path, planMode(p.Root), root.inputs[0].schema)
+		replace, appending, err = sink.CheckOutputDir(root.path, planMode(p.Root), root.inputs[0].schema)
 		if err != nil {
 			return nil, err
 		}

@@ -2,7 +2,7 @@
 
 A random pipeline is described once, as a list of operations over typed expressions, and
 rendered twice: as a riverbed pipeline and as DuckDB SQL (the oracle). Every expression node
-knows its riverbed result type (the rules of engine/types.go and engine/call.go: equal types
+knows its riverbed result type (the rules of engine/expr/types.go and engine/expr/call.go: equal types
 stay, a float makes float64 unless both are float32, integers widen to int64, uint64 only when
 both are unsigned, ``/`` is float) and renders SQL that computes the *intended* value:
 
@@ -134,7 +134,7 @@ def int_range(k: str) -> tuple[int, int]:
 
 
 def supertype(a: str, b: str) -> str:
-    """numericSupertype of engine/types.go (an untyped null takes the other side's type)."""
+    """numericSupertype of engine/expr/types.go (an untyped null takes the other side's type)."""
     if a == b:
         return a if a != "null" else "int64"
     if a == "null" or b == "null":
@@ -243,7 +243,7 @@ def _u(*es: TE, extra: str | None = None) -> frozenset:
 
 
 def arith_supertype(a: TE, b: TE) -> str:
-    """arithSupertype of engine/numeric.go: an integer literal takes the other operand's
+    """arithSupertype of engine/expr/numeric.go: an integer literal takes the other operand's
     integer type when its value fits."""
     if is_int(a.kind) and is_int(b.kind) and a.kind != b.kind:
         lo, hi = int_range(a.kind)

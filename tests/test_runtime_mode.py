@@ -430,6 +430,13 @@ def test_time_ordered_parquet_in_batch_mode(tmp_path, p, bs):
     assert sorted(zip(interval["i"].to_pylist(), interval["j"].to_pylist())) == sorted(want)
     plan = src("l").key_by("k").window(rb.tumbling("10s")).agg(AGGS).explain()
     assert "runtime mode: batch" in plan
+    # explain speaks the user's terms: the window and lateness as written, each aggregation
+    # with its column
+    assert 'tumbling window of 10s on "ts"' in plan and "allowed lateness 0s" in plan
+    assert "n = count(*)" in plan and "s = sum(v)" in plan and "mx = max(v)" in plan
+    late = src("l").key_by("k").window(rb.sliding("1m", "30s"), allowed_lateness="1500ms").agg(AGGS).explain()
+    assert 'sliding window of 1m every 30s on "ts"' in late and "allowed lateness 1s500ms" in late
+    assert "{Kind:" not in late and "us," not in late
 
 
 # -- rows an operator made have no input order: ties are broken by their columns ----------------

@@ -66,7 +66,7 @@ func AsFloat64(col arrow.Array) ([]float64, error) {
 	return out, nil
 }
 
-// int64Array builds an array of type dt (any integer-backed type) from int64 values;
+// Int64Array builds an array of type dt (any integer-backed type) from int64 values;
 // valid == nil means all valid.
 func Int64Array(mem memory.Allocator, dt arrow.DataType, vals []int64, valid []bool) arrow.Array {
 	n := len(vals)
@@ -128,7 +128,7 @@ func fixedArray(mem memory.Allocator, dt arrow.DataType, n int, data *memory.Buf
 	return array.MakeFromData(d)
 }
 
-// decKey encodes a decimal128 as 16 bytes whose byte order is the numeric order.
+// DecKey encodes a decimal128 as 16 bytes whose byte order is the numeric order.
 func DecKey(v decimal128.Num) string {
 	var b [16]byte
 	binary.BigEndian.PutUint64(b[:8], uint64(v.HighBits())^(1<<63))
@@ -141,7 +141,7 @@ func DecFromKey(s string) decimal128.Num {
 	return decimal128.New(int64(hi), binary.BigEndian.Uint64([]byte(s[8:])))
 }
 
-// decMeanFloat is sum / count as float64, computed from the exact sum.
+// DecMeanFloat is sum / count as float64, computed from the exact sum.
 func DecMeanFloat(sum decimal128.Num, scale int32, count int64) float64 {
 	f := new(big.Float).SetPrec(128).SetInt(sum.BigInt())
 	f.Quo(f, new(big.Float).SetPrec(128).SetInt(pow10Big(scale)))
@@ -150,7 +150,7 @@ func DecMeanFloat(sum decimal128.Num, scale int32, count int64) float64 {
 	return r
 }
 
-// decodeDictionary turns a dictionary-encoded expression into one of its value type:
+// DecodeDictionary turns a dictionary-encoded expression into one of its value type:
 // keys, aggregations and kernels work on the values.
 func DecodeDictionary(c Expr) Expr {
 	if d, ok := c.Type().(*arrow.DictionaryType); ok {

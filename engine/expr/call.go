@@ -398,7 +398,7 @@ func allNullKernel(t arrow.DataType) kernelFn {
 	}
 }
 
-// comparableType is the type both sides of a comparison are cast to.
+// ComparableType is the type both sides of a comparison are cast to.
 func ComparableType(a, b arrow.DataType) (arrow.DataType, bool) {
 	switch {
 	case arrow.TypeEqual(a, b):

@@ -526,7 +526,7 @@ func isValid(a arrow.Array, i int) bool {
 	return a.IsValid(i)
 }
 
-// buildDecimal builds a decimal128 array of n rows, calling value for each valid row of like.
+// BuildDecimal builds a decimal128 array of n rows, calling value for each valid row of like.
 func BuildDecimal(mem memory.Allocator, dt *arrow.Decimal128Type, n int, like arrow.Array, value func(int) (decimal128.Num, error)) (arrow.Array, error) {
 	b := array.NewDecimal128Builder(mem, dt)
 	defer b.Release()

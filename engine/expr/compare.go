@@ -9,7 +9,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 )
 
-// compareRows orders two rows of batches of one schema by their columns in schema order.
+// CompareRows orders two rows of batches of one schema by their columns in schema order.
 func CompareRows(a arrow.RecordBatch, i int, b arrow.RecordBatch, j int) int {
 	for k := 0; k < int(a.NumCols()); k++ {
 		if c := compareCells(a.Column(k), i, b.Column(k), j); c != 0 {

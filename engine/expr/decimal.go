@@ -155,7 +155,7 @@ func absU(v int64) uint64 {
 	return uint64(v)
 }
 
-// decAdd adds exactly; ok is false when the sum leaves 38 digits.
+// DecAdd adds exactly; ok is false when the sum leaves 38 digits.
 func DecAdd(a, b decimal128.Num) (decimal128.Num, bool) {
 	if x, ok := decToInt64(a); ok {
 		if y, ok := decToInt64(b); ok {
@@ -316,7 +316,7 @@ func parseInt64(s string) (int64, error) {
 	return n, nil
 }
 
-// decimalsOf reads a decimal128 (or integer) array as decimal128 numbers at its own scale.
+// DecimalsOf reads a decimal128 (or integer) array as decimal128 numbers at its own scale.
 func DecimalsOf(ec *EvalCtx, a arrow.Array) ([]decimal128.Num, int32, error) {
 	if d, ok := a.(*array.Decimal128); ok {
 		return d.Values(), a.DataType().(*arrow.Decimal128Type).Scale, nil

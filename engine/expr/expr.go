@@ -15,7 +15,7 @@ import (
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
 
-// evalCtx carries what expression evaluation needs: a context that holds the allocator
+// EvalCtx carries what expression evaluation needs: a context that holds the allocator
 // for compute kernels, and the allocator itself for our own kernels.
 type EvalCtx struct {
 	Ctx context.Context
@@ -34,13 +34,13 @@ type Expr interface {
 	String() string
 }
 
-// bound is a compiled expression together with its output name.
+// Bound is a compiled expression together with its output name.
 type Bound struct {
 	Expr
 	Name string
 }
 
-// compileScope binds expressions against one schema; op names the operator for errors.
+// CompileScope binds expressions against one schema; op names the operator for errors.
 type CompileScope struct {
 	Schema *arrow.Schema
 	Op     string
@@ -50,7 +50,7 @@ func (s *CompileScope) Errorf(kind rberr.Kind, format string, args ...any) error
 	return rberr.New(kind, "%s: %s", s.Op, fmt.Sprintf(format, args...))
 }
 
-// compileNamed compiles a top-level expression and derives its output name: the alias,
+// CompileNamed compiles a top-level expression and derives its output name: the alias,
 // else the name of its leftmost column, else "literal" (as Polars does).
 func (s *CompileScope) CompileNamed(e *plan.Expr) (Bound, error) {
 	c, err := s.Compile(e)
@@ -148,7 +148,7 @@ func (s *CompileScope) ColumnNotFound(name string) error {
 	return s.Errorf(rberr.ColumnNotFound, "%s", msg)
 }
 
-// colExpr reads one input column.
+// ColExpr reads one input column.
 type ColExpr struct {
 	Idx  int
 	Name string
@@ -188,7 +188,7 @@ func compileLit(e *plan.Expr, s *CompileScope) (Expr, error) {
 	return &litExpr{val: sc}, nil
 }
 
-// makeScalar builds a scalar of type dt from a JSON value.
+// MakeScalar builds a scalar of type dt from a JSON value.
 func MakeScalar(raw json.RawMessage, dt arrow.DataType) (scalar.Scalar, error) {
 	var v any
 	if err := json.Unmarshal(raw, &v); err != nil {
@@ -267,7 +267,7 @@ func jsonFloat(raw json.RawMessage) (float64, error) {
 	return strconv.ParseFloat(string(raw), 64)
 }
 
-// castExpr converts its argument. Float to integer truncates toward zero (as Polars);
+// CastExpr converts its argument. Float to integer truncates toward zero (as Polars);
 // overflow and unparsable strings are errors.
 type CastExpr struct {
 	Arg Expr
@@ -338,7 +338,7 @@ func cloneDatum(d compute.Datum) compute.Datum {
 	return compute.NewDatum(d.(*compute.ScalarDatum).Value)
 }
 
-// datumToArray turns a datum into an array of n rows (broadcasting a scalar). It
+// DatumToArray turns a datum into an array of n rows (broadcasting a scalar). It
 // consumes d.
 func DatumToArray(ec *EvalCtx, d compute.Datum, n int) (arrow.Array, error) {
 	defer d.Release()

@@ -15,7 +15,7 @@ import (
 
 const NullHash = 0x9e3779b97f4a7c15
 
-// mix64 is the finalizer of SplitMix64: a fast bijective mixer for integer keys.
+// Mix64 is the finalizer of SplitMix64: a fast bijective mixer for integer keys.
 func Mix64(x uint64) uint64 {
 	x ^= x >> 30
 	x *= 0xbf58476d1ce4e5b9
@@ -25,7 +25,7 @@ func Mix64(x uint64) uint64 {
 	return x
 }
 
-// hashColumns computes one hash per row over the key columns into out (len = rows).
+// HashColumns computes one hash per row over the key columns into out (len = rows).
 func HashColumns(cols []arrow.Array, out []uint64) {
 	for i := range out {
 		out[i] = 0
@@ -163,7 +163,7 @@ func floatBits(f float64) uint64 {
 	return math.Float64bits(f)
 }
 
-// int64Getter reads any integer-backed fixed-width column (ints, dates, timestamps,
+// Int64Getter reads any integer-backed fixed-width column (ints, dates, timestamps,
 // durations) as int64.
 func Int64Getter(col arrow.Array) func(int) int64 {
 	switch a := col.(type) {
@@ -213,7 +213,7 @@ func Int64Getter(col arrow.Array) func(int) int64 {
 	return nil
 }
 
-// hashableType reports whether hashColumn and appendKey take columns of type dt (dictionary
+// HashableType reports whether hashColumn and appendKey take columns of type dt (dictionary
 // columns are decoded before they get here).
 func HashableType(dt arrow.DataType) bool {
 	switch dt.ID() {
@@ -225,7 +225,7 @@ func HashableType(dt arrow.DataType) bool {
 	return IsInteger(dt)
 }
 
-// isIntKeyed reports whether int64Getter reads columns of type dt.
+// IsIntKeyed reports whether int64Getter reads columns of type dt.
 func IsIntKeyed(dt arrow.DataType) bool {
 	switch dt.ID() {
 	case arrow.DATE32, arrow.DATE64, arrow.TIMESTAMP, arrow.DURATION, arrow.TIME32, arrow.TIME64:
@@ -234,7 +234,7 @@ func IsIntKeyed(dt arrow.DataType) bool {
 	return IsInteger(dt)
 }
 
-// appendKey appends row i of col to a byte encoding of a composite key: a null flag, then
+// AppendKey appends row i of col to a byte encoding of a composite key: a null flag, then
 // the value (8 bytes for numbers, length-prefixed bytes for strings).
 func AppendKey(dst []byte, col arrow.Array, i int) []byte {
 	if col.IsNull(i) {

@@ -10,7 +10,7 @@ import (
 
 // Event-time columns: their units, conversion to and from microseconds, and building them.
 
-// timeColumnOK reports whether a column can carry event time: a timestamp (any unit), a
+// TimeColumnOK reports whether a column can carry event time: a timestamp (any unit), a
 // date, or an int64 of epoch milliseconds (as Flink reads a BIGINT rowtime).
 func TimeColumnOK(dt arrow.DataType) bool {
 	switch dt.ID() {
@@ -20,7 +20,7 @@ func TimeColumnOK(dt arrow.DataType) bool {
 	return false
 }
 
-// microsPer is how many microseconds one unit of the column's type is.
+// MicrosPer is how many microseconds one unit of the column's type is.
 func MicrosPer(dt arrow.DataType) (mul, div int64) {
 	switch t := dt.(type) {
 	case *arrow.TimestampType:
@@ -40,7 +40,7 @@ func MicrosPer(dt arrow.DataType) (mul, div int64) {
 	return 1000, 1 // int64 epoch milliseconds
 }
 
-// toMicros converts a column value to microseconds (floor for nanoseconds).
+// ToMicros converts a column value to microseconds (floor for nanoseconds).
 func ToMicros(v int64, mul, div int64) int64 {
 	if div == 1 {
 		return v * mul
@@ -64,7 +64,7 @@ func FloorDiv(a, b int64) int64 {
 	return q
 }
 
-// eventTimes reads a time column as microseconds; valid[i] is false for nulls.
+// EventTimes reads a time column as microseconds; valid[i] is false for nulls.
 func EventTimes(col arrow.Array, out []int64) []int64 {
 	n := col.Len()
 	out = Grow(out[:0], n)[:n]
@@ -98,7 +98,7 @@ func timeArray(ec *EvalCtx, dt arrow.DataType, us []int64) (arrow.Array, error) 
 	return Int64Array(ec.Mem, dt, vals, nil), nil
 }
 
-// boundColumns builds window_start and window_end columns of type dt from microseconds.
+// BoundColumns builds window_start and window_end columns of type dt from microseconds.
 func BoundColumns(ec *EvalCtx, dt arrow.DataType, starts, ends []int64) ([]arrow.Array, error) {
 	s, err := timeArray(ec, dt, starts)
 	if err != nil {
@@ -112,7 +112,7 @@ func BoundColumns(ec *EvalCtx, dt arrow.DataType, starts, ends []int64) ([]arrow
 	return []arrow.Array{s, e}, nil
 }
 
-// safeWatermark is the watermark that event time t (µs) of the next row to come allows in
+// SafeWatermark is the watermark that event time t (µs) of the next row to come allows in
 // batch mode: the largest value that no row at or after t can be at or below, in the
 // resolution of the event-time column (of type dt).
 func SafeWatermark(t int64, dt arrow.DataType) int64 {

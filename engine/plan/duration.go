@@ -6,7 +6,7 @@ import (
 	"strings"
 )
 
-// parseDuration reads a duration such as "10s", "1m", "500ms", "2h", "1d", "250us" or
+// ParseDuration reads a duration such as "10s", "1m", "500ms", "2h", "1d", "250us" or
 // "1h30m" into microseconds. A bare number is milliseconds.
 func ParseDuration(s string) (int64, error) {
 	str := strings.TrimSpace(strings.ToLower(s))
@@ -56,4 +56,29 @@ func ParseDuration(s string) (int64, error) {
 		}
 	}
 	return total, nil
+}
+
+// FormatDuration renders microseconds the way a user writes a duration, in the units
+// ParseDuration reads: "10s", "1m30s", "500ms", "2h", "1d", "250us"; "0s" for zero.
+func FormatDuration(us int64) string {
+	if us == 0 {
+		return "0s"
+	}
+	if us < 0 {
+		if us == -us { // math.MinInt64 has no positive counterpart
+			return fmt.Sprintf("%dus", us)
+		}
+		return "-" + FormatDuration(-us)
+	}
+	var b strings.Builder
+	for _, u := range []struct {
+		suffix string
+		micros int64
+	}{{"d", 86_400_000_000}, {"h", 3_600_000_000}, {"m", 60_000_000}, {"s", 1_000_000}, {"ms", 1000}, {"us", 1}} {
+		if n := us / u.micros; n > 0 {
+			fmt.Fprintf(&b, "%d%s", n, u.suffix)
+			us -= n * u.micros
+		}
+	}
+	return b.String()
 }

@@ -18,3 +18,22 @@ func TestParseDuration(t *testing.T) {
 		}
 	}
 }
+
+func TestFormatDurationReadsBack(t *testing.T) {
+	cases := map[int64]string{
+		0: "0s", 1: "1us", 1000: "1ms", 1_000_000: "1s", 90_000_000: "1m30s", 1_500_000: "1s500ms",
+		3_600_000_000: "1h", 86_400_000_000 + 1: "1d1us", -2_000_000: "-2s",
+	}
+	for us, want := range cases {
+		if got := FormatDuration(us); got != want {
+			t.Errorf("FormatDuration(%d) = %q, want %q", us, got, want)
+		}
+		if us < 0 {
+			continue
+		}
+		back, err := ParseDuration(FormatDuration(us))
+		if err != nil || back != us {
+			t.Errorf("ParseDuration(FormatDuration(%d)) = %d, %v", us, back, err)
+		}
+	}
+}

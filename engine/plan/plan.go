@@ -197,7 +197,7 @@ func ParsePlan(doc []byte) (*Plan, error) {
 	return &p, nil
 }
 
-// describe renders an expression the way a user wrote it, for error messages and explain.
+// Describe renders an expression the way a user wrote it, for error messages and explain.
 func (e *Expr) Describe() string {
 	if e == nil {
 		return "<nil>"

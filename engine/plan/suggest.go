@@ -5,7 +5,7 @@ import (
 	"strings"
 )
 
-// suggest returns the candidate closest to name by edit distance (case-insensitive), or ""
+// Suggest returns the candidate closest to name by edit distance (case-insensitive), or ""
 // when none is close enough to be a plausible typo.
 func Suggest(name string, candidates []string) string {
 	best, bestD := "", 1<<30

@@ -13,7 +13,7 @@ import (
 // Sources generate watermarks with the clock of engine/source (source.Clock): per split
 // lane, the largest event time read minus max_out_of_orderness, minus 1 µs.
 
-// sourceEventTime resolves a source's event_time settings against its output schema.
+// SourceEventTime resolves a source's event_time settings against its output schema.
 func SourceEventTime(n *plan.Node, schema *arrow.Schema, name string) (*WatermarkSpec, error) {
 	if n.EventTime == "" {
 		if n.MaxOutOfOrderness != "" || n.IdleTimeout != "" {

@@ -123,7 +123,7 @@ func (r *router) shuffle(m Message) error {
 	if n == 0 {
 		return nil
 	}
-	cols, err := EvalColumns(r.tc.Ec, r.keys, rec)
+	cols, err := EvalColumns(r.tc.Eval, r.keys, rec)
 	if err != nil {
 		return err
 	}
@@ -148,7 +148,7 @@ func (r *router) shuffle(m Message) error {
 			rec.Retain()
 			part = rec
 		} else {
-			part, err = TakeRows(r.tc.Ec, rec, rows)
+			part, err = TakeRows(r.tc.Eval, rec, rows)
 			if err != nil {
 				return err
 			}
@@ -179,7 +179,7 @@ func TakeRows(ec *expr.EvalCtx, rec arrow.RecordBatch, rows []int32) (arrow.Reco
 	return array.NewRecordBatch(rec.Schema(), cols, int64(len(rows))), nil
 }
 
-// evalColumns evaluates expressions over a batch into arrays of its length.
+// EvalColumns evaluates expressions over a batch into arrays of its length.
 func EvalColumns(ec *expr.EvalCtx, es []expr.Expr, rec arrow.RecordBatch) ([]arrow.Array, error) {
 	out := make([]arrow.Array, len(es))
 	for i, e := range es {

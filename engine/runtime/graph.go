@@ -8,7 +8,7 @@ import (
 	"github.com/riverbed-engine/riverbed/engine/plan"
 )
 
-// stage is a set of parallel subtasks running the same chain of operators. Consecutive
+// Stage is a set of parallel subtasks running the same chain of operators. Consecutive
 // operators that need no exchange are chained into one stage (as Flink chains them).
 type Stage struct {
 	id       int
@@ -84,7 +84,7 @@ func (g *Graph) wire(queue int) {
 	}
 }
 
-// explain renders the physical graph.
+// Explain renders the physical graph.
 func (g *Graph) Explain() string {
 	var b strings.Builder
 	mode := plan.ModeStreaming

@@ -22,7 +22,7 @@ import (
 // Job is a running plan. Its results are read with Next until io.EOF; Cancel stops it.
 // All methods are safe for concurrent use.
 type Job struct {
-	Id       string
+	ID       string
 	schema   *arrow.Schema
 	mem      memory.Allocator
 	ctx      context.Context
@@ -110,7 +110,7 @@ func (j *Job) Stop(drain bool) {
 	j.StopReading()
 }
 
-// stopReading tells every source to stop reading, and interrupts sources that are waiting
+// StopReading tells every source to stop reading, and interrupts sources that are waiting
 // (paced generators).
 func (j *Job) StopReading() {
 	j.stopOnce.Do(func() {
@@ -174,7 +174,7 @@ func (j *Job) AddWriter(w *batch.ParquetWriter) {
 	j.writers = append(j.writers, w)
 }
 
-// commitWriters commits the subtasks' files. Subtasks that wrote no rows write no
+// CommitWriters commits the subtasks' files. Subtasks that wrote no rows write no
 // file, except that a job writing no rows at all into a directory that keeps no other
 // Parquet files commits one empty file, so that the directory reads back as an empty
 // table with the job's schema.
@@ -231,7 +231,7 @@ func (j *Job) abortWriters() {
 	}
 }
 
-// collectOp hands result batches to the job's reader.
+// CollectOp hands result batches to the job's reader.
 type CollectOp struct {
 	BaseOp
 	Job *Job
@@ -293,15 +293,15 @@ func summaryBatch(mem memory.Allocator, files []string, rows []int64) arrow.Reco
 	return array.NewRecordBatch(WriteSummarySchema, []arrow.Array{p, r}, int64(len(files)))
 }
 
-// newJob makes the job that will run a graph producing results of schema.
+// NewJob makes the job that will run a graph producing results of schema.
 func NewJob(ctx context.Context, schema *arrow.Schema, mem memory.Allocator, bufferBytes int64) *Job {
 	jctx, cancel := context.WithCancelCause(ctx)
-	return &Job{Id: newJobID(), schema: schema, mem: mem, ctx: jctx, cancel: cancel,
+	return &Job{ID: newJobID(), schema: schema, mem: mem, ctx: jctx, cancel: cancel,
 		results: make(chan arrow.RecordBatch, 4), done: make(chan struct{}), Stopped: make(chan struct{}),
 		Budget: newBudget(bufferBytes)}
 }
 
-// initProgress sets the job's totals: rows and splits to read, and the splits of each
+// InitProgress sets the job's totals: rows and splits to read, and the splits of each
 // input file (a file with none counts as done).
 func (j *Job) InitProgress(totalRows int64, totalSplits int, fileSplits []int64) {
 	j.Counters.TotalRows = totalRows
@@ -316,7 +316,7 @@ func (j *Job) InitProgress(totalRows int64, totalSplits int, fileSplits []int64)
 	}
 }
 
-// launch wires the graph's tasks, registers their metrics and runs them in the
+// Launch wires the graph's tasks, registers their metrics and runs them in the
 // background. releaseInputs is called once the tasks have ended; commit, if not nil, after
 // they succeeded (else the job's writers are aborted).
 func (j *Job) Launch(g *Graph, releaseInputs func(), commit func() error) {
@@ -358,7 +358,7 @@ func (j *Job) Launch(g *Graph, releaseInputs func(), commit func() error) {
 			}
 		}()
 		err = runTasks(jctx, cancel, tasks, func(t *task) *TaskCtx {
-			tc := &TaskCtx{Ctx: jctx, Ec: expr.NewEvalCtx(jctx, mem), Job: j, subtask: t.index, parallel: t.stage.Parallel, task: t}
+			tc := &TaskCtx{Ctx: jctx, Eval: expr.NewEvalCtx(jctx, mem), Job: j, subtask: t.index, parallel: t.stage.Parallel, task: t}
 			if t.out != nil {
 				t.out.tc = tc
 			}
@@ -381,7 +381,7 @@ func (j *Job) Launch(g *Graph, releaseInputs func(), commit func() error) {
 	}()
 }
 
-// writeSummarySchema is the result of a write_parquet job: one row per file written.
+// WriteSummarySchema is the result of a write_parquet job: one row per file written.
 var WriteSummarySchema = arrow.NewSchema([]arrow.Field{
 	{Name: "path", Type: arrow.BinaryTypes.String},
 	{Name: "rows", Type: arrow.PrimitiveTypes.Int64},

@@ -148,7 +148,7 @@ func (o *reorderOp) Close() {
 	o.buffered = nil
 }
 
-// emitSliced emits rec in slices of at most batchSize rows; it consumes rec.
+// EmitSliced emits rec in slices of at most batchSize rows; it consumes rec.
 func EmitSliced(rec arrow.RecordBatch, batchSize int, out Emitter) error {
 	defer rec.Release()
 	n := rec.NumRows()

@@ -36,7 +36,7 @@ const (
 // WatermarkMax is the final watermark: every window and timer fires.
 const WatermarkMax = math.MaxInt64
 
-// message is what flows between subtasks.
+// Message is what flows between subtasks.
 type Message struct {
 	Kind msgKind
 	Rec  arrow.RecordBatch // msgBatch; owned by whoever holds the message
@@ -47,7 +47,7 @@ type Message struct {
 	// wm is, for a batch, the watermark of its source split when it was emitted (valid if
 	// hasWM). Windows judge lateness by it, so that which rows are late depends on the
 	// order of rows within each split, not on how parallel readers interleave.
-	Wm    int64
+	WM    int64
 	HasWM bool
 	// side is the index of the input edge a batch came through (0 = left, 1 = right of a
 	// join), stamped by the sender's router.
@@ -61,7 +61,7 @@ type Message struct {
 // (see TaskCtx.BlockInput).
 func (m Message) Input() int { return m.ch }
 
-// with returns a batch message carrying rec in place of m's batch, keeping its order and
+// With returns a batch message carrying rec in place of m's batch, keeping its order and
 // split watermark.
 func (m Message) With(rec arrow.RecordBatch) Message {
 	m.Rec = rec
@@ -112,12 +112,12 @@ func MakeSeq(ordinal int, split, chunk int64) Seq {
 // SplitOf drops the chunk from a sequence.
 func SplitOf(seq Seq) Seq { seq.Chunk = 0; return seq }
 
-// emitter receives an operator's output.
+// Emitter receives an operator's output.
 type Emitter interface {
 	Emit(m Message) error
 }
 
-// operator is one step of a chain. Only processBatch is required in spirit; embedding
+// Operator is one step of a chain. Only processBatch is required in spirit; embedding
 // baseOp gives the defaults: markers and watermarks pass through, finish does nothing.
 type Operator interface {
 	Open(tc *TaskCtx) error
@@ -145,10 +145,10 @@ type ControlHandler interface {
 	ProcessControl(m Message, out Emitter) error
 }
 
-// taskCtx is what an operator may use at run time.
+// TaskCtx is what an operator may use at run time.
 type TaskCtx struct {
 	Ctx      context.Context
-	Ec       *expr.EvalCtx
+	Eval     *expr.EvalCtx
 	Job      *Job
 	subtask  int
 	parallel int
@@ -246,7 +246,7 @@ func (t *task) wake() {
 	}
 }
 
-// sourceFn produces a source subtask's output; it returns when the input is exhausted.
+// SourceFn produces a source subtask's output; it returns when the input is exhausted.
 type SourceFn func(tc *TaskCtx, out Emitter) error
 
 // ticker is implemented by operators that need a periodic call (processing-time timers).
@@ -521,8 +521,8 @@ func describeTask(t *task) string {
 // LateWatermark is the watermark a batch is judged late by: its split's watermark when it
 // carries one ahead of the operator's, else the operator's.
 func LateWatermark(opWM int64, m Message) int64 {
-	if m.HasWM && m.Wm > opWM {
-		return m.Wm
+	if m.HasWM && m.WM > opWM {
+		return m.WM
 	}
 	return opWM
 }

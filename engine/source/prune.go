@@ -10,7 +10,7 @@ import (
 	"github.com/riverbed-engine/riverbed/engine/plan"
 )
 
-// pruner decides from a split's column statistics that no row of it can pass a filter,
+// Pruner decides from a split's column statistics that no row of it can pass a filter,
 // so the split need not be read at all. It understands comparisons of a column with a
 // literal, is_null / is_not_null, and & and | of those; anything else keeps the split.
 type Pruner struct {

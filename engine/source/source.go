@@ -120,7 +120,7 @@ func Task(ordinal int, src Source, subtask, parallel int, idle time.Duration) ru
 // and watermarks to out.
 func Run(tc *runtime.TaskCtx, out runtime.Emitter, ordinal int, src Source, subtask, parallel int, from Position, idle time.Duration) error {
 	job := tc.Job
-	rc := &ReadCtx{Ctx: tc.Ctx, Stopped: job.Stopped, Mem: tc.Ec.Mem}
+	rc := &ReadCtx{Ctx: tc.Ctx, Stopped: job.Stopped, Mem: tc.Eval.Mem}
 	enum := src.Splits(subtask, parallel, from)
 	next := func() (Split, bool, error) { return enum.Next(rc) }
 	if !src.Replayable() {
@@ -187,7 +187,7 @@ reading:
 					err = out.Emit(m)
 				} else {
 					if clock.stamp {
-						m.Wm, m.HasWM = clock.before(sp.Lane), true
+						m.WM, m.HasWM = clock.before(sp.Lane), true
 					}
 					low := clock.observe(sp.Lane, rec)
 					if err = out.Emit(m); err == nil {

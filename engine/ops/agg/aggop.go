@@ -31,7 +31,7 @@ func (o *GroupByOp) ProcessMarker(runtime.Message, runtime.Emitter) error { retu
 
 func (o *GroupByOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
 	defer m.Rec.Release()
-	_, err := o.agg.Consume(o.tc.Ec, m.Rec, m.Seq)
+	_, err := o.agg.Consume(o.tc.Eval, m.Rec, m.Seq)
 	return err
 }
 
@@ -45,7 +45,7 @@ func (o *GroupByOp) Finish(out runtime.Emitter) error {
 	if n == 0 {
 		return nil
 	}
-	mem := o.tc.Ec.Mem
+	mem := o.tc.Eval.Mem
 	cols, err := o.agg.KeyColumns(mem, nil)
 	if err != nil {
 		return err

@@ -33,7 +33,7 @@ func NewTable(name string, keys []expr.Expr, keyTypes []arrow.DataType, aggs []S
 
 func (h *Table) NumGroups() int { return h.groups.NumGroups() }
 
-// consume folds a batch into the groups and returns the group id of each row (valid until
+// Consume folds a batch into the groups and returns the group id of each row (valid until
 // the next call).
 func (h *Table) Consume(ec *expr.EvalCtx, rec arrow.RecordBatch, seq runtime.Seq) ([]uint32, error) {
 	n := int(rec.NumRows())
@@ -63,7 +63,7 @@ func (h *Table) Consume(ec *expr.EvalCtx, rec arrow.RecordBatch, seq runtime.Seq
 	return h.ids, h.Update(ec, rec, h.ids, seq)
 }
 
-// update folds rows into the given groups (ids), which must exist.
+// Update folds rows into the given groups (ids), which must exist.
 func (h *Table) Update(ec *expr.EvalCtx, rec arrow.RecordBatch, ids []uint32, seq runtime.Seq) error {
 	ng := h.groups.NumGroups()
 	if m := maxGid(ids); m > ng {
@@ -92,13 +92,13 @@ func (h *Table) Update(ec *expr.EvalCtx, rec arrow.RecordBatch, ids []uint32, se
 	return nil
 }
 
-// keyColumns returns the key columns of groups gids (nil: all groups).
+// KeyColumns returns the key columns of groups gids (nil: all groups).
 func (h *Table) KeyColumns(mem memory.Allocator, gids []uint32) ([]arrow.Array, error) {
 	ctx := expr.NewEvalCtx(context.Background(), mem).Ctx
 	return h.groups.KeysFor(ctx, h.keyTypes, gids)
 }
 
-// aggColumns returns the aggregation results of groups gids (nil: all groups).
+// AggColumns returns the aggregation results of groups gids (nil: all groups).
 func (h *Table) AggColumns(mem memory.Allocator, gids []uint32) ([]arrow.Array, error) {
 	if gids == nil {
 		gids = allGroups(h.NumGroups())

@@ -95,7 +95,7 @@ func (g *Grouper) resize(capacity int) {
 	}
 }
 
-// consume assigns a group id to every row of keys, writing them to ids (len = rows).
+// Consume assigns a group id to every row of keys, writing them to ids (len = rows).
 func (g *Grouper) Consume(ctx context.Context, keys []arrow.Array, ids []uint32) error {
 	n := len(ids)
 	g.newRows = g.newRows[:0]
@@ -271,7 +271,7 @@ func (g *Grouper) keepKeys(ctx context.Context, keys []arrow.Array) error {
 	return nil
 }
 
-// keysFor returns the key columns of the given groups, in that order.
+// KeysFor returns the key columns of the given groups, in that order.
 func (g *Grouper) KeysFor(ctx context.Context, types []arrow.DataType, gids []uint32) ([]arrow.Array, error) {
 	mem := compute.GetAllocator(ctx)
 	if len(types) == 0 {

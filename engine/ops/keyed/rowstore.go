@@ -25,7 +25,7 @@ type RowStore struct {
 	Live   []int // rows still referenced per chunk; a chunk is released at zero
 }
 
-// add keeps a batch (retaining it) and returns its chunk number.
+// Add keeps a batch (retaining it) and returns its chunk number.
 func (s *RowStore) Add(rec arrow.RecordBatch) int32 {
 	rec.Retain()
 	s.Chunks = append(s.Chunks, rec)
@@ -33,7 +33,7 @@ func (s *RowStore) Add(rec arrow.RecordBatch) int32 {
 	return int32(len(s.Chunks) - 1)
 }
 
-// drop forgets one row; the chunk is released when none of its rows is referenced.
+// Drop forgets one row; the chunk is released when none of its rows is referenced.
 func (s *RowStore) Drop(r RowRef) {
 	s.Live[r.Chunk]--
 	if s.Live[r.Chunk] == 0 && s.Chunks[r.Chunk] != nil {
@@ -51,7 +51,7 @@ func (s *RowStore) Release() {
 	}
 }
 
-// gather returns the columns of the referenced rows, in order (nulls for negative refs).
+// Gather returns the columns of the referenced rows, in order (nulls for negative refs).
 func (s *RowStore) Gather(ctx context.Context, refs []RowRef) ([]arrow.Array, error) {
 	mem := compute.GetAllocator(ctx)
 	n := s.Schema.NumFields()

@@ -1,4 +1,4 @@
-package engine
+package udf
 
 import (
 	"sync/atomic"
@@ -19,29 +19,29 @@ var udfCaller atomic.Pointer[UDFCaller]
 // SetUDFCaller installs the function that calls user functions.
 func SetUDFCaller(f UDFCaller) { udfCaller.Store(&f) }
 
-// mapBatchesOp applies a user function to each batch: the Python map_batches path
+// MapBatchesOp applies a user function to each batch: the Python map_batches path
 // (Flink's vectorized "pandas UDF" path). Results must have the declared schema.
-type mapBatchesOp struct {
+type MapBatchesOp struct {
 	runtime.BaseOp
-	name   string
-	udf    int64
-	schema *arrow.Schema
+	Name   string
+	Udf    int64
+	Schema *arrow.Schema
 }
 
-func (o *mapBatchesOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
+func (o *MapBatchesOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
 	defer m.Rec.Release()
 	call := udfCaller.Load()
 	if call == nil {
-		return rberr.New(rberr.Plan, "%s: no host to run user functions in", o.name)
+		return rberr.New(rberr.Plan, "%s: no host to run user functions in", o.Name)
 	}
-	res, err := (*call)(o.udf, m.Rec)
+	res, err := (*call)(o.Udf, m.Rec)
 	if err != nil {
 		return err
 	}
-	if !expr.SameColumns(res.Schema(), o.schema) {
+	if !expr.SameColumns(res.Schema(), o.Schema) {
 		got := expr.DescribeSchema(res.Schema())
 		res.Release()
-		return rberr.New(rberr.UserFunction, "%s: the function returned columns %s, but its schema declares %s", o.name, got, expr.DescribeSchema(o.schema))
+		return rberr.New(rberr.UserFunction, "%s: the function returned columns %s, but its schema declares %s", o.Name, got, expr.DescribeSchema(o.Schema))
 	}
 	if res.NumRows() == 0 {
 		res.Release()

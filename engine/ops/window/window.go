@@ -1,4 +1,4 @@
-package engine
+package window
 
 import (
 	"fmt"
@@ -19,17 +19,17 @@ import (
 // and the watermark, or processing time), the windower (which windows a row belongs to)
 // and the window logic (an incremental hash aggregation per window).
 
-// windower assigns event times (µs) to windows [start, end).
-type windower struct {
-	kind                         string
-	size, slide, gap, step, offs int64
+// Windower assigns event times (µs) to windows [start, end).
+type Windower struct {
+	Kind                         string
+	size, slide, Gap, step, offs int64
 }
 
 // maxWindows bounds how many windows one row may belong to (sliding / cumulate).
 const maxWindows = 1000
 
-func compileWindower(def *plan.WindowDef, name string) (windower, error) {
-	w := windower{kind: def.Kind}
+func Compile(def *plan.WindowDef, name string) (Windower, error) {
+	w := Windower{Kind: def.Kind}
 	dur := func(field, v string, required bool) (int64, error) {
 		if v == "" {
 			if required {
@@ -73,7 +73,7 @@ func compileWindower(def *plan.WindowDef, name string) (windower, error) {
 			err = rberr.New(rberr.Plan, "%s: cumulate windows of max_size %s and step %s are too many per row", name, def.Size, def.Step)
 		}
 	case "session":
-		w.gap, err = dur("gap", def.Gap, true)
+		w.Gap, err = dur("gap", def.Gap, true)
 	default:
 		msg := fmt.Sprintf("%s: unknown window kind %q", name, def.Kind)
 		if s := plan.Suggest(def.Kind, []string{"tumbling", "sliding", "session", "cumulate"}); s != "" {
@@ -84,9 +84,9 @@ func compileWindower(def *plan.WindowDef, name string) (windower, error) {
 	return w, err
 }
 
-// assign appends the windows of event time ts to dst.
-func (w windower) assign(ts int64, dst [][2]int64) [][2]int64 {
-	switch w.kind {
+// Assign appends the windows of event time ts to dst.
+func (w Windower) Assign(ts int64, dst [][2]int64) [][2]int64 {
+	switch w.Kind {
 	case "tumbling":
 		start := expr.FloorDiv(ts-w.offs, w.size)*w.size + w.offs
 		return append(dst, [2]int64{start, start + w.size})
@@ -116,24 +116,24 @@ type pane struct {
 	touched    map[uint32]struct{} // groups updated by late rows since the last firing
 }
 
-// windowAggOp aggregates keyed (or non-keyed) rows per window. A window fires when the
+// WindowAggOp aggregates keyed (or non-keyed) rows per window. A window fires when the
 // watermark passes its end; it stays open for allowed_lateness more, and each late row
 // that still fits re-emits the updated result of its key. Rows later than that are
 // dropped and counted, or emitted instead of results when the operator serves .late().
-type windowAggOp struct {
+type WindowAggOp struct {
 	runtime.BaseOp
-	name       string
-	keys       []expr.Expr
-	keyTypes   []arrow.DataType
-	aggs       []agg.Spec
-	schema     *arrow.Schema
-	win        windower
-	lateness   int64
-	timeIdx    int
-	timeType   arrow.DataType
-	processing bool
-	lateOutput bool
-	batchSize  int
+	Name       string
+	Keys       []expr.Expr
+	KeyTypes   []arrow.DataType
+	Aggs       []agg.Spec
+	Schema     *arrow.Schema
+	Win        Windower
+	Lateness   int64
+	TimeIdx    int
+	TimeType   arrow.DataType
+	Processing bool
+	LateOutput bool
+	BatchSize  int
 
 	tc    *runtime.TaskCtx
 	wm    int64
@@ -143,34 +143,34 @@ type windowAggOp struct {
 	wbuf  [][2]int64
 }
 
-func (o *windowAggOp) Open(tc *runtime.TaskCtx) error {
+func (o *WindowAggOp) Open(tc *runtime.TaskCtx) error {
 	o.tc = tc
 	o.wm = math.MinInt64
 	o.panes = map[[2]int64]*pane{}
 	return nil
 }
 
-func (o *windowAggOp) ProcessMarker(runtime.Message, runtime.Emitter) error { return nil }
+func (o *WindowAggOp) ProcessMarker(runtime.Message, runtime.Emitter) error { return nil }
 
-func (o *windowAggOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
+func (o *WindowAggOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
 	rec := m.Rec
 	defer rec.Release()
 	n := int(rec.NumRows())
 	if n == 0 {
 		return nil
 	}
-	if o.processing {
+	if o.Processing {
 		now := time.Now().UnixMicro()
 		o.ts = expr.Grow(o.ts[:0], n)[:n]
 		for i := range o.ts {
 			o.ts[i] = now
 		}
 	} else {
-		o.ts = expr.EventTimes(rec.Column(o.timeIdx), o.ts)
+		o.ts = expr.EventTimes(rec.Column(o.TimeIdx), o.ts)
 	}
 	lateWM := o.wm
-	if m.HasWM && m.Wm > lateWM {
-		lateWM = m.Wm
+	if m.HasWM && m.WM > lateWM {
+		lateWM = m.WM
 	}
 	rows := map[[2]int64][]int32{}
 	var lateRows []int32
@@ -179,10 +179,10 @@ func (o *windowAggOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error
 			lateRows = append(lateRows, int32(i))
 			continue
 		}
-		o.wbuf = o.win.assign(t, o.wbuf[:0])
+		o.wbuf = o.Win.Assign(t, o.wbuf[:0])
 		accepted := false
 		for _, w := range o.wbuf {
-			if !o.processing && w[1]-1+o.lateness <= lateWM {
+			if !o.Processing && w[1]-1+o.Lateness <= lateWM {
 				continue // this window is already closed
 			}
 			rows[w] = append(rows[w], int32(i))
@@ -192,10 +192,10 @@ func (o *windowAggOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error
 			lateRows = append(lateRows, int32(i))
 		}
 	}
-	if err := countLate(o.tc, rec, lateRows, o.lateOutput, out); err != nil {
+	if err := countLate(o.tc, rec, lateRows, o.LateOutput, out); err != nil {
 		return err
 	}
-	if o.lateOutput {
+	if o.LateOutput {
 		// The late stream carries no results, but windows still track what is on time.
 		return o.addToPanes(rec, m.Seq, rows, n, false)
 	}
@@ -205,7 +205,7 @@ func (o *windowAggOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error
 	return o.emitUpdates(out)
 }
 
-func (o *windowAggOp) addToPanes(rec arrow.RecordBatch, seq runtime.Seq, rows map[[2]int64][]int32, n int, aggregate bool) error {
+func (o *WindowAggOp) addToPanes(rec arrow.RecordBatch, seq runtime.Seq, rows map[[2]int64][]int32, n int, aggregate bool) error {
 	ws := make([][2]int64, 0, len(rows))
 	for w := range rows {
 		ws = append(ws, w)
@@ -214,7 +214,7 @@ func (o *windowAggOp) addToPanes(rec arrow.RecordBatch, seq runtime.Seq, rows ma
 	for _, w := range ws {
 		p := o.panes[w]
 		if p == nil {
-			p = &pane{start: w[0], end: w[1], agg: agg.NewTable(o.name, o.keys, o.keyTypes, o.aggs)}
+			p = &pane{start: w[0], end: w[1], agg: agg.NewTable(o.Name, o.Keys, o.KeyTypes, o.Aggs)}
 			o.panes[w] = p
 		}
 		if !aggregate {
@@ -223,13 +223,13 @@ func (o *windowAggOp) addToPanes(rec arrow.RecordBatch, seq runtime.Seq, rows ma
 		sub := rec
 		if idx := rows[w]; len(idx) != n {
 			var err error
-			if sub, err = runtime.TakeRows(o.tc.Ec, rec, idx); err != nil {
+			if sub, err = runtime.TakeRows(o.tc.Eval, rec, idx); err != nil {
 				return err
 			}
 		} else {
 			rec.Retain()
 		}
-		ids, err := p.agg.Consume(o.tc.Ec, sub, seq)
+		ids, err := p.agg.Consume(o.tc.Eval, sub, seq)
 		sub.Release()
 		if err != nil {
 			return err
@@ -247,9 +247,9 @@ func (o *windowAggOp) addToPanes(rec arrow.RecordBatch, seq runtime.Seq, rows ma
 	return nil
 }
 
-// closedWindows returns the windows of panes whose end the watermark has passed, in end
+// ClosedWindows returns the windows of panes whose end the watermark has passed, in end
 // order.
-func closedWindows[V any](panes map[[2]int64]V, wm int64) [][2]int64 {
+func ClosedWindows[V any](panes map[[2]int64]V, wm int64) [][2]int64 {
 	var ws [][2]int64
 	for w := range panes {
 		if w[1]-1 <= wm {
@@ -279,7 +279,7 @@ func countLate(tc *runtime.TaskCtx, rec arrow.RecordBatch, rows []int32, emit bo
 	if !emit {
 		return nil
 	}
-	lr, err := runtime.TakeRows(tc.Ec, rec, rows)
+	lr, err := runtime.TakeRows(tc.Eval, rec, rows)
 	if err != nil {
 		return err
 	}
@@ -296,7 +296,7 @@ func sortWindows(ws [][2]int64) {
 }
 
 // emitUpdates re-emits the results of keys that late rows changed in fired windows.
-func (o *windowAggOp) emitUpdates(out runtime.Emitter) error {
+func (o *WindowAggOp) emitUpdates(out runtime.Emitter) error {
 	dirty := o.dirty
 	o.dirty = o.dirty[:0]
 	sortWindows(dirty)
@@ -321,7 +321,7 @@ func (o *windowAggOp) emitUpdates(out runtime.Emitter) error {
 	return nil
 }
 
-func (o *windowAggOp) sortedPanes() [][2]int64 {
+func (o *WindowAggOp) sortedPanes() [][2]int64 {
 	ws := make([][2]int64, 0, len(o.panes))
 	for w := range o.panes {
 		ws = append(ws, w)
@@ -331,7 +331,7 @@ func (o *windowAggOp) sortedPanes() [][2]int64 {
 }
 
 // emitPane emits the results of groups gids (nil: all) of a window.
-func (o *windowAggOp) emitPane(p *pane, gids []uint32, out runtime.Emitter) error {
+func (o *WindowAggOp) emitPane(p *pane, gids []uint32, out runtime.Emitter) error {
 	n := p.agg.NumGroups()
 	if gids != nil {
 		n = len(gids)
@@ -339,15 +339,15 @@ func (o *windowAggOp) emitPane(p *pane, gids []uint32, out runtime.Emitter) erro
 	if n == 0 {
 		return nil
 	}
-	mem := o.tc.Ec.Mem
+	mem := o.tc.Eval.Mem
 	cols, err := p.agg.KeyColumns(mem, gids)
 	if err != nil {
 		return err
 	}
-	wcols, err := windowColumns(o.tc.Ec, o.timeType, [2]int64{p.start, p.end}, n)
+	wcols, err := windowColumns(o.tc.Eval, o.TimeType, [2]int64{p.start, p.end}, n)
 	if err != nil {
 		runtime.ReleaseAll(cols)
-		return rberr.Wrap(rberr.Data, err, "%s", o.name)
+		return rberr.Wrap(rberr.Data, err, "%s", o.Name)
 	}
 	cols = append(cols, wcols...)
 	aggs, err := p.agg.AggColumns(mem, gids)
@@ -356,13 +356,13 @@ func (o *windowAggOp) emitPane(p *pane, gids []uint32, out runtime.Emitter) erro
 		return err
 	}
 	cols = append(cols, aggs...)
-	rec := array.NewRecordBatch(o.schema, cols, int64(n))
+	rec := array.NewRecordBatch(o.Schema, cols, int64(n))
 	runtime.ReleaseAll(cols)
 	o.tc.Metrics.WindowsFired.Add(1)
-	return runtime.EmitSliced(rec, o.batchSize, out)
+	return runtime.EmitSliced(rec, o.BatchSize, out)
 }
 
-func (o *windowAggOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
+func (o *WindowAggOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
 	if wm <= o.wm {
 		return nil
 	}
@@ -375,19 +375,19 @@ func (o *windowAggOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
 
 // fire emits every window whose end the clock has passed and drops windows whose
 // allowed lateness is over.
-func (o *windowAggOp) fire(now int64, out runtime.Emitter) error {
+func (o *WindowAggOp) fire(now int64, out runtime.Emitter) error {
 	for _, w := range o.sortedPanes() {
 		p := o.panes[w]
 		if !p.fired && p.end-1 <= now {
 			p.fired = true
 			p.touched = nil
-			if !o.lateOutput {
+			if !o.LateOutput {
 				if err := o.emitPane(p, nil, out); err != nil {
 					return err
 				}
 			}
 		}
-		if p.fired && (now == runtime.WatermarkMax || p.end-1+o.lateness <= now) {
+		if p.fired && (now == runtime.WatermarkMax || p.end-1+o.Lateness <= now) {
 			p.agg.Release()
 			delete(o.panes, w)
 		}
@@ -396,30 +396,30 @@ func (o *windowAggOp) fire(now int64, out runtime.Emitter) error {
 }
 
 // onTick fires processing-time windows.
-func (o *windowAggOp) onTick(out runtime.Emitter) error {
-	if !o.processing {
+func (o *WindowAggOp) onTick(out runtime.Emitter) error {
+	if !o.Processing {
 		return nil
 	}
 	return o.fire(time.Now().UnixMicro()-1, out)
 }
 
-func (o *windowAggOp) tickInterval() time.Duration {
-	if o.processing {
+func (o *WindowAggOp) tickInterval() time.Duration {
+	if o.Processing {
 		return 50 * time.Millisecond
 	}
 	return 0
 }
 
-func (o *windowAggOp) Finish(out runtime.Emitter) error {
+func (o *WindowAggOp) Finish(out runtime.Emitter) error {
 	// The final watermark has fired every event-time window; processing-time windows
 	// fire at the end of a bounded input.
-	if o.processing {
+	if o.Processing {
 		return o.fire(runtime.WatermarkMax, out)
 	}
 	return nil
 }
 
-func (o *windowAggOp) Close() {
+func (o *WindowAggOp) Close() {
 	for _, p := range o.panes {
 		p.agg.Release()
 	}

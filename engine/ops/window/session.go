@@ -1,4 +1,4 @@
-package engine
+package window
 
 import (
 	"container/heap"
@@ -12,22 +12,22 @@ import (
 	"github.com/riverbed-engine/riverbed/engine/runtime"
 )
 
-// sessionAggOp aggregates rows into session windows per key: a row at time t opens the
+// SessionAggOp aggregates rows into session windows per key: a row at time t opens the
 // window [t, t+gap); windows of one key that overlap merge (with their accumulators). A
 // session fires when the watermark passes its end, and is dropped allowed_lateness later.
-type sessionAggOp struct {
+type SessionAggOp struct {
 	runtime.BaseOp
-	name       string
-	keys       []expr.Expr
-	keyTypes   []arrow.DataType
-	aggs       []agg.Spec
-	schema     *arrow.Schema
-	gap        int64
-	lateness   int64
-	timeIdx    int
-	timeType   arrow.DataType
-	lateOutput bool
-	batchSize  int
+	Name       string
+	Keys       []expr.Expr
+	KeyTypes   []arrow.DataType
+	Aggs       []agg.Spec
+	Schema     *arrow.Schema
+	Gap        int64
+	Lateness   int64
+	TimeIdx    int
+	TimeType   arrow.DataType
+	LateOutput bool
+	BatchSize  int
 
 	tc       *runtime.TaskCtx
 	wm       int64
@@ -50,18 +50,18 @@ type session struct {
 	touched    bool
 }
 
-func (o *sessionAggOp) Open(tc *runtime.TaskCtx) error {
+func (o *SessionAggOp) Open(tc *runtime.TaskCtx) error {
 	o.tc = tc
 	o.wm = math.MinInt64
-	o.keyAgg = agg.NewTable(o.name, o.keys, o.keyTypes, nil)
-	o.state = agg.NewTable(o.name, nil, nil, o.aggs)
+	o.keyAgg = agg.NewTable(o.Name, o.Keys, o.KeyTypes, nil)
+	o.state = agg.NewTable(o.Name, nil, nil, o.Aggs)
 	o.sessions = map[uint32][]*session{}
 	return nil
 }
 
-func (o *sessionAggOp) ProcessMarker(runtime.Message, runtime.Emitter) error { return nil }
+func (o *SessionAggOp) ProcessMarker(runtime.Message, runtime.Emitter) error { return nil }
 
-func (o *sessionAggOp) newID() uint32 {
+func (o *SessionAggOp) newID() uint32 {
 	if n := len(o.free); n > 0 {
 		id := o.free[n-1]
 		o.free = o.free[:n-1]
@@ -71,25 +71,25 @@ func (o *sessionAggOp) newID() uint32 {
 	return o.nextID - 1
 }
 
-func (o *sessionAggOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
+func (o *SessionAggOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
 	rec := m.Rec
 	defer rec.Release()
 	n := int(rec.NumRows())
 	if n == 0 {
 		return nil
 	}
-	keyIDs, err := o.keyAgg.Consume(o.tc.Ec, rec, m.Seq)
+	keyIDs, err := o.keyAgg.Consume(o.tc.Eval, rec, m.Seq)
 	if err != nil {
 		return err
 	}
 	keyIDs = append([]uint32(nil), keyIDs...)
-	o.ts = expr.EventTimes(rec.Column(o.timeIdx), o.ts)
+	o.ts = expr.EventTimes(rec.Column(o.TimeIdx), o.ts)
 	ids := make([]uint32, 0, n)
 	rows := make([]int32, 0, n)
 	var lateRows []int32
 	lateWM := o.wm
-	if m.HasWM && m.Wm > lateWM {
-		lateWM = m.Wm
+	if m.HasWM && m.WM > lateWM {
+		lateWM = m.WM
 	}
 	alias := map[uint32]uint32{} // session ids merged away in this batch -> the survivor
 	var merged []uint32          // their ids, reusable once this batch is done
@@ -100,7 +100,7 @@ func (o *sessionAggOp) ProcessBatch(m runtime.Message, out runtime.Emitter) erro
 			continue
 		}
 		k := keyIDs[i]
-		lo, hi := t, t+o.gap
+		lo, hi := t, t+o.Gap
 		list := o.sessions[k]
 		// Sessions overlapping [lo, hi) merge with the new row. A key's sessions never
 		// overlap and are sorted by start, so their ends are sorted too: the overlapping
@@ -112,7 +112,7 @@ func (o *sessionAggOp) ProcessBatch(m runtime.Message, out runtime.Emitter) erro
 		}
 		// Lateness is judged on the row's own window, not on what it would merge with, so
 		// that it does not depend on which other rows happen to have arrived.
-		if hi-1+o.lateness <= lateWM {
+		if hi-1+o.Lateness <= lateWM {
 			lateRows = append(lateRows, int32(i))
 			continue
 		}
@@ -153,26 +153,26 @@ func (o *sessionAggOp) ProcessBatch(m runtime.Message, out runtime.Emitter) erro
 		}
 		ids[i] = id
 	}
-	if err := countLate(o.tc, rec, lateRows, o.lateOutput, out); err != nil {
+	if err := countLate(o.tc, rec, lateRows, o.LateOutput, out); err != nil {
 		return err
 	}
-	if o.lateOutput || len(rows) == 0 {
+	if o.LateOutput || len(rows) == 0 {
 		return nil
 	}
 	sub := rec
 	if len(rows) != n {
-		if sub, err = runtime.TakeRows(o.tc.Ec, rec, rows); err != nil {
+		if sub, err = runtime.TakeRows(o.tc.Eval, rec, rows); err != nil {
 			return err
 		}
 		defer sub.Release()
 	}
-	if err := o.state.Update(o.tc.Ec, sub, ids, m.Seq); err != nil {
+	if err := o.state.Update(o.tc.Eval, sub, ids, m.Seq); err != nil {
 		return err
 	}
 	return o.emitTouched(out)
 }
 
-func (o *sessionAggOp) mergeInto(dst, src *session) {
+func (o *SessionAggOp) mergeInto(dst, src *session) {
 	for _, a := range o.state.Accs {
 		a.Merge(dst.id, src.id)
 		a.Reset(src.id)
@@ -181,7 +181,7 @@ func (o *sessionAggOp) mergeInto(dst, src *session) {
 	src.dead = true
 }
 
-func (o *sessionAggOp) release(s *session) {
+func (o *SessionAggOp) release(s *session) {
 	for _, a := range o.state.Accs {
 		a.Reset(s.id)
 	}
@@ -199,7 +199,7 @@ func removeSession(list []*session, s *session) []*session {
 
 // emitTouched re-emits fired sessions that late rows updated (and that were not merged
 // away meanwhile).
-func (o *sessionAggOp) emitTouched(out runtime.Emitter) error {
+func (o *SessionAggOp) emitTouched(out runtime.Emitter) error {
 	var upd []*session
 	for _, s := range o.touched {
 		if s.fired && s.touched && !s.dead {
@@ -211,8 +211,8 @@ func (o *sessionAggOp) emitTouched(out runtime.Emitter) error {
 	return o.emitSessions(upd, out)
 }
 
-func (o *sessionAggOp) emitSessions(ss []*session, out runtime.Emitter) error {
-	if len(ss) == 0 || o.lateOutput {
+func (o *SessionAggOp) emitSessions(ss []*session, out runtime.Emitter) error {
+	if len(ss) == 0 || o.LateOutput {
 		return nil
 	}
 	sort.Slice(ss, func(a, b int) bool {
@@ -221,7 +221,7 @@ func (o *sessionAggOp) emitSessions(ss []*session, out runtime.Emitter) error {
 		}
 		return ss[a].key < ss[b].key
 	})
-	mem := o.tc.Ec.Mem
+	mem := o.tc.Eval.Mem
 	keyIDs := make([]uint32, len(ss))
 	ids := make([]uint32, len(ss))
 	starts := make([]int64, len(ss))
@@ -233,7 +233,7 @@ func (o *sessionAggOp) emitSessions(ss []*session, out runtime.Emitter) error {
 	if err != nil {
 		return err
 	}
-	wcols, err := expr.BoundColumns(o.tc.Ec, o.timeType, starts, ends)
+	wcols, err := expr.BoundColumns(o.tc.Eval, o.TimeType, starts, ends)
 	if err != nil {
 		runtime.ReleaseAll(cols)
 		return err
@@ -245,13 +245,13 @@ func (o *sessionAggOp) emitSessions(ss []*session, out runtime.Emitter) error {
 		return err
 	}
 	cols = append(cols, aggs...)
-	rec := array.NewRecordBatch(o.schema, cols, int64(len(ss)))
+	rec := array.NewRecordBatch(o.Schema, cols, int64(len(ss)))
 	runtime.ReleaseAll(cols)
 	o.tc.Metrics.WindowsFired.Add(int64(len(ss)))
-	return runtime.EmitSliced(rec, o.batchSize, out)
+	return runtime.EmitSliced(rec, o.BatchSize, out)
 }
 
-func (o *sessionAggOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
+func (o *SessionAggOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
 	if wm <= o.wm {
 		return nil
 	}
@@ -264,7 +264,7 @@ func (o *sessionAggOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
 			continue // merged away or already dropped
 		}
 		if ref.cleanup {
-			if ref.end == s.end+o.lateness {
+			if ref.end == s.end+o.Lateness {
 				s.dead = true
 				drop = append(drop, s)
 			}
@@ -278,11 +278,11 @@ func (o *sessionAggOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
 			s.touched = false
 			fire = append(fire, s)
 		}
-		if o.lateness == 0 || wm == runtime.WatermarkMax {
+		if o.Lateness == 0 || wm == runtime.WatermarkMax {
 			s.dead = true
 			drop = append(drop, s)
 		} else {
-			heap.Push(&o.ends, sessionRef{end: s.end + o.lateness, s: s, cleanup: true})
+			heap.Push(&o.ends, sessionRef{end: s.end + o.Lateness, s: s, cleanup: true})
 		}
 	}
 	err := o.emitSessions(fire, out)
@@ -296,7 +296,7 @@ func (o *sessionAggOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
 }
 
 // drop forgets a session whose allowed lateness is over.
-func (o *sessionAggOp) drop(s *session) {
+func (o *SessionAggOp) drop(s *session) {
 	o.sessions[s.key] = removeSession(o.sessions[s.key], s)
 	if len(o.sessions[s.key]) == 0 {
 		delete(o.sessions, s.key)
@@ -304,7 +304,7 @@ func (o *sessionAggOp) drop(s *session) {
 	o.release(s)
 }
 
-func (o *sessionAggOp) Close() {
+func (o *SessionAggOp) Close() {
 	if o.keyAgg != nil {
 		o.keyAgg.Release()
 		o.state.Release()

@@ -1,4 +1,4 @@
-package engine
+package join
 
 import (
 	"cmp"
@@ -10,6 +10,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/riverbed-engine/riverbed/engine/expr"
 	"github.com/riverbed-engine/riverbed/engine/ops/keyed"
+	"github.com/riverbed-engine/riverbed/engine/ops/window"
 	"github.com/riverbed-engine/riverbed/engine/plan"
 	"github.com/riverbed-engine/riverbed/engine/runtime"
 )
@@ -19,22 +20,22 @@ import (
 // of either side into one key id.
 
 // joinSpec is what every join operator needs from binding.
-type joinSpec struct {
-	name                string
-	how                 string
-	leftKeys, rightKeys []expr.Expr
-	keyTypes            []arrow.DataType
-	leftSchema          *arrow.Schema
-	rightSchema         *arrow.Schema
-	leftTime, rightTime int // event-time columns
-	rightKeep           []int
-	schema              *arrow.Schema
-	win                 windower
-	lower, upper        int64
-	timeType            arrow.DataType
+type Spec struct {
+	Name                string
+	How                 string
+	LeftKeys, RightKeys []expr.Expr
+	KeyTypes            []arrow.DataType
+	LeftSchema          *arrow.Schema
+	RightSchema         *arrow.Schema
+	LeftTime, RightTime int // event-time columns
+	RightKeep           []int
+	Schema              *arrow.Schema
+	Win                 window.Windower
+	Lower, Upper        int64
+	TimeType            arrow.DataType
 }
 
-func parseSignedDuration(s string) (int64, error) {
+func ParseSignedDuration(s string) (int64, error) {
 	neg := len(s) > 0 && s[0] == '-'
 	if neg || (len(s) > 0 && s[0] == '+') {
 		s = s[1:]
@@ -52,39 +53,39 @@ type joinSide struct {
 	buf   []int64
 }
 
-// joinBase holds what all join operators share.
-type joinBase struct {
+// JoinBase holds what all join operators share.
+type JoinBase struct {
 	runtime.BaseOp
-	spec   *joinSpec
+	Spec   *Spec
 	tc     *runtime.TaskCtx
 	wm     int64
 	keys   *keyed.Grouper
 	sides  [2]joinSide
 	ids    []uint32
-	emitSz int
+	EmitSz int
 }
 
-func (j *joinBase) openBase(tc *runtime.TaskCtx) {
+func (j *JoinBase) openBase(tc *runtime.TaskCtx) {
 	j.tc = tc
 	j.wm = math.MinInt64
-	j.keys = keyed.NewGrouper(j.spec.keyTypes)
-	j.sides[0].store.Schema = j.spec.leftSchema
-	j.sides[1].store.Schema = j.spec.rightSchema
+	j.keys = keyed.NewGrouper(j.Spec.KeyTypes)
+	j.sides[0].store.Schema = j.Spec.LeftSchema
+	j.sides[1].store.Schema = j.Spec.RightSchema
 }
 
 // keyIDs returns the key id of each row of a batch from one side.
-func (j *joinBase) keyIDs(side int, rec arrow.RecordBatch) ([]uint32, error) {
-	exprs := j.spec.leftKeys
+func (j *JoinBase) keyIDs(side int, rec arrow.RecordBatch) ([]uint32, error) {
+	exprs := j.Spec.LeftKeys
 	if side == 1 {
-		exprs = j.spec.rightKeys
+		exprs = j.Spec.RightKeys
 	}
-	cols, err := runtime.EvalColumns(j.tc.Ec, exprs, rec)
+	cols, err := runtime.EvalColumns(j.tc.Eval, exprs, rec)
 	if err != nil {
 		return nil, err
 	}
 	defer runtime.ReleaseAll(cols)
 	ids := make([]uint32, rec.NumRows())
-	if err := j.keys.Consume(j.tc.Ec.Ctx, cols, ids); err != nil {
+	if err := j.keys.Consume(j.tc.Eval.Ctx, cols, ids); err != nil {
 		return nil, err
 	}
 	// A null key matches nothing (as in SQL).
@@ -104,10 +105,10 @@ func (j *joinBase) keyIDs(side int, rec arrow.RecordBatch) ([]uint32, error) {
 // nullKey is the key id of rows with a null join key: they never match.
 const nullKey = math.MaxUint32
 
-func (j *joinBase) times(side int, rec arrow.RecordBatch) []int64 {
-	col := j.spec.leftTime
+func (j *JoinBase) times(side int, rec arrow.RecordBatch) []int64 {
+	col := j.Spec.LeftTime
 	if side == 1 {
-		col = j.spec.rightTime
+		col = j.Spec.RightTime
 	}
 	j.sides[side].buf = expr.EventTimes(rec.Column(col), j.sides[side].buf)
 	return j.sides[side].buf
@@ -115,7 +116,7 @@ func (j *joinBase) times(side int, rec arrow.RecordBatch) []int64 {
 
 // arrive returns the key ids and event times of a batch from one side (nil ids for an
 // empty batch).
-func (j *joinBase) arrive(m runtime.Message) ([]uint32, []int64, error) {
+func (j *JoinBase) arrive(m runtime.Message) ([]uint32, []int64, error) {
 	if m.Rec.NumRows() == 0 {
 		return nil, nil, nil
 	}
@@ -128,12 +129,12 @@ func (j *joinBase) arrive(m runtime.Message) ([]uint32, []int64, error) {
 
 // emitPairs builds output rows from pairs of left and right rows (right refs may be
 // negative: no match) plus extra trailing columns.
-func (j *joinBase) emitPairs(left, right []keyed.RowRef, extra []arrow.Array, out runtime.Emitter) error {
+func (j *JoinBase) emitPairs(left, right []keyed.RowRef, extra []arrow.Array, out runtime.Emitter) error {
 	defer runtime.ReleaseAll(extra)
 	if len(left) == 0 {
 		return nil
 	}
-	ctx := j.tc.Ec.Ctx
+	ctx := j.tc.Eval.Ctx
 	lcols, err := j.sides[0].store.Gather(ctx, left)
 	if err != nil {
 		return err
@@ -145,17 +146,17 @@ func (j *joinBase) emitPairs(left, right []keyed.RowRef, extra []arrow.Array, ou
 	}
 	defer runtime.ReleaseAll(rcols)
 	cols := append([]arrow.Array{}, lcols...)
-	for _, i := range j.spec.rightKeep {
+	for _, i := range j.Spec.RightKeep {
 		cols = append(cols, rcols[i])
 	}
 	cols = append(cols, extra...)
-	rec := array.NewRecordBatch(j.spec.schema, cols, int64(len(left)))
-	return runtime.EmitSliced(rec, j.emitSz, out)
+	rec := array.NewRecordBatch(j.Spec.Schema, cols, int64(len(left)))
+	return runtime.EmitSliced(rec, j.EmitSz, out)
 }
 
-func (j *joinBase) ProcessMarker(runtime.Message, runtime.Emitter) error { return nil }
+func (j *JoinBase) ProcessMarker(runtime.Message, runtime.Emitter) error { return nil }
 
-func (j *joinBase) Close() {
+func (j *JoinBase) Close() {
 	j.sides[0].store.Release()
 	j.sides[1].store.Release()
 	if j.keys != nil {
@@ -163,11 +164,11 @@ func (j *joinBase) Close() {
 	}
 }
 
-// windowJoinOp joins the rows of both sides that have equal keys and fall in the same
+// WindowJoinOp joins the rows of both sides that have equal keys and fall in the same
 // window; each window is joined when the watermark passes its end.
-type windowJoinOp struct {
-	joinBase
-	win   windower
+type WindowJoinOp struct {
+	JoinBase
+	Win   window.Windower
 	panes map[[2]int64]*joinPane
 	wbuf  [][2]int64
 }
@@ -176,13 +177,13 @@ type joinPane struct {
 	rows [2]map[uint32][]keyed.RowRef // per side: key id -> rows
 }
 
-func (o *windowJoinOp) Open(tc *runtime.TaskCtx) error {
+func (o *WindowJoinOp) Open(tc *runtime.TaskCtx) error {
 	o.openBase(tc)
 	o.panes = map[[2]int64]*joinPane{}
 	return nil
 }
 
-func (o *windowJoinOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
+func (o *WindowJoinOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
 	rec := m.Rec
 	defer rec.Release()
 	ids, ts, err := o.arrive(m)
@@ -197,7 +198,7 @@ func (o *windowJoinOp) ProcessBatch(m runtime.Message, out runtime.Emitter) erro
 			o.sides[m.Side].store.Live[chunk]--
 			continue
 		}
-		o.wbuf = o.win.assign(t, o.wbuf[:0])
+		o.wbuf = o.Win.Assign(t, o.wbuf[:0])
 		placed := 0
 		for _, w := range o.wbuf {
 			if t == math.MinInt64 || w[1]-1 <= lateWM {
@@ -227,7 +228,7 @@ func (o *windowJoinOp) ProcessBatch(m runtime.Message, out runtime.Emitter) erro
 	return nil
 }
 
-func (o *windowJoinOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
+func (o *WindowJoinOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
 	if wm <= o.wm {
 		return nil
 	}
@@ -242,7 +243,7 @@ func (o *windowJoinOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
 		var err error
 		if len(left) > 0 {
 			var extra []arrow.Array
-			if extra, err = expr.BoundColumns(o.tc.Ec, o.spec.timeType, starts, ends); err == nil {
+			if extra, err = expr.BoundColumns(o.tc.Eval, o.Spec.TimeType, starts, ends); err == nil {
 				err = o.emitPairs(left, right, extra, out)
 			}
 		}
@@ -258,7 +259,7 @@ func (o *windowJoinOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
 		left, right, starts, ends, done = left[:0], right[:0], starts[:0], ends[:0], done[:0]
 		return err
 	}
-	for _, w := range closedWindows(o.panes, wm) {
+	for _, w := range window.ClosedWindows(o.panes, wm) {
 		p := o.panes[w]
 		delete(o.panes, w)
 		done = append(done, p)
@@ -275,7 +276,7 @@ func (o *windowJoinOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
 				}
 			}
 		}
-		if len(left) >= o.emitSz {
+		if len(left) >= o.EmitSz {
 			if err := flush(); err != nil {
 				return err
 			}
@@ -287,11 +288,11 @@ func (o *windowJoinOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
 	return out.Emit(runtime.Message{Kind: runtime.MsgWatermark, N: wm})
 }
 
-// intervalJoinOp joins a left row with every right row of the same key whose event time
+// IntervalJoinOp joins a left row with every right row of the same key whose event time
 // lies in [left + lower, left + upper]. Rows are kept until no future row of the other side
 // can match them; rows behind the watermark are late and dropped.
-type intervalJoinOp struct {
-	joinBase
+type IntervalJoinOp struct {
+	JoinBase
 	kept [2]map[uint32]*timeIndex
 	add  map[uint32][]timedRef // this batch's rows per key
 }
@@ -367,14 +368,14 @@ func (a timedRef) before(b timedRef) bool {
 	return a.ref.Row < b.ref.Row
 }
 
-func (o *intervalJoinOp) Open(tc *runtime.TaskCtx) error {
+func (o *IntervalJoinOp) Open(tc *runtime.TaskCtx) error {
 	o.openBase(tc)
 	o.kept = [2]map[uint32]*timeIndex{{}, {}}
 	o.add = map[uint32][]timedRef{}
 	return nil
 }
 
-func (o *intervalJoinOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
+func (o *IntervalJoinOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
 	rec := m.Rec
 	defer rec.Release()
 	if rec.NumRows() == 0 {
@@ -401,9 +402,9 @@ func (o *intervalJoinOp) ProcessBatch(m runtime.Message, out runtime.Emitter) er
 			continue
 		}
 		me := keyed.RowRef{Chunk: chunk, Row: int32(i)}
-		lo, hi := t+o.spec.lower, t+o.spec.upper // other side's times that match a left row
+		lo, hi := t+o.Spec.Lower, t+o.Spec.Upper // other side's times that match a left row
 		if side == 1 {
-			lo, hi = t-o.spec.upper, t-o.spec.lower
+			lo, hi = t-o.Spec.Upper, t-o.Spec.Lower
 		}
 		if x := o.kept[other][ids[i]]; x != nil {
 			x.each(lo, hi, func(c timedRef) {
@@ -438,14 +439,14 @@ func (o *intervalJoinOp) ProcessBatch(m runtime.Message, out runtime.Emitter) er
 	return err
 }
 
-func (o *intervalJoinOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
+func (o *IntervalJoinOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
 	if wm <= o.wm {
 		return nil
 	}
 	o.wm = wm
 	// Future rows have times above wm. A left row at t matches right rows up to t+upper;
 	// a right row at t matches left rows from t-upper.
-	horizon := [2]int64{o.spec.upper, -o.spec.lower}
+	horizon := [2]int64{o.Spec.Upper, -o.Spec.Lower}
 	for side := 0; side < 2; side++ {
 		// A row at t can go once t + horizon < wm: drop times below wm - horizon.
 		cut := int64(math.MaxInt64)
@@ -464,7 +465,7 @@ func (o *intervalJoinOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
 			}
 		}
 	}
-	return out.Emit(runtime.Message{Kind: runtime.MsgWatermark, N: intervalOutputWatermark(wm, o.spec.upper)})
+	return out.Emit(runtime.Message{Kind: runtime.MsgWatermark, N: intervalOutputWatermark(wm, o.Spec.Upper)})
 }
 
 // intervalOutputWatermark is the watermark an interval join passes on. A pair carries its
@@ -483,7 +484,7 @@ func intervalOutputWatermark(wm, upper int64) int64 {
 
 // rightBefore orders right rows by time, then input order; rows an operator made (no input
 // order) by their columns.
-func (o *asofJoinOp) rightBefore(a, b timedRef) bool {
+func (o *AsofJoinOp) rightBefore(a, b timedRef) bool {
 	if a.ts != b.ts || a.seq != b.seq || a.seq != runtime.SeqUnordered {
 		return a.before(b)
 	}
@@ -495,7 +496,7 @@ func (o *asofJoinOp) rightBefore(a, b timedRef) bool {
 }
 
 // sortRight sorts the right rows that arrived out of order into their keys' lists.
-func (o *asofJoinOp) sortRight() {
+func (o *AsofJoinOp) sortRight() {
 	for k, from := range o.unsorted {
 		list := o.right[k]
 		tail := list[from:]
@@ -517,13 +518,13 @@ func (o *asofJoinOp) sortRight() {
 	}
 }
 
-// asofJoinOp joins each left row with the latest right row of the same key at or before
+// AsofJoinOp joins each left row with the latest right row of the same key at or before
 // its event time (a left join: no such row gives nulls); of right rows with equal times,
 // the last in input order (for rows an operator made, which have none: the greatest by
 // their columns). A left row waits until the watermark reaches its time, so every
 // right row that could match has arrived.
-type asofJoinOp struct {
-	joinBase
+type AsofJoinOp struct {
+	JoinBase
 	pending []asofLeft
 	arrived uint64
 	right   map[uint32][]timedRef // per key, sorted by (time, input order) up to unsorted[key]
@@ -539,14 +540,14 @@ type asofLeft struct {
 	ref keyed.RowRef
 }
 
-func (o *asofJoinOp) Open(tc *runtime.TaskCtx) error {
+func (o *AsofJoinOp) Open(tc *runtime.TaskCtx) error {
 	o.openBase(tc)
 	o.right = map[uint32][]timedRef{}
 	o.unsorted = map[uint32]int{}
 	return nil
 }
 
-func (o *asofJoinOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
+func (o *AsofJoinOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
 	rec := m.Rec
 	defer rec.Release()
 	ids, ts, err := o.arrive(m)
@@ -591,7 +592,7 @@ func (o *asofJoinOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error 
 	return nil
 }
 
-func (o *asofJoinOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
+func (o *AsofJoinOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
 	if wm <= o.wm {
 		return nil
 	}

@@ -1,4 +1,4 @@
-package engine
+package dedup
 
 import (
 	"cmp"
@@ -10,10 +10,11 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/riverbed-engine/riverbed/engine/expr"
 	"github.com/riverbed-engine/riverbed/engine/ops/keyed"
+	"github.com/riverbed-engine/riverbed/engine/ops/window"
 	"github.com/riverbed-engine/riverbed/engine/runtime"
 )
 
-// topnOp ranks rows per partition (keys, and window) by an expression and emits the top
+// TopNOp ranks rows per partition (keys, and window) by an expression and emits the top
 // n of each partition, with their rank, when the watermark passes the window's end. The
 // window is either assigned from event time (win set) or read from the window_start and
 // window_end columns of a window result.
@@ -23,23 +24,23 @@ import (
 // (ascending, nulls last), then by input order. Without ties the rank is the row number
 // (1..n); with ties every row whose value equals the n-th row's is kept too, and the rank
 // is SQL's RANK() (tied rows share the rank of the first of them).
-type topnOp struct {
+type TopNOp struct {
 	runtime.BaseOp
-	name       string
-	keys       []expr.Expr
-	keyTypes   []arrow.DataType
-	orderBy    expr.Expr
-	descending bool
-	withTies   bool
-	n          int
-	win        *windower
-	timeIdx    int // event time (win set)
-	startIdx   int // window_start / window_end columns (win nil)
-	endIdx     int
-	timeType   arrow.DataType
-	schema     *arrow.Schema
-	inSchema   *arrow.Schema
-	batchSize  int
+	Name       string
+	Keys       []expr.Expr
+	KeyTypes   []arrow.DataType
+	OrderBy    expr.Expr
+	Descending bool
+	WithTies   bool
+	N          int
+	Win        *window.Windower
+	TimeIdx    int // event time (win set)
+	StartIdx   int // window_start / window_end columns (win nil)
+	EndIdx     int
+	TimeType   arrow.DataType
+	Schema     *arrow.Schema
+	InSchema   *arrow.Schema
+	BatchSize  int
 
 	tc     *runtime.TaskCtx
 	wm     int64
@@ -74,18 +75,18 @@ type topnRow struct {
 	row  int32
 }
 
-func (o *topnOp) Open(tc *runtime.TaskCtx) error {
+func (o *TopNOp) Open(tc *runtime.TaskCtx) error {
 	o.tc = tc
 	o.wm = math.MinInt64
-	o.store.Schema = o.inSchema
+	o.store.Schema = o.InSchema
 	o.panes = map[[2]int64]*topnPane{}
-	o.groups = keyed.NewGrouper(o.keyTypes)
+	o.groups = keyed.NewGrouper(o.KeyTypes)
 	return nil
 }
 
-func (o *topnOp) ProcessMarker(runtime.Message, runtime.Emitter) error { return nil }
+func (o *TopNOp) ProcessMarker(runtime.Message, runtime.Emitter) error { return nil }
 
-func (o *topnOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
+func (o *TopNOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
 	rec := m.Rec
 	defer rec.Release()
 	n := int(rec.NumRows())
@@ -93,33 +94,33 @@ func (o *topnOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
 		return nil
 	}
 	ids := make([]uint32, n)
-	if len(o.keys) > 0 {
-		cols, err := runtime.EvalColumns(o.tc.Ec, o.keys, rec)
+	if len(o.Keys) > 0 {
+		cols, err := runtime.EvalColumns(o.tc.Eval, o.Keys, rec)
 		if err != nil {
 			return err
 		}
-		err = o.groups.Consume(o.tc.Ec.Ctx, cols, ids)
+		err = o.groups.Consume(o.tc.Eval.Ctx, cols, ids)
 		runtime.ReleaseAll(cols)
 		if err != nil {
 			return err
 		}
 	}
-	d, err := o.orderBy.Eval(o.tc.Ec, rec)
+	d, err := o.OrderBy.Eval(o.tc.Eval, rec)
 	if err != nil {
 		return err
 	}
-	ob, err := expr.DatumToArray(o.tc.Ec, d, n)
+	ob, err := expr.DatumToArray(o.tc.Eval, d, n)
 	if err != nil {
 		return err
 	}
 	defer ob.Release()
 	vals := sortValues(ob)
 	var starts, ends []int64
-	if o.win == nil {
-		starts = expr.EventTimes(rec.Column(o.startIdx), nil)
-		ends = expr.EventTimes(rec.Column(o.endIdx), nil)
+	if o.Win == nil {
+		starts = expr.EventTimes(rec.Column(o.StartIdx), nil)
+		ends = expr.EventTimes(rec.Column(o.EndIdx), nil)
 	} else {
-		o.ts = expr.EventTimes(rec.Column(o.timeIdx), o.ts)
+		o.ts = expr.EventTimes(rec.Column(o.TimeIdx), o.ts)
 	}
 	chunk := o.store.Add(rec)
 	lateWM := runtime.LateWatermark(o.wm, m)
@@ -127,14 +128,14 @@ func (o *topnOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
 	var late int64
 	for i := 0; i < n; i++ {
 		o.wbuf = o.wbuf[:0]
-		if o.win == nil {
+		if o.Win == nil {
 			o.wbuf = append(o.wbuf, [2]int64{starts[i], ends[i]})
 		} else if o.ts[i] != math.MinInt64 {
-			o.wbuf = o.win.assign(o.ts[i], o.wbuf)
+			o.wbuf = o.Win.Assign(o.ts[i], o.wbuf)
 		}
 		accepted := false
 		for _, w := range o.wbuf {
-			if o.win != nil && w[1]-1 <= lateWM {
+			if o.Win != nil && w[1]-1 <= lateWM {
 				continue
 			}
 			accepted = true
@@ -145,7 +146,7 @@ func (o *topnOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
 			}
 			part := p.parts[ids[i]]
 			if part == nil {
-				part = &topnPart{limit: 4*o.n + 64}
+				part = &topnPart{limit: 4*o.N + 64}
 				p.parts[ids[i]] = part
 			}
 			r := vals(i)
@@ -196,7 +197,7 @@ func sortValues(a arrow.Array) func(int) topnRow {
 
 // cmpValue orders two rows by the ranking value alone: negative if a ranks before b.
 // Non-null values come first.
-func (o *topnOp) cmpValue(a, b topnRow) int {
+func (o *TopNOp) cmpValue(a, b topnRow) int {
 	if a.null != b.null {
 		if a.null {
 			return 1
@@ -215,14 +216,14 @@ func (o *topnOp) cmpValue(a, b topnRow) int {
 	case a.s != b.s:
 		c = strings.Compare(a.s, b.s)
 	}
-	if o.descending {
+	if o.Descending {
 		c = -c
 	}
 	return c
 }
 
 // better orders rows: by value, then by the columns of the row, then input position.
-func (o *topnOp) better(a, b topnRow) bool {
+func (o *TopNOp) better(a, b topnRow) bool {
 	if c := o.cmpValue(a, b); c != 0 {
 		return c < 0
 	}
@@ -237,8 +238,8 @@ func (o *topnOp) better(a, b topnRow) bool {
 
 // admits reports whether a new row can still be among the top n of a trimmed partition
 // whose n-th row is cut.
-func (o *topnOp) admits(r, cut topnRow) bool {
-	if o.withTies {
+func (o *TopNOp) admits(r, cut topnRow) bool {
+	if o.WithTies {
 		return o.cmpValue(r, cut) <= 0
 	}
 	return o.better(r, cut)
@@ -246,13 +247,13 @@ func (o *topnOp) admits(r, cut topnRow) bool {
 
 // trim keeps only the best n rows of a partition (and, with ties, the rows tied with the
 // n-th).
-func (o *topnOp) trim(part *topnPart) {
+func (o *TopNOp) trim(part *topnPart) {
 	rows := part.rows
 	sort.Slice(rows, func(a, b int) bool { return o.better(rows[a], rows[b]) })
-	if len(rows) >= o.n {
-		keep := o.n
-		if o.withTies {
-			for keep < len(rows) && o.cmpValue(rows[keep], rows[o.n-1]) == 0 {
+	if len(rows) >= o.N {
+		keep := o.N
+		if o.WithTies {
+			for keep < len(rows) && o.cmpValue(rows[keep], rows[o.N-1]) == 0 {
 				keep++
 			}
 		}
@@ -260,13 +261,13 @@ func (o *topnOp) trim(part *topnPart) {
 			o.store.Drop(r.ref)
 		}
 		rows = rows[:keep]
-		part.full, part.cut = true, rows[o.n-1]
+		part.full, part.cut = true, rows[o.N-1]
 	}
 	part.rows = rows
 	part.limit = max(part.limit, 2*len(rows)+64)
 }
 
-func (o *topnOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
+func (o *TopNOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
 	if wm <= o.wm {
 		return nil
 	}
@@ -285,24 +286,24 @@ func (o *topnOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
 		if len(refs) == 0 {
 			return nil
 		}
-		cols, err := o.store.Gather(o.tc.Ec.Ctx, refs)
+		cols, err := o.store.Gather(o.tc.Eval.Ctx, refs)
 		if err != nil {
 			return err
 		}
-		if o.win != nil {
-			wcols, err := expr.BoundColumns(o.tc.Ec, o.timeType, starts, ends)
+		if o.Win != nil {
+			wcols, err := expr.BoundColumns(o.tc.Eval, o.TimeType, starts, ends)
 			if err != nil {
 				runtime.ReleaseAll(cols)
 				return err
 			}
 			cols = append(cols, wcols...)
 		}
-		cols = append(cols, expr.Int64Array(o.tc.Ec.Mem, arrow.PrimitiveTypes.Int64, ranks, nil))
-		rec := array.NewRecordBatch(o.schema, cols, int64(len(refs)))
+		cols = append(cols, expr.Int64Array(o.tc.Eval.Mem, arrow.PrimitiveTypes.Int64, ranks, nil))
+		rec := array.NewRecordBatch(o.Schema, cols, int64(len(refs)))
 		runtime.ReleaseAll(cols)
-		return runtime.EmitSliced(rec, o.batchSize, out)
+		return runtime.EmitSliced(rec, o.BatchSize, out)
 	}
-	for _, w := range closedWindows(o.panes, wm) {
+	for _, w := range window.ClosedWindows(o.panes, wm) {
 		p := o.panes[w]
 		delete(o.panes, w)
 		keys := make([]uint32, 0, len(p.parts))
@@ -316,14 +317,14 @@ func (o *topnOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
 			for r, row := range rows {
 				refs = append(refs, row.ref)
 				rank := int64(r + 1)
-				if o.withTies && r > 0 && o.cmpValue(row, rows[r-1]) == 0 {
+				if o.WithTies && r > 0 && o.cmpValue(row, rows[r-1]) == 0 {
 					rank = ranks[len(ranks)-1]
 				}
 				ranks = append(ranks, rank)
 				starts, ends = append(starts, w[0]), append(ends, w[1])
 			}
 		}
-		if len(refs) >= o.batchSize {
+		if len(refs) >= o.BatchSize {
 			if err := flush(); err != nil {
 				return err
 			}
@@ -335,7 +336,7 @@ func (o *topnOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
 	return out.Emit(runtime.Message{Kind: runtime.MsgWatermark, N: wm})
 }
 
-func (o *topnOp) Close() {
+func (o *TopNOp) Close() {
 	o.store.Release()
 	if o.groups != nil {
 		o.groups.Release()

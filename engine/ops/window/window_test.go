@@ -1,4 +1,4 @@
-package engine
+package window
 
 import (
 	"math/rand"
@@ -10,19 +10,19 @@ import (
 // Every window assign returns is one the brute-force definition contains, and none is
 // missing.
 func TestWindowerAssignMatchesDefinition(t *testing.T) {
-	specs := []windower{
-		{kind: "tumbling", size: 10},
-		{kind: "tumbling", size: 7, offs: 3},
-		{kind: "sliding", size: 10, slide: 5},
-		{kind: "sliding", size: 10, slide: 3},
-		{kind: "cumulate", step: 5, size: 20},
+	specs := []Windower{
+		{Kind: "tumbling", size: 10},
+		{Kind: "tumbling", size: 7, offs: 3},
+		{Kind: "sliding", size: 10, slide: 5},
+		{Kind: "sliding", size: 10, slide: 3},
+		{Kind: "cumulate", step: 5, size: 20},
 	}
 	rng := rand.New(rand.NewSource(1))
 	for _, w := range specs {
 		for n := 0; n < 2000; n++ {
 			ts := rng.Int63n(400) - 200
 			got := map[[2]int64]bool{}
-			for _, win := range w.assign(ts, nil) {
+			for _, win := range w.Assign(ts, nil) {
 				if got[win] {
 					t.Fatalf("%+v: window %v assigned twice to %d", w, win, ts)
 				}
@@ -49,9 +49,9 @@ func TestWindowerAssignMatchesDefinition(t *testing.T) {
 }
 
 // windowExists is the definition of each window kind, independent of assign.
-func windowExists(w windower, start, end int64) bool {
+func windowExists(w Windower, start, end int64) bool {
 	mod := func(a, b int64) int64 { return ((a % b) + b) % b }
-	switch w.kind {
+	switch w.Kind {
 	case "tumbling":
 		return end-start == w.size && mod(start-w.offs, w.size) == 0
 	case "sliding":

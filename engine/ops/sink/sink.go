@@ -1,4 +1,4 @@
-package engine
+package sink
 
 import (
 	"fmt"
@@ -12,7 +12,7 @@ import (
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
 
-func writable(dt arrow.DataType) bool {
+func Writable(dt arrow.DataType) bool {
 	switch dt.ID() {
 	case arrow.BOOL, arrow.INT8, arrow.INT16, arrow.INT32, arrow.INT64, arrow.UINT8, arrow.UINT16,
 		arrow.UINT32, arrow.UINT64, arrow.FLOAT32, arrow.FLOAT64, arrow.STRING, arrow.BINARY,
@@ -33,19 +33,19 @@ func writable(dt arrow.DataType) bool {
 // writeOp writes its subtask's batches to in-progress Parquet files. The job commits all
 // writers (renames the files into place) only once every subtask has finished without
 // error, and aborts them otherwise, so a failed job leaves no partial output.
-type writeOp struct {
+type WriteParquetOp struct {
 	runtime.BaseOp
-	dir     string
-	schema  *arrow.Schema
-	subtask int
+	Dir     string
+	Schema  *arrow.Schema
+	Subtask int
 	w       *batch.ParquetWriter
 	tc      *runtime.TaskCtx
 }
 
-func (o *writeOp) Open(tc *runtime.TaskCtx) error {
+func (o *WriteParquetOp) Open(tc *runtime.TaskCtx) error {
 	o.tc = tc
-	prefix := fmt.Sprintf("part-%s-%05d", tc.Job.Id, o.subtask)
-	w, err := batch.NewParquetWriter(o.dir, prefix, o.schema, tc.Ec.Mem, 0)
+	prefix := fmt.Sprintf("part-%s-%05d", tc.Job.ID, o.Subtask)
+	w, err := batch.NewParquetWriter(o.Dir, prefix, o.Schema, tc.Eval.Mem, 0)
 	if err != nil {
 		return err
 	}
@@ -54,7 +54,7 @@ func (o *writeOp) Open(tc *runtime.TaskCtx) error {
 	return nil
 }
 
-func (o *writeOp) ProcessBatch(m runtime.Message, _ runtime.Emitter) error {
+func (o *WriteParquetOp) ProcessBatch(m runtime.Message, _ runtime.Emitter) error {
 	defer m.Rec.Release()
 	if m.Rec.NumRows() == 0 {
 		return nil
@@ -62,14 +62,14 @@ func (o *writeOp) ProcessBatch(m runtime.Message, _ runtime.Emitter) error {
 	return o.w.Write(m.Rec)
 }
 
-func (o *writeOp) ProcessMarker(runtime.Message, runtime.Emitter) error { return nil }
+func (o *WriteParquetOp) ProcessMarker(runtime.Message, runtime.Emitter) error { return nil }
 
-// checkOutputDir applies the write mode before the job starts: "error" refuses a
+// CheckOutputDir applies the write mode before the job starts: "error" refuses a
 // directory that already holds Parquet files, "append" adds to it (refusing data whose
 // schema differs from the files', which would make the directory unreadable as one
 // dataset), "overwrite" removes the old files after the new ones are committed. It returns
 // the files to remove and whether files stay besides the job's.
-func checkOutputDir(dir, mode string, schema *arrow.Schema) ([]string, bool, error) {
+func CheckOutputDir(dir, mode string, schema *arrow.Schema) ([]string, bool, error) {
 	var existing []string
 	entries, err := os.ReadDir(dir)
 	if err != nil && !os.IsNotExist(err) {

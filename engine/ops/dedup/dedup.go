@@ -1,4 +1,4 @@
-package engine
+package dedup
 
 import (
 	"math"
@@ -11,21 +11,21 @@ import (
 	"github.com/riverbed-engine/riverbed/engine/runtime"
 )
 
-// dedupOp keeps the first row of each key in event-time order, and drops rows of that key
+// DedupOp keeps the first row of each key in event-time order, and drops rows of that key
 // whose event time is less than `within` after the kept one; the next row after that is
 // kept again. Rows wait until the watermark reaches their time, then are taken in (event
 // time, input order), so the result does not depend on how parallel inputs interleave;
 // rows an operator made (window results, join pairs), which have no input order, are
 // taken in (event time, columns in schema order).
 // Rows behind the watermark on arrival are late: dropped and counted.
-type dedupOp struct {
+type DedupOp struct {
 	runtime.BaseOp
-	name     string
-	keys     []expr.Expr
-	keyTypes []arrow.DataType
-	within   int64
-	timeIdx  int
-	inSchema *arrow.Schema
+	Name     string
+	Keys     []expr.Expr
+	KeyTypes []arrow.DataType
+	Within   int64
+	TimeIdx  int
+	InSchema *arrow.Schema
 	tc       *runtime.TaskCtx
 	groups   *keyed.Grouper
 	kept     []int64 // per key id: event time of the kept row; MinInt64: none
@@ -33,7 +33,7 @@ type dedupOp struct {
 	pending  []dedupRow
 	ts       []int64
 	wm       int64
-	batch    int
+	Batch    int
 }
 
 type dedupRow struct {
@@ -43,34 +43,34 @@ type dedupRow struct {
 	ref keyed.RowRef
 }
 
-func (o *dedupOp) Open(tc *runtime.TaskCtx) error {
+func (o *DedupOp) Open(tc *runtime.TaskCtx) error {
 	o.tc = tc
-	o.groups = keyed.NewGrouper(o.keyTypes)
-	o.store.Schema = o.inSchema
+	o.groups = keyed.NewGrouper(o.KeyTypes)
+	o.store.Schema = o.InSchema
 	o.wm = math.MinInt64
 	return nil
 }
 
-func (o *dedupOp) ProcessMarker(runtime.Message, runtime.Emitter) error { return nil }
+func (o *DedupOp) ProcessMarker(runtime.Message, runtime.Emitter) error { return nil }
 
-func (o *dedupOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
+func (o *DedupOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
 	rec := m.Rec
 	defer rec.Release()
 	n := int(rec.NumRows())
 	if n == 0 {
 		return nil
 	}
-	cols, err := runtime.EvalColumns(o.tc.Ec, o.keys, rec)
+	cols, err := runtime.EvalColumns(o.tc.Eval, o.Keys, rec)
 	if err != nil {
 		return err
 	}
 	ids := make([]uint32, n)
-	err = o.groups.Consume(o.tc.Ec.Ctx, cols, ids)
+	err = o.groups.Consume(o.tc.Eval.Ctx, cols, ids)
 	runtime.ReleaseAll(cols)
 	if err != nil {
 		return err
 	}
-	o.ts = expr.EventTimes(rec.Column(o.timeIdx), o.ts)
+	o.ts = expr.EventTimes(rec.Column(o.TimeIdx), o.ts)
 	chunk := o.store.Add(rec)
 	lateWM := runtime.LateWatermark(o.wm, m)
 	kept := 0
@@ -90,7 +90,7 @@ func (o *dedupOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
 	return nil
 }
 
-func (o *dedupOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
+func (o *DedupOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
 	if wm <= o.wm {
 		return nil
 	}
@@ -116,7 +116,7 @@ func (o *dedupOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
 	}
 	var keep []keyed.RowRef
 	for _, r := range o.pending[:n] {
-		if k := o.kept[r.key]; k == math.MinInt64 || r.ts-k >= o.within {
+		if k := o.kept[r.key]; k == math.MinInt64 || r.ts-k >= o.Within {
 			o.kept[r.key] = r.ts
 			keep = append(keep, r.ref)
 		}
@@ -124,10 +124,10 @@ func (o *dedupOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
 	var err error
 	if len(keep) > 0 {
 		var cols []arrow.Array
-		if cols, err = o.store.Gather(o.tc.Ec.Ctx, keep); err == nil {
-			rec := array.NewRecordBatch(o.inSchema, cols, int64(len(keep)))
+		if cols, err = o.store.Gather(o.tc.Eval.Ctx, keep); err == nil {
+			rec := array.NewRecordBatch(o.InSchema, cols, int64(len(keep)))
 			runtime.ReleaseAll(cols)
-			err = runtime.EmitSliced(rec, o.batch, out)
+			err = runtime.EmitSliced(rec, o.Batch, out)
 		}
 	}
 	for _, r := range o.pending[:n] {
@@ -140,7 +140,7 @@ func (o *dedupOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
 	return out.Emit(runtime.Message{Kind: runtime.MsgWatermark, N: wm})
 }
 
-func (o *dedupOp) Close() {
+func (o *DedupOp) Close() {
 	o.store.Release()
 	if o.groups != nil {
 		o.groups.Release()

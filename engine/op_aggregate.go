@@ -1,0 +1,93 @@
+package engine
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/riverbed-engine/riverbed/engine/expr"
+	"github.com/riverbed-engine/riverbed/engine/ops/agg"
+	"github.com/riverbed-engine/riverbed/engine/plan"
+	"github.com/riverbed-engine/riverbed/engine/runtime"
+	"github.com/riverbed-engine/riverbed/internal/rberr"
+)
+
+// aggregateOp is the logical operator "aggregate": its binding and validation, the input columns it
+// needs, its physical form and its explain text.
+type aggregateOp struct{}
+
+func init() { registerOp("aggregate", aggregateOp{}) }
+
+func (aggregateOp) bind(b *binder, n *plan.Node, ln *lnode) error {
+	name := ln.name
+	in, err := b.single(n, ln)
+	if err != nil {
+		return err
+	}
+	scope := &expr.CompileScope{Schema: in.schema, Op: name}
+	if len(n.Aggs) == 0 {
+		return rberr.New(rberr.Plan, "%s: no aggregations given to agg(...)", name)
+	}
+	seen := map[string]bool{}
+	var fields []arrow.Field
+	for _, k := range n.Keys {
+		bk, err := scope.CompileNamed(k)
+		if err != nil {
+			return err
+		}
+		bk = keyExpr(bk)
+		if !hashable(bk.Type()) {
+			return rberr.New(rberr.Type, "%s: cannot group by %s of type %s", name, bk, expr.TypeName(bk.Type()))
+		}
+		if seen[bk.Name] {
+			return rberr.New(rberr.Plan, "%s: the key %q is given twice", name, bk.Name)
+		}
+		seen[bk.Name] = true
+		ln.keys = append(ln.keys, bk)
+		fields = append(fields, arrow.Field{Name: bk.Name, Type: bk.Type(), Nullable: true})
+	}
+	for _, a := range n.Aggs {
+		spec, err := agg.Compile(scope, a)
+		if err != nil {
+			return err
+		}
+		if seen[spec.Name] {
+			return rberr.New(rberr.Plan, "%s: the output column %q is produced twice; give one of them another name with .alias(...)", name, spec.Name)
+		}
+		seen[spec.Name] = true
+		ln.aggs = append(ln.aggs, spec)
+		fields = append(fields, arrow.Field{Name: spec.Name, Type: spec.OutType, Nullable: true})
+	}
+	ln.schema = arrow.NewSchema(fields, nil)
+	return nil
+}
+
+func (aggregateOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]bool) {
+	b.require(n.Input, ln.inputs[0], refs(append(append([]*plan.Expr{}, n.Keys...), n.Aggs...)...))
+}
+
+func (aggregateOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
+	in, err := g.build(n.inputs[0], nil)
+	if err != nil {
+		return in, err
+	}
+	keys, types := keyExprs(n.keys)
+	p := g.Parallel
+	if len(keys) == 0 {
+		p = 1
+	}
+	st := g.NewStage("aggregate", p, runtime.Edge{From: in.st, Part: runtime.PartHash, Keys: keys})
+	st.Chain("aggregate", func(int) runtime.Operator {
+		return &agg.GroupByOp{Name: n.name, Keys: keys, KeyTypes: types, Aggs: n.aggs, Schema: n.schema, BatchSize: g.BatchSize}
+	})
+	return flow{st: st}, nil
+}
+
+func (aggregateOp) explain(n *lnode) (detail string) {
+	keys := make([]string, len(n.keys))
+	for i, k := range n.keys {
+		keys[i] = k.String()
+	}
+	detail = fmt.Sprintf("keys [%s], aggs [%s]", strings.Join(keys, ", "), aggsText(n.aggs))
+	return
+}

@@ -1,0 +1,51 @@
+package engine
+
+import (
+	"fmt"
+
+	"github.com/riverbed-engine/riverbed/engine/ops/basic"
+	"github.com/riverbed-engine/riverbed/engine/plan"
+	"github.com/riverbed-engine/riverbed/engine/runtime"
+	"github.com/riverbed-engine/riverbed/internal/rberr"
+)
+
+// limitOp is the logical operator "limit": its binding and validation, the input columns it
+// needs, its physical form and its explain text.
+type limitOp struct{}
+
+func init() { registerOp("limit", limitOp{}) }
+
+func (limitOp) bind(b *binder, n *plan.Node, ln *lnode) error {
+	name := ln.name
+	in, err := b.single(n, ln)
+	if err != nil {
+		return err
+	}
+	if n.N == nil || *n.N < 0 {
+		return rberr.New(rberr.Plan, "%s: needs a non-negative number of rows", name)
+	}
+	ln.limit, ln.schema, ln.timeCol = *n.N, in.schema, in.timeCol
+	return nil
+}
+
+func (limitOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]bool) {
+	b.require(n.Input, ln.inputs[0], need)
+}
+
+func (limitOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
+	in, err := g.build(n.inputs[0], nil)
+	if err != nil {
+		return in, err
+	}
+	st := g.NewStage("limit", 1, runtime.Edge{From: in.st, Part: runtime.PartGather})
+	g.addReorder(st, in)
+	limit := n.limit
+	st.Chain(fmt.Sprintf("limit(%d)", limit), func(int) runtime.Operator { return &basic.LimitOp{N: limit, StopSrcs: in.ordered} })
+	in.st = st
+	return in, nil
+}
+
+func (limitOp) explain(n *lnode) (detail string) {
+	detail = fmt.Sprint(n.limit)
+	return
+}

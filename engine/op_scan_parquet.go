@@ -1,0 +1,122 @@
+package engine
+
+import (
+	"fmt"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/riverbed-engine/riverbed/batch"
+	"github.com/riverbed-engine/riverbed/engine/expr"
+	"github.com/riverbed-engine/riverbed/engine/plan"
+	"github.com/riverbed-engine/riverbed/engine/runtime"
+	"github.com/riverbed-engine/riverbed/engine/source"
+	"github.com/riverbed-engine/riverbed/internal/rberr"
+)
+
+// scanParquetOp is the logical operator "scan_parquet": its binding and validation, the input columns it
+// needs, its physical form and its explain text.
+type scanParquetOp struct{}
+
+func init() { registerOp("scan_parquet", scanParquetOp{}) }
+
+func (scanParquetOp) bind(b *binder, n *plan.Node, ln *lnode) error {
+	name := ln.name
+	ds, ok := b.datasets[n]
+	if !ok {
+		if len(n.Paths) == 0 {
+			return rberr.New(rberr.Plan, "%s: no path given", name)
+		}
+		files, err := batch.ResolvePaths(n.Paths)
+		if err != nil {
+			return err
+		}
+		ds, err = batch.OpenParquet(files)
+		if err != nil {
+			return err
+		}
+		b.datasets[n] = ds
+	}
+	ln.dataset = ds
+	cols := n.Columns
+	if pushed, ok := b.columns[n]; ok {
+		cols = pushed
+	}
+	scope := &expr.CompileScope{Schema: ds.Schema, Op: name}
+	if cols == nil {
+		for i := range ds.Schema.Fields() {
+			ln.projection = append(ln.projection, i)
+		}
+	} else {
+		for _, c := range cols {
+			idx := ds.Schema.FieldIndices(c)
+			if len(idx) == 0 {
+				return scope.ColumnNotFound(c)
+			}
+			ln.projection = append(ln.projection, idx[0])
+		}
+	}
+	fields := make([]arrow.Field, len(ln.projection))
+	for i, idx := range ln.projection {
+		fields[i] = ds.Schema.Field(idx)
+	}
+	ln.schema = arrow.NewSchema(fields, nil)
+	if b.columns != nil { // after projection pushdown: the columns actually read
+		if err := ds.CheckColumns(ln.projection); err != nil {
+			return rberr.Wrap(rberr.KindOf(err), err, "%s", name)
+		}
+	}
+	if err := b.bindEventTime(n, ln); err != nil {
+		return err
+	}
+	return nil
+}
+
+func (scanParquetOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]bool) {
+	if need == nil {
+		return
+	}
+	if n.EventTime != "" {
+		need[n.EventTime] = true
+	}
+	var cols []string
+	for _, f := range ln.schema.Fields() {
+		if need[f.Name] {
+			cols = append(cols, f.Name)
+		}
+	}
+	if len(cols) == 0 && ln.schema.NumFields() > 0 {
+		cols = []string{ln.schema.Field(0).Name} // row counts still need one column
+	}
+	b.columns[n] = cols
+}
+
+func (scanParquetOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
+	ord := g.ordinal
+	g.ordinal++
+	src := &source.ParquetSource{Ds: n.dataset, Projection: n.projection, BatchSize: g.BatchSize}
+	if n.wm != nil {
+		readCol := n.schema.FieldIndices(n.wm.Column)[0]
+		statCol := n.dataset.Schema.FieldIndices(n.wm.Column)[0]
+		src.Clk = source.NewParquetClock(n.dataset, statCol, readCol, n.wm.Bound, n.schema.Field(readCol).Type, g.Batch)
+	}
+	if filterAbove != nil {
+		src.Prune = &source.Pruner{Pred: filterAbove.predExpr, Schema: n.dataset.Schema}
+	}
+	p := min(g.Parallel, max(1, len(n.dataset.Splits)))
+	st := g.NewStage(fmt.Sprintf("scan_parquet(%d files)", len(n.dataset.Files)), p)
+	st.Source = func(subtask int) runtime.SourceFn { return source.Task(ord, src, subtask, p, 0) }
+	g.splitCounts[ord] = len(n.dataset.Splits)
+	for _, sp := range n.dataset.Splits {
+		g.totalRows += sp.NumRows
+	}
+	g.totalSplits += len(n.dataset.Splits)
+	g.files = append(g.files, n.dataset.Files...)
+	return flow{st: st, ordered: true, ordinals: []int{ord}}, nil
+}
+
+func (scanParquetOp) explain(n *lnode) (detail string) {
+	detail = fmt.Sprintf("%d files, %d row groups, columns %s", len(n.dataset.Files), len(n.dataset.Splits), fieldNames(n))
+	if n.wm != nil {
+		detail += fmt.Sprintf(", event time %q (watermark %s behind)", n.wm.Column, plan.FormatDuration(n.wm.Bound))
+	}
+	return
+}

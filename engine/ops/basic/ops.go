@@ -1,0 +1,118 @@
+package basic
+
+import (
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/compute"
+	"github.com/riverbed-engine/riverbed/engine/expr"
+	"github.com/riverbed-engine/riverbed/engine/runtime"
+	"github.com/riverbed-engine/riverbed/internal/rberr"
+)
+
+// FilterOp keeps the rows where the predicate is true (null counts as false).
+type FilterOp struct {
+	runtime.BaseOp
+	Name string
+	Pred expr.Expr
+	tc   *runtime.TaskCtx
+}
+
+func (o *FilterOp) Open(tc *runtime.TaskCtx) error { o.tc = tc; return nil }
+
+func (o *FilterOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
+	rec := m.Rec
+	defer rec.Release()
+	d, err := o.Pred.Eval(o.tc.Eval, rec)
+	if err != nil {
+		return rberr.Wrap(rberr.KindOf(err), err, "%s", o.Name)
+	}
+	mask, err := expr.DatumToArray(o.tc.Eval, d, int(rec.NumRows()))
+	if err != nil {
+		return err
+	}
+	defer mask.Release()
+	b := mask.(*array.Boolean)
+	if b.NullN() == 0 {
+		if trues := countTrue(b); trues == b.Len() {
+			rec.Retain()
+			return out.Emit(m.With(rec))
+		} else if trues == 0 {
+			return nil
+		}
+	}
+	res, err := compute.FilterRecordBatch(o.tc.Eval.Ctx, rec, mask, compute.DefaultFilterOptions())
+	if err != nil {
+		return rberr.Wrap(rberr.Internal, err, "%s", o.Name)
+	}
+	if res.NumRows() == 0 {
+		res.Release()
+		return nil
+	}
+	return out.Emit(m.With(res))
+}
+
+func countTrue(b *array.Boolean) int {
+	n := 0
+	for i := 0; i < b.Len(); i++ {
+		if b.Value(i) {
+			n++
+		}
+	}
+	return n
+}
+
+// ProjectOp computes the output columns of select and with_columns.
+type ProjectOp struct {
+	runtime.BaseOp
+	Name   string
+	Exprs  []expr.Expr
+	Schema *arrow.Schema
+	tc     *runtime.TaskCtx
+}
+
+func (o *ProjectOp) Open(tc *runtime.TaskCtx) error { o.tc = tc; return nil }
+
+func (o *ProjectOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
+	rec := m.Rec
+	defer rec.Release()
+	cols, err := runtime.EvalColumns(o.tc.Eval, o.Exprs, rec)
+	if err != nil {
+		return rberr.Wrap(rberr.KindOf(err), err, "%s", o.Name)
+	}
+	defer runtime.ReleaseAll(cols)
+	res := array.NewRecordBatch(o.Schema, cols, rec.NumRows())
+	return out.Emit(m.With(res))
+}
+
+// LimitOp passes the first n rows of an ordered stream and then asks the sources to stop.
+type LimitOp struct {
+	runtime.BaseOp
+	N        int64
+	seen     int64
+	StopSrcs bool
+	tc       *runtime.TaskCtx
+}
+
+func (o *LimitOp) Open(tc *runtime.TaskCtx) error { o.tc = tc; return nil }
+
+func (o *LimitOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
+	rec := m.Rec
+	defer rec.Release()
+	left := o.N - o.seen
+	if left <= 0 {
+		return nil
+	}
+	rows := rec.NumRows()
+	if rows > left {
+		rows = left
+	}
+	o.seen += rows
+	if o.seen >= o.N && o.StopSrcs {
+		o.tc.Job.StopReading()
+	}
+	if rows == rec.NumRows() {
+		rec.Retain()
+		return out.Emit(m.With(rec))
+	}
+	return out.Emit(m.With(rec.NewSlice(0, rows)))
+}
