@@ -189,3 +189,36 @@ func filled(v int64, n int) arrow.RecordBatch {
 	defer a.Release()
 	return array.NewRecordBatch(int64Schema, []arrow.Array{a}, int64(n))
 }
+
+// dropMarkers drops split markers, as stateful operators do.
+type dropMarkers struct{ BaseOp }
+
+func (dropMarkers) ProcessBatch(m Message, out Emitter) error { return out.Emit(m) }
+func (dropMarkers) ProcessMarker(Message, Emitter) error      { return nil }
+func (dropMarkers) ProcessWatermark(int64, Emitter) error     { return nil }
+
+// A control message passes through an operator that does not handle control, even one
+// that drops every split marker; an operator that handles control sees it instead.
+func TestControlPassesThroughOperators(t *testing.T) {
+	out := &collectEmitter{}
+	m := newOpMetrics(0, 0, 0, "x")
+	link := &chainLink{op: dropMarkers{}, next: out, m: m}
+	if err := link.Emit(Message{Kind: MsgSplitDone}); err != nil {
+		t.Fatal(err)
+	}
+	if err := link.Emit(Message{Kind: MsgControl, Ctl: 42}); err != nil {
+		t.Fatal(err)
+	}
+	if len(out.got) != 1 || out.got[0].Kind != MsgControl || out.got[0].Ctl != 42 {
+		t.Fatalf("got %+v, want the control message only", out.got)
+	}
+	op := &blockingOp{}
+	handled := &chainLink{op: op, next: out, m: m}
+	op.tc = &TaskCtx{task: &task{ins: []*inbox{{ch: make(chan Message, 1)}}}}
+	if err := handled.Emit(Message{Kind: MsgControl, Ctl: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if op.controls != 1 || len(out.got) != 1 {
+		t.Fatalf("the handling operator saw %d control messages and %d passed on", op.controls, len(out.got)-1)
+	}
+}
