@@ -353,6 +353,10 @@ func (t *task) loop(tc *TaskCtx) error {
 	}
 	next := 0 // the input to try first, round robin
 	for ended < n {
+		// A cancelled job stops here, before taking a message (drain frees what is queued).
+		if err := tc.Ctx.Err(); err != nil {
+			return err
+		}
 		if tick != nil {
 			select {
 			case <-tick:
@@ -407,8 +411,6 @@ func (t *task) loop(tc *TaskCtx) error {
 			if !got {
 				continue
 			}
-		} else if err := tc.Ctx.Err(); err != nil {
-			return err
 		}
 		tc.Job.Budget.release(m.bytes)
 		switch m.Kind {
