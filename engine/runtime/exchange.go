@@ -46,7 +46,8 @@ func (r *router) send(target int, m Message) error {
 	in := t.ins[m.ch].ch
 	if m.Rec != nil {
 		m.bytes = batchBytes(m.Rec)
-		if err := r.tc.Job.Budget.acquire(r.tc.Ctx, m.bytes, func() bool { return len(in) == 0 }); err != nil {
+		ch := m.ch
+		if err := r.tc.Job.Budget.acquire(r.tc.Ctx, m.bytes, func() bool { return t.starved(ch) }); err != nil {
 			m.Rec.Release()
 			return err
 		}
@@ -209,8 +210,9 @@ func ReleaseAll(as []arrow.Array) {
 // budget bounds the bytes of batches queued in a job's channels (between operators and in
 // its unread results). A sender acquires a batch's bytes before it queues it and the
 // receiver gives them back; a sender waits while the budget is spent, unless the queue it
-// sends to is empty, so that every queue always takes one batch, whatever its size, and a
-// job cannot deadlock on its budget.
+// sends to is empty (for a task's input channels: unless the task has nothing to read, see
+// task.starved), so that a receiver always gets one batch, whatever its size, and a job
+// cannot deadlock on its budget.
 type budget struct {
 	Mu    sync.Mutex
 	Used  int64

@@ -214,7 +214,7 @@ func TestControlPassesThroughOperators(t *testing.T) {
 	}
 	op := &blockingOp{}
 	handled := &chainLink{op: op, next: out, m: m}
-	op.tc = &TaskCtx{task: &task{ins: []*inbox{{ch: make(chan Message, 1)}}}}
+	op.tc = &TaskCtx{Job: &Job{}, task: &task{ins: []*inbox{{ch: make(chan Message, 1)}}}}
 	if err := handled.Emit(Message{Kind: MsgControl, Ctl: 1}); err != nil {
 		t.Fatal(err)
 	}

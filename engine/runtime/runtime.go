@@ -6,6 +6,7 @@ import (
 	"math"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -169,10 +170,14 @@ func (tc *TaskCtx) NumInputs() int {
 // channel is full or the job's byte budget is spent, while the other inputs go on being
 // read. This is how aligned checkpoint barriers hold an input whose barrier has arrived.
 // Only the subtask's own operators (its goroutine) may call it.
-func (tc *TaskCtx) BlockInput(i int) { tc.task.ins[i].blocked = true }
+func (tc *TaskCtx) BlockInput(i int) {
+	tc.task.ins[i].blocked.Store(true)
+	// Senders waiting for the task to have nothing to read may now pass (see starved).
+	tc.Job.Budget.release(0)
+}
 
 // UnblockInput lets the subtask read input channel i again.
-func (tc *TaskCtx) UnblockInput(i int) { tc.task.ins[i].blocked = false }
+func (tc *TaskCtx) UnblockInput(i int) { tc.task.ins[i].blocked.Store(false) }
 
 // InputQueued is the number of messages waiting in input channel i.
 func (tc *TaskCtx) InputQueued(i int) int { return len(tc.task.ins[i].ch) }
@@ -225,7 +230,7 @@ type task struct {
 // inbox is one input channel of a task.
 type inbox struct {
 	ch      chan Message
-	blocked bool // not read until unblocked (TaskCtx.BlockInput)
+	blocked atomic.Bool // not read until unblocked (TaskCtx.BlockInput); read by senders
 	ended   bool
 }
 
@@ -236,6 +241,22 @@ func (t *task) addInput() int {
 		t.notify = make(chan struct{}, 1)
 	}
 	return len(t.ins) - 1
+}
+
+// starved reports whether a batch for input i must be taken whatever the byte budget:
+// the task has nothing else to read (every input it reads is empty) and input i is empty.
+// This is the budget's deadlock rule; applied per task rather than per input channel, a
+// task holds at most about one batch over the budget however many inputs it has.
+func (t *task) starved(i int) bool {
+	if len(t.ins[i].ch) != 0 {
+		return false
+	}
+	for _, in := range t.ins {
+		if !in.blocked.Load() && len(in.ch) > 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // wake tells the task that a message was queued on one of its inputs.
@@ -376,7 +397,7 @@ func (t *task) loop(tc *TaskCtx) error {
 				i -= n
 			}
 			in := t.ins[i]
-			if in.blocked || in.ended {
+			if in.ended || in.blocked.Load() {
 				continue
 			}
 			readable++
