@@ -33,13 +33,50 @@ const DefaultBatchSize = 64 << 10
 //
 // ReadSplit may be called concurrently, for the same or different splits.
 func (d *Dataset) ReadSplit(ctx context.Context, s Split, columns []int, mem memory.Allocator, batchSize int, emit func(arrow.RecordBatch) error) error {
+	r, err := d.OpenSplit(ctx, s, columns, mem, batchSize)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	for {
+		rec, err := r.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := emit(rec); err != nil {
+			return err
+		}
+	}
+}
+
+// SplitReader reads one split batch by batch (see OpenSplit). It is not safe for
+// concurrent use; Close it when done.
+type SplitReader struct {
+	ctx       context.Context
+	f         *os.File
+	readers   []*columnReader
+	cols      []arrow.Array
+	schema    *arrow.Schema
+	mem       memory.Allocator
+	batchSize int
+	numRows   int64
+	done      int64
+	finished  bool
+}
+
+// OpenSplit opens one split for reading with the arguments of ReadSplit; Next then
+// returns its records in order.
+func (d *Dataset) OpenSplit(ctx context.Context, s Split, columns []int, mem memory.Allocator, batchSize int) (*SplitReader, error) {
 	if s.FileIndex < 0 || s.FileIndex >= len(d.files) {
-		return rberr.New(rberr.InvalidArgument, "split names file %d of a dataset of %d files", s.FileIndex, len(d.files))
+		return nil, rberr.New(rberr.InvalidArgument, "split names file %d of a dataset of %d files", s.FileIndex, len(d.files))
 	}
 	m := d.files[s.FileIndex]
 	rgs := m.pf.Metadata().RowGroups
 	if s.RowGroup < 0 || s.RowGroup >= len(rgs) {
-		return rberr.New(rberr.InvalidArgument, "split names row group %d of %q, which has %d", s.RowGroup, m.path, len(rgs))
+		return nil, rberr.New(rberr.InvalidArgument, "split names row group %d of %q, which has %d", s.RowGroup, m.path, len(rgs))
 	}
 	if columns == nil {
 		columns = make([]int, len(d.Schema.Fields()))
@@ -50,7 +87,7 @@ func (d *Dataset) ReadSplit(ctx context.Context, s Split, columns []int, mem mem
 	fields := make([]arrow.Field, len(columns))
 	for i, c := range columns {
 		if c < 0 || c >= len(d.Schema.Fields()) {
-			return rberr.New(rberr.InvalidArgument, "column index %d out of range for a schema of %d fields", c, len(d.Schema.Fields()))
+			return nil, rberr.New(rberr.InvalidArgument, "column index %d out of range for a schema of %d fields", c, len(d.Schema.Fields()))
 		}
 		fields[i] = d.Schema.Field(c)
 	}
@@ -62,64 +99,81 @@ func (d *Dataset) ReadSplit(ctx context.Context, s Split, columns []int, mem mem
 		mem = memory.DefaultAllocator
 	}
 	if err := ctx.Err(); err != nil {
-		return err
+		return nil, err
 	}
 
 	f, err := os.Open(m.path)
 	if err != nil {
-		return openError(m.path, err)
+		return nil, openError(m.path, err)
 	}
-	defer f.Close()
+	r := &SplitReader{ctx: ctx, f: f, schema: schema, mem: mem, batchSize: batchSize}
 	if st, err := f.Stat(); err == nil && st.Size() != m.size {
-		return rberr.New(rberr.Data, "Parquet file %q changed size (%d to %d bytes) since its footer was read", m.path, m.size, st.Size())
+		r.Close()
+		return nil, rberr.New(rberr.Data, "Parquet file %q changed size (%d to %d bytes) since its footer was read", m.path, m.size, st.Size())
 	}
 	src := &fileReaderAt{f: f, size: m.size}
 
-	numRows := rgs[s.RowGroup].NumRows
+	r.numRows = rgs[s.RowGroup].NumRows
 	chunks := m.pf.RowGroups()[s.RowGroup].ColumnChunks()
-	readers := make([]*columnReader, 0, len(columns))
-	defer func() {
-		for _, r := range readers {
-			r.close()
-		}
-	}()
+	r.readers = make([]*columnReader, 0, len(columns))
 	for i, c := range columns {
 		col := m.cols[m.leaf[c]]
 		if col.unsupported != "" {
-			return rberr.New(rberr.Type, "column %q of %q %s", col.name, m.path, col.unsupported)
+			r.Close()
+			return nil, rberr.New(rberr.Type, "column %q of %q %s", col.name, m.path, col.unsupported)
 		}
-		r, err := newColumnReader(m, s.RowGroup, col, chunks[col.leaf], src, fields[i], numRows)
+		cr, err := newColumnReader(m, s.RowGroup, col, chunks[col.leaf], src, fields[i], r.numRows)
 		if err != nil {
-			return err
+			r.Close()
+			return nil, err
 		}
-		readers = append(readers, r)
+		r.readers = append(r.readers, cr)
 	}
+	r.cols = make([]arrow.Array, len(r.readers))
+	return r, nil
+}
 
-	cols := make([]arrow.Array, len(readers))
-	for done := int64(0); done < numRows; {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		n := int(min(int64(batchSize), numRows-done))
-		for i, r := range readers {
-			if cols[i], err = r.read(n, mem); err != nil {
-				releaseArrays(cols[:i])
-				return err
+// Next returns the next record of at most batchSize rows (the caller releases it), or
+// io.EOF after the last one.
+func (r *SplitReader) Next() (arrow.RecordBatch, error) {
+	if r.done >= r.numRows {
+		if !r.finished {
+			r.finished = true
+			for _, cr := range r.readers {
+				if err := cr.finish(); err != nil {
+					return nil, err
+				}
 			}
 		}
-		rec := array.NewRecordBatch(schema, cols, int64(n))
-		releaseArrays(cols)
-		if err := emit(rec); err != nil {
-			return err
-		}
-		done += int64(n)
+		return nil, io.EOF
 	}
-	for _, r := range readers {
-		if err := r.finish(); err != nil {
-			return err
+	if err := r.ctx.Err(); err != nil {
+		return nil, err
+	}
+	n := int(min(int64(r.batchSize), r.numRows-r.done))
+	var err error
+	for i, cr := range r.readers {
+		if r.cols[i], err = cr.read(n, r.mem); err != nil {
+			releaseArrays(r.cols[:i])
+			return nil, err
 		}
 	}
-	return nil
+	rec := array.NewRecordBatch(r.schema, r.cols, int64(n))
+	releaseArrays(r.cols)
+	r.done += int64(n)
+	return rec, nil
+}
+
+// Close frees the reader's resources.
+func (r *SplitReader) Close() {
+	for _, cr := range r.readers {
+		cr.close()
+	}
+	r.readers = nil
+	if r.f != nil {
+		_ = r.f.Close()
+		r.f = nil
+	}
 }
 
 func releaseArrays(cols []arrow.Array) {

@@ -27,7 +27,8 @@ type lnode struct {
 	projection []int // indexes into dataset.Schema
 	// scan_arrow
 	source  int
-	bounded bool // a finite table (not a possibly live stream)
+	bounded bool // a finite input (not a possibly live stream)
+	table   bool // an in-memory table (replayable)
 	// filter
 	pred     expr.Expr
 	predExpr *plan.Expr

@@ -49,18 +49,17 @@ func buildDatagenNexmark(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
 	if blocks >= 0 && int64(p) > max(1, blocks) {
 		p = int(max(1, blocks))
 	}
-	src := &source.GenSource{Ordinal: ord, Gen: n.gen, Count: n.count, Rate: n.rate, Block: block, Parallel: p}
+	src := &source.GenSource{Gen: n.gen, Count: n.count, Rate: n.rate, Block: block}
 	if !g.Batch {
-		src.Wm = sourceWatermark(n)
+		src.Clk = sourceClock(n)
 	} else if n.genTime {
 		dt := n.schema.Field(n.schema.FieldIndices(n.wm.Column)[0]).Type
 		gn := n.gen
 		src.Safe = func(i int64) int64 { return expr.SafeWatermark(gn.EventTime(i), dt) }
+		src.Clk = func() *source.Clock { return source.NewBatchClock(1) }
 	}
 	st := g.NewStage(n.op, p)
-	st.Source = func(subtask int) runtime.SourceFn {
-		return func(tc *runtime.TaskCtx, out runtime.Emitter) error { return src.Run(tc, subtask, out) }
-	}
+	st.Source = func(subtask int) runtime.SourceFn { return source.Task(ord, src, subtask, p, 0) }
 	g.splitCounts[ord] = int(blocks)
 	return flow{st: st, ordered: true, ordinals: []int{ord}}, nil
 }

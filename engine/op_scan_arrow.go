@@ -21,7 +21,7 @@ func (scanArrowOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 	if n.Source < 0 || n.Source >= len(b.inputs) {
 		return rberr.New(rberr.Plan, "%s: input %d was not provided (%d inputs given)", name, n.Source, len(b.inputs))
 	}
-	ln.source, ln.bounded = n.Source, n.Bounded
+	ln.source, ln.bounded, ln.table = n.Source, n.Bounded, n.Table
 	ln.schema = b.inputs[n.Source]
 	if err := b.bindEventTime(n, ln); err != nil {
 		return err
@@ -37,16 +37,17 @@ func (scanArrowOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
 	if n.source >= len(g.inputs) || g.inputs[n.source] == nil {
 		return flow{}, rberr.New(rberr.Plan, "input stream %d is used twice in one plan; a stream can be read once", n.source)
 	}
-	src := &source.ArrowSource{Ordinal: ord, Reader: g.inputs[n.source], BatchSize: g.BatchSize}
+	src := &source.ArrowSource{Ordinal: ord, Reader: g.inputs[n.source], BatchSize: g.BatchSize, Table: n.table}
+	var idle time.Duration
 	if !g.Batch {
-		src.Wm = sourceWatermark(n)
+		src.Clk = sourceClock(n)
 	}
 	if n.wm != nil && !g.Batch {
-		src.Idle = time.Duration(n.wm.Idle) * time.Microsecond
+		idle = time.Duration(n.wm.Idle) * time.Microsecond
 	}
 	g.inputs[n.source] = nil
 	st := g.NewStage("scan_arrow", 1)
-	st.Source = func(int) runtime.SourceFn { return src.Run }
+	st.Source = func(int) runtime.SourceFn { return source.Task(ord, src, 0, 1, idle) }
 	g.splitCounts[ord] = -1
 	f := flow{st: st, ordered: true, ordinals: []int{ord}}
 	if g.Parallel > 1 {

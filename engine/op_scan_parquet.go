@@ -92,18 +92,18 @@ func (scanParquetOp) require(b *binder, n *plan.Node, ln *lnode, need map[string
 func (scanParquetOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
 	ord := g.ordinal
 	g.ordinal++
-	src := &source.ParquetSource{Ordinal: ord, Ds: n.dataset, Projection: n.projection, BatchSize: g.BatchSize}
+	src := &source.ParquetSource{Ds: n.dataset, Projection: n.projection, BatchSize: g.BatchSize}
 	if n.wm != nil {
 		readCol := n.schema.FieldIndices(n.wm.Column)[0]
 		statCol := n.dataset.Schema.FieldIndices(n.wm.Column)[0]
-		src.Clock = source.NewSplitClock(n.dataset, statCol, readCol, n.wm.Bound, n.schema.Field(readCol).Type, g.Batch)
+		src.Clk = source.NewParquetClock(n.dataset, statCol, readCol, n.wm.Bound, n.schema.Field(readCol).Type, g.Batch)
 	}
 	if filterAbove != nil {
 		src.Prune = &source.Pruner{Pred: filterAbove.predExpr, Schema: n.dataset.Schema}
 	}
 	p := min(g.Parallel, max(1, len(n.dataset.Splits)))
 	st := g.NewStage(fmt.Sprintf("scan_parquet(%d files)", len(n.dataset.Files)), p)
-	st.Source = func(int) runtime.SourceFn { return src.Run }
+	st.Source = func(subtask int) runtime.SourceFn { return source.Task(ord, src, subtask, p, 0) }
 	g.splitCounts[ord] = len(n.dataset.Splits)
 	for _, sp := range n.dataset.Splits {
 		g.totalRows += sp.NumRows

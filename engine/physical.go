@@ -8,6 +8,7 @@ import (
 	"github.com/riverbed-engine/riverbed/engine/expr"
 	"github.com/riverbed-engine/riverbed/engine/plan"
 	"github.com/riverbed-engine/riverbed/engine/runtime"
+	"github.com/riverbed-engine/riverbed/engine/source"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 	"github.com/riverbed-engine/riverbed/state"
 )
@@ -68,14 +69,14 @@ func (g *graph) addReorder(st *runtime.Stage, in flow) {
 	st.Chain("reorder", func(int) runtime.Operator { return runtime.NewReorderOp(append([]int(nil), ords...), counts) })
 }
 
-// sourceWatermark makes the watermark generator of a source subtask, or nil.
-func sourceWatermark(n *lnode) func() *runtime.Watermarker {
+// sourceClock makes the streaming event-time clock of a source subtask (one lane), or nil.
+func sourceClock(n *lnode) func() *source.Clock {
 	if n.wm == nil {
 		return nil
 	}
 	col := n.schema.FieldIndices(n.wm.Column)[0]
 	bound := n.wm.Bound
-	return func() *runtime.Watermarker { return runtime.NewWatermarker(col, bound) }
+	return func() *source.Clock { return source.NewClock(1, col, bound) }
 }
 
 // keyExprs splits bound keys into their expressions and types.

@@ -42,7 +42,8 @@ type Options struct {
 //
 //	scan_parquet  paths, columns
 //	scan_arrow    source (index of an input stream handed over with the plan), bounded (true:
-//	              the stream is a finite table; false: it may be live and never end)
+//	              the stream is finite; false: it may be live and never end), table (true:
+//	              the stream reads an in-memory table, which can be read again)
 //	filter        input, predicate
 //	select        input, exprs
 //	with_columns  input, exprs
@@ -78,6 +79,7 @@ type Node struct {
 	Path      string   `json:"path,omitempty"`
 	Mode      string   `json:"mode,omitempty"`
 	Bounded   bool     `json:"bounded,omitempty"`
+	Table     bool     `json:"table,omitempty"`
 
 	// Event time, on any source.
 	EventTime         string `json:"event_time,omitempty"`

@@ -23,7 +23,8 @@ const (
 )
 
 // router is the output side of a subtask: it stamps messages with the receiver's input
-// channel index and sends them, blocking while the receiver's queue is full.
+// channel index and sends them on that channel, blocking while it is full. Control
+// messages (watermarks, idleness, control, end) go to every receiver.
 type router struct {
 	tc      *TaskCtx
 	part    partitioning
@@ -41,23 +42,27 @@ type router struct {
 func (r *router) send(target int, m Message) error {
 	m.ch = r.chIdx[target]
 	m.Side = r.side
+	t := r.targets[target]
+	in := t.ins[m.ch].ch
 	if m.Rec != nil {
-		in := r.targets[target].in
 		m.bytes = batchBytes(m.Rec)
-		if err := r.tc.Job.Budget.acquire(r.tc.Ctx, m.bytes, func() bool { return len(in) == 0 }); err != nil {
+		ch := m.ch
+		if err := r.tc.Job.Budget.acquire(r.tc.Ctx, m.bytes, func() bool { return t.starved(ch) }); err != nil {
 			m.Rec.Release()
 			return err
 		}
 	}
 	select {
-	case r.targets[target].in <- m:
+	case in <- m:
+		t.wake()
 		return nil
 	default:
 	}
 	start := time.Now()
 	defer func() { r.m.backpressureNanos.Add(int64(time.Since(start))) }()
 	select {
-	case r.targets[target].in <- m:
+	case in <- m:
+		t.wake()
 		return nil
 	case <-r.tc.Ctx.Done():
 		if m.Rec != nil {
@@ -82,7 +87,7 @@ func (r *router) Emit(m Message) error {
 		return r.sink.Emit(m)
 	}
 	switch m.Kind {
-	case MsgWatermark, msgEnd, MsgSourceDone, MsgIdle:
+	case MsgWatermark, msgEnd, MsgSourceDone, MsgIdle, MsgControl:
 		if m.Kind == MsgSourceDone && r.part == PartHash {
 			return nil
 		}
@@ -92,7 +97,7 @@ func (r *router) Emit(m Message) error {
 	case partForward, PartGather:
 		return r.send(0, m)
 	case PartSplit:
-		return r.send(int((m.Seq>>20)%uint64(len(r.targets))), m)
+		return r.send(int((m.Seq.Source+m.Seq.Split)%uint64(len(r.targets))), m)
 	}
 	// partHash
 	if m.Kind != MsgBatch {
@@ -205,8 +210,9 @@ func ReleaseAll(as []arrow.Array) {
 // budget bounds the bytes of batches queued in a job's channels (between operators and in
 // its unread results). A sender acquires a batch's bytes before it queues it and the
 // receiver gives them back; a sender waits while the budget is spent, unless the queue it
-// sends to is empty, so that every queue always takes one batch, whatever its size, and a
-// job cannot deadlock on its budget.
+// sends to is empty (for a task's input channels: unless the task has nothing to read, see
+// task.starved), so that a receiver always gets one batch, whatever its size, and a job
+// cannot deadlock on its budget.
 type budget struct {
 	Mu    sync.Mutex
 	Used  int64

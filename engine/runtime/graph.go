@@ -51,15 +51,14 @@ func (s *Stage) Chain(name string, f func(int) Operator) {
 	}
 }
 
-// wire creates the tasks and their channels.
+// wire creates the tasks and their input channels, one per upstream subtask of each
+// input edge, of capacity queue messages each.
 func (g *Graph) wire(queue int) {
 	for _, s := range g.stages {
 		s.tasks = make([]*task, s.Parallel)
 		for i := range s.tasks {
-			t := &task{stage: s, index: i}
-			if s.Source == nil {
-				t.in = make(chan Message, queue)
-			} else {
+			t := &task{stage: s, index: i, queue: queue}
+			if s.Source != nil {
 				t.source = s.Source(i)
 			}
 			s.tasks[i] = t
@@ -72,13 +71,11 @@ func (g *Graph) wire(queue int) {
 				if e.Part == partForward {
 					t := s.tasks[ui%len(s.tasks)]
 					r.targets = []*task{t}
-					r.chIdx = []int{t.nInputs}
-					t.nInputs++
+					r.chIdx = []int{t.addInput()}
 				} else {
 					for _, t := range s.tasks {
 						r.targets = append(r.targets, t)
-						r.chIdx = append(r.chIdx, t.nInputs)
-						t.nInputs++
+						r.chIdx = append(r.chIdx, t.addInput())
 					}
 				}
 				up.out = r

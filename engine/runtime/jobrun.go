@@ -358,7 +358,7 @@ func (j *Job) Launch(g *Graph, releaseInputs func(), commit func() error) {
 			}
 		}()
 		err = runTasks(jctx, cancel, tasks, func(t *task) *TaskCtx {
-			tc := &TaskCtx{Ctx: jctx, Eval: expr.NewEvalCtx(jctx, mem), Job: j, subtask: t.index, parallel: t.stage.Parallel}
+			tc := &TaskCtx{Ctx: jctx, Eval: expr.NewEvalCtx(jctx, mem), Job: j, subtask: t.index, parallel: t.stage.Parallel, task: t}
 			if t.out != nil {
 				t.out.tc = tc
 			}

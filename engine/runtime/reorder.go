@@ -16,8 +16,8 @@ type reorderOp struct {
 	counts   map[int]int // splits per ordinal; -1 until a msgSourceDone tells
 	pos      int         // index into ordinals
 	split    int
-	buffered map[uint64][]Message
-	done     map[uint64]bool
+	buffered map[Seq][]Message
+	done     map[Seq]bool
 	pending  int64 // a watermark held back until the batches before it are emitted
 }
 
@@ -27,7 +27,7 @@ func NewReorderOp(ordinals []int, counts map[int]int) *reorderOp {
 		c[k] = v
 	}
 	sort.Ints(ordinals)
-	return &reorderOp{ordinals: ordinals, counts: c, buffered: map[uint64][]Message{}, done: map[uint64]bool{}, pending: math.MinInt64}
+	return &reorderOp{ordinals: ordinals, counts: c, buffered: map[Seq][]Message{}, done: map[Seq]bool{}, pending: math.MinInt64}
 }
 
 // ProcessWatermark holds a watermark back while batches that arrived before it are still
@@ -46,11 +46,11 @@ func (o *reorderOp) releaseWatermark(out Emitter) error {
 	return out.Emit(Message{Kind: MsgWatermark, N: wm})
 }
 
-func (o *reorderOp) current() (uint64, bool) {
+func (o *reorderOp) current() (Seq, bool) {
 	if o.pos >= len(o.ordinals) {
-		return 0, false
+		return Seq{}, false
 	}
-	return MakeSeq(o.ordinals[o.pos], o.split, 0), true
+	return MakeSeq(o.ordinals[o.pos], int64(o.split), 0), true
 }
 
 func (o *reorderOp) ProcessBatch(m Message, out Emitter) error {
@@ -67,7 +67,7 @@ func (o *reorderOp) ProcessMarker(m Message, out Emitter) error {
 	case MsgSplitDone:
 		o.done[SplitOf(m.Seq)] = true
 	case MsgSourceDone:
-		o.counts[int(m.Seq>>48)] = int(m.N)
+		o.counts[int(m.Seq.Source)] = int(m.N)
 	}
 	if err := o.advance(out); err != nil {
 		return err
@@ -123,11 +123,11 @@ func (o *reorderOp) flushCurrent(out Emitter) error {
 
 func (o *reorderOp) Finish(out Emitter) error {
 	// Everything has arrived; emit what is left in order (only after a source stopped early).
-	keys := make([]uint64, 0, len(o.buffered))
+	keys := make([]Seq, 0, len(o.buffered))
 	for k := range o.buffered {
 		keys = append(keys, k)
 	}
-	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
+	sort.Slice(keys, func(i, j int) bool { return keys[i].Less(keys[j]) })
 	for _, k := range keys {
 		for _, m := range o.buffered[k] {
 			if err := out.Emit(m); err != nil {

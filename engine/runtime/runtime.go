@@ -6,6 +6,7 @@ import (
 	"math"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -14,10 +15,12 @@ import (
 )
 
 // The runtime is push-based: every parallel subtask is a goroutine that receives messages
-// on one bounded channel and pushes its output to the channels of the next stage. Data
-// and control travel in the same channels, in order: batches, split markers, watermarks,
-// end of input (and, with checkpoints, barriers). A full channel blocks the sender, so a
-// slow operator backpressures its sources.
+// on one bounded channel per input (an input is one upstream subtask of one input edge)
+// and pushes its output to the input channels of the next stage. Data and control travel
+// in the same channels, in order: batches, split markers, watermarks, control messages
+// (checkpoint barriers), end of input. A full channel blocks the sender, so a slow
+// operator backpressures its sources; a task may stop reading one input (BlockInput)
+// while it reads the others, as barrier alignment needs.
 
 type msgKind uint8
 
@@ -27,6 +30,7 @@ const (
 	MsgSourceDone         // source ordinal seq>>48 has n splits in all
 	MsgWatermark          // event time has reached n on this channel
 	MsgIdle               // this channel carries no data for now: do not wait for its watermark
+	MsgControl            // in-band control (Ctl): a checkpoint barrier and the like
 	msgEnd                // this channel will carry nothing more
 )
 
@@ -37,8 +41,9 @@ const WatermarkMax = math.MaxInt64
 type Message struct {
 	Kind msgKind
 	Rec  arrow.RecordBatch // msgBatch; owned by whoever holds the message
-	Seq  uint64            // batch order: source ordinal << 48 | split << 20 | chunk
+	Seq  Seq               // batch order: source ordinal, split, chunk
 	N    int64             // msgSourceDone: split count; msgWatermark: the watermark
+	Ctl  any               // MsgControl: what the control message says (e.g. a barrier)
 	ch   int               // input channel index at the receiver, stamped by the sender
 	// wm is, for a batch, the watermark of its source split when it was emitted (valid if
 	// hasWM). Windows judge lateness by it, so that which rows are late depends on the
@@ -53,6 +58,10 @@ type Message struct {
 	bytes int64
 }
 
+// Input is the index of the input channel the message came through at its receiver
+// (see TaskCtx.BlockInput).
+func (m Message) Input() int { return m.ch }
+
 // With returns a batch message carrying rec in place of m's batch, keeping its order and
 // split watermark.
 func (m Message) With(rec arrow.RecordBatch) Message {
@@ -60,17 +69,49 @@ func (m Message) With(rec arrow.RecordBatch) Message {
 	return m
 }
 
-// SeqUnordered marks batches of rows an operator made (window results, join pairs,
-// groups): they have no input order. Operators that break ties by input order break ties
-// between such rows by their columns instead, so the choice does not depend on arrival.
-const SeqUnordered = math.MaxUint64
-
-func MakeSeq(ordinal, split, chunk int) uint64 {
-	return uint64(ordinal)<<48 | uint64(split)<<20 | uint64(chunk)
+// Seq is a batch's place in the input order: the source's ordinal in the plan, the split
+// of that source, and the chunk within the split (a source's offset of the batch's first
+// row in its split: a row, an event index). Seqs order lexicographically. Each part has
+// 64 bits of its own, so no count of splits or chunks can wrap into another part.
+type Seq struct {
+	Source, Split, Chunk uint64
 }
 
-// SplitOf drops the chunk number from a sequence.
-func SplitOf(seq uint64) uint64 { return seq &^ (1<<20 - 1) }
+// Less reports whether s comes before o in input order.
+func (s Seq) Less(o Seq) bool {
+	if s.Source != o.Source {
+		return s.Source < o.Source
+	}
+	if s.Split != o.Split {
+		return s.Split < o.Split
+	}
+	return s.Chunk < o.Chunk
+}
+
+// Compare returns -1, 0 or 1 as s is before, equal to or after o.
+func (s Seq) Compare(o Seq) int {
+	switch {
+	case s == o:
+		return 0
+	case s.Less(o):
+		return -1
+	}
+	return 1
+}
+
+// SeqUnordered marks batches of rows an operator made (window results, join pairs,
+// groups): they have no input order, and come after every ordered batch. Operators that
+// break ties by input order break ties between such rows by their columns instead, so the
+// choice does not depend on arrival.
+var SeqUnordered = Seq{math.MaxUint64, math.MaxUint64, math.MaxUint64}
+
+// MakeSeq is the sequence of chunk of split of the source with the given ordinal.
+func MakeSeq(ordinal int, split, chunk int64) Seq {
+	return Seq{Source: uint64(ordinal), Split: uint64(split), Chunk: uint64(chunk)}
+}
+
+// SplitOf drops the chunk from a sequence.
+func SplitOf(seq Seq) Seq { seq.Chunk = 0; return seq }
 
 // Emitter receives an operator's output.
 type Emitter interface {
@@ -98,6 +139,13 @@ func (BaseOp) ProcessWatermark(wm int64, out Emitter) error {
 func (BaseOp) Finish(Emitter) error { return nil }
 func (BaseOp) Close()               {}
 
+// ControlHandler is implemented by operators that act on control messages (MsgControl).
+// Operators that do not implement it pass control messages on unchanged, whatever their
+// ProcessMarker does with split markers.
+type ControlHandler interface {
+	ProcessControl(m Message, out Emitter) error
+}
+
 // TaskCtx is what an operator may use at run time.
 type TaskCtx struct {
 	Ctx      context.Context
@@ -106,7 +154,33 @@ type TaskCtx struct {
 	subtask  int
 	parallel int
 	Metrics  *opMetrics // of the operator this context was given to
+	task     *task
 }
+
+// NumInputs is the number of input channels of the operator's subtask (0 for a source).
+func (tc *TaskCtx) NumInputs() int {
+	if tc.task == nil {
+		return 0
+	}
+	return len(tc.task.ins)
+}
+
+// BlockInput stops the subtask from reading input channel i (Message.Input) until
+// UnblockInput(i): its messages wait in its channel, whose sender is held back once the
+// channel is full or the job's byte budget is spent, while the other inputs go on being
+// read. This is how aligned checkpoint barriers hold an input whose barrier has arrived.
+// Only the subtask's own operators (its goroutine) may call it.
+func (tc *TaskCtx) BlockInput(i int) {
+	tc.task.ins[i].blocked.Store(true)
+	// Senders waiting for the task to have nothing to read may now pass (see starved).
+	tc.Job.Budget.release(0)
+}
+
+// UnblockInput lets the subtask read input channel i again.
+func (tc *TaskCtx) UnblockInput(i int) { tc.task.ins[i].blocked.Store(false) }
+
+// InputQueued is the number of messages waiting in input channel i.
+func (tc *TaskCtx) InputQueued(i int) int { return len(tc.task.ins[i].ch) }
 
 // chainLink feeds a message to one operator of the chain; the operator's output goes to
 // next (counted).
@@ -126,6 +200,11 @@ func (c *chainLink) Emit(m Message) error {
 		return c.op.ProcessWatermark(m.N, c.next)
 	case msgEnd:
 		return nil // handled by the task
+	case MsgControl:
+		if h, ok := c.op.(ControlHandler); ok {
+			return h.ProcessControl(m, c.next)
+		}
+		return c.next.Emit(m)
 	default:
 		return c.op.ProcessMarker(m, c.next)
 	}
@@ -136,8 +215,9 @@ func (c *chainLink) Emit(m Message) error {
 type task struct {
 	stage   *Stage
 	index   int
-	in      chan Message
-	nInputs int
+	ins     []*inbox      // one per input channel (upstream subtask of an input edge)
+	notify  chan struct{} // a sender has queued a message on some input (capacity 1)
+	queue   int           // capacity of each input channel
 	chain   []Operator
 	metrics []*opMetrics // per operator; for a source stage the source's come first
 	outs    []Emitter    // where operator i emits (counted)
@@ -145,6 +225,46 @@ type task struct {
 	out     *router
 	source  SourceFn
 	budget  *budget // the job's buffer budget (set when the job starts)
+}
+
+// inbox is one input channel of a task.
+type inbox struct {
+	ch      chan Message
+	blocked atomic.Bool // not read until unblocked (TaskCtx.BlockInput); read by senders
+	ended   bool
+}
+
+// addInput gives the task one more input channel and returns its index.
+func (t *task) addInput() int {
+	t.ins = append(t.ins, &inbox{ch: make(chan Message, t.queue)})
+	if t.notify == nil {
+		t.notify = make(chan struct{}, 1)
+	}
+	return len(t.ins) - 1
+}
+
+// starved reports whether a batch for input i must be taken whatever the byte budget:
+// the task has nothing else to read (every input it reads is empty) and input i is empty.
+// This is the budget's deadlock rule; applied per task rather than per input channel, a
+// task holds at most about one batch over the budget however many inputs it has.
+func (t *task) starved(i int) bool {
+	if len(t.ins[i].ch) != 0 {
+		return false
+	}
+	for _, in := range t.ins {
+		if !in.blocked.Load() && len(in.ch) > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// wake tells the task that a message was queued on one of its inputs.
+func (t *task) wake() {
+	select {
+	case t.notify <- struct{}{}:
+	default:
+	}
 }
 
 // SourceFn produces a source subtask's output; it returns when the input is exhausted.
@@ -221,11 +341,13 @@ func (t *task) run(tc *TaskCtx) (err error) {
 	return t.out.end()
 }
 
-// loop consumes the input channel until every input channel has ended, keeping the
-// minimum watermark over the input channels that are not idle.
+// loop reads the input channels until every one has ended, keeping the minimum
+// watermark over the input channels that are not idle. It reads the inputs that are not
+// blocked in turn, so none is starved, and waits when none has a message.
 func (t *task) loop(tc *TaskCtx) error {
-	wms := make([]int64, t.nInputs)
-	idle := make([]bool, t.nInputs)
+	n := len(t.ins)
+	wms := make([]int64, n)
+	idle := make([]bool, n)
 	for i := range wms {
 		wms[i] = math.MinInt64
 	}
@@ -240,26 +362,82 @@ func (t *task) loop(tc *TaskCtx) error {
 			break
 		}
 	}
-	for ended < t.nInputs {
-		var m Message
-		select {
-		case m = <-t.in:
-			tc.Job.Budget.release(m.bytes)
-		case <-tick:
-			for i, op := range t.chain {
-				if tk, ok := op.(ticker); ok {
-					if err := tk.OnTick(t.outs[i]); err != nil {
-						return err
-					}
+	onTick := func() error {
+		for i, op := range t.chain {
+			if tk, ok := op.(ticker); ok {
+				if err := tk.OnTick(t.outs[i]); err != nil {
+					return err
 				}
 			}
-			continue
-		case <-tc.Ctx.Done():
-			return tc.Ctx.Err()
 		}
+		return nil
+	}
+	next := 0 // the input to try first, round robin
+	for ended < n {
+		// A cancelled job stops here, before taking a message (drain frees what is queued).
+		if err := tc.Ctx.Err(); err != nil {
+			return err
+		}
+		if tick != nil {
+			select {
+			case <-tick:
+				if err := onTick(); err != nil {
+					return err
+				}
+			default:
+			}
+		}
+		// Take a message from the first input, from next on, that has one.
+		var m Message
+		got := false
+		readable, only := 0, -1
+		for k := 0; k < n && !got; k++ {
+			i := next + k
+			if i >= n {
+				i -= n
+			}
+			in := t.ins[i]
+			if in.ended || in.blocked.Load() {
+				continue
+			}
+			readable++
+			only = i
+			select {
+			case m = <-in.ch:
+				got = true
+				next = i + 1
+				if next == n {
+					next = 0
+				}
+			default:
+			}
+		}
+		if !got {
+			// Nothing queued: wait for a sender (on the one readable input directly).
+			var one chan Message
+			if readable == 1 {
+				one = t.ins[only].ch
+			}
+			select {
+			case m = <-one:
+				got = true
+			case <-t.notify:
+			case <-tick:
+				if err := onTick(); err != nil {
+					return err
+				}
+			case <-tc.Ctx.Done():
+				return tc.Ctx.Err()
+			}
+			if !got {
+				continue
+			}
+		}
+		tc.Job.Budget.release(m.bytes)
 		switch m.Kind {
 		case msgEnd:
 			ended++
+			t.ins[m.ch].ended = true
 			wms[m.ch] = WatermarkMax
 			idle[m.ch] = false
 		case MsgWatermark:
@@ -306,22 +484,21 @@ func (t *task) loop(tc *TaskCtx) error {
 	return nil
 }
 
-// drain releases batches left in the input channel after a failure.
+// drain releases batches left in the input channels after a failure.
 func (t *task) drain() {
-	if t.in == nil {
-		return
-	}
-	for {
-		select {
-		case m := <-t.in:
-			if t.budget != nil {
-				t.budget.release(m.bytes)
+	for _, in := range t.ins {
+		for more := true; more; {
+			select {
+			case m := <-in.ch:
+				if t.budget != nil {
+					t.budget.release(m.bytes)
+				}
+				if m.Rec != nil {
+					m.Rec.Release()
+				}
+			default:
+				more = false
 			}
-			if m.Rec != nil {
-				m.Rec.Release()
-			}
-		default:
-			return
 		}
 	}
 }

@@ -305,7 +305,8 @@ def _arrow_stream(env: Environment, data: pa.Table | pa.RecordBatchReader, event
     # A table is bounded; a RecordBatchReader may be live (automatic mode streams it).
     if bounded is None:
         bounded = isinstance(data, pa.Table)
-    node = _event_time({"op": "scan_arrow", "_src": src, "bounded": bool(bounded)},
+    node = _event_time({"op": "scan_arrow", "_src": src, "bounded": bool(bounded),
+                        "table": isinstance(data, pa.Table)},
                        event_time, max_out_of_orderness, idle_timeout)
     return Stream(env, node, [src])
 

@@ -13,6 +13,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/riverbed-engine/riverbed/engine/expr"
 	"github.com/riverbed-engine/riverbed/engine/plan"
+	"github.com/riverbed-engine/riverbed/engine/runtime"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
 
@@ -139,7 +140,7 @@ func storageOf(t arrow.DataType) storage {
 type accumulator interface {
 	// update folds the rows of col (nil for count()) into groups ids; seq orders batches
 	// for first/last.
-	update(ec *expr.EvalCtx, ids []uint32, ngroups int, col arrow.Array, seq uint64) error
+	update(ec *expr.EvalCtx, ids []uint32, ngroups int, col arrow.Array, seq runtime.Seq) error
 	// result builds the output column for the given groups, in that order.
 	result(mem memory.Allocator, gids []uint32) (arrow.Array, error)
 	// Merge folds group src into group dst (merging session windows).
@@ -194,7 +195,7 @@ type countAcc struct {
 	n    []int64
 }
 
-func (a *countAcc) update(_ *expr.EvalCtx, ids []uint32, ng int, col arrow.Array, _ uint64) error {
+func (a *countAcc) update(_ *expr.EvalCtx, ids []uint32, ng int, col arrow.Array, _ runtime.Seq) error {
 	a.n = expr.Grow(a.n, ng)
 	if !a.star && col.DataType().ID() == arrow.NULL {
 		return nil // every value of a null-typed column is null
@@ -287,7 +288,7 @@ func (a *sumAcc) overflow() error {
 	return rberr.New(rberr.Data, "%s overflows %s (integer and decimal sums are checked; cast the column to float64 first to sum approximately)", a.what, expr.TypeName(a.out))
 }
 
-func (a *sumAcc) update(ec *expr.EvalCtx, ids []uint32, ng int, col arrow.Array, _ uint64) error {
+func (a *sumAcc) update(ec *expr.EvalCtx, ids []uint32, ng int, col arrow.Array, _ runtime.Seq) error {
 	a.cnt = expr.Grow(a.cnt, ng)
 	if a.stor == storNull {
 		return nil
@@ -498,15 +499,15 @@ type pickAcc struct {
 	stor storage
 	out  arrow.DataType
 	set  []bool
-	seq  []uint64 // batch order of the kept value
-	row  []uint32 // row within that batch
+	seq  []runtime.Seq // batch order of the kept value
+	row  []uint32      // row within that batch
 	i    []int64
 	u    []uint64
 	f    []float64
 	s    []string
 }
 
-func (a *pickAcc) update(ec *expr.EvalCtx, ids []uint32, ng int, col arrow.Array, seq uint64) error {
+func (a *pickAcc) update(ec *expr.EvalCtx, ids []uint32, ng int, col arrow.Array, seq runtime.Seq) error {
 	a.set = expr.Grow(a.set, ng)
 	a.seq = expr.Grow(a.seq, ng)
 	a.row = expr.Grow(a.row, ng)
@@ -559,7 +560,7 @@ func (a *pickAcc) update(ec *expr.EvalCtx, ids []uint32, ng int, col arrow.Array
 }
 
 // pickInto folds vals into the per-group store for min, max, first or last, skipping nulls.
-func pickInto[T cmp.Ordered](a *pickAcc, ids []uint32, vals []T, col arrow.Array, store []T, seq uint64, keep func(T) T) {
+func pickInto[T cmp.Ordered](a *pickAcc, ids []uint32, vals []T, col arrow.Array, store []T, seq runtime.Seq, keep func(T) T) {
 	nulls := col.NullN() > 0
 	if (a.fn == "min" || a.fn == "max") && !nulls {
 		// The hot path of min/max: no positions to keep, no nulls to skip.
@@ -585,8 +586,8 @@ func pickInto[T cmp.Ordered](a *pickAcc, ids []uint32, vals []T, col arrow.Array
 // replaces reports whether a candidate value (at input position seq, row) replaces the
 // kept one. Floats order NaN above every number (as DuckDB and PostgreSQL do), so the
 // result does not depend on the order rows arrive in; first and last compare positions.
-func replaces[T cmp.Ordered](fn string, v, kept T, seq uint64, row uint32, keptSeq uint64, keptRow uint32) bool {
-	earlier := seq < keptSeq || (seq == keptSeq && row < keptRow)
+func replaces[T cmp.Ordered](fn string, v, kept T, seq runtime.Seq, row uint32, keptSeq runtime.Seq, keptRow uint32) bool {
+	earlier := seq.Less(keptSeq) || (seq == keptSeq && row < keptRow)
 	switch fn {
 	case "min":
 		return less(v, kept)
@@ -728,7 +729,7 @@ type distinctAcc struct {
 	buf  []byte
 }
 
-func (a *distinctAcc) update(_ *expr.EvalCtx, ids []uint32, ng int, col arrow.Array, _ uint64) error {
+func (a *distinctAcc) update(_ *expr.EvalCtx, ids []uint32, ng int, col arrow.Array, _ runtime.Seq) error {
 	a.sets = expr.Grow(a.sets, ng)
 	if col.DataType().ID() == arrow.NULL {
 		return nil

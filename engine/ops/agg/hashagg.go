@@ -35,7 +35,7 @@ func (h *Table) NumGroups() int { return h.groups.NumGroups() }
 
 // Consume folds a batch into the groups and returns the group id of each row (valid until
 // the next call).
-func (h *Table) Consume(ec *expr.EvalCtx, rec arrow.RecordBatch, seq uint64) ([]uint32, error) {
+func (h *Table) Consume(ec *expr.EvalCtx, rec arrow.RecordBatch, seq runtime.Seq) ([]uint32, error) {
 	n := int(rec.NumRows())
 	h.ids = expr.Grow(h.ids, n)[:n]
 	if n == 0 {
@@ -64,7 +64,7 @@ func (h *Table) Consume(ec *expr.EvalCtx, rec arrow.RecordBatch, seq uint64) ([]
 }
 
 // Update folds rows into the given groups (ids), which must exist.
-func (h *Table) Update(ec *expr.EvalCtx, rec arrow.RecordBatch, ids []uint32, seq uint64) error {
+func (h *Table) Update(ec *expr.EvalCtx, rec arrow.RecordBatch, ids []uint32, seq runtime.Seq) error {
 	ng := h.groups.NumGroups()
 	if m := maxGid(ids); m > ng {
 		ng = m

@@ -38,7 +38,7 @@ type DedupOp struct {
 
 type dedupRow struct {
 	ts  int64
-	seq uint64 // input position: batch, then row (ref.row)
+	seq runtime.Seq // input position: batch, then row (ref.row)
 	key uint32
 	ref keyed.RowRef
 }
@@ -101,7 +101,7 @@ func (o *DedupOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
 			return x.ts < y.ts
 		}
 		if x.seq != y.seq {
-			return x.seq < y.seq
+			return x.seq.Less(y.seq)
 		}
 		if x.seq == runtime.SeqUnordered { // rows without input order: by their columns
 			if c := expr.CompareRows(o.store.Chunks[x.ref.Chunk], int(x.ref.Row), o.store.Chunks[y.ref.Chunk], int(y.ref.Row)); c != 0 {

@@ -71,7 +71,7 @@ type topnRow struct {
 	i    int64
 	s    string
 	null bool
-	seq  uint64 // input position (batch, row), the last tie-breaker
+	seq  runtime.Seq // input position (batch, row), the last tie-breaker
 	row  int32
 }
 
@@ -231,7 +231,7 @@ func (o *TopNOp) better(a, b topnRow) bool {
 		return c < 0
 	}
 	if a.seq != b.seq {
-		return a.seq < b.seq
+		return a.seq.Less(b.seq)
 	}
 	return a.row < b.row
 }

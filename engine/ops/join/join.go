@@ -355,7 +355,7 @@ func (x *timeIndex) dropBefore(t int64, fn func(timedRef)) bool {
 type timedRef struct {
 	ts  int64
 	ref keyed.RowRef
-	seq uint64 // input position (batch, then ref.row), to break ties of equal times
+	seq runtime.Seq // input position (batch, then ref.row), to break ties of equal times
 }
 
 func (a timedRef) before(b timedRef) bool {
@@ -363,7 +363,7 @@ func (a timedRef) before(b timedRef) bool {
 		return a.ts < b.ts
 	}
 	if a.seq != b.seq {
-		return a.seq < b.seq
+		return a.seq.Less(b.seq)
 	}
 	return a.ref.Row < b.ref.Row
 }

@@ -205,7 +205,7 @@ func (o *WindowAggOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error
 	return o.emitUpdates(out)
 }
 
-func (o *WindowAggOp) addToPanes(rec arrow.RecordBatch, seq uint64, rows map[[2]int64][]int32, n int, aggregate bool) error {
+func (o *WindowAggOp) addToPanes(rec arrow.RecordBatch, seq runtime.Seq, rows map[[2]int64][]int32, n int, aggregate bool) error {
 	ws := make([][2]int64, 0, len(rows))
 	for w := range rows {
 		ws = append(ws, w)
