@@ -40,7 +40,7 @@ func (limitOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
 	st := g.NewStage("limit", 1, runtime.Edge{From: in.st, Part: runtime.PartGather})
 	g.addReorder(st, in)
 	limit := n.limit
-	st.Chain(fmt.Sprintf("limit(%d)", limit), func(int) runtime.Operator { return &basic.LimitOp{N: limit, StopSrcs: in.ordered} })
+	st.Chain(fmt.Sprintf("limit(%d)", limit), func(int) runtime.Operator { return &basic.LimitOp{N: limit, StopSrcs: in.ordered && !g.dag} })
 	in.st = st
 	return in, nil
 }

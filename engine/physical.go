@@ -31,6 +31,13 @@ type graph struct {
 	totalSplits int
 	files       []string
 	unbounded   bool
+	// A plan is a DAG: uses counts the consumers of each bound node (an output counts as
+	// one), built holds the flow of a shared node once it is built.
+	uses  map[*lnode]int
+	built map[*lnode]flow
+	// dag is set when some node is shared or the plan has several outputs: no branch may
+	// then stop the sources early (limit), as the others still read them.
+	dag bool
 }
 
 func newGraph(opts plan.Options, inputs []array.RecordReader) *graph {
@@ -51,8 +58,53 @@ func newGraph(opts plan.Options, inputs []array.RecordReader) *graph {
 	return g
 }
 
-// build turns a bound logical tree into stages and returns its open end.
+// countUses counts the consumers of every node reachable from the outputs.
+func (g *graph) countUses(outs []*lnode) {
+	g.uses, g.built = map[*lnode]int{}, map[*lnode]flow{}
+	seen := map[*lnode]bool{}
+	var walk func(n *lnode)
+	walk = func(n *lnode) {
+		if seen[n] {
+			return
+		}
+		seen[n] = true
+		for _, in := range n.inputs {
+			g.uses[in]++
+			walk(in)
+		}
+	}
+	for _, out := range outs {
+		g.uses[out]++
+		walk(out)
+	}
+	g.dag = len(outs) > 1
+	for _, c := range g.uses {
+		g.dag = g.dag || c > 1
+	}
+}
+
+// build turns a bound logical plan into stages and returns its open end. A shared node
+// (one with several consumers) is built once; each consumer gets its own stage fed by a
+// forward edge from it, so that every consumer sees every batch, split marker, watermark
+// and end of input, and chains its operators without disturbing the others.
 func (g *graph) build(n *lnode, filterAbove *lnode) (flow, error) {
+	if g.uses[n] <= 1 {
+		return g.buildNode(n, filterAbove)
+	}
+	f, ok := g.built[n]
+	if !ok {
+		var err error
+		// No split pruning by one consumer's filter: the others need every row.
+		if f, err = g.buildNode(n, nil); err != nil {
+			return f, err
+		}
+		g.built[n] = f
+	}
+	st := g.NewStage("fan-out", f.st.Parallel, runtime.Edge{From: f.st, Part: runtime.PartForward})
+	return flow{st: st, ordered: f.ordered, ordinals: f.ordinals}, nil
+}
+
+func (g *graph) buildNode(n *lnode, filterAbove *lnode) (flow, error) {
 	if op, ok := logicalOps[n.op]; ok {
 		return op.build(g, n, filterAbove)
 	}

@@ -81,7 +81,7 @@ func (g *Graph) wire(queue int) {
 						t.nInputs++
 					}
 				}
-				up.out = r
+				up.addRouter(r)
 			}
 		}
 	}

@@ -574,27 +574,7 @@ class Stream:
     def _plan(self, root: dict[str, Any] | None = None,
               runtime_mode: RuntimeMode | None = None) -> tuple[dict[str, Any], list[_Source]]:
         """The plan document, with scan_arrow nodes numbered by source."""
-        index: dict[int, int] = {}
-        used: list[_Source] = []
-
-        def walk(n: dict[str, Any]) -> dict[str, Any]:
-            out = {k: v for k, v in n.items() if k not in ("input", "inputs", "_src")}
-            if n["op"] == "scan_arrow":
-                src = n["_src"]
-                if id(src) not in index:
-                    index[id(src)] = len(used)
-                    used.append(src)
-                out["source"] = index[id(src)]
-            if "input" in n:
-                out["input"] = walk(n["input"])
-            if "inputs" in n:
-                out["inputs"] = [walk(i) for i in n["inputs"]]
-            return out
-
-        if runtime_mode is not None:
-            _check_mode(runtime_mode)
-        plan = {"version": 1, "root": walk(root or self._node), "options": self._env._options(runtime_mode)}
-        return plan, used
+        return _plan_doc(self._env, [root or self._node], runtime_mode)
 
     @property
     def schema(self) -> pa.Schema:
@@ -737,6 +717,56 @@ class Stream:
             return table
         finally:
             job.free()
+
+
+def _plan_doc(env: Environment, roots: list[dict[str, Any]],
+              runtime_mode: RuntimeMode | None) -> tuple[dict[str, Any], list[_Source]]:
+    """The plan document of one or several outputs, with scan_arrow nodes numbered by
+    source. A node reached more than once (a stream used twice, or the input of a window
+    and of its late rows) is written once with an ``"id"`` and referred to elsewhere as
+    ``{"ref": id}``, so the engine runs it once and fans its output out."""
+    index: dict[int, int] = {}
+    used: list[_Source] = []
+    uses: dict[int, int] = {}
+
+    def count(n: dict[str, Any]) -> None:
+        uses[id(n)] = uses.get(id(n), 0) + 1
+        if uses[id(n)] > 1:
+            return
+        for i in ([n["input"]] if "input" in n else []) + list(n.get("inputs", [])):
+            count(i)
+
+    for r in roots:
+        count(r)
+    ids: dict[int, str] = {}
+
+    def walk(n: dict[str, Any]) -> dict[str, Any]:
+        if id(n) in ids:
+            return {"ref": ids[id(n)]}
+        out = {k: v for k, v in n.items() if k not in ("input", "inputs", "_src")}
+        if uses[id(n)] > 1:
+            ids[id(n)] = out["id"] = f"n{len(ids)}"
+        if n["op"] == "scan_arrow":
+            src = n["_src"]
+            if id(src) not in index:
+                index[id(src)] = len(used)
+                used.append(src)
+            out["source"] = index[id(src)]
+        if "input" in n:
+            out["input"] = walk(n["input"])
+        if "inputs" in n:
+            out["inputs"] = [walk(i) for i in n["inputs"]]
+        return out
+
+    if runtime_mode is not None:
+        _check_mode(runtime_mode)
+    outs = [walk(r) for r in roots]
+    plan: dict[str, Any] = {"version": 1, "options": env._options(runtime_mode)}
+    if len(outs) == 1:
+        plan["root"] = outs[0]
+    else:
+        plan["outputs"] = outs
+    return plan, used
 
 
 def _stream_batches(job: _lib.JobHandle, res: Any) -> Iterable[pa.RecordBatch]:
