@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 import warnings
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import pyarrow as pa
 
@@ -690,8 +691,19 @@ class Stream:
         self._check_bounded("reading a stream through the Arrow PyCapsule interface (pa.table(stream))")
         return self.collect().__arrow_c_stream__(requested_schema)
 
+    @overload
     def write_parquet(self, path: str | os.PathLike[str], *, mode: WriteMode = "error",
-                      progress: bool | None = None, runtime_mode: RuntimeMode | None = None) -> pa.Table:
+                      progress: bool | None = None, runtime_mode: RuntimeMode | None = None,
+                      lazy: Literal[False] = False) -> pa.Table: ...
+
+    @overload
+    def write_parquet(self, path: str | os.PathLike[str], *, mode: WriteMode = "error",
+                      progress: bool | None = None, runtime_mode: RuntimeMode | None = None,
+                      lazy: Literal[True]) -> Stream: ...
+
+    def write_parquet(self, path: str | os.PathLike[str], *, mode: WriteMode = "error",
+                      progress: bool | None = None, runtime_mode: RuntimeMode | None = None,
+                      lazy: bool = False) -> pa.Table | Stream:
         """Run the pipeline and write the results as Parquet files into directory ``path``.
 
         Files appear only when the whole job has succeeded (they are written under hidden
@@ -705,11 +717,18 @@ class Stream:
 
         Returns a table of the files written (``path``, ``rows``). ``runtime_mode``
         overrides the environment's (see :class:`Environment`).
+
+        With ``lazy=True`` nothing runs yet: the sink is returned as a stream (of that
+        summary table) to run with others as one job, as Polars' ``sink_parquet(lazy=True)``
+        or a Flink statement set: ``rb.collect_all([a.write_parquet(p1, lazy=True),
+        b.write_parquet(p2, lazy=True)])`` reads their common input once.
         """
         self._check_bounded("write_parquet()")
         if mode not in ("error", "append", "overwrite"):
             raise ValueError(f"mode must be 'error', 'append' or 'overwrite', got {mode!r}")
         root = {"op": "write_parquet", "path": os.fspath(path), "mode": mode, "input": self._node}
+        if lazy:
+            return Stream(self._env, root, self._sources, unbounded=self._unbounded)
         job = self._start(root, runtime_mode)
         try:
             table = _run(job, progress)
@@ -717,6 +736,103 @@ class Stream:
             return table
         finally:
             job.free()
+
+
+def collect_all(streams: Sequence[Stream], *, progress: bool | None = None,
+                runtime_mode: RuntimeMode | None = None) -> list[pa.Table]:
+    """Run several streams as one job and return their results, one ``pyarrow.Table``
+    each, in order (as Polars' ``collect_all``).
+
+    What the streams share is computed once: a source they read is read once and fanned
+    out, so a window result and its late rows come from one run
+    (``rb.collect_all([result, result.late()])``: the late rows are exactly those the
+    window dropped), and sinks made with ``write_parquet(..., lazy=True)`` write together
+    (a Flink statement set), each giving its table of files written.
+
+    Examples
+    --------
+    >>> import riverbed as rb
+    >>> from riverbed import col
+    >>> s = rb.from_pydict({"x": [1, 2, 3, 4]})
+    >>> small, large = rb.collect_all([s.filter(col("x") <= 2), s.filter(col("x") > 2)])
+    >>> small["x"].to_pylist(), large["x"].to_pylist()
+    ([1, 2], [3, 4])
+    """
+    streams = list(streams)
+    if not streams:
+        return []
+    for s in streams:
+        if not isinstance(s, Stream):
+            raise TypeError(f"collect_all takes streams, got {type(s).__name__}")
+        s._check_bounded("collect_all()")
+    env = streams[0]._env
+    _lib.check_fork()
+    plan, srcs = _plan_doc(env, [s._node for s in streams], runtime_mode)
+    errors: list[BaseException] = []
+    readers = [src.reader(i, errors) for i, src in enumerate(srcs)]
+    job = _lib.JobHandle(plan, readers)
+    job.input_errors = errors
+    try:
+        batches = _run_outputs(job, len(streams), progress)
+        if not any(s._node.get("output") == "late" for s in streams):
+            _warn_late(job)
+    finally:
+        job.free()
+    tables = []
+    for s, bs in zip(streams, batches):
+        schema = bs[0].schema if bs else s.schema
+        tables.append(pa.Table.from_batches(bs, schema=schema))
+    return tables
+
+
+def _run_outputs(job: _lib.JobHandle, n: int, progress: bool | None) -> list[list[pa.RecordBatch]]:
+    """Read every result batch of a job with several outputs, by output. A background
+    thread reads them (so that Ctrl-C here cancels the job at once)."""
+    import queue
+
+    q: queue.Queue[Any] = queue.Queue()
+
+    def pump() -> None:
+        try:
+            while (item := job.next_output()) is not None:
+                q.put(item)
+            q.put(None)
+        except BaseException as e:  # noqa: BLE001 (handed to the caller)
+            q.put(e)
+
+    t = threading.Thread(target=pump, name=f"riverbed-job-{job.id}", daemon=True)
+    t.start()
+    out: list[list[pa.RecordBatch]] = [[] for _ in range(n)]
+    show = progress
+    if show is None:
+        show = os.environ.get("RIVERBED_PROGRESS", "1") not in ("0", "false", "no")
+    bar = None
+    try:
+        while True:
+            try:
+                item = q.get(timeout=0.1)
+            except queue.Empty:
+                if show:
+                    bar = progress_bar(bar, job.progress(), explicit=progress is True)
+                continue
+            if item is None:
+                break
+            if isinstance(item, BaseException):
+                if job.input_errors and item.__cause__ is None:
+                    item.__cause__ = job.input_errors[0]
+                raise item
+            out[item[0]].append(item[1])
+        if bar is not None:
+            progress_bar(bar, job.progress(), explicit=True, final=True)
+    except BaseException:
+        job.cancel()
+        t.join()
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+    t.join()
+    return out
 
 
 def _plan_doc(env: Environment, roots: list[dict[str, Any]],
@@ -946,7 +1062,9 @@ class WindowResult(Stream):
 
     def late(self) -> Stream:
         """The input rows that came too late for every window they belong to (the late side
-        output), instead of the results. Running it runs the same pipeline.
+        output), instead of the results. Collected alone it runs the pipeline for them;
+        ``rb.collect_all([result, result.late()])`` gets both from one run, reading the
+        input once, and the late rows are exactly those the window dropped.
 
         Rows are late only in streaming mode (``runtime_mode="streaming"``, or an unbounded
         source); in batch mode this holds only rows with a null event time."""
