@@ -2,6 +2,7 @@ package engine
 
 import (
 	goruntime "runtime"
+	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -38,6 +39,9 @@ type graph struct {
 	// dag is set when some node is shared or the plan has several outputs: no branch may
 	// then stop the sources early (limit), as the others still read them.
 	dag bool
+	// limitQuorum, in a DAG whose every output ends in a limit (through single-input
+	// operators), counts the limits that have yet to get their rows; nil otherwise.
+	limitQuorum *atomic.Int32
 }
 
 func newGraph(opts plan.Options, inputs []array.RecordReader) *graph {
@@ -81,6 +85,24 @@ func (g *graph) countUses(outs []*lnode) {
 	for _, c := range g.uses {
 		g.dag = g.dag || c > 1
 	}
+	g.limitQuorum = nil
+	limits := 0
+	for _, n := range walkNodes(outs) {
+		if n.op == "limit" {
+			limits++
+		}
+	}
+	for _, out := range outs {
+		n := out
+		for n.op != "limit" && len(n.inputs) == 1 && g.uses[n] <= 1 {
+			n = n.inputs[0]
+		}
+		if n.op != "limit" {
+			return
+		}
+	}
+	g.limitQuorum = new(atomic.Int32)
+	g.limitQuorum.Store(int32(limits))
 }
 
 // build turns a bound logical plan into stages and returns its open end. A shared node

@@ -174,3 +174,12 @@ def test_shared_node_in_a_hand_written_plan():
     text = _explain(doc)
     assert "output 0" in text and "output 1" in text
     assert text.split("physical plan:")[1].count("datagen") == 1
+
+
+def test_collect_all_of_limits_over_an_unbounded_source_ends():
+    """Each output ends in a limit: the shared generator stops once every limit has its rows
+    (not at the first one, which would starve the other)."""
+    bids = rb.nexmark().bids()
+    a, b = rb.collect_all([bids.limit(3), bids.filter(col("price") > 0).limit(500)])
+    assert a.num_rows == 3
+    assert b.num_rows == 500 and pc.all(pc.greater(b["price"], 0)).as_py()
