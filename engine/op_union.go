@@ -63,13 +63,6 @@ func (unionOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
 		out.ordered = out.ordered && f.ordered
 		out.ordinals = append(out.ordinals, f.ordinals...)
 	}
-	seen := map[int]bool{}
-	for _, o := range out.ordinals {
-		// Two branches of one shared source: their batches carry the same sequence
-		// numbers, so source order cannot be restored.
-		out.ordered = out.ordered && !seen[o]
-		seen[o] = true
-	}
 	out.st = g.NewStage("union", g.Parallel, edges...)
 	return out, nil
 }

@@ -34,8 +34,9 @@ type graph struct {
 	unbounded   bool
 	// A plan is a DAG: uses counts the consumers of each bound node (an output counts as
 	// one), built holds the flow of a shared node once it is built.
-	uses  map[*lnode]int
-	built map[*lnode]flow
+	uses     map[*lnode]int
+	built    map[*lnode]flow
+	branches map[*lnode]int // consumers of a shared node built so far
 	// dag is set when some node is shared or the plan has several outputs: no branch may
 	// then stop the sources early (limit), as the others still read them.
 	dag bool
@@ -64,7 +65,7 @@ func newGraph(opts plan.Options, inputs []array.RecordReader) *graph {
 
 // countUses counts the consumers of every node reachable from the outputs.
 func (g *graph) countUses(outs []*lnode) {
-	g.uses, g.built = map[*lnode]int{}, map[*lnode]flow{}
+	g.uses, g.built, g.branches = map[*lnode]int{}, map[*lnode]flow{}, map[*lnode]int{}
 	seen := map[*lnode]bool{}
 	var walk func(n *lnode)
 	walk = func(n *lnode) {
@@ -123,7 +124,23 @@ func (g *graph) build(n *lnode, filterAbove *lnode) (flow, error) {
 		g.built[n] = f
 	}
 	st := g.NewStage("fan-out", f.st.Parallel, runtime.Edge{From: f.st, Part: runtime.PartForward})
-	return flow{st: st, ordered: f.ordered, ordinals: f.ordinals}, nil
+	out := flow{st: st, ordered: f.ordered, ordinals: f.ordinals}
+	if g.branches[n]++; g.branches[n] > 1 && f.ordered {
+		// Later branches carry the source under new ordinals, so that a union of two
+		// branches can still restore source order (the same batch comes through both).
+		remap := map[int]int{}
+		out.ordinals = nil
+		for _, o := range f.ordinals {
+			remap[o] = g.ordinal
+			if c, ok := g.splitCounts[o]; ok {
+				g.splitCounts[g.ordinal] = c
+			}
+			out.ordinals = append(out.ordinals, g.ordinal)
+			g.ordinal++
+		}
+		st.Chain("fan-out", func(int) runtime.Operator { return &runtime.ReseqOp{Ordinals: remap} })
+	}
+	return out, nil
 }
 
 func (g *graph) buildNode(n *lnode, filterAbove *lnode) (flow, error) {

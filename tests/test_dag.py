@@ -183,3 +183,16 @@ def test_collect_all_of_limits_over_an_unbounded_source_ends():
     a, b = rb.collect_all([bids.limit(3), bids.filter(col("price") > 0).limit(500)])
     assert a.num_rows == 3
     assert b.num_rows == 500 and pc.all(pc.greater(b["price"], 0)).as_py()
+
+
+@pytest.mark.parametrize("p", [1, 3])
+def test_union_of_branches_of_one_source_keeps_source_order(trades, p):
+    """A union gives the rows of its first input, in source order, then those of the
+    second, also when both are branches of one shared scan."""
+    t, path = trades
+    s = rb.Environment(parallelism=p, batch_size=300).read_parquet(path)
+    got = s.filter(col("price") > 50).union(s.filter(col("price") < 20), s).collect(progress=False)
+    ids = t.column("id").to_pylist()
+    price = t.column("price").to_pylist()
+    want = ([i for i, x in zip(ids, price) if x > 50] + [i for i, x in zip(ids, price) if x < 20] + ids)
+    assert got.column("id").to_pylist() == want
