@@ -20,3 +20,9 @@ func ExportStream(r array.RecordReader, ptr unsafe.Pointer) {
 func ExportSchema(s *arrow.Schema, ptr unsafe.Pointer) {
 	cdata.ExportArrowSchema(s, (*cdata.CArrowSchema)(ptr))
 }
+
+// ExportRecordBatch fills the zero-initialized ArrowArray and ArrowSchema at arr and
+// schema with rec (its buffers shared, not copied); the consumer releases both.
+func ExportRecordBatch(rec arrow.RecordBatch, arr, schema unsafe.Pointer) {
+	cdata.ExportArrowRecordBatch(rec, (*cdata.CArrowArray)(arr), (*cdata.CArrowSchema)(schema))
+}

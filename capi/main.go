@@ -43,7 +43,8 @@ var (
 
 type jobEntry struct {
 	job      *engine.Job
-	exported bool
+	exported bool // its results are taken (as a stream, or by rb_job_next)
+	nexting  bool // its results are read with rb_job_next (rb_job_free closes the job)
 }
 
 func main() {}
@@ -259,6 +260,38 @@ func rb_job_results(h C.uint64_t, out unsafe.Pointer, errOut **C.char) C.int32_t
 	})
 }
 
+//export rb_job_next
+func rb_job_next(h C.uint64_t, outputOut *C.int32_t, arrayOut, schemaOut unsafe.Pointer, errOut **C.char) C.int32_t {
+	return call(errOut, func() error {
+		e, err := lookup(h)
+		if err != nil {
+			return err
+		}
+		if outputOut == nil || arrayOut == nil || schemaOut == nil {
+			return rberr.New(rberr.InvalidArgument, "null output, array or schema pointer")
+		}
+		jobsMu.Lock()
+		streamed := e.exported && !e.nexting
+		e.exported, e.nexting = true, true
+		jobsMu.Unlock()
+		if streamed {
+			return rberr.New(rberr.InvalidArgument, "the results of job %d are read as a stream (rb_job_results); rb_job_next cannot read them too", uint64(h))
+		}
+		rec, out, err := e.job.NextOutput()
+		if err == io.EOF {
+			*outputOut = -1
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		defer rec.Release()
+		*outputOut = C.int32_t(out)
+		arrowbridge.ExportRecordBatch(rec, arrayOut, schemaOut)
+		return nil
+	})
+}
+
 //export rb_job_progress
 func rb_job_progress(h C.uint64_t, out *C.int64_t, errOut **C.char) C.int32_t {
 	return call(errOut, func() error {
@@ -345,7 +378,7 @@ func rb_job_free(h C.uint64_t, errOut **C.char) C.int32_t {
 		if !ok {
 			return rberr.New(rberr.InvalidArgument, "no job with handle %d (already freed?)", uint64(h))
 		}
-		if !e.exported {
+		if !e.exported || e.nexting {
 			e.job.Close()
 		}
 		return nil

@@ -116,6 +116,17 @@ rb_status rb_job_start(const char* plan_json, struct ArrowArrayStream** inputs, 
  * its message from get_last_error; rb_job_error then gives its status. */
 rb_status rb_job_results(uint64_t job, struct ArrowArrayStream* out, char** err_out);
 
+/* Reads the next result batch of a job, of any of its outputs (a plan with "outputs"
+ * gives several): *output_out is the index of its output and the batch is exported into
+ * *array_out and *schema_out (zero-initialized; the caller releases both). After the last
+ * batch it returns RB_OK with *output_out = -1 and exports nothing. All outputs share one
+ * queue, so reading batches in the order they come never deadlocks between outputs. Blocks
+ * until a batch is ready; call it from one thread at a time. A job's results are read
+ * either with rb_job_results or with rb_job_next, not both. A job error is returned as its
+ * status and message. */
+rb_status rb_job_next(uint64_t job, int32_t* output_out, struct ArrowArray* array_out,
+                      struct ArrowSchema* schema_out, char** err_out);
+
 /* Progress counters: out[0] rows read, [1] rows out, [2] splits done, [3] splits pruned,
  * [4] files done, [5] total rows, [6] total splits, [7] total files, [8] 1 when ended. */
 rb_status rb_job_progress(uint64_t job, int64_t out[9], char** err_out);

@@ -78,26 +78,86 @@ type binder struct {
 	datasets map[*plan.Node]*batch.Dataset
 	columns  map[*plan.Node][]string // pushed-down projections of scans
 	counter  int
+	// A plan is a DAG: a node used in several places is bound once.
+	bound map[*plan.Node]*lnode
+	// require: consumer edges of each node not yet reported, and the columns they need
+	// so far (a nil entry in needAll: all columns).
+	pending map[*plan.Node]int
+	need    map[*plan.Node]map[string]bool
+	needAll map[*plan.Node]bool
 }
 
 // Bind validates a plan completely against its input schemas (one per scan_arrow source)
-// and returns the bound tree with projections pushed into the scans.
-func Bind(p *plan.Plan, inputs []*arrow.Schema) (*lnode, error) {
+// and returns its bound outputs, with projections pushed into the scans. A node used in
+// several places (a shared node) is bound once: it is one *lnode with one schema.
+func Bind(p *plan.Plan, inputs []*arrow.Schema) ([]*lnode, error) {
 	b := &binder{inputs: inputs, datasets: map[*plan.Node]*batch.Dataset{}}
-	first, err := b.bind(p.Root)
+	outs := p.Outputs
+	if len(outs) == 0 && p.Root != nil {
+		outs = []*plan.Node{p.Root}
+	}
+	first, err := b.bindAll(outs)
 	if err != nil {
 		return nil, err
 	}
 	b.columns = map[*plan.Node][]string{}
-	b.require(p.Root, first, nil)
+	b.pending = map[*plan.Node]int{}
+	b.need = map[*plan.Node]map[string]bool{}
+	b.needAll = map[*plan.Node]bool{}
+	seen := map[*plan.Node]bool{}
+	var count func(n *plan.Node)
+	count = func(n *plan.Node) {
+		if n == nil || seen[n] {
+			return
+		}
+		seen[n] = true
+		for _, in := range append([]*plan.Node{n.Input}, n.Inputs...) {
+			if in != nil {
+				b.pending[in]++
+				count(in)
+			}
+		}
+	}
+	for _, out := range outs {
+		b.pending[out]++
+		count(out)
+	}
+	for i, out := range outs {
+		b.require(out, first[i], nil)
+	}
 	b.counter = 0
-	return b.bind(p.Root)
+	return b.bindAll(outs)
+}
+
+func (b *binder) bindAll(outs []*plan.Node) ([]*lnode, error) {
+	b.bound = map[*plan.Node]*lnode{}
+	res := make([]*lnode, len(outs))
+	for i, out := range outs {
+		ln, err := b.bind(out)
+		if err != nil {
+			return nil, err
+		}
+		res[i] = ln
+	}
+	return res, nil
 }
 
 func (b *binder) bind(n *plan.Node) (*lnode, error) {
 	if n == nil {
 		return nil, rberr.New(rberr.Plan, "operator has no input")
 	}
+	if ln, ok := b.bound[n]; ok {
+		return ln, nil
+	}
+	ln, err := b.bindNode(n)
+	if err != nil {
+		return nil, err
+	}
+	b.bound[n] = ln
+	return ln, nil
+}
+
+func (b *binder) bindNode(n *plan.Node) (*lnode, error) {
 	b.counter++
 	name := n.Op
 	if n.ID != "" {
@@ -139,7 +199,32 @@ func keyExpr(bk expr.Bound) expr.Bound {
 
 // require computes the columns each scan must read: only those some operator above uses.
 // need is the set of output columns of n that are used; nil means all.
+//
+// A shared node hears from each of its consumers first and passes down the union of what
+// they need.
 func (b *binder) require(n *plan.Node, ln *lnode, need map[string]bool) {
+	if b.pending[n] > 1 {
+		b.pending[n]--
+		if need == nil {
+			b.needAll[n] = true
+		} else if !b.needAll[n] {
+			if b.need[n] == nil {
+				b.need[n] = map[string]bool{}
+			}
+			for k := range need {
+				b.need[n][k] = true
+			}
+		}
+		return
+	}
+	if b.needAll[n] {
+		need = nil
+	} else if acc := b.need[n]; acc != nil && need != nil {
+		for k := range need {
+			acc[k] = true
+		}
+		need = acc
+	}
 	logicalOps[n.Op].require(b, n, ln, need)
 }
 

@@ -9,19 +9,56 @@ import (
 	"github.com/riverbed-engine/riverbed/engine/plan"
 )
 
-// explainLogical renders a bound plan as an indented tree, with each operator's output
-// columns.
-func explainLogical(n *lnode, indent string) string {
-	var b strings.Builder
+// explainOutputs renders a bound plan as indented trees, one per output, with each
+// operator's output columns. A shared node is shown in full where it first appears, marked
+// "[shared #k]", and elsewhere as "see shared #k".
+func explainOutputs(outs []*lnode) string {
+	uses := map[*lnode]int{}
+	for _, n := range walkNodes(outs) {
+		for _, in := range n.inputs {
+			uses[in]++
+		}
+	}
+	for _, o := range outs {
+		uses[o]++
+	}
+	e := &explainer{uses: uses, shown: map[*lnode]int{}}
+	if len(outs) == 1 {
+		e.node(outs[0], "  ")
+		return e.b.String()
+	}
+	for i, o := range outs {
+		fmt.Fprintf(&e.b, "  output %d:\n", i)
+		e.node(o, "    ")
+	}
+	return e.b.String()
+}
+
+type explainer struct {
+	b     strings.Builder
+	uses  map[*lnode]int
+	shown map[*lnode]int // shared nodes already shown, by number
+}
+
+func (e *explainer) node(n *lnode, indent string) {
+	if k, ok := e.shown[n]; ok {
+		fmt.Fprintf(&e.b, "%s%s: see shared #%d\n", indent, n.name, k)
+		return
+	}
 	var detail string
 	if op, ok := logicalOps[n.op]; ok {
 		detail = op.explain(n)
 	}
-	fmt.Fprintf(&b, "%s%s: %s -> %s\n", indent, n.name, detail, expr.DescribeSchema(n.schema))
-	for _, in := range n.inputs {
-		b.WriteString(explainLogical(in, indent+"  "))
+	mark := ""
+	if e.uses[n] > 1 {
+		k := len(e.shown) + 1
+		e.shown[n] = k
+		mark = fmt.Sprintf(" [shared #%d]", k)
 	}
-	return b.String()
+	fmt.Fprintf(&e.b, "%s%s: %s -> %s%s\n", indent, n.name, detail, expr.DescribeSchema(n.schema), mark)
+	for _, in := range n.inputs {
+		e.node(in, indent+"  ")
+	}
 }
 
 func fieldNames(n *lnode) string {

@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -50,6 +51,9 @@ var fuzzSeeds = []string{
 	`{"version":1,"root":{"op":"datagen","fields":[{"name":"a","type":"int64"},{"name":"t","type":"timestamp[ms]"}],"rate":10,"count":5,"seed":1}}`,
 	`{"version":1,"root":{"op":"nexmark","kind":"bid","count":10}}`,
 	`{"version":1,"root":{"op":"map_batches","input":{"op":"scan_arrow","source":0},"udf":1,"schema":[{"name":"a","type":"int64"}]}}`,
+	`{"version":1,"root":{"op":"join","how":"interval","inputs":[{"op":"scan_arrow","id":"s","source":0,"event_time":"ts"},{"ref":"s"}],"left_on":[{"col":"k"}],"right_on":[{"col":"k"}],"lower":"-5s","upper":"5s"}}`,
+	`{"version":1,"outputs":[{"op":"window_agg","input":{"op":"scan_arrow","id":"in","source":0,"event_time":"ts"},"keys":[{"col":"k"}],"aggs":[{"agg":"count"}],"window":{"kind":"tumbling","size":"10s"}},{"op":"window_agg","input":{"ref":"in"},"keys":[{"col":"k"}],"aggs":[{"agg":"count"}],"window":{"kind":"tumbling","size":"10s"},"output":"late"}]}`,
+	`{"version":1,"outputs":[{"op":"filter","input":{"op":"scan_arrow","id":"a","source":0},"predicate":{"fn":"gt","args":[{"col":"x"},{"lit":1,"type":"int64"}]}},{"op":"union","inputs":[{"ref":"a"},{"op":"limit","n":2,"input":{"ref":"a"}}]},{"ref":"a"}]}`,
 	`{"version":1,"root":{"op":"filter","input":{"op":"scan_arrow","source":0},"predicate":{"fn":"str_contains","args":[{"col":"s"}],"options":{"pattern":"a"}}},"options":{"parallelism":2,"batch_size":7}}`,
 }
 
@@ -88,8 +92,9 @@ func TestFuzzSeedsBind(t *testing.T) {
 	}
 }
 
-// FuzzBindPlans builds plan trees from the fuzzer's bytes (operators, expressions, column
-// names that exist and that do not, literals of every type, windows, durations) so that the
+// FuzzBindPlans builds plans from the fuzzer's bytes (operators, expressions, column names
+// that exist and that do not, literals of every type, windows, durations, shared nodes
+// referenced by id, including unknown ids and cycles, and several outputs) so that the
 // binder and the physical planner are explored more deeply than byte-level mutations of JSON
 // reach. Every plan must bind or give an error, never panic.
 func FuzzBindPlans(f *testing.F) {
@@ -99,7 +104,15 @@ func FuzzBindPlans(f *testing.F) {
 	f.Add(bytes.Repeat([]byte{7, 1, 200, 13, 4}, 20))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		g := &planGen{data: data}
-		doc, err := json.Marshal(&plan.Plan{Version: plan.PlanVersion, Root: g.node(4), Options: plan.Options{Parallelism: 1 + g.pick(4)}})
+		p := &plan.Plan{Version: plan.PlanVersion, Options: plan.Options{Parallelism: 1 + g.pick(4)}}
+		if n := g.pick(3); n == 0 {
+			p.Root = g.node(4)
+		} else {
+			for ; n >= 0; n-- {
+				p.Outputs = append(p.Outputs, g.node(4))
+			}
+		}
+		doc, err := json.Marshal(p)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -111,6 +124,19 @@ func FuzzBindPlans(f *testing.F) {
 type planGen struct {
 	data []byte
 	i    int
+	made []*plan.Node // nodes made so far (ancestors included), targets of references
+}
+
+// ref refers to a node made earlier (an ancestor makes a cycle), or to an unknown id.
+func (g *planGen) ref() *plan.Node {
+	if len(g.made) == 0 || g.pick(8) == 0 {
+		return &plan.Node{Ref: "nope"}
+	}
+	t := g.made[g.pick(len(g.made))]
+	if t.ID == "" {
+		t.ID = fmt.Sprintf("n%d", len(g.made))
+	}
+	return &plan.Node{Ref: t.ID}
 }
 
 func (g *planGen) pick(n int) int {
@@ -181,8 +207,12 @@ func (g *planGen) window() *plan.WindowDef {
 }
 
 func (g *planGen) node(depth int) *plan.Node {
+	if g.pick(4) == 0 {
+		return g.ref()
+	}
 	if depth <= 0 || g.pick(5) == 0 {
 		n := &plan.Node{Op: "scan_arrow", Source: g.pick(3)}
+		g.made = append(g.made, n)
 		if g.pick(2) == 0 {
 			n.EventTime = g.of(genColumns...)
 			n.MaxOutOfOrderness = g.of(genDurations...)
@@ -191,6 +221,7 @@ func (g *planGen) node(depth int) *plan.Node {
 		return n
 	}
 	n := &plan.Node{Op: g.of("filter", "select", "with_columns", "aggregate", "union", "limit", "window_agg", "join", "dedup", "topn", "map_batches", "datagen", "nexmark", "bogus")}
+	g.made = append(g.made, n)
 	switch n.Op {
 	case "union", "join":
 		n.Inputs = []*plan.Node{g.node(depth - 1), g.node(depth - 1)}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -19,8 +20,11 @@ func Explain(doc []byte, inputs []*arrow.Schema) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	root, err := Bind(p, inputs)
+	outs, err := Bind(p, inputs)
 	if err != nil {
+		return "", err
+	}
+	if err := checkSinks(outs); err != nil {
 		return "", err
 	}
 	readers := make([]array.RecordReader, len(inputs))
@@ -39,24 +43,97 @@ func Explain(doc []byte, inputs []*arrow.Schema) (string, error) {
 		}
 	}()
 	g := newGraph(p.Options, readers)
-	if g.Batch, err = resolveRuntimeMode(p.Options.RuntimeMode, root); err != nil {
+	if g.Batch, err = resolveRuntimeMode(p.Options.RuntimeMode, outs); err != nil {
 		return "", err
 	}
-	f, err := g.build(root, nil)
-	if err != nil {
+	if _, err := g.buildOutputs(outs, nil); err != nil {
 		return "", err
 	}
-	if root.op != "write_parquet" {
-		out := g.NewStage("collect", 1, runtime.Edge{From: f.st, Part: runtime.PartGather})
+	return "logical plan:\n" + explainOutputs(outs) + "\nphysical plan:\n" + g.Explain(), nil
+}
+
+// buildOutputs builds every output of a plan, each ending in its own collect stage (with
+// a CollectOp tagged with its output index when j is given).
+func (g *graph) buildOutputs(outs []*lnode, j *runtime.Job) ([]flow, error) {
+	g.countUses(outs)
+	flows := make([]flow, len(outs))
+	for i, root := range outs {
+		f, err := g.build(root, nil)
+		if err != nil {
+			return nil, err
+		}
+		flows[i] = f
+	}
+	for i, root := range outs {
+		f := flows[i]
+		if root.op == "write_parquet" && j == nil {
+			continue // explain shows the sink as the end of its branch
+		}
+		name := "collect"
+		if len(outs) > 1 {
+			name = fmt.Sprintf("collect output %d", i)
+		}
+		out := g.NewStage(name, 1, runtime.Edge{From: f.st, Part: runtime.PartGather})
 		g.addReorder(out, f)
+		if j != nil {
+			idx := i
+			out.Chain(name, func(int) runtime.Operator { return &runtime.CollectOp{Job: j, Output: idx} })
+		}
 	}
-	return "logical plan:\n" + explainLogical(root, "  ") + "\nphysical plan:\n" + g.Explain(), nil
+	return flows, nil
+}
+
+// checkSinks refuses write_parquet anywhere but as an output, and two sinks writing into
+// one directory.
+func checkSinks(outs []*lnode) error {
+	isOut := map[*lnode]bool{}
+	dirs := map[string]bool{}
+	for _, o := range outs {
+		if isOut[o] {
+			continue
+		}
+		isOut[o] = true
+		if o.op == "write_parquet" {
+			if dirs[o.path] {
+				return rberr.New(rberr.Plan, "two write_parquet outputs write into %q; give each its own directory", o.path)
+			}
+			dirs[o.path] = true
+		}
+	}
+	for _, n := range walkNodes(outs) {
+		if n.op == "write_parquet" && !isOut[n] {
+			return rberr.New(rberr.Plan, "%s: a write_parquet sink must be an output of the plan, not the input of another operator", n.name)
+		}
+	}
+	return nil
+}
+
+// walkNodes lists every node reachable from the outputs once, inputs before consumers.
+func walkNodes(outs []*lnode) []*lnode {
+	seen := map[*lnode]bool{}
+	var list []*lnode
+	var walk func(n *lnode)
+	walk = func(n *lnode) {
+		if seen[n] {
+			return
+		}
+		seen[n] = true
+		for _, in := range n.inputs {
+			walk(in)
+		}
+		list = append(list, n)
+	}
+	for _, o := range outs {
+		walk(o)
+	}
+	return list
 }
 
 // Start validates a plan and starts running it. inputs are the Arrow streams that the
 // plan's scan_arrow operators read, by index; Start takes ownership of them (they are
 // released when the job ends, or now if Start fails). mem allocates every buffer the job
-// produces.
+// produces. A plan with several outputs runs them as one job; its results are tagged with
+// their output's index (Job.NextOutput).
 func Start(ctx context.Context, doc []byte, inputs []array.RecordReader, mem memory.Allocator) (_ *runtime.Job, err error) {
 	owned := append([]array.RecordReader(nil), inputs...)
 	var releaseOnce sync.Once
@@ -82,66 +159,121 @@ func Start(ctx context.Context, doc []byte, inputs []array.RecordReader, mem mem
 	for i, r := range inputs {
 		schemas[i] = r.Schema()
 	}
-	root, err := Bind(p, schemas)
+	outs, err := Bind(p, schemas)
 	if err != nil {
 		return nil, err
 	}
-	var replace []string
-	appending := false
-	if root.op == "write_parquet" {
-		replace, appending, err = sink.CheckOutputDir(root.path, planMode(p.Root), root.inputs[0].schema)
+	if err := checkSinks(outs); err != nil {
+		return nil, err
+	}
+	type sinkCommit struct {
+		dir       string
+		replace   []string
+		appending bool
+		out       int
+	}
+	var sinks []sinkCommit
+	for i, root := range outs {
+		if root.op != "write_parquet" || (i > 0 && outs[i-1] == root) {
+			continue
+		}
+		dup := false
+		for _, s := range sinks {
+			dup = dup || s.dir == root.path
+		}
+		if dup {
+			continue // the same sink given twice as an output: it writes once
+		}
+		replace, appending, err := sink.CheckOutputDir(root.path, p.Outputs[i].Mode, root.inputs[0].schema)
 		if err != nil {
 			return nil, err
 		}
+		sinks = append(sinks, sinkCommit{root.path, replace, appending, i})
 	}
 	g := newGraph(p.Options, append([]array.RecordReader(nil), inputs...))
-	if g.Batch, err = resolveRuntimeMode(p.Options.RuntimeMode, root); err != nil {
+	if g.Batch, err = resolveRuntimeMode(p.Options.RuntimeMode, outs); err != nil {
 		return nil, err
 	}
-	f, err := g.build(root, nil)
-	if err != nil {
+	outSchemas := make([]*arrow.Schema, len(outs))
+	for i, o := range outs {
+		outSchemas[i] = o.schema
+	}
+	j := runtime.NewJob(ctx, outSchemas[0], mem, p.Options.BufferBytes)
+	j.SetOutputs(outSchemas)
+	if _, err := g.buildOutputs(outs, j); err != nil {
 		return nil, err
 	}
-	j := runtime.NewJob(ctx, root.schema, mem, p.Options.BufferBytes)
+	scans := collectScans(outs)
 	fileSplits := make([]int64, len(g.files))
 	fileBase := 0
-	for _, n := range collectScans(root) {
+	for _, n := range scans {
 		for _, sp := range n.dataset.Splits {
 			fileSplits[fileBase+sp.FileIndex]++
 		}
 		fileBase += len(n.dataset.Files)
 	}
 	j.InitProgress(g.totalRows, g.totalSplits, fileSplits)
-	out := g.NewStage("collect", 1, runtime.Edge{From: f.st, Part: runtime.PartGather})
-	g.addReorder(out, f)
-	out.Chain("collect", func(int) runtime.Operator { return &runtime.CollectOp{Job: j} })
 	j.IsUnbounded = g.unbounded
 	var commit func() error
-	if root.op == "write_parquet" {
-		commit = func() error { return j.CommitWriters(replace, appending) }
+	if len(sinks) > 0 {
+		commit = func() error {
+			for _, s := range sinks {
+				if err := j.CommitWriters(s.dir, s.replace, s.appending, s.out); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
 	}
 	j.Launch(g.Graph, releaseInputs, commit)
 	return j, nil
 }
 
-func planMode(n *plan.Node) string { return n.Mode }
-
-func collectScans(n *lnode) []*lnode {
+// collectScans lists the Parquet scans in the order the planner builds them (each once).
+func collectScans(outs []*lnode) []*lnode {
 	var out []*lnode
-	if n.op == "scan_parquet" {
-		out = append(out, n)
+	seen := map[*lnode]bool{}
+	var walk func(n *lnode)
+	walk = func(n *lnode) {
+		if seen[n] {
+			return
+		}
+		seen[n] = true
+		if n.op == "scan_parquet" {
+			out = append(out, n)
+		}
+		for _, in := range n.inputs {
+			walk(in)
+		}
 	}
-	for _, in := range n.inputs {
-		out = append(out, collectScans(in)...)
+	for _, o := range outs {
+		walk(o)
 	}
 	return out
 }
 
-// OutputSchema validates a plan and returns the schema of its results.
+// OutputSchema validates a plan and returns the schema of its results (of its first
+// output).
 func OutputSchema(p *plan.Plan, inputs []*arrow.Schema) (*arrow.Schema, error) {
-	root, err := Bind(p, inputs)
+	outs, err := OutputSchemas(p, inputs)
 	if err != nil {
 		return nil, err
 	}
-	return root.schema, nil
+	return outs[0], nil
+}
+
+// OutputSchemas validates a plan and returns the schema of each of its outputs.
+func OutputSchemas(p *plan.Plan, inputs []*arrow.Schema) ([]*arrow.Schema, error) {
+	outs, err := Bind(p, inputs)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkSinks(outs); err != nil {
+		return nil, err
+	}
+	res := make([]*arrow.Schema, len(outs))
+	for i, o := range outs {
+		res[i] = o.schema
+	}
+	return res, nil
 }

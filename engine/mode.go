@@ -9,7 +9,13 @@ import (
 
 // sourceBoundedness lists the sources of a plan that are unbounded (generators without a
 // count) and those that may be (Arrow streams that are not finite tables).
-func sourceBoundedness(n *lnode, unbounded, maybe *[]string) {
+func sourceBoundedness(outs []*lnode, unbounded, maybe *[]string) {
+	for _, n := range walkNodes(outs) {
+		nodeBoundedness(n, unbounded, maybe)
+	}
+}
+
+func nodeBoundedness(n *lnode, unbounded, maybe *[]string) {
 	switch n.op {
 	case "datagen", "nexmark":
 		if n.count < 0 {
@@ -24,17 +30,14 @@ func sourceBoundedness(n *lnode, unbounded, maybe *[]string) {
 			*maybe = append(*maybe, fmt.Sprintf("%s (an Arrow stream, which may be live)", n.name))
 		}
 	}
-	for _, in := range n.inputs {
-		sourceBoundedness(in, unbounded, maybe)
-	}
 }
 
 // resolveRuntimeMode decides whether a bound plan runs in batch mode. "automatic" is batch
 // when every source is bounded; "batch" is refused for an unbounded source (an Arrow stream
 // of unknown length is taken at its word: the user says it ends).
-func resolveRuntimeMode(mode string, root *lnode) (bool, error) {
+func resolveRuntimeMode(mode string, outs []*lnode) (bool, error) {
 	var unbounded, maybe []string
-	sourceBoundedness(root, &unbounded, &maybe)
+	sourceBoundedness(outs, &unbounded, &maybe)
 	switch mode {
 	case plan.ModeStreaming:
 		return false, nil

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"sync/atomic"
 
 	"github.com/riverbed-engine/riverbed/engine/ops/basic"
 	"github.com/riverbed-engine/riverbed/engine/plan"
@@ -40,7 +41,15 @@ func (limitOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
 	st := g.NewStage("limit", 1, runtime.Edge{From: in.st, Part: runtime.PartGather})
 	g.addReorder(st, in)
 	limit := n.limit
-	st.Chain(fmt.Sprintf("limit(%d)", limit), func(int) runtime.Operator { return &basic.LimitOp{N: limit, StopSrcs: in.ordered} })
+	// In a DAG the sources are shared: a limit may stop them only when every output ends in
+	// a limit, and then once all those limits have their rows (see limitQuorum).
+	stop, quorum := in.ordered, (*atomic.Int32)(nil)
+	if g.dag {
+		stop, quorum = stop && g.limitQuorum != nil, g.limitQuorum
+	}
+	st.Chain(fmt.Sprintf("limit(%d)", limit), func(int) runtime.Operator {
+		return &basic.LimitOp{N: limit, StopSrcs: stop, Quorum: quorum}
+	})
 	in.st = st
 	return in, nil
 }

@@ -35,7 +35,7 @@ func (scanArrowOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
 	ord := g.ordinal
 	g.ordinal++
 	if n.source >= len(g.inputs) || g.inputs[n.source] == nil {
-		return flow{}, rberr.New(rberr.Plan, "input stream %d is used twice in one plan; a stream can be read once", n.source)
+		return flow{}, rberr.New(rberr.Plan, "input stream %d is read by two scan_arrow operators; a stream can be read once: give one operator an \"id\" and use it again as {\"ref\": id}", n.source)
 	}
 	src := &source.ArrowSource{Ordinal: ord, Reader: g.inputs[n.source], BatchSize: g.BatchSize, Table: n.table}
 	var idle time.Duration

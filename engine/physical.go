@@ -2,6 +2,7 @@ package engine
 
 import (
 	goruntime "runtime"
+	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -32,6 +33,17 @@ type graph struct {
 	totalSplits int
 	files       []string
 	unbounded   bool
+	// A plan is a DAG: uses counts the consumers of each bound node (an output counts as
+	// one), built holds the flow of a shared node once it is built.
+	uses     map[*lnode]int
+	built    map[*lnode]flow
+	branches map[*lnode]int // consumers of a shared node built so far
+	// dag is set when some node is shared or the plan has several outputs: no branch may
+	// then stop the sources early (limit), as the others still read them.
+	dag bool
+	// limitQuorum, in a DAG whose every output ends in a limit (through single-input
+	// operators), counts the limits that have yet to get their rows; nil otherwise.
+	limitQuorum *atomic.Int32
 }
 
 func newGraph(opts plan.Options, inputs []array.RecordReader) *graph {
@@ -52,8 +64,87 @@ func newGraph(opts plan.Options, inputs []array.RecordReader) *graph {
 	return g
 }
 
-// build turns a bound logical tree into stages and returns its open end.
+// countUses counts the consumers of every node reachable from the outputs.
+func (g *graph) countUses(outs []*lnode) {
+	g.uses, g.built, g.branches = map[*lnode]int{}, map[*lnode]flow{}, map[*lnode]int{}
+	seen := map[*lnode]bool{}
+	var walk func(n *lnode)
+	walk = func(n *lnode) {
+		if seen[n] {
+			return
+		}
+		seen[n] = true
+		for _, in := range n.inputs {
+			g.uses[in]++
+			walk(in)
+		}
+	}
+	for _, out := range outs {
+		g.uses[out]++
+		walk(out)
+	}
+	g.dag = len(outs) > 1
+	for _, c := range g.uses {
+		g.dag = g.dag || c > 1
+	}
+	g.limitQuorum = nil
+	limits := 0
+	for _, n := range walkNodes(outs) {
+		if n.op == "limit" {
+			limits++
+		}
+	}
+	for _, out := range outs {
+		n := out
+		for n.op != "limit" && len(n.inputs) == 1 && g.uses[n] <= 1 {
+			n = n.inputs[0]
+		}
+		if n.op != "limit" {
+			return
+		}
+	}
+	g.limitQuorum = new(atomic.Int32)
+	g.limitQuorum.Store(int32(limits))
+}
+
+// build turns a bound logical plan into stages and returns its open end. A shared node
+// (one with several consumers) is built once; each consumer gets its own stage fed by a
+// forward edge from it, so that every consumer sees every batch, split marker, watermark
+// and end of input, and chains its operators without disturbing the others.
 func (g *graph) build(n *lnode, filterAbove *lnode) (flow, error) {
+	if g.uses[n] <= 1 {
+		return g.buildNode(n, filterAbove)
+	}
+	f, ok := g.built[n]
+	if !ok {
+		var err error
+		// No split pruning by one consumer's filter: the others need every row.
+		if f, err = g.buildNode(n, nil); err != nil {
+			return f, err
+		}
+		g.built[n] = f
+	}
+	st := g.NewStage("fan-out", f.st.Parallel, runtime.Edge{From: f.st, Part: runtime.PartForward})
+	out := flow{st: st, ordered: f.ordered, ordinals: f.ordinals}
+	if g.branches[n]++; g.branches[n] > 1 && f.ordered {
+		// Later branches carry the source under new ordinals, so that a union of two
+		// branches can still restore source order (the same batch comes through both).
+		remap := map[int]int{}
+		out.ordinals = nil
+		for _, o := range f.ordinals {
+			remap[o] = g.ordinal
+			if c, ok := g.splitCounts[o]; ok {
+				g.splitCounts[g.ordinal] = c
+			}
+			out.ordinals = append(out.ordinals, g.ordinal)
+			g.ordinal++
+		}
+		st.Chain("fan-out", func(int) runtime.Operator { return &runtime.ReseqOp{Ordinals: remap} })
+	}
+	return out, nil
+}
+
+func (g *graph) buildNode(n *lnode, filterAbove *lnode) (flow, error) {
 	if op, ok := logicalOps[n.op]; ok {
 		return op.build(g, n, filterAbove)
 	}

@@ -42,7 +42,7 @@ func TestResolveRuntimeMode(t *testing.T) {
 		{"batch", join(finite, endless), false, "nexmark (nexmark without max_events) is unbounded"},
 	}
 	for _, c := range cases {
-		batch, err := resolveRuntimeMode(c.mode, c.root)
+		batch, err := resolveRuntimeMode(c.mode, []*lnode{c.root})
 		if c.err != "" {
 			if err == nil || !strings.Contains(err.Error(), c.err) {
 				t.Errorf("%q: want error %q, got %v", c.mode, c.err, err)

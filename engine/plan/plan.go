@@ -14,9 +14,16 @@ const PlanVersion = 1
 // Plan is the logical plan as it crosses the C ABI: one JSON document.
 //
 //	{"version": 1, "root": <node>, "options": {"parallelism": 2, "batch_size": 65536, "runtime_mode": "automatic"}}
+//
+// A plan is a DAG: a node may carry an "id" and be used again elsewhere as {"ref": "<id>"}
+// (it is then bound and run once, its output fanned out to every consumer), and a document
+// may give several results as "outputs": [<node>, ...] in place of "root". ParsePlan
+// resolves references, so that a shared node is the same *Node wherever it is used, and
+// fills Outputs (with Root alone when the document gives "root").
 type Plan struct {
 	Version int     `json:"version"`
-	Root    *Node   `json:"root"`
+	Root    *Node   `json:"root,omitempty"`
+	Outputs []*Node `json:"outputs,omitempty"`
 	Options Options `json:"options"`
 }
 
@@ -64,8 +71,9 @@ type Options struct {
 // Every source takes event_time (a column), max_out_of_orderness and idle_timeout
 // (durations such as "5s").
 type Node struct {
-	Op        string   `json:"op"`
-	ID        string   `json:"id,omitempty"`
+	Op        string   `json:"op,omitempty"`
+	ID        string   `json:"id,omitempty"`  // names the node in messages; a target of refs
+	Ref       string   `json:"ref,omitempty"` // this node is the node with that id`
 	Input     *Node    `json:"input,omitempty"`
 	Inputs    []*Node  `json:"inputs,omitempty"`
 	Paths     []string `json:"paths,omitempty"`
@@ -176,9 +184,18 @@ func ParsePlan(doc []byte) (*Plan, error) {
 	if p.Version != PlanVersion {
 		return nil, rberr.New(rberr.Plan, "plan version %d is not supported by this engine (it reads version %d); upgrade riverbed so the Python package and the engine match", p.Version, PlanVersion)
 	}
-	if p.Root == nil {
-		return nil, rberr.New(rberr.Plan, "plan has no root operator")
+	switch {
+	case p.Root != nil && len(p.Outputs) > 0:
+		return nil, rberr.New(rberr.Plan, "plan gives both \"root\" and \"outputs\"; give one of them")
+	case p.Root != nil:
+		p.Outputs = []*Node{p.Root}
+	case len(p.Outputs) == 0:
+		return nil, rberr.New(rberr.Plan, "plan has no root operator (give \"root\" or \"outputs\")")
 	}
+	if err := resolveRefs(&p); err != nil {
+		return nil, err
+	}
+	p.Root = p.Outputs[0]
 	if p.Options.Parallelism < 0 || p.Options.Parallelism > 1024 {
 		return nil, rberr.New(rberr.Plan, "parallelism must be between 1 and 1024, got %d", p.Options.Parallelism)
 	}

@@ -37,6 +37,7 @@ type router struct {
 	sink Emitter
 	m    *opMetrics // of the last operator: time blocked on full queues is its backpressure
 	side int        // index of the edge at the receiving stage
+	also []*router  // further outgoing edges of a fanned-out stage (see fanout.go)
 }
 
 func (r *router) send(target int, m Message) error {
@@ -83,6 +84,13 @@ func (r *router) broadcast(m Message) error {
 }
 
 func (r *router) Emit(m Message) error {
+	if len(r.also) > 0 {
+		return r.fanOut(m)
+	}
+	return r.emit(m)
+}
+
+func (r *router) emit(m Message) error {
 	if r.sink != nil {
 		return r.sink.Emit(m)
 	}
@@ -110,6 +118,11 @@ func (r *router) Emit(m Message) error {
 }
 
 func (r *router) end() error {
+	for _, o := range r.also {
+		if err := o.end(); err != nil {
+			return err
+		}
+	}
 	if r.sink != nil {
 		return nil
 	}

@@ -78,7 +78,7 @@ func (g *Graph) wire(queue int) {
 						r.chIdx = append(r.chIdx, t.addInput())
 					}
 				}
-				up.out = r
+				up.addRouter(r)
 			}
 		}
 	}

@@ -23,11 +23,11 @@ import (
 // All methods are safe for concurrent use.
 type Job struct {
 	ID       string
-	schema   *arrow.Schema
+	schemas  []*arrow.Schema // of each output
 	mem      memory.Allocator
 	ctx      context.Context
 	cancel   context.CancelCauseFunc
-	results  chan arrow.RecordBatch
+	results  chan result // one queue for all outputs, each batch tagged with its output
 	done     chan struct{}
 	err      error
 	Counters Progress
@@ -41,7 +41,13 @@ type Job struct {
 	IsUnbounded bool
 
 	mu      sync.Mutex
-	writers []*batch.ParquetWriter
+	writers map[string][]*batch.ParquetWriter // by output directory
+}
+
+// result is one batch of a job's results and the index of the output it belongs to.
+type result struct {
+	rec arrow.RecordBatch
+	out int
 }
 
 // Progress counts a job's work; read it with Snapshot.
@@ -79,22 +85,36 @@ func newJobID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// Schema is the schema of the job's results.
-func (j *Job) Schema() *arrow.Schema { return j.schema }
+// Schema is the schema of the job's (first) output.
+func (j *Job) Schema() *arrow.Schema { return j.schemas[0] }
+
+// Schemas are the schemas of the job's outputs, by output index.
+func (j *Job) Schemas() []*arrow.Schema { return j.schemas }
+
+// SetOutputs sets the schemas of a job with several outputs (before it is launched).
+func (j *Job) SetOutputs(schemas []*arrow.Schema) { j.schemas = schemas }
 
 // Next returns the next result batch (the caller releases it), io.EOF after the last one,
-// or the job's error.
+// or the job's error. With several outputs, NextOutput says which output a batch is of.
 func (j *Job) Next() (arrow.RecordBatch, error) {
-	rec, ok := <-j.results
+	rec, _, err := j.NextOutput()
+	return rec, err
+}
+
+// NextOutput returns the next result batch and the index of the output it belongs to.
+// All outputs share one queue (under the byte budget), so reading them in the order they
+// come can never wait on one output while another fills the budget.
+func (j *Job) NextOutput() (arrow.RecordBatch, int, error) {
+	r, ok := <-j.results
 	if ok {
-		j.Budget.release(batchBytes(rec))
-		return rec, nil
+		j.Budget.release(batchBytes(r.rec))
+		return r.rec, r.out, nil
 	}
 	<-j.done
 	if j.err != nil {
-		return nil, j.err
+		return nil, 0, j.err
 	}
-	return nil, io.EOF
+	return nil, 0, io.EOF
 }
 
 // Cancel stops the job at once; Next then returns a Cancelled error.
@@ -147,9 +167,9 @@ func (j *Job) Close() {
 	default:
 		j.Cancel()
 	}
-	for rec := range j.results {
-		j.Budget.release(batchBytes(rec))
-		rec.Release()
+	for r := range j.results {
+		j.Budget.release(batchBytes(r.rec))
+		r.rec.Release()
 	}
 	<-j.done
 }
@@ -168,33 +188,39 @@ func (j *Job) Progress() ProgressSnapshot {
 		TotalRows: p.TotalRows, TotalSplits: p.TotalSplits, TotalFiles: p.TotalFiles, Done: done}
 }
 
-func (j *Job) AddWriter(w *batch.ParquetWriter) {
+// AddWriter registers a subtask's writer of the write_parquet sink into dir.
+func (j *Job) AddWriter(dir string, w *batch.ParquetWriter) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	j.writers = append(j.writers, w)
+	if j.writers == nil {
+		j.writers = map[string][]*batch.ParquetWriter{}
+	}
+	j.writers[dir] = append(j.writers[dir], w)
 }
 
-// CommitWriters commits the subtasks' files. Subtasks that wrote no rows write no
+// CommitWriters commits the files of the sink into dir and hands its summary (the files
+// written) to the results as output out. Subtasks that wrote no rows write no
 // file, except that a job writing no rows at all into a directory that keeps no other
 // Parquet files commits one empty file, so that the directory reads back as an empty
 // table with the job's schema.
-func (j *Job) CommitWriters(replace []string, appending bool) error {
+func (j *Job) CommitWriters(dir string, replace []string, appending bool, out int) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	var files []string
 	var rows []int64
 	total := int64(0)
-	for _, w := range j.writers {
+	writers := j.writers[dir]
+	for _, w := range writers {
 		total += w.Rows()
 	}
-	for i, w := range j.writers {
+	for i, w := range writers {
 		if w.Rows() == 0 && (total > 0 || appending || i > 0) {
 			_ = w.Abort() // nothing was written: no file to remove
 			continue
 		}
 		fs, n, err := w.Commit()
 		if err != nil {
-			for _, other := range j.writers {
+			for _, other := range writers {
 				_ = other.Abort()
 			}
 			return err
@@ -219,22 +245,25 @@ func (j *Job) CommitWriters(replace []string, appending bool) error {
 	}
 	rec := summaryBatch(j.mem, files, rows)
 	_ = j.Budget.acquire(context.Background(), batchBytes(rec), func() bool { return true })
-	j.results <- rec
+	j.results <- result{rec, out}
 	return nil
 }
 
 func (j *Job) abortWriters() {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	for _, w := range j.writers {
-		_ = w.Abort()
+	for _, ws := range j.writers {
+		for _, w := range ws {
+			_ = w.Abort()
+		}
 	}
 }
 
-// CollectOp hands result batches to the job's reader.
+// CollectOp hands result batches of one output to the job's reader.
 type CollectOp struct {
 	BaseOp
-	Job *Job
+	Job    *Job
+	Output int // the index of the output it collects
 }
 
 func (o *CollectOp) ProcessBatch(m Message, _ Emitter) error {
@@ -249,7 +278,7 @@ func (o *CollectOp) ProcessBatch(m Message, _ Emitter) error {
 		return err
 	}
 	select {
-	case o.Job.results <- m.Rec:
+	case o.Job.results <- result{m.Rec, o.Output}:
 		return nil
 	case <-o.Job.ctx.Done():
 		m.Rec.Release()
@@ -296,8 +325,8 @@ func summaryBatch(mem memory.Allocator, files []string, rows []int64) arrow.Reco
 // NewJob makes the job that will run a graph producing results of schema.
 func NewJob(ctx context.Context, schema *arrow.Schema, mem memory.Allocator, bufferBytes int64) *Job {
 	jctx, cancel := context.WithCancelCause(ctx)
-	return &Job{ID: newJobID(), schema: schema, mem: mem, ctx: jctx, cancel: cancel,
-		results: make(chan arrow.RecordBatch, 4), done: make(chan struct{}), Stopped: make(chan struct{}),
+	return &Job{ID: newJobID(), schemas: []*arrow.Schema{schema}, mem: mem, ctx: jctx, cancel: cancel,
+		results: make(chan result, 4), done: make(chan struct{}), Stopped: make(chan struct{}),
 		Budget: newBudget(bufferBytes)}
 }
 
@@ -360,7 +389,9 @@ func (j *Job) Launch(g *Graph, releaseInputs func(), commit func() error) {
 		err = runTasks(jctx, cancel, tasks, func(t *task) *TaskCtx {
 			tc := &TaskCtx{Ctx: jctx, Eval: expr.NewEvalCtx(jctx, mem), Job: j, subtask: t.index, parallel: t.stage.Parallel, task: t}
 			if t.out != nil {
-				t.out.tc = tc
+				for _, r := range t.out.all() {
+					r.tc = tc
+				}
 			}
 			return tc
 		})

@@ -293,7 +293,9 @@ func (t *task) build() {
 		t.head = &countingEmitter{next: next, m: t.metrics[0]}
 	}
 	last := t.metrics[len(t.metrics)-1]
-	t.out.m = last
+	for _, r := range t.out.all() {
+		r.m = last
+	}
 }
 
 func (t *task) run(tc *TaskCtx) (err error) {

@@ -63,6 +63,7 @@ from .stream import (
     Stream,
     WindowedStream,
     WindowResult,
+    collect_all,
     from_arrow,
     from_pandas,
     from_pydict,
@@ -84,7 +85,7 @@ _register()
 
 __all__ = [
     "Environment", "Stream", "GroupBy", "Expr", "col", "lit", "count",
-    "read_parquet", "from_arrow", "from_pandas", "from_pydict", "engine_version",
+    "read_parquet", "collect_all", "from_arrow", "from_pandas", "from_pydict", "engine_version",
     "KeyedStream", "WindowedStream", "WindowResult", "Job", "Window", "tumbling", "sliding", "session", "cumulate",
     "datagen", "nexmark", "Nexmark",
     "DataType", "Int8", "Int16", "Int32", "Int64", "UInt8", "UInt16", "UInt32", "UInt64",

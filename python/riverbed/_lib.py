@@ -28,6 +28,7 @@ _loaded_pid: int | None = None
 # Sizes of the Arrow C structs (all 64-bit fields and pointers).
 _SCHEMA_SIZE = 72
 _STREAM_SIZE = 40
+_ARRAY_SIZE = 80
 
 
 def library_path() -> str:
@@ -90,6 +91,7 @@ def _declare(dll: ctypes.CDLL) -> None:
         "rb_plan_explain": [ctypes.c_char_p, vpp, ctypes.c_int32, ctypes.POINTER(ctypes.c_void_p), c_char_pp],
         "rb_job_start": [ctypes.c_char_p, vpp, ctypes.c_int32, u64p, c_char_pp],
         "rb_job_results": [ctypes.c_uint64, ctypes.c_void_p, c_char_pp],
+        "rb_job_next": [ctypes.c_uint64, ctypes.POINTER(ctypes.c_int32), ctypes.c_void_p, ctypes.c_void_p, c_char_pp],
         "rb_job_progress": [ctypes.c_uint64, ctypes.POINTER(ctypes.c_int64), c_char_pp],
         "rb_job_error": [ctypes.c_uint64, c_char_pp],
         "rb_job_cancel": [ctypes.c_uint64, c_char_pp],
@@ -102,7 +104,7 @@ def _declare(dll: ctypes.CDLL) -> None:
         fn.argtypes = args
         fn.restype = ctypes.c_int32
     # Error strings are returned as char* that we must free: read them as void*.
-    for name in ("rb_plan_schema", "rb_plan_explain", "rb_job_start", "rb_job_results",
+    for name in ("rb_plan_schema", "rb_plan_explain", "rb_job_start", "rb_job_results", "rb_job_next",
                  "rb_job_progress", "rb_job_error", "rb_job_cancel", "rb_job_free", "rb_debug_panic",
                  "rb_job_stop", "rb_job_metrics"):
         fn = getattr(dll, name)
@@ -199,6 +201,19 @@ class JobHandle:
         err = ctypes.c_void_p()
         check(lib().rb_job_results(self.id, ctypes.addressof(out), ctypes.byref(err)), err)
         return pa.RecordBatchReader._import_from_c(ctypes.addressof(out))
+
+    def next_output(self) -> tuple[int, pa.RecordBatch] | None:
+        """The next result batch of any output and its output index; None at the end.
+        Blocks until a batch is ready (the GIL is released meanwhile)."""
+        arr = ctypes.create_string_buffer(_ARRAY_SIZE)
+        sch = ctypes.create_string_buffer(_SCHEMA_SIZE)
+        out = ctypes.c_int32()
+        err = ctypes.c_void_p()
+        check(lib().rb_job_next(self.id, ctypes.byref(out), ctypes.addressof(arr), ctypes.addressof(sch),
+                                ctypes.byref(err)), err)
+        if out.value < 0:
+            return None
+        return out.value, pa.RecordBatch._import_from_c(ctypes.addressof(arr), ctypes.addressof(sch))
 
     def progress(self) -> dict[str, int]:
         vals = (ctypes.c_int64 * 9)()

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 import warnings
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import pyarrow as pa
 
@@ -644,27 +645,7 @@ class Stream:
     def _plan(self, root: dict[str, Any] | None = None,
               runtime_mode: RuntimeMode | None = None) -> tuple[dict[str, Any], list[_Source]]:
         """The plan document, with scan_arrow nodes numbered by source."""
-        index: dict[int, int] = {}
-        used: list[_Source] = []
-
-        def walk(n: dict[str, Any]) -> dict[str, Any]:
-            out = {k: v for k, v in n.items() if k not in ("input", "inputs", "_src")}
-            if n["op"] == "scan_arrow":
-                src = n["_src"]
-                if id(src) not in index:
-                    index[id(src)] = len(used)
-                    used.append(src)
-                out["source"] = index[id(src)]
-            if "input" in n:
-                out["input"] = walk(n["input"])
-            if "inputs" in n:
-                out["inputs"] = [walk(i) for i in n["inputs"]]
-            return out
-
-        if runtime_mode is not None:
-            _check_mode(runtime_mode)
-        plan = {"version": 1, "root": walk(root or self._node), "options": self._env._options(runtime_mode)}
-        return plan, used
+        return _plan_doc(self._env, [root or self._node], runtime_mode)
 
     @property
     def schema(self) -> pa.Schema:
@@ -816,8 +797,19 @@ class Stream:
         self._check_bounded("reading a stream through the Arrow PyCapsule interface (pa.table(stream))")
         return self.collect().__arrow_c_stream__(requested_schema)
 
+    @overload
     def write_parquet(self, path: str | os.PathLike[str], *, mode: WriteMode = "error",
-                      progress: bool | None = None, runtime_mode: RuntimeMode | None = None) -> pa.Table:
+                      progress: bool | None = None, runtime_mode: RuntimeMode | None = None,
+                      lazy: Literal[False] = False) -> pa.Table: ...
+
+    @overload
+    def write_parquet(self, path: str | os.PathLike[str], *, mode: WriteMode = "error",
+                      progress: bool | None = None, runtime_mode: RuntimeMode | None = None,
+                      lazy: Literal[True]) -> Stream: ...
+
+    def write_parquet(self, path: str | os.PathLike[str], *, mode: WriteMode = "error",
+                      progress: bool | None = None, runtime_mode: RuntimeMode | None = None,
+                      lazy: bool = False) -> pa.Table | Stream:
         """Run the pipeline and write the results as Parquet files into directory ``path``.
 
         Files appear only when the whole job has succeeded (they are written under hidden
@@ -831,11 +823,18 @@ class Stream:
 
         Returns a table of the files written (``path``, ``rows``). ``runtime_mode``
         overrides the environment's (see :class:`Environment`).
+
+        With ``lazy=True`` nothing runs yet: the sink is returned as a stream (of that
+        summary table) to run with others as one job, as Polars' ``sink_parquet(lazy=True)``
+        or a Flink statement set: ``rb.collect_all([a.write_parquet(p1, lazy=True),
+        b.write_parquet(p2, lazy=True)])`` reads their common input once.
         """
         self._check_bounded("write_parquet()")
         if mode not in ("error", "append", "overwrite"):
             raise ValueError(f"mode must be 'error', 'append' or 'overwrite', got {mode!r}")
         root = {"op": "write_parquet", "path": os.fspath(path), "mode": mode, "input": self._node}
+        if lazy:
+            return Stream(self._env, root, self._sources, unbounded=self._unbounded)
         job = self._start(root, runtime_mode)
         try:
             table = _run(job, progress)
@@ -843,6 +842,153 @@ class Stream:
             return table
         finally:
             job.free()
+
+
+def collect_all(streams: Sequence[Stream], *, progress: bool | None = None,
+                runtime_mode: RuntimeMode | None = None) -> list[pa.Table]:
+    """Run several streams as one job and return their results, one ``pyarrow.Table``
+    each, in order (as Polars' ``collect_all``).
+
+    What the streams share is computed once: a source they read is read once and fanned
+    out, so a window result and its late rows come from one run
+    (``rb.collect_all([result, result.late()])``: the late rows are exactly those the
+    window dropped), and sinks made with ``write_parquet(..., lazy=True)`` write together
+    (a Flink statement set), each giving its table of files written.
+
+    Examples
+    --------
+    >>> import riverbed as rb
+    >>> from riverbed import col
+    >>> s = rb.from_pydict({"x": [1, 2, 3, 4]})
+    >>> small, large = rb.collect_all([s.filter(col("x") <= 2), s.filter(col("x") > 2)])
+    >>> small["x"].to_pylist(), large["x"].to_pylist()
+    ([1, 2], [3, 4])
+    """
+    streams = list(streams)
+    if not streams:
+        return []
+    for s in streams:
+        if not isinstance(s, Stream):
+            raise TypeError(f"collect_all takes streams, got {type(s).__name__}")
+        s._check_bounded("collect_all()")
+    env = streams[0]._env
+    _lib.check_fork()
+    plan, srcs = _plan_doc(env, [s._node for s in streams], runtime_mode)
+    errors: list[BaseException] = []
+    readers = [src.reader(i, errors) for i, src in enumerate(srcs)]
+    job = _lib.JobHandle(plan, readers)
+    job.input_errors = errors
+    try:
+        batches = _run_outputs(job, len(streams), progress)
+        if not any(s._node.get("output") == "late" for s in streams):
+            _warn_late(job)
+    finally:
+        job.free()
+    tables = []
+    for s, bs in zip(streams, batches):
+        schema = bs[0].schema if bs else s.schema
+        tables.append(pa.Table.from_batches(bs, schema=schema))
+    return tables
+
+
+def _run_outputs(job: _lib.JobHandle, n: int, progress: bool | None) -> list[list[pa.RecordBatch]]:
+    """Read every result batch of a job with several outputs, by output. A background
+    thread reads them (so that Ctrl-C here cancels the job at once)."""
+    import queue
+
+    q: queue.Queue[Any] = queue.Queue()
+
+    def pump() -> None:
+        try:
+            while (item := job.next_output()) is not None:
+                q.put(item)
+            q.put(None)
+        except BaseException as e:  # noqa: BLE001 (handed to the caller)
+            q.put(e)
+
+    t = threading.Thread(target=pump, name=f"riverbed-job-{job.id}", daemon=True)
+    t.start()
+    out: list[list[pa.RecordBatch]] = [[] for _ in range(n)]
+    show = progress
+    if show is None:
+        show = os.environ.get("RIVERBED_PROGRESS", "1") not in ("0", "false", "no")
+    bar = None
+    try:
+        while True:
+            try:
+                item = q.get(timeout=0.1)
+            except queue.Empty:
+                if show:
+                    bar = progress_bar(bar, job.progress(), explicit=progress is True)
+                continue
+            if item is None:
+                break
+            if isinstance(item, BaseException):
+                if job.input_errors and item.__cause__ is None:
+                    item.__cause__ = job.input_errors[0]
+                raise item
+            out[item[0]].append(item[1])
+        if bar is not None:
+            progress_bar(bar, job.progress(), explicit=True, final=True)
+    except BaseException:
+        job.cancel()
+        t.join()
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+    t.join()
+    return out
+
+
+def _plan_doc(env: Environment, roots: list[dict[str, Any]],
+              runtime_mode: RuntimeMode | None) -> tuple[dict[str, Any], list[_Source]]:
+    """The plan document of one or several outputs, with scan_arrow nodes numbered by
+    source. A node reached more than once (a stream used twice, or the input of a window
+    and of its late rows) is written once with an ``"id"`` and referred to elsewhere as
+    ``{"ref": id}``, so the engine runs it once and fans its output out."""
+    index: dict[int, int] = {}
+    used: list[_Source] = []
+    uses: dict[int, int] = {}
+
+    def count(n: dict[str, Any]) -> None:
+        uses[id(n)] = uses.get(id(n), 0) + 1
+        if uses[id(n)] > 1:
+            return
+        for i in ([n["input"]] if "input" in n else []) + list(n.get("inputs", [])):
+            count(i)
+
+    for r in roots:
+        count(r)
+    ids: dict[int, str] = {}
+
+    def walk(n: dict[str, Any]) -> dict[str, Any]:
+        if id(n) in ids:
+            return {"ref": ids[id(n)]}
+        out = {k: v for k, v in n.items() if k not in ("input", "inputs", "_src")}
+        if uses[id(n)] > 1:
+            ids[id(n)] = out["id"] = f"n{len(ids)}"
+        if n["op"] == "scan_arrow":
+            src = n["_src"]
+            if id(src) not in index:
+                index[id(src)] = len(used)
+                used.append(src)
+            out["source"] = index[id(src)]
+        if "input" in n:
+            out["input"] = walk(n["input"])
+        if "inputs" in n:
+            out["inputs"] = [walk(i) for i in n["inputs"]]
+        return out
+
+    if runtime_mode is not None:
+        _check_mode(runtime_mode)
+    outs = [walk(r) for r in roots]
+    plan: dict[str, Any] = {"version": 1, "options": env._options(runtime_mode)}
+    if len(outs) == 1:
+        plan["root"] = outs[0]
+    else:
+        plan["outputs"] = outs
+    return plan, used
 
 
 def _stream_batches(job: _lib.JobHandle, res: Any) -> Iterable[pa.RecordBatch]:
@@ -1031,7 +1177,9 @@ class WindowResult(Stream):
 
     def late(self) -> Stream:
         """The input rows that came too late for every window they belong to (the late side
-        output), instead of the results. Running it runs the same pipeline.
+        output), instead of the results. Collected alone it runs the pipeline for them;
+        ``rb.collect_all([result, result.late()])`` gets both from one run, reading the
+        input once, and the late rows are exactly those the window dropped.
 
         Rows are late only in streaming mode (``runtime_mode="streaming"``, or an unbounded
         source); in batch mode this holds only rows with a null event time."""

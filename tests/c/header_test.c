@@ -99,6 +99,62 @@ int main(void) {
   rb_free_string(err);
   err = NULL;
 
+  /* A plan with two outputs sharing one generator (referenced by id): rb_job_next gives
+   * every batch with its output index; the sum of "id" goes to output 0, its row count to
+   * output 1. */
+  static const char* kTwo =
+      "{\"version\":1,\"outputs\":["
+      "{\"op\":\"aggregate\",\"keys\":[],\"aggs\":[{\"alias\":\"total\",\"args\":[{\"agg\":\"sum\",\"args\":[{\"col\":\"id\"}]}]}],"
+      "\"input\":{\"op\":\"datagen\",\"id\":\"g\",\"count\":1000,\"seed\":7,"
+      "\"fields\":[{\"name\":\"id\",\"type\":\"int64\",\"kind\":\"sequence\"}]}},"
+      "{\"op\":\"aggregate\",\"keys\":[],\"aggs\":[{\"alias\":\"n\",\"args\":[{\"agg\":\"count\"}]}],"
+      "\"input\":{\"ref\":\"g\"}}]}";
+  job = 0;
+  st = rb_job_start(kTwo, NULL, 0, &job, &err);
+  CHECK(st == RB_OK && job != 0, "start of two outputs failed (%d): %s", (int)st, err ? err : "");
+  rb_free_string(err);
+  err = NULL;
+  long long got[2] = {-1, -1};
+  int batches = 0;
+  for (;;) {
+    int32_t output = -2;
+    struct ArrowArray arr;
+    struct ArrowSchema sch;
+    memset(&arr, 0, sizeof arr);
+    memset(&sch, 0, sizeof sch);
+    st = rb_job_next(job, &output, &arr, &sch, &err);
+    CHECK(st == RB_OK, "rb_job_next failed (%d): %s", (int)st, err ? err : "");
+    if (st != RB_OK || output < 0) break;
+    CHECK(output <= 1, "batch of output %d", (int)output);
+    if (output <= 1 && arr.length == 1 && arr.n_children == 1) {
+      got[output] = ((const int64_t*)arr.children[0]->buffers[1])[arr.children[0]->offset];
+    }
+    batches++;
+    arr.release(&arr);
+    sch.release(&sch);
+  }
+  rb_free_string(err);
+  err = NULL;
+  CHECK(batches == 2, "two outputs gave %d batches", batches);
+  CHECK(got[0] == 999LL * 1000 / 2, "output 0 sum = %lld", got[0]);
+  CHECK(got[1] == 1000, "output 1 count = %lld", got[1]);
+  /* once read with rb_job_next, the results cannot also be taken as a stream */
+  memset(&stream, 0, sizeof stream);
+  st = rb_job_results(job, &stream, &err);
+  CHECK(st == RB_INVALID_ARGUMENT, "rb_job_results after rb_job_next gave %d", (int)st);
+  rb_free_string(err);
+  err = NULL;
+  st = rb_job_free(job, &err);
+  CHECK(st == RB_OK, "free failed: %s", err ? err : "");
+  rb_free_string(err);
+  err = NULL;
+
+  /* A reference to an unknown id is a plan error naming it. */
+  st = rb_plan_explain("{\"version\":1,\"root\":{\"ref\":\"nope\"}}", NULL, 0, &text, &err);
+  CHECK(st == RB_PLAN && err != NULL && strstr(err, "nope") != NULL, "bad ref gave %d: %s", (int)st, err ? err : "");
+  rb_free_string(err);
+  err = NULL;
+
   /* A NULL output pointer is an argument error, not a crash. */
   st = rb_plan_explain(kPlan, NULL, 0, NULL, &err);
   CHECK(st == RB_INVALID_ARGUMENT, "explain without text_out gave %d", (int)st);

@@ -7,6 +7,7 @@ import (
 	"github.com/riverbed-engine/riverbed/engine/expr"
 	"github.com/riverbed-engine/riverbed/engine/runtime"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
+	"sync/atomic"
 )
 
 // FilterOp keeps the rows where the predicate is true (null counts as false).
@@ -85,15 +86,35 @@ func (o *ProjectOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
 }
 
 // LimitOp passes the first n rows of an ordered stream and then asks the sources to stop.
+// In a plan with several outputs, the limits that end them share a Quorum: the sources stop
+// once every one of them has its rows.
 type LimitOp struct {
 	runtime.BaseOp
 	N        int64
 	seen     int64
 	StopSrcs bool
+	Quorum   *atomic.Int32
 	tc       *runtime.TaskCtx
+	done     bool
 }
 
-func (o *LimitOp) Open(tc *runtime.TaskCtx) error { o.tc = tc; return nil }
+func (o *LimitOp) Open(tc *runtime.TaskCtx) error {
+	o.tc = tc
+	if o.N <= 0 {
+		o.reached()
+	}
+	return nil
+}
+
+func (o *LimitOp) reached() {
+	if o.done || !o.StopSrcs {
+		return
+	}
+	o.done = true
+	if o.Quorum == nil || o.Quorum.Add(-1) == 0 {
+		o.tc.Job.StopReading()
+	}
+}
 
 func (o *LimitOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
 	rec := m.Rec
@@ -107,8 +128,8 @@ func (o *LimitOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
 		rows = left
 	}
 	o.seen += rows
-	if o.seen >= o.N && o.StopSrcs {
-		o.tc.Job.StopReading()
+	if o.seen >= o.N {
+		o.reached()
 	}
 	if rows == rec.NumRows() {
 		rec.Retain()

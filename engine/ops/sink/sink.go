@@ -50,7 +50,7 @@ func (o *WriteParquetOp) Open(tc *runtime.TaskCtx) error {
 		return err
 	}
 	o.w = w
-	tc.Job.AddWriter(w)
+	tc.Job.AddWriter(o.Dir, w)
 	return nil
 }
 

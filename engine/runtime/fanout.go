@@ -1,0 +1,73 @@
+package runtime
+
+// PartForward sends subtask i's output to subtask i of the next stage (same parallelism).
+const PartForward = partForward
+
+// Fan-out: a stage whose output feeds several edges (a shared node of a DAG plan) has one
+// router per edge. Its first router holds the others in also; every message goes to each
+// of them, a batch retained once per extra consumer (Arrow buffers are shared, not
+// copied), so that watermarks, split markers and end of input reach every branch.
+
+func (r *router) fanOut(m Message) error {
+	for _, o := range r.also {
+		if m.Rec != nil {
+			m.Rec.Retain()
+		}
+		if err := o.Emit(m); err != nil {
+			if m.Rec != nil {
+				m.Rec.Release()
+			}
+			return err
+		}
+	}
+	return r.emit(m)
+}
+
+// addRouter adds a router for one more outgoing edge of a task.
+func (t *task) addRouter(r *router) {
+	if t.out == nil {
+		t.out = r
+		return
+	}
+	t.out.also = append(t.out.also, r)
+}
+
+// all is the router and the further routers of a fanned-out task.
+func (r *router) all() []*router { return append([]*router{r}, r.also...) }
+
+// SeqOrdinal is the source ordinal of a batch sequence number made by MakeSeq, and
+// SeqWithOrdinal the same sequence under another ordinal (keep both in step with MakeSeq;
+// fanout_test.go checks them against it).
+func SeqOrdinal(seq uint64) int { return int(seq >> 48) }
+
+func SeqWithOrdinal(seq uint64, ordinal int) uint64 {
+	return uint64(ordinal)<<48 | seq&(1<<48-1)
+}
+
+// ReseqOp renumbers the source ordinals of the batches and split markers that pass
+// (old -> new), so that two branches of one shared source are two sources to the reorder
+// operator of a union: each branch keeps its source order, and the branches follow each
+// other as the union's inputs do.
+type ReseqOp struct {
+	BaseOp
+	Ordinals map[int]int
+}
+
+func (o *ReseqOp) renumber(m Message) Message {
+	if m.Seq == SeqUnordered {
+		return m
+	}
+	if to, ok := o.Ordinals[SeqOrdinal(m.Seq)]; ok {
+		m.Seq = SeqWithOrdinal(m.Seq, to)
+	}
+	return m
+}
+
+func (o *ReseqOp) ProcessBatch(m Message, out Emitter) error { return out.Emit(o.renumber(m)) }
+
+func (o *ReseqOp) ProcessMarker(m Message, out Emitter) error {
+	if m.Kind == MsgSplitDone || m.Kind == MsgSourceDone {
+		m = o.renumber(m)
+	}
+	return out.Emit(m)
+}
