@@ -35,15 +35,6 @@ func (t *task) addRouter(r *router) {
 // all is the router and the further routers of a fanned-out task.
 func (r *router) all() []*router { return append([]*router{r}, r.also...) }
 
-// SeqOrdinal is the source ordinal of a batch sequence number made by MakeSeq, and
-// SeqWithOrdinal the same sequence under another ordinal (keep both in step with MakeSeq;
-// fanout_test.go checks them against it).
-func SeqOrdinal(seq uint64) int { return int(seq >> 48) }
-
-func SeqWithOrdinal(seq uint64, ordinal int) uint64 {
-	return uint64(ordinal)<<48 | seq&(1<<48-1)
-}
-
 // ReseqOp renumbers the source ordinals of the batches and split markers that pass
 // (old -> new), so that two branches of one shared source are two sources to the reorder
 // operator of a union: each branch keeps its source order, and the branches follow each
@@ -57,8 +48,8 @@ func (o *ReseqOp) renumber(m Message) Message {
 	if m.Seq == SeqUnordered {
 		return m
 	}
-	if to, ok := o.Ordinals[SeqOrdinal(m.Seq)]; ok {
-		m.Seq = SeqWithOrdinal(m.Seq, to)
+	if to, ok := o.Ordinals[int(m.Seq.Source)]; ok {
+		m.Seq.Source = uint64(to)
 	}
 	return m
 }
