@@ -92,3 +92,25 @@ def test_gil_is_held_only_during_the_call():
 def test_not_callable():
     with pytest.raises(TypeError, match="takes a function"):
         rb.from_pydict({"x": [1]}).map_batches(5)
+
+
+def test_functions_are_unregistered_when_their_streams_and_jobs_are_gone():
+    """A map_batches function stays registered while a stream or a running job can call it,
+    and is freed after: a notebook that builds pipelines in a loop does not keep them all."""
+    import gc
+
+    from riverbed import udf
+
+    gc.collect()
+    before = udf.registered()
+    for i in range(20):
+        s = rb.from_pydict({"x": [1, 2, 3]}).map_batches(lambda b, i=i: b)
+        assert s.collect()["x"].to_pylist() == [1, 2, 3]
+    del s
+    gc.collect()
+    assert udf.registered() == before
+    # A job started from a stream that is then dropped can still call its function.
+    job = rb.from_pydict({"x": [1, 2, 3]}).map_batches(lambda b: b).start()
+    gc.collect()
+    assert udf.registered() == before + 1
+    assert sum(b.num_rows for b in job.results(timeout="60s")) == 3

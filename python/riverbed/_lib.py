@@ -195,6 +195,7 @@ class JobHandle:
         self._freed = False
         # Exceptions raised while the engine read a Python input stream (see stream.py).
         self.input_errors: list[BaseException] = []
+        self.nodes: Any = None  # the plan's nodes, kept while the job runs (their functions stay registered)
 
     def reader(self) -> pa.RecordBatchReader:
         out = ctypes.create_string_buffer(_STREAM_SIZE)

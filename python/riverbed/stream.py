@@ -520,7 +520,8 @@ class Stream:
             else:
                 raise TypeError("schema must be a pyarrow.Schema or a dict of column name to type")
             node["schema"] = [{"name": f.name, "type": from_arrow(f.type).plan_name} for f in pa_schema]
-        node["udf"] = udf.register(fn, pa_schema)
+        reg = udf.register(fn, pa_schema)
+        node["udf"], node["_udf"] = reg.uid, reg
         return self._then(node)
 
     def _join(self, other: Stream, how: str, on: Any, left_on: Any, right_on: Any, suffix: str,
@@ -696,6 +697,7 @@ class Stream:
         readers = [s.reader(i, errors) for i, s in enumerate(srcs)]
         handle = _lib.JobHandle(plan, readers)
         handle.input_errors = errors
+        handle.nodes = root or self._node  # keeps the plan's functions registered while it runs
         return handle
 
     def start(self, *, runtime_mode: RuntimeMode | None = None) -> Job:
@@ -965,7 +967,7 @@ def _plan_doc(env: Environment, roots: list[dict[str, Any]],
     def walk(n: dict[str, Any]) -> dict[str, Any]:
         if id(n) in ids:
             return {"ref": ids[id(n)]}
-        out = {k: v for k, v in n.items() if k not in ("input", "inputs", "_src")}
+        out = {k: v for k, v in n.items() if k not in ("input", "inputs", "_src", "_udf")}
         if uses[id(n)] > 1:
             ids[id(n)] = out["id"] = f"n{len(ids)}"
         if n["op"] == "scan_arrow":

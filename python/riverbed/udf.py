@@ -13,6 +13,7 @@ import itertools
 import re
 import threading
 import traceback
+import weakref
 from typing import Any, Callable
 
 import pyarrow as pa
@@ -31,6 +32,10 @@ _dispatcher: Any = None
 _registered_pid: int | None = None
 _strdup: Any = None
 
+# The exceptions behind failed functions wait here until the job's error is raised; only the
+# latest are kept, so failures never read (a dropped job) cannot pile up.
+_MAX_ERRORS = 64
+
 _ERROR_TAG = re.compile(r"\[python error #(\d+)\]")
 
 # Set while a user function runs in this thread (an engine thread): a job cannot end while
@@ -43,13 +48,34 @@ def in_user_function() -> bool:
     return getattr(_local, "depth", 0) > 0
 
 
-def register(fn: Callable[[pa.RecordBatch], Any], schema: pa.Schema | None) -> int:
-    """Register a function for a plan; returns its id."""
+class Registration:
+    """A registered function, held by the plan node that calls it (and, through the plan,
+    by every job that runs it): when the last holder is gone, the function is unregistered,
+    so streams and jobs that are dropped do not keep their functions forever."""
+
+    def __init__(self, uid: int):
+        self.uid = uid
+        weakref.finalize(self, _unregister, uid)
+
+
+def _unregister(uid: int) -> None:
+    with _lock:
+        _functions.pop(uid, None)
+
+
+def register(fn: Callable[[pa.RecordBatch], Any], schema: pa.Schema | None) -> Registration:
+    """Register a function for a plan; the node keeps the returned registration."""
     _ensure_dispatcher()
     with _lock:
         uid = next(_ids)
         _functions[uid] = (fn, schema)
-    return uid
+    return Registration(uid)
+
+
+def registered() -> int:
+    """How many functions are registered (for tests)."""
+    with _lock:
+        return len(_functions)
 
 
 def _ensure_dispatcher() -> None:
@@ -87,6 +113,8 @@ def _dispatch(uid: int, in_array: int, in_schema: int, out_array: int, out_schem
         eid = next(_error_ids)
         with _lock:
             _errors[eid] = e
+            while len(_errors) > _MAX_ERRORS:  # errors of jobs whose failure nobody read
+                del _errors[next(iter(_errors))]
         name = getattr(fn, "__name__", "function") if "fn" in locals() else "function"
         msg = f"map_batches: {name} raised {type(e).__name__}: {e} [python error #{eid}]"
         err_out[0] = _strdup(msg.encode("utf-8", "replace"))
