@@ -4,6 +4,9 @@ VENV   ?= .venv
 PY      = $(VENV)/bin/python
 PIP     = $(PY) -m pip
 LIB     = python/riverbed/libriverbed.so
+# The test suite runs on a build of the library with test hooks (rb_debug_panic, the plan
+# function debug_panic); the library users install never has them.
+TESTLIB = build/testhooks/libriverbed.so
 GO_SRC  = $(shell find engine state batch kafka arrowbridge capi internal -name '*.go' -not -name '*_test.go' 2>/dev/null) go.mod go.sum
 
 .PHONY: help install lib demo test test-go test-py lint bench bench-cold examples screenshots wheel clean kafka-up kafka-down
@@ -24,6 +27,10 @@ $(LIB): $(GO_SRC)
 install: $(VENV)/.installed $(LIB) ## create .venv, install riverbed (editable) with test tools, build the engine
 
 lib: $(LIB) ## rebuild the engine library in place
+
+$(TESTLIB): $(GO_SRC)
+	CGO_ENABLED=1 go build -buildmode=c-shared -tags riverbed_testhooks -trimpath -o $(TESTLIB) ./capi
+	rm -f build/testhooks/libriverbed.h
 
 demo: install ## run a demo job on generated data (no external service)
 	$(PY) -m riverbed.demo
@@ -51,12 +58,13 @@ kafka-up: ## start a Kafka broker on loopback for tests; prints the export that 
 kafka-down: ## stop the broker that kafka-up started
 	@$(KAFKA_BROKER) stop
 
-test-py: install ## Python end-to-end tests
-	$(PY) -m pytest
+test-py: install $(TESTLIB) ## Python end-to-end tests (on the library built with test hooks)
+	RIVERBED_LIBRARY=$(CURDIR)/$(TESTLIB) $(PY) -m pytest
 
 lint: install ## gofmt, go vet, ruff, mypy
 	@test -z "$$(gofmt -l engine state batch kafka arrowbridge capi internal)" || (echo "gofmt needed:"; gofmt -l engine state batch kafka arrowbridge capi internal; false)
 	go vet ./...
+	go vet -tags riverbed_testhooks ./capi ./engine/expr
 	$(PY) -m ruff check python tests bench examples
 	$(PY) -m mypy python/riverbed
 

@@ -385,19 +385,6 @@ func rb_job_free(h C.uint64_t, errOut **C.char) C.int32_t {
 	})
 }
 
-//export rb_debug_panic
-func rb_debug_panic(where C.int32_t, errOut **C.char) C.int32_t {
-	if where == 2 {
-		return callPure(errOut, func() error { panic("debug panic requested by rb_debug_panic in a validation call") })
-	}
-	return call(errOut, func() error {
-		if where == 0 {
-			panic("debug panic requested by rb_debug_panic")
-		}
-		return rberr.New(rberr.Plan, "debug error requested by rb_debug_panic")
-	})
-}
-
 // resultReader adapts a job to array.RecordReader for export as an ArrowArrayStream.
 // Releasing it (the consumer releasing the stream) closes the job.
 type resultReader struct {

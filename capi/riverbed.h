@@ -165,11 +165,9 @@ rb_status rb_set_udf_dispatcher(rb_udf_fn dispatcher, char** err_out);
 /* Bytes of Arrow memory the engine currently holds (allocated and not yet freed). */
 int64_t rb_allocated_bytes(void);
 
-/* Test hook: where = 0 panics inside this API call (the library then refuses further
- * calls), 1 returns an ordinary error, 2 panics inside a call that only validates (as
- * rb_plan_schema and rb_plan_explain: the call fails with RB_INTERNAL, the library stays
- * usable). A panic inside a job is tested through the plan function "debug_panic". */
-rb_status rb_debug_panic(int32_t where, char** err_out);
+/* The library the test suite builds (go build -tags riverbed_testhooks) also exports
+ * rb_status rb_debug_panic(int32_t where, char** err_out), a hook that panics or fails on
+ * request; the library users install does not have it. */
 
 #ifdef __cplusplus
 }

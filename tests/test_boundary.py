@@ -22,6 +22,7 @@ import pytest
 
 import riverbed as rb
 from riverbed import _lib, col
+from testhooks import require_test_hooks
 
 PYTHON_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "python")
 
@@ -370,6 +371,7 @@ def test_every_entry_point_in_a_forked_child_raises_the_fork_error():
 # -- panics, inputs moved on every path, dropped jobs -------------------------------------------
 
 def test_panic_in_a_validation_call_does_not_disable_the_library():
+    require_test_hooks()
     r = run_python("""
         import riverbed as rb
         from riverbed import _lib
@@ -387,6 +389,7 @@ def test_panic_in_a_validation_call_does_not_disable_the_library():
 def test_inputs_are_released_when_the_library_refuses_a_call():
     """The header promises that input streams are moved on every path: also when the
     library refuses every call after an internal error."""
+    require_test_hooks()
     r = run_python("""
         import gc, weakref, pyarrow as pa, riverbed as rb
         from riverbed import _lib

@@ -14,6 +14,7 @@ import pytest
 
 import riverbed as rb
 from riverbed import _lib, col
+from testhooks import require_test_hooks
 
 
 def run_python(code: str) -> subprocess.CompletedProcess:
@@ -21,6 +22,7 @@ def run_python(code: str) -> subprocess.CompletedProcess:
 
 
 def test_panic_in_api_call_becomes_exception_and_process_survives():
+    require_test_hooks()
     r = run_python("""
         import riverbed as rb
         from riverbed import _lib
@@ -42,11 +44,13 @@ def test_panic_in_api_call_becomes_exception_and_process_survives():
 
 
 def test_ordinary_engine_error_maps_to_class():
+    require_test_hooks()
     with pytest.raises(rb.PlanError, match="debug error"):
         _lib.debug_panic(1)
 
 
 def test_panic_inside_job_fails_only_that_job():
+    require_test_hooks()
     from riverbed.expr import Expr
 
     boom = Expr({"fn": "debug_panic", "args": []})
@@ -154,3 +158,25 @@ def test_versions():
     assert rb.engine_version() == rb.__version__
     assert _lib.plan_version() == 1
     assert os.path.exists(_lib.library_path())
+
+
+def test_test_hooks_exist_only_in_the_test_build():
+    """rb_debug_panic and the plan function debug_panic are compiled only into the test build
+    (go build -tags riverbed_testhooks); the library in the package, which users get, lacks them."""
+    import os
+    import shutil
+    import subprocess
+
+    nm = shutil.which("nm")
+    shipped = os.path.join(os.path.dirname(os.path.abspath(_lib.__file__)), "libriverbed.so")
+    if nm is None or not os.path.exists(shipped) or os.path.samefile(shipped, _lib.library_path()):
+        pytest.skip("needs nm and a test build of the library next to the shipped one (make test)")
+
+    def exported(path: str) -> set[str]:
+        out = subprocess.run([nm, "-D", "--defined-only", path], capture_output=True, text=True, check=True).stdout
+        return {line.split()[-1] for line in out.splitlines() if line.strip()}
+
+    assert "rb_job_start" in exported(shipped)
+    assert "rb_debug_panic" not in exported(shipped)
+    assert "rb_debug_panic" in exported(_lib.library_path())
+    assert "debug_panic evaluated" not in open(shipped, "rb").read().decode("latin-1")
