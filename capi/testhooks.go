@@ -16,6 +16,7 @@ import "github.com/riverbed-engine/riverbed/internal/rberr"
 // calls), 1 returns an ordinary error, 2 panics inside a call that only validates (as
 // rb_plan_schema and rb_plan_explain: the call fails with RB_INTERNAL, the library stays
 // usable). A panic inside a job is tested through the plan function "debug_panic".
+//
 //export rb_debug_panic
 func rb_debug_panic(where C.int32_t, errOut **C.char) C.int32_t {
 	if where == 2 {
@@ -28,4 +29,3 @@ func rb_debug_panic(where C.int32_t, errOut **C.char) C.int32_t {
 		return rberr.New(rberr.Plan, "debug error requested by rb_debug_panic")
 	})
 }
-
