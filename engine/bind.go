@@ -273,19 +273,35 @@ func (b *binder) bindEventTime(n *plan.Node, ln *lnode) error {
 }
 
 func (b *binder) compileKeys(n *plan.Node, ln, in *lnode, what string) error {
-	scope := &expr.CompileScope{Schema: in.schema, Op: ln.name}
-	for _, k := range n.Keys {
+	_, err := compileKeys(&expr.CompileScope{Schema: in.schema, Op: ln.name}, n.Keys, ln, what, nil, "")
+	return err
+}
+
+// compileKeys compiles an operator's key expressions into ln.keys, checking that each can
+// be hashed ("cannot <what> by ..."), and returns their output fields. With seen, a key
+// whose output name is taken is an error (clash says what else it may clash with), and the
+// name is then taken.
+func compileKeys(scope *expr.CompileScope, keys []*plan.Expr, ln *lnode, what string, seen map[string]bool, clash string) ([]arrow.Field, error) {
+	var fields []arrow.Field
+	for _, k := range keys {
 		bk, err := scope.CompileNamed(k)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		bk = keyExpr(bk)
 		if !hashable(bk.Type()) {
-			return rberr.New(rberr.Type, "%s: cannot %s by %s of type %s", ln.name, what, bk, expr.TypeName(bk.Type()))
+			return nil, rberr.New(rberr.Type, "%s: cannot %s by %s of type %s", ln.name, what, bk, expr.TypeName(bk.Type()))
+		}
+		if seen != nil {
+			if seen[bk.Name] {
+				return nil, rberr.New(rberr.Plan, "%s: the key %q is given twice%s", ln.name, bk.Name, clash)
+			}
+			seen[bk.Name] = true
 		}
 		ln.keys = append(ln.keys, bk)
+		fields = append(fields, arrow.Field{Name: bk.Name, Type: bk.Type(), Nullable: true})
 	}
-	return nil
+	return fields, nil
 }
 
 // single binds the one input of an operator that takes one.

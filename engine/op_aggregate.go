@@ -29,22 +29,9 @@ func (aggregateOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 		return rberr.New(rberr.Plan, "%s: no aggregations given to agg(...)", name)
 	}
 	seen := map[string]bool{}
-	var fields []arrow.Field
-	for _, k := range n.Keys {
-		bk, err := scope.CompileNamed(k)
-		if err != nil {
-			return err
-		}
-		bk = keyExpr(bk)
-		if !hashable(bk.Type()) {
-			return rberr.New(rberr.Type, "%s: cannot group by %s of type %s", name, bk, expr.TypeName(bk.Type()))
-		}
-		if seen[bk.Name] {
-			return rberr.New(rberr.Plan, "%s: the key %q is given twice", name, bk.Name)
-		}
-		seen[bk.Name] = true
-		ln.keys = append(ln.keys, bk)
-		fields = append(fields, arrow.Field{Name: bk.Name, Type: bk.Type(), Nullable: true})
+	fields, err := compileKeys(scope, n.Keys, ln, "group", seen, "")
+	if err != nil {
+		return err
 	}
 	for _, a := range n.Aggs {
 		spec, err := agg.Compile(scope, a)

@@ -150,22 +150,10 @@ func (b *binder) bindWindow(n *plan.Node, ln, in *lnode) error {
 	}
 	scope := &expr.CompileScope{Schema: in.schema, Op: name}
 	seen := map[string]bool{"window_start": true, "window_end": true}
-	var keyFields, aggFields []arrow.Field
-	for _, k := range n.Keys {
-		bk, err := scope.CompileNamed(k)
-		if err != nil {
-			return err
-		}
-		bk = keyExpr(bk)
-		if !hashable(bk.Type()) {
-			return rberr.New(rberr.Type, "%s: cannot key by %s of type %s", name, bk, expr.TypeName(bk.Type()))
-		}
-		if seen[bk.Name] {
-			return rberr.New(rberr.Plan, "%s: the key %q is given twice or clashes with window_start/window_end", name, bk.Name)
-		}
-		seen[bk.Name] = true
-		ln.keys = append(ln.keys, bk)
-		keyFields = append(keyFields, arrow.Field{Name: bk.Name, Type: bk.Type(), Nullable: true})
+	var aggFields []arrow.Field
+	keyFields, err := compileKeys(scope, n.Keys, ln, "key", seen, " or clashes with window_start/window_end")
+	if err != nil {
+		return err
 	}
 	if len(n.Aggs) == 0 {
 		return rberr.New(rberr.Plan, "%s: no aggregations given to agg(...)", name)

@@ -193,3 +193,18 @@ def test_unknown_column_in_stateful_operators_is_a_column_error_and_library_keep
         _ = build(s).schema
     # the library is not disabled: a valid job still runs and answers correctly
     assert rb.from_arrow(t).filter(col("v") > 1).collect().column("v").to_pylist() == [3, 2]
+
+
+def test_key_errors_name_the_operator_and_the_key():
+    """Keys of group_by and of windows: a repeated key, one clashing with window_start, and
+    one that cannot be hashed are plan errors that say which."""
+    t = rb.from_pydict({"k": [1, 2], "f": [[1], [2]],
+                        "ts": pa.array([0, 1], pa.timestamp("us"))}, event_time="ts")
+    with pytest.raises(rb.PlanError, match='the key "k" is given twice'):
+        _ = t.group_by("k", "k").agg(rb.count()).schema
+    with pytest.raises(rb.PlanError, match='the key "window_start" is given twice or clashes with window_start'):
+        _ = t.key_by(rb.col("k").alias("window_start")).window(rb.tumbling("1s")).agg(rb.count()).schema
+    with pytest.raises(rb.RiverbedError, match="cannot group by"):
+        _ = t.group_by("f").agg(rb.count()).schema
+    with pytest.raises(rb.RiverbedError, match="cannot key by"):
+        _ = t.key_by("f").window(rb.tumbling("1s")).agg(rb.count()).schema
