@@ -3,6 +3,7 @@ package kafka
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -514,5 +515,43 @@ func TestEncodeRawAndIPC(t *testing.T) {
 	}
 	if _, err := NewEncoder(schema, EncoderOptions{Format: ArrowIPC, KeyColumn: "k"}); rberr.KindOf(err) != rberr.InvalidArgument {
 		t.Errorf("IPC with key: %v", err)
+	}
+}
+
+// A compressed IPC stream decodes; one whose buffer declares a huge
+// decompressed size (arrow-go would allocate it before decompressing, a
+// fatal out-of-memory) is a bad record naming the buffer.
+func TestDecodeIPCCompressed(t *testing.T) {
+	d, _ := newDecoder(t, DecoderOptions{Format: ArrowIPC, Schema: ipcSchema})
+	b := buildBatch(t, ipcSchema, `[{"a": 1, "s": "x"}, {"a": 2, "s": "yy"}]`)
+	defer b.Release()
+	var buf bytes.Buffer
+	w := ipc.NewWriter(&buf, ipc.WithSchema(ipcSchema), ipc.WithZstd())
+	if err := w.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	good := buf.Bytes()
+	// Forge the first compressed buffer's size prefix: find the 8-byte
+	// little-endian value 16 (2 int64 values) that precedes zstd's magic.
+	forged := bytes.Clone(good)
+	magic := []byte{0x28, 0xb5, 0x2f, 0xfd}
+	i := bytes.Index(forged, magic)
+	if i < 8 {
+		t.Fatal("no zstd frame in the stream")
+	}
+	binary.LittleEndian.PutUint64(forged[i-8:], 1<<40)
+	out, err := d.Decode([]*kgo.Record{rec(0, good), rec(1, forged)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Batch.Release()
+	if out.Batch.NumRows() != 2 || !array.Equal(out.Batch.Column(1), b.Column(1)) {
+		t.Errorf("got %v", out.Batch)
+	}
+	if len(out.Bad) != 1 || out.Bad[0].Offset != 1 || !strings.Contains(out.Bad[0].Reason, "decompressed") {
+		t.Fatalf("bad = %+v", out.Bad)
 	}
 }

@@ -1,9 +1,11 @@
 package kafka
 
 import (
+	"bytes"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -92,6 +94,15 @@ func FuzzDecodeIPC(f *testing.F) {
 	f.Add(good)
 	f.Add(good[:len(good)/2])
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 8, 0, 0, 0})
+	var zbuf bytes.Buffer
+	w := ipc.NewWriter(&zbuf, ipc.WithSchema(ipcSchema), ipc.WithLZ4())
+	if err := w.Write(b); err != nil {
+		f.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(zbuf.Bytes())
 	f.Fuzz(func(t *testing.T, v []byte) {
 		fuzzDecode(t, DecoderOptions{Format: ArrowIPC, Schema: ipcSchema}, v)
 	})

@@ -16,6 +16,7 @@ import (
 // and body lies inside the stream; the rest is left to arrow-go (whose panics
 // on bad offsets the decoder recovers).
 func checkIPCStream(stream []byte) error {
+	inflated := maxInflated(len(stream))
 	for pos, first := 0, true; pos < len(stream); first = false {
 		rest := stream[pos:]
 		if len(rest) < 4 {
@@ -37,20 +38,33 @@ func checkIPCStream(stream []byte) error {
 			return fmt.Errorf("message length %d does not fit the %d bytes left of the stream", n, len(rest)-hdr)
 		}
 		fb := flatbuf{b: rest[hdr : hdr+int(n)]}
-		body, err := fb.checkMessage(first)
+		body, rb, err := fb.checkMessage(first)
 		if err != nil {
 			return err
 		}
 		if body < 0 || body > int64(len(rest)-hdr-int(n)) {
 			return fmt.Errorf("message body length %d does not fit the stream", body)
 		}
+		if rb >= 0 {
+			start := hdr + int(n)
+			if err := fb.checkCompressedBuffers(rb, rest[start:start+int(body)], &inflated); err != nil {
+				return err
+			}
+		}
 		pos += hdr + int(n) + int(body)
 	}
 	return nil
 }
 
-// checkMessage checks one Message flatbuffer and returns its body length.
-func (fb flatbuf) checkMessage(first bool) (int64, error) {
+// checkMessage checks one Message flatbuffer and returns its body length and
+// the position of its RecordBatch table (-1 for a schema).
+func (fb flatbuf) checkMessage(first bool) (body int64, rb int, err error) {
+	rb = -1
+	body, err = fb.checkMessageTables(first, &rb)
+	return body, rb, err
+}
+
+func (fb flatbuf) checkMessageTables(first bool, rbPos *int) (int64, error) {
 	msg, err := fb.root()
 	if err != nil {
 		return 0, err
@@ -88,10 +102,12 @@ func (fb flatbuf) checkMessage(first bool) (int64, error) {
 		if err := fb.checkRecordBatch(rb); err != nil {
 			return 0, err
 		}
+		*rbPos = rb
 	case 3:
 		if err := fb.checkRecordBatch(header); err != nil {
 			return 0, err
 		}
+		*rbPos = header
 	default:
 		return 0, fmt.Errorf("unsupported message type %d", htype)
 	}
@@ -112,6 +128,49 @@ func (fb flatbuf) checkRecordBatch(t int) error {
 		if err := fb.checkVector(t, f.field, f.elem); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// maxInflated bounds what the compressed buffers of one stream of n bytes
+// may decompress to: arrow-go allocates each buffer at the size its first
+// eight bytes declare before decompressing, so a forged size is a fatal
+// out-of-memory, not an error. 1024x (or 64 MiB for small records) is far
+// beyond what LZ4 or ZSTD give on real columns.
+func maxInflated(n int) int64 { return max(64<<20, 1024*int64(n)) }
+
+// checkCompressedBuffers checks, for a RecordBatch whose body is compressed,
+// that every buffer lies inside the body and that the sizes the buffers
+// declare for their decompressed data stay within budget.
+func (fb flatbuf) checkCompressedBuffers(rb int, body []byte, budget *int64) error {
+	if _, ok, err := fb.table(rb, 3); err != nil || !ok { // RecordBatch.compression
+		return err
+	}
+	vec, n, ok, err := fb.vector(rb, 2) // RecordBatch.buffers
+	if err != nil || !ok {
+		return err
+	}
+	for i := range n {
+		p := vec + 16*i
+		if p+16 > len(fb.b) {
+			return errFlatbuf
+		}
+		off := int64(binary.LittleEndian.Uint64(fb.b[p:]))
+		length := int64(binary.LittleEndian.Uint64(fb.b[p+8:]))
+		if length == 0 {
+			continue
+		}
+		if off < 0 || length < 8 || off > int64(len(body)) || length > int64(len(body))-off {
+			return fmt.Errorf("compressed buffer %d (offset %d, length %d) does not fit the %d-byte message body", i, off, length, len(body))
+		}
+		size := int64(binary.LittleEndian.Uint64(body[off:]))
+		if size == -1 {
+			continue // stored uncompressed
+		}
+		if size < 0 || size > *budget {
+			return fmt.Errorf("compressed buffer %d declares %d bytes decompressed, more than the %d allowed for this record", i, size, *budget)
+		}
+		*budget -= size
 	}
 	return nil
 }
