@@ -45,6 +45,7 @@ test-go: ## Go tests with the race detector (on a Kafka broker started for them)
 	$(KAFKA_BROKER) run go test -race ./...
 	go test ./engine -run '^$$' -fuzz '^FuzzExplain$$' -fuzztime $(FUZZTIME)
 	go test ./engine -run '^$$' -fuzz '^FuzzBindPlans$$' -fuzztime $(FUZZTIME)
+	go test ./engine/expr -run '^$$' -fuzz '^FuzzStrptime$$' -fuzztime $(FUZZTIME)
 	go test ./state -run '^$$' -fuzz '^FuzzDecodeManifest$$' -fuzztime $(FUZZTIME)
 	go test ./state -run '^$$' -fuzz '^FuzzDecodeManifestBody$$' -fuzztime $(FUZZTIME)
 	go test ./kafka -run '^$$' -fuzz '^FuzzDecodeJSON$$' -fuzztime $(FUZZTIME)

@@ -145,6 +145,12 @@ func (s *CompileScope) compileCall(e *plan.Expr) (Expr, error) {
 			return nil, err
 		}
 		a, b := args[0].Type(), args[1].Type()
+		if out, k, ok, err := temporalArith(e.Fn, a, b, text); ok {
+			if err != nil {
+				return nil, typeErr("%v", err)
+			}
+			return mk(out, k)
+		}
 		operand := func(t arrow.DataType) bool {
 			return IsNumeric(t) || t.ID() == arrow.NULL || t.ID() == arrow.DECIMAL128
 		}
@@ -365,6 +371,9 @@ func (s *CompileScope) compileCall(e *plan.Expr) (Expr, error) {
 			return nil, typeErr("%v", err)
 		}
 		return mk(args[0].Type(), k)
+	}
+	if x, ok, err := s.compileExtra(e, args, text); ok {
+		return x, err
 	}
 	if k, ok := testFunctions[e.Fn]; ok {
 		return mk(arrow.FixedWidthTypes.Boolean, k)

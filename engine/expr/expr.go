@@ -243,6 +243,9 @@ func MakeScalar(raw json.RawMessage, dt arrow.DataType) (scalar.Scalar, error) {
 		if dt.ID() == arrow.INT64 {
 			return sc, nil
 		}
+		if d, ok := dt.(*arrow.DurationType); ok { // arrow-go's scalar cast has no int64 → duration
+			return scalar.NewDurationScalar(arrow.Duration(n), d), nil
+		}
 		out, err := sc.CastTo(dt)
 		if err != nil {
 			return nil, err

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"sort"
 
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
@@ -245,8 +246,13 @@ func (e *Expr) Describe() string {
 			}
 			b.WriteString(a.Describe())
 		}
-		for k, v := range e.Options {
-			fmt.Fprintf(&b, ", %s=%v", k, v)
+		keys := make([]string, 0, len(e.Options))
+		for k := range e.Options {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			fmt.Fprintf(&b, ", %s=%v", k, e.Options[k])
 		}
 		b.WriteString(")")
 		return b.String()

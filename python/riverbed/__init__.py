@@ -53,7 +53,7 @@ from .errors import (
     TypeMismatchError,
     UserFunctionError,
 )
-from .expr import Expr, col, count, lit
+from .expr import Expr, col, concat_str, count, lit, when
 from .generators import Nexmark, datagen, nexmark
 from .job import Job
 from .stream import (
@@ -84,7 +84,7 @@ def engine_version() -> str:
 _register()
 
 __all__ = [
-    "Environment", "Stream", "GroupBy", "Expr", "col", "lit", "count",
+    "Environment", "Stream", "GroupBy", "Expr", "col", "lit", "count", "when", "concat_str",
     "read_parquet", "collect_all", "from_arrow", "from_pandas", "from_pydict", "engine_version",
     "KeyedStream", "WindowedStream", "WindowResult", "Job", "Window", "tumbling", "sliding", "session", "cumulate",
     "datagen", "nexmark", "Nexmark",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 import decimal as _decimal
 import math
+from collections.abc import Iterable
 from typing import Any
 
 from .datatypes import DataType, Timestamp, to_datatype
@@ -146,14 +147,112 @@ class Expr:
         return self._agg("n_unique")
 
     # -- namespaces ---------------------------------------------------------------
+    # -- membership, conditionals and maths --------------------------------------
+    def is_in(self, values: Iterable[Any]) -> Expr:
+        """True where the value is one of ``values`` (literals). A null value gives null;
+        nulls among ``values`` are ignored (as Polars).
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> rb.from_pydict({"x": [1, 2, None]}).select(rb.col("x").is_in([2, 3])).collect()["x"].to_pylist()
+        [False, True, None]
+        """
+        if isinstance(values, (str, bytes, Expr)) or not isinstance(values, Iterable):
+            raise TypeError(f"is_in takes a list of values, got {type(values).__name__}")
+        return Expr._fn("is_in", self, *[lit(v) for v in values])
+
+    def is_between(self, lower: IntoExpr, upper: IntoExpr, closed: str = "both") -> Expr:
+        """True where ``lower <= value <= upper``; ``closed`` is ``"both"``, ``"left"``,
+        ``"right"`` or ``"none"`` (as Polars)."""
+        if closed not in ("both", "left", "right", "none"):
+            raise ValueError(f"closed must be 'both', 'left', 'right' or 'none', got {closed!r}")
+        lo = self >= lower if closed in ("both", "left") else self > lower
+        hi = self <= upper if closed in ("both", "right") else self < upper
+        return lo & hi
+
+    def is_nan(self) -> Expr:
+        """True where a float is NaN (false for integers; null stays null)."""
+        return Expr._fn("is_nan", self)
+
+    def abs(self) -> Expr:
+        """Absolute value, in the column's type (the most negative integer is an error)."""
+        return Expr._fn("abs", self)
+
+    def sign(self) -> Expr:
+        """-1, 0 or 1 (int64 for integers and decimals; floats keep their type, NaN stays NaN)."""
+        return Expr._fn("sign", self)
+
+    def sqrt(self) -> Expr:
+        """Square root as float64 (NaN below zero, as Polars)."""
+        return Expr._fn("sqrt", self)
+
+    def exp(self) -> Expr:
+        """e to the power of the value, as float64."""
+        return Expr._fn("exp", self)
+
+    def log(self, base: float = math.e) -> Expr:
+        """Logarithm (natural by default) as float64; -inf at 0, NaN below."""
+        if base == math.e:
+            return Expr._fn("log", self)
+        return Expr._fn("log", self, base=float(base))
+
+    def log10(self) -> Expr:
+        """Base-10 logarithm as float64."""
+        return Expr._fn("log10", self)
+
+    def pow(self, exponent: IntoExpr) -> Expr:
+        """``value ** exponent`` as float64 (also the ``**`` operator)."""
+        return Expr._fn("pow", self, exponent)
+
+    def __pow__(self, exponent: IntoExpr) -> Expr:
+        return self.pow(exponent)
+
+    def __rpow__(self, base: IntoExpr) -> Expr:
+        return _to_expr(base).pow(self)
+
+    def floor(self) -> Expr:
+        """Round down to a whole number (floats and decimals keep their type)."""
+        return Expr._fn("floor", self)
+
+    def ceil(self) -> Expr:
+        """Round up to a whole number (floats and decimals keep their type)."""
+        return Expr._fn("ceil", self)
+
+    def round(self, decimals: int = 0, *, mode: str = "half_to_even") -> Expr:
+        """Round to ``decimals`` digits; halves to even by default, as Polars
+        (``mode="half_away_from_zero"`` rounds them as DuckDB's ``round``)."""
+        if not isinstance(decimals, int) or isinstance(decimals, bool):
+            raise TypeError(f"round(decimals=) takes an integer, got {type(decimals).__name__}")
+        if mode not in ("half_to_even", "half_away_from_zero"):
+            raise ValueError(f"round mode must be 'half_to_even' or 'half_away_from_zero', got {mode!r}")
+        return Expr._fn("round", self, decimals=decimals, mode=mode)
+
+    def clip(self, lower_bound: IntoExpr | None = None, upper_bound: IntoExpr | None = None) -> Expr:
+        """Limit values to ``[lower_bound, upper_bound]`` (either may be None); null stays null."""
+        if lower_bound is None and upper_bound is None:
+            return self
+        w = None
+        if lower_bound is not None:
+            w = when(self < lower_bound).then(lower_bound)
+        if upper_bound is not None:
+            above = self > upper_bound
+            w = when(above).then(upper_bound) if w is None else w.when(above).then(upper_bound)
+        assert w is not None
+        return w.otherwise(self)
+
     @property
     def str(self) -> StringNamespace:
-        """String functions: ``contains``, ``starts_with``, ``ends_with``, ``lower``, ``upper``, ``len_chars``."""
+        """String functions: ``contains``, ``starts_with``, ``ends_with``, ``lower``, ``upper``, ``len_chars``,
+        ``slice``, ``replace``, ``replace_all``, ``strip_chars``, ``pad_start``, ``pad_end``, ``split``,
+        ``to_date``, ``to_datetime``."""
         return StringNamespace(self)
 
     @property
     def dt(self) -> DateTimeNamespace:
-        """Date/time functions: ``truncate``, ``year``, ``month``, ``day``, ``hour``, ``minute``, ``second``."""
+        """Date/time functions: ``truncate``, ``year``, ``month``, ``day``, ``hour``, ``minute``, ``second``,
+        ``date``, ``weekday``, ``quarter``, ``ordinal_day``, ``epoch``, and for durations ``total_days``,
+        ``total_seconds``, ``total_milliseconds``, ``total_microseconds``."""
         return DateTimeNamespace(self)
 
 
@@ -187,6 +286,62 @@ class StringNamespace:
     def len_chars(self) -> Expr:
         """Length in Unicode code points, as int32."""
         return Expr._fn("str_len_chars", self._e)
+
+    def slice(self, offset: int, length: int | None = None) -> Expr:
+        """Characters from ``offset`` (negative: from the end), at most ``length`` of them."""
+        opts: dict[str, Any] = {"offset": offset}
+        if length is not None:
+            opts["length"] = length
+        return Expr._fn("str_slice", self._e, **opts)
+
+    def replace(self, pattern: str, value: str, *, literal: bool = False, n: int = 1) -> Expr:
+        """Replace the first ``n`` matches of the regular expression ``pattern`` (or the plain text,
+        with ``literal=True``) by ``value``; ``$1`` / ``${name}`` in ``value`` refer to groups."""
+        return Expr._fn("str_replace", self._e, pattern=pattern, value=value, literal=literal, n=n)
+
+    def replace_all(self, pattern: str, value: str, *, literal: bool = False) -> Expr:
+        """Replace every match of ``pattern`` by ``value`` (see :meth:`replace`)."""
+        return Expr._fn("str_replace", self._e, pattern=pattern, value=value, literal=literal, n=-1)
+
+    def strip_chars(self, characters: str | None = None) -> Expr:
+        """Remove leading and trailing whitespace, or any of ``characters``."""
+        return Expr._fn("str_strip_chars", self._e, **({} if characters is None else {"characters": characters}))
+
+    def strip_chars_start(self, characters: str | None = None) -> Expr:
+        """Remove leading whitespace, or any of ``characters``."""
+        return Expr._fn("str_strip_chars_start", self._e, **({} if characters is None else {"characters": characters}))
+
+    def strip_chars_end(self, characters: str | None = None) -> Expr:
+        """Remove trailing whitespace, or any of ``characters``."""
+        return Expr._fn("str_strip_chars_end", self._e, **({} if characters is None else {"characters": characters}))
+
+    def pad_start(self, length: int, fill_char: str = " ") -> Expr:
+        """Pad on the left with ``fill_char`` to ``length`` characters (longer strings stay)."""
+        return Expr._fn("str_pad_start", self._e, length=length, fill_char=fill_char)
+
+    def pad_end(self, length: int, fill_char: str = " ") -> Expr:
+        """Pad on the right with ``fill_char`` to ``length`` characters (longer strings stay)."""
+        return Expr._fn("str_pad_end", self._e, length=length, fill_char=fill_char)
+
+    def split(self, by: str) -> Expr:
+        """Split on the plain text ``by`` into a list of strings."""
+        return Expr._fn("str_split", self._e, by=by)
+
+    def to_date(self, format: str | None = None, *, strict: bool = True) -> Expr:
+        """Parse dates with a strftime ``format`` (``"%d/%m/%Y"``), or ISO ``YYYY-MM-DD`` without one.
+        A value that does not parse is an error naming it, or null with ``strict=False``."""
+        return Expr._fn("str_to_date", self._e, strict=strict, **({} if format is None else {"format": format}))
+
+    def to_datetime(self, format: str | None = None, *, time_unit: str = "us", time_zone: str | None = None,
+                    strict: bool = True) -> Expr:
+        """Parse timestamps with a strftime ``format`` (``"%Y-%m-%d %H:%M:%S"``; ``%z`` reads an offset and
+        gives UTC), or ISO text without one. ``time_zone`` sets the zone wall times are read in."""
+        opts: dict[str, Any] = {"strict": strict, "time_unit": time_unit}
+        if format is not None:
+            opts["format"] = format
+        if time_zone is not None:
+            opts["time_zone"] = time_zone
+        return Expr._fn("str_to_datetime", self._e, **opts)
 
 
 class DateTimeNamespace:
@@ -223,6 +378,96 @@ class DateTimeNamespace:
         """Second 0-59, as int32."""
         return Expr._fn("dt_second", self._e)
 
+    def date(self) -> Expr:
+        """The calendar date (date32), in the column's time zone."""
+        return Expr._fn("dt_date", self._e)
+
+    def weekday(self) -> Expr:
+        """ISO weekday: 1 = Monday ... 7 = Sunday, as int32."""
+        return Expr._fn("dt_weekday", self._e)
+
+    def quarter(self) -> Expr:
+        """Quarter 1-4, as int32."""
+        return Expr._fn("dt_quarter", self._e)
+
+    def ordinal_day(self) -> Expr:
+        """Day of the year 1-366, as int32."""
+        return Expr._fn("dt_ordinal_day", self._e)
+
+    def epoch(self, time_unit: str = "us") -> Expr:
+        """Time since 1970-01-01 UTC in ``time_unit`` (``"d"``, ``"s"``, ``"ms"``, ``"us"``, ``"ns"``),
+        rounded down, as int64."""
+        return Expr._fn("dt_epoch", self._e, unit=time_unit)
+
+    def total_days(self) -> Expr:
+        """A duration in whole days (toward zero), as int64."""
+        return Expr._fn("dt_total_days", self._e)
+
+    def total_seconds(self) -> Expr:
+        """A duration in whole seconds (toward zero), as int64."""
+        return Expr._fn("dt_total_seconds", self._e)
+
+    def total_milliseconds(self) -> Expr:
+        """A duration in whole milliseconds (toward zero), as int64."""
+        return Expr._fn("dt_total_milliseconds", self._e)
+
+    def total_microseconds(self) -> Expr:
+        """A duration in whole microseconds (toward zero), as int64."""
+        return Expr._fn("dt_total_microseconds", self._e)
+
+
+class When:
+    """``rb.when(cond).then(value)``: add ``.when(...).then(...)`` branches, end with ``.otherwise(value)``
+    (rows no branch matches are null without it). The first true condition wins; a null
+    condition is not true. Values are cast to one common type."""
+
+    __slots__ = ("_args",)
+
+    def __init__(self, args: list[Expr]):
+        self._args = args
+
+    def then(self, value: IntoExpr) -> Then:
+        return Then(self._args + [_to_expr(value)])
+
+
+class Then(Expr):
+    """A when/then chain: usable as an expression (unmatched rows are null), or continued."""
+
+    __slots__ = ("_args",)
+
+    def __init__(self, args: list[Expr]):
+        self._args = args
+        super().__init__({"fn": "case_when", "args": [a._node for a in args]})
+
+    def when(self, condition: IntoExpr) -> When:
+        return When(self._args + [_to_expr(condition)])
+
+    def otherwise(self, value: IntoExpr) -> Expr:
+        return Expr({"fn": "case_when", "args": [a._node for a in self._args + [_to_expr(value)]]})
+
+
+def when(condition: IntoExpr) -> When:
+    """Start a conditional expression (as Polars' ``pl.when``).
+
+    Examples
+    --------
+    >>> import riverbed as rb
+    >>> t = rb.from_pydict({"x": [1, 5, None]})
+    >>> e = rb.when(rb.col("x") > 2).then(rb.lit("big")).otherwise(rb.lit("small"))
+    >>> t.select(e.alias("s")).collect()["s"].to_pylist()
+    ['small', 'big', 'small']
+    """
+    return When([_to_expr(condition)])
+
+
+def concat_str(exprs: Iterable[IntoExpr], *, separator: str = "", ignore_nulls: bool = False) -> Expr:
+    """Join the values of several expressions (cast to strings) with ``separator``; a null makes
+    the row null unless ``ignore_nulls=True`` (as Polars)."""
+    items = [_to_expr(e) for e in exprs]
+    if not items:
+        raise ValueError("concat_str needs at least one expression")
+    return Expr._fn("concat_str", *items, separator=separator, ignore_nulls=ignore_nulls)
+
 
 def col(name: str) -> Expr:
     """Reference a column by name.
@@ -241,7 +486,7 @@ def col(name: str) -> Expr:
 def lit(value: Any, dtype: DataType | Any | None = None) -> Expr:
     """A constant. Python ``int`` becomes int64 (uint64 above 2**63-1), ``float`` float64,
     ``decimal.Decimal`` a decimal of its digits, ``str`` utf8, ``bool`` bool, ``datetime``
-    timestamp[us], ``date`` date32, ``None`` null (or ``dtype``)."""
+    timestamp[us], ``date`` date32, ``timedelta`` duration[us], ``None`` null (or ``dtype``)."""
     if isinstance(value, Expr):
         return value
     if dtype is not None:
@@ -276,6 +521,9 @@ def lit(value: Any, dtype: DataType | Any | None = None) -> Expr:
         return Expr({"lit": _json_value(value, t), "type": t})
     if isinstance(value, _dt.date):
         return Expr({"lit": (value - _dt.date(1970, 1, 1)).days, "type": "date32"})
+    if isinstance(value, _dt.timedelta):
+        us = (value.days * 86400 + value.seconds) * 1_000_000 + value.microseconds
+        return Expr({"lit": us, "type": "duration[us]"})
     raise TypeError(f"cannot use {type(value).__name__} value {value!r} as a literal")
 
 

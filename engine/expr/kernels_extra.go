@@ -1,0 +1,500 @@
+package expr
+
+import (
+	"math"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/compute"
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
+	"github.com/apache/arrow-go/v18/arrow/scalar"
+	"github.com/riverbed-engine/riverbed/internal/rberr"
+)
+
+// materialize turns every argument into an array of the same length (scalars repeated),
+// and says whether all were scalars (then n is 1). The caller releases the arrays.
+func materialize(ec *EvalCtx, args []compute.Datum) (arrs []arrow.Array, n int, allScalar bool, err error) {
+	n, allScalar = 1, true
+	for _, a := range args {
+		if ad, ok := a.(*compute.ArrayDatum); ok {
+			n, allScalar = int(ad.Len()), false
+			break
+		}
+	}
+	arrs = make([]arrow.Array, len(args))
+	for i, a := range args {
+		switch v := a.(type) {
+		case *compute.ArrayDatum:
+			arrs[i] = v.MakeArray()
+		case *compute.ScalarDatum:
+			arrs[i], err = scalar.MakeArrayFromScalar(v.Value, n, ec.Mem)
+		default:
+			err = rberr.New(rberr.Internal, "unsupported datum kind %s", a.Kind())
+		}
+		if err != nil {
+			releaseAll(arrs)
+			return nil, 0, false, err
+		}
+	}
+	return arrs, n, allScalar, nil
+}
+
+// castTo casts an array as castDatum does (sharing it when it has the type already); the
+// caller releases the result.
+func castTo(ec *EvalCtx, a arrow.Array, to arrow.DataType, what string) (arrow.Array, error) {
+	d, err := castDatum(ec, compute.NewDatum(a), to, what)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Release()
+	return d.(*compute.ArrayDatum).MakeArray(), nil
+}
+
+func releaseAll(arrs []arrow.Array) {
+	for _, a := range arrs {
+		if a != nil {
+			a.Release()
+		}
+	}
+}
+
+// caseWhenKernel picks, per row, the value of the first branch whose condition is true
+// (a null condition is not true), else the otherwise value, else null. The values are
+// cast to out, laid end to end, and taken by index, which works for every type.
+func caseWhenKernel(out arrow.DataType, hasOtherwise bool) kernelFn {
+	return func(ec *EvalCtx, args []compute.Datum) (compute.Datum, error) {
+		arrs, n, allScalar, err := materialize(ec, args)
+		if err != nil {
+			return nil, err
+		}
+		defer releaseAll(arrs)
+		var values []arrow.Array
+		var conds []*array.Boolean
+		for i := 0; i+1 < len(arrs); i += 2 {
+			c, ok := arrs[i].(*array.Boolean)
+			if !ok { // a null-typed condition is never true
+				c = array.MakeArrayOfNull(ec.Mem, arrow.FixedWidthTypes.Boolean, n).(*array.Boolean)
+				defer c.Release()
+			}
+			conds = append(conds, c)
+			values = append(values, arrs[i+1])
+		}
+		if hasOtherwise {
+			values = append(values, arrs[len(arrs)-1])
+		}
+		if out.ID() == arrow.NULL {
+			return wrapResult(array.MakeArrayOfNull(ec.Mem, arrow.Null, n), allScalar)
+		}
+		cast := make([]arrow.Array, len(values))
+		defer releaseAll(cast)
+		for i, v := range values {
+			c, err := castTo(ec, v, out, "converting a then()/otherwise() value to "+TypeName(out))
+			if err != nil {
+				return nil, err
+			}
+			cast[i] = c
+		}
+		all, err := array.Concatenate(cast, ec.Mem)
+		if err != nil {
+			return nil, err
+		}
+		defer all.Release()
+		idx := array.NewInt64Builder(ec.Mem)
+		defer idx.Release()
+		idx.Reserve(n)
+	rows:
+		for r := 0; r < n; r++ {
+			for b, c := range conds {
+				if c.IsValid(r) && c.Value(r) {
+					idx.UnsafeAppend(int64(b*n + r))
+					continue rows
+				}
+			}
+			if hasOtherwise {
+				idx.UnsafeAppend(int64(len(conds)*n + r))
+			} else {
+				idx.UnsafeAppendBoolToBitmap(false)
+			}
+		}
+		indices := idx.NewArray()
+		defer indices.Release()
+		res, err := compute.TakeArray(ec.Ctx, all, indices)
+		if err != nil {
+			return nil, err
+		}
+		return wrapResult(res, allScalar)
+	}
+}
+
+// valueKeys returns a comparable Go value per row of a (of type t, after a cast to the
+// common type): what is_in hashes. NaN equals NaN and -0 equals 0, as Polars.
+func valueKeys(ec *EvalCtx, a arrow.Array) (func(int) any, error) {
+	t := a.DataType()
+	switch {
+	case IsFloat(t):
+		vals, err := AsFloat64(a)
+		if err != nil {
+			return nil, err
+		}
+		return func(i int) any {
+			v := vals[i]
+			if math.IsNaN(v) {
+				return "NaN"
+			}
+			if v == 0 {
+				return 0.0
+			}
+			return v
+		}, nil
+	case IsInteger(t) && !IsSigned(t):
+		c, err := compute.CastToType(ec.Ctx, a, arrow.PrimitiveTypes.Uint64)
+		if err != nil {
+			return nil, err
+		}
+		vals := c.(*array.Uint64).Uint64Values()
+		return func(i int) any { return vals[i] }, nil
+	case IsString(t):
+		at := StringAt(a)
+		return func(i int) any { return at(i) }, nil
+	case t.ID() == arrow.BINARY:
+		b := a.(*array.Binary)
+		return func(i int) any { return string(b.Value(i)) }, nil
+	case t.ID() == arrow.DECIMAL128:
+		vals := a.(*array.Decimal128).Values()
+		return func(i int) any { return DecKey(vals[i]) }, nil
+	case t.ID() == arrow.BOOL:
+		b := a.(*array.Boolean)
+		return func(i int) any { return b.Value(i) }, nil
+	}
+	vals, err := AsInt64(a)
+	if err != nil {
+		return nil, err
+	}
+	return func(i int) any { return vals[i] }, nil
+}
+
+// isInKernel: is the value among the listed ones? A null value gives null; nulls in the
+// list are ignored (as Polars).
+func isInKernel(ct arrow.DataType) kernelFn {
+	return func(ec *EvalCtx, args []compute.Datum) (compute.Datum, error) {
+		x, sc, err := asArray(ec, args[0])
+		if err != nil {
+			return nil, err
+		}
+		defer x.Release()
+		xc, err := castTo(ec, x, ct, "converting the column to "+TypeName(ct))
+		if err != nil {
+			return nil, err
+		}
+		defer xc.Release()
+		set := map[any]struct{}{}
+		for _, v := range args[1:] {
+			sd := v.(*compute.ScalarDatum)
+			if !sd.Value.IsValid() {
+				continue
+			}
+			a, err := scalar.MakeArrayFromScalar(sd.Value, 1, ec.Mem)
+			if err != nil {
+				return nil, err
+			}
+			ac, err := castTo(ec, a, ct, "converting an is_in value to "+TypeName(ct))
+			a.Release()
+			if err != nil {
+				return nil, err
+			}
+			key, err := valueKeys(ec, ac)
+			if err == nil {
+				k := key(0)
+				if str, isStr := k.(string); isStr {
+					k = strings.Clone(str) // the array's buffer is freed below
+				}
+				set[k] = struct{}{}
+			}
+			ac.Release()
+			if err != nil {
+				return nil, err
+			}
+		}
+		b := array.NewBooleanBuilder(ec.Mem)
+		defer b.Release()
+		b.Reserve(xc.Len())
+		if xc.DataType().ID() == arrow.NULL {
+			for i := 0; i < xc.Len(); i++ {
+				b.UnsafeAppendBoolToBitmap(false)
+			}
+			return wrapResult(b.NewArray(), sc)
+		}
+		key, err := valueKeys(ec, xc)
+		if err != nil {
+			return nil, err
+		}
+		for i := 0; i < xc.Len(); i++ {
+			if xc.IsNull(i) {
+				b.UnsafeAppendBoolToBitmap(false)
+				continue
+			}
+			_, ok := set[key(i)]
+			b.UnsafeAppend(ok)
+		}
+		return wrapResult(b.NewArray(), sc)
+	}
+}
+
+var isNaNKernel = unaryKernel(func(ec *EvalCtx, in arrow.Array) (arrow.Array, error) {
+	b := array.NewBooleanBuilder(ec.Mem)
+	defer b.Release()
+	b.Reserve(in.Len())
+	var vals []float64
+	if IsFloat(in.DataType()) {
+		var err error
+		if vals, err = AsFloat64(in); err != nil {
+			return nil, err
+		}
+	}
+	for i := 0; i < in.Len(); i++ {
+		if in.IsNull(i) {
+			b.UnsafeAppendBoolToBitmap(false)
+			continue
+		}
+		b.UnsafeAppend(vals != nil && math.IsNaN(vals[i]))
+	}
+	return b.NewArray(), nil
+})
+
+// floatUnary applies f to a float column of type t (float32 or float64), nulls kept.
+func floatUnary(t arrow.DataType, f func(float64) float64) kernelFn {
+	return unaryKernel(func(ec *EvalCtx, in arrow.Array) (arrow.Array, error) {
+		if t.ID() == arrow.FLOAT32 {
+			a := in.(*array.Float32)
+			b := array.NewFloat32Builder(ec.Mem)
+			defer b.Release()
+			b.Reserve(a.Len())
+			for i, v := range a.Float32Values() {
+				if a.IsNull(i) {
+					b.UnsafeAppendBoolToBitmap(false)
+					continue
+				}
+				b.UnsafeAppend(float32(f(float64(v))))
+			}
+			return b.NewArray(), nil
+		}
+		vals, err := AsFloat64(in)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]float64, len(vals))
+		for i, v := range vals {
+			out[i] = f(v)
+		}
+		return Float64Array(ec.Mem, out, validity(in)), nil
+	})
+}
+
+// roundTo rounds to d decimals, halves to even (Polars' default) or away from zero
+// (DuckDB's round).
+func roundTo(d int, halfEven bool) func(float64) float64 {
+	round := math.Round
+	if halfEven {
+		round = math.RoundToEven
+	}
+	if d == 0 {
+		return round
+	}
+	p := math.Pow10(d)
+	return func(x float64) float64 {
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return x
+		}
+		r := round(x*p) / p
+		if math.IsInf(x*p, 0) {
+			return x // too large to have decimals to round
+		}
+		return r
+	}
+}
+
+var identityKernel kernelFn = func(ec *EvalCtx, args []compute.Datum) (compute.Datum, error) {
+	return cloneDatum(args[0]), nil
+}
+
+var powKernel kernelFn = func(ec *EvalCtx, args []compute.Datum) (compute.Datum, error) {
+	arrs, n, allScalar, err := materialize(ec, args)
+	if err != nil {
+		return nil, err
+	}
+	defer releaseAll(arrs)
+	x, _ := AsFloat64(arrs[0])
+	y, _ := AsFloat64(arrs[1])
+	out := make([]float64, n)
+	valid := make([]bool, n)
+	for i := range out {
+		valid[i] = arrs[0].IsValid(i) && arrs[1].IsValid(i)
+		if valid[i] {
+			out[i] = math.Pow(x[i], y[i])
+		}
+	}
+	return wrapResult(Float64Array(ec.Mem, out, valid), allScalar)
+}
+
+// signKernel gives -1, 0 or 1 for integers and decimals.
+var signKernel = unaryKernel(func(ec *EvalCtx, in arrow.Array) (arrow.Array, error) {
+	out := make([]int64, in.Len())
+	if d, ok := in.(*array.Decimal128); ok {
+		for i, v := range d.Values() {
+			out[i] = int64(v.Sign())
+		}
+	} else if IsInteger(in.DataType()) && !IsSigned(in.DataType()) {
+		for i := range out {
+			if in.IsValid(i) && !isZeroUnsigned(in, i) {
+				out[i] = 1
+			}
+		}
+	} else {
+		vals, err := AsInt64(in)
+		if err != nil {
+			return nil, err
+		}
+		for i, v := range vals {
+			switch {
+			case v > 0:
+				out[i] = 1
+			case v < 0:
+				out[i] = -1
+			}
+		}
+	}
+	return Int64Array(ec.Mem, arrow.PrimitiveTypes.Int64, out, validity(in)), nil
+})
+
+func isZeroUnsigned(a arrow.Array, i int) bool {
+	switch v := a.(type) {
+	case *array.Uint8:
+		return v.Value(i) == 0
+	case *array.Uint16:
+		return v.Value(i) == 0
+	case *array.Uint32:
+		return v.Value(i) == 0
+	case *array.Uint64:
+		return v.Value(i) == 0
+	}
+	return false
+}
+
+// absKernel is the absolute value in the column's own type; the most negative integer
+// has none (an error, as Polars' checked abs and DuckDB).
+func absKernel(text string) kernelFn {
+	return unaryKernel(func(ec *EvalCtx, in arrow.Array) (arrow.Array, error) {
+		t := in.DataType()
+		switch {
+		case t.ID() == arrow.DECIMAL128:
+			vals := in.(*array.Decimal128).Values()
+			return BuildDecimal(ec.Mem, t.(*arrow.Decimal128Type), in.Len(), in, func(i int) (decimal128.Num, error) {
+				return vals[i].Abs(), nil
+			})
+		case IsFloat(t):
+			d, err := floatUnary(t, math.Abs)(ec, []compute.Datum{compute.NewDatum(in)})
+			if err != nil {
+				return nil, err
+			}
+			defer d.Release()
+			return d.(*compute.ArrayDatum).MakeArray(), nil
+		case IsInteger(t) && !IsSigned(t):
+			in.Retain()
+			return in, nil
+		}
+		vals, err := AsInt64(in)
+		if err != nil {
+			return nil, err
+		}
+		bits := t.(arrow.FixedWidthDataType).BitWidth()
+		minVal := int64(-1) << (bits - 1)
+		out := make([]int64, len(vals))
+		for i, v := range vals {
+			if in.IsNull(i) {
+				continue
+			}
+			if v == minVal {
+				return nil, rberr.New(rberr.Data, "%s: abs(%d) does not fit in %s", text, v, TypeName(t))
+			}
+			if v < 0 {
+				v = -v
+			}
+			out[i] = v
+		}
+		return Int64Array(ec.Mem, t, out, validity(in)), nil
+	})
+}
+
+// decRoundKernel rounds a decimal to d decimals (floor, ceil, or half away from zero),
+// keeping its type.
+func decRoundKernel(fn string, d int32, halfEven bool) kernelFn {
+	return unaryKernel(func(ec *EvalCtx, in arrow.Array) (arrow.Array, error) {
+		dt := in.DataType().(*arrow.Decimal128Type)
+		vals := in.(*array.Decimal128).Values()
+		if d >= dt.Scale {
+			in.Retain()
+			return in, nil
+		}
+		unit := decimal128.GetScaleMultiplier(int(dt.Scale - d))
+		half, _ := unit.Div(decimal128.FromI64(2))
+		return BuildDecimal(ec.Mem, dt, in.Len(), in, func(i int) (decimal128.Num, error) {
+			v := vals[i]
+			q, r := v.Div(unit)
+			switch fn {
+			case "floor":
+				if r.Sign() < 0 {
+					q = q.Sub(decimal128.FromI64(1))
+				}
+			case "ceil":
+				if r.Sign() > 0 {
+					q = q.Add(decimal128.FromI64(1))
+				}
+			default:
+				ra := r.Abs()
+				oddQ := q.LowBits()&1 == 1
+				if ra.Greater(half) || ra == half && (!halfEven || oddQ) {
+					q = q.Add(decimal128.FromI64(int64(v.Sign())))
+				}
+			}
+			return q.Mul(unit), nil
+		})
+	})
+}
+
+// concatKernel joins its (string) arguments with sep; a null argument makes the row null
+// unless ignoreNulls (then it is skipped), as Polars' concat_str.
+func concatKernel(sep string, ignoreNulls bool) kernelFn {
+	return func(ec *EvalCtx, args []compute.Datum) (compute.Datum, error) {
+		arrs, n, allScalar, err := materialize(ec, args)
+		if err != nil {
+			return nil, err
+		}
+		defer releaseAll(arrs)
+		b := array.NewStringBuilder(ec.Mem)
+		defer b.Release()
+		b.Reserve(n)
+		var sb strings.Builder
+	rows:
+		for r := 0; r < n; r++ {
+			sb.Reset()
+			first := true
+			for _, a := range arrs {
+				if a.IsNull(r) {
+					if ignoreNulls {
+						continue
+					}
+					b.AppendNull()
+					continue rows
+				}
+				if !first {
+					sb.WriteString(sep)
+				}
+				first = false
+				sb.WriteString(a.(*array.String).Value(r))
+			}
+			b.Append(sb.String())
+		}
+		return wrapResult(b.NewArray(), allScalar)
+	}
+}

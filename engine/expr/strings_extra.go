@@ -1,0 +1,284 @@
+package expr
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/riverbed-engine/riverbed/internal/rberr"
+)
+
+// stringFunction builds the kernel of a str.* function over a utf8 column, and its
+// result type.
+func stringFunction(fn string, o map[string]any) (kernelFn, arrow.DataType, error) {
+	str := arrow.BinaryTypes.String
+	switch fn {
+	case "str_slice":
+		offset, _, err := optInt(o, "offset")
+		if err != nil {
+			return nil, nil, err
+		}
+		length, hasLen, err := optInt(o, "length")
+		if err != nil {
+			return nil, nil, err
+		}
+		if hasLen && length < 0 {
+			return nil, nil, fmt.Errorf("str.slice length must not be negative, got %d", length)
+		}
+		return stringMapKernel(func(s string) string { return sliceChars(s, offset, length, hasLen) }), str, nil
+	case "str_replace":
+		pat, _, err := optString(o, "pattern")
+		if err != nil {
+			return nil, nil, err
+		}
+		val, _, err := optString(o, "value")
+		if err != nil {
+			return nil, nil, err
+		}
+		literal, _ := o["literal"].(bool)
+		n, hasN, err := optInt(o, "n")
+		if err != nil {
+			return nil, nil, err
+		}
+		if !hasN {
+			n = 1
+		}
+		if literal {
+			return stringMapKernel(func(s string) string { return strings.Replace(s, pat, val, int(n)) }), str, nil
+		}
+		re, err := regexpOrLiteral(pat, false)
+		if err != nil {
+			return nil, nil, err
+		}
+		return stringMapKernel(func(s string) string {
+			if n < 0 {
+				return re.ReplaceAllString(s, val)
+			}
+			var b []byte
+			last := 0
+			for _, m := range re.FindAllStringSubmatchIndex(s, int(n)) {
+				b = append(b, s[last:m[0]]...)
+				b = re.ExpandString(b, val, s, m)
+				last = m[1]
+			}
+			return string(append(b, s[last:]...))
+		}), str, nil
+	case "str_strip_chars", "str_strip_chars_start", "str_strip_chars_end":
+		chars, has, err := optString(o, "characters")
+		if err != nil {
+			return nil, nil, err
+		}
+		var f func(string) string
+		switch {
+		case !has && fn == "str_strip_chars":
+			f = strings.TrimSpace
+		case !has && fn == "str_strip_chars_start":
+			f = func(s string) string { return strings.TrimLeftFunc(s, isSpace) }
+		case !has:
+			f = func(s string) string { return strings.TrimRightFunc(s, isSpace) }
+		case fn == "str_strip_chars":
+			f = func(s string) string { return strings.Trim(s, chars) }
+		case fn == "str_strip_chars_start":
+			f = func(s string) string { return strings.TrimLeft(s, chars) }
+		default:
+			f = func(s string) string { return strings.TrimRight(s, chars) }
+		}
+		return stringMapKernel(f), str, nil
+	case "str_pad_start", "str_pad_end":
+		length, _, err := optInt(o, "length")
+		if err != nil {
+			return nil, nil, err
+		}
+		if length < 0 || length > 1<<20 {
+			return nil, nil, fmt.Errorf("pad length must be from 0 to %d, got %d", 1<<20, length)
+		}
+		fill, has, err := optString(o, "fill_char")
+		if err != nil {
+			return nil, nil, err
+		}
+		if !has {
+			fill = " "
+		}
+		if utf8.RuneCountInString(fill) != 1 {
+			return nil, nil, fmt.Errorf("fill_char must be one character, got %q", fill)
+		}
+		start := fn == "str_pad_start"
+		return stringMapKernel(func(s string) string {
+			n := int(length) - utf8.RuneCountInString(s)
+			if n <= 0 {
+				return s
+			}
+			if start {
+				return strings.Repeat(fill, n) + s
+			}
+			return s + strings.Repeat(fill, n)
+		}), str, nil
+	case "str_split":
+		by, _, err := optString(o, "by")
+		if err != nil {
+			return nil, nil, err
+		}
+		return splitKernel(by), arrow.ListOf(str), nil
+	case "str_to_date", "str_to_datetime":
+		format, hasFormat, err := optString(o, "format")
+		if err != nil {
+			return nil, nil, err
+		}
+		strict := true
+		if v, ok := o["strict"].(bool); ok {
+			strict = v
+		}
+		var out arrow.DataType = arrow.FixedWidthTypes.Date32
+		if fn == "str_to_datetime" {
+			unit, _, err := optString(o, "time_unit")
+			if err != nil {
+				return nil, nil, err
+			}
+			if unit == "" {
+				unit = "us"
+			}
+			u, err := parseUnit(unit)
+			if err != nil {
+				return nil, nil, err
+			}
+			tz, _, err := optString(o, "time_zone")
+			if err != nil {
+				return nil, nil, err
+			}
+			if tz == "" && strings.Contains(format, "%z") {
+				tz = "UTC"
+			}
+			if tz != "" {
+				if _, err := loadZone(tz); err != nil {
+					return nil, nil, err
+				}
+			}
+			out = &arrow.TimestampType{Unit: u, TimeZone: tz}
+		}
+		if hasFormat {
+			if err := checkFormat(format); err != nil {
+				return nil, nil, err
+			}
+		}
+		return parseTemporalKernel(out, format, hasFormat, strict), out, nil
+	}
+	return nil, nil, fmt.Errorf("unknown string function %s", fn)
+}
+
+func isSpace(r rune) bool {
+	return r == ' ' || r == '\t' || r == '\n' || r == '\r' || r == '\v' || r == '\f'
+}
+
+// sliceChars is Polars' str.slice: offset and length in characters; a negative offset
+// counts from the end; out of range gives what overlaps (maybe "").
+func sliceChars(s string, offset, length int64, hasLen bool) string {
+	n := int64(utf8.RuneCountInString(s))
+	start := offset
+	if start < 0 {
+		start = max(n+start, 0)
+	}
+	if start >= n {
+		return ""
+	}
+	end := n
+	if hasLen && start+length < n {
+		end = start + length
+	}
+	if int64(len(s)) == n { // ASCII
+		return s[start:end]
+	}
+	i, b0, b1 := int64(0), len(s), len(s)
+	for pos := range s {
+		if i == start {
+			b0 = pos
+		}
+		if i == end {
+			b1 = pos
+			break
+		}
+		i++
+	}
+	return s[b0:b1]
+}
+
+func splitKernel(by string) kernelFn {
+	return unaryKernel(func(ec *EvalCtx, in arrow.Array) (arrow.Array, error) {
+		a := in.(*array.String)
+		b := array.NewListBuilder(ec.Mem, arrow.BinaryTypes.String)
+		defer b.Release()
+		vb := b.ValueBuilder().(*array.StringBuilder)
+		for i := 0; i < a.Len(); i++ {
+			if a.IsNull(i) {
+				b.AppendNull()
+				continue
+			}
+			b.Append(true)
+			for _, part := range strings.Split(a.Value(i), by) {
+				vb.Append(part)
+			}
+		}
+		return b.NewArray(), nil
+	})
+}
+
+// parseTemporalKernel parses strings into dates or timestamps: with a strftime format, or,
+// without one, the ISO forms a cast accepts. strict: a value that does not parse is an
+// error naming it; otherwise it becomes null.
+func parseTemporalKernel(out arrow.DataType, format string, hasFormat, strict bool) kernelFn {
+	return unaryKernel(func(ec *EvalCtx, in arrow.Array) (arrow.Array, error) {
+		a := in.(*array.String)
+		if !hasFormat {
+			if strict {
+				return castTo(ec, a, out, "parsing strings as "+TypeName(out))
+			}
+		}
+		ts, _ := out.(*arrow.TimestampType)
+		var loc = zoneOrUTC(ts)
+		vals := make([]int64, a.Len())
+		valid := make([]bool, a.Len())
+		for i := 0; i < a.Len(); i++ {
+			if a.IsNull(i) {
+				continue
+			}
+			s := a.Value(i)
+			var v int64
+			var why string
+			switch {
+			case !hasFormat && ts == nil:
+				d, rest, ok := parseDateText(strings.TrimSpace(s))
+				v = d
+				if !ok || rest != "" {
+					why = "is not a date"
+				}
+			case !hasFormat:
+				v, why = parseTimestampText(s, ts)
+			default:
+				f, err := strptime(s, format)
+				if err != nil {
+					why = err.Error()
+					break
+				}
+				if ts == nil {
+					v = f.days
+					break
+				}
+				var ok bool
+				v, ok = f.ticks(ts, loc)
+				if !ok {
+					why = "is out of range for " + TypeName(out)
+				}
+			}
+			if why != "" {
+				if strict {
+					return nil, rberr.New(rberr.Data, "cannot parse %s as %s: %s (pass strict=False to get null instead)", strconv.Quote(s), TypeName(out), why)
+				}
+				continue
+			}
+			vals[i], valid[i] = v, true
+		}
+		return Int64Array(ec.Mem, out, vals, valid), nil
+	})
+}

@@ -1,0 +1,214 @@
+"""The everyday expressions (conditionals, membership, maths, strings, dates) against Polars,
+whose names the API takes, and DuckDB for date arithmetic (whose rules riverbed follows)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import duckdb
+import polars as pl
+import pyarrow as pa
+import pytest
+
+import riverbed as rb
+from riverbed import col
+
+DATA = pa.table({
+    "x": pa.array([1, 5, None, -3, 0, 2**62], pa.int64()),
+    "y": pa.array([2, None, 7, -3, 0, 1], pa.int32()),
+    "f": pa.array([1.25, -2.5, float("nan"), None, 0.5, 1e300], pa.float64()),
+    "s": pa.array(["  abc ", "Hello World", "x,y,z", None, "", "ünïcödé ✓"], pa.string()),
+    "d": pa.array([dt.date(2024, 2, 29), dt.date(1969, 12, 31), None, dt.date(2000, 1, 1),
+                   dt.date(1, 1, 1), dt.date(9999, 12, 31)], pa.date32()),
+    "ts": pa.array([dt.datetime(2024, 1, 1, 12, 30), None, dt.datetime(1960, 5, 5, 23, 59, 59),
+                    dt.datetime(2262, 4, 11, 23, 0), dt.datetime(1970, 1, 1), dt.datetime(1677, 9, 22)],
+                   pa.timestamp("us")),
+})
+
+
+def run(expr: rb.Expr) -> list:
+    return rb.from_arrow(DATA).select(expr.alias("out")).collect()["out"].to_pylist()
+
+
+def polars(expr: pl.Expr) -> list:
+    return pl.from_arrow(DATA).select(expr.alias("out"))["out"].to_list()
+
+
+def same(a: list, b: list) -> bool:
+    if len(a) != len(b):
+        return False
+    for u, v in zip(a, b):
+        if isinstance(u, float) and isinstance(v, float):
+            if math.isnan(u) and math.isnan(v):
+                continue
+            if u != v and not math.isclose(u, v, rel_tol=1e-12):
+                return False
+        elif u != v:
+            return False
+    return True
+
+
+PAIRS = {
+    "when/then/otherwise": (
+        rb.when(col("x") > 2).then(rb.lit("big")).when(col("x") < 0).then(rb.lit("neg")).otherwise(rb.lit("small")),
+        pl.when(pl.col("x") > 2).then(pl.lit("big")).when(pl.col("x") < 0).then(pl.lit("neg"))
+        .otherwise(pl.lit("small"))),
+    "when without otherwise": (rb.when(col("x") > 2).then(col("y")), pl.when(pl.col("x") > 2).then(pl.col("y"))),
+    "when mixing int and float": (rb.when(col("y") > 0).then(col("y")).otherwise(col("f")),
+                                  pl.when(pl.col("y") > 0).then(pl.col("y")).otherwise(pl.col("f"))),
+    "is_in ints": (col("x").is_in([1, -3, 99]), pl.col("x").is_in([1, -3, 99])),
+    "is_in strings": (col("s").is_in(["", "x,y,z"]), pl.col("s").is_in(["", "x,y,z"])),
+    "is_in floats with nan": (col("f").is_in([0.5, float("nan")]),
+                              pl.col("f").is_in([0.5, float("nan")], nulls_equal=False)),
+    "is_between": (col("y").is_between(0, 2), pl.col("y").is_between(0, 2)),
+    "is_between open": (col("y").is_between(0, 2, closed="none"), pl.col("y").is_between(0, 2, closed="none")),
+    "is_nan": (col("f").is_nan(), pl.col("f").is_nan()),
+    "abs int": (col("y").abs(), pl.col("y").abs()),
+    "abs float": (col("f").abs(), pl.col("f").abs()),
+    "sign": (col("y").sign(), pl.col("y").sign()),
+    "sqrt": (col("f").sqrt(), pl.col("f").sqrt()),
+    "exp": (col("y").exp(), pl.col("y").exp()),
+    "log": (col("f").log(), pl.col("f").log()),
+    "log base 2": (col("f").log(2), pl.col("f").log(2)),
+    "log10": (col("f").log10(), pl.col("f").log10()),
+    "pow": (col("f") ** 2, pl.col("f").cast(pl.Float64) ** 2),
+    "floor": (col("f").floor(), pl.col("f").floor()),
+    "ceil": (col("f").ceil(), pl.col("f").ceil()),
+    "round": (col("f").round(1), pl.col("f").round(1)),
+    "round half away": (col("f").round(1, mode="half_away_from_zero"),
+                        pl.col("f").round(1, mode="half_away_from_zero")),
+    "round int": (col("y").round(), pl.col("y").round()),
+    "clip": (col("y").clip(0, 3), pl.col("y").clip(0, 3)),
+    "clip lower only": (col("x").clip(0), pl.col("x").clip(0)),
+    "str.slice": (col("s").str.slice(1, 3), pl.col("s").str.slice(1, 3)),
+    "str.slice negative": (col("s").str.slice(-3), pl.col("s").str.slice(-3)),
+    "str.slice beyond": (col("s").str.slice(20, 2), pl.col("s").str.slice(20, 2)),
+    "str.replace regex": (col("s").str.replace(r"[aeiou]", "_"), pl.col("s").str.replace(r"[aeiou]", "_")),
+    "str.replace groups": (col("s").str.replace(r"(\p{L})(\p{L})", "$2$1"),
+                           pl.col("s").str.replace(r"(\p{L})(\p{L})", "$2$1")),
+    "str.replace_all": (col("s").str.replace_all(r"[aeiou]", "_"), pl.col("s").str.replace_all(r"[aeiou]", "_")),
+    "str.replace literal": (col("s").str.replace(",", ".", literal=True),
+                            pl.col("s").str.replace(",", ".", literal=True)),
+    "str.strip_chars": (col("s").str.strip_chars(), pl.col("s").str.strip_chars()),
+    "str.strip_chars given": (col("s").str.strip_chars(" a"), pl.col("s").str.strip_chars(" a")),
+    "str.strip_chars_start": (col("s").str.strip_chars_start(), pl.col("s").str.strip_chars_start()),
+    "str.strip_chars_end": (col("s").str.strip_chars_end(), pl.col("s").str.strip_chars_end()),
+    "str.pad_start": (col("s").str.pad_start(8, "*"), pl.col("s").str.pad_start(8, "*")),
+    "str.pad_end": (col("s").str.pad_end(8), pl.col("s").str.pad_end(8)),
+    "str.split": (col("s").str.split(","), pl.col("s").str.split(",")),
+    "concat_str": (rb.concat_str([col("x"), col("s")], separator="-"),
+                   pl.concat_str([pl.col("x"), pl.col("s")], separator="-")),
+    "concat_str ignore nulls": (rb.concat_str([col("y"), col("s")], separator="|", ignore_nulls=True),
+                                pl.concat_str([pl.col("y"), pl.col("s")], separator="|", ignore_nulls=True)),
+    "dt.date": (col("ts").dt.date(), pl.col("ts").dt.date()),
+    "dt.weekday": (col("d").dt.weekday(), pl.col("d").dt.weekday()),
+    "dt.weekday ts": (col("ts").dt.weekday(), pl.col("ts").dt.weekday()),
+    "dt.quarter": (col("d").dt.quarter(), pl.col("d").dt.quarter()),
+    "dt.ordinal_day": (col("ts").dt.ordinal_day(), pl.col("ts").dt.ordinal_day()),
+    "dt.epoch s": (col("ts").dt.epoch("s"), pl.col("ts").dt.epoch("s")),
+    "dt.epoch ms": (col("ts").dt.epoch("ms"), pl.col("ts").dt.epoch("ms")),
+    "dt.epoch d of date": (col("d").dt.epoch("d"), pl.col("d").dt.epoch("d")),
+    "timestamp + duration": (col("ts") + dt.timedelta(days=1, hours=2), pl.col("ts") + dt.timedelta(days=1, hours=2)),
+    "timestamp - timestamp": (col("ts") - rb.lit(dt.datetime(2000, 1, 1)), pl.col("ts") - dt.datetime(2000, 1, 1)),
+    "total_seconds": ((col("ts") - rb.lit(dt.datetime(2000, 1, 1))).dt.total_seconds(),
+                      (pl.col("ts") - dt.datetime(2000, 1, 1)).dt.total_seconds()),
+}
+
+
+@pytest.mark.parametrize("name", list(PAIRS))
+def test_expression_matches_polars(name: str) -> None:
+    ours, theirs = PAIRS[name]
+    got, want = run(ours), polars(theirs)
+    assert same(got, want), f"{name}: {got} != {want}"
+
+
+def test_weekday_is_iso_on_every_day_of_a_leap_cycle() -> None:
+    days = pa.table({"d": pa.array([dt.date(1999, 12, 25) + dt.timedelta(days=i) for i in range(800)], pa.date32())})
+    got = rb.from_arrow(days).select(col("d").dt.weekday(), col("d").dt.ordinal_day().alias("o"),
+                                     col("d").dt.quarter().alias("q")).collect()
+    ref = [(d.isoweekday(), d.timetuple().tm_yday, (d.month - 1) // 3 + 1) for d in days["d"].to_pylist()]
+    assert list(zip(got["d"].to_pylist(), got["o"].to_pylist(), got["q"].to_pylist())) == ref
+
+
+def test_date_arithmetic_matches_duckdb() -> None:
+    t = pa.table({"d": pa.array([dt.date(2024, 2, 28), dt.date(1969, 12, 31), None], pa.date32()),
+                  "n": pa.array([1, -400, 3], pa.int32())})
+    got = rb.from_arrow(t).select(
+        (col("d") + col("n")).alias("plus"), (col("d") - col("n")).alias("minus"),
+        (col("d") - rb.lit(dt.date(2000, 1, 1))).alias("diff"),
+        (col("d") + dt.timedelta(hours=36)).alias("ts"),
+    ).collect()
+    want = duckdb.sql("""select d + n as plus, d - n as minus, d - date '2000-01-01' as diff,
+                         d + interval 36 hours as ts from t""").to_arrow_table()
+    for c in ["plus", "minus", "diff", "ts"]:
+        assert got[c].to_pylist() == want[c].to_pylist(), c
+    assert got.schema.field("plus").type == pa.date32()
+    assert got.schema.field("diff").type == pa.int64()
+    assert got.schema.field("ts").type == pa.timestamp("us")
+
+
+def test_to_date_and_to_datetime_with_formats_match_python() -> None:
+    cases = [("%d/%m/%Y", ["15/03/2024", "29/02/2000", "01/01/1900"]),
+             ("%Y-%m-%d %H:%M:%S", ["2024-03-15 13:05:09", "1969-12-31 23:59:59"]),
+             ("%m/%d/%y %I:%M %p", ["03/15/24 1:05 PM", "12/31/69 12:00 AM"]),
+             ("%d %b %Y %H:%M:%S.%f", ["05 Jan 2021 10:11:12.123456", "28 Feb 1999 00:00:00.5"]),
+             ("%Y%j", ["2024060", "2023365"])]
+    for fmt, values in cases:
+        t = pa.table({"s": values})
+        got = rb.from_arrow(t).select(col("s").str.to_datetime(fmt)).collect()["s"].to_pylist()
+        assert got == [dt.datetime.strptime(v, fmt) for v in values], fmt
+    got = rb.from_arrow(pa.table({"s": ["15/03/2024", None]})).select(col("s").str.to_date("%d/%m/%Y")).collect()
+    assert got["s"].to_pylist() == [dt.date(2024, 3, 15), None]
+    off = rb.from_arrow(pa.table({"s": ["2024-03-15T10:00:00+05:30", "2024-03-15T10:00:00Z"]}))
+    got = off.select(col("s").str.to_datetime("%Y-%m-%dT%H:%M:%S%z")).collect()
+    assert got.schema.field("s").type == pa.timestamp("us", "UTC")
+    assert got["s"].to_pylist() == [dt.datetime(2024, 3, 15, 4, 30, tzinfo=dt.timezone.utc),
+                                     dt.datetime(2024, 3, 15, 10, 0, tzinfo=dt.timezone.utc)]
+
+
+def test_parse_failures_name_the_value_or_give_null() -> None:
+    t = rb.from_arrow(pa.table({"s": ["2024-02-30", "15/03/2024"]}))
+    with pytest.raises(rb.DataError, match=r'"2024-02-30".*strict=False'):
+        t.select(col("s").str.to_date("%Y-%m-%d")).collect()
+    got = t.select(col("s").str.to_date("%d/%m/%Y", strict=False)).collect()["s"].to_pylist()
+    assert got == [None, dt.date(2024, 3, 15)]
+    with pytest.raises(rb.RiverbedError, match='unsupported directive "%Q"'):
+        t.select(col("s").str.to_date("%Q")).collect()
+
+
+def test_bad_uses_are_clear_errors() -> None:
+    t = rb.from_arrow(DATA)
+    with pytest.raises(rb.TypeMismatchError, match="when.*boolean condition"):
+        t.select(rb.when(col("x")).then(1)).collect()
+    with pytest.raises(rb.TypeMismatchError, match="must share a type"):
+        t.select(rb.when(col("x") > 1).then(col("s")).otherwise(col("x"))).collect()
+    with pytest.raises(rb.TypeMismatchError, match="sqrt needs a numeric column.*s"):
+        t.select(col("s").sqrt()).collect()
+    with pytest.raises(rb.TypeMismatchError, match="str.slice needs a string column"):
+        t.select(col("x").str.slice(1)).collect()
+    with pytest.raises(rb.TypeMismatchError, match="cannot add"):
+        t.select(col("ts") + col("d")).collect()
+    with pytest.raises(TypeError, match="is_in takes a list"):
+        col("x").is_in("abc")
+    with pytest.raises(rb.DataError, match="abs.*does not fit"):
+        rb.from_arrow(pa.table({"v": pa.array([-(2**63)], pa.int64())})).select(col("v").abs()).collect()
+    with pytest.raises(rb.DataError, match="leaves the range"):
+        rb.from_arrow(pa.table({"v": pa.array([dt.datetime(2262, 4, 11)], pa.timestamp("ns"))})).select(
+            col("v") + dt.timedelta(days=1)).collect()
+
+
+def test_decimal_rounding_is_exact() -> None:
+    import decimal as D
+    vals = [D.Decimal("1.25"), D.Decimal("-1.25"), D.Decimal("2.349"), None]
+    t = rb.from_arrow(pa.table({"v": pa.array(vals, pa.decimal128(10, 3))}))
+    got = t.select(col("v").round(1, mode="half_away_from_zero").alias("r"), col("v").floor().alias("f"),
+                   col("v").ceil().alias("c")).collect()
+    want = duckdb.sql("select round(v, 1) as r, floor(v) as f, ceil(v) as c "
+                      "from (select unnest(?::decimal(10,3)[]) as v)",
+                      params=[vals]).to_arrow_table()
+    even = t.select(col("v").round(1)).collect()["v"].to_pylist()
+    assert even == [None if v is None else v.quantize(D.Decimal("0.1"), D.ROUND_HALF_EVEN) for v in vals]
+    for c in "rfc":
+        assert [None if v is None else D.Decimal(v) for v in got[c].to_pylist()] == \
+               [None if v is None else D.Decimal(v) for v in want[c].to_pylist()], c
