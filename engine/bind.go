@@ -62,7 +62,8 @@ type lnode struct {
 	// map_batches
 	udf int64
 	// join
-	join *join.Spec
+	join         *join.Spec
+	joinLeftKeep []int // a relational join's left columns in its output (nil: all)
 	// dedup and topn
 	within     int64
 	orderBy    expr.Expr

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/riverbed-engine/riverbed/engine/expr"
@@ -44,6 +45,7 @@ func (joinOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]bool) 
 func (joinOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
 	var edges []runtime.Edge
 	js := n.join
+	parallel := g.Parallel
 	for side, in := range n.inputs {
 		f, err := g.build(in, nil)
 		if err != nil {
@@ -53,11 +55,19 @@ func (joinOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
 		if side == 1 {
 			keys = js.RightKeys
 		}
-		edges = append(edges, runtime.Edge{From: f.st, Part: runtime.PartHash, Keys: keys})
+		e := runtime.Edge{From: f.st, Part: runtime.PartHash, Keys: keys}
+		if js.How == "cross" { // every pair: one subtask sees both inputs whole
+			e = runtime.Edge{From: f.st, Part: runtime.PartGather}
+			parallel = 1
+		}
+		edges = append(edges, e)
 	}
-	st := g.NewStage("join", g.Parallel, edges...)
+	st := g.NewStage("join", parallel, edges...)
 	st.Chain("join("+js.How+")", func(int) runtime.Operator {
 		base := join.JoinBase{Spec: js, EmitSz: g.BatchSize}
+		if regularJoin(js.How) {
+			return &join.HashJoinOp{JoinBase: base, LeftKeep: n.joinLeftKeep}
+		}
 		switch js.How {
 		case "window":
 			return &join.WindowJoinOp{JoinBase: base, Win: js.Win}
@@ -71,6 +81,13 @@ func (joinOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
 
 func (joinOp) explain(n *lnode) (detail string) {
 	detail = n.join.How + " join"
+	if regularJoin(n.join.How) && n.join.How != "cross" {
+		var on []string
+		for i := range n.join.LeftKeys {
+			on = append(on, fmt.Sprintf("%s = %s", n.join.LeftKeys[i], n.join.RightKeys[i]))
+		}
+		detail += " on " + strings.Join(on, ", ")
+	}
 	if n.join.How == "interval" {
 		detail += fmt.Sprintf(", right rows from %s to %s around each left row", plan.FormatDuration(n.join.Lower), plan.FormatDuration(n.join.Upper))
 	}
@@ -81,12 +98,26 @@ func (joinOp) explain(n *lnode) (detail string) {
 func (b *binder) bindJoin(n *plan.Node, ln *lnode, left, right *lnode) error {
 	name := ln.name
 	js := &join.Spec{Name: name, How: n.How, LeftSchema: left.schema, RightSchema: right.schema}
-	if len(n.LeftOn) == 0 || len(n.LeftOn) != len(n.RightOn) {
+	regular := regularJoin(n.How)
+	switch {
+	case n.How == "cross":
+		if len(n.LeftOn)+len(n.RightOn) > 0 {
+			return rberr.New(rberr.Plan, "%s: a cross join takes no keys", name)
+		}
+	case len(n.LeftOn) == 0 || len(n.LeftOn) != len(n.RightOn):
 		return rberr.New(rberr.Plan, "%s: give the same number of join keys for both sides (left_on and right_on, or on)", name)
+	}
+	if regular && n.How != "inner" {
+		var unbounded, maybe []string
+		sourceBoundedness([]*lnode{left, right}, &unbounded, &maybe)
+		if len(unbounded) > 0 {
+			return rberr.New(rberr.Plan, "%s: a %s join needs bounded inputs, and %s is unbounded: on an unbounded stream it could never know that a row has no match. Use an inner join, or a window or interval join", name, n.How, unbounded[0])
+		}
 	}
 	ls := &expr.CompileScope{Schema: left.schema, Op: name + " (left)"}
 	rs := &expr.CompileScope{Schema: right.schema, Op: name + " (right)"}
 	dropRight := map[string]bool{}
+	dropLeft := map[string]bool{}
 	for i := range n.LeftOn {
 		lk, err := ls.Compile(n.LeftOn[i])
 		if err != nil {
@@ -110,9 +141,26 @@ func (b *binder) bindJoin(n *plan.Node, ln *lnode, left, right *lnode) error {
 		js.LeftKeys = append(js.LeftKeys, lk)
 		js.RightKeys = append(js.RightKeys, rk)
 		js.KeyTypes = append(js.KeyTypes, t)
-		if n.LeftOn[i].Col != nil && n.RightOn[i].Col != nil && *n.LeftOn[i].Col == *n.RightOn[i].Col {
+		switch {
+		case regular:
+			// As Polars: inner and left joins keep the left keys, right joins the right
+			// keys; full joins keep both.
+			switch n.How {
+			case "inner", "left":
+				if n.RightOn[i].Col != nil {
+					dropRight[*n.RightOn[i].Col] = true
+				}
+			case "right":
+				if n.LeftOn[i].Col != nil {
+					dropLeft[*n.LeftOn[i].Col] = true
+				}
+			}
+		case n.LeftOn[i].Col != nil && n.RightOn[i].Col != nil && *n.LeftOn[i].Col == *n.RightOn[i].Col:
 			dropRight[*n.RightOn[i].Col] = true
 		}
+	}
+	if regular {
+		return b.finishRegularJoin(n, ln, js, left, right, dropLeft, dropRight)
 	}
 	timeOf := func(side *lnode, what string) (int, error) {
 		if side.timeCol == "" {
@@ -185,7 +233,7 @@ func (b *binder) bindJoin(n *plan.Node, ln *lnode, left, right *lnode) error {
 	case "asof":
 	default:
 		msg := fmt.Sprintf("%s: unknown join kind %q", name, n.How)
-		if s := plan.Suggest(n.How, []string{"window", "interval", "asof"}); s != "" {
+		if s := plan.Suggest(n.How, []string{"inner", "left", "right", "full", "semi", "anti", "cross", "window", "interval", "asof"}); s != "" {
 			msg += fmt.Sprintf("; did you mean %q?", s)
 		}
 		return rberr.New(rberr.Plan, "%s", msg)
@@ -196,5 +244,66 @@ func (b *binder) bindJoin(n *plan.Node, ln *lnode, left, right *lnode) error {
 	if n.How != "window" {
 		ln.timeCol = left.timeCol
 	}
+	return nil
+}
+
+// regularJoin reports whether how names a relational join (as opposed to the event-time
+// window, interval and as-of joins).
+func regularJoin(how string) bool {
+	switch how {
+	case "inner", "left", "right", "full", "semi", "anti", "cross":
+		return true
+	}
+	return false
+}
+
+// finishRegularJoin lays out the output of a relational join as Polars does: the left
+// columns (without the left keys for a right join), then the right columns (without the
+// right keys for inner and left joins, none for semi and anti), right names that clash
+// taking the suffix; the side that may be missing becomes nullable.
+func (b *binder) finishRegularJoin(n *plan.Node, ln *lnode, js *join.Spec, left, right *lnode, dropLeft, dropRight map[string]bool) error {
+	name := ln.name
+	suffix := n.Suffix
+	if suffix == "" {
+		suffix = "_right"
+	}
+	nullLeft := n.How == "right" || n.How == "full"
+	nullRight := n.How == "left" || n.How == "full"
+	var fields []arrow.Field
+	names := map[string]bool{}
+	var leftKeep []int
+	for i, f := range left.schema.Fields() {
+		if dropLeft[f.Name] {
+			continue
+		}
+		f.Nullable = f.Nullable || nullLeft
+		fields = append(fields, f)
+		names[f.Name] = true
+		leftKeep = append(leftKeep, i)
+	}
+	if n.How != "semi" && n.How != "anti" {
+		for i, f := range right.schema.Fields() {
+			if dropRight[f.Name] {
+				continue
+			}
+			if names[f.Name] {
+				f.Name += suffix
+				if names[f.Name] {
+					return rberr.New(rberr.Plan, "%s: the right column %q clashes with a left column even with the suffix %q", name, f.Name, suffix)
+				}
+			}
+			names[f.Name] = true
+			f.Nullable = f.Nullable || nullRight
+			fields = append(fields, f)
+			js.RightKeep = append(js.RightKeep, i)
+		}
+	}
+	if len(leftKeep) == left.schema.NumFields() {
+		leftKeep = nil
+	}
+	js.Schema = arrow.NewSchema(fields, nil)
+	ln.join = js
+	ln.joinLeftKeep = leftKeep
+	ln.schema = js.Schema
 	return nil
 }

@@ -41,9 +41,12 @@ func (limitOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
 	st := g.NewStage("limit", 1, runtime.Edge{From: in.st, Part: runtime.PartGather})
 	g.addReorder(st, in)
 	limit := n.limit
-	// In a DAG the sources are shared: a limit may stop them only when every output ends in
-	// a limit, and then once all those limits have their rows (see limitQuorum).
-	stop, quorum := in.ordered, (*atomic.Int32)(nil)
+	// Once the limit has its rows nothing more is needed, ordered input or not (over an
+	// unordered stream they are any n rows, as Polars' head after a shuffle), so it asks the
+	// sources to stop: an unbounded input would otherwise never end the job. In a DAG the
+	// sources are shared: a limit may stop them only when every output ends in a limit, and
+	// then once all those limits have their rows (see limitQuorum).
+	stop, quorum := true, (*atomic.Int32)(nil)
 	if g.dag {
 		stop, quorum = stop && g.limitQuorum != nil, g.limitQuorum
 	}

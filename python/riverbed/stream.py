@@ -541,6 +541,43 @@ class Stream:
         sources = list(self._sources) + [s for s in other._sources if s not in self._sources]
         return Stream(self._env, node, sources, unbounded=self._unbounded or other._unbounded)
 
+    def join(self, other: Stream, on: Any = None, how: str = "inner", *, left_on: Any = None,
+             right_on: Any = None, suffix: str = "_right") -> Stream:
+        """Relational join on equal keys, with Polars' kinds and output columns: ``how`` is
+        ``"inner"``, ``"left"``, ``"right"``, ``"full"``, ``"semi"``, ``"anti"`` or ``"cross"``
+        (no keys). Null keys match nothing. Inner and left joins keep the left keys, right
+        joins the right keys, full joins both (the right ones with ``suffix`` if their names
+        clash); other right columns whose names clash get ``suffix``.
+
+        An inner join also runs on unbounded streams (pairs flow as rows arrive; its state
+        holds both inputs); the other kinds need bounded inputs. Rows come in no particular
+        order.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> orders = rb.from_pydict({"id": [1, 2, 3], "cust": ["a", "b", "z"]})
+        >>> names = rb.from_pydict({"cust": ["a", "b"], "name": ["Ann", "Bob"]})
+        >>> t = orders.join(names, on="cust", how="left").collect().sort_by("id")
+        >>> t["name"].to_pylist()
+        ['Ann', 'Bob', None]
+        """
+        kinds = ("inner", "left", "right", "full", "semi", "anti", "cross")
+        if how not in kinds:
+            hint = " (event-time joins are join_window, join_interval and join_asof)" \
+                if how in ("window", "interval", "asof") else ""
+            raise ValueError(f"how must be one of {', '.join(map(repr, kinds))}, got {how!r}{hint}")
+        if how == "cross":
+            if on is not None or left_on is not None or right_on is not None:
+                raise ValueError("a cross join takes no keys")
+            if not isinstance(other, Stream):
+                raise TypeError(f"join takes a stream, got {type(other).__name__}")
+            node: dict[str, Any] = {"op": "join", "how": how, "suffix": suffix,
+                                    "inputs": [self._node, other._node]}
+            sources = list(self._sources) + [s for s in other._sources if s not in self._sources]
+            return Stream(self._env, node, sources, unbounded=self._unbounded or other._unbounded)
+        return self._join(other, how, on, left_on, right_on, suffix)
+
     def join_window(self, other: Stream, on: Any = None, *, window: Window, left_on: Any = None,
                     right_on: Any = None, suffix: str = "_right") -> Stream:
         """Window join: pairs of rows, one from each stream, with equal keys in the same

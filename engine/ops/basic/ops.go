@@ -85,7 +85,8 @@ func (o *ProjectOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
 	return out.Emit(m.With(res))
 }
 
-// LimitOp passes the first n rows of an ordered stream and then asks the sources to stop.
+// LimitOp passes the first n rows (of an ordered stream: in order) and then asks the
+// sources to stop.
 // In a plan with several outputs, the limits that end them share a Quorum: the sources stop
 // once every one of them has its rows.
 type LimitOp struct {

@@ -1,0 +1,218 @@
+package join
+
+import (
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/riverbed-engine/riverbed/engine/ops/keyed"
+	"github.com/riverbed-engine/riverbed/engine/runtime"
+)
+
+// HashJoinOp is the regular (relational) join of two inputs on equal keys, with Polars'
+// kinds: inner, left, right, full, semi, anti, and cross (no keys, one subtask).
+//
+// An inner join is symmetric: each arriving row is matched against the rows of the other
+// side that have arrived so far and is then kept, so pairs flow while the inputs do, and
+// an unbounded inner join works (its state grows with both inputs). Every other kind needs
+// to know a row will never match, so it keeps both inputs and joins them when both have
+// ended (Finish). Null keys match nothing, as in Polars and SQL.
+type HashJoinOp struct {
+	JoinBase
+	LeftKeep []int // left columns in the output, in order (nil: all)
+	rows     [2]map[uint32][]keyed.RowRef
+	all      [2][]keyedRef // every row in arrival order (kinds other than inner)
+	pending  [2][]keyed.RowRef
+}
+
+type keyedRef struct {
+	key uint32
+	ref keyed.RowRef
+}
+
+func (o *HashJoinOp) Open(tc *runtime.TaskCtx) error {
+	o.openBase(tc)
+	o.rows = [2]map[uint32][]keyed.RowRef{{}, {}}
+	return nil
+}
+
+func (o *HashJoinOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
+	rec := m.Rec
+	defer rec.Release()
+	if rec.NumRows() == 0 {
+		return nil
+	}
+	side := m.Side
+	var ids []uint32
+	if o.Spec.How != "cross" {
+		var err error
+		if ids, err = o.keyIDs(side, rec); err != nil {
+			return err
+		}
+	}
+	chunk := o.sides[side].store.Add(rec)
+	n := int(rec.NumRows())
+	if o.Spec.How != "inner" {
+		for i := 0; i < n; i++ {
+			k := uint32(0)
+			if ids != nil {
+				k = ids[i]
+			}
+			r := keyed.RowRef{Chunk: chunk, Row: int32(i)}
+			o.all[side] = append(o.all[side], keyedRef{key: k, ref: r})
+			if k != nullKey {
+				o.rows[side][k] = append(o.rows[side][k], r)
+			}
+		}
+		return nil
+	}
+	other := o.rows[1-side]
+	for i := 0; i < n; i++ {
+		k := ids[i]
+		if k == nullKey {
+			continue
+		}
+		r := keyed.RowRef{Chunk: chunk, Row: int32(i)}
+		for _, m := range other[k] {
+			if side == 0 {
+				o.pair(r, m)
+			} else {
+				o.pair(m, r)
+			}
+		}
+		o.rows[side][k] = append(o.rows[side][k], r)
+		if len(o.pending[0]) >= o.EmitSz {
+			if err := o.flush(out); err != nil {
+				return err
+			}
+		}
+	}
+	return o.flush(out)
+}
+
+func (o *HashJoinOp) pair(l, r keyed.RowRef) {
+	o.pending[0] = append(o.pending[0], l)
+	o.pending[1] = append(o.pending[1], r)
+}
+
+var noRow = keyed.RowRef{Chunk: -1}
+
+// Finish joins what the blocking kinds kept, once both inputs have ended.
+func (o *HashJoinOp) Finish(out runtime.Emitter) error {
+	emit := func() error {
+		if len(o.pending[0]) >= o.EmitSz {
+			return o.flush(out)
+		}
+		return nil
+	}
+	switch o.Spec.How {
+	case "left", "semi", "anti", "full":
+		var matched map[keyed.RowRef]bool
+		if o.Spec.How == "full" {
+			matched = map[keyed.RowRef]bool{}
+		}
+		for _, l := range o.all[0] {
+			ms := o.rows[1][l.key]
+			if l.key == nullKey {
+				ms = nil
+			}
+			switch o.Spec.How {
+			case "semi":
+				if len(ms) > 0 {
+					o.pair(l.ref, noRow)
+				}
+			case "anti":
+				if len(ms) == 0 {
+					o.pair(l.ref, noRow)
+				}
+			default:
+				if len(ms) == 0 {
+					o.pair(l.ref, noRow)
+				}
+				for _, r := range ms {
+					o.pair(l.ref, r)
+					if matched != nil {
+						matched[r] = true
+					}
+				}
+			}
+			if err := emit(); err != nil {
+				return err
+			}
+		}
+		if matched != nil {
+			for _, r := range o.all[1] {
+				if !matched[r.ref] {
+					o.pair(noRow, r.ref)
+					if err := emit(); err != nil {
+						return err
+					}
+				}
+			}
+		}
+	case "right":
+		for _, r := range o.all[1] {
+			ms := o.rows[0][r.key]
+			if r.key == nullKey || len(ms) == 0 {
+				o.pair(noRow, r.ref)
+			}
+			if r.key != nullKey {
+				for _, l := range ms {
+					o.pair(l, r.ref)
+				}
+			}
+			if err := emit(); err != nil {
+				return err
+			}
+		}
+	case "cross":
+		for _, l := range o.all[0] {
+			for _, r := range o.all[1] {
+				o.pair(l.ref, r.ref)
+				if err := emit(); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return o.flush(out)
+}
+
+// flush emits the pending pairs: the kept left columns, then the kept right columns.
+func (o *HashJoinOp) flush(out runtime.Emitter) error {
+	left, right := o.pending[0], o.pending[1]
+	if len(left) == 0 {
+		return nil
+	}
+	o.pending[0], o.pending[1] = left[:0], right[:0]
+	ctx := o.tc.Eval.Ctx
+	lcols, err := o.sides[0].store.Gather(ctx, left)
+	if err != nil {
+		return err
+	}
+	defer runtime.ReleaseAll(lcols)
+	var cols []arrow.Array
+	if o.LeftKeep == nil {
+		cols = append(cols, lcols...)
+	} else {
+		for _, i := range o.LeftKeep {
+			cols = append(cols, lcols[i])
+		}
+	}
+	if len(o.Spec.RightKeep) > 0 {
+		rcols, err := o.sides[1].store.Gather(ctx, right)
+		if err != nil {
+			return err
+		}
+		defer runtime.ReleaseAll(rcols)
+		for _, i := range o.Spec.RightKeep {
+			cols = append(cols, rcols[i])
+		}
+	}
+	rec := array.NewRecordBatch(o.Spec.Schema, cols, int64(len(left)))
+	return runtime.EmitSliced(rec, o.EmitSz, out)
+}
+
+// ProcessWatermark passes watermarks on: a regular join's rows carry no event time of
+// their own, but downstream operators still learn how far the inputs have come.
+func (o *HashJoinOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
+	return out.Emit(runtime.Message{Kind: runtime.MsgWatermark, N: wm})
+}

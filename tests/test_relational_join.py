@@ -1,0 +1,133 @@
+"""Relational joins (inner, left, right, full, semi, anti, cross) against Polars (whose kinds,
+null rules and output columns the API takes) and DuckDB, on edge cases and random data."""
+
+from __future__ import annotations
+
+import random
+
+import duckdb
+import polars as pl
+import pyarrow as pa
+import pytest
+
+import riverbed as rb
+from riverbed import col
+
+KINDS = ["inner", "left", "right", "full", "semi", "anti"]
+
+
+def rows(t: pa.Table) -> list[tuple]:
+    return sorted(zip(*[t[c].to_pylist() for c in t.column_names]), key=repr)
+
+
+def check(left: pa.Table, right: pa.Table, how: str, parallelism: int = 2, **keys) -> None:
+    env = rb.Environment(parallelism=parallelism, batch_size=7)
+    got = env.from_arrow(left).join(env.from_arrow(right), how=how, **keys).collect()
+    want = pl.from_arrow(left).join(pl.from_arrow(right), how=how, **keys).to_arrow()
+    assert got.column_names == want.column_names, (how, got.column_names, want.column_names)
+    assert rows(got) == rows(want), how
+
+
+LEFT = pa.table({"k": pa.array([1, 2, None, 4, 2, 7], pa.int64()), "v": list("abcdef"), "x": [1, 2, 3, 4, 5, 6]})
+RIGHT = pa.table({"k": pa.array([2, 2, None, 5, 7], pa.int64()), "w": list("pqrst"), "x": [9, 8, 7, 6, 5]})
+
+
+@pytest.mark.parametrize("how", KINDS)
+@pytest.mark.parametrize("parallelism", [1, 3])
+def test_kinds_match_polars_with_nulls_and_duplicates(how: str, parallelism: int) -> None:
+    check(LEFT, RIGHT, how, parallelism, on="k")
+
+
+@pytest.mark.parametrize("how", KINDS)
+def test_keys_of_other_names_and_several_keys(how: str) -> None:
+    right = RIGHT.rename_columns(["kk", "w", "x"])
+    check(LEFT, right, how, left_on="k", right_on="kk")
+    check(LEFT, RIGHT, how, on=["k", "x"])
+
+
+@pytest.mark.parametrize("how", KINDS)
+def test_string_keys_and_empty_inputs(how: str) -> None:
+    left = pa.table({"s": ["a", "b", None, "é", "a"], "n": [1, 2, 3, 4, 5]})
+    right = pa.table({"s": ["a", "é", "z"], "m": [10, 20, 30]})
+    check(left, right, how, on="s")
+    check(left.slice(0, 0), right, how, on="s")
+    check(left, right.slice(0, 0), how, on="s")
+
+
+def test_key_types_are_widened_as_in_duckdb() -> None:
+    left = pa.table({"k": pa.array([1, 2, 300], pa.int16()), "a": [1, 2, 3]})
+    right = pa.table({"k": pa.array([300, 2, 2**40], pa.int64()), "b": [7, 8, 9]})
+    got = rb.from_arrow(left).join(rb.from_arrow(right), on="k").collect()
+    con = duckdb.connect()
+    con.register("l", left)
+    con.register("r", right)
+    want = con.sql("select l.k, a, b from l join r on l.k = r.k").fetchall()
+    assert sorted(zip(got["k"].to_pylist(), got["a"].to_pylist(), got["b"].to_pylist())) == sorted(want)
+
+
+@pytest.mark.parametrize("how", KINDS)
+def test_random_data_with_skew_matches_duckdb(how: str) -> None:
+    r = random.Random(7)
+    n = 3000
+    left = pa.table({"k": [r.choice([None, 0, 0, 0] + list(range(200))) for _ in range(n)],
+                     "a": list(range(n))})
+    right = pa.table({"k": [r.choice([None, 0] + list(range(150, 400))) for _ in range(n // 2)],
+                      "b": list(range(n // 2))})
+    env = rb.Environment(parallelism=4, batch_size=256)
+    got = env.from_arrow(left).join(env.from_arrow(right), on="k", how=how).collect()
+    con = duckdb.connect()
+    con.register("l", left)
+    con.register("r", right)
+    sql = {
+        "inner": "select l.k, a, b from l join r on l.k = r.k",
+        "left": "select l.k, a, b from l left join r on l.k = r.k",
+        "right": "select a, r.k, b from l right join r on l.k = r.k",
+        "full": "select l.k, a, r.k as k_right, b from l full join r on l.k = r.k",
+        "semi": "select k, a from l semi join r using (k)",
+        "anti": "select k, a from l anti join r using (k)",
+    }[how]
+    want = con.sql(sql).fetchall()
+    assert rows(got) == sorted(want, key=repr)
+
+
+def test_cross_join_matches_polars() -> None:
+    left, right = LEFT.slice(0, 3), RIGHT.slice(0, 4)
+    got = rb.Environment(parallelism=3).from_arrow(left).join(rb.from_arrow(right), how="cross").collect()
+    want = pl.from_arrow(left).join(pl.from_arrow(right), how="cross").to_arrow()
+    assert got.column_names == want.column_names
+    assert rows(got) == rows(want)
+
+
+def test_join_after_group_by_and_self_join() -> None:
+    t = pa.table({"k": [1, 1, 2, 3, 3, 3], "v": [1, 2, 3, 4, 5, 6]})
+    s = rb.Environment(parallelism=2).from_arrow(t)
+    totals = s.group_by("k").agg(col("v").sum().alias("total"))
+    got = s.join(totals, on="k").with_columns((col("v") / col("total")).alias("share")).collect()
+    want = pl.from_arrow(t).join(pl.from_arrow(t).group_by("k").agg(pl.col("v").sum().alias("total")), on="k") \
+        .with_columns((pl.col("v") / pl.col("total")).alias("share")).to_arrow()
+    assert rows(got) == rows(want)
+    selfj = s.join(s, on="k", how="inner").collect()
+    assert rows(selfj) == rows(pl.from_arrow(t).join(pl.from_arrow(t), on="k").to_arrow())
+
+
+def test_inner_join_of_an_unbounded_stream_emits_while_running() -> None:
+    gen = rb.datagen({"id": rb.Int64}, fields={"id": {"kind": "sequence", "min": 0}}, rows_per_second=2000)
+    dim = rb.from_pydict({"id": list(range(0, 100, 3)), "label": [f"n{i}" for i in range(0, 100, 3)]})
+    got = gen.filter(col("id") < 100).join(dim, on="id").limit(20).collect()
+    assert got.num_rows == 20
+    assert all(i % 3 == 0 and lbl == f"n{i}" for i, lbl in zip(got["id"].to_pylist(), got["label"].to_pylist()))
+
+
+def test_bad_joins_are_clear_errors() -> None:
+    gen = rb.datagen({"id": rb.Int64})
+    dim = rb.from_pydict({"id": [1], "s": ["x"]})
+    with pytest.raises(rb.PlanError, match="left join needs bounded inputs.*datagen"):
+        _ = gen.join(dim, on="id", how="left").schema
+    with pytest.raises(rb.TypeMismatchError, match="cannot join"):
+        _ = dim.join(dim, left_on="id", right_on="s").schema
+    with pytest.raises(ValueError, match="how must be one of.*join_window"):
+        dim.join(dim, on="id", how="window")
+    with pytest.raises(ValueError, match="cross join takes no keys"):
+        dim.join(dim, on="id", how="cross")
+    with pytest.raises(rb.ColumnNotFoundError, match="missing"):
+        _ = dim.join(dim, on="missing").schema
