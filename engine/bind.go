@@ -64,6 +64,12 @@ type lnode struct {
 	// join
 	join         *join.Spec
 	joinLeftKeep []int // a relational join's left columns in its output (nil: all)
+	// sort: per key of exprs, descending and nulls last; explode: the list columns.
+	sortDesc, nullsLast []bool
+	explodeCols         []int
+	explodeEmpty        bool   // explode: empty lists as a null row
+	explodeDropNulls    bool   // explode: null lists give no row
+	keep                string // unique: which row of a key is kept
 	// dedup and topn
 	within     int64
 	orderBy    expr.Expr

@@ -220,12 +220,12 @@ func (g *planGen) node(depth int) *plan.Node {
 		}
 		return n
 	}
-	n := &plan.Node{Op: g.of("filter", "select", "with_columns", "aggregate", "union", "limit", "window_agg", "join", "dedup", "topn", "map_batches", "datagen", "nexmark", "bogus")}
+	n := &plan.Node{Op: g.of("filter", "select", "with_columns", "aggregate", "union", "limit", "window_agg", "join", "dedup", "topn", "map_batches", "datagen", "nexmark", "sort", "tail", "explode", "unique", "bogus")}
 	g.made = append(g.made, n)
 	switch n.Op {
 	case "union", "join":
 		n.Inputs = []*plan.Node{g.node(depth - 1), g.node(depth - 1)}
-		n.How = g.of("window", "interval", "asof", "inner")
+		n.How = g.of("window", "interval", "asof", "inner", "left", "right", "full", "semi", "anti", "cross")
 		n.LeftOn, n.RightOn = g.exprs(1), g.exprs(1)
 		n.Lower, n.Upper = g.of(genDurations...), g.of(genDurations...)
 		n.Suffix = g.of("", "_r", "_right")
@@ -240,6 +240,9 @@ func (g *planGen) node(depth int) *plan.Node {
 	}
 	n.Predicate = g.expr(3)
 	n.Exprs, n.Keys, n.Aggs = g.exprs(3), g.exprs(2), g.exprs(3)
+	n.SortDescending, n.NullsLast = make([]bool, g.pick(3)), make([]bool, g.pick(3))
+	n.Columns = []string{g.of(genColumns...)}
+	n.Mode = g.of("", "first", "last", "any", "none", "x")
 	if g.pick(3) > 0 {
 		v := int64(g.pick(5)) - 1
 		n.N = &v

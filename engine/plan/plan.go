@@ -120,6 +120,15 @@ type Node struct {
 	Descending bool   `json:"descending,omitempty"`
 	WithTies   bool   `json:"with_ties,omitempty"`
 
+	// sort: Keys are the sort keys, each descending and nulls last or not.
+	SortDescending []bool `json:"sort_descending,omitempty"`
+	NullsLast      []bool `json:"nulls_last,omitempty"`
+
+	// explode (Columns): an empty list gives a null row (else none); a null list gives
+	// no row (else a null row).
+	EmptyAsNull bool `json:"empty_as_null,omitempty"`
+	DropNulls   bool `json:"drop_nulls,omitempty"`
+
 	// Windows.
 	Window          *WindowDef `json:"window,omitempty"`
 	AllowedLateness string     `json:"allowed_lateness,omitempty"`

@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from . import _lib
 from ._display import Plan, plan_html, progress_bar
-from .errors import DataError, LateRowsWarning, PlanError, RiverbedError
+from .errors import ColumnNotFoundError, DataError, LateRowsWarning, PlanError, RiverbedError
 from .expr import Expr, _to_expr, col
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -678,6 +678,102 @@ class Stream:
         return self._then({"op": "limit", "n": n}, unbounded=False)
 
     head = limit
+
+    def tail(self, n: int = 5) -> Stream:
+        """The last ``n`` rows (in input order). Needs a bounded input."""
+        if not isinstance(n, int) or n < 0:
+            raise ValueError(f"tail takes a non-negative integer, got {n!r}")
+        return self._then({"op": "tail", "n": n})
+
+    def sort(self, by: Any, *more_by: Any, descending: bool | Sequence[bool] = False,
+             nulls_last: bool | Sequence[bool] = False) -> Stream:
+        """Rows sorted by columns or expressions (stable; as Polars: nulls first unless
+        ``nulls_last``, NaN above every number). ``descending`` and ``nulls_last`` take one
+        value or one per key. Needs a bounded input; the sort runs on one core and in memory.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> t = rb.from_pydict({"a": [2, None, 1], "b": ["x", "y", "z"]})
+        >>> t.sort("a", nulls_last=True).collect()["b"].to_pylist()
+        ['z', 'x', 'y']
+        """
+        keys = _exprs(_flatten((by,) + more_by), "sort")
+
+        def flags(v: bool | Sequence[bool], what: str) -> list[bool]:
+            vals = [v] if isinstance(v, bool) else list(v)
+            if not all(isinstance(x, bool) for x in vals) or len(vals) not in (1, len(keys)):
+                raise ValueError(f"{what} takes a bool or one bool per sort key ({len(keys)}), got {v!r}")
+            return vals
+
+        return self._then({"op": "sort", "keys": keys, "sort_descending": flags(descending, "descending"),
+                           "nulls_last": flags(nulls_last, "nulls_last")})
+
+    def top_k(self, k: int, *, by: Any, reverse: bool = False) -> Stream:
+        """The ``k`` rows with the largest values of ``by`` (smallest with ``reverse=True``),
+        largest first, as Polars. Needs a bounded input."""
+        return self.sort(by, descending=not reverse, nulls_last=True).limit(k)
+
+    def bottom_k(self, k: int, *, by: Any, reverse: bool = False) -> Stream:
+        """The ``k`` rows with the smallest values of ``by``, smallest first."""
+        return self.top_k(k, by=by, reverse=not reverse)
+
+    def explode(self, columns: Any, *more_columns: str, empty_as_null: bool = False,
+                keep_nulls: bool = True) -> Stream:
+        """One row per element of list columns (others repeated), as Polars: a null list gives
+        one row with null (none if ``keep_nulls=False``), an empty list no row (a null row with
+        ``empty_as_null=True``). Lists exploded together must have equal lengths in each row."""
+        cols = _flatten((columns,) + more_columns)
+        if not cols or not all(isinstance(c, str) for c in cols):
+            raise TypeError(f"explode takes column names, got {columns!r}")
+        node: dict[str, Any] = {"op": "explode", "columns": cols}
+        if empty_as_null:
+            node["empty_as_null"] = True
+        if not keep_nulls:
+            node["drop_nulls"] = True
+        return self._then(node)
+
+    def drop(self, columns: Any, *more_columns: str, strict: bool = True) -> Stream:
+        """All columns but the given ones (a missing name is an error unless ``strict=False``)."""
+        names = _flatten((columns,) + more_columns)
+        if not all(isinstance(c, str) for c in names):
+            raise TypeError(f"drop takes column names, got {columns!r}")
+        have = self.columns
+        missing = [c for c in names if c not in have]
+        if missing and strict:
+            raise ColumnNotFoundError(f"drop: no column {missing[0]!r}; the stream has columns {have}")
+        keep = [c for c in have if c not in names]
+        if not keep:
+            raise ValueError("drop would remove every column")
+        return self.select(*keep)
+
+    def rename(self, mapping: dict[str, str]) -> Stream:
+        """Columns renamed by ``{old: new}``; the others keep their names and places."""
+        if not isinstance(mapping, dict) or \
+                not all(isinstance(k, str) and isinstance(v, str) for k, v in mapping.items()):
+            raise TypeError("rename takes a dict of old column name to new name")
+        have = self.columns
+        for old in mapping:
+            if old not in have:
+                raise ColumnNotFoundError(f"rename: no column {old!r}; the stream has columns {have}")
+        return self.select(*[col(c).alias(mapping.get(c, c)) for c in have])
+
+    def unique(self, subset: Any = None, *, keep: str = "any") -> Stream:
+        """One row per distinct value of ``subset`` (default: all columns), as Polars: ``keep``
+        is ``"first"``/``"last"`` (the whole first/last row of each value in input order),
+        ``"any"``, or ``"none"`` (drop every value that occurs more than once). Rows come in
+        input order. ``"first"``/``"any"`` also run on unbounded streams (a row is emitted when
+        its value is first seen; the seen values are kept), the others need a bounded input."""
+        if keep not in ("any", "first", "last", "none"):
+            raise ValueError(f"keep must be 'any', 'first', 'last' or 'none', got {keep!r}")
+        have = self.columns
+        keys = have if subset is None else _flatten((subset,))
+        for k in keys:
+            if not isinstance(k, str):
+                raise TypeError(f"unique subset takes column names, got {k!r}")
+            if k not in have:
+                raise ColumnNotFoundError(f"unique: no column {k!r}; the stream has columns {have}")
+        return self._then({"op": "unique", "keys": _exprs(keys, "unique"), "mode": keep})
 
     # -- planning -----------------------------------------------------------------
     def _plan(self, root: dict[str, Any] | None = None,

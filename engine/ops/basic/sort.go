@@ -1,0 +1,427 @@
+package basic
+
+import (
+	"math"
+	"slices"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/compute"
+	"github.com/riverbed-engine/riverbed/engine/expr"
+	"github.com/riverbed-engine/riverbed/engine/ops/keyed"
+	"github.com/riverbed-engine/riverbed/engine/runtime"
+	"github.com/riverbed-engine/riverbed/internal/rberr"
+)
+
+// SortOp sorts its whole (bounded) input by key expressions with arrow-go's stable
+// multi-key sort, and emits it in order when the input ends. As Polars, NaN sorts above
+// every number (last ascending, first descending) and nulls go first unless nulls_last.
+type SortOp struct {
+	runtime.BaseOp
+	Keys       []expr.Expr
+	Descending []bool
+	NullsLast  []bool
+	Schema     *arrow.Schema
+	EmitSz     int
+	tc         *runtime.TaskCtx
+	batches    []arrow.RecordBatch
+	keys       [][]arrow.Array // per batch, the evaluated keys
+}
+
+func (o *SortOp) Open(tc *runtime.TaskCtx) error { o.tc = tc; return nil }
+
+func (o *SortOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
+	if m.Rec.NumRows() == 0 {
+		m.Rec.Release()
+		return nil
+	}
+	cols, err := runtime.EvalColumns(o.tc.Eval, o.Keys, m.Rec)
+	if err != nil {
+		m.Rec.Release()
+		return err
+	}
+	o.batches = append(o.batches, m.Rec)
+	o.keys = append(o.keys, cols)
+	return nil
+}
+
+func (o *SortOp) ProcessMarker(runtime.Message, runtime.Emitter) error { return nil }
+
+func (o *SortOp) Finish(out runtime.Emitter) error {
+	if len(o.batches) == 0 {
+		return nil
+	}
+	ctx, mem := o.tc.Eval.Ctx, o.tc.Eval.Mem
+	concat := func(parts []arrow.Array) (arrow.Array, error) {
+		if len(parts) == 1 {
+			parts[0].Retain()
+			return parts[0], nil
+		}
+		return array.Concatenate(parts, mem)
+	}
+	var keyCols []arrow.Array
+	defer func() { runtime.ReleaseAll(keyCols) }()
+	var fields []arrow.Field
+	var sortKeys []compute.SortKey
+	for k := range o.Keys {
+		parts := make([]arrow.Array, len(o.keys))
+		for i := range o.keys {
+			parts[i] = o.keys[i][k]
+		}
+		col, err := concat(parts)
+		if err != nil {
+			return err
+		}
+		order, nulls := compute.SortOrderAscending, compute.SortNullsAtStart
+		if o.Descending[k] {
+			order = compute.SortOrderDescending
+		}
+		if o.NullsLast[k] {
+			nulls = compute.SortNullsAtEnd
+		}
+		if expr.IsFloat(col.DataType()) {
+			// NaN above every number: sort first by "is NaN" in the key's direction.
+			nan, err := nanFlags(mem, col)
+			if err != nil {
+				col.Release()
+				return err
+			}
+			sortKeys = append(sortKeys, compute.SortKey{ColumnIndex: len(keyCols), Order: order, NullPlacement: nulls})
+			keyCols = append(keyCols, nan)
+			fields = append(fields, arrow.Field{Name: "nan", Type: arrow.FixedWidthTypes.Boolean, Nullable: true})
+		}
+		sortKeys = append(sortKeys, compute.SortKey{ColumnIndex: len(keyCols), Order: order, NullPlacement: nulls})
+		keyCols = append(keyCols, col)
+		fields = append(fields, arrow.Field{Name: "k", Type: col.DataType(), Nullable: true})
+	}
+	n := keyCols[0].Len()
+	keyRec := array.NewRecordBatch(arrow.NewSchema(fields, nil), keyCols, int64(n))
+	idx, err := compute.SortIndicesRecordBatch(ctx, keyRec, sortKeys)
+	keyRec.Release()
+	if err != nil {
+		return err
+	}
+	defer idx.Release()
+	cols := make([]arrow.Array, o.Schema.NumFields())
+	defer func() { runtime.ReleaseAll(cols) }()
+	for c := range cols {
+		parts := make([]arrow.Array, len(o.batches))
+		for i, b := range o.batches {
+			parts[i] = b.Column(c)
+		}
+		all, err := concat(parts)
+		if err != nil {
+			return err
+		}
+		cols[c], err = compute.TakeArray(ctx, all, idx)
+		all.Release()
+		if err != nil {
+			return err
+		}
+	}
+	o.release()
+	rec := array.NewRecordBatch(o.Schema, cols, int64(n))
+	return runtime.EmitSliced(rec, o.EmitSz, out)
+}
+
+// nanFlags is true where a float is NaN, null where it is null.
+func nanFlags(mem interface {
+	Allocate(int) []byte
+	Reallocate(int, []byte) []byte
+	Free([]byte)
+}, col arrow.Array) (arrow.Array, error) {
+	vals, err := expr.AsFloat64(col)
+	if err != nil {
+		return nil, err
+	}
+	b := array.NewBooleanBuilder(mem)
+	defer b.Release()
+	b.Reserve(len(vals))
+	for i, v := range vals {
+		if col.IsNull(i) {
+			b.UnsafeAppendBoolToBitmap(false)
+			continue
+		}
+		b.UnsafeAppend(math.IsNaN(v))
+	}
+	return b.NewArray(), nil
+}
+
+func (o *SortOp) release() {
+	for _, b := range o.batches {
+		b.Release()
+	}
+	for _, k := range o.keys {
+		runtime.ReleaseAll(k)
+	}
+	o.batches, o.keys = nil, nil
+}
+
+func (o *SortOp) Close() { o.release() }
+
+// TailOp keeps the last n rows of its (bounded, ordered) input and emits them when it ends.
+type TailOp struct {
+	runtime.BaseOp
+	N    int64
+	kept []arrow.RecordBatch
+	rows int64
+}
+
+func (o *TailOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
+	o.kept = append(o.kept, m.Rec)
+	o.rows += m.Rec.NumRows()
+	// Drop whole batches no longer needed for the last n rows.
+	for len(o.kept) > 0 && o.rows-o.kept[0].NumRows() >= o.N {
+		o.rows -= o.kept[0].NumRows()
+		o.kept[0].Release()
+		o.kept = o.kept[1:]
+	}
+	return nil
+}
+
+func (o *TailOp) ProcessMarker(runtime.Message, runtime.Emitter) error { return nil }
+
+func (o *TailOp) Finish(out runtime.Emitter) error {
+	skip := o.rows - o.N
+	kept := o.kept
+	o.kept = nil
+	for i, b := range kept {
+		if skip >= b.NumRows() {
+			skip -= b.NumRows()
+			b.Release()
+			continue
+		}
+		if skip > 0 {
+			s := b.NewSlice(skip, b.NumRows())
+			b.Release()
+			b, skip = s, 0
+		}
+		if err := out.Emit(runtime.Message{Kind: runtime.MsgBatch, Rec: b}); err != nil {
+			for _, r := range kept[i+1:] {
+				r.Release()
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+func (o *TailOp) Close() {
+	for _, b := range o.kept {
+		b.Release()
+	}
+	o.kept = nil
+}
+
+// ExplodeOp turns each element of list columns into a row, repeating the other columns
+// (as Polars' explode): a null list gives one row with null (none with DropNulls), an
+// empty list no row (one null row with EmptyAsNull); exploded together, the lists of a
+// row must have equal lengths.
+type ExplodeOp struct {
+	runtime.BaseOp
+	Cols        []int // the list columns, by index
+	Schema      *arrow.Schema
+	Name        string
+	EmptyAsNull bool
+	DropNulls   bool
+	tc          *runtime.TaskCtx
+}
+
+func (o *ExplodeOp) Open(tc *runtime.TaskCtx) error { o.tc = tc; return nil }
+
+func (o *ExplodeOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
+	rec := m.Rec
+	defer rec.Release()
+	ctx, mem := o.tc.Eval.Ctx, o.tc.Eval.Mem
+	n := int(rec.NumRows())
+	lists := make([]array.ListLike, len(o.Cols))
+	for i, c := range o.Cols {
+		lists[i] = rec.Column(c).(array.ListLike)
+	}
+	rowIdx := array.NewInt64Builder(mem)
+	defer rowIdx.Release()
+	valIdx := make([]*array.Int64Builder, len(lists))
+	for i := range valIdx {
+		valIdx[i] = array.NewInt64Builder(mem)
+		defer valIdx[i].Release()
+	}
+	for r := 0; r < n; r++ {
+		length := -1 // -1: null
+		for i, l := range lists {
+			ln := -1
+			if l.IsValid(r) {
+				s, e := l.ValueOffsets(r)
+				ln = int(e - s)
+			}
+			if i > 0 && ln != length && !(ln <= 0 && length <= 0) {
+				return rberr.New(rberr.Data, "%s: row %d has lists of different lengths (%d and %d) in the exploded columns", o.Name, r, max(length, 0), max(ln, 0))
+			}
+			length = max(length, ln)
+		}
+		if length == 0 && !o.EmptyAsNull || length < 0 && o.DropNulls {
+			continue
+		}
+		if length <= 0 {
+			rowIdx.Append(int64(r))
+			for i := range lists {
+				valIdx[i].AppendNull()
+			}
+			continue
+		}
+		for k := 0; k < length; k++ {
+			rowIdx.Append(int64(r))
+			for i, l := range lists {
+				s, _ := l.ValueOffsets(r)
+				valIdx[i].Append(s + int64(k))
+			}
+		}
+	}
+	ri := rowIdx.NewArray()
+	defer ri.Release()
+	cols := make([]arrow.Array, rec.NumCols())
+	defer func() { runtime.ReleaseAll(cols) }()
+	li := 0
+	for c := range cols {
+		var err error
+		if li < len(o.Cols) && o.Cols[li] == c {
+			vi := valIdx[li].NewArray()
+			cols[c], err = compute.TakeArray(ctx, lists[li].ListValues(), vi)
+			vi.Release()
+			li++
+		} else {
+			cols[c], err = compute.TakeArray(ctx, rec.Column(c), ri)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	res := array.NewRecordBatch(o.Schema, cols, int64(ri.Len()))
+	return out.Emit(m.With(res))
+}
+
+// UniqueOp keeps one row per distinct key, as Polars' unique: the first or last row of each
+// key in input order ("any" is the first), or only the rows whose key occurs once ("none").
+// It runs on one subtask after the input is put back in order. "first" and "any" emit a
+// row when its key is first seen, so they also run over unbounded input; "last" and "none"
+// emit when the input ends.
+type UniqueOp struct {
+	runtime.BaseOp
+	Keys     []expr.Expr
+	KeyTypes []arrow.DataType
+	Keep     string
+	Schema   *arrow.Schema
+	EmitSz   int
+	tc       *runtime.TaskCtx
+	grouper  *keyed.Grouper
+	store    keyed.RowStore
+	pick     []keyed.RowRef // per key id: the row kept
+	count    []int64
+	ids      []uint32
+}
+
+func (o *UniqueOp) Open(tc *runtime.TaskCtx) error {
+	o.tc = tc
+	o.grouper = keyed.NewGrouper(o.KeyTypes)
+	o.store.Schema = o.Schema
+	return nil
+}
+
+func (o *UniqueOp) ProcessMarker(runtime.Message, runtime.Emitter) error { return nil }
+
+func (o *UniqueOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
+	rec := m.Rec
+	defer rec.Release()
+	n := int(rec.NumRows())
+	if n == 0 {
+		return nil
+	}
+	cols, err := runtime.EvalColumns(o.tc.Eval, o.Keys, rec)
+	if err != nil {
+		return err
+	}
+	defer runtime.ReleaseAll(cols)
+	o.ids = expr.Grow(o.ids, n)
+	if err := o.grouper.Consume(o.tc.Eval.Ctx, cols, o.ids[:n]); err != nil {
+		return err
+	}
+	streaming := o.Keep == "first" || o.Keep == "any"
+	var take []int64
+	var chunk int32 = -1
+	for i, id := range o.ids[:n] {
+		if int(id) >= len(o.pick) {
+			o.pick = append(o.pick, keyed.RowRef{Chunk: -1})
+			o.count = append(o.count, 0)
+		}
+		o.count[id]++
+		switch {
+		case streaming && o.count[id] == 1:
+			take = append(take, int64(i))
+		case !streaming && (o.Keep == "last" || o.count[id] == 1):
+			if chunk < 0 {
+				chunk = o.store.Add(rec)
+				o.store.Live[chunk] = 0
+			}
+			if old := o.pick[id]; old.Chunk >= 0 {
+				o.store.Drop(old)
+			}
+			o.pick[id] = keyed.RowRef{Chunk: chunk, Row: int32(i)}
+			o.store.Live[chunk]++
+		}
+	}
+	if chunk >= 0 && o.store.Live[chunk] == 0 {
+		o.store.Live[chunk] = 1
+		o.store.Drop(keyed.RowRef{Chunk: chunk})
+	}
+	if len(take) == 0 {
+		return nil
+	}
+	b := array.NewInt64Builder(o.tc.Eval.Mem)
+	b.AppendValues(take, nil)
+	idx := b.NewArray()
+	b.Release()
+	defer idx.Release()
+	res := make([]arrow.Array, rec.NumCols())
+	defer func() { runtime.ReleaseAll(res) }()
+	for c := range res {
+		if res[c], err = compute.TakeArray(o.tc.Eval.Ctx, rec.Column(c), idx); err != nil {
+			return err
+		}
+	}
+	return out.Emit(m.With(array.NewRecordBatch(o.Schema, res, int64(len(take)))))
+}
+
+func (o *UniqueOp) Finish(out runtime.Emitter) error {
+	if o.Keep == "first" || o.Keep == "any" {
+		return nil
+	}
+	var refs []keyed.RowRef
+	for id, r := range o.pick {
+		if r.Chunk >= 0 && (o.Keep == "last" || o.count[id] == 1) {
+			refs = append(refs, r)
+		}
+	}
+	// In input order: by chunk, then row.
+	slices.SortFunc(refs, func(a, b keyed.RowRef) int {
+		if a.Chunk != b.Chunk {
+			return int(a.Chunk - b.Chunk)
+		}
+		return int(a.Row - b.Row)
+	})
+	if len(refs) == 0 {
+		return nil
+	}
+	cols, err := o.store.Gather(o.tc.Eval.Ctx, refs)
+	if err != nil {
+		return err
+	}
+	rec := array.NewRecordBatch(o.Schema, cols, int64(len(refs)))
+	runtime.ReleaseAll(cols)
+	return runtime.EmitSliced(rec, o.EmitSz, out)
+}
+
+func (o *UniqueOp) Close() {
+	o.store.Release()
+	if o.grouper != nil {
+		o.grouper.Release()
+	}
+}
