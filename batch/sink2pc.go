@@ -100,20 +100,25 @@ func CommitPending(dir string, p Pending) error {
 	return nil
 }
 
-// renameOnce renames f into place unless that was done already.
+// renameOnce renames f into place unless that was done already. It never replaces a
+// file: a final name that exists while the in-progress file does too is an IO error (two
+// writers chose one name), not a silent loss of the older file.
 func renameOnce(dir string, f PendingFile) error {
 	tmp, final := filepath.Join(dir, f.InProgress), filepath.Join(dir, f.Final)
-	err := fsRename(tmp, final)
-	if err == nil {
-		return nil
-	}
-	if errors.Is(err, fs.ErrNotExist) {
-		if _, serr := os.Stat(final); serr == nil {
-			return nil
-		}
+	_, terr := os.Lstat(tmp)
+	_, ferr := os.Lstat(final)
+	switch {
+	case terr == nil && ferr == nil:
+		return rberr.New(rberr.IO, "cannot commit Parquet file %q: a file of that name exists already", final)
+	case errors.Is(terr, fs.ErrNotExist) && ferr == nil:
+		return nil // committed before
+	case errors.Is(terr, fs.ErrNotExist):
 		return rberr.New(rberr.IO, "cannot commit Parquet file %q: its in-progress file %q is missing", final, tmp)
 	}
-	return rberr.Wrap(rberr.IO, err, "cannot commit Parquet file %q", final)
+	if err := fsRename(tmp, final); err != nil {
+		return rberr.Wrap(rberr.IO, err, "cannot commit Parquet file %q", final)
+	}
+	return nil
 }
 
 // fsRename is os.Rename; tests replace it to fail a chosen rename.

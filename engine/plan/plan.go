@@ -57,7 +57,8 @@ type Options struct {
 //	aggregate     input, keys, aggs
 //	union         inputs
 //	limit         input, n
-//	write_parquet input, path, mode ("error", "append", "overwrite")
+//	write_parquet input, path, mode ("error", "append", "overwrite"), max_rows_per_file,
+//	              max_bytes_per_file, rollover_interval (a duration)
 //	datagen       fields, rate, count, seed              (a generated source)
 //	nexmark       kind ("person", "auction", "bid"), rate, count, seed
 //	window_agg    input, keys, aggs, window, allowed_lateness, output ("results" or "late")
@@ -86,6 +87,11 @@ type Node struct {
 	N         *int64   `json:"n,omitempty"`
 	Path      string   `json:"path,omitempty"`
 	Mode      string   `json:"mode,omitempty"`
+
+	// write_parquet: its rolling policy (0 or "": no limit).
+	MaxRowsPerFile   int64  `json:"max_rows_per_file,omitempty"`
+	MaxBytesPerFile  int64  `json:"max_bytes_per_file,omitempty"`
+	RolloverInterval string `json:"rollover_interval,omitempty"`
 	Bounded   bool     `json:"bounded,omitempty"`
 	Table     bool     `json:"table,omitempty"`
 
