@@ -92,8 +92,8 @@ type Node struct {
 	MaxRowsPerFile   int64  `json:"max_rows_per_file,omitempty"`
 	MaxBytesPerFile  int64  `json:"max_bytes_per_file,omitempty"`
 	RolloverInterval string `json:"rollover_interval,omitempty"`
-	Bounded   bool     `json:"bounded,omitempty"`
-	Table     bool     `json:"table,omitempty"`
+	Bounded          bool   `json:"bounded,omitempty"`
+	Table            bool   `json:"table,omitempty"`
 
 	// Event time, on any source.
 	EventTime         string `json:"event_time,omitempty"`
