@@ -87,13 +87,13 @@ type Node struct {
 	N         *int64   `json:"n,omitempty"`
 	Path      string   `json:"path,omitempty"`
 	Mode      string   `json:"mode,omitempty"`
+	Bounded   bool     `json:"bounded,omitempty"`
+	Table     bool     `json:"table,omitempty"`
 
 	// write_parquet: its rolling policy (0 or "": no limit).
 	MaxRowsPerFile   int64  `json:"max_rows_per_file,omitempty"`
 	MaxBytesPerFile  int64  `json:"max_bytes_per_file,omitempty"`
 	RolloverInterval string `json:"rollover_interval,omitempty"`
-	Bounded          bool   `json:"bounded,omitempty"`
-	Table            bool   `json:"table,omitempty"`
 
 	// Event time, on any source.
 	EventTime         string `json:"event_time,omitempty"`
