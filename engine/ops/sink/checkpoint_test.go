@@ -333,3 +333,29 @@ func TestSinkRestoreErrors(t *testing.T) {
 		t.Fatalf("restore before open: %v", err)
 	}
 }
+
+// Completions arrive on another goroutine while the subtask goes on writing and taking
+// checkpoints (run under -race): every row before the last completed checkpoint ends up
+// visible once.
+func TestSinkCompletionOnAnotherGoroutine(t *testing.T) {
+	dir := t.TempDir()
+	r := startRun(t, dir, 1)
+	done := make(chan uint64)
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		for id := range done {
+			if err := r.ops[0].CheckpointComplete(id); err != nil {
+				t.Error(err)
+			}
+		}
+	}()
+	for id := uint64(1); id <= 20; id++ {
+		r.write(int64(id-1)*100, int64(id)*100)
+		r.prepare(id)
+		done <- id
+	}
+	close(done)
+	<-finished
+	check(t, dir, 2000, "after 20 checkpoints")
+}
