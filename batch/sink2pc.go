@@ -17,15 +17,22 @@ import (
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
 
-// Two-phase commit of Parquet files for exactly-once sinks (as Flink's FileSink): at a
-// checkpoint barrier the sink pre-commits (PreCommit: its open file is finished and made
-// durable under its in-progress name, and the list of such files goes into the checkpoint);
-// when the checkpoint is complete it commits them (CommitPending: renamed to their final
-// names). After a crash, the job restores its last complete checkpoint, commits that
-// checkpoint's pending files again (CommitPending is idempotent: a file already renamed is
-// fine), removes every other in-progress file of its prefix (CleanupInProgress: rows written
-// after the checkpoint are replayed by the sources) and goes on numbering files where the
-// checkpoint left off (RestoreParquetWriter).
+// Commits of Parquet files: how in-progress files become visible.
+//
+// At the end of a job, CommitAll makes every writer's files visible as one atomic commit:
+// a commit record lists the renames (and the removals of an overwrite) before any is done,
+// so a failed rename is rolled back and a crash is rolled forward (RecoverCommits).
+//
+// For exactly-once sinks (two-phase commit, as Flink's FileSink): at a checkpoint barrier
+// the sink pre-commits (PreCommit: its open file is finished and made durable under its
+// in-progress name, and the list of such files goes into the checkpoint); when the
+// checkpoint is complete it commits them (CommitPreCommitted, or CommitPending given only
+// the list: renamed to their final names). After a crash, the job restores its last
+// complete checkpoint, commits that checkpoint's pending files again (CommitPending is
+// idempotent: a file already renamed is fine), removes the other in-progress files
+// (CleanupInProgress, RemoveInProgress: rows written after the checkpoint are replayed by
+// the sources) and writes new files under names no earlier run used (a new prefix, or the
+// same prefix numbered on from the checkpoint: RestoreParquetWriter).
 
 // Pending is what a checkpoint stores of one Parquet writer: the files it finished before
 // the barrier, not yet visible, and the number its next file takes.
