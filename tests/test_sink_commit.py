@@ -10,6 +10,7 @@ import threading
 import time
 
 import duckdb
+import polars as pl
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
@@ -67,6 +68,7 @@ def test_readers_see_nothing_until_the_commit(tmp_path):
     want = list(range(n))
     assert visible_ids(out) == want
     assert duckdb_ids(out) == want
+    assert sorted(pl.read_parquet(f"{out}/*.parquet")["id"].to_list()) == want
     assert hidden_files(out) == []
     # max_rows_per_file: 12000 rows in files of at most 2500, as the summary says.
     files = sorted(os.listdir(out))
@@ -129,6 +131,8 @@ def test_unbounded_without_checkpoints_commits_at_stop(tmp_path):
 
     with pytest.raises(rb.PlanError, match="lazy=True"):
         unbounded_ids(env).write_parquet(out)
+    with pytest.raises(rb.PlanError, match="overwrite.*bounded"):
+        unbounded_ids(env).write_parquet(out, mode="overwrite", lazy=True)
     job = unbounded_ids(env).map_batches(look).write_parquet(out, max_rows_per_file=3_000, lazy=True).start()
     holder["job"] = job
     started.set()

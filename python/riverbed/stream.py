@@ -875,6 +875,9 @@ class Stream:
             root[name] = limit
         if rollover_interval is not None:
             root["rollover_interval"] = duration(rollover_interval, "rollover_interval")
+        if self._unbounded and mode == "overwrite":
+            raise PlanError("write_parquet(mode='overwrite') needs a bounded stream: an unbounded job's files "
+                            "would sit beside the old ones until it ends; empty the directory first")
         if lazy:
             return Stream(self._env, root, self._sources, unbounded=self._unbounded)
         if self._unbounded:
