@@ -212,6 +212,13 @@ func runCommit(dir string, rec commitRecord) error {
 	if len(rec.Renames) == 0 && len(rec.Remove) == 0 {
 		return nil
 	}
+	if len(rec.Renames) == 1 && len(rec.Remove) == 0 {
+		// One rename is atomic by itself: no record needed.
+		if err := renameOnce(dir, rec.Renames[0]); err != nil {
+			return rberr.Wrap(rberr.IO, err, "the commit into %q failed and was rolled back: none of its files is visible", dir)
+		}
+		return syncDir(dir)
+	}
 	path, err := writeCommitRecord(dir, rec)
 	if err != nil {
 		return err
