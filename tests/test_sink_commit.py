@@ -186,3 +186,33 @@ def test_checkpointed_stream_commits_at_checkpoints(tmp_path):
     ids = visible_ids(out)
     assert ids == list(range(len(ids)))
     assert duckdb_ids(out) == ids
+
+
+def test_next_job_completes_an_interrupted_commit(tmp_path):
+    """A crash in the middle of a commit leaves its record, one file renamed and one not
+    (made here by hand, as the crash would leave them). The next job writing into the
+    directory rolls the commit forward before it starts: both files visible, the file the
+    commit replaced gone, the record gone, then its own rows added."""
+    out = tmp_path / "out"
+    out.mkdir()
+    pq.write_table(pa.table({"id": [-1]}), out / "part-old-00000-00000.parquet")  # replaced by the commit
+    pq.write_table(pa.table({"id": [0, 1]}), out / "part-aaaa-00000-00000.parquet")  # renamed before the crash
+    pq.write_table(pa.table({"id": [2, 3]}), out / ".part-aaaa-00001-00000.parquet.inprogress")  # not yet
+    (out / "_riverbed-commit-0123456789abcdef.json").write_text(
+        '{"version":1,"renames":['
+        '{"in_progress":".part-aaaa-00000-00000.parquet.inprogress","final":"part-aaaa-00000-00000.parquet"},'
+        '{"in_progress":".part-aaaa-00001-00000.parquet.inprogress","final":"part-aaaa-00001-00000.parquet"}],'
+        '"remove":["part-old-00000-00000.parquet"]}')
+    assert visible_ids(out) == [-1, 0, 1]  # what a reader sees until the next job
+    rb.from_pydict({"id": [4, 5]}).write_parquet(out, mode="append")
+    assert visible_ids(out) == [0, 1, 2, 3, 4, 5]
+    assert duckdb_ids(out) == [0, 1, 2, 3, 4, 5]
+    assert hidden_files(out) == []
+
+
+def test_damaged_commit_record_is_an_error(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "_riverbed-commit-0123456789abcdef.json").write_text("{not json")
+    with pytest.raises(rb.DataError, match="_riverbed-commit-0123456789abcdef.json"):
+        rb.from_pydict({"id": [1]}).write_parquet(out, mode="append")
