@@ -348,3 +348,39 @@ func TestCommitIncludesPreCommitted(t *testing.T) {
 		t.Fatalf("after Abort: %v, want only the pre-committed file", names)
 	}
 }
+
+// A rolled-back end commit undoes only its own renames: a pre-committed file that a
+// checkpoint's commit already made visible stays visible.
+func TestRollbackKeepsFilesCommittedBefore(t *testing.T) {
+	dir := t.TempDir()
+	w, err := NewParquetWriter(dir, "p", seqSchema, memory.NewGoAllocator(), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, w, 0, 20)
+	p, err := w.PreCommit()
+	if err != nil || len(p.Files) != 2 {
+		t.Fatalf("pre-commit %+v %v", p, err)
+	}
+	// The checkpoint's commit renamed the first file and died before the second.
+	if err := CommitPending(dir, Pending{Files: p.Files[:1]}); err != nil {
+		t.Fatal(err)
+	}
+	write(t, w, 20, 30)
+	calls := 0
+	fsRename = func(from, to string) error {
+		calls++
+		if calls == 2 { // the second rename of the end commit (the third file)
+			return &os.LinkError{Op: "rename", Old: from, New: to, Err: errors.New("injected failure")}
+		}
+		return os.Rename(from, to)
+	}
+	_, _, err = w.Commit()
+	fsRename = os.Rename
+	if err == nil || !strings.Contains(err.Error(), "rolled back") {
+		t.Fatalf("commit: %v", err)
+	}
+	if got := visibleValues(t, dir); !slices.Equal(got, span(0, 10)) {
+		t.Fatalf("after the rollback %v visible, want the checkpoint's first file (0..9)", got)
+	}
+}

@@ -111,21 +111,27 @@ func CommitPending(dir string, p Pending) error {
 // file: a final name that exists while the in-progress file does too is an IO error (two
 // writers chose one name), not a silent loss of the older file.
 func renameOnce(dir string, f PendingFile) error {
+	_, err := renameIfNeeded(dir, f)
+	return err
+}
+
+// renameIfNeeded is renameOnce, and says whether it renamed.
+func renameIfNeeded(dir string, f PendingFile) (bool, error) {
 	tmp, final := filepath.Join(dir, f.InProgress), filepath.Join(dir, f.Final)
 	_, terr := os.Lstat(tmp)
 	_, ferr := os.Lstat(final)
 	switch {
 	case terr == nil && ferr == nil:
-		return rberr.New(rberr.IO, "cannot commit Parquet file %q: a file of that name exists already", final)
+		return false, rberr.New(rberr.IO, "cannot commit Parquet file %q: a file of that name exists already", final)
 	case errors.Is(terr, fs.ErrNotExist) && ferr == nil:
-		return nil // committed before
+		return false, nil // committed before
 	case errors.Is(terr, fs.ErrNotExist):
-		return rberr.New(rberr.IO, "cannot commit Parquet file %q: its in-progress file %q is missing", final, tmp)
+		return false, rberr.New(rberr.IO, "cannot commit Parquet file %q: its in-progress file %q is missing", final, tmp)
 	}
 	if err := fsRename(tmp, final); err != nil {
-		return rberr.Wrap(rberr.IO, err, "cannot commit Parquet file %q", final)
+		return false, rberr.Wrap(rberr.IO, err, "cannot commit Parquet file %q", final)
 	}
-	return nil
+	return true, nil
 }
 
 // fsRename is os.Rename; tests replace it to fail a chosen rename.
@@ -223,9 +229,14 @@ func runCommit(dir string, rec commitRecord) error {
 	if err != nil {
 		return err
 	}
+	var renamed []PendingFile // by this commit (not those a checkpoint committed before)
 	for i, f := range rec.Renames {
-		if err := renameOnce(dir, f); err != nil {
-			if uerr := undoRenames(dir, rec.Renames[:i]); uerr != nil {
+		did, err := renameIfNeeded(dir, f)
+		if did {
+			renamed = append(renamed, f)
+		}
+		if err != nil {
+			if uerr := undoRenames(dir, renamed); uerr != nil {
 				return rberr.Wrap(rberr.IO, err, "the commit into %q failed, and undoing it failed too (%v); the next job that writes into the directory completes it", dir, uerr)
 			}
 			if rerr := os.Remove(path); rerr != nil {
