@@ -43,6 +43,7 @@ KAFKA_BROKER = kafka/testbroker/broker.sh
 
 test-go: ## Go tests with the race detector (on a Kafka broker started for them), then each fuzz target for $(FUZZTIME)
 	$(KAFKA_BROKER) run go test -race ./...
+	go test -race -tags riverbed_testhooks ./batch ./engine/ops/sink
 	go test ./engine -run '^$$' -fuzz '^FuzzExplain$$' -fuzztime $(FUZZTIME)
 	go test ./engine -run '^$$' -fuzz '^FuzzBindPlans$$' -fuzztime $(FUZZTIME)
 	go test ./engine/expr -run '^$$' -fuzz '^FuzzStrptime$$' -fuzztime $(FUZZTIME)
@@ -65,7 +66,7 @@ test-py: install $(TESTLIB) ## Python end-to-end tests (on the library built wit
 lint: install ## gofmt, go vet, ruff, mypy
 	@test -z "$$(gofmt -l engine state batch kafka arrowbridge capi internal)" || (echo "gofmt needed:"; gofmt -l engine state batch kafka arrowbridge capi internal; false)
 	go vet ./...
-	go vet -tags riverbed_testhooks ./capi ./engine/expr
+	go vet -tags riverbed_testhooks ./capi ./engine/expr ./batch ./engine/ops/sink
 	$(PY) -m ruff check python tests bench examples
 	$(PY) -m mypy python/riverbed
 

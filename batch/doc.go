@@ -8,7 +8,11 @@
 // codec and encoding, data pages v1 and v2, nulls from definition levels,
 // decimals of any physical type into decimal128/256, recorded dictionary types
 // from dictionary pages and indices); and ParquetWriter writes
-// records to files that become visible only at Commit. Top-level primitive
+// records to hidden in-progress files, rolled by rows, size or age (RollingPolicy), that
+// become visible only when committed: at the end as one atomic commit of all writers
+// (CommitAll, with a commit record that RecoverCommits rolls forward after a crash), or
+// checkpoint by checkpoint (PreCommit, then CommitPreCommitted / CommitPending; see
+// sink2pc.go). Top-level primitive
 // columns are read; nested columns (struct, list, map) are kept in the schema
 // but reading one is a Type error (Dataset.CheckColumns), so the other columns
 // of such files stay readable. parquetfixes.go works around decoding defects

@@ -11,6 +11,8 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -39,16 +41,20 @@ const (
 // counting from 00000 (zero-padded so that lexical order is write order).
 //
 // Each file is written as <dir>/.<prefix>-<n>.parquet.inprogress, a name that
-// ResolvePaths skips, and only renamed to its final name by Commit, so a job
-// that fails never leaves partial files visible. Files with the same names from
-// an earlier job are replaced at Commit. A ParquetWriter is not safe for
-// concurrent use; concurrent writers to one directory need distinct prefixes.
+// ResolvePaths, pyarrow.dataset and DuckDB's *.parquet globs skip, and only
+// renamed to its final name by a commit, so a job that fails never leaves
+// partial files visible. A file is closed and the next one begun when the
+// rolling policy says so (RollingPolicy), and at every PreCommit.
+//
+// Write, PreCommit, Commit and Abort belong to one goroutine; CommitPreCommitted
+// may run on another (a checkpoint completing while the subtask writes).
+// Concurrent writers to one directory need distinct prefixes.
 type ParquetWriter struct {
 	dir, prefix  string
 	schema       *arrow.Schema
 	pschema      *parquet.Schema
 	arrowSchema  string // ARROW:schema metadata
-	maxRows      int64  // rows per file; 0 means no limit
+	roll         RollingPolicy
 	rowGroupRows int64
 
 	files []sinkFile // files begun and not yet pre-committed, the last possibly still open
@@ -59,9 +65,37 @@ type ParquetWriter struct {
 	blob  []byte // scratch for encoded decimals
 	err   error  // first failure; the writer can then only be aborted
 	done  bool   // committed or aborted
+
+	mu  sync.Mutex
+	pre []sinkFile // pre-committed files not yet committed (guarded by mu)
 }
 
-type sinkFile struct{ tmp, final string }
+// RollingPolicy says when a writer closes its file and begins the next one (as Flink's
+// FileSink rolling policy; pyarrow's write_dataset calls the row limit
+// max_rows_per_file). Zero fields do not limit. A checkpoint always closes the open file.
+type RollingPolicy struct {
+	// MaxRowsPerFile closes a file once it holds this many rows (exactly: a record
+	// is split across files).
+	MaxRowsPerFile int64
+	// MaxBytesPerFile closes a file once its estimated size reaches this many bytes.
+	// The estimate counts the row group being built before compression, so files
+	// usually end up smaller; a file may pass the limit by at most one slice of
+	// rollBytesRows rows.
+	MaxBytesPerFile int64
+	// RolloverInterval closes a file that has been open this long, at the next record
+	// written to it.
+	RolloverInterval time.Duration
+	// Now is the clock of RolloverInterval; nil means time.Now.
+	Now func() time.Time
+}
+
+// rollBytesRows is the slice of rows after which MaxBytesPerFile is checked.
+const rollBytesRows = 8192
+
+type sinkFile struct {
+	tmp, final string
+	rows       int64
+}
 
 type openFile struct {
 	path   string // in-progress path
@@ -69,6 +103,7 @@ type openFile struct {
 	w      *parquet.GenericWriter[any]
 	rows   int64
 	rgRows int64
+	opened time.Time
 }
 
 // NewParquetWriter returns a writer of records with the given schema, creating
@@ -89,6 +124,19 @@ type openFile struct {
 // cannot say (time zone names, seconds, large types, durations).
 func NewParquetWriter(dir, prefix string, schema *arrow.Schema, mem memory.Allocator, maxRowsPerFile int64) (*ParquetWriter, error) {
 	_ = mem
+	return NewRollingParquetWriter(dir, prefix, schema, RollingPolicy{MaxRowsPerFile: maxRowsPerFile})
+}
+
+// NewRollingParquetWriter is NewParquetWriter with a full rolling policy. Negative
+// limits are an InvalidArgument error.
+func NewRollingParquetWriter(dir, prefix string, schema *arrow.Schema, roll RollingPolicy) (*ParquetWriter, error) {
+	if roll.MaxRowsPerFile < 0 || roll.MaxBytesPerFile < 0 || roll.RolloverInterval < 0 {
+		return nil, rberr.New(rberr.InvalidArgument, "Parquet rolling policy limits must not be negative (got %d rows, %d bytes, %s)",
+			roll.MaxRowsPerFile, roll.MaxBytesPerFile, roll.RolloverInterval)
+	}
+	if roll.Now == nil {
+		roll.Now = time.Now
+	}
 	if prefix == "" || strings.ContainsAny(prefix, `/\`) || hidden(prefix) {
 		return nil, rberr.New(rberr.InvalidArgument, "invalid Parquet file prefix %q", prefix)
 	}
@@ -119,7 +167,7 @@ func NewParquetWriter(dir, prefix string, schema *arrow.Schema, mem memory.Alloc
 		dir: dir, prefix: prefix, schema: schema,
 		pschema:      parquet.NewSchema("schema", fields),
 		arrowSchema:  stored,
-		maxRows:      max(maxRowsPerFile, 0),
+		roll:         roll,
 		rowGroupRows: rowGroupRows,
 	}, nil
 }
@@ -203,14 +251,22 @@ func (w *ParquetWriter) Write(rec arrow.RecordBatch) error {
 	}
 	n := rec.NumRows()
 	for at := int64(0); at < n; {
+		if w.cur != nil && w.roll.RolloverInterval > 0 && w.roll.Now().Sub(w.cur.opened) >= w.roll.RolloverInterval {
+			if err := w.closeCurrent(); err != nil {
+				return w.fail(err)
+			}
+		}
 		if w.cur == nil {
 			if err := w.openNext(); err != nil {
 				return w.fail(err)
 			}
 		}
 		k := min(n-at, w.rowGroupRows-w.cur.rgRows)
-		if w.maxRows > 0 {
-			k = min(k, w.maxRows-w.cur.rows)
+		if w.roll.MaxRowsPerFile > 0 {
+			k = min(k, w.roll.MaxRowsPerFile-w.cur.rows)
+		}
+		if w.roll.MaxBytesPerFile > 0 {
+			k = min(k, rollBytesRows)
 		}
 		if err := w.writeRows(rec, int(at), int(at+k)); err != nil {
 			return w.fail(err)
@@ -219,13 +275,15 @@ func (w *ParquetWriter) Write(rec arrow.RecordBatch) error {
 		w.rows += k
 		w.cur.rows += k
 		w.cur.rgRows += k
+		w.files[len(w.files)-1].rows += k
 		if w.cur.rgRows == w.rowGroupRows {
 			if err := w.cur.w.Flush(); err != nil {
 				return w.fail(w.ioErr(err))
 			}
 			w.cur.rgRows = 0
 		}
-		if w.maxRows > 0 && w.cur.rows >= w.maxRows {
+		if (w.roll.MaxRowsPerFile > 0 && w.cur.rows >= w.roll.MaxRowsPerFile) ||
+			(w.roll.MaxBytesPerFile > 0 && w.cur.w.Size() >= w.roll.MaxBytesPerFile) {
 			if err := w.closeCurrent(); err != nil {
 				return w.fail(err)
 			}
@@ -427,8 +485,9 @@ func (w *ParquetWriter) openNext() error {
 	w.files = append(w.files, sf)
 	w.next++
 	w.cur = &openFile{
-		path: sf.tmp,
-		f:    f,
+		path:   sf.tmp,
+		f:      f,
+		opened: w.roll.Now(),
 		w: parquet.NewGenericWriter[any](f, w.pschema,
 			parquet.Compression(&parquet.Snappy),
 			parquet.DictionaryMaxBytes(dictionaryMaxBytes),
@@ -468,42 +527,48 @@ func (w *ParquetWriter) fail(err error) error {
 	return err
 }
 
-// Commit finishes the last file and renames every file not pre-committed (see
-// PreCommit) to its final name. It returns those final paths, in order, and the
-// number of rows written. A writer that never began a file commits one empty
-// file, which keeps the schema. After
-// a failed Commit, call Abort to remove the files not yet renamed.
+// Commit finishes the last file and makes every file of the writer visible, those
+// pre-committed (PreCommit) and not yet committed included, as one atomic commit
+// (CommitAll). It returns the final paths, in order, and the number of rows written. A
+// writer that never began a file commits one empty file, which keeps the schema. After a
+// failed Commit, call Abort to remove the files not yet renamed.
 func (w *ParquetWriter) Commit() (files []string, rows int64, err error) {
+	committed, err := CommitAll(w.dir, []*ParquetWriter{w}, nil)
+	if err != nil {
+		return nil, 0, err
+	}
+	for _, f := range committed {
+		files = append(files, f.Path)
+	}
+	return files, w.rows, nil
+}
+
+// finish closes the open file (beginning an empty one if the writer never began any)
+// and returns the files to commit: the pre-committed ones, then the rest. The caller
+// holds w.mu.
+func (w *ParquetWriter) finish() ([]sinkFile, error) {
 	if w.done {
-		return nil, 0, rberr.New(rberr.InvalidArgument, "Parquet writer was already committed or aborted")
+		return nil, rberr.New(rberr.InvalidArgument, "Parquet writer was already committed or aborted")
 	}
 	if w.err != nil {
-		return nil, 0, w.err
+		return nil, w.err
 	}
 	if w.next == 0 {
 		if err := w.openNext(); err != nil {
-			return nil, 0, w.fail(err)
+			return nil, w.fail(err)
 		}
 	}
 	if w.cur != nil {
 		if err := w.closeCurrent(); err != nil {
-			return nil, 0, w.fail(err)
+			return nil, w.fail(err)
 		}
 	}
-	for i, sf := range w.files {
-		if err := os.Rename(sf.tmp, sf.final); err != nil {
-			w.files = w.files[i:]
-			return nil, 0, w.fail(rberr.Wrap(rberr.IO, err, "cannot commit Parquet file %q", sf.final))
-		}
-		files = append(files, sf.final)
-	}
-	syncDir(w.dir)
-	w.files, w.done = nil, true
-	return files, w.rows, nil
+	return append(append([]sinkFile(nil), w.pre...), w.files...), nil
 }
 
-// Abort closes and removes the in-progress files. It is a no-op after a
-// successful Commit.
+// Abort closes and removes the in-progress files that were not pre-committed. It is a
+// no-op after a successful Commit. Pre-committed files stay: they belong to a checkpoint,
+// whose restore commits them (or removes them, if that checkpoint never completed).
 func (w *ParquetWriter) Abort() error {
 	if w.cur != nil {
 		w.cur.f.Close()

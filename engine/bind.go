@@ -40,7 +40,8 @@ type lnode struct {
 	// limit
 	limit int64
 	// write_parquet
-	path string
+	path    string
+	rolling batch.RollingPolicy
 
 	// event time: the column that carries it (propagated while it survives), and on
 	// sources the watermark settings

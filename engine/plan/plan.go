@@ -58,7 +58,8 @@ type Options struct {
 //	aggregate     input, keys, aggs
 //	union         inputs
 //	limit         input, n
-//	write_parquet input, path, mode ("error", "append", "overwrite")
+//	write_parquet input, path, mode ("error", "append", "overwrite"), max_rows_per_file,
+//	              max_bytes_per_file, rollover_interval (a duration)
 //	datagen       fields, rate, count, seed              (a generated source)
 //	nexmark       kind ("person", "auction", "bid"), rate, count, seed
 //	window_agg    input, keys, aggs, window, allowed_lateness, output ("results" or "late")
@@ -89,6 +90,11 @@ type Node struct {
 	Mode      string   `json:"mode,omitempty"`
 	Bounded   bool     `json:"bounded,omitempty"`
 	Table     bool     `json:"table,omitempty"`
+
+	// write_parquet: its rolling policy (0 or "": no limit).
+	MaxRowsPerFile   int64  `json:"max_rows_per_file,omitempty"`
+	MaxBytesPerFile  int64  `json:"max_bytes_per_file,omitempty"`
+	RolloverInterval string `json:"rollover_interval,omitempty"`
 
 	// Event time, on any source.
 	EventTime         string `json:"event_time,omitempty"`

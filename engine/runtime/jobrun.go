@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
-	"os"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -206,42 +205,32 @@ func (j *Job) AddWriter(dir string, w *batch.ParquetWriter) {
 func (j *Job) CommitWriters(dir string, replace []string, appending bool, out int) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	var files []string
-	var rows []int64
 	total := int64(0)
 	writers := j.writers[dir]
 	for _, w := range writers {
 		total += w.Rows()
 	}
+	var commit []*batch.ParquetWriter
 	for i, w := range writers {
 		if w.Rows() == 0 && (total > 0 || appending || i > 0) {
 			_ = w.Abort() // nothing was written: no file to remove
 			continue
 		}
-		fs, n, err := w.Commit()
-		if err != nil {
-			for _, other := range writers {
-				_ = other.Abort()
-			}
-			return err
-		}
-		if len(fs) > 0 {
-			files = append(files, fs...)
-			for range fs {
-				rows = append(rows, n/int64(len(fs)))
-			}
-		}
+		commit = append(commit, w)
 	}
-	keep := map[string]bool{}
-	for _, f := range files {
-		keep[f] = true
-	}
-	for _, old := range replace {
-		if !keep[old] {
-			if err := os.Remove(old); err != nil && !os.IsNotExist(err) {
-				return rberr.Wrap(rberr.IO, err, "write_parquet: removing the old file %q", old)
-			}
+	// One atomic commit for every subtask's files and the files an overwrite replaces.
+	committed, err := batch.CommitAll(dir, commit, replace)
+	if err != nil {
+		for _, w := range writers {
+			_ = w.Abort()
 		}
+		return err
+	}
+	var files []string
+	var rows []int64
+	for _, f := range committed {
+		files = append(files, f.Path)
+		rows = append(rows, f.Rows)
 	}
 	rec := summaryBatch(j.mem, files, rows)
 	_ = j.Budget.acquire(context.Background(), batchBytes(rec), func() bool { return true })

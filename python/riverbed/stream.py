@@ -934,27 +934,57 @@ class Stream:
 
     @overload
     def write_parquet(self, path: str | os.PathLike[str], *, mode: WriteMode = "error",
+                      max_rows_per_file: int | None = None, max_bytes_per_file: int | None = None,
+                      rollover_interval: Duration | None = None,
                       progress: bool | None = None, runtime_mode: RuntimeMode | None = None,
                       lazy: Literal[False] = False) -> pa.Table: ...
 
     @overload
     def write_parquet(self, path: str | os.PathLike[str], *, mode: WriteMode = "error",
+                      max_rows_per_file: int | None = None, max_bytes_per_file: int | None = None,
+                      rollover_interval: Duration | None = None,
                       progress: bool | None = None, runtime_mode: RuntimeMode | None = None,
                       lazy: Literal[True]) -> Stream: ...
 
     def write_parquet(self, path: str | os.PathLike[str], *, mode: WriteMode = "error",
+                      max_rows_per_file: int | None = None, max_bytes_per_file: int | None = None,
+                      rollover_interval: Duration | None = None,
                       progress: bool | None = None, runtime_mode: RuntimeMode | None = None,
                       lazy: bool = False) -> pa.Table | Stream:
         """Run the pipeline and write the results as Parquet files into directory ``path``.
 
-        Files appear only when the whole job has succeeded (they are written under hidden
-        names and renamed at the end). ``mode`` says what to do when ``path`` already holds
-        Parquet files: ``"error"`` (default), ``"append"`` (refused with a ``SchemaError``
-        naming the column when the new data's columns or types differ from the files') or
-        ``"overwrite"``. Parallel subtasks that produce no rows write no file; a job with no
-        rows at all writes one empty file (unless appending to existing files), so that the
-        directory reads back as an empty table with the pipeline's schema. The Arrow schema
-        is stored in each file as pyarrow does, so types such as time zones survive.
+        Files are written under hidden names (``.part-….parquet.inprogress``, which
+        ``pyarrow.dataset``, DuckDB's ``*.parquet`` globs and :func:`read_parquet` skip) and
+        renamed into place only when committed, so readers of the directory never see a
+        partial or duplicated file. A bounded job commits once, at the end, when the whole
+        job has succeeded: every file of every parallel subtask as one atomic commit (a
+        failure rolls it back; a crash is completed by the next job that writes into the
+        directory). An unbounded job (``lazy=True``, then ``.start()``) commits at each
+        completed checkpoint when checkpointing is on (exactly once across failures and
+        restores), and otherwise only when it ends by ``job.stop()``; see the streaming
+        guide.
+
+        ``mode`` says what to do when ``path`` already holds Parquet files: ``"error"``
+        (default), ``"append"`` (refused with a ``SchemaError`` naming the column when the
+        new data's columns or types differ from the files') or ``"overwrite"`` (the old files
+        are removed in the same commit). Parallel subtasks that produce no rows write no
+        file; a job with no rows at all writes one empty file (unless appending to existing
+        files), so that the directory reads back as an empty table with the pipeline's
+        schema. The Arrow schema is stored in each file as pyarrow does, so types such as
+        time zones survive.
+
+        Parameters
+        ----------
+        max_rows_per_file
+            Begin a new file once one holds this many rows (as pyarrow's
+            ``write_dataset``).
+        max_bytes_per_file
+            Begin a new file once one's estimated size reaches this many bytes (the
+            estimate counts data before compression, so files usually end up smaller).
+        rollover_interval
+            Begin a new file when one has been open this long (``"15m"``, a ``timedelta``
+            or milliseconds), as Flink's rolling policy. Checkpoints also close the open
+            files.
 
         Returns a table of the files written (``path``, ``rows``). ``runtime_mode``
         overrides the environment's (see :class:`Environment`).
@@ -962,14 +992,31 @@ class Stream:
         With ``lazy=True`` nothing runs yet: the sink is returned as a stream (of that
         summary table) to run with others as one job, as Polars' ``sink_parquet(lazy=True)``
         or a Flink statement set: ``rb.collect_all([a.write_parquet(p1, lazy=True),
-        b.write_parquet(p2, lazy=True)])`` reads their common input once.
+        b.write_parquet(p2, lazy=True)])`` reads their common input once; or, for an
+        unbounded stream, to ``.start()``.
         """
-        self._check_bounded("write_parquet()")
+        from .window import duration
+
         if mode not in ("error", "append", "overwrite"):
             raise ValueError(f"mode must be 'error', 'append' or 'overwrite', got {mode!r}")
-        root = {"op": "write_parquet", "path": os.fspath(path), "mode": mode, "input": self._node}
+        root: dict[str, Any] = {"op": "write_parquet", "path": os.fspath(path), "mode": mode, "input": self._node}
+        for name, limit in (("max_rows_per_file", max_rows_per_file), ("max_bytes_per_file", max_bytes_per_file)):
+            if limit is None:
+                continue
+            if isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0:
+                raise ValueError(f"{name} must be a positive int, got {limit!r}")
+            root[name] = limit
+        if rollover_interval is not None:
+            root["rollover_interval"] = duration(rollover_interval, "rollover_interval")
+        if self._unbounded and mode == "overwrite":
+            raise PlanError("write_parquet(mode='overwrite') needs a bounded stream: an unbounded job's files "
+                            "would sit beside the old ones until it ends; empty the directory first")
         if lazy:
             return Stream(self._env, root, self._sources, unbounded=self._unbounded)
+        if self._unbounded:
+            raise PlanError("write_parquet() runs a bounded stream to its end, and this one is unbounded: use "
+                            "write_parquet(path, lazy=True).start() (with checkpoints, files are committed at "
+                            "each checkpoint), or bound the source (max_events / number_of_rows) or add .limit(n)")
         job = self._start(root, runtime_mode)
         try:
             table = _run(job, progress)

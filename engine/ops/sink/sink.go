@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/riverbed-engine/riverbed/batch"
@@ -30,22 +31,40 @@ func Writable(dt arrow.DataType) bool {
 	return false
 }
 
-// writeOp writes its subtask's batches to in-progress Parquet files. The job commits all
-// writers (renames the files into place) only once every subtask has finished without
-// error, and aborts them otherwise, so a failed job leaves no partial output.
+// WriteParquetOp writes its subtask's batches to in-progress Parquet files, rolled by
+// Rolling. Files become visible in one of two ways:
+//
+//   - at the end of the job: the job commits all writers (every subtask's files, and the
+//     files an overwrite replaces, as one atomic commit) once every subtask has finished
+//     without error, and aborts them otherwise, so a failed job leaves no partial output;
+//   - at checkpoints, when the job takes them: the operator is a runtime.CheckpointHook
+//     (checkpoint.go), whose files of a checkpoint become visible once it completes.
+//
+// Files are named part-<run>-<subtask>-<n>.parquet, run being the job's id (random for
+// each run, restarts included), so no two runs, whatever their parallelism, name a file
+// alike.
 type WriteParquetOp struct {
 	runtime.BaseOp
 	Dir     string
 	Schema  *arrow.Schema
 	Subtask int
+	Rolling batch.RollingPolicy
 	w       *batch.ParquetWriter
 	tc      *runtime.TaskCtx
+	run     string
+
+	mu      sync.Mutex
+	pending []checkpointFiles // pre-committed at a checkpoint, not known to be committed, by id
 }
+
+// FilePrefix is the common prefix of the files of every write_parquet sink.
+const FilePrefix = "part-"
 
 func (o *WriteParquetOp) Open(tc *runtime.TaskCtx) error {
 	o.tc = tc
-	prefix := fmt.Sprintf("part-%s-%05d", tc.Job.ID, o.Subtask)
-	w, err := batch.NewParquetWriter(o.Dir, prefix, o.Schema, tc.Eval.Mem, 0)
+	o.run = tc.Job.ID
+	prefix := fmt.Sprintf("%s%s-%05d", FilePrefix, o.run, o.Subtask)
+	w, err := batch.NewRollingParquetWriter(o.Dir, prefix, o.Schema, o.Rolling)
 	if err != nil {
 		return err
 	}
@@ -69,7 +88,13 @@ func (o *WriteParquetOp) ProcessMarker(runtime.Message, runtime.Emitter) error {
 // schema differs from the files', which would make the directory unreadable as one
 // dataset), "overwrite" removes the old files after the new ones are committed. It returns
 // the files to remove and whether files stay besides the job's.
+//
+// It first completes any commit into dir that a crash interrupted (batch.RecoverCommits),
+// so that the files it counts are the ones a finished commit left.
 func CheckOutputDir(dir, mode string, schema *arrow.Schema) ([]string, bool, error) {
+	if err := batch.RecoverCommits(dir); err != nil {
+		return nil, false, rberr.Wrap(rberr.KindOf(err), err, "write_parquet: cannot complete an interrupted commit in %q", dir)
+	}
 	var existing []string
 	entries, err := os.ReadDir(dir)
 	if err != nil && !os.IsNotExist(err) {
