@@ -22,7 +22,7 @@ import (
 //   - true/false is bool; an object is a struct of the union of its fields;
 //     an array is a list of the union of its elements' types;
 //   - a field that is null in every sampled value is a string (null there);
-//     one that is {} in every sampled value is left out; every field is
+//     one that is {} (or a list of {}) in every sampled value is left out; every field is
 //     nullable.
 //
 // Fields are in order of first appearance. Values that are not JSON objects
@@ -168,11 +168,27 @@ func jsonWord(kind string) string {
 func (s *shape) fields() []arrow.Field {
 	fs := make([]arrow.Field, 0, len(s.names))
 	for _, name := range s.names {
-		if f := s.kids[name]; f.kind != "object" || len(f.names) > 0 {
+		if f := s.kids[name]; !f.empty() {
 			fs = append(fs, arrow.Field{Name: name, Type: f.dataType(), Nullable: true})
 		}
 	}
 	return fs
+}
+
+// empty: an object without fields in every sample (or a list of those).
+func (s *shape) empty() bool {
+	switch s.kind {
+	case "object":
+		for _, k := range s.kids {
+			if !k.empty() {
+				return false
+			}
+		}
+		return true
+	case "array":
+		return s.elem != nil && s.elem.empty()
+	}
+	return false
 }
 
 func (s *shape) dataType() arrow.DataType {
@@ -184,10 +200,7 @@ func (s *shape) dataType() arrow.DataType {
 	case "float":
 		return arrow.PrimitiveTypes.Float64
 	case "object":
-		if fs := s.fields(); len(fs) > 0 {
-			return arrow.StructOf(fs...)
-		}
-		return arrow.BinaryTypes.String // list elements that are {} everywhere
+		return arrow.StructOf(s.fields()...)
 	case "array":
 		elem := arrow.DataType(arrow.BinaryTypes.String)
 		if s.elem != nil {
