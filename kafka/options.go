@@ -50,7 +50,7 @@ var optionKeys = map[string]Role{
 	"isolation.level": SourceRole, "max.poll.records": SourceRole, "fetch.max.bytes": SourceRole,
 	"max.partition.fetch.bytes": SourceRole, "fetch.max.wait.ms": SourceRole,
 	"partition.discovery.interval.ms": SourceRole,
-	"transaction.timeout.ms": SinkRole, "compression.type": SinkRole, "linger.ms": SinkRole,
+	"transaction.timeout.ms":          SinkRole, "compression.type": SinkRole, "linger.ms": SinkRole,
 	"batch.size": SinkRole, "max.request.size": SinkRole,
 }
 
