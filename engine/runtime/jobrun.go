@@ -41,7 +41,8 @@ type Job struct {
 	IsUnbounded bool
 
 	mu      sync.Mutex
-	writers map[string][]*batch.ParquetWriter // by output directory
+	writers    map[string][]*batch.ParquetWriter // by output directory
+	committers []Committer                       // committer.go
 }
 
 // result is one batch of a job's results and the index of the output it belongs to.
@@ -381,6 +382,7 @@ func (j *Job) Launch(g *Graph, releaseInputs func(), commit func() error) {
 			if r := recover(); r != nil {
 				j.err = rberr.New(rberr.Internal, "panic while running the job: %v\n%s", r, debug.Stack())
 				cancel(j.err)
+				j.abortCommitters()
 				releaseInputs()
 				close(j.results)
 				close(j.done)
@@ -400,6 +402,11 @@ func (j *Job) Launch(g *Graph, releaseInputs func(), commit func() error) {
 			err = commit()
 		} else {
 			j.abortWriters()
+		}
+		if err == nil {
+			err = j.commitAll()
+		} else {
+			j.abortCommitters()
 		}
 		if err != nil {
 			j.err = err
