@@ -95,6 +95,8 @@ type kafkaChunk struct {
 	rec   arrow.RecordBatch
 	state kafka.SplitState
 	first int64 // chunk: the first offset
+	// idleLane, if > 0, is 1 + the lane that this (empty) split marks idle.
+	idleLane int
 }
 
 func (s *KafkaSource) sub(subtask int) *kafkaSub {
@@ -479,17 +481,30 @@ func (e *kafkaEnum) currentEnd(tp kafka.TopicPartition) (int64, bool) {
 // idle, or it has none.
 func (e *kafkaEnum) checkIdle(now time.Time) {
 	all := true
+	var newly []*kafkaLane
 	for _, l := range e.order {
 		if l.finished {
 			continue
 		}
 		if !l.idle && e.s.Idle > 0 && now.Sub(l.last) >= e.s.Idle {
 			l.idle = true
-			if e.k.clock != nil {
-				e.k.clock.setIdle(l.lane, true)
-			}
+			newly = append(newly, l)
 		}
 		all = all && l.idle
+	}
+	if e.k.clock != nil {
+		// Lanes go idle in the order their timeouts passed. Each gets a split without
+		// rows that marks it idle when Run reads it, so that Run then sends the
+		// watermark the lane no longer holds back: a lane that had rows and fell silent
+		// after an empty one still has its watermark sent before it is idle too.
+		sort.SliceStable(newly, func(i, j int) bool { return newly[i].last.Before(newly[j].last) })
+		for _, l := range newly {
+			e.k.mu.Lock()
+			st := e.k.positions[l.tp]
+			e.k.mu.Unlock()
+			e.push(Split{Index: l.index, From: Position{Split: l.index, Row: st.Next}, Lane: l.lane},
+				kafkaChunk{index: l.index, state: st, first: st.Next, idleLane: l.lane + 1})
+		}
 	}
 	if all && !e.idleSent && !e.s.Bounded {
 		e.idleSent = true
@@ -546,6 +561,9 @@ func (r *kafkaReader) Next(*ReadCtx) (arrow.RecordBatch, int64, error) {
 		return nil, 0, io.EOF
 	}
 	r.done = true
+	if r.c.idleLane > 0 && r.k.clock != nil {
+		r.k.clock.setIdle(r.c.idleLane-1, true)
+	}
 	r.k.mu.Lock()
 	r.k.positions[r.c.state.TopicPartition] = r.c.state
 	r.k.mu.Unlock()
