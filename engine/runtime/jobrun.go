@@ -40,7 +40,7 @@ type Job struct {
 	metrics     registry
 	IsUnbounded bool
 
-	mu      sync.Mutex
+	mu         sync.Mutex
 	writers    map[string][]*batch.ParquetWriter // by output directory
 	committers []Committer                       // committer.go
 }

@@ -185,7 +185,7 @@ func (o *KafkaSinkOp) begin() error {
 }
 
 func (o *KafkaSinkOp) ProcessMarker(runtime.Message, runtime.Emitter) error { return nil }
-func (o *KafkaSinkOp) ProcessWatermark(int64, runtime.Emitter) error       { return nil }
+func (o *KafkaSinkOp) ProcessWatermark(int64, runtime.Emitter) error        { return nil }
 
 // Finish flushes (none, at-least-once) or pre-commits the last transaction
 // (exactly-once; the job commits it) and emits the subtask's summary row.
