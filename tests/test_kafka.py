@@ -280,6 +280,11 @@ def test_option_and_argument_errors(brokers, topic):
                       options={"transaction.timeout.ms": 1}).collect()
     with pytest.raises(rb.PlanError, match="needs a bounded stream"):
         rb.read_kafka(brokers, t, schema={"x": pa.int64()}).collect()
+    with pytest.raises(rb.PlanError, match="read_kafka without end="):
+        rb.read_kafka(brokers, t, schema={"x": pa.int64()}).start(runtime_mode="batch")
+    plan = rb.read_kafka(brokers, t, schema={"x": pa.int64()}, end="latest").explain()
+    assert "runtime mode: batch" in plan and "bounded" in plan
+    assert "runtime mode: streaming" in rb.read_kafka(brokers, t, schema={"x": pa.int64()}).explain()
     with pytest.raises(rb.PlanError, match="transactional_id_prefix"):
         rb.from_pydict({"x": [1]}).write_kafka(brokers, t, delivery_guarantee="exactly-once")
     with pytest.raises(rb.ColumnNotFoundError):
