@@ -43,7 +43,10 @@ func (limitOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
 	limit := n.limit
 	// In a DAG the sources are shared: a limit may stop them only when every output ends in
 	// a limit, and then once all those limits have their rows (see limitQuorum).
-	stop, quorum := in.ordered, (*atomic.Int32)(nil)
+	// Over an unbounded input (a live Kafka read, whose partitions interleave in no input
+	// order) a limit that never stopped the sources would never end: it stops them too,
+	// keeping the first n rows to arrive, as a LIMIT without ORDER BY on a stream.
+	stop, quorum := in.ordered || g.unbounded, (*atomic.Int32)(nil)
 	if g.dag {
 		stop, quorum = stop && g.limitQuorum != nil, g.limitQuorum
 	}

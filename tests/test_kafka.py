@@ -374,6 +374,14 @@ def test_idle_partition_does_not_hold_back_an_unbounded_read(brokers, topic):
     assert [(r["window_start"], r["n"]) for r in got[:3]] == [(T0 + dt.timedelta(seconds=10 * w), 10) for w in range(3)]
 
 
+def test_limit_ends_an_unbounded_read(brokers, topic):
+    t = topic(3)
+    produce(brokers, t, [(i % 3, json.dumps({"x": i}).encode(), {}) for i in range(30)])
+    got = rb.read_kafka(brokers, t, schema={"x": pa.int64()}).limit(7).collect()
+    assert got.num_rows == 7
+    assert set(got["x"].to_pylist()) <= set(range(30))
+
+
 def test_new_partitions_are_picked_up_while_running(brokers, topic):
     t = topic(1)
     produce(brokers, t, [(0, json.dumps({"x": i}).encode(), {}) for i in range(5)])
