@@ -53,6 +53,7 @@ test-go: ## Go tests with the race detector (on a Kafka broker started for them)
 	go test ./kafka -run '^$$' -fuzz '^FuzzDecodeCSV$$' -fuzztime $(FUZZTIME)
 	go test ./kafka -run '^$$' -fuzz '^FuzzDecodeRaw$$' -fuzztime $(FUZZTIME)
 	go test ./kafka -run '^$$' -fuzz '^FuzzDecodeIPC$$' -fuzztime $(FUZZTIME)
+	go test ./kafka -run '^$$' -fuzz '^FuzzInferJSONSchema$$' -fuzztime $(FUZZTIME)
 
 kafka-up: ## start a Kafka broker on loopback for tests; prints the export that points the tests at it
 	@echo "export RIVERBED_KAFKA_BROKERS=$$($(KAFKA_BROKER) start)"
@@ -60,8 +61,8 @@ kafka-up: ## start a Kafka broker on loopback for tests; prints the export that 
 kafka-down: ## stop the broker that kafka-up started
 	@$(KAFKA_BROKER) stop
 
-test-py: install $(TESTLIB) ## Python end-to-end tests (on the library built with test hooks)
-	RIVERBED_LIBRARY=$(CURDIR)/$(TESTLIB) $(PY) -m pytest
+test-py: install $(TESTLIB) ## Python end-to-end tests (on the library built with test hooks; on a Kafka broker started for them)
+	RIVERBED_LIBRARY=$(CURDIR)/$(TESTLIB) $(KAFKA_BROKER) run $(PY) -m pytest
 
 lint: install ## gofmt, go vet, ruff, mypy
 	@test -z "$$(gofmt -l engine state batch kafka arrowbridge capi internal)" || (echo "gofmt needed:"; gofmt -l engine state batch kafka arrowbridge capi internal; false)

@@ -42,6 +42,9 @@ type lnode struct {
 	// write_parquet
 	path    string
 	rolling batch.RollingPolicy
+	// scan_kafka, kafka_source (op_scan_kafka.go) and write_kafka (op_write_kafka.go)
+	kafka     *kafkaScan
+	kafkaSink *kafkaSinkDef
 
 	// event time: the column that carries it (propagated while it survives), and on
 	// sources the watermark settings
@@ -93,6 +96,8 @@ type binder struct {
 	pending map[*plan.Node]int
 	need    map[*plan.Node]map[string]bool
 	needAll map[*plan.Node]bool
+	// JSON schemas of Kafka reads inferred from a sample, so both bindings agree.
+	kafkaSchemas kafkaSchemaCache
 }
 
 // Bind validates a plan completely against its input schemas (one per scan_arrow source)

@@ -25,6 +25,10 @@ func nodeBoundedness(n *lnode, unbounded, maybe *[]string) {
 			}
 			*unbounded = append(*unbounded, fmt.Sprintf("%s (%s)", n.name, what))
 		}
+	case "scan_kafka", "kafka_source":
+		if n.kafka != nil && len(n.inputs) == 0 && !n.kafka.bounded {
+			*unbounded = append(*unbounded, fmt.Sprintf("%s (read_kafka without end=)", n.name))
+		}
 	case "scan_arrow":
 		if !n.bounded {
 			*maybe = append(*maybe, fmt.Sprintf("%s (an Arrow stream, which may be live)", n.name))

@@ -18,6 +18,12 @@
 // JSON and CSV rows are parsed completely into an intermediate form before
 // anything is appended (values.go), so a bad record leaves no partial row.
 //
+// InferJSONSchema (infer.go) infers a schema from a sample of JSON values
+// for reads without one. DeadLetters (deadletter.go) turns bad records into
+// dead-letter rows (DeadLetterSchema). ParseOptions (options.go) maps Kafka
+// client properties by their Flink/librdkafka names (security, SASL, TLS,
+// fetch and producer settings) to franz-go options, refusing unknown keys.
+//
 // Encoding (encode.go): an Encoder turns Arrow batches into records: JSON
 // (one object per row, in the forms the decoder reads back), Raw (one
 // binary or string column) or ArrowIPC (an IPC stream per batch or per

@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -105,5 +106,36 @@ func FuzzDecodeIPC(f *testing.F) {
 	f.Add(zbuf.Bytes())
 	f.Fuzz(func(t *testing.T, v []byte) {
 		fuzzDecode(t, DecoderOptions{Format: ArrowIPC, Schema: ipcSchema}, v)
+	})
+}
+
+// FuzzInferJSONSchema: inference never panics, and a schema it infers from a value
+// reads that value back without a bad record.
+func FuzzInferJSONSchema(f *testing.F) {
+	for _, s := range []string{
+		`{"a": 1, "b": {"c": [1.5, 2]}, "d": [{"e": "x"}, {"f": true}]}`, `{"a": null}`, `{"a": []}`, `{"a": [[]]}`,
+		`{"a": {}}`, `{"a": [{}]}`, `[]`, `null`, ``, `{"a": 1e400}`, `{"a": -0}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, value []byte) {
+		s, err := InferJSONSchema([][]byte{value})
+		if err != nil {
+			return
+		}
+		mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+		defer mem.AssertSize(t, 0)
+		d, err := NewDecoder(DecoderOptions{Format: JSON, Schema: s, Mem: mem})
+		if err != nil {
+			t.Fatalf("inferred %s, which the decoder refuses: %v", s, err)
+		}
+		out, err := d.Decode([]*kgo.Record{{Value: value}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer out.Batch.Release()
+		if len(out.Bad) != 0 && !strings.Contains(out.Bad[0].Reason, "out of range") {
+			t.Fatalf("inferred %s from %q, which then fails to decode: %s", s, value, out.Bad[0].Reason)
+		}
 	})
 }

@@ -69,6 +69,11 @@ type Options struct {
 //	dedup         input, keys, within (first row per key within that much event time)
 //	topn          input, keys, n, order_by, descending, with_ties, window (absent: rank the
 //	              rows of each (window_start, window_end) of a window result)
+//	scan_kafka    kafka (brokers, topics or pattern, format, schema, start, end, metadata,
+//	              on_bad_record, options)
+//	kafka_dead_letters  input (a scan_kafka with on_bad_record "dead_letter"): its bad records
+//	write_kafka   input, kafka (brokers, topic, format, key, delivery_guarantee,
+//	              transactional_id_prefix, options)
 //
 // Every source takes event_time (a column), max_out_of_orderness and idle_timeout
 // (durations such as "5s").
@@ -139,6 +144,9 @@ type Node struct {
 	Window          *WindowDef `json:"window,omitempty"`
 	AllowedLateness string     `json:"allowed_lateness,omitempty"`
 	Output          string     `json:"output,omitempty"`
+
+	// Kafka: scan_kafka and write_kafka (see kafka.go).
+	Kafka *KafkaDef `json:"kafka,omitempty"`
 }
 
 // WindowDef describes the windows of a window_agg: kind "tumbling" (size), "sliding"

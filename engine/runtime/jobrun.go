@@ -39,8 +39,9 @@ type Job struct {
 	metrics     registry
 	IsUnbounded bool
 
-	mu      sync.Mutex
-	writers map[string][]*batch.ParquetWriter // by output directory
+	mu         sync.Mutex
+	writers    map[string][]*batch.ParquetWriter // by output directory
+	committers []Committer                       // committer.go
 }
 
 // result is one batch of a job's results and the index of the output it belongs to.
@@ -370,6 +371,7 @@ func (j *Job) Launch(g *Graph, releaseInputs func(), commit func() error) {
 			if r := recover(); r != nil {
 				j.err = rberr.New(rberr.Internal, "panic while running the job: %v\n%s", r, debug.Stack())
 				cancel(j.err)
+				j.abortCommitters()
 				releaseInputs()
 				close(j.results)
 				close(j.done)
@@ -389,6 +391,11 @@ func (j *Job) Launch(g *Graph, releaseInputs func(), commit func() error) {
 			err = commit()
 		} else {
 			j.abortWriters()
+		}
+		if err == nil {
+			err = j.commitAll()
+		} else {
+			j.abortCommitters()
 		}
 		if err != nil {
 			j.err = err

@@ -51,6 +51,10 @@ type Split struct {
 	// Rows counts them as read.
 	Pruned bool
 	Rows   int64
+	// Idle is no split but word that the subtask has nothing to read for now (every
+	// Kafka partition it reads is idle): Run sends MsgIdle, so that its watermark does
+	// not hold back event time downstream until it reads again.
+	Idle bool
 
 	data arrow.RecordBatch // Arrow inputs: the split's rows
 }
@@ -157,6 +161,12 @@ reading:
 		}
 		if !ok {
 			break
+		}
+		if sp.Idle {
+			if err := out.Emit(runtime.Message{Kind: runtime.MsgIdle}); err != nil {
+				return err
+			}
+			continue
 		}
 		count = sp.Index + 1
 		if sp.Pruned {

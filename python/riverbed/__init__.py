@@ -56,6 +56,7 @@ from .errors import (
 from .expr import Expr, col, concat_str, count, lit, when
 from .generators import Nexmark, datagen, nexmark
 from .job import Job
+from .kafka import KafkaStream, read_kafka
 from .stream import (
     Environment,
     GroupBy,
@@ -85,7 +86,8 @@ _register()
 
 __all__ = [
     "Environment", "Stream", "GroupBy", "Expr", "col", "lit", "count", "when", "concat_str",
-    "read_parquet", "collect_all", "from_arrow", "from_pandas", "from_pydict", "engine_version",
+    "read_parquet", "read_kafka", "KafkaStream", "collect_all", "from_arrow", "from_pandas", "from_pydict",
+    "engine_version",
     "KeyedStream", "WindowedStream", "WindowResult", "Job", "Window", "tumbling", "sliding", "session", "cumulate",
     "datagen", "nexmark", "Nexmark",
     "DataType", "Int8", "Int16", "Int32", "Int64", "UInt8", "UInt16", "UInt32", "UInt64",

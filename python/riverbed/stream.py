@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from .generators import Nexmark
     from .job import Job
+    from .kafka import DeliveryGuarantee, KafkaStream
     from .window import Duration, Window
 
 #: What ``from_arrow`` reads: pyarrow tables, batches and readers, polars and pandas
@@ -277,6 +278,13 @@ class Environment:
         [1, 2]
         """
         return _arrow_stream(self, pa.table(data), event_time, max_out_of_orderness, idle_timeout)
+
+    def read_kafka(self, brokers: str | Sequence[str], topic: str | Sequence[str] | None = None,
+                   **kwargs: Any) -> KafkaStream:
+        """Read Kafka topics: see :func:`riverbed.read_kafka`."""
+        from .kafka import read_kafka
+
+        return read_kafka(brokers, topic, env=self, **kwargs)
 
     def datagen(self, schema: dict[str, Any], *, rows_per_second: float | None = None,
                 number_of_rows: int | None = None, seed: int = 0, fields: dict[str, dict[str, Any]] | None = None,
@@ -1017,6 +1025,47 @@ class Stream:
             raise PlanError("write_parquet() runs a bounded stream to its end, and this one is unbounded: use "
                             "write_parquet(path, lazy=True).start() (with checkpoints, files are committed at "
                             "each checkpoint), or bound the source (max_events / number_of_rows) or add .limit(n)")
+        job = self._start(root, runtime_mode)
+        try:
+            table = _run(job, progress)
+            _warn_late(job)
+            return table
+        finally:
+            job.free()
+
+
+    def write_kafka(self, brokers: str | Sequence[str], topic: str, *, format: Literal["json", "raw", "arrow"] = "json",
+                    key: str | None = None, delivery_guarantee: DeliveryGuarantee = "at-least-once",
+                    transactional_id_prefix: str | None = None, options: dict[str, Any] | None = None,
+                    progress: bool | None = None, runtime_mode: RuntimeMode | None = None,
+                    lazy: bool = False) -> Any:
+        """Write the results to a Kafka topic (Flink's ``KafkaSink``), one record per row.
+
+        ``format``: ``"json"`` (one object per row, in the form ``read_kafka`` reads back),
+        ``"raw"`` (the one binary or string column besides the key) or ``"arrow"`` (an Arrow
+        IPC stream per batch). ``key`` names the column that gives each record its key.
+
+        ``delivery_guarantee`` (Flink's names): ``"at-least-once"`` (default; every record
+        is acknowledged by the in-sync replicas before the job, or a checkpoint, completes),
+        ``"exactly-once"`` (Kafka transactions, one per parallel subtask and checkpoint,
+        committed when the checkpoint completes; a bounded job commits when it has
+        succeeded and aborts if it fails, so ``read_committed`` consumers see every row
+        exactly once; needs ``transactional_id_prefix``, unique to the job) or ``"none"``.
+        ``options`` are Kafka client properties (see :func:`riverbed.read_kafka`) and
+        ``transaction.timeout.ms``, ``compression.type``, ``linger.ms``, ``batch.size``.
+
+        Runs the (bounded) pipeline and returns a table of the records written per subtask
+        (``topic``, ``rows``). With ``lazy=True`` nothing runs yet: the sink is returned as a
+        stream to ``.start()`` (an unbounded pipeline) or to run with others in
+        :func:`collect_all` (e.g. the rows and the dead letters of a Kafka read).
+        """
+        from .kafka import write_kafka_node
+
+        root = write_kafka_node(brokers, topic, format, key, delivery_guarantee, transactional_id_prefix, options)
+        root["input"] = self._node
+        if lazy:
+            return Stream(self._env, root, self._sources, unbounded=self._unbounded)
+        self._check_bounded("write_kafka() (use lazy=True and .start() for an unbounded stream)")
         job = self._start(root, runtime_mode)
         try:
             table = _run(job, progress)

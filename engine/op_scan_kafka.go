@@ -1,0 +1,462 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/riverbed-engine/riverbed/engine/plan"
+	"github.com/riverbed-engine/riverbed/engine/runtime"
+	"github.com/riverbed-engine/riverbed/engine/source"
+	"github.com/riverbed-engine/riverbed/internal/rberr"
+	"github.com/riverbed-engine/riverbed/kafka"
+)
+
+// scanKafkaOp is the logical operator "scan_kafka" (read_kafka): its binding and
+// validation, its physical form and its explain text.
+//
+// With on_bad_record "dead_letter" the node reads through an inner "kafka_source" node
+// whose stream carries both the rows and the dead letters (split numbers with
+// source.DeadLetterBit); scan_kafka keeps the rows, and a "kafka_dead_letters" node on
+// the same scan keeps the dead letters. The source is then shared by the two, read once.
+type scanKafkaOp struct{}
+
+// kafkaSourceOp is the inner node that reads Kafka for a scan_kafka with a dead-letter
+// output; plans do not name it.
+type kafkaSourceOp struct{}
+
+// kafkaDeadLettersOp is "kafka_dead_letters": the dead letters of a scan_kafka.
+type kafkaDeadLettersOp struct{}
+
+func init() {
+	registerOp("scan_kafka", scanKafkaOp{})
+	registerOp("kafka_source", kafkaSourceOp{})
+	registerOp("kafka_dead_letters", kafkaDeadLettersOp{})
+}
+
+// kafkaScan is a bound Kafka read.
+type kafkaScan struct {
+	src      source.KafkaSource // the configuration (copied for each job)
+	bounded  bool
+	deadLets bool
+	what     string // topics or pattern, for messages and explain
+	inferred bool   // the value schema was inferred from a sample
+	idle     time.Duration
+}
+
+// newSource makes the source of one job from the bound configuration.
+func (ks *kafkaScan) newSource() *source.KafkaSource {
+	c := &ks.src
+	return &source.KafkaSource{Reader: c.Reader, Topics: c.Topics, Pattern: c.Pattern, Start: c.Start, StartAt: c.StartAt,
+		End: c.End, EndAt: c.EndAt, Decoder: c.Decoder, Bounded: c.Bounded, DeadLets: c.DeadLets, Discovery: c.Discovery}
+}
+
+// kafkaSchemaCache keeps inferred schemas for one Bind (which binds a plan twice), so
+// both bindings see the same schema.
+type kafkaSchemaCache = map[*plan.Node]*arrow.Schema
+
+func (scanKafkaOp) bind(b *binder, n *plan.Node, ln *lnode) error {
+	ks, err := b.bindKafkaScan(n, ln)
+	if err != nil {
+		return err
+	}
+	ln.kafka = ks
+	if err := b.bindEventTime(n, ln); err != nil {
+		return err
+	}
+	if ln.wm != nil {
+		ks.idle = time.Duration(ln.wm.Idle) * time.Microsecond
+	}
+	if ks.deadLets {
+		raw := &lnode{op: "kafka_source", name: ln.name + " source", schema: ln.schema, kafka: ks, wm: ln.wm, timeCol: ln.timeCol}
+		ln.inputs = []*lnode{raw}
+	}
+	return nil
+}
+
+func (kafkaSourceOp) bind(b *binder, n *plan.Node, ln *lnode) error {
+	return rberr.New(rberr.Plan, "kafka_source is internal: read Kafka with scan_kafka")
+}
+
+func (scanKafkaOp) require(*binder, *plan.Node, *lnode, map[string]bool)        {}
+func (kafkaSourceOp) require(*binder, *plan.Node, *lnode, map[string]bool)      {}
+func (kafkaDeadLettersOp) require(*binder, *plan.Node, *lnode, map[string]bool) {}
+
+func (scanKafkaOp) build(g *graph, n *lnode, _ *lnode) (flow, error) {
+	if len(n.inputs) == 0 {
+		return buildKafkaSource(g, n)
+	}
+	raw := n.inputs[0]
+	if g.uses[raw] < 2 {
+		return flow{}, rberr.New(rberr.Plan, "%s: on_bad_record=\"dead_letter\" sends bad records to the stream's dead_letters(), which this job does not read, so they would be lost; run it with the dead letters (rb.collect_all([s, s.dead_letters()]), or write them with write_kafka/write_parquet(lazy=True)), or use on_bad_record=\"fail\"", n.name)
+	}
+	f, err := g.build(raw, nil)
+	if err != nil {
+		return f, err
+	}
+	f.st.Chain("kafka rows", func(int) runtime.Operator { return &deadLetterSplit{dead: false} })
+	return f, nil
+}
+
+func (kafkaSourceOp) build(g *graph, n *lnode, _ *lnode) (flow, error) { return buildKafkaSource(g, n) }
+
+func (kafkaDeadLettersOp) bind(b *binder, n *plan.Node, ln *lnode) error {
+	in, err := b.single(n, ln)
+	if err != nil {
+		return err
+	}
+	if in.op != "scan_kafka" {
+		return rberr.New(rberr.Plan, "%s: dead letters come from a Kafka read (scan_kafka), not from %s", ln.name, in.name)
+	}
+	if len(in.inputs) == 0 {
+		return rberr.New(rberr.Plan, "%s: the Kafka read has no dead letters: pass on_bad_record=\"dead_letter\" to read_kafka", ln.name)
+	}
+	ln.inputs = []*lnode{in.inputs[0]}
+	ln.schema = kafka.DeadLetterSchema
+	return nil
+}
+
+func (kafkaDeadLettersOp) build(g *graph, n *lnode, _ *lnode) (flow, error) {
+	f, err := g.build(n.inputs[0], nil)
+	if err != nil {
+		return f, err
+	}
+	f.st.Chain("kafka dead letters", func(int) runtime.Operator { return &deadLetterSplit{dead: true} })
+	return f, nil
+}
+
+func buildKafkaSource(g *graph, n *lnode) (flow, error) {
+	ks := n.kafka
+	ord := g.ordinal
+	g.ordinal++
+	src := ks.newSource() // one for this job: it keeps the job's positions
+	src.EventCol = -1
+	if n.wm != nil && !g.Batch {
+		src.EventCol = n.schema.FieldIndices(n.wm.Column)[0]
+		src.Bound = n.wm.Bound
+		src.Idle = ks.idle
+	}
+	if !ks.bounded {
+		g.unbounded = true
+	}
+	p := g.Parallel
+	st := g.NewStage(fmt.Sprintf("scan_kafka(%s)", ks.what), p)
+	st.Source = func(subtask int) runtime.SourceFn { return source.Task(ord, src, subtask, p, 0) }
+	g.splitCounts[ord] = -1
+	// Partitions interleave as they come: no input order across them to restore.
+	return flow{st: st}, nil
+}
+
+func (scanKafkaOp) explain(n *lnode) string   { return kafkaExplain(n) }
+func (kafkaSourceOp) explain(n *lnode) string { return kafkaExplain(n) }
+func (kafkaDeadLettersOp) explain(n *lnode) string {
+	return "bad records: topic, partition, offset, timestamp, key, value, headers, error"
+}
+
+func kafkaExplain(n *lnode) string {
+	ks := n.kafka
+	d := fmt.Sprintf("%s, %s", ks.what, ks.src.Decoder.Format)
+	if ks.inferred {
+		d += " (schema inferred from a sample)"
+	}
+	if ks.bounded {
+		d += ", bounded"
+	} else {
+		d += ", unbounded"
+	}
+	if ks.deadLets {
+		d += ", bad records to dead_letters()"
+	}
+	if n.wm != nil {
+		d += fmt.Sprintf(", event time %q (watermark %s behind)", n.wm.Column, plan.FormatDuration(n.wm.Bound))
+	}
+	return d
+}
+
+// deadLetterSplit keeps either the rows or the dead letters of a Kafka read.
+type deadLetterSplit struct {
+	runtime.BaseOp
+	dead bool
+}
+
+func (o *deadLetterSplit) keep(seq runtime.Seq) bool {
+	return (seq.Split&uint64(source.DeadLetterBit) != 0) == o.dead
+}
+
+func (o *deadLetterSplit) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
+	if !o.keep(m.Seq) {
+		m.Rec.Release()
+		return nil
+	}
+	return out.Emit(m)
+}
+
+func (o *deadLetterSplit) ProcessMarker(m runtime.Message, out runtime.Emitter) error {
+	if m.Kind == runtime.MsgSplitDone && !o.keep(m.Seq) {
+		return nil
+	}
+	return out.Emit(m)
+}
+
+// bindKafkaScan validates a scan_kafka node's "kafka" object and sets ln.schema.
+func (b *binder) bindKafkaScan(n *plan.Node, ln *lnode) (*kafkaScan, error) {
+	name := ln.name
+	d := n.Kafka
+	if d == nil {
+		return nil, rberr.New(rberr.Plan, "%s: no \"kafka\" settings given", name)
+	}
+	fail := func(format string, args ...any) (*kafkaScan, error) {
+		return nil, rberr.New(rberr.Plan, "%s: "+format, append([]any{name}, args...)...)
+	}
+	if len(d.Brokers) == 0 {
+		return fail("no brokers given (e.g. \"localhost:9092\")")
+	}
+	ks := &kafkaScan{}
+	src := &ks.src
+	cfg, err := kafka.ParseOptions(d.Options, kafka.SourceRole)
+	if err != nil {
+		return nil, rberr.Wrap(rberr.KindOf(err), err, "%s", name)
+	}
+	src.Reader = kafka.ReaderOptions{Brokers: d.Brokers, ReadUncommitted: cfg.ReadUncommitted, MaxPollRecords: cfg.MaxPollRecords, ClientOptions: cfg.Opts}
+	switch {
+	case len(d.Topics) > 0 && d.Pattern != "":
+		return fail("give topics or a pattern, not both")
+	case d.Pattern != "":
+		re, err := regexp.Compile(d.Pattern)
+		if err != nil {
+			return fail("pattern %q is not a regular expression: %v", d.Pattern, err)
+		}
+		src.Pattern = re
+		ks.what = fmt.Sprintf("topics matching %q", d.Pattern)
+	case len(d.Topics) > 0:
+		for _, t := range d.Topics {
+			if t == "" {
+				return fail("a topic name is empty")
+			}
+		}
+		src.Topics = d.Topics
+		ks.what = "topic " + strings.Join(d.Topics, ", ")
+		if len(d.Topics) > 1 {
+			ks.what = "topics " + strings.Join(d.Topics, ", ")
+		}
+	default:
+		return fail("no topic given")
+	}
+	src.Discovery = 10 * time.Second
+	if cfg.Discovery > 0 {
+		src.Discovery = cfg.Discovery
+	}
+	if cfg.NoDiscovery {
+		src.Discovery = 0
+	}
+	// Start and end.
+	src.Start = kafka.Earliest()
+	if d.Start != nil {
+		switch d.Start.Kind {
+		case "earliest":
+		case "latest":
+			src.Start = kafka.Latest()
+		case "timestamp":
+			src.Start = kafka.AtTimestamp(d.Start.Millis)
+		case "offsets":
+			if src.StartAt, err = kafkaOffsets(d.Start.Offsets, d.Topics, name, "start"); err != nil {
+				return nil, err
+			}
+		default:
+			return fail("start must be \"earliest\", \"latest\", a timestamp or offsets by partition, got %q", d.Start.Kind)
+		}
+	}
+	if d.End != nil {
+		ks.bounded = true
+		switch d.End.Kind {
+		case "latest":
+			src.End = kafka.EndAtLatest()
+		case "timestamp":
+			src.End = kafka.EndAtTimestamp(d.End.Millis)
+		case "offsets":
+			src.End = kafka.EndAtLatest()
+			if src.EndAt, err = kafkaOffsets(d.End.Offsets, d.Topics, name, "end"); err != nil {
+				return nil, err
+			}
+		default:
+			return fail("end must be \"latest\", a timestamp or offsets by partition, got %q", d.End.Kind)
+		}
+	}
+	src.Bounded = ks.bounded
+	// Bad records.
+	switch d.OnBadRecord {
+	case "", "fail":
+	case "dead_letter":
+		ks.deadLets = true
+	default:
+		return fail("on_bad_record must be \"fail\" or \"dead_letter\", got %q", d.OnBadRecord)
+	}
+	src.DeadLets = ks.deadLets
+	// Format and schema.
+	format := kafka.Format(d.Format)
+	if format == "" {
+		format = kafka.JSON
+	}
+	var schema *arrow.Schema
+	if d.Schema != "" {
+		if schema, err = decodeSchema(d.Schema); err != nil {
+			return fail("schema: %v", err)
+		}
+	} else if format == kafka.JSON {
+		if schema, err = b.inferKafkaSchema(n, ks, d); err != nil {
+			return nil, rberr.Wrap(rberr.KindOf(err), err, "%s", name)
+		}
+		ks.inferred = true
+	}
+	var meta kafka.Metadata
+	for kind, col := range d.Metadata {
+		if col == "" {
+			return fail("metadata column %q has an empty name", kind)
+		}
+		switch kind {
+		case "key":
+			meta.Key = col
+		case "headers":
+			meta.Headers = col
+		case "topic":
+			meta.Topic = col
+		case "partition":
+			meta.Partition = col
+		case "offset":
+			meta.Offset = col
+		case "timestamp":
+			meta.Timestamp = col
+		default:
+			return fail("unknown metadata column kind %q (expected key, headers, topic, partition, offset or timestamp)", kind)
+		}
+	}
+	if n.EventTime == "kafka_timestamp" && meta.Timestamp == "" && (schema == nil || len(schema.FieldIndices("kafka_timestamp")) == 0) {
+		meta.Timestamp = "kafka_timestamp" // event_time="kafka_timestamp": the record timestamp
+	}
+	src.Decoder = kafka.DecoderOptions{Format: format, Schema: schema, Metadata: meta}
+	if d.CSVDelimiter != "" {
+		r := []rune(d.CSVDelimiter)
+		if len(r) != 1 {
+			return fail("csv_delimiter must be one character, got %q", d.CSVDelimiter)
+		}
+		src.Decoder.CSVDelimiter = r[0]
+	}
+	dec, err := kafka.NewDecoder(src.Decoder)
+	if err != nil {
+		return nil, rberr.Wrap(rberr.KindOf(err), err, "%s", name)
+	}
+	ln.schema = dec.Schema()
+	return ks, nil
+}
+
+func kafkaOffsets(offs []plan.KafkaTopicOffsets, topics []string, name, what string) (map[kafka.TopicPartition]int64, error) {
+	m := map[kafka.TopicPartition]int64{}
+	for _, o := range offs {
+		t := o.Topic
+		if t == "" {
+			if len(topics) != 1 {
+				return nil, rberr.New(rberr.Plan, "%s: %s offsets of several topics must name the topic of each partition", name, what)
+			}
+			t = topics[0]
+		}
+		if o.Offset < 0 || o.Partition < 0 {
+			return nil, rberr.New(rberr.Plan, "%s: %s offset %d of partition %d: must not be negative", name, what, o.Offset, o.Partition)
+		}
+		m[kafka.TopicPartition{Topic: t, Partition: o.Partition}] = o.Offset
+	}
+	return m, nil
+}
+
+// decodeSchema reads a base64 Arrow IPC stream that holds a schema.
+func decodeSchema(s string) (*arrow.Schema, error) {
+	raw, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		return nil, fmt.Errorf("not base64: %v", err)
+	}
+	r, err := ipc.NewReader(bytes.NewReader(raw))
+	if err != nil {
+		return nil, fmt.Errorf("not an Arrow IPC stream: %v", err)
+	}
+	defer r.Release()
+	return r.Schema(), nil
+}
+
+// inferKafkaSchema infers the JSON schema of a Kafka read from a sample: up to
+// sample_size (default 1000) records from the start of the range it reads (or of the
+// topics, if it starts at the latest offsets), spread over the partitions.
+func (b *binder) inferKafkaSchema(n *plan.Node, ks *kafkaScan, d *plan.KafkaDef) (*arrow.Schema, error) {
+	if s, ok := b.kafkaSchemas[n]; ok {
+		return s, nil
+	}
+	want := d.SampleSize
+	if want <= 0 {
+		want = 1000
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ropts := ks.src.Reader
+	ropts.MaxPollRecords = want
+	r, err := kafka.NewReader(ropts)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	disc, err := kafka.NewDiscoverer(r.Client(), ks.src.Topics, ks.src.Pattern)
+	if err != nil {
+		return nil, err
+	}
+	tps, err := disc.Discover(ctx)
+	if err != nil {
+		return nil, err
+	}
+	start := ks.src.Start
+	if start.Kind == kafka.StartLatest {
+		start = kafka.Earliest()
+	}
+	var splits []kafka.Split
+	for _, tp := range tps {
+		sp := kafka.Split{TopicPartition: tp, Start: start, End: kafka.EndAtLatest()}
+		if o, ok := ks.src.StartAt[tp]; ok {
+			sp.Start = kafka.AtOffset(o)
+		}
+		splits = append(splits, sp)
+	}
+	sort.Slice(splits, func(i, j int) bool { return splits[i].TopicPartition.String() < splits[j].TopicPartition.String() })
+	if _, err := r.AddSplits(ctx, splits...); err != nil {
+		return nil, err
+	}
+	var values [][]byte
+	for len(values) < want {
+		res, err := r.Poll(ctx)
+		if err != nil {
+			return nil, rberr.Wrap(rberr.KindOf(err), err, "reading a sample to infer the JSON schema (pass schema= to skip this)")
+		}
+		for _, pr := range res.Partitions {
+			for _, rec := range pr.Records {
+				values = append(values, rec.Value)
+			}
+		}
+		if len(r.Positions()) == 0 {
+			break // every partition read to its end
+		}
+	}
+	if len(values) > want {
+		values = values[:want]
+	}
+	s, err := kafka.InferJSONSchema(values)
+	if err != nil {
+		return nil, err
+	}
+	if b.kafkaSchemas == nil {
+		b.kafkaSchemas = kafkaSchemaCache{}
+	}
+	b.kafkaSchemas[n] = s
+	return s, nil
+}

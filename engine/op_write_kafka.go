@@ -1,0 +1,104 @@
+package engine
+
+import (
+	"fmt"
+
+	"github.com/riverbed-engine/riverbed/engine/expr"
+	"github.com/riverbed-engine/riverbed/engine/ops/sink"
+	"github.com/riverbed-engine/riverbed/engine/plan"
+	"github.com/riverbed-engine/riverbed/engine/runtime"
+	"github.com/riverbed-engine/riverbed/internal/rberr"
+	"github.com/riverbed-engine/riverbed/kafka"
+)
+
+// writeKafkaOp is the logical operator "write_kafka": its binding and validation, its
+// physical form (engine/ops/sink/kafka.go) and its explain text.
+type writeKafkaOp struct{}
+
+func init() { registerOp("write_kafka", writeKafkaOp{}) }
+
+// kafkaSinkDef is a bound write_kafka.
+type kafkaSinkDef struct {
+	cfg sink.KafkaSinkConfig // the template; each job gets a copy
+}
+
+func (writeKafkaOp) bind(b *binder, n *plan.Node, ln *lnode) error {
+	name := ln.name
+	in, err := b.single(n, ln)
+	if err != nil {
+		return err
+	}
+	d := n.Kafka
+	if d == nil {
+		return rberr.New(rberr.Plan, "%s: no \"kafka\" settings given", name)
+	}
+	if len(d.Brokers) == 0 {
+		return rberr.New(rberr.Plan, "%s: no brokers given (e.g. \"localhost:9092\")", name)
+	}
+	if d.Topic == "" {
+		return rberr.New(rberr.Plan, "%s: no topic given", name)
+	}
+	cfg, err := kafka.ParseOptions(d.Options, kafka.SinkRole)
+	if err != nil {
+		return rberr.Wrap(rberr.KindOf(err), err, "%s", name)
+	}
+	format := kafka.Format(d.Format)
+	if format == "" {
+		format = kafka.JSON
+	}
+	if format == kafka.CSV {
+		return rberr.New(rberr.Plan, "%s: format \"csv\" can be read but not written yet; write \"json\", \"raw\" or \"arrow\"", name)
+	}
+	guarantee := d.DeliveryGuarantee
+	switch guarantee {
+	case "":
+		guarantee = sink.AtLeastOnce
+	case sink.AtLeastOnce, sink.ExactlyOnce, sink.NoGuarantee:
+	default:
+		return rberr.New(rberr.Plan, "%s: delivery_guarantee must be \"at-least-once\", \"exactly-once\" or \"none\", got %q", name, d.DeliveryGuarantee)
+	}
+	if guarantee == sink.ExactlyOnce && d.TransactionalIDPrefix == "" {
+		return rberr.New(rberr.Plan, "%s: delivery_guarantee=\"exactly-once\" needs transactional_id_prefix=, unique to this job (as Flink's KafkaSink): two jobs with one prefix abort each other's transactions", name)
+	}
+	if guarantee != sink.ExactlyOnce && d.TransactionalIDPrefix != "" {
+		return rberr.New(rberr.Plan, "%s: transactional_id_prefix applies to delivery_guarantee=\"exactly-once\" only", name)
+	}
+	if d.Key != "" && len(in.schema.FieldIndices(d.Key)) == 0 {
+		return (&expr.CompileScope{Schema: in.schema, Op: name}).ColumnNotFound(d.Key)
+	}
+	enc := kafka.EncoderOptions{Format: format, Topic: d.Topic, KeyColumn: d.Key}
+	if _, err := kafka.NewEncoder(in.schema, enc); err != nil {
+		return rberr.Wrap(rberr.KindOf(err), err, "%s", name)
+	}
+	ln.kafkaSink = &kafkaSinkDef{cfg: sink.KafkaSinkConfig{Brokers: d.Brokers, Topic: d.Topic, Schema: in.schema,
+		Encoder: enc, Guarantee: guarantee, Prefix: d.TransactionalIDPrefix, Opts: cfg.Opts, TxnTimeout: cfg.TransactionTimeout}}
+	ln.schema = sink.KafkaSummarySchema
+	return nil
+}
+
+func (writeKafkaOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]bool) {
+	b.require(n.Input, ln.inputs[0], nil)
+}
+
+func (writeKafkaOp) build(g *graph, n *lnode, _ *lnode) (flow, error) {
+	in, err := g.build(n.inputs[0], nil)
+	if err != nil {
+		return in, err
+	}
+	t := &n.kafkaSink.cfg
+	cfg := &sink.KafkaSinkConfig{Brokers: t.Brokers, Topic: t.Topic, Schema: t.Schema, Encoder: t.Encoder,
+		Guarantee: t.Guarantee, Prefix: t.Prefix, Opts: t.Opts, TxnTimeout: t.TxnTimeout, Parallel: in.st.Parallel}
+	in.st.Chain(fmt.Sprintf("write_kafka(%s)", t.Topic), func(subtask int) runtime.Operator {
+		return &sink.KafkaSinkOp{Cfg: cfg, Subtask: subtask}
+	})
+	return flow{st: in.st}, nil
+}
+
+func (writeKafkaOp) explain(n *lnode) string {
+	c := &n.kafkaSink.cfg
+	d := fmt.Sprintf("topic %s, %s, %s", c.Topic, c.Encoder.Format, c.Guarantee)
+	if c.Encoder.KeyColumn != "" {
+		d += fmt.Sprintf(", key %q", c.Encoder.KeyColumn)
+	}
+	return d
+}

@@ -1,0 +1,398 @@
+package sink
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/riverbed-engine/riverbed/engine/runtime"
+	"github.com/riverbed-engine/riverbed/internal/rberr"
+	"github.com/riverbed-engine/riverbed/kafka"
+)
+
+// Delivery guarantees of the Kafka sink, with Flink's names.
+const (
+	AtLeastOnce = "at-least-once"
+	ExactlyOnce = "exactly-once"
+	NoGuarantee = "none"
+)
+
+// KafkaSummarySchema is what a write_kafka job returns: one row per subtask, the
+// records it wrote.
+var KafkaSummarySchema = arrow.NewSchema([]arrow.Field{
+	{Name: "topic", Type: arrow.BinaryTypes.String},
+	{Name: "rows", Type: arrow.PrimitiveTypes.Int64},
+}, nil)
+
+// KafkaSinkConfig is what every subtask of one write_kafka sink shares.
+type KafkaSinkConfig struct {
+	Brokers   []string
+	Topic     string
+	Schema    *arrow.Schema // of the batches written
+	Encoder   kafka.EncoderOptions
+	Guarantee string
+	// Prefix of the transactional ids (exactly-once): prefix-subtask-n, where n is the
+	// id of the checkpoint that pre-commits the transaction (1 + the last checkpoint).
+	Prefix     string
+	Opts       []kgo.Opt
+	TxnTimeout time.Duration
+	Parallel   int
+
+	initOnce    sync.Once
+	restored    chan struct{} // closed once subtask 0 has restored (RestoreCheckpoint)
+	restoreOnce sync.Once
+	restoredID  uint64 // written before restored is closed
+	restoreErr  error
+}
+
+func (c *KafkaSinkConfig) restoredChan() chan struct{} {
+	c.initOnce.Do(func() { c.restored = make(chan struct{}) })
+	return c.restored
+}
+
+// KafkaSinkOp writes its subtask's batches to a Kafka topic.
+//
+//   - "none": records are produced asynchronously and flushed at the end.
+//   - "at-least-once": also flushed at every checkpoint (PrepareCheckpoint), so a
+//     checkpoint completes only when everything before it is acknowledged by all
+//     in-sync replicas; a failed write fails the job.
+//   - "exactly-once": Kafka transactions (kafka.TxnProducer), one per subtask and
+//     checkpoint interval: pre-committed at the checkpoint barrier (its PendingTxn stored
+//     in the checkpoint), committed when the checkpoint is complete; after a restore, the
+//     restored checkpoint's transactions are committed (CommitPending) and later ones
+//     aborted (AbortLingering). A job without checkpoints writes one transaction per
+//     subtask, committed when the whole job has succeeded (runtime.Committer) and
+//     aborted if it fails, so read_committed consumers see the output only then.
+type KafkaSinkOp struct {
+	runtime.BaseOp
+	Cfg     *KafkaSinkConfig
+	Subtask int
+
+	enc  *kafka.Encoder
+	mem  memory.Allocator
+	cl   *kgo.Client // none, at-least-once
+	ctx  context.Context
+	rows int64
+
+	mu      sync.Mutex
+	err     error                         // first failed asynchronous produce
+	txn     *kafka.TxnProducer            // exactly-once: the open transaction
+	next    uint64                        // its number (the checkpoint that will pre-commit it)
+	pending map[uint64]*kafka.TxnProducer // pre-committed, by checkpoint id
+	final   *kafka.TxnProducer            // pre-committed at the end, committed with the job
+}
+
+var (
+	_ runtime.CheckpointHook = (*KafkaSinkOp)(nil)
+	_ runtime.Committer      = (*KafkaSinkOp)(nil)
+)
+
+func (o *KafkaSinkOp) Open(tc *runtime.TaskCtx) error {
+	c := o.Cfg
+	o.ctx, o.mem = tc.Ctx, tc.Eval.Mem
+	enc, err := kafka.NewEncoder(c.Schema, c.Encoder)
+	if err != nil {
+		return err
+	}
+	o.enc = enc
+	o.pending = map[uint64]*kafka.TxnProducer{}
+	o.next = 1
+	switch c.Guarantee {
+	case ExactlyOnce:
+	case AtLeastOnce, NoGuarantee:
+		opts := []kgo.Opt{kgo.SeedBrokers(c.Brokers...), kgo.DefaultProduceTopic(c.Topic)}
+		if c.Guarantee == NoGuarantee {
+			opts = append(opts, kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite())
+		}
+		if o.cl, err = kgo.NewClient(append(opts, c.Opts...)...); err != nil {
+			return rberr.Wrap(rberr.InvalidArgument, err, "write_kafka")
+		}
+	default:
+		return rberr.New(rberr.Plan, "write_kafka: unknown delivery guarantee %q", c.Guarantee)
+	}
+	tc.Job.AddCommitter(o)
+	return nil
+}
+
+func (o *KafkaSinkOp) fail(r *kgo.Record, err error) {
+	if err == nil {
+		return
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.err == nil {
+		o.err = rberr.Wrap(rberr.IO, err, "write_kafka: producing to topic %q", r.Topic)
+	}
+}
+
+func (o *KafkaSinkOp) firstErr() error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.err
+}
+
+func (o *KafkaSinkOp) ProcessBatch(m runtime.Message, _ runtime.Emitter) error {
+	defer m.Rec.Release()
+	if m.Rec.NumRows() == 0 {
+		return nil
+	}
+	recs, err := o.enc.Encode(m.Rec)
+	if err != nil {
+		return err
+	}
+	o.rows += int64(len(recs))
+	if o.Cfg.Guarantee == ExactlyOnce {
+		if err := o.begin(); err != nil {
+			return err
+		}
+		o.txn.Produce(o.ctx, recs...)
+		return nil
+	}
+	if err := o.firstErr(); err != nil {
+		return err
+	}
+	for _, r := range recs {
+		o.cl.Produce(o.ctx, r, o.fail)
+	}
+	return nil
+}
+
+// begin opens the transaction of the current checkpoint interval, if none is open.
+func (o *KafkaSinkOp) begin() error {
+	if o.txn != nil {
+		return nil
+	}
+	c := o.Cfg
+	id := kafka.TransactionalID(c.Prefix, o.Subtask, int64(o.next))
+	p, err := kafka.NewTxnProducer(kafka.TxnOptions{Brokers: c.Brokers, TransactionalID: id, DefaultTopic: c.Topic,
+		TransactionTimeout: c.TxnTimeout, ClientOptions: c.Opts})
+	if err != nil {
+		return err
+	}
+	if err := p.Begin(); err != nil {
+		p.Close()
+		return err
+	}
+	o.txn = p
+	return nil
+}
+
+func (o *KafkaSinkOp) ProcessMarker(runtime.Message, runtime.Emitter) error { return nil }
+func (o *KafkaSinkOp) ProcessWatermark(int64, runtime.Emitter) error        { return nil }
+
+// Finish flushes (none, at-least-once) or pre-commits the last transaction
+// (exactly-once; the job commits it) and emits the subtask's summary row.
+func (o *KafkaSinkOp) Finish(out runtime.Emitter) error {
+	if o.Cfg.Guarantee == ExactlyOnce {
+		if o.txn != nil {
+			if _, err := o.txn.PreCommit(o.ctx); err != nil {
+				return err
+			}
+			o.mu.Lock()
+			o.final, o.txn = o.txn, nil
+			o.mu.Unlock()
+		}
+	} else {
+		if err := o.cl.Flush(o.ctx); err != nil {
+			return rberr.Wrap(rberr.IO, err, "write_kafka: flush")
+		}
+		if err := o.firstErr(); err != nil {
+			return err
+		}
+	}
+	tb := array.NewStringBuilder(o.mem)
+	defer tb.Release()
+	rb := array.NewInt64Builder(o.mem)
+	defer rb.Release()
+	tb.Append(o.Cfg.Topic)
+	rb.Append(o.rows)
+	t, r := tb.NewArray(), rb.NewArray()
+	defer t.Release()
+	defer r.Release()
+	return out.Emit(runtime.Message{Kind: runtime.MsgBatch, Rec: array.NewRecordBatch(KafkaSummarySchema, []arrow.Array{t, r}, 1), Seq: runtime.SeqUnordered})
+}
+
+func (o *KafkaSinkOp) Close() {
+	if o.cl != nil {
+		o.cl.Close()
+	}
+}
+
+// Commit commits the transaction pre-committed at the end (exactly-once), once the job
+// has succeeded.
+func (o *KafkaSinkOp) Commit() error {
+	o.mu.Lock()
+	p := o.final
+	o.final = nil
+	o.mu.Unlock()
+	if p == nil {
+		return nil
+	}
+	defer p.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	return p.Commit(ctx)
+}
+
+// Abort aborts every transaction the subtask has open or pre-committed and not
+// committed, after a failed job.
+func (o *KafkaSinkOp) Abort() {
+	o.mu.Lock()
+	ps := []*kafka.TxnProducer{o.txn, o.final}
+	for _, p := range o.pending {
+		ps = append(ps, p)
+	}
+	o.txn, o.final, o.pending = nil, nil, map[uint64]*kafka.TxnProducer{}
+	o.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, p := range ps {
+		if p != nil {
+			_ = p.Abort(ctx)
+			p.Close()
+		}
+	}
+}
+
+// kafkaCheckpoint is what a subtask stores in a checkpoint.
+type kafkaCheckpoint struct {
+	Checkpoint uint64             `json:"checkpoint"`
+	Subtask    int                `json:"subtask"`
+	Pending    []kafka.PendingTxn `json:"pending,omitempty"`
+}
+
+// PrepareCheckpoint flushes (at-least-once) or pre-commits the open transaction
+// (exactly-once) and returns what a restore needs to commit it.
+func (o *KafkaSinkOp) PrepareCheckpoint(b runtime.Barrier) ([]byte, error) {
+	ck := kafkaCheckpoint{Checkpoint: b.ID, Subtask: o.Subtask}
+	switch o.Cfg.Guarantee {
+	case ExactlyOnce:
+		if o.txn != nil {
+			pt, err := o.txn.PreCommit(o.ctx)
+			if err != nil {
+				return nil, err
+			}
+			o.mu.Lock()
+			o.pending[b.ID] = o.txn
+			o.txn = nil
+			o.mu.Unlock()
+			ck.Pending = append(ck.Pending, pt)
+		}
+		o.next = b.ID + 1
+	case AtLeastOnce:
+		if err := o.cl.Flush(o.ctx); err != nil {
+			return nil, rberr.Wrap(rberr.IO, err, "write_kafka: flush")
+		}
+		if err := o.firstErr(); err != nil {
+			return nil, err
+		}
+	}
+	return json.Marshal(ck)
+}
+
+// CheckpointComplete commits the transactions pre-committed at checkpoint id or before.
+func (o *KafkaSinkOp) CheckpointComplete(id uint64) error {
+	o.mu.Lock()
+	var due []uint64
+	for c := range o.pending {
+		if c <= id {
+			due = append(due, c)
+		}
+	}
+	ps := make([]*kafka.TxnProducer, len(due))
+	for i, c := range due {
+		ps[i] = o.pending[c]
+		delete(o.pending, c)
+	}
+	o.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var first error
+	for _, p := range ps {
+		if err := p.Commit(ctx); err != nil && first == nil {
+			first = err
+		}
+		p.Close()
+	}
+	return first
+}
+
+// RestoreCheckpoint (exactly-once): subtask 0 gets every subtask's part of the restored
+// checkpoint. It commits their pre-committed transactions and aborts the transactions
+// any subtask (of the old or the new parallelism) may have opened after that checkpoint;
+// the other subtasks (parts nil) wait here until it is done, then number their
+// transactions after the restored checkpoint.
+func (o *KafkaSinkOp) RestoreCheckpoint(parts [][]byte) error {
+	c := o.Cfg
+	if c.Guarantee != ExactlyOnce {
+		return nil
+	}
+	ctx := o.ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	done := c.restoredChan()
+	if parts != nil {
+		c.restoreOnce.Do(func() {
+			c.restoreErr = o.restore(parts)
+			close(done)
+		})
+	}
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(5 * time.Minute):
+		return rberr.New(rberr.Internal, "write_kafka: subtask %d waited 5 minutes for subtask 0 to restore the sink's transactions", o.Subtask)
+	}
+	if c.restoreErr != nil {
+		return c.restoreErr
+	}
+	o.next = max(o.next, c.restoredID+1)
+	return nil
+}
+
+func (o *KafkaSinkOp) restore(parts [][]byte) error {
+	c := o.Cfg
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(c.Brokers...)}, c.Opts...)...)
+	if err != nil {
+		return rberr.Wrap(rberr.InvalidArgument, err, "write_kafka")
+	}
+	defer cl.Close()
+	var restored uint64
+	oldParallel := len(parts)
+	for _, p := range parts {
+		if len(p) == 0 {
+			continue
+		}
+		var ck kafkaCheckpoint
+		if err := json.Unmarshal(p, &ck); err != nil {
+			return rberr.Wrap(rberr.Data, err, "write_kafka: restoring a checkpoint")
+		}
+		restored = max(restored, ck.Checkpoint)
+		oldParallel = max(oldParallel, ck.Subtask+1)
+		for _, t := range ck.Pending {
+			if err := kafka.CommitPending(ctx, cl, t); err != nil {
+				return err
+			}
+		}
+	}
+	for j := 0; j < max(oldParallel, c.Parallel); j++ {
+		if _, err := kafka.AbortLingering(ctx, cl, c.Prefix, j, int64(restored)+1); err != nil {
+			return err
+		}
+	}
+	c.restoredID = restored
+	return nil
+}
+
+func (o *KafkaSinkOp) String() string { return fmt.Sprintf("write_kafka(%s)", o.Cfg.Topic) }

@@ -1,0 +1,55 @@
+package plan
+
+// KafkaDef is the "kafka" object of scan_kafka and write_kafka nodes.
+//
+//	{"brokers": ["host:9092"], "topics": ["orders"], "format": "json",
+//	 "schema": "<base64 Arrow IPC stream of the value columns>",
+//	 "start": {"kind": "earliest"}, "end": {"kind": "latest"},
+//	 "metadata": {"partition": "kafka_partition"}, "on_bad_record": "dead_letter",
+//	 "options": {"security.protocol": "SASL_SSL"}}
+type KafkaDef struct {
+	Brokers []string `json:"brokers"`
+	// Source: topics or a pattern (a regular expression matched against whole names).
+	Topics  []string `json:"topics,omitempty"`
+	Pattern string   `json:"pattern,omitempty"`
+	// Sink: the topic written.
+	Topic string `json:"topic,omitempty"`
+	// Format of record values: "json", "csv", "raw" or "arrow".
+	Format string `json:"format,omitempty"`
+	// Schema of the value columns: an Arrow IPC stream (schema only), base64. Absent
+	// for JSON: inferred from a sample of SampleSize records.
+	Schema       string `json:"schema,omitempty"`
+	SampleSize   int    `json:"sample_size,omitempty"`
+	CSVDelimiter string `json:"csv_delimiter,omitempty"`
+	// Start and End of a read; End absent: unbounded.
+	Start *KafkaBound `json:"start,omitempty"`
+	End   *KafkaBound `json:"end,omitempty"`
+	// Metadata columns by kind ("key", "headers", "topic", "partition", "offset",
+	// "timestamp") and their names.
+	Metadata map[string]string `json:"metadata,omitempty"`
+	// OnBadRecord is "fail" (default) or "dead_letter".
+	OnBadRecord string `json:"on_bad_record,omitempty"`
+	// Sink: the key column, delivery guarantee ("at-least-once", "exactly-once",
+	// "none") and the prefix of transactional ids.
+	Key                   string `json:"key,omitempty"`
+	DeliveryGuarantee     string `json:"delivery_guarantee,omitempty"`
+	TransactionalIDPrefix string `json:"transactional_id_prefix,omitempty"`
+	// Options are Kafka client properties.
+	Options map[string]string `json:"options,omitempty"`
+}
+
+// KafkaBound is where a Kafka read starts or ends: kind "earliest" (start only),
+// "latest", "timestamp" (Millis since the epoch) or "offsets" (by partition; partitions
+// not listed start at the earliest offset and end at the latest).
+type KafkaBound struct {
+	Kind    string              `json:"kind"`
+	Millis  int64               `json:"timestamp_ms,omitempty"`
+	Offsets []KafkaTopicOffsets `json:"offsets,omitempty"`
+}
+
+// KafkaTopicOffsets is one partition's offset.
+type KafkaTopicOffsets struct {
+	Topic     string `json:"topic"`
+	Partition int32  `json:"partition"`
+	Offset    int64  `json:"offset"`
+}

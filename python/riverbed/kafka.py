@@ -1,0 +1,281 @@
+"""Kafka: ``read_kafka`` (a source) and ``Stream.write_kafka`` (a sink). The engine reads and
+writes Kafka itself (franz-go, in Go); this module only builds plan nodes. See docs/kafka.md."""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal, Union
+
+import pyarrow as pa
+
+from .errors import PlanError
+from .stream import Stream
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .stream import Environment
+    from .window import Duration
+
+KafkaFormat = Literal["json", "csv", "raw", "arrow"]
+OnBadRecord = Literal["fail", "dead_letter"]
+DeliveryGuarantee = Literal["at-least-once", "exactly-once", "none"]
+#: Where a read starts or ends: "earliest" (start only), "latest", a point in time (a
+#: ``datetime``; naive means UTC) or offsets by partition (``{partition: offset}``, or
+#: ``{(topic, partition): offset}`` for several topics).
+KafkaBound = Union[str, _dt.datetime, Mapping[Any, int]]
+
+#: The metadata columns read_kafka can add, and their default names.
+METADATA = {"key": "kafka_key", "headers": "kafka_headers", "topic": "kafka_topic",
+            "partition": "kafka_partition", "offset": "kafka_offset", "timestamp": "kafka_timestamp"}
+
+
+def _brokers(brokers: str | Sequence[str]) -> list[str]:
+    if isinstance(brokers, str):
+        out = [b.strip() for b in brokers.split(",") if b.strip()]
+    else:
+        out = [str(b) for b in brokers]
+    if not out:
+        raise ValueError("brokers must name at least one broker, e.g. 'localhost:9092'")
+    return out
+
+
+def _options(options: Mapping[str, Any] | None) -> dict[str, str]:
+    if options is None:
+        return {}
+    if not isinstance(options, Mapping):
+        raise TypeError(f"options must be a dict of Kafka client properties, got {type(options).__name__}")
+    out = {}
+    for k, v in options.items():
+        if isinstance(v, bool):
+            v = "true" if v else "false"
+        out[str(k)] = str(v)
+    return out
+
+
+def _millis(t: _dt.datetime) -> int:
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=_dt.timezone.utc)
+    return int(t.timestamp() * 1000)
+
+
+def _bound(b: Any, what: str, topics: list[str]) -> dict[str, Any]:
+    if isinstance(b, str):
+        if b in ("earliest", "latest"):
+            if what == "end" and b == "earliest":
+                raise ValueError("end='earliest' reads nothing; use end='latest', a datetime or offsets")
+            return {"kind": b}
+        try:
+            return {"kind": "timestamp", "timestamp_ms": _millis(_dt.datetime.fromisoformat(b))}
+        except ValueError:
+            raise ValueError(f"{what} must be 'earliest', 'latest', a datetime (or ISO 8601 text) or "
+                             f"{{partition: offset}}, got {b!r}") from None
+    if isinstance(b, _dt.datetime):
+        return {"kind": "timestamp", "timestamp_ms": _millis(b)}
+    if hasattr(b, "to_pydatetime"):  # pandas.Timestamp
+        return {"kind": "timestamp", "timestamp_ms": _millis(b.to_pydatetime())}
+    if isinstance(b, Mapping):
+        offsets = []
+        for k, v in b.items():
+            if isinstance(k, tuple) and len(k) == 2:
+                topic, part = k
+            elif isinstance(k, int) and not isinstance(k, bool):
+                if len(topics) != 1:
+                    raise ValueError(f"{what} offsets of several topics: key them by (topic, partition)")
+                topic, part = topics[0], k
+            else:
+                raise TypeError(f"{what} offsets are keyed by partition (int) or (topic, partition), got {k!r}")
+            if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+                raise ValueError(f"{what} offset of partition {k!r} must be a non-negative integer, got {v!r}")
+            offsets.append({"topic": str(topic), "partition": int(part), "offset": v})
+        return {"kind": "offsets", "offsets": offsets}
+    if isinstance(b, (int, float)) and not isinstance(b, bool):
+        raise TypeError(f"{what}={b!r}: pass a datetime for a point in time, or {{partition: offset}} for offsets")
+    raise TypeError(f"{what} must be 'earliest', 'latest', a datetime or {{partition: offset}}, got {b!r}")
+
+
+def schema_ipc(schema: Any) -> str:
+    """A pyarrow schema (or a dict of column name to type) as the base64 Arrow IPC stream the
+    plan carries."""
+    from .datatypes import DataType, to_datatype
+
+    if isinstance(schema, Mapping):
+        fields = []
+        for name, t in schema.items():
+            if isinstance(t, pa.DataType):
+                at = t
+            elif isinstance(t, DataType):
+                at = t.to_arrow()
+            else:
+                at = to_datatype(t).to_arrow()
+            fields.append(pa.field(str(name), at))
+        schema = pa.schema(fields)
+    if not isinstance(schema, pa.Schema):
+        raise TypeError("schema must be a pyarrow.Schema or a dict of column name to type, "
+                        f"got {type(schema).__name__}")
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, schema):
+        pass
+    return base64.b64encode(sink.getvalue().to_pybytes()).decode("ascii")
+
+
+def read_kafka_node(brokers: str | Sequence[str], topic: str | Sequence[str] | None, pattern: str | None,
+                    format: str, schema: Any, start: Any, end: Any, metadata: Any,
+                    on_bad_record: str, options: Mapping[str, Any] | None, csv_delimiter: str | None,
+                    sample_size: int | None) -> dict[str, Any]:
+    """The plan node of a read_kafka."""
+    if (topic is None) == (pattern is None):
+        raise ValueError("read_kafka takes a topic (or a list of topics) or pattern=, not both and not neither")
+    topics = [topic] if isinstance(topic, str) else [str(t) for t in topic] if topic is not None else []
+    if topic is not None and not topics:
+        raise ValueError("read_kafka needs at least one topic")
+    if format not in ("json", "csv", "raw", "arrow"):
+        raise ValueError(f"format must be 'json', 'csv', 'raw' or 'arrow', got {format!r}")
+    if on_bad_record not in ("fail", "dead_letter"):
+        raise ValueError(f"on_bad_record must be 'fail' or 'dead_letter', got {on_bad_record!r}")
+    k: dict[str, Any] = {"brokers": _brokers(brokers), "format": format, "on_bad_record": on_bad_record,
+                         "options": _options(options)}
+    if topics:
+        k["topics"] = topics
+    else:
+        k["pattern"] = pattern
+    if schema is not None:
+        k["schema"] = schema_ipc(schema)
+    if sample_size is not None:
+        if not isinstance(sample_size, int) or sample_size < 1:
+            raise ValueError(f"sample_size must be a positive integer, got {sample_size!r}")
+        k["sample_size"] = sample_size
+    if csv_delimiter is not None:
+        k["csv_delimiter"] = csv_delimiter
+    k["start"] = _bound(start, "start", topics)
+    if end is not None:
+        k["end"] = _bound(end, "end", topics)
+    if metadata:
+        if isinstance(metadata, str):
+            metadata = [metadata]
+        if isinstance(metadata, Mapping):
+            meta = {str(kind): str(name) for kind, name in metadata.items()}
+        else:
+            meta = {}
+            for kind in metadata:
+                if kind not in METADATA:
+                    raise ValueError(f"unknown metadata column {kind!r}; expected some of {', '.join(METADATA)}")
+                meta[kind] = METADATA[kind]
+        k["metadata"] = meta
+    return {"op": "scan_kafka", "kafka": k}
+
+
+def write_kafka_node(brokers: str | Sequence[str], topic: str, format: str, key: str | None,
+                     delivery_guarantee: str, transactional_id_prefix: str | None,
+                     options: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The plan node of a write_kafka (its input is set by the caller)."""
+    if not isinstance(topic, str) or not topic:
+        raise ValueError(f"topic must be a topic name, got {topic!r}")
+    if format not in ("json", "raw", "arrow"):
+        raise ValueError(f"write_kafka writes format 'json', 'raw' or 'arrow', got {format!r}")
+    if delivery_guarantee not in ("at-least-once", "exactly-once", "none"):
+        raise ValueError("delivery_guarantee must be 'at-least-once', 'exactly-once' or 'none' (Flink's "
+                         f"DeliveryGuarantee), got {delivery_guarantee!r}")
+    k: dict[str, Any] = {"brokers": _brokers(brokers), "topic": topic, "format": format,
+                         "delivery_guarantee": delivery_guarantee, "options": _options(options)}
+    if key is not None:
+        if not isinstance(key, str):
+            raise TypeError(f"key must be a column name, got {key!r}")
+        k["key"] = key
+    if transactional_id_prefix is not None:
+        k["transactional_id_prefix"] = transactional_id_prefix
+    return {"op": "write_kafka", "kafka": k}
+
+
+def read_kafka(brokers: str | Sequence[str], topic: str | Sequence[str] | None = None, *,
+               pattern: str | None = None, format: KafkaFormat = "json", schema: Any = None,
+               start: KafkaBound = "earliest", end: KafkaBound | None = None,
+               metadata: Sequence[str] | Mapping[str, str] | None = None,
+               event_time: str | None = None, max_out_of_orderness: Duration | None = None,
+               idle_timeout: Duration | None = None, on_bad_record: OnBadRecord = "fail",
+               options: Mapping[str, Any] | None = None, csv_delimiter: str | None = None,
+               sample_size: int | None = None, env: Environment | None = None) -> KafkaStream:
+    """Read Kafka topics (Flink's Kafka source): ``topic`` (a name or a list of names) or
+    ``pattern=`` (a regular expression matched against whole topic names; topics created
+    later that match are read too). Each partition is a split: partitions are spread over
+    the parallel subtasks, each with its own watermark.
+
+    Parameters
+    ----------
+    brokers
+        Bootstrap servers: ``"host:9092"``, ``"h1:9092,h2:9092"`` or a list.
+    format
+        Of the record values: ``"json"`` (one object per record; unknown fields ignored,
+        missing ones null), ``"csv"`` (one row per record, fields in schema order),
+        ``"raw"`` (the value as one ``binary`` column ``value``, or ``string`` with
+        ``schema={"value": rb.Utf8}``) or ``"arrow"`` (an Arrow IPC stream per record).
+    schema
+        The value columns: a ``pyarrow.Schema`` or a dict of name to type (nested
+        ``pa.struct``/``pa.list_`` for JSON). Without it, JSON is read with a schema
+        inferred from the first ``sample_size`` records (default 1000) of the range read;
+        the other formats need one (``raw`` defaults to binary ``value``).
+    start
+        ``"earliest"`` (default), ``"latest"``, a ``datetime`` (the first record at or after
+        it; naive means UTC) or offsets by partition: ``{0: 42, 1: 7}`` (or
+        ``{("topic", 0): 42}``; unnamed partitions start at the earliest offset).
+    end
+        ``None`` (default): unbounded, read on as records arrive (run with ``.start()``).
+        ``"latest"`` (the end when the job starts), a ``datetime`` or offsets by partition
+        (exclusive; unnamed partitions end at the latest): a bounded read, a backfill over
+        that range with the same plan. Offsets and ends are resolved when the job starts.
+    metadata
+        Kafka metadata as extra columns after the value columns: a list of ``"key"``,
+        ``"headers"``, ``"topic"``, ``"partition"``, ``"offset"``, ``"timestamp"`` (named
+        ``kafka_key``, ... ``kafka_timestamp``) or a dict of kind to column name.
+    event_time
+        The event-time column, or ``"kafka_timestamp"`` for the record timestamp.
+        Watermarks are per partition (the largest event time read minus
+        ``max_out_of_orderness``); the read's watermark is the lowest over its partitions.
+    idle_timeout
+        A partition without records for this long stops holding back the watermark, until
+        it has records again (as Flink's ``withIdleness``).
+    on_bad_record
+        ``"fail"`` (default): a record that cannot be decoded fails the job with an error
+        naming topic, partition, offset and the reason. ``"dead_letter"``: such records
+        come out of :meth:`KafkaStream.dead_letters` instead (raw bytes, error and
+        topic/partition/offset), to be written anywhere, including a Kafka topic.
+    options
+        Kafka client properties as Flink and librdkafka name them: ``security.protocol``,
+        ``sasl.mechanism``, ``sasl.username``, ``sasl.password``, ``sasl.jaas.config``,
+        ``ssl.ca.location``, ``ssl.certificate.location``, ``ssl.key.location``,
+        ``ssl.endpoint.identification.algorithm``, ``client.id``, ``isolation.level``
+        (``read_committed``, the default, or ``read_uncommitted``), ``max.poll.records``,
+        ``fetch.max.bytes``, ``max.partition.fetch.bytes``, ``fetch.max.wait.ms``,
+        ``request.timeout.ms``, ``metadata.max.age.ms`` and
+        ``partition.discovery.interval.ms`` (default 10000; 0 or less: never look for new
+        partitions). An unknown key is an error.
+
+    Offsets are the source's positions: recovery from a checkpoint resumes exactly there
+    (no consumer group is used or committed).
+    """
+    from .stream import _default_env, _event_time
+
+    node = read_kafka_node(brokers, topic, pattern, format, schema, start, end, metadata, on_bad_record,
+                           options, csv_delimiter, sample_size)
+    node = _event_time(node, event_time, max_out_of_orderness, idle_timeout)
+    return KafkaStream(env or _default_env, node, end is None)
+
+
+class KafkaStream(Stream):
+    """The rows of a Kafka read (a :class:`~riverbed.Stream`), with access to its dead letters."""
+
+    def __init__(self, env: Environment, node: dict[str, Any], unbounded: bool):
+        super().__init__(env, node, [], unbounded=unbounded)
+
+    def dead_letters(self) -> Stream:
+        """The records that could not be decoded (with ``on_bad_record="dead_letter"``), one
+        row each: ``topic``, ``partition``, ``offset``, ``timestamp``, ``key``, ``value``
+        (the raw bytes), ``headers`` and ``error`` (why it could not be read, naming the
+        field). Run it in the same job as the rows (``rb.collect_all([s, s.dead_letters()])``
+        or lazy sinks), so that Kafka is read once; a job that reads the rows of such a
+        read without its dead letters is refused, as they would be lost."""
+        if self._node["kafka"].get("on_bad_record") != "dead_letter":
+            raise PlanError("dead_letters() needs read_kafka(..., on_bad_record='dead_letter'); "
+                            "with 'fail' a bad record fails the job, naming topic, partition and offset")
+        return Stream(self._env, {"op": "kafka_dead_letters", "input": self._node}, [],
+                      unbounded=self._unbounded)
