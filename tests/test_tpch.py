@@ -130,3 +130,23 @@ def test_decimal_aggregates_of_no_values_are_null() -> None:
     got = rb.from_arrow(empty).group_by().agg(rb.col("d").sum().alias("s"), rb.col("d").max().alias("hi")).collect()
     want = duckdb.sql("select sum(d) as s, max(d) as hi from empty").to_arrow_table()
     assert got.to_pylist() == want.to_pylist()
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "engine gap (engine/ops/agg, agg.go: the aggregate spec accepts only a plain aggregation per "
+    "output, PlanError 'agg(...) takes aggregations such as col(\"x\").sum()'): an expression of "
+    "aggregations inside agg, as Polars allows; TPC-H q8, q11, q14 and q17 are written with an agg "
+    "followed by select instead"))
+def test_expressions_of_aggregations_in_agg() -> None:
+    """group_by(...).agg() takes expressions of aggregations (Polars' answer)."""
+    pl = pytest.importorskip("polars")
+    import riverbed as rb
+
+    t = pa.table({"k": [1, 1, 2], "a": [1.0, 2.0, 3.0], "b": [4.0, 4.0, 2.0]})
+    got = (rb.from_arrow(t).group_by("k")
+           .agg((rb.col("a").sum() / rb.col("b").sum()).alias("r"), (0.5 * rb.col("a").max()).alias("h"))
+           .sort("k").collect())
+    want = (pl.from_arrow(t).group_by("k")
+            .agg((pl.col("a").sum() / pl.col("b").sum()).alias("r"), (0.5 * pl.col("a").max()).alias("h"))
+            .sort("k").to_arrow())
+    assert got.to_pylist() == want.to_pylist()
