@@ -2,7 +2,8 @@
 DuckDB's answers to the queries' SQL on the same Parquet files (tpchgen-cli, a small scale
 factor, generated once into the pytest cache).
 
-Rows are compared as multisets (decimals exactly, floats to 1e-9 relative); where the query has
+Each query runs at parallelism 2, and at parallelism 4 with 1,000-row batches (many splits, batches
+and exchanges). Rows are compared as multisets (decimals exactly, floats to 1e-9 relative); where the query has
 an ORDER BY, the sequence of its sort-key columns must also equal DuckDB's, row by row (ties
 may come in any order, as SQL allows)."""
 
@@ -98,10 +99,14 @@ def test_data_types(tpch_dir: str) -> None:
     assert s.field("l_shipdate").type == pa.date32()
 
 
+@pytest.mark.parametrize("parallelism,batch_size", [(2, None), (4, 1000)], ids=["p2", "p4-small-batches"])
 @pytest.mark.parametrize("n", [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=GAPS[n]))
                                if n in GAPS else n for n in range(1, 23)])
-def test_query(n: int, tpch_dir: str) -> None:
-    tables = tq.Tables(tpch_dir, tq.RIVERBED.read)
+def test_query(n: int, parallelism: int, batch_size: int | None, tpch_dir: str) -> None:
+    import riverbed as rb
+
+    env = rb.Environment(parallelism=parallelism, batch_size=batch_size)
+    tables = tq.Tables(tpch_dir, env.read_parquet)
     got = tq.RIVERBED.collect(tq.query(n, tables, tq.RIVERBED))
     con = tq.duckdb_connect(tpch_dir)
     want = con.sql(tq.sql(n)).to_arrow_table()
