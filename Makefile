@@ -9,7 +9,7 @@ LIB     = python/riverbed/libriverbed.so
 TESTLIB = build/testhooks/libriverbed.so
 GO_SRC  = $(shell find engine state batch kafka arrowbridge capi internal -name '*.go' -not -name '*_test.go' 2>/dev/null) go.mod go.sum
 
-.PHONY: help install lib demo test test-go test-py lint bench bench-cold examples screenshots wheel clean kafka-up kafka-down
+.PHONY: help install lib demo test test-go test-py lint bench bench-tpch bench-cold examples screenshots wheel clean kafka-up kafka-down
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -71,10 +71,16 @@ lint: install ## gofmt, go vet, ruff, mypy
 	$(PY) -m ruff check python tests bench examples
 	$(PY) -m mypy python/riverbed
 
-bench: install ## run the benchmarks (Parquet vs DuckDB/Polars, Nexmark vs PyFlink, cold start) into bench/RESULTS.md
+bench: install ## run the benchmarks (Parquet and TPC-H SF1 vs DuckDB/Polars, Nexmark vs PyFlink, cold start) into bench/RESULTS.md
 	$(PY) bench/parquet_bench.py
+	$(PY) bench/tpch.py --scale $(TPCH_SCALE)
 	$(PY) bench/nexmark_bench.py
 	$(PY) bench/cold_start.py
+
+TPCH_SCALE ?= 1
+
+bench-tpch: install ## only the TPC-H benchmark: 22 queries vs DuckDB/Polars at TPCH_SCALE (default 1)
+	$(PY) bench/tpch.py --scale $(TPCH_SCALE)
 
 bench-cold: install ## only the cold-start benchmark (first row from a fresh interpreter vs Polars/DuckDB)
 	$(PY) bench/cold_start.py
