@@ -97,7 +97,7 @@ func (h *Table) LoadGroups(ctx context.Context, keys, accs []arrow.Array) ([]uin
 		ids = make([]uint32, n)
 	} else {
 		var err error
-		if ids, err = h.ConsumeKeys(ctx, keys); err != nil {
+		if ids, err = h.ConsumeKeys(ctx, keys, keys[0].Len()); err != nil {
 			return nil, err
 		}
 	}
@@ -122,14 +122,17 @@ func (h *Table) LoadAccs(ids []uint32, accs []arrow.Array) error {
 }
 
 // ConsumeKeys returns the group id of every row of key columns keys (the values of the
-// key expressions), adding new groups.
-func (h *Table) ConsumeKeys(ctx context.Context, keys []arrow.Array) ([]uint32, error) {
-	n := 0
-	if len(keys) > 0 {
-		n = keys[0].Len()
-	}
+// key expressions; n rows), adding new groups. Without key expressions every row is in
+// the one group of a global aggregation.
+func (h *Table) ConsumeKeys(ctx context.Context, keys []arrow.Array, n int) ([]uint32, error) {
 	ids := make([]uint32, n)
 	if n == 0 {
+		return ids, nil
+	}
+	if len(h.keys) == 0 {
+		if h.groups.NumGroups() == 0 {
+			h.groups.Hash = append(h.groups.Hash, 0)
+		}
 		return ids, nil
 	}
 	if err := h.groups.Consume(ctx, keys, ids); err != nil {

@@ -1,0 +1,336 @@
+package window_test
+
+import (
+	"fmt"
+	"math"
+	"math/rand"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/riverbed-engine/riverbed/engine/expr"
+	"github.com/riverbed-engine/riverbed/engine/ops/agg"
+	"github.com/riverbed-engine/riverbed/engine/ops/internal/opstest"
+	"github.com/riverbed-engine/riverbed/engine/ops/window"
+	"github.com/riverbed-engine/riverbed/engine/plan"
+	"github.com/riverbed-engine/riverbed/engine/runtime"
+	"github.com/riverbed-engine/riverbed/state"
+)
+
+var tsType = &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}
+
+var inSchema = arrow.NewSchema([]arrow.Field{
+	{Name: "k", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+	{Name: "ts", Type: tsType},
+	{Name: "v", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+}, nil)
+
+type event struct {
+	k     any
+	ts, v int64
+}
+
+// stream is batches of rows whose event times advance with some disorder, each stamped
+// with the current watermark (as streaming mode does), and watermarks every other batch
+// (so some rows are late).
+func stream(seed int64, batches int) ([]opstest.Step, [][]event, []int64) {
+	rng := rand.New(rand.NewSource(seed))
+	var steps []opstest.Step
+	var evs [][]event
+	var stamps []int64 // per step: the watermark (watermark steps) or batch stamp
+	wm := int64(math.MinInt64)
+	for b := 0; b < batches; b++ {
+		n := 1 + rng.Intn(12)
+		rows := make([][]any, n)
+		var es []event
+		for i := range rows {
+			var k any = int64(rng.Intn(6))
+			if rng.Intn(10) == 0 {
+				k = nil
+			}
+			e := event{k: k, ts: int64(b*4 + rng.Intn(24) - 12), v: int64(rng.Intn(100))}
+			rows[i] = []any{e.k, e.ts, e.v}
+			es = append(es, e)
+		}
+		steps = append(steps, opstest.Step{Rec: opstest.Batch(inSchema, rows), Seq: runtime.MakeSeq(0, int64(b), 0), WM: wm, HasWM: true})
+		evs = append(evs, es)
+		stamps = append(stamps, wm)
+		if b%2 == 1 {
+			wm = int64(b*4 - 6)
+			steps = append(steps, opstest.Step{WM: wm})
+			evs = append(evs, nil)
+			stamps = append(stamps, wm)
+		}
+	}
+	return steps, evs, stamps
+}
+
+func aggs(t *testing.T) []agg.Spec {
+	var out []agg.Spec
+	for _, a := range [][3]string{{"count", "", "n"}, {"sum", "v", "sum_v"}, {"max", "v", "max_v"}} {
+		e := &plan.Expr{Agg: a[0]}
+		if a[1] != "" {
+			c := a[1]
+			e.Args = []*plan.Expr{{Col: &c}}
+		}
+		alias := a[2]
+		s, err := agg.Compile(&expr.CompileScope{Schema: inSchema, Op: "test"}, &plan.Expr{Alias: &alias, Args: []*plan.Expr{e}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func outSchema(as []agg.Spec) *arrow.Schema {
+	fs := []arrow.Field{{Name: "k", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+		{Name: "window_start", Type: tsType}, {Name: "window_end", Type: tsType}}
+	for _, a := range as {
+		fs = append(fs, arrow.Field{Name: a.Name, Type: a.OutType, Nullable: true})
+	}
+	return arrow.NewSchema(fs, nil)
+}
+
+func windowOp(t *testing.T, def plan.WindowDef, lateness int64) opstest.Op {
+	as := aggs(t)
+	w, err := window.Compile(&def, "window_agg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := []expr.Expr{opstest.Col(inSchema, "k")}
+	schema := outSchema(as)
+	return opstest.Op{
+		New: func() runtime.Operator {
+			if def.Kind == "session" {
+				return &window.SessionAggOp{Name: "window_agg", Keys: keys, KeyTypes: []arrow.DataType{arrow.PrimitiveTypes.Int64},
+					Aggs: as, Schema: schema, Gap: w.Gap, Lateness: lateness, TimeIdx: 1, TimeType: tsType, BatchSize: 5}
+			}
+			return &window.WindowAggOp{Name: "window_agg", Keys: keys, KeyTypes: []arrow.DataType{arrow.PrimitiveTypes.Int64},
+				Aggs: as, Schema: schema, Win: w, Lateness: lateness, TimeIdx: 1, TimeType: tsType, BatchSize: 5}
+		},
+		Keys:   opstest.KeysOf(keys),
+		MaxPar: 32,
+	}
+}
+
+type winAcc struct {
+	n, sum, max int64
+}
+
+func (a *winAcc) add(v int64) {
+	if a.n == 0 || v > a.max {
+		a.max = v
+	}
+	a.n++
+	a.sum += v
+}
+
+func row(k any, start, end int64, a *winAcc) string {
+	return opstest.Row(k, start, end, a.n, a.sum, a.max)
+}
+
+// refWindows is the reference for tumbling and sliding windows (windows of size every
+// slide, starting at multiples of slide) with allowed lateness: a row joins each of its
+// windows whose end-1+lateness is above its batch's watermark; a window fires when the
+// watermark reaches end-1, and each batch that updates a fired window re-emits the keys
+// it changed; the window is dropped once the watermark reaches end-1+lateness.
+func refWindows(evs [][]event, stamps []int64, size, slide, lateness int64) []string {
+	type wk struct {
+		start, end int64
+		k          string
+	}
+	accs := map[wk]*winAcc{}
+	keys := map[wk]any{}
+	fired := map[[2]int64]bool{}
+	dropped := map[[2]int64]bool{}
+	var out []string
+	fire := func(wm int64) {
+		for key, a := range accs {
+			w := [2]int64{key.start, key.end}
+			if !fired[w] && key.end-1 <= wm {
+				out = append(out, row(keys[key], key.start, key.end, a))
+			}
+		}
+		for key := range accs {
+			w := [2]int64{key.start, key.end}
+			if key.end-1 <= wm {
+				fired[w] = true
+			}
+			if key.end-1+lateness <= wm {
+				delete(accs, key)
+				dropped[w] = true
+			}
+		}
+	}
+	for i, es := range evs {
+		if es == nil {
+			fire(stamps[i])
+			continue
+		}
+		touched := map[wk]bool{}
+		for _, e := range es {
+			last := int64(math.Floor(float64(e.ts)/float64(slide))) * slide
+			for start := last; start > e.ts-size; start -= slide {
+				end := start + size
+				if end-1+lateness <= stamps[i] {
+					continue
+				}
+				key := wk{start, end, opstest.Row(e.k)}
+				if accs[key] == nil {
+					accs[key] = &winAcc{}
+					keys[key] = e.k
+				}
+				accs[key].add(e.v)
+				if fired[[2]int64{start, end}] {
+					touched[key] = true
+				}
+			}
+		}
+		for key := range touched {
+			out = append(out, row(keys[key], key.start, key.end, accs[key]))
+		}
+	}
+	fire(math.MaxInt64)
+	sort.Strings(out)
+	return out
+}
+
+// refSessions is the reference for session windows with allowed lateness 0: per key, a
+// row at t (unless t+gap-1 is at or below its batch's watermark) merges with the
+// sessions overlapping [t, t+gap); a session fires and is dropped when the watermark
+// reaches its end-1.
+func refSessions(evs [][]event, stamps []int64, gap int64) []string {
+	type sess struct {
+		start, end int64
+		acc        winAcc
+	}
+	byKey := map[string][]*sess{}
+	keyOf := map[string]any{}
+	var out []string
+	fire := func(wm int64) {
+		for k, ss := range byKey {
+			var keep []*sess
+			for _, s := range ss {
+				if s.end-1 <= wm {
+					out = append(out, row(keyOf[k], s.start, s.end, &s.acc))
+				} else {
+					keep = append(keep, s)
+				}
+			}
+			byKey[k] = keep
+		}
+	}
+	for i, es := range evs {
+		if es == nil {
+			fire(stamps[i])
+			continue
+		}
+		for _, e := range es {
+			lo, hi := e.ts, e.ts+gap
+			if hi-1 <= stamps[i] {
+				continue
+			}
+			k := opstest.Row(e.k)
+			keyOf[k] = e.k
+			merged := &sess{start: lo, end: hi}
+			merged.acc.add(e.v)
+			var keep []*sess
+			for _, s := range byKey[k] {
+				if s.end > lo && s.start < hi {
+					merged.start, merged.end = min(merged.start, s.start), max(merged.end, s.end)
+					merged.acc.n += s.acc.n
+					merged.acc.sum += s.acc.sum
+					merged.acc.max = max(merged.acc.max, s.acc.max)
+					lo, hi = merged.start, merged.end
+				} else {
+					keep = append(keep, s)
+				}
+			}
+			// A merged session may now overlap sessions seen before it in the list.
+			for changed := true; changed; {
+				changed = false
+				var rest []*sess
+				for _, s := range keep {
+					if s.end > merged.start && s.start < merged.end {
+						merged.start, merged.end = min(merged.start, s.start), max(merged.end, s.end)
+						merged.acc.n += s.acc.n
+						merged.acc.sum += s.acc.sum
+						merged.acc.max = max(merged.acc.max, s.acc.max)
+						changed = true
+					} else {
+						rest = append(rest, s)
+					}
+				}
+				keep = rest
+			}
+			byKey[k] = append(keep, merged)
+		}
+	}
+	fire(math.MaxInt64)
+	sort.Strings(out)
+	return out
+}
+
+// Tumbling, sliding and session windows give the reference's results straight,
+// checkpointed every few batches and restored at other parallelisms, on both backends;
+// with allowed lateness, windows that fired before a checkpoint are not fired again
+// after it, and late rows still update them.
+func TestWindowStateThreeWays(t *testing.T) {
+	steps, evs, stamps := stream(3, 40)
+	defer opstest.Release(steps)
+	cases := []struct {
+		def         plan.WindowDef
+		size, slide int64
+		lateness    int64
+	}{
+		{plan.WindowDef{Kind: "tumbling", Size: "10us"}, 10, 10, 0},
+		{plan.WindowDef{Kind: "tumbling", Size: "10us"}, 10, 10, 15},
+		{plan.WindowDef{Kind: "sliding", Size: "12us", Slide: "4us"}, 12, 4, 0},
+		{plan.WindowDef{Kind: "sliding", Size: "12us", Slide: "4us"}, 12, 4, 9},
+		{plan.WindowDef{Kind: "session", Gap: "3us"}, 0, 0, 0},
+	}
+	for _, c := range cases {
+		t.Run(fmt.Sprintf("%s lateness %d/", c.def.Kind, c.lateness), func(t *testing.T) {
+			var want []string
+			if c.def.Kind == "session" {
+				want = refSessions(evs, stamps, 3)
+			} else {
+				want = refWindows(evs, stamps, c.size, c.slide, c.lateness)
+			}
+			if len(want) < 20 {
+				t.Fatalf("the reference has only %d rows: the stream does not exercise the operator", len(want))
+			}
+			opstest.RunAll(t, windowOp(t, c.def, c.lateness), steps, 5, want)
+		})
+	}
+}
+
+// State saved with other aggregations is refused with an error naming the operator and
+// the table.
+func TestWindowStateOfAnotherVersion(t *testing.T) {
+	steps, _, _ := stream(4, 6)
+	defer opstest.Release(steps)
+	for _, def := range []plan.WindowDef{{Kind: "tumbling", Size: "10us"}, {Kind: "session", Gap: "3us"}} {
+		a := windowOp(t, def, 0)
+		b := a
+		b.New = func() runtime.Operator {
+			switch op := a.New().(type) {
+			case *window.WindowAggOp:
+				op.Aggs = op.Aggs[:1]
+				op.Schema = arrow.NewSchema(op.Schema.Fields()[:4], nil)
+				return op
+			case *window.SessionAggOp:
+				op.Aggs = op.Aggs[:1]
+				op.Schema = arrow.NewSchema(op.Schema.Fields()[:4], nil)
+				return op
+			}
+			return nil
+		}
+		err := opstest.RestoreError(t, a, b, steps, state.MemoryBackend)
+		if err == nil || !strings.Contains(err.Error(), "window_agg") || !strings.Contains(err.Error(), "acc:sum_v") {
+			t.Fatalf("%s: restoring another version's state: %v", def.Kind, err)
+		}
+	}
+}
