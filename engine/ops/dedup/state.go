@@ -3,6 +3,7 @@ package dedup
 import (
 	"math"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -33,7 +34,7 @@ const (
 func keyFields(types []arrow.DataType) []arrow.Field {
 	fs := make([]arrow.Field, len(types))
 	for i, t := range types {
-		fs[i] = arrow.Field{Name: "key_" + string(rune('0'+i%10)), Type: t, Nullable: true}
+		fs[i] = arrow.Field{Name: "key_" + strconv.Itoa(i), Type: t, Nullable: true}
 	}
 	return fs
 }
