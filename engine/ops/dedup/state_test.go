@@ -152,7 +152,9 @@ const topN = 2
 // refTopN: per tumbling window of size and key, the topN rows by v descending, ties by
 // the row's columns ascending (k, ts, v, id); rows whose window's end-1 is at or below
 // their batch's watermark are late. Output rows: the row, window_start, window_end, rank.
-func refTopN(evs [][]event, stamps []int64, size int64) []string {
+// With ties, rows whose v equals the topN-th row's are kept too, and tied rows share the
+// rank of the first of them (SQL's RANK()).
+func refTopN(evs [][]event, stamps []int64, size int64, ties bool) []string {
 	type part struct {
 		start int64
 		k     string
@@ -180,15 +182,23 @@ func refTopN(evs [][]event, stamps []int64, size int64) []string {
 			}
 			return x.id < y.id
 		})
-		for r, e := range es[:min(topN, len(es))] {
-			out = append(out, opstest.Row(append(e.row(), p.start, p.start+size, int64(r+1))...))
+		keep := min(topN, len(es))
+		for ties && keep < len(es) && es[keep].v == es[topN-1].v {
+			keep++
+		}
+		rank := int64(0)
+		for r, e := range es[:keep] {
+			if !ties || r == 0 || e.v != es[r-1].v {
+				rank = int64(r + 1)
+			}
+			out = append(out, opstest.Row(append(e.row(), p.start, p.start+size, rank)...))
 		}
 	}
 	sort.Strings(out)
 	return out
 }
 
-func topNOp(t *testing.T) opstest.Op {
+func topNOp(t *testing.T, ties bool) opstest.Op {
 	w, err := window.Compile(&plan.WindowDef{Kind: "tumbling", Size: "8us"}, "top_n")
 	if err != nil {
 		t.Fatal(err)
@@ -199,7 +209,7 @@ func topNOp(t *testing.T) opstest.Op {
 	return opstest.Op{
 		New: func() runtime.Operator {
 			return &dedup.TopNOp{Name: "top_n", Keys: keys, KeyTypes: []arrow.DataType{arrow.BinaryTypes.String},
-				OrderBy: opstest.Col(inSchema, "v"), Descending: true, N: topN, Win: &w, TimeIdx: 1, TimeType: tsType,
+				OrderBy: opstest.Col(inSchema, "v"), Descending: true, WithTies: ties, N: topN, Win: &w, TimeIdx: 1, TimeType: tsType,
 				Schema: schema, InSchema: inSchema, BatchSize: 5}
 		},
 		Keys:   opstest.KeysOf(keys),
@@ -212,11 +222,62 @@ func topNOp(t *testing.T) opstest.Op {
 func TestTopNStateThreeWays(t *testing.T) {
 	steps, evs, stamps := stream(6, 40)
 	defer opstest.Release(steps)
-	want := refTopN(evs, stamps, 8)
-	if len(want) < 20 {
-		t.Fatalf("only %d rows", len(want))
+	for _, ties := range []bool{false, true} {
+		want := refTopN(evs, stamps, 8, ties)
+		if len(want) < 20 {
+			t.Fatalf("only %d rows", len(want))
+		}
+		opstest.RunAll(t, topNOp(t, ties), steps, 3, want)
 	}
-	opstest.RunAll(t, topNOp(t), steps, 3, want)
+}
+
+// Top-N over a window result (windows read from window_start / window_end columns) gives
+// the reference's rows three ways too.
+func TestTopNOverWindowColumnsStateThreeWays(t *testing.T) {
+	steps, evs, stamps := stream(10, 40)
+	defer opstest.Release(steps)
+	withWin := arrow.NewSchema(append(inSchema.Fields(), arrow.Field{Name: "window_start", Type: tsType},
+		arrow.Field{Name: "window_end", Type: tsType}), nil)
+	// The same rows with their tumbling window of 8 as columns, leaving out rows whose
+	// window has closed (a window operator would not have produced them).
+	var wsteps []opstest.Step
+	for i, st := range steps {
+		if st.Rec == nil {
+			wsteps = append(wsteps, st)
+			continue
+		}
+		var rows [][]any
+		for _, e := range evs[i] {
+			start := int64(math.Floor(float64(e.ts)/8)) * 8
+			if start+8-1 > stamps[i] {
+				rows = append(rows, append(e.row(), start, start+8))
+			}
+		}
+		if len(rows) > 0 {
+			st.Rec = opstest.Batch(withWin, rows)
+			wsteps = append(wsteps, st)
+		}
+	}
+	defer func() {
+		for _, st := range wsteps {
+			if st.Rec != nil {
+				st.Rec.Release()
+			}
+		}
+	}()
+	keys := []expr.Expr{opstest.Col(withWin, "k")}
+	schema := arrow.NewSchema(append(withWin.Fields(), arrow.Field{Name: "rank", Type: arrow.PrimitiveTypes.Int64}), nil)
+	op := opstest.Op{
+		New: func() runtime.Operator {
+			return &dedup.TopNOp{Name: "top_n", Keys: keys, KeyTypes: []arrow.DataType{arrow.BinaryTypes.String},
+				OrderBy: opstest.Col(withWin, "v"), Descending: true, N: topN, StartIdx: 4, EndIdx: 5,
+				Schema: schema, InSchema: withWin, BatchSize: 5}
+		},
+		Keys:   opstest.KeysOf(keys),
+		MaxPar: 16,
+	}
+	want := refTopN(evs, stamps, 8, false)
+	opstest.RunAll(t, op, wsteps, 3, want)
 }
 
 // State saved by a dedup over other input columns is refused with an error naming the

@@ -23,7 +23,8 @@ import (
 const PanesTable = "panes.v1"
 
 // SessionsTable is the state table of session windows: one row per open session with its
-// key columns, session_start, session_end, fired, and the accumulator states.
+// key columns, window_start and window_end (the session's bounds), fired, and the
+// accumulator states.
 const SessionsTable = "sessions.v1"
 
 var boundFields = []arrow.Field{
