@@ -197,14 +197,16 @@ func refWindows(evs [][]event, stamps []int64, size, slide, lateness int64) []st
 	return out
 }
 
-// refSessions is the reference for session windows with allowed lateness 0: per key, a
-// row at t (unless t+gap-1 is at or below its batch's watermark) merges with the
-// sessions overlapping [t, t+gap); a session fires and is dropped when the watermark
-// reaches its end-1.
-func refSessions(evs [][]event, stamps []int64, gap int64) []string {
+// refSessions is the reference for session windows: per key, a row at t (unless
+// t+gap-1+lateness is at or below its batch's watermark) merges with the sessions
+// overlapping [t, t+gap); the merged session has fired only if all its parts had. A
+// session fires when the watermark reaches its end-1 and is dropped when it reaches
+// end-1+lateness; a batch that updates a fired session re-emits it.
+func refSessions(evs [][]event, stamps []int64, gap, lateness int64) []string {
 	type sess struct {
 		start, end int64
 		acc        winAcc
+		fired      bool
 	}
 	byKey := map[string][]*sess{}
 	keyOf := map[string]any{}
@@ -213,9 +215,11 @@ func refSessions(evs [][]event, stamps []int64, gap int64) []string {
 		for k, ss := range byKey {
 			var keep []*sess
 			for _, s := range ss {
-				if s.end-1 <= wm {
+				if !s.fired && s.end-1 <= wm {
 					out = append(out, row(keyOf[k], s.start, s.end, &s.acc))
-				} else {
+					s.fired = true
+				}
+				if !(s.fired && s.end-1+lateness <= wm) {
 					keep = append(keep, s)
 				}
 			}
@@ -227,28 +231,18 @@ func refSessions(evs [][]event, stamps []int64, gap int64) []string {
 			fire(stamps[i])
 			continue
 		}
+		touched := map[*sess]string{}
 		for _, e := range es {
 			lo, hi := e.ts, e.ts+gap
-			if hi-1 <= stamps[i] {
+			if hi-1+lateness <= stamps[i] {
 				continue
 			}
 			k := opstest.Row(e.k)
 			keyOf[k] = e.k
-			merged := &sess{start: lo, end: hi}
+			merged := &sess{start: lo, end: hi, fired: true}
 			merged.acc.add(e.v)
-			var keep []*sess
-			for _, s := range byKey[k] {
-				if s.end > lo && s.start < hi {
-					merged.start, merged.end = min(merged.start, s.start), max(merged.end, s.end)
-					merged.acc.n += s.acc.n
-					merged.acc.sum += s.acc.sum
-					merged.acc.max = max(merged.acc.max, s.acc.max)
-					lo, hi = merged.start, merged.end
-				} else {
-					keep = append(keep, s)
-				}
-			}
-			// A merged session may now overlap sessions seen before it in the list.
+			parts := 0
+			keep := byKey[k]
 			for changed := true; changed; {
 				changed = false
 				var rest []*sess
@@ -258,6 +252,8 @@ func refSessions(evs [][]event, stamps []int64, gap int64) []string {
 						merged.acc.n += s.acc.n
 						merged.acc.sum += s.acc.sum
 						merged.acc.max = max(merged.acc.max, s.acc.max)
+						merged.fired = merged.fired && s.fired
+						parts++
 						changed = true
 					} else {
 						rest = append(rest, s)
@@ -265,7 +261,22 @@ func refSessions(evs [][]event, stamps []int64, gap int64) []string {
 				}
 				keep = rest
 			}
+			if parts == 0 {
+				merged.fired = false // a new session
+			}
 			byKey[k] = append(keep, merged)
+			if merged.fired {
+				touched[merged] = k
+			}
+		}
+		for s, k := range touched {
+			alive := false
+			for _, x := range byKey[k] {
+				alive = alive || x == s
+			}
+			if alive && s.fired {
+				out = append(out, row(keyOf[k], s.start, s.end, &s.acc))
+			}
 		}
 	}
 	fire(math.MaxInt64)
@@ -290,12 +301,13 @@ func TestWindowStateThreeWays(t *testing.T) {
 		{plan.WindowDef{Kind: "sliding", Size: "12us", Slide: "4us"}, 12, 4, 0},
 		{plan.WindowDef{Kind: "sliding", Size: "12us", Slide: "4us"}, 12, 4, 9},
 		{plan.WindowDef{Kind: "session", Gap: "3us"}, 0, 0, 0},
+		{plan.WindowDef{Kind: "session", Gap: "3us"}, 0, 0, 12},
 	}
 	for _, c := range cases {
 		t.Run(fmt.Sprintf("%s lateness %d/", c.def.Kind, c.lateness), func(t *testing.T) {
 			var want []string
 			if c.def.Kind == "session" {
-				want = refSessions(evs, stamps, 3)
+				want = refSessions(evs, stamps, 3, c.lateness)
 			} else {
 				want = refWindows(evs, stamps, c.size, c.slide, c.lateness)
 			}
