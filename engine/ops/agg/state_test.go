@@ -178,7 +178,7 @@ func TestGroupByStateThreeWays(t *testing.T) {
 			if keys == nil {
 				op.Keys = nil
 			}
-			opstest.RunAll(t, op, steps, 4, want)
+			opstest.RunAll(t, op, steps, 6, want)
 		})
 	}
 }

@@ -1,6 +1,7 @@
 package dedup_test
 
 import (
+	"fmt"
 	"math"
 	"math/rand"
 	"sort"
@@ -143,7 +144,7 @@ func TestDedupStateThreeWays(t *testing.T) {
 		if len(want) < 6 {
 			t.Fatalf("only %d rows", len(want))
 		}
-		opstest.RunAll(t, dedupOp(within), steps, 3, want)
+		t.Run(fmt.Sprintf("within %d/", within), func(t *testing.T) { opstest.RunAll(t, dedupOp(within), steps, 7, want) })
 	}
 }
 
@@ -227,7 +228,7 @@ func TestTopNStateThreeWays(t *testing.T) {
 		if len(want) < 20 {
 			t.Fatalf("only %d rows", len(want))
 		}
-		opstest.RunAll(t, topNOp(t, ties), steps, 3, want)
+		t.Run(fmt.Sprintf("ties %v/", ties), func(t *testing.T) { opstest.RunAll(t, topNOp(t, ties), steps, 7, want) })
 	}
 }
 
@@ -277,7 +278,7 @@ func TestTopNOverWindowColumnsStateThreeWays(t *testing.T) {
 		MaxPar: 16,
 	}
 	want := refTopN(evs, stamps, 8, false)
-	opstest.RunAll(t, op, wsteps, 3, want)
+	opstest.RunAll(t, op, wsteps, 7, want)
 }
 
 // State saved by a dedup over other input columns is refused with an error naming the

@@ -179,7 +179,7 @@ func TestJoinStateThreeWays(t *testing.T) {
 			if len(want) < 20 {
 				t.Fatalf("only %d pairs", len(want))
 			}
-			opstest.RunAll(t, joinOp(t, how), steps, 4, want)
+			opstest.RunAll(t, joinOp(t, how), steps, 7, want)
 		})
 	}
 }

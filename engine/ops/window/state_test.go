@@ -314,7 +314,7 @@ func TestWindowStateThreeWays(t *testing.T) {
 			if len(want) < 20 {
 				t.Fatalf("the reference has only %d rows: the stream does not exercise the operator", len(want))
 			}
-			opstest.RunAll(t, windowOp(t, c.def, c.lateness), steps, 5, want)
+			opstest.RunAll(t, windowOp(t, c.def, c.lateness), steps, 8, want)
 		})
 	}
 }
