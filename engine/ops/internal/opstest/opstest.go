@@ -56,27 +56,37 @@ type Op struct {
 type Phase struct {
 	Parallel int
 	Until    int
+	// Keep: the checkpoint is taken, but the same instances go on (as after a checkpoint
+	// that no failure follows); the next phase must have the same parallelism.
+	Keep bool
 }
 
-// Plans returns the runs every operator test makes over n steps: straight; checkpointed
-// every `every` steps at parallelism 1; and rescaled 1 -> 4, 2 -> 1, 4 -> 3 -> 1, with
-// checkpoints at thirds.
+// Plans returns the runs every operator test makes over n steps: straight (at
+// parallelism 1 and 4); checkpointed every `every` steps (at parallelism 1 and 3), each
+// checkpoint restored into fresh instances; the same checkpoints taken while the
+// instances go on (saving must not disturb them); and rescaled 1 -> 4, 2 -> 1,
+// 4 -> 3 -> 1, 1 -> 2 -> 4, with checkpoints at halves or thirds.
 func Plans(n, every int) map[string][]Phase {
 	var cps []Phase
 	for at := every; at < n; at += every {
 		cps = append(cps, Phase{Parallel: 1, Until: at})
 	}
 	cps = append(cps, Phase{Parallel: 1, Until: n})
+	var keep []Phase
+	for _, p := range cps {
+		keep = append(keep, Phase{Parallel: 2, Until: p.Until, Keep: true})
+	}
 	third := n / 3
 	return map[string][]Phase{
-		"straight":         {{Parallel: 1, Until: n}},
-		"checkpoints":      cps,
-		"rescale 1->4":     {{1, n / 2}, {4, n}},
-		"rescale 2->1":     {{2, n / 2}, {1, n}},
-		"rescale 4->3->1":  {{4, third}, {3, 2 * third}, {1, n}},
-		"rescale 1->2->4":  {{1, third}, {2, 2 * third}, {4, n}},
-		"straight at p=4":  {{4, n}},
-		"checkpoints at 3": scale(cps, 3),
+		"saves, no restore": keep,
+		"straight":          {{Parallel: 1, Until: n}},
+		"checkpoints":       cps,
+		"rescale 1->4":      {{Parallel: 1, Until: n / 2}, {Parallel: 4, Until: n}},
+		"rescale 2->1":      {{Parallel: 2, Until: n / 2}, {Parallel: 1, Until: n}},
+		"rescale 4->3->1":   {{Parallel: 4, Until: third}, {Parallel: 3, Until: 2 * third}, {Parallel: 1, Until: n}},
+		"rescale 1->2->4":   {{Parallel: 1, Until: third}, {Parallel: 2, Until: 2 * third}, {Parallel: 4, Until: n}},
+		"straight at p=4":   {{Parallel: 4, Until: n}},
+		"checkpoints at 3":  scale(cps, 3),
 	}
 }
 
@@ -199,36 +209,12 @@ func Run(t *testing.T, op Op, steps []Step, phases []Phase, backend string) []st
 	}
 	const opID = "op-under-test"
 	from := 0
+	ec := expr.NewEvalCtx(ctx, mem)
+	var insts []instance
 	for pi, ph := range phases {
-		insts := make([]instance, ph.Parallel)
-		for s := range insts {
-			o := op.New()
-			tc := runtime.NewStandaloneTaskCtx(ctx, mem, s, ph.Parallel, maxPar)
-			if err := o.Open(tc); err != nil {
-				t.Fatal(err)
-			}
-			insts[s] = instance{o, tc}
-			if cp == nil {
-				continue
-			}
-			ks := o.(runtime.KeyedState)
-			a, b := state.Range(s, maxPar, ph.Parallel)
-			be, err := state.NewBackend(state.Options{Backend: backend, Tables: ks.StateTables(), MaxParallelism: maxPar,
-				KeyGroupStart: a, KeyGroupEnd: b, Dir: t.TempDir()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := be.Restore([]*state.Checkpoint{cp}, opID); err != nil {
-				t.Fatal(err)
-			}
-			if err := ks.LoadState(be); err != nil {
-				t.Fatalf("LoadState: %v", err)
-			}
-			if err := be.Close(); err != nil {
-				t.Fatal(err)
-			}
+		if pi == 0 || !phases[pi-1].Keep {
+			insts = open(t, op, ctx, mem, ph.Parallel, maxPar, cp, backend, opID)
 		}
-		ec := expr.NewEvalCtx(ctx, mem)
 		for _, st := range steps[from:ph.Until] {
 			if st.Rec == nil {
 				for _, in := range insts {
@@ -262,15 +248,53 @@ func Run(t *testing.T, op Op, steps []Step, phases []Phase, backend string) []st
 			}
 			break
 		}
-		cp = checkpoint(t, storage, uint64(pi+1), insts, backend, maxPar, opID)
+		cp = checkpoint(t, storage, uint64(pi+1), insts, backend, maxPar, opID, !ph.Keep)
+		if ph.Keep {
+			cp = nil
+		}
 	}
 	sort.Strings(out.rows)
 	return out.rows
 }
 
-// checkpoint saves every instance's state into a new checkpoint, closes the instances and
-// returns the checkpoint as read back from storage.
-func checkpoint(t *testing.T, storage *state.Storage, id uint64, insts []instance, backend string, maxPar int, opID string) *state.Checkpoint {
+// open opens parallel fresh instances of op and, with a checkpoint, restores each from
+// the key groups it owns.
+func open(t *testing.T, op Op, ctx context.Context, mem memory.Allocator, parallel, maxPar int, cp *state.Checkpoint, backend, opID string) []instance {
+	t.Helper()
+	insts := make([]instance, parallel)
+	for s := range insts {
+		o := op.New()
+		tc := runtime.NewStandaloneTaskCtx(ctx, mem, s, parallel, maxPar)
+		if err := o.Open(tc); err != nil {
+			t.Fatal(err)
+		}
+		insts[s] = instance{o, tc}
+		if cp == nil {
+			continue
+		}
+		ks := o.(runtime.KeyedState)
+		a, b := state.Range(s, maxPar, parallel)
+		be, err := state.NewBackend(state.Options{Backend: backend, Tables: ks.StateTables(), MaxParallelism: maxPar,
+			KeyGroupStart: a, KeyGroupEnd: b, Dir: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := be.Restore([]*state.Checkpoint{cp}, opID); err != nil {
+			t.Fatal(err)
+		}
+		if err := ks.LoadState(be); err != nil {
+			t.Fatalf("LoadState: %v", err)
+		}
+		if err := be.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return insts
+}
+
+// checkpoint saves every instance's state into a new checkpoint, closes the instances
+// (if closeOps) and returns the checkpoint as read back from storage.
+func checkpoint(t *testing.T, storage *state.Storage, id uint64, insts []instance, backend string, maxPar int, opID string, closeOps bool) *state.Checkpoint {
 	t.Helper()
 	w, err := storage.Begin(id)
 	if err != nil {
@@ -293,7 +317,9 @@ func checkpoint(t *testing.T, storage *state.Storage, id uint64, insts []instanc
 		if err := be.Close(); err != nil {
 			t.Fatal(err)
 		}
-		in.op.Close()
+		if closeOps {
+			in.op.Close()
+		}
 	}
 	if _, err := w.Commit(state.JobOptions{MaxParallelism: maxPar}); err != nil {
 		t.Fatal(err)
@@ -501,7 +527,7 @@ func RestoreError(t *testing.T, a, b Op, steps []Step, backend string) error {
 		}
 	}
 	const opID = "op-under-test"
-	cp := checkpoint(t, storage, 1, []instance{{o, tc}}, backend, maxPar, opID)
+	cp := checkpoint(t, storage, 1, []instance{{o, tc}}, backend, maxPar, opID, true)
 	n := b.New()
 	if err := n.Open(runtime.NewStandaloneTaskCtx(ctx, mem, 0, 1, maxPar)); err != nil {
 		t.Fatal(err)
