@@ -131,12 +131,12 @@ func row(k any, start, end int64, a *winAcc) string {
 	return opstest.Row(k, start, end, a.n, a.sum, a.max)
 }
 
-// refWindows is the reference for tumbling and sliding windows (windows of size every
-// slide, starting at multiples of slide) with allowed lateness: a row joins each of its
+// refWindows is the reference for tumbling, sliding and cumulate windows (windows gives
+// the windows of an event time) with allowed lateness: a row joins each of its
 // windows whose end-1+lateness is above its batch's watermark; a window fires when the
 // watermark reaches end-1, and each batch that updates a fired window re-emits the keys
 // it changed; the window is dropped once the watermark reaches end-1+lateness.
-func refWindows(evs [][]event, stamps []int64, size, slide, lateness int64) []string {
+func refWindows(evs [][]event, stamps []int64, windows func(ts int64) [][2]int64, lateness int64) []string {
 	type wk struct {
 		start, end int64
 		k          string
@@ -171,9 +171,8 @@ func refWindows(evs [][]event, stamps []int64, size, slide, lateness int64) []st
 		}
 		touched := map[wk]bool{}
 		for _, e := range es {
-			last := int64(math.Floor(float64(e.ts)/float64(slide))) * slide
-			for start := last; start > e.ts-size; start -= slide {
-				end := start + size
+			for _, w := range windows(e.ts) {
+				start, end := w[0], w[1]
 				if end-1+lateness <= stamps[i] {
 					continue
 				}
@@ -284,24 +283,47 @@ func refSessions(evs [][]event, stamps []int64, gap, lateness int64) []string {
 	return out
 }
 
-// Tumbling, sliding and session windows give the reference's results straight,
+// Tumbling, sliding, cumulate and session windows give the reference's results straight,
 // checkpointed every few batches and restored at other parallelisms, on both backends;
 // with allowed lateness, windows that fired before a checkpoint are not fired again
 // after it, and late rows still update them.
 func TestWindowStateThreeWays(t *testing.T) {
 	steps, evs, stamps := stream(3, 40)
 	defer opstest.Release(steps)
+	floor := func(ts, d int64) int64 { return int64(math.Floor(float64(ts)/float64(d))) * d }
+	// Windows of size every slide, starting at multiples of slide.
+	sliding := func(size, slide int64) func(int64) [][2]int64 {
+		return func(ts int64) (ws [][2]int64) {
+			for start := floor(ts, slide); start > ts-size; start -= slide {
+				ws = append(ws, [2]int64{start, start + size})
+			}
+			return ws
+		}
+	}
+	// Windows from a multiple of size, growing by step up to size.
+	cumulate := func(step, size int64) func(int64) [][2]int64 {
+		return func(ts int64) (ws [][2]int64) {
+			start := floor(ts, size)
+			for end := start + step; end <= start+size; end += step {
+				if end > ts {
+					ws = append(ws, [2]int64{start, end})
+				}
+			}
+			return ws
+		}
+	}
 	cases := []struct {
-		def         plan.WindowDef
-		size, slide int64
-		lateness    int64
+		def      plan.WindowDef
+		windows  func(int64) [][2]int64
+		lateness int64
 	}{
-		{plan.WindowDef{Kind: "tumbling", Size: "10us"}, 10, 10, 0},
-		{plan.WindowDef{Kind: "tumbling", Size: "10us"}, 10, 10, 15},
-		{plan.WindowDef{Kind: "sliding", Size: "12us", Slide: "4us"}, 12, 4, 0},
-		{plan.WindowDef{Kind: "sliding", Size: "12us", Slide: "4us"}, 12, 4, 9},
-		{plan.WindowDef{Kind: "session", Gap: "3us"}, 0, 0, 0},
-		{plan.WindowDef{Kind: "session", Gap: "3us"}, 0, 0, 12},
+		{plan.WindowDef{Kind: "tumbling", Size: "10us"}, sliding(10, 10), 0},
+		{plan.WindowDef{Kind: "tumbling", Size: "10us"}, sliding(10, 10), 15},
+		{plan.WindowDef{Kind: "sliding", Size: "12us", Slide: "4us"}, sliding(12, 4), 0},
+		{plan.WindowDef{Kind: "sliding", Size: "12us", Slide: "4us"}, sliding(12, 4), 9},
+		{plan.WindowDef{Kind: "cumulate", Step: "4us", Size: "16us"}, cumulate(4, 16), 0},
+		{plan.WindowDef{Kind: "session", Gap: "3us"}, nil, 0},
+		{plan.WindowDef{Kind: "session", Gap: "3us"}, nil, 12},
 	}
 	for _, c := range cases {
 		t.Run(fmt.Sprintf("%s lateness %d/", c.def.Kind, c.lateness), func(t *testing.T) {
@@ -309,7 +331,7 @@ func TestWindowStateThreeWays(t *testing.T) {
 			if c.def.Kind == "session" {
 				want = refSessions(evs, stamps, 3, c.lateness)
 			} else {
-				want = refWindows(evs, stamps, c.size, c.slide, c.lateness)
+				want = refWindows(evs, stamps, c.windows, c.lateness)
 			}
 			if len(want) < 20 {
 				t.Fatalf("the reference has only %d rows: the stream does not exercise the operator", len(want))
