@@ -21,6 +21,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/riverbed-engine/riverbed/engine/expr"
 	"github.com/riverbed-engine/riverbed/engine/plan"
@@ -380,7 +381,7 @@ func Rows(rec arrow.RecordBatch) []string {
 }
 
 // Value is row i of col as a Go value: nil, int64, uint64, float64, bool or string
-// (temporal values as their int64 count).
+// (temporal values as their int64 count, decimals as their text).
 func Value(col arrow.Array, i int) any {
 	if col.IsNull(i) {
 		return nil
@@ -402,6 +403,8 @@ func Value(col arrow.Array, i int) any {
 		return a.Value(i)
 	case *array.Uint32:
 		return uint64(a.Value(i))
+	case *array.Decimal128:
+		return a.Value(i).ToString(a.DataType().(*arrow.Decimal128Type).Scale)
 	}
 	return expr.Int64Getter(col)(i)
 }
@@ -438,7 +441,8 @@ func Row(vals ...any) string {
 }
 
 // Batch builds a record batch of schema from rows of Go values (nil for null; int64 for
-// integer and temporal columns, float64, string, bool), with the default allocator.
+// signed integer and temporal columns and for decimals (unscaled), uint64, float64,
+// string, bool), with the default allocator.
 func Batch(schema *arrow.Schema, rows [][]any) arrow.RecordBatch {
 	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
 	defer b.Release()
@@ -462,6 +466,16 @@ func Batch(schema *arrow.Schema, rows [][]any) arrow.RecordBatch {
 				fb.Append(v.(string))
 			case *array.BooleanBuilder:
 				fb.Append(v.(bool))
+			case *array.Int8Builder:
+				fb.Append(int8(v.(int64)))
+			case *array.Uint64Builder:
+				fb.Append(v.(uint64))
+			case *array.Float32Builder:
+				fb.Append(float32(v.(float64)))
+			case *array.Date32Builder:
+				fb.Append(arrow.Date32(v.(int64)))
+			case *array.Decimal128Builder:
+				fb.Append(decimal128.FromI64(v.(int64)))
 			default:
 				panic(fmt.Sprintf("opstest.Batch: unsupported column type %s", schema.Field(c).Type))
 			}
