@@ -1,6 +1,7 @@
 package window_test
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 	"math/rand"
@@ -9,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/riverbed-engine/riverbed/engine/expr"
 	"github.com/riverbed-engine/riverbed/engine/ops/agg"
 	"github.com/riverbed-engine/riverbed/engine/ops/internal/opstest"
@@ -366,5 +368,46 @@ func TestWindowStateOfAnotherVersion(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "window_agg") || !strings.Contains(err.Error(), "acc:sum_v") {
 			t.Fatalf("%s: restoring another version's state: %v", def.Kind, err)
 		}
+	}
+}
+
+// A savepoint's window state is typed Arrow readable without riverbed: the panes table's
+// streams have the key (with its nulls), the window bounds, and per aggregation the
+// accumulator state; the counts in it are the rows of the windows still open.
+func TestWindowSavepointIsReadableArrow(t *testing.T) {
+	steps, evs, stamps := stream(12, 20)
+	defer opstest.Release(steps)
+	op := windowOp(t, plan.WindowDef{Kind: "tumbling", Size: "10us"}, 0)
+	recs := opstest.SavepointTable(t, op, steps, window.PanesTable)
+	defer func() {
+		for _, r := range recs {
+			r.Release()
+		}
+	}()
+	wantFields := "k: int64, window_start: int64, window_end: int64, fired: bool, acc:n: binary, acc:sum_v: binary, acc:max_v: binary"
+	var rows, nulls, open int64
+	for _, r := range recs {
+		if got := expr.DescribeSchema(r.Schema()); !strings.Contains(got, wantFields) {
+			t.Fatalf("panes table columns %s, want %s", got, wantFields)
+		}
+		rows += r.NumRows()
+		nulls += int64(r.Column(0).NullN())
+		for i := 0; i < int(r.NumRows()); i++ {
+			open += int64(binary.LittleEndian.Uint64(r.Column(4).(*array.Binary).Value(i)))
+		}
+	}
+	// The reference: rows not late whose window the last watermark has not closed.
+	wm := stamps[len(stamps)-1]
+	var want int64
+	for i, es := range evs {
+		for _, e := range es {
+			end := int64(math.Floor(float64(e.ts)/10))*10 + 10
+			if end-1 > stamps[i] && end-1 > wm {
+				want++
+			}
+		}
+	}
+	if open != want || rows == 0 || nulls == 0 {
+		t.Fatalf("savepoint panes: %d groups (%d null keys) counting %d rows, want %d rows", rows, nulls, open, want)
 	}
 }

@@ -1,9 +1,12 @@
 package opstest
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -11,6 +14,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/riverbed-engine/riverbed/engine/expr"
 	"github.com/riverbed-engine/riverbed/engine/plan"
@@ -546,4 +550,94 @@ func RestoreError(t *testing.T, a, b Op, steps []Step, backend string) error {
 		return err
 	}
 	return ks.LoadState(be)
+}
+
+// SavepointTable runs op over steps at parallelism 1 (without the final watermark), takes
+// a savepoint with the Pebble backend (which exports the portable Arrow files), and reads
+// table back from the savepoint's files as a reader without riverbed would: each file
+// t-<table>.arrow is an Arrow IPC file whose value column holds Arrow IPC streams. It
+// returns the records of those streams (the caller releases them).
+func SavepointTable(t *testing.T, op Op, steps []Step, table string) []arrow.RecordBatch {
+	t.Helper()
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	ctx := context.Background()
+	maxPar := op.MaxPar
+	if maxPar == 0 {
+		maxPar = state.DefaultMaxParallelism
+	}
+	insts := open(t, op, ctx, mem, 1, maxPar, nil, "", "")
+	out := &collector{}
+	for _, st := range steps {
+		if st.Rec == nil {
+			if err := insts[0].op.ProcessWatermark(st.WM, out); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		st.Rec.Retain()
+		m := runtime.Message{Kind: runtime.MsgBatch, Rec: st.Rec, Seq: st.Seq, WM: st.WM, HasWM: st.HasWM, Side: st.Side}
+		if err := insts[0].op.ProcessBatch(m, out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := filepath.Join(t.TempDir(), "savepoint")
+	w, err := state.BeginSavepoint(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ks := insts[0].op.(runtime.KeyedState)
+	be, err := state.NewBackend(state.Options{Backend: state.PebbleBackend, Tables: ks.StateTables(), MaxParallelism: maxPar, Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ks.SaveState(be); err != nil {
+		t.Fatal(err)
+	}
+	if err := be.Snapshot(w, "op"); err != nil {
+		t.Fatal(err)
+	}
+	be.Close()
+	insts[0].op.Close()
+	if _, err := w.Commit(state.JobOptions{MaxParallelism: maxPar}); err != nil {
+		t.Fatal(err)
+	}
+	files, err := filepath.Glob(filepath.Join(dir, "*", "*", "t-"+table+".arrow"))
+	if err != nil || len(files) != 1 {
+		t.Fatalf("savepoint files of table %s: %v %v", table, files, err)
+	}
+	f, err := os.Open(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := ipc.NewFileReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var recs []arrow.RecordBatch
+	for i := 0; i < r.NumRecords(); i++ {
+		rec, err := r.RecordBatch(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vals := rec.Column(rec.Schema().FieldIndices("value")[0]).(*array.Binary)
+		for j := 0; j < vals.Len(); j++ {
+			sr, err := ipc.NewReader(bytes.NewReader(vals.Value(j)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for sr.Next() {
+				b := sr.RecordBatch()
+				b.Retain()
+				recs = append(recs, b)
+			}
+			if sr.Err() != nil {
+				t.Fatal(sr.Err())
+			}
+			sr.Release()
+		}
+	}
+	return recs
 }
