@@ -16,11 +16,11 @@ import (
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
 
-// Checkpointed accumulators. Each aggregation's per-group state is saved as one binary
-// value per group (a column named "acc:<output name>" in the operator's state batches),
-// little-endian:
+// Checkpointed accumulators. Each aggregation's per-group state is saved as one value
+// per group, in a column named "acc:<output name>" of the operator's state batches:
+// count and count(col) as an int64 column (the count); the others as one binary value
+// per group, little-endian:
 //
-//	count, count(col):   n int64
 //	sum, mean:           cnt int64, then by input storage: integers i int64 (mean: + spill
 //	                     d decimal128 as lo uint64, hi int64); unsigned u uint64 (mean: + d);
 //	                     floats f float64; decimals d; the null type nothing
@@ -34,9 +34,41 @@ import (
 func AccFields(aggs []Spec) []arrow.Field {
 	fs := make([]arrow.Field, len(aggs))
 	for i, a := range aggs {
-		fs[i] = arrow.Field{Name: "acc:" + a.Name, Type: arrow.BinaryTypes.Binary}
+		var t arrow.DataType = arrow.BinaryTypes.Binary
+		if a.Fn == "count" {
+			t = arrow.PrimitiveTypes.Int64
+		}
+		fs[i] = arrow.Field{Name: "acc:" + a.Name, Type: t}
 	}
 	return fs
+}
+
+// columnState is an accumulator whose state is a typed column rather than bytes.
+type columnState interface {
+	saveColumn(mem memory.Allocator, gids []uint32) arrow.Array
+	loadColumn(col arrow.Array, ids []uint32, ng int) error
+}
+
+func (a *countAcc) saveColumn(mem memory.Allocator, gids []uint32) arrow.Array {
+	b := array.NewInt64Builder(mem)
+	defer b.Release()
+	b.Reserve(len(gids))
+	for _, g := range gids {
+		b.UnsafeAppend(at(a.n, g))
+	}
+	return b.NewArray()
+}
+
+func (a *countAcc) loadColumn(col arrow.Array, ids []uint32, ng int) error {
+	c, ok := col.(*array.Int64)
+	if !ok {
+		return fmt.Errorf("count state is %s, not int64", col.DataType())
+	}
+	a.n = expr.Grow(a.n, ng)
+	for r, g := range ids {
+		a.n[g] = c.Value(r)
+	}
+	return nil
 }
 
 // KeyFields returns the key columns of the table's groups, named as in out (whose first
@@ -62,6 +94,10 @@ func (h *Table) SaveGroups(mem memory.Allocator, gids []uint32) (keys, accs []ar
 	}
 	var buf []byte
 	for _, a := range h.Accs {
+		if cs, ok := a.(columnState); ok {
+			accs = append(accs, cs.saveColumn(mem, gids))
+			continue
+		}
 		b := array.NewBinaryBuilder(mem, arrow.BinaryTypes.Binary)
 		for _, g := range gids {
 			if buf, err = a.save(buf[:0], g); err != nil {
@@ -111,6 +147,12 @@ func (h *Table) LoadGroups(ctx context.Context, keys, accs []arrow.Array) ([]uin
 func (h *Table) LoadAccs(ids []uint32, accs []arrow.Array) error {
 	ng := max(h.NumGroups(), maxGid(ids))
 	for i, a := range h.Accs {
+		if cs, ok := a.(columnState); ok {
+			if err := cs.loadColumn(accs[i], ids, ng); err != nil {
+				return rberr.Wrap(rberr.Data, err, "%s: loading the state of %s", h.name, h.aggs[i].Name)
+			}
+			continue
+		}
 		col := accs[i].(*array.Binary)
 		for r, g := range ids {
 			if err := a.load(col.Value(r), g, ng); err != nil {
