@@ -378,7 +378,7 @@ func (j *Job) Launch(g *Graph, releaseInputs func(), commit func() error) {
 			}
 		}()
 		err = runTasks(jctx, cancel, tasks, func(t *task) *TaskCtx {
-			tc := &TaskCtx{Ctx: jctx, Eval: expr.NewEvalCtx(jctx, mem), Job: j, subtask: t.index, parallel: t.stage.Parallel, task: t}
+			tc := &TaskCtx{Ctx: jctx, Eval: expr.NewEvalCtx(jctx, mem), Job: j, subtask: t.index, parallel: t.stage.Parallel, maxPar: g.MaxPar, task: t}
 			if t.out != nil {
 				for _, r := range t.out.all() {
 					r.tc = tc

@@ -10,8 +10,10 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/riverbed-engine/riverbed/engine/expr"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
+	"github.com/riverbed-engine/riverbed/state"
 )
 
 // The runtime is push-based: every parallel subtask is a goroutine that receives messages
@@ -153,8 +155,33 @@ type TaskCtx struct {
 	Job      *Job
 	subtask  int
 	parallel int
+	maxPar   int        // key groups of the job (0: state.DefaultMaxParallelism)
 	Metrics  *opMetrics // of the operator this context was given to
 	task     *task
+}
+
+// Subtask is the index of the operator's subtask, in [0, Parallelism()).
+func (tc *TaskCtx) Subtask() int { return tc.subtask }
+
+// Parallelism is the number of parallel subtasks of the operator's stage.
+func (tc *TaskCtx) Parallelism() int { return max(tc.parallel, 1) }
+
+// MaxParallelism is the job's number of key groups: keyed state is addressed by
+// state.KeyGroup(hash, MaxParallelism()) with the hash the hash exchange routes by.
+func (tc *TaskCtx) MaxParallelism() int {
+	if tc.maxPar <= 0 {
+		return state.DefaultMaxParallelism
+	}
+	return tc.maxPar
+}
+
+// NewStandaloneTaskCtx is a context for running an operator outside a job, as subtask
+// subtask of parallel with maxPar key groups: for operator tests, which feed messages to
+// the operator's methods directly. Its metrics are the operator's own, not registered
+// anywhere; BlockInput is not available.
+func NewStandaloneTaskCtx(ctx context.Context, mem memory.Allocator, subtask, parallel, maxPar int) *TaskCtx {
+	return &TaskCtx{Ctx: ctx, Eval: expr.NewEvalCtx(ctx, mem), Job: &Job{}, subtask: subtask, parallel: parallel,
+		maxPar: maxPar, Metrics: newOpMetrics(0, 0, subtask, "standalone")}
 }
 
 // NumInputs is the number of input channels of the operator's subtask (0 for a source).

@@ -147,6 +147,10 @@ type accumulator interface {
 	Merge(dst, src uint32)
 	// Reset clears a group so that its id can be reused.
 	Reset(g uint32)
+	// save appends the state of group g to dst (layout: state.go); load sets group g from
+	// it, growing the state to ng groups.
+	save(dst []byte, g uint32) ([]byte, error)
+	load(src []byte, g uint32, ng int) error
 }
 
 // allGroups returns 0, 1, ..., n-1.

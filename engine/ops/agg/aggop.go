@@ -4,7 +4,9 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/riverbed-engine/riverbed/engine/expr"
+	"github.com/riverbed-engine/riverbed/engine/ops/keyed"
 	"github.com/riverbed-engine/riverbed/engine/runtime"
+	"github.com/riverbed-engine/riverbed/state"
 )
 
 // aggregateOp is a hash aggregation over the key groups its subtask owns. On a bounded
@@ -20,6 +22,8 @@ type GroupByOp struct {
 	tc        *runtime.TaskCtx
 	agg       *Table
 }
+
+var _ runtime.KeyedState = (*GroupByOp)(nil)
 
 func (o *GroupByOp) Open(tc *runtime.TaskCtx) error {
 	o.tc = tc
@@ -65,4 +69,47 @@ func (o *GroupByOp) Close() {
 	if o.agg != nil {
 		o.agg.Release()
 	}
+}
+
+// GroupsTable is the state table of group_by: one row per group, its key columns and the
+// state of each aggregation (AccFields).
+const GroupsTable = "groups.v1"
+
+func (o *GroupByOp) stateSchema() *arrow.Schema {
+	return arrow.NewSchema(append(KeyFields(o.Schema, o.KeyTypes), AccFields(o.Aggs)...), nil)
+}
+
+// StateTables implements runtime.KeyedState.
+func (o *GroupByOp) StateTables() []state.TableSpec {
+	return []state.TableSpec{keyed.BatchTable(GroupsTable)}
+}
+
+// SaveState implements runtime.KeyedState: every group, in its key group.
+func (o *GroupByOp) SaveState(b state.Backend) error {
+	n := o.agg.NumGroups()
+	if n == 0 {
+		return nil
+	}
+	mem := o.tc.Eval.Mem
+	keys, accs, err := o.agg.SaveGroups(mem, nil)
+	if err != nil {
+		return err
+	}
+	defer runtime.ReleaseAll(keys)
+	defer runtime.ReleaseAll(accs)
+	w := keyed.NewStateWriter(o.tc.Eval, o.Name, GroupsTable, o.stateSchema())
+	if err := w.AddColumns(append(append([]arrow.Array{}, keys...), accs...), n, keyed.KeyGroups(keys, n, o.tc.MaxParallelism())); err != nil {
+		w.Release()
+		return err
+	}
+	return w.Write(b)
+}
+
+// LoadState implements runtime.KeyedState.
+func (o *GroupByOp) LoadState(b state.Backend) error {
+	nk := len(o.KeyTypes)
+	return keyed.ReadState(b, o.tc.Eval.Mem, o.Name, GroupsTable, o.stateSchema(), func(_ int, rec arrow.RecordBatch) error {
+		_, err := o.agg.LoadGroups(o.tc.Eval.Ctx, rec.Columns()[:nk], rec.Columns()[nk:])
+		return err
+	})
 }

@@ -1,6 +1,7 @@
 package basic
 
 import (
+	"encoding/binary"
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/compute"
@@ -137,4 +138,35 @@ func (o *LimitOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
 		return out.Emit(m.With(rec))
 	}
 	return out.Emit(m.With(rec.NewSlice(0, rows)))
+}
+
+// The limit's count is state that is not keyed (a limit runs gathered, at parallelism 1):
+// it is checkpointed through runtime.CheckpointHook as the count of rows passed so far,
+// 8 bytes little-endian.
+var _ runtime.CheckpointHook = (*LimitOp)(nil)
+
+// PrepareCheckpoint implements runtime.CheckpointHook: the rows passed so far.
+func (o *LimitOp) PrepareCheckpoint(runtime.Barrier) ([]byte, error) {
+	return binary.LittleEndian.AppendUint64(nil, uint64(o.seen)), nil
+}
+
+// CheckpointComplete implements runtime.CheckpointHook (nothing to commit).
+func (o *LimitOp) CheckpointComplete(uint64) error { return nil }
+
+// RestoreCheckpoint implements runtime.CheckpointHook: the rows passed before the
+// restore count towards the limit.
+func (o *LimitOp) RestoreCheckpoint(parts [][]byte) error {
+	for _, p := range parts {
+		if p == nil {
+			continue
+		}
+		if len(p) != 8 {
+			return rberr.New(rberr.Data, "limit(%d): checkpointed state of %d bytes, expected 8", o.N, len(p))
+		}
+		o.seen += int64(binary.LittleEndian.Uint64(p))
+	}
+	if o.seen >= o.N {
+		o.reached()
+	}
+	return nil
 }

@@ -2,5 +2,5 @@
 // the same window), the interval join (right time within [lower, upper] of the left
 // time) and the as-of join (the latest right row at or before each left row). Both
 // sides are hash-partitioned by the join keys; rows are kept in a row store until the
-// watermark says no partner can still arrive.
+// watermark says no partner can still arrive, and checkpointed with it (state.go).
 package join

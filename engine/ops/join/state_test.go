@@ -1,0 +1,205 @@
+package join_test
+
+import (
+	"math"
+	"math/rand"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/riverbed-engine/riverbed/engine/expr"
+	"github.com/riverbed-engine/riverbed/engine/ops/internal/opstest"
+	"github.com/riverbed-engine/riverbed/engine/ops/join"
+	"github.com/riverbed-engine/riverbed/engine/ops/window"
+	"github.com/riverbed-engine/riverbed/engine/plan"
+	"github.com/riverbed-engine/riverbed/engine/runtime"
+	"github.com/riverbed-engine/riverbed/state"
+)
+
+var tsType = &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}
+
+func sideSchema(v string) *arrow.Schema {
+	return arrow.NewSchema([]arrow.Field{
+		{Name: "k", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+		{Name: "ts", Type: tsType},
+		{Name: v, Type: arrow.PrimitiveTypes.Int64},
+		{Name: v + "_id", Type: arrow.PrimitiveTypes.Int64},
+	}, nil)
+}
+
+var schemas = [2]*arrow.Schema{sideSchema("lv"), sideSchema("rv")}
+
+type event struct {
+	side      int
+	k         any
+	ts, v, id int64
+	order     int   // position in the input
+	stamp     int64 // the watermark of its batch
+}
+
+func (e event) row() []any { return []any{e.k, e.ts, e.v, e.id} }
+
+// stream alternates batches of the two sides, with disordered event times, each stamped
+// with the current watermark, and a watermark every third batch.
+func stream(seed int64, batches int) ([]opstest.Step, []event) {
+	rng := rand.New(rand.NewSource(seed))
+	var steps []opstest.Step
+	var accepted []event // every row
+	wm := int64(math.MinInt64)
+	id, order := int64(0), 0
+	for b := 0; b < batches; b++ {
+		side := rng.Intn(2)
+		n := 1 + rng.Intn(8)
+		var rows [][]any
+		for i := 0; i < n; i++ {
+			var k any = int64(rng.Intn(5))
+			if rng.Intn(12) == 0 {
+				k = nil
+			}
+			e := event{side: side, k: k, ts: int64(b*3 + rng.Intn(16) - 8), v: int64(rng.Intn(100)), id: id, order: order, stamp: wm}
+			id++
+			order++
+			rows = append(rows, e.row())
+			accepted = append(accepted, e)
+		}
+		steps = append(steps, opstest.Step{Side: side, Rec: opstest.Batch(schemas[side], rows), Seq: runtime.MakeSeq(side, int64(b), 0), WM: wm, HasWM: true})
+		if b%3 == 2 {
+			wm = int64(b*3 - 6)
+			steps = append(steps, opstest.Step{WM: wm})
+		}
+	}
+	return steps, accepted
+}
+
+func joinOp(t *testing.T, how string) opstest.Op {
+	left := []expr.Expr{opstest.Col(schemas[0], "k")}
+	right := []expr.Expr{opstest.Col(schemas[1], "k")}
+	fields := append(append([]arrow.Field{}, schemas[0].Fields()...), schemas[1].Field(2), schemas[1].Field(3))
+	spec := &join.Spec{Name: how + "_join", How: how, LeftKeys: left, RightKeys: right, KeyTypes: []arrow.DataType{arrow.PrimitiveTypes.Int64},
+		LeftSchema: schemas[0], RightSchema: schemas[1], LeftTime: 1, RightTime: 1, RightKeep: []int{2, 3}, TimeType: tsType}
+	switch how {
+	case "window":
+		w, err := window.Compile(&plan.WindowDef{Kind: "tumbling", Size: "10us"}, "window_join")
+		if err != nil {
+			t.Fatal(err)
+		}
+		spec.Win = w
+		fields = append(fields, arrow.Field{Name: "window_start", Type: tsType}, arrow.Field{Name: "window_end", Type: tsType})
+	case "interval":
+		spec.Lower, spec.Upper = -4, 6
+	}
+	spec.Schema = arrow.NewSchema(fields, nil)
+	return opstest.Op{
+		New: func() runtime.Operator {
+			base := join.JoinBase{Spec: spec, EmitSz: 7}
+			switch how {
+			case "window":
+				return &join.WindowJoinOp{JoinBase: base, Win: spec.Win}
+			case "interval":
+				return &join.IntervalJoinOp{JoinBase: base}
+			}
+			return &join.AsofJoinOp{JoinBase: base}
+		},
+		Keys:   opstest.KeysOf(left, right),
+		MaxPar: 16,
+	}
+}
+
+func pair(l event, r *event, extra ...any) string {
+	vals := l.row()
+	if r != nil {
+		vals = append(vals, r.v, r.id)
+	} else {
+		vals = append(vals, nil, nil)
+	}
+	return opstest.Row(append(vals, extra...)...)
+}
+
+// refJoin is the plain definition of each join over the rows that are not late:
+// window: pairs of equal (non-null) keys in the same tumbling window of 10; interval:
+// pairs with right time in [left-4, left+6]; as-of: each left row with the last right row
+// (by time, then input order) of its key at or before its time, or nulls.
+func refJoin(how string, all []event) []string {
+	// Late rows: for a window join, those whose window has closed; else those at or
+	// behind the watermark.
+	var rows []event
+	for _, e := range all {
+		late := e.ts <= e.stamp
+		if how == "window" {
+			late = int64(math.Floor(float64(e.ts)/10))*10+10-1 <= e.stamp
+		}
+		if !late {
+			rows = append(rows, e)
+		}
+	}
+	var out []string
+	for _, l := range rows {
+		if l.side != 0 {
+			continue
+		}
+		var best *event
+		for i := range rows {
+			r := &rows[i]
+			if r.side != 1 || l.k == nil || r.k != l.k {
+				continue
+			}
+			switch how {
+			case "window":
+				ws := int64(math.Floor(float64(l.ts)/10)) * 10
+				if int64(math.Floor(float64(r.ts)/10))*10 == ws {
+					out = append(out, pair(l, r, ws, ws+10))
+				}
+			case "interval":
+				if r.ts >= l.ts-4 && r.ts <= l.ts+6 {
+					out = append(out, pair(l, r))
+				}
+			default:
+				if r.ts <= l.ts && (best == nil || r.ts > best.ts || (r.ts == best.ts && r.order > best.order)) {
+					best = r
+				}
+			}
+		}
+		if how == "asof" {
+			out = append(out, pair(l, best))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Window, interval and as-of joins give the reference's pairs straight, checkpointed
+// (each side's buffered rows) and restored at other parallelisms, on both backends.
+func TestJoinStateThreeWays(t *testing.T) {
+	steps, rows := stream(8, 45)
+	defer opstest.Release(steps)
+	for _, how := range []string{"window", "interval", "asof"} {
+		t.Run(how+"/", func(t *testing.T) {
+			want := refJoin(how, rows)
+			if len(want) < 20 {
+				t.Fatalf("only %d pairs", len(want))
+			}
+			opstest.RunAll(t, joinOp(t, how), steps, 7, want)
+		})
+	}
+}
+
+// State saved by a join over other input columns is refused with an error naming the
+// operator and the table.
+func TestJoinStateOfAnotherVersion(t *testing.T) {
+	steps, _ := stream(9, 6)
+	defer opstest.Release(steps)
+	a := joinOp(t, "interval")
+	b := a
+	b.New = func() runtime.Operator {
+		op := a.New().(*join.IntervalJoinOp)
+		spec := *op.Spec
+		spec.LeftSchema = arrow.NewSchema(append(schemas[0].Fields(), arrow.Field{Name: "x", Type: arrow.PrimitiveTypes.Int64}), nil)
+		op.Spec = &spec
+		return op
+	}
+	err := opstest.RestoreError(t, a, b, steps, state.MemoryBackend)
+	if err == nil || !strings.Contains(err.Error(), "interval_join") || !strings.Contains(err.Error(), join.LeftTable) {
+		t.Fatalf("restoring another version's state: %v", err)
+	}
+}

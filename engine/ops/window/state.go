@@ -1,0 +1,195 @@
+package window
+
+import (
+	"container/heap"
+	"sort"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/riverbed-engine/riverbed/engine/ops/agg"
+	"github.com/riverbed-engine/riverbed/engine/ops/keyed"
+	"github.com/riverbed-engine/riverbed/engine/runtime"
+	"github.com/riverbed-engine/riverbed/state"
+)
+
+// Checkpointed window state. The operator's watermark is not saved: it is not keyed, and
+// after a restore it comes back with the first watermark from the inputs (as in Flink).
+// Whether a window has fired is saved, so a window kept for allowed lateness is not
+// emitted again.
+
+// PanesTable is the state table of tumbling, sliding and cumulate windows: one row per
+// (window, key) with its key columns, window_start and window_end (event-time µs, or
+// processing time), fired, and the accumulator states (agg.AccFields).
+const PanesTable = "panes.v1"
+
+// SessionsTable is the state table of session windows: one row per open session with its
+// key columns, window_start and window_end (the session's bounds), fired, and the
+// accumulator states.
+const SessionsTable = "sessions.v1"
+
+var boundFields = []arrow.Field{
+	{Name: "window_start", Type: arrow.PrimitiveTypes.Int64},
+	{Name: "window_end", Type: arrow.PrimitiveTypes.Int64},
+	{Name: "fired", Type: arrow.FixedWidthTypes.Boolean},
+}
+
+func stateSchema(out *arrow.Schema, keyTypes []arrow.DataType, aggs []agg.Spec) *arrow.Schema {
+	fs := append(agg.KeyFields(out, keyTypes), boundFields...)
+	return arrow.NewSchema(append(fs, agg.AccFields(aggs)...), nil)
+}
+
+func boundColumns(tc *runtime.TaskCtx, starts, ends []int64, fired []bool) []arrow.Array {
+	mem := tc.Eval.Mem
+	fb := array.NewBooleanBuilder(mem)
+	defer fb.Release()
+	fb.AppendValues(fired, nil)
+	return []arrow.Array{keyed.Int64Column(mem, starts), keyed.Int64Column(mem, ends), fb.NewArray()}
+}
+
+// StateTables implements runtime.KeyedState.
+func (o *WindowAggOp) StateTables() []state.TableSpec {
+	return []state.TableSpec{keyed.BatchTable(PanesTable)}
+}
+
+// SaveState implements runtime.KeyedState: every (window, key) pane group.
+func (o *WindowAggOp) SaveState(b state.Backend) error {
+	w := keyed.NewStateWriter(o.tc.Eval, o.Name, PanesTable, stateSchema(o.Schema, o.KeyTypes, o.Aggs))
+	defer w.Release()
+	for _, win := range o.sortedPanes() {
+		p := o.panes[win]
+		n := p.agg.NumGroups()
+		if n == 0 {
+			continue
+		}
+		keys, accs, err := p.agg.SaveGroups(o.tc.Eval.Mem, nil)
+		if err != nil {
+			return err
+		}
+		starts, ends, fired := make([]int64, n), make([]int64, n), make([]bool, n)
+		for i := range starts {
+			starts[i], ends[i], fired[i] = p.start, p.end, p.fired
+		}
+		cols := append(append(append([]arrow.Array{}, keys...), boundColumns(o.tc, starts, ends, fired)...), accs...)
+		err = w.AddColumns(cols, n, keyed.KeyGroups(keys, n, o.tc.MaxParallelism()))
+		runtime.ReleaseAll(cols)
+		if err != nil {
+			return err
+		}
+	}
+	return w.Write(b)
+}
+
+// LoadState implements runtime.KeyedState.
+func (o *WindowAggOp) LoadState(b state.Backend) error {
+	nk := len(o.KeyTypes)
+	return keyed.ReadState(b, o.tc.Eval.Mem, o.Name, PanesTable, stateSchema(o.Schema, o.KeyTypes, o.Aggs), func(_ int, rec arrow.RecordBatch) error {
+		starts, ends := keyed.Int64s(rec.Column(nk)), keyed.Int64s(rec.Column(nk+1))
+		fired := rec.Column(nk + 2).(*array.Boolean)
+		n := int(rec.NumRows())
+		// Rows of one window are contiguous (SaveState adds a window's groups together).
+		for at := 0; at < n; {
+			end := at + 1
+			for end < n && starts[end] == starts[at] && ends[end] == ends[at] {
+				end++
+			}
+			win := [2]int64{starts[at], ends[at]}
+			p := o.panes[win]
+			if p == nil {
+				p = &pane{start: win[0], end: win[1], agg: agg.NewTable(o.Name, o.Keys, o.KeyTypes, o.Aggs)}
+				o.panes[win] = p
+			}
+			p.fired = fired.Value(at)
+			part := rec.NewSlice(int64(at), int64(end))
+			_, err := p.agg.LoadGroups(o.tc.Eval.Ctx, part.Columns()[:nk], part.Columns()[nk+3:])
+			part.Release()
+			if err != nil {
+				return err
+			}
+			at = end
+		}
+		return nil
+	})
+}
+
+// StateTables implements runtime.KeyedState.
+func (o *SessionAggOp) StateTables() []state.TableSpec {
+	return []state.TableSpec{keyed.BatchTable(SessionsTable)}
+}
+
+// SaveState implements runtime.KeyedState: every session still open or kept for
+// lateness.
+func (o *SessionAggOp) SaveState(b state.Backend) error {
+	var ss []*session
+	for _, list := range o.sessions {
+		ss = append(ss, list...)
+	}
+	if len(ss) == 0 {
+		return nil
+	}
+	sort.Slice(ss, func(a, b int) bool {
+		if ss[a].key != ss[b].key {
+			return ss[a].key < ss[b].key
+		}
+		return ss[a].start < ss[b].start
+	})
+	n := len(ss)
+	keyIDs, ids := make([]uint32, n), make([]uint32, n)
+	starts, ends, fired := make([]int64, n), make([]int64, n), make([]bool, n)
+	for i, s := range ss {
+		keyIDs[i], ids[i], starts[i], ends[i], fired[i] = s.key, s.id, s.start, s.end, s.fired
+	}
+	mem := o.tc.Eval.Mem
+	keys, err := o.keyAgg.KeyColumns(mem, keyIDs)
+	if err != nil {
+		return err
+	}
+	defer runtime.ReleaseAll(keys)
+	_, accs, err := o.state.SaveGroups(mem, ids)
+	if err != nil {
+		return err
+	}
+	cols := append(append(append([]arrow.Array{}, keys...), boundColumns(o.tc, starts, ends, fired)...), accs...)
+	defer runtime.ReleaseAll(cols[len(keys):])
+	w := keyed.NewStateWriter(o.tc.Eval, o.Name, SessionsTable, stateSchema(o.Schema, o.KeyTypes, o.Aggs))
+	if err := w.AddColumns(cols, n, keyed.KeyGroups(keys, n, o.tc.MaxParallelism())); err != nil {
+		w.Release()
+		return err
+	}
+	return w.Write(b)
+}
+
+// LoadState implements runtime.KeyedState.
+func (o *SessionAggOp) LoadState(b state.Backend) error {
+	nk := len(o.KeyTypes)
+	return keyed.ReadState(b, o.tc.Eval.Mem, o.Name, SessionsTable, stateSchema(o.Schema, o.KeyTypes, o.Aggs), func(_ int, rec arrow.RecordBatch) error {
+		n := int(rec.NumRows())
+		keyIDs, err := o.keyAgg.ConsumeKeys(o.tc.Eval.Ctx, rec.Columns()[:nk], n)
+		if err != nil {
+			return err
+		}
+		starts, ends := keyed.Int64s(rec.Column(nk)), keyed.Int64s(rec.Column(nk+1))
+		fired := rec.Column(nk + 2).(*array.Boolean)
+		ids := make([]uint32, n)
+		for i := range ids {
+			s := &session{start: starts[i], end: ends[i], id: o.newID(), key: keyIDs[i], fired: fired.Value(i)}
+			ids[i] = s.id
+			list := o.sessions[s.key]
+			at := sort.Search(len(list), func(j int) bool { return list[j].start > s.start })
+			list = append(list, nil)
+			copy(list[at+1:], list[at:])
+			list[at] = s
+			o.sessions[s.key] = list
+			if !s.fired {
+				heap.Push(&o.ends, sessionRef{end: s.end, s: s})
+			} else {
+				heap.Push(&o.ends, sessionRef{end: s.end + o.Lateness, s: s, cleanup: true})
+			}
+		}
+		return o.state.LoadAccs(ids, rec.Columns()[nk+3:])
+	})
+}
+
+var (
+	_ runtime.KeyedState = (*WindowAggOp)(nil)
+	_ runtime.KeyedState = (*SessionAggOp)(nil)
+)
