@@ -114,11 +114,6 @@ def test_query(n: int, parallelism: int, batch_size: int | None, tpch_dir: str) 
     assert_same_answer(n, got, want)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine gap (engine/ops/agg, agg.go: sumAcc.result and pickAcc.result build decimal results with "
-    "expr.BuildDecimal(..., nil, ...), dropping the validity they computed): sum/min/max/first/last of a "
-    "decimal group with no non-null values give 0 instead of null; TPC-H q17 at scale 0.01 (no "
-    "qualifying rows) answers 0.0 where DuckDB answers NULL"))
 def test_decimal_aggregates_of_no_values_are_null() -> None:
     """sum/min/max/first/last of a decimal group without values are null, as for other types (DuckDB's)."""
     duckdb = pytest.importorskip("duckdb")

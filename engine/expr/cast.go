@@ -545,6 +545,21 @@ func BuildDecimal(mem memory.Allocator, dt *arrow.Decimal128Type, n int, like ar
 	return b.NewArray(), nil
 }
 
+// DecimalArray builds n decimals of type dt: value(i) where valid[i], null elsewhere.
+func DecimalArray(mem memory.Allocator, dt *arrow.Decimal128Type, n int, valid []bool, value func(int) decimal128.Num) arrow.Array {
+	b := array.NewDecimal128Builder(mem, dt)
+	defer b.Release()
+	b.Reserve(n)
+	for i := 0; i < n; i++ {
+		if !valid[i] {
+			b.UnsafeAppendBoolToBitmap(false)
+			continue
+		}
+		b.UnsafeAppend(value(i))
+	}
+	return b.NewArray()
+}
+
 // formatFloat renders a float as Python's repr does (and DuckDB's cast to VARCHAR): the
 // shortest text that reads back to the same value, "1.0" rather than "1", an exponent below
 // 1e-4 and from 1e16, "nan", "inf", "-inf". bits is 32 for float32 values.

@@ -410,15 +410,9 @@ func (a *sumAcc) result(mem memory.Allocator, gids []uint32) (arrow.Array, error
 		return expr.Float64Array(mem, out, valid), nil
 	case a.stor == storDec:
 		a.d = expr.Grow(a.d, n)
-		i := 0
-		return expr.BuildDecimal(mem, a.out.(*arrow.Decimal128Type), len(gids), nil, func(int) (decimal128.Num, error) {
-			v := decimal128.Num{}
-			if valid[i] {
-				v = a.d[gids[i]]
-			}
-			i++
-			return v, nil
-		})
+		return expr.DecimalArray(mem, a.out.(*arrow.Decimal128Type), len(gids), valid, func(i int) decimal128.Num {
+			return a.d[gids[i]]
+		}), nil
 	case a.mean:
 		a.f = expr.Grow(a.f, n)
 		out := make([]float64, len(gids))
@@ -670,15 +664,9 @@ func (a *pickAcc) result(mem memory.Allocator, gids []uint32) (arrow.Array, erro
 		return array.MakeArrayOfNull(mem, a.out, len(gids)), nil
 	case storDec:
 		a.s = expr.Grow(a.s, n)
-		i := 0
-		return expr.BuildDecimal(mem, a.out.(*arrow.Decimal128Type), len(gids), nil, func(int) (decimal128.Num, error) {
-			v := decimal128.Num{}
-			if valid[i] {
-				v = expr.DecFromKey(a.s[gids[i]])
-			}
-			i++
-			return v, nil
-		})
+		return expr.DecimalArray(mem, a.out.(*arrow.Decimal128Type), len(gids), valid, func(i int) decimal128.Num {
+			return expr.DecFromKey(a.s[gids[i]])
+		}), nil
 	case storFloat:
 		a.f = expr.Grow(a.f, n)
 		f := expr.Float64Array(mem, pick(a.f, gids), valid)
