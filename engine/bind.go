@@ -109,6 +109,7 @@ func Bind(p *plan.Plan, inputs []*arrow.Schema) ([]*lnode, error) {
 	if len(outs) == 0 && p.Root != nil {
 		outs = []*plan.Node{p.Root}
 	}
+	rewriteAggExprs(outs)
 	first, err := b.bindAll(outs)
 	if err != nil {
 		return nil, err

@@ -133,11 +133,6 @@ def test_decimal_aggregates_of_no_values_are_null() -> None:
     assert got.to_pylist() == want.to_pylist()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine gap (engine/ops/agg, agg.go: the aggregate spec accepts only a plain aggregation per "
-    "output, PlanError 'agg(...) takes aggregations such as col(\"x\").sum()'): an expression of "
-    "aggregations inside agg, as Polars allows; TPC-H q8, q11, q14 and q17 are written with an agg "
-    "followed by select instead"))
 def test_expressions_of_aggregations_in_agg() -> None:
     """group_by(...).agg() takes expressions of aggregations (Polars' answer)."""
     pl = pytest.importorskip("polars")
