@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"context"
 	"os"
 
 	"github.com/riverbed-engine/riverbed/internal/rberr"
@@ -208,8 +209,11 @@ func (tc *TaskCtx) PollBarrier() (Barrier, bool) {
 func (tc *TaskCtx) InjectBarrier(b Barrier) error { return tc.task.checkpoint(tc, b) }
 
 // AwaitCheckpoint waits until checkpoint id has completed (nil) or failed.
-func (tc *TaskCtx) AwaitCheckpoint(id uint64) error {
-	c := tc.Job.ckpt
+func (tc *TaskCtx) AwaitCheckpoint(id uint64) error { return tc.Job.AwaitCheckpoint(tc.Ctx, id) }
+
+// AwaitCheckpoint waits until checkpoint id has completed (nil) or failed.
+func (j *Job) AwaitCheckpoint(ctx context.Context, id uint64) error {
+	c := j.ckpt
 	c.mu.Lock()
 	p := c.pending
 	if p == nil || p.b.ID != id {
@@ -224,8 +228,8 @@ func (tc *TaskCtx) AwaitCheckpoint(id uint64) error {
 	select {
 	case <-p.done:
 		return p.result
-	case <-tc.Ctx.Done():
-		return tc.Ctx.Err()
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 

@@ -85,6 +85,9 @@ type pendingCheckpoint struct {
 	done    chan struct{} // closed once committed or aborted
 	result  error
 	stats   CheckpointStats
+	// committing: every task has acknowledged and the commit runs; it can no longer be
+	// aborted.
+	committing bool
 }
 
 type hookPart struct {
@@ -112,6 +115,8 @@ type coordinator struct {
 	stopped    bool // a stop-with-savepoint succeeded: no more checkpoints
 	// outcome of the checkpoints that ended (nil: completed), for AwaitCheckpoint.
 	outcome map[uint64]error
+	// failingCommit lets complete abort a checkpoint whose commit failed.
+	failingCommit bool
 }
 
 // pendingID is the id of the checkpoint in flight, 0 if none.
@@ -163,6 +168,19 @@ func (j *Job) Checkpoint(ctx context.Context) (CheckpointStats, error) {
 		return CheckpointStats{}, rberr.New(rberr.InvalidArgument, "checkpoints are off: set checkpoint_dir")
 	}
 	return j.ckpt.run(ctx, "", false)
+}
+
+// TriggerCheckpoint starts a checkpoint without waiting for it; it fails at once if one
+// is in flight. It returns the checkpoint's id.
+func (j *Job) TriggerCheckpoint() (uint64, error) {
+	if j.ckpt.cfg.Storage == nil {
+		return 0, rberr.New(rberr.InvalidArgument, "checkpoints are off: set checkpoint_dir")
+	}
+	p, err := j.ckpt.trigger("", false, false)
+	if err != nil {
+		return 0, err
+	}
+	return p.b.ID, nil
 }
 
 // Savepoint writes a savepoint of the running job into dir (which must not exist or be
@@ -322,6 +340,9 @@ func (c *coordinator) taskEnded(t *task, err error) {
 // aborts it at once on a failure. Called with c.mu held.
 func (c *coordinator) maybeComplete() {
 	p := c.pending
+	if p.committing {
+		return
+	}
 	if p.err != nil {
 		c.abort(p, p.err)
 		return
@@ -329,15 +350,17 @@ func (c *coordinator) maybeComplete() {
 	if len(p.waiting) > 0 {
 		return
 	}
+	p.committing = true
 	parts := append([]hookPart(nil), c.finalParts...)
 	go c.complete(p, parts)
 }
 
 // abort fails the pending checkpoint p. Called with c.mu held.
 func (c *coordinator) abort(p *pendingCheckpoint, err error) {
-	if c.pending != p {
+	if c.pending != p || (p.committing && !c.failingCommit) {
 		return
 	}
+	c.failingCommit = false
 	_ = p.w.Abort()
 	c.counters.Failed++
 	c.counters.LastFailure = err.Error()
@@ -357,6 +380,7 @@ func (c *coordinator) complete(p *pendingCheckpoint, parts []hookPart) {
 	err := c.commit(p, parts)
 	c.mu.Lock()
 	if err != nil {
+		c.failingCommit = true
 		c.abort(p, err)
 		c.mu.Unlock()
 		return
