@@ -180,7 +180,12 @@ func checkpointConfig(o plan.Options, outs []*lnode, ids map[*lnode]string, maxP
 			}
 			cfg.Interval = time.Duration(us) * time.Microsecond
 		}
-		st, err := state.NewStorage(o.CheckpointDir, o.CheckpointsRetained)
+		dir, err := filepath.Abs(o.CheckpointDir)
+		if err != nil {
+			return cfg, rberr.Wrap(rberr.InvalidArgument, err, "checkpoint_dir %q", o.CheckpointDir)
+		}
+		o.CheckpointDir = dir
+		st, err := state.NewStorage(dir, o.CheckpointsRetained)
 		if err != nil {
 			return cfg, err
 		}

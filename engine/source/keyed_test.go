@@ -138,6 +138,17 @@ func (o *sumOp) LoadState(b state.Backend) error {
 // checkpoints every few batches into dir (if every > 0), restoring cp if set.
 func runKeyed(t *testing.T, p int, dir string, cp *state.Checkpoint, every int, failSave int, backend string) (map[int64][2]int64, *runtime.Job) {
 	t.Helper()
+	sums, j, err := runKeyedAs(t, "sum", p, dir, cp, every, failSave, backend, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sums, j
+}
+
+// runKeyedAs is runKeyed with the sum operator under id opID; it returns the error of
+// preparing the job (a restore that does not fit).
+func runKeyedAs(t *testing.T, opID string, p int, dir string, cp *state.Checkpoint, every int, failSave int, backend string, allow bool) (map[int64][2]int64, *runtime.Job, error) {
+	t.Helper()
 	st, err := state.NewStorage(dir, 1000)
 	if err != nil {
 		t.Fatal(err)
@@ -151,7 +162,7 @@ func runKeyed(t *testing.T, p int, dir string, cp *state.Checkpoint, every int, 
 	src := &GenSource{Gen: xkGen{}, Count: 20000, Block: 100}
 	ss := g.NewStage("gen", 2)
 	ss.Source = func(i int) runtime.SourceFn { return Task(0, src, i, 2, 0) }
-	g.NodeID = "sum"
+	g.NodeID = opID
 	ks := g.NewStage("sum", p, runtime.Edge{From: ss, Part: runtime.PartHash, Keys: []expr.Expr{&expr.ColExpr{Idx: 1, Name: "k", Dt: arrow.PrimitiveTypes.Int64}}})
 	out := &sums{sum: map[int64][2]int64{}}
 	var mu sync.Mutex
@@ -165,9 +176,10 @@ func runKeyed(t *testing.T, p int, dir string, cp *state.Checkpoint, every int, 
 		// A trigger after every few batches of the source (stage "rec" sees no rows).
 		ss.Chain("trigger", func(int) runtime.Operator { return &triggerOp{job: j, every: every} })
 	}
-	j.SetCheckpointing(runtime.CheckpointConfig{Storage: st, MaxParallelism: 128, Restore: cp, FirstID: first, Backend: backend, WorkDir: filepath.Join(dir, ".work")})
+	j.SetCheckpointing(runtime.CheckpointConfig{Storage: st, MaxParallelism: 128, Restore: cp, FirstID: first, Backend: backend,
+		WorkDir: filepath.Join(dir, ".work"), AllowNonRestoredState: allow})
 	if err := j.Prepare(g); err != nil {
-		t.Fatal(err)
+		return nil, nil, err
 	}
 	j.Launch(g, func() {}, nil)
 	done := make(chan error, 1)
@@ -181,7 +193,49 @@ func runKeyed(t *testing.T, p int, dir string, cp *state.Checkpoint, every int, 
 		j.Cancel()
 		t.Fatal("the job did not end")
 	}
-	return out.sum, j
+	return out.sum, j, nil
+}
+
+// A checkpoint holding state of an operator the plan no longer has is refused, naming
+// the operator, unless its state may be dropped; an operator without state in the
+// checkpoint starts empty.
+func TestRestoreWithUnknownOperator(t *testing.T) {
+	dir := t.TempDir()
+	runKeyed(t, 2, dir, nil, 4, 0, state.MemoryBackend)
+	st, _ := state.NewStorage(dir, 1000)
+	ids, _ := st.Completed()
+	var cp *state.Checkpoint
+	for _, id := range ids {
+		c, err := state.OpenCheckpoint(st.CheckpointDir(id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(c.Manifest.Operators) > 0 {
+			cp = c
+			break
+		}
+	}
+	if cp == nil {
+		t.Fatal("no checkpoint with state")
+	}
+	_, _, err := runKeyedAs(t, "renamed", 2, t.TempDir(), cp, 0, 0, state.MemoryBackend, false)
+	if err == nil || !strings.Contains(err.Error(), `operator "sum"`) || !strings.Contains(err.Error(), "allow_non_restored_state") {
+		t.Fatalf("restore into a plan without operator sum: %v", err)
+	}
+	got, _, err := runKeyedAs(t, "renamed", 2, t.TempDir(), cp, 0, 0, state.MemoryBackend, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The renamed operator started empty and saw only the rows after the checkpoint.
+	all := keyedOracle()
+	n, total := int64(0), int64(0)
+	for k, v := range got {
+		n += v[1]
+		total += all[k][1]
+	}
+	if n == 0 || n >= total {
+		t.Fatalf("the renamed operator counted %d of %d rows; it should count only those after the checkpoint", n, total)
+	}
 }
 
 // triggerOp passes batches on and triggers a checkpoint every few batches, waiting for
