@@ -27,6 +27,7 @@ import (
 //	Split "<index>"  Position: Position.MarshalBinary of a split being read at the barrier
 //	Split "next"     Position: where the subtask's next split starts (an Arrow input: the
 //	                 position of the next slice, which its enumerator starts from)
+//	Split "layout"   Position: varint of what the split numbering depends on (see layouter)
 
 // StartOf is implemented by sources that can start their enumerator at the beginning of
 // any split (Parquet, generators). Others (Arrow inputs, read by one subtask in order)
@@ -138,6 +139,7 @@ type tracker struct {
 	// After a restore: the splits to skip, those to start at a position (until a subtask
 	// starts them), and where enumerators start.
 	restored bool
+	layout   *int64 // the source's layout (see layouter), recorded in every checkpoint
 	partial  map[int64]Position
 	started  map[int64]uint64 // restored partial split -> tag when a subtask started it
 	from     Position
@@ -145,6 +147,13 @@ type tracker struct {
 
 func newTracker(src Source, restored []state.SourcePosition, restore bool) (*tracker, error) {
 	t := &tracker{atBar: map[uint64][]splitPos{}, next: map[uint64][]Position{}, partial: map[int64]Position{}, started: map[int64]uint64{}}
+	lay, hasLayout := src.(layouter)
+	defer func() {
+		if hasLayout {
+			v := lay.Layout()
+			t.layout = &v
+		}
+	}()
 	if !restore {
 		return t, nil
 	}
@@ -161,6 +170,14 @@ func newTracker(src Source, restored []state.SourcePosition, restore bool) (*tra
 				for i := s.lo; i < s.hi; i++ {
 					t.settled.add(i)
 				}
+			}
+		case "layout":
+			v, n := binary.Varint(e.Position)
+			if n <= 0 || n != len(e.Position) || v <= 0 {
+				return nil, rberr.New(rberr.Data, "source %s: bad layout in the checkpoint", e.Source)
+			}
+			if hasLayout {
+				lay.SetLayout(v)
 			}
 		case "next":
 			var p Position
@@ -267,6 +284,9 @@ func (t *tracker) CheckpointPositions(id uint64) ([]state.SourcePosition, error)
 		b, _ := p.MarshalBinary()
 		out = append(out, state.SourcePosition{Split: "next", Position: b})
 	}
+	if t.layout != nil {
+		out = append(out, state.SourcePosition{Split: "layout", Position: binary.AppendVarint(nil, *t.layout)})
+	}
 	for k := range t.atBar {
 		if k <= id {
 			delete(t.atBar, k)
@@ -280,3 +300,17 @@ func (t *tracker) CheckpointPositions(id uint64) ([]state.SourcePosition, error)
 	sort.Slice(out[1:], func(i, j int) bool { return out[1+i].Split < out[1+j].Split })
 	return out, nil
 }
+
+// layouter is a source whose split numbering depends on a setting that may change from
+// one run to the next (a generator's block size depends on the rate and the parallelism;
+// an Arrow input's slices on the batch size). The checkpoint records it ("layout"), and a
+// restored source adopts the recorded one, so that split indices mean the same splits.
+type layouter interface {
+	Layout() int64
+	SetLayout(int64)
+}
+
+func (s *GenSource) Layout() int64       { return s.Block }
+func (s *GenSource) SetLayout(v int64)   { s.Block = v }
+func (s *ArrowSource) Layout() int64     { return int64(s.BatchSize) }
+func (s *ArrowSource) SetLayout(v int64) { s.BatchSize = int(v) }

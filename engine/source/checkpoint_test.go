@@ -202,6 +202,23 @@ func TestCheckpointPositionsGenerator(t *testing.T) {
 	t.Run("3to1", func(t *testing.T) { checkExactlyOnce(t, mk, 3, []int{1, 2}) })
 }
 
+// The block size of a paced generator depends on its parallelism: a restore adopts the
+// block size recorded in the checkpoint, so split indices keep their meaning.
+func TestCheckpointPositionsGeneratorOtherBlockSize(t *testing.T) {
+	blocks := map[*GenSource]bool{}
+	var mu sync.Mutex
+	n := 0
+	mk := func() Source {
+		mu.Lock()
+		defer mu.Unlock()
+		n++
+		s := &GenSource{Gen: seqGen{}, Count: 6000, Block: int64(30 + 17*n)}
+		blocks[s] = true
+		return s
+	}
+	checkExactlyOnce(t, mk, 3, []int{1, 2})
+}
+
 func TestCheckpointPositionsNexmark(t *testing.T) {
 	g, err := gen.NewNexmark(gen.NexmarkConfig{Seed: 3}, "bid")
 	if err != nil {
