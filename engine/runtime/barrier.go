@@ -262,6 +262,22 @@ func (tc *TaskCtx) RestoredPositions() ([]state.SourcePosition, bool) {
 	return out, true
 }
 
+// OpenCheckpoint is the lowest checkpoint id that can still complete: the one in flight,
+// else the next to be triggered. What a source finished before injecting a lower id's
+// barrier belongs to every checkpoint to come.
+func (tc *TaskCtx) OpenCheckpoint() uint64 {
+	c := tc.Job.ckpt
+	if c == nil {
+		return 1
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.pending != nil {
+		return c.pending.b.ID
+	}
+	return c.nextID
+}
+
 // Subtask is the index of the operator's subtask, Parallel the number of subtasks.
 func (tc *TaskCtx) Subtask() int  { return tc.subtask }
 func (tc *TaskCtx) Parallel() int { return tc.parallel }

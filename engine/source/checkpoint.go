@@ -194,6 +194,13 @@ func newTracker(src Source, restored []state.SourcePosition, restore bool) (*tra
 			if err := p.UnmarshalBinary(e.Position); err != nil {
 				return nil, err
 			}
+			if p.Split > idx {
+				// The reader had returned the split's last batch (an Arrow slice's
+				// position then points at the next split): it is done.
+				t.settled.add(idx)
+				nexts = append(nexts, p)
+				continue
+			}
 			t.partial[idx] = p
 		}
 	}
@@ -231,10 +238,30 @@ func (t *tracker) patch(sp *Split, tag uint64) (skip bool) {
 }
 
 // done records that a subtask finished split i; tag is the last barrier it injected.
-func (t *tracker) done(i int64, tag uint64) {
+// open (called only now and then) is the lowest checkpoint id that can still complete:
+// entries finished before it are settled, so that the list stays short without
+// checkpoints too.
+func (t *tracker) done(i int64, tag uint64, open func() uint64) {
 	t.mu.Lock()
+	defer t.mu.Unlock()
 	t.recent = append(t.recent, doneSplit{i, tag})
-	t.mu.Unlock()
+	if len(t.recent) >= 256 {
+		t.settle(open())
+	}
+}
+
+// settle moves the done splits finished before the barrier of checkpoint id into the
+// settled set. Called with t.mu held.
+func (t *tracker) settle(id uint64) {
+	keep := t.recent[:0]
+	for _, d := range t.recent {
+		if d.tag < id {
+			t.settled.add(d.index)
+		} else {
+			keep = append(keep, d)
+		}
+	}
+	t.recent = keep
 }
 
 // atBarrier records, for checkpoint id, a subtask's split in progress (if any) and where
@@ -255,15 +282,7 @@ func (t *tracker) atBarrier(id uint64, inProgress *splitPos, next *Position) {
 func (t *tracker) CheckpointPositions(id uint64) ([]state.SourcePosition, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	keep := t.recent[:0]
-	for _, d := range t.recent {
-		if d.tag < id {
-			t.settled.add(d.index)
-		} else {
-			keep = append(keep, d)
-		}
-	}
-	t.recent = keep
+	t.settle(id)
 	out := []state.SourcePosition{{Split: "done", Position: t.settled.encode()}}
 	inProgress := map[int64]bool{}
 	for _, sp := range t.atBar[id] {

@@ -200,6 +200,9 @@ func TestCheckpointPositionsGenerator(t *testing.T) {
 	mk := func() Source { return &GenSource{Gen: seqGen{}, Count: 6000, Block: 50} }
 	t.Run("1to3", func(t *testing.T) { checkExactlyOnce(t, mk, 1, []int{1, 3}) })
 	t.Run("3to1", func(t *testing.T) { checkExactlyOnce(t, mk, 3, []int{1, 2}) })
+	// Many splits: the finished ones are settled into ranges while the job runs.
+	many := func() Source { return &GenSource{Gen: seqGen{}, Count: 40000, Block: 40} }
+	t.Run("manySplits", func(t *testing.T) { checkExactlyOnce(t, many, 2, []int{3}) })
 }
 
 // The block size of a paced generator depends on its parallelism: a restore adopts the

@@ -267,7 +267,7 @@ reading:
 			nextPos = &p
 			r.Close()
 		}
-		tr.done(sp.Index, lastBarrier)
+		tr.done(sp.Index, lastBarrier, tc.OpenCheckpoint)
 		if sp.Counted {
 			job.Counters.SplitDone(sp.File)
 		}
