@@ -490,8 +490,22 @@ func (c *coordinator) loop(done <-chan struct{}) {
 		case <-done:
 			return
 		case <-tk.C:
+			c.expire()
 			_, _ = c.trigger("", false, false) // skipped while one is in flight or sources ended
 		}
+	}
+}
+
+// CheckpointTimeout is how long a checkpoint may take before it is aborted (Flink's
+// default), so that one whose barrier is held up for good does not block the next ones.
+const CheckpointTimeout = 10 * time.Minute
+
+// expire aborts the checkpoint in flight if it has taken longer than CheckpointTimeout.
+func (c *coordinator) expire() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if p := c.pending; p != nil && time.Since(p.start) > CheckpointTimeout {
+		c.abort(p, rberr.New(rberr.Cancelled, "checkpoint %d aborted: it took longer than %s", p.b.ID, CheckpointTimeout))
 	}
 }
 
