@@ -359,7 +359,8 @@ func rb_job_metrics(h C.uint64_t, jsonOut **C.char, errOut **C.char) C.int32_t {
 		if jsonOut == nil {
 			return rberr.New(rberr.InvalidArgument, "null output pointer")
 		}
-		doc, err := json.Marshal(map[string]any{"operators": e.job.Metrics(), "unbounded": e.job.Unbounded()})
+		doc, err := json.Marshal(map[string]any{"operators": e.job.Metrics(), "unbounded": e.job.Unbounded(),
+			"checkpoints": e.job.CheckpointCounters()})
 		if err != nil {
 			return err
 		}

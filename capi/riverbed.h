@@ -147,6 +147,28 @@ rb_status rb_job_stop(uint64_t job, int32_t drain, char** err_out);
  *   "records_out", "batches_out", "late_records", "windows_fired", "watermark" (µs since
  *   the epoch), "backpressure_ns"}, ...], "unbounded": bool} */
 rb_status rb_job_metrics(uint64_t job, char** json_out, char** err_out);
+/* The metrics document also has "checkpoints": {"completed", "failed", "in_progress",
+ * "last_id", "last_duration_ms", "last_size_bytes", "last_failure"}. */
+
+/* Checkpoints and savepoints (docs/fault-tolerance.md). Each call waits until the
+ * checkpoint or savepoint is durable and returns its record as JSON in *json_out (free with
+ * rb_free_string): {"id", "kind" ("checkpoint" | "savepoint"), "path", "time_unix_ms",
+ * "duration_ms", "size_bytes", "state_bytes": {operator id: bytes}}. A failed or refused
+ * one (checkpoints off, every source ended, a live Python input) is an error; the job
+ * goes on running. */
+
+/* Takes a checkpoint now (the job's plan must set checkpoint_dir). */
+rb_status rb_job_checkpoint(uint64_t job, char** json_out, char** err_out);
+
+/* Writes a savepoint into the directory path (which must not exist or be empty). With
+ * stop != 0 the sources stop after the savepoint's barrier and the job ends cleanly, its
+ * sinks committing, without firing pending windows (stop-with-savepoint); if the savepoint
+ * fails the job goes on. */
+rb_status rb_job_savepoint(uint64_t job, const char* path, int32_t stop, char** json_out, char** err_out);
+
+/* The checkpoints and savepoints the job has completed, oldest first, as a JSON array of
+ * the records above in *json_out (free with rb_free_string). */
+rb_status rb_job_checkpoints(uint64_t job, char** json_out, char** err_out);
 
 /* Cancels the job if running, waits for it to end and frees the handle. Must not be called
  * from within one of the job's own user functions (it would wait for itself). */

@@ -19,6 +19,8 @@ type (
 	OperatorMetrics = runtime.OperatorMetrics
 	// ProgressSnapshot is a copy of a job's progress counters (see package runtime).
 	ProgressSnapshot = runtime.ProgressSnapshot
+	// CheckpointStats describes a completed checkpoint or savepoint (see package runtime).
+	CheckpointStats = runtime.CheckpointStats
 )
 
 // PlanVersion is the version of the plan document this engine reads.

@@ -19,6 +19,7 @@ import (
 type lnode struct {
 	op     string
 	name   string // for messages and explain: "filter", or the user's id
+	uid    string // the user's stable operator id (checkpoints), if given
 	schema *arrow.Schema
 	inputs []*lnode
 
@@ -177,7 +178,7 @@ func (b *binder) bindNode(n *plan.Node) (*lnode, error) {
 	if n.ID != "" {
 		name = fmt.Sprintf("%s %q", n.Op, n.ID)
 	}
-	ln := &lnode{op: n.Op, name: name}
+	ln := &lnode{op: n.Op, name: name, uid: n.UID}
 	op, ok := logicalOps[n.Op]
 	if !ok {
 		msg := fmt.Sprintf("unknown operator %q", n.Op)

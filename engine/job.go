@@ -56,6 +56,11 @@ func Explain(doc []byte, inputs []*arrow.Schema) (string, error) {
 // a CollectOp tagged with its output index when j is given).
 func (g *graph) buildOutputs(outs []*lnode, j *runtime.Job) ([]flow, error) {
 	g.countUses(outs)
+	ids, err := assignIDs(outs)
+	if err != nil {
+		return nil, err
+	}
+	g.ids = ids
 	flows := make([]flow, len(outs))
 	for i, root := range outs {
 		f, err := g.build(root, nil)
@@ -73,6 +78,7 @@ func (g *graph) buildOutputs(outs []*lnode, j *runtime.Job) ([]flow, error) {
 		if len(outs) > 1 {
 			name = fmt.Sprintf("collect output %d", i)
 		}
+		g.NodeID = fmt.Sprintf("output-%d", i)
 		out := g.NewStage(name, 1, runtime.Edge{From: f.st, Part: runtime.PartGather})
 		g.addReorder(out, f)
 		if j != nil {
@@ -194,6 +200,15 @@ func Start(ctx context.Context, doc []byte, inputs []array.RecordReader, mem mem
 	if g.Batch, err = resolveRuntimeMode(p.Options.RuntimeMode, outs); err != nil {
 		return nil, err
 	}
+	ids, err := assignIDs(outs)
+	if err != nil {
+		return nil, err
+	}
+	ckcfg, err := checkpointConfig(p.Options, outs, ids, g.MaxPar)
+	if err != nil {
+		return nil, err
+	}
+	g.restoring = ckcfg.Restore != nil
 	outSchemas := make([]*arrow.Schema, len(outs))
 	for i, o := range outs {
 		outSchemas[i] = o.schema
@@ -214,6 +229,10 @@ func Start(ctx context.Context, doc []byte, inputs []array.RecordReader, mem mem
 	}
 	j.InitProgress(g.totalRows, g.totalSplits, fileSplits)
 	j.IsUnbounded = g.unbounded
+	j.SetCheckpointing(ckcfg)
+	if err := j.Prepare(g.Graph); err != nil {
+		return nil, err
+	}
 	var commit func() error
 	if len(sinks) > 0 {
 		commit = func() error {

@@ -47,6 +47,7 @@ func (scanArrowOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
 	}
 	g.inputs[n.source] = nil
 	st := g.NewStage("scan_arrow", 1)
+	st.Replayable = src.Replayable
 	st.Source = func(int) runtime.SourceFn { return source.Task(ord, src, 0, 1, idle) }
 	g.splitCounts[ord] = -1
 	f := flow{st: st, ordered: true, ordinals: []int{ord}}

@@ -44,6 +44,10 @@ type graph struct {
 	// limitQuorum, in a DAG whose every output ends in a limit (through single-input
 	// operators), counts the limits that have yet to get their rows; nil otherwise.
 	limitQuorum *atomic.Int32
+	// ids are the nodes' stable operator ids (see assignIDs); restoring is set when the
+	// job starts from a checkpoint.
+	ids       map[*lnode]string
+	restoring bool
 }
 
 func newGraph(opts plan.Options, inputs []array.RecordReader) *graph {
@@ -146,12 +150,20 @@ func (g *graph) build(n *lnode, filterAbove *lnode) (flow, error) {
 
 func (g *graph) buildNode(n *lnode, filterAbove *lnode) (flow, error) {
 	if op, ok := logicalOps[n.op]; ok {
+		prev := g.NodeID
+		g.NodeID = g.ids[n]
+		defer func() { g.NodeID = prev }()
 		return op.build(g, n, filterAbove)
 	}
 	return flow{}, rberr.New(rberr.Internal, "no physical operator for %q", n.op)
 }
 
 func (g *graph) addReorder(st *runtime.Stage, in flow) {
+	if g.restoring {
+		// A restored source skips the splits read before the checkpoint, which the
+		// reorder operator would wait for: rows are returned in arrival order.
+		return
+	}
 	if !in.ordered || (in.st.Parallel == 1 && len(in.ordinals) <= 1) {
 		return
 	}

@@ -238,3 +238,21 @@ func (ts *TableSet) Check(op string, t Table, kind Kind, kg int, n int, lens ...
 
 // AnyKind makes Check accept a table of any kind.
 const AnyKind Kind = 255
+
+// CheckBackend reports whether a backend of that name can be made (an empty name is the
+// memory backend): the error NewBackend would give, without making one.
+func CheckBackend(name string) error {
+	if name == "" || name == MemoryBackend {
+		return nil
+	}
+	registryMu.RLock()
+	f := backends[name]
+	registryMu.RUnlock()
+	if f != nil {
+		return nil
+	}
+	if name == PebbleBackend {
+		return rberr.New(rberr.InvalidArgument, "state backend %q is not linked into this program (import %s)", PebbleBackend, pebblePackage)
+	}
+	return rberr.New(rberr.InvalidArgument, "unknown state backend %q (expected %q or %q)", name, MemoryBackend, PebbleBackend)
+}

@@ -44,6 +44,25 @@ type Options struct {
 	// RuntimeMode is "automatic" (the default: batch if every source is bounded, else
 	// streaming), "batch" or "streaming", as Flink's execution.runtime-mode.
 	RuntimeMode string `json:"runtime_mode,omitempty"`
+
+	// Fault tolerance (docs/fault-tolerance.md).
+	// CheckpointDir turns periodic checkpoints on: they are written into it.
+	CheckpointDir string `json:"checkpoint_dir,omitempty"`
+	// CheckpointInterval is a duration ("10s"); empty means 10s when CheckpointDir is set.
+	CheckpointInterval string `json:"checkpoint_interval,omitempty"`
+	// CheckpointsRetained is how many completed checkpoints are kept; 0 means 3.
+	CheckpointsRetained int `json:"checkpoints_retained,omitempty"`
+	// StateBackend is "memory" (the default) or "pebble"; StateMemoryLimit caps Pebble's
+	// memory per operator subtask (bytes; 0 means 64 MiB).
+	StateBackend     string `json:"state_backend,omitempty"`
+	StateMemoryLimit int64  `json:"state_memory_limit,omitempty"`
+	// Restore is "latest" (the newest complete checkpoint in CheckpointDir; none: start
+	// afresh) or the path of a checkpoint or savepoint to start from.
+	Restore string `json:"restore,omitempty"`
+	// AllowNonRestoredState lets a restore drop state of operators the plan no longer
+	// has; AllowPlanChange lets it restore a checkpoint of a plan with other sources.
+	AllowNonRestoredState bool `json:"allow_non_restored_state,omitempty"`
+	AllowPlanChange       bool `json:"allow_plan_change,omitempty"`
 }
 
 // Node is one operator of the logical plan. Op selects which fields apply:
@@ -80,6 +99,7 @@ type Options struct {
 type Node struct {
 	Op        string   `json:"op,omitempty"`
 	ID        string   `json:"id,omitempty"`  // names the node in messages; a target of refs
+	UID       string   `json:"uid,omitempty"` // stable operator id in checkpoints (default: kind and position)
 	Ref       string   `json:"ref,omitempty"` // this node is the node with that id`
 	Input     *Node    `json:"input,omitempty"`
 	Inputs    []*Node  `json:"inputs,omitempty"`

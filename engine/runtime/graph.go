@@ -3,6 +3,7 @@ package runtime
 import (
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/riverbed-engine/riverbed/engine/expr"
 	"github.com/riverbed-engine/riverbed/engine/plan"
@@ -20,6 +21,17 @@ type Stage struct {
 	inputs   []Edge
 	tasks    []*task
 	isOutput bool
+	g        *Graph
+	// NodeID is the stable id of the plan node whose building created the stage (a
+	// source's id for a source stage); opIDs the stable id of each chained operator.
+	NodeID string
+	opIDs  []string
+	// Replayable, if set, tells whether the stage's source can be read again from a
+	// position (nil: it can).
+	Replayable func() bool
+	// shared is what the subtasks of a source stage share (TaskCtx.SourceShared).
+	sharedMu sync.Mutex
+	shared   any
 }
 
 type Edge struct {
@@ -35,16 +47,35 @@ type Graph struct {
 	MaxPar    int
 	BatchSize int
 	Batch     bool // batch runtime mode: no row is late (see resolveRuntimeMode)
+	// NodeID is the stable id of the plan node being built: stages and operators created
+	// meanwhile take it (see Stage.NodeID).
+	NodeID string
+	ids    map[string]int
 }
 
 func (g *Graph) NewStage(name string, parallel int, inputs ...Edge) *Stage {
-	s := &Stage{id: len(g.stages), name: name, Parallel: parallel, inputs: inputs}
+	s := &Stage{id: len(g.stages), name: name, Parallel: parallel, inputs: inputs, NodeID: g.NodeID, g: g}
 	g.stages = append(g.stages, s)
 	return s
 }
 
+// opID is the stable id of the next operator chained while building node NodeID: the
+// node's id, with "/1", "/2", ... for its further operators.
+func (g *Graph) opID() string {
+	if g.ids == nil {
+		g.ids = map[string]int{}
+	}
+	n := g.ids[g.NodeID]
+	g.ids[g.NodeID]++
+	if n == 0 {
+		return g.NodeID
+	}
+	return fmt.Sprintf("%s/%d", g.NodeID, n)
+}
+
 func (s *Stage) Chain(name string, f func(int) Operator) {
 	s.ops = append(s.ops, f)
+	s.opIDs = append(s.opIDs, s.g.opID())
 	s.opNames = append(s.opNames, name)
 	if len(s.opNames) == 1 && s.Source == nil {
 		s.name = name

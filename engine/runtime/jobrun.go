@@ -42,6 +42,10 @@ type Job struct {
 	mu         sync.Mutex
 	writers    map[string][]*batch.ParquetWriter // by output directory
 	committers []Committer                       // committer.go
+
+	ckpt     *coordinator // checkpoints and savepoints
+	tasks    []*task      // made by Prepare
+	prepared bool
 }
 
 // result is one batch of a job's results and the index of the output it belongs to.
@@ -340,30 +344,16 @@ func (j *Job) InitProgress(totalRows int64, totalSplits int, fileSplits []int64)
 // they succeeded (else the job's writers are aborted).
 func (j *Job) Launch(g *Graph, releaseInputs func(), commit func() error) {
 	jctx, cancel, mem := j.ctx, j.cancel, j.mem
-	g.wire(4)
-	var tasks []*task
-	for _, s := range g.stages {
-		for _, t := range s.tasks {
-			t.chain = make([]Operator, len(s.ops))
-			for i, mk := range s.ops {
-				t.chain[i] = mk(t.index)
-			}
-			if t.out == nil {
-				t.out = &router{sink: discard{}}
-			}
-			idx := 0
-			if s.Source != nil || len(s.ops) == 0 {
-				t.metrics = append(t.metrics, j.metrics.add(newOpMetrics(s.id, idx, t.index, s.name)))
-				idx++
-			}
-			for i, name := range s.opNames {
-				t.metrics = append(t.metrics, j.metrics.add(newOpMetrics(s.id, idx+i, t.index, name)))
-			}
-			t.build()
-			t.budget = j.Budget
-			tasks = append(tasks, t)
-		}
+	if err := j.Prepare(g); err != nil {
+		j.err = err
+		cancel(err)
+		releaseInputs()
+		close(j.results)
+		close(j.done)
+		return
 	}
+	tasks := j.tasks
+	go j.ckpt.loop(j.done)
 	go func() {
 		var err error
 		defer func() {
@@ -387,6 +377,12 @@ func (j *Job) Launch(g *Graph, releaseInputs func(), commit func() error) {
 			return tc
 		})
 		releaseInputs()
+		j.ckpt.close()
+		if err == nil {
+			// Every source ended (or the job stopped): a final checkpoint in which every
+			// split is read lets the hooks (sinks) commit, and a restore read nothing again.
+			err = j.ckpt.finalCheckpoint()
+		}
 		if err == nil && commit != nil {
 			err = commit()
 		} else {
@@ -406,6 +402,66 @@ func (j *Job) Launch(g *Graph, releaseInputs func(), commit func() error) {
 		close(j.results)
 		close(j.done)
 	}()
+}
+
+// Prepare wires the graph's tasks and checks that the checkpoint the job restores (if
+// any) fits the plan. Launch calls it if the caller did not.
+func (j *Job) Prepare(g *Graph) error {
+	if j.prepared {
+		return nil
+	}
+	j.prepared = true
+	if j.ckpt == nil {
+		j.ckpt = newCoordinator(j, CheckpointConfig{MaxParallelism: g.MaxPar})
+	}
+	g.wire(4)
+	var tasks []*task
+	for _, s := range g.stages {
+		for _, t := range s.tasks {
+			t.chain = make([]Operator, len(s.ops))
+			for i, mk := range s.ops {
+				t.chain[i] = mk(t.index)
+			}
+			if t.out == nil {
+				t.out = &router{sink: discard{}}
+			}
+			idx := 0
+			if s.Source != nil || len(s.ops) == 0 {
+				t.metrics = append(t.metrics, j.metrics.add(newOpMetrics(s.id, idx, t.index, s.name)))
+				idx++
+			}
+			for i, name := range s.opNames {
+				t.metrics = append(t.metrics, j.metrics.add(newOpMetrics(s.id, idx+i, t.index, name)))
+			}
+			t.build()
+			t.budget = j.Budget
+			if t.source != nil {
+				t.barrierIn = make(chan Barrier, 1)
+			}
+			tasks = append(tasks, t)
+		}
+	}
+	j.tasks = tasks
+	j.ckpt.tasks = tasks
+	return j.ckpt.checkRestore(g)
+}
+
+// StatefulOperators lists the ids of the graph's operators that are checkpointed (keyed
+// state or a checkpoint hook), once Prepare has run.
+func (j *Job) StatefulOperators() []string {
+	seen := map[string]bool{}
+	var ids []string
+	for _, t := range j.tasks {
+		for i, op := range t.chain {
+			_, ks := op.(KeyedState)
+			_, h := op.(CheckpointHook)
+			if (ks || h) && !seen[t.stage.opIDs[i]] {
+				seen[t.stage.opIDs[i]] = true
+				ids = append(ids, t.stage.opIDs[i])
+			}
+		}
+	}
+	return ids
 }
 
 // WriteSummarySchema is the result of a write_parquet job: one row per file written.

@@ -121,6 +121,18 @@ func (o *reorderOp) flushCurrent(out Emitter) error {
 	return nil
 }
 
+// ProcessControl emits every buffered batch before a checkpoint barrier passes: rows that
+// came before the barrier must leave before it (a restore does not read them again), so
+// source order is kept only between barriers.
+func (o *reorderOp) ProcessControl(m Message, out Emitter) error {
+	if _, ok := m.Ctl.(Barrier); ok {
+		if err := o.Finish(out); err != nil {
+			return err
+		}
+	}
+	return out.Emit(m)
+}
+
 func (o *reorderOp) Finish(out Emitter) error {
 	// Everything has arrived; emit what is left in order (only after a source stopped early).
 	keys := make([]Seq, 0, len(o.buffered))

@@ -252,6 +252,9 @@ type task struct {
 	out     *router
 	source  SourceFn
 	budget  *budget // the job's buffer budget (set when the job starts)
+	// barrierIn hands a source subtask the barrier to inject (capacity 1).
+	barrierIn chan Barrier
+	align     alignment
 }
 
 // inbox is one input channel of a task.
@@ -345,6 +348,9 @@ func (t *task) run(tc *TaskCtx) (err error) {
 			return err
 		}
 	}
+	if err := t.restore(tc); err != nil {
+		return err
+	}
 	if t.source != nil {
 		c := *tc
 		c.Metrics = t.metrics[0]
@@ -364,6 +370,11 @@ func (t *task) run(tc *TaskCtx) (err error) {
 	}
 	for i, op := range t.chain {
 		if err := op.Finish(t.outs[i]); err != nil {
+			return err
+		}
+	}
+	if tc.Job.ckpt != nil {
+		if err := tc.Job.ckpt.prepareFinal(t); err != nil {
 			return err
 		}
 	}
@@ -406,6 +417,11 @@ func (t *task) loop(tc *TaskCtx) error {
 		// A cancelled job stops here, before taking a message (drain frees what is queued).
 		if err := tc.Ctx.Err(); err != nil {
 			return err
+		}
+		if t.align.active {
+			if err := t.abandon(tc); err != nil {
+				return err
+			}
 		}
 		if tick != nil {
 			select {
@@ -463,12 +479,23 @@ func (t *task) loop(tc *TaskCtx) error {
 			}
 		}
 		tc.Job.Budget.release(m.bytes)
+		if m.Kind == MsgControl {
+			if b, ok := m.Ctl.(Barrier); ok {
+				if err := t.onBarrier(tc, m.ch, b); err != nil {
+					return err
+				}
+				continue
+			}
+		}
 		switch m.Kind {
 		case msgEnd:
 			ended++
 			t.ins[m.ch].ended = true
 			wms[m.ch] = WatermarkMax
 			idle[m.ch] = false
+			if err := t.onInputEnded(tc); err != nil {
+				return err
+			}
 		case MsgWatermark:
 			idle[m.ch] = false
 			if m.N > wms[m.ch] {
@@ -542,7 +569,12 @@ func runTasks(ctx context.Context, cancel context.CancelCauseFunc, tasks []*task
 		wg.Add(1)
 		go func(t *task) {
 			defer wg.Done()
-			if err := t.run(mk(t)); err != nil {
+			tc := mk(t)
+			err := t.run(tc)
+			if c := tc.Job.ckpt; c != nil {
+				c.taskEnded(t, err)
+			}
+			if err != nil {
 				once.Do(func() {
 					first = err
 					cancel(err)

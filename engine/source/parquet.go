@@ -1,6 +1,7 @@
 package source
 
 import (
+	"sync"
 	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -18,6 +19,7 @@ type ParquetSource struct {
 	Clk        *Clock // nil without event time; shared by the subtasks
 	cursor     atomic.Int64
 	from       Position
+	start      sync.Once // the first subtask sets the cursor and from
 }
 
 func (s *ParquetSource) Replayable() bool      { return true }
@@ -25,12 +27,12 @@ func (s *ParquetSource) AnnouncesSplits() bool { return false }
 func (s *ParquetSource) Clock(int) *Clock      { return s.Clk }
 
 // Splits hands out the splits from from.Split on (the first from from.Row) from the
-// cursor the subtasks share.
+// cursor the subtasks share. Every subtask must pass the same from.
 func (s *ParquetSource) Splits(_, _ int, from Position) Enumerator {
-	if from != (Position{}) {
-		s.cursor.CompareAndSwap(0, from.Split)
+	s.start.Do(func() {
+		s.cursor.Store(from.Split)
 		s.from = from
-	}
+	})
 	return parquetSplits{s}
 }
 

@@ -125,6 +125,25 @@ func Task(ordinal int, src Source, subtask, parallel int, idle time.Duration) ru
 func Run(tc *runtime.TaskCtx, out runtime.Emitter, ordinal int, src Source, subtask, parallel int, from Position, idle time.Duration) error {
 	job := tc.Job
 	rc := &ReadCtx{Ctx: tc.Ctx, Stopped: job.Stopped, Mem: tc.Eval.Mem}
+	restored, restoring := tc.RestoredPositions()
+	var trErr error
+	tr := tc.SourceShared(func() any {
+		t, err := newTracker(src, restored, restoring && src.Replayable())
+		if err != nil {
+			trErr = err
+			return (*tracker)(nil)
+		}
+		return t
+	}).(*tracker)
+	if tr == nil {
+		if trErr == nil {
+			trErr = rberr.New(rberr.Data, "source %d: the checkpoint's positions cannot be read", ordinal)
+		}
+		return trErr
+	}
+	if tr.restored {
+		from = tr.from
+	}
 	enum := src.Splits(subtask, parallel, from)
 	next := func() (Split, bool, error) { return enum.Next(rc) }
 	if !src.Replayable() {
@@ -150,8 +169,42 @@ func Run(tc *runtime.TaskCtx, out runtime.Emitter, ordinal int, src Source, subt
 		}
 		return err
 	}
+	// Checkpoint barriers are injected between batches: the split being read (if any) is
+	// recorded at its reader's position, with where the next split starts.
+	var lastBarrier uint64
+	var nextPos *Position
+	barrier := func(cur *splitPos) (stop bool, err error) {
+		b, ok := tc.PollBarrier()
+		if !ok {
+			return false, nil
+		}
+		if !src.Replayable() {
+			return false, rberr.New(rberr.InvalidArgument, "source %d is a live Python stream, which cannot be read again after a restore: it cannot be checkpointed", ordinal)
+		}
+		tr.atBarrier(b.ID, cur, nextPos)
+		lastBarrier = b.ID
+		if err := tc.InjectBarrier(b); err != nil {
+			return false, err
+		}
+		if b.Final {
+			// Stop-with-savepoint: stop here if the savepoint completes, else go on.
+			if tc.AwaitCheckpoint(b.ID) == nil {
+				return true, nil
+			}
+			if err := tc.Ctx.Err(); err != nil {
+				return false, err
+			}
+		}
+		return false, nil
+	}
 reading:
 	for !job.StopSources.Load() {
+		if stop, err := barrier(nil); err != nil || stop {
+			if err != nil {
+				return failed(err)
+			}
+			break
+		}
 		sp, ok, err := next()
 		if errors.Is(err, ErrStopped) {
 			break
@@ -168,6 +221,10 @@ reading:
 			}
 			continue
 		}
+		if tr.patch(&sp, lastBarrier) {
+			releaseSplit(sp)
+			continue // read completely before the checkpoint the job restored
+		}
 		count = sp.Index + 1
 		if sp.Pruned {
 			job.Counters.RowsRead.Add(sp.Rows)
@@ -179,6 +236,13 @@ reading:
 				return failed(err)
 			}
 			for {
+				if stop, err := barrier(&splitPos{sp.Index, r.Position()}); err != nil || stop {
+					r.Close()
+					if err != nil {
+						return failed(err)
+					}
+					break reading
+				}
 				rec, chunk, err := r.Next(rc)
 				if err == io.EOF {
 					break
@@ -209,8 +273,11 @@ reading:
 					return err
 				}
 			}
+			p := r.Position()
+			nextPos = &p
 			r.Close()
 		}
+		tr.done(sp.Index, lastBarrier, tc.OpenCheckpoint)
 		if sp.Counted {
 			job.Counters.SplitDone(sp.File)
 		}

@@ -98,6 +98,10 @@ def _declare(dll: ctypes.CDLL) -> None:
         "rb_job_free": [ctypes.c_uint64, c_char_pp],
         "rb_job_stop": [ctypes.c_uint64, ctypes.c_int32, c_char_pp],
         "rb_job_metrics": [ctypes.c_uint64, ctypes.POINTER(ctypes.c_void_p), c_char_pp],
+        "rb_job_checkpoint": [ctypes.c_uint64, ctypes.POINTER(ctypes.c_void_p), c_char_pp],
+        "rb_job_savepoint": [ctypes.c_uint64, ctypes.c_char_p, ctypes.c_int32, ctypes.POINTER(ctypes.c_void_p),
+                             c_char_pp],
+        "rb_job_checkpoints": [ctypes.c_uint64, ctypes.POINTER(ctypes.c_void_p), c_char_pp],
         "rb_debug_panic": [ctypes.c_int32, c_char_pp],  # only in the test build of the library
     }.items():
         if not hasattr(dll, name) and name == "rb_debug_panic":
@@ -108,7 +112,7 @@ def _declare(dll: ctypes.CDLL) -> None:
     # Error strings are returned as char* that we must free: read them as void*.
     for name in ("rb_plan_schema", "rb_plan_explain", "rb_job_start", "rb_job_results", "rb_job_next",
                  "rb_job_progress", "rb_job_error", "rb_job_cancel", "rb_job_free", "rb_debug_panic",
-                 "rb_job_stop", "rb_job_metrics"):
+                 "rb_job_stop", "rb_job_metrics", "rb_job_checkpoint", "rb_job_savepoint", "rb_job_checkpoints"):
         if not hasattr(dll, name) and name == "rb_debug_panic":
             continue
         fn = getattr(dll, name)
@@ -251,6 +255,27 @@ class JobHandle:
         err = ctypes.c_void_p()
         check(lib().rb_job_metrics(self.id, ctypes.byref(out), ctypes.byref(err)), err)
         return json.loads(_take_string(out))
+
+    def checkpoint(self) -> dict[str, Any]:
+        """Take a checkpoint now and wait for it (the GIL is released meanwhile)."""
+        out = ctypes.c_void_p()
+        err = ctypes.c_void_p()
+        check(lib().rb_job_checkpoint(self.id, ctypes.byref(out), ctypes.byref(err)), err)
+        return dict(json.loads(_take_string(out)))
+
+    def savepoint(self, path: str, stop: bool) -> dict[str, Any]:
+        """Write a savepoint into path and wait for it; with stop, the job then ends."""
+        out = ctypes.c_void_p()
+        err = ctypes.c_void_p()
+        check(lib().rb_job_savepoint(self.id, path.encode(), 1 if stop else 0, ctypes.byref(out),
+                                     ctypes.byref(err)), err)
+        return dict(json.loads(_take_string(out)))
+
+    def checkpoints(self) -> list[dict[str, Any]]:
+        out = ctypes.c_void_p()
+        err = ctypes.c_void_p()
+        check(lib().rb_job_checkpoints(self.id, ctypes.byref(out), ctypes.byref(err)), err)
+        return list(json.loads(_take_string(out)))
 
     def free(self) -> None:
         if not self._freed:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import os
 import threading
 import time
 import warnings
@@ -159,6 +160,21 @@ class _Results:
         with self.cond:
             self.keep_all = True
             self.cond.notify_all()
+
+    def reading_while(self, fn: Any) -> Any:
+        """Call fn while reading results beyond the limit: a checkpoint's barrier travels
+        behind the batches queued before it, so it cannot reach the end of a job whose
+        unread results hold it back. At most what the job's queues held is read ahead."""
+        with self.cond:
+            was = self.keep_all
+            self.keep_all = True
+            self.cond.notify_all()
+        try:
+            return fn()
+        finally:
+            with self.cond:
+                self.keep_all = was
+                self.cond.notify_all()
 
     def free(self) -> None:
         if not _lib.forked():
@@ -331,19 +347,78 @@ class Job:
             rows.append(o)
         return rows
 
-    def stop(self, *, drain: bool = False, timeout: Duration | float | None = None) -> None:
+    def stop(self, *, drain: bool = False, savepoint: str | os.PathLike[str] | None = None,
+             timeout: Duration | float | None = None) -> dict[str, Any] | None:
         """Stop the sources and let the job end cleanly. With ``drain=True`` every pending
         window fires (as at the end of a bounded input); otherwise pending windows are
         dropped, as Flink's stop without ``--drain``. Waits up to ``timeout`` (default: no
         limit) for the job to end; results produced until then remain readable. Called from
         the job's own ``map_batches`` function, it does not wait (the job can only end after
-        the function returns)."""
+        the function returns).
+
+        With ``savepoint=path`` (stop-with-savepoint, as Flink's ``stop --savepointPath``):
+        a savepoint is written into ``path`` (which must not exist or be empty), the sources
+        stop right after its barrier, and the job ends without firing pending windows, its
+        sinks committing what came before the savepoint. Restart with
+        ``start(restore=path)``, at any parallelism. Returns the savepoint's record (see
+        :meth:`checkpoints`). If the savepoint fails, the job goes on running and the
+        error is raised."""
         self._check()
+        if savepoint is not None:
+            if drain:
+                raise ValueError("stop(savepoint=...) cannot drain: the savepoint keeps pending windows in its state")
+            self._r.keep_reading()
+            rec = self._h.savepoint(os.fspath(savepoint), True)
+            if not _in_udf() and self._r.done.wait(_seconds(timeout)):
+                self._finish_views()
+                self._raise()
+            return rec
         self._r.keep_reading()  # keep reading, so the engine can finish
         self._h.stop(drain)
         if not _in_udf():
             if self._r.done.wait(_seconds(timeout)):
                 self._finish_views()
+        return None
+
+    def checkpoint(self) -> dict[str, Any]:
+        """Take a checkpoint now (the environment must set ``checkpoint_dir``) and wait for
+        it; returns its record (see :meth:`checkpoints`)."""
+        self._check()
+        self._raise()
+        return dict(self._r.reading_while(self._h.checkpoint))
+
+    def savepoint(self, path: str | os.PathLike[str]) -> dict[str, Any]:
+        """Write a savepoint of the running job into directory ``path`` (which must not exist
+        or be empty) and wait for it: a self-contained, portable checkpoint (source positions
+        and operator state by key group) that ``start(restore=path)`` resumes from, at any
+        parallelism. The job goes on running. Returns its record (see :meth:`checkpoints`)."""
+        self._check()
+        self._raise()
+        p = os.fspath(path)
+        return dict(self._r.reading_while(lambda: self._h.savepoint(p, False)))
+
+    def checkpoints(self, as_dict: bool = False) -> pa.Table | list[dict[str, Any]]:
+        """The checkpoints and savepoints this job has completed, oldest first: ``id``,
+        ``kind`` ("checkpoint" or "savepoint"), ``path``, ``time``, ``duration_s``,
+        ``size_bytes`` and ``state_bytes`` (bytes of state per operator id). A pyarrow Table,
+        or a list of dicts with ``as_dict=True``."""
+        self._check()
+        rows = []
+        for c in self._h.checkpoints():
+            rows.append({"id": c["id"], "kind": c["kind"], "path": c["path"],
+                         "time": pa.scalar(c["time_unix_ms"], pa.timestamp("ms", tz="UTC")).as_py(),
+                         "duration_s": c["duration_ms"] / 1e3, "size_bytes": c["size_bytes"],
+                         "state_bytes": sorted((c.get("state_bytes") or {}).items())})
+        if as_dict:
+            return rows
+        return pa.Table.from_pylist(rows, schema=_CHECKPOINTS_SCHEMA)
+
+    def checkpoint_metrics(self) -> dict[str, Any]:
+        """The job's checkpoint counters: ``completed``, ``failed``, ``in_progress``,
+        ``last_id``, ``last_duration_ms``, ``last_size_bytes`` and ``last_failure`` (the
+        message of the latest failed checkpoint)."""
+        self._check()
+        return dict(self._h.metrics().get("checkpoints", {}))
 
     def cancel(self) -> None:
         """Cancel the job at once; unread results are discarded. Waits for the job to end,
@@ -449,6 +524,12 @@ class _Reported:
     def __init__(self, err: BaseException):
         self.err = err
 
+
+_CHECKPOINTS_SCHEMA = pa.schema([
+    ("id", pa.int64()), ("kind", pa.string()), ("path", pa.string()), ("time", pa.timestamp("ms", tz="UTC")),
+    ("duration_s", pa.float64()), ("size_bytes", pa.int64()),
+    ("state_bytes", pa.map_(pa.string(), pa.int64())),
+])
 
 _METRICS_SCHEMA = pa.schema([
     ("stage", pa.int64()), ("index", pa.int64()), ("operator", pa.string()), ("parallelism", pa.int64()),

@@ -30,6 +30,22 @@ if TYPE_CHECKING:  # pragma: no cover
 ArrowLike = Any
 WriteMode = Literal["error", "append", "overwrite"]
 RuntimeMode = Literal["automatic", "batch", "streaming"]
+StateBackend = Literal["memory", "pebble"]
+
+
+def _restore_options(restore: str | os.PathLike[str] | None, allow_non_restored_state: bool,
+                     allow_plan_change: bool) -> dict[str, Any]:
+    """The plan options of a run's ``restore=`` arguments (see docs/fault-tolerance.md)."""
+    opts: dict[str, Any] = {}
+    if restore is not None:
+        if not isinstance(restore, (str, os.PathLike)):
+            raise TypeError(f"restore takes 'latest' or a path, got {type(restore).__name__}")
+        opts["restore"] = os.fspath(restore)
+    if allow_non_restored_state:
+        opts["allow_non_restored_state"] = True
+    if allow_plan_change:
+        opts["allow_plan_change"] = True
+    return opts
 
 
 class _Source:
@@ -148,6 +164,22 @@ class Environment:
         every source is bounded (Parquet files, in-memory tables, generators with a row
         count), else streaming. ``collect()``, ``start()``, ``to_reader()`` and
         ``write_parquet()`` take ``runtime_mode=`` to override it for one run.
+    max_parallelism
+        The number of key groups keyed state is split into (default 128): the most
+        parallel subtasks a keyed operator can have, fixed for the life of a job and its
+        checkpoints.
+    checkpoint_dir
+        Turns on exactly-once checkpoints: every ``checkpoint_interval`` the job writes a
+        consistent snapshot (source positions and operator state) into this directory,
+        keeping the last ``checkpoints_retained`` (default 3). A job started with
+        ``restore="latest"`` resumes from the newest one. See docs/fault-tolerance.md.
+    checkpoint_interval
+        Time between checkpoints ("10s" default, "1m", or seconds).
+    state_backend
+        Where operators' keyed state goes at a checkpoint: ``"memory"`` (default) or
+        ``"pebble"`` (an embedded LSM store on disk; its checkpoints share unchanged files).
+    state_memory_limit
+        Memory cap of each Pebble state store, in bytes (default 64 MiB).
 
     Examples
     --------
@@ -158,7 +190,12 @@ class Environment:
     """
 
     def __init__(self, parallelism: int | None = None, *, batch_size: int | None = None,
-                 buffer_bytes: int | None = None, runtime_mode: RuntimeMode = "automatic"):
+                 buffer_bytes: int | None = None, runtime_mode: RuntimeMode = "automatic",
+                 max_parallelism: int | None = None,
+                 checkpoint_dir: str | os.PathLike[str] | None = None,
+                 checkpoint_interval: Duration | None = None,
+                 checkpoints_retained: int | None = None,
+                 state_backend: StateBackend = "memory", state_memory_limit: int | None = None):
         if parallelism is not None and (not isinstance(parallelism, int) or parallelism < 1):
             raise ValueError(f"parallelism must be a positive integer or None, got {parallelism!r}")
         if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
@@ -167,6 +204,20 @@ class Environment:
                                          or buffer_bytes < 1):
             raise ValueError(f"buffer_bytes must be a positive integer or None, got {buffer_bytes!r}")
         _check_mode(runtime_mode)
+        for name, v in (("max_parallelism", max_parallelism), ("checkpoints_retained", checkpoints_retained),
+                        ("state_memory_limit", state_memory_limit)):
+            if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
+                raise ValueError(f"{name} must be a positive integer or None, got {v!r}")
+        if state_backend not in ("memory", "pebble"):
+            raise ValueError(f"state_backend must be 'memory' or 'pebble', got {state_backend!r}")
+        if checkpoint_interval is not None and checkpoint_dir is None:
+            raise ValueError("checkpoint_interval needs checkpoint_dir (where checkpoints are written)")
+        self.max_parallelism = max_parallelism
+        self.checkpoint_dir = os.fspath(checkpoint_dir) if checkpoint_dir is not None else None
+        self.checkpoint_interval = checkpoint_interval
+        self.checkpoints_retained = checkpoints_retained
+        self.state_backend = state_backend
+        self.state_memory_limit = state_memory_limit
         self.parallelism = parallelism
         self.batch_size = batch_size
         self.buffer_bytes = buffer_bytes
@@ -189,6 +240,20 @@ class Environment:
         mode = runtime_mode if runtime_mode is not None else self.runtime_mode
         if mode != "automatic":
             opts["runtime_mode"] = mode  # the engine validates it
+        if self.max_parallelism:
+            opts["max_parallelism"] = self.max_parallelism
+        if self.checkpoint_dir is not None:
+            opts["checkpoint_dir"] = self.checkpoint_dir
+            if self.checkpoint_interval is not None:
+                from .window import duration
+
+                opts["checkpoint_interval"] = duration(self.checkpoint_interval, "checkpoint_interval")
+        if self.checkpoints_retained:
+            opts["checkpoints_retained"] = self.checkpoints_retained
+        if self.state_backend != "memory":
+            opts["state_backend"] = self.state_backend
+        if self.state_memory_limit:
+            opts["state_memory_limit"] = self.state_memory_limit
         return opts
 
     def read_parquet(self, path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], *,
@@ -831,9 +896,10 @@ class Stream:
         return f"<riverbed.Stream {self._node['op']}>"
 
     # -- running ------------------------------------------------------------------
-    def _start(self, root: dict[str, Any] | None = None, runtime_mode: RuntimeMode | None = None) -> _lib.JobHandle:
+    def _start(self, root: dict[str, Any] | None = None, runtime_mode: RuntimeMode | None = None,
+               extra: dict[str, Any] | None = None) -> _lib.JobHandle:
         _lib.check_fork()
-        plan, srcs = self._plan(root, runtime_mode)
+        plan, srcs = _plan_doc(self._env, [root or self._node], runtime_mode, extra)
         errors: list[BaseException] = []
         readers = [s.reader(i, errors) for i, s in enumerate(srcs)]
         handle = _lib.JobHandle(plan, readers)
@@ -841,22 +907,55 @@ class Stream:
         handle.nodes = root or self._node  # keeps the plan's functions registered while it runs
         return handle
 
-    def start(self, *, runtime_mode: RuntimeMode | None = None) -> Job:
-        """Start the pipeline and return at once with a :class:`Job` (results, metrics, stop).
+    def start(self, *, runtime_mode: RuntimeMode | None = None,
+              restore: str | os.PathLike[str] | None = None, allow_non_restored_state: bool = False,
+              allow_plan_change: bool = False) -> Job:
+        """Start the pipeline and return at once with a :class:`Job` (results, metrics,
+        checkpoints, savepoints, stop).
 
         This is how unbounded streams run; a bounded one may be started too (in batch mode,
         event-time results come when the input ends; pass ``runtime_mode="streaming"`` to
-        get them as watermarks pass, as a live job would)."""
+        get them as watermarks pass, as a live job would).
+
+        ``restore="latest"`` resumes from the newest checkpoint in the environment's
+        ``checkpoint_dir`` (or starts afresh if there is none); a path resumes from that
+        checkpoint or savepoint, at any parallelism. ``allow_non_restored_state=True`` drops
+        state of operators the plan no longer has (else it is an error naming them);
+        ``allow_plan_change=True`` restores a checkpoint of a plan that reads other sources.
+        See docs/fault-tolerance.md."""
         from .job import Job
 
-        return Job(self._start(runtime_mode=runtime_mode), self._env._buffer_bytes)
+        extra = _restore_options(restore, allow_non_restored_state, allow_plan_change)
+        return Job(self._start(runtime_mode=runtime_mode, extra=extra), self._env._buffer_bytes)
+
+    def uid(self, name: str) -> Stream:
+        """Name the operator that made this stream with a stable id, under which its state
+        is kept in checkpoints and savepoints (as Flink's ``uid``). Without one, an operator's
+        id is its kind and its rank among the operators of that kind in the plan
+        (``"window_agg-0"``), which adding or removing operators of other kinds leaves
+        unchanged. Give stateful operators (windows, joins, dedup, top-N, aggregations,
+        sinks) a uid when a job's plan may change between a savepoint and its restore.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"k": [1, 1, 2]}).group_by("k").agg(rb.count().alias("n")).uid("counts")
+        >>> s.collect().num_rows
+        2
+        """
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"uid takes a non-empty string, got {name!r}")
+        self._node["uid"] = name
+        return self
 
     def _check_bounded(self, what: str) -> None:
         if self._unbounded:
             raise PlanError(f"{what} needs a bounded stream, and this one is unbounded: use .start() and "
                             "job.results(), or bound the source (max_events / number_of_rows) or add .limit(n)")
 
-    def collect(self, *, progress: bool | None = None, runtime_mode: RuntimeMode | None = None) -> pa.Table:
+    def collect(self, *, progress: bool | None = None, runtime_mode: RuntimeMode | None = None,
+                restore: str | os.PathLike[str] | None = None, allow_non_restored_state: bool = False,
+                allow_plan_change: bool = False) -> pa.Table:
         """Run the pipeline and return the results as a ``pyarrow.Table``.
 
         Parameters
@@ -868,9 +967,13 @@ class Stream:
         runtime_mode
             Override the environment's runtime mode for this run (see :class:`Environment`).
             If a streaming run drops late rows, a :class:`LateRowsWarning` says how many.
+        restore, allow_non_restored_state, allow_plan_change
+            Resume from a checkpoint or savepoint (see :meth:`start`). The table then holds
+            the rows produced after it.
         """
         self._check_bounded("collect()")
-        job = self._start(runtime_mode=runtime_mode)
+        job = self._start(runtime_mode=runtime_mode,
+                          extra=_restore_options(restore, allow_non_restored_state, allow_plan_change))
         try:
             table = _run(job, progress)
             _warn_late(job)
@@ -945,20 +1048,23 @@ class Stream:
                       max_rows_per_file: int | None = None, max_bytes_per_file: int | None = None,
                       rollover_interval: Duration | None = None,
                       progress: bool | None = None, runtime_mode: RuntimeMode | None = None,
-                      lazy: Literal[False] = False) -> pa.Table: ...
+                      lazy: Literal[False] = False, restore: str | os.PathLike[str] | None = None,
+                      allow_non_restored_state: bool = False, allow_plan_change: bool = False) -> pa.Table: ...
 
     @overload
     def write_parquet(self, path: str | os.PathLike[str], *, mode: WriteMode = "error",
                       max_rows_per_file: int | None = None, max_bytes_per_file: int | None = None,
                       rollover_interval: Duration | None = None,
                       progress: bool | None = None, runtime_mode: RuntimeMode | None = None,
-                      lazy: Literal[True]) -> Stream: ...
+                      lazy: Literal[True], restore: str | os.PathLike[str] | None = None,
+                      allow_non_restored_state: bool = False, allow_plan_change: bool = False) -> Stream: ...
 
     def write_parquet(self, path: str | os.PathLike[str], *, mode: WriteMode = "error",
                       max_rows_per_file: int | None = None, max_bytes_per_file: int | None = None,
                       rollover_interval: Duration | None = None,
                       progress: bool | None = None, runtime_mode: RuntimeMode | None = None,
-                      lazy: bool = False) -> pa.Table | Stream:
+                      lazy: bool = False, restore: str | os.PathLike[str] | None = None,
+                      allow_non_restored_state: bool = False, allow_plan_change: bool = False) -> pa.Table | Stream:
         """Run the pipeline and write the results as Parquet files into directory ``path``.
 
         Files are written under hidden names (``.part-….parquet.inprogress``, which
@@ -1000,8 +1106,10 @@ class Stream:
         With ``lazy=True`` nothing runs yet: the sink is returned as a stream (of that
         summary table) to run with others as one job, as Polars' ``sink_parquet(lazy=True)``
         or a Flink statement set: ``rb.collect_all([a.write_parquet(p1, lazy=True),
-        b.write_parquet(p2, lazy=True)])`` reads their common input once; or, for an
-        unbounded stream, to ``.start()``.
+        b.write_parquet(p2, lazy=True)])`` reads their common input once; a lazy sink can
+        also be run with :meth:`start` (checkpoints, savepoints, ``restore=``).
+
+        ``restore=`` resumes from a checkpoint or savepoint (see :meth:`start`).
         """
         from .window import duration
 
@@ -1025,14 +1133,13 @@ class Stream:
             raise PlanError("write_parquet() runs a bounded stream to its end, and this one is unbounded: use "
                             "write_parquet(path, lazy=True).start() (with checkpoints, files are committed at "
                             "each checkpoint), or bound the source (max_events / number_of_rows) or add .limit(n)")
-        job = self._start(root, runtime_mode)
+        job = self._start(root, runtime_mode, _restore_options(restore, allow_non_restored_state, allow_plan_change))
         try:
             table = _run(job, progress)
             _warn_late(job)
             return table
         finally:
             job.free()
-
 
     def write_kafka(self, brokers: str | Sequence[str], topic: str, *, format: Literal["json", "raw", "arrow"] = "json",
                     key: str | None = None, delivery_guarantee: DeliveryGuarantee = "at-least-once",
@@ -1076,7 +1183,8 @@ class Stream:
 
 
 def collect_all(streams: Sequence[Stream], *, progress: bool | None = None,
-                runtime_mode: RuntimeMode | None = None) -> list[pa.Table]:
+                runtime_mode: RuntimeMode | None = None, restore: str | os.PathLike[str] | None = None,
+                allow_non_restored_state: bool = False, allow_plan_change: bool = False) -> list[pa.Table]:
     """Run several streams as one job and return their results, one ``pyarrow.Table``
     each, in order (as Polars' ``collect_all``).
 
@@ -1104,7 +1212,8 @@ def collect_all(streams: Sequence[Stream], *, progress: bool | None = None,
         s._check_bounded("collect_all()")
     env = streams[0]._env
     _lib.check_fork()
-    plan, srcs = _plan_doc(env, [s._node for s in streams], runtime_mode)
+    plan, srcs = _plan_doc(env, [s._node for s in streams], runtime_mode,
+                           _restore_options(restore, allow_non_restored_state, allow_plan_change))
     errors: list[BaseException] = []
     readers = [src.reader(i, errors) for i, src in enumerate(srcs)]
     job = _lib.JobHandle(plan, readers)
@@ -1173,7 +1282,8 @@ def _run_outputs(job: _lib.JobHandle, n: int, progress: bool | None) -> list[lis
 
 
 def _plan_doc(env: Environment, roots: list[dict[str, Any]],
-              runtime_mode: RuntimeMode | None) -> tuple[dict[str, Any], list[_Source]]:
+              runtime_mode: RuntimeMode | None,
+              extra: dict[str, Any] | None = None) -> tuple[dict[str, Any], list[_Source]]:
     """The plan document of one or several outputs, with scan_arrow nodes numbered by
     source. A node reached more than once (a stream used twice, or the input of a window
     and of its late rows) is written once with an ``"id"`` and referred to elsewhere as
@@ -1214,7 +1324,7 @@ def _plan_doc(env: Environment, roots: list[dict[str, Any]],
     if runtime_mode is not None:
         _check_mode(runtime_mode)
     outs = [walk(r) for r in roots]
-    plan: dict[str, Any] = {"version": 1, "options": env._options(runtime_mode)}
+    plan: dict[str, Any] = {"version": 1, "options": {**env._options(runtime_mode), **(extra or {})}}
     if len(outs) == 1:
         plan["root"] = outs[0]
     else:

@@ -1,0 +1,228 @@
+package engine
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/riverbed-engine/riverbed/engine/plan"
+	"github.com/riverbed-engine/riverbed/engine/runtime"
+	"github.com/riverbed-engine/riverbed/internal/rberr"
+	"github.com/riverbed-engine/riverbed/state"
+	"github.com/zeebo/xxh3"
+)
+
+// Stable operator ids and the checkpoint settings of a job (docs/fault-tolerance.md).
+
+// DefaultCheckpointInterval is the interval of periodic checkpoints when checkpoint_dir
+// is set without checkpoint_interval.
+const DefaultCheckpointInterval = 10 * time.Second
+
+// assignIDs gives every node of the plan its stable operator id: the user's uid if set,
+// else its kind and its rank among the nodes of that kind, inputs before consumers
+// ("window_agg-0"). Adding or removing a node of another kind (a filter) leaves the ids
+// of the others unchanged.
+func assignIDs(outs []*lnode) (map[*lnode]string, error) {
+	ids := map[*lnode]string{}
+	byKind := map[string]int{}
+	owner := map[string]*lnode{}
+	nodes := walkNodes(outs)
+	for _, n := range nodes {
+		if n.uid != "" {
+			if other, dup := owner[n.uid]; dup {
+				return nil, rberr.New(rberr.Plan, "%s and %s have the same uid %q; uids must be unique", other.name, n.name, n.uid)
+			}
+			owner[n.uid] = n
+		}
+	}
+	for _, n := range nodes {
+		if n.uid != "" {
+			ids[n] = n.uid
+			continue
+		}
+		for {
+			id := fmt.Sprintf("%s-%d", n.op, byKind[n.op])
+			byKind[n.op]++
+			if _, taken := owner[id]; !taken {
+				ids[n] = id
+				owner[id] = n
+				break
+			}
+		}
+	}
+	return ids, nil
+}
+
+// statefulOps are the node kinds whose operators keep checkpointed state or effects.
+var statefulOps = map[string]bool{"aggregate": true, "window_agg": true, "join": true, "dedup": true,
+	"topn": true, "write_parquet": true, "map_batches": false}
+
+// fingerprint describes what a checkpoint depends on: the sources (what they read) and
+// the stateful operators, by id. It is readable, so a mismatch can be named.
+func fingerprint(outs []*lnode, ids map[*lnode]string) string {
+	var srcs, ops []string
+	for _, n := range walkNodes(outs) {
+		id := ids[n]
+		switch n.op {
+		case "scan_parquet":
+			h := xxh3.New()
+			for _, f := range n.dataset.Files {
+				abs, _ := filepath.Abs(f)
+				_, _ = h.WriteString(abs + "\x00")
+			}
+			srcs = append(srcs, fmt.Sprintf("%s=%s:%d files:%016x", id, n.op, len(n.dataset.Files), h.Sum64()))
+		case "datagen", "nexmark":
+			h := xxh3.HashString(fmt.Sprintf("%s|%d|%d", n.gen.Schema(), n.gen.EventTime(0), n.gen.EventTime(1000)))
+			srcs = append(srcs, fmt.Sprintf("%s=%s:%016x", id, n.op, h))
+		case "scan_arrow":
+			srcs = append(srcs, fmt.Sprintf("%s=%s", id, n.op))
+		default:
+			if statefulOps[n.op] {
+				ops = append(ops, id)
+			}
+		}
+	}
+	sort.Strings(srcs)
+	sort.Strings(ops)
+	return "sources[" + strings.Join(srcs, ";") + "] operators[" + strings.Join(ops, ";") + "]"
+}
+
+// fingerprintDiff names what differs between two fingerprints.
+func fingerprintDiff(was, now string) string {
+	parse := func(s string) (map[string]string, []string) {
+		m := map[string]string{}
+		var ops []string
+		if i, j := strings.Index(s, "sources["), strings.Index(s, "] operators["); i == 0 && j > 0 {
+			for _, e := range strings.Split(s[len("sources["):j], ";") {
+				if k := strings.IndexByte(e, '='); k > 0 {
+					m[e[:k]] = e[k+1:]
+				}
+			}
+			if body := strings.TrimSuffix(s[j+len("] operators["):], "]"); body != "" {
+				ops = strings.Split(body, ";")
+			}
+		}
+		return m, ops
+	}
+	ws, wo := parse(was)
+	ns, no := parse(now)
+	var diffs []string
+	for id, d := range ws {
+		if nd, ok := ns[id]; !ok {
+			diffs = append(diffs, fmt.Sprintf("source %q (%s) is not in this plan", id, d))
+		} else if nd != d {
+			diffs = append(diffs, fmt.Sprintf("source %q read %s and now reads %s", id, d, nd))
+		}
+	}
+	for id, d := range ns {
+		if _, ok := ws[id]; !ok {
+			diffs = append(diffs, fmt.Sprintf("source %q (%s) is new", id, d))
+		}
+	}
+	in := func(l []string, x string) bool {
+		for _, y := range l {
+			if x == y {
+				return true
+			}
+		}
+		return false
+	}
+	for _, o := range wo {
+		if !in(no, o) {
+			diffs = append(diffs, fmt.Sprintf("stateful operator %q is not in this plan", o))
+		}
+	}
+	for _, o := range no {
+		if !in(wo, o) {
+			diffs = append(diffs, fmt.Sprintf("stateful operator %q is new", o))
+		}
+	}
+	sort.Strings(diffs)
+	if len(diffs) == 0 {
+		return "the plans differ"
+	}
+	return strings.Join(diffs, "; ")
+}
+
+// checkpointConfig resolves a job's fault-tolerance options.
+func checkpointConfig(o plan.Options, outs []*lnode, ids map[*lnode]string, maxPar int) (runtime.CheckpointConfig, error) {
+	cfg := runtime.CheckpointConfig{Backend: o.StateBackend, MemoryLimit: o.StateMemoryLimit, MaxParallelism: maxPar,
+		Fingerprint: fingerprint(outs, ids), AllowNonRestoredState: o.AllowNonRestoredState, WorkDir: os.TempDir()}
+	if cfg.Backend == "" {
+		cfg.Backend = state.MemoryBackend
+	}
+	if err := state.CheckBackend(cfg.Backend); err != nil {
+		return cfg, rberr.Wrap(rberr.InvalidArgument, err, "state_backend")
+	}
+	if o.StateMemoryLimit < 0 {
+		return cfg, rberr.New(rberr.InvalidArgument, "state_memory_limit must be positive, got %d", o.StateMemoryLimit)
+	}
+	if o.CheckpointInterval != "" && o.CheckpointDir == "" {
+		return cfg, rberr.New(rberr.InvalidArgument, "checkpoint_interval is set but checkpoint_dir is not: give the directory checkpoints go to")
+	}
+	if o.CheckpointDir != "" {
+		for _, n := range walkNodes(outs) {
+			if n.op == "scan_arrow" && !n.table {
+				return cfg, rberr.New(rberr.InvalidArgument, "%s reads a live Python stream (a RecordBatchReader or generator), which cannot be read again after a restore, so the job cannot be checkpointed; pass a pyarrow Table, or turn checkpoints off (no checkpoint_dir)", n.name)
+			}
+		}
+		cfg.Interval = DefaultCheckpointInterval
+		if o.CheckpointInterval != "" {
+			us, err := plan.ParseDuration(o.CheckpointInterval)
+			if err != nil {
+				return cfg, rberr.Wrap(rberr.InvalidArgument, err, "checkpoint_interval")
+			}
+			if us <= 0 {
+				return cfg, rberr.New(rberr.InvalidArgument, "checkpoint_interval must be positive, got %q", o.CheckpointInterval)
+			}
+			cfg.Interval = time.Duration(us) * time.Microsecond
+		}
+		dir, err := filepath.Abs(o.CheckpointDir)
+		if err != nil {
+			return cfg, rberr.Wrap(rberr.InvalidArgument, err, "checkpoint_dir %q", o.CheckpointDir)
+		}
+		o.CheckpointDir = dir
+		st, err := state.NewStorage(dir, o.CheckpointsRetained)
+		if err != nil {
+			return cfg, err
+		}
+		cfg.Storage = st
+		if cfg.FirstID, err = st.NextID(); err != nil {
+			return cfg, err
+		}
+		if cfg.Backend == state.PebbleBackend {
+			// Pebble's checkpoints hard-link its files: its working files must be on the
+			// checkpoints' file system.
+			cfg.WorkDir = filepath.Join(o.CheckpointDir, ".work")
+		}
+	}
+	switch o.Restore {
+	case "":
+		return cfg, nil
+	case "latest":
+		if cfg.Storage == nil {
+			return cfg, rberr.New(rberr.InvalidArgument, "restore=\"latest\" needs checkpoint_dir, the directory to find the latest checkpoint in")
+		}
+		cp, err := cfg.Storage.Latest()
+		if err != nil {
+			return cfg, err
+		}
+		cfg.Restore = cp // nil: no checkpoint yet, the job starts afresh
+	default:
+		cp, err := state.OpenCheckpoint(o.Restore)
+		if err != nil {
+			return cfg, err
+		}
+		cfg.Restore = cp
+	}
+	if cp := cfg.Restore; cp != nil {
+		if fp := cp.Manifest.Job.PlanFingerprint; fp != cfg.Fingerprint && !o.AllowPlanChange {
+			return cfg, rberr.New(rberr.InvalidArgument, "cannot restore %s: it was taken from another plan: %s (pass allow_plan_change=True to restore it anyway: sources and operators are matched by id)", cp.Dir, fingerprintDiff(fp, cfg.Fingerprint))
+		}
+		cfg.FirstID = max(cfg.FirstID, cp.Manifest.ID+1)
+	}
+	return cfg, nil
+}

@@ -1,0 +1,335 @@
+package source
+
+import (
+	"encoding/binary"
+	"sort"
+	"strconv"
+	"sync"
+
+	"github.com/riverbed-engine/riverbed/internal/rberr"
+	"github.com/riverbed-engine/riverbed/state"
+)
+
+// Source positions in checkpoints. A source stage records, per checkpoint, which of its
+// splits were read completely before the subtask that read each one injected the
+// checkpoint's barrier ("done", as ranges of split indices), and where each split that was
+// being read at the barrier stands (its reader's Position). Every other split is read
+// from its beginning after a restore. This needs no agreement between the subtasks on
+// when to inject the barrier, so it serves Parquet's shared cursor (a split another
+// subtask took after its barrier is simply not done) as well as a generator's blocks i,
+// i+p, ... at any parallelism: a restored subtask enumerates its splits as usual, from the
+// first split that is not done, skips the done ones and starts the partly read ones at
+// their position.
+//
+// Manifest entries (state.SourcePosition, Source = the source's stable id):
+//
+//	Split "done"     Position: the done ranges (uvarint count, then lo, hi per range)
+//	Split "<index>"  Position: Position.MarshalBinary of a split being read at the barrier
+//	Split "next"     Position: where the subtask's next split starts (an Arrow input: the
+//	                 position of the next slice, which its enumerator starts from)
+//	Split "layout"   Position: varint of what the split numbering depends on (see layouter)
+
+// StartOf is implemented by sources that can start their enumerator at the beginning of
+// any split (Parquet, generators). Others (Arrow inputs, read by one subtask in order)
+// resume from the "next" position their subtask recorded.
+type splitStarter interface {
+	StartOf(split int64) Position
+}
+
+// StartOf is the position of the beginning of split i (a row group).
+func (s *ParquetSource) StartOf(i int64) Position { return Position{Split: i} }
+
+// StartOf is the position of the beginning of block i.
+func (s *GenSource) StartOf(i int64) Position { return Position{Split: i, Row: i * s.Block} }
+
+type span struct{ lo, hi int64 } // split indices [lo, hi)
+
+// rangeSet is a set of split indices as sorted disjoint spans.
+type rangeSet []span
+
+func (r rangeSet) has(i int64) bool {
+	k := sort.Search(len(r), func(k int) bool { return r[k].hi > i })
+	return k < len(r) && r[k].lo <= i
+}
+
+func (r *rangeSet) add(i int64) {
+	s := *r
+	k := sort.Search(len(s), func(k int) bool { return s[k].hi >= i })
+	switch {
+	case k < len(s) && s[k].lo <= i && i < s[k].hi:
+		return
+	case k < len(s) && s[k].hi == i:
+		s[k].hi++
+		if k+1 < len(s) && s[k+1].lo == s[k].hi {
+			s[k].hi = s[k+1].hi
+			s = append(s[:k+1], s[k+2:]...)
+		}
+	case k < len(s) && s[k].lo == i+1:
+		s[k].lo = i
+	default:
+		s = append(s, span{})
+		copy(s[k+1:], s[k:])
+		s[k] = span{i, i + 1}
+	}
+	*r = s
+}
+
+// first is the smallest index >= 0 not in the set.
+func (r rangeSet) first() int64 {
+	if len(r) > 0 && r[0].lo == 0 {
+		return r[0].hi
+	}
+	return 0
+}
+
+func (r rangeSet) encode() []byte {
+	b := binary.AppendUvarint(nil, uint64(len(r)))
+	for _, s := range r {
+		b = binary.AppendVarint(b, s.lo)
+		b = binary.AppendVarint(b, s.hi)
+	}
+	return b
+}
+
+func decodeRanges(b []byte) (rangeSet, error) {
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n > uint64(len(b)) {
+		return nil, rberr.New(rberr.Data, "source position: malformed done ranges")
+	}
+	b = b[k:]
+	r := make(rangeSet, 0, n)
+	prev := int64(-1)
+	for range n {
+		lo, k1 := binary.Varint(b)
+		if k1 <= 0 {
+			return nil, rberr.New(rberr.Data, "source position: malformed done ranges")
+		}
+		hi, k2 := binary.Varint(b[k1:])
+		if k2 <= 0 || lo < 0 || hi <= lo || lo <= prev {
+			return nil, rberr.New(rberr.Data, "source position: malformed done ranges")
+		}
+		b = b[k1+k2:]
+		r = append(r, span{lo, hi})
+		prev = hi
+	}
+	if len(b) != 0 {
+		return nil, rberr.New(rberr.Data, "source position: %d bytes too many", len(b))
+	}
+	return r, nil
+}
+
+type doneSplit struct {
+	index int64
+	tag   uint64 // the last barrier its subtask had injected when it finished the split
+}
+
+type splitPos struct {
+	index int64
+	pos   Position
+}
+
+// tracker is what the subtasks of one source stage share for checkpoints.
+type tracker struct {
+	mu      sync.Mutex
+	settled rangeSet    // done before the barrier of every checkpoint to come
+	recent  []doneSplit // done, not yet settled
+	atBar   map[uint64][]splitPos
+	next    map[uint64][]Position
+
+	// After a restore: the splits to skip, those to start at a position (until a subtask
+	// starts them), and where enumerators start.
+	restored bool
+	layout   *int64 // the source's layout (see layouter), recorded in every checkpoint
+	partial  map[int64]Position
+	started  map[int64]uint64 // restored partial split -> tag when a subtask started it
+	from     Position
+}
+
+func newTracker(src Source, restored []state.SourcePosition, restore bool) (*tracker, error) {
+	t := &tracker{atBar: map[uint64][]splitPos{}, next: map[uint64][]Position{}, partial: map[int64]Position{}, started: map[int64]uint64{}}
+	lay, hasLayout := src.(layouter)
+	defer func() {
+		if hasLayout {
+			v := lay.Layout()
+			t.layout = &v
+		}
+	}()
+	if !restore {
+		return t, nil
+	}
+	t.restored = true
+	var nexts []Position
+	for _, e := range restored {
+		switch e.Split {
+		case "done":
+			r, err := decodeRanges(e.Position)
+			if err != nil {
+				return nil, err
+			}
+			for _, s := range r {
+				for i := s.lo; i < s.hi; i++ {
+					t.settled.add(i)
+				}
+			}
+		case "layout":
+			v, n := binary.Varint(e.Position)
+			if n <= 0 || n != len(e.Position) || v <= 0 {
+				return nil, rberr.New(rberr.Data, "source %s: bad layout in the checkpoint", e.Source)
+			}
+			if hasLayout {
+				lay.SetLayout(v)
+			}
+		case "next":
+			var p Position
+			if err := p.UnmarshalBinary(e.Position); err != nil {
+				return nil, err
+			}
+			nexts = append(nexts, p)
+		default:
+			idx, err := strconv.ParseInt(e.Split, 10, 64)
+			if err != nil || idx < 0 {
+				return nil, rberr.New(rberr.Data, "source %s: bad split %q in the checkpoint", e.Source, e.Split)
+			}
+			var p Position
+			if err := p.UnmarshalBinary(e.Position); err != nil {
+				return nil, err
+			}
+			if p.Split > idx {
+				// The reader had returned the split's last batch (an Arrow slice's
+				// position then points at the next split): it is done.
+				t.settled.add(idx)
+				nexts = append(nexts, p)
+				continue
+			}
+			t.partial[idx] = p
+		}
+	}
+	first := t.settled.first()
+	if ss, ok := src.(splitStarter); ok {
+		t.from = ss.StartOf(first)
+	} else {
+		for _, p := range nexts {
+			if p.Split == first {
+				t.from = p
+			}
+		}
+	}
+	return t, nil
+}
+
+// skip reports whether a restored subtask skips split i (read before the checkpoint), and
+// otherwise patches where it starts.
+func (t *tracker) patch(sp *Split, tag uint64) (skip bool) {
+	if !t.restored {
+		return false
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.settled.has(sp.Index) {
+		return true
+	}
+	if p, ok := t.partial[sp.Index]; ok {
+		sp.From = p
+		if _, seen := t.started[sp.Index]; !seen {
+			t.started[sp.Index] = tag
+		}
+	}
+	return false
+}
+
+// done records that a subtask finished split i; tag is the last barrier it injected.
+// open (called only now and then) is the lowest checkpoint id that can still complete:
+// entries finished before it are settled, so that the list stays short without
+// checkpoints too.
+func (t *tracker) done(i int64, tag uint64, open func() uint64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.recent = append(t.recent, doneSplit{i, tag})
+	if len(t.recent) >= 256 {
+		t.settle(open())
+	}
+}
+
+// settle moves the done splits finished before the barrier of checkpoint id into the
+// settled set. Called with t.mu held.
+func (t *tracker) settle(id uint64) {
+	keep := t.recent[:0]
+	for _, d := range t.recent {
+		if d.tag < id {
+			t.settled.add(d.index)
+		} else {
+			keep = append(keep, d)
+		}
+	}
+	t.recent = keep
+}
+
+// atBarrier records, for checkpoint id, a subtask's split in progress (if any) and where
+// its next split starts.
+func (t *tracker) atBarrier(id uint64, inProgress *splitPos, next *Position) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if inProgress != nil {
+		t.atBar[id] = append(t.atBar[id], *inProgress)
+	}
+	if next != nil {
+		t.next[id] = append(t.next[id], *next)
+	}
+}
+
+// CheckpointPositions gives the stage's positions for checkpoint id, once every subtask
+// has injected its barrier or finished.
+func (t *tracker) CheckpointPositions(id uint64) ([]state.SourcePosition, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.settle(id)
+	out := []state.SourcePosition{{Split: "done", Position: t.settled.encode()}}
+	inProgress := map[int64]bool{}
+	for _, sp := range t.atBar[id] {
+		b, _ := sp.pos.MarshalBinary()
+		inProgress[sp.index] = true
+		out = append(out, state.SourcePosition{Split: strconv.FormatInt(sp.index, 10), Position: b})
+	}
+	// Restored partial splits no subtask had started before its barrier keep their
+	// position.
+	for idx, p := range t.partial {
+		if tag, ok := t.started[idx]; (ok && tag < id) || t.settled.has(idx) || inProgress[idx] {
+			continue
+		}
+		b, _ := p.MarshalBinary()
+		out = append(out, state.SourcePosition{Split: strconv.FormatInt(idx, 10), Position: b})
+	}
+	for _, p := range t.next[id] {
+		b, _ := p.MarshalBinary()
+		out = append(out, state.SourcePosition{Split: "next", Position: b})
+	}
+	if t.layout != nil {
+		out = append(out, state.SourcePosition{Split: "layout", Position: binary.AppendVarint(nil, *t.layout)})
+	}
+	for k := range t.atBar {
+		if k <= id {
+			delete(t.atBar, k)
+		}
+	}
+	for k := range t.next {
+		if k <= id {
+			delete(t.next, k)
+		}
+	}
+	sort.Slice(out[1:], func(i, j int) bool { return out[1+i].Split < out[1+j].Split })
+	return out, nil
+}
+
+// layouter is a source whose split numbering depends on a setting that may change from
+// one run to the next (a generator's block size depends on the rate and the parallelism;
+// an Arrow input's slices on the batch size). The checkpoint records it ("layout"), and a
+// restored source adopts the recorded one, so that split indices mean the same splits.
+type layouter interface {
+	Layout() int64
+	SetLayout(int64)
+}
+
+func (s *GenSource) Layout() int64       { return s.Block }
+func (s *GenSource) SetLayout(v int64)   { s.Block = v }
+func (s *ArrowSource) Layout() int64     { return int64(s.BatchSize) }
+func (s *ArrowSource) SetLayout(v int64) { s.BatchSize = int(v) }
