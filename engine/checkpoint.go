@@ -58,6 +58,7 @@ func assignIDs(outs []*lnode) (map[*lnode]string, error) {
 
 // statefulOps are the node kinds whose operators keep checkpointed state or effects.
 var statefulOps = map[string]bool{"aggregate": true, "window_agg": true, "join": true, "dedup": true,
+	"sort": true, "tail": true, "unique": true, "limit": true,
 	"topn": true, "write_parquet": true, "map_batches": false}
 
 // fingerprint describes what a checkpoint depends on: the sources (what they read) and

@@ -167,7 +167,7 @@ func (tailOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
 	st := g.NewStage("tail", 1, runtime.Edge{From: in.st, Part: runtime.PartGather})
 	g.addReorder(st, in)
 	limit := n.limit
-	st.Chain(fmt.Sprintf("tail(%d)", limit), func(int) runtime.Operator { return &basic.TailOp{N: limit} })
+	st.Chain(fmt.Sprintf("tail(%d)", limit), func(int) runtime.Operator { return &basic.TailOp{N: limit, Schema: n.schema} })
 	return flow{st: st}, nil
 }
 

@@ -169,7 +169,7 @@ func (g *graph) addReorder(st *runtime.Stage, in flow) {
 	}
 	ords := append([]int(nil), in.ordinals...)
 	counts := g.splitCounts
-	st.Chain("reorder", func(int) runtime.Operator { return runtime.NewReorderOp(append([]int(nil), ords...), counts) })
+	st.ChainHelper("reorder", func(int) runtime.Operator { return runtime.NewReorderOp(append([]int(nil), ords...), counts) })
 }
 
 // sourceClock makes the streaming event-time clock of a source subtask (one lane), or nil.

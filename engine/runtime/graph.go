@@ -82,6 +82,19 @@ func (s *Stage) Chain(name string, f func(int) Operator) {
 	}
 }
 
+// ChainHelper chains an operator that a node's plan adds only in some physical shapes
+// (the reorder before a gather, which depends on the input's parallelism): its id is
+// NodeID + "/" + name and does not count, so the node's own operators keep their ids
+// whatever the parallelism of a restored run.
+func (s *Stage) ChainHelper(name string, f func(int) Operator) {
+	s.ops = append(s.ops, f)
+	s.opIDs = append(s.opIDs, s.g.NodeID+"/"+name)
+	s.opNames = append(s.opNames, name)
+	if len(s.opNames) == 1 && s.Source == nil {
+		s.name = name
+	}
+}
+
 // wire creates the tasks and their input channels, one per upstream subtask of each
 // input edge, of capacity queue messages each.
 func (g *Graph) wire(queue int) {

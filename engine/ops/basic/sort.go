@@ -162,10 +162,14 @@ func (o *SortOp) Close() { o.release() }
 // TailOp keeps the last n rows of its (bounded, ordered) input and emits them when it ends.
 type TailOp struct {
 	runtime.BaseOp
-	N    int64
-	kept []arrow.RecordBatch
-	rows int64
+	N      int64
+	Schema *arrow.Schema
+	tc     *runtime.TaskCtx
+	kept   []arrow.RecordBatch
+	rows   int64
 }
+
+func (o *TailOp) Open(tc *runtime.TaskCtx) error { o.tc = tc; return nil }
 
 func (o *TailOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
 	o.kept = append(o.kept, m.Rec)

@@ -79,6 +79,9 @@ func (j *JoinBase) keyIDs(side int, rec arrow.RecordBatch) ([]uint32, error) {
 	if side == 1 {
 		exprs = j.Spec.RightKeys
 	}
+	if len(exprs) == 0 { // a cross join: every row has the one key
+		return make([]uint32, rec.NumRows()), nil
+	}
 	cols, err := runtime.EvalColumns(j.tc.Eval, exprs, rec)
 	if err != nil {
 		return nil, err

@@ -241,3 +241,58 @@ var (
 	_ runtime.KeyedState = (*IntervalJoinOp)(nil)
 	_ runtime.KeyedState = (*AsofJoinOp)(nil)
 )
+
+// StateTables implements runtime.KeyedState.
+func (o *HashJoinOp) StateTables() []state.TableSpec { return joinTables() }
+
+// SaveState implements runtime.KeyedState: the rows each side keeps — for an inner join
+// the rows with a key, for the other kinds every row in arrival order (null keys too:
+// outer and anti joins emit them at the end).
+func (o *HashJoinOp) SaveState(b state.Backend) error {
+	for side := 0; side < 2; side++ {
+		var refs []keyed.RowRef
+		if o.Spec.How == "inner" {
+			keys := make([]uint32, 0, len(o.rows[side]))
+			for k := range o.rows[side] {
+				keys = append(keys, k)
+			}
+			sort.Slice(keys, func(a, b int) bool { return keys[a] < keys[b] })
+			for _, k := range keys {
+				refs = append(refs, o.rows[side][k]...)
+			}
+		} else {
+			for _, r := range o.all[side] {
+				refs = append(refs, r.ref)
+			}
+		}
+		if err := o.saveSide(b, side, refs, nil, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// LoadState implements runtime.KeyedState.
+func (o *HashJoinOp) LoadState(b state.Backend) error {
+	for side := 0; side < 2; side++ {
+		err := o.loadSide(b, side, nil, func(chunk int32, ids []uint32, rec arrow.RecordBatch) error {
+			for i, id := range ids {
+				if o.Spec.How == "cross" {
+					id = 0
+				}
+				r := keyed.RowRef{Chunk: chunk, Row: int32(i)}
+				if o.Spec.How != "inner" {
+					o.all[side] = append(o.all[side], keyedRef{key: id, ref: r})
+				}
+				if id != nullKey {
+					o.rows[side][id] = append(o.rows[side][id], r)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
