@@ -339,7 +339,7 @@ func (o *KafkaSinkOp) RestoreCheckpoint(parts [][]byte) error {
 		ctx = context.Background()
 	}
 	done := c.restoredChan()
-	if parts != nil {
+	if parts != nil || o.Subtask == 0 {
 		c.restoreOnce.Do(func() {
 			c.restoreErr = o.restore(parts)
 			close(done)
