@@ -51,14 +51,7 @@ func TestKafkaSavepointRestoreRescale(t *testing.T) {
 		}
 	}
 	dir := t.TempDir()
-	doc := func(parallel int, restore string) []byte {
-		opts := fmt.Sprintf(`"parallelism":%d,"batch_size":16,"checkpoint_dir":%q,"checkpoint_interval":"1h"`, parallel, filepath.Join(dir, "ckpt"))
-		if restore != "" {
-			opts += fmt.Sprintf(`,"restore":%q`, restore)
-		}
-		scan := fmt.Sprintf(`{"op":"scan_kafka","id":"k","kafka":{"brokers":[%q],"topics":[%q],"format":"json","options":{"max.poll.records":"7"}}}`, brokers[0], topic)
-		return []byte(`{"version":1,"options":{` + opts + `},"outputs":[` + scan + `]}`)
-	}
+	doc := func(parallel int, restore string) []byte { return kafkaDoc(brokers[0], topic, dir, parallel, restore) }
 	seen := map[int64]int{}
 	total := 0
 	// run reads until the job has given at least want rows in all, then stops it with a
@@ -127,4 +120,25 @@ func TestKafkaSavepointRestoreRescale(t *testing.T) {
 			t.Fatalf("unexpected record %d", x)
 		}
 	}
+	// The savepoint names the topic it read: a plan reading another one is refused.
+	other := topic + "-other"
+	if resp, err := kadm.NewClient(cl).CreateTopic(ctx, 1, 1, nil, other); err != nil || resp.Err != nil {
+		t.Fatal(err, resp.Err)
+	}
+	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: other, Value: []byte(`{"x": 1}`)}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Start(ctx, kafkaDoc(brokers[0], other, dir, 2, filepath.Join(dir, "sp-3")), nil, memory.NewGoAllocator())
+	if err == nil || !strings.Contains(err.Error(), "another plan") || !strings.Contains(err.Error(), other) {
+		t.Fatalf("restoring into a read of another topic: %v", err)
+	}
+}
+
+func kafkaDoc(broker, topic, dir string, parallel int, restore string) []byte {
+	opts := fmt.Sprintf(`"parallelism":%d,"batch_size":16,"checkpoint_dir":%q,"checkpoint_interval":"1h"`, parallel, filepath.Join(dir, "ckpt"))
+	if restore != "" {
+		opts += fmt.Sprintf(`,"restore":%q`, restore)
+	}
+	scan := fmt.Sprintf(`{"op":"scan_kafka","id":"k","kafka":{"brokers":[%q],"topics":[%q],"format":"json","options":{"max.poll.records":"7"}}}`, broker, topic)
+	return []byte(`{"version":1,"options":{` + opts + `},"outputs":[` + scan + `]}`)
 }
