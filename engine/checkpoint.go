@@ -10,6 +10,7 @@ import (
 
 	"github.com/riverbed-engine/riverbed/engine/plan"
 	"github.com/riverbed-engine/riverbed/engine/runtime"
+	"github.com/riverbed-engine/riverbed/engine/source"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 	"github.com/riverbed-engine/riverbed/state"
 	"github.com/zeebo/xxh3"
@@ -59,7 +60,24 @@ func assignIDs(outs []*lnode) (map[*lnode]string, error) {
 // statefulOps are the node kinds whose operators keep checkpointed state or effects.
 var statefulOps = map[string]bool{"aggregate": true, "window_agg": true, "join": true, "dedup": true,
 	"sort": true, "tail": true, "unique": true, "limit": true,
-	"topn": true, "write_parquet": true, "map_batches": false}
+	"topn": true, "write_parquet": true, "write_kafka": true, "map_batches": false}
+
+// kafkaFingerprint names what a Kafka read reads: its brokers (sorted) and topics, or its
+// pattern. Start and end offsets are not part of it: a restore resumes at the
+// checkpoint's offsets whatever the start was.
+func kafkaFingerprint(s *source.KafkaSource) string {
+	brokers := append([]string(nil), s.Reader.Brokers...)
+	sort.Strings(brokers)
+	var what string
+	if s.Pattern != nil {
+		what = "pattern " + s.Pattern.String()
+	} else {
+		topics := append([]string(nil), s.Topics...)
+		sort.Strings(topics)
+		what = "topics " + strings.Join(topics, ",")
+	}
+	return what + " at " + strings.Join(brokers, ",")
+}
 
 // fingerprint describes what a checkpoint depends on: the sources (what they read) and
 // the stateful operators, by id. It is readable, so a mismatch can be named.
@@ -78,6 +96,11 @@ func fingerprint(outs []*lnode, ids map[*lnode]string) string {
 		case "datagen", "nexmark":
 			h := xxh3.HashString(fmt.Sprintf("%s|%d|%d", n.gen.Schema(), n.gen.EventTime(0), n.gen.EventTime(1000)))
 			srcs = append(srcs, fmt.Sprintf("%s=%s:%016x", id, n.op, h))
+		case "scan_kafka", "kafka_source":
+			if n.kafka == nil || len(n.inputs) > 0 {
+				continue // scan_kafka over its kafka_source (dead letters): that one reads
+			}
+			srcs = append(srcs, fmt.Sprintf("%s=%s:%s", id, n.op, kafkaFingerprint(&n.kafka.src)))
 		case "scan_arrow":
 			srcs = append(srcs, fmt.Sprintf("%s=%s", id, n.op))
 		default:

@@ -172,6 +172,9 @@ func (t *task) restore(tc *TaskCtx) error {
 		if h, ok := op.(CheckpointHook); ok {
 			var parts [][]byte
 			if t.index == 0 {
+				// Non-nil even without parts (an operator new to the plan), so that
+				// subtask 0 can tell that the restore is its to do.
+				parts = [][]byte{}
 				files, _ := hookParts(cp, id)
 				for _, f := range files {
 					data, err := os.ReadFile(cp.Path(f))

@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"fmt"
+	"os"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -271,4 +272,97 @@ func TestReorderFlushesAtBarrier(t *testing.T) {
 		t.Fatalf("got %v, want split 1 then the barrier", out.got)
 	}
 	o.Close()
+}
+
+// partHook is a checkpoint hook whose part says when it was prepared.
+type partHook struct {
+	BaseOp
+}
+
+func (o *partHook) ProcessBatch(m Message, _ Emitter) error { m.Rec.Release(); return nil }
+func (o *partHook) PrepareCheckpoint(b Barrier) ([]byte, error) {
+	if b.Final {
+		return []byte("finished"), nil
+	}
+	return []byte(fmt.Sprintf("barrier %d", b.ID)), nil
+}
+func (o *partHook) CheckpointComplete(uint64) error  { return nil }
+func (o *partHook) RestoreCheckpoint([][]byte) error { return nil }
+
+// A task that snapshots checkpoint n at its barrier and then finishes while n is still in
+// flight (another source holds its barrier back) keeps its barrier part in n: the part it
+// prepares on finishing (rows after the barrier) belongs to the checkpoints after n.
+func TestFinishedTaskPartBelongsToLaterCheckpoints(t *testing.T) {
+	g := &Graph{Parallel: 1, MaxPar: 128, BatchSize: 10}
+	hold := make(chan struct{})
+	g.NodeID = "a"
+	srcA := g.NewStage("a", 1)
+	srcA.Source = func(int) SourceFn {
+		return func(tc *TaskCtx, out Emitter) error {
+			b, err := waitBarrier(tc)
+			if err != nil {
+				return err
+			}
+			if err := tc.InjectBarrier(b); err != nil {
+				return err
+			}
+			return out.Emit(Message{Kind: MsgBatch, Rec: filled(1, 10)})
+		}
+	}
+	g.NodeID = "b"
+	srcB := g.NewStage("b", 1)
+	srcB.Source = func(int) SourceFn {
+		return func(tc *TaskCtx, out Emitter) error {
+			b, err := waitBarrier(tc)
+			if err != nil {
+				return err
+			}
+			<-hold
+			return tc.InjectBarrier(b)
+		}
+	}
+	g.NodeID = "sink"
+	st := g.NewStage("sink", 1, Edge{From: srcA, Part: partForward})
+	st.Chain("hook", func(int) Operator { return &partHook{} })
+	storage, _ := state.NewStorage(t.TempDir(), 5)
+	j := NewJob(context.Background(), nil, memory.DefaultAllocator, 0)
+	j.SetCheckpointing(CheckpointConfig{Storage: storage, MaxParallelism: 128})
+	j.Launch(g, func() {}, nil)
+	id, err := j.TriggerCheckpoint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Source a and the sink end; b holds checkpoint id's barrier until then.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(time.Millisecond) {
+		j.ckpt.mu.Lock()
+		n := len(j.ckpt.finished)
+		j.ckpt.mu.Unlock()
+		if n >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("source a and the sink did not end")
+		}
+	}
+	close(hold)
+	if err := j.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	cs := j.Checkpoints()
+	if len(cs) != 2 || cs[0].ID != id {
+		t.Fatalf("checkpoints %+v, want %d and the final one", cs, id)
+	}
+	for i, want := range []string{fmt.Sprintf("barrier %d", id), "finished"} {
+		cp, err := state.OpenCheckpoint(cs[i].Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(cp.Path(hookFile("sink", 0)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != want {
+			t.Fatalf("checkpoint %d holds the sink's part %q, want %q", cs[i].ID, got, want)
+		}
+	}
 }

@@ -45,6 +45,8 @@ type CheckpointHook interface {
 	CheckpointComplete(id uint64) error
 	// RestoreCheckpoint runs before any input after a restore, with what every subtask
 	// of the restored run returned from PrepareCheckpoint (subtask 0 of the new run gets
-	// all of it, the others nil, so a sink's pending files are committed exactly once).
+	// all of it, a non-nil slice even if it holds no part; the others nil, so a sink's
+	// pending files are committed exactly once). It runs after Open, on every subtask
+	// concurrently: a subtask may wait in it for subtask 0.
 	RestoreCheckpoint(parts [][]byte) error
 }

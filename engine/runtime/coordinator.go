@@ -94,6 +94,20 @@ type hookPart struct {
 	opID    string
 	subtask int
 	data    []byte
+	id      uint64 // the first checkpoint the part belongs to
+}
+
+// partsFor are the final parts that belong to checkpoint id: those of tasks that finished
+// before that checkpoint's barrier reached them (a task that snapshotted id has its part
+// from the barrier). Called with c.mu held.
+func (c *coordinator) partsFor(id uint64) []hookPart {
+	var out []hookPart
+	for _, hp := range c.finalParts {
+		if hp.id <= id {
+			out = append(out, hp)
+		}
+	}
+	return out
 }
 
 type coordinator struct {
@@ -351,7 +365,7 @@ func (c *coordinator) maybeComplete() {
 		return
 	}
 	p.committing = true
-	parts := append([]hookPart(nil), c.finalParts...)
+	parts := c.partsFor(p.b.ID)
 	go c.complete(p, parts)
 }
 
@@ -533,7 +547,7 @@ func (c *coordinator) finalCheckpoint() error {
 	}
 	id := c.nextID
 	c.nextID++
-	parts := append([]hookPart(nil), c.finalParts...)
+	parts := c.partsFor(id)
 	c.mu.Unlock()
 	w, err := c.cfg.Storage.Begin(id)
 	if err != nil {
@@ -560,7 +574,12 @@ func (c *coordinator) prepareFinal(t *task) error {
 		return nil
 	}
 	c.mu.Lock()
+	// The part belongs to the checkpoint in flight if the task has not snapshotted it
+	// (its barrier had not reached the task), else to the checkpoints after it.
 	b := Barrier{ID: c.nextID, Final: true}
+	if p := c.pending; p != nil && p.waiting[t] {
+		b.ID = p.b.ID
+	}
 	c.mu.Unlock()
 	for i, op := range t.chain {
 		h, ok := op.(CheckpointHook)
@@ -572,7 +591,7 @@ func (c *coordinator) prepareFinal(t *task) error {
 			return err
 		}
 		c.mu.Lock()
-		c.finalParts = append(c.finalParts, hookPart{opID: t.stage.opIDs[i], subtask: t.index, data: data})
+		c.finalParts = append(c.finalParts, hookPart{opID: t.stage.opIDs[i], subtask: t.index, data: data, id: b.ID})
 		c.mu.Unlock()
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/riverbed-engine/riverbed/internal/rberr"
@@ -28,6 +29,14 @@ import (
 //	Split "next"     Position: where the subtask's next split starts (an Arrow input: the
 //	                 position of the next slice, which its enumerator starts from)
 //	Split "layout"   Position: varint of what the split numbering depends on (see layouter)
+//
+// A source whose subtask reads several splits at once (Kafka partitions, SplitStates)
+// records none of these: per checkpoint, each subtask's Snapshot, taken when it injects the
+// barrier (or, for a subtask that had ended, when the checkpoint is committed), under
+//
+//	Split "state/<subtask>"  Position: what Snapshot(subtask) returned
+//
+// and a restore hands every part to Restore before any subtask enumerates its splits.
 
 // StartOf is implemented by sources that can start their enumerator at the beginning of
 // any split (Parquet, generators). Others (Arrow inputs, read by one subtask in order)
@@ -143,10 +152,35 @@ type tracker struct {
 	partial  map[int64]Position
 	started  map[int64]uint64 // restored partial split -> tag when a subtask started it
 	from     Position
+
+	// A SplitStates source (ss != nil) records each subtask's Snapshot instead.
+	ss       SplitStates
+	parallel int
+	parts    map[uint64]map[int][]byte // checkpoint id -> subtask -> snapshot at its barrier
 }
 
-func newTracker(src Source, restored []state.SourcePosition, restore bool) (*tracker, error) {
+// statePrefix starts the manifest entries of a SplitStates source.
+const statePrefix = "state/"
+
+func newTracker(src Source, parallel int, restored []state.SourcePosition, restore bool) (*tracker, error) {
 	t := &tracker{atBar: map[uint64][]splitPos{}, next: map[uint64][]Position{}, partial: map[int64]Position{}, started: map[int64]uint64{}}
+	if ss, ok := src.(SplitStates); ok {
+		t.ss, t.parallel, t.parts = ss, parallel, map[uint64]map[int][]byte{}
+		if !restore {
+			return t, nil
+		}
+		var parts [][]byte
+		for _, e := range restored {
+			if !strings.HasPrefix(e.Split, statePrefix) {
+				return nil, rberr.New(rberr.Data, "source %s: position %q in the checkpoint is not a split state (was the source another kind of source?)", e.Source, e.Split)
+			}
+			parts = append(parts, e.Position)
+		}
+		if err := ss.Restore(parts); err != nil {
+			return nil, rberr.Wrap(rberr.KindOf(err), err, "restoring source %s", restoredSource(restored))
+		}
+		return t, nil
+	}
 	lay, hasLayout := src.(layouter)
 	defer func() {
 		if hasLayout {
@@ -217,6 +251,52 @@ func newTracker(src Source, restored []state.SourcePosition, restore bool) (*tra
 	return t, nil
 }
 
+func restoredSource(r []state.SourcePosition) string {
+	if len(r) == 0 {
+		return ""
+	}
+	return r[0].Source
+}
+
+// snapshot records, for checkpoint id, the split states of subtask at its barrier.
+func (t *tracker) snapshot(id uint64, subtask int) error {
+	b, err := t.ss.Snapshot(subtask)
+	if err != nil {
+		return err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.parts[id] == nil {
+		t.parts[id] = map[int][]byte{}
+	}
+	t.parts[id][subtask] = b
+	return nil
+}
+
+// splitStatePositions gives a SplitStates source's entries for checkpoint id: each
+// subtask's snapshot at its barrier; a subtask that ended before it is snapshot now (it
+// reads nothing more). Called with t.mu held.
+func (t *tracker) splitStatePositions(id uint64) ([]state.SourcePosition, error) {
+	got := t.parts[id]
+	var out []state.SourcePosition
+	for i := range t.parallel {
+		b, ok := got[i]
+		if !ok {
+			var err error
+			if b, err = t.ss.Snapshot(i); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, state.SourcePosition{Split: statePrefix + strconv.Itoa(i), Position: b})
+	}
+	for k := range t.parts {
+		if k <= id {
+			delete(t.parts, k)
+		}
+	}
+	return out, nil
+}
+
 // skip reports whether a restored subtask skips split i (read before the checkpoint), and
 // otherwise patches where it starts.
 func (t *tracker) patch(sp *Split, tag uint64) (skip bool) {
@@ -242,6 +322,9 @@ func (t *tracker) patch(sp *Split, tag uint64) (skip bool) {
 // entries finished before it are settled, so that the list stays short without
 // checkpoints too.
 func (t *tracker) done(i int64, tag uint64, open func() uint64) {
+	if t.ss != nil {
+		return // positions are the split states
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.recent = append(t.recent, doneSplit{i, tag})
@@ -282,6 +365,9 @@ func (t *tracker) atBarrier(id uint64, inProgress *splitPos, next *Position) {
 func (t *tracker) CheckpointPositions(id uint64) ([]state.SourcePosition, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if t.ss != nil {
+		return t.splitStatePositions(id)
+	}
 	t.settle(id)
 	out := []state.SourcePosition{{Split: "done", Position: t.settled.encode()}}
 	inProgress := map[int64]bool{}

@@ -335,6 +335,10 @@ func (e *kafkaEnum) Next(rc *ReadCtx) (Split, bool, error) {
 		if len(e.pending) == 0 {
 			e.checkIdle(time.Now())
 		}
+		if len(e.pending) == 0 {
+			// Nothing within one wait: let Run inject a barrier that may be waiting.
+			return Split{Wait: true}, true, nil
+		}
 	}
 }
 

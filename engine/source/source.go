@@ -55,6 +55,9 @@ type Split struct {
 	// Kafka partition it reads is idle): Run sends MsgIdle, so that its watermark does
 	// not hold back event time downstream until it reads again.
 	Idle bool
+	// Wait is no split either: the enumerator has nothing for now and returns so that
+	// Run can inject a checkpoint barrier meanwhile; Run asks again.
+	Wait bool
 
 	data arrow.RecordBatch // Arrow inputs: the split's rows
 }
@@ -128,7 +131,7 @@ func Run(tc *runtime.TaskCtx, out runtime.Emitter, ordinal int, src Source, subt
 	restored, restoring := tc.RestoredPositions()
 	var trErr error
 	tr := tc.SourceShared(func() any {
-		t, err := newTracker(src, restored, restoring && src.Replayable())
+		t, err := newTracker(src, parallel, restored, restoring && src.Replayable())
 		if err != nil {
 			trErr = err
 			return (*tracker)(nil)
@@ -181,7 +184,14 @@ func Run(tc *runtime.TaskCtx, out runtime.Emitter, ordinal int, src Source, subt
 		if !src.Replayable() {
 			return false, rberr.New(rberr.InvalidArgument, "source %d is a live Python stream, which cannot be read again after a restore: it cannot be checkpointed", ordinal)
 		}
-		tr.atBarrier(b.ID, cur, nextPos)
+		if tr.ss != nil {
+			// The split states after the batches emitted so far (dead letters too).
+			if err := tr.snapshot(b.ID, subtask); err != nil {
+				return false, err
+			}
+		} else {
+			tr.atBarrier(b.ID, cur, nextPos)
+		}
 		lastBarrier = b.ID
 		if err := tc.InjectBarrier(b); err != nil {
 			return false, err
@@ -214,6 +224,9 @@ reading:
 		}
 		if !ok {
 			break
+		}
+		if sp.Wait {
+			continue
 		}
 		if sp.Idle {
 			if err := out.Emit(runtime.Message{Kind: runtime.MsgIdle}); err != nil {

@@ -87,6 +87,7 @@ type KafkaSinkOp struct {
 	next    uint64                        // its number (the checkpoint that will pre-commit it)
 	pending map[uint64]*kafka.TxnProducer // pre-committed, by checkpoint id
 	final   *kafka.TxnProducer            // pre-committed at the end, committed with the job
+	finalPT kafka.PendingTxn              // final's committable
 }
 
 var (
@@ -192,11 +193,12 @@ func (o *KafkaSinkOp) ProcessWatermark(int64, runtime.Emitter) error        { re
 func (o *KafkaSinkOp) Finish(out runtime.Emitter) error {
 	if o.Cfg.Guarantee == ExactlyOnce {
 		if o.txn != nil {
-			if _, err := o.txn.PreCommit(o.ctx); err != nil {
+			pt, err := o.txn.PreCommit(o.ctx)
+			if err != nil {
 				return err
 			}
 			o.mu.Lock()
-			o.final, o.txn = o.txn, nil
+			o.final, o.txn, o.finalPT = o.txn, nil, pt
 			o.mu.Unlock()
 		}
 	} else {
@@ -285,6 +287,18 @@ func (o *KafkaSinkOp) PrepareCheckpoint(b runtime.Barrier) ([]byte, error) {
 			o.mu.Unlock()
 			ck.Pending = append(ck.Pending, pt)
 		}
+		if b.Final {
+			// The subtask has finished (checkpoints after tasks finish): its last
+			// transaction belongs to this checkpoint and commits with it, so that a
+			// crash before the job's end commit does not leave it to the timeout.
+			o.mu.Lock()
+			if o.final != nil {
+				o.pending[b.ID] = o.final
+				ck.Pending = append(ck.Pending, o.finalPT)
+				o.final = nil
+			}
+			o.mu.Unlock()
+		}
 		o.next = b.ID + 1
 	case AtLeastOnce:
 		if err := o.cl.Flush(o.ctx); err != nil {
@@ -339,7 +353,7 @@ func (o *KafkaSinkOp) RestoreCheckpoint(parts [][]byte) error {
 		ctx = context.Background()
 	}
 	done := c.restoredChan()
-	if parts != nil {
+	if parts != nil || o.Subtask == 0 {
 		c.restoreOnce.Do(func() {
 			c.restoreErr = o.restore(parts)
 			close(done)
