@@ -4,7 +4,6 @@ readers; the rolling options; unbounded streams with and without checkpoints."""
 
 from __future__ import annotations
 
-import inspect
 import os
 import threading
 import time
@@ -156,19 +155,14 @@ def test_unbounded_cancel_leaves_nothing(tmp_path):
     assert visible_ids(out) == [] and hidden_files(out) == []
 
 
-CHECKPOINTS = "checkpoint_dir" in inspect.signature(rb.Stream.start).parameters
-
-
-@pytest.mark.skipif(not CHECKPOINTS, reason="needs checkpointing in Stream.start (checkpoint_dir=...)")
 def test_checkpointed_stream_commits_at_checkpoints(tmp_path):
     """With checkpoints, files become visible as checkpoints complete, while the job runs:
     at every look both readers see whole files only, each row at most once and every row
     up to some point (a prefix of the sequence: parallelism 1); after stop, all of them."""
     out, ckpt = tmp_path / "out", tmp_path / "ckpt"
-    env = rb.Environment(parallelism=1, batch_size=500)
+    env = rb.Environment(parallelism=1, batch_size=500, checkpoint_dir=ckpt, checkpoint_interval="200ms")
     src = env.datagen({"id": rb.Int64}, rows_per_second=20_000, fields={"id": {"kind": "sequence", "min": 0}})
-    job = src.filter(col("id") >= 0).write_parquet(out, max_rows_per_file=2_000, lazy=True).start(
-        checkpoint_dir=str(ckpt), checkpoint_interval="200ms")  # type: ignore[call-arg]
+    job = src.filter(col("id") >= 0).write_parquet(out, max_rows_per_file=2_000, lazy=True).start()
     looks = 0
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:

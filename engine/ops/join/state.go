@@ -241,3 +241,68 @@ var (
 	_ runtime.KeyedState = (*IntervalJoinOp)(nil)
 	_ runtime.KeyedState = (*AsofJoinOp)(nil)
 )
+
+// StateTables implements runtime.KeyedState.
+func (o *HashJoinOp) StateTables() []state.TableSpec { return joinTables() }
+
+// SaveState implements runtime.KeyedState: the rows each side has kept. An inner join
+// keeps the rows with a key (a null key matches nothing); the other kinds keep every row,
+// in arrival order, for Finish.
+func (o *HashJoinOp) SaveState(b state.Backend) error {
+	for side := 0; side < 2; side++ {
+		var refs []keyed.RowRef
+		if o.Spec.How == "inner" {
+			for _, rs := range o.rows[side] {
+				refs = append(refs, rs...)
+			}
+		} else {
+			for _, r := range o.all[side] {
+				refs = append(refs, r.ref)
+			}
+		}
+		if err := o.saveSide(b, side, refs, nil, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// LoadState implements runtime.KeyedState.
+func (o *HashJoinOp) LoadState(b state.Backend) error {
+	for side := 0; side < 2; side++ {
+		add := func(chunk int32, ids []uint32, n int) {
+			for i := 0; i < n; i++ {
+				k := uint32(0)
+				if ids != nil {
+					k = ids[i]
+				}
+				r := keyed.RowRef{Chunk: chunk, Row: int32(i)}
+				if o.Spec.How != "inner" {
+					o.all[side] = append(o.all[side], keyedRef{key: k, ref: r})
+				}
+				if k != nullKey && ids != nil {
+					o.rows[side][k] = append(o.rows[side][k], r)
+				}
+			}
+		}
+		var err error
+		if o.Spec.How == "cross" {
+			// No keys: one subtask, every row in key group 0.
+			err = o.sides[side].store.LoadRows(b, o.tc.Eval, o.Spec.Name, sideTables[side], nil, func(chunk int32, rows, _ arrow.RecordBatch) error {
+				add(chunk, nil, int(rows.NumRows()))
+				return nil
+			})
+		} else {
+			err = o.loadSide(b, side, nil, func(chunk int32, ids []uint32, rec arrow.RecordBatch) error {
+				add(chunk, ids, len(ids))
+				return nil
+			})
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var _ runtime.KeyedState = (*HashJoinOp)(nil)
