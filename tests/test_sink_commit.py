@@ -210,3 +210,18 @@ def test_damaged_commit_record_is_an_error(tmp_path):
     (out / "_riverbed-commit-0123456789abcdef.json").write_text("{not json")
     with pytest.raises(rb.DataError, match="_riverbed-commit-0123456789abcdef.json"):
         rb.from_pydict({"id": [1]}).write_parquet(out, mode="append")
+
+
+@pytest.mark.parametrize("mode", ["error", "overwrite"])
+def test_restored_job_continues_its_output_whatever_the_mode(tmp_path, mode):
+    """A restored job's directory holds the committed files of the run it restores: they are
+    its own output, which mode="error" must not refuse and mode="overwrite" must not
+    remove. Restored from the final checkpoint, the job reads nothing again and adds no row."""
+    out, ckpt = tmp_path / "out", tmp_path / "ckpt"
+    env = rb.Environment(parallelism=2, checkpoint_dir=ckpt)
+    src = env.datagen({"id": rb.Int64}, number_of_rows=5_000, fields={"id": {"kind": "sequence", "min": 0}})
+    src.write_parquet(out, mode=mode, progress=False)
+    assert visible_ids(out) == list(range(5_000))
+    src.write_parquet(out, mode=mode, progress=False, restore="latest")
+    assert visible_ids(out) == list(range(5_000))
+    assert duckdb_ids(out) == list(range(5_000))
