@@ -9,7 +9,7 @@ LIB     = python/riverbed/libriverbed.so
 TESTLIB = build/testhooks/libriverbed.so
 GO_SRC  = $(shell find engine state batch kafka arrowbridge capi internal -name '*.go' -not -name '*_test.go' 2>/dev/null) go.mod go.sum
 
-.PHONY: help install lib demo test test-go test-py lint bench bench-tpch bench-cold examples screenshots wheel clean kafka-up kafka-down
+.PHONY: help install lib demo test test-go test-py chaos lint bench bench-tpch bench-cold examples screenshots wheel clean kafka-up kafka-down
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -63,6 +63,11 @@ kafka-down: ## stop the broker that kafka-up started
 
 test-py: install $(TESTLIB) ## Python end-to-end tests (on the library built with test hooks; on a Kafka broker started for them)
 	RIVERBED_LIBRARY=$(CURDIR)/$(TESTLIB) $(KAFKA_BROKER) run $(PY) -m pytest
+
+CHAOS_KILLS ?= 60
+
+chaos: install ## kill -9 a checkpointed job writing Parquet $(CHAOS_KILLS) times at random moments; print the tally (rows lost/duplicated must be 0)
+	RIVERBED_PROGRESS=0 $(PY) tests/chaos.py --kills $(CHAOS_KILLS)
 
 lint: install ## gofmt, go vet, ruff, mypy
 	@test -z "$$(gofmt -l engine state batch kafka arrowbridge capi internal)" || (echo "gofmt needed:"; gofmt -l engine state batch kafka arrowbridge capi internal; false)

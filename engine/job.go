@@ -172,6 +172,19 @@ func Start(ctx context.Context, doc []byte, inputs []array.RecordReader, mem mem
 	if err := checkSinks(outs); err != nil {
 		return nil, err
 	}
+	g := newGraph(p.Options, append([]array.RecordReader(nil), inputs...))
+	if g.Batch, err = resolveRuntimeMode(p.Options.RuntimeMode, outs); err != nil {
+		return nil, err
+	}
+	ids, err := assignIDs(outs)
+	if err != nil {
+		return nil, err
+	}
+	ckcfg, err := checkpointConfig(p.Options, outs, ids, g.MaxPar)
+	if err != nil {
+		return nil, err
+	}
+	g.restoring = ckcfg.Restore != nil
 	type sinkCommit struct {
 		dir       string
 		replace   []string
@@ -190,25 +203,19 @@ func Start(ctx context.Context, doc []byte, inputs []array.RecordReader, mem mem
 		if dup {
 			continue // the same sink given twice as an output: it writes once
 		}
-		replace, appending, err := sink.CheckOutputDir(root.path, p.Outputs[i].Mode, root.inputs[0].schema)
+		mode := p.Outputs[i].Mode
+		if ckcfg.Restore != nil {
+			// A restored job continues the output of the run it restores: the directory
+			// holds that run's committed files, which "error" would refuse and "overwrite"
+			// remove (docs/fault-tolerance.md).
+			mode = "append"
+		}
+		replace, appending, err := sink.CheckOutputDir(root.path, mode, root.inputs[0].schema)
 		if err != nil {
 			return nil, err
 		}
 		sinks = append(sinks, sinkCommit{root.path, replace, appending, i})
 	}
-	g := newGraph(p.Options, append([]array.RecordReader(nil), inputs...))
-	if g.Batch, err = resolveRuntimeMode(p.Options.RuntimeMode, outs); err != nil {
-		return nil, err
-	}
-	ids, err := assignIDs(outs)
-	if err != nil {
-		return nil, err
-	}
-	ckcfg, err := checkpointConfig(p.Options, outs, ids, g.MaxPar)
-	if err != nil {
-		return nil, err
-	}
-	g.restoring = ckcfg.Restore != nil
 	outSchemas := make([]*arrow.Schema, len(outs))
 	for i, o := range outs {
 		outSchemas[i] = o.schema

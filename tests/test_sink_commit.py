@@ -4,7 +4,6 @@ readers; the rolling options; unbounded streams with and without checkpoints."""
 
 from __future__ import annotations
 
-import inspect
 import os
 import threading
 import time
@@ -156,19 +155,14 @@ def test_unbounded_cancel_leaves_nothing(tmp_path):
     assert visible_ids(out) == [] and hidden_files(out) == []
 
 
-CHECKPOINTS = "checkpoint_dir" in inspect.signature(rb.Stream.start).parameters
-
-
-@pytest.mark.skipif(not CHECKPOINTS, reason="needs checkpointing in Stream.start (checkpoint_dir=...)")
 def test_checkpointed_stream_commits_at_checkpoints(tmp_path):
     """With checkpoints, files become visible as checkpoints complete, while the job runs:
     at every look both readers see whole files only, each row at most once and every row
     up to some point (a prefix of the sequence: parallelism 1); after stop, all of them."""
     out, ckpt = tmp_path / "out", tmp_path / "ckpt"
-    env = rb.Environment(parallelism=1, batch_size=500)
+    env = rb.Environment(parallelism=1, batch_size=500, checkpoint_dir=ckpt, checkpoint_interval="200ms")
     src = env.datagen({"id": rb.Int64}, rows_per_second=20_000, fields={"id": {"kind": "sequence", "min": 0}})
-    job = src.filter(col("id") >= 0).write_parquet(out, max_rows_per_file=2_000, lazy=True).start(
-        checkpoint_dir=str(ckpt), checkpoint_interval="200ms")  # type: ignore[call-arg]
+    job = src.filter(col("id") >= 0).write_parquet(out, max_rows_per_file=2_000, lazy=True).start()
     looks = 0
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -216,3 +210,18 @@ def test_damaged_commit_record_is_an_error(tmp_path):
     (out / "_riverbed-commit-0123456789abcdef.json").write_text("{not json")
     with pytest.raises(rb.DataError, match="_riverbed-commit-0123456789abcdef.json"):
         rb.from_pydict({"id": [1]}).write_parquet(out, mode="append")
+
+
+@pytest.mark.parametrize("mode", ["error", "overwrite"])
+def test_restored_job_continues_its_output_whatever_the_mode(tmp_path, mode):
+    """A restored job's directory holds the committed files of the run it restores: they are
+    its own output, which mode="error" must not refuse and mode="overwrite" must not
+    remove. Restored from the final checkpoint, the job reads nothing again and adds no row."""
+    out, ckpt = tmp_path / "out", tmp_path / "ckpt"
+    env = rb.Environment(parallelism=2, checkpoint_dir=ckpt)
+    src = env.datagen({"id": rb.Int64}, number_of_rows=5_000, fields={"id": {"kind": "sequence", "min": 0}})
+    src.write_parquet(out, mode=mode, progress=False)
+    assert visible_ids(out) == list(range(5_000))
+    src.write_parquet(out, mode=mode, progress=False, restore="latest")
+    assert visible_ids(out) == list(range(5_000))
+    assert duckdb_ids(out) == list(range(5_000))

@@ -296,3 +296,5 @@ func (o *HashJoinOp) LoadState(b state.Backend) error {
 	}
 	return nil
 }
+
+var _ runtime.KeyedState = (*HashJoinOp)(nil)

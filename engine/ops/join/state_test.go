@@ -98,8 +98,10 @@ func joinOp(t *testing.T, how string) opstest.Op {
 				return &join.WindowJoinOp{JoinBase: base, Win: spec.Win}
 			case "interval":
 				return &join.IntervalJoinOp{JoinBase: base}
+			case "asof":
+				return &join.AsofJoinOp{JoinBase: base}
 			}
-			return &join.AsofJoinOp{JoinBase: base}
+			return &join.HashJoinOp{JoinBase: base}
 		},
 		Keys:   opstest.KeysOf(left, right),
 		MaxPar: 16,
@@ -123,6 +125,9 @@ func pair(l event, r *event, extra ...any) string {
 func refJoin(how string, all []event) []string {
 	// Late rows: for a window join, those whose window has closed; else those at or
 	// behind the watermark.
+	if how == "inner" || how == "left" || how == "full" {
+		return refRegularJoin(how, all)
+	}
 	var rows []event
 	for _, e := range all {
 		late := e.ts <= e.stamp
@@ -168,12 +173,47 @@ func refJoin(how string, all []event) []string {
 	return out
 }
 
-// Window, interval and as-of joins give the reference's pairs straight, checkpointed
-// (each side's buffered rows) and restored at other parallelisms, on both backends.
+// refRegularJoin is the relational join (no event time, nothing late): pairs of equal
+// non-null keys; left and full add unmatched left rows with nulls, full also unmatched
+// right rows.
+func refRegularJoin(how string, rows []event) []string {
+	var out []string
+	matched := map[int64]bool{}
+	for _, l := range rows {
+		if l.side != 0 {
+			continue
+		}
+		n := 0
+		for i := range rows {
+			r := &rows[i]
+			if r.side == 1 && l.k != nil && r.k == l.k {
+				out = append(out, pair(l, r))
+				matched[r.id] = true
+				n++
+			}
+		}
+		if n == 0 && how != "inner" {
+			out = append(out, pair(l, nil))
+		}
+	}
+	if how == "full" {
+		for _, r := range rows {
+			if r.side == 1 && !matched[r.id] {
+				out = append(out, opstest.Row(nil, nil, nil, nil, r.v, r.id))
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Window, interval, as-of and regular joins give the reference's pairs straight,
+// checkpointed (each side's buffered rows) and restored at other parallelisms, on both
+// backends.
 func TestJoinStateThreeWays(t *testing.T) {
 	steps, rows := stream(8, 45)
 	defer opstest.Release(steps)
-	for _, how := range []string{"window", "interval", "asof"} {
+	for _, how := range []string{"window", "interval", "asof", "inner", "left", "full"} {
 		t.Run(how+"/", func(t *testing.T) {
 			want := refJoin(how, rows)
 			if len(want) < 20 {
