@@ -79,11 +79,6 @@ func kafkaFingerprint(s *source.KafkaSource) string {
 	return what + " at " + strings.Join(brokers, ",")
 }
 
-// uncheckpointedOps are the node kinds whose operators keep rows until their input ends
-// without saving them in checkpoints: a restore would lose those rows, so a job with one
-// cannot be checkpointed.
-var uncheckpointedOps = map[string]bool{"sort": true, "tail": true, "unique": true}
-
 // fingerprint describes what a checkpoint depends on: the sources (what they read) and
 // the stateful operators, by id. It is readable, so a mismatch can be named.
 func fingerprint(outs []*lnode, ids map[*lnode]string) string {
@@ -192,15 +187,7 @@ func checkpointConfig(o plan.Options, outs []*lnode, ids map[*lnode]string, maxP
 	if o.CheckpointInterval != "" && o.CheckpointDir == "" {
 		return cfg, rberr.New(rberr.InvalidArgument, "checkpoint_interval is set but checkpoint_dir is not: give the directory checkpoints go to")
 	}
-	for _, n := range walkNodes(outs) {
-		if uncheckpointedOps[n.op] && cfg.Unsupported == "" {
-			cfg.Unsupported = n.name
-		}
-	}
 	if o.CheckpointDir != "" {
-		if cfg.Unsupported != "" {
-			return cfg, rberr.New(rberr.InvalidArgument, "%s keeps rows until its input ends and cannot checkpoint them yet, so the job cannot be checkpointed (a restore would lose them): turn checkpoints off (no checkpoint_dir), or sort the output after the job", cfg.Unsupported)
-		}
 		for _, n := range walkNodes(outs) {
 			if n.op == "scan_arrow" && !n.table {
 				return cfg, rberr.New(rberr.InvalidArgument, "%s reads a live Python stream (a RecordBatchReader or generator), which cannot be read again after a restore, so the job cannot be checkpointed; pass a pyarrow Table, or turn checkpoints off (no checkpoint_dir)", n.name)

@@ -305,19 +305,3 @@ def test_pebble_backend_and_checkpoint_metrics(tmp_path):
         assert ids == sorted(ids) and rec["id"] in ids
     finally:
         job.cancel()
-
-
-@pytest.mark.parametrize("op,make", [("sort", lambda s: s.sort("price")), ("tail", lambda s: s.tail(10)),
-                                     ("unique", lambda s: s.unique("auction"))])
-def test_operators_that_cannot_checkpoint_are_refused(tmp_path, op, make):
-    """sort, tail and unique keep rows until their input ends without saving them in
-    checkpoints: a restore would lose those rows, so checkpoints are refused, naming them."""
-    s = make(rb.Environment(parallelism=2, checkpoint_dir=tmp_path / "ck").nexmark(max_events=10_000).bids())
-    with pytest.raises(rb.InvalidArgumentError, match=f"{op}.*cannot checkpoint"):
-        s.collect()
-    job = make(bids(rb.Environment(parallelism=2))).start()
-    try:
-        with pytest.raises(rb.InvalidArgumentError, match=f"savepoint.*{op}.*cannot checkpoint"):
-            job.savepoint(tmp_path / "sp")
-    finally:
-        job.cancel()

@@ -45,9 +45,6 @@ type CheckpointConfig struct {
 	AllowNonRestoredState bool
 	// FirstID is the id of the job's first checkpoint (ids increase across restarts).
 	FirstID uint64
-	// Unsupported, if set, names an operator of the job that keeps rows it cannot
-	// checkpoint yet: checkpoints and savepoints of the job are refused, with this name.
-	Unsupported string
 }
 
 // CheckpointStats describes one completed checkpoint or savepoint of a job.
@@ -271,9 +268,6 @@ func (c *coordinator) trigger(dir string, final, wait bool) (*pendingCheckpoint,
 		if t.source != nil && !c.finished[t] && !c.replayable(t) {
 			return nil, rberr.New(rberr.InvalidArgument, "cannot take a %s: %s reads a live Python stream, which cannot be read again after a restore", what, t.stage.name)
 		}
-	}
-	if u := c.cfg.Unsupported; u != "" {
-		return nil, rberr.New(rberr.InvalidArgument, "cannot take a %s: %s keeps rows until its input ends and cannot checkpoint them yet", what, u)
 	}
 	id := c.nextID
 	var w *state.Writer
