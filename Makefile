@@ -44,16 +44,16 @@ KAFKA_BROKER = kafka/testbroker/broker.sh
 test-go: ## Go tests with the race detector (on a Kafka broker started for them), then each fuzz target for $(FUZZTIME)
 	$(KAFKA_BROKER) run go test -race ./...
 	go test -race -tags riverbed_testhooks ./batch ./engine/ops/sink
-	go test ./engine -run '^$$' -fuzz '^FuzzExplain$$' -fuzztime $(FUZZTIME)
-	go test ./engine -run '^$$' -fuzz '^FuzzBindPlans$$' -fuzztime $(FUZZTIME)
-	go test ./engine/expr -run '^$$' -fuzz '^FuzzStrptime$$' -fuzztime $(FUZZTIME)
-	go test ./state -run '^$$' -fuzz '^FuzzDecodeManifest$$' -fuzztime $(FUZZTIME)
-	go test ./state -run '^$$' -fuzz '^FuzzDecodeManifestBody$$' -fuzztime $(FUZZTIME)
-	go test ./kafka -run '^$$' -fuzz '^FuzzDecodeJSON$$' -fuzztime $(FUZZTIME)
-	go test ./kafka -run '^$$' -fuzz '^FuzzDecodeCSV$$' -fuzztime $(FUZZTIME)
-	go test ./kafka -run '^$$' -fuzz '^FuzzDecodeRaw$$' -fuzztime $(FUZZTIME)
-	go test ./kafka -run '^$$' -fuzz '^FuzzDecodeIPC$$' -fuzztime $(FUZZTIME)
-	go test ./kafka -run '^$$' -fuzz '^FuzzInferJSONSchema$$' -fuzztime $(FUZZTIME)
+	scripts/fuzz.sh ./engine FuzzExplain $(FUZZTIME)
+	scripts/fuzz.sh ./engine FuzzBindPlans $(FUZZTIME)
+	scripts/fuzz.sh ./engine/expr FuzzStrptime $(FUZZTIME)
+	scripts/fuzz.sh ./state FuzzDecodeManifest $(FUZZTIME)
+	scripts/fuzz.sh ./state FuzzDecodeManifestBody $(FUZZTIME)
+	scripts/fuzz.sh ./kafka FuzzDecodeJSON $(FUZZTIME)
+	scripts/fuzz.sh ./kafka FuzzDecodeCSV $(FUZZTIME)
+	scripts/fuzz.sh ./kafka FuzzDecodeRaw $(FUZZTIME)
+	scripts/fuzz.sh ./kafka FuzzDecodeIPC $(FUZZTIME)
+	scripts/fuzz.sh ./kafka FuzzInferJSONSchema $(FUZZTIME)
 
 kafka-up: ## start a Kafka broker on loopback for tests; prints the export that points the tests at it
 	@echo "export RIVERBED_KAFKA_BROKERS=$$($(KAFKA_BROKER) start)"
