@@ -38,8 +38,7 @@ func (limitOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
 	if err != nil {
 		return in, err
 	}
-	st := g.NewStage("limit", 1, runtime.Edge{From: in.st, Part: runtime.PartGather})
-	g.addReorder(st, in)
+	st := g.gatherInOrder("limit", in)
 	limit := n.limit
 	// Once the limit has its rows nothing more is needed, ordered input or not (over an
 	// unordered stream they are any n rows, as Polars' head after a shuffle), so it asks the

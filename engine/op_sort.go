@@ -112,8 +112,7 @@ func (sortOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
 	if err != nil {
 		return in, err
 	}
-	st := g.NewStage("sort", 1, runtime.Edge{From: in.st, Part: runtime.PartGather})
-	g.addReorder(st, in) // the sort is stable: ties keep input order
+	st := g.gatherInOrder("sort", in) // the sort is stable: ties keep input order
 	keys := make([]expr.Expr, len(n.exprs))
 	for i, k := range n.exprs {
 		keys[i] = k.Expr
@@ -164,8 +163,7 @@ func (tailOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
 	if err != nil {
 		return in, err
 	}
-	st := g.NewStage("tail", 1, runtime.Edge{From: in.st, Part: runtime.PartGather})
-	g.addReorder(st, in)
+	st := g.gatherInOrder("tail", in)
 	limit := n.limit
 	st.Chain(fmt.Sprintf("tail(%d)", limit), func(int) runtime.Operator { return &basic.TailOp{N: limit, Schema: n.schema} })
 	return flow{st: st}, nil
@@ -288,8 +286,7 @@ func (uniqueOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
 	if err != nil {
 		return in, err
 	}
-	st := g.NewStage("unique", 1, runtime.Edge{From: in.st, Part: runtime.PartGather})
-	g.addReorder(st, in) // first and last are in input order
+	st := g.gatherInOrder("unique", in) // first and last are in input order
 	keys, types := keyExprs(n.exprs)
 	st.Chain("unique", func(int) runtime.Operator {
 		return &basic.UniqueOp{Keys: keys, KeyTypes: types, Keep: n.keep, Schema: n.schema, EmitSz: g.BatchSize}

@@ -158,6 +158,14 @@ func (g *graph) buildNode(n *lnode, filterAbove *lnode) (flow, error) {
 	return flow{}, rberr.New(rberr.Internal, "no physical operator for %q", n.op)
 }
 
+// gatherInOrder is a one-subtask stage that receives every row of in, in input order
+// (a reorder puts parallel subtasks' batches back in order when in is ordered).
+func (g *graph) gatherInOrder(name string, in flow) *runtime.Stage {
+	st := g.NewStage(name, 1, runtime.Edge{From: in.st, Part: runtime.PartGather})
+	g.addReorder(st, in)
+	return st
+}
+
 func (g *graph) addReorder(st *runtime.Stage, in flow) {
 	if g.restoring {
 		// A restored source skips the splits read before the checkpoint, which the
