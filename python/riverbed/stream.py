@@ -344,12 +344,21 @@ class Environment:
         """
         return _arrow_stream(self, pa.table(data), event_time, max_out_of_orderness, idle_timeout)
 
-    def read_kafka(self, brokers: str | Sequence[str], topic: str | Sequence[str] | None = None,
-                   **kwargs: Any) -> KafkaStream:
+    def read_kafka(self, brokers: str | Sequence[str], topic: str | Sequence[str] | None = None, *,
+                   pattern: str | None = None, format: str = "json", schema: Any = None,
+                   start: Any = "earliest", end: Any = None, metadata: Any = None,
+                   event_time: str | None = None, max_out_of_orderness: Duration | None = None,
+                   idle_timeout: Duration | None = None, on_bad_record: str = "fail",
+                   options: dict[str, Any] | None = None, csv_delimiter: str | None = None,
+                   sample_size: int | None = None) -> KafkaStream:
         """Read Kafka topics: see :func:`riverbed.read_kafka`."""
         from .kafka import read_kafka
 
-        return read_kafka(brokers, topic, env=self, **kwargs)
+        return read_kafka(brokers, topic, pattern=pattern, format=format, schema=schema,  # type: ignore[arg-type]
+                          start=start, end=end, metadata=metadata, event_time=event_time,
+                          max_out_of_orderness=max_out_of_orderness, idle_timeout=idle_timeout,
+                          on_bad_record=on_bad_record, options=options,  # type: ignore[arg-type]
+                          csv_delimiter=csv_delimiter, sample_size=sample_size, env=self)
 
     def datagen(self, schema: dict[str, Any], *, rows_per_second: float | None = None,
                 number_of_rows: int | None = None, seed: int = 0, fields: dict[str, dict[str, Any]] | None = None,
