@@ -76,16 +76,20 @@ lint: install ## gofmt, go vet, ruff, mypy
 	$(PY) -m ruff check python tests bench examples
 	$(PY) -m mypy python/riverbed
 
-bench: install ## run the benchmarks (Parquet and TPC-H SF1 vs DuckDB/Polars, Nexmark vs PyFlink, cold start) into bench/RESULTS.md
+bench: install ## run the benchmarks (Parquet and TPC-H SF1 vs DuckDB/Polars, Nexmark vs PyFlink, checkpoints, cold start) into bench/RESULTS.md
 	$(PY) bench/parquet_bench.py
 	$(PY) bench/tpch.py --scale $(TPCH_SCALE)
 	$(PY) bench/nexmark_bench.py
+	$(PY) bench/checkpoint_bench.py
 	$(PY) bench/cold_start.py
 
 TPCH_SCALE ?= 1
 
 bench-tpch: install ## only the TPC-H benchmark: 22 queries vs DuckDB/Polars at TPCH_SCALE (default 1)
 	$(PY) bench/tpch.py --scale $(TPCH_SCALE)
+
+bench-checkpoint: install ## only the checkpoint benchmark: cost at 10 s / 1 s, memory vs Pebble, recovery time
+	$(PY) bench/checkpoint_bench.py
 
 bench-cold: install ## only the cold-start benchmark (first row from a fresh interpreter vs Polars/DuckDB)
 	$(PY) bench/cold_start.py
