@@ -9,9 +9,12 @@ import "C"
 import (
 	"context"
 	"encoding/json"
+	"unsafe"
 
+	"github.com/riverbed-engine/riverbed/arrowbridge"
 	"github.com/riverbed-engine/riverbed/engine"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
+	"github.com/riverbed-engine/riverbed/state"
 	// The Pebble state backend (state_backend="pebble"): imported here, not by the engine,
 	// so that only the shared library links Pebble in.
 	_ "github.com/riverbed-engine/riverbed/state/pebblestate"
@@ -89,5 +92,55 @@ func rb_job_checkpoints(h C.uint64_t, jsonOut **C.char, errOut **C.char) C.int32
 			list = []engine.CheckpointStats{}
 		}
 		return jsonString(jsonOut, list)
+	})
+}
+
+// Reading a checkpoint or savepoint's state as tables (rb.read_savepoint).
+
+//export rb_snapshot_describe
+func rb_snapshot_describe(path *C.char, jsonOut **C.char, errOut **C.char) C.int32_t {
+	return call(errOut, func() error {
+		if path == nil || jsonOut == nil {
+			return rberr.New(rberr.InvalidArgument, "null path or output pointer")
+		}
+		cp, tables, err := state.InspectSnapshot(C.GoString(path))
+		if err != nil {
+			return err
+		}
+		if tables == nil {
+			tables = []state.SnapshotTable{}
+		}
+		m := cp.Manifest
+		splits := 0
+		for _, s := range m.Sources {
+			if s.Split != "" {
+				splits++
+			}
+		}
+		return jsonString(jsonOut, map[string]any{
+			"kind": m.Kind, "id": m.ID, "created_unix_ms": m.CreatedUnixMs,
+			"max_parallelism": m.Job.MaxParallelism, "plan_fingerprint": m.Job.PlanFingerprint,
+			"source_positions": splits, "tables": tables,
+		})
+	})
+}
+
+//export rb_snapshot_read
+func rb_snapshot_read(path, op, table *C.char, out unsafe.Pointer, errOut **C.char) C.int32_t {
+	return call(errOut, func() error {
+		if path == nil || op == nil || table == nil || out == nil {
+			return rberr.New(rberr.InvalidArgument, "null path, operator, table or output pointer")
+		}
+		cp, tables, err := state.InspectSnapshot(C.GoString(path))
+		if err != nil {
+			return err
+		}
+		rr, err := state.ReadSnapshotTable(cp, tables, C.GoString(op), C.GoString(table))
+		if err != nil {
+			return err
+		}
+		defer rr.Release()
+		arrowbridge.ExportStream(rr, out)
+		return nil
 	})
 }

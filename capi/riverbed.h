@@ -170,6 +170,16 @@ rb_status rb_job_savepoint(uint64_t job, const char* path, int32_t stop, char** 
  * the records above in *json_out (free with rb_free_string). */
 rb_status rb_job_checkpoints(uint64_t job, char** json_out, char** err_out);
 
+/* Reading the state of a checkpoint or savepoint directory (verified against its manifest
+ * first). rb_snapshot_describe returns, as JSON in *json_out (free with rb_free_string),
+ * its kind, id, creation time, max_parallelism, plan fingerprint and its state tables
+ * (operator, table, kind, files). rb_snapshot_read exports every row of one table as an
+ * Arrow C stream into *out (the caller releases it). Checkpoints of the Pebble backend are
+ * in Pebble's own format and cannot be read this way; savepoints always can. Thread-safe. */
+rb_status rb_snapshot_describe(const char* path, char** json_out, char** err_out);
+rb_status rb_snapshot_read(const char* path, const char* op, const char* table, struct ArrowArrayStream* out,
+                           char** err_out);
+
 /* Cancels the job if running, waits for it to end and frees the handle. Must not be called
  * from within one of the job's own user functions (it would wait for itself). */
 rb_status rb_job_free(uint64_t job, char** err_out);

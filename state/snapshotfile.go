@@ -47,7 +47,11 @@ func tableSchema(s *TableSpec) *arrow.Schema {
 	fields = append(fields,
 		arrow.Field{Name: "value", Type: encType(s.Value)},
 		arrow.Field{Name: "expires_at", Type: arrow.PrimitiveTypes.Int64, Nullable: true})
-	md := arrow.NewMetadata([]string{"riverbed.state.table", "riverbed.state.kind"}, []string{s.Name, s.Kind.String()})
+	keys, vals := []string{"riverbed.state.table", "riverbed.state.kind"}, []string{s.Name, s.Kind.String()}
+	if s.Rows {
+		keys, vals = append(keys, valueFormatKey), append(vals, valueFormatRows)
+	}
+	md := arrow.NewMetadata(keys, vals)
 	return arrow.NewSchema(fields, &md)
 }
 

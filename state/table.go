@@ -90,6 +90,10 @@ type TableSpec struct {
 	// Value is the encoding of values (list elements for List tables).
 	Value Encoding
 	TTL   TTL
+	// Rows marks a table whose values are Arrow IPC streams of rows (an operator's rows or
+	// accumulators batched per key group): snapshot files say so in their schema metadata,
+	// and ReadSnapshotTable decodes them into the rows' own columns.
+	Rows bool
 }
 
 // Clock gives processing time in milliseconds since the Unix epoch. Tests inject a

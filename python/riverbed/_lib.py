@@ -102,6 +102,8 @@ def _declare(dll: ctypes.CDLL) -> None:
         "rb_job_savepoint": [ctypes.c_uint64, ctypes.c_char_p, ctypes.c_int32, ctypes.POINTER(ctypes.c_void_p),
                              c_char_pp],
         "rb_job_checkpoints": [ctypes.c_uint64, ctypes.POINTER(ctypes.c_void_p), c_char_pp],
+        "rb_snapshot_describe": [ctypes.c_char_p, ctypes.POINTER(ctypes.c_void_p), c_char_pp],
+        "rb_snapshot_read": [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_void_p, c_char_pp],
         "rb_debug_panic": [ctypes.c_int32, c_char_pp],  # only in the test build of the library
     }.items():
         if not hasattr(dll, name) and name == "rb_debug_panic":
@@ -112,7 +114,8 @@ def _declare(dll: ctypes.CDLL) -> None:
     # Error strings are returned as char* that we must free: read them as void*.
     for name in ("rb_plan_schema", "rb_plan_explain", "rb_job_start", "rb_job_results", "rb_job_next",
                  "rb_job_progress", "rb_job_error", "rb_job_cancel", "rb_job_free", "rb_debug_panic",
-                 "rb_job_stop", "rb_job_metrics", "rb_job_checkpoint", "rb_job_savepoint", "rb_job_checkpoints"):
+                 "rb_job_stop", "rb_job_metrics", "rb_job_checkpoint", "rb_job_savepoint", "rb_job_checkpoints",
+                 "rb_snapshot_describe", "rb_snapshot_read"):
         if not hasattr(dll, name) and name == "rb_debug_panic":
             continue
         fn = getattr(dll, name)
@@ -182,6 +185,23 @@ def plan_explain(plan: dict[str, Any], schemas: Sequence[pa.Schema]) -> str:
     check(st, err)
     del keep
     return _take_string(text)
+
+
+def snapshot_describe(path: str) -> dict[str, Any]:
+    """The kind, id, time and state tables of a checkpoint or savepoint directory."""
+    out = ctypes.c_void_p()
+    err = ctypes.c_void_p()
+    check(lib().rb_snapshot_describe(path.encode(), ctypes.byref(out), ctypes.byref(err)), err)
+    return dict(json.loads(_take_string(out)))
+
+
+def snapshot_read(path: str, op: str, table: str) -> pa.RecordBatchReader:
+    """Every row of one state table of a checkpoint or savepoint."""
+    out = ctypes.create_string_buffer(_STREAM_SIZE)
+    err = ctypes.c_void_p()
+    check(lib().rb_snapshot_read(path.encode(), op.encode(), table.encode(), ctypes.addressof(out),
+                                 ctypes.byref(err)), err)
+    return pa.RecordBatchReader._import_from_c(ctypes.addressof(out))
 
 
 class JobHandle:

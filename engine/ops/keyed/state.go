@@ -29,7 +29,7 @@ import (
 
 // BatchTable declares a table of Arrow IPC streams, one list per key group.
 func BatchTable(name string) state.TableSpec {
-	return state.TableSpec{Name: name, Kind: state.List, Key: state.Bytes, Value: state.Bytes}
+	return state.TableSpec{Name: name, Kind: state.List, Key: state.Bytes, Value: state.Bytes, Rows: true}
 }
 
 // batchKey is the key every element of a batch table is stored under.
