@@ -9,7 +9,7 @@ LIB     = python/riverbed/libriverbed.so
 TESTLIB = build/testhooks/libriverbed.so
 GO_SRC  = $(shell find engine state batch kafka arrowbridge capi internal -name '*.go' -not -name '*_test.go' 2>/dev/null) go.mod go.sum
 
-.PHONY: help install lib demo test test-go test-py chaos lint bench bench-tpch bench-cold examples screenshots wheel clean kafka-up kafka-down
+.PHONY: help install lib demo test test-go test-py chaos lint bench bench-tpch bench-checkpoint bench-cold examples screenshots wheel clean kafka-up kafka-down
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'

@@ -57,6 +57,7 @@ from .expr import Expr, col, concat_str, count, lit, when
 from .generators import Nexmark, datagen, nexmark
 from .job import Job
 from .kafka import KafkaStream, read_kafka
+from .savepoint import Savepoint, read_savepoint
 from .stream import (
     Environment,
     GroupBy,
@@ -70,7 +71,6 @@ from .stream import (
     from_pydict,
     read_parquet,
 )
-from .savepoint import Savepoint, read_savepoint
 from .window import Window, cumulate, session, sliding, tumbling
 
 __version__ = "0.1.0"
@@ -87,7 +87,8 @@ _register()
 
 __all__ = [
     "Environment", "Stream", "GroupBy", "Expr", "col", "lit", "count", "when", "concat_str",
-    "read_parquet", "read_kafka", "read_savepoint", "Savepoint", "KafkaStream", "collect_all", "from_arrow", "from_pandas", "from_pydict",
+    "read_parquet", "read_kafka", "read_savepoint", "Savepoint",
+    "KafkaStream", "collect_all", "from_arrow", "from_pandas", "from_pydict",
     "engine_version",
     "KeyedStream", "WindowedStream", "WindowResult", "Job", "Window", "tumbling", "sliding", "session", "cumulate",
     "datagen", "nexmark", "Nexmark",
