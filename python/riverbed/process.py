@@ -79,7 +79,7 @@ class StateDescriptor:
         >>> import riverbed as rb
         >>> d = rb.ValueStateDescriptor("last_seen", rb.Int64).enable_time_to_live("1h")
         >>> d.ttl
-        '3600s'
+        '1h'
         """
         from .window import duration
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 import pyarrow as pa
 
 from . import _lib
+from . import process as _process
 from ._display import Plan, plan_html, progress_bar
 from .errors import ColumnNotFoundError, DataError, LateRowsWarning, PlanError, RiverbedError
 from .expr import Expr, _to_expr, col
@@ -577,8 +578,7 @@ class Stream:
         [5]
         """
         if callable(predicate) and not isinstance(predicate, Expr):
-            from .process import Row
-
+            Row = _process.Row
             fn = predicate
 
             def keep(b: pa.RecordBatch) -> pa.RecordBatch:
@@ -605,8 +605,7 @@ class Stream:
         return self._then({"op": "with_columns", "exprs": _exprs(items, "with_columns")})
 
     def _row_fn(self, fn: Any, what: str, output_schema: Any, rows_of: Any) -> Stream:
-        from .process import Row, _arrow_schema
-
+        Row, _arrow_schema = _process.Row, _process._arrow_schema
         if not callable(fn):
             raise TypeError(f"{what} takes a function, got {type(fn).__name__}")
         if output_schema is None:
@@ -1570,9 +1569,7 @@ class KeyedStream:
         >>> sorted(out.to_pylist(), key=lambda r: (r["k"], r["total"]))
         [{'k': 'a', 'total': 1}, {'k': 'a', 'total': 3}, {'k': 'b', 'total': 5}]
         """
-        from .process import build_node
-
-        node, (out_schema, sides) = build_node(fn, [], output_schema, state, side_outputs, name)
+        node, (out_schema, sides) = _process.build_node(fn, [], output_schema, state, side_outputs, name)
         node["keys"] = self._keys
         proc = self._stream._then(node)
         if not sides:
