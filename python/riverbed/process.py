@@ -364,22 +364,70 @@ class _Wire:
 
 # -- the per-element form -----------------------------------------------------------------
 
-class Row(dict):  # type: ignore[type-arg]
-    """An input element: a dict of column to value whose columns also read as attributes
-    (``value.amount`` or ``value["amount"]``), as PyFlink's ``Row``.
+class Row(tuple):  # type: ignore[type-arg]
+    """A row given to Python functions (``process_element``, ``map``, ``flat_map``,
+    ``filter``), as PyFlink's ``Row``: its fields read by attribute (``row.amount``), by
+    name (``row["amount"]``) or by position (``row[0]``); ``as_dict()`` gives a dict.
 
     Examples
     --------
-    >>> from riverbed.process import Row
-    >>> Row(amount=2.5).amount
-    2.5
+    >>> from riverbed import Row
+    >>> r = Row.of(["account_id", "amount"], [7, 2.5])
+    >>> r.amount, r["account_id"], r[1], r.as_dict()
+    (2.5, 7, 2.5, {'account_id': 7, 'amount': 2.5})
     """
 
-    def __getattr__(self, name: str) -> Any:
+    __slots__ = ()
+    _rb_names: tuple[str, ...] = ()
+    _rb_index: dict[str, int] = {}
+
+    def __getitem__(self, i: Any) -> Any:  # type: ignore[override]
+        if i.__class__ is str:
+            try:
+                i = self._rb_index[i]
+            except KeyError:
+                raise KeyError(i) from None
+        return tuple.__getitem__(self, i)
+
+    def __getattr__(self, name: str) -> Any:  # columns whose names are not identifiers
         try:
-            return self[name]
+            return tuple.__getitem__(self, self._rb_index[name])
         except KeyError:
             raise AttributeError(name) from None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The row as a dict of column to value."""
+        return dict(zip(self._rb_names, self))
+
+    @staticmethod
+    def of(names: list[str], values: Iterable[Any]) -> Row:
+        """A row with these columns and values."""
+        return _row_class(names)._make(values)  # type: ignore[attr-defined, no-any-return]
+
+
+_ROW_CLASSES: dict[tuple[str, ...], type] = {}
+
+
+def _row_class(names: list[str]) -> type:
+    """The Row class of a schema (a namedtuple, so attribute access is fast)."""
+    key = tuple(names)
+    cls = _ROW_CLASSES.get(key)
+    if cls is None:
+        from collections import namedtuple
+
+        base = namedtuple("Row", names, rename=True)  # type: ignore[misc]
+        cls = type("Row", (base, Row), {"__slots__": (), "_rb_names": key,
+                                        "_rb_index": {n: i for i, n in enumerate(names)}})
+        _ROW_CLASSES[key] = cls
+    return cls
+
+
+def _rows(batch: pa.RecordBatch | pa.Table) -> list[Any]:
+    """The rows of a batch as Row objects."""
+    cls = _row_class(batch.schema.names)
+    if not batch.num_columns:
+        return [cls._make(()) for _ in range(batch.num_rows)]  # type: ignore[attr-defined]
+    return [cls._make(v) for v in zip(*(c.to_pylist() for c in batch.columns))]  # type: ignore[attr-defined]
 
 
 class _Frame:
@@ -395,11 +443,12 @@ class _Frame:
 
 
 _tls = threading.local()
+_NO_KEY = object()
 
 
 def _frame() -> _Frame:
     f = getattr(_tls, "frame", None)
-    if f is None:
+    if f is None or f.key is _NO_KEY:
         raise RuntimeError("state can only be used inside process_element and on_timer")
     return f
 
@@ -409,11 +458,19 @@ class _StateHandle:
         self._name = desc.name
 
     def _get(self) -> Any:
-        return _frame().values.get(self._name)
+        try:
+            return _tls.frame.values.get(self._name)
+        except AttributeError:
+            _frame()
+            raise
 
     def _set(self, v: Any) -> None:
-        f = _frame()
-        f.values[self._name] = v
+        try:
+            f = _tls.frame
+            f.values[self._name] = v
+        except AttributeError:
+            _frame()
+            raise
         f.written.add(self._name)
 
     def clear(self) -> None:
@@ -427,7 +484,11 @@ class ValueState(_StateHandle):
 
     def value(self) -> Any:
         """The value (None if unset or expired)."""
-        return self._get()
+        try:
+            return _tls.frame.values.get(self._name)
+        except AttributeError:
+            _frame()
+            raise
 
     def update(self, value: Any) -> None:
         """Set the value (None clears it)."""
@@ -606,9 +667,10 @@ class KeyedProcessFunction:
 
     Subclass it: ``open(ctx)`` declares state (``ctx.get_state(rb.ValueStateDescriptor(...))``)
     and keeps the handles; ``process_element(value, ctx)`` is called for every element
-    (``value`` is a :class:`Row`) and ``on_timer(timestamp, ctx)`` for every timer that fires;
-    both may ``yield`` output rows (dicts, or tuples in the output schema's order). ``open``
-    runs once, when the pipeline is built, to declare the state.
+    (``value`` is an :class:`rb.Row`: fields by attribute, name or position) and
+    ``on_timer(timestamp, ctx)`` for every timer that fires; both may ``yield`` output rows
+    (dicts, or tuples in the output schema's order). ``open`` runs once, when the pipeline
+    is built, to declare the state.
 
     Examples
     --------
@@ -725,81 +787,96 @@ class _ElementAdapter:
 
     def __call__(self, kb: KeyedBatch) -> ProcessResult:
         fn = self.fn
+        process_element, on_timer = fn.process_element, fn.on_timer
         nk = kb.num_keys
         keys = kb.keys.to_pylist()
         key_vals = [tuple(k.values()) if len(k) > 1 else next(iter(k.values())) for k in keys]
-        elements = kb.elements.to_pylist()
+        elements = _rows(kb.elements)
         ekeys = kb.element_key.to_pylist()
         etss = kb.timestamps.to_pylist()
+        ne = len(ekeys)
         tkeys = kb.timers.column("key").to_pylist()
         ttss = kb.timers.column("timestamp").to_pylist()
         tdoms = kb.timers.column("domain").to_pylist()
         names = [d.name for d in self.state]
-        state_cols = {n: kb.state.column(n).to_pylist() for n in names}
-        maps = {d.name for d in self.state if d.kind == "map"}
-        new_state: dict[str, list[Any]] = {n: [] for n in names}
-        written: dict[str, list[bool]] = {n: [] for n in names}
+        state_cols = [kb.state.column(n).to_pylist() for n in names]
+        is_map = [d.kind == "map" for d in self.state]
+        new_state: list[list[Any]] = [[] for _ in names]
+        written: list[list[bool]] = [[] for _ in names]
         out: list[Any] = []
+        append, extend = out.append, out.extend
         sides: dict[str, list[Any]] = {t.name: [] for t in self.sides}
         changes: list[Any] = []
         e = t = 0
         frame = _Frame()
+        run = _KeyRun(self, kb, None, out, sides, changes, 0)
+        ctx = Context(run)
+        heap = run.heap
+        in_heap = run.in_heap
+        timer_wm, element_wm = kb.watermark, kb.element_watermark
         prev = getattr(_tls, "frame", None)
         _tls.frame = frame
         try:
             for k in range(nk):
-                run = _KeyRun(self, kb, key_vals[k], out, sides, changes, k)
-                frame.key = key_vals[k]
-                frame.values = {}
-                for n in names:
-                    v = state_cols[n][k]
-                    if n in maps and v is not None:
-                        v = dict(v)
-                    frame.values[n] = v
+                key = key_vals[k]
+                run.key, run.kidx = key, k
+                frame.key = key
+                values: dict[str, Any] = {}
+                for i, n in enumerate(names):
+                    v = state_cols[i][k]
+                    values[n] = dict(v) if is_map[i] and v is not None else v
+                frame.values = values
                 frame.written = set()
                 while t < len(tkeys) and tkeys[t] == k:
                     run.push(tdoms[t], ttss[t])
                     t += 1
-                ctx = Context(run)
                 while True:
-                    has_el = e < len(ekeys) and ekeys[e] == k
+                    has_el = e < ne and ekeys[e] == k
                     el_ts = etss[e] if has_el else None
-                    if run.heap and (not has_el or (el_ts is not None and run.heap[0][0] < el_ts)):
-                        ts, dom, _ = heapq.heappop(run.heap)
-                        if (dom, ts) not in run.in_heap:
+                    if heap and (not has_el or (el_ts is not None and heap[0][0] < el_ts)):
+                        ts, dom, _ = heapq.heappop(heap)
+                        if (dom, ts) not in in_heap:
                             continue  # deleted
-                        run.in_heap.discard((dom, ts))
-                        ctx._timestamp, ctx._domain = ts, TimeDomain(dom)
-                        ctx._watermark = kb.watermark
+                        in_heap.discard((dom, ts))
+                        ctx._timestamp, ctx._domain, ctx._watermark = ts, TimeDomain(dom), timer_wm
                         try:
-                            run.emit(fn.on_timer(ts, ctx))
+                            res = on_timer(ts, ctx)
+                            if res is not None:
+                                if res.__class__ is dict or res.__class__ is tuple:
+                                    append(res)
+                                else:
+                                    extend(res)
                         except Exception as ex:
                             raise ProcessFunctionError(
                                 f"{type(fn).__name__}.on_timer raised {type(ex).__name__}: {ex} "
-                                f"(key {key_vals[k]!r}, timer {ts})") from ex
+                                f"(key {key!r}, timer {ts})") from ex
                         continue
                     if not has_el:
                         break
-                    ctx._timestamp, ctx._domain = el_ts, None
-                    ctx._watermark = kb.element_watermark
+                    ctx._timestamp, ctx._domain, ctx._watermark = el_ts, None, element_wm
                     try:
-                        run.emit(fn.process_element(Row(elements[e]), ctx))
+                        res = process_element(elements[e], ctx)
+                        if res is not None:
+                            if res.__class__ is dict or res.__class__ is tuple:
+                                append(res)
+                            else:
+                                extend(res)
                     except Exception as ex:
                         raise ProcessFunctionError(
                             f"{type(fn).__name__}.process_element raised {type(ex).__name__}: {ex} "
-                            f"(key {key_vals[k]!r}, timestamp {el_ts})") from ex
+                            f"(key {key!r}, timestamp {el_ts})") from ex
                     e += 1
-                for n in names:
-                    v = frame.values.get(n)
-                    if n in maps and v is not None:
+                for i, n in enumerate(names):
+                    v = values.get(n)
+                    if is_map[i] and v is not None:
                         v = list(v.items()) if v else None
-                    new_state[n].append(v)
-                    written[n].append(n in frame.written)
+                    new_state[i].append(v)
+                    written[i].append(n in frame.written)
         finally:
             _tls.frame = prev
-        state = pa.RecordBatch.from_pydict(new_state, schema=pa.schema([(d.name, d.arrow_type) for d in self.state])) \
-            if names else None
-        sw = pa.RecordBatch.from_pydict(written, schema=pa.schema([(n, pa.bool_()) for n in names])) if names else None
+        state = pa.RecordBatch.from_arrays([pa.array(v, d.arrow_type) for v, d in zip(new_state, self.state)],
+                                           names=names) if names else None
+        sw = pa.RecordBatch.from_arrays([pa.array(w, pa.bool_()) for w in written], names=names) if names else None
         timers = None
         if changes:
             timers = {"key": [c[0] for c in changes], "timestamp": [c[1] for c in changes],

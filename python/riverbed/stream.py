@@ -563,8 +563,8 @@ class Stream:
     # -- operators --------------------------------------------------------------
     def filter(self, predicate: Expr | Any) -> Stream:
         """Keep the rows where ``predicate`` is true (null counts as false). ``predicate`` is
-        an expression, or a Python function of the row (a dict whose columns also read as
-        attributes) returning a bool, which runs per row (a convenience over
+        an expression, or a Python function of the row (an ``rb.Row``: fields by attribute,
+        name or position) returning a bool, which runs per row (a convenience over
         :meth:`map_batches`; expressions run in the engine, much faster).
 
         Examples
@@ -578,11 +578,10 @@ class Stream:
         [5]
         """
         if callable(predicate) and not isinstance(predicate, Expr):
-            Row = _process.Row
             fn = predicate
 
             def keep(b: pa.RecordBatch) -> pa.RecordBatch:
-                return b.filter(pa.array([bool(fn(Row(r))) for r in b.to_pylist()], pa.bool_()))
+                return b.filter(pa.array([bool(fn(r)) for r in _process._rows(b)], pa.bool_()))
 
             keep.__name__ = getattr(fn, "__name__", "filter")
             return self.map_batches(keep)
@@ -605,30 +604,29 @@ class Stream:
         return self._then({"op": "with_columns", "exprs": _exprs(items, "with_columns")})
 
     def _row_fn(self, fn: Any, what: str, output_schema: Any, rows_of: Any) -> Stream:
-        Row, _arrow_schema = _process.Row, _process._arrow_schema
         if not callable(fn):
             raise TypeError(f"{what} takes a function, got {type(fn).__name__}")
         if output_schema is None:
             if self._unbounded:
                 raise PlanError(f"{what} over an unbounded stream needs output_schema=")
-            sample = [r for row in self.limit(100).collect().to_pylist() for r in rows_of(fn, Row(row))]
+            sample = [r for row in _process._rows(self.limit(100).collect()) for r in rows_of(fn, row)]
             if not sample:
                 raise PlanError(f"{what}: the sample gave no rows to infer the output from; give output_schema=")
             schema = pa.Table.from_pylist([_as_dict(r, None) for r in sample]).schema
         else:
-            schema = _arrow_schema(output_schema, "output_schema")
+            schema = _process._arrow_schema(output_schema, "output_schema")
         names = schema.names
 
         def run(b: pa.RecordBatch) -> pa.RecordBatch:
-            out = [_as_dict(r, names) for row in b.to_pylist() for r in rows_of(fn, Row(row))]
+            out = [_as_dict(r, names) for row in _process._rows(b) for r in rows_of(fn, row)]
             return pa.RecordBatch.from_pylist(out, schema=schema)
 
         run.__name__ = getattr(fn, "__name__", what)
         return self.map_batches(run, schema=schema)
 
     def map(self, fn: Any, *, output_schema: Any = None) -> Stream:
-        """Apply a Python function to each row: ``fn`` gets the row (a dict whose columns also
-        read as attributes) and returns the output row (a dict, or a tuple in the order of
+        """Apply a Python function to each row: ``fn`` gets the row (an ``rb.Row``: fields by
+        attribute, name or position) and returns the output row (a dict, or a tuple in the order of
         ``output_schema``). Without ``output_schema`` (a ``pyarrow.Schema`` or dict of name to
         type) it is inferred from the function's output on the first 100 rows (bounded
         streams only; that runs the pipeline up to here once on them). A convenience over
