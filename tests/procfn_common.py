@@ -186,3 +186,54 @@ def detector(stream: rb.Stream, form: str) -> rb.Stream:
     if form == "element":
         return keyed.process(FraudDetector(), output_schema=ALERT_SCHEMA)
     return keyed.process(fraud_vectorized, output_schema=ALERT_SCHEMA, state=FRAUD_STATE)
+
+
+class History(rb.KeyedProcessFunction):
+    """List and map state: the account's amounts since its last large one (list state) and
+    its count of transactions per amount band (map state), output at every transaction."""
+
+    def open(self, runtime_context):
+        self.recent = runtime_context.get_list_state(rb.ListStateDescriptor("recent", rb.Float64))
+        self.bands = runtime_context.get_map_state(rb.MapStateDescriptor("bands", rb.Utf8, rb.Int64))
+
+    def process_element(self, tx, ctx):
+        band = _band(tx.amount)
+        self.bands.put(band, (self.bands.get(band) or 0) + 1)
+        if band == "large":
+            self.recent.clear()
+        else:
+            self.recent.add(tx.amount)
+        recent = self.recent.get()
+        yield (ctx.get_current_key(), tx.tx_id, len(recent), round(sum(recent), 2),
+               ",".join(f"{k}={v}" for k, v in sorted(self.bands.items())))
+
+
+HISTORY_SCHEMA = {"account_id": rb.Int64, "tx_id": rb.Int64, "recent": rb.Int64, "sum": rb.Float64,
+                  "bands": rb.Utf8}
+
+
+def _band(amount: float) -> str:
+    return "small" if amount < SMALL_AMOUNT else "large" if amount > LARGE_AMOUNT else "mid"
+
+
+def history_reference(table: pa.Table) -> list[tuple]:
+    rows = sorted(table.to_pylist(), key=lambda r: (r["account_id"], r["ts"], r["tx_id"]))
+    recent: dict[int, list[float]] = {}
+    bands: dict[int, dict[str, int]] = {}
+    out = []
+    for r in rows:
+        a = r["account_id"]
+        band = _band(r["amount"])
+        b = bands.setdefault(a, {})
+        b[band] = b.get(band, 0) + 1
+        rl = recent.setdefault(a, [])
+        if band == "large":
+            rl.clear()
+        else:
+            rl.append(r["amount"])
+        out.append((a, r["tx_id"], len(rl), round(sum(rl), 2), ",".join(f"{k}={v}" for k, v in sorted(b.items()))))
+    return sorted(out)
+
+
+def history_rows(t: pa.Table) -> list[tuple]:
+    return sorted(zip(*(t[c].to_pylist() for c in HISTORY_SCHEMA)))
