@@ -15,8 +15,9 @@ one-minute timer):
   timer), streaming mode, results collected.
 
 All at parallelism 2; wall time end to end (best of R runs; a run over --long seconds is
-not repeated); events/s/core = N / seconds / 2. The alerts of the three must be equal
-(count and a hash of the sorted (account, ts) pairs). Writes the "## Keyed process
+not repeated); events/s/core = N / seconds / 2. The alerts of the two riverbed forms must
+be equal; PyFlink's are compared and the differences counted (it processes elements on
+arrival, riverbed per key in event-time order: see the note in the section). Writes the "## Keyed process
 functions" section of bench/RESULTS.md (other sections are kept).
 
     python bench/procfn_bench.py [--events 2000000] [--repeat 3] [--long 30] [--skip-flink]
@@ -98,7 +99,7 @@ def run_riverbed(path: str, repeat: int, long: float) -> dict[str, Any]:
             return fc.detector(env.read_parquet(path, event_time="ts"), form).collect(progress=False)
 
         secs, times, out = best_of(job, repeat, long)
-        res[form] = {"seconds": secs, "times": times, "check": digest(fc.alerts(out))}
+        res[form] = {"seconds": secs, "times": times, "check": digest(fc.alerts(out)), "alerts": fc.alerts(out)}
         print(f"riverbed {form:12s} {secs:8.3f}s runs={[round(t, 2) for t in times]}", file=sys.stderr, flush=True)
     return res
 
@@ -149,7 +150,7 @@ def flink_worker(config_path: str) -> None:
         t_env = StreamTableEnvironment.create(env)
         t_env.execute_sql(f"""CREATE TABLE tx (account_id BIGINT, ts TIMESTAMP(3), amount DOUBLE,
             WATERMARK FOR ts AS ts) WITH ('connector' = 'filesystem', 'path' = 'file://{cfg['path']}',
-            'format' = 'parquet')""")
+            'format' = 'parquet', 'scan.watermark.emit.strategy' = 'on-event')""")
         stream = t_env.to_data_stream(t_env.from_path("tx"))
         alerts = (stream.key_by(lambda r: r.account_id, key_type=Types.LONG())
                   .process(FraudDetector(), output_type=Types.TUPLE([Types.LONG(), Types.LONG()])))
@@ -162,7 +163,7 @@ def flink_worker(config_path: str) -> None:
     print(f"pyflink  per element  {secs:8.3f}s runs={[round(t, 2) for t in times]}", file=sys.stderr, flush=True)
     with open(cfg["out"], "w") as f:
         json.dump({"version": pyflink.version.__version__, "seconds": secs, "times": times,
-                   "check": digest(out)}, f)
+                   "check": digest(out), "alerts": sorted(out)}, f)
 
 
 def run_flink(path: str, repeat: int, long: float, flink_python: str) -> dict[str, Any]:
@@ -226,10 +227,16 @@ def main() -> None:
     def rate(secs: float) -> str:
         return f"{n / secs / PARALLELISM:,.0f}"
 
-    checks = {"riverbed per element": rbres["element"]["check"], "riverbed vectorized": rbres["vectorized"]["check"]}
+    # The two riverbed forms must agree exactly. PyFlink runs process_element on arrival,
+    # before the watermark that an element carries fires the timers it passes, so a large
+    # transaction just after a timer's time may raise an alert there and not here: its
+    # alerts are compared, and the differences counted, not required to be equal.
+    same = rbres["element"]["check"] == rbres["vectorized"]["check"]
+    flink_diff = ""
     if flink:
-        checks["PyFlink"] = flink["check"]
-    same = len({json.dumps(c, sort_keys=True) for c in checks.values()}) == 1
+        mine = {tuple(a) for a in rbres["element"]["alerts"]}
+        theirs = {tuple(a) for a in flink["alerts"]}
+        flink_diff = f"{len(theirs - mine)} more, {len(mine - theirs)} fewer"
     lines = [
         SECTION,
         "",
@@ -246,7 +253,11 @@ def main() -> None:
         f"- Mode: parallelism {PARALLELISM}; riverbed reads the file in batch mode and collects the alerts; "
         "PyFlink streaming mode, filesystem connector (Parquet) with `WATERMARK FOR ts AS ts`, "
         "`to_data_stream`, `key_by`, `KeyedProcessFunction`, `execute_and_collect`. "
-        f"Wall time end to end, best of {args.repeat}; events/s/core = transactions / seconds / {PARALLELISM}.",
+        f"Wall time end to end, best of {args.repeat}; events/s/core = transactions / seconds / {PARALLELISM}. "
+        "The riverbed forms must give the same alerts. PyFlink (per-event watermarks, "
+        "`scan.watermark.emit.strategy = on-event`) runs `process_element` on arrival, before the watermark "
+        "that fires a passed timer, so a large transaction just after a timer's time can raise an alert "
+        "there and not in riverbed (which processes each key in event-time order): its differences are counted.",
         "",
         "| engine | seconds | events/s/core | vs PyFlink | alerts | same alerts? |",
         "|---|---:|---:|---:|---:|---|",
@@ -258,7 +269,7 @@ def main() -> None:
                      f"{res['check']['alerts']:,} | {'yes' if same else 'NO'} |")
     if flink:
         lines.append(f"| PyFlink per element | {fsecs:.2f} | {rate(fsecs)} | 1.0x | {flink['check']['alerts']:,} | "
-                     f"{'yes' if same else 'NO'} |")
+                     f"vs riverbed: {flink_diff} |")
     else:
         lines.append(f"| PyFlink | not run{': ' + flink_error if flink_error else ''} | | | | |")
     write_section(args.out, SECTION, "\n".join(lines) + "\n")
