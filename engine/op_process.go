@@ -9,6 +9,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/riverbed-engine/riverbed/engine/expr"
 	"github.com/riverbed-engine/riverbed/engine/ops/process"
 	"github.com/riverbed-engine/riverbed/engine/plan"
 	"github.com/riverbed-engine/riverbed/engine/runtime"
@@ -149,9 +150,9 @@ func (processOp) explain(n *lnode) string {
 	}
 	var st []string
 	for _, s := range n.proc.state {
-		t := s.Name + " " + s.Type.String()
+		t := s.Name + " " + expr.TypeName(s.Type)
 		if s.TTL > 0 {
-			t += " ttl " + s.TTL.String()
+			t += " ttl " + plan.FormatDuration(s.TTL.Microseconds())
 		}
 		st = append(st, t)
 	}
