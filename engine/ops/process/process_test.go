@@ -517,3 +517,95 @@ func TestChunkedCalls(t *testing.T) {
 		t.Fatalf("%d calls: the releases were not cut into several calls", calls)
 	}
 }
+
+// procHost registers a processing-time timer 100 ms after the wall clock for every element
+// and outputs every timer that fires (with the clock it saw).
+func procHost(_ int64, call arrow.RecordBatch) (arrow.RecordBatch, error) {
+	mem := memory.DefaultAllocator
+	ekey := listValues(call, "element_key").(*array.Int32)
+	keys := listValues(call, "keys").(*array.Struct).Field(0).(*array.Int64)
+	tkey := listValues(call, "timer_key").(*array.Int32)
+	tts := listValues(call, "timer_ts").(*array.Int64)
+	tdom := listValues(call, "timer_domain").(*array.Int8)
+	now := call.Column(call.Schema().FieldIndices("processing_time")[0]).(*array.Int64).Value(0)
+	ob := array.NewRecordBuilder(mem, outSchema)
+	defer ob.Release()
+	ck, ct, cd, cr := array.NewInt32Builder(mem), array.NewInt64Builder(mem), array.NewInt8Builder(mem), array.NewBooleanBuilder(mem)
+	for e := 0; e < ekey.Len(); e++ {
+		ck.Append(ekey.Value(e))
+		ct.Append(now + 100)
+		cd.Append(process.DomainProcessing)
+		cr.Append(true)
+	}
+	for i := 0; i < tkey.Len(); i++ {
+		if tdom.Value(i) != process.DomainProcessing {
+			return nil, fmt.Errorf("an event-time timer fired")
+		}
+		ob.Field(0).(*array.Int64Builder).Append(keys.Value(int(tkey.Value(i))))
+		ob.Field(1).(*array.Int64Builder).Append(tts.Value(i))
+		ob.Field(2).(*array.StringBuilder).Append(fmt.Sprintf("fired at %d", now))
+	}
+	orec := ob.NewRecordBatch()
+	defer orec.Release()
+	return result(mem, map[string]arrow.Array{"output": structArr(outSchema.Fields(), orec.Columns())}, ck, ct, cd, cr), nil
+}
+
+// TestProcessingTimeTimers: processing-time timers fire from the tick once the clock has
+// passed them, in time order, once each.
+func TestProcessingTimeTimers(t *testing.T) {
+	udf.SetUDFCaller(procHost)
+	clock := &state.ManualClock{Ms: 1_000}
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	tc := runtime.NewStandaloneTaskCtx(t.Context(), mem, 0, 1, 128)
+	op := &process.ProcessOp{Name: "process", Udf: 1, Keys: []expr.Expr{opstest.Col(inSchema, "account")},
+		KeyTypes: []arrow.DataType{arrow.PrimitiveTypes.Int64}, KeyNames: []string{"account"}, TimeIdx: -1,
+		InSchema: inSchema, Main: outSchema, Clock: clock}
+	if err := op.Open(tc); err != nil {
+		t.Fatal(err)
+	}
+	defer op.Close()
+	var got []string
+	emit := emitter(func(m runtime.Message) {
+		if m.Kind == runtime.MsgBatch {
+			got = append(got, opstest.Rows(m.Rec)...)
+			m.Rec.Release()
+		}
+	})
+	feed := func(accts ...int64) {
+		rows := make([][]any, len(accts))
+		for i, a := range accts {
+			rows[i] = []any{a, int64(0), 1.0}
+		}
+		if err := op.ProcessBatch(runtime.Message{Kind: runtime.MsgBatch, Rec: opstest.Batch(inSchema, rows)}, emit); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tick := func(ms int64) {
+		clock.Ms = ms
+		if err := op.OnTick(emit); err != nil {
+			t.Fatal(err)
+		}
+	}
+	feed(1, 2, 1) // timers at 1100 for keys 1 and 2 (one per key and time)
+	tick(1_050)   // none due
+	clock.Ms = 1_060
+	feed(3) // timer at 1160
+	tick(1_100)
+	tick(1_100) // fired once only
+	tick(5_000)
+	want := []string{
+		opstest.Row(int64(1), int64(1_100), "fired at 1100"), opstest.Row(int64(2), int64(1_100), "fired at 1100"),
+		opstest.Row(int64(3), int64(1_160), "fired at 5000"),
+	}
+	sort.Strings(got)
+	opstest.Equal(t, got, want)
+	// The final watermark fires no processing-time timer.
+	feed(4)
+	if err := op.ProcessWatermark(runtime.WatermarkMax, emit); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 {
+		t.Fatalf("a processing-time timer fired at the end of input: %v", got)
+	}
+}
