@@ -344,7 +344,8 @@ def test_late_elements_are_dropped_and_counted():
     reader = pa.RecordBatchReader.from_batches(schema, [pa.RecordBatch.from_pylist(r, schema=schema) for r in batches])
     s = rb.from_arrow(reader, event_time="ts", max_out_of_orderness=f"{delay_ms}ms", bounded=False)
     job = s.key_by("k").process(Echo(), output_schema={"k": rb.Utf8, "i": rb.Int64, "t": rb.Int64}).start()
-    out = job.collect(timeout=60).to_pylist()
+    with pytest.warns(rb.LateRowsWarning, match="by process"):
+        out = job.collect(timeout=60).to_pylist()
     assert sorted(r["i"] for r in out) == sorted(r["i"] for r in kept)
     late_count = sum(m["late_records"] for m in job.metrics(as_dict=True) if "process" in m["operator"])
     assert late_count == len(late)
