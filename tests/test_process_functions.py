@@ -507,3 +507,33 @@ def test_fraud_through_kill_9_and_restore(transactions, tmp_path, form):
 
 if __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1] == "child":
     _child(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), sys.argv[6])
+
+
+def test_the_docs_fraud_detectors_run_as_written(transactions, tmp_path, monkeypatch):
+    """The two fraud detectors of docs/process-functions.md, executed as written over
+    transactions/ in the working directory, give the reference's alerts."""
+    import re
+
+    table, want = transactions
+    (tmp_path / "transactions").mkdir()
+    pq.write_table(table, tmp_path / "transactions" / "tx.parquet", row_group_size=1000)
+    monkeypatch.chdir(tmp_path)
+    text = (HERE.parent.parent / "docs" / "process-functions.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    ns: dict = {}
+    ran = 0
+    for code in blocks:
+        if "alerts = " not in code:
+            continue
+        exec(compile(code, "docs/process-functions.md", "exec"), ns)
+        assert fc.alerts(ns["alerts"]) == want
+        ran += 1
+    assert ran == 2
+    # And the README's.
+    (tmp_path / "tx").mkdir()
+    pq.write_table(table, tmp_path / "tx" / "tx.parquet")
+    readme = (HERE.parent.parent / "README.md").read_text()
+    code = next(b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if "class FraudDetector" in b)
+    ns = {"rb": rb}
+    exec(compile(code, "README.md", "exec"), ns)
+    assert fc.alerts(ns["alerts"].collect()) == want
