@@ -409,6 +409,20 @@ def test_error_names_key_and_timestamp_and_keeps_the_traceback():
     assert rb.from_pydict({"x": [1, 2]}).collect().num_rows == 2
 
 
+def test_vectorized_error_names_the_call():
+    def explode(b):
+        raise KeyError("missing")
+
+    t = pa.table({"k": ["a", "b"], "ts": [T0, T0 + dt.timedelta(seconds=1)]})
+    s = rb.Environment(parallelism=1).from_arrow(t, event_time="ts").key_by("k").process(
+        explode, output_schema={"k": rb.Utf8})
+    with pytest.raises(rb.UserFunctionError) as ei:
+        s.collect()
+    msg = str(ei.value)
+    assert "explode raised KeyError" in msg and "2 keys" in msg and str(T0_MS) in msg
+    assert isinstance(ei.value.__cause__.__cause__, KeyError)
+
+
 def test_bad_declarations_are_refused():
     s = rb.from_pydict({"k": [1]})
     with pytest.raises(TypeError, match="instance"):

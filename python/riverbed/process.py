@@ -23,6 +23,7 @@ from enum import IntEnum
 from typing import Any, Callable
 
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401 (pa.compute)
 
 from .datatypes import DataType, to_datatype
 
@@ -324,7 +325,18 @@ class _Wire:
 
     def __call__(self, call: pa.RecordBatch) -> pa.RecordBatch:
         kb = KeyedBatch(call, self.state_schema)
-        res = self.fn(kb)
+        try:
+            res = self.fn(kb)
+        except ProcessFunctionError:
+            raise
+        except Exception as ex:
+            # A vectorized function handles many keys at once: name the call's.
+            keys = kb.keys.column(0).slice(0, 3).to_pylist() if kb.keys.num_columns else []
+            ts = kb.timestamps.drop_null()
+            when = f", timestamps {pa.compute.min(ts).as_py()} to {pa.compute.max(ts).as_py()}" if len(ts) else ""
+            raise ProcessFunctionError(
+                f"{self.__name__} raised {type(ex).__name__}: {ex} (a call with {kb.num_keys} keys, the first "
+                f"{keys!r}, {kb.elements.num_rows} elements{when}, {kb.timers.num_rows} timers)") from ex
         if res is None:
             res = ProcessResult()
         if not isinstance(res, ProcessResult):
