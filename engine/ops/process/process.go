@@ -73,6 +73,7 @@ type ProcessOp struct {
 	rows      keyed.RowStore // elements waiting for the watermark
 	wm        int64
 	ts        []int64
+	calls     int           // calls that wrote state (compaction runs every 16)
 	schema    *arrow.Schema // what the operator emits
 }
 

@@ -609,3 +609,56 @@ func TestProcessingTimeTimers(t *testing.T) {
 		t.Fatalf("a processing-time timer fired at the end of input: %v", got)
 	}
 }
+
+// TestStateCompaction: calls over random halves of the keys leave each call's state batch
+// alive while any of its keys is not written again; the operator compacts them, and the
+// counts stay right.
+func TestStateCompaction(t *testing.T) {
+	udf.SetUDFCaller(ttlHost)
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	tc := runtime.NewStandaloneTaskCtx(t.Context(), mem, 0, 1, 128)
+	op := &process.ProcessOp{Name: "process", Udf: 1, Keys: []expr.Expr{opstest.Col(inSchema, "account")},
+		KeyTypes: []arrow.DataType{arrow.PrimitiveTypes.Int64}, KeyNames: []string{"account"}, TimeIdx: -1,
+		InSchema: inSchema, Main: outSchema, State: []process.StateSpec{{Name: "n", Type: arrow.PrimitiveTypes.Int64}}}
+	if err := op.Open(tc); err != nil {
+		t.Fatal(err)
+	}
+	defer op.Close()
+	counts := map[int64]int64{}
+	var got []string
+	emit := emitter(func(m runtime.Message) {
+		if m.Kind == runtime.MsgBatch {
+			got = append(got, opstest.Rows(m.Rec)...)
+			m.Rec.Release()
+		}
+	})
+	var want []string
+	rng := rand.New(rand.NewSource(1))
+	maxRows, compacted := 0, false
+	for call := 0; call < 200; call++ {
+		var rows [][]any
+		for k := int64(0); k < 100; k++ {
+			if rng.Intn(2) == 0 {
+				rows = append(rows, []any{k, int64(0), 1.0})
+				counts[k]++
+				want = append(want, opstest.Row(k, counts[k], "count"))
+			}
+		}
+		if err := op.ProcessBatch(runtime.Message{Kind: runtime.MsgBatch, Rec: opstest.Batch(inSchema, rows)}, emit); err != nil {
+			t.Fatal(err)
+		}
+		maxRows = max(maxRows, op.StateRows())
+		// Right after a compaction the batches hold exactly one row per key.
+		compacted = compacted || (call > 16 && op.StateRows() == len(counts))
+	}
+	sort.Strings(got)
+	sort.Strings(want)
+	opstest.Equal(t, got, want)
+	if maxRows > 2*100+64+16*100 {
+		t.Fatalf("state batches held %d rows for 100 keys", maxRows)
+	}
+	if !compacted || maxRows <= 2*100+64 {
+		t.Fatalf("compaction did not run (%v) or was not needed: at most %d rows", compacted, maxRows)
+	}
+}

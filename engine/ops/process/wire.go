@@ -379,6 +379,48 @@ func (o *ProcessOp) applyState(res arrow.RecordBatch, gids []uint32, old []arrow
 			o.stateRefs[g] = keyed.RowRef{Chunk: chunk, Row: int32(k)}
 		}
 	}
+	if o.calls++; o.calls%16 == 0 {
+		return o.compactStates()
+	}
+	return nil
+}
+
+// compactStates rewrites the state rows into one batch when the batches kept hold more
+// than twice the rows still referenced: each call's batch stays alive while any of its
+// keys has not been written since, which would otherwise let memory grow with the calls.
+func (o *ProcessOp) compactStates() error {
+	total := 0
+	for _, c := range o.states.Chunks {
+		if c != nil {
+			total += int(c.NumRows())
+		}
+	}
+	var gids []uint32
+	var refs []keyed.RowRef
+	for g, r := range o.stateRefs {
+		if r.Chunk >= 0 {
+			gids, refs = append(gids, uint32(g)), append(refs, r)
+		}
+	}
+	if total <= 2*len(refs)+64 {
+		return nil
+	}
+	fresh := keyed.RowStore{Schema: o.states.Schema}
+	if len(refs) > 0 {
+		cols, err := o.states.Gather(o.tc.Eval.Ctx, refs)
+		if err != nil {
+			return err
+		}
+		rec := array.NewRecordBatch(o.states.Schema, cols, int64(len(refs)))
+		runtime.ReleaseAll(cols)
+		chunk := fresh.Add(rec)
+		rec.Release()
+		for i, g := range gids {
+			o.stateRefs[g] = keyed.RowRef{Chunk: chunk, Row: int32(i)}
+		}
+	}
+	o.states.Release()
+	o.states = fresh
 	return nil
 }
 
