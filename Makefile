@@ -76,10 +76,11 @@ lint: install ## gofmt, go vet, ruff, mypy
 	$(PY) -m ruff check python tests bench examples
 	$(PY) -m mypy python/riverbed
 
-bench: install ## run the benchmarks (Parquet and TPC-H SF1 vs DuckDB/Polars, Nexmark vs PyFlink, checkpoints, cold start) into bench/RESULTS.md
+bench: install ## run the benchmarks (Parquet and TPC-H SF1 vs DuckDB/Polars, Nexmark and the fraud detector vs PyFlink, checkpoints, cold start) into bench/RESULTS.md
 	$(PY) bench/parquet_bench.py
 	$(PY) bench/tpch.py --scale $(TPCH_SCALE)
 	$(PY) bench/nexmark_bench.py
+	$(PY) bench/procfn_bench.py
 	$(PY) bench/checkpoint_bench.py
 	$(PY) bench/cold_start.py
 

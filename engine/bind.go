@@ -81,6 +81,8 @@ type lnode struct {
 	descending bool
 	withTies   bool
 	topWindow  bool // topn assigns windows (else reads window_start/window_end)
+	// process
+	proc *procDef
 }
 
 // binder binds a logical plan. It caches opened datasets so that binding twice (before

@@ -187,6 +187,17 @@ func (s *Timers) Pop(d TimeDomain, upTo int64, dst []Timer) []Timer {
 	}
 }
 
+// Each calls fn with every pending timer of domain d, in no particular order (fn must
+// not register or delete timers). Operators that save their timers in their own state
+// tables read them with it.
+func (s *Timers) Each(d TimeDomain, fn func(Timer)) {
+	for _, it := range s.heap[d] {
+		if g, ok := s.set[d][it.KeyGroup-s.lo][it.id]; ok && g == it.gen {
+			fn(it.Timer)
+		}
+	}
+}
+
 var timerSchema = arrow.NewSchema([]arrow.Field{
 	{Name: "domain", Type: arrow.PrimitiveTypes.Uint8},
 	{Name: "key_group", Type: arrow.PrimitiveTypes.Int32},

@@ -91,6 +91,8 @@ type Options struct {
 //	scan_kafka    kafka (brokers, topics or pattern, format, schema, start, end, metadata,
 //	              on_bad_record, options)
 //	kafka_dead_letters  input (a scan_kafka with on_bad_record "dead_letter"): its bad records
+//	process       input, keys, udf, output_schema, side_schemas, state_schema, state_ttl
+//	              (a keyed process function; see docs/process-functions.md)
 //	write_kafka   input, kafka (brokers, topic, format, key, delivery_guarantee,
 //	              transactional_id_prefix, options)
 //
@@ -167,6 +169,22 @@ type Node struct {
 
 	// Kafka: scan_kafka and write_kafka (see kafka.go).
 	Kafka *KafkaDef `json:"kafka,omitempty"`
+
+	// process: a keyed process function (Keys, UDF); its schemas as Arrow IPC schema
+	// messages, base64: the main output, each side output, and the state (one field per
+	// state descriptor), with per-state TTLs.
+	OutputSchema string     `json:"output_schema,omitempty"`
+	SideSchemas  []string   `json:"side_schemas,omitempty"`
+	StateSchema  string     `json:"state_schema,omitempty"`
+	StateTTL     []StateTTL `json:"state_ttl,omitempty"`
+}
+
+// StateTTL is the time to live of one state of a process function (as Flink's
+// StateTtlConfig): ttl a duration ("" or "0s": never expires), update "on_create_and_write"
+// (default) or "on_read_and_write".
+type StateTTL struct {
+	TTL    string `json:"ttl,omitempty"`
+	Update string `json:"update,omitempty"`
 }
 
 // WindowDef describes the windows of a window_agg: kind "tumbling" (size), "sliding"

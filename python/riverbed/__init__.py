@@ -57,11 +57,30 @@ from .expr import Expr, col, concat_str, count, lit, when
 from .generators import Nexmark, datagen, nexmark
 from .job import Job
 from .kafka import KafkaStream, read_kafka
+from .process import (
+    Context,
+    KeyedBatch,
+    KeyedProcessFunction,
+    ListState,
+    ListStateDescriptor,
+    MapState,
+    MapStateDescriptor,
+    OutputTag,
+    ProcessFunctionError,
+    ProcessResult,
+    Row,
+    RuntimeContext,
+    TimeDomain,
+    TimerService,
+    ValueState,
+    ValueStateDescriptor,
+)
 from .savepoint import Savepoint, read_savepoint
 from .stream import (
     Environment,
     GroupBy,
     KeyedStream,
+    ProcessStream,
     Stream,
     WindowedStream,
     WindowResult,
@@ -97,4 +116,7 @@ __all__ = [
     "RiverbedError", "InternalError", "PlanError", "ColumnNotFoundError", "TypeMismatchError",
     "SchemaError", "InputNotFoundError", "DataError", "StorageError", "CancelledError",
     "UserFunctionError", "InvalidArgumentError", "LateRowsWarning",
+    "KeyedProcessFunction", "KeyedBatch", "ProcessResult", "ProcessStream", "ProcessFunctionError", "Row",
+    "ValueStateDescriptor", "ListStateDescriptor", "MapStateDescriptor", "ValueState", "ListState", "MapState",
+    "OutputTag", "TimeDomain", "RuntimeContext", "Context", "TimerService",
 ]

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 import pyarrow as pa
 
 from . import _lib
+from . import process as _process
 from ._display import Plan, plan_html, progress_bar
 from .errors import ColumnNotFoundError, DataError, LateRowsWarning, PlanError, RiverbedError
 from .expr import Expr, _to_expr, col
@@ -500,6 +501,16 @@ def _normalize(t: pa.Table) -> pa.Table:
     return t.cast(pa.schema(fields, metadata=t.schema.metadata)) if changed else t
 
 
+def _as_dict(r: Any, names: list[str] | None) -> dict[str, Any]:
+    if isinstance(r, dict):
+        return r
+    if isinstance(r, (tuple, list)) and names is not None:
+        if len(r) != len(names):
+            raise ValueError(f"a row has {len(r)} values for the {len(names)} columns {names}")
+        return dict(zip(names, r))
+    raise TypeError(f"rows must be dicts{'' if names is None else ' or tuples'}, got {type(r).__name__}")
+
+
 def _exprs(items: Iterable[Any], what: str) -> list[dict[str, Any]]:
     out = []
     for e in items:
@@ -550,8 +561,30 @@ class Stream:
                       unbounded=self._unbounded if unbounded is None else unbounded)
 
     # -- operators --------------------------------------------------------------
-    def filter(self, predicate: Expr) -> Stream:
-        """Keep the rows where ``predicate`` is true (null counts as false)."""
+    def filter(self, predicate: Expr | Any) -> Stream:
+        """Keep the rows where ``predicate`` is true (null counts as false). ``predicate`` is
+        an expression, or a Python function of the row (an ``rb.Row``: fields by attribute,
+        name or position) returning a bool, which runs per row (a convenience over
+        :meth:`map_batches`; expressions run in the engine, much faster).
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> from riverbed import col
+        >>> s = rb.from_pydict({"x": [1, 5, 7]})
+        >>> s.filter(col("x") > 2).collect()["x"].to_pylist()
+        [5, 7]
+        >>> s.filter(lambda r: r.x % 5 == 0).collect()["x"].to_pylist()
+        [5]
+        """
+        if callable(predicate) and not isinstance(predicate, Expr):
+            fn = predicate
+
+            def keep(b: pa.RecordBatch) -> pa.RecordBatch:
+                return b.filter(pa.array([bool(fn(r)) for r in _process._rows(b)], pa.bool_()))
+
+            keep.__name__ = getattr(fn, "__name__", "filter")
+            return self.map_batches(keep)
         if not isinstance(predicate, Expr):
             raise TypeError(f"filter takes an expression such as col('x') > 0, got {type(predicate).__name__}")
         return self._then({"op": "filter", "predicate": predicate._to_plan()})
@@ -569,6 +602,56 @@ class Stream:
         if not items:
             raise ValueError("with_columns needs at least one expression")
         return self._then({"op": "with_columns", "exprs": _exprs(items, "with_columns")})
+
+    def _row_fn(self, fn: Any, what: str, output_schema: Any, rows_of: Any) -> Stream:
+        if not callable(fn):
+            raise TypeError(f"{what} takes a function, got {type(fn).__name__}")
+        if output_schema is None:
+            if self._unbounded:
+                raise PlanError(f"{what} over an unbounded stream needs output_schema=")
+            sample = [r for row in _process._rows(self.limit(100).collect()) for r in rows_of(fn, row)]
+            if not sample:
+                raise PlanError(f"{what}: the sample gave no rows to infer the output from; give output_schema=")
+            schema = pa.Table.from_pylist([_as_dict(r, None) for r in sample]).schema
+        else:
+            schema = _process._arrow_schema(output_schema, "output_schema")
+        names = schema.names
+
+        def run(b: pa.RecordBatch) -> pa.RecordBatch:
+            out = [_as_dict(r, names) for row in _process._rows(b) for r in rows_of(fn, row)]
+            return pa.RecordBatch.from_pylist(out, schema=schema)
+
+        run.__name__ = getattr(fn, "__name__", what)
+        return self.map_batches(run, schema=schema)
+
+    def map(self, fn: Any, *, output_schema: Any = None) -> Stream:
+        """Apply a Python function to each row: ``fn`` gets the row (an ``rb.Row``: fields by
+        attribute, name or position) and returns the output row (a dict, or a tuple in the order of
+        ``output_schema``). Without ``output_schema`` (a ``pyarrow.Schema`` or dict of name to
+        type) it is inferred from the function's output on the first 100 rows (bounded
+        streams only; that runs the pipeline up to here once on them). A convenience over
+        :meth:`map_batches`, which is much faster for vectorizable work.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> rb.from_pydict({"x": [1, 2]}).map(lambda r: {"y": r.x * 10}).collect()["y"].to_pylist()
+        [10, 20]
+        """
+        return self._row_fn(fn, "map", output_schema, lambda f, r: [f(r)])
+
+    def flat_map(self, fn: Any, *, output_schema: Any = None) -> Stream:
+        """Apply a Python function that returns any number of rows (an iterable) for each
+        row; otherwise as :meth:`map`.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"w": ["a b", "c"]})
+        >>> s.flat_map(lambda r: ({"word": w} for w in r.w.split())).collect()["word"].to_pylist()
+        ['a', 'b', 'c']
+        """
+        return self._row_fn(fn, "flat_map", output_schema, lambda f, r: list(f(r) or []))
 
     def map_batches(self, fn: Any, *, schema: Any = None) -> Stream:
         """Apply a Python function to each batch: ``fn`` gets a ``pyarrow.RecordBatch`` and
@@ -1448,6 +1531,103 @@ class KeyedStream:
         every window fires once, at the end of the input, with all its rows.
         """
         return WindowedStream(self._stream, self._keys, window, allowed_lateness)
+
+    def process(self, fn: Any, *, output_schema: Any, state: Any = None, side_outputs: Any = None,
+                name: str | None = None) -> ProcessStream:
+        """Run a keyed process function: per-key state and timers, as Flink's
+        ``KeyedProcessFunction``. See docs/process-functions.md.
+
+        ``fn`` is either an instance of a :class:`rb.KeyedProcessFunction` subclass
+        (per element: ``open``, ``process_element``, ``on_timer``; its state is declared in
+        ``open``), or a vectorized function that receives a :class:`rb.KeyedBatch` (the
+        elements of several keys, their state as Arrow columns, their due timers) and returns
+        a :class:`rb.ProcessResult`; its state is declared with ``state=[descriptors]``.
+        Both forms have one semantics: elements wait until the watermark passes their event
+        time and are processed per key in event-time order, event-time timers fire when the
+        watermark passes them (an element at time t before a timer at t), processing-time
+        timers when the wall clock does; rows behind the watermark on arrival are dropped
+        and counted. State, timers and waiting elements are checkpointed by key group.
+
+        ``output_schema`` (a ``pyarrow.Schema`` or a dict of name to type) declares the
+        output columns; ``side_outputs=[rb.OutputTag(...)]`` declares side outputs, read with
+        :meth:`ProcessStream.side_output`.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> class Total(rb.KeyedProcessFunction):
+        ...     def open(self, ctx):
+        ...         self.total = ctx.get_state(rb.ValueStateDescriptor("total", rb.Int64))
+        ...     def process_element(self, value, ctx):
+        ...         t = (self.total.value() or 0) + value.x
+        ...         self.total.update(t)
+        ...         yield (ctx.get_current_key(), t)
+        >>> s = rb.from_pydict({"k": ["a", "a", "b"], "x": [1, 2, 5]})
+        >>> out = s.key_by("k").process(Total(), output_schema={"k": rb.Utf8, "total": rb.Int64}).collect()
+        >>> sorted(out.to_pylist(), key=lambda r: (r["k"], r["total"]))
+        [{'k': 'a', 'total': 1}, {'k': 'a', 'total': 3}, {'k': 'b', 'total': 5}]
+        """
+        node, (out_schema, sides) = _process.build_node(fn, [], output_schema, state, side_outputs, name)
+        node["keys"] = self._keys
+        proc = self._stream._then(node)
+        if not sides:
+            return ProcessStream(proc._env, proc._node, proc._sources, unbounded=proc._unbounded, proc=proc,
+                                 sides=[])
+        main = proc.filter(col("__rb_output") == 0).select([col(n) for n in out_schema.names])
+        return ProcessStream(main._env, main._node, main._sources, unbounded=main._unbounded, proc=proc,
+                             sides=sides)
+
+
+class ProcessStream(Stream):
+    """The main output of a process function; :meth:`side_output` reads its side outputs."""
+
+    def __init__(self, env: Environment, node: dict[str, Any], sources: list[_Source], *, unbounded: bool,
+                 proc: Stream, sides: list[Any]):
+        super().__init__(env, node, sources, unbounded=unbounded)
+        self._proc = proc
+        self._sides = sides
+
+    def side_output(self, tag: Any) -> Stream:
+        """The rows the function sent to side output ``tag`` (an :class:`rb.OutputTag` given
+        in ``side_outputs=``). Run it with the main output in one job
+        (``rb.collect_all([out, out.side_output(tag)])``) so the function runs once.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> neg = rb.OutputTag("negative", {"x": rb.Int64})
+        >>> class Split(rb.KeyedProcessFunction):
+        ...     def process_element(self, value, ctx):
+        ...         if value.x < 0:
+        ...             ctx.output(neg, {"x": value.x})
+        ...         else:
+        ...             yield {"x": value.x}
+        >>> out = rb.from_pydict({"x": [1, -2, 3]}).key_by("x").process(
+        ...     Split(), output_schema={"x": rb.Int64}, side_outputs=[neg])
+        >>> main, side = rb.collect_all([out, out.side_output(neg)])
+        >>> sorted(main["x"].to_pylist()), side["x"].to_pylist()
+        ([1, 3], [-2])
+        """
+        for i, t in enumerate(self._sides):
+            if t is tag or t.name == getattr(tag, "name", tag):
+                return self._proc.filter(col("__rb_output") == i + 1).select(
+                    [col(f"__rb_side{i}_{n}").alias(n) for n in t.schema.names])
+        raise ValueError(f"{tag!r} is not a side output of this process function "
+                         f"(declared: {[t.name for t in self._sides]})")
+
+    def uid(self, name: str) -> Stream:
+        """Name the process function's operator with a stable id (see :meth:`Stream.uid`).
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> f = lambda b: rb.ProcessResult(output=b.elements)
+        >>> s = rb.from_pydict({"k": [1]}).key_by("k").process(f, output_schema={"k": rb.Int64}).uid("p")
+        >>> s.collect().num_rows
+        1
+        """
+        self._proc.uid(name)
+        return self
 
 
 class WindowedStream:

@@ -24,7 +24,7 @@ _UDF_FN = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_int64, ctypes.c_void_p, ctyp
                            ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p))
 
 _lock = threading.Lock()
-_functions: dict[int, tuple[Callable[[pa.RecordBatch], Any], pa.Schema | None]] = {}
+_functions: dict[int, tuple[Callable[[pa.RecordBatch], Any], pa.Schema | None, str]] = {}
 _errors: dict[int, BaseException] = {}
 _ids = itertools.count(1)
 _error_ids = itertools.count(1)
@@ -63,12 +63,14 @@ def _unregister(uid: int) -> None:
         _functions.pop(uid, None)
 
 
-def register(fn: Callable[[pa.RecordBatch], Any], schema: pa.Schema | None) -> Registration:
-    """Register a function for a plan; the node keeps the returned registration."""
+def register(fn: Callable[[pa.RecordBatch], Any], schema: pa.Schema | None, *,
+             kind: str = "map_batches") -> Registration:
+    """Register a function for a plan; the node keeps the returned registration. ``kind``
+    names the operator in error messages."""
     _ensure_dispatcher()
     with _lock:
         uid = next(_ids)
-        _functions[uid] = (fn, schema)
+        _functions[uid] = (fn, schema, kind)
     return Registration(uid)
 
 
@@ -100,7 +102,7 @@ def _ensure_dispatcher() -> None:
 def _dispatch(uid: int, in_array: int, in_schema: int, out_array: int, out_schema: int, err_out: Any) -> int:
     try:
         batch = pa.RecordBatch._import_from_c(in_array, in_schema)
-        fn, schema = _functions[uid]
+        fn, schema, kind = _functions[uid]
         _local.depth = getattr(_local, "depth", 0) + 1
         try:
             result = fn(batch)
@@ -116,7 +118,8 @@ def _dispatch(uid: int, in_array: int, in_schema: int, out_array: int, out_schem
             while len(_errors) > _MAX_ERRORS:  # errors of jobs whose failure nobody read
                 del _errors[next(iter(_errors))]
         name = getattr(fn, "__name__", "function") if "fn" in locals() else "function"
-        msg = f"map_batches: {name} raised {type(e).__name__}: {e} [python error #{eid}]"
+        kind = locals().get("kind", "map_batches")
+        msg = f"{kind}: {name} raised {type(e).__name__}: {e} [python error #{eid}]"
         err_out[0] = _strdup(msg.encode("utf-8", "replace"))
         return 10
 

@@ -50,3 +50,14 @@ func (o *MapBatchesOp) ProcessBatch(m runtime.Message, out runtime.Emitter) erro
 	// Rows may be added or removed, so no split watermark or order survives beyond the batch.
 	return out.Emit(m.With(res))
 }
+
+// Call runs the host's user function udf on in (which the caller still owns) and returns
+// its result (which the caller releases). Operators of other packages that cross into
+// the host (keyed process functions) call user functions through it.
+func Call(name string, udf int64, in arrow.RecordBatch) (arrow.RecordBatch, error) {
+	call := udfCaller.Load()
+	if call == nil {
+		return nil, rberr.New(rberr.Plan, "%s: no host to run user functions in", name)
+	}
+	return (*call)(udf, in)
+}
