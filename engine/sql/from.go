@@ -23,18 +23,36 @@ func (pl *planner) from(items []TableExpr, where Expr) (*rel, error) {
 		}
 		rels[i] = r
 	}
-	var conj []Expr
+	var conj, subs []Expr
 	if where != nil {
-		conj = conjuncts(factorOr(where))
-	}
-	for _, c := range conj {
-		if containsSubquery(c) {
-			return nil, unsupported(c.Position(), "a subquery in WHERE (IN, EXISTS or scalar)")
+		for _, c := range conjuncts(factorOr(where)) {
+			if containsAggregate(c) {
+				return nil, errorAt(c.Position(), "aggregate functions are not allowed in WHERE; use HAVING")
+			}
+			if containsSubquery(c) {
+				subs = append(subs, c)
+			} else {
+				conj = append(conj, c)
+			}
 		}
-		if containsAggregate(c) {
-			return nil, errorAt(c.Position(), "aggregate functions are not allowed in WHERE; use HAVING")
+	}
+	r, err := pl.joinAll(items, rels, conj)
+	if err != nil {
+		return nil, err
+	}
+	if len(subs) > 0 && r.win != nil {
+		return nil, unsupported(subs[0].Position(), "WHERE over a window table function (filter the table in a subquery or view first)")
+	}
+	for _, c := range subs {
+		if r, err = pl.applySubquery(r, c); err != nil {
+			return nil, err
 		}
 	}
+	return r, nil
+}
+
+// joinAll joins the FROM items with the WHERE conjuncts (without subqueries).
+func (pl *planner) joinAll(items []TableExpr, rels []*rel, conj []Expr) (*rel, error) {
 	if len(rels) == 1 {
 		r := rels[0]
 		if r.win != nil && len(conj) > 0 {
@@ -245,6 +263,9 @@ func (pl *planner) join(l, r *rel, how string, lk, rk []Expr, at Pos) (*rel, err
 	n, schema, err := pl.add(node, at)
 	if err != nil {
 		return nil, err
+	}
+	if how == "semi" || how == "anti" {
+		return &rel{node: n, cols: l.cols}, nil
 	}
 	cols := append(append([]column(nil), l.cols...), right.cols...)
 	if schema.NumFields() != len(cols) {

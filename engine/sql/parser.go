@@ -813,12 +813,12 @@ func (p *parser) orExpr() (Expr, error) {
 		return nil, err
 	}
 	for p.peek().is("OR") {
-		t := p.next()
+		p.next()
 		r, err := p.andExpr()
 		if err != nil {
 			return nil, err
 		}
-		l = &Binary{At{t.pos}, "or", l, r}
+		l = &Binary{At{l.Position()}, "or", l, r}
 	}
 	return l, nil
 }
@@ -829,12 +829,12 @@ func (p *parser) andExpr() (Expr, error) {
 		return nil, err
 	}
 	for p.peek().is("AND") {
-		t := p.next()
+		p.next()
 		r, err := p.notExpr()
 		if err != nil {
 			return nil, err
 		}
-		l = &Binary{At{t.pos}, "and", l, r}
+		l = &Binary{At{l.Position()}, "and", l, r}
 	}
 	return l, nil
 }
@@ -874,7 +874,7 @@ func (p *parser) predicate() (Expr, error) {
 			if err != nil {
 				return nil, err
 			}
-			l = &Binary{At{t.pos}, op, l, r}
+			l = &Binary{At{l.Position()}, op, l, r}
 			continue
 		}
 		not := false
@@ -889,11 +889,11 @@ func (p *parser) predicate() (Expr, error) {
 			n := p.accept("NOT")
 			switch {
 			case p.accept("NULL"):
-				l = &IsNull{At{t.pos}, l, n}
+				l = &IsNull{At{l.Position()}, l, n}
 			case p.accept("TRUE"):
-				l = &IsBool{At{t.pos}, l, true, n}
+				l = &IsBool{At{l.Position()}, l, true, n}
 			case p.accept("FALSE"):
-				l = &IsBool{At{t.pos}, l, false, n}
+				l = &IsBool{At{l.Position()}, l, false, n}
 			default:
 				return nil, p.unexpected("NULL, TRUE or FALSE after IS")
 			}
@@ -910,7 +910,7 @@ func (p *parser) predicate() (Expr, error) {
 				if err := p.expectOp(")"); err != nil {
 					return nil, err
 				}
-				l = &InSubquery{At{t.pos}, l, q, not}
+				l = &InSubquery{At{l.Position()}, l, q, not}
 				continue
 			}
 			var list []Expr
@@ -923,11 +923,11 @@ func (p *parser) predicate() (Expr, error) {
 				if p.acceptOp(")") {
 					break
 				}
-				if err := p.expectOp(","); err != nil {
-					return nil, err
+				if !p.acceptOp(",") {
+					return nil, p.unexpected("',' or ')'")
 				}
 			}
-			l = &InList{At{t.pos}, l, list, not}
+			l = &InList{At{l.Position()}, l, list, not}
 		case t.is("BETWEEN"):
 			p.next()
 			p.accept("ASYMMETRIC")
@@ -945,14 +945,14 @@ func (p *parser) predicate() (Expr, error) {
 			if err != nil {
 				return nil, err
 			}
-			l = &Between{At{t.pos}, l, lo, hi, not}
+			l = &Between{At{l.Position()}, l, lo, hi, not}
 		case t.is("LIKE"):
 			p.next()
 			pat, err := p.concatExpr()
 			if err != nil {
 				return nil, err
 			}
-			lk := &Like{At: At{t.pos}, X: l, Pattern: pat, Not: not}
+			lk := &Like{At: At{l.Position()}, X: l, Pattern: pat, Not: not}
 			if p.accept("ESCAPE") {
 				et := p.peek()
 				if et.kind != tString {
@@ -977,12 +977,12 @@ func (p *parser) concatExpr() (Expr, error) {
 		return nil, err
 	}
 	for p.peek().isOp("||") {
-		t := p.next()
+		p.next()
 		r, err := p.addExpr()
 		if err != nil {
 			return nil, err
 		}
-		l = &Binary{At{t.pos}, "||", l, r}
+		l = &Binary{At{l.Position()}, "||", l, r}
 	}
 	return l, nil
 }
@@ -998,7 +998,7 @@ func (p *parser) addExpr() (Expr, error) {
 		if err != nil {
 			return nil, err
 		}
-		l = &Binary{At{t.pos}, t.text, l, r}
+		l = &Binary{At{l.Position()}, t.text, l, r}
 	}
 	return l, nil
 }
@@ -1014,7 +1014,7 @@ func (p *parser) mulExpr() (Expr, error) {
 		if err != nil {
 			return nil, err
 		}
-		l = &Binary{At{t.pos}, t.text, l, r}
+		l = &Binary{At{l.Position()}, t.text, l, r}
 	}
 	return l, nil
 }

@@ -31,6 +31,7 @@ type planner struct {
 	inputs  []*arrow.Schema
 	schemas map[*plan.Node]*arrow.Schema
 	ctes    []map[string]*cteDef
+	counter int // fresh names
 	created []string
 }
 
@@ -584,17 +585,45 @@ func (pl *planner) aggregate(s *Select, from *rel, outs []outCol, order []*Order
 		}
 	}
 	r := &rel{node: node, cols: cols}
-	if s.Having != nil {
+	for _, c := range conjuncts(s.Having) {
 		post.clause = "HAVING"
-		x, err := pl.expr(s.Having, post)
+		if containsSubquery(c) {
+			// x op (uncorrelated scalar subquery): its one row joined to every group
+			b, ok := c.(*Binary)
+			sq, ok2 := (*Subquery)(nil), false
+			if ok {
+				sq, ok2 = b.R.(*Subquery)
+			}
+			if !ok2 || containsSubquery(b.L) || !oneRow(sq.Query) {
+				return nil, nil, unsupported(c.Position(), "this subquery in HAVING (only a comparison with an uncorrelated scalar aggregate subquery on its right)")
+			}
+			sub, err := pl.query(sq.Query)
+			if err != nil {
+				return nil, nil, err
+			}
+			if len(sub.cols) != 1 {
+				return nil, nil, errorAt(sq.P, "the scalar subquery gives %d columns; it must give one", len(sub.cols))
+			}
+			name := pl.fresh("_sq")
+			if sub, err = pl.renameOne(sub, name, sq.P); err != nil {
+				return nil, nil, err
+			}
+			if r, err = pl.join(r, sub, "cross", nil, nil, sq.P); err != nil {
+				return nil, nil, err
+			}
+			post.cols = append(append([]column(nil), post.cols...), column{name: name, field: name, typ: sub.cols[0].typ})
+			keyField[canon(colRef(name))] = name
+			c = &Binary{At: b.At, Op: b.Op, L: b.L, R: &Ident{At{sq.P}, []string{name}}}
+		}
+		x, err := pl.expr(c, post)
 		if err != nil {
 			return nil, nil, err
 		}
-		n, _, err := pl.add(&plan.Node{Op: "filter", Input: r.node, Predicate: x}, s.Having.Position())
+		n, _, err := pl.add(&plan.Node{Op: "filter", Input: r.node, Predicate: x}, c.Position())
 		if err != nil {
 			return nil, nil, err
 		}
-		r = &rel{node: n, cols: cols}
+		r = &rel{node: n, cols: r.cols}
 	}
 	return r, post, nil
 }
