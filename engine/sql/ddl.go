@@ -52,10 +52,7 @@ func (pl *planner) createTable(ct *CreateTable) (*plan.Node, error) {
 			return nil, errorAt(conn.P, "the parquet connector needs 'path' (a file, directory or glob)")
 		}
 		used["path"] = true
-		n.Op, n.Paths = "scan_parquet", []string{p.Value}
-		for _, c := range ct.Columns {
-			n.Columns = append(n.Columns, c.Name)
-		}
+		n.Op, n.Paths = "scan_parquet", []string{p.Value} // the select below projects (pushed into the scan)
 	case "datagen":
 		n.Op = "datagen"
 		if v, ok, err := num("number-of-rows"); err != nil {

@@ -670,12 +670,13 @@ func (pl *planner) scalarCall(f *FuncCall, s *scope) (*plan.Expr, error) {
 			return nil, err
 		}
 		x := fn("round", args[0])
+		x.Options = map[string]any{"mode": "half_away_from_zero"} // SQL's (Flink's HALF_UP)
 		if len(f.Args) == 2 {
 			d, err := intArg(f.Args[1], "a ROUND precision")
 			if err != nil {
 				return nil, err
 			}
-			x.Options = map[string]any{"decimals": d}
+			x.Options["decimals"] = d
 		}
 		return x, nil
 	case "COALESCE", "IFNULL":

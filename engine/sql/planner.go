@@ -433,8 +433,8 @@ func (pl *planner) sort(r *rel, order []*OrderItem, s *scope, keys []*plan.Expr)
 		}
 		n.Keys = append(n.Keys, k)
 		n.SortDescending = append(n.SortDescending, o.Desc)
-		// SQL's default (Flink, DuckDB): nulls first when ascending, last when descending
-		nullsLast := o.Desc
+		// nulls last unless NULLS FIRST (DuckDB's default)
+		nullsLast := true
 		if o.NullsFirst != nil {
 			nullsLast = !*o.NullsFirst
 		}
