@@ -147,9 +147,11 @@ def _con(data: dict[str, pa.Table]) -> object:
 
 
 def test_sql_errors_name_line_and_column(data: dict[str, pa.Table]) -> None:
-    with pytest.raises(rb.ColumnNotFoundError, match=r'SQL line 2, column 8: no column "amout"; did you mean "amount"\?'):
+    with pytest.raises(rb.ColumnNotFoundError,
+                       match=r'SQL line 2, column 8: no column "amout"; did you mean "amount"\?'):
         rb.sql("SELECT id,\n       amout FROM orders", **data)
-    with pytest.raises(rb.InputNotFoundError, match=r'SQL line 1, column 16: no table "ordrs"; did you mean "orders"\?'):
+    with pytest.raises(rb.InputNotFoundError,
+                       match=r'SQL line 1, column 16: no table "ordrs"; did you mean "orders"\?'):
         rb.sql("SELECT id FROM ordrs", **data)
     with pytest.raises(rb.TypeMismatchError, match=r"SQL line 1, column 12: select: .*arithmetic"):
         rb.sql("SELECT id, note + 1 FROM orders", **data)
@@ -157,7 +159,8 @@ def test_sql_errors_name_line_and_column(data: dict[str, pa.Table]) -> None:
         rb.sql("SELECT id FROM orders WHERE", **data)
     with pytest.raises(rb.PlanError, match=r"SQL line 2, column 58: a correlated condition other than an equality .* "
                                            r"is not supported yet"):
-        rb.sql("SELECT id FROM orders o\nWHERE id > 1 AND EXISTS (SELECT * FROM customers c WHERE c.tier > o.qty)", **data)
+        rb.sql("SELECT id FROM orders o\n"
+               "WHERE id > 1 AND EXISTS (SELECT * FROM customers c WHERE c.tier > o.qty)", **data)
 
 
 def _events(n: int = 400) -> pa.Table:
@@ -249,6 +252,7 @@ def test_create_table_parquet(tmp_path: os.PathLike[str], data: dict[str, pa.Tab
                      SELECT id, qty FROM orders WHERE amount > 3 ORDER BY id""").collect()
     want = duckdb.sql(f"SELECT id, qty FROM read_parquet('{path}') WHERE amount > 3 ORDER BY id").to_arrow_table()
     assert got.to_pylist() == want.to_pylist()
-    with pytest.raises(rb.PlanError, match=r"SQL line 1, column 33: the source has no column \"qtty\"; did you mean \"qty\"\?"):
+    with pytest.raises(rb.PlanError,
+                       match=r"SQL line 1, column 33: the source has no column \"qtty\"; did you mean \"qty\"\?"):
         rb.sql(f"CREATE TABLE orders (id BIGINT, qtty INT) WITH ('connector' = 'parquet', 'path' = '{path}'); "
                "SELECT id FROM orders")
