@@ -256,3 +256,12 @@ def test_create_table_parquet(tmp_path: os.PathLike[str], data: dict[str, pa.Tab
                        match=r"SQL line 1, column 33: the source has no column \"qtty\"; did you mean \"qty\"\?"):
         rb.sql(f"CREATE TABLE orders (id BIGINT, qtty INT) WITH ('connector' = 'parquet', 'path' = '{path}'); "
                "SELECT id FROM orders")
+
+
+def test_sql_compiles_to_the_python_api_plan() -> None:
+    """SQL and the Python API give the same plan: the explain of a SQL query equals that of
+    the pipeline written by hand."""
+    t = rb.from_arrow(pa.table({"k": ["a", "b"], "v": [1, 2]}))
+    via_sql = rb.sql("SELECT k, v * 2 AS w FROM t WHERE v > 1", t=t).explain()
+    by_hand = t.filter(col("v") > 1).select(col("k"), (col("v") * 2).alias("w")).explain()
+    assert via_sql == by_hand
