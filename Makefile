@@ -46,6 +46,7 @@ test-go: ## Go tests with the race detector (on a Kafka broker started for them)
 	go test -race -tags riverbed_testhooks ./batch ./engine/ops/sink
 	scripts/fuzz.sh ./engine FuzzExplain $(FUZZTIME)
 	scripts/fuzz.sh ./engine FuzzBindPlans $(FUZZTIME)
+	scripts/fuzz.sh ./engine/sql FuzzSQL $(FUZZTIME)
 	scripts/fuzz.sh ./engine/expr FuzzStrptime $(FUZZTIME)
 	scripts/fuzz.sh ./state FuzzDecodeManifest $(FUZZTIME)
 	scripts/fuzz.sh ./state FuzzDecodeManifestBody $(FUZZTIME)

@@ -102,6 +102,16 @@ rb_status rb_plan_schema(const char* plan_json, struct ArrowSchema** inputs, int
 rb_status rb_plan_explain(const char* plan_json, struct ArrowSchema** inputs, int32_t n_inputs,
                           char** text_out, char** err_out);
 
+/* Compiles a Flink-dialect SQL query (docs/sql.md) over registered tables. tables_json is
+ * {"names": [...], "plan": <plan document whose "outputs" are the tables' plans, in the order
+ * of names>} (or {"names": []}); inputs are the schemas of that plan's scan_arrow sources
+ * (moved, as for rb_plan_schema). On success *plan_out is the JSON plan node of the query
+ * (free with rb_free_string), in which table i appears as {"ref": "$table:i"} and a node
+ * used twice is written once with an "id" and then as {"ref": id}. Errors give the SQL line
+ * and column. */
+rb_status rb_sql_plan(const char* query, const char* tables_json, struct ArrowSchema** inputs,
+                      int32_t n_inputs, char** plan_out, char** err_out);
+
 /* Validates and starts a job. inputs are the streams its scan_arrow sources read; they are
  * moved into the engine (also on error). On success *job_out is the job handle. The plan's
  * options may set "buffer_bytes": the most bytes of batches queued in the job's channels

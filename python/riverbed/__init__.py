@@ -89,6 +89,7 @@ from .stream import (
     from_pandas,
     from_pydict,
     read_parquet,
+    sql,
 )
 from .window import Window, cumulate, session, sliding, tumbling
 
@@ -106,7 +107,7 @@ _register()
 
 __all__ = [
     "Environment", "Stream", "GroupBy", "Expr", "col", "lit", "count", "when", "concat_str",
-    "read_parquet", "read_kafka", "read_savepoint", "Savepoint",
+    "read_parquet", "sql", "read_kafka", "read_savepoint", "Savepoint",
     "KafkaStream", "collect_all", "from_arrow", "from_pandas", "from_pydict",
     "engine_version",
     "KeyedStream", "WindowedStream", "WindowResult", "Job", "Window", "tumbling", "sliding", "session", "cumulate",

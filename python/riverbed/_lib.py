@@ -89,6 +89,8 @@ def _declare(dll: ctypes.CDLL) -> None:
     for name, args in {
         "rb_plan_schema": [ctypes.c_char_p, vpp, ctypes.c_int32, ctypes.c_void_p, c_char_pp],
         "rb_plan_explain": [ctypes.c_char_p, vpp, ctypes.c_int32, ctypes.POINTER(ctypes.c_void_p), c_char_pp],
+        "rb_sql_plan": [ctypes.c_char_p, ctypes.c_char_p, vpp, ctypes.c_int32, ctypes.POINTER(ctypes.c_void_p),
+                        c_char_pp],
         "rb_job_start": [ctypes.c_char_p, vpp, ctypes.c_int32, u64p, c_char_pp],
         "rb_job_results": [ctypes.c_uint64, ctypes.c_void_p, c_char_pp],
         "rb_job_next": [ctypes.c_uint64, ctypes.POINTER(ctypes.c_int32), ctypes.c_void_p, ctypes.c_void_p, c_char_pp],
@@ -112,7 +114,7 @@ def _declare(dll: ctypes.CDLL) -> None:
         fn.argtypes = args
         fn.restype = ctypes.c_int32
     # Error strings are returned as char* that we must free: read them as void*.
-    for name in ("rb_plan_schema", "rb_plan_explain", "rb_job_start", "rb_job_results", "rb_job_next",
+    for name in ("rb_plan_schema", "rb_plan_explain", "rb_sql_plan", "rb_job_start", "rb_job_results", "rb_job_next",
                  "rb_job_progress", "rb_job_error", "rb_job_cancel", "rb_job_free", "rb_debug_panic",
                  "rb_job_stop", "rb_job_metrics", "rb_job_checkpoint", "rb_job_savepoint", "rb_job_checkpoints",
                  "rb_snapshot_describe", "rb_snapshot_read"):
@@ -185,6 +187,20 @@ def plan_explain(plan: dict[str, Any], schemas: Sequence[pa.Schema]) -> str:
     check(st, err)
     del keep
     return _take_string(text)
+
+
+def sql_plan(query: str, tables: dict[str, Any], schemas: Sequence[pa.Schema]) -> dict[str, Any]:
+    """The plan node of a SQL query over tables (``{"names": [...], "plan": doc}``), in which
+    each table is ``{"ref": "$table:<i>"}`` (see rb_sql_plan)."""
+    arr, keep = _export_schemas(schemas)
+    out = ctypes.c_void_p()
+    err = ctypes.c_void_p()
+    st = lib().rb_sql_plan(query.encode(), json.dumps(tables).encode(), arr, len(schemas), ctypes.byref(out),
+                           ctypes.byref(err))
+    check(st, err)
+    del keep
+    result: dict[str, Any] = json.loads(_take_string(out))
+    return result
 
 
 def snapshot_describe(path: str) -> dict[str, Any]:

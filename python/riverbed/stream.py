@@ -370,6 +370,27 @@ class Environment:
         node = datagen_node(schema, rows_per_second, number_of_rows, seed, fields, event_time, max_out_of_orderness)
         return Stream(self, node, [], unbounded=number_of_rows is None)
 
+    def sql(self, query: str, **tables: Any) -> Stream:
+        """Run a Flink-dialect SQL query: the tables are the keyword arguments (streams, or
+        pyarrow/pandas/Polars data) and any ``CREATE TABLE ... WITH ('connector' = ...)``
+        before the query. The engine compiles it into the same plan as the Python API, so
+        the result is a :class:`Stream`: filter it, join it, write it, or use it as a table of
+        another query. Errors give the SQL line and column. See docs/sql.md.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> env = rb.Environment(parallelism=2)
+        >>> orders = env.from_pydict({"user": [1, 2, 1], "amount": [5.0, 3.0, 7.5]})
+        >>> t = env.sql("SELECT user, SUM(amount) AS total FROM orders GROUP BY user ORDER BY user",
+        ...             orders=orders).collect()
+        >>> t.to_pylist()
+        [{'user': 1, 'total': 12.5}, {'user': 2, 'total': 3.0}]
+        """
+        from ._sql import sql
+
+        return sql(self, query, tables)
+
     def nexmark(self, events_per_second: float | None = None, *, max_events: int | None = None,
                 seed: int = 0) -> Nexmark:
         """The Nexmark benchmark's event generator: see :func:`riverbed.nexmark`."""
@@ -427,6 +448,20 @@ def from_arrow(data: ArrowLike, *, event_time: str | None = None, max_out_of_ord
     """
     return _default_env.from_arrow(data, event_time=event_time, max_out_of_orderness=max_out_of_orderness,
                                    idle_timeout=idle_timeout, bounded=bounded)
+
+
+def sql(query: str, **tables: Any) -> Stream:
+    """Run a Flink-dialect SQL query with the default environment. See :meth:`Environment.sql`.
+
+    Examples
+    --------
+    >>> import riverbed as rb
+    >>> bids = rb.from_pydict({"auction": [1, 1, 2], "price": [10, 30, 20]})
+    >>> rb.sql("SELECT auction, MAX(price) AS top FROM bids GROUP BY auction ORDER BY auction",
+    ...        bids=bids).collect().to_pylist()
+    [{'auction': 1, 'top': 30}, {'auction': 2, 'top': 20}]
+    """
+    return _default_env.sql(query, **tables)
 
 
 def from_pandas(df: pandas.DataFrame, *, event_time: str | None = None,

@@ -1,0 +1,654 @@
+package sql
+
+import (
+	"strconv"
+
+	"github.com/riverbed-engine/riverbed/engine/expr"
+	"github.com/riverbed-engine/riverbed/engine/plan"
+)
+
+// from plans the FROM items and WHERE: each item is planned, WHERE is split into its
+// conjuncts, those on one item are pushed onto it, equalities between items become the
+// keys of hash joins (joined greedily, each next item one that an equality connects to
+// those joined so far, else a cross join), and the rest filter the joined rows.
+func (pl *planner) from(items []TableExpr, where Expr) (*rel, error) {
+	rels := make([]*rel, len(items))
+	for i, it := range items {
+		r, err := pl.tableExpr(it)
+		if err != nil {
+			return nil, err
+		}
+		for j := range r.cols {
+			r.cols[j].owner = i
+		}
+		rels[i] = r
+	}
+	var conj, subs []Expr
+	if where != nil {
+		for _, c := range conjuncts(factorOr(where)) {
+			if containsAggregate(c) {
+				return nil, errorAt(c.Position(), "aggregate functions are not allowed in WHERE; use HAVING")
+			}
+			if containsSubquery(c) {
+				subs = append(subs, c)
+			} else {
+				conj = append(conj, c)
+			}
+		}
+	}
+	r, err := pl.joinAll(items, rels, conj)
+	if err != nil {
+		return nil, err
+	}
+	if len(subs) > 0 && r.win != nil {
+		return nil, unsupported(subs[0].Position(), "WHERE over a window table function (filter the table in a subquery or view first)")
+	}
+	for _, c := range subs {
+		if r, err = pl.applySubquery(r, c); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// joinAll joins the FROM items with the WHERE conjuncts (without subqueries).
+func (pl *planner) joinAll(items []TableExpr, rels []*rel, conj []Expr) (*rel, error) {
+	if len(rels) == 1 {
+		r := rels[0]
+		if r.win != nil && len(conj) > 0 {
+			return nil, unsupported(conj[0].Position(), "WHERE over a window table function (filter the table in a subquery or view first)")
+		}
+		for _, c := range conj {
+			var err error
+			if r, err = pl.filter(r, c); err != nil {
+				return nil, err
+			}
+		}
+		return r, nil
+	}
+	for _, r := range rels {
+		if r.win != nil {
+			return nil, unsupported(r.win.at, "a window table function joined with other tables (window joins come later)")
+		}
+	}
+	// which items each conjunct reads
+	all := &scope{}
+	for _, r := range rels {
+		all.cols = append(all.cols, r.cols...)
+	}
+	owners := make([]map[int]bool, len(conj))
+	for i, c := range conj {
+		all.owners = map[int]bool{}
+		if _, err := pl.expr(c, all); err != nil {
+			return nil, err
+		}
+		owners[i] = all.owners
+	}
+	used := make([]bool, len(conj))
+	// push single-item conjuncts down
+	for i, c := range conj {
+		if len(owners[i]) == 1 {
+			for o := range owners[i] {
+				r, err := pl.filter(rels[o], c)
+				if err != nil {
+					return nil, err
+				}
+				rels[o] = r
+			}
+			used[i] = true
+		}
+	}
+	joined := map[int]bool{0: true}
+	cur := rels[0]
+	subset := func(m map[int]bool, of map[int]bool) bool {
+		for k := range m {
+			if !of[k] {
+				return false
+			}
+		}
+		return len(m) > 0
+	}
+	sideOwners := func(e Expr) map[int]bool {
+		all.owners = map[int]bool{}
+		_, _ = pl.expr(e, all)
+		return all.owners
+	}
+	for len(joined) < len(rels) {
+		next := -1
+		var lk, rk []Expr
+		for j := range rels {
+			if joined[j] {
+				continue
+			}
+			only := map[int]bool{j: true}
+			var l, r []Expr
+			for i, c := range conj {
+				b, ok := c.(*Binary)
+				if used[i] || !ok || b.Op != "=" {
+					continue
+				}
+				lo, ro := sideOwners(b.L), sideOwners(b.R)
+				switch {
+				case subset(lo, joined) && subset(ro, only):
+					l, r = append(l, b.L), append(r, b.R)
+				case subset(ro, joined) && subset(lo, only):
+					l, r = append(l, b.R), append(r, b.L)
+				default:
+					continue
+				}
+				used[i] = true
+			}
+			if len(l) > 0 {
+				next, lk, rk = j, l, r
+				break
+			}
+		}
+		if next < 0 {
+			for j := range rels {
+				if !joined[j] {
+					next = j
+					break
+				}
+			}
+		}
+		var err error
+		at := items[next].Position()
+		if cur, err = pl.join(cur, rels[next], joinKind(len(lk)), lk, rk, at); err != nil {
+			return nil, err
+		}
+		joined[next] = true
+		for i, c := range conj {
+			if !used[i] && subset(owners[i], joined) {
+				if cur, err = pl.filter(cur, c); err != nil {
+					return nil, err
+				}
+				used[i] = true
+			}
+		}
+	}
+	for i, c := range conj {
+		if !used[i] {
+			var err error
+			if cur, err = pl.filter(cur, c); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return cur, nil
+}
+
+func joinKind(keys int) string {
+	if keys == 0 {
+		return "cross"
+	}
+	return "inner"
+}
+
+func (pl *planner) filter(r *rel, c Expr) (*rel, error) {
+	x, err := pl.expr(c, &scope{cols: r.cols, clause: "WHERE"})
+	if err != nil {
+		return nil, err
+	}
+	n, _, err := pl.add(&plan.Node{Op: "filter", Input: r.node, Predicate: x}, c.Position())
+	if err != nil {
+		return nil, err
+	}
+	return &rel{node: n, cols: r.cols}, nil
+}
+
+// join joins two relations on key expressions (translated over each side). Every column
+// of both sides is kept: right columns whose field names clash with left ones are renamed
+// first, and plain-column keys are wrapped so that the engine does not drop them.
+func (pl *planner) join(l, r *rel, how string, lk, rk []Expr, at Pos) (*rel, error) {
+	taken := map[string]bool{}
+	for _, c := range l.cols {
+		taken[c.field] = true
+	}
+	clash := false
+	for _, c := range r.cols {
+		if taken[c.field] {
+			clash = true
+		}
+	}
+	right := r
+	if clash {
+		var exprs []*plan.Expr
+		var cols []column
+		for _, c := range r.cols {
+			name := c.field
+			for k := 0; taken[name]; k++ {
+				name = c.field + strconv.Itoa(k)
+			}
+			taken[name] = true
+			exprs = append(exprs, alias(colRef(c.field), name))
+			c.field = name
+			cols = append(cols, c)
+		}
+		n, _, err := pl.add(&plan.Node{Op: "select", Input: r.node, Exprs: exprs}, at)
+		if err != nil {
+			return nil, err
+		}
+		right = &rel{node: n, cols: cols}
+	}
+	node := &plan.Node{Op: "join", How: how, Inputs: []*plan.Node{l.node, right.node}}
+	keep := func(x *plan.Expr, cols []column) *plan.Expr {
+		if x.Col == nil {
+			return x
+		}
+		for _, c := range cols {
+			if c.field == *x.Col && c.typ != nil {
+				return &plan.Expr{Cast: expr.TypeName(c.typ), Args: []*plan.Expr{x}}
+			}
+		}
+		return x
+	}
+	for i := range lk {
+		x, err := pl.expr(lk[i], &scope{cols: l.cols, clause: "a join condition"})
+		if err != nil {
+			return nil, err
+		}
+		y, err := pl.expr(rk[i], &scope{cols: right.cols, clause: "a join condition"})
+		if err != nil {
+			return nil, err
+		}
+		switch how {
+		case "inner", "left":
+			y = keep(y, right.cols)
+		case "right":
+			x = keep(x, l.cols)
+		}
+		node.LeftOn = append(node.LeftOn, x)
+		node.RightOn = append(node.RightOn, y)
+	}
+	n, schema, err := pl.add(node, at)
+	if err != nil {
+		return nil, err
+	}
+	if how == "semi" || how == "anti" {
+		return &rel{node: n, cols: l.cols}, nil
+	}
+	cols := append(append([]column(nil), l.cols...), right.cols...)
+	if schema.NumFields() != len(cols) {
+		return nil, errorAt(at, "internal: the join gives %d columns, the planner expected %d", schema.NumFields(), len(cols))
+	}
+	for i := range cols {
+		if schema.Field(i).Name != cols[i].field {
+			return nil, errorAt(at, "internal: the join's column %d is %q, the planner expected %q", i, schema.Field(i).Name, cols[i].field)
+		}
+		cols[i].typ = schema.Field(i).Type
+	}
+	return &rel{node: n, cols: cols}, nil
+}
+
+// tableExpr plans one FROM item.
+func (pl *planner) tableExpr(t TableExpr) (*rel, error) {
+	switch t := t.(type) {
+	case *TableName:
+		return pl.table(t)
+	case *SubqueryTable:
+		r, err := pl.query(t.Query)
+		if err != nil {
+			return nil, err
+		}
+		if r.win != nil {
+			return nil, unsupported(r.win.at, "a window table function without GROUP BY window_start, window_end")
+		}
+		out := &rel{node: r.node}
+		for _, c := range r.cols {
+			c.qual = t.Alias
+			out.cols = append(out.cols, c)
+		}
+		return out, nil
+	case *JoinExpr:
+		return pl.explicitJoin(t)
+	case *WindowTVF:
+		return pl.windowTVF(t)
+	}
+	return nil, errorAt(t.Position(), "unexpected FROM item")
+}
+
+// explicitJoin plans left [kind] JOIN right ON/USING.
+func (pl *planner) explicitJoin(j *JoinExpr) (*rel, error) {
+	l, err := pl.tableExpr(j.Left)
+	if err != nil {
+		return nil, err
+	}
+	r, err := pl.tableExpr(j.Right)
+	if err != nil {
+		return nil, err
+	}
+	if l.win != nil || r.win != nil {
+		return nil, unsupported(j.P, "a join of a window table function (window joins come later)")
+	}
+	for i := range l.cols {
+		l.cols[i].owner = 0
+	}
+	for i := range r.cols {
+		r.cols[i].owner = 1
+	}
+	if j.Kind == "cross" {
+		return pl.join(l, r, "cross", nil, nil, j.P)
+	}
+	var lk, rk []Expr
+	var rest []Expr
+	if j.Using != nil {
+		for _, c := range j.Using {
+			lk = append(lk, &Ident{At{j.P}, []string{c}})
+			rk = append(rk, &Ident{At{j.P}, []string{c}})
+		}
+		for i := range r.cols {
+			for _, c := range j.Using {
+				if r.cols[i].name == c {
+					r.cols[i].shadow = true
+				}
+			}
+		}
+	} else {
+		both := &scope{cols: append(append([]column(nil), l.cols...), r.cols...)}
+		ownersOf := func(e Expr) (map[int]bool, error) {
+			both.owners = map[int]bool{}
+			_, err := pl.expr(e, both)
+			return both.owners, err
+		}
+		for _, c := range conjuncts(j.On) {
+			if containsSubquery(c) {
+				return nil, unsupported(c.Position(), "a subquery in a join condition")
+			}
+			if b, ok := c.(*Binary); ok && b.Op == "=" {
+				lo, err := ownersOf(b.L)
+				if err != nil {
+					return nil, err
+				}
+				ro, err := ownersOf(b.R)
+				if err != nil {
+					return nil, err
+				}
+				switch {
+				case len(lo) == 1 && lo[0] && len(ro) == 1 && ro[1]:
+					lk, rk = append(lk, b.L), append(rk, b.R)
+					continue
+				case len(lo) == 1 && lo[1] && len(ro) == 1 && ro[0]:
+					lk, rk = append(lk, b.R), append(rk, b.L)
+					continue
+				}
+			}
+			if _, err := ownersOf(c); err != nil {
+				return nil, err
+			}
+			rest = append(rest, c)
+		}
+	}
+	// other conditions: on the side a join keeps whole they filter that input first
+	var after []Expr
+	for _, c := range rest {
+		both := &scope{cols: append(append([]column(nil), l.cols...), r.cols...), owners: map[int]bool{}}
+		if _, err := pl.expr(c, both); err != nil {
+			return nil, err
+		}
+		onlyLeft := len(both.owners) == 1 && both.owners[0]
+		onlyRight := len(both.owners) == 1 && both.owners[1]
+		switch {
+		case onlyRight && (j.Kind == "inner" || j.Kind == "left"):
+			if r, err = pl.filter(r, c); err != nil {
+				return nil, err
+			}
+		case onlyLeft && (j.Kind == "inner" || j.Kind == "right"):
+			if l, err = pl.filter(l, c); err != nil {
+				return nil, err
+			}
+		case j.Kind == "inner":
+			after = append(after, c)
+		default:
+			return nil, unsupported(c.Position(), "this condition in the ON clause of a "+j.Kind+" join (only equalities between the two sides, and conditions on the side whose unmatched rows are dropped)")
+		}
+	}
+	how := j.Kind
+	if len(lk) == 0 {
+		if j.Kind != "inner" {
+			return nil, unsupported(j.P, "a "+j.Kind+" join without an equality between the two sides")
+		}
+		how = "cross"
+	}
+	out, err := pl.join(l, r, how, lk, rk, j.P)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range after {
+		if out, err = pl.filter(out, c); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// windowTVF plans TABLE(TUMBLE|HOP|CUMULATE(TABLE t, DESCRIPTOR(ts), ...)): the table's
+// relation with window_start, window_end and window_time, and the window its GROUP BY
+// window_start, window_end aggregates over.
+func (pl *planner) windowTVF(t *WindowTVF) (*rel, error) {
+	base, err := pl.tableExpr(t.Table)
+	if err != nil {
+		return nil, err
+	}
+	if base.win != nil {
+		return nil, unsupported(t.P, "a window table function over another")
+	}
+	ts, err := (&scope{cols: base.cols}).resolve(&Ident{At{t.DescAt}, []string{t.Descriptor}})
+	if err != nil {
+		return nil, err
+	}
+	def := &plan.WindowDef{On: ts.field}
+	want := 1
+	switch t.Fn {
+	case "TUMBLE":
+		def.Kind = "tumbling"
+	case "HOP":
+		def.Kind, want = "sliding", 2
+	case "CUMULATE":
+		def.Kind, want = "cumulate", 2
+	case "SESSION":
+		if len(t.PartitionBy) > 0 {
+			return nil, unsupported(t.P, "SESSION(... PARTITION BY ...): group by the keys instead")
+		}
+		def.Kind = "session"
+	}
+	if len(t.Args) < want || len(t.Args) > want+1 {
+		return nil, errorAt(t.P, "%s takes TABLE, DESCRIPTOR and %d interval(s)%s, got %d", t.Fn, want, map[bool]string{true: " and an optional offset", false: ""}[t.Fn != "SESSION"], len(t.Args))
+	}
+	var ds []string
+	for _, a := range t.Args {
+		d, err := intervalDuration(a)
+		if err != nil {
+			return nil, err
+		}
+		ds = append(ds, d)
+	}
+	switch t.Fn {
+	case "TUMBLE":
+		def.Size = ds[0]
+	case "HOP": // HOP(TABLE t, DESCRIPTOR(ts), slide, size)
+		def.Slide, def.Size = ds[0], ds[1]
+	case "CUMULATE": // CUMULATE(TABLE t, DESCRIPTOR(ts), step, max size)
+		def.Step, def.Size = ds[0], ds[1]
+	case "SESSION":
+		def.Gap = ds[0]
+	}
+	if len(ds) > want {
+		if t.Fn == "SESSION" {
+			return nil, errorAt(t.Args[want].Position(), "SESSION takes one interval (the gap)")
+		}
+		def.Offset = ds[want]
+	}
+	qual := t.Alias
+	r := &rel{node: base.node, win: &windowTVF{def: def, at: t.P}}
+	for _, c := range base.cols {
+		if qual != "" {
+			c.qual = qual
+		}
+		r.cols = append(r.cols, c)
+	}
+	for _, name := range []string{"window_start", "window_end"} {
+		r.cols = append(r.cols, column{qual: qual, name: name, field: name, typ: ts.typ})
+	}
+	return r, nil
+}
+
+// conjuncts splits a condition at its top-level ANDs.
+func conjuncts(e Expr) []Expr {
+	if b, ok := e.(*Binary); ok && b.Op == "and" {
+		return append(conjuncts(b.L), conjuncts(b.R)...)
+	}
+	if e == nil {
+		return nil
+	}
+	return []Expr{e}
+}
+
+func disjuncts(e Expr) []Expr {
+	if b, ok := e.(*Binary); ok && b.Op == "or" {
+		return append(disjuncts(b.L), disjuncts(b.R)...)
+	}
+	return []Expr{e}
+}
+
+// factorOr rewrites (A AND B) OR (A AND C) as A AND (B OR C) in each conjunct, so that a
+// join condition repeated in every branch of an OR becomes a join key.
+func factorOr(e Expr) Expr {
+	var out []Expr
+	for _, c := range conjuncts(e) {
+		ds := disjuncts(c)
+		if len(ds) < 2 {
+			out = append(out, c)
+			continue
+		}
+		first := conjuncts(ds[0])
+		var common []Expr
+		for _, x := range first {
+			k := exprKey(x)
+			inAll := true
+			for _, d := range ds[1:] {
+				found := false
+				for _, y := range conjuncts(d) {
+					if exprKey(y) == k {
+						found = true
+						break
+					}
+				}
+				if !found {
+					inAll = false
+					break
+				}
+			}
+			if inAll {
+				common = append(common, x)
+			}
+		}
+		if len(common) == 0 {
+			out = append(out, c)
+			continue
+		}
+		keys := map[string]bool{}
+		for _, x := range common {
+			keys[exprKey(x)] = true
+		}
+		var branches Expr
+		empty := false
+		for _, d := range ds {
+			var rest Expr
+			for _, y := range conjuncts(d) {
+				if keys[exprKey(y)] {
+					continue
+				}
+				if rest == nil {
+					rest = y
+				} else {
+					rest = &Binary{At{y.Position()}, "and", rest, y}
+				}
+			}
+			if rest == nil {
+				empty = true // one branch is just the common part: the OR is true
+				break
+			}
+			if branches == nil {
+				branches = rest
+			} else {
+				branches = &Binary{At{c.Position()}, "or", branches, rest}
+			}
+		}
+		out = append(out, common...)
+		if !empty {
+			out = append(out, branches)
+		}
+	}
+	var res Expr
+	for _, x := range out {
+		if res == nil {
+			res = x
+		} else {
+			res = &Binary{At{x.Position()}, "and", res, x}
+		}
+	}
+	return res
+}
+
+// exprKey is a position-free text of an expression, to compare expressions.
+func exprKey(e Expr) string {
+	var b []byte
+	var w func(e Expr)
+	w = func(e Expr) {
+		switch e := e.(type) {
+		case nil:
+			b = append(b, "nil"...)
+		case *Ident:
+			for _, p := range e.Parts {
+				b = append(b, p...)
+				b = append(b, '.')
+			}
+		case *Literal:
+			b = append(b, "lit("...)
+			b = strconv.AppendInt(b, int64(e.Kind), 10)
+			b = append(b, e.Text...)
+			b = append(b, e.Unit...)
+			b = append(b, ')')
+		case *Binary:
+			b = append(b, '(')
+			w(e.L)
+			b = append(b, e.Op...)
+			w(e.R)
+			b = append(b, ')')
+		default:
+			// other kinds compare by identity: never factored
+			b = append(b, "node"...)
+			b = strconv.AppendInt(b, int64(e.Position().Line), 10)
+			b = append(b, ':')
+			b = strconv.AppendInt(b, int64(e.Position().Col), 10)
+			b = append(b, describe(e)...)
+		}
+	}
+	w(e)
+	return string(b)
+}
+
+func describe(e Expr) string {
+	switch e.(type) {
+	case *InList:
+		return "in"
+	case *Between:
+		return "between"
+	case *Like:
+		return "like"
+	}
+	return "x"
+}
+
+func containsSubquery(e Expr) bool {
+	found := false
+	walkExpr(e, func(x Expr) bool {
+		switch x.(type) {
+		case *Subquery, *InSubquery, *Exists:
+			found = true
+			return false
+		}
+		return true
+	})
+	return found
+}

@@ -1,0 +1,53 @@
+package sql
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/riverbed-engine/riverbed/internal/rberr"
+)
+
+var sqlSeeds = []string{
+	"SELECT * FROM t",
+	"SELECT k, x * 2 AS y FROM t WHERE x > 1 AND s LIKE '%a_b%' ORDER BY y DESC LIMIT 3",
+	"SELECT s, COUNT(*), SUM(dec), AVG(x), COUNT(DISTINCT k) FROM t GROUP BY s HAVING SUM(x) > 1",
+	"SELECT t.k, u.s FROM t LEFT JOIN u ON t.k = u.k AND u.x > 0 WHERE t.s IS NOT NULL",
+	"SELECT a.k FROM t a, u b WHERE a.k = b.k AND (a.x > 1 AND b.s = 'x' OR a.x > 1 AND b.s = 'y')",
+	"WITH c AS (SELECT k, x FROM t) SELECT DISTINCT k FROM c UNION ALL SELECT k FROM u",
+	"SELECT CASE s WHEN 'a' THEN 1 ELSE 0 END, CAST(x AS DECIMAL(10, 2)), EXTRACT(YEAR FROM d) FROM t WHERE d BETWEEN DATE '1995-01-01' AND DATE '1995-01-01' + INTERVAL '1' MONTH",
+	"SELECT k, window_start, window_end, COUNT(*) FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '10' SECOND)) GROUP BY k, window_start, window_end",
+	"CREATE TABLE g (id BIGINT, v DOUBLE) WITH ('connector' = 'datagen', 'number-of-rows' = '10'); SELECT id FROM g",
+	"SELECT k FROM t WHERE k IN (SELECT k FROM u) AND NOT EXISTS (SELECT * FROM u WHERE u.k = t.k)",
+	"SELECT SUBSTRING(s FROM 1 FOR 2), TRIM(s), COALESCE(x, 0), s || 'x' FROM t -- c\n/* c */",
+}
+
+// FuzzSQL feeds random and mutated SQL to the parser and planner: they never panic, every
+// error is a riverbed error with a kind, and every plan they produce binds in the engine.
+func FuzzSQL(f *testing.F) {
+	for _, s := range sqlSeeds {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, q string) {
+		if len(q) > 4000 {
+			return
+		}
+		_, _, err := compileAndBind(t, q)
+		if err != nil {
+			var re *rberr.Error
+			if !errors.As(err, &re) || re.Kind == rberr.Internal {
+				t.Fatalf("%q: error without a kind or internal: %v", q, err)
+			}
+		}
+	})
+}
+
+func TestSQLSeeds(t *testing.T) {
+	for _, s := range sqlSeeds {
+		if _, _, err := compileAndBind(t, s); err != nil {
+			var re *rberr.Error
+			if !errors.As(err, &re) {
+				t.Errorf("%q: %v", s, err)
+			}
+		}
+	}
+}
