@@ -46,6 +46,48 @@ QUERIES: dict[str, tuple[str, str]] = {
 }
 
 
+# The phases of riverbed's first row, timed inside one fresh interpreter: pyarrow's import,
+# riverbed's own modules, loading the engine library (the Go runtime and the package init of
+# every linked Go package run then), and planning and running the one-row query.
+PHASES_CODE = (
+    "import time; t0 = time.perf_counter(); import pyarrow; t1 = time.perf_counter(); "
+    "import riverbed as rb; t2 = time.perf_counter(); from riverbed import _lib; _lib.lib(); "
+    "t3 = time.perf_counter(); "
+    "t = rb.datagen({'x': rb.Int64}, number_of_rows=1).filter(rb.col('x') > -1).collect(); "
+    "t4 = time.perf_counter(); assert t.num_rows == 1; "
+    "print(t1 - t0, t2 - t1, t3 - t2, t4 - t3)"
+)
+PHASES = ["import pyarrow", "import riverbed (its own modules)", "load the engine library", "plan and run the query"]
+
+
+def _phases() -> list[float]:
+    env = dict(os.environ, RIVERBED_PROGRESS="0")
+    out = subprocess.run([sys.executable, "-c", PHASES_CODE], check=True, env=env, capture_output=True, text=True)
+    return [float(x) for x in out.stdout.split()]
+
+
+def go_init(runs: int = 5) -> tuple[float, list[tuple[str, float]]]:
+    """Milliseconds of Go package initialization when the engine library loads (median over
+    runs, from the runtime's GODEBUG=inittrace=1 report) and the packages that take longest."""
+    code = "from riverbed import _lib; _lib.lib()"
+    totals, per_pkg = [], {}
+    for _ in range(runs):
+        env = dict(os.environ, GODEBUG="inittrace=1")
+        r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+        total = 0.0
+        for line in r.stderr.splitlines():
+            # init github.com/x/y @12 ms, 0.41 ms clock, 12345 bytes, 67 allocs
+            if not line.startswith("init "):
+                continue
+            parts = line.split()
+            ms = float(parts[4])
+            total += ms
+            per_pkg.setdefault(parts[1], []).append(ms)
+        totals.append(total)
+    top = sorted(((k, statistics.median(v)) for k, v in per_pkg.items()), key=lambda kv: -kv[1])[:6]
+    return statistics.median(totals), top
+
+
 def _run(code: str) -> float:
     env = dict(os.environ, RIVERBED_PROGRESS="0")
     t0 = time.perf_counter()
@@ -76,6 +118,8 @@ def main() -> None:
             imports[k].append(_run(imp))
             firsts[k].append(_run(q))
 
+    phases = [_phases() for _ in range(args.runs)]
+    init_ms, init_top = go_init()
     load_end = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
 
     def versions() -> str:
@@ -93,6 +137,12 @@ def main() -> None:
         rows.append(f"| {k} | `{query}` | {statistics.median(imports[k]) * 1e3:,.0f} | "
                     f"{statistics.median(firsts[k]) * 1e3:,.0f} |")
     table = "\n".join(rows)
+    prow = ["| phase of `riverbed, datagen` | ms |", "|---|---:|"]
+    for i, name in enumerate(PHASES):
+        prow.append(f"| {name} | {statistics.median(p[i] for p in phases) * 1e3:,.0f} |")
+    top = ", ".join(f"{k} {v:.1f}" for k, v in init_top)
+    prow.append(f"| of which Go package init (GODEBUG=inittrace=1) | {init_ms:,.0f} |")
+    table += "\n\n" + "\n".join(prow) + f"\n\nSlowest Go package inits (ms): {top}.\n"
     print(table)
     if args.no_write:
         return

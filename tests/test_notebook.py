@@ -383,6 +383,27 @@ def test_public_functions_show_every_keyword():
                        if p.kind not in (p.VAR_POSITIONAL,)), name
 
 
+def test_every_public_method_is_annotated():
+    # IDE completion and type checkers see every parameter's and result's type.
+    from riverbed import expr
+
+    classes = [getattr(rb, n) for n in rb.__all__
+               if inspect.isclass(getattr(rb, n)) and not issubclass(getattr(rb, n), (BaseException, Warning))]
+    checked = 0
+    for cls in classes + [expr.StringNamespace, expr.DateTimeNamespace, expr.When, expr.Then]:
+        for name, v in vars(cls).items():
+            fn = v.fget if isinstance(v, property) else v
+            if not inspect.isfunction(fn) or (name.startswith("_") and name != "__init__"):
+                continue
+            sig = inspect.signature(fn)
+            missing = [p.name for p in sig.parameters.values() if p.name != "self" and p.annotation is p.empty]
+            assert not missing, f"{cls.__name__}.{name}: parameters without a type: {missing}"
+            has_result = name == "__init__" or sig.return_annotation is not sig.empty
+            assert has_result, f"{cls.__name__}.{name}: no result type"
+            checked += 1
+    assert checked > 150
+
+
 def test_float_cells_are_finite_numbers_or_named():
     t = pa.table({"f": [math.inf, -math.inf, math.nan]})
     cells = [r[0] for r in parse(_display.table_html(t)).rows if r]
