@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import datetime as _dt
-import decimal as _decimal
 import math
+import sys
 from collections.abc import Iterable
 from typing import Any
 
@@ -1042,7 +1042,7 @@ def lit(value: Any, dtype: DataType | Any | None = None) -> Expr:
         return Expr({"lit": _json_value(value, "float64"), "type": "float64"})
     if isinstance(value, str):
         return Expr({"lit": value, "type": "utf8"})
-    if isinstance(value, _decimal.Decimal):
+    if _is_decimal(value):
         if not value.is_finite():
             raise TypeError(f"cannot use the decimal {value} as a literal; use float('{value}')")
         sign, digits, exp = value.as_tuple()
@@ -1063,10 +1063,17 @@ def lit(value: Any, dtype: DataType | Any | None = None) -> Expr:
     raise TypeError(f"cannot use {type(value).__name__} value {value!r} as a literal")
 
 
+def _is_decimal(value: Any) -> bool:
+    """isinstance(value, decimal.Decimal), without importing decimal: a Decimal exists only
+    once its module is loaded (riverbed does not import it for everyone)."""
+    mod = sys.modules.get("decimal")
+    return mod is not None and isinstance(value, mod.Decimal)
+
+
 def _json_value(value: Any, plan_type: str) -> Any:
     if value is None:
         return None
-    if isinstance(value, _decimal.Decimal):
+    if _is_decimal(value):
         return str(value)
     if isinstance(value, float):
         if math.isnan(value):

@@ -787,10 +787,14 @@ class Stream:
 
         Examples
         --------
-        >>> import riverbed as rb
-        >>> s = rb.from_pydict({"id": [1, 1, 2], "v": ["a", "b", "c"]})
-        >>> s.deduplicate("id").collect().sort_by("id").to_pylist()
-        [{'id': 1, 'v': 'a'}, {'id': 2, 'v': 'c'}]
+        >>> import riverbed as rb, datetime as dt
+        >>> t0 = dt.datetime(2026, 1, 1)
+        >>> s = rb.from_pydict({"id": [1, 1, 2, 1], "v": ["a", "b", "c", "d"],
+        ...                     "ts": [t0 + dt.timedelta(minutes=m) for m in (0, 1, 2, 30)]}, event_time="ts")
+        >>> s.deduplicate("id").collect().sort_by("id")["v"].to_pylist()
+        ['a', 'c']
+        >>> s.deduplicate("id", within="10m").collect().sort_by("v")["v"].to_pylist()
+        ['a', 'c', 'd']
         """
         from .window import duration
 
@@ -1820,7 +1824,8 @@ class WindowResult(Stream):
         >>> import riverbed as rb, datetime as dt
         >>> t0 = dt.datetime(2026, 1, 1)
         >>> times = [t0, t0 + dt.timedelta(minutes=5), t0 + dt.timedelta(seconds=10)]  # the last is late
-        >>> s = rb.from_pydict({"ts": times, "v": [1, 2, 3]}, event_time="ts")
+        >>> env = rb.Environment(parallelism=1, batch_size=1)  # one row per batch, as a live source
+        >>> s = env.from_pydict({"ts": times, "v": [1, 2, 3]}, event_time="ts")
         >>> counts = s.window(rb.tumbling("1m")).agg(rb.count().alias("n"))
         >>> ok, late = rb.collect_all([counts, counts.late()], runtime_mode="streaming")
         >>> late["v"].to_pylist()
