@@ -391,8 +391,8 @@ def job_html(job_id: int, status: str, elapsed: float, metrics: list[dict[str, A
     before = {_op_key(m): m for m in (prev.metrics if prev else [])}
     dt = (now.at - prev.at) if (now and prev) else 0.0
     wall = now.wall if now else _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None)
-    cols = ["operator", "parallelism", "rows/s" if running else "rows/s (avg)", "rows in", "rows out", "watermark",
-            "watermark lag", "backpressure", "late rows", "windows fired", "state size"]
+    cols = ["operator", "parallelism", "rows/s" if running else "rows/s (avg)", "rows in", "rows out", "state size",
+            "watermark", "watermark lag", "backpressure", "late rows", "windows fired"]
     tips = {"state size": "the operator's state in the latest checkpoint or savepoint",
             "backpressure": "share of the last interval blocked on a full output queue (total blocked time)",
             "watermark lag": "wall clock minus the watermark"}
@@ -414,9 +414,9 @@ def job_html(job_id: int, status: str, elapsed: float, metrics: list[dict[str, A
         wm = m.get("watermark")
         lag = human_duration((wall - wm).total_seconds()) if isinstance(wm, _dt.datetime) else MISSING
         vals = [m["operator"], m.get("parallelism", ""), op_rate, f"{m['records_in']:,}", f"{m['records_out']:,}",
+                human_bytes(state[m["id"]]) if m.get("id") in state else MISSING,
                 human_time(wm) if isinstance(wm, _dt.datetime) else MISSING, lag, bp,
-                f"{m.get('late_records', 0):,}", f"{m.get('windows_fired', 0):,}",
-                human_bytes(state[m["id"]]) if m.get("id") in state else MISSING]
+                f"{m.get('late_records', 0):,}", f"{m.get('windows_fired', 0):,}"]
         rows.append("<tr>" + "".join(f"<td>{_escape(str(v))}</td>" for v in vals) + "</tr>")
     table = (f"<div style='overflow-x: auto; max-width: 100%'><table border='1' class='riverbed-table'>"
              f"<thead><tr>{''.join(_th(c, tips.get(c)) for c in cols)}</tr></thead>"
