@@ -53,13 +53,34 @@ QUERIES: dict[str, tuple[str, str]] = {
 # every linked Go package run then), and planning and running the one-row query.
 PHASES_CODE = (
     "import time; t0 = time.perf_counter(); import pyarrow; t1 = time.perf_counter(); "
-    "import riverbed as rb; t2 = time.perf_counter(); from riverbed import _lib; _lib.lib(); "
+    "import riverbed as rb; t2 = time.perf_counter(); from riverbed import _lib; _lib.version(); "
     "t3 = time.perf_counter(); "
     "t = rb.datagen({'x': rb.Int64}, number_of_rows=1).filter(rb.col('x') > -1).collect(); "
     "t4 = time.perf_counter(); assert t.num_rows == 1; "
     "print(t1 - t0, t2 - t1, t3 - t2, t4 - t3)"
 )
 PHASES = ["import pyarrow", "import riverbed (its own modules)", "load the engine library", "plan and run the query"]
+
+
+# What the figures above led to, kept with them in RESULTS.md.
+NOTES = """
+What was measured and cut (issue 13's target: the first row of a one-row job within 0.3 s):
+
+- `import riverbed` imports pyarrow and riverbed's own modules only (plus `json` and `base64`):
+  IPython only if it is already loaded, tqdm when a progress bar first shows, pandas and polars in
+  `to_pandas()`/`to_polars()`/`from_pandas()`; `html` and `decimal` are no longer imported (HTML
+  escaping without the `html` module; a `Decimal` literal is recognised only once `decimal` is
+  loaded). riverbed's own modules take a few milliseconds once byte-compiled; most of the
+  import is pyarrow's, which imports numpy.
+- Loading the engine library: opening it takes milliseconds (its code is mapped, not read), and
+  the first call waits for the Go runtime and package init, measured with `GODEBUG=inittrace=1`.
+  The largest init is Prometheus' client (its default registry, linked through Pebble's metrics),
+  then go-json's and arrow's compute registry: milliseconds in all, left as they are, since the
+  packages that bring them are needed. The library is built with `-trimpath -ldflags="-s -w"`
+  (`make lib`, the wheel): no symbol tables or DWARF, which are not loaded at run time anyway.
+- The library is still loaded on the first call that needs it, never at import: a process that
+  imports riverbed and forks (multiprocessing) keeps working in its children.
+"""
 
 
 def _phases() -> list[float]:
@@ -176,11 +197,19 @@ def main() -> None:
         f"median of {args.runs} runs each, the tools interleaved, after one warm-up run each "
         f"(warm file cache). `RIVERBED_PROGRESS=0`. Load average (1 min) at the start and end: "
         f"{load_start:.1f} and {load_end:.1f} on {os.cpu_count()} cores; other work on a busy machine "
-        f"inflates every figure, so compare the tools within one run.\n"
+        f"inflates every wall time, so compare the tools within one run; the CPU time (user and system, "
+        f"all threads of the process) is the least disturbed by it.\n"
+        "- riverbed's modules are byte-compiled first, as installing a wheel does (the other tools are "
+        "installed compiled): with `PYTHONDONTWRITEBYTECODE` set, a checkout would otherwise compile riverbed "
+        "from source in every run.\n"
         "- `riverbed, from_pydict` includes pyarrow importing pandas when it builds an array from a Python "
-        "list (`pa.array([1])` does so whenever pandas is installed); `riverbed, datagen` builds no array "
-        "in Python and shows the cost without it.\n\n"
+        "list (`pa.array([1])` does so whenever pandas is installed, even for numpy input); `riverbed, "
+        "datagen` builds no array in Python and shows the cost without it.\n"
+        "- The phases are timed inside one interpreter (medians of the runs): loading the engine library "
+        "includes its first call, which waits for the Go runtime and the package init of every linked Go "
+        "package (run in a thread of their own when the library is opened).\n\n"
         f"{table}\n"
+        f"{NOTES}"
     )
     write_section(os.path.join(HERE, "RESULTS.md"), "## Cold start", text)
 
