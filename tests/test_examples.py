@@ -172,8 +172,8 @@ def test_feature_pipeline_notebook(feature_nb):
     outs = [o for _, o in _outputs(feature_nb) if o["output_type"] == "execute_result"]
     assert outs[-1]["data"]["text/plain"] == "True"
     printed = "".join(o["text"] for _, o in _outputs(feature_nb) if o["output_type"] == "stream")
-    m = re.search(r"(\d+) feature rows served, (\d+) in the backfill", printed)
-    assert m and m.group(1) == m.group(2) and int(m.group(1)) > 0, printed
+    m = re.search(r"(\d+) feature rows served, (\d+) windows closed in the backfill \(of (\d+)\)", printed)
+    assert m and m.group(1) == m.group(2) and 0 < int(m.group(1)) <= int(m.group(3)), printed
     results = [h for _, h in html if "riverbed-result" in h and "spend" in h]
     assert results  # the backfill table
 

@@ -479,7 +479,8 @@ class JobView:
             metrics, counters = job._metrics_doc()
             done = int(counters.get("completed") or 0)
             if done != self._checkpoints_seen:  # a new checkpoint landed: read its record once
-                self._last_checkpoint = (job._h.checkpoints() or [None])[-1]
+                cps = job._h.checkpoints()
+                self._last_checkpoint = cps[-1] if cps else None
                 self._checkpoints_seen = done
         except RiverbedError as e:
             metrics, note = [], str(e)

@@ -621,8 +621,8 @@ class Job:
         last = None
         try:
             m, counters = self._metrics_doc()
-            if counters.get("completed"):
-                last = (self._h.checkpoints() or [None])[-1]
+            cps = self._h.checkpoints() if counters.get("completed") else []
+            last = cps[-1] if cps else None
         except RiverbedError as e:
             m = []
             note = str(e)
