@@ -225,6 +225,4 @@ def test_screenshots_in_the_docs_are_renderings(name):
     assert os.path.exists(png), f"{png} is missing: make examples screenshots"
     img = read_png(png)
     assert img.shape[:2] == (shots.NOTEBOOKS[name], shots.WIDTH)
-    assert 0.005 < (img[..., :3].min(axis=2) < 128).mean() < 0.5
-    if name != "batch_exploration.ipynb":  # the notebooks with a job view show it
-        assert _blue_pixels(png) > 100
+    assert 0.005 < (img[..., :3].min(axis=2) < 128).mean() < 0.5  # text drawn on a light page
