@@ -63,6 +63,7 @@ kafka-down: ## stop the broker that kafka-up started
 	@$(KAFKA_BROKER) stop
 
 test-py: install $(TESTLIB) ## Python end-to-end tests (on the library built with test hooks; on a Kafka broker started for them)
+	scripts/install-chromium.sh --optional >/dev/null
 	RIVERBED_LIBRARY=$(CURDIR)/$(TESTLIB) $(KAFKA_BROKER) run $(PY) -m pytest
 
 CHAOS_KILLS ?= 60
@@ -96,11 +97,11 @@ bench-checkpoint: install ## only the checkpoint benchmark: cost at 10 s / 1 s, 
 bench-cold: install ## only the cold-start benchmark (first row from a fresh interpreter vs Polars/DuckDB)
 	$(PY) bench/cold_start.py
 
-examples: install ## execute the example notebooks and save them with their outputs
-	$(PY) examples/execute.py --save
+examples: install ## execute the example notebooks (on a Kafka broker started for them) and save them with their outputs
+	$(KAFKA_BROKER) run $(PY) examples/execute.py --save
 
-screenshots: install ## render the executed example notebooks in headless Chromium into docs/images/ (needs chromium)
-	$(PIP) install --quiet "nbconvert>=7"
+screenshots: install ## render the executed example notebooks in headless Chromium into docs/images/ (installs chromium)
+	scripts/install-chromium.sh >/dev/null
 	$(PY) examples/screenshot.py
 
 wheel: ## build a platform wheel into dist/

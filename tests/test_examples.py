@@ -1,15 +1,27 @@
 """The example notebooks run in a real Jupyter kernel (nbclient) without errors or warnings,
 and their saved outputs hold the HTML a reader should see: the plan, result tables, the job
-view in its final state, and the final progress line."""
+view in its final state (with state sizes and checkpoints), and the final progress line.
+An executed notebook rendered by nbconvert is photographed in headless Chromium, and the
+pictures kept in docs/images/ are checked to be real renderings.
+
+The Kafka feature pipeline runs on the broker RIVERBED_KAFKA_BROKERS names (``make test``
+starts one); without it this module starts its own with kafka/testbroker/broker.sh, as
+tests/test_kafka.py does."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
+import re
+import subprocess
+import tempfile
 
+import numpy as np
 import pytest
 
 from html_check import parse
+from png_check import read_png
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -20,6 +32,12 @@ _spec = importlib.util.spec_from_file_location("examples_execute", os.path.join(
 assert _spec is not None and _spec.loader is not None
 execute = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(execute)
+_shot_path = os.path.join(ROOT, "examples", "screenshot.py")
+_shot_spec = importlib.util.spec_from_file_location("examples_screenshot", _shot_path)
+assert _shot_spec is not None and _shot_spec.loader is not None
+shots = importlib.util.module_from_spec(_shot_spec)
+_shot_spec.loader.exec_module(shots)
+BROKER_SH = os.path.join(ROOT, "kafka", "testbroker", "broker.sh")
 
 
 def _outputs(nb):
@@ -53,13 +71,54 @@ def live_nb():
     return execute.execute("live_streaming.ipynb")
 
 
+@contextlib.contextmanager
+def _environ(**values):
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@pytest.fixture(scope="module")
+def kafka_brokers():
+    env = os.environ.get("RIVERBED_KAFKA_BROKERS")
+    if env:
+        yield env
+        return
+    run = tempfile.mkdtemp(prefix="riverbed-kafka-")
+    senv = dict(os.environ, RIVERBED_KAFKA_RUN=run)
+    out = subprocess.run([BROKER_SH, "start"], env=senv, capture_output=True, text=True, timeout=600)
+    if out.returncode != 0:
+        pytest.fail(f"could not start the test Kafka broker:\n{out.stderr[-3000:]}")
+    try:
+        yield out.stdout.strip()
+    finally:
+        subprocess.run([BROKER_SH, "stop"], env=senv, capture_output=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def feature_nb(kafka_brokers):
+    with _environ(RIVERBED_KAFKA_BROKERS=kafka_brokers):  # the kernel inherits it
+        return execute.execute("feature_pipeline.ipynb")
+
+
 def test_batch_exploration_notebook(batch_nb):
     _clean(batch_nb)
     html = _html(batch_nb)
     plans = [h for _, h in html if "riverbed-plan" in h]
     assert plans and "logical plan" in plans[0] and "aggregate" in plans[0]
-    progress = [h for _, h in html if "riverbed-progress" in h]
+    # the cell that asks for progress leaves its final state, one line (other cells show one
+    # too when they run longer than half a second, which depends on the machine's load)
+    asked = next(i for i, c in enumerate(batch_nb.cells) if "progress=True" in c.source)
+    progress = [h for i, h in html if i == asked and "riverbed-progress" in h]
     assert len(progress) == 1 and "done" in progress[0] and "rows read" in progress[0]
+    assert all("done" in h for _, h in html if "riverbed-progress" in h)  # only final states are left
     results = [h for _, h in html if "riverbed-result" in h]
     assert len(results) >= 2 and "avg_price" in results[0]
     # print(explain()) shows the plan's text, one line each
@@ -83,3 +142,87 @@ def test_live_streaming_notebook(live_nb):
     assert any("finished" in o.get("data", {}).get("text/plain", "") for _, o in _outputs(live_nb))
     tails = [h for _, h in html if "riverbed-tail" in h]
     assert len(tails) == 1 and "done: latest 8 of" in tails[0]
+    _check_state_and_checkpoints(view)
+
+
+def _view_ops(view: str) -> dict[str, dict[str, str]]:
+    tree = parse(view)
+    return {r[0]: dict(zip(tree.header, r)) for r in tree.rows if r and len(r) == len(tree.header)}
+
+
+def _check_state_and_checkpoints(view: str) -> None:
+    """The final job view names its checkpoints and shows the window operator's state size."""
+    text = "".join(parse(view).text)
+    m = re.search(r"checkpoints: ([\d,]+) completed", text)
+    assert m and int(m.group(1).replace(",", "")) >= 1, text
+    ops = _view_ops(view)
+    win = [o for name, o in ops.items() if name.startswith("window")]
+    assert win and re.fullmatch(r"[\d.]+ (B|KiB|MiB|GiB)", win[0]["state size"]), win
+
+
+def test_feature_pipeline_notebook(feature_nb):
+    _clean(feature_nb)
+    html = _html(feature_nb)
+    plans = [h for _, h in html if "riverbed-plan" in h]
+    assert plans and "kafka" in plans[0] and "window" in plans[0]
+    views = [h for _, h in html if "riverbed-job" in h]
+    assert len(views) == 1 and "finished" in views[0] and "None" not in views[0]
+    _check_state_and_checkpoints(views[0])
+    # the last cell compares the features served online with the backfill's: equal
+    outs = [o for _, o in _outputs(feature_nb) if o["output_type"] == "execute_result"]
+    assert outs[-1]["data"]["text/plain"] == "True"
+    printed = "".join(o["text"] for _, o in _outputs(feature_nb) if o["output_type"] == "stream")
+    m = re.search(r"(\d+) feature rows served, (\d+) windows closed in the backfill \(of (\d+)\)", printed)
+    assert m and m.group(1) == m.group(2) and 0 < int(m.group(1)) <= int(m.group(3)), printed
+    results = [h for _, h in html if "riverbed-result" in h and "spend" in h]
+    assert results  # the backfill table
+
+
+# -- screenshots ---------------------------------------------------------------------------------
+_BLUE = np.array([0x1F, 0x77, 0xB4])  # the job view's sparkline and "finished" status
+
+
+def _blue_pixels(png: str) -> int:
+    img = read_png(png)[..., :3].astype(int)
+    return int((np.abs(img - _BLUE).sum(axis=2) < 40).sum())
+
+
+def _browser() -> str:
+    pytest.importorskip("nbconvert", reason="the screenshot test needs nbconvert (pip install riverbed[test])")
+    browser = shots.find_chromium()
+    if browser is None:
+        pytest.skip("the screenshot test needs Chromium: scripts/install-chromium.sh installs Debian's chromium "
+                    "package (make test-py runs it where it can)")
+    return browser
+
+
+def test_screenshot_of_an_executed_notebook_in_headless_chromium(live_nb, tmp_path):
+    browser = _browser()
+    png = str(tmp_path / "live.png")
+    shots.screenshot(live_nb, png, 1600, browser)
+    img = read_png(png)
+    assert img.shape[:2] == (1600, shots.WIDTH)
+    ink = (img[..., :3].min(axis=2) < 128).mean()
+    assert 0.005 < ink < 0.5, ink  # text was drawn, and the page is not one dark block
+    # The oracle for "the job view rendered": the same notebook without the view's output,
+    # photographed alike, has far fewer pixels of the view's blue (sparkline and status).
+    without = live_nb.copy()
+    without.cells = [c.copy() for c in live_nb.cells]
+    for c in without.cells:
+        if c.cell_type == "code":
+            c.outputs = [o for o in c.get("outputs", [])
+                         if "riverbed-job" not in o.get("data", {}).get("text/html", "")]
+    png2 = str(tmp_path / "without_view.png")
+    shots.screenshot(without, png2, 1600, browser)
+    # (removing the view can only bring more of the page below into the picture)
+    with_view, without_view = _blue_pixels(png), _blue_pixels(png2)
+    assert with_view - without_view > 100, (with_view, without_view)
+
+
+@pytest.mark.parametrize("name", list(shots.NOTEBOOKS))
+def test_screenshots_in_the_docs_are_renderings(name):
+    png = os.path.join(shots.OUT, name.replace(".ipynb", ".png"))
+    assert os.path.exists(png), f"{png} is missing: make examples screenshots"
+    img = read_png(png)
+    assert img.shape[:2] == (shots.NOTEBOOKS[name], shots.WIDTH)
+    assert 0.005 < (img[..., :3].min(axis=2) < 128).mean() < 0.5  # text drawn on a light page

@@ -7,9 +7,12 @@ from __future__ import annotations
 import datetime as dt
 import inspect
 import math
+import os
 import subprocess
 import sys
 import threading
+import time
+import urllib.parse
 
 import pyarrow as pa
 import pytest
@@ -169,11 +172,58 @@ def test_live_view_refreshes_while_the_job_runs_and_ends_static():
     assert "None" not in final
     assert ops["collect"]["watermark"] == "—" or ops["collect"]["watermark"].startswith("20")
     assert ops["datagen"]["watermark"].startswith("2026-01-01")
-    assert ops["datagen"]["state size"] == "—" and ops["datagen"]["checkpoints"] == "—"
+    assert ops["datagen"]["state size"] == "—" and "checkpoints: off" in final  # no checkpoint_dir
     assert "<svg" in final and "polyline" in final  # the throughput sparkline
     n = len(rec.renders)
     view._stop.wait(0.3)  # the view's thread has ended: no render after the final one
     assert len(rec.renders) == n
+
+
+def _files_bytes(root: str) -> int:
+    """Bytes of the files under root but a checkpoint's manifest (_metadata): the oracle for
+    the sizes the view reports, read from the checkpoint directory on disk."""
+    n = 0
+    for d, _, files in os.walk(root):
+        n += sum(os.path.getsize(os.path.join(d, f)) for f in files if f != "_metadata")
+    return n
+
+
+def test_live_view_shows_state_size_and_checkpoints(tmp_path):
+    env = rb.Environment(parallelism=2, checkpoint_dir=tmp_path / "ck")  # checkpoints on demand
+    s = env.datagen({"k": rb.Int64, "ts": rb.Timestamp("ms")}, rows_per_second=2000, seed=3,
+                    fields={"k": {"min": 1, "max": 50}})
+    job = s.key_by("k").window(rb.tumbling("1h")).agg(rb.count().alias("n")).start(runtime_mode="streaming")
+    rec = _Recorder()
+    view = _display.JobView(job, interval=3600, publish=rec.publish)  # rendered by hand below
+    try:
+        view.start()
+        first = rec.renders[0]
+        assert "checkpoints: none yet" in first
+        assert {o["state size"] for o in _ops(first).values()} == {"—"}
+        while not any(m["records_in"] for m in job.metrics(as_dict=True) if m["operator"].startswith("window")):
+            time.sleep(0.05)  # until the window operator holds keys
+        job.checkpoint()
+        last = job.checkpoint()
+        view._render(final=False)
+        metrics = job.metrics(as_dict=True)
+    finally:
+        job.cancel()
+    h = rec.renders[-1]
+    text = "".join(parse(h).text)
+    on_disk = _files_bytes(last["path"])
+    assert f"checkpoints: 2 completed; latest checkpoint #{last['id']}: {_display.human_bytes(on_disk)} in" in text
+    # each operator's state size is the size of its folder in the checkpoint, read from disk
+    by_id = {}
+    for name in os.listdir(last["path"]):
+        if name.startswith("op-"):
+            by_id[urllib.parse.unquote(name[3:])] = _files_bytes(os.path.join(last["path"], name))
+    ops = _ops(h)
+    stateful = [m for m in metrics if m["id"] in by_id]
+    assert stateful and all(m["operator"].startswith("window") for m in stateful), (by_id, metrics)
+    for m in metrics:
+        want = _display.human_bytes(by_id[m["id"]]) if m["id"] in by_id else "—"
+        assert ops[m["operator"]]["state size"] == want, m["operator"]
+    assert by_id[stateful[0]["id"]] > 0
 
 
 def test_view_of_a_failed_job_shows_the_error():
@@ -330,6 +380,27 @@ def test_public_functions_show_every_keyword():
             assert inspect.Parameter.VAR_KEYWORD not in kinds, name
             assert all(p.annotation is not inspect.Parameter.empty for p in inspect.signature(fn).parameters.values()
                        if p.kind not in (p.VAR_POSITIONAL,)), name
+
+
+def test_every_public_method_is_annotated():
+    # IDE completion and type checkers see every parameter's and result's type.
+    from riverbed import expr
+
+    classes = [getattr(rb, n) for n in rb.__all__
+               if inspect.isclass(getattr(rb, n)) and not issubclass(getattr(rb, n), (BaseException, Warning))]
+    checked = 0
+    for cls in classes + [expr.StringNamespace, expr.DateTimeNamespace, expr.When, expr.Then]:
+        for name, v in vars(cls).items():
+            fn = v.fget if isinstance(v, property) else v
+            if not inspect.isfunction(fn) or (name.startswith("_") and name != "__init__"):
+                continue
+            sig = inspect.signature(fn)
+            missing = [p.name for p in sig.parameters.values() if p.name != "self" and p.annotation is p.empty]
+            assert not missing, f"{cls.__name__}.{name}: parameters without a type: {missing}"
+            has_result = name == "__init__" or sig.return_annotation is not sig.empty
+            assert has_result, f"{cls.__name__}.{name}: no result type"
+            checked += 1
+    assert checked > 140  # the enumeration itself works
 
 
 def test_float_cells_are_finite_numbers_or_named():

@@ -179,7 +179,7 @@ func TestBarrierAlignmentWithTwoInputs(t *testing.T) {
 	if len(op.events) != 2+nAfter+4+1 {
 		t.Fatalf("%d events, want %d", len(op.events), 2+nAfter+4+1)
 	}
-	if c := j.CheckpointCounters(); c.Completed < 1 || c.Failed != 0 || c.LastID < 7 {
+	if c := j.CheckpointCounters(); !c.Enabled || c.Completed < 1 || c.Failed != 0 || c.LastID < 7 {
 		t.Fatalf("counters %+v", c)
 	}
 	ids, _ := storage.Completed()

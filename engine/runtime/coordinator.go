@@ -58,8 +58,11 @@ type CheckpointStats struct {
 	StateBytes map[string]int64 `json:"state_bytes"` // per operator id
 }
 
-// CheckpointCounters are the job's checkpoint metrics.
+// CheckpointCounters are the job's checkpoint metrics. Enabled reports whether the job
+// has checkpoint storage (checkpoints on demand or every interval); savepoints are
+// counted either way.
 type CheckpointCounters struct {
+	Enabled        bool   `json:"enabled"`
 	Completed      int64  `json:"completed"`
 	Failed         int64  `json:"failed"`
 	InProgress     bool   `json:"in_progress"`
@@ -173,6 +176,7 @@ func (j *Job) CheckpointCounters() CheckpointCounters {
 	defer c.mu.Unlock()
 	cs := c.counters
 	cs.InProgress = c.pending != nil
+	cs.Enabled = c.cfg.Storage != nil
 	return cs
 }
 

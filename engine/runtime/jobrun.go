@@ -431,7 +431,9 @@ func (j *Job) Prepare(g *Graph) error {
 				idx++
 			}
 			for i, name := range s.opNames {
-				t.metrics = append(t.metrics, j.metrics.add(newOpMetrics(s.id, idx+i, t.index, name)))
+				m := newOpMetrics(s.id, idx+i, t.index, name)
+				m.id = s.opIDs[i]
+				t.metrics = append(t.metrics, j.metrics.add(m))
 			}
 			t.build()
 			t.budget = j.Budget

@@ -11,6 +11,7 @@ import (
 type opMetrics struct {
 	stage, index, subtask int
 	name                  string
+	id                    string // the operator's stable id (OperatorMetrics.ID)
 	recordsIn, batchesIn  atomic.Int64
 	recordsOut, batchOut  atomic.Int64
 	Late                  atomic.Int64
@@ -57,11 +58,13 @@ func (r *registry) add(m *opMetrics) *opMetrics {
 
 // OperatorMetrics is one operator's metrics summed over its parallel subtasks. Watermark
 // is the lowest over the subtasks (microseconds since the epoch; MinInt64 before the
-// first one).
+// first one). ID is the operator's stable id, the key of its state in checkpoints
+// (CheckpointStats.StateBytes); empty for a source's own reading step.
 type OperatorMetrics struct {
 	Stage             int    `json:"stage"`
 	Index             int    `json:"index"`
 	Operator          string `json:"operator"`
+	ID                string `json:"id,omitempty"`
 	Parallelism       int    `json:"parallelism"`
 	RecordsIn         int64  `json:"records_in"`
 	BatchesIn         int64  `json:"batches_in"`
@@ -81,7 +84,7 @@ func (r *registry) snapshot() []OperatorMetrics {
 		k := [2]int{m.stage, m.index}
 		o := byOp[k]
 		if o == nil {
-			o = &OperatorMetrics{Stage: m.stage, Index: m.index, Operator: m.name, Watermark: math.MaxInt64}
+			o = &OperatorMetrics{Stage: m.stage, Index: m.index, Operator: m.name, ID: m.id, Watermark: math.MaxInt64}
 			byOp[k] = o
 		}
 		o.Parallelism++

@@ -97,7 +97,14 @@ __version__ = "0.1.0"
 
 
 def engine_version() -> str:
-    """The version of the loaded engine library."""
+    """The version of the loaded engine library.
+
+    Examples
+    --------
+    >>> import riverbed as rb
+    >>> rb.engine_version() == rb.__version__
+    True
+    """
     from ._lib import version
 
     return version()

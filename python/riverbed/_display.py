@@ -8,7 +8,6 @@ that imports riverbed pays for none of them. IPython is used only when it is alr
 from __future__ import annotations
 
 import datetime as _dt
-import html
 import math
 import sys
 import threading
@@ -24,6 +23,14 @@ if TYPE_CHECKING:  # pragma: no cover
 
 #: What a value that does not exist (yet) shows as: no watermark, no state size, no checkpoint.
 MISSING = "—"
+
+_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#x27;"})
+
+
+def _escape(s: str) -> str:
+    """``html.escape(s)``, without importing the html module (its import compiles a regular
+    expression and builds the table of entities: time that every ``import riverbed`` paid)."""
+    return s.translate(_ESCAPES)
 
 _TABLE_STYLE = (
     "<style>.riverbed-table td, .riverbed-table th {text-align: right; white-space: nowrap; "
@@ -62,7 +69,7 @@ def _tree_line(line: str) -> str:
     """One escaped line of a plan, its indentation drawn as a tree branch."""
     stripped = line.lstrip(" ")
     depth = (len(line) - len(stripped)) // 2
-    text = html.escape(stripped)
+    text = _escape(stripped)
     if stripped.endswith(":") and depth == 0:
         return f"<b>{text}</b>"
     if depth <= 1:
@@ -132,6 +139,44 @@ def human_count(n: float) -> str:
     return f"{n:.3g}" if n != int(n) else str(int(n))
 
 
+def human_bytes(n: float | None) -> str:
+    """``0`` → ``"0 B"``, ``12_345`` → ``"12.1 KiB"``, ``None`` → ``"—"``."""
+    if n is None:
+        return MISSING
+    v = float(n)
+    for div, suffix in ((1 << 40, "TiB"), (1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")):
+        if abs(v) >= div:
+            return f"{v / div:.3g} {suffix}"
+    return f"{int(v)} B"
+
+
+def checkpoints_text(counters: dict[str, Any] | None, last: dict[str, Any] | None,
+                     now: _dt.datetime | None = None) -> str:
+    """One line about a job's checkpoints: ``off``, ``none yet`` or how many completed
+    and failed, with the latest one's size, duration and age."""
+    c = counters or {}
+    done, failed = int(c.get("completed") or 0), int(c.get("failed") or 0)
+    if not c.get("enabled") and not done and not failed:
+        return "checkpoints: off"
+    parts = [f"{done:,} completed" if done else "none yet"]
+    if failed:
+        parts.append(f"{failed:,} failed")
+    if c.get("in_progress"):
+        parts.append("one in progress")
+    text = "checkpoints: " + ", ".join(parts)
+    if last:
+        text += (f"; latest {last.get('kind', 'checkpoint')} #{last['id']}: {human_bytes(last.get('size_bytes'))}"
+                 f" in {human_duration(last.get('duration_ms', 0) / 1e3)}")
+        t = last.get("time_unix_ms")
+        if t:
+            now = now or _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None)
+            when = _dt.datetime(1970, 1, 1) + _dt.timedelta(milliseconds=t)
+            text += f", {human_duration(max(0.0, (now - when).total_seconds()))} ago"
+    if failed and c.get("last_failure"):
+        text += f"; last failure: {c['last_failure']}"
+    return text
+
+
 def human_time(t: _dt.datetime | None) -> str:
     """A watermark or other instant, to the millisecond; ``None`` shows as ``"—"``."""
     if t is None:
@@ -151,10 +196,10 @@ def table_html(t: pa.Table | pa.RecordBatch, max_rows: int = 20) -> str:
     parts = [f"<div class='riverbed-result' style='overflow-x: auto; max-width: 100%'>{_TABLE_STYLE}"
              f"<table border='1' class='dataframe riverbed-table'><thead><tr>"]
     for f in cols:
-        parts.append(f"<th>{html.escape(f.name)}<br><small>{html.escape(str(f.type))}</small></th>")
+        parts.append(f"<th>{_escape(f.name)}<br><small>{_escape(str(f.type))}</small></th>")
     parts.append("</tr></thead><tbody>")
     for r in range(shown.num_rows):
-        cells = ("<td><i>null</i></td>" if c[r] is None else f"<td>{html.escape(format_value(c[r]))}</td>"
+        cells = ("<td><i>null</i></td>" if c[r] is None else f"<td>{_escape(format_value(c[r]))}</td>"
                  for c in data)
         parts.append("<tr>" + "".join(cells) + "</tr>")
     parts.append("</tbody></table>")
@@ -216,7 +261,7 @@ def progress_html(p: dict[str, int], elapsed: float, *, final: bool) -> str:
         bar = (f"<progress value='{frac:.3f}' max='1' style='width: 16em; vertical-align: middle'></progress> "
                f"{frac:.0%} ")
     return (f"<div class='riverbed-progress' style='font-family: monospace; font-size: 12px'>{bar}"
-            f"{html.escape(progress_text(p, elapsed, final=final))}</div>")
+            f"{_escape(progress_text(p, elapsed, final=final))}</div>")
 
 
 class _HTMLText:
@@ -318,14 +363,17 @@ def _op_key(m: dict[str, Any]) -> tuple[Any, ...]:
 
 def job_html(job_id: int, status: str, elapsed: float, metrics: list[dict[str, Any]], note: str = "",
              prev: Sample | None = None, now: Sample | None = None, history: list[float] | None = None,
-             results_rows: int | None = None) -> str:
-    """HTML for a job: status, elapsed time, a throughput sparkline and one row per operator
-    (rows/s over the last interval while running, on average once ended; rows in and out,
-    watermark and its lag behind the wall clock, backpressure, late
-    rows, windows fired; state size and checkpoints show "—" until the engine reports them)."""
+             results_rows: int | None = None, checkpoints: dict[str, Any] | None = None,
+             last_checkpoint: dict[str, Any] | None = None) -> str:
+    """HTML for a job: status, elapsed time, a throughput sparkline, a line about its
+    checkpoints (``checkpoints`` are the engine's counters, ``last_checkpoint`` the record of
+    the latest one) and one row per operator (rows/s over the last interval while running,
+    on average once ended; rows in and out, watermark and its lag behind the wall clock,
+    backpressure, late rows, windows fired, and the operator's state size in the latest
+    checkpoint, "—" before the first one or for an operator without state)."""
     colour = {"running": "#2ca02c", "finished": "#1f77b4", "failed": "#d62728", "cancelled": "#7f7f7f"}
     head = (f"<b>riverbed job {job_id}</b> <span style='color: {colour.get(status, '#000')}'>● "
-            f"{html.escape(status)}</span>, {html.escape(human_duration(elapsed))}")
+            f"{_escape(status)}</span>, {_escape(human_duration(elapsed))}")
     running = status == "running"
     if history:
         if running:
@@ -333,14 +381,21 @@ def job_html(job_id: int, status: str, elapsed: float, metrics: list[dict[str, A
         else:  # a finished job shows its average, not the idle last moment
             total = sum(m["records_out"] for m in metrics if m["records_in"] == 0)
             label = f"{human_count(total / elapsed if elapsed > 0 else 0)} rows/s from the sources on average"
-        head += f" &nbsp; {sparkline(history)} {html.escape(label)}"
+        head += f" &nbsp; {sparkline(history)} {_escape(label)}"
     if results_rows is not None:
         head += f" &nbsp; {results_rows:,} result rows read"
+    wall_now = now.wall if now else None
+    head += (f"<div class='riverbed-checkpoints'>"
+             f"{_escape(checkpoints_text(checkpoints, last_checkpoint, wall_now))}</div>")
+    state = dict((last_checkpoint or {}).get("state_bytes") or {})
     before = {_op_key(m): m for m in (prev.metrics if prev else [])}
     dt = (now.at - prev.at) if (now and prev) else 0.0
     wall = now.wall if now else _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None)
-    cols = ["operator", "parallelism", "rows/s" if running else "rows/s (avg)", "rows in", "rows out", "watermark",
-            "watermark lag", "backpressure", "late rows", "windows fired", "state size", "checkpoints"]
+    cols = ["operator", "parallelism", "rows/s" if running else "rows/s (avg)", "rows in", "rows out", "state size",
+            "watermark", "watermark lag", "backpressure", "late rows", "windows fired"]
+    tips = {"state size": "the operator's state in the latest checkpoint or savepoint",
+            "backpressure": "share of the last interval blocked on a full output queue (total blocked time)",
+            "watermark lag": "wall clock minus the watermark"}
     rows = []
     for m in metrics:
         p = before.get(_op_key(m))
@@ -359,21 +414,29 @@ def job_html(job_id: int, status: str, elapsed: float, metrics: list[dict[str, A
         wm = m.get("watermark")
         lag = human_duration((wall - wm).total_seconds()) if isinstance(wm, _dt.datetime) else MISSING
         vals = [m["operator"], m.get("parallelism", ""), op_rate, f"{m['records_in']:,}", f"{m['records_out']:,}",
+                human_bytes(state[m["id"]]) if m.get("id") in state else MISSING,
                 human_time(wm) if isinstance(wm, _dt.datetime) else MISSING, lag, bp,
-                f"{m.get('late_records', 0):,}", f"{m.get('windows_fired', 0):,}",
-                m.get("state_bytes", MISSING), m.get("checkpoints", MISSING)]
-        rows.append("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in vals) + "</tr>")
+                f"{m.get('late_records', 0):,}", f"{m.get('windows_fired', 0):,}"]
+        rows.append("<tr>" + "".join(f"<td>{_escape(str(v))}</td>" for v in vals) + "</tr>")
     table = (f"<div style='overflow-x: auto; max-width: 100%'><table border='1' class='riverbed-table'>"
-             f"<thead><tr>{''.join(f'<th>{c}</th>' for c in cols)}</tr></thead>"
+             f"<thead><tr>{''.join(_th(c, tips.get(c)) for c in cols)}</tr></thead>"
              f"<tbody>{''.join(rows)}</tbody></table></div>")
-    foot = f"<pre>{html.escape(note)}</pre>" if note else ""
+    foot = f"<pre>{_escape(note)}</pre>" if note else ""
     return f"<div class='riverbed-job'>{_TABLE_STYLE}{head}{table}{foot}</div>"
 
 
-def job_text(job_id: int, status: str, elapsed: float, metrics: list[dict[str, Any]]) -> str:
+def _th(name: str, tip: str | None) -> str:
+    return f"<th title='{_escape(tip)}'>{name}</th>" if tip else f"<th>{name}</th>"
+
+
+def job_text(job_id: int, status: str, elapsed: float, metrics: list[dict[str, Any]],
+             checkpoints: dict[str, Any] | None = None, last_checkpoint: dict[str, Any] | None = None) -> str:
     """A plain-text summary of a job, for exports and terminals that do not render HTML."""
     ops = ", ".join(f"{m['operator']} {m['records_out']:,} out" for m in metrics)
-    return f"riverbed job {job_id}: {status}, {human_duration(elapsed)}" + (f" ({ops})" if ops else "")
+    text = f"riverbed job {job_id}: {status}, {human_duration(elapsed)}" + (f" ({ops})" if ops else "")
+    if checkpoints and (checkpoints.get("enabled") or checkpoints.get("completed")):
+        text += "; " + checkpoints_text(checkpoints, last_checkpoint)
+    return text
 
 
 class JobView:
@@ -401,6 +464,8 @@ class JobView:
         self._handle: Any = None
         self._widgets: Any = None
         self._buttons = buttons
+        self._checkpoints_seen = 0
+        self._last_checkpoint: dict[str, Any] | None = None
         self.last_html = ""
 
     # rendering
@@ -409,8 +474,14 @@ class JobView:
 
         status = job.status
         note = ""
+        counters: dict[str, Any] = {}
         try:
-            metrics = job._metrics_rows()
+            metrics, counters = job._metrics_doc()
+            done = int(counters.get("completed") or 0)
+            if done != self._checkpoints_seen:  # a new checkpoint landed: read its record once
+                cps = job._h.checkpoints()
+                self._last_checkpoint = cps[-1] if cps else None
+                self._checkpoints_seen = done
         except RiverbedError as e:
             metrics, note = [], str(e)
         err = getattr(job._r.error, "err", job._r.error)  # the job's own error, raised or not yet
@@ -422,8 +493,9 @@ class JobView:
             self.history.append(max(0, now.source_rows() - prev.source_rows()) / (now.at - prev.at))
         self.samples.append(now)
         elapsed = job._elapsed()
-        h = job_html(self.job_id, status, elapsed, metrics, note, prev, now, list(self.history))
-        return job_text(self.job_id, status, elapsed, metrics), h
+        h = job_html(self.job_id, status, elapsed, metrics, note, prev, now, list(self.history),
+                     checkpoints=counters, last_checkpoint=self._last_checkpoint)
+        return job_text(self.job_id, status, elapsed, metrics, counters, self._last_checkpoint), h
 
     def _render(self, *, final: bool) -> None:
         job = self._job()
@@ -557,7 +629,7 @@ class ResultsTail:
         t = self.table()
         what = "done: " if final else "reading: "
         caption = f"riverbed results, {what}latest {t.num_rows:,} of {self.total:,} rows read"
-        h = (f"<div class='riverbed-tail'><b>{html.escape(caption)}</b>"
+        h = (f"<div class='riverbed-tail'><b>{_escape(caption)}</b>"
              f"{table_html(t, max_rows=self.rows)}</div>")
         obj = _HTMLText(caption, h)
         if self._handle is None:

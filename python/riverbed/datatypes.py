@@ -33,11 +33,25 @@ class DataType:
 
     @property
     def plan_name(self) -> str:
-        """The type's name in the plan document (e.g. ``"timestamp[us, tz=UTC]"``)."""
+        """The type's name in the plan document (e.g. ``"timestamp[us, tz=UTC]"``).
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> rb.Timestamp("ms", "UTC").plan_name
+        'timestamp[ms, tz=UTC]'
+        """
         return self._name
 
     def to_arrow(self) -> pa.DataType:
-        """The equivalent ``pyarrow.DataType``."""
+        """The equivalent ``pyarrow.DataType``.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> rb.Int64.to_arrow(), rb.Timestamp("ms").to_arrow()
+        (DataType(int64), TimestampType(timestamp[ms]))
+        """
         return self._arrow
 
     def __eq__(self, other: object) -> bool:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import datetime as _dt
-import decimal as _decimal
 import math
+import sys
 from collections.abc import Iterable
 from typing import Any
 
@@ -56,7 +56,14 @@ class Expr:
 
     # -- naming and types -----------------------------------------------------
     def alias(self, name: str) -> Expr:
-        """Name the expression's output column."""
+        """Name the expression's output column.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> rb.from_pydict({"x": [1]}).select((rb.col("x") + 1).alias("y")).columns
+        ['y']
+        """
         if not isinstance(name, str):
             raise TypeError(f"alias name must be a string, got {type(name).__name__}")
         return Expr({"alias": name, "args": [self._node]})
@@ -65,7 +72,15 @@ class Expr:
         """Convert to another type. Float to integer truncates toward zero; strings to integers
         are decimal text (``"010"`` is 10, surrounding whitespace allowed); casts to a decimal
         round half away from zero. Overflow and unparsable strings raise :class:`DataError`
-        when the job runs."""
+        when the job runs.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"s": ["1", "20"], "f": [1.9, -1.9]})
+        >>> s.select(rb.col("s").cast(rb.Int64), rb.col("f").cast(rb.Int32)).collect().to_pylist()
+        [{'s': 1, 'f': 1}, {'s': 20, 'f': -1}]
+        """
         return Expr({"cast": to_datatype(dtype).plan_name, "args": [self._node]})
 
     # -- arithmetic -------------------------------------------------------------
@@ -97,15 +112,39 @@ class Expr:
     def __invert__(self) -> Expr: return Expr._fn("not", self)
 
     def is_null(self) -> Expr:
-        """True where the value is null."""
+        """True where the value is null.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"x": [1, None]})
+        >>> s.select(rb.col("x").is_null().alias("out")).collect()["out"].to_pylist()
+        [False, True]
+        """
         return Expr._fn("is_null", self)
 
     def is_not_null(self) -> Expr:
-        """True where the value is not null."""
+        """True where the value is not null.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"x": [1, None]})
+        >>> s.select(rb.col("x").is_not_null().alias("out")).collect()["out"].to_pylist()
+        [True, False]
+        """
         return Expr._fn("is_not_null", self)
 
     def fill_null(self, value: IntoExpr) -> Expr:
-        """Replace nulls with ``value`` (a literal or another expression)."""
+        """Replace nulls with ``value`` (a literal or another expression).
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"x": [1, None]})
+        >>> s.select(rb.col("x").fill_null(0).alias("out")).collect()["out"].to_pylist()
+        [1, 0]
+        """
         return Expr._fn("fill_null", self, value)
 
     # -- aggregations (only inside group_by(...).agg(...)) ----------------------
@@ -115,35 +154,99 @@ class Expr:
     def sum(self) -> Expr:
         """Sum of the non-null values; null for a group without any. Integer sums are int64
         (uint64 for unsigned input) and checked: a sum that does not fit raises
-        :class:`DataError`. Decimal sums are ``Decimal(38, scale)``, floats float64."""
+        :class:`DataError`. Decimal sums are ``Decimal(38, scale)``, floats float64.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"k": ["a", "a", "b"], "x": [3, None, 1]})
+        >>> s.group_by("k").agg(rb.col("x").sum().alias("out")).collect().sort_by("k")["out"].to_pylist()
+        [3, 1]
+        """
         return self._agg("sum")
 
     def min(self) -> Expr:
-        """Smallest non-null value."""
+        """Smallest non-null value.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"k": ["a", "a", "b"], "x": [3, None, 1]})
+        >>> s.group_by("k").agg(rb.col("x").min().alias("out")).collect().sort_by("k")["out"].to_pylist()
+        [3, 1]
+        """
         return self._agg("min")
 
     def max(self) -> Expr:
-        """Largest non-null value."""
+        """Largest non-null value.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"k": ["a", "a", "b"], "x": [3, None, 1]})
+        >>> s.group_by("k").agg(rb.col("x").max().alias("out")).collect().sort_by("k")["out"].to_pylist()
+        [3, 1]
+        """
         return self._agg("max")
 
     def mean(self) -> Expr:
-        """Arithmetic mean of the non-null values, as float64 (from the exact sum for decimals)."""
+        """Arithmetic mean of the non-null values, as float64 (from the exact sum for decimals).
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"k": ["a", "a", "b"], "x": [3, None, 1]})
+        >>> s.group_by("k").agg(rb.col("x").mean().alias("out")).collect().sort_by("k")["out"].to_pylist()
+        [3.0, 1.0]
+        """
         return self._agg("mean")
 
     def count(self) -> Expr:
-        """Number of non-null values (``rb.count()`` counts rows)."""
+        """Number of non-null values (``rb.count()`` counts rows).
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"k": ["a", "a", "b"], "x": [3, None, 1]})
+        >>> s.group_by("k").agg(rb.col("x").count().alias("out")).collect().sort_by("k")["out"].to_pylist()
+        [1, 1]
+        """
         return self._agg("count")
 
     def first(self) -> Expr:
-        """First non-null value in input order."""
+        """First non-null value in input order.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"k": ["a", "a", "b"], "x": [3, None, 1]})
+        >>> s.group_by("k").agg(rb.col("x").first().alias("out")).collect().sort_by("k")["out"].to_pylist()
+        [3, 1]
+        """
         return self._agg("first")
 
     def last(self) -> Expr:
-        """Last non-null value in input order."""
+        """Last non-null value in input order.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"k": ["a", "a", "b"], "x": [3, None, 1]})
+        >>> s.group_by("k").agg(rb.col("x").last().alias("out")).collect().sort_by("k")["out"].to_pylist()
+        [3, 1]
+        """
         return self._agg("last")
 
     def n_unique(self) -> Expr:
-        """Number of distinct non-null values."""
+        """Number of distinct non-null values.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"k": ["a", "a", "a", "b"], "x": [1, 1, 2, None]})
+        >>> s.group_by("k").agg(rb.col("x").n_unique().alias("out")).collect().sort_by("k")["out"].to_pylist()
+        [2, 0]
+        """
         return self._agg("n_unique")
 
     # -- namespaces ---------------------------------------------------------------
@@ -164,7 +267,15 @@ class Expr:
 
     def is_between(self, lower: IntoExpr, upper: IntoExpr, closed: str = "both") -> Expr:
         """True where ``lower <= value <= upper``; ``closed`` is ``"both"``, ``"left"``,
-        ``"right"`` or ``"none"`` (as Polars)."""
+        ``"right"`` or ``"none"`` (as Polars).
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"x": [1, 2, 3, 4]})
+        >>> s.select(rb.col("x").is_between(2, 3).alias("out")).collect()["out"].to_pylist()
+        [False, True, True, False]
+        """
         if closed not in ("both", "left", "right", "none"):
             raise ValueError(f"closed must be 'both', 'left', 'right' or 'none', got {closed!r}")
         lo = self >= lower if closed in ("both", "left") else self > lower
@@ -172,37 +283,101 @@ class Expr:
         return lo & hi
 
     def is_nan(self) -> Expr:
-        """True where a float is NaN (false for integers; null stays null)."""
+        """True where a float is NaN (false for integers; null stays null).
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"x": [1.0, float("nan"), None]})
+        >>> s.select(rb.col("x").is_nan().alias("out")).collect()["out"].to_pylist()
+        [False, True, None]
+        """
         return Expr._fn("is_nan", self)
 
     def abs(self) -> Expr:
-        """Absolute value, in the column's type (the most negative integer is an error)."""
+        """Absolute value, in the column's type (the most negative integer is an error).
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"x": [-2, 3, None]})
+        >>> s.select(rb.col("x").abs().alias("out")).collect()["out"].to_pylist()
+        [2, 3, None]
+        """
         return Expr._fn("abs", self)
 
     def sign(self) -> Expr:
-        """-1, 0 or 1 (int64 for integers and decimals; floats keep their type, NaN stays NaN)."""
+        """-1, 0 or 1 (int64 for integers and decimals; floats keep their type, NaN stays NaN).
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"x": [-2, 0, 3]})
+        >>> s.select(rb.col("x").sign().alias("out")).collect()["out"].to_pylist()
+        [-1, 0, 1]
+        """
         return Expr._fn("sign", self)
 
     def sqrt(self) -> Expr:
-        """Square root as float64 (NaN below zero, as Polars)."""
+        """Square root as float64 (NaN below zero, as Polars).
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"x": [4, 9]})
+        >>> s.select(rb.col("x").sqrt().alias("out")).collect()["out"].to_pylist()
+        [2.0, 3.0]
+        """
         return Expr._fn("sqrt", self)
 
     def exp(self) -> Expr:
-        """e to the power of the value, as float64."""
+        """e to the power of the value, as float64.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"x": [0.0]})
+        >>> s.select(rb.col("x").exp().alias("out")).collect()["out"].to_pylist()
+        [1.0]
+        """
         return Expr._fn("exp", self)
 
     def log(self, base: float = math.e) -> Expr:
-        """Logarithm (natural by default) as float64; -inf at 0, NaN below."""
+        """Logarithm (natural by default) as float64; -inf at 0, NaN below.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"x": [8.0, 1.0]})
+        >>> s.select(rb.col("x").log(2).alias("out")).collect()["out"].to_pylist()
+        [3.0, 0.0]
+        """
         if base == math.e:
             return Expr._fn("log", self)
         return Expr._fn("log", self, base=float(base))
 
     def log10(self) -> Expr:
-        """Base-10 logarithm as float64."""
+        """Base-10 logarithm as float64.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"x": [1000.0]})
+        >>> s.select(rb.col("x").log10().alias("out")).collect()["out"].to_pylist()
+        [3.0]
+        """
         return Expr._fn("log10", self)
 
     def pow(self, exponent: IntoExpr) -> Expr:
-        """``value ** exponent`` as float64 (also the ``**`` operator)."""
+        """``value ** exponent`` as float64 (also the ``**`` operator).
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"x": [3, 4]})
+        >>> s.select(rb.col("x").pow(2).alias("out")).collect()["out"].to_pylist()
+        [9.0, 16.0]
+        """
         return Expr._fn("pow", self, exponent)
 
     def __pow__(self, exponent: IntoExpr) -> Expr:
@@ -212,16 +387,42 @@ class Expr:
         return _to_expr(base).pow(self)
 
     def floor(self) -> Expr:
-        """Round down to a whole number (floats and decimals keep their type)."""
+        """Round down to a whole number (floats and decimals keep their type).
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"x": [1.5, -1.5]})
+        >>> s.select(rb.col("x").floor().alias("out")).collect()["out"].to_pylist()
+        [1.0, -2.0]
+        """
         return Expr._fn("floor", self)
 
     def ceil(self) -> Expr:
-        """Round up to a whole number (floats and decimals keep their type)."""
+        """Round up to a whole number (floats and decimals keep their type).
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"x": [1.5, -1.5]})
+        >>> s.select(rb.col("x").ceil().alias("out")).collect()["out"].to_pylist()
+        [2.0, -1.0]
+        """
         return Expr._fn("ceil", self)
 
     def round(self, decimals: int = 0, *, mode: str = "half_to_even") -> Expr:
         """Round to ``decimals`` digits; halves to even by default, as Polars
-        (``mode="half_away_from_zero"`` rounds them as DuckDB's ``round``)."""
+        (``mode="half_away_from_zero"`` rounds them as DuckDB's ``round``).
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"x": [2.5, 3.14159]})
+        >>> s.select(rb.col("x").round(0)).collect()["x"].to_pylist()
+        [2.0, 3.0]
+        >>> s.select(rb.col("x").round(2, mode="half_away_from_zero")).collect()["x"].to_pylist()
+        [2.5, 3.14]
+        """
         if not isinstance(decimals, int) or isinstance(decimals, bool):
             raise TypeError(f"round(decimals=) takes an integer, got {type(decimals).__name__}")
         if mode not in ("half_to_even", "half_away_from_zero"):
@@ -229,7 +430,15 @@ class Expr:
         return Expr._fn("round", self, decimals=decimals, mode=mode)
 
     def clip(self, lower_bound: IntoExpr | None = None, upper_bound: IntoExpr | None = None) -> Expr:
-        """Limit values to ``[lower_bound, upper_bound]`` (either may be None); null stays null."""
+        """Limit values to ``[lower_bound, upper_bound]`` (either may be None); null stays null.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"x": [-5, 5, 50, None]})
+        >>> s.select(rb.col("x").clip(0, 10).alias("out")).collect()["out"].to_pylist()
+        [0, 5, 10, None]
+        """
         if lower_bound is None and upper_bound is None:
             return self
         w = None
@@ -245,14 +454,30 @@ class Expr:
     def str(self) -> StringNamespace:
         """String functions: ``contains``, ``starts_with``, ``ends_with``, ``lower``, ``upper``, ``len_chars``,
         ``slice``, ``replace``, ``replace_all``, ``strip_chars``, ``pad_start``, ``pad_end``, ``split``,
-        ``to_date``, ``to_datetime``."""
+        ``to_date``, ``to_datetime``.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"s": ["abc"]})
+        >>> s.select(rb.col("s").str.upper().alias("out")).collect()["out"].to_pylist()
+        ['ABC']
+        """
         return StringNamespace(self)
 
     @property
     def dt(self) -> DateTimeNamespace:
         """Date/time functions: ``truncate``, ``year``, ``month``, ``day``, ``hour``, ``minute``, ``second``,
         ``date``, ``weekday``, ``quarter``, ``ordinal_day``, ``epoch``, and for durations ``total_days``,
-        ``total_seconds``, ``total_milliseconds``, ``total_microseconds``."""
+        ``total_seconds``, ``total_milliseconds``, ``total_microseconds``.
+
+        Examples
+        --------
+        >>> import riverbed as rb, datetime as dt
+        >>> s = rb.from_pydict({"ts": [dt.datetime(2026, 3, 1, 14, 30)]})
+        >>> s.select(rb.col("ts").dt.hour().alias("h")).collect()["h"].to_pylist()
+        [14]
+        """
         return DateTimeNamespace(self)
 
 
@@ -264,31 +489,87 @@ class StringNamespace:
 
     def contains(self, pattern: str, *, literal: bool = False) -> Expr:
         """True where the string matches the regular expression ``pattern`` (RE2 syntax), or
-        contains it as plain text with ``literal=True``."""
+        contains it as plain text with ``literal=True``.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"s": ["abc", "xabc", None]})
+        >>> s.select(rb.col("s").str.contains("^a.c$").alias("out")).collect()["out"].to_pylist()
+        [True, False, None]
+        """
         return Expr._fn("str_contains", self._e, pattern=pattern, literal=literal)
 
     def starts_with(self, prefix: str) -> Expr:
-        """True where the string starts with ``prefix``."""
+        """True where the string starts with ``prefix``.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"s": ["abc", "cab"]})
+        >>> s.select(rb.col("s").str.starts_with("ab").alias("out")).collect()["out"].to_pylist()
+        [True, False]
+        """
         return Expr._fn("str_starts_with", self._e, pattern=prefix)
 
     def ends_with(self, suffix: str) -> Expr:
-        """True where the string ends with ``suffix``."""
+        """True where the string ends with ``suffix``.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"s": ["abc", "cab"]})
+        >>> s.select(rb.col("s").str.ends_with("ab").alias("out")).collect()["out"].to_pylist()
+        [False, True]
+        """
         return Expr._fn("str_ends_with", self._e, pattern=suffix)
 
     def lower(self) -> Expr:
-        """Lower-case, with Unicode's one-to-one case mapping (as DuckDB)."""
+        """Lower-case, with Unicode's one-to-one case mapping (as DuckDB).
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"s": ["ÄbC"]})
+        >>> s.select(rb.col("s").str.lower().alias("out")).collect()["out"].to_pylist()
+        ['äbc']
+        """
         return Expr._fn("str_lower", self._e)
 
     def upper(self) -> Expr:
-        """Upper-case, with Unicode's one-to-one case mapping (as DuckDB; ``"ß"`` stays ``"ß"``)."""
+        """Upper-case, with Unicode's one-to-one case mapping (as DuckDB; ``"ß"`` stays ``"ß"``).
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"s": ["äbc"]})
+        >>> s.select(rb.col("s").str.upper().alias("out")).collect()["out"].to_pylist()
+        ['ÄBC']
+        """
         return Expr._fn("str_upper", self._e)
 
     def len_chars(self) -> Expr:
-        """Length in Unicode code points, as int32."""
+        """Length in Unicode code points, as int32.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"s": ["äbc", ""]})
+        >>> s.select(rb.col("s").str.len_chars().alias("out")).collect()["out"].to_pylist()
+        [3, 0]
+        """
         return Expr._fn("str_len_chars", self._e)
 
     def slice(self, offset: int, length: int | None = None) -> Expr:
-        """Characters from ``offset`` (negative: from the end), at most ``length`` of them."""
+        """Characters from ``offset`` (negative: from the end), at most ``length`` of them.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"s": ["riverbed"]})
+        >>> s.select(rb.col("s").str.slice(-3, 2).alias("out")).collect()["out"].to_pylist()
+        ['be']
+        """
         opts: dict[str, Any] = {"offset": offset}
         if length is not None:
             opts["length"] = length
@@ -296,46 +577,126 @@ class StringNamespace:
 
     def replace(self, pattern: str, value: str, *, literal: bool = False, n: int = 1) -> Expr:
         """Replace the first ``n`` matches of the regular expression ``pattern`` (or the plain text,
-        with ``literal=True``) by ``value``; ``$1`` / ``${name}`` in ``value`` refer to groups."""
+        with ``literal=True``) by ``value``; ``$1`` / ``${name}`` in ``value`` refer to groups.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"s": ["a1b22"]})
+        >>> s.select(rb.col("s").str.replace("([0-9]+)", "<$1>").alias("out")).collect()["out"].to_pylist()
+        ['a<1>b22']
+        """
         return Expr._fn("str_replace", self._e, pattern=pattern, value=value, literal=literal, n=n)
 
     def replace_all(self, pattern: str, value: str, *, literal: bool = False) -> Expr:
-        """Replace every match of ``pattern`` by ``value`` (see :meth:`replace`)."""
+        """Replace every match of ``pattern`` by ``value`` (see :meth:`replace`).
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"s": ["a-b-c"]})
+        >>> s.select(rb.col("s").str.replace_all("-", "", literal=True).alias("out")).collect()["out"].to_pylist()
+        ['abc']
+        """
         return Expr._fn("str_replace", self._e, pattern=pattern, value=value, literal=literal, n=-1)
 
     def strip_chars(self, characters: str | None = None) -> Expr:
-        """Remove leading and trailing whitespace, or any of ``characters``."""
+        """Remove leading and trailing whitespace, or any of ``characters``.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"s": ["  x  "]})
+        >>> s.select(rb.col("s").str.strip_chars().alias("out")).collect()["out"].to_pylist()
+        ['x']
+        """
         return Expr._fn("str_strip_chars", self._e, **({} if characters is None else {"characters": characters}))
 
     def strip_chars_start(self, characters: str | None = None) -> Expr:
-        """Remove leading whitespace, or any of ``characters``."""
+        """Remove leading whitespace, or any of ``characters``.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"s": ["007"]})
+        >>> s.select(rb.col("s").str.strip_chars_start("0").alias("out")).collect()["out"].to_pylist()
+        ['7']
+        """
         return Expr._fn("str_strip_chars_start", self._e, **({} if characters is None else {"characters": characters}))
 
     def strip_chars_end(self, characters: str | None = None) -> Expr:
-        """Remove trailing whitespace, or any of ``characters``."""
+        """Remove trailing whitespace, or any of ``characters``.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"s": ["x  "]})
+        >>> s.select(rb.col("s").str.strip_chars_end().alias("out")).collect()["out"].to_pylist()
+        ['x']
+        """
         return Expr._fn("str_strip_chars_end", self._e, **({} if characters is None else {"characters": characters}))
 
     def pad_start(self, length: int, fill_char: str = " ") -> Expr:
-        """Pad on the left with ``fill_char`` to ``length`` characters (longer strings stay)."""
+        """Pad on the left with ``fill_char`` to ``length`` characters (longer strings stay).
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"s": ["7", "1234"]})
+        >>> s.select(rb.col("s").str.pad_start(3, "0").alias("out")).collect()["out"].to_pylist()
+        ['007', '1234']
+        """
         return Expr._fn("str_pad_start", self._e, length=length, fill_char=fill_char)
 
     def pad_end(self, length: int, fill_char: str = " ") -> Expr:
-        """Pad on the right with ``fill_char`` to ``length`` characters (longer strings stay)."""
+        """Pad on the right with ``fill_char`` to ``length`` characters (longer strings stay).
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"s": ["a"]})
+        >>> s.select(rb.col("s").str.pad_end(3, ".").alias("out")).collect()["out"].to_pylist()
+        ['a..']
+        """
         return Expr._fn("str_pad_end", self._e, length=length, fill_char=fill_char)
 
     def split(self, by: str) -> Expr:
-        """Split on the plain text ``by`` into a list of strings."""
+        """Split on the plain text ``by`` into a list of strings.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"s": ["a,b", "c"]})
+        >>> s.select(rb.col("s").str.split(",").alias("out")).collect()["out"].to_pylist()
+        [['a', 'b'], ['c']]
+        """
         return Expr._fn("str_split", self._e, by=by)
 
     def to_date(self, format: str | None = None, *, strict: bool = True) -> Expr:
         """Parse dates with a strftime ``format`` (``"%d/%m/%Y"``), or ISO ``YYYY-MM-DD`` without one.
-        A value that does not parse is an error naming it, or null with ``strict=False``."""
+        A value that does not parse is an error naming it, or null with ``strict=False``.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"s": ["03/01/2026", "bad"]})
+        >>> s.select(rb.col("s").str.to_date("%d/%m/%Y", strict=False)).collect()["s"].to_pylist()
+        [datetime.date(2026, 1, 3), None]
+        """
         return Expr._fn("str_to_date", self._e, strict=strict, **({} if format is None else {"format": format}))
 
     def to_datetime(self, format: str | None = None, *, time_unit: str = "us", time_zone: str | None = None,
                     strict: bool = True) -> Expr:
         """Parse timestamps with a strftime ``format`` (``"%Y-%m-%d %H:%M:%S"``; ``%z`` reads an offset and
-        gives UTC), or ISO text without one. ``time_zone`` sets the zone wall times are read in."""
+        gives UTC), or ISO text without one. ``time_zone`` sets the zone wall times are read in.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"s": ["2026-01-02 03:04:05"]})
+        >>> s.select(rb.col("s").str.to_datetime("%Y-%m-%d %H:%M:%S")).collect()["s"].to_pylist()
+        [datetime.datetime(2026, 1, 2, 3, 4, 5)]
+        """
         opts: dict[str, Any] = {"strict": strict, "time_unit": time_unit}
         if format is not None:
             opts["format"] = format
@@ -351,68 +712,196 @@ class DateTimeNamespace:
         self._e = e
 
     def truncate(self, every: str) -> Expr:
-        """Round down to a multiple of ``every``: ``"1h"``, ``"15m"``, ``"1d"``, ``"1w"``, ``"1mo"``, ``"1y"``..."""
+        """Round down to a multiple of ``every``: ``"1h"``, ``"15m"``, ``"1d"``, ``"1w"``, ``"1mo"``, ``"1y"``...
+
+        Examples
+        --------
+        >>> import riverbed as rb, datetime as dt
+        >>> s = rb.from_pydict({"ts": [dt.datetime(2026, 3, 1, 14, 30, 15)]})
+        >>> s.select(rb.col("ts").dt.truncate("1h").alias("out")).collect()["out"].to_pylist()
+        [datetime.datetime(2026, 3, 1, 14, 0)]
+        """
         return Expr._fn("dt_truncate", self._e, every=every)
 
     def year(self) -> Expr:
-        """Calendar year, as int32."""
+        """Calendar year, as int32.
+
+        Examples
+        --------
+        >>> import riverbed as rb, datetime as dt
+        >>> s = rb.from_pydict({"ts": [dt.datetime(2026, 3, 1, 14, 30, 15)]})
+        >>> s.select(rb.col("ts").dt.year().alias("out")).collect()["out"].to_pylist()
+        [2026]
+        """
         return Expr._fn("dt_year", self._e)
 
     def month(self) -> Expr:
-        """Month 1-12, as int32."""
+        """Month 1-12, as int32.
+
+        Examples
+        --------
+        >>> import riverbed as rb, datetime as dt
+        >>> s = rb.from_pydict({"ts": [dt.datetime(2026, 3, 1, 14, 30, 15)]})
+        >>> s.select(rb.col("ts").dt.month().alias("out")).collect()["out"].to_pylist()
+        [3]
+        """
         return Expr._fn("dt_month", self._e)
 
     def day(self) -> Expr:
-        """Day of the month 1-31, as int32."""
+        """Day of the month 1-31, as int32.
+
+        Examples
+        --------
+        >>> import riverbed as rb, datetime as dt
+        >>> s = rb.from_pydict({"ts": [dt.datetime(2026, 3, 1, 14, 30, 15)]})
+        >>> s.select(rb.col("ts").dt.day().alias("out")).collect()["out"].to_pylist()
+        [1]
+        """
         return Expr._fn("dt_day", self._e)
 
     def hour(self) -> Expr:
-        """Hour 0-23, as int32."""
+        """Hour 0-23, as int32.
+
+        Examples
+        --------
+        >>> import riverbed as rb, datetime as dt
+        >>> s = rb.from_pydict({"ts": [dt.datetime(2026, 3, 1, 14, 30, 15)]})
+        >>> s.select(rb.col("ts").dt.hour().alias("out")).collect()["out"].to_pylist()
+        [14]
+        """
         return Expr._fn("dt_hour", self._e)
 
     def minute(self) -> Expr:
-        """Minute 0-59, as int32."""
+        """Minute 0-59, as int32.
+
+        Examples
+        --------
+        >>> import riverbed as rb, datetime as dt
+        >>> s = rb.from_pydict({"ts": [dt.datetime(2026, 3, 1, 14, 30, 15)]})
+        >>> s.select(rb.col("ts").dt.minute().alias("out")).collect()["out"].to_pylist()
+        [30]
+        """
         return Expr._fn("dt_minute", self._e)
 
     def second(self) -> Expr:
-        """Second 0-59, as int32."""
+        """Second 0-59, as int32.
+
+        Examples
+        --------
+        >>> import riverbed as rb, datetime as dt
+        >>> s = rb.from_pydict({"ts": [dt.datetime(2026, 3, 1, 14, 30, 15)]})
+        >>> s.select(rb.col("ts").dt.second().alias("out")).collect()["out"].to_pylist()
+        [15]
+        """
         return Expr._fn("dt_second", self._e)
 
     def date(self) -> Expr:
-        """The calendar date (date32), in the column's time zone."""
+        """The calendar date (date32), in the column's time zone.
+
+        Examples
+        --------
+        >>> import riverbed as rb, datetime as dt
+        >>> s = rb.from_pydict({"ts": [dt.datetime(2026, 3, 1, 14, 30, 15)]})
+        >>> s.select(rb.col("ts").dt.date().alias("out")).collect()["out"].to_pylist()
+        [datetime.date(2026, 3, 1)]
+        """
         return Expr._fn("dt_date", self._e)
 
     def weekday(self) -> Expr:
-        """ISO weekday: 1 = Monday ... 7 = Sunday, as int32."""
+        """ISO weekday: 1 = Monday ... 7 = Sunday, as int32.
+
+        Examples
+        --------
+        >>> import riverbed as rb, datetime as dt
+        >>> s = rb.from_pydict({"ts": [dt.datetime(2026, 3, 1, 14, 30, 15)]})
+        >>> s.select(rb.col("ts").dt.weekday().alias("out")).collect()["out"].to_pylist()
+        [7]
+        """
         return Expr._fn("dt_weekday", self._e)
 
     def quarter(self) -> Expr:
-        """Quarter 1-4, as int32."""
+        """Quarter 1-4, as int32.
+
+        Examples
+        --------
+        >>> import riverbed as rb, datetime as dt
+        >>> s = rb.from_pydict({"ts": [dt.datetime(2026, 3, 1, 14, 30, 15)]})
+        >>> s.select(rb.col("ts").dt.quarter().alias("out")).collect()["out"].to_pylist()
+        [1]
+        """
         return Expr._fn("dt_quarter", self._e)
 
     def ordinal_day(self) -> Expr:
-        """Day of the year 1-366, as int32."""
+        """Day of the year 1-366, as int32.
+
+        Examples
+        --------
+        >>> import riverbed as rb, datetime as dt
+        >>> s = rb.from_pydict({"ts": [dt.datetime(2026, 3, 1, 14, 30, 15)]})
+        >>> s.select(rb.col("ts").dt.ordinal_day().alias("out")).collect()["out"].to_pylist()
+        [60]
+        """
         return Expr._fn("dt_ordinal_day", self._e)
 
     def epoch(self, time_unit: str = "us") -> Expr:
         """Time since 1970-01-01 UTC in ``time_unit`` (``"d"``, ``"s"``, ``"ms"``, ``"us"``, ``"ns"``),
-        rounded down, as int64."""
+        rounded down, as int64.
+
+        Examples
+        --------
+        >>> import riverbed as rb, datetime as dt
+        >>> s = rb.from_pydict({"ts": [dt.datetime(2026, 3, 1, 14, 30, 15)]})
+        >>> s.select(rb.col("ts").dt.epoch("s").alias("out")).collect()["out"].to_pylist()
+        [1772375415]
+        """
         return Expr._fn("dt_epoch", self._e, unit=time_unit)
 
     def total_days(self) -> Expr:
-        """A duration in whole days (toward zero), as int64."""
+        """A duration in whole days (toward zero), as int64.
+
+        Examples
+        --------
+        >>> import riverbed as rb, datetime as dt
+        >>> s = rb.from_pydict({"d": [dt.timedelta(days=2, hours=3, milliseconds=5)]})
+        >>> s.select(rb.col("d").dt.total_days().alias("out")).collect()["out"].to_pylist()
+        [2]
+        """
         return Expr._fn("dt_total_days", self._e)
 
     def total_seconds(self) -> Expr:
-        """A duration in whole seconds (toward zero), as int64."""
+        """A duration in whole seconds (toward zero), as int64.
+
+        Examples
+        --------
+        >>> import riverbed as rb, datetime as dt
+        >>> s = rb.from_pydict({"d": [dt.timedelta(days=2, hours=3, milliseconds=5)]})
+        >>> s.select(rb.col("d").dt.total_seconds().alias("out")).collect()["out"].to_pylist()
+        [183600]
+        """
         return Expr._fn("dt_total_seconds", self._e)
 
     def total_milliseconds(self) -> Expr:
-        """A duration in whole milliseconds (toward zero), as int64."""
+        """A duration in whole milliseconds (toward zero), as int64.
+
+        Examples
+        --------
+        >>> import riverbed as rb, datetime as dt
+        >>> s = rb.from_pydict({"d": [dt.timedelta(days=2, hours=3, milliseconds=5)]})
+        >>> s.select(rb.col("d").dt.total_milliseconds().alias("out")).collect()["out"].to_pylist()
+        [183600005]
+        """
         return Expr._fn("dt_total_milliseconds", self._e)
 
     def total_microseconds(self) -> Expr:
-        """A duration in whole microseconds (toward zero), as int64."""
+        """A duration in whole microseconds (toward zero), as int64.
+
+        Examples
+        --------
+        >>> import riverbed as rb, datetime as dt
+        >>> s = rb.from_pydict({"d": [dt.timedelta(days=2, hours=3, milliseconds=5)]})
+        >>> s.select(rb.col("d").dt.total_microseconds().alias("out")).collect()["out"].to_pylist()
+        [183600005000]
+        """
         return Expr._fn("dt_total_microseconds", self._e)
 
 
@@ -427,6 +916,15 @@ class When:
         self._args = args
 
     def then(self, value: IntoExpr) -> Then:
+        """The value of rows where this branch's condition is the first true one.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> e = rb.when(rb.col("x") > 0).then(rb.lit("positive"))
+        >>> rb.from_pydict({"x": [1, -1]}).select(e.alias("s")).collect()["s"].to_pylist()
+        ['positive', None]
+        """
         return Then(self._args + [_to_expr(value)])
 
 
@@ -440,9 +938,28 @@ class Then(Expr):
         super().__init__({"fn": "case_when", "args": [a._node for a in args]})
 
     def when(self, condition: IntoExpr) -> When:
+        """Add a branch, tried when the earlier conditions are not true.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> x = rb.col("x")
+        >>> e = rb.when(x > 0).then(rb.lit("positive")).when(x < 0).then(rb.lit("negative")).otherwise(rb.lit("zero"))
+        >>> rb.from_pydict({"x": [1, -1, 0]}).select(e.alias("s")).collect()["s"].to_pylist()
+        ['positive', 'negative', 'zero']
+        """
         return When(self._args + [_to_expr(condition)])
 
     def otherwise(self, value: IntoExpr) -> Expr:
+        """The value of rows where no condition is true (instead of null).
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> e = rb.when(rb.col("x") > 0).then(rb.col("x")).otherwise(0)
+        >>> rb.from_pydict({"x": [5, -5]}).select(e.alias("y")).collect()["y"].to_pylist()
+        [5, 0]
+        """
         return Expr({"fn": "case_when", "args": [a._node for a in self._args + [_to_expr(value)]]})
 
 
@@ -462,7 +979,18 @@ def when(condition: IntoExpr) -> When:
 
 def concat_str(exprs: Iterable[IntoExpr], *, separator: str = "", ignore_nulls: bool = False) -> Expr:
     """Join the values of several expressions (cast to strings) with ``separator``; a null makes
-    the row null unless ``ignore_nulls=True`` (as Polars)."""
+    the row null unless ``ignore_nulls=True`` (as Polars).
+
+    Examples
+    --------
+    >>> import riverbed as rb
+    >>> s = rb.from_pydict({"a": ["x", "y"], "b": ["1", None]})
+    >>> s.select(rb.concat_str([rb.col("a"), rb.col("b")], separator="-").alias("ab")).collect()["ab"].to_pylist()
+    ['x-1', None]
+    >>> e = rb.concat_str([rb.col("a"), rb.col("b")], separator="-", ignore_nulls=True)
+    >>> s.select(e.alias("ab")).collect()["ab"].to_pylist()
+    ['x-1', 'y']
+    """
     items = [_to_expr(e) for e in exprs]
     if not items:
         raise ValueError("concat_str needs at least one expression")
@@ -486,7 +1014,15 @@ def col(name: str) -> Expr:
 def lit(value: Any, dtype: DataType | Any | None = None) -> Expr:
     """A constant. Python ``int`` becomes int64 (uint64 above 2**63-1), ``float`` float64,
     ``decimal.Decimal`` a decimal of its digits, ``str`` utf8, ``bool`` bool, ``datetime``
-    timestamp[us], ``date`` date32, ``timedelta`` duration[us], ``None`` null (or ``dtype``)."""
+    timestamp[us], ``date`` date32, ``timedelta`` duration[us], ``None`` null (or ``dtype``).
+
+    Examples
+    --------
+    >>> import riverbed as rb
+    >>> s = rb.from_pydict({"x": [1, 2]})
+    >>> s.with_columns(rb.lit("a").alias("tag"), (rb.col("x") + rb.lit(10)).alias("y")).collect().to_pylist()
+    [{'x': 1, 'tag': 'a', 'y': 11}, {'x': 2, 'tag': 'a', 'y': 12}]
+    """
     if isinstance(value, Expr):
         return value
     if dtype is not None:
@@ -506,7 +1042,7 @@ def lit(value: Any, dtype: DataType | Any | None = None) -> Expr:
         return Expr({"lit": _json_value(value, "float64"), "type": "float64"})
     if isinstance(value, str):
         return Expr({"lit": value, "type": "utf8"})
-    if isinstance(value, _decimal.Decimal):
+    if _is_decimal(value):
         if not value.is_finite():
             raise TypeError(f"cannot use the decimal {value} as a literal; use float('{value}')")
         sign, digits, exp = value.as_tuple()
@@ -527,10 +1063,17 @@ def lit(value: Any, dtype: DataType | Any | None = None) -> Expr:
     raise TypeError(f"cannot use {type(value).__name__} value {value!r} as a literal")
 
 
+def _is_decimal(value: Any) -> bool:
+    """isinstance(value, decimal.Decimal), without importing decimal: a Decimal exists only
+    once its module is loaded (riverbed does not import it for everyone)."""
+    mod = sys.modules.get("decimal")
+    return mod is not None and isinstance(value, mod.Decimal)
+
+
 def _json_value(value: Any, plan_type: str) -> Any:
     if value is None:
         return None
-    if isinstance(value, _decimal.Decimal):
+    if _is_decimal(value):
         return str(value)
     if isinstance(value, float):
         if math.isnan(value):

@@ -97,16 +97,37 @@ class Nexmark:
         return Stream(self._env, node, [], unbounded=self._max is None)
 
     def persons(self) -> Stream:
-        """Person events (1 in 50): id, name, email_address, credit_card, city, state, date_time, extra."""
+        """Person events (1 in 50): id, name, email_address, credit_card, city, state, date_time, extra.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> rb.nexmark(max_events=100).persons().collect().num_rows  # 1 event in 50 is a person
+        2
+        """
         return self._stream("person")
 
     def auctions(self) -> Stream:
         """Auction events (3 in 50): id, item_name, description, initial_bid, reserve, date_time,
-        expires, seller, category, extra."""
+        expires, seller, category, extra.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> rb.nexmark(max_events=100).auctions().collect().num_rows  # 3 events in 50 are auctions
+        6
+        """
         return self._stream("auction")
 
     def bids(self) -> Stream:
-        """Bid events (46 in 50): auction, bidder, price, channel, url, date_time, extra."""
+        """Bid events (46 in 50): auction, bidder, price, channel, url, date_time, extra.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> rb.nexmark(max_events=100).bids().columns
+        ['auction', 'bidder', 'price', 'channel', 'url', 'date_time', 'extra']
+        """
         return self._stream("bid")
 
 

@@ -228,12 +228,30 @@ class Job:
 
     @property
     def schema(self) -> pa.Schema:
-        """The schema of the result batches."""
+        """The schema of the result batches.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> rb.from_pydict({"x": [1]}).with_columns(y=rb.col("x") * 0.5).start().schema
+        x: int64
+        y: double
+        """
         return self._r.schema
 
     @property
     def status(self) -> Literal["running", "finished", "failed", "cancelled"]:
-        """``running``, ``finished``, ``failed`` or ``cancelled``."""
+        """``running``, ``finished``, ``failed`` or ``cancelled``.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> job = rb.from_pydict({"x": [1]}).start()
+        >>> job.wait()
+        True
+        >>> job.status
+        'finished'
+        """
         self._check()
         if not self._r.done.is_set():
             return "running"
@@ -315,7 +333,15 @@ class Job:
 
     def collect(self, timeout: Duration | float | None = None) -> pa.Table:
         """Gather the results produced until the job ends (or ``timeout``) into a Table.
-        Warns (:class:`LateRowsWarning`) if the ended job dropped late rows."""
+        Warns (:class:`LateRowsWarning`) if the ended job dropped late rows.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> job = rb.from_pydict({"x": [1, 2]}).start()
+        >>> job.collect()["x"].to_pylist()
+        [1, 2]
+        """
         table = pa.Table.from_batches(list(self.results(timeout)), schema=self.schema)
         if self._r.done.is_set() and self._r.error is None:
             from .stream import late_rows_message
@@ -326,9 +352,21 @@ class Job:
         return table
 
     def metrics(self, as_dict: bool = False) -> pa.Table | list[dict[str, Any]]:
-        """Per-operator metrics: records and batches in and out, current watermark, late
-        records, windows fired, and backpressure (seconds blocked on a full queue). A
-        pyarrow Table (one row per operator), or a list of dicts with ``as_dict=True``."""
+        """Per-operator metrics: the operator's ``id`` (under which :meth:`checkpoints` gives
+        its ``state_bytes``; null for a source's reading step), records and batches in and
+        out, current watermark, late records, windows fired, and backpressure (seconds
+        blocked on a full queue). A pyarrow Table (one row per operator), or a list of dicts
+        with ``as_dict=True``.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> job = rb.from_pydict({"x": [1, 2, 3]}).filter(rb.col("x") > 1).start()
+        >>> job.wait()
+        True
+        >>> {m["operator"]: (m["records_in"], m["records_out"]) for m in job.metrics(as_dict=True)}["filter"]
+        (3, 2)
+        """
         self._check()
         self._raise()
         rows = self._metrics_rows()
@@ -339,13 +377,20 @@ class Job:
     def _metrics_rows(self) -> list[dict[str, Any]]:
         """The engine's metrics as dicts (watermark as a datetime or None, backpressure in
         seconds), without raising the job's own error."""
+        return self._metrics_doc()[0]
+
+    def _metrics_doc(self) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """The operators' metrics (as :meth:`_metrics_rows`) and the checkpoint counters
+        (as :meth:`checkpoint_metrics`), read at one moment."""
+        doc = self._h.metrics()
         rows = []
-        for o in self._h.metrics()["operators"]:
+        for o in doc["operators"]:
             wm = o.pop("watermark")
             o["watermark"] = None if wm <= -(2**63) or wm >= 2**63 - 1 else pa.scalar(wm, pa.timestamp("us")).as_py()
             o["backpressure_s"] = o.pop("backpressure_ns") / 1e9
+            o.setdefault("id", None)
             rows.append(o)
-        return rows
+        return rows, dict(doc.get("checkpoints") or {})
 
     def stop(self, *, drain: bool = False, savepoint: str | os.PathLike[str] | None = None,
              timeout: Duration | float | None = None) -> dict[str, Any] | None:
@@ -362,7 +407,16 @@ class Job:
         sinks committing what came before the savepoint. Restart with
         ``start(restore=path)``, at any parallelism. Returns the savepoint's record (see
         :meth:`checkpoints`). If the savepoint fails, the job goes on running and the
-        error is raised."""
+        error is raised.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> job = rb.datagen({"id": rb.Int64}, rows_per_second=1000).start()  # unbounded
+        >>> job.stop(timeout="60s")
+        >>> job.status
+        'finished'
+        """
         self._check()
         if savepoint is not None:
             if drain:
@@ -382,7 +436,17 @@ class Job:
 
     def checkpoint(self) -> dict[str, Any]:
         """Take a checkpoint now (the environment must set ``checkpoint_dir``) and wait for
-        it; returns its record (see :meth:`checkpoints`)."""
+        it; returns its record (see :meth:`checkpoints`).
+
+        Examples
+        --------
+        >>> import riverbed as rb, tempfile
+        >>> env = rb.Environment(checkpoint_dir=tempfile.mkdtemp())
+        >>> job = env.datagen({"id": rb.Int64}, rows_per_second=1000).start()
+        >>> job.checkpoint()["kind"]
+        'checkpoint'
+        >>> job.cancel()
+        """
         self._check()
         self._raise()
         return dict(self._r.reading_while(self._h.checkpoint))
@@ -391,7 +455,17 @@ class Job:
         """Write a savepoint of the running job into directory ``path`` (which must not exist
         or be empty) and wait for it: a self-contained, portable checkpoint (source positions
         and operator state by key group) that ``start(restore=path)`` resumes from, at any
-        parallelism. The job goes on running. Returns its record (see :meth:`checkpoints`)."""
+        parallelism. The job goes on running. Returns its record (see :meth:`checkpoints`).
+
+        Examples
+        --------
+        >>> import riverbed as rb, tempfile, os
+        >>> job = rb.datagen({"id": rb.Int64}, rows_per_second=1000).start()
+        >>> record = job.savepoint(os.path.join(tempfile.mkdtemp(), "sp"))
+        >>> record["kind"], os.path.exists(os.path.join(record["path"], "_metadata"))
+        ('savepoint', True)
+        >>> job.cancel()
+        """
         self._check()
         self._raise()
         p = os.fspath(path)
@@ -401,7 +475,18 @@ class Job:
         """The checkpoints and savepoints this job has completed, oldest first: ``id``,
         ``kind`` ("checkpoint" or "savepoint"), ``path``, ``time``, ``duration_s``,
         ``size_bytes`` and ``state_bytes`` (bytes of state per operator id). A pyarrow Table,
-        or a list of dicts with ``as_dict=True``."""
+        or a list of dicts with ``as_dict=True``.
+
+        Examples
+        --------
+        >>> import riverbed as rb, tempfile
+        >>> env = rb.Environment(checkpoint_dir=tempfile.mkdtemp())
+        >>> job = env.datagen({"id": rb.Int64}, rows_per_second=1000).start()
+        >>> first, second = job.checkpoint(), job.checkpoint()
+        >>> job.checkpoints()["id"].to_pylist() == [first["id"], second["id"]]
+        True
+        >>> job.cancel()
+        """
         self._check()
         rows = []
         for c in self._h.checkpoints():
@@ -416,14 +501,35 @@ class Job:
     def checkpoint_metrics(self) -> dict[str, Any]:
         """The job's checkpoint counters: ``completed``, ``failed``, ``in_progress``,
         ``last_id``, ``last_duration_ms``, ``last_size_bytes`` and ``last_failure`` (the
-        message of the latest failed checkpoint)."""
+        message of the latest failed checkpoint).
+
+        Examples
+        --------
+        >>> import riverbed as rb, tempfile
+        >>> env = rb.Environment(checkpoint_dir=tempfile.mkdtemp())
+        >>> job = env.datagen({"id": rb.Int64}, rows_per_second=1000).start()
+        >>> _ = job.checkpoint()
+        >>> m = job.checkpoint_metrics()
+        >>> m["completed"], m["failed"]
+        (1, 0)
+        >>> job.cancel()
+        """
         self._check()
         return dict(self._h.metrics().get("checkpoints", {}))
 
     def cancel(self) -> None:
         """Cancel the job at once; unread results are discarded. Waits for the job to end,
         except when called from the job's own ``map_batches`` function (the job ends once
-        the function returns)."""
+        the function returns).
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> job = rb.datagen({"id": rb.Int64}, rows_per_second=1000).start()
+        >>> job.cancel()
+        >>> job.status
+        'cancelled'
+        """
         self._check()
         self._r.cancel()
         if _in_udf():
@@ -437,7 +543,17 @@ class Job:
 
     def wait(self, timeout: Duration | float | None = None) -> bool:
         """Block until the job ends (True) or ``timeout`` passes (False). Raises the job's
-        error. Results not read yet are kept in memory (read them with :meth:`results`)."""
+        error. Results not read yet are kept in memory (read them with :meth:`results`).
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> job = rb.from_pydict({"x": [1, 2]}).start()
+        >>> job.wait(timeout="60s")
+        True
+        >>> job.collect().num_rows  # results read after the end are kept
+        2
+        """
         self._check()
         if _in_udf() and timeout is None:
             raise RiverbedError("wait() without a timeout cannot be called from a map_batches function: "
@@ -501,8 +617,12 @@ class Job:
     def _repr_html_(self) -> str:
         from ._display import job_html
 
+        counters: dict[str, Any] = {}
+        last = None
         try:
-            m = self._metrics_rows()
+            m, counters = self._metrics_doc()
+            cps = self._h.checkpoints() if counters.get("completed") else []
+            last = cps[-1] if cps else None
         except RiverbedError as e:
             m = []
             note = str(e)
@@ -510,7 +630,8 @@ class Job:
             note = ""
         if isinstance(self._r.error, BaseException) and not note:
             note = str(self._r.error)
-        return job_html(self._h.id, self.status, self._elapsed(), m, note)
+        return job_html(self._h.id, self.status, self._elapsed(), m, note, checkpoints=counters,
+                        last_checkpoint=last)
 
     def _elapsed(self) -> float:
         """Seconds the job has run: until its end once it has ended."""
@@ -532,7 +653,8 @@ _CHECKPOINTS_SCHEMA = pa.schema([
 ])
 
 _METRICS_SCHEMA = pa.schema([
-    ("stage", pa.int64()), ("index", pa.int64()), ("operator", pa.string()), ("parallelism", pa.int64()),
+    ("stage", pa.int64()), ("index", pa.int64()), ("operator", pa.string()), ("id", pa.string()),
+    ("parallelism", pa.int64()),
     ("records_in", pa.int64()), ("batches_in", pa.int64()), ("records_out", pa.int64()),
     ("batches_out", pa.int64()), ("late_records", pa.int64()), ("windows_fired", pa.int64()),
     ("watermark", pa.timestamp("us")), ("backpressure_s", pa.float64()),

@@ -252,6 +252,20 @@ def read_kafka(brokers: str | Sequence[str], topic: str | Sequence[str] | None =
 
     Offsets are the source's positions: recovery from a checkpoint resumes exactly there
     (no consumer group is used or committed).
+
+    Examples
+    --------
+    Building the pipeline contacts no broker (with a ``schema``); running it does:
+
+    >>> import riverbed as rb
+    >>> from riverbed import col
+    >>> orders = rb.read_kafka("localhost:9092", "orders",
+    ...                        schema={"user_id": rb.Int64, "amount": rb.Float64, "ts": rb.Timestamp("ms")},
+    ...                        event_time="ts", max_out_of_orderness="5s")
+    >>> revenue = (orders.key_by("user_id").window(rb.tumbling("1m"))
+    ...                  .agg(rb.count().alias("n"), col("amount").sum().alias("revenue")))
+    >>> revenue.columns
+    ['user_id', 'window_start', 'window_end', 'n', 'revenue']
     """
     from .stream import _default_env, _event_time
 
@@ -273,7 +287,15 @@ class KafkaStream(Stream):
         (the raw bytes), ``headers`` and ``error`` (why it could not be read, naming the
         field). Run it in the same job as the rows (``rb.collect_all([s, s.dead_letters()])``
         or lazy sinks), so that Kafka is read once; a job that reads the rows of such a
-        read without its dead letters is refused, as they would be lost."""
+        read without its dead letters is refused, as they would be lost.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.read_kafka("localhost:9092", "events", schema={"id": rb.Int64}, on_bad_record="dead_letter")
+        >>> s.dead_letters().columns
+        ['topic', 'partition', 'offset', 'timestamp', 'key', 'value', 'headers', 'error']
+        """
         if self._node["kafka"].get("on_bad_record") != "dead_letter":
             raise PlanError("dead_letters() needs read_kafka(..., on_bad_record='dead_letter'); "
                             "with 'fail' a bad record fails the job, naming topic, partition and offset")

@@ -352,7 +352,16 @@ class Environment:
                    idle_timeout: Duration | None = None, on_bad_record: str = "fail",
                    options: dict[str, Any] | None = None, csv_delimiter: str | None = None,
                    sample_size: int | None = None) -> KafkaStream:
-        """Read Kafka topics: see :func:`riverbed.read_kafka`."""
+        """Read Kafka topics: see :func:`riverbed.read_kafka`.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> env = rb.Environment(parallelism=2)
+        >>> s = env.read_kafka("localhost:9092", "clicks", schema={"user": rb.Int64, "url": rb.Utf8})
+        >>> s.columns
+        ['user', 'url']
+        """
         from .kafka import read_kafka
 
         return read_kafka(brokers, topic, pattern=pattern, format=format, schema=schema,  # type: ignore[arg-type]
@@ -364,7 +373,16 @@ class Environment:
     def datagen(self, schema: dict[str, Any], *, rows_per_second: float | None = None,
                 number_of_rows: int | None = None, seed: int = 0, fields: dict[str, dict[str, Any]] | None = None,
                 event_time: str | None = None, max_out_of_orderness: Any = None) -> Stream:
-        """Generated rows (Flink's ``datagen``): see :func:`riverbed.datagen`."""
+        """Generated rows (Flink's ``datagen``): see :func:`riverbed.datagen`.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> env = rb.Environment(parallelism=1)
+        >>> s = env.datagen({"id": rb.Int64}, number_of_rows=3, fields={"id": {"kind": "sequence", "min": 10}})
+        >>> s.collect()["id"].to_pylist()
+        [10, 11, 12]
+        """
         from .generators import datagen_node
 
         node = datagen_node(schema, rows_per_second, number_of_rows, seed, fields, event_time, max_out_of_orderness)
@@ -393,7 +411,15 @@ class Environment:
 
     def nexmark(self, events_per_second: float | None = None, *, max_events: int | None = None,
                 seed: int = 0) -> Nexmark:
-        """The Nexmark benchmark's event generator: see :func:`riverbed.nexmark`."""
+        """The Nexmark benchmark's event generator: see :func:`riverbed.nexmark`.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> events = rb.Environment(parallelism=1).nexmark(max_events=100)
+        >>> events.bids().collect().num_rows  # 46 events in 50 are bids
+        92
+        """
         from .generators import Nexmark
 
         return Nexmark(self, events_per_second, max_events, seed)
@@ -625,14 +651,30 @@ class Stream:
         return self._then({"op": "filter", "predicate": predicate._to_plan()})
 
     def select(self, *exprs: Expr | str | Sequence[Expr | str]) -> Stream:
-        """Compute exactly these output columns."""
+        """Compute exactly these output columns.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"a": [1, 2], "b": [3, 4]})
+        >>> s.select("b", (rb.col("a") * 2).alias("a2")).collect().sort_by("b").to_pylist()
+        [{'b': 3, 'a2': 2}, {'b': 4, 'a2': 4}]
+        """
         items = _flatten(exprs)
         if not items:
             raise ValueError("select needs at least one column or expression")
         return self._then({"op": "select", "exprs": _exprs(items, "select")})
 
     def with_columns(self, *exprs: Expr | Sequence[Expr], **named: Expr) -> Stream:
-        """Add columns (or replace those of the same name), keeping the others."""
+        """Add columns (or replace those of the same name), keeping the others.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"a": [1, 2], "b": [3, 4]})
+        >>> s.with_columns(c=rb.col("a") + rb.col("b")).collect().sort_by("a").to_pylist()
+        [{'a': 1, 'b': 3, 'c': 4}, {'a': 2, 'b': 4, 'c': 6}]
+        """
         items = _flatten(exprs) + [_to_expr(v).alias(k) for k, v in named.items()]
         if not items:
             raise ValueError("with_columns needs at least one expression")
@@ -783,7 +825,19 @@ class Stream:
         """Window join: pairs of rows, one from each stream, with equal keys in the same
         window (``rb.tumbling``, ``rb.sliding``, ``rb.cumulate``), emitted when the window
         closes, with ``window_start`` and ``window_end``. Right columns whose names clash
-        get ``suffix``; a right key of the same name as its left key is dropped."""
+        get ``suffix``; a right key of the same name as its left key is dropped.
+
+        Examples
+        --------
+        >>> import riverbed as rb, datetime as dt
+        >>> t0 = dt.datetime(2026, 1, 1)
+        >>> clicks = rb.from_pydict({"user": [1, 2], "ts": [t0, t0]}, event_time="ts")
+        >>> buys = rb.from_pydict({"user": [1, 1], "ts": [t0 + dt.timedelta(seconds=20), t0 + dt.timedelta(minutes=5)]},
+        ...                       event_time="ts")
+        >>> out = clicks.join_window(buys, on="user", window=rb.tumbling("1m")).collect()
+        >>> [(r["user"], r["window_start"].time().isoformat()) for r in out.to_pylist()]
+        [(1, '00:00:00')]
+        """
         from .window import Window
 
         if not isinstance(window, Window):
@@ -793,7 +847,19 @@ class Stream:
     def join_interval(self, other: Stream, on: Any = None, *, lower: Any, upper: Any, left_on: Any = None,
                       right_on: Any = None, suffix: str = "_right") -> Stream:
         """Interval join: each left row with every right row of equal keys whose event time
-        is within ``[left + lower, left + upper]`` (e.g. ``lower="-5s", upper="10s"``)."""
+        is within ``[left + lower, left + upper]`` (e.g. ``lower="-5s", upper="10s"``).
+
+        Examples
+        --------
+        >>> import riverbed as rb, datetime as dt
+        >>> t0 = dt.datetime(2026, 1, 1)
+        >>> clicks = rb.from_pydict({"user": [1, 2], "ts": [t0, t0]}, event_time="ts")
+        >>> buys = rb.from_pydict({"user": [1, 1], "ts": [t0 + dt.timedelta(seconds=20), t0 + dt.timedelta(minutes=5)]},
+        ...                       event_time="ts")
+        >>> out = clicks.join_interval(buys, on="user", lower="0s", upper="1m").collect()
+        >>> [(r["user"], (r["ts_right"] - r["ts"]).seconds) for r in out.to_pylist()]
+        [(1, 20)]
+        """
         from .window import duration
 
         def signed(d: Any, what: str) -> str:
@@ -810,12 +876,37 @@ class Stream:
                   right_on: Any = None, suffix: str = "_right") -> Stream:
         """As-of join (point in time): each left row with the latest right row of the same
         key at or before its event time, or nulls if there is none — the join that feature
-        pipelines need to avoid looking into the future. Keys: ``on`` (or ``by``)."""
+        pipelines need to avoid looking into the future. Keys: ``on`` (or ``by``).
+
+        Examples
+        --------
+        >>> import riverbed as rb, datetime as dt
+        >>> t0 = dt.datetime(2026, 1, 1)
+        >>> prices = rb.from_pydict({"sym": ["a", "a"], "ts": [t0, t0 + dt.timedelta(seconds=10)], "px": [1.0, 2.0]},
+        ...                         event_time="ts")
+        >>> trades = rb.from_pydict({"sym": ["a", "a", "b"],
+        ...                          "ts": [t0 + dt.timedelta(seconds=s) for s in (5, 15, 15)]}, event_time="ts")
+        >>> out = trades.join_asof(prices, on="sym").collect()
+        >>> sorted(((r["ts"] - t0).seconds, r["sym"], r["px"]) for r in out.to_pylist())
+        [(5, 'a', 1.0), (15, 'a', 2.0), (15, 'b', None)]
+        """
         return self._join(other, "asof", on if on is not None else by, left_on, right_on, suffix)
 
     def deduplicate(self, *keys: str | Expr | Sequence[str | Expr], within: Any = None) -> Stream:
         """Keep the first row of each key; drop later rows of that key whose event time is
-        less than ``within`` after the kept one (without ``within``: all of them)."""
+        less than ``within`` after the kept one (without ``within``: all of them).
+
+        Examples
+        --------
+        >>> import riverbed as rb, datetime as dt
+        >>> t0 = dt.datetime(2026, 1, 1)
+        >>> s = rb.from_pydict({"id": [1, 1, 2, 1], "v": ["a", "b", "c", "d"],
+        ...                     "ts": [t0 + dt.timedelta(minutes=m) for m in (0, 1, 2, 30)]}, event_time="ts")
+        >>> s.deduplicate("id").collect().sort_by("id")["v"].to_pylist()
+        ['a', 'c']
+        >>> s.deduplicate("id", within="10m").collect().sort_by("v")["v"].to_pylist()
+        ['a', 'c', 'd']
+        """
         from .window import duration
 
         items = _flatten(keys)
@@ -829,7 +920,15 @@ class Stream:
     def group_by(self, *keys: str | Expr | Sequence[str | Expr]) -> GroupBy:
         """Group rows by key columns or expressions; follow with :meth:`GroupBy.agg`.
 
-        On an unbounded stream a group-by never ends; use :meth:`key_by` with a window."""
+        On an unbounded stream a group-by never ends; use :meth:`key_by` with a window.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"k": ["a", "b", "a"], "v": [1, 2, 3]})
+        >>> s.group_by("k").agg(rb.col("v").max()).collect().sort_by("k").to_pylist()
+        [{'k': 'a', 'v': 3}, {'k': 'b', 'v': 2}]
+        """
         if self._unbounded:
             raise PlanError("group_by over an unbounded stream never emits: use key_by(...).window(...).agg(...), "
                             "or bound the source (max_events / number_of_rows / limit)")
@@ -854,11 +953,29 @@ class Stream:
         return KeyedStream(self, _exprs(items, "key_by"))
 
     def window(self, window: Window, *, allowed_lateness: Any = None) -> WindowedStream:
-        """Window the whole (non-keyed) stream; runs at parallelism 1. See :meth:`KeyedStream.window`."""
+        """Window the whole (non-keyed) stream; runs at parallelism 1. See :meth:`KeyedStream.window`.
+
+        Examples
+        --------
+        >>> import riverbed as rb, datetime as dt
+        >>> t0 = dt.datetime(2026, 1, 1)
+        >>> s = rb.from_pydict({"ts": [t0, t0 + dt.timedelta(seconds=90)], "v": [1, 2]}, event_time="ts")
+        >>> out = s.window(rb.tumbling("1m")).agg(rb.col("v").sum().alias("total")).collect()
+        >>> out.sort_by("window_start")["total"].to_pylist()
+        [1, 2]
+        """
         return WindowedStream(self, [], window, allowed_lateness)
 
     def union(self, *others: Stream) -> Stream:
-        """Rows of this stream followed by those of ``others`` (same columns and types)."""
+        """Rows of this stream followed by those of ``others`` (same columns and types).
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> a, b = rb.from_pydict({"x": [1]}), rb.from_pydict({"x": [2, 3]})
+        >>> sorted(a.union(b).collect()["x"].to_pylist())
+        [1, 2, 3]
+        """
         if not others:
             raise ValueError("union needs at least one other stream")
         nodes = [self._node]
@@ -872,7 +989,14 @@ class Stream:
         return Stream(self._env, {"op": "union", "inputs": nodes}, sources, unbounded=unbounded)
 
     def limit(self, n: int = 5) -> Stream:
-        """The first ``n`` rows (in input order)."""
+        """The first ``n`` rows (in input order).
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> rb.from_pydict({"x": [1, 2, 3]}).limit(2).collect()["x"].to_pylist()
+        [1, 2]
+        """
         if not isinstance(n, int) or n < 0:
             raise ValueError(f"limit takes a non-negative integer, got {n!r}")
         return self._then({"op": "limit", "n": n}, unbounded=False)
@@ -880,7 +1004,14 @@ class Stream:
     head = limit
 
     def tail(self, n: int = 5) -> Stream:
-        """The last ``n`` rows (in input order). Needs a bounded input."""
+        """The last ``n`` rows (in input order). Needs a bounded input.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> rb.from_pydict({"x": [1, 2, 3]}).tail(2).collect()["x"].to_pylist()
+        [2, 3]
+        """
         if not isinstance(n, int) or n < 0:
             raise ValueError(f"tail takes a non-negative integer, got {n!r}")
         return self._then({"op": "tail", "n": n})
@@ -911,18 +1042,40 @@ class Stream:
 
     def top_k(self, k: int, *, by: Any, reverse: bool = False) -> Stream:
         """The ``k`` rows with the largest values of ``by`` (smallest with ``reverse=True``),
-        largest first, as Polars. Needs a bounded input."""
+        largest first, as Polars. Needs a bounded input.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> rb.from_pydict({"x": [3, 1, 2]}).top_k(2, by="x").collect()["x"].to_pylist()
+        [3, 2]
+        """
         return self.sort(by, descending=not reverse, nulls_last=True).limit(k)
 
     def bottom_k(self, k: int, *, by: Any, reverse: bool = False) -> Stream:
-        """The ``k`` rows with the smallest values of ``by``, smallest first."""
+        """The ``k`` rows with the smallest values of ``by``, smallest first.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> rb.from_pydict({"x": [3, 1, 2]}).bottom_k(2, by="x").collect()["x"].to_pylist()
+        [1, 2]
+        """
         return self.top_k(k, by=by, reverse=not reverse)
 
     def explode(self, columns: Any, *more_columns: str, empty_as_null: bool = False,
                 keep_nulls: bool = True) -> Stream:
         """One row per element of list columns (others repeated), as Polars: a null list gives
         one row with null (none if ``keep_nulls=False``), an empty list no row (a null row with
-        ``empty_as_null=True``). Lists exploded together must have equal lengths in each row."""
+        ``empty_as_null=True``). Lists exploded together must have equal lengths in each row.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"k": [1, 2, 3], "xs": [[1, 2], [], None]})
+        >>> s.explode("xs").collect().sort_by("k").to_pylist()
+        [{'k': 1, 'xs': 1}, {'k': 1, 'xs': 2}, {'k': 3, 'xs': None}]
+        """
         cols = _flatten((columns,) + more_columns)
         if not cols or not all(isinstance(c, str) for c in cols):
             raise TypeError(f"explode takes column names, got {columns!r}")
@@ -934,7 +1087,14 @@ class Stream:
         return self._then(node)
 
     def drop(self, columns: Any, *more_columns: str, strict: bool = True) -> Stream:
-        """All columns but the given ones (a missing name is an error unless ``strict=False``)."""
+        """All columns but the given ones (a missing name is an error unless ``strict=False``).
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> rb.from_pydict({"a": [1], "b": [2], "c": [3]}).drop("b").columns
+        ['a', 'c']
+        """
         names = _flatten((columns,) + more_columns)
         if not all(isinstance(c, str) for c in names):
             raise TypeError(f"drop takes column names, got {columns!r}")
@@ -948,7 +1108,14 @@ class Stream:
         return self.select(*keep)
 
     def rename(self, mapping: dict[str, str]) -> Stream:
-        """Columns renamed by ``{old: new}``; the others keep their names and places."""
+        """Columns renamed by ``{old: new}``; the others keep their names and places.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> rb.from_pydict({"a": [1], "b": [2]}).rename({"a": "x"}).columns
+        ['x', 'b']
+        """
         if not isinstance(mapping, dict) or \
                 not all(isinstance(k, str) and isinstance(v, str) for k, v in mapping.items()):
             raise TypeError("rename takes a dict of old column name to new name")
@@ -963,7 +1130,17 @@ class Stream:
         is ``"first"``/``"last"`` (the whole first/last row of each value in input order),
         ``"any"``, or ``"none"`` (drop every value that occurs more than once). Rows come in
         input order. ``"first"``/``"any"`` also run on unbounded streams (a row is emitted when
-        its value is first seen; the seen values are kept), the others need a bounded input."""
+        its value is first seen; the seen values are kept), the others need a bounded input.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"k": [1, 1, 2], "v": [1, 2, 3]})
+        >>> s.unique("k", keep="first").collect().to_pylist()
+        [{'k': 1, 'v': 1}, {'k': 2, 'v': 3}]
+        >>> s.unique("k", keep="none").collect().to_pylist()
+        [{'k': 2, 'v': 3}]
+        """
         if keep not in ("any", "first", "last", "none"):
             raise ValueError(f"keep must be 'any', 'first', 'last' or 'none', got {keep!r}")
         have = self.columns
@@ -983,13 +1160,28 @@ class Stream:
 
     @property
     def schema(self) -> pa.Schema:
-        """The schema of the results (validates the pipeline; reads Parquet footers only)."""
+        """The schema of the results (validates the pipeline; reads Parquet footers only).
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> rb.from_pydict({"x": [1]}).with_columns((rb.col("x") > 0).alias("positive")).schema
+        x: int64
+        positive: bool
+        """
         plan, srcs = self._plan()
         return _lib.plan_schema(plan, [s.schema for s in srcs])
 
     @property
     def columns(self) -> list[str]:
-        """The names of the result columns."""
+        """The names of the result columns.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> rb.from_pydict({"x": [1]}).with_columns((rb.col("x") * 2).alias("y")).columns
+        ['x', 'y']
+        """
         return self.schema.names
 
     def explain(self, *, runtime_mode: RuntimeMode | None = None) -> Plan:
@@ -1049,7 +1241,18 @@ class Stream:
         checkpoint or savepoint, at any parallelism. ``allow_non_restored_state=True`` drops
         state of operators the plan no longer has (else it is an error naming them);
         ``allow_plan_change=True`` restores a checkpoint of a plan that reads other sources.
-        See docs/fault-tolerance.md."""
+        See docs/fault-tolerance.md.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> job = rb.datagen({"id": rb.Int64}, rows_per_second=1000).start()
+        >>> next(job.results(timeout="60s")).num_rows > 0
+        True
+        >>> job.stop()
+        >>> job.status
+        'finished'
+        """
         from .job import Job
 
         extra = _restore_options(restore, allow_non_restored_state, allow_plan_change)
@@ -1097,6 +1300,15 @@ class Stream:
         restore, allow_non_restored_state, allow_plan_change
             Resume from a checkpoint or savepoint (see :meth:`start`). The table then holds
             the rows produced after it.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> rb.from_pydict({"x": [1, 2]}).collect()
+        pyarrow.Table
+        x: int64
+        ----
+        x: [[1,2]]
         """
         self._check_bounded("collect()")
         job = self._start(runtime_mode=runtime_mode,
@@ -1149,7 +1361,15 @@ class Stream:
         Batches are read ahead up to a quarter of the environment's ``buffer_bytes``. Ctrl-C
         (KeyboardInterrupt) while iterating cancels the job, as does closing the reader or
         dropping it before its end. A streaming run that dropped late rows warns
-        (:class:`LateRowsWarning`) at the end of the stream."""
+        (:class:`LateRowsWarning`) at the end of the stream.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> reader = rb.from_pydict({"x": [1, 2, 3]}).to_reader()
+        >>> sum(batch.num_rows for batch in reader)
+        3
+        """
         self._check_bounded("to_reader()")
         from .job import _Results
 
@@ -1237,6 +1457,16 @@ class Stream:
         also be run with :meth:`start` (checkpoints, savepoints, ``restore=``).
 
         ``restore=`` resumes from a checkpoint or savepoint (see :meth:`start`).
+
+        Examples
+        --------
+        >>> import riverbed as rb, pyarrow.parquet as pq, tempfile
+        >>> out = tempfile.mkdtemp()
+        >>> files = rb.from_pydict({"x": [1, 2, 3]}).write_parquet(out)
+        >>> sum(files["rows"].to_pylist())
+        3
+        >>> sorted(pq.read_table(out)["x"].to_pylist())
+        [1, 2, 3]
         """
         from .window import duration
 
@@ -1292,6 +1522,15 @@ class Stream:
         (``topic``, ``rows``). With ``lazy=True`` nothing runs yet: the sink is returned as a
         stream to ``.start()`` (an unbounded pipeline) or to run with others in
         :func:`collect_all` (e.g. the rows and the dead letters of a Kafka read).
+
+        Examples
+        --------
+        Building the sink contacts no broker; running it (``.start()``, or without ``lazy``) does:
+
+        >>> import riverbed as rb
+        >>> sink = rb.from_pydict({"id": [1, 2]}).write_kafka("localhost:9092", "ids", key="id", lazy=True)
+        >>> sink.columns
+        ['topic', 'rows']
         """
         from .kafka import write_kafka_node
 
@@ -1564,6 +1803,15 @@ class KeyedStream:
         :class:`LateRowsWarning` from ``collect()``), or read with :meth:`WindowResult.late`.
         All of this is streaming behaviour: in batch mode (the default for bounded input)
         every window fires once, at the end of the input, with all its rows.
+
+        Examples
+        --------
+        >>> import riverbed as rb, datetime as dt
+        >>> t0 = dt.datetime(2026, 1, 1)
+        >>> s = rb.from_pydict({"user": [1, 2, 1], "ts": [t0, t0, t0 + dt.timedelta(seconds=5)]}, event_time="ts")
+        >>> out = s.key_by("user").window(rb.tumbling("1m")).agg(rb.count().alias("n")).collect()
+        >>> out.sort_by("user").select(["user", "n"]).to_pylist()
+        [{'user': 1, 'n': 2}, {'user': 2, 'n': 1}]
         """
         return WindowedStream(self._stream, self._keys, window, allowed_lateness)
 
@@ -1695,7 +1943,17 @@ class WindowedStream:
         Ties are broken deterministically: by ``by`` (nulls last), then by the row's columns
         in schema order (ascending, nulls last), then by input order; ``rank`` is the row
         number. With ``with_ties=True`` every row tied with the n-th is kept too and
-        ``rank`` is SQL's ``RANK()`` (tied rows share a rank)."""
+        ``rank`` is SQL's ``RANK()`` (tied rows share a rank).
+
+        Examples
+        --------
+        >>> import riverbed as rb, datetime as dt
+        >>> t0 = dt.datetime(2026, 1, 1)
+        >>> s = rb.from_pydict({"item": ["a", "b", "c"], "price": [5, 9, 7], "ts": [t0, t0, t0]}, event_time="ts")
+        >>> out = s.window(rb.tumbling("1h")).top_n(2, "price").collect()
+        >>> out.sort_by("rank").select(["item", "rank"]).to_pylist()
+        [{'item': 'b', 'rank': 1}, {'item': 'c', 'rank': 2}]
+        """
         if not isinstance(n, int) or n <= 0:
             raise ValueError(f"n must be a positive integer, got {n!r}")
         node = {"op": "topn", "keys": self._keys, "n": n, "order_by": _exprs([by], "top_n")[0],
@@ -1706,7 +1964,17 @@ class WindowedStream:
 
     def agg(self, *aggs: Expr | Sequence[Expr], **named: Expr) -> WindowResult:
         """One row per key and window: the keys, ``window_start``, ``window_end`` and the
-        aggregations (``rb.count()``, ``col("x").sum()``, ...), computed incrementally."""
+        aggregations (``rb.count()``, ``col("x").sum()``, ...), computed incrementally.
+
+        Examples
+        --------
+        >>> import riverbed as rb, datetime as dt
+        >>> t0 = dt.datetime(2026, 1, 1)
+        >>> s = rb.from_pydict({"user": [1, 1], "amount": [2.0, 3.5], "ts": [t0, t0]}, event_time="ts")
+        >>> out = s.key_by("user").window(rb.tumbling("1h")).agg(rb.count().alias("n"), total=rb.col("amount").sum())
+        >>> out.collect().select(["user", "n", "total"]).to_pylist()
+        [{'user': 1, 'n': 2, 'total': 5.5}]
+        """
         items = _flatten(aggs) + [v.alias(k) for k, v in named.items()]
         if not items:
             raise PlanError("agg needs at least one aggregation, e.g. rb.count() or col('x').sum()")
@@ -1731,7 +1999,17 @@ class WindowResult(Stream):
         Ties are broken by the row's columns in schema order (keys first), so the answer is
         the same at any parallelism. ``with_ties=True`` keeps every row tied with the n-th
         (Nexmark q5's ``num >= maxn``: ``top_n(1, "num", with_ties=True)``), ranked as SQL's
-        ``RANK()``."""
+        ``RANK()``.
+
+        Examples
+        --------
+        >>> import riverbed as rb, datetime as dt
+        >>> t0 = dt.datetime(2026, 1, 1)
+        >>> bids = rb.from_pydict({"auction": [1, 2, 2, 3, 3, 3], "ts": [t0] * 6}, event_time="ts")
+        >>> counts = bids.key_by("auction").window(rb.tumbling("1m")).agg(rb.count().alias("n"))
+        >>> counts.top_n(1, "n").collect().select(["auction", "n", "rank"]).to_pylist()
+        [{'auction': 3, 'n': 3, 'rank': 1}]
+        """
         if not isinstance(n, int) or n <= 0:
             raise ValueError(f"n must be a positive integer, got {n!r}")
         keys = _exprs(_flatten((per,)), "top_n") if per is not None else []
@@ -1747,7 +2025,20 @@ class WindowResult(Stream):
         input once, and the late rows are exactly those the window dropped.
 
         Rows are late only in streaming mode (``runtime_mode="streaming"``, or an unbounded
-        source); in batch mode this holds only rows with a null event time."""
+        source); in batch mode this holds only rows with a null event time.
+
+        Examples
+        --------
+        >>> import riverbed as rb, datetime as dt
+        >>> t0 = dt.datetime(2026, 1, 1)
+        >>> times = [t0, t0 + dt.timedelta(minutes=5), t0 + dt.timedelta(seconds=10)]  # the last is late
+        >>> env = rb.Environment(parallelism=1, batch_size=1)  # one row per batch, as a live source
+        >>> s = env.from_pydict({"ts": times, "v": [1, 2, 3]}, event_time="ts")
+        >>> counts = s.window(rb.tumbling("1m")).agg(rb.count().alias("n"))
+        >>> ok, late = rb.collect_all([counts, counts.late()], runtime_mode="streaming")
+        >>> late["v"].to_pylist()
+        [3]
+        """
         return self._windowed._stream._then(self._windowed._node(self._aggs, "late"))
 
 
@@ -1764,6 +2055,14 @@ class GroupBy:
 
         Groups come out in no particular order (as in Polars without ``maintain_order``);
         sort the result if you need an order. A null key forms its own group.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"k": [1, 1, 2], "v": [1.0, 3.0, 5.0]})
+        >>> t = s.group_by("k").agg(rb.col("v").mean().alias("avg"), n=rb.count()).collect()
+        >>> t.sort_by("k").to_pylist()
+        [{'k': 1, 'avg': 2.0, 'n': 2}, {'k': 2, 'avg': 5.0, 'n': 1}]
         """
         items = _flatten(aggs) + [v.alias(k) for k, v in named.items()]
         if not items:

@@ -56,25 +56,67 @@ def tumbling(size: Duration, *, offset: Duration | None = None, time: TimeCharac
 
     ``on`` names the event-time column (default: the source's ``event_time``);
     ``time="processing"`` uses the wall clock instead.
+
+    Examples
+    --------
+    >>> import riverbed as rb, datetime as dt
+    >>> t0 = dt.datetime(2026, 1, 1)
+    >>> s = rb.from_pydict({"ts": [t0, t0 + dt.timedelta(seconds=30), t0 + dt.timedelta(seconds=70)]},
+    ...                    event_time="ts")
+    >>> out = s.window(rb.tumbling("1m")).agg(rb.count().alias("n")).collect()
+    >>> sorted((r["window_start"].time().isoformat(), r["n"]) for r in out.to_pylist())
+    [('00:00:00', 2), ('00:01:00', 1)]
     """
     return _common({"kind": "tumbling", "size": duration(size, "size")}, offset, time, on)
 
 
 def sliding(size: Duration, every: Duration, *, offset: Duration | None = None,
             time: TimeCharacteristic = "event", on: str | None = None) -> Window:
-    """Windows of ``size`` starting ``every`` interval; a row belongs to ``size / every`` windows."""
+    """Windows of ``size`` starting ``every`` interval; a row belongs to ``size / every`` windows.
+
+    Examples
+    --------
+    >>> import riverbed as rb, datetime as dt
+    >>> t0 = dt.datetime(2026, 1, 1)
+    >>> s = rb.from_pydict({"ts": [t0, t0 + dt.timedelta(seconds=30), t0 + dt.timedelta(seconds=70)]},
+    ...                    event_time="ts")
+    >>> out = s.window(rb.sliding("1m", "30s")).agg(rb.count().alias("n")).collect()
+    >>> [(r["window_start"].time().isoformat(), r["n"]) for r in out.sort_by("window_start").to_pylist()]
+    [('23:59:30', 1), ('00:00:00', 2), ('00:00:30', 2), ('00:01:00', 1)]
+    """
     return _common({"kind": "sliding", "size": duration(size, "size"), "slide": duration(every, "every")},
                    offset, time, on)
 
 
 def session(gap: Duration, *, on: str | None = None) -> Window:
-    """Per-key sessions: a row at time t opens ``[t, t + gap)``; overlapping sessions merge."""
+    """Per-key sessions: a row at time t opens ``[t, t + gap)``; overlapping sessions merge.
+
+    Examples
+    --------
+    >>> import riverbed as rb, datetime as dt
+    >>> t0 = dt.datetime(2026, 1, 1)
+    >>> s = rb.from_pydict({"user": [1, 1, 1], "ts": [t0 + dt.timedelta(seconds=x) for x in (0, 30, 200)]},
+    ...                    event_time="ts")
+    >>> out = s.key_by("user").window(rb.session("1m")).agg(rb.count().alias("n")).collect()
+    >>> sorted(((r["window_start"] - t0).seconds, (r["window_end"] - t0).seconds, r["n"]) for r in out.to_pylist())
+    [(0, 90, 2), (200, 260, 1)]
+    """
     return _common({"kind": "session", "gap": duration(gap, "gap")}, None, "event", on)
 
 
 def cumulate(step: Duration, max_size: Duration, *, offset: Duration | None = None,
              time: TimeCharacteristic = "event", on: str | None = None) -> Window:
     """Windows that grow by ``step`` from a fixed start up to ``max_size`` (Flink's CUMULATE):
-    for a day with hourly steps, ``[00:00, 01:00)``, ``[00:00, 02:00)``, ... ``[00:00, 24:00)``."""
+    for a day with hourly steps, ``[00:00, 01:00)``, ``[00:00, 02:00)``, ... ``[00:00, 24:00)``.
+
+    Examples
+    --------
+    >>> import riverbed as rb, datetime as dt
+    >>> t0 = dt.datetime(2026, 1, 1)
+    >>> s = rb.from_pydict({"ts": [t0, t0 + dt.timedelta(seconds=70)]}, event_time="ts")
+    >>> out = s.window(rb.cumulate("1m", "3m")).agg(rb.count().alias("n")).collect()
+    >>> sorted(((r["window_end"] - t0).seconds // 60, r["n"]) for r in out.to_pylist())
+    [(1, 1), (2, 2), (3, 2)]
+    """
     return _common({"kind": "cumulate", "step": duration(step, "step"), "size": duration(max_size, "max_size")},
                    offset, time, on)
