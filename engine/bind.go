@@ -38,6 +38,11 @@ type lnode struct {
 	// aggregate
 	keys []expr.Bound
 	aggs []agg.Spec
+	// changelog names the operator whose updating result (a changelog, with an op column)
+	// this node's output carries; "" for an append-only stream (changelog.go).
+	changelog string
+	miniBatch int64 // aggregate over an unbounded input: mini-batch interval (µs)
+	stateTTL  int64 // and state TTL (µs); 0: none
 	// limit
 	limit int64
 	// write_parquet
@@ -69,6 +74,9 @@ type lnode struct {
 	// join
 	join         *join.Spec
 	joinLeftKeep []int // a relational join's left columns in its output (nil: all)
+	// joinUnbounded: a relational join other than inner over an unbounded input, which
+	// emits as rows arrive (an updating result, but for semi)
+	joinUnbounded bool
 	// sort: per key of exprs, descending and nulls last; explode: the list columns.
 	sortDesc, nullsLast []bool
 	explodeCols         []int
@@ -188,6 +196,9 @@ func (b *binder) bindNode(n *plan.Node) (*lnode, error) {
 		return nil, rberr.New(rberr.Plan, "%s", msg)
 	}
 	if err := op.bind(b, n, ln); err != nil {
+		return nil, err
+	}
+	if err := checkChangelogInput(ln); err != nil {
 		return nil, err
 	}
 	return ln, nil

@@ -1,0 +1,80 @@
+package engine
+
+import (
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/riverbed-engine/riverbed/engine/expr"
+	"github.com/riverbed-engine/riverbed/engine/ops/agg"
+	"github.com/riverbed-engine/riverbed/internal/rberr"
+)
+
+// Updating streams (changelogs). A group_by over an unbounded input cannot wait for the
+// end of its input: it emits an updating result, a changelog whose last column, agg.OpColumn
+// ("__op"), says what each row does to the result table (+I, -U, +U, -D; see
+// engine/ops/agg/changelog.go and docs/changelog.md). A bound node whose output is such a
+// stream has lnode.changelog set to the name of the operator that made it.
+//
+// Which operators take an updating input is decided here, once, for every operator:
+//
+//   - filter, select and with_columns pass the changes on: each change row is filtered or
+//     projected as a row, which keeps a retract changelog correct (a -U row carries the old
+//     values, so a filter drops or keeps it by them); select keeps the op column even when it
+//     is not selected, and neither may write a column of that name;
+//   - write_parquet writes the change rows, op column included (a log of changes);
+//   - every other operator takes appended rows only and refuses an updating input with an
+//     error that names it and the operator that made the changes.
+
+// changelogPassThrough are the operators that pass an updating input's changes on.
+var changelogPassThrough = map[string]bool{"filter": true, "select": true, "with_columns": true}
+
+// changelogSinks are the operators that accept an updating input as their own output.
+var changelogSinks = map[string]bool{"write_parquet": true}
+
+// checkChangelogInput refuses an updating input where it cannot be taken, and marks the
+// output of the operators that pass it on.
+func checkChangelogInput(ln *lnode) error {
+	var from *lnode
+	for _, in := range ln.inputs {
+		if in != nil && in.changelog != "" {
+			from = in
+			break
+		}
+	}
+	if from == nil {
+		return nil
+	}
+	switch {
+	case changelogPassThrough[ln.op]:
+		ln.changelog = from.changelog
+		return nil
+	case changelogSinks[ln.op]:
+		return nil
+	case ln.op == "aggregate":
+		return rberr.New(rberr.Plan, "%s: its input is an updating stream (the changelog of %s, with an %s column of +I/-U/+U/-D changes); a group_by over updates would have to retract them, which is not supported: aggregate once, or window the input (key_by(...).window(...).agg(...)) before the group_by", ln.name, from.changelog, agg.OpColumn)
+	}
+	return rberr.New(rberr.Plan, "%s: its input is an updating stream (the changelog of %s, with an %s column of +I/-U/+U/-D changes), and %s takes appended rows only. Operators that take updates: filter, select, with_columns, write_parquet (which writes the changes); see docs/changelog.md", ln.name, from.changelog, agg.OpColumn, ln.op)
+}
+
+// opColumnBound is the reference to an updating input's op column that select keeps.
+func opColumnBound(in *arrow.Schema) (expr.Bound, bool) {
+	idx := in.FieldIndices(agg.OpColumn)
+	if len(idx) != 1 {
+		return expr.Bound{}, false
+	}
+	f := in.Field(idx[0])
+	return expr.Bound{Expr: &expr.ColExpr{Idx: idx[0], Name: f.Name, Dt: f.Type}, Name: f.Name}, true
+}
+
+// checkOpColumnExprs refuses select/with_columns expressions that write the op column of an
+// updating input (anything but the column itself).
+func checkOpColumnExprs(name, from string, out []expr.Bound) error {
+	for _, e := range out {
+		if e.Name != agg.OpColumn {
+			continue
+		}
+		if c, ok := e.Expr.(*expr.ColExpr); ok && c.Name == agg.OpColumn {
+			continue
+		}
+		return rberr.New(rberr.Plan, "%s: %q is the op column of the changelog of %s and cannot be written; name the column otherwise", name, agg.OpColumn, from)
+	}
+	return nil
+}
