@@ -195,10 +195,13 @@ func (b *binder) bindNode(n *plan.Node) (*lnode, error) {
 		}
 		return nil, rberr.New(rberr.Plan, "%s", msg)
 	}
-	if err := op.bind(b, n, ln); err != nil {
-		return nil, err
+	err := op.bind(b, n, ln)
+	// An updating input the operator cannot take is the first thing to say, whatever else
+	// its binding found.
+	if cerr := checkChangelogInput(ln); cerr != nil {
+		return nil, cerr
 	}
-	if err := checkChangelogInput(ln); err != nil {
+	if err != nil {
 		return nil, err
 	}
 	return ln, nil
