@@ -41,6 +41,7 @@ type lnode struct {
 	// changelog names the operator whose updating result (a changelog, with an op column)
 	// this node's output carries; "" for an append-only stream (changelog.go).
 	changelog string
+	retractOp int   // aggregate over a changelog: the input's op column
 	miniBatch int64 // aggregate over an unbounded input: mini-batch interval (µs)
 	stateTTL  int64 // and state TTL (µs); 0: none
 	// limit

@@ -20,6 +20,8 @@ import (
 //     values, so a filter drops or keeps it by them); select keeps the op column even when it
 //     is not selected, and neither may write a column of that name;
 //   - write_parquet writes the change rows, op column included (a log of changes);
+//   - group_by (aggregate) takes the retracted rows back out of its groups, for count, sum
+//     and mean, and emits a changelog of its own;
 //   - every other operator takes appended rows only and refuses an updating input with an
 //     error that names it and the operator that made the changes.
 
@@ -49,9 +51,9 @@ func checkChangelogInput(ln *lnode) error {
 	case changelogSinks[ln.op]:
 		return nil
 	case ln.op == "aggregate":
-		return rberr.New(rberr.Plan, "%s: its input is an updating stream (the changelog of %s, with an %s column of +I/-U/+U/-D changes); a group_by over updates would have to retract them, which is not supported: aggregate once, or window the input (key_by(...).window(...).agg(...)) before the group_by", ln.name, from.changelog, agg.OpColumn)
+		return nil // it takes the retractions back out of its groups (op_aggregate.go)
 	}
-	return rberr.New(rberr.Plan, "%s: its input is an updating stream (the changelog of %s, with an %s column of +I/-U/+U/-D changes), and %s takes appended rows only. Operators that take updates: filter, select, with_columns, write_parquet (which writes the changes); see docs/changelog.md", ln.name, from.changelog, agg.OpColumn, ln.op)
+	return rberr.New(rberr.Plan, "%s: its input is an updating stream (the changelog of %s, with an %s column of +I/-U/+U/-D changes), and %s takes appended rows only. Operators that take updates: filter, select, with_columns, group_by (with count, sum and mean), write_parquet (which writes the changes); see docs/changelog.md", ln.name, from.changelog, agg.OpColumn, ln.op)
 }
 
 // opColumnBound is the reference to an updating input's op column that select keeps.

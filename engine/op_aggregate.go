@@ -46,7 +46,21 @@ func (aggregateOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 		ln.aggs = append(ln.aggs, spec)
 		fields = append(fields, arrow.Field{Name: spec.Name, Type: spec.OutType, Nullable: true})
 	}
-	if in.changelog == "" {
+	if in.changelog != "" {
+		// An updating input: its -U and -D rows are taken back out of their groups.
+		for _, a := range ln.aggs {
+			if !agg.Retractable[a.Fn] {
+				return rberr.New(rberr.Plan, "%s: its input is an updating stream (the changelog of %s), whose retracted rows a group_by must take back out of its groups, and %s (%s) cannot: only count, sum and mean can (min, max, first, last and n_unique would have to keep every value)", name, in.changelog, a.Name, a.Fn)
+			}
+		}
+		if seen[agg.OpColumn] {
+			return rberr.New(rberr.Plan, "%s: %q is the op column of an updating group_by's result; name the column otherwise", name, agg.OpColumn)
+		}
+		op, _ := opColumnBound(in.schema)
+		ln.retractOp = op.Expr.(*expr.ColExpr).Idx
+		ln.changelog = name
+		fields = append(fields, arrow.Field{Name: agg.OpColumn, Type: arrow.BinaryTypes.String})
+	} else {
 		var unbounded, maybe []string
 		sourceBoundedness([]*lnode{in}, &unbounded, &maybe)
 		if len(unbounded) > 0 {
@@ -76,7 +90,11 @@ func (aggregateOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 }
 
 func (aggregateOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]bool) {
-	b.require(n.Input, ln.inputs[0], refs(append(append([]*plan.Expr{}, n.Keys...), n.Aggs...)...))
+	cols := refs(append(append([]*plan.Expr{}, n.Keys...), n.Aggs...)...)
+	if ln.inputs[0].changelog != "" {
+		cols[agg.OpColumn] = true
+	}
+	b.require(n.Input, ln.inputs[0], cols)
 }
 
 func (aggregateOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
@@ -92,7 +110,7 @@ func (aggregateOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
 	st := g.NewStage("aggregate", p, runtime.Edge{From: in.st, Part: runtime.PartHash, Keys: keys})
 	st.Chain("aggregate", func(int) runtime.Operator {
 		return &agg.GroupByOp{Name: n.name, Keys: keys, KeyTypes: types, Aggs: n.aggs, Schema: n.schema, BatchSize: g.BatchSize,
-			Changelog: n.changelog != "", MiniBatch: time.Duration(n.miniBatch) * time.Microsecond,
+			Changelog: n.changelog != "", Retract: n.inputs[0].changelog != "", OpCol: n.retractOp, MiniBatch: time.Duration(n.miniBatch) * time.Microsecond,
 			TTL: time.Duration(n.stateTTL) * time.Microsecond}
 	})
 	return flow{st: st}, nil

@@ -25,6 +25,10 @@ type GroupByOp struct {
 	BatchSize int
 	// Changelog: emit changes (+I, -U, +U, -D) as the input comes, not the final table.
 	Changelog bool
+	// Retract: the input is a changelog whose op column is OpCol: rows with -U and -D are
+	// taken back out of their groups (retract.go). Implies Changelog.
+	Retract bool
+	OpCol   int
 	// MiniBatch is how long changes are gathered before they are emitted (each group
 	// emits at most once per mini-batch; 0: after every input batch). TTL drops the state
 	// of a group not updated for that long (0: never), deleting it from the result. Both

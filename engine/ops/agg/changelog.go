@@ -40,15 +40,23 @@ const (
 const OpColumn = "__op"
 
 // ChangelogTable is the state table of an updating group_by: one row per group, its key
-// columns, the state of each aggregation (AccFields) and the time it was last updated
-// (TouchedField; milliseconds since the epoch, for the state TTL).
+// columns, the state of each aggregation (AccFields), the time it was last updated
+// (TouchedField; milliseconds since the epoch, for the state TTL) and its row count
+// (RowsField).
 const ChangelogTable = "changelog_groups.v1"
 
-// TouchedField is the column of ChangelogTable with each group's last update time.
-var TouchedField = arrow.Field{Name: "__rb_touched_ms", Type: arrow.PrimitiveTypes.Int64}
+// TouchedField is the column of ChangelogTable with each group's last update time;
+// RowsField the number of input rows in the group (added less retracted; a group with none
+// is not in the result).
+var (
+	TouchedField = arrow.Field{Name: "__rb_touched_ms", Type: arrow.PrimitiveTypes.Int64}
+	RowsField    = arrow.Field{Name: "__rb_rows", Type: arrow.PrimitiveTypes.Int64}
+)
 
 // changes is the changelog bookkeeping of a GroupByOp, per group id.
 type changes struct {
+	rows    []int64             // input rows in the group (added less retracted)
+	beforeG []uint32            // the group of each row of before, in order
 	emitted []bool              // the group's current row has been emitted (else its next is +I)
 	dirty   []bool              // updated since the last flush
 	list    []uint32            // the dirty groups, in the order they became dirty
@@ -66,6 +74,7 @@ func (o *GroupByOp) now() time.Time {
 
 func (c *changes) grow(n int) {
 	for len(c.emitted) < n {
+		c.rows = append(c.rows, 0)
 		c.emitted = append(c.emitted, false)
 		c.dirty = append(c.dirty, false)
 		c.touched = append(c.touched, 0)
@@ -97,11 +106,35 @@ func (o *GroupByOp) processChanges(m runtime.Message, out runtime.Emitter) error
 			return err
 		}
 	}
+	var sign []bool // Retract: the row is taken back
+	nret := 0
+	if o.Retract {
+		ops, ok := rec.Column(o.OpCol).(*array.String)
+		if !ok {
+			return rberr.New(rberr.Internal, "%s: the op column is %s", o.Name, rec.Column(o.OpCol).DataType())
+		}
+		sign = make([]bool, n)
+		for i := range sign {
+			switch ops.Value(i) {
+			case OpUpdateBefore, OpDelete:
+				sign[i] = true
+				nret++
+			case OpInsert, OpUpdateAfter:
+			default:
+				return rberr.New(rberr.Data, "%s: unknown change %q in the %s column", o.Name, ops.Value(i), OpColumn)
+			}
+		}
+	}
 	c := &o.cl
 	c.grow(o.agg.NumGroups())
 	now := o.now().UnixMilli()
 	var retract []uint32
-	for _, g := range ids {
+	for i, g := range ids {
+		if sign != nil && sign[i] {
+			c.rows[g]--
+		} else {
+			c.rows[g]++
+		}
 		c.touched[g] = now
 		if c.dirty[g] {
 			continue
@@ -119,12 +152,50 @@ func (o *GroupByOp) processChanges(m runtime.Message, out runtime.Emitter) error
 			return err
 		}
 		c.before = append(c.before, b)
+		c.beforeG = append(c.beforeG, retract...)
 	}
-	if err := o.agg.Update(ec, rec, ids, m.Seq); err != nil {
+	if nret == 0 {
+		if err := o.agg.Update(ec, rec, ids, m.Seq); err != nil {
+			return err
+		}
+	} else if err := o.updateSigned(rec, ids, sign); err != nil {
 		return err
 	}
 	if o.MiniBatch <= 0 {
 		return o.flush(out)
+	}
+	return nil
+}
+
+// updateSigned folds the added rows of a batch into their groups and takes the retracted
+// ones out (their order within a batch does not matter to count, sum and mean).
+func (o *GroupByOp) updateSigned(rec arrow.RecordBatch, ids []uint32, sign []bool) error {
+	ec := o.tc.Eval
+	for _, back := range []bool{false, true} {
+		var rows []int32
+		var sub []uint32
+		for i, s := range sign {
+			if s == back {
+				rows = append(rows, int32(i))
+				sub = append(sub, ids[i])
+			}
+		}
+		if len(rows) == 0 {
+			continue
+		}
+		part, err := runtime.TakeRows(ec, rec, rows)
+		if err != nil {
+			return err
+		}
+		if back {
+			err = o.agg.Retract(ec, part, sub)
+		} else {
+			err = o.agg.Update(ec, part, sub, runtime.SeqUnordered)
+		}
+		part.Release()
+		if err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -165,9 +236,15 @@ func (o *GroupByOp) flush(out runtime.Emitter) error {
 	if len(c.list) == 0 {
 		return nil
 	}
-	before := c.before
-	c.before = nil
+	before, beforeG := c.before, c.beforeG
+	c.before, c.beforeG = nil, nil
+	at := 0
 	for i, b := range before {
+		if o.Retract {
+			// A group whose rows were all taken back left the result: -D, not -U.
+			b = o.deletions(b, beforeG[at:at+int(b.NumRows())])
+		}
+		at += int(b.NumRows())
 		if err := runtime.EmitSliced(b, o.BatchSize, out); err != nil {
 			for _, r := range before[i+1:] {
 				r.Release()
@@ -176,21 +253,67 @@ func (o *GroupByOp) flush(out runtime.Emitter) error {
 		}
 	}
 	list := c.list
-	after, err := o.groupRows(list, func(i int) string {
-		if c.emitted[list[i]] {
-			return OpUpdateAfter
+	live := list
+	if o.Retract {
+		live = make([]uint32, 0, len(list))
+		for _, g := range list {
+			if c.rows[g] > 0 {
+				live = append(live, g)
+			}
 		}
-		return OpInsert
-	})
-	if err != nil {
-		return err
+	}
+	var after arrow.RecordBatch
+	if len(live) > 0 {
+		var err error
+		after, err = o.groupRows(live, func(i int) string {
+			if c.emitted[live[i]] {
+				return OpUpdateAfter
+			}
+			return OpInsert
+		})
+		if err != nil {
+			return err
+		}
 	}
 	for _, g := range list {
 		c.dirty[g] = false
-		c.emitted[g] = true
+		c.emitted[g] = c.rows[g] > 0
+		if !c.emitted[g] {
+			o.agg.ResetGroup(g) // forget what float sums kept of the retracted values
+		}
 	}
 	c.list = c.list[:0]
+	if after == nil {
+		return nil
+	}
 	return runtime.EmitSliced(after, o.BatchSize, out)
+}
+
+// deletions rewrites the op of the retraction rows rec (of groups gids) to -D for groups
+// that no longer have a row.
+func (o *GroupByOp) deletions(rec arrow.RecordBatch, gids []uint32) arrow.RecordBatch {
+	gone := false
+	for _, g := range gids {
+		gone = gone || o.cl.rows[g] <= 0
+	}
+	if !gone {
+		return rec
+	}
+	b := array.NewStringBuilder(o.tc.Eval.Mem)
+	defer b.Release()
+	for _, g := range gids {
+		if o.cl.rows[g] <= 0 {
+			b.Append(OpDelete)
+		} else {
+			b.Append(OpUpdateBefore)
+		}
+	}
+	op := b.NewArray()
+	defer op.Release()
+	cols := append(append([]arrow.Array{}, rec.Columns()[:rec.NumCols()-1]...), op)
+	out := array.NewRecordBatch(rec.Schema(), cols, rec.NumRows())
+	rec.Release()
+	return out
 }
 
 // expire removes the groups not updated for TTL: each is deleted from the result (-D, with
@@ -205,7 +328,7 @@ func (o *GroupByOp) expire(out runtime.Emitter) error {
 	cutoff := now.Add(-o.TTL).UnixMilli()
 	var dead, live []uint32
 	for g := 0; g < o.agg.NumGroups(); g++ {
-		if c.touched[g] <= cutoff {
+		if c.touched[g] <= cutoff || c.rows[g] <= 0 { // idle, or emptied by retractions
 			dead = append(dead, uint32(g))
 		} else {
 			live = append(live, uint32(g))
@@ -250,6 +373,7 @@ func (o *GroupByOp) expire(out runtime.Emitter) error {
 		next.grow(fresh.NumGroups())
 		for i, g := range ids {
 			next.touched[g] = c.touched[live[i]]
+			next.rows[g] = c.rows[live[i]]
 			next.emitted[g] = c.emitted[live[i]]
 		}
 	}
@@ -299,7 +423,7 @@ func (o *GroupByOp) FlushBeforeBarrier(out runtime.Emitter) error {
 func (o *GroupByOp) ExpireNow(out runtime.Emitter) error { return o.expire(out) }
 
 func (o *GroupByOp) changelogStateSchema() *arrow.Schema {
-	return arrow.NewSchema(append(append(KeyFields(o.Schema, o.KeyTypes), AccFields(o.Aggs)...), TouchedField), nil)
+	return arrow.NewSchema(append(append(KeyFields(o.Schema, o.KeyTypes), AccFields(o.Aggs)...), TouchedField, RowsField), nil)
 }
 
 // saveChanges writes every group with its last update time. The mini-batch must have been
@@ -321,8 +445,10 @@ func (o *GroupByOp) saveChanges(b state.Backend) error {
 	defer runtime.ReleaseAll(accs)
 	touched := keyed.Int64Column(mem, o.cl.touched[:n])
 	defer touched.Release()
+	rows := keyed.Int64Column(mem, o.cl.rows[:n])
+	defer rows.Release()
 	w := keyed.NewStateWriter(o.tc.Eval, o.Name, ChangelogTable, o.changelogStateSchema())
-	cols := append(append(append([]arrow.Array{}, keys...), accs...), touched)
+	cols := append(append(append([]arrow.Array{}, keys...), accs...), touched, rows)
 	if err := w.AddColumns(cols, n, keyed.KeyGroups(keys, n, o.tc.MaxParallelism())); err != nil {
 		w.Release()
 		return err
@@ -330,7 +456,7 @@ func (o *GroupByOp) saveChanges(b state.Backend) error {
 	return w.Write(b)
 }
 
-// loadChanges restores the groups; every one of them has been emitted (a checkpoint
+// loadChanges restores the groups; every one with rows has been emitted (a checkpoint
 // holds no pending change).
 func (o *GroupByOp) loadChanges(b state.Backend) error {
 	nk := len(o.KeyTypes)
@@ -342,9 +468,10 @@ func (o *GroupByOp) loadChanges(b state.Backend) error {
 			return err
 		}
 		o.cl.grow(o.agg.NumGroups())
-		touched := keyed.Int64s(cols[nk+na])
+		touched, rows := keyed.Int64s(cols[nk+na]), keyed.Int64s(cols[nk+na+1])
 		for i, g := range ids {
-			o.cl.emitted[g] = true
+			o.cl.rows[g] = rows[i]
+			o.cl.emitted[g] = rows[i] > 0
 			o.cl.touched[g] = touched[i]
 		}
 		return nil

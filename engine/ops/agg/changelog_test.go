@@ -1,6 +1,7 @@
 package agg_test
 
 import (
+	"math/rand"
 	"sort"
 	"strings"
 	"testing"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/riverbed-engine/riverbed/engine/expr"
 	"github.com/riverbed-engine/riverbed/engine/ops/agg"
 	"github.com/riverbed-engine/riverbed/engine/ops/internal/opstest"
 	"github.com/riverbed-engine/riverbed/engine/runtime"
@@ -270,4 +272,160 @@ func TestGroupByStateTTL(t *testing.T) {
 	}
 	step(batch(row(2, 1)))
 	opstest.Equal(t, rowsOf(table), ref(row(2, 1)))
+}
+
+var changeSchema = arrow.NewSchema([]arrow.Field{
+	{Name: "k", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+	{Name: "v", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+	{Name: agg.OpColumn, Type: arrow.BinaryTypes.String},
+}, nil)
+
+// changeStream is a random valid changelog of rows (k, v): inserts, deletes of rows the
+// table holds, and updates (-U of a held row, +U of a new one of the same key), in batches.
+func changeStream(seed int64, batches int) ([]opstest.Step, [][][]any) {
+	rng := rand.New(rand.NewSource(seed))
+	var held [][]any
+	var steps []opstest.Step
+	var all [][][]any // per batch, its rows (k, v, op)
+	newRow := func(k any) []any {
+		var v any = int64(rng.Intn(200) - 100)
+		if rng.Intn(6) == 0 {
+			v = nil
+		}
+		return []any{k, v}
+	}
+	for b := 0; b < batches; b++ {
+		var rows [][]any
+		for n := 1 + rng.Intn(10); n > 0; n-- {
+			switch r := rng.Intn(10); {
+			case r < 4 || len(held) == 0:
+				var k any = int64(rng.Intn(15))
+				if rng.Intn(10) == 0 {
+					k = nil
+				}
+				row := newRow(k)
+				held = append(held, row)
+				rows = append(rows, append(append([]any{}, row...), agg.OpInsert))
+			default:
+				i := rng.Intn(len(held))
+				old := held[i]
+				held = append(held[:i], held[i+1:]...)
+				if r < 8 {
+					rows = append(rows, append(append([]any{}, old...), agg.OpDelete))
+					continue
+				}
+				row := newRow(old[0])
+				held = append(held, row)
+				rows = append(rows, append(append([]any{}, old...), agg.OpUpdateBefore), append(append([]any{}, row...), agg.OpUpdateAfter))
+			}
+		}
+		all = append(all, rows)
+		steps = append(steps, opstest.Step{Rec: opstest.Batch(changeSchema, rows), Seq: runtime.MakeSeq(0, int64(b), 0)})
+	}
+	return steps, all
+}
+
+// refRetractChanges is the changelog of group_by(k).agg(count(), count(v), sum(v), mean(v))
+// over a changelog, batch by batch: the table the input changes make is aggregated after
+// each batch, and each key the batch touched emits -U/+U (old and new row), +I (a new key),
+// -D (a key with no row left) or nothing (a key that came and went).
+func refRetractChanges(batches [][][]any) []string {
+	table := map[string][][]any{} // key -> held rows
+	result := func(k string) (string, bool) {
+		rows := table[k]
+		if len(rows) == 0 {
+			return "", false
+		}
+		var cnt, sum int64
+		for _, r := range rows {
+			if v, ok := r[1].(int64); ok {
+				cnt++
+				sum += v
+			}
+		}
+		var s, mean any
+		if cnt > 0 {
+			s, mean = sum, float64(sum)/float64(cnt)
+		}
+		return opstest.Row(rows[0][0], int64(len(rows)), cnt, s, mean), true
+	}
+	var out []string
+	for _, rows := range batches {
+		prev := map[string]string{}
+		var touched []string
+		for _, r := range rows {
+			k := opstest.Row(r[0])
+			if _, ok := prev[k]; !ok {
+				p, _ := result(k)
+				prev[k] = p
+				touched = append(touched, k)
+			}
+			if r[2] == agg.OpInsert || r[2] == agg.OpUpdateAfter {
+				table[k] = append(table[k], r[:2])
+				continue
+			}
+			held := table[k]
+			for i, h := range held {
+				if opstest.Row(h...) == opstest.Row(r[:2]...) {
+					table[k] = append(held[:i:i], held[i+1:]...)
+					break
+				}
+			}
+		}
+		for _, k := range touched {
+			cur, ok := result(k)
+			switch {
+			case prev[k] != "" && ok:
+				out = append(out, prev[k]+` | "-U"`, cur+` | "+U"`)
+			case prev[k] != "":
+				out = append(out, prev[k]+` | "-D"`)
+			case ok:
+				out = append(out, cur+` | "+I"`)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// A group_by over a changelog takes retracted rows back out of its groups: its own
+// changelog is the reference's (groups that lose every row are deleted), straight,
+// checkpointed and restored at other parallelisms, on both backends.
+func TestGroupByOverChangelogThreeWays(t *testing.T) {
+	steps, batches := changeStream(5, 40)
+	defer opstest.Release(steps)
+	want := refRetractChanges(batches)
+	deletes := 0
+	for _, r := range want {
+		if strings.HasSuffix(r, `"-D"`) {
+			deletes++
+		}
+	}
+	if deletes < 3 {
+		t.Fatalf("only %d deletions in the reference", deletes)
+	}
+	k, v := opstest.Col(changeSchema, "k"), opstest.Col(changeSchema, "v")
+	specOf := func(fn string, arg expr.Expr, name string) agg.Spec {
+		s := agg.Spec{Fn: fn, Name: name, Arg: arg, OutType: arrow.PrimitiveTypes.Int64}
+		if fn == "mean" {
+			s.OutType = arrow.PrimitiveTypes.Float64
+		}
+		return s
+	}
+	aggs := []agg.Spec{specOf("count", nil, "n"), specOf("count", v, "count_v"), specOf("sum", v, "sum_v"), specOf("mean", v, "mean_v")}
+	fields := []arrow.Field{{Name: "k", Type: arrow.PrimitiveTypes.Int64, Nullable: true}}
+	for _, a := range aggs {
+		fields = append(fields, arrow.Field{Name: a.Name, Type: a.OutType, Nullable: true})
+	}
+	fields = append(fields, arrow.Field{Name: agg.OpColumn, Type: arrow.BinaryTypes.String})
+	schema := arrow.NewSchema(fields, nil)
+	op := opstest.Op{
+		New: func() runtime.Operator {
+			return &agg.GroupByOp{Name: "group_by", Keys: []expr.Expr{k}, KeyTypes: []arrow.DataType{arrow.PrimitiveTypes.Int64},
+				Aggs: aggs, Schema: schema, BatchSize: 5, Changelog: true, Retract: true, OpCol: 2}
+		},
+		Keys:   opstest.KeysOf([]expr.Expr{k}),
+		MaxPar: 16,
+	}
+	opstest.RunAll(t, op, steps, 6, want)
 }
