@@ -77,7 +77,8 @@ def oracle(table: Counter[tuple[Any, ...]] | set[tuple[Any, ...]]) -> set[tuple[
         read[blk] = max(read.get(blk, -1), last)
     if not read:
         return set()
-    rows = rb.datagen(SCHEMA, number_of_rows=max(read.values()) + 1, seed=SEED, fields=FIELDS).collect(progress=False)
+    rows = rb.datagen(SCHEMA, number_of_rows=max(read.values()) + 1, seed=SEED,  # noqa: F841 (read by DuckDB)
+                      fields=FIELDS).collect(progress=False)
     upto = pa.table({"blk": list(read), "upto": list(read.values())})  # noqa: F841 (read by DuckDB)
     got = duckdb.sql(f"""
         SELECT r.id // {B} AS blk, r.k, count(*) AS n, sum(r.v) AS s, max(r.id) AS last
@@ -261,10 +262,12 @@ def test_updating_full_join_equals_duckdb_at_every_checkpoint(tmp_path):
                     by_block.setdefault(i // blk, []).append(i)
                 for b, xs in by_block.items():
                     assert xs == list(range(b * blk, b * blk + len(xs)))
-            lrows = rb.datagen({"id": rb.Int64, "k": rb.Int64}, number_of_rows=lids[-1] + 1, seed=1,
-                               fields={"id": {"kind": "sequence"}, "k": {"min": 0, "max": 300}}).collect(progress=False)
-            rrows = rb.datagen({"rid": rb.Int64, "k": rb.Int64, "w": rb.Int64}, number_of_rows=rids[-1] + 1, seed=2,
-                               fields={"rid": {"kind": "sequence"}, "k": {"min": 0, "max": 300}}).collect(progress=False)
+            lrows = rb.datagen({"id": rb.Int64, "k": rb.Int64}, number_of_rows=lids[-1] + 1, seed=1,  # noqa: F841
+                               fields={"id": {"kind": "sequence"}, "k": {"min": 0, "max": 300}}
+                               ).collect(progress=False)
+            rrows = rb.datagen({"rid": rb.Int64, "k": rb.Int64, "w": rb.Int64}, number_of_rows=rids[-1] + 1,  # noqa: F841
+                               seed=2, fields={"rid": {"kind": "sequence"}, "k": {"min": 0, "max": 300}}
+                               ).collect(progress=False)
             lread = pa.table({"id": lids})  # noqa: F841 (read by DuckDB)
             rread = pa.table({"rid": rids})  # noqa: F841
             want = Counter(duckdb.sql("""

@@ -719,7 +719,9 @@ class Stream:
         tables): it has one more column, ``__op``, whose value says what each row does to
         the result table: ``"+I"`` (a new group), ``"-U"`` (retract the group's previous
         row), ``"+U"`` (its new row) and ``"-D"`` (the group left the result). Read the
-        changes with ``start()`` and ``job.results()``; see docs/changelog.md.
+        changes with ``start()`` and ``job.results()``; see docs/changelog.md. A group_by
+        over such an updating stream takes its retracted rows back out of its groups
+        (``count``, ``sum`` and ``mean`` only) and is updating too.
 
         Parameters
         ----------
