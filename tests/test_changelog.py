@@ -94,15 +94,17 @@ def committed_changes(out: str) -> pa.Table:
     return pa.concat_tables([pq.read_table(f) for f in files])
 
 
-def test_updating_group_by_equals_duckdb_at_every_checkpoint_and_after_rescale(tmp_path):
+@pytest.mark.parametrize("mini_batch", [None, "1h"])
+def test_updating_group_by_equals_duckdb_at_every_checkpoint_and_after_rescale(tmp_path, mini_batch):
     """The changes written to Parquet by an updating group_by over an unbounded generator,
     applied to an empty table, equal DuckDB's GROUP BY over the rows read, at every
     checkpoint; stopped with a savepoint at parallelism 2 and restored at 3, the same
-    holds for the changes of both runs together."""
+    holds for the changes of both runs together. With an hour-long mini-batch the changes
+    go out only when a checkpoint barrier ends the mini-batch, ahead of the barrier."""
     out = str(tmp_path / "out")
     env = rb.Environment(parallelism=2, batch_size=B, checkpoint_dir=str(tmp_path / "ck"),
                          checkpoint_interval="1h")
-    sink = counts(source(env)).write_parquet(out, lazy=True)
+    sink = counts(source(env), mini_batch=mini_batch).write_parquet(out, lazy=True)
     job = sink.start()
     seen = 0
     try:
@@ -121,7 +123,7 @@ def test_updating_group_by_equals_duckdb_at_every_checkpoint_and_after_rescale(t
 
     env3 = rb.Environment(parallelism=3, batch_size=B, checkpoint_dir=str(tmp_path / "ck3"),
                           checkpoint_interval="1h")
-    job = counts(source(env3)).write_parquet(out, lazy=True).start(restore=str(tmp_path / "sp"))
+    job = counts(source(env3), mini_batch=mini_batch).write_parquet(out, lazy=True).start(restore=str(tmp_path / "sp"))
     try:
         for _ in range(2):
             time.sleep(0.4)
