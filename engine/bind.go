@@ -41,9 +41,12 @@ type lnode struct {
 	// changelog names the operator whose updating result (a changelog, with an op column)
 	// this node's output carries; "" for an append-only stream (changelog.go).
 	changelog string
-	retractOp int   // aggregate over a changelog: the input's op column
-	miniBatch int64 // aggregate over an unbounded input: mini-batch interval (µs)
-	stateTTL  int64 // and state TTL (µs); 0: none
+	// changelogKeys are the columns that identify a row of an updating result (a
+	// group_by's keys, while they survive unchanged); nil when none do (a join's).
+	changelogKeys []string
+	retractOp     int   // aggregate over a changelog: the input's op column
+	miniBatch     int64 // aggregate over an unbounded input: mini-batch interval (µs)
+	stateTTL      int64 // and state TTL (µs); 0: none
 	// limit
 	limit int64
 	// write_parquet

@@ -47,9 +47,14 @@ func checkChangelogInput(ln *lnode) error {
 	switch {
 	case changelogPassThrough[ln.op]:
 		ln.changelog = from.changelog
+		ln.changelogKeys = survivingKeys(ln, from.changelogKeys)
 		return nil
 	case changelogSinks[ln.op]:
 		return nil
+	case ln.op == "write_kafka" && ln.kafkaSink != nil && ln.kafkaSink.cfg.Upsert:
+		return nil
+	case ln.op == "write_kafka":
+		return rberr.New(rberr.Plan, "%s: its input is an updating stream (the changelog of %s, with an %s column of +I/-U/+U/-D changes), and an append-only Kafka sink would write retractions as rows; write it with write_kafka(..., upsert=True) (the record key is the group key; a delete is a record with a null value)", ln.name, from.changelog, agg.OpColumn)
 	case ln.op == "aggregate":
 		return nil // it takes the retractions back out of its groups (op_aggregate.go)
 	}
@@ -79,4 +84,27 @@ func checkOpColumnExprs(name, from string, out []expr.Bound) error {
 		return rberr.New(rberr.Plan, "%s: %q is the op column of the changelog of %s and cannot be written; name the column otherwise", name, agg.OpColumn, from)
 	}
 	return nil
+}
+
+// survivingKeys are the changelog keys of a filter, select or with_columns output: the
+// input's, if each is still there as the same column (a select may drop one, a
+// with_columns overwrite one).
+func survivingKeys(ln *lnode, keys []string) []string {
+	if ln.op == "filter" || keys == nil {
+		return keys
+	}
+	for _, k := range keys {
+		found := false
+		for _, e := range ln.exprs {
+			if e.Name != k {
+				continue
+			}
+			c, ok := e.Expr.(*expr.ColExpr)
+			found = ok && c.Name == k
+		}
+		if !found {
+			return nil
+		}
+	}
+	return keys
 }

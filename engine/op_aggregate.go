@@ -59,6 +59,7 @@ func (aggregateOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 		op, _ := opColumnBound(in.schema)
 		ln.retractOp = op.Expr.(*expr.ColExpr).Idx
 		ln.changelog = name
+		ln.changelogKeys = keyNames(fields, len(n.Keys))
 		fields = append(fields, arrow.Field{Name: agg.OpColumn, Type: arrow.BinaryTypes.String})
 	} else {
 		var unbounded, maybe []string
@@ -69,6 +70,7 @@ func (aggregateOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 				return rberr.New(rberr.Plan, "%s: %q is the op column of an updating group_by's result; name the column otherwise", name, agg.OpColumn)
 			}
 			ln.changelog = name
+			ln.changelogKeys = keyNames(fields, len(n.Keys))
 			fields = append(fields, arrow.Field{Name: agg.OpColumn, Type: arrow.BinaryTypes.String})
 		}
 	}
@@ -133,4 +135,13 @@ func (aggregateOp) explain(n *lnode) (detail string) {
 		detail += ")"
 	}
 	return
+}
+
+// keyNames are the names of the first n fields (a group_by's keys).
+func keyNames(fields []arrow.Field, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fields[i].Name
+	}
+	return out
 }

@@ -214,8 +214,14 @@ def test_operators_on_a_changelog():
         _ = upd.with_columns(rb.lit("x").alias("__op")).schema
     with pytest.raises(rb.PlanError, match=r"dedup.*updating stream.*appended rows only"):
         _ = upd.deduplicate("auction").schema
-    with pytest.raises(rb.PlanError, match=r"write_kafka.*updating stream"):
+    with pytest.raises(rb.PlanError, match=r"write_kafka.*updating stream.*upsert=True"):
         _ = upd.write_kafka("localhost:9092", "t", lazy=True).schema
+    assert upd.write_kafka("localhost:9092", "t", upsert=True, lazy=True).schema.names == ["topic", "rows"]
+    two = rb.nexmark().bids().group_by("auction", "bidder").agg(rb.count())
+    with pytest.raises(rb.PlanError, match=r"upsert=True keys each record by the one key.*2 columns"):
+        _ = two.write_kafka("localhost:9092", "t", upsert=True, lazy=True).schema
+    with pytest.raises(rb.PlanError, match=r"upsert=True writes an updating stream"):
+        _ = rb.nexmark().bids().write_kafka("localhost:9092", "t", upsert=True, lazy=True).schema
 
 
 def test_bounded_group_by_is_a_final_table():

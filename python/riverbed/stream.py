@@ -1191,7 +1191,7 @@ class Stream:
                     key: str | None = None, delivery_guarantee: DeliveryGuarantee = "at-least-once",
                     transactional_id_prefix: str | None = None, options: dict[str, Any] | None = None,
                     progress: bool | None = None, runtime_mode: RuntimeMode | None = None,
-                    lazy: bool = False) -> Any:
+                    lazy: bool = False, upsert: bool = False) -> Any:
         """Write the results to a Kafka topic (Flink's ``KafkaSink``), one record per row.
 
         ``format``: ``"json"`` (one object per row, in the form ``read_kafka`` reads back),
@@ -1207,6 +1207,12 @@ class Stream:
         ``options`` are Kafka client properties (see :func:`riverbed.read_kafka`) and
         ``transaction.timeout.ms``, ``compression.type``, ``linger.ms``, ``batch.size``.
 
+        ``upsert=True`` writes an updating stream (a group_by over an unbounded input, see
+        docs/changelog.md) as Flink's upsert-kafka: the record key is the group key, ``+I``
+        and ``+U`` rows are written as the key's new value (without ``__op``), ``-D`` rows as
+        a record with a null value (a tombstone), ``-U`` rows not at all; a compacted topic
+        then holds the result table. Without it, an updating stream is refused.
+
         Runs the (bounded) pipeline and returns a table of the records written per subtask
         (``topic``, ``rows``). With ``lazy=True`` nothing runs yet: the sink is returned as a
         stream to ``.start()`` (an unbounded pipeline) or to run with others in
@@ -1214,7 +1220,8 @@ class Stream:
         """
         from .kafka import write_kafka_node
 
-        root = write_kafka_node(brokers, topic, format, key, delivery_guarantee, transactional_id_prefix, options)
+        root = write_kafka_node(brokers, topic, format, key, delivery_guarantee, transactional_id_prefix, options,
+                                upsert)
         root["input"] = self._node
         if lazy:
             return Stream(self._env, root, self._sources, unbounded=self._unbounded)
