@@ -55,6 +55,7 @@ type lnode struct {
 	// scan_kafka, kafka_source (op_scan_kafka.go) and write_kafka (op_write_kafka.go)
 	kafka     *kafkaScan
 	kafkaSink *kafkaSinkDef
+	upsert    bool // write_kafka(upsert=True): takes an updating stream
 
 	// event time: the column that carries it (propagated while it survives), and on
 	// sources the watermark settings

@@ -72,6 +72,7 @@ func (writeKafkaOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 	enc := kafka.EncoderOptions{Format: format, Topic: d.Topic, KeyColumn: d.Key}
 	valueSchema := in.schema
 	opCol := -1
+	ln.upsert = d.Upsert
 	if d.Upsert {
 		if valueSchema, opCol, err = bindUpsert(name, d, in, &enc); err != nil {
 			return err
