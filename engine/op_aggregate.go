@@ -56,7 +56,10 @@ func (aggregateOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 		if seen[agg.OpColumn] {
 			return rberr.New(rberr.Plan, "%s: %q is the op column of an updating group_by's result; name the column otherwise", name, agg.OpColumn)
 		}
-		op, _ := opColumnBound(in.schema)
+		op, ok := opColumnBound(in.schema)
+		if !ok {
+			return rberr.New(rberr.Internal, "%s: the updating input has no %s column", name, agg.OpColumn)
+		}
 		ln.retractOp = op.Expr.(*expr.ColExpr).Idx
 		ln.changelog = name
 		ln.changelogKeys = keyNames(fields, len(n.Keys))
