@@ -38,6 +38,15 @@ type lnode struct {
 	// aggregate
 	keys []expr.Bound
 	aggs []agg.Spec
+	// changelog names the operator whose updating result (a changelog, with an op column)
+	// this node's output carries; "" for an append-only stream (changelog.go).
+	changelog string
+	// changelogKeys are the columns that identify a row of an updating result (a
+	// group_by's keys, while they survive unchanged); nil when none do (a join's).
+	changelogKeys []string
+	retractOp     int   // aggregate over a changelog: the input's op column
+	miniBatch     int64 // aggregate over an unbounded input: mini-batch interval (µs)
+	stateTTL      int64 // and state TTL (µs); 0: none
 	// limit
 	limit int64
 	// write_parquet
@@ -46,6 +55,7 @@ type lnode struct {
 	// scan_kafka, kafka_source (op_scan_kafka.go) and write_kafka (op_write_kafka.go)
 	kafka     *kafkaScan
 	kafkaSink *kafkaSinkDef
+	upsert    bool // write_kafka(upsert=True): takes an updating stream
 
 	// event time: the column that carries it (propagated while it survives), and on
 	// sources the watermark settings
@@ -69,6 +79,9 @@ type lnode struct {
 	// join
 	join         *join.Spec
 	joinLeftKeep []int // a relational join's left columns in its output (nil: all)
+	// joinUnbounded: a relational join other than inner over an unbounded input, which
+	// emits as rows arrive (an updating result, but for semi)
+	joinUnbounded bool
 	// sort: per key of exprs, descending and nulls last; explode: the list columns.
 	sortDesc, nullsLast []bool
 	explodeCols         []int
@@ -189,7 +202,13 @@ func (b *binder) bindNode(n *plan.Node) (*lnode, error) {
 		}
 		return nil, rberr.New(rberr.Plan, "%s", msg)
 	}
-	if err := op.bind(b, n, ln); err != nil {
+	err := op.bind(b, n, ln)
+	// An updating input the operator cannot take is the first thing to say, whatever else
+	// its binding found.
+	if cerr := checkChangelogInput(ln); cerr != nil {
+		return nil, cerr
+	}
+	if err != nil {
 		return nil, err
 	}
 	return ln, nil

@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/riverbed-engine/riverbed/engine/expr"
@@ -45,12 +46,60 @@ func (aggregateOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 		ln.aggs = append(ln.aggs, spec)
 		fields = append(fields, arrow.Field{Name: spec.Name, Type: spec.OutType, Nullable: true})
 	}
+	if in.changelog != "" {
+		// An updating input: its -U and -D rows are taken back out of their groups.
+		for _, a := range ln.aggs {
+			if !agg.Retractable[a.Fn] {
+				return rberr.New(rberr.Plan, "%s: its input is an updating stream (the changelog of %s), whose retracted rows a group_by must take back out of its groups, and %s (%s) cannot: only count, sum and mean can (min, max, first, last and n_unique would have to keep every value)", name, in.changelog, a.Name, a.Fn)
+			}
+		}
+		if seen[agg.OpColumn] {
+			return rberr.New(rberr.Plan, "%s: %q is the op column of an updating group_by's result; name the column otherwise", name, agg.OpColumn)
+		}
+		op, ok := opColumnBound(in.schema)
+		if !ok {
+			return rberr.New(rberr.Internal, "%s: the updating input has no %s column", name, agg.OpColumn)
+		}
+		ln.retractOp = op.Expr.(*expr.ColExpr).Idx
+		ln.changelog = name
+		ln.changelogKeys = keyNames(fields, len(n.Keys))
+		fields = append(fields, arrow.Field{Name: agg.OpColumn, Type: arrow.BinaryTypes.String})
+	} else {
+		var unbounded, maybe []string
+		sourceBoundedness([]*lnode{in}, &unbounded, &maybe)
+		if len(unbounded) > 0 {
+			// An unbounded input never ends: emit an updating result (changelog.go).
+			if seen[agg.OpColumn] {
+				return rberr.New(rberr.Plan, "%s: %q is the op column of an updating group_by's result; name the column otherwise", name, agg.OpColumn)
+			}
+			ln.changelog = name
+			ln.changelogKeys = keyNames(fields, len(n.Keys))
+			fields = append(fields, arrow.Field{Name: agg.OpColumn, Type: arrow.BinaryTypes.String})
+		}
+	}
+	for _, d := range []struct {
+		what, val string
+		to        *int64
+	}{{"mini_batch", n.MiniBatch, &ln.miniBatch}, {"state_ttl", n.StateTTL, &ln.stateTTL}} {
+		if d.val == "" {
+			continue
+		}
+		us, err := plan.ParseDuration(d.val)
+		if err != nil || us <= 0 {
+			return rberr.New(rberr.Plan, "%s: %s must be a positive duration such as \"1s\", got %q", name, d.what, d.val)
+		}
+		*d.to = us
+	}
 	ln.schema = arrow.NewSchema(fields, nil)
 	return nil
 }
 
 func (aggregateOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]bool) {
-	b.require(n.Input, ln.inputs[0], refs(append(append([]*plan.Expr{}, n.Keys...), n.Aggs...)...))
+	cols := refs(append(append([]*plan.Expr{}, n.Keys...), n.Aggs...)...)
+	if ln.inputs[0].changelog != "" {
+		cols[agg.OpColumn] = true
+	}
+	b.require(n.Input, ln.inputs[0], cols)
 }
 
 func (aggregateOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
@@ -65,7 +114,9 @@ func (aggregateOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
 	}
 	st := g.NewStage("aggregate", p, runtime.Edge{From: in.st, Part: runtime.PartHash, Keys: keys})
 	st.Chain("aggregate", func(int) runtime.Operator {
-		return &agg.GroupByOp{Name: n.name, Keys: keys, KeyTypes: types, Aggs: n.aggs, Schema: n.schema, BatchSize: g.BatchSize}
+		return &agg.GroupByOp{Name: n.name, Keys: keys, KeyTypes: types, Aggs: n.aggs, Schema: n.schema, BatchSize: g.BatchSize,
+			Changelog: n.changelog != "", Retract: n.inputs[0].changelog != "", OpCol: n.retractOp, MiniBatch: time.Duration(n.miniBatch) * time.Microsecond,
+			TTL: time.Duration(n.stateTTL) * time.Microsecond}
 	})
 	return flow{st: st}, nil
 }
@@ -76,5 +127,24 @@ func (aggregateOp) explain(n *lnode) (detail string) {
 		keys[i] = k.String()
 	}
 	detail = fmt.Sprintf("keys [%s], aggs [%s]", strings.Join(keys, ", "), aggsText(n.aggs))
+	if n.changelog != "" {
+		detail += ", updating (changelog in " + agg.OpColumn
+		if n.miniBatch > 0 {
+			detail += ", mini-batch " + plan.FormatDuration(n.miniBatch)
+		}
+		if n.stateTTL > 0 {
+			detail += ", state TTL " + plan.FormatDuration(n.stateTTL)
+		}
+		detail += ")"
+	}
 	return
+}
+
+// keyNames are the names of the first n fields (a group_by's keys).
+func keyNames(fields []arrow.Field, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fields[i].Name
+	}
+	return out
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/riverbed-engine/riverbed/engine/expr"
+	"github.com/riverbed-engine/riverbed/engine/ops/agg"
 	"github.com/riverbed-engine/riverbed/engine/ops/join"
 	"github.com/riverbed-engine/riverbed/engine/ops/window"
 	"github.com/riverbed-engine/riverbed/engine/plan"
@@ -66,7 +67,7 @@ func (joinOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
 	st.Chain("join("+js.How+")", func(int) runtime.Operator {
 		base := join.JoinBase{Spec: js, EmitSz: g.BatchSize}
 		if regularJoin(js.How) {
-			return &join.HashJoinOp{JoinBase: base, LeftKeep: n.joinLeftKeep}
+			return &join.HashJoinOp{JoinBase: base, LeftKeep: n.joinLeftKeep, Unbounded: n.joinUnbounded}
 		}
 		switch js.How {
 		case "window":
@@ -81,6 +82,9 @@ func (joinOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
 
 func (joinOp) explain(n *lnode) (detail string) {
 	detail = n.join.How + " join"
+	if n.changelog != "" {
+		detail = "updating " + detail
+	}
 	if regularJoin(n.join.How) && n.join.How != "cross" {
 		var on []string
 		for i := range n.join.LeftKeys {
@@ -111,7 +115,11 @@ func (b *binder) bindJoin(n *plan.Node, ln *lnode, left, right *lnode) error {
 		var unbounded, maybe []string
 		sourceBoundedness([]*lnode{left, right}, &unbounded, &maybe)
 		if len(unbounded) > 0 {
-			return rberr.New(rberr.Plan, "%s: a %s join needs bounded inputs, and %s is unbounded: on an unbounded stream it could never know that a row has no match. Use an inner join, or a window or interval join", name, n.How, unbounded[0])
+			if n.How == "cross" {
+				return rberr.New(rberr.Plan, "%s: a cross join needs bounded inputs, and %s is unbounded: it would pair every row with every row for ever. Join on keys instead", name, unbounded[0])
+			}
+			// Outer and anti joins emit updates as matches arrive (ops/join/updating.go).
+			ln.joinUnbounded = true
 		}
 	}
 	ls := &expr.CompileScope{Schema: left.schema, Op: name + " (left)"}
@@ -300,6 +308,14 @@ func (b *binder) finishRegularJoin(n *plan.Node, ln *lnode, js *join.Spec, left,
 	}
 	if len(leftKeep) == left.schema.NumFields() {
 		leftKeep = nil
+	}
+	if ln.joinUnbounded && n.How != "semi" {
+		// An updating result: a changelog (changelog.go).
+		if names[agg.OpColumn] {
+			return rberr.New(rberr.Plan, "%s: %q is the op column of an updating join's result; rename the input column", name, agg.OpColumn)
+		}
+		fields = append(fields, arrow.Field{Name: agg.OpColumn, Type: arrow.BinaryTypes.String})
+		ln.changelog = name
 	}
 	js.Schema = arrow.NewSchema(fields, nil)
 	ln.join = js

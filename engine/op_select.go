@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/riverbed-engine/riverbed/engine/expr"
+	"github.com/riverbed-engine/riverbed/engine/ops/agg"
 	"github.com/riverbed-engine/riverbed/engine/ops/basic"
 	"github.com/riverbed-engine/riverbed/engine/plan"
 	"github.com/riverbed-engine/riverbed/engine/runtime"
@@ -54,6 +55,17 @@ func bindSelectWithColumns(b *binder, n *plan.Node, ln *lnode) error {
 			out = append(out, be)
 		}
 	}
+	if in.changelog != "" {
+		// An updating input: its op column goes on, selected or not (changelog.go).
+		if err := checkOpColumnExprs(name, in.changelog, out); err != nil {
+			return err
+		}
+		if !seen[agg.OpColumn] && n.Op == "select" {
+			if op, ok := opColumnBound(in.schema); ok {
+				out = append(out, op)
+			}
+		}
+	}
 	ln.exprs = out
 	ln.schema = boundSchema(out)
 	for _, e := range out {
@@ -69,7 +81,11 @@ func (selectOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 }
 
 func (selectOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]bool) {
-	b.require(n.Input, ln.inputs[0], refs(n.Exprs...))
+	cols := refs(n.Exprs...)
+	if ln.inputs[0].changelog != "" {
+		cols = union(cols, map[string]bool{agg.OpColumn: true})
+	}
+	b.require(n.Input, ln.inputs[0], cols)
 }
 
 // buildSelectWithColumns is shared by select, with_columns.

@@ -2,8 +2,11 @@ package engine
 
 import (
 	"fmt"
+	"strings"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/riverbed-engine/riverbed/engine/expr"
+	"github.com/riverbed-engine/riverbed/engine/ops/agg"
 	"github.com/riverbed-engine/riverbed/engine/ops/sink"
 	"github.com/riverbed-engine/riverbed/engine/plan"
 	"github.com/riverbed-engine/riverbed/engine/runtime"
@@ -67,11 +70,20 @@ func (writeKafkaOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 		return (&expr.CompileScope{Schema: in.schema, Op: name}).ColumnNotFound(d.Key)
 	}
 	enc := kafka.EncoderOptions{Format: format, Topic: d.Topic, KeyColumn: d.Key}
-	if _, err := kafka.NewEncoder(in.schema, enc); err != nil {
+	valueSchema := in.schema
+	opCol := -1
+	ln.upsert = d.Upsert
+	if d.Upsert {
+		if valueSchema, opCol, err = bindUpsert(name, d, in, &enc); err != nil {
+			return err
+		}
+	}
+	if _, err := kafka.NewEncoder(valueSchema, enc); err != nil {
 		return rberr.Wrap(rberr.KindOf(err), err, "%s", name)
 	}
 	ln.kafkaSink = &kafkaSinkDef{cfg: sink.KafkaSinkConfig{Brokers: d.Brokers, Topic: d.Topic, Schema: in.schema,
-		Encoder: enc, Guarantee: guarantee, Prefix: d.TransactionalIDPrefix, Opts: cfg.Opts, TxnTimeout: cfg.TransactionTimeout}}
+		Encoder: enc, Guarantee: guarantee, Prefix: d.TransactionalIDPrefix, Opts: cfg.Opts, TxnTimeout: cfg.TransactionTimeout,
+		Upsert: d.Upsert, OpCol: opCol, ValueSchema: valueSchema}}
 	ln.schema = sink.KafkaSummarySchema
 	return nil
 }
@@ -87,7 +99,8 @@ func (writeKafkaOp) build(g *graph, n *lnode, _ *lnode) (flow, error) {
 	}
 	t := &n.kafkaSink.cfg
 	cfg := &sink.KafkaSinkConfig{Brokers: t.Brokers, Topic: t.Topic, Schema: t.Schema, Encoder: t.Encoder,
-		Guarantee: t.Guarantee, Prefix: t.Prefix, Opts: t.Opts, TxnTimeout: t.TxnTimeout, Parallel: in.st.Parallel}
+		Guarantee: t.Guarantee, Prefix: t.Prefix, Opts: t.Opts, TxnTimeout: t.TxnTimeout, Parallel: in.st.Parallel,
+		Upsert: t.Upsert, OpCol: t.OpCol, ValueSchema: t.ValueSchema}
 	in.st.Chain(fmt.Sprintf("write_kafka(%s)", t.Topic), func(subtask int) runtime.Operator {
 		return &sink.KafkaSinkOp{Cfg: cfg, Subtask: subtask}
 	})
@@ -100,5 +113,40 @@ func (writeKafkaOp) explain(n *lnode) string {
 	if c.Encoder.KeyColumn != "" {
 		d += fmt.Sprintf(", key %q", c.Encoder.KeyColumn)
 	}
+	if c.Upsert {
+		d += ", upsert"
+	}
 	return d
+}
+
+// bindUpsert validates write_kafka(upsert=True): the input must be an updating stream
+// keyed by one column (a group_by's key), which becomes the record key. It returns the
+// schema of the record values (the input without its op column) and the op column.
+func bindUpsert(name string, d *plan.KafkaDef, in *lnode, enc *kafka.EncoderOptions) (*arrow.Schema, int, error) {
+	if in.changelog == "" {
+		return nil, 0, rberr.New(rberr.Plan, "%s: upsert=True writes an updating stream (the changelog of a group_by over an unbounded input), and this input only appends rows; drop upsert=True", name)
+	}
+	if len(in.changelogKeys) != 1 {
+		what := "has no key that identifies its rows"
+		if len(in.changelogKeys) > 1 {
+			what = fmt.Sprintf("is keyed by %d columns (%s)", len(in.changelogKeys), strings.Join(in.changelogKeys, ", "))
+		}
+		return nil, 0, rberr.New(rberr.Plan, "%s: upsert=True keys each record by the one key column of the changelog, and the changelog of %s %s; group by one column (combine several with rb.concat_str), and keep it unchanged after the group_by", name, in.changelog, what)
+	}
+	key := in.changelogKeys[0]
+	if d.Key != "" && d.Key != key {
+		return nil, 0, rberr.New(rberr.Plan, "%s: upsert=True keys each record by the group key %q, not %q; leave key= out", name, key, d.Key)
+	}
+	if enc.Format == kafka.ArrowIPC {
+		return nil, 0, rberr.New(rberr.Plan, "%s: upsert=True writes one record per key: use format \"json\" or \"raw\"", name)
+	}
+	enc.KeyColumn = key
+	opCol := in.schema.FieldIndices(agg.OpColumn)[0]
+	var fields []arrow.Field
+	for i, f := range in.schema.Fields() {
+		if i != opCol {
+			fields = append(fields, f)
+		}
+	}
+	return arrow.NewSchema(fields, nil), opCol, nil
 }

@@ -458,3 +458,51 @@ def test_exactly_once_kafka_to_kafka_round_trip(brokers, topic):
         brokers, dst, key="k", delivery_guarantee="exactly-once", transactional_id_prefix=f"tx-{dst}")
     got = sorted((json.loads(m.value())["k"], json.loads(m.value())["total"]) for m in consume(brokers, dst))
     assert got == sorted((k, sum(v for v in range(500) if v % 5 == k)) for k in range(5))
+
+
+def test_upsert_sink_of_an_updating_group_by(brokers, topic):
+    """write_kafka(upsert=True) of an updating group_by (Flink's upsert-kafka): the record
+    key is the group key, +I/+U the key's new value, -D (here, groups expired by state_ttl)
+    a tombstone, -U nothing. Read back and compacted by key, the topic holds, for every
+    live key, exactly the aggregate of its rows (checked against DuckDB), and an expired
+    key's last value before its tombstone is its whole aggregate."""
+    import duckdb
+
+    t = topic(2)
+    env = rb.Environment(parallelism=1, batch_size=50)  # rows are read in order
+    fields = {"id": {"kind": "sequence"}, "v": {"min": 0, "max": 9}}
+    s = env.datagen({"id": rb.Int64, "v": rb.Int64}, rows_per_second=2_000, seed=3, fields=fields)
+    agg = (s.with_columns((col("id") // 100).alias("key"))
+            .group_by("key", state_ttl="1s")
+            .agg(rb.count().alias("n"), col("v").sum().alias("s"), col("id").max().alias("last")))
+    job = agg.write_kafka(brokers, t, upsert=True, lazy=True).start()
+    time.sleep(3)
+    job.stop(drain=True, timeout="60s")
+    latest: dict[int, Any] = {}
+    tombstoned: dict[int, dict[str, Any]] = {}
+    for m in consume(brokers, t, committed=False):
+        key = int(m.key())
+        if m.value() is None:
+            assert latest.get(key) is not None, f"tombstone of key {key} without a value before it"
+            tombstoned[key] = latest[key]
+            latest[key] = None
+        else:
+            v = json.loads(m.value())
+            assert "__op" not in v and v["key"] == key
+            latest[key] = v
+    live = {k: v for k, v in latest.items() if v is not None}
+    assert live and tombstoned, (len(live), len(tombstoned))
+    rows = rb.datagen({"id": rb.Int64, "v": rb.Int64}, number_of_rows=max(v["last"] for v in live.values()) + 1,  # noqa: F841
+                      seed=3, fields=fields).collect(progress=False)
+    want = {r[0]: r[1:] for r in duckdb.sql(
+        "SELECT id // 100 AS key, count(*), sum(v), max(id) FROM rows GROUP BY ALL").fetchall()}
+    for k, v in tombstoned.items():
+        assert (v["n"], v["s"], v["last"]) == want[k]
+    # A live key's value is its aggregate over the rows read; every key but the newest had
+    # all its rows read. Keys go idle in order, so the expired ones are the oldest.
+    assert max(tombstoned) < min(live)
+    for k, v in live.items():
+        n = v["n"]
+        assert v["last"] == k * 100 + n - 1 or n == 100
+        if n == 100:
+            assert (v["n"], v["s"], v["last"]) == want[k]

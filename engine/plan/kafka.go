@@ -34,6 +34,9 @@ type KafkaDef struct {
 	Key                   string `json:"key,omitempty"`
 	DeliveryGuarantee     string `json:"delivery_guarantee,omitempty"`
 	TransactionalIDPrefix string `json:"transactional_id_prefix,omitempty"`
+	// Upsert (sink): the input is an updating stream, written by key: +I/+U as the key's
+	// value, -D as a null value (a tombstone), -U not at all.
+	Upsert bool `json:"upsert,omitempty"`
 	// Options are Kafka client properties.
 	Options map[string]string `json:"options,omitempty"`
 }

@@ -74,7 +74,10 @@ type Options struct {
 //	filter        input, predicate
 //	select        input, exprs
 //	with_columns  input, exprs
-//	aggregate     input, keys, aggs
+//	aggregate     input, keys, aggs, mini_batch and state_ttl (durations; an updating
+//	              aggregate over an unbounded input: how long changes are gathered before
+//	              they are emitted, and how long a group's state is kept after its last
+//	              update)
 //	union         inputs
 //	limit         input, n
 //	write_parquet input, path, mode ("error", "append", "overwrite"), max_rows_per_file,
@@ -161,6 +164,11 @@ type Node struct {
 	// no row (else a null row).
 	EmptyAsNull bool `json:"empty_as_null,omitempty"`
 	DropNulls   bool `json:"drop_nulls,omitempty"`
+
+	// aggregate over an unbounded input (an updating result): mini-batch interval and
+	// state TTL, as Flink's table.exec.mini-batch.allow-latency and table.exec.state.ttl.
+	MiniBatch string `json:"mini_batch,omitempty"`
+	StateTTL  string `json:"state_ttl,omitempty"`
 
 	// Windows.
 	Window          *WindowDef `json:"window,omitempty"`

@@ -90,6 +90,13 @@ func (t *task) checkpoint(tc *TaskCtx, b Barrier) error {
 	if w == nil {
 		return nil // aborted meanwhile
 	}
+	for i, op := range t.chain {
+		if pb, ok := op.(PreBarrier); ok {
+			if err := pb.FlushBeforeBarrier(t.outs[i]); err != nil {
+				return err
+			}
+		}
+	}
 	serr := t.snapshot(c, w, b)
 	if err := t.head.Emit(Message{Kind: MsgControl, Ctl: b}); err != nil {
 		return err

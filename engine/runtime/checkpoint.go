@@ -32,6 +32,16 @@ type KeyedState interface {
 	LoadState(b state.Backend) error
 }
 
+// PreBarrier is an operator that holds back output it must emit before a checkpoint
+// barrier passes it, such as a mini-batch of updates (Flink's prepareSnapshotPreBarrier):
+// once the barrier is aligned, before any operator of the subtask snapshots, each
+// PreBarrier of the chain (in chain order) emits what it holds, so that the rows reach the
+// operators after it, and the downstream stages, ahead of the barrier, and its snapshot
+// holds none of them.
+type PreBarrier interface {
+	FlushBeforeBarrier(out Emitter) error
+}
+
 // CheckpointHook is an operator with non-keyed checkpointed state or effects, such as a
 // transactional sink (two-phase commit, as Flink's TwoPhaseCommitSinkFunction).
 type CheckpointHook interface {

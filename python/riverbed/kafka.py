@@ -167,7 +167,7 @@ def read_kafka_node(brokers: str | Sequence[str], topic: str | Sequence[str] | N
 
 def write_kafka_node(brokers: str | Sequence[str], topic: str, format: str, key: str | None,
                      delivery_guarantee: str, transactional_id_prefix: str | None,
-                     options: Mapping[str, Any] | None) -> dict[str, Any]:
+                     options: Mapping[str, Any] | None, upsert: bool = False) -> dict[str, Any]:
     """The plan node of a write_kafka (its input is set by the caller)."""
     if not isinstance(topic, str) or not topic:
         raise ValueError(f"topic must be a topic name, got {topic!r}")
@@ -184,6 +184,10 @@ def write_kafka_node(brokers: str | Sequence[str], topic: str, format: str, key:
         k["key"] = key
     if transactional_id_prefix is not None:
         k["transactional_id_prefix"] = transactional_id_prefix
+    if not isinstance(upsert, bool):
+        raise TypeError(f"upsert must be True or False, got {upsert!r}")
+    if upsert:
+        k["upsert"] = True
     return {"op": "write_kafka", "kafka": k}
 
 

@@ -791,9 +791,11 @@ class Stream:
         joins the right keys, full joins both (the right ones with ``suffix`` if their names
         clash); other right columns whose names clash get ``suffix``.
 
-        An inner join also runs on unbounded streams (pairs flow as rows arrive; its state
-        holds both inputs); the other kinds need bounded inputs. Rows come in no particular
-        order.
+        On unbounded streams the joins emit as rows arrive (their state holds both inputs;
+        ``cross`` is refused). Inner and semi joins only add rows; left, right, full and anti
+        joins give an updating result with an ``__op`` column (``"+I"``, ``"-D"``): a row
+        padded with nulls is inserted at once and deleted when its first match arrives
+        (see docs/changelog.md). Rows come in no particular order.
 
         Examples
         --------
@@ -917,22 +919,49 @@ class Stream:
             node["within"] = duration(within, "within")
         return self._then(node)
 
-    def group_by(self, *keys: str | Expr | Sequence[str | Expr]) -> GroupBy:
+    def group_by(self, *keys: str | Expr | Sequence[str | Expr], mini_batch: Duration | None = None,
+                 state_ttl: Duration | None = None) -> GroupBy:
         """Group rows by key columns or expressions; follow with :meth:`GroupBy.agg`.
 
-        On an unbounded stream a group-by never ends; use :meth:`key_by` with a window.
+        On a bounded stream the result is one row per group, once the input has ended. On
+        an unbounded stream the result is **updating** (a changelog, as Flink's dynamic
+        tables): it has one more column, ``__op``, whose value says what each row does to
+        the result table: ``"+I"`` (a new group), ``"-U"`` (retract the group's previous
+        row), ``"+U"`` (its new row) and ``"-D"`` (the group left the result). Read the
+        changes with ``start()`` and ``job.results()``; see docs/changelog.md. A group_by
+        over such an updating stream takes its retracted rows back out of its groups
+        (``count``, ``sum`` and ``mean`` only) and is updating too.
+
+        Parameters
+        ----------
+        mini_batch
+            Gather changes for this long (``"1s"``, a ``timedelta`` or milliseconds) and
+            emit each group at most once per interval, as Flink's
+            ``table.exec.mini-batch``; without it each input batch ends a mini-batch.
+        state_ttl
+            Drop a group's state when it has not been updated for this long (processing
+            time, as Flink's ``table.exec.state.ttl``); the group is deleted from the result
+            (``"-D"``) and a later row of its key starts it afresh (``"+I"``).
+
+        Both apply to updating results only; a bounded group_by ignores them.
 
         Examples
         --------
         >>> import riverbed as rb
-        >>> s = rb.from_pydict({"k": ["a", "b", "a"], "v": [1, 2, 3]})
-        >>> s.group_by("k").agg(rb.col("v").max()).collect().sort_by("k").to_pylist()
-        [{'k': 'a', 'v': 3}, {'k': 'b', 'v': 2}]
+        >>> from riverbed import col
+        >>> bids = rb.nexmark(events_per_second=2_000).bids()
+        >>> counts = bids.group_by("auction", mini_batch="200ms").agg(rb.count().alias("n"))
+        >>> counts.schema.names
+        ['auction', 'n', '__op']
         """
-        if self._unbounded:
-            raise PlanError("group_by over an unbounded stream never emits: use key_by(...).window(...).agg(...), "
-                            "or bound the source (max_events / number_of_rows / limit)")
-        return GroupBy(self, _exprs(_flatten(keys), "group_by"))
+        from .window import duration
+
+        node_opts: dict[str, Any] = {}
+        if mini_batch is not None:
+            node_opts["mini_batch"] = duration(mini_batch, "mini_batch")
+        if state_ttl is not None:
+            node_opts["state_ttl"] = duration(state_ttl, "state_ttl")
+        return GroupBy(self, _exprs(_flatten(keys), "group_by"), node_opts)
 
     def key_by(self, *keys: str | Expr | Sequence[str | Expr]) -> KeyedStream:
         """Partition the stream by key (hash of the keys into key groups) for keyed windows.
@@ -1502,7 +1531,7 @@ class Stream:
                     key: str | None = None, delivery_guarantee: DeliveryGuarantee = "at-least-once",
                     transactional_id_prefix: str | None = None, options: dict[str, Any] | None = None,
                     progress: bool | None = None, runtime_mode: RuntimeMode | None = None,
-                    lazy: bool = False) -> Any:
+                    lazy: bool = False, upsert: bool = False) -> Any:
         """Write the results to a Kafka topic (Flink's ``KafkaSink``), one record per row.
 
         ``format``: ``"json"`` (one object per row, in the form ``read_kafka`` reads back),
@@ -1517,6 +1546,12 @@ class Stream:
         exactly once; needs ``transactional_id_prefix``, unique to the job) or ``"none"``.
         ``options`` are Kafka client properties (see :func:`riverbed.read_kafka`) and
         ``transaction.timeout.ms``, ``compression.type``, ``linger.ms``, ``batch.size``.
+
+        ``upsert=True`` writes an updating stream (a group_by over an unbounded input, see
+        docs/changelog.md) as Flink's upsert-kafka: the record key is the group key, ``+I``
+        and ``+U`` rows are written as the key's new value (without ``__op``), ``-D`` rows as
+        a record with a null value (a tombstone), ``-U`` rows not at all; a compacted topic
+        then holds the result table. Without it, an updating stream is refused.
 
         Runs the (bounded) pipeline and returns a table of the records written per subtask
         (``topic``, ``rows``). With ``lazy=True`` nothing runs yet: the sink is returned as a
@@ -1534,7 +1569,8 @@ class Stream:
         """
         from .kafka import write_kafka_node
 
-        root = write_kafka_node(brokers, topic, format, key, delivery_guarantee, transactional_id_prefix, options)
+        root = write_kafka_node(brokers, topic, format, key, delivery_guarantee, transactional_id_prefix, options,
+                                upsert)
         root["input"] = self._node
         if lazy:
             return Stream(self._env, root, self._sources, unbounded=self._unbounded)
@@ -1789,9 +1825,10 @@ def _run(job: _lib.JobHandle, progress: bool | None) -> pa.Table:
 class KeyedStream:
     """A stream partitioned by key; window it with :meth:`window`."""
 
-    def __init__(self, stream: Stream, keys: list[dict[str, Any]]):
+    def __init__(self, stream: Stream, keys: list[dict[str, Any]], options: dict[str, Any] | None = None):
         self._stream = stream
         self._keys = keys
+        self._options = options or {}
 
     def window(self, window: Window, *, allowed_lateness: Any = None) -> WindowedStream:
         """Assign each key's rows to windows (``rb.tumbling``, ``rb.sliding``, ``rb.session``,
@@ -2045,9 +2082,10 @@ class WindowResult(Stream):
 class GroupBy:
     """A grouped stream; call :meth:`agg` to aggregate each group."""
 
-    def __init__(self, stream: Stream, keys: list[dict[str, Any]]):
+    def __init__(self, stream: Stream, keys: list[dict[str, Any]], options: dict[str, Any] | None = None):
         self._stream = stream
         self._keys = keys
+        self._options = options or {}
 
     def agg(self, *aggs: Expr | Sequence[Expr], **named: Expr) -> Stream:
         """One row per distinct key with the given aggregations, e.g.
@@ -2067,4 +2105,5 @@ class GroupBy:
         items = _flatten(aggs) + [v.alias(k) for k, v in named.items()]
         if not items:
             raise PlanError("agg needs at least one aggregation, e.g. rb.count() or col('x').sum()")
-        return self._stream._then({"op": "aggregate", "keys": self._keys, "aggs": _exprs(items, "agg")})
+        return self._stream._then({"op": "aggregate", "keys": self._keys, "aggs": _exprs(items, "agg"),
+                                   **self._options})

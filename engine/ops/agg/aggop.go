@@ -1,6 +1,8 @@
 package agg
 
 import (
+	"time"
+
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/riverbed-engine/riverbed/engine/expr"
@@ -9,8 +11,10 @@ import (
 	"github.com/riverbed-engine/riverbed/state"
 )
 
-// aggregateOp is a hash aggregation over the key groups its subtask owns. On a bounded
-// input it emits every group when the final watermark arrives (at finish).
+// GroupByOp is a hash aggregation over the key groups its subtask owns. On a bounded
+// input it emits every group when the final watermark arrives (at finish). With
+// Changelog (an unbounded input) it emits an updating result instead: a changelog of its
+// groups (changelog.go), with the op column last in Schema.
 type GroupByOp struct {
 	runtime.BaseOp
 	Name      string
@@ -19,9 +23,25 @@ type GroupByOp struct {
 	Aggs      []Spec
 	Schema    *arrow.Schema
 	BatchSize int
+	// Changelog: emit changes (+I, -U, +U, -D) as the input comes, not the final table.
+	Changelog bool
+	// Retract: the input is a changelog whose op column is OpCol: rows with -U and -D are
+	// taken back out of their groups (retract.go). Implies Changelog.
+	Retract bool
+	OpCol   int
+	// MiniBatch is how long changes are gathered before they are emitted (each group
+	// emits at most once per mini-batch; 0: after every input batch). TTL drops the state
+	// of a group not updated for that long (0: never), deleting it from the result. Both
+	// are processing time; Now is the clock (nil: time.Now).
+	MiniBatch time.Duration
+	TTL       time.Duration
+	Now       func() time.Time
 	tc        *runtime.TaskCtx
 	agg       *Table
+	cl        changes
 }
+
+var _ runtime.PreBarrier = (*GroupByOp)(nil)
 
 var _ runtime.KeyedState = (*GroupByOp)(nil)
 
@@ -35,11 +55,17 @@ func (o *GroupByOp) ProcessMarker(runtime.Message, runtime.Emitter) error { retu
 
 func (o *GroupByOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
 	defer m.Rec.Release()
+	if o.Changelog {
+		return o.processChanges(m, out)
+	}
 	_, err := o.agg.Consume(o.tc.Eval, m.Rec, m.Seq)
 	return err
 }
 
 func (o *GroupByOp) Finish(out runtime.Emitter) error {
+	if o.Changelog {
+		return o.flush(out)
+	}
 	n := o.agg.NumGroups()
 	if n == 0 && len(o.Keys) == 0 {
 		// A global aggregation over no rows still has one row (count 0, sums null), as SQL.
@@ -69,6 +95,10 @@ func (o *GroupByOp) Close() {
 	if o.agg != nil {
 		o.agg.Release()
 	}
+	for _, b := range o.cl.before {
+		b.Release()
+	}
+	o.cl.before = nil
 }
 
 // GroupsTable is the state table of group_by: one row per group, its key columns and the
@@ -81,11 +111,17 @@ func (o *GroupByOp) stateSchema() *arrow.Schema {
 
 // StateTables implements runtime.KeyedState.
 func (o *GroupByOp) StateTables() []state.TableSpec {
+	if o.Changelog {
+		return []state.TableSpec{keyed.BatchTable(ChangelogTable)}
+	}
 	return []state.TableSpec{keyed.BatchTable(GroupsTable)}
 }
 
 // SaveState implements runtime.KeyedState: every group, in its key group.
 func (o *GroupByOp) SaveState(b state.Backend) error {
+	if o.Changelog {
+		return o.saveChanges(b)
+	}
 	n := o.agg.NumGroups()
 	if n == 0 {
 		return nil
@@ -107,6 +143,9 @@ func (o *GroupByOp) SaveState(b state.Backend) error {
 
 // LoadState implements runtime.KeyedState.
 func (o *GroupByOp) LoadState(b state.Backend) error {
+	if o.Changelog {
+		return o.loadChanges(b)
+	}
 	nk := len(o.KeyTypes)
 	return keyed.ReadState(b, o.tc.Eval.Mem, o.Name, GroupsTable, o.stateSchema(), func(_ int, rec arrow.RecordBatch) error {
 		_, err := o.agg.LoadGroups(o.tc.Eval.Ctx, rec.Columns()[:nk], rec.Columns()[nk:])

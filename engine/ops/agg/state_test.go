@@ -69,6 +69,17 @@ func aggStream(seed int64, batches int) ([]opstest.Step, [][]any) {
 // refGroupBy computes group_by(keys).agg(count(), sum(v), mean(f), min(s), max(v),
 // first(s), last(s), n_unique(s), count(v)) with plain maps.
 func refGroupBy(rows [][]any, keyCols []int) []string {
+	m := refGroups(rows, keyCols)
+	out := make([]string, 0, len(m))
+	for _, r := range m {
+		out = append(out, r)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// refGroups is refGroupBy's result by key (the key formatted by opstest.Row).
+func refGroups(rows [][]any, keyCols []int) map[string]string {
 	type acc struct {
 		key          []any
 		n, cntV      int64
@@ -119,7 +130,7 @@ func refGroupBy(rows [][]any, keyCols []int) []string {
 			a.uniq[s] = true
 		}
 	}
-	var out []string
+	out := map[string]string{}
 	for _, ks := range order {
 		a := groups[ks]
 		var sum, mean any
@@ -130,9 +141,8 @@ func refGroupBy(rows [][]any, keyCols []int) []string {
 			mean = a.sumF / float64(a.nF)
 		}
 		vals := append(append([]any{}, a.key...), a.n, sum, mean, a.minS, a.maxV, a.firstS, a.lastS, int64(len(a.uniq)), a.cntV)
-		out = append(out, opstest.Row(vals...))
+		out[ks] = opstest.Row(vals...)
 	}
-	sort.Strings(out)
 	return out
 }
 

@@ -15,12 +15,17 @@ import (
 // an unbounded inner join works (its state grows with both inputs). Every other kind needs
 // to know a row will never match, so it keeps both inputs and joins them when both have
 // ended (Finish). Null keys match nothing, as in Polars and SQL.
+//
+// Over unbounded inputs (Unbounded) the other kinds but cross work as the inner join does,
+// and emit updates where a row's match arrives after it (updating.go).
 type HashJoinOp struct {
 	JoinBase
-	LeftKeep []int // left columns in the output, in order (nil: all)
-	rows     [2]map[uint32][]keyed.RowRef
-	all      [2][]keyedRef // every row in arrival order (kinds other than inner)
-	pending  [2][]keyed.RowRef
+	LeftKeep  []int // left columns in the output, in order (nil: all)
+	Unbounded bool  // the inputs may never end: emit as rows arrive (updating.go)
+	rows      [2]map[uint32][]keyed.RowRef
+	all       [2][]keyedRef // every row in arrival order (kinds other than inner)
+	pending   [2][]keyed.RowRef
+	ops       []string // the op of each pending row (Unbounded, but semi)
 }
 
 type keyedRef struct {
@@ -50,6 +55,9 @@ func (o *HashJoinOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error 
 	}
 	chunk := o.sides[side].store.Add(rec)
 	n := int(rec.NumRows())
+	if o.Unbounded && o.Spec.How != "inner" {
+		return o.processUnbounded(side, chunk, ids, n, out)
+	}
 	if o.Spec.How != "inner" {
 		for i := 0; i < n; i++ {
 			k := uint32(0)
@@ -97,6 +105,9 @@ var noRow = keyed.RowRef{Chunk: -1}
 
 // Finish joins what the blocking kinds kept, once both inputs have ended.
 func (o *HashJoinOp) Finish(out runtime.Emitter) error {
+	if o.Unbounded {
+		return o.flush(out) // every row was emitted as it came
+	}
 	emit := func() error {
 		if len(o.pending[0]) >= o.EmitSz {
 			return o.flush(out)
@@ -206,6 +217,11 @@ func (o *HashJoinOp) flush(out runtime.Emitter) error {
 		for _, i := range o.Spec.RightKeep {
 			cols = append(cols, rcols[i])
 		}
+	}
+	if o.changes() {
+		op := o.opColumn(len(left))
+		defer op.Release()
+		cols = append(cols, op)
 	}
 	rec := array.NewRecordBatch(o.Spec.Schema, cols, int64(len(left)))
 	return runtime.EmitSliced(rec, o.EmitSz, out)

@@ -251,7 +251,7 @@ func (o *HashJoinOp) StateTables() []state.TableSpec { return joinTables() }
 func (o *HashJoinOp) SaveState(b state.Backend) error {
 	for side := 0; side < 2; side++ {
 		var refs []keyed.RowRef
-		if o.Spec.How == "inner" {
+		if o.Spec.How == "inner" || o.Unbounded {
 			keys := make([]uint32, 0, len(o.rows[side]))
 			for k := range o.rows[side] {
 				keys = append(keys, k)
@@ -281,7 +281,7 @@ func (o *HashJoinOp) LoadState(b state.Backend) error {
 					id = 0
 				}
 				r := keyed.RowRef{Chunk: chunk, Row: int32(i)}
-				if o.Spec.How != "inner" {
+				if o.Spec.How != "inner" && !o.Unbounded {
 					o.all[side] = append(o.all[side], keyedRef{key: id, ref: r})
 				}
 				if id != nullKey {

@@ -12,6 +12,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/riverbed-engine/riverbed/engine/expr"
 	"github.com/riverbed-engine/riverbed/engine/runtime"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 	"github.com/riverbed-engine/riverbed/kafka"
@@ -44,6 +45,11 @@ type KafkaSinkConfig struct {
 	Opts       []kgo.Opt
 	TxnTimeout time.Duration
 	Parallel   int
+	// Upsert: Schema is a changelog whose column OpCol is the op; the encoder is for the
+	// other columns (ValueSchema), see upsert.go.
+	Upsert      bool
+	OpCol       int
+	ValueSchema *arrow.Schema
 
 	initOnce    sync.Once
 	restored    chan struct{} // closed once subtask 0 has restored (RestoreCheckpoint)
@@ -77,6 +83,7 @@ type KafkaSinkOp struct {
 
 	enc  *kafka.Encoder
 	mem  memory.Allocator
+	ec   *expr.EvalCtx
 	cl   *kgo.Client // none, at-least-once
 	ctx  context.Context
 	rows int64
@@ -97,8 +104,12 @@ var (
 
 func (o *KafkaSinkOp) Open(tc *runtime.TaskCtx) error {
 	c := o.Cfg
-	o.ctx, o.mem = tc.Ctx, tc.Eval.Mem
-	enc, err := kafka.NewEncoder(c.Schema, c.Encoder)
+	o.ctx, o.mem, o.ec = tc.Ctx, tc.Eval.Mem, tc.Eval
+	schema := c.Schema
+	if c.Upsert {
+		schema = c.ValueSchema
+	}
+	enc, err := kafka.NewEncoder(schema, c.Encoder)
 	if err != nil {
 		return err
 	}
@@ -144,7 +155,13 @@ func (o *KafkaSinkOp) ProcessBatch(m runtime.Message, _ runtime.Emitter) error {
 	if m.Rec.NumRows() == 0 {
 		return nil
 	}
-	recs, err := o.enc.Encode(m.Rec)
+	var recs []*kgo.Record
+	var err error
+	if o.Cfg.Upsert {
+		recs, err = UpsertRecords(o.ec, o.enc, o.Cfg.ValueSchema, m.Rec, o.Cfg.OpCol)
+	} else {
+		recs, err = o.enc.Encode(m.Rec)
+	}
 	if err != nil {
 		return err
 	}

@@ -242,6 +242,15 @@ func Run(t *testing.T, op Op, steps []Step, phases []Phase, backend string) []st
 			}
 			break
 		}
+		for _, in := range insts {
+			// What an operator holds back goes out ahead of the barrier, as the runtime
+			// does once a barrier is aligned.
+			if pb, ok := in.op.(runtime.PreBarrier); ok {
+				if err := pb.FlushBeforeBarrier(out); err != nil {
+					t.Fatalf("flush before barrier: %v", err)
+				}
+			}
+		}
 		cp = checkpoint(t, storage, uint64(pi+1), insts, backend, maxPar, opID, !ph.Keep)
 		if ph.Keep {
 			cp = nil

@@ -1,0 +1,110 @@
+package engine
+
+import (
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/riverbed-engine/riverbed/engine/expr"
+	"github.com/riverbed-engine/riverbed/engine/ops/agg"
+	"github.com/riverbed-engine/riverbed/internal/rberr"
+)
+
+// Updating streams (changelogs). A group_by over an unbounded input cannot wait for the
+// end of its input: it emits an updating result, a changelog whose last column, agg.OpColumn
+// ("__op"), says what each row does to the result table (+I, -U, +U, -D; see
+// engine/ops/agg/changelog.go and docs/changelog.md). A bound node whose output is such a
+// stream has lnode.changelog set to the name of the operator that made it.
+//
+// Which operators take an updating input is decided here, once, for every operator:
+//
+//   - filter, select and with_columns pass the changes on: each change row is filtered or
+//     projected as a row, which keeps a retract changelog correct (a -U row carries the old
+//     values, so a filter drops or keeps it by them); select keeps the op column even when it
+//     is not selected, and neither may write a column of that name;
+//   - write_parquet writes the change rows, op column included (a log of changes);
+//   - group_by (aggregate) takes the retracted rows back out of its groups, for count, sum
+//     and mean, and emits a changelog of its own;
+//   - every other operator takes appended rows only and refuses an updating input with an
+//     error that names it and the operator that made the changes.
+
+// changelogPassThrough are the operators that pass an updating input's changes on.
+var changelogPassThrough = map[string]bool{"filter": true, "select": true, "with_columns": true}
+
+// changelogSinks are the operators that accept an updating input as their own output.
+var changelogSinks = map[string]bool{"write_parquet": true}
+
+// checkChangelogInput refuses an updating input where it cannot be taken, and marks the
+// output of the operators that pass it on.
+func checkChangelogInput(ln *lnode) error {
+	var from *lnode
+	for _, in := range ln.inputs {
+		if in != nil && in.changelog != "" {
+			from = in
+			break
+		}
+	}
+	if from == nil {
+		return nil
+	}
+	switch {
+	case changelogPassThrough[ln.op]:
+		ln.changelog = from.changelog
+		ln.changelogKeys = survivingKeys(ln, from.changelogKeys)
+		return nil
+	case changelogSinks[ln.op]:
+		return nil
+	case ln.op == "write_kafka" && ln.upsert:
+		return nil
+	case ln.op == "write_kafka":
+		return rberr.New(rberr.Plan, "%s: its input is an updating stream (the changelog of %s, with an %s column of +I/-U/+U/-D changes), and an append-only Kafka sink would write retractions as rows; write it with write_kafka(..., upsert=True) (the record key is the group key; a delete is a record with a null value)", ln.name, from.changelog, agg.OpColumn)
+	case ln.op == "aggregate":
+		return nil // it takes the retractions back out of its groups (op_aggregate.go)
+	}
+	return rberr.New(rberr.Plan, "%s: its input is an updating stream (the changelog of %s, with an %s column of +I/-U/+U/-D changes), and %s takes appended rows only. Operators that take updates: filter, select, with_columns, group_by (with count, sum and mean), write_parquet (which writes the changes); see docs/changelog.md", ln.name, from.changelog, agg.OpColumn, ln.op)
+}
+
+// opColumnBound is the reference to an updating input's op column that select keeps.
+func opColumnBound(in *arrow.Schema) (expr.Bound, bool) {
+	idx := in.FieldIndices(agg.OpColumn)
+	if len(idx) != 1 {
+		return expr.Bound{}, false
+	}
+	f := in.Field(idx[0])
+	return expr.Bound{Expr: &expr.ColExpr{Idx: idx[0], Name: f.Name, Dt: f.Type}, Name: f.Name}, true
+}
+
+// checkOpColumnExprs refuses select/with_columns expressions that write the op column of an
+// updating input (anything but the column itself).
+func checkOpColumnExprs(name, from string, out []expr.Bound) error {
+	for _, e := range out {
+		if e.Name != agg.OpColumn {
+			continue
+		}
+		if c, ok := e.Expr.(*expr.ColExpr); ok && c.Name == agg.OpColumn {
+			continue
+		}
+		return rberr.New(rberr.Plan, "%s: %q is the op column of the changelog of %s and cannot be written; name the column otherwise", name, agg.OpColumn, from)
+	}
+	return nil
+}
+
+// survivingKeys are the changelog keys of a filter, select or with_columns output: the
+// input's, if each is still there as the same column (a select may drop one, a
+// with_columns overwrite one).
+func survivingKeys(ln *lnode, keys []string) []string {
+	if ln.op == "filter" || keys == nil {
+		return keys
+	}
+	for _, k := range keys {
+		found := false
+		for _, e := range ln.exprs {
+			if e.Name != k {
+				continue
+			}
+			c, ok := e.Expr.(*expr.ColExpr)
+			found = ok && c.Name == k
+		}
+		if !found {
+			return nil
+		}
+	}
+	return keys
+}

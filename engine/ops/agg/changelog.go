@@ -1,0 +1,479 @@
+package agg
+
+import (
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/riverbed-engine/riverbed/engine/ops/keyed"
+	"github.com/riverbed-engine/riverbed/engine/runtime"
+	"github.com/riverbed-engine/riverbed/internal/rberr"
+	"github.com/riverbed-engine/riverbed/state"
+)
+
+// An updating group_by (over an unbounded input) emits a changelog, as Flink's dynamic
+// tables: every row of its result carries an op column (OpColumn, last) saying what the
+// row does to the result table, with Flink's RowKind short strings:
+//
+//	+I  insert: a new group's first row
+//	-U  update before: retract the group's previous row (its old values)
+//	+U  update after: the group's new row
+//	-D  delete: the group left the result (its state expired, see TTL)
+//
+// Applying the changes in order to an empty table (+I and +U add the row, -U and -D remove
+// one equal row) gives the aggregate over every input row so far. Changes are emitted by
+// mini-batch: the groups a batch (or, with MiniBatch, an interval) touched emit at most one
+// -U/+U pair (or one +I) each when it ends, the retractions of a mini-batch first. Before a
+// checkpoint barrier passes, the pending mini-batch is emitted (runtime.PreBarrier), so the
+// changes before a barrier are exactly those of the input before it and the checkpoint
+// holds no pending change.
+
+// Change kinds: the values of the op column.
+const (
+	OpInsert       = "+I"
+	OpUpdateBefore = "-U"
+	OpUpdateAfter  = "+U"
+	OpDelete       = "-D"
+)
+
+// OpColumn is the name of a changelog's op column (a string column, Flink's RowKind).
+const OpColumn = "__op"
+
+// ChangelogTable is the state table of an updating group_by: one row per group, its key
+// columns, the state of each aggregation (AccFields), the time it was last updated
+// (TouchedField; milliseconds since the epoch, for the state TTL) and its row count
+// (RowsField).
+const ChangelogTable = "changelog_groups.v1"
+
+// TouchedField is the column of ChangelogTable with each group's last update time;
+// RowsField the number of input rows in the group (added less retracted; a group with none
+// is not in the result).
+var (
+	TouchedField = arrow.Field{Name: "__rb_touched_ms", Type: arrow.PrimitiveTypes.Int64}
+	RowsField    = arrow.Field{Name: "__rb_rows", Type: arrow.PrimitiveTypes.Int64}
+)
+
+// changes is the changelog bookkeeping of a GroupByOp, per group id.
+type changes struct {
+	rows    []int64             // input rows in the group (added less retracted)
+	beforeG []uint32            // the group of each row of before, in order
+	emitted []bool              // the group's current row has been emitted (else its next is +I)
+	dirty   []bool              // updated since the last flush
+	list    []uint32            // the dirty groups, in the order they became dirty
+	before  []arrow.RecordBatch // -U rows of groups made dirty since the last flush
+	touched []int64             // last update, unix ms
+	expired time.Time           // when expiry last ran
+}
+
+func (o *GroupByOp) now() time.Time {
+	if o.Now != nil {
+		return o.Now()
+	}
+	return time.Now()
+}
+
+func (c *changes) grow(n int) {
+	for len(c.emitted) < n {
+		c.rows = append(c.rows, 0)
+		c.emitted = append(c.emitted, false)
+		c.dirty = append(c.dirty, false)
+		c.touched = append(c.touched, 0)
+	}
+}
+
+// processChanges folds a batch into the groups and records which groups changed.
+func (o *GroupByOp) processChanges(m runtime.Message, out runtime.Emitter) error {
+	rec := m.Rec
+	n := int(rec.NumRows())
+	if n == 0 {
+		return nil
+	}
+	ec := o.tc.Eval
+	var ids []uint32
+	if len(o.Keys) == 0 {
+		ids = make([]uint32, n)
+		if o.agg.NumGroups() == 0 {
+			o.agg.groups.Hash = append(o.agg.groups.Hash, 0)
+		}
+	} else {
+		keys, err := runtime.EvalColumns(ec, o.agg.keys, rec)
+		if err != nil {
+			return rberr.Wrap(rberr.KindOf(err), err, "%s", o.Name)
+		}
+		ids, err = o.agg.ConsumeKeys(ec.Ctx, keys, n)
+		runtime.ReleaseAll(keys)
+		if err != nil {
+			return err
+		}
+	}
+	var sign []bool // Retract: the row is taken back
+	nret := 0
+	if o.Retract {
+		ops, ok := rec.Column(o.OpCol).(*array.String)
+		if !ok {
+			return rberr.New(rberr.Internal, "%s: the op column is %s", o.Name, rec.Column(o.OpCol).DataType())
+		}
+		sign = make([]bool, n)
+		for i := range sign {
+			switch ops.Value(i) {
+			case OpUpdateBefore, OpDelete:
+				sign[i] = true
+				nret++
+			case OpInsert, OpUpdateAfter:
+			default:
+				return rberr.New(rberr.Data, "%s: unknown change %q in the %s column", o.Name, ops.Value(i), OpColumn)
+			}
+		}
+	}
+	c := &o.cl
+	c.grow(o.agg.NumGroups())
+	now := o.now().UnixMilli()
+	var retract []uint32
+	for i, g := range ids {
+		if sign != nil && sign[i] {
+			c.rows[g]--
+		} else {
+			c.rows[g]++
+		}
+		c.touched[g] = now
+		if c.dirty[g] {
+			continue
+		}
+		c.dirty[g] = true
+		c.list = append(c.list, g)
+		if c.emitted[g] {
+			retract = append(retract, g)
+		}
+	}
+	if len(retract) > 0 {
+		// The rows these groups had when last emitted, before this batch changes them.
+		b, err := o.groupRows(retract, func(int) string { return OpUpdateBefore })
+		if err != nil {
+			return err
+		}
+		c.before = append(c.before, b)
+		c.beforeG = append(c.beforeG, retract...)
+	}
+	if nret == 0 {
+		if err := o.agg.Update(ec, rec, ids, m.Seq); err != nil {
+			return err
+		}
+	} else if err := o.updateSigned(rec, ids, sign); err != nil {
+		return err
+	}
+	if o.MiniBatch <= 0 {
+		return o.flush(out)
+	}
+	return nil
+}
+
+// updateSigned folds the added rows of a batch into their groups and takes the retracted
+// ones out (their order within a batch does not matter to count, sum and mean).
+func (o *GroupByOp) updateSigned(rec arrow.RecordBatch, ids []uint32, sign []bool) error {
+	ec := o.tc.Eval
+	for _, back := range []bool{false, true} {
+		var rows []int32
+		var sub []uint32
+		for i, s := range sign {
+			if s == back {
+				rows = append(rows, int32(i))
+				sub = append(sub, ids[i])
+			}
+		}
+		if len(rows) == 0 {
+			continue
+		}
+		part, err := runtime.TakeRows(ec, rec, rows)
+		if err != nil {
+			return err
+		}
+		if back {
+			err = o.agg.Retract(ec, part, sub)
+		} else {
+			err = o.agg.Update(ec, part, sub, runtime.SeqUnordered)
+		}
+		part.Release()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// groupRows builds rows of the output schema for groups gids: keys, aggregations and
+// the op column (op(i) for row i).
+func (o *GroupByOp) groupRows(gids []uint32, op func(i int) string) (arrow.RecordBatch, error) {
+	mem := o.tc.Eval.Mem
+	var cols []arrow.Array
+	if len(o.Keys) > 0 {
+		var err error
+		if cols, err = o.agg.KeyColumns(mem, gids); err != nil {
+			return nil, err
+		}
+	}
+	aggs, err := o.agg.AggColumns(mem, gids)
+	if err != nil {
+		runtime.ReleaseAll(cols)
+		return nil, err
+	}
+	cols = append(cols, aggs...)
+	b := array.NewStringBuilder(mem)
+	b.Reserve(len(gids))
+	for i := range gids {
+		b.Append(op(i))
+	}
+	cols = append(cols, b.NewArray())
+	b.Release()
+	rec := array.NewRecordBatch(o.Schema, cols, int64(len(gids)))
+	runtime.ReleaseAll(cols)
+	return rec, nil
+}
+
+// flush emits the pending mini-batch: the retractions (-U), then the new rows of every
+// group updated since the last flush (+U, or +I for a group not emitted before).
+func (o *GroupByOp) flush(out runtime.Emitter) error {
+	c := &o.cl
+	if len(c.list) == 0 {
+		return nil
+	}
+	before, beforeG := c.before, c.beforeG
+	c.before, c.beforeG = nil, nil
+	at := 0
+	for i, b := range before {
+		if o.Retract {
+			// A group whose rows were all taken back left the result: -D, not -U.
+			b = o.deletions(b, beforeG[at:at+int(b.NumRows())])
+		}
+		at += int(b.NumRows())
+		if err := runtime.EmitSliced(b, o.BatchSize, out); err != nil {
+			for _, r := range before[i+1:] {
+				r.Release()
+			}
+			return err
+		}
+	}
+	list := c.list
+	live := list
+	if o.Retract {
+		live = make([]uint32, 0, len(list))
+		for _, g := range list {
+			if c.rows[g] > 0 {
+				live = append(live, g)
+			}
+		}
+	}
+	var after arrow.RecordBatch
+	if len(live) > 0 {
+		var err error
+		after, err = o.groupRows(live, func(i int) string {
+			if c.emitted[live[i]] {
+				return OpUpdateAfter
+			}
+			return OpInsert
+		})
+		if err != nil {
+			return err
+		}
+	}
+	for _, g := range list {
+		c.dirty[g] = false
+		c.emitted[g] = c.rows[g] > 0
+		if !c.emitted[g] {
+			o.agg.ResetGroup(g) // forget what float sums kept of the retracted values
+		}
+	}
+	c.list = c.list[:0]
+	if after == nil {
+		return nil
+	}
+	return runtime.EmitSliced(after, o.BatchSize, out)
+}
+
+// deletions rewrites the op of the retraction rows rec (of groups gids) to -D for groups
+// that no longer have a row.
+func (o *GroupByOp) deletions(rec arrow.RecordBatch, gids []uint32) arrow.RecordBatch {
+	gone := false
+	for _, g := range gids {
+		gone = gone || o.cl.rows[g] <= 0
+	}
+	if !gone {
+		return rec
+	}
+	b := array.NewStringBuilder(o.tc.Eval.Mem)
+	defer b.Release()
+	for _, g := range gids {
+		if o.cl.rows[g] <= 0 {
+			b.Append(OpDelete)
+		} else {
+			b.Append(OpUpdateBefore)
+		}
+	}
+	op := b.NewArray()
+	defer op.Release()
+	cols := append(append([]arrow.Array{}, rec.Columns()[:rec.NumCols()-1]...), op)
+	out := array.NewRecordBatch(rec.Schema(), cols, rec.NumRows())
+	rec.Release()
+	return out
+}
+
+// expire removes the groups not updated for TTL: each is deleted from the result (-D, with
+// its last values) and its state dropped; a later row of its key starts it afresh (+I).
+func (o *GroupByOp) expire(out runtime.Emitter) error {
+	if err := o.flush(out); err != nil {
+		return err
+	}
+	c := &o.cl
+	now := o.now()
+	c.expired = now
+	cutoff := now.Add(-o.TTL).UnixMilli()
+	var dead, live []uint32
+	for g := 0; g < o.agg.NumGroups(); g++ {
+		if c.touched[g] <= cutoff || c.rows[g] <= 0 { // idle, or emptied by retractions
+			dead = append(dead, uint32(g))
+		} else {
+			live = append(live, uint32(g))
+		}
+	}
+	if len(dead) == 0 {
+		return nil
+	}
+	var gone []uint32
+	for _, g := range dead {
+		if c.emitted[g] {
+			gone = append(gone, g)
+		}
+	}
+	if len(gone) > 0 {
+		rec, err := o.groupRows(gone, func(int) string { return OpDelete })
+		if err != nil {
+			return err
+		}
+		if err := runtime.EmitSliced(rec, o.BatchSize, out); err != nil {
+			return err
+		}
+	}
+	// The hash table cannot drop a group: rebuild it from the live groups.
+	fresh := NewTable(o.Name, o.Keys, o.KeyTypes, o.Aggs)
+	var next changes
+	next.expired = now
+	if len(live) > 0 {
+		mem := o.tc.Eval.Mem
+		keys, accs, err := o.agg.SaveGroups(mem, live)
+		if err != nil {
+			fresh.Release()
+			return err
+		}
+		ids, err := fresh.LoadGroups(o.tc.Eval.Ctx, keys, accs)
+		runtime.ReleaseAll(keys)
+		runtime.ReleaseAll(accs)
+		if err != nil {
+			fresh.Release()
+			return err
+		}
+		next.grow(fresh.NumGroups())
+		for i, g := range ids {
+			next.touched[g] = c.touched[live[i]]
+			next.rows[g] = c.rows[live[i]]
+			next.emitted[g] = c.emitted[live[i]]
+		}
+	}
+	o.agg.Release()
+	o.agg = fresh
+	o.cl = next
+	return nil
+}
+
+// TickInterval implements the runtime's periodic call: mini-batches end and state expires
+// on it.
+func (o *GroupByOp) TickInterval() time.Duration {
+	if !o.Changelog {
+		return 0
+	}
+	d := o.MiniBatch
+	if o.TTL > 0 {
+		t := max(o.TTL/4, 10*time.Millisecond)
+		if d <= 0 || t < d {
+			d = t
+		}
+	}
+	return d
+}
+
+// OnTick ends the mini-batch and expires state whose TTL has passed.
+func (o *GroupByOp) OnTick(out runtime.Emitter) error {
+	if !o.Changelog {
+		return nil
+	}
+	if o.TTL > 0 && o.now().Sub(o.cl.expired) >= max(o.TTL/4, 10*time.Millisecond) {
+		return o.expire(out) // flushes first
+	}
+	return o.flush(out)
+}
+
+// FlushBeforeBarrier implements runtime.PreBarrier: the pending mini-batch goes out ahead
+// of the barrier.
+func (o *GroupByOp) FlushBeforeBarrier(out runtime.Emitter) error {
+	if !o.Changelog {
+		return nil
+	}
+	return o.flush(out)
+}
+
+// ExpireNow runs state expiry at once (tests; the runtime expires on OnTick).
+func (o *GroupByOp) ExpireNow(out runtime.Emitter) error { return o.expire(out) }
+
+func (o *GroupByOp) changelogStateSchema() *arrow.Schema {
+	return arrow.NewSchema(append(append(KeyFields(o.Schema, o.KeyTypes), AccFields(o.Aggs)...), TouchedField, RowsField), nil)
+}
+
+// saveChanges writes every group with its last update time. The mini-batch must have been
+// flushed (FlushBeforeBarrier).
+func (o *GroupByOp) saveChanges(b state.Backend) error {
+	if len(o.cl.list) > 0 {
+		return rberr.New(rberr.Internal, "%s: a checkpoint with %d groups whose changes were not emitted", o.Name, len(o.cl.list))
+	}
+	n := o.agg.NumGroups()
+	if n == 0 {
+		return nil
+	}
+	mem := o.tc.Eval.Mem
+	keys, accs, err := o.agg.SaveGroups(mem, nil)
+	if err != nil {
+		return err
+	}
+	defer runtime.ReleaseAll(keys)
+	defer runtime.ReleaseAll(accs)
+	touched := keyed.Int64Column(mem, o.cl.touched[:n])
+	defer touched.Release()
+	rows := keyed.Int64Column(mem, o.cl.rows[:n])
+	defer rows.Release()
+	w := keyed.NewStateWriter(o.tc.Eval, o.Name, ChangelogTable, o.changelogStateSchema())
+	cols := append(append(append([]arrow.Array{}, keys...), accs...), touched, rows)
+	if err := w.AddColumns(cols, n, keyed.KeyGroups(keys, n, o.tc.MaxParallelism())); err != nil {
+		w.Release()
+		return err
+	}
+	return w.Write(b)
+}
+
+// loadChanges restores the groups; every one with rows has been emitted (a checkpoint
+// holds no pending change).
+func (o *GroupByOp) loadChanges(b state.Backend) error {
+	nk := len(o.KeyTypes)
+	na := len(o.Aggs)
+	return keyed.ReadState(b, o.tc.Eval.Mem, o.Name, ChangelogTable, o.changelogStateSchema(), func(_ int, rec arrow.RecordBatch) error {
+		cols := rec.Columns()
+		ids, err := o.agg.LoadGroups(o.tc.Eval.Ctx, cols[:nk], cols[nk:nk+na])
+		if err != nil {
+			return err
+		}
+		o.cl.grow(o.agg.NumGroups())
+		touched, rows := keyed.Int64s(cols[nk+na]), keyed.Int64s(cols[nk+na+1])
+		for i, g := range ids {
+			o.cl.rows[g] = rows[i]
+			o.cl.emitted[g] = rows[i] > 0
+			o.cl.touched[g] = touched[i]
+		}
+		return nil
+	})
+}
