@@ -25,11 +25,14 @@ type lnode struct {
 
 	// scan_parquet
 	dataset    *batch.Dataset
-	projection []int // indexes into dataset.Schema
+	projection []int // indexes into dataset.Schema (text.Schema)
+	// scan_csv, scan_ndjson
+	text *batch.TextDataset
 	// scan_arrow
 	source  int
-	bounded bool // a finite input (not a possibly live stream)
-	table   bool // an in-memory table (replayable)
+	bounded bool  // a finite input (not a possibly live stream)
+	table   bool  // an in-memory table (replayable)
+	rows    int64 // a table's rows; -1: unknown
 	// filter
 	pred     expr.Expr
 	predExpr *plan.Expr
@@ -40,9 +43,10 @@ type lnode struct {
 	aggs []agg.Spec
 	// limit
 	limit int64
-	// write_parquet
-	path    string
-	rolling batch.RollingPolicy
+	// write_parquet, write_csv, write_ndjson
+	path      string
+	rolling   batch.RollingPolicy
+	textWrite *batch.TextWriteOptions // write_csv, write_ndjson
 	// scan_kafka, kafka_source (op_scan_kafka.go) and write_kafka (op_write_kafka.go)
 	kafka     *kafkaScan
 	kafkaSink *kafkaSinkDef
@@ -68,7 +72,8 @@ type lnode struct {
 	udf int64
 	// join
 	join         *join.Spec
-	joinLeftKeep []int // a relational join's left columns in its output (nil: all)
+	joinLeftKeep []int  // a relational join's left columns in its output (nil: all)
+	joinStrategy string // relational joins: "auto", "hash" or "broadcast"
 	// sort: per key of exprs, descending and nulls last; explode: the list columns.
 	sortDesc, nullsLast []bool
 	explodeCols         []int
@@ -99,6 +104,8 @@ type binder struct {
 	needAll map[*plan.Node]bool
 	// JSON schemas of Kafka reads inferred from a sample, so both bindings agree.
 	kafkaSchemas kafkaSchemaCache
+	// CSV and NDJSON datasets (schemas inferred once).
+	texts map[*plan.Node]*batch.TextDataset
 }
 
 // Bind validates a plan completely against its input schemas (one per scan_arrow source)

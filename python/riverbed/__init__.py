@@ -68,6 +68,8 @@ from .stream import (
     from_arrow,
     from_pandas,
     from_pydict,
+    read_csv,
+    read_ndjson,
     read_parquet,
 )
 from .window import Window, cumulate, session, sliding, tumbling
@@ -86,7 +88,8 @@ _register()
 
 __all__ = [
     "Environment", "Stream", "GroupBy", "Expr", "col", "lit", "count", "when", "concat_str",
-    "read_parquet", "read_kafka", "KafkaStream", "collect_all", "from_arrow", "from_pandas", "from_pydict",
+    "read_parquet", "read_csv", "read_ndjson", "read_kafka", "KafkaStream", "collect_all",
+    "from_arrow", "from_pandas", "from_pydict",
     "engine_version",
     "KeyedStream", "WindowedStream", "WindowResult", "Job", "Window", "tumbling", "sliding", "session", "cumulate",
     "datagen", "nexmark", "Nexmark",
