@@ -122,7 +122,8 @@ const broadcastRows = 1 << 20
 // partitioned by key). Only an input whose rows all meeting every subtask keeps the
 // answer can be broadcast: either for inner joins, the right for left, semi and anti
 // joins, the left for right joins; never for full joins. strategy "auto" broadcasts in
-// batch mode, at parallelism above 1 and without checkpoints, the smaller of those
+// batch mode, at parallelism above 1, in a job that can be neither checkpointed nor
+// savepointed (plan.Options.Savepoints), the smaller of those
 // inputs when its estimate (estimateRows) is at most broadcastRows and a quarter of the
 // other's (or the other's is unknown).
 func (g *graph) broadcastSide(n *lnode) (int, error) {
@@ -165,7 +166,7 @@ func (g *graph) broadcastSide(n *lnode) (int, error) {
 		}
 		return pick, nil
 	}
-	if pick < 0 || !g.Batch || g.checkpointing || g.Parallel == 1 || !known[pick] || est[pick] > broadcastRows {
+	if pick < 0 || !g.Batch || g.checkpointing || g.savepoints || g.Parallel == 1 || !known[pick] || est[pick] > broadcastRows {
 		return -1, nil
 	}
 	if other := 1 - pick; known[other] && est[pick]*4 > est[other] {

@@ -63,6 +63,9 @@ type Options struct {
 	// has; AllowPlanChange lets it restore a checkpoint of a plan with other sources.
 	AllowNonRestoredState bool `json:"allow_non_restored_state,omitempty"`
 	AllowPlanChange       bool `json:"allow_plan_change,omitempty"`
+	// Savepoints says that the job may be asked for savepoints (the host holds its
+	// handle): the planner then does not choose broadcast joins on its own.
+	Savepoints bool `json:"savepoints,omitempty"`
 }
 
 // Node is one operator of the logical plan. Op selects which fields apply:

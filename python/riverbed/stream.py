@@ -768,7 +768,8 @@ class Stream:
         smaller input (the right one for left, semi and anti joins, the left one for right
         joins; not possible for full joins) and leaves the other where it is, which saves
         shuffling the large input and spreads hot keys; ``"auto"`` (default) broadcasts in
-        batch mode, without checkpoints, an input estimated at most about a million rows
+        batch mode, in jobs that take no checkpoints or savepoints (so not in ``start()``),
+        an input estimated at most about a million rows
         and a quarter of the other (estimates from Parquet footers, table lengths and file
         sizes), else hashes. The answer is the same either way; ``explain()`` shows which.
 
@@ -1136,6 +1137,7 @@ class Stream:
         from .job import Job
 
         extra = _restore_options(restore, allow_non_restored_state, allow_plan_change)
+        extra["savepoints"] = True  # the Job can take them: no broadcast join unless asked
         return Job(self._start(runtime_mode=runtime_mode, extra=extra), self._env._buffer_bytes)
 
     def uid(self, name: str) -> Stream:
