@@ -18,7 +18,7 @@ import (
 // writer b 2000..2999 in one.
 type commitFixture struct {
 	dir  string
-	ws   []*ParquetWriter
+	ws   []*FileWriter
 	old  []string
 	want []int64 // the new rows, in file order
 }
@@ -46,7 +46,7 @@ func newCommitFixture(t *testing.T) commitFixture {
 	}
 	write(t, a, 0, 2000)
 	write(t, b, 2000, 3000)
-	return commitFixture{dir: dir, ws: []*ParquetWriter{a, b}, old: old, want: span(0, 3000)}
+	return commitFixture{dir: dir, ws: []*FileWriter{a, b}, old: old, want: span(0, 3000)}
 }
 
 // commitRecords lists the commit records in dir.

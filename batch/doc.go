@@ -1,5 +1,5 @@
-// Package batch owns riverbed's bounded Parquet sources and sinks over local
-// files: ResolvePaths expands files, directories and globs into a sorted file
+// Package batch owns riverbed's bounded file sources and sinks over local
+// files (Parquet; CSV and newline-delimited JSON in text.go and textsink.go): ResolvePaths expands files, directories and globs into a sorted file
 // list; OpenParquet reads the footers, unifies the files' schemas into one
 // Arrow schema (restoring the Arrow types recorded in the ARROW:schema
 // metadata, as pyarrow does) and cuts the data into splits, one per row group,
@@ -7,12 +7,15 @@
 // split's projected columns page by page straight into Arrow buffers (every
 // codec and encoding, data pages v1 and v2, nulls from definition levels,
 // decimals of any physical type into decimal128/256, recorded dictionary types
-// from dictionary pages and indices); and ParquetWriter writes
+// from dictionary pages and indices); and FileWriter writes
 // records to hidden in-progress files, rolled by rows, size or age (RollingPolicy), that
 // become visible only when committed: at the end as one atomic commit of all writers
 // (CommitAll, with a commit record that RecoverCommits rolls forward after a crash), or
 // checkpoint by checkpoint (PreCommit, then CommitPreCommitted / CommitPending; see
-// sink2pc.go). Top-level primitive
+// sink2pc.go). The same FileWriter writes CSV or NDJSON files (NewRollingTextWriter).
+// OpenText reads CSV or NDJSON files as one TextDataset (the schema given or inferred
+// from a sample, internal/textcodec), a split per file; TextReader reads a file from
+// a data row on, naming file, line and column in every error. Top-level primitive
 // columns are read; nested columns (struct, list, map) are kept in the schema
 // but reading one is a Type error (Dataset.CheckColumns), so the other columns
 // of such files stay readable. parquetfixes.go works around decoding defects

@@ -20,15 +20,46 @@ import (
 //     directories are expanded as above.
 //
 // Names starting with "." or "_" found by a directory walk or a glob are
-// skipped: they are hidden, in-progress or marker files (see ParquetWriter).
+// skipped: they are hidden, in-progress or marker files (see FileWriter).
 // A pattern that matches no file is an rberr NotFound error naming it.
 func ResolvePaths(patterns []string) ([]string, error) {
+	return ResolveFiles(patterns, ParquetFiles)
+}
+
+// FileKind is what ResolveFiles looks for in directories: files whose names end in
+// one of Exts, called Name in errors.
+type FileKind struct {
+	Name string
+	Exts []string
+}
+
+var (
+	// ParquetFiles are *.parquet files.
+	ParquetFiles = FileKind{"Parquet", []string{".parquet"}}
+	// CSVFiles are *.csv, *.tsv and *.txt files, gzipped (*.csv.gz) or not.
+	CSVFiles = FileKind{"CSV", []string{".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz", ".txt.gz"}}
+	// NDJSONFiles are *.ndjson, *.jsonl and *.json files, gzipped or not.
+	NDJSONFiles = FileKind{"NDJSON", []string{".ndjson", ".jsonl", ".json", ".ndjson.gz", ".jsonl.gz", ".json.gz"}}
+)
+
+func (k FileKind) matches(name string) bool {
+	for _, e := range k.Exts {
+		if strings.HasSuffix(name, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// ResolveFiles is ResolvePaths for files of any kind: a directory stands for the
+// files below it whose names end in one of kind's extensions.
+func ResolveFiles(patterns []string, kind FileKind) ([]string, error) {
 	if len(patterns) == 0 {
 		return nil, rberr.New(rberr.NotFound, "no input paths given")
 	}
 	var out []string
 	for _, p := range patterns {
-		files, err := resolveOne(p)
+		files, err := resolveOne(p, kind)
 		if err != nil {
 			return nil, err
 		}
@@ -38,7 +69,7 @@ func ResolvePaths(patterns []string) ([]string, error) {
 	return slices.Compact(out), nil
 }
 
-func resolveOne(pattern string) ([]string, error) {
+func resolveOne(pattern string, kind FileKind) ([]string, error) {
 	if !hasMeta(pattern) {
 		st, err := os.Stat(pattern)
 		switch {
@@ -49,12 +80,12 @@ func resolveOne(pattern string) ([]string, error) {
 		case !st.IsDir():
 			return []string{pattern}, nil
 		}
-		files, err := walkDir(pattern)
+		files, err := walkDir(pattern, kind)
 		if err != nil {
 			return nil, err
 		}
 		if len(files) == 0 {
-			return nil, rberr.New(rberr.NotFound, "directory %q contains no Parquet files", pattern)
+			return nil, rberr.New(rberr.NotFound, "directory %q contains no %s files (names ending in %s)", pattern, kind.Name, strings.Join(kind.Exts, ", "))
 		}
 		return files, nil
 	}
@@ -76,20 +107,20 @@ func resolveOne(pattern string) ([]string, error) {
 			files = append(files, m)
 			continue
 		}
-		sub, err := walkDir(m)
+		sub, err := walkDir(m, kind)
 		if err != nil {
 			return nil, err
 		}
 		files = append(files, sub...)
 	}
 	if len(files) == 0 {
-		return nil, rberr.New(rberr.NotFound, "no Parquet files match %q", pattern)
+		return nil, rberr.New(rberr.NotFound, "no %s files match %q", kind.Name, pattern)
 	}
 	return files, nil
 }
 
-// walkDir lists the *.parquet files below root, skipping hidden names.
-func walkDir(root string) ([]string, error) {
+// walkDir lists the files of kind below root, skipping hidden names.
+func walkDir(root string, kind FileKind) ([]string, error) {
 	var files []string
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -101,7 +132,7 @@ func walkDir(root string) ([]string, error) {
 			}
 			return nil
 		}
-		if !d.IsDir() && strings.HasSuffix(d.Name(), ".parquet") {
+		if !d.IsDir() && kind.matches(d.Name()) {
 			files = append(files, path)
 		}
 		return nil

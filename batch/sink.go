@@ -37,8 +37,10 @@ const (
 	dictionaryMaxBytes = 1 << 20
 )
 
-// ParquetWriter writes records to the files <dir>/<prefix>-<n>.parquet, n
-// counting from 00000 (zero-padded so that lexical order is write order).
+// FileWriter writes records to the files <dir>/<prefix>-<n>.parquet, n
+// counting from 00000 (zero-padded so that lexical order is write order); or,
+// made by NewRollingTextWriter, to CSV or NDJSON files <prefix>-<n>.csv / .ndjson,
+// committed the same way.
 //
 // Each file is written as <dir>/.<prefix>-<n>.parquet.inprogress, a name that
 // ResolvePaths, pyarrow.dataset and DuckDB's *.parquet globs skip, and only
@@ -49,11 +51,13 @@ const (
 // Write, PreCommit, Commit and Abort belong to one goroutine; CommitPreCommitted
 // may run on another (a checkpoint completing while the subtask writes).
 // Concurrent writers to one directory need distinct prefixes.
-type ParquetWriter struct {
+type FileWriter struct {
 	dir, prefix  string
 	schema       *arrow.Schema
 	pschema      *parquet.Schema
-	arrowSchema  string // ARROW:schema metadata
+	arrowSchema  string            // ARROW:schema metadata
+	text         *TextWriteOptions // nil: Parquet
+	ext          string            // file name extension: ".parquet", ".csv", ".ndjson"
 	roll         RollingPolicy
 	rowGroupRows int64
 
@@ -100,11 +104,36 @@ type sinkFile struct {
 type openFile struct {
 	path   string // in-progress path
 	f      *os.File
-	w      *parquet.GenericWriter[any]
+	enc    fileEncoder
 	rows   int64
 	rgRows int64
 	opened time.Time
 }
+
+// fileEncoder writes the rows of one file in its format.
+type fileEncoder interface {
+	// write encodes rows [from, to) of rec.
+	write(rec arrow.RecordBatch, from, to int) error
+	// endRowGroup ends a row group (Parquet; a no-op for text).
+	endRowGroup() error
+	// size is the file's size so far, estimated.
+	size() int64
+	// close finishes the file (its footer, buffered data), not closing f.
+	close() error
+}
+
+// parquetEncoder is the fileEncoder of Parquet files.
+type parquetEncoder struct {
+	w  *parquet.GenericWriter[any]
+	fw *FileWriter
+}
+
+func (e *parquetEncoder) write(rec arrow.RecordBatch, from, to int) error {
+	return e.fw.writeRows(e.w, rec, from, to)
+}
+func (e *parquetEncoder) endRowGroup() error { return e.w.Flush() }
+func (e *parquetEncoder) size() int64        { return e.w.Size() }
+func (e *parquetEncoder) close() error       { return e.w.Close() }
 
 // NewParquetWriter returns a writer of records with the given schema, creating
 // dir if needed. A file is closed and the next one begun once it holds
@@ -122,14 +151,14 @@ type openFile struct {
 // rberr Type error. Like pyarrow, every file also stores the Arrow schema in
 // its ARROW:schema metadata, which restores on reading what Parquet's types
 // cannot say (time zone names, seconds, large types, durations).
-func NewParquetWriter(dir, prefix string, schema *arrow.Schema, mem memory.Allocator, maxRowsPerFile int64) (*ParquetWriter, error) {
+func NewParquetWriter(dir, prefix string, schema *arrow.Schema, mem memory.Allocator, maxRowsPerFile int64) (*FileWriter, error) {
 	_ = mem
 	return NewRollingParquetWriter(dir, prefix, schema, RollingPolicy{MaxRowsPerFile: maxRowsPerFile})
 }
 
 // NewRollingParquetWriter is NewParquetWriter with a full rolling policy. Negative
 // limits are an InvalidArgument error.
-func NewRollingParquetWriter(dir, prefix string, schema *arrow.Schema, roll RollingPolicy) (*ParquetWriter, error) {
+func NewRollingParquetWriter(dir, prefix string, schema *arrow.Schema, roll RollingPolicy) (*FileWriter, error) {
 	if roll.MaxRowsPerFile < 0 || roll.MaxBytesPerFile < 0 || roll.RolloverInterval < 0 {
 		return nil, rberr.New(rberr.InvalidArgument, "Parquet rolling policy limits must not be negative (got %d rows, %d bytes, %s)",
 			roll.MaxRowsPerFile, roll.MaxBytesPerFile, roll.RolloverInterval)
@@ -163,10 +192,11 @@ func NewRollingParquetWriter(dir, prefix string, schema *arrow.Schema, roll Roll
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, rberr.Wrap(rberr.IO, err, "cannot create output directory %q", dir)
 	}
-	return &ParquetWriter{
+	return &FileWriter{
 		dir: dir, prefix: prefix, schema: schema,
 		pschema:      parquet.NewSchema("schema", fields),
 		arrowSchema:  stored,
+		ext:          ".parquet",
 		roll:         roll,
 		rowGroupRows: rowGroupRows,
 	}, nil
@@ -239,7 +269,7 @@ func parquetNode(f arrow.Field) (parquet.Node, error) {
 
 // Write appends a record. Its schema must have the writer's field names and
 // types; a null in a non-nullable field is an error.
-func (w *ParquetWriter) Write(rec arrow.RecordBatch) error {
+func (w *FileWriter) Write(rec arrow.RecordBatch) error {
 	if w.done {
 		return rberr.New(rberr.InvalidArgument, "write to a Parquet writer that was already committed or aborted")
 	}
@@ -268,7 +298,7 @@ func (w *ParquetWriter) Write(rec arrow.RecordBatch) error {
 		if w.roll.MaxBytesPerFile > 0 {
 			k = min(k, rollBytesRows)
 		}
-		if err := w.writeRows(rec, int(at), int(at+k)); err != nil {
+		if err := w.cur.enc.write(rec, int(at), int(at+k)); err != nil {
 			return w.fail(err)
 		}
 		at += k
@@ -277,13 +307,13 @@ func (w *ParquetWriter) Write(rec arrow.RecordBatch) error {
 		w.cur.rgRows += k
 		w.files[len(w.files)-1].rows += k
 		if w.cur.rgRows == w.rowGroupRows {
-			if err := w.cur.w.Flush(); err != nil {
+			if err := w.cur.enc.endRowGroup(); err != nil {
 				return w.fail(w.ioErr(err))
 			}
 			w.cur.rgRows = 0
 		}
 		if (w.roll.MaxRowsPerFile > 0 && w.cur.rows >= w.roll.MaxRowsPerFile) ||
-			(w.roll.MaxBytesPerFile > 0 && w.cur.w.Size() >= w.roll.MaxBytesPerFile) {
+			(w.roll.MaxBytesPerFile > 0 && w.cur.enc.size() >= w.roll.MaxBytesPerFile) {
 			if err := w.closeCurrent(); err != nil {
 				return w.fail(err)
 			}
@@ -292,15 +322,15 @@ func (w *ParquetWriter) Write(rec arrow.RecordBatch) error {
 	return nil
 }
 
-func (w *ParquetWriter) checkRecord(rec arrow.RecordBatch) error {
+func (w *FileWriter) checkRecord(rec arrow.RecordBatch) error {
 	got := rec.Schema()
 	if got.NumFields() != w.schema.NumFields() {
-		return rberr.New(rberr.Schema, "record with %d columns written to a Parquet writer of %d", got.NumFields(), w.schema.NumFields())
+		return rberr.New(rberr.Schema, "record with %d columns written to a %s writer of %d", got.NumFields(), w.formatName(), w.schema.NumFields())
 	}
 	for i, f := range w.schema.Fields() {
 		g := got.Field(i)
 		if g.Name != f.Name || !arrow.TypeEqual(g.Type, f.Type) {
-			return rberr.New(rberr.Schema, "record column %d is %q %s where the Parquet writer expects %q %s", i, g.Name, g.Type, f.Name, f.Type)
+			return rberr.New(rberr.Schema, "record column %d is %q %s where the %s writer expects %q %s", i, g.Name, g.Type, w.formatName(), f.Name, f.Type)
 		}
 		if !f.Nullable && rec.Column(i).NullN() > 0 {
 			return rberr.New(rberr.Schema, "column %q is not nullable but the record has nulls in it", f.Name)
@@ -309,10 +339,10 @@ func (w *ParquetWriter) checkRecord(rec arrow.RecordBatch) error {
 	return nil
 }
 
-// writeRows writes rows [from, to) of rec to the current file, column by
+// writeRows writes rows [from, to) of rec to the Parquet writer pw, column by
 // column, in chunks.
-func (w *ParquetWriter) writeRows(rec arrow.RecordBatch, from, to int) error {
-	for c, cw := range w.cur.w.ColumnWriters() {
+func (w *FileWriter) writeRows(pw *parquet.GenericWriter[any], rec arrow.RecordBatch, from, to int) error {
+	for c, cw := range pw.ColumnWriters() {
 		arr := rec.Column(c)
 		def := 0
 		if w.schema.Field(c).Nullable {
@@ -472,55 +502,66 @@ func stringBytes(s string) []byte {
 }
 
 // openNext begins the next in-progress file.
-func (w *ParquetWriter) openNext() error {
-	name := fmt.Sprintf("%s-%05d.parquet", w.prefix, w.next)
+func (w *FileWriter) openNext() error {
+	name := fmt.Sprintf("%s-%05d%s", w.prefix, w.next, w.ext)
 	sf := sinkFile{
 		tmp:   filepath.Join(w.dir, "."+name+".inprogress"),
 		final: filepath.Join(w.dir, name),
 	}
 	f, err := os.Create(sf.tmp)
 	if err != nil {
-		return rberr.Wrap(rberr.IO, err, "cannot create Parquet file %q", sf.tmp)
+		return rberr.Wrap(rberr.IO, err, "cannot create %s file %q", w.formatName(), sf.tmp)
 	}
 	w.files = append(w.files, sf)
 	w.next++
-	w.cur = &openFile{
-		path:   sf.tmp,
-		f:      f,
-		opened: w.roll.Now(),
-		w: parquet.NewGenericWriter[any](f, w.pschema,
-			parquet.Compression(&parquet.Snappy),
-			parquet.DictionaryMaxBytes(dictionaryMaxBytes),
-			parquet.CreatedBy("riverbed", "", ""),
-			parquet.KeyValueMetadata(arrowSchemaKey, w.arrowSchema),
-		),
+	w.cur = &openFile{path: sf.tmp, f: f, opened: w.roll.Now()}
+	if w.text != nil {
+		w.cur.enc = newTextEncoder(f, w.schema, *w.text)
+		return nil
 	}
+	w.cur.enc = &parquetEncoder{fw: w, w: parquet.NewGenericWriter[any](f, w.pschema,
+		parquet.Compression(&parquet.Snappy),
+		parquet.DictionaryMaxBytes(dictionaryMaxBytes),
+		parquet.CreatedBy("riverbed", "", ""),
+		parquet.KeyValueMetadata(arrowSchemaKey, w.arrowSchema),
+	)}
 	return nil
 }
 
 // closeCurrent writes the current file's footer and closes it.
-func (w *ParquetWriter) closeCurrent() error {
+func (w *FileWriter) closeCurrent() error {
 	cur := w.cur
 	w.cur = nil
-	if err := cur.w.Close(); err != nil {
+	if err := cur.enc.close(); err != nil {
 		cur.f.Close()
-		return rberr.Wrap(rberr.IO, err, "cannot write Parquet file %q", cur.path)
+		return rberr.Wrap(rberr.IO, err, "cannot write %s file %q", w.formatName(), cur.path)
 	}
 	if err := cur.f.Sync(); err != nil {
 		cur.f.Close()
-		return rberr.Wrap(rberr.IO, err, "cannot write Parquet file %q", cur.path)
+		return rberr.Wrap(rberr.IO, err, "cannot write %s file %q", w.formatName(), cur.path)
 	}
 	if err := cur.f.Close(); err != nil {
-		return rberr.Wrap(rberr.IO, err, "cannot write Parquet file %q", cur.path)
+		return rberr.Wrap(rberr.IO, err, "cannot write %s file %q", w.formatName(), cur.path)
 	}
 	return nil
 }
 
-func (w *ParquetWriter) ioErr(err error) error {
-	return rberr.Wrap(rberr.IO, err, "cannot write Parquet file %q", w.cur.path)
+func (w *FileWriter) ioErr(err error) error {
+	return rberr.Wrap(rberr.IO, err, "cannot write %s file %q", w.formatName(), w.cur.path)
 }
 
-func (w *ParquetWriter) fail(err error) error {
+// formatName names the writer's format in messages.
+func (w *FileWriter) formatName() string {
+	if w.text == nil {
+		return "Parquet"
+	}
+	if w.text.Format == NDJSON {
+		return "NDJSON"
+	}
+	return "CSV"
+}
+
+func (w *FileWriter) fail(err error) error {
 	if w.err == nil {
 		w.err = err
 	}
@@ -532,8 +573,8 @@ func (w *ParquetWriter) fail(err error) error {
 // (CommitAll). It returns the final paths, in order, and the number of rows written. A
 // writer that never began a file commits one empty file, which keeps the schema. After a
 // failed Commit, call Abort to remove the files not yet renamed.
-func (w *ParquetWriter) Commit() (files []string, rows int64, err error) {
-	committed, err := CommitAll(w.dir, []*ParquetWriter{w}, nil)
+func (w *FileWriter) Commit() (files []string, rows int64, err error) {
+	committed, err := CommitAll(w.dir, []*FileWriter{w}, nil)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -546,7 +587,7 @@ func (w *ParquetWriter) Commit() (files []string, rows int64, err error) {
 // finish closes the open file (beginning an empty one if the writer never began any)
 // and returns the files to commit: the pre-committed ones, then the rest. The caller
 // holds w.mu.
-func (w *ParquetWriter) finish() ([]sinkFile, error) {
+func (w *FileWriter) finish() ([]sinkFile, error) {
 	if w.done {
 		return nil, rberr.New(rberr.InvalidArgument, "Parquet writer was already committed or aborted")
 	}
@@ -569,7 +610,7 @@ func (w *ParquetWriter) finish() ([]sinkFile, error) {
 // Abort closes and removes the in-progress files that were not pre-committed. It is a
 // no-op after a successful Commit. Pre-committed files stay: they belong to a checkpoint,
 // whose restore commits them (or removes them, if that checkpoint never completed).
-func (w *ParquetWriter) Abort() error {
+func (w *FileWriter) Abort() error {
 	if w.cur != nil {
 		w.cur.f.Close()
 		w.cur = nil
@@ -655,4 +696,4 @@ func CheckAppend(existing []string, schema *arrow.Schema) error {
 }
 
 // Rows returns the number of rows written so far.
-func (w *ParquetWriter) Rows() int64 { return w.rows }
+func (w *FileWriter) Rows() int64 { return w.rows }

@@ -51,7 +51,7 @@ type PendingFile struct {
 // since the last PreCommit, which stay invisible until they are committed
 // (CommitPreCommitted, CommitPending, or Commit at the end). Writing may go on: the next
 // row begins a new file. A writer that failed cannot pre-commit.
-func (w *ParquetWriter) PreCommit() (Pending, error) {
+func (w *FileWriter) PreCommit() (Pending, error) {
 	if w.done {
 		return Pending{}, rberr.New(rberr.InvalidArgument, "Parquet writer was already committed or aborted")
 	}
@@ -77,7 +77,7 @@ func (w *ParquetWriter) PreCommit() (Pending, error) {
 // CommitPreCommitted commits files this writer pre-committed (CommitPending) and forgets
 // them, so that Commit at the end does not list them again. It may run on another
 // goroutine than Write, and again for the same files.
-func (w *ParquetWriter) CommitPreCommitted(files []PendingFile) error {
+func (w *FileWriter) CommitPreCommitted(files []PendingFile) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if err := CommitPending(w.dir, Pending{Files: files}); err != nil {
@@ -176,7 +176,7 @@ const (
 // from a checkpoint — rolls the commit forward. Readers may see the renames happen one by
 // one while they are under way (POSIX has no multi-file rename), but never a file
 // partially written, and never a mix that stays.
-func CommitAll(dir string, ws []*ParquetWriter, remove []string) ([]CommittedFile, error) {
+func CommitAll(dir string, ws []*FileWriter, remove []string) ([]CommittedFile, error) {
 	for _, w := range ws {
 		w.mu.Lock()
 		defer w.mu.Unlock()
@@ -409,14 +409,24 @@ func RemoveInProgress(dir string, remove func(name, prefix string) bool) error {
 	return nil
 }
 
-// inProgressPrefix returns the writer prefix of ".<prefix>-<digits>.parquet.inprogress",
-// the in-progress name of a writer's file.
+// inProgressPrefix returns the writer prefix of ".<prefix>-<digits>.<ext>.inprogress"
+// (ext: parquet, csv or ndjson), the in-progress name of a writer's file.
 func inProgressPrefix(name string) (string, bool) {
 	rest, ok := strings.CutPrefix(name, ".")
 	if !ok {
 		return "", false
 	}
-	rest, ok = strings.CutSuffix(rest, ".parquet.inprogress")
+	rest, ok = strings.CutSuffix(rest, ".inprogress")
+	if !ok {
+		return "", false
+	}
+	for _, ext := range []string{".parquet", ".csv", ".ndjson"} {
+		if r, found := strings.CutSuffix(rest, ext); found {
+			rest, ok = r, true
+			break
+		}
+		ok = false
+	}
 	if !ok {
 		return "", false
 	}
@@ -442,7 +452,7 @@ func isInProgressOf(name, prefix string) bool {
 
 // RestoreParquetWriter is NewParquetWriter for a writer restored from a checkpoint whose
 // Pending was p: its files are numbered from p.Next on, after the ones the checkpoint knows.
-func RestoreParquetWriter(dir, prefix string, schema *arrow.Schema, mem memory.Allocator, maxRowsPerFile int64, p Pending) (*ParquetWriter, error) {
+func RestoreParquetWriter(dir, prefix string, schema *arrow.Schema, mem memory.Allocator, maxRowsPerFile int64, p Pending) (*FileWriter, error) {
 	w, err := NewParquetWriter(dir, prefix, schema, mem, maxRowsPerFile)
 	if err != nil {
 		return nil, err

@@ -52,7 +52,7 @@ func span(from, to int64) []int64 {
 	return v
 }
 
-func write(t *testing.T, w *ParquetWriter, from, to int64) {
+func write(t *testing.T, w *FileWriter, from, to int64) {
 	t.Helper()
 	rec := seqRecord(from, to)
 	defer rec.Release()

@@ -20,7 +20,7 @@ import (
 )
 
 // writeBatches writes rec through w in slices of step rows.
-func writeBatches(t *testing.T, w *ParquetWriter, rec arrow.RecordBatch, step int64) {
+func writeBatches(t *testing.T, w *FileWriter, rec arrow.RecordBatch, step int64) {
 	t.Helper()
 	for at := int64(0); at < rec.NumRows(); at += step {
 		part := rec.NewSlice(at, min(at+step, rec.NumRows()))

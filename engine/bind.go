@@ -25,11 +25,14 @@ type lnode struct {
 
 	// scan_parquet
 	dataset    *batch.Dataset
-	projection []int // indexes into dataset.Schema
+	projection []int // indexes into dataset.Schema (text.Schema)
+	// scan_csv, scan_ndjson
+	text *batch.TextDataset
 	// scan_arrow
 	source  int
-	bounded bool // a finite input (not a possibly live stream)
-	table   bool // an in-memory table (replayable)
+	bounded bool  // a finite input (not a possibly live stream)
+	table   bool  // an in-memory table (replayable)
+	rows    int64 // a table's rows; -1: unknown
 	// filter
 	pred     expr.Expr
 	predExpr *plan.Expr
@@ -49,9 +52,10 @@ type lnode struct {
 	stateTTL      int64 // and state TTL (µs); 0: none
 	// limit
 	limit int64
-	// write_parquet
-	path    string
-	rolling batch.RollingPolicy
+	// write_parquet, write_csv, write_ndjson
+	path      string
+	rolling   batch.RollingPolicy
+	textWrite *batch.TextWriteOptions // write_csv, write_ndjson
 	// scan_kafka, kafka_source (op_scan_kafka.go) and write_kafka (op_write_kafka.go)
 	kafka     *kafkaScan
 	kafkaSink *kafkaSinkDef
@@ -78,7 +82,8 @@ type lnode struct {
 	udf int64
 	// join
 	join         *join.Spec
-	joinLeftKeep []int // a relational join's left columns in its output (nil: all)
+	joinLeftKeep []int  // a relational join's left columns in its output (nil: all)
+	joinStrategy string // relational joins: "auto", "hash" or "broadcast"
 	// joinUnbounded: a relational join other than inner over an unbounded input, which
 	// emits as rows arrive (an updating result, but for semi)
 	joinUnbounded bool
@@ -114,6 +119,8 @@ type binder struct {
 	needAll map[*plan.Node]bool
 	// JSON schemas of Kafka reads inferred from a sample, so both bindings agree.
 	kafkaSchemas kafkaSchemaCache
+	// CSV and NDJSON datasets (schemas inferred once).
+	texts map[*plan.Node]*batch.TextDataset
 }
 
 // Bind validates a plan completely against its input schemas (one per scan_arrow source)

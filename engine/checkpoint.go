@@ -60,7 +60,8 @@ func assignIDs(outs []*lnode) (map[*lnode]string, error) {
 // statefulOps are the node kinds whose operators keep checkpointed state or effects.
 var statefulOps = map[string]bool{"aggregate": true, "window_agg": true, "join": true, "dedup": true,
 	"sort": true, "tail": true, "unique": true, "limit": true,
-	"topn": true, "process": true, "write_parquet": true, "write_kafka": true, "map_batches": false}
+	"topn": true, "process": true, "write_parquet": true, "write_csv": true, "write_ndjson": true, "write_kafka": true,
+	"map_batches": false}
 
 // kafkaFingerprint names what a Kafka read reads: its brokers (sorted) and topics, or its
 // pattern. Start and end offsets are not part of it: a restore resumes at the
@@ -86,13 +87,19 @@ func fingerprint(outs []*lnode, ids map[*lnode]string) string {
 	for _, n := range walkNodes(outs) {
 		id := ids[n]
 		switch n.op {
-		case "scan_parquet":
+		case "scan_parquet", "scan_csv", "scan_ndjson":
+			var files []string
+			if n.text != nil {
+				files = n.text.Files
+			} else {
+				files = n.dataset.Files
+			}
 			h := xxh3.New()
-			for _, f := range n.dataset.Files {
+			for _, f := range files {
 				abs, _ := filepath.Abs(f)
 				_, _ = h.WriteString(abs + "\x00")
 			}
-			srcs = append(srcs, fmt.Sprintf("%s=%s:%d files:%016x", id, n.op, len(n.dataset.Files), h.Sum64()))
+			srcs = append(srcs, fmt.Sprintf("%s=%s:%d files:%016x", id, n.op, len(files), h.Sum64()))
 		case "datagen", "nexmark":
 			h := xxh3.HashString(fmt.Sprintf("%s|%d|%d", n.gen.Schema(), n.gen.EventTime(0), n.gen.EventTime(1000)))
 			srcs = append(srcs, fmt.Sprintf("%s=%s:%016x", id, n.op, h))

@@ -71,7 +71,7 @@ func (g *graph) buildOutputs(outs []*lnode, j *runtime.Job) ([]flow, error) {
 	}
 	for i, root := range outs {
 		f := flows[i]
-		if root.op == "write_parquet" && j == nil {
+		if isFileSink(root.op) && j == nil {
 			continue // explain shows the sink as the end of its branch
 		}
 		name := "collect"
@@ -99,16 +99,16 @@ func checkSinks(outs []*lnode) error {
 			continue
 		}
 		isOut[o] = true
-		if o.op == "write_parquet" {
+		if isFileSink(o.op) {
 			if dirs[o.path] {
-				return rberr.New(rberr.Plan, "two write_parquet outputs write into %q; give each its own directory", o.path)
+				return rberr.New(rberr.Plan, "two file sinks (write_parquet, write_csv, write_ndjson) write into %q; give each its own directory", o.path)
 			}
 			dirs[o.path] = true
 		}
 	}
 	for _, n := range walkNodes(outs) {
-		if n.op == "write_parquet" && !isOut[n] {
-			return rberr.New(rberr.Plan, "%s: a write_parquet sink must be an output of the plan, not the input of another operator", n.name)
+		if isFileSink(n.op) && !isOut[n] {
+			return rberr.New(rberr.Plan, "%s: a %s sink must be an output of the plan, not the input of another operator", n.name, n.op)
 		}
 	}
 	return nil
@@ -193,7 +193,7 @@ func Start(ctx context.Context, doc []byte, inputs []array.RecordReader, mem mem
 	}
 	var sinks []sinkCommit
 	for i, root := range outs {
-		if root.op != "write_parquet" || (i > 0 && outs[i-1] == root) {
+		if !isFileSink(root.op) || (i > 0 && outs[i-1] == root) {
 			continue
 		}
 		dup := false
@@ -210,7 +210,7 @@ func Start(ctx context.Context, doc []byte, inputs []array.RecordReader, mem mem
 			// remove (docs/fault-tolerance.md).
 			mode = "append"
 		}
-		replace, appending, err := sink.CheckOutputDir(root.path, mode, root.inputs[0].schema)
+		replace, appending, err := sink.CheckOutputDir(root.op, root.path, mode, root.inputs[0].schema)
 		if err != nil {
 			return nil, err
 		}
@@ -229,6 +229,13 @@ func Start(ctx context.Context, doc []byte, inputs []array.RecordReader, mem mem
 	fileSplits := make([]int64, len(g.files))
 	fileBase := 0
 	for _, n := range scans {
+		if n.text != nil { // one split per file
+			for i := range n.text.Files {
+				fileSplits[fileBase+i]++
+			}
+			fileBase += len(n.text.Files)
+			continue
+		}
 		for _, sp := range n.dataset.Splits {
 			fileSplits[fileBase+sp.FileIndex]++
 		}
@@ -265,7 +272,7 @@ func collectScans(outs []*lnode) []*lnode {
 			return
 		}
 		seen[n] = true
-		if n.op == "scan_parquet" {
+		if n.op == "scan_parquet" || n.text != nil {
 			out = append(out, n)
 		}
 		for _, in := range n.inputs {

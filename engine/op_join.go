@@ -47,27 +47,61 @@ func (joinOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
 	var edges []runtime.Edge
 	js := n.join
 	parallel := g.Parallel
+	var flows [2]flow
 	for side, in := range n.inputs {
 		f, err := g.build(in, nil)
 		if err != nil {
 			return f, err
 		}
+		flows[side] = f
+	}
+	bcast := -1
+	if regularJoin(js.How) && js.How != "cross" {
+		var err error
+		if bcast, err = g.broadcastSide(n); err != nil {
+			return flow{}, err
+		}
+	}
+	for side, in := range n.inputs {
+		f := flows[side]
 		keys := js.LeftKeys
 		if side == 1 {
 			keys = js.RightKeys
 		}
+		if js.How == "asof" && !g.Batch {
+			// Streaming: left rows wait for the watermark, which is of event time.
+			what := [2]string{"left", "right"}[side]
+			col := js.LeftSchema.Field(js.LeftTime).Name
+			if side == 1 {
+				col = js.RightSchema.Field(js.RightTime).Name
+			}
+			if in.timeCol != col {
+				return flow{}, rberr.New(rberr.Plan, "%s: in streaming mode an as-of join reads time from its inputs' event time, and the %s input's time column %q is not its event time; pass event_time=%q to its source (or run in batch mode)", n.name, what, col, col)
+			}
+		}
 		e := runtime.Edge{From: f.st, Part: runtime.PartHash, Keys: keys}
-		if js.How == "cross" { // every pair: one subtask sees both inputs whole
+		switch {
+		case js.How == "cross" || len(keys) == 0: // every pair: one subtask sees both inputs whole
 			e = runtime.Edge{From: f.st, Part: runtime.PartGather}
 			parallel = 1
+		case side == bcast:
+			e = runtime.Edge{From: f.st, Part: runtime.PartBroadcast}
+		case side == 1-bcast:
+			// The other input stays where it is: no shuffle, and no skew from hot keys.
+			e = runtime.Edge{From: f.st, Part: runtime.PartForward}
+			parallel = f.st.Parallel
 		}
 		edges = append(edges, e)
 	}
 	st := g.NewStage("join", parallel, edges...)
-	st.Chain("join("+js.How+")", func(int) runtime.Operator {
+	name := "join(" + js.How + ")"
+	if bcast >= 0 {
+		name = fmt.Sprintf("join(%s, broadcast %s)", js.How, [2]string{"left", "right"}[bcast])
+	}
+	st.Chain(name, func(int) runtime.Operator {
 		base := join.JoinBase{Spec: js, EmitSz: g.BatchSize}
 		if regularJoin(js.How) {
-			return &join.HashJoinOp{JoinBase: base, LeftKeep: n.joinLeftKeep, Unbounded: n.joinUnbounded}
+			return &join.HashJoinOp{JoinBase: base, LeftKeep: n.joinLeftKeep, Unbounded: n.joinUnbounded, Broadcast: bcast >= 0}
 		}
 		switch js.How {
 		case "window":
@@ -80,10 +114,86 @@ func (joinOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
 	return flow{st: st}, nil
 }
 
+// broadcastRows is the most rows (estimated) of an input that a join broadcasts on its
+// own: as DuckDB's and Spark's thresholds, small enough to hold once per subtask.
+const broadcastRows = 1 << 20
+
+// broadcastSide decides the distribution of a relational join: the input it broadcasts
+// to every subtask (the other staying where it is), or -1 for a hash join (both inputs
+// partitioned by key). Only an input whose rows all meeting every subtask keeps the
+// answer can be broadcast: either for inner joins, the right for left, semi and anti
+// joins, the left for right joins; never for full joins. strategy "auto" broadcasts in
+// batch mode, at parallelism above 1, in a job that can be neither checkpointed nor
+// savepointed (plan.Options.Savepoints), the smaller of those
+// inputs when its estimate (estimateRows) is at most broadcastRows and a quarter of the
+// other's (or the other's is unknown).
+func (g *graph) broadcastSide(n *lnode) (int, error) {
+	js := n.join
+	allowed := func(side int) bool {
+		switch js.How {
+		case "inner":
+			return true
+		case "left", "semi", "anti":
+			return side == 1
+		case "right":
+			return side == 0
+		}
+		return false
+	}
+	var est [2]int64
+	var known [2]bool
+	for side, in := range n.inputs {
+		est[side], known[side] = estimateRows(in)
+	}
+	// The smaller allowed side, by estimate (unknown counts as large).
+	pick := -1
+	for side := range 2 {
+		if !allowed(side) {
+			continue
+		}
+		if pick < 0 || (known[side] && (!known[pick] || est[side] < est[pick])) {
+			pick = side
+		}
+	}
+	switch n.joinStrategy {
+	case "hash":
+		return -1, nil
+	case "broadcast":
+		if pick < 0 {
+			return -1, rberr.New(rberr.Plan, "%s: a %s join cannot broadcast either input (its unmatched rows on both sides must be found once); use strategy=\"hash\"", n.name, js.How)
+		}
+		if g.checkpointing {
+			return -1, rberr.New(rberr.Plan, "%s: a broadcast join cannot be checkpointed (every subtask holds the broadcast input whole); use strategy=\"hash\" with checkpoints", n.name)
+		}
+		return pick, nil
+	}
+	if pick < 0 || !g.Batch || g.checkpointing || g.savepoints || g.Parallel == 1 || !known[pick] || est[pick] > broadcastRows {
+		return -1, nil
+	}
+	if other := 1 - pick; known[other] && est[pick]*4 > est[other] {
+		return -1, nil
+	}
+	return pick, nil
+}
+
 func (joinOp) explain(n *lnode) (detail string) {
 	detail = n.join.How + " join"
 	if n.changelog != "" {
 		detail = "updating " + detail
+	}
+	if n.join.How == "asof" {
+		detail += fmt.Sprintf(" (%s", n.join.Strategy)
+		if n.join.HasTolerance {
+			detail += ", tolerance " + plan.FormatDuration(n.join.Tolerance)
+		}
+		detail += fmt.Sprintf(") on %s = %s", n.join.LeftSchema.Field(n.join.LeftTime).Name, n.join.RightSchema.Field(n.join.RightTime).Name)
+		if len(n.join.LeftKeys) > 0 {
+			var by []string
+			for i := range n.join.LeftKeys {
+				by = append(by, fmt.Sprintf("%s = %s", n.join.LeftKeys[i], n.join.RightKeys[i]))
+			}
+			detail += " by " + strings.Join(by, ", ")
+		}
 	}
 	if regularJoin(n.join.How) && n.join.How != "cross" {
 		var on []string
@@ -108,8 +218,24 @@ func (b *binder) bindJoin(n *plan.Node, ln *lnode, left, right *lnode) error {
 		if len(n.LeftOn)+len(n.RightOn) > 0 {
 			return rberr.New(rberr.Plan, "%s: a cross join takes no keys", name)
 		}
-	case len(n.LeftOn) == 0 || len(n.LeftOn) != len(n.RightOn):
+	case n.How == "asof" && len(n.LeftOn) != len(n.RightOn):
+		return rberr.New(rberr.Plan, "%s: give the same number of join keys for both sides (by_left and by_right, or by)", name)
+	case n.How != "asof" && (len(n.LeftOn) == 0 || len(n.LeftOn) != len(n.RightOn)):
 		return rberr.New(rberr.Plan, "%s: give the same number of join keys for both sides (left_on and right_on, or on)", name)
+	}
+	switch n.JoinStrategy {
+	case "", "auto":
+		ln.joinStrategy = "auto"
+	case "hash", "broadcast":
+		if !regular || n.How == "cross" {
+			return rberr.New(rberr.Plan, "%s: strategy=%q is for joins on keys (inner, left, right, full, semi, anti)", name, n.JoinStrategy)
+		}
+		ln.joinStrategy = n.JoinStrategy
+	default:
+		return rberr.New(rberr.Plan, "%s: unknown join strategy %q (want \"auto\", \"hash\" or \"broadcast\")", name, n.JoinStrategy)
+	}
+	if n.How != "asof" && (n.LeftTime != "" || n.RightTime != "" || n.Strategy != "" || n.Tolerance != "") {
+		return rberr.New(rberr.Plan, "%s: left_time, right_time, strategy and tolerance are options of as-of joins", name)
 	}
 	if regular && n.How != "inner" {
 		var unbounded, maybe []string
@@ -165,23 +291,65 @@ func (b *binder) bindJoin(n *plan.Node, ln *lnode, left, right *lnode) error {
 			}
 		case n.LeftOn[i].Col != nil && n.RightOn[i].Col != nil && *n.LeftOn[i].Col == *n.RightOn[i].Col:
 			dropRight[*n.RightOn[i].Col] = true
+		case n.How == "asof" && n.RightOn[i].Col != nil:
+			dropRight[*n.RightOn[i].Col] = true // as Polars: by_right keys are dropped too
 		}
 	}
 	if regular {
 		return b.finishRegularJoin(n, ln, js, left, right, dropLeft, dropRight)
 	}
-	timeOf := func(side *lnode, what string) (int, error) {
-		if side.timeCol == "" {
-			return 0, rberr.New(rberr.Plan, "%s: the %s input has no event time; pass event_time=<column> to its source", name, what)
+	timeOf := func(side *lnode, col, what string, scope *expr.CompileScope) (int, error) {
+		if col == "" {
+			if side.timeCol == "" {
+				if n.How == "asof" {
+					return 0, rberr.New(rberr.Plan, "%s: the %s input has no event time; name the time column (on=, or left_on=/right_on=) or pass event_time=<column> to its source", name, what)
+				}
+				return 0, rberr.New(rberr.Plan, "%s: the %s input has no event time; pass event_time=<column> to its source", name, what)
+			}
+			return side.schema.FieldIndices(side.timeCol)[0], nil
 		}
-		return side.schema.FieldIndices(side.timeCol)[0], nil
+		idx := side.schema.FieldIndices(col)
+		if len(idx) == 0 {
+			return 0, scope.ColumnNotFound(col)
+		}
+		if dt := side.schema.Field(idx[0]).Type; dt.ID() != arrow.TIMESTAMP && dt.ID() != arrow.DATE32 {
+			timeName := "<time column>"
+			if side.timeCol != "" {
+				timeName = side.timeCol
+			}
+			return 0, rberr.New(rberr.Plan, "%s: on= names the time column of an as-of join, as in Polars, and the %s column %q is %s, not a timestamp or date. Join keys go in by=: write join_asof(other, on=%q, by=%q)", name, what, col, expr.TypeName(dt), timeName, col)
+		}
+		return idx[0], nil
 	}
 	var err error
-	if js.LeftTime, err = timeOf(left, "left"); err != nil {
+	if js.LeftTime, err = timeOf(left, n.LeftTime, "left", ls); err != nil {
 		return err
 	}
-	if js.RightTime, err = timeOf(right, "right"); err != nil {
+	if js.RightTime, err = timeOf(right, n.RightTime, "right", rs); err != nil {
 		return err
+	}
+	if n.How == "asof" {
+		switch n.Strategy {
+		case "", "backward":
+			js.Strategy = "backward"
+		case "forward", "nearest":
+			js.Strategy = n.Strategy
+		default:
+			return rberr.New(rberr.Plan, "%s: unknown as-of strategy %q (want \"backward\", \"forward\" or \"nearest\")", name, n.Strategy)
+		}
+		if n.Tolerance != "" {
+			if js.Tolerance, err = plan.ParseDuration(n.Tolerance); err != nil {
+				return rberr.New(rberr.Plan, "%s: tolerance: %v", name, err)
+			}
+			if js.Tolerance < 0 {
+				return rberr.New(rberr.Plan, "%s: tolerance must not be negative, got %q", name, n.Tolerance)
+			}
+			js.HasTolerance = true
+		}
+		// As Polars: with on= (one name for both sides) the right time column is dropped.
+		if n.LeftTime != "" && n.LeftTime == n.RightTime {
+			dropRight[n.RightTime] = true
+		}
 	}
 	js.TimeType = left.schema.Field(js.LeftTime).Type
 	suffix := n.Suffix

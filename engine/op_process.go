@@ -79,8 +79,8 @@ func (processOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 		if err != nil {
 			return err
 		}
-		if len(n.StateTTL) != 0 && len(n.StateTTL) != st.NumFields() {
-			return rberr.New(rberr.Plan, "%s: state_ttl has %d entries for %d states", name, len(n.StateTTL), st.NumFields())
+		if len(n.StateTTLs) != 0 && len(n.StateTTLs) != st.NumFields() {
+			return rberr.New(rberr.Plan, "%s: state_ttls has %d entries for %d states", name, len(n.StateTTLs), st.NumFields())
 		}
 		seen := map[string]bool{}
 		for i, f := range st.Fields() {
@@ -89,8 +89,8 @@ func (processOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 			}
 			seen[f.Name] = true
 			spec := process.StateSpec{Name: f.Name, Type: f.Type}
-			if len(n.StateTTL) > 0 {
-				t := n.StateTTL[i]
+			if len(n.StateTTLs) > 0 {
+				t := n.StateTTLs[i]
 				if t.TTL != "" {
 					ttl, err := plan.ParseDuration(t.TTL)
 					if err != nil || ttl < 0 {

@@ -30,7 +30,7 @@ func TestProcessPlanValidation(t *testing.T) {
 		return `{"version":1,"root":{"op":"process","input":{"op":"scan_arrow","source":0,"event_time":"ts"}` + extra + `}}`
 	}
 	good := `,"keys":[{"col":"k"}],"udf":1,"output_schema":"` + out + `","state_schema":"` + st +
-		`","state_ttl":[{"ttl":"10m"},{"ttl":"","update":"on_read_and_write"}]`
+		`","state_ttls":[{"ttl":"10m"},{"ttl":"","update":"on_read_and_write"}]`
 	text, err := Explain([]byte(doc(good)), []*arrow.Schema{fuzzSchema})
 	if err != nil {
 		t.Fatal(err)
@@ -47,9 +47,9 @@ func TestProcessPlanValidation(t *testing.T) {
 		{`,"keys":[{"col":"k"}],"udf":1`, "no output schema"},
 		{`,"keys":[{"col":"k"}],"udf":1,"output_schema":"%%%"`, "output_schema is not base64"},
 		{`,"keys":[{"col":"k"}],"udf":1,"output_schema":"AAAA"`, "output_schema is not an Arrow IPC schema"},
-		{`,"keys":[{"col":"k"}],"udf":1,"output_schema":"` + out + `","state_schema":"` + st + `","state_ttl":[{"ttl":"1s"}]`, "state_ttl has 1 entries for 2 states"},
-		{`,"keys":[{"col":"k"}],"udf":1,"output_schema":"` + out + `","state_schema":"` + st + `","state_ttl":[{"ttl":"-1s"},{}]`, `TTL of state "flag"`},
-		{`,"keys":[{"col":"k"}],"udf":1,"output_schema":"` + out + `","state_schema":"` + st + `","state_ttl":[{"update":"never"},{}]`, `"on_create_and_write" or "on_read_and_write"`},
+		{`,"keys":[{"col":"k"}],"udf":1,"output_schema":"` + out + `","state_schema":"` + st + `","state_ttls":[{"ttl":"1s"}]`, "state_ttls has 1 entries for 2 states"},
+		{`,"keys":[{"col":"k"}],"udf":1,"output_schema":"` + out + `","state_schema":"` + st + `","state_ttls":[{"ttl":"-1s"},{}]`, `TTL of state "flag"`},
+		{`,"keys":[{"col":"k"}],"udf":1,"output_schema":"` + out + `","state_schema":"` + st + `","state_ttls":[{"update":"never"},{}]`, `"on_create_and_write" or "on_read_and_write"`},
 	}
 	for _, c := range bad {
 		_, err := Explain([]byte(doc(c.extra)), []*arrow.Schema{fuzzSchema})

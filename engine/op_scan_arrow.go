@@ -22,6 +22,10 @@ func (scanArrowOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 		return rberr.New(rberr.Plan, "%s: input %d was not provided (%d inputs given)", name, n.Source, len(b.inputs))
 	}
 	ln.source, ln.bounded, ln.table = n.Source, n.Bounded, n.Table
+	ln.rows = -1
+	if n.Rows != nil {
+		ln.rows = *n.Rows
+	}
 	ln.schema = b.inputs[n.Source]
 	if err := b.bindEventTime(n, ln); err != nil {
 		return err

@@ -11,15 +11,59 @@ import (
 	"github.com/riverbed-engine/riverbed/engine/plan"
 	"github.com/riverbed-engine/riverbed/engine/runtime"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
+	"github.com/riverbed-engine/riverbed/internal/textcodec"
 )
 
-// writeParquetOp is the logical operator "write_parquet": its binding and validation, the input columns it
-// needs, its physical form and its explain text.
-type writeParquetOp struct{}
+// writeParquetOp is the logical operator "write_parquet" (text empty), or
+// "write_csv" / "write_ndjson": its binding and validation, the input columns it needs,
+// its physical form and its explain text. The three differ only in the files'
+// format; they roll and commit (exactly once at checkpoints) alike.
+type writeParquetOp struct{ text batch.TextFormat }
 
-func init() { registerOp("write_parquet", writeParquetOp{}) }
+func init() {
+	registerOp("write_parquet", writeParquetOp{})
+	registerOp("write_csv", writeParquetOp{text: batch.CSV})
+	registerOp("write_ndjson", writeParquetOp{text: batch.NDJSON})
+}
 
-func (writeParquetOp) bind(b *binder, n *plan.Node, ln *lnode) error {
+// isFileSink says whether op writes files into a directory (committed by the job).
+func isFileSink(op string) bool {
+	return op == "write_parquet" || op == "write_csv" || op == "write_ndjson"
+}
+
+// textWriteOptions maps a write_csv / write_ndjson node's "text" object.
+func textWriteOptions(format batch.TextFormat, d *plan.TextDef, name string) (*batch.TextWriteOptions, error) {
+	opts := &batch.TextWriteOptions{Format: format, Header: true}
+	if d == nil {
+		return opts, nil
+	}
+	if d.Schema != "" || d.InferRows != 0 || d.HasHeader != nil || d.CommentPrefix != "" || len(d.NullValues) > 0 {
+		return nil, rberr.New(rberr.Plan, "%s: schema, infer_rows, has_header, comment_prefix and null_values are options of readers", name)
+	}
+	if format == batch.NDJSON {
+		if d.IncludeHeader != nil || d.Separator != "" || d.NullValue != "" {
+			return nil, rberr.New(rberr.Plan, "%s: include_header, separator and null_value are options of CSV, not of newline-delimited JSON", name)
+		}
+		return opts, nil
+	}
+	if d.IncludeHeader != nil {
+		opts.Header = *d.IncludeHeader
+	}
+	if d.Separator != "" {
+		r := []rune(d.Separator)
+		if len(r) != 1 || !textcodec.ValidDelimiter(r[0]) {
+			return nil, rberr.New(rberr.Plan, "%s: separator must be one character other than a quote or a line break, got %q", name, d.Separator)
+		}
+		opts.Separator = r[0]
+	}
+	if strings.ContainsAny(d.NullValue, "\r\n\"") || (opts.Separator != 0 && strings.ContainsRune(d.NullValue, opts.Separator)) || (opts.Separator == 0 && strings.Contains(d.NullValue, ",")) {
+		return nil, rberr.New(rberr.Plan, "%s: null_value %q would need quoting, so it could not be told from a string", name, d.NullValue)
+	}
+	opts.Null = d.NullValue
+	return opts, nil
+}
+
+func (o writeParquetOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 	name := ln.name
 	in, err := b.single(n, ln)
 	if err != nil {
@@ -28,9 +72,23 @@ func (writeParquetOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 	if n.Path == "" {
 		return rberr.New(rberr.Plan, "%s: no output directory given", name)
 	}
-	for _, f := range in.schema.Fields() {
-		if !sink.Writable(f.Type) {
-			return rberr.New(rberr.Type, "%s: column %q has type %s, which cannot be written to Parquet yet", name, f.Name, expr.TypeName(f.Type))
+	if o.text != "" {
+		if ln.textWrite, err = textWriteOptions(o.text, n.Text, name); err != nil {
+			return err
+		}
+		for _, f := range in.schema.Fields() {
+			if !batch.TextWritable(o.text, f.Type) {
+				return rberr.New(rberr.Type, "%s: column %q has type %s, which cannot be written to %s; cast it (to a string, say) or leave it out", name, f.Name, expr.TypeName(f.Type), strings.ToUpper(string(o.text)))
+			}
+		}
+	} else {
+		if n.Text != nil {
+			return rberr.New(rberr.Plan, "%s: \"text\" options are for write_csv and write_ndjson", name)
+		}
+		for _, f := range in.schema.Fields() {
+			if !sink.Writable(f.Type) {
+				return rberr.New(rberr.Type, "%s: column %q has type %s, which cannot be written to Parquet yet", name, f.Name, expr.TypeName(f.Type))
+			}
 		}
 	}
 	if n.MaxRowsPerFile < 0 {
@@ -67,8 +125,9 @@ func (writeParquetOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error
 	schema := n.inputs[0].schema
 	path := n.path
 	rolling := n.rolling
-	in.st.Chain("write_parquet", func(subtask int) runtime.Operator {
-		return &sink.WriteParquetOp{Dir: path, Schema: schema, Subtask: subtask, Rolling: rolling}
+	text := n.textWrite
+	in.st.Chain(n.op, func(subtask int) runtime.Operator {
+		return &sink.WriteParquetOp{Dir: path, Schema: schema, Subtask: subtask, Rolling: rolling, Text: text}
 	})
 	return flow{st: in.st}, nil
 }

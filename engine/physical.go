@@ -48,11 +48,14 @@ type graph struct {
 	// job starts from a checkpoint.
 	ids       map[*lnode]string
 	restoring bool
+	// checkpointing: the job takes checkpoints or restores one; savepoints: it may be
+	// asked for savepoints (a broadcast join can be neither).
+	checkpointing, savepoints bool
 }
 
 func newGraph(opts plan.Options, inputs []array.RecordReader) *graph {
 	g := &graph{Graph: &runtime.Graph{Parallel: opts.Parallelism, MaxPar: opts.MaxParallelism, BatchSize: opts.BatchSize},
-		inputs: inputs, splitCounts: map[int]int{}}
+		inputs: inputs, splitCounts: map[int]int{}, checkpointing: opts.CheckpointDir != "" || opts.Restore != "", savepoints: opts.Savepoints}
 	if g.Parallel <= 0 {
 		g.Parallel = goruntime.NumCPU()
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/riverbed-engine/riverbed/internal/rberr"
+	"github.com/riverbed-engine/riverbed/internal/textcodec"
 )
 
 // Format names a record value encoding.
@@ -206,17 +207,17 @@ func NewDecoder(opts DecoderOptions) (*Decoder, error) {
 			return nil, rberr.New(rberr.InvalidArgument, "kafka: format %q needs a schema with at least one field", opts.Format)
 		}
 		for _, f := range opts.Schema.Fields() {
-			if err := checkType(f.Name, f.Type, opts.Format == JSON); err != nil {
+			if err := textcodec.CheckType(f.Name, f.Type, opts.Format == JSON); err != nil {
 				return nil, rberr.Wrap(rberr.Type, err, "kafka: format %q cannot read", opts.Format)
 			}
 		}
 		if opts.Format == JSON {
-			d.parse = func(v []byte) ([]any, error) { return parseJSONRow(opts.Schema, v) }
+			d.parse = func(v []byte) ([]any, error) { return textcodec.ParseJSONRow(opts.Schema, v) }
 		} else {
-			if !validDelimiter(opts.CSVDelimiter) {
+			if !textcodec.ValidDelimiter(opts.CSVDelimiter) {
 				return nil, rberr.New(rberr.InvalidArgument, "kafka: CSV delimiter %q is not allowed", opts.CSVDelimiter)
 			}
-			d.parse = func(v []byte) ([]any, error) { return parseCSVRow(opts.Schema, opts.CSVDelimiter, v) }
+			d.parse = func(v []byte) ([]any, error) { return textcodec.ParseCSVRow(opts.Schema, opts.CSVDelimiter, v) }
 		}
 	case Raw:
 		if opts.Schema == nil {
@@ -241,7 +242,7 @@ func NewDecoder(opts DecoderOptions) (*Decoder, error) {
 					return []any{nil}, nil
 				}
 				if !utf8.Valid(v) {
-					return nil, fieldError(f.Name, "value is not valid UTF-8")
+					return nil, textcodec.FieldError(f.Name, "value is not valid UTF-8")
 				}
 				return []any{string(v)}, nil
 			}
@@ -252,7 +253,7 @@ func NewDecoder(opts DecoderOptions) (*Decoder, error) {
 			inner := d.parse
 			d.parse = func(v []byte) ([]any, error) {
 				if v == nil {
-					return nil, fieldError(f.Name, "null value (tombstone) for a non-nullable column")
+					return nil, textcodec.FieldError(f.Name, "null value (tombstone) for a non-nullable column")
 				}
 				return inner(v)
 			}
@@ -306,7 +307,7 @@ func (d *Decoder) Decode(recs []*kgo.Record) (Decoded, error) {
 			continue
 		}
 		for i, v := range row {
-			appendValue(bs[i], v)
+			textcodec.AppendValue(bs[i], v)
 		}
 		d.opts.Metadata.appendMeta(bs[d.nvalue:], rec, 1)
 	}

@@ -1,6 +1,7 @@
 // Package kafka is riverbed's Kafka connectivity on franz-go: the pieces the
 // Kafka source and the exactly-once Kafka sink are built from, independent of
-// the engine's internals (it imports only arrow-go, franz-go and rberr).
+// the engine's internals (it imports only arrow-go, franz-go, rberr and
+// internal/textcodec).
 //
 // Decoding (decode*.go): a Decoder turns a slice of Kafka records into one
 // Arrow record batch of the good rows plus the list of records it could not
@@ -16,10 +17,11 @@
 // int64, got JSON string ..."), so the caller can route it to a dead-letter
 // output or fail with BadRecord.Err, which names topic, partition and offset.
 // JSON and CSV rows are parsed completely into an intermediate form before
-// anything is appended (values.go), so a bad record leaves no partial row.
+// anything is appended (internal/textcodec, which the CSV and NDJSON file readers
+// share), so a bad record leaves no partial row.
 //
-// InferJSONSchema (infer.go) infers a schema from a sample of JSON values
-// for reads without one. DeadLetters (deadletter.go) turns bad records into
+// InferJSONSchema (infer.go, on textcodec.JSONInferrer) infers a schema from
+// a sample of JSON values for reads without one. DeadLetters (deadletter.go) turns bad records into
 // dead-letter rows (DeadLetterSchema). ParseOptions (options.go) maps Kafka
 // client properties by their Flink/librdkafka names (security, SASL, TLS,
 // fetch and producer settings) to franz-go options, refusing unknown keys.

@@ -2,12 +2,6 @@ package kafka
 
 import (
 	"bytes"
-	"encoding/base64"
-	"encoding/json"
-	"fmt"
-	"math"
-	"strconv"
-	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -16,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/riverbed-engine/riverbed/internal/rberr"
+	"github.com/riverbed-engine/riverbed/internal/textcodec"
 )
 
 // EncoderOptions configure NewEncoder.
@@ -56,14 +51,14 @@ func NewEncoder(schema *arrow.Schema, opts EncoderOptions) (*Encoder, error) {
 			return nil, rberr.New(rberr.ColumnNotFound, "kafka: no key column %q in %s", opts.KeyColumn, schema)
 		}
 		e.key = idx[0]
-		if err := checkType(opts.KeyColumn, schema.Field(e.key).Type, true); err != nil {
+		if err := textcodec.CheckType(opts.KeyColumn, schema.Field(e.key).Type, true); err != nil {
 			return nil, rberr.Wrap(rberr.Type, err, "kafka: key")
 		}
 	}
 	switch opts.Format {
 	case JSON:
 		for _, f := range schema.Fields() {
-			if err := checkType(f.Name, f.Type, true); err != nil {
+			if err := textcodec.CheckType(f.Name, f.Type, true); err != nil {
 				return nil, rberr.Wrap(rberr.Type, err, "kafka: JSON cannot write")
 			}
 		}
@@ -128,9 +123,9 @@ func (e *Encoder) Encode(batch arrow.RecordBatch) ([]*kgo.Record, error) {
 				if c > 0 {
 					buf.WriteByte(',')
 				}
-				writeJSONString(&buf, f.Name)
+				textcodec.WriteJSONString(&buf, f.Name)
 				buf.WriteByte(':')
-				if err := writeJSONValue(&buf, batch.Column(c), i); err != nil {
+				if err := textcodec.WriteJSONValue(&buf, batch.Column(c), i); err != nil {
 					return nil, rberr.Wrap(rberr.Data, err, "kafka: column %q row %d", f.Name, i)
 				}
 			}
@@ -205,98 +200,8 @@ func keyBytes(a arrow.Array, i int) ([]byte, error) {
 		return rawBytes(a, i), nil
 	}
 	var buf bytes.Buffer
-	if err := writeJSONValue(&buf, a, i); err != nil {
+	if err := textcodec.WriteJSONValue(&buf, a, i); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil
-}
-
-func writeJSONString(buf *bytes.Buffer, s string) {
-	b, _ := json.Marshal(s) // a string always marshals
-	buf.Write(b)
-}
-
-// writeJSONValue writes row i of a as JSON, in the forms the JSON decoder
-// reads back: timestamps as RFC 3339 strings in UTC, dates as YYYY-MM-DD,
-// binary as standard base64.
-func writeJSONValue(buf *bytes.Buffer, a arrow.Array, i int) error {
-	if a.IsNull(i) {
-		buf.WriteString("null")
-		return nil
-	}
-	switch a := a.(type) {
-	case *array.Boolean:
-		buf.WriteString(strconv.FormatBool(a.Value(i)))
-	case *array.Int8:
-		buf.WriteString(strconv.FormatInt(int64(a.Value(i)), 10))
-	case *array.Int16:
-		buf.WriteString(strconv.FormatInt(int64(a.Value(i)), 10))
-	case *array.Int32:
-		buf.WriteString(strconv.FormatInt(int64(a.Value(i)), 10))
-	case *array.Int64:
-		buf.WriteString(strconv.FormatInt(a.Value(i), 10))
-	case *array.Uint8:
-		buf.WriteString(strconv.FormatUint(uint64(a.Value(i)), 10))
-	case *array.Uint16:
-		buf.WriteString(strconv.FormatUint(uint64(a.Value(i)), 10))
-	case *array.Uint32:
-		buf.WriteString(strconv.FormatUint(uint64(a.Value(i)), 10))
-	case *array.Uint64:
-		buf.WriteString(strconv.FormatUint(a.Value(i), 10))
-	case *array.Float32:
-		return writeJSONFloat(buf, float64(a.Value(i)), 32)
-	case *array.Float64:
-		return writeJSONFloat(buf, a.Value(i), 64)
-	case *array.String:
-		writeJSONString(buf, a.Value(i))
-	case *array.LargeString:
-		writeJSONString(buf, a.Value(i))
-	case *array.Binary:
-		writeJSONString(buf, base64.StdEncoding.EncodeToString(a.Value(i)))
-	case *array.LargeBinary:
-		writeJSONString(buf, base64.StdEncoding.EncodeToString(a.Value(i)))
-	case *array.Timestamp:
-		unit := a.DataType().(*arrow.TimestampType).Unit
-		writeJSONString(buf, a.Value(i).ToTime(unit).UTC().Format(time.RFC3339Nano))
-	case *array.Date32:
-		writeJSONString(buf, a.Value(i).ToTime().UTC().Format("2006-01-02"))
-	case *array.Struct:
-		st := a.DataType().(*arrow.StructType)
-		buf.WriteByte('{')
-		for f := range a.NumField() {
-			if f > 0 {
-				buf.WriteByte(',')
-			}
-			writeJSONString(buf, st.Field(f).Name)
-			buf.WriteByte(':')
-			if err := writeJSONValue(buf, a.Field(f), i); err != nil {
-				return err
-			}
-		}
-		buf.WriteByte('}')
-	case array.ListLike:
-		lo, hi := a.ValueOffsets(i)
-		vals := a.ListValues()
-		buf.WriteByte('[')
-		for j := lo; j < hi; j++ {
-			if j > lo {
-				buf.WriteByte(',')
-			}
-			if err := writeJSONValue(buf, vals, int(j)); err != nil {
-				return err
-			}
-		}
-		buf.WriteByte(']')
-	default:
-		return fmt.Errorf("type %s cannot be written as JSON", a.DataType())
-	}
-	return nil
-}
-
-func writeJSONFloat(buf *bytes.Buffer, f float64, bits int) error {
-	if math.IsNaN(f) || math.IsInf(f, 0) {
-		return fmt.Errorf("%v cannot be written as JSON", f)
-	}
-	buf.WriteString(strconv.FormatFloat(f, 'g', -1, bits))
-	return nil
 }

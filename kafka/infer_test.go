@@ -18,7 +18,7 @@ func jsonValues(ss ...string) [][]byte {
 }
 
 // The inferred schema is the one a user would write for the sample, nested fields
-// included, and the decoder reads the sample with it without a bad record.
+// included, fields in the order the objects give them, and the decoder reads the sample with it without a bad record.
 func TestInferJSONSchema(t *testing.T) {
 	sample := jsonValues(
 		`{"id": 1, "price": 2, "name": "a", "user": {"city": "Oslo", "tags": ["x"]}, "items": [{"sku": 7}]}`,
@@ -35,15 +35,15 @@ func TestInferJSONSchema(t *testing.T) {
 	}
 	want := arrow.NewSchema([]arrow.Field{
 		n("id", arrow.PrimitiveTypes.Int64),
-		n("items", arrow.ListOfField(n("item", arrow.StructOf(n("sku", arrow.PrimitiveTypes.Int64))))),
-		n("name", arrow.BinaryTypes.String),
 		n("price", arrow.PrimitiveTypes.Float64),
+		n("name", arrow.BinaryTypes.String),
 		n("user", arrow.StructOf(
 			n("city", arrow.BinaryTypes.String),
 			n("tags", arrow.ListOfField(n("item", arrow.BinaryTypes.String))),
 			n("zip", arrow.PrimitiveTypes.Int64))),
-		n("gone", arrow.BinaryTypes.String),
+		n("items", arrow.ListOfField(n("item", arrow.StructOf(n("sku", arrow.PrimitiveTypes.Int64))))),
 		n("ok", arrow.FixedWidthTypes.Boolean),
+		n("gone", arrow.BinaryTypes.String),
 	}, nil)
 	if !s.Equal(want) {
 		t.Fatalf("inferred\n%s\nwant\n%s", s, want)

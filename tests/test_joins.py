@@ -77,7 +77,7 @@ def test_interval_join(env, source):
 
 def test_asof_join(env, source):
     left, right = make_side(5, 300, "a"), make_side(6, 200, "b")
-    out = source(env, left, "l").join_asof(source(env, right, "r"), on="k").collect()
+    out = source(env, left, "l").join_asof(source(env, right, "r"), by="k").collect()
     rights = right.to_pylist()
     want = []
     for lr in left.to_pylist():
@@ -88,6 +88,55 @@ def test_asof_join(env, source):
         want.append((lr["a"], match))
     got = sorted((r["a"], r["b"]) for r in out.to_pylist())
     assert got == sorted(want, key=lambda p: p[0])
+
+
+@pytest.mark.parametrize("strategy", ["backward", "forward", "nearest"])
+@pytest.mark.parametrize("tolerance", [None, "1s"])
+@pytest.mark.parametrize("mode", ["batch", "streaming"])
+def test_asof_join_equals_polars(env, strategy, tolerance, mode):
+    pl = pytest.importorskip("polars")
+    # Distinct times per key on the right (Polars' choice among equal times is not
+    # specified), keys with nulls, and left rows before, between and after right rows.
+    rng = random.Random(11)
+    left = make_side(8, 300, "a")
+    rrows = []
+    for k in (1, 2, 3, None):
+        times = sorted(rng.sample(range(0, 3000), 60))
+        rrows += [{"k": k, "b": len(rrows) + i, "ts": ts(t / 10)} for i, t in enumerate(times)]
+    rrows.sort(key=lambda r: r["ts"])
+    right = pa.Table.from_pylist(rrows, schema=pa.schema([("k", pa.int64()), ("b", pa.int64()),
+                                                          ("ts", pa.timestamp("us"))]))
+    out = (env.from_arrow(left, event_time="ts")
+           .join_asof(env.from_arrow(right, event_time="ts"), on="ts", by="k", strategy=strategy,
+                      tolerance=tolerance)
+           .collect(runtime_mode=mode))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Polars cannot check sortedness within by groups
+        want = pl.from_arrow(left).join_asof(pl.from_arrow(right), on="ts", by="k", strategy=strategy,
+                                             tolerance=tolerance).to_arrow()
+    assert out.column_names == want.column_names
+    got = sorted((r["a"], r["b"]) for r in out.to_pylist())
+    assert got == sorted((r["a"], r["b"]) for r in want.to_pylist())
+
+
+def test_asof_join_on_other_columns_in_batch_mode_and_old_spelling(env):
+    left = pa.table({"t1": pa.array([dt.date(2024, 1, d) for d in (2, 5, 9)]), "k": [1, 1, 2], "x": [0, 1, 2]})
+    right = pa.table({"t2": pa.array([dt.date(2024, 1, d) for d in (1, 5, 8)]), "k": [1, 1, 2], "y": [7, 8, 9]})
+    out = env.from_arrow(left).join_asof(env.from_arrow(right), left_on="t1", right_on="t2", by="k").sort("x").collect()
+    assert out.column_names == ["t1", "k", "x", "t2", "y"]
+    assert out["y"].to_pylist() == [7, 8, 9]
+    # No key: every row is one key.
+    out = env.from_arrow(left).join_asof(env.from_arrow(right), left_on="t1", right_on="t2").sort("x").collect()
+    assert out["y"].to_pylist() == [7, 8, 9]
+    with pytest.raises(rb.PlanError, match=r'on= names the time column .* write join_asof\(other, on="ts", by="k"\)'):
+        env.from_arrow(left.append_column("ts", pa.array([ts(0)] * 3)), event_time="ts") \
+            .join_asof(env.from_arrow(right.append_column("ts", pa.array([ts(0)] * 3)), event_time="ts"), on="k") \
+            .collect()
+    with pytest.raises(rb.PlanError, match=r"in streaming mode an as-of join reads time from its inputs' event time"):
+        env.from_arrow(left).join_asof(env.from_arrow(right), left_on="t1", right_on="t2").collect(
+            runtime_mode="streaming")
+    with pytest.raises(ValueError, match="strategy"):
+        env.from_arrow(left).join_asof(env.from_arrow(right), on="t1", strategy="closest")
 
 
 def test_dedup(env, source):
@@ -138,7 +187,7 @@ def test_join_errors():
         a.join_interval(b, on="k", lower="0s", upper="1s").collect()
     c = rb.from_pydict({"k": [1]})
     with pytest.raises(rb.PlanError, match="right input has no event time"):
-        a.join_asof(c, on="k").collect()
+        a.join_asof(c, by="k").collect()
     with pytest.raises(rb.PlanError, match="lower bound"):
         a.join_interval(a, on="k", lower="5s", upper="1s").collect()
     with pytest.raises(rb.ColumnNotFoundError, match='no column "kk"'):
@@ -245,7 +294,7 @@ def test_interval_and_asof_joins_drop_late_rows(p):
 
     ls, rs = streams()
     with pytest.warns(rb.LateRowsWarning, match=f"{len(late_l) + len(late_r)} late rows"):
-        out = ls.join_asof(rs, on="k").collect(progress=False)
+        out = ls.join_asof(rs, by="k").collect(progress=False)
     want_asof = []
     for lr in lrows:
         best = None

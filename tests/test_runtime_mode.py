@@ -210,7 +210,7 @@ def asof_reference(left: pa.Table = LEFT, right: pa.Table = RIGHT) -> list[tuple
 
 
 def test_asof_join_matches_reference_in_every_variant(files):
-    got = run_all(files, lambda src: src("left").join_asof(src("right"), on="k"),
+    got = run_all(files, lambda src: src("left").join_asof(src("right"), by="k"),
                   lambda t: sorted(zip(t.column("i").to_pylist(), t.column("j").to_pylist())))
     assert got == asof_reference()
 
@@ -317,7 +317,7 @@ def test_unsorted_asof_keeps_every_row_by_default_and_streaming_warns():
     env = rb.Environment(parallelism=2, batch_size=500)
 
     def q():
-        return env.from_arrow(labels, event_time="ts").join_asof(env.from_arrow(tx, event_time="ts"), on="user_id")
+        return env.from_arrow(labels, event_time="ts").join_asof(env.from_arrow(tx, event_time="ts"), by="user_id")
 
     with warnings.catch_warnings():
         warnings.simplefilter("error", rb.LateRowsWarning)
@@ -421,7 +421,7 @@ def test_time_ordered_parquet_in_batch_mode(tmp_path, p, bs):
     with warnings.catch_warnings():
         warnings.simplefilter("error", rb.LateRowsWarning)
         win = window_rows(src("l").key_by("k").window(rb.tumbling("10s")).agg(AGGS).collect(progress=False))
-        asof = src("l").join_asof(src("r"), on="k").collect(progress=False)
+        asof = src("l").join_asof(src("r"), by="k").collect(progress=False)
         interval = src("l").join_interval(src("r"), on="k", lower="-1s", upper="2s").collect(progress=False)
     assert win == keyed(duck(WINDOW_SQL["tumbling"][1], L=left))
     assert sorted(zip(asof["i"].to_pylist(), asof["j"].to_pylist())) == asof_reference(left, right)
@@ -466,7 +466,7 @@ def test_asof_ties_among_operator_made_rows_are_deterministic(files):
     time, so many right rows tie in time): of tied rows the greatest by columns wins."""
     def build(src):
         pairs = src("right").join_interval(src("right"), on="k", lower="0s", upper="0s")
-        return src("left").join_asof(pairs, on="k", suffix="_r")
+        return src("left").join_asof(pairs, by="k", suffix="_r")
 
     got = run_all(files, build, lambda t: sorted(zip(t.column("i").to_pylist(), t.column("j").to_pylist(),
                                                      t.column("j_right").to_pylist()), key=repr))

@@ -23,7 +23,7 @@ def pipelines():
         "dedup": bids.deduplicate("bidder", within="10ms"),
         "window_join": bids.join_window(auctions(), left_on="auction", right_on="id", window=rb.tumbling("100ms")),
         "interval_join": bids.join_interval(auctions(), left_on="auction", right_on="id", lower="-10ms", upper="10ms"),
-        "asof_join": bids.join_asof(auctions(), left_on="auction", right_on="id"),
+        "asof_join": bids.join_asof(auctions(), by_left="auction", by_right="id"),
     }
 
 

@@ -63,11 +63,15 @@ type Options struct {
 	// has; AllowPlanChange lets it restore a checkpoint of a plan with other sources.
 	AllowNonRestoredState bool `json:"allow_non_restored_state,omitempty"`
 	AllowPlanChange       bool `json:"allow_plan_change,omitempty"`
+	// Savepoints says that the job may be asked for savepoints (the host holds its
+	// handle): the planner then does not choose broadcast joins on its own.
+	Savepoints bool `json:"savepoints,omitempty"`
 }
 
 // Node is one operator of the logical plan. Op selects which fields apply:
 //
 //	scan_parquet  paths, columns
+//	scan_csv, scan_ndjson  paths, columns, text (schema, has_header, separator, ...: TextDef)
 //	scan_arrow    source (index of an input stream handed over with the plan), bounded (true:
 //	              the stream is finite; false: it may be live and never end), table (true:
 //	              the stream reads an in-memory table, which can be read again)
@@ -82,12 +86,14 @@ type Options struct {
 //	limit         input, n
 //	write_parquet input, path, mode ("error", "append", "overwrite"), max_rows_per_file,
 //	              max_bytes_per_file, rollover_interval (a duration)
+//	write_csv, write_ndjson  as write_parquet, and text (include_header, separator, null_value)
 //	datagen       fields, rate, count, seed              (a generated source)
 //	nexmark       kind ("person", "auction", "bid"), rate, count, seed
 //	window_agg    input, keys, aggs, window, allowed_lateness, output ("results" or "late")
 //	map_batches   input, udf (the host's function id), schema (its result columns; absent: same as input)
 //	join          inputs [left, right], how ("window", "interval", "asof"), left_on, right_on,
-//	              window (how=window), lower and upper (how=interval), suffix
+//	              window (how=window), lower and upper (how=interval), left_time, right_time,
+//	              strategy and tolerance (how=asof), suffix
 //	dedup         input, keys, within (first row per key within that much event time)
 //	topn          input, keys, n, order_by, descending, with_ties, window (absent: rank the
 //	              rows of each (window_start, window_end) of a window result)
@@ -120,6 +126,7 @@ type Node struct {
 	Mode      string   `json:"mode,omitempty"`
 	Bounded   bool     `json:"bounded,omitempty"`
 	Table     bool     `json:"table,omitempty"`
+	Rows      *int64   `json:"rows,omitempty"` // scan_arrow of a table: its rows (for estimates)
 
 	// write_parquet: its rolling policy (0 or "": no limit).
 	MaxRowsPerFile   int64  `json:"max_rows_per_file,omitempty"`
@@ -149,6 +156,17 @@ type Node struct {
 	Lower   string  `json:"lower,omitempty"`
 	Upper   string  `json:"upper,omitempty"`
 	Suffix  string  `json:"suffix,omitempty"`
+	// join how=asof: the time column of each input (absent: its event time), the
+	// strategy ("backward" (default), "forward", "nearest") and the tolerance (a
+	// duration: farther matches are none). Keys (left_on/right_on: Polars' by) may be
+	// absent.
+	// Relational joins: JoinStrategy is "auto" (absent), "hash" (both inputs partitioned
+	// by key) or "broadcast" (the smaller input whole to every subtask).
+	JoinStrategy string `json:"join_strategy,omitempty"`
+	LeftTime     string `json:"left_time,omitempty"`
+	RightTime    string `json:"right_time,omitempty"`
+	Strategy     string `json:"strategy,omitempty"`
+	Tolerance    string `json:"tolerance,omitempty"`
 
 	// dedup and topn.
 	Within     string `json:"within,omitempty"`
@@ -178,13 +196,16 @@ type Node struct {
 	// Kafka: scan_kafka and write_kafka (see kafka.go).
 	Kafka *KafkaDef `json:"kafka,omitempty"`
 
+	// CSV and NDJSON readers and writers (see text.go).
+	Text *TextDef `json:"text,omitempty"`
+
 	// process: a keyed process function (Keys, UDF); its schemas as Arrow IPC schema
 	// messages, base64: the main output, each side output, and the state (one field per
 	// state descriptor), with per-state TTLs.
 	OutputSchema string     `json:"output_schema,omitempty"`
 	SideSchemas  []string   `json:"side_schemas,omitempty"`
 	StateSchema  string     `json:"state_schema,omitempty"`
-	StateTTL     []StateTTL `json:"state_ttl,omitempty"`
+	StateTTLs    []StateTTL `json:"state_ttls,omitempty"`
 }
 
 // StateTTL is the time to live of one state of a process function (as Flink's

@@ -16,10 +16,11 @@ import (
 type partitioning uint8
 
 const (
-	partForward partitioning = iota // subtask i sends to subtask i (same parallelism)
-	PartSplit                       // by source split: a split's batches stay together and in order
-	PartHash                        // by key group of the hash of the keys
-	PartGather                      // everything to subtask 0
+	partForward   partitioning = iota // subtask i sends to subtask i (same parallelism)
+	PartSplit                         // by source split: a split's batches stay together and in order
+	PartHash                          // by key group of the hash of the keys
+	PartGather                        // everything to subtask 0
+	PartBroadcast                     // every batch to every subtask (the small side of a broadcast join)
 )
 
 // router is the output side of a subtask: it stamps messages with the receiver's input
@@ -96,7 +97,7 @@ func (r *router) emit(m Message) error {
 	}
 	switch m.Kind {
 	case MsgWatermark, msgEnd, MsgSourceDone, MsgIdle, MsgControl:
-		if m.Kind == MsgSourceDone && r.part == PartHash {
+		if m.Kind == MsgSourceDone && (r.part == PartHash || r.part == PartBroadcast) {
 			return nil
 		}
 		return r.broadcast(m)
@@ -104,6 +105,23 @@ func (r *router) emit(m Message) error {
 	switch r.part {
 	case partForward, PartGather:
 		return r.send(0, m)
+	case PartBroadcast:
+		if m.Kind != MsgBatch {
+			return nil // split order does not survive either
+		}
+		last := len(r.targets) - 1
+		for i := range r.targets {
+			if i < last {
+				m.Rec.Retain() // one reference per receiver
+			}
+			if err := r.send(i, m); err != nil {
+				if i < last {
+					m.Rec.Release() // the reference meant for the last receiver
+				}
+				return err
+			}
+		}
+		return nil
 	case PartSplit:
 		return r.send(int((m.Seq.Source+m.Seq.Split)%uint64(len(r.targets))), m)
 	}

@@ -145,7 +145,7 @@ func (g *Graph) Explain() string {
 		}
 		var ins []string
 		for _, e := range s.inputs {
-			kind := map[partitioning]string{partForward: "forward", PartSplit: "rebalance", PartHash: "hash", PartGather: "gather"}[e.Part]
+			kind := map[partitioning]string{partForward: "forward", PartSplit: "rebalance", PartHash: "hash", PartGather: "gather", PartBroadcast: "broadcast"}[e.Part]
 			ins = append(ins, fmt.Sprintf("%s from stage %d", kind, e.From.id))
 		}
 		in := ""

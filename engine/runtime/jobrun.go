@@ -40,8 +40,8 @@ type Job struct {
 	IsUnbounded bool
 
 	mu         sync.Mutex
-	writers    map[string][]*batch.ParquetWriter // by output directory
-	committers []Committer                       // committer.go
+	writers    map[string][]*batch.FileWriter // by output directory
+	committers []Committer                    // committer.go
 
 	ckpt     *coordinator // checkpoints and savepoints
 	tasks    []*task      // made by Prepare
@@ -193,11 +193,11 @@ func (j *Job) Progress() ProgressSnapshot {
 }
 
 // AddWriter registers a subtask's writer of the write_parquet sink into dir.
-func (j *Job) AddWriter(dir string, w *batch.ParquetWriter) {
+func (j *Job) AddWriter(dir string, w *batch.FileWriter) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.writers == nil {
-		j.writers = map[string][]*batch.ParquetWriter{}
+		j.writers = map[string][]*batch.FileWriter{}
 	}
 	j.writers[dir] = append(j.writers[dir], w)
 }
@@ -215,7 +215,7 @@ func (j *Job) CommitWriters(dir string, replace []string, appending bool, out in
 	for _, w := range writers {
 		total += w.Rows()
 	}
-	var commit []*batch.ParquetWriter
+	var commit []*batch.FileWriter
 	for i, w := range writers {
 		if w.Rows() == 0 && (total > 0 || appending || i > 0) {
 			_ = w.Abort() // nothing was written: no file to remove

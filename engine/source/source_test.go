@@ -2,6 +2,7 @@ package source
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -240,5 +241,49 @@ func TestPositionBytes(t *testing.T) {
 		if err := q.UnmarshalBinary(append(b, 0)); err == nil {
 			t.Fatalf("%+v with a byte more decoded", p)
 		}
+	}
+}
+
+func TestTextReadsFromAPosition(t *testing.T) {
+	dir := t.TempDir()
+	var files []string
+	x := 0
+	for f, rows := range []int{7, 0, 12, 5} {
+		csv := "x\n"
+		ndjson := ""
+		for range rows {
+			csv += fmt.Sprintf("%d\n", x)
+			ndjson += fmt.Sprintf("{\"x\": %d}\n", x)
+			x++
+		}
+		for _, c := range []struct{ ext, body string }{{"csv", csv}, {"ndjson", ndjson}} {
+			p := filepath.Join(dir, fmt.Sprintf("f%d.%s", f, c.ext))
+			if err := os.WriteFile(p, []byte(c.body), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if c.ext == "csv" {
+				files = append(files, p)
+			}
+		}
+	}
+	for _, format := range []batch.TextFormat{batch.CSV, batch.NDJSON} {
+		t.Run(string(format), func(t *testing.T) {
+			paths := files
+			if format == batch.NDJSON {
+				paths = nil
+				for _, p := range files {
+					paths = append(paths, p[:len(p)-len("csv")]+"ndjson")
+				}
+			}
+			ds, err := batch.OpenText(paths, batch.TextOptions{Format: format, HasHeader: true, Schema: xSchema})
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkResume(t, func() Source { return &TextSource{Ds: ds, Projection: []int{0}, BatchSize: 3} })
+			all := rowsOf(readAll(t, &TextSource{Ds: ds, Projection: []int{0}, BatchSize: 3}, Position{}))
+			if len(all) != x || all[0] != 0 || all[x-1] != int64(x-1) {
+				t.Fatalf("read %v", all)
+			}
+		})
 	}
 }

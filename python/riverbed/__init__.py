@@ -88,6 +88,8 @@ from .stream import (
     from_arrow,
     from_pandas,
     from_pydict,
+    read_csv,
+    read_ndjson,
     read_parquet,
     sql,
 )
@@ -114,7 +116,7 @@ _register()
 
 __all__ = [
     "Environment", "Stream", "GroupBy", "Expr", "col", "lit", "count", "when", "concat_str",
-    "read_parquet", "sql", "read_kafka", "read_savepoint", "Savepoint",
+    "read_parquet", "read_csv", "read_ndjson", "sql", "read_kafka", "read_savepoint", "Savepoint",
     "KafkaStream", "collect_all", "from_arrow", "from_pandas", "from_pydict",
     "engine_version",
     "KeyedStream", "WindowedStream", "WindowResult", "Job", "Window", "tumbling", "sliding", "session", "cumulate",

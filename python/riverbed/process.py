@@ -940,5 +940,5 @@ def build_node(fn: Any, key_names: list[str], output_schema: Any, state: Any, si
         node["side_schemas"] = [_schema_b64(t.schema) for t in sides]
     if descs:
         node["state_schema"] = _schema_b64(state_schema)
-        node["state_ttl"] = [{"ttl": d.ttl or "", "update": d.ttl_update} for d in descs]
+        node["state_ttls"] = [{"ttl": d.ttl or "", "update": d.ttl_update} for d in descs]
     return node, (out_schema, sides)

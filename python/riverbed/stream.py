@@ -32,6 +32,8 @@ ArrowLike = Any
 WriteMode = Literal["error", "append", "overwrite"]
 RuntimeMode = Literal["automatic", "batch", "streaming"]
 StateBackend = Literal["memory", "pebble"]
+AsofStrategy = Literal["backward", "forward", "nearest"]
+JoinStrategy = Literal["auto", "hash", "broadcast"]
 
 
 def _restore_options(restore: str | os.PathLike[str] | None, allow_non_restored_state: bool,
@@ -293,6 +295,86 @@ class Environment:
             node["columns"] = list(columns)
         return Stream(self, _event_time(node, event_time, max_out_of_orderness, idle_timeout), [])
 
+    def read_csv(self, path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], *,
+                 schema: Any = None, columns: Sequence[str] | None = None, has_header: bool = True,
+                 separator: str = ",", null_values: str | Sequence[str] | None = None,
+                 comment_prefix: str | None = None, infer_schema_length: int | None = 100,
+                 event_time: str | None = None, max_out_of_orderness: Duration | None = None,
+                 idle_timeout: Duration | None = None) -> Stream:
+        """Read CSV files: a file, a glob (``"data/*.csv"``) or a directory (every ``*.csv``,
+        ``*.tsv`` and ``*.txt`` below it, gzipped ``*.gz`` too), or a list of those. Files are
+        read in parallel, one file per task, and decoded in the engine (RFC 4180 quoting,
+        ``\\n`` or ``\\r\\n`` line ends, a UTF-8 byte order mark skipped).
+
+        ``schema`` (a ``pyarrow.Schema`` or a dict of column name to type) gives the
+        columns; without it they are inferred from the first ``infer_schema_length`` rows
+        (``None``: every row), as pyarrow and DuckDB do: integers are ``Int64``, other
+        numbers ``Float64``, ``true``/``false`` ``Boolean``, ``YYYY-MM-DD`` ``Date``,
+        timestamps ``Timestamp("us")`` (``Timestamp("us", "UTC")`` when each has a zone
+        offset), anything else (and a column null in every sampled row) ``String``. With
+        ``has_header`` (default) the first line of each file names its columns, which are
+        matched by name (files may order them differently; a file lacking one is a
+        ``SchemaError`` naming it); without, columns are ``column_1``, ``column_2``, ... or
+        the schema's names in order. An empty field is null in every column (as Polars and
+        DuckDB read it), as is any text in ``null_values``; a quoted empty field too.
+        ``comment_prefix`` starts lines to skip; ``separator`` is one character.
+
+        A malformed line raises :class:`DataError` naming the file, line, character and
+        column (``file "a.csv" line 7, character 3: column "amount": "x" is not a int64``).
+        ``event_time`` and ``max_out_of_orderness`` are as for :meth:`read_parquet`; each file
+        is a watermark lane. A checkpoint stores the row reached in each file.
+
+        Examples
+        --------
+        >>> import riverbed as rb, tempfile, os
+        >>> d = tempfile.mkdtemp()
+        >>> with open(os.path.join(d, "a.csv"), "w") as f:
+        ...     _ = f.write("x,name\\n1,ann\\n2,\\n")
+        >>> rb.read_csv(d).collect().to_pylist()
+        [{'x': 1, 'name': 'ann'}, {'x': 2, 'name': None}]
+        """
+        from .textfiles import read_node
+
+        node = read_node("scan_csv", path, schema, columns, infer_schema_length,
+                         {"has_header": has_header, "separator": separator, "null_values": null_values,
+                          "comment_prefix": comment_prefix})
+        return Stream(self, _event_time(node, event_time, max_out_of_orderness, idle_timeout), [])
+
+    def read_ndjson(self, path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], *,
+                    schema: Any = None, columns: Sequence[str] | None = None,
+                    infer_schema_length: int | None = 100, event_time: str | None = None,
+                    max_out_of_orderness: Duration | None = None, idle_timeout: Duration | None = None) -> Stream:
+        """Read newline-delimited JSON files (one object per line; blank lines skipped): a
+        file, a glob or a directory (every ``*.ndjson``, ``*.jsonl`` and ``*.json`` below it,
+        gzipped ``*.gz`` too), or a list of those, in parallel, one file per task.
+
+        ``schema`` (a ``pyarrow.Schema`` or a dict of column name to type, structs and lists
+        included) gives the columns, which are looked up by name in each object (fields it
+        lacks, and JSON nulls, are null; other fields are ignored); timestamps are read from
+        RFC 3339 text or integers in the column's unit, dates from ``YYYY-MM-DD``. Without a
+        schema it is inferred from the first ``infer_schema_length`` objects (``None``: all)
+        as :func:`read_kafka` infers JSON: integers ``Int64``, other numbers ``Float64``,
+        strings ``String``, objects structs, arrays lists, fields in the order the objects
+        give them.
+
+        A malformed line raises :class:`DataError` naming the file, line and field
+        (``file "a.ndjson" line 3: field "user.id": expected int64, got JSON string "x"``).
+        ``event_time`` and ``max_out_of_orderness`` are as for :meth:`read_parquet`.
+
+        Examples
+        --------
+        >>> import riverbed as rb, tempfile, os
+        >>> p = os.path.join(tempfile.mkdtemp(), "a.ndjson")
+        >>> with open(p, "w") as f:
+        ...     _ = f.write('{"x": 1, "u": {"id": 7}}\\n{"x": 2}\\n')
+        >>> rb.read_ndjson(p).select(rb.col("x"), rb.col("u")).collect().to_pylist()
+        [{'x': 1, 'u': {'id': 7}}, {'x': 2, 'u': None}]
+        """
+        from .textfiles import read_node
+
+        node = read_node("scan_ndjson", path, schema, columns, infer_schema_length)
+        return Stream(self, _event_time(node, event_time, max_out_of_orderness, idle_timeout), [])
+
     def from_arrow(self, data: ArrowLike, *, event_time: str | None = None,
                    max_out_of_orderness: Duration | None = None, idle_timeout: Duration | None = None,
                    bounded: bool | None = None) -> Stream:
@@ -439,6 +521,8 @@ def _arrow_stream(env: Environment, data: pa.Table | pa.RecordBatchReader, event
     node = _event_time({"op": "scan_arrow", "_src": src, "bounded": bool(bounded),
                         "table": isinstance(data, pa.Table)},
                        event_time, max_out_of_orderness, idle_timeout)
+    if isinstance(data, pa.Table):
+        node["rows"] = data.num_rows  # for the planner's estimates (join strategy)
     return Stream(env, node, [src])
 
 
@@ -460,6 +544,50 @@ def read_parquet(path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
     """
     return _default_env.read_parquet(path, columns=columns, event_time=event_time,
                                      max_out_of_orderness=max_out_of_orderness, idle_timeout=idle_timeout)
+
+
+def read_csv(path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], *,
+             schema: Any = None, columns: Sequence[str] | None = None, has_header: bool = True,
+             separator: str = ",", null_values: str | Sequence[str] | None = None,
+             comment_prefix: str | None = None, infer_schema_length: int | None = 100,
+             event_time: str | None = None, max_out_of_orderness: Duration | None = None,
+             idle_timeout: Duration | None = None) -> Stream:
+    """Read CSV files with the default environment. See :meth:`Environment.read_csv`.
+
+    Examples
+    --------
+    >>> import riverbed as rb, tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "a.csv")
+    >>> with open(p, "w") as f:
+    ...     _ = f.write("1;x\\n2;y\\n")
+    >>> rb.read_csv(p, has_header=False, separator=";").collect().column_names
+    ['column_1', 'column_2']
+    """
+    return _default_env.read_csv(path, schema=schema, columns=columns, has_header=has_header,
+                                 separator=separator, null_values=null_values, comment_prefix=comment_prefix,
+                                 infer_schema_length=infer_schema_length, event_time=event_time,
+                                 max_out_of_orderness=max_out_of_orderness, idle_timeout=idle_timeout)
+
+
+def read_ndjson(path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], *,
+                schema: Any = None, columns: Sequence[str] | None = None,
+                infer_schema_length: int | None = 100, event_time: str | None = None,
+                max_out_of_orderness: Duration | None = None, idle_timeout: Duration | None = None) -> Stream:
+    """Read newline-delimited JSON files with the default environment. See
+    :meth:`Environment.read_ndjson`.
+
+    Examples
+    --------
+    >>> import riverbed as rb, tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "a.jsonl")
+    >>> with open(p, "w") as f:
+    ...     _ = f.write('{"x": 1}\\n{"x": 2.5}\\n')
+    >>> rb.read_ndjson(p).collect()["x"].to_pylist()
+    [1.0, 2.5]
+    """
+    return _default_env.read_ndjson(path, schema=schema, columns=columns, infer_schema_length=infer_schema_length,
+                                    event_time=event_time, max_out_of_orderness=max_out_of_orderness,
+                                    idle_timeout=idle_timeout)
 
 
 def from_arrow(data: ArrowLike, *, event_time: str | None = None, max_out_of_orderness: Duration | None = None,
@@ -784,7 +912,7 @@ class Stream:
         return Stream(self._env, node, sources, unbounded=self._unbounded or other._unbounded)
 
     def join(self, other: Stream, on: Any = None, how: str = "inner", *, left_on: Any = None,
-             right_on: Any = None, suffix: str = "_right") -> Stream:
+             right_on: Any = None, suffix: str = "_right", strategy: JoinStrategy = "auto") -> Stream:
         """Relational join on equal keys, with Polars' kinds and output columns: ``how`` is
         ``"inner"``, ``"left"``, ``"right"``, ``"full"``, ``"semi"``, ``"anti"`` or ``"cross"``
         (no keys). Null keys match nothing. Inner and left joins keep the left keys, right
@@ -796,6 +924,16 @@ class Stream:
         joins give an updating result with an ``__op`` column (``"+I"``, ``"-D"``): a row
         padded with nulls is inserted at once and deleted when its first match arrives
         (see docs/changelog.md). Rows come in no particular order.
+
+        ``strategy`` says how the join is spread over parallel subtasks: ``"hash"``
+        partitions both inputs by key; ``"broadcast"`` gives every subtask the whole of the
+        smaller input (the right one for left, semi and anti joins, the left one for right
+        joins; not possible for full joins) and leaves the other where it is, which saves
+        shuffling the large input and spreads hot keys; ``"auto"`` (default) broadcasts in
+        batch mode, in jobs that take no checkpoints or savepoints (so not in ``start()``),
+        an input estimated at most about a million rows
+        and a quarter of the other (estimates from Parquet footers, table lengths and file
+        sizes), else hashes. The answer is the same either way; ``explain()`` shows which.
 
         Examples
         --------
@@ -820,7 +958,10 @@ class Stream:
                                     "inputs": [self._node, other._node]}
             sources = list(self._sources) + [s for s in other._sources if s not in self._sources]
             return Stream(self._env, node, sources, unbounded=self._unbounded or other._unbounded)
-        return self._join(other, how, on, left_on, right_on, suffix)
+        if strategy not in ("auto", "hash", "broadcast"):
+            raise ValueError(f"strategy must be 'auto', 'hash' or 'broadcast', got {strategy!r}")
+        extra = {} if strategy == "auto" else {"join_strategy": strategy}
+        return self._join(other, how, on, left_on, right_on, suffix, **extra)
 
     def join_window(self, other: Stream, on: Any = None, *, window: Window, left_on: Any = None,
                     right_on: Any = None, suffix: str = "_right") -> Stream:
@@ -874,25 +1015,73 @@ class Stream:
         return self._join(other, "interval", on, left_on, right_on, suffix, lower=signed(lower, "lower"),
                           upper=signed(upper, "upper"))
 
-    def join_asof(self, other: Stream, on: Any = None, *, by: Any = None, left_on: Any = None,
-                  right_on: Any = None, suffix: str = "_right") -> Stream:
-        """As-of join (point in time): each left row with the latest right row of the same
-        key at or before its event time, or nulls if there is none — the join that feature
-        pipelines need to avoid looking into the future. Keys: ``on`` (or ``by``).
+    def join_asof(self, other: Stream, on: str | None = None, *, left_on: str | None = None,
+                  right_on: str | None = None, by: Any = None, by_left: Any = None, by_right: Any = None,
+                  strategy: AsofStrategy = "backward", tolerance: Duration | None = None,
+                  suffix: str = "_right") -> Stream:
+        """As-of join (point in time), with Polars' arguments: each left row with one right
+        row of the same ``by`` key (``by_left``/``by_right`` when the names differ; none: every
+        row one key) by time, or nulls if there is none — the join that feature pipelines
+        need to avoid looking into the future.
+
+        ``on`` names the time column of both inputs (``left_on``/``right_on`` when the names
+        differ), a timestamp or date; without it each input's event time
+        (``event_time=`` of its source) is used. ``strategy``: ``"backward"`` (default) takes
+        the latest right row at or before the left row's time (of equal times the last in
+        input order), ``"forward"`` the first at or after it, ``"nearest"`` the closer of the
+        two (a tie takes the later, as in Polars). ``tolerance`` (``"5m"``, a ``timedelta``) leaves
+        farther matches out. Output, as Polars': the left columns, then the right ones but
+        the ``by`` keys and, with ``on=``, the time column; clashing names get ``suffix``.
+
+        In streaming mode the time columns must be the inputs' event time: a left row is
+        emitted once the watermark has passed it (forward and nearest: once no right row
+        still to come could match it better). ``on="k"`` with a key column is the old
+        spelling of this method and is refused with a message saying to write ``by="k"``.
 
         Examples
         --------
         >>> import riverbed as rb, datetime as dt
-        >>> t0 = dt.datetime(2026, 1, 1)
-        >>> prices = rb.from_pydict({"sym": ["a", "a"], "ts": [t0, t0 + dt.timedelta(seconds=10)], "px": [1.0, 2.0]},
-        ...                         event_time="ts")
-        >>> trades = rb.from_pydict({"sym": ["a", "a", "b"],
-        ...                          "ts": [t0 + dt.timedelta(seconds=s) for s in (5, 15, 15)]}, event_time="ts")
-        >>> out = trades.join_asof(prices, on="sym").collect()
-        >>> sorted(((r["ts"] - t0).seconds, r["sym"], r["px"]) for r in out.to_pylist())
-        [(5, 'a', 1.0), (15, 'a', 2.0), (15, 'b', None)]
+        >>> t = lambda m: dt.datetime(2024, 1, 1, 0, m)
+        >>> trades = rb.from_pydict({"ts": [t(1), t(5), t(9)], "sym": ["a", "a", "b"]})
+        >>> quotes = rb.from_pydict({"ts": [t(0), t(4), t(6)], "sym": ["a", "a", "b"], "px": [1.0, 2.0, 3.0]})
+        >>> trades.join_asof(quotes, on="ts", by="sym").sort("ts").collect()["px"].to_pylist()
+        [1.0, 2.0, 3.0]
+        >>> trades.join_asof(quotes, on="ts", by="sym", strategy="forward").sort("ts").collect()["px"].to_pylist()
+        [2.0, None, None]
         """
-        return self._join(other, "asof", on if on is not None else by, left_on, right_on, suffix)
+        from .window import duration
+
+        if not isinstance(other, Stream):
+            raise TypeError(f"join_asof takes a stream, got {type(other).__name__}")
+        if on is not None:
+            if left_on is not None or right_on is not None:
+                raise ValueError("give either on= or left_on= and right_on= (the time columns), not both")
+            left_on = right_on = on
+        if (left_on is None) != (right_on is None):
+            raise ValueError("give both left_on= and right_on= (the time columns), or on=")
+        for name, v in (("on", left_on), ("left_on", left_on), ("right_on", right_on)):
+            if v is not None and not isinstance(v, str):
+                raise TypeError(f"{name}= names the time column (a string), got {v!r}; join keys go in by=")
+        if by is not None:
+            if by_left is not None or by_right is not None:
+                raise ValueError("give either by= or by_left= and by_right=, not both")
+            by_left = by_right = by
+        if (by_left is None) != (by_right is None):
+            raise ValueError("give both by_left= and by_right=, or by=")
+        if strategy not in ("backward", "forward", "nearest"):
+            raise ValueError(f"strategy must be 'backward', 'forward' or 'nearest', got {strategy!r}")
+        node: dict[str, Any] = {"op": "join", "how": "asof", "suffix": suffix, "inputs": [self._node, other._node]}
+        if by_left is not None:
+            node["left_on"] = _exprs(_flatten((by_left,)), "join_asof")
+            node["right_on"] = _exprs(_flatten((by_right,)), "join_asof")
+        if left_on is not None:
+            node["left_time"], node["right_time"] = left_on, right_on
+        if strategy != "backward":
+            node["strategy"] = strategy
+        if tolerance is not None:
+            node["tolerance"] = duration(tolerance, "tolerance")
+        sources = list(self._sources) + [s for s in other._sources if s not in self._sources]
+        return Stream(self._env, node, sources, unbounded=self._unbounded or other._unbounded)
 
     def deduplicate(self, *keys: str | Expr | Sequence[str | Expr], within: Any = None) -> Stream:
         """Keep the first row of each key; drop later rows of that key whose event time is
@@ -1285,6 +1474,7 @@ class Stream:
         from .job import Job
 
         extra = _restore_options(restore, allow_non_restored_state, allow_plan_change)
+        extra["savepoints"] = True  # the Job can take them: no broadcast join unless asked
         return Job(self._start(runtime_mode=runtime_mode, extra=extra), self._env._buffer_bytes)
 
     def uid(self, name: str) -> Stream:
@@ -1497,11 +1687,121 @@ class Stream:
         >>> sorted(pq.read_table(out)["x"].to_pylist())
         [1, 2, 3]
         """
+        return self._write_files("write_parquet", path, mode, max_rows_per_file, max_bytes_per_file,
+                                 rollover_interval, progress, runtime_mode, lazy, restore,
+                                 allow_non_restored_state, allow_plan_change)
+
+    @overload
+    def write_csv(self, path: str | os.PathLike[str], *, mode: WriteMode = "error", include_header: bool = True,
+                  separator: str = ",", null_value: str = "", max_rows_per_file: int | None = None,
+                  max_bytes_per_file: int | None = None, rollover_interval: Duration | None = None,
+                  progress: bool | None = None, runtime_mode: RuntimeMode | None = None,
+                  lazy: Literal[False] = False, restore: str | os.PathLike[str] | None = None,
+                  allow_non_restored_state: bool = False, allow_plan_change: bool = False) -> pa.Table: ...
+
+    @overload
+    def write_csv(self, path: str | os.PathLike[str], *, mode: WriteMode = "error", include_header: bool = True,
+                  separator: str = ",", null_value: str = "", max_rows_per_file: int | None = None,
+                  max_bytes_per_file: int | None = None, rollover_interval: Duration | None = None,
+                  progress: bool | None = None, runtime_mode: RuntimeMode | None = None,
+                  lazy: Literal[True], restore: str | os.PathLike[str] | None = None,
+                  allow_non_restored_state: bool = False, allow_plan_change: bool = False) -> Stream: ...
+
+    def write_csv(self, path: str | os.PathLike[str], *, mode: WriteMode = "error", include_header: bool = True,
+                  separator: str = ",", null_value: str = "", max_rows_per_file: int | None = None,
+                  max_bytes_per_file: int | None = None, rollover_interval: Duration | None = None,
+                  progress: bool | None = None, runtime_mode: RuntimeMode | None = None,
+                  lazy: bool = False, restore: str | os.PathLike[str] | None = None,
+                  allow_non_restored_state: bool = False, allow_plan_change: bool = False) -> pa.Table | Stream:
+        """Run the pipeline and write the results as CSV files (``part-….csv``) into
+        directory ``path``, as :meth:`write_parquet` writes Parquet: the same ``mode``,
+        rolling (``max_rows_per_file``, ...), ``lazy``, ``restore`` and the same commits
+        (files appear only when committed, at the end of a bounded job or exactly once at
+        each completed checkpoint of a streaming one).
+
+        Each file begins with a header unless ``include_header=False``. Values are written
+        as arrow-go's CSV writer prints them (what :func:`read_csv`, pyarrow, Polars and
+        DuckDB read back): floats in the shortest form that reads back exactly, timestamps
+        as ``2024-01-02 03:04:05.678`` (with the zone offset when the column has a zone),
+        dates as ``YYYY-MM-DD``; strings are quoted when they hold the separator, a quote
+        or a line break. A null is ``null_value`` (default: the empty field, so an empty
+        string also reads back as null). Binary, duration and nested columns are refused
+        (``TypeMismatchError`` naming the column); cast them first. With ``mode="append"``
+        the existing CSV files must have as many columns (and, in their header, the same
+        names in order). Returns a table of the files written (``path``, ``rows``).
+
+        Examples
+        --------
+        >>> import riverbed as rb, tempfile, os
+        >>> d = os.path.join(tempfile.mkdtemp(), "out")
+        >>> _ = rb.from_pydict({"x": [1, 2], "s": ["a,b", None]}).write_csv(d)
+        >>> rb.read_csv(d).collect().to_pylist()
+        [{'x': 1, 's': 'a,b'}, {'x': 2, 's': None}]
+        """
+        from .textfiles import write_text
+
+        text: dict[str, Any] = {}
+        write_text(text, include_header, separator, null_value)
+        return self._write_files("write_csv", path, mode, max_rows_per_file, max_bytes_per_file,
+                                 rollover_interval, progress, runtime_mode, lazy, restore,
+                                 allow_non_restored_state, allow_plan_change, text.get("text"))
+
+    @overload
+    def write_ndjson(self, path: str | os.PathLike[str], *, mode: WriteMode = "error",
+                     max_rows_per_file: int | None = None, max_bytes_per_file: int | None = None,
+                     rollover_interval: Duration | None = None,
+                     progress: bool | None = None, runtime_mode: RuntimeMode | None = None,
+                     lazy: Literal[False] = False, restore: str | os.PathLike[str] | None = None,
+                     allow_non_restored_state: bool = False, allow_plan_change: bool = False) -> pa.Table: ...
+
+    @overload
+    def write_ndjson(self, path: str | os.PathLike[str], *, mode: WriteMode = "error",
+                     max_rows_per_file: int | None = None, max_bytes_per_file: int | None = None,
+                     rollover_interval: Duration | None = None,
+                     progress: bool | None = None, runtime_mode: RuntimeMode | None = None,
+                     lazy: Literal[True], restore: str | os.PathLike[str] | None = None,
+                     allow_non_restored_state: bool = False, allow_plan_change: bool = False) -> Stream: ...
+
+    def write_ndjson(self, path: str | os.PathLike[str], *, mode: WriteMode = "error",
+                     max_rows_per_file: int | None = None, max_bytes_per_file: int | None = None,
+                     rollover_interval: Duration | None = None,
+                     progress: bool | None = None, runtime_mode: RuntimeMode | None = None,
+                     lazy: bool = False, restore: str | os.PathLike[str] | None = None,
+                     allow_non_restored_state: bool = False, allow_plan_change: bool = False) -> pa.Table | Stream:
+        """Run the pipeline and write the results as newline-delimited JSON files
+        (``part-….ndjson``, one object per row) into directory ``path``, with the modes,
+        rolling and commits of :meth:`write_parquet`.
+
+        Values are written in the forms :func:`read_ndjson` reads back: nulls as ``null``,
+        timestamps as RFC 3339 text in UTC, dates as ``YYYY-MM-DD``, binary as base64,
+        structs as objects and lists as arrays. NaN and infinity, which JSON cannot hold,
+        are a :class:`DataError` naming the column and row; decimal and duration columns
+        are refused (cast them first). Returns a table of the files written.
+
+        Examples
+        --------
+        >>> import riverbed as rb, tempfile, os
+        >>> d = os.path.join(tempfile.mkdtemp(), "out")
+        >>> _ = rb.from_pydict({"x": [1, None]}).write_ndjson(d)
+        >>> rb.read_ndjson(d).collect()["x"].to_pylist()
+        [1, None]
+        """
+        return self._write_files("write_ndjson", path, mode, max_rows_per_file, max_bytes_per_file,
+                                 rollover_interval, progress, runtime_mode, lazy, restore,
+                                 allow_non_restored_state, allow_plan_change)
+
+    def _write_files(self, op: str, path: str | os.PathLike[str], mode: WriteMode,
+                     max_rows_per_file: int | None, max_bytes_per_file: int | None,
+                     rollover_interval: Duration | None, progress: bool | None, runtime_mode: RuntimeMode | None,
+                     lazy: bool, restore: str | os.PathLike[str] | None, allow_non_restored_state: bool,
+                     allow_plan_change: bool, text: dict[str, Any] | None = None) -> pa.Table | Stream:
         from .window import duration
 
         if mode not in ("error", "append", "overwrite"):
             raise ValueError(f"mode must be 'error', 'append' or 'overwrite', got {mode!r}")
-        root: dict[str, Any] = {"op": "write_parquet", "path": os.fspath(path), "mode": mode, "input": self._node}
+        root: dict[str, Any] = {"op": op, "path": os.fspath(path), "mode": mode, "input": self._node}
+        if text:
+            root["text"] = text
         for name, limit in (("max_rows_per_file", max_rows_per_file), ("max_bytes_per_file", max_bytes_per_file)):
             if limit is None:
                 continue
@@ -1511,13 +1811,13 @@ class Stream:
         if rollover_interval is not None:
             root["rollover_interval"] = duration(rollover_interval, "rollover_interval")
         if self._unbounded and mode == "overwrite":
-            raise PlanError("write_parquet(mode='overwrite') needs a bounded stream: an unbounded job's files "
+            raise PlanError(f"{op}(mode='overwrite') needs a bounded stream: an unbounded job's files "
                             "would sit beside the old ones until it ends; empty the directory first")
         if lazy:
             return Stream(self._env, root, self._sources, unbounded=self._unbounded)
         if self._unbounded:
-            raise PlanError("write_parquet() runs a bounded stream to its end, and this one is unbounded: use "
-                            "write_parquet(path, lazy=True).start() (with checkpoints, files are committed at "
+            raise PlanError(f"{op}() runs a bounded stream to its end, and this one is unbounded: use "
+                            f"{op}(path, lazy=True).start() (with checkpoints, files are committed at "
                             "each checkpoint), or bound the source (max_events / number_of_rows) or add .limit(n)")
         job = self._start(root, runtime_mode, _restore_options(restore, allow_non_restored_state, allow_plan_change))
         try:

@@ -22,6 +22,9 @@ type HashJoinOp struct {
 	JoinBase
 	LeftKeep  []int // left columns in the output, in order (nil: all)
 	Unbounded bool  // the inputs may never end: emit as rows arrive (updating.go)
+	// Broadcast: every subtask gets the whole of one input (the other is spread over
+	// them), so state is not by key group and cannot be checkpointed.
+	Broadcast bool
 	rows      [2]map[uint32][]keyed.RowRef
 	all       [2][]keyedRef // every row in arrival order (kinds other than inner)
 	pending   [2][]keyed.RowRef

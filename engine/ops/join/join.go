@@ -33,6 +33,11 @@ type Spec struct {
 	Win                 window.Windower
 	Lower, Upper        int64
 	TimeType            arrow.DataType
+	// As-of joins: Strategy is "backward", "forward" or "nearest"; a match farther than
+	// Tolerance (µs, if HasTolerance) is none.
+	Strategy     string
+	Tolerance    int64
+	HasTolerance bool
 }
 
 func ParseSignedDuration(s string) (int64, error) {
@@ -521,11 +526,14 @@ func (o *AsofJoinOp) sortRight() {
 	}
 }
 
-// AsofJoinOp joins each left row with the latest right row of the same key at or before
-// its event time (a left join: no such row gives nulls); of right rows with equal times,
-// the last in input order (for rows an operator made, which have none: the greatest by
-// their columns). A left row waits until the watermark reaches its time, so every
-// right row that could match has arrived.
+// AsofJoinOp joins each left row with one right row of the same key, by time (a left
+// join: no such row gives nulls). Strategy "backward": the latest right row at or before
+// the left row's time (of right rows with equal times, the last in input order; for rows
+// an operator made, which have none: the greatest by their columns); "forward": the
+// first at or after it (of equal times the first); "nearest": the closer of the two
+// (ties: the forward one, as in Polars). A match farther than the tolerance is none. A left row waits
+// until the watermark reaches its time, and, forward or nearest, until no right row
+// still to come could be a better match.
 type AsofJoinOp struct {
 	JoinBase
 	pending []asofLeft
@@ -601,7 +609,8 @@ func (o *AsofJoinOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
 	}
 	o.wm = wm
 	o.sortRight()
-	// Emit left rows whose time the watermark has reached, in time order.
+	// Emit left rows whose time the watermark has reached and whose match is settled, in
+	// time order.
 	slices.SortFunc(o.pending, func(a, b asofLeft) int {
 		if c := cmp.Compare(a.ts, b.ts); c != 0 {
 			return c
@@ -610,26 +619,42 @@ func (o *AsofJoinOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
 	})
 	n := sort.Search(len(o.pending), func(i int) bool { return o.pending[i].ts > wm })
 	var left, right []keyed.RowRef
+	keep := o.pending[:0:0]
 	for _, l := range o.pending[:n] {
-		list := o.right[l.key]
-		at := sort.Search(len(list), func(k int) bool { return list[k].ts > l.ts }) - 1
-		r := keyed.RowRef{Chunk: -1}
-		if at >= 0 {
-			r = list[at].ref
+		r, settled := o.match(l, wm)
+		if !settled {
+			keep = append(keep, l)
+			continue
 		}
 		left, right = append(left, l.ref), append(right, r)
 	}
 	err := o.emitPairs(left, right, nil, out)
-	for _, l := range o.pending[:n] {
-		o.sides[0].store.Drop(l.ref)
+	for _, l := range left {
+		o.sides[0].store.Drop(l)
 	}
-	o.pending = append(o.pending[:0], o.pending[n:]...)
+	o.pending = append(keep, o.pending[n:]...)
 	if err != nil {
 		return err
 	}
-	// Per key, only the latest right row at or before the watermark can still match.
+	// Per key, right rows before cut can match no left row still to come (their times are
+	// above the watermark) nor a pending one: only the latest at or before it can (as
+	// the backward match).
+	var lowest map[uint32]int64
+	if o.Spec.Strategy != "backward" {
+		lowest = map[uint32]int64{}
+		for _, l := range o.pending {
+			if t, ok := lowest[l.key]; !ok || l.ts < t {
+				lowest[l.key] = l.ts
+			}
+		}
+	}
 	for k, list := range o.right {
-		at := sort.Search(len(list), func(i int) bool { return list[i].ts > wm }) - 1
+		cut := wm
+		if t, ok := lowest[k]; ok && t <= cut {
+			// Forward matches of pending rows begin at their time: keep every row there.
+			cut = t - 1
+		}
+		at := sort.Search(len(list), func(i int) bool { return list[i].ts > cut }) - 1
 		if at > 0 {
 			for _, c := range list[:at] {
 				o.sides[1].store.Drop(c.ref)
@@ -638,4 +663,59 @@ func (o *AsofJoinOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
 		}
 	}
 	return out.Emit(runtime.Message{Kind: runtime.MsgWatermark, N: wm})
+}
+
+// match finds the right row a left row (at or below the watermark) joins with, by the
+// strategy (a negative chunk: none), and whether that is settled: right rows still to
+// come have times above wm, so a forward or nearest match may wait for them.
+func (o *AsofJoinOp) match(l asofLeft, wm int64) (keyed.RowRef, bool) {
+	none := keyed.RowRef{Chunk: -1}
+	list := o.right[l.key]
+	tol, hasTol := o.Spec.Tolerance, o.Spec.HasTolerance
+	// back: the last right row at or before l; fwd: the first at or after it (of equal
+	// times, the first in input order).
+	back := sort.Search(len(list), func(k int) bool { return list[k].ts > l.ts }) - 1
+	fwd := sort.Search(len(list), func(k int) bool { return list[k].ts >= l.ts })
+	within := func(d int64) bool { return !hasTol || d <= tol }
+	switch o.Spec.Strategy {
+	case "forward":
+		if fwd < len(list) && list[fwd].ts <= wm {
+			if within(list[fwd].ts - l.ts) {
+				return list[fwd].ref, true
+			}
+			return none, true
+		}
+		if wm == runtime.WatermarkMax || (hasTol && wm-l.ts >= tol) {
+			return none, true // nothing within reach can still come
+		}
+		return none, false
+	case "nearest":
+		haveBack := back >= 0 && within(l.ts-list[back].ts)
+		if fwd < len(list) && list[fwd].ts <= wm {
+			df := list[fwd].ts - l.ts
+			if haveBack && l.ts-list[back].ts < df {
+				return list[back].ref, true // ties go to the later row, as in Polars
+			}
+			if within(df) {
+				return list[fwd].ref, true
+			}
+			return none, true
+		}
+		// Rows still to come are later than wm: farther than wm - l.ts.
+		switch {
+		case wm == runtime.WatermarkMax:
+		case haveBack && wm-l.ts >= l.ts-list[back].ts:
+		case hasTol && wm-l.ts >= tol:
+		default:
+			return none, false
+		}
+		if haveBack {
+			return list[back].ref, true
+		}
+		return none, true
+	}
+	if back >= 0 && within(l.ts-list[back].ts) {
+		return list[back].ref, true
+	}
+	return none, true
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/riverbed-engine/riverbed/engine/expr"
 	"github.com/riverbed-engine/riverbed/engine/ops/keyed"
 	"github.com/riverbed-engine/riverbed/engine/runtime"
+	"github.com/riverbed-engine/riverbed/internal/rberr"
 	"github.com/riverbed-engine/riverbed/state"
 )
 
@@ -249,6 +250,9 @@ func (o *HashJoinOp) StateTables() []state.TableSpec { return joinTables() }
 // the rows with a key, for the other kinds every row in arrival order (null keys too:
 // outer and anti joins emit them at the end).
 func (o *HashJoinOp) SaveState(b state.Backend) error {
+	if o.Broadcast {
+		return rberr.New(rberr.InvalidArgument, "%s: a broadcast join cannot be checkpointed (every subtask holds the broadcast input whole); join with strategy=\"hash\" to checkpoint or savepoint this job", o.Spec.Name)
+	}
 	for side := 0; side < 2; side++ {
 		var refs []keyed.RowRef
 		if o.Spec.How == "inner" || o.Unbounded {

@@ -73,6 +73,10 @@ func stream(seed int64, batches int) ([]opstest.Step, []event) {
 }
 
 func joinOp(t *testing.T, how string) opstest.Op {
+	strategy := ""
+	if rest, ok := strings.CutPrefix(how, "asof-"); ok {
+		how, strategy = "asof", rest
+	}
 	left := []expr.Expr{opstest.Col(schemas[0], "k")}
 	right := []expr.Expr{opstest.Col(schemas[1], "k")}
 	fields := append(append([]arrow.Field{}, schemas[0].Fields()...), schemas[1].Field(2), schemas[1].Field(3))
@@ -88,6 +92,11 @@ func joinOp(t *testing.T, how string) opstest.Op {
 		fields = append(fields, arrow.Field{Name: "window_start", Type: tsType}, arrow.Field{Name: "window_end", Type: tsType})
 	case "interval":
 		spec.Lower, spec.Upper = -4, 6
+	case "asof":
+		spec.Strategy = strategy
+		if strategy == "nearest" {
+			spec.Tolerance, spec.HasTolerance = 5, true
+		}
 	}
 	spec.Schema = arrow.NewSchema(fields, nil)
 	return opstest.Op{
@@ -122,11 +131,19 @@ func pair(l event, r *event, extra ...any) string {
 // window: pairs of equal (non-null) keys in the same tumbling window of 10; interval:
 // pairs with right time in [left-4, left+6]; as-of: each left row with the last right row
 // (by time, then input order) of its key at or before its time, or nulls.
+//
+// asof-forward: the first right row at or after the left row's time (then the first in
+// input order); asof-nearest: the closer of the backward and forward rows, the forward
+// one on a tie, none if farther than 5.
 func refJoin(how string, all []event) []string {
 	// Late rows: for a window join, those whose window has closed; else those at or
 	// behind the watermark.
 	if how == "inner" || how == "left" || how == "full" {
 		return refRegularJoin(how, all)
+	}
+	strategy := "backward"
+	if rest, ok := strings.CutPrefix(how, "asof-"); ok {
+		how, strategy = "asof", rest
 	}
 	var rows []event
 	for _, e := range all {
@@ -143,7 +160,7 @@ func refJoin(how string, all []event) []string {
 		if l.side != 0 {
 			continue
 		}
-		var best *event
+		var best, next *event
 		for i := range rows {
 			r := &rows[i]
 			if r.side != 1 || l.k == nil || r.k != l.k {
@@ -163,9 +180,26 @@ func refJoin(how string, all []event) []string {
 				if r.ts <= l.ts && (best == nil || r.ts > best.ts || (r.ts == best.ts && r.order > best.order)) {
 					best = r
 				}
+				if r.ts >= l.ts && (next == nil || r.ts < next.ts || (r.ts == next.ts && r.order < next.order)) {
+					next = r
+				}
 			}
 		}
 		if how == "asof" {
+			switch strategy {
+			case "forward":
+				best = next
+			case "nearest":
+				if best != nil && l.ts-best.ts > 5 {
+					best = nil
+				}
+				if next != nil && next.ts-l.ts > 5 {
+					next = nil
+				}
+				if next != nil && (best == nil || next.ts-l.ts <= l.ts-best.ts) {
+					best = next
+				}
+			}
 			out = append(out, pair(l, best))
 		}
 	}
@@ -213,7 +247,7 @@ func refRegularJoin(how string, rows []event) []string {
 func TestJoinStateThreeWays(t *testing.T) {
 	steps, rows := stream(8, 45)
 	defer opstest.Release(steps)
-	for _, how := range []string{"window", "interval", "asof", "inner", "left", "full"} {
+	for _, how := range []string{"window", "interval", "asof", "asof-forward", "asof-nearest", "inner", "left", "full"} {
 		t.Run(how+"/", func(t *testing.T) {
 			want := refJoin(how, rows)
 			if len(want) < 20 {

@@ -49,9 +49,12 @@ type WriteParquetOp struct {
 	Schema  *arrow.Schema
 	Subtask int
 	Rolling batch.RollingPolicy
-	w       *batch.ParquetWriter
-	tc      *runtime.TaskCtx
-	run     string
+	// Text, if set, writes CSV or NDJSON files (write_csv, write_ndjson) in place of
+	// Parquet; they are committed the same ways.
+	Text *batch.TextWriteOptions
+	w    *batch.FileWriter
+	tc   *runtime.TaskCtx
+	run  string
 
 	mu      sync.Mutex
 	pending []checkpointFiles // pre-committed at a checkpoint, not known to be committed, by id
@@ -64,7 +67,13 @@ func (o *WriteParquetOp) Open(tc *runtime.TaskCtx) error {
 	o.tc = tc
 	o.run = tc.Job.ID
 	prefix := fmt.Sprintf("%s%s-%05d", FilePrefix, o.run, o.Subtask)
-	w, err := batch.NewRollingParquetWriter(o.Dir, prefix, o.Schema, o.Rolling)
+	var w *batch.FileWriter
+	var err error
+	if o.Text != nil {
+		w, err = batch.NewRollingTextWriter(o.Dir, prefix, o.Schema, o.Rolling, *o.Text)
+	} else {
+		w, err = batch.NewRollingParquetWriter(o.Dir, prefix, o.Schema, o.Rolling)
+	}
 	if err != nil {
 		return err
 	}
@@ -83,41 +92,53 @@ func (o *WriteParquetOp) ProcessBatch(m runtime.Message, _ runtime.Emitter) erro
 
 func (o *WriteParquetOp) ProcessMarker(runtime.Message, runtime.Emitter) error { return nil }
 
-// CheckOutputDir applies the write mode before the job starts: "error" refuses a
-// directory that already holds Parquet files, "append" adds to it (refusing data whose
+// CheckOutputDir applies the write mode before the job starts, for the sink op
+// (write_parquet, write_csv or write_ndjson) writing files named *ext: "error" refuses a
+// directory that already holds such files, "append" adds to it (refusing data whose
 // schema differs from the files', which would make the directory unreadable as one
 // dataset), "overwrite" removes the old files after the new ones are committed. It returns
 // the files to remove and whether files stay besides the job's.
 //
 // It first completes any commit into dir that a crash interrupted (batch.RecoverCommits),
 // so that the files it counts are the ones a finished commit left.
-func CheckOutputDir(dir, mode string, schema *arrow.Schema) ([]string, bool, error) {
+func CheckOutputDir(op, dir, mode string, schema *arrow.Schema) ([]string, bool, error) {
+	ext, kind := ".parquet", "Parquet"
+	switch op {
+	case "write_csv":
+		ext, kind = ".csv", "CSV"
+	case "write_ndjson":
+		ext, kind = ".ndjson", "NDJSON"
+	}
 	if err := batch.RecoverCommits(dir); err != nil {
-		return nil, false, rberr.Wrap(rberr.KindOf(err), err, "write_parquet: cannot complete an interrupted commit in %q", dir)
+		return nil, false, rberr.Wrap(rberr.KindOf(err), err, "%s: cannot complete an interrupted commit in %q", op, dir)
 	}
 	var existing []string
 	entries, err := os.ReadDir(dir)
 	if err != nil && !os.IsNotExist(err) {
-		return nil, false, rberr.Wrap(rberr.IO, err, "write_parquet: cannot read output directory %q", dir)
+		return nil, false, rberr.Wrap(rberr.IO, err, "%s: cannot read output directory %q", op, dir)
 	}
 	for _, e := range entries {
-		if !e.IsDir() && strings.HasSuffix(e.Name(), ".parquet") {
+		if !e.IsDir() && strings.HasSuffix(e.Name(), ext) {
 			existing = append(existing, filepath.Join(dir, e.Name()))
 		}
 	}
 	switch mode {
 	case "", "error":
 		if len(existing) > 0 {
-			return nil, false, rberr.New(rberr.IO, "write_parquet: output directory %q already holds %d Parquet file(s); pass mode=\"overwrite\" to replace them or mode=\"append\" to add to them", dir, len(existing))
+			return nil, false, rberr.New(rberr.IO, "%s: output directory %q already holds %d %s file(s); pass mode=\"overwrite\" to replace them or mode=\"append\" to add to them", op, dir, len(existing), kind)
 		}
 		return nil, false, nil
 	case "append":
-		if err := batch.CheckAppend(existing, schema); err != nil {
-			return nil, false, rberr.Wrap(rberr.KindOf(err), err, "write_parquet(mode=\"append\") into %q", dir)
+		check := batch.CheckAppend
+		if op != "write_parquet" {
+			check = batch.CheckAppendText
+		}
+		if err := check(existing, schema); err != nil {
+			return nil, false, rberr.Wrap(rberr.KindOf(err), err, "%s(mode=\"append\") into %q", op, dir)
 		}
 		return nil, len(existing) > 0, nil
 	case "overwrite":
 		return existing, false, nil
 	}
-	return nil, false, rberr.New(rberr.Plan, "write_parquet: unknown mode %q (expected \"error\", \"append\" or \"overwrite\")", mode)
+	return nil, false, rberr.New(rberr.Plan, "%s: unknown mode %q (expected \"error\", \"append\" or \"overwrite\")", op, mode)
 }

@@ -26,7 +26,7 @@ func TestEndCommitRollsBackAtTheJobLevel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	replace, appending, err := CheckOutputDir(dir, "overwrite", schema)
+	replace, appending, err := CheckOutputDir("write_parquet", dir, "overwrite", schema)
 	if err != nil || appending || len(replace) == 0 {
 		t.Fatalf("overwrite check: %v %v %v", replace, appending, err)
 	}

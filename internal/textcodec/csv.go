@@ -1,4 +1,4 @@
-package kafka
+package textcodec
 
 import (
 	"bytes"
@@ -13,14 +13,14 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 )
 
-func validDelimiter(r rune) bool {
+func ValidDelimiter(r rune) bool {
 	return r != 0 && r != '"' && r != '\r' && r != '\n' && utf8.ValidRune(r) && r != utf8.RuneError
 }
 
 // parseCSVRow reads one CSV row (RFC 4180 quoting) with one field per schema
 // column, in order. An empty field is a null, except in a string column,
 // where it is the empty string.
-func parseCSVRow(schema *arrow.Schema, delim rune, value []byte) ([]any, error) {
+func ParseCSVRow(schema *arrow.Schema, delim rune, value []byte) ([]any, error) {
 	if value == nil {
 		return nil, errors.New("null value (tombstone): no CSV row to read")
 	}
@@ -43,7 +43,7 @@ func parseCSVRow(schema *arrow.Schema, delim rune, value []byte) ([]any, error) 
 	}
 	row := make([]any, len(fields))
 	for i, f := range fields {
-		v, err := csvValue(f, rec[i])
+		v, err := CSVValue(f, rec[i])
 		if err != nil {
 			return nil, err
 		}
@@ -52,38 +52,38 @@ func parseCSVRow(schema *arrow.Schema, delim rune, value []byte) ([]any, error) 
 	return row, nil
 }
 
-func csvValue(f arrow.Field, s string) (any, error) {
+func CSVValue(f arrow.Field, s string) (any, error) {
 	path := f.Name
 	switch f.Type.ID() {
 	case arrow.STRING, arrow.LARGE_STRING:
 		if !utf8.ValidString(s) {
-			return nil, fieldError(path, "not valid UTF-8")
+			return nil, FieldError(path, "not valid UTF-8")
 		}
 		return s, nil
 	}
 	if s == "" {
 		if !f.Nullable {
-			return nil, fieldError(path, "empty (null), but the column is not nullable")
+			return nil, FieldError(path, "empty (null), but the column is not nullable")
 		}
 		return nil, nil
 	}
 	switch t := f.Type.(type) {
 	case *arrow.BooleanType:
-		return parseBool(path, s)
+		return ParseBool(path, s)
 	case *arrow.Float32Type, *arrow.Float64Type:
-		return parseFloat(path, t, strings.TrimSpace(s))
+		return ParseFloat(path, t, strings.TrimSpace(s))
 	case *arrow.BinaryType, *arrow.LargeBinaryType:
 		return []byte(s), nil
 	case *arrow.TimestampType:
 		if n, err := strconv.ParseInt(s, 10, 64); err == nil {
 			return n, nil
 		}
-		return parseTimestamp(path, t, s)
+		return ParseTimestamp(path, t, s)
 	case *arrow.Date32Type:
-		return parseDate(path, s)
+		return ParseDate(path, s)
 	}
-	if isInteger(f.Type) {
-		return parseInteger(path, f.Type, strings.TrimSpace(s))
+	if IsInteger(f.Type) {
+		return ParseInteger(path, f.Type, strings.TrimSpace(s))
 	}
-	return nil, fieldError(path, "type %s is not supported by CSV", f.Type)
+	return nil, FieldError(path, "type %s is not supported by CSV", f.Type)
 }

@@ -1,4 +1,4 @@
-package kafka
+package textcodec
 
 import (
 	"bytes"
@@ -16,7 +16,7 @@ import (
 // parseJSONRow reads one JSON object against schema. Fields of the object
 // that the schema does not name are ignored; fields the object lacks, and
 // JSON nulls, are nulls (an error for a non-nullable field).
-func parseJSONRow(schema *arrow.Schema, value []byte) ([]any, error) {
+func ParseJSONRow(schema *arrow.Schema, value []byte) ([]any, error) {
 	if value == nil {
 		return nil, errors.New("null value (tombstone): no JSON object to read")
 	}
@@ -39,13 +39,13 @@ func parseJSONRow(schema *arrow.Schema, value []byte) ([]any, error) {
 func jsonFields(fields []arrow.Field, obj map[string]any, parent string) ([]any, error) {
 	row := make([]any, len(fields))
 	for i, f := range fields {
-		path := joinPath(parent, f.Name)
+		path := JoinPath(parent, f.Name)
 		v, err := jsonValue(path, f.Type, obj[f.Name])
 		if err != nil {
 			return nil, err
 		}
 		if v == nil && !f.Nullable {
-			return nil, fieldError(path, "missing or null, but the column is not nullable")
+			return nil, FieldError(path, "missing or null, but the column is not nullable")
 		}
 		row[i] = v
 	}
@@ -75,7 +75,7 @@ func jsonMismatch(path string, t arrow.DataType, v any) error {
 	if len(s) > 40 {
 		s = s[:40] + "..."
 	}
-	return fieldError(path, "expected %s, got JSON %s %s", t, jsonKind(v), strconv.Quote(s))
+	return FieldError(path, "expected %s, got JSON %s %s", t, jsonKind(v), strconv.Quote(s))
 }
 
 // jsonValue converts a decoded JSON value to the intermediate form of type t.
@@ -90,9 +90,9 @@ func jsonValue(path string, t arrow.DataType, v any) (any, error) {
 		}
 	case *arrow.Float32Type, *arrow.Float64Type:
 		if n, ok := v.(json.Number); ok {
-			f, err := parseFloat(path, t, string(n))
+			f, err := ParseFloat(path, t, string(n))
 			if err != nil || (t.ID() == arrow.FLOAT32 && math.IsInf(f.(float64), 0)) {
-				return nil, fieldError(path, "%s is out of range for %s", n, t)
+				return nil, FieldError(path, "%s is out of range for %s", n, t)
 			}
 			return f, nil
 		}
@@ -105,7 +105,7 @@ func jsonValue(path string, t arrow.DataType, v any) (any, error) {
 		if s, ok := v.(string); ok {
 			b, err := base64.StdEncoding.DecodeString(s)
 			if err != nil {
-				return nil, fieldError(path, "binary must be base64: %v", err)
+				return nil, FieldError(path, "binary must be base64: %v", err)
 			}
 			return b, nil
 		}
@@ -114,22 +114,22 @@ func jsonValue(path string, t arrow.DataType, v any) (any, error) {
 		case json.Number:
 			n, err := strconv.ParseInt(string(v), 10, 64)
 			if err != nil {
-				return nil, fieldError(path, "%s is not an integer count of %s since the epoch", v, t.Unit)
+				return nil, FieldError(path, "%s is not an integer count of %s since the epoch", v, t.Unit)
 			}
 			return n, nil
 		case string:
-			return parseTimestamp(path, t, v)
+			return ParseTimestamp(path, t, v)
 		}
 	case *arrow.Date32Type:
 		switch v := v.(type) {
 		case json.Number:
 			n, err := strconv.ParseInt(string(v), 10, 32)
 			if err != nil {
-				return nil, fieldError(path, "%s is not an integer count of days since the epoch", v)
+				return nil, FieldError(path, "%s is not an integer count of days since the epoch", v)
 			}
 			return int32(n), nil
 		case string:
-			return parseDate(path, v)
+			return ParseDate(path, v)
 		}
 	case *arrow.StructType:
 		if obj, ok := v.(map[string]any); ok {
@@ -140,9 +140,9 @@ func jsonValue(path string, t arrow.DataType, v any) (any, error) {
 	case *arrow.LargeListType:
 		return jsonList(path, t.ElemField(), v)
 	default:
-		if isInteger(t) {
+		if IsInteger(t) {
 			if n, ok := v.(json.Number); ok {
-				return parseInteger(path, t, string(n))
+				return ParseInteger(path, t, string(n))
 			}
 		}
 	}
@@ -162,7 +162,7 @@ func jsonList(path string, elem arrow.Field, v any) (any, error) {
 			return nil, err
 		}
 		if x == nil && !elem.Nullable {
-			return nil, fieldError(p, "null, but the list's elements are not nullable")
+			return nil, FieldError(p, "null, but the list's elements are not nullable")
 		}
 		out[i] = x
 	}

@@ -1,4 +1,4 @@
-package kafka
+package textcodec
 
 import (
 	"fmt"
@@ -29,7 +29,7 @@ import (
 
 // checkType reports whether decoders can produce values of type t; path names
 // the field in the error.
-func checkType(path string, t arrow.DataType, nested bool) error {
+func CheckType(path string, t arrow.DataType, nested bool) error {
 	switch t := t.(type) {
 	case *arrow.BooleanType, *arrow.Int8Type, *arrow.Int16Type, *arrow.Int32Type, *arrow.Int64Type,
 		*arrow.Uint8Type, *arrow.Uint16Type, *arrow.Uint32Type, *arrow.Uint64Type,
@@ -41,7 +41,7 @@ func checkType(path string, t arrow.DataType, nested bool) error {
 			break
 		}
 		for _, f := range t.Fields() {
-			if err := checkType(joinPath(path, f.Name), f.Type, nested); err != nil {
+			if err := CheckType(JoinPath(path, f.Name), f.Type, nested); err != nil {
 				return err
 			}
 		}
@@ -50,17 +50,17 @@ func checkType(path string, t arrow.DataType, nested bool) error {
 		if !nested {
 			break
 		}
-		return checkType(path+"[]", t.Elem(), nested)
+		return CheckType(path+"[]", t.Elem(), nested)
 	case *arrow.LargeListType:
 		if !nested {
 			break
 		}
-		return checkType(path+"[]", t.Elem(), nested)
+		return CheckType(path+"[]", t.Elem(), nested)
 	}
 	return fmt.Errorf("field %q: type %s is not supported by this format", path, t)
 }
 
-func joinPath(parent, name string) string {
+func JoinPath(parent, name string) string {
 	if parent == "" {
 		return name
 	}
@@ -68,12 +68,12 @@ func joinPath(parent, name string) string {
 }
 
 // fieldError is a decoding error located at a field.
-func fieldError(path string, format string, args ...any) error {
+func FieldError(path string, format string, args ...any) error {
 	return fmt.Errorf("field %q: %s", path, fmt.Sprintf(format, args...))
 }
 
 // appendValue appends v (of the intermediate form for type t) to b.
-func appendValue(b array.Builder, v any) {
+func AppendValue(b array.Builder, v any) {
 	if v == nil {
 		b.AppendNull()
 		return
@@ -115,19 +115,19 @@ func appendValue(b array.Builder, v any) {
 		fields := v.([]any)
 		b.Append(true)
 		for i, f := range fields {
-			appendValue(b.FieldBuilder(i), f)
+			AppendValue(b.FieldBuilder(i), f)
 		}
 	case *array.ListBuilder:
 		elems := v.([]any)
 		b.Append(true)
 		for _, e := range elems {
-			appendValue(b.ValueBuilder(), e)
+			AppendValue(b.ValueBuilder(), e)
 		}
 	case *array.LargeListBuilder:
 		elems := v.([]any)
 		b.Append(true)
 		for _, e := range elems {
-			appendValue(b.ValueBuilder(), e)
+			AppendValue(b.ValueBuilder(), e)
 		}
 	default:
 		panic(fmt.Sprintf("kafka: no appender for %T", b))
@@ -155,7 +155,7 @@ func intRange(t arrow.DataType) (lo int64, hi int64, uhi uint64, signed bool) {
 	return 0, 0, math.MaxUint64, false
 }
 
-func isInteger(t arrow.DataType) bool {
+func IsInteger(t arrow.DataType) bool {
 	switch t.ID() {
 	case arrow.INT8, arrow.INT16, arrow.INT32, arrow.INT64, arrow.UINT8, arrow.UINT16, arrow.UINT32, arrow.UINT64:
 		return true
@@ -164,30 +164,30 @@ func isInteger(t arrow.DataType) bool {
 }
 
 // parseInteger parses s (decimal digits, optional sign) as a value of integer type t.
-func parseInteger(path string, t arrow.DataType, s string) (any, error) {
+func ParseInteger(path string, t arrow.DataType, s string) (any, error) {
 	lo, hi, uhi, signed := intRange(t)
 	if signed {
 		n, err := strconv.ParseInt(s, 10, 64)
 		if err != nil || n < lo || n > hi {
-			return nil, fieldError(path, "%q is not a %s", s, t)
+			return nil, FieldError(path, "%q is not a %s", s, t)
 		}
 		return n, nil
 	}
 	n, err := strconv.ParseUint(s, 10, 64)
 	if err != nil || n > uhi {
-		return nil, fieldError(path, "%q is not a %s", s, t)
+		return nil, FieldError(path, "%q is not a %s", s, t)
 	}
 	return n, nil
 }
 
-func parseFloat(path string, t arrow.DataType, s string) (any, error) {
+func ParseFloat(path string, t arrow.DataType, s string) (any, error) {
 	bits := 64
 	if t.ID() == arrow.FLOAT32 {
 		bits = 32
 	}
 	f, err := strconv.ParseFloat(s, bits)
 	if err != nil {
-		return nil, fieldError(path, "%q is not a %s", s, t)
+		return nil, FieldError(path, "%q is not a %s", s, t)
 	}
 	return f, nil
 }
@@ -203,7 +203,7 @@ var timestampLayouts = []string{
 }
 
 // parseTimestamp reads a textual timestamp into the unit of t.
-func parseTimestamp(path string, t *arrow.TimestampType, s string) (any, error) {
+func ParseTimestamp(path string, t *arrow.TimestampType, s string) (any, error) {
 	for _, layout := range timestampLayouts {
 		tm, err := time.Parse(layout, s)
 		if err != nil {
@@ -211,11 +211,11 @@ func parseTimestamp(path string, t *arrow.TimestampType, s string) (any, error) 
 		}
 		v, ok := timeToUnit(tm, t.Unit)
 		if !ok {
-			return nil, fieldError(path, "timestamp %q is out of range for %s", s, t)
+			return nil, FieldError(path, "timestamp %q is out of range for %s", s, t)
 		}
 		return v, nil
 	}
-	return nil, fieldError(path, "%q is not a timestamp (want RFC 3339, e.g. 2024-01-02T03:04:05.678Z, or a number in %s)", s, t.Unit)
+	return nil, FieldError(path, "%q is not a timestamp (want RFC 3339, e.g. 2024-01-02T03:04:05.678Z, or a number in %s)", s, t.Unit)
 }
 
 // timeToUnit converts tm to an integer count of unit since the epoch.
@@ -239,24 +239,24 @@ func timeToUnit(tm time.Time, unit arrow.TimeUnit) (int64, bool) {
 	return sec*mul + nsec/div, true
 }
 
-func parseDate(path string, s string) (any, error) {
+func ParseDate(path string, s string) (any, error) {
 	tm, err := time.Parse("2006-01-02", s)
 	if err != nil {
-		return nil, fieldError(path, "%q is not a date (want YYYY-MM-DD)", s)
+		return nil, FieldError(path, "%q is not a date (want YYYY-MM-DD)", s)
 	}
 	days := tm.Unix() / 86400
 	if days < math.MinInt32 || days > math.MaxInt32 {
-		return nil, fieldError(path, "date %q is out of range", s)
+		return nil, FieldError(path, "date %q is out of range", s)
 	}
 	return int32(days), nil
 }
 
-func parseBool(path, s string) (any, error) {
+func ParseBool(path, s string) (any, error) {
 	switch strings.ToLower(s) {
 	case "true":
 		return true, nil
 	case "false":
 		return false, nil
 	}
-	return nil, fieldError(path, "%q is not a boolean (want true or false)", s)
+	return nil, FieldError(path, "%q is not a boolean (want true or false)", s)
 }
