@@ -7,6 +7,7 @@ import (
 	"github.com/riverbed-engine/riverbed/batch"
 	"github.com/riverbed-engine/riverbed/engine/expr"
 	"github.com/riverbed-engine/riverbed/engine/ops/agg"
+	"github.com/riverbed-engine/riverbed/engine/ops/over"
 	"github.com/riverbed-engine/riverbed/engine/ops/join"
 	"github.com/riverbed-engine/riverbed/engine/ops/window"
 	"github.com/riverbed-engine/riverbed/engine/plan"
@@ -69,6 +70,10 @@ type lnode struct {
 	// join
 	join         *join.Spec
 	joinLeftKeep []int // a relational join's left columns in its output (nil: all)
+	// over: the window functions, and the input's schema with their columns appended
+	// (what the projection in exprs reads).
+	overFuncs []over.Func
+	overAug   *arrow.Schema
 	// sort: per key of exprs, descending and nulls last; explode: the list columns.
 	sortDesc, nullsLast []bool
 	explodeCols         []int
@@ -111,6 +116,7 @@ func Bind(p *plan.Plan, inputs []*arrow.Schema) ([]*lnode, error) {
 		outs = []*plan.Node{p.Root}
 	}
 	rewriteAggExprs(outs)
+	rewriteOver(outs)
 	first, err := b.bindAll(outs)
 	if err != nil {
 		return nil, err

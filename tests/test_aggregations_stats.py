@@ -236,7 +236,7 @@ def window_rows(t: pa.Table, spec: ref.WindowSpec) -> pa.Table:
         for i, (k, x) in enumerate(zip(keys, ts)):
             by_key.setdefault(k, []).append((x, x + spec.gap, i))
         assign = {}
-        for k, ws in by_key.items():
+        for ws in by_key.values():
             for s, e, rows in ref.merge_sessions(ws):
                 for i in rows:
                     assign[i] = (s, e)
@@ -297,7 +297,8 @@ def test_expressions_of_aggregations_in_windows(env, kind):
                                  pl.col("i").sum().alias("plain"), pl.len().alias("n"))
     # Polars sums an all-null group to 0, SQL (and riverbed) to null.
     rows = {tuple(r[k] for k in keys): r for r in want.to_dicts()}
-    nonnull = {tuple(r[k] for k in keys): r["c"] for r in df.group_by(keys).agg(pl.col("i").count().alias("c")).to_dicts()}
+    counts = df.group_by(keys).agg(pl.col("i").count().alias("c")).to_dicts()
+    nonnull = {tuple(r[k] for k in keys): r["c"] for r in counts}
     for key, r in rows.items():
         if nonnull[key] == 0:
             r["plain"] = None

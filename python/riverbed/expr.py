@@ -301,6 +301,127 @@ class Expr:
         """
         return self._agg("min_by", col(by) if isinstance(by, str) else by)
 
+    # -- window functions over partitions (bounded input) ---------------------------
+    def over(self, partition_by: IntoExpr | Iterable[IntoExpr] | None = None, *more: IntoExpr,
+             order_by: IntoExpr | Iterable[IntoExpr] | None = None, descending: bool = False,
+             nulls_last: bool = False) -> Expr:
+        """Compute this window function or aggregation within each partition of
+        ``partition_by`` (column names or expressions; none: the whole input), with rows in
+        ``order_by`` order (then input order), and give every row its own result, in input
+        order (Polars' ``over``). A plain aggregation (``col("x").sum().over("k")``) is
+        broadcast to its partition's rows. Only in ``select`` and ``with_columns``, on
+        bounded input: the rows are computed on one core, in memory, once the input ends.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> from riverbed import col
+        >>> t = rb.from_pydict({"k": ["a", "b", "a", "a"], "t": [3, 1, 1, 2], "x": [10, 20, 30, 40]})
+        >>> r = t.with_columns(col("x").cum_sum().over("k", order_by="t").alias("run"),
+        ...                    col("x").sum().over("k").alias("total")).collect()
+        >>> r["run"].to_pylist(), r["total"].to_pylist()
+        ([80, 20, 30, 70], [80, 20, 80, 80])
+        """
+        parts = [] if partition_by is None else _flatten_exprs(partition_by)
+        parts += _flatten_exprs(more)
+        orders = [] if order_by is None else _flatten_exprs(order_by)
+        node: dict[str, Any] = {"fn": "over", "args": [self._node] + [p._node for p in parts + orders],
+                                "options": {"partition_by": len(parts)}}
+        if descending:
+            node["options"]["descending"] = True
+        if nulls_last:
+            node["options"]["nulls_last"] = True
+        return Expr(node)
+
+    def cum_sum(self) -> Expr:
+        """Running sum within the partition (use with :meth:`over`); a null row stays null.
+        int64 (checked) for integers and booleans, float64 for floats."""
+        return Expr._fn("cum_sum", self)
+
+    def cum_min(self) -> Expr:
+        """Running minimum within the partition (use with :meth:`over`), in the column's type."""
+        return Expr._fn("cum_min", self)
+
+    def cum_max(self) -> Expr:
+        """Running maximum within the partition (use with :meth:`over`), in the column's type."""
+        return Expr._fn("cum_max", self)
+
+    def cum_count(self) -> Expr:
+        """Running count of non-null values within the partition (use with :meth:`over`), int64."""
+        return Expr._fn("cum_count", self)
+
+    def shift(self, n: int = 1) -> Expr:
+        """The value ``n`` rows earlier in the partition (``n < 0``: later), null past its
+        ends — SQL's ``lag`` / ``lead`` (use with :meth:`over`).
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> from riverbed import col
+        >>> t = rb.from_pydict({"k": [1, 1, 1], "x": [5, 6, 7]})
+        >>> t.select(col("x").shift().over("k")).collect()["x"].to_pylist()
+        [None, 5, 6]
+        """
+        if isinstance(n, bool) or not isinstance(n, int):
+            raise TypeError(f"shift takes an integer, got {n!r}")
+        return Expr._fn("shift", self, n=n)
+
+    def rank(self, method: str = "average", *, descending: bool = False) -> Expr:
+        """Rank of the value within the partition (use with :meth:`over`), as Polars: ties get
+        the mean of their places (``"average"``, float64), the lowest (``"min"``), the highest
+        (``"max"``), consecutive ranks (``"dense"``) or distinct places in partition order
+        (``"ordinal"``) (int64). Nulls get null; NaN ranks above every number.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> from riverbed import col
+        >>> t = rb.from_pydict({"x": [3, 1, 3, 2]})
+        >>> t.select(col("x").rank("min").over()).collect()["x"].to_pylist()
+        [3, 1, 3, 2]
+        """
+        if method not in ("average", "min", "max", "dense", "ordinal"):
+            raise ValueError(f"method must be 'average', 'min', 'max', 'dense' or 'ordinal', got {method!r}")
+        return Expr._fn("rank", self, method=method, descending=bool(descending))
+
+    def _rolling(self, name: str, window_size: int, min_samples: int | None) -> Expr:
+        if isinstance(window_size, bool) or not isinstance(window_size, int) or window_size <= 0:
+            raise ValueError(f"window_size must be a positive integer, got {window_size!r}")
+        opts: dict[str, Any] = {"window_size": window_size}
+        if min_samples is not None:
+            if isinstance(min_samples, bool) or not isinstance(min_samples, int) or min_samples < 0:
+                raise ValueError(f"min_samples must be a non-negative integer, got {min_samples!r}")
+            opts["min_samples"] = min_samples
+        return Expr._fn(name, self, **opts)
+
+    def rolling_sum(self, window_size: int, *, min_samples: int | None = None) -> Expr:
+        """Sum over the last ``window_size`` rows of the partition, this one included (use with
+        :meth:`over`); null where fewer than ``min_samples`` (default ``window_size``) of them
+        have values.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> from riverbed import col
+        >>> t = rb.from_pydict({"x": [1, 2, 3, 4]})
+        >>> t.select(col("x").rolling_sum(2).over()).collect()["x"].to_pylist()
+        [None, 3, 5, 7]
+        """
+        return self._rolling("rolling_sum", window_size, min_samples)
+
+    def rolling_mean(self, window_size: int, *, min_samples: int | None = None) -> Expr:
+        """Mean over the last ``window_size`` rows of the partition (float64); see
+        :meth:`rolling_sum`."""
+        return self._rolling("rolling_mean", window_size, min_samples)
+
+    def rolling_min(self, window_size: int, *, min_samples: int | None = None) -> Expr:
+        """Minimum over the last ``window_size`` rows of the partition; see :meth:`rolling_sum`."""
+        return self._rolling("rolling_min", window_size, min_samples)
+
+    def rolling_max(self, window_size: int, *, min_samples: int | None = None) -> Expr:
+        """Maximum over the last ``window_size`` rows of the partition; see :meth:`rolling_sum`."""
+        return self._rolling("rolling_max", window_size, min_samples)
+
     # -- namespaces ---------------------------------------------------------------
     # -- membership, conditionals and maths --------------------------------------
     def is_in(self, values: Iterable[Any]) -> Expr:
@@ -717,6 +838,29 @@ def count() -> Expr:
     [('a', 2), ('b', 1)]
     """
     return Expr({"agg": "count"})
+
+
+def row_number() -> Expr:
+    """The row's number (1, 2, ...) within its partition, in partition order, as SQL's
+    ``ROW_NUMBER()``; use with :meth:`Expr.over`.
+
+    Examples
+    --------
+    >>> import riverbed as rb
+    >>> t = rb.from_pydict({"k": ["a", "b", "a"], "t": [2, 1, 1]})
+    >>> t.select(rb.row_number().over("k", order_by="t").alias("n")).collect()["n"].to_pylist()
+    [2, 1, 1]
+    """
+    return Expr({"fn": "row_number"})
+
+
+def _flatten_exprs(v: Any) -> list[Expr]:
+    if isinstance(v, (str, Expr)):
+        return [col(v) if isinstance(v, str) else v]
+    out: list[Expr] = []
+    for x in v:
+        out += _flatten_exprs(x)
+    return out
 
 
 def _ddof(ddof: int) -> int:

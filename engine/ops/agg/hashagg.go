@@ -129,6 +129,12 @@ func (h *Table) AggColumns(mem memory.Allocator, gids []uint32) ([]arrow.Array, 
 	return cols, nil
 }
 
+// AggColumn returns the result of aggregation i for groups gids (one row per entry,
+// groups may repeat).
+func (h *Table) AggColumn(mem memory.Allocator, i int, gids []uint32) (arrow.Array, error) {
+	return h.Accs[i].result(mem, gids)
+}
+
 func (h *Table) Release() {
 	if h.groups != nil {
 		h.groups.Release()
