@@ -335,19 +335,55 @@ class Expr:
 
     def cum_sum(self) -> Expr:
         """Running sum within the partition (use with :meth:`over`); a null row stays null.
-        int64 (checked) for integers and booleans, float64 for floats."""
+        int64 (checked) for integers and booleans, float64 for floats.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> from riverbed import col
+        >>> t = rb.from_pydict({"k": [1, 1, 2, 1], "x": [3, None, 5, 1]})
+        >>> t.select(col("x").cum_sum().over("k")).collect()["x"].to_pylist()
+        [3, None, 5, 4]
+        """
         return Expr._fn("cum_sum", self)
 
     def cum_min(self) -> Expr:
-        """Running minimum within the partition (use with :meth:`over`), in the column's type."""
+        """Running minimum within the partition (use with :meth:`over`), in the column's type.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> from riverbed import col
+        >>> t = rb.from_pydict({"k": [1, 1, 2, 1], "x": [3, None, 5, 1]})
+        >>> t.select(col("x").cum_min().over("k")).collect()["x"].to_pylist()
+        [3, None, 5, 1]
+        """
         return Expr._fn("cum_min", self)
 
     def cum_max(self) -> Expr:
-        """Running maximum within the partition (use with :meth:`over`), in the column's type."""
+        """Running maximum within the partition (use with :meth:`over`), in the column's type.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> from riverbed import col
+        >>> t = rb.from_pydict({"k": [1, 1, 2, 1], "x": [3, None, 5, 1]})
+        >>> t.select(col("x").cum_max().over("k")).collect()["x"].to_pylist()
+        [3, None, 5, 3]
+        """
         return Expr._fn("cum_max", self)
 
     def cum_count(self) -> Expr:
-        """Running count of non-null values within the partition (use with :meth:`over`), int64."""
+        """Running count of non-null values within the partition (use with :meth:`over`), int64.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> from riverbed import col
+        >>> t = rb.from_pydict({"k": [1, 1, 2, 1], "x": [3, None, 5, 1]})
+        >>> t.select(col("x").cum_count().over("k")).collect()["x"].to_pylist()
+        [1, 1, 1, 2]
+        """
         return Expr._fn("cum_count", self)
 
     def shift(self, n: int = 1) -> Expr:
@@ -411,15 +447,42 @@ class Expr:
 
     def rolling_mean(self, window_size: int, *, min_samples: int | None = None) -> Expr:
         """Mean over the last ``window_size`` rows of the partition (float64); see
-        :meth:`rolling_sum`."""
+        :meth:`rolling_sum`.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> from riverbed import col
+        >>> t = rb.from_pydict({"k": [1, 1, 2, 1], "x": [3, None, 5, 1]})
+        >>> t.select(col("x").rolling_mean(2, min_samples=1).over("k")).collect()["x"].to_pylist()
+        [3.0, 3.0, 5.0, 1.0]
+        """
         return self._rolling("rolling_mean", window_size, min_samples)
 
     def rolling_min(self, window_size: int, *, min_samples: int | None = None) -> Expr:
-        """Minimum over the last ``window_size`` rows of the partition; see :meth:`rolling_sum`."""
+        """Minimum over the last ``window_size`` rows of the partition; see :meth:`rolling_sum`.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> from riverbed import col
+        >>> t = rb.from_pydict({"k": [1, 1, 2, 1], "x": [3, None, 5, 1]})
+        >>> t.select(col("x").rolling_min(3, min_samples=1).over("k")).collect()["x"].to_pylist()
+        [3, 3, 5, 1]
+        """
         return self._rolling("rolling_min", window_size, min_samples)
 
     def rolling_max(self, window_size: int, *, min_samples: int | None = None) -> Expr:
-        """Maximum over the last ``window_size`` rows of the partition; see :meth:`rolling_sum`."""
+        """Maximum over the last ``window_size`` rows of the partition; see :meth:`rolling_sum`.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> from riverbed import col
+        >>> t = rb.from_pydict({"k": [1, 1, 2, 1], "x": [3, None, 5, 1]})
+        >>> t.select(col("x").rolling_max(3, min_samples=1).over("k")).collect()["x"].to_pylist()
+        [3, 3, 5, 3]
+        """
         return self._rolling("rolling_max", window_size, min_samples)
 
     # -- namespaces ---------------------------------------------------------------
