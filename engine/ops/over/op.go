@@ -1,7 +1,8 @@
 package over
 
 import (
-	"sort"
+	"cmp"
+	"slices"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -133,46 +134,53 @@ func (o *Op) partitions(f *Func) ([]uint32, error) {
 // sortKey is one column rows are ordered by.
 type sortKey struct {
 	col             arrow.Array
+	i               []int64   // an integer or temporal column's values
 	f               []float64 // a float column's values (NaN above every number)
 	desc, nullsLast bool
 }
 
 func newSortKey(col arrow.Array, desc, nullsLast bool) (sortKey, error) {
 	k := sortKey{col: col, desc: desc, nullsLast: nullsLast}
-	if expr.IsFloat(col.DataType()) {
-		var err error
-		if k.f, err = expr.AsFloat64(col); err != nil {
-			return k, err
-		}
+	var err error
+	switch t := col.DataType(); {
+	case expr.IsFloat(t):
+		k.f, err = expr.AsFloat64(col)
+	case t.ID() == arrow.INT64 || t.ID() == arrow.INT32 || t.ID() == arrow.DATE32 || t.ID() == arrow.TIMESTAMP:
+		k.i, err = expr.AsInt64(col)
 	}
-	return k, nil
+	return k, err
 }
 
 func (k *sortKey) compare(i, j int) int {
-	ni, nj := k.col.IsNull(i), k.col.IsNull(j)
-	if ni || nj {
-		switch {
-		case ni && nj:
-			return 0
-		case ni == k.nullsLast:
-			return 1
+	if k.col.NullN() > 0 {
+		ni, nj := k.col.IsNull(i), k.col.IsNull(j)
+		if ni || nj {
+			switch {
+			case ni && nj:
+				return 0
+			case ni == k.nullsLast:
+				return 1
+			}
+			return -1
 		}
-		return -1
 	}
 	var c int
-	if k.f != nil {
+	switch {
+	case k.i != nil:
+		c = cmp.Compare(k.i[i], k.i[j])
+	case k.f != nil:
 		x, y := k.f[i], k.f[j]
 		switch xn, yn := x != x, y != y; {
 		case xn && yn:
 			c = 0
-		case xn || yn:
-			c = map[bool]int{true: 1, false: -1}[xn]
-		case x < y:
-			c = -1
-		case x > y:
+		case xn:
 			c = 1
+		case yn:
+			c = -1
+		default:
+			c = cmp.Compare(x, y)
 		}
-	} else {
+	default:
 		c = expr.CompareCells(k.col, i, k.col, j)
 	}
 	if k.desc {
@@ -187,17 +195,16 @@ func sortRows(ids []uint32, keys []sortKey) []int {
 	for i := range perm {
 		perm[i] = i
 	}
-	sort.SliceStable(perm, func(a, b int) bool {
-		i, j := perm[a], perm[b]
-		if ids[i] != ids[j] {
-			return ids[i] < ids[j]
+	slices.SortFunc(perm, func(i, j int) int {
+		if c := cmp.Compare(ids[i], ids[j]); c != 0 {
+			return c
 		}
 		for k := range keys {
 			if c := keys[k].compare(i, j); c != 0 {
-				return c < 0
+				return c
 			}
 		}
-		return false
+		return cmp.Compare(i, j)
 	})
 	return perm
 }
@@ -430,13 +437,19 @@ func (o *Op) rank(f *Func, ids []uint32, x arrow.Array) (arrow.Array, error) {
 	if err != nil {
 		return nil, err
 	}
+	place := make([]int, n) // each row's place in the partition's order
+	for p, r := range base {
+		place[r] = p
+	}
 	byVal := append([]int(nil), base...)
-	sort.SliceStable(byVal, func(a, b int) bool {
-		i, j := byVal[a], byVal[b]
-		if ids[i] != ids[j] {
-			return ids[i] < ids[j]
+	slices.SortFunc(byVal, func(i, j int) int {
+		if c := cmp.Compare(ids[i], ids[j]); c != 0 {
+			return c
 		}
-		return key.compare(i, j) < 0
+		if c := key.compare(i, j); c != 0 {
+			return c
+		}
+		return cmp.Compare(place[i], place[j])
 	})
 	outF := make([]float64, n)
 	outI := make([]int64, n)
