@@ -7,11 +7,13 @@ import (
 	"github.com/riverbed-engine/riverbed/engine/plan"
 )
 
-// rewriteAggExprs lets group_by(...).agg(...) take expressions of aggregations, as Polars
-// does (col("a").sum() / col("b").sum(), 0.5 * col("x").max()): before binding, such an
-// aggregate node becomes a select over an aggregate of plain aggregations, each nested
-// aggregation computed once under a hidden name. The node keeps its identity (its id and
-// the references to it), so the rest of the plan does not change.
+// rewriteAggExprs lets group_by(...).agg(...) and window agg(...) take expressions of
+// aggregations, as Polars does (col("a").sum() / col("b").sum(), 0.5 * col("x").max()):
+// before binding, such an aggregate or window_agg node becomes a select over a node of
+// plain aggregations, each nested aggregation computed once under a hidden name. The node
+// keeps its identity (its id and the references to it), so the rest of the plan does not
+// change. A window's late-rows node (output "late") only takes the plain aggregations:
+// its output is its input's rows.
 func rewriteAggExprs(outs []*plan.Node) {
 	seen := map[*plan.Node]bool{}
 	var walk func(n *plan.Node)
@@ -24,7 +26,7 @@ func rewriteAggExprs(outs []*plan.Node) {
 		for _, in := range n.Inputs {
 			walk(in)
 		}
-		if n.Op == "aggregate" {
+		if n.Op == "aggregate" || n.Op == "window_agg" {
 			rewriteAggregate(n)
 		}
 	}
@@ -75,6 +77,12 @@ func rewriteAggregate(n *plan.Node) {
 		name := expr.OutputName(k)
 		final = append(final, &plan.Expr{Col: &name})
 	}
+	if n.Op == "window_agg" {
+		for _, c := range []string{"window_start", "window_end"} {
+			name := c
+			final = append(final, &plan.Expr{Col: &name})
+		}
+	}
 	hidden := 0
 	var lift func(e *plan.Expr) *plan.Expr
 	lift = func(e *plan.Expr) *plan.Expr {
@@ -112,6 +120,10 @@ func rewriteAggregate(n *plan.Node) {
 			body = body.Args[0]
 		}
 		final = append(final, &plan.Expr{Alias: &name, Args: []*plan.Expr{lift(body)}})
+	}
+	if n.Op == "window_agg" && n.Output == "late" {
+		n.Aggs = inner.Aggs
+		return
 	}
 	*n = plan.Node{Op: "select", ID: n.ID, Input: &inner, Exprs: final}
 }

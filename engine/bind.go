@@ -8,6 +8,7 @@ import (
 	"github.com/riverbed-engine/riverbed/engine/expr"
 	"github.com/riverbed-engine/riverbed/engine/ops/agg"
 	"github.com/riverbed-engine/riverbed/engine/ops/join"
+	"github.com/riverbed-engine/riverbed/engine/ops/over"
 	"github.com/riverbed-engine/riverbed/engine/ops/window"
 	"github.com/riverbed-engine/riverbed/engine/plan"
 	"github.com/riverbed-engine/riverbed/engine/runtime"
@@ -87,6 +88,10 @@ type lnode struct {
 	// joinUnbounded: a relational join other than inner over an unbounded input, which
 	// emits as rows arrive (an updating result, but for semi)
 	joinUnbounded bool
+	// over: the window functions, and the input's schema with their columns appended
+	// (what the projection in exprs reads).
+	overFuncs []over.Func
+	overAug   *arrow.Schema
 	// sort: per key of exprs, descending and nulls last; explode: the list columns.
 	sortDesc, nullsLast []bool
 	explodeCols         []int
@@ -133,6 +138,7 @@ func Bind(p *plan.Plan, inputs []*arrow.Schema) ([]*lnode, error) {
 		outs = []*plan.Node{p.Root}
 	}
 	rewriteAggExprs(outs)
+	rewriteOver(outs)
 	first, err := b.bindAll(outs)
 	if err != nil {
 		return nil, err

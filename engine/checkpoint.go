@@ -59,7 +59,7 @@ func assignIDs(outs []*lnode) (map[*lnode]string, error) {
 
 // statefulOps are the node kinds whose operators keep checkpointed state or effects.
 var statefulOps = map[string]bool{"aggregate": true, "window_agg": true, "join": true, "dedup": true,
-	"sort": true, "tail": true, "unique": true, "limit": true,
+	"sort": true, "tail": true, "over": true, "unique": true, "limit": true,
 	"topn": true, "process": true, "write_parquet": true, "write_csv": true, "write_ndjson": true, "write_kafka": true,
 	"map_batches": false}
 

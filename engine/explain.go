@@ -80,6 +80,9 @@ func aggsText(aggs []agg.Spec) string {
 		} else if a.Arg != nil {
 			arg = a.Arg.String()
 		}
+		if o := a.OptionText(); o != "" {
+			arg += ", " + o
+		}
 		parts[i] = fmt.Sprintf("%s = %s(%s)", a.Name, a.Fn, arg)
 	}
 	return strings.Join(parts, ", ")

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/riverbed-engine/riverbed/engine/expr"
 	"github.com/riverbed-engine/riverbed/engine/ops/agg"
 	"github.com/riverbed-engine/riverbed/engine/ops/basic"
@@ -28,15 +29,22 @@ func bindSelectWithColumns(b *binder, n *plan.Node, ln *lnode) error {
 	if len(n.Exprs) == 0 && n.Op == "select" {
 		return rberr.New(rberr.Plan, "%s: no columns selected", name)
 	}
-	scope := &expr.CompileScope{Schema: in.schema, Op: name}
+	return bindProjection(ln, in, in.schema, n.Exprs, n.Op == "with_columns")
+}
+
+// bindProjection binds the expressions of select (or with_columns) over schema, whose
+// first fields are those of in, into ln.exprs and ln.schema.
+func bindProjection(ln, in *lnode, schema *arrow.Schema, exprs []*plan.Expr, withColumns bool) error {
+	name := ln.name
+	scope := &expr.CompileScope{Schema: schema, Op: name}
 	var out []expr.Bound
-	if n.Op == "with_columns" {
+	if withColumns {
 		for i, f := range in.schema.Fields() {
 			out = append(out, expr.Bound{Expr: &expr.ColExpr{Idx: i, Name: f.Name, Dt: f.Type}, Name: f.Name})
 		}
 	}
 	seen := map[string]bool{}
-	for _, e := range n.Exprs {
+	for _, e := range exprs {
 		be, err := scope.CompileNamed(e)
 		if err != nil {
 			return err

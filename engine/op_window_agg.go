@@ -163,6 +163,11 @@ func (b *binder) bindWindow(n *plan.Node, ln, in *lnode) error {
 		if err != nil {
 			return err
 		}
+		if win.Kind == "session" && (spec.Fn == "arg_max" || spec.Fn == "arg_min") {
+			// Sessions merge, and positions within merged sessions that shared input
+			// batches are not known.
+			return rberr.New(rberr.Plan, "%s: %s is not available in session windows (use max_by / min_by for the value at the largest / smallest row)", name, spec.Fn)
+		}
 		if seen[spec.Name] {
 			return rberr.New(rberr.Plan, "%s: the output column %q is produced twice; give one of them another name with .alias(...)", name, spec.Name)
 		}

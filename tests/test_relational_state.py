@@ -30,6 +30,14 @@ PIPES = {
     "unique first": lambda s, env: s.unique("k", keep="first"),
     "left join": lambda s, env: s.join(env.from_arrow(DIM), on="k", how="left"),
     "inner join": lambda s, env: s.join(env.from_arrow(DIM), on="k"),
+    "window functions": lambda s, env: s.with_columns(
+        col("x").cum_sum().over("k", order_by="x").alias("c"),
+        col("x").rank("ordinal", descending=True).over("k").alias("r"),
+        col("x").shift().over("k", order_by="x").alias("lag")),
+    "statistics": lambda s, env: s.group_by("k").agg(
+        col("x").std().round(6).alias("sd"), col("x").median().alias("med"), col("x").arg_max().alias("am"),
+        col("x").approx_n_unique().alias("anu"), (col("x") % 3 == 0).any().alias("any3"),
+        col("k").max_by("x").alias("mb")),
 }
 
 
@@ -42,6 +50,15 @@ def polars_answer(what: str) -> pa.Table:
         "unique first": lambda: df.unique("k", keep="first", maintain_order=True),
         "left join": lambda: df.join(pl.from_arrow(DIM), on="k", how="left"),
         "inner join": lambda: df.join(pl.from_arrow(DIM), on="k"),
+        "window functions": lambda: df.with_columns(
+            pl.col("x").cum_sum().over("k", order_by="x").alias("c"),
+            pl.col("x").rank("ordinal", descending=True).over("k").cast(pl.Int64).alias("r"),
+            pl.col("x").shift().over("k", order_by="x").alias("lag")),
+        # approx_n_unique is exact at 60 values per key: compared with n_unique.
+        "statistics": lambda: df.group_by("k").agg(
+            pl.col("x").std().round(6).alias("sd"), pl.col("x").median().alias("med"),
+            pl.col("x").arg_max().cast(pl.Int64).alias("am"), pl.col("x").n_unique().cast(pl.Int64).alias("anu"),
+            (pl.col("x") % 3 == 0).any().alias("any3"), pl.col("k").max_by("x").alias("mb")),
     }[what]().to_arrow()
 
 

@@ -19,6 +19,9 @@ func CompareRows(a arrow.RecordBatch, i int, b arrow.RecordBatch, j int) int {
 	return 0
 }
 
+// CompareCells orders cells a[i] and b[j] of one type as compareCells does.
+func CompareCells(a arrow.Array, i int, b arrow.Array, j int) int { return compareCells(a, i, b, j) }
+
 // compareCells orders two non-dictionary cells of the same type: negative if a[i] comes
 // first. Nulls come last; floats order NaN first (cmp.Compare); types without a natural
 // order compare by their text form, which is deterministic.

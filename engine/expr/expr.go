@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -73,6 +74,8 @@ func OutputName(e *plan.Expr) string {
 		return "literal"
 	case e.Agg == "count" && len(e.Args) == 0:
 		return "count"
+	case e.Fn == "over" && len(e.Args) > 0:
+		return OutputName(e.Args[0]) // not its partition_by / order_by columns
 	}
 	for _, a := range e.Args {
 		if n := OutputName(a); n != "literal" {
@@ -81,6 +84,10 @@ func OutputName(e *plan.Expr) string {
 	}
 	return "literal"
 }
+
+// WindowFunctions are the functions that exist only inside over(...) (engine/ops/over).
+var WindowFunctions = []string{"rank", "row_number", "cum_count", "shift", "cum_sum", "cum_min", "cum_max",
+	"rolling_sum", "rolling_mean", "rolling_min", "rolling_max"}
 
 func (s *CompileScope) Compile(e *plan.Expr) (Expr, error) {
 	if e == nil {
@@ -117,6 +124,10 @@ func (s *CompileScope) Compile(e *plan.Expr) (Expr, error) {
 		return &CastExpr{Arg: arg, To: to}, nil
 	case e.Agg != "":
 		return nil, s.Errorf(rberr.Plan, "aggregation %s is only allowed inside group_by(...).agg(...)", e.Describe())
+	case e.Fn == "over":
+		return nil, s.Errorf(rberr.Plan, "%s: window functions over(...) are only allowed in select(...) and with_columns(...)", e.Describe())
+	case slices.Contains(WindowFunctions, e.Fn):
+		return nil, s.Errorf(rberr.Plan, "%s is a window function: use it with .over(...), e.g. col(\"x\").cum_sum().over(\"key\", order_by=\"time\")", e.Fn)
 	case e.Fn != "":
 		return s.compileCall(e)
 	}

@@ -53,7 +53,7 @@ from .errors import (
     TypeMismatchError,
     UserFunctionError,
 )
-from .expr import Expr, col, concat_str, count, lit, when
+from .expr import Expr, col, concat_str, count, lit, row_number, when
 from .generators import Nexmark, datagen, nexmark
 from .job import Job
 from .kafka import KafkaStream, read_kafka
@@ -115,7 +115,7 @@ def engine_version() -> str:
 _register()
 
 __all__ = [
-    "Environment", "Stream", "GroupBy", "Expr", "col", "lit", "count", "when", "concat_str",
+    "Environment", "Stream", "GroupBy", "Expr", "col", "lit", "count", "row_number", "when", "concat_str",
     "read_parquet", "read_csv", "read_ndjson", "sql", "read_kafka", "read_savepoint", "Savepoint",
     "KafkaStream", "collect_all", "from_arrow", "from_pandas", "from_pydict",
     "engine_version",

@@ -148,8 +148,11 @@ class Expr:
         return Expr._fn("fill_null", self, value)
 
     # -- aggregations (only inside group_by(...).agg(...)) ----------------------
-    def _agg(self, name: str) -> Expr:
-        return Expr({"agg": name, "args": [self._node]})
+    def _agg(self, name: str, *others: IntoExpr, **options: Any) -> Expr:
+        node: dict[str, Any] = {"agg": name, "args": [self._node] + [_to_expr(o)._node for o in others]}
+        if options:
+            node["options"] = options
+        return Expr(node)
 
     def sum(self) -> Expr:
         """Sum of the non-null values; null for a group without any. Integer sums are int64
@@ -238,7 +241,8 @@ class Expr:
         return self._agg("last")
 
     def n_unique(self) -> Expr:
-        """Number of distinct non-null values.
+        """Number of distinct non-null values (as SQL's ``count(DISTINCT x)``; Polars'
+        ``n_unique`` counts a null as one more value).
 
         Examples
         --------
@@ -248,6 +252,341 @@ class Expr:
         [2, 0]
         """
         return self._agg("n_unique")
+
+    def approx_n_unique(self) -> Expr:
+        """Estimated number of distinct non-null values, from a HyperLogLog sketch per group
+        (about 0.8% standard error, a few kilobytes per group at most); merges across
+        partitions and windows and is kept in checkpoints, as int64.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> t = rb.from_pydict({"x": [1, 2, 2, None, 3]}).group_by().agg(rb.col("x").approx_n_unique()).collect()
+        >>> t["x"].to_pylist()
+        [3]
+        """
+        return self._agg("approx_n_unique")
+
+    def std(self, ddof: int = 1) -> Expr:
+        """Standard deviation of the non-null values as float64, with divisor ``n - ddof``
+        (``ddof=1``: the sample standard deviation, as Polars and DuckDB's ``stddev``);
+        null when a group has ``ddof`` values or fewer. NaN in, NaN out.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> t = rb.from_pydict({"x": [1.0, 2.0, 3.0, 4.0]}).group_by().agg(
+        ...     rb.col("x").std().alias("s"), rb.col("x").std(ddof=0).alias("p")).collect()
+        >>> round(t["s"][0].as_py(), 6), round(t["p"][0].as_py(), 6)
+        (1.290994, 1.118034)
+        """
+        return self._agg("std", ddof=_ddof(ddof))
+
+    def var(self, ddof: int = 1) -> Expr:
+        """Variance of the non-null values as float64, with divisor ``n - ddof``; null when
+        a group has ``ddof`` values or fewer.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> rb.from_pydict({"x": [1, 2, 3, 4]}).group_by().agg(rb.col("x").var()).collect()["x"].to_pylist()
+        [1.6666666666666667]
+        """
+        return self._agg("var", ddof=_ddof(ddof))
+
+    def median(self) -> Expr:
+        """Median of the non-null values as float64 (the mean of the two middle values of an
+        even count). Exact: each group keeps its values until it is emitted.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> rb.from_pydict({"x": [4, 1, 3, 2]}).group_by().agg(rb.col("x").median()).collect()["x"].to_pylist()
+        [2.5]
+        """
+        return self._agg("median")
+
+    def quantile(self, quantile: float, interpolation: str = "nearest") -> Expr:
+        """The ``quantile`` (0 to 1) of the non-null values as float64, as Polars: at position
+        ``(n - 1) * quantile`` of the sorted values, with ``interpolation`` ``"nearest"``,
+        ``"lower"``, ``"higher"``, ``"midpoint"`` or ``"linear"`` between the values around
+        it. NaN sorts after every number. Exact: each group keeps its values.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> rb.from_pydict({"x": [1, 2, 3, 4, 5]}).group_by().agg(
+        ...     rb.col("x").quantile(0.3, interpolation="linear")).collect()["x"].to_pylist()
+        [2.2]
+        """
+        if isinstance(quantile, bool) or not isinstance(quantile, (int, float)) or not 0 <= quantile <= 1:
+            raise ValueError(f"quantile must be a number between 0 and 1, got {quantile!r}")
+        if interpolation not in ("nearest", "lower", "higher", "midpoint", "linear"):
+            raise ValueError("interpolation must be 'nearest', 'lower', 'higher', 'midpoint' or 'linear', "
+                             f"got {interpolation!r}")
+        return self._agg("quantile", quantile=float(quantile), interpolation=interpolation)
+
+    def any(self, ignore_nulls: bool = True) -> Expr:
+        """Whether any value of a boolean column is true. With ``ignore_nulls=False`` a group
+        without a true but with a null gives null (Kleene logic), as Polars.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> t = rb.from_pydict({"b": [False, None]}).group_by().agg(
+        ...     rb.col("b").any().alias("a"), rb.col("b").any(ignore_nulls=False).alias("k")).collect()
+        >>> t["a"].to_pylist(), t["k"].to_pylist()
+        ([False], [None])
+        """
+        return self._agg("any", ignore_nulls=bool(ignore_nulls))
+
+    def all(self, ignore_nulls: bool = True) -> Expr:
+        """Whether every non-null value of a boolean column is true (true for a group of
+        nulls only). With ``ignore_nulls=False`` a group without a false but with a null
+        gives null (Kleene logic), as Polars.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> rb.from_pydict({"b": [True, None]}).group_by().agg(rb.col("b").all()).collect()["b"].to_pylist()
+        [True]
+        """
+        return self._agg("all", ignore_nulls=bool(ignore_nulls))
+
+    def arg_max(self) -> Expr:
+        """Position (from 0, int64) within its group, in input order, of the first row with
+        the largest non-null value; rows with nulls count. Null for a group without values.
+        As Polars' ``arg_max`` in ``group_by().agg``. Not available in session windows.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> rb.from_pydict({"x": [3, None, 7, 7]}).group_by().agg(rb.col("x").arg_max()).collect()["x"].to_pylist()
+        [2]
+        """
+        return self._agg("arg_max")
+
+    def arg_min(self) -> Expr:
+        """Position (from 0, int64) within its group, in input order, of the first row with
+        the smallest non-null value; see :meth:`arg_max`.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> rb.from_pydict({"x": [3, None, 1]}).group_by().agg(rb.col("x").arg_min()).collect()["x"].to_pylist()
+        [2]
+        """
+        return self._agg("arg_min")
+
+    def max_by(self, by: IntoExpr) -> Expr:
+        """This expression's value at the row where ``by`` is largest (the first such row in
+        input order; rows where ``by`` is null are skipped; the value may be null). As
+        DuckDB's ``arg_max(x, by)`` / ``max_by`` and Polars' ``x.get(by.arg_max())``.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> t = rb.from_pydict({"item": ["a", "b", "c"], "price": [3, 9, 5]})
+        >>> t.group_by().agg(rb.col("item").max_by("price")).collect()["item"].to_pylist()
+        ['b']
+        """
+        return self._agg("max_by", col(by) if isinstance(by, str) else by)
+
+    def min_by(self, by: IntoExpr) -> Expr:
+        """This expression's value at the row where ``by`` is smallest; see :meth:`max_by`.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> t = rb.from_pydict({"item": ["a", "b", "c"], "price": [3, 9, 5]})
+        >>> t.group_by().agg(rb.col("item").min_by("price")).collect()["item"].to_pylist()
+        ['a']
+        """
+        return self._agg("min_by", col(by) if isinstance(by, str) else by)
+
+    # -- window functions over partitions (bounded input) ---------------------------
+    def over(self, partition_by: IntoExpr | Iterable[IntoExpr] | None = None, *more: IntoExpr,
+             order_by: IntoExpr | Iterable[IntoExpr] | None = None, descending: bool = False,
+             nulls_last: bool = False) -> Expr:
+        """Compute this window function or aggregation within each partition of
+        ``partition_by`` (column names or expressions; none: the whole input), with rows in
+        ``order_by`` order (then input order), and give every row its own result, in input
+        order (Polars' ``over``). A plain aggregation (``col("x").sum().over("k")``) is
+        broadcast to its partition's rows. Only in ``select`` and ``with_columns``, on
+        bounded input: the rows are computed on one core, in memory, once the input ends.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> from riverbed import col
+        >>> t = rb.from_pydict({"k": ["a", "b", "a", "a"], "t": [3, 1, 1, 2], "x": [10, 20, 30, 40]})
+        >>> r = t.with_columns(col("x").cum_sum().over("k", order_by="t").alias("run"),
+        ...                    col("x").sum().over("k").alias("total")).collect()
+        >>> r["run"].to_pylist(), r["total"].to_pylist()
+        ([80, 20, 30, 70], [80, 20, 80, 80])
+        """
+        parts = [] if partition_by is None else _flatten_exprs(partition_by)
+        parts += _flatten_exprs(more)
+        orders = [] if order_by is None else _flatten_exprs(order_by)
+        node: dict[str, Any] = {"fn": "over", "args": [self._node] + [p._node for p in parts + orders],
+                                "options": {"partition_by": len(parts)}}
+        if descending:
+            node["options"]["descending"] = True
+        if nulls_last:
+            node["options"]["nulls_last"] = True
+        return Expr(node)
+
+    def cum_sum(self) -> Expr:
+        """Running sum within the partition (use with :meth:`over`); a null row stays null.
+        int64 (checked) for integers and booleans, float64 for floats.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> from riverbed import col
+        >>> t = rb.from_pydict({"k": [1, 1, 2, 1], "x": [3, None, 5, 1]})
+        >>> t.select(col("x").cum_sum().over("k")).collect()["x"].to_pylist()
+        [3, None, 5, 4]
+        """
+        return Expr._fn("cum_sum", self)
+
+    def cum_min(self) -> Expr:
+        """Running minimum within the partition (use with :meth:`over`), in the column's type.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> from riverbed import col
+        >>> t = rb.from_pydict({"k": [1, 1, 2, 1], "x": [3, None, 5, 1]})
+        >>> t.select(col("x").cum_min().over("k")).collect()["x"].to_pylist()
+        [3, None, 5, 1]
+        """
+        return Expr._fn("cum_min", self)
+
+    def cum_max(self) -> Expr:
+        """Running maximum within the partition (use with :meth:`over`), in the column's type.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> from riverbed import col
+        >>> t = rb.from_pydict({"k": [1, 1, 2, 1], "x": [3, None, 5, 1]})
+        >>> t.select(col("x").cum_max().over("k")).collect()["x"].to_pylist()
+        [3, None, 5, 3]
+        """
+        return Expr._fn("cum_max", self)
+
+    def cum_count(self) -> Expr:
+        """Running count of non-null values within the partition (use with :meth:`over`), int64.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> from riverbed import col
+        >>> t = rb.from_pydict({"k": [1, 1, 2, 1], "x": [3, None, 5, 1]})
+        >>> t.select(col("x").cum_count().over("k")).collect()["x"].to_pylist()
+        [1, 1, 1, 2]
+        """
+        return Expr._fn("cum_count", self)
+
+    def shift(self, n: int = 1) -> Expr:
+        """The value ``n`` rows earlier in the partition (``n < 0``: later), null past its
+        ends — SQL's ``lag`` / ``lead`` (use with :meth:`over`).
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> from riverbed import col
+        >>> t = rb.from_pydict({"k": [1, 1, 1], "x": [5, 6, 7]})
+        >>> t.select(col("x").shift().over("k")).collect()["x"].to_pylist()
+        [None, 5, 6]
+        """
+        if isinstance(n, bool) or not isinstance(n, int):
+            raise TypeError(f"shift takes an integer, got {n!r}")
+        return Expr._fn("shift", self, n=n)
+
+    def rank(self, method: str = "average", *, descending: bool = False) -> Expr:
+        """Rank of the value within the partition (use with :meth:`over`), as Polars: ties get
+        the mean of their places (``"average"``, float64), the lowest (``"min"``), the highest
+        (``"max"``), consecutive ranks (``"dense"``) or distinct places in partition order
+        (``"ordinal"``) (int64). Nulls get null; NaN ranks above every number.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> from riverbed import col
+        >>> t = rb.from_pydict({"x": [3, 1, 3, 2]})
+        >>> t.select(col("x").rank("min").over()).collect()["x"].to_pylist()
+        [3, 1, 3, 2]
+        """
+        if method not in ("average", "min", "max", "dense", "ordinal"):
+            raise ValueError(f"method must be 'average', 'min', 'max', 'dense' or 'ordinal', got {method!r}")
+        return Expr._fn("rank", self, method=method, descending=bool(descending))
+
+    def _rolling(self, name: str, window_size: int, min_samples: int | None) -> Expr:
+        if isinstance(window_size, bool) or not isinstance(window_size, int) or window_size <= 0:
+            raise ValueError(f"window_size must be a positive integer, got {window_size!r}")
+        opts: dict[str, Any] = {"window_size": window_size}
+        if min_samples is not None:
+            if isinstance(min_samples, bool) or not isinstance(min_samples, int) or min_samples < 0:
+                raise ValueError(f"min_samples must be a non-negative integer, got {min_samples!r}")
+            opts["min_samples"] = min_samples
+        return Expr._fn(name, self, **opts)
+
+    def rolling_sum(self, window_size: int, *, min_samples: int | None = None) -> Expr:
+        """Sum over the last ``window_size`` rows of the partition, this one included (use with
+        :meth:`over`); null where fewer than ``min_samples`` (default ``window_size``) of them
+        have values.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> from riverbed import col
+        >>> t = rb.from_pydict({"x": [1, 2, 3, 4]})
+        >>> t.select(col("x").rolling_sum(2).over()).collect()["x"].to_pylist()
+        [None, 3, 5, 7]
+        """
+        return self._rolling("rolling_sum", window_size, min_samples)
+
+    def rolling_mean(self, window_size: int, *, min_samples: int | None = None) -> Expr:
+        """Mean over the last ``window_size`` rows of the partition (float64); see
+        :meth:`rolling_sum`.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> from riverbed import col
+        >>> t = rb.from_pydict({"k": [1, 1, 2, 1], "x": [3, None, 5, 1]})
+        >>> t.select(col("x").rolling_mean(2, min_samples=1).over("k")).collect()["x"].to_pylist()
+        [3.0, 3.0, 5.0, 1.0]
+        """
+        return self._rolling("rolling_mean", window_size, min_samples)
+
+    def rolling_min(self, window_size: int, *, min_samples: int | None = None) -> Expr:
+        """Minimum over the last ``window_size`` rows of the partition; see :meth:`rolling_sum`.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> from riverbed import col
+        >>> t = rb.from_pydict({"k": [1, 1, 2, 1], "x": [3, None, 5, 1]})
+        >>> t.select(col("x").rolling_min(3, min_samples=1).over("k")).collect()["x"].to_pylist()
+        [3, 3, 5, 1]
+        """
+        return self._rolling("rolling_min", window_size, min_samples)
+
+    def rolling_max(self, window_size: int, *, min_samples: int | None = None) -> Expr:
+        """Maximum over the last ``window_size`` rows of the partition; see :meth:`rolling_sum`.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> from riverbed import col
+        >>> t = rb.from_pydict({"k": [1, 1, 2, 1], "x": [3, None, 5, 1]})
+        >>> t.select(col("x").rolling_max(3, min_samples=1).over("k")).collect()["x"].to_pylist()
+        [3, 3, 5, 3]
+        """
+        return self._rolling("rolling_max", window_size, min_samples)
 
     # -- namespaces ---------------------------------------------------------------
     # -- membership, conditionals and maths --------------------------------------
@@ -1107,6 +1446,35 @@ def count() -> Expr:
     return Expr({"agg": "count"})
 
 
+def row_number() -> Expr:
+    """The row's number (1, 2, ...) within its partition, in partition order, as SQL's
+    ``ROW_NUMBER()``; use with :meth:`Expr.over`.
+
+    Examples
+    --------
+    >>> import riverbed as rb
+    >>> t = rb.from_pydict({"k": ["a", "b", "a"], "t": [2, 1, 1]})
+    >>> t.select(rb.row_number().over("k", order_by="t").alias("n")).collect()["n"].to_pylist()
+    [2, 1, 1]
+    """
+    return Expr({"fn": "row_number"})
+
+
+def _flatten_exprs(v: Any) -> list[Expr]:
+    if isinstance(v, (str, Expr)):
+        return [col(v) if isinstance(v, str) else v]
+    out: list[Expr] = []
+    for x in v:
+        out += _flatten_exprs(x)
+    return out
+
+
+def _ddof(ddof: int) -> int:
+    if isinstance(ddof, bool) or not isinstance(ddof, int) or ddof < 0:
+        raise ValueError(f"ddof must be a non-negative integer, got {ddof!r}")
+    return ddof
+
+
 def _to_expr(v: IntoExpr) -> Expr:
     if isinstance(v, Expr):
         return v
@@ -1125,7 +1493,10 @@ def _describe(n: dict[str, Any]) -> str:
     if "cast" in n:
         return f'{_describe(n["args"][0])}.cast({n["cast"]})'
     if "agg" in n:
-        return f'{_describe(n["args"][0])}.{n["agg"]}()' if n.get("args") else f'{n["agg"]}()'
+        if not n.get("args"):
+            return f'{n["agg"]}()'
+        rest = [_describe(a) for a in n["args"][1:]] + [f"{k}={v}" for k, v in n.get("options", {}).items()]
+        return f'{_describe(n["args"][0])}.{n["agg"]}({", ".join(rest)})'
     fn = n.get("fn", "?")
     args = n.get("args", [])
     if fn in infix and len(args) == 2:

@@ -2301,7 +2301,9 @@ class WindowedStream:
 
     def agg(self, *aggs: Expr | Sequence[Expr], **named: Expr) -> WindowResult:
         """One row per key and window: the keys, ``window_start``, ``window_end`` and the
-        aggregations (``rb.count()``, ``col("x").sum()``, ...), computed incrementally.
+        aggregations (``rb.count()``, ``col("x").sum()``, ``col("x").median()``, ...),
+        computed incrementally. Expressions of aggregations are allowed, as in
+        :meth:`GroupBy.agg`.
 
         Examples
         --------
@@ -2311,6 +2313,12 @@ class WindowedStream:
         >>> out = s.key_by("user").window(rb.tumbling("1h")).agg(rb.count().alias("n"), total=rb.col("amount").sum())
         >>> out.collect().select(["user", "n", "total"]).to_pylist()
         [{'user': 1, 'n': 2, 'total': 5.5}]
+        >>> from riverbed import col
+        >>> t = rb.from_pydict({"k": ["a", "a", "b"], "x": [1.0, 4.0, 2.0],
+        ...                     "ts": [dt.datetime(2024, 1, 1, 0, 0, s) for s in (1, 2, 3)]}, event_time="ts")
+        >>> r = t.key_by("k").window(rb.tumbling("1m")).agg((col("x").max() - col("x").min()).alias("range")).collect()
+        >>> sorted(zip(r["k"].to_pylist(), r["range"].to_pylist()))
+        [('a', 3.0), ('b', 0.0)]
         """
         items = _flatten(aggs) + [v.alias(k) for k, v in named.items()]
         if not items:

@@ -18,14 +18,26 @@ import (
 )
 
 // Aggregations lists the aggregation names the plan format accepts.
-var Aggregations = []string{"count", "sum", "min", "max", "mean", "first", "last", "n_unique"}
+var Aggregations = []string{"count", "sum", "min", "max", "mean", "first", "last", "n_unique",
+	"std", "var", "median", "quantile", "approx_n_unique", "any", "all", "arg_max", "arg_min",
+	"max_by", "min_by"}
 
-// aggSpec is a compiled aggregation: fn over arg (nil for count()).
+// Spec is a compiled aggregation: fn over arg (nil for count()), with its options.
 type Spec struct {
 	Fn      string
 	Name    string
 	Arg     expr.Expr
 	OutType arrow.DataType
+	// By is the ordering column of max_by / min_by.
+	By expr.Expr
+	// Ddof is std / var's delta degrees of freedom (the divisor is n - ddof).
+	Ddof int64
+	// Quantile and Interp are quantile's (median: 0.5, "linear").
+	Quantile float64
+	Interp   string
+	// IgnoreNulls is any / all's: with false, nulls make the result null where a true
+	// (any) or false (all) does not decide it (Kleene logic).
+	IgnoreNulls bool
 }
 
 // compileAgg compiles `<expr>.<agg>()` optionally wrapped in alias.
@@ -50,6 +62,9 @@ func Compile(s *expr.CompileScope, e *plan.Expr) (Spec, error) {
 		}
 		return Spec{}, s.Errorf(rberr.Plan, "%s", msg)
 	}
+	if err := compileOptions(s, inner, &spec); err != nil {
+		return Spec{}, err
+	}
 	if inner.Agg == "count" && len(inner.Args) == 0 {
 		spec.OutType = arrow.PrimitiveTypes.Int64
 		if name == "literal" {
@@ -57,7 +72,19 @@ func Compile(s *expr.CompileScope, e *plan.Expr) (Spec, error) {
 		}
 		return spec, nil
 	}
-	if len(inner.Args) != 1 {
+	if inner.Agg == "max_by" || inner.Agg == "min_by" {
+		if len(inner.Args) != 2 {
+			return Spec{}, s.Errorf(rberr.Plan, "%s takes the value and the expression to order by, as col(\"x\").%s(col(\"y\"))", inner.Agg, inner.Agg)
+		}
+		by, err := s.Compile(inner.Args[1])
+		if err != nil {
+			return Spec{}, err
+		}
+		spec.By = expr.DecodeDictionary(by)
+		if storageOf(spec.By.Type()) == storNone {
+			return Spec{}, s.Errorf(rberr.Type, "%s cannot order by %s of type %s", inner.Agg, spec.By, expr.TypeName(spec.By.Type()))
+		}
+	} else if len(inner.Args) != 1 {
 		return Spec{}, s.Errorf(rberr.Plan, "%s takes exactly one expression", inner.Agg)
 	}
 	arg, err := s.Compile(inner.Args[0])
@@ -96,7 +123,27 @@ func Compile(s *expr.CompileScope, e *plan.Expr) (Spec, error) {
 			return Spec{}, bad("mean")
 		}
 		spec.OutType = arrow.PrimitiveTypes.Float64
-	case "min", "max", "first", "last":
+	case "std", "var", "median", "quantile":
+		if !expr.IsNumeric(t) && t.ID() != arrow.BOOL && t.ID() != arrow.NULL && t.ID() != arrow.DECIMAL128 {
+			return Spec{}, bad(inner.Agg)
+		}
+		spec.OutType = arrow.PrimitiveTypes.Float64
+	case "approx_n_unique":
+		if !expr.HashableType(t) {
+			return Spec{}, s.Errorf(rberr.Type, "cannot count distinct values of %s of type %s", arg, expr.TypeName(t))
+		}
+		spec.OutType = arrow.PrimitiveTypes.Int64
+	case "any", "all":
+		if t.ID() != arrow.BOOL && t.ID() != arrow.NULL {
+			return Spec{}, s.Errorf(rberr.Type, "%s of %s needs a boolean column, got %s", inner.Agg, arg, expr.TypeName(t))
+		}
+		spec.OutType = arrow.FixedWidthTypes.Boolean
+	case "arg_max", "arg_min":
+		if storageOf(t) == storNone {
+			return Spec{}, s.Errorf(rberr.Type, "%s of %s is not supported for type %s", inner.Agg, arg, expr.TypeName(t))
+		}
+		spec.OutType = arrow.PrimitiveTypes.Int64
+	case "min", "max", "first", "last", "max_by", "min_by":
 		if storageOf(t) == storNone {
 			return Spec{}, s.Errorf(rberr.Type, "%s of %s is not supported for type %s", inner.Agg, arg, expr.TypeName(t))
 		}
@@ -153,6 +200,14 @@ type accumulator interface {
 	load(src []byte, g uint32, ng int) error
 }
 
+// pairAccumulator is an accumulator over two columns (max_by, min_by: the value and the
+// ordering column by).
+type pairAccumulator interface {
+	updatePair(ec *expr.EvalCtx, ids []uint32, ngroups int, col, by arrow.Array, seq runtime.Seq) error
+}
+
+var errNeedsBy = rberr.New(rberr.Internal, "an aggregation over two columns was given one")
+
 // allGroups returns 0, 1, ..., n-1.
 func allGroups(n int) []uint32 {
 	out := make([]uint32, n)
@@ -182,6 +237,19 @@ func newAccumulator(spec Spec) accumulator {
 		return &countAcc{}
 	case "n_unique":
 		return &distinctAcc{}
+	case "std", "var":
+		return &varAcc{std: spec.Fn == "std", ddof: spec.Ddof}
+	case "median", "quantile":
+		return &quantAcc{q: spec.Quantile, interp: spec.Interp}
+	case "approx_n_unique":
+		return &hllAcc{}
+	case "any", "all":
+		return &boolAcc{all: spec.Fn == "all", ignoreNulls: spec.IgnoreNulls}
+	case "max_by", "min_by":
+		return &byAcc{max: spec.Fn == "max_by", out: spec.OutType,
+			key: valStore{stor: storageOf(spec.By.Type())}, val: valStore{stor: storageOf(in)}}
+	case "arg_max", "arg_min":
+		return &argAcc{max: spec.Fn == "arg_max", key: valStore{stor: storageOf(in)}}
 	case "sum", "mean":
 		acc := &sumAcc{mean: spec.Fn == "mean", stor: storageOf(in), out: spec.OutType, what: fmt.Sprintf("%s of %s", spec.Fn, spec.Arg)}
 		if d, ok := in.(*arrow.Decimal128Type); ok {

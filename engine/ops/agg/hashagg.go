@@ -72,16 +72,21 @@ func (h *Table) Update(ec *expr.EvalCtx, rec arrow.RecordBatch, ids []uint32, se
 	for i, a := range h.aggs {
 		var col arrow.Array
 		if a.Arg != nil {
-			d, err := a.Arg.Eval(ec, rec)
-			if err != nil {
+			var err error
+			if col, err = evalColumn(ec, a.Arg, rec); err != nil {
 				return rberr.Wrap(rberr.KindOf(err), err, "%s", h.name)
 			}
-			col, err = expr.DatumToArray(ec, d, int(rec.NumRows()))
-			if err != nil {
-				return err
-			}
 		}
-		err := h.Accs[i].update(ec, ids, ng, col, seq)
+		var err error
+		if pa, ok := h.Accs[i].(pairAccumulator); ok {
+			var by arrow.Array
+			if by, err = evalColumn(ec, a.By, rec); err == nil {
+				err = pa.updatePair(ec, ids, ng, col, by, seq)
+				by.Release()
+			}
+		} else {
+			err = h.Accs[i].update(ec, ids, ng, col, seq)
+		}
 		if col != nil {
 			col.Release()
 		}
@@ -90,6 +95,15 @@ func (h *Table) Update(ec *expr.EvalCtx, rec arrow.RecordBatch, ids []uint32, se
 		}
 	}
 	return nil
+}
+
+// evalColumn evaluates e over rec as an array of rec's length.
+func evalColumn(ec *expr.EvalCtx, e expr.Expr, rec arrow.RecordBatch) (arrow.Array, error) {
+	d, err := e.Eval(ec, rec)
+	if err != nil {
+		return nil, err
+	}
+	return expr.DatumToArray(ec, d, int(rec.NumRows()))
 }
 
 // KeyColumns returns the key columns of groups gids (nil: all groups).
@@ -113,6 +127,12 @@ func (h *Table) AggColumns(mem memory.Allocator, gids []uint32) ([]arrow.Array, 
 		cols = append(cols, c)
 	}
 	return cols, nil
+}
+
+// AggColumn returns the result of aggregation i for groups gids (one row per entry,
+// groups may repeat).
+func (h *Table) AggColumn(mem memory.Allocator, i int, gids []uint32) (arrow.Array, error) {
+	return h.Accs[i].result(mem, gids)
 }
 
 func (h *Table) Release() {

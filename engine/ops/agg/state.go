@@ -29,6 +29,20 @@ import (
 //	                     a string, binary or order-preserving decimal encoding (the rest)
 //	n_unique:            uvarint count, then per distinct value (sorted) uvarint length and
 //	                     its key encoding (expr.AppendKey)
+//	std, var:            n int64, mean float64, m2 float64 (Welford's sums)
+//	median, quantile:    uvarint count, then each value as float64 bits
+//	approx_n_unique:     nothing for an empty group, else the HyperLogLog sketch's own
+//	                     binary form (axiomhq/hyperloglog MarshalBinary)
+//	any, all:            one byte: bit 0 a true seen, bit 1 a false, bit 2 a null
+//	max_by, min_by:      the ordering value (below); if it is set, the value, then its
+//	                     position: seq (source, split, chunk uint64), row uint32
+//	arg_max, arg_min:    the best value (below); if set, its position (seq, row) and its
+//	                     rank among its group's rows of that batch uint64; then uvarint
+//	                     count and per batch (sorted) seq, row 0, uvarint rows of the group
+//
+// A value of max_by, min_by, arg_max, arg_min is a set byte, then (if set) int64 /
+// uint64 / float64 bits, or a uvarint length and the bytes of a string, binary or
+// order-preserving decimal encoding.
 
 // AccFields returns the state columns of aggregations aggs.
 func AccFields(aggs []Spec) []arrow.Field {
