@@ -55,7 +55,8 @@ type kafkaScan struct {
 func (ks *kafkaScan) newSource() *source.KafkaSource {
 	c := &ks.src
 	return &source.KafkaSource{Reader: c.Reader, Topics: c.Topics, Pattern: c.Pattern, Start: c.Start, StartAt: c.StartAt,
-		End: c.End, EndAt: c.EndAt, Decoder: c.Decoder, Bounded: c.Bounded, DeadLets: c.DeadLets, Discovery: c.Discovery}
+		End: c.End, EndAt: c.EndAt, Decoder: c.Decoder, Bounded: c.Bounded, DeadLets: c.DeadLets, Discovery: c.Discovery,
+		GroupID: c.GroupID}
 }
 
 // kafkaSchemaCache keeps inferred schemas for one Bind (which binds a plan twice), so
@@ -174,6 +175,9 @@ func kafkaExplain(n *lnode) string {
 	if ks.deadLets {
 		d += ", bad records to dead_letters()"
 	}
+	if ks.src.GroupID != "" {
+		d += fmt.Sprintf(", offsets committed to group %q at checkpoints", ks.src.GroupID)
+	}
 	if n.wm != nil {
 		d += fmt.Sprintf(", event time %q (watermark %s behind)", n.wm.Column, plan.FormatDuration(n.wm.Bound))
 	}
@@ -249,6 +253,7 @@ func (b *binder) bindKafkaScan(n *plan.Node, ln *lnode) (*kafkaScan, error) {
 	default:
 		return fail("no topic given")
 	}
+	src.GroupID = d.GroupID
 	src.Discovery = 10 * time.Second
 	if cfg.Discovery > 0 {
 		src.Discovery = cfg.Discovery

@@ -34,6 +34,11 @@ type KafkaDef struct {
 	Key                   string `json:"key,omitempty"`
 	DeliveryGuarantee     string `json:"delivery_guarantee,omitempty"`
 	TransactionalIDPrefix string `json:"transactional_id_prefix,omitempty"`
+	// GroupID (source): the consumer group that completed checkpoints' offsets are
+	// committed to, for monitoring.
+	GroupID string `json:"group_id,omitempty"`
+	// PartitionBy (sink): the columns whose values choose each record's partition.
+	PartitionBy []string `json:"partition_by,omitempty"`
 	// Options are Kafka client properties.
 	Options map[string]string `json:"options,omitempty"`
 }

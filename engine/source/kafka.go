@@ -58,6 +58,15 @@ type KafkaSource struct {
 	// mode), the source sends no watermark before its end.
 	EventCol int
 	Bound    int64
+	// GroupID, if set, is the consumer group the offsets of every completed checkpoint
+	// are committed to (for monitoring: lag tools read them; restores do not).
+	GroupID string
+
+	commitMu     sync.Mutex
+	committing   bool
+	commitNext   map[kafka.TopicPartition]int64
+	commitNextID uint64
+	commitStats  KafkaCommitStats
 
 	mu       sync.Mutex
 	parallel int
@@ -688,4 +697,77 @@ func (ps *KafkaPositions) UnmarshalBinary(b []byte) error {
 	}
 	*ps = out
 	return nil
+}
+
+var _ PositionCommitter = (*KafkaSource)(nil)
+
+// CommitPositions commits the offsets checkpoint id stored to the consumer group GroupID
+// (if set), for monitoring only, as Flink's KafkaSource does: a restore always resumes at
+// the checkpoint's offsets. The commit runs in the background, one at a time; a commit
+// still waiting when a later checkpoint completes is replaced by the later one. A
+// failed commit does not fail the job: it is counted (CommitStats).
+func (s *KafkaSource) CommitPositions(id uint64, parts [][]byte) {
+	if s.GroupID == "" {
+		return
+	}
+	offs := map[kafka.TopicPartition]int64{}
+	for _, p := range parts {
+		var ps KafkaPositions
+		if len(p) == 0 || ps.UnmarshalBinary(p) != nil {
+			continue
+		}
+		for _, st := range ps {
+			offs[st.TopicPartition] = st.Next
+		}
+	}
+	s.commitMu.Lock()
+	s.commitNext, s.commitNextID = offs, id
+	running := s.committing
+	s.committing = true
+	s.commitMu.Unlock()
+	if !running {
+		go s.commitLoop()
+	}
+}
+
+// commitLoop commits the latest offsets handed to CommitPositions until none is waiting.
+func (s *KafkaSource) commitLoop() {
+	for {
+		s.commitMu.Lock()
+		offs, id := s.commitNext, s.commitNextID
+		s.commitNext = nil
+		if offs == nil {
+			s.committing = false
+			s.commitMu.Unlock()
+			return
+		}
+		s.commitMu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err := kafka.CommitGroupOffsets(ctx, s.Reader, s.GroupID, offs)
+		cancel()
+		s.commitMu.Lock()
+		if err != nil {
+			s.commitStats.Failed++
+			s.commitStats.LastError = err.Error()
+		} else {
+			s.commitStats.Committed++
+			s.commitStats.LastID = id
+		}
+		s.commitMu.Unlock()
+	}
+}
+
+// KafkaCommitStats count the consumer-group commits of a source with a group id.
+type KafkaCommitStats struct {
+	Committed int64  `json:"committed"`
+	Failed    int64  `json:"failed"`
+	LastID    uint64 `json:"last_checkpoint"`
+	LastError string `json:"last_error,omitempty"`
+}
+
+// CommitStats are the group commits so far.
+func (s *KafkaSource) CommitStats() KafkaCommitStats {
+	s.commitMu.Lock()
+	defer s.commitMu.Unlock()
+	return s.commitStats
 }

@@ -122,7 +122,7 @@ def schema_ipc(schema: Any) -> str:
 def read_kafka_node(brokers: str | Sequence[str], topic: str | Sequence[str] | None, pattern: str | None,
                     format: str, schema: Any, start: Any, end: Any, metadata: Any,
                     on_bad_record: str, options: Mapping[str, Any] | None, csv_delimiter: str | None,
-                    sample_size: int | None) -> dict[str, Any]:
+                    sample_size: int | None, group_id: str | None = None) -> dict[str, Any]:
     """The plan node of a read_kafka."""
     if (topic is None) == (pattern is None):
         raise ValueError("read_kafka takes a topic (or a list of topics) or pattern=, not both and not neither")
@@ -147,6 +147,10 @@ def read_kafka_node(brokers: str | Sequence[str], topic: str | Sequence[str] | N
         k["sample_size"] = sample_size
     if csv_delimiter is not None:
         k["csv_delimiter"] = csv_delimiter
+    if group_id is not None:
+        if not isinstance(group_id, str) or not group_id:
+            raise ValueError(f"group_id must be a consumer group name, got {group_id!r}")
+        k["group_id"] = group_id
     k["start"] = _bound(start, "start", topics)
     if end is not None:
         k["end"] = _bound(end, "end", topics)
@@ -194,7 +198,8 @@ def read_kafka(brokers: str | Sequence[str], topic: str | Sequence[str] | None =
                event_time: str | None = None, max_out_of_orderness: Duration | None = None,
                idle_timeout: Duration | None = None, on_bad_record: OnBadRecord = "fail",
                options: Mapping[str, Any] | None = None, csv_delimiter: str | None = None,
-               sample_size: int | None = None, env: Environment | None = None) -> KafkaStream:
+               sample_size: int | None = None, group_id: str | None = None,
+               env: Environment | None = None) -> KafkaStream:
     """Read Kafka topics (Flink's Kafka source): ``topic`` (a name or a list of names) or
     ``pattern=`` (a regular expression matched against whole topic names; topics created
     later that match are read too). Each partition is a split: partitions are spread over
@@ -249,14 +254,21 @@ def read_kafka(brokers: str | Sequence[str], topic: str | Sequence[str] | None =
         ``request.timeout.ms``, ``metadata.max.age.ms`` and
         ``partition.discovery.interval.ms`` (default 10000; 0 or less: never look for new
         partitions). An unknown key is an error.
+    group_id
+        A consumer group (Flink's ``properties.group.id``) that the offsets of every
+        completed checkpoint are committed to, so that lag-monitoring tools see how far
+        the job has read. For monitoring only: the group is not joined, and recovery
+        resumes at the checkpoint's offsets, not the group's. Without checkpoints nothing
+        is committed.
 
-    Offsets are the source's positions: recovery from a checkpoint resumes exactly there
-    (no consumer group is used or committed).
+    Offsets are the source's positions: recovery from a checkpoint resumes exactly there.
+    The job's metrics (:meth:`Job.metrics`) show each partition's last offset read and
+    lag behind its high watermark.
     """
     from .stream import _default_env, _event_time
 
     node = read_kafka_node(brokers, topic, pattern, format, schema, start, end, metadata, on_bad_record,
-                           options, csv_delimiter, sample_size)
+                           options, csv_delimiter, sample_size, group_id)
     node = _event_time(node, event_time, max_out_of_orderness, idle_timeout)
     return KafkaStream(env or _default_env, node, end is None)
 
