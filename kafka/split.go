@@ -290,6 +290,9 @@ type PartitionRecords struct {
 	TopicPartition
 	Records []*kgo.Record
 	Next    int64
+	// HighWatermark is the partition's high watermark (the offset after its last
+	// record) when the records were fetched: Next's lag is HighWatermark - Next.
+	HighWatermark int64
 }
 
 // PollResult is what one Poll read.
@@ -339,7 +342,7 @@ func (r *Reader) Poll(ctx context.Context) (PollResult, error) {
 		if st == nil || len(fp.Records) == 0 {
 			return // removed while a fetch was buffered
 		}
-		pr := PartitionRecords{TopicPartition: tp}
+		pr := PartitionRecords{TopicPartition: tp, HighWatermark: fp.HighWatermark}
 		for _, rec := range fp.Records {
 			if rec.Offset < st.Next {
 				continue // a fetch can start before the asked offset (compressed batches)

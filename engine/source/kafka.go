@@ -96,6 +96,29 @@ type kafkaSub struct {
 	clock     *Clock
 	positions map[kafka.TopicPartition]kafka.SplitState // after the batches handed to the job
 	handed    []kafkaChunk                              // splits handed out, not opened yet
+	stats     map[kafka.TopicPartition]*kafkaPartStats
+}
+
+// kafkaPartStats are one partition's counters (KafkaSource.Metrics).
+type kafkaPartStats struct {
+	hw          int64 // high watermark at the last fetch (-1: none yet)
+	last        int64 // offset of the last record handed on (-1: none)
+	records     int64 // records fetched
+	bytes       int64 // their key and value bytes
+	deadLetters int64
+}
+
+// stat is tp's counters; called with k.mu held.
+func (k *kafkaSub) stat(tp kafka.TopicPartition) *kafkaPartStats {
+	if k.stats == nil {
+		k.stats = map[kafka.TopicPartition]*kafkaPartStats{}
+	}
+	st := k.stats[tp]
+	if st == nil {
+		st = &kafkaPartStats{hw: -1, last: -1}
+		k.stats[tp] = st
+	}
+	return st
 }
 
 // kafkaChunk is what one split carries: a batch (or none) and the position after it.
@@ -104,6 +127,7 @@ type kafkaChunk struct {
 	rec   arrow.RecordBatch
 	state kafka.SplitState
 	first int64 // chunk: the first offset
+	last  int64 // the offset of its last record (0: none)
 	// idleLane, if > 0, is 1 + the lane that this (empty) split marks idle.
 	idleLane int
 }
@@ -386,6 +410,14 @@ func (e *kafkaEnum) poll(rc *ReadCtx, wait time.Duration) error {
 		if cur, ok := e.currentEnd(pr.TopicPartition); ok {
 			st.End = cur
 		}
+		e.k.mu.Lock()
+		ps := e.k.stat(pr.TopicPartition)
+		ps.hw = pr.HighWatermark
+		ps.records += int64(len(pr.Records))
+		for _, r := range pr.Records {
+			ps.bytes += int64(len(r.Key) + len(r.Value))
+		}
+		e.k.mu.Unlock()
 		if len(pr.Records) == 0 {
 			// Only transaction markers: the position still moves past them.
 			e.push(Split{Index: l.index, From: Position{Split: l.index, Row: pr.Next}, Lane: l.lane}, kafkaChunk{index: l.index, state: st, first: pr.Next})
@@ -427,7 +459,7 @@ func (e *kafkaEnum) decode(rc *ReadCtx, l *kafkaLane, pr kafka.PartitionRecords,
 	}
 	if len(out.Bad) == 0 {
 		e.push(Split{Index: l.index, From: Position{Split: l.index, Row: recs[0].Offset}, Lane: l.lane},
-			kafkaChunk{index: l.index, rec: out.Batch, state: st, first: recs[0].Offset})
+			kafkaChunk{index: l.index, rec: out.Batch, state: st, first: recs[0].Offset, last: recs[len(recs)-1].Offset + 1})
 		return nil
 	}
 	out.Batch.Release()
@@ -462,8 +494,11 @@ func (e *kafkaEnum) decode(rc *ReadCtx, l *kafkaLane, pr kafka.PartitionRecords,
 				run = append(run, bad[r.Offset])
 			}
 			di := l.index | DeadLetterBit
+			e.k.mu.Lock()
+			e.k.stat(l.tp).deadLetters += int64(len(run))
+			e.k.mu.Unlock()
 			e.push(Split{Index: di, From: Position{Split: di, Row: first}, Lane: l.lane},
-				kafkaChunk{index: di, rec: kafka.DeadLetters(rc.Mem, run), state: after(j), first: first})
+				kafkaChunk{index: di, rec: kafka.DeadLetters(rc.Mem, run), state: after(j), first: first, last: recs[j-1].Offset + 1})
 		} else {
 			good, err := e.dec.Decode(recs[i:j])
 			if err != nil {
@@ -474,7 +509,7 @@ func (e *kafkaEnum) decode(rc *ReadCtx, l *kafkaLane, pr kafka.PartitionRecords,
 				return good.Bad[0].Err()
 			}
 			e.push(Split{Index: l.index, From: Position{Split: l.index, Row: first}, Lane: l.lane},
-				kafkaChunk{index: l.index, rec: good.Batch, state: after(j), first: first})
+				kafkaChunk{index: l.index, rec: good.Batch, state: after(j), first: first, last: recs[j-1].Offset + 1})
 		}
 		i = j
 	}
@@ -579,6 +614,11 @@ func (r *kafkaReader) Next(*ReadCtx) (arrow.RecordBatch, int64, error) {
 	}
 	r.k.mu.Lock()
 	r.k.positions[r.c.state.TopicPartition] = r.c.state
+	if r.c.last > 0 {
+		if ps := r.k.stat(r.c.state.TopicPartition); r.c.last-1 > ps.last {
+			ps.last = r.c.last - 1
+		}
+	}
 	r.k.mu.Unlock()
 	rec := r.c.rec
 	r.c.rec = nil
@@ -770,4 +810,77 @@ func (s *KafkaSource) CommitStats() KafkaCommitStats {
 	s.commitMu.Lock()
 	defer s.commitMu.Unlock()
 	return s.commitStats
+}
+
+// KafkaPartitionMetrics are one partition's metrics: the offset of the last record
+// handed on (-1: none yet), the next offset to read, the high watermark at the last fetch
+// (-1: no fetch yet) and the lag (records, transaction markers included, between the
+// next offset and the high watermark; -1 while the high watermark is unknown), the
+// records and bytes (keys and values) fetched, and the dead letters.
+type KafkaPartitionMetrics struct {
+	Topic         string `json:"topic"`
+	Partition     int32  `json:"partition"`
+	Subtask       int    `json:"subtask"`
+	LastOffset    int64  `json:"last_offset"`
+	NextOffset    int64  `json:"next_offset"`
+	HighWatermark int64  `json:"high_watermark"`
+	Lag           int64  `json:"lag"`
+	Records       int64  `json:"records"`
+	Bytes         int64  `json:"bytes"`
+	DeadLetters   int64  `json:"dead_letters"`
+}
+
+// KafkaMetrics are a Kafka source's metrics (runtime.Stage.Gauges).
+type KafkaMetrics struct {
+	Partitions   []KafkaPartitionMetrics `json:"partitions"`
+	Lag          int64                   `json:"lag"` // summed over partitions with a known lag
+	DeadLetters  int64                   `json:"dead_letters"`
+	GroupID      string                  `json:"group_id,omitempty"`
+	GroupCommits *KafkaCommitStats       `json:"group_commits,omitempty"`
+}
+
+// Metrics are the source's metrics now: per partition, over its subtasks.
+func (s *KafkaSource) Metrics() KafkaMetrics {
+	s.mu.Lock()
+	subs := make(map[int]*kafkaSub, len(s.subs))
+	for i, k := range s.subs {
+		subs[i] = k
+	}
+	s.mu.Unlock()
+	out := KafkaMetrics{Partitions: []KafkaPartitionMetrics{}, GroupID: s.GroupID}
+	for i, k := range subs {
+		k.mu.Lock()
+		for tp, pos := range k.positions {
+			m := KafkaPartitionMetrics{Topic: tp.Topic, Partition: tp.Partition, Subtask: i, LastOffset: -1,
+				NextOffset: pos.Next, HighWatermark: -1, Lag: -1}
+			if ps := k.stats[tp]; ps != nil {
+				m.LastOffset, m.HighWatermark = ps.last, ps.hw
+				m.Records, m.Bytes, m.DeadLetters = ps.records, ps.bytes, ps.deadLetters
+				if ps.hw >= 0 {
+					m.Lag = max(0, ps.hw-pos.Next)
+					if pos.End >= 0 && pos.Next >= pos.End {
+						m.Lag = 0 // a bounded read that is done
+					}
+				}
+			}
+			if m.Lag > 0 {
+				out.Lag += m.Lag
+			}
+			out.DeadLetters += m.DeadLetters
+			out.Partitions = append(out.Partitions, m)
+		}
+		k.mu.Unlock()
+	}
+	sort.Slice(out.Partitions, func(i, j int) bool {
+		a, b := out.Partitions[i], out.Partitions[j]
+		if a.Topic != b.Topic {
+			return a.Topic < b.Topic
+		}
+		return a.Partition < b.Partition
+	})
+	if s.GroupID != "" {
+		cs := s.CommitStats()
+		out.GroupCommits = &cs
+	}
+	return out
 }
