@@ -1,7 +1,10 @@
 package engine
 
 import (
+	"strings"
+
 	"fmt"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/riverbed-engine/riverbed/engine/expr"
 	"github.com/riverbed-engine/riverbed/engine/ops/sink"
@@ -63,10 +66,18 @@ func (writeKafkaOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 	if guarantee != sink.ExactlyOnce && d.TransactionalIDPrefix != "" {
 		return rberr.New(rberr.Plan, "%s: transactional_id_prefix applies to delivery_guarantee=\"exactly-once\" only", name)
 	}
-	if d.Key != "" && len(in.schema.FieldIndices(d.Key)) == 0 {
-		return (&expr.CompileScope{Schema: in.schema, Op: name}).ColumnNotFound(d.Key)
+	if d.Key != "" && len(d.Keys) > 0 {
+		return rberr.New(rberr.Plan, "%s: give key or keys, not both", name)
 	}
-	enc := kafka.EncoderOptions{Format: format, Topic: d.Topic, KeyColumn: d.Key}
+	for _, c := range append(append([]string{d.Key}, d.Keys...), d.PartitionBy...) {
+		if c != "" && len(in.schema.FieldIndices(c)) == 0 {
+			return (&expr.CompileScope{Schema: in.schema, Op: name}).ColumnNotFound(c)
+		}
+	}
+	enc := kafka.EncoderOptions{Format: format, Topic: d.Topic, KeyColumn: d.Key, KeyColumns: d.Keys, PartitionColumns: d.PartitionBy}
+	if len(d.PartitionBy) > 0 {
+		cfg.Opts = append(cfg.Opts, kgo.RecordPartitioner(kafka.ColumnPartitioner()))
+	}
 	if _, err := kafka.NewEncoder(in.schema, enc); err != nil {
 		return rberr.Wrap(rberr.KindOf(err), err, "%s", name)
 	}
@@ -99,6 +110,12 @@ func (writeKafkaOp) explain(n *lnode) string {
 	d := fmt.Sprintf("topic %s, %s, %s", c.Topic, c.Encoder.Format, c.Guarantee)
 	if c.Encoder.KeyColumn != "" {
 		d += fmt.Sprintf(", key %q", c.Encoder.KeyColumn)
+	}
+	if len(c.Encoder.KeyColumns) > 0 {
+		d += fmt.Sprintf(", key %s", strings.Join(c.Encoder.KeyColumns, ", "))
+	}
+	if len(c.Encoder.PartitionColumns) > 0 {
+		d += fmt.Sprintf(", partitioned by %s", strings.Join(c.Encoder.PartitionColumns, ", "))
 	}
 	return d
 }

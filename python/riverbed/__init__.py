@@ -55,7 +55,7 @@ from .errors import (
 )
 from .expr import Expr, col, concat_str, count, lit, when
 from .generators import Nexmark, datagen, nexmark
-from .job import Job
+from .job import Job, MultiJob
 from .kafka import KafkaStream, read_kafka
 from .savepoint import Savepoint, read_savepoint
 from .stream import (
@@ -70,6 +70,7 @@ from .stream import (
     from_pandas,
     from_pydict,
     read_parquet,
+    start_all,
 )
 from .window import Window, cumulate, session, sliding, tumbling
 
@@ -88,7 +89,7 @@ _register()
 __all__ = [
     "Environment", "Stream", "GroupBy", "Expr", "col", "lit", "count", "when", "concat_str",
     "read_parquet", "read_kafka", "read_savepoint", "Savepoint",
-    "KafkaStream", "collect_all", "from_arrow", "from_pandas", "from_pydict",
+    "KafkaStream", "MultiJob", "collect_all", "start_all", "from_arrow", "from_pandas", "from_pydict",
     "engine_version",
     "KeyedStream", "WindowedStream", "WindowResult", "Job", "Window", "tumbling", "sliding", "session", "cumulate",
     "datagen", "nexmark", "Nexmark",

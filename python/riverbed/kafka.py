@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import datetime as _dt
+import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, Union
 
@@ -17,7 +18,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .stream import Environment
     from .window import Duration
 
-KafkaFormat = Literal["json", "csv", "raw", "arrow"]
+KafkaFormat = Literal["json", "csv", "raw", "arrow", "avro"]
 OnBadRecord = Literal["fail", "dead_letter"]
 DeliveryGuarantee = Literal["at-least-once", "exactly-once", "none"]
 #: Where a read starts or ends: "earliest" (start only), "latest", a point in time (a
@@ -129,8 +130,8 @@ def read_kafka_node(brokers: str | Sequence[str], topic: str | Sequence[str] | N
     topics = [topic] if isinstance(topic, str) else [str(t) for t in topic] if topic is not None else []
     if topic is not None and not topics:
         raise ValueError("read_kafka needs at least one topic")
-    if format not in ("json", "csv", "raw", "arrow"):
-        raise ValueError(f"format must be 'json', 'csv', 'raw' or 'arrow', got {format!r}")
+    if format not in ("json", "csv", "raw", "arrow", "avro"):
+        raise ValueError(f"format must be 'json', 'csv', 'raw', 'arrow' or 'avro', got {format!r}")
     if on_bad_record not in ("fail", "dead_letter"):
         raise ValueError(f"on_bad_record must be 'fail' or 'dead_letter', got {on_bad_record!r}")
     k: dict[str, Any] = {"brokers": _brokers(brokers), "format": format, "on_bad_record": on_bad_record,
@@ -139,7 +140,15 @@ def read_kafka_node(brokers: str | Sequence[str], topic: str | Sequence[str] | N
         k["topics"] = topics
     else:
         k["pattern"] = pattern
-    if schema is not None:
+    if format == "avro":
+        if isinstance(schema, Mapping) and "type" in schema:
+            k["avro_schema"] = json.dumps(schema)
+        elif isinstance(schema, str):
+            k["avro_schema"] = schema
+        else:
+            raise TypeError("format='avro' needs schema= the Avro schema of the records (a record schema, "
+                            f"as JSON text or a dict), got {type(schema).__name__}")
+    elif schema is not None:
         k["schema"] = schema_ipc(schema)
     if sample_size is not None:
         if not isinstance(sample_size, int) or sample_size < 1:
@@ -169,9 +178,17 @@ def read_kafka_node(brokers: str | Sequence[str], topic: str | Sequence[str] | N
     return {"op": "scan_kafka", "kafka": k}
 
 
-def write_kafka_node(brokers: str | Sequence[str], topic: str, format: str, key: str | None,
+def _columns(v: str | Sequence[str], what: str) -> list[str]:
+    cols = [v] if isinstance(v, str) else list(v) if isinstance(v, Sequence) else None
+    if not cols or not all(isinstance(c, str) and c for c in cols):
+        raise TypeError(f"{what} must be a column name or a list of column names, got {v!r}")
+    return cols
+
+
+def write_kafka_node(brokers: str | Sequence[str], topic: str, format: str, key: str | Sequence[str] | None,
                      delivery_guarantee: str, transactional_id_prefix: str | None,
-                     options: Mapping[str, Any] | None) -> dict[str, Any]:
+                     options: Mapping[str, Any] | None,
+                     partition_by: str | Sequence[str] | None = None) -> dict[str, Any]:
     """The plan node of a write_kafka (its input is set by the caller)."""
     if not isinstance(topic, str) or not topic:
         raise ValueError(f"topic must be a topic name, got {topic!r}")
@@ -183,9 +200,13 @@ def write_kafka_node(brokers: str | Sequence[str], topic: str, format: str, key:
     k: dict[str, Any] = {"brokers": _brokers(brokers), "topic": topic, "format": format,
                          "delivery_guarantee": delivery_guarantee, "options": _options(options)}
     if key is not None:
-        if not isinstance(key, str):
-            raise TypeError(f"key must be a column name, got {key!r}")
-        k["key"] = key
+        keys = _columns(key, "key")
+        if len(keys) == 1:
+            k["key"] = keys[0]
+        else:
+            k["keys"] = keys
+    if partition_by is not None:
+        k["partition_by"] = _columns(partition_by, "partition_by")
     if transactional_id_prefix is not None:
         k["transactional_id_prefix"] = transactional_id_prefix
     return {"op": "write_kafka", "kafka": k}
