@@ -150,6 +150,7 @@ func buildKafkaSource(g *graph, n *lnode) (flow, error) {
 	p := g.Parallel
 	st := g.NewStage(fmt.Sprintf("scan_kafka(%s)", ks.what), p)
 	st.Source = func(subtask int) runtime.SourceFn { return source.Task(ord, src, subtask, p, 0) }
+	st.Gauges = func() any { return src.Metrics() }
 	g.splitCounts[ord] = -1
 	// Partitions interleave as they come: no input order across them to restore.
 	return flow{st: st}, nil
@@ -310,7 +311,16 @@ func (b *binder) bindKafkaScan(n *plan.Node, ln *lnode) (*kafkaScan, error) {
 		format = kafka.JSON
 	}
 	var schema *arrow.Schema
-	if d.Schema != "" {
+	if format == kafka.Avro {
+		if d.Schema != "" {
+			return fail("format \"avro\" takes its columns from the Avro schema: give avro_schema, not schema")
+		}
+		if _, schema, err = kafka.AvroSchema(d.AvroSchema); err != nil {
+			return nil, rberr.Wrap(rberr.KindOf(err), err, "%s", name)
+		}
+	} else if d.AvroSchema != "" {
+		return fail("an Avro schema is for format \"avro\", not %q", format)
+	} else if d.Schema != "" {
 		if schema, err = decodeSchema(d.Schema); err != nil {
 			return fail("schema: %v", err)
 		}
@@ -345,7 +355,7 @@ func (b *binder) bindKafkaScan(n *plan.Node, ln *lnode) (*kafkaScan, error) {
 	if n.EventTime == "kafka_timestamp" && meta.Timestamp == "" && (schema == nil || len(schema.FieldIndices("kafka_timestamp")) == 0) {
 		meta.Timestamp = "kafka_timestamp" // event_time="kafka_timestamp": the record timestamp
 	}
-	src.Decoder = kafka.DecoderOptions{Format: format, Schema: schema, Metadata: meta}
+	src.Decoder = kafka.DecoderOptions{Format: format, Schema: schema, Metadata: meta, AvroSchema: d.AvroSchema}
 	if d.CSVDelimiter != "" {
 		r := []rune(d.CSVDelimiter)
 		if len(r) != 1 {
