@@ -59,8 +59,9 @@ def test_avro_records_read_into_arrow(brokers, topic):  # noqa: F811
         pa.field("user", pa.int64(), nullable=False), ("page", pa.string()),
         pa.field("dwell", pa.float64(), nullable=False), pa.field("kind", pa.string(), nullable=False),
         pa.field("ts", pa.timestamp("ms", "UTC"), nullable=False), pa.field("day", pa.date32(), nullable=False),
-        pa.field("tags", pa.list_(pa.string()), nullable=False),
-        pa.field("props", pa.list_(pa.struct([pa.field("key", pa.string(), nullable=False), ("value", pa.int32())])),
+        pa.field("tags", pa.list_(pa.field("item", pa.string(), nullable=False)), nullable=False),
+        pa.field("props", pa.list_(pa.struct([pa.field("key", pa.string(), nullable=False),
+                                              pa.field("value", pa.int32(), nullable=False)])),
                  nullable=False),
         ("geo", pa.struct([pa.field("lat", pa.float32(), nullable=False), pa.field("lon", pa.float32(), nullable=False)])),
         pa.field("blob", pa.binary(), nullable=False)])
