@@ -106,7 +106,8 @@ def main(argv: list[str]) -> int:
     topic = f"clicks-{uuid.uuid4().hex[:8]}"
     from confluent_kafka.admin import AdminClient, NewTopic
 
-    AdminClient({"bootstrap.servers": brokers}).create_topics([NewTopic(topic, 4, 1)])[topic].result(60)
+    admin = AdminClient({"bootstrap.servers": brokers})
+    admin.create_topics([NewTopic(topic, 4, 1)])[topic].result(60)
     replay(table, brokers, topic)
     serve = live(brokers, topic, table.num_rows)
     for name, a, b in zip(["rolling 10 min", "hourly"], train, serve):
