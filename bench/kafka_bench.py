@@ -30,9 +30,8 @@ from typing import Any
 import pyarrow as pa
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from results_md import machine, write_section  # noqa: E402
-
 import riverbed as rb  # noqa: E402
+from results_md import machine, write_section  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BROKER_SH = os.path.join(HERE, "..", "kafka", "testbroker", "broker.sh")
@@ -187,7 +186,8 @@ def run(brokers: str, n: int, parts: int) -> list[tuple[str, str, int, int, floa
     for par in (1, 2):
         t = create_topic(brokers, parts)
         topics[par] = t
-        out.append(("riverbed", "produce", par, *measure(lambda: riverbed_produce(brokers, t, table, par))))
+        out.append(("riverbed", "produce", par,
+                    *measure(lambda t=t, par=par: riverbed_produce(brokers, t, table, par))))
     try:
         import confluent_kafka  # noqa: F401
         have_ck = True
@@ -199,7 +199,7 @@ def run(brokers: str, n: int, parts: int) -> list[tuple[str, str, int, int, floa
     src = topics[1]
     riverbed_consume(brokers, src, 1)  # warm-up: the broker's page cache, the library
     for par in (1, 2):
-        res: Any = measure(lambda: riverbed_consume(brokers, src, par))
+        res: Any = measure(lambda par=par: riverbed_consume(brokers, src, par))
         assert res[0] == n, res
         out.append(("riverbed", "consume into Arrow", par, *res))
     if have_ck:

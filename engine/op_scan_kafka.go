@@ -96,7 +96,7 @@ func (scanKafkaOp) build(g *graph, n *lnode, _ *lnode) (flow, error) {
 	}
 	raw := n.inputs[0]
 	if g.uses[raw] < 2 {
-		return flow{}, rberr.New(rberr.Plan, "%s: on_bad_record=\"dead_letter\" sends bad records to the stream's dead_letters(), which this job does not read, so they would be lost; run it with the dead letters (rb.collect_all([s, s.dead_letters()]), or write them with write_kafka/write_parquet(lazy=True)), or use on_bad_record=\"fail\"", n.name)
+		return flow{}, rberr.New(rberr.Plan, "%s: on_bad_record=\"dead_letter\" sends bad records to the stream's dead_letters(), which this job does not read, so they would be lost; run it with the dead letters (rb.collect_all([s, s.dead_letters()]), or rb.start_all([s, s.dead_letters()]) for an unbounded read, or write them with write_kafka/write_parquet(lazy=True)), or use on_bad_record=\"fail\"", n.name)
 	}
 	f, err := g.build(raw, nil)
 	if err != nil {

@@ -16,7 +16,8 @@ ck = pytest.importorskip("confluent_kafka")
 from test_kafka import brokers, topic  # noqa: E402, F401
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-spec = importlib.util.spec_from_file_location("feature_pipeline", os.path.join(HERE, "..", "examples", "feature_pipeline.py"))
+spec = importlib.util.spec_from_file_location("feature_pipeline",
+                                              os.path.join(HERE, "..", "examples", "feature_pipeline.py"))
 assert spec is not None and spec.loader is not None
 fp = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(fp)

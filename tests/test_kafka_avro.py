@@ -28,8 +28,8 @@ SCHEMA = {
         {"name": "day", "type": {"type": "int", "logicalType": "date"}},
         {"name": "tags", "type": {"type": "array", "items": "string"}},
         {"name": "props", "type": {"type": "map", "values": "int"}},
-        {"name": "geo", "type": ["null", {"type": "record", "name": "Geo",
-                                          "fields": [{"name": "lat", "type": "float"}, {"name": "lon", "type": "float"}]}]},
+        {"name": "geo", "type": ["null", {"type": "record", "name": "Geo", "fields": [
+            {"name": "lat", "type": "float"}, {"name": "lon", "type": "float"}]}]},
         {"name": "blob", "type": "bytes"},
     ]}
 PARSED = fastavro.parse_schema(SCHEMA)
@@ -63,7 +63,8 @@ def test_avro_records_read_into_arrow(brokers, topic):  # noqa: F811
         pa.field("props", pa.list_(pa.struct([pa.field("key", pa.string(), nullable=False),
                                               pa.field("value", pa.int32(), nullable=False)])),
                  nullable=False),
-        ("geo", pa.struct([pa.field("lat", pa.float32(), nullable=False), pa.field("lon", pa.float32(), nullable=False)])),
+        ("geo", pa.struct([pa.field("lat", pa.float32(), nullable=False),
+                           pa.field("lon", pa.float32(), nullable=False)])),
         pa.field("blob", pa.binary(), nullable=False)])
     got = sorted(s.collect().to_pylist(), key=lambda r: r["user"])
     want = []
@@ -96,8 +97,8 @@ def test_bad_avro_records_go_to_the_dead_letters(brokers, topic):  # noqa: F811
 def test_avro_schema_errors(brokers):  # noqa: F811
     with pytest.raises(rb.RiverbedError, match="union of several types"):
         rb.read_kafka(brokers, "t", format="avro", end="latest", schema={
-            "type": "record", "name": "R", "fields": [{"name": "u", "type": ["int", "string"]}]}).schema
+            "type": "record", "name": "R", "fields": [{"name": "u", "type": ["int", "string"]}]}).explain()
     with pytest.raises(rb.RiverbedError, match="must be a record"):
-        rb.read_kafka(brokers, "t", format="avro", schema='"long"', end="latest").schema
+        rb.read_kafka(brokers, "t", format="avro", schema='"long"', end="latest").explain()
     with pytest.raises(TypeError, match="Avro schema"):
         rb.read_kafka(brokers, "t", format="avro", end="latest")

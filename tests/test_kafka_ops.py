@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections import Counter
 
 import pyarrow as pa
 import pytest
@@ -19,7 +18,7 @@ ck = pytest.importorskip("confluent_kafka")
 from test_kafka import brokers, consume, produce, topic  # noqa: E402, F401
 
 
-def end_offsets(brokers: str, t: str, parts: int) -> dict[int, int]:
+def end_offsets(brokers: str, t: str, parts: int) -> dict[int, int]:  # noqa: F811
     c = ck.Consumer({"bootstrap.servers": brokers, "group.id": "hw"})
     try:
         return {p: c.get_watermark_offsets(ck.TopicPartition(t, p), timeout=30)[1] for p in range(parts)}
@@ -27,7 +26,7 @@ def end_offsets(brokers: str, t: str, parts: int) -> dict[int, int]:
         c.close()
 
 
-def group_offsets(brokers: str, group: str, t: str, parts: int) -> dict[int, int]:
+def group_offsets(brokers: str, group: str, t: str, parts: int) -> dict[int, int]:  # noqa: F811
     """The group's committed offsets, read through the broker (librdkafka)."""
     c = ck.Consumer({"bootstrap.servers": brokers, "group.id": group, "enable.auto.commit": False})
     try:
@@ -146,7 +145,8 @@ def test_lag_is_high_watermark_minus_position_while_behind(brokers, topic):  # n
         job.cancel()
 
 
-def librdkafka_partitions(brokers: str, topic_maker, parts: int, keys: list[bytes]) -> dict[bytes, int]:
+def librdkafka_partitions(brokers: str, topic_maker, parts: int,  # noqa: ANN001, F811
+                          keys: list[bytes]) -> dict[bytes, int]:
     """Where librdkafka's murmur2 partitioner (the Java client's) puts each key."""
     t = topic_maker(parts)
     p = ck.Producer({"bootstrap.servers": brokers, "partitioner": "murmur2"})
