@@ -227,6 +227,33 @@ func (r *Reader) Restore(states ...SplitState) {
 	r.cl.AddConsumePartitions(add)
 }
 
+// HighWatermarks lists the high watermark (the offset after the last record,
+// transactional or not) of each partition of tps, for lag metrics. Partitions
+// the broker does not answer for are left out.
+// Unlike the other methods, it may be called concurrently with them (it only
+// sends an admin request through the client, which is safe for concurrent use).
+func (r *Reader) HighWatermarks(ctx context.Context, tps []TopicPartition) (map[TopicPartition]int64, error) {
+	topics := map[string]bool{}
+	var names []string
+	for _, tp := range tps {
+		if !topics[tp.Topic] {
+			topics[tp.Topic] = true
+			names = append(names, tp.Topic)
+		}
+	}
+	listed, err := r.adm.ListEndOffsets(ctx, names...)
+	if err != nil {
+		return nil, rberr.Wrap(rberr.IO, err, "kafka: listing end offsets")
+	}
+	out := map[TopicPartition]int64{}
+	for _, tp := range tps {
+		if o, ok := listed.Lookup(tp.Topic, tp.Partition); ok && o.Err == nil {
+			out[tp] = o.Offset
+		}
+	}
+	return out, nil
+}
+
 // resolve turns a start (or end) into an offset of tp.
 func (r *Reader) resolve(ctx context.Context, tp TopicPartition, kind StartKind, value int64) (int64, error) {
 	var (

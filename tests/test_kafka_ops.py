@@ -141,6 +141,38 @@ def test_lag_is_high_watermark_minus_position_while_behind(brokers, topic):  # n
         assert p["lag"] == 1000 - p["next_offset"] > 0
         assert p["last_offset"] == p["next_offset"] - 1
         assert p["last_offset"] >= sum(b.num_rows for b in got) - 1
+        # Records produced while the job is held back: its fetches wait, and the lag still
+        # follows the broker's high watermark (listed every few seconds).
+        produce(brokers, t, [(0, json.dumps({"x": 1000 + i}).encode(), {}) for i in range(500)])
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            p = [r for r in job.metrics(as_dict=True) if r["partitions"] is not None][0]["partitions"][0]
+            if p["high_watermark"] == 1500:
+                break
+            time.sleep(0.2)
+        assert p["high_watermark"] == 1500
+        assert p["lag"] == 1500 - p["next_offset"] > 500
+    finally:
+        job.cancel()
+
+
+def test_lag_of_a_partition_without_records_is_zero(brokers, topic):  # noqa: F811
+    t = topic(3)
+    produce(brokers, t, [(0, json.dumps({"x": i}).encode(), {}) for i in range(20)])
+    job = rb.read_kafka(brokers, t, schema={"x": pa.int64()}).start()
+    try:
+        read_rows(job, 20)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            parts = [r for r in job.metrics(as_dict=True) if r["partitions"] is not None][0]["partitions"]
+            if all(p["high_watermark"] is not None for p in parts) and parts[0]["lag"] == 0:
+                break
+            time.sleep(0.2)
+        got = {p["partition"]: (p["high_watermark"], p["lag"], p["last_offset"]) for p in parts}
+        # The broker's own view of the three partitions.
+        ends = end_offsets(brokers, t, 3)
+        assert ends == {0: 20, 1: 0, 2: 0}
+        assert got == {0: (20, 0, 19), 1: (0, 0, None), 2: (0, 0, None)}
     finally:
         job.cancel()
 

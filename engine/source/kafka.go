@@ -68,6 +68,10 @@ type KafkaSource struct {
 	commitNextID uint64
 	commitStats  KafkaCommitStats
 
+	hwMu      sync.Mutex
+	hwListing bool
+	hwAt      time.Time
+
 	mu       sync.Mutex
 	parallel int
 	restored []kafka.SplitState
@@ -97,6 +101,7 @@ type kafkaSub struct {
 	positions map[kafka.TopicPartition]kafka.SplitState // after the batches handed to the job
 	handed    []kafkaChunk                              // splits handed out, not opened yet
 	stats     map[kafka.TopicPartition]*kafkaPartStats
+	reader    *kafka.Reader // while the subtask reads: for listing high watermarks
 }
 
 // kafkaPartStats are one partition's counters (KafkaSource.Metrics).
@@ -222,6 +227,9 @@ func (e *kafkaEnum) start(rc *ReadCtx) error {
 	if e.r, err = kafka.NewReader(s.Reader); err != nil {
 		return err
 	}
+	e.k.mu.Lock()
+	e.k.reader = e.r
+	e.k.mu.Unlock()
 	if e.disc, err = kafka.NewDiscoverer(e.r.Client(), s.Topics, s.Pattern); err != nil {
 		return err
 	}
@@ -412,7 +420,7 @@ func (e *kafkaEnum) poll(rc *ReadCtx, wait time.Duration) error {
 		}
 		e.k.mu.Lock()
 		ps := e.k.stat(pr.TopicPartition)
-		ps.hw = pr.HighWatermark
+		ps.hw = max(ps.hw, pr.HighWatermark)
 		ps.records += int64(len(pr.Records))
 		for _, r := range pr.Records {
 			ps.bytes += int64(len(r.Key) + len(r.Value))
@@ -575,6 +583,7 @@ func (e *kafkaEnum) Close() {
 		}
 	}
 	e.k.handed = nil
+	e.k.reader = nil
 	e.k.mu.Unlock()
 	if e.r != nil {
 		e.r.Close()
@@ -813,8 +822,8 @@ func (s *KafkaSource) CommitStats() KafkaCommitStats {
 }
 
 // KafkaPartitionMetrics are one partition's metrics: the offset of the last record
-// handed on (-1: none yet), the next offset to read, the high watermark at the last fetch
-// (-1: no fetch yet) and the lag (records, transaction markers included, between the
+// handed on (-1: none yet), the next offset to read, the high watermark (the largest of
+// the latest fetch's and the latest listing's; -1: not known yet) and the lag (records, transaction markers included, between the
 // next offset and the high watermark; -1 while the high watermark is unknown), the
 // records and bytes (keys and values) fetched, and the dead letters.
 type KafkaPartitionMetrics struct {
@@ -839,8 +848,67 @@ type KafkaMetrics struct {
 	GroupCommits *KafkaCommitStats       `json:"group_commits,omitempty"`
 }
 
-// Metrics are the source's metrics now: per partition, over its subtasks.
+// hwInterval is how often reading the metrics lists the partitions' high watermarks
+// from the broker, so that the lag stays true while fetches wait (a job held back by
+// backpressure, a partition without new records).
+const hwInterval = 5 * time.Second
+
+// refreshHighWatermarks lists the high watermarks of every partition being read, in the
+// background, at most every hwInterval (for metrics only: a failure changes nothing).
+func (s *KafkaSource) refreshHighWatermarks() {
+	s.hwMu.Lock()
+	if s.hwListing || time.Since(s.hwAt) < hwInterval {
+		s.hwMu.Unlock()
+		return
+	}
+	s.hwListing, s.hwAt = true, time.Now()
+	s.hwMu.Unlock()
+	s.mu.Lock()
+	subs := make([]*kafkaSub, 0, len(s.subs))
+	for _, k := range s.subs {
+		subs = append(subs, k)
+	}
+	s.mu.Unlock()
+	go func() {
+		defer func() {
+			s.hwMu.Lock()
+			s.hwListing = false
+			s.hwMu.Unlock()
+		}()
+		for _, k := range subs {
+			k.mu.Lock()
+			r := k.reader
+			var tps []kafka.TopicPartition
+			for tp, pos := range k.positions {
+				if !pos.Finished() {
+					tps = append(tps, tp)
+				}
+			}
+			k.mu.Unlock()
+			if r == nil || len(tps) == 0 {
+				continue
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			hws, err := r.HighWatermarks(ctx, tps) // the client is safe for concurrent use
+			cancel()
+			if err != nil {
+				continue
+			}
+			k.mu.Lock()
+			for tp, hw := range hws {
+				if ps := k.stat(tp); hw > ps.hw {
+					ps.hw = hw
+				}
+			}
+			k.mu.Unlock()
+		}
+	}()
+}
+
+// Metrics are the source's metrics now: per partition, over its subtasks. Reading them
+// also refreshes the high watermarks (in the background, at most every 5 s).
 func (s *KafkaSource) Metrics() KafkaMetrics {
+	s.refreshHighWatermarks()
 	s.mu.Lock()
 	subs := make(map[int]*kafkaSub, len(s.subs))
 	for i, k := range s.subs {

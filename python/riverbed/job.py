@@ -347,8 +347,9 @@ class Job:
         A Kafka read's row also has ``lag`` (records behind the high watermarks, summed
         over its partitions), ``dead_letters``, ``partitions`` (per partition: ``topic``,
         ``partition``, the ``subtask`` reading it, ``last_offset`` read, ``next_offset``,
-        ``high_watermark`` at the last fetch, ``lag``, ``records`` and ``bytes`` fetched,
-        ``dead_letters``; unknown values are null) and, with ``group_id``,
+        ``high_watermark`` (from the latest fetch, or listed when metrics are read), ``lag``,
+        ``records`` and ``bytes`` fetched, ``dead_letters``; unknown values are null) and,
+        with ``group_id``,
         ``group_commits`` (offset commits to the consumer group); other rows have nulls.
 
         Examples
