@@ -9,7 +9,7 @@ LIB     = python/riverbed/libriverbed.so
 TESTLIB = build/testhooks/libriverbed.so
 GO_SRC  = $(shell find engine state batch kafka arrowbridge capi internal -name '*.go' -not -name '*_test.go' 2>/dev/null) go.mod go.sum
 
-.PHONY: help install lib demo test test-go test-py chaos lint bench bench-tpch bench-checkpoint bench-cold examples screenshots wheel clean kafka-up kafka-down
+.PHONY: help install lib demo test test-go test-py chaos lint bench bench-tpch bench-checkpoint bench-cold bench-kafka examples screenshots wheel clean kafka-up kafka-down
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -80,12 +80,13 @@ lint: install ## gofmt, go vet, ruff, mypy
 	$(PY) -m ruff check python tests bench examples
 	$(PY) -m mypy python/riverbed
 
-bench: install ## run the benchmarks (Parquet and TPC-H SF1 vs DuckDB/Polars, Nexmark and the fraud detector vs PyFlink, checkpoints, cold start) into bench/RESULTS.md
+bench: install ## run the benchmarks (Parquet and TPC-H SF1 vs DuckDB/Polars, Nexmark and the fraud detector vs PyFlink, checkpoints, Kafka, cold start) into bench/RESULTS.md
 	$(PY) bench/parquet_bench.py
 	$(PY) bench/tpch.py --scale $(TPCH_SCALE)
 	$(PY) bench/nexmark_bench.py
 	$(PY) bench/procfn_bench.py
 	$(PY) bench/checkpoint_bench.py
+	$(KAFKA_BROKER) run $(PY) bench/kafka_bench.py
 	$(PY) bench/cold_start.py
 
 TPCH_SCALE ?= 1
@@ -95,6 +96,9 @@ bench-tpch: install ## only the TPC-H benchmark: 22 queries vs DuckDB/Polars at 
 
 bench-checkpoint: install ## only the checkpoint benchmark: cost at 10 s / 1 s, memory vs Pebble, recovery time
 	$(PY) bench/checkpoint_bench.py
+
+bench-kafka: install ## only the Kafka benchmark: produce/consume throughput vs confluent-kafka (on a broker started for it)
+	$(KAFKA_BROKER) run $(PY) bench/kafka_bench.py
 
 bench-cold: install ## only the cold-start benchmark (first row from a fresh interpreter vs Polars/DuckDB)
 	$(PY) bench/cold_start.py

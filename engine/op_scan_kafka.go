@@ -55,7 +55,8 @@ type kafkaScan struct {
 func (ks *kafkaScan) newSource() *source.KafkaSource {
 	c := &ks.src
 	return &source.KafkaSource{Reader: c.Reader, Topics: c.Topics, Pattern: c.Pattern, Start: c.Start, StartAt: c.StartAt,
-		End: c.End, EndAt: c.EndAt, Decoder: c.Decoder, Bounded: c.Bounded, DeadLets: c.DeadLets, Discovery: c.Discovery}
+		End: c.End, EndAt: c.EndAt, Decoder: c.Decoder, Bounded: c.Bounded, DeadLets: c.DeadLets, Discovery: c.Discovery,
+		GroupID: c.GroupID}
 }
 
 // kafkaSchemaCache keeps inferred schemas for one Bind (which binds a plan twice), so
@@ -95,7 +96,7 @@ func (scanKafkaOp) build(g *graph, n *lnode, _ *lnode) (flow, error) {
 	}
 	raw := n.inputs[0]
 	if g.uses[raw] < 2 {
-		return flow{}, rberr.New(rberr.Plan, "%s: on_bad_record=\"dead_letter\" sends bad records to the stream's dead_letters(), which this job does not read, so they would be lost; run it with the dead letters (rb.collect_all([s, s.dead_letters()]), or write them with write_kafka/write_parquet(lazy=True)), or use on_bad_record=\"fail\"", n.name)
+		return flow{}, rberr.New(rberr.Plan, "%s: on_bad_record=\"dead_letter\" sends bad records to the stream's dead_letters(), which this job does not read, so they would be lost; run it with the dead letters (rb.collect_all([s, s.dead_letters()]), or rb.start_all([s, s.dead_letters()]) for an unbounded read, or write them with write_kafka/write_parquet(lazy=True)), or use on_bad_record=\"fail\"", n.name)
 	}
 	f, err := g.build(raw, nil)
 	if err != nil {
@@ -149,6 +150,7 @@ func buildKafkaSource(g *graph, n *lnode) (flow, error) {
 	p := g.Parallel
 	st := g.NewStage(fmt.Sprintf("scan_kafka(%s)", ks.what), p)
 	st.Source = func(subtask int) runtime.SourceFn { return source.Task(ord, src, subtask, p, 0) }
+	st.Gauges = func() any { return src.Metrics() }
 	g.splitCounts[ord] = -1
 	// Partitions interleave as they come: no input order across them to restore.
 	return flow{st: st}, nil
@@ -173,6 +175,9 @@ func kafkaExplain(n *lnode) string {
 	}
 	if ks.deadLets {
 		d += ", bad records to dead_letters()"
+	}
+	if ks.src.GroupID != "" {
+		d += fmt.Sprintf(", offsets committed to group %q at checkpoints", ks.src.GroupID)
 	}
 	if n.wm != nil {
 		d += fmt.Sprintf(", event time %q (watermark %s behind)", n.wm.Column, plan.FormatDuration(n.wm.Bound))
@@ -249,6 +254,7 @@ func (b *binder) bindKafkaScan(n *plan.Node, ln *lnode) (*kafkaScan, error) {
 	default:
 		return fail("no topic given")
 	}
+	src.GroupID = d.GroupID
 	src.Discovery = 10 * time.Second
 	if cfg.Discovery > 0 {
 		src.Discovery = cfg.Discovery
@@ -305,7 +311,16 @@ func (b *binder) bindKafkaScan(n *plan.Node, ln *lnode) (*kafkaScan, error) {
 		format = kafka.JSON
 	}
 	var schema *arrow.Schema
-	if d.Schema != "" {
+	if format == kafka.Avro {
+		if d.Schema != "" {
+			return fail("format \"avro\" takes its columns from the Avro schema: give avro_schema, not schema")
+		}
+		if _, schema, err = kafka.AvroSchema(d.AvroSchema); err != nil {
+			return nil, rberr.Wrap(rberr.KindOf(err), err, "%s", name)
+		}
+	} else if d.AvroSchema != "" {
+		return fail("an Avro schema is for format \"avro\", not %q", format)
+	} else if d.Schema != "" {
 		if schema, err = decodeSchema(d.Schema); err != nil {
 			return fail("schema: %v", err)
 		}
@@ -340,7 +355,7 @@ func (b *binder) bindKafkaScan(n *plan.Node, ln *lnode) (*kafkaScan, error) {
 	if n.EventTime == "kafka_timestamp" && meta.Timestamp == "" && (schema == nil || len(schema.FieldIndices("kafka_timestamp")) == 0) {
 		meta.Timestamp = "kafka_timestamp" // event_time="kafka_timestamp": the record timestamp
 	}
-	src.Decoder = kafka.DecoderOptions{Format: format, Schema: schema, Metadata: meta}
+	src.Decoder = kafka.DecoderOptions{Format: format, Schema: schema, Metadata: meta, AvroSchema: d.AvroSchema}
 	if d.CSVDelimiter != "" {
 		r := []rune(d.CSVDelimiter)
 		if len(r) != 1 {

@@ -68,7 +68,7 @@ func bindProjection(ln, in *lnode, schema *arrow.Schema, exprs []*plan.Expr, wit
 		if err := checkOpColumnExprs(name, in.changelog, out); err != nil {
 			return err
 		}
-		if !seen[agg.OpColumn] && n.Op == "select" {
+		if !seen[agg.OpColumn] && !withColumns {
 			if op, ok := opColumnBound(in.schema); ok {
 				out = append(out, op)
 			}

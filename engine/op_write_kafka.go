@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/riverbed-engine/riverbed/engine/expr"
 	"github.com/riverbed-engine/riverbed/engine/ops/agg"
@@ -66,10 +68,18 @@ func (writeKafkaOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 	if guarantee != sink.ExactlyOnce && d.TransactionalIDPrefix != "" {
 		return rberr.New(rberr.Plan, "%s: transactional_id_prefix applies to delivery_guarantee=\"exactly-once\" only", name)
 	}
-	if d.Key != "" && len(in.schema.FieldIndices(d.Key)) == 0 {
-		return (&expr.CompileScope{Schema: in.schema, Op: name}).ColumnNotFound(d.Key)
+	if d.Key != "" && len(d.Keys) > 0 {
+		return rberr.New(rberr.Plan, "%s: give key or keys, not both", name)
 	}
-	enc := kafka.EncoderOptions{Format: format, Topic: d.Topic, KeyColumn: d.Key}
+	for _, c := range append(append([]string{d.Key}, d.Keys...), d.PartitionBy...) {
+		if c != "" && len(in.schema.FieldIndices(c)) == 0 {
+			return (&expr.CompileScope{Schema: in.schema, Op: name}).ColumnNotFound(c)
+		}
+	}
+	enc := kafka.EncoderOptions{Format: format, Topic: d.Topic, KeyColumn: d.Key, KeyColumns: d.Keys, PartitionColumns: d.PartitionBy}
+	if len(d.PartitionBy) > 0 {
+		cfg.Opts = append(cfg.Opts, kgo.RecordPartitioner(kafka.ColumnPartitioner()))
+	}
 	valueSchema := in.schema
 	opCol := -1
 	ln.upsert = d.Upsert
@@ -115,6 +125,12 @@ func (writeKafkaOp) explain(n *lnode) string {
 	}
 	if c.Upsert {
 		d += ", upsert"
+	}
+	if len(c.Encoder.KeyColumns) > 0 {
+		d += fmt.Sprintf(", key %s", strings.Join(c.Encoder.KeyColumns, ", "))
+	}
+	if len(c.Encoder.PartitionColumns) > 0 {
+		d += fmt.Sprintf(", partitioned by %s", strings.Join(c.Encoder.PartitionColumns, ", "))
 	}
 	return d
 }

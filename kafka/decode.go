@@ -26,6 +26,9 @@ const (
 	// ArrowIPC is an Arrow IPC stream (schema message and record batches) per
 	// record, all with the given schema.
 	ArrowIPC Format = "arrow"
+	// Avro is one binary-encoded Avro datum per record, of a given writer schema
+	// whose top level is a record (see decode_avro.go).
+	Avro Format = "avro"
 )
 
 // Metadata names the Kafka metadata columns a decoder appends after the value
@@ -175,6 +178,9 @@ type DecoderOptions struct {
 	Schema *arrow.Schema
 	// Metadata columns to append after the value columns.
 	Metadata Metadata
+	// AvroSchema is the Avro writer schema (JSON text) of format Avro; Schema is
+	// then derived from it (AvroSchema) and must be left nil.
+	AvroSchema string
 	// CSVDelimiter separates CSV fields (default ',').
 	CSVDelimiter rune
 	// Mem allocates the batches (default: the Go allocator).
@@ -258,13 +264,27 @@ func NewDecoder(opts DecoderOptions) (*Decoder, error) {
 				return inner(v)
 			}
 		}
+	case Avro:
+		if opts.AvroSchema == "" {
+			return nil, rberr.New(rberr.InvalidArgument, "kafka: format \"avro\" needs the Avro schema of the records")
+		}
+		as, schema, err := AvroSchema(opts.AvroSchema)
+		if err != nil {
+			return nil, err
+		}
+		if opts.Schema != nil && !opts.Schema.Equal(schema) {
+			return nil, rberr.New(rberr.InvalidArgument, "kafka: format \"avro\" takes its columns from the Avro schema, not from another schema")
+		}
+		opts.Schema, d.opts.Schema = schema, schema
+		p := newAvroParser(as)
+		d.parse = p.parse
 	case ArrowIPC:
 		if opts.Schema == nil {
 			return nil, rberr.New(rberr.InvalidArgument, "kafka: format \"arrow\" needs the schema the records carry")
 		}
 		d.ipc = &ipcDecoder{schema: opts.Schema, mem: opts.Mem}
 	default:
-		return nil, rberr.New(rberr.InvalidArgument, "kafka: unknown format %q (want json, csv, raw or arrow)", opts.Format)
+		return nil, rberr.New(rberr.InvalidArgument, "kafka: unknown format %q (want json, csv, raw, arrow or avro)", opts.Format)
 	}
 	fields := append([]arrow.Field{}, opts.Schema.Fields()...)
 	seen := map[string]bool{}

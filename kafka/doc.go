@@ -1,6 +1,6 @@
 // Package kafka is riverbed's Kafka connectivity on franz-go: the pieces the
 // Kafka source and the exactly-once Kafka sink are built from, independent of
-// the engine's internals (it imports only arrow-go, franz-go, rberr and
+// the engine's internals (it imports only arrow-go, franz-go, hamba/avro, rberr and
 // internal/textcodec).
 //
 // Decoding (decode*.go): a Decoder turns a slice of Kafka records into one
@@ -8,8 +8,11 @@
 // decode. Formats: JSON against a given Arrow schema (nested structs and
 // lists, timestamps as RFC 3339 text or integers in the column's unit),
 // CSV against a schema (one row per record), Raw (the value as binary or
-// string) and ArrowIPC (an IPC stream per record, checked against the
-// schema and bounded before arrow-go reads it: ipcguard.go). Metadata
+// string), ArrowIPC (an IPC stream per record, checked against the
+// schema and bounded before arrow-go reads it: ipcguard.go) and Avro (one
+// binary datum per record of a given record schema, whose fields become the
+// columns: AvroSchema; read with hamba/avro's Reader into the intermediate
+// form, decode_avro.go). Metadata
 // columns (key, headers, topic, partition, offset, Kafka timestamp) are
 // appended after the value columns when named. A bad record never vanishes:
 // its BadRecord keeps the raw key, value and headers, its topic, partition
@@ -29,7 +32,9 @@
 // Encoding (encode.go): an Encoder turns Arrow batches into records: JSON
 // (one object per row, in the forms the decoder reads back), Raw (one
 // binary or string column) or ArrowIPC (an IPC stream per batch or per
-// RowsPerRecord rows); KeyColumn sets record keys.
+// RowsPerRecord rows); KeyColumn (or KeyColumns, a JSON object of several)
+// sets record keys, and PartitionColumns the bytes whose murmur2 hash chooses
+// the partition, with ColumnPartitioner as the producer's partitioner.
 //
 // Reading (split.go, discover.go): a partition is a split. A Reader reads a
 // set of splits through one franz-go client (read_committed by default, as
@@ -42,7 +47,8 @@
 // records internally so a position passes a marker at the end of a range,
 // and drops them from what it returns. A Discoverer lists the partitions of
 // named topics or of a pattern (matched against whole names) and, called
-// again, returns only new ones.
+// again, returns only new ones. CommitGroupOffsets (group.go) commits
+// offsets to a consumer group without joining it, for monitoring.
 //
 // Writing (txn.go): a TxnProducer writes one Kafka transaction per
 // checkpoint: Begin, Produce, PreCommit (flush; returns the PendingTxn —

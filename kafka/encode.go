@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"bytes"
+	"context"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -25,6 +26,16 @@ type EncoderOptions struct {
 	// or string value, the JSON text of any other; null makes no key. Not
 	// with ArrowIPC.
 	KeyColumn string
+	// KeyColumns, if more than one, give each record a key that is a JSON
+	// object of those columns (Flink's key.fields with key.format json);
+	// one is the same as KeyColumn. Not with ArrowIPC.
+	KeyColumns []string
+	// PartitionColumns, if set, choose each record's partition: records with
+	// equal values in them go to one partition, murmur2 of the values
+	// (encoded as a key of those columns would be) modulo the partition
+	// count, as the Java client partitions by key. The producer must use
+	// ColumnPartitioner. Not with ArrowIPC.
+	PartitionColumns []string
 	// ValueColumn names the column Raw writes; it may be left out when the
 	// schema has one column besides the key.
 	ValueColumn string
@@ -39,12 +50,72 @@ type Encoder struct {
 	opts   EncoderOptions
 	schema *arrow.Schema
 	key    int // key column, -1 for none
-	value  int // Raw's value column
+	keys   []int
+	parts  []int // partition columns
+	value  int   // Raw's value column
+}
+
+// columns resolves names to indices of columns a key can be made of.
+func (e *Encoder) columns(what string, names []string) ([]int, error) {
+	var out []int
+	for _, c := range names {
+		idx := e.schema.FieldIndices(c)
+		if len(idx) != 1 {
+			return nil, rberr.New(rberr.ColumnNotFound, "kafka: no %s column %q in %s", what, c, e.schema)
+		}
+		if err := textcodec.CheckType(c, e.schema.Field(idx[0]).Type, true); err != nil {
+			return nil, rberr.Wrap(rberr.Type, err, "kafka: %s", what)
+		}
+		out = append(out, idx[0])
+	}
+	return out, nil
+}
+
+// keyOf is the key of row i made of columns cols: one column's bytes or JSON
+// text (keyBytes), several as a JSON object.
+func (e *Encoder) keyOf(batch arrow.RecordBatch, cols []int, i int) ([]byte, error) {
+	if len(cols) == 1 {
+		return keyBytes(batch.Column(cols[0]), i)
+	}
+	var buf bytes.Buffer
+	buf.WriteByte('{')
+	for n, c := range cols {
+		if n > 0 {
+			buf.WriteByte(',')
+		}
+		textcodec.WriteJSONString(&buf, e.schema.Field(c).Name)
+		buf.WriteByte(':')
+		if err := textcodec.WriteJSONValue(&buf, batch.Column(c), i); err != nil {
+			return nil, rberr.Wrap(rberr.Data, err, "kafka: column %q row %d", e.schema.Field(c).Name, i)
+		}
+	}
+	buf.WriteByte('}')
+	return buf.Bytes(), nil
 }
 
 // NewEncoder checks that batches of schema can be written in opts.Format.
 func NewEncoder(schema *arrow.Schema, opts EncoderOptions) (*Encoder, error) {
 	e := &Encoder{opts: opts, schema: schema, key: -1, value: -1}
+	if len(opts.KeyColumns) == 1 && opts.KeyColumn == "" {
+		opts.KeyColumn, opts.KeyColumns = opts.KeyColumns[0], nil
+		e.opts = opts
+	}
+	if len(opts.KeyColumns) > 1 {
+		if opts.KeyColumn != "" {
+			return nil, rberr.New(rberr.InvalidArgument, "kafka: give KeyColumn or KeyColumns, not both")
+		}
+		var err error
+		if e.keys, err = e.columns("key", opts.KeyColumns); err != nil {
+			return nil, err
+		}
+		e.key = e.keys[0]
+	}
+	if len(opts.PartitionColumns) > 0 {
+		var err error
+		if e.parts, err = e.columns("partition_by", opts.PartitionColumns); err != nil {
+			return nil, err
+		}
+	}
 	if opts.KeyColumn != "" {
 		idx := schema.FieldIndices(opts.KeyColumn)
 		if len(idx) != 1 {
@@ -92,6 +163,9 @@ func NewEncoder(schema *arrow.Schema, opts EncoderOptions) (*Encoder, error) {
 		if e.key >= 0 {
 			return nil, rberr.New(rberr.InvalidArgument, "kafka: format \"arrow\" writes many rows per record and cannot take a key column")
 		}
+		if len(e.parts) > 0 {
+			return nil, rberr.New(rberr.InvalidArgument, "kafka: format \"arrow\" writes many rows per record and cannot partition them by column")
+		}
 		if opts.RowsPerRecord < 0 {
 			return nil, rberr.New(rberr.InvalidArgument, "kafka: RowsPerRecord must not be negative")
 		}
@@ -134,12 +208,29 @@ func (e *Encoder) Encode(batch arrow.RecordBatch) ([]*kgo.Record, error) {
 		case Raw:
 			rec.Value = rawBytes(batch.Column(e.value), i)
 		}
-		if e.key >= 0 {
+		switch {
+		case len(e.keys) > 1:
+			k, err := e.keyOf(batch, e.keys, i)
+			if err != nil {
+				return nil, err
+			}
+			rec.Key = k
+		case e.key >= 0:
 			k, err := keyBytes(batch.Column(e.key), i)
 			if err != nil {
 				return nil, rberr.Wrap(rberr.Data, err, "kafka: key column %q row %d", e.opts.KeyColumn, i)
 			}
 			rec.Key = k
+		}
+		if len(e.parts) > 0 {
+			p, err := e.keyOf(batch, e.parts, i)
+			if err != nil {
+				return nil, err
+			}
+			if p == nil {
+				p = []byte("null") // a null value: one partition for all of them
+			}
+			rec.Context = context.WithValue(context.Background(), partitionBytesKey{}, p)
 		}
 		recs[i] = rec
 	}
@@ -204,4 +295,53 @@ func keyBytes(a arrow.Array, i int) ([]byte, error) {
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// partitionBytesKey is the record context key of the bytes whose hash chooses a
+// record's partition (EncoderOptions.PartitionColumns).
+type partitionBytesKey struct{}
+
+// ColumnPartitioner is the producer partitioner of records encoded with
+// PartitionColumns: murmur2 of their partition bytes modulo the partition
+// count (the Java client's key partitioning), whatever their key. Records
+// without partition bytes are partitioned by key, keyless ones spread.
+func ColumnPartitioner() kgo.Partitioner { return columnPartitioner{kgo.StickyKeyPartitioner(nil)} }
+
+type columnPartitioner struct{ byKey kgo.Partitioner }
+
+func (p columnPartitioner) ForTopic(t string) kgo.TopicPartitioner {
+	return &columnTopicPartitioner{byKey: p.byKey.ForTopic(t), hash: p.byKey.ForTopic(t)}
+}
+
+type columnTopicPartitioner struct {
+	byKey, hash kgo.TopicPartitioner
+}
+
+func partitionBytes(r *kgo.Record) ([]byte, bool) {
+	if r.Context == nil {
+		return nil, false
+	}
+	b, ok := r.Context.Value(partitionBytesKey{}).([]byte)
+	return b, ok
+}
+
+func (p *columnTopicPartitioner) RequiresConsistency(r *kgo.Record) bool {
+	if _, ok := partitionBytes(r); ok {
+		return true
+	}
+	return p.byKey.RequiresConsistency(r)
+}
+
+func (p *columnTopicPartitioner) Partition(r *kgo.Record, n int) int {
+	if b, ok := partitionBytes(r); ok {
+		// A keyed record: the sticky key partitioner hashes its key with murmur2.
+		return p.hash.Partition(&kgo.Record{Key: b}, n)
+	}
+	return p.byKey.Partition(r, n)
+}
+
+func (p *columnTopicPartitioner) OnNewBatch() {
+	if nb, ok := p.byKey.(kgo.TopicPartitionerOnNewBatch); ok {
+		nb.OnNewBatch()
+	}
 }

@@ -227,6 +227,33 @@ func (r *Reader) Restore(states ...SplitState) {
 	r.cl.AddConsumePartitions(add)
 }
 
+// HighWatermarks lists the high watermark (the offset after the last record,
+// transactional or not) of each partition of tps, for lag metrics. Partitions
+// the broker does not answer for are left out.
+// Unlike the other methods, it may be called concurrently with them (it only
+// sends an admin request through the client, which is safe for concurrent use).
+func (r *Reader) HighWatermarks(ctx context.Context, tps []TopicPartition) (map[TopicPartition]int64, error) {
+	topics := map[string]bool{}
+	var names []string
+	for _, tp := range tps {
+		if !topics[tp.Topic] {
+			topics[tp.Topic] = true
+			names = append(names, tp.Topic)
+		}
+	}
+	listed, err := r.adm.ListEndOffsets(ctx, names...)
+	if err != nil {
+		return nil, rberr.Wrap(rberr.IO, err, "kafka: listing end offsets")
+	}
+	out := map[TopicPartition]int64{}
+	for _, tp := range tps {
+		if o, ok := listed.Lookup(tp.Topic, tp.Partition); ok && o.Err == nil {
+			out[tp] = o.Offset
+		}
+	}
+	return out, nil
+}
+
 // resolve turns a start (or end) into an offset of tp.
 func (r *Reader) resolve(ctx context.Context, tp TopicPartition, kind StartKind, value int64) (int64, error) {
 	var (
@@ -290,6 +317,9 @@ type PartitionRecords struct {
 	TopicPartition
 	Records []*kgo.Record
 	Next    int64
+	// HighWatermark is the partition's high watermark (the offset after its last
+	// record) when the records were fetched: Next's lag is HighWatermark - Next.
+	HighWatermark int64
 }
 
 // PollResult is what one Poll read.
@@ -339,7 +369,7 @@ func (r *Reader) Poll(ctx context.Context) (PollResult, error) {
 		if st == nil || len(fp.Records) == 0 {
 			return // removed while a fetch was buffered
 		}
-		pr := PartitionRecords{TopicPartition: tp}
+		pr := PartitionRecords{TopicPartition: tp, HighWatermark: fp.HighWatermark}
 		for _, rec := range fp.Records {
 			if rec.Offset < st.Next {
 				continue // a fetch can start before the asked offset (compressed batches)

@@ -18,8 +18,10 @@ type KafkaDef struct {
 	Format string `json:"format,omitempty"`
 	// Schema of the value columns: an Arrow IPC stream (schema only), base64. Absent
 	// for JSON: inferred from a sample of SampleSize records.
-	Schema       string `json:"schema,omitempty"`
-	SampleSize   int    `json:"sample_size,omitempty"`
+	Schema     string `json:"schema,omitempty"`
+	SampleSize int    `json:"sample_size,omitempty"`
+	// AvroSchema is the Avro writer schema (JSON text) of format "avro".
+	AvroSchema   string `json:"avro_schema,omitempty"`
 	CSVDelimiter string `json:"csv_delimiter,omitempty"`
 	// Start and End of a read; End absent: unbounded.
 	Start *KafkaBound `json:"start,omitempty"`
@@ -31,9 +33,15 @@ type KafkaDef struct {
 	OnBadRecord string `json:"on_bad_record,omitempty"`
 	// Sink: the key column, delivery guarantee ("at-least-once", "exactly-once",
 	// "none") and the prefix of transactional ids.
-	Key                   string `json:"key,omitempty"`
-	DeliveryGuarantee     string `json:"delivery_guarantee,omitempty"`
-	TransactionalIDPrefix string `json:"transactional_id_prefix,omitempty"`
+	Key                   string   `json:"key,omitempty"`
+	Keys                  []string `json:"keys,omitempty"` // several key columns: a JSON object
+	DeliveryGuarantee     string   `json:"delivery_guarantee,omitempty"`
+	TransactionalIDPrefix string   `json:"transactional_id_prefix,omitempty"`
+	// GroupID (source): the consumer group that completed checkpoints' offsets are
+	// committed to, for monitoring.
+	GroupID string `json:"group_id,omitempty"`
+	// PartitionBy (sink): the columns whose values choose each record's partition.
+	PartitionBy []string `json:"partition_by,omitempty"`
 	// Upsert (sink): the input is an updating stream, written by key: +I/+U as the key's
 	// value, -D as a null value (a tombstone), -U not at all.
 	Upsert bool `json:"upsert,omitempty"`

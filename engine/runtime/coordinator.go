@@ -78,6 +78,13 @@ type SourcePositioner interface {
 	CheckpointPositions(id uint64) ([]state.SourcePosition, error)
 }
 
+// SourceCompleter is source-stage shared state told when a checkpoint is complete (a Kafka
+// source commits the checkpoint's offsets to its consumer group there, for monitoring).
+// Its errors do not fail the job.
+type SourceCompleter interface {
+	SourceCheckpointComplete(id uint64)
+}
+
 // pendingCheckpoint is the checkpoint in flight.
 type pendingCheckpoint struct {
 	b       Barrier
@@ -441,8 +448,14 @@ func (c *coordinator) notifyComplete(id uint64) error {
 	}
 	if first != nil {
 		c.j.cancel(first) // a sink that cannot commit fails the job
+		return first
 	}
-	return first
+	for _, s := range c.sourceStages() {
+		if sc, ok := s.shared.(SourceCompleter); ok {
+			sc.SourceCheckpointComplete(id)
+		}
+	}
+	return nil
 }
 
 func (c *coordinator) commit(p *pendingCheckpoint, parts []hookPart) error {

@@ -29,6 +29,9 @@ type Stage struct {
 	// Replayable, if set, tells whether the stage's source can be read again from a
 	// position (nil: it can).
 	Replayable func() bool
+	// Gauges, if set on a source stage, reports the source's own metrics (a Kafka
+	// source's partitions and lag), shown with the source operator's metrics.
+	Gauges func() any
 	// shared is what the subtasks of a source stage share (TaskCtx.SourceShared).
 	sharedMu sync.Mutex
 	shared   any

@@ -427,7 +427,11 @@ func (j *Job) Prepare(g *Graph) error {
 			}
 			idx := 0
 			if s.Source != nil || len(s.ops) == 0 {
-				t.metrics = append(t.metrics, j.metrics.add(newOpMetrics(s.id, idx, t.index, s.name)))
+				m := newOpMetrics(s.id, idx, t.index, s.name)
+				if s.Source != nil {
+					m.gauges = s.Gauges
+				}
+				t.metrics = append(t.metrics, j.metrics.add(m))
 				idx++
 			}
 			for i, name := range s.opNames {

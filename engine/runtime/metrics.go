@@ -18,6 +18,7 @@ type opMetrics struct {
 	WindowsFired          atomic.Int64
 	watermark             atomic.Int64
 	backpressureNanos     atomic.Int64
+	gauges                func() any // a source's own metrics (Stage.Gauges)
 }
 
 func newOpMetrics(stage, index, subtask int, name string) *opMetrics {
@@ -74,6 +75,9 @@ type OperatorMetrics struct {
 	WindowsFired      int64  `json:"windows_fired"`
 	Watermark         int64  `json:"watermark"`
 	BackpressureNanos int64  `json:"backpressure_ns"`
+	// Source is a source's own metrics (a Kafka read: its partitions' offsets and lag),
+	// or nil.
+	Source any `json:"source,omitempty"`
 }
 
 func (r *registry) snapshot() []OperatorMetrics {
@@ -96,6 +100,9 @@ func (r *registry) snapshot() []OperatorMetrics {
 		o.WindowsFired += m.WindowsFired.Load()
 		o.BackpressureNanos += m.backpressureNanos.Load()
 		o.Watermark = min(o.Watermark, m.watermark.Load())
+		if o.Source == nil && m.gauges != nil {
+			o.Source = m.gauges() // once per stage: the subtasks share the source
+		}
 	}
 	out := make([]OperatorMetrics, 0, len(byOp))
 	for _, o := range byOp {

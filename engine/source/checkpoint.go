@@ -157,6 +157,16 @@ type tracker struct {
 	ss       SplitStates
 	parallel int
 	parts    map[uint64]map[int][]byte // checkpoint id -> subtask -> snapshot at its barrier
+	// written: the parts a checkpoint stored, until it completes (PositionCommitter).
+	written map[uint64][][]byte
+}
+
+// PositionCommitter is a SplitStates source told the positions of every checkpoint that
+// completes (what every subtask stored in it), so that it can report them elsewhere (a
+// Kafka source commits them to its consumer group, for monitoring). Called on the
+// coordinator's goroutine; it must not block for long.
+type PositionCommitter interface {
+	CommitPositions(id uint64, parts [][]byte)
 }
 
 // statePrefix starts the manifest entries of a SplitStates source.
@@ -294,7 +304,37 @@ func (t *tracker) splitStatePositions(id uint64) ([]state.SourcePosition, error)
 			delete(t.parts, k)
 		}
 	}
+	if _, ok := t.ss.(PositionCommitter); ok {
+		if t.written == nil {
+			t.written = map[uint64][][]byte{}
+		}
+		parts := make([][]byte, len(out))
+		for i, e := range out {
+			parts[i] = e.Position
+		}
+		t.written[id] = parts
+	}
 	return out, nil
+}
+
+// SourceCheckpointComplete hands the positions checkpoint id stored to a PositionCommitter
+// source (runtime.SourceCompleter).
+func (t *tracker) SourceCheckpointComplete(id uint64) {
+	pc, ok := t.ss.(PositionCommitter)
+	if !ok {
+		return
+	}
+	t.mu.Lock()
+	parts, ok := t.written[id]
+	for k := range t.written {
+		if k <= id {
+			delete(t.written, k)
+		}
+	}
+	t.mu.Unlock()
+	if ok {
+		pc.CommitPositions(id, parts)
+	}
 }
 
 // skip reports whether a restored subtask skips split i (read before the checkpoint), and

@@ -58,6 +58,19 @@ type KafkaSource struct {
 	// mode), the source sends no watermark before its end.
 	EventCol int
 	Bound    int64
+	// GroupID, if set, is the consumer group the offsets of every completed checkpoint
+	// are committed to (for monitoring: lag tools read them; restores do not).
+	GroupID string
+
+	commitMu     sync.Mutex
+	committing   bool
+	commitNext   map[kafka.TopicPartition]int64
+	commitNextID uint64
+	commitStats  KafkaCommitStats
+
+	hwMu      sync.Mutex
+	hwListing bool
+	hwAt      time.Time
 
 	mu       sync.Mutex
 	parallel int
@@ -87,6 +100,30 @@ type kafkaSub struct {
 	clock     *Clock
 	positions map[kafka.TopicPartition]kafka.SplitState // after the batches handed to the job
 	handed    []kafkaChunk                              // splits handed out, not opened yet
+	stats     map[kafka.TopicPartition]*kafkaPartStats
+	reader    *kafka.Reader // while the subtask reads: for listing high watermarks
+}
+
+// kafkaPartStats are one partition's counters (KafkaSource.Metrics).
+type kafkaPartStats struct {
+	hw          int64 // high watermark at the last fetch (-1: none yet)
+	last        int64 // offset of the last record handed on (-1: none)
+	records     int64 // records fetched
+	bytes       int64 // their key and value bytes
+	deadLetters int64
+}
+
+// stat is tp's counters; called with k.mu held.
+func (k *kafkaSub) stat(tp kafka.TopicPartition) *kafkaPartStats {
+	if k.stats == nil {
+		k.stats = map[kafka.TopicPartition]*kafkaPartStats{}
+	}
+	st := k.stats[tp]
+	if st == nil {
+		st = &kafkaPartStats{hw: -1, last: -1}
+		k.stats[tp] = st
+	}
+	return st
 }
 
 // kafkaChunk is what one split carries: a batch (or none) and the position after it.
@@ -95,6 +132,7 @@ type kafkaChunk struct {
 	rec   arrow.RecordBatch
 	state kafka.SplitState
 	first int64 // chunk: the first offset
+	last  int64 // the offset of its last record (0: none)
 	// idleLane, if > 0, is 1 + the lane that this (empty) split marks idle.
 	idleLane int
 }
@@ -189,6 +227,9 @@ func (e *kafkaEnum) start(rc *ReadCtx) error {
 	if e.r, err = kafka.NewReader(s.Reader); err != nil {
 		return err
 	}
+	e.k.mu.Lock()
+	e.k.reader = e.r
+	e.k.mu.Unlock()
 	if e.disc, err = kafka.NewDiscoverer(e.r.Client(), s.Topics, s.Pattern); err != nil {
 		return err
 	}
@@ -377,6 +418,14 @@ func (e *kafkaEnum) poll(rc *ReadCtx, wait time.Duration) error {
 		if cur, ok := e.currentEnd(pr.TopicPartition); ok {
 			st.End = cur
 		}
+		e.k.mu.Lock()
+		ps := e.k.stat(pr.TopicPartition)
+		ps.hw = max(ps.hw, pr.HighWatermark)
+		ps.records += int64(len(pr.Records))
+		for _, r := range pr.Records {
+			ps.bytes += int64(len(r.Key) + len(r.Value))
+		}
+		e.k.mu.Unlock()
 		if len(pr.Records) == 0 {
 			// Only transaction markers: the position still moves past them.
 			e.push(Split{Index: l.index, From: Position{Split: l.index, Row: pr.Next}, Lane: l.lane}, kafkaChunk{index: l.index, state: st, first: pr.Next})
@@ -418,7 +467,7 @@ func (e *kafkaEnum) decode(rc *ReadCtx, l *kafkaLane, pr kafka.PartitionRecords,
 	}
 	if len(out.Bad) == 0 {
 		e.push(Split{Index: l.index, From: Position{Split: l.index, Row: recs[0].Offset}, Lane: l.lane},
-			kafkaChunk{index: l.index, rec: out.Batch, state: st, first: recs[0].Offset})
+			kafkaChunk{index: l.index, rec: out.Batch, state: st, first: recs[0].Offset, last: recs[len(recs)-1].Offset + 1})
 		return nil
 	}
 	out.Batch.Release()
@@ -453,8 +502,11 @@ func (e *kafkaEnum) decode(rc *ReadCtx, l *kafkaLane, pr kafka.PartitionRecords,
 				run = append(run, bad[r.Offset])
 			}
 			di := l.index | DeadLetterBit
+			e.k.mu.Lock()
+			e.k.stat(l.tp).deadLetters += int64(len(run))
+			e.k.mu.Unlock()
 			e.push(Split{Index: di, From: Position{Split: di, Row: first}, Lane: l.lane},
-				kafkaChunk{index: di, rec: kafka.DeadLetters(rc.Mem, run), state: after(j), first: first})
+				kafkaChunk{index: di, rec: kafka.DeadLetters(rc.Mem, run), state: after(j), first: first, last: recs[j-1].Offset + 1})
 		} else {
 			good, err := e.dec.Decode(recs[i:j])
 			if err != nil {
@@ -465,7 +517,7 @@ func (e *kafkaEnum) decode(rc *ReadCtx, l *kafkaLane, pr kafka.PartitionRecords,
 				return good.Bad[0].Err()
 			}
 			e.push(Split{Index: l.index, From: Position{Split: l.index, Row: first}, Lane: l.lane},
-				kafkaChunk{index: l.index, rec: good.Batch, state: after(j), first: first})
+				kafkaChunk{index: l.index, rec: good.Batch, state: after(j), first: first, last: recs[j-1].Offset + 1})
 		}
 		i = j
 	}
@@ -531,6 +583,7 @@ func (e *kafkaEnum) Close() {
 		}
 	}
 	e.k.handed = nil
+	e.k.reader = nil
 	e.k.mu.Unlock()
 	if e.r != nil {
 		e.r.Close()
@@ -570,6 +623,11 @@ func (r *kafkaReader) Next(*ReadCtx) (arrow.RecordBatch, int64, error) {
 	}
 	r.k.mu.Lock()
 	r.k.positions[r.c.state.TopicPartition] = r.c.state
+	if r.c.last > 0 {
+		if ps := r.k.stat(r.c.state.TopicPartition); r.c.last-1 > ps.last {
+			ps.last = r.c.last - 1
+		}
+	}
 	r.k.mu.Unlock()
 	rec := r.c.rec
 	r.c.rec = nil
@@ -688,4 +746,209 @@ func (ps *KafkaPositions) UnmarshalBinary(b []byte) error {
 	}
 	*ps = out
 	return nil
+}
+
+var _ PositionCommitter = (*KafkaSource)(nil)
+
+// CommitPositions commits the offsets checkpoint id stored to the consumer group GroupID
+// (if set), for monitoring only, as Flink's KafkaSource does: a restore always resumes at
+// the checkpoint's offsets. The commit runs in the background, one at a time; a commit
+// still waiting when a later checkpoint completes is replaced by the later one. A
+// failed commit does not fail the job: it is counted (CommitStats).
+func (s *KafkaSource) CommitPositions(id uint64, parts [][]byte) {
+	if s.GroupID == "" {
+		return
+	}
+	offs := map[kafka.TopicPartition]int64{}
+	for _, p := range parts {
+		var ps KafkaPositions
+		if len(p) == 0 || ps.UnmarshalBinary(p) != nil {
+			continue
+		}
+		for _, st := range ps {
+			offs[st.TopicPartition] = st.Next
+		}
+	}
+	s.commitMu.Lock()
+	s.commitNext, s.commitNextID = offs, id
+	running := s.committing
+	s.committing = true
+	s.commitMu.Unlock()
+	if !running {
+		go s.commitLoop()
+	}
+}
+
+// commitLoop commits the latest offsets handed to CommitPositions until none is waiting.
+func (s *KafkaSource) commitLoop() {
+	for {
+		s.commitMu.Lock()
+		offs, id := s.commitNext, s.commitNextID
+		s.commitNext = nil
+		if offs == nil {
+			s.committing = false
+			s.commitMu.Unlock()
+			return
+		}
+		s.commitMu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err := kafka.CommitGroupOffsets(ctx, s.Reader, s.GroupID, offs)
+		cancel()
+		s.commitMu.Lock()
+		if err != nil {
+			s.commitStats.Failed++
+			s.commitStats.LastError = err.Error()
+		} else {
+			s.commitStats.Committed++
+			s.commitStats.LastID = id
+		}
+		s.commitMu.Unlock()
+	}
+}
+
+// KafkaCommitStats count the consumer-group commits of a source with a group id.
+type KafkaCommitStats struct {
+	Committed int64  `json:"committed"`
+	Failed    int64  `json:"failed"`
+	LastID    uint64 `json:"last_checkpoint"`
+	LastError string `json:"last_error,omitempty"`
+}
+
+// CommitStats are the group commits so far.
+func (s *KafkaSource) CommitStats() KafkaCommitStats {
+	s.commitMu.Lock()
+	defer s.commitMu.Unlock()
+	return s.commitStats
+}
+
+// KafkaPartitionMetrics are one partition's metrics: the offset of the last record
+// handed on (-1: none yet), the next offset to read, the high watermark (the largest of
+// the latest fetch's and the latest listing's; -1: not known yet) and the lag (records, transaction markers included, between the
+// next offset and the high watermark; -1 while the high watermark is unknown), the
+// records and bytes (keys and values) fetched, and the dead letters.
+type KafkaPartitionMetrics struct {
+	Topic         string `json:"topic"`
+	Partition     int32  `json:"partition"`
+	Subtask       int    `json:"subtask"`
+	LastOffset    int64  `json:"last_offset"`
+	NextOffset    int64  `json:"next_offset"`
+	HighWatermark int64  `json:"high_watermark"`
+	Lag           int64  `json:"lag"`
+	Records       int64  `json:"records"`
+	Bytes         int64  `json:"bytes"`
+	DeadLetters   int64  `json:"dead_letters"`
+}
+
+// KafkaMetrics are a Kafka source's metrics (runtime.Stage.Gauges).
+type KafkaMetrics struct {
+	Partitions   []KafkaPartitionMetrics `json:"partitions"`
+	Lag          int64                   `json:"lag"` // summed over partitions with a known lag
+	DeadLetters  int64                   `json:"dead_letters"`
+	GroupID      string                  `json:"group_id,omitempty"`
+	GroupCommits *KafkaCommitStats       `json:"group_commits,omitempty"`
+}
+
+// hwInterval is how often reading the metrics lists the partitions' high watermarks
+// from the broker, so that the lag stays true while fetches wait (a job held back by
+// backpressure, a partition without new records).
+const hwInterval = 5 * time.Second
+
+// refreshHighWatermarks lists the high watermarks of every partition being read, in the
+// background, at most every hwInterval (for metrics only: a failure changes nothing).
+func (s *KafkaSource) refreshHighWatermarks() {
+	s.hwMu.Lock()
+	if s.hwListing || time.Since(s.hwAt) < hwInterval {
+		s.hwMu.Unlock()
+		return
+	}
+	s.hwListing, s.hwAt = true, time.Now()
+	s.hwMu.Unlock()
+	s.mu.Lock()
+	subs := make([]*kafkaSub, 0, len(s.subs))
+	for _, k := range s.subs {
+		subs = append(subs, k)
+	}
+	s.mu.Unlock()
+	go func() {
+		defer func() {
+			s.hwMu.Lock()
+			s.hwListing = false
+			s.hwMu.Unlock()
+		}()
+		for _, k := range subs {
+			k.mu.Lock()
+			r := k.reader
+			var tps []kafka.TopicPartition
+			for tp, pos := range k.positions {
+				if !pos.Finished() {
+					tps = append(tps, tp)
+				}
+			}
+			k.mu.Unlock()
+			if r == nil || len(tps) == 0 {
+				continue
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			hws, err := r.HighWatermarks(ctx, tps) // the client is safe for concurrent use
+			cancel()
+			if err != nil {
+				continue
+			}
+			k.mu.Lock()
+			for tp, hw := range hws {
+				if ps := k.stat(tp); hw > ps.hw {
+					ps.hw = hw
+				}
+			}
+			k.mu.Unlock()
+		}
+	}()
+}
+
+// Metrics are the source's metrics now: per partition, over its subtasks. Reading them
+// also refreshes the high watermarks (in the background, at most every 5 s).
+func (s *KafkaSource) Metrics() KafkaMetrics {
+	s.refreshHighWatermarks()
+	s.mu.Lock()
+	subs := make(map[int]*kafkaSub, len(s.subs))
+	for i, k := range s.subs {
+		subs[i] = k
+	}
+	s.mu.Unlock()
+	out := KafkaMetrics{Partitions: []KafkaPartitionMetrics{}, GroupID: s.GroupID}
+	for i, k := range subs {
+		k.mu.Lock()
+		for tp, pos := range k.positions {
+			m := KafkaPartitionMetrics{Topic: tp.Topic, Partition: tp.Partition, Subtask: i, LastOffset: -1,
+				NextOffset: pos.Next, HighWatermark: -1, Lag: -1}
+			if ps := k.stats[tp]; ps != nil {
+				m.LastOffset, m.HighWatermark = ps.last, ps.hw
+				m.Records, m.Bytes, m.DeadLetters = ps.records, ps.bytes, ps.deadLetters
+				if ps.hw >= 0 {
+					m.Lag = max(0, ps.hw-pos.Next)
+					if pos.End >= 0 && pos.Next >= pos.End {
+						m.Lag = 0 // a bounded read that is done
+					}
+				}
+			}
+			if m.Lag > 0 {
+				out.Lag += m.Lag
+			}
+			out.DeadLetters += m.DeadLetters
+			out.Partitions = append(out.Partitions, m)
+		}
+		k.mu.Unlock()
+	}
+	sort.Slice(out.Partitions, func(i, j int) bool {
+		a, b := out.Partitions[i], out.Partitions[j]
+		if a.Topic != b.Topic {
+			return a.Topic < b.Topic
+		}
+		return a.Partition < b.Partition
+	})
+	if s.GroupID != "" {
+		cs := s.CommitStats()
+		out.GroupCommits = &cs
+	}
+	return out
 }

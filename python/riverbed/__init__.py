@@ -55,7 +55,7 @@ from .errors import (
 )
 from .expr import Expr, col, concat_str, count, lit, row_number, when
 from .generators import Nexmark, datagen, nexmark
-from .job import Job
+from .job import Job, MultiJob
 from .kafka import KafkaStream, read_kafka
 from .process import (
     Context,
@@ -92,6 +92,7 @@ from .stream import (
     read_ndjson,
     read_parquet,
     sql,
+    start_all,
 )
 from .window import Window, cumulate, session, sliding, tumbling
 
@@ -117,7 +118,7 @@ _register()
 __all__ = [
     "Environment", "Stream", "GroupBy", "Expr", "col", "lit", "count", "row_number", "when", "concat_str",
     "read_parquet", "read_csv", "read_ndjson", "sql", "read_kafka", "read_savepoint", "Savepoint",
-    "KafkaStream", "collect_all", "from_arrow", "from_pandas", "from_pydict",
+    "KafkaStream", "MultiJob", "collect_all", "start_all", "from_arrow", "from_pandas", "from_pydict",
     "engine_version",
     "KeyedStream", "WindowedStream", "WindowResult", "Job", "Window", "tumbling", "sliding", "session", "cumulate",
     "datagen", "nexmark", "Nexmark",

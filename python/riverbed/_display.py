@@ -422,7 +422,32 @@ def job_html(job_id: int, status: str, elapsed: float, metrics: list[dict[str, A
              f"<thead><tr>{''.join(_th(c, tips.get(c)) for c in cols)}</tr></thead>"
              f"<tbody>{''.join(rows)}</tbody></table></div>")
     foot = f"<pre>{_escape(note)}</pre>" if note else ""
-    return f"<div class='riverbed-job'>{_TABLE_STYLE}{head}{table}{foot}</div>"
+    return f"<div class='riverbed-job'>{_TABLE_STYLE}{head}{table}{kafka_partitions_html(metrics)}{foot}</div>"
+
+
+def kafka_partitions_html(metrics: list[dict[str, Any]]) -> str:
+    """A table of the partitions of the job's Kafka reads: last offset read, high watermark,
+    lag, records and dead letters (empty without a Kafka read)."""
+    rows = []
+    for m in metrics:
+        for p in m.get("partitions") or []:
+            vals = [p["topic"], p["partition"], p["subtask"],
+                    MISSING if p["last_offset"] is None else f"{p['last_offset']:,}",
+                    MISSING if p["high_watermark"] is None else f"{p['high_watermark']:,}",
+                    MISSING if p["lag"] is None else f"{p['lag']:,}",
+                    f"{p['records']:,}", f"{p['dead_letters']:,}"]
+            rows.append("<tr>" + "".join(f"<td>{_escape(str(v))}</td>" for v in vals) + "</tr>")
+        gc = m.get("group_commits")
+        if gc:
+            rows.append(f"<tr><td colspan='8'>consumer group commits: {gc['committed']:,} done, "
+                        f"{gc['failed']:,} failed{_escape(': ' + gc['last_error']) if gc.get('last_error') else ''}"
+                        "</td></tr>")
+    if not rows:
+        return ""
+    cols = ["topic", "partition", "subtask", "last offset", "high watermark", "lag", "records", "dead letters"]
+    return (f"<div style='overflow-x: auto; max-width: 100%'><table border='1' class='riverbed-table'>"
+            f"<thead><tr>{''.join(f'<th>{c}</th>' for c in cols)}</tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table></div>")
 
 
 def _th(name: str, tip: str | None) -> str:

@@ -36,6 +36,11 @@ def _seconds(d: Duration | float | None) -> float | None:
     raise ValueError(f"cannot read {d!r} as a duration; use e.g. '5s' or a number of seconds")
 
 
+def _nbytes(item: Any) -> int:
+    """Bytes of a result item: a batch, or an (output, batch) pair."""
+    return int(item[1].nbytes if isinstance(item, tuple) else item.nbytes)
+
+
 class _Results:
     """Reads a job's result stream in a background thread, so that the thread that waits for
     results stays interruptible (Ctrl-C) and can time out.
@@ -48,8 +53,10 @@ class _Results:
     is then cancelled).
     """
 
-    def __init__(self, handle: _lib.JobHandle, limit: int | None):
+    def __init__(self, handle: _lib.JobHandle, limit: int | None, outputs: int = 0):
         self.h = handle
+        # outputs > 0: a job with several outputs, whose items are (output, batch) pairs.
+        self.outputs = outputs
         self.limit = limit
         self.pending: collections.deque[Any] = collections.deque()
         self.pending_bytes = 0
@@ -60,8 +67,8 @@ class _Results:
         self.error: BaseException | _Reported | None = None
         self.done = threading.Event()
         self.ended_at: float | None = None  # wall-clock time the result stream ended
-        self._reader: pa.RecordBatchReader | None = handle.reader()
-        self.schema: pa.Schema = self._reader.schema
+        self._reader: pa.RecordBatchReader | None = None if outputs else handle.reader()
+        self.schema: pa.Schema | None = self._reader.schema if self._reader is not None else None
         self.thread = threading.Thread(target=self._pump, name=f"riverbed-job-{handle.id}", daemon=True)
         self.thread.start()
 
@@ -77,7 +84,7 @@ class _Results:
             if not self.discard or item is _END:
                 self.pending.append(item)
                 if item is not _END:
-                    self.pending_bytes += item.nbytes
+                    self.pending_bytes += _nbytes(item)
             self.cond.notify_all()
 
     def get(self, timeout: float | None, *, cancel_on_interrupt: bool = True) -> Any:
@@ -91,7 +98,7 @@ class _Results:
                 item = self.pending[0]
                 if item is not _END:  # the end mark stays, so later calls end at once too
                     self.pending.popleft()
-                    self.pending_bytes -= item.nbytes
+                    self.pending_bytes -= _nbytes(item)
                 self.cond.notify_all()
                 return item
         except KeyboardInterrupt:
@@ -104,14 +111,18 @@ class _Results:
         # signalled: pyarrow releases the GIL to free it, which a daemon thread must not do
         # once the interpreter may be shutting down (the thread would be killed inside C++).
         reader, self._reader = self._reader, None
-        assert reader is not None
-        batch = None
+        batch: Any = None
         try:
             while True:
-                try:
-                    batch = reader.read_next_batch()
-                except StopIteration:
-                    break
+                if reader is None:  # several outputs: (output, batch) pairs
+                    batch = self.h.next_output()
+                    if batch is None:
+                        break
+                else:
+                    try:
+                        batch = reader.read_next_batch()
+                    except StopIteration:
+                        break
                 self._put(batch)
         except Exception as e:  # noqa: BLE001 - surfaced on the next call
             err = None if self.abandoned else self.h.error()
@@ -119,7 +130,8 @@ class _Results:
             if err is not None and err.__cause__ is None:
                 err.__cause__ = e
         finally:
-            reader.close()
+            if reader is not None:
+                reader.close()
             del reader, batch
             self.ended_at = time.time()
             self.done.set()
@@ -212,9 +224,9 @@ class Job:
     In Jupyter, a cell that ends with a job shows its live view (see :meth:`view`).
     """
 
-    def __init__(self, handle: _lib.JobHandle, buffer_bytes: int | None = None):
+    def __init__(self, handle: _lib.JobHandle, buffer_bytes: int | None = None, outputs: int = 0):
         limit = max(1, (buffer_bytes or DEFAULT_BUFFER_BYTES) // 4)
-        self._r = _Results(handle, limit)
+        self._r = _Results(handle, limit, outputs)
         self._h = handle
         self._started = time.time()
         self._views: list[Any] = []
@@ -237,6 +249,8 @@ class Job:
         x: int64
         y: double
         """
+        if self._r.schema is None:
+            raise RiverbedError("a job with several outputs has a schema per output: see MultiJob.schemas")
         return self._r.schema
 
     @property
@@ -358,6 +372,14 @@ class Job:
         blocked on a full queue). A pyarrow Table (one row per operator), or a list of dicts
         with ``as_dict=True``.
 
+        A Kafka read's row also has ``lag`` (records behind the high watermarks, summed
+        over its partitions), ``dead_letters``, ``partitions`` (per partition: ``topic``,
+        ``partition``, the ``subtask`` reading it, ``last_offset`` read, ``next_offset``,
+        ``high_watermark`` (from the latest fetch, or listed when metrics are read), ``lag``,
+        ``records`` and ``bytes`` fetched, ``dead_letters``; unknown values are null) and,
+        with ``group_id``,
+        ``group_commits`` (offset commits to the consumer group); other rows have nulls.
+
         Examples
         --------
         >>> import riverbed as rb
@@ -389,6 +411,17 @@ class Job:
             o["watermark"] = None if wm <= -(2**63) or wm >= 2**63 - 1 else pa.scalar(wm, pa.timestamp("us")).as_py()
             o["backpressure_s"] = o.pop("backpressure_ns") / 1e9
             o.setdefault("id", None)
+            src = o.pop("source", None) or {}
+            parts = src.get("partitions")
+            if parts is not None:  # a Kafka read: -1 means not known yet
+                for pm in parts:
+                    for k in ("last_offset", "high_watermark", "lag"):
+                        if pm[k] < 0:
+                            pm[k] = None
+            o["lag"] = src.get("lag")
+            o["dead_letters"] = src.get("dead_letters")
+            o["partitions"] = parts
+            o["group_commits"] = src.get("group_commits")
             rows.append(o)
         return rows, dict(doc.get("checkpoints") or {})
 
@@ -639,6 +672,75 @@ class Job:
         return max(0.0, end - self._started)
 
 
+class MultiJob(Job):
+    """A job with several outputs, from :func:`riverbed.start_all`: the rows and the dead
+    letters of one unbounded Kafka read, a result and its late rows, several lazy sinks.
+    The outputs are computed in one run (a source they share is read once).
+
+    :meth:`results` yields ``(output, batch)`` pairs, ``output`` being the index of the
+    stream in the list given to ``start_all``; :meth:`collect` returns one table per
+    output. Everything else (metrics, checkpoints, savepoints, stop, cancel) is as for
+    :class:`Job`.
+
+    Examples
+    --------
+    >>> import riverbed as rb
+    >>> from riverbed import col
+    >>> s = rb.from_pydict({"x": [1, 2, 3, 4]})
+    >>> job = rb.start_all([s.filter(col("x") <= 2), s.filter(col("x") > 2)])
+    >>> sorted((i, b.num_rows) for i, b in job.results(timeout="60s"))
+    [(0, 2), (1, 2)]
+    """
+
+    def __init__(self, handle: _lib.JobHandle, outputs: int, schemas: list[pa.Schema],
+                 buffer_bytes: int | None = None):
+        super().__init__(handle, buffer_bytes, outputs)
+        self._schemas = schemas
+
+    @property
+    def schemas(self) -> list[pa.Schema]:
+        """The schema of each output, in order."""
+        return list(self._schemas)
+
+    def results(self, timeout: Duration | float | None = None, *,  # type: ignore[override]
+                max_batches: int | None = None) -> Iterator[tuple[int, pa.RecordBatch]]:
+        """Yield ``(output, batch)`` pairs as batches are produced, in the order the engine
+        produces them (the outputs interleave). Ends as :meth:`Job.results` does: when the
+        job ends, after ``timeout`` (total), or after ``max_batches`` batches.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"x": [1, 2]})
+        >>> job = rb.start_all([s, s.select((rb.col("x") * 10).alias("y"))])
+        >>> sorted((i, b.column(0).to_pylist()) for i, b in job.results(timeout="60s"))
+        [(0, [1, 2]), (1, [10, 20])]
+        """
+        yield from super().results(timeout, max_batches=max_batches)  # type: ignore[misc]
+
+    def collect(self, timeout: Duration | float | None = None) -> list[pa.Table]:  # type: ignore[override]
+        """Gather the results produced until the job ends (or ``timeout``): one Table per
+        output, in order.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"x": [1, 2, 3]})
+        >>> [t.num_rows for t in rb.start_all([s, s.limit(1)]).collect()]
+        [3, 1]
+        """
+        out: list[list[pa.RecordBatch]] = [[] for _ in self._schemas]
+        for i, b in self.results(timeout):
+            out[i].append(b)
+        return [pa.Table.from_batches(bs, schema=bs[0].schema if bs else sch)
+                for bs, sch in zip(out, self._schemas)]
+
+    def show_results(self, rows: int = 20, *, timeout: Duration | float | None = None,
+                     max_batches: int | None = None) -> pa.Table:
+        """Not for several outputs: read :meth:`results` (pairs of output and batch)."""
+        raise RiverbedError("show_results() shows one output; a MultiJob's results() yields (output, batch) pairs")
+
+
 class _Reported:
     """An error already raised once (kept for status)."""
 
@@ -658,4 +760,11 @@ _METRICS_SCHEMA = pa.schema([
     ("records_in", pa.int64()), ("batches_in", pa.int64()), ("records_out", pa.int64()),
     ("batches_out", pa.int64()), ("late_records", pa.int64()), ("windows_fired", pa.int64()),
     ("watermark", pa.timestamp("us")), ("backpressure_s", pa.float64()),
+    ("lag", pa.int64()), ("dead_letters", pa.int64()),
+    ("partitions", pa.list_(pa.struct([
+        ("topic", pa.string()), ("partition", pa.int32()), ("subtask", pa.int64()),
+        ("last_offset", pa.int64()), ("next_offset", pa.int64()), ("high_watermark", pa.int64()),
+        ("lag", pa.int64()), ("records", pa.int64()), ("bytes", pa.int64()), ("dead_letters", pa.int64())]))),
+    ("group_commits", pa.struct([("committed", pa.int64()), ("failed", pa.int64()),
+                                 ("last_checkpoint", pa.int64()), ("last_error", pa.string())])),
 ])

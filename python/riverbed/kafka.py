@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import datetime as _dt
+import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, Union
 
@@ -17,7 +18,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .stream import Environment
     from .window import Duration
 
-KafkaFormat = Literal["json", "csv", "raw", "arrow"]
+KafkaFormat = Literal["json", "csv", "raw", "arrow", "avro"]
 OnBadRecord = Literal["fail", "dead_letter"]
 DeliveryGuarantee = Literal["at-least-once", "exactly-once", "none"]
 #: Where a read starts or ends: "earliest" (start only), "latest", a point in time (a
@@ -122,15 +123,15 @@ def schema_ipc(schema: Any) -> str:
 def read_kafka_node(brokers: str | Sequence[str], topic: str | Sequence[str] | None, pattern: str | None,
                     format: str, schema: Any, start: Any, end: Any, metadata: Any,
                     on_bad_record: str, options: Mapping[str, Any] | None, csv_delimiter: str | None,
-                    sample_size: int | None) -> dict[str, Any]:
+                    sample_size: int | None, group_id: str | None = None) -> dict[str, Any]:
     """The plan node of a read_kafka."""
     if (topic is None) == (pattern is None):
         raise ValueError("read_kafka takes a topic (or a list of topics) or pattern=, not both and not neither")
     topics = [topic] if isinstance(topic, str) else [str(t) for t in topic] if topic is not None else []
     if topic is not None and not topics:
         raise ValueError("read_kafka needs at least one topic")
-    if format not in ("json", "csv", "raw", "arrow"):
-        raise ValueError(f"format must be 'json', 'csv', 'raw' or 'arrow', got {format!r}")
+    if format not in ("json", "csv", "raw", "arrow", "avro"):
+        raise ValueError(f"format must be 'json', 'csv', 'raw', 'arrow' or 'avro', got {format!r}")
     if on_bad_record not in ("fail", "dead_letter"):
         raise ValueError(f"on_bad_record must be 'fail' or 'dead_letter', got {on_bad_record!r}")
     k: dict[str, Any] = {"brokers": _brokers(brokers), "format": format, "on_bad_record": on_bad_record,
@@ -139,7 +140,15 @@ def read_kafka_node(brokers: str | Sequence[str], topic: str | Sequence[str] | N
         k["topics"] = topics
     else:
         k["pattern"] = pattern
-    if schema is not None:
+    if format == "avro":
+        if isinstance(schema, Mapping) and "type" in schema:
+            k["avro_schema"] = json.dumps(schema)
+        elif isinstance(schema, str):
+            k["avro_schema"] = schema
+        else:
+            raise TypeError("format='avro' needs schema= the Avro schema of the records (a record schema, "
+                            f"as JSON text or a dict), got {type(schema).__name__}")
+    elif schema is not None:
         k["schema"] = schema_ipc(schema)
     if sample_size is not None:
         if not isinstance(sample_size, int) or sample_size < 1:
@@ -147,6 +156,10 @@ def read_kafka_node(brokers: str | Sequence[str], topic: str | Sequence[str] | N
         k["sample_size"] = sample_size
     if csv_delimiter is not None:
         k["csv_delimiter"] = csv_delimiter
+    if group_id is not None:
+        if not isinstance(group_id, str) or not group_id:
+            raise ValueError(f"group_id must be a consumer group name, got {group_id!r}")
+        k["group_id"] = group_id
     k["start"] = _bound(start, "start", topics)
     if end is not None:
         k["end"] = _bound(end, "end", topics)
@@ -165,9 +178,17 @@ def read_kafka_node(brokers: str | Sequence[str], topic: str | Sequence[str] | N
     return {"op": "scan_kafka", "kafka": k}
 
 
-def write_kafka_node(brokers: str | Sequence[str], topic: str, format: str, key: str | None,
+def _columns(v: str | Sequence[str], what: str) -> list[str]:
+    cols = [v] if isinstance(v, str) else list(v) if isinstance(v, Sequence) else None
+    if not cols or not all(isinstance(c, str) and c for c in cols):
+        raise TypeError(f"{what} must be a column name or a list of column names, got {v!r}")
+    return cols
+
+
+def write_kafka_node(brokers: str | Sequence[str], topic: str, format: str, key: str | Sequence[str] | None,
                      delivery_guarantee: str, transactional_id_prefix: str | None,
-                     options: Mapping[str, Any] | None, upsert: bool = False) -> dict[str, Any]:
+                     options: Mapping[str, Any] | None, upsert: bool = False,
+                     partition_by: str | Sequence[str] | None = None) -> dict[str, Any]:
     """The plan node of a write_kafka (its input is set by the caller)."""
     if not isinstance(topic, str) or not topic:
         raise ValueError(f"topic must be a topic name, got {topic!r}")
@@ -179,9 +200,13 @@ def write_kafka_node(brokers: str | Sequence[str], topic: str, format: str, key:
     k: dict[str, Any] = {"brokers": _brokers(brokers), "topic": topic, "format": format,
                          "delivery_guarantee": delivery_guarantee, "options": _options(options)}
     if key is not None:
-        if not isinstance(key, str):
-            raise TypeError(f"key must be a column name, got {key!r}")
-        k["key"] = key
+        keys = _columns(key, "key")
+        if len(keys) == 1:
+            k["key"] = keys[0]
+        else:
+            k["keys"] = keys
+    if partition_by is not None:
+        k["partition_by"] = _columns(partition_by, "partition_by")
     if transactional_id_prefix is not None:
         k["transactional_id_prefix"] = transactional_id_prefix
     if not isinstance(upsert, bool):
@@ -198,7 +223,8 @@ def read_kafka(brokers: str | Sequence[str], topic: str | Sequence[str] | None =
                event_time: str | None = None, max_out_of_orderness: Duration | None = None,
                idle_timeout: Duration | None = None, on_bad_record: OnBadRecord = "fail",
                options: Mapping[str, Any] | None = None, csv_delimiter: str | None = None,
-               sample_size: int | None = None, env: Environment | None = None) -> KafkaStream:
+               sample_size: int | None = None, group_id: str | None = None,
+               env: Environment | None = None) -> KafkaStream:
     """Read Kafka topics (Flink's Kafka source): ``topic`` (a name or a list of names) or
     ``pattern=`` (a regular expression matched against whole topic names; topics created
     later that match are read too). Each partition is a split: partitions are spread over
@@ -253,9 +279,16 @@ def read_kafka(brokers: str | Sequence[str], topic: str | Sequence[str] | None =
         ``request.timeout.ms``, ``metadata.max.age.ms`` and
         ``partition.discovery.interval.ms`` (default 10000; 0 or less: never look for new
         partitions). An unknown key is an error.
+    group_id
+        A consumer group (Flink's ``properties.group.id``) that the offsets of every
+        completed checkpoint are committed to, so that lag-monitoring tools see how far
+        the job has read. For monitoring only: the group is not joined, and recovery
+        resumes at the checkpoint's offsets, not the group's. Without checkpoints nothing
+        is committed.
 
-    Offsets are the source's positions: recovery from a checkpoint resumes exactly there
-    (no consumer group is used or committed).
+    Offsets are the source's positions: recovery from a checkpoint resumes exactly there.
+    The job's metrics (:meth:`Job.metrics`) show each partition's last offset read and
+    lag behind its high watermark.
 
     Examples
     --------
@@ -274,7 +307,7 @@ def read_kafka(brokers: str | Sequence[str], topic: str | Sequence[str] | None =
     from .stream import _default_env, _event_time
 
     node = read_kafka_node(brokers, topic, pattern, format, schema, start, end, metadata, on_bad_record,
-                           options, csv_delimiter, sample_size)
+                           options, csv_delimiter, sample_size, group_id)
     node = _event_time(node, event_time, max_out_of_orderness, idle_timeout)
     return KafkaStream(env or _default_env, node, end is None)
 

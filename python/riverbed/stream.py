@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import polars
 
     from .generators import Nexmark
-    from .job import Job
+    from .job import Job, MultiJob
     from .kafka import DeliveryGuarantee, KafkaStream
     from .window import Duration, Window
 
@@ -433,7 +433,7 @@ class Environment:
                    event_time: str | None = None, max_out_of_orderness: Duration | None = None,
                    idle_timeout: Duration | None = None, on_bad_record: str = "fail",
                    options: dict[str, Any] | None = None, csv_delimiter: str | None = None,
-                   sample_size: int | None = None) -> KafkaStream:
+                   sample_size: int | None = None, group_id: str | None = None) -> KafkaStream:
         """Read Kafka topics: see :func:`riverbed.read_kafka`.
 
         Examples
@@ -450,7 +450,7 @@ class Environment:
                           start=start, end=end, metadata=metadata, event_time=event_time,
                           max_out_of_orderness=max_out_of_orderness, idle_timeout=idle_timeout,
                           on_bad_record=on_bad_record, options=options,  # type: ignore[arg-type]
-                          csv_delimiter=csv_delimiter, sample_size=sample_size, env=self)
+                          csv_delimiter=csv_delimiter, sample_size=sample_size, group_id=group_id, env=self)
 
     def datagen(self, schema: dict[str, Any], *, rows_per_second: float | None = None,
                 number_of_rows: int | None = None, seed: int = 0, fields: dict[str, dict[str, Any]] | None = None,
@@ -1828,7 +1828,8 @@ class Stream:
             job.free()
 
     def write_kafka(self, brokers: str | Sequence[str], topic: str, *, format: Literal["json", "raw", "arrow"] = "json",
-                    key: str | None = None, delivery_guarantee: DeliveryGuarantee = "at-least-once",
+                    key: str | Sequence[str] | None = None, partition_by: str | Sequence[str] | None = None,
+                    delivery_guarantee: DeliveryGuarantee = "at-least-once",
                     transactional_id_prefix: str | None = None, options: dict[str, Any] | None = None,
                     progress: bool | None = None, runtime_mode: RuntimeMode | None = None,
                     lazy: bool = False, upsert: bool = False) -> Any:
@@ -1836,7 +1837,13 @@ class Stream:
 
         ``format``: ``"json"`` (one object per row, in the form ``read_kafka`` reads back),
         ``"raw"`` (the one binary or string column besides the key) or ``"arrow"`` (an Arrow
-        IPC stream per batch). ``key`` names the column that gives each record its key.
+        IPC stream per batch). ``key`` names the column that gives each record its key (its
+        bytes if binary or string, else its JSON text), or a list of columns (the key is then
+        a JSON object of them, as Flink's ``key.fields``). Records are partitioned by key
+        (murmur2, as the Java client), unless ``partition_by`` names the column(s) whose
+        values choose the partition: rows with equal values go to one partition
+        (murmur2 of the values encoded as a key of those columns, modulo the partition
+        count), whatever their key.
 
         ``delivery_guarantee`` (Flink's names): ``"at-least-once"`` (default; every record
         is acknowledged by the in-sync replicas before the job, or a checkpoint, completes),
@@ -1870,7 +1877,7 @@ class Stream:
         from .kafka import write_kafka_node
 
         root = write_kafka_node(brokers, topic, format, key, delivery_guarantee, transactional_id_prefix, options,
-                                upsert)
+                                upsert, partition_by)
         root["input"] = self._node
         if lazy:
             return Stream(self._env, root, self._sources, unbounded=self._unbounded)
@@ -1931,6 +1938,47 @@ def collect_all(streams: Sequence[Stream], *, progress: bool | None = None,
         schema = bs[0].schema if bs else s.schema
         tables.append(pa.Table.from_batches(bs, schema=schema))
     return tables
+
+
+def start_all(streams: Sequence[Stream], *, runtime_mode: RuntimeMode | None = None,
+              restore: str | os.PathLike[str] | None = None, allow_non_restored_state: bool = False,
+              allow_plan_change: bool = False) -> MultiJob:
+    """Start several streams as one job and return at once with a
+    :class:`~riverbed.job.MultiJob`, whose ``results()`` yields ``(output, batch)`` pairs
+    (``output`` is the stream's index in ``streams``). This is :func:`collect_all` for
+    unbounded streams: the rows and the dead letters of one unbounded Kafka read
+    (``rb.start_all([s, s.dead_letters()])``), a window result and its late rows, or
+    several lazy sinks, computed in one run, a shared source read once. ``restore`` and
+    the other options are those of :meth:`Stream.start`.
+
+    Examples
+    --------
+    >>> import riverbed as rb
+    >>> from riverbed import col
+    >>> s = rb.from_pydict({"x": [1, 2, 3, 4]})
+    >>> job = rb.start_all([s.filter(col("x") <= 2), s.filter(col("x") > 2)])
+    >>> [t["x"].to_pylist() for t in job.collect()]
+    [[1, 2], [3, 4]]
+    """
+    from .job import MultiJob
+
+    streams = list(streams)
+    if not streams:
+        raise ValueError("start_all needs at least one stream")
+    for s in streams:
+        if not isinstance(s, Stream):
+            raise TypeError(f"start_all takes streams, got {type(s).__name__}")
+    env = streams[0]._env
+    _lib.check_fork()
+    schemas = [s.schema for s in streams]
+    plan, srcs = _plan_doc(env, [s._node for s in streams], runtime_mode,
+                           _restore_options(restore, allow_non_restored_state, allow_plan_change))
+    errors: list[BaseException] = []
+    readers = [src.reader(i, errors) for i, src in enumerate(srcs)]
+    handle = _lib.JobHandle(plan, readers)
+    handle.input_errors = errors
+    handle.nodes = [s._node for s in streams]  # keeps the plan's functions registered while it runs
+    return MultiJob(handle, len(streams), schemas, env._buffer_bytes)
 
 
 def _run_outputs(job: _lib.JobHandle, n: int, progress: bool | None) -> list[list[pa.RecordBatch]]:

@@ -1,0 +1,104 @@
+"""read_kafka(format="avro") against a real broker: records encoded by fastavro (an
+independent Avro implementation) are read into Arrow with the types the Avro schema
+implies, and malformed ones go to the dead letters naming topic, partition and offset."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+
+import pyarrow as pa
+import pytest
+
+import riverbed as rb
+
+fastavro = pytest.importorskip("fastavro")
+pytest.importorskip("confluent_kafka")
+from test_kafka import brokers, produce, topic  # noqa: E402, F401
+
+UTC = dt.timezone.utc
+SCHEMA = {
+    "type": "record", "name": "Click", "fields": [
+        {"name": "user", "type": "long"},
+        {"name": "page", "type": ["null", "string"]},
+        {"name": "dwell", "type": "double"},
+        {"name": "kind", "type": {"type": "enum", "name": "Kind", "symbols": ["click", "view", "buy"]}},
+        {"name": "ts", "type": {"type": "long", "logicalType": "timestamp-millis"}},
+        {"name": "day", "type": {"type": "int", "logicalType": "date"}},
+        {"name": "tags", "type": {"type": "array", "items": "string"}},
+        {"name": "props", "type": {"type": "map", "values": "int"}},
+        {"name": "geo", "type": ["null", {"type": "record", "name": "Geo", "fields": [
+            {"name": "lat", "type": "float"}, {"name": "lon", "type": "float"}]}]},
+        {"name": "blob", "type": "bytes"},
+    ]}
+PARSED = fastavro.parse_schema(SCHEMA)
+T0 = dt.datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def encode(doc: dict) -> bytes:
+    buf = io.BytesIO()
+    fastavro.schemaless_writer(buf, PARSED, doc)
+    return buf.getvalue()
+
+
+def doc(i: int) -> dict:
+    return {"user": i, "page": None if i % 4 == 0 else f"/p/{i}", "dwell": i / 8,
+            "kind": ["click", "view", "buy"][i % 3], "ts": T0 + dt.timedelta(seconds=i),
+            "day": (T0 + dt.timedelta(days=i % 5)).date(), "tags": ["t"] * (i % 3),
+            "props": {"a": i, "b": -i} if i % 2 else {},
+            "geo": None if i % 5 == 0 else {"lat": 1.5, "lon": -2.25}, "blob": bytes([i % 256]) * (i % 4)}
+
+
+def test_avro_records_read_into_arrow(brokers, topic):  # noqa: F811
+    t = topic(2)
+    docs = [doc(i) for i in range(200)]
+    produce(brokers, t, [(i % 2, encode(d), {}) for i, d in enumerate(docs)])
+    s = rb.read_kafka(brokers, t, format="avro", schema=SCHEMA, end="latest")
+    assert s.schema == pa.schema([
+        pa.field("user", pa.int64(), nullable=False), ("page", pa.string()),
+        pa.field("dwell", pa.float64(), nullable=False), pa.field("kind", pa.string(), nullable=False),
+        pa.field("ts", pa.timestamp("ms", "UTC"), nullable=False), pa.field("day", pa.date32(), nullable=False),
+        pa.field("tags", pa.list_(pa.field("item", pa.string(), nullable=False)), nullable=False),
+        pa.field("props", pa.list_(pa.struct([pa.field("key", pa.string(), nullable=False),
+                                              pa.field("value", pa.int32(), nullable=False)])),
+                 nullable=False),
+        ("geo", pa.struct([pa.field("lat", pa.float32(), nullable=False),
+                           pa.field("lon", pa.float32(), nullable=False)])),
+        pa.field("blob", pa.binary(), nullable=False)])
+    got = sorted(s.collect().to_pylist(), key=lambda r: r["user"])
+    want = []
+    for d in docs:
+        w = dict(d)
+        w["props"] = [{"key": k, "value": v} for k, v in d["props"].items()]
+        want.append(w)
+    assert got == want
+    # The schema may be given as JSON text too.
+    assert rb.read_kafka(brokers, t, format="avro", schema=json.dumps(SCHEMA), end="latest").collect().num_rows == 200
+
+
+def test_bad_avro_records_go_to_the_dead_letters(brokers, topic):  # noqa: F811
+    t = topic(1)
+    good = encode(doc(1))
+    values = [good, good[:-2], good + b"\x00", b"", encode(doc(2)), None]
+    produce(brokers, t, [(0, v, {}) for v in values])
+    s = rb.read_kafka(brokers, t, format="avro", schema=SCHEMA, end="latest", on_bad_record="dead_letter")
+    rows, dead = rb.collect_all([s, s.dead_letters()])
+    assert rows["user"].to_pylist() == [1, 2]
+    assert dead["offset"].to_pylist() == [1, 2, 3, 5]
+    assert set(dead["topic"].to_pylist()) == {t} and set(dead["partition"].to_pylist()) == {0}
+    assert dead["value"].to_pylist() == [values[1], values[2], values[3], None]
+    errors = dead["error"].to_pylist()
+    assert "bytes after the end" in errors[1] and "tombstone" in errors[3]
+    with pytest.raises(rb.DataError, match=f'topic "{t}" partition 0 offset 1'):
+        rb.read_kafka(brokers, t, format="avro", schema=SCHEMA, end="latest").collect()
+
+
+def test_avro_schema_errors(brokers):  # noqa: F811
+    with pytest.raises(rb.RiverbedError, match="union of several types"):
+        rb.read_kafka(brokers, "t", format="avro", end="latest", schema={
+            "type": "record", "name": "R", "fields": [{"name": "u", "type": ["int", "string"]}]}).explain()
+    with pytest.raises(rb.RiverbedError, match="must be a record"):
+        rb.read_kafka(brokers, "t", format="avro", schema='"long"', end="latest").explain()
+    with pytest.raises(TypeError, match="Avro schema"):
+        rb.read_kafka(brokers, "t", format="avro", end="latest")
