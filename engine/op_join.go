@@ -166,7 +166,7 @@ func (b *binder) bindJoin(n *plan.Node, ln *lnode, left, right *lnode) error {
 		if side.timeCol == "" {
 			return 0, rberr.New(rberr.Plan, "%s: the %s input has no event time; pass event_time=<column> to its source", name, what)
 		}
-		return side.schema.FieldIndices(side.timeCol)[0], nil
+		return side.timeIdx, nil
 	}
 	var err error
 	if js.LeftTime, err = timeOf(left, "left"); err != nil {
