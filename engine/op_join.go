@@ -128,7 +128,7 @@ func (b *binder) bindJoin(n *plan.Node, ln *lnode, left, right *lnode) error {
 			return err
 		}
 		lk, rk = expr.DecodeDictionary(lk), expr.DecodeDictionary(rk)
-		t, ok := expr.ComparableType(lk.Type(), rk.Type())
+		t, ok := expr.KeyType(lk.Type(), rk.Type())
 		if !ok || !hashable(t) {
 			return rberr.New(rberr.Type, "%s: cannot join %s (%s) with %s (%s)", name, lk, expr.TypeName(lk.Type()), rk, expr.TypeName(rk.Type()))
 		}
