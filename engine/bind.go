@@ -39,7 +39,7 @@ type lnode struct {
 	predExpr *plan.Expr
 	// select, with_columns
 	exprs []expr.Bound
-	// aggregate
+	// aggregate, window_agg, dedup, top_n (partition keys), sort, unique
 	keys []expr.Bound
 	aggs []agg.Spec
 	// changelog names the operator whose updating result (a changelog, with an op column)
@@ -65,6 +65,7 @@ type lnode struct {
 	// event time: the column that carries it (propagated while it survives), and on
 	// sources the watermark settings
 	timeCol string
+	timeIdx int // the index of timeCol in schema, resolved once bound; -1: none
 	wm      *runtime.WatermarkSpec
 	// generators
 	gen       gen.Generator
@@ -79,6 +80,8 @@ type lnode struct {
 	lateOutput bool
 	processing bool
 	winTime    string // the input column windows read event time from
+	winTimeIdx int    // its index in the input's schema
+	winBounds  [2]int // top_n of a window result: the input's window_start and window_end
 	// map_batches
 	udf int64
 	// join
@@ -92,7 +95,7 @@ type lnode struct {
 	// (what the projection in exprs reads).
 	overFuncs []over.Func
 	overAug   *arrow.Schema
-	// sort: per key of exprs, descending and nulls last; explode: the list columns.
+	// sort: per key, descending and nulls last; explode: the list columns.
 	sortDesc, nullsLast []bool
 	explodeCols         []int
 	explodeEmpty        bool   // explode: empty lists as a null row
@@ -224,7 +227,24 @@ func (b *binder) bindNode(n *plan.Node) (*lnode, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := ln.resolveTime(); err != nil {
+		return nil, err
+	}
 	return ln, nil
+}
+
+// resolveTime sets timeIdx, the index of the event-time column in the node's output.
+// Column indexes are resolved in bind, once: physical planning does not look names up.
+func (ln *lnode) resolveTime() error {
+	ln.timeIdx = -1
+	if ln.timeCol != "" {
+		idx := ln.schema.FieldIndices(ln.timeCol)
+		if len(idx) != 1 {
+			return rberr.New(rberr.Internal, "%s: its event-time column %q is not one column of its output", ln.name, ln.timeCol)
+		}
+		ln.timeIdx = idx[0]
+	}
+	return nil
 }
 
 func boundSchema(bs []expr.Bound) *arrow.Schema {
@@ -331,6 +351,12 @@ func (b *binder) compileKeys(n *plan.Node, ln, in *lnode, what string) error {
 // whose output name is taken is an error (clash says what else it may clash with), and the
 // name is then taken.
 func compileKeys(scope *expr.CompileScope, keys []*plan.Expr, ln *lnode, what string, seen map[string]bool, clash string) ([]arrow.Field, error) {
+	return compileKeysOf(scope, keys, ln, what, hashable, seen, clash)
+}
+
+// compileKeysOf is compileKeys for keys whose types allowed says (sort keys need an order,
+// not a hash).
+func compileKeysOf(scope *expr.CompileScope, keys []*plan.Expr, ln *lnode, what string, allowed func(arrow.DataType) bool, seen map[string]bool, clash string) ([]arrow.Field, error) {
 	var fields []arrow.Field
 	for _, k := range keys {
 		bk, err := scope.CompileNamed(k)
@@ -338,7 +364,7 @@ func compileKeys(scope *expr.CompileScope, keys []*plan.Expr, ln *lnode, what st
 			return nil, err
 		}
 		bk = keyExpr(bk)
-		if !hashable(bk.Type()) {
+		if !allowed(bk.Type()) {
 			return nil, rberr.New(rberr.Type, "%s: cannot %s by %s of type %s", ln.name, what, bk, expr.TypeName(bk.Type()))
 		}
 		if seen != nil {

@@ -53,7 +53,7 @@ func buildDatagenNexmark(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
 	if !g.Batch {
 		src.Clk = sourceClock(n)
 	} else if n.genTime {
-		dt := n.schema.Field(n.schema.FieldIndices(n.wm.Column)[0]).Type
+		dt := n.schema.Field(n.timeIdx).Type
 		gn := n.gen
 		src.Safe = func(i int64) int64 { return expr.SafeWatermark(gn.EventTime(i), dt) }
 		src.Clk = func() *source.Clock { return source.NewBatchClock(1) }

@@ -50,7 +50,7 @@ func buildDedupTopn(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
 	inSchema := n.inputs[0].schema
 	st := g.NewStage(n.op, p, runtime.Edge{From: in.st, Part: runtime.PartHash, Keys: keys})
 	if n.op == "dedup" {
-		timeIdx := inSchema.FieldIndices(n.inputs[0].timeCol)[0]
+		timeIdx := n.inputs[0].timeIdx
 		st.Chain("dedup", func(int) runtime.Operator {
 			return &dedup.DedupOp{Name: n.name, Keys: keys, KeyTypes: types, Within: n.within, TimeIdx: timeIdx,
 				InSchema: inSchema, Batch: g.BatchSize}
@@ -62,11 +62,10 @@ func buildDedupTopn(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
 	if n.topWindow {
 		w := n.win
 		op.Win = &w
-		op.TimeIdx = inSchema.FieldIndices(n.winTime)[0]
+		op.TimeIdx = n.winTimeIdx
 		op.TimeType = inSchema.Field(op.TimeIdx).Type
 	} else {
-		op.StartIdx = inSchema.FieldIndices("window_start")[0]
-		op.EndIdx = inSchema.FieldIndices("window_end")[0]
+		op.StartIdx, op.EndIdx = n.winBounds[0], n.winBounds[1]
 	}
 	st.Chain(fmt.Sprintf("top_n(%d)", n.limit), func(int) runtime.Operator { c := *op; return &c })
 	return flow{st: st}, nil

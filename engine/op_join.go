@@ -262,7 +262,7 @@ func (b *binder) bindJoin(n *plan.Node, ln *lnode, left, right *lnode) error {
 			return err
 		}
 		lk, rk = expr.DecodeDictionary(lk), expr.DecodeDictionary(rk)
-		t, ok := expr.ComparableType(lk.Type(), rk.Type())
+		t, ok := expr.KeyType(lk.Type(), rk.Type())
 		if !ok || !hashable(t) {
 			return rberr.New(rberr.Type, "%s: cannot join %s (%s) with %s (%s)", name, lk, expr.TypeName(lk.Type()), rk, expr.TypeName(rk.Type()))
 		}
@@ -306,7 +306,7 @@ func (b *binder) bindJoin(n *plan.Node, ln *lnode, left, right *lnode) error {
 				}
 				return 0, rberr.New(rberr.Plan, "%s: the %s input has no event time; pass event_time=<column> to its source", name, what)
 			}
-			return side.schema.FieldIndices(side.timeCol)[0], nil
+			return side.timeIdx, nil
 		}
 		idx := side.schema.FieldIndices(col)
 		if len(idx) == 0 {

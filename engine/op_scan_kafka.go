@@ -77,6 +77,9 @@ func (scanKafkaOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 	}
 	if ks.deadLets {
 		raw := &lnode{op: "kafka_source", name: ln.name + " source", schema: ln.schema, kafka: ks, wm: ln.wm, timeCol: ln.timeCol}
+		if err := raw.resolveTime(); err != nil {
+			return err
+		}
 		ln.inputs = []*lnode{raw}
 	}
 	return nil
@@ -140,7 +143,7 @@ func buildKafkaSource(g *graph, n *lnode) (flow, error) {
 	src := ks.newSource() // one for this job: it keeps the job's positions
 	src.EventCol = -1
 	if n.wm != nil && !g.Batch {
-		src.EventCol = n.schema.FieldIndices(n.wm.Column)[0]
+		src.EventCol = n.timeIdx
 		src.Bound = n.wm.Bound
 		src.Idle = ks.idle
 	}

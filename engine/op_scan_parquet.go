@@ -94,8 +94,8 @@ func (scanParquetOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error)
 	g.ordinal++
 	src := &source.ParquetSource{Ds: n.dataset, Projection: n.projection, BatchSize: g.BatchSize}
 	if n.wm != nil {
-		readCol := n.schema.FieldIndices(n.wm.Column)[0]
-		statCol := n.dataset.Schema.FieldIndices(n.wm.Column)[0]
+		readCol := n.timeIdx
+		statCol := n.projection[readCol]
 		src.Clk = source.NewParquetClock(n.dataset, statCol, readCol, n.wm.Bound, n.schema.Field(readCol).Type, g.Batch)
 	}
 	if filterAbove != nil {

@@ -71,16 +71,8 @@ func (sortOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 		return err
 	}
 	scope := &expr.CompileScope{Schema: in.schema, Op: ln.name}
-	for _, k := range n.Keys {
-		be, err := scope.CompileNamed(k)
-		if err != nil {
-			return err
-		}
-		be.Expr = expr.DecodeDictionary(be.Expr)
-		if !sortable(be.Expr.Type()) {
-			return rberr.New(rberr.Type, "%s: cannot sort by %s of type %s", ln.name, be.Expr, expr.TypeName(be.Expr.Type()))
-		}
-		ln.exprs = append(ln.exprs, be)
+	if _, err := compileKeysOf(scope, n.Keys, ln, "sort", sortable, nil, ""); err != nil {
+		return err
 	}
 	ln.schema, ln.timeCol = in.schema, in.timeCol
 	return nil
@@ -113,10 +105,7 @@ func (sortOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
 		return in, err
 	}
 	st := g.gatherInOrder("sort", in) // the sort is stable: ties keep input order
-	keys := make([]expr.Expr, len(n.exprs))
-	for i, k := range n.exprs {
-		keys[i] = k.Expr
-	}
+	keys, _ := keyExprs(n.keys)
 	st.Chain("sort", func(int) runtime.Operator {
 		return &basic.SortOp{Keys: keys, Descending: n.sortDesc, NullsLast: n.nullsLast, Schema: n.schema, EmitSz: g.BatchSize}
 	})
@@ -126,8 +115,8 @@ func (sortOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
 }
 
 func (sortOp) explain(n *lnode) string {
-	parts := make([]string, len(n.exprs))
-	for i, k := range n.exprs {
+	parts := make([]string, len(n.keys))
+	for i, k := range n.keys {
 		parts[i] = k.Expr.String()
 		if n.sortDesc[i] {
 			parts[i] += " descending"
@@ -260,17 +249,8 @@ func (uniqueOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 	if len(n.Keys) == 0 {
 		return rberr.New(rberr.Plan, "%s: give the columns whose values must be unique", ln.name)
 	}
-	scope := &expr.CompileScope{Schema: in.schema, Op: ln.name}
-	for _, k := range n.Keys {
-		be, err := scope.CompileNamed(k)
-		if err != nil {
-			return err
-		}
-		be.Expr = expr.DecodeDictionary(be.Expr)
-		if !hashable(be.Expr.Type()) {
-			return rberr.New(rberr.Type, "%s: cannot compare values of %s (%s)", ln.name, be.Expr, expr.TypeName(be.Expr.Type()))
-		}
-		ln.exprs = append(ln.exprs, be)
+	if err := b.compileKeys(n, ln, in, "deduplicate"); err != nil {
+		return err
 	}
 	ln.keep = n.Mode
 	ln.schema, ln.timeCol = in.schema, in.timeCol
@@ -287,7 +267,7 @@ func (uniqueOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
 		return in, err
 	}
 	st := g.gatherInOrder("unique", in) // first and last are in input order
-	keys, types := keyExprs(n.exprs)
+	keys, types := keyExprs(n.keys)
 	st.Chain("unique", func(int) runtime.Operator {
 		return &basic.UniqueOp{Keys: keys, KeyTypes: types, Keep: n.keep, Schema: n.schema, EmitSz: g.BatchSize}
 	})
@@ -295,8 +275,8 @@ func (uniqueOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
 }
 
 func (uniqueOp) explain(n *lnode) string {
-	parts := make([]string, len(n.exprs))
-	for i, k := range n.exprs {
+	parts := make([]string, len(n.keys))
+	for i, k := range n.keys {
 		parts[i] = k.Expr.String()
 	}
 	return fmt.Sprintf("%s, keep %s", strings.Join(parts, ", "), n.keep)

@@ -83,17 +83,19 @@ func (b *binder) bindTopN(n *plan.Node, ln, in *lnode) error {
 		if len(idx) == 0 {
 			return (&expr.CompileScope{Schema: in.schema, Op: ln.name}).ColumnNotFound(col)
 		}
-		ln.winTime, ln.topWindow = col, true
+		ln.winTime, ln.winTimeIdx, ln.topWindow = col, idx[0], true
 		tt := in.schema.Field(idx[0]).Type
 		if in.schema.HasField("window_start") || in.schema.HasField("window_end") {
 			return rberr.New(rberr.Plan, "%s: the input already has window_start/window_end columns; rank them with top_n on the window result", ln.name)
 		}
 		fields = append(fields, arrow.Field{Name: "window_start", Type: tt}, arrow.Field{Name: "window_end", Type: tt})
 	} else {
-		for _, c := range []string{"window_start", "window_end"} {
-			if !in.schema.HasField(c) {
+		for i, c := range []string{"window_start", "window_end"} {
+			idx := in.schema.FieldIndices(c)
+			if len(idx) == 0 {
 				return rberr.New(rberr.Plan, "%s: without a window, top-N ranks the rows of each window of a window result, but the input has no %q column", ln.name, c)
 			}
+			ln.winBounds[i] = idx[0]
 		}
 	}
 	if in.schema.HasField("rank") {

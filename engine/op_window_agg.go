@@ -55,7 +55,7 @@ func (windowAggOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
 	timeIdx := -1
 	var timeType arrow.DataType = &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}
 	if !n.processing {
-		timeIdx = n.inputs[0].schema.FieldIndices(n.winTime)[0]
+		timeIdx = n.winTimeIdx
 		timeType = n.inputs[0].schema.Field(timeIdx).Type
 	}
 	st := g.NewStage("window_agg", p, runtime.Edge{From: in.st, Part: runtime.PartHash, Keys: keys})
@@ -129,7 +129,7 @@ func (b *binder) bindWindow(n *plan.Node, ln, in *lnode) error {
 		if !expr.TimeColumnOK(timeType) {
 			return rberr.New(rberr.Type, "%s: event time column %q is %s; it must be a timestamp, a date or int64 epoch milliseconds", name, col, expr.TypeName(timeType))
 		}
-		ln.winTime = col
+		ln.winTime, ln.winTimeIdx = col, idx[0]
 	}
 	if n.AllowedLateness != "" {
 		if ln.processing {

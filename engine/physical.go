@@ -188,7 +188,7 @@ func sourceClock(n *lnode) func() *source.Clock {
 	if n.wm == nil {
 		return nil
 	}
-	col := n.schema.FieldIndices(n.wm.Column)[0]
+	col := n.timeIdx
 	bound := n.wm.Bound
 	return func() *source.Clock { return source.NewClock(1, col, bound) }
 }

@@ -117,6 +117,8 @@ CTRL_C_PATHS = {
     "pa_table": "pa.table(slow)",
     "job_results": "for b in slow.start().results(): pass",
     "job_wait": "slow.start().wait()",
+    "collect_all": "rb.collect_all([slow, slow.select('id')], progress=False)",
+    "write_parquet": "import tempfile; slow.write_parquet(tempfile.mkdtemp() + '/out')",
 }
 
 

@@ -197,7 +197,8 @@ def test_unknown_column_in_stateful_operators_is_a_column_error_and_library_keep
 
 def test_key_errors_name_the_operator_and_the_key():
     """Keys of group_by and of windows: a repeated key, one clashing with window_start, and
-    one that cannot be hashed are plan errors that say which."""
+    one that cannot be hashed are plan errors that say which; sort and unique keys follow the
+    same rules (one compiler of keys) and name the operator."""
     t = rb.from_pydict({"k": [1, 2], "f": [[1], [2]],
                         "ts": pa.array([0, 1], pa.timestamp("us"))}, event_time="ts")
     with pytest.raises(rb.PlanError, match='the key "k" is given twice'):
@@ -208,3 +209,15 @@ def test_key_errors_name_the_operator_and_the_key():
         _ = t.group_by("f").agg(rb.count()).schema
     with pytest.raises(rb.RiverbedError, match="cannot key by"):
         _ = t.key_by("f").window(rb.tumbling("1s")).agg(rb.count()).schema
+    for what, build in (("deduplicate", lambda: t.unique("f")), ("deduplicate", lambda: t.unique(["k", "f"])),
+                        ("sort", lambda: t.sort("f")), ("sort", lambda: t.sort(rb.col("k"), rb.col("f")))):
+        op = "unique" if what == "deduplicate" else what
+        with pytest.raises(rb.TypeMismatchError, match=rf"{op}.*: cannot {what} by .*f.* of type list"):
+            _ = build().schema
+    with pytest.raises(rb.ColumnNotFoundError, match="nope"):
+        _ = t.sort("k", rb.col("nope") + 1).schema
+    # a dictionary key is compared by its values, as in group_by (the answers worked by hand:
+    # sorted a, a, b, b keeps input order among ties; the last "b" is n=3, the last "a" n=4)
+    d = rb.from_arrow(pa.table({"k": pa.array(["b", "a", "b", "a"]).dictionary_encode(), "n": [1, 2, 3, 4]}))
+    assert d.unique("k", keep="last").collect()["n"].to_pylist() == [3, 4]
+    assert d.sort("k").collect()["n"].to_pylist() == [2, 4, 1, 3]

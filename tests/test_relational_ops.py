@@ -89,6 +89,17 @@ def test_unique_matches_polars(keep: str) -> None:
     assert got.column_names == DATA.column_names
 
 
+@pytest.mark.parametrize("batch_size", [1, 3, 100])
+def test_unique_last_with_repeats_inside_a_batch_matches_polars(batch_size: int) -> None:
+    """A key repeated within one batch before any other key (keep="last" replaced its row
+    and released the batch while the new row still pointed into it: a crash)."""
+    t = pa.table({"k": ["a", "a", "b", "a", "c", "c", "c", "b"], "n": list(range(8))})
+    for keep in ("last", "none", "first"):
+        got = rb.Environment(parallelism=2, batch_size=batch_size).from_arrow(t).unique("k", keep=keep).collect()
+        want = pl.from_arrow(t).unique("k", keep=keep, maintain_order=True).to_arrow()
+        assert got.to_pylist() == want.to_pylist(), keep
+
+
 def test_unique_first_runs_on_an_unbounded_stream() -> None:
     gen = rb.datagen({"k": rb.Int64}, fields={"k": {"min": 0, "max": 9}}, rows_per_second=5000)
     got = gen.unique("k").limit(10).collect()

@@ -545,6 +545,49 @@ def test_null_typed_column_aggregations_match_duckdb():
     assert [tuple(r.values()) for r in got.to_pylist()] == want
 
 
+@pytest.mark.parametrize("p", [1, 2])
+def test_null_typed_keys_of_sort_unique_and_join_match_polars(p):
+    """A null-typed column as a sort key (every row ties: input order), a unique key (one
+    value: null) and a join key (null matches nothing); sort failed inside arrow-go's sort and
+    unique(keep="last") crashed."""
+    t = pa.table({"n": pa.nulls(5), "v": [3, 1, 2, 1, 3]})
+    env = rb.Environment(parallelism=p, batch_size=2)
+    df = pl.from_arrow(t)
+    got = env.from_arrow(t).sort("n", "v", descending=[True, False]).collect()
+    assert got.to_pylist() == df.sort(["n", "v"], descending=[True, False], maintain_order=True).to_arrow().to_pylist()
+    assert env.from_arrow(t).sort("n").collect()["v"].to_pylist() == df.sort("n", maintain_order=True)["v"].to_list()
+    for keep in ("first", "last", "none", "any"):
+        want = df.unique("n", keep="first" if keep == "any" else keep, maintain_order=True)
+        assert env.from_arrow(t).unique("n", keep=keep).collect()["v"].to_pylist() == want["v"].to_list(), keep
+    for how in ("inner", "left", "anti"):
+        got = env.from_arrow(t).join(env.from_arrow(t.rename_columns(["n", "w"])), on="n", how=how).collect()
+        want = df.join(pl.from_arrow(t.rename_columns(["n", "w"])), on="n", how=how)
+        assert sorted(map(repr, got.to_pylist())) == sorted(map(repr, want.to_arrow().to_pylist())), how
+
+
+def test_uint64_join_keys_and_is_in_values_beyond_int64_are_exact():
+    """uint64 keys from 2^63 joined with int64 keys (common type decided in validation, not a
+    failing cast to int64 at run time), and is_in on uint64 with values beyond int64 and
+    negative ones; DuckDB and plain Python are the oracles."""
+    u = pa.table({"k": pa.array([2**63, 5, 2**64 - 1, None, 0], pa.uint64()), "a": [1, 2, 3, 4, 5]})
+    i = pa.table({"k": pa.array([-1, 5, -(2**63), None, 0, 5], pa.int64()), "b": [7, 8, 9, 10, 11, 12]})
+    for how, sql in (("inner", "select u.k, a, b from u join i on u.k = i.k"),
+                     ("left", "select u.k, a, b from u left join i on u.k = i.k"),
+                     ("full", "select u.k, a, i.k, b from u full join i on u.k = i.k"),
+                     ("anti", "select k, a from u anti join i using (k)")):
+        got = rb.from_arrow(u).join(rb.from_arrow(i), on="k", how=how).collect()
+        rows = sorted(map(repr, (tuple(r.values()) for r in got.to_pylist())))
+        assert rows == sorted(map(repr, _duck(sql, u=u, i=i))), how
+    got = rb.from_arrow(i).join(rb.from_arrow(u), on="k").collect()
+    assert sorted(zip(got["k"].to_pylist(), got["b"].to_pylist(), got["a"].to_pylist())) == sorted(
+        _duck("select i.k, b, a from i join u on i.k = u.k", u=u, i=i))
+    for values in ([2**64 - 1, 5], [-1, 2**63], [0, -5, 2**64 - 1]):
+        got = _collect(u, lambda s, values=values: s.select(col("k").is_in(values).alias("x")))["x"].to_pylist()
+        assert got == [None if x is None else x in values for x in u["k"].to_pylist()], values
+    got = _collect(i, lambda s: s.select(col("k").is_in([2**64 - 1, -1]).alias("x")))["x"].to_pylist()
+    assert got == [None if x is None else x in (2**64 - 1, -1) for x in i["k"].to_pylist()]
+
+
 # -- dt.truncate and window bounds -----------------------------------------------------------
 
 WIDE = [

@@ -114,3 +114,29 @@ def test_functions_are_unregistered_when_their_streams_and_jobs_are_gone():
     gc.collect()
     assert udf.registered() == before + 1
     assert sum(b.num_rows for b in job.results(timeout="60s")) == 3
+
+
+def test_exceptions_not_raised_are_freed_with_their_function():
+    """The exception (and traceback, which holds the batch) of a failed function is kept until
+    its job's error is raised; those never raised (here the other subtask's: both fail at once)
+    are freed when the function's streams and jobs are gone."""
+    import gc
+
+    from riverbed import udf
+
+    both_in = threading.Barrier(2, timeout=10)
+
+    def fail(b):
+        both_in.wait()  # both subtasks are in the function before either fails
+        raise ValueError("bad batch")
+
+    gc.collect()
+    before = udf.stored_errors()
+    s = rb.Environment(parallelism=2, batch_size=10).from_pydict({"x": list(range(400))}).map_batches(fail)
+    with pytest.raises(rb.UserFunctionError) as info:
+        s.collect()
+    assert isinstance(info.value.__cause__, ValueError)
+    assert udf.stored_errors() == before + 1  # the other subtask's, never raised
+    del info, s
+    gc.collect()
+    assert udf.stored_errors() == before

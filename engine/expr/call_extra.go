@@ -121,6 +121,9 @@ func (s *CompileScope) compileExtra(e *plan.Expr, args []Expr, text string) (out
 				return fail(rberr.Plan, "is_in takes a list of values, got the expression %s", args[i])
 			}
 			c, ok := CommonType(ct, args[i].Type())
+			if k, exact := KeyType(ct, args[i].Type()); exact && k.ID() == arrow.DECIMAL128 && IsInteger(ct) {
+				c = k // uint64 with signed values: compared exactly
+			}
 			if !ok {
 				return fail(rberr.Type, "is_in value %s cannot be compared with %s", describeArg(i), describeArg(0))
 			}
@@ -322,6 +325,16 @@ func (s *CompileScope) compileExtra(e *plan.Expr, args []Expr, text string) (out
 		return mk(arrow.PrimitiveTypes.Int64, durationTotalKernel(int64(d.Unit.Multiplier()), per))
 	}
 	return nil, false, nil
+}
+
+// KeyType is the type two values are matched as when they are hashed (join keys, is_in
+// lists): ComparableType's, except that uint64 with a signed integer is decimal128(20, 0),
+// which holds both exactly (int64 fails on values from 2^63, uint64 on negative ones).
+func KeyType(a, b arrow.DataType) (arrow.DataType, bool) {
+	if IsInteger(a) && IsInteger(b) && (a.ID() == arrow.UINT64 && IsSigned(b) || b.ID() == arrow.UINT64 && IsSigned(a)) {
+		return &arrow.Decimal128Type{Precision: 20, Scale: 0}, true
+	}
+	return ComparableType(a, b)
 }
 
 // CommonType is the type values of types a and b are both cast to when one result holds

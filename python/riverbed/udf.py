@@ -25,15 +25,16 @@ _UDF_FN = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_int64, ctypes.c_void_p, ctyp
 
 _lock = threading.Lock()
 _functions: dict[int, tuple[Callable[[pa.RecordBatch], Any], pa.Schema | None, str]] = {}
-_errors: dict[int, BaseException] = {}
+_errors: dict[int, tuple[int, BaseException]] = {}  # error id -> (function id, exception)
 _ids = itertools.count(1)
 _error_ids = itertools.count(1)
 _dispatcher: Any = None
 _registered_pid: int | None = None
 _strdup: Any = None
 
-# The exceptions behind failed functions wait here until the job's error is raised; only the
-# latest are kept, so failures never read (a dropped job) cannot pile up.
+# The exceptions behind failed functions wait here until the job's error is raised. Those
+# never raised (a dropped job, the other subtasks of a failed one) go with their function's
+# registration, when its streams and jobs are gone; and only the latest are kept.
 _MAX_ERRORS = 64
 
 _ERROR_TAG = re.compile(r"\[python error #(\d+)\]")
@@ -61,6 +62,8 @@ class Registration:
 def _unregister(uid: int) -> None:
     with _lock:
         _functions.pop(uid, None)
+        for eid in [eid for eid, (fid, _) in _errors.items() if fid == uid]:
+            del _errors[eid]
 
 
 def register(fn: Callable[[pa.RecordBatch], Any], schema: pa.Schema | None, *,
@@ -78,6 +81,12 @@ def registered() -> int:
     """How many functions are registered (for tests)."""
     with _lock:
         return len(_functions)
+
+
+def stored_errors() -> int:
+    """How many exceptions of failed functions are kept, not yet raised (for tests)."""
+    with _lock:
+        return len(_errors)
 
 
 def _ensure_dispatcher() -> None:
@@ -114,7 +123,7 @@ def _dispatch(uid: int, in_array: int, in_schema: int, out_array: int, out_schem
     except BaseException as e:  # noqa: BLE001 - must not unwind into the engine
         eid = next(_error_ids)
         with _lock:
-            _errors[eid] = e
+            _errors[eid] = (uid, e)
             while len(_errors) > _MAX_ERRORS:  # errors of jobs whose failure nobody read
                 del _errors[next(iter(_errors))]
         name = getattr(fn, "__name__", "function") if "fn" in locals() else "function"
@@ -145,7 +154,8 @@ def original_error(message: str) -> BaseException | None:
     if not m:
         return None
     with _lock:
-        return _errors.pop(int(m.group(1)), None)
+        entry = _errors.pop(int(m.group(1)), None)
+    return entry[1] if entry else None
 
 
 def traceback_text(e: BaseException) -> str:

@@ -72,6 +72,10 @@ func (o *SortOp) Finish(out runtime.Emitter) error {
 		if err != nil {
 			return err
 		}
+		if col.DataType().ID() == arrow.NULL { // every value null: every row ties on this key
+			col.Release()
+			continue
+		}
 		order, nulls := compute.SortOrderAscending, compute.SortNullsAtStart
 		if o.Descending[k] {
 			order = compute.SortOrderDescending
@@ -93,6 +97,16 @@ func (o *SortOp) Finish(out runtime.Emitter) error {
 		sortKeys = append(sortKeys, compute.SortKey{ColumnIndex: len(keyCols), Order: order, NullPlacement: nulls})
 		keyCols = append(keyCols, col)
 		fields = append(fields, arrow.Field{Name: "k", Type: col.DataType(), Nullable: true})
+	}
+	if len(keyCols) == 0 { // every key is of the null type: the rows keep their input order
+		for _, b := range o.batches {
+			b.Retain()
+			if err := runtime.EmitSliced(b, o.EmitSz, out); err != nil {
+				return err
+			}
+		}
+		o.release()
+		return nil
 	}
 	n := keyCols[0].Len()
 	keyRec := array.NewRecordBatch(arrow.NewSchema(fields, nil), keyCols, int64(n))
@@ -365,7 +379,11 @@ func (o *UniqueOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
 				chunk = o.store.Add(rec)
 				o.store.Live[chunk] = 0
 			}
-			if old := o.pick[id]; old.Chunk >= 0 {
+			if old := o.pick[id]; old.Chunk == chunk {
+				// A row of this batch replaced by a later one: the chunk is settled
+				// below, not released while its count passes through zero.
+				o.store.Live[chunk]--
+			} else if old.Chunk >= 0 {
 				o.store.Drop(old)
 			}
 			o.pick[id] = keyed.RowRef{Chunk: chunk, Row: int32(i)}

@@ -96,8 +96,15 @@ func (j *JoinBase) keyIDs(side int, rec arrow.RecordBatch) ([]uint32, error) {
 	if err := j.keys.Consume(j.tc.Eval.Ctx, cols, ids); err != nil {
 		return nil, err
 	}
-	// A null key matches nothing (as in SQL).
+	// A null key matches nothing (as in SQL). A column of the null type has no validity
+	// bitmap (arrow-go's IsNull is false there), yet every value of it is null.
 	for _, c := range cols {
+		if c.DataType().ID() == arrow.NULL {
+			for i := range ids {
+				ids[i] = nullKey
+			}
+			break
+		}
 		if c.NullN() == 0 {
 			continue
 		}
