@@ -36,29 +36,9 @@ func (scanParquetOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 		b.datasets[n] = ds
 	}
 	ln.dataset = ds
-	cols := n.Columns
-	if pushed, ok := b.columns[n]; ok {
-		cols = pushed
+	if err := b.bindScanColumns(n, ln, ds.Schema); err != nil {
+		return err
 	}
-	scope := &expr.CompileScope{Schema: ds.Schema, Op: name}
-	if cols == nil {
-		for i := range ds.Schema.Fields() {
-			ln.projection = append(ln.projection, i)
-		}
-	} else {
-		for _, c := range cols {
-			idx := ds.Schema.FieldIndices(c)
-			if len(idx) == 0 {
-				return scope.ColumnNotFound(c)
-			}
-			ln.projection = append(ln.projection, idx[0])
-		}
-	}
-	fields := make([]arrow.Field, len(ln.projection))
-	for i, idx := range ln.projection {
-		fields[i] = ds.Schema.Field(idx)
-	}
-	ln.schema = arrow.NewSchema(fields, nil)
 	if b.columns != nil { // after projection pushdown: the columns actually read
 		if err := ds.CheckColumns(ln.projection); err != nil {
 			return rberr.Wrap(rberr.KindOf(err), err, "%s", name)
@@ -119,4 +99,33 @@ func (scanParquetOp) explain(n *lnode) (detail string) {
 		detail += fmt.Sprintf(", event time %q (watermark %s behind)", n.wm.Column, plan.FormatDuration(n.wm.Bound))
 	}
 	return
+}
+
+// bindScanColumns sets a file scan's projection (the columns the plan names, or those
+// projection pushdown left, or all) over the files' schema, and its output schema.
+func (b *binder) bindScanColumns(n *plan.Node, ln *lnode, schema *arrow.Schema) error {
+	cols := n.Columns
+	if pushed, ok := b.columns[n]; ok {
+		cols = pushed
+	}
+	ln.projection = nil
+	if cols == nil {
+		for i := range schema.Fields() {
+			ln.projection = append(ln.projection, i)
+		}
+	} else {
+		for _, c := range cols {
+			idx := schema.FieldIndices(c)
+			if len(idx) == 0 {
+				return (&expr.CompileScope{Schema: schema, Op: ln.name}).ColumnNotFound(c)
+			}
+			ln.projection = append(ln.projection, idx[0])
+		}
+	}
+	fields := make([]arrow.Field, len(ln.projection))
+	for i, idx := range ln.projection {
+		fields[i] = schema.Field(idx)
+	}
+	ln.schema = arrow.NewSchema(fields, nil)
+	return nil
 }

@@ -4,9 +4,7 @@ import (
 	"fmt"
 	"unicode/utf8"
 
-	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/riverbed-engine/riverbed/batch"
-	"github.com/riverbed-engine/riverbed/engine/expr"
 	"github.com/riverbed-engine/riverbed/engine/plan"
 	"github.com/riverbed-engine/riverbed/engine/runtime"
 	"github.com/riverbed-engine/riverbed/engine/source"
@@ -98,30 +96,9 @@ func (o scanTextOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 		b.texts[n] = ds
 	}
 	ln.text = ds
-	cols := n.Columns
-	if pushed, ok := b.columns[n]; ok {
-		cols = pushed
+	if err := b.bindScanColumns(n, ln, ds.Schema); err != nil {
+		return err
 	}
-	ln.projection = nil
-	scope := &expr.CompileScope{Schema: ds.Schema, Op: name}
-	if cols == nil {
-		for i := range ds.Schema.Fields() {
-			ln.projection = append(ln.projection, i)
-		}
-	} else {
-		for _, c := range cols {
-			idx := ds.Schema.FieldIndices(c)
-			if len(idx) == 0 {
-				return scope.ColumnNotFound(c)
-			}
-			ln.projection = append(ln.projection, idx[0])
-		}
-	}
-	fields := make([]arrow.Field, len(ln.projection))
-	for i, idx := range ln.projection {
-		fields[i] = ds.Schema.Field(idx)
-	}
-	ln.schema = arrow.NewSchema(fields, nil)
 	return b.bindEventTime(n, ln)
 }
 
