@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import heapq
 import threading
+import weakref
 from collections.abc import Iterable, Iterator
 from enum import IntEnum
 from typing import Any, Callable
@@ -712,7 +713,8 @@ class KeyedProcessFunction:
         return None
 
     def close(self) -> None:
-        """Called when the pipeline is dropped (nothing to release by default)."""
+        """Called once when the pipeline (its streams and the jobs that ran it) is dropped;
+        nothing to release by default."""
 
 
 class ProcessFunctionError(Exception):
@@ -935,6 +937,10 @@ def build_node(fn: Any, key_names: list[str], output_schema: Any, state: Any, si
     state_schema = pa.schema([(d.name, d.arrow_type) for d in descs])
     wire = _Wire(vec, out_schema, state_schema, [d.name for d in descs if d.ttl], sides, name or label)
     reg = udf.register(wire, None, kind="process")
+    if isinstance(fn, KeyedProcessFunction):
+        # open() ran above, once for the pipeline; close() runs once when the pipeline (its
+        # streams and every job that runs it) is dropped, with the function's registration.
+        weakref.finalize(reg, fn.close)
     node: dict[str, Any] = {"op": "process", "udf": reg.uid, "_udf": reg, "output_schema": _schema_b64(out_schema)}
     if sides:
         node["side_schemas"] = [_schema_b64(t.schema) for t in sides]
