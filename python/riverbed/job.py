@@ -699,7 +699,18 @@ class MultiJob(Job):
 
     @property
     def schemas(self) -> list[pa.Schema]:
-        """The schema of each output, in order."""
+        """The schema of each output, in order.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"x": [1, 2]})
+        >>> job = rb.start_all([s, s.select((rb.col("x") / 2).alias("half"))])
+        >>> [str(schema) for schema in job.schemas]
+        ['x: int64', 'half: double']
+        >>> job.wait()
+        True
+        """
         return list(self._schemas)
 
     def results(self, timeout: Duration | float | None = None, *,  # type: ignore[override]
@@ -737,7 +748,21 @@ class MultiJob(Job):
 
     def show_results(self, rows: int = 20, *, timeout: Duration | float | None = None,
                      max_batches: int | None = None) -> pa.Table:
-        """Not for several outputs: read :meth:`results` (pairs of output and batch)."""
+        """Not for several outputs: raises; read :meth:`results` (pairs of output and
+        batch) or :meth:`collect`, or show one output with ``stream.start().show_results()``.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"x": [1, 2, 3]})
+        >>> job = rb.start_all([s, s.limit(1)])
+        >>> job.show_results()
+        Traceback (most recent call last):
+        ...
+        riverbed.errors.RiverbedError: show_results() shows one output; a MultiJob's results() yields (output, ...
+        >>> [t.num_rows for t in job.collect()]
+        [3, 1]
+        """
         raise RiverbedError("show_results() shows one output; a MultiJob's results() yields (output, batch) pairs")
 
 

@@ -2166,6 +2166,10 @@ def _run(job: _lib.JobHandle, progress: bool | None) -> pa.Table:
     finally:
         if bar is not None:
             bar.close()
+    # The reading thread has signalled the end and only returns now: wait for it, so that
+    # once collect() returns nothing holds the job's plan (dropping the stream then drops
+    # its functions at once, and a process function's close() runs then).
+    res.thread.join()
     res.raise_error()
     return pa.Table.from_batches(batches, schema=res.schema)
 
