@@ -124,8 +124,10 @@ def flink_worker(config_path: str) -> None:
                 self.timer_state.update(timer)
 
         def on_timer(self, timestamp, ctx):
+            # PyFlink iterates what on_timer returns: it must be a generator even with no output.
             self.timer_state.clear()
             self.flag_state.clear()
+            yield from ()
 
     def run() -> list[tuple[int, int]]:
         env = StreamExecutionEnvironment.get_execution_environment()
