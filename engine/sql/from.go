@@ -3,7 +3,9 @@ package sql
 import (
 	"strconv"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/riverbed-engine/riverbed/engine/expr"
+	"github.com/riverbed-engine/riverbed/engine/ops/agg"
 	"github.com/riverbed-engine/riverbed/engine/plan"
 )
 
@@ -288,6 +290,11 @@ func (pl *planner) joinExprs(l, right *rel, how string, lx, rx []*plan.Expr, at 
 		return &rel{node: n, cols: l.cols}, nil
 	}
 	cols := append(append([]column(nil), l.cols...), right.cols...)
+	if schema.NumFields() == len(cols)+1 && schema.Field(len(cols)).Name == agg.OpColumn {
+		// an outer join over an unbounded input gives an updating result: its op column
+		// goes on through the operators that take it (docs/changelog.md), unnamed in SQL
+		schema = arrow.NewSchema(schema.Fields()[:len(cols)], nil)
+	}
 	if schema.NumFields() != len(cols) {
 		return nil, errorAt(at, "internal: the join gives %d columns, the planner expected %d", schema.NumFields(), len(cols))
 	}

@@ -2,7 +2,9 @@ package sql
 
 import (
 	"errors"
+	"regexp"
 	"strconv"
+	"strings"
 
 	"github.com/riverbed-engine/riverbed/engine/plan"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
@@ -126,6 +128,21 @@ func fieldOf(r *rel, name string) string {
 	}
 	return name
 }
+
+// streamingRefusal names the SQL construct when the engine refuses one of the joins the
+// planner adds for it because an input is unbounded or updating (a cross join, or a join
+// over the changes of an anti or left join); other errors pass unchanged.
+func streamingRefusal(at Pos, what string, err error) error {
+	var re *rberr.Error
+	if err == nil || !errors.As(err, &re) || re.Kind != rberr.Plan ||
+		!strings.Contains(re.Msg, "unbounded") && !strings.Contains(re.Msg, "updating stream") {
+		return err
+	}
+	msg := sqlPrefix.ReplaceAllString(re.Msg, "")
+	return errorAt(at, "%s over an unbounded table is not supported yet: its plan joins the rows with the subquery's row counts, and the engine refused: %s", what, msg)
+}
+
+var sqlPrefix = regexp.MustCompile(`^SQL line \d+, column \d+: `)
 
 // simpleSelect is the query's SELECT block if it is one without ORDER BY or LIMIT.
 func simpleSelect(q *Query) (*Select, bool) {
@@ -392,7 +409,7 @@ func (pl *planner) inJoin(r *rel, e *InSubquery) (*rel, error) {
 	}
 	j, n, nn, err := pl.subStats(j, sub, sc, e.P)
 	if err != nil {
-		return nil, err
+		return nil, streamingRefusal(e.P, "x NOT IN (subquery)", err)
 	}
 	guard := fn("or",
 		fn("eq", fn("fill_null", colRef(n), lit(0, "int64")), lit(0, "int64")),
@@ -410,7 +427,7 @@ func (pl *planner) existsJoin(r *rel, q *Query, not bool, at Pos) (*rel, error) 
 	if len(sub.keys) == 0 {
 		j, n, _, err := pl.subStats(r, sub, sc, at)
 		if err != nil {
-			return nil, err
+			return nil, streamingRefusal(at, "an uncorrelated EXISTS", err)
 		}
 		pred := fn("gt", colRef(n), lit(0, "int64"))
 		if not {
@@ -494,7 +511,7 @@ func (pl *planner) scalarSub(r *rel, sc *scope, sq *Subquery, inner bool) (*rel,
 		}
 		j, err := pl.joinNames(r, sub, "cross", nil, nil, sq.P)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, streamingRefusal(sq.P, "an uncorrelated scalar subquery", err)
 		}
 		return j, colRef(fieldOf(j, name)), nil
 	}
@@ -568,11 +585,11 @@ func (pl *planner) markIn(r *rel, sc *scope, e *InSubquery) (*rel, *plan.Expr, e
 	}
 	j, err := pl.joinNames(r, m, "left", append(lx, x), rk, e.P)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, streamingRefusal(e.P, "x [NOT] IN (subquery) as a value", err)
 	}
 	j, n, nn, err := pl.subStats(j, sub, sc, e.P)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, streamingRefusal(e.P, "x [NOT] IN (subquery) as a value", err)
 	}
 	v := fn("case_when",
 		fn("fill_null", colRef(fieldOf(j, mark)), lit(false, "bool")), lit(true, "bool"),
@@ -596,7 +613,7 @@ func (pl *planner) markExists(r *rel, sc *scope, e *Exists) (*rel, *plan.Expr, e
 	if len(sub.keys) == 0 {
 		var n string
 		if j, n, _, err = pl.subStats(r, sub, sc, e.P); err != nil {
-			return nil, nil, err
+			return nil, nil, streamingRefusal(e.P, "an uncorrelated EXISTS", err)
 		}
 		v = fn("gt", colRef(n), lit(0, "int64"))
 	} else {
