@@ -274,7 +274,7 @@ def test_group_by_over_an_unbounded_table_is_an_updating_result() -> None:
     gives there (and Flink SQL): an updating result whose changes (+I/-U/+U, the __op
     column) make, applied in order, DuckDB's GROUP BY over the rows the job read. What
     cannot take the changes (ORDER BY, LIMIT) is refused by rb.sql itself, at its place."""
-    from test_changelog import SCHEMA, SEED, FIELDS, B, apply_in_order, oracle
+    from test_changelog import FIELDS, SCHEMA, SEED, B, apply_in_order, oracle
 
     env = rb.Environment(parallelism=1, batch_size=100)
     gen = env.datagen(SCHEMA, rows_per_second=5_000, seed=SEED, fields=FIELDS)  # unbounded

@@ -169,6 +169,16 @@ NULL_QUERIES = [
     "SELECT id, (SELECT COUNT(*) FROM u WHERE u.y = t.x) AS c, (SELECT COUNT(y) FROM w WHERE w.k = t.id) AS cw, "
     "(SELECT MAX(k) FROM u WHERE u.y = t.x) AS m, (SELECT MAX(y) FROM e) AS z FROM t",
     "SELECT g, SUM(x) AS sx FROM t GROUP BY g HAVING SUM(x) > (SELECT MIN(y) FROM u)",
+    # a scalar subquery that is not an aggregate: its one row's value, NULL for no row (or a
+    # NULL value), a run-time error for more (below)
+    "SELECT id FROM t WHERE x > (SELECT y FROM u WHERE k = 1)",
+    "SELECT id FROM t WHERE x > (SELECT y FROM u WHERE k = 99) OR id = 2",
+    "SELECT id, (SELECT y FROM u WHERE k = 2) AS a, (SELECT s FROM v WHERE k = 9) AS c FROM t",
+    "SELECT id, (SELECT y FROM u WHERE u.k = t.id) AS a, (SELECT s FROM u WHERE u.k = t.x) AS c FROM t",
+    "SELECT id FROM t WHERE x = (SELECT y FROM v WHERE v.y = t.x)",
+    "SELECT id FROM t WHERE (SELECT y FROM u WHERE u.k = t.id) IS NULL",
+    "SELECT id, (SELECT y FROM u ORDER BY y DESC LIMIT 1) AS a FROM t",
+    "SELECT g, SUM(x) AS sx FROM t GROUP BY g HAVING SUM(x) > (SELECT y FROM v WHERE k = 2)",
     # NOT (a AND b), NOT (a OR b) with NULLs: Kleene logic
     "SELECT id FROM t WHERE NOT (x > 1 AND b)",
     "SELECT id FROM t WHERE NOT (x > 1 OR b)",
@@ -224,8 +234,8 @@ REFUSED = [
      r"SQL line 1, column 33: IN \(subquery\) in GROUP BY .*is not supported yet"),
     ("SELECT SUM(CASE WHEN x IN (SELECT y FROM u) THEN 1 END) FROM t",
      r"SQL line 1, column 22: IN \(subquery\) in an aggregate's argument .*is not supported yet"),
-    ("SELECT id FROM t\nWHERE x > (SELECT y FROM u WHERE k = 1)",
-     r"SQL line 2, column 11: a scalar subquery that is not an aggregate without GROUP BY .*is not supported yet"),
+    ("SELECT id, (SELECT DISTINCT y FROM u WHERE u.k = t.id) AS a FROM t",
+     r"SQL line 1, column 12: SELECT DISTINCT in a correlated scalar subquery is not supported yet"),
     ("SELECT id FROM t WHERE x NOT IN (SELECT y FROM u WHERE u.k > t.id)",
      r"SQL line 1, column 56: a correlated condition other than an equality .*is not supported yet"),
     ("SELECT id, (SELECT COUNT(*) * 2 FROM u WHERE u.k = t.id) AS c FROM t",
@@ -239,3 +249,22 @@ REFUSED = [
 def test_constructs_that_cannot_be_planned_exactly_are_refused(query: str, match: str) -> None:
     with pytest.raises(rb.PlanError, match=match):
         rb.sql(query, **_tables())
+
+
+SEVERAL_ROWS = [
+    "SELECT id FROM t\nWHERE x > (SELECT y FROM u)",
+    "SELECT id,\n       (SELECT y FROM u WHERE u.s = 'a') AS a FROM t",
+    "SELECT id FROM t\nWHERE x = (SELECT y FROM u WHERE u.s = t.s)",
+    "SELECT g FROM t GROUP BY g\nHAVING SUM(x) < (SELECT y FROM v WHERE k > 1)",
+]
+
+
+@pytest.mark.parametrize("query", SEVERAL_ROWS)
+def test_scalar_subquery_of_several_rows_is_an_error(query: str) -> None:
+    """A scalar subquery that gives more than one row for a row is an error when the query
+    runs (SQL's rule; DuckDB's "More than one row returned by a subquery"), at its place."""
+    tables = _tables()
+    with pytest.raises(duckdb.InvalidInputException, match="More than one row"):
+        _duckdb(query, tables)
+    with pytest.raises(rb.DataError, match=r"SQL line 2, column \d+: the scalar subquery gave more than one row"):
+        rb.Environment(parallelism=2).sql(query, **tables).collect()

@@ -85,6 +85,9 @@ func TestInAndNotInPlans(t *testing.T) {
 		// a correlated COUNT: a left join, a missing group filled with 0
 		{"SELECT k FROM t WHERE (SELECT COUNT(*) FROM u WHERE u.k = t.k) = 0", []string{"join:left"}, []string{"join:inner"}},
 		{"SELECT k FROM t WHERE (SELECT MAX(x) FROM u WHERE u.k = t.k) > 1", []string{"join:inner"}, []string{"join:left"}},
+		// a scalar subquery that may give several rows: its first value and row count
+		{"SELECT k, (SELECT x FROM u WHERE s = 'a') AS v FROM t", []string{"join:cross", "aggregate"}, nil},
+		{"SELECT k, (SELECT x FROM u WHERE u.k = t.k) AS v FROM t", []string{"join:left", "aggregate"}, []string{"join:cross"}},
 	}
 	for _, c := range cases {
 		ops := " " + opsOf(t, c.q) + " "
@@ -105,6 +108,25 @@ func TestInAndNotInPlans(t *testing.T) {
 		if !strings.Contains(doc, want) {
 			t.Errorf("NOT IN plan lacks %s: %s", want, doc)
 		}
+	}
+}
+
+func TestScalarSubqueryOfSeveralRowsIsCheckedAtRunTime(t *testing.T) {
+	// SQL: more than one row is an error when the value is used; none is NULL
+	for _, q := range []string{
+		"SELECT k FROM t WHERE x > (SELECT x FROM u WHERE s = 'a')",
+		"SELECT k, (SELECT x FROM u WHERE u.k = t.k) AS v FROM t",
+	} {
+		doc := planText(t, q)
+		for _, want := range []string{`"fn":"error_if"`, `the scalar subquery gave more than one row`, `"agg":"first"`} {
+			if !strings.Contains(doc, want) {
+				t.Errorf("%q: want %s in the plan: %s", q, want, doc)
+			}
+		}
+	}
+	// an aggregate without GROUP BY gives one row: no check
+	if doc := planText(t, "SELECT k FROM t WHERE x > (SELECT MAX(x) FROM u)"); strings.Contains(doc, "error_if") {
+		t.Errorf("one-row subquery checked: %s", doc)
 	}
 }
 

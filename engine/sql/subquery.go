@@ -2,6 +2,7 @@ package sql
 
 import (
 	"errors"
+	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
@@ -493,12 +494,8 @@ func (pl *planner) scalarSub(r *rel, sc *scope, sq *Subquery, inner bool) (*rel,
 			return nil, nil, err
 		}
 	}
+	tooMany := fmt.Sprintf("SQL %s: the scalar subquery gave more than one row", sq.P)
 	if !correlated {
-		// one row (an aggregate without GROUP BY) is what makes it scalar; a query that may
-		// give more rows needs SQL's run-time check, which the engine does not have
-		if !oneRow(sq.Query) {
-			return nil, nil, unsupported(sq.P, "a scalar subquery that is not an aggregate without GROUP BY (one that may give more than one row)")
-		}
 		sub, err := pl.query(sq.Query)
 		if err != nil {
 			return nil, nil, err
@@ -509,20 +506,43 @@ func (pl *planner) scalarSub(r *rel, sc *scope, sq *Subquery, inner bool) (*rel,
 		if sub, err = pl.renameOne(sub, name, sq.P); err != nil {
 			return nil, nil, err
 		}
+		check := ""
+		if !oneRow(sq.Query) {
+			// it may give any number of rows: its value (NULL for none) and its row count,
+			// which must not be more than one (SQL's run-time error)
+			node := &plan.Node{Op: "aggregate", Input: sub.node, Aggs: []*plan.Expr{
+				alias(&plan.Expr{Agg: "first", Args: []*plan.Expr{colRef(name)}}, name),
+				alias(&plan.Expr{Agg: "count"}, name+"_n")}}
+			if sub, err = pl.relOf(node, "", sq.P); err != nil {
+				return nil, nil, err
+			}
+			check = name + "_n"
+		}
 		j, err := pl.joinNames(r, sub, "cross", nil, nil, sq.P)
 		if err != nil {
 			return nil, nil, streamingRefusal(sq.P, "an uncorrelated scalar subquery", err)
 		}
-		return j, colRef(fieldOf(j, name)), nil
+		v := colRef(fieldOf(j, name))
+		if check != "" {
+			v = errorIf(fn("gt", colRef(fieldOf(j, check)), lit(1, "int64")), v, tooMany)
+		}
+		return j, v, nil
 	}
-	if len(s.Items) != 1 || s.Items[0].Star || len(s.GroupBy) > 0 || s.Having != nil || !containsAggregate(s.Items[0].Expr) {
-		return nil, nil, unsupported(sq.P, "a correlated scalar subquery other than one aggregate expression without GROUP BY")
+	if len(s.Items) != 1 || s.Items[0].Star || len(s.GroupBy) > 0 || s.Having != nil {
+		return nil, nil, unsupported(sq.P, "a correlated scalar subquery other than one expression without GROUP BY or HAVING")
 	}
 	// a key without rows gives no group: the left join gives NULL, which is the value of
 	// every aggregate over no rows but COUNT's (0)
 	item := s.Items[0].Expr
-	count := false
-	if f, isCall := item.(*FuncCall); isCall && f.Name == "COUNT" {
+	count, check := false, false
+	if !containsAggregate(item) {
+		// a value per row: its first (NULL for none) and the row count per key, which
+		// must not be more than one
+		if s.Distinct {
+			return nil, nil, unsupported(sq.P, "SELECT DISTINCT in a correlated scalar subquery")
+		}
+		check = true
+	} else if f, isCall := item.(*FuncCall); isCall && f.Name == "COUNT" {
 		count = true
 	} else if hasCount(item) {
 		return nil, nil, unsupported(sq.P, "an expression of COUNT in a correlated scalar subquery (COUNT alone is supported)")
@@ -535,7 +555,14 @@ func (pl *planner) scalarSub(r *rel, sc *scope, sq *Subquery, inner bool) (*rel,
 		grouped.GroupBy = append(grouped.GroupBy, k)
 		keys = append(keys, kn)
 	}
-	grouped.Items = append(grouped.Items, &SelectItem{At: s.Items[0].At, Expr: item, Alias: name})
+	if check {
+		at := At{item.Position()}
+		grouped.Items = append(grouped.Items,
+			&SelectItem{At: at, Expr: &FuncCall{At: at, Name: "FIRST_VALUE", Args: []Expr{item}}, Alias: name},
+			&SelectItem{At: at, Expr: &FuncCall{At: at, Name: "COUNT", Star: true}, Alias: name + "_n"})
+	} else {
+		grouped.Items = append(grouped.Items, &SelectItem{At: s.Items[0].At, Expr: item, Alias: name})
+	}
 	sub, err := pl.selectBlock(grouped, nil)
 	if err != nil {
 		return nil, nil, err
@@ -560,7 +587,17 @@ func (pl *planner) scalarSub(r *rel, sc *scope, sq *Subquery, inner bool) (*rel,
 	if count {
 		v = fn("fill_null", v, lit(0, "int64"))
 	}
+	if check {
+		v = errorIf(fn("gt", colRef(fieldOf(j, name+"_n")), lit(1, "int64")), v, tooMany)
+	}
 	return j, v, nil
+}
+
+// errorIf is the value, or a run-time DataError with the message where cond is true.
+func errorIf(cond, value *plan.Expr, message string) *plan.Expr {
+	x := fn("error_if", cond, value)
+	x.Options = map[string]any{"message": message}
+	return x
 }
 
 // markIn joins to r what x [NOT] IN (query) needs and returns its three-valued value.
