@@ -260,7 +260,7 @@ func (pl *planner) selectBlock(s *Select, order []*OrderItem) (*rel, error) {
 			n := 0
 			for j := range from.cols {
 				c := &from.cols[j]
-				if it.Qualifier != "" && !strings.EqualFold(c.qual, it.Qualifier) {
+				if it.Qualifier != "" && !strings.EqualFold(c.qual, it.Qualifier) || it.Qualifier == "" && c.nostar {
 					continue
 				}
 				outs = append(outs, outCol{name: c.name, col: c, at: it.P})
@@ -312,10 +312,18 @@ func (pl *planner) selectBlock(s *Select, order []*OrderItem) (*rel, error) {
 	} else if from.win != nil {
 		return nil, unsupported(from.win.at, "a window table function without GROUP BY window_start, window_end (window top-N and window joins come later)")
 	}
+	// subqueries in the select list become columns of the input (subquery.go)
+	in.clause = "SELECT"
+	for i, o := range outs {
+		if o.expr != nil && containsSubquery(o.expr) {
+			if from, outs[i].expr, in, err = pl.markSubqueries(from, o.expr, in); err != nil {
+				return nil, err
+			}
+		}
+	}
 	// the projection, with hidden columns for ORDER BY expressions it does not output
 	var exprs []*plan.Expr
 	var cols []column
-	in.clause = "SELECT"
 	for _, o := range outs {
 		var x *plan.Expr
 		var t arrow.DataType
@@ -433,8 +441,9 @@ func (pl *planner) sort(r *rel, order []*OrderItem, s *scope, keys []*plan.Expr)
 		}
 		n.Keys = append(n.Keys, k)
 		n.SortDescending = append(n.SortDescending, o.Desc)
-		// nulls last unless NULLS FIRST (DuckDB's default)
-		nullsLast := true
+		// Flink's default (Calcite's NullCollation.LOW): NULL sorts as the smallest value,
+		// first in ascending order and last in descending order
+		nullsLast := o.Desc
 		if o.NullsFirst != nil {
 			nullsLast = !*o.NullsFirst
 		}
@@ -588,32 +597,12 @@ func (pl *planner) aggregate(s *Select, from *rel, outs []outCol, order []*Order
 	for _, c := range conjuncts(s.Having) {
 		post.clause = "HAVING"
 		if containsSubquery(c) {
-			// x op (uncorrelated scalar subquery): its one row joined to every group
-			b, ok := c.(*Binary)
-			sq, ok2 := (*Subquery)(nil), false
-			if ok {
-				sq, ok2 = b.R.(*Subquery)
-			}
-			if !ok2 || containsSubquery(b.L) || !oneRow(sq.Query) {
-				return nil, nil, unsupported(c.Position(), "this subquery in HAVING (only a comparison with an uncorrelated scalar aggregate subquery on its right)")
-			}
-			sub, err := pl.query(sq.Query)
-			if err != nil {
+			// subqueries become columns of the groups (subquery.go), over which the
+			// condition is then a plain filter
+			var err error
+			if r, c, post, err = pl.markSubqueries(r, c, post); err != nil {
 				return nil, nil, err
 			}
-			if len(sub.cols) != 1 {
-				return nil, nil, errorAt(sq.P, "the scalar subquery gives %d columns; it must give one", len(sub.cols))
-			}
-			name := pl.fresh("_sq")
-			if sub, err = pl.renameOne(sub, name, sq.P); err != nil {
-				return nil, nil, err
-			}
-			if r, err = pl.join(r, sub, "cross", nil, nil, sq.P); err != nil {
-				return nil, nil, err
-			}
-			post.cols = append(append([]column(nil), post.cols...), column{name: name, field: name, typ: sub.cols[0].typ})
-			keyField[canon(colRef(name))] = name
-			c = &Binary{At: b.At, Op: b.Op, L: b.L, R: &Ident{At{sq.P}, []string{name}}}
 		}
 		x, err := pl.expr(c, post)
 		if err != nil {
