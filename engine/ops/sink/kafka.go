@@ -245,19 +245,39 @@ func (o *KafkaSinkOp) Close() {
 }
 
 // Commit commits the transaction pre-committed at the end (exactly-once), once the job
-// has succeeded.
+// has succeeded. A job stopped without drain did not finish its sinks: the transaction
+// still open is committed here, as the Parquet sink commits its files (the job commits
+// its sinks at its end only when its checkpoints, if any, cover what they got: see
+// runtime.Job.Stop).
 func (o *KafkaSinkOp) Commit() error {
-	o.mu.Lock()
-	p := o.final
-	o.final = nil
-	o.mu.Unlock()
-	if p == nil {
-		return nil
-	}
-	defer p.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	return p.Commit(ctx)
+	o.mu.Lock()
+	p, open := o.final, o.txn
+	o.final, o.txn = nil, nil
+	o.mu.Unlock()
+	if open != nil {
+		if _, err := open.PreCommit(ctx); err != nil {
+			_ = open.Abort(ctx)
+			open.Close()
+			if p != nil {
+				_ = p.Abort(ctx)
+				p.Close()
+			}
+			return err
+		}
+	}
+	var first error
+	for _, t := range []*kafka.TxnProducer{p, open} {
+		if t == nil {
+			continue
+		}
+		if err := t.Commit(ctx); err != nil && first == nil {
+			first = err
+		}
+		t.Close()
+	}
+	return first
 }
 
 // Abort aborts every transaction the subtask has open or pre-committed and not
