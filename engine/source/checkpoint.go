@@ -149,7 +149,7 @@ type tracker struct {
 	// starts them), and where enumerators start.
 	restored bool
 	skipped  [][2]int64 // the splits done in the restored checkpoint (runtime.SkippedSplits)
-	layout   *int64 // the source's layout (see layouter), recorded in every checkpoint
+	layout   *int64     // the source's layout (see layouter), recorded in every checkpoint
 	partial  map[int64]Position
 	started  map[int64]uint64 // restored partial split -> tag when a subtask started it
 	from     Position
