@@ -147,3 +147,22 @@ def test_stopped_job_commits_every_row_to_exactly_once_parquet(tmp_path, how):
     assert hidden(out) == []
     assert len(set(seen.values)) == seen.n, "the restart read rows again"
     assert Counter(ids) == Counter(seen.values)
+
+
+@pytest.mark.parametrize("guarantee", ["exactly-once", "at-least-once", "none"])
+def test_stop_without_checkpoints_writes_every_row_to_kafka(brokers, topic, guarantee):  # noqa: F811
+    """Without checkpoints, stop() (no drain) ends the job with the rows its Kafka sink got
+    written and, exactly-once, committed; records still lingering in the producer are
+    flushed, not dropped with it."""
+    src, dst = topic(2), topic(2)
+    seen = Seen("x")
+    produce(brokers, src, [(i % 2, json.dumps({"x": i}).encode(), {}) for i in range(300)])
+    s = (rb.Environment(parallelism=2).read_kafka(brokers, src, schema={"x": pa.int64()}, options={"max.poll.records": 20})
+         .map_batches(seen))
+    prefix = f"tx-{dst}" if guarantee == "exactly-once" else None
+    job = s.write_kafka(brokers, dst, delivery_guarantee=guarantee, transactional_id_prefix=prefix,
+                        options={"linger.ms": 5000}, lazy=True).start()
+    seen.wait(300)
+    job.stop(timeout="120s")
+    assert job.status == "finished"
+    assert xs(brokers, dst) == Counter(range(300))
