@@ -157,8 +157,8 @@ def test_stop_without_checkpoints_writes_every_row_to_kafka(brokers, topic, guar
     src, dst = topic(2), topic(2)
     seen = Seen("x")
     produce(brokers, src, [(i % 2, json.dumps({"x": i}).encode(), {}) for i in range(300)])
-    s = (rb.Environment(parallelism=2).read_kafka(brokers, src, schema={"x": pa.int64()}, options={"max.poll.records": 20})
-         .map_batches(seen))
+    env = rb.Environment(parallelism=2)
+    s = env.read_kafka(brokers, src, schema={"x": pa.int64()}, options={"max.poll.records": 20}).map_batches(seen)
     prefix = f"tx-{dst}" if guarantee == "exactly-once" else None
     job = s.write_kafka(brokers, dst, delivery_guarantee=guarantee, transactional_id_prefix=prefix,
                         options={"linger.ms": 5000}, lazy=True).start()
