@@ -267,13 +267,7 @@ func (c *coordinator) trigger(dir string, final, wait bool) (*pendingCheckpoint,
 	case c.pending != nil:
 		return nil, rberr.New(rberr.InvalidArgument, "checkpoint %d is still in progress", c.pending.b.ID)
 	}
-	live := false
-	for _, t := range c.tasks {
-		if t.source != nil && !c.finished[t] {
-			live = true
-		}
-	}
-	if !live {
+	if c.sourcesEndedLocked() {
 		return nil, rberr.New(rberr.InvalidArgument, "cannot take a %s: every source of the job has ended", what)
 	}
 	if c.j.StopSources.Load() {
@@ -318,6 +312,22 @@ func (c *coordinator) trigger(dir string, final, wait bool) (*pendingCheckpoint,
 		}
 	}
 	return p, nil
+}
+
+// sourcesEnded reports whether every source subtask of the job has ended.
+func (c *coordinator) sourcesEnded() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sourcesEndedLocked()
+}
+
+func (c *coordinator) sourcesEndedLocked() bool {
+	for _, t := range c.tasks {
+		if t.source != nil && !c.finished[t] {
+			return false
+		}
+	}
+	return true
 }
 
 func (c *coordinator) replayable(t *task) bool {

@@ -136,13 +136,16 @@ func (j *Job) Cancel() { j.cancel(errCancelled) }
 // stop right after its barrier, pending windows are in its state, the sinks commit what
 // came before it, and restore="latest" resumes exactly there. If that checkpoint fails,
 // the job stops at once and its sinks commit nothing after its last checkpoint, from
-// which a restore reads the rest again. Without checkpoints, pending windows are dropped.
+// which a restore reads the rest again (if every source has ended by then, nothing is
+// stopped: the job ends as at the end of its input). Without checkpoints, pending windows
+// are dropped.
 func (j *Job) Stop(drain bool) {
 	if !drain && j.ckpt != nil && j.ckpt.cfg.Storage != nil && !j.StopSources.Load() {
 		go func() {
-			if _, err := j.ckpt.run(j.ctx, "", true); err != nil {
+			if _, err := j.ckpt.run(j.ctx, "", true); err != nil && !j.ckpt.sourcesEnded() {
 				j.stopNow(false)
 			}
+			// Sources that have all ended are not stopped: the job ends as its input did.
 		}()
 		return
 	}
