@@ -80,7 +80,7 @@ func (g *graph) buildOutputs(outs []*lnode, j *runtime.Job) ([]flow, error) {
 		}
 		g.NodeID = fmt.Sprintf("output-%d", i)
 		out := g.NewStage(name, 1, runtime.Edge{From: f.st, Part: runtime.PartGather})
-		g.addReorder(out, f)
+		g.addReorder(out, f, root.schema)
 		if j != nil {
 			idx := i
 			out.Chain(name, func(int) runtime.Operator { return &runtime.CollectOp{Job: j, Output: idx} })

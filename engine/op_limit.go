@@ -38,7 +38,7 @@ func (limitOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
 	if err != nil {
 		return in, err
 	}
-	st := g.gatherInOrder("limit", in)
+	st := g.gatherInOrder("limit", in, n.inputs[0].schema)
 	limit := n.limit
 	// Once the limit has its rows nothing more is needed, ordered input or not (over an
 	// unordered stream they are any n rows, as Polars' head after a shuffle), so it asks the

@@ -112,7 +112,7 @@ func (overOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
 	if err != nil {
 		return in, err
 	}
-	st := g.gatherInOrder("over", in)
+	st := g.gatherInOrder("over", in, n.inputs[0].schema)
 	funcs, aug, inSchema := n.overFuncs, n.overAug, n.inputs[0].schema
 	st.Chain("over", func(int) runtime.Operator {
 		return &over.Op{Name: n.name, Funcs: funcs, Schema: aug, In: inSchema, EmitSz: g.BatchSize}

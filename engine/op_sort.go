@@ -104,7 +104,7 @@ func (sortOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
 	if err != nil {
 		return in, err
 	}
-	st := g.gatherInOrder("sort", in) // the sort is stable: ties keep input order
+	st := g.gatherInOrder("sort", in, n.inputs[0].schema) // the sort is stable: ties keep input order
 	keys, _ := keyExprs(n.keys)
 	st.Chain("sort", func(int) runtime.Operator {
 		return &basic.SortOp{Keys: keys, Descending: n.sortDesc, NullsLast: n.nullsLast, Schema: n.schema, EmitSz: g.BatchSize}
@@ -152,7 +152,7 @@ func (tailOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
 	if err != nil {
 		return in, err
 	}
-	st := g.gatherInOrder("tail", in)
+	st := g.gatherInOrder("tail", in, n.inputs[0].schema)
 	limit := n.limit
 	st.Chain(fmt.Sprintf("tail(%d)", limit), func(int) runtime.Operator { return &basic.TailOp{N: limit, Schema: n.schema} })
 	return flow{st: st}, nil
@@ -266,7 +266,7 @@ func (uniqueOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
 	if err != nil {
 		return in, err
 	}
-	st := g.gatherInOrder("unique", in) // first and last are in input order
+	st := g.gatherInOrder("unique", in, n.inputs[0].schema) // first and last are in input order
 	keys, types := keyExprs(n.keys)
 	st.Chain("unique", func(int) runtime.Operator {
 		return &basic.UniqueOp{Keys: keys, KeyTypes: types, Keep: n.keep, Schema: n.schema, EmitSz: g.BatchSize}

@@ -7,6 +7,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/riverbed-engine/riverbed/engine/expr"
+	"github.com/riverbed-engine/riverbed/engine/ops/basic"
 	"github.com/riverbed-engine/riverbed/engine/plan"
 	"github.com/riverbed-engine/riverbed/engine/runtime"
 	"github.com/riverbed-engine/riverbed/engine/source"
@@ -161,26 +162,30 @@ func (g *graph) buildNode(n *lnode, filterAbove *lnode) (flow, error) {
 	return flow{}, rberr.New(rberr.Internal, "no physical operator for %q", n.op)
 }
 
-// gatherInOrder is a one-subtask stage that receives every row of in, in input order
-// (a reorder puts parallel subtasks' batches back in order when in is ordered).
-func (g *graph) gatherInOrder(name string, in flow) *runtime.Stage {
+// gatherInOrder is a one-subtask stage that receives every row of in (of schema), in
+// input order (a reorder puts parallel subtasks' batches back in order when in is
+// ordered).
+func (g *graph) gatherInOrder(name string, in flow, schema *arrow.Schema) *runtime.Stage {
 	st := g.NewStage(name, 1, runtime.Edge{From: in.st, Part: runtime.PartGather})
-	g.addReorder(st, in)
+	g.addReorder(st, in, schema)
 	return st
 }
 
-func (g *graph) addReorder(st *runtime.Stage, in flow) {
-	if g.restoring {
-		// A restored source skips the splits read before the checkpoint, which the
-		// reorder operator would wait for: rows are returned in arrival order.
+// addReorder chains a reorder (basic.ReorderOp) onto st, which gathers the ordered flow
+// in, unless in is in order already (one subtask, one source). A restored job always
+// has one: the checkpoint it restores may hold the rows a reorder had buffered (it was
+// taken at another parallelism), and a restored source skips the splits read before
+// the checkpoint, which the reorder passes as done (runtime.SkippedSplits).
+func (g *graph) addReorder(st *runtime.Stage, in flow, schema *arrow.Schema) {
+	if !in.ordered {
 		return
 	}
-	if !in.ordered || (in.st.Parallel == 1 && len(in.ordinals) <= 1) {
+	if !g.restoring && in.st.Parallel == 1 && len(in.ordinals) <= 1 {
 		return
 	}
 	ords := append([]int(nil), in.ordinals...)
 	counts := g.splitCounts
-	st.ChainHelper("reorder", func(int) runtime.Operator { return runtime.NewReorderOp(append([]int(nil), ords...), counts) })
+	st.ChainHelper("reorder", func(int) runtime.Operator { return basic.NewReorderOp(ords, counts, schema) })
 }
 
 // sourceClock makes the streaming event-time clock of a source subtask (one lane), or nil.

@@ -428,11 +428,19 @@ class Job:
     def stop(self, *, drain: bool = False, savepoint: str | os.PathLike[str] | None = None,
              timeout: Duration | float | None = None) -> dict[str, Any] | None:
         """Stop the sources and let the job end cleanly. With ``drain=True`` every pending
-        window fires (as at the end of a bounded input); otherwise pending windows are
-        dropped, as Flink's stop without ``--drain``. Waits up to ``timeout`` (default: no
-        limit) for the job to end; results produced until then remain readable. Called from
-        the job's own ``map_batches`` function, it does not wait (the job can only end after
-        the function returns).
+        window fires (as at the end of a bounded input); otherwise pending windows do not
+        fire. Waits up to ``timeout`` (default: no limit) for the job to end; results
+        produced until then remain readable. Called from the job's own ``map_batches``
+        function, it does not wait (the job can only end after the function returns).
+
+        With ``checkpoint_dir`` set, the job ends with a checkpoint that covers everything
+        its sinks got, and the exactly-once sinks commit all of it: with ``drain=True`` a
+        final checkpoint after the drain (Flink's stop-with-savepoint ``--drain``; a
+        restore reads on from where the sources stopped, with every window fired); without,
+        a checkpoint whose barrier the sources stop right after, pending windows in its
+        state, so that ``start(restore="latest")`` resumes exactly there (Flink's
+        stop-with-savepoint). Without ``checkpoint_dir``, stopping without drain drops
+        pending windows. See docs/fault-tolerance.md.
 
         With ``savepoint=path`` (stop-with-savepoint, as Flink's ``stop --savepointPath``):
         a savepoint is written into ``path`` (which must not exist or be empty), the sources
