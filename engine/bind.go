@@ -16,11 +16,14 @@ import (
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
 
-// lnode is a bound logical operator: its inputs, output schema and compiled expressions.
+// lnode is a bound logical operator: what every operator has (its inputs, output schema,
+// event time and whether its output is updating); the operator's own arguments and what
+// binding resolved for them are in impl, the operator's type (op_<name>.go).
 type lnode struct {
-	op     string
-	name   string // for messages and explain: "filter", or the user's id
-	uid    string // the user's stable operator id (checkpoints), if given
+	op     string    // the operator's name ("filter")
+	impl   logicalOp // the operator
+	name   string    // for messages and explain: "filter", or the user's id
+	uid    string    // the user's stable operator id (checkpoints), if given
 	schema *arrow.Schema
 	inputs []*lnode
 
@@ -140,6 +143,9 @@ func Bind(p *plan.Plan, inputs []*arrow.Schema) ([]*lnode, error) {
 	if len(outs) == 0 && p.Root != nil {
 		outs = []*plan.Node{p.Root}
 	}
+	if err := prepareNodes(outs); err != nil {
+		return nil, err
+	}
 	rewriteAggExprs(outs)
 	rewriteOver(outs)
 	first, err := b.bindAll(outs)
@@ -175,6 +181,59 @@ func Bind(p *plan.Plan, inputs []*arrow.Schema) ([]*lnode, error) {
 	return b.bindAll(outs)
 }
 
+// prepareNodes decodes the arguments of every node into its operator's type (refusing
+// fields it does not take) and applies the operators' rewrites, inputs first. A node of
+// an unknown operator is left for bindNode to report.
+func prepareNodes(outs []*plan.Node) error {
+	seen := map[*plan.Node]bool{}
+	var walk func(n *plan.Node) error
+	walk = func(n *plan.Node) error {
+		if n == nil || seen[n] {
+			return nil
+		}
+		seen[n] = true
+		for _, in := range append([]*plan.Node{n.Input}, n.Inputs...) {
+			if err := walk(in); err != nil {
+				return err
+			}
+		}
+		for {
+			def, ok := logicalOps[n.Op]
+			if !ok {
+				return nil
+			}
+			args, err := def.args(n, opName(n))
+			if err != nil {
+				return err
+			}
+			if args != nil {
+				n.Args = args
+			}
+			op := n.Op
+			if def.rewrite == nil {
+				return nil
+			}
+			if def.rewrite(n); n.Op == op {
+				return nil
+			}
+		}
+	}
+	for _, out := range outs {
+		if err := walk(out); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// opName names a node for messages: its operator, with the user's id if it has one.
+func opName(n *plan.Node) string {
+	if n.ID != "" {
+		return fmt.Sprintf("%s %q", n.Op, n.ID)
+	}
+	return n.Op
+}
+
 func (b *binder) bindAll(outs []*plan.Node) ([]*lnode, error) {
 	b.bound = map[*plan.Node]*lnode{}
 	res := make([]*lnode, len(outs))
@@ -205,12 +264,8 @@ func (b *binder) bind(n *plan.Node) (*lnode, error) {
 
 func (b *binder) bindNode(n *plan.Node) (*lnode, error) {
 	b.counter++
-	name := n.Op
-	if n.ID != "" {
-		name = fmt.Sprintf("%s %q", n.Op, n.ID)
-	}
-	ln := &lnode{op: n.Op, name: name, uid: n.UID}
-	op, ok := logicalOps[n.Op]
+	name := opName(n)
+	def, ok := logicalOps[n.Op]
 	if !ok {
 		msg := fmt.Sprintf("unknown operator %q", n.Op)
 		if s := plan.Suggest(n.Op, opNames()); s != "" {
@@ -218,7 +273,13 @@ func (b *binder) bindNode(n *plan.Node) (*lnode, error) {
 		}
 		return nil, rberr.New(rberr.Plan, "%s", msg)
 	}
-	err := op.bind(b, n, ln)
+	args, err := def.args(n, name)
+	if err != nil {
+		return nil, err
+	}
+	op := def.newOp(args)
+	ln := &lnode{op: n.Op, impl: op, name: name, uid: n.UID}
+	err = op.bind(b, n, ln)
 	// An updating input the operator cannot take is the first thing to say, whatever else
 	// its binding found.
 	if cerr := checkChangelogInput(ln); cerr != nil {
@@ -294,7 +355,7 @@ func (b *binder) require(n *plan.Node, ln *lnode, need map[string]bool) {
 		}
 		need = acc
 	}
-	logicalOps[n.Op].require(b, n, ln, need)
+	ln.impl.require(b, n, ln, need)
 }
 
 // refs is the set of columns expressions read.

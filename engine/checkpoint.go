@@ -57,12 +57,6 @@ func assignIDs(outs []*lnode) (map[*lnode]string, error) {
 	return ids, nil
 }
 
-// statefulOps are the node kinds whose operators keep checkpointed state or effects.
-var statefulOps = map[string]bool{"aggregate": true, "window_agg": true, "join": true, "dedup": true,
-	"sort": true, "tail": true, "over": true, "unique": true, "limit": true,
-	"topn": true, "process": true, "write_parquet": true, "write_csv": true, "write_ndjson": true, "write_kafka": true,
-	"map_batches": false}
-
 // kafkaFingerprint names what a Kafka read reads: its brokers (sorted) and topics, or its
 // pattern. Start and end offsets are not part of it: a restore resumes at the
 // checkpoint's offsets whatever the start was.
@@ -111,7 +105,7 @@ func fingerprint(outs []*lnode, ids map[*lnode]string) string {
 		case "scan_arrow":
 			srcs = append(srcs, fmt.Sprintf("%s=%s", id, n.op))
 		default:
-			if statefulOps[n.op] {
+			if def := logicalOps[n.op]; def != nil && def.stateful {
 				ops = append(ops, id)
 			}
 		}

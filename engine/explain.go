@@ -46,8 +46,8 @@ func (e *explainer) node(n *lnode, indent string) {
 		return
 	}
 	var detail string
-	if op, ok := logicalOps[n.op]; ok {
-		detail = op.explain(n)
+	if n.impl != nil {
+		detail = n.impl.explain(n)
 	}
 	mark := ""
 	if e.uses[n] > 1 {

@@ -17,7 +17,7 @@ import (
 // needs, its physical form and its explain text.
 type aggregateOp struct{}
 
-func init() { registerOp("aggregate", aggregateOp{}) }
+func init() { registerLegacyOp("aggregate", aggregateOp{}, true) }
 
 func (aggregateOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 	name := ln.name
@@ -102,7 +102,7 @@ func (aggregateOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]b
 	b.require(n.Input, ln.inputs[0], cols)
 }
 
-func (aggregateOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
+func (aggregateOp) build(g *graph, n *lnode, prune *plan.Expr) (flow, error) {
 	in, err := g.build(n.inputs[0], nil)
 	if err != nil {
 		return in, err

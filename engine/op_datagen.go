@@ -16,7 +16,7 @@ import (
 // needs, its physical form and its explain text.
 type datagenOp struct{}
 
-func init() { registerOp("datagen", datagenOp{}) }
+func init() { registerLegacyOp("datagen", datagenOp{}, false) }
 
 // bindDatagenNexmark is shared by datagen, nexmark.
 func bindDatagenNexmark(b *binder, n *plan.Node, ln *lnode) error {
@@ -33,7 +33,7 @@ func (datagenOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 func (datagenOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]bool) {}
 
 // buildDatagenNexmark is shared by datagen, nexmark.
-func buildDatagenNexmark(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
+func buildDatagenNexmark(g *graph, n *lnode, prune *plan.Expr) (flow, error) {
 	ord := g.ordinal
 	g.ordinal++
 	block := pacedBlock(n.rate, g.BatchSize, g.Parallel)
@@ -64,8 +64,8 @@ func buildDatagenNexmark(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
 	return flow{st: st, ordered: true, ordinals: []int{ord}}, nil
 }
 
-func (datagenOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
-	return buildDatagenNexmark(g, n, filterAbove)
+func (datagenOp) build(g *graph, n *lnode, prune *plan.Expr) (flow, error) {
+	return buildDatagenNexmark(g, n, prune)
 }
 
 // explainDatagenNexmark is shared by datagen, nexmark.

@@ -14,7 +14,7 @@ import (
 // needs, its physical form and its explain text.
 type dedupOp struct{}
 
-func init() { registerOp("dedup", dedupOp{}) }
+func init() { registerLegacyOp("dedup", dedupOp{}, true) }
 
 func (dedupOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 	in, err := b.single(n, ln)
@@ -37,7 +37,7 @@ func (dedupOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]bool)
 }
 
 // buildDedupTopn is shared by dedup, topn.
-func buildDedupTopn(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
+func buildDedupTopn(g *graph, n *lnode, prune *plan.Expr) (flow, error) {
 	in, err := g.build(n.inputs[0], nil)
 	if err != nil {
 		return in, err
@@ -71,8 +71,8 @@ func buildDedupTopn(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
 	return flow{st: st}, nil
 }
 
-func (dedupOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
-	return buildDedupTopn(g, n, filterAbove)
+func (dedupOp) build(g *graph, n *lnode, prune *plan.Expr) (flow, error) {
+	return buildDedupTopn(g, n, prune)
 }
 
 func (dedupOp) explain(n *lnode) (detail string) {

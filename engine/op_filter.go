@@ -13,7 +13,7 @@ import (
 // needs, its physical form and its explain text.
 type filterOp struct{}
 
-func init() { registerOp("filter", filterOp{}) }
+func init() { registerLegacyOp("filter", filterOp{}, false) }
 
 func (filterOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 	name := ln.name
@@ -37,12 +37,8 @@ func (filterOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]bool
 	b.require(n.Input, ln.inputs[0], union(need, refs(n.Predicate)))
 }
 
-func (filterOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
-	var above *lnode
-	if n.inputs[0].op == "scan_parquet" {
-		above = n
-	}
-	f, err := g.build(n.inputs[0], above)
+func (filterOp) build(g *graph, n *lnode, prune *plan.Expr) (flow, error) {
+	f, err := g.build(n.inputs[0], n.predExpr)
 	if err != nil {
 		return f, err
 	}

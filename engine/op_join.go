@@ -18,7 +18,7 @@ import (
 // needs, its physical form and its explain text.
 type joinOp struct{}
 
-func init() { registerOp("join", joinOp{}) }
+func init() { registerLegacyOp("join", joinOp{}, true) }
 
 func (joinOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 	name := ln.name
@@ -43,7 +43,7 @@ func (joinOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]bool) 
 	b.require(n.Inputs[1], ln.inputs[1], nil)
 }
 
-func (joinOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
+func (joinOp) build(g *graph, n *lnode, prune *plan.Expr) (flow, error) {
 	var edges []runtime.Edge
 	js := n.join
 	parallel := g.Parallel

@@ -14,7 +14,7 @@ import (
 // needs, its physical form and its explain text.
 type limitOp struct{}
 
-func init() { registerOp("limit", limitOp{}) }
+func init() { registerLegacyOp("limit", limitOp{}, true) }
 
 func (limitOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 	name := ln.name
@@ -33,7 +33,7 @@ func (limitOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]bool)
 	b.require(n.Input, ln.inputs[0], need)
 }
 
-func (limitOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
+func (limitOp) build(g *graph, n *lnode, prune *plan.Expr) (flow, error) {
 	in, err := g.build(n.inputs[0], nil)
 	if err != nil {
 		return in, err

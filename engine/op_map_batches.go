@@ -13,7 +13,7 @@ import (
 // needs, its physical form and its explain text.
 type mapBatchesOp struct{}
 
-func init() { registerOp("map_batches", mapBatchesOp{}) }
+func init() { registerLegacyOp("map_batches", mapBatchesOp{}, false) }
 
 func (mapBatchesOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 	name := ln.name
@@ -44,7 +44,7 @@ func (mapBatchesOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]
 	b.require(n.Input, ln.inputs[0], nil) // the function sees every column
 }
 
-func (mapBatchesOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
+func (mapBatchesOp) build(g *graph, n *lnode, prune *plan.Expr) (flow, error) {
 	f, err := g.build(n.inputs[0], nil)
 	if err != nil {
 		return f, err

@@ -8,7 +8,7 @@ import (
 // needs, its physical form and its explain text.
 type nexmarkOp struct{}
 
-func init() { registerOp("nexmark", nexmarkOp{}) }
+func init() { registerLegacyOp("nexmark", nexmarkOp{}, false) }
 
 func (nexmarkOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 	return bindDatagenNexmark(b, n, ln)
@@ -16,8 +16,8 @@ func (nexmarkOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 
 func (nexmarkOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]bool) {}
 
-func (nexmarkOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
-	return buildDatagenNexmark(g, n, filterAbove)
+func (nexmarkOp) build(g *graph, n *lnode, prune *plan.Expr) (flow, error) {
+	return buildDatagenNexmark(g, n, prune)
 }
 
 func (nexmarkOp) explain(n *lnode) (detail string) {

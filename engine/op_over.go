@@ -18,7 +18,7 @@ import (
 // input order (over.Op), then the projection reads their columns.
 type overOp struct{}
 
-func init() { registerOp("over", overOp{}) }
+func init() { registerLegacyOp("over", overOp{}, true) }
 
 // rewriteOver turns each select or with_columns node that uses over(...) into an "over"
 // node of that mode. The node keeps its identity.
@@ -107,7 +107,7 @@ func (overOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]bool) 
 	selectOp{}.require(b, n, ln, need)
 }
 
-func (overOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
+func (overOp) build(g *graph, n *lnode, prune *plan.Expr) (flow, error) {
 	in, err := g.build(n.inputs[0], nil)
 	if err != nil {
 		return in, err

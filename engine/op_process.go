@@ -21,7 +21,7 @@ import (
 // it needs, its physical form and its explain text.
 type processOp struct{}
 
-func init() { registerOp("process", processOp{}) }
+func init() { registerLegacyOp("process", processOp{}, true) }
 
 // procDef is what a bound process node keeps.
 type procDef struct {
@@ -119,7 +119,7 @@ func (processOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]boo
 	b.require(n.Input, ln.inputs[0], nil) // the function sees every column
 }
 
-func (processOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
+func (processOp) build(g *graph, n *lnode, prune *plan.Expr) (flow, error) {
 	in, err := g.build(n.inputs[0], nil)
 	if err != nil {
 		return in, err

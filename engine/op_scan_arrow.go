@@ -14,7 +14,7 @@ import (
 // needs, its physical form and its explain text.
 type scanArrowOp struct{}
 
-func init() { registerOp("scan_arrow", scanArrowOp{}) }
+func init() { registerLegacyOp("scan_arrow", scanArrowOp{}, false) }
 
 func (scanArrowOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 	name := ln.name
@@ -35,7 +35,7 @@ func (scanArrowOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 
 func (scanArrowOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]bool) {}
 
-func (scanArrowOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
+func (scanArrowOp) build(g *graph, n *lnode, prune *plan.Expr) (flow, error) {
 	ord := g.ordinal
 	g.ordinal++
 	if n.source >= len(g.inputs) || g.inputs[n.source] == nil {

@@ -36,9 +36,9 @@ type kafkaSourceOp struct{}
 type kafkaDeadLettersOp struct{}
 
 func init() {
-	registerOp("scan_kafka", scanKafkaOp{})
-	registerOp("kafka_source", kafkaSourceOp{})
-	registerOp("kafka_dead_letters", kafkaDeadLettersOp{})
+	registerLegacyOp("scan_kafka", scanKafkaOp{}, false)
+	registerLegacyOp("kafka_source", kafkaSourceOp{}, false)
+	registerLegacyOp("kafka_dead_letters", kafkaDeadLettersOp{}, false)
 }
 
 // kafkaScan is a bound Kafka read.
@@ -76,7 +76,7 @@ func (scanKafkaOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 		ks.idle = time.Duration(ln.wm.Idle) * time.Microsecond
 	}
 	if ks.deadLets {
-		raw := &lnode{op: "kafka_source", name: ln.name + " source", schema: ln.schema, kafka: ks, wm: ln.wm, timeCol: ln.timeCol}
+		raw := &lnode{op: "kafka_source", impl: kafkaSourceOp{}, name: ln.name + " source", schema: ln.schema, kafka: ks, wm: ln.wm, timeCol: ln.timeCol}
 		if err := raw.resolveTime(); err != nil {
 			return err
 		}
@@ -93,7 +93,7 @@ func (scanKafkaOp) require(*binder, *plan.Node, *lnode, map[string]bool)        
 func (kafkaSourceOp) require(*binder, *plan.Node, *lnode, map[string]bool)      {}
 func (kafkaDeadLettersOp) require(*binder, *plan.Node, *lnode, map[string]bool) {}
 
-func (scanKafkaOp) build(g *graph, n *lnode, _ *lnode) (flow, error) {
+func (scanKafkaOp) build(g *graph, n *lnode, prune *plan.Expr) (flow, error) {
 	if len(n.inputs) == 0 {
 		return buildKafkaSource(g, n)
 	}
@@ -109,7 +109,9 @@ func (scanKafkaOp) build(g *graph, n *lnode, _ *lnode) (flow, error) {
 	return f, nil
 }
 
-func (kafkaSourceOp) build(g *graph, n *lnode, _ *lnode) (flow, error) { return buildKafkaSource(g, n) }
+func (kafkaSourceOp) build(g *graph, n *lnode, _ *plan.Expr) (flow, error) {
+	return buildKafkaSource(g, n)
+}
 
 func (kafkaDeadLettersOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 	in, err := b.single(n, ln)
@@ -127,7 +129,7 @@ func (kafkaDeadLettersOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 	return nil
 }
 
-func (kafkaDeadLettersOp) build(g *graph, n *lnode, _ *lnode) (flow, error) {
+func (kafkaDeadLettersOp) build(g *graph, n *lnode, prune *plan.Expr) (flow, error) {
 	f, err := g.build(n.inputs[0], nil)
 	if err != nil {
 		return f, err

@@ -16,7 +16,7 @@ import (
 // needs, its physical form and its explain text.
 type scanParquetOp struct{}
 
-func init() { registerOp("scan_parquet", scanParquetOp{}) }
+func init() { registerLegacyOp("scan_parquet", scanParquetOp{}, false) }
 
 func (scanParquetOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 	name := ln.name
@@ -69,7 +69,7 @@ func (scanParquetOp) require(b *binder, n *plan.Node, ln *lnode, need map[string
 	b.columns[n] = cols
 }
 
-func (scanParquetOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
+func (scanParquetOp) build(g *graph, n *lnode, prune *plan.Expr) (flow, error) {
 	ord := g.ordinal
 	g.ordinal++
 	src := &source.ParquetSource{Ds: n.dataset, Projection: n.projection, BatchSize: g.BatchSize}
@@ -78,8 +78,8 @@ func (scanParquetOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error)
 		statCol := n.projection[readCol]
 		src.Clk = source.NewParquetClock(n.dataset, statCol, readCol, n.wm.Bound, n.schema.Field(readCol).Type, g.Batch)
 	}
-	if filterAbove != nil {
-		src.Prune = &source.Pruner{Pred: filterAbove.predExpr, Schema: n.dataset.Schema}
+	if prune != nil {
+		src.Prune = &source.Pruner{Pred: prune, Schema: n.dataset.Schema}
 	}
 	p := min(g.Parallel, max(1, len(n.dataset.Splits)))
 	st := g.NewStage(fmt.Sprintf("scan_parquet(%d files)", len(n.dataset.Files)), p)

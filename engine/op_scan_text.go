@@ -17,8 +17,8 @@ import (
 type scanTextOp struct{ format batch.TextFormat }
 
 func init() {
-	registerOp("scan_csv", scanTextOp{batch.CSV})
-	registerOp("scan_ndjson", scanTextOp{batch.NDJSON})
+	registerLegacyOp("scan_csv", scanTextOp{batch.CSV}, false)
+	registerLegacyOp("scan_ndjson", scanTextOp{batch.NDJSON}, false)
 }
 
 // textReadOptions maps a node's "text" object to batch.TextOptions.
@@ -106,7 +106,7 @@ func (scanTextOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]bo
 	scanParquetOp{}.require(b, n, ln, need)
 }
 
-func (o scanTextOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
+func (o scanTextOp) build(g *graph, n *lnode, prune *plan.Expr) (flow, error) {
 	ord := g.ordinal
 	g.ordinal++
 	files := len(n.text.Files)

@@ -17,7 +17,7 @@ import (
 // needs, its physical form and its explain text.
 type selectOp struct{}
 
-func init() { registerOp("select", selectOp{}) }
+func init() { registerLegacyOp("select", selectOp{}, false) }
 
 // bindSelectWithColumns is shared by select, with_columns.
 func bindSelectWithColumns(b *binder, n *plan.Node, ln *lnode) error {
@@ -97,7 +97,7 @@ func (selectOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]bool
 }
 
 // buildSelectWithColumns is shared by select, with_columns.
-func buildSelectWithColumns(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
+func buildSelectWithColumns(g *graph, n *lnode, prune *plan.Expr) (flow, error) {
 	f, err := g.build(n.inputs[0], nil)
 	if err != nil {
 		return f, err
@@ -110,8 +110,8 @@ func buildSelectWithColumns(g *graph, n *lnode, filterAbove *lnode) (flow, error
 	return f, nil
 }
 
-func (selectOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
-	return buildSelectWithColumns(g, n, filterAbove)
+func (selectOp) build(g *graph, n *lnode, prune *plan.Expr) (flow, error) {
+	return buildSelectWithColumns(g, n, prune)
 }
 
 // explainSelectWithColumns is shared by select, with_columns.

@@ -23,9 +23,9 @@ type tailOp struct{}
 type explodeOp struct{}
 
 func init() {
-	registerOp("sort", sortOp{})
-	registerOp("tail", tailOp{})
-	registerOp("explode", explodeOp{})
+	registerLegacyOp("sort", sortOp{}, true)
+	registerLegacyOp("tail", tailOp{}, true)
+	registerLegacyOp("explode", explodeOp{}, false)
 }
 
 // needBounded refuses an operator that must see its whole input over an unbounded one.
@@ -99,7 +99,7 @@ func (sortOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]bool) 
 	b.require(n.Input, ln.inputs[0], cols)
 }
 
-func (sortOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
+func (sortOp) build(g *graph, n *lnode, prune *plan.Expr) (flow, error) {
 	in, err := g.build(n.inputs[0], nil)
 	if err != nil {
 		return in, err
@@ -147,7 +147,7 @@ func (tailOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]bool) 
 	b.require(n.Input, ln.inputs[0], need)
 }
 
-func (tailOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
+func (tailOp) build(g *graph, n *lnode, prune *plan.Expr) (flow, error) {
 	in, err := g.build(n.inputs[0], nil)
 	if err != nil {
 		return in, err
@@ -206,7 +206,7 @@ func (explodeOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]boo
 	b.require(n.Input, ln.inputs[0], cols)
 }
 
-func (explodeOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
+func (explodeOp) build(g *graph, n *lnode, prune *plan.Expr) (flow, error) {
 	f, err := g.build(n.inputs[0], nil)
 	if err != nil {
 		return f, err
@@ -230,7 +230,7 @@ func (explodeOp) explain(n *lnode) string {
 // key is kept ("first", "last", "any", "none").
 type uniqueOp struct{}
 
-func init() { registerOp("unique", uniqueOp{}) }
+func init() { registerLegacyOp("unique", uniqueOp{}, true) }
 
 func (uniqueOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 	in, err := b.single(n, ln)
@@ -261,7 +261,7 @@ func (uniqueOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]bool
 	b.require(n.Input, ln.inputs[0], nil)
 }
 
-func (uniqueOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
+func (uniqueOp) build(g *graph, n *lnode, prune *plan.Expr) (flow, error) {
 	in, err := g.build(n.inputs[0], nil)
 	if err != nil {
 		return in, err

@@ -14,7 +14,7 @@ import (
 // needs, its physical form and its explain text.
 type topnOp struct{}
 
-func init() { registerOp("topn", topnOp{}) }
+func init() { registerLegacyOp("topn", topnOp{}, true) }
 
 func (topnOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 	in, err := b.single(n, ln)
@@ -31,8 +31,8 @@ func (topnOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]bool) 
 	requireDedupTopn(b, n, ln, need)
 }
 
-func (topnOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
-	return buildDedupTopn(g, n, filterAbove)
+func (topnOp) build(g *graph, n *lnode, prune *plan.Expr) (flow, error) {
+	return buildDedupTopn(g, n, prune)
 }
 
 func (topnOp) explain(n *lnode) (detail string) {

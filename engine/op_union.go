@@ -11,7 +11,7 @@ import (
 // needs, its physical form and its explain text.
 type unionOp struct{}
 
-func init() { registerOp("union", unionOp{}) }
+func init() { registerLegacyOp("union", unionOp{}, false) }
 
 func (unionOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 	name := ln.name
@@ -51,7 +51,7 @@ func (unionOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]bool)
 	}
 }
 
-func (unionOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
+func (unionOp) build(g *graph, n *lnode, prune *plan.Expr) (flow, error) {
 	var edges []runtime.Edge
 	out := flow{ordered: true}
 	for _, in := range n.inputs {

@@ -17,7 +17,7 @@ import (
 // needs, its physical form and its explain text.
 type windowAggOp struct{}
 
-func init() { registerOp("window_agg", windowAggOp{}) }
+func init() { registerLegacyOp("window_agg", windowAggOp{}, true) }
 
 func (windowAggOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 	in, err := b.single(n, ln)
@@ -42,7 +42,7 @@ func (windowAggOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]b
 	b.require(n.Input, ln.inputs[0], m)
 }
 
-func (windowAggOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
+func (windowAggOp) build(g *graph, n *lnode, prune *plan.Expr) (flow, error) {
 	in, err := g.build(n.inputs[0], nil)
 	if err != nil {
 		return in, err

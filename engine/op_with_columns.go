@@ -9,7 +9,7 @@ import (
 // needs, its physical form and its explain text.
 type withColumnsOp struct{}
 
-func init() { registerOp("with_columns", withColumnsOp{}) }
+func init() { registerLegacyOp("with_columns", withColumnsOp{}, false) }
 
 func (withColumnsOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 	return bindSelectWithColumns(b, n, ln)
@@ -33,8 +33,8 @@ func (withColumnsOp) require(b *binder, n *plan.Node, ln *lnode, need map[string
 	b.require(n.Input, ln.inputs[0], m)
 }
 
-func (withColumnsOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
-	return buildSelectWithColumns(g, n, filterAbove)
+func (withColumnsOp) build(g *graph, n *lnode, prune *plan.Expr) (flow, error) {
+	return buildSelectWithColumns(g, n, prune)
 }
 
 func (withColumnsOp) explain(n *lnode) (detail string) {

@@ -20,7 +20,7 @@ import (
 // physical form (engine/ops/sink/kafka.go) and its explain text.
 type writeKafkaOp struct{}
 
-func init() { registerOp("write_kafka", writeKafkaOp{}) }
+func init() { registerLegacyOp("write_kafka", writeKafkaOp{}, true) }
 
 // kafkaSinkDef is a bound write_kafka.
 type kafkaSinkDef struct {
@@ -102,7 +102,7 @@ func (writeKafkaOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]
 	b.require(n.Input, ln.inputs[0], nil)
 }
 
-func (writeKafkaOp) build(g *graph, n *lnode, _ *lnode) (flow, error) {
+func (writeKafkaOp) build(g *graph, n *lnode, prune *plan.Expr) (flow, error) {
 	in, err := g.build(n.inputs[0], nil)
 	if err != nil {
 		return in, err

@@ -21,9 +21,9 @@ import (
 type writeParquetOp struct{ text batch.TextFormat }
 
 func init() {
-	registerOp("write_parquet", writeParquetOp{})
-	registerOp("write_csv", writeParquetOp{text: batch.CSV})
-	registerOp("write_ndjson", writeParquetOp{text: batch.NDJSON})
+	registerLegacyOp("write_parquet", writeParquetOp{}, true)
+	registerLegacyOp("write_csv", writeParquetOp{text: batch.CSV}, true)
+	registerLegacyOp("write_ndjson", writeParquetOp{text: batch.NDJSON}, true)
 }
 
 // isFileSink says whether op writes files into a directory (committed by the job).
@@ -117,7 +117,7 @@ func (writeParquetOp) require(b *binder, n *plan.Node, ln *lnode, need map[strin
 	b.require(n.Input, ln.inputs[0], nil)
 }
 
-func (writeParquetOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
+func (writeParquetOp) build(g *graph, n *lnode, prune *plan.Expr) (flow, error) {
 	in, err := g.build(n.inputs[0], nil)
 	if err != nil {
 		return in, err

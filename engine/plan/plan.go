@@ -108,12 +108,15 @@ type Options struct {
 // Every source takes event_time (a column), max_out_of_orderness and idle_timeout
 // (durations such as "5s").
 type Node struct {
-	Op        string   `json:"op,omitempty"`
-	ID        string   `json:"id,omitempty"`  // names the node in messages; a target of refs
-	UID       string   `json:"uid,omitempty"` // stable operator id in checkpoints (default: kind and position)
-	Ref       string   `json:"ref,omitempty"` // this node is the node with that id`
-	Input     *Node    `json:"input,omitempty"`
-	Inputs    []*Node  `json:"inputs,omitempty"`
+	Op     string  `json:"op,omitempty"`
+	ID     string  `json:"id,omitempty"`  // names the node in messages; a target of refs
+	UID    string  `json:"uid,omitempty"` // stable operator id in checkpoints (default: kind and position)
+	Ref    string  `json:"ref,omitempty"` // this node is the node with that id`
+	Input  *Node   `json:"input,omitempty"`
+	Inputs []*Node `json:"inputs,omitempty"`
+	// Args are the operator's own arguments (node.go): raw JSON as parsed, or the
+	// operator's argument type (engine/op_<name>.go) once decoded or when built in Go.
+	Args      any      `json:"-"`
 	Paths     []string `json:"paths,omitempty"`
 	Columns   []string `json:"columns,omitempty"`
 	Source    int      `json:"source,omitempty"`
