@@ -125,5 +125,6 @@ func rewriteAggregate(n *plan.Node) {
 		n.Aggs = inner.Aggs
 		return
 	}
-	*n = plan.Node{Op: "select", ID: n.ID, Input: &inner, Exprs: final}
+	*n = plan.Node{Op: "select", ID: n.ID, Input: &inner, Args: &SelectArgs{Exprs: final}}
+	rewriteOver(n, final)
 }

@@ -8,7 +8,6 @@ import (
 	"github.com/riverbed-engine/riverbed/engine/expr"
 	"github.com/riverbed-engine/riverbed/engine/ops/agg"
 	"github.com/riverbed-engine/riverbed/engine/ops/join"
-	"github.com/riverbed-engine/riverbed/engine/ops/over"
 	"github.com/riverbed-engine/riverbed/engine/ops/window"
 	"github.com/riverbed-engine/riverbed/engine/plan"
 	"github.com/riverbed-engine/riverbed/engine/runtime"
@@ -37,11 +36,6 @@ type lnode struct {
 	bounded bool  // a finite input (not a possibly live stream)
 	table   bool  // an in-memory table (replayable)
 	rows    int64 // a table's rows; -1: unknown
-	// filter
-	pred     expr.Expr
-	predExpr *plan.Expr
-	// select, with_columns
-	exprs []expr.Bound
 	// aggregate, window_agg, dedup, top_n (partition keys), sort, unique
 	keys []expr.Bound
 	aggs []agg.Spec
@@ -94,10 +88,6 @@ type lnode struct {
 	// joinUnbounded: a relational join other than inner over an unbounded input, which
 	// emits as rows arrive (an updating result, but for semi)
 	joinUnbounded bool
-	// over: the window functions, and the input's schema with their columns appended
-	// (what the projection in exprs reads).
-	overFuncs []over.Func
-	overAug   *arrow.Schema
 	// sort: per key, descending and nulls last; explode: the list columns.
 	sortDesc, nullsLast []bool
 	explodeCols         []int
@@ -147,7 +137,6 @@ func Bind(p *plan.Plan, inputs []*arrow.Schema) ([]*lnode, error) {
 		return nil, err
 	}
 	rewriteAggExprs(outs)
-	rewriteOver(outs)
 	first, err := b.bindAll(outs)
 	if err != nil {
 		return nil, err

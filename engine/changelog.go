@@ -13,7 +13,8 @@ import (
 // engine/ops/agg/changelog.go and docs/changelog.md). A bound node whose output is such a
 // stream has lnode.changelog set to the name of the operator that made it.
 //
-// Which operators take an updating input is decided here, once, for every operator:
+// An operator that takes an updating input says so by implementing updatingInput; every
+// other operator refuses one, with the one error below. They are:
 //
 //   - filter, select and with_columns pass the changes on: each change row is filtered or
 //     projected as a row, which keeps a retract changelog correct (a -U row carries the old
@@ -25,8 +26,12 @@ import (
 //   - every other operator takes appended rows only and refuses an updating input with an
 //     error that names it and the operator that made the changes.
 
-// changelogPassThrough are the operators that pass an updating input's changes on.
-var changelogPassThrough = map[string]bool{"filter": true, "select": true, "with_columns": true}
+// updatingInput is implemented by the operators that take an updating input.
+type updatingInput interface {
+	// takeUpdates accepts the updating stream of from, an input of ln, or says why it
+	// cannot; an operator that passes the changes on marks its own output as updating.
+	takeUpdates(ln, from *lnode) error
+}
 
 // changelogSinks are the operators that accept an updating input as their own output.
 var changelogSinks = map[string]bool{"write_parquet": true}
@@ -44,11 +49,10 @@ func checkChangelogInput(ln *lnode) error {
 	if from == nil {
 		return nil
 	}
+	if u, ok := ln.impl.(updatingInput); ok {
+		return u.takeUpdates(ln, from)
+	}
 	switch {
-	case changelogPassThrough[ln.op]:
-		ln.changelog = from.changelog
-		ln.changelogKeys = survivingKeys(ln, from.changelogKeys)
-		return nil
 	case changelogSinks[ln.op]:
 		return nil
 	case ln.op == "write_kafka" && ln.upsert:
@@ -86,16 +90,16 @@ func checkOpColumnExprs(name, from string, out []expr.Bound) error {
 	return nil
 }
 
-// survivingKeys are the changelog keys of a filter, select or with_columns output: the
-// input's, if each is still there as the same column (a select may drop one, a
-// with_columns overwrite one).
-func survivingKeys(ln *lnode, keys []string) []string {
-	if ln.op == "filter" || keys == nil {
+// survivingKeys are the changelog keys of a select or with_columns output (its
+// expressions out): the input's, if each is still there as the same column (a select may
+// drop one, a with_columns overwrite one).
+func survivingKeys(out []expr.Bound, keys []string) []string {
+	if keys == nil {
 		return keys
 	}
 	for _, k := range keys {
 		found := false
-		for _, e := range ln.exprs {
+		for _, e := range out {
 			if e.Name != k {
 				continue
 			}

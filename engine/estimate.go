@@ -13,8 +13,17 @@ import (
 // file sizes: small enough that a file of wide rows is not taken for a small one.
 const textBytesPerRow = 16
 
+// rowEstimator is implemented by the operators whose rows can be estimated.
+type rowEstimator interface {
+	// estimateRows returns an estimate of the rows n produces, and false when there is none.
+	estimateRows(n *lnode) (int64, bool)
+}
+
 // estimateRows returns an estimate of the rows n produces, and false when there is none.
 func estimateRows(n *lnode) (int64, bool) {
+	if e, ok := n.impl.(rowEstimator); ok {
+		return e.estimateRows(n)
+	}
 	switch n.op {
 	case "scan_parquet":
 		var rows int64
@@ -47,7 +56,7 @@ func estimateRows(n *lnode) (int64, bool) {
 			return min(in, n.limit), true
 		}
 		return n.limit, true
-	case "filter", "select", "with_columns", "aggregate", "sort", "unique", "tail", "dedup", "map_batches":
+	case "aggregate", "sort", "unique", "tail", "dedup", "map_batches":
 		if len(n.inputs) == 1 {
 			return estimateRows(n.inputs[0])
 		}
@@ -67,4 +76,13 @@ func estimateRows(n *lnode) (int64, bool) {
 		}
 	}
 	return 0, false
+}
+
+// inputRows is the estimate of an operator that emits at most as many rows as its one
+// input.
+func inputRows(n *lnode) (int64, bool) {
+	if len(n.inputs) != 1 {
+		return 0, false
+	}
+	return estimateRows(n.inputs[0])
 }

@@ -238,8 +238,24 @@ func (g *planGen) node(depth int) *plan.Node {
 	default:
 		n.Input = g.node(depth - 1)
 	}
-	n.Predicate = g.expr(3)
-	n.Exprs, n.Keys, n.Aggs = g.exprs(3), g.exprs(2), g.exprs(3)
+	switch n.Op {
+	case "filter":
+		n.Args = &FilterArgs{Predicate: g.expr(3)}
+	case "select":
+		n.Args = &SelectArgs{Exprs: g.exprs(3)}
+	case "with_columns":
+		n.Args = &WithColumnsArgs{Exprs: g.exprs(3)}
+	default:
+		g.legacyArgs(n)
+	}
+	if g.pick(16) == 0 {
+		n.Args = json.RawMessage(`{"nope":1}`) // a field no operator takes
+	}
+	return n
+}
+
+func (g *planGen) legacyArgs(n *plan.Node) {
+	n.Keys, n.Aggs = g.exprs(2), g.exprs(3)
 	n.SortDescending, n.NullsLast = make([]bool, g.pick(3)), make([]bool, g.pick(3))
 	n.Columns = []string{g.of(genColumns...)}
 	n.Mode = g.of("", "first", "last", "any", "none", "x")
@@ -259,5 +275,4 @@ func (g *planGen) node(depth int) *plan.Node {
 		n.UDF = 1
 		n.Schema = []plan.FieldDef{{Name: g.of(genColumns...), Type: g.of(genTypes...)}}
 	}
-	return n
 }

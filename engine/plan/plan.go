@@ -116,20 +116,18 @@ type Node struct {
 	Inputs []*Node `json:"inputs,omitempty"`
 	// Args are the operator's own arguments (node.go): raw JSON as parsed, or the
 	// operator's argument type (engine/op_<name>.go) once decoded or when built in Go.
-	Args      any      `json:"-"`
-	Paths     []string `json:"paths,omitempty"`
-	Columns   []string `json:"columns,omitempty"`
-	Source    int      `json:"source,omitempty"`
-	Predicate *Expr    `json:"predicate,omitempty"`
-	Exprs     []*Expr  `json:"exprs,omitempty"`
-	Keys      []*Expr  `json:"keys,omitempty"`
-	Aggs      []*Expr  `json:"aggs,omitempty"`
-	N         *int64   `json:"n,omitempty"`
-	Path      string   `json:"path,omitempty"`
-	Mode      string   `json:"mode,omitempty"`
-	Bounded   bool     `json:"bounded,omitempty"`
-	Table     bool     `json:"table,omitempty"`
-	Rows      *int64   `json:"rows,omitempty"` // scan_arrow of a table: its rows (for estimates)
+	Args    any      `json:"-"`
+	Paths   []string `json:"paths,omitempty"`
+	Columns []string `json:"columns,omitempty"`
+	Source  int      `json:"source,omitempty"`
+	Keys    []*Expr  `json:"keys,omitempty"`
+	Aggs    []*Expr  `json:"aggs,omitempty"`
+	N       *int64   `json:"n,omitempty"`
+	Path    string   `json:"path,omitempty"`
+	Mode    string   `json:"mode,omitempty"`
+	Bounded bool     `json:"bounded,omitempty"`
+	Table   bool     `json:"table,omitempty"`
+	Rows    *int64   `json:"rows,omitempty"` // scan_arrow of a table: its rows (for estimates)
 
 	// write_parquet: its rolling policy (0 or "": no limit).
 	MaxRowsPerFile   int64  `json:"max_rows_per_file,omitempty"`

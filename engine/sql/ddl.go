@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/riverbed-engine/riverbed/engine"
 	"github.com/riverbed-engine/riverbed/engine/expr"
 	"github.com/riverbed-engine/riverbed/engine/plan"
 )
@@ -200,7 +201,7 @@ func (pl *planner) createTable(ct *CreateTable) (*plan.Node, error) {
 	if same {
 		return node, nil
 	}
-	out, _, err := pl.add(&plan.Node{Op: "select", Input: node, Exprs: exprs}, ct.P)
+	out, _, err := pl.add(&plan.Node{Op: "select", Input: node, Args: &engine.SelectArgs{Exprs: exprs}}, ct.P)
 	return out, err
 }
 

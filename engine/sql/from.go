@@ -3,6 +3,7 @@ package sql
 import (
 	"strconv"
 
+	"github.com/riverbed-engine/riverbed/engine"
 	"github.com/riverbed-engine/riverbed/engine/expr"
 	"github.com/riverbed-engine/riverbed/engine/plan"
 )
@@ -189,7 +190,7 @@ func (pl *planner) filter(r *rel, c Expr) (*rel, error) {
 	if err != nil {
 		return nil, err
 	}
-	n, _, err := pl.add(&plan.Node{Op: "filter", Input: r.node, Predicate: x}, c.Position())
+	n, _, err := pl.add(&plan.Node{Op: "filter", Input: r.node, Args: &engine.FilterArgs{Predicate: x}}, c.Position())
 	if err != nil {
 		return nil, err
 	}
@@ -224,7 +225,7 @@ func (pl *planner) join(l, r *rel, how string, lk, rk []Expr, at Pos) (*rel, err
 			c.field = name
 			cols = append(cols, c)
 		}
-		n, _, err := pl.add(&plan.Node{Op: "select", Input: r.node, Exprs: exprs}, at)
+		n, _, err := pl.add(&plan.Node{Op: "select", Input: r.node, Args: &engine.SelectArgs{Exprs: exprs}}, at)
 		if err != nil {
 			return nil, err
 		}

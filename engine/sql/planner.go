@@ -208,7 +208,7 @@ func (pl *planner) body(b QueryBody) (*rel, error) {
 			exprs = append(exprs, alias(colRef(c.field), l.cols[i].field))
 		}
 		if rename {
-			if right, _, err = pl.add(&plan.Node{Op: "select", Input: right, Exprs: exprs}, b.P); err != nil {
+			if right, _, err = pl.add(&plan.Node{Op: "select", Input: right, Args: &engine.SelectArgs{Exprs: exprs}}, b.P); err != nil {
 				return nil, err
 			}
 		}
@@ -356,12 +356,12 @@ func (pl *planner) selectBlock(s *Select, order []*OrderItem) (*rel, error) {
 			sortKeys = append(sortKeys, colRef(name))
 		}
 	}
-	node, schema, err := pl.add(&plan.Node{Op: "select", Input: from.node, Exprs: exprs}, s.P)
+	node, schema, err := pl.add(&plan.Node{Op: "select", Input: from.node, Args: &engine.SelectArgs{Exprs: exprs}}, s.P)
 	if err != nil {
 		// report the error at the select item that causes it
 		for i, x := range exprs {
 			if i < len(outs) {
-				if _, e := pl.schemaOf(&plan.Node{Op: "select", Input: from.node, Exprs: []*plan.Expr{x}}); e != nil {
+				if _, e := pl.schemaOf(&plan.Node{Op: "select", Input: from.node, Args: &engine.SelectArgs{Exprs: []*plan.Expr{x}}}); e != nil {
 					return nil, atPos(outs[i].at, e)
 				}
 			}
@@ -386,7 +386,7 @@ func (pl *planner) selectBlock(s *Select, order []*OrderItem) (*rel, error) {
 			for _, c := range cols[:visible] {
 				keep = append(keep, colRef(c.field))
 			}
-			n, _, err := pl.add(&plan.Node{Op: "select", Input: r.node, Exprs: keep}, s.P)
+			n, _, err := pl.add(&plan.Node{Op: "select", Input: r.node, Args: &engine.SelectArgs{Exprs: keep}}, s.P)
 			if err != nil {
 				return nil, err
 			}
@@ -619,7 +619,7 @@ func (pl *planner) aggregate(s *Select, from *rel, outs []outCol, order []*Order
 		if err != nil {
 			return nil, nil, err
 		}
-		n, _, err := pl.add(&plan.Node{Op: "filter", Input: r.node, Predicate: x}, c.Position())
+		n, _, err := pl.add(&plan.Node{Op: "filter", Input: r.node, Args: &engine.FilterArgs{Predicate: x}}, c.Position())
 		if err != nil {
 			return nil, nil, err
 		}

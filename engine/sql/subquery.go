@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strconv"
 
+	"github.com/riverbed-engine/riverbed/engine"
 	"github.com/riverbed-engine/riverbed/engine/plan"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
@@ -174,7 +175,7 @@ func (pl *planner) inSubquery(r *rel, e *InSubquery) (*rel, error) {
 
 // renameOne gives a one-column relation's column a fresh name.
 func (pl *planner) renameOne(r *rel, name string, at Pos) (*rel, error) {
-	n, s, err := pl.add(&plan.Node{Op: "select", Input: r.node, Exprs: []*plan.Expr{alias(colRef(r.cols[0].field), name)}}, at)
+	n, s, err := pl.add(&plan.Node{Op: "select", Input: r.node, Args: &engine.SelectArgs{Exprs: []*plan.Expr{alias(colRef(r.cols[0].field), name)}}}, at)
 	if err != nil {
 		return nil, err
 	}
@@ -252,7 +253,7 @@ func (pl *planner) scalarCompare(r *rel, b *Binary, sq *Subquery, right bool) (*
 	for _, c := range r.cols {
 		exprs = append(exprs, colRef(c.field))
 	}
-	n, _, err := pl.add(&plan.Node{Op: "select", Input: out.node, Exprs: exprs}, sq.P)
+	n, _, err := pl.add(&plan.Node{Op: "select", Input: out.node, Args: &engine.SelectArgs{Exprs: exprs}}, sq.P)
 	if err != nil {
 		return nil, err
 	}
