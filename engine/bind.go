@@ -48,7 +48,7 @@ type lnode struct {
 	retractOp     int   // aggregate over a changelog: the input's op column
 	miniBatch     int64 // aggregate over an unbounded input: mini-batch interval (µs)
 	stateTTL      int64 // and state TTL (µs); 0: none
-	// limit
+	// topn
 	limit int64
 	// write_parquet, write_csv, write_ndjson
 	path      string
@@ -88,12 +88,6 @@ type lnode struct {
 	// joinUnbounded: a relational join other than inner over an unbounded input, which
 	// emits as rows arrive (an updating result, but for semi)
 	joinUnbounded bool
-	// sort: per key, descending and nulls last; explode: the list columns.
-	sortDesc, nullsLast []bool
-	explodeCols         []int
-	explodeEmpty        bool   // explode: empty lists as a null row
-	explodeDropNulls    bool   // explode: null lists give no row
-	keep                string // unique: which row of a key is kept
 	// dedup and topn
 	within     int64
 	orderBy    expr.Expr
@@ -391,42 +385,45 @@ func (b *binder) bindEventTime(n *plan.Node, ln *lnode) error {
 	return nil
 }
 
-func (b *binder) compileKeys(n *plan.Node, ln, in *lnode, what string) error {
-	_, err := compileKeys(&expr.CompileScope{Schema: in.schema, Op: ln.name}, n.Keys, ln, what, nil, "")
-	return err
+// bindKeys compiles an operator's key expressions over its input in, checking that each
+// can be hashed ("cannot <what> by ...").
+func bindKeys(keys []*plan.Expr, ln, in *lnode, what string) ([]expr.Bound, error) {
+	bound, _, err := compileKeys(&expr.CompileScope{Schema: in.schema, Op: ln.name}, keys, ln.name, what, nil, "")
+	return bound, err
 }
 
-// compileKeys compiles an operator's key expressions into ln.keys, checking that each can
-// be hashed ("cannot <what> by ..."), and returns their output fields. With seen, a key
-// whose output name is taken is an error (clash says what else it may clash with), and the
-// name is then taken.
-func compileKeys(scope *expr.CompileScope, keys []*plan.Expr, ln *lnode, what string, seen map[string]bool, clash string) ([]arrow.Field, error) {
-	return compileKeysOf(scope, keys, ln, what, hashable, seen, clash)
+// compileKeys compiles an operator's key expressions, checking that each can be hashed
+// ("<name>: cannot <what> by ..."), and returns them and their output fields. With seen, a
+// key whose output name is taken is an error (clash says what else it may clash with),
+// and the name is then taken.
+func compileKeys(scope *expr.CompileScope, keys []*plan.Expr, name, what string, seen map[string]bool, clash string) ([]expr.Bound, []arrow.Field, error) {
+	return compileKeysOf(scope, keys, name, what, hashable, seen, clash)
 }
 
 // compileKeysOf is compileKeys for keys whose types allowed says (sort keys need an order,
 // not a hash).
-func compileKeysOf(scope *expr.CompileScope, keys []*plan.Expr, ln *lnode, what string, allowed func(arrow.DataType) bool, seen map[string]bool, clash string) ([]arrow.Field, error) {
+func compileKeysOf(scope *expr.CompileScope, keys []*plan.Expr, name, what string, allowed func(arrow.DataType) bool, seen map[string]bool, clash string) ([]expr.Bound, []arrow.Field, error) {
+	var bound []expr.Bound
 	var fields []arrow.Field
 	for _, k := range keys {
 		bk, err := scope.CompileNamed(k)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		bk = keyExpr(bk)
 		if !allowed(bk.Type()) {
-			return nil, rberr.New(rberr.Type, "%s: cannot %s by %s of type %s", ln.name, what, bk, expr.TypeName(bk.Type()))
+			return nil, nil, rberr.New(rberr.Type, "%s: cannot %s by %s of type %s", name, what, bk, expr.TypeName(bk.Type()))
 		}
 		if seen != nil {
 			if seen[bk.Name] {
-				return nil, rberr.New(rberr.Plan, "%s: the key %q is given twice%s", ln.name, bk.Name, clash)
+				return nil, nil, rberr.New(rberr.Plan, "%s: the key %q is given twice%s", name, bk.Name, clash)
 			}
 			seen[bk.Name] = true
 		}
-		ln.keys = append(ln.keys, bk)
+		bound = append(bound, bk)
 		fields = append(fields, arrow.Field{Name: bk.Name, Type: bk.Type(), Nullable: true})
 	}
-	return fields, nil
+	return bound, fields, nil
 }
 
 // single binds the one input of an operator that takes one.

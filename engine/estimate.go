@@ -51,25 +51,10 @@ func estimateRows(n *lnode) (int64, bool) {
 			return n.count, true
 		}
 		return 0, false
-	case "limit":
-		if in, ok := estimateRows(n.inputs[0]); ok {
-			return min(in, n.limit), true
-		}
-		return n.limit, true
-	case "aggregate", "sort", "unique", "tail", "dedup", "map_batches":
+	case "aggregate", "dedup":
 		if len(n.inputs) == 1 {
 			return estimateRows(n.inputs[0])
 		}
-	case "union":
-		var rows int64
-		for _, in := range n.inputs {
-			r, ok := estimateRows(in)
-			if !ok {
-				return 0, false
-			}
-			rows += r
-		}
-		return rows, true
 	case "join":
 		if n.join != nil && (n.join.How == "semi" || n.join.How == "anti") {
 			return estimateRows(n.inputs[0])

@@ -225,16 +225,7 @@ func (g *planGen) node(depth int) *plan.Node {
 	switch n.Op {
 	case "union", "join":
 		n.Inputs = []*plan.Node{g.node(depth - 1), g.node(depth - 1)}
-		n.How = g.of("window", "interval", "asof", "inner", "left", "right", "full", "semi", "anti", "cross")
-		n.LeftOn, n.RightOn = g.exprs(1), g.exprs(1)
-		n.Lower, n.Upper = g.of(genDurations...), g.of(genDurations...)
-		n.Suffix = g.of("", "_r", "_right")
 	case "datagen", "nexmark":
-		n.Kind = g.of("bid", "person", "auction", "x")
-		n.Rate = float64(g.pick(3)) * 1000
-		c := int64(g.pick(100))
-		n.Count = &c
-		n.Fields = []plan.FieldDef{{Name: g.of(genColumns...), Type: g.of(genTypes...), Kind: g.of("", "sequence", "random")}}
 	default:
 		n.Input = g.node(depth - 1)
 	}
@@ -245,6 +236,19 @@ func (g *planGen) node(depth int) *plan.Node {
 		n.Args = &SelectArgs{Exprs: g.exprs(3)}
 	case "with_columns":
 		n.Args = &WithColumnsArgs{Exprs: g.exprs(3)}
+	case "union":
+	case "limit":
+		n.Args = &LimitArgs{N: g.count()}
+	case "tail":
+		n.Args = &TailArgs{N: g.count()}
+	case "sort":
+		n.Args = &SortArgs{Keys: g.exprs(2), SortDescending: make([]bool, g.pick(3)), NullsLast: make([]bool, g.pick(3))}
+	case "explode":
+		n.Args = &ExplodeArgs{Columns: []string{g.of(genColumns...)}, EmptyAsNull: g.pick(2) == 0, DropNulls: g.pick(2) == 0}
+	case "unique":
+		n.Args = &UniqueArgs{Keys: g.exprs(2), Mode: g.of("", "first", "last", "any", "none", "x")}
+	case "map_batches":
+		n.Args = &MapBatchesArgs{UDF: 1, Schema: []plan.FieldDef{{Name: g.of(genColumns...), Type: g.of(genTypes...)}}}
 	default:
 		g.legacyArgs(n)
 	}
@@ -254,15 +258,31 @@ func (g *planGen) node(depth int) *plan.Node {
 	return n
 }
 
-func (g *planGen) legacyArgs(n *plan.Node) {
-	n.Keys, n.Aggs = g.exprs(2), g.exprs(3)
-	n.SortDescending, n.NullsLast = make([]bool, g.pick(3)), make([]bool, g.pick(3))
-	n.Columns = []string{g.of(genColumns...)}
-	n.Mode = g.of("", "first", "last", "any", "none", "x")
-	if g.pick(3) > 0 {
-		v := int64(g.pick(5)) - 1
-		n.N = &v
+// count is a number of rows: absent, -1 or small.
+func (g *planGen) count() *int64 {
+	if g.pick(3) == 0 {
+		return nil
 	}
+	v := int64(g.pick(5)) - 1
+	return &v
+}
+
+func (g *planGen) legacyArgs(n *plan.Node) {
+	if n.Op == "join" {
+		n.How = g.of("window", "interval", "asof", "inner", "left", "right", "full", "semi", "anti", "cross")
+		n.LeftOn, n.RightOn = g.exprs(1), g.exprs(1)
+		n.Lower, n.Upper = g.of(genDurations...), g.of(genDurations...)
+		n.Suffix = g.of("", "_r", "_right")
+	}
+	if n.Op == "datagen" || n.Op == "nexmark" {
+		n.Kind = g.of("bid", "person", "auction", "x")
+		n.Rate = float64(g.pick(3)) * 1000
+		c := int64(g.pick(100))
+		n.Count = &c
+		n.Fields = []plan.FieldDef{{Name: g.of(genColumns...), Type: g.of(genTypes...), Kind: g.of("", "sequence", "random")}}
+	}
+	n.Keys, n.Aggs = g.exprs(2), g.exprs(3)
+	n.N = g.count()
 	n.Window = g.window()
 	n.AllowedLateness = g.of(genDurations...)
 	n.Output = g.of("", "results", "late", "x")
@@ -271,8 +291,4 @@ func (g *planGen) legacyArgs(n *plan.Node) {
 		n.OrderBy = g.expr(1)
 	}
 	n.Descending = g.pick(2) == 0
-	if n.Op == "map_batches" {
-		n.UDF = 1
-		n.Schema = []plan.FieldDef{{Name: g.of(genColumns...), Type: g.of(genTypes...)}}
-	}
 }

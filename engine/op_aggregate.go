@@ -30,10 +30,11 @@ func (aggregateOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 		return rberr.New(rberr.Plan, "%s: no aggregations given to agg(...)", name)
 	}
 	seen := map[string]bool{}
-	fields, err := compileKeys(scope, n.Keys, ln, "group", seen, "")
+	keys, fields, err := compileKeys(scope, n.Keys, name, "group", seen, "")
 	if err != nil {
 		return err
 	}
+	ln.keys = keys
 	for _, a := range n.Aggs {
 		spec, err := agg.Compile(scope, a)
 		if err != nil {

@@ -85,9 +85,11 @@ func (b *binder) bindDedup(n *plan.Node, ln, in *lnode) error {
 	if len(n.Keys) == 0 {
 		return rberr.New(rberr.Plan, "%s: give the columns that identify duplicates", ln.name)
 	}
-	if err := b.compileKeys(n, ln, in, "deduplicate"); err != nil {
+	keys, err := bindKeys(n.Keys, ln, in, "deduplicate")
+	if err != nil {
 		return err
 	}
+	ln.keys = keys
 	if in.timeCol == "" {
 		return rberr.New(rberr.Plan, "%s: the input has no event time; pass event_time=<column> to the source", ln.name)
 	}

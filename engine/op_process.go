@@ -53,9 +53,11 @@ func (processOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 	if len(n.Keys) == 0 {
 		return rberr.New(rberr.Plan, "%s: a process function needs keys (key_by)", name)
 	}
-	if err := b.compileKeys(n, ln, in, "key_by"); err != nil {
+	keys, err := bindKeys(n.Keys, ln, in, "key_by")
+	if err != nil {
 		return err
 	}
+	ln.keys = keys
 	if n.UDF == 0 {
 		return rberr.New(rberr.Plan, "%s: no function given", name)
 	}

@@ -51,9 +51,11 @@ func (b *binder) bindTopN(n *plan.Node, ln, in *lnode) error {
 	if n.OrderBy == nil {
 		return rberr.New(rberr.Plan, "%s: give the column to rank by", ln.name)
 	}
-	if err := b.compileKeys(n, ln, in, "rank"); err != nil {
+	keys, err := bindKeys(n.Keys, ln, in, "rank")
+	if err != nil {
 		return err
 	}
+	ln.keys = keys
 	scope := &expr.CompileScope{Schema: in.schema, Op: ln.name}
 	ob, err := scope.Compile(n.OrderBy)
 	if err != nil {

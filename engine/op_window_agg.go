@@ -151,10 +151,11 @@ func (b *binder) bindWindow(n *plan.Node, ln, in *lnode) error {
 	scope := &expr.CompileScope{Schema: in.schema, Op: name}
 	seen := map[string]bool{"window_start": true, "window_end": true}
 	var aggFields []arrow.Field
-	keyFields, err := compileKeys(scope, n.Keys, ln, "key", seen, " or clashes with window_start/window_end")
+	keys, keyFields, err := compileKeys(scope, n.Keys, name, "key", seen, " or clashes with window_start/window_end")
 	if err != nil {
 		return err
 	}
+	ln.keys = keys
 	if len(n.Aggs) == 0 {
 		return rberr.New(rberr.Plan, "%s: no aggregations given to agg(...)", name)
 	}

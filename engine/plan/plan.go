@@ -146,9 +146,8 @@ type Node struct {
 	Seed   int64      `json:"seed,omitempty"`
 	Fields []FieldDef `json:"fields,omitempty"`
 
-	// map_batches: a host function and the schema it returns.
-	UDF    int64      `json:"udf,omitempty"`
-	Schema []FieldDef `json:"schema,omitempty"`
+	// process: a host function.
+	UDF int64 `json:"udf,omitempty"`
 
 	// join: inputs [left, right]; how "window", "interval" or "asof".
 	How     string  `json:"how,omitempty"`
@@ -174,15 +173,6 @@ type Node struct {
 	OrderBy    *Expr  `json:"order_by,omitempty"`
 	Descending bool   `json:"descending,omitempty"`
 	WithTies   bool   `json:"with_ties,omitempty"`
-
-	// sort: Keys are the sort keys, each descending and nulls last or not.
-	SortDescending []bool `json:"sort_descending,omitempty"`
-	NullsLast      []bool `json:"nulls_last,omitempty"`
-
-	// explode (Columns): an empty list gives a null row (else none); a null list gives
-	// no row (else a null row).
-	EmptyAsNull bool `json:"empty_as_null,omitempty"`
-	DropNulls   bool `json:"drop_nulls,omitempty"`
 
 	// aggregate over an unbounded input (an updating result): mini-batch interval and
 	// state TTL, as Flink's table.exec.mini-batch.allow-latency and table.exec.state.ttl.

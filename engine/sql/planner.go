@@ -167,7 +167,7 @@ func (pl *planner) query(q *Query) (*rel, error) {
 	}
 	if q.Limit != nil {
 		n := *q.Limit
-		node, _, err := pl.add(&plan.Node{Op: "limit", Input: r.node, N: &n}, q.LimitAt)
+		node, _, err := pl.add(&plan.Node{Op: "limit", Input: r.node, Args: &engine.LimitArgs{N: &n}}, q.LimitAt)
 		if err != nil {
 			return nil, err
 		}
@@ -230,7 +230,7 @@ func (pl *planner) distinct(r *rel, at Pos) (*rel, error) {
 	for _, c := range r.cols {
 		keys = append(keys, colRef(c.field))
 	}
-	node, _, err := pl.add(&plan.Node{Op: "unique", Input: r.node, Keys: keys, Mode: "any"}, at)
+	node, _, err := pl.add(&plan.Node{Op: "unique", Input: r.node, Args: &engine.UniqueArgs{Keys: keys, Mode: "any"}}, at)
 	if err != nil {
 		return nil, err
 	}
@@ -416,7 +416,8 @@ func (pl *planner) outputRef(e Expr, out *scope, visible int) (*plan.Expr, bool)
 }
 
 func (pl *planner) sort(r *rel, order []*OrderItem, s *scope, keys []*plan.Expr) (*rel, error) {
-	n := &plan.Node{Op: "sort", Input: r.node}
+	args := &engine.SortArgs{}
+	n := &plan.Node{Op: "sort", Input: r.node, Args: args}
 	for i, o := range order {
 		var k *plan.Expr
 		if keys != nil {
@@ -431,14 +432,14 @@ func (pl *planner) sort(r *rel, order []*OrderItem, s *scope, keys []*plan.Expr)
 				k = x
 			}
 		}
-		n.Keys = append(n.Keys, k)
-		n.SortDescending = append(n.SortDescending, o.Desc)
+		args.Keys = append(args.Keys, k)
+		args.SortDescending = append(args.SortDescending, o.Desc)
 		// nulls last unless NULLS FIRST (DuckDB's default)
 		nullsLast := true
 		if o.NullsFirst != nil {
 			nullsLast = !*o.NullsFirst
 		}
-		n.NullsLast = append(n.NullsLast, nullsLast)
+		args.NullsLast = append(args.NullsLast, nullsLast)
 	}
 	node, _, err := pl.add(n, order[0].P)
 	if err != nil {
