@@ -6,7 +6,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/riverbed-engine/riverbed/batch"
 	"github.com/riverbed-engine/riverbed/engine/expr"
-	"github.com/riverbed-engine/riverbed/engine/ops/agg"
 	"github.com/riverbed-engine/riverbed/engine/ops/join"
 	"github.com/riverbed-engine/riverbed/engine/ops/window"
 	"github.com/riverbed-engine/riverbed/engine/plan"
@@ -36,18 +35,14 @@ type lnode struct {
 	bounded bool  // a finite input (not a possibly live stream)
 	table   bool  // an in-memory table (replayable)
 	rows    int64 // a table's rows; -1: unknown
-	// aggregate, window_agg, dedup, top_n (partition keys), sort, unique
+	// dedup, top_n (partition keys), process
 	keys []expr.Bound
-	aggs []agg.Spec
 	// changelog names the operator whose updating result (a changelog, with an op column)
 	// this node's output carries; "" for an append-only stream (changelog.go).
 	changelog string
 	// changelogKeys are the columns that identify a row of an updating result (a
 	// group_by's keys, while they survive unchanged); nil when none do (a join's).
 	changelogKeys []string
-	retractOp     int   // aggregate over a changelog: the input's op column
-	miniBatch     int64 // aggregate over an unbounded input: mini-batch interval (µs)
-	stateTTL      int64 // and state TTL (µs); 0: none
 	// topn
 	limit int64
 	// write_parquet, write_csv, write_ndjson
@@ -70,12 +65,8 @@ type lnode struct {
 	rate      float64
 	genEvents bool // count and rate are of events, not rows
 	genTime   bool // the event-time column is the generator's own clock (non-decreasing in the index)
-	// window_agg
+	// topn
 	win        window.Windower
-	winDef     *plan.WindowDef
-	lateness   int64
-	lateOutput bool
-	processing bool
 	winTime    string // the input column windows read event time from
 	winTimeIdx int    // its index in the input's schema
 	winBounds  [2]int // top_n of a window result: the input's window_start and window_end
@@ -130,7 +121,6 @@ func Bind(p *plan.Plan, inputs []*arrow.Schema) ([]*lnode, error) {
 	if err := prepareNodes(outs); err != nil {
 		return nil, err
 	}
-	rewriteAggExprs(outs)
 	first, err := b.bindAll(outs)
 	if err != nil {
 		return nil, err

@@ -51,7 +51,7 @@ func estimateRows(n *lnode) (int64, bool) {
 			return n.count, true
 		}
 		return 0, false
-	case "aggregate", "dedup":
+	case "dedup":
 		if len(n.inputs) == 1 {
 			return estimateRows(n.inputs[0])
 		}

@@ -247,6 +247,11 @@ func (g *planGen) node(depth int) *plan.Node {
 		n.Args = &ExplodeArgs{Columns: []string{g.of(genColumns...)}, EmptyAsNull: g.pick(2) == 0, DropNulls: g.pick(2) == 0}
 	case "unique":
 		n.Args = &UniqueArgs{Keys: g.exprs(2), Mode: g.of("", "first", "last", "any", "none", "x")}
+	case "aggregate":
+		n.Args = &AggregateArgs{Keys: g.exprs(2), Aggs: g.exprs(3), MiniBatch: g.of(genDurations...), StateTTL: g.of(genDurations...)}
+	case "window_agg":
+		n.Args = &WindowAggArgs{Keys: g.exprs(2), Aggs: g.exprs(3), Window: g.window(),
+			AllowedLateness: g.of(genDurations...), Output: g.of("", "results", "late", "x")}
 	case "map_batches":
 		n.Args = &MapBatchesArgs{UDF: 1, Schema: []plan.FieldDef{{Name: g.of(genColumns...), Type: g.of(genTypes...)}}}
 	default:
@@ -281,11 +286,9 @@ func (g *planGen) legacyArgs(n *plan.Node) {
 		n.Count = &c
 		n.Fields = []plan.FieldDef{{Name: g.of(genColumns...), Type: g.of(genTypes...), Kind: g.of("", "sequence", "random")}}
 	}
-	n.Keys, n.Aggs = g.exprs(2), g.exprs(3)
+	n.Keys = g.exprs(2)
 	n.N = g.count()
 	n.Window = g.window()
-	n.AllowedLateness = g.of(genDurations...)
-	n.Output = g.of("", "results", "late", "x")
 	n.Within = g.of(genDurations...)
 	if g.pick(2) == 0 {
 		n.OrderBy = g.expr(1)

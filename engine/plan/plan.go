@@ -121,7 +121,6 @@ type Node struct {
 	Columns []string `json:"columns,omitempty"`
 	Source  int      `json:"source,omitempty"`
 	Keys    []*Expr  `json:"keys,omitempty"`
-	Aggs    []*Expr  `json:"aggs,omitempty"`
 	N       *int64   `json:"n,omitempty"`
 	Path    string   `json:"path,omitempty"`
 	Mode    string   `json:"mode,omitempty"`
@@ -174,15 +173,8 @@ type Node struct {
 	Descending bool   `json:"descending,omitempty"`
 	WithTies   bool   `json:"with_ties,omitempty"`
 
-	// aggregate over an unbounded input (an updating result): mini-batch interval and
-	// state TTL, as Flink's table.exec.mini-batch.allow-latency and table.exec.state.ttl.
-	MiniBatch string `json:"mini_batch,omitempty"`
-	StateTTL  string `json:"state_ttl,omitempty"`
-
 	// Windows.
-	Window          *WindowDef `json:"window,omitempty"`
-	AllowedLateness string     `json:"allowed_lateness,omitempty"`
-	Output          string     `json:"output,omitempty"`
+	Window *WindowDef `json:"window,omitempty"`
 
 	// Kafka: scan_kafka and write_kafka (see kafka.go).
 	Kafka *KafkaDef `json:"kafka,omitempty"`

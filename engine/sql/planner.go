@@ -564,9 +564,9 @@ func (pl *planner) aggregate(s *Select, from *rel, outs []outCol, order []*Order
 		at = s.GroupBy[0].Position()
 	}
 	if win != nil {
-		node = &plan.Node{Op: "window_agg", Input: from.node, Keys: keys, Aggs: aggs, Window: win.def}
+		node = &plan.Node{Op: "window_agg", Input: from.node, Args: &engine.WindowAggArgs{Keys: keys, Aggs: aggs, Window: win.def}}
 	} else {
-		node = &plan.Node{Op: "aggregate", Input: from.node, Keys: keys, Aggs: aggs}
+		node = &plan.Node{Op: "aggregate", Input: from.node, Args: &engine.AggregateArgs{Keys: keys, Aggs: aggs}}
 	}
 	node, schema, err := pl.add(node, at)
 	if err != nil {
