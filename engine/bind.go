@@ -7,7 +7,6 @@ import (
 	"github.com/riverbed-engine/riverbed/batch"
 	"github.com/riverbed-engine/riverbed/engine/expr"
 	"github.com/riverbed-engine/riverbed/engine/ops/join"
-	"github.com/riverbed-engine/riverbed/engine/ops/window"
 	"github.com/riverbed-engine/riverbed/engine/plan"
 	"github.com/riverbed-engine/riverbed/engine/runtime"
 	"github.com/riverbed-engine/riverbed/internal/gen"
@@ -35,7 +34,7 @@ type lnode struct {
 	bounded bool  // a finite input (not a possibly live stream)
 	table   bool  // an in-memory table (replayable)
 	rows    int64 // a table's rows; -1: unknown
-	// dedup, top_n (partition keys), process
+	// process: its keys
 	keys []expr.Bound
 	// changelog names the operator whose updating result (a changelog, with an op column)
 	// this node's output carries; "" for an append-only stream (changelog.go).
@@ -43,8 +42,6 @@ type lnode struct {
 	// changelogKeys are the columns that identify a row of an updating result (a
 	// group_by's keys, while they survive unchanged); nil when none do (a join's).
 	changelogKeys []string
-	// topn
-	limit int64
 	// write_parquet, write_csv, write_ndjson
 	path      string
 	rolling   batch.RollingPolicy
@@ -65,11 +62,6 @@ type lnode struct {
 	rate      float64
 	genEvents bool // count and rate are of events, not rows
 	genTime   bool // the event-time column is the generator's own clock (non-decreasing in the index)
-	// topn
-	win        window.Windower
-	winTime    string // the input column windows read event time from
-	winTimeIdx int    // its index in the input's schema
-	winBounds  [2]int // top_n of a window result: the input's window_start and window_end
 	// map_batches
 	udf int64
 	// join
@@ -79,12 +71,6 @@ type lnode struct {
 	// joinUnbounded: a relational join other than inner over an unbounded input, which
 	// emits as rows arrive (an updating result, but for semi)
 	joinUnbounded bool
-	// dedup and topn
-	within     int64
-	orderBy    expr.Expr
-	descending bool
-	withTies   bool
-	topWindow  bool // topn assigns windows (else reads window_start/window_end)
 	// process
 	proc *procDef
 }

@@ -252,6 +252,14 @@ func (g *planGen) node(depth int) *plan.Node {
 	case "window_agg":
 		n.Args = &WindowAggArgs{Keys: g.exprs(2), Aggs: g.exprs(3), Window: g.window(),
 			AllowedLateness: g.of(genDurations...), Output: g.of("", "results", "late", "x")}
+	case "dedup":
+		n.Args = &DedupArgs{Keys: g.exprs(2), Within: g.of(genDurations...)}
+	case "topn":
+		a := &TopNArgs{Keys: g.exprs(2), N: g.count(), Window: g.window(), Descending: g.pick(2) == 0, WithTies: g.pick(2) == 0}
+		if g.pick(2) == 0 {
+			a.OrderBy = g.expr(1)
+		}
+		n.Args = a
 	case "map_batches":
 		n.Args = &MapBatchesArgs{UDF: 1, Schema: []plan.FieldDef{{Name: g.of(genColumns...), Type: g.of(genTypes...)}}}
 	default:
@@ -287,11 +295,5 @@ func (g *planGen) legacyArgs(n *plan.Node) {
 		n.Fields = []plan.FieldDef{{Name: g.of(genColumns...), Type: g.of(genTypes...), Kind: g.of("", "sequence", "random")}}
 	}
 	n.Keys = g.exprs(2)
-	n.N = g.count()
 	n.Window = g.window()
-	n.Within = g.of(genDurations...)
-	if g.pick(2) == 0 {
-		n.OrderBy = g.expr(1)
-	}
-	n.Descending = g.pick(2) == 0
 }

@@ -121,7 +121,6 @@ type Node struct {
 	Columns []string `json:"columns,omitempty"`
 	Source  int      `json:"source,omitempty"`
 	Keys    []*Expr  `json:"keys,omitempty"`
-	N       *int64   `json:"n,omitempty"`
 	Path    string   `json:"path,omitempty"`
 	Mode    string   `json:"mode,omitempty"`
 	Bounded bool     `json:"bounded,omitempty"`
@@ -166,12 +165,6 @@ type Node struct {
 	RightTime    string `json:"right_time,omitempty"`
 	Strategy     string `json:"strategy,omitempty"`
 	Tolerance    string `json:"tolerance,omitempty"`
-
-	// dedup and topn.
-	Within     string `json:"within,omitempty"`
-	OrderBy    *Expr  `json:"order_by,omitempty"`
-	Descending bool   `json:"descending,omitempty"`
-	WithTies   bool   `json:"with_ties,omitempty"`
 
 	// Windows.
 	Window *WindowDef `json:"window,omitempty"`
