@@ -6,7 +6,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/riverbed-engine/riverbed/batch"
 	"github.com/riverbed-engine/riverbed/engine/expr"
-	"github.com/riverbed-engine/riverbed/engine/ops/join"
 	"github.com/riverbed-engine/riverbed/engine/plan"
 	"github.com/riverbed-engine/riverbed/engine/runtime"
 	"github.com/riverbed-engine/riverbed/internal/gen"
@@ -64,13 +63,6 @@ type lnode struct {
 	genTime   bool // the event-time column is the generator's own clock (non-decreasing in the index)
 	// map_batches
 	udf int64
-	// join
-	join         *join.Spec
-	joinLeftKeep []int  // a relational join's left columns in its output (nil: all)
-	joinStrategy string // relational joins: "auto", "hash" or "broadcast"
-	// joinUnbounded: a relational join other than inner over an unbounded input, which
-	// emits as rows arrive (an updating result, but for semi)
-	joinUnbounded bool
 	// process
 	proc *procDef
 }

@@ -51,10 +51,6 @@ func estimateRows(n *lnode) (int64, bool) {
 			return n.count, true
 		}
 		return 0, false
-	case "join":
-		if n.join != nil && (n.join.How == "semi" || n.join.How == "anti") {
-			return estimateRows(n.inputs[0])
-		}
 	}
 	return 0, false
 }

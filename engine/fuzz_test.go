@@ -260,6 +260,12 @@ func (g *planGen) node(depth int) *plan.Node {
 			a.OrderBy = g.expr(1)
 		}
 		n.Args = a
+	case "join":
+		n.Args = &JoinArgs{How: g.of("window", "interval", "asof", "inner", "left", "right", "full", "semi", "anti", "cross"),
+			LeftOn: g.exprs(1), RightOn: g.exprs(1), Window: g.window(), Lower: g.of(genDurations...), Upper: g.of(genDurations...),
+			Suffix: g.of("", "_r", "_right"), JoinStrategy: g.of("", "auto", "hash", "broadcast", "x"),
+			LeftTime: g.of("", "ts", "d", "k"), RightTime: g.of("", "ts", "d", "k"), Strategy: g.of("", "backward", "nearest", "x"),
+			Tolerance: g.of(genDurations...)}
 	case "map_batches":
 		n.Args = &MapBatchesArgs{UDF: 1, Schema: []plan.FieldDef{{Name: g.of(genColumns...), Type: g.of(genTypes...)}}}
 	default:
@@ -281,12 +287,6 @@ func (g *planGen) count() *int64 {
 }
 
 func (g *planGen) legacyArgs(n *plan.Node) {
-	if n.Op == "join" {
-		n.How = g.of("window", "interval", "asof", "inner", "left", "right", "full", "semi", "anti", "cross")
-		n.LeftOn, n.RightOn = g.exprs(1), g.exprs(1)
-		n.Lower, n.Upper = g.of(genDurations...), g.of(genDurations...)
-		n.Suffix = g.of("", "_r", "_right")
-	}
 	if n.Op == "datagen" || n.Op == "nexmark" {
 		n.Kind = g.of("bid", "person", "auction", "x")
 		n.Rate = float64(g.pick(3)) * 1000
@@ -295,5 +295,4 @@ func (g *planGen) legacyArgs(n *plan.Node) {
 		n.Fields = []plan.FieldDef{{Name: g.of(genColumns...), Type: g.of(genTypes...), Kind: g.of("", "sequence", "random")}}
 	}
 	n.Keys = g.exprs(2)
-	n.Window = g.window()
 }

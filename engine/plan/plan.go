@@ -147,28 +147,6 @@ type Node struct {
 	// process: a host function.
 	UDF int64 `json:"udf,omitempty"`
 
-	// join: inputs [left, right]; how "window", "interval" or "asof".
-	How     string  `json:"how,omitempty"`
-	LeftOn  []*Expr `json:"left_on,omitempty"`
-	RightOn []*Expr `json:"right_on,omitempty"`
-	Lower   string  `json:"lower,omitempty"`
-	Upper   string  `json:"upper,omitempty"`
-	Suffix  string  `json:"suffix,omitempty"`
-	// join how=asof: the time column of each input (absent: its event time), the
-	// strategy ("backward" (default), "forward", "nearest") and the tolerance (a
-	// duration: farther matches are none). Keys (left_on/right_on: Polars' by) may be
-	// absent.
-	// Relational joins: JoinStrategy is "auto" (absent), "hash" (both inputs partitioned
-	// by key) or "broadcast" (the smaller input whole to every subtask).
-	JoinStrategy string `json:"join_strategy,omitempty"`
-	LeftTime     string `json:"left_time,omitempty"`
-	RightTime    string `json:"right_time,omitempty"`
-	Strategy     string `json:"strategy,omitempty"`
-	Tolerance    string `json:"tolerance,omitempty"`
-
-	// Windows.
-	Window *WindowDef `json:"window,omitempty"`
-
 	// Kafka: scan_kafka and write_kafka (see kafka.go).
 	Kafka *KafkaDef `json:"kafka,omitempty"`
 

@@ -231,7 +231,8 @@ func (pl *planner) join(l, r *rel, how string, lk, rk []Expr, at Pos) (*rel, err
 		}
 		right = &rel{node: n, cols: cols}
 	}
-	node := &plan.Node{Op: "join", How: how, Inputs: []*plan.Node{l.node, right.node}}
+	args := &engine.JoinArgs{How: how}
+	node := &plan.Node{Op: "join", Inputs: []*plan.Node{l.node, right.node}, Args: args}
 	keep := func(x *plan.Expr, cols []column) *plan.Expr {
 		if x.Col == nil {
 			return x
@@ -258,8 +259,8 @@ func (pl *planner) join(l, r *rel, how string, lk, rk []Expr, at Pos) (*rel, err
 		case "right":
 			x = keep(x, l.cols)
 		}
-		node.LeftOn = append(node.LeftOn, x)
-		node.RightOn = append(node.RightOn, y)
+		args.LeftOn = append(args.LeftOn, x)
+		args.RightOn = append(args.RightOn, y)
 	}
 	n, schema, err := pl.add(node, at)
 	if err != nil {
