@@ -8,7 +8,6 @@ import (
 	"github.com/riverbed-engine/riverbed/engine/expr"
 	"github.com/riverbed-engine/riverbed/engine/plan"
 	"github.com/riverbed-engine/riverbed/engine/runtime"
-	"github.com/riverbed-engine/riverbed/internal/gen"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
 
@@ -23,16 +22,6 @@ type lnode struct {
 	schema *arrow.Schema
 	inputs []*lnode
 
-	// scan_parquet
-	dataset    *batch.Dataset
-	projection []int // indexes into dataset.Schema (text.Schema)
-	// scan_csv, scan_ndjson
-	text *batch.TextDataset
-	// scan_arrow
-	source  int
-	bounded bool  // a finite input (not a possibly live stream)
-	table   bool  // an in-memory table (replayable)
-	rows    int64 // a table's rows; -1: unknown
 	// process: its keys
 	keys []expr.Bound
 	// changelog names the operator whose updating result (a changelog, with an op column)
@@ -55,12 +44,6 @@ type lnode struct {
 	timeCol string
 	timeIdx int // the index of timeCol in schema, resolved once bound; -1: none
 	wm      *runtime.WatermarkSpec
-	// generators
-	gen       gen.Generator
-	count     int64 // rows (datagen) or events (nexmark); -1: unbounded
-	rate      float64
-	genEvents bool // count and rate are of events, not rows
-	genTime   bool // the event-time column is the generator's own clock (non-decreasing in the index)
 	// map_batches
 	udf int64
 	// process
@@ -341,9 +324,10 @@ func collectCols(e *plan.Expr, m map[string]bool) {
 	}
 }
 
-// bindEventTime applies a source's event_time settings.
-func (b *binder) bindEventTime(n *plan.Node, ln *lnode) error {
-	spec, err := runtime.SourceEventTime(n, ln.schema, ln.name)
+// bindEventTime applies a source's event_time settings to its bound node ln, whose schema
+// is set.
+func bindEventTime(et plan.EventTimeDef, ln *lnode) error {
+	spec, err := runtime.SourceEventTime(et, ln.schema, ln.name)
 	if err != nil {
 		return err
 	}

@@ -211,13 +211,9 @@ func (g *planGen) node(depth int) *plan.Node {
 		return g.ref()
 	}
 	if depth <= 0 || g.pick(5) == 0 {
-		n := &plan.Node{Op: "scan_arrow", Source: g.pick(3)}
+		a := &ScanArrowArgs{Source: g.pick(3), Bounded: g.pick(2) == 0, Table: g.pick(2) == 0, EventTimeDef: g.eventTime()}
+		n := &plan.Node{Op: "scan_arrow", Args: a}
 		g.made = append(g.made, n)
-		if g.pick(2) == 0 {
-			n.EventTime = g.of(genColumns...)
-			n.MaxOutOfOrderness = g.of(genDurations...)
-			n.IdleTimeout = g.of(genDurations...)
-		}
 		return n
 	}
 	n := &plan.Node{Op: g.of("filter", "select", "with_columns", "aggregate", "union", "limit", "window_agg", "join", "dedup", "topn", "map_batches", "datagen", "nexmark", "sort", "tail", "explode", "unique", "bogus")}
@@ -266,6 +262,11 @@ func (g *planGen) node(depth int) *plan.Node {
 			Suffix: g.of("", "_r", "_right"), JoinStrategy: g.of("", "auto", "hash", "broadcast", "x"),
 			LeftTime: g.of("", "ts", "d", "k"), RightTime: g.of("", "ts", "d", "k"), Strategy: g.of("", "backward", "nearest", "x"),
 			Tolerance: g.of(genDurations...)}
+	case "datagen":
+		n.Args = &DatagenArgs{Fields: []plan.FieldDef{{Name: g.of(genColumns...), Type: g.of(genTypes...), Kind: g.of("", "sequence", "random")}},
+			Rate: float64(g.pick(3)) * 1000, Count: g.count(), EventTimeDef: g.eventTime()}
+	case "nexmark":
+		n.Args = &NexmarkArgs{Kind: g.of("bid", "person", "auction", "x"), Rate: float64(g.pick(3)) * 1000, Count: g.count(), EventTimeDef: g.eventTime()}
 	case "map_batches":
 		n.Args = &MapBatchesArgs{UDF: 1, Schema: []plan.FieldDef{{Name: g.of(genColumns...), Type: g.of(genTypes...)}}}
 	default:
@@ -286,13 +287,15 @@ func (g *planGen) count() *int64 {
 	return &v
 }
 
-func (g *planGen) legacyArgs(n *plan.Node) {
-	if n.Op == "datagen" || n.Op == "nexmark" {
-		n.Kind = g.of("bid", "person", "auction", "x")
-		n.Rate = float64(g.pick(3)) * 1000
-		c := int64(g.pick(100))
-		n.Count = &c
-		n.Fields = []plan.FieldDef{{Name: g.of(genColumns...), Type: g.of(genTypes...), Kind: g.of("", "sequence", "random")}}
+// eventTime is a source's event time: none, or a column (that exists or not) with
+// durations (valid or not).
+func (g *planGen) eventTime() plan.EventTimeDef {
+	if g.pick(2) == 0 {
+		return plan.EventTimeDef{}
 	}
+	return plan.EventTimeDef{EventTime: g.of(genColumns...), MaxOutOfOrderness: g.of(genDurations...), IdleTimeout: g.of(genDurations...)}
+}
+
+func (g *planGen) legacyArgs(n *plan.Node) {
 	n.Keys = g.exprs(2)
 }

@@ -225,21 +225,9 @@ func Start(ctx context.Context, doc []byte, inputs []array.RecordReader, mem mem
 	if _, err := g.buildOutputs(outs, j); err != nil {
 		return nil, err
 	}
-	scans := collectScans(outs)
-	fileSplits := make([]int64, len(g.files))
-	fileBase := 0
-	for _, n := range scans {
-		if n.text != nil { // one split per file
-			for i := range n.text.Files {
-				fileSplits[fileBase+i]++
-			}
-			fileBase += len(n.text.Files)
-			continue
-		}
-		for _, sp := range n.dataset.Splits {
-			fileSplits[fileBase+sp.FileIndex]++
-		}
-		fileBase += len(n.dataset.Files)
+	fileSplits := make([]int64, 0, len(g.files))
+	for _, s := range collectScans(outs) {
+		fileSplits = append(fileSplits, s.splitsPerFile()...)
 	}
 	j.InitProgress(g.totalRows, g.totalSplits, fileSplits)
 	j.IsUnbounded = g.unbounded
@@ -262,9 +250,16 @@ func Start(ctx context.Context, doc []byte, inputs []array.RecordReader, mem mem
 	return j, nil
 }
 
-// collectScans lists the Parquet scans in the order the planner builds them (each once).
-func collectScans(outs []*lnode) []*lnode {
-	var out []*lnode
+// fileScan is implemented by the sources that read files (for progress by file).
+type fileScan interface {
+	// splitsPerFile is the number of splits of each file it reads, in the order of the
+	// files it adds to graph.files.
+	splitsPerFile() []int64
+}
+
+// collectScans lists the file scans in the order the planner builds them (each once).
+func collectScans(outs []*lnode) []fileScan {
+	var out []fileScan
 	seen := map[*lnode]bool{}
 	var walk func(n *lnode)
 	walk = func(n *lnode) {
@@ -272,8 +267,8 @@ func collectScans(outs []*lnode) []*lnode {
 			return
 		}
 		seen[n] = true
-		if n.op == "scan_parquet" || n.text != nil {
-			out = append(out, n)
+		if s, ok := n.impl.(fileScan); ok {
+			out = append(out, s)
 		}
 		for _, in := range n.inputs {
 			walk(in)

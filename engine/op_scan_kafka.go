@@ -69,7 +69,7 @@ func (scanKafkaOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 		return err
 	}
 	ln.kafka = ks
-	if err := b.bindEventTime(n, ln); err != nil {
+	if err := bindEventTime(legacyEventTime(n), ln); err != nil {
 		return err
 	}
 	if ln.wm != nil {

@@ -116,16 +116,10 @@ type Node struct {
 	Inputs []*Node `json:"inputs,omitempty"`
 	// Args are the operator's own arguments (node.go): raw JSON as parsed, or the
 	// operator's argument type (engine/op_<name>.go) once decoded or when built in Go.
-	Args    any      `json:"-"`
-	Paths   []string `json:"paths,omitempty"`
-	Columns []string `json:"columns,omitempty"`
-	Source  int      `json:"source,omitempty"`
-	Keys    []*Expr  `json:"keys,omitempty"`
-	Path    string   `json:"path,omitempty"`
-	Mode    string   `json:"mode,omitempty"`
-	Bounded bool     `json:"bounded,omitempty"`
-	Table   bool     `json:"table,omitempty"`
-	Rows    *int64   `json:"rows,omitempty"` // scan_arrow of a table: its rows (for estimates)
+	Args any     `json:"-"`
+	Keys []*Expr `json:"keys,omitempty"`
+	Path string  `json:"path,omitempty"`
+	Mode string  `json:"mode,omitempty"`
 
 	// write_parquet: its rolling policy (0 or "": no limit).
 	MaxRowsPerFile   int64  `json:"max_rows_per_file,omitempty"`
@@ -138,11 +132,6 @@ type Node struct {
 	IdleTimeout       string `json:"idle_timeout,omitempty"`
 
 	// Generators (datagen, nexmark).
-	Kind   string     `json:"kind,omitempty"`
-	Rate   float64    `json:"rate,omitempty"`
-	Count  *int64     `json:"count,omitempty"`
-	Seed   int64      `json:"seed,omitempty"`
-	Fields []FieldDef `json:"fields,omitempty"`
 
 	// process: a host function.
 	UDF int64 `json:"udf,omitempty"`
@@ -160,6 +149,16 @@ type Node struct {
 	SideSchemas  []string   `json:"side_schemas,omitempty"`
 	StateSchema  string     `json:"state_schema,omitempty"`
 	StateTTLs    []StateTTL `json:"state_ttls,omitempty"`
+}
+
+// EventTimeDef is the event time of a source, part of every source's arguments (its
+// fields are the source node's own): the column that carries it, how far rows may come
+// out of order (a duration: the watermark trails the largest event time seen by it), and
+// how long a split may go without rows before it is idle (a duration; absent: never).
+type EventTimeDef struct {
+	EventTime         string `json:"event_time,omitempty"`
+	MaxOutOfOrderness string `json:"max_out_of_orderness,omitempty"`
+	IdleTimeout       string `json:"idle_timeout,omitempty"`
 }
 
 // StateTTL is the time to live of one state of a process function (as Flink's
