@@ -34,10 +34,6 @@ type lnode struct {
 	path      string
 	rolling   batch.RollingPolicy
 	textWrite *batch.TextWriteOptions // write_csv, write_ndjson
-	// scan_kafka, kafka_source (op_scan_kafka.go) and write_kafka (op_write_kafka.go)
-	kafka     *kafkaScan
-	kafkaSink *kafkaSinkDef
-	upsert    bool // write_kafka(upsert=True): takes an updating stream
 
 	// event time: the column that carries it (propagated while it survives), and on
 	// sources the watermark settings

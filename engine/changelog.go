@@ -55,10 +55,6 @@ func checkChangelogInput(ln *lnode) error {
 	switch {
 	case changelogSinks[ln.op]:
 		return nil
-	case ln.op == "write_kafka" && ln.upsert:
-		return nil
-	case ln.op == "write_kafka":
-		return rberr.New(rberr.Plan, "%s: its input is an updating stream (the changelog of %s, with an %s column of +I/-U/+U/-D changes), and an append-only Kafka sink would write retractions as rows; write it with write_kafka(..., upsert=True) (the record key is the group key; a delete is a record with a null value)", ln.name, from.changelog, agg.OpColumn)
 	}
 	return rberr.New(rberr.Plan, "%s: its input is an updating stream (the changelog of %s, with an %s column of +I/-U/+U/-D changes), and %s takes appended rows only. Operators that take updates: filter, select, with_columns, group_by (with count, sum and mean), write_parquet (which writes the changes); see docs/changelog.md", ln.name, from.changelog, agg.OpColumn, ln.op)
 }

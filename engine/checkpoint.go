@@ -97,16 +97,8 @@ func fingerprint(outs []*lnode, ids map[*lnode]string) string {
 			}
 			continue
 		}
-		switch n.op {
-		case "scan_kafka", "kafka_source":
-			if n.kafka == nil || len(n.inputs) > 0 {
-				continue // scan_kafka over its kafka_source (dead letters): that one reads
-			}
-			srcs = append(srcs, fmt.Sprintf("%s=%s:%s", id, n.op, kafkaFingerprint(&n.kafka.src)))
-		default:
-			if def := logicalOps[n.op]; def != nil && def.stateful {
-				ops = append(ops, id)
-			}
+		if def := logicalOps[n.op]; def != nil && def.stateful {
+			ops = append(ops, id)
 		}
 	}
 	sort.Strings(srcs)

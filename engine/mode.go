@@ -31,13 +31,6 @@ func nodeBoundedness(n *lnode, unbounded, maybe *[]string) {
 		if m != "" {
 			*maybe = append(*maybe, fmt.Sprintf("%s (%s)", n.name, m))
 		}
-		return
-	}
-	switch n.op {
-	case "scan_kafka", "kafka_source":
-		if n.kafka != nil && len(n.inputs) == 0 && !n.kafka.bounded {
-			*unbounded = append(*unbounded, fmt.Sprintf("%s (read_kafka without end=)", n.name))
-		}
 	}
 }
 

@@ -185,8 +185,3 @@ func opNames() []string {
 	sort.Strings(names)
 	return names
 }
-
-// legacyEventTime is the event time of a source still on the union fields of plan.Node.
-func legacyEventTime(n *plan.Node) plan.EventTimeDef {
-	return plan.EventTimeDef{EventTime: n.EventTime, MaxOutOfOrderness: n.MaxOutOfOrderness, IdleTimeout: n.IdleTimeout}
-}

@@ -126,18 +126,8 @@ type Node struct {
 	MaxBytesPerFile  int64  `json:"max_bytes_per_file,omitempty"`
 	RolloverInterval string `json:"rollover_interval,omitempty"`
 
-	// Event time, on any source.
-	EventTime         string `json:"event_time,omitempty"`
-	MaxOutOfOrderness string `json:"max_out_of_orderness,omitempty"`
-	IdleTimeout       string `json:"idle_timeout,omitempty"`
-
-	// Generators (datagen, nexmark).
-
 	// process: a host function.
 	UDF int64 `json:"udf,omitempty"`
-
-	// Kafka: scan_kafka and write_kafka (see kafka.go).
-	Kafka *KafkaDef `json:"kafka,omitempty"`
 
 	// CSV and NDJSON readers and writers (see text.go).
 	Text *TextDef `json:"text,omitempty"`
