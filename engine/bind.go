@@ -30,10 +30,6 @@ type lnode struct {
 	// changelogKeys are the columns that identify a row of an updating result (a
 	// group_by's keys, while they survive unchanged); nil when none do (a join's).
 	changelogKeys []string
-	// write_parquet, write_csv, write_ndjson
-	path      string
-	rolling   batch.RollingPolicy
-	textWrite *batch.TextWriteOptions // write_csv, write_ndjson
 
 	// event time: the column that carries it (propagated while it survives), and on
 	// sources the watermark settings

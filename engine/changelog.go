@@ -33,9 +33,6 @@ type updatingInput interface {
 	takeUpdates(ln, from *lnode) error
 }
 
-// changelogSinks are the operators that accept an updating input as their own output.
-var changelogSinks = map[string]bool{"write_parquet": true}
-
 // checkChangelogInput refuses an updating input where it cannot be taken, and marks the
 // output of the operators that pass it on.
 func checkChangelogInput(ln *lnode) error {
@@ -52,10 +49,12 @@ func checkChangelogInput(ln *lnode) error {
 	if u, ok := ln.impl.(updatingInput); ok {
 		return u.takeUpdates(ln, from)
 	}
-	switch {
-	case changelogSinks[ln.op]:
-		return nil
-	}
+	return refuseUpdates(ln, from)
+}
+
+// refuseUpdates is the error of an operator that takes appended rows only, given the
+// updating stream of from.
+func refuseUpdates(ln, from *lnode) error {
 	return rberr.New(rberr.Plan, "%s: its input is an updating stream (the changelog of %s, with an %s column of +I/-U/+U/-D changes), and %s takes appended rows only. Operators that take updates: filter, select, with_columns, group_by (with count, sum and mean), write_parquet (which writes the changes); see docs/changelog.md", ln.name, from.changelog, agg.OpColumn, ln.op)
 }
 

@@ -71,7 +71,7 @@ func (g *graph) buildOutputs(outs []*lnode, j *runtime.Job) ([]flow, error) {
 	}
 	for i, root := range outs {
 		f := flows[i]
-		if isFileSink(root.op) && j == nil {
+		if _, ok := root.impl.(fileSink); ok && j == nil {
 			continue // explain shows the sink as the end of its branch
 		}
 		name := "collect"
@@ -89,6 +89,14 @@ func (g *graph) buildOutputs(outs []*lnode, j *runtime.Job) ([]flow, error) {
 	return flows, nil
 }
 
+// fileSink is implemented by the operators that write files into a directory, which the
+// job checks before it starts and commits when it ends (sink.CheckOutputDir,
+// Job.CommitWriters).
+type fileSink interface {
+	// sinkDir is the directory and the mode ("error", "append", "overwrite").
+	sinkDir() (dir, mode string)
+}
+
 // checkSinks refuses write_parquet anywhere but as an output, and two sinks writing into
 // one directory.
 func checkSinks(outs []*lnode) error {
@@ -99,15 +107,16 @@ func checkSinks(outs []*lnode) error {
 			continue
 		}
 		isOut[o] = true
-		if isFileSink(o.op) {
-			if dirs[o.path] {
-				return rberr.New(rberr.Plan, "two file sinks (write_parquet, write_csv, write_ndjson) write into %q; give each its own directory", o.path)
+		if s, ok := o.impl.(fileSink); ok {
+			dir, _ := s.sinkDir()
+			if dirs[dir] {
+				return rberr.New(rberr.Plan, "two file sinks (write_parquet, write_csv, write_ndjson) write into %q; give each its own directory", dir)
 			}
-			dirs[o.path] = true
+			dirs[dir] = true
 		}
 	}
 	for _, n := range walkNodes(outs) {
-		if isFileSink(n.op) && !isOut[n] {
+		if _, ok := n.impl.(fileSink); ok && !isOut[n] {
 			return rberr.New(rberr.Plan, "%s: a %s sink must be an output of the plan, not the input of another operator", n.name, n.op)
 		}
 	}
@@ -193,28 +202,29 @@ func Start(ctx context.Context, doc []byte, inputs []array.RecordReader, mem mem
 	}
 	var sinks []sinkCommit
 	for i, root := range outs {
-		if !isFileSink(root.op) || (i > 0 && outs[i-1] == root) {
+		fs, ok := root.impl.(fileSink)
+		if !ok || (i > 0 && outs[i-1] == root) {
 			continue
 		}
+		dir, mode := fs.sinkDir()
 		dup := false
 		for _, s := range sinks {
-			dup = dup || s.dir == root.path
+			dup = dup || s.dir == dir
 		}
 		if dup {
 			continue // the same sink given twice as an output: it writes once
 		}
-		mode := p.Outputs[i].Mode
 		if ckcfg.Restore != nil {
 			// A restored job continues the output of the run it restores: the directory
 			// holds that run's committed files, which "error" would refuse and "overwrite"
 			// remove (docs/fault-tolerance.md).
 			mode = "append"
 		}
-		replace, appending, err := sink.CheckOutputDir(root.op, root.path, mode, root.inputs[0].schema)
+		replace, appending, err := sink.CheckOutputDir(root.op, dir, mode, root.inputs[0].schema)
 		if err != nil {
 			return nil, err
 		}
-		sinks = append(sinks, sinkCommit{root.path, replace, appending, i})
+		sinks = append(sinks, sinkCommit{dir, replace, appending, i})
 	}
 	outSchemas := make([]*arrow.Schema, len(outs))
 	for i, o := range outs {

@@ -118,19 +118,9 @@ type Node struct {
 	// operator's argument type (engine/op_<name>.go) once decoded or when built in Go.
 	Args any     `json:"-"`
 	Keys []*Expr `json:"keys,omitempty"`
-	Path string  `json:"path,omitempty"`
-	Mode string  `json:"mode,omitempty"`
-
-	// write_parquet: its rolling policy (0 or "": no limit).
-	MaxRowsPerFile   int64  `json:"max_rows_per_file,omitempty"`
-	MaxBytesPerFile  int64  `json:"max_bytes_per_file,omitempty"`
-	RolloverInterval string `json:"rollover_interval,omitempty"`
 
 	// process: a host function.
 	UDF int64 `json:"udf,omitempty"`
-
-	// CSV and NDJSON readers and writers (see text.go).
-	Text *TextDef `json:"text,omitempty"`
 
 	// process: a keyed process function (Keys, UDF); its schemas as Arrow IPC schema
 	// messages, base64: the main output, each side output, and the state (one field per
