@@ -22,8 +22,6 @@ type lnode struct {
 	schema *arrow.Schema
 	inputs []*lnode
 
-	// process: its keys
-	keys []expr.Bound
 	// changelog names the operator whose updating result (a changelog, with an op column)
 	// this node's output carries; "" for an append-only stream (changelog.go).
 	changelog string
@@ -36,10 +34,6 @@ type lnode struct {
 	timeCol string
 	timeIdx int // the index of timeCol in schema, resolved once bound; -1: none
 	wm      *runtime.WatermarkSpec
-	// map_batches
-	udf int64
-	// process
-	proc *procDef
 }
 
 // binder binds a logical plan. It caches opened datasets so that binding twice (before
@@ -132,9 +126,7 @@ func prepareNodes(outs []*plan.Node) error {
 			if err != nil {
 				return err
 			}
-			if args != nil {
-				n.Args = args
-			}
+			n.Args = args
 			op := n.Op
 			if def.rewrite == nil {
 				return nil

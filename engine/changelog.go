@@ -21,6 +21,7 @@ import (
 //     values, so a filter drops or keeps it by them); select keeps the op column even when it
 //     is not selected, and neither may write a column of that name;
 //   - write_parquet writes the change rows, op column included (a log of changes);
+//   - write_kafka(upsert=True) writes them by key (a tombstone for a delete);
 //   - group_by (aggregate) takes the retracted rows back out of its groups, for count, sum
 //     and mean, and emits a changelog of its own;
 //   - every other operator takes appended rows only and refuses an updating input with an

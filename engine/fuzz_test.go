@@ -216,7 +216,7 @@ func (g *planGen) node(depth int) *plan.Node {
 		g.made = append(g.made, n)
 		return n
 	}
-	n := &plan.Node{Op: g.of("filter", "select", "with_columns", "aggregate", "union", "limit", "window_agg", "join", "dedup", "topn", "map_batches", "datagen", "nexmark", "sort", "tail", "explode", "unique", "bogus")}
+	n := &plan.Node{Op: g.of("filter", "select", "with_columns", "aggregate", "union", "limit", "window_agg", "join", "dedup", "topn", "map_batches", "datagen", "nexmark", "sort", "tail", "explode", "unique", "process", "bogus")}
 	g.made = append(g.made, n)
 	switch n.Op {
 	case "union", "join":
@@ -269,8 +269,11 @@ func (g *planGen) node(depth int) *plan.Node {
 		n.Args = &NexmarkArgs{Kind: g.of("bid", "person", "auction", "x"), Rate: float64(g.pick(3)) * 1000, Count: g.count(), EventTimeDef: g.eventTime()}
 	case "map_batches":
 		n.Args = &MapBatchesArgs{UDF: 1, Schema: []plan.FieldDef{{Name: g.of(genColumns...), Type: g.of(genTypes...)}}}
-	default:
-		g.legacyArgs(n)
+	case "process":
+		n.Args = &ProcessArgs{Keys: g.exprs(2), UDF: int64(g.pick(2)), OutputSchema: g.of("", "AAAA", "%%%"),
+			StateTTLs: []StateTTL{{TTL: g.of(genDurations...), Update: g.of("", "on_read_and_write", "x")}}}
+	default: // an unknown operator, with some arguments
+		n.Args = &FilterArgs{Predicate: g.expr(1)}
 	}
 	if g.pick(16) == 0 {
 		n.Args = json.RawMessage(`{"nope":1}`) // a field no operator takes
@@ -294,8 +297,4 @@ func (g *planGen) eventTime() plan.EventTimeDef {
 		return plan.EventTimeDef{}
 	}
 	return plan.EventTimeDef{EventTime: g.of(genColumns...), MaxOutOfOrderness: g.of(genDurations...), IdleTimeout: g.of(genDurations...)}
-}
-
-func (g *planGen) legacyArgs(n *plan.Node) {
-	n.Keys = g.exprs(2)
 }

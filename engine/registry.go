@@ -16,7 +16,15 @@ import (
 // logicalOp is the logical operator of one plan node, made by its registration (see the
 // op_*.go files, one per operator) from the node's arguments, and filled by binding with
 // what it resolved: compiled expressions, column indexes, its physical settings.
-// Everything the engine knows about an operator is in its type.
+// Everything the engine knows about an operator is in its type: these four methods, and
+// those of the optional interfaces it implements where it differs from the default:
+//
+//	updatingInput        takes an updating input (default: refuses one; changelog.go)
+//	rowEstimator         estimates its rows (default: unknown; estimate.go)
+//	boundedSource        a source that may not end (mode.go)
+//	sourceFingerprinter  a source: what it reads, for checkpoints (checkpoint.go)
+//	checkpointChecker    may refuse checkpoints (checkpoint.go)
+//	fileScan, fileSink   reads or writes files, for progress and commits (job.go)
 type logicalOp interface {
 	// bind validates node n against its inputs (binding them) and fills itself and ln: its
 	// inputs, output schema and compiled expressions, with column indexes resolved once.
@@ -68,22 +76,6 @@ func registerOp[A any](name string, r opReg[A]) {
 		def.rewrite = func(n *plan.Node) { r.rewrite(n, n.Args.(*A)) }
 	}
 	logicalOps[name] = def
-}
-
-// registerLegacyOp registers an operator that still reads its arguments from the union
-// fields of plan.Node (transitional).
-func registerLegacyOp(name string, op logicalOp, stateful bool) {
-	if _, dup := logicalOps[name]; dup {
-		panic("operator registered twice: " + name)
-	}
-	logicalOps[name] = &opDef{stateful: stateful,
-		args: func(n *plan.Node, opName string) (any, error) {
-			if err := plan.DecodeLegacyArgs(n); err != nil {
-				return nil, argsError(err, opName, nil)
-			}
-			return nil, nil
-		},
-		newOp: func(any) logicalOp { return op }}
 }
 
 // noArgs are the arguments of an operator that takes none.

@@ -77,17 +77,8 @@ func (n *Node) MarshalJSON() ([]byte, error) {
 			}
 		}
 	}
-	objs := []any{n.Args}
-	if legacy, err := legacyFields(n); err != nil {
-		return nil, err
-	} else if string(legacy) != "{}" {
-		objs = append(objs, json.RawMessage(legacy))
-	}
-	for _, args := range objs {
-		if args == nil {
-			continue
-		}
-		raw, err := json.Marshal(args)
+	if n.Args != nil {
+		raw, err := json.Marshal(n.Args)
 		if err != nil {
 			return nil, err
 		}

@@ -68,67 +68,27 @@ type Options struct {
 	Savepoints bool `json:"savepoints,omitempty"`
 }
 
-// Node is one operator of the logical plan. Op selects which fields apply:
+// Node is one operator of the logical plan: the fields every node has, and the operator's
+// own arguments. In the document they are one JSON object (node.go):
 //
-//	scan_parquet  paths, columns
-//	scan_csv, scan_ndjson  paths, columns, text (schema, has_header, separator, ...: TextDef)
-//	scan_arrow    source (index of an input stream handed over with the plan), bounded (true:
-//	              the stream is finite; false: it may be live and never end), table (true:
-//	              the stream reads an in-memory table, which can be read again)
-//	filter        input, predicate
-//	select        input, exprs
-//	with_columns  input, exprs
-//	aggregate     input, keys, aggs, mini_batch and state_ttl (durations; an updating
-//	              aggregate over an unbounded input: how long changes are gathered before
-//	              they are emitted, and how long a group's state is kept after its last
-//	              update)
-//	union         inputs
-//	limit         input, n
-//	write_parquet input, path, mode ("error", "append", "overwrite"), max_rows_per_file,
-//	              max_bytes_per_file, rollover_interval (a duration)
-//	write_csv, write_ndjson  as write_parquet, and text (include_header, separator, null_value)
-//	datagen       fields, rate, count, seed              (a generated source)
-//	nexmark       kind ("person", "auction", "bid"), rate, count, seed
-//	window_agg    input, keys, aggs, window, allowed_lateness, output ("results" or "late")
-//	map_batches   input, udf (the host's function id), schema (its result columns; absent: same as input)
-//	join          inputs [left, right], how ("window", "interval", "asof"), left_on, right_on,
-//	              window (how=window), lower and upper (how=interval), left_time, right_time,
-//	              strategy and tolerance (how=asof), suffix
-//	dedup         input, keys, within (first row per key within that much event time)
-//	topn          input, keys, n, order_by, descending, with_ties, window (absent: rank the
-//	              rows of each (window_start, window_end) of a window result)
-//	scan_kafka    kafka (brokers, topics or pattern, format, schema, start, end, metadata,
-//	              on_bad_record, options)
-//	kafka_dead_letters  input (a scan_kafka with on_bad_record "dead_letter"): its bad records
-//	process       input, keys, udf, output_schema, side_schemas, state_schema, state_ttl
-//	              (a keyed process function; see docs/process-functions.md)
-//	write_kafka   input, kafka (brokers, topic, format, key, delivery_guarantee,
-//	              transactional_id_prefix, options)
+//	{"op": "filter", "id": "big", "input": {...}, "predicate": {...}}
 //
-// Every source takes event_time (a column), max_out_of_orderness and idle_timeout
-// (durations such as "5s").
+// Each operator's arguments are its own type, with its registration in the engine
+// (engine/op_<name>.go: FilterArgs, JoinArgs, ScanParquetArgs, ...), which decodes them
+// and refuses fields the operator does not take. Shared parts of arguments live here:
+// expressions (Expr), windows (WindowDef), datagen fields (FieldDef), a source's event
+// time (EventTimeDef), Kafka (KafkaDef) and text file (TextDef) settings.
 type Node struct {
-	Op     string  `json:"op,omitempty"`
-	ID     string  `json:"id,omitempty"`  // names the node in messages; a target of refs
-	UID    string  `json:"uid,omitempty"` // stable operator id in checkpoints (default: kind and position)
-	Ref    string  `json:"ref,omitempty"` // this node is the node with that id`
-	Input  *Node   `json:"input,omitempty"`
-	Inputs []*Node `json:"inputs,omitempty"`
-	// Args are the operator's own arguments (node.go): raw JSON as parsed, or the
-	// operator's argument type (engine/op_<name>.go) once decoded or when built in Go.
-	Args any     `json:"-"`
-	Keys []*Expr `json:"keys,omitempty"`
-
-	// process: a host function.
-	UDF int64 `json:"udf,omitempty"`
-
-	// process: a keyed process function (Keys, UDF); its schemas as Arrow IPC schema
-	// messages, base64: the main output, each side output, and the state (one field per
-	// state descriptor), with per-state TTLs.
-	OutputSchema string     `json:"output_schema,omitempty"`
-	SideSchemas  []string   `json:"side_schemas,omitempty"`
-	StateSchema  string     `json:"state_schema,omitempty"`
-	StateTTLs    []StateTTL `json:"state_ttls,omitempty"`
+	Op     string  // the operator ("op"): its registered name
+	ID     string  // "id": names the node in messages; a target of refs
+	UID    string  // "uid": stable operator id in checkpoints (default: kind and position)
+	Ref    string  // "ref": this node is the node with that id (resolved by ParsePlan)
+	Input  *Node   // "input" of an operator with one input
+	Inputs []*Node // "inputs" of an operator with several (union, join)
+	// Args are the operator's arguments (the node's other fields): raw JSON
+	// (json.RawMessage) as parsed, and the operator's argument type once the engine has
+	// decoded them, or as a plan built in Go gives them.
+	Args any
 }
 
 // EventTimeDef is the event time of a source, part of every source's arguments (its
@@ -139,14 +99,6 @@ type EventTimeDef struct {
 	EventTime         string `json:"event_time,omitempty"`
 	MaxOutOfOrderness string `json:"max_out_of_orderness,omitempty"`
 	IdleTimeout       string `json:"idle_timeout,omitempty"`
-}
-
-// StateTTL is the time to live of one state of a process function (as Flink's
-// StateTtlConfig): ttl a duration ("" or "0s": never expires), update "on_create_and_write"
-// (default) or "on_read_and_write".
-type StateTTL struct {
-	TTL    string `json:"ttl,omitempty"`
-	Update string `json:"update,omitempty"`
 }
 
 // WindowDef describes the windows of a window_agg: kind "tumbling" (size), "sliding"
