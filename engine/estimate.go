@@ -16,8 +16,6 @@ func estimateRows(n *lnode) (int64, bool) {
 	if e, ok := n.impl.(rowEstimator); ok {
 		return e.estimateRows(n)
 	}
-	switch n.op {
-	}
 	return 0, false
 }
 
