@@ -115,13 +115,14 @@ func (g *graph) countUses(outs []*lnode) {
 	g.limitQuorum.Store(int32(limits))
 }
 
-// build turns a bound logical plan into stages and returns its open end. A shared node
+// build turns a bound logical plan into stages and returns its open end; prune is the
+// predicate of a filter directly above n, if any (see logicalOp.build). A shared node
 // (one with several consumers) is built once; each consumer gets its own stage fed by a
 // forward edge from it, so that every consumer sees every batch, split marker, watermark
 // and end of input, and chains its operators without disturbing the others.
-func (g *graph) build(n *lnode, filterAbove *lnode) (flow, error) {
+func (g *graph) build(n *lnode, prune *plan.Expr) (flow, error) {
 	if g.uses[n] <= 1 {
-		return g.buildNode(n, filterAbove)
+		return g.buildNode(n, prune)
 	}
 	f, ok := g.built[n]
 	if !ok {
@@ -152,14 +153,14 @@ func (g *graph) build(n *lnode, filterAbove *lnode) (flow, error) {
 	return out, nil
 }
 
-func (g *graph) buildNode(n *lnode, filterAbove *lnode) (flow, error) {
-	if op, ok := logicalOps[n.op]; ok {
-		prev := g.NodeID
-		g.NodeID = g.ids[n]
-		defer func() { g.NodeID = prev }()
-		return op.build(g, n, filterAbove)
+func (g *graph) buildNode(n *lnode, prune *plan.Expr) (flow, error) {
+	if n.impl == nil {
+		return flow{}, rberr.New(rberr.Internal, "no physical operator for %q", n.op)
 	}
-	return flow{}, rberr.New(rberr.Internal, "no physical operator for %q", n.op)
+	prev := g.NodeID
+	g.NodeID = g.ids[n]
+	defer func() { g.NodeID = prev }()
+	return n.impl.build(g, n, prune)
 }
 
 // gatherInOrder is a one-subtask stage that receives every row of in (of schema), in

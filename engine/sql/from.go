@@ -4,6 +4,7 @@ import (
 	"strconv"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/riverbed-engine/riverbed/engine"
 	"github.com/riverbed-engine/riverbed/engine/expr"
 	"github.com/riverbed-engine/riverbed/engine/ops/agg"
 	"github.com/riverbed-engine/riverbed/engine/plan"
@@ -191,7 +192,7 @@ func (pl *planner) filter(r *rel, c Expr) (*rel, error) {
 	if err != nil {
 		return nil, err
 	}
-	n, _, err := pl.add(&plan.Node{Op: "filter", Input: r.node, Predicate: x}, c.Position())
+	n, _, err := pl.add(&plan.Node{Op: "filter", Input: r.node, Args: &engine.FilterArgs{Predicate: x}}, c.Position())
 	if err != nil {
 		return nil, err
 	}
@@ -249,7 +250,7 @@ func (pl *planner) renameClashes(l, r *rel, at Pos) (*rel, error) {
 		c.field = name
 		cols = append(cols, c)
 	}
-	n, _, err := pl.add(&plan.Node{Op: "select", Input: r.node, Exprs: exprs}, at)
+	n, _, err := pl.add(&plan.Node{Op: "select", Input: r.node, Args: &engine.SelectArgs{Exprs: exprs}}, at)
 	if err != nil {
 		return nil, err
 	}
@@ -259,7 +260,8 @@ func (pl *planner) renameClashes(l, r *rel, at Pos) (*rel, error) {
 // joinExprs joins two relations whose fields do not clash on keys already translated over
 // each side.
 func (pl *planner) joinExprs(l, right *rel, how string, lx, rx []*plan.Expr, at Pos) (*rel, error) {
-	node := &plan.Node{Op: "join", How: how, Inputs: []*plan.Node{l.node, right.node}}
+	args := &engine.JoinArgs{How: how}
+	node := &plan.Node{Op: "join", Inputs: []*plan.Node{l.node, right.node}, Args: args}
 	keep := func(x *plan.Expr, cols []column) *plan.Expr {
 		if x.Col == nil {
 			return x
@@ -279,8 +281,8 @@ func (pl *planner) joinExprs(l, right *rel, how string, lx, rx []*plan.Expr, at 
 		case "right":
 			x = keep(x, l.cols)
 		}
-		node.LeftOn = append(node.LeftOn, x)
-		node.RightOn = append(node.RightOn, y)
+		args.LeftOn = append(args.LeftOn, x)
+		args.RightOn = append(args.RightOn, y)
 	}
 	n, schema, err := pl.add(node, at)
 	if err != nil {
@@ -488,7 +490,7 @@ func (pl *planner) mergeUsing(out *rel, nLeft int, j *JoinExpr) (*rel, error) {
 		exprs = append(exprs, colRef(c.field))
 		cols = append(cols, c)
 	}
-	n, schema, err := pl.add(&plan.Node{Op: "select", Input: out.node, Exprs: exprs}, j.P)
+	n, schema, err := pl.add(&plan.Node{Op: "select", Input: out.node, Args: &engine.SelectArgs{Exprs: exprs}}, j.P)
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/riverbed-engine/riverbed/engine"
 	"github.com/riverbed-engine/riverbed/engine/plan"
 )
 
@@ -34,8 +35,8 @@ func nodes(n *plan.Node) []string {
 			return
 		}
 		s := n.Op
-		if n.How != "" {
-			s += ":" + n.How
+		if j, ok := n.Args.(*engine.JoinArgs); ok && j.How != "" {
+			s += ":" + j.How
 		}
 		out = append(out, s)
 		walk(n.Input)
@@ -188,10 +189,11 @@ func TestDefaultNullOrdering(t *testing.T) {
 	if sortNode == nil {
 		t.Fatal("no sort in the plan")
 	}
+	args := sortNode.Args.(*engine.SortArgs)
 	want := []bool{false, true, true, false}
 	for i, w := range want {
-		if sortNode.NullsLast[i] != w {
-			t.Errorf("key %d: nulls_last %v, want %v", i, sortNode.NullsLast[i], w)
+		if args.NullsLast[i] != w {
+			t.Errorf("key %d: nulls_last %v, want %v", i, args.NullsLast[i], w)
 		}
 	}
 }

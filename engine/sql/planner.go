@@ -167,7 +167,7 @@ func (pl *planner) query(q *Query) (*rel, error) {
 	}
 	if q.Limit != nil {
 		n := *q.Limit
-		node, _, err := pl.add(&plan.Node{Op: "limit", Input: r.node, N: &n}, q.LimitAt)
+		node, _, err := pl.add(&plan.Node{Op: "limit", Input: r.node, Args: &engine.LimitArgs{N: &n}}, q.LimitAt)
 		if err != nil {
 			return nil, err
 		}
@@ -208,7 +208,7 @@ func (pl *planner) body(b QueryBody) (*rel, error) {
 			exprs = append(exprs, alias(colRef(c.field), l.cols[i].field))
 		}
 		if rename {
-			if right, _, err = pl.add(&plan.Node{Op: "select", Input: right, Exprs: exprs}, b.P); err != nil {
+			if right, _, err = pl.add(&plan.Node{Op: "select", Input: right, Args: &engine.SelectArgs{Exprs: exprs}}, b.P); err != nil {
 				return nil, err
 			}
 		}
@@ -230,7 +230,7 @@ func (pl *planner) distinct(r *rel, at Pos) (*rel, error) {
 	for _, c := range r.cols {
 		keys = append(keys, colRef(c.field))
 	}
-	node, _, err := pl.add(&plan.Node{Op: "unique", Input: r.node, Keys: keys, Mode: "any"}, at)
+	node, _, err := pl.add(&plan.Node{Op: "unique", Input: r.node, Args: &engine.UniqueArgs{Keys: keys, Mode: "any"}}, at)
 	if err != nil {
 		return nil, err
 	}
@@ -364,12 +364,12 @@ func (pl *planner) selectBlock(s *Select, order []*OrderItem) (*rel, error) {
 			sortKeys = append(sortKeys, colRef(name))
 		}
 	}
-	node, schema, err := pl.add(&plan.Node{Op: "select", Input: from.node, Exprs: exprs}, s.P)
+	node, schema, err := pl.add(&plan.Node{Op: "select", Input: from.node, Args: &engine.SelectArgs{Exprs: exprs}}, s.P)
 	if err != nil {
 		// report the error at the select item that causes it
 		for i, x := range exprs {
 			if i < len(outs) {
-				if _, e := pl.schemaOf(&plan.Node{Op: "select", Input: from.node, Exprs: []*plan.Expr{x}}); e != nil {
+				if _, e := pl.schemaOf(&plan.Node{Op: "select", Input: from.node, Args: &engine.SelectArgs{Exprs: []*plan.Expr{x}}}); e != nil {
 					return nil, atPos(outs[i].at, e)
 				}
 			}
@@ -394,7 +394,7 @@ func (pl *planner) selectBlock(s *Select, order []*OrderItem) (*rel, error) {
 			for _, c := range cols[:visible] {
 				keep = append(keep, colRef(c.field))
 			}
-			n, _, err := pl.add(&plan.Node{Op: "select", Input: r.node, Exprs: keep}, s.P)
+			n, _, err := pl.add(&plan.Node{Op: "select", Input: r.node, Args: &engine.SelectArgs{Exprs: keep}}, s.P)
 			if err != nil {
 				return nil, err
 			}
@@ -424,7 +424,8 @@ func (pl *planner) outputRef(e Expr, out *scope, visible int) (*plan.Expr, bool)
 }
 
 func (pl *planner) sort(r *rel, order []*OrderItem, s *scope, keys []*plan.Expr) (*rel, error) {
-	n := &plan.Node{Op: "sort", Input: r.node}
+	args := &engine.SortArgs{}
+	n := &plan.Node{Op: "sort", Input: r.node, Args: args}
 	for i, o := range order {
 		var k *plan.Expr
 		if keys != nil {
@@ -439,15 +440,15 @@ func (pl *planner) sort(r *rel, order []*OrderItem, s *scope, keys []*plan.Expr)
 				k = x
 			}
 		}
-		n.Keys = append(n.Keys, k)
-		n.SortDescending = append(n.SortDescending, o.Desc)
+		args.Keys = append(args.Keys, k)
+		args.SortDescending = append(args.SortDescending, o.Desc)
 		// Flink's default (Calcite's NullCollation.LOW): NULL sorts as the smallest value,
 		// first in ascending order and last in descending order
 		nullsLast := o.Desc
 		if o.NullsFirst != nil {
 			nullsLast = !*o.NullsFirst
 		}
-		n.NullsLast = append(n.NullsLast, nullsLast)
+		args.NullsLast = append(args.NullsLast, nullsLast)
 	}
 	node, _, err := pl.add(n, order[0].P)
 	if err != nil {
@@ -572,9 +573,9 @@ func (pl *planner) aggregate(s *Select, from *rel, outs []outCol, order []*Order
 		at = s.GroupBy[0].Position()
 	}
 	if win != nil {
-		node = &plan.Node{Op: "window_agg", Input: from.node, Keys: keys, Aggs: aggs, Window: win.def}
+		node = &plan.Node{Op: "window_agg", Input: from.node, Args: &engine.WindowAggArgs{Keys: keys, Aggs: aggs, Window: win.def}}
 	} else {
-		node = &plan.Node{Op: "aggregate", Input: from.node, Keys: keys, Aggs: aggs}
+		node = &plan.Node{Op: "aggregate", Input: from.node, Args: &engine.AggregateArgs{Keys: keys, Aggs: aggs}}
 	}
 	node, schema, err := pl.add(node, at)
 	if err != nil {
@@ -608,7 +609,7 @@ func (pl *planner) aggregate(s *Select, from *rel, outs []outCol, order []*Order
 		if err != nil {
 			return nil, nil, err
 		}
-		n, _, err := pl.add(&plan.Node{Op: "filter", Input: r.node, Predicate: x}, c.Position())
+		n, _, err := pl.add(&plan.Node{Op: "filter", Input: r.node, Args: &engine.FilterArgs{Predicate: x}}, c.Position())
 		if err != nil {
 			return nil, nil, err
 		}

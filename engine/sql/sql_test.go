@@ -24,8 +24,8 @@ var testSchema = arrow.NewSchema([]arrow.Field{
 // testTables are two in-memory tables t and u of testSchema (sources 0 and 1).
 func testTables() (map[string]*plan.Node, []*arrow.Schema) {
 	return map[string]*plan.Node{
-		"t": {Op: "scan_arrow", Source: 0, Bounded: true, Table: true, EventTime: "ts"},
-		"u": {Op: "scan_arrow", Source: 1, Bounded: true, Table: true, EventTime: "ts"},
+		"t": {Op: "scan_arrow", Args: &engine.ScanArrowArgs{Source: 0, Bounded: true, Table: true, EventTimeDef: plan.EventTimeDef{EventTime: "ts"}}},
+		"u": {Op: "scan_arrow", Args: &engine.ScanArrowArgs{Source: 1, Bounded: true, Table: true, EventTimeDef: plan.EventTimeDef{EventTime: "ts"}}},
 	}, []*arrow.Schema{testSchema, testSchema}
 }
 

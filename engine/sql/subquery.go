@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/riverbed-engine/riverbed/engine"
 	"github.com/riverbed-engine/riverbed/engine/plan"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
@@ -100,7 +101,7 @@ func (pl *planner) fresh(prefix string) string {
 
 // filterThenProject filters r by a translated predicate and keeps the given columns.
 func (pl *planner) filterThenProject(r *rel, pred *plan.Expr, cols []column, at Pos) (*rel, error) {
-	n, _, err := pl.add(&plan.Node{Op: "filter", Input: r.node, Predicate: pred}, at)
+	n, _, err := pl.add(&plan.Node{Op: "filter", Input: r.node, Args: &engine.FilterArgs{Predicate: pred}}, at)
 	if err != nil {
 		return nil, err
 	}
@@ -113,7 +114,7 @@ func (pl *planner) project(r *rel, cols []column, at Pos) (*rel, error) {
 	for _, c := range cols {
 		exprs = append(exprs, colRef(c.field))
 	}
-	n, _, err := pl.add(&plan.Node{Op: "select", Input: r.node, Exprs: exprs}, at)
+	n, _, err := pl.add(&plan.Node{Op: "select", Input: r.node, Args: &engine.SelectArgs{Exprs: exprs}}, at)
 	if err != nil {
 		return nil, err
 	}
@@ -325,16 +326,17 @@ func (pl *planner) joinNames(l, r *rel, how string, lx []*plan.Expr, rnames []st
 // joined relation and the fields of n and nn.
 func (pl *planner) subStats(l *rel, sub *subRel, sc *scope, at Pos) (*rel, string, string, error) {
 	name := pl.fresh("_st")
-	node := &plan.Node{Op: "aggregate", Input: sub.r.node}
+	args := &engine.AggregateArgs{}
+	node := &plan.Node{Op: "aggregate", Input: sub.r.node, Args: args}
 	var keys []string
 	for i, k := range sub.keys {
 		kn := name + "_k" + strconv.Itoa(i)
-		node.Keys = append(node.Keys, alias(colRef(fieldOf(sub.r, k)), kn))
+		args.Keys = append(args.Keys, alias(colRef(fieldOf(sub.r, k)), kn))
 		keys = append(keys, kn)
 	}
-	node.Aggs = append(node.Aggs, alias(&plan.Expr{Agg: "count"}, name+"_n"))
+	args.Aggs = append(args.Aggs, alias(&plan.Expr{Agg: "count"}, name+"_n"))
 	if sub.val != "" {
-		node.Aggs = append(node.Aggs, alias(&plan.Expr{Agg: "count", Args: []*plan.Expr{colRef(fieldOf(sub.r, sub.val))}}, name+"_nn"))
+		args.Aggs = append(args.Aggs, alias(&plan.Expr{Agg: "count", Args: []*plan.Expr{colRef(fieldOf(sub.r, sub.val))}}, name+"_nn"))
 	}
 	st, err := pl.relOf(node, "", at)
 	if err != nil {
@@ -374,7 +376,7 @@ func (pl *planner) marks(sub *subRel, names []string, mark string, at Pos) (*rel
 		exprs = append(exprs, colRef(c.field))
 	}
 	exprs = append(exprs, alias(lit(true, "bool"), mark))
-	n, _, err := pl.add(&plan.Node{Op: "select", Input: p.node, Exprs: exprs}, at)
+	n, _, err := pl.add(&plan.Node{Op: "select", Input: p.node, Args: &engine.SelectArgs{Exprs: exprs}}, at)
 	if err != nil {
 		return nil, err
 	}
@@ -449,7 +451,7 @@ func (pl *planner) existsJoin(r *rel, q *Query, not bool, at Pos) (*rel, error) 
 
 // renameOne gives a one-column relation's column a fresh name.
 func (pl *planner) renameOne(r *rel, name string, at Pos) (*rel, error) {
-	n, s, err := pl.add(&plan.Node{Op: "select", Input: r.node, Exprs: []*plan.Expr{alias(colRef(r.cols[0].field), name)}}, at)
+	n, s, err := pl.add(&plan.Node{Op: "select", Input: r.node, Args: &engine.SelectArgs{Exprs: []*plan.Expr{alias(colRef(r.cols[0].field), name)}}}, at)
 	if err != nil {
 		return nil, err
 	}
@@ -510,9 +512,9 @@ func (pl *planner) scalarSub(r *rel, sc *scope, sq *Subquery, inner bool) (*rel,
 		if !oneRow(sq.Query) {
 			// it may give any number of rows: its value (NULL for none) and its row count,
 			// which must not be more than one (SQL's run-time error)
-			node := &plan.Node{Op: "aggregate", Input: sub.node, Aggs: []*plan.Expr{
+			node := &plan.Node{Op: "aggregate", Input: sub.node, Args: &engine.AggregateArgs{Aggs: []*plan.Expr{
 				alias(&plan.Expr{Agg: "first", Args: []*plan.Expr{colRef(name)}}, name),
-				alias(&plan.Expr{Agg: "count"}, name+"_n")}}
+				alias(&plan.Expr{Agg: "count"}, name+"_n")}}}
 			if sub, err = pl.relOf(node, "", sq.P); err != nil {
 				return nil, nil, err
 			}
@@ -713,7 +715,7 @@ func (pl *planner) markSubqueries(r *rel, e Expr, sc *scope) (*rel, Expr, *scope
 			exprs = append(exprs, colRef(c.field))
 		}
 		exprs = append(exprs, alias(v, name))
-		n, s, e2 := pl.add(&plan.Node{Op: "select", Input: j.node, Exprs: exprs}, x.Position())
+		n, s, e2 := pl.add(&plan.Node{Op: "select", Input: j.node, Args: &engine.SelectArgs{Exprs: exprs}}, x.Position())
 		if e2 != nil {
 			err = e2
 			return x, true
