@@ -30,8 +30,8 @@ func init() {
 // stalls while too many memtables wait for one. So the store flushes by itself, one flush
 // at a time, and waits for the previous one (or for a background error) before starting
 // the next: Pebble's queue of memtables never reaches its stall threshold. After any
-// background error every call fails with it, and Close removes the directory without
-// touching the database again.
+// background error every call fails with it; Close then closes the database (which stops
+// Pebble's retries), unless Pebble gave up on it, and removes the directory.
 type spillStore struct {
 	db        *pebble.DB
 	dir       string
@@ -43,6 +43,7 @@ type spillStore struct {
 	mu     sync.Mutex
 	failed error         // first background error
 	failCh chan struct{} // closed once failed is set
+	fatal  bool          // Pebble gave up (spillLogger.Fatalf): the database is not touched again
 }
 
 func newSpill(opts state.SpillOptions, fs vfs.FS) (*spillStore, error) {
@@ -112,6 +113,9 @@ func (spillLogger) Infof(string, ...any)  {}
 func (spillLogger) Errorf(string, ...any) {}
 func (l spillLogger) Fatalf(format string, args ...any) {
 	l.s.fail(fmt.Errorf("pebble: "+format, args...))
+	l.s.mu.Lock()
+	l.s.fatal = true
+	l.s.mu.Unlock()
 	runtime.Goexit()
 }
 
@@ -184,9 +188,15 @@ func (s *spillStore) Close() error {
 	if s.dir == "" {
 		return nil
 	}
+	s.mu.Lock()
+	fatal, failed := s.fatal, s.failed != nil
+	s.mu.Unlock()
 	var err error
-	if s.err() == nil {
+	if !fatal {
 		err = s.db.Close()
+		if failed {
+			err = nil // the error was reported by the call that met it
+		}
 	}
 	s.db = nil
 	if rerr := os.RemoveAll(s.dir); err == nil && rerr != nil {

@@ -390,8 +390,10 @@ func dataBytes(d arrow.ArrayData) int64 {
 		}
 		size += cb
 	}
-	if dict := d.Dictionary(); dict != nil {
-		size += dataBytes(dict)
+	if d.DataType().ID() == arrow.DICTIONARY {
+		if dict, ok := d.Dictionary().(*array.Data); ok && dict != nil {
+			size += dataBytes(dict)
+		}
 	}
 	return size
 }
