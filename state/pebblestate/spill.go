@@ -54,7 +54,7 @@ func newSpill(opts state.SpillOptions, fs vfs.FS) (*spillStore, error) {
 	if err != nil {
 		return nil, rberr.Wrap(rberr.IO, err, "create spill directory in %s", opts.Dir)
 	}
-	limit := max(opts.MemoryLimit, 4<<20)
+	limit := max(opts.MemoryLimit, 2<<20)
 	s := &spillStore{dir: dir, failCh: make(chan struct{})}
 	cache := pebble.NewCache(limit / 4)
 	defer cache.Unref()

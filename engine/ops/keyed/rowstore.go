@@ -21,11 +21,11 @@ type RowRef struct {
 // RowStore keeps batches that operators must hold on to (join sides, top-N candidates)
 // and gathers rows from them by reference, a chunk at a time.
 //
-// A store given a Spill (Init) keeps at most the spill's memory cap of chunks in memory,
-// shared with the other stores of its operator subtask: the chunks used longest ago are
-// written to the spill store (Arrow IPC) and read back when used (spill.go). Without one,
-// every chunk stays in memory and nothing else is done. A store must not be copied once
-// it holds chunks.
+// A store given a Spill (Init) keeps at most the spill's memory cap of rows in memory,
+// shared with the other stores of its operator subtask: the pieces of chunks used longest
+// ago are written to the spill store (Arrow IPC) and read back when used (spill.go).
+// Without one, every chunk stays in memory and nothing else is done. A store must not be
+// copied once it holds chunks.
 type RowStore struct {
 	Schema *arrow.Schema
 	Live   []int // rows still referenced per chunk; a chunk is released at zero
@@ -45,14 +45,13 @@ func (s *RowStore) Init(schema *arrow.Schema, sp *Spill) {
 // Add keeps a batch (retaining it) and returns its chunk number. With spilling, it may
 // first write colder chunks to disk: an error then names the operator.
 func (s *RowStore) Add(rec arrow.RecordBatch) (int32, error) {
+	s.Live = append(s.Live, int(rec.NumRows()))
+	if s.sp != nil {
+		return s.sp.add(rec)
+	}
 	rec.Retain()
 	s.chunks = append(s.chunks, rec)
-	s.Live = append(s.Live, int(rec.NumRows()))
-	c := int32(len(s.chunks) - 1)
-	if s.sp != nil {
-		return c, s.sp.added(c, rec)
-	}
-	return c, nil
+	return int32(len(s.chunks) - 1), nil
 }
 
 // Drop forgets one row; the chunk is released when none of its rows is referenced.
@@ -83,14 +82,15 @@ func (s *RowStore) Release() {
 	}
 }
 
-// Chunk returns chunk i, which must still hold referenced rows. With spilling it may be
-// read back from disk, and it stays valid only until the store is used again, except
-// that the last two chunks got are valid together (to compare their rows).
-func (s *RowStore) Chunk(i int32) (arrow.RecordBatch, error) {
+// Row returns a batch holding the referenced row and its index there. With spilling the
+// batch may be read back from disk, and it stays valid only until the store is used
+// again, except that the batches of the last two rows got are valid together (to
+// compare them).
+func (s *RowStore) Row(r RowRef) (arrow.RecordBatch, int, error) {
 	if s.sp == nil {
-		return s.chunks[i], nil
+		return s.chunks[r.Chunk], int(r.Row), nil
 	}
-	return s.sp.get(i)
+	return s.sp.row(r)
 }
 
 // CompareRows compares the rows a and b as expr.CompareRows does. With spilling, a chunk
@@ -100,15 +100,15 @@ func (s *RowStore) CompareRows(a, b RowRef) int {
 	if s.sp == nil {
 		return expr.CompareRows(s.chunks[a.Chunk], int(a.Row), s.chunks[b.Chunk], int(b.Row))
 	}
-	ra, err := s.sp.get(a.Chunk)
+	ra, i, err := s.sp.row(a)
 	if err != nil {
 		return 0
 	}
-	rb, err := s.sp.get(b.Chunk)
+	rb, j, err := s.sp.row(b)
 	if err != nil {
 		return 0
 	}
-	return expr.CompareRows(ra, int(a.Row), rb, int(b.Row))
+	return expr.CompareRows(ra, i, rb, j)
 }
 
 // Err is the error that stopped the store from spilling or reading back a chunk, if any
@@ -135,8 +135,26 @@ func (s *RowStore) HeldRows() int {
 }
 
 // Gather returns the columns of the referenced rows, in order (nulls for negative refs).
-// With spilling, the chunks it reads are read back from disk as needed, each once.
+// With spilling, the pieces it reads are read back from disk as needed, each once.
 func (s *RowStore) Gather(ctx context.Context, refs []RowRef) ([]arrow.Array, error) {
+	if s.sp == nil {
+		return s.gather(ctx, refs, nil)
+	}
+	prefs := make([]RowRef, len(refs)) // (piece, row in it)
+	for i, r := range refs {
+		if r.Chunk < 0 {
+			prefs[i] = r
+			continue
+		}
+		p, row := s.sp.piece(r.Chunk, r.Row)
+		prefs[i] = RowRef{Chunk: p, Row: row}
+	}
+	return s.gather(ctx, prefs, s.sp.get)
+}
+
+// gather takes the referenced rows from the chunks (get nil) or from the batches get
+// returns.
+func (s *RowStore) gather(ctx context.Context, refs []RowRef, get func(int32) (arrow.RecordBatch, error)) ([]arrow.Array, error) {
 	mem := compute.GetAllocator(ctx)
 	n := s.Schema.NumFields()
 	byChunk := map[int32][]int32{}
@@ -161,10 +179,12 @@ func (s *RowStore) Gather(ctx context.Context, refs []RowRef) ([]arrow.Array, er
 	offset := 0
 	for _, c := range order {
 		rows := byChunk[c]
-		rec := s.chunks[c]
-		if s.sp != nil {
+		var rec arrow.RecordBatch
+		if get == nil {
+			rec = s.chunks[c]
+		} else {
 			var err error
-			if rec, err = s.sp.get(c); err != nil {
+			if rec, err = get(c); err != nil {
 				release()
 				return nil, err
 			}
@@ -239,7 +259,8 @@ func (s *RowStore) Gather(ctx context.Context, refs []RowRef) ([]arrow.Array, er
 // the positions in refs of its rows (nil: all of refs, in order) and their columns, which
 // GatherEach releases after fn returns. Without spilling there is one part, Gather(refs).
 // With spilling, a part holds at most a fraction of the memory cap: parts follow refs in
-// order if ordered, else the order of the chunks (each chunk is then read back once).
+// order if ordered, else the order in which rows are stored (each piece of a chunk is
+// then read back once).
 func (s *RowStore) GatherEach(ctx context.Context, refs []RowRef, ordered bool, fn func(at []int32, cols []arrow.Array) error) error {
 	if len(refs) == 0 {
 		return nil
@@ -257,7 +278,14 @@ func (s *RowStore) GatherEach(ctx context.Context, refs []RowRef, ordered bool, 
 		at[i] = int32(i)
 	}
 	if !ordered {
-		sort.SliceStable(at, func(a, b int) bool { return refs[at[a]].Chunk < refs[at[b]].Chunk })
+		piece := make([]int32, len(refs))
+		for i, r := range refs {
+			piece[i] = -1
+			if r.Chunk >= 0 {
+				piece[i], _ = s.sp.piece(r.Chunk, r.Row)
+			}
+		}
+		sort.SliceStable(at, func(a, b int) bool { return piece[at[a]] < piece[at[b]] })
 	}
 	var part []RowRef
 	for from := 0; from < len(at); {

@@ -13,40 +13,45 @@ import (
 )
 
 // Spilling. With a state backend that has a spill store (state_backend="pebble"), the
-// row stores of one operator subtask share a Spill: a memory cap for their chunks, and a
-// spill store (state.SpillStore, opened at the first spill) in the job's working
-// directory. When the chunks in memory exceed the cap, the one used longest ago (over all
-// the subtask's stores) is written to the spill store as an Arrow IPC stream and released;
-// using it again reads it back (it then counts against the cap again, and a later
-// eviction only releases it: the spilled copy stays until the chunk is dropped). The last
-// two chunks used are never evicted, so a comparison of two rows can hold both.
+// row stores of one operator subtask share a Spill: a memory cap for the rows they hold,
+// and a spill store (state.SpillStore, opened at the first spill) in the job's working
+// directory.
 //
-// What stays in memory: every chunk's bookkeeping (a few dozen bytes), the operators'
+// A spilling store keeps each chunk as pieces of at most pieceBytes (a batch larger than
+// that is copied into pieces when added, so that each piece owns its memory). When the
+// pieces in memory exceed the cap, the one used longest ago (over all the subtask's
+// stores) is written to the spill store as an Arrow IPC stream and released; using it
+// again reads it back (it then counts against the cap again, and a later eviction only
+// releases it: the spilled copy stays until its chunk is dropped). The two pieces used
+// last are never evicted, so a comparison of two rows can hold both.
+//
+// What stays in memory: each piece's bookkeeping (about 64 bytes), the operators'
 // references to rows (RowRef, 8 bytes per row kept, and their indexes), and whatever the
 // operators keep outside row stores (groupers, accumulators, windows' panes).
 
 // Spill is the memory cap and spill store shared by the row stores of one operator
 // subtask. A nil *Spill keeps everything in memory.
 type Spill struct {
-	op      string // the operator, for errors
-	cfg     runtime.SpillConfig
-	limit   int64 // bytes of chunks kept in memory
-	used    int64
-	tick    uint64
-	mem     memory.Allocator
-	states  []*spillState // of the stores not released
-	store   state.SpillStore
-	nextKey uint64
-	buf     bytes.Buffer
-	err     error // once set, every call that can fail fails with it
-	stats   SpillStats
+	op         string // the operator, for errors
+	cfg        runtime.SpillConfig
+	limit      int64 // bytes of pieces kept in memory
+	pieceBytes int64
+	used       int64
+	tick       uint64
+	mem        memory.Allocator
+	states     []*spillState // of the stores not released
+	store      state.SpillStore
+	nextKey    uint64
+	buf        bytes.Buffer
+	err        error // once set, every call that can fail fails with it
+	stats      SpillStats
 }
 
 // SpillStats counts what a Spill did.
 type SpillStats struct {
-	Spilled, SpilledBytes   int64 // chunks written to the spill store
-	Reloaded, ReloadedBytes int64 // chunks read back
-	Resident                int64 // bytes of chunks in memory now
+	Spilled, SpilledBytes   int64 // pieces written to the spill store
+	Reloaded, ReloadedBytes int64 // pieces read back
+	Resident                int64 // bytes of pieces in memory now
 }
 
 // NewSpill returns the Spill of an operator subtask (op names it in errors), or nil when
@@ -59,16 +64,22 @@ func NewSpill(tc *runtime.TaskCtx, op string) *Spill {
 	return NewSpillWith(op, cfg, tc.Eval.Mem)
 }
 
-// NewSpillWith returns a Spill with the configuration cfg, whose chunks read back are
+// NewSpillWith returns a Spill with the configuration cfg, whose pieces read back are
 // allocated from mem.
 func NewSpillWith(op string, cfg runtime.SpillConfig, mem memory.Allocator) *Spill {
-	return &Spill{op: op, cfg: cfg, limit: max(cfg.MemoryLimit-spillStoreMemory(cfg.MemoryLimit), 0), mem: mem}
+	store := spillStoreMemory(cfg.MemoryLimit)
+	limit := max(cfg.MemoryLimit-store, 0)
+	// Pieces small against the cap (the LRU has many to choose from) and against the
+	// spill store's write buffer (a quarter of its memory), so that a piece is an
+	// ordinary write there.
+	piece := min(max(min(limit/16, store/16), 32<<10), 4<<20)
+	return &Spill{op: op, cfg: cfg, limit: limit, pieceBytes: piece, mem: mem}
 }
 
 // spillStoreMemory is the part of a subtask's memory cap given to its spill store's own
 // buffers.
 func spillStoreMemory(limit int64) int64 {
-	return min(max(limit/8, 4<<20), 64<<20)
+	return min(max(limit/8, 2<<20), 64<<20)
 }
 
 // Stats returns the counters of a Spill (zero for nil).
@@ -84,19 +95,28 @@ func (sp *Spill) Stats() SpillStats {
 type spillState struct {
 	sp         *Spill
 	rs         *RowStore
-	meta       []chunkMeta
-	head, tail int32 // chunks in memory, most recently used first (-1: none)
+	chunks     []chunkInfo
+	pieces     []pieceMeta
+	recs       []arrow.RecordBatch // of each piece in memory (nil: spilled or freed)
+	head, tail int32               // pieces in memory, most recently used first (-1: none)
 }
 
-type chunkMeta struct {
-	schema     *arrow.Schema // of the chunk as added
-	bytes      int64         // memory the chunk's rows take
-	key        uint64        // in the spill store (0: not spilled)
-	used       uint64        // when it was last used (Spill.tick)
+type chunkInfo struct {
+	schema *arrow.Schema // of the chunk as added
+	first  int32         // its first piece
+	n      int32         // its pieces
+	per    int32         // rows per piece (the last may have fewer)
+	rows   int32
+	freed  bool
+}
+
+type pieceMeta struct {
+	bytes      int64  // memory the piece's rows take
+	key        uint64 // in the spill store (0: not spilled)
+	used       uint64 // when it was last used (Spill.tick)
 	rows       int32
-	prev, next int32 // in the list of chunks in memory
-	resident   bool
-	freed      bool
+	chunk      int32
+	prev, next int32 // in the list of pieces in memory
 }
 
 func (sp *Spill) register(rs *RowStore) *spillState {
@@ -112,83 +132,130 @@ func (sp *Spill) fail(err error) error {
 	return sp.err
 }
 
-func (st *spillState) link(c int32) {
-	m := &st.meta[c]
+func (st *spillState) link(p int32) {
+	m := &st.pieces[p]
 	m.prev, m.next = -1, st.head
 	if st.head >= 0 {
-		st.meta[st.head].prev = c
+		st.pieces[st.head].prev = p
 	}
-	st.head = c
+	st.head = p
 	if st.tail < 0 {
-		st.tail = c
+		st.tail = p
 	}
-	m.resident = true
 }
 
-func (st *spillState) unlink(c int32) {
-	m := &st.meta[c]
+func (st *spillState) unlink(p int32) {
+	m := &st.pieces[p]
 	if m.prev >= 0 {
-		st.meta[m.prev].next = m.next
+		st.pieces[m.prev].next = m.next
 	} else {
 		st.head = m.next
 	}
 	if m.next >= 0 {
-		st.meta[m.next].prev = m.prev
+		st.pieces[m.next].prev = m.prev
 	} else {
 		st.tail = m.prev
 	}
 	m.prev, m.next = -1, -1
-	m.resident = false
 }
 
-// touch marks chunk c (in memory) as used now.
-func (st *spillState) touch(c int32) {
+// touch marks piece p (in memory) as used now.
+func (st *spillState) touch(p int32) {
 	st.sp.tick++
-	st.meta[c].used = st.sp.tick
-	if st.head != c {
-		st.unlink(c)
-		st.link(c)
+	st.pieces[p].used = st.sp.tick
+	if st.head != p {
+		st.unlink(p)
+		st.link(p)
 	}
 }
 
-// added accounts for chunk c, just added, and evicts colder chunks if over the cap.
-func (st *spillState) added(c int32, rec arrow.RecordBatch) error {
+// add keeps rec as a new chunk, in pieces, and evicts colder pieces if over the cap.
+func (st *spillState) add(rec arrow.RecordBatch) (int32, error) {
 	sp := st.sp
-	st.meta = append(st.meta, chunkMeta{schema: rec.Schema(), bytes: RecordBytes(rec), rows: int32(rec.NumRows()), prev: -1, next: -1})
-	sp.used += st.meta[c].bytes
-	st.link(c)
-	st.touch(c)
-	if sp.err != nil {
-		return sp.err
+	c := int32(len(st.chunks))
+	rows := int32(rec.NumRows())
+	info := chunkInfo{schema: rec.Schema(), first: int32(len(st.pieces)), n: 1, per: max(rows, 1), rows: rows}
+	size := RecordBytes(rec)
+	if size > sp.pieceBytes && rows > 1 {
+		info.per = int32(max(int64(rows)*sp.pieceBytes/size, 1))
+		info.n = (rows + info.per - 1) / info.per
 	}
-	return sp.evict()
+	st.chunks = append(st.chunks, info)
+	for i := int32(0); i < info.n; i++ {
+		piece := rec
+		if info.n > 1 {
+			var err error
+			if piece, err = copyRows(rec, int64(i*info.per), int64(min((i+1)*info.per, rows)), sp.mem); err != nil {
+				// Keep the store consistent: the chunk's pieces so far, then the rest as
+				// slices (the error fails the operator anyway).
+				piece = rec.NewSlice(int64(i*info.per), int64(min((i+1)*info.per, rows)))
+				sp.fail(rberr.Wrap(rberr.Internal, err, "%s: cannot copy rows to hold them", sp.op))
+			}
+		} else {
+			rec.Retain()
+		}
+		p := int32(len(st.pieces))
+		st.pieces = append(st.pieces, pieceMeta{bytes: RecordBytes(piece), rows: int32(piece.NumRows()), chunk: c, prev: -1, next: -1})
+		st.recs = append(st.recs, piece)
+		sp.used += st.pieces[p].bytes
+		st.link(p)
+		st.touch(p)
+	}
+	if sp.err != nil {
+		return c, sp.err
+	}
+	return c, sp.evict()
 }
 
-// evict spills the chunks used longest ago until the chunks in memory fit the cap (or
+// copyRows copies rows [a, b) of rec into buffers of their own.
+func copyRows(rec arrow.RecordBatch, a, b int64, mem memory.Allocator) (arrow.RecordBatch, error) {
+	sl := rec.NewSlice(a, b)
+	defer sl.Release()
+	cols := make([]arrow.Array, 0, sl.NumCols())
+	for _, col := range sl.Columns() {
+		c, err := array.Concatenate([]arrow.Array{col}, mem)
+		if err != nil {
+			runtime.ReleaseAll(cols)
+			return nil, err
+		}
+		cols = append(cols, c)
+	}
+	defer runtime.ReleaseAll(cols)
+	return array.NewRecordBatch(rec.Schema(), cols, b-a), nil
+}
+
+// piece returns the piece holding row r of chunk c, and the row in it.
+func (st *spillState) piece(c, r int32) (int32, int32) {
+	info := &st.chunks[c]
+	i := r / info.per
+	return info.first + i, r - i*info.per
+}
+
+// evict spills the pieces used longest ago until the pieces in memory fit the cap (or
 // only the last two used are left).
 func (sp *Spill) evict() error {
 	for sp.used > sp.limit {
 		var vs *spillState
-		var vc int32
+		var vp int32
 		for _, st := range sp.states {
-			if st.tail >= 0 && (vs == nil || st.meta[st.tail].used < vs.meta[vc].used) {
-				vs, vc = st, st.tail
+			if st.tail >= 0 && (vs == nil || st.pieces[st.tail].used < vs.pieces[vp].used) {
+				vs, vp = st, st.tail
 			}
 		}
-		if vs == nil || vs.meta[vc].used+2 > sp.tick {
+		if vs == nil || vs.pieces[vp].used+2 > sp.tick {
 			return nil
 		}
-		if err := vs.out(vc); err != nil {
+		if err := vs.out(vp); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// out moves chunk c out of memory, writing it to the spill store unless it is there.
-func (st *spillState) out(c int32) error {
-	sp, m := st.sp, &st.meta[c]
-	rec := st.rs.chunks[c]
+// out moves piece p out of memory, writing it to the spill store unless it is there.
+func (st *spillState) out(p int32) error {
+	sp, m := st.sp, &st.pieces[p]
+	rec := st.recs[p]
 	if m.key == 0 {
 		if sp.store == nil {
 			store, err := state.NewSpillStore(sp.cfg.Backend, state.SpillOptions{Dir: sp.cfg.Dir, MemoryLimit: spillStoreMemory(sp.cfg.MemoryLimit)})
@@ -213,31 +280,35 @@ func (st *spillState) out(c int32) error {
 		m.key = sp.nextKey
 		sp.stats.Spilled++
 		sp.stats.SpilledBytes += int64(sp.buf.Len())
+		if sp.buf.Cap() > 4*int(sp.pieceBytes)+(1<<20) {
+			sp.buf = bytes.Buffer{} // a batch of one huge row: do not keep its buffer
+		}
 	}
 	rec.Release()
-	st.rs.chunks[c] = nil
-	st.unlink(c)
+	st.recs[p] = nil
+	st.unlink(p)
 	sp.used -= m.bytes
 	return nil
 }
 
-// get returns chunk c, reading it back if it was spilled.
-func (st *spillState) get(c int32) (arrow.RecordBatch, error) {
-	if rec := st.rs.chunks[c]; rec != nil {
-		st.touch(c)
+// get returns piece p, reading it back if it was spilled.
+func (st *spillState) get(p int32) (arrow.RecordBatch, error) {
+	if rec := st.recs[p]; rec != nil {
+		st.touch(p)
 		return rec, nil
 	}
-	sp, m := st.sp, &st.meta[c]
+	sp, m := st.sp, &st.pieces[p]
 	if sp.err != nil {
 		return nil, sp.err
 	}
-	if m.key == 0 || m.freed {
-		return nil, sp.fail(rberr.New(rberr.Internal, "%s: rows of chunk %d were used after they were released", sp.op, c))
+	info := &st.chunks[m.chunk]
+	if m.key == 0 || info.freed {
+		return nil, sp.fail(rberr.New(rberr.Internal, "%s: rows of chunk %d were used after they were released", sp.op, m.chunk))
 	}
 	var rec arrow.RecordBatch
 	err := sp.store.Get(m.key, func(v []byte) error {
 		var err error
-		rec, err = decodeChunk(v, sp.mem, m)
+		rec, err = decodePiece(v, sp.mem, info.schema, m.rows)
 		sp.stats.ReloadedBytes += int64(len(v))
 		return err
 	})
@@ -245,67 +316,78 @@ func (st *spillState) get(c int32) (arrow.RecordBatch, error) {
 		return nil, sp.fail(rberr.Wrap(rberr.Data, err, "%s: cannot read spilled rows back", sp.op))
 	}
 	sp.stats.Reloaded++
-	st.rs.chunks[c] = rec
+	st.recs[p] = rec
 	sp.used += m.bytes
-	st.link(c)
-	st.touch(c)
+	st.link(p)
+	st.touch(p)
 	if err := sp.evict(); err != nil {
 		return nil, err
 	}
 	return rec, nil
 }
 
-// decodeChunk reads a spilled chunk back: one batch of the chunk's schema and rows.
-func decodeChunk(v []byte, mem memory.Allocator, m *chunkMeta) (arrow.RecordBatch, error) {
+// row returns the piece holding ref r and the row in it.
+func (st *spillState) row(r RowRef) (arrow.RecordBatch, int, error) {
+	p, i := st.piece(r.Chunk, r.Row)
+	rec, err := st.get(p)
+	return rec, int(i), err
+}
+
+// decodePiece reads a spilled piece back: one batch of the chunk's schema and rows.
+func decodePiece(v []byte, mem memory.Allocator, schema *arrow.Schema, rows int32) (arrow.RecordBatch, error) {
 	r, err := ipc.NewReader(bytes.NewReader(v), ipc.WithAllocator(mem))
 	if err != nil {
 		return nil, err
 	}
 	defer r.Release()
-	if !r.Schema().Equal(m.schema) {
-		return nil, rberr.New(rberr.Data, "the spilled chunk holds columns %s, not %s", r.Schema(), m.schema)
+	if !r.Schema().Equal(schema) {
+		return nil, rberr.New(rberr.Data, "the spilled rows have columns %s, not %s", r.Schema(), schema)
 	}
 	if !r.Next() {
 		if err := r.Err(); err != nil {
 			return nil, err
 		}
-		return nil, rberr.New(rberr.Data, "the spilled chunk holds no rows")
+		return nil, rberr.New(rberr.Data, "the spilled rows are missing")
 	}
 	got := r.RecordBatch()
-	if got.NumRows() != int64(m.rows) {
-		return nil, rberr.New(rberr.Data, "the spilled chunk holds %d rows, not %d", got.NumRows(), m.rows)
+	if got.NumRows() != int64(rows) {
+		return nil, rberr.New(rberr.Data, "%d spilled rows, not %d", got.NumRows(), rows)
 	}
-	return array.NewRecordBatch(m.schema, got.Columns(), got.NumRows()), nil
+	return array.NewRecordBatch(schema, got.Columns(), got.NumRows()), nil
 }
 
 // free forgets chunk c, none of whose rows is referenced any more.
 func (st *spillState) free(c int32) {
-	sp, m := st.sp, &st.meta[c]
-	if rec := st.rs.chunks[c]; rec != nil {
-		rec.Release()
-		st.rs.chunks[c] = nil
-		st.unlink(c)
-		sp.used -= m.bytes
-	}
-	m.freed = true
-	if m.key != 0 {
-		if err := sp.store.Delete(m.key); err != nil {
-			sp.fail(rberr.Wrap(rberr.KindOf(err), err, "%s: cannot delete spilled rows", sp.op))
+	sp, info := st.sp, &st.chunks[c]
+	info.freed = true
+	for p := info.first; p < info.first+info.n; p++ {
+		m := &st.pieces[p]
+		if rec := st.recs[p]; rec != nil {
+			rec.Release()
+			st.recs[p] = nil
+			st.unlink(p)
+			sp.used -= m.bytes
 		}
-		m.key = 0
+		if m.key != 0 {
+			if err := sp.store.Delete(m.key); err != nil {
+				sp.fail(rberr.Wrap(rberr.KindOf(err), err, "%s: cannot delete spilled rows", sp.op))
+			}
+			m.key = 0
+		}
 	}
 }
 
-// release unregisters a store whose chunks were released; the last one closes the
-// spill store (removing its files).
+// release frees every piece in memory and unregisters the store; the last store of the
+// Spill closes the spill store (removing its files).
 func (st *spillState) release() {
 	sp := st.sp
-	for c := range st.meta {
-		if st.meta[c].resident {
-			sp.used -= st.meta[c].bytes
+	for p, rec := range st.recs {
+		if rec != nil {
+			rec.Release()
+			sp.used -= st.pieces[p].bytes
 		}
 	}
-	st.meta, st.head, st.tail = nil, -1, -1
+	st.recs, st.pieces, st.chunks, st.head, st.tail = nil, nil, nil, -1, -1
 	for i, o := range sp.states {
 		if o == st {
 			sp.states = append(sp.states[:i], sp.states[i+1:]...)
@@ -321,9 +403,9 @@ func (st *spillState) release() {
 // heldRows is the number of rows in chunks not freed.
 func (st *spillState) heldRows() int {
 	n := 0
-	for _, m := range st.meta {
-		if !m.freed {
-			n += int(m.rows)
+	for _, c := range st.chunks {
+		if !c.freed {
+			n += int(c.rows)
 		}
 	}
 	return n
@@ -336,8 +418,9 @@ func (st *spillState) partEnd(refs []RowRef, at []int32, from int) int {
 	var size int64
 	end := from
 	for end < len(at) && end-from < 1<<20 {
-		if c := refs[at[end]].Chunk; c >= 0 {
-			m := &st.meta[c]
+		if r := refs[at[end]]; r.Chunk >= 0 {
+			p, _ := st.piece(r.Chunk, r.Row)
+			m := &st.pieces[p]
 			size += m.bytes / int64(max(m.rows, 1))
 		}
 		if size > budget && end > from {
