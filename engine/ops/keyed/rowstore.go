@@ -152,6 +152,39 @@ func (s *RowStore) Gather(ctx context.Context, refs []RowRef) ([]arrow.Array, er
 	return s.gather(ctx, prefs, s.sp.get)
 }
 
+// scan gathers as Gather does, but without making the spilled pieces it reads back
+// count as recently used: a bulk read (a checkpoint, a store's compaction, an operator's
+// final output) does not push the pieces in use out of memory. A piece read back is
+// released once its rows are taken.
+func (s *RowStore) scan(ctx context.Context, refs []RowRef) ([]arrow.Array, error) {
+	prefs := make([]RowRef, len(refs))
+	for i, r := range refs {
+		if r.Chunk < 0 {
+			prefs[i] = r
+			continue
+		}
+		p, row := s.sp.piece(r.Chunk, r.Row)
+		prefs[i] = RowRef{Chunk: p, Row: row}
+	}
+	var temp arrow.RecordBatch // the last piece read back
+	defer func() {
+		if temp != nil {
+			temp.Release()
+		}
+	}()
+	return s.gather(ctx, prefs, func(p int32) (arrow.RecordBatch, error) {
+		if temp != nil {
+			temp.Release()
+			temp = nil
+		}
+		rec, fresh, err := s.sp.peek(p)
+		if fresh {
+			temp = rec
+		}
+		return rec, err
+	})
+}
+
 // gather takes the referenced rows from the chunks (get nil) or from the batches get
 // returns.
 func (s *RowStore) gather(ctx context.Context, refs []RowRef, get func(int32) (arrow.RecordBatch, error)) ([]arrow.Array, error) {
@@ -294,7 +327,7 @@ func (s *RowStore) GatherEach(ctx context.Context, refs []RowRef, ordered bool, 
 		for _, i := range at[from:end] {
 			part = append(part, refs[i])
 		}
-		cols, err := s.Gather(ctx, part)
+		cols, err := s.scan(ctx, part)
 		if err != nil {
 			return err
 		}

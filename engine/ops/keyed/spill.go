@@ -297,6 +297,40 @@ func (st *spillState) get(p int32) (arrow.RecordBatch, error) {
 		st.touch(p)
 		return rec, nil
 	}
+	rec, err := st.load(p)
+	if err != nil {
+		return nil, err
+	}
+	sp, m := st.sp, &st.pieces[p]
+	st.recs[p] = rec
+	sp.used += m.bytes
+	st.link(p)
+	st.touch(p)
+	if err := sp.evict(); err != nil {
+		return nil, err
+	}
+	return rec, nil
+}
+
+// peek returns piece p without counting it as used: the piece in memory, or else a copy
+// read back (fresh) that the caller releases, which does not count against the cap.
+func (st *spillState) peek(p int32) (rec arrow.RecordBatch, fresh bool, err error) {
+	if rec := st.recs[p]; rec != nil {
+		return rec, false, nil
+	}
+	rec, err = st.load(p)
+	return rec, err == nil, err
+}
+
+// row returns the piece holding ref r and the row in it.
+func (st *spillState) row(r RowRef) (arrow.RecordBatch, int, error) {
+	p, i := st.piece(r.Chunk, r.Row)
+	rec, err := st.get(p)
+	return rec, int(i), err
+}
+
+// load reads spilled piece p back.
+func (st *spillState) load(p int32) (arrow.RecordBatch, error) {
 	sp, m := st.sp, &st.pieces[p]
 	if sp.err != nil {
 		return nil, sp.err
@@ -316,21 +350,7 @@ func (st *spillState) get(p int32) (arrow.RecordBatch, error) {
 		return nil, sp.fail(rberr.Wrap(rberr.Data, err, "%s: cannot read spilled rows back", sp.op))
 	}
 	sp.stats.Reloaded++
-	st.recs[p] = rec
-	sp.used += m.bytes
-	st.link(p)
-	st.touch(p)
-	if err := sp.evict(); err != nil {
-		return nil, err
-	}
 	return rec, nil
-}
-
-// row returns the piece holding ref r and the row in it.
-func (st *spillState) row(r RowRef) (arrow.RecordBatch, int, error) {
-	p, i := st.piece(r.Chunk, r.Row)
-	rec, err := st.get(p)
-	return rec, int(i), err
 }
 
 // decodePiece reads a spilled piece back: one batch of the chunk's schema and rows.
