@@ -42,15 +42,21 @@ def canon(t: pa.Table, keys: list[str]) -> pa.Table:
     return t.select(sorted(t.column_names)).sort_by([(k, "ascending") for k in keys])
 
 
+def duck(sql: str, **tables: pa.Table) -> pa.Table:
+    con = duckdb.connect()
+    for name, t in tables.items():
+        con.register(name, t)
+    got = con.sql(sql).arrow()
+    return got.read_all() if isinstance(got, pa.RecordBatchReader) else got
+
+
 def test_join_state_ten_times_the_cap_spills_and_matches_duckdb(tmp_path) -> None:
     lt, rt = sides()
     assert lt.nbytes + rt.nbytes >= 10 * 2 * CAP  # 2 subtasks, each with its cap
     env = rb.Environment(parallelism=2, state_backend="pebble", state_memory_limit=CAP,
                          checkpoint_dir=tmp_path / "ck")  # spill stores go to ck/.work
     got = env.from_arrow(lt).join(env.from_arrow(rt), on="k").collect()
-    want = duckdb.sql("select l.lid, l.k, l.lp, r.rid, r.rp from lt l join rt r on l.k = r.k").arrow()
-    if isinstance(want, pa.RecordBatchReader):
-        want = want.read_all()
+    want = duck("select l.lid, l.k, l.lp, r.rid, r.rp from lt l join rt r on l.k = r.k", lt=lt, rt=rt)
     assert got.num_rows == want.num_rows > 0
     assert canon(got, ["lid", "rid"]).equals(canon(want.cast(got.select(want.column_names).schema), ["lid", "rid"]))
     work = tmp_path / "ck" / ".work"
@@ -64,9 +70,7 @@ def test_left_join_spilled_matches_duckdb(tmp_path) -> None:
     lt, rt = sides()
     env = rb.Environment(parallelism=2, state_backend="pebble", state_memory_limit=CAP)
     got = env.from_arrow(lt).join(env.from_arrow(rt), on="k", how="left").select("lid", "k", "rid").collect()
-    want = duckdb.sql("select l.lid, l.k, r.rid from lt l left join rt r on l.k = r.k").arrow()
-    if isinstance(want, pa.RecordBatchReader):
-        want = want.read_all()
+    want = duck("select l.lid, l.k, r.rid from lt l left join rt r on l.k = r.k", lt=lt, rt=rt)
     assert canon(got, ["lid", "rid"]).equals(canon(want.cast(got.schema), ["lid", "rid"]))
 
 
@@ -133,13 +137,11 @@ def test_spilled_join_across_a_savepoint_matches_duckdb(tmp_path) -> None:
     after = restored.collect()
     assert 0 < read(restored) < 2 * rows, "the stop did not land mid-input"
     both = pa.concat_tables([before, after.cast(before.schema)])
-    x = pa.table({"x": pa.array(range(rows), pa.int64())})
-    want = duckdb.sql(
+    want = duck(
         f"select l.x as lid, l.x * 7 % {rows} as k, cast(l.x as varchar) || repeat('p', {PAYLOAD}) as lp, "
         f"r.x as rid, cast(r.x as varchar) || repeat('p', {PAYLOAD}) as rp "
-        f"from x l join x r on l.x * 7 % {rows} = r.x * 2 % {rows}").arrow()
-    if isinstance(want, pa.RecordBatchReader):
-        want = want.read_all()
+        f"from x l join x r on l.x * 7 % {rows} = r.x * 2 % {rows}",
+        x=pa.table({"x": pa.array(range(rows), pa.int64())}))
     assert canon(both, ["lid", "rid"]).equals(canon(want.cast(both.select(want.column_names).schema), ["lid", "rid"]))
 
 

@@ -16,7 +16,7 @@ import (
 
 func init() {
 	state.RegisterSpillStore(state.PebbleBackend, func(opts state.SpillOptions) (state.SpillStore, error) {
-		return newSpill(opts, vfs.Default)
+		return newSpill(opts, noSyncFS{vfs.Default})
 	})
 }
 
@@ -46,6 +46,43 @@ type spillStore struct {
 	fatal  bool          // Pebble gave up (spillLogger.Fatalf): the database is not touched again
 }
 
+// noSyncFS is a file system whose files are never synced: spilled values live only as
+// long as the process, so waiting for the disk buys nothing. (A write that later fails
+// to reach the disk shows as a checksum error of Pebble when read back, never as wrong
+// values.)
+type noSyncFS struct{ vfs.FS }
+
+type noSyncFile struct{ vfs.File }
+
+func (noSyncFile) Sync() error                { return nil }
+func (noSyncFile) SyncData() error            { return nil }
+func (noSyncFile) SyncTo(int64) (bool, error) { return true, nil }
+
+func wrapNoSync(f vfs.File, err error) (vfs.File, error) {
+	if err != nil {
+		return nil, err
+	}
+	return noSyncFile{f}, nil
+}
+
+func (fs noSyncFS) Create(name string, c vfs.DiskWriteCategory) (vfs.File, error) {
+	return wrapNoSync(fs.FS.Create(name, c))
+}
+
+func (fs noSyncFS) Open(name string, opts ...vfs.OpenOption) (vfs.File, error) {
+	return wrapNoSync(fs.FS.Open(name, opts...))
+}
+
+func (fs noSyncFS) OpenReadWrite(name string, c vfs.DiskWriteCategory, opts ...vfs.OpenOption) (vfs.File, error) {
+	return wrapNoSync(fs.FS.OpenReadWrite(name, c, opts...))
+}
+
+func (fs noSyncFS) OpenDir(name string) (vfs.File, error) { return wrapNoSync(fs.FS.OpenDir(name)) }
+
+func (fs noSyncFS) ReuseForWrite(oldname, newname string, c vfs.DiskWriteCategory) (vfs.File, error) {
+	return wrapNoSync(fs.FS.ReuseForWrite(oldname, newname, c))
+}
+
 func newSpill(opts state.SpillOptions, fs vfs.FS) (*spillStore, error) {
 	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
 		return nil, rberr.Wrap(rberr.IO, err, "create spill directory %s", opts.Dir)
@@ -58,7 +95,7 @@ func newSpill(opts state.SpillOptions, fs vfs.FS) (*spillStore, error) {
 	s := &spillStore{dir: dir, failCh: make(chan struct{})}
 	cache := pebble.NewCache(limit / 4)
 	defer cache.Unref()
-	memtable := limit / 4
+	memtable := max(limit/4, 2<<20)
 	o := &pebble.Options{
 		Cache:        cache,
 		MemTableSize: uint64(memtable),

@@ -128,7 +128,7 @@ func runRandom(t *testing.T, seed, chunkCap int64) {
 		case op < 4: // add a batch (some large: held in several pieces), dropping some of its rows at once
 			n := 1 + rng.Intn(60)
 			if rng.Intn(12) == 0 {
-				n = 800 + rng.Intn(1200)
+				n = 1500 + rng.Intn(3500)
 			}
 			rec := randomBatch(rng, mem, n, &next)
 			c1, err := p.spill.Add(rec)
@@ -148,6 +148,19 @@ func runRandom(t *testing.T, seed, chunkCap int64) {
 				} else {
 					p.live = append(p.live, ref)
 				}
+			}
+			if n > 1000 && len(p.live) > 0 {
+				// Rows of the batch's last piece, still in memory while its first pieces
+				// may be spilled already.
+				last := p.live[len(p.live)-1]
+				got, err := p.spill.Gather(ctx, []keyed.RowRef{last})
+				if err != nil {
+					t.Fatal(err)
+				}
+				want, _ := p.plain.Gather(ctx, []keyed.RowRef{last})
+				sameColumns(t, fmt.Sprintf("step %d: the last row added", step), got, want)
+				runtime.ReleaseAll(got)
+				runtime.ReleaseAll(want)
 			}
 		case op < 6: // drop random rows
 			for k := rng.Intn(40); k > 0 && len(p.live) > 0; k-- {

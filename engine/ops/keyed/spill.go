@@ -17,13 +17,16 @@ import (
 // and a spill store (state.SpillStore, opened at the first spill) in the job's working
 // directory.
 //
-// A spilling store keeps each chunk as pieces of at most pieceBytes (a batch larger than
-// that is copied into pieces when added, so that each piece owns its memory). When the
-// pieces in memory exceed the cap, the one used longest ago (over all the subtask's
-// stores) is written to the spill store as an Arrow IPC stream and released; using it
-// again reads it back (it then counts against the cap again, and a later eviction only
-// releases it: the spilled copy stays until its chunk is dropped). The two pieces used
-// last are never evicted, so a comparison of two rows can hold both.
+// A spilling store splits each chunk into pieces of at most pieceBytes: row ranges of the
+// batch as added (slices, no copy), which count against the cap together, as the batch
+// they share. When the rows in memory exceed the cap, the piece used longest ago (over
+// all the subtask's stores) is written to the spill store as an Arrow IPC stream and
+// released; the batch is freed once all of its pieces are. Using a spilled piece reads it
+// back as a batch of its own (it then counts against the cap by itself, and a later
+// eviction only releases it: the spilled copy stays until its chunk is dropped); using a
+// piece of a batch some of whose pieces were spilled copies it out of the batch, so that
+// a hot piece does not keep a whole cold batch in memory. The two pieces used last are
+// never evicted, so a comparison of two rows can hold both.
 //
 // What stays in memory: each piece's bookkeeping (about 64 bytes), the operators'
 // references to rows (RowRef, 8 bytes per row kept, and their indexes), and whatever the
@@ -70,9 +73,9 @@ func NewSpillWith(op string, cfg runtime.SpillConfig, mem memory.Allocator) *Spi
 	store := spillStoreMemory(cfg.MemoryLimit)
 	limit := max(cfg.MemoryLimit-store, 0)
 	// Pieces small against the cap (the LRU has many to choose from) and against the
-	// spill store's write buffer (a quarter of its memory), so that a piece is an
-	// ordinary write there.
-	piece := min(max(min(limit/16, store/16), 32<<10), 4<<20)
+	// spill store's write buffer (at least 2 MiB), so that a piece is an ordinary write
+	// there.
+	piece := min(max(limit/32, 32<<10), 512<<10)
 	return &Spill{op: op, cfg: cfg, limit: limit, pieceBytes: piece, mem: mem}
 }
 
@@ -107,7 +110,12 @@ type chunkInfo struct {
 	n      int32         // its pieces
 	per    int32         // rows per piece (the last may have fewer)
 	rows   int32
-	freed  bool
+	// The batch as added: its memory (counted while any piece still shares it), the
+	// pieces that do, and whether one of them was spilled.
+	bytes   int64
+	sharing int32
+	spilled bool
+	freed   bool
 }
 
 type pieceMeta struct {
@@ -117,6 +125,7 @@ type pieceMeta struct {
 	rows       int32
 	chunk      int32
 	prev, next int32 // in the list of pieces in memory
+	shared     bool  // in memory as a slice of the chunk's batch (counted in chunkInfo.bytes)
 }
 
 func (sp *Spill) register(rs *RowStore) *spillState {
@@ -174,30 +183,25 @@ func (st *spillState) add(rec arrow.RecordBatch) (int32, error) {
 	sp := st.sp
 	c := int32(len(st.chunks))
 	rows := int32(rec.NumRows())
-	info := chunkInfo{schema: rec.Schema(), first: int32(len(st.pieces)), n: 1, per: max(rows, 1), rows: rows}
 	size := RecordBytes(rec)
+	info := chunkInfo{schema: rec.Schema(), first: int32(len(st.pieces)), n: 1, per: max(rows, 1), rows: rows, bytes: size}
 	if size > sp.pieceBytes && rows > 1 {
 		info.per = int32(max(int64(rows)*sp.pieceBytes/size, 1))
 		info.n = (rows + info.per - 1) / info.per
 	}
+	info.sharing = info.n
 	st.chunks = append(st.chunks, info)
+	sp.used += size
 	for i := int32(0); i < info.n; i++ {
 		piece := rec
 		if info.n > 1 {
-			var err error
-			if piece, err = copyRows(rec, int64(i*info.per), int64(min((i+1)*info.per, rows)), sp.mem); err != nil {
-				// Keep the store consistent: the chunk's pieces so far, then the rest as
-				// slices (the error fails the operator anyway).
-				piece = rec.NewSlice(int64(i*info.per), int64(min((i+1)*info.per, rows)))
-				sp.fail(rberr.Wrap(rberr.Internal, err, "%s: cannot copy rows to hold them", sp.op))
-			}
+			piece = rec.NewSlice(int64(i*info.per), int64(min((i+1)*info.per, rows)))
 		} else {
 			rec.Retain()
 		}
 		p := int32(len(st.pieces))
-		st.pieces = append(st.pieces, pieceMeta{bytes: RecordBytes(piece), rows: int32(piece.NumRows()), chunk: c, prev: -1, next: -1})
+		st.pieces = append(st.pieces, pieceMeta{bytes: RecordBytes(piece), rows: int32(piece.NumRows()), chunk: c, prev: -1, next: -1, shared: true})
 		st.recs = append(st.recs, piece)
-		sp.used += st.pieces[p].bytes
 		st.link(p)
 		st.touch(p)
 	}
@@ -207,12 +211,10 @@ func (st *spillState) add(rec arrow.RecordBatch) (int32, error) {
 	return c, sp.evict()
 }
 
-// copyRows copies rows [a, b) of rec into buffers of their own.
-func copyRows(rec arrow.RecordBatch, a, b int64, mem memory.Allocator) (arrow.RecordBatch, error) {
-	sl := rec.NewSlice(a, b)
-	defer sl.Release()
-	cols := make([]arrow.Array, 0, sl.NumCols())
-	for _, col := range sl.Columns() {
+// copyRows copies the rows of rec into buffers of their own.
+func copyRows(rec arrow.RecordBatch, mem memory.Allocator) (arrow.RecordBatch, error) {
+	cols := make([]arrow.Array, 0, rec.NumCols())
+	for _, col := range rec.Columns() {
 		c, err := array.Concatenate([]arrow.Array{col}, mem)
 		if err != nil {
 			runtime.ReleaseAll(cols)
@@ -221,7 +223,7 @@ func copyRows(rec arrow.RecordBatch, a, b int64, mem memory.Allocator) (arrow.Re
 		cols = append(cols, c)
 	}
 	defer runtime.ReleaseAll(cols)
-	return array.NewRecordBatch(rec.Schema(), cols, b-a), nil
+	return array.NewRecordBatch(rec.Schema(), cols, rec.NumRows()), nil
 }
 
 // piece returns the piece holding row r of chunk c, and the row in it.
@@ -250,6 +252,24 @@ func (sp *Spill) evict() error {
 		}
 	}
 	return nil
+}
+
+// drop releases piece p (in memory) and accounts for its memory: its own, or, for the
+// last piece sharing its chunk's batch, the batch's.
+func (st *spillState) drop(p int32) {
+	sp, m := st.sp, &st.pieces[p]
+	st.recs[p].Release()
+	st.recs[p] = nil
+	st.unlink(p)
+	if !m.shared {
+		sp.used -= m.bytes
+		return
+	}
+	m.shared = false
+	info := &st.chunks[m.chunk]
+	if info.sharing--; info.sharing == 0 {
+		sp.used -= info.bytes
+	}
 }
 
 // out moves piece p out of memory, writing it to the spill store unless it is there.
@@ -284,10 +304,10 @@ func (st *spillState) out(p int32) error {
 			sp.buf = bytes.Buffer{} // a batch of one huge row: do not keep its buffer
 		}
 	}
-	rec.Release()
-	st.recs[p] = nil
-	st.unlink(p)
-	sp.used -= m.bytes
+	if m.shared {
+		st.chunks[m.chunk].spilled = true
+	}
+	st.drop(p)
 	return nil
 }
 
@@ -295,6 +315,9 @@ func (st *spillState) out(p int32) error {
 func (st *spillState) get(p int32) (arrow.RecordBatch, error) {
 	if rec := st.recs[p]; rec != nil {
 		st.touch(p)
+		if m := &st.pieces[p]; m.shared && st.chunks[m.chunk].spilled {
+			return st.detach(p)
+		}
 		return rec, nil
 	}
 	rec, err := st.load(p)
@@ -310,6 +333,25 @@ func (st *spillState) get(p int32) (arrow.RecordBatch, error) {
 		return nil, err
 	}
 	return rec, nil
+}
+
+// detach copies piece p (in memory, sharing its chunk's batch) into memory of its own,
+// so that the batch can be freed once its other pieces are spilled.
+func (st *spillState) detach(p int32) (arrow.RecordBatch, error) {
+	sp, m := st.sp, &st.pieces[p]
+	own, err := copyRows(st.recs[p], sp.mem)
+	if err != nil {
+		return nil, sp.fail(rberr.Wrap(rberr.Internal, err, "%s: cannot copy rows", sp.op))
+	}
+	st.drop(p)
+	st.recs[p] = own
+	sp.used += m.bytes
+	st.link(p)
+	st.touch(p)
+	if err := sp.evict(); err != nil {
+		return nil, err
+	}
+	return own, nil
 }
 
 // peek returns piece p without counting it as used: the piece in memory, or else a copy
@@ -382,11 +424,8 @@ func (st *spillState) free(c int32) {
 	info.freed = true
 	for p := info.first; p < info.first+info.n; p++ {
 		m := &st.pieces[p]
-		if rec := st.recs[p]; rec != nil {
-			rec.Release()
-			st.recs[p] = nil
-			st.unlink(p)
-			sp.used -= m.bytes
+		if st.recs[p] != nil {
+			st.drop(p)
 		}
 		if m.key != 0 {
 			if err := sp.store.Delete(m.key); err != nil {
@@ -403,8 +442,7 @@ func (st *spillState) release() {
 	sp := st.sp
 	for p, rec := range st.recs {
 		if rec != nil {
-			rec.Release()
-			sp.used -= st.pieces[p].bytes
+			st.drop(int32(p))
 		}
 	}
 	st.recs, st.pieces, st.chunks, st.head, st.tail = nil, nil, nil, -1, -1
