@@ -119,7 +119,7 @@ func runRandom(t *testing.T, seed, chunkCap int64) {
 		ps[i].plain.Init(rowSchema, nil)
 	}
 	var next int64
-	for step := 0; step < 400; step++ {
+	for step := 0; step < 300; step++ {
 		if err := sp.CheckAccounts(); err != nil {
 			t.Fatalf("step %d: %v", step, err)
 		}
@@ -128,7 +128,7 @@ func runRandom(t *testing.T, seed, chunkCap int64) {
 		case op < 4: // add a batch (some large: held in several pieces), dropping some of its rows at once
 			n := 1 + rng.Intn(60)
 			if rng.Intn(12) == 0 {
-				n = 1500 + rng.Intn(3500)
+				n = 1200 + rng.Intn(1800)
 			}
 			rec := randomBatch(rng, mem, n, &next)
 			c1, err := p.spill.Add(rec)
