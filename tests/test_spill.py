@@ -59,17 +59,34 @@ def test_join_state_ten_times_the_cap_spills_and_matches_duckdb(tmp_path) -> Non
     want = duck("select l.lid, l.k, l.lp, r.rid, r.rp from lt l join rt r on l.k = r.k", lt=lt, rt=rt)
     assert got.num_rows == want.num_rows > 0
     assert canon(got, ["lid", "rid"]).equals(canon(want.cast(got.select(want.column_names).schema), ["lid", "rid"]))
-    work = tmp_path / "ck" / ".work"
-    assert not work.exists() or not any(p.name.startswith("spill-") for p in work.iterdir()), \
-        "the spill stores were not removed at the end of the job"
+    assert spill_stores(tmp_path / "ck" / ".work") == [], "the spill stores were not removed"
+
+
+def spill_stores(work) -> list[int]:
+    """The size of each spill store in a job's working directory."""
+    if not work.exists():
+        return []
+    return [sum(f.stat().st_size for f in d.rglob("*") if f.is_file())
+            for d in work.iterdir() if d.name.startswith("riverbed-spill-")]
 
 
 def test_left_join_spilled_matches_duckdb(tmp_path) -> None:
-    # A left join keeps both inputs until both have ended, then joins them: every row is
-    # read back from the spill store at least once.
+    # A left join keeps both inputs until both have ended, then joins them: when its first
+    # row comes out, it holds both inputs, most of them in its spill stores, and reads
+    # them back to join them.
     lt, rt = sides()
-    env = rb.Environment(parallelism=2, state_backend="pebble", state_memory_limit=CAP)
-    got = env.from_arrow(lt).join(env.from_arrow(rt), on="k", how="left").select("lid", "k", "rid").collect()
+    env = rb.Environment(parallelism=2, state_backend="pebble", state_memory_limit=CAP,
+                         checkpoint_dir=tmp_path / "ck")
+    job = env.from_arrow(lt).join(env.from_arrow(rt), on="k", how="left").select("lid", "k", "rid").start()
+    batches = []
+    for b in job.results():
+        if not batches:
+            stores = spill_stores(tmp_path / "ck" / ".work")
+            assert len(stores) == 2, stores  # one per subtask
+            assert sum(stores) >= (lt.nbytes + rt.nbytes) * 0.8, f"{stores} bytes spilled"
+        batches.append(b)
+    got = pa.Table.from_batches(batches, schema=job.schema)
+    assert spill_stores(tmp_path / "ck" / ".work") == [], "the spill stores were not removed"
     want = duck("select l.lid, l.k, r.rid from lt l left join rt r on l.k = r.k", lt=lt, rt=rt)
     assert canon(got, ["lid", "rid"]).equals(canon(want.cast(got.schema), ["lid", "rid"]))
 

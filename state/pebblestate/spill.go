@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -87,7 +90,8 @@ func newSpill(opts state.SpillOptions, fs vfs.FS) (*spillStore, error) {
 	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
 		return nil, rberr.Wrap(rberr.IO, err, "create spill directory %s", opts.Dir)
 	}
-	dir, err := os.MkdirTemp(opts.Dir, "spill-")
+	removeOrphans(opts.Dir)
+	dir, err := os.MkdirTemp(opts.Dir, fmt.Sprintf("%s%d-", spillPrefix, os.Getpid()))
 	if err != nil {
 		return nil, rberr.Wrap(rberr.IO, err, "create spill directory in %s", opts.Dir)
 	}
@@ -116,6 +120,39 @@ func newSpill(opts state.SpillOptions, fs vfs.FS) (*spillStore, error) {
 	}
 	s.db = db
 	return s, nil
+}
+
+// spillPrefix starts the name of a spill store's directory, followed by the process id.
+const spillPrefix = "riverbed-spill-"
+
+var cleaned sync.Map // directories whose orphans this process removed
+
+// removeOrphans removes, once per process and directory, the spill stores in dir of
+// processes that no longer run (a job killed before it could remove its own). A store
+// whose process id was reused by another process stays: removing it is never wrong, only
+// late.
+func removeOrphans(dir string) {
+	if _, done := cleaned.LoadOrStore(dir, true); done {
+		return
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		rest, ok := strings.CutPrefix(e.Name(), spillPrefix)
+		if !ok || !e.IsDir() {
+			continue
+		}
+		pidText, _, _ := strings.Cut(rest, "-")
+		pid, err := strconv.Atoi(pidText)
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		if gone(pid) {
+			os.RemoveAll(filepath.Join(dir, e.Name()))
+		}
+	}
 }
 
 // fail records the first background error.
@@ -149,10 +186,18 @@ type spillLogger struct{ s *spillStore }
 func (spillLogger) Infof(string, ...any)  {}
 func (spillLogger) Errorf(string, ...any) {}
 func (l spillLogger) Fatalf(format string, args ...any) {
-	l.s.fail(fmt.Errorf("pebble: "+format, args...))
+	err := fmt.Errorf("pebble: "+format, args...)
+	l.s.fail(err)
 	l.s.mu.Lock()
 	l.s.fatal = true
 	l.s.mu.Unlock()
+	// In a call of the store (the operator's goroutine), a panic becomes the subtask's
+	// error; in one of Pebble's own goroutines, the goroutine ends and the next call of
+	// the store fails.
+	buf := make([]byte, 64<<10)
+	if strings.Contains(string(buf[:runtime.Stack(buf, false)]), "pebblestate.(*spillStore)") {
+		panic(l.s.wrap(err))
+	}
 	runtime.Goexit()
 }
 

@@ -3,8 +3,10 @@ package pebblestate
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"math/rand"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -115,5 +117,38 @@ func TestSpillStoreDiskFull(t *testing.T) {
 				t.Fatalf("Close left %d entries", len(ents))
 			}
 		})
+	}
+}
+
+// Spill stores left by a process that no longer runs (a job killed before it removed its
+// own) are removed when a store is next opened in their directory; those of live
+// processes, and anything else, stay.
+func TestSpillStoreRemovesOrphans(t *testing.T) {
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Skip("no process to take a finished pid from:", err)
+	}
+	dead := cmd.Process.Pid
+	dir := t.TempDir()
+	orphan := filepath.Join(dir, fmt.Sprintf("riverbed-spill-%d-123", dead))
+	mine := filepath.Join(dir, fmt.Sprintf("riverbed-spill-%d-456", os.Getpid()))
+	other := filepath.Join(dir, "pebble-789")
+	for _, d := range []string{orphan, mine, other} {
+		if err := os.MkdirAll(filepath.Join(d, "sub"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := state.NewSpillStore(state.PebbleBackend, state.SpillOptions{Dir: dir, MemoryLimit: 4 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := os.Stat(orphan); !os.IsNotExist(err) {
+		t.Fatalf("the store of a finished process is still there: %v", err)
+	}
+	for _, d := range []string{mine, other} {
+		if _, err := os.Stat(d); err != nil {
+			t.Fatalf("%s was removed: %v", filepath.Base(d), err)
+		}
 	}
 }
