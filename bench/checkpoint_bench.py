@@ -346,7 +346,7 @@ def write_spill(args: argparse.Namespace) -> None:
         "back to the system when freed: those lines show the memory the job really holds.",
         "- What the cap bounds is the rows the join holds in memory. Above it, a spilling job also "
         "holds the join's index of its rows and its keys (in memory with either backend, tens of "
-        "bytes per row), batches waiting between operators (up to `buffer_bytes`, 48 MiB; the "
+        "bytes per row), batches waiting between operators (up to `buffer_bytes`, 64 MiB; the "
         "queues fill when the join is the slowest step) and the spill stores' buffers.",
         "",
         "| lookups | allocator | backend | input rows/s (thousands) | peak RSS (MB) | above no join (MB) "
