@@ -169,6 +169,24 @@ type checkpointChecker interface {
 	checkCheckpointable(n *lnode) error
 }
 
+// spillConfig says whether the operators of a job spill the rows they hold: with a state
+// backend that has a spill store (Pebble), each stateful operator subtask keeps at most
+// the memory cap of rows in memory and spills the rest into the job's working directory
+// (package keyed).
+func spillConfig(cfg runtime.CheckpointConfig) runtime.SpillConfig {
+	if !state.Spills(cfg.Backend) {
+		return runtime.SpillConfig{}
+	}
+	sc := runtime.SpillConfig{Backend: cfg.Backend, MemoryLimit: cfg.MemoryLimit, Dir: cfg.WorkDir}
+	if sc.MemoryLimit == 0 {
+		sc.MemoryLimit = state.DefaultPebbleMemory
+	}
+	if sc.Dir == "" {
+		sc.Dir = os.TempDir()
+	}
+	return sc
+}
+
 // checkpointConfig resolves a job's fault-tolerance options.
 func checkpointConfig(o plan.Options, outs []*lnode, ids map[*lnode]string, maxPar int) (runtime.CheckpointConfig, error) {
 	cfg := runtime.CheckpointConfig{Backend: o.StateBackend, MemoryLimit: o.StateMemoryLimit, MaxParallelism: maxPar,

@@ -242,6 +242,7 @@ func Start(ctx context.Context, doc []byte, inputs []array.RecordReader, mem mem
 	j.InitProgress(g.totalRows, g.totalSplits, fileSplits)
 	j.IsUnbounded = g.unbounded
 	j.SetCheckpointing(ckcfg)
+	j.Spill = spillConfig(ckcfg)
 	if err := j.Prepare(g.Graph); err != nil {
 		return nil, err
 	}

@@ -38,6 +38,8 @@ type Job struct {
 	Budget      *budget
 	metrics     registry
 	IsUnbounded bool
+	// Spill says whether operators may move the rows they hold out of memory (spill.go).
+	Spill SpillConfig
 
 	mu         sync.Mutex
 	writers    map[string][]*batch.FileWriter // by output directory

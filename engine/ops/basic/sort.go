@@ -416,7 +416,7 @@ type UniqueOp struct {
 func (o *UniqueOp) Open(tc *runtime.TaskCtx) error {
 	o.tc = tc
 	o.grouper = keyed.NewGrouper(o.KeyTypes)
-	o.store.Schema = o.Schema
+	o.store.Init(o.Schema, keyed.NewSpill(tc, "unique"))
 	return nil
 }
 
@@ -452,7 +452,9 @@ func (o *UniqueOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
 			take = append(take, int64(i))
 		case !streaming && (o.Keep == "last" || o.count[id] == 1):
 			if chunk < 0 {
-				chunk = o.store.Add(rec)
+				if chunk, err = o.store.Add(rec); err != nil {
+					return err
+				}
 				o.store.Live[chunk] = 0
 			}
 			if old := o.pick[id]; old.Chunk == chunk {
@@ -508,13 +510,14 @@ func (o *UniqueOp) Finish(out runtime.Emitter) error {
 	if len(refs) == 0 {
 		return nil
 	}
-	cols, err := o.store.Gather(o.tc.Eval.Ctx, refs)
-	if err != nil {
-		return err
-	}
-	rec := array.NewRecordBatch(o.Schema, cols, int64(len(refs)))
-	runtime.ReleaseAll(cols)
-	return runtime.EmitSliced(rec, o.EmitSz, out)
+	// In chunk order, which is input order; with spilling, a part at a time.
+	return o.store.GatherEach(o.tc.Eval.Ctx, refs, true, func(at []int32, cols []arrow.Array) error {
+		n := len(refs)
+		if at != nil {
+			n = len(at)
+		}
+		return runtime.EmitSliced(array.NewRecordBatch(o.Schema, cols, int64(n)), o.EmitSz, out)
+	})
 }
 
 func (o *UniqueOp) Close() {
