@@ -9,7 +9,7 @@ LIB     = python/riverbed/libriverbed.so
 TESTLIB = build/testhooks/libriverbed.so
 GO_SRC  = $(shell find engine state batch kafka arrowbridge capi internal -name '*.go' -not -name '*_test.go' 2>/dev/null) go.mod go.sum
 
-.PHONY: help install lib demo test test-go test-py chaos lint bench bench-tpch bench-checkpoint bench-cold bench-kafka examples screenshots wheel clean kafka-up kafka-down
+.PHONY: help install lib demo test test-go test-py chaos lint bench bench-tpch bench-checkpoint bench-cold bench-kafka profile examples screenshots wheel clean kafka-up kafka-down
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -100,6 +100,9 @@ bench-checkpoint: install ## only the checkpoint benchmark: cost at 10 s / 1 s, 
 
 bench-kafka: install ## only the Kafka benchmark: produce/consume throughput vs confluent-kafka (on a broker started for it)
 	$(KAFKA_BROKER) run $(PY) bench/kafka_bench.py
+
+profile: install ## CPU profile of one Nexmark query (Q=q5): build/profiles/$(Q).cpu.pprof and its top functions
+	$(PY) bench/profile.py $(or $(Q),q5) $(if $(EVENTS),--events $(EVENTS))
 
 bench-cold: install ## only the cold-start benchmark (first row from a fresh interpreter vs Polars/DuckDB)
 	$(PY) bench/cold_start.py

@@ -210,6 +210,13 @@ rb_status rb_set_udf_dispatcher(rb_udf_fn dispatcher, char** err_out);
 /* Bytes of Arrow memory the engine currently holds (allocated and not yet freed). */
 int64_t rb_allocated_bytes(void);
 
+/* Go profiles of the engine (runtime/pprof; read them with `go tool pprof`). A CPU profile
+ * runs from rb_cpu_profile_start until rb_cpu_profile_stop (one at a time);
+ * rb_write_profile writes the named profile ("heap", "allocs", "goroutine", ...) now. */
+rb_status rb_cpu_profile_start(const char* path, char** err_out);
+rb_status rb_cpu_profile_stop(char** err_out);
+rb_status rb_write_profile(const char* kind, const char* path, char** err_out);
+
 /* The library the test suite builds (go build -tags riverbed_testhooks) also exports
  * rb_status rb_debug_panic(int32_t where, char** err_out), a hook that panics or fails on
  * request; the library users install does not have it. */

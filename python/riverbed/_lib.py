@@ -73,7 +73,39 @@ def lib() -> ctypes.CDLL:
             lib = ctypes.CDLL(path)
             _declare(lib)
             _lib, _loaded_pid = lib, os.getpid()
+            _start_profiles()
     return _lib
+
+
+def _start_profiles() -> None:
+    """Go profiles of the engine for the whole process when RIVERBED_CPUPROFILE /
+    RIVERBED_HEAPPROFILE name files (written at exit; read them with `go tool pprof`)."""
+    import atexit
+
+    cpu, heap = os.environ.get("RIVERBED_CPUPROFILE"), os.environ.get("RIVERBED_HEAPPROFILE")
+    if cpu:
+        cpu_profile_start(cpu)
+        atexit.register(cpu_profile_stop)
+    if heap:
+        atexit.register(write_profile, "heap", heap)
+
+
+def cpu_profile_start(path: str) -> None:
+    """Start writing a CPU profile of the engine's Go code to path (until cpu_profile_stop)."""
+    err = ctypes.c_void_p()
+    check(lib().rb_cpu_profile_start(os.fsencode(path), ctypes.byref(err)), err)
+
+
+def cpu_profile_stop() -> None:
+    """Stop the CPU profile and close its file (nothing when none runs)."""
+    err = ctypes.c_void_p()
+    check(lib().rb_cpu_profile_stop(ctypes.byref(err)), err)
+
+
+def write_profile(kind: str, path: str) -> None:
+    """Write the engine's Go profile named kind ("heap", "allocs", "goroutine", ...) to path now."""
+    err = ctypes.c_void_p()
+    check(lib().rb_write_profile(kind.encode(), os.fsencode(path), ctypes.byref(err)), err)
 
 
 def _declare(dll: ctypes.CDLL) -> None:
@@ -106,6 +138,9 @@ def _declare(dll: ctypes.CDLL) -> None:
         "rb_job_checkpoints": [ctypes.c_uint64, ctypes.POINTER(ctypes.c_void_p), c_char_pp],
         "rb_snapshot_describe": [ctypes.c_char_p, ctypes.POINTER(ctypes.c_void_p), c_char_pp],
         "rb_snapshot_read": [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_void_p, c_char_pp],
+        "rb_cpu_profile_start": [ctypes.c_char_p, c_char_pp],
+        "rb_cpu_profile_stop": [c_char_pp],
+        "rb_write_profile": [ctypes.c_char_p, ctypes.c_char_p, c_char_pp],
         "rb_debug_panic": [ctypes.c_int32, c_char_pp],  # only in the test build of the library
     }.items():
         if not hasattr(dll, name) and name == "rb_debug_panic":
@@ -117,7 +152,8 @@ def _declare(dll: ctypes.CDLL) -> None:
     for name in ("rb_plan_schema", "rb_plan_explain", "rb_sql_plan", "rb_job_start", "rb_job_results", "rb_job_next",
                  "rb_job_progress", "rb_job_error", "rb_job_cancel", "rb_job_free", "rb_debug_panic",
                  "rb_job_stop", "rb_job_metrics", "rb_job_checkpoint", "rb_job_savepoint", "rb_job_checkpoints",
-                 "rb_snapshot_describe", "rb_snapshot_read"):
+                 "rb_snapshot_describe", "rb_snapshot_read", "rb_cpu_profile_start", "rb_cpu_profile_stop",
+                 "rb_write_profile"):
         if not hasattr(dll, name) and name == "rb_debug_panic":
             continue
         fn = getattr(dll, name)
