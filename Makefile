@@ -72,7 +72,7 @@ test-py: install $(TESTLIB) ## Python end-to-end tests (on the library built wit
 CHAOS_KILLS ?= 60
 
 chaos: install ## kill -9 a checkpointed job writing Parquet $(CHAOS_KILLS) times at random moments; print the tally (rows lost/duplicated must be 0)
-	RIVERBED_PROGRESS=0 $(PY) tests/chaos.py --kills $(CHAOS_KILLS)
+	RIVERBED_PROGRESS=0 $(PY) tests/chaos.py --kills $(CHAOS_KILLS) --backend $(or $(CHAOS_BACKEND),memory)
 
 lint: install ## gofmt, go vet, ruff, mypy
 	@test -z "$$(gofmt -l engine state batch kafka arrowbridge capi internal)" || (echo "gofmt needed:"; gofmt -l engine state batch kafka arrowbridge capi internal; false)

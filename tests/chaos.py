@@ -99,9 +99,15 @@ def pipeline(env: rb.Environment, source: str, data: Path | None, *, slow: bool 
     return windows.join(auctions.select("id", "category"), left_on="auction", right_on="id").select(*COLUMNS)
 
 
-def child(source: str, data: str, ckpt: str, out: str, parallelism: int, interval_ms: int) -> None:
+#: State backends the child can run on: "spill" is Pebble with a 1-byte memory cap, so the
+#: rows the dedup and the join hold live in the spill store (state larger than memory).
+BACKENDS = {"memory": {}, "spill": {"state_backend": "pebble", "state_memory_limit": 1}}
+
+
+def child(source: str, data: str, ckpt: str, out: str, parallelism: int, interval_ms: int,
+          backend: str = "memory") -> None:
     env = rb.Environment(parallelism=parallelism, batch_size=1_000, checkpoint_dir=ckpt,
-                         checkpoint_interval=f"{interval_ms}ms")
+                         checkpoint_interval=f"{interval_ms}ms", **BACKENDS[backend])
     job = pipeline(env, source, Path(data)).write_parquet(out, max_rows_per_file=2_000, lazy=True).start(
         restore="latest")
     print("started", flush=True)
@@ -166,11 +172,13 @@ class Tally:
     parallelisms: list[int] = field(default_factory=list)
     lost: int = 0
     duplicated: int = 0
+    killed_while_spilled: int = 0  # kills that left a spill store behind (rows were on disk)
 
     def line(self, source: str) -> str:
         return (f"{source}: kills={self.kills} (mid-checkpoint {self.mid_checkpoint_kills}) "
                 f"restarts={self.restarts} restored from checkpoints {self.restored_from} "
-                f"parallelisms {self.parallelisms} lost={self.lost} duplicated={self.duplicated}")
+                f"parallelisms {self.parallelisms} killed while spilled={self.killed_while_spilled} "
+                f"lost={self.lost} duplicated={self.duplicated}")
 
 
 def complete_checkpoints(ckpt: Path) -> list[int]:
@@ -189,7 +197,8 @@ def checkpoint_dirs(ckpt: Path) -> set[str]:
     return {d.name for d in ckpt.iterdir()} if ckpt.is_dir() else set()
 
 
-def crash_round(source: str, data: Path, work: Path, kills: int, rng: random.Random, tally: Tally) -> Path:
+def crash_round(source: str, data: Path, work: Path, kills: int, rng: random.Random, tally: Tally,
+                backend: str = "memory") -> Path:
     """Run the child from scratch, killing it up to `kills` times at random moments, until
     it finishes; return its output directory."""
     ckpt, out = work / "ckpt", work / "out"
@@ -206,7 +215,7 @@ def crash_round(source: str, data: Path, work: Path, kills: int, rng: random.Ran
             tally.restored_from.append(done[-1] if done else 0)
         tally.parallelisms.append(par)
         proc = subprocess.Popen([sys.executable, str(HERE), "child", source, str(data), str(ckpt), str(out),
-                                 str(par), str(interval)], env=env, stdout=subprocess.PIPE,
+                                 str(par), str(interval), backend], env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
         assert proc.stdout is not None
         proc.stdout.readline()  # "started" (or "" if the child failed: then it is not killed)
@@ -243,13 +252,15 @@ def crash_round(source: str, data: Path, work: Path, kills: int, rng: random.Ran
             proc.kill()
             raise
         if killed:
+            # A killed job leaves its spill stores (the next job in the directory removes them).
+            tally.killed_while_spilled += any((ckpt / ".work").glob("riverbed-spill-*"))
             assert proc.returncode == -signal.SIGKILL, f"child ended with {proc.returncode} before the kill:\n{err}"
             continue
         assert proc.returncode == 0, f"child (restart {tally.restarts}, parallelism {par}) failed:\n{err}"
         return out
 
 
-def run(source: str, data: Path, work: Path, kills: int, seed: int, log=print) -> Tally:
+def run(source: str, data: Path, work: Path, kills: int, seed: int, log=print, backend: str = "memory") -> Tally:
     """Crash rounds (each from scratch, each checked) until `kills` kills in all."""
     work.mkdir(parents=True, exist_ok=True)
     want = reference(source, data, work / "reference")
@@ -261,7 +272,7 @@ def run(source: str, data: Path, work: Path, kills: int, seed: int, log=print) -
     tally = Tally()
     rounds = 0
     while tally.kills < kills:
-        out = crash_round(source, data, work / f"round-{rounds}", kills - tally.kills, rng, tally)
+        out = crash_round(source, data, work / f"round-{rounds}", kills - tally.kills, rng, tally, backend)
         rounds += 1
         lost, dup = diff(read_committed(out), want)
         tally.lost += lost
@@ -274,13 +285,15 @@ def run(source: str, data: Path, work: Path, kills: int, seed: int, log=print) -
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "child":
-        source, data, ckpt, out, par, interval = sys.argv[2:8]
-        child(source, data, ckpt, out, int(par), int(interval))
+        source, data, ckpt, out, par, interval, backend = sys.argv[2:9]
+        child(source, data, ckpt, out, int(par), int(interval), backend)
         return
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--kills", type=int, default=50, help="kills in all, split between the sources")
     ap.add_argument("--seed", type=int, default=int(time.time()))
     ap.add_argument("--work", type=Path, default=None, help="working directory (default: a temporary one)")
+    ap.add_argument("--backend", choices=sorted(BACKENDS), default="memory",
+                    help="state backend of the child (spill: Pebble with a 1-byte memory cap)")
     a = ap.parse_args()
     import tempfile
 
@@ -292,7 +305,7 @@ def main() -> None:
         tallies = []
         for i, source in enumerate(["parquet", "nexmark"]):
             share = a.kills // 2 + (a.kills % 2 if i == 0 else 0)
-            tallies.append(run(source, data, work / source, share, a.seed + i))
+            tallies.append(run(source, data, work / source, share, a.seed + i, backend=a.backend))
         kills = sum(t.kills for t in tallies)
         restarts = sum(t.restarts for t in tallies)
         lost = sum(t.lost for t in tallies)

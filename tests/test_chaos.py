@@ -22,11 +22,16 @@ def data(tmp_path_factory):
     return d
 
 
-@pytest.mark.parametrize("source,seed", [("parquet", 11), ("nexmark", 12)])
-def test_kill_9_loses_and_duplicates_nothing(tmp_path, data, source, seed):
+@pytest.mark.parametrize("source,seed,backend", [("parquet", 11, "memory"), ("nexmark", 12, "memory"),
+                                                 ("parquet", 13, "spill")])
+def test_kill_9_loses_and_duplicates_nothing(tmp_path, data, source, seed, backend):
+    """backend "spill": Pebble with a 1-byte memory cap, so the rows the dedup and the join
+    hold are in the spill store when the process is killed."""
     lines: list[str] = []
-    tally = chaos.run(source, data, tmp_path, kills=5, seed=seed, log=lines.append)
+    tally = chaos.run(source, data, tmp_path, kills=5, seed=seed, log=lines.append, backend=backend)
     assert tally.kills >= 5
     assert any(tally.restored_from), f"no restart restored a checkpoint: {tally.line(source)}"
     assert len(set(tally.parallelisms)) > 1, "every run had the same parallelism"
     assert (tally.lost, tally.duplicated) == (0, 0), "\n".join(lines)
+    if backend == "spill":
+        assert tally.killed_while_spilled, f"no kill found rows spilled: {tally.line(source)}"
