@@ -19,6 +19,15 @@ type opMetrics struct {
 	watermark             atomic.Int64
 	backpressureNanos     atomic.Int64
 	gauges                func() any // a source's own metrics (Stage.Gauges)
+	Spill                 SpillMetrics
+}
+
+// SpillMetrics count what an operator subtask's row stores moved to and from disk when
+// the job spills (state_backend="pebble"; package keyed).
+type SpillMetrics struct {
+	Written  atomic.Int64 // bytes written to the spill store
+	Read     atomic.Int64 // bytes read back from it
+	Resident atomic.Int64 // bytes of rows held in memory now (within the memory cap)
 }
 
 func newOpMetrics(stage, index, subtask int, name string) *opMetrics {
@@ -75,6 +84,11 @@ type OperatorMetrics struct {
 	WindowsFired      int64  `json:"windows_fired"`
 	Watermark         int64  `json:"watermark"`
 	BackpressureNanos int64  `json:"backpressure_ns"`
+	// Spilled, SpillRead and SpillResident sum the subtasks' SpillMetrics (zero when the
+	// job does not spill).
+	Spilled       int64 `json:"spilled_bytes"`
+	SpillRead     int64 `json:"spill_read_bytes"`
+	SpillResident int64 `json:"spill_resident_bytes"`
 	// Source is a source's own metrics (a Kafka read: its partitions' offsets and lag),
 	// or nil.
 	Source any `json:"source,omitempty"`
@@ -99,6 +113,9 @@ func (r *registry) snapshot() []OperatorMetrics {
 		o.LateRecords += m.Late.Load()
 		o.WindowsFired += m.WindowsFired.Load()
 		o.BackpressureNanos += m.backpressureNanos.Load()
+		o.Spilled += m.Spill.Written.Load()
+		o.SpillRead += m.Spill.Read.Load()
+		o.SpillResident += m.Spill.Resident.Load()
 		o.Watermark = min(o.Watermark, m.watermark.Load())
 		if o.Source == nil && m.gauges != nil {
 			o.Source = m.gauges() // once per stage: the subtasks share the source

@@ -372,6 +372,11 @@ class Job:
         blocked on a full queue). A pyarrow Table (one row per operator), or a list of dicts
         with ``as_dict=True``.
 
+        With ``state_backend="pebble"``, operators that hold rows report ``spilled_bytes``
+        (written to their spill stores), ``spill_read_bytes`` (read back) and
+        ``spill_resident_bytes`` (rows held in memory now, within ``state_memory_limit``
+        per subtask); these are 0 for a job that does not spill.
+
         A Kafka read's row also has ``lag`` (records behind the high watermarks, summed
         over its partitions), ``dead_letters``, ``partitions`` (per partition: ``topic``,
         ``partition``, the ``subtask`` reading it, ``last_offset`` read, ``next_offset``,
@@ -793,6 +798,7 @@ _METRICS_SCHEMA = pa.schema([
     ("records_in", pa.int64()), ("batches_in", pa.int64()), ("records_out", pa.int64()),
     ("batches_out", pa.int64()), ("late_records", pa.int64()), ("windows_fired", pa.int64()),
     ("watermark", pa.timestamp("us")), ("backpressure_s", pa.float64()),
+    ("spilled_bytes", pa.int64()), ("spill_read_bytes", pa.int64()), ("spill_resident_bytes", pa.int64()),
     ("lag", pa.int64()), ("dead_letters", pa.int64()),
     ("partitions", pa.list_(pa.struct([
         ("topic", pa.string()), ("partition", pa.int32()), ("subtask", pa.int64()),

@@ -48,6 +48,15 @@ type Spill struct {
 	buf        bytes.Buffer
 	err        error // once set, every call that can fail fails with it
 	stats      SpillStats
+	metrics    *runtime.SpillMetrics // the operator subtask's (job.metrics()), or nil
+}
+
+// addUsed changes the bytes of pieces in memory by delta.
+func (sp *Spill) addUsed(delta int64) {
+	sp.used += delta
+	if sp.metrics != nil {
+		sp.metrics.Resident.Add(delta)
+	}
 }
 
 // SpillStats counts what a Spill did.
@@ -64,7 +73,11 @@ func NewSpill(tc *runtime.TaskCtx, op string) *Spill {
 	if cfg.Backend == "" || !state.Spills(cfg.Backend) {
 		return nil
 	}
-	return NewSpillWith(op, cfg, tc.Eval.Mem)
+	sp := NewSpillWith(op, cfg, tc.Eval.Mem)
+	if tc.Metrics != nil {
+		sp.metrics = &tc.Metrics.Spill
+	}
+	return sp
 }
 
 // NewSpillWith returns a Spill with the configuration cfg, whose pieces read back are
@@ -191,7 +204,7 @@ func (st *spillState) add(rec arrow.RecordBatch) (int32, error) {
 	}
 	info.sharing = info.n
 	st.chunks = append(st.chunks, info)
-	sp.used += size
+	sp.addUsed(size)
 	for i := int32(0); i < info.n; i++ {
 		piece := rec
 		if info.n > 1 {
@@ -262,13 +275,13 @@ func (st *spillState) drop(p int32) {
 	st.recs[p] = nil
 	st.unlink(p)
 	if !m.shared {
-		sp.used -= m.bytes
+		sp.addUsed(-m.bytes)
 		return
 	}
 	m.shared = false
 	info := &st.chunks[m.chunk]
 	if info.sharing--; info.sharing == 0 {
-		sp.used -= info.bytes
+		sp.addUsed(-info.bytes)
 	}
 }
 
@@ -300,6 +313,9 @@ func (st *spillState) out(p int32) error {
 		m.key = sp.nextKey
 		sp.stats.Spilled++
 		sp.stats.SpilledBytes += int64(sp.buf.Len())
+		if sp.metrics != nil {
+			sp.metrics.Written.Add(int64(sp.buf.Len()))
+		}
 		if sp.buf.Cap() > 4*int(sp.pieceBytes)+(1<<20) {
 			sp.buf = bytes.Buffer{} // a batch of one huge row: do not keep its buffer
 		}
@@ -326,7 +342,7 @@ func (st *spillState) get(p int32) (arrow.RecordBatch, error) {
 	}
 	sp, m := st.sp, &st.pieces[p]
 	st.recs[p] = rec
-	sp.used += m.bytes
+	sp.addUsed(m.bytes)
 	st.link(p)
 	st.touch(p)
 	if err := sp.evict(); err != nil {
@@ -345,7 +361,7 @@ func (st *spillState) detach(p int32) (arrow.RecordBatch, error) {
 	}
 	st.drop(p)
 	st.recs[p] = own
-	sp.used += m.bytes
+	sp.addUsed(m.bytes)
 	st.link(p)
 	st.touch(p)
 	if err := sp.evict(); err != nil {
@@ -382,6 +398,7 @@ func (st *spillState) load(p int32) (arrow.RecordBatch, error) {
 		return nil, sp.fail(rberr.New(rberr.Internal, "%s: rows of chunk %d were used after they were released", sp.op, m.chunk))
 	}
 	var rec arrow.RecordBatch
+	before := sp.stats.ReloadedBytes
 	err := sp.store.Get(m.key, func(v []byte) error {
 		var err error
 		rec, err = decodePiece(v, sp.mem, info.schema, m.rows)
@@ -392,6 +409,9 @@ func (st *spillState) load(p int32) (arrow.RecordBatch, error) {
 		return nil, sp.fail(rberr.Wrap(rberr.Data, err, "%s: cannot read spilled rows back", sp.op))
 	}
 	sp.stats.Reloaded++
+	if sp.metrics != nil {
+		sp.metrics.Read.Add(sp.stats.ReloadedBytes - before)
+	}
 	return rec, nil
 }
 
