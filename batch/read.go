@@ -723,6 +723,10 @@ type bytesValues struct {
 	outOffs   []int32
 	outOffs64 []int64
 	dlen      int
+	// perRow is the data bytes per row of the previous batch (in 1/16 bytes): a new
+	// batch's data buffer is reserved from it, so that it is rarely grown (growing copies
+	// it, and the Arrow allocator's calloc zeroes each new block).
+	perRow int
 }
 
 // setOff sets output offset i.
@@ -766,6 +770,9 @@ func (v *bytesValues) begin(n int, mem memory.Allocator) {
 	v.setOff(0, 0)
 	v.dataBuf = memory.NewResizableBuffer(mem)
 	v.dlen = 0
+	if est := n * v.perRow / 16; est > 0 {
+		v.dataBuf.Reserve(min(est+est/8, math.MaxInt32))
+	}
 }
 
 // value returns the i-th value of the page.
@@ -846,6 +853,9 @@ func (v *bytesValues) putSparse(at int, defs []byte, maxDef byte) error {
 }
 
 func (v *bytesValues) finish(n int, valid *memory.Buffer, nulls int) arrow.Array {
+	if n > 0 {
+		v.perRow = int(min(int64(v.dlen)*16/int64(n), math.MaxInt32))
+	}
 	v.dataBuf.ResizeNoShrink(v.dlen)
 	arr := makeArray(v.dt, n, []*memory.Buffer{valid, v.offBuf, v.dataBuf}, nulls)
 	v.offBuf, v.dataBuf, v.outOffs, v.outOffs64 = nil, nil, nil, nil
