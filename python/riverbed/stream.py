@@ -1142,7 +1142,8 @@ class Stream:
         row), ``"+U"`` (its new row) and ``"-D"`` (the group left the result). Read the
         changes with ``start()`` and ``job.results()``; see docs/changelog.md. A group_by
         over such an updating stream takes its retracted rows back out of its groups
-        (``count``, ``sum`` and ``mean`` only) and is updating too.
+        (``count``, ``sum``, ``mean``, ``min``, ``max``, ``first``, ``last`` and
+        ``n_unique``) and is updating too.
 
         Parameters
         ----------
