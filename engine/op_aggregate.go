@@ -76,7 +76,7 @@ func (o *aggregateOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 		// An updating input: its -U and -D rows are taken back out of their groups.
 		for _, a := range o.aggs {
 			if !agg.Retractable[a.Fn] {
-				return rberr.New(rberr.Plan, "%s: its input is an updating stream (the changelog of %s), whose retracted rows a group_by must take back out of its groups, and %s (%s) cannot: only count, sum and mean can (min, max, first, last and n_unique would have to keep every value)", name, in.changelog, a.Name, a.Fn)
+				return rberr.New(rberr.Plan, "%s: its input is an updating stream (the changelog of %s), whose retracted rows a group_by must take back out of its groups, and %s (%s) cannot: only count, sum, mean, min, max, first, last and n_unique can", name, in.changelog, a.Name, a.Fn)
 			}
 		}
 		if seen[agg.OpColumn] {
@@ -122,8 +122,18 @@ func (o *aggregateOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 
 func (o *aggregateOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]bool) {
 	cols := refs(append(append([]*plan.Expr{}, o.Keys...), o.Aggs...)...)
-	if ln.inputs[0].changelog != "" {
+	if in := ln.inputs[0]; in.changelog != "" {
 		cols[agg.OpColumn] = true
+		for _, a := range o.aggs {
+			if a.Fn == "first" || a.Fn == "last" {
+				// first and last tell rows apart by all their columns: a retraction takes
+				// out the earliest remaining row equal to it (retractpick.go).
+				for _, f := range in.schema.Fields() {
+					cols[f.Name] = true
+				}
+				break
+			}
+		}
 	}
 	b.require(n.Input, ln.inputs[0], cols)
 }

@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/riverbed-engine/riverbed/engine/expr"
@@ -39,6 +40,9 @@ type JoinArgs struct {
 	RightTime    string          `json:"right_time,omitempty"`
 	Strategy     string          `json:"strategy,omitempty"`
 	Tolerance    string          `json:"tolerance,omitempty"`
+	// StateTTL (relational joins on keys over unbounded inputs): a kept row not matched
+	// for this long (processing time) is dropped, as Flink's table.exec.state.ttl.
+	StateTTL string `json:"state_ttl,omitempty"`
 }
 
 // joinOp is the logical operator "join": its binding and validation, the input columns it
@@ -51,6 +55,7 @@ type joinOp struct {
 	// unbounded: a relational join other than inner over an unbounded input, which emits
 	// as rows arrive (an updating result, but for semi)
 	unbounded bool
+	stateTTL  int64 // µs; 0: none (ops/join/ttl.go)
 }
 
 func init() {
@@ -143,7 +148,8 @@ func (o *joinOp) build(g *graph, n *lnode, _ *plan.Expr) (flow, error) {
 	st.Chain(name, func(int) runtime.Operator {
 		base := join.JoinBase{Spec: js, EmitSz: g.BatchSize}
 		if regularJoin(js.How) {
-			return &join.HashJoinOp{JoinBase: base, LeftKeep: o.leftKeep, Unbounded: o.unbounded, Broadcast: bcast >= 0}
+			return &join.HashJoinOp{JoinBase: base, LeftKeep: o.leftKeep, Unbounded: o.unbounded, Broadcast: bcast >= 0,
+				TTL: time.Duration(o.stateTTL) * time.Microsecond}
 		}
 		switch js.How {
 		case "window":
@@ -243,6 +249,9 @@ func (o *joinOp) explain(n *lnode) (detail string) {
 			on = append(on, fmt.Sprintf("%s = %s", o.spec.LeftKeys[i], o.spec.RightKeys[i]))
 		}
 		detail += " on " + strings.Join(on, ", ")
+		if o.stateTTL > 0 {
+			detail += ", state TTL " + plan.FormatDuration(o.stateTTL)
+		}
 	}
 	if o.spec.How == "interval" {
 		detail += fmt.Sprintf(", right rows from %s to %s around each left row", plan.FormatDuration(o.spec.Lower), plan.FormatDuration(o.spec.Upper))
@@ -278,6 +287,20 @@ func (o *joinOp) bindJoin(ln, left, right *lnode) error {
 	}
 	if o.How != "asof" && (o.LeftTime != "" || o.RightTime != "" || o.Strategy != "" || o.Tolerance != "") {
 		return rberr.New(rberr.Plan, "%s: left_time, right_time, strategy and tolerance are options of as-of joins", name)
+	}
+	if o.StateTTL != "" {
+		if !regular || o.How == "cross" {
+			return rberr.New(rberr.Plan, "%s: state_ttl is an option of joins on keys (inner, left, right, full, semi, anti)", name)
+		}
+		us, err := plan.ParseDuration(o.StateTTL)
+		if err != nil || us <= 0 {
+			return rberr.New(rberr.Plan, "%s: state_ttl must be a positive duration such as \"1h\", got %q", name, o.StateTTL)
+		}
+		var unbounded, maybe []string
+		sourceBoundedness([]*lnode{left, right}, &unbounded, &maybe)
+		if len(unbounded) > 0 { // a join of bounded inputs keeps its rows to the end
+			o.stateTTL = us
+		}
 	}
 	if regular && o.How != "inner" {
 		var unbounded, maybe []string

@@ -217,7 +217,9 @@ class Expr:
         return self._agg("count")
 
     def first(self) -> Expr:
-        """First non-null value in input order.
+        """First non-null value in input order. Over an updating input (a changelog), the
+        value of the earliest remaining row in arrival order: a retracted row is taken out
+        (see docs/changelog.md).
 
         Examples
         --------
@@ -229,7 +231,9 @@ class Expr:
         return self._agg("first")
 
     def last(self) -> Expr:
-        """Last non-null value in input order.
+        """Last non-null value in input order. Over an updating input (a changelog), the
+        value of the latest remaining row in arrival order: a retracted row is taken out
+        (see docs/changelog.md).
 
         Examples
         --------

@@ -916,7 +916,8 @@ class Stream:
         return Stream(self._env, node, sources, unbounded=self._unbounded or other._unbounded)
 
     def join(self, other: Stream, on: Any = None, how: str = "inner", *, left_on: Any = None,
-             right_on: Any = None, suffix: str = "_right", strategy: JoinStrategy = "auto") -> Stream:
+             right_on: Any = None, suffix: str = "_right", strategy: JoinStrategy = "auto",
+             state_ttl: Duration | None = None) -> Stream:
         """Relational join on equal keys, with Polars' kinds and output columns: ``how`` is
         ``"inner"``, ``"left"``, ``"right"``, ``"full"``, ``"semi"``, ``"anti"`` or ``"cross"``
         (no keys). Null keys match nothing. Inner and left joins keep the left keys, right
@@ -939,6 +940,14 @@ class Stream:
         and a quarter of the other (estimates from Parquet footers, table lengths and file
         sizes), else hashes. The answer is the same either way; ``explain()`` shows which.
 
+        ``state_ttl`` (unbounded joins on keys; as Flink's ``table.exec.state.ttl``): a row
+        kept by the join that no row of the other side has matched for this long
+        (processing time, from its arrival or last match; ``"1h"``, a ``timedelta`` or
+        milliseconds) is dropped from the state and matches nothing more. What it already
+        took part in stays in the result (a row padded with nulls stays padded), so a later
+        row of its key stands alone. As ``group_by``'s ``state_ttl``, it is processing time
+        and a bounded join ignores it.
+
         Examples
         --------
         >>> import riverbed as rb
@@ -947,6 +956,10 @@ class Stream:
         >>> t = orders.join(names, on="cust", how="left").collect().sort_by("id")
         >>> t["name"].to_pylist()
         ['Ann', 'Bob', None]
+        >>> bids = rb.nexmark(events_per_second=2_000).bids()
+        >>> people = rb.nexmark(events_per_second=200).persons()
+        >>> bids.join(people, left_on="bidder", right_on="id", state_ttl="1h").schema.names[:3]
+        ['auction', 'bidder', 'price']
         """
         kinds = ("inner", "left", "right", "full", "semi", "anti", "cross")
         if how not in kinds:
@@ -956,6 +969,8 @@ class Stream:
         if how == "cross":
             if on is not None or left_on is not None or right_on is not None:
                 raise ValueError("a cross join takes no keys")
+            if state_ttl is not None:
+                raise ValueError("state_ttl is an option of joins on keys, not of a cross join")
             if not isinstance(other, Stream):
                 raise TypeError(f"join takes a stream, got {type(other).__name__}")
             node: dict[str, Any] = {"op": "join", "how": how, "suffix": suffix,
@@ -964,7 +979,11 @@ class Stream:
             return Stream(self._env, node, sources, unbounded=self._unbounded or other._unbounded)
         if strategy not in ("auto", "hash", "broadcast"):
             raise ValueError(f"strategy must be 'auto', 'hash' or 'broadcast', got {strategy!r}")
-        extra = {} if strategy == "auto" else {"join_strategy": strategy}
+        extra: dict[str, Any] = {} if strategy == "auto" else {"join_strategy": strategy}
+        if state_ttl is not None:
+            from .window import duration
+
+            extra["state_ttl"] = duration(state_ttl, "state_ttl")
         return self._join(other, how, on, left_on, right_on, suffix, **extra)
 
     def join_window(self, other: Stream, on: Any = None, *, window: Window, left_on: Any = None,
@@ -1123,7 +1142,8 @@ class Stream:
         row), ``"+U"`` (its new row) and ``"-D"`` (the group left the result). Read the
         changes with ``start()`` and ``job.results()``; see docs/changelog.md. A group_by
         over such an updating stream takes its retracted rows back out of its groups
-        (``count``, ``sum`` and ``mean`` only) and is updating too.
+        (``count``, ``sum``, ``mean``, ``min``, ``max``, ``first``, ``last`` and
+        ``n_unique``) and is updating too.
 
         Parameters
         ----------

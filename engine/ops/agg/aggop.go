@@ -47,8 +47,15 @@ var _ runtime.KeyedState = (*GroupByOp)(nil)
 
 func (o *GroupByOp) Open(tc *runtime.TaskCtx) error {
 	o.tc = tc
-	o.agg = NewTable(o.Name, o.Keys, o.KeyTypes, o.Aggs)
+	o.agg = o.newTable()
 	return nil
+}
+
+func (o *GroupByOp) newTable() *Table {
+	if o.Retract {
+		return NewRetractTable(o.Name, o.Keys, o.KeyTypes, o.Aggs, o.OpCol)
+	}
+	return NewTable(o.Name, o.Keys, o.KeyTypes, o.Aggs)
 }
 
 func (o *GroupByOp) ProcessMarker(runtime.Message, runtime.Emitter) error { return nil }

@@ -353,7 +353,7 @@ func (o *GroupByOp) expire(out runtime.Emitter) error {
 		}
 	}
 	// The hash table cannot drop a group: rebuild it from the live groups.
-	fresh := NewTable(o.Name, o.Keys, o.KeyTypes, o.Aggs)
+	fresh := o.newTable()
 	var next changes
 	next.expired = now
 	if len(live) > 0 {

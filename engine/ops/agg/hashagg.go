@@ -21,6 +21,10 @@ type Table struct {
 	groups   *keyed.Grouper
 	Accs     []accumulator
 	ids      []uint32
+	// opCol is the op column of an updating input (NewRetractTable), left out of the row
+	// hashes first and last keep; rowKeyed: some accumulator keeps them.
+	opCol    int
+	rowKeyed bool
 }
 
 func NewTable(name string, keys []expr.Expr, keyTypes []arrow.DataType, aggs []Spec) *Table {
@@ -29,6 +33,44 @@ func NewTable(name string, keys []expr.Expr, keyTypes []arrow.DataType, aggs []S
 		h.Accs = append(h.Accs, newAccumulator(a))
 	}
 	return h
+}
+
+// NewRetractTable is NewTable for an updating input whose op column is opCol: min, max,
+// first, last and n_unique keep every value of their groups so that rows can be taken
+// back (retractpick.go).
+func NewRetractTable(name string, keys []expr.Expr, keyTypes []arrow.DataType, aggs []Spec, opCol int) *Table {
+	h := NewTable(name, keys, keyTypes, aggs)
+	h.opCol = opCol
+	for i, a := range aggs {
+		if retractPicks[a.Fn] && a.Arg != nil {
+			r := newRetractPick(a)
+			h.Accs[i] = r
+			h.rowKeyed = h.rowKeyed || r.ordered()
+		}
+	}
+	return h
+}
+
+// setRows hands the accumulators that keep rows (first, last over an updating input)
+// the hash of every row of rec: of all its columns but the op column (those of a type
+// that hashes: not nested ones).
+func (h *Table) setRows(rec arrow.RecordBatch) {
+	if !h.rowKeyed {
+		return
+	}
+	var cols []arrow.Array
+	for i, c := range rec.Columns() {
+		if i != h.opCol && expr.HashableType(c.DataType()) {
+			cols = append(cols, c)
+		}
+	}
+	hashes := make([]uint64, rec.NumRows())
+	expr.HashColumns(cols, hashes)
+	for _, a := range h.Accs {
+		if r, ok := a.(*retractPickAcc); ok && r.ordered() {
+			r.rows = hashes
+		}
+	}
 }
 
 func (h *Table) NumGroups() int { return h.groups.NumGroups() }
@@ -65,6 +107,7 @@ func (h *Table) Consume(ec *expr.EvalCtx, rec arrow.RecordBatch, seq runtime.Seq
 
 // Update folds rows into the given groups (ids), which must exist.
 func (h *Table) Update(ec *expr.EvalCtx, rec arrow.RecordBatch, ids []uint32, seq runtime.Seq) error {
+	h.setRows(rec)
 	ng := h.groups.NumGroups()
 	if m := maxGid(ids); m > ng {
 		ng = m

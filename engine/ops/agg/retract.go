@@ -10,11 +10,15 @@ import (
 )
 
 // Retraction: a group_by over an updating input (a changelog) takes back the rows that
-// leave its input (-U, -D). Only aggregations that can forget a value do so: count, sum
-// and mean (min, max, first, last and n_unique would have to keep every value).
+// leave its input (-U, -D). count, sum and mean subtract; min, max, first, last and
+// n_unique keep every value of their groups with its count (retractpick.go).
 
 // Retractable lists the aggregations a group_by over an updating input can compute.
-var Retractable = map[string]bool{"count": true, "sum": true, "mean": true}
+var Retractable = map[string]bool{"count": true, "sum": true, "mean": true,
+	"min": true, "max": true, "first": true, "last": true, "n_unique": true}
+
+// retractPicks are the aggregations that keep their groups' values when retracting.
+var retractPicks = map[string]bool{"min": true, "max": true, "first": true, "last": true, "n_unique": true}
 
 // retracter is an accumulator that can take values back out of its groups.
 type retracter interface {
@@ -25,6 +29,7 @@ type retracter interface {
 // Retract takes rows out of the given groups (ids), which must exist.
 func (h *Table) Retract(ec *expr.EvalCtx, rec arrow.RecordBatch, ids []uint32) error {
 	ng := max(h.groups.NumGroups(), maxGid(ids))
+	h.setRows(rec)
 	for i, a := range h.aggs {
 		r, ok := h.Accs[i].(retracter)
 		if !ok {

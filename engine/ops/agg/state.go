@@ -29,6 +29,10 @@ import (
 //	                     a string, binary or order-preserving decimal encoding (the rest)
 //	n_unique:            uvarint count, then per distinct value (sorted) uvarint length and
 //	                     its key encoding (expr.AppendKey)
+//	over an updating input, min, max, first, last, n_unique (retractpick.go): uvarint
+//	                     count, then per distinct key (sorted) uvarint length, the key,
+//	                     varint count and (first, last) uvarint number of occurrences and
+//	                     each one's arrival number as a uvarint
 //	std, var:            n int64, mean float64, m2 float64 (Welford's sums)
 //	median, quantile:    uvarint count, then each value as float64 bits
 //	approx_n_unique:     nothing for an empty group, else the HyperLogLog sketch's own

@@ -1,6 +1,8 @@
 package join
 
 import (
+	"time"
+
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/riverbed-engine/riverbed/engine/ops/keyed"
@@ -25,10 +27,19 @@ type HashJoinOp struct {
 	// Broadcast: every subtask gets the whole of one input (the other is spread over
 	// them), so state is not by key group and cannot be checkpointed.
 	Broadcast bool
-	rows      [2]map[uint32][]keyed.RowRef
-	all       [2][]keyedRef // every row in arrival order (kinds other than inner)
-	pending   [2][]keyed.RowRef
-	ops       []string // the op of each pending row (Unbounded, but semi)
+	// TTL (over unbounded inputs) drops a kept row not matched for that long (processing
+	// time; 0: never), as Flink's table.exec.state.ttl (ttl.go). Now is the clock (nil:
+	// time.Now).
+	TTL     time.Duration
+	Now     func() time.Time
+	rows    [2]map[uint32][]keyed.RowRef
+	all     [2][]keyedRef // every row in arrival order (kinds other than inner)
+	pending [2][]keyed.RowRef
+	ops     []string // the op of each pending row (Unbounded, but semi)
+	// Unbounded: per side and key, how many of the last rows have had no match
+	// (updating.go).
+	waiting [2]map[uint32]int
+	ttl     ttlState
 }
 
 type keyedRef struct {
@@ -39,6 +50,8 @@ type keyedRef struct {
 func (o *HashJoinOp) Open(tc *runtime.TaskCtx) error {
 	o.openBase(tc)
 	o.rows = [2]map[uint32][]keyed.RowRef{{}, {}}
+	o.waiting = [2]map[uint32]int{{}, {}}
+	o.ttl.init()
 	return nil
 }
 
@@ -61,7 +74,10 @@ func (o *HashJoinOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error 
 		return err
 	}
 	n := int(rec.NumRows())
-	if o.Unbounded && o.Spec.How != "inner" {
+	if o.TTL > 0 {
+		o.expire(o.ttlNow()) // rows whose TTL has passed match nothing more
+	}
+	if (o.Unbounded && o.Spec.How != "inner") || (o.TTL > 0 && o.Spec.How == "inner") {
 		return o.processUnbounded(side, chunk, ids, n, out)
 	}
 	if o.Spec.How != "inner" {

@@ -255,6 +255,7 @@ func (o *HashJoinOp) SaveState(b state.Backend) error {
 	}
 	for side := 0; side < 2; side++ {
 		var refs []keyed.RowRef
+		var times []int64 // with a TTL, each row's last touch
 		if o.Spec.How == "inner" || o.Unbounded {
 			keys := make([]uint32, 0, len(o.rows[side]))
 			for k := range o.rows[side] {
@@ -263,23 +264,44 @@ func (o *HashJoinOp) SaveState(b state.Backend) error {
 			sort.Slice(keys, func(a, b int) bool { return keys[a] < keys[b] })
 			for _, k := range keys {
 				refs = append(refs, o.rows[side][k]...)
+				if o.TTL > 0 {
+					times = append(times, o.ttl.at[side][k]...)
+				}
 			}
 		} else {
 			for _, r := range o.all[side] {
 				refs = append(refs, r.ref)
 			}
 		}
-		if err := o.saveSide(b, side, refs, nil, nil); err != nil {
+		var extra []arrow.Array
+		var fields []arrow.Field
+		if o.TTL > 0 {
+			extra, fields = []arrow.Array{keyed.Int64Column(o.tc.Eval.Mem, times)}, ttlFields
+		}
+		if err := o.saveSide(b, side, refs, extra, fields); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
+// ttlFields is the extra column of a join's rows with a state TTL: each row's last touch
+// (unix ms of its arrival or last match).
+var ttlFields = []arrow.Field{{Name: "__rb_touched_ms", Type: arrow.PrimitiveTypes.Int64}}
+
 // LoadState implements runtime.KeyedState.
 func (o *HashJoinOp) LoadState(b state.Backend) error {
+	var fields []arrow.Field
+	if o.TTL > 0 {
+		fields = ttlFields
+	}
 	for side := 0; side < 2; side++ {
-		err := o.loadSide(b, side, nil, func(chunk int32, ids []uint32, rec arrow.RecordBatch) error {
+		nf := o.sides[side].store.Schema.NumFields()
+		err := o.loadSide(b, side, fields, func(chunk int32, ids []uint32, rec arrow.RecordBatch) error {
+			var times []int64
+			if o.TTL > 0 {
+				times = keyed.Int64s(rec.Column(nf))
+			}
 			for i, id := range ids {
 				if o.Spec.How == "cross" {
 					id = 0
@@ -290,6 +312,9 @@ func (o *HashJoinOp) LoadState(b state.Backend) error {
 				}
 				if id != nullKey {
 					o.rows[side][id] = append(o.rows[side][id], r)
+					if times != nil {
+						o.ttl.at[side][id] = append(o.ttl.at[side][id], times[i])
+					}
 				}
 			}
 			return nil
@@ -297,6 +322,21 @@ func (o *HashJoinOp) LoadState(b state.Backend) error {
 		if err != nil {
 			return err
 		}
+	}
+	if o.Unbounded {
+		// The rows of a key with no row on the other side have had no match since they
+		// came: with a TTL too, as a key's matched rows expire no later than the other
+		// side's (ttl.go).
+		for side := 0; side < 2; side++ {
+			for k, rows := range o.rows[side] {
+				if len(o.rows[1-side][k]) == 0 {
+					o.waiting[side][k] = len(rows)
+				}
+			}
+		}
+	}
+	if o.TTL > 0 {
+		o.restoreTTL()
 	}
 	return nil
 }

@@ -32,9 +32,17 @@ const (
 
 // changes reports whether this join's output carries an op column: every kind but semi
 // (whose output only grows).
-func (o *HashJoinOp) changes() bool { return o.Unbounded && o.Spec.How != "semi" }
+func (o *HashJoinOp) changes() bool {
+	return o.Unbounded && o.Spec.How != "semi" && o.Spec.How != "inner"
+}
 
 // processUnbounded joins a batch of one side against the rows of the other kept so far.
+//
+// waiting[side][key] counts the last rows of a key on a side that have had no match since
+// they came (the other side held no row of the key): those a left/right/full join shows
+// padded with nulls, an anti join shows, a semi join holds back. Without a state TTL they
+// are all the key's rows while the other side has none; with one, the other side's rows
+// may expire, and the rows that came after stand alone again (ttl.go).
 func (o *HashJoinOp) processUnbounded(side int, chunk int32, ids []uint32, n int, out runtime.Emitter) error {
 	how := o.Spec.How
 	// padded reports whether an unmatched row of side s stands in the result (padded with
@@ -50,6 +58,7 @@ func (o *HashJoinOp) processUnbounded(side int, chunk int32, ids []uint32, n int
 		}
 		return false
 	}
+	now := o.ttlNow()
 	for i := 0; i < n; i++ {
 		k := ids[i]
 		r := keyed.RowRef{Chunk: chunk, Row: int32(i)}
@@ -60,19 +69,19 @@ func (o *HashJoinOp) processUnbounded(side int, chunk int32, ids []uint32, n int
 			continue
 		}
 		others := o.rows[1-side][k]
-		mine := o.rows[side][k]
+		w := o.waiting[1-side][k]
 		switch how {
 		case "semi", "anti":
 			switch {
 			case side == 0 && (len(others) > 0) == (how == "semi"):
 				o.emitOne(0, r, noRow, opInsert)
-			case side == 1 && len(mine) == 0:
-				// The first right row of this key: its left rows now have a match.
+			case side == 1 && w > 0:
+				// The left rows of this key that had no match now have one.
 				op := opInsert
 				if how == "anti" {
 					op = opDelete
 				}
-				for _, m := range others {
+				for _, m := range others[len(others)-w:] {
 					o.emitOne(0, m, noRow, op)
 				}
 			}
@@ -83,10 +92,10 @@ func (o *HashJoinOp) processUnbounded(side int, chunk int32, ids []uint32, n int
 				}
 				break
 			}
-			if len(mine) == 0 && padded(1-side) {
-				// The first row of this key on this side: the other side's rows stood
-				// alone, padded with nulls; retract them.
-				for _, m := range others {
+			if w > 0 && padded(1-side) {
+				// The other side's rows that stood alone, padded with nulls, have a match
+				// now: retract them.
+				for _, m := range others[len(others)-w:] {
 					o.emitOne(1-side, m, noRow, opDelete)
 				}
 			}
@@ -94,7 +103,14 @@ func (o *HashJoinOp) processUnbounded(side int, chunk int32, ids []uint32, n int
 				o.emitOne(side, r, m, opInsert)
 			}
 		}
+		if len(others) > 0 {
+			delete(o.waiting[1-side], k)
+			o.touch(1-side, k, now) // matched: their TTL starts again
+		} else if how != "inner" {
+			o.waiting[side][k]++
+		}
 		o.rows[side][k] = append(o.rows[side][k], r)
+		o.kept(side, k, now)
 		if len(o.pending[0]) >= o.EmitSz {
 			if err := o.flush(out); err != nil {
 				return err
