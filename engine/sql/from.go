@@ -332,6 +332,8 @@ func (pl *planner) tableExpr(t TableExpr) (*rel, error) {
 		return pl.explicitJoin(t)
 	case *WindowTVF:
 		return pl.windowTVF(t)
+	case *plannedTable:
+		return &rel{node: t.r.node, cols: append([]column(nil), t.r.cols...), win: t.r.win}, nil
 	}
 	return nil, errorAt(t.Position(), "unexpected FROM item")
 }

@@ -249,6 +249,9 @@ func (pl *planner) selectBlock(s *Select, order []*OrderItem) (*rel, error) {
 	if len(s.From) == 0 {
 		return nil, unsupported(s.P, "SELECT without FROM")
 	}
+	if r, ok, err := pl.topN(s, order); ok || err != nil {
+		return r, err
+	}
 	from, err := pl.from(s.From, s.Where)
 	if err != nil {
 		return nil, err
