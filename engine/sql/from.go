@@ -349,7 +349,7 @@ func (pl *planner) explicitJoin(j *JoinExpr) (*rel, error) {
 		return nil, err
 	}
 	if l.win != nil || r.win != nil {
-		return nil, unsupported(j.P, "a join of a window table function (window joins come later)")
+		return pl.windowJoin(j, l, r)
 	}
 	for i := range l.cols {
 		l.cols[i].owner = 0
@@ -407,6 +407,13 @@ func (pl *planner) explicitJoin(j *JoinExpr) (*rel, error) {
 				return nil, err
 			}
 			rest = append(rest, c)
+		}
+	}
+	// an inner join with bounds between the two sides' event times is an interval join
+	if j.Kind == "inner" && len(lk) > 0 && len(rest) > 0 {
+		if lo, hi, others, ok := pl.intervalBounds(l, r, rest); ok {
+			return pl.timeJoin(j, l, r, lk, rk, others,
+				&engine.JoinArgs{How: "interval", Lower: signedDuration(lo), Upper: signedDuration(hi)}, nil)
 		}
 	}
 	// other conditions: on the side a join keeps whole they filter that input first

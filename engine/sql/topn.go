@@ -178,7 +178,7 @@ func (pl *planner) topN(s *Select, order []*OrderItem) (_ *rel, ok bool, _ error
 		case len(over.OrderBy) == 0:
 			what = "ROW_NUMBER() without ORDER BY over an unbounded table"
 		}
-		return nil, false, unsupported(over.P, what+"; PARTITION BY window_start, window_end (window top-N) and ORDER BY the event time ASC with rownum = 1 (deduplication) are")
+		return nil, false, errorAt(over.P, "%s is not supported yet (see docs/sql.md); window top-N (PARTITION BY window_start, window_end) and deduplication (ORDER BY the event time ASC, rownum = 1) are", what)
 	default:
 		return nil, false, nil // bounded: planned as written
 	}
