@@ -83,21 +83,28 @@ def test_bounded_top_n_per_partition(bids: pa.Table) -> None:
         assert _rows(got) == _rows(want), q
 
 
-def test_window_top_n_over_window_tvf(bids: pa.Table) -> None:
-    """Window top-N over TABLE(TUMBLE(...)) runs on the engine's topn; equal to DuckDB's
-    ROW_NUMBER over time_bucket windows, and to the Python API's top_n."""
-    q = """SELECT auction, price, window_start, window_end, rownum FROM (
+WINDOW_TOP_N = """SELECT auction, price, window_start, window_end, rownum FROM (
              SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, window_end, auction ORDER BY price DESC) AS rownum
              FROM TABLE(TUMBLE(TABLE bids, DESCRIPTOR(ts), INTERVAL '10' SECOND)))
            WHERE rownum <= 2"""
-    s = rb.sql(q, bids=_stream(bids))
-    assert "topn" in s.explain()
-    got = s.collect()
-    want = _duck("""SELECT auction, price, ws AS window_start, ws + INTERVAL 10 SECOND AS window_end, rownum FROM (
+WINDOW_TOP_N_DUCKDB = """SELECT auction, price, ws AS window_start, ws + INTERVAL 10 SECOND AS window_end, rownum FROM (
                       SELECT *, time_bucket(INTERVAL 10 SECOND, ts) AS ws,
                              ROW_NUMBER() OVER (PARTITION BY time_bucket(INTERVAL 10 SECOND, ts), auction
                                                 ORDER BY price DESC) AS rownum
-                      FROM bids) WHERE rownum <= 2""", bids=bids)
+                      FROM bids) WHERE rownum <= 2"""
+DEDUP_FIRST = """SELECT auction, bidder, price, ts FROM (
+                 SELECT *, ROW_NUMBER() OVER (PARTITION BY auction, bidder ORDER BY ts ASC) AS rn FROM bids)
+               WHERE rn = 1"""
+
+
+def test_window_top_n_over_window_tvf(bids: pa.Table) -> None:
+    """Window top-N over TABLE(TUMBLE(...)) runs on the engine's topn; equal to DuckDB's
+    ROW_NUMBER over time_bucket windows, and to the Python API's top_n."""
+    q = WINDOW_TOP_N
+    s = rb.sql(q, bids=_stream(bids))
+    assert "topn" in s.explain()
+    got = s.collect()
+    want = _duck(WINDOW_TOP_N_DUCKDB, bids=bids)
     cols = ["auction", "price", "window_start", "window_end", "rownum"]
     assert got.num_rows > 20
     assert _rows(got, cols) == _rows(want, cols)
@@ -129,9 +136,7 @@ def test_deduplication_first_and_last(bids: pa.Table) -> None:
     """ORDER BY the event time ASC, rownum = 1: the engine's dedup (first row per key);
     DESC (last row) over a bounded table: planned as written. Both equal DuckDB, and the
     first rows equal the Python API's deduplicate."""
-    first = """SELECT auction, bidder, price, ts FROM (
-                 SELECT *, ROW_NUMBER() OVER (PARTITION BY auction, bidder ORDER BY ts ASC) AS rn FROM bids)
-               WHERE rn = 1"""
+    first = DEDUP_FIRST
     s = rb.sql(first, bids=_stream(bids))
     assert "dedup" in s.explain()
     got = s.collect()
@@ -144,6 +149,31 @@ def test_deduplication_first_and_last(bids: pa.Table) -> None:
     # without an event time the first rows are planned as written too
     plain = rb.sql(first, bids=rb.from_arrow(bids)).collect()
     assert _rows(plain) == _rows(_duck(first, bids=bids))
+
+
+def test_streaming_mode(bids: pa.Table, sides: tuple[pa.Table, pa.Table]) -> None:
+    """In streaming mode (results as the watermark passes, in-order input: nothing late)
+    window top-N, deduplication, window and interval joins give DuckDB's answers."""
+    env = rb.Environment(parallelism=2, runtime_mode="streaming")
+    b = bids.sort_by("ts")
+    got = env.sql(WINDOW_TOP_N, bids=env.from_arrow(b, event_time="ts")).collect()
+    cols = ["auction", "price", "window_start", "window_end", "rownum"]
+    assert _rows(got, cols) == _rows(_duck(WINDOW_TOP_N_DUCKDB, bids=b), cols)
+    got = env.sql(DEDUP_FIRST, bids=env.from_arrow(b, event_time="ts")).collect()
+    assert _rows(got) == _rows(_duck(DEDUP_FIRST, bids=b))
+    left, right = (t.sort_by("ts") for t in sides)
+    q = """SELECT L.k, L.v AS lv, R.v AS rv FROM TABLE(TUMBLE(TABLE l, DESCRIPTOR(ts), INTERVAL '5' SECOND)) L
+           JOIN TABLE(TUMBLE(TABLE r, DESCRIPTOR(ts), INTERVAL '5' SECOND)) R
+           ON L.window_start = R.window_start AND L.window_end = R.window_end AND L.k = R.k"""
+    got = env.sql(q, l=env.from_arrow(left, event_time="ts"), r=env.from_arrow(right, event_time="ts")).collect()
+    want = _duck("""SELECT L.k, L.v AS lv, R.v AS rv FROM l L JOIN r R ON L.k = R.k
+                    AND time_bucket(INTERVAL 5 SECOND, L.ts) = time_bucket(INTERVAL 5 SECOND, R.ts)""", l=left, r=right)
+    assert got.num_rows > 10
+    assert _rows(got) == _rows(want)
+    q = ("SELECT L.v, R.v AS rv FROM l L JOIN r R ON L.k = R.k "
+         "AND L.ts BETWEEN R.ts - INTERVAL '2' SECOND AND R.ts + INTERVAL '1' SECOND")
+    got = env.sql(q, l=env.from_arrow(left, event_time="ts"), r=env.from_arrow(right, event_time="ts")).collect()
+    assert _rows(got) == _rows(_duck(q, l=left, r=right))
 
 
 def test_top_n_over_unbounded_table_refused() -> None:
@@ -332,3 +362,28 @@ def test_nexmark_sql(name: str) -> None:
         assert ranks(got) == ranks(want)
     else:
         assert _rows(got) == _rows(want)
+
+
+# ---- INSERT INTO a Parquet table ----
+
+def test_insert_into_parquet_table(tmp_path: object, bids: pa.Table) -> None:
+    """INSERT INTO a CREATE TABLE of the parquet connector appends the query's rows, cast
+    to the declared columns, as Parquet files of its path; reading the table back (by
+    riverbed's SQL and by DuckDB) gives DuckDB's answer to the query."""
+    import os
+
+    out = os.path.join(os.fspath(tmp_path), "top")
+    ddl = f"CREATE TABLE top (auction BIGINT, total DOUBLE, n INT) WITH ('connector' = 'parquet', 'path' = '{out}');\n"
+    q = "SELECT auction, SUM(price), COUNT(*) FROM bids WHERE bidder <> 2 GROUP BY auction"
+    summary = rb.sql(ddl + "INSERT INTO top " + q, bids=_stream(bids)).collect()
+    assert sum(summary["rows"].to_pylist()) == 6
+    want = _duck(q, bids=bids)
+    back = _duck(f"SELECT * FROM read_parquet('{out}/*.parquet')")
+    assert back.schema.field("n").type == pa.int32()
+    assert _rows(back) == _rows(want)
+    # a second INSERT appends; the table reads both
+    rb.sql(ddl + "INSERT INTO top " + q, bids=_stream(bids)).collect()
+    again = rb.sql(ddl + "SELECT auction, COUNT(*) AS c FROM top GROUP BY auction").collect()
+    assert sorted(again["c"].to_pylist()) == [2] * 6
+    with pytest.raises(rb.PlanError, match=r"SQL line 2, column 17: INSERT INTO top: the query gives 2 columns"):
+        rb.sql(ddl + "INSERT INTO top SELECT auction, price FROM bids", bids=_stream(bids))

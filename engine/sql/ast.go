@@ -91,6 +91,15 @@ type CreateView struct {
 func (*QueryStmt) stmt()   {}
 func (*CreateTable) stmt() {}
 func (*CreateView) stmt()  {}
+func (*Insert) stmt()      {}
+
+// Insert is INSERT INTO table query.
+type Insert struct {
+	At
+	Table   string
+	TableAt Pos
+	Query   *Query
+}
 
 // ---- queries ----
 

@@ -155,7 +155,25 @@ func (p *parser) statement() (Statement, error) {
 		return nil, p.unexpected("TABLE or VIEW after CREATE")
 	}
 	if t.is("INSERT") {
-		return nil, unsupported(t.pos, "INSERT INTO")
+		p.next()
+		if p.peek().is("OVERWRITE") {
+			return nil, unsupported(p.peek().pos, "INSERT OVERWRITE")
+		}
+		if err := p.expect("INTO"); err != nil {
+			return nil, err
+		}
+		name, at, err := p.ident("a table name")
+		if err != nil {
+			return nil, err
+		}
+		if p.peek().isOp("(") && !p.startsQuery() {
+			return nil, unsupported(p.peek().pos, "a column list in INSERT INTO")
+		}
+		q, err := p.query()
+		if err != nil {
+			return nil, err
+		}
+		return &Insert{At{t.pos}, name, at, q}, nil
 	}
 	q, err := p.query()
 	if err != nil {

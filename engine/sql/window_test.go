@@ -124,3 +124,20 @@ func TestWindowQueryErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestInsertIntoParquetTable(t *testing.T) {
+	tables, inputs := testTables()
+	n, err := Compile("CREATE TABLE o (k BIGINT, total DOUBLE) WITH ('connector' = 'parquet', 'path' = '/nonexistent/o');\n"+
+		"INSERT INTO o SELECT k, SUM(x) FROM t GROUP BY k", tables, inputs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, ok := n.Args.(*engine.WriteParquetArgs)
+	if n.Op != "write_parquet" || !ok || a.Path != "/nonexistent/o" || a.Mode != "append" {
+		t.Fatalf("got %s %+v, want write_parquet to /nonexistent/o, append", n.Op, n.Args)
+	}
+	sel, ok := n.Input.Args.(*engine.SelectArgs)
+	if !ok || len(sel.Exprs) != 2 || *sel.Exprs[1].Alias != "total" {
+		t.Fatalf("the rows are not cast to the table's columns: %+v", n.Input)
+	}
+}
