@@ -55,7 +55,7 @@ func (pl *planner) topN(s *Select, order []*OrderItem) (_ *rel, ok bool, _ error
 		return nil, false, nil
 	}
 	sub, isSel := st.Query.Body.(*Select)
-	if !isSel || sub.Distinct || len(sub.GroupBy) > 0 || sub.Having != nil {
+	if !isSel || len(sub.From) == 0 || sub.Distinct || len(sub.GroupBy) > 0 || sub.Having != nil {
 		return nil, false, nil
 	}
 	rn := -1
