@@ -25,6 +25,8 @@ func TestExplainIsUserLevelText(t *testing.T) {
 			[]string{"keys [col(\"s\")]", "n = count(*)", "total = sum(x)"}},
 		{`{"version":1,"root":{"op":"dedup","input":{"op":"scan_arrow","source":0,"event_time":"ts"},"keys":[{"col":"k"}],"within":"1h"}}`,
 			[]string{"within 1h"}},
+		{`{"version":1,"root":{"op":"dedup","input":{"op":"scan_arrow","source":0,"event_time":"ts"},"keys":[{"col":"k"}]}}`,
+			[]string{"dedup: first row per key"}},
 		{`{"version":1,"root":{"op":"join","how":"interval","inputs":[{"op":"scan_arrow","source":0,"event_time":"ts"},{"op":"scan_arrow","source":1,"event_time":"ts"}],"left_on":[{"col":"k"}],"right_on":[{"col":"k"}],"lower":"-5s","upper":"500ms"}}`,
 			[]string{"interval join, right rows from -5s to 500ms around each left row"}},
 	}

@@ -316,3 +316,23 @@ func OutputSchemas(p *plan.Plan, inputs []*arrow.Schema) ([]*arrow.Schema, error
 	}
 	return res, nil
 }
+
+// OutputInfo is what a planner building on a plan (the SQL planner) needs to know of its
+// output: its schema, its event-time column ("" if none) and whether a source under it is
+// unbounded (or may be: a live Arrow stream).
+type OutputInfo struct {
+	Schema    *arrow.Schema
+	EventTime string
+	Unbounded bool
+}
+
+// DescribeOutput validates a plan and describes its (first) output.
+func DescribeOutput(p *plan.Plan, inputs []*arrow.Schema) (OutputInfo, error) {
+	outs, err := Bind(p, inputs)
+	if err != nil {
+		return OutputInfo{}, err
+	}
+	var unbounded, maybe []string
+	sourceBoundedness(outs[:1], &unbounded, &maybe)
+	return OutputInfo{Schema: outs[0].schema, EventTime: outs[0].timeCol, Unbounded: len(unbounded)+len(maybe) > 0}, nil
+}

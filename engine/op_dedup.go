@@ -85,5 +85,8 @@ func (o *dedupOp) build(g *graph, n *lnode, _ *plan.Expr) (flow, error) {
 }
 
 func (o *dedupOp) explain(*lnode) string {
+	if o.within == math.MaxInt64 {
+		return "first row per key"
+	}
 	return fmt.Sprintf("within %s", plan.FormatDuration(o.within))
 }

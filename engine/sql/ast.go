@@ -91,6 +91,15 @@ type CreateView struct {
 func (*QueryStmt) stmt()   {}
 func (*CreateTable) stmt() {}
 func (*CreateView) stmt()  {}
+func (*Insert) stmt()      {}
+
+// Insert is INSERT INTO table query.
+type Insert struct {
+	At
+	Table   string
+	TableAt Pos
+	Query   *Query
+}
 
 // ---- queries ----
 
@@ -275,11 +284,27 @@ type FuncCall struct {
 	Over     *Over
 }
 
-// Over is an OVER (PARTITION BY ... ORDER BY ...) clause (parsed; the planner refuses it for now).
+// Over is an OVER (PARTITION BY ... ORDER BY ... [frame]) clause.
 type Over struct {
 	At
 	PartitionBy []Expr
 	OrderBy     []*OrderItem
+	Frame       *Frame // nil: the default frame
+}
+
+// Frame is ROWS|RANGE BETWEEN start AND end (or ROWS|RANGE start, ending at CURRENT ROW).
+type Frame struct {
+	At
+	Rows       bool // ROWS (else RANGE)
+	Start, End FrameBound
+}
+
+// FrameBound is UNBOUNDED PRECEDING|FOLLOWING, CURRENT ROW, or an offset (a number of rows
+// or an INTERVAL) PRECEDING|FOLLOWING.
+type FrameBound struct {
+	At
+	Kind   string // "unbounded preceding", "preceding", "current row", "following", "unbounded following"
+	Offset Expr   // for "preceding" and "following"
 }
 
 // Cast is CAST(x AS type) (TRY_CAST too).

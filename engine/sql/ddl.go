@@ -234,3 +234,66 @@ func watermarkDelay(w *Watermark) (string, error) {
 	}
 	return "", unsupported(w.Expr.Position(), "this WATERMARK expression (write WATERMARK FOR ts AS ts - INTERVAL 'n' SECOND)")
 }
+
+// isParquetTable reports whether a CREATE TABLE is of the parquet (filesystem) connector.
+func isParquetTable(ct *CreateTable) bool {
+	for _, o := range ct.Options {
+		if strings.EqualFold(o.Key, "connector") {
+			v := strings.ToLower(o.Value)
+			return v == "parquet" || v == "filesystem"
+		}
+	}
+	return false
+}
+
+// insert plans INSERT INTO t SELECT ...: t is a CREATE TABLE of the parquet connector, the
+// query's columns (by position) are cast to its declared columns, and the rows are
+// appended as Parquet files to its 'path' directory (the engine's write_parquet, mode
+// append). The result is the sink's summary of the files written.
+func (pl *planner) insert(ins *Insert) (*plan.Node, error) {
+	ct, ok := pl.ddl[ins.Table]
+	if !ok {
+		if _, isTable := pl.tables[ins.Table]; isTable {
+			return nil, unsupported(ins.TableAt, "INSERT INTO a table that is not a CREATE TABLE of the parquet connector")
+		}
+		return nil, errorAt(ins.TableAt, "INSERT INTO %s: no table %q; create it first with CREATE TABLE %s (...) WITH ('connector' = 'parquet', 'path' = '...')", ins.Table, ins.Table, ins.Table)
+	}
+	if !isParquetTable(ct) {
+		return nil, unsupported(ins.TableAt, "INSERT INTO a table of a connector other than parquet")
+	}
+	var path string
+	for _, o := range ct.Options {
+		if strings.EqualFold(o.Key, "path") {
+			path = o.Value
+		}
+	}
+	if path == "" {
+		return nil, errorAt(ct.P, "the parquet connector needs 'path' (the directory INSERT INTO writes to)")
+	}
+	r, err := pl.query(ins.Query)
+	if err != nil {
+		return nil, err
+	}
+	if r.win != nil {
+		return nil, unsupported(r.win.at, "a window table function without GROUP BY window_start, window_end")
+	}
+	node := r.node
+	if len(ct.Columns) > 0 {
+		if len(ct.Columns) != len(r.cols) {
+			return nil, errorAt(ins.Query.P, "INSERT INTO %s: the query gives %d columns, the table has %d", ins.Table, len(r.cols), len(ct.Columns))
+		}
+		var exprs []*plan.Expr
+		for i, c := range ct.Columns {
+			want, err := typeOf(c.Type)
+			if err != nil {
+				return nil, err
+			}
+			exprs = append(exprs, alias(&plan.Expr{Cast: want, Args: []*plan.Expr{colRef(r.cols[i].field)}}, c.Name))
+		}
+		if node, _, err = pl.add(&plan.Node{Op: "select", Input: node, Args: &engine.SelectArgs{Exprs: exprs}}, ins.Query.P); err != nil {
+			return nil, err
+		}
+	}
+	out, _, err := pl.add(&plan.Node{Op: "write_parquet", Input: node, Args: &engine.WriteParquetArgs{Path: path, Mode: "append"}}, ins.P)
+	return out, err
+}

@@ -5,9 +5,11 @@
 //
 // The pipeline is lexer (lexer.go) → recursive-descent parser (parser.go) producing an AST
 // whose every node carries its line and column (ast.go) → planner (planner.go, exprs.go,
-// from.go, ddl.go), which resolves names against the schemas of the registered tables,
-// turns each clause into plan operators (filter, join, aggregate, window_agg, select, sort,
-// limit, unique) and asks the engine to bind every operator it adds, so that a type error
+// from.go, ddl.go, subquery.go; over.go for OVER window functions, topn.go for ROW_NUMBER
+// top-N and deduplication, timejoin.go for window and interval joins), which resolves names
+// against the schemas of the registered tables, turns each clause into plan operators
+// (filter, join, aggregate, window_agg, topn, dedup, select with over(...), sort, limit,
+// unique, write_parquet) and asks the engine to bind every operator it adds, so that a type error
 // or an unknown column is reported at the SQL line and column that caused it.
 //
 // Registered tables arrive as plan nodes (the Python streams' plans); the planner's result

@@ -610,7 +610,7 @@ var simpleFns = map[string]struct {
 
 func (pl *planner) scalarCall(f *FuncCall, s *scope) (*plan.Expr, error) {
 	if f.Over != nil {
-		return nil, unsupported(f.P, f.Name+"(...) OVER (...)")
+		return pl.overCall(f, s)
 	}
 	if sf, ok := simpleFns[f.Name]; ok {
 		args, err := pl.args(f, s, sf.min, sf.max)

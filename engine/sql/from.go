@@ -332,6 +332,8 @@ func (pl *planner) tableExpr(t TableExpr) (*rel, error) {
 		return pl.explicitJoin(t)
 	case *WindowTVF:
 		return pl.windowTVF(t)
+	case *plannedTable:
+		return &rel{node: t.r.node, cols: append([]column(nil), t.r.cols...), win: t.r.win}, nil
 	}
 	return nil, errorAt(t.Position(), "unexpected FROM item")
 }
@@ -347,7 +349,7 @@ func (pl *planner) explicitJoin(j *JoinExpr) (*rel, error) {
 		return nil, err
 	}
 	if l.win != nil || r.win != nil {
-		return nil, unsupported(j.P, "a join of a window table function (window joins come later)")
+		return pl.windowJoin(j, l, r)
 	}
 	for i := range l.cols {
 		l.cols[i].owner = 0
@@ -405,6 +407,13 @@ func (pl *planner) explicitJoin(j *JoinExpr) (*rel, error) {
 				return nil, err
 			}
 			rest = append(rest, c)
+		}
+	}
+	// an inner join with bounds between the two sides' event times is an interval join
+	if j.Kind == "inner" && len(lk) > 0 && len(rest) > 0 {
+		if lo, hi, others, ok := pl.intervalBounds(l, r, rest); ok {
+			return pl.timeJoin(j, l, r, lk, rk, others,
+				&engine.JoinArgs{How: "interval", Lower: signedDuration(lo), Upper: signedDuration(hi)}, nil)
 		}
 	}
 	// other conditions: on the side a join keeps whole they filter that input first

@@ -155,7 +155,25 @@ func (p *parser) statement() (Statement, error) {
 		return nil, p.unexpected("TABLE or VIEW after CREATE")
 	}
 	if t.is("INSERT") {
-		return nil, unsupported(t.pos, "INSERT INTO")
+		p.next()
+		if p.peek().is("OVERWRITE") {
+			return nil, unsupported(p.peek().pos, "INSERT OVERWRITE")
+		}
+		if err := p.expect("INTO"); err != nil {
+			return nil, err
+		}
+		name, at, err := p.ident("a table name")
+		if err != nil {
+			return nil, err
+		}
+		if p.peek().isOp("(") && !p.startsQuery() {
+			return nil, unsupported(p.peek().pos, "a column list in INSERT INTO")
+		}
+		q, err := p.query()
+		if err != nil {
+			return nil, err
+		}
+		return &Insert{At{t.pos}, name, at, q}, nil
 	}
 	q, err := p.query()
 	if err != nil {
@@ -1428,11 +1446,80 @@ func (p *parser) funcCall() (Expr, error) {
 			}
 			over.OrderBy = items
 		}
-		if !p.peek().isOp(")") {
-			return nil, unsupported(p.peek().pos, "a window frame in OVER (...)")
+		if t := p.peek(); t.is("ROWS") || t.is("RANGE") {
+			fr, err := p.frame()
+			if err != nil {
+				return nil, err
+			}
+			over.Frame = fr
 		}
-		p.next()
+		if err := p.expectOp(")"); err != nil {
+			return nil, err
+		}
 		f.Over = over
 	}
 	return f, nil
+}
+
+// frame parses ROWS|RANGE BETWEEN bound AND bound, or ROWS|RANGE bound.
+func (p *parser) frame() (*Frame, error) {
+	t := p.next()
+	fr := &Frame{At: At{t.pos}, Rows: t.is("ROWS")}
+	if p.accept("BETWEEN") {
+		var err error
+		if fr.Start, err = p.frameBound(); err != nil {
+			return nil, err
+		}
+		if err := p.expect("AND"); err != nil {
+			return nil, err
+		}
+		if fr.End, err = p.frameBound(); err != nil {
+			return nil, err
+		}
+		return fr, nil
+	}
+	var err error
+	if fr.Start, err = p.frameBound(); err != nil {
+		return nil, err
+	}
+	fr.End = FrameBound{At: fr.Start.At, Kind: "current row"}
+	return fr, nil
+}
+
+func (p *parser) frameBound() (FrameBound, error) {
+	t := p.peek()
+	b := FrameBound{At: At{t.pos}}
+	switch {
+	case t.is("UNBOUNDED"):
+		p.next()
+		switch {
+		case p.accept("PRECEDING"):
+			b.Kind = "unbounded preceding"
+		case p.accept("FOLLOWING"):
+			b.Kind = "unbounded following"
+		default:
+			return b, p.unexpected("PRECEDING or FOLLOWING")
+		}
+	case t.is("CURRENT"):
+		p.next()
+		if err := p.expect("ROW"); err != nil {
+			return b, err
+		}
+		b.Kind = "current row"
+	default:
+		e, err := p.addExpr()
+		if err != nil {
+			return b, err
+		}
+		b.Offset = e
+		switch {
+		case p.accept("PRECEDING"):
+			b.Kind = "preceding"
+		case p.accept("FOLLOWING"):
+			b.Kind = "following"
+		default:
+			return b, p.unexpected("PRECEDING or FOLLOWING")
+		}
+	}
+	return b, nil
 }

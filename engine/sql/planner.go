@@ -33,6 +33,8 @@ type planner struct {
 	ctes    []map[string]*cteDef
 	counter int // fresh names
 	created []string
+	ddl     map[string]*CreateTable // the CREATE TABLE statements, by name
+	broken  map[string]error        // Parquet tables that could not be read (yet)
 }
 
 type cteDef struct {
@@ -50,7 +52,9 @@ func Compile(src string, tables map[string]*plan.Node, inputs []*arrow.Schema) (
 	if err != nil {
 		return nil, err
 	}
-	pl := &planner{tables: map[string]*plan.Node{}, inputs: inputs, schemas: map[*plan.Node]*arrow.Schema{}}
+	pl := &planner{tables: map[string]*plan.Node{}, inputs: inputs, schemas: map[*plan.Node]*arrow.Schema{},
+		ddl: map[string]*CreateTable{}, broken: map[string]error{}}
+	var brokenOrder []string
 	for k, v := range tables {
 		pl.tables[k] = v
 	}
@@ -58,11 +62,29 @@ func Compile(src string, tables map[string]*plan.Node, inputs []*arrow.Schema) (
 	for i, st := range stmts {
 		switch st := st.(type) {
 		case *CreateTable:
+			pl.ddl[st.Name] = st
 			n, err := pl.createTable(st)
+			if err != nil {
+				// a Parquet table may be a sink whose files do not exist yet: its error
+				// is reported where it is read, or at the end if it is never written
+				if !isParquetTable(st) {
+					return nil, err
+				}
+				pl.broken[st.Name] = err
+				brokenOrder = append(brokenOrder, st.Name)
+				continue
+			}
+			pl.tables[st.Name] = n
+		case *Insert:
+			if i != len(stmts)-1 {
+				return nil, errorAt(st.P, "only the last statement may be an INSERT INTO")
+			}
+			n, err := pl.insert(st)
 			if err != nil {
 				return nil, err
 			}
-			pl.tables[st.Name] = n
+			delete(pl.broken, st.Table)
+			last = n
 		case *CreateView:
 			r, err := pl.query(st.Query)
 			if err != nil {
@@ -83,8 +105,13 @@ func Compile(src string, tables map[string]*plan.Node, inputs []*arrow.Schema) (
 			last = r.node
 		}
 	}
+	for _, name := range brokenOrder {
+		if err, ok := pl.broken[name]; ok {
+			return nil, err
+		}
+	}
 	if last == nil {
-		return nil, errorAt(stmts[len(stmts)-1].Position(), "the SQL text has no query: end it with a SELECT")
+		return nil, errorAt(stmts[len(stmts)-1].Position(), "the SQL text has no query: end it with a SELECT or an INSERT INTO")
 	}
 	return last, nil
 }
@@ -248,6 +275,9 @@ type outCol struct {
 func (pl *planner) selectBlock(s *Select, order []*OrderItem) (*rel, error) {
 	if len(s.From) == 0 {
 		return nil, unsupported(s.P, "SELECT without FROM")
+	}
+	if r, ok, err := pl.topN(s, order); ok || err != nil {
+		return r, err
 	}
 	from, err := pl.from(s.From, s.Where)
 	if err != nil {
@@ -660,6 +690,9 @@ func (pl *planner) table(t *TableName) (*rel, error) {
 			out.cols = append(out.cols, c)
 		}
 		return out, nil
+	}
+	if err, ok := pl.broken[t.Name]; ok {
+		return nil, err
 	}
 	n, ok := pl.tables[t.Name]
 	if !ok {

@@ -64,7 +64,15 @@ func TestParseErrorsHavePositions(t *testing.T) {
 		{"SELECT k FROM TABLE(TUMBLE(TABLE t, ts, INTERVAL '1' SECOND))", "SQL line 1, column 37: expected DESCRIPTOR(<time column>), found 'ts'"},
 		{"SELECT k FROM t; SELECT k FROM u", "SQL line 1, column 1: only the last statement may be a query"},
 		{"", "SQL line 1, column 1: empty SQL text"},
-		{"INSERT INTO x SELECT * FROM t", "SQL line 1, column 1: INSERT INTO is not supported yet"},
+		{"INSERT INTO x SELECT * FROM t", `SQL line 1, column 13: INSERT INTO x: no table "x"`},
+		{"INSERT INTO t SELECT * FROM u", "SQL line 1, column 13: INSERT INTO a table that is not a CREATE TABLE of the parquet connector is not supported yet"},
+		{"INSERT OVERWRITE t SELECT * FROM u", "SQL line 1, column 8: INSERT OVERWRITE is not supported yet"},
+		{"INSERT INTO t (k) SELECT k FROM u", "SQL line 1, column 15: a column list in INSERT INTO is not supported yet"},
+		{"CREATE TABLE o (k BIGINT) WITH ('connector' = 'parquet', 'path' = '/nonexistent/o');\nINSERT INTO o SELECT k, x FROM t",
+			"SQL line 2, column 15: INSERT INTO o: the query gives 2 columns, the table has 1"},
+		{"CREATE TABLE o (k BIGINT) WITH ('connector' = 'parquet', 'path' = '/nonexistent/o'); SELECT k FROM t",
+			"SQL line 1, column 1: "},
+		{"SELECT k FROM t; INSERT INTO o SELECT k FROM t; SELECT k FROM t", "only the last statement may be"},
 	}
 	for _, c := range cases {
 		tables, inputs := testTables()

@@ -1,0 +1,167 @@
+package sql
+
+import (
+	"strconv"
+
+	"github.com/riverbed-engine/riverbed/engine/plan"
+)
+
+// overCall translates a window function call f(...) OVER (PARTITION BY ... ORDER BY ...
+// [frame]) in a SELECT list into the engine's over(...) expression (engine/ops/over),
+// which the engine computes on bounded input:
+//
+//   - ROW_NUMBER() is row_number; RANK() and DENSE_RANK() are rank (method min, dense) of
+//     the one ORDER BY key;
+//   - an aggregate over the whole partition (no ORDER BY, or ROWS/RANGE BETWEEN UNBOUNDED
+//     PRECEDING AND UNBOUNDED FOLLOWING) is the aggregate broadcast to the partition's rows;
+//   - an aggregate with ROWS BETWEEN n PRECEDING AND CURRENT ROW is rolling_* over n + 1
+//     rows (at least one value, else NULL); with ROWS BETWEEN UNBOUNDED PRECEDING AND
+//     CURRENT ROW COUNT is row_number / cum_count, SUM the running sum of the values (NULL
+//     while there is none).
+//
+// Everything else is refused with its position.
+func (pl *planner) overCall(f *FuncCall, s *scope) (*plan.Expr, error) {
+	o := f.Over
+	if s.clause != "SELECT" {
+		return nil, unsupported(f.P, f.Name+"(...) OVER (...) outside the SELECT list")
+	}
+	if f.Distinct {
+		return nil, unsupported(f.P, f.Name+"(DISTINCT ...) OVER (...)")
+	}
+	var parts, orders []*plan.Expr
+	for _, p := range o.PartitionBy {
+		x, err := pl.expr(p, s)
+		if err != nil {
+			return nil, err
+		}
+		parts = append(parts, x)
+	}
+	desc, nullsLast := false, false
+	for i, it := range o.OrderBy {
+		x, err := pl.expr(it.Expr, s)
+		if err != nil {
+			return nil, err
+		}
+		nl := it.Desc // Flink's default: NULL is the smallest value
+		if it.NullsFirst != nil {
+			nl = !*it.NullsFirst
+		}
+		if i == 0 {
+			desc, nullsLast = it.Desc, nl
+		} else if it.Desc != desc || nl != nullsLast {
+			return nil, unsupported(it.P, "ORDER BY keys of different directions (or NULLS FIRST/LAST) in OVER (...)")
+		}
+		orders = append(orders, x)
+	}
+	over := func(inner *plan.Expr, ordered bool) *plan.Expr {
+		args := append([]*plan.Expr{inner}, parts...)
+		opts := map[string]any{"partition_by": len(parts)}
+		if ordered {
+			args = append(args, orders...)
+			if desc {
+				opts["descending"] = true
+			}
+			if nullsLast {
+				opts["nulls_last"] = true
+			}
+		}
+		return &plan.Expr{Fn: "over", Args: args, Options: opts}
+	}
+	fr := o.Frame
+	switch f.Name {
+	case "ROW_NUMBER", "RANK", "DENSE_RANK":
+		if len(f.Args) > 0 || f.Star {
+			return nil, errorAt(f.P, "%s() takes no arguments", f.Name)
+		}
+		if f.Name == "ROW_NUMBER" {
+			return over(fn("row_number"), true), nil
+		}
+		if len(orders) != 1 {
+			return nil, unsupported(o.P, f.Name+"() OVER (...) without exactly one ORDER BY key")
+		}
+		r := fn("rank", orders[0])
+		method := map[string]string{"RANK": "min", "DENSE_RANK": "dense"}[f.Name]
+		r.Options = map[string]any{"method": method, "descending": desc}
+		// rank ranks NULL values NULL; SQL ranks them with the others: refuse NULLs at run time
+		return errorIf(fn("is_null", orders[0]), over(r, false),
+			"SQL "+f.P.String()+": "+f.Name+"() of a NULL ORDER BY value is not supported yet"), nil
+	}
+	name, ok := aggregateNames[f.Name]
+	if !ok {
+		return nil, unsupported(f.P, f.Name+"(...) OVER (...)")
+	}
+	agg, err := pl.aggCall(f, s)
+	if err != nil {
+		return nil, err
+	}
+	whole := fr == nil && len(orders) == 0 ||
+		fr != nil && fr.Start.Kind == "unbounded preceding" && fr.End.Kind == "unbounded following"
+	if whole {
+		return over(agg, false), nil
+	}
+	if fr == nil {
+		return nil, unsupported(o.P, "an aggregate OVER (... ORDER BY ...) without a ROWS frame (the default frame, RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW, takes rows of equal ORDER BY values together); write ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW, or n PRECEDING,")
+	}
+	if !fr.Rows {
+		return nil, unsupported(fr.P, "a RANGE frame other than UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING (write a ROWS frame)")
+	}
+	if fr.End.Kind != "current row" {
+		return nil, unsupported(fr.End.P, "a ROWS frame that does not end at CURRENT ROW")
+	}
+	if len(orders) == 0 {
+		return nil, unsupported(o.P, "a ROWS frame without ORDER BY (the rows' order would be arbitrary)")
+	}
+	var arg *plan.Expr
+	if len(agg.Args) > 0 {
+		arg = agg.Args[0]
+	}
+	switch fr.Start.Kind {
+	case "unbounded preceding":
+		switch name {
+		case "count":
+			if arg == nil {
+				return over(fn("row_number"), true), nil
+			}
+			return over(fn("cum_count", arg), true), nil
+		case "sum":
+			// the running sum of the values so far; NULL until there is one (cum_sum alone
+			// gives NULL on a NULL row)
+			n := over(fn("cum_count", arg), true)
+			sum := over(fn("cum_sum", fn("fill_null", arg, lit(0, "int64"))), true)
+			return fn("case_when", fn("eq", n, lit(0, "int64")), lit(nil, "null"), sum), nil
+		}
+		return nil, unsupported(f.P, f.Name+"(...) OVER (ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) (COUNT and SUM are)")
+	case "preceding":
+		l, ok := fr.Start.Offset.(*Literal)
+		if !ok || l.Kind != LitInt {
+			return nil, unsupported(fr.Start.P, "a ROWS frame offset other than a number of rows")
+		}
+		n, err := strconv.ParseInt(l.Text, 10, 64)
+		if err != nil || n < 0 || n > 1<<30 {
+			return nil, errorAt(fr.Start.P, "a ROWS frame offset must be a number of rows, got %s", l.Text)
+		}
+		rolling := func(fnName string, x *plan.Expr) *plan.Expr {
+			r := fn(fnName, x)
+			r.Options = map[string]any{"window_size": n + 1, "min_samples": 1}
+			return over(r, true)
+		}
+		switch name {
+		case "sum":
+			return rolling("rolling_sum", arg), nil
+		case "mean":
+			return rolling("rolling_mean", arg), nil
+		case "min":
+			return rolling("rolling_min", arg), nil
+		case "max":
+			return rolling("rolling_max", arg), nil
+		case "count":
+			one := lit(1, "int64")
+			if arg != nil {
+				one = &plan.Expr{Cast: "int64", Args: []*plan.Expr{fn("is_not_null", arg)}}
+			}
+			return rolling("rolling_sum", one), nil
+		}
+		return nil, unsupported(f.P, f.Name+"(...) OVER (ROWS BETWEEN n PRECEDING AND CURRENT ROW) (COUNT, SUM, AVG, MIN and MAX are)")
+	}
+	return nil, unsupported(fr.Start.P, "a ROWS frame starting "+fr.Start.Kind)
+}

@@ -1,0 +1,298 @@
+package sql
+
+import (
+	"fmt"
+	"reflect"
+
+	"github.com/riverbed-engine/riverbed/engine"
+	"github.com/riverbed-engine/riverbed/engine/expr"
+	"github.com/riverbed-engine/riverbed/engine/plan"
+)
+
+// windowJoin plans Flink's window join of two window table functions,
+//
+//	FROM TABLE(TUMBLE(TABLE a, ...)) L JOIN TABLE(TUMBLE(TABLE b, ...)) R
+//	ON L.window_start = R.window_start AND L.window_end = R.window_end AND L.k = R.k [AND ...]
+//
+// as the engine's window join ("join" how "window": pairs of rows of equal keys in the same
+// window, emitted when it closes). Both tables' DESCRIPTOR columns must be their event
+// time and both windows the same. Other conditions filter the pairs. L.window_start and
+// R.window_start are the one window_start column of the result.
+func (pl *planner) windowJoin(j *JoinExpr, l, r *rel) (*rel, error) {
+	if l.win == nil || r.win == nil {
+		return nil, unsupported(j.P, "a join of a window table function with a table that is not one (join two window table functions on window_start, window_end and keys)")
+	}
+	if j.Kind != "inner" || j.Using != nil {
+		return nil, unsupported(j.P, "a window join other than [INNER] JOIN ... ON")
+	}
+	ld, rd := *l.win.def, *r.win.def
+	ld.On, rd.On = "", ""
+	if !reflect.DeepEqual(ld, rd) {
+		return nil, errorAt(j.P, "a window join needs the same window on both sides")
+	}
+	if ld.Kind == "session" {
+		return nil, unsupported(j.P, "a window join of SESSION windows")
+	}
+	for _, side := range []*rel{l, r} {
+		inf, err := pl.info(side.node)
+		if err != nil {
+			return nil, atPos(j.P, err)
+		}
+		if inf.EventTime != side.win.def.On {
+			return nil, errorAt(side.win.at, "a window join assigns windows by each table's event time (its WATERMARK column, or event_time=), and DESCRIPTOR(%s) is not %q", side.win.def.On, inf.EventTime)
+		}
+	}
+	isWin := func(c column) bool { return c.field == "window_start" || c.field == "window_end" }
+	var lBase, rBase, lWin, rWin []column
+	for _, c := range l.cols {
+		if isWin(c) {
+			lWin = append(lWin, c)
+		} else {
+			lBase = append(lBase, c)
+		}
+	}
+	for _, c := range r.cols {
+		if isWin(c) {
+			rWin = append(rWin, c)
+		} else {
+			rBase = append(rBase, c)
+		}
+	}
+	both := &scope{cols: append(append([]column(nil), l.cols...), r.cols...)}
+	for i := range both.cols {
+		both.cols[i].owner = 0
+		if i >= len(l.cols) {
+			both.cols[i].owner = 1
+		}
+	}
+	colOf := func(e Expr) (*column, bool) {
+		id, ok := e.(*Ident)
+		if !ok {
+			return nil, false
+		}
+		c, err := both.resolve(id)
+		return c, err == nil
+	}
+	var lk, rk []Expr
+	var rest []Expr
+	have := map[string]bool{}
+	for _, c := range conjuncts(j.On) {
+		if b, ok := c.(*Binary); ok && b.Op == "=" {
+			x, okx := colOf(b.L)
+			y, oky := colOf(b.R)
+			if okx && oky && isWin(*x) && x.field == y.field && x.owner != y.owner {
+				have[x.field] = true
+				continue
+			}
+			both.owners = map[int]bool{}
+			if _, err := pl.expr(b.L, both); err != nil {
+				return nil, err
+			}
+			lo := both.owners
+			both.owners = map[int]bool{}
+			if _, err := pl.expr(b.R, both); err != nil {
+				return nil, err
+			}
+			ro := both.owners
+			switch {
+			case len(lo) == 1 && lo[0] && len(ro) == 1 && ro[1]:
+				lk, rk = append(lk, b.L), append(rk, b.R)
+				continue
+			case len(lo) == 1 && lo[1] && len(ro) == 1 && ro[0]:
+				lk, rk = append(lk, b.R), append(rk, b.L)
+				continue
+			}
+		}
+		rest = append(rest, c)
+	}
+	if !have["window_start"] || !have["window_end"] {
+		return nil, unsupported(j.P, "a join of window table functions without L.window_start = R.window_start AND L.window_end = R.window_end")
+	}
+	if len(lk) == 0 {
+		return nil, unsupported(j.P, "a window join without an equality of keys")
+	}
+	def := ld
+	return pl.timeJoin(j, &rel{node: l.node, cols: lBase}, &rel{node: r.node, cols: rBase}, lk, rk, rest,
+		&engine.JoinArgs{How: "window", Window: &def}, append(lWin, rWin...))
+}
+
+// timeJoin plans an event-time join (window or interval) of l and r on the key
+// expressions, then filters by the other conditions. Every column of both sides stays
+// addressable: right fields that clash get a suffix, keys are kept (extra: the columns
+// the join adds, window_start and window_end, each as the qualified names given).
+func (pl *planner) timeJoin(j *JoinExpr, l, r *rel, lk, rk, rest []Expr, args *engine.JoinArgs, extra []column) (*rel, error) {
+	const suffix = "$right"
+	for i := range lk {
+		x, err := pl.expr(lk[i], &scope{cols: l.cols, clause: "a join condition"})
+		if err != nil {
+			return nil, err
+		}
+		y, err := pl.expr(rk[i], &scope{cols: r.cols, clause: "a join condition"})
+		if err != nil {
+			return nil, err
+		}
+		if y.Col != nil { // keep the right key column (the engine drops one of the left's name)
+			for _, c := range r.cols {
+				if c.field == *y.Col && c.typ != nil {
+					y = &plan.Expr{Cast: expr.TypeName(c.typ), Args: []*plan.Expr{y}}
+					break
+				}
+			}
+		}
+		args.LeftOn, args.RightOn = append(args.LeftOn, x), append(args.RightOn, y)
+	}
+	args.Suffix = suffix
+	node, schema, err := pl.add(&plan.Node{Op: "join", Inputs: []*plan.Node{l.node, r.node}, Args: args}, j.P)
+	if err != nil {
+		return nil, err
+	}
+	taken := map[string]bool{}
+	cols := append([]column(nil), l.cols...)
+	for _, c := range l.cols {
+		taken[c.field] = true
+	}
+	for _, c := range r.cols {
+		if taken[c.field] {
+			c.field += suffix
+		}
+		cols = append(cols, c)
+	}
+	n := len(cols)
+	cols = append(cols, extra...)
+	if schema.NumFields() != n+len(extra)/2 && !(len(extra) == 0 && schema.NumFields() == n) {
+		return nil, errorAt(j.P, "internal: the join gives %d columns, the planner expected %d", schema.NumFields(), n)
+	}
+	for i := 0; i < n; i++ {
+		if schema.Field(i).Name != cols[i].field {
+			return nil, errorAt(j.P, "internal: the join's column %d is %q, the planner expected %q", i, schema.Field(i).Name, cols[i].field)
+		}
+		cols[i].typ = schema.Field(i).Type
+	}
+	out := &rel{node: node, cols: cols}
+	for _, c := range rest {
+		if out, err = pl.filter(out, c); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// intervalBounds finds, among an inner join's other ON conditions, the bounds of an
+// interval join between the two sides' event times: L.ts BETWEEN R.ts - INTERVAL a AND
+// R.ts + INTERVAL b, or comparisons L.ts >= R.ts - INTERVAL a, L.ts <= R.ts + ... (either
+// side first). It returns the bounds of R.ts - L.ts (µs) and the conditions left; ok is
+// false unless both bounds are found.
+func (pl *planner) intervalBounds(l, r *rel, conds []Expr) (lower, upper int64, rest []Expr, ok bool) {
+	lt, err1 := pl.info(l.node)
+	rt, err2 := pl.info(r.node)
+	if err1 != nil || err2 != nil || lt.EventTime == "" || rt.EventTime == "" {
+		return 0, 0, conds, false
+	}
+	// timeOf: which side's event time e is, plus a constant (µs): side 0 left, 1 right
+	timeOf := func(e Expr) (side int, off int64, ok bool) {
+		if b, isB := e.(*Binary); isB && (b.Op == "+" || b.Op == "-") {
+			lit, isL := b.R.(*Literal)
+			if !isL || lit.Kind != LitInterval {
+				return 0, 0, false
+			}
+			us, err := intervalMicros(lit)
+			if err != nil {
+				return 0, 0, false
+			}
+			if b.Op == "-" {
+				us = -us
+			}
+			s, o, ok := timeOfCol(b.L, l, r, lt.EventTime, rt.EventTime)
+			return s, o + us, ok
+		}
+		return timeOfCol(e, l, r, lt.EventTime, rt.EventTime)
+	}
+	hasLo, hasHi := false, false
+	// bound records X >= Y (ge) or X <= Y as a bound of d = R - L
+	bound := func(x, y Expr, ge bool) bool {
+		sx, ox, ok1 := timeOf(x)
+		sy, oy, ok2 := timeOf(y)
+		if !ok1 || !ok2 || sx == sy {
+			return false
+		}
+		setLo := func(v int64) {
+			if !hasLo || v > lower {
+				lower = v
+			}
+			hasLo = true
+		}
+		setHi := func(v int64) {
+			if !hasHi || v < upper {
+				upper = v
+			}
+			hasHi = true
+		}
+		switch {
+		case sx == 1 && ge: // R + ox >= L + oy: d >= oy - ox
+			setLo(oy - ox)
+		case sx == 1:
+			setHi(oy - ox)
+		case ge: // L + ox >= R + oy: d <= ox - oy
+			setHi(ox - oy)
+		default:
+			setLo(ox - oy)
+		}
+		return true
+	}
+	for _, c := range conds {
+		switch c := c.(type) {
+		case *Between:
+			if !c.Not {
+				sx, _, okx := timeOf(c.X)
+				slo, _, oklo := timeOf(c.Lo)
+				shi, _, okhi := timeOf(c.Hi)
+				if okx && oklo && okhi && slo != sx && shi != sx && bound(c.X, c.Lo, true) && bound(c.X, c.Hi, false) {
+					continue
+				}
+			}
+		case *Binary:
+			switch c.Op {
+			case ">=":
+				if bound(c.L, c.R, true) {
+					continue
+				}
+			case "<=":
+				if bound(c.L, c.R, false) {
+					continue
+				}
+			}
+		}
+		rest = append(rest, c)
+	}
+	if !hasLo || !hasHi {
+		return 0, 0, conds, false
+	}
+	return lower, upper, rest, true
+}
+
+// timeOfCol: e names the left (0) or right (1) side's event-time column.
+func timeOfCol(e Expr, l, r *rel, lt, rt string) (int, int64, bool) {
+	id, ok := e.(*Ident)
+	if !ok {
+		return 0, 0, false
+	}
+	lc, lerr := (&scope{cols: l.cols}).resolve(id)
+	rc, rerr := (&scope{cols: r.cols}).resolve(id)
+	switch {
+	case lerr == nil && rerr == nil:
+		return 0, 0, false // ambiguous
+	case lerr == nil && lc.field == lt:
+		return 0, 0, true
+	case rerr == nil && rc.field == rt:
+		return 1, 0, true
+	}
+	return 0, 0, false
+}
+
+// signedDuration formats µs as a duration the engine's joins read.
+func signedDuration(us int64) string {
+	if us < 0 {
+		return fmt.Sprintf("-%dus", -us)
+	}
+	return fmt.Sprintf("%dus", us)
+}

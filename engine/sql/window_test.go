@@ -1,0 +1,143 @@
+package sql
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/riverbed-engine/riverbed/engine"
+	"github.com/riverbed-engine/riverbed/engine/plan"
+)
+
+// ops lists the operators of a plan tree, top down.
+func ops(n *plan.Node) []string {
+	if n == nil {
+		return nil
+	}
+	out := []string{n.Op}
+	if n.Input != nil {
+		out = append(out, ops(n.Input)...)
+	}
+	for _, in := range n.Inputs {
+		out = append(out, ops(in)...)
+	}
+	return out
+}
+
+func TestWindowQueriesPlanOntoEngineOperators(t *testing.T) {
+	cases := []struct {
+		q, op string // op: the operator the query must be planned with
+		cols  string // the output columns
+	}{
+		{"SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, window_end, k ORDER BY x DESC) AS rn " +
+			"FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '10' SECOND))) WHERE rn <= 3", "topn",
+			"k,x,s,ts,d,dec,window_start,window_end,rn"},
+		{"SELECT k, rn FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, window_end ORDER BY total DESC) AS rn " +
+			"FROM (SELECT k, window_start, window_end, SUM(x) AS total FROM TABLE(HOP(TABLE t, DESCRIPTOR(ts), " +
+			"INTERVAL '1' SECOND, INTERVAL '5' SECOND)) GROUP BY k, window_start, window_end)) WHERE 2 >= rn", "topn", "k,rn"},
+		{"SELECT k, s FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY k ORDER BY ts) AS rn FROM t) q WHERE q.rn = 1 AND s <> 'a'",
+			"dedup", "k,s"},
+		{"SELECT k, s FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY k ORDER BY ts DESC) AS rn FROM t) WHERE rn = 1",
+			"over", "k,s"},
+		{"SELECT k, SUM(x) OVER (PARTITION BY k ORDER BY ts ROWS BETWEEN 3 PRECEDING AND CURRENT ROW) AS s3, " +
+			"RANK() OVER (ORDER BY x DESC) AS r FROM t", "over", "k,s3,r"},
+		{"SELECT L.k, L.s, R.s AS rs, L.window_start, R.window_end FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '5' SECOND)) L " +
+			"JOIN TABLE(TUMBLE(TABLE u, DESCRIPTOR(ts), INTERVAL '5' SECOND)) R " +
+			"ON L.window_start = R.window_start AND L.window_end = R.window_end AND L.k = R.k AND L.x > R.x", "join",
+			"k,s,rs,window_start,window_end"},
+		{"SELECT t.k, u.x FROM t JOIN u ON t.k = u.k AND t.ts BETWEEN u.ts - INTERVAL '5' SECOND AND u.ts", "join", "k,x"},
+	}
+	for i, c := range cases {
+		if c.op == "" {
+			continue
+		}
+		n, s, err := compileAndBind(t, c.q)
+		if err != nil {
+			t.Fatalf("case %d: %v", i, err)
+		}
+		var names []string
+		for _, f := range s.Fields() {
+			names = append(names, f.Name)
+		}
+		if got := strings.Join(names, ","); got != c.cols {
+			t.Errorf("case %d: columns %s, want %s", i, got, c.cols)
+		}
+		doc, _ := json.Marshal(Encode(n, nil))
+		if c.op == "over" && !strings.Contains(string(doc), `"fn":"over"`) {
+			t.Errorf("case %d: plan %s has no over(...)", i, doc)
+		}
+		if c.op != "over" && !strings.Contains(","+strings.Join(ops(n), ",")+",", ","+c.op+",") {
+			t.Errorf("case %d: plan %v has no %s", i, ops(n), c.op)
+		}
+	}
+	// the joins are the engine's event-time joins
+	for q, how := range map[string]string{cases[5].q: "window", cases[6].q: "interval"} {
+		n, _, _ := compileAndBind(t, q)
+		found := false
+		var walk func(*plan.Node)
+		walk = func(n *plan.Node) {
+			if n == nil {
+				return
+			}
+			if a, ok := n.Args.(*engine.JoinArgs); ok && a.How == how {
+				found = true
+			}
+			walk(n.Input)
+			for _, in := range n.Inputs {
+				walk(in)
+			}
+		}
+		walk(n)
+		if !found {
+			t.Errorf("%q: no %s join", q, how)
+		}
+	}
+}
+
+func TestWindowQueryErrors(t *testing.T) {
+	cases := []struct{ q, want string }{
+		{"SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY k ORDER BY x) AS rn " +
+			"FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '10' SECOND))) WHERE rn <= 3",
+			"SQL line 1, column 39: ROW_NUMBER() over a window table function without PARTITION BY window_start, window_end is not supported yet"},
+		{"SELECT SUM(x) OVER (ORDER BY ts RANGE BETWEEN INTERVAL '1' MINUTE PRECEDING AND CURRENT ROW) FROM t",
+			"SQL line 1, column 33: a RANGE frame other than UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING (write a ROWS frame) is not supported yet"},
+		{"SELECT SUM(x) OVER (ORDER BY ts ROWS BETWEEN CURRENT AND CURRENT ROW) FROM t",
+			"SQL line 1, column 54: expected ROW, found 'AND'"},
+		{"SELECT SUM(x) OVER (ORDER BY ts, k DESC ROWS 2 PRECEDING) FROM t",
+			"SQL line 1, column 34: ORDER BY keys of different directions (or NULLS FIRST/LAST) in OVER (...) is not supported yet"},
+		{"SELECT NTILE(2) OVER (ORDER BY ts) FROM t", "SQL line 1, column 8: NTILE(...) OVER (...) is not supported yet"},
+		{"SELECT L.k FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '5' SECOND)) L JOIN u R ON L.k = R.k",
+			"SQL line 1, column 79: a join of a window table function with a table that is not one"},
+		{"SELECT L.k FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '5' SECOND)) L " +
+			"LEFT JOIN TABLE(TUMBLE(TABLE u, DESCRIPTOR(ts), INTERVAL '5' SECOND)) R ON L.window_start = R.window_start",
+			"SQL line 1, column 79: a window join other than [INNER] JOIN ... ON is not supported yet"},
+		{"SELECT L.k FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(d), INTERVAL '5' SECOND)) L " +
+			"JOIN TABLE(TUMBLE(TABLE u, DESCRIPTOR(d), INTERVAL '5' SECOND)) R " +
+			"ON L.window_start = R.window_start AND L.window_end = R.window_end AND L.k = R.k",
+			`SQL line 1, column 17: a window join assigns windows by each table's event time`},
+	}
+	for _, c := range cases {
+		tables, inputs := testTables()
+		_, err := Compile(c.q, tables, inputs)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q:\n got error %v\nwant %q", c.q, err, c.want)
+		}
+	}
+}
+
+func TestInsertIntoParquetTable(t *testing.T) {
+	tables, inputs := testTables()
+	n, err := Compile("CREATE TABLE o (k BIGINT, total DOUBLE) WITH ('connector' = 'parquet', 'path' = '/nonexistent/o');\n"+
+		"INSERT INTO o SELECT k, SUM(x) FROM t GROUP BY k", tables, inputs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, ok := n.Args.(*engine.WriteParquetArgs)
+	if n.Op != "write_parquet" || !ok || a.Path != "/nonexistent/o" || a.Mode != "append" {
+		t.Fatalf("got %s %+v, want write_parquet to /nonexistent/o, append", n.Op, n.Args)
+	}
+	sel, ok := n.Input.Args.(*engine.SelectArgs)
+	if !ok || len(sel.Exprs) != 2 || *sel.Exprs[1].Alias != "total" {
+		t.Fatalf("the rows are not cast to the table's columns: %+v", n.Input)
+	}
+}
