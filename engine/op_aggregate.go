@@ -112,11 +112,21 @@ func (aggregateOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
 	if len(keys) == 0 {
 		p = 1
 	}
-	st := g.NewStage("aggregate", p, runtime.Edge{From: in.st, Part: runtime.PartHash, Keys: keys})
+	// A bounded group_by fed by parallel subtasks pre-aggregates in each of them before
+	// the exchange (agg/preagg.go); an updating one emits as its input comes, and keeps
+	// its rows' way through the exchange.
+	preAgg := n.changelog == "" && in.st.Parallel > 1 && agg.PreAggregatable(n.aggs)
+	if preAgg {
+		partial := agg.PartialSchema(types, n.aggs)
+		in.st.ChainHelper("pre-aggregate", func(int) runtime.Operator {
+			return &agg.PreAggOp{Name: n.name, Keys: keys, KeyTypes: types, Aggs: n.aggs, Partial: partial, BatchSize: g.BatchSize}
+		})
+	}
+	st := g.NewStage("aggregate", p, runtime.Edge{From: in.st, Part: runtime.PartHash, Keys: keys, Hashed: preAgg})
 	st.Chain("aggregate", func(int) runtime.Operator {
 		return &agg.GroupByOp{Name: n.name, Keys: keys, KeyTypes: types, Aggs: n.aggs, Schema: n.schema, BatchSize: g.BatchSize,
 			Changelog: n.changelog != "", Retract: n.inputs[0].changelog != "", OpCol: n.retractOp, MiniBatch: time.Duration(n.miniBatch) * time.Microsecond,
-			TTL: time.Duration(n.stateTTL) * time.Microsecond}
+			TTL: time.Duration(n.stateTTL) * time.Microsecond, PreAgg: preAgg}
 	})
 	return flow{st: st}, nil
 }
