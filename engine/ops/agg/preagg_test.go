@@ -288,7 +288,7 @@ func TestPreAggAdapts(t *testing.T) {
 	}
 	defer opstest.Release(toSteps(few))
 	defer opstest.Release(toSteps(many))
-	tune := func(o *agg.PreAggOp) { o.SampleRows, o.MaxGroups = 3*n, 1 << 20 }
+	tune := func(o *agg.PreAggOp) { o.SampleRows, o.MaxGroups = 3*n, 1<<20 }
 
 	pre, out := runPre(t, mem, []string{"k"}, few, tune)
 	rows := 0
