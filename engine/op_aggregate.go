@@ -115,7 +115,7 @@ func (aggregateOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
 	// A bounded group_by fed by parallel subtasks pre-aggregates in each of them before
 	// the exchange (agg/preagg.go); an updating one emits as its input comes, and keeps
 	// its rows' way through the exchange.
-	preAgg := n.changelog == "" && in.st.Parallel > 1 && agg.PreAggregatable(n.aggs)
+	preAgg := preAggregate && n.changelog == "" && in.st.Parallel > 1 && agg.PreAggregatable(n.aggs)
 	if preAgg {
 		partial := agg.PartialSchema(types, n.aggs)
 		in.st.ChainHelper("pre-aggregate", func(int) runtime.Operator {
@@ -149,6 +149,9 @@ func (aggregateOp) explain(n *lnode) (detail string) {
 	}
 	return
 }
+
+// preAggregate turns pre-aggregation on (tests and benchmarks compare without it).
+var preAggregate = true
 
 // keyNames are the names of the first n fields (a group_by's keys).
 func keyNames(fields []arrow.Field, n int) []string {
