@@ -2,9 +2,11 @@ package agg
 
 import (
 	"math"
+	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/riverbed-engine/riverbed/engine/expr"
 	"github.com/riverbed-engine/riverbed/engine/runtime"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
@@ -59,7 +61,6 @@ type PreAggOp struct {
 	passing bool  // pre-aggregation stopped: rows pass through
 	// raw is the schema of passed-through rows: the input's and the key hash.
 	rawIn, raw *arrow.Schema
-	hs         []uint64
 }
 
 var _ runtime.PreBarrier = (*PreAggOp)(nil)
@@ -163,13 +164,15 @@ func (o *PreAggOp) pass(m runtime.Message, out runtime.Emitter) error {
 	if err != nil {
 		return rberr.Wrap(rberr.KindOf(err), err, "%s", o.Name)
 	}
-	o.hs = expr.Grow(o.hs[:0], n)[:n]
-	expr.HashColumns(keys, o.hs)
+	// The hashes are computed straight into the new column's buffer.
+	buf := memory.NewResizableBuffer(o.tc.Eval.Mem)
+	buf.Resize(n * 8)
+	expr.HashColumns(keys, unsafe.Slice((*uint64)(unsafe.Pointer(unsafe.SliceData(buf.Bytes()))), n))
 	runtime.ReleaseAll(keys)
-	b := array.NewUint64Builder(o.tc.Eval.Mem)
-	b.AppendValues(o.hs, nil)
-	hc := b.NewArray()
-	b.Release()
+	data := array.NewData(arrow.PrimitiveTypes.Uint64, n, []*memory.Buffer{nil, buf}, nil, 0, 0)
+	buf.Release()
+	hc := array.MakeFromData(data)
+	data.Release()
 	defer hc.Release()
 	if rec.Schema() != o.rawIn {
 		o.rawIn = rec.Schema()
