@@ -47,8 +47,8 @@ func IsPartial(s *arrow.Schema) bool {
 }
 
 // PartialSchema is the schema of partial-state batches of a table with keys of keyTypes
-// and aggregations aggs.
-func PartialSchema(keyTypes []arrow.DataType, aggs []Spec) *arrow.Schema {
+// and aggregations aggs; extra fields (a window's slice) come before the key hash.
+func PartialSchema(keyTypes []arrow.DataType, aggs []Spec, extra ...arrow.Field) *arrow.Schema {
 	var fs []arrow.Field
 	for i, t := range keyTypes {
 		fs = append(fs, arrow.Field{Name: fmt.Sprintf("key%d", i), Type: t, Nullable: true})
@@ -58,6 +58,7 @@ func PartialSchema(keyTypes []arrow.DataType, aggs []Spec) *arrow.Schema {
 			fs = append(fs, arrow.Field{Name: fmt.Sprintf("%s.%d", a.Name, j), Type: t, Nullable: true})
 		}
 	}
+	fs = append(fs, extra...)
 	fs = append(fs, arrow.Field{Name: "key_hash", Type: arrow.PrimitiveTypes.Uint64})
 	md := arrow.NewMetadata([]string{PartialMeta}, []string{"1"})
 	return arrow.NewSchema(fs, &md)
@@ -121,6 +122,36 @@ func (h *Table) PartialColumns(mem memory.Allocator, gids []uint32) ([]arrow.Arr
 		b.Release()
 	}
 	return cols, nil
+}
+
+// PartialBatch returns every group of the table as a batch of partial states of schema
+// (PartialSchema), with the extra columns given (one value per group; the caller still
+// owns them).
+func (h *Table) PartialBatch(mem memory.Allocator, schema *arrow.Schema, extra ...arrow.Array) (arrow.RecordBatch, error) {
+	n := h.NumGroups()
+	cols, err := h.KeyColumns(mem, nil)
+	if err != nil {
+		return nil, err
+	}
+	states, err := h.PartialColumns(mem, nil)
+	if err != nil {
+		runtime.ReleaseAll(cols)
+		return nil, err
+	}
+	cols = append(cols, states...)
+	for _, e := range extra {
+		e.Retain()
+		cols = append(cols, e)
+	}
+	hb := array.NewUint64Builder(mem)
+	hb.AppendValues(h.Hashes()[:n], nil)
+	cols = append(cols, hb.NewArray())
+	hb.Release()
+	defer runtime.ReleaseAll(cols)
+	if len(cols) != schema.NumFields() {
+		return nil, rberr.New(rberr.Internal, "%s: %d partial state columns for a schema of %d", h.name, len(cols), schema.NumFields())
+	}
+	return array.NewRecordBatch(schema, cols, int64(n)), nil
 }
 
 // MergePartial folds a batch of partial states (PartialSchema) into the table: each row

@@ -33,12 +33,55 @@ import (
 // and at the end of the input its groups go out as partial states, so the group_by's
 // state, and so checkpoints, are the same with and without it.
 
-// Defaults of PreAggOp's limits.
+// Defaults of a pre-aggregation's limits (Adaptive).
 var (
 	PreAggMaxGroups    = 1 << 20
 	PreAggSampleRows   = 1 << 16
 	PreAggMinReduction = 2.0
 )
+
+// Adaptive decides, for a pre-aggregation, when to send its groups on and when to stop
+// pre-aggregating (see above). The zero value has the default limits; fields set override
+// them.
+type Adaptive struct {
+	MaxGroups    int
+	SampleRows   int
+	MinReduction float64
+	rows         int64 // rows folded in since the groups were last sent
+	decided      bool  // the sample has been judged
+}
+
+func (a *Adaptive) defaults() {
+	if a.MaxGroups <= 0 {
+		a.MaxGroups = PreAggMaxGroups
+	}
+	if a.SampleRows <= 0 {
+		a.SampleRows = PreAggSampleRows
+	}
+	if a.MinReduction <= 0 {
+		a.MinReduction = PreAggMinReduction
+	}
+}
+
+// Folded is told that n more rows were folded into what are now groups groups; it says
+// whether to send the groups on (flush) and whether to stop pre-aggregating (pass).
+func (a *Adaptive) Folded(n int64, groups int) (flush, pass bool) {
+	a.defaults()
+	a.rows += n
+	if !a.decided && a.rows >= int64(a.SampleRows) {
+		a.decided = true
+		if reduction(a.rows, groups, a.MaxGroups) < a.MinReduction {
+			return true, true
+		}
+	}
+	if groups >= a.MaxGroups {
+		return true, float64(a.rows)/float64(groups) < a.MinReduction
+	}
+	return false, false
+}
+
+// Sent is told that the groups were sent on (all of them).
+func (a *Adaptive) Sent() { a.rows = 0 }
 
 // PreAggOp is a pre-aggregation (see above). Partial is PartialSchema(KeyTypes, Aggs).
 type PreAggOp struct {
@@ -49,37 +92,24 @@ type PreAggOp struct {
 	Aggs      []Spec
 	Partial   *arrow.Schema
 	BatchSize int
-	// MaxGroups, SampleRows and MinReduction override the defaults when set.
-	MaxGroups    int
-	SampleRows   int
-	MinReduction float64
+	// Adaptive's limits (zero: the defaults).
+	Adaptive
 
 	tc      *runtime.TaskCtx
 	table   *Table
-	rows    int64 // rows in the table since it was last sent
-	decided bool  // the sample has been judged
-	passing bool  // pre-aggregation stopped: rows pass through
-	// raw is the schema of passed-through rows: the input's and the key hash.
-	rawIn, raw *arrow.Schema
+	passing bool // pre-aggregation stopped: rows pass through
+	hashes  KeyHashes
 }
 
 var _ runtime.PreBarrier = (*PreAggOp)(nil)
 
 func (o *PreAggOp) Open(tc *runtime.TaskCtx) error {
 	o.tc = tc
-	if o.MaxGroups <= 0 {
-		o.MaxGroups = PreAggMaxGroups
-	}
-	if o.SampleRows <= 0 {
-		o.SampleRows = PreAggSampleRows
-	}
-	if o.MinReduction <= 0 {
-		o.MinReduction = PreAggMinReduction
-	}
 	if o.BatchSize <= 0 {
 		o.BatchSize = 65536
 	}
 	o.table = NewTable(o.Name, o.Keys, o.KeyTypes, o.Aggs)
+	o.hashes = KeyHashes{Name: o.Name, Keys: o.Keys}
 	return nil
 }
 
@@ -98,17 +128,9 @@ func (o *PreAggOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
 	if _, err := o.table.Consume(o.tc.Eval, m.Rec, m.Seq); err != nil {
 		return err
 	}
-	o.rows += n
-	groups := o.table.NumGroups()
-	if !o.decided && o.rows >= int64(o.SampleRows) {
-		o.decided = true
-		if reduction(o.rows, groups, o.MaxGroups) < o.MinReduction {
-			o.passing = true
-			return o.flush(out)
-		}
-	}
-	if groups >= o.MaxGroups {
-		o.passing = float64(o.rows)/float64(groups) < o.MinReduction
+	flush, pass := o.Folded(n, o.table.NumGroups())
+	o.passing = pass
+	if flush {
 		return o.flush(out)
 	}
 	return nil
@@ -154,61 +176,69 @@ func reduction(n int64, d, maxGroups int) float64 {
 
 // pass sends input rows on with their key hash as a last column.
 func (o *PreAggOp) pass(m runtime.Message, out runtime.Emitter) error {
-	rec := m.Rec
-	defer rec.Release()
-	n := int(rec.NumRows())
-	if n == 0 {
+	defer m.Rec.Release()
+	if m.Rec.NumRows() == 0 {
 		return nil
 	}
-	keys, err := runtime.EvalColumns(o.tc.Eval, o.Keys, rec)
+	rec, err := o.hashes.Append(o.tc.Eval, m.Rec)
 	if err != nil {
-		return rberr.Wrap(rberr.KindOf(err), err, "%s", o.Name)
+		return err
+	}
+	return out.Emit(m.With(rec))
+}
+
+// KeyHashes appends to batches of rows the hashes of their keys (expr.HashColumns), as
+// a last uint64 column named key_hash: what a pre-aggregation that passes rows through
+// sends (runtime.Edge.Hashed).
+type KeyHashes struct {
+	Name       string // the operator, for errors
+	Keys       []expr.Expr
+	rawIn, raw *arrow.Schema
+}
+
+// Append returns rec with the key hash column (the caller still owns rec).
+func (k *KeyHashes) Append(ec *expr.EvalCtx, rec arrow.RecordBatch) (arrow.RecordBatch, error) {
+	n := int(rec.NumRows())
+	keys, err := runtime.EvalColumns(ec, k.Keys, rec)
+	if err != nil {
+		return nil, rberr.Wrap(rberr.KindOf(err), err, "%s", k.Name)
 	}
 	// The hashes are computed straight into the new column's buffer.
-	buf := memory.NewResizableBuffer(o.tc.Eval.Mem)
+	buf := memory.NewResizableBuffer(ec.Mem)
 	buf.Resize(n * 8)
-	expr.HashColumns(keys, unsafe.Slice((*uint64)(unsafe.Pointer(unsafe.SliceData(buf.Bytes()))), n))
+	hs := unsafe.Slice((*uint64)(unsafe.Pointer(unsafe.SliceData(buf.Bytes()))), n)
+	if len(keys) > 0 {
+		expr.HashColumns(keys, hs)
+	} else {
+		clear(hs)
+	}
 	runtime.ReleaseAll(keys)
 	data := array.NewData(arrow.PrimitiveTypes.Uint64, n, []*memory.Buffer{nil, buf}, nil, 0, 0)
 	buf.Release()
 	hc := array.MakeFromData(data)
 	data.Release()
 	defer hc.Release()
-	if rec.Schema() != o.rawIn {
-		o.rawIn = rec.Schema()
+	if rec.Schema() != k.rawIn {
+		k.rawIn = rec.Schema()
 		fs := append(append([]arrow.Field{}, rec.Schema().Fields()...), arrow.Field{Name: "key_hash", Type: arrow.PrimitiveTypes.Uint64})
-		o.raw = arrow.NewSchema(fs, nil)
+		k.raw = arrow.NewSchema(fs, nil)
 	}
 	cols := append(append([]arrow.Array{}, rec.Columns()...), hc)
-	return out.Emit(m.With(array.NewRecordBatch(o.raw, cols, int64(n))))
+	return array.NewRecordBatch(k.raw, cols, int64(n)), nil
 }
 
 // flush sends the table's groups as partial states and begins a new table.
 func (o *PreAggOp) flush(out runtime.Emitter) error {
-	n := o.table.NumGroups()
-	if n == 0 {
+	if o.table.NumGroups() == 0 {
 		return nil
 	}
-	mem := o.tc.Eval.Mem
-	cols, err := o.table.KeyColumns(mem, nil)
+	rec, err := o.table.PartialBatch(o.tc.Eval.Mem, o.Partial)
 	if err != nil {
 		return err
 	}
-	states, err := o.table.PartialColumns(mem, nil)
-	if err != nil {
-		runtime.ReleaseAll(cols)
-		return err
-	}
-	cols = append(cols, states...)
-	hb := array.NewUint64Builder(mem)
-	hb.AppendValues(o.table.Hashes()[:n], nil)
-	cols = append(cols, hb.NewArray())
-	hb.Release()
-	rec := array.NewRecordBatch(o.Partial, cols, int64(n))
-	runtime.ReleaseAll(cols)
 	o.table.Release()
 	o.table = NewTable(o.Name, o.Keys, o.KeyTypes, o.Aggs)
-	o.rows = 0
+	o.Sent()
 	return runtime.EmitSliced(rec, o.BatchSize, out)
 }
 
