@@ -58,7 +58,18 @@ func (windowAggOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
 		timeIdx = n.winTimeIdx
 		timeType = n.inputs[0].schema.Field(timeIdx).Type
 	}
-	st := g.NewStage("window_agg", p, runtime.Edge{From: in.st, Part: runtime.PartHash, Keys: keys})
+	// In batch mode an event-time window aggregation fed by parallel subtasks
+	// pre-aggregates by slice in each of them before the exchange (window/preagg.go).
+	preAgg := preAggregate && g.Batch && !n.processing && !n.lateOutput && n.win.Kind != "session" &&
+		in.st.Parallel > 1 && agg.PreAggregatable(n.aggs)
+	if preAgg {
+		partial := agg.PartialSchema(types, n.aggs, window.SliceField)
+		in.st.ChainHelper("pre-aggregate", func(int) runtime.Operator {
+			return &window.PreWindowAggOp{Name: n.name, Keys: keys, KeyTypes: types, Aggs: n.aggs, Win: n.win,
+				TimeIdx: timeIdx, Partial: partial, BatchSize: g.BatchSize}
+		})
+	}
+	st := g.NewStage("window_agg", p, runtime.Edge{From: in.st, Part: runtime.PartHash, Keys: keys, Hashed: preAgg})
 	name := fmt.Sprintf("window_agg(%s)", n.winDef.Kind)
 	if n.lateOutput {
 		name += " late rows" // its late_records are its output, not dropped rows
@@ -72,7 +83,7 @@ func (windowAggOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
 		st.Chain(name, func(int) runtime.Operator {
 			return &window.WindowAggOp{Name: n.name, Keys: keys, KeyTypes: types, Aggs: n.aggs, Schema: n.schema, Win: n.win,
 				Lateness: n.lateness, TimeIdx: timeIdx, TimeType: timeType, Processing: n.processing,
-				LateOutput: n.lateOutput, BatchSize: g.BatchSize}
+				LateOutput: n.lateOutput, BatchSize: g.BatchSize, PreAgg: preAgg}
 		})
 	}
 	return flow{st: st}, nil

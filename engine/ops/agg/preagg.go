@@ -48,6 +48,7 @@ type Adaptive struct {
 	SampleRows   int
 	MinReduction float64
 	rows         int64 // rows folded in since the groups were last sent
+	created      int   // groups made since then
 	decided      bool  // the sample has been judged
 }
 
@@ -63,25 +64,28 @@ func (a *Adaptive) defaults() {
 	}
 }
 
-// Folded is told that n more rows were folded into what are now groups groups; it says
-// whether to send the groups on (flush) and whether to stop pre-aggregating (pass).
-func (a *Adaptive) Folded(n int64, groups int) (flush, pass bool) {
+// Folded is told that n more rows were folded in, making created new groups, and that
+// groups are held now (fewer than made when some were sent on meanwhile, as a window's
+// closed slices are); it says whether to send the groups on (flush) and whether to stop
+// pre-aggregating (pass).
+func (a *Adaptive) Folded(n int64, created, groups int) (flush, pass bool) {
 	a.defaults()
 	a.rows += n
+	a.created += created
 	if !a.decided && a.rows >= int64(a.SampleRows) {
 		a.decided = true
-		if reduction(a.rows, groups, a.MaxGroups) < a.MinReduction {
+		if reduction(a.rows, a.created, a.MaxGroups) < a.MinReduction {
 			return true, true
 		}
 	}
 	if groups >= a.MaxGroups {
-		return true, float64(a.rows)/float64(groups) < a.MinReduction
+		return true, float64(a.rows)/float64(max(a.created, 1)) < a.MinReduction
 	}
 	return false, false
 }
 
 // Sent is told that the groups were sent on (all of them).
-func (a *Adaptive) Sent() { a.rows = 0 }
+func (a *Adaptive) Sent() { a.rows, a.created = 0, 0 }
 
 // PreAggOp is a pre-aggregation (see above). Partial is PartialSchema(KeyTypes, Aggs).
 type PreAggOp struct {
@@ -125,10 +129,12 @@ func (o *PreAggOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
 	if n == 0 {
 		return nil
 	}
+	before := o.table.NumGroups()
 	if _, err := o.table.Consume(o.tc.Eval, m.Rec, m.Seq); err != nil {
 		return err
 	}
-	flush, pass := o.Folded(n, o.table.NumGroups())
+	groups := o.table.NumGroups()
+	flush, pass := o.Folded(n, groups-before, groups)
 	o.passing = pass
 	if flush {
 		return o.flush(out)

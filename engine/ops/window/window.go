@@ -134,6 +134,9 @@ type WindowAggOp struct {
 	Processing bool
 	LateOutput bool
 	BatchSize  int
+	// PreAgg: the input comes from a pre-aggregation (PreWindowAggOp, preagg.go): batches
+	// of partial states per slice, or rows with their key hash as a last column.
+	PreAgg bool
 
 	tc    *runtime.TaskCtx
 	wm    int64
@@ -158,6 +161,9 @@ func (o *WindowAggOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error
 	n := int(rec.NumRows())
 	if n == 0 {
 		return nil
+	}
+	if o.PreAgg && agg.IsPartial(rec.Schema()) {
+		return o.mergePartials(rec, out)
 	}
 	if o.Processing {
 		now := time.Now().UnixMicro()
@@ -245,6 +251,63 @@ func (o *WindowAggOp) addToPanes(rec arrow.RecordBatch, seq runtime.Seq, rows ma
 		}
 	}
 	return nil
+}
+
+// mergePartials folds partial states of slices (PreWindowAggOp) into every window over
+// their slice. A window already closed takes none (in batch mode, where pre-aggregation
+// runs, none is: a slice comes before the watermark that closes its windows).
+func (o *WindowAggOp) mergePartials(rec arrow.RecordBatch, out runtime.Emitter) error {
+	starts, ok := rec.Column(int(rec.NumCols()) - 2).(*array.Int64)
+	if !ok {
+		return rberr.New(rberr.Internal, "%s: partial states without their slice", o.Name)
+	}
+	rows := map[[2]int64][]int32{}
+	var late []int32
+	for i, s := range starts.Int64Values() {
+		o.wbuf = o.Win.Assign(s, o.wbuf[:0])
+		accepted := false
+		for _, w := range o.wbuf {
+			if w[1]-1+o.Lateness <= o.wm {
+				continue
+			}
+			rows[w] = append(rows[w], int32(i))
+			accepted = true
+		}
+		if !accepted {
+			late = append(late, int32(i))
+		}
+	}
+	if len(late) > 0 {
+		o.tc.Metrics.Late.Add(int64(len(late)))
+	}
+	ws := make([][2]int64, 0, len(rows))
+	for w := range rows {
+		ws = append(ws, w)
+	}
+	sortWindows(ws)
+	n := int(rec.NumRows())
+	for _, w := range ws {
+		p := o.panes[w]
+		if p == nil {
+			p = &pane{start: w[0], end: w[1], agg: agg.NewTable(o.Name, o.Keys, o.KeyTypes, o.Aggs)}
+			o.panes[w] = p
+		}
+		sub := rec
+		if idx := rows[w]; len(idx) != n {
+			var err error
+			if sub, err = runtime.TakeRows(o.tc.Eval, rec, idx); err != nil {
+				return err
+			}
+		} else {
+			rec.Retain()
+		}
+		err := p.agg.MergePartial(o.tc.Eval, sub)
+		sub.Release()
+		if err != nil {
+			return err
+		}
+	}
+	return o.emitUpdates(out)
 }
 
 // ClosedWindows returns the windows of panes whose end the watermark has passed, in end
