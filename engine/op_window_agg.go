@@ -60,8 +60,8 @@ func (windowAggOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
 	}
 	// In batch mode an event-time window aggregation fed by parallel subtasks
 	// pre-aggregates by slice in each of them before the exchange (window/preagg.go).
-	preAgg := preAggregate && g.Batch && !n.processing && !n.lateOutput && n.win.Kind != "session" &&
-		in.st.Parallel > 1 && agg.PreAggregatable(n.aggs)
+	preAgg := preAggregate && g.Batch && !n.processing && !n.lateOutput && in.st.Parallel > 1 &&
+		window.PreAggregatable(n.win, n.aggs)
 	if preAgg {
 		partial := agg.PartialSchema(types, n.aggs, window.SliceField)
 		in.st.ChainHelper("pre-aggregate", func(int) runtime.Operator {

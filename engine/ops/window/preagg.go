@@ -25,9 +25,31 @@ import (
 // fired. (In streaming mode lateness is judged row by row against the watermark of each
 // row's source split, which partial states of many rows cannot keep: the planner uses
 // pre-aggregation in batch mode only; nor for session windows, processing time or the
-// late-rows output.) Rows without an event time pass through, for the window aggregation
+// late-rows output; nor, where windows span several slices, for aggregations of rows'
+// positions: PreAggregatable.) Rows without an event time pass through, for the window aggregation
 // to count them late. The adaptive stop (agg.Adaptive) counts the groups of all open
 // slices.
+
+// PreAggregatable reports whether a window aggregation over windows w with aggregations
+// aggs can be pre-aggregated by slice: not session windows; and where a window spans
+// several slices (sliding, cumulate), no aggregation that depends on rows' positions
+// (first, last, max_by, min_by, arg_max, arg_min): a batch's rows of one window are then
+// split over slices, whose positions do not compare.
+func PreAggregatable(w Windower, aggs []agg.Spec) bool {
+	if w.SliceSize() == 0 || !agg.PreAggregatable(aggs) {
+		return false
+	}
+	if w.Kind == "tumbling" {
+		return true
+	}
+	for _, a := range aggs {
+		switch a.Fn {
+		case "first", "last", "max_by", "min_by", "arg_max", "arg_min":
+			return false
+		}
+	}
+	return true
+}
 
 // SliceSize is the length of the slices of windows w (0 for session windows).
 func (w Windower) SliceSize() int64 {

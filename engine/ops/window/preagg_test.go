@@ -185,3 +185,33 @@ func TestSliceSize(t *testing.T) {
 		}
 	}
 }
+
+// Which window aggregations pre-aggregate: not sessions; tumbling windows with any
+// aggregation the group_by pre-aggregates; sliding and cumulate windows only without
+// aggregations of rows' positions.
+func TestPreAggregatable(t *testing.T) {
+	specs := aggs(t)
+	first := specs[:1:1]
+	first = append(first, agg.Spec{Fn: "first"})
+	for _, c := range []struct {
+		def  plan.WindowDef
+		aggs []agg.Spec
+		want bool
+	}{
+		{plan.WindowDef{Kind: "tumbling", Size: "1s"}, specs, true},
+		{plan.WindowDef{Kind: "tumbling", Size: "1s"}, first, true},
+		{plan.WindowDef{Kind: "tumbling", Size: "1s"}, []agg.Spec{{Fn: "median"}}, false},
+		{plan.WindowDef{Kind: "sliding", Size: "2s", Slide: "1s"}, specs, true},
+		{plan.WindowDef{Kind: "sliding", Size: "2s", Slide: "1s"}, first, false},
+		{plan.WindowDef{Kind: "cumulate", Step: "1s", Size: "4s"}, []agg.Spec{{Fn: "arg_max"}}, false},
+		{plan.WindowDef{Kind: "session", Gap: "1s"}, specs, false},
+	} {
+		w, err := window.Compile(&c.def, "w")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := window.PreAggregatable(w, c.aggs); got != c.want {
+			t.Errorf("%s with %d aggregations (last %s): %v, want %v", c.def.Kind, len(c.aggs), c.aggs[len(c.aggs)-1].Fn, got, c.want)
+		}
+	}
+}
