@@ -35,7 +35,7 @@ import (
 
 // Defaults of a pre-aggregation's limits (Adaptive).
 var (
-	PreAggMaxGroups    = 1 << 20
+	PreAggMaxGroups    = 1 << 18
 	PreAggSampleRows   = 1 << 16
 	PreAggMinReduction = 2.0
 )
