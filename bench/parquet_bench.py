@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -81,22 +82,30 @@ def load() -> float:
     return os.getloadavg()[0]
 
 
-def timed(fn, repeat: int) -> tuple[list[float], object, float, float]:
-    """Run fn repeat times: the times, the last answer, the load average before and after."""
-    times, out = [], None
+def cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def timed(fn, repeat: int) -> tuple[list[float], object, float, float, list[float]]:
+    """Run fn repeat times: the wall times, the last answer, the load average before and
+    after, and the CPU times of the process (all its threads) per run."""
+    times, cpus, out = [], [], None
     l0 = load()
     for _ in range(repeat):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), cpu()
         out = fn()
         times.append(time.perf_counter() - t)
-    return times, out, l0, load()
+        cpus.append(cpu() - c)
+    return times, out, l0, load(), cpus
 
 
 def child(data: str, repeat: int) -> None:
     """--child: time riverbed's query with the library in RIVERBED_LIBRARY, print JSON."""
-    times, out, l0, l1 = timed(lambda: riverbed_query(data), repeat)
+    times, out, l0, l1, cpus = timed(lambda: riverbed_query(data), repeat)
     assert isinstance(out, pa.Table)
-    print(json.dumps({"times": times, "groups": out.num_rows, "n": pc.sum(out["n"]).as_py(), "load": [l0, l1]}))
+    print(json.dumps({"times": times, "cpus": cpus, "groups": out.num_rows, "n": pc.sum(out["n"]).as_py(),
+                      "load": [l0, l1]}))
 
 
 def by_key(t: pa.Table) -> pa.Table:
@@ -143,14 +152,14 @@ def main() -> None:
                      pl.col("price").max().alias("max_price"), pl.col("ts").max().alias("last_ts"))
                 .collect().to_arrow())
 
-    def baseline_run(data: str) -> tuple[list[float], float, float]:
+    def baseline_run(data: str) -> tuple[list[float], float, float, list[float]]:
         env = dict(os.environ, RIVERBED_LIBRARY=os.path.abspath(args.baseline))
         p = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", data, "--repeat", str(args.repeat)],
                            env=env, capture_output=True, text=True, check=True)
         r = json.loads(p.stdout.strip().splitlines()[-1])
-        return r["times"], r["load"][0], r["load"][1]
+        return r["times"], r["load"][0], r["load"][1], r["cpus"]
 
-    results = []  # per cardinality: keys, groups, {engine: (median, times, load0, load1)}
+    results = []  # per cardinality: keys, groups, {engine: (median, times, load0, load1, median cpu)}
     parts = []
     for keys in args.keys:
         data = dataset(keys)
@@ -158,7 +167,7 @@ def main() -> None:
         generate(data, args.rows, keys)
         print(f"{keys:,} keys: dataset ready in {time.perf_counter() - t:.1f}s: {data}")
         glob = os.path.join(data, "*.parquet")
-        row: dict[str, tuple[float, list[float], float, float]] = {}
+        row: dict[str, tuple[float, list[float], float, float, float]] = {}
         answers = {}
         engines = [("riverbed", lambda data=data: riverbed_query(data))]
         if args.baseline:
@@ -166,13 +175,13 @@ def main() -> None:
         engines += [("DuckDB", lambda glob=glob: duckdb_query(glob)), ("Polars", lambda glob=glob: polars_query(glob))]
         for name, fn in engines:
             if fn is None:
-                times, l0, l1 = baseline_run(data)
+                times, l0, l1, cpus = baseline_run(data)
             else:
-                times, out, l0, l1 = timed(fn, args.repeat)
+                times, out, l0, l1, cpus = timed(fn, args.repeat)
                 answers[name] = out
-            row[name] = (statistics.median(times), times, l0, l1)
+            row[name] = (statistics.median(times), times, l0, l1, statistics.median(cpus))
             print(f"  {name:18s} median {row[name][0]:7.3f}s  runs {' '.join(f'{x:.3f}' for x in times)}"
-                  f"  load {l0:.1f} -> {l1:.1f}")
+                  f"  cpu {row[name][4]:.2f}s  load {l0:.1f} -> {l1:.1f}")
         rbt = answers["riverbed"]
         same_answer(rbt, answers["DuckDB"], f"{keys} keys: riverbed vs DuckDB")
         same_answer(answers["Polars"], answers["DuckDB"], f"{keys} keys: Polars vs DuckDB")
@@ -185,7 +194,7 @@ def main() -> None:
                 ("riverbed scan + filter",
                  lambda data=data: rb.read_parquet(data).filter(col("amount") > 0)
                  .select("user_id", "amount", "price", "ts").collect(progress=False))]:
-                times, _, l0, l1 = timed(fn, args.repeat)
+                times, _, l0, l1, _ = timed(fn, args.repeat)
                 parts.append((keys, name, statistics.median(times), row["riverbed"][0], l0, l1))
                 print(f"  {name:40s} {statistics.median(times):7.3f}s")
 
@@ -203,28 +212,33 @@ def main() -> None:
         "other in one process and one run (a baseline build of riverbed in a child process); the three answers "
         "are checked equal group by group (sums to 1e-9 relative).",
         "- Load: the 1-minute load average before and after each engine's runs; above the core count, other "
-        "work shared the machine and every time is inflated (compare the engines within one row).",
+        "work shared the machine and every time is inflated (compare the engines within one row). CPU time is "
+        "the process's (user and system, all threads) per run, median: less disturbed by other work than wall "
+        "time.",
         f"- Versions: riverbed {rb.__version__} ({commit}), DuckDB {duckdb.__version__}, Polars {pl.__version__}, "
         f"pyarrow {pa.__version__}.",
         "",
-        "| keys (groups) | engine | wall time (s), median | runs (s) | load before / after | riverbed / engine |",
-        "|---|---|---:|---|---|---:|",
+        "| keys (groups) | engine | wall time (s), median | runs (s) | CPU time (s), median | load before / after "
+        "| riverbed / engine (wall) |",
+        "|---|---|---:|---|---:|---|---:|",
     ]
     for keys, groups, row in results:
         rbs = row["riverbed"][0]
-        for name, (med, times, l0, l1) in row.items():
+        for name, (med, times, l0, l1, cpu_s) in row.items():
             lines.append(f"| {keys:,} ({groups:,}) | {name} | {med:.3f} | {' / '.join(f'{x:.2f}' for x in times)} "
-                         f"| {l0:.1f} / {l1:.1f} | {rbs / med:.2f}x |")
+                         f"| {cpu_s:.2f} | {l0:.1f} / {l1:.1f} | {rbs / med:.2f}x |")
     if args.baseline:
         b = f"riverbed {args.baseline_name}"
         lines += ["", f"Before and after ({b} against this build, same run):", "",
-                  f"| keys | {b} (s) | riverbed (s) | riverbed / {args.baseline_name} | {args.baseline_name} / DuckDB "
-                  f"| riverbed / DuckDB | {args.baseline_name} / Polars | riverbed / Polars |",
-                  "|---|---:|---:|---:|---:|---:|---:|---:|"]
+                  f"| keys | {b} (s) | riverbed (s) | riverbed / {args.baseline_name} | CPU s, {args.baseline_name} "
+                  f"→ riverbed | {args.baseline_name} / DuckDB | riverbed / DuckDB | {args.baseline_name} / Polars "
+                  "| riverbed / Polars |",
+                  "|---|---:|---:|---:|---|---:|---:|---:|---:|"]
         for keys, _, row in results:
             old, new, d, p = row[b][0], row["riverbed"][0], row["DuckDB"][0], row["Polars"][0]
-            lines.append(f"| {keys:,} | {old:.3f} | {new:.3f} | {new / old:.2f} | {old / d:.2f}x | {new / d:.2f}x "
-                         f"| {old / p:.2f}x | {new / p:.2f}x |")
+            lines.append(f"| {keys:,} | {old:.3f} | {new:.3f} | {new / old:.2f} | {row[b][4]:.2f} → "
+                         f"{row['riverbed'][4]:.2f} | {old / d:.2f}x | {new / d:.2f}x | {old / p:.2f}x "
+                         f"| {new / p:.2f}x |")
     if parts:
         lines += ["", "Where riverbed's time goes (same data, same machine):", "",
                   "| keys | riverbed stage | wall time (s), median | share of full query | load before / after |",
