@@ -1,7 +1,7 @@
 """Parquet batch benchmark: the same filter + group-by in riverbed, DuckDB and Polars.
 
 Generates (once per key cardinality) a Parquet dataset of N rows (default 20M): a key with
-K distinct values (``--keys``, default 1,000 and 1,000,000), a timestamp and two numeric
+K distinct values (``--keys``, default 1,000, 1,000,000 and 10,000,000), a timestamp and two numeric
 columns, in 16 files. Then runs, in one process and one run,
 
     filter(amount > 0) -> group_by(user_id) -> count, sum(amount), max(price), max(ts)
@@ -15,7 +15,7 @@ every time). Extra riverbed rows break its time down (scan only; scan + filter).
 the commit before a change), in a child process (a process holds one Go runtime), interleaved
 with this build's runs, for a before/after table.
 
-    python bench/parquet_bench.py [--rows 20000000] [--keys 1000 1000000] [--repeat 3] [--baseline LIB]
+    python bench/parquet_bench.py [--rows 20000000] [--keys 1000 1000000 10000000] [--repeat 3] [--baseline LIB]
 """
 
 from __future__ import annotations
@@ -126,7 +126,7 @@ def same_answer(a: pa.Table, b: pa.Table, what: str) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=20_000_000)
-    ap.add_argument("--keys", type=int, nargs="+", default=[1_000, 1_000_000])
+    ap.add_argument("--keys", type=int, nargs="+", default=[1_000, 1_000_000, 10_000_000])
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--baseline", help="another build of the engine library, timed in a child process")
     ap.add_argument("--baseline-name", default="before", help="what to call the baseline in the tables")
