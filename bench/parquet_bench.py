@@ -163,14 +163,15 @@ def main() -> None:
                      pl.col("price").max().alias("max_price"), pl.col("ts").max().alias("last_ts"))
                 .collect().to_arrow())
 
-    def baseline_run(data: str) -> tuple[list[float], float, float, list[float]]:
+    def baseline_run(data: str) -> tuple[float, float]:
+        """One timed run of riverbed's query with the baseline library (after a warm-up run)."""
         env = dict(os.environ, RIVERBED_LIBRARY=os.path.abspath(args.baseline))
-        p = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", data, "--repeat", str(args.repeat)],
+        p = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", data, "--repeat", "2"],
                            env=env, capture_output=True, text=True, check=True)
         r = json.loads(p.stdout.strip().splitlines()[-1])
-        return r["times"], r["load"][0], r["load"][1], r["cpus"]
+        return r["times"][-1], r["cpus"][-1]
 
-    results = []  # per cardinality: keys, groups, {engine: (median, times, load0, load1, median cpu)}
+    results = []  # per cardinality: keys, groups, {engine: (median, times, load0, load1, median cpu)}, pre
     parts = []
     for keys in args.keys:
         data = dataset(keys)
@@ -178,21 +179,33 @@ def main() -> None:
         generate(data, args.rows, keys)
         print(f"{keys:,} keys: dataset ready in {time.perf_counter() - t:.1f}s: {data}")
         glob = os.path.join(data, "*.parquet")
-        row: dict[str, tuple[float, list[float], float, float, float]] = {}
         answers = {}
         engines = [("riverbed", lambda data=data: riverbed_query(data))]
         if args.baseline:
             engines.append((f"riverbed {args.baseline_name}", None))
         engines += [("DuckDB", lambda glob=glob: duckdb_query(glob)), ("Polars", lambda glob=glob: polars_query(glob))]
-        for name, fn in engines:
-            if fn is None:
-                times, l0, l1, cpus = baseline_run(data)
-            else:
-                times, out, l0, l1, cpus = timed(fn, args.repeat)
-                answers[name] = out
-            row[name] = (statistics.median(times), times, l0, l1, statistics.median(cpus))
+        # The engines take turns, run by run, so that a change of load in the machine's other work weighs
+        # on each alike.
+        runs: dict[str, list[tuple[float, float, float, float]]] = {name: [] for name, _ in engines}
+        for name, fn in engines:  # warm-up (file cache, library load)
+            if fn is not None:
+                answers[name] = fn()
+        for _ in range(args.repeat):
+            for name, fn in engines:
+                l0 = load()
+                if fn is None:
+                    secs, cpu_s = baseline_run(data)
+                else:
+                    (secs,), out, _, _, (cpu_s,) = timed(fn, 1)
+                    answers[name] = out
+                runs[name].append((secs, cpu_s, l0, load()))
+        row: dict[str, tuple[float, list[float], float, float, float]] = {}
+        for name, rs in runs.items():
+            times = [r[0] for r in rs]
+            row[name] = (statistics.median(times), times, min(r[2] for r in rs), max(r[3] for r in rs),
+                         statistics.median(r[1] for r in rs))
             print(f"  {name:18s} median {row[name][0]:7.3f}s  runs {' '.join(f'{x:.3f}' for x in times)}"
-                  f"  cpu {row[name][4]:.2f}s  load {l0:.1f} -> {l1:.1f}")
+                  f"  cpu {row[name][4]:.2f}s  load {row[name][2]:.1f} .. {row[name][3]:.1f}")
         rbt = answers["riverbed"]
         same_answer(rbt, answers["DuckDB"], f"{keys} keys: riverbed vs DuckDB")
         same_answer(answers["Polars"], answers["DuckDB"], f"{keys} keys: Polars vs DuckDB")
@@ -221,17 +234,17 @@ def main() -> None:
         "pyarrow: `user_id` int64 uniform over K distinct values (one dataset per K), `ts` timestamp[us], "
         "`amount` float64 (normal, about 79% of rows > 0), `price` int64.",
         "- Query: `filter(amount > 0)`, `group_by(user_id)`, `count`, `sum(amount)`, `max(price)`, `max(ts)`. "
-        f"Each engine uses all cores; median of {args.repeat} runs, warm file cache, the engines one after the "
-        "other in one process and one run (a baseline build of riverbed in a child process); the three answers "
-        "are checked equal group by group (sums to 1e-9 relative).",
-        "- Load: the 1-minute load average before and after each engine's runs; above the core count, other "
+        f"Each engine uses all cores; median of {args.repeat} runs after a warm-up run, warm file cache, the "
+        "engines taking turns run by run in one process (a baseline build of riverbed in a child process, with "
+        "a warm-up run of its own); the three answers are checked equal group by group (sums to 1e-9 relative).",
+        "- Load: the lowest and highest 1-minute load average around each engine's runs; above the core count, other "
         "work shared the machine and every time is inflated (compare the engines within one row). CPU time is "
         "the process's (user and system, all threads) per run, median: less disturbed by other work than wall "
         "time.",
         f"- Versions: riverbed {rb.__version__} ({commit}), DuckDB {duckdb.__version__}, Polars {pl.__version__}, "
         f"pyarrow {pa.__version__}.",
         "",
-        "| keys (groups) | engine | wall time (s), median | runs (s) | CPU time (s), median | load before / after "
+        "| keys (groups) | engine | wall time (s), median | runs (s) | CPU time (s), median | load (low / high) "
         "| riverbed / engine (wall) |",
         "|---|---|---:|---|---:|---|---:|",
     ]
