@@ -33,7 +33,7 @@ type router struct {
 	targets []*task
 	chIdx   []int // our input channel index at each target
 	keys    []expr.Expr
-	hashed  bool // the last column of each batch holds the key hashes (Edge.Hashed)
+	hashed  bool // batches marked with KeyHashMeta carry their key hashes (Edge.Hashed)
 	maxPar  int
 	hashes  []uint64
 	// sink is set instead of targets at the end of a graph.
@@ -158,7 +158,7 @@ func (r *router) shuffle(m Message) error {
 		return nil
 	}
 	var hs []uint64
-	if r.hashed {
+	if r.hashed && CarriesKeyHashes(rec.Schema()) {
 		hc, ok := rec.Column(int(rec.NumCols()) - 1).(*array.Uint64)
 		if !ok {
 			return rberr.New(rberr.Internal, "a hashed exchange got a batch without its key hash column")
@@ -201,6 +201,16 @@ func (r *router) shuffle(m Message) error {
 		}
 	}
 	return nil
+}
+
+// KeyHashMeta is the schema metadata key of batches whose last column holds their rows'
+// key hashes (see Edge.Hashed).
+const KeyHashMeta = "riverbed.key_hash"
+
+// CarriesKeyHashes reports whether batches of schema s carry their key hashes in their
+// last column.
+func CarriesKeyHashes(s *arrow.Schema) bool {
+	return s.HasMetadata() && s.Metadata().FindKey(KeyHashMeta) >= 0
 }
 
 func TakeRows(ec *expr.EvalCtx, rec arrow.RecordBatch, rows []int32) (arrow.RecordBatch, error) {

@@ -41,10 +41,11 @@ type Edge struct {
 	From *Stage
 	Part partitioning
 	Keys []expr.Expr
-	// Hashed (with PartHash): every batch carries its rows' key hashes (the hashes of
-	// Keys, as expr.HashColumns computes them) in its last column, a uint64 column, so the
-	// exchange routes by them without evaluating Keys (a pre-aggregation computes them
-	// once; the aggregation after the exchange uses them too).
+	// Hashed (with PartHash): batches whose schema is marked with KeyHashMeta carry their
+	// rows' key hashes (the hashes of Keys, as expr.HashColumns computes them) in their
+	// last column, a uint64 column, and the exchange routes them by it without evaluating
+	// Keys (a pre-aggregation computes them once; the aggregation after the exchange uses
+	// them too). Other batches are routed by Keys.
 	Hashed bool
 }
 

@@ -31,7 +31,8 @@ type GroupByOp struct {
 	Retract bool
 	OpCol   int
 	// PreAgg: the input comes from a pre-aggregation (PreAggOp, preagg.go): batches of
-	// partial states, or rows with their key hash as a last column.
+	// partial states, or rows (with their key hash as a last column when their schema is
+	// marked so, runtime.CarriesKeyHashes).
 	PreAgg bool
 	// MiniBatch is how long changes are gathered before they are emitted (each group
 	// emits at most once per mini-batch; 0: after every input batch). TTL drops the state
@@ -67,12 +68,14 @@ func (o *GroupByOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
 		if IsPartial(rec.Schema()) {
 			return o.agg.MergePartial(o.tc.Eval, rec)
 		}
-		hc, ok := rec.Column(int(rec.NumCols()) - 1).(*array.Uint64)
-		if !ok {
-			return rberr.New(rberr.Internal, "%s: a pre-aggregated input row without its key hash", o.Name)
+		if runtime.CarriesKeyHashes(rec.Schema()) {
+			hc, ok := rec.Column(int(rec.NumCols()) - 1).(*array.Uint64)
+			if !ok {
+				return rberr.New(rberr.Internal, "%s: rows without their key hash column", o.Name)
+			}
+			_, err := o.agg.ConsumeHashed(o.tc.Eval, rec, hc.Uint64Values(), m.Seq)
+			return err
 		}
-		_, err := o.agg.ConsumeHashed(o.tc.Eval, rec, hc.Uint64Values(), m.Seq)
-		return err
 	}
 	_, err := o.agg.Consume(o.tc.Eval, m.Rec, m.Seq)
 	return err

@@ -60,7 +60,7 @@ func PartialSchema(keyTypes []arrow.DataType, aggs []Spec, extra ...arrow.Field)
 	}
 	fs = append(fs, extra...)
 	fs = append(fs, arrow.Field{Name: "key_hash", Type: arrow.PrimitiveTypes.Uint64})
-	md := arrow.NewMetadata([]string{PartialMeta}, []string{"1"})
+	md := arrow.NewMetadata([]string{PartialMeta, runtime.KeyHashMeta}, []string{"1", "1"})
 	return arrow.NewSchema(fs, &md)
 }
 

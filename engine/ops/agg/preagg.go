@@ -15,19 +15,21 @@ import (
 // Pre-aggregation: a bounded group_by at parallelism > 1 aggregates each upstream
 // subtask's rows locally before the hash exchange (PreAggOp, chained after the operator
 // that feeds the group_by) and sends partial states (partial.go) in place of rows; the
-// group_by after the exchange merges them (Table.MergePartial). Every batch the
-// pre-aggregation sends carries its rows' key hashes as its last column (computed once,
-// by the pre-aggregation's own hash table), which the exchange routes by
-// (runtime.Edge.Hashed) and the group_by groups by.
+// group_by after the exchange merges them (Table.MergePartial). Partial states carry
+// their key hashes as a last column (computed once, by the pre-aggregation's own hash
+// table), which the exchange routes by (runtime.Edge.Hashed) and the group_by groups by.
 //
 // It is adaptive, as DuckDB's and Spark's partial aggregations are: pre-aggregating pays
 // only when keys repeat within a subtask's input. After the first SampleRows rows it
 // estimates the number of distinct keys from how many of the sample's rows were new
 // (the occupancy estimate below); when so many keys would overflow its table (MaxGroups)
 // too soon to halve the rows, it stops: what it holds goes out as partial states, and
-// from then on rows pass through as they are, with their key hash. The same happens
+// from then on rows pass through as they are. The same happens
 // when the table fills having reduced its rows less than MinReduction times; a table
-// that fills having reduced them more is sent and begun afresh.
+// that fills having reduced them more is sent and begun afresh. Rows passed through
+// carry their key hashes too when hashing their keys costs more than moving a column of
+// hashes (strings, several keys: HashesWorthCarrying); one integer key is hashed by a
+// multiply and a few shifts, cheaper than the extra column through the exchange.
 //
 // It holds nothing across a checkpoint: before a barrier passes (runtime.PreBarrier)
 // and at the end of the input its groups go out as partial states, so the group_by's
@@ -113,7 +115,7 @@ func (o *PreAggOp) Open(tc *runtime.TaskCtx) error {
 		o.BatchSize = 65536
 	}
 	o.table = NewTable(o.Name, o.Keys, o.KeyTypes, o.Aggs)
-	o.hashes = KeyHashes{Name: o.Name, Keys: o.Keys}
+	o.hashes = KeyHashes{Name: o.Name, Keys: o.Keys, Off: !HashesWorthCarrying(o.KeyTypes)}
 	return nil
 }
 
@@ -180,8 +182,11 @@ func reduction(n int64, d, maxGroups int) float64 {
 	return -keys * math.Log1p(-limit/keys) / limit
 }
 
-// pass sends input rows on with their key hash as a last column.
+// pass sends input rows on (with their key hash as a last column, unless that is off).
 func (o *PreAggOp) pass(m runtime.Message, out runtime.Emitter) error {
+	if o.hashes.Off {
+		return out.Emit(m)
+	}
 	defer m.Rec.Release()
 	if m.Rec.NumRows() == 0 {
 		return nil
@@ -193,12 +198,20 @@ func (o *PreAggOp) pass(m runtime.Message, out runtime.Emitter) error {
 	return out.Emit(m.With(rec))
 }
 
+// HashesWorthCarrying reports whether rows passed through with keys of keyTypes should
+// carry their key hashes: not for one integer-like key (see above).
+func HashesWorthCarrying(keyTypes []arrow.DataType) bool {
+	return !(len(keyTypes) == 1 && expr.IsIntKeyed(keyTypes[0]))
+}
+
 // KeyHashes appends to batches of rows the hashes of their keys (expr.HashColumns), as
-// a last uint64 column named key_hash: what a pre-aggregation that passes rows through
-// sends (runtime.Edge.Hashed).
+// a last uint64 column named key_hash, marking the schema with runtime.KeyHashMeta: what
+// a pre-aggregation that passes rows through sends (runtime.Edge.Hashed). With Off the
+// rows go as they are.
 type KeyHashes struct {
 	Name       string // the operator, for errors
 	Keys       []expr.Expr
+	Off        bool
 	rawIn, raw *arrow.Schema
 }
 
@@ -227,7 +240,8 @@ func (k *KeyHashes) Append(ec *expr.EvalCtx, rec arrow.RecordBatch) (arrow.Recor
 	if rec.Schema() != k.rawIn {
 		k.rawIn = rec.Schema()
 		fs := append(append([]arrow.Field{}, rec.Schema().Fields()...), arrow.Field{Name: "key_hash", Type: arrow.PrimitiveTypes.Uint64})
-		k.raw = arrow.NewSchema(fs, nil)
+		md := arrow.NewMetadata([]string{runtime.KeyHashMeta}, []string{"1"})
+		k.raw = arrow.NewSchema(fs, &md)
 	}
 	cols := append(append([]arrow.Array{}, rec.Columns()...), hc)
 	return array.NewRecordBatch(k.raw, cols, int64(n)), nil

@@ -108,7 +108,7 @@ func (o *PreWindowAggOp) Open(tc *runtime.TaskCtx) error {
 	}
 	o.slice = o.Win.SliceSize()
 	o.slices = map[int64]*agg.Table{}
-	o.hashes = agg.KeyHashes{Name: o.Name, Keys: o.Keys}
+	o.hashes = agg.KeyHashes{Name: o.Name, Keys: o.Keys, Off: !agg.HashesWorthCarrying(o.KeyTypes)}
 	return nil
 }
 
@@ -183,8 +183,11 @@ func (o *PreWindowAggOp) ProcessBatch(m runtime.Message, out runtime.Emitter) er
 	return nil
 }
 
-// pass sends rows on with their key hash (it takes rec).
+// pass sends rows on, with their key hash unless that is off (it takes rec).
 func (o *PreWindowAggOp) pass(m runtime.Message, rec arrow.RecordBatch, out runtime.Emitter) error {
+	if o.hashes.Off {
+		return out.Emit(m.With(rec))
+	}
 	defer rec.Release()
 	if rec.NumRows() == 0 {
 		return nil
