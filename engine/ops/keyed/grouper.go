@@ -107,7 +107,7 @@ func (g *Grouper) ConsumeHashed(ctx context.Context, keys []arrow.Array, hs []ui
 	n := len(ids)
 	g.newRows = g.newRows[:0]
 	if g.mode == modeInt {
-		g.consumeInt(keys[0], hs, ids)
+		g.consumeInt(keys[0], ids)
 		if len(g.newRows) == 0 {
 			return nil
 		}
@@ -158,7 +158,9 @@ func (g *Grouper) nullGroup(h uint64, row int) uint32 {
 	return uint32(g.null)
 }
 
-func (g *Grouper) consumeInt(col arrow.Array, hs []uint64, ids []uint32) {
+// consumeInt groups one integer-like key. It hashes the keys itself even when their
+// hashes are known: the hash is a multiply and a few shifts, cheaper than reading it.
+func (g *Grouper) consumeInt(col arrow.Array, ids []uint32) {
 	nulls := col.NullN() > 0
 	var vals []int64
 	get := expr.Int64Getter(col)
@@ -176,12 +178,7 @@ func (g *Grouper) consumeInt(col arrow.Array, hs []uint64, ids []uint32) {
 		} else {
 			v = get(row)
 		}
-		var h uint64
-		if hs != nil {
-			h = hs[row]
-		} else {
-			h = expr.Mix64(uint64(v))
-		}
+		h := expr.Mix64(uint64(v))
 		slot := h & g.mask
 		for {
 			e := &g.islots[slot]
