@@ -439,6 +439,7 @@ type TextReader struct {
 	path   string
 	rc     io.ReadCloser
 	schema *arrow.Schema // projected
+	json   *textcodec.JSONRowParser
 	bld    *array.RecordBuilder
 	batch  int
 	row    int64 // rows read so far (data rows, header excluded)
@@ -637,7 +638,10 @@ func (r *TextReader) nextJSON() error {
 	if err != nil {
 		return readErr(r.path, err)
 	}
-	row, err := textcodec.ParseJSONRow(r.schema, b)
+	if r.json == nil {
+		r.json = textcodec.NewJSONRowParser(r.schema)
+	}
+	row, err := r.json.Parse(b)
 	if err != nil {
 		return rberr.New(rberr.Data, "%s: file %q line %d: %v", r.d.opts.what(), r.path, r.lines.line, err)
 	}

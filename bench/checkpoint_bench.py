@@ -6,6 +6,12 @@ with large keyed state (a keyed window per bidder and auction) on Pebble with a 
 a tenth of its state; then the time a job takes to restore from a savepoint of that state
 and read its first batch again. Writes a section of bench/RESULTS.md.
 
+A second section (`--only spill` runs it alone) sets state larger than memory against
+memory: a streaming join whose state is ten times its memory cap, on the Pebble backend
+(rows beyond the cap spilled to disk) and on the memory backend, each run in a child
+process whose peak RSS is measured; and the same sources without the join, for the memory
+a job takes besides its state.
+
 Every variant's answer is compared with the run without checkpoints (the same rows, as a
 multiset), so a cheaper checkpoint cannot come from a wrong one.
 """
@@ -28,6 +34,9 @@ from results_md import machine, write_section  # noqa: E402  (bench/ is the scri
 
 PARALLELISM = 2
 SECTION = "## Checkpoints: cost, state backends, recovery"
+SPILL_SECTION = "## State larger than memory: spilling join state (Pebble) against memory"
+SPILL_PAYLOAD = 2000  # bytes of text per row: the rows, not the join's index, are most of the state
+SPILL_BATCH = 4096
 
 
 def queries(env: Any, events: int | None) -> dict[str, Callable[[], Any]]:
@@ -155,13 +164,111 @@ def big_state(args: argparse.Namespace) -> list[list[str]]:
     return out
 
 
+def spill_stream(env: Any, rows: int, pattern: str, join: bool = True, payload: int = SPILL_PAYLOAD) -> Any:
+    """Two generated inputs of `rows` rows (an id, a key, `payload` bytes of text)
+    joined on the key (inner, streaming: the join keeps every row of both sides). With
+    pattern "recent", a right row matches the left row 1000 rows back (a payment after
+    its order): lookups hit recently added state. With "anywhere", keys are spread so
+    that lookups hit rows anywhere in the state. join=False unions the inputs instead (the
+    same pipeline without state)."""
+    import riverbed as rb
+    from riverbed import col
+
+    def side(tag: str) -> Any:
+        s = env.datagen({"x": rb.Int64}, fields={"x": {"kind": "sequence", "min": 0}}, number_of_rows=rows)
+        if pattern == "recent":
+            k = col("x") if tag == "l" else col("x") - 1000
+        else:
+            k = (col("x") * 7 % rows) if tag == "l" else (col("x") * 2 % rows)
+        pad = rb.lit("p" * payload)
+        return s.select(col("x").alias("id"), k.alias("k"), rb.concat_str([col("x").cast(rb.Utf8), pad]).alias("p"))
+
+    if not join:
+        return side("l").union(side("r")).select("id", "k")
+    return side("l").join(side("r"), on="k", suffix="_r").select("id", "id_r")
+
+
+def spill_child(argv: list[str]) -> None:
+    """One measured run (in a child process): prints rows out and seconds as JSON."""
+    import json
+
+    import riverbed as rb
+
+    backend, rows, cap, pattern, payload = argv[0], int(argv[1]), int(argv[2]), argv[3], int(argv[4])
+    kw: dict[str, Any] = {"state_backend": backend} if backend != "none" else {}
+    if backend == "pebble":
+        kw["state_memory_limit"] = cap
+    env = rb.Environment(parallelism=PARALLELISM, batch_size=SPILL_BATCH, runtime_mode="streaming", **kw)
+    stream = spill_stream(env, rows, pattern, join=backend != "none", payload=payload)
+    t0 = time.perf_counter()
+    n = sum(b.num_rows for b in stream.start().results())
+    print(json.dumps({"rows_out": n, "seconds": time.perf_counter() - t0}))
+
+
+def spill_run(backend: str, rows: int, cap: int, pattern: str, payload: int = SPILL_PAYLOAD,
+              env: dict[str, str] | None = None) -> tuple[float, float, int]:
+    """Runs spill_child in a child process (with env added to its environment): (seconds,
+    peak RSS in MB, rows out)."""
+    import json
+
+    proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--spill-child", backend, str(rows),
+                             str(cap), pattern, str(payload)], stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, **(env or {})})
+    out = proc.stdout.read() if proc.stdout else ""
+    _, status, usage = os.wait4(proc.pid, 0)
+    if status != 0:
+        raise RuntimeError(f"the {backend} run failed (status {status})")
+    res = json.loads(out.strip().splitlines()[-1])
+    return res["seconds"], usage.ru_maxrss / 1024, res["rows_out"]
+
+
+def spill(args: argparse.Namespace) -> tuple[list[list[str]], dict[str, Any]]:
+    """The join over state ten times its cap, Pebble against memory, best of args.repeat."""
+    rows = args.spill_rows
+    state = 2 * rows * (SPILL_PAYLOAD + 30)  # both sides' rows: payload, id, key, offsets
+    cap = state // (10 * PARALLELISM)  # per stateful operator subtask
+    out: list[list[str]] = []
+    allocators = {"default": {}, "glibc, fixed mmap threshold": {"MALLOC_MMAP_THRESHOLD_": "131072"}}
+    for pattern in ("recent", "anywhere"):
+        for alloc, env in allocators.items():
+            base_t = base_rss = None
+            for backend in ("none", "memory", "pebble"):
+                runs = [spill_run(backend, rows, cap, pattern, env=env) for _ in range(args.repeat)]
+                t = min(r[0] for r in runs)
+                rss = max(r[1] for r in runs)
+                if backend == "none":
+                    base_rss = rss
+                if backend == "memory":
+                    base_t = t
+                name = {"none": "no join (the sources alone)", "memory": "memory",
+                        "pebble": f"pebble, cap {cap / 1e6:.1f} MB per subtask"}[backend]
+                out.append([pattern, alloc, name, f"{rows * 2 / t / 1e3:.0f}", f"{rss:.0f}",
+                            f"{rss - base_rss:.0f}" if base_rss is not None and backend != "none" else "—",
+                            f"{base_t / t:.2f}x" if base_t and backend == "pebble" else "—",
+                            str(runs[0][2]) if backend != "none" else "—"])
+                print(out[-1], flush=True)
+    return out, {"rows": rows, "state": state, "cap": cap}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("--events", type=int, default=10_000_000, help="Nexmark events per run (default 10M)")
     ap.add_argument("--out", default=os.path.join(HERE, "RESULTS.md"))
+    ap.add_argument("--only", choices=["checkpoints", "spill"], help="run one of the two sections")
+    ap.add_argument("--spill-rows", type=int, default=100_000, help="rows per join input in the spill section")
+    ap.add_argument("--repeat", type=int, default=2, help="runs per line of the spill section (best time, "
+                    "largest RSS)")
+    ap.add_argument("--spill-child", nargs=5, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.spill_child:
+        spill_child(args.spill_child)
+        return
     import riverbed as rb
 
+    if args.only != "checkpoints":
+        write_spill(args)
+    if args.only == "spill":
+        return
     t0 = time.time()
     load0 = os.getloadavg()[0]
     rows = measure(args)
@@ -201,6 +308,54 @@ def main() -> None:
     lines += ["| " + " | ".join(r) + " |" for r in big]
     lines += ["", f"Whole run: {time.time() - t0:.0f} s."]
     write_section(args.out, SECTION, "\n".join(lines) + "\n")
+    print(f"wrote {args.out}")
+
+
+def write_spill(args: argparse.Namespace) -> None:
+    import riverbed as rb
+
+    t0 = time.time()
+    up0 = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    rows, info = spill(args)
+    up1 = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                            cwd=HERE).stdout.strip()
+    lines = [
+        SPILL_SECTION,
+        "",
+        "A streaming inner join of two generated inputs keeps every row of both; its state is ten times "
+        "the memory cap (`state_memory_limit`) of each of its subtasks. With `state_backend=\"pebble\"` "
+        "the rows beyond the cap are spilled to a Pebble store on local disk and read back when a "
+        "lookup needs them; with the memory backend they all stay in memory. Each run is a child "
+        "process; its peak RSS includes Python, pyarrow and the library. \"No join\" is the same "
+        "sources unioned: the memory a job takes besides its state (batches in flight, buffers). "
+        "(`python bench/checkpoint_bench.py --only spill`, in `make bench`.)",
+        "",
+        f"- Machine: {machine()}.",
+        f"- `uptime` at the start: {up0}; at the end: {up1} (shared machine: the higher the load, the noisier).",
+        f"- riverbed {rb.__version__} ({commit}); parallelism {PARALLELISM}; streaming mode; batch size "
+        f"{SPILL_BATCH}; {info['rows']:,} rows per input of {SPILL_PAYLOAD} bytes of text each: about "
+        f"{info['state'] / 1e6:.0f} MB of rows held by the join, {info['state'] / PARALLELISM / 1e6:.0f} MB "
+        f"per subtask, against a cap of {info['cap'] / 1e6:.1f} MB per subtask. Best time of {args.repeat} "
+        "runs, largest peak RSS.",
+        "- *recent*: each right row matches the left row 1000 rows back (lookups hit recent state, "
+        "the old rows are never read again); *anywhere*: lookups hit rows anywhere in the state.",
+        "- *allocator*: the library allocates Arrow buffers with C `malloc`; glibc keeps memory "
+        "that was freed in its arenas, which raises every run's RSS, more so when buffers come "
+        "and go (spilling). `MALLOC_MMAP_THRESHOLD_=131072` (a glibc setting) gives large buffers "
+        "back to the system when freed: those lines show the memory the job really holds.",
+        "- What the cap bounds is the rows the join holds in memory. Above it, a spilling job also "
+        "holds the join's index of its rows and its keys (in memory with either backend, tens of "
+        "bytes per row), batches waiting between operators (up to `buffer_bytes`, 64 MiB; the "
+        "queues fill when the join is the slowest step) and the spill stores' buffers.",
+        "",
+        "| lookups | allocator | backend | input rows/s (thousands) | peak RSS (MB) | above no join (MB) "
+        "| throughput vs memory | rows out |",
+        "|---|---|---|---:|---:|---:|---:|---:|",
+    ]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    lines += ["", f"Whole run: {time.time() - t0:.0f} s."]
+    write_section(args.out, SPILL_SECTION, "\n".join(lines) + "\n")
     print(f"wrote {args.out}")
 
 

@@ -39,12 +39,11 @@ import sys
 import time
 from typing import Any
 
-from results_md import machine, write_section  # bench/ is the script's directory
+# bench/ is the script's directory
+from pyflink_driver import FLINK_PY, JARS, best_of, ensure_pyflink, flink_heap_gb, run_worker
+from results_md import machine, write_section
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-CACHE = os.path.join(HERE, ".cache")
-FLINK_PY = os.path.join(CACHE, "pyflink-venv", "bin", "python")
-JARS = os.path.join(CACHE, "jars")
 PARALLELISM = 2
 SECTION = "## Nexmark streaming"
 QUERIES = ["q0", "q1", "q2", "q5", "q7", "q8"]
@@ -299,19 +298,6 @@ FLINK_OPTIONS = {
 PASS_THROUGH = ("q0", "q1")
 
 
-def best_of(fn: Any, repeat: int, long: float) -> tuple[float, list[float], Any]:
-    """Best wall time of up to ``repeat`` runs; a run longer than ``long`` seconds is not repeated."""
-    times: list[float] = []
-    out = None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-        if times[-1] > long:
-            break
-    return min(times), times, out
-
-
 def flink_worker(config_path: str) -> None:
     with open(config_path) as f:
         cfg = json.load(f)
@@ -402,41 +388,8 @@ def children_cpu() -> float:
 
 
 def run_flink(root: str, queries: list[str], repeat: int, long: float, flink_python: str) -> dict[str, Any]:
-    cfg_path = os.path.join(CACHE, "flink_job.json")
-    out_path = os.path.join(CACHE, "flink_result.json")
-    if os.path.exists(out_path):
-        os.remove(out_path)
-    with open(cfg_path, "w") as f:
-        json.dump({"data": root, "queries": queries, "repeat": repeat, "long": long, "parallelism": PARALLELISM,
-                   "jars": JARS, "out": out_path}, f)
-    log = os.path.join(CACHE, "flink_worker.log")
-    with open(log, "w") as lf:
-        # Flink logs to its own files; its stdout (JVM noise) goes to the log, progress to stderr.
-        # The local mini-cluster runs in the gateway JVM; JVM_ARGS sets its heap.
-        env = {**os.environ, "PYTHONPATH": "", "JVM_ARGS": f"-Xmx{flink_heap_gb()}g"}
-        rc = subprocess.run([flink_python, os.path.abspath(__file__), "--flink-worker", cfg_path],
-                            stdout=lf, env=env).returncode
-    if rc != 0 or not os.path.exists(out_path):
-        raise RuntimeError(f"the PyFlink run failed (exit {rc}); see bench/.cache/flink_worker.log")
-    with open(out_path) as f:
-        return json.load(f)
-
-
-def flink_heap_gb() -> int:
-    """JVM heap for PyFlink: q7 keeps every bid in (heap) join state, about 13 GiB at 20M events."""
-    try:
-        with open("/proc/meminfo") as f:
-            total_gb = int(f.readline().split()[1]) / 1024 / 1024
-    except OSError:
-        total_gb = 8
-    return max(2, min(14, int(total_gb * 0.6)))
-
-
-def ensure_pyflink(flink_python: str) -> None:
-    if os.path.exists(flink_python) and glob.glob(os.path.join(JARS, "flink-sql-parquet-*.jar")):
-        return
-    print("setting up PyFlink (bench/pyflink_setup.sh)...", file=sys.stderr, flush=True)
-    subprocess.run(["bash", os.path.join(HERE, "pyflink_setup.sh")], check=True)
+    return run_worker(__file__, "flink", {"data": root, "queries": queries, "repeat": repeat, "long": long,
+                                          "parallelism": PARALLELISM}, flink_python)
 
 
 # ----------------------------------------------------------------------------------------

@@ -30,17 +30,14 @@ import hashlib
 import json
 import os
 import platform
-import subprocess
 import sys
-import time
 from typing import Any
 
-from results_md import machine, write_section  # bench/ is the script's directory
+# bench/ is the script's directory
+from pyflink_driver import FLINK_PY, best_of, ensure_pyflink, run_worker
+from results_md import machine, write_section
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-CACHE = os.path.join(HERE, ".cache")
-FLINK_PY = os.path.join(CACHE, "pyflink-venv", "bin", "python")
-JARS = os.path.join(CACHE, "jars")
 PARALLELISM = 2
 ACCOUNTS = 10_000
 SECTION = "## Keyed process functions"
@@ -73,18 +70,6 @@ def generate(root: str, events: int) -> str:
 def digest(pairs: list[tuple[int, int]]) -> dict[str, Any]:
     h = hashlib.sha256(json.dumps(sorted(pairs)).encode()).hexdigest()[:16]
     return {"alerts": len(pairs), "hash": h}
-
-
-def best_of(fn: Any, repeat: int, long: float) -> tuple[float, list[float], Any]:
-    times: list[float] = []
-    out = None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-        if times[-1] > long:
-            break
-    return min(times), times, out
 
 
 def run_riverbed(path: str, repeat: int, long: float) -> dict[str, Any]:
@@ -139,8 +124,10 @@ def flink_worker(config_path: str) -> None:
                 self.timer_state.update(timer)
 
         def on_timer(self, timestamp, ctx):
+            # PyFlink iterates what on_timer returns: it must be a generator even with no output.
             self.timer_state.clear()
             self.flag_state.clear()
+            yield from ()
 
     def run() -> list[tuple[int, int]]:
         env = StreamExecutionEnvironment.get_execution_environment()
@@ -167,30 +154,8 @@ def flink_worker(config_path: str) -> None:
 
 
 def run_flink(path: str, repeat: int, long: float, flink_python: str) -> dict[str, Any]:
-    os.makedirs(CACHE, exist_ok=True)
-    cfg_path = os.path.join(CACHE, "procfn_job.json")
-    out_path = os.path.join(CACHE, "procfn_result.json")
-    if os.path.exists(out_path):
-        os.remove(out_path)
-    with open(cfg_path, "w") as f:
-        json.dump({"path": path, "repeat": repeat, "long": long, "parallelism": PARALLELISM, "jars": JARS,
-                   "out": out_path}, f)
-    log = os.path.join(CACHE, "procfn_worker.log")
-    with open(log, "w") as lf:
-        env = {**os.environ, "PYTHONPATH": ""}
-        rc = subprocess.run([flink_python, os.path.abspath(__file__), "--flink-worker", cfg_path],
-                            stdout=lf, env=env).returncode
-    if rc != 0 or not os.path.exists(out_path):
-        raise RuntimeError(f"the PyFlink run failed (exit {rc}); see bench/.cache/procfn_worker.log")
-    with open(out_path) as f:
-        return json.load(f)
-
-
-def ensure_pyflink(flink_python: str) -> None:
-    if os.path.exists(flink_python):
-        return
-    print("setting up PyFlink (bench/pyflink_setup.sh)...", file=sys.stderr, flush=True)
-    subprocess.run(["bash", os.path.join(HERE, "pyflink_setup.sh")], check=True)
+    return run_worker(__file__, "procfn", {"path": path, "repeat": repeat, "long": long,
+                                           "parallelism": PARALLELISM}, flink_python)
 
 
 def main() -> None:
@@ -267,7 +232,7 @@ def main() -> None:
         ratio = f"{fsecs / res['seconds']:.1f}x" if fsecs else "-"
         lines.append(f"| {name} | {res['seconds']:.2f} | {rate(res['seconds'])} | {ratio} | "
                      f"{res['check']['alerts']:,} | {'yes' if same else 'NO'} |")
-    if flink:
+    if flink and fsecs:
         lines.append(f"| PyFlink per element | {fsecs:.2f} | {rate(fsecs)} | 1.0x | {flink['check']['alerts']:,} | "
                      f"vs riverbed: {flink_diff} |")
     else:

@@ -147,9 +147,12 @@ rb_status rb_job_error(uint64_t job, char** err_out);
 /* Asks the job to stop; its stream then ends with RB_CANCELLED. */
 rb_status rb_job_cancel(uint64_t job, char** err_out);
 
-/* Asks the sources to stop; the job then ends cleanly. With drain != 0 the end of input
- * fires every pending window (as if the input had ended); otherwise pending windows are
- * dropped. */
+/* Asks the sources to stop; the job then ends cleanly (the call does not wait). With
+ * drain != 0 the end of input fires every pending window (as if the input had ended) and,
+ * with checkpoints on, a final checkpoint commits everything the sinks got. Otherwise,
+ * with checkpoints on, the job stops at a checkpoint (pending windows in its state; if it
+ * fails, at once, committing nothing after the last checkpoint); without checkpoints
+ * pending windows are dropped. */
 rb_status rb_job_stop(uint64_t job, int32_t drain, char** err_out);
 
 /* Per-operator metrics as a JSON document in *json_out (free with rb_free_string):

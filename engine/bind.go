@@ -6,109 +6,34 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/riverbed-engine/riverbed/batch"
 	"github.com/riverbed-engine/riverbed/engine/expr"
-	"github.com/riverbed-engine/riverbed/engine/ops/agg"
-	"github.com/riverbed-engine/riverbed/engine/ops/join"
-	"github.com/riverbed-engine/riverbed/engine/ops/over"
-	"github.com/riverbed-engine/riverbed/engine/ops/window"
 	"github.com/riverbed-engine/riverbed/engine/plan"
 	"github.com/riverbed-engine/riverbed/engine/runtime"
-	"github.com/riverbed-engine/riverbed/internal/gen"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
 
-// lnode is a bound logical operator: its inputs, output schema and compiled expressions.
+// lnode is a bound logical operator: what every operator has (its inputs, output schema,
+// event time and whether its output is updating); the operator's own arguments and what
+// binding resolved for them are in impl, the operator's type (op_<name>.go).
 type lnode struct {
-	op     string
-	name   string // for messages and explain: "filter", or the user's id
-	uid    string // the user's stable operator id (checkpoints), if given
+	op     string    // the operator's name ("filter")
+	impl   logicalOp // the operator
+	name   string    // for messages and explain: "filter", or the user's id
+	uid    string    // the user's stable operator id (checkpoints), if given
 	schema *arrow.Schema
 	inputs []*lnode
 
-	// scan_parquet
-	dataset    *batch.Dataset
-	projection []int // indexes into dataset.Schema (text.Schema)
-	// scan_csv, scan_ndjson
-	text *batch.TextDataset
-	// scan_arrow
-	source  int
-	bounded bool  // a finite input (not a possibly live stream)
-	table   bool  // an in-memory table (replayable)
-	rows    int64 // a table's rows; -1: unknown
-	// filter
-	pred     expr.Expr
-	predExpr *plan.Expr
-	// select, with_columns
-	exprs []expr.Bound
-	// aggregate, window_agg, dedup, top_n (partition keys), sort, unique
-	keys []expr.Bound
-	aggs []agg.Spec
 	// changelog names the operator whose updating result (a changelog, with an op column)
 	// this node's output carries; "" for an append-only stream (changelog.go).
 	changelog string
 	// changelogKeys are the columns that identify a row of an updating result (a
 	// group_by's keys, while they survive unchanged); nil when none do (a join's).
 	changelogKeys []string
-	retractOp     int   // aggregate over a changelog: the input's op column
-	miniBatch     int64 // aggregate over an unbounded input: mini-batch interval (µs)
-	stateTTL      int64 // and state TTL (µs); 0: none
-	// limit
-	limit int64
-	// write_parquet, write_csv, write_ndjson
-	path      string
-	rolling   batch.RollingPolicy
-	textWrite *batch.TextWriteOptions // write_csv, write_ndjson
-	// scan_kafka, kafka_source (op_scan_kafka.go) and write_kafka (op_write_kafka.go)
-	kafka     *kafkaScan
-	kafkaSink *kafkaSinkDef
-	upsert    bool // write_kafka(upsert=True): takes an updating stream
 
 	// event time: the column that carries it (propagated while it survives), and on
 	// sources the watermark settings
 	timeCol string
 	timeIdx int // the index of timeCol in schema, resolved once bound; -1: none
 	wm      *runtime.WatermarkSpec
-	// generators
-	gen       gen.Generator
-	count     int64 // rows (datagen) or events (nexmark); -1: unbounded
-	rate      float64
-	genEvents bool // count and rate are of events, not rows
-	genTime   bool // the event-time column is the generator's own clock (non-decreasing in the index)
-	// window_agg
-	win        window.Windower
-	winDef     *plan.WindowDef
-	lateness   int64
-	lateOutput bool
-	processing bool
-	winTime    string // the input column windows read event time from
-	winTimeIdx int    // its index in the input's schema
-	winBounds  [2]int // top_n of a window result: the input's window_start and window_end
-	// map_batches
-	udf int64
-	// join
-	join         *join.Spec
-	joinLeftKeep []int  // a relational join's left columns in its output (nil: all)
-	joinStrategy string // relational joins: "auto", "hash" or "broadcast"
-	// joinUnbounded: a relational join other than inner over an unbounded input, which
-	// emits as rows arrive (an updating result, but for semi)
-	joinUnbounded bool
-	// over: the window functions, and the input's schema with their columns appended
-	// (what the projection in exprs reads).
-	overFuncs []over.Func
-	overAug   *arrow.Schema
-	// sort: per key, descending and nulls last; explode: the list columns.
-	sortDesc, nullsLast []bool
-	explodeCols         []int
-	explodeEmpty        bool   // explode: empty lists as a null row
-	explodeDropNulls    bool   // explode: null lists give no row
-	keep                string // unique: which row of a key is kept
-	// dedup and topn
-	within     int64
-	orderBy    expr.Expr
-	descending bool
-	withTies   bool
-	topWindow  bool // topn assigns windows (else reads window_start/window_end)
-	// process
-	proc *procDef
 }
 
 // binder binds a logical plan. It caches opened datasets so that binding twice (before
@@ -140,8 +65,9 @@ func Bind(p *plan.Plan, inputs []*arrow.Schema) ([]*lnode, error) {
 	if len(outs) == 0 && p.Root != nil {
 		outs = []*plan.Node{p.Root}
 	}
-	rewriteAggExprs(outs)
-	rewriteOver(outs)
+	if err := prepareNodes(outs); err != nil {
+		return nil, err
+	}
 	first, err := b.bindAll(outs)
 	if err != nil {
 		return nil, err
@@ -175,6 +101,57 @@ func Bind(p *plan.Plan, inputs []*arrow.Schema) ([]*lnode, error) {
 	return b.bindAll(outs)
 }
 
+// prepareNodes decodes the arguments of every node into its operator's type (refusing
+// fields it does not take) and applies the operators' rewrites, inputs first. A node of
+// an unknown operator is left for bindNode to report.
+func prepareNodes(outs []*plan.Node) error {
+	seen := map[*plan.Node]bool{}
+	var walk func(n *plan.Node) error
+	walk = func(n *plan.Node) error {
+		if n == nil || seen[n] {
+			return nil
+		}
+		seen[n] = true
+		for _, in := range append([]*plan.Node{n.Input}, n.Inputs...) {
+			if err := walk(in); err != nil {
+				return err
+			}
+		}
+		for {
+			def, ok := logicalOps[n.Op]
+			if !ok {
+				return nil
+			}
+			args, err := def.args(n, opName(n))
+			if err != nil {
+				return err
+			}
+			n.Args = args
+			op := n.Op
+			if def.rewrite == nil {
+				return nil
+			}
+			if def.rewrite(n); n.Op == op {
+				return nil
+			}
+		}
+	}
+	for _, out := range outs {
+		if err := walk(out); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// opName names a node for messages: its operator, with the user's id if it has one.
+func opName(n *plan.Node) string {
+	if n.ID != "" {
+		return fmt.Sprintf("%s %q", n.Op, n.ID)
+	}
+	return n.Op
+}
+
 func (b *binder) bindAll(outs []*plan.Node) ([]*lnode, error) {
 	b.bound = map[*plan.Node]*lnode{}
 	res := make([]*lnode, len(outs))
@@ -205,12 +182,8 @@ func (b *binder) bind(n *plan.Node) (*lnode, error) {
 
 func (b *binder) bindNode(n *plan.Node) (*lnode, error) {
 	b.counter++
-	name := n.Op
-	if n.ID != "" {
-		name = fmt.Sprintf("%s %q", n.Op, n.ID)
-	}
-	ln := &lnode{op: n.Op, name: name, uid: n.UID}
-	op, ok := logicalOps[n.Op]
+	name := opName(n)
+	def, ok := logicalOps[n.Op]
 	if !ok {
 		msg := fmt.Sprintf("unknown operator %q", n.Op)
 		if s := plan.Suggest(n.Op, opNames()); s != "" {
@@ -218,7 +191,13 @@ func (b *binder) bindNode(n *plan.Node) (*lnode, error) {
 		}
 		return nil, rberr.New(rberr.Plan, "%s", msg)
 	}
-	err := op.bind(b, n, ln)
+	args, err := def.args(n, name)
+	if err != nil {
+		return nil, err
+	}
+	op := def.newOp(args)
+	ln := &lnode{op: n.Op, impl: op, name: name, uid: n.UID}
+	err = op.bind(b, n, ln)
 	// An updating input the operator cannot take is the first thing to say, whatever else
 	// its binding found.
 	if cerr := checkChangelogInput(ln); cerr != nil {
@@ -294,7 +273,7 @@ func (b *binder) require(n *plan.Node, ln *lnode, need map[string]bool) {
 		}
 		need = acc
 	}
-	logicalOps[n.Op].require(b, n, ln, need)
+	ln.impl.require(b, n, ln, need)
 }
 
 // refs is the set of columns expressions read.
@@ -329,9 +308,10 @@ func collectCols(e *plan.Expr, m map[string]bool) {
 	}
 }
 
-// bindEventTime applies a source's event_time settings.
-func (b *binder) bindEventTime(n *plan.Node, ln *lnode) error {
-	spec, err := runtime.SourceEventTime(n, ln.schema, ln.name)
+// bindEventTime applies a source's event_time settings to its bound node ln, whose schema
+// is set.
+func bindEventTime(et plan.EventTimeDef, ln *lnode) error {
+	spec, err := runtime.SourceEventTime(et, ln.schema, ln.name)
 	if err != nil {
 		return err
 	}
@@ -341,42 +321,45 @@ func (b *binder) bindEventTime(n *plan.Node, ln *lnode) error {
 	return nil
 }
 
-func (b *binder) compileKeys(n *plan.Node, ln, in *lnode, what string) error {
-	_, err := compileKeys(&expr.CompileScope{Schema: in.schema, Op: ln.name}, n.Keys, ln, what, nil, "")
-	return err
+// bindKeys compiles an operator's key expressions over its input in, checking that each
+// can be hashed ("cannot <what> by ...").
+func bindKeys(keys []*plan.Expr, ln, in *lnode, what string) ([]expr.Bound, error) {
+	bound, _, err := compileKeys(&expr.CompileScope{Schema: in.schema, Op: ln.name}, keys, ln.name, what, nil, "")
+	return bound, err
 }
 
-// compileKeys compiles an operator's key expressions into ln.keys, checking that each can
-// be hashed ("cannot <what> by ..."), and returns their output fields. With seen, a key
-// whose output name is taken is an error (clash says what else it may clash with), and the
-// name is then taken.
-func compileKeys(scope *expr.CompileScope, keys []*plan.Expr, ln *lnode, what string, seen map[string]bool, clash string) ([]arrow.Field, error) {
-	return compileKeysOf(scope, keys, ln, what, hashable, seen, clash)
+// compileKeys compiles an operator's key expressions, checking that each can be hashed
+// ("<name>: cannot <what> by ..."), and returns them and their output fields. With seen, a
+// key whose output name is taken is an error (clash says what else it may clash with),
+// and the name is then taken.
+func compileKeys(scope *expr.CompileScope, keys []*plan.Expr, name, what string, seen map[string]bool, clash string) ([]expr.Bound, []arrow.Field, error) {
+	return compileKeysOf(scope, keys, name, what, hashable, seen, clash)
 }
 
 // compileKeysOf is compileKeys for keys whose types allowed says (sort keys need an order,
 // not a hash).
-func compileKeysOf(scope *expr.CompileScope, keys []*plan.Expr, ln *lnode, what string, allowed func(arrow.DataType) bool, seen map[string]bool, clash string) ([]arrow.Field, error) {
+func compileKeysOf(scope *expr.CompileScope, keys []*plan.Expr, name, what string, allowed func(arrow.DataType) bool, seen map[string]bool, clash string) ([]expr.Bound, []arrow.Field, error) {
+	var bound []expr.Bound
 	var fields []arrow.Field
 	for _, k := range keys {
 		bk, err := scope.CompileNamed(k)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		bk = keyExpr(bk)
 		if !allowed(bk.Type()) {
-			return nil, rberr.New(rberr.Type, "%s: cannot %s by %s of type %s", ln.name, what, bk, expr.TypeName(bk.Type()))
+			return nil, nil, rberr.New(rberr.Type, "%s: cannot %s by %s of type %s", name, what, bk, expr.TypeName(bk.Type()))
 		}
 		if seen != nil {
 			if seen[bk.Name] {
-				return nil, rberr.New(rberr.Plan, "%s: the key %q is given twice%s", ln.name, bk.Name, clash)
+				return nil, nil, rberr.New(rberr.Plan, "%s: the key %q is given twice%s", name, bk.Name, clash)
 			}
 			seen[bk.Name] = true
 		}
-		ln.keys = append(ln.keys, bk)
+		bound = append(bound, bk)
 		fields = append(fields, arrow.Field{Name: bk.Name, Type: bk.Type(), Nullable: true})
 	}
-	return fields, nil
+	return bound, fields, nil
 }
 
 // single binds the one input of an operator that takes one.

@@ -13,23 +13,26 @@ import (
 // engine/ops/agg/changelog.go and docs/changelog.md). A bound node whose output is such a
 // stream has lnode.changelog set to the name of the operator that made it.
 //
-// Which operators take an updating input is decided here, once, for every operator:
+// An operator that takes an updating input says so by implementing updatingInput; every
+// other operator refuses one, with the one error below. They are:
 //
 //   - filter, select and with_columns pass the changes on: each change row is filtered or
 //     projected as a row, which keeps a retract changelog correct (a -U row carries the old
 //     values, so a filter drops or keeps it by them); select keeps the op column even when it
 //     is not selected, and neither may write a column of that name;
 //   - write_parquet writes the change rows, op column included (a log of changes);
+//   - write_kafka(upsert=True) writes them by key (a tombstone for a delete);
 //   - group_by (aggregate) takes the retracted rows back out of its groups, for count, sum
 //     and mean, and emits a changelog of its own;
 //   - every other operator takes appended rows only and refuses an updating input with an
 //     error that names it and the operator that made the changes.
 
-// changelogPassThrough are the operators that pass an updating input's changes on.
-var changelogPassThrough = map[string]bool{"filter": true, "select": true, "with_columns": true}
-
-// changelogSinks are the operators that accept an updating input as their own output.
-var changelogSinks = map[string]bool{"write_parquet": true}
+// updatingInput is implemented by the operators that take an updating input.
+type updatingInput interface {
+	// takeUpdates accepts the updating stream of from, an input of ln, or says why it
+	// cannot; an operator that passes the changes on marks its own output as updating.
+	takeUpdates(ln, from *lnode) error
+}
 
 // checkChangelogInput refuses an updating input where it cannot be taken, and marks the
 // output of the operators that pass it on.
@@ -44,20 +47,15 @@ func checkChangelogInput(ln *lnode) error {
 	if from == nil {
 		return nil
 	}
-	switch {
-	case changelogPassThrough[ln.op]:
-		ln.changelog = from.changelog
-		ln.changelogKeys = survivingKeys(ln, from.changelogKeys)
-		return nil
-	case changelogSinks[ln.op]:
-		return nil
-	case ln.op == "write_kafka" && ln.upsert:
-		return nil
-	case ln.op == "write_kafka":
-		return rberr.New(rberr.Plan, "%s: its input is an updating stream (the changelog of %s, with an %s column of +I/-U/+U/-D changes), and an append-only Kafka sink would write retractions as rows; write it with write_kafka(..., upsert=True) (the record key is the group key; a delete is a record with a null value)", ln.name, from.changelog, agg.OpColumn)
-	case ln.op == "aggregate":
-		return nil // it takes the retractions back out of its groups (op_aggregate.go)
+	if u, ok := ln.impl.(updatingInput); ok {
+		return u.takeUpdates(ln, from)
 	}
+	return refuseUpdates(ln, from)
+}
+
+// refuseUpdates is the error of an operator that takes appended rows only, given the
+// updating stream of from.
+func refuseUpdates(ln, from *lnode) error {
 	return rberr.New(rberr.Plan, "%s: its input is an updating stream (the changelog of %s, with an %s column of +I/-U/+U/-D changes), and %s takes appended rows only. Operators that take updates: filter, select, with_columns, group_by (with count, sum and mean), write_parquet (which writes the changes); see docs/changelog.md", ln.name, from.changelog, agg.OpColumn, ln.op)
 }
 
@@ -86,16 +84,16 @@ func checkOpColumnExprs(name, from string, out []expr.Bound) error {
 	return nil
 }
 
-// survivingKeys are the changelog keys of a filter, select or with_columns output: the
-// input's, if each is still there as the same column (a select may drop one, a
-// with_columns overwrite one).
-func survivingKeys(ln *lnode, keys []string) []string {
-	if ln.op == "filter" || keys == nil {
+// survivingKeys are the changelog keys of a select or with_columns output (its
+// expressions out): the input's, if each is still there as the same column (a select may
+// drop one, a with_columns overwrite one).
+func survivingKeys(out []expr.Bound, keys []string) []string {
+	if keys == nil {
 		return keys
 	}
 	for _, k := range keys {
 		found := false
-		for _, e := range ln.exprs {
+		for _, e := range out {
 			if e.Name != k {
 				continue
 			}

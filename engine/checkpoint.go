@@ -13,7 +13,6 @@ import (
 	"github.com/riverbed-engine/riverbed/engine/source"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 	"github.com/riverbed-engine/riverbed/state"
-	"github.com/zeebo/xxh3"
 )
 
 // Stable operator ids and the checkpoint settings of a job (docs/fault-tolerance.md).
@@ -57,12 +56,6 @@ func assignIDs(outs []*lnode) (map[*lnode]string, error) {
 	return ids, nil
 }
 
-// statefulOps are the node kinds whose operators keep checkpointed state or effects.
-var statefulOps = map[string]bool{"aggregate": true, "window_agg": true, "join": true, "dedup": true,
-	"sort": true, "tail": true, "over": true, "unique": true, "limit": true,
-	"topn": true, "process": true, "write_parquet": true, "write_csv": true, "write_ndjson": true, "write_kafka": true,
-	"map_batches": false}
-
 // kafkaFingerprint names what a Kafka read reads: its brokers (sorted) and topics, or its
 // pattern. Start and end offsets are not part of it: a restore resumes at the
 // checkpoint's offsets whatever the start was.
@@ -80,40 +73,32 @@ func kafkaFingerprint(s *source.KafkaSource) string {
 	return what + " at " + strings.Join(brokers, ",")
 }
 
+// sourceFingerprinter is implemented by the sources: what they read, for checkpoints.
+type sourceFingerprinter interface {
+	// sourceFingerprint describes what n reads ("" if nothing more than its kind says);
+	// false if n reads through another node, which says it.
+	sourceFingerprint(n *lnode) (string, bool)
+}
+
 // fingerprint describes what a checkpoint depends on: the sources (what they read) and
 // the stateful operators, by id. It is readable, so a mismatch can be named.
 func fingerprint(outs []*lnode, ids map[*lnode]string) string {
 	var srcs, ops []string
 	for _, n := range walkNodes(outs) {
 		id := ids[n]
-		switch n.op {
-		case "scan_parquet", "scan_csv", "scan_ndjson":
-			var files []string
-			if n.text != nil {
-				files = n.text.Files
-			} else {
-				files = n.dataset.Files
+		if s, ok := n.impl.(sourceFingerprinter); ok {
+			what, reads := s.sourceFingerprint(n)
+			switch {
+			case !reads:
+			case what == "":
+				srcs = append(srcs, fmt.Sprintf("%s=%s", id, n.op))
+			default:
+				srcs = append(srcs, fmt.Sprintf("%s=%s:%s", id, n.op, what))
 			}
-			h := xxh3.New()
-			for _, f := range files {
-				abs, _ := filepath.Abs(f)
-				_, _ = h.WriteString(abs + "\x00")
-			}
-			srcs = append(srcs, fmt.Sprintf("%s=%s:%d files:%016x", id, n.op, len(files), h.Sum64()))
-		case "datagen", "nexmark":
-			h := xxh3.HashString(fmt.Sprintf("%s|%d|%d", n.gen.Schema(), n.gen.EventTime(0), n.gen.EventTime(1000)))
-			srcs = append(srcs, fmt.Sprintf("%s=%s:%016x", id, n.op, h))
-		case "scan_kafka", "kafka_source":
-			if n.kafka == nil || len(n.inputs) > 0 {
-				continue // scan_kafka over its kafka_source (dead letters): that one reads
-			}
-			srcs = append(srcs, fmt.Sprintf("%s=%s:%s", id, n.op, kafkaFingerprint(&n.kafka.src)))
-		case "scan_arrow":
-			srcs = append(srcs, fmt.Sprintf("%s=%s", id, n.op))
-		default:
-			if statefulOps[n.op] {
-				ops = append(ops, id)
-			}
+			continue
+		}
+		if def := logicalOps[n.op]; def != nil && def.stateful {
+			ops = append(ops, id)
 		}
 	}
 	sort.Strings(srcs)
@@ -178,6 +163,30 @@ func fingerprintDiff(was, now string) string {
 	return strings.Join(diffs, "; ")
 }
 
+// checkpointChecker is implemented by the operators that can refuse checkpoints.
+type checkpointChecker interface {
+	// checkCheckpointable says why a job with n cannot be checkpointed, or nil.
+	checkCheckpointable(n *lnode) error
+}
+
+// spillConfig says whether the operators of a job spill the rows they hold: with a state
+// backend that has a spill store (Pebble), each stateful operator subtask keeps at most
+// the memory cap of rows in memory and spills the rest into the job's working directory
+// (package keyed).
+func spillConfig(cfg runtime.CheckpointConfig) runtime.SpillConfig {
+	if !state.Spills(cfg.Backend) {
+		return runtime.SpillConfig{}
+	}
+	sc := runtime.SpillConfig{Backend: cfg.Backend, MemoryLimit: cfg.MemoryLimit, Dir: cfg.WorkDir}
+	if sc.MemoryLimit == 0 {
+		sc.MemoryLimit = state.DefaultPebbleMemory
+	}
+	if sc.Dir == "" {
+		sc.Dir = os.TempDir()
+	}
+	return sc
+}
+
 // checkpointConfig resolves a job's fault-tolerance options.
 func checkpointConfig(o plan.Options, outs []*lnode, ids map[*lnode]string, maxPar int) (runtime.CheckpointConfig, error) {
 	cfg := runtime.CheckpointConfig{Backend: o.StateBackend, MemoryLimit: o.StateMemoryLimit, MaxParallelism: maxPar,
@@ -196,8 +205,10 @@ func checkpointConfig(o plan.Options, outs []*lnode, ids map[*lnode]string, maxP
 	}
 	if o.CheckpointDir != "" {
 		for _, n := range walkNodes(outs) {
-			if n.op == "scan_arrow" && !n.table {
-				return cfg, rberr.New(rberr.InvalidArgument, "%s reads a live Python stream (a RecordBatchReader or generator), which cannot be read again after a restore, so the job cannot be checkpointed; pass a pyarrow Table, or turn checkpoints off (no checkpoint_dir)", n.name)
+			if c, ok := n.impl.(checkpointChecker); ok {
+				if err := c.checkCheckpointable(n); err != nil {
+					return cfg, err
+				}
 			}
 		}
 		cfg.Interval = DefaultCheckpointInterval

@@ -4,7 +4,8 @@
 //
 // Between the plan document and the runtime, this package binds and plans. Each logical
 // operator is one type in op_<name>.go, registered under its "op" name (registry.go): its
-// binding, required columns, physical form and explain text. A plan arrives
+// plan arguments (decoded from the node), its bound form, its binding, required columns,
+// physical form and explain text. A plan arrives
 // as one versioned JSON document (package plan). Bind (bind.go) validates it completely
 // against its input schemas — columns exist, types fit, keys are hashable — and pushes
 // column projections into the scans (require); every error names the operator and column.

@@ -6,7 +6,6 @@ import (
 
 	"github.com/riverbed-engine/riverbed/engine/expr"
 	"github.com/riverbed-engine/riverbed/engine/ops/agg"
-	"github.com/riverbed-engine/riverbed/engine/plan"
 )
 
 // explainOutputs renders a bound plan as indented trees, one per output, with each
@@ -46,8 +45,8 @@ func (e *explainer) node(n *lnode, indent string) {
 		return
 	}
 	var detail string
-	if op, ok := logicalOps[n.op]; ok {
-		detail = op.explain(n)
+	if n.impl != nil {
+		detail = n.impl.explain(n)
 	}
 	mark := ""
 	if e.uses[n] > 1 {
@@ -86,37 +85,4 @@ func aggsText(aggs []agg.Spec) string {
 		parts[i] = fmt.Sprintf("%s = %s(%s)", a.Name, a.Fn, arg)
 	}
 	return strings.Join(parts, ", ")
-}
-
-// windowText renders a window definition: "tumbling window of 10s on \"ts\"",
-// "sliding window of 10s every 2s ...", "session window with gap 5s ...", "cumulate window
-// of 1h in steps of 10m ...", with its offset and its time (event time of a column, or
-// processing time).
-func windowText(n *lnode) string {
-	d := n.winDef
-	dur := func(s string) string {
-		us, err := plan.ParseDuration(s)
-		if err != nil {
-			return s
-		}
-		return plan.FormatDuration(us)
-	}
-	var text string
-	switch d.Kind {
-	case "sliding":
-		text = fmt.Sprintf("sliding window of %s every %s", dur(d.Size), dur(d.Slide))
-	case "session":
-		text = fmt.Sprintf("session window with gap %s", dur(d.Gap))
-	case "cumulate":
-		text = fmt.Sprintf("cumulate window of %s in steps of %s", dur(d.Size), dur(d.Step))
-	default:
-		text = fmt.Sprintf("%s window of %s", d.Kind, dur(d.Size))
-	}
-	if d.Offset != "" {
-		text += ", offset " + dur(d.Offset)
-	}
-	if n.processing {
-		return text + " in processing time"
-	}
-	return fmt.Sprintf("%s on %q", text, n.winTime)
 }

@@ -211,53 +211,90 @@ func (g *planGen) node(depth int) *plan.Node {
 		return g.ref()
 	}
 	if depth <= 0 || g.pick(5) == 0 {
-		n := &plan.Node{Op: "scan_arrow", Source: g.pick(3)}
+		a := &ScanArrowArgs{Source: g.pick(3), Bounded: g.pick(2) == 0, Table: g.pick(2) == 0, EventTimeDef: g.eventTime()}
+		n := &plan.Node{Op: "scan_arrow", Args: a}
 		g.made = append(g.made, n)
-		if g.pick(2) == 0 {
-			n.EventTime = g.of(genColumns...)
-			n.MaxOutOfOrderness = g.of(genDurations...)
-			n.IdleTimeout = g.of(genDurations...)
-		}
 		return n
 	}
-	n := &plan.Node{Op: g.of("filter", "select", "with_columns", "aggregate", "union", "limit", "window_agg", "join", "dedup", "topn", "map_batches", "datagen", "nexmark", "sort", "tail", "explode", "unique", "bogus")}
+	n := &plan.Node{Op: g.of("filter", "select", "with_columns", "aggregate", "union", "limit", "window_agg", "join", "dedup", "topn", "map_batches", "datagen", "nexmark", "sort", "tail", "explode", "unique", "process", "bogus")}
 	g.made = append(g.made, n)
 	switch n.Op {
 	case "union", "join":
 		n.Inputs = []*plan.Node{g.node(depth - 1), g.node(depth - 1)}
-		n.How = g.of("window", "interval", "asof", "inner", "left", "right", "full", "semi", "anti", "cross")
-		n.LeftOn, n.RightOn = g.exprs(1), g.exprs(1)
-		n.Lower, n.Upper = g.of(genDurations...), g.of(genDurations...)
-		n.Suffix = g.of("", "_r", "_right")
 	case "datagen", "nexmark":
-		n.Kind = g.of("bid", "person", "auction", "x")
-		n.Rate = float64(g.pick(3)) * 1000
-		c := int64(g.pick(100))
-		n.Count = &c
-		n.Fields = []plan.FieldDef{{Name: g.of(genColumns...), Type: g.of(genTypes...), Kind: g.of("", "sequence", "random")}}
 	default:
 		n.Input = g.node(depth - 1)
 	}
-	n.Predicate = g.expr(3)
-	n.Exprs, n.Keys, n.Aggs = g.exprs(3), g.exprs(2), g.exprs(3)
-	n.SortDescending, n.NullsLast = make([]bool, g.pick(3)), make([]bool, g.pick(3))
-	n.Columns = []string{g.of(genColumns...)}
-	n.Mode = g.of("", "first", "last", "any", "none", "x")
-	if g.pick(3) > 0 {
-		v := int64(g.pick(5)) - 1
-		n.N = &v
+	switch n.Op {
+	case "filter":
+		n.Args = &FilterArgs{Predicate: g.expr(3)}
+	case "select":
+		n.Args = &SelectArgs{Exprs: g.exprs(3)}
+	case "with_columns":
+		n.Args = &WithColumnsArgs{Exprs: g.exprs(3)}
+	case "union":
+	case "limit":
+		n.Args = &LimitArgs{N: g.count()}
+	case "tail":
+		n.Args = &TailArgs{N: g.count()}
+	case "sort":
+		n.Args = &SortArgs{Keys: g.exprs(2), SortDescending: make([]bool, g.pick(3)), NullsLast: make([]bool, g.pick(3))}
+	case "explode":
+		n.Args = &ExplodeArgs{Columns: []string{g.of(genColumns...)}, EmptyAsNull: g.pick(2) == 0, DropNulls: g.pick(2) == 0}
+	case "unique":
+		n.Args = &UniqueArgs{Keys: g.exprs(2), Mode: g.of("", "first", "last", "any", "none", "x")}
+	case "aggregate":
+		n.Args = &AggregateArgs{Keys: g.exprs(2), Aggs: g.exprs(3), MiniBatch: g.of(genDurations...), StateTTL: g.of(genDurations...)}
+	case "window_agg":
+		n.Args = &WindowAggArgs{Keys: g.exprs(2), Aggs: g.exprs(3), Window: g.window(),
+			AllowedLateness: g.of(genDurations...), Output: g.of("", "results", "late", "x")}
+	case "dedup":
+		n.Args = &DedupArgs{Keys: g.exprs(2), Within: g.of(genDurations...)}
+	case "topn":
+		a := &TopNArgs{Keys: g.exprs(2), N: g.count(), Window: g.window(), Descending: g.pick(2) == 0, WithTies: g.pick(2) == 0}
+		if g.pick(2) == 0 {
+			a.OrderBy = g.expr(1)
+		}
+		n.Args = a
+	case "join":
+		n.Args = &JoinArgs{How: g.of("window", "interval", "asof", "inner", "left", "right", "full", "semi", "anti", "cross"),
+			LeftOn: g.exprs(1), RightOn: g.exprs(1), Window: g.window(), Lower: g.of(genDurations...), Upper: g.of(genDurations...),
+			Suffix: g.of("", "_r", "_right"), JoinStrategy: g.of("", "auto", "hash", "broadcast", "x"),
+			LeftTime: g.of("", "ts", "d", "k"), RightTime: g.of("", "ts", "d", "k"), Strategy: g.of("", "backward", "nearest", "x"),
+			Tolerance: g.of(genDurations...)}
+	case "datagen":
+		n.Args = &DatagenArgs{Fields: []plan.FieldDef{{Name: g.of(genColumns...), Type: g.of(genTypes...), Kind: g.of("", "sequence", "random")}},
+			Rate: float64(g.pick(3)) * 1000, Count: g.count(), EventTimeDef: g.eventTime()}
+	case "nexmark":
+		n.Args = &NexmarkArgs{Kind: g.of("bid", "person", "auction", "x"), Rate: float64(g.pick(3)) * 1000, Count: g.count(), EventTimeDef: g.eventTime()}
+	case "map_batches":
+		n.Args = &MapBatchesArgs{UDF: 1, Schema: []plan.FieldDef{{Name: g.of(genColumns...), Type: g.of(genTypes...)}}}
+	case "process":
+		n.Args = &ProcessArgs{Keys: g.exprs(2), UDF: int64(g.pick(2)), OutputSchema: g.of("", "AAAA", "%%%"),
+			StateTTLs: []StateTTL{{TTL: g.of(genDurations...), Update: g.of("", "on_read_and_write", "x")}}}
+	default: // an unknown operator, with some arguments
+		n.Args = &FilterArgs{Predicate: g.expr(1)}
 	}
-	n.Window = g.window()
-	n.AllowedLateness = g.of(genDurations...)
-	n.Output = g.of("", "results", "late", "x")
-	n.Within = g.of(genDurations...)
-	if g.pick(2) == 0 {
-		n.OrderBy = g.expr(1)
-	}
-	n.Descending = g.pick(2) == 0
-	if n.Op == "map_batches" {
-		n.UDF = 1
-		n.Schema = []plan.FieldDef{{Name: g.of(genColumns...), Type: g.of(genTypes...)}}
+	if g.pick(16) == 0 {
+		n.Args = json.RawMessage(`{"nope":1}`) // a field no operator takes
 	}
 	return n
+}
+
+// count is a number of rows: absent, -1 or small.
+func (g *planGen) count() *int64 {
+	if g.pick(3) == 0 {
+		return nil
+	}
+	v := int64(g.pick(5)) - 1
+	return &v
+}
+
+// eventTime is a source's event time: none, or a column (that exists or not) with
+// durations (valid or not).
+func (g *planGen) eventTime() plan.EventTimeDef {
+	if g.pick(2) == 0 {
+		return plan.EventTimeDef{}
+	}
+	return plan.EventTimeDef{EventTime: g.of(genColumns...), MaxOutOfOrderness: g.of(genDurations...), IdleTimeout: g.of(genDurations...)}
 }

@@ -71,7 +71,7 @@ func (g *graph) buildOutputs(outs []*lnode, j *runtime.Job) ([]flow, error) {
 	}
 	for i, root := range outs {
 		f := flows[i]
-		if isFileSink(root.op) && j == nil {
+		if _, ok := root.impl.(fileSink); ok && j == nil {
 			continue // explain shows the sink as the end of its branch
 		}
 		name := "collect"
@@ -80,13 +80,21 @@ func (g *graph) buildOutputs(outs []*lnode, j *runtime.Job) ([]flow, error) {
 		}
 		g.NodeID = fmt.Sprintf("output-%d", i)
 		out := g.NewStage(name, 1, runtime.Edge{From: f.st, Part: runtime.PartGather})
-		g.addReorder(out, f)
+		g.addReorder(out, f, root.schema)
 		if j != nil {
 			idx := i
 			out.Chain(name, func(int) runtime.Operator { return &runtime.CollectOp{Job: j, Output: idx} })
 		}
 	}
 	return flows, nil
+}
+
+// fileSink is implemented by the operators that write files into a directory, which the
+// job checks before it starts and commits when it ends (sink.CheckOutputDir,
+// Job.CommitWriters).
+type fileSink interface {
+	// sinkDir is the directory and the mode ("error", "append", "overwrite").
+	sinkDir() (dir, mode string)
 }
 
 // checkSinks refuses write_parquet anywhere but as an output, and two sinks writing into
@@ -99,15 +107,16 @@ func checkSinks(outs []*lnode) error {
 			continue
 		}
 		isOut[o] = true
-		if isFileSink(o.op) {
-			if dirs[o.path] {
-				return rberr.New(rberr.Plan, "two file sinks (write_parquet, write_csv, write_ndjson) write into %q; give each its own directory", o.path)
+		if s, ok := o.impl.(fileSink); ok {
+			dir, _ := s.sinkDir()
+			if dirs[dir] {
+				return rberr.New(rberr.Plan, "two file sinks (write_parquet, write_csv, write_ndjson) write into %q; give each its own directory", dir)
 			}
-			dirs[o.path] = true
+			dirs[dir] = true
 		}
 	}
 	for _, n := range walkNodes(outs) {
-		if isFileSink(n.op) && !isOut[n] {
+		if _, ok := n.impl.(fileSink); ok && !isOut[n] {
 			return rberr.New(rberr.Plan, "%s: a %s sink must be an output of the plan, not the input of another operator", n.name, n.op)
 		}
 	}
@@ -193,28 +202,29 @@ func Start(ctx context.Context, doc []byte, inputs []array.RecordReader, mem mem
 	}
 	var sinks []sinkCommit
 	for i, root := range outs {
-		if !isFileSink(root.op) || (i > 0 && outs[i-1] == root) {
+		fs, ok := root.impl.(fileSink)
+		if !ok || (i > 0 && outs[i-1] == root) {
 			continue
 		}
+		dir, mode := fs.sinkDir()
 		dup := false
 		for _, s := range sinks {
-			dup = dup || s.dir == root.path
+			dup = dup || s.dir == dir
 		}
 		if dup {
 			continue // the same sink given twice as an output: it writes once
 		}
-		mode := p.Outputs[i].Mode
 		if ckcfg.Restore != nil {
 			// A restored job continues the output of the run it restores: the directory
 			// holds that run's committed files, which "error" would refuse and "overwrite"
 			// remove (docs/fault-tolerance.md).
 			mode = "append"
 		}
-		replace, appending, err := sink.CheckOutputDir(root.op, root.path, mode, root.inputs[0].schema)
+		replace, appending, err := sink.CheckOutputDir(root.op, dir, mode, root.inputs[0].schema)
 		if err != nil {
 			return nil, err
 		}
-		sinks = append(sinks, sinkCommit{root.path, replace, appending, i})
+		sinks = append(sinks, sinkCommit{dir, replace, appending, i})
 	}
 	outSchemas := make([]*arrow.Schema, len(outs))
 	for i, o := range outs {
@@ -225,25 +235,14 @@ func Start(ctx context.Context, doc []byte, inputs []array.RecordReader, mem mem
 	if _, err := g.buildOutputs(outs, j); err != nil {
 		return nil, err
 	}
-	scans := collectScans(outs)
-	fileSplits := make([]int64, len(g.files))
-	fileBase := 0
-	for _, n := range scans {
-		if n.text != nil { // one split per file
-			for i := range n.text.Files {
-				fileSplits[fileBase+i]++
-			}
-			fileBase += len(n.text.Files)
-			continue
-		}
-		for _, sp := range n.dataset.Splits {
-			fileSplits[fileBase+sp.FileIndex]++
-		}
-		fileBase += len(n.dataset.Files)
+	fileSplits := make([]int64, 0, len(g.files))
+	for _, s := range collectScans(outs) {
+		fileSplits = append(fileSplits, s.splitsPerFile()...)
 	}
 	j.InitProgress(g.totalRows, g.totalSplits, fileSplits)
 	j.IsUnbounded = g.unbounded
 	j.SetCheckpointing(ckcfg)
+	j.Spill = spillConfig(ckcfg)
 	if err := j.Prepare(g.Graph); err != nil {
 		return nil, err
 	}
@@ -262,9 +261,16 @@ func Start(ctx context.Context, doc []byte, inputs []array.RecordReader, mem mem
 	return j, nil
 }
 
-// collectScans lists the Parquet scans in the order the planner builds them (each once).
-func collectScans(outs []*lnode) []*lnode {
-	var out []*lnode
+// fileScan is implemented by the sources that read files (for progress by file).
+type fileScan interface {
+	// splitsPerFile is the number of splits of each file it reads, in the order of the
+	// files it adds to graph.files.
+	splitsPerFile() []int64
+}
+
+// collectScans lists the file scans in the order the planner builds them (each once).
+func collectScans(outs []*lnode) []fileScan {
+	var out []fileScan
 	seen := map[*lnode]bool{}
 	var walk func(n *lnode)
 	walk = func(n *lnode) {
@@ -272,8 +278,8 @@ func collectScans(outs []*lnode) []*lnode {
 			return
 		}
 		seen[n] = true
-		if n.op == "scan_parquet" || n.text != nil {
-			out = append(out, n)
+		if s, ok := n.impl.(fileScan); ok {
+			out = append(out, s)
 		}
 		for _, in := range n.inputs {
 			walk(in)

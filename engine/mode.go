@@ -15,23 +15,21 @@ func sourceBoundedness(outs []*lnode, unbounded, maybe *[]string) {
 	}
 }
 
+// boundedSource is implemented by the sources that may not end.
+type boundedSource interface {
+	// boundedness says why n is unbounded (unbounded: "read_kafka without end="), or why
+	// it may be (maybe: "an Arrow stream, which may be live"); both empty when it ends.
+	boundedness(n *lnode) (unbounded, maybe string)
+}
+
 func nodeBoundedness(n *lnode, unbounded, maybe *[]string) {
-	switch n.op {
-	case "datagen", "nexmark":
-		if n.count < 0 {
-			what := "datagen without number_of_rows"
-			if n.op == "nexmark" {
-				what = "nexmark without max_events"
-			}
-			*unbounded = append(*unbounded, fmt.Sprintf("%s (%s)", n.name, what))
+	if s, ok := n.impl.(boundedSource); ok {
+		u, m := s.boundedness(n)
+		if u != "" {
+			*unbounded = append(*unbounded, fmt.Sprintf("%s (%s)", n.name, u))
 		}
-	case "scan_kafka", "kafka_source":
-		if n.kafka != nil && len(n.inputs) == 0 && !n.kafka.bounded {
-			*unbounded = append(*unbounded, fmt.Sprintf("%s (read_kafka without end=)", n.name))
-		}
-	case "scan_arrow":
-		if !n.bounded {
-			*maybe = append(*maybe, fmt.Sprintf("%s (an Arrow stream, which may be live)", n.name))
+		if m != "" {
+			*maybe = append(*maybe, fmt.Sprintf("%s (%s)", n.name, m))
 		}
 	}
 }

@@ -13,28 +13,54 @@ import (
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
 
+// AggregateArgs are the arguments of "aggregate" (group_by(...).agg(...)): the group keys
+// and the aggregations; over an unbounded input (an updating result) MiniBatch is how
+// long changes are gathered before they are emitted and StateTTL how long a group's state
+// is kept after its last update (durations), as Flink's table.exec.mini-batch.allow-latency
+// and table.exec.state.ttl.
+type AggregateArgs struct {
+	Keys      []*plan.Expr `json:"keys,omitempty"`
+	Aggs      []*plan.Expr `json:"aggs,omitempty"`
+	MiniBatch string       `json:"mini_batch,omitempty"`
+	StateTTL  string       `json:"state_ttl,omitempty"`
+}
+
 // aggregateOp is the logical operator "aggregate": its binding and validation, the input columns it
 // needs, its physical form and its explain text.
-type aggregateOp struct{}
+type aggregateOp struct {
+	AggregateArgs
+	keys      []expr.Bound
+	aggs      []agg.Spec
+	retractOp int   // over a changelog: the input's op column
+	miniBatch int64 // over an unbounded input: mini-batch interval (µs)
+	stateTTL  int64 // and state TTL (µs); 0: none
+}
 
-func init() { registerOp("aggregate", aggregateOp{}) }
+func init() {
+	registerOp("aggregate", opReg[AggregateArgs]{new: func(a *AggregateArgs) logicalOp { return &aggregateOp{AggregateArgs: *a} },
+		stateful: true,
+		rewrite: func(n *plan.Node, a *AggregateArgs) {
+			rewriteAggExprs(n, a.Keys, a.Aggs, false, false, func(aggs []*plan.Expr) any { c := *a; c.Aggs = aggs; return &c })
+		}})
+}
 
-func (aggregateOp) bind(b *binder, n *plan.Node, ln *lnode) error {
+func (o *aggregateOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 	name := ln.name
 	in, err := b.single(n, ln)
 	if err != nil {
 		return err
 	}
 	scope := &expr.CompileScope{Schema: in.schema, Op: name}
-	if len(n.Aggs) == 0 {
+	if len(o.Aggs) == 0 {
 		return rberr.New(rberr.Plan, "%s: no aggregations given to agg(...)", name)
 	}
 	seen := map[string]bool{}
-	fields, err := compileKeys(scope, n.Keys, ln, "group", seen, "")
+	keys, fields, err := compileKeys(scope, o.Keys, name, "group", seen, "")
 	if err != nil {
 		return err
 	}
-	for _, a := range n.Aggs {
+	o.keys = keys
+	for _, a := range o.Aggs {
 		spec, err := agg.Compile(scope, a)
 		if err != nil {
 			return err
@@ -43,12 +69,12 @@ func (aggregateOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 			return rberr.New(rberr.Plan, "%s: the output column %q is produced twice; give one of them another name with .alias(...)", name, spec.Name)
 		}
 		seen[spec.Name] = true
-		ln.aggs = append(ln.aggs, spec)
+		o.aggs = append(o.aggs, spec)
 		fields = append(fields, arrow.Field{Name: spec.Name, Type: spec.OutType, Nullable: true})
 	}
 	if in.changelog != "" {
 		// An updating input: its -U and -D rows are taken back out of their groups.
-		for _, a := range ln.aggs {
+		for _, a := range o.aggs {
 			if !agg.Retractable[a.Fn] {
 				return rberr.New(rberr.Plan, "%s: its input is an updating stream (the changelog of %s), whose retracted rows a group_by must take back out of its groups, and %s (%s) cannot: only count, sum and mean can (min, max, first, last and n_unique would have to keep every value)", name, in.changelog, a.Name, a.Fn)
 			}
@@ -60,9 +86,9 @@ func (aggregateOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 		if !ok {
 			return rberr.New(rberr.Internal, "%s: the updating input has no %s column", name, agg.OpColumn)
 		}
-		ln.retractOp = op.Expr.(*expr.ColExpr).Idx
+		o.retractOp = op.Expr.(*expr.ColExpr).Idx
 		ln.changelog = name
-		ln.changelogKeys = keyNames(fields, len(n.Keys))
+		ln.changelogKeys = keyNames(fields, len(o.Keys))
 		fields = append(fields, arrow.Field{Name: agg.OpColumn, Type: arrow.BinaryTypes.String})
 	} else {
 		var unbounded, maybe []string
@@ -73,14 +99,14 @@ func (aggregateOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 				return rberr.New(rberr.Plan, "%s: %q is the op column of an updating group_by's result; name the column otherwise", name, agg.OpColumn)
 			}
 			ln.changelog = name
-			ln.changelogKeys = keyNames(fields, len(n.Keys))
+			ln.changelogKeys = keyNames(fields, len(o.Keys))
 			fields = append(fields, arrow.Field{Name: agg.OpColumn, Type: arrow.BinaryTypes.String})
 		}
 	}
 	for _, d := range []struct {
 		what, val string
 		to        *int64
-	}{{"mini_batch", n.MiniBatch, &ln.miniBatch}, {"state_ttl", n.StateTTL, &ln.stateTTL}} {
+	}{{"mini_batch", o.MiniBatch, &o.miniBatch}, {"state_ttl", o.StateTTL, &o.stateTTL}} {
 		if d.val == "" {
 			continue
 		}
@@ -94,20 +120,26 @@ func (aggregateOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 	return nil
 }
 
-func (aggregateOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]bool) {
-	cols := refs(append(append([]*plan.Expr{}, n.Keys...), n.Aggs...)...)
+func (o *aggregateOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]bool) {
+	cols := refs(append(append([]*plan.Expr{}, o.Keys...), o.Aggs...)...)
 	if ln.inputs[0].changelog != "" {
 		cols[agg.OpColumn] = true
 	}
 	b.require(n.Input, ln.inputs[0], cols)
 }
 
-func (aggregateOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
+// A group_by takes an updating input: it takes the retracted rows back out of its groups
+// (changelog.go).
+func (o *aggregateOp) takeUpdates(ln, from *lnode) error { return nil }
+
+func (o *aggregateOp) estimateRows(n *lnode) (int64, bool) { return inputRows(n) }
+
+func (o *aggregateOp) build(g *graph, n *lnode, _ *plan.Expr) (flow, error) {
 	in, err := g.build(n.inputs[0], nil)
 	if err != nil {
 		return in, err
 	}
-	keys, types := keyExprs(n.keys)
+	keys, types := keyExprs(o.keys)
 	p := g.Parallel
 	if len(keys) == 0 {
 		p = 1
@@ -115,35 +147,35 @@ func (aggregateOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
 	// A bounded group_by fed by parallel subtasks pre-aggregates in each of them before
 	// the exchange (agg/preagg.go); an updating one emits as its input comes, and keeps
 	// its rows' way through the exchange.
-	preAgg := preAggregate && n.changelog == "" && in.st.Parallel > 1 && agg.PreAggregatable(n.aggs)
+	preAgg := preAggregate && n.changelog == "" && in.st.Parallel > 1 && agg.PreAggregatable(o.aggs)
 	if preAgg {
-		partial := agg.PartialSchema(types, n.aggs)
+		partial := agg.PartialSchema(types, o.aggs)
 		in.st.ChainHelper("pre-aggregate", func(int) runtime.Operator {
-			return &agg.PreAggOp{Name: n.name, Keys: keys, KeyTypes: types, Aggs: n.aggs, Partial: partial, BatchSize: g.BatchSize}
+			return &agg.PreAggOp{Name: n.name, Keys: keys, KeyTypes: types, Aggs: o.aggs, Partial: partial, BatchSize: g.BatchSize}
 		})
 	}
 	st := g.NewStage("aggregate", p, runtime.Edge{From: in.st, Part: runtime.PartHash, Keys: keys, Hashed: preAgg})
 	st.Chain("aggregate", func(int) runtime.Operator {
-		return &agg.GroupByOp{Name: n.name, Keys: keys, KeyTypes: types, Aggs: n.aggs, Schema: n.schema, BatchSize: g.BatchSize,
-			Changelog: n.changelog != "", Retract: n.inputs[0].changelog != "", OpCol: n.retractOp, MiniBatch: time.Duration(n.miniBatch) * time.Microsecond,
-			TTL: time.Duration(n.stateTTL) * time.Microsecond, PreAgg: preAgg}
+		return &agg.GroupByOp{Name: n.name, Keys: keys, KeyTypes: types, Aggs: o.aggs, Schema: n.schema, BatchSize: g.BatchSize,
+			Changelog: n.changelog != "", Retract: n.inputs[0].changelog != "", OpCol: o.retractOp, MiniBatch: time.Duration(o.miniBatch) * time.Microsecond,
+			TTL: time.Duration(o.stateTTL) * time.Microsecond, PreAgg: preAgg}
 	})
 	return flow{st: st}, nil
 }
 
-func (aggregateOp) explain(n *lnode) (detail string) {
-	keys := make([]string, len(n.keys))
-	for i, k := range n.keys {
+func (o *aggregateOp) explain(n *lnode) (detail string) {
+	keys := make([]string, len(o.keys))
+	for i, k := range o.keys {
 		keys[i] = k.String()
 	}
-	detail = fmt.Sprintf("keys [%s], aggs [%s]", strings.Join(keys, ", "), aggsText(n.aggs))
+	detail = fmt.Sprintf("keys [%s], aggs [%s]", strings.Join(keys, ", "), aggsText(o.aggs))
 	if n.changelog != "" {
 		detail += ", updating (changelog in " + agg.OpColumn
-		if n.miniBatch > 0 {
-			detail += ", mini-batch " + plan.FormatDuration(n.miniBatch)
+		if o.miniBatch > 0 {
+			detail += ", mini-batch " + plan.FormatDuration(o.miniBatch)
 		}
-		if n.stateTTL > 0 {
-			detail += ", state TTL " + plan.FormatDuration(n.stateTTL)
+		if o.stateTTL > 0 {
+			detail += ", state TTL " + plan.FormatDuration(o.stateTTL)
 		}
 		detail += ")"
 	}

@@ -9,48 +9,61 @@ import (
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
 
+// FilterArgs are the arguments of "filter": the rows for which Predicate is true are kept.
+type FilterArgs struct {
+	Predicate *plan.Expr `json:"predicate,omitempty"`
+}
+
 // filterOp is the logical operator "filter": its binding and validation, the input columns it
 // needs, its physical form and its explain text.
-type filterOp struct{}
+type filterOp struct {
+	FilterArgs
+	pred expr.Expr
+}
 
-func init() { registerOp("filter", filterOp{}) }
+func init() {
+	registerOp("filter", opReg[FilterArgs]{new: func(a *FilterArgs) logicalOp { return &filterOp{FilterArgs: *a} }})
+}
 
-func (filterOp) bind(b *binder, n *plan.Node, ln *lnode) error {
+func (o *filterOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 	name := ln.name
 	in, err := b.single(n, ln)
 	if err != nil {
 		return err
 	}
 	scope := &expr.CompileScope{Schema: in.schema, Op: name}
-	pred, err := scope.Compile(n.Predicate)
+	pred, err := scope.Compile(o.Predicate)
 	if err != nil {
 		return err
 	}
 	if pred.Type().ID() != arrow.BOOL {
 		return rberr.New(rberr.Type, "%s: the predicate %s is %s, not bool; compare it, e.g. %s > 0", name, pred, expr.TypeName(pred.Type()), pred)
 	}
-	ln.pred, ln.predExpr, ln.schema, ln.timeCol = pred, n.Predicate, in.schema, in.timeCol
+	o.pred, ln.schema, ln.timeCol = pred, in.schema, in.timeCol
 	return nil
 }
 
-func (filterOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]bool) {
-	b.require(n.Input, ln.inputs[0], union(need, refs(n.Predicate)))
+func (o *filterOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]bool) {
+	b.require(n.Input, ln.inputs[0], union(need, refs(o.Predicate)))
 }
 
-func (filterOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
-	var above *lnode
-	if n.inputs[0].op == "scan_parquet" {
-		above = n
-	}
-	f, err := g.build(n.inputs[0], above)
+// A filter passes an updating input's changes on (changelog.go).
+func (o *filterOp) takeUpdates(ln, from *lnode) error {
+	ln.changelog, ln.changelogKeys = from.changelog, from.changelogKeys
+	return nil
+}
+
+func (o *filterOp) estimateRows(n *lnode) (int64, bool) { return inputRows(n) }
+
+func (o *filterOp) build(g *graph, n *lnode, prune *plan.Expr) (flow, error) {
+	// Its input may skip what the predicate refutes (a Parquet scan prunes row groups).
+	f, err := g.build(n.inputs[0], o.Predicate)
 	if err != nil {
 		return f, err
 	}
-	f.st.Chain("filter", func(int) runtime.Operator { return &basic.FilterOp{Name: n.name, Pred: n.pred} })
+	pred := o.pred
+	f.st.Chain("filter", func(int) runtime.Operator { return &basic.FilterOp{Name: n.name, Pred: pred} })
 	return f, nil
 }
 
-func (filterOp) explain(n *lnode) (detail string) {
-	detail = n.pred.String()
-	return
-}
+func (o *filterOp) explain(n *lnode) string { return o.pred.String() }

@@ -14,13 +14,50 @@ import (
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
 
+// JoinArgs are the arguments of "join" (of inputs [left, right]): How is a relational join
+// ("inner", "left", "right", "full", "semi", "anti", "cross") or an event-time join
+// ("window", "interval", "asof"); LeftOn and RightOn the keys (as-of joins: Polars' by,
+// which may be absent); Suffix is added to right column names that clash (default
+// "_right").
+//
+// Relational joins: JoinStrategy is "auto" (absent), "hash" (both inputs partitioned by
+// key) or "broadcast" (the smaller input whole to every subtask). Window joins: the
+// Window. Interval joins: Lower and Upper, the bounds of the right rows' time around
+// each left row's (signed durations). As-of joins: the time column of each input
+// (LeftTime, RightTime; absent: its event time), the Strategy ("backward" (default),
+// "forward", "nearest") and the Tolerance (a duration: farther matches are none).
+type JoinArgs struct {
+	How          string          `json:"how,omitempty"`
+	LeftOn       []*plan.Expr    `json:"left_on,omitempty"`
+	RightOn      []*plan.Expr    `json:"right_on,omitempty"`
+	Suffix       string          `json:"suffix,omitempty"`
+	JoinStrategy string          `json:"join_strategy,omitempty"`
+	Window       *plan.WindowDef `json:"window,omitempty"`
+	Lower        string          `json:"lower,omitempty"`
+	Upper        string          `json:"upper,omitempty"`
+	LeftTime     string          `json:"left_time,omitempty"`
+	RightTime    string          `json:"right_time,omitempty"`
+	Strategy     string          `json:"strategy,omitempty"`
+	Tolerance    string          `json:"tolerance,omitempty"`
+}
+
 // joinOp is the logical operator "join": its binding and validation, the input columns it
 // needs, its physical form and its explain text.
-type joinOp struct{}
+type joinOp struct {
+	JoinArgs
+	spec     *join.Spec
+	leftKeep []int  // a relational join's left columns in its output (nil: all)
+	strategy string // relational joins: "auto", "hash" or "broadcast"
+	// unbounded: a relational join other than inner over an unbounded input, which emits
+	// as rows arrive (an updating result, but for semi)
+	unbounded bool
+}
 
-func init() { registerOp("join", joinOp{}) }
+func init() {
+	registerOp("join", opReg[JoinArgs]{new: func(a *JoinArgs) logicalOp { return &joinOp{JoinArgs: *a} }, stateful: true})
+}
 
-func (joinOp) bind(b *binder, n *plan.Node, ln *lnode) error {
+func (o *joinOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 	name := ln.name
 	if len(n.Inputs) != 2 {
 		return rberr.New(rberr.Plan, "%s: a join takes exactly two inputs", name)
@@ -32,20 +69,25 @@ func (joinOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 		}
 		ln.inputs = append(ln.inputs, in)
 	}
-	if err := b.bindJoin(n, ln, ln.inputs[0], ln.inputs[1]); err != nil {
-		return err
-	}
-	return nil
+	return o.bindJoin(ln, ln.inputs[0], ln.inputs[1])
 }
 
-func (joinOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]bool) {
+// A semi or anti join emits at most its left input's rows.
+func (o *joinOp) estimateRows(n *lnode) (int64, bool) {
+	if o.spec != nil && (o.spec.How == "semi" || o.spec.How == "anti") {
+		return estimateRows(n.inputs[0])
+	}
+	return 0, false
+}
+
+func (o *joinOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]bool) {
 	b.require(n.Inputs[0], ln.inputs[0], nil)
 	b.require(n.Inputs[1], ln.inputs[1], nil)
 }
 
-func (joinOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
+func (o *joinOp) build(g *graph, n *lnode, _ *plan.Expr) (flow, error) {
 	var edges []runtime.Edge
-	js := n.join
+	js := o.spec
 	parallel := g.Parallel
 	var flows [2]flow
 	for side, in := range n.inputs {
@@ -58,7 +100,7 @@ func (joinOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
 	bcast := -1
 	if regularJoin(js.How) && js.How != "cross" {
 		var err error
-		if bcast, err = g.broadcastSide(n); err != nil {
+		if bcast, err = g.broadcastSide(n, o); err != nil {
 			return flow{}, err
 		}
 	}
@@ -101,7 +143,7 @@ func (joinOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
 	st.Chain(name, func(int) runtime.Operator {
 		base := join.JoinBase{Spec: js, EmitSz: g.BatchSize}
 		if regularJoin(js.How) {
-			return &join.HashJoinOp{JoinBase: base, LeftKeep: n.joinLeftKeep, Unbounded: n.joinUnbounded, Broadcast: bcast >= 0}
+			return &join.HashJoinOp{JoinBase: base, LeftKeep: o.leftKeep, Unbounded: o.unbounded, Broadcast: bcast >= 0}
 		}
 		switch js.How {
 		case "window":
@@ -127,8 +169,8 @@ const broadcastRows = 1 << 20
 // savepointed (plan.Options.Savepoints), the smaller of those
 // inputs when its estimate (estimateRows) is at most broadcastRows and a quarter of the
 // other's (or the other's is unknown).
-func (g *graph) broadcastSide(n *lnode) (int, error) {
-	js := n.join
+func (g *graph) broadcastSide(n *lnode, o *joinOp) (int, error) {
+	js := o.spec
 	allowed := func(side int) bool {
 		switch js.How {
 		case "inner":
@@ -155,7 +197,7 @@ func (g *graph) broadcastSide(n *lnode) (int, error) {
 			pick = side
 		}
 	}
-	switch n.joinStrategy {
+	switch o.strategy {
 	case "hash":
 		return -1, nil
 	case "broadcast":
@@ -176,88 +218,88 @@ func (g *graph) broadcastSide(n *lnode) (int, error) {
 	return pick, nil
 }
 
-func (joinOp) explain(n *lnode) (detail string) {
-	detail = n.join.How + " join"
+func (o *joinOp) explain(n *lnode) (detail string) {
+	detail = o.spec.How + " join"
 	if n.changelog != "" {
 		detail = "updating " + detail
 	}
-	if n.join.How == "asof" {
-		detail += fmt.Sprintf(" (%s", n.join.Strategy)
-		if n.join.HasTolerance {
-			detail += ", tolerance " + plan.FormatDuration(n.join.Tolerance)
+	if o.spec.How == "asof" {
+		detail += fmt.Sprintf(" (%s", o.spec.Strategy)
+		if o.spec.HasTolerance {
+			detail += ", tolerance " + plan.FormatDuration(o.spec.Tolerance)
 		}
-		detail += fmt.Sprintf(") on %s = %s", n.join.LeftSchema.Field(n.join.LeftTime).Name, n.join.RightSchema.Field(n.join.RightTime).Name)
-		if len(n.join.LeftKeys) > 0 {
+		detail += fmt.Sprintf(") on %s = %s", o.spec.LeftSchema.Field(o.spec.LeftTime).Name, o.spec.RightSchema.Field(o.spec.RightTime).Name)
+		if len(o.spec.LeftKeys) > 0 {
 			var by []string
-			for i := range n.join.LeftKeys {
-				by = append(by, fmt.Sprintf("%s = %s", n.join.LeftKeys[i], n.join.RightKeys[i]))
+			for i := range o.spec.LeftKeys {
+				by = append(by, fmt.Sprintf("%s = %s", o.spec.LeftKeys[i], o.spec.RightKeys[i]))
 			}
 			detail += " by " + strings.Join(by, ", ")
 		}
 	}
-	if regularJoin(n.join.How) && n.join.How != "cross" {
+	if regularJoin(o.spec.How) && o.spec.How != "cross" {
 		var on []string
-		for i := range n.join.LeftKeys {
-			on = append(on, fmt.Sprintf("%s = %s", n.join.LeftKeys[i], n.join.RightKeys[i]))
+		for i := range o.spec.LeftKeys {
+			on = append(on, fmt.Sprintf("%s = %s", o.spec.LeftKeys[i], o.spec.RightKeys[i]))
 		}
 		detail += " on " + strings.Join(on, ", ")
 	}
-	if n.join.How == "interval" {
-		detail += fmt.Sprintf(", right rows from %s to %s around each left row", plan.FormatDuration(n.join.Lower), plan.FormatDuration(n.join.Upper))
+	if o.spec.How == "interval" {
+		detail += fmt.Sprintf(", right rows from %s to %s around each left row", plan.FormatDuration(o.spec.Lower), plan.FormatDuration(o.spec.Upper))
 	}
 	return
 }
 
 // bindJoin validates a join of two inputs.
-func (b *binder) bindJoin(n *plan.Node, ln *lnode, left, right *lnode) error {
+func (o *joinOp) bindJoin(ln, left, right *lnode) error {
 	name := ln.name
-	js := &join.Spec{Name: name, How: n.How, LeftSchema: left.schema, RightSchema: right.schema}
-	regular := regularJoin(n.How)
+	js := &join.Spec{Name: name, How: o.How, LeftSchema: left.schema, RightSchema: right.schema}
+	regular := regularJoin(o.How)
 	switch {
-	case n.How == "cross":
-		if len(n.LeftOn)+len(n.RightOn) > 0 {
+	case o.How == "cross":
+		if len(o.LeftOn)+len(o.RightOn) > 0 {
 			return rberr.New(rberr.Plan, "%s: a cross join takes no keys", name)
 		}
-	case n.How == "asof" && len(n.LeftOn) != len(n.RightOn):
+	case o.How == "asof" && len(o.LeftOn) != len(o.RightOn):
 		return rberr.New(rberr.Plan, "%s: give the same number of join keys for both sides (by_left and by_right, or by)", name)
-	case n.How != "asof" && (len(n.LeftOn) == 0 || len(n.LeftOn) != len(n.RightOn)):
+	case o.How != "asof" && (len(o.LeftOn) == 0 || len(o.LeftOn) != len(o.RightOn)):
 		return rberr.New(rberr.Plan, "%s: give the same number of join keys for both sides (left_on and right_on, or on)", name)
 	}
-	switch n.JoinStrategy {
+	switch o.JoinStrategy {
 	case "", "auto":
-		ln.joinStrategy = "auto"
+		o.strategy = "auto"
 	case "hash", "broadcast":
-		if !regular || n.How == "cross" {
-			return rberr.New(rberr.Plan, "%s: strategy=%q is for joins on keys (inner, left, right, full, semi, anti)", name, n.JoinStrategy)
+		if !regular || o.How == "cross" {
+			return rberr.New(rberr.Plan, "%s: strategy=%q is for joins on keys (inner, left, right, full, semi, anti)", name, o.JoinStrategy)
 		}
-		ln.joinStrategy = n.JoinStrategy
+		o.strategy = o.JoinStrategy
 	default:
-		return rberr.New(rberr.Plan, "%s: unknown join strategy %q (want \"auto\", \"hash\" or \"broadcast\")", name, n.JoinStrategy)
+		return rberr.New(rberr.Plan, "%s: unknown join strategy %q (want \"auto\", \"hash\" or \"broadcast\")", name, o.JoinStrategy)
 	}
-	if n.How != "asof" && (n.LeftTime != "" || n.RightTime != "" || n.Strategy != "" || n.Tolerance != "") {
+	if o.How != "asof" && (o.LeftTime != "" || o.RightTime != "" || o.Strategy != "" || o.Tolerance != "") {
 		return rberr.New(rberr.Plan, "%s: left_time, right_time, strategy and tolerance are options of as-of joins", name)
 	}
-	if regular && n.How != "inner" {
+	if regular && o.How != "inner" {
 		var unbounded, maybe []string
 		sourceBoundedness([]*lnode{left, right}, &unbounded, &maybe)
 		if len(unbounded) > 0 {
-			if n.How == "cross" {
+			if o.How == "cross" {
 				return rberr.New(rberr.Plan, "%s: a cross join needs bounded inputs, and %s is unbounded: it would pair every row with every row for ever. Join on keys instead", name, unbounded[0])
 			}
 			// Outer and anti joins emit updates as matches arrive (ops/join/updating.go).
-			ln.joinUnbounded = true
+			o.unbounded = true
 		}
 	}
 	ls := &expr.CompileScope{Schema: left.schema, Op: name + " (left)"}
 	rs := &expr.CompileScope{Schema: right.schema, Op: name + " (right)"}
 	dropRight := map[string]bool{}
 	dropLeft := map[string]bool{}
-	for i := range n.LeftOn {
-		lk, err := ls.Compile(n.LeftOn[i])
+	for i := range o.LeftOn {
+		lk, err := ls.Compile(o.LeftOn[i])
 		if err != nil {
 			return err
 		}
-		rk, err := rs.Compile(n.RightOn[i])
+		rk, err := rs.Compile(o.RightOn[i])
 		if err != nil {
 			return err
 		}
@@ -279,29 +321,29 @@ func (b *binder) bindJoin(n *plan.Node, ln *lnode, left, right *lnode) error {
 		case regular:
 			// As Polars: inner and left joins keep the left keys, right joins the right
 			// keys; full joins keep both.
-			switch n.How {
+			switch o.How {
 			case "inner", "left":
-				if n.RightOn[i].Col != nil {
-					dropRight[*n.RightOn[i].Col] = true
+				if o.RightOn[i].Col != nil {
+					dropRight[*o.RightOn[i].Col] = true
 				}
 			case "right":
-				if n.LeftOn[i].Col != nil {
-					dropLeft[*n.LeftOn[i].Col] = true
+				if o.LeftOn[i].Col != nil {
+					dropLeft[*o.LeftOn[i].Col] = true
 				}
 			}
-		case n.LeftOn[i].Col != nil && n.RightOn[i].Col != nil && *n.LeftOn[i].Col == *n.RightOn[i].Col:
-			dropRight[*n.RightOn[i].Col] = true
-		case n.How == "asof" && n.RightOn[i].Col != nil:
-			dropRight[*n.RightOn[i].Col] = true // as Polars: by_right keys are dropped too
+		case o.LeftOn[i].Col != nil && o.RightOn[i].Col != nil && *o.LeftOn[i].Col == *o.RightOn[i].Col:
+			dropRight[*o.RightOn[i].Col] = true
+		case o.How == "asof" && o.RightOn[i].Col != nil:
+			dropRight[*o.RightOn[i].Col] = true // as Polars: by_right keys are dropped too
 		}
 	}
 	if regular {
-		return b.finishRegularJoin(n, ln, js, left, right, dropLeft, dropRight)
+		return o.finishRegularJoin(ln, js, left, right, dropLeft, dropRight)
 	}
 	timeOf := func(side *lnode, col, what string, scope *expr.CompileScope) (int, error) {
 		if col == "" {
 			if side.timeCol == "" {
-				if n.How == "asof" {
+				if o.How == "asof" {
 					return 0, rberr.New(rberr.Plan, "%s: the %s input has no event time; name the time column (on=, or left_on=/right_on=) or pass event_time=<column> to its source", name, what)
 				}
 				return 0, rberr.New(rberr.Plan, "%s: the %s input has no event time; pass event_time=<column> to its source", name, what)
@@ -322,37 +364,37 @@ func (b *binder) bindJoin(n *plan.Node, ln *lnode, left, right *lnode) error {
 		return idx[0], nil
 	}
 	var err error
-	if js.LeftTime, err = timeOf(left, n.LeftTime, "left", ls); err != nil {
+	if js.LeftTime, err = timeOf(left, o.LeftTime, "left", ls); err != nil {
 		return err
 	}
-	if js.RightTime, err = timeOf(right, n.RightTime, "right", rs); err != nil {
+	if js.RightTime, err = timeOf(right, o.RightTime, "right", rs); err != nil {
 		return err
 	}
-	if n.How == "asof" {
-		switch n.Strategy {
+	if o.How == "asof" {
+		switch o.Strategy {
 		case "", "backward":
 			js.Strategy = "backward"
 		case "forward", "nearest":
-			js.Strategy = n.Strategy
+			js.Strategy = o.Strategy
 		default:
-			return rberr.New(rberr.Plan, "%s: unknown as-of strategy %q (want \"backward\", \"forward\" or \"nearest\")", name, n.Strategy)
+			return rberr.New(rberr.Plan, "%s: unknown as-of strategy %q (want \"backward\", \"forward\" or \"nearest\")", name, o.Strategy)
 		}
-		if n.Tolerance != "" {
-			if js.Tolerance, err = plan.ParseDuration(n.Tolerance); err != nil {
+		if o.Tolerance != "" {
+			if js.Tolerance, err = plan.ParseDuration(o.Tolerance); err != nil {
 				return rberr.New(rberr.Plan, "%s: tolerance: %v", name, err)
 			}
 			if js.Tolerance < 0 {
-				return rberr.New(rberr.Plan, "%s: tolerance must not be negative, got %q", name, n.Tolerance)
+				return rberr.New(rberr.Plan, "%s: tolerance must not be negative, got %q", name, o.Tolerance)
 			}
 			js.HasTolerance = true
 		}
 		// As Polars: with on= (one name for both sides) the right time column is dropped.
-		if n.LeftTime != "" && n.LeftTime == n.RightTime {
-			dropRight[n.RightTime] = true
+		if o.LeftTime != "" && o.LeftTime == o.RightTime {
+			dropRight[o.RightTime] = true
 		}
 	}
 	js.TimeType = left.schema.Field(js.LeftTime).Type
-	suffix := n.Suffix
+	suffix := o.Suffix
 	if suffix == "" {
 		suffix = "_right"
 	}
@@ -372,18 +414,18 @@ func (b *binder) bindJoin(n *plan.Node, ln *lnode, left, right *lnode) error {
 			}
 		}
 		names[f.Name] = true
-		if n.How == "asof" {
+		if o.How == "asof" {
 			f.Nullable = true
 		}
 		fields = append(fields, f)
 		js.RightKeep = append(js.RightKeep, i)
 	}
-	switch n.How {
+	switch o.How {
 	case "window":
-		if n.Window == nil {
+		if o.Window == nil {
 			return rberr.New(rberr.Plan, "%s: a window join needs a window", name)
 		}
-		if js.Win, err = window.Compile(n.Window, name); err != nil {
+		if js.Win, err = window.Compile(o.Window, name); err != nil {
 			return err
 		}
 		if js.Win.Kind == "session" {
@@ -394,30 +436,30 @@ func (b *binder) bindJoin(n *plan.Node, ln *lnode, left, right *lnode) error {
 		}
 		fields = append(fields, arrow.Field{Name: "window_start", Type: js.TimeType}, arrow.Field{Name: "window_end", Type: js.TimeType})
 	case "interval":
-		if n.Lower == "" || n.Upper == "" {
+		if o.Lower == "" || o.Upper == "" {
 			return rberr.New(rberr.Plan, "%s: an interval join needs lower and upper bounds", name)
 		}
-		if js.Lower, err = join.ParseSignedDuration(n.Lower); err != nil {
+		if js.Lower, err = join.ParseSignedDuration(o.Lower); err != nil {
 			return rberr.New(rberr.Plan, "%s: lower: %v", name, err)
 		}
-		if js.Upper, err = join.ParseSignedDuration(n.Upper); err != nil {
+		if js.Upper, err = join.ParseSignedDuration(o.Upper); err != nil {
 			return rberr.New(rberr.Plan, "%s: upper: %v", name, err)
 		}
 		if js.Lower > js.Upper {
-			return rberr.New(rberr.Plan, "%s: lower bound %s is above upper bound %s", name, n.Lower, n.Upper)
+			return rberr.New(rberr.Plan, "%s: lower bound %s is above upper bound %s", name, o.Lower, o.Upper)
 		}
 	case "asof":
 	default:
-		msg := fmt.Sprintf("%s: unknown join kind %q", name, n.How)
-		if s := plan.Suggest(n.How, []string{"inner", "left", "right", "full", "semi", "anti", "cross", "window", "interval", "asof"}); s != "" {
+		msg := fmt.Sprintf("%s: unknown join kind %q", name, o.How)
+		if s := plan.Suggest(o.How, []string{"inner", "left", "right", "full", "semi", "anti", "cross", "window", "interval", "asof"}); s != "" {
 			msg += fmt.Sprintf("; did you mean %q?", s)
 		}
 		return rberr.New(rberr.Plan, "%s", msg)
 	}
 	js.Schema = arrow.NewSchema(fields, nil)
-	ln.join = js
+	o.spec = js
 	ln.schema = js.Schema
-	if n.How != "window" {
+	if o.How != "window" {
 		ln.timeCol = left.timeCol
 	}
 	return nil
@@ -437,14 +479,14 @@ func regularJoin(how string) bool {
 // columns (without the left keys for a right join), then the right columns (without the
 // right keys for inner and left joins, none for semi and anti), right names that clash
 // taking the suffix; the side that may be missing becomes nullable.
-func (b *binder) finishRegularJoin(n *plan.Node, ln *lnode, js *join.Spec, left, right *lnode, dropLeft, dropRight map[string]bool) error {
+func (o *joinOp) finishRegularJoin(ln *lnode, js *join.Spec, left, right *lnode, dropLeft, dropRight map[string]bool) error {
 	name := ln.name
-	suffix := n.Suffix
+	suffix := o.Suffix
 	if suffix == "" {
 		suffix = "_right"
 	}
-	nullLeft := n.How == "right" || n.How == "full"
-	nullRight := n.How == "left" || n.How == "full"
+	nullLeft := o.How == "right" || o.How == "full"
+	nullRight := o.How == "left" || o.How == "full"
 	var fields []arrow.Field
 	names := map[string]bool{}
 	var leftKeep []int
@@ -457,7 +499,7 @@ func (b *binder) finishRegularJoin(n *plan.Node, ln *lnode, js *join.Spec, left,
 		names[f.Name] = true
 		leftKeep = append(leftKeep, i)
 	}
-	if n.How != "semi" && n.How != "anti" {
+	if o.How != "semi" && o.How != "anti" {
 		for i, f := range right.schema.Fields() {
 			if dropRight[f.Name] {
 				continue
@@ -477,7 +519,7 @@ func (b *binder) finishRegularJoin(n *plan.Node, ln *lnode, js *join.Spec, left,
 	if len(leftKeep) == left.schema.NumFields() {
 		leftKeep = nil
 	}
-	if ln.joinUnbounded && n.How != "semi" {
+	if o.unbounded && o.How != "semi" {
 		// An updating result: a changelog (changelog.go).
 		if names[agg.OpColumn] {
 			return rberr.New(rberr.Plan, "%s: %q is the op column of an updating join's result; rename the input column", name, agg.OpColumn)
@@ -486,8 +528,8 @@ func (b *binder) finishRegularJoin(n *plan.Node, ln *lnode, js *join.Spec, left,
 		ln.changelog = name
 	}
 	js.Schema = arrow.NewSchema(fields, nil)
-	ln.join = js
-	ln.joinLeftKeep = leftKeep
+	o.spec = js
+	o.leftKeep = leftKeep
 	ln.schema = js.Schema
 	return nil
 }

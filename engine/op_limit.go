@@ -10,36 +10,53 @@ import (
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
 
+// LimitArgs are the arguments of "limit": the first N rows (of an ordered input; any N
+// rows of an unordered one).
+type LimitArgs struct {
+	N *int64 `json:"n,omitempty"`
+}
+
 // limitOp is the logical operator "limit": its binding and validation, the input columns it
 // needs, its physical form and its explain text.
-type limitOp struct{}
+type limitOp struct {
+	LimitArgs
+	n int64
+}
 
-func init() { registerOp("limit", limitOp{}) }
+func init() {
+	registerOp("limit", opReg[LimitArgs]{new: func(a *LimitArgs) logicalOp { return &limitOp{LimitArgs: *a} }, stateful: true})
+}
 
-func (limitOp) bind(b *binder, n *plan.Node, ln *lnode) error {
-	name := ln.name
+func (o *limitOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 	in, err := b.single(n, ln)
 	if err != nil {
 		return err
 	}
-	if n.N == nil || *n.N < 0 {
-		return rberr.New(rberr.Plan, "%s: needs a non-negative number of rows", name)
+	if o.N == nil || *o.N < 0 {
+		return rberr.New(rberr.Plan, "%s: needs a non-negative number of rows", ln.name)
 	}
-	ln.limit, ln.schema, ln.timeCol = *n.N, in.schema, in.timeCol
+	o.n, ln.schema, ln.timeCol = *o.N, in.schema, in.timeCol
 	return nil
 }
 
-func (limitOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]bool) {
+func (o *limitOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]bool) {
 	b.require(n.Input, ln.inputs[0], need)
 }
 
-func (limitOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
+func (o *limitOp) estimateRows(n *lnode) (int64, bool) {
+	if in, ok := estimateRows(n.inputs[0]); ok {
+		return min(in, o.n), true
+	}
+	return o.n, true
+}
+
+func (o *limitOp) build(g *graph, n *lnode, _ *plan.Expr) (flow, error) {
 	in, err := g.build(n.inputs[0], nil)
 	if err != nil {
 		return in, err
 	}
-	st := g.gatherInOrder("limit", in)
-	limit := n.limit
+	st := g.gatherInOrder("limit", in, n.inputs[0].schema)
+	limit := o.n
 	// Once the limit has its rows nothing more is needed, ordered input or not (over an
 	// unordered stream they are any n rows, as Polars' head after a shuffle), so it asks the
 	// sources to stop: an unbounded input would otherwise never end the job. In a DAG the
@@ -56,7 +73,4 @@ func (limitOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
 	return in, nil
 }
 
-func (limitOp) explain(n *lnode) (detail string) {
-	detail = fmt.Sprint(n.limit)
-	return
-}
+func (o *limitOp) explain(*lnode) string { return fmt.Sprint(o.n) }

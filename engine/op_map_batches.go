@@ -9,23 +9,33 @@ import (
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
 
+// MapBatchesArgs are the arguments of "map_batches": the host's function (its id) and the
+// columns it returns (absent: the input's).
+type MapBatchesArgs struct {
+	UDF    int64           `json:"udf,omitempty"`
+	Schema []plan.FieldDef `json:"schema,omitempty"`
+}
+
 // mapBatchesOp is the logical operator "map_batches": its binding and validation, the input columns it
 // needs, its physical form and its explain text.
-type mapBatchesOp struct{}
+type mapBatchesOp struct {
+	MapBatchesArgs
+}
 
-func init() { registerOp("map_batches", mapBatchesOp{}) }
+func init() {
+	registerOp("map_batches", opReg[MapBatchesArgs]{new: func(a *MapBatchesArgs) logicalOp { return &mapBatchesOp{MapBatchesArgs: *a} }})
+}
 
-func (mapBatchesOp) bind(b *binder, n *plan.Node, ln *lnode) error {
+func (o *mapBatchesOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 	name := ln.name
 	in, err := b.single(n, ln)
 	if err != nil {
 		return err
 	}
-	ln.udf = n.UDF
 	ln.schema = in.schema
-	if len(n.Schema) > 0 {
-		fields := make([]arrow.Field, len(n.Schema))
-		for i, f := range n.Schema {
+	if len(o.Schema) > 0 {
+		fields := make([]arrow.Field, len(o.Schema))
+		for i, f := range o.Schema {
 			dt, err := expr.ParseType(f.Type)
 			if err != nil {
 				return rberr.Wrap(rberr.Plan, err, "%s: schema column %q", name, f.Name)
@@ -40,17 +50,20 @@ func (mapBatchesOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 	return nil
 }
 
-func (mapBatchesOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]bool) {
+func (o *mapBatchesOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]bool) {
 	b.require(n.Input, ln.inputs[0], nil) // the function sees every column
 }
 
-func (mapBatchesOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
+func (o *mapBatchesOp) estimateRows(n *lnode) (int64, bool) { return inputRows(n) }
+
+func (o *mapBatchesOp) build(g *graph, n *lnode, _ *plan.Expr) (flow, error) {
 	f, err := g.build(n.inputs[0], nil)
 	if err != nil {
 		return f, err
 	}
-	f.st.Chain("map_batches", func(int) runtime.Operator { return &udf.MapBatchesOp{Name: n.name, Udf: n.udf, Schema: n.schema} })
+	id := o.UDF
+	f.st.Chain("map_batches", func(int) runtime.Operator { return &udf.MapBatchesOp{Name: n.name, Udf: id, Schema: n.schema} })
 	return f, nil
 }
 
-func (mapBatchesOp) explain(n *lnode) (detail string) { return "" }
+func (o *mapBatchesOp) explain(*lnode) string { return "" }

@@ -12,44 +12,30 @@ import (
 	"github.com/riverbed-engine/riverbed/engine/runtime"
 )
 
+// OverArgs are the arguments of "over": the expressions of a select or with_columns
+// (Mode) that use window functions over partitions. A select or with_columns node
+// becomes an over node when it uses them (rewriteOver, op_select.go).
+type OverArgs struct {
+	Exprs []*plan.Expr `json:"exprs,omitempty"`
+	Mode  string       `json:"mode,omitempty"`
+}
+
 // overOp is the logical operator "over": a select or with_columns (its mode) whose
 // expressions use window functions over partitions (col("x").cum_sum().over("k")). The
 // window functions are computed on one subtask that sees the whole bounded input in
 // input order (over.Op), then the projection reads their columns.
-type overOp struct{}
-
-func init() { registerOp("over", overOp{}) }
-
-// rewriteOver turns each select or with_columns node that uses over(...) into an "over"
-// node of that mode. The node keeps its identity.
-func rewriteOver(outs []*plan.Node) {
-	seen := map[*plan.Node]bool{}
-	var walk func(n *plan.Node)
-	walk = func(n *plan.Node) {
-		if n == nil || seen[n] {
-			return
-		}
-		seen[n] = true
-		walk(n.Input)
-		for _, in := range n.Inputs {
-			walk(in)
-		}
-		if n.Op != "select" && n.Op != "with_columns" {
-			return
-		}
-		for _, e := range n.Exprs {
-			if over.Contains(e) {
-				n.Mode, n.Op = n.Op, "over"
-				return
-			}
-		}
-	}
-	for _, o := range outs {
-		walk(o)
-	}
+type overOp struct {
+	OverArgs
+	funcs []over.Func   // the window functions
+	aug   *arrow.Schema // the input's schema with their columns appended (what proj reads)
+	proj  projection
 }
 
-func (overOp) bind(b *binder, n *plan.Node, ln *lnode) error {
+func init() {
+	registerOp("over", opReg[OverArgs]{new: func(a *OverArgs) logicalOp { return &overOp{OverArgs: *a} }, stateful: true})
+}
+
+func (o *overOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 	in, err := b.single(n, ln)
 	if err != nil {
 		return err
@@ -59,7 +45,7 @@ func (overOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 	}
 	scope := &expr.CompileScope{Schema: in.schema, Op: ln.name}
 	fields := append([]arrow.Field{}, in.schema.Fields()...)
-	ln.overFuncs = nil
+	o.funcs = nil
 	var lift func(e *plan.Expr) (*plan.Expr, error)
 	lift = func(e *plan.Expr) (*plan.Expr, error) {
 		if e == nil {
@@ -70,8 +56,8 @@ func (overOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 			if err != nil {
 				return nil, err
 			}
-			name := fmt.Sprintf("__over_%d", len(ln.overFuncs))
-			ln.overFuncs = append(ln.overFuncs, f)
+			name := fmt.Sprintf("__over_%d", len(o.funcs))
+			o.funcs = append(o.funcs, f)
 			fields = append(fields, arrow.Field{Name: name, Type: f.OutType, Nullable: true})
 			return &plan.Expr{Col: &name}, nil
 		}
@@ -84,8 +70,8 @@ func (overOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 		}
 		return &c, nil
 	}
-	exprs := make([]*plan.Expr, len(n.Exprs))
-	for i, e := range n.Exprs {
+	exprs := make([]*plan.Expr, len(o.Exprs))
+	for i, e := range o.Exprs {
 		l, err := lift(e)
 		if err != nil {
 			return err
@@ -95,30 +81,30 @@ func (overOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 		}
 		exprs[i] = l
 	}
-	ln.overAug = arrow.NewSchema(fields, nil)
-	return bindProjection(ln, in, ln.overAug, exprs, n.Mode == "with_columns")
+	o.aug = arrow.NewSchema(fields, nil)
+	return o.proj.bindExprs(ln, in, o.aug, exprs, o.Mode == "with_columns")
 }
 
-func (overOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]bool) {
-	if n.Mode == "with_columns" {
-		withColumnsOp{}.require(b, n, ln, need)
+func (o *overOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]bool) {
+	if o.Mode == "with_columns" {
+		requireWithColumns(b, n, ln, o.Exprs, need)
 		return
 	}
-	selectOp{}.require(b, n, ln, need)
+	requireSelect(b, n, ln, o.Exprs)
 }
 
-func (overOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
+func (o *overOp) build(g *graph, n *lnode, _ *plan.Expr) (flow, error) {
 	in, err := g.build(n.inputs[0], nil)
 	if err != nil {
 		return in, err
 	}
-	st := g.gatherInOrder("over", in)
-	funcs, aug, inSchema := n.overFuncs, n.overAug, n.inputs[0].schema
+	st := g.gatherInOrder("over", in, n.inputs[0].schema)
+	funcs, aug, inSchema := o.funcs, o.aug, n.inputs[0].schema
 	st.Chain("over", func(int) runtime.Operator {
 		return &over.Op{Name: n.name, Funcs: funcs, Schema: aug, In: inSchema, EmitSz: g.BatchSize}
 	})
-	exprs := make([]expr.Expr, len(n.exprs))
-	for i, b := range n.exprs {
+	exprs := make([]expr.Expr, len(o.proj.exprs))
+	for i, b := range o.proj.exprs {
 		exprs[i] = b.Expr
 	}
 	st.Chain("project", func(int) runtime.Operator { return &basic.ProjectOp{Name: n.name, Exprs: exprs, Schema: n.schema} })
@@ -126,10 +112,10 @@ func (overOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
 	return flow{st: st}, nil
 }
 
-func (overOp) explain(n *lnode) string {
-	parts := make([]string, len(n.overFuncs))
-	for i, f := range n.overFuncs {
+func (o *overOp) explain(n *lnode) string {
+	parts := make([]string, len(o.funcs))
+	for i, f := range o.funcs {
 		parts[i] = fmt.Sprintf("__over_%d = %s", i, f.Text)
 	}
-	return fmt.Sprintf("window functions [%s]; %s", strings.Join(parts, ", "), explainSelectWithColumns(n))
+	return fmt.Sprintf("window functions [%s]; %s", strings.Join(parts, ", "), o.proj.explain(n))
 }

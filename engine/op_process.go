@@ -19,15 +19,37 @@ import (
 // processOp is the logical operator "process": a keyed process function (Flink's
 // KeyedProcessFunction) run by the host. Its binding and validation, the input columns
 // it needs, its physical form and its explain text.
-type processOp struct{}
-
-func init() { registerOp("process", processOp{}) }
-
-// procDef is what a bound process node keeps.
-type procDef struct {
+type processOp struct {
+	ProcessArgs
+	keys  []expr.Bound
 	main  *arrow.Schema
 	sides []*arrow.Schema
 	state []process.StateSpec
+}
+
+// ProcessArgs are the arguments of "process": the keys (key_by), the host's function (its
+// id), and its schemas as Arrow IPC schema messages, base64: the main output, each side
+// output, and the state (one field per state descriptor), with per-state TTLs (see
+// docs/process-functions.md).
+type ProcessArgs struct {
+	Keys         []*plan.Expr `json:"keys,omitempty"`
+	UDF          int64        `json:"udf,omitempty"`
+	OutputSchema string       `json:"output_schema,omitempty"`
+	SideSchemas  []string     `json:"side_schemas,omitempty"`
+	StateSchema  string       `json:"state_schema,omitempty"`
+	StateTTLs    []StateTTL   `json:"state_ttls,omitempty"`
+}
+
+// StateTTL is the time to live of one state of a process function (as Flink's
+// StateTtlConfig): ttl a duration ("" or "0s": never expires), update "on_create_and_write"
+// (default) or "on_read_and_write".
+type StateTTL struct {
+	TTL    string `json:"ttl,omitempty"`
+	Update string `json:"update,omitempty"`
+}
+
+func init() {
+	registerOp("process", opReg[ProcessArgs]{new: func(a *ProcessArgs) logicalOp { return &processOp{ProcessArgs: *a} }, stateful: true})
 }
 
 // decodeIPCSchema reads a base64 Arrow IPC schema message.
@@ -44,43 +66,41 @@ func decodeIPCSchema(name, what, b64 string) (*arrow.Schema, error) {
 	return r.Schema(), nil
 }
 
-func (processOp) bind(b *binder, n *plan.Node, ln *lnode) error {
+func (o *processOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 	name := ln.name
 	in, err := b.single(n, ln)
 	if err != nil {
 		return err
 	}
-	if len(n.Keys) == 0 {
+	if len(o.Keys) == 0 {
 		return rberr.New(rberr.Plan, "%s: a process function needs keys (key_by)", name)
 	}
-	if err := b.compileKeys(n, ln, in, "key_by"); err != nil {
+	if o.keys, err = bindKeys(o.Keys, ln, in, "key_by"); err != nil {
 		return err
 	}
-	if n.UDF == 0 {
+	if o.UDF == 0 {
 		return rberr.New(rberr.Plan, "%s: no function given", name)
 	}
-	ln.udf = n.UDF
-	d := &procDef{}
-	if n.OutputSchema == "" {
+	if o.OutputSchema == "" {
 		return rberr.New(rberr.Plan, "%s: no output schema given", name)
 	}
-	if d.main, err = decodeIPCSchema(name, "output_schema", n.OutputSchema); err != nil {
+	if o.main, err = decodeIPCSchema(name, "output_schema", o.OutputSchema); err != nil {
 		return err
 	}
-	for i, s := range n.SideSchemas {
+	for i, s := range o.SideSchemas {
 		sch, err := decodeIPCSchema(name, fmt.Sprintf("side_schemas[%d]", i), s)
 		if err != nil {
 			return err
 		}
-		d.sides = append(d.sides, sch)
+		o.sides = append(o.sides, sch)
 	}
-	if n.StateSchema != "" {
-		st, err := decodeIPCSchema(name, "state_schema", n.StateSchema)
+	if o.StateSchema != "" {
+		st, err := decodeIPCSchema(name, "state_schema", o.StateSchema)
 		if err != nil {
 			return err
 		}
-		if len(n.StateTTLs) != 0 && len(n.StateTTLs) != st.NumFields() {
-			return rberr.New(rberr.Plan, "%s: state_ttls has %d entries for %d states", name, len(n.StateTTLs), st.NumFields())
+		if len(o.StateTTLs) != 0 && len(o.StateTTLs) != st.NumFields() {
+			return rberr.New(rberr.Plan, "%s: state_ttls has %d entries for %d states", name, len(o.StateTTLs), st.NumFields())
 		}
 		seen := map[string]bool{}
 		for i, f := range st.Fields() {
@@ -89,8 +109,8 @@ func (processOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 			}
 			seen[f.Name] = true
 			spec := process.StateSpec{Name: f.Name, Type: f.Type}
-			if len(n.StateTTLs) > 0 {
-				t := n.StateTTLs[i]
+			if len(o.StateTTLs) > 0 {
+				t := o.StateTTLs[i]
 				if t.TTL != "" {
 					ttl, err := plan.ParseDuration(t.TTL)
 					if err != nil || ttl < 0 {
@@ -106,27 +126,26 @@ func (processOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 					return rberr.New(rberr.Plan, "%s: the TTL update of state %q must be \"on_create_and_write\" or \"on_read_and_write\", got %q", name, f.Name, t.Update)
 				}
 			}
-			d.state = append(d.state, spec)
+			o.state = append(o.state, spec)
 		}
 	}
-	ln.proc = d
-	ln.schema = process.OutSchema(d.main, d.sides)
+	ln.schema = process.OutSchema(o.main, o.sides)
 	ln.timeCol = ""
 	return nil
 }
 
-func (processOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]bool) {
+func (o *processOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]bool) {
 	b.require(n.Input, ln.inputs[0], nil) // the function sees every column
 }
 
-func (processOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
+func (o *processOp) build(g *graph, n *lnode, _ *plan.Expr) (flow, error) {
 	in, err := g.build(n.inputs[0], nil)
 	if err != nil {
 		return in, err
 	}
-	keys, types := keyExprs(n.keys)
-	names := make([]string, len(n.keys))
-	for i, k := range n.keys {
+	keys, types := keyExprs(o.keys)
+	names := make([]string, len(o.keys))
+	for i, k := range o.keys {
 		names[i] = k.Name
 	}
 	inSchema := n.inputs[0].schema
@@ -134,22 +153,21 @@ func (processOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
 	if tc := n.inputs[0].timeCol; tc != "" {
 		timeIdx = inSchema.FieldIndices(tc)[0]
 	}
-	d := n.proc
 	st := g.NewStage("process", g.Parallel, runtime.Edge{From: in.st, Part: runtime.PartHash, Keys: keys})
 	st.Chain("process", func(int) runtime.Operator {
-		return &process.ProcessOp{Name: n.name, Udf: n.udf, Keys: keys, KeyTypes: types, KeyNames: names, TimeIdx: timeIdx,
-			InSchema: inSchema, Main: d.main, Sides: d.sides, State: d.state, Batch: g.BatchSize}
+		return &process.ProcessOp{Name: n.name, Udf: o.UDF, Keys: keys, KeyTypes: types, KeyNames: names, TimeIdx: timeIdx,
+			InSchema: inSchema, Main: o.main, Sides: o.sides, State: o.state, Batch: g.BatchSize}
 	})
 	return flow{st: st}, nil
 }
 
-func (processOp) explain(n *lnode) string {
-	keys := make([]string, len(n.keys))
-	for i, k := range n.keys {
+func (o *processOp) explain(*lnode) string {
+	keys := make([]string, len(o.keys))
+	for i, k := range o.keys {
 		keys[i] = k.String()
 	}
 	var st []string
-	for _, s := range n.proc.state {
+	for _, s := range o.state {
 		t := s.Name + " " + expr.TypeName(s.Type)
 		if s.TTL > 0 {
 			t += " ttl " + plan.FormatDuration(s.TTL.Microseconds())
@@ -157,8 +175,8 @@ func (processOp) explain(n *lnode) string {
 		st = append(st, t)
 	}
 	detail := fmt.Sprintf("keys [%s], state [%s]", strings.Join(keys, ", "), strings.Join(st, ", "))
-	if len(n.proc.sides) > 0 {
-		detail += fmt.Sprintf(", %d side outputs", len(n.proc.sides))
+	if len(o.sides) > 0 {
+		detail += fmt.Sprintf(", %d side outputs", len(o.sides))
 	}
 	return detail
 }

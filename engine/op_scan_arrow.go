@@ -10,38 +10,69 @@ import (
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
 
+// ScanArrowArgs are the arguments of "scan_arrow": Source is the index of an input stream
+// handed over with the plan; Bounded says the stream is finite (false: it may be live and
+// never end), Table that it reads an in-memory table (which can be read again), Rows a
+// table's rows (for estimates).
+type ScanArrowArgs struct {
+	Source  int    `json:"source,omitempty"`
+	Bounded bool   `json:"bounded,omitempty"`
+	Table   bool   `json:"table,omitempty"`
+	Rows    *int64 `json:"rows,omitempty"`
+	plan.EventTimeDef
+}
+
 // scanArrowOp is the logical operator "scan_arrow": its binding and validation, the input columns it
 // needs, its physical form and its explain text.
-type scanArrowOp struct{}
+type scanArrowOp struct {
+	ScanArrowArgs
+}
 
-func init() { registerOp("scan_arrow", scanArrowOp{}) }
+func init() {
+	registerOp("scan_arrow", opReg[ScanArrowArgs]{new: func(a *ScanArrowArgs) logicalOp { return &scanArrowOp{ScanArrowArgs: *a} }})
+}
 
-func (scanArrowOp) bind(b *binder, n *plan.Node, ln *lnode) error {
-	name := ln.name
-	if n.Source < 0 || n.Source >= len(b.inputs) {
-		return rberr.New(rberr.Plan, "%s: input %d was not provided (%d inputs given)", name, n.Source, len(b.inputs))
+func (o *scanArrowOp) bind(b *binder, n *plan.Node, ln *lnode) error {
+	if o.Source < 0 || o.Source >= len(b.inputs) {
+		return rberr.New(rberr.Plan, "%s: input %d was not provided (%d inputs given)", ln.name, o.Source, len(b.inputs))
 	}
-	ln.source, ln.bounded, ln.table = n.Source, n.Bounded, n.Table
-	ln.rows = -1
-	if n.Rows != nil {
-		ln.rows = *n.Rows
+	ln.schema = b.inputs[o.Source]
+	return bindEventTime(o.EventTimeDef, ln)
+}
+
+func (o *scanArrowOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]bool) {}
+
+func (o *scanArrowOp) boundedness(*lnode) (unbounded, maybe string) {
+	if !o.Bounded {
+		return "", "an Arrow stream, which may be live"
 	}
-	ln.schema = b.inputs[n.Source]
-	if err := b.bindEventTime(n, ln); err != nil {
-		return err
+	return "", ""
+}
+
+func (o *scanArrowOp) estimateRows(*lnode) (int64, bool) {
+	if o.Table && o.Rows != nil && *o.Rows >= 0 {
+		return *o.Rows, true
+	}
+	return 0, false
+}
+
+func (o *scanArrowOp) sourceFingerprint(*lnode) (string, bool) { return "", true }
+
+// checkCheckpointable refuses a live stream, which cannot be read again after a restore.
+func (o *scanArrowOp) checkCheckpointable(n *lnode) error {
+	if !o.Table {
+		return rberr.New(rberr.InvalidArgument, "%s reads a live Python stream (a RecordBatchReader or generator), which cannot be read again after a restore, so the job cannot be checkpointed; pass a pyarrow Table, or turn checkpoints off (no checkpoint_dir)", n.name)
 	}
 	return nil
 }
 
-func (scanArrowOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]bool) {}
-
-func (scanArrowOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
+func (o *scanArrowOp) build(g *graph, n *lnode, _ *plan.Expr) (flow, error) {
 	ord := g.ordinal
 	g.ordinal++
-	if n.source >= len(g.inputs) || g.inputs[n.source] == nil {
-		return flow{}, rberr.New(rberr.Plan, "input stream %d is read by two scan_arrow operators; a stream can be read once: give one operator an \"id\" and use it again as {\"ref\": id}", n.source)
+	if o.Source >= len(g.inputs) || g.inputs[o.Source] == nil {
+		return flow{}, rberr.New(rberr.Plan, "input stream %d is read by two scan_arrow operators; a stream can be read once: give one operator an \"id\" and use it again as {\"ref\": id}", o.Source)
 	}
-	src := &source.ArrowSource{Ordinal: ord, Reader: g.inputs[n.source], BatchSize: g.BatchSize, Table: n.table}
+	src := &source.ArrowSource{Ordinal: ord, Reader: g.inputs[o.Source], BatchSize: g.BatchSize, Table: o.Table}
 	var idle time.Duration
 	if !g.Batch {
 		src.Clk = sourceClock(n)
@@ -49,7 +80,7 @@ func (scanArrowOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
 	if n.wm != nil && !g.Batch {
 		idle = time.Duration(n.wm.Idle) * time.Microsecond
 	}
-	g.inputs[n.source] = nil
+	g.inputs[o.Source] = nil
 	st := g.NewStage("scan_arrow", 1)
 	st.Replayable = src.Replayable
 	st.Source = func(int) runtime.SourceFn { return source.Task(ord, src, 0, 1, idle) }
@@ -61,7 +92,4 @@ func (scanArrowOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
 	return f, nil
 }
 
-func (scanArrowOp) explain(n *lnode) (detail string) {
-	detail = fmt.Sprintf("input %d", n.source)
-	return
-}
+func (o *scanArrowOp) explain(*lnode) string { return fmt.Sprintf("input %d", o.Source) }

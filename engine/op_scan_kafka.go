@@ -26,19 +26,30 @@ import (
 // whose stream carries both the rows and the dead letters (split numbers with
 // source.DeadLetterBit); scan_kafka keeps the rows, and a "kafka_dead_letters" node on
 // the same scan keeps the dead letters. The source is then shared by the two, read once.
-type scanKafkaOp struct{}
+type scanKafkaOp struct {
+	ScanKafkaArgs
+	scan *kafkaScan
+}
+
+// ScanKafkaArgs are the arguments of "scan_kafka": what it reads and how (plan.KafkaDef:
+// brokers, topics or pattern, format, schema, start, end, metadata, on_bad_record,
+// options) and the event time.
+type ScanKafkaArgs struct {
+	Kafka *plan.KafkaDef `json:"kafka,omitempty"`
+	plan.EventTimeDef
+}
 
 // kafkaSourceOp is the inner node that reads Kafka for a scan_kafka with a dead-letter
 // output; plans do not name it.
-type kafkaSourceOp struct{}
+type kafkaSourceOp struct{ scan *kafkaScan }
 
-// kafkaDeadLettersOp is "kafka_dead_letters": the dead letters of a scan_kafka.
+// kafkaDeadLettersOp is "kafka_dead_letters": the dead letters of a scan_kafka (its input).
 type kafkaDeadLettersOp struct{}
 
 func init() {
-	registerOp("scan_kafka", scanKafkaOp{})
-	registerOp("kafka_source", kafkaSourceOp{})
-	registerOp("kafka_dead_letters", kafkaDeadLettersOp{})
+	registerOp("scan_kafka", opReg[ScanKafkaArgs]{new: func(a *ScanKafkaArgs) logicalOp { return &scanKafkaOp{ScanKafkaArgs: *a} }})
+	registerOp("kafka_source", opReg[ScanKafkaArgs]{new: func(*ScanKafkaArgs) logicalOp { return &kafkaSourceOp{} }})
+	registerOp("kafka_dead_letters", opReg[noArgs]{new: func(*noArgs) logicalOp { return kafkaDeadLettersOp{} }})
 }
 
 // kafkaScan is a bound Kafka read.
@@ -63,20 +74,20 @@ func (ks *kafkaScan) newSource() *source.KafkaSource {
 // both bindings see the same schema.
 type kafkaSchemaCache = map[*plan.Node]*arrow.Schema
 
-func (scanKafkaOp) bind(b *binder, n *plan.Node, ln *lnode) error {
-	ks, err := b.bindKafkaScan(n, ln)
+func (o *scanKafkaOp) bind(b *binder, n *plan.Node, ln *lnode) error {
+	ks, err := b.bindKafkaScan(n, &o.ScanKafkaArgs, ln)
 	if err != nil {
 		return err
 	}
-	ln.kafka = ks
-	if err := b.bindEventTime(n, ln); err != nil {
+	o.scan = ks
+	if err := bindEventTime(o.EventTimeDef, ln); err != nil {
 		return err
 	}
 	if ln.wm != nil {
 		ks.idle = time.Duration(ln.wm.Idle) * time.Microsecond
 	}
 	if ks.deadLets {
-		raw := &lnode{op: "kafka_source", name: ln.name + " source", schema: ln.schema, kafka: ks, wm: ln.wm, timeCol: ln.timeCol}
+		raw := &lnode{op: "kafka_source", impl: &kafkaSourceOp{scan: ks}, name: ln.name + " source", schema: ln.schema, wm: ln.wm, timeCol: ln.timeCol}
 		if err := raw.resolveTime(); err != nil {
 			return err
 		}
@@ -85,17 +96,43 @@ func (scanKafkaOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 	return nil
 }
 
-func (kafkaSourceOp) bind(b *binder, n *plan.Node, ln *lnode) error {
+func (o *kafkaSourceOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 	return rberr.New(rberr.Plan, "kafka_source is internal: read Kafka with scan_kafka")
 }
 
-func (scanKafkaOp) require(*binder, *plan.Node, *lnode, map[string]bool)        {}
-func (kafkaSourceOp) require(*binder, *plan.Node, *lnode, map[string]bool)      {}
+func (o *scanKafkaOp) require(*binder, *plan.Node, *lnode, map[string]bool)     {}
+func (o *kafkaSourceOp) require(*binder, *plan.Node, *lnode, map[string]bool)   {}
 func (kafkaDeadLettersOp) require(*binder, *plan.Node, *lnode, map[string]bool) {}
 
-func (scanKafkaOp) build(g *graph, n *lnode, _ *lnode) (flow, error) {
+// A scan_kafka with dead letters reads through its kafka_source, which says what it
+// reads and whether it ends.
+func (o *scanKafkaOp) boundedness(n *lnode) (unbounded, maybe string) {
+	if len(n.inputs) > 0 {
+		return "", ""
+	}
+	return o.scan.boundedness()
+}
+
+func (o *scanKafkaOp) sourceFingerprint(n *lnode) (string, bool) {
+	return kafkaFingerprint(&o.scan.src), len(n.inputs) == 0
+}
+
+func (o *kafkaSourceOp) boundedness(*lnode) (unbounded, maybe string) { return o.scan.boundedness() }
+
+func (o *kafkaSourceOp) sourceFingerprint(*lnode) (string, bool) {
+	return kafkaFingerprint(&o.scan.src), true
+}
+
+func (ks *kafkaScan) boundedness() (unbounded, maybe string) {
+	if ks == nil || ks.bounded {
+		return "", ""
+	}
+	return "read_kafka without end=", ""
+}
+
+func (o *scanKafkaOp) build(g *graph, n *lnode, _ *plan.Expr) (flow, error) {
 	if len(n.inputs) == 0 {
-		return buildKafkaSource(g, n)
+		return buildKafkaSource(g, n, o.scan)
 	}
 	raw := n.inputs[0]
 	if g.uses[raw] < 2 {
@@ -109,7 +146,9 @@ func (scanKafkaOp) build(g *graph, n *lnode, _ *lnode) (flow, error) {
 	return f, nil
 }
 
-func (kafkaSourceOp) build(g *graph, n *lnode, _ *lnode) (flow, error) { return buildKafkaSource(g, n) }
+func (o *kafkaSourceOp) build(g *graph, n *lnode, _ *plan.Expr) (flow, error) {
+	return buildKafkaSource(g, n, o.scan)
+}
 
 func (kafkaDeadLettersOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 	in, err := b.single(n, ln)
@@ -127,7 +166,7 @@ func (kafkaDeadLettersOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 	return nil
 }
 
-func (kafkaDeadLettersOp) build(g *graph, n *lnode, _ *lnode) (flow, error) {
+func (kafkaDeadLettersOp) build(g *graph, n *lnode, _ *plan.Expr) (flow, error) {
 	f, err := g.build(n.inputs[0], nil)
 	if err != nil {
 		return f, err
@@ -136,8 +175,7 @@ func (kafkaDeadLettersOp) build(g *graph, n *lnode, _ *lnode) (flow, error) {
 	return f, nil
 }
 
-func buildKafkaSource(g *graph, n *lnode) (flow, error) {
-	ks := n.kafka
+func buildKafkaSource(g *graph, n *lnode, ks *kafkaScan) (flow, error) {
 	ord := g.ordinal
 	g.ordinal++
 	src := ks.newSource() // one for this job: it keeps the job's positions
@@ -159,14 +197,13 @@ func buildKafkaSource(g *graph, n *lnode) (flow, error) {
 	return flow{st: st}, nil
 }
 
-func (scanKafkaOp) explain(n *lnode) string   { return kafkaExplain(n) }
-func (kafkaSourceOp) explain(n *lnode) string { return kafkaExplain(n) }
+func (o *scanKafkaOp) explain(n *lnode) string   { return kafkaExplain(n, o.scan) }
+func (o *kafkaSourceOp) explain(n *lnode) string { return kafkaExplain(n, o.scan) }
 func (kafkaDeadLettersOp) explain(n *lnode) string {
 	return "bad records: topic, partition, offset, timestamp, key, value, headers, error"
 }
 
-func kafkaExplain(n *lnode) string {
-	ks := n.kafka
+func kafkaExplain(n *lnode, ks *kafkaScan) string {
 	d := fmt.Sprintf("%s, %s", ks.what, ks.src.Decoder.Format)
 	if ks.inferred {
 		d += " (schema inferred from a sample)"
@@ -214,9 +251,9 @@ func (o *deadLetterSplit) ProcessMarker(m runtime.Message, out runtime.Emitter) 
 }
 
 // bindKafkaScan validates a scan_kafka node's "kafka" object and sets ln.schema.
-func (b *binder) bindKafkaScan(n *plan.Node, ln *lnode) (*kafkaScan, error) {
+func (b *binder) bindKafkaScan(n *plan.Node, args *ScanKafkaArgs, ln *lnode) (*kafkaScan, error) {
 	name := ln.name
-	d := n.Kafka
+	d := args.Kafka
 	if d == nil {
 		return nil, rberr.New(rberr.Plan, "%s: no \"kafka\" settings given", name)
 	}
@@ -355,7 +392,7 @@ func (b *binder) bindKafkaScan(n *plan.Node, ln *lnode) (*kafkaScan, error) {
 			return fail("unknown metadata column kind %q (expected key, headers, topic, partition, offset or timestamp)", kind)
 		}
 	}
-	if n.EventTime == "kafka_timestamp" && meta.Timestamp == "" && (schema == nil || len(schema.FieldIndices("kafka_timestamp")) == 0) {
+	if args.EventTime == "kafka_timestamp" && meta.Timestamp == "" && (schema == nil || len(schema.FieldIndices("kafka_timestamp")) == 0) {
 		meta.Timestamp = "kafka_timestamp" // event_time="kafka_timestamp": the record timestamp
 	}
 	src.Decoder = kafka.DecoderOptions{Format: format, Schema: schema, Metadata: meta, AvroSchema: d.AvroSchema}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"os"
 	"unicode/utf8"
 
 	"github.com/riverbed-engine/riverbed/batch"
@@ -11,14 +12,30 @@ import (
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
 
+// ScanTextArgs are the arguments of "scan_csv" and "scan_ndjson": the files, directories
+// or globs read, the columns read (absent: all), the format's options (plan.TextDef) and
+// the event time.
+type ScanTextArgs struct {
+	Paths   []string      `json:"paths,omitempty"`
+	Columns []string      `json:"columns,omitempty"`
+	Text    *plan.TextDef `json:"text,omitempty"`
+	plan.EventTimeDef
+}
+
 // scanTextOp is the logical operator "scan_csv" or "scan_ndjson": files of CSV or
 // newline-delimited JSON, one split per file, the schema given or inferred from a
 // sample (batch.OpenText).
-type scanTextOp struct{ format batch.TextFormat }
+type scanTextOp struct {
+	ScanTextArgs
+	format     batch.TextFormat
+	text       *batch.TextDataset
+	projection []int // indexes into text.Schema
+}
 
 func init() {
-	registerOp("scan_csv", scanTextOp{batch.CSV})
-	registerOp("scan_ndjson", scanTextOp{batch.NDJSON})
+	for op, format := range map[string]batch.TextFormat{"scan_csv": batch.CSV, "scan_ndjson": batch.NDJSON} {
+		registerOp(op, opReg[ScanTextArgs]{new: func(a *ScanTextArgs) logicalOp { return &scanTextOp{ScanTextArgs: *a, format: format} }})
+	}
 }
 
 // textReadOptions maps a node's "text" object to batch.TextOptions.
@@ -68,14 +85,14 @@ func textReadOptions(format batch.TextFormat, d *plan.TextDef, name string) (bat
 	return opts, nil
 }
 
-func (o scanTextOp) bind(b *binder, n *plan.Node, ln *lnode) error {
+func (o *scanTextOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 	name := ln.name
 	ds, ok := b.texts[n]
 	if !ok {
-		if len(n.Paths) == 0 {
+		if len(o.Paths) == 0 {
 			return rberr.New(rberr.Plan, "%s: no path given", name)
 		}
-		opts, err := textReadOptions(o.format, n.Text, name)
+		opts, err := textReadOptions(o.format, o.Text, name)
 		if err != nil {
 			return err
 		}
@@ -83,7 +100,7 @@ func (o scanTextOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 		if o.format == batch.NDJSON {
 			kind = batch.NDJSONFiles
 		}
-		files, err := batch.ResolveFiles(n.Paths, kind)
+		files, err := batch.ResolveFiles(o.Paths, kind)
 		if err != nil {
 			return err
 		}
@@ -95,22 +112,53 @@ func (o scanTextOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 		}
 		b.texts[n] = ds
 	}
-	ln.text = ds
-	if err := b.bindScanColumns(n, ln, ds.Schema); err != nil {
+	o.text = ds
+	var err error
+	if o.projection, err = b.bindScanColumns(n, o.Columns, ln, ds.Schema); err != nil {
 		return err
 	}
-	return b.bindEventTime(n, ln)
+	return bindEventTime(o.EventTimeDef, ln)
 }
 
-func (scanTextOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]bool) {
-	scanParquetOp{}.require(b, n, ln, need)
+func (o *scanTextOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]bool) {
+	requireScanColumns(b, n, ln, o.EventTime, need)
 }
 
-func (o scanTextOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
+// textBytesPerRow is the size of a CSV or NDJSON row assumed when estimating rows from
+// file sizes: small enough that a file of wide rows is not taken for a small one.
+const textBytesPerRow = 16
+
+// estimateRows is a rough estimate: the files' bytes / textBytesPerRow.
+func (o *scanTextOp) estimateRows(*lnode) (int64, bool) {
+	var bytes int64
+	for _, f := range o.text.Files {
+		st, err := os.Stat(f)
+		if err != nil {
+			return 0, false
+		}
+		bytes += st.Size()
+	}
+	return bytes/textBytesPerRow + 1, true
+}
+
+func (o *scanTextOp) sourceFingerprint(*lnode) (string, bool) {
+	return filesFingerprint(o.text.Files), true
+}
+
+// splitsPerFile: one split per file.
+func (o *scanTextOp) splitsPerFile() []int64 {
+	splits := make([]int64, len(o.text.Files))
+	for i := range splits {
+		splits[i] = 1
+	}
+	return splits
+}
+
+func (o *scanTextOp) build(g *graph, n *lnode, _ *plan.Expr) (flow, error) {
 	ord := g.ordinal
 	g.ordinal++
-	files := len(n.text.Files)
-	src := &source.TextSource{Ds: n.text, Projection: n.projection, BatchSize: g.BatchSize}
+	files := len(o.text.Files)
+	src := &source.TextSource{Ds: o.text, Projection: o.projection, BatchSize: g.BatchSize}
 	if n.wm != nil && !g.Batch {
 		src.Clk = source.NewClock(files, n.schema.FieldIndices(n.wm.Column)[0], n.wm.Bound)
 	}
@@ -119,13 +167,13 @@ func (o scanTextOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) 
 	st.Source = func(subtask int) runtime.SourceFn { return source.Task(ord, src, subtask, p, 0) }
 	g.splitCounts[ord] = files
 	g.totalSplits += files
-	g.files = append(g.files, n.text.Files...)
+	g.files = append(g.files, o.text.Files...)
 	return flow{st: st, ordered: true, ordinals: []int{ord}}, nil
 }
 
-func (o scanTextOp) explain(n *lnode) (detail string) {
-	detail = fmt.Sprintf("%d files, columns %s", len(n.text.Files), fieldNames(n))
-	if n.text.Inferred {
+func (o *scanTextOp) explain(n *lnode) (detail string) {
+	detail = fmt.Sprintf("%d files, columns %s", len(o.text.Files), fieldNames(n))
+	if o.text.Inferred {
 		detail += " (schema inferred from a sample)"
 	}
 	if n.wm != nil {

@@ -8,33 +8,49 @@ import (
 	"github.com/riverbed-engine/riverbed/engine/expr"
 	"github.com/riverbed-engine/riverbed/engine/ops/agg"
 	"github.com/riverbed-engine/riverbed/engine/ops/basic"
+	"github.com/riverbed-engine/riverbed/engine/ops/over"
 	"github.com/riverbed-engine/riverbed/engine/plan"
 	"github.com/riverbed-engine/riverbed/engine/runtime"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
 
-// selectOp is the logical operator "select": its binding and validation, the input columns it
-// needs, its physical form and its explain text.
-type selectOp struct{}
-
-func init() { registerOp("select", selectOp{}) }
-
-// bindSelectWithColumns is shared by select, with_columns.
-func bindSelectWithColumns(b *binder, n *plan.Node, ln *lnode) error {
-	name := ln.name
-	in, err := b.single(n, ln)
-	if err != nil {
-		return err
-	}
-	if len(n.Exprs) == 0 && n.Op == "select" {
-		return rberr.New(rberr.Plan, "%s: no columns selected", name)
-	}
-	return bindProjection(ln, in, in.schema, n.Exprs, n.Op == "with_columns")
+// SelectArgs are the arguments of "select": the output columns, one expression each.
+type SelectArgs struct {
+	Exprs []*plan.Expr `json:"exprs,omitempty"`
 }
 
-// bindProjection binds the expressions of select (or with_columns) over schema, whose
-// first fields are those of in, into ln.exprs and ln.schema.
-func bindProjection(ln, in *lnode, schema *arrow.Schema, exprs []*plan.Expr, withColumns bool) error {
+// selectOp is the logical operator "select": its binding and validation, the input columns it
+// needs, its physical form and its explain text.
+type selectOp struct {
+	SelectArgs
+	projection
+}
+
+func init() {
+	registerOp("select", opReg[SelectArgs]{new: func(a *SelectArgs) logicalOp { return &selectOp{SelectArgs: *a} },
+		rewrite: func(n *plan.Node, a *SelectArgs) { rewriteOver(n, a.Exprs) }})
+}
+
+// projection is a bound select or with_columns: its output columns, one expression each.
+type projection struct {
+	exprs []expr.Bound
+}
+
+// rewriteOver turns a select or with_columns whose expressions use window functions
+// over(...) into an "over" node of that mode (op_over.go). The node keeps its identity.
+func rewriteOver(n *plan.Node, exprs []*plan.Expr) {
+	for _, e := range exprs {
+		if over.Contains(e) {
+			n.Args = &OverArgs{Exprs: exprs, Mode: n.Op}
+			n.Op = "over"
+			return
+		}
+	}
+}
+
+// bindExprs binds the expressions of select (or with_columns) over schema, whose first fields
+// are those of in, into p.exprs and ln.schema.
+func (p *projection) bindExprs(ln, in *lnode, schema *arrow.Schema, exprs []*plan.Expr, withColumns bool) error {
 	name := ln.name
 	scope := &expr.CompileScope{Schema: schema, Op: name}
 	var out []expr.Bound
@@ -74,7 +90,7 @@ func bindProjection(ln, in *lnode, schema *arrow.Schema, exprs []*plan.Expr, wit
 			}
 		}
 	}
-	ln.exprs = out
+	p.exprs = out
 	ln.schema = boundSchema(out)
 	for _, e := range out {
 		if c, ok := e.Expr.(*expr.ColExpr); ok && e.Name == in.timeCol && c.Name == in.timeCol {
@@ -84,50 +100,62 @@ func bindProjection(ln, in *lnode, schema *arrow.Schema, exprs []*plan.Expr, wit
 	return nil
 }
 
-func (selectOp) bind(b *binder, n *plan.Node, ln *lnode) error {
-	return bindSelectWithColumns(b, n, ln)
+// takeUpdates passes an updating input's changes on: each change row is projected as a
+// row, its op column kept (changelog.go).
+func (p *projection) takeUpdates(ln, from *lnode) error {
+	ln.changelog = from.changelog
+	ln.changelogKeys = survivingKeys(p.exprs, from.changelogKeys)
+	return nil
 }
 
-func (selectOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]bool) {
-	cols := refs(n.Exprs...)
-	if ln.inputs[0].changelog != "" {
-		cols = union(cols, map[string]bool{agg.OpColumn: true})
-	}
-	b.require(n.Input, ln.inputs[0], cols)
-}
+func (p *projection) estimateRows(n *lnode) (int64, bool) { return inputRows(n) }
 
-// buildSelectWithColumns is shared by select, with_columns.
-func buildSelectWithColumns(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
+// build chains the projection onto its input's stage.
+func (p *projection) build(g *graph, n *lnode, _ *plan.Expr) (flow, error) {
 	f, err := g.build(n.inputs[0], nil)
 	if err != nil {
 		return f, err
 	}
-	exprs := make([]expr.Expr, len(n.exprs))
-	for i, b := range n.exprs {
+	exprs := make([]expr.Expr, len(p.exprs))
+	for i, b := range p.exprs {
 		exprs[i] = b.Expr
 	}
 	f.st.Chain(n.op, func(int) runtime.Operator { return &basic.ProjectOp{Name: n.name, Exprs: exprs, Schema: n.schema} })
 	return f, nil
 }
 
-func (selectOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
-	return buildSelectWithColumns(g, n, filterAbove)
-}
-
-// explainSelectWithColumns is shared by select, with_columns.
-func explainSelectWithColumns(n *lnode) (detail string) {
-	parts := make([]string, len(n.exprs))
-	for i, e := range n.exprs {
+func (p *projection) explain(*lnode) string {
+	parts := make([]string, len(p.exprs))
+	for i, e := range p.exprs {
 		if c, ok := e.Expr.(*expr.ColExpr); ok && c.Name == e.Name {
 			parts[i] = e.Name
 		} else {
 			parts[i] = fmt.Sprintf("%s = %s", e.Name, e.Expr)
 		}
 	}
-	detail = strings.Join(parts, ", ")
-	return
+	return strings.Join(parts, ", ")
 }
 
-func (selectOp) explain(n *lnode) (detail string) {
-	return explainSelectWithColumns(n)
+func (o *selectOp) bind(b *binder, n *plan.Node, ln *lnode) error {
+	in, err := b.single(n, ln)
+	if err != nil {
+		return err
+	}
+	if len(o.Exprs) == 0 {
+		return rberr.New(rberr.Plan, "%s: no columns selected", ln.name)
+	}
+	return o.bindExprs(ln, in, in.schema, o.Exprs, false)
+}
+
+func (o *selectOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]bool) {
+	requireSelect(b, n, ln, o.Exprs)
+}
+
+// requireSelect needs the columns that the expressions of a select read.
+func requireSelect(b *binder, n *plan.Node, ln *lnode, exprs []*plan.Expr) {
+	cols := refs(exprs...)
+	if ln.inputs[0].changelog != "" {
+		cols = union(cols, map[string]bool{agg.OpColumn: true})
+	}
+	b.require(n.Input, ln.inputs[0], cols)
 }

@@ -13,19 +13,51 @@ import (
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
 
+// SortArgs are the arguments of "sort": the sort keys, each descending or not and with
+// nulls last or not (one flag for all keys, or one per key; absent: false).
+type SortArgs struct {
+	Keys           []*plan.Expr `json:"keys,omitempty"`
+	SortDescending []bool       `json:"sort_descending,omitempty"`
+	NullsLast      []bool       `json:"nulls_last,omitempty"`
+}
+
 // sortOp is the logical operator "sort": its binding and validation, the input columns it
-// needs, its physical form and its explain text. tailOp ("tail") and explodeOp
-// ("explode") follow.
-type sortOp struct{}
+// needs, its physical form and its explain text. tailOp ("tail"), explodeOp
+// ("explode") and uniqueOp ("unique") follow.
+type sortOp struct {
+	SortArgs
+	keys            []expr.Bound
+	desc, nullsLast []bool // per key
+}
 
-type tailOp struct{}
+// TailArgs are the arguments of "tail": the last N rows of a bounded input.
+type TailArgs struct {
+	N *int64 `json:"n,omitempty"`
+}
 
-type explodeOp struct{}
+type tailOp struct {
+	TailArgs
+	n int64
+}
+
+// ExplodeArgs are the arguments of "explode": the list columns whose elements become
+// rows; an empty list gives a null row if EmptyAsNull (else none), a null list no row if
+// DropNulls (else a null row).
+type ExplodeArgs struct {
+	Columns     []string `json:"columns,omitempty"`
+	EmptyAsNull bool     `json:"empty_as_null,omitempty"`
+	DropNulls   bool     `json:"drop_nulls,omitempty"`
+}
+
+type explodeOp struct {
+	ExplodeArgs
+	cols []int // the list columns' indexes, ascending
+}
 
 func init() {
-	registerOp("sort", sortOp{})
-	registerOp("tail", tailOp{})
-	registerOp("explode", explodeOp{})
+	registerOp("sort", opReg[SortArgs]{new: func(a *SortArgs) logicalOp { return &sortOp{SortArgs: *a} }, stateful: true})
+	registerOp("tail", opReg[TailArgs]{new: func(a *TailArgs) logicalOp { return &tailOp{TailArgs: *a} }, stateful: true})
+	registerOp("explode", opReg[ExplodeArgs]{new: func(a *ExplodeArgs) logicalOp { return &explodeOp{ExplodeArgs: *a} }})
 }
 
 // needBounded refuses an operator that must see its whole input over an unbounded one.
@@ -38,7 +70,7 @@ func needBounded(ln, in *lnode, what string) error {
 	return nil
 }
 
-func (sortOp) bind(b *binder, n *plan.Node, ln *lnode) error {
+func (o *sortOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 	in, err := b.single(n, ln)
 	if err != nil {
 		return err
@@ -46,32 +78,32 @@ func (sortOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 	if err := needBounded(ln, in, "sort"); err != nil {
 		return err
 	}
-	if len(n.Keys) == 0 {
+	if len(o.Keys) == 0 {
 		return rberr.New(rberr.Plan, "%s: give at least one column or expression to sort by", ln.name)
 	}
 	broadcast := func(v []bool, what string) ([]bool, error) {
 		switch len(v) {
-		case len(n.Keys):
+		case len(o.Keys):
 			return v, nil
 		case 0:
-			return make([]bool, len(n.Keys)), nil
+			return make([]bool, len(o.Keys)), nil
 		case 1:
-			out := make([]bool, len(n.Keys))
+			out := make([]bool, len(o.Keys))
 			for i := range out {
 				out[i] = v[0]
 			}
 			return out, nil
 		}
-		return nil, rberr.New(rberr.Plan, "%s: %s has %d values for %d sort keys", ln.name, what, len(v), len(n.Keys))
+		return nil, rberr.New(rberr.Plan, "%s: %s has %d values for %d sort keys", ln.name, what, len(v), len(o.Keys))
 	}
-	if ln.sortDesc, err = broadcast(n.SortDescending, "descending"); err != nil {
+	if o.desc, err = broadcast(o.SortDescending, "descending"); err != nil {
 		return err
 	}
-	if ln.nullsLast, err = broadcast(n.NullsLast, "nulls_last"); err != nil {
+	if o.nullsLast, err = broadcast(o.NullsLast, "nulls_last"); err != nil {
 		return err
 	}
 	scope := &expr.CompileScope{Schema: in.schema, Op: ln.name}
-	if _, err := compileKeysOf(scope, n.Keys, ln, "sort", sortable, nil, ""); err != nil {
+	if o.keys, _, err = compileKeysOf(scope, o.Keys, ln.name, "sort", sortable, nil, ""); err != nil {
 		return err
 	}
 	ln.schema, ln.timeCol = in.schema, in.timeCol
@@ -88,10 +120,10 @@ func sortable(t arrow.DataType) bool {
 	return expr.IsNumeric(t)
 }
 
-func (sortOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]bool) {
+func (o *sortOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]bool) {
 	var cols map[string]bool
 	if need != nil {
-		cols = refs(n.Keys...)
+		cols = refs(o.Keys...)
 		for c := range need {
 			cols[c] = true
 		}
@@ -99,36 +131,39 @@ func (sortOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]bool) 
 	b.require(n.Input, ln.inputs[0], cols)
 }
 
-func (sortOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
+func (o *sortOp) estimateRows(n *lnode) (int64, bool) { return inputRows(n) }
+
+func (o *sortOp) build(g *graph, n *lnode, _ *plan.Expr) (flow, error) {
 	in, err := g.build(n.inputs[0], nil)
 	if err != nil {
 		return in, err
 	}
-	st := g.gatherInOrder("sort", in) // the sort is stable: ties keep input order
-	keys, _ := keyExprs(n.keys)
+	st := g.gatherInOrder("sort", in, n.inputs[0].schema) // the sort is stable: ties keep input order
+	keys, _ := keyExprs(o.keys)
+	desc, nullsLast := o.desc, o.nullsLast
 	st.Chain("sort", func(int) runtime.Operator {
-		return &basic.SortOp{Keys: keys, Descending: n.sortDesc, NullsLast: n.nullsLast, Schema: n.schema, EmitSz: g.BatchSize}
+		return &basic.SortOp{Keys: keys, Descending: desc, NullsLast: nullsLast, Schema: n.schema, EmitSz: g.BatchSize}
 	})
 	// One subtask emits the rows in order, and chained operators keep it; an order of
 	// sequence numbers no longer applies.
 	return flow{st: st}, nil
 }
 
-func (sortOp) explain(n *lnode) string {
-	parts := make([]string, len(n.keys))
-	for i, k := range n.keys {
+func (o *sortOp) explain(*lnode) string {
+	parts := make([]string, len(o.keys))
+	for i, k := range o.keys {
 		parts[i] = k.Expr.String()
-		if n.sortDesc[i] {
+		if o.desc[i] {
 			parts[i] += " descending"
 		}
-		if n.nullsLast[i] {
+		if o.nullsLast[i] {
 			parts[i] += " nulls last"
 		}
 	}
 	return "by " + strings.Join(parts, ", ")
 }
 
-func (tailOp) bind(b *binder, n *plan.Node, ln *lnode) error {
+func (o *tailOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 	in, err := b.single(n, ln)
 	if err != nil {
 		return err
@@ -136,41 +171,43 @@ func (tailOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 	if err := needBounded(ln, in, "tail"); err != nil {
 		return err
 	}
-	if n.N == nil || *n.N < 0 {
+	if o.N == nil || *o.N < 0 {
 		return rberr.New(rberr.Plan, "%s: needs a non-negative number of rows", ln.name)
 	}
-	ln.limit, ln.schema, ln.timeCol = *n.N, in.schema, in.timeCol
+	o.n, ln.schema, ln.timeCol = *o.N, in.schema, in.timeCol
 	return nil
 }
 
-func (tailOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]bool) {
+func (o *tailOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]bool) {
 	b.require(n.Input, ln.inputs[0], need)
 }
 
-func (tailOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
+func (o *tailOp) estimateRows(n *lnode) (int64, bool) { return inputRows(n) }
+
+func (o *tailOp) build(g *graph, n *lnode, _ *plan.Expr) (flow, error) {
 	in, err := g.build(n.inputs[0], nil)
 	if err != nil {
 		return in, err
 	}
-	st := g.gatherInOrder("tail", in)
-	limit := n.limit
+	st := g.gatherInOrder("tail", in, n.inputs[0].schema)
+	limit := o.n
 	st.Chain(fmt.Sprintf("tail(%d)", limit), func(int) runtime.Operator { return &basic.TailOp{N: limit, Schema: n.schema} })
 	return flow{st: st}, nil
 }
 
-func (tailOp) explain(n *lnode) string { return fmt.Sprint(n.limit) }
+func (o *tailOp) explain(*lnode) string { return fmt.Sprint(o.n) }
 
-func (explodeOp) bind(b *binder, n *plan.Node, ln *lnode) error {
+func (o *explodeOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 	in, err := b.single(n, ln)
 	if err != nil {
 		return err
 	}
-	if len(n.Columns) == 0 {
+	if len(o.Columns) == 0 {
 		return rberr.New(rberr.Plan, "%s: give the list columns to explode", ln.name)
 	}
 	fields := append([]arrow.Field(nil), in.schema.Fields()...)
 	seen := map[int]bool{}
-	for _, c := range n.Columns {
+	for _, c := range o.Columns {
 		idx := in.schema.FieldIndices(c)
 		if len(idx) == 0 {
 			return (&expr.CompileScope{Schema: in.schema, Op: ln.name}).ColumnNotFound(c)
@@ -182,102 +219,114 @@ func (explodeOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 		}
 		if !seen[i] {
 			seen[i] = true
-			ln.explodeCols = append(ln.explodeCols, i)
+			o.cols = append(o.cols, i)
 		}
 		fields[i] = arrow.Field{Name: fields[i].Name, Type: lt.Elem(), Nullable: true}
 	}
-	slices.Sort(ln.explodeCols)
-	ln.explodeEmpty, ln.explodeDropNulls = n.EmptyAsNull, n.DropNulls
+	slices.Sort(o.cols)
 	ln.schema, ln.timeCol = arrow.NewSchema(fields, nil), in.timeCol
 	return nil
 }
 
-func (explodeOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]bool) {
+func (o *explodeOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]bool) {
 	var cols map[string]bool
 	if need != nil {
 		cols = map[string]bool{}
 		for c := range need {
 			cols[c] = true
 		}
-		for _, c := range n.Columns {
+		for _, c := range o.Columns {
 			cols[c] = true
 		}
 	}
 	b.require(n.Input, ln.inputs[0], cols)
 }
 
-func (explodeOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
+func (o *explodeOp) build(g *graph, n *lnode, _ *plan.Expr) (flow, error) {
 	f, err := g.build(n.inputs[0], nil)
 	if err != nil {
 		return f, err
 	}
+	cols, empty, dropNulls := o.cols, o.EmptyAsNull, o.DropNulls
 	f.st.Chain("explode", func(int) runtime.Operator {
-		return &basic.ExplodeOp{Cols: n.explodeCols, Schema: n.schema, Name: n.name,
-			EmptyAsNull: n.explodeEmpty, DropNulls: n.explodeDropNulls}
+		return &basic.ExplodeOp{Cols: cols, Schema: n.schema, Name: n.name, EmptyAsNull: empty, DropNulls: dropNulls}
 	})
 	return f, nil
 }
 
-func (explodeOp) explain(n *lnode) string {
-	names := make([]string, len(n.explodeCols))
-	for i, c := range n.explodeCols {
+func (o *explodeOp) explain(n *lnode) string {
+	names := make([]string, len(o.cols))
+	for i, c := range o.cols {
 		names[i] = n.schema.Field(c).Name
 	}
 	return strings.Join(names, ", ")
 }
 
-// uniqueOp is the logical operator "unique": Keys are the key columns, Mode which row of a
+// UniqueArgs are the arguments of "unique": Keys are the key columns, Mode which row of a
 // key is kept ("first", "last", "any", "none").
-type uniqueOp struct{}
+type UniqueArgs struct {
+	Keys []*plan.Expr `json:"keys,omitempty"`
+	Mode string       `json:"mode,omitempty"`
+}
 
-func init() { registerOp("unique", uniqueOp{}) }
+// uniqueOp is the logical operator "unique".
+type uniqueOp struct {
+	UniqueArgs
+	keys []expr.Bound
+}
 
-func (uniqueOp) bind(b *binder, n *plan.Node, ln *lnode) error {
+func init() {
+	registerOp("unique", opReg[UniqueArgs]{new: func(a *UniqueArgs) logicalOp { return &uniqueOp{UniqueArgs: *a} }, stateful: true})
+}
+
+func (o *uniqueOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 	in, err := b.single(n, ln)
 	if err != nil {
 		return err
 	}
-	switch n.Mode {
+	switch o.Mode {
 	case "first", "any":
 	case "last", "none":
-		if err := needBounded(ln, in, fmt.Sprintf("unique(keep=%q)", n.Mode)); err != nil {
+		if err := needBounded(ln, in, fmt.Sprintf("unique(keep=%q)", o.Mode)); err != nil {
 			return err
 		}
 	default:
-		return rberr.New(rberr.Plan, "%s: keep must be \"first\", \"last\", \"any\" or \"none\", got %q", ln.name, n.Mode)
+		return rberr.New(rberr.Plan, "%s: keep must be \"first\", \"last\", \"any\" or \"none\", got %q", ln.name, o.Mode)
 	}
-	if len(n.Keys) == 0 {
+	if len(o.Keys) == 0 {
 		return rberr.New(rberr.Plan, "%s: give the columns whose values must be unique", ln.name)
 	}
-	if err := b.compileKeys(n, ln, in, "deduplicate"); err != nil {
+	if o.keys, err = bindKeys(o.Keys, ln, in, "deduplicate"); err != nil {
 		return err
 	}
-	ln.keep = n.Mode
 	ln.schema, ln.timeCol = in.schema, in.timeCol
 	return nil
 }
 
-func (uniqueOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]bool) {
+func (o *uniqueOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]bool) {
 	b.require(n.Input, ln.inputs[0], nil)
 }
 
-func (uniqueOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
+func (o *uniqueOp) estimateRows(n *lnode) (int64, bool) { return inputRows(n) }
+
+func (o *uniqueOp) build(g *graph, n *lnode, _ *plan.Expr) (flow, error) {
 	in, err := g.build(n.inputs[0], nil)
 	if err != nil {
 		return in, err
 	}
-	st := g.gatherInOrder("unique", in) // first and last are in input order
-	keys, types := keyExprs(n.keys)
+	st := g.gatherInOrder("unique", in, n.inputs[0].schema) // first and last are in input order
+	keys, types := keyExprs(o.keys)
+	keep := o.Mode
 	st.Chain("unique", func(int) runtime.Operator {
-		return &basic.UniqueOp{Keys: keys, KeyTypes: types, Keep: n.keep, Schema: n.schema, EmitSz: g.BatchSize}
+		return &basic.UniqueOp{Keys: keys, KeyTypes: types, Keep: keep, Schema: n.schema, EmitSz: g.BatchSize}
 	})
 	return flow{st: st}, nil
 }
 
-func (uniqueOp) explain(n *lnode) string {
-	parts := make([]string, len(n.keys))
-	for i, k := range n.keys {
+func (o *uniqueOp) explain(*lnode) string {
+	parts := make([]string, len(o.keys))
+	for i, k := range o.keys {
 		parts[i] = k.Expr.String()
 	}
-	return fmt.Sprintf("%s, keep %s", strings.Join(parts, ", "), n.keep)
+	return fmt.Sprintf("%s, keep %s", strings.Join(parts, ", "), o.Mode)
 }

@@ -5,57 +5,97 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/riverbed-engine/riverbed/engine/expr"
+	"github.com/riverbed-engine/riverbed/engine/ops/dedup"
 	"github.com/riverbed-engine/riverbed/engine/ops/window"
 	"github.com/riverbed-engine/riverbed/engine/plan"
+	"github.com/riverbed-engine/riverbed/engine/runtime"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
 
+// TopNArgs are the arguments of "topn": the N first rows by OrderBy (Descending or not;
+// WithTies: and every row tied with the n-th) per key and window: the windows assigned
+// by Window, or (absent) the (window_start, window_end) of each row of a window result.
+type TopNArgs struct {
+	Keys       []*plan.Expr    `json:"keys,omitempty"`
+	N          *int64          `json:"n,omitempty"`
+	OrderBy    *plan.Expr      `json:"order_by,omitempty"`
+	Descending bool            `json:"descending,omitempty"`
+	WithTies   bool            `json:"with_ties,omitempty"`
+	Window     *plan.WindowDef `json:"window,omitempty"`
+}
+
 // topnOp is the logical operator "topn": its binding and validation, the input columns it
 // needs, its physical form and its explain text.
-type topnOp struct{}
+type topnOp struct {
+	TopNArgs
+	keys      []expr.Bound
+	n         int64
+	orderBy   expr.Expr
+	assigns   bool            // it assigns windows (else reads window_start/window_end)
+	win       window.Windower // assigns: the windows, and the column of their event time
+	timeIdx   int
+	winBounds [2]int // else: the input's window_start and window_end
+}
 
-func init() { registerOp("topn", topnOp{}) }
+func init() {
+	registerOp("topn", opReg[TopNArgs]{new: func(a *TopNArgs) logicalOp { return &topnOp{TopNArgs: *a} }, stateful: true})
+}
 
-func (topnOp) bind(b *binder, n *plan.Node, ln *lnode) error {
-	in, err := b.single(n, ln)
+func (o *topnOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]bool) {
+	b.require(n.Input, ln.inputs[0], nil)
+}
+
+func (o *topnOp) build(g *graph, n *lnode, _ *plan.Expr) (flow, error) {
+	in, err := g.build(n.inputs[0], nil)
 	if err != nil {
-		return err
+		return in, err
 	}
-	if err := b.bindTopN(n, ln, in); err != nil {
-		return err
+	keys, types := keyExprs(o.keys)
+	p := g.Parallel
+	if len(keys) == 0 {
+		p = 1
 	}
-	return nil
+	inSchema := n.inputs[0].schema
+	st := g.NewStage("topn", p, runtime.Edge{From: in.st, Part: runtime.PartHash, Keys: keys})
+	op := &dedup.TopNOp{Name: n.name, Keys: keys, KeyTypes: types, OrderBy: o.orderBy, Descending: o.Descending,
+		WithTies: o.WithTies, N: int(o.n), Schema: n.schema, InSchema: inSchema, BatchSize: g.BatchSize}
+	if o.assigns {
+		w := o.win
+		op.Win = &w
+		op.TimeIdx = o.timeIdx
+		op.TimeType = inSchema.Field(op.TimeIdx).Type
+	} else {
+		op.StartIdx, op.EndIdx = o.winBounds[0], o.winBounds[1]
+	}
+	st.Chain(fmt.Sprintf("top_n(%d)", o.n), func(int) runtime.Operator { c := *op; return &c })
+	return flow{st: st}, nil
 }
 
-func (topnOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]bool) {
-	requireDedupTopn(b, n, ln, need)
-}
-
-func (topnOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
-	return buildDedupTopn(g, n, filterAbove)
-}
-
-func (topnOp) explain(n *lnode) (detail string) {
-	detail = fmt.Sprintf("top %d by %s", n.limit, n.orderBy)
-	if n.withTies {
+func (o *topnOp) explain(*lnode) (detail string) {
+	detail = fmt.Sprintf("top %d by %s", o.n, o.orderBy)
+	if o.WithTies {
 		detail += " with ties"
 	}
 	return
 }
 
-// bindTopN validates a top-N per partition and window.
-func (b *binder) bindTopN(n *plan.Node, ln, in *lnode) error {
-	if n.N == nil || *n.N <= 0 {
+// bind validates a top-N per partition and window.
+func (o *topnOp) bind(b *binder, n *plan.Node, ln *lnode) error {
+	in, err := b.single(n, ln)
+	if err != nil {
+		return err
+	}
+	if o.N == nil || *o.N <= 0 {
 		return rberr.New(rberr.Plan, "%s: n must be a positive number of rows", ln.name)
 	}
-	if n.OrderBy == nil {
+	if o.OrderBy == nil {
 		return rberr.New(rberr.Plan, "%s: give the column to rank by", ln.name)
 	}
-	if err := b.compileKeys(n, ln, in, "rank"); err != nil {
+	if o.keys, err = bindKeys(o.Keys, ln, in, "rank"); err != nil {
 		return err
 	}
 	scope := &expr.CompileScope{Schema: in.schema, Op: ln.name}
-	ob, err := scope.Compile(n.OrderBy)
+	ob, err := scope.Compile(o.OrderBy)
 	if err != nil {
 		return err
 	}
@@ -63,16 +103,16 @@ func (b *binder) bindTopN(n *plan.Node, ln, in *lnode) error {
 	if t := ob.Type(); !expr.IsNumeric(t) && !expr.IsString(t) && !expr.IsTemporal(t) && t.ID() != arrow.BOOL {
 		return rberr.New(rberr.Type, "%s: cannot rank by %s of type %s", ln.name, ob, expr.TypeName(t))
 	}
-	ln.orderBy, ln.descending, ln.withTies, ln.limit = ob, n.Descending, n.WithTies, *n.N
+	o.orderBy, o.n = ob, *o.N
 	fields := append([]arrow.Field{}, in.schema.Fields()...)
-	if n.Window != nil {
-		if ln.win, err = window.Compile(n.Window, ln.name); err != nil {
+	if o.Window != nil {
+		if o.win, err = window.Compile(o.Window, ln.name); err != nil {
 			return err
 		}
-		if ln.win.Kind == "session" {
+		if o.win.Kind == "session" {
 			return rberr.New(rberr.Plan, "%s: top-N takes tumbling, sliding or cumulate windows", ln.name)
 		}
-		col := n.Window.On
+		col := o.Window.On
 		if col == "" {
 			col = in.timeCol
 		}
@@ -83,7 +123,7 @@ func (b *binder) bindTopN(n *plan.Node, ln, in *lnode) error {
 		if len(idx) == 0 {
 			return (&expr.CompileScope{Schema: in.schema, Op: ln.name}).ColumnNotFound(col)
 		}
-		ln.winTime, ln.winTimeIdx, ln.topWindow = col, idx[0], true
+		o.timeIdx, o.assigns = idx[0], true
 		tt := in.schema.Field(idx[0]).Type
 		if in.schema.HasField("window_start") || in.schema.HasField("window_end") {
 			return rberr.New(rberr.Plan, "%s: the input already has window_start/window_end columns; rank them with top_n on the window result", ln.name)
@@ -95,7 +135,7 @@ func (b *binder) bindTopN(n *plan.Node, ln, in *lnode) error {
 			if len(idx) == 0 {
 				return rberr.New(rberr.Plan, "%s: without a window, top-N ranks the rows of each window of a window result, but the input has no %q column", ln.name, c)
 			}
-			ln.winBounds[i] = idx[0]
+			o.winBounds[i] = idx[0]
 		}
 	}
 	if in.schema.HasField("rank") {

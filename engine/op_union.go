@@ -9,9 +9,12 @@ import (
 
 // unionOp is the logical operator "union": its binding and validation, the input columns it
 // needs, its physical form and its explain text.
+// It takes no arguments beside its inputs.
 type unionOp struct{}
 
-func init() { registerOp("union", unionOp{}) }
+func init() {
+	registerOp("union", opReg[noArgs]{new: func(*noArgs) logicalOp { return unionOp{} }})
+}
 
 func (unionOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 	name := ln.name
@@ -51,7 +54,19 @@ func (unionOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]bool)
 	}
 }
 
-func (unionOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
+func (unionOp) estimateRows(n *lnode) (int64, bool) {
+	var rows int64
+	for _, in := range n.inputs {
+		r, ok := estimateRows(in)
+		if !ok {
+			return 0, false
+		}
+		rows += r
+	}
+	return rows, true
+}
+
+func (unionOp) build(g *graph, n *lnode, _ *plan.Expr) (flow, error) {
 	var edges []runtime.Edge
 	out := flow{ordered: true}
 	for _, in := range n.inputs {

@@ -13,119 +13,172 @@ import (
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
 
-// windowAggOp is the logical operator "window_agg": its binding and validation, the input columns it
-// needs, its physical form and its explain text.
-type windowAggOp struct{}
-
-func init() { registerOp("window_agg", windowAggOp{}) }
-
-func (windowAggOp) bind(b *binder, n *plan.Node, ln *lnode) error {
-	in, err := b.single(n, ln)
-	if err != nil {
-		return err
-	}
-	if err := b.bindWindow(n, ln, in); err != nil {
-		return err
-	}
-	return nil
+// WindowAggArgs are the arguments of "window_agg": the keys, the aggregations, the
+// window, how late rows may come (a duration) and the output: "results" (default) or
+// "late" (the input rows that came too late for every window, the late side output).
+type WindowAggArgs struct {
+	Keys            []*plan.Expr    `json:"keys,omitempty"`
+	Aggs            []*plan.Expr    `json:"aggs,omitempty"`
+	Window          *plan.WindowDef `json:"window,omitempty"`
+	AllowedLateness string          `json:"allowed_lateness,omitempty"`
+	Output          string          `json:"output,omitempty"`
 }
 
-func (windowAggOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]bool) {
-	if ln.lateOutput {
+// windowAggOp is the logical operator "window_agg": its binding and validation, the input columns it
+// needs, its physical form and its explain text.
+type windowAggOp struct {
+	WindowAggArgs
+	keys       []expr.Bound
+	aggs       []agg.Spec
+	win        window.Windower
+	lateness   int64
+	lateOutput bool
+	processing bool
+	winTime    string // the input column windows read event time from
+	winTimeIdx int    // its index in the input's schema
+}
+
+func init() {
+	registerOp("window_agg", opReg[WindowAggArgs]{new: func(a *WindowAggArgs) logicalOp { return &windowAggOp{WindowAggArgs: *a} },
+		stateful: true,
+		rewrite: func(n *plan.Node, a *WindowAggArgs) {
+			rewriteAggExprs(n, a.Keys, a.Aggs, true, a.Output == "late", func(aggs []*plan.Expr) any { c := *a; c.Aggs = aggs; return &c })
+		}})
+}
+
+func (o *windowAggOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]bool) {
+	if o.lateOutput {
 		b.require(n.Input, ln.inputs[0], nil)
 		return
 	}
-	m := refs(append(append([]*plan.Expr{}, n.Keys...), n.Aggs...)...)
-	if ln.winTime != "" {
-		m[ln.winTime] = true
+	m := refs(append(append([]*plan.Expr{}, o.Keys...), o.Aggs...)...)
+	if o.winTime != "" {
+		m[o.winTime] = true
 	}
 	b.require(n.Input, ln.inputs[0], m)
 }
 
-func (windowAggOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
+func (o *windowAggOp) build(g *graph, n *lnode, _ *plan.Expr) (flow, error) {
 	in, err := g.build(n.inputs[0], nil)
 	if err != nil {
 		return in, err
 	}
-	keys, types := keyExprs(n.keys)
+	keys, types := keyExprs(o.keys)
 	p := g.Parallel
 	if len(keys) == 0 {
 		p = 1
 	}
 	timeIdx := -1
 	var timeType arrow.DataType = &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}
-	if !n.processing {
-		timeIdx = n.winTimeIdx
+	if !o.processing {
+		timeIdx = o.winTimeIdx
 		timeType = n.inputs[0].schema.Field(timeIdx).Type
 	}
 	// In batch mode an event-time window aggregation fed by parallel subtasks
 	// pre-aggregates by slice in each of them before the exchange (window/preagg.go).
-	preAgg := preAggregate && g.Batch && !n.processing && !n.lateOutput && in.st.Parallel > 1 &&
-		window.PreAggregatable(n.win, n.aggs)
+	preAgg := preAggregate && g.Batch && !o.processing && !o.lateOutput && in.st.Parallel > 1 &&
+		window.PreAggregatable(o.win, o.aggs)
 	if preAgg {
-		partial := agg.PartialSchema(types, n.aggs, window.SliceField)
+		partial := agg.PartialSchema(types, o.aggs, window.SliceField)
 		in.st.ChainHelper("pre-aggregate", func(int) runtime.Operator {
-			return &window.PreWindowAggOp{Name: n.name, Keys: keys, KeyTypes: types, Aggs: n.aggs, Win: n.win,
+			return &window.PreWindowAggOp{Name: n.name, Keys: keys, KeyTypes: types, Aggs: o.aggs, Win: o.win,
 				TimeIdx: timeIdx, Partial: partial, BatchSize: g.BatchSize}
 		})
 	}
 	st := g.NewStage("window_agg", p, runtime.Edge{From: in.st, Part: runtime.PartHash, Keys: keys, Hashed: preAgg})
-	name := fmt.Sprintf("window_agg(%s)", n.winDef.Kind)
-	if n.lateOutput {
+	name := fmt.Sprintf("window_agg(%s)", o.Window.Kind)
+	if o.lateOutput {
 		name += " late rows" // its late_records are its output, not dropped rows
 	}
-	if n.win.Kind == "session" {
+	if o.win.Kind == "session" {
 		st.Chain(name, func(int) runtime.Operator {
-			return &window.SessionAggOp{Name: n.name, Keys: keys, KeyTypes: types, Aggs: n.aggs, Schema: n.schema,
-				Gap: n.win.Gap, Lateness: n.lateness, TimeIdx: timeIdx, TimeType: timeType, LateOutput: n.lateOutput, BatchSize: g.BatchSize}
+			return &window.SessionAggOp{Name: n.name, Keys: keys, KeyTypes: types, Aggs: o.aggs, Schema: n.schema,
+				Gap: o.win.Gap, Lateness: o.lateness, TimeIdx: timeIdx, TimeType: timeType, LateOutput: o.lateOutput, BatchSize: g.BatchSize}
 		})
 	} else {
 		st.Chain(name, func(int) runtime.Operator {
-			return &window.WindowAggOp{Name: n.name, Keys: keys, KeyTypes: types, Aggs: n.aggs, Schema: n.schema, Win: n.win,
-				Lateness: n.lateness, TimeIdx: timeIdx, TimeType: timeType, Processing: n.processing,
-				LateOutput: n.lateOutput, BatchSize: g.BatchSize, PreAgg: preAgg}
+			return &window.WindowAggOp{Name: n.name, Keys: keys, KeyTypes: types, Aggs: o.aggs, Schema: n.schema, Win: o.win,
+				Lateness: o.lateness, TimeIdx: timeIdx, TimeType: timeType, Processing: o.processing,
+				LateOutput: o.lateOutput, BatchSize: g.BatchSize, PreAgg: preAgg}
 		})
 	}
 	return flow{st: st}, nil
 }
 
-func (windowAggOp) explain(n *lnode) (detail string) {
-	keys := make([]string, len(n.keys))
-	for i, k := range n.keys {
+func (o *windowAggOp) explain(*lnode) (detail string) {
+	keys := make([]string, len(o.keys))
+	for i, k := range o.keys {
 		keys[i] = k.String()
 	}
 	detail = fmt.Sprintf("%s, keys [%s], aggs [%s], allowed lateness %s",
-		windowText(n), strings.Join(keys, ", "), aggsText(n.aggs), plan.FormatDuration(n.lateness))
-	if n.lateOutput {
+		o.windowText(), strings.Join(keys, ", "), aggsText(o.aggs), plan.FormatDuration(o.lateness))
+	if o.lateOutput {
 		detail += ", emitting late rows"
 	}
 	return
 }
 
-// bindWindow validates a window aggregation.
-func (b *binder) bindWindow(n *plan.Node, ln, in *lnode) error {
-	name := ln.name
-	if n.Window == nil {
-		return rberr.New(rberr.Plan, "%s: no window given", name)
+// windowText renders the window definition: "tumbling window of 10s on \"ts\"",
+// "sliding window of 10s every 2s ...", "session window with gap 5s ...", "cumulate window
+// of 1h in steps of 10m ...", with its offset and its time (event time of a column, or
+// processing time).
+func (o *windowAggOp) windowText() string {
+	d := o.Window
+	dur := func(s string) string {
+		us, err := plan.ParseDuration(s)
+		if err != nil {
+			return s
+		}
+		return plan.FormatDuration(us)
 	}
-	win, err := window.Compile(n.Window, name)
+	var text string
+	switch d.Kind {
+	case "sliding":
+		text = fmt.Sprintf("sliding window of %s every %s", dur(d.Size), dur(d.Slide))
+	case "session":
+		text = fmt.Sprintf("session window with gap %s", dur(d.Gap))
+	case "cumulate":
+		text = fmt.Sprintf("cumulate window of %s in steps of %s", dur(d.Size), dur(d.Step))
+	default:
+		text = fmt.Sprintf("%s window of %s", d.Kind, dur(d.Size))
+	}
+	if d.Offset != "" {
+		text += ", offset " + dur(d.Offset)
+	}
+	if o.processing {
+		return text + " in processing time"
+	}
+	return fmt.Sprintf("%s on %q", text, o.winTime)
+}
+
+// bind validates a window aggregation.
+func (o *windowAggOp) bind(b *binder, n *plan.Node, ln *lnode) error {
+	in, err := b.single(n, ln)
 	if err != nil {
 		return err
 	}
-	ln.win, ln.winDef = win, n.Window
-	switch n.Window.Time {
+	name := ln.name
+	if o.Window == nil {
+		return rberr.New(rberr.Plan, "%s: no window given", name)
+	}
+	win, err := window.Compile(o.Window, name)
+	if err != nil {
+		return err
+	}
+	o.win = win
+	switch o.Window.Time {
 	case "", "event":
 	case "processing":
-		ln.processing = true
+		o.processing = true
 	default:
-		return rberr.New(rberr.Plan, "%s: window time must be \"event\" or \"processing\", got %q", name, n.Window.Time)
+		return rberr.New(rberr.Plan, "%s: window time must be \"event\" or \"processing\", got %q", name, o.Window.Time)
 	}
-	if ln.processing && win.Kind == "session" {
+	if o.processing && win.Kind == "session" {
 		return rberr.New(rberr.Plan, "%s: session windows need event time", name)
 	}
 	timeType := arrow.DataType(&arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"})
-	if !ln.processing {
-		col := n.Window.On
+	if !o.processing {
+		col := o.Window.On
 		if col == "" {
 			col = in.timeCol
 		}
@@ -140,36 +193,35 @@ func (b *binder) bindWindow(n *plan.Node, ln, in *lnode) error {
 		if !expr.TimeColumnOK(timeType) {
 			return rberr.New(rberr.Type, "%s: event time column %q is %s; it must be a timestamp, a date or int64 epoch milliseconds", name, col, expr.TypeName(timeType))
 		}
-		ln.winTime, ln.winTimeIdx = col, idx[0]
+		o.winTime, o.winTimeIdx = col, idx[0]
 	}
-	if n.AllowedLateness != "" {
-		if ln.processing {
+	if o.AllowedLateness != "" {
+		if o.processing {
 			return rberr.New(rberr.Plan, "%s: allowed_lateness applies to event-time windows only", name)
 		}
-		d, err := plan.ParseDuration(n.AllowedLateness)
+		d, err := plan.ParseDuration(o.AllowedLateness)
 		if err != nil || d < 0 {
 			return rberr.New(rberr.Plan, "%s: allowed_lateness: %v", name, runtime.ErrOrNegative(err))
 		}
-		ln.lateness = d
+		o.lateness = d
 	}
-	switch n.Output {
+	switch o.Output {
 	case "", "results":
 	case "late":
-		ln.lateOutput = true
+		o.lateOutput = true
 	default:
-		return rberr.New(rberr.Plan, "%s: output must be \"results\" or \"late\", got %q", name, n.Output)
+		return rberr.New(rberr.Plan, "%s: output must be \"results\" or \"late\", got %q", name, o.Output)
 	}
 	scope := &expr.CompileScope{Schema: in.schema, Op: name}
 	seen := map[string]bool{"window_start": true, "window_end": true}
-	var aggFields []arrow.Field
-	keyFields, err := compileKeys(scope, n.Keys, ln, "key", seen, " or clashes with window_start/window_end")
-	if err != nil {
+	var aggFields, keyFields []arrow.Field
+	if o.keys, keyFields, err = compileKeys(scope, o.Keys, name, "key", seen, " or clashes with window_start/window_end"); err != nil {
 		return err
 	}
-	if len(n.Aggs) == 0 {
+	if len(o.Aggs) == 0 {
 		return rberr.New(rberr.Plan, "%s: no aggregations given to agg(...)", name)
 	}
-	for _, a := range n.Aggs {
+	for _, a := range o.Aggs {
 		spec, err := agg.Compile(scope, a)
 		if err != nil {
 			return err
@@ -183,10 +235,10 @@ func (b *binder) bindWindow(n *plan.Node, ln, in *lnode) error {
 			return rberr.New(rberr.Plan, "%s: the output column %q is produced twice; give one of them another name with .alias(...)", name, spec.Name)
 		}
 		seen[spec.Name] = true
-		ln.aggs = append(ln.aggs, spec)
+		o.aggs = append(o.aggs, spec)
 		aggFields = append(aggFields, arrow.Field{Name: spec.Name, Type: spec.OutType, Nullable: true})
 	}
-	if ln.lateOutput {
+	if o.lateOutput {
 		ln.schema, ln.timeCol = in.schema, in.timeCol
 		return nil
 	}

@@ -5,22 +5,44 @@ import (
 	"github.com/riverbed-engine/riverbed/engine/plan"
 )
 
-// withColumnsOp is the logical operator "with_columns": its binding and validation, the input columns it
-// needs, its physical form and its explain text.
-type withColumnsOp struct{}
-
-func init() { registerOp("with_columns", withColumnsOp{}) }
-
-func (withColumnsOp) bind(b *binder, n *plan.Node, ln *lnode) error {
-	return bindSelectWithColumns(b, n, ln)
+// WithColumnsArgs are the arguments of "with_columns": columns added to the input's, or
+// replacing those of the same name, one expression each.
+type WithColumnsArgs struct {
+	Exprs []*plan.Expr `json:"exprs,omitempty"`
 }
 
-func (withColumnsOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]bool) {
+// withColumnsOp is the logical operator "with_columns": its binding and validation, the input columns it
+// needs, its physical form and its explain text (those of a projection, op_select.go).
+type withColumnsOp struct {
+	WithColumnsArgs
+	projection
+}
+
+func init() {
+	registerOp("with_columns", opReg[WithColumnsArgs]{new: func(a *WithColumnsArgs) logicalOp { return &withColumnsOp{WithColumnsArgs: *a} },
+		rewrite: func(n *plan.Node, a *WithColumnsArgs) { rewriteOver(n, a.Exprs) }})
+}
+
+func (o *withColumnsOp) bind(b *binder, n *plan.Node, ln *lnode) error {
+	in, err := b.single(n, ln)
+	if err != nil {
+		return err
+	}
+	return o.bindExprs(ln, in, in.schema, o.Exprs, true)
+}
+
+func (o *withColumnsOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]bool) {
+	requireWithColumns(b, n, ln, o.Exprs, need)
+}
+
+// requireWithColumns needs the columns the expressions of a with_columns read, and those
+// needed above that it does not define.
+func requireWithColumns(b *binder, n *plan.Node, ln *lnode, exprs []*plan.Expr, need map[string]bool) {
 	var m map[string]bool
 	if need != nil {
 		m = map[string]bool{}
 		defined := map[string]bool{}
-		for _, e := range n.Exprs {
+		for _, e := range exprs {
 			defined[expr.OutputName(e)] = true
 		}
 		for k := range need {
@@ -28,15 +50,7 @@ func (withColumnsOp) require(b *binder, n *plan.Node, ln *lnode, need map[string
 				m[k] = true
 			}
 		}
-		union(m, refs(n.Exprs...))
+		union(m, refs(exprs...))
 	}
 	b.require(n.Input, ln.inputs[0], m)
-}
-
-func (withColumnsOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
-	return buildSelectWithColumns(g, n, filterAbove)
-}
-
-func (withColumnsOp) explain(n *lnode) (detail string) {
-	return explainSelectWithColumns(n)
 }

@@ -18,22 +18,29 @@ import (
 
 // writeKafkaOp is the logical operator "write_kafka": its binding and validation, its
 // physical form (engine/ops/sink/kafka.go) and its explain text.
-type writeKafkaOp struct{}
-
-func init() { registerOp("write_kafka", writeKafkaOp{}) }
-
-// kafkaSinkDef is a bound write_kafka.
-type kafkaSinkDef struct {
+type writeKafkaOp struct {
+	WriteKafkaArgs
 	cfg sink.KafkaSinkConfig // the template; each job gets a copy
 }
 
-func (writeKafkaOp) bind(b *binder, n *plan.Node, ln *lnode) error {
+// WriteKafkaArgs are the arguments of "write_kafka": where and how it writes
+// (plan.KafkaDef: brokers, topic, format, key, delivery_guarantee,
+// transactional_id_prefix, partition_by, upsert, options).
+type WriteKafkaArgs struct {
+	Kafka *plan.KafkaDef `json:"kafka,omitempty"`
+}
+
+func init() {
+	registerOp("write_kafka", opReg[WriteKafkaArgs]{new: func(a *WriteKafkaArgs) logicalOp { return &writeKafkaOp{WriteKafkaArgs: *a} }, stateful: true})
+}
+
+func (o *writeKafkaOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 	name := ln.name
 	in, err := b.single(n, ln)
 	if err != nil {
 		return err
 	}
-	d := n.Kafka
+	d := o.Kafka
 	if d == nil {
 		return rberr.New(rberr.Plan, "%s: no \"kafka\" settings given", name)
 	}
@@ -82,7 +89,6 @@ func (writeKafkaOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 	}
 	valueSchema := in.schema
 	opCol := -1
-	ln.upsert = d.Upsert
 	if d.Upsert {
 		if valueSchema, opCol, err = bindUpsert(name, d, in, &enc); err != nil {
 			return err
@@ -91,23 +97,32 @@ func (writeKafkaOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 	if _, err := kafka.NewEncoder(valueSchema, enc); err != nil {
 		return rberr.Wrap(rberr.KindOf(err), err, "%s", name)
 	}
-	ln.kafkaSink = &kafkaSinkDef{cfg: sink.KafkaSinkConfig{Brokers: d.Brokers, Topic: d.Topic, Schema: in.schema,
+	o.cfg = sink.KafkaSinkConfig{Brokers: d.Brokers, Topic: d.Topic, Schema: in.schema,
 		Encoder: enc, Guarantee: guarantee, Prefix: d.TransactionalIDPrefix, Opts: cfg.Opts, TxnTimeout: cfg.TransactionTimeout,
-		Upsert: d.Upsert, OpCol: opCol, ValueSchema: valueSchema}}
+		Upsert: d.Upsert, OpCol: opCol, ValueSchema: valueSchema}
 	ln.schema = sink.KafkaSummarySchema
 	return nil
 }
 
-func (writeKafkaOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]bool) {
+func (o *writeKafkaOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]bool) {
 	b.require(n.Input, ln.inputs[0], nil)
 }
 
-func (writeKafkaOp) build(g *graph, n *lnode, _ *lnode) (flow, error) {
+// An updating input is written by key with upsert=True (bindUpsert); an append-only
+// sink would write retractions as rows.
+func (o *writeKafkaOp) takeUpdates(ln, from *lnode) error {
+	if o.Kafka != nil && o.Kafka.Upsert {
+		return nil
+	}
+	return rberr.New(rberr.Plan, "%s: its input is an updating stream (the changelog of %s, with an %s column of +I/-U/+U/-D changes), and an append-only Kafka sink would write retractions as rows; write it with write_kafka(..., upsert=True) (the record key is the group key; a delete is a record with a null value)", ln.name, from.changelog, agg.OpColumn)
+}
+
+func (o *writeKafkaOp) build(g *graph, n *lnode, _ *plan.Expr) (flow, error) {
 	in, err := g.build(n.inputs[0], nil)
 	if err != nil {
 		return in, err
 	}
-	t := &n.kafkaSink.cfg
+	t := &o.cfg
 	cfg := &sink.KafkaSinkConfig{Brokers: t.Brokers, Topic: t.Topic, Schema: t.Schema, Encoder: t.Encoder,
 		Guarantee: t.Guarantee, Prefix: t.Prefix, Opts: t.Opts, TxnTimeout: t.TxnTimeout, Parallel: in.st.Parallel,
 		Upsert: t.Upsert, OpCol: t.OpCol, ValueSchema: t.ValueSchema}
@@ -117,8 +132,8 @@ func (writeKafkaOp) build(g *graph, n *lnode, _ *lnode) (flow, error) {
 	return flow{st: in.st}, nil
 }
 
-func (writeKafkaOp) explain(n *lnode) string {
-	c := &n.kafkaSink.cfg
+func (o *writeKafkaOp) explain(*lnode) string {
+	c := &o.cfg
 	d := fmt.Sprintf("topic %s, %s, %s", c.Topic, c.Encoder.Format, c.Guarantee)
 	if c.Encoder.KeyColumn != "" {
 		d += fmt.Sprintf(", key %q", c.Encoder.KeyColumn)

@@ -18,17 +18,43 @@ import (
 // "write_csv" / "write_ndjson": its binding and validation, the input columns it needs,
 // its physical form and its explain text. The three differ only in the files'
 // format; they roll and commit (exactly once at checkpoints) alike.
-type writeParquetOp struct{ text batch.TextFormat }
-
-func init() {
-	registerOp("write_parquet", writeParquetOp{})
-	registerOp("write_csv", writeParquetOp{text: batch.CSV})
-	registerOp("write_ndjson", writeParquetOp{text: batch.NDJSON})
+type writeParquetOp struct {
+	WriteParquetArgs
+	text      batch.TextFormat // "" for Parquet
+	rolling   batch.RollingPolicy
+	textWrite *batch.TextWriteOptions // write_csv, write_ndjson
 }
 
-// isFileSink says whether op writes files into a directory (committed by the job).
-func isFileSink(op string) bool {
-	return op == "write_parquet" || op == "write_csv" || op == "write_ndjson"
+// WriteParquetArgs are the arguments of "write_parquet", "write_csv" and "write_ndjson":
+// the output directory, the mode ("error", "append", "overwrite"), the rolling policy
+// (0 or "": no limit; RolloverInterval a duration) and, for CSV and NDJSON, the format's
+// options (plan.TextDef: include_header, separator, null_value).
+type WriteParquetArgs struct {
+	Path             string        `json:"path,omitempty"`
+	Mode             string        `json:"mode,omitempty"`
+	MaxRowsPerFile   int64         `json:"max_rows_per_file,omitempty"`
+	MaxBytesPerFile  int64         `json:"max_bytes_per_file,omitempty"`
+	RolloverInterval string        `json:"rollover_interval,omitempty"`
+	Text             *plan.TextDef `json:"text,omitempty"`
+}
+
+func init() {
+	for op, text := range map[string]batch.TextFormat{"write_parquet": "", "write_csv": batch.CSV, "write_ndjson": batch.NDJSON} {
+		registerOp(op, opReg[WriteParquetArgs]{new: func(a *WriteParquetArgs) logicalOp { return &writeParquetOp{WriteParquetArgs: *a, text: text} },
+			stateful: true})
+	}
+}
+
+// sinkDir: the files go into Path (job.go checks it before the job and commits it after).
+func (o *writeParquetOp) sinkDir() (dir, mode string) { return o.Path, o.Mode }
+
+// write_parquet takes an updating input: it writes the change rows, op column included
+// (a log of changes). CSV and NDJSON files take appended rows only.
+func (o *writeParquetOp) takeUpdates(ln, from *lnode) error {
+	if o.text != "" {
+		return refuseUpdates(ln, from)
+	}
+	return nil
 }
 
 // textWriteOptions maps a write_csv / write_ndjson node's "text" object.
@@ -63,17 +89,17 @@ func textWriteOptions(format batch.TextFormat, d *plan.TextDef, name string) (*b
 	return opts, nil
 }
 
-func (o writeParquetOp) bind(b *binder, n *plan.Node, ln *lnode) error {
+func (o *writeParquetOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 	name := ln.name
 	in, err := b.single(n, ln)
 	if err != nil {
 		return err
 	}
-	if n.Path == "" {
+	if o.Path == "" {
 		return rberr.New(rberr.Plan, "%s: no output directory given", name)
 	}
 	if o.text != "" {
-		if ln.textWrite, err = textWriteOptions(o.text, n.Text, name); err != nil {
+		if o.textWrite, err = textWriteOptions(o.text, o.Text, name); err != nil {
 			return err
 		}
 		for _, f := range in.schema.Fields() {
@@ -82,7 +108,7 @@ func (o writeParquetOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 			}
 		}
 	} else {
-		if n.Text != nil {
+		if o.Text != nil {
 			return rberr.New(rberr.Plan, "%s: \"text\" options are for write_csv and write_ndjson", name)
 		}
 		for _, f := range in.schema.Fields() {
@@ -91,57 +117,56 @@ func (o writeParquetOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 			}
 		}
 	}
-	if n.MaxRowsPerFile < 0 {
-		return rberr.New(rberr.Plan, "%s: max_rows_per_file must be positive, got %d", name, n.MaxRowsPerFile)
+	if o.MaxRowsPerFile < 0 {
+		return rberr.New(rberr.Plan, "%s: max_rows_per_file must be positive, got %d", name, o.MaxRowsPerFile)
 	}
-	if n.MaxBytesPerFile < 0 {
-		return rberr.New(rberr.Plan, "%s: max_bytes_per_file must be positive, got %d", name, n.MaxBytesPerFile)
+	if o.MaxBytesPerFile < 0 {
+		return rberr.New(rberr.Plan, "%s: max_bytes_per_file must be positive, got %d", name, o.MaxBytesPerFile)
 	}
-	ln.rolling = batch.RollingPolicy{MaxRowsPerFile: n.MaxRowsPerFile, MaxBytesPerFile: n.MaxBytesPerFile}
-	if n.RolloverInterval != "" {
-		us, err := plan.ParseDuration(n.RolloverInterval)
+	o.rolling = batch.RollingPolicy{MaxRowsPerFile: o.MaxRowsPerFile, MaxBytesPerFile: o.MaxBytesPerFile}
+	if o.RolloverInterval != "" {
+		us, err := plan.ParseDuration(o.RolloverInterval)
 		if err != nil {
 			return rberr.New(rberr.Plan, "%s: rollover_interval: %v", name, err)
 		}
 		if us <= 0 {
-			return rberr.New(rberr.Plan, "%s: rollover_interval must be positive, got %q", name, n.RolloverInterval)
+			return rberr.New(rberr.Plan, "%s: rollover_interval must be positive, got %q", name, o.RolloverInterval)
 		}
-		ln.rolling.RolloverInterval = time.Duration(us) * time.Microsecond
+		o.rolling.RolloverInterval = time.Duration(us) * time.Microsecond
 	}
-	ln.path = n.Path
 	ln.schema = runtime.WriteSummarySchema
 	return nil
 }
 
-func (writeParquetOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]bool) {
+func (o *writeParquetOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]bool) {
 	b.require(n.Input, ln.inputs[0], nil)
 }
 
-func (writeParquetOp) build(g *graph, n *lnode, filterAbove *lnode) (flow, error) {
+func (o *writeParquetOp) build(g *graph, n *lnode, _ *plan.Expr) (flow, error) {
 	in, err := g.build(n.inputs[0], nil)
 	if err != nil {
 		return in, err
 	}
 	schema := n.inputs[0].schema
-	path := n.path
-	rolling := n.rolling
-	text := n.textWrite
+	path := o.Path
+	rolling := o.rolling
+	text := o.textWrite
 	in.st.Chain(n.op, func(subtask int) runtime.Operator {
 		return &sink.WriteParquetOp{Dir: path, Schema: schema, Subtask: subtask, Rolling: rolling, Text: text}
 	})
 	return flow{st: in.st}, nil
 }
 
-func (writeParquetOp) explain(n *lnode) (detail string) {
-	detail = n.path
+func (o *writeParquetOp) explain(*lnode) (detail string) {
+	detail = o.Path
 	var roll []string
-	if r := n.rolling.MaxRowsPerFile; r > 0 {
+	if r := o.rolling.MaxRowsPerFile; r > 0 {
 		roll = append(roll, fmt.Sprintf("max_rows_per_file=%d", r))
 	}
-	if b := n.rolling.MaxBytesPerFile; b > 0 {
+	if b := o.rolling.MaxBytesPerFile; b > 0 {
 		roll = append(roll, fmt.Sprintf("max_bytes_per_file=%d", b))
 	}
-	if d := n.rolling.RolloverInterval; d > 0 {
+	if d := o.rolling.RolloverInterval; d > 0 {
 		roll = append(roll, "rollover_interval="+d.String())
 	}
 	if len(roll) > 0 {

@@ -7,6 +7,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/riverbed-engine/riverbed/engine/expr"
+	"github.com/riverbed-engine/riverbed/engine/ops/basic"
 	"github.com/riverbed-engine/riverbed/engine/plan"
 	"github.com/riverbed-engine/riverbed/engine/runtime"
 	"github.com/riverbed-engine/riverbed/engine/source"
@@ -114,13 +115,14 @@ func (g *graph) countUses(outs []*lnode) {
 	g.limitQuorum.Store(int32(limits))
 }
 
-// build turns a bound logical plan into stages and returns its open end. A shared node
+// build turns a bound logical plan into stages and returns its open end; prune is the
+// predicate of a filter directly above n, if any (see logicalOp.build). A shared node
 // (one with several consumers) is built once; each consumer gets its own stage fed by a
 // forward edge from it, so that every consumer sees every batch, split marker, watermark
 // and end of input, and chains its operators without disturbing the others.
-func (g *graph) build(n *lnode, filterAbove *lnode) (flow, error) {
+func (g *graph) build(n *lnode, prune *plan.Expr) (flow, error) {
 	if g.uses[n] <= 1 {
-		return g.buildNode(n, filterAbove)
+		return g.buildNode(n, prune)
 	}
 	f, ok := g.built[n]
 	if !ok {
@@ -151,36 +153,40 @@ func (g *graph) build(n *lnode, filterAbove *lnode) (flow, error) {
 	return out, nil
 }
 
-func (g *graph) buildNode(n *lnode, filterAbove *lnode) (flow, error) {
-	if op, ok := logicalOps[n.op]; ok {
-		prev := g.NodeID
-		g.NodeID = g.ids[n]
-		defer func() { g.NodeID = prev }()
-		return op.build(g, n, filterAbove)
+func (g *graph) buildNode(n *lnode, prune *plan.Expr) (flow, error) {
+	if n.impl == nil {
+		return flow{}, rberr.New(rberr.Internal, "no physical operator for %q", n.op)
 	}
-	return flow{}, rberr.New(rberr.Internal, "no physical operator for %q", n.op)
+	prev := g.NodeID
+	g.NodeID = g.ids[n]
+	defer func() { g.NodeID = prev }()
+	return n.impl.build(g, n, prune)
 }
 
-// gatherInOrder is a one-subtask stage that receives every row of in, in input order
-// (a reorder puts parallel subtasks' batches back in order when in is ordered).
-func (g *graph) gatherInOrder(name string, in flow) *runtime.Stage {
+// gatherInOrder is a one-subtask stage that receives every row of in (of schema), in
+// input order (a reorder puts parallel subtasks' batches back in order when in is
+// ordered).
+func (g *graph) gatherInOrder(name string, in flow, schema *arrow.Schema) *runtime.Stage {
 	st := g.NewStage(name, 1, runtime.Edge{From: in.st, Part: runtime.PartGather})
-	g.addReorder(st, in)
+	g.addReorder(st, in, schema)
 	return st
 }
 
-func (g *graph) addReorder(st *runtime.Stage, in flow) {
-	if g.restoring {
-		// A restored source skips the splits read before the checkpoint, which the
-		// reorder operator would wait for: rows are returned in arrival order.
+// addReorder chains a reorder (basic.ReorderOp) onto st, which gathers the ordered flow
+// in, unless in is in order already (one subtask, one source). A restored job always
+// has one: the checkpoint it restores may hold the rows a reorder had buffered (it was
+// taken at another parallelism), and a restored source skips the splits read before
+// the checkpoint, which the reorder passes as done (runtime.SkippedSplits).
+func (g *graph) addReorder(st *runtime.Stage, in flow, schema *arrow.Schema) {
+	if !in.ordered {
 		return
 	}
-	if !in.ordered || (in.st.Parallel == 1 && len(in.ordinals) <= 1) {
+	if !g.restoring && in.st.Parallel == 1 && len(in.ordinals) <= 1 {
 		return
 	}
 	ords := append([]int(nil), in.ordinals...)
 	counts := g.splitCounts
-	st.ChainHelper("reorder", func(int) runtime.Operator { return runtime.NewReorderOp(append([]int(nil), ords...), counts) })
+	st.ChainHelper("reorder", func(int) runtime.Operator { return basic.NewReorderOp(ords, counts, schema) })
 }
 
 // sourceClock makes the streaming event-time clock of a source subtask (one lane), or nil.

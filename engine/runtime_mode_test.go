@@ -23,10 +23,10 @@ func TestRuntimeModeIsValidated(t *testing.T) {
 }
 
 func TestResolveRuntimeMode(t *testing.T) {
-	table := &lnode{op: "scan_arrow", name: "scan_arrow", bounded: true}
-	stream := &lnode{op: "scan_arrow", name: "scan_arrow"}
-	endless := &lnode{op: "nexmark", name: "nexmark", count: -1}
-	finite := &lnode{op: "datagen", name: "datagen", count: 10}
+	table := &lnode{op: "scan_arrow", name: "scan_arrow", impl: &scanArrowOp{ScanArrowArgs: ScanArrowArgs{Bounded: true}}}
+	stream := &lnode{op: "scan_arrow", name: "scan_arrow", impl: &scanArrowOp{}}
+	endless := &lnode{op: "nexmark", name: "nexmark", impl: &nexmarkOp{generator: generator{count: -1}}}
+	finite := &lnode{op: "datagen", name: "datagen", impl: &datagenOp{generator: generator{count: 10}}}
 	join := func(a, b *lnode) *lnode { return &lnode{op: "join", inputs: []*lnode{a, b}} }
 	cases := []struct {
 		mode  string

@@ -218,7 +218,7 @@ func NewDecoder(opts DecoderOptions) (*Decoder, error) {
 			}
 		}
 		if opts.Format == JSON {
-			d.parse = func(v []byte) ([]any, error) { return textcodec.ParseJSONRow(opts.Schema, v) }
+			d.parse = textcodec.NewJSONRowParser(opts.Schema).Parse
 		} else {
 			if !textcodec.ValidDelimiter(opts.CSVDelimiter) {
 				return nil, rberr.New(rberr.InvalidArgument, "kafka: CSV delimiter %q is not allowed", opts.CSVDelimiter)

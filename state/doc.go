@@ -26,6 +26,8 @@
 //   - snapshotfile.go: portable snapshots as Arrow IPC files (WriteArrowSnapshot), and
 //     restore by key group from any registered format (RestoreInto).
 //   - timers.go: event- and processing-time timers per key group.
+//   - spill.go: the SpillStore interface (where operators move rows out of memory, for
+//     state larger than memory) and the registry of spill stores by state backend.
 //
 // The engine does not use this package's state tables yet; docs/design-state.md says what
 // it must call and when.

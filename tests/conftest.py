@@ -14,7 +14,9 @@ from __future__ import annotations
 import itertools
 import math
 import os
+import subprocess
 import sys
+import tempfile
 from typing import Any, Callable
 
 import pyarrow as pa
@@ -32,6 +34,29 @@ if os.path.dirname(os.path.abspath(__file__)) not in sys.path:
 BATCH_SIZE = 1000
 
 _dir_counter = itertools.count()
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BROKER_SH = os.path.join(ROOT, "kafka", "testbroker", "broker.sh")
+
+
+@pytest.fixture(scope="session")
+def kafka_brokers():
+    """The bootstrap address of a Kafka broker: RIVERBED_KAFKA_BROKERS (set by `make test`,
+    which starts one for the whole run), else one started on loopback for this session."""
+    env = os.environ.get("RIVERBED_KAFKA_BROKERS")
+    if env:
+        yield env
+        return
+    run = tempfile.mkdtemp(prefix="riverbed-kafka-")
+    senv = dict(os.environ, RIVERBED_KAFKA_RUN=run)
+    out = subprocess.run([BROKER_SH, "start"], env=senv, capture_output=True, text=True, timeout=600)
+    if out.returncode != 0:
+        pytest.fail(f"could not start the test Kafka broker:\n{out.stderr[-3000:]}")
+    try:
+        yield out.stdout.strip()
+    finally:
+        subprocess.run([BROKER_SH, "stop"], env=senv, capture_output=True, timeout=300)
 
 
 @pytest.fixture(params=[1, 2, 4], ids=lambda p: f"p{p}")

@@ -14,8 +14,6 @@ import contextlib
 import importlib.util
 import os
 import re
-import subprocess
-import tempfile
 
 import numpy as np
 import pytest
@@ -37,7 +35,6 @@ _shot_spec = importlib.util.spec_from_file_location("examples_screenshot", _shot
 assert _shot_spec is not None and _shot_spec.loader is not None
 shots = importlib.util.module_from_spec(_shot_spec)
 _shot_spec.loader.exec_module(shots)
-BROKER_SH = os.path.join(ROOT, "kafka", "testbroker", "broker.sh")
 
 
 def _outputs(nb):
@@ -83,23 +80,6 @@ def _environ(**values):
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-
-
-@pytest.fixture(scope="module")
-def kafka_brokers():
-    env = os.environ.get("RIVERBED_KAFKA_BROKERS")
-    if env:
-        yield env
-        return
-    run = tempfile.mkdtemp(prefix="riverbed-kafka-")
-    senv = dict(os.environ, RIVERBED_KAFKA_RUN=run)
-    out = subprocess.run([BROKER_SH, "start"], env=senv, capture_output=True, text=True, timeout=600)
-    if out.returncode != 0:
-        pytest.fail(f"could not start the test Kafka broker:\n{out.stderr[-3000:]}")
-    try:
-        yield out.stdout.strip()
-    finally:
-        subprocess.run([BROKER_SH, "stop"], env=senv, capture_output=True, timeout=300)
 
 
 @pytest.fixture(scope="module")

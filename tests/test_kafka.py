@@ -14,8 +14,6 @@ import io
 import itertools
 import json
 import os
-import subprocess
-import tempfile
 import time
 from collections import Counter
 from typing import Any
@@ -29,27 +27,13 @@ from riverbed import col
 ck = pytest.importorskip("confluent_kafka")
 from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic  # noqa: E402
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BROKER_SH = os.path.join(ROOT, "kafka", "testbroker", "broker.sh")
 UTC = dt.timezone.utc
 T0 = dt.datetime(2026, 3, 1, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
-def brokers():
-    env = os.environ.get("RIVERBED_KAFKA_BROKERS")
-    if env:
-        yield env
-        return
-    run = tempfile.mkdtemp(prefix="riverbed-kafka-")
-    senv = dict(os.environ, RIVERBED_KAFKA_RUN=run)
-    out = subprocess.run([BROKER_SH, "start"], env=senv, capture_output=True, text=True, timeout=600)
-    if out.returncode != 0:
-        pytest.fail(f"could not start the test Kafka broker:\n{out.stderr[-3000:]}")
-    try:
-        yield out.stdout.strip()
-    finally:
-        subprocess.run([BROKER_SH, "stop"], env=senv, capture_output=True, timeout=300)
+def brokers(kafka_brokers):
+    return kafka_brokers
 
 
 _names = itertools.count()

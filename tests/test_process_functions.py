@@ -437,6 +437,58 @@ def test_bad_declarations_are_refused():
         s.key_by("k").process(wrong, output_schema={"k": rb.Int64}).collect()
 
 
+class Lifecycle(rb.KeyedProcessFunction):
+    def __init__(self, log):
+        self.log = log
+
+    def open(self, runtime_context):
+        self.log.append("open")
+        self.n = runtime_context.get_state(rb.ValueStateDescriptor("n", rb.Int64))
+
+    def process_element(self, value, ctx):
+        self.n.update((self.n.value() or 0) + 1)
+        yield (value.k, self.n.value())
+
+    def close(self):
+        self.log.append("close")
+
+
+def test_open_once_when_built_and_close_once_when_dropped():
+    """As the docstrings say: open() runs once when process() builds the pipeline, close()
+    once when the pipeline (its streams and the jobs that ran it) is dropped."""
+    import gc
+    from collections import Counter
+
+    log: list[str] = []
+    data = {"k": [1, 2, 1, 3]}
+    want = sorted(Counter(data["k"]).items())
+    out = rb.Environment(parallelism=2).from_pydict(data).key_by("k").process(
+        Lifecycle(log), output_schema={"k": rb.Int64, "n": rb.Int64})
+    assert log == ["open"]
+    for _ in range(2):  # each run starts from empty state; the function is not reopened
+        got = out.collect().group_by("k").aggregate([("n", "max")]).sort_by("k")
+        assert list(zip(got["k"].to_pylist(), got["n_max"].to_pylist())) == want
+    job = out.start()
+    assert job.collect().num_rows == len(data["k"])
+    del out
+    gc.collect()
+    assert log == ["open"]  # the job still holds the pipeline
+    del job
+    for _ in range(100):  # the job's reading thread may take a moment to let go of it
+        gc.collect()
+        if "close" in log:
+            break
+        time.sleep(0.05)
+    assert log == ["open", "close"]
+
+    # collect() leaves nothing behind: dropping the stream closes the function at once.
+    log.clear()
+    s = rb.from_pydict(data).key_by("k").process(Lifecycle(log), output_schema={"k": rb.Int64, "n": rb.Int64})
+    s.collect()
+    del s
+    assert log == ["open", "close"]
+
+
 # -- per-row map / flat_map / filter ------------------------------------------------------
 
 def test_map_flat_map_filter_per_row():

@@ -48,7 +48,7 @@ func (c *callExpr) Eval(ec *EvalCtx, rec arrow.RecordBatch) (compute.Datum, erro
 	out, err := c.kernel(ec, vals)
 	if err != nil {
 		if k := rberr.KindOf(err); k != rberr.Internal {
-			if strings.Contains(err.Error(), c.text) {
+			if c.name == "error_if" || strings.Contains(err.Error(), c.text) { // error_if's message is the error
 				return nil, err
 			}
 			return nil, rberr.Wrap(k, err, "evaluating %s", c.text)

@@ -19,7 +19,7 @@ import (
 
 func init() {
 	Functions = append(Functions,
-		"case_when", "is_in", "is_nan", "abs", "sign", "sqrt", "exp", "log", "log10", "pow",
+		"case_when", "error_if", "is_in", "is_nan", "abs", "sign", "sqrt", "exp", "log", "log10", "pow",
 		"floor", "ceil", "round",
 		"str_slice", "str_replace", "str_strip_chars", "str_strip_chars_start", "str_strip_chars_end",
 		"str_pad_start", "str_pad_end", "str_split", "str_to_date", "str_to_datetime", "concat_str",
@@ -133,6 +133,21 @@ func (s *CompileScope) compileExtra(e *plan.Expr, args []Expr, text string) (out
 			return fail(rberr.Type, "is_in is not defined for %s", describeArg(0))
 		}
 		return mk(arrow.FixedWidthTypes.Boolean, isInKernel(ct))
+	case "error_if":
+		// error_if(cond, value, message=...): value, unless cond is true on a row, which
+		// fails the job with a DataError carrying the message (SQL's run-time checks, such
+		// as a scalar subquery that gives more than one row)
+		if err := want(2); err != nil {
+			return nil, true, err
+		}
+		if t := args[0].Type().ID(); t != arrow.BOOL && t != arrow.NULL {
+			return fail(rberr.Type, "error_if needs a boolean condition, got %s", describeArg(0))
+		}
+		msg, ok, err := optString(e.Options, "message")
+		if err != nil || !ok || msg == "" {
+			return fail(rberr.InvalidArgument, "error_if needs a message option (a string)")
+		}
+		return mk(args[1].Type(), errorIfKernel(msg))
 	case "is_nan":
 		if err := want(1); err != nil {
 			return nil, true, err

@@ -498,3 +498,27 @@ func concatKernel(sep string, ignoreNulls bool) kernelFn {
 		return wrapResult(b.NewArray(), allScalar)
 	}
 }
+
+// errorIfKernel returns its second argument, or a DataError with the message when the
+// first (a condition) is true on some row.
+func errorIfKernel(msg string) kernelFn {
+	return func(ec *EvalCtx, args []compute.Datum) (compute.Datum, error) {
+		c, _, err := asArray(ec, args[0])
+		if err != nil {
+			return nil, err
+		}
+		defer c.Release()
+		if b, ok := c.(*array.Boolean); ok {
+			for i := 0; i < b.Len(); i++ {
+				if b.IsValid(i) && b.Value(i) {
+					return nil, rberr.New(rberr.Data, "%s", msg)
+				}
+			}
+		}
+		v, sc, err := asArray(ec, args[1])
+		if err != nil {
+			return nil, err
+		}
+		return wrapResult(v, sc)
+	}
+}

@@ -68,152 +68,37 @@ type Options struct {
 	Savepoints bool `json:"savepoints,omitempty"`
 }
 
-// Node is one operator of the logical plan. Op selects which fields apply:
+// Node is one operator of the logical plan: the fields every node has, and the operator's
+// own arguments. In the document they are one JSON object (node.go):
 //
-//	scan_parquet  paths, columns
-//	scan_csv, scan_ndjson  paths, columns, text (schema, has_header, separator, ...: TextDef)
-//	scan_arrow    source (index of an input stream handed over with the plan), bounded (true:
-//	              the stream is finite; false: it may be live and never end), table (true:
-//	              the stream reads an in-memory table, which can be read again)
-//	filter        input, predicate
-//	select        input, exprs
-//	with_columns  input, exprs
-//	aggregate     input, keys, aggs, mini_batch and state_ttl (durations; an updating
-//	              aggregate over an unbounded input: how long changes are gathered before
-//	              they are emitted, and how long a group's state is kept after its last
-//	              update)
-//	union         inputs
-//	limit         input, n
-//	write_parquet input, path, mode ("error", "append", "overwrite"), max_rows_per_file,
-//	              max_bytes_per_file, rollover_interval (a duration)
-//	write_csv, write_ndjson  as write_parquet, and text (include_header, separator, null_value)
-//	datagen       fields, rate, count, seed              (a generated source)
-//	nexmark       kind ("person", "auction", "bid"), rate, count, seed
-//	window_agg    input, keys, aggs, window, allowed_lateness, output ("results" or "late")
-//	map_batches   input, udf (the host's function id), schema (its result columns; absent: same as input)
-//	join          inputs [left, right], how ("window", "interval", "asof"), left_on, right_on,
-//	              window (how=window), lower and upper (how=interval), left_time, right_time,
-//	              strategy and tolerance (how=asof), suffix
-//	dedup         input, keys, within (first row per key within that much event time)
-//	topn          input, keys, n, order_by, descending, with_ties, window (absent: rank the
-//	              rows of each (window_start, window_end) of a window result)
-//	scan_kafka    kafka (brokers, topics or pattern, format, schema, start, end, metadata,
-//	              on_bad_record, options)
-//	kafka_dead_letters  input (a scan_kafka with on_bad_record "dead_letter"): its bad records
-//	process       input, keys, udf, output_schema, side_schemas, state_schema, state_ttl
-//	              (a keyed process function; see docs/process-functions.md)
-//	write_kafka   input, kafka (brokers, topic, format, key, delivery_guarantee,
-//	              transactional_id_prefix, options)
+//	{"op": "filter", "id": "big", "input": {...}, "predicate": {...}}
 //
-// Every source takes event_time (a column), max_out_of_orderness and idle_timeout
-// (durations such as "5s").
+// Each operator's arguments are its own type, with its registration in the engine
+// (engine/op_<name>.go: FilterArgs, JoinArgs, ScanParquetArgs, ...), which decodes them
+// and refuses fields the operator does not take. Shared parts of arguments live here:
+// expressions (Expr), windows (WindowDef), datagen fields (FieldDef), a source's event
+// time (EventTimeDef), Kafka (KafkaDef) and text file (TextDef) settings.
 type Node struct {
-	Op        string   `json:"op,omitempty"`
-	ID        string   `json:"id,omitempty"`  // names the node in messages; a target of refs
-	UID       string   `json:"uid,omitempty"` // stable operator id in checkpoints (default: kind and position)
-	Ref       string   `json:"ref,omitempty"` // this node is the node with that id`
-	Input     *Node    `json:"input,omitempty"`
-	Inputs    []*Node  `json:"inputs,omitempty"`
-	Paths     []string `json:"paths,omitempty"`
-	Columns   []string `json:"columns,omitempty"`
-	Source    int      `json:"source,omitempty"`
-	Predicate *Expr    `json:"predicate,omitempty"`
-	Exprs     []*Expr  `json:"exprs,omitempty"`
-	Keys      []*Expr  `json:"keys,omitempty"`
-	Aggs      []*Expr  `json:"aggs,omitempty"`
-	N         *int64   `json:"n,omitempty"`
-	Path      string   `json:"path,omitempty"`
-	Mode      string   `json:"mode,omitempty"`
-	Bounded   bool     `json:"bounded,omitempty"`
-	Table     bool     `json:"table,omitempty"`
-	Rows      *int64   `json:"rows,omitempty"` // scan_arrow of a table: its rows (for estimates)
+	Op     string  // the operator ("op"): its registered name
+	ID     string  // "id": names the node in messages; a target of refs
+	UID    string  // "uid": stable operator id in checkpoints (default: kind and position)
+	Ref    string  // "ref": this node is the node with that id (resolved by ParsePlan)
+	Input  *Node   // "input" of an operator with one input
+	Inputs []*Node // "inputs" of an operator with several (union, join)
+	// Args are the operator's arguments (the node's other fields): raw JSON
+	// (json.RawMessage) as parsed, and the operator's argument type once the engine has
+	// decoded them, or as a plan built in Go gives them.
+	Args any
+}
 
-	// write_parquet: its rolling policy (0 or "": no limit).
-	MaxRowsPerFile   int64  `json:"max_rows_per_file,omitempty"`
-	MaxBytesPerFile  int64  `json:"max_bytes_per_file,omitempty"`
-	RolloverInterval string `json:"rollover_interval,omitempty"`
-
-	// Event time, on any source.
+// EventTimeDef is the event time of a source, part of every source's arguments (its
+// fields are the source node's own): the column that carries it, how far rows may come
+// out of order (a duration: the watermark trails the largest event time seen by it), and
+// how long a split may go without rows before it is idle (a duration; absent: never).
+type EventTimeDef struct {
 	EventTime         string `json:"event_time,omitempty"`
 	MaxOutOfOrderness string `json:"max_out_of_orderness,omitempty"`
 	IdleTimeout       string `json:"idle_timeout,omitempty"`
-
-	// Generators (datagen, nexmark).
-	Kind   string     `json:"kind,omitempty"`
-	Rate   float64    `json:"rate,omitempty"`
-	Count  *int64     `json:"count,omitempty"`
-	Seed   int64      `json:"seed,omitempty"`
-	Fields []FieldDef `json:"fields,omitempty"`
-
-	// map_batches: a host function and the schema it returns.
-	UDF    int64      `json:"udf,omitempty"`
-	Schema []FieldDef `json:"schema,omitempty"`
-
-	// join: inputs [left, right]; how "window", "interval" or "asof".
-	How     string  `json:"how,omitempty"`
-	LeftOn  []*Expr `json:"left_on,omitempty"`
-	RightOn []*Expr `json:"right_on,omitempty"`
-	Lower   string  `json:"lower,omitempty"`
-	Upper   string  `json:"upper,omitempty"`
-	Suffix  string  `json:"suffix,omitempty"`
-	// join how=asof: the time column of each input (absent: its event time), the
-	// strategy ("backward" (default), "forward", "nearest") and the tolerance (a
-	// duration: farther matches are none). Keys (left_on/right_on: Polars' by) may be
-	// absent.
-	// Relational joins: JoinStrategy is "auto" (absent), "hash" (both inputs partitioned
-	// by key) or "broadcast" (the smaller input whole to every subtask).
-	JoinStrategy string `json:"join_strategy,omitempty"`
-	LeftTime     string `json:"left_time,omitempty"`
-	RightTime    string `json:"right_time,omitempty"`
-	Strategy     string `json:"strategy,omitempty"`
-	Tolerance    string `json:"tolerance,omitempty"`
-
-	// dedup and topn.
-	Within     string `json:"within,omitempty"`
-	OrderBy    *Expr  `json:"order_by,omitempty"`
-	Descending bool   `json:"descending,omitempty"`
-	WithTies   bool   `json:"with_ties,omitempty"`
-
-	// sort: Keys are the sort keys, each descending and nulls last or not.
-	SortDescending []bool `json:"sort_descending,omitempty"`
-	NullsLast      []bool `json:"nulls_last,omitempty"`
-
-	// explode (Columns): an empty list gives a null row (else none); a null list gives
-	// no row (else a null row).
-	EmptyAsNull bool `json:"empty_as_null,omitempty"`
-	DropNulls   bool `json:"drop_nulls,omitempty"`
-
-	// aggregate over an unbounded input (an updating result): mini-batch interval and
-	// state TTL, as Flink's table.exec.mini-batch.allow-latency and table.exec.state.ttl.
-	MiniBatch string `json:"mini_batch,omitempty"`
-	StateTTL  string `json:"state_ttl,omitempty"`
-
-	// Windows.
-	Window          *WindowDef `json:"window,omitempty"`
-	AllowedLateness string     `json:"allowed_lateness,omitempty"`
-	Output          string     `json:"output,omitempty"`
-
-	// Kafka: scan_kafka and write_kafka (see kafka.go).
-	Kafka *KafkaDef `json:"kafka,omitempty"`
-
-	// CSV and NDJSON readers and writers (see text.go).
-	Text *TextDef `json:"text,omitempty"`
-
-	// process: a keyed process function (Keys, UDF); its schemas as Arrow IPC schema
-	// messages, base64: the main output, each side output, and the state (one field per
-	// state descriptor), with per-state TTLs.
-	OutputSchema string     `json:"output_schema,omitempty"`
-	SideSchemas  []string   `json:"side_schemas,omitempty"`
-	StateSchema  string     `json:"state_schema,omitempty"`
-	StateTTLs    []StateTTL `json:"state_ttls,omitempty"`
-}
-
-// StateTTL is the time to live of one state of a process function (as Flink's
-// StateTtlConfig): ttl a duration ("" or "0s": never expires), update "on_create_and_write"
-// (default) or "on_read_and_write".
-type StateTTL struct {
-	TTL    string `json:"ttl,omitempty"`
-	Update string `json:"update,omitempty"`
 }
 
 // WindowDef describes the windows of a window_agg: kind "tumbling" (size), "sliding"

@@ -19,8 +19,8 @@ func resolveRefs(p *Plan) error {
 			return nil
 		}
 		if n.Ref != "" {
-			if n.Op != "" || n.ID != "" || n.Input != nil || len(n.Inputs) > 0 {
-				return rberr.New(rberr.Plan, "a reference {\"ref\": %q} takes no other fields (found an operator, id or input next to it)", n.Ref)
+			if n.Op != "" || n.ID != "" || n.UID != "" || n.Input != nil || len(n.Inputs) > 0 || n.Args != nil {
+				return rberr.New(rberr.Plan, "a reference {\"ref\": %q} takes no other fields (found an operator, id, input or arguments next to it)", n.Ref)
 			}
 			return nil
 		}

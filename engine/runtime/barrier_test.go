@@ -241,39 +241,6 @@ func (o *waitOp) ProcessBatch(m Message, _ Emitter) error {
 	return nil
 }
 
-type orderEmitter struct{ got []string }
-
-func (c *orderEmitter) Emit(m Message) error {
-	switch m.Kind {
-	case MsgBatch:
-		c.got = append(c.got, fmt.Sprintf("split %d", m.Seq.Split))
-		m.Rec.Release()
-	case MsgControl:
-		c.got = append(c.got, "barrier")
-	}
-	return nil
-}
-
-// The reorder operator lets no batch that came before a barrier stay behind it: batches of
-// later splits it holds back for order are emitted before the barrier.
-func TestReorderFlushesAtBarrier(t *testing.T) {
-	o := NewReorderOp([]int{0}, map[int]int{0: 3})
-	out := &orderEmitter{}
-	if err := o.ProcessBatch(Message{Kind: MsgBatch, Rec: filled(1, 1), Seq: MakeSeq(0, 1, 0)}, out); err != nil {
-		t.Fatal(err)
-	}
-	if len(out.got) != 0 {
-		t.Fatalf("split 1 passed before split 0: %v", out.got)
-	}
-	if err := o.ProcessControl(Message{Kind: MsgControl, Ctl: Barrier{ID: 1}}, out); err != nil {
-		t.Fatal(err)
-	}
-	if fmt.Sprint(out.got) != "[split 1 barrier]" {
-		t.Fatalf("got %v, want split 1 then the barrier", out.got)
-	}
-	o.Close()
-}
-
 // partHook is a checkpoint hook whose part says when it was prepared.
 type partHook struct {
 	BaseOp

@@ -141,6 +141,10 @@ type coordinator struct {
 	outcome map[uint64]error
 	// failingCommit lets complete abort a checkpoint whose commit failed.
 	failingCommit bool
+	// completing counts the checkpoints being committed and notified (complete), which
+	// close waits for: the sinks' end-of-job commit or abort comes after their
+	// CheckpointComplete.
+	completing sync.WaitGroup
 }
 
 // pendingID is the id of the checkpoint in flight, 0 if none.
@@ -263,13 +267,7 @@ func (c *coordinator) trigger(dir string, final, wait bool) (*pendingCheckpoint,
 	case c.pending != nil:
 		return nil, rberr.New(rberr.InvalidArgument, "checkpoint %d is still in progress", c.pending.b.ID)
 	}
-	live := false
-	for _, t := range c.tasks {
-		if t.source != nil && !c.finished[t] {
-			live = true
-		}
-	}
-	if !live {
+	if c.sourcesEndedLocked() {
 		return nil, rberr.New(rberr.InvalidArgument, "cannot take a %s: every source of the job has ended", what)
 	}
 	if c.j.StopSources.Load() {
@@ -316,6 +314,22 @@ func (c *coordinator) trigger(dir string, final, wait bool) (*pendingCheckpoint,
 	return p, nil
 }
 
+// sourcesEnded reports whether every source subtask of the job has ended.
+func (c *coordinator) sourcesEnded() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sourcesEndedLocked()
+}
+
+func (c *coordinator) sourcesEndedLocked() bool {
+	for _, t := range c.tasks {
+		if t.source != nil && !c.finished[t] {
+			return false
+		}
+	}
+	return true
+}
+
 func (c *coordinator) replayable(t *task) bool {
 	return t.stage.Replayable == nil || t.stage.Replayable()
 }
@@ -357,6 +371,11 @@ func (c *coordinator) taskEnded(t *task, err error) {
 	if err != nil && p.err == nil {
 		p.err = rberr.Wrap(rberr.KindOf(err), err, "checkpoint %d aborted: %s failed", p.b.ID, describeTask(t))
 	}
+	if err == nil && p.err == nil && p.waiting[t] && t.source == nil && c.j.stopNoDrain.Load() {
+		// Stopped without drain before the barrier reached it, the task drops its state
+		// (pending windows): the checkpoint would lack it.
+		p.err = rberr.New(rberr.Cancelled, "checkpoint %d aborted: the job stopped before its barrier reached %s", p.b.ID, describeTask(t))
+	}
 	delete(p.waiting, t)
 	c.maybeComplete()
 }
@@ -377,7 +396,11 @@ func (c *coordinator) maybeComplete() {
 	}
 	p.committing = true
 	parts := c.partsFor(p.b.ID)
-	go c.complete(p, parts)
+	c.completing.Add(1)
+	go func() {
+		defer c.completing.Done()
+		c.complete(p, parts)
+	}()
 }
 
 // abort fails the pending checkpoint p. Called with c.mu held.
@@ -426,9 +449,9 @@ func (c *coordinator) complete(p *pendingCheckpoint, parts []hookPart) {
 	c.idle.Broadcast()
 	c.mu.Unlock()
 	if p.b.Final {
-		// Stop-with-savepoint: the sources stop after the barrier and the job ends
-		// without firing pending windows.
-		c.j.Stop(false)
+		// Stop-with-savepoint (or with a checkpoint): the sources stop after the barrier
+		// and the job ends without firing pending windows, which are in its state.
+		c.j.stopNow(false)
 	}
 	p.result = c.notifyComplete(p.b.ID)
 	close(p.done)
@@ -540,22 +563,41 @@ func (c *coordinator) expire() {
 	}
 }
 
-// close aborts a checkpoint in flight when the job ends, and refuses new ones.
+// close aborts a checkpoint in flight when the job ends, and refuses new ones. It waits
+// for a checkpoint that is being committed (it can no longer be aborted) to be done.
 func (c *coordinator) close() {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	c.closed = true
 	if c.pending != nil {
 		c.abort(c.pending, rberr.New(rberr.Cancelled, "checkpoint %d aborted: the job ended", c.pending.b.ID))
 	}
 	c.idle.Broadcast()
+	c.mu.Unlock()
+	c.completing.Wait()
+}
+
+// covered reports whether what the job's sinks got is covered by its checkpoints once
+// the job has ended: always, unless checkpoints are on and the job was stopped without
+// drain other than at a stop checkpoint or savepoint (the one it asked for failed).
+// Then the rows after its last completed checkpoint are no part of any checkpoint (a
+// restore from that checkpoint reads them again), and its sinks must not commit them.
+func (c *coordinator) covered() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cfg.Storage == nil || c.stopped || !c.j.stopNoDrain.Load()
 }
 
 // finalCheckpoint commits, after a job whose sources all ended, a checkpoint in which
 // every split is read, so that a restore reads nothing again, and lets the hooks commit.
+//
+// A job that the user stopped with drain (or a limit stopped) gets one too: its sources
+// recorded where they stopped (see source.Run), so that a restore reads on from there,
+// and every row its sinks got, windows fired at the drain included, is committed by it
+// (Flink's stop-with-savepoint --drain). A stop without drain ends at a stop checkpoint
+// or savepoint instead (c.stopped), or, if that failed, with nothing more committed.
 func (c *coordinator) finalCheckpoint() error {
 	c.mu.Lock()
-	if c.cfg.Storage == nil || c.stopped || c.j.StopSources.Load() {
+	if c.cfg.Storage == nil || c.stopped || c.j.stopNoDrain.Load() {
 		c.mu.Unlock()
 		return nil
 	}

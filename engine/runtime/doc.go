@@ -3,8 +3,9 @@
 // subtasks (batches, split markers, watermarks, idleness, end of input), tasks and their
 // channels (runtime.go), exchanges and the job's byte budget (exchange.go), the physical
 // graph of stages and edges (graph.go), source event-time settings (eventtime.go),
-// per-operator metrics (metrics.go), and the running Job: launching its tasks, its
-// results, progress, stop and cancel (jobrun.go).
+// per-operator metrics (metrics.go), whether operators may spill the rows they hold
+// (spill.go), and the running Job: launching its tasks, its results, progress, stop and
+// cancel (jobrun.go).
 //
 // The runtime is push-based: each subtask is a goroutine reading one bounded channel per
 // input (upstream subtask of an input edge), in which batches and control messages travel

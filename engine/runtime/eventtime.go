@@ -14,7 +14,7 @@ import (
 // lane, the largest event time read minus max_out_of_orderness, minus 1 µs.
 
 // SourceEventTime resolves a source's event_time settings against its output schema.
-func SourceEventTime(n *plan.Node, schema *arrow.Schema, name string) (*WatermarkSpec, error) {
+func SourceEventTime(n plan.EventTimeDef, schema *arrow.Schema, name string) (*WatermarkSpec, error) {
 	if n.EventTime == "" {
 		if n.MaxOutOfOrderness != "" || n.IdleTimeout != "" {
 			return nil, rberr.New(rberr.Plan, "%s: max_out_of_orderness and idle_timeout need event_time=<column>", name)

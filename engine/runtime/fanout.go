@@ -56,6 +56,17 @@ func (o *ReseqOp) renumber(m Message) Message {
 
 func (o *ReseqOp) ProcessBatch(m Message, out Emitter) error { return out.Emit(o.renumber(m)) }
 
+// ProcessControl renumbers the source of a restored source's SkippedSplits.
+func (o *ReseqOp) ProcessControl(m Message, out Emitter) error {
+	if sk, ok := m.Ctl.(SkippedSplits); ok {
+		if to, ok := o.Ordinals[int(sk.Source)]; ok {
+			sk.Source = uint64(to)
+			m.Ctl = sk
+		}
+	}
+	return out.Emit(m)
+}
+
 func (o *ReseqOp) ProcessMarker(m Message, out Emitter) error {
 	if m.Kind == MsgSplitDone || m.Kind == MsgSourceDone {
 		m = o.renumber(m)

@@ -38,6 +38,8 @@ type Job struct {
 	Budget      *budget
 	metrics     registry
 	IsUnbounded bool
+	// Spill says whether operators may move the rows they hold out of memory (spill.go).
+	Spill SpillConfig
 
 	mu         sync.Mutex
 	writers    map[string][]*batch.FileWriter // by output directory
@@ -124,10 +126,36 @@ func (j *Job) NextOutput() (arrow.RecordBatch, int, error) {
 // Cancel stops the job at once; Next then returns a Cancelled error.
 func (j *Job) Cancel() { j.cancel(errCancelled) }
 
-// Stop asks the sources to stop reading and lets the job end cleanly. With drain, the
-// end of input fires every pending window and timer (as if the input had ended); without
-// it, pending windows are dropped (as Flink's stop without --drain).
+// Stop asks the sources to stop reading and lets the job end cleanly, without waiting.
+//
+// With drain, the end of input fires every pending window and timer (as if the input had
+// ended); with checkpoints on, a final checkpoint then commits everything the sinks got
+// (Flink's stop-with-savepoint --drain), and a restore reads on from where the sources
+// stopped.
+//
+// Without drain, pending windows are not fired. With checkpoints on, the job stops at a
+// checkpoint (as Flink's stop-with-savepoint, into the checkpoint directory): the sources
+// stop right after its barrier, pending windows are in its state, the sinks commit what
+// came before it, and restore="latest" resumes exactly there. If that checkpoint fails,
+// the job stops at once and its sinks commit nothing after its last checkpoint, from
+// which a restore reads the rest again (if every source has ended by then, nothing is
+// stopped: the job ends as at the end of its input). Without checkpoints, pending windows
+// are dropped.
 func (j *Job) Stop(drain bool) {
+	if !drain && j.ckpt != nil && j.ckpt.cfg.Storage != nil && !j.StopSources.Load() {
+		go func() {
+			if _, err := j.ckpt.run(j.ctx, "", true); err != nil && !j.ckpt.sourcesEnded() {
+				j.stopNow(false)
+			}
+			// Sources that have all ended are not stopped: the job ends as its input did.
+		}()
+		return
+	}
+	j.stopNow(drain)
+}
+
+// stopNow stops the sources at once (see Stop).
+func (j *Job) stopNow(drain bool) {
 	if !drain {
 		j.stopNoDrain.Store(true)
 	}
@@ -383,12 +411,15 @@ func (j *Job) Launch(g *Graph, releaseInputs func(), commit func() error) {
 			// split is read lets the hooks (sinks) commit, and a restore read nothing again.
 			err = j.ckpt.finalCheckpoint()
 		}
-		if err == nil && commit != nil {
+		// A job stopped without drain whose stop checkpoint failed commits nothing after
+		// its last checkpoint (see coordinator.covered).
+		covered := j.ckpt.covered()
+		if err == nil && commit != nil && covered {
 			err = commit()
 		} else {
 			j.abortWriters()
 		}
-		if err == nil {
+		if err == nil && covered {
 			err = j.commitAll()
 		} else {
 			j.abortCommitters()

@@ -148,10 +148,15 @@ type tracker struct {
 	// After a restore: the splits to skip, those to start at a position (until a subtask
 	// starts them), and where enumerators start.
 	restored bool
-	layout   *int64 // the source's layout (see layouter), recorded in every checkpoint
+	skipped  [][2]int64 // the splits done in the restored checkpoint (runtime.SkippedSplits)
+	layout   *int64     // the source's layout (see layouter), recorded in every checkpoint
 	partial  map[int64]Position
 	started  map[int64]uint64 // restored partial split -> tag when a subtask started it
 	from     Position
+
+	// stops: where subtasks that the job stopped (stop, limit) stopped reading; each
+	// stands for the subtask in every checkpoint whose barrier it had not injected.
+	stops []stopEntry
 
 	// A SplitStates source (ss != nil) records each subtask's Snapshot instead.
 	ss       SplitStates
@@ -247,6 +252,9 @@ func newTracker(src Source, parallel int, restored []state.SourcePosition, resto
 			}
 			t.partial[idx] = p
 		}
+	}
+	for _, sp := range t.settled {
+		t.skipped = append(t.skipped, [2]int64{sp.lo, sp.hi})
 	}
 	first := t.settled.first()
 	if ss, ok := src.(splitStarter); ok {
@@ -400,6 +408,24 @@ func (t *tracker) atBarrier(id uint64, inProgress *splitPos, next *Position) {
 	}
 }
 
+// stopEntry is where a subtask stopped reading: tag is the last barrier it had injected,
+// cur its split in progress (if any), next where its next split starts (if known).
+type stopEntry struct {
+	tag  uint64
+	cur  *splitPos
+	next *Position
+}
+
+// stopped records where a subtask that the job stopped (rather than its input ending)
+// stopped reading, for the checkpoints whose barrier it had not injected (the final
+// checkpoint of a drained stop): the split it was reading resumes at its position, as
+// at a barrier.
+func (t *tracker) stopped(tag uint64, cur *splitPos, next *Position) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.stops = append(t.stops, stopEntry{tag, cur, next})
+}
+
 // CheckpointPositions gives the stage's positions for checkpoint id, once every subtask
 // has injected its barrier or finished.
 func (t *tracker) CheckpointPositions(id uint64) ([]state.SourcePosition, error) {
@@ -411,7 +437,20 @@ func (t *tracker) CheckpointPositions(id uint64) ([]state.SourcePosition, error)
 	t.settle(id)
 	out := []state.SourcePosition{{Split: "done", Position: t.settled.encode()}}
 	inProgress := map[int64]bool{}
-	for _, sp := range t.atBar[id] {
+	at := t.atBar[id]
+	nexts := t.next[id]
+	for _, st := range t.stops {
+		if st.tag >= id {
+			continue // the subtask stopped after injecting this barrier: recorded there
+		}
+		if st.cur != nil {
+			at = append(at[:len(at):len(at)], *st.cur)
+		}
+		if st.next != nil {
+			nexts = append(nexts[:len(nexts):len(nexts)], *st.next)
+		}
+	}
+	for _, sp := range at {
 		b, _ := sp.pos.MarshalBinary()
 		inProgress[sp.index] = true
 		out = append(out, state.SourcePosition{Split: strconv.FormatInt(sp.index, 10), Position: b})
@@ -425,7 +464,7 @@ func (t *tracker) CheckpointPositions(id uint64) ([]state.SourcePosition, error)
 		b, _ := p.MarshalBinary()
 		out = append(out, state.SourcePosition{Split: strconv.FormatInt(idx, 10), Position: b})
 	}
-	for _, p := range t.next[id] {
+	for _, p := range nexts {
 		b, _ := p.MarshalBinary()
 		out = append(out, state.SourcePosition{Split: "next", Position: b})
 	}

@@ -3,6 +3,7 @@ package source
 import (
 	"context"
 	"fmt"
+	"io"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -31,6 +32,8 @@ type recorder struct {
 	rows    []string
 	marks   map[uint64]int
 	last    uint64 // the checkpoint it triggered last
+	// stopAfter: after that many batches it stops the job with drain (0: never).
+	stopAfter int
 }
 
 func (r *recorder) ProcessBatch(m runtime.Message, _ runtime.Emitter) error {
@@ -45,6 +48,9 @@ func (r *recorder) ProcessBatch(m runtime.Message, _ runtime.Emitter) error {
 		r.rows = append(r.rows, strings.Join(parts, "|"))
 	}
 	r.batches++
+	if r.stopAfter > 0 && r.batches == r.stopAfter {
+		r.job.Stop(true)
+	}
 	if r.every > 0 && r.batches%r.every == 0 {
 		if _, passed := r.marks[r.last]; r.last != 0 && passed {
 			// Its barrier has passed (so every task has acknowledged it): wait for its
@@ -74,6 +80,13 @@ func (r *recorder) ProcessControl(m runtime.Message, out runtime.Emitter) error 
 // marks and the job.
 func runSource(t *testing.T, src Source, p int, dir string, cp *state.Checkpoint, every int) ([]string, map[uint64]int, *runtime.Job) {
 	t.Helper()
+	return runSourceStop(t, src, p, dir, cp, every, 0)
+}
+
+// runSourceStop is runSource, with the job stopped with drain after stopAfter batches (if
+// not 0).
+func runSourceStop(t *testing.T, src Source, p int, dir string, cp *state.Checkpoint, every, stopAfter int) ([]string, map[uint64]int, *runtime.Job) {
+	t.Helper()
 	st, err := state.NewStorage(dir, 1000)
 	if err != nil {
 		t.Fatal(err)
@@ -92,7 +105,7 @@ func runSource(t *testing.T, src Source, p int, dir string, cp *state.Checkpoint
 	g.NodeID = "rec"
 	out := g.NewStage("rec", 1, runtime.Edge{From: ss, Part: runtime.PartGather})
 	j := runtime.NewJob(context.Background(), nil, memory.DefaultAllocator, 1<<20)
-	rec := &recorder{job: j, every: every, marks: map[uint64]int{}}
+	rec := &recorder{job: j, every: every, marks: map[uint64]int{}, stopAfter: stopAfter}
 	out.Chain("rec", func(int) runtime.Operator { return rec })
 	j.SetCheckpointing(runtime.CheckpointConfig{Storage: st, MaxParallelism: 128, Restore: cp, FirstID: first})
 	if err := j.Prepare(g); err != nil {
@@ -255,6 +268,110 @@ func TestCheckpointPositionsArrowTable(t *testing.T) {
 	}
 	checkExactlyOnce(t, mk, 1, []int{1})
 }
+
+// A job stopped with drain ends with a final checkpoint that resumes each source where it
+// stopped: a paced generator in the middle of a block, Parquet between row groups, an
+// Arrow table between slices. The rows read before the stop and those a job restored from
+// the final checkpoint reads (at another parallelism) are the source's rows, each once.
+// The oracle is an uninterrupted run (itself checked for duplicates).
+func TestDrainedStopResumesWhereTheSourcesStopped(t *testing.T) {
+	dir := t.TempDir()
+	var files []string
+	for f := 0; f < 3; f++ {
+		path := filepath.Join(dir, fmt.Sprintf("f%d.parquet", f))
+		writeParquet(t, path, 200, seqBatch(int64(f)*10000, 1100))
+		files = append(files, path)
+	}
+	ds, err := batch.OpenParquet(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		mk   func() Source
+		p    int
+		to   []int
+	}{
+		{"paced generator", func() Source { return &GenSource{Gen: seqGen{}, Count: 6000, Rate: 30000, Block: 400} }, 2, []int{1, 3}},
+		{"stopped in a split", func() Source { return chunkedGen{&GenSource{Gen: seqGen{}, Count: 6000, Block: 500}} }, 2, []int{1, 3}},
+		{"parquet", func() Source { return &ParquetSource{Ds: ds, Projection: []int{0}, BatchSize: 30} }, 3, []int{1, 2}},
+		{"arrow table", func() Source {
+			return &ArrowSource{Reader: tableReader(t, 70, 0, 130, 45, 200, 90, 10, 300), BatchSize: 25, Table: true}
+		}, 1, []int{1}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			all, _, _ := runSource(t, c.mk(), c.p, t.TempDir(), nil, 0)
+			want := append([]string(nil), all...)
+			sort.Strings(want)
+			for i := 1; i < len(want); i++ {
+				if want[i] == want[i-1] {
+					t.Fatalf("the uninterrupted run read %q twice", want[i])
+				}
+			}
+			ckdir := t.TempDir()
+			rows, _, j := runSourceStop(t, c.mk(), c.p, ckdir, nil, 3, 12)
+			if len(rows) == 0 || len(rows) >= len(want) {
+				t.Fatalf("the stopped run read %d of %d rows: the stop did not fall in the middle", len(rows), len(want))
+			}
+			st, _ := state.NewStorage(ckdir, 1000)
+			ids, err := st.Completed()
+			if err != nil || len(ids) < 2 {
+				t.Fatalf("completed checkpoints %v (%v): want a periodic one and the final one", ids, err)
+			}
+			if n := j.CheckpointCounters().Failed; n != 0 {
+				t.Fatalf("%d checkpoints failed: %s", n, j.CheckpointCounters().LastFailure)
+			}
+			cp, err := state.OpenCheckpoint(st.CheckpointDir(ids[len(ids)-1]))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, q := range c.to {
+				after, _, _ := runSource(t, c.mk(), q, filepath.Join(t.TempDir(), "restored"), cp, 0)
+				got := append(append([]string(nil), rows...), after...)
+				sort.Strings(got)
+				if strings.Join(got, ",") != strings.Join(want, ",") {
+					t.Fatalf("restored at parallelism %d: %d rows before the stop + %d after = %d, want the %d rows of the source once each",
+						q, len(rows), len(after), len(got), len(want))
+				}
+			}
+		})
+	}
+}
+
+// chunkedGen is a generator whose blocks are read 10 rows at a time, and whose reader
+// returns ErrStopped when the job stops, in the middle of a block.
+type chunkedGen struct{ *GenSource }
+
+func (s chunkedGen) Open(_ *ReadCtx, sp Split) (SplitReader, error) {
+	return &chunkReader{s: s.GenSource, pos: sp.From, end: min((sp.Index+1)*s.Block, s.Count)}, nil
+}
+
+type chunkReader struct {
+	s   *GenSource
+	pos Position
+	end int64
+}
+
+func (r *chunkReader) Next(rc *ReadCtx) (arrow.RecordBatch, int64, error) {
+	select {
+	case <-rc.Stopped:
+		return nil, 0, ErrStopped
+	default:
+	}
+	if r.pos.Row >= r.end {
+		return nil, 0, io.EOF
+	}
+	time.Sleep(200 * time.Microsecond)
+	end := min(r.pos.Row+10, r.end)
+	rec, err := r.s.Gen.Rows(rc.Mem, r.pos.Row, end)
+	chunk := r.pos.Row
+	r.pos.Row = end
+	return rec, chunk, err
+}
+
+func (r *chunkReader) Position() Position { return r.pos }
+func (r *chunkReader) Close()             {}
 
 // The done ranges of a source's splits encode and decode, merging neighbours.
 func TestRangeSet(t *testing.T) {

@@ -146,6 +146,12 @@ func Run(tc *runtime.TaskCtx, out runtime.Emitter, ordinal int, src Source, subt
 	}
 	if tr.restored {
 		from = tr.from
+		// Operators that restore source order learn first which splits no subtask
+		// reads again.
+		sk := runtime.SkippedSplits{Source: uint64(ordinal), Spans: tr.skipped}
+		if err := out.Emit(runtime.Message{Kind: runtime.MsgControl, Ctl: sk}); err != nil {
+			return err
+		}
 	}
 	enum := src.Splits(subtask, parallel, from)
 	next := func() (Split, bool, error) { return enum.Next(rc) }
@@ -207,8 +213,16 @@ func Run(tc *runtime.TaskCtx, out runtime.Emitter, ordinal int, src Source, subt
 		}
 		return false, nil
 	}
+	// stopped: the job stopped the subtask (stop, limit) before its input ended; cur is
+	// the split it was reading then.
+	stopped := false
+	var cur *splitPos
 reading:
-	for !job.StopSources.Load() {
+	for {
+		if job.StopSources.Load() {
+			stopped = true
+			break
+		}
 		if stop, err := barrier(nil); err != nil || stop {
 			if err != nil {
 				return failed(err)
@@ -217,6 +231,7 @@ reading:
 		}
 		sp, ok, err := next()
 		if errors.Is(err, ErrStopped) {
+			stopped = true
 			break
 		}
 		if err != nil {
@@ -261,6 +276,7 @@ reading:
 					break
 				}
 				if errors.Is(err, ErrStopped) {
+					stopped, cur = true, &splitPos{sp.Index, r.Position()}
 					r.Close()
 					break reading
 				}
@@ -304,6 +320,17 @@ reading:
 		}
 		if tc.Ctx.Err() != nil {
 			return tc.Ctx.Err()
+		}
+	}
+	if stopped {
+		// A barrier that came meanwhile goes out at the stop (its checkpoint is then
+		// complete as to this subtask); later checkpoints, a drained stop's final one
+		// among them, resume the subtask where it stopped.
+		if _, err := barrier(cur); err != nil {
+			return failed(err)
+		}
+		if tr.ss == nil {
+			tr.stopped(lastBarrier, cur, nextPos)
 		}
 	}
 	if src.AnnouncesSplits() {

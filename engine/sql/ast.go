@@ -369,6 +369,14 @@ type IsBool struct {
 	Not   bool
 }
 
+// IsDistinct is l IS [NOT] DISTINCT FROM r: equality in which NULL equals NULL and never
+// gives NULL.
+type IsDistinct struct {
+	At
+	L, R Expr
+	Not  bool // IS NOT DISTINCT FROM (the null-safe equality)
+}
+
 // Extract is EXTRACT(field FROM x).
 type Extract struct {
 	At
@@ -391,4 +399,5 @@ func (*Between) expr()    {}
 func (*Like) expr()       {}
 func (*IsNull) expr()     {}
 func (*IsBool) expr()     {}
+func (*IsDistinct) expr() {}
 func (*Extract) expr()    {}

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/riverbed-engine/riverbed/engine"
 	"github.com/riverbed-engine/riverbed/engine/expr"
 	"github.com/riverbed-engine/riverbed/engine/plan"
 )
@@ -41,6 +42,7 @@ func (pl *planner) createTable(ct *CreateTable) (*plan.Node, error) {
 		return nil, errorAt(ct.P, "CREATE TABLE %s needs WITH ('connector' = 'parquet' | 'datagen' | 'nexmark')", ct.Name)
 	}
 	n := &plan.Node{}
+	var et *plan.EventTimeDef // the source's event time
 	switch strings.ToLower(conn.Value) {
 	case "parquet", "filesystem":
 		if c := strings.ToLower(conn.Value); c == "filesystem" && strings.ToLower(get("format")) != "parquet" {
@@ -52,24 +54,26 @@ func (pl *planner) createTable(ct *CreateTable) (*plan.Node, error) {
 			return nil, errorAt(conn.P, "the parquet connector needs 'path' (a file, directory or glob)")
 		}
 		used["path"] = true
-		n.Op, n.Paths = "scan_parquet", []string{p.Value} // the select below projects (pushed into the scan)
+		args := &engine.ScanParquetArgs{Paths: []string{p.Value}} // the select below projects (pushed into the scan)
+		n.Op, n.Args, et = "scan_parquet", args, &args.EventTimeDef
 	case "datagen":
-		n.Op = "datagen"
+		args := &engine.DatagenArgs{}
+		n.Op, n.Args, et = "datagen", args, &args.EventTimeDef
 		if v, ok, err := num("number-of-rows"); err != nil {
 			return nil, err
 		} else if ok {
 			c := int64(v)
-			n.Count = &c
+			args.Count = &c
 		}
 		if v, ok, err := num("rows-per-second"); err != nil {
 			return nil, err
 		} else if ok {
-			n.Rate = v
+			args.Rate = v
 		}
 		if v, ok, err := num("seed"); err != nil {
 			return nil, err
 		} else if ok {
-			n.Seed = int64(v)
+			args.Seed = int64(v)
 		}
 		for _, c := range ct.Columns {
 			t, err := typeOf(c.Type)
@@ -110,13 +114,14 @@ func (pl *planner) createTable(ct *CreateTable) (*plan.Node, error) {
 					f.Max = v
 				}
 			}
-			n.Fields = append(n.Fields, f)
+			args.Fields = append(args.Fields, f)
 		}
-		if len(n.Fields) == 0 {
+		if len(args.Fields) == 0 {
 			return nil, errorAt(ct.P, "a datagen table needs its columns declared")
 		}
 	case "nexmark":
-		n.Op = "nexmark"
+		args := &engine.NexmarkArgs{}
+		n.Op, n.Args, et = "nexmark", args, &args.EventTimeDef
 		kind := strings.ToLower(get("kind"))
 		used["kind"] = true
 		switch kind {
@@ -124,22 +129,22 @@ func (pl *planner) createTable(ct *CreateTable) (*plan.Node, error) {
 		default:
 			return nil, errorAt(conn.P, "the nexmark connector needs 'kind' = 'bid', 'auction' or 'person'")
 		}
-		n.Kind = kind
+		args.Kind = kind
 		if v, ok, err := num("events-per-second"); err != nil {
 			return nil, err
 		} else if ok {
-			n.Rate = v
+			args.Rate = v
 		}
 		if v, ok, err := num("max-events"); err != nil {
 			return nil, err
 		} else if ok {
 			c := int64(v)
-			n.Count = &c
+			args.Count = &c
 		}
 		if v, ok, err := num("seed"); err != nil {
 			return nil, err
 		} else if ok {
-			n.Seed = int64(v)
+			args.Seed = int64(v)
 		}
 	default:
 		return nil, errorAt(conn.P, "unknown connector '%s' (expected 'parquet', 'datagen' or 'nexmark'; Kafka tables come later)", conn.Value)
@@ -150,13 +155,13 @@ func (pl *planner) createTable(ct *CreateTable) (*plan.Node, error) {
 		}
 	}
 	if w := ct.Watermark; w != nil {
-		n.EventTime = w.Column
+		et.EventTime = w.Column
 		delay, err := watermarkDelay(w)
 		if err != nil {
 			return nil, err
 		}
 		if delay != "" {
-			n.MaxOutOfOrderness = delay
+			et.MaxOutOfOrderness = delay
 		}
 	}
 	node, schema, err := pl.add(n, ct.P)
@@ -200,7 +205,7 @@ func (pl *planner) createTable(ct *CreateTable) (*plan.Node, error) {
 	if same {
 		return node, nil
 	}
-	out, _, err := pl.add(&plan.Node{Op: "select", Input: node, Exprs: exprs}, ct.P)
+	out, _, err := pl.add(&plan.Node{Op: "select", Input: node, Args: &engine.SelectArgs{Exprs: exprs}}, ct.P)
 	return out, err
 }
 

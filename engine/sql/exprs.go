@@ -21,7 +21,8 @@ type column struct {
 	field      string
 	typ        arrow.DataType
 	owner      int  // index of the FROM item it came from (join planning)
-	shadow     bool // a USING column of the right side: unqualified names prefer the left one
+	shadow     bool // a joined USING column: unqualified names prefer the merged one
+	nostar     bool // left out of an unqualified * (a USING column's copies)
 }
 
 // scope resolves names to the columns of one relation.
@@ -240,11 +241,7 @@ func (pl *planner) expr1(e Expr, s *scope) (*plan.Expr, error) {
 		return fn(name, l, r), nil
 	case *FuncCall:
 		if isAggregate(e) {
-			where := s.clause
-			if where == "" {
-				where = "here"
-			}
-			return nil, errorAt(e.P, "aggregate function %s is not allowed in %s", e.Name, where)
+			return nil, errorAt(e.P, "aggregate function %s is not allowed %s", e.Name, clauseOf(s))
 		}
 		return pl.scalarCall(e, s)
 	case *Cast:
@@ -308,8 +305,27 @@ func (pl *planner) expr1(e Expr, s *scope) (*plan.Expr, error) {
 		}
 		var out *plan.Expr
 		if allLit {
-			out = fn("is_in", append([]*plan.Expr{x}, vals...)...)
-		} else {
+			// SQL: x IN (..., NULL, ...) is TRUE when x is listed, else NULL (never FALSE);
+			// the engine's is_in ignores nulls in its list, so they are taken out here and
+			// a FALSE made NULL.
+			var known []*plan.Expr
+			hasNull := false
+			for i, v := range e.List {
+				if v.(*Literal).Kind == LitNull {
+					hasNull = true
+				} else {
+					known = append(known, vals[i])
+				}
+			}
+			switch {
+			case len(known) == 0:
+				out = lit(nil, "bool")
+			case hasNull:
+				out = fn("case_when", fn("is_in", append([]*plan.Expr{x}, known...)...), lit(true, "bool"))
+			default:
+				out = fn("is_in", append([]*plan.Expr{x}, known...)...)
+			}
+		} else { // eq gives NULL for a NULL operand and OR is three-valued
 			for _, v := range vals {
 				eq := fn("eq", x, v)
 				if out == nil {
@@ -367,6 +383,21 @@ func (pl *planner) expr1(e Expr, s *scope) (*plan.Expr, error) {
 			return fn("is_not_null", x), nil
 		}
 		return fn("is_null", x), nil
+	case *IsDistinct:
+		l, err := pl.expr(e.L, s)
+		if err != nil {
+			return nil, err
+		}
+		r, err := pl.expr(e.R, s)
+		if err != nil {
+			return nil, err
+		}
+		// l = r where both are known, else whether both are NULL: never NULL itself
+		same := fn("fill_null", fn("eq", l, r), fn("and", fn("is_null", l), fn("is_null", r)))
+		if e.Not {
+			return same, nil
+		}
+		return fn("not", same), nil
 	case *IsBool:
 		x, err := pl.expr(e.X, s)
 		if err != nil {
@@ -390,14 +421,24 @@ func (pl *planner) expr1(e Expr, s *scope) (*plan.Expr, error) {
 			return nil, unsupported(e.P, "EXTRACT("+e.Field+" FROM ...)")
 		}
 		return fn(name, x), nil
+	// Subqueries are planned as joins before their expression is translated (subquery.go),
+	// in WHERE, HAVING and the SELECT list; anywhere else they are refused.
 	case *Subquery:
-		return nil, unsupported(e.P, "a scalar subquery here (they are planned only as a WHERE or HAVING comparison)")
+		return nil, unsupported(e.P, "a scalar subquery "+clauseOf(s)+" (only in WHERE, HAVING and the SELECT list)")
 	case *InSubquery:
-		return nil, unsupported(e.P, "IN (subquery) here (it is planned only as a conjunct of WHERE)")
+		return nil, unsupported(e.P, "IN (subquery) "+clauseOf(s)+" (only in WHERE, HAVING and the SELECT list)")
 	case *Exists:
-		return nil, unsupported(e.P, "EXISTS here (it is planned only as a conjunct of WHERE)")
+		return nil, unsupported(e.P, "EXISTS "+clauseOf(s)+" (only in WHERE, HAVING and the SELECT list)")
 	}
 	return nil, errorAt(e.Position(), "unexpected expression")
+}
+
+// clauseOf names where an expression is, for errors: "in ORDER BY".
+func clauseOf(s *scope) string {
+	if s.clause == "" {
+		return "here"
+	}
+	return "in " + s.clause
 }
 
 var binaryFns = map[string]string{
@@ -502,6 +543,9 @@ func walkExpr(e Expr, visit func(Expr) bool) {
 		walkExpr(e.X, visit)
 	case *IsBool:
 		walkExpr(e.X, visit)
+	case *IsDistinct:
+		walkExpr(e.L, visit)
+		walkExpr(e.R, visit)
 	case *Extract:
 		walkExpr(e.X, visit)
 	}
@@ -760,7 +804,8 @@ func likeExpr(x *plan.Expr, pattern, escape string, at Pos) (*plan.Expr, error) 
 	case len(parts) == 1 && parts[0].wild == 0:
 		return fn("eq", x, lit(parts[0].literal, "utf8")), nil
 	case len(parts) == 1 && parts[0].wild == '%':
-		return fn("is_not_null", x), nil
+		// TRUE for every string, NULL (not FALSE) for NULL
+		return fn("case_when", fn("is_not_null", x), lit(true, "bool")), nil
 	case len(parts) == 2 && parts[0].wild == 0 && parts[1].wild == '%':
 		return opt("str_starts_with", parts[0].literal, false), nil
 	case len(parts) == 2 && parts[0].wild == '%' && parts[1].wild == 0:

@@ -3,7 +3,10 @@ package sql
 import (
 	"strconv"
 
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/riverbed-engine/riverbed/engine"
 	"github.com/riverbed-engine/riverbed/engine/expr"
+	"github.com/riverbed-engine/riverbed/engine/ops/agg"
 	"github.com/riverbed-engine/riverbed/engine/plan"
 )
 
@@ -189,7 +192,7 @@ func (pl *planner) filter(r *rel, c Expr) (*rel, error) {
 	if err != nil {
 		return nil, err
 	}
-	n, _, err := pl.add(&plan.Node{Op: "filter", Input: r.node, Predicate: x}, c.Position())
+	n, _, err := pl.add(&plan.Node{Op: "filter", Input: r.node, Args: &engine.FilterArgs{Predicate: x}}, c.Position())
 	if err != nil {
 		return nil, err
 	}
@@ -200,6 +203,28 @@ func (pl *planner) filter(r *rel, c Expr) (*rel, error) {
 // of both sides is kept: right columns whose field names clash with left ones are renamed
 // first, and plain-column keys are wrapped so that the engine does not drop them.
 func (pl *planner) join(l, r *rel, how string, lk, rk []Expr, at Pos) (*rel, error) {
+	right, err := pl.renameClashes(l, r, at)
+	if err != nil {
+		return nil, err
+	}
+	var lx, rx []*plan.Expr
+	for i := range lk {
+		x, err := pl.expr(lk[i], &scope{cols: l.cols, clause: "a join condition"})
+		if err != nil {
+			return nil, err
+		}
+		y, err := pl.expr(rk[i], &scope{cols: right.cols, clause: "a join condition"})
+		if err != nil {
+			return nil, err
+		}
+		lx, rx = append(lx, x), append(rx, y)
+	}
+	return pl.joinExprs(l, right, how, lx, rx, at)
+}
+
+// renameClashes gives the right columns whose field names the left has a new field name
+// (their SQL names stay).
+func (pl *planner) renameClashes(l, r *rel, at Pos) (*rel, error) {
 	taken := map[string]bool{}
 	for _, c := range l.cols {
 		taken[c.field] = true
@@ -210,27 +235,33 @@ func (pl *planner) join(l, r *rel, how string, lk, rk []Expr, at Pos) (*rel, err
 			clash = true
 		}
 	}
-	right := r
-	if clash {
-		var exprs []*plan.Expr
-		var cols []column
-		for _, c := range r.cols {
-			name := c.field
-			for k := 0; taken[name]; k++ {
-				name = c.field + strconv.Itoa(k)
-			}
-			taken[name] = true
-			exprs = append(exprs, alias(colRef(c.field), name))
-			c.field = name
-			cols = append(cols, c)
-		}
-		n, _, err := pl.add(&plan.Node{Op: "select", Input: r.node, Exprs: exprs}, at)
-		if err != nil {
-			return nil, err
-		}
-		right = &rel{node: n, cols: cols}
+	if !clash {
+		return r, nil
 	}
-	node := &plan.Node{Op: "join", How: how, Inputs: []*plan.Node{l.node, right.node}}
+	var exprs []*plan.Expr
+	var cols []column
+	for _, c := range r.cols {
+		name := c.field
+		for k := 0; taken[name]; k++ {
+			name = c.field + strconv.Itoa(k)
+		}
+		taken[name] = true
+		exprs = append(exprs, alias(colRef(c.field), name))
+		c.field = name
+		cols = append(cols, c)
+	}
+	n, _, err := pl.add(&plan.Node{Op: "select", Input: r.node, Args: &engine.SelectArgs{Exprs: exprs}}, at)
+	if err != nil {
+		return nil, err
+	}
+	return &rel{node: n, cols: cols}, nil
+}
+
+// joinExprs joins two relations whose fields do not clash on keys already translated over
+// each side.
+func (pl *planner) joinExprs(l, right *rel, how string, lx, rx []*plan.Expr, at Pos) (*rel, error) {
+	args := &engine.JoinArgs{How: how}
+	node := &plan.Node{Op: "join", Inputs: []*plan.Node{l.node, right.node}, Args: args}
 	keep := func(x *plan.Expr, cols []column) *plan.Expr {
 		if x.Col == nil {
 			return x
@@ -242,23 +273,16 @@ func (pl *planner) join(l, r *rel, how string, lk, rk []Expr, at Pos) (*rel, err
 		}
 		return x
 	}
-	for i := range lk {
-		x, err := pl.expr(lk[i], &scope{cols: l.cols, clause: "a join condition"})
-		if err != nil {
-			return nil, err
-		}
-		y, err := pl.expr(rk[i], &scope{cols: right.cols, clause: "a join condition"})
-		if err != nil {
-			return nil, err
-		}
+	for i := range lx {
+		x, y := lx[i], rx[i]
 		switch how {
 		case "inner", "left":
 			y = keep(y, right.cols)
 		case "right":
 			x = keep(x, l.cols)
 		}
-		node.LeftOn = append(node.LeftOn, x)
-		node.RightOn = append(node.RightOn, y)
+		args.LeftOn = append(args.LeftOn, x)
+		args.RightOn = append(args.RightOn, y)
 	}
 	n, schema, err := pl.add(node, at)
 	if err != nil {
@@ -268,6 +292,11 @@ func (pl *planner) join(l, r *rel, how string, lk, rk []Expr, at Pos) (*rel, err
 		return &rel{node: n, cols: l.cols}, nil
 	}
 	cols := append(append([]column(nil), l.cols...), right.cols...)
+	if schema.NumFields() == len(cols)+1 && schema.Field(len(cols)).Name == agg.OpColumn {
+		// an outer join over an unbounded input gives an updating result: its op column
+		// goes on through the operators that take it (docs/changelog.md), unnamed in SQL
+		schema = arrow.NewSchema(schema.Fields()[:len(cols)], nil)
+	}
 	if schema.NumFields() != len(cols) {
 		return nil, errorAt(at, "internal: the join gives %d columns, the planner expected %d", schema.NumFields(), len(cols))
 	}
@@ -339,7 +368,7 @@ func (pl *planner) explicitJoin(j *JoinExpr) (*rel, error) {
 		for i := range r.cols {
 			for _, c := range j.Using {
 				if r.cols[i].name == c {
-					r.cols[i].shadow = true
+					r.cols[i].shadow, r.cols[i].nostar = true, true
 				}
 			}
 		}
@@ -413,12 +442,62 @@ func (pl *planner) explicitJoin(j *JoinExpr) (*rel, error) {
 	if err != nil {
 		return nil, err
 	}
+	if j.Using != nil && (how == "right" || how == "full") {
+		if out, err = pl.mergeUsing(out, len(l.cols), j); err != nil {
+			return nil, err
+		}
+	}
 	for _, c := range after {
 		if out, err = pl.filter(out, c); err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
+}
+
+// mergeUsing gives a right or full join USING (cols) the merged columns SQL defines: an
+// unqualified USING column is the right side's value (right join) or the first non-NULL of
+// the two (full join), since an unmatched row has NULL on the other side. The merged
+// column takes the left one's place in *; t.k and u.k still name each side's own.
+func (pl *planner) mergeUsing(out *rel, nLeft int, j *JoinExpr) (*rel, error) {
+	var exprs []*plan.Expr
+	var cols []column
+	for i, c := range out.cols {
+		if i < nLeft {
+			for _, name := range j.Using {
+				if c.name != name {
+					continue
+				}
+				var rc *column
+				for k := nLeft; k < len(out.cols); k++ {
+					if out.cols[k].name == name {
+						rc = &out.cols[k]
+					}
+				}
+				if rc == nil {
+					return nil, errorAt(j.P, "internal: no right column %q for USING", name)
+				}
+				v := colRef(rc.field)
+				if j.Kind == "full" {
+					v = fn("fill_null", colRef(c.field), v)
+				}
+				field := pl.fresh("_using")
+				exprs = append(exprs, alias(v, field))
+				cols = append(cols, column{name: name, field: field, owner: c.owner})
+				c.shadow, c.nostar = true, true
+			}
+		}
+		exprs = append(exprs, colRef(c.field))
+		cols = append(cols, c)
+	}
+	n, schema, err := pl.add(&plan.Node{Op: "select", Input: out.node, Args: &engine.SelectArgs{Exprs: exprs}}, j.P)
+	if err != nil {
+		return nil, err
+	}
+	for i := range cols {
+		cols[i].typ = schema.Field(i).Type
+	}
+	return &rel{node: n, cols: cols}, nil
 }
 
 // windowTVF plans TABLE(TUMBLE|HOP|CUMULATE(TABLE t, DESCRIPTOR(ts), ...)): the table's

@@ -19,6 +19,10 @@ var sqlSeeds = []string{
 	"CREATE TABLE g (id BIGINT, v DOUBLE) WITH ('connector' = 'datagen', 'number-of-rows' = '10'); SELECT id FROM g",
 	"SELECT k FROM t WHERE k IN (SELECT k FROM u) AND NOT EXISTS (SELECT * FROM u WHERE u.k = t.k)",
 	"SELECT SUBSTRING(s FROM 1 FOR 2), TRIM(s), COALESCE(x, 0), s || 'x' FROM t -- c\n/* c */",
+	"SELECT k, x NOT IN (SELECT x FROM u WHERE u.k = t.k) AS a, k IN (1, NULL) FROM t WHERE s NOT IN (SELECT s FROM u) OR EXISTS (SELECT * FROM u)",
+	"SELECT s, SUM(x) FROM t GROUP BY s HAVING SUM(x) NOT IN (SELECT x FROM u) AND (SELECT COUNT(*) FROM u WHERE u.s = t.s) > 0",
+	"SELECT k FROM t WHERE x IS NOT DISTINCT FROM NULL AND (s = 'a') IS NOT UNKNOWN ORDER BY x DESC, k",
+	"SELECT * FROM t FULL JOIN u USING (k) WHERE k IS DISTINCT FROM 1",
 }
 
 // FuzzSQL feeds random and mutated SQL to the parser and planner: they never panic, every

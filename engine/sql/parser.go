@@ -894,8 +894,19 @@ func (p *parser) predicate() (Expr, error) {
 				l = &IsBool{At{l.Position()}, l, true, n}
 			case p.accept("FALSE"):
 				l = &IsBool{At{l.Position()}, l, false, n}
+			case p.accept("UNKNOWN"): // the null of a boolean
+				l = &IsNull{At{l.Position()}, l, n}
+			case p.accept("DISTINCT"):
+				if err := p.expect("FROM"); err != nil {
+					return nil, err
+				}
+				r, err := p.concatExpr()
+				if err != nil {
+					return nil, err
+				}
+				l = &IsDistinct{At{l.Position()}, l, r, n}
 			default:
-				return nil, p.unexpected("NULL, TRUE or FALSE after IS")
+				return nil, p.unexpected("NULL, TRUE, FALSE, UNKNOWN or DISTINCT FROM after IS")
 			}
 		case t.is("IN"):
 			p.next()

@@ -167,7 +167,7 @@ func (pl *planner) query(q *Query) (*rel, error) {
 	}
 	if q.Limit != nil {
 		n := *q.Limit
-		node, _, err := pl.add(&plan.Node{Op: "limit", Input: r.node, N: &n}, q.LimitAt)
+		node, _, err := pl.add(&plan.Node{Op: "limit", Input: r.node, Args: &engine.LimitArgs{N: &n}}, q.LimitAt)
 		if err != nil {
 			return nil, err
 		}
@@ -208,7 +208,7 @@ func (pl *planner) body(b QueryBody) (*rel, error) {
 			exprs = append(exprs, alias(colRef(c.field), l.cols[i].field))
 		}
 		if rename {
-			if right, _, err = pl.add(&plan.Node{Op: "select", Input: right, Exprs: exprs}, b.P); err != nil {
+			if right, _, err = pl.add(&plan.Node{Op: "select", Input: right, Args: &engine.SelectArgs{Exprs: exprs}}, b.P); err != nil {
 				return nil, err
 			}
 		}
@@ -230,7 +230,7 @@ func (pl *planner) distinct(r *rel, at Pos) (*rel, error) {
 	for _, c := range r.cols {
 		keys = append(keys, colRef(c.field))
 	}
-	node, _, err := pl.add(&plan.Node{Op: "unique", Input: r.node, Keys: keys, Mode: "any"}, at)
+	node, _, err := pl.add(&plan.Node{Op: "unique", Input: r.node, Args: &engine.UniqueArgs{Keys: keys, Mode: "any"}}, at)
 	if err != nil {
 		return nil, err
 	}
@@ -260,7 +260,7 @@ func (pl *planner) selectBlock(s *Select, order []*OrderItem) (*rel, error) {
 			n := 0
 			for j := range from.cols {
 				c := &from.cols[j]
-				if it.Qualifier != "" && !strings.EqualFold(c.qual, it.Qualifier) {
+				if it.Qualifier != "" && !strings.EqualFold(c.qual, it.Qualifier) || it.Qualifier == "" && c.nostar {
 					continue
 				}
 				outs = append(outs, outCol{name: c.name, col: c, at: it.P})
@@ -312,10 +312,18 @@ func (pl *planner) selectBlock(s *Select, order []*OrderItem) (*rel, error) {
 	} else if from.win != nil {
 		return nil, unsupported(from.win.at, "a window table function without GROUP BY window_start, window_end (window top-N and window joins come later)")
 	}
+	// subqueries in the select list become columns of the input (subquery.go)
+	in.clause = "SELECT"
+	for i, o := range outs {
+		if o.expr != nil && containsSubquery(o.expr) {
+			if from, outs[i].expr, in, err = pl.markSubqueries(from, o.expr, in); err != nil {
+				return nil, err
+			}
+		}
+	}
 	// the projection, with hidden columns for ORDER BY expressions it does not output
 	var exprs []*plan.Expr
 	var cols []column
-	in.clause = "SELECT"
 	for _, o := range outs {
 		var x *plan.Expr
 		var t arrow.DataType
@@ -356,12 +364,12 @@ func (pl *planner) selectBlock(s *Select, order []*OrderItem) (*rel, error) {
 			sortKeys = append(sortKeys, colRef(name))
 		}
 	}
-	node, schema, err := pl.add(&plan.Node{Op: "select", Input: from.node, Exprs: exprs}, s.P)
+	node, schema, err := pl.add(&plan.Node{Op: "select", Input: from.node, Args: &engine.SelectArgs{Exprs: exprs}}, s.P)
 	if err != nil {
 		// report the error at the select item that causes it
 		for i, x := range exprs {
 			if i < len(outs) {
-				if _, e := pl.schemaOf(&plan.Node{Op: "select", Input: from.node, Exprs: []*plan.Expr{x}}); e != nil {
+				if _, e := pl.schemaOf(&plan.Node{Op: "select", Input: from.node, Args: &engine.SelectArgs{Exprs: []*plan.Expr{x}}}); e != nil {
 					return nil, atPos(outs[i].at, e)
 				}
 			}
@@ -386,7 +394,7 @@ func (pl *planner) selectBlock(s *Select, order []*OrderItem) (*rel, error) {
 			for _, c := range cols[:visible] {
 				keep = append(keep, colRef(c.field))
 			}
-			n, _, err := pl.add(&plan.Node{Op: "select", Input: r.node, Exprs: keep}, s.P)
+			n, _, err := pl.add(&plan.Node{Op: "select", Input: r.node, Args: &engine.SelectArgs{Exprs: keep}}, s.P)
 			if err != nil {
 				return nil, err
 			}
@@ -416,7 +424,8 @@ func (pl *planner) outputRef(e Expr, out *scope, visible int) (*plan.Expr, bool)
 }
 
 func (pl *planner) sort(r *rel, order []*OrderItem, s *scope, keys []*plan.Expr) (*rel, error) {
-	n := &plan.Node{Op: "sort", Input: r.node}
+	args := &engine.SortArgs{}
+	n := &plan.Node{Op: "sort", Input: r.node, Args: args}
 	for i, o := range order {
 		var k *plan.Expr
 		if keys != nil {
@@ -431,14 +440,15 @@ func (pl *planner) sort(r *rel, order []*OrderItem, s *scope, keys []*plan.Expr)
 				k = x
 			}
 		}
-		n.Keys = append(n.Keys, k)
-		n.SortDescending = append(n.SortDescending, o.Desc)
-		// nulls last unless NULLS FIRST (DuckDB's default)
-		nullsLast := true
+		args.Keys = append(args.Keys, k)
+		args.SortDescending = append(args.SortDescending, o.Desc)
+		// Flink's default (Calcite's NullCollation.LOW): NULL sorts as the smallest value,
+		// first in ascending order and last in descending order
+		nullsLast := o.Desc
 		if o.NullsFirst != nil {
 			nullsLast = !*o.NullsFirst
 		}
-		n.NullsLast = append(n.NullsLast, nullsLast)
+		args.NullsLast = append(args.NullsLast, nullsLast)
 	}
 	node, _, err := pl.add(n, order[0].P)
 	if err != nil {
@@ -563,9 +573,9 @@ func (pl *planner) aggregate(s *Select, from *rel, outs []outCol, order []*Order
 		at = s.GroupBy[0].Position()
 	}
 	if win != nil {
-		node = &plan.Node{Op: "window_agg", Input: from.node, Keys: keys, Aggs: aggs, Window: win.def}
+		node = &plan.Node{Op: "window_agg", Input: from.node, Args: &engine.WindowAggArgs{Keys: keys, Aggs: aggs, Window: win.def}}
 	} else {
-		node = &plan.Node{Op: "aggregate", Input: from.node, Keys: keys, Aggs: aggs}
+		node = &plan.Node{Op: "aggregate", Input: from.node, Args: &engine.AggregateArgs{Keys: keys, Aggs: aggs}}
 	}
 	node, schema, err := pl.add(node, at)
 	if err != nil {
@@ -588,38 +598,18 @@ func (pl *planner) aggregate(s *Select, from *rel, outs []outCol, order []*Order
 	for _, c := range conjuncts(s.Having) {
 		post.clause = "HAVING"
 		if containsSubquery(c) {
-			// x op (uncorrelated scalar subquery): its one row joined to every group
-			b, ok := c.(*Binary)
-			sq, ok2 := (*Subquery)(nil), false
-			if ok {
-				sq, ok2 = b.R.(*Subquery)
-			}
-			if !ok2 || containsSubquery(b.L) || !oneRow(sq.Query) {
-				return nil, nil, unsupported(c.Position(), "this subquery in HAVING (only a comparison with an uncorrelated scalar aggregate subquery on its right)")
-			}
-			sub, err := pl.query(sq.Query)
-			if err != nil {
+			// subqueries become columns of the groups (subquery.go), over which the
+			// condition is then a plain filter
+			var err error
+			if r, c, post, err = pl.markSubqueries(r, c, post); err != nil {
 				return nil, nil, err
 			}
-			if len(sub.cols) != 1 {
-				return nil, nil, errorAt(sq.P, "the scalar subquery gives %d columns; it must give one", len(sub.cols))
-			}
-			name := pl.fresh("_sq")
-			if sub, err = pl.renameOne(sub, name, sq.P); err != nil {
-				return nil, nil, err
-			}
-			if r, err = pl.join(r, sub, "cross", nil, nil, sq.P); err != nil {
-				return nil, nil, err
-			}
-			post.cols = append(append([]column(nil), post.cols...), column{name: name, field: name, typ: sub.cols[0].typ})
-			keyField[canon(colRef(name))] = name
-			c = &Binary{At: b.At, Op: b.Op, L: b.L, R: &Ident{At{sq.P}, []string{name}}}
 		}
 		x, err := pl.expr(c, post)
 		if err != nil {
 			return nil, nil, err
 		}
-		n, _, err := pl.add(&plan.Node{Op: "filter", Input: r.node, Predicate: x}, c.Position())
+		n, _, err := pl.add(&plan.Node{Op: "filter", Input: r.node, Args: &engine.FilterArgs{Predicate: x}}, c.Position())
 		if err != nil {
 			return nil, nil, err
 		}

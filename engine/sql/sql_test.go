@@ -24,8 +24,8 @@ var testSchema = arrow.NewSchema([]arrow.Field{
 // testTables are two in-memory tables t and u of testSchema (sources 0 and 1).
 func testTables() (map[string]*plan.Node, []*arrow.Schema) {
 	return map[string]*plan.Node{
-		"t": {Op: "scan_arrow", Source: 0, Bounded: true, Table: true, EventTime: "ts"},
-		"u": {Op: "scan_arrow", Source: 1, Bounded: true, Table: true, EventTime: "ts"},
+		"t": {Op: "scan_arrow", Args: &engine.ScanArrowArgs{Source: 0, Bounded: true, Table: true, EventTimeDef: plan.EventTimeDef{EventTime: "ts"}}},
+		"u": {Op: "scan_arrow", Args: &engine.ScanArrowArgs{Source: 1, Bounded: true, Table: true, EventTimeDef: plan.EventTimeDef{EventTime: "ts"}}},
 	}, []*arrow.Schema{testSchema, testSchema}
 }
 
@@ -89,9 +89,21 @@ func TestPlanErrorsHavePositions(t *testing.T) {
 		{"SELECT k,\n  s + 1 FROM t", "SQL line 2, column 3: select: ", rberr.Type},
 		{"SELECT k FROM t WHERE s", "SQL line 1, column 23: filter", rberr.Type},
 		{"SELECT FOO(k) FROM t", "SQL line 1, column 8: unknown function FOO", rberr.Plan},
-		{"SELECT k FROM t WHERE k IN (SELECT k FROM u WHERE u.x = t.x)", "SQL line 1, column 23: a correlated IN subquery is not supported yet", rberr.Plan},
+		{"SELECT k FROM t WHERE k IN (SELECT k FROM u WHERE u.x = t.x GROUP BY k)", "SQL line 1, column 23: a correlated IN subquery with GROUP BY or HAVING is not supported yet", rberr.Plan},
+		{"SELECT k FROM t WHERE k IN (SELECT MAX(k) FROM u WHERE u.x = t.x)", "SQL line 1, column 23: a correlated IN subquery whose SELECT is an aggregate is not supported yet", rberr.Plan},
+		{"SELECT k FROM t WHERE EXISTS (SELECT COUNT(*) FROM u WHERE u.x = t.x)", "SQL line 1, column 23: a correlated EXISTS subquery whose SELECT is an aggregate is not supported yet", rberr.Plan},
+		{"SELECT k FROM t ORDER BY k IN (SELECT k FROM u)", "SQL line 1, column 26: IN (subquery) in ORDER BY (only in WHERE, HAVING and the SELECT list) is not supported yet", rberr.Plan},
+		{"SELECT k FROM t GROUP BY k, EXISTS (SELECT * FROM u WHERE u.k = t.k)", "SQL line 1, column 29: EXISTS in GROUP BY (only in WHERE, HAVING and the SELECT list) is not supported yet", rberr.Plan},
+		{"SELECT SUM(CASE WHEN k IN (SELECT k FROM u) THEN 1 END) FROM t", "SQL line 1, column 22: IN (subquery) in an aggregate's argument (only in WHERE, HAVING and the SELECT list) is not supported yet", rberr.Plan},
+		{"SELECT t.k FROM t JOIN u ON t.k = u.k AND t.x IN (SELECT x FROM u)", "SQL line 1, column 43: a subquery in a join condition is not supported yet", rberr.Plan},
+		{"SELECT k, (SELECT DISTINCT x FROM u WHERE u.k = t.k) FROM t", "SQL line 1, column 11: SELECT DISTINCT in a correlated scalar subquery is not supported yet", rberr.Plan},
+		{"SELECT k, (SELECT COUNT(*) + 1 FROM u WHERE u.k = t.k) FROM t", "SQL line 1, column 11: an expression of COUNT in a correlated scalar subquery (COUNT alone is supported) is not supported yet", rberr.Plan},
+		{"SELECT k FROM t WHERE k NOT IN (SELECT k, x FROM u)", "SQL line 1, column 33: the IN subquery gives 2 columns; it must give one", rberr.Plan},
+		{"SELECT k FROM t WHERE x IS DISTINCT k", "SQL line 1, column 37: expected FROM, found 'k'", rberr.Plan},
+		{"SELECT k FROM t WHERE x IS MAYBE", "SQL line 1, column 28: expected NULL, TRUE, FALSE, UNKNOWN or DISTINCT FROM after IS, found 'MAYBE'", rberr.Plan},
 		{"SELECT k FROM t WHERE EXISTS (SELECT * FROM u WHERE u.k > t.k)", "SQL line 1, column 53: a correlated condition other than an equality", rberr.Plan},
-		{"SELECT k FROM t WHERE x > (SELECT x FROM u)", "SQL line 1, column 27: a scalar subquery that is not an aggregate without GROUP BY is not supported yet", rberr.Plan},
+		{"SELECT k FROM t WHERE x > (SELECT x, k FROM u)", "SQL line 1, column 27: the scalar subquery gives 2 columns; it must give one", rberr.Plan},
+		{"SELECT k FROM t WHERE x > (SELECT x FROM u WHERE u.k = t.k GROUP BY x)", "SQL line 1, column 27: a correlated scalar subquery other than one expression without GROUP BY or HAVING is not supported yet", rberr.Plan},
 		{"SELECT COUNT(*) FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '1' SECOND))", "SQL line 1, column 22: a window table function without GROUP BY window_start, window_end is not supported yet", rberr.Plan},
 		{"SELECT k FROM t LEFT JOIN u ON t.k < u.k", "SQL line 1, column 32: this condition in the ON clause of a left join", rberr.Plan},
 	}
@@ -114,7 +126,8 @@ func TestPlans(t *testing.T) {
 		{"SELECT s, COUNT(*) AS n, SUM(x) AS total, AVG(dec), COUNT(DISTINCT k) FROM t GROUP BY s HAVING COUNT(*) > 1 ORDER BY n DESC LIMIT 3", "s,n,total,EXPR$3,EXPR$4"},
 		{"SELECT t.k, u.s FROM t JOIN u ON t.k = u.k AND u.x > 0", "k,s"},
 		{"SELECT t.k, u.k FROM t LEFT JOIN u ON t.k = u.k", "k,k0"},
-		{"SELECT * FROM t FULL OUTER JOIN u USING (k)", "k,x,s,ts,d,dec,k0,x0,s0,ts0,d0,dec0"},
+		{"SELECT * FROM t FULL OUTER JOIN u USING (k)", "k,x,s,ts,d,dec,x0,s0,ts0,d0,dec0"},
+		{"SELECT t.*, u.* FROM t RIGHT JOIN u USING (k)", "k,x,s,ts,d,dec,k0,x0,s0,ts0,d0,dec0"},
 		{"SELECT a.k FROM t a, u b WHERE a.k = b.k AND a.s = 'x' AND a.x + b.x > 1", "k"},
 		{"WITH c AS (SELECT k, x FROM t WHERE x > 0) SELECT c1.k FROM c c1 JOIN c c2 ON c1.k = c2.k", "k"},
 		{"SELECT DISTINCT s FROM (SELECT s, k FROM t) q WHERE q.k BETWEEN 1 AND 5 ORDER BY s", "s"},

@@ -73,16 +73,22 @@ free_port() {
 
 alive() { [[ -f "$run/pid" ]] && kill -0 "$(cat "$run/pid")" 2>/dev/null; }
 
-start() {
-	if alive; then
-		log "already running (pid $(cat "$run/pid"))"
-		cat "$run/brokers"
-		return 0
-	fi
-	fetch
+# show_log FILE prints the end of a JVM log without class-archive chatter, then
+# the lines that name an error, last, so that a truncated CI log still shows them.
+show_log() {
+	grep -v '\[cds' "$1" | tail -n 40 >&2 || true
+	local why
+	why="$(grep -E 'Exception|Error|ERROR|FATAL' "$1" | grep -v '\[cds' | head -n 5 || true)"
+	[[ -n "$why" ]] && log "error lines from $(basename "$1"):" && echo "$why" >&2
+	return 0
+}
+
+# attempt N formats the storage and starts the broker once (attempt 1 uses the
+# class archive; later attempts run without it, on fresh ports).
+attempt() {
+	local n=$1 port cport cluster data cp
 	rm -rf "$run"
 	mkdir -p "$run"
-	local port cport cluster data cp
 	port="$(free_port)"
 	cport="$(free_port)"
 	while [[ "$cport" == "$port" ]]; do cport="$(free_port)"; done
@@ -112,28 +118,33 @@ group.initial.rebalance.delay.ms=0
 log.flush.interval.messages=9223372036854775807
 PROPS
 	cp="$cache/*"
-	local jvm=(-Xshare:auto -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.awt.headless=true
+	local jvm=(-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.awt.headless=true
+		-Xlog:cds=off -Xlog:cds+dynamic=off
 		-Dorg.slf4j.simpleLogger.defaultLogLevel=warn
 		-Dorg.slf4j.simpleLogger.log.kafka.server.KafkaRaftServer=info)
 	# shellcheck disable=SC2206
 	jvm+=(${KAFKA_HEAP_OPTS:--Xms256m -Xmx512m} ${KAFKA_JVM_OPTS:-})
-	local t0=$SECONDS
 	# Class data sharing: the first run of each tool records the classes it
 	# loads into an archive in the cache (written when the JVM exits, under a
 	# temporary name, renamed only after a clean exit); later runs map it,
 	# which takes seconds off the start. A missing or unusable archive only
-	# costs that time (-Xshare:auto).
-	if ! java "${jvm[@]}" $(cds_opts format) -cp "$cp" kafka.tools.StorageTool format -t "$cluster" \
+	# costs that time (-Xshare:auto); retries run without any archive.
+	local fmt_cds=() broker_cds=()
+	if ((n == 1)); then
+		jvm+=(-Xshare:auto)
+		read -r -a fmt_cds <<<"$(cds_opts format)"
+		read -r -a broker_cds <<<"$(cds_opts broker)"
+	fi
+	if ! java "${jvm[@]}" "${fmt_cds[@]}" -cp "$cp" kafka.tools.StorageTool format -t "$cluster" \
 		-c "$run/server.properties" </dev/null >"$run/format.log" 2>&1; then
-		log "formatting the storage failed:"
-		cat "$run/format.log" >&2
+		log "attempt $n: formatting the storage failed; its log:"
+		show_log "$run/format.log"
 		return 1
 	fi
-	cds_done format
+	((n == 1)) && cds_done format
 	# setsid: the broker gets its own process group, so an interrupt of the caller's
 	# group does not kill it before `stop` runs, and stop can end the whole group.
-	# shellcheck disable=SC2046
-	setsid java "${jvm[@]}" $(cds_opts broker) -cp "$cp" kafka.Kafka "$run/server.properties" \
+	setsid java "${jvm[@]}" "${broker_cds[@]}" -cp "$cp" kafka.Kafka "$run/server.properties" \
 		</dev/null >"$run/broker.log" 2>&1 &
 	echo $! >"$run/pid"
 	echo "127.0.0.1:$port" >"$run/brokers"
@@ -141,20 +152,39 @@ PROPS
 	until grep -q 'Kafka Server started' "$run/broker.log" 2>/dev/null &&
 		(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
 		if ! alive; then
-			log "the broker exited during startup; its log:"
-			tail -n 50 "$run/broker.log" >&2
+			log "attempt $n: the broker exited during startup; its log:"
+			show_log "$run/broker.log"
 			return 1
 		fi
 		if ((SECONDS >= deadline)); then
-			log "the broker did not start within ${timeout}s; its log:"
-			tail -n 50 "$run/broker.log" >&2
+			log "attempt $n: the broker did not start within ${timeout}s; its log:"
+			show_log "$run/broker.log"
 			stop
 			return 1
 		fi
 		sleep 0.2
 	done
-	log "up at 127.0.0.1:$port after $((SECONDS - t0))s (pid $(cat "$run/pid"), log $run/broker.log)"
-	cat "$run/brokers"
+}
+
+start() {
+	if alive; then
+		log "already running (pid $(cat "$run/pid"))"
+		cat "$run/brokers"
+		return 0
+	fi
+	fetch
+	local t0=$SECONDS n
+	for n in 1 2 3; do
+		if attempt "$n"; then
+			log "up at $(cat "$run/brokers") after $((SECONDS - t0))s (pid $(cat "$run/pid"), log $run/broker.log)"
+			cat "$run/brokers"
+			return 0
+		fi
+		# A failed first attempt may have been the class archive: drop it.
+		rm -f "$cache/format.jsa" "$cache/broker.jsa"
+	done
+	log "could not start a Kafka broker after 3 attempts (java: $(java -version 2>&1 | head -n 1))"
+	return 1
 }
 
 stop() {

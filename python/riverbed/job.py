@@ -428,11 +428,19 @@ class Job:
     def stop(self, *, drain: bool = False, savepoint: str | os.PathLike[str] | None = None,
              timeout: Duration | float | None = None) -> dict[str, Any] | None:
         """Stop the sources and let the job end cleanly. With ``drain=True`` every pending
-        window fires (as at the end of a bounded input); otherwise pending windows are
-        dropped, as Flink's stop without ``--drain``. Waits up to ``timeout`` (default: no
-        limit) for the job to end; results produced until then remain readable. Called from
-        the job's own ``map_batches`` function, it does not wait (the job can only end after
-        the function returns).
+        window fires (as at the end of a bounded input); otherwise pending windows do not
+        fire. Waits up to ``timeout`` (default: no limit) for the job to end; results
+        produced until then remain readable. Called from the job's own ``map_batches``
+        function, it does not wait (the job can only end after the function returns).
+
+        With ``checkpoint_dir`` set, the job ends with a checkpoint that covers everything
+        its sinks got, and the exactly-once sinks commit all of it: with ``drain=True`` a
+        final checkpoint after the drain (Flink's stop-with-savepoint ``--drain``; a
+        restore reads on from where the sources stopped, with every window fired); without,
+        a checkpoint whose barrier the sources stop right after, pending windows in its
+        state, so that ``start(restore="latest")`` resumes exactly there (Flink's
+        stop-with-savepoint). Without ``checkpoint_dir``, stopping without drain drops
+        pending windows. See docs/fault-tolerance.md.
 
         With ``savepoint=path`` (stop-with-savepoint, as Flink's ``stop --savepointPath``):
         a savepoint is written into ``path`` (which must not exist or be empty), the sources
@@ -699,7 +707,18 @@ class MultiJob(Job):
 
     @property
     def schemas(self) -> list[pa.Schema]:
-        """The schema of each output, in order."""
+        """The schema of each output, in order.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"x": [1, 2]})
+        >>> job = rb.start_all([s, s.select((rb.col("x") / 2).alias("half"))])
+        >>> [str(schema) for schema in job.schemas]
+        ['x: int64', 'half: double']
+        >>> job.wait()
+        True
+        """
         return list(self._schemas)
 
     def results(self, timeout: Duration | float | None = None, *,  # type: ignore[override]
@@ -737,7 +756,21 @@ class MultiJob(Job):
 
     def show_results(self, rows: int = 20, *, timeout: Duration | float | None = None,
                      max_batches: int | None = None) -> pa.Table:
-        """Not for several outputs: read :meth:`results` (pairs of output and batch)."""
+        """Not for several outputs: raises; read :meth:`results` (pairs of output and
+        batch) or :meth:`collect`, or show one output with ``stream.start().show_results()``.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"x": [1, 2, 3]})
+        >>> job = rb.start_all([s, s.limit(1)])
+        >>> job.show_results()
+        Traceback (most recent call last):
+        ...
+        riverbed.errors.RiverbedError: show_results() shows one output; a MultiJob's results() yields (output, ...
+        >>> [t.num_rows for t in job.collect()]
+        [3, 1]
+        """
         raise RiverbedError("show_results() shows one output; a MultiJob's results() yields (output, batch) pairs")
 
 

@@ -18,12 +18,12 @@ from __future__ import annotations
 import base64
 import heapq
 import threading
+import weakref
 from collections.abc import Iterable, Iterator
 from enum import IntEnum
 from typing import Any, Callable
 
 import pyarrow as pa
-import pyarrow.compute  # noqa: F401 (pa.compute)
 
 from .datatypes import DataType, to_datatype
 
@@ -228,6 +228,20 @@ class KeyedBatch:
 
     @property
     def num_keys(self) -> int:
+        """How many keys the call has (the rows of ``keys`` and ``state``; ``element_key``
+        indexes them).
+
+        Examples
+        --------
+        >>> import riverbed as rb, numpy as np
+        >>> def count(b):  # one output row per key of the call
+        ...     n = np.bincount(b.element_key.to_numpy(), minlength=b.num_keys)
+        ...     return rb.ProcessResult(output={"k": b.keys.column("k"), "n": n})
+        >>> s = rb.Environment(parallelism=1).from_pydict({"k": ["a", "b", "a", "c", "a"]})
+        >>> out = s.key_by("k").process(count, output_schema={"k": rb.Utf8, "n": rb.Int64}).collect()
+        >>> sorted(tuple(r.values()) for r in out.to_pylist())
+        [('a', 3), ('b', 1), ('c', 1)]
+        """
         return self.keys.num_rows
 
 
@@ -332,8 +346,10 @@ class _Wire:
         except Exception as ex:
             # A vectorized function handles many keys at once: name the call's.
             keys = kb.keys.column(0).slice(0, 3).to_pylist() if kb.keys.num_columns else []
+            import pyarrow.compute as pc  # only on this error path: importing it costs ~0.1 s at startup
+
             ts = kb.timestamps.drop_null()
-            when = f", timestamps {pa.compute.min(ts).as_py()} to {pa.compute.max(ts).as_py()}" if len(ts) else ""
+            when = f", timestamps {pc.min(ts).as_py()} to {pc.max(ts).as_py()}" if len(ts) else ""
             raise ProcessFunctionError(
                 f"{self.__name__} raised {type(ex).__name__}: {ex} (a call with {kb.num_keys} keys, the first "
                 f"{keys!r}, {kb.elements.num_rows} elements{when}, {kb.timers.num_rows} timers)") from ex
@@ -408,12 +424,29 @@ class Row(tuple):  # type: ignore[type-arg]
             raise AttributeError(name) from None
 
     def as_dict(self) -> dict[str, Any]:
-        """The row as a dict of column to value."""
+        """The row as a dict of column to value.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"acct": [7, 8], "amount": [2.5, 0.5]})
+        >>> s.map(lambda row: {**row.as_dict(), "cents": int(row.amount * 100)}).collect().to_pylist()
+        [{'acct': 7, 'amount': 2.5, 'cents': 250}, {'acct': 8, 'amount': 0.5, 'cents': 50}]
+        """
         return dict(zip(self._rb_names, self))
 
     @staticmethod
     def of(names: list[str], values: Iterable[Any]) -> Row:
-        """A row with these columns and values."""
+        """A row with these columns and values (to call a function written for
+        ``process_element`` or ``map`` directly, as in a unit test).
+
+        Examples
+        --------
+        >>> from riverbed import Row
+        >>> r = Row.of(["acct", "amount"], [7, 0.5])
+        >>> r.acct, r["amount"], r
+        (7, 0.5, Row(acct=7, amount=0.5))
+        """
         return _row_class(names)._make(values)  # type: ignore[attr-defined, no-any-return]
 
 
@@ -486,7 +519,26 @@ class _StateHandle:
         f.written.add(self._name)
 
     def clear(self) -> None:
-        """Empty the state of the current key."""
+        """Empty the state of the current key (value, list and map state alike).
+
+        Examples
+        --------
+        >>> import riverbed as rb, pyarrow as pa
+        >>> class Session(rb.KeyedProcessFunction):
+        ...     def open(self, runtime_context):
+        ...         self.clicks = runtime_context.get_state(rb.ValueStateDescriptor("clicks", rb.Int64))
+        ...     def process_element(self, value, ctx):
+        ...         self.clicks.update((self.clicks.value() or 0) + 1)
+        ...         if value.event == "logout":
+        ...             yield (value.user, ctx.timestamp(), self.clicks.value())
+        ...             self.clicks.clear()  # the next session counts from zero
+        >>> ts = pa.array([1000, 2000, 3000, 4000, 5000], pa.timestamp("ms"))
+        >>> events = ["click", "logout", "click", "click", "logout"]
+        >>> s = rb.from_pydict({"user": [1] * 5, "event": events, "ts": ts}, event_time="ts")
+        >>> schema = {"user": rb.Int64, "t": rb.Int64, "clicks": rb.Int64}
+        >>> [tuple(r.values()) for r in s.key_by("user").process(Session(), output_schema=schema).collect().to_pylist()]
+        [(1, 2000, 2), (1, 5000, 3)]
+        """
         self._set(None)
 
 
@@ -495,7 +547,25 @@ class ValueState(_StateHandle):
     ``clear()``."""
 
     def value(self) -> Any:
-        """The value (None if unset or expired)."""
+        """The value (None if unset or expired).
+
+        Examples
+        --------
+        >>> import riverbed as rb, pyarrow as pa
+        >>> class Previous(rb.KeyedProcessFunction):
+        ...     def open(self, runtime_context):
+        ...         self.page = runtime_context.get_state(rb.ValueStateDescriptor("page", rb.Utf8))
+        ...     def process_element(self, value, ctx):
+        ...         yield (value.user, ctx.timestamp(), value.page, self.page.value())
+        ...         self.page.update(value.page)
+        >>> ts = pa.array([1000, 2000, 3000, 4000], pa.timestamp("ms"))
+        >>> s = rb.from_pydict({"user": [1, 2, 1, 1], "page": ["home", "home", "cart", "pay"], "ts": ts},
+        ...                    event_time="ts")
+        >>> schema = {"user": rb.Int64, "t": rb.Int64, "page": rb.Utf8, "previous": rb.Utf8}
+        >>> out = s.key_by("user").process(Previous(), output_schema=schema).collect()
+        >>> sorted(tuple(r.values()) for r in out.to_pylist())
+        [(1, 1000, 'home', None), (1, 3000, 'cart', 'home'), (1, 4000, 'pay', 'cart'), (2, 2000, 'home', None)]
+        """
         try:
             return _tls.frame.values.get(self._name)
         except AttributeError:
@@ -503,7 +573,26 @@ class ValueState(_StateHandle):
             raise
 
     def update(self, value: Any) -> None:
-        """Set the value (None clears it)."""
+        """Set the value (None clears it).
+
+        Examples
+        --------
+        >>> import riverbed as rb, pyarrow as pa
+        >>> class NewHigh(rb.KeyedProcessFunction):
+        ...     def open(self, runtime_context):
+        ...         self.high = runtime_context.get_state(rb.ValueStateDescriptor("high", rb.Float64))
+        ...     def process_element(self, value, ctx):
+        ...         if self.high.value() is None or value.price > self.high.value():
+        ...             self.high.update(value.price)
+        ...             yield (value.stock, ctx.timestamp(), value.price)
+        >>> ts = pa.array([1000, 2000, 3000, 4000, 5000], pa.timestamp("ms"))
+        >>> s = rb.from_pydict({"stock": ["X", "X", "X", "Y", "X"], "price": [10.0, 9.5, 11.0, 3.0, 10.5], "ts": ts},
+        ...                    event_time="ts")
+        >>> schema = {"stock": rb.Utf8, "t": rb.Int64, "high": rb.Float64}
+        >>> out = s.key_by("stock").process(NewHigh(), output_schema=schema).collect()
+        >>> sorted(tuple(r.values()) for r in out.to_pylist())
+        [('X', 1000, 10.0), ('X', 3000, 11.0), ('Y', 4000, 3.0)]
+        """
         self._set(value)
 
 
@@ -511,19 +600,87 @@ class ListState(_StateHandle):
     """The list of the current key (Flink's ``ListState``)."""
 
     def get(self) -> list[Any]:
-        """The elements (an empty list if unset)."""
+        """The elements (an empty list if unset).
+
+        Examples
+        --------
+        >>> import riverbed as rb, pyarrow as pa
+        >>> class History(rb.KeyedProcessFunction):
+        ...     def open(self, runtime_context):
+        ...         self.pages = runtime_context.get_list_state(rb.ListStateDescriptor("pages", rb.Utf8))
+        ...     def process_element(self, value, ctx):
+        ...         yield (value.user, ctx.timestamp(), self.pages.get())  # [] before the first add
+        ...         self.pages.add(value.page)
+        >>> ts = pa.array([1000, 2000, 3000, 4000], pa.timestamp("ms"))
+        >>> s = rb.from_pydict({"user": [1, 1, 2, 1], "page": ["home", "cart", "home", "pay"], "ts": ts},
+        ...                    event_time="ts")
+        >>> schema = {"user": rb.Int64, "t": rb.Int64, "before": pa.list_(pa.string())}
+        >>> out = s.key_by("user").process(History(), output_schema=schema).collect()
+        >>> sorted(tuple(r.values()) for r in out.to_pylist())
+        [(1, 1000, []), (1, 2000, ['home']), (1, 4000, ['home', 'cart']), (2, 3000, [])]
+        """
         return list(self._get() or [])
 
     def add(self, value: Any) -> None:
-        """Append one element."""
+        """Append one element.
+
+        Examples
+        --------
+        >>> import riverbed as rb, pyarrow as pa
+        >>> class Amounts(rb.KeyedProcessFunction):
+        ...     def open(self, runtime_context):
+        ...         self.amounts = runtime_context.get_list_state(rb.ListStateDescriptor("amounts", rb.Float64))
+        ...     def process_element(self, value, ctx):
+        ...         self.amounts.add(value.amount)
+        ...         yield (value.acct, ctx.timestamp(), self.amounts.get())
+        >>> ts = pa.array([1000, 2000, 3000], pa.timestamp("ms"))
+        >>> s = rb.from_pydict({"acct": [7, 7, 7], "amount": [2.5, 0.5, 9.0], "ts": ts}, event_time="ts")
+        >>> schema = {"acct": rb.Int64, "t": rb.Int64, "amounts": pa.list_(pa.float64())}
+        >>> [r["amounts"] for r in s.key_by("acct").process(Amounts(), output_schema=schema).collect().to_pylist()]
+        [[2.5], [2.5, 0.5], [2.5, 0.5, 9.0]]
+        """
         self._set((self._get() or []) + [value])
 
     def add_all(self, values: Iterable[Any]) -> None:
-        """Append elements."""
+        """Append elements.
+
+        Examples
+        --------
+        >>> import riverbed as rb, pyarrow as pa
+        >>> class Tags(rb.KeyedProcessFunction):
+        ...     def open(self, runtime_context):
+        ...         self.tags = runtime_context.get_list_state(rb.ListStateDescriptor("tags", rb.Utf8))
+        ...     def process_element(self, value, ctx):
+        ...         self.tags.add_all(value.new_tags)  # every tag of the element, in order
+        ...         yield (value.doc, ctx.timestamp(), self.tags.get())
+        >>> ts = pa.array([1000, 2000, 3000], pa.timestamp("ms"))
+        >>> s = rb.from_pydict({"doc": [1, 1, 2], "new_tags": [["a", "b"], ["c"], ["x", "y"]], "ts": ts},
+        ...                    event_time="ts")
+        >>> schema = {"doc": rb.Int64, "t": rb.Int64, "tags": pa.list_(pa.string())}
+        >>> out = s.key_by("doc").process(Tags(), output_schema=schema).collect()
+        >>> sorted(tuple(r.values()) for r in out.to_pylist())
+        [(1, 1000, ['a', 'b']), (1, 2000, ['a', 'b', 'c']), (2, 3000, ['x', 'y'])]
+        """
         self._set((self._get() or []) + list(values))
 
     def update(self, values: Iterable[Any]) -> None:
-        """Replace the elements."""
+        """Replace the elements.
+
+        Examples
+        --------
+        >>> import riverbed as rb, pyarrow as pa
+        >>> class LastTwo(rb.KeyedProcessFunction):
+        ...     def open(self, runtime_context):
+        ...         self.recent = runtime_context.get_list_state(rb.ListStateDescriptor("recent", rb.Int64))
+        ...     def process_element(self, value, ctx):
+        ...         self.recent.update((self.recent.get() + [value.x])[-2:])  # keep the latest two
+        ...         yield (ctx.timestamp(), self.recent.get())
+        >>> ts = pa.array([1000, 2000, 3000, 4000], pa.timestamp("ms"))
+        >>> s = rb.from_pydict({"k": ["a"] * 4, "x": [1, 2, 3, 4], "ts": ts}, event_time="ts")
+        >>> schema = {"t": rb.Int64, "recent": pa.list_(pa.int64())}
+        >>> [r["recent"] for r in s.key_by("k").process(LastTwo(), output_schema=schema).collect().to_pylist()]
+        [[1], [1, 2], [2, 3], [3, 4]]
+        """
         vs = list(values)
         self._set(vs if vs else None)
 
@@ -538,45 +695,209 @@ class MapState(_StateHandle):
         return dict(self._get() or {})
 
     def get(self, key: Any) -> Any:
-        """The value under ``key`` (None if absent)."""
+        """The value under ``key`` (None if absent).
+
+        Examples
+        --------
+        >>> import riverbed as rb, pyarrow as pa
+        >>> class Visits(rb.KeyedProcessFunction):
+        ...     def open(self, runtime_context):
+        ...         self.visits = runtime_context.get_map_state(rb.MapStateDescriptor("visits", rb.Utf8, rb.Int64))
+        ...     def process_element(self, value, ctx):
+        ...         before = self.visits.get(value.page)  # None for a page not visited yet
+        ...         self.visits.put(value.page, (before or 0) + 1)
+        ...         yield (value.user, ctx.timestamp(), value.page, before)
+        >>> ts = pa.array([1000, 2000, 3000, 4000], pa.timestamp("ms"))
+        >>> s = rb.from_pydict({"user": [1, 1, 1, 2], "page": ["home", "cart", "home", "home"], "ts": ts},
+        ...                    event_time="ts")
+        >>> schema = {"user": rb.Int64, "t": rb.Int64, "page": rb.Utf8, "visits_before": rb.Int64}
+        >>> out = s.key_by("user").process(Visits(), output_schema=schema).collect()
+        >>> sorted(tuple(r.values()) for r in out.to_pylist())
+        [(1, 1000, 'home', None), (1, 2000, 'cart', None), (1, 3000, 'home', 1), (2, 4000, 'home', None)]
+        """
         return self._map().get(key)
 
     def put(self, key: Any, value: Any) -> None:
-        """Set ``key`` to ``value``."""
+        """Set ``key`` to ``value``.
+
+        Examples
+        --------
+        >>> import riverbed as rb, pyarrow as pa
+        >>> class Stock(rb.KeyedProcessFunction):
+        ...     def open(self, runtime_context):
+        ...         self.qty = runtime_context.get_map_state(rb.MapStateDescriptor("qty", rb.Utf8, rb.Int64))
+        ...     def process_element(self, value, ctx):
+        ...         self.qty.put(value.item, value.qty)  # the latest count of the item replaces the last
+        ...         yield (value.shop, ctx.timestamp(), sorted(self.qty.items()))
+        >>> ts = pa.array([1000, 2000, 3000], pa.timestamp("ms"))
+        >>> s = rb.from_pydict({"shop": ["s1"] * 3, "item": ["pen", "ink", "pen"], "qty": [5, 2, 4], "ts": ts},
+        ...                    event_time="ts")
+        >>> schema = {"shop": rb.Utf8, "t": rb.Int64, "qty": pa.map_(pa.string(), pa.int64())}
+        >>> [r["qty"] for r in s.key_by("shop").process(Stock(), output_schema=schema).collect().to_pylist()]
+        [[('pen', 5)], [('ink', 2), ('pen', 5)], [('ink', 2), ('pen', 4)]]
+        """
         m = self._map()
         m[key] = value
         self._set(m)
 
     def put_all(self, entries: dict[Any, Any]) -> None:
-        """Set several entries."""
+        """Set several entries.
+
+        Examples
+        --------
+        >>> import riverbed as rb, pyarrow as pa
+        >>> class Prices(rb.KeyedProcessFunction):
+        ...     def open(self, runtime_context):
+        ...         self.prices = runtime_context.get_map_state(rb.MapStateDescriptor("prices", rb.Utf8, rb.Float64))
+        ...     def process_element(self, value, ctx):
+        ...         self.prices.put_all(dict(zip(value.items, value.prices)))  # a price list updates several items
+        ...         yield (value.shop, ctx.timestamp(), sorted(self.prices.items()))
+        >>> ts = pa.array([1000, 2000], pa.timestamp("ms"))
+        >>> s = rb.from_pydict({"shop": ["s1", "s1"], "items": [["pen", "ink"], ["ink", "pad"]],
+        ...                     "prices": [[1.5, 4.0], [3.5, 2.0]], "ts": ts}, event_time="ts")
+        >>> schema = {"shop": rb.Utf8, "t": rb.Int64, "prices": pa.map_(pa.string(), pa.float64())}
+        >>> [r["prices"] for r in s.key_by("shop").process(Prices(), output_schema=schema).collect().to_pylist()]
+        [[('ink', 4.0), ('pen', 1.5)], [('ink', 3.5), ('pad', 2.0), ('pen', 1.5)]]
+        """
         m = self._map()
         m.update(entries)
         self._set(m)
 
     def remove(self, key: Any) -> None:
-        """Remove ``key``."""
+        """Remove ``key``.
+
+        Examples
+        --------
+        >>> import riverbed as rb, pyarrow as pa
+        >>> class Cart(rb.KeyedProcessFunction):
+        ...     def open(self, runtime_context):
+        ...         self.cart = runtime_context.get_map_state(rb.MapStateDescriptor("cart", rb.Utf8, rb.Int64))
+        ...     def process_element(self, value, ctx):
+        ...         if value.op == "add":
+        ...             self.cart.put(value.item, value.qty)
+        ...         else:
+        ...             self.cart.remove(value.item)
+        ...         yield (value.user, ctx.timestamp(), sorted(self.cart.keys()))
+        >>> ts = pa.array([1000, 2000, 3000, 4000], pa.timestamp("ms"))
+        >>> s = rb.from_pydict({"user": [1] * 4, "op": ["add", "add", "remove", "remove"],
+        ...                     "item": ["pen", "ink", "pen", "pen"], "qty": [1, 2, 0, 0], "ts": ts}, event_time="ts")
+        >>> schema = {"user": rb.Int64, "t": rb.Int64, "items": pa.list_(pa.string())}
+        >>> [r["items"] for r in s.key_by("user").process(Cart(), output_schema=schema).collect().to_pylist()]
+        [['pen'], ['ink', 'pen'], ['ink'], ['ink']]
+        """
         m = self._map()
         m.pop(key, None)
         self._set(m if m else None)
 
     def contains(self, key: Any) -> bool:
-        """Whether ``key`` is present."""
+        """Whether ``key`` is present.
+
+        Examples
+        --------
+        >>> import riverbed as rb, pyarrow as pa
+        >>> class FirstVisits(rb.KeyedProcessFunction):
+        ...     def open(self, runtime_context):
+        ...         self.first = runtime_context.get_map_state(rb.MapStateDescriptor("first", rb.Int64, rb.Int64))
+        ...     def process_element(self, value, ctx):
+        ...         if not self.first.contains(value.user):  # each user's first visit of the page only
+        ...             self.first.put(value.user, ctx.timestamp())
+        ...             yield (value.page, value.user, ctx.timestamp())
+        >>> ts = pa.array([1000, 2000, 3000, 4000, 5000], pa.timestamp("ms"))
+        >>> s = rb.from_pydict({"page": ["home", "home", "home", "cart", "home"], "user": [1, 2, 1, 1, 2], "ts": ts},
+        ...                    event_time="ts")
+        >>> schema = {"page": rb.Utf8, "user": rb.Int64, "t": rb.Int64}
+        >>> out = s.key_by("page").process(FirstVisits(), output_schema=schema).collect()
+        >>> sorted(tuple(r.values()) for r in out.to_pylist())
+        [('cart', 1, 4000), ('home', 1, 1000), ('home', 2, 2000)]
+        """
         return key in self._map()
 
     def keys(self) -> list[Any]:
-        """The keys."""
+        """The keys.
+
+        Examples
+        --------
+        >>> import riverbed as rb, pyarrow as pa
+        >>> class Devices(rb.KeyedProcessFunction):
+        ...     def open(self, runtime_context):
+        ...         self.seen = runtime_context.get_map_state(rb.MapStateDescriptor("seen", rb.Utf8, rb.Int64))
+        ...     def process_element(self, value, ctx):
+        ...         self.seen.put(value.device, ctx.timestamp())
+        ...         yield (value.user, ctx.timestamp(), sorted(self.seen.keys()))
+        >>> ts = pa.array([1000, 2000, 3000], pa.timestamp("ms"))
+        >>> s = rb.from_pydict({"user": [1, 1, 1], "device": ["phone", "laptop", "phone"], "ts": ts}, event_time="ts")
+        >>> schema = {"user": rb.Int64, "t": rb.Int64, "devices": pa.list_(pa.string())}
+        >>> [r["devices"] for r in s.key_by("user").process(Devices(), output_schema=schema).collect().to_pylist()]
+        [['phone'], ['laptop', 'phone'], ['laptop', 'phone']]
+        """
         return list(self._map().keys())
 
     def values(self) -> list[Any]:
-        """The values."""
+        """The values.
+
+        Examples
+        --------
+        >>> import riverbed as rb, pyarrow as pa
+        >>> class Occupancy(rb.KeyedProcessFunction):
+        ...     def open(self, runtime_context):
+        ...         self.rooms = runtime_context.get_map_state(rb.MapStateDescriptor("rooms", rb.Utf8, rb.Int64))
+        ...     def process_element(self, value, ctx):
+        ...         self.rooms.put(value.room, value.people)  # the latest count per room
+        ...         yield (value.floor, ctx.timestamp(), sum(self.rooms.values()))
+        >>> ts = pa.array([1000, 2000, 3000, 4000], pa.timestamp("ms"))
+        >>> s = rb.from_pydict({"floor": [1, 1, 1, 2], "room": ["a", "b", "a", "c"], "people": [3, 4, 1, 6], "ts": ts},
+        ...                    event_time="ts")
+        >>> schema = {"floor": rb.Int64, "t": rb.Int64, "people": rb.Int64}
+        >>> out = s.key_by("floor").process(Occupancy(), output_schema=schema).collect()
+        >>> sorted(tuple(r.values()) for r in out.to_pylist())
+        [(1, 1000, 3), (1, 2000, 7), (1, 3000, 5), (2, 4000, 6)]
+        """
         return list(self._map().values())
 
     def items(self) -> list[tuple[Any, Any]]:
-        """The entries."""
+        """The entries.
+
+        Examples
+        --------
+        >>> import riverbed as rb, pyarrow as pa
+        >>> class Latest(rb.KeyedProcessFunction):
+        ...     def open(self, runtime_context):
+        ...         self.latest = runtime_context.get_map_state(rb.MapStateDescriptor("latest", rb.Utf8, rb.Float64))
+        ...     def process_element(self, value, ctx):
+        ...         self.latest.put(value.sensor, value.reading)
+        ...         for sensor, reading in sorted(self.latest.items()):
+        ...             yield (ctx.timestamp(), sensor, reading)
+        >>> ts = pa.array([1000, 2000, 3000], pa.timestamp("ms"))
+        >>> s = rb.from_pydict({"site": ["x"] * 3, "sensor": ["t1", "t2", "t1"], "reading": [20.5, 18.0, 21.0],
+        ...                     "ts": ts}, event_time="ts")
+        >>> schema = {"t": rb.Int64, "sensor": rb.Utf8, "reading": rb.Float64}
+        >>> [tuple(r.values()) for r in s.key_by("site").process(Latest(), output_schema=schema).collect().to_pylist()]
+        [(1000, 't1', 20.5), (2000, 't1', 20.5), (2000, 't2', 18.0), (3000, 't1', 21.0), (3000, 't2', 18.0)]
+        """
         return list(self._map().items())
 
     def is_empty(self) -> bool:
-        """Whether the map has no entry."""
+        """Whether the map has no entry.
+
+        Examples
+        --------
+        >>> import riverbed as rb, pyarrow as pa
+        >>> class CartEmptied(rb.KeyedProcessFunction):
+        ...     def open(self, runtime_context):
+        ...         self.cart = runtime_context.get_map_state(rb.MapStateDescriptor("cart", rb.Utf8, rb.Int64))
+        ...     def process_element(self, value, ctx):
+        ...         if value.qty:
+        ...             self.cart.put(value.item, value.qty)
+        ...         else:
+        ...             self.cart.remove(value.item)
+        ...         yield (ctx.timestamp(), self.cart.is_empty())
+        >>> ts = pa.array([1000, 2000, 3000, 4000], pa.timestamp("ms"))
+        >>> s = rb.from_pydict({"user": [1] * 4, "item": ["pen", "ink", "pen", "ink"], "qty": [1, 2, 0, 0], "ts": ts},
+        ...                    event_time="ts")
+        >>> out = s.key_by("user").process(CartEmptied(), output_schema={"t": rb.Int64, "empty": rb.Boolean})
+        >>> [tuple(r.values()) for r in out.collect().to_pylist()]
+        [(1000, False), (2000, False), (3000, False), (4000, True)]
+        """
         return not self._map()
 
 
@@ -595,17 +916,71 @@ class RuntimeContext:
         self.descriptors.append(desc)
 
     def get_state(self, desc: ValueStateDescriptor) -> ValueState:
-        """Declare value state and return its handle."""
+        """Declare value state and return its handle.
+
+        Examples
+        --------
+        >>> import riverbed as rb, pyarrow as pa
+        >>> class Count(rb.KeyedProcessFunction):
+        ...     def open(self, runtime_context):
+        ...         self.count = runtime_context.get_state(rb.ValueStateDescriptor("count", rb.Int64))
+        ...     def process_element(self, value, ctx):
+        ...         self.count.update((self.count.value() or 0) + 1)
+        ...         yield (value.user, ctx.timestamp(), self.count.value())
+        >>> ts = pa.array([1000, 2000, 3000], pa.timestamp("ms"))
+        >>> s = rb.from_pydict({"user": [1, 2, 1], "ts": ts}, event_time="ts")
+        >>> schema = {"user": rb.Int64, "t": rb.Int64, "count": rb.Int64}
+        >>> out = s.key_by("user").process(Count(), output_schema=schema).collect()
+        >>> sorted(tuple(r.values()) for r in out.to_pylist())
+        [(1, 1000, 1), (1, 3000, 2), (2, 2000, 1)]
+        """
         self._add(desc, "value")
         return ValueState(desc)
 
     def get_list_state(self, desc: ListStateDescriptor) -> ListState:
-        """Declare list state and return its handle."""
+        """Declare list state and return its handle.
+
+        Examples
+        --------
+        >>> import riverbed as rb, pyarrow as pa
+        >>> class Basket(rb.KeyedProcessFunction):
+        ...     def open(self, runtime_context):
+        ...         self.items = runtime_context.get_list_state(rb.ListStateDescriptor("items", rb.Utf8))
+        ...     def process_element(self, value, ctx):
+        ...         self.items.add(value.item)
+        ...         if value.item == "checkout":
+        ...             yield (value.user, self.items.get())
+        ...             self.items.clear()
+        >>> ts = pa.array([1000, 2000, 3000, 4000, 5000], pa.timestamp("ms"))
+        >>> s = rb.from_pydict({"user": [1, 2, 1, 2, 1], "item": ["pen", "ink", "pad", "checkout", "checkout"],
+        ...                     "ts": ts}, event_time="ts")
+        >>> out = s.key_by("user").process(Basket(), output_schema={"user": rb.Int64, "items": pa.list_(pa.string())})
+        >>> sorted(tuple(r.values()) for r in out.collect().to_pylist())
+        [(1, ['pen', 'pad', 'checkout']), (2, ['ink', 'checkout'])]
+        """
         self._add(desc, "list")
         return ListState(desc)
 
     def get_map_state(self, desc: MapStateDescriptor) -> MapState:
-        """Declare map state and return its handle."""
+        """Declare map state and return its handle.
+
+        Examples
+        --------
+        >>> import riverbed as rb, pyarrow as pa
+        >>> class PerMerchant(rb.KeyedProcessFunction):
+        ...     def open(self, runtime_context):
+        ...         self.spent = runtime_context.get_map_state(rb.MapStateDescriptor("spent", rb.Utf8, rb.Float64))
+        ...     def process_element(self, value, ctx):
+        ...         self.spent.put(value.merchant, (self.spent.get(value.merchant) or 0) + value.amount)
+        ...         yield (value.acct, ctx.timestamp(), value.merchant, self.spent.get(value.merchant))
+        >>> ts = pa.array([1000, 2000, 3000, 4000], pa.timestamp("ms"))
+        >>> s = rb.from_pydict({"acct": [7, 7, 7, 8], "merchant": ["cafe", "shop", "cafe", "cafe"],
+        ...                     "amount": [3.0, 20.0, 4.5, 2.0], "ts": ts}, event_time="ts")
+        >>> schema = {"acct": rb.Int64, "t": rb.Int64, "merchant": rb.Utf8, "spent": rb.Float64}
+        >>> out = s.key_by("acct").process(PerMerchant(), output_schema=schema).collect()
+        >>> sorted(tuple(r.values()) for r in out.to_pylist())
+        [(7, 1000, 'cafe', 3.0), (7, 2000, 'shop', 20.0), (7, 3000, 'cafe', 7.5), (8, 4000, 'cafe', 2.0)]
+        """
         self._add(desc, "map")
         return MapState(desc)
 
@@ -618,27 +993,154 @@ class TimerService:
         self._ctx = ctx
 
     def current_processing_time(self) -> int:
-        """The wall clock (ms)."""
+        """The wall clock (ms).
+
+        Examples
+        --------
+        >>> import riverbed as rb, time
+        >>> class Stamp(rb.KeyedProcessFunction):
+        ...     def process_element(self, value, ctx):
+        ...         yield (value.k, ctx.timer_service().current_processing_time())
+        >>> before = int(time.time() * 1000)
+        >>> s = rb.from_pydict({"k": ["a"]})
+        >>> out = s.key_by("k").process(Stamp(), output_schema={"k": rb.Utf8, "now": rb.Int64})
+        >>> now = out.collect()["now"][0].as_py()
+        >>> before <= now <= int(time.time() * 1000)
+        True
+        """
         return self._ctx._run.processing_time
 
     def current_watermark(self) -> int:
-        """The current event-time watermark (ms)."""
+        """The current event-time watermark (ms): in ``on_timer``, the watermark that made
+        the timer due; in ``process_element``, the one before the watermark that released
+        the element (see docs/process-functions.md). In batch mode the watermark jumps to
+        the end: elements see the smallest int64, timers the largest. In the example
+        (streaming, one row per batch) each batch moves it to its row's time minus 1 ms.
+
+        Examples
+        --------
+        >>> import riverbed as rb, pyarrow as pa
+        >>> class Watch(rb.KeyedProcessFunction):
+        ...     def process_element(self, value, ctx):
+        ...         ctx.timer_service().register_event_time_timer(ctx.timestamp() + 500)
+        ...         yield ("element", ctx.timestamp(), ctx.timer_service().current_watermark())
+        ...     def on_timer(self, timestamp, ctx):
+        ...         yield ("timer", timestamp, ctx.timer_service().current_watermark())
+        >>> env = rb.Environment(parallelism=1, batch_size=1, runtime_mode="streaming")
+        >>> ts = pa.array([1000, 2000, 3000], pa.timestamp("ms"))
+        >>> s = env.from_pydict({"k": ["a"] * 3, "ts": ts}, event_time="ts")
+        >>> out = s.key_by("k").process(Watch(), output_schema={"what": rb.Utf8, "t": rb.Int64, "watermark": rb.Int64})
+        >>> for r in out.collect().to_pylist()[:4]:
+        ...     print(r)
+        {'what': 'element', 't': 1000, 'watermark': 999}
+        {'what': 'timer', 't': 1500, 'watermark': 1999}
+        {'what': 'element', 't': 2000, 'watermark': 1999}
+        {'what': 'timer', 't': 2500, 'watermark': 2999}
+        """
         return self._ctx._watermark
 
     def register_event_time_timer(self, timestamp: int) -> None:
-        """Call ``on_timer`` once the watermark passes ``timestamp``."""
+        """Call ``on_timer`` once the watermark passes ``timestamp``. A key has at most one
+        timer per time: registering it again does nothing.
+
+        Examples
+        --------
+        >>> import riverbed as rb, pyarrow as pa
+        >>> class PerSecond(rb.KeyedProcessFunction):
+        ...     def process_element(self, value, ctx):  # a timer at the end of the element's second
+        ...         ctx.timer_service().register_event_time_timer(ctx.timestamp() // 1000 * 1000 + 1000)
+        ...     def on_timer(self, timestamp, ctx):
+        ...         yield (ctx.get_current_key(), timestamp)
+        >>> ts = pa.array([1200, 1700, 2500, 1900], pa.timestamp("ms"))
+        >>> s = rb.from_pydict({"k": ["a", "a", "a", "b"], "ts": ts}, event_time="ts")
+        >>> out = s.key_by("k").process(PerSecond(), output_schema={"k": rb.Utf8, "t": rb.Int64})
+        >>> sorted(tuple(r.values()) for r in out.collect().to_pylist())
+        [('a', 2000), ('a', 3000), ('b', 2000)]
+        """
         self._ctx._run.register(TimeDomain.EVENT_TIME, int(timestamp))
 
     def register_processing_time_timer(self, timestamp: int) -> None:
-        """Call ``on_timer`` once the wall clock passes ``timestamp``."""
+        """Call ``on_timer`` once the wall clock passes ``timestamp``. Timers still pending
+        when a bounded input ends are dropped, so the example keeps its input open until
+        the timer has fired.
+
+        Examples
+        --------
+        >>> import riverbed as rb, pyarrow as pa, threading
+        >>> fired = threading.Event()
+        >>> class Remind(rb.KeyedProcessFunction):
+        ...     def process_element(self, value, ctx):
+        ...         now = ctx.timer_service().current_processing_time()
+        ...         ctx.timer_service().register_processing_time_timer(now + 100)
+        ...     def on_timer(self, timestamp, ctx):
+        ...         fired.set()
+        ...         now = ctx.timer_service().current_processing_time()
+        ...         yield (ctx.get_current_key(), ctx.time_domain().name, now >= timestamp)
+        >>> def batches():  # one row, then the input stays open until the timer fired
+        ...     yield pa.record_batch({"k": ["a"]})
+        ...     fired.wait(60)
+        >>> s = rb.from_arrow(pa.RecordBatchReader.from_batches(pa.schema([("k", pa.string())]), batches()),
+        ...                   bounded=False)
+        >>> schema = {"k": rb.Utf8, "domain": rb.Utf8, "on_time": rb.Boolean}
+        >>> out = s.key_by("k").process(Remind(), output_schema=schema)
+        >>> out.collect().to_pylist()
+        [{'k': 'a', 'domain': 'PROCESSING_TIME', 'on_time': True}]
+        """
         self._ctx._run.register(TimeDomain.PROCESSING_TIME, int(timestamp))
 
     def delete_event_time_timer(self, timestamp: int) -> None:
-        """Delete an event-time timer of the current key (a no-op if there is none)."""
+        """Delete an event-time timer of the current key (a no-op if there is none).
+
+        Examples
+        --------
+        >>> import riverbed as rb, pyarrow as pa
+        >>> class Idle(rb.KeyedProcessFunction):  # fires 1 s after a key's last element
+        ...     def open(self, runtime_context):
+        ...         self.timer = runtime_context.get_state(rb.ValueStateDescriptor("timer", rb.Int64))
+        ...     def process_element(self, value, ctx):
+        ...         if self.timer.value() is not None:
+        ...             ctx.timer_service().delete_event_time_timer(self.timer.value())
+        ...         self.timer.update(ctx.timestamp() + 1000)
+        ...         ctx.timer_service().register_event_time_timer(self.timer.value())
+        ...     def on_timer(self, timestamp, ctx):
+        ...         self.timer.clear()
+        ...         yield (ctx.get_current_key(), timestamp)
+        >>> ts = pa.array([1000, 1500, 1800, 4000], pa.timestamp("ms"))
+        >>> s = rb.from_pydict({"k": ["a"] * 4, "ts": ts}, event_time="ts")
+        >>> [r["idle_at"] for r in s.key_by("k").process(Idle(), output_schema={"k": rb.Utf8, "idle_at": rb.Int64})
+        ...  .collect().to_pylist()]
+        [2800, 5000]
+        """
         self._ctx._run.delete(TimeDomain.EVENT_TIME, int(timestamp))
 
     def delete_processing_time_timer(self, timestamp: int) -> None:
-        """Delete a processing-time timer of the current key."""
+        """Delete a processing-time timer of the current key.
+
+        Examples
+        --------
+        >>> import riverbed as rb, pyarrow as pa, threading
+        >>> fired = threading.Event()
+        >>> class Once(rb.KeyedProcessFunction):
+        ...     def open(self, runtime_context):
+        ...         self.start = runtime_context.get_state(rb.ValueStateDescriptor("start", rb.Int64))
+        ...     def process_element(self, value, ctx):
+        ...         now = ctx.timer_service().current_processing_time()
+        ...         self.start.update(now)
+        ...         ctx.timer_service().register_processing_time_timer(now + 50)
+        ...         ctx.timer_service().register_processing_time_timer(now + 100)
+        ...         ctx.timer_service().delete_processing_time_timer(now + 50)  # only the later one fires
+        ...     def on_timer(self, timestamp, ctx):
+        ...         fired.set()
+        ...         yield (ctx.get_current_key(), timestamp - self.start.value())
+        >>> def batches():  # one row, then the input stays open until a timer fired
+        ...     yield pa.record_batch({"k": ["a"]})
+        ...     fired.wait(60)
+        >>> s = rb.from_arrow(pa.RecordBatchReader.from_batches(pa.schema([("k", pa.string())]), batches()),
+        ...                   bounded=False)
+        >>> out = s.key_by("k").process(Once(), output_schema={"k": rb.Utf8, "after_ms": rb.Int64})
+        >>> out.collect().to_pylist()
+        [{'k': 'a', 'after_ms': 100}]
+        """
         self._ctx._run.delete(TimeDomain.PROCESSING_TIME, int(timestamp))
 
 
@@ -654,23 +1156,103 @@ class Context:
         self._service = TimerService(self)
 
     def timestamp(self) -> int | None:
-        """The element's timestamp (ms), or the timer's time in ``on_timer``."""
+        """The element's timestamp (ms since the epoch; None without event time), or the
+        timer's time in ``on_timer``.
+
+        Examples
+        --------
+        >>> import riverbed as rb, pyarrow as pa
+        >>> class Times(rb.KeyedProcessFunction):
+        ...     def process_element(self, value, ctx):
+        ...         ctx.timer_service().register_event_time_timer(ctx.timestamp() + 60_000)
+        ...         yield ("element", ctx.timestamp())
+        ...     def on_timer(self, timestamp, ctx):
+        ...         yield ("timer", ctx.timestamp())  # the timer's time
+        >>> ts = pa.array(["2026-01-01 00:00:00", "2026-01-01 00:00:30"], pa.string()).cast(pa.timestamp("ms"))
+        >>> s = rb.from_pydict({"k": ["a", "a"], "ts": ts}, event_time="ts")
+        >>> out = s.key_by("k").process(Times(), output_schema={"what": rb.Utf8, "t": rb.Int64}).collect()
+        >>> [(r["what"], r["t"]) for r in out.to_pylist()]
+        [('element', 1767225600000), ('element', 1767225630000), ('timer', 1767225660000), ('timer', 1767225690000)]
+        """
         return self._timestamp
 
     def timer_service(self) -> TimerService:
-        """Register and delete timers; read the clocks."""
+        """Register and delete timers; read the clocks.
+
+        Examples
+        --------
+        >>> import riverbed as rb, pyarrow as pa
+        >>> class FollowUp(rb.KeyedProcessFunction):
+        ...     def process_element(self, value, ctx):
+        ...         if value.event == "signup":
+        ...             ctx.timer_service().register_event_time_timer(ctx.timestamp() + 1000)
+        ...     def on_timer(self, timestamp, ctx):
+        ...         yield (ctx.get_current_key(), timestamp)
+        >>> ts = pa.array([1000, 1200, 3000], pa.timestamp("ms"))
+        >>> s = rb.from_pydict({"user": [1, 2, 2], "event": ["signup", "click", "signup"], "ts": ts}, event_time="ts")
+        >>> out = s.key_by("user").process(FollowUp(), output_schema={"user": rb.Int64, "t": rb.Int64})
+        >>> sorted(tuple(r.values()) for r in out.collect().to_pylist())
+        [(1, 2000), (2, 4000)]
+        """
         return self._service
 
     def get_current_key(self) -> Any:
-        """The key (a tuple when keyed by several columns)."""
+        """The key (a tuple when keyed by several columns).
+
+        Examples
+        --------
+        >>> import riverbed as rb, pyarrow as pa
+        >>> class Keys(rb.KeyedProcessFunction):
+        ...     def process_element(self, value, ctx):
+        ...         yield {"key": str(ctx.get_current_key())}
+        >>> s = rb.from_pydict({"acct": [7, 7, 8], "ccy": ["EUR", "USD", "EUR"]})
+        >>> sorted(s.key_by("acct", "ccy").process(Keys(), output_schema={"key": rb.Utf8}).collect()["key"].to_pylist())
+        ["(7, 'EUR')", "(7, 'USD')", "(8, 'EUR')"]
+        >>> sorted(s.key_by("acct").process(Keys(), output_schema={"key": rb.Utf8}).collect()["key"].to_pylist())
+        ['7', '7', '8']
+        """
         return self._run.key
 
     def time_domain(self) -> TimeDomain | None:
-        """In ``on_timer``: the clock of the timer that fired."""
+        """In ``on_timer``: the clock of the timer that fired (None in ``process_element``).
+
+        Examples
+        --------
+        >>> import riverbed as rb, pyarrow as pa
+        >>> class Domains(rb.KeyedProcessFunction):
+        ...     def process_element(self, value, ctx):
+        ...         ctx.timer_service().register_event_time_timer(ctx.timestamp() + 1000)
+        ...         yield ("element", ctx.time_domain() is None)
+        ...     def on_timer(self, timestamp, ctx):
+        ...         yield ("timer", ctx.time_domain() == rb.TimeDomain.EVENT_TIME)
+        >>> s = rb.from_pydict({"k": ["a"], "ts": pa.array([1000], pa.timestamp("ms"))}, event_time="ts")
+        >>> out = s.key_by("k").process(Domains(), output_schema={"call": rb.Utf8, "ok": rb.Boolean}).collect()
+        >>> [tuple(r.values()) for r in out.to_pylist()]
+        [('element', True), ('timer', True)]
+        """
         return self._domain
 
     def output(self, tag: OutputTag, row: Any) -> None:
-        """Send a row to a side output."""
+        """Send a row to a side output (declared with ``process(..., side_outputs=[tag])``,
+        read with ``side_output(tag)``).
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> small = rb.OutputTag("small", {"acct": rb.Int64, "amount": rb.Float64})
+        >>> class Route(rb.KeyedProcessFunction):
+        ...     def process_element(self, value, ctx):
+        ...         if value.amount < 1.0:
+        ...             ctx.output(small, (value.acct, value.amount))  # to the side output
+        ...         else:
+        ...             yield (value.acct, value.amount)
+        >>> s = rb.from_pydict({"acct": [1, 2, 1, 3], "amount": [0.5, 20.0, 600.0, 0.1]})
+        >>> out = s.key_by("acct").process(Route(), output_schema={"acct": rb.Int64, "amount": rb.Float64},
+        ...                                side_outputs=[small])
+        >>> main, side = rb.collect_all([out, out.side_output(small)])
+        >>> sorted(main["amount"].to_pylist()), sorted(side["amount"].to_pylist())
+        ([20.0, 600.0], [0.1, 0.5])
+        """
         self._run.side(tag, row)
 
 
@@ -682,7 +1264,7 @@ class KeyedProcessFunction:
     (``value`` is an :class:`rb.Row`: fields by attribute, name or position) and
     ``on_timer(timestamp, ctx)`` for every timer that fires; both may ``yield`` output rows
     (dicts, or tuples in the output schema's order). ``open`` runs once, when the pipeline
-    is built, to declare the state.
+    is built, to declare the state; ``close`` once, when the pipeline is dropped.
 
     Examples
     --------
@@ -701,18 +1283,84 @@ class KeyedProcessFunction:
     """
 
     def open(self, runtime_context: RuntimeContext) -> None:
-        """Declare state; called once when the pipeline is built."""
+        """Declare state; called once when the pipeline is built (by ``process``), not per
+        job or per subtask.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> class Sum(rb.KeyedProcessFunction):
+        ...     def open(self, runtime_context):
+        ...         print("open")
+        ...         self.total = runtime_context.get_state(rb.ValueStateDescriptor("total", rb.Float64))
+        ...     def process_element(self, value, ctx):
+        ...         self.total.update((self.total.value() or 0) + value.amount)
+        ...         yield (value.acct, self.total.value())
+        >>> s = rb.from_pydict({"acct": [1, 1, 2], "amount": [2.0, 3.5, 1.0]})
+        >>> out = s.key_by("acct").process(Sum(), output_schema={"acct": rb.Int64, "total": rb.Float64})
+        open
+        >>> sorted(tuple(r.values()) for r in out.collect().to_pylist())
+        [(1, 2.0), (1, 5.5), (2, 1.0)]
+        """
 
     def process_element(self, value: Row, ctx: Context) -> Iterable[Any] | None:
-        """Handle one element; yield output rows."""
+        """Handle one element (an :class:`rb.Row`) of the current key; yield output rows
+        (none, one or several: dicts, or tuples in the output schema's order).
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> class Split(rb.KeyedProcessFunction):
+        ...     def process_element(self, value, ctx):
+        ...         for word in value.text.split():  # one row per word, none for an empty text
+        ...             yield {"doc": value.doc, "word": word}
+        >>> s = rb.from_pydict({"doc": [1, 2, 3], "text": ["to be", "", "or"]})
+        >>> out = s.key_by("doc").process(Split(), output_schema={"doc": rb.Int64, "word": rb.Utf8})
+        >>> sorted(tuple(r.values()) for r in out.collect().to_pylist())
+        [(1, 'be'), (1, 'to'), (3, 'or')]
+        """
         raise NotImplementedError
 
     def on_timer(self, timestamp: int, ctx: Context) -> Iterable[Any] | None:
-        """Handle a timer of the current key; yield output rows."""
+        """Handle a timer of the current key; yield output rows. An event-time timer fires
+        once the watermark passes it: after the key's elements up to its time, before later
+        ones.
+
+        Examples
+        --------
+        >>> import riverbed as rb, pyarrow as pa
+        >>> class Expire(rb.KeyedProcessFunction):
+        ...     def process_element(self, value, ctx):
+        ...         ctx.timer_service().register_event_time_timer(ctx.timestamp() + 1500)
+        ...         yield (ctx.timestamp(), "element")
+        ...     def on_timer(self, timestamp, ctx):
+        ...         yield (timestamp, "timer")
+        >>> ts = pa.array([1000, 2000, 5000], pa.timestamp("ms"))
+        >>> s = rb.from_pydict({"k": ["a"] * 3, "ts": ts}, event_time="ts")
+        >>> out = s.key_by("k").process(Expire(), output_schema={"t": rb.Int64, "what": rb.Utf8}).collect()
+        >>> [tuple(r.values()) for r in out.to_pylist()]
+        [(1000, 'element'), (2000, 'element'), (2500, 'timer'), (3500, 'timer'), (5000, 'element'), (6500, 'timer')]
+        """
         return None
 
     def close(self) -> None:
-        """Called when the pipeline is dropped (nothing to release by default)."""
+        """Called once when the pipeline (its streams and the jobs that ran it) is dropped;
+        nothing to release by default.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> class Echo(rb.KeyedProcessFunction):
+        ...     def process_element(self, value, ctx):
+        ...         yield (value.k,)
+        ...     def close(self):
+        ...         print("closed")
+        >>> out = rb.from_pydict({"k": [1, 2]}).key_by("k").process(Echo(), output_schema={"k": rb.Int64})
+        >>> out.collect().num_rows
+        2
+        >>> del out
+        closed
+        """
 
 
 class ProcessFunctionError(Exception):
@@ -935,6 +1583,10 @@ def build_node(fn: Any, key_names: list[str], output_schema: Any, state: Any, si
     state_schema = pa.schema([(d.name, d.arrow_type) for d in descs])
     wire = _Wire(vec, out_schema, state_schema, [d.name for d in descs if d.ttl], sides, name or label)
     reg = udf.register(wire, None, kind="process")
+    if isinstance(fn, KeyedProcessFunction):
+        # open() ran above, once for the pipeline; close() runs once when the pipeline (its
+        # streams and every job that runs it) is dropped, with the function's registration.
+        weakref.finalize(reg, fn.close)
     node: dict[str, Any] = {"op": "process", "udf": reg.uid, "_udf": reg, "output_schema": _schema_b64(out_schema)}
     if sides:
         node["side_schemas"] = [_schema_b64(t.schema) for t in sides]

@@ -181,8 +181,12 @@ class Environment:
     state_backend
         Where operators' keyed state goes at a checkpoint: ``"memory"`` (default) or
         ``"pebble"`` (an embedded LSM store on disk; its checkpoints share unchanged files).
+        With ``"pebble"``, the rows operators hold (join sides, dedup, top-N, process
+        functions' elements) beyond ``state_memory_limit`` are spilled to disk: state
+        larger than memory. Aggregations' and windows' accumulators stay in memory.
     state_memory_limit
-        Memory cap of each Pebble state store, in bytes (default 64 MiB).
+        With ``"pebble"``: the memory cap, in bytes, of the rows each stateful operator
+        subtask holds (and of each Pebble store; default 64 MiB).
 
     Examples
     --------
@@ -2166,6 +2170,10 @@ def _run(job: _lib.JobHandle, progress: bool | None) -> pa.Table:
     finally:
         if bar is not None:
             bar.close()
+    # The reading thread has signalled the end and only returns now: wait for it, so that
+    # once collect() returns nothing holds the job's plan (dropping the stream then drops
+    # its functions at once, and a process function's close() runs then).
+    res.thread.join()
     res.raise_error()
     return pa.Table.from_batches(batches, schema=res.schema)
 

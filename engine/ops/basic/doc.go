@@ -1,4 +1,6 @@
-// Package basic owns the stateless row operators: filter (with its selectivity counted),
-// projection (select and with_columns) and limit, which stops the sources once it has
-// its rows.
+// Package basic owns the row operators that need no keys: filter (with its selectivity
+// counted), projection (select and with_columns), limit (which stops the sources once it
+// has its rows), sort, tail, explode and unique, and the reorder that restores input order
+// before a gather (reorder.go), whose buffer is checkpointed so that order holds across
+// checkpoints and restores.
 package basic

@@ -1,12 +1,16 @@
 package basic
 
 import (
+	"context"
 	"math"
 	"slices"
+	"sync"
+	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/compute"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/riverbed-engine/riverbed/engine/expr"
 	"github.com/riverbed-engine/riverbed/engine/ops/keyed"
 	"github.com/riverbed-engine/riverbed/engine/runtime"
@@ -110,7 +114,7 @@ func (o *SortOp) Finish(out runtime.Emitter) error {
 	}
 	n := keyCols[0].Len()
 	keyRec := array.NewRecordBatch(arrow.NewSchema(fields, nil), keyCols, int64(n))
-	idx, err := compute.SortIndicesRecordBatch(ctx, keyRec, sortKeys)
+	idx, err := sortIndices(ctx, mem, keyRec, sortKeys)
 	keyRec.Release()
 	if err != nil {
 		return err
@@ -136,6 +140,78 @@ func (o *SortOp) Finish(out runtime.Emitter) error {
 	o.release()
 	rec := array.NewRecordBatch(o.Schema, cols, int64(n))
 	return runtime.EmitSliced(rec, o.EmitSz, out)
+}
+
+// sortIndices is compute.SortIndicesRecordBatch, freeing the scratch buffers the kernel
+// allocates and never frees (arrow-go v18.8.0: the temporary index buffers of a sort with
+// several keys, or of a key with nulls): the kernel allocates through a scope that
+// records what is outstanding, and what is still outstanding once it has returned, other
+// than the result's buffer, is freed. With a kernel that frees its scratch itself, nothing
+// is left to free.
+func sortIndices(ctx context.Context, mem memory.Allocator, rec arrow.RecordBatch, keys []compute.SortKey) (arrow.Array, error) {
+	sc := &allocScope{mem: mem, live: map[*byte][]byte{}}
+	idx, err := compute.SortIndicesRecordBatch(compute.WithAllocator(ctx, sc), rec, keys)
+	var keep *byte
+	if err == nil {
+		for _, b := range idx.Data().Buffers() {
+			if b != nil && b.Cap() > 0 {
+				keep = unsafe.SliceData(b.Buf())
+			}
+		}
+	}
+	sc.freeAllBut(keep)
+	return idx, err
+}
+
+// allocScope is an allocator that records the allocations it passes on and not yet freed.
+type allocScope struct {
+	mem  memory.Allocator
+	mu   sync.Mutex
+	live map[*byte][]byte
+}
+
+func (a *allocScope) Allocate(size int) []byte {
+	b := a.mem.Allocate(size)
+	a.track(nil, b)
+	return b
+}
+
+func (a *allocScope) Reallocate(size int, old []byte) []byte {
+	b := a.mem.Reallocate(size, old)
+	a.track(old, b)
+	return b
+}
+
+func (a *allocScope) Free(b []byte) {
+	a.track(b, nil)
+	a.mem.Free(b)
+}
+
+func (a *allocScope) track(gone, added []byte) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if cap(gone) > 0 {
+		delete(a.live, unsafe.SliceData(gone[:1]))
+	}
+	if cap(added) > 0 {
+		a.live[unsafe.SliceData(added[:1])] = added
+	}
+}
+
+// freeAllBut frees every allocation still outstanding but the one starting at keep.
+func (a *allocScope) freeAllBut(keep *byte) {
+	a.mu.Lock()
+	var free [][]byte
+	for p, b := range a.live {
+		if p != keep {
+			free = append(free, b)
+			delete(a.live, p)
+		}
+	}
+	a.mu.Unlock()
+	for _, b := range free {
+		a.mem.Free(b)
+	}
 }
 
 // nanFlags is true where a float is NaN, null where it is null.
@@ -340,7 +416,7 @@ type UniqueOp struct {
 func (o *UniqueOp) Open(tc *runtime.TaskCtx) error {
 	o.tc = tc
 	o.grouper = keyed.NewGrouper(o.KeyTypes)
-	o.store.Schema = o.Schema
+	o.store.Init(o.Schema, keyed.NewSpill(tc, "unique"))
 	return nil
 }
 
@@ -376,7 +452,9 @@ func (o *UniqueOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
 			take = append(take, int64(i))
 		case !streaming && (o.Keep == "last" || o.count[id] == 1):
 			if chunk < 0 {
-				chunk = o.store.Add(rec)
+				if chunk, err = o.store.Add(rec); err != nil {
+					return err
+				}
 				o.store.Live[chunk] = 0
 			}
 			if old := o.pick[id]; old.Chunk == chunk {
@@ -432,13 +510,14 @@ func (o *UniqueOp) Finish(out runtime.Emitter) error {
 	if len(refs) == 0 {
 		return nil
 	}
-	cols, err := o.store.Gather(o.tc.Eval.Ctx, refs)
-	if err != nil {
-		return err
-	}
-	rec := array.NewRecordBatch(o.Schema, cols, int64(len(refs)))
-	runtime.ReleaseAll(cols)
-	return runtime.EmitSliced(rec, o.EmitSz, out)
+	// In chunk order, which is input order; with spilling, a part at a time.
+	return o.store.GatherEach(o.tc.Eval.Ctx, refs, true, func(at []int32, cols []arrow.Array) error {
+		n := len(refs)
+		if at != nil {
+			n = len(at)
+		}
+		return runtime.EmitSliced(array.NewRecordBatch(o.Schema, cols, int64(n)), o.EmitSz, out)
+	})
 }
 
 func (o *UniqueOp) Close() {

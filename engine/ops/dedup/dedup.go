@@ -46,7 +46,7 @@ type dedupRow struct {
 func (o *DedupOp) Open(tc *runtime.TaskCtx) error {
 	o.tc = tc
 	o.groups = keyed.NewGrouper(o.KeyTypes)
-	o.store.Schema = o.InSchema
+	o.store.Init(o.InSchema, keyed.NewSpill(tc, o.Name))
 	o.wm = math.MinInt64
 	return nil
 }
@@ -71,7 +71,10 @@ func (o *DedupOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
 		return err
 	}
 	o.ts = expr.EventTimes(rec.Column(o.TimeIdx), o.ts)
-	chunk := o.store.Add(rec)
+	chunk, err := o.store.Add(rec)
+	if err != nil {
+		return err
+	}
 	lateWM := runtime.LateWatermark(o.wm, m)
 	kept := 0
 	for i, t := range o.ts {
@@ -104,12 +107,15 @@ func (o *DedupOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
 			return x.seq.Less(y.seq)
 		}
 		if x.seq == runtime.SeqUnordered { // rows without input order: by their columns
-			if c := expr.CompareRows(o.store.Chunks[x.ref.Chunk], int(x.ref.Row), o.store.Chunks[y.ref.Chunk], int(y.ref.Row)); c != 0 {
+			if c := o.store.CompareRows(x.ref, y.ref); c != 0 {
 				return c < 0
 			}
 		}
 		return x.ref.Row < y.ref.Row
 	})
+	if err := o.store.Err(); err != nil { // a row compared could not be read back
+		return err
+	}
 	n := sort.Search(len(o.pending), func(i int) bool { return o.pending[i].ts > wm })
 	for len(o.kept) < o.groups.NumGroups() {
 		o.kept = append(o.kept, math.MinInt64)
@@ -121,15 +127,14 @@ func (o *DedupOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
 			keep = append(keep, r.ref)
 		}
 	}
-	var err error
-	if len(keep) > 0 {
-		var cols []arrow.Array
-		if cols, err = o.store.Gather(o.tc.Eval.Ctx, keep); err == nil {
-			rec := array.NewRecordBatch(o.InSchema, cols, int64(len(keep)))
-			runtime.ReleaseAll(cols)
-			err = runtime.EmitSliced(rec, o.Batch, out)
+	// In (event time, input order); with spilling, a part at a time.
+	err := o.store.GatherEach(o.tc.Eval.Ctx, keep, true, func(at []int32, cols []arrow.Array) error {
+		n := len(keep)
+		if at != nil {
+			n = len(at)
 		}
-	}
+		return runtime.EmitSliced(array.NewRecordBatch(o.InSchema, cols, int64(n)), o.Batch, out)
+	})
 	for _, r := range o.pending[:n] {
 		o.store.Drop(r.ref)
 	}

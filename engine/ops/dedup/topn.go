@@ -78,7 +78,7 @@ type topnRow struct {
 func (o *TopNOp) Open(tc *runtime.TaskCtx) error {
 	o.tc = tc
 	o.wm = math.MinInt64
-	o.store.Schema = o.InSchema
+	o.store.Init(o.InSchema, keyed.NewSpill(tc, o.Name))
 	o.panes = map[[2]int64]*topnPane{}
 	o.groups = keyed.NewGrouper(o.KeyTypes)
 	return nil
@@ -122,7 +122,10 @@ func (o *TopNOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
 	} else {
 		o.ts = expr.EventTimes(rec.Column(o.TimeIdx), o.ts)
 	}
-	chunk := o.store.Add(rec)
+	chunk, err := o.store.Add(rec)
+	if err != nil {
+		return err
+	}
 	lateWM := runtime.LateWatermark(o.wm, m)
 	placed := 0
 	var late int64
@@ -175,7 +178,7 @@ func (o *TopNOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
 		o.store.Live[chunk] = 1
 		o.store.Drop(keyed.RowRef{Chunk: chunk})
 	}
-	return nil
+	return o.store.Err() // a row compared could not be read back
 }
 
 // sortValues reads the ordering column as comparable values.
@@ -227,7 +230,7 @@ func (o *TopNOp) better(a, b topnRow) bool {
 	if c := o.cmpValue(a, b); c != 0 {
 		return c < 0
 	}
-	if c := expr.CompareRows(o.store.Chunks[a.ref.Chunk], int(a.ref.Row), o.store.Chunks[b.ref.Chunk], int(b.ref.Row)); c != 0 {
+	if c := o.store.CompareRows(a.ref, b.ref); c != 0 {
 		return c < 0
 	}
 	if a.seq != b.seq {
@@ -313,6 +316,9 @@ func (o *TopNOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
 		sort.Slice(keys, func(a, b int) bool { return keys[a] < keys[b] })
 		for _, k := range keys {
 			o.trim(p.parts[k])
+			if err := o.store.Err(); err != nil { // a row compared could not be read back
+				return err
+			}
 			rows := p.parts[k].rows
 			for r, row := range rows {
 				refs = append(refs, row.ref)

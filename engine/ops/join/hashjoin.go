@@ -56,7 +56,10 @@ func (o *HashJoinOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error 
 			return err
 		}
 	}
-	chunk := o.sides[side].store.Add(rec)
+	chunk, err := o.sides[side].store.Add(rec)
+	if err != nil {
+		return err
+	}
 	n := int(rec.NumRows())
 	if o.Unbounded && o.Spec.How != "inner" {
 		return o.processUnbounded(side, chunk, ids, n, out)

@@ -74,8 +74,10 @@ func (j *JoinBase) openBase(tc *runtime.TaskCtx) {
 	j.tc = tc
 	j.wm = math.MinInt64
 	j.keys = keyed.NewGrouper(j.Spec.KeyTypes)
-	j.sides[0].store.Schema = j.Spec.LeftSchema
-	j.sides[1].store.Schema = j.Spec.RightSchema
+	// Both sides share one memory cap (with spilling, state_backend="pebble").
+	sp := keyed.NewSpill(tc, j.Spec.Name)
+	j.sides[0].store.Init(j.Spec.LeftSchema, sp)
+	j.sides[1].store.Init(j.Spec.RightSchema, sp)
 }
 
 // keyIDs returns the key id of each row of a batch from one side.
@@ -205,7 +207,10 @@ func (o *WindowJoinOp) ProcessBatch(m runtime.Message, out runtime.Emitter) erro
 	if ids == nil || err != nil {
 		return err
 	}
-	chunk := o.sides[m.Side].store.Add(rec)
+	chunk, err := o.sides[m.Side].store.Add(rec)
+	if err != nil {
+		return err
+	}
 	lateWM := runtime.LateWatermark(o.wm, m)
 	var late int64
 	for i, t := range ts {
@@ -403,7 +408,10 @@ func (o *IntervalJoinOp) ProcessBatch(m runtime.Message, out runtime.Emitter) er
 	}
 	ts := o.times(side, rec)
 	store := &o.sides[side].store
-	chunk := store.Add(rec)
+	chunk, err := store.Add(rec)
+	if err != nil {
+		return err
+	}
 	lateWM := runtime.LateWatermark(o.wm, m)
 	var left, right []keyed.RowRef
 	kept := 0
@@ -503,8 +511,7 @@ func (o *AsofJoinOp) rightBefore(a, b timedRef) bool {
 	if a.ts != b.ts || a.seq != b.seq || a.seq != runtime.SeqUnordered {
 		return a.before(b)
 	}
-	chunks := o.sides[1].store.Chunks
-	if c := expr.CompareRows(chunks[a.ref.Chunk], int(a.ref.Row), chunks[b.ref.Chunk], int(b.ref.Row)); c != 0 {
+	if c := o.sides[1].store.CompareRows(a.ref, b.ref); c != 0 {
 		return c < 0
 	}
 	return a.before(b)
@@ -573,7 +580,10 @@ func (o *AsofJoinOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error 
 		return err
 	}
 	store := &o.sides[m.Side].store
-	chunk := store.Add(rec)
+	chunk, err := store.Add(rec)
+	if err != nil {
+		return err
+	}
 	lateWM := runtime.LateWatermark(o.wm, m)
 	kept := 0
 	var late int64
@@ -607,7 +617,7 @@ func (o *AsofJoinOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error 
 		store.Live[chunk] = 1
 		store.Drop(keyed.RowRef{Chunk: chunk})
 	}
-	return nil
+	return o.sides[1].store.Err() // a row compared could not be read back
 }
 
 func (o *AsofJoinOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
@@ -616,6 +626,9 @@ func (o *AsofJoinOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
 	}
 	o.wm = wm
 	o.sortRight()
+	if err := o.sides[1].store.Err(); err != nil { // a row compared could not be read back
+		return err
+	}
 	// Emit left rows whose time the watermark has reached and whose match is settled, in
 	// time order.
 	slices.SortFunc(o.pending, func(a, b asofLeft) int {

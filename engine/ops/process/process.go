@@ -139,8 +139,9 @@ func (o *ProcessOp) stateSchema() *arrow.Schema {
 func (o *ProcessOp) Open(tc *runtime.TaskCtx) error {
 	o.tc = tc
 	o.groups = keyed.NewGrouper(o.KeyTypes)
-	o.rows.Schema = o.InSchema
-	o.states.Schema = o.stateSchema()
+	sp := keyed.NewSpill(tc, o.Name)
+	o.rows.Init(o.InSchema, sp)
+	o.states.Init(o.stateSchema(), sp)
 	lo, hi := state.Range(tc.Subtask(), tc.MaxParallelism(), tc.Parallelism())
 	o.timers = state.NewTimers(lo, hi)
 	o.wm = math.MinInt64
@@ -195,7 +196,10 @@ func (o *ProcessOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
 	if err != nil {
 		return err
 	}
-	chunk := o.rows.Add(rec)
+	chunk, err := o.rows.Add(rec)
+	if err != nil {
+		return err
+	}
 	if o.TimeIdx < 0 {
 		els := make([]pendingRow, n)
 		for i := range els {
@@ -270,6 +274,9 @@ func (o *ProcessOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
 		}
 		o.pending = keep
 		o.sortElements(released)
+		if err := o.rows.Err(); err != nil { // a row compared could not be read back
+			return err
+		}
 	}
 	if err := o.fire(state.EventTime, dueMs(wm), released, prev, wm, out); err != nil {
 		return err
@@ -362,7 +369,7 @@ func (o *ProcessOp) sortElements(els []pendingRow) {
 			return x.seq.Less(y.seq)
 		}
 		if x.seq == runtime.SeqUnordered && x.ref.Chunk != y.ref.Chunk { // rows without input order: by their columns
-			if c := expr.CompareRows(o.rows.Chunks[x.ref.Chunk], int(x.ref.Row), o.rows.Chunks[y.ref.Chunk], int(y.ref.Row)); c != 0 {
+			if c := o.rows.CompareRows(x.ref, y.ref); c != 0 {
 				return c < 0
 			}
 		}

@@ -66,22 +66,28 @@ func (o *ProcessOp) SaveState(b state.Backend) error {
 	}
 	w := keyed.NewStateWriter(ec, o.Name, StateTable, o.savedStateSchema())
 	defer w.Release()
-	if len(gids) > 0 {
-		keys, err := o.groups.KeysFor(ec.Ctx, o.KeyTypes, gids)
+	// With spilling, a part at a time (each written before the next is read back).
+	err := o.states.GatherEach(ec.Ctx, refs, false, func(at []int32, vals []arrow.Array) error {
+		g := gids
+		if at != nil {
+			g = make([]uint32, len(at))
+			for i, j := range at {
+				g[i] = gids[j]
+			}
+		}
+		keys, err := o.groups.KeysFor(ec.Ctx, o.KeyTypes, g)
 		if err != nil {
 			return err
 		}
-		vals, err := o.states.Gather(ec.Ctx, refs)
-		if err != nil {
-			runtime.ReleaseAll(keys)
+		err = w.AddColumns(append(append([]arrow.Array{}, keys...), vals...), len(g), o.kgsOf(g))
+		runtime.ReleaseAll(keys)
+		if err != nil || at == nil {
 			return err
 		}
-		cols := append(append([]arrow.Array{}, keys...), vals...)
-		err = w.AddColumns(cols, len(gids), o.kgsOf(gids))
-		runtime.ReleaseAll(cols)
-		if err != nil {
-			return err
-		}
+		return w.Write(b)
+	})
+	if err != nil {
+		return err
 	}
 	if err := w.Write(b); err != nil {
 		return err
@@ -152,7 +158,10 @@ func (o *ProcessOp) LoadState(b state.Backend) error {
 		}
 		vals := array.NewRecordBatch(o.states.Schema, rec.Columns()[nk:], rec.NumRows())
 		defer vals.Release()
-		chunk := o.states.Add(vals)
+		chunk, err := o.states.Add(vals)
+		if err != nil {
+			return err
+		}
 		for i, id := range ids {
 			o.stateRefs[id] = keyed.RowRef{Chunk: chunk, Row: int32(i)}
 		}

@@ -372,7 +372,10 @@ func (o *ProcessOp) applyState(res arrow.RecordBatch, gids []uint32, old []arrow
 	}
 	rec := array.NewRecordBatch(o.states.Schema, append(append([]arrow.Array{}, vals...), exps...), int64(len(gids)))
 	defer rec.Release()
-	chunk := o.states.Add(rec)
+	chunk, err := o.states.Add(rec)
+	if err != nil {
+		return err
+	}
 	o.states.Live[chunk] = n
 	for k, g := range gids {
 		if live[k] {
@@ -389,12 +392,7 @@ func (o *ProcessOp) applyState(res arrow.RecordBatch, gids []uint32, old []arrow
 // than twice the rows still referenced: each call's batch stays alive while any of its
 // keys has not been written since, which would otherwise let memory grow with the calls.
 func (o *ProcessOp) compactStates() error {
-	total := 0
-	for _, c := range o.states.Chunks {
-		if c != nil {
-			total += int(c.NumRows())
-		}
-	}
+	total := o.states.HeldRows()
 	var gids []uint32
 	var refs []keyed.RowRef
 	for g, r := range o.stateRefs {
@@ -405,22 +403,13 @@ func (o *ProcessOp) compactStates() error {
 	if total <= 2*len(refs)+64 {
 		return nil
 	}
-	fresh := keyed.RowStore{Schema: o.states.Schema}
-	if len(refs) > 0 {
-		cols, err := o.states.Gather(o.tc.Eval.Ctx, refs)
-		if err != nil {
-			return err
-		}
-		rec := array.NewRecordBatch(o.states.Schema, cols, int64(len(refs)))
-		runtime.ReleaseAll(cols)
-		chunk := fresh.Add(rec)
-		rec.Release()
-		for i, g := range gids {
-			o.stateRefs[g] = keyed.RowRef{Chunk: chunk, Row: int32(i)}
-		}
+	moved, err := o.states.Compact(o.tc.Eval.Ctx, refs)
+	if err != nil {
+		return err
 	}
-	o.states.Release()
-	o.states = fresh
+	for i, g := range gids {
+		o.stateRefs[g] = moved[i]
+	}
 	return nil
 }
 

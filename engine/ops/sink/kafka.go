@@ -238,26 +238,65 @@ func (o *KafkaSinkOp) Finish(out runtime.Emitter) error {
 	return out.Emit(runtime.Message{Kind: runtime.MsgBatch, Rec: array.NewRecordBatch(KafkaSummarySchema, []arrow.Array{t, r}, 1), Seq: runtime.SeqUnordered})
 }
 
+// Close flushes what is still buffered (none, at-least-once) unless the job failed or
+// was cancelled: a job stopped without drain does not finish its sinks, and its records
+// must not be dropped with the client.
 func (o *KafkaSinkOp) Close() {
-	if o.cl != nil {
-		o.cl.Close()
+	if o.cl == nil {
+		return
 	}
+	if o.ctx != nil && o.ctx.Err() == nil {
+		ctx, cancel := context.WithTimeout(o.ctx, 2*time.Minute)
+		if err := o.cl.Flush(ctx); err != nil {
+			o.mu.Lock()
+			if o.err == nil {
+				o.err = rberr.Wrap(rberr.IO, err, "write_kafka: flush")
+			}
+			o.mu.Unlock()
+		}
+		cancel()
+	}
+	o.cl.Close()
 }
 
 // Commit commits the transaction pre-committed at the end (exactly-once), once the job
-// has succeeded.
+// has succeeded (none, at-least-once: it reports a record that failed when Close flushed
+// the last ones). A job stopped without drain did not finish its sinks: the transaction
+// still open is committed here, as the Parquet sink commits its files (the job commits
+// its sinks at its end only when its checkpoints, if any, cover what they got: see
+// runtime.Job.Stop).
 func (o *KafkaSinkOp) Commit() error {
-	o.mu.Lock()
-	p := o.final
-	o.final = nil
-	o.mu.Unlock()
-	if p == nil {
-		return nil
+	if o.Cfg.Guarantee != ExactlyOnce {
+		return o.firstErr() // a record that Close flushed and the broker refused
 	}
-	defer p.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	return p.Commit(ctx)
+	o.mu.Lock()
+	p, open := o.final, o.txn
+	o.final, o.txn = nil, nil
+	o.mu.Unlock()
+	if open != nil {
+		if _, err := open.PreCommit(ctx); err != nil {
+			_ = open.Abort(ctx)
+			open.Close()
+			if p != nil {
+				_ = p.Abort(ctx)
+				p.Close()
+			}
+			return err
+		}
+	}
+	var first error
+	for _, t := range []*kafka.TxnProducer{p, open} {
+		if t == nil {
+			continue
+		}
+		if err := t.Commit(ctx); err != nil && first == nil {
+			first = err
+		}
+		t.Close()
+	}
+	return first
 }
 
 // Abort aborts every transaction the subtask has open or pre-committed and not

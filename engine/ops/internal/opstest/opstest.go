@@ -101,8 +101,11 @@ func scale(ps []Phase, p int) []Phase {
 }
 
 // pebblePlans are the plans also run with the Pebble backend (every plan runs with the
-// memory backend): checkpoints at one parallelism, and rescaling up and down.
-var pebblePlans = map[string]bool{"checkpoints": true, "rescale 1->4": true, "rescale 4->3->1": true}
+// memory backend): straight, checkpoints at one parallelism, and rescaling up and down.
+// With Pebble, operators also spill the rows they hold, as in a job with
+// state_backend="pebble", under a memory cap of 1 byte: every chunk but the two used
+// last is written to the spill store and read back when used.
+var pebblePlans = map[string]bool{"straight": true, "checkpoints": true, "rescale 1->4": true, "rescale 4->3->1": true}
 
 // Backends are the state backends runs are made with.
 var Backends = []string{state.MemoryBackend, state.PebbleBackend}
@@ -268,6 +271,9 @@ func open(t *testing.T, op Op, ctx context.Context, mem memory.Allocator, parall
 	for s := range insts {
 		o := op.New()
 		tc := runtime.NewStandaloneTaskCtx(ctx, mem, s, parallel, maxPar)
+		if backend == state.PebbleBackend {
+			tc.Job.Spill = runtime.SpillConfig{Backend: backend, MemoryLimit: 1, Dir: spillDir(t)}
+		}
 		if err := o.Open(tc); err != nil {
 			t.Fatal(err)
 		}
@@ -293,6 +299,18 @@ func open(t *testing.T, op Op, ctx context.Context, mem memory.Allocator, parall
 		}
 	}
 	return insts
+}
+
+// spillDir is the directory operators of a test spill into; it must be empty once they
+// are closed (each removes its own spill store).
+func spillDir(t *testing.T) string {
+	dir := filepath.Join(t.TempDir(), "spill")
+	t.Cleanup(func() {
+		if ents, err := os.ReadDir(dir); err == nil && len(ents) > 0 {
+			t.Errorf("the operators left %d spill stores behind", len(ents))
+		}
+	})
+	return dir
 }
 
 // checkpoint saves every instance's state into a new checkpoint, closes the instances

@@ -1,0 +1,75 @@
+package keyed
+
+import "fmt"
+
+// CheckAccounts verifies the Spill's bookkeeping: the pieces in the lists of pieces in
+// memory are the ones held, pieces sharing their chunk's batch are counted by their
+// chunk, the memory counted adds up to what the cap is checked against, and at most two
+// units (an own piece, or a batch shared by pieces) exceed the cap: those of the two
+// pieces last used when the cap was last enforced.
+func (sp *Spill) CheckAccounts() error {
+	var sum int64
+	var big [2]int64 // the two largest units in memory
+	unit := func(b int64) {
+		sum += b
+		if b > big[0] {
+			big[0], big[1] = b, big[0]
+		} else if b > big[1] {
+			big[1] = b
+		}
+	}
+	for _, st := range sp.states {
+		listed := map[int32]bool{}
+		for p := st.head; p >= 0; p = st.pieces[p].next {
+			listed[p] = true
+		}
+		sharing := make([]int32, len(st.chunks))
+		for p, m := range st.pieces {
+			if listed[int32(p)] != (st.recs[p] != nil) {
+				return fmt.Errorf("piece %d: listed %v, held %v", p, listed[int32(p)], st.recs[p] != nil)
+			}
+			if st.recs[p] == nil {
+				if m.shared {
+					return fmt.Errorf("piece %d shares its batch but is not held", p)
+				}
+				continue
+			}
+			if st.recs[p].NumRows() != int64(m.rows) {
+				return fmt.Errorf("piece %d holds %d rows, not %d", p, st.recs[p].NumRows(), m.rows)
+			}
+			if m.shared {
+				sharing[m.chunk]++
+			} else {
+				unit(m.bytes)
+			}
+		}
+		for c, info := range st.chunks {
+			if sharing[c] != info.sharing {
+				return fmt.Errorf("chunk %d: %d pieces share its batch, counted %d", c, sharing[c], info.sharing)
+			}
+			if info.sharing > 0 {
+				unit(info.bytes)
+			}
+		}
+	}
+	if sum != sp.used {
+		return fmt.Errorf("%d bytes in memory, counted %d", sum, sp.used)
+	}
+	if sum-big[0]-big[1] > sp.limit {
+		return fmt.Errorf("%d bytes in memory, more than two pieces' batches over the cap of %d", sum, sp.limit)
+	}
+	return nil
+}
+
+// SplitChunks is the number of chunks held in more than one piece.
+func (sp *Spill) SplitChunks() int {
+	n := 0
+	for _, st := range sp.states {
+		for _, c := range st.chunks {
+			if c.n > 1 {
+				n++
+			}
+		}
+	}
+	return n
+}

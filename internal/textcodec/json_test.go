@@ -1,0 +1,271 @@
+package textcodec
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+)
+
+// The reference the JSON row parser is checked against: the same conversion written over
+// encoding/json's generic decoding (maps, json.Number), which defines the semantics.
+
+func refParseJSONRow(schema *arrow.Schema, value []byte) ([]any, error) {
+	if value == nil {
+		return nil, errors.New("null value (tombstone): no JSON object to read")
+	}
+	dec := json.NewDecoder(bytes.NewReader(value))
+	dec.UseNumber()
+	var doc any
+	if err := dec.Decode(&doc); err != nil {
+		return nil, fmt.Errorf("not valid JSON: %v", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("not valid JSON: data after the top-level value")
+	}
+	obj, ok := doc.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("the value is a JSON %s, not an object", refJSONKind(doc))
+	}
+	return refJSONFields(schema.Fields(), obj, "")
+}
+
+func refJSONFields(fields []arrow.Field, obj map[string]any, parent string) ([]any, error) {
+	row := make([]any, len(fields))
+	for i, f := range fields {
+		path := JoinPath(parent, f.Name)
+		v, err := refJSONValue(path, f.Type, obj[f.Name])
+		if err != nil {
+			return nil, err
+		}
+		if v == nil && !f.Nullable {
+			return nil, FieldError(path, "missing or null, but the column is not nullable")
+		}
+		row[i] = v
+	}
+	return row, nil
+}
+
+func refJSONKind(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case bool:
+		return "boolean"
+	case json.Number:
+		return "number"
+	case string:
+		return "string"
+	case []any:
+		return "array"
+	case map[string]any:
+		return "object"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+func refJSONMismatch(path string, t arrow.DataType, v any) error {
+	s := fmt.Sprint(v)
+	if len(s) > 40 {
+		s = s[:40] + "..."
+	}
+	return FieldError(path, "expected %s, got JSON %s %s", t, refJSONKind(v), strconv.Quote(s))
+}
+
+// jsonValue converts a decoded JSON value to the intermediate form of type t.
+func refJSONValue(path string, t arrow.DataType, v any) (any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	switch t := t.(type) {
+	case *arrow.BooleanType:
+		if b, ok := v.(bool); ok {
+			return b, nil
+		}
+	case *arrow.Float32Type, *arrow.Float64Type:
+		if n, ok := v.(json.Number); ok {
+			f, err := ParseFloat(path, t, string(n))
+			if err != nil || (t.ID() == arrow.FLOAT32 && math.IsInf(f.(float64), 0)) {
+				return nil, FieldError(path, "%s is out of range for %s", n, t)
+			}
+			return f, nil
+		}
+	case *arrow.StringType, *arrow.LargeStringType:
+		if s, ok := v.(string); ok {
+			return s, nil
+		}
+	case *arrow.BinaryType, *arrow.LargeBinaryType:
+		// As encoding/json writes []byte: standard base64.
+		if s, ok := v.(string); ok {
+			b, err := base64.StdEncoding.DecodeString(s)
+			if err != nil {
+				return nil, FieldError(path, "binary must be base64: %v", err)
+			}
+			return b, nil
+		}
+	case *arrow.TimestampType:
+		switch v := v.(type) {
+		case json.Number:
+			n, err := strconv.ParseInt(string(v), 10, 64)
+			if err != nil {
+				return nil, FieldError(path, "%s is not an integer count of %s since the epoch", v, t.Unit)
+			}
+			return n, nil
+		case string:
+			return ParseTimestamp(path, t, v)
+		}
+	case *arrow.Date32Type:
+		switch v := v.(type) {
+		case json.Number:
+			n, err := strconv.ParseInt(string(v), 10, 32)
+			if err != nil {
+				return nil, FieldError(path, "%s is not an integer count of days since the epoch", v)
+			}
+			return int32(n), nil
+		case string:
+			return ParseDate(path, v)
+		}
+	case *arrow.StructType:
+		if obj, ok := v.(map[string]any); ok {
+			return refJSONFields(t.Fields(), obj, path)
+		}
+	case *arrow.ListType:
+		return refJSONList(path, t.ElemField(), v)
+	case *arrow.LargeListType:
+		return refJSONList(path, t.ElemField(), v)
+	default:
+		if IsInteger(t) {
+			if n, ok := v.(json.Number); ok {
+				return ParseInteger(path, t, string(n))
+			}
+		}
+	}
+	return nil, refJSONMismatch(path, t, v)
+}
+
+func refJSONList(path string, elem arrow.Field, v any) (any, error) {
+	arr, ok := v.([]any)
+	if !ok {
+		return nil, refJSONMismatch(path, arrow.ListOfField(elem), v)
+	}
+	out := make([]any, len(arr))
+	for i, e := range arr {
+		p := fmt.Sprintf("%s[%d]", path, i)
+		x, err := refJSONValue(p, elem.Type, e)
+		if err != nil {
+			return nil, err
+		}
+		if x == nil && !elem.Nullable {
+			return nil, FieldError(p, "null, but the list's elements are not nullable")
+		}
+		out[i] = x
+	}
+	return out, nil
+}
+
+var fuzzJSONSchema = arrow.NewSchema([]arrow.Field{
+	{Name: "i", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+	{Name: "u8", Type: arrow.PrimitiveTypes.Uint8, Nullable: true},
+	{Name: "f", Type: arrow.PrimitiveTypes.Float64, Nullable: true},
+	{Name: "f32", Type: arrow.PrimitiveTypes.Float32, Nullable: true},
+	{Name: "s", Type: arrow.BinaryTypes.String, Nullable: true},
+	{Name: "b", Type: arrow.FixedWidthTypes.Boolean, Nullable: true},
+	{Name: "bin", Type: arrow.BinaryTypes.Binary, Nullable: true},
+	{Name: "ts", Type: &arrow.TimestampType{Unit: arrow.Millisecond}, Nullable: true},
+	{Name: "d", Type: arrow.FixedWidthTypes.Date32, Nullable: true},
+	{Name: "req", Type: arrow.PrimitiveTypes.Int32, Nullable: false},
+	{Name: "st", Type: arrow.StructOf(
+		arrow.Field{Name: "x", Type: arrow.PrimitiveTypes.Int16, Nullable: true},
+		arrow.Field{Name: "l", Type: arrow.ListOf(arrow.BinaryTypes.String), Nullable: true}), Nullable: true},
+	{Name: "ls", Type: arrow.ListOfField(arrow.Field{Name: "item", Nullable: false, Type: arrow.StructOf(
+		arrow.Field{Name: "y", Type: arrow.PrimitiveTypes.Float64, Nullable: true})}), Nullable: true},
+}, nil)
+
+var jsonSeeds = []string{
+	`{"req": 1, "i": 5, "s": "x"}`,
+	`{"req": 1, "i": 5, "i": 6}`,
+	`{"req": 1, "s": "a\ud800b"}`,
+	`{"req": 1, "s": "a\ud83d\ude00b"}`,
+	"{\"req\": 1, \"s\": \"bad \xff utf8\"}",
+	"{\"req\": 1, \"s\": \"tab\tinside\"}",
+	"\t{\"req\": 1}\n",
+	`{"req": 1, "u8": 256}`,
+	`{"req": 1, "u8": -1}`,
+	`{"req": 1, "i": 01}`,
+	`{"req": 1, "i": 1.0}`,
+	`{"req": 1, "f": 1e400}`,
+	`{"req": 1, "f32": 1e39}`,
+	`{"req": 1, "f": NaN}`,
+	`{"req": 1, "b": true, "bin": "aGk="}`,
+	`{"req": 1, "bin": "!!"}`,
+	`{"req": 1, "ts": "2026-01-02T03:04:05Z", "d": "2026-01-02"}`,
+	`{"req": 1, "ts": 1700000000000, "d": 19000}`,
+	`{"req": null}`,
+	`{}`,
+	`[1, 2]`,
+	`"x"`,
+	`{"req": 1} {"req": 2}`,
+	`{"req": 1, "st": {"x": 3, "l": ["a", null, "b"]}, "ls": [{"y": 1.5}, {"y": null}]}`,
+	`{"req": 1, "ls": [null]}`,
+	`{"req": 1, "st": {"l": [1]}}`,
+	`{"req": 1, "st": [1]}`,
+	`{"req": 1, "s": "\u00e9\/\"\\"}`,
+	`{"req": 1, "s": "<&>"}`,
+	`{"req": 1,}`,
+	`{"req": 1, "x": {"deep": [[[[{"a": "b"}]]]]}}`,
+	`{"req": 1, "s": "\x"}`,
+	``,
+	`   `,
+}
+
+// FuzzJSONRow: the row parser (fastjson, with the encoding/json fallback) gives what the
+// encoding/json reference gives — the same values, or an error where it errs.
+func FuzzJSONRow(f *testing.F) {
+	for _, s := range jsonSeeds {
+		f.Add([]byte(s))
+	}
+	p := NewJSONRowParser(fuzzJSONSchema)
+	f.Fuzz(func(t *testing.T, v []byte) {
+		got, err := p.Parse(v)
+		want, werr := refParseJSONRow(fuzzJSONSchema, v)
+		if err != nil && strings.Contains(err.Error(), "too big depth") {
+			return // fastjson's nesting limit (300) is below encoding/json's
+		}
+		if (err != nil) != (werr != nil) {
+			t.Fatalf("%q: error %v, reference error %v", v, err, werr)
+		}
+		if err == nil && !reflect.DeepEqual(got, want) {
+			t.Fatalf("%q:\n got  %#v\n want %#v", v, got, want)
+		}
+	})
+}
+
+func TestJSONRowSeedsMatchTheReference(t *testing.T) {
+	p := NewJSONRowParser(fuzzJSONSchema)
+	valid := 0
+	for _, s := range jsonSeeds {
+		got, err := p.Parse([]byte(s))
+		want, werr := refParseJSONRow(fuzzJSONSchema, []byte(s))
+		if (err != nil) != (werr != nil) {
+			t.Fatalf("%q: error %v, reference error %v", s, err, werr)
+		}
+		if err == nil {
+			valid++
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("%q:\n got  %#v\n want %#v", s, got, want)
+			}
+		}
+	}
+	if valid < 12 {
+		t.Fatalf("only %d seeds parse: the test would not check values", valid)
+	}
+}

@@ -1,0 +1,154 @@
+package pebblestate
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math/rand"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
+	"github.com/riverbed-engine/riverbed/state"
+)
+
+// The spill store gives back what was put, through flushes and deletes, against a map;
+// Close removes its directory.
+func TestSpillStore(t *testing.T) {
+	dir := t.TempDir()
+	s, err := state.NewSpillStore(state.PebbleBackend, state.SpillOptions{Dir: dir, MemoryLimit: 4 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewSource(1))
+	want := map[uint64][]byte{}
+	for k := uint64(1); k <= 200; k++ {
+		n := rng.Intn(64 << 10)
+		if k%50 == 0 {
+			n = 3 << 20 // larger than the memtable
+		}
+		v := bytes.Repeat([]byte{byte(k), byte(k >> 8), byte(rng.Intn(256))}, n/3)
+		if err := s.Put(k, v); err != nil {
+			t.Fatal(err)
+		}
+		want[k] = v
+		if rng.Intn(3) == 0 {
+			d := uint64(1 + rng.Intn(int(k)))
+			if err := s.Delete(d); err != nil {
+				t.Fatal(err)
+			}
+			delete(want, d)
+		}
+	}
+	for k := uint64(1); k <= 200; k++ {
+		err := s.Get(k, func(v []byte) error {
+			if !bytes.Equal(v, want[k]) {
+				t.Fatalf("value %d: %d bytes, want %d", k, len(v), len(want[k]))
+			}
+			return nil
+		})
+		if _, ok := want[k]; ok != (err == nil) {
+			t.Fatalf("value %d (present %v): %v", k, ok, err)
+		}
+		if err != nil && !strings.Contains(err.Error(), "no value") {
+			t.Fatalf("a missing value: %v", err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Fatalf("Close left %d entries", len(ents))
+	}
+}
+
+// A full disk is an error from Put (or the next call), never a stall or a crash, and the
+// store still closes and removes its directory.
+func TestSpillStoreDiskFull(t *testing.T) {
+	for _, what := range []string{"tables", "everything"} {
+		t.Run(what, func(t *testing.T) {
+			var full atomic.Bool
+			fs := errorfs.Wrap(vfs.Default, errorfs.InjectorFunc(func(op errorfs.Op) error {
+				if !full.Load() || op.Kind.ReadOrWrite() != errorfs.OpIsWrite {
+					return nil
+				}
+				if what == "tables" && !strings.HasSuffix(op.Path, ".sst") {
+					return nil
+				}
+				return &os.PathError{Op: "write", Path: op.Path, Err: syscall.ENOSPC}
+			}))
+			dir := t.TempDir()
+			s, err := newSpill(state.SpillOptions{Dir: dir, MemoryLimit: 4 << 20}, fs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			v := bytes.Repeat([]byte("x"), 200<<10)
+			for k := uint64(1); k <= 10; k++ {
+				if err := s.Put(k, v); err != nil {
+					t.Fatal(err)
+				}
+			}
+			full.Store(true)
+			for k := uint64(11); k <= 1000 && err == nil; k++ {
+				err = s.Put(k, v)
+			}
+			if err == nil || !errors.Is(err, syscall.ENOSPC) && !strings.Contains(err.Error(), "no space left") {
+				t.Fatalf("writes to a full disk: %v", err)
+			}
+			if !strings.Contains(err.Error(), "is the disk full?") {
+				t.Fatalf("the error does not say what may be wrong: %v", err)
+			}
+			if err := s.Get(1, func([]byte) error { return nil }); err == nil {
+				t.Fatal("a read after the failure succeeded")
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := os.Stat(filepath.Join(dir)); err != nil {
+				t.Fatal(err)
+			}
+			if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+				t.Fatalf("Close left %d entries", len(ents))
+			}
+		})
+	}
+}
+
+// Spill stores left by a process that no longer runs (a job killed before it removed its
+// own) are removed when a store is next opened in their directory; those of live
+// processes, and anything else, stay.
+func TestSpillStoreRemovesOrphans(t *testing.T) {
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Skip("no process to take a finished pid from:", err)
+	}
+	dead := cmd.Process.Pid
+	dir := t.TempDir()
+	orphan := filepath.Join(dir, fmt.Sprintf("riverbed-spill-%d-123", dead))
+	mine := filepath.Join(dir, fmt.Sprintf("riverbed-spill-%d-456", os.Getpid()))
+	other := filepath.Join(dir, "pebble-789")
+	for _, d := range []string{orphan, mine, other} {
+		if err := os.MkdirAll(filepath.Join(d, "sub"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := state.NewSpillStore(state.PebbleBackend, state.SpillOptions{Dir: dir, MemoryLimit: 4 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := os.Stat(orphan); !os.IsNotExist(err) {
+		t.Fatalf("the store of a finished process is still there: %v", err)
+	}
+	for _, d := range []string{mine, other} {
+		if _, err := os.Stat(d); err != nil {
+			t.Fatalf("%s was removed: %v", filepath.Base(d), err)
+		}
+	}
+}

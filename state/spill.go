@@ -1,0 +1,78 @@
+package state
+
+import (
+	"sync"
+
+	"github.com/riverbed-engine/riverbed/internal/rberr"
+)
+
+// SpillStore keeps values that an operator subtask moved out of memory (the row chunks
+// of its row stores, Arrow IPC-encoded) under keys the operator chooses, on local disk,
+// for the life of the subtask. It is not part of any checkpoint: a checkpoint saves an
+// operator's state through a Backend, reading spilled values back as it goes. A store is
+// owned by one subtask and is not safe for concurrent use.
+type SpillStore interface {
+	// Put stores value under key (the store copies it). A full disk is an error, here or
+	// at a later call; the store never blocks on it.
+	Put(key uint64, value []byte) error
+	// Get calls fn with the value stored under key; the value is valid only during fn.
+	// A missing or damaged value is an error (of kind Data).
+	Get(key uint64, fn func(value []byte) error) error
+	// Delete forgets key.
+	Delete(key uint64) error
+	// Close releases the store and removes its files.
+	Close() error
+}
+
+// SpillOptions configure a SpillStore.
+type SpillOptions struct {
+	// Dir is where the store keeps its files: it works in a fresh sub-directory of Dir
+	// (created if missing), removed by Close.
+	Dir string
+	// MemoryLimit caps the store's own buffers (write buffers and read cache), in bytes.
+	MemoryLimit int64
+}
+
+// SpillFactory opens an empty spill store.
+type SpillFactory func(opts SpillOptions) (SpillStore, error)
+
+var spillStores = map[string]SpillFactory{}
+var spillMu sync.RWMutex
+
+// RegisterSpillStore makes a spill store available to NewSpillStore for jobs whose state
+// backend is backend (package pebblestate registers PebbleBackend's). It panics if
+// backend already has one.
+func RegisterSpillStore(backend string, f SpillFactory) {
+	spillMu.Lock()
+	defer spillMu.Unlock()
+	if _, dup := spillStores[backend]; dup {
+		panic("state: spill store of " + backend + " registered twice")
+	}
+	spillStores[backend] = f
+}
+
+// Spills reports whether operators of a job with state backend backend move row state
+// out of memory: whether a spill store is registered for it. The memory backend keeps
+// everything in memory.
+func Spills(backend string) bool {
+	spillMu.RLock()
+	defer spillMu.RUnlock()
+	return spillStores[backend] != nil
+}
+
+// NewSpillStore opens an empty spill store of the state backend backend.
+func NewSpillStore(backend string, opts SpillOptions) (SpillStore, error) {
+	spillMu.RLock()
+	f := spillStores[backend]
+	spillMu.RUnlock()
+	if f == nil {
+		if backend == PebbleBackend {
+			return nil, rberr.New(rberr.InvalidArgument, "state backend %q is not linked into this program (import %s)", PebbleBackend, pebblePackage)
+		}
+		return nil, rberr.New(rberr.InvalidArgument, "state backend %q cannot move state out of memory", backend)
+	}
+	if opts.Dir == "" {
+		return nil, rberr.New(rberr.InvalidArgument, "a spill store needs a working directory")
+	}
+	return f(opts)
+}

@@ -1,0 +1,172 @@
+"""State larger than memory: with state_backend="pebble", the rows operators hold (join
+sides, dedup's waiting rows) beyond state_memory_limit are spilled to disk and read back.
+Joins and dedup over inputs whose state is at least ten times the cap give DuckDB's and
+plain Python's answers, straight and across a savepoint; a spill that cannot be written is
+an error naming the operator."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+import riverbed as rb
+from riverbed import col
+
+CAP = 2 << 20  # state_memory_limit: per stateful operator subtask
+N = 180_000  # rows per join side: about 22 MB each, 10x the cap of each of 2 subtasks
+PAYLOAD = 100
+
+
+def payload(n: int, tag: str) -> pa.Array:
+    # Distinct enough not to compress into nothing, cheap to build.
+    base = pa.array([f"{tag}{i:09d}" for i in range(n)])
+    return pc.binary_join_element_wise(base, pa.scalar("x" * (PAYLOAD - 10)), "")
+
+
+def sides() -> tuple[pa.Table, pa.Table]:
+    left = pa.table({"lid": pa.array(range(N), pa.int64()),
+                     "k": pa.array([i * 7 % N for i in range(N)], pa.int64()),
+                     "lp": payload(N, "l")})
+    right = pa.table({"rid": pa.array(range(N), pa.int64()),
+                      "k": pa.array([i * 2 % N for i in range(N)], pa.int64()),
+                      "rp": payload(N, "r")})
+    return left, right
+
+
+def canon(t: pa.Table, keys: list[str]) -> pa.Table:
+    return t.select(sorted(t.column_names)).sort_by([(k, "ascending") for k in keys])
+
+
+def duck(sql: str, **tables: pa.Table) -> pa.Table:
+    con = duckdb.connect()
+    for name, t in tables.items():
+        con.register(name, t)
+    got = con.sql(sql).arrow()
+    return got.read_all() if isinstance(got, pa.RecordBatchReader) else got
+
+
+def test_join_state_ten_times_the_cap_spills_and_matches_duckdb(tmp_path) -> None:
+    lt, rt = sides()
+    assert lt.nbytes + rt.nbytes >= 10 * 2 * CAP  # 2 subtasks, each with its cap
+    env = rb.Environment(parallelism=2, state_backend="pebble", state_memory_limit=CAP,
+                         checkpoint_dir=tmp_path / "ck")  # spill stores go to ck/.work
+    got = env.from_arrow(lt).join(env.from_arrow(rt), on="k").collect()
+    want = duck("select l.lid, l.k, l.lp, r.rid, r.rp from lt l join rt r on l.k = r.k", lt=lt, rt=rt)
+    assert got.num_rows == want.num_rows > 0
+    assert canon(got, ["lid", "rid"]).equals(canon(want.cast(got.select(want.column_names).schema), ["lid", "rid"]))
+    assert spill_stores(tmp_path / "ck" / ".work") == [], "the spill stores were not removed"
+
+
+def spill_stores(work) -> list[int]:
+    """The size of each spill store in a job's working directory."""
+    if not work.exists():
+        return []
+    return [sum(f.stat().st_size for f in d.rglob("*") if f.is_file())
+            for d in work.iterdir() if d.name.startswith("riverbed-spill-")]
+
+
+def test_left_join_spilled_matches_duckdb(tmp_path) -> None:
+    # A left join keeps both inputs until both have ended, then joins them: when its first
+    # row comes out, it holds both inputs, most of them in its spill stores, and reads
+    # them back to join them.
+    lt, rt = sides()
+    env = rb.Environment(parallelism=2, state_backend="pebble", state_memory_limit=CAP,
+                         checkpoint_dir=tmp_path / "ck")
+    job = env.from_arrow(lt).join(env.from_arrow(rt), on="k", how="left").select("lid", "k", "rid").start()
+    batches = []
+    for b in job.results():
+        if not batches:
+            stores = spill_stores(tmp_path / "ck" / ".work")
+            assert len(stores) == 2, stores  # one per subtask
+            assert sum(stores) >= (lt.nbytes + rt.nbytes) * 0.8, f"{stores} bytes spilled"
+        batches.append(b)
+    got = pa.Table.from_batches(batches, schema=job.schema)
+    assert spill_stores(tmp_path / "ck" / ".work") == [], "the spill stores were not removed"
+    want = duck("select l.lid, l.k, r.rid from lt l left join rt r on l.k = r.k", lt=lt, rt=rt)
+    assert canon(got, ["lid", "rid"]).equals(canon(want.cast(got.schema), ["lid", "rid"]))
+
+
+def dedup_input(n: int) -> tuple[pa.Table, list[int]]:
+    t0 = dt.datetime(2026, 1, 1)
+    # Keys repeat; times are distinct and out of order, so that which row is kept depends
+    # on event time, not arrival.
+    times = [(i * 7919) % n for i in range(n)]
+    keys = [(i * 31) % (n // 4) for i in range(n)]
+    t = pa.table({"id": pa.array(range(n), pa.int64()), "key": pa.array(keys, pa.int64()),
+                  "ts": pa.array([t0 + dt.timedelta(milliseconds=s) for s in times], pa.timestamp("us")),
+                  "p": payload(n, "d")})
+    # Plain Python: per key, the row with the least event time.
+    first: dict[int, tuple[int, int]] = {}
+    for i, (k, s) in enumerate(zip(keys, times)):
+        if k not in first or s < first[k][0]:
+            first[k] = (s, i)
+    return t, sorted(i for _, i in first.values())
+
+
+def test_dedup_state_ten_times_the_cap_matches_python() -> None:
+    n = 200_000
+    t, want = dedup_input(n)
+    assert t.nbytes >= 10 * CAP  # one subtask holds every row until the input ends
+    env = rb.Environment(parallelism=1, state_backend="pebble", state_memory_limit=CAP)
+    got = env.from_arrow(t, event_time="ts").deduplicate("key").collect()
+    assert sorted(got["id"].to_pylist()) == want
+    byid = dict(zip(t["id"].to_pylist(), t["p"].to_pylist()))
+    assert all(byid[i] == p for i, p in zip(got["id"].to_pylist(), got["p"].to_pylist()))
+
+
+def test_spilled_join_across_a_savepoint_matches_duckdb(tmp_path) -> None:
+    # Paced, so that the stop lands mid-input, once the join holds more than ten times its
+    # cap; the restored run (at another parallelism) gets the spilled state back, within
+    # its cap, and the two runs' rows together are DuckDB's answer.
+    rows = 160_000
+
+    def source(env: rb.Environment, side: str) -> rb.Stream:
+        s = env.datagen({"x": rb.Int64}, fields={"x": {"kind": "sequence", "min": 0}},
+                        rows_per_second=60_000, number_of_rows=rows)
+        k = (col("x") * 7 % rows) if side == "l" else (col("x") * 2 % rows)
+        pad = rb.lit("p" * PAYLOAD)
+        return s.select(col("x").alias(f"{side}id"), k.alias("k"),
+                        rb.concat_str([col("x").cast(rb.Utf8), pad]).alias(f"{side}p"))
+
+    def pipeline(env: rb.Environment) -> rb.Stream:
+        return source(env, "l").join(source(env, "r"), on="k")
+
+    def read(job: rb.Job) -> int:
+        return sum(m["records_out"] for m in job.metrics().to_pylist() if m["operator"] == "datagen")
+
+    kw = dict(state_backend="pebble", state_memory_limit=CAP)
+    env = rb.Environment(parallelism=1, **kw)
+    job = pipeline(env).start()
+    while read(job) < 2 * 110_000 and job.status == "running":  # about 26 MB held by the join
+        time.sleep(0.05)
+    job.stop(savepoint=tmp_path / "sp")
+    before = pa.Table.from_batches(list(job.results()), schema=job.schema)
+    sp = rb.read_savepoint(tmp_path / "sp")
+    held = sum(sp.state("join-0", table=t).nbytes for t in ("left.v1", "right.v1"))
+    assert held >= 10 * CAP, f"the savepoint holds {held} bytes of join state, not ten times the cap"
+    env2 = rb.Environment(parallelism=2, **kw)
+    restored = pipeline(env2).start(restore=tmp_path / "sp")
+    after = restored.collect()
+    assert 0 < read(restored) < 2 * rows, "the stop did not land mid-input"
+    both = pa.concat_tables([before, after.cast(before.schema)])
+    want = duck(
+        f"select l.x as lid, l.x * 7 % {rows} as k, cast(l.x as varchar) || repeat('p', {PAYLOAD}) as lp, "
+        f"r.x as rid, cast(r.x as varchar) || repeat('p', {PAYLOAD}) as rp "
+        f"from x l join x r on l.x * 7 % {rows} = r.x * 2 % {rows}",
+        x=pa.table({"x": pa.array(range(rows), pa.int64())}))
+    assert canon(both, ["lid", "rid"]).equals(canon(want.cast(both.select(want.column_names).schema), ["lid", "rid"]))
+
+
+def test_a_spill_that_cannot_be_written_names_the_operator(tmp_path) -> None:
+    ck = tmp_path / "ck"
+    ck.mkdir()
+    (ck / ".work").write_text("not a directory")  # the job's working directory cannot be made
+    lt, rt = sides()
+    env = rb.Environment(parallelism=1, state_backend="pebble", state_memory_limit=CAP, checkpoint_dir=ck)
+    with pytest.raises(rb.RiverbedError, match=r"join.*cannot spill rows to disk"):
+        env.from_arrow(lt).join(env.from_arrow(rt), on="k").collect()
