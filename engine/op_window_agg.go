@@ -59,15 +59,11 @@ func (o *windowAggOp) require(b *binder, n *plan.Node, ln *lnode, need map[strin
 }
 
 func (o *windowAggOp) build(g *graph, n *lnode, _ *plan.Expr) (flow, error) {
-	in, err := g.build(n.inputs[0], nil)
+	k, err := g.buildKeyed(n, o.keys)
 	if err != nil {
-		return in, err
+		return k.in, err
 	}
-	keys, types := keyExprs(o.keys)
-	p := g.Parallel
-	if len(keys) == 0 {
-		p = 1
-	}
+	keys, types := k.keys, k.types
 	timeIdx := -1
 	var timeType arrow.DataType = &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}
 	if !o.processing {
@@ -76,16 +72,16 @@ func (o *windowAggOp) build(g *graph, n *lnode, _ *plan.Expr) (flow, error) {
 	}
 	// In batch mode an event-time window aggregation fed by parallel subtasks
 	// pre-aggregates by slice in each of them before the exchange (window/preagg.go).
-	preAgg := preAggregate && g.Batch && !o.processing && !o.lateOutput && in.st.Parallel > 1 &&
+	preAgg := preAggregate && g.Batch && !o.processing && !o.lateOutput && k.in.st.Parallel > 1 &&
 		window.PreAggregatable(o.win, o.aggs)
 	if preAgg {
 		partial := agg.PartialSchema(types, o.aggs, window.SliceField)
-		in.st.ChainHelper("pre-aggregate", func(int) runtime.Operator {
+		k.in.st.ChainHelper("pre-aggregate", func(int) runtime.Operator {
 			return &window.PreWindowAggOp{Name: n.name, Keys: keys, KeyTypes: types, Aggs: o.aggs, Win: o.win,
 				TimeIdx: timeIdx, Partial: partial, BatchSize: g.BatchSize}
 		})
 	}
-	st := g.NewStage("window_agg", p, runtime.Edge{From: in.st, Part: runtime.PartHash, Keys: keys, Hashed: preAgg})
+	st := k.stage(g, "window_agg", preAgg)
 	name := fmt.Sprintf("window_agg(%s)", o.Window.Kind)
 	if o.lateOutput {
 		name += " late rows" // its late_records are its output, not dropped rows
