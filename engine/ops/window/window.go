@@ -141,6 +141,12 @@ type WindowAggOp struct {
 	tc    *runtime.TaskCtx
 	wm    int64
 	panes map[[2]int64]*pane
+	// Slicing (sliced.go): the slice length (0: off), the live slices by start, how far
+	// windows have taken their slices, and the schema of frozen slices.
+	sliceLen int64
+	slices   map[int64]*slice
+	slicedTo int64
+	partial  *arrow.Schema
 	dirty [][2]int64 // fired windows that late rows updated in this batch
 	ts    []int64
 	wbuf  [][2]int64
@@ -150,6 +156,7 @@ func (o *WindowAggOp) Open(tc *runtime.TaskCtx) error {
 	o.tc = tc
 	o.wm = math.MinInt64
 	o.panes = map[[2]int64]*pane{}
+	o.openSlices()
 	return nil
 }
 
@@ -180,7 +187,22 @@ func (o *WindowAggOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error
 	}
 	rows := map[[2]int64][]int32{}
 	var lateRows []int32
+	var bySlice map[int64][]int32
+	if o.sliceLen > 0 {
+		bySlice = map[int64][]int32{}
+		var c sliceCache
+		for i, t := range o.ts {
+			if t == math.MinInt64 { // null event time: cannot be placed in any window
+				lateRows = append(lateRows, int32(i))
+				continue
+			}
+			lateRows = o.route(int32(i), t, lateWM, bySlice, rows, lateRows, &c)
+		}
+	}
 	for i, t := range o.ts {
+		if bySlice != nil {
+			break
+		}
 		if t == math.MinInt64 { // null event time: cannot be placed in any window
 			lateRows = append(lateRows, int32(i))
 			continue
@@ -207,6 +229,11 @@ func (o *WindowAggOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error
 	}
 	if err := o.addToPanes(rec, m.Seq, rows, n, true); err != nil {
 		return err
+	}
+	if len(bySlice) > 0 {
+		if err := o.addToSlices(rec, m.Seq, bySlice, false); err != nil {
+			return err
+		}
 	}
 	return o.emitUpdates(out)
 }
@@ -257,13 +284,24 @@ func (o *WindowAggOp) addToPanes(rec arrow.RecordBatch, seq runtime.Seq, rows ma
 // their slice. A window already closed takes none (in batch mode, where pre-aggregation
 // runs, none is: a slice comes before the watermark that closes its windows).
 func (o *WindowAggOp) mergePartials(rec arrow.RecordBatch, out runtime.Emitter) error {
-	starts, ok := rec.Column(int(rec.NumCols()) - 2).(*array.Int64)
+	starts, ok := sliceColumn(rec)
 	if !ok {
 		return rberr.New(rberr.Internal, "%s: partial states without their slice", o.Name)
 	}
 	rows := map[[2]int64][]int32{}
 	var late []int32
+	var bySlice map[int64][]int32
+	if o.sliceLen > 0 {
+		bySlice = map[int64][]int32{}
+		var c sliceCache
+		for i, s := range starts.Int64Values() {
+			late = o.route(int32(i), s, o.wm, bySlice, rows, late, &c)
+		}
+	}
 	for i, s := range starts.Int64Values() {
+		if bySlice != nil {
+			break
+		}
 		o.wbuf = o.Win.Assign(s, o.wbuf[:0])
 		accepted := false
 		for _, w := range o.wbuf {
@@ -304,6 +342,11 @@ func (o *WindowAggOp) mergePartials(rec arrow.RecordBatch, out runtime.Emitter) 
 		err := p.agg.MergePartial(o.tc.Eval, sub)
 		sub.Release()
 		if err != nil {
+			return err
+		}
+	}
+	if len(bySlice) > 0 {
+		if err := o.addToSlices(rec, runtime.Seq{}, bySlice, true); err != nil {
 			return err
 		}
 	}
@@ -439,6 +482,9 @@ func (o *WindowAggOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
 // fire emits every window whose end the clock has passed and drops windows whose
 // allowed lateness is over.
 func (o *WindowAggOp) fire(now int64, out runtime.Emitter) error {
+	if err := o.fireSlices(now); err != nil {
+		return err
+	}
 	for _, w := range o.sortedPanes() {
 		p := o.panes[w]
 		if !p.fired && p.end-1 <= now {
@@ -487,4 +533,5 @@ func (o *WindowAggOp) Close() {
 		p.agg.Release()
 	}
 	o.panes = nil
+	o.closeSlices()
 }
