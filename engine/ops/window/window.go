@@ -147,9 +147,9 @@ type WindowAggOp struct {
 	slices   map[int64]*slice
 	slicedTo int64
 	partial  *arrow.Schema
-	dirty [][2]int64 // fired windows that late rows updated in this batch
-	ts    []int64
-	wbuf  [][2]int64
+	dirty    [][2]int64 // fired windows that late rows updated in this batch
+	ts       []int64
+	wbuf     [][2]int64
 }
 
 func (o *WindowAggOp) Open(tc *runtime.TaskCtx) error {
