@@ -145,20 +145,26 @@ func (o *aggregateOp) takeUpdates(ln, from *lnode) error { return nil }
 func (o *aggregateOp) estimateRows(n *lnode) (int64, bool) { return inputRows(n) }
 
 func (o *aggregateOp) build(g *graph, n *lnode, _ *plan.Expr) (flow, error) {
-	in, err := g.build(n.inputs[0], nil)
+	k, err := g.buildKeyed(n, o.keys)
 	if err != nil {
-		return in, err
+		return k.in, err
 	}
-	keys, types := keyExprs(o.keys)
-	p := g.Parallel
-	if len(keys) == 0 {
-		p = 1
+	keys, types := k.keys, k.types
+	// A bounded group_by fed by parallel subtasks pre-aggregates in each of them before
+	// the exchange (agg/preagg.go); an updating one emits as its input comes, and keeps
+	// its rows' way through the exchange.
+	preAgg := preAggregate && n.changelog == "" && k.in.st.Parallel > 1 && agg.PreAggregatable(o.aggs)
+	if preAgg {
+		partial := agg.PartialSchema(types, o.aggs)
+		k.in.st.ChainHelper("pre-aggregate", func(int) runtime.Operator {
+			return &agg.PreAggOp{Name: n.name, Keys: keys, KeyTypes: types, Aggs: o.aggs, Partial: partial, BatchSize: g.BatchSize}
+		})
 	}
-	st := g.NewStage("aggregate", p, runtime.Edge{From: in.st, Part: runtime.PartHash, Keys: keys})
+	st := k.stage(g, "aggregate", preAgg)
 	st.Chain("aggregate", func(int) runtime.Operator {
 		return &agg.GroupByOp{Name: n.name, Keys: keys, KeyTypes: types, Aggs: o.aggs, Schema: n.schema, BatchSize: g.BatchSize,
 			Changelog: n.changelog != "", Retract: n.inputs[0].changelog != "", OpCol: o.retractOp, MiniBatch: time.Duration(o.miniBatch) * time.Microsecond,
-			TTL: time.Duration(o.stateTTL) * time.Microsecond}
+			TTL: time.Duration(o.stateTTL) * time.Microsecond, PreAgg: preAgg}
 	})
 	return flow{st: st}, nil
 }
@@ -181,6 +187,9 @@ func (o *aggregateOp) explain(n *lnode) (detail string) {
 	}
 	return
 }
+
+// preAggregate turns pre-aggregation on (tests and benchmarks compare without it).
+var preAggregate = true
 
 // keyNames are the names of the first n fields (a group_by's keys).
 func keyNames(fields []arrow.Field, n int) []string {

@@ -64,19 +64,15 @@ func (o *dedupOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]bo
 func (o *dedupOp) estimateRows(n *lnode) (int64, bool) { return inputRows(n) }
 
 func (o *dedupOp) build(g *graph, n *lnode, _ *plan.Expr) (flow, error) {
-	in, err := g.build(n.inputs[0], nil)
+	k, err := g.buildKeyed(n, o.keys)
 	if err != nil {
-		return in, err
+		return k.in, err
 	}
-	keys, types := keyExprs(o.keys)
-	p := g.Parallel
-	if len(keys) == 0 {
-		p = 1
-	}
+	keys, types := k.keys, k.types
 	inSchema := n.inputs[0].schema
 	timeIdx := n.inputs[0].timeIdx
 	within := o.within
-	st := g.NewStage("dedup", p, runtime.Edge{From: in.st, Part: runtime.PartHash, Keys: keys})
+	st := k.stage(g, "dedup", false)
 	st.Chain("dedup", func(int) runtime.Operator {
 		return &dedup.DedupOp{Name: n.name, Keys: keys, KeyTypes: types, Within: within, TimeIdx: timeIdx,
 			InSchema: inSchema, Batch: g.BatchSize}

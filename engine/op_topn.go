@@ -46,17 +46,13 @@ func (o *topnOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]boo
 }
 
 func (o *topnOp) build(g *graph, n *lnode, _ *plan.Expr) (flow, error) {
-	in, err := g.build(n.inputs[0], nil)
+	k, err := g.buildKeyed(n, o.keys)
 	if err != nil {
-		return in, err
+		return k.in, err
 	}
-	keys, types := keyExprs(o.keys)
-	p := g.Parallel
-	if len(keys) == 0 {
-		p = 1
-	}
+	keys, types := k.keys, k.types
 	inSchema := n.inputs[0].schema
-	st := g.NewStage("topn", p, runtime.Edge{From: in.st, Part: runtime.PartHash, Keys: keys})
+	st := k.stage(g, "topn", false)
 	op := &dedup.TopNOp{Name: n.name, Keys: keys, KeyTypes: types, OrderBy: o.orderBy, Descending: o.Descending,
 		WithTies: o.WithTies, N: int(o.n), Schema: n.schema, InSchema: inSchema, BatchSize: g.BatchSize}
 	if o.assigns {

@@ -59,22 +59,29 @@ func (o *windowAggOp) require(b *binder, n *plan.Node, ln *lnode, need map[strin
 }
 
 func (o *windowAggOp) build(g *graph, n *lnode, _ *plan.Expr) (flow, error) {
-	in, err := g.build(n.inputs[0], nil)
+	k, err := g.buildKeyed(n, o.keys)
 	if err != nil {
-		return in, err
+		return k.in, err
 	}
-	keys, types := keyExprs(o.keys)
-	p := g.Parallel
-	if len(keys) == 0 {
-		p = 1
-	}
+	keys, types := k.keys, k.types
 	timeIdx := -1
 	var timeType arrow.DataType = &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}
 	if !o.processing {
 		timeIdx = o.winTimeIdx
 		timeType = n.inputs[0].schema.Field(timeIdx).Type
 	}
-	st := g.NewStage("window_agg", p, runtime.Edge{From: in.st, Part: runtime.PartHash, Keys: keys})
+	// In batch mode an event-time window aggregation fed by parallel subtasks
+	// pre-aggregates by slice in each of them before the exchange (window/preagg.go).
+	preAgg := preAggregate && g.Batch && !o.processing && !o.lateOutput && k.in.st.Parallel > 1 &&
+		window.PreAggregatable(o.win, o.aggs)
+	if preAgg {
+		partial := agg.PartialSchema(types, o.aggs, window.SliceField)
+		k.in.st.ChainHelper("pre-aggregate", func(int) runtime.Operator {
+			return &window.PreWindowAggOp{Name: n.name, Keys: keys, KeyTypes: types, Aggs: o.aggs, Win: o.win,
+				TimeIdx: timeIdx, Partial: partial, BatchSize: g.BatchSize}
+		})
+	}
+	st := k.stage(g, "window_agg", preAgg)
 	name := fmt.Sprintf("window_agg(%s)", o.Window.Kind)
 	if o.lateOutput {
 		name += " late rows" // its late_records are its output, not dropped rows
@@ -88,7 +95,7 @@ func (o *windowAggOp) build(g *graph, n *lnode, _ *plan.Expr) (flow, error) {
 		st.Chain(name, func(int) runtime.Operator {
 			return &window.WindowAggOp{Name: n.name, Keys: keys, KeyTypes: types, Aggs: o.aggs, Schema: n.schema, Win: o.win,
 				Lateness: o.lateness, TimeIdx: timeIdx, TimeType: timeType, Processing: o.processing,
-				LateOutput: o.lateOutput, BatchSize: g.BatchSize}
+				LateOutput: o.lateOutput, BatchSize: g.BatchSize, PreAgg: preAgg}
 		})
 	}
 	return flow{st: st}, nil

@@ -199,6 +199,37 @@ func sourceClock(n *lnode) func() *source.Clock {
 	return func() *source.Clock { return source.NewClock(1, col, bound) }
 }
 
+// keyedInput is the input of an operator that partitions its rows by keys (group_by,
+// window aggregation, dedup, top-N): the input built, the keys' expressions and types,
+// and the operator's parallelism: the job's, or 1 without keys (one subtask sees every
+// row).
+type keyedInput struct {
+	in       flow
+	keys     []expr.Expr
+	types    []arrow.DataType
+	parallel int
+}
+
+// buildKeyed builds n's single input for an operator keyed by keys.
+func (g *graph) buildKeyed(n *lnode, keys []expr.Bound) (keyedInput, error) {
+	in, err := g.build(n.inputs[0], nil)
+	if err != nil {
+		return keyedInput{in: in}, err
+	}
+	k := keyedInput{in: in, parallel: g.Parallel}
+	k.keys, k.types = keyExprs(keys)
+	if len(k.keys) == 0 {
+		k.parallel = 1
+	}
+	return k, nil
+}
+
+// stage is the operator's stage, fed through the hash exchange on the keys; hashed: the
+// input's batches may carry their key hashes (runtime.Edge.Hashed, a pre-aggregation's).
+func (k keyedInput) stage(g *graph, name string, hashed bool) *runtime.Stage {
+	return g.NewStage(name, k.parallel, runtime.Edge{From: k.in.st, Part: runtime.PartHash, Keys: k.keys, Hashed: hashed})
+}
+
 // keyExprs splits bound keys into their expressions and types.
 func keyExprs(bs []expr.Bound) ([]expr.Expr, []arrow.DataType) {
 	keys := make([]expr.Expr, len(bs))

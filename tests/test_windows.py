@@ -321,6 +321,27 @@ def test_window_golden_late(kind, layout, p, parquet_inputs):
     check_late(keyed_window(kind, layout, p, parquet_inputs), expected(kind, layout))
 
 
+@pytest.mark.parametrize("kind, layout, p", [
+    pytest.param(kind, layout, p, id=f"{kind}-{layout}-p{p}")
+    for kind in ("sliding", "cumulate") for layout in ("memory", "parquet_files") for p in (1, 4)])
+def test_sliced_window_golden(kind, layout, p, parquet_inputs):
+    """Sliding and cumulate windows whose aggregations all merge exactly (no first/last)
+    share slices: each row updates its slice and a window merges its slices when it fires.
+    With rows out of order, behind the watermark within the allowed lateness (re-emitting
+    fired windows) and beyond it, the last row of every (key, window) is still the
+    reference's, and late_records counts the late rows."""
+    names = ["n", "nv", "sum", "min", "max", "mean"]
+    env = streaming_env(parallelism=p, batch_size=B)
+    res = (source(env, layout, parquet_inputs)
+           .key_by("k").window(SPECS[kind][0], allowed_lateness="5s").agg(rb_aggs()[:len(names)]))
+    want = expected(kind, layout)
+    results, late_records = run_job(res)
+    assert results.column_names == ["k", "window_start", "window_end", *names]
+    assert_results_equal(final_rows(results, ("k",)),
+                         {w: {n: a[n] for n in names} for w, a in want.results.items()})
+    assert late_records == len(want.late)
+
+
 @pytest.mark.parametrize("kind, layout", [
     pytest.param(kind, layout, id=f"{kind}-{layout}")
     for kind in ("tumbling", "cumulate") for layout in ("memory", "parquet_files")])

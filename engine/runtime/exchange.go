@@ -9,6 +9,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/compute"
 	"github.com/riverbed-engine/riverbed/engine/expr"
+	"github.com/riverbed-engine/riverbed/internal/rberr"
 	"github.com/riverbed-engine/riverbed/state"
 )
 
@@ -32,6 +33,7 @@ type router struct {
 	targets []*task
 	chIdx   []int // our input channel index at each target
 	keys    []expr.Expr
+	hashed  bool // batches marked with KeyHashMeta carry their key hashes (Edge.Hashed)
 	maxPar  int
 	hashes  []uint64
 	// sink is set instead of targets at the end of a graph.
@@ -155,16 +157,25 @@ func (r *router) shuffle(m Message) error {
 	if n == 0 {
 		return nil
 	}
-	cols, err := EvalColumns(r.tc.Eval, r.keys, rec)
-	if err != nil {
-		return err
+	var hs []uint64
+	if r.hashed && CarriesKeyHashes(rec.Schema()) {
+		hc, ok := rec.Column(int(rec.NumCols()) - 1).(*array.Uint64)
+		if !ok {
+			return rberr.New(rberr.Internal, "a hashed exchange got a batch without its key hash column")
+		}
+		hs = hc.Uint64Values()
+	} else {
+		cols, err := EvalColumns(r.tc.Eval, r.keys, rec)
+		if err != nil {
+			return err
+		}
+		if cap(r.hashes) < n {
+			r.hashes = make([]uint64, n)
+		}
+		hs = r.hashes[:n]
+		expr.HashColumns(cols, hs)
+		ReleaseAll(cols)
 	}
-	defer ReleaseAll(cols)
-	if cap(r.hashes) < n {
-		r.hashes = make([]uint64, n)
-	}
-	hs := r.hashes[:n]
-	expr.HashColumns(cols, hs)
 	p := len(r.targets)
 	idx := make([][]int32, p)
 	for i, h := range hs {
@@ -180,8 +191,8 @@ func (r *router) shuffle(m Message) error {
 			rec.Retain()
 			part = rec
 		} else {
-			part, err = TakeRows(r.tc.Eval, rec, rows)
-			if err != nil {
+			var err error
+			if part, err = TakeRows(r.tc.Eval, rec, rows); err != nil {
 				return err
 			}
 		}
@@ -190,6 +201,16 @@ func (r *router) shuffle(m Message) error {
 		}
 	}
 	return nil
+}
+
+// KeyHashMeta is the schema metadata key of batches whose last column holds their rows'
+// key hashes (see Edge.Hashed).
+const KeyHashMeta = "riverbed.key_hash"
+
+// CarriesKeyHashes reports whether batches of schema s carry their key hashes in their
+// last column.
+func CarriesKeyHashes(s *arrow.Schema) bool {
+	return s.HasMetadata() && s.Metadata().FindKey(KeyHashMeta) >= 0
 }
 
 func TakeRows(ec *expr.EvalCtx, rec arrow.RecordBatch, rows []int32) (arrow.RecordBatch, error) {

@@ -41,6 +41,12 @@ type Edge struct {
 	From *Stage
 	Part partitioning
 	Keys []expr.Expr
+	// Hashed (with PartHash): batches whose schema is marked with KeyHashMeta carry their
+	// rows' key hashes (the hashes of Keys, as expr.HashColumns computes them) in their
+	// last column, a uint64 column, and the exchange routes them by it without evaluating
+	// Keys (a pre-aggregation computes them once; the aggregation after the exchange uses
+	// them too). Other batches are routed by Keys.
+	Hashed bool
 }
 
 // pgraph is the physical graph: stages of parallel subtasks connected by edges.
@@ -114,7 +120,7 @@ func (g *Graph) wire(queue int) {
 	for _, s := range g.stages {
 		for side, e := range s.inputs {
 			for ui, up := range e.From.tasks {
-				r := &router{part: e.Part, keys: e.Keys, maxPar: g.MaxPar, side: side}
+				r := &router{part: e.Part, keys: e.Keys, hashed: e.Hashed, maxPar: g.MaxPar, side: side}
 				if e.Part == partForward {
 					t := s.tasks[ui%len(s.tasks)]
 					r.targets = []*task{t}

@@ -8,6 +8,7 @@ import (
 	"github.com/riverbed-engine/riverbed/engine/expr"
 	"github.com/riverbed-engine/riverbed/engine/ops/keyed"
 	"github.com/riverbed-engine/riverbed/engine/runtime"
+	"github.com/riverbed-engine/riverbed/internal/rberr"
 	"github.com/riverbed-engine/riverbed/state"
 )
 
@@ -29,6 +30,10 @@ type GroupByOp struct {
 	// taken back out of their groups (retract.go). Implies Changelog.
 	Retract bool
 	OpCol   int
+	// PreAgg: the input comes from a pre-aggregation (PreAggOp, preagg.go): batches of
+	// partial states, or rows (with their key hash as a last column when their schema is
+	// marked so, runtime.CarriesKeyHashes).
+	PreAgg bool
 	// MiniBatch is how long changes are gathered before they are emitted (each group
 	// emits at most once per mini-batch; 0: after every input batch). TTL drops the state
 	// of a group not updated for that long (0: never), deleting it from the result. Both
@@ -64,6 +69,20 @@ func (o *GroupByOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
 	defer m.Rec.Release()
 	if o.Changelog {
 		return o.processChanges(m, out)
+	}
+	if o.PreAgg {
+		rec := m.Rec
+		if IsPartial(rec.Schema()) {
+			return o.agg.MergePartial(o.tc.Eval, rec)
+		}
+		if runtime.CarriesKeyHashes(rec.Schema()) {
+			hc, ok := rec.Column(int(rec.NumCols()) - 1).(*array.Uint64)
+			if !ok {
+				return rberr.New(rberr.Internal, "%s: rows without their key hash column", o.Name)
+			}
+			_, err := o.agg.ConsumeHashed(o.tc.Eval, rec, hc.Uint64Values(), m.Seq)
+			return err
+		}
 	}
 	_, err := o.agg.Consume(o.tc.Eval, m.Rec, m.Seq)
 	return err

@@ -36,6 +36,11 @@ var typedAggs = [][2]string{{"sum", "i8"}, {"max", "i8"}, {"mean", "u64"}, {"max
 // means whose sums overflow int64 and uint64) survive checkpoints and rescaling: group_by
 // over them gives the plain-Go reference's results (exact sums with math/big) three ways.
 func TestGroupByStateAllStorages(t *testing.T) {
+	testGroupByAllStorages(t, func(op opstest.Op) opstest.Op { return op })
+}
+
+// testGroupByAllStorages runs TestGroupByStateAllStorages' group_by, as wrap makes it.
+func testGroupByAllStorages(t *testing.T, wrap func(opstest.Op) opstest.Op) {
 	rng := rand.New(rand.NewSource(11))
 	var steps []opstest.Step
 	var rows [][]any
@@ -80,7 +85,7 @@ func TestGroupByStateAllStorages(t *testing.T) {
 		Keys:   opstest.KeysOf(keys),
 		MaxPar: 8,
 	}
-	opstest.RunAll(t, op, steps, 5, refTyped(rows))
+	opstest.RunAll(t, wrap(op), steps, 5, refTyped(rows))
 }
 
 // refTyped computes the aggregations of typedAggs per key, in plain Go.

@@ -97,6 +97,13 @@ func (g *Grouper) resize(capacity int) {
 
 // Consume assigns a group id to every row of keys, writing them to ids (len = rows).
 func (g *Grouper) Consume(ctx context.Context, keys []arrow.Array, ids []uint32) error {
+	return g.ConsumeHashed(ctx, keys, nil, ids)
+}
+
+// ConsumeHashed is Consume with the rows' key hashes already known: hs[i] must be the hash
+// expr.HashColumns gives row i of keys (as a pre-aggregation computes it once and the
+// hash exchange carries it). With hs nil the hashes are computed here.
+func (g *Grouper) ConsumeHashed(ctx context.Context, keys []arrow.Array, hs []uint64, ids []uint32) error {
 	n := len(ids)
 	g.newRows = g.newRows[:0]
 	if g.mode == modeInt {
@@ -106,11 +113,13 @@ func (g *Grouper) Consume(ctx context.Context, keys []arrow.Array, ids []uint32)
 		}
 		return g.keepKeys(ctx, keys)
 	}
-	if cap(g.hbuf) < n {
-		g.hbuf = make([]uint64, n)
+	if hs == nil {
+		if cap(g.hbuf) < n {
+			g.hbuf = make([]uint64, n)
+		}
+		hs = g.hbuf[:n]
+		expr.HashColumns(keys, hs)
 	}
-	hs := g.hbuf[:n]
-	expr.HashColumns(keys, hs)
 	switch g.mode {
 	case modeStr:
 		g.consumeStr(keys[0], hs, ids)
@@ -149,6 +158,8 @@ func (g *Grouper) nullGroup(h uint64, row int) uint32 {
 	return uint32(g.null)
 }
 
+// consumeInt groups one integer-like key. It hashes the keys itself even when their
+// hashes are known: the hash is a multiply and a few shifts, cheaper than reading it.
 func (g *Grouper) consumeInt(col arrow.Array, ids []uint32) {
 	nulls := col.NullN() > 0
 	var vals []int64

@@ -55,19 +55,40 @@ func (o *WindowAggOp) StateTables() []state.TableSpec {
 func (o *WindowAggOp) SaveState(b state.Backend) error {
 	w := keyed.NewStateWriter(o.tc.Eval, o.Name, PanesTable, stateSchema(o.Schema, o.KeyTypes, o.Aggs))
 	defer w.Release()
-	for _, win := range o.sortedPanes() {
-		p := o.panes[win]
-		n := p.agg.NumGroups()
+	// With slicing, a window still to fire is its pane and its slices merged.
+	sliced, err := o.slicedWindows()
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, t := range sliced {
+			t.Release()
+		}
+	}()
+	wins := o.sortedPanes()
+	for win := range sliced {
+		if o.panes[win] == nil {
+			wins = append(wins, win)
+		}
+	}
+	sortWindows(wins)
+	for _, win := range wins {
+		t, isFired := sliced[win], false
+		if t == nil {
+			p := o.panes[win]
+			t, isFired = p.agg, p.fired
+		}
+		n := t.NumGroups()
 		if n == 0 {
 			continue
 		}
-		keys, accs, err := p.agg.SaveGroups(o.tc.Eval.Mem, nil)
+		keys, accs, err := t.SaveGroups(o.tc.Eval.Mem, nil)
 		if err != nil {
 			return err
 		}
 		starts, ends, fired := make([]int64, n), make([]int64, n), make([]bool, n)
 		for i := range starts {
-			starts[i], ends[i], fired[i] = p.start, p.end, p.fired
+			starts[i], ends[i], fired[i] = win[0], win[1], isFired
 		}
 		cols := append(append(append([]arrow.Array{}, keys...), boundColumns(o.tc, starts, ends, fired)...), accs...)
 		err = w.AddColumns(cols, n, keyed.KeyGroups(keys, n, o.tc.MaxParallelism()))

@@ -323,6 +323,12 @@ func TestWindowStateThreeWays(t *testing.T) {
 		{plan.WindowDef{Kind: "sliding", Size: "12us", Slide: "4us"}, sliding(12, 4), 0},
 		{plan.WindowDef{Kind: "sliding", Size: "12us", Slide: "4us"}, sliding(12, 4), 9},
 		{plan.WindowDef{Kind: "cumulate", Step: "4us", Size: "16us"}, cumulate(4, 16), 0},
+		// Slices narrower than the slide (its and the size's greatest common divisor), and
+		// slides longer than the size (rows between windows are late).
+		{plan.WindowDef{Kind: "sliding", Size: "10us", Slide: "4us"}, sliding(10, 4), 0},
+		{plan.WindowDef{Kind: "sliding", Size: "10us", Slide: "4us"}, sliding(10, 4), 7},
+		{plan.WindowDef{Kind: "sliding", Size: "4us", Slide: "6us"}, sliding(4, 6), 3},
+		{plan.WindowDef{Kind: "cumulate", Step: "4us", Size: "16us"}, cumulate(4, 16), 9},
 		{plan.WindowDef{Kind: "session", Gap: "3us"}, nil, 0},
 		{plan.WindowDef{Kind: "session", Gap: "3us"}, nil, 12},
 	}

@@ -134,19 +134,29 @@ type WindowAggOp struct {
 	Processing bool
 	LateOutput bool
 	BatchSize  int
+	// PreAgg: the input comes from a pre-aggregation (PreWindowAggOp, preagg.go): batches
+	// of partial states per slice, or rows with their key hash as a last column.
+	PreAgg bool
 
 	tc    *runtime.TaskCtx
 	wm    int64
 	panes map[[2]int64]*pane
-	dirty [][2]int64 // fired windows that late rows updated in this batch
-	ts    []int64
-	wbuf  [][2]int64
+	// Slicing (sliced.go): the slice length (0: off), the live slices by start, how far
+	// windows have taken their slices, and the schema of frozen slices.
+	sliceLen int64
+	slices   map[int64]*slice
+	slicedTo int64
+	partial  *arrow.Schema
+	dirty    [][2]int64 // fired windows that late rows updated in this batch
+	ts       []int64
+	wbuf     [][2]int64
 }
 
 func (o *WindowAggOp) Open(tc *runtime.TaskCtx) error {
 	o.tc = tc
 	o.wm = math.MinInt64
 	o.panes = map[[2]int64]*pane{}
+	o.openSlices()
 	return nil
 }
 
@@ -158,6 +168,9 @@ func (o *WindowAggOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error
 	n := int(rec.NumRows())
 	if n == 0 {
 		return nil
+	}
+	if o.PreAgg && agg.IsPartial(rec.Schema()) {
+		return o.mergePartials(rec, out)
 	}
 	if o.Processing {
 		now := time.Now().UnixMicro()
@@ -174,7 +187,22 @@ func (o *WindowAggOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error
 	}
 	rows := map[[2]int64][]int32{}
 	var lateRows []int32
+	var bySlice map[int64][]int32
+	if o.sliceLen > 0 {
+		bySlice = map[int64][]int32{}
+		var c sliceCache
+		for i, t := range o.ts {
+			if t == math.MinInt64 { // null event time: cannot be placed in any window
+				lateRows = append(lateRows, int32(i))
+				continue
+			}
+			lateRows = o.route(int32(i), t, lateWM, bySlice, rows, lateRows, &c)
+		}
+	}
 	for i, t := range o.ts {
+		if bySlice != nil {
+			break
+		}
 		if t == math.MinInt64 { // null event time: cannot be placed in any window
 			lateRows = append(lateRows, int32(i))
 			continue
@@ -201,6 +229,11 @@ func (o *WindowAggOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error
 	}
 	if err := o.addToPanes(rec, m.Seq, rows, n, true); err != nil {
 		return err
+	}
+	if len(bySlice) > 0 {
+		if err := o.addToSlices(rec, m.Seq, bySlice, false); err != nil {
+			return err
+		}
 	}
 	return o.emitUpdates(out)
 }
@@ -245,6 +278,79 @@ func (o *WindowAggOp) addToPanes(rec arrow.RecordBatch, seq runtime.Seq, rows ma
 		}
 	}
 	return nil
+}
+
+// mergePartials folds partial states of slices (PreWindowAggOp) into every window over
+// their slice. A window already closed takes none (in batch mode, where pre-aggregation
+// runs, none is: a slice comes before the watermark that closes its windows).
+func (o *WindowAggOp) mergePartials(rec arrow.RecordBatch, out runtime.Emitter) error {
+	starts, ok := sliceColumn(rec)
+	if !ok {
+		return rberr.New(rberr.Internal, "%s: partial states without their slice", o.Name)
+	}
+	rows := map[[2]int64][]int32{}
+	var late []int32
+	var bySlice map[int64][]int32
+	if o.sliceLen > 0 {
+		bySlice = map[int64][]int32{}
+		var c sliceCache
+		for i, s := range starts.Int64Values() {
+			late = o.route(int32(i), s, o.wm, bySlice, rows, late, &c)
+		}
+	}
+	for i, s := range starts.Int64Values() {
+		if bySlice != nil {
+			break
+		}
+		o.wbuf = o.Win.Assign(s, o.wbuf[:0])
+		accepted := false
+		for _, w := range o.wbuf {
+			if w[1]-1+o.Lateness <= o.wm {
+				continue
+			}
+			rows[w] = append(rows[w], int32(i))
+			accepted = true
+		}
+		if !accepted {
+			late = append(late, int32(i))
+		}
+	}
+	if len(late) > 0 {
+		o.tc.Metrics.Late.Add(int64(len(late)))
+	}
+	ws := make([][2]int64, 0, len(rows))
+	for w := range rows {
+		ws = append(ws, w)
+	}
+	sortWindows(ws)
+	n := int(rec.NumRows())
+	for _, w := range ws {
+		p := o.panes[w]
+		if p == nil {
+			p = &pane{start: w[0], end: w[1], agg: agg.NewTable(o.Name, o.Keys, o.KeyTypes, o.Aggs)}
+			o.panes[w] = p
+		}
+		sub := rec
+		if idx := rows[w]; len(idx) != n {
+			var err error
+			if sub, err = runtime.TakeRows(o.tc.Eval, rec, idx); err != nil {
+				return err
+			}
+		} else {
+			rec.Retain()
+		}
+		err := p.agg.MergePartial(o.tc.Eval, sub)
+		sub.Release()
+		if err != nil {
+			return err
+		}
+	}
+	if len(bySlice) > 0 {
+		if err := o.addToSlices(rec, runtime.Seq{}, bySlice, true); err != nil {
+			return err
+		}
+	}
+	return o.emitUpdates(out)
 }
 
 // ClosedWindows returns the windows of panes whose end the watermark has passed, in end
@@ -376,6 +482,9 @@ func (o *WindowAggOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
 // fire emits every window whose end the clock has passed and drops windows whose
 // allowed lateness is over.
 func (o *WindowAggOp) fire(now int64, out runtime.Emitter) error {
+	if err := o.fireSlices(now); err != nil {
+		return err
+	}
 	for _, w := range o.sortedPanes() {
 		p := o.panes[w]
 		if !p.fired && p.end-1 <= now {
@@ -424,4 +533,5 @@ func (o *WindowAggOp) Close() {
 		p.agg.Release()
 	}
 	o.panes = nil
+	o.closeSlices()
 }

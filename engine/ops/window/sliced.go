@@ -1,0 +1,298 @@
+package window
+
+import (
+	"math"
+	"sort"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/riverbed-engine/riverbed/engine/ops/agg"
+	"github.com/riverbed-engine/riverbed/engine/runtime"
+)
+
+// Window slicing (as Flink's window TVF slicing): sliding and cumulate windows overlap,
+// so a row is in several windows (size/slide of them, or up to max_size/step). Instead of
+// updating the accumulators of each, the window aggregation updates those of the row's
+// slice (Windower.SliceSize: every window is a whole number of slices) and a window's
+// result merges the slices it spans when it fires.
+//
+// A slice takes rows only while no window over it has fired or closed: then each of its
+// rows is on time for every window over it, as if it had been added to each. A row for
+// which one of its windows has fired or closed (by the watermark of its batch) takes the
+// per-window path as before (the window's pane, its own table), and a window's result is
+// its pane and its slices merged. When its first window fires, a slice is frozen (its
+// accumulators become a batch of partial states, merged into each later window) and it is
+// dropped once its last window has fired. A fired window's merged state stays in its pane
+// for allowed_lateness, which late rows update and re-emit as before.
+//
+// Only where merging is exact (PreAggregatable: not the aggregations of rows' positions,
+// whose rows of different slices do not compare; not median or quantile), and not for
+// processing time or the late-rows output. Checkpoints save windows, not slices (each
+// unfired window's pane and slices merged, PanesTable as before), so a restored operator
+// starts with panes and no slices.
+
+// Slicing turns window slicing on (tests and benchmarks compare without it).
+var Slicing = true
+
+// slice holds the accumulators of one slice's rows: a table while no window over it has
+// fired, then its partial states (frozen).
+type slice struct {
+	agg    *agg.Table
+	frozen arrow.RecordBatch
+}
+
+func (s *slice) release() {
+	if s.agg != nil {
+		s.agg.Release()
+		s.agg = nil
+	}
+	if s.frozen != nil {
+		s.frozen.Release()
+		s.frozen = nil
+	}
+}
+
+// openSlices sets up slicing where it applies.
+func (o *WindowAggOp) openSlices() {
+	o.sliceLen = 0
+	if !Slicing || o.Processing || o.LateOutput || (o.Win.Kind != "sliding" && o.Win.Kind != "cumulate") ||
+		!PreAggregatable(o.Win, o.Aggs) {
+		return
+	}
+	if s := o.Win.SliceSize(); s > 0 && s < o.Win.size {
+		o.sliceLen = s
+		o.slices = map[int64]*slice{}
+		o.slicedTo = math.MinInt64
+		o.partial = agg.PartialSchema(o.KeyTypes, o.Aggs)
+	}
+}
+
+// sliceable reports whether rows of slice s can update the slice (every window over it
+// still to fire, and none closed by lateWM); false where s is in no window.
+func (o *WindowAggOp) sliceable(s, lateWM int64) bool {
+	if sl := o.slices[s]; sl != nil && sl.frozen != nil {
+		return false
+	}
+	o.wbuf = o.Win.Assign(s, o.wbuf[:0])
+	if len(o.wbuf) == 0 {
+		return false
+	}
+	for _, w := range o.wbuf {
+		if w[1]-1 <= lateWM || w[1]-1 <= o.slicedTo {
+			return false
+		}
+		if p := o.panes[w]; p != nil && p.fired {
+			return false
+		}
+	}
+	return true
+}
+
+// route sorts row i of event time (or slice start) t into the rows of its slice or of its
+// windows, or the late rows; same caches the answer for the last slice.
+func (o *WindowAggOp) route(i int32, t, lateWM int64, bySlice map[int64][]int32, rows map[[2]int64][]int32, late []int32, c *sliceCache) []int32 {
+	s := o.Win.sliceOf(t, o.sliceLen)
+	if !c.ok || c.s != s {
+		c.s, c.ok, c.sliceable = s, true, o.sliceable(s, lateWM)
+	}
+	if c.sliceable {
+		bySlice[s] = append(bySlice[s], i)
+		return late
+	}
+	o.wbuf = o.Win.Assign(t, o.wbuf[:0])
+	accepted := false
+	for _, w := range o.wbuf {
+		if w[1]-1+o.Lateness <= lateWM {
+			continue // this window is already closed
+		}
+		rows[w] = append(rows[w], i)
+		accepted = true
+	}
+	if !accepted {
+		late = append(late, i)
+	}
+	return late
+}
+
+type sliceCache struct {
+	s             int64
+	ok, sliceable bool
+}
+
+// addToSlices updates the slices' accumulators with their rows of rec (partial states if
+// partial).
+func (o *WindowAggOp) addToSlices(rec arrow.RecordBatch, seq runtime.Seq, bySlice map[int64][]int32, partial bool) error {
+	starts := make([]int64, 0, len(bySlice))
+	for s := range bySlice {
+		starts = append(starts, s)
+	}
+	sort.Slice(starts, func(i, j int) bool { return starts[i] < starts[j] })
+	n := int(rec.NumRows())
+	for _, s := range starts {
+		sl := o.slices[s]
+		if sl == nil {
+			sl = &slice{agg: agg.NewTable(o.Name, o.Keys, o.KeyTypes, o.Aggs)}
+			o.slices[s] = sl
+		}
+		sub := rec
+		if idx := bySlice[s]; len(idx) != n {
+			var err error
+			if sub, err = runtime.TakeRows(o.tc.Eval, rec, idx); err != nil {
+				return err
+			}
+		} else {
+			rec.Retain()
+		}
+		var err error
+		if partial {
+			err = sl.agg.MergePartial(o.tc.Eval, sub)
+		} else {
+			_, err = sl.agg.Consume(o.tc.Eval, sub, seq)
+		}
+		sub.Release()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sliceStarts returns the starts of the live slices in order.
+func (o *WindowAggOp) sliceStarts() []int64 {
+	starts := make([]int64, 0, len(o.slices))
+	for s := range o.slices {
+		starts = append(starts, s)
+	}
+	sort.Slice(starts, func(i, j int) bool { return starts[i] < starts[j] })
+	return starts
+}
+
+// freeze turns a slice's table into its partial states.
+func (o *WindowAggOp) freeze(sl *slice) error {
+	if sl.frozen != nil {
+		return nil
+	}
+	rec, err := sl.agg.PartialBatch(o.tc.Eval.Mem, o.partial)
+	if err != nil {
+		return err
+	}
+	sl.agg.Release()
+	sl.agg, sl.frozen = nil, rec
+	return nil
+}
+
+// fireSlices merges the slices of the windows that the clock now passes into their
+// panes (which fire then) and drops the slices whose windows have all fired.
+func (o *WindowAggOp) fireSlices(now int64) error {
+	if o.sliceLen == 0 || now <= o.slicedTo {
+		return nil
+	}
+	from := o.slicedTo
+	o.slicedTo = now
+	for _, s := range o.sliceStarts() {
+		sl := o.slices[s]
+		ws := o.Win.Assign(s, nil)
+		last := int64(math.MinInt64)
+		for _, w := range ws {
+			last = max(last, w[1])
+			if w[1]-1 <= from || w[1]-1 > now {
+				continue
+			}
+			if err := o.freeze(sl); err != nil {
+				return err
+			}
+			p := o.panes[w]
+			if p == nil {
+				p = &pane{start: w[0], end: w[1], agg: agg.NewTable(o.Name, o.Keys, o.KeyTypes, o.Aggs)}
+				o.panes[w] = p
+			}
+			if p.fired {
+				continue
+			}
+			if err := p.agg.MergePartial(o.tc.Eval, sl.frozen); err != nil {
+				return err
+			}
+		}
+		if last-1 <= now {
+			sl.release()
+			delete(o.slices, s)
+		}
+	}
+	return nil
+}
+
+// slicedWindows returns, for a checkpoint, the state of every window still to fire over
+// live slices: its pane (if any) and its slices merged, in new tables (the caller
+// releases them).
+func (o *WindowAggOp) slicedWindows() (map[[2]int64]*agg.Table, error) {
+	out := map[[2]int64]*agg.Table{}
+	if o.sliceLen == 0 {
+		return out, nil
+	}
+	mem := o.tc.Eval.Mem
+	fail := func(err error) (map[[2]int64]*agg.Table, error) {
+		for _, t := range out {
+			t.Release()
+		}
+		return nil, err
+	}
+	for _, s := range o.sliceStarts() {
+		sl := o.slices[s]
+		rec := sl.frozen
+		if rec == nil {
+			var err error
+			if rec, err = sl.agg.PartialBatch(mem, o.partial); err != nil {
+				return fail(err)
+			}
+		} else {
+			rec.Retain()
+		}
+		for _, w := range o.Win.Assign(s, nil) {
+			if w[1]-1 <= o.slicedTo {
+				continue // fired: its pane holds its slices
+			}
+			p := o.panes[w]
+			if p != nil && p.fired {
+				continue
+			}
+			t := out[w]
+			if t == nil {
+				t = agg.NewTable(o.Name, o.Keys, o.KeyTypes, o.Aggs)
+				out[w] = t
+				if p != nil && p.agg.NumGroups() > 0 {
+					pr, err := p.agg.PartialBatch(mem, o.partial)
+					if err != nil {
+						rec.Release()
+						return fail(err)
+					}
+					err = t.MergePartial(o.tc.Eval, pr)
+					pr.Release()
+					if err != nil {
+						rec.Release()
+						return fail(err)
+					}
+				}
+			}
+			if err := t.MergePartial(o.tc.Eval, rec); err != nil {
+				rec.Release()
+				return fail(err)
+			}
+		}
+		rec.Release()
+	}
+	return out, nil
+}
+
+func (o *WindowAggOp) closeSlices() {
+	for _, sl := range o.slices {
+		sl.release()
+	}
+	o.slices = nil
+}
+
+// sliceColumn returns the slice starts of a batch of partial states (before its key
+// hash).
+func sliceColumn(rec arrow.RecordBatch) (*array.Int64, bool) {
+	c, ok := rec.Column(int(rec.NumCols()) - 2).(*array.Int64)
+	return c, ok
+}
