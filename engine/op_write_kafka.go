@@ -87,6 +87,17 @@ func (o *writeKafkaOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 	if len(d.PartitionBy) > 0 {
 		cfg.Opts = append(cfg.Opts, kgo.RecordPartitioner(kafka.ColumnPartitioner()))
 	}
+	if _, err := kafka.SinkPartitioner(d.Partitioner, 0); err != nil {
+		return rberr.Wrap(rberr.KindOf(err), err, "%s", name)
+	}
+	if d.Partitioner == kafka.PartitionFixed || d.Partitioner == kafka.PartitionRoundRobin {
+		if len(d.PartitionBy) > 0 {
+			return rberr.New(rberr.Plan, "%s: partition_by chooses each record's partition by its values, partitioner=%q by other rules: give one of them", name, d.Partitioner)
+		}
+		if d.Upsert {
+			return rberr.New(rberr.Plan, "%s: upsert=True partitions by key (all records of a key in one partition, for compaction); partitioner=%q does not", name, d.Partitioner)
+		}
+	}
 	valueSchema := in.schema
 	opCol := -1
 	if d.Upsert {
@@ -99,7 +110,7 @@ func (o *writeKafkaOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 	}
 	o.cfg = sink.KafkaSinkConfig{Brokers: d.Brokers, Topic: d.Topic, Schema: in.schema,
 		Encoder: enc, Guarantee: guarantee, Prefix: d.TransactionalIDPrefix, Opts: cfg.Opts, TxnTimeout: cfg.TransactionTimeout,
-		Upsert: d.Upsert, OpCol: opCol, ValueSchema: valueSchema}
+		Upsert: d.Upsert, OpCol: opCol, ValueSchema: valueSchema, Partitioner: d.Partitioner}
 	ln.schema = sink.KafkaSummarySchema
 	return nil
 }
@@ -125,7 +136,7 @@ func (o *writeKafkaOp) build(g *graph, n *lnode, _ *plan.Expr) (flow, error) {
 	t := &o.cfg
 	cfg := &sink.KafkaSinkConfig{Brokers: t.Brokers, Topic: t.Topic, Schema: t.Schema, Encoder: t.Encoder,
 		Guarantee: t.Guarantee, Prefix: t.Prefix, Opts: t.Opts, TxnTimeout: t.TxnTimeout, Parallel: in.st.Parallel,
-		Upsert: t.Upsert, OpCol: t.OpCol, ValueSchema: t.ValueSchema}
+		Upsert: t.Upsert, OpCol: t.OpCol, ValueSchema: t.ValueSchema, Partitioner: t.Partitioner}
 	in.st.Chain(fmt.Sprintf("write_kafka(%s)", t.Topic), func(subtask int) runtime.Operator {
 		return &sink.KafkaSinkOp{Cfg: cfg, Subtask: subtask}
 	})
@@ -146,6 +157,9 @@ func (o *writeKafkaOp) explain(*lnode) string {
 	}
 	if len(c.Encoder.PartitionColumns) > 0 {
 		d += fmt.Sprintf(", partitioned by %s", strings.Join(c.Encoder.PartitionColumns, ", "))
+	}
+	if c.Partitioner != "" && c.Partitioner != kafka.PartitionDefault {
+		d += fmt.Sprintf(", partitioner %s", c.Partitioner)
 	}
 	return d
 }

@@ -345,3 +345,34 @@ func (p *columnTopicPartitioner) OnNewBatch() {
 		nb.OnNewBatch()
 	}
 }
+
+// Sink partitioners, with the names of Flink's sink.partitioner.
+const (
+	// PartitionDefault partitions by key (murmur2 of the key modulo the partition
+	// count, as the Java client), keyless records sticky: a batch at a time to one
+	// partition (franz-go's default).
+	PartitionDefault = "default"
+	// PartitionFixed sends every record of parallel subtask i to partition i modulo
+	// the partition count (Flink's FlinkFixedPartitioner).
+	PartitionFixed = "fixed"
+	// PartitionRoundRobin sends each subtask's records to the partitions in turn,
+	// 0, 1, ... n-1, 0, ..., whatever their key.
+	PartitionRoundRobin = "round-robin"
+)
+
+// SinkPartitioner is the producer partitioner of sink partitioner name for parallel
+// subtask subtask, or nil for franz-go's default (PartitionDefault, "").
+func SinkPartitioner(name string, subtask int) (kgo.Partitioner, error) {
+	switch name {
+	case "", PartitionDefault:
+		return nil, nil
+	case PartitionFixed:
+		return kgo.BasicConsistentPartitioner(func(string) func(*kgo.Record, int) int {
+			return func(_ *kgo.Record, n int) int { return subtask % n }
+		}), nil
+	case PartitionRoundRobin:
+		return kgo.RoundRobinPartitioner(), nil
+	}
+	return nil, rberr.New(rberr.InvalidArgument, "kafka: partitioner must be %q, %q or %q, got %q",
+		PartitionDefault, PartitionFixed, PartitionRoundRobin, name)
+}

@@ -42,6 +42,9 @@ type KafkaDef struct {
 	GroupID string `json:"group_id,omitempty"`
 	// PartitionBy (sink): the columns whose values choose each record's partition.
 	PartitionBy []string `json:"partition_by,omitempty"`
+	// Partitioner (sink): "default" (by key; keyless records sticky), "fixed" (subtask i
+	// to partition i mod n) or "round-robin", Flink's sink.partitioner.
+	Partitioner string `json:"partitioner,omitempty"`
 	// Upsert (sink): the input is an updating stream, written by key: +I/+U as the key's
 	// value, -D as a null value (a tombstone), -U not at all.
 	Upsert bool `json:"upsert,omitempty"`

@@ -188,7 +188,8 @@ def _columns(v: str | Sequence[str], what: str) -> list[str]:
 def write_kafka_node(brokers: str | Sequence[str], topic: str, format: str, key: str | Sequence[str] | None,
                      delivery_guarantee: str, transactional_id_prefix: str | None,
                      options: Mapping[str, Any] | None, upsert: bool = False,
-                     partition_by: str | Sequence[str] | None = None) -> dict[str, Any]:
+                     partition_by: str | Sequence[str] | None = None,
+                     partitioner: str = "default") -> dict[str, Any]:
     """The plan node of a write_kafka (its input is set by the caller)."""
     if not isinstance(topic, str) or not topic:
         raise ValueError(f"topic must be a topic name, got {topic!r}")
@@ -207,6 +208,11 @@ def write_kafka_node(brokers: str | Sequence[str], topic: str, format: str, key:
             k["keys"] = keys
     if partition_by is not None:
         k["partition_by"] = _columns(partition_by, "partition_by")
+    if partitioner not in ("default", "fixed", "round-robin"):
+        raise ValueError("partitioner must be 'default', 'fixed' or 'round-robin' (Flink's sink.partitioner), "
+                         f"got {partitioner!r}")
+    if partitioner != "default":
+        k["partitioner"] = partitioner
     if transactional_id_prefix is not None:
         k["transactional_id_prefix"] = transactional_id_prefix
     if not isinstance(upsert, bool):

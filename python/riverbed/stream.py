@@ -1836,7 +1836,8 @@ class Stream:
                     delivery_guarantee: DeliveryGuarantee = "at-least-once",
                     transactional_id_prefix: str | None = None, options: dict[str, Any] | None = None,
                     progress: bool | None = None, runtime_mode: RuntimeMode | None = None,
-                    lazy: bool = False, upsert: bool = False) -> Any:
+                    lazy: bool = False, upsert: bool = False,
+                    partitioner: Literal["default", "fixed", "round-robin"] = "default") -> Any:
         """Write the results to a Kafka topic (Flink's ``KafkaSink``), one record per row.
 
         ``format``: ``"json"`` (one object per row, in the form ``read_kafka`` reads back),
@@ -1848,6 +1849,13 @@ class Stream:
         values choose the partition: rows with equal values go to one partition
         (murmur2 of the values encoded as a key of those columns, modulo the partition
         count), whatever their key.
+
+        ``partitioner`` (Flink's ``sink.partitioner``): ``"default"`` partitions by key as
+        above (keyless records go a batch at a time to one partition, sticky), ``"fixed"``
+        writes every record of parallel subtask *i* to partition *i* modulo the partition
+        count, ``"round-robin"`` sends each subtask's records to partitions 0, 1, ...,
+        n-1, 0, ... in turn, whatever their key (the key is still written). Neither of the
+        last two goes with ``partition_by`` or ``upsert``.
 
         ``delivery_guarantee`` (Flink's names): ``"at-least-once"`` (default; every record
         is acknowledged by the in-sync replicas before the job, or a checkpoint, completes),
@@ -1877,11 +1885,15 @@ class Stream:
         >>> sink = rb.from_pydict({"id": [1, 2]}).write_kafka("localhost:9092", "ids", key="id", lazy=True)
         >>> sink.columns
         ['topic', 'rows']
+        >>> spread = rb.from_pydict({"id": [1, 2]}).write_kafka("localhost:9092", "ids", partitioner="round-robin",
+        ...                                                     lazy=True)
+        >>> "partitioner round-robin" in spread.explain()
+        True
         """
         from .kafka import write_kafka_node
 
         root = write_kafka_node(brokers, topic, format, key, delivery_guarantee, transactional_id_prefix, options,
-                                upsert, partition_by)
+                                upsert, partition_by, partitioner)
         root["input"] = self._node
         if lazy:
             return Stream(self._env, root, self._sources, unbounded=self._unbounded)
