@@ -244,7 +244,10 @@ def read_kafka(brokers: str | Sequence[str], topic: str | Sequence[str] | None =
         Of the record values: ``"json"`` (one object per record; unknown fields ignored,
         missing ones null), ``"csv"`` (one row per record, fields in schema order),
         ``"raw"`` (the value as one ``binary`` column ``value``, or ``string`` with
-        ``schema={"value": rb.Utf8}``) or ``"arrow"`` (an Arrow IPC stream per record).
+        ``schema={"value": rb.Utf8}``), ``"arrow"`` (an Arrow IPC stream per record) or
+        ``"avro"`` (one binary Avro datum per record; ``schema=`` is the Avro record schema,
+        as a dict or JSON text; ``decimal`` reads as ``decimal128``, a union of several
+        non-null types as a struct with one field per branch, see docs/kafka.md).
     schema
         The value columns: a ``pyarrow.Schema`` or a dict of name to type (nested
         ``pa.struct``/``pa.list_`` for JSON). Without it, JSON is read with a schema
@@ -309,6 +312,15 @@ def read_kafka(brokers: str | Sequence[str], topic: str | Sequence[str] | None =
     ...                  .agg(rb.count().alias("n"), col("amount").sum().alias("revenue")))
     >>> revenue.columns
     ['user_id', 'window_start', 'window_end', 'n', 'revenue']
+
+    Avro: the columns and their types come from the Avro schema:
+
+    >>> trades = rb.read_kafka("localhost:9092", "trades", format="avro", schema={
+    ...     "type": "record", "name": "Trade", "fields": [
+    ...         {"name": "price", "type": {"type": "bytes", "logicalType": "decimal", "precision": 9, "scale": 2}},
+    ...         {"name": "ref", "type": ["null", "long", "string"]}]})
+    >>> trades.schema.field("price").type, trades.schema.field("ref").type
+    (Decimal128Type(decimal128(9, 2)), StructType(struct<long: int64, string: string>))
     """
     from .stream import _default_env, _event_time
 
