@@ -21,8 +21,12 @@ type KafkaDef struct {
 	Schema     string `json:"schema,omitempty"`
 	SampleSize int    `json:"sample_size,omitempty"`
 	// AvroSchema is the Avro writer schema (JSON text) of format "avro".
-	AvroSchema   string `json:"avro_schema,omitempty"`
-	CSVDelimiter string `json:"csv_delimiter,omitempty"`
+	AvroSchema string `json:"avro_schema,omitempty"`
+	// SchemaRegistry is the URL of a Confluent schema registry (format "avro"): values
+	// are in its wire format. Read: AvroSchema is the reader schema (default: the
+	// latest of subject "<topic>-value"); write: the schema is registered under it.
+	SchemaRegistry string `json:"schema_registry,omitempty"`
+	CSVDelimiter   string `json:"csv_delimiter,omitempty"`
 	// Start and End of a read; End absent: unbounded.
 	Start *KafkaBound `json:"start,omitempty"`
 	End   *KafkaBound `json:"end,omitempty"`

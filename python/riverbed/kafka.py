@@ -120,10 +120,19 @@ def schema_ipc(schema: Any) -> str:
     return base64.b64encode(sink.getvalue().to_pybytes()).decode("ascii")
 
 
+def _registry(url: Any, format: str) -> str:
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        raise ValueError(f"schema_registry must be the URL of a schema registry (http://host:8081), got {url!r}")
+    if format != "avro":
+        raise ValueError(f"schema_registry is for format='avro', not {format!r}")
+    return url
+
+
 def read_kafka_node(brokers: str | Sequence[str], topic: str | Sequence[str] | None, pattern: str | None,
                     format: str, schema: Any, start: Any, end: Any, metadata: Any,
                     on_bad_record: str, options: Mapping[str, Any] | None, csv_delimiter: str | None,
-                    sample_size: int | None, group_id: str | None = None) -> dict[str, Any]:
+                    sample_size: int | None, group_id: str | None = None,
+                    schema_registry: str | None = None) -> dict[str, Any]:
     """The plan node of a read_kafka."""
     if (topic is None) == (pattern is None):
         raise ValueError("read_kafka takes a topic (or a list of topics) or pattern=, not both and not neither")
@@ -140,11 +149,15 @@ def read_kafka_node(brokers: str | Sequence[str], topic: str | Sequence[str] | N
         k["topics"] = topics
     else:
         k["pattern"] = pattern
+    if schema_registry is not None:
+        k["schema_registry"] = _registry(schema_registry, format)
     if format == "avro":
         if isinstance(schema, Mapping) and "type" in schema:
             k["avro_schema"] = json.dumps(schema)
         elif isinstance(schema, str):
             k["avro_schema"] = schema
+        elif schema is None and schema_registry is not None:
+            pass  # the latest schema of the topic's subject, when the plan is bound
         else:
             raise TypeError("format='avro' needs schema= the Avro schema of the records (a record schema, "
                             f"as JSON text or a dict), got {type(schema).__name__}")
@@ -230,7 +243,7 @@ def read_kafka(brokers: str | Sequence[str], topic: str | Sequence[str] | None =
                idle_timeout: Duration | None = None, on_bad_record: OnBadRecord = "fail",
                options: Mapping[str, Any] | None = None, csv_delimiter: str | None = None,
                sample_size: int | None = None, group_id: str | None = None,
-               env: Environment | None = None) -> KafkaStream:
+               schema_registry: str | None = None, env: Environment | None = None) -> KafkaStream:
     """Read Kafka topics (Flink's Kafka source): ``topic`` (a name or a list of names) or
     ``pattern=`` (a regular expression matched against whole topic names; topics created
     later that match are read too). Each partition is a split: partitions are spread over
@@ -294,6 +307,16 @@ def read_kafka(brokers: str | Sequence[str], topic: str | Sequence[str] | None =
         the job has read. For monitoring only: the group is not joined, and recovery
         resumes at the checkpoint's offsets, not the group's. Without checkpoints nothing
         is committed.
+    schema_registry
+        With ``format="avro"``: the URL of a Confluent Schema Registry (or one with its
+        REST API). Each value is then in Confluent's wire format (a 0 byte, the 4-byte
+        schema id, the Avro datum) and is read with the schema its id names, fetched once
+        and cached, so a topic may hold records of several schema versions. The columns
+        are those of ``schema=`` (the reader schema), by default of the latest schema of
+        the subject ``<topic>-value`` when the plan is built; writer fields are matched by
+        name, a reader field the writer lacks is null (it must be nullable), ``int`` and
+        ``float`` promote to ``long`` and ``double``. A record not in the wire format, or
+        of an unknown id, is a bad record; an unreachable registry fails the job.
 
     Offsets are the source's positions: recovery from a checkpoint resumes exactly there.
     The job's metrics (:meth:`Job.metrics`) show each partition's last offset read and
@@ -325,7 +348,7 @@ def read_kafka(brokers: str | Sequence[str], topic: str | Sequence[str] | None =
     from .stream import _default_env, _event_time
 
     node = read_kafka_node(brokers, topic, pattern, format, schema, start, end, metadata, on_bad_record,
-                           options, csv_delimiter, sample_size, group_id)
+                           options, csv_delimiter, sample_size, group_id, schema_registry)
     node = _event_time(node, event_time, max_out_of_orderness, idle_timeout)
     return KafkaStream(env or _default_env, node, end is None)
 

@@ -437,7 +437,8 @@ class Environment:
                    event_time: str | None = None, max_out_of_orderness: Duration | None = None,
                    idle_timeout: Duration | None = None, on_bad_record: str = "fail",
                    options: dict[str, Any] | None = None, csv_delimiter: str | None = None,
-                   sample_size: int | None = None, group_id: str | None = None) -> KafkaStream:
+                   sample_size: int | None = None, group_id: str | None = None,
+                   schema_registry: str | None = None) -> KafkaStream:
         """Read Kafka topics: see :func:`riverbed.read_kafka`.
 
         Examples
@@ -454,7 +455,8 @@ class Environment:
                           start=start, end=end, metadata=metadata, event_time=event_time,
                           max_out_of_orderness=max_out_of_orderness, idle_timeout=idle_timeout,
                           on_bad_record=on_bad_record, options=options,  # type: ignore[arg-type]
-                          csv_delimiter=csv_delimiter, sample_size=sample_size, group_id=group_id, env=self)
+                          csv_delimiter=csv_delimiter, sample_size=sample_size, group_id=group_id,
+                          schema_registry=schema_registry, env=self)
 
     def datagen(self, schema: dict[str, Any], *, rows_per_second: float | None = None,
                 number_of_rows: int | None = None, seed: int = 0, fields: dict[str, dict[str, Any]] | None = None,
