@@ -59,7 +59,15 @@ func (o *writeKafkaOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 		format = kafka.JSON
 	}
 	if format == kafka.CSV {
-		return rberr.New(rberr.Plan, "%s: format \"csv\" can be read but not written yet; write \"json\", \"raw\" or \"arrow\"", name)
+		return rberr.New(rberr.Plan, "%s: format \"csv\" can be read but not written yet; write \"json\", \"avro\", \"raw\" or \"arrow\"", name)
+	}
+	if d.SchemaRegistry != "" {
+		if format != kafka.Avro {
+			return rberr.New(rberr.Plan, "%s: schema_registry is for format \"avro\", not %q", name, format)
+		}
+		if _, err := kafka.Registry(d.SchemaRegistry); err != nil {
+			return rberr.Wrap(rberr.KindOf(err), err, "%s", name)
+		}
 	}
 	guarantee := d.DeliveryGuarantee
 	switch guarantee {
@@ -83,7 +91,8 @@ func (o *writeKafkaOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 			return (&expr.CompileScope{Schema: in.schema, Op: name}).ColumnNotFound(c)
 		}
 	}
-	enc := kafka.EncoderOptions{Format: format, Topic: d.Topic, KeyColumn: d.Key, KeyColumns: d.Keys, PartitionColumns: d.PartitionBy}
+	enc := kafka.EncoderOptions{Format: format, Topic: d.Topic, KeyColumn: d.Key, KeyColumns: d.Keys, PartitionColumns: d.PartitionBy,
+		AvroRegistry: d.SchemaRegistry}
 	if len(d.PartitionBy) > 0 {
 		cfg.Opts = append(cfg.Opts, kgo.RecordPartitioner(kafka.ColumnPartitioner()))
 	}
@@ -151,6 +160,9 @@ func (o *writeKafkaOp) explain(*lnode) string {
 	}
 	if c.Upsert {
 		d += ", upsert"
+	}
+	if c.Encoder.AvroRegistry != "" {
+		d += ", schema registry " + c.Encoder.AvroRegistry
 	}
 	if len(c.Encoder.KeyColumns) > 0 {
 		d += fmt.Sprintf(", key %s", strings.Join(c.Encoder.KeyColumns, ", "))

@@ -191,3 +191,66 @@ def test_registry_errors(brokers, topic, registry):  # noqa: F811
     srv.server_close()
     with pytest.raises(rb.RiverbedError, match="schema registry http://127.0.0.1:[0-9]+"):
         rb.read_kafka(brokers, t, format="avro", schema=V1, schema_registry=url, end="latest").collect()
+
+
+def rows_table() -> pa.Table:
+    from decimal import Decimal
+
+    n = 30
+    return pa.table({
+        "id": pa.array(range(n), pa.int64()),
+        "small": pa.array([i - 15 for i in range(n)], pa.int16()),
+        "name": pa.array([None if i % 4 == 0 else f"n{i}" for i in range(n)], pa.string()),
+        "x": pa.array([i / 3 for i in range(n)], pa.float64()),
+        "ok": pa.array([i % 2 == 0 for i in range(n)]),
+        "price": pa.array([Decimal(i * 37 - 500) / 100 for i in range(n)], pa.decimal128(9, 2)),
+        "ts": pa.array([1_700_000_000_000 + i for i in range(n)], pa.timestamp("ms", "UTC")),
+        "tags": pa.array([[f"t{j}" for j in range(i % 3)] for i in range(n)], pa.list_(pa.string())),
+        "geo": pa.array([None if i % 5 == 0 else {"lat": i / 2, "lon": -i / 2} for i in range(n)],
+                        pa.struct([("lat", pa.float64()), ("lon", pa.float64())])),
+    })
+
+
+# The Avro schema the columns above imply (docs/kafka.md), written out by hand.
+ROW_SCHEMA = {"type": "record", "name": "row", "fields": [
+    {"name": "id", "type": ["null", "long"]}, {"name": "small", "type": ["null", "int"]},
+    {"name": "name", "type": ["null", "string"]}, {"name": "x", "type": ["null", "double"]},
+    {"name": "ok", "type": ["null", "boolean"]},
+    {"name": "price", "type": ["null", {"type": "bytes", "logicalType": "decimal", "precision": 9, "scale": 2}]},
+    {"name": "ts", "type": ["null", {"type": "long", "logicalType": "timestamp-millis"}]},
+    {"name": "tags", "type": ["null", {"type": "array", "items": ["null", "string"]}]},
+    {"name": "geo", "type": ["null", {"type": "record", "name": "row_geo", "fields": [
+        {"name": "lat", "type": ["null", "double"]}, {"name": "lon", "type": ["null", "double"]}]}]}]}
+
+
+def test_write_avro_plain_and_through_the_registry(brokers, topic, registry):  # noqa: F811
+    from test_kafka import consume
+
+    table = rows_table()
+    want = table.to_pylist()
+    parsed = fastavro.parse_schema(ROW_SCHEMA)
+    # Plain Avro: fastavro reads every value with the schema written out by hand.
+    t = topic(2)
+    rb.from_arrow(table).write_kafka(brokers, t, format="avro", key="id")
+    got = [fastavro.schemaless_reader(io.BytesIO(m.value()), parsed, None) for m in consume(brokers, t)]
+    assert sorted(got, key=lambda r: r["id"]) == want
+    # Through the registry: the schema is registered under <topic>-value, each value is
+    # 0, the id, the datum; writing again finds the same id.
+    t2 = topic(2)
+    for _ in range(2):
+        rb.from_arrow(table).write_kafka(brokers, t2, format="avro", schema_registry=registry.url,
+                                         delivery_guarantee="exactly-once", transactional_id_prefix=f"av-{t2}-{_}")
+    assert len(registry.subjects[f"{t2}-value"]) == 1
+    sid = registry.subjects[f"{t2}-value"][0]
+    assert fastavro.parse_schema(json.loads(registry.schemas[sid - 1])) == parsed
+    msgs = consume(brokers, t2)
+    assert len(msgs) == 60 and all(m.value()[:5] == b"\x00" + sid.to_bytes(4, "big") for m in msgs)
+    got = [fastavro.schemaless_reader(io.BytesIO(m.value()[5:]), parsed, None) for m in msgs]
+    assert sorted(got, key=lambda r: r["id"]) == sorted(want + want, key=lambda r: r["id"])
+    # And read_kafka reads it back through the registry.
+    back = rb.read_kafka(brokers, t2, format="avro", schema_registry=registry.url, end="latest").collect()
+    assert sorted(back.to_pylist(), key=lambda r: r["id"]) == sorted(want + want, key=lambda r: r["id"])
+    with pytest.raises(ValueError, match="schema_registry is for format='avro'"):
+        rb.from_arrow(table).write_kafka(brokers, t2, schema_registry=registry.url)
+    with pytest.raises(rb.RiverbedError, match=r'column "d": .*no Avro form'):
+        rb.from_pydict({"d": pa.array([1], pa.duration("s"))}).write_kafka(brokers, t2, format="avro")

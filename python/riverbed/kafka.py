@@ -202,12 +202,12 @@ def write_kafka_node(brokers: str | Sequence[str], topic: str, format: str, key:
                      delivery_guarantee: str, transactional_id_prefix: str | None,
                      options: Mapping[str, Any] | None, upsert: bool = False,
                      partition_by: str | Sequence[str] | None = None,
-                     partitioner: str = "default") -> dict[str, Any]:
+                     partitioner: str = "default", schema_registry: str | None = None) -> dict[str, Any]:
     """The plan node of a write_kafka (its input is set by the caller)."""
     if not isinstance(topic, str) or not topic:
         raise ValueError(f"topic must be a topic name, got {topic!r}")
-    if format not in ("json", "raw", "arrow"):
-        raise ValueError(f"write_kafka writes format 'json', 'raw' or 'arrow', got {format!r}")
+    if format not in ("json", "avro", "raw", "arrow"):
+        raise ValueError(f"write_kafka writes format 'json', 'avro', 'raw' or 'arrow', got {format!r}")
     if delivery_guarantee not in ("at-least-once", "exactly-once", "none"):
         raise ValueError("delivery_guarantee must be 'at-least-once', 'exactly-once' or 'none' (Flink's "
                          f"DeliveryGuarantee), got {delivery_guarantee!r}")
@@ -226,6 +226,8 @@ def write_kafka_node(brokers: str | Sequence[str], topic: str, format: str, key:
                          f"got {partitioner!r}")
     if partitioner != "default":
         k["partitioner"] = partitioner
+    if schema_registry is not None:
+        k["schema_registry"] = _registry(schema_registry, format)
     if transactional_id_prefix is not None:
         k["transactional_id_prefix"] = transactional_id_prefix
     if not isinstance(upsert, bool):

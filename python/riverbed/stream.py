@@ -1833,18 +1833,25 @@ class Stream:
         finally:
             job.free()
 
-    def write_kafka(self, brokers: str | Sequence[str], topic: str, *, format: Literal["json", "raw", "arrow"] = "json",
+    def write_kafka(self, brokers: str | Sequence[str], topic: str, *,
+                    format: Literal["json", "avro", "raw", "arrow"] = "json",
                     key: str | Sequence[str] | None = None, partition_by: str | Sequence[str] | None = None,
                     delivery_guarantee: DeliveryGuarantee = "at-least-once",
                     transactional_id_prefix: str | None = None, options: dict[str, Any] | None = None,
                     progress: bool | None = None, runtime_mode: RuntimeMode | None = None,
                     lazy: bool = False, upsert: bool = False,
-                    partitioner: Literal["default", "fixed", "round-robin"] = "default") -> Any:
+                    partitioner: Literal["default", "fixed", "round-robin"] = "default",
+                    schema_registry: str | None = None) -> Any:
         """Write the results to a Kafka topic (Flink's ``KafkaSink``), one record per row.
 
         ``format``: ``"json"`` (one object per row, in the form ``read_kafka`` reads back),
-        ``"raw"`` (the one binary or string column besides the key) or ``"arrow"`` (an Arrow
-        IPC stream per batch). ``key`` names the column that gives each record its key (its
+        ``"avro"`` (one binary Avro datum per row, of a record schema named ``row`` derived
+        from the columns: see docs/kafka.md), ``"raw"`` (the one binary or string column
+        besides the key) or ``"arrow"`` (an Arrow IPC stream per batch). With
+        ``schema_registry="http://host:8081"`` (``format="avro"``), the schema is registered
+        under the subject ``<topic>-value`` (or found there) when the job starts, and each
+        value is in Confluent's wire format (a 0 byte, the 4-byte schema id, the datum), as
+        Confluent's ``KafkaAvroSerializer`` writes it. ``key`` names the column that gives each record its key (its
         bytes if binary or string, else its JSON text), or a list of columns (the key is then
         a JSON object of them, as Flink's ``key.fields``). Records are partitioned by key
         (murmur2, as the Java client), unless ``partition_by`` names the column(s) whose
@@ -1895,7 +1902,7 @@ class Stream:
         from .kafka import write_kafka_node
 
         root = write_kafka_node(brokers, topic, format, key, delivery_guarantee, transactional_id_prefix, options,
-                                upsert, partition_by, partitioner)
+                                upsert, partition_by, partitioner, schema_registry)
         root["input"] = self._node
         if lazy:
             return Stream(self._env, root, self._sources, unbounded=self._unbounded)

@@ -113,7 +113,22 @@ func (o *KafkaSinkOp) Open(tc *runtime.TaskCtx) error {
 	if c.Upsert {
 		schema = c.ValueSchema
 	}
-	enc, err := kafka.NewEncoder(schema, c.Encoder)
+	encOpts := c.Encoder
+	if encOpts.Format == kafka.Avro && encOpts.AvroRegistry != "" {
+		// Register the rows' schema under the topic's value subject (or find it there).
+		text, err := kafka.AvroSchemaOf(schema, kafka.AvroRecordName)
+		if err != nil {
+			return err
+		}
+		reg, err := kafka.Registry(encOpts.AvroRegistry)
+		if err != nil {
+			return err
+		}
+		if encOpts.AvroSchemaID, err = reg.Register(kafka.ValueSubject(c.Topic), text); err != nil {
+			return rberr.Wrap(rberr.KindOf(err), err, "write_kafka: registering the schema of subject %q", kafka.ValueSubject(c.Topic))
+		}
+	}
+	enc, err := kafka.NewEncoder(schema, encOpts)
 	if err != nil {
 		return err
 	}
