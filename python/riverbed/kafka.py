@@ -346,6 +346,14 @@ def read_kafka(brokers: str | Sequence[str], topic: str | Sequence[str] | None =
     ...         {"name": "ref", "type": ["null", "long", "string"]}]})
     >>> trades.schema.field("price").type, trades.schema.field("ref").type
     (Decimal128Type(decimal128(9, 2)), StructType(struct<long: int64, string: string>))
+
+    Through a schema registry (Confluent's wire format), with a reader schema given (without
+    one, the latest schema of the subject ``trades-value`` is fetched when the plan is built):
+
+    >>> trades = rb.read_kafka("localhost:9092", "trades", format="avro", schema_registry="http://localhost:8081",
+    ...                        schema={"type": "record", "name": "Trade", "fields": [{"name": "id", "type": "long"}]})
+    >>> trades.columns
+    ['id']
     """
     from .stream import _default_env, _event_time
 

@@ -1898,6 +1898,10 @@ class Stream:
         ...                                                     lazy=True)
         >>> "partitioner round-robin" in spread.explain()
         True
+        >>> avro = rb.from_pydict({"id": [1, 2]}).write_kafka("localhost:9092", "ids", format="avro",
+        ...                                                   schema_registry="http://localhost:8081", lazy=True)
+        >>> "schema registry http://localhost:8081" in avro.explain()
+        True
         """
         from .kafka import write_kafka_node
 
