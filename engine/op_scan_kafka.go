@@ -351,11 +351,27 @@ func (b *binder) bindKafkaScan(n *plan.Node, args *ScanKafkaArgs, ln *lnode) (*k
 		format = kafka.JSON
 	}
 	var schema *arrow.Schema
+	avroText := d.AvroSchema
+	if d.SchemaRegistry != "" && format != kafka.Avro {
+		return fail("schema_registry is for format \"avro\", not %q", format)
+	}
 	if format == kafka.Avro {
 		if d.Schema != "" {
 			return fail("format \"avro\" takes its columns from the Avro schema: give avro_schema, not schema")
 		}
-		if _, schema, err = kafka.AvroSchema(d.AvroSchema); err != nil {
+		if avroText == "" && d.SchemaRegistry != "" {
+			if len(d.Topics) != 1 {
+				return fail("with schema_registry and several topics or a pattern, give the Avro reader schema (schema=): the columns cannot come from one topic's subject")
+			}
+			reg, err := kafka.Registry(d.SchemaRegistry)
+			if err != nil {
+				return nil, rberr.Wrap(rberr.KindOf(err), err, "%s", name)
+			}
+			if _, avroText, err = reg.Latest(kafka.ValueSubject(d.Topics[0])); err != nil {
+				return nil, rberr.Wrap(rberr.KindOf(err), err, "%s", name)
+			}
+		}
+		if _, schema, err = kafka.AvroSchema(avroText); err != nil {
 			return nil, rberr.Wrap(rberr.KindOf(err), err, "%s", name)
 		}
 	} else if d.AvroSchema != "" {
@@ -395,7 +411,7 @@ func (b *binder) bindKafkaScan(n *plan.Node, args *ScanKafkaArgs, ln *lnode) (*k
 	if args.EventTime == "kafka_timestamp" && meta.Timestamp == "" && (schema == nil || len(schema.FieldIndices("kafka_timestamp")) == 0) {
 		meta.Timestamp = "kafka_timestamp" // event_time="kafka_timestamp": the record timestamp
 	}
-	src.Decoder = kafka.DecoderOptions{Format: format, Schema: schema, Metadata: meta, AvroSchema: d.AvroSchema}
+	src.Decoder = kafka.DecoderOptions{Format: format, Schema: schema, Metadata: meta, AvroSchema: avroText, SchemaRegistry: d.SchemaRegistry}
 	if d.CSVDelimiter != "" {
 		r := []rune(d.CSVDelimiter)
 		if len(r) != 1 {

@@ -59,7 +59,15 @@ func (o *writeKafkaOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 		format = kafka.JSON
 	}
 	if format == kafka.CSV {
-		return rberr.New(rberr.Plan, "%s: format \"csv\" can be read but not written yet; write \"json\", \"raw\" or \"arrow\"", name)
+		return rberr.New(rberr.Plan, "%s: format \"csv\" can be read but not written yet; write \"json\", \"avro\", \"raw\" or \"arrow\"", name)
+	}
+	if d.SchemaRegistry != "" {
+		if format != kafka.Avro {
+			return rberr.New(rberr.Plan, "%s: schema_registry is for format \"avro\", not %q", name, format)
+		}
+		if _, err := kafka.Registry(d.SchemaRegistry); err != nil {
+			return rberr.Wrap(rberr.KindOf(err), err, "%s", name)
+		}
 	}
 	guarantee := d.DeliveryGuarantee
 	switch guarantee {
@@ -83,9 +91,21 @@ func (o *writeKafkaOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 			return (&expr.CompileScope{Schema: in.schema, Op: name}).ColumnNotFound(c)
 		}
 	}
-	enc := kafka.EncoderOptions{Format: format, Topic: d.Topic, KeyColumn: d.Key, KeyColumns: d.Keys, PartitionColumns: d.PartitionBy}
+	enc := kafka.EncoderOptions{Format: format, Topic: d.Topic, KeyColumn: d.Key, KeyColumns: d.Keys, PartitionColumns: d.PartitionBy,
+		AvroRegistry: d.SchemaRegistry}
 	if len(d.PartitionBy) > 0 {
 		cfg.Opts = append(cfg.Opts, kgo.RecordPartitioner(kafka.ColumnPartitioner()))
+	}
+	if _, err := kafka.SinkPartitioner(d.Partitioner, 0); err != nil {
+		return rberr.Wrap(rberr.KindOf(err), err, "%s", name)
+	}
+	if d.Partitioner == kafka.PartitionFixed || d.Partitioner == kafka.PartitionRoundRobin {
+		if len(d.PartitionBy) > 0 {
+			return rberr.New(rberr.Plan, "%s: partition_by chooses each record's partition by its values, partitioner=%q by other rules: give one of them", name, d.Partitioner)
+		}
+		if d.Upsert {
+			return rberr.New(rberr.Plan, "%s: upsert=True partitions by key (all records of a key in one partition, for compaction); partitioner=%q does not", name, d.Partitioner)
+		}
 	}
 	valueSchema := in.schema
 	opCol := -1
@@ -99,7 +119,7 @@ func (o *writeKafkaOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 	}
 	o.cfg = sink.KafkaSinkConfig{Brokers: d.Brokers, Topic: d.Topic, Schema: in.schema,
 		Encoder: enc, Guarantee: guarantee, Prefix: d.TransactionalIDPrefix, Opts: cfg.Opts, TxnTimeout: cfg.TransactionTimeout,
-		Upsert: d.Upsert, OpCol: opCol, ValueSchema: valueSchema}
+		Upsert: d.Upsert, OpCol: opCol, ValueSchema: valueSchema, Partitioner: d.Partitioner}
 	ln.schema = sink.KafkaSummarySchema
 	return nil
 }
@@ -125,7 +145,7 @@ func (o *writeKafkaOp) build(g *graph, n *lnode, _ *plan.Expr) (flow, error) {
 	t := &o.cfg
 	cfg := &sink.KafkaSinkConfig{Brokers: t.Brokers, Topic: t.Topic, Schema: t.Schema, Encoder: t.Encoder,
 		Guarantee: t.Guarantee, Prefix: t.Prefix, Opts: t.Opts, TxnTimeout: t.TxnTimeout, Parallel: in.st.Parallel,
-		Upsert: t.Upsert, OpCol: t.OpCol, ValueSchema: t.ValueSchema}
+		Upsert: t.Upsert, OpCol: t.OpCol, ValueSchema: t.ValueSchema, Partitioner: t.Partitioner}
 	in.st.Chain(fmt.Sprintf("write_kafka(%s)", t.Topic), func(subtask int) runtime.Operator {
 		return &sink.KafkaSinkOp{Cfg: cfg, Subtask: subtask}
 	})
@@ -141,11 +161,17 @@ func (o *writeKafkaOp) explain(*lnode) string {
 	if c.Upsert {
 		d += ", upsert"
 	}
+	if c.Encoder.AvroRegistry != "" {
+		d += ", schema registry " + c.Encoder.AvroRegistry
+	}
 	if len(c.Encoder.KeyColumns) > 0 {
 		d += fmt.Sprintf(", key %s", strings.Join(c.Encoder.KeyColumns, ", "))
 	}
 	if len(c.Encoder.PartitionColumns) > 0 {
 		d += fmt.Sprintf(", partitioned by %s", strings.Join(c.Encoder.PartitionColumns, ", "))
+	}
+	if c.Partitioner != "" && c.Partitioner != kafka.PartitionDefault {
+		d += fmt.Sprintf(", partitioner %s", c.Partitioner)
 	}
 	return d
 }

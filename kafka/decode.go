@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"errors"
 	"unicode/utf8"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -181,6 +182,11 @@ type DecoderOptions struct {
 	// AvroSchema is the Avro writer schema (JSON text) of format Avro; Schema is
 	// then derived from it (AvroSchema) and must be left nil.
 	AvroSchema string
+	// SchemaRegistry (format Avro): the URL of a Confluent schema registry. Each value
+	// is then in its wire format (a 0 byte, a 4-byte schema id, the datum) and read
+	// with the schema the id names, into the columns of AvroSchema (the reader
+	// schema): fields matched by name, missing ones null (registry.go).
+	SchemaRegistry string
 	// CSVDelimiter separates CSV fields (default ',').
 	CSVDelimiter rune
 	// Mem allocates the batches (default: the Go allocator).
@@ -276,8 +282,13 @@ func NewDecoder(opts DecoderOptions) (*Decoder, error) {
 			return nil, rberr.New(rberr.InvalidArgument, "kafka: format \"avro\" takes its columns from the Avro schema, not from another schema")
 		}
 		opts.Schema, d.opts.Schema = schema, schema
-		p := newAvroParser(as)
-		d.parse = p.parse
+		if opts.SchemaRegistry != "" {
+			if d.parse, err = avroRegistryParser(opts.SchemaRegistry, schema); err != nil {
+				return nil, err
+			}
+		} else {
+			d.parse = newAvroParser(as).parse
+		}
 	case ArrowIPC:
 		if opts.Schema == nil {
 			return nil, rberr.New(rberr.InvalidArgument, "kafka: format \"arrow\" needs the schema the records carry")
@@ -323,6 +334,10 @@ func (d *Decoder) Decode(recs []*kgo.Record) (Decoded, error) {
 		}
 		row, err := d.parse(rec.Value)
 		if err != nil {
+			var fatal registryFatal
+			if errors.As(err, &fatal) {
+				return Decoded{}, fatal.err
+			}
 			bad = append(bad, badRecord(rec, err.Error()))
 			continue
 		}

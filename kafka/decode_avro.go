@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"unicode/utf8"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/hamba/avro/v2"
 
 	"github.com/riverbed-engine/riverbed/internal/rberr"
@@ -21,9 +23,12 @@ import (
 //	bytes binary, enum string (the symbol), fixed binary, record struct, array list,
 //	map list<struct<key string, value>>, ["null", T] nullable T,
 //	int date date32, long timestamp-millis/-micros timestamp[ms/us, UTC],
-//	long local-timestamp-millis/-micros timestamp[ms/us] (no zone), string uuid string.
+//	long local-timestamp-millis/-micros timestamp[ms/us] (no zone), string uuid string,
+//	bytes or fixed decimal(p, s) decimal128(p, s) (exact; p up to 38),
+//	a union of several non-null types a struct with one nullable field per branch,
+//	named by the branch's type (see unionBranchName), the datum's branch set and the
+//	others null; the struct itself is null for the union's null branch.
 //
-// Unions of several non-null types and decimals are refused when the plan is bound.
 // The datum is read straight into the decoders' intermediate form (hamba/avro's
 // Reader, no reflection); a value that does not match the schema, or bytes after it,
 // make the record bad (dead letter or error naming topic, partition and offset).
@@ -69,12 +74,31 @@ func avroArrow(path string, s avro.Schema) (arrow.DataType, bool, error) {
 	s = deref(s)
 	switch s := s.(type) {
 	case *avro.UnionSchema:
-		if !s.Nullable() {
-			return nil, false, fmt.Errorf("field %q: a union of several types other than null is not supported", path)
+		branches, null := unionBranches(s)
+		if len(branches) == 0 {
+			return nil, false, fmt.Errorf("field %q: a union of null only holds nothing", path)
 		}
-		_, typ := s.Indices()
-		t, _, err := avroArrow(path, s.Types()[typ])
-		return t, true, err
+		if len(branches) == 1 {
+			t, nullable, err := avroArrow(path, s.Types()[branches[0]])
+			return t, nullable || null >= 0, err
+		}
+		// Several types: a struct with one nullable field per type, named by it, of
+		// which the one of the datum's branch is set.
+		fs := make([]arrow.Field, len(branches))
+		seen := map[string]bool{}
+		for i, b := range branches {
+			name := unionBranchName(s.Types()[b])
+			if seen[name] {
+				return nil, false, fmt.Errorf("field %q: two branches of the union are named %q", path, name)
+			}
+			seen[name] = true
+			t, _, err := avroArrow(textcodec.JoinPath(path, name), s.Types()[b])
+			if err != nil {
+				return nil, false, err
+			}
+			fs[i] = arrow.Field{Name: name, Type: t, Nullable: true}
+		}
+		return arrow.StructOf(fs...), null >= 0, nil
 	case *avro.RecordSchema:
 		var fs []arrow.Field
 		for _, f := range s.Fields() {
@@ -101,8 +125,12 @@ func avroArrow(path string, s avro.Schema) (arrow.DataType, bool, error) {
 	case *avro.EnumSchema:
 		return arrow.BinaryTypes.String, false, nil
 	case *avro.FixedSchema:
-		if logicalOf(s) != "" {
-			return nil, false, fmt.Errorf("field %q: fixed with logical type %s is not supported", path, logicalOf(s))
+		switch lt := logicalOf(s); lt {
+		case "":
+		case avro.Decimal:
+			return decimalType(path, s.Logical())
+		default:
+			return nil, false, fmt.Errorf("field %q: fixed with logical type %s is not supported", path, lt)
 		}
 		return arrow.BinaryTypes.Binary, false, nil
 	case *avro.PrimitiveSchema:
@@ -135,7 +163,7 @@ func avroArrow(path string, s avro.Schema) (arrow.DataType, bool, error) {
 			return arrow.BinaryTypes.String, false, nil
 		case avro.Bytes:
 			if lt == avro.Decimal {
-				return nil, false, fmt.Errorf("field %q: decimal is not supported yet", path)
+				return decimalType(path, s.Logical())
 			}
 			return arrow.BinaryTypes.Binary, false, nil
 		case avro.Null:
@@ -143,6 +171,68 @@ func avroArrow(path string, s avro.Schema) (arrow.DataType, bool, error) {
 		}
 	}
 	return nil, false, fmt.Errorf("field %q: Avro type %s is not supported", path, s.Type())
+}
+
+// unionBranches are the indices of the non-null branches of union s, and the index
+// of its null branch (-1 if none).
+func unionBranches(s *avro.UnionSchema) (branches []int, null int) {
+	null = -1
+	for i, t := range s.Types() {
+		if t.Type() == avro.Null {
+			null = i
+		} else {
+			branches = append(branches, i)
+		}
+	}
+	return branches, null
+}
+
+// unionBranchName names the struct field of a union branch: a named type (record,
+// enum, fixed) by its name, others by their logical type if any ("timestamp-millis"),
+// else by their type ("long", "string", "array", "map").
+func unionBranchName(s avro.Schema) string {
+	s = deref(s)
+	if n, ok := s.(avro.NamedSchema); ok {
+		return n.Name()
+	}
+	if lt := logicalOf(s); lt != "" {
+		return string(lt)
+	}
+	return string(s.Type())
+}
+
+// decimalType is the Arrow type of an Avro decimal: decimal128 with its precision and
+// scale.
+func decimalType(path string, l avro.LogicalSchema) (arrow.DataType, bool, error) {
+	d, ok := l.(*avro.DecimalLogicalSchema)
+	if !ok {
+		return nil, false, fmt.Errorf("field %q: malformed decimal logical type", path)
+	}
+	if d.Precision() < 1 || d.Precision() > 38 || d.Scale() < 0 || d.Scale() > d.Precision() {
+		return nil, false, fmt.Errorf("field %q: decimal(%d, %d) is not supported (precision 1 to 38, scale 0 to precision)", path, d.Precision(), d.Scale())
+	}
+	return &arrow.Decimal128Type{Precision: int32(d.Precision()), Scale: int32(d.Scale())}, false, nil
+}
+
+// readDecimal is the decimal of b, a big-endian two's-complement unscaled integer, in
+// the intermediate form (decimal128.Num), checked against the precision.
+func readDecimal(path string, b []byte, l avro.LogicalSchema) (any, error) {
+	d := l.(*avro.DecimalLogicalSchema)
+	if len(b) == 0 {
+		return nil, textcodec.FieldError(path, "a decimal of no bytes")
+	}
+	v := new(big.Int).SetBytes(b)
+	if b[0]&0x80 != 0 { // negative: two's complement
+		v.Sub(v, new(big.Int).Lsh(big.NewInt(1), uint(8*len(b))))
+	}
+	if v.BitLen() > 127 {
+		return nil, textcodec.FieldError(path, "decimal %s does not fit in precision %d", v, d.Precision())
+	}
+	n := decimal128.FromBigInt(v)
+	if !n.FitsInPrecision(int32(d.Precision())) {
+		return nil, textcodec.FieldError(path, "decimal %s (unscaled) does not fit in precision %d", v, d.Precision())
+	}
+	return n, nil
 }
 
 // avroParser reads Avro datums of one record schema.
@@ -193,17 +283,31 @@ func (p *avroParser) read(path string, s avro.Schema, budget *int) (any, error) 
 	s = deref(s)
 	switch s := s.(type) {
 	case *avro.UnionSchema:
-		null, typ := s.Indices()
 		idx := r.ReadLong()
+		types := s.Types()
 		switch {
 		case r.Error != nil:
 			return nil, fmt.Errorf("%w: field %q: %v", errAvro, path, r.Error)
-		case idx == int64(null):
+		case idx < 0 || idx >= int64(len(types)):
+			return nil, textcodec.FieldError(path, "union branch %d does not exist (the union has %d)", idx, len(types))
+		case types[idx].Type() == avro.Null:
 			return nil, nil
-		case idx == int64(typ):
-			return p.read(path, s.Types()[typ], budget)
 		}
-		return nil, textcodec.FieldError(path, "union branch %d does not exist (the union has 2)", idx)
+		branches, _ := unionBranches(s)
+		if len(branches) == 1 {
+			return p.read(path, types[idx], budget)
+		}
+		out := make([]any, len(branches))
+		for i, b := range branches {
+			if int64(b) == idx {
+				v, err := p.read(textcodec.JoinPath(path, unionBranchName(types[b])), types[b], budget)
+				if err != nil {
+					return nil, err
+				}
+				out[i] = v
+			}
+		}
+		return out, nil
 	case *avro.RecordSchema:
 		out := make([]any, len(s.Fields()))
 		for i, f := range s.Fields() {
@@ -261,7 +365,13 @@ func (p *avroParser) read(path string, s avro.Schema, budget *int) (any, error) 
 	case *avro.FixedSchema:
 		b := make([]byte, s.Size())
 		r.Read(b)
-		return b, p.check(path)
+		if err := p.check(path); err != nil {
+			return nil, err
+		}
+		if logicalOf(s) == avro.Decimal {
+			return readDecimal(path, b, s.Logical())
+		}
+		return b, nil
 	case *avro.PrimitiveSchema:
 		var v any
 		switch s.Type() {
@@ -287,7 +397,14 @@ func (p *avroParser) read(path string, s avro.Schema, budget *int) (any, error) 
 			}
 			v = str
 		case avro.Bytes:
-			v = r.ReadBytes()
+			b := r.ReadBytes()
+			if logicalOf(s) == avro.Decimal {
+				if err := p.check(path); err != nil {
+					return nil, err
+				}
+				return readDecimal(path, b, s.Logical())
+			}
+			v = b
 		default:
 			return nil, textcodec.FieldError(path, "Avro type %s cannot be read", s.Type())
 		}

@@ -12,7 +12,9 @@
 // schema and bounded before arrow-go reads it: ipcguard.go) and Avro (one
 // binary datum per record of a given record schema, whose fields become the
 // columns: AvroSchema; read with hamba/avro's Reader into the intermediate
-// form, decode_avro.go). Metadata
+// form, decode_avro.go; or, with SchemaRegistry, in Confluent's wire format,
+// each datum read with the writer schema its id names and projected onto the
+// reader schema's columns: registry.go). Metadata
 // columns (key, headers, topic, partition, offset, Kafka timestamp) are
 // appended after the value columns when named. A bad record never vanishes:
 // its BadRecord keeps the raw key, value and headers, its topic, partition
@@ -34,7 +36,12 @@
 // binary or string column) or ArrowIPC (an IPC stream per batch or per
 // RowsPerRecord rows); KeyColumn (or KeyColumns, a JSON object of several)
 // sets record keys, and PartitionColumns the bytes whose murmur2 hash chooses
-// the partition, with ColumnPartitioner as the producer's partitioner.
+// the partition, with ColumnPartitioner as the producer's partitioner;
+// SinkPartitioner gives Flink's "fixed" and "round-robin" partitioners.
+// Avro (encode_avro.go) writes a datum per row of a record schema derived
+// from the columns (AvroSchemaOf), with the registry's 5-byte prefix when
+// AvroSchemaID is set; RegistryClient (registry.go) registers and fetches
+// schemas.
 //
 // Reading (split.go, discover.go): a partition is a split. A Reader reads a
 // set of splits through one franz-go client (read_committed by default, as

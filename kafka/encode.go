@@ -42,7 +42,16 @@ type EncoderOptions struct {
 	// RowsPerRecord bounds the rows in one ArrowIPC record (0: one record
 	// per batch).
 	RowsPerRecord int
+	// AvroSchemaID (format Avro), if not 0, is the registry id of the rows' schema
+	// (AvroSchemaOf): each value then has Confluent's wire-format prefix.
+	AvroSchemaID int32
+	// AvroRegistry (format Avro) is the URL of the schema registry the sink
+	// registers the schema with (AvroSchemaID is then set by the sink).
+	AvroRegistry string
 }
+
+// AvroRecordName is the name of the record schema write_kafka derives from the columns.
+const AvroRecordName = "row"
 
 // Encoder turns Arrow record batches into Kafka records. It is not safe for
 // concurrent use.
@@ -53,6 +62,7 @@ type Encoder struct {
 	keys   []int
 	parts  []int // partition columns
 	value  int   // Raw's value column
+	avro   *avroWriter
 }
 
 // columns resolves names to indices of columns a key can be made of.
@@ -159,6 +169,15 @@ func NewEncoder(schema *arrow.Schema, opts EncoderOptions) (*Encoder, error) {
 		default:
 			return nil, rberr.New(rberr.Type, "kafka: format \"raw\" writes a binary or string column, %q is %s", schema.Field(e.value).Name, t)
 		}
+	case Avro:
+		var prefix []byte
+		if opts.AvroSchemaID != 0 {
+			prefix = WireHeader(opts.AvroSchemaID)
+		}
+		var err error
+		if e.avro, err = newAvroWriter(schema, prefix); err != nil {
+			return nil, err
+		}
 	case ArrowIPC:
 		if e.key >= 0 {
 			return nil, rberr.New(rberr.InvalidArgument, "kafka: format \"arrow\" writes many rows per record and cannot take a key column")
@@ -170,7 +189,7 @@ func NewEncoder(schema *arrow.Schema, opts EncoderOptions) (*Encoder, error) {
 			return nil, rberr.New(rberr.InvalidArgument, "kafka: RowsPerRecord must not be negative")
 		}
 	default:
-		return nil, rberr.New(rberr.InvalidArgument, "kafka: cannot encode format %q (want json, raw or arrow)", opts.Format)
+		return nil, rberr.New(rberr.InvalidArgument, "kafka: cannot encode format %q (want json, avro, raw or arrow)", opts.Format)
 	}
 	return e, nil
 }
@@ -207,6 +226,12 @@ func (e *Encoder) Encode(batch arrow.RecordBatch) ([]*kgo.Record, error) {
 			rec.Value = bytes.Clone(buf.Bytes())
 		case Raw:
 			rec.Value = rawBytes(batch.Column(e.value), i)
+		case Avro:
+			v, err := e.avro.row(batch, i)
+			if err != nil {
+				return nil, err
+			}
+			rec.Value = v
 		}
 		switch {
 		case len(e.keys) > 1:
@@ -344,4 +369,35 @@ func (p *columnTopicPartitioner) OnNewBatch() {
 	if nb, ok := p.byKey.(kgo.TopicPartitionerOnNewBatch); ok {
 		nb.OnNewBatch()
 	}
+}
+
+// Sink partitioners, with the names of Flink's sink.partitioner.
+const (
+	// PartitionDefault partitions by key (murmur2 of the key modulo the partition
+	// count, as the Java client), keyless records sticky: a batch at a time to one
+	// partition (franz-go's default).
+	PartitionDefault = "default"
+	// PartitionFixed sends every record of parallel subtask i to partition i modulo
+	// the partition count (Flink's FlinkFixedPartitioner).
+	PartitionFixed = "fixed"
+	// PartitionRoundRobin sends each subtask's records to the partitions in turn,
+	// 0, 1, ... n-1, 0, ..., whatever their key.
+	PartitionRoundRobin = "round-robin"
+)
+
+// SinkPartitioner is the producer partitioner of sink partitioner name for parallel
+// subtask subtask, or nil for franz-go's default (PartitionDefault, "").
+func SinkPartitioner(name string, subtask int) (kgo.Partitioner, error) {
+	switch name {
+	case "", PartitionDefault:
+		return nil, nil
+	case PartitionFixed:
+		return kgo.BasicConsistentPartitioner(func(string) func(*kgo.Record, int) int {
+			return func(_ *kgo.Record, n int) int { return subtask % n }
+		}), nil
+	case PartitionRoundRobin:
+		return kgo.RoundRobinPartitioner(), nil
+	}
+	return nil, rberr.New(rberr.InvalidArgument, "kafka: partitioner must be %q, %q or %q, got %q",
+		PartitionDefault, PartitionFixed, PartitionRoundRobin, name)
 }

@@ -21,8 +21,12 @@ type KafkaDef struct {
 	Schema     string `json:"schema,omitempty"`
 	SampleSize int    `json:"sample_size,omitempty"`
 	// AvroSchema is the Avro writer schema (JSON text) of format "avro".
-	AvroSchema   string `json:"avro_schema,omitempty"`
-	CSVDelimiter string `json:"csv_delimiter,omitempty"`
+	AvroSchema string `json:"avro_schema,omitempty"`
+	// SchemaRegistry is the URL of a Confluent schema registry (format "avro"): values
+	// are in its wire format. Read: AvroSchema is the reader schema (default: the
+	// latest of subject "<topic>-value"); write: the schema is registered under it.
+	SchemaRegistry string `json:"schema_registry,omitempty"`
+	CSVDelimiter   string `json:"csv_delimiter,omitempty"`
 	// Start and End of a read; End absent: unbounded.
 	Start *KafkaBound `json:"start,omitempty"`
 	End   *KafkaBound `json:"end,omitempty"`
@@ -42,6 +46,9 @@ type KafkaDef struct {
 	GroupID string `json:"group_id,omitempty"`
 	// PartitionBy (sink): the columns whose values choose each record's partition.
 	PartitionBy []string `json:"partition_by,omitempty"`
+	// Partitioner (sink): "default" (by key; keyless records sticky), "fixed" (subtask i
+	// to partition i mod n) or "round-robin", Flink's sink.partitioner.
+	Partitioner string `json:"partitioner,omitempty"`
 	// Upsert (sink): the input is an updating stream, written by key: +I/+U as the key's
 	// value, -D as a null value (a tombstone), -U not at all.
 	Upsert bool `json:"upsert,omitempty"`

@@ -9,6 +9,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
 )
 
 // A row value of the intermediate form that the JSON and CSV decoders produce
@@ -24,6 +25,7 @@ import (
 //	binary, large_binary []byte
 //	timestamp            int64 in the type's unit
 //	date32               int32 (days since the epoch)
+//	decimal128           decimal128.Num (Avro only)
 //	struct               []any, one per field
 //	list, large_list     []any
 
@@ -111,6 +113,8 @@ func AppendValue(b array.Builder, v any) {
 		b.Append(arrow.Timestamp(v.(int64)))
 	case *array.Date32Builder:
 		b.Append(arrow.Date32(v.(int32)))
+	case *array.Decimal128Builder:
+		b.Append(v.(decimal128.Num))
 	case *array.StructBuilder:
 		fields := v.([]any)
 		b.Append(true)

@@ -120,10 +120,19 @@ def schema_ipc(schema: Any) -> str:
     return base64.b64encode(sink.getvalue().to_pybytes()).decode("ascii")
 
 
+def _registry(url: Any, format: str) -> str:
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        raise ValueError(f"schema_registry must be the URL of a schema registry (http://host:8081), got {url!r}")
+    if format != "avro":
+        raise ValueError(f"schema_registry is for format='avro', not {format!r}")
+    return url
+
+
 def read_kafka_node(brokers: str | Sequence[str], topic: str | Sequence[str] | None, pattern: str | None,
                     format: str, schema: Any, start: Any, end: Any, metadata: Any,
                     on_bad_record: str, options: Mapping[str, Any] | None, csv_delimiter: str | None,
-                    sample_size: int | None, group_id: str | None = None) -> dict[str, Any]:
+                    sample_size: int | None, group_id: str | None = None,
+                    schema_registry: str | None = None) -> dict[str, Any]:
     """The plan node of a read_kafka."""
     if (topic is None) == (pattern is None):
         raise ValueError("read_kafka takes a topic (or a list of topics) or pattern=, not both and not neither")
@@ -140,11 +149,15 @@ def read_kafka_node(brokers: str | Sequence[str], topic: str | Sequence[str] | N
         k["topics"] = topics
     else:
         k["pattern"] = pattern
+    if schema_registry is not None:
+        k["schema_registry"] = _registry(schema_registry, format)
     if format == "avro":
         if isinstance(schema, Mapping) and "type" in schema:
             k["avro_schema"] = json.dumps(schema)
         elif isinstance(schema, str):
             k["avro_schema"] = schema
+        elif schema is None and schema_registry is not None:
+            pass  # the latest schema of the topic's subject, when the plan is bound
         else:
             raise TypeError("format='avro' needs schema= the Avro schema of the records (a record schema, "
                             f"as JSON text or a dict), got {type(schema).__name__}")
@@ -188,12 +201,13 @@ def _columns(v: str | Sequence[str], what: str) -> list[str]:
 def write_kafka_node(brokers: str | Sequence[str], topic: str, format: str, key: str | Sequence[str] | None,
                      delivery_guarantee: str, transactional_id_prefix: str | None,
                      options: Mapping[str, Any] | None, upsert: bool = False,
-                     partition_by: str | Sequence[str] | None = None) -> dict[str, Any]:
+                     partition_by: str | Sequence[str] | None = None,
+                     partitioner: str = "default", schema_registry: str | None = None) -> dict[str, Any]:
     """The plan node of a write_kafka (its input is set by the caller)."""
     if not isinstance(topic, str) or not topic:
         raise ValueError(f"topic must be a topic name, got {topic!r}")
-    if format not in ("json", "raw", "arrow"):
-        raise ValueError(f"write_kafka writes format 'json', 'raw' or 'arrow', got {format!r}")
+    if format not in ("json", "avro", "raw", "arrow"):
+        raise ValueError(f"write_kafka writes format 'json', 'avro', 'raw' or 'arrow', got {format!r}")
     if delivery_guarantee not in ("at-least-once", "exactly-once", "none"):
         raise ValueError("delivery_guarantee must be 'at-least-once', 'exactly-once' or 'none' (Flink's "
                          f"DeliveryGuarantee), got {delivery_guarantee!r}")
@@ -207,6 +221,13 @@ def write_kafka_node(brokers: str | Sequence[str], topic: str, format: str, key:
             k["keys"] = keys
     if partition_by is not None:
         k["partition_by"] = _columns(partition_by, "partition_by")
+    if partitioner not in ("default", "fixed", "round-robin"):
+        raise ValueError("partitioner must be 'default', 'fixed' or 'round-robin' (Flink's sink.partitioner), "
+                         f"got {partitioner!r}")
+    if partitioner != "default":
+        k["partitioner"] = partitioner
+    if schema_registry is not None:
+        k["schema_registry"] = _registry(schema_registry, format)
     if transactional_id_prefix is not None:
         k["transactional_id_prefix"] = transactional_id_prefix
     if not isinstance(upsert, bool):
@@ -224,7 +245,7 @@ def read_kafka(brokers: str | Sequence[str], topic: str | Sequence[str] | None =
                idle_timeout: Duration | None = None, on_bad_record: OnBadRecord = "fail",
                options: Mapping[str, Any] | None = None, csv_delimiter: str | None = None,
                sample_size: int | None = None, group_id: str | None = None,
-               env: Environment | None = None) -> KafkaStream:
+               schema_registry: str | None = None, env: Environment | None = None) -> KafkaStream:
     """Read Kafka topics (Flink's Kafka source): ``topic`` (a name or a list of names) or
     ``pattern=`` (a regular expression matched against whole topic names; topics created
     later that match are read too). Each partition is a split: partitions are spread over
@@ -238,7 +259,10 @@ def read_kafka(brokers: str | Sequence[str], topic: str | Sequence[str] | None =
         Of the record values: ``"json"`` (one object per record; unknown fields ignored,
         missing ones null), ``"csv"`` (one row per record, fields in schema order),
         ``"raw"`` (the value as one ``binary`` column ``value``, or ``string`` with
-        ``schema={"value": rb.Utf8}``) or ``"arrow"`` (an Arrow IPC stream per record).
+        ``schema={"value": rb.Utf8}``), ``"arrow"`` (an Arrow IPC stream per record) or
+        ``"avro"`` (one binary Avro datum per record; ``schema=`` is the Avro record schema,
+        as a dict or JSON text; ``decimal`` reads as ``decimal128``, a union of several
+        non-null types as a struct with one field per branch, see docs/kafka.md).
     schema
         The value columns: a ``pyarrow.Schema`` or a dict of name to type (nested
         ``pa.struct``/``pa.list_`` for JSON). Without it, JSON is read with a schema
@@ -285,6 +309,16 @@ def read_kafka(brokers: str | Sequence[str], topic: str | Sequence[str] | None =
         the job has read. For monitoring only: the group is not joined, and recovery
         resumes at the checkpoint's offsets, not the group's. Without checkpoints nothing
         is committed.
+    schema_registry
+        With ``format="avro"``: the URL of a Confluent Schema Registry (or one with its
+        REST API). Each value is then in Confluent's wire format (a 0 byte, the 4-byte
+        schema id, the Avro datum) and is read with the schema its id names, fetched once
+        and cached, so a topic may hold records of several schema versions. The columns
+        are those of ``schema=`` (the reader schema), by default of the latest schema of
+        the subject ``<topic>-value`` when the plan is built; writer fields are matched by
+        name, a reader field the writer lacks is null (it must be nullable), ``int`` and
+        ``float`` promote to ``long`` and ``double``. A record not in the wire format, or
+        of an unknown id, is a bad record; an unreachable registry fails the job.
 
     Offsets are the source's positions: recovery from a checkpoint resumes exactly there.
     The job's metrics (:meth:`Job.metrics`) show each partition's last offset read and
@@ -303,11 +337,28 @@ def read_kafka(brokers: str | Sequence[str], topic: str | Sequence[str] | None =
     ...                  .agg(rb.count().alias("n"), col("amount").sum().alias("revenue")))
     >>> revenue.columns
     ['user_id', 'window_start', 'window_end', 'n', 'revenue']
+
+    Avro: the columns and their types come from the Avro schema:
+
+    >>> trades = rb.read_kafka("localhost:9092", "trades", format="avro", schema={
+    ...     "type": "record", "name": "Trade", "fields": [
+    ...         {"name": "price", "type": {"type": "bytes", "logicalType": "decimal", "precision": 9, "scale": 2}},
+    ...         {"name": "ref", "type": ["null", "long", "string"]}]})
+    >>> trades.schema.field("price").type, trades.schema.field("ref").type
+    (Decimal128Type(decimal128(9, 2)), StructType(struct<long: int64, string: string>))
+
+    Through a schema registry (Confluent's wire format), with a reader schema given (without
+    one, the latest schema of the subject ``trades-value`` is fetched when the plan is built):
+
+    >>> trades = rb.read_kafka("localhost:9092", "trades", format="avro", schema_registry="http://localhost:8081",
+    ...                        schema={"type": "record", "name": "Trade", "fields": [{"name": "id", "type": "long"}]})
+    >>> trades.columns
+    ['id']
     """
     from .stream import _default_env, _event_time
 
     node = read_kafka_node(brokers, topic, pattern, format, schema, start, end, metadata, on_bad_record,
-                           options, csv_delimiter, sample_size, group_id)
+                           options, csv_delimiter, sample_size, group_id, schema_registry)
     node = _event_time(node, event_time, max_out_of_orderness, idle_timeout)
     return KafkaStream(env or _default_env, node, end is None)
 

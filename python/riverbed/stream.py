@@ -437,7 +437,8 @@ class Environment:
                    event_time: str | None = None, max_out_of_orderness: Duration | None = None,
                    idle_timeout: Duration | None = None, on_bad_record: str = "fail",
                    options: dict[str, Any] | None = None, csv_delimiter: str | None = None,
-                   sample_size: int | None = None, group_id: str | None = None) -> KafkaStream:
+                   sample_size: int | None = None, group_id: str | None = None,
+                   schema_registry: str | None = None) -> KafkaStream:
         """Read Kafka topics: see :func:`riverbed.read_kafka`.
 
         Examples
@@ -454,7 +455,8 @@ class Environment:
                           start=start, end=end, metadata=metadata, event_time=event_time,
                           max_out_of_orderness=max_out_of_orderness, idle_timeout=idle_timeout,
                           on_bad_record=on_bad_record, options=options,  # type: ignore[arg-type]
-                          csv_delimiter=csv_delimiter, sample_size=sample_size, group_id=group_id, env=self)
+                          csv_delimiter=csv_delimiter, sample_size=sample_size, group_id=group_id,
+                          schema_registry=schema_registry, env=self)
 
     def datagen(self, schema: dict[str, Any], *, rows_per_second: float | None = None,
                 number_of_rows: int | None = None, seed: int = 0, fields: dict[str, dict[str, Any]] | None = None,
@@ -1851,23 +1853,38 @@ class Stream:
         finally:
             job.free()
 
-    def write_kafka(self, brokers: str | Sequence[str], topic: str, *, format: Literal["json", "raw", "arrow"] = "json",
+    def write_kafka(self, brokers: str | Sequence[str], topic: str, *,
+                    format: Literal["json", "avro", "raw", "arrow"] = "json",
                     key: str | Sequence[str] | None = None, partition_by: str | Sequence[str] | None = None,
                     delivery_guarantee: DeliveryGuarantee = "at-least-once",
                     transactional_id_prefix: str | None = None, options: dict[str, Any] | None = None,
                     progress: bool | None = None, runtime_mode: RuntimeMode | None = None,
-                    lazy: bool = False, upsert: bool = False) -> Any:
+                    lazy: bool = False, upsert: bool = False,
+                    partitioner: Literal["default", "fixed", "round-robin"] = "default",
+                    schema_registry: str | None = None) -> Any:
         """Write the results to a Kafka topic (Flink's ``KafkaSink``), one record per row.
 
         ``format``: ``"json"`` (one object per row, in the form ``read_kafka`` reads back),
-        ``"raw"`` (the one binary or string column besides the key) or ``"arrow"`` (an Arrow
-        IPC stream per batch). ``key`` names the column that gives each record its key (its
+        ``"avro"`` (one binary Avro datum per row, of a record schema named ``row`` derived
+        from the columns: see docs/kafka.md), ``"raw"`` (the one binary or string column
+        besides the key) or ``"arrow"`` (an Arrow IPC stream per batch). With
+        ``schema_registry="http://host:8081"`` (``format="avro"``), the schema is registered
+        under the subject ``<topic>-value`` (or found there) when the job starts, and each
+        value is in Confluent's wire format (a 0 byte, the 4-byte schema id, the datum), as
+        Confluent's ``KafkaAvroSerializer`` writes it. ``key`` names the column that gives each record its key (its
         bytes if binary or string, else its JSON text), or a list of columns (the key is then
         a JSON object of them, as Flink's ``key.fields``). Records are partitioned by key
         (murmur2, as the Java client), unless ``partition_by`` names the column(s) whose
         values choose the partition: rows with equal values go to one partition
         (murmur2 of the values encoded as a key of those columns, modulo the partition
         count), whatever their key.
+
+        ``partitioner`` (Flink's ``sink.partitioner``): ``"default"`` partitions by key as
+        above (keyless records go a batch at a time to one partition, sticky), ``"fixed"``
+        writes every record of parallel subtask *i* to partition *i* modulo the partition
+        count, ``"round-robin"`` sends each subtask's records to partitions 0, 1, ...,
+        n-1, 0, ... in turn, whatever their key (the key is still written). Neither of the
+        last two goes with ``partition_by`` or ``upsert``.
 
         ``delivery_guarantee`` (Flink's names): ``"at-least-once"`` (default; every record
         is acknowledged by the in-sync replicas before the job, or a checkpoint, completes),
@@ -1897,11 +1914,19 @@ class Stream:
         >>> sink = rb.from_pydict({"id": [1, 2]}).write_kafka("localhost:9092", "ids", key="id", lazy=True)
         >>> sink.columns
         ['topic', 'rows']
+        >>> spread = rb.from_pydict({"id": [1, 2]}).write_kafka("localhost:9092", "ids", partitioner="round-robin",
+        ...                                                     lazy=True)
+        >>> "partitioner round-robin" in spread.explain()
+        True
+        >>> avro = rb.from_pydict({"id": [1, 2]}).write_kafka("localhost:9092", "ids", format="avro",
+        ...                                                   schema_registry="http://localhost:8081", lazy=True)
+        >>> "schema registry http://localhost:8081" in avro.explain()
+        True
         """
         from .kafka import write_kafka_node
 
         root = write_kafka_node(brokers, topic, format, key, delivery_guarantee, transactional_id_prefix, options,
-                                upsert, partition_by)
+                                upsert, partition_by, partitioner, schema_registry)
         root["input"] = self._node
         if lazy:
             return Stream(self._env, root, self._sources, unbounded=self._unbounded)

@@ -50,6 +50,9 @@ type KafkaSinkConfig struct {
 	Upsert      bool
 	OpCol       int
 	ValueSchema *arrow.Schema
+	// Partitioner is the sink partitioner (kafka.SinkPartitioner): "" or "default",
+	// "fixed", "round-robin".
+	Partitioner string
 
 	initOnce    sync.Once
 	restored    chan struct{} // closed once subtask 0 has restored (RestoreCheckpoint)
@@ -82,6 +85,7 @@ type KafkaSinkOp struct {
 	Subtask int
 
 	enc  *kafka.Encoder
+	opts []kgo.Opt // the client options, with the subtask's partitioner
 	mem  memory.Allocator
 	ec   *expr.EvalCtx
 	cl   *kgo.Client // none, at-least-once
@@ -109,11 +113,34 @@ func (o *KafkaSinkOp) Open(tc *runtime.TaskCtx) error {
 	if c.Upsert {
 		schema = c.ValueSchema
 	}
-	enc, err := kafka.NewEncoder(schema, c.Encoder)
+	encOpts := c.Encoder
+	if encOpts.Format == kafka.Avro && encOpts.AvroRegistry != "" {
+		// Register the rows' schema under the topic's value subject (or find it there).
+		text, err := kafka.AvroSchemaOf(schema, kafka.AvroRecordName)
+		if err != nil {
+			return err
+		}
+		reg, err := kafka.Registry(encOpts.AvroRegistry)
+		if err != nil {
+			return err
+		}
+		if encOpts.AvroSchemaID, err = reg.Register(kafka.ValueSubject(c.Topic), text); err != nil {
+			return rberr.Wrap(rberr.KindOf(err), err, "write_kafka: registering the schema of subject %q", kafka.ValueSubject(c.Topic))
+		}
+	}
+	enc, err := kafka.NewEncoder(schema, encOpts)
 	if err != nil {
 		return err
 	}
 	o.enc = enc
+	o.opts = c.Opts[:len(c.Opts):len(c.Opts)]
+	part, err := kafka.SinkPartitioner(c.Partitioner, o.Subtask)
+	if err != nil {
+		return err
+	}
+	if part != nil {
+		o.opts = append(o.opts, kgo.RecordPartitioner(part))
+	}
 	o.pending = map[uint64]*kafka.TxnProducer{}
 	o.next = 1
 	switch c.Guarantee {
@@ -123,7 +150,7 @@ func (o *KafkaSinkOp) Open(tc *runtime.TaskCtx) error {
 		if c.Guarantee == NoGuarantee {
 			opts = append(opts, kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite())
 		}
-		if o.cl, err = kgo.NewClient(append(opts, c.Opts...)...); err != nil {
+		if o.cl, err = kgo.NewClient(append(opts, o.opts...)...); err != nil {
 			return rberr.Wrap(rberr.InvalidArgument, err, "write_kafka")
 		}
 	default:
@@ -190,7 +217,7 @@ func (o *KafkaSinkOp) begin() error {
 	c := o.Cfg
 	id := kafka.TransactionalID(c.Prefix, o.Subtask, int64(o.next))
 	p, err := kafka.NewTxnProducer(kafka.TxnOptions{Brokers: c.Brokers, TransactionalID: id, DefaultTopic: c.Topic,
-		TransactionTimeout: c.TxnTimeout, ClientOptions: c.Opts})
+		TransactionTimeout: c.TxnTimeout, ClientOptions: o.opts})
 	if err != nil {
 		return err
 	}

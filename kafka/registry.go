@@ -1,0 +1,292 @@
+package kafka
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+
+	"github.com/riverbed-engine/riverbed/internal/rberr"
+	"github.com/riverbed-engine/riverbed/internal/textcodec"
+)
+
+// Confluent Schema Registry: the wire format of its serializers (a 0 magic byte, the
+// schema id as a 4-byte big-endian integer, then the Avro datum) and the few REST
+// endpoints riverbed uses: GET /schemas/ids/{id}, GET /subjects/{subject}/versions/latest
+// and POST /subjects/{subject}/versions (register, or look up an equal schema). Subjects
+// follow the TopicNameStrategy: "<topic>-value".
+
+// RegistryClient talks to one schema registry. Schemas by id are cached for the life of
+// the process (an id never changes its schema). Safe for concurrent use.
+type RegistryClient struct {
+	base string
+	http *http.Client
+	mu   sync.Mutex
+	ids  map[int32]*idEntry
+}
+
+// idEntry is a schema by id, fetched once (done is closed when schema or err is set).
+type idEntry struct {
+	done   chan struct{}
+	schema string
+	err    error
+}
+
+var (
+	registriesMu sync.Mutex
+	registries   = map[string]*RegistryClient{}
+)
+
+// Registry returns the client of the registry at base URL u (shared by every reader
+// and writer of the process, with its cache).
+func Registry(u string) (*RegistryClient, error) {
+	p, err := url.Parse(u)
+	if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+		return nil, rberr.New(rberr.InvalidArgument, "kafka: schema_registry must be an http:// or https:// URL, got %q", u)
+	}
+	u = strings.TrimRight(u, "/")
+	registriesMu.Lock()
+	defer registriesMu.Unlock()
+	if c, ok := registries[u]; ok {
+		return c, nil
+	}
+	c := &RegistryClient{base: u, http: &http.Client{Timeout: 30 * time.Second}, ids: map[int32]*idEntry{}}
+	registries[u] = c
+	return c, nil
+}
+
+// ValueSubject is the subject of a topic's record values (TopicNameStrategy).
+func ValueSubject(topic string) string { return topic + "-value" }
+
+// errNotFound is a registry's 404: no such schema id or subject.
+var errNotFound = errors.New("not found")
+
+func (c *RegistryClient) call(method, path string, body any, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, c.base+path, rd)
+	if err != nil {
+		return rberr.Wrap(rberr.InvalidArgument, err, "schema registry %s", c.base)
+	}
+	req.Header.Set("Accept", "application/vnd.schemaregistry.v1+json, application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/vnd.schemaregistry.v1+json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return rberr.Wrap(rberr.IO, err, "schema registry %s", c.base)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return rberr.Wrap(rberr.IO, err, "schema registry %s: %s %s", c.base, method, path)
+	}
+	if resp.StatusCode == http.StatusNotFound {
+		return fmt.Errorf("schema registry %s: %s %s: %w (%s)", c.base, method, path, errNotFound, bytes.TrimSpace(data))
+	}
+	if resp.StatusCode/100 != 2 {
+		return rberr.New(rberr.IO, "schema registry %s: %s %s: HTTP %d: %s", c.base, method, path, resp.StatusCode, bytes.TrimSpace(data))
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return rberr.Wrap(rberr.IO, err, "schema registry %s: %s %s: not a JSON answer", c.base, method, path)
+	}
+	return nil
+}
+
+type registrySchema struct {
+	ID         int32  `json:"id"`
+	Schema     string `json:"schema"`
+	SchemaType string `json:"schemaType"`
+	Version    int    `json:"version"`
+}
+
+func checkAvro(what string, s registrySchema) error {
+	if s.SchemaType != "" && s.SchemaType != "AVRO" {
+		return rberr.New(rberr.InvalidArgument, "kafka: %s is a %s schema; riverbed reads Avro from a schema registry", what, s.SchemaType)
+	}
+	return nil
+}
+
+// SchemaByID is the schema (JSON text) of id; a 404 is an error wrapping errNotFound.
+// Concurrent calls for one id make one request.
+func (c *RegistryClient) SchemaByID(id int32) (string, error) {
+	c.mu.Lock()
+	e, ok := c.ids[id]
+	if !ok {
+		e = &idEntry{done: make(chan struct{})}
+		c.ids[id] = e
+	}
+	c.mu.Unlock()
+	if ok {
+		<-e.done
+		return e.schema, e.err
+	}
+	var got registrySchema
+	e.err = c.call(http.MethodGet, fmt.Sprintf("/schemas/ids/%d", id), nil, &got)
+	if e.err == nil {
+		e.err = checkAvro(fmt.Sprintf("schema id %d", id), got)
+	}
+	e.schema = got.Schema
+	if e.err != nil && !errors.Is(e.err, errNotFound) {
+		c.mu.Lock()
+		delete(c.ids, id) // asked again next time: the registry may be back
+		c.mu.Unlock()
+	}
+	close(e.done)
+	return e.schema, e.err
+}
+
+// Latest is the id and schema of the latest version of subject.
+func (c *RegistryClient) Latest(subject string) (int32, string, error) {
+	var got registrySchema
+	if err := c.call(http.MethodGet, "/subjects/"+url.PathEscape(subject)+"/versions/latest", nil, &got); err != nil {
+		if errors.Is(err, errNotFound) {
+			return 0, "", rberr.New(rberr.InvalidArgument, "kafka: schema registry %s has no subject %q (%v); give the Avro schema with schema=", c.base, subject, err)
+		}
+		return 0, "", err
+	}
+	if err := checkAvro(fmt.Sprintf("subject %q", subject), got); err != nil {
+		return 0, "", err
+	}
+	return got.ID, got.Schema, nil
+}
+
+// Register registers schema under subject (or finds it there, if an equal one is) and
+// returns its id.
+func (c *RegistryClient) Register(subject, schema string) (int32, error) {
+	var got registrySchema
+	if err := c.call(http.MethodPost, "/subjects/"+url.PathEscape(subject)+"/versions",
+		map[string]string{"schema": schema}, &got); err != nil {
+		return 0, err
+	}
+	return got.ID, nil
+}
+
+// WireHeader is the 5-byte prefix of a datum of schema id in the registry's wire format.
+func WireHeader(id int32) []byte {
+	h := make([]byte, 5)
+	binary.BigEndian.PutUint32(h[1:], uint32(id))
+	return h
+}
+
+// registryFatal marks a parse error that must fail the job rather than make the record
+// bad: the registry could not be asked.
+type registryFatal struct{ err error }
+
+func (e registryFatal) Error() string { return e.err.Error() }
+func (e registryFatal) Unwrap() error { return e.err }
+
+// registryAvro reads datums in the registry's wire format, each with the writer schema
+// its id names, into the columns of a reader schema (see projectTo).
+type registryAvro struct {
+	reg     *RegistryClient
+	reader  *arrow.Schema
+	writers map[int32]*registryWriter
+}
+
+type registryWriter struct {
+	p    *avroParser
+	cols []int // reader column -> writer field index, -1: missing (null)
+	err  error // the writer schema cannot be read into the reader's columns
+}
+
+func (r *registryAvro) parse(value []byte) ([]any, error) {
+	if value == nil {
+		return nil, errors.New("null value (tombstone): no Avro datum to read")
+	}
+	if len(value) < 5 || value[0] != 0 {
+		return nil, fmt.Errorf("%w: not in the schema registry's wire format (a 0 byte and a 4-byte schema id before the datum)", errAvro)
+	}
+	id := int32(binary.BigEndian.Uint32(value[1:5]))
+	w, ok := r.writers[id]
+	if !ok {
+		text, err := r.reg.SchemaByID(id)
+		if err != nil {
+			if !errors.Is(err, errNotFound) {
+				return nil, registryFatal{err}
+			}
+			w = &registryWriter{err: fmt.Errorf("schema id %d: %v", id, err)} // a bad record
+		} else {
+			w = r.writer(id, text)
+		}
+		r.writers[id] = w
+	}
+	if w.err != nil {
+		return nil, w.err
+	}
+	row, err := w.p.parse(value[5:])
+	if err != nil {
+		return nil, fmt.Errorf("schema id %d: %w", id, err)
+	}
+	out := make([]any, len(w.cols))
+	for i, c := range w.cols {
+		if c >= 0 {
+			out[i] = row[c]
+		}
+	}
+	return out, nil
+}
+
+// writer prepares the reading of datums of writer schema text into the reader's
+// columns: fields are matched by name; a reader column missing from the writer schema
+// is null (it must be nullable); a field's type must be the reader's, or int where the
+// reader has long, float where it has double (Avro's promotions, which the intermediate
+// form makes free).
+func (r *registryAvro) writer(id int32, text string) *registryWriter {
+	as, ws, err := AvroSchema(text)
+	if err != nil {
+		return &registryWriter{err: fmt.Errorf("schema id %d: %v", id, err)}
+	}
+	w := &registryWriter{p: newAvroParser(as), cols: make([]int, r.reader.NumFields())}
+	for i, f := range r.reader.Fields() {
+		idx := ws.FieldIndices(f.Name)
+		if len(idx) == 0 {
+			if !f.Nullable {
+				w.err = textcodec.FieldError(f.Name, "not in the writer schema (id %d) and not nullable in the reader's", id)
+				return w
+			}
+			w.cols[i] = -1
+			continue
+		}
+		wt := ws.Field(idx[0]).Type
+		if !arrow.TypeEqual(wt, f.Type) && !promotes(wt, f.Type) {
+			w.err = textcodec.FieldError(f.Name, "%s in the writer schema (id %d), %s in the reader's", wt, id, f.Type)
+			return w
+		}
+		if ws.Field(idx[0]).Nullable && !f.Nullable {
+			w.err = textcodec.FieldError(f.Name, "nullable in the writer schema (id %d), not in the reader's", id)
+			return w
+		}
+		w.cols[i] = idx[0]
+	}
+	return w
+}
+
+func promotes(from, to arrow.DataType) bool {
+	return from.ID() == arrow.INT32 && to.ID() == arrow.INT64 || from.ID() == arrow.FLOAT32 && to.ID() == arrow.FLOAT64
+}
+
+// avroRegistryParser is the parse function of format Avro through a registry.
+func avroRegistryParser(regURL string, readerCols *arrow.Schema) (func([]byte) ([]any, error), error) {
+	reg, err := Registry(regURL)
+	if err != nil {
+		return nil, err
+	}
+	r := &registryAvro{reg: reg, reader: readerCols, writers: map[int32]*registryWriter{}}
+	return r.parse, nil
+}

@@ -1,0 +1,256 @@
+"""Avro through a schema registry (Confluent's wire format: a 0 byte, the 4-byte schema
+id, the datum) against a real broker. The registry is a minimal in-test server of the
+REST endpoints riverbed uses (GET /schemas/ids/{id}, GET /subjects/{s}/versions/latest,
+POST /subjects/{s}/versions), kept as Confluent's Schema Registry keeps them; records
+are encoded by fastavro, an independent Avro implementation."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+import riverbed as rb
+
+fastavro = pytest.importorskip("fastavro")
+pytest.importorskip("confluent_kafka")
+from test_kafka import brokers, produce, topic  # noqa: E402, F401
+
+
+class Registry:
+    """Subjects, versions and ids as the Schema Registry keeps them: an id per distinct
+    schema, registering a schema a subject already has returns its id."""
+
+    def __init__(self) -> None:
+        self.schemas: list[str] = []  # id - 1 -> schema text
+        self.subjects: dict[str, list[int]] = {}
+        self.requests: list[str] = []
+        self.lock = threading.Lock()
+
+    def register(self, subject: str, schema: Any) -> int:
+        text = schema if isinstance(schema, str) else json.dumps(schema)
+        canon = json.dumps(json.loads(text), sort_keys=True)
+        with self.lock:
+            ids = [i for i, s in enumerate(self.schemas, 1) if json.dumps(json.loads(s), sort_keys=True) == canon]
+            if ids:
+                sid = ids[0]
+            else:
+                self.schemas.append(text)
+                sid = len(self.schemas)
+            versions = self.subjects.setdefault(subject, [])
+            if sid not in versions:
+                versions.append(sid)
+            return sid
+
+    def serve(self) -> tuple[ThreadingHTTPServer, str]:
+        reg = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def reply(self, code: int, body: Any) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/vnd.schemaregistry.v1+json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:  # noqa: N802
+                reg.requests.append("GET " + self.path)
+                parts = self.path.strip("/").split("/")
+                if len(parts) == 3 and parts[:2] == ["schemas", "ids"] and parts[2].isdigit():
+                    sid = int(parts[2])
+                    if 1 <= sid <= len(reg.schemas):
+                        return self.reply(200, {"schema": reg.schemas[sid - 1]})
+                    return self.reply(404, {"error_code": 40403, "message": "Schema not found"})
+                if len(parts) == 4 and parts[0] == "subjects" and parts[2:] == ["versions", "latest"]:
+                    versions = reg.subjects.get(parts[1])
+                    if not versions:
+                        return self.reply(404, {"error_code": 40401, "message": "Subject not found"})
+                    sid = versions[-1]
+                    return self.reply(200, {"subject": parts[1], "version": len(versions), "id": sid,
+                                            "schema": reg.schemas[sid - 1]})
+                self.reply(404, {"error_code": 404, "message": "HTTP 404 Not Found"})
+
+            def do_POST(self) -> None:  # noqa: N802
+                reg.requests.append("POST " + self.path)
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                parts = self.path.strip("/").split("/")
+                if len(parts) == 3 and parts[0] == "subjects" and parts[2] == "versions":
+                    fastavro.parse_schema(json.loads(body["schema"]))  # 422 in the real one
+                    return self.reply(200, {"id": reg.register(parts[1], body["schema"])})
+                self.reply(404, {"error_code": 404, "message": "HTTP 404 Not Found"})
+
+        srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        return srv, f"http://127.0.0.1:{srv.server_address[1]}"
+
+
+@pytest.fixture
+def registry():
+    reg = Registry()
+    srv, url = reg.serve()
+    reg.url = url  # type: ignore[attr-defined]
+    yield reg
+    srv.shutdown()
+    srv.server_close()
+
+
+V1 = {"type": "record", "name": "User", "fields": [
+    {"name": "id", "type": "long"}, {"name": "name", "type": "string"}, {"name": "age", "type": "int"}]}
+V2 = {"type": "record", "name": "User", "fields": [
+    {"name": "id", "type": "long"}, {"name": "name", "type": "string"}, {"name": "age", "type": "long"},
+    {"name": "score", "type": ["null", {"type": "bytes", "logicalType": "decimal", "precision": 6, "scale": 2}],
+     "default": None}]}
+
+
+def wire(sid: int, schema: dict, doc: dict) -> bytes:
+    buf = io.BytesIO()
+    fastavro.schemaless_writer(buf, fastavro.parse_schema(schema), doc)
+    return b"\x00" + sid.to_bytes(4, "big") + buf.getvalue()
+
+
+def test_read_several_schema_versions_through_the_registry(brokers, topic, registry):  # noqa: F811
+    from decimal import Decimal
+
+    t = topic(2)
+    id1 = registry.register(f"{t}-value", V1)
+    id2 = registry.register(f"{t}-value", V2)
+    assert (id1, id2) == (1, 2)
+    docs = []
+    for i in range(40):
+        if i % 3 == 0:
+            d = {"id": i, "name": f"n{i}", "age": 20 + i}
+            docs.append((wire(id1, V1, d), {**d, "score": None}))
+        else:
+            d = {"id": i, "name": f"n{i}", "age": 2**40 + i, "score": None if i % 5 == 0 else Decimal(i) / 4}
+            docs.append((wire(id2, V2, d), d))
+    produce(brokers, t, [(i % 2, v, {}) for i, (v, _) in enumerate(docs)])
+    # Without schema=: the columns of the subject's latest schema (v2); v1 records have
+    # no score (null) and their int age is promoted to long.
+    s = rb.read_kafka(brokers, t, format="avro", schema_registry=registry.url, end="latest")
+    assert s.schema == pa.schema([pa.field("id", pa.int64(), nullable=False),
+                                  pa.field("name", pa.string(), nullable=False),
+                                  pa.field("age", pa.int64(), nullable=False), ("score", pa.decimal128(6, 2))])
+    got = s.collect().sort_by("id").to_pylist()
+    assert got == [d for _, d in docs]
+    # Each schema is fetched once, however many records name it.
+    assert sorted(r for r in registry.requests if r.startswith("GET /schemas")) == ["GET /schemas/ids/1",
+                                                                                 "GET /schemas/ids/2"]
+    # A reader schema given: v2 records are read into v1's columns (score dropped, age long
+    # in v2 but the reader wants int: refused for those records).
+    v1long = {**V1, "fields": [*V1["fields"][:2], {"name": "age", "type": "long"}]}
+    got = rb.read_kafka(brokers, t, format="avro", schema=v1long, schema_registry=registry.url,
+                        end="latest").collect().sort_by("id").to_pylist()
+    assert got == [{"id": d["id"], "name": d["name"], "age": d["age"]} for _, d in docs]
+    s = rb.read_kafka(brokers, t, format="avro", schema=V1, schema_registry=registry.url, end="latest",
+                      on_bad_record="dead_letter")
+    rows, dead = rb.collect_all([s, s.dead_letters()])
+    assert sorted(rows["id"].to_pylist()) == [i for i in range(40) if i % 3 == 0]
+    assert dead.num_rows == 40 - 14
+    assert all('field "age": int64 in the writer schema (id 2), int32 in the reader' in e
+               for e in dead["error"].to_pylist())
+
+
+def test_records_not_in_the_wire_format_or_of_unknown_ids_are_bad(brokers, topic, registry):  # noqa: F811
+    t = topic(1)
+    sid = registry.register(f"{t}-value", V1)
+    good = wire(sid, V1, {"id": 1, "name": "a", "age": 3})
+    values = [good, good[5:], b"\x00\x00\x00\x00\x63" + good[5:], b"\x00\x00", good]
+    produce(brokers, t, [(0, v, {}) for v in values])
+    s = rb.read_kafka(brokers, t, format="avro", schema_registry=registry.url, end="latest",
+                      on_bad_record="dead_letter")
+    rows, dead = rb.collect_all([s, s.dead_letters()])
+    assert rows["id"].to_pylist() == [1, 1]
+    assert dead["offset"].to_pylist() == [1, 2, 3]
+    errors = dead["error"].to_pylist()
+    assert "wire format" in errors[0] and "schema id 99" in errors[1] and "wire format" in errors[2]
+    with pytest.raises(rb.DataError, match=f'topic "{t}" partition 0 offset 1: .*wire format'):
+        rb.read_kafka(brokers, t, format="avro", schema_registry=registry.url, end="latest").collect()
+
+
+def test_registry_errors(brokers, topic, registry):  # noqa: F811
+    t = topic(1)
+    with pytest.raises(rb.RiverbedError, match=f'no subject "{t}-value".*schema='):
+        rb.read_kafka(brokers, t, format="avro", schema_registry=registry.url, end="latest").explain()
+    with pytest.raises(ValueError, match="schema_registry is for format='avro'"):
+        rb.read_kafka(brokers, t, schema_registry=registry.url)
+    with pytest.raises(ValueError, match="URL of a schema registry"):
+        rb.read_kafka(brokers, t, format="avro", schema_registry="localhost:8081")
+    # An unreachable registry fails the job (it is not the records' fault).
+    produce(brokers, t, [(0, wire(1, V1, {"id": 1, "name": "a", "age": 3}), {})])
+    srv, url = Registry().serve()
+    srv.shutdown()
+    srv.server_close()
+    with pytest.raises(rb.RiverbedError, match="schema registry http://127.0.0.1:[0-9]+"):
+        rb.read_kafka(brokers, t, format="avro", schema=V1, schema_registry=url, end="latest").collect()
+
+
+def rows_table() -> pa.Table:
+    from decimal import Decimal
+
+    n = 30
+    return pa.table({
+        "id": pa.array(range(n), pa.int64()),
+        "small": pa.array([i - 15 for i in range(n)], pa.int16()),
+        "name": pa.array([None if i % 4 == 0 else f"n{i}" for i in range(n)], pa.string()),
+        "x": pa.array([i / 3 for i in range(n)], pa.float64()),
+        "ok": pa.array([i % 2 == 0 for i in range(n)]),
+        "price": pa.array([Decimal(i * 37 - 500) / 100 for i in range(n)], pa.decimal128(9, 2)),
+        "ts": pa.array([1_700_000_000_000 + i for i in range(n)], pa.timestamp("ms", "UTC")),
+        "tags": pa.array([[f"t{j}" for j in range(i % 3)] for i in range(n)], pa.list_(pa.string())),
+        "geo": pa.array([None if i % 5 == 0 else {"lat": i / 2, "lon": -i / 2} for i in range(n)],
+                        pa.struct([("lat", pa.float64()), ("lon", pa.float64())])),
+    })
+
+
+# The Avro schema the columns above imply (docs/kafka.md), written out by hand.
+ROW_SCHEMA = {"type": "record", "name": "row", "fields": [
+    {"name": "id", "type": ["null", "long"]}, {"name": "small", "type": ["null", "int"]},
+    {"name": "name", "type": ["null", "string"]}, {"name": "x", "type": ["null", "double"]},
+    {"name": "ok", "type": ["null", "boolean"]},
+    {"name": "price", "type": ["null", {"type": "bytes", "logicalType": "decimal", "precision": 9, "scale": 2}]},
+    {"name": "ts", "type": ["null", {"type": "long", "logicalType": "timestamp-millis"}]},
+    {"name": "tags", "type": ["null", {"type": "array", "items": ["null", "string"]}]},
+    {"name": "geo", "type": ["null", {"type": "record", "name": "row_geo", "fields": [
+        {"name": "lat", "type": ["null", "double"]}, {"name": "lon", "type": ["null", "double"]}]}]}]}
+
+
+def test_write_avro_plain_and_through_the_registry(brokers, topic, registry):  # noqa: F811
+    from test_kafka import consume
+
+    table = rows_table()
+    want = table.to_pylist()
+    parsed = fastavro.parse_schema(ROW_SCHEMA)
+    # Plain Avro: fastavro reads every value with the schema written out by hand.
+    t = topic(2)
+    rb.from_arrow(table).write_kafka(brokers, t, format="avro", key="id")
+    got = [fastavro.schemaless_reader(io.BytesIO(m.value()), parsed, None) for m in consume(brokers, t)]
+    assert sorted(got, key=lambda r: r["id"]) == want
+    # Through the registry: the schema is registered under <topic>-value, each value is
+    # 0, the id, the datum; writing again finds the same id.
+    t2 = topic(2)
+    for _ in range(2):
+        rb.from_arrow(table).write_kafka(brokers, t2, format="avro", schema_registry=registry.url,
+                                         delivery_guarantee="exactly-once", transactional_id_prefix=f"av-{t2}-{_}")
+    assert len(registry.subjects[f"{t2}-value"]) == 1
+    sid = registry.subjects[f"{t2}-value"][0]
+    assert fastavro.parse_schema(json.loads(registry.schemas[sid - 1])) == parsed
+    msgs = consume(brokers, t2)
+    assert len(msgs) == 60 and all(m.value()[:5] == b"\x00" + sid.to_bytes(4, "big") for m in msgs)
+    got = [fastavro.schemaless_reader(io.BytesIO(m.value()[5:]), parsed, None) for m in msgs]
+    assert sorted(got, key=lambda r: r["id"]) == sorted(want + want, key=lambda r: r["id"])
+    # And read_kafka reads it back through the registry.
+    back = rb.read_kafka(brokers, t2, format="avro", schema_registry=registry.url, end="latest").collect()
+    assert sorted(back.to_pylist(), key=lambda r: r["id"]) == sorted(want + want, key=lambda r: r["id"])
+    with pytest.raises(ValueError, match="schema_registry is for format='avro'"):
+        rb.from_arrow(table).write_kafka(brokers, t2, schema_registry=registry.url)
+    with pytest.raises(rb.RiverbedError, match=r'column "d": .*no Avro form'):
+        rb.from_pydict({"d": pa.array([1], pa.duration("s"))}).write_kafka(brokers, t2, format="avro")
