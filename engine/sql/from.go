@@ -202,6 +202,17 @@ func (pl *planner) filter(r *rel, c Expr) (*rel, error) {
 // join joins two relations on key expressions (translated over each side). Every column
 // of both sides is kept: right columns whose field names clash with left ones are renamed
 // first, and plain-column keys are wrapped so that the engine does not drop them.
+// joinKey plans one pair of equal join keys, lk over l's columns and rk over r's.
+func (pl *planner) joinKey(lk, rk Expr, l, r *rel) (x, y *plan.Expr, err error) {
+	if x, err = pl.expr(lk, &scope{cols: l.cols, clause: "a join condition"}); err != nil {
+		return nil, nil, err
+	}
+	if y, err = pl.expr(rk, &scope{cols: r.cols, clause: "a join condition"}); err != nil {
+		return nil, nil, err
+	}
+	return x, y, nil
+}
+
 func (pl *planner) join(l, r *rel, how string, lk, rk []Expr, at Pos) (*rel, error) {
 	right, err := pl.renameClashes(l, r, at)
 	if err != nil {
@@ -209,11 +220,7 @@ func (pl *planner) join(l, r *rel, how string, lk, rk []Expr, at Pos) (*rel, err
 	}
 	var lx, rx []*plan.Expr
 	for i := range lk {
-		x, err := pl.expr(lk[i], &scope{cols: l.cols, clause: "a join condition"})
-		if err != nil {
-			return nil, err
-		}
-		y, err := pl.expr(rk[i], &scope{cols: right.cols, clause: "a join condition"})
+		x, y, err := pl.joinKey(lk[i], rk[i], l, right)
 		if err != nil {
 			return nil, err
 		}

@@ -123,11 +123,7 @@ func (pl *planner) windowJoin(j *JoinExpr, l, r *rel) (*rel, error) {
 func (pl *planner) timeJoin(j *JoinExpr, l, r *rel, lk, rk, rest []Expr, args *engine.JoinArgs, extra []column) (*rel, error) {
 	const suffix = "$right"
 	for i := range lk {
-		x, err := pl.expr(lk[i], &scope{cols: l.cols, clause: "a join condition"})
-		if err != nil {
-			return nil, err
-		}
-		y, err := pl.expr(rk[i], &scope{cols: r.cols, clause: "a join condition"})
+		x, y, err := pl.joinKey(lk[i], rk[i], l, r)
 		if err != nil {
 			return nil, err
 		}

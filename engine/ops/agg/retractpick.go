@@ -164,6 +164,29 @@ func (a *retractPickAcc) bag(g uint32, ng int) *bag {
 }
 
 func (a *retractPickAcc) update(ec *expr.EvalCtx, ids []uint32, ng int, col arrow.Array, _ runtime.Seq) error {
+	return a.each(ec, ids, ng, col, func(b *bag, e *bagEntry, k []byte) {
+		e.n++
+		if e.n <= 0 { // cancels an earlier retraction
+			if e.n == 0 {
+				delete(b.vals, string(k))
+			}
+			return
+		}
+		if e.n == 1 {
+			b.live++
+		}
+		if a.ordered() {
+			e.at = append(e.at, a.next)
+			a.next++
+		}
+		a.offer(b, k)
+	})
+}
+
+// each calls fn with the bag of each row's group, the entry of the row's value in it
+// (created with count 0 when new) and the value's key, skipping the rows whose value is
+// not counted (nulls).
+func (a *retractPickAcc) each(ec *expr.EvalCtx, ids []uint32, ng int, col arrow.Array, fn func(b *bag, e *bagEntry, k []byte)) error {
 	a.groups = expr.Grow(a.groups, ng)
 	if a.stor == storNull && a.fn != "n_unique" {
 		return nil
@@ -184,21 +207,7 @@ func (a *retractPickAcc) update(ec *expr.EvalCtx, ids []uint32, ng int, col arro
 			e = &bagEntry{}
 			b.vals[string(k)] = e
 		}
-		e.n++
-		if e.n <= 0 { // cancels an earlier retraction
-			if e.n == 0 {
-				delete(b.vals, string(k))
-			}
-			continue
-		}
-		if e.n == 1 {
-			b.live++
-		}
-		if a.ordered() {
-			e.at = append(e.at, a.next)
-			a.next++
-		}
-		a.offer(b, k)
+		fn(b, e, k)
 	}
 	return nil
 }
@@ -227,26 +236,7 @@ func (a *retractPickAcc) offer(b *bag, k []byte) {
 }
 
 func (a *retractPickAcc) retract(ec *expr.EvalCtx, ids []uint32, ng int, col arrow.Array) error {
-	a.groups = expr.Grow(a.groups, ng)
-	if a.stor == storNull && a.fn != "n_unique" {
-		return nil
-	}
-	key, done, err := a.keys(ec, col)
-	if err != nil {
-		return err
-	}
-	defer done()
-	for i, g := range ids {
-		k, ok := key(i)
-		if !ok {
-			continue
-		}
-		b := a.bag(g, ng)
-		e := b.vals[string(k)]
-		if e == nil {
-			e = &bagEntry{}
-			b.vals[string(k)] = e
-		}
+	return a.each(ec, ids, ng, col, func(b *bag, e *bagEntry, k []byte) {
 		e.n--
 		if e.n >= 0 {
 			b.live -= boolInt(e.n == 0)
@@ -260,8 +250,7 @@ func (a *retractPickAcc) retract(ec *expr.EvalCtx, ids []uint32, ng int, col arr
 		if e.n == 0 {
 			delete(b.vals, string(k))
 		}
-	}
-	return nil
+	})
 }
 
 func boolInt(b bool) int {
