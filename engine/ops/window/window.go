@@ -253,14 +253,9 @@ func (o *WindowAggOp) addToPanes(rec arrow.RecordBatch, seq runtime.Seq, rows ma
 		if !aggregate {
 			continue
 		}
-		sub := rec
-		if idx := rows[w]; len(idx) != n {
-			var err error
-			if sub, err = runtime.TakeRows(o.tc.Eval, rec, idx); err != nil {
-				return err
-			}
-		} else {
-			rec.Retain()
+		sub, err := rowsOf(o.tc.Eval, rec, rows[w], n)
+		if err != nil {
+			return err
 		}
 		ids, err := p.agg.Consume(o.tc.Eval, sub, seq)
 		sub.Release()
@@ -330,16 +325,11 @@ func (o *WindowAggOp) mergePartials(rec arrow.RecordBatch, out runtime.Emitter) 
 			p = &pane{start: w[0], end: w[1], agg: agg.NewTable(o.Name, o.Keys, o.KeyTypes, o.Aggs)}
 			o.panes[w] = p
 		}
-		sub := rec
-		if idx := rows[w]; len(idx) != n {
-			var err error
-			if sub, err = runtime.TakeRows(o.tc.Eval, rec, idx); err != nil {
-				return err
-			}
-		} else {
-			rec.Retain()
+		sub, err := rowsOf(o.tc.Eval, rec, rows[w], n)
+		if err != nil {
+			return err
 		}
-		err := p.agg.MergePartial(o.tc.Eval, sub)
+		err = p.agg.MergePartial(o.tc.Eval, sub)
 		sub.Release()
 		if err != nil {
 			return err
@@ -534,4 +524,13 @@ func (o *WindowAggOp) Close() {
 	}
 	o.panes = nil
 	o.closeSlices()
+}
+
+// rowsOf returns the rows idx of rec (n rows), retained: rec itself when idx is all of them.
+func rowsOf(ec *expr.EvalCtx, rec arrow.RecordBatch, idx []int32, n int) (arrow.RecordBatch, error) {
+	if len(idx) == n {
+		rec.Retain()
+		return rec, nil
+	}
+	return runtime.TakeRows(ec, rec, idx)
 }
