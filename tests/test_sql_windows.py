@@ -228,6 +228,22 @@ def test_over_functions_equal_duckdb(nullable: pa.Table) -> None:
     assert _rows(rb.sql(q2, t=t).collect()) == _rows(_duck(q2, t=t))
 
 
+def test_lag_lead_equal_duckdb(nullable: pa.Table) -> None:
+    """LAG/LEAD with and without an offset and a default (the default only where there is
+    no row that far, not where the value is NULL), over NULL values and a NULL partition."""
+    q = """SELECT seq, auction, price,
+             LAG(price) OVER (PARTITION BY auction ORDER BY seq) AS l1,
+             LEAD(price, 2) OVER (PARTITION BY auction ORDER BY seq) AS f2,
+             LAG(price, 1, -1) OVER (PARTITION BY bidder ORDER BY seq DESC) AS ld,
+             LEAD(price, 3, -2) OVER (PARTITION BY auction ORDER BY seq) AS fd,
+             LAG(price, 0) OVER (ORDER BY seq) AS same
+           FROM bids"""
+    got = rb.sql(q, bids=_stream(nullable)).collect()
+    want = _duck(q, bids=nullable)
+    assert got.num_rows == nullable.num_rows
+    assert _rows(got) == _rows(want)
+
+
 def test_over_refusals(nullable: pa.Table) -> None:
     """What the engine's over cannot compute is refused with its position."""
     s = _stream(nullable)
@@ -237,7 +253,12 @@ def test_over_refusals(nullable: pa.Table) -> None:
          r"SQL line 2, column 3: a RANGE frame other than .* is not supported yet"),
         ("SELECT SUM(price) OVER (PARTITION BY auction ORDER BY ts) FROM bids",
          r"SQL line 1, column 19: an aggregate OVER \(... ORDER BY ...\) without a ROWS frame"),
-        ("SELECT LAG(price) OVER (ORDER BY ts) FROM bids", r"SQL line 1, column 8: LAG\(...\) OVER \(...\)"),
+        ("SELECT NTILE(2) OVER (ORDER BY ts) FROM bids", r"SQL line 1, column 8: NTILE\(...\) OVER \(...\)"),
+        ("SELECT LAG(price) OVER (PARTITION BY auction) FROM bids",
+         r"SQL line 1, column 19: LAG\(...\) OVER \(...\) needs an ORDER BY"),
+        ("SELECT LEAD(price, bidder) OVER (ORDER BY ts) FROM bids",
+         r"SQL line 1, column 20: LEAD's number of rows must be a non-negative integer literal"),
+        ("SELECT LAG(price, 1, 0, 2) OVER (ORDER BY ts) FROM bids", r"SQL line 1, column 8: LAG takes a value"),
         ("SELECT MIN(price) OVER (ORDER BY ts ROWS UNBOUNDED PRECEDING) FROM bids",
          r"SQL line 1, column 8: MIN\(...\) OVER \(ROWS BETWEEN UNBOUNDED PRECEDING"),
         ("SELECT auction FROM bids WHERE ROW_NUMBER() OVER (ORDER BY ts) = 1",

@@ -12,6 +12,7 @@ import (
 //
 //   - ROW_NUMBER() is row_number; RANK() and DENSE_RANK() are rank (method min, dense) of
 //     the one ORDER BY key;
+//   - LAG(x [, n [, default]]) and LEAD(...) are shift by n rows (lagLead);
 //   - an aggregate over the whole partition (no ORDER BY, or ROWS/RANGE BETWEEN UNBOUNDED
 //     PRECEDING AND UNBOUNDED FOLLOWING) is the aggregate broadcast to the partition's rows;
 //   - an aggregate with ROWS BETWEEN n PRECEDING AND CURRENT ROW is rolling_* over n + 1
@@ -85,6 +86,9 @@ func (pl *planner) overCall(f *FuncCall, s *scope) (*plan.Expr, error) {
 		// rank ranks NULL values NULL; SQL ranks them with the others: refuse NULLs at run time
 		return errorIf(fn("is_null", orders[0]), over(r, false),
 			"SQL "+f.P.String()+": "+f.Name+"() of a NULL ORDER BY value is not supported yet"), nil
+	}
+	if f.Name == "LAG" || f.Name == "LEAD" {
+		return pl.lagLead(f, s, over, len(orders) > 0)
 	}
 	name, ok := aggregateNames[f.Name]
 	if !ok {
@@ -164,4 +168,53 @@ func (pl *planner) overCall(f *FuncCall, s *scope) (*plan.Expr, error) {
 		return nil, unsupported(f.P, f.Name+"(...) OVER (ROWS BETWEEN n PRECEDING AND CURRENT ROW) (COUNT, SUM, AVG, MIN and MAX are)")
 	}
 	return nil, unsupported(fr.Start.P, "a ROWS frame starting "+fr.Start.Kind)
+}
+
+// lagLead translates LAG(x [, n [, default]]) / LEAD(...) OVER (... ORDER BY ...): x of the
+// row n rows before (after) in the partition, shift(x, ±n); default (NULL if not given)
+// where there is no such row, not where x itself is NULL.
+func (pl *planner) lagLead(f *FuncCall, s *scope, over func(*plan.Expr, bool) *plan.Expr, ordered bool) (*plan.Expr, error) {
+	if f.Over.Frame != nil {
+		return nil, errorAt(f.Over.Frame.P, "%s(...) OVER (...) takes no frame", f.Name)
+	}
+	if !ordered {
+		return nil, errorAt(f.Over.P, "%s(...) OVER (...) needs an ORDER BY (the rows' order would be arbitrary)", f.Name)
+	}
+	if f.Star || len(f.Args) < 1 || len(f.Args) > 3 {
+		return nil, errorAt(f.P, "%s takes a value, an optional number of rows and an optional default: %s(x [, n [, default]])", f.Name, f.Name)
+	}
+	x, err := pl.expr(f.Args[0], s)
+	if err != nil {
+		return nil, err
+	}
+	n := int64(1)
+	if len(f.Args) > 1 {
+		l, ok := f.Args[1].(*Literal)
+		if !ok || l.Kind != LitInt {
+			return nil, errorAt(f.Args[1].Position(), "%s's number of rows must be a non-negative integer literal", f.Name)
+		}
+		if n, err = strconv.ParseInt(l.Text, 10, 64); err != nil || n < 0 || n > 1<<30 {
+			return nil, errorAt(f.Args[1].Position(), "%s's number of rows must be a non-negative integer literal, got %s", f.Name, l.Text)
+		}
+	}
+	shift := fn("shift", x)
+	shift.Options = map[string]any{"n": map[bool]int64{true: n, false: -n}[f.Name == "LAG"]}
+	out := over(shift, true)
+	if len(f.Args) < 3 {
+		return out, nil
+	}
+	def, err := pl.expr(f.Args[2], s)
+	if err != nil {
+		return nil, err
+	}
+	// Where no row is n rows away: the row number is at most n (LAG), or more than n
+	// from the partition's last row (LEAD).
+	rn := over(fn("row_number"), true)
+	var missing *plan.Expr
+	if f.Name == "LAG" {
+		missing = fn("le", rn, lit(n, "int64"))
+	} else {
+		missing = fn("gt", fn("add", rn, lit(n, "int64")), over(&plan.Expr{Agg: "count"}, false))
+	}
+	return fn("case_when", missing, def, out), nil
 }
