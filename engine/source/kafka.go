@@ -182,7 +182,19 @@ func (s *KafkaSource) Splits(subtask, parallel int, _ Position) Enumerator {
 	restored := append([]kafka.SplitState(nil), s.restored...)
 	s.parallel = parallel
 	s.mu.Unlock()
-	return &kafkaEnum{s: s, subtask: subtask, parallel: parallel, k: s.sub(subtask), restored: restored,
+	k := s.sub(subtask)
+	// The subtask is at its restored partitions' positions from now on, not only once its
+	// enumerator has started (on its first Next): a barrier can come before that (Run
+	// injects one it finds waiting before asking for the first split), and its snapshot
+	// must still hold them, or the next restore would read them again from their start.
+	k.mu.Lock()
+	for _, st := range restored {
+		if _, ok := k.positions[st.TopicPartition]; !ok && KafkaOwner(st.TopicPartition, parallel) == subtask {
+			k.positions[st.TopicPartition] = st
+		}
+	}
+	k.mu.Unlock()
+	return &kafkaEnum{s: s, subtask: subtask, parallel: parallel, k: k, restored: restored,
 		lanes: map[kafka.TopicPartition]*kafkaLane{}}
 }
 

@@ -281,3 +281,51 @@ func TestKafkaPositionBytes(t *testing.T) {
 		t.Fatal("a byte more decoded")
 	}
 }
+
+// A subtask's snapshot taken before its enumerator has started (Run injects a barrier it
+// finds waiting before it asks for the first split, which a slow subtask of a restored
+// job can meet at a stop-with-savepoint) holds the restored positions of the partitions
+// the subtask owns: over the subtasks, every partition the restore handed over is in the
+// snapshots once, at the position it was restored at, whatever the parallelism. Nothing
+// is read, so no broker is needed.
+func TestKafkaSnapshotBeforeStartKeepsRestoredPositions(t *testing.T) {
+	var want KafkaPositions
+	for p := int32(0); p < 5; p++ {
+		want = append(want, kafka.SplitState{TopicPartition: kafka.TopicPartition{Topic: "orders", Partition: p}, Next: 100 + 7*int64(p), End: -1})
+	}
+	want[3].End = 140 // a bounded read's resolved end comes back too
+	// Stored by the two subtasks of an earlier run.
+	a, err := want[:2].MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := want[2:].MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, parallel := range []int{1, 2, 3, 4} {
+		src := &KafkaSource{Reader: kafka.ReaderOptions{Brokers: []string{"127.0.0.1:1"}}, Topics: []string{"orders"},
+			Start: kafka.Earliest(), EventCol: -1}
+		if err := src.Restore([][]byte{a, b}); err != nil {
+			t.Fatal(err)
+		}
+		var got KafkaPositions
+		for sub := 0; sub < parallel; sub++ {
+			e := src.Splits(sub, parallel, Position{})
+			snap, err := src.Snapshot(sub)
+			e.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ps KafkaPositions
+			if err := ps.UnmarshalBinary(snap); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, ps...)
+		}
+		sort.Slice(got, func(i, j int) bool { return got[i].Partition < got[j].Partition })
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("parallelism %d: the snapshots before the first split hold %v, want the restored %v", parallel, got, want)
+		}
+	}
+}
