@@ -191,6 +191,17 @@ NULL_QUERIES = [
     "SELECT g, SUM(x) AS sx FROM t GROUP BY g HAVING SUM(x) > 1",
     "SELECT g, SUM(x) AS sx FROM t GROUP BY g HAVING NOT (SUM(x) > 5)",
     "SELECT g, MAX(s) AS ms FROM t GROUP BY g HAVING MAX(s) <> 'b' OR MAX(s) IS NULL",
+    # correlated scalar subqueries whose value is an expression around aggregates, with the
+    # outer query's columns: a key without rows gives NULL aggregates, COUNT 0, and the
+    # expression around them is evaluated (COALESCE makes a value of it)
+    "SELECT id FROM t WHERE x > (SELECT COALESCE(MAX(y), 0) FROM u WHERE u.k = t.id)",
+    "SELECT id FROM t WHERE x >= (SELECT COUNT(*) + 1 FROM u WHERE u.k = t.id)",
+    "SELECT id FROM t WHERE x > (SELECT CASE WHEN MAX(y) IS NULL THEN 0 ELSE 9 END FROM u WHERE u.k = t.id)",
+    "SELECT id, (SELECT t.x + MAX(u.y) FROM u WHERE u.k = t.id) AS a, "
+    "(SELECT MAX(y) * COUNT(*) + t.f FROM w WHERE w.k = t.id) AS c, "
+    "(SELECT COUNT(y) * 2 FROM u WHERE u.k = t.x) AS d, (SELECT COALESCE(SUM(y), -x) FROM e WHERE e.k = t.id) AS h "
+    "FROM t",
+    "SELECT id FROM t WHERE f < (SELECT AVG(y) - t.x FROM v WHERE v.k = t.id)",
     # arithmetic and functions propagate NULL
     "SELECT id, x + NULL AS a, x * 2 - f AS c, -x AS d, ABS(f) AS h, s || 'x' AS i, UPPER(s) AS j FROM t",
 ]
@@ -238,8 +249,8 @@ REFUSED = [
      r"SQL line 1, column 12: SELECT DISTINCT in a correlated scalar subquery is not supported yet"),
     ("SELECT id FROM t WHERE x NOT IN (SELECT y FROM u WHERE u.k > t.id)",
      r"SQL line 1, column 56: a correlated condition other than an equality .*is not supported yet"),
-    ("SELECT id, (SELECT COUNT(*) * 2 FROM u WHERE u.k = t.id) AS c FROM t",
-     r"SQL line 1, column 12: an expression of COUNT in a correlated scalar subquery .*is not supported yet"),
+    ("SELECT id, (SELECT y + MAX(y) FROM u WHERE u.k = t.id) AS c FROM t",
+     r"SQL line 1, column 20: y is a column of the scalar subquery's tables outside an aggregate"),
     ("SELECT id FROM t WHERE x IN (SELECT MAX(y) FROM u WHERE u.k = t.id)",
      r"SQL line 1, column 24: a correlated IN subquery whose SELECT is an aggregate is not supported yet"),
 ]

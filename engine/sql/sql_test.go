@@ -105,7 +105,7 @@ func TestPlanErrorsHavePositions(t *testing.T) {
 		{"SELECT SUM(CASE WHEN k IN (SELECT k FROM u) THEN 1 END) FROM t", "SQL line 1, column 22: IN (subquery) in an aggregate's argument (only in WHERE, HAVING and the SELECT list) is not supported yet", rberr.Plan},
 		{"SELECT t.k FROM t JOIN u ON t.k = u.k AND t.x IN (SELECT x FROM u)", "SQL line 1, column 43: a subquery in a join condition is not supported yet", rberr.Plan},
 		{"SELECT k, (SELECT DISTINCT x FROM u WHERE u.k = t.k) FROM t", "SQL line 1, column 11: SELECT DISTINCT in a correlated scalar subquery is not supported yet", rberr.Plan},
-		{"SELECT k, (SELECT COUNT(*) + 1 FROM u WHERE u.k = t.k) FROM t", "SQL line 1, column 11: an expression of COUNT in a correlated scalar subquery (COUNT alone is supported) is not supported yet", rberr.Plan},
+		{"SELECT k, (SELECT k + COUNT(*) FROM u WHERE u.k = t.k) FROM t", "SQL line 1, column 19: k is a column of the scalar subquery's tables outside an aggregate: without GROUP BY, the subquery's SELECT takes its columns in aggregates only", rberr.Plan},
 		{"SELECT k FROM t WHERE k NOT IN (SELECT k, x FROM u)", "SQL line 1, column 33: the IN subquery gives 2 columns; it must give one", rberr.Plan},
 		{"SELECT k FROM t WHERE x IS DISTINCT k", "SQL line 1, column 37: expected FROM, found 'k'", rberr.Plan},
 		{"SELECT k FROM t WHERE x IS MAYBE", "SQL line 1, column 28: expected NULL, TRUE, FALSE, UNKNOWN or DISTINCT FROM after IS, found 'MAYBE'", rberr.Plan},

@@ -536,7 +536,9 @@ func (pl *planner) scalarSub(r *rel, sc *scope, sq *Subquery, inner bool) (*rel,
 	// a key without rows gives no group: the left join gives NULL, which is the value of
 	// every aggregate over no rows but COUNT's (0)
 	item := s.Items[0].Expr
-	count, check := false, false
+	check := false
+	var aggs []*SelectItem
+	var after Expr // the item over the joined relation: aggregates read their columns
 	if !containsAggregate(item) {
 		// a value per row: its first (NULL for none) and the row count per key, which
 		// must not be more than one
@@ -544,10 +546,11 @@ func (pl *planner) scalarSub(r *rel, sc *scope, sq *Subquery, inner bool) (*rel,
 			return nil, nil, unsupported(sq.P, "SELECT DISTINCT in a correlated scalar subquery")
 		}
 		check = true
-	} else if f, isCall := item.(*FuncCall); isCall && f.Name == "COUNT" {
-		count = true
-	} else if hasCount(item) {
-		return nil, nil, unsupported(sq.P, "an expression of COUNT in a correlated scalar subquery (COUNT alone is supported)")
+	} else {
+		var err error
+		if after, aggs, err = pl.splitAggregates(item, s, sc, name); err != nil {
+			return nil, nil, err
+		}
 	}
 	grouped := &Select{At: s.At, From: s.From, Where: where}
 	var keys []string
@@ -563,7 +566,7 @@ func (pl *planner) scalarSub(r *rel, sc *scope, sq *Subquery, inner bool) (*rel,
 			&SelectItem{At: at, Expr: &FuncCall{At: at, Name: "FIRST_VALUE", Args: []Expr{item}}, Alias: name},
 			&SelectItem{At: at, Expr: &FuncCall{At: at, Name: "COUNT", Star: true}, Alias: name + "_n"})
 	} else {
-		grouped.Items = append(grouped.Items, &SelectItem{At: s.Items[0].At, Expr: item, Alias: name})
+		grouped.Items = append(grouped.Items, aggs...)
 	}
 	sub, err := pl.selectBlock(grouped, nil)
 	if err != nil {
@@ -578,21 +581,90 @@ func (pl *planner) scalarSub(r *rel, sc *scope, sq *Subquery, inner bool) (*rel,
 		lx = append(lx, x)
 	}
 	how := "left"
-	if inner && !count {
+	if inner && (check || nullWithoutRows(after)) {
+		// the value is NULL for a key without rows, which the comparison drops anyway
 		how = "inner"
 	}
 	j, err := pl.joinNames(r, sub, how, lx, keys, sq.P)
 	if err != nil {
 		return nil, nil, err
 	}
-	v := colRef(fieldOf(j, name))
-	if count {
-		v = fn("fill_null", v, lit(0, "int64"))
-	}
 	if check {
-		v = errorIf(fn("gt", colRef(fieldOf(j, name+"_n")), lit(1, "int64")), v, tooMany)
+		v := colRef(fieldOf(j, name))
+		return j, errorIf(fn("gt", colRef(fieldOf(j, name+"_n")), lit(1, "int64")), v, tooMany), nil
+	}
+	js := *sc
+	js.cols = j.cols
+	v, err := pl.expr(after, &js)
+	if err != nil {
+		return nil, nil, err
 	}
 	return j, v, nil
+}
+
+// nullWithoutRows reports whether the expression after splitAggregates is NULL whenever its
+// aggregates are (a key without rows): aggregates other than COUNT under arithmetic, casts,
+// literals and the outer query's columns.
+func nullWithoutRows(after Expr) bool {
+	strict, agg := true, false
+	walkExpr(after, func(x Expr) bool {
+		switch x := x.(type) {
+		case *Binary:
+			strict = strict && strings.Contains("+-*/%", x.Op) && len(x.Op) == 1
+		case *Unary:
+			strict = strict && (x.Op == "-" || x.Op == "+")
+		case *Cast, *Literal:
+		case *Ident:
+			agg = true
+		default:
+			strict = false // COUNT's COALESCE, CASE, functions
+		}
+		return strict
+	})
+	return strict && agg
+}
+
+// splitAggregates splits the SELECT item of a correlated scalar subquery with aggregates
+// into the aggregate calls (aggs: items of the subquery grouped by its correlation keys,
+// named name_aN) and the expression around them (after: computed over the outer rows
+// joined with the groups, each call replaced by its column; COUNT's NULL, a key without
+// rows, read as 0). The expression around them may use the outer query's columns (scope
+// sc); a column of the subquery's own tables outside an aggregate is an error, as SQL's
+// "must appear in GROUP BY".
+func (pl *planner) splitAggregates(item Expr, s *Select, sc *scope, name string) (after Expr, aggs []*SelectItem, err error) {
+	after = rewriteExpr(item, func(x Expr) (Expr, bool) {
+		if !isAggregate(x) {
+			return nil, false
+		}
+		an := name + "_a" + strconv.Itoa(len(aggs))
+		at := At{x.Position()}
+		aggs = append(aggs, &SelectItem{At: at, Expr: x, Alias: an})
+		var ref Expr = &Ident{At: at, Parts: []string{an}}
+		if x.(*FuncCall).Name == "COUNT" {
+			ref = &FuncCall{At: at, Name: "COALESCE", Args: []Expr{ref, &Literal{At: at, Kind: LitInt, Text: "0"}}}
+		}
+		return ref, true
+	})
+	var inner []column
+	for _, it := range s.From {
+		r, err := pl.tableExpr(it)
+		if err != nil {
+			return nil, nil, err
+		}
+		inner = append(inner, r.cols...)
+	}
+	in := &scope{cols: inner}
+	walkExpr(after, func(x Expr) bool {
+		id, ok := x.(*Ident)
+		if !ok || err != nil {
+			return err == nil
+		}
+		if _, e := in.resolve(id); e == nil {
+			err = errorAt(id.P, "%s is a column of the scalar subquery's tables outside an aggregate: without GROUP BY, the subquery's SELECT takes its columns in aggregates only", strings.Join(id.Parts, "."))
+		}
+		return false
+	})
+	return after, aggs, err
 }
 
 // errorIf is the value, or a run-time DataError with the message where cond is true.
