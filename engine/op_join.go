@@ -85,9 +85,52 @@ func (o *joinOp) estimateRows(n *lnode) (int64, bool) {
 	return 0, false
 }
 
+// require pushes the columns a relational join's consumers need down to its inputs: each
+// side's keys, its event-time column, and the inputs of the output columns needed. A
+// right column that took the suffix keeps the left column it clashed with, so that the
+// join binds again with the same output names. Event-time joins, and inputs that carry
+// a changelog, take every column.
 func (o *joinOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]bool) {
-	b.require(n.Inputs[0], ln.inputs[0], nil)
-	b.require(n.Inputs[1], ln.inputs[1], nil)
+	lneed, rneed := o.inputNeeds(ln, need)
+	b.require(n.Inputs[0], ln.inputs[0], lneed)
+	b.require(n.Inputs[1], ln.inputs[1], rneed)
+}
+
+// inputNeeds maps the output columns needed to the columns of each input (nil: all).
+func (o *joinOp) inputNeeds(ln *lnode, need map[string]bool) (lneed, rneed map[string]bool) {
+	js := o.spec
+	left, right := ln.inputs[0], ln.inputs[1]
+	if need == nil || js == nil || !regularJoin(js.How) || left.changelog != "" || right.changelog != "" {
+		return nil, nil
+	}
+	lneed, rneed = refs(o.LeftOn...), refs(o.RightOn...)
+	for side, in := range ln.inputs {
+		if in.timeCol != "" {
+			[2]map[string]bool{lneed, rneed}[side][in.timeCol] = true
+		}
+	}
+	out := js.Schema.Fields()
+	at := 0
+	for i, f := range left.schema.Fields() {
+		if o.leftKeep != nil && (at >= len(o.leftKeep) || o.leftKeep[at] != i) {
+			continue
+		}
+		if need[out[at].Name] {
+			lneed[f.Name] = true
+		}
+		at++
+	}
+	for _, i := range js.RightKeep {
+		name := right.schema.Field(i).Name
+		if at < len(out) && need[out[at].Name] {
+			rneed[name] = true
+			if out[at].Name != name {
+				lneed[name] = true // the clash that gave it the suffix
+			}
+		}
+		at++
+	}
+	return lneed, rneed
 }
 
 func (o *joinOp) build(g *graph, n *lnode, _ *plan.Expr) (flow, error) {
