@@ -19,8 +19,10 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/bitutil"
 	"github.com/apache/arrow-go/v18/arrow/compute"
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
 
@@ -389,20 +391,60 @@ func decArithKernel(fn, text string, out *arrow.Decimal128Type) kernelFn {
 		if err != nil {
 			return nil, err
 		}
-		b := array.NewDecimal128Builder(ec.Mem, out)
-		defer b.Release()
-		overflow := func(i, xi, yi int) error {
+		overflow := func(xi, yi int) error {
 			return rberr.New(rberr.Data, "%s: the result of %s and %s does not fit in %s (decimal arithmetic is checked)",
 				text, xv[xi].ToString(xsc), yv[yi].ToString(ysc), TypeName(out))
 		}
-		_, err = binaryRows(x, xs, y, ys, func(i, xi, yi int) error {
+		n := rowsOf2(x, xs, y, ys)
+		valid, nulls := validityOf2(ec, x, xs, y, ys, n)
+		vals := memory.NewResizableBuffer(ec.Mem)
+		vals.Resize(n * arrow.Decimal128SizeBytes)
+		res := arrow.Decimal128Traits.CastFromBytes(vals.Bytes())
+		release := func() {
+			vals.Release()
+			if valid != nil {
+				valid.Release()
+			}
+		}
+		// A one-row operand is rescaled once; add and sub take both operands at the
+		// result's scale (mul's scale is the sum of its operands').
+		xa, ya := xv, yv
+		xscale, yscale := xsc, ysc
+		if fn != "mul" {
+			if xs && len(xv) > 0 {
+				if r, ok := decRescale(xv[0], xsc, out.Scale); ok {
+					xa, xscale = []decimal128.Num{r}, out.Scale
+				}
+			}
+			if ys && len(yv) > 0 {
+				if r, ok := decRescale(yv[0], ysc, out.Scale); ok {
+					ya, yscale = []decimal128.Num{r}, out.Scale
+				}
+			}
+		}
+		var vbits []byte
+		if valid != nil {
+			vbits = valid.Bytes()
+		}
+		for i := 0; i < n; i++ {
+			if vbits != nil && !bitutil.BitIsSet(vbits, i) {
+				res[i] = decimal128.Num{}
+				continue
+			}
+			xi, yi := i, i
+			if xs {
+				xi = 0
+			}
+			if ys {
+				yi = 0
+			}
 			var r decimal128.Num
 			var ok bool
 			if fn == "mul" {
-				r, ok = decMul(xv[xi], yv[yi])
+				r, ok = decMul(xa[xi], ya[yi])
 			} else {
-				a, ok1 := decRescale(xv[xi], xsc, out.Scale)
-				c, ok2 := decRescale(yv[yi], ysc, out.Scale)
+				a, ok1 := decRescale(xa[xi], xscale, out.Scale)
+				c, ok2 := decRescale(ya[yi], yscale, out.Scale)
 				if fn == "sub" {
 					c = c.Negate()
 				}
@@ -410,16 +452,54 @@ func decArithKernel(fn, text string, out *arrow.Decimal128Type) kernelFn {
 				ok = ok && ok1 && ok2
 			}
 			if !ok || !r.FitsInPrecision(out.Precision) {
-				return overflow(i, xi, yi)
+				release()
+				return nil, overflow(xi, yi)
 			}
-			b.Append(r)
-			return nil
-		}, func(int) { b.AppendNull() })
-		if err != nil {
-			return nil, err
+			res[i] = r
 		}
-		return wrapResult(b.NewArray(), xs && ys)
+		data := array.NewData(out, n, []*memory.Buffer{valid, vals}, nil, nulls, 0)
+		release()
+		arr := array.MakeFromData(data)
+		data.Release()
+		return wrapResult(arr, xs && ys)
 	}
+}
+
+// rowsOf2 is the number of rows of a binary kernel's result (either operand may be a
+// one-row scalar).
+func rowsOf2(x arrow.Array, xs bool, y arrow.Array, ys bool) int {
+	if xs && !ys {
+		return y.Len()
+	}
+	return x.Len()
+}
+
+// validityOf2 is the validity bitmap of n rows of a binary kernel's result (valid where
+// both operands are) and its null count; nil when every row is valid.
+func validityOf2(ec *EvalCtx, x arrow.Array, xs bool, y arrow.Array, ys bool, n int) (*memory.Buffer, int) {
+	if x.NullN() == 0 && y.NullN() == 0 && x.DataType().ID() != arrow.NULL && y.DataType().ID() != arrow.NULL {
+		return nil, 0
+	}
+	buf := memory.NewResizableBuffer(ec.Mem)
+	buf.Resize(int(bitutil.BytesForBits(int64(n))))
+	bits := buf.Bytes()
+	nulls := 0
+	for i := 0; i < n; i++ {
+		xi, yi := i, i
+		if xs {
+			xi = 0
+		}
+		if ys {
+			yi = 0
+		}
+		if isValid(x, xi) && isValid(y, yi) {
+			bitutil.SetBit(bits, i)
+		} else {
+			bitutil.ClearBit(bits, i)
+			nulls++
+		}
+	}
+	return buf, nulls
 }
 
 // decNegKernel negates a decimal column (cannot overflow).
@@ -447,16 +527,53 @@ func decCompareKernel(fn string) kernelFn {
 		if err != nil {
 			return nil, err
 		}
-		b := array.NewBooleanBuilder(ec.Mem)
-		defer b.Release()
-		_, err = binaryRows(x, xs, y, ys, func(i, xi, yi int) error {
-			b.Append(cmpResult(fn, decCmp(xv[xi], xsc, yv[yi], ysc)))
-			return nil
-		}, func(int) { b.AppendNull() })
-		if err != nil {
-			return nil, err
+		n := rowsOf2(x, xs, y, ys)
+		valid, nulls := validityOf2(ec, x, xs, y, ys, n)
+		// One-row operands at the other's scale when exact, so rows compare without
+		// rescaling.
+		if xs && !ys && xsc != ysc && len(xv) > 0 {
+			if r, ok := decRescale(xv[0], xsc, ysc); ok {
+				xv, xsc = []decimal128.Num{r}, ysc
+			}
 		}
-		return wrapResult(b.NewArray(), xs && ys)
+		if ys && !xs && xsc != ysc && len(yv) > 0 {
+			if r, ok := decRescale(yv[0], ysc, xsc); ok {
+				yv, ysc = []decimal128.Num{r}, xsc
+			}
+		}
+		outBits := memory.NewResizableBuffer(ec.Mem)
+		outBits.Resize(int(bitutil.BytesForBits(int64(n))))
+		ob := outBits.Bytes()
+		var vbits []byte
+		if valid != nil {
+			vbits = valid.Bytes()
+		}
+		for i := 0; i < n; i++ {
+			xi, yi := i, i
+			if xs {
+				xi = 0
+			}
+			if ys {
+				yi = 0
+			}
+			var c int
+			if vbits == nil || bitutil.BitIsSet(vbits, i) {
+				if xsc == ysc {
+					c = xv[xi].Cmp(yv[yi])
+				} else {
+					c = decCmp(xv[xi], xsc, yv[yi], ysc)
+				}
+			}
+			bitutil.SetBitTo(ob, i, cmpResult(fn, c))
+		}
+		data := array.NewData(arrow.FixedWidthTypes.Boolean, n, []*memory.Buffer{valid, outBits}, nil, nulls, 0)
+		outBits.Release()
+		if valid != nil {
+			valid.Release()
+		}
+		arr := array.MakeFromData(data)
+		data.Release()
+		return wrapResult(arr, xs && ys)
 	}
 }
 
