@@ -783,14 +783,82 @@ func (a *pickAcc) result(mem memory.Allocator, gids []uint32) (arrow.Array, erro
 	return expr.Int64Array(mem, a.out, pick(a.i, gids), valid), nil
 }
 
-// distinctAcc counts distinct non-null values per group, with one set per group.
+// distinctAcc counts distinct non-null values per group (their key encodings): a group's
+// first few values in a slice searched linearly (most groups of a group_by have few
+// distinct values, and a map per group costs more than the values), more in a map.
 type distinctAcc struct {
-	sets []map[string]struct{}
-	buf  []byte
+	small [][]string
+	sets  []map[string]struct{} // a group's values once it has more than smallDistinct
+	buf   []byte
+}
+
+const smallDistinct = 8
+
+func (a *distinctAcc) grow(ng int) {
+	a.small = expr.Grow(a.small, ng)
+	a.sets = expr.Grow(a.sets, ng)
+}
+
+// add adds value v (a key encoding) to group g's values.
+func (a *distinctAcc) add(g uint32, v []byte) { addDistinct(a, g, v) }
+
+func addDistinct[T string | []byte](a *distinctAcc, g uint32, v T) {
+	if set := a.sets[g]; set != nil {
+		if _, ok := set[string(v)]; !ok {
+			set[string(v)] = struct{}{}
+		}
+		return
+	}
+	vals := a.small[g]
+	for _, x := range vals {
+		if x == string(v) {
+			return
+		}
+	}
+	if len(vals) < smallDistinct {
+		if vals == nil {
+			vals = make([]string, 0, 2)
+		}
+		a.small[g] = append(vals, string(v))
+		return
+	}
+	set := make(map[string]struct{}, 2*smallDistinct)
+	for _, x := range vals {
+		set[x] = struct{}{}
+	}
+	set[string(v)] = struct{}{}
+	a.sets[g], a.small[g] = set, nil
+}
+
+// count is the number of group g's distinct values.
+func (a *distinctAcc) count(g uint32) int {
+	if int(g) >= len(a.small) {
+		return 0
+	}
+	if set := a.sets[g]; set != nil {
+		return len(set)
+	}
+	return len(a.small[g])
+}
+
+// values are group g's distinct values, in no order.
+func (a *distinctAcc) values(g uint32) []string {
+	if int(g) >= len(a.small) {
+		return nil
+	}
+	set := a.sets[g]
+	if set == nil {
+		return a.small[g]
+	}
+	vals := make([]string, 0, len(set))
+	for v := range set {
+		vals = append(vals, v)
+	}
+	return vals
 }
 
 func (a *distinctAcc) update(_ *expr.EvalCtx, ids []uint32, ng int, col arrow.Array, _ runtime.Seq) error {
-	a.sets = expr.Grow(a.sets, ng)
+	a.grow(ng)
 	if col.DataType().ID() == arrow.NULL {
 		return nil
 	}
@@ -799,39 +867,28 @@ func (a *distinctAcc) update(_ *expr.EvalCtx, ids []uint32, ng int, col arrow.Ar
 			continue
 		}
 		a.buf = expr.AppendKey(a.buf[:0], col, i)
-		set := a.sets[g]
-		if set == nil {
-			set = map[string]struct{}{}
-			a.sets[g] = set
-		}
-		if _, ok := set[string(a.buf)]; !ok {
-			set[string(a.buf)] = struct{}{}
-		}
+		a.add(g, a.buf)
 	}
 	return nil
 }
 
 func (a *distinctAcc) result(mem memory.Allocator, gids []uint32) (arrow.Array, error) {
-	a.sets = expr.Grow(a.sets, maxGid(gids))
 	out := make([]int64, len(gids))
 	for i, g := range gids {
-		out[i] = int64(len(a.sets[g]))
+		out[i] = int64(a.count(g))
 	}
 	return expr.Int64Array(mem, arrow.PrimitiveTypes.Int64, out, nil), nil
 }
 
 func (a *distinctAcc) Merge(dst, src uint32) {
-	a.sets = expr.Grow(a.sets, int(max(dst, src))+1)
-	if a.sets[dst] == nil {
-		a.sets[dst] = map[string]struct{}{}
-	}
-	for k := range a.sets[src] {
-		a.sets[dst][k] = struct{}{}
+	a.grow(int(max(dst, src)) + 1)
+	for _, v := range a.values(src) {
+		addDistinct(a, dst, v)
 	}
 }
 
 func (a *distinctAcc) Reset(g uint32) {
-	if int(g) < len(a.sets) {
-		a.sets[g] = nil
+	if int(g) < len(a.small) {
+		a.small[g], a.sets[g] = nil, nil
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -372,11 +373,7 @@ func (a *pickAcc) load(src []byte, g uint32, ng int) error {
 }
 
 func (a *distinctAcc) save(dst []byte, g uint32) ([]byte, error) {
-	set := at(a.sets, g)
-	vals := make([]string, 0, len(set))
-	for v := range set {
-		vals = append(vals, v)
-	}
+	vals := slices.Clone(a.values(g))
 	sort.Strings(vals)
 	dst = binary.AppendUvarint(dst, uint64(len(vals)))
 	for _, v := range vals {
@@ -387,24 +384,20 @@ func (a *distinctAcc) save(dst []byte, g uint32) ([]byte, error) {
 }
 
 func (a *distinctAcc) load(src []byte, g uint32, ng int) error {
-	a.sets = expr.Grow(a.sets, ng)
+	a.grow(ng)
 	n, k := binary.Uvarint(src)
 	if k <= 0 || n > uint64(len(src)) {
 		return errShort
 	}
 	src = src[k:]
-	var set map[string]struct{}
-	if n > 0 {
-		set = make(map[string]struct{}, n)
-	}
+	a.small[g], a.sets[g] = nil, nil
 	for ; n > 0; n-- {
 		l, k := binary.Uvarint(src)
 		if k <= 0 || uint64(len(src)-k) < l {
 			return errShort
 		}
-		set[string(src[k:k+int(l)])] = struct{}{}
+		a.add(g, src[k:k+int(l)])
 		src = src[k+int(l):]
 	}
-	a.sets[g] = set
 	return nil
 }
