@@ -617,13 +617,14 @@ func (o *joinOp) upsertKey(fields []arrow.Field, js *join.Spec, left, right *lno
 		return nil, "it is a full join (a row of either side may stand alone, the other side's key columns null); join with how=\"left\", \"right\" or \"inner\" to key by the join key"
 	}
 	// oneRowPerKey says why side (its join keys on) may hold several rows of a join key.
-	oneRowPerKey := func(in *lnode, on []*plan.Expr, what string) string {
+	oneRowPerKey := func(in *lnode, on []expr.Expr, what string) string {
 		var cols []string
 		for _, e := range on {
-			if e.Col == nil {
-				return fmt.Sprintf("its %s join key %s is an expression, not a column", what, e.Describe())
+			c, ok := keyColumn(e)
+			if !ok {
+				return fmt.Sprintf("its %s join key %s is an expression, not a column", what, e)
 			}
-			cols = append(cols, *e.Col)
+			cols = append(cols, c)
 		}
 		switch {
 		case in.changelog == "":
@@ -642,18 +643,18 @@ func (o *joinOp) upsertKey(fields []arrow.Field, js *join.Spec, left, right *lno
 		}
 		return ""
 	}
-	keySide, on := left, o.LeftOn
+	keySide, on := left, js.LeftKeys
 	if o.How == "right" {
-		keySide, on = right, o.RightOn
+		keySide, on = right, js.RightKeys
 	}
 	what := map[bool]string{true: "left", false: "right"}[o.How != "right"]
 	if why := oneRowPerKey(keySide, on, what); why != "" {
 		return nil, why
 	}
 	if o.How == "inner" || o.How == "left" || o.How == "right" {
-		other, otherOn, otherWhat := right, o.RightOn, "right"
+		other, otherOn, otherWhat := right, js.RightKeys, "right"
 		if o.How == "right" {
-			other, otherOn, otherWhat = left, o.LeftOn, "left"
+			other, otherOn, otherWhat = left, js.LeftKeys, "left"
 		}
 		if why := oneRowPerKey(other, otherOn, otherWhat); why != "" {
 			return nil, why
@@ -664,17 +665,37 @@ func (o *joinOp) upsertKey(fields []arrow.Field, js *join.Spec, left, right *lno
 	var keys []string
 	if o.How != "right" {
 		for _, e := range on {
-			keys = append(keys, *e.Col)
+			c, _ := keyColumn(e)
+			keys = append(keys, c)
 		}
 		return keys, ""
 	}
 	at := len(fields) - len(js.RightKeep) - 1 // the op column is last
 	for _, e := range on {
+		c, _ := keyColumn(e)
 		for j, i := range js.RightKeep {
-			if right.schema.Field(i).Name == *e.Col {
+			if right.schema.Field(i).Name == c {
 				keys = append(keys, fields[at+j].Name)
 			}
 		}
 	}
 	return keys, ""
+}
+
+// keyColumn is the input column a compiled join key is (through casts to its own type,
+// which SQL adds), if it is one.
+func keyColumn(e expr.Expr) (string, bool) {
+	for {
+		switch x := e.(type) {
+		case *expr.ColExpr:
+			return x.Name, true
+		case *expr.CastExpr:
+			if !arrow.TypeEqual(x.Arg.Type(), x.To) {
+				return "", false
+			}
+			e = x.Arg
+		default:
+			return "", false
+		}
+	}
 }

@@ -129,7 +129,7 @@ def test_sql_join_of_group_by_subqueries_over_unbounded_tables(tmp_path, how):
     assert q.schema.names == ["k", "n", "last", "m", "ws", "__op"]
     plan = q.explain()
     assert f"updating {how} join" in plan and plan.count("updating (changelog in __op)") == 2
-    assert "key k" in q.write_kafka("localhost:9092", "t", upsert=True, lazy=True).explain()
+    assert 'key "k", upsert' in q.write_kafka("localhost:9092", "t", upsert=True, lazy=True).explain()
     job = rb.start_all([q.write_parquet(f"{out}/join", lazy=True), left.write_parquet(f"{out}/left", lazy=True),
                         right.write_parquet(f"{out}/right", lazy=True)])
     try:

@@ -233,8 +233,8 @@ func (o *HashJoinOp) takeBack(side int, k uint32, r keyed.RowRef) error {
 	switch how := o.Spec.How; how {
 	case "semi", "anti":
 		switch {
-		case side == 0 && how == "semi" && len(others) > 0,
-			side == 0 && how == "anti" && len(others) == 0 && wasAlone:
+		case side == 0 && how == "semi" && !wasAlone, // it had a match: it is in the result
+			side == 0 && how == "anti" && wasAlone:
 			o.emitOne(0, kept, noRow, opDelete)
 		case side == 1 && last:
 			op := opDelete // semi: the left rows had a match, and have none now
