@@ -515,7 +515,7 @@ def test_upsert_sink_of_an_updating_join_with_a_composite_key(brokers, topic, tm
     joined = a.join(c, on=["k", "b"], how="left")
     sink = joined.write_kafka(brokers, t, upsert=True, delivery_guarantee="exactly-once",
                               transactional_id_prefix=f"tx-{t}", lazy=True)
-    assert 'key k, b, upsert' in sink.explain()
+    assert "upsert, key k, b" in sink.explain()
     job = rb.start_all([sink, left.write_parquet(f"{out}/left", lazy=True),
                         right.write_parquet(f"{out}/right", lazy=True)])
     try:
