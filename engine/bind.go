@@ -28,6 +28,8 @@ type lnode struct {
 	// changelogKeys are the columns that identify a row of an updating result (a
 	// group_by's keys, while they survive unchanged); nil when none do (a join's).
 	changelogKeys []string
+	// noKeyWhy says why an updating result has no changelogKeys (for errors).
+	noKeyWhy string
 
 	// event time: the column that carries it (propagated while it survives), and on
 	// sources the watermark settings

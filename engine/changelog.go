@@ -22,6 +22,9 @@ import (
 //     is not selected, and neither may write a column of that name;
 //   - write_parquet writes the change rows, op column included (a log of changes);
 //   - write_kafka(upsert=True) writes them by key (a tombstone for a delete);
+//   - joins on keys (inner, left, right, full, semi, anti) take a -U/-D row's equal kept
+//     row back and retract its pairs, and emit a changelog of their own
+//     (ops/join/updating.go; its key: joinOp.upsertKey);
 //   - group_by (aggregate) takes the retracted rows back out of its groups, for count, sum,
 //     mean, min, max, first, last and n_unique, and emits a changelog of its own;
 //   - every other operator takes appended rows only and refuses an updating input with an
@@ -56,7 +59,7 @@ func checkChangelogInput(ln *lnode) error {
 // refuseUpdates is the error of an operator that takes appended rows only, given the
 // updating stream of from.
 func refuseUpdates(ln, from *lnode) error {
-	return rberr.New(rberr.Plan, "%s: its input is an updating stream (the changelog of %s, with an %s column of +I/-U/+U/-D changes), and %s takes appended rows only. Operators that take updates: filter, select, with_columns, group_by (with count, sum, mean, min, max, first, last, n_unique), write_parquet (which writes the changes); see docs/changelog.md", ln.name, from.changelog, agg.OpColumn, ln.op)
+	return rberr.New(rberr.Plan, "%s: its input is an updating stream (the changelog of %s, with an %s column of +I/-U/+U/-D changes), and %s takes appended rows only. Operators that take updates: filter, select, with_columns, group_by (with count, sum, mean, min, max, first, last, n_unique), joins on keys, write_parquet (which writes the changes); see docs/changelog.md", ln.name, from.changelog, agg.OpColumn, ln.op)
 }
 
 // opColumnBound is the reference to an updating input's op column that select keeps.
@@ -85,24 +88,25 @@ func checkOpColumnExprs(name, from string, out []expr.Bound) error {
 }
 
 // survivingKeys are the changelog keys of a select or with_columns output (its
-// expressions out): the input's, if each is still there as the same column (a select may
-// drop one, a with_columns overwrite one).
+// expressions out): each input key as the output column that is that column unchanged
+// (under its name, or renamed), nil if one is not there (a select may drop one, a
+// with_columns overwrite one).
 func survivingKeys(out []expr.Bound, keys []string) []string {
 	if keys == nil {
 		return keys
 	}
+	kept := make([]string, 0, len(keys))
 	for _, k := range keys {
-		found := false
+		found := ""
 		for _, e := range out {
-			if e.Name != k {
-				continue
+			if c, ok := e.Expr.(*expr.ColExpr); ok && c.Name == k && (found == "" || e.Name == k) {
+				found = e.Name
 			}
-			c, ok := e.Expr.(*expr.ColExpr)
-			found = ok && c.Name == k
 		}
-		if !found {
+		if found == "" {
 			return nil
 		}
+		kept = append(kept, found)
 	}
-	return keys
+	return kept
 }

@@ -49,7 +49,7 @@ func (o *filterOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]b
 
 // A filter passes an updating input's changes on (changelog.go).
 func (o *filterOp) takeUpdates(ln, from *lnode) error {
-	ln.changelog, ln.changelogKeys = from.changelog, from.changelogKeys
+	ln.changelog, ln.changelogKeys, ln.noKeyWhy = from.changelog, from.changelogKeys, from.noKeyWhy
 	return nil
 }
 

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -56,6 +57,10 @@ type joinOp struct {
 	// as rows arrive (an updating result, but for semi)
 	unbounded bool
 	stateTTL  int64 // µs; 0: none (ops/join/ttl.go)
+	// updating[side]: that input is a changelog whose op column is opCol[side]; the join
+	// reads its rows without it (ops/join/updating.go).
+	updating [2]bool
+	opCol    [2]int
 }
 
 func init() {
@@ -192,7 +197,7 @@ func (o *joinOp) build(g *graph, n *lnode, _ *plan.Expr) (flow, error) {
 		base := join.JoinBase{Spec: js, EmitSz: g.BatchSize}
 		if regularJoin(js.How) {
 			return &join.HashJoinOp{JoinBase: base, LeftKeep: o.leftKeep, Unbounded: o.unbounded, Broadcast: bcast >= 0,
-				TTL: time.Duration(o.stateTTL) * time.Microsecond}
+				TTL: time.Duration(o.stateTTL) * time.Microsecond, Updating: o.updating, OpCol: o.opCol}
 		}
 		switch js.How {
 		case "window":
@@ -302,9 +307,45 @@ func (o *joinOp) explain(n *lnode) (detail string) {
 	return
 }
 
+// takeUpdates accepts updating inputs for the joins on keys (bindJoin reads them without
+// their op column; ops/join/updating.go); the event-time joins and cross joins take
+// appended rows only.
+func (o *joinOp) takeUpdates(ln, from *lnode) error {
+	if regularJoin(o.How) && o.How != "cross" {
+		return nil
+	}
+	return rberr.New(rberr.Plan, "%s: its input is an updating stream (the changelog of %s, with an %s column of +I/-U/+U/-D changes), and a %s join takes appended rows only; joins on keys (inner, left, right, full, semi, anti) take updates. See docs/changelog.md", ln.name, from.changelog, agg.OpColumn, o.How)
+}
+
+// withoutOps is an updating input as the join reads it: its schema without the op column
+// (whose index it returns); an append-only input as it is (-1).
+func withoutOps(in *lnode) (*lnode, int) {
+	if in.changelog == "" {
+		return in, -1
+	}
+	idx := in.schema.FieldIndices(agg.OpColumn)
+	if len(idx) != 1 {
+		return in, -1
+	}
+	fields := append([]arrow.Field{}, in.schema.Fields()[:idx[0]]...)
+	fields = append(fields, in.schema.Fields()[idx[0]+1:]...)
+	c := *in
+	c.schema = arrow.NewSchema(fields, nil)
+	return &c, idx[0]
+}
+
 // bindJoin validates a join of two inputs.
 func (o *joinOp) bindJoin(ln, left, right *lnode) error {
 	name := ln.name
+	if regularJoin(o.How) && o.How != "cross" {
+		var col int
+		if left, col = withoutOps(left); col >= 0 {
+			o.updating[0], o.opCol[0] = true, col
+		}
+		if right, col = withoutOps(right); col >= 0 {
+			o.updating[1], o.opCol[1] = true, col
+		}
+	}
 	js := &join.Spec{Name: name, How: o.How, LeftSchema: left.schema, RightSchema: right.schema}
 	regular := regularJoin(o.How)
 	switch {
@@ -345,7 +386,10 @@ func (o *joinOp) bindJoin(ln, left, right *lnode) error {
 			o.stateTTL = us
 		}
 	}
-	if regular && o.How != "inner" {
+	if o.updating[0] || o.updating[1] {
+		// Updating inputs: every kind emits changes as rows arrive, retractions included.
+		o.unbounded = true
+	} else if regular && o.How != "inner" {
 		var unbounded, maybe []string
 		sourceBoundedness([]*lnode{left, right}, &unbounded, &maybe)
 		if len(unbounded) > 0 {
@@ -585,17 +629,116 @@ func (o *joinOp) finishRegularJoin(ln *lnode, js *join.Spec, left, right *lnode,
 	if len(leftKeep) == left.schema.NumFields() {
 		leftKeep = nil
 	}
-	if o.unbounded && o.How != "semi" {
+	if o.unbounded && (o.How != "semi" || o.updating[0] || o.updating[1]) {
 		// An updating result: a changelog (changelog.go).
 		if names[agg.OpColumn] {
 			return rberr.New(rberr.Plan, "%s: %q is the op column of an updating join's result; rename the input column", name, agg.OpColumn)
 		}
 		fields = append(fields, arrow.Field{Name: agg.OpColumn, Type: arrow.BinaryTypes.String})
 		ln.changelog = name
+		ln.changelogKeys, ln.noKeyWhy = o.upsertKey(fields, js, left, right)
 	}
 	js.Schema = arrow.NewSchema(fields, nil)
 	o.spec = js
 	o.leftKeep = leftKeep
 	ln.schema = js.Schema
 	return nil
+}
+
+// upsertKey finds the columns that identify a row of an updating join's result (its
+// changelog keys, which write_kafka(upsert=True) keys records by), or says why there are
+// none. There are when each input that can hold several rows of one join key cannot: it is
+// the changelog of a group_by whose keys are among its join key columns (at most one row
+// per key at any time). Then the result has at most one row per join key, and all the
+// changes of a join key pass through one subtask of the join in order (the group's
+// changes come from one upstream subtask, by key): the key is the join key columns, as
+// the result names them — the left ones for inner, left, semi and anti joins, the right
+// ones for right joins. Semi and anti joins need it of their left input only; a full
+// join has none (a row padded on the left has null left keys).
+func (o *joinOp) upsertKey(fields []arrow.Field, js *join.Spec, left, right *lnode) ([]string, string) {
+	if o.How == "full" {
+		return nil, "it is a full join (a row of either side may stand alone, the other side's key columns null); join with how=\"left\", \"right\" or \"inner\" to key by the join key"
+	}
+	// oneRowPerKey says why side (its join keys on) may hold several rows of a join key.
+	oneRowPerKey := func(in *lnode, on []expr.Expr, what string) string {
+		var cols []string
+		for _, e := range on {
+			c, ok := keyColumn(e)
+			if !ok {
+				return fmt.Sprintf("its %s join key %s is an expression, not a column", what, e)
+			}
+			cols = append(cols, c)
+		}
+		switch {
+		case in.changelog == "":
+			return fmt.Sprintf("its %s input appends rows, which may share a join key (only the changelog of a group_by by join key columns has one row per key)", what)
+		case in.changelogKeys == nil:
+			why := in.noKeyWhy
+			if why == "" {
+				why = "it has no key that identifies its rows"
+			}
+			return fmt.Sprintf("its %s input, the changelog of %s, may hold several rows of a join key: %s", what, in.changelog, why)
+		}
+		for _, k := range in.changelogKeys {
+			if !slices.Contains(cols, k) {
+				return fmt.Sprintf("its %s input, the changelog of %s, is keyed by %s, which are not all among its join keys (%s): it may hold several rows of a join key", what, in.changelog, strings.Join(in.changelogKeys, ", "), strings.Join(cols, ", "))
+			}
+		}
+		return ""
+	}
+	keySide, on := left, js.LeftKeys
+	if o.How == "right" {
+		keySide, on = right, js.RightKeys
+	}
+	what := map[bool]string{true: "left", false: "right"}[o.How != "right"]
+	if why := oneRowPerKey(keySide, on, what); why != "" {
+		return nil, why
+	}
+	if o.How == "inner" || o.How == "left" || o.How == "right" {
+		other, otherOn, otherWhat := right, js.RightKeys, "right"
+		if o.How == "right" {
+			other, otherOn, otherWhat = left, js.LeftKeys, "left"
+		}
+		if why := oneRowPerKey(other, otherOn, otherWhat); why != "" {
+			return nil, why
+		}
+	}
+	// The key columns as the result names them: the left columns come first with their
+	// names; a right join's right key columns follow the left ones it keeps.
+	var keys []string
+	if o.How != "right" {
+		for _, e := range on {
+			c, _ := keyColumn(e)
+			keys = append(keys, c)
+		}
+		return keys, ""
+	}
+	at := len(fields) - len(js.RightKeep) - 1 // the op column is last
+	for _, e := range on {
+		c, _ := keyColumn(e)
+		for j, i := range js.RightKeep {
+			if right.schema.Field(i).Name == c {
+				keys = append(keys, fields[at+j].Name)
+			}
+		}
+	}
+	return keys, ""
+}
+
+// keyColumn is the input column a compiled join key is (through casts to its own type,
+// which SQL adds), if it is one.
+func keyColumn(e expr.Expr) (string, bool) {
+	for {
+		switch x := e.(type) {
+		case *expr.ColExpr:
+			return x.Name, true
+		case *expr.CastExpr:
+			if !arrow.TypeEqual(x.Arg.Type(), x.To) {
+				return "", false
+			}
+			e = x.Arg
+		default:
+			return "", false
+		}
+	}
 }

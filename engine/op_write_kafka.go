@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -134,7 +135,7 @@ func (o *writeKafkaOp) takeUpdates(ln, from *lnode) error {
 	if o.Kafka != nil && o.Kafka.Upsert {
 		return nil
 	}
-	return rberr.New(rberr.Plan, "%s: its input is an updating stream (the changelog of %s, with an %s column of +I/-U/+U/-D changes), and an append-only Kafka sink would write retractions as rows; write it with write_kafka(..., upsert=True) (the record key is the group key; a delete is a record with a null value)", ln.name, from.changelog, agg.OpColumn)
+	return rberr.New(rberr.Plan, "%s: its input is an updating stream (the changelog of %s, with an %s column of +I/-U/+U/-D changes), and an append-only Kafka sink would write retractions as rows; write it with write_kafka(..., upsert=True) (the record key is the changelog's key columns; a delete is a record with a null value)", ln.name, from.changelog, agg.OpColumn)
 }
 
 func (o *writeKafkaOp) build(g *graph, n *lnode, _ *plan.Expr) (flow, error) {
@@ -177,27 +178,41 @@ func (o *writeKafkaOp) explain(*lnode) string {
 }
 
 // bindUpsert validates write_kafka(upsert=True): the input must be an updating stream
-// keyed by one column (a group_by's key), which becomes the record key. It returns the
-// schema of the record values (the input without its op column) and the op column.
+// whose rows are identified by key columns (a group_by's keys, or an updating join's join
+// keys: changelogKeys), which become the record key — one column as its value, several as
+// a JSON object of them. It returns the schema of the record values (the input without
+// its op column) and the op column.
 func bindUpsert(name string, d *plan.KafkaDef, in *lnode, enc *kafka.EncoderOptions) (*arrow.Schema, int, error) {
 	if in.changelog == "" {
-		return nil, 0, rberr.New(rberr.Plan, "%s: upsert=True writes an updating stream (the changelog of a group_by over an unbounded input), and this input only appends rows; drop upsert=True", name)
+		return nil, 0, rberr.New(rberr.Plan, "%s: upsert=True writes an updating stream (the changelog of a group_by or join over an unbounded input), and this input only appends rows; drop upsert=True", name)
 	}
-	if len(in.changelogKeys) != 1 {
-		what := "has no key that identifies its rows"
-		if len(in.changelogKeys) > 1 {
-			what = fmt.Sprintf("is keyed by %d columns (%s)", len(in.changelogKeys), strings.Join(in.changelogKeys, ", "))
+	keys := in.changelogKeys
+	if keys == nil {
+		why := in.noKeyWhy
+		if why == "" {
+			why = "it has no key that identifies its rows"
 		}
-		return nil, 0, rberr.New(rberr.Plan, "%s: upsert=True keys each record by the one key column of the changelog, and the changelog of %s %s; group by one column (combine several with rb.concat_str), and keep it unchanged after the group_by", name, in.changelog, what)
+		return nil, 0, rberr.New(rberr.Plan, "%s: upsert=True keys each record by the columns that identify a row of the changelog, and the changelog of %s has none: %s", name, in.changelog, why)
 	}
-	key := in.changelogKeys[0]
-	if d.Key != "" && d.Key != key {
-		return nil, 0, rberr.New(rberr.Plan, "%s: upsert=True keys each record by the group key %q, not %q; leave key= out", name, key, d.Key)
+	if len(keys) == 0 {
+		return nil, 0, rberr.New(rberr.Plan, "%s: upsert=True keys each record by the group key, and %s groups by no column (its result is one row); group by a column", name, in.changelog)
+	}
+	given := d.Keys
+	if d.Key != "" {
+		given = []string{d.Key}
+	}
+	if len(given) > 0 && !slices.Equal(given, keys) {
+		return nil, 0, rberr.New(rberr.Plan, "%s: upsert=True keys each record by the key of the changelog of %s (%s), not by %s; leave key= and keys= out", name, in.changelog, strings.Join(keys, ", "), strings.Join(given, ", "))
 	}
 	if enc.Format == kafka.ArrowIPC {
 		return nil, 0, rberr.New(rberr.Plan, "%s: upsert=True writes one record per key: use format \"json\" or \"raw\"", name)
 	}
-	enc.KeyColumn = key
+	enc.KeyColumn, enc.KeyColumns = "", nil
+	if len(keys) == 1 {
+		enc.KeyColumn = keys[0]
+	} else {
+		enc.KeyColumns = keys // a JSON object of the key columns (kafka.EncoderOptions)
+	}
 	opCol := in.schema.FieldIndices(agg.OpColumn)[0]
 	var fields []arrow.Field
 	for i, f := range in.schema.Fields() {

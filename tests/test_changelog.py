@@ -218,8 +218,15 @@ def test_operators_on_a_changelog():
         _ = upd.write_kafka("localhost:9092", "t", lazy=True).schema
     assert upd.write_kafka("localhost:9092", "t", upsert=True, lazy=True).schema.names == ["topic", "rows"]
     two = rb.nexmark().bids().group_by("auction", "bidder").agg(rb.count())
-    with pytest.raises(rb.PlanError, match=r"upsert=True keys each record by the one key.*2 columns"):
-        _ = two.write_kafka("localhost:9092", "t", upsert=True, lazy=True).schema
+    assert two.write_kafka("localhost:9092", "t", upsert=True, lazy=True).schema.names == ["topic", "rows"]
+    assert "key auction, bidder" in two.write_kafka("localhost:9092", "t", upsert=True, lazy=True).explain()
+    with pytest.raises(rb.PlanError, match=r"keys each record by the key of the changelog of aggregate "
+                                           r"\(auction, bidder\), not by bidder; leave key= and keys= out"):
+        _ = two.write_kafka("localhost:9092", "t", key="bidder", upsert=True, lazy=True).schema
+    renamed = two.select(col("auction").alias("a"), "bidder", "count")
+    assert "key a, bidder" in renamed.write_kafka("localhost:9092", "t", upsert=True, lazy=True).explain()
+    with pytest.raises(rb.PlanError, match=r"has none: its key columns \(auction, bidder\) are not all kept"):
+        _ = two.select("bidder", "count").write_kafka("localhost:9092", "t", upsert=True, lazy=True).schema
     with pytest.raises(rb.PlanError, match=r"upsert=True writes an updating stream"):
         _ = rb.nexmark().bids().write_kafka("localhost:9092", "t", upsert=True, lazy=True).schema
 

@@ -10,6 +10,7 @@ compared with plain-Python references.
 from __future__ import annotations
 
 import datetime as dt
+import glob
 import io
 import itertools
 import json
@@ -490,3 +491,55 @@ def test_upsert_sink_of_an_updating_group_by(brokers, topic):
         assert v["last"] == k * 100 + n - 1 or n == 100
         if n == 100:
             assert (v["n"], v["s"], v["last"]) == want[k]
+
+
+def test_upsert_sink_of_an_updating_join_with_a_composite_key(brokers, topic, tmp_path):
+    """write_kafka(upsert=True) of an updating left join of two group_bys by (k, b), joined
+    on both: the record key is the JSON object {"k": .., "b": ..} of the join key; read back
+    (read_committed) and compacted by key (a tombstone removes its key), the topic holds,
+    at a checkpoint, DuckDB's left join of the GROUP BYs of the rows read — which the same
+    job writes to Parquet, committed at the same checkpoint."""
+    import duckdb
+    import pyarrow.parquet as pq
+
+    t = topic(3)
+    out = str(tmp_path / "out")
+    env = rb.Environment(parallelism=2, batch_size=100, checkpoint_dir=str(tmp_path / "ck"),
+                         checkpoint_interval="1h")
+    left = env.datagen({"id": rb.Int64, "k": rb.Int64}, rows_per_second=2_000, seed=5,
+                       fields={"id": {"kind": "sequence"}, "k": {"min": 0, "max": 9}})
+    right = env.datagen({"rid": rb.Int64, "k": rb.Int64, "w": rb.Int64}, rows_per_second=300, seed=6,
+                        fields={"rid": {"kind": "sequence"}, "k": {"min": 0, "max": 9}, "w": {"min": 0, "max": 99}})
+    a = left.with_columns((col("id") % 2).alias("b")).group_by("k", "b").agg(rb.count().alias("n"))
+    c = right.with_columns((col("rid") % 2).alias("b")).group_by("k", "b").agg(col("w").sum().alias("ws"))
+    joined = a.join(c, on=["k", "b"], how="left")
+    sink = joined.write_kafka(brokers, t, upsert=True, delivery_guarantee="exactly-once",
+                              transactional_id_prefix=f"tx-{t}", lazy=True)
+    assert "upsert, key k, b" in sink.explain()
+    job = rb.start_all([sink, left.write_parquet(f"{out}/left", lazy=True),
+                        right.write_parquet(f"{out}/right", lazy=True)])
+    try:
+        time.sleep(1.5)
+        job.checkpoint()
+    finally:
+        job.cancel()
+    table: dict[tuple[int, int], Any] = {}
+    tombstones = 0
+    for m in consume(brokers, t):
+        key = json.loads(m.key())
+        assert list(key) == ["k", "b"]
+        if m.value() is None:
+            tombstones += 1
+            table.pop((key["k"], key["b"]), None)
+        else:
+            v = json.loads(m.value())
+            assert "__op" not in v and (v["k"], v["b"]) == (key["k"], key["b"])
+            table[(key["k"], key["b"])] = (v["n"], v["ws"])
+    lrows = pa.concat_tables([pq.read_table(f) for f in glob.glob(f"{out}/left/*.parquet")])  # noqa: F841
+    rrows = pa.concat_tables([pq.read_table(f) for f in glob.glob(f"{out}/right/*.parquet")])  # noqa: F841
+    want = {(k, b): (n, ws) for k, b, n, ws in duckdb.sql("""
+        WITH l AS (SELECT k, id % 2 AS b, count(*) AS n FROM lrows GROUP BY ALL),
+             r AS (SELECT k, rid % 2 AS b, sum(w) AS ws FROM rrows GROUP BY ALL)
+        SELECT l.k, l.b, l.n, r.ws FROM l LEFT JOIN r USING (k, b)""").fetchall()}
+    assert table == want
+    assert tombstones > 0  # updates went out as a tombstone and a new value

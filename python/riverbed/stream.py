@@ -930,7 +930,10 @@ class Stream:
         ``cross`` is refused). Inner and semi joins only add rows; left, right, full and anti
         joins give an updating result with an ``__op`` column (``"+I"``, ``"-D"``): a row
         padded with nulls is inserted at once and deleted when its first match arrives
-        (see docs/changelog.md). Rows come in no particular order.
+        (see docs/changelog.md). Rows come in no particular order. Either input may itself
+        be updating (the changelog of an unbounded ``group_by`` or of another join): its
+        ``-U``/``-D`` rows take back an equal row and retract what it joined (as Flink's
+        joins with retraction), and every kind then gives ``+I``/``-D`` changes.
 
         ``strategy`` says how the join is spread over parallel subtasks: ``"hash"``
         partitions both inputs by key; ``"broadcast"`` gives every subtask the whole of the
@@ -1895,11 +1898,14 @@ class Stream:
         ``options`` are Kafka client properties (see :func:`riverbed.read_kafka`) and
         ``transaction.timeout.ms``, ``compression.type``, ``linger.ms``, ``batch.size``.
 
-        ``upsert=True`` writes an updating stream (a group_by over an unbounded input, see
-        docs/changelog.md) as Flink's upsert-kafka: the record key is the group key, ``+I``
-        and ``+U`` rows are written as the key's new value (without ``__op``), ``-D`` rows as
-        a record with a null value (a tombstone), ``-U`` rows not at all; a compacted topic
-        then holds the result table. Without it, an updating stream is refused.
+        ``upsert=True`` writes an updating stream (a group_by over an unbounded input, or a
+        join of such results on their group keys, see docs/changelog.md) as Flink's
+        upsert-kafka: the record key is the group key (the join key) — one column's value,
+        or, for several columns, a JSON object of them in key order (``{"a":1,"b":"x"}``,
+        in formats ``json`` and ``raw`` alike) — ``+I`` and ``+U`` rows are written as the
+        key's new value (without ``__op``), ``-D`` rows as a record with a null value (a
+        tombstone), ``-U`` rows not at all; a compacted topic then holds the result table.
+        Without it, an updating stream is refused.
 
         Runs the (bounded) pipeline and returns a table of the records written per subtask
         (``topic``, ``rows``). With ``lazy=True`` nothing runs yet: the sink is returned as a

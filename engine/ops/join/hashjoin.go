@@ -30,16 +30,24 @@ type HashJoinOp struct {
 	// TTL (over unbounded inputs) drops a kept row not matched for that long (processing
 	// time; 0: never), as Flink's table.exec.state.ttl (ttl.go). Now is the clock (nil:
 	// time.Now).
-	TTL     time.Duration
-	Now     func() time.Time
-	rows    [2]map[uint32][]keyed.RowRef
-	all     [2][]keyedRef // every row in arrival order (kinds other than inner)
-	pending [2][]keyed.RowRef
-	ops     []string // the op of each pending row (Unbounded, but semi)
+	TTL time.Duration
+	Now func() time.Time
+	// Updating[side]: that input is a changelog whose op column is OpCol[side] (its -U
+	// and -D rows take back the equal row kept before; updating.go). The store, the key
+	// expressions and the checkpointed state hold that side's rows without the op column.
+	Updating [2]bool
+	OpCol    [2]int
+	rows     [2]map[uint32][]keyed.RowRef
+	all      [2][]keyedRef // every row in arrival order (kinds other than inner)
+	pending  [2][]keyed.RowRef
+	ops      []string // the op of each pending row (Unbounded, but semi)
 	// Unbounded: per side and key, how many of the last rows have had no match
 	// (updating.go).
 	waiting [2]map[uint32]int
 	ttl     ttlState
+	// drop: rows to forget once the pending output (which may gather them) is flushed —
+	// the retraction rows, the kept rows they took back, the rows with a null key.
+	drop [2][]keyed.RowRef
 }
 
 type keyedRef struct {
@@ -62,6 +70,14 @@ func (o *HashJoinOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error 
 		return nil
 	}
 	side := m.Side
+	var retract []bool
+	if o.Updating[side] {
+		var err error
+		if rec, retract, err = o.splitOps(side, rec); err != nil {
+			return err
+		}
+		defer rec.Release()
+	}
 	var ids []uint32
 	if o.Spec.How != "cross" {
 		var err error
@@ -77,8 +93,8 @@ func (o *HashJoinOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error 
 	if o.TTL > 0 {
 		o.expire(o.ttlNow()) // rows whose TTL has passed match nothing more
 	}
-	if (o.Unbounded && o.Spec.How != "inner") || (o.TTL > 0 && o.Spec.How == "inner") {
-		return o.processUnbounded(side, chunk, ids, n, out)
+	if (o.Unbounded && (o.Spec.How != "inner" || o.Updating[0] || o.Updating[1])) || (o.TTL > 0 && o.Spec.How == "inner") {
+		return o.processUnbounded(side, chunk, ids, retract, n, out)
 	}
 	if o.Spec.How != "inner" {
 		for i := 0; i < n; i++ {

@@ -66,3 +66,62 @@ func TestUpsertRecords(t *testing.T) {
 		}
 	}
 }
+
+// A changelog keyed by several columns (a group_by's keys, an updating join's join keys):
+// each record's key is a JSON object of them in key order — in format raw too, whose
+// value is the one value column — whatever the values hold (quotes, a null).
+func TestUpsertRecordsCompositeKey(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "a", Type: arrow.BinaryTypes.String, Nullable: true},
+		{Name: "b", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "v", Type: arrow.BinaryTypes.String},
+		{Name: "__op", Type: arrow.BinaryTypes.String},
+	}, nil)
+	valueSchema := arrow.NewSchema(schema.Fields()[:3], nil)
+	b := array.NewRecordBuilder(mem, schema)
+	defer b.Release()
+	b.Field(0).(*array.StringBuilder).AppendValues([]string{"ab", "a", "x\"y", ""}, []bool{true, true, true, false})
+	b.Field(1).(*array.Int64Builder).AppendValues([]int64{1, 21, -3, 4}, nil)
+	b.Field(2).(*array.StringBuilder).AppendValues([]string{"p", "q", "r", "s"}, nil)
+	b.Field(3).(*array.StringBuilder).AppendValues([]string{"+I", "+U", "-D", "+I"}, nil)
+	rec := b.NewRecordBatch()
+	defer rec.Release()
+	for _, format := range []kafka.Format{kafka.JSON, kafka.Raw} {
+		opts := kafka.EncoderOptions{Format: format, KeyColumns: []string{"a", "b"}}
+		if format == kafka.Raw {
+			opts.ValueColumn = "v"
+		}
+		enc, err := kafka.NewEncoder(valueSchema, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs, err := UpsertRecords(expr.NewEvalCtx(context.Background(), mem), enc, valueSchema, rec, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantKeys := []map[string]any{{"a": "ab", "b": 1.0}, {"a": "a", "b": 21.0}, {"a": "x\"y", "b": -3.0}, {"a": nil, "b": 4.0}}
+		if len(recs) != len(wantKeys) {
+			t.Fatalf("%s: %d records", format, len(recs))
+		}
+		for i, r := range recs {
+			var k map[string]any
+			if err := json.Unmarshal(r.Key, &k); err != nil {
+				t.Fatalf("%s: key %q: %v", format, r.Key, err)
+			}
+			if len(k) != 2 || k["a"] != wantKeys[i]["a"] || k["b"] != wantKeys[i]["b"] {
+				t.Fatalf("%s: record %d: key %s, want %v", format, i, r.Key, wantKeys[i])
+			}
+			if string(r.Key[:5]) != `{"a":` {
+				t.Fatalf("%s: key %s: not in key order", format, r.Key)
+			}
+			if (i == 2) != (r.Value == nil) {
+				t.Fatalf("%s: record %d: value %q", format, i, r.Value)
+			}
+			if format == kafka.Raw && i != 2 && string(r.Value) != []string{"p", "q", "", "s"}[i] {
+				t.Fatalf("raw: record %d: value %q", i, r.Value)
+			}
+		}
+	}
+}
