@@ -47,11 +47,19 @@ type SnapshotOp struct {
 	idx     rowIndex
 	hs      []uint64
 
+	// offset numbers the snapshots: the one of checkpoint id is snapshot-<id+offset>. It is
+	// 0 unless a restore made the checkpoint ids start again at or below a committed
+	// snapshot's number (a restored savepoint's do), so that numbers always increase.
+	offset uint64
+
 	mu        sync.Mutex
-	prepared  []uint64 // snapshots this subtask pre-committed, not yet known committed
-	committed uint64   // the newest snapshot committed (subtask 0); 0: none
+	prepared  []prepared // snapshots this subtask pre-committed, not yet known committed
+	committed uint64     // the newest snapshot committed (subtask 0)
 	hasCommit bool
 }
+
+// prepared is a snapshot pre-committed at checkpoint id, numbered n.
+type prepared struct{ id, n uint64 }
 
 // RowsTable is the state table of the held rows (the table's columns, no op column).
 const RowsTable = "snapshot_rows.v1"
@@ -61,6 +69,7 @@ const RowsTable = "snapshot_rows.v1"
 type SnapshotGate struct {
 	restored chan struct{}
 	once     sync.Once
+	offset   uint64 // set by subtask 0 before restored is closed
 }
 
 // NewSnapshotGate returns the gate of one job's sink.
@@ -227,7 +236,7 @@ func (o *SnapshotOp) maybeCompact() error {
 // (endCommitter), and emits the subtask's summary row (the directory, the rows held).
 func (o *SnapshotOp) Finish(out runtime.Emitter) error {
 	if !o.tc.Job.Checkpointing() {
-		if _, err := o.writePart(0); err != nil {
+		if _, err := o.writePart(o.offset); err != nil { // snapshot 0, numbered as checkpoint 0 would be
 			return err
 		}
 	}

@@ -21,9 +21,13 @@ import (
 // The snapshots of write_parquet_snapshot and their two-phase commit, through
 // runtime.CheckpointHook. The output directory holds:
 //
-//	snapshot-<id>/part-<subtask>-00000.parquet   the table at checkpoint <id>, one file per subtask
-//	.snapshot-<id>.inprogress/...                a snapshot pre-committed, not yet committed
-//	_latest                                      the name of the newest committed snapshot
+//	snapshot-<n>/part-<subtask>-00000.parquet   the table at a checkpoint, one file per subtask
+//	.snapshot-<n>.inprogress/...                a snapshot pre-committed, not yet committed
+//	_latest                                     the name of the newest committed snapshot
+//
+// Snapshots are numbered in the order of their checkpoints: n is the checkpoint's id,
+// plus an offset after a restore whose checkpoint ids start again at or below the newest
+// committed snapshot (a restored savepoint's ids start at 1), so that n always grows.
 //
 //   - PrepareCheckpoint (barrier aligned): each subtask writes its part of the table, whole,
 //     into the hidden directory .snapshot-<id>.inprogress (files fsynced), and stores the
@@ -117,7 +121,8 @@ func (o *SnapshotOp) PrepareCheckpoint(b runtime.Barrier) ([]byte, error) {
 	if o.tc == nil {
 		return nil, rberr.New(rberr.Internal, "%s: checkpoint %d before the sink was opened", o.Name, b.ID)
 	}
-	rows, err := o.writePart(b.ID)
+	n := b.ID + o.offset
+	rows, err := o.writePart(n)
 	if err != nil {
 		return nil, err
 	}
@@ -126,9 +131,9 @@ func (o *SnapshotOp) PrepareCheckpoint(b runtime.Barrier) ([]byte, error) {
 		return nil, rberr.Wrap(rberr.IO, err, "%s: cannot resolve the output directory %q", o.Name, o.Dir)
 	}
 	o.mu.Lock()
-	o.prepared = append(o.prepared, b.ID)
+	o.prepared = append(o.prepared, prepared{id: b.ID, n: n})
 	o.mu.Unlock()
-	data, err := json.Marshal(snapshotState{Version: stateVersion, Dir: dir, Snapshot: b.ID, Rows: rows})
+	data, err := json.Marshal(snapshotState{Version: stateVersion, Dir: dir, Snapshot: n, Rows: rows})
 	if err != nil {
 		return nil, rberr.Wrap(rberr.Internal, err, "%s: cannot encode the checkpoint state", o.Name)
 	}
@@ -147,13 +152,13 @@ func (o *SnapshotOp) CheckpointComplete(id uint64) error {
 	var stale []uint64
 	n := 0
 	for _, p := range o.prepared {
-		if p > id {
+		if p.id > id {
 			break
 		}
 		if found {
 			stale = append(stale, latest)
 		}
-		latest, found = p, true
+		latest, found = p.n, true
 		n++
 	}
 	o.prepared = append(o.prepared[:0:0], o.prepared[n:]...)
@@ -176,12 +181,30 @@ func (o *SnapshotOp) RestoreCheckpoint(parts [][]byte) error {
 	if o.Subtask != 0 {
 		select {
 		case <-o.Gate.restored:
+			o.offset = o.Gate.offset
 			return nil
 		case <-o.tc.Ctx.Done():
 			return o.tc.Ctx.Err()
 		}
 	}
 	defer o.Gate.once.Do(func() { close(o.Gate.restored) })
+	if err := o.restore(parts); err != nil {
+		return err
+	}
+	// Number the new run's snapshots above every committed one.
+	top, found, err := newestSnapshot(o.Name, o.Dir)
+	if err != nil {
+		return err
+	}
+	if first := o.tc.OpenCheckpoint(); found && first <= top {
+		o.offset = top + 1
+	}
+	o.Gate.offset = o.offset
+	return nil
+}
+
+// restore is subtask 0's part of RestoreCheckpoint.
+func (o *SnapshotOp) restore(parts [][]byte) error {
 	dirs := []string{o.Dir}
 	var latest uint64
 	var from string
@@ -227,6 +250,25 @@ func (o *SnapshotOp) RestoreCheckpoint(parts [][]byte) error {
 		}
 	}
 	return nil
+}
+
+// newestSnapshot returns the highest number of the committed snapshots of dir, if any.
+func newestSnapshot(op, dir string) (uint64, bool, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return 0, false, nil
+		}
+		return 0, false, rberr.Wrap(rberr.IO, err, "%s: cannot read output directory %q", op, dir)
+	}
+	var top uint64
+	found := false
+	for _, e := range entries {
+		if n, inProgress, ok := parseSnapshot(e.Name()); ok && e.IsDir() && !inProgress && (!found || n > top) {
+			top, found = n, true
+		}
+	}
+	return top, found, nil
 }
 
 // commitSnapshot makes snapshot id of dir visible (its in-progress directory, holding
@@ -349,15 +391,15 @@ type endCommitter struct{ o *SnapshotOp }
 
 func (c *endCommitter) Commit() error {
 	o := c.o
-	if _, err := os.Lstat(filepath.Join(o.Dir, inProgressName(0))); errors.Is(err, fs.ErrNotExist) {
+	if _, err := os.Lstat(filepath.Join(o.Dir, inProgressName(o.offset))); errors.Is(err, fs.ErrNotExist) {
 		// The input did not end (a stop without drain): the table was not written.
 		return nil
 	}
-	return commitSnapshot(o.Name, o.Dir, 0, o.tc.Parallelism(), o.Keep, nil)
+	return commitSnapshot(o.Name, o.Dir, o.offset, o.tc.Parallelism(), o.Keep, nil)
 }
 
 func (c *endCommitter) Abort() {
-	_ = os.RemoveAll(filepath.Join(c.o.Dir, inProgressName(0)))
+	_ = os.RemoveAll(filepath.Join(c.o.Dir, inProgressName(c.o.offset)))
 }
 
 // CheckSnapshotDir applies write_parquet_snapshot's mode before a job that does not

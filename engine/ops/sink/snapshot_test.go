@@ -435,12 +435,18 @@ func TestSnapshotRestore(t *testing.T) {
 		t.Fatalf("after the restore: snapshots %v, _latest %q, hidden %v", snaps, latest, hidden)
 	}
 	opstest.Equal(t, snapshotRows(t, dir, "snapshot-5"), formatRows(tables[3]))
+	// The restored run's checkpoint ids start again at 1 (as after a savepoint's restore):
+	// its snapshots are numbered on from the restored one's.
 	r2.feed(batches[4])
-	r2.prepare(6)
-	r2.complete(6)
-	opstest.Equal(t, snapshotRows(t, dir, "snapshot-6"), formatRows(tables[4]))
+	r2.prepare(1)
+	r2.complete(1)
+	snaps, latest, _ = listing(t, dir)
+	if latest != "snapshot-7" || strings.Join(snaps, ",") != "snapshot-4,snapshot-5,snapshot-7" {
+		t.Fatalf("after the restored run's checkpoint 1: snapshots %v, _latest %q", snaps, latest)
+	}
+	opstest.Equal(t, snapshotRows(t, dir, "snapshot-7"), formatRows(tables[4]))
 
-	// Restoring checkpoint 5 again (an older one): snapshot 6, of a checkpoint whose
+	// Restoring checkpoint 5 again (an older one): snapshot 7, of a checkpoint whose
 	// effects the restore undoes, is removed.
 	r3 := startSnapRun(t, dir, 1, 3)
 	r3.restore(tables[3], parts)
