@@ -16,9 +16,9 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
-import test_changelog as tcl
 
 import riverbed as rb
+import test_changelog as tcl
 from riverbed import col
 
 COLS = tcl.KEYS + tcl.VALUES
@@ -148,7 +148,8 @@ def test_outer_join_changelog(tmp_path):
     fields = {"id": {"kind": "sequence"}, "k": {"min": 0, "max": 50}}
     left = env.datagen({"id": rb.Int64, "k": rb.Int64}, rows_per_second=5_000, seed=1, fields=fields)
     right = env.datagen({"id": rb.Int64, "k": rb.Int64}, rows_per_second=500, seed=2, fields=fields)
-    joined = left.join(right.select(col("k").alias("rk"), col("id").alias("rid")), left_on="k", right_on="rk", how="left")
+    joined = left.join(right.select(col("k").alias("rk"), col("id").alias("rid")), left_on="k", right_on="rk",
+                       how="left")
     log, snap = str(tmp_path / "log"), str(tmp_path / "snap")
     job = rb.start_all([joined.write_parquet(log, lazy=True), joined.write_parquet_snapshot(snap, lazy=True)])
     try:
