@@ -80,6 +80,9 @@ def test_snapshot_at_every_checkpoint_and_after_rescale(tmp_path, backend):
             assert len(got) > seen  # the job went on reading
             seen = len(got)
         assert len(snapshots(snap)) == 2  # keep=2
+        if backend == "pebble":
+            [m] = [m for m in job.metrics(as_dict=True) if m["operator"].startswith("write_parquet_snapshot")]
+            assert m["spilled_bytes"] > 0 and m["spill_read_bytes"] > 0, m  # the table was on disk
         sp = job.stop(savepoint=str(tmp_path / "sp"), timeout="60s")
     finally:
         job.cancel()
