@@ -85,6 +85,11 @@ func (o *writeSnapshotOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 		if !sink.Writable(f.Type) {
 			return rberr.New(rberr.Type, "%s: column %q has type %s, which cannot be written to Parquet yet", name, f.Name, expr.TypeName(f.Type))
 		}
+		if !expr.HashableType(f.Type) {
+			// Rows are told apart and partitioned by their values: a dictionary column's
+			// indices differ from batch to batch.
+			return rberr.New(rberr.Type, "%s: column %q is dictionary-encoded (%s); cast it to its value type first (col(%q).cast(...))", name, f.Name, expr.TypeName(f.Type), f.Name)
+		}
 		fields = append(fields, f)
 	}
 	if len(fields) == 0 {

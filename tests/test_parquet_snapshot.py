@@ -184,3 +184,38 @@ def test_refusals(tmp_path):
         rb.nexmark(events_per_second=10).bids().write_parquet_snapshot(str(tmp_path))
     with pytest.raises(FileNotFoundError, match="no committed snapshot"):
         rb.read_parquet_snapshot(str(tmp_path / "none"))
+    cat = rb.from_arrow(pa.table({"s": pa.array(["a", "b", "a"]).dictionary_encode()}))
+    with pytest.raises(rb.TypeMismatchError, match='column "s" is dictionary-encoded'):
+        cat.write_parquet_snapshot(str(tmp_path / "cat"))
+    with pytest.raises(rb.PlanError, match="must be an output"):
+        rb.collect_all([s.write_parquet_snapshot(str(tmp_path / "x"), lazy=True).filter(col("rows") > 0)])
+
+
+def test_restore_latest_after_a_cancel(tmp_path):
+    """A job cancelled after its checkpoints, restarted with restore="latest" at another
+    parallelism: _latest still names the last completed checkpoint's snapshot, nothing is
+    left in progress, and the next snapshots (named by the continuing checkpoint ids) are
+    the change log applied and DuckDB's answer."""
+    log, snap = str(tmp_path / "log"), str(tmp_path / "snap")
+    ck = str(tmp_path / "ck")
+    env = rb.Environment(parallelism=2, batch_size=tcl.B, checkpoint_dir=ck, checkpoint_interval="1h")
+    job = rb.start_all(sinks(env, log, snap))
+    try:
+        time.sleep(0.4)
+        job.checkpoint()
+        time.sleep(0.2)
+        last = job.checkpoint()["id"]
+    finally:
+        job.cancel()
+    before = check(log, snap, last)
+    env1 = rb.Environment(parallelism=1, batch_size=tcl.B, checkpoint_dir=ck, checkpoint_interval="1h")
+    job = rb.start_all(sinks(env1, log, snap), restore="latest")
+    try:
+        time.sleep(0.4)
+        rec = job.checkpoint()
+        assert rec["id"] > last
+        got = check(log, snap, rec["id"])
+        assert len(got) > len(before)
+        assert not [n for n in os.listdir(snap) if n.startswith(".")]
+    finally:
+        job.cancel()
