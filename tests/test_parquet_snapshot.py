@@ -88,6 +88,9 @@ def test_snapshot_at_every_checkpoint_and_after_rescale(tmp_path, backend):
         job.cancel()
     got = check(log, snap)
     assert sp is not None and snapshots(snap)[-1] == f"snapshot-{sp['id']}"
+    # The sink's state in the savepoint is the same table, by key group.
+    held = rb.read_savepoint(str(tmp_path / "sp")).state("write_parquet_snapshot-0")
+    assert Counter(tuple(r[c] for c in COLS) for r in held.to_pylist()) == got
 
     env3 = rb.Environment(parallelism=3, batch_size=tcl.B, checkpoint_dir=str(tmp_path / "ck3"),
                           checkpoint_interval="1h", **opts)
