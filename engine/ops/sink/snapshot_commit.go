@@ -11,8 +11,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/riverbed-engine/riverbed/batch"
 	"github.com/riverbed-engine/riverbed/engine/runtime"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
@@ -93,15 +91,7 @@ func (o *SnapshotOp) writePart(id uint64) (int64, error) {
 		return 0, rberr.Wrap(rberr.KindOf(err), err, "%s into %q: cannot write snapshot %d", o.Name, o.Dir, id)
 	}
 	_, refs := o.idx.all()
-	err = o.store.GatherEach(o.tc.Eval.Ctx, refs, false, func(at []int32, cols []arrow.Array) error {
-		n := len(refs)
-		if at != nil {
-			n = len(at)
-		}
-		rec := array.NewRecordBatch(o.Schema, cols, int64(n))
-		defer rec.Release()
-		return w.Write(rec)
-	})
+	err = o.store.EachBatch(o.tc.Eval.Ctx, refs, w.Write)
 	var rows int64
 	if err == nil {
 		_, rows, err = w.Commit() // within the hidden directory; a writer without rows writes an empty file
