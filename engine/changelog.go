@@ -21,6 +21,8 @@ import (
 //     values, so a filter drops or keeps it by them); select keeps the op column even when it
 //     is not selected, and neither may write a column of that name;
 //   - write_parquet writes the change rows, op column included (a log of changes);
+//   - write_parquet_snapshot applies them to the table they make and writes the whole
+//     table at each checkpoint (engine/ops/sink/snapshot.go);
 //   - write_kafka(upsert=True) writes them by key (a tombstone for a delete);
 //   - joins on keys (inner, left, right, full, semi, anti) take a -U/-D row's equal kept
 //     row back and retract its pairs, and emit a changelog of their own
@@ -59,7 +61,7 @@ func checkChangelogInput(ln *lnode) error {
 // refuseUpdates is the error of an operator that takes appended rows only, given the
 // updating stream of from.
 func refuseUpdates(ln, from *lnode) error {
-	return rberr.New(rberr.Plan, "%s: its input is an updating stream (the changelog of %s, with an %s column of +I/-U/+U/-D changes), and %s takes appended rows only. Operators that take updates: filter, select, with_columns, group_by (with count, sum, mean, min, max, first, last, n_unique), joins on keys, write_parquet (which writes the changes); see docs/changelog.md", ln.name, from.changelog, agg.OpColumn, ln.op)
+	return rberr.New(rberr.Plan, "%s: its input is an updating stream (the changelog of %s, with an %s column of +I/-U/+U/-D changes), and %s takes appended rows only. Operators that take updates: filter, select, with_columns, group_by (with count, sum, mean, min, max, first, last, n_unique), joins on keys, write_parquet (which writes the changes), write_parquet_snapshot (which writes the table they make); see docs/changelog.md", ln.name, from.changelog, agg.OpColumn, ln.op)
 }
 
 // opColumnBound is the reference to an updating input's op column that select keeps.

@@ -107,16 +107,23 @@ func checkSinks(outs []*lnode) error {
 			continue
 		}
 		isOut[o] = true
+		dir := ""
 		if s, ok := o.impl.(fileSink); ok {
-			dir, _ := s.sinkDir()
-			if dirs[dir] {
-				return rberr.New(rberr.Plan, "two file sinks (write_parquet, write_csv, write_ndjson) write into %q; give each its own directory", dir)
-			}
-			dirs[dir] = true
+			dir, _ = s.sinkDir()
+		} else if s, ok := o.impl.(snapshotSink); ok {
+			dir, _ = s.snapshotDir()
+		} else {
+			continue
 		}
+		if dirs[dir] {
+			return rberr.New(rberr.Plan, "two file sinks (write_parquet, write_parquet_snapshot, write_csv, write_ndjson) write into %q; give each its own directory", dir)
+		}
+		dirs[dir] = true
 	}
 	for _, n := range walkNodes(outs) {
-		if _, ok := n.impl.(fileSink); ok && !isOut[n] {
+		_, files := n.impl.(fileSink)
+		_, snap := n.impl.(snapshotSink)
+		if (files || snap) && !isOut[n] {
 			return rberr.New(rberr.Plan, "%s: a %s sink must be an output of the plan, not the input of another operator", n.name, n.op)
 		}
 	}
@@ -225,6 +232,16 @@ func Start(ctx context.Context, doc []byte, inputs []array.RecordReader, mem mem
 			return nil, err
 		}
 		sinks = append(sinks, sinkCommit{dir, replace, appending, i})
+	}
+	for _, root := range outs {
+		// A restored job continues the snapshots of the run it restores: the sink's
+		// restore commits the restored one and removes the newer ones.
+		if s, ok := root.impl.(snapshotSink); ok && ckcfg.Restore == nil {
+			dir, mode := s.snapshotDir()
+			if err := sink.CheckSnapshotDir(root.name, dir, mode); err != nil {
+				return nil, err
+			}
+		}
 	}
 	outSchemas := make([]*arrow.Schema, len(outs))
 	for i, o := range outs {

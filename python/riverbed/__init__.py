@@ -91,6 +91,7 @@ from .stream import (
     read_csv,
     read_ndjson,
     read_parquet,
+    read_parquet_snapshot,
     sql,
     start_all,
 )
@@ -117,7 +118,8 @@ _register()
 
 __all__ = [
     "Environment", "Stream", "GroupBy", "Expr", "col", "lit", "count", "row_number", "when", "concat_str",
-    "read_parquet", "read_csv", "read_ndjson", "sql", "read_kafka", "read_savepoint", "Savepoint",
+    "read_parquet", "read_parquet_snapshot", "read_csv", "read_ndjson", "sql", "read_kafka", "read_savepoint",
+    "Savepoint",
     "KafkaStream", "MultiJob", "collect_all", "start_all", "from_arrow", "from_pandas", "from_pydict",
     "engine_version",
     "KeyedStream", "WindowedStream", "WindowResult", "Job", "Window", "tumbling", "sliding", "session", "cumulate",

@@ -552,6 +552,31 @@ def read_parquet(path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
                                      max_out_of_orderness=max_out_of_orderness, idle_timeout=idle_timeout)
 
 
+def read_parquet_snapshot(path: str | os.PathLike[str], *, columns: Sequence[str] | None = None) -> Stream:
+    """Read the latest committed snapshot that :meth:`Stream.write_parquet_snapshot` wrote
+    into directory ``path``: the one its ``_latest`` file names (a snapshot committed
+    later, while this reads, is not seen; one that ``keep`` removes meanwhile is an error).
+
+    Examples
+    --------
+    >>> import riverbed as rb, tempfile
+    >>> out = tempfile.mkdtemp()
+    >>> _ = rb.from_pydict({"k": [1, 1, 2]}).write_parquet_snapshot(out)
+    >>> sorted(rb.read_parquet_snapshot(out).collect()["k"].to_pylist())
+    [1, 1, 2]
+    """
+    pointer = os.path.join(os.fspath(path), "_latest")
+    try:
+        with open(pointer, encoding="utf-8") as f:
+            name = f.read().strip()
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{os.fspath(path)!r} has no committed snapshot (no _latest file): "
+                                "write_parquet_snapshot commits one at each completed checkpoint") from None
+    if not name.startswith("snapshot-") or os.sep in name or "/" in name:
+        raise ValueError(f"{pointer!r} does not name a snapshot: {name!r}")
+    return read_parquet(os.path.join(os.fspath(path), name), columns=columns)
+
+
 def read_csv(path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], *,
              schema: Any = None, columns: Sequence[str] | None = None, has_header: bool = True,
              separator: str = ",", null_values: str | Sequence[str] | None = None,
@@ -1719,6 +1744,80 @@ class Stream:
         return self._write_files("write_parquet", path, mode, max_rows_per_file, max_bytes_per_file,
                                  rollover_interval, progress, runtime_mode, lazy, restore,
                                  allow_non_restored_state, allow_plan_change)
+
+    @overload
+    def write_parquet_snapshot(self, path: str | os.PathLike[str], *, keep: int = 3,
+                               mode: Literal["error", "overwrite"] = "error", progress: bool | None = None,
+                               runtime_mode: RuntimeMode | None = None, lazy: Literal[False] = False,
+                               restore: str | os.PathLike[str] | None = None, allow_non_restored_state: bool = False,
+                               allow_plan_change: bool = False) -> pa.Table: ...
+
+    @overload
+    def write_parquet_snapshot(self, path: str | os.PathLike[str], *, keep: int = 3,
+                               mode: Literal["error", "overwrite"] = "error", progress: bool | None = None,
+                               runtime_mode: RuntimeMode | None = None, lazy: Literal[True],
+                               restore: str | os.PathLike[str] | None = None, allow_non_restored_state: bool = False,
+                               allow_plan_change: bool = False) -> Stream: ...
+
+    def write_parquet_snapshot(self, path: str | os.PathLike[str], *, keep: int = 3,
+                               mode: Literal["error", "overwrite"] = "error", progress: bool | None = None,
+                               runtime_mode: RuntimeMode | None = None, lazy: bool = False,
+                               restore: str | os.PathLike[str] | None = None, allow_non_restored_state: bool = False,
+                               allow_plan_change: bool = False) -> pa.Table | Stream:
+        """Write the **table** the stream makes, whole, as a Parquet snapshot at each
+        checkpoint (for an updating stream: its changes applied; see docs/changelog.md).
+
+        Where :meth:`write_parquet` of a changelog writes its change rows (a log), this sink
+        keeps the result table (``+I``/``+U`` add a row, ``-U``/``-D`` remove one equal row;
+        an append-only stream only adds) and, at every completed checkpoint, writes it into
+        ``path/snapshot-<checkpoint id>/`` (one ``part-….parquet`` per parallel subtask,
+        without the ``__op`` column), then points the file ``path/_latest`` at it. A
+        snapshot is written under a hidden name and renamed into place only once its
+        checkpoint is complete, so a reader never sees a partial one; after a restore the
+        restored checkpoint's snapshot is the latest and newer ones are removed. The newest
+        ``keep`` snapshots are kept, older ones removed. A job without checkpoints writes
+        the table once, when its input ends, as ``snapshot-0``.
+
+        The table is keyed state (by key group of the changelog's key, or of the whole
+        row), so it is checkpointed, restored at any parallelism and, with
+        ``state_backend="pebble"``, spilled to disk. A ``-U``/``-D`` of a row the table
+        does not hold fails the job with a ``DataError`` naming the sink.
+
+        ``mode`` says what to do when ``path`` holds snapshots already and the job does not
+        restore: ``"error"`` (default) or ``"overwrite"`` (they are removed when the job
+        starts). Returns a table of the rows of the final table per subtask (``path``,
+        ``rows``); ``lazy=True`` returns the sink as a stream to :meth:`start`.
+
+        Read the latest snapshot with :func:`read_parquet_snapshot` (or
+        ``pyarrow.dataset.dataset(path / open(path / "_latest").read().strip())``).
+
+        Examples
+        --------
+        >>> import riverbed as rb, tempfile
+        >>> out = tempfile.mkdtemp()
+        >>> _ = rb.from_pydict({"k": [1, 1, 2]}).write_parquet_snapshot(out)
+        >>> sorted(rb.read_parquet_snapshot(out).collect()["k"].to_pylist())
+        [1, 1, 2]
+        """
+        if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
+            raise ValueError(f"keep must be a positive int, got {keep!r}")
+        if mode not in ("error", "overwrite"):
+            raise ValueError(f"mode must be 'error' or 'overwrite', got {mode!r}")
+        root: dict[str, Any] = {"op": "write_parquet_snapshot", "path": os.fspath(path), "mode": mode,
+                                "keep": keep, "input": self._node}
+        if lazy:
+            return Stream(self._env, root, self._sources, unbounded=self._unbounded)
+        if self._unbounded:
+            raise PlanError("write_parquet_snapshot() runs a bounded stream to its end, and this one is unbounded: "
+                            "use write_parquet_snapshot(path, lazy=True).start() with checkpoints (a snapshot is "
+                            "written at each one), or bound the source")
+        job = self._start(root, runtime_mode, _restore_options(restore, allow_non_restored_state, allow_plan_change))
+        try:
+            table = _run(job, progress)
+            _warn_late(job)
+            return table
+        finally:
+            job.free()
 
     @overload
     def write_csv(self, path: str | os.PathLike[str], *, mode: WriteMode = "error", include_header: bool = True,

@@ -341,6 +341,71 @@ func (s *RowStore) GatherEach(ctx context.Context, refs []RowRef, ordered bool, 
 	return nil
 }
 
+// EachBatch calls fn with the referenced rows as batches, in no particular order (for
+// writing a set of rows out whole). Without spilling, a chunk whose rows are all
+// referenced, each once and in order, is passed as it is (no copy), the rows of other
+// chunks are taken a chunk at a time; with spilling, the rows come in parts as
+// GatherEach gives them. fn must not keep the batch without retaining it.
+func (s *RowStore) EachBatch(ctx context.Context, refs []RowRef, fn func(rec arrow.RecordBatch) error) error {
+	if s.sp != nil {
+		return s.GatherEach(ctx, refs, false, func(at []int32, cols []arrow.Array) error {
+			n := len(refs)
+			if at != nil {
+				n = len(at)
+			}
+			rec := array.NewRecordBatch(s.Schema, cols, int64(n))
+			defer rec.Release()
+			return fn(rec)
+		})
+	}
+	byChunk := map[int32][]int32{}
+	var order []int32
+	for _, r := range refs {
+		if r.Chunk < 0 {
+			continue
+		}
+		if _, ok := byChunk[r.Chunk]; !ok {
+			order = append(order, r.Chunk)
+		}
+		byChunk[r.Chunk] = append(byChunk[r.Chunk], r.Row)
+	}
+	mem := compute.GetAllocator(ctx)
+	for _, c := range order {
+		chunk, rows := s.chunks[c], byChunk[c]
+		whole := len(rows) == int(chunk.NumRows())
+		for i := 0; whole && i < len(rows); i++ {
+			whole = rows[i] == int32(i)
+		}
+		if whole {
+			if err := fn(chunk); err != nil {
+				return err
+			}
+			continue
+		}
+		idx := int32Array(mem, rows)
+		cols := make([]arrow.Array, 0, chunk.NumCols())
+		var err error
+		for _, col := range chunk.Columns() {
+			var t arrow.Array
+			if t, err = compute.TakeArray(ctx, col, idx); err != nil {
+				break
+			}
+			cols = append(cols, t)
+		}
+		idx.Release()
+		if err == nil {
+			rec := array.NewRecordBatch(s.Schema, cols, int64(len(rows)))
+			err = fn(rec)
+			rec.Release()
+		}
+		runtime.ReleaseAll(cols)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Compact copies the referenced rows (every row still referenced, each once) into new
 // chunks and drops them from the old ones, which are then released; it returns the new
 // reference of each row. Operators whose chunks hold many rows no longer referenced call

@@ -492,3 +492,59 @@ func TestSpillErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestEachBatch: EachBatch gives exactly the referenced rows (a multiset), whole chunks
+// and parts of chunks alike, with and without spilling; the rows it gives are those
+// Gather gives.
+func TestEachBatch(t *testing.T) {
+	for _, spill := range []bool{false, true} {
+		mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+		ctx := compute.WithAllocator(context.Background(), mem)
+		var s keyed.RowStore
+		var sp *keyed.Spill
+		if spill {
+			sp = keyed.NewSpillWith("op-under-test", runtime.SpillConfig{Backend: state.PebbleBackend, MemoryLimit: 1, Dir: t.TempDir()}, mem)
+		}
+		s.Init(rowSchema, sp)
+		rng := rand.New(rand.NewSource(3))
+		var next int64
+		var refs []keyed.RowRef
+		for c := range 6 {
+			rec := randomBatch(rng, mem, 50, &next)
+			chunk, err := s.Add(rec)
+			rec.Release()
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch c % 3 {
+			case 0: // the whole chunk, in order
+				for r := range 50 {
+					refs = append(refs, keyed.RowRef{Chunk: chunk, Row: int32(r)})
+				}
+			case 1: // some rows, out of order, one twice
+				refs = append(refs, keyed.RowRef{Chunk: chunk, Row: 7}, keyed.RowRef{Chunk: chunk, Row: 3}, keyed.RowRef{Chunk: chunk, Row: 7})
+			}
+		}
+		want, err := s.Gather(ctx, refs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantRec := array.NewRecordBatch(rowSchema, want, int64(len(refs)))
+		wantRows := opstest.Rows(wantRec)
+		wantRec.Release()
+		runtime.ReleaseAll(want)
+		var got []string
+		err = s.EachBatch(ctx, refs, func(rec arrow.RecordBatch) error {
+			got = append(got, opstest.Rows(rec)...)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sort.Strings(got)
+		sort.Strings(wantRows)
+		opstest.Equal(t, got, wantRows)
+		s.Release()
+		mem.AssertSize(t, 0)
+	}
+}

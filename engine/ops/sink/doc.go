@@ -5,4 +5,9 @@
 // completion, commit-and-clean-up on restore). The output directory is checked before the
 // job starts (error, append or overwrite), after completing any commit a crash
 // interrupted.
+//
+// It also owns write_parquet_snapshot (snapshot.go, snapshot_commit.go), which keeps the
+// table a changelog makes as keyed state and writes it whole as a Parquet snapshot
+// directory at each checkpoint, with the same two-phase commit and a _latest pointer; and
+// write_kafka (kafka.go, upsert.go).
 package sink
