@@ -68,6 +68,7 @@ type JoinBase struct {
 	sides  [2]joinSide
 	ids    []uint32
 	EmitSz int
+	spill  *keyed.Spill // nil: state in memory
 }
 
 func (j *JoinBase) openBase(tc *runtime.TaskCtx) {
@@ -75,7 +76,10 @@ func (j *JoinBase) openBase(tc *runtime.TaskCtx) {
 	j.wm = math.MinInt64
 	j.keys = keyed.NewGrouper(j.Spec.KeyTypes)
 	// Both sides share one memory cap (with spilling, state_backend="pebble").
+	// The key ids count against it (each kind adds its own index: SetIndex).
 	sp := keyed.NewSpill(tc, j.Spec.Name)
+	j.spill = sp
+	sp.SetIndex(j.keys.MemBytes)
 	j.sides[0].store.Init(j.Spec.LeftSchema, sp)
 	j.sides[1].store.Init(j.Spec.RightSchema, sp)
 }

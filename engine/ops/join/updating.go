@@ -68,7 +68,7 @@ func (o *HashJoinOp) processUnbounded(side int, chunk int32, ids []uint32, n int
 			}
 			continue
 		}
-		others := o.rows[1-side][k]
+		others := o.rows[1-side].m[k]
 		w := o.waiting[1-side][k]
 		switch how {
 		case "semi", "anti":
@@ -109,7 +109,7 @@ func (o *HashJoinOp) processUnbounded(side int, chunk int32, ids []uint32, n int
 		} else if how != "inner" {
 			o.waiting[side][k]++
 		}
-		o.rows[side][k] = append(o.rows[side][k], r)
+		o.rows[side].add(k, r)
 		o.kept(side, k, now)
 		if len(o.pending[0]) >= o.EmitSz {
 			if err := o.flush(out); err != nil {
