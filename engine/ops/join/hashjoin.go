@@ -125,7 +125,7 @@ func (o *HashJoinOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error 
 			}
 		}
 		o.rows[side].add(k, r)
-		if len(o.pending[0]) >= o.EmitSz {
+		if len(o.pending[0]) >= o.emitRows() {
 			if err := o.flush(out); err != nil {
 				return err
 			}
@@ -147,7 +147,7 @@ func (o *HashJoinOp) Finish(out runtime.Emitter) error {
 		return o.flush(out) // every row was emitted as it came
 	}
 	emit := func() error {
-		if len(o.pending[0]) >= o.EmitSz {
+		if len(o.pending[0]) >= o.emitRows() {
 			return o.flush(out)
 		}
 		return nil
@@ -262,7 +262,7 @@ func (o *HashJoinOp) flush(out runtime.Emitter) error {
 		cols = append(cols, op)
 	}
 	rec := array.NewRecordBatch(o.Spec.Schema, cols, int64(len(left)))
-	return runtime.EmitSliced(rec, o.EmitSz, out)
+	return runtime.EmitSliced(rec, o.emitRows(), out)
 }
 
 // ProcessWatermark passes watermarks on: a regular join's rows carry no event time of

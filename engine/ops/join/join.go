@@ -175,6 +175,18 @@ func (j *JoinBase) emitPairs(left, right []keyed.RowRef, extra []arrow.Array, ou
 	return runtime.EmitSliced(rec, j.EmitSz, out)
 }
 
+// emitRows is how many pairs the join gathers into one output batch: EmitSz, and with
+// spilling no more than fit the spill's OutputBytes (by the average size of the rows of
+// either side), so that building the output does not take memory far beyond the cap.
+func (j *JoinBase) emitRows() int {
+	budget := j.spill.OutputBytes()
+	if budget == 0 {
+		return j.EmitSz
+	}
+	row := j.sides[0].store.AvgRowBytes() + j.sides[1].store.AvgRowBytes()
+	return int(max(min(int64(j.EmitSz), budget/max(row, 1)), 1))
+}
+
 func (j *JoinBase) ProcessMarker(runtime.Message, runtime.Emitter) error { return nil }
 
 func (j *JoinBase) Close() {

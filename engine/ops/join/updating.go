@@ -111,7 +111,7 @@ func (o *HashJoinOp) processUnbounded(side int, chunk int32, ids []uint32, n int
 		}
 		o.rows[side].add(k, r)
 		o.kept(side, k, now)
-		if len(o.pending[0]) >= o.EmitSz {
+		if len(o.pending[0]) >= o.emitRows() {
 			if err := o.flush(out); err != nil {
 				return err
 			}

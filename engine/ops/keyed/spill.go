@@ -111,6 +111,17 @@ func (sp *Spill) SetIndex(fn func() int64) {
 	}
 }
 
+// OutputBytes is the memory an operator's output batch built from the rows of its row
+// stores may take (a part of the cap, at least 256 KiB): a spilling operator emits rows
+// in batches of at most that, so that what it builds to emit, besides its state, stays
+// small against the cap. 0 for a nil Spill (no bound).
+func (sp *Spill) OutputBytes() int64 {
+	if sp == nil {
+		return 0
+	}
+	return max(sp.limit/16, 256<<10)
+}
+
 // indexBytes is the memory of the operator's index now (0 without SetIndex).
 func (sp *Spill) indexBytes() int64 {
 	if sp.index == nil {
@@ -152,6 +163,8 @@ type spillState struct {
 	pieces     []pieceMeta
 	recs       []arrow.RecordBatch // of each piece in memory (nil: spilled or freed)
 	head, tail int32               // pieces in memory, most recently used first (-1: none)
+	addedBytes int64               // of every chunk added (for AvgRowBytes)
+	addedRows  int64
 }
 
 type chunkInfo struct {
@@ -241,6 +254,8 @@ func (st *spillState) add(rec arrow.RecordBatch) (int32, error) {
 	}
 	info.sharing = info.n
 	st.chunks = append(st.chunks, info)
+	st.addedBytes += size
+	st.addedRows += int64(rows)
 	sp.addUsed(size)
 	for i := int32(0); i < info.n; i++ {
 		piece := rec
