@@ -201,6 +201,8 @@ def spill_child(argv: list[str]) -> None:
     kw: dict[str, Any] = {"state_backend": backend} if backend != "none" else {}
     if backend == "pebble":
         kw["state_memory_limit"] = cap
+    if os.environ.get("BENCH_BUFFER_BYTES"):
+        kw["buffer_bytes"] = int(os.environ["BENCH_BUFFER_BYTES"])
     env = rb.Environment(parallelism=PARALLELISM, batch_size=SPILL_BATCH, runtime_mode="streaming", **kw)
     stream = spill_stream(env, rows, pattern, join=backend != "none", payload=payload)
     t0 = time.perf_counter()
@@ -246,7 +248,9 @@ def spill(args: argparse.Namespace) -> tuple[list[list[str]], dict[str, Any]]:
     state = 2 * rows * (SPILL_PAYLOAD + 30)  # both sides' rows: payload, id, key, offsets
     cap = state // (10 * PARALLELISM)  # per stateful operator subtask
     out: list[list[str]] = []
-    allocators = {"default": {}, "glibc, fixed mmap threshold": {"MALLOC_MMAP_THRESHOLD_": "131072"}}
+    fixed = {"MALLOC_MMAP_THRESHOLD_": "131072"}
+    allocators = {"default": {}, "glibc, fixed mmap threshold": fixed,
+                  "glibc, fixed mmap threshold; `buffer_bytes` 8 MiB": {**fixed, "BENCH_BUFFER_BYTES": str(8 << 20)}}
     for pattern in ("recent", "anywhere"):
         for alloc, env in allocators.items():
             base_t = base_rss = None
@@ -369,14 +373,17 @@ def write_spill(args: argparse.Namespace) -> None:
         "- *allocator*: the library allocates Arrow buffers with C `malloc`; glibc keeps memory "
         "that was freed in its arenas, which raises every run's RSS, more so when buffers come "
         "and go (spilling). `MALLOC_MMAP_THRESHOLD_=131072` (a glibc setting) gives large buffers "
-        "back to the system when freed: those lines show the memory the job really holds.",
+        "back to the system when freed: those lines show the memory the job really holds. "
+        "With `buffer_bytes` 8 MiB (an `Environment` option; 64 MiB by default) the queues between "
+        "operators hold less: the lines show how much of the rest is batches in flight.",
         "- What the cap bounds (per subtask) is the join's state in memory: the rows it keeps in "
         "memory, its index of them (keys, rows by key: tens of bytes per row) and its spill store's "
         "buffers (Pebble's memtables and block cache, sized from the cap: "
         f"{spill_store_mb(info['cap']):.1f} MB of it here). *State in memory* is the peak of the "
         "first two, over both subtasks, by the engine's own accounting (`spill_resident_bytes` "
         f"of `job.metrics()`), against {PARALLELISM} x (cap - store) = "
-        f"{PARALLELISM * (info['cap'] / 1e6 - spill_store_mb(info['cap'])):.1f} MB. Above the state, a "
+        f"{PARALLELISM * (info['cap'] / 1e6 - spill_store_mb(info['cap'])):.1f} MB, plus the batch "
+        "arriving at each subtask, counted before colder rows make room for it. Above the state, a "
         "spilling job holds batches waiting between operators (up to `buffer_bytes`, 64 MiB; the "
         "queues in front of the join fill when it is the slowest step), the Go heap's room to grow "
         "(the index is Go memory; the collector lets the heap reach twice what is live) and the "
