@@ -190,8 +190,8 @@ def spill_stream(env: Any, rows: int, pattern: str, join: bool = True, payload: 
 
 def spill_child(argv: list[str]) -> None:
     """One measured run (in a child process): prints rows out, seconds and the peak of the
-    join's state in memory by the engine's own accounting (`spill_resident_bytes`: rows and
-    index, over its subtasks) as JSON."""
+    join's state in memory by the engine's own accounting (`spill_resident_bytes` and
+    `spill_index_bytes`: rows and index, over its subtasks) as JSON."""
     import json
     import threading
 
@@ -213,7 +213,8 @@ def spill_child(argv: list[str]) -> None:
     def watch() -> None:
         while not done.wait(0.02):
             try:
-                held[0] = max(held[0], sum(m["spill_resident_bytes"] for m in job.metrics(as_dict=True)))
+                held[0] = max(held[0], sum(m["spill_resident_bytes"] + m["spill_index_bytes"]
+                                           for m in job.metrics(as_dict=True)))
             except Exception:  # the job ended between the check and the call
                 return
 
@@ -380,8 +381,8 @@ def write_spill(args: argparse.Namespace) -> None:
         "memory, its index of them (keys, rows by key: tens of bytes per row) and its spill store's "
         "buffers (Pebble's memtables and block cache, sized from the cap: "
         f"{spill_store_mb(info['cap']):.1f} MB of it here). *State in memory* is the peak of the "
-        "first two, over both subtasks, by the engine's own accounting (`spill_resident_bytes` "
-        f"of `job.metrics()`), against {PARALLELISM} x (cap - store) = "
+        "first two, over both subtasks, by the engine's own accounting (`spill_resident_bytes` plus "
+        f"`spill_index_bytes` of `job.metrics()`), against {PARALLELISM} x (cap - store) = "
         f"{PARALLELISM * (info['cap'] / 1e6 - spill_store_mb(info['cap'])):.1f} MB, plus the batch "
         "arriving at each subtask, counted before colder rows make room for it. Above the state, a "
         "spilling job holds batches waiting between operators (up to `buffer_bytes`, 64 MiB; the "

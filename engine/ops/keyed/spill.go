@@ -45,7 +45,7 @@ type Spill struct {
 	limit      int64        // bytes of pieces and index kept in memory (the cap less the store's)
 	storeMem   int64        // the part of the cap given to the spill store
 	index      func() int64 // the operator's index (SetIndex), or nil
-	indexShown int64        // the index's bytes last added to metrics.Resident
+	indexShown int64        // the index's bytes last added to metrics.Index
 	pieceBytes int64
 	used       int64
 	tick       uint64
@@ -130,10 +130,10 @@ func (sp *Spill) indexBytes() int64 {
 	return sp.index()
 }
 
-// showIndex brings the index's part of metrics.Resident up to date.
+// showIndex brings metrics.Index up to date.
 func (sp *Spill) showIndex(now int64) {
 	if sp.metrics != nil && now != sp.indexShown {
-		sp.metrics.Resident.Add(now - sp.indexShown)
+		sp.metrics.Index.Add(now - sp.indexShown)
 	}
 	sp.indexShown = now
 }
