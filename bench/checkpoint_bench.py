@@ -202,8 +202,11 @@ def spill_stream(env: Any, rows: int, pattern: str, join: bool = True, payload: 
 
 
 def spill_child(argv: list[str]) -> None:
-    """One measured run (in a child process): prints rows out and seconds as JSON."""
+    """One measured run (in a child process): prints rows out, seconds and the peak of the
+    join's state in memory by the engine's own accounting (`spill_resident_bytes` and
+    `spill_index_bytes`: rows and index, over its subtasks) as JSON."""
     import json
+    import threading
 
     import riverbed as rb
 
@@ -211,17 +214,35 @@ def spill_child(argv: list[str]) -> None:
     kw: dict[str, Any] = {"state_backend": backend} if backend != "none" else {}
     if backend == "pebble":
         kw["state_memory_limit"] = cap
+    if os.environ.get("BENCH_BUFFER_BYTES"):
+        kw["buffer_bytes"] = int(os.environ["BENCH_BUFFER_BYTES"])
     env = rb.Environment(parallelism=PARALLELISM, batch_size=SPILL_BATCH, runtime_mode="streaming", **kw)
     stream = spill_stream(env, rows, pattern, join=backend != "none", payload=payload)
     t0 = time.perf_counter()
-    n = sum(b.num_rows for b in stream.start().results())
-    print(json.dumps({"rows_out": n, "seconds": time.perf_counter() - t0}))
+    job = stream.start()
+    held = [0]
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.wait(0.02):
+            try:
+                held[0] = max(held[0], sum(m["spill_resident_bytes"] + m["spill_index_bytes"]
+                                           for m in job.metrics(as_dict=True)))
+            except Exception:  # the job ended between the check and the call
+                return
+
+    w = threading.Thread(target=watch, daemon=True)
+    w.start()
+    n = sum(b.num_rows for b in job.results())
+    done.set()
+    w.join()
+    print(json.dumps({"rows_out": n, "seconds": time.perf_counter() - t0, "held": held[0]}))
 
 
 def spill_run(backend: str, rows: int, cap: int, pattern: str, payload: int = SPILL_PAYLOAD,
-              env: dict[str, str] | None = None) -> tuple[float, float, int]:
+              env: dict[str, str] | None = None) -> tuple[float, float, int, int]:
     """Runs spill_child in a child process (with env added to its environment): (seconds,
-    peak RSS in MB, rows out)."""
+    peak RSS in MB, rows out, peak state in memory by the engine's accounting in bytes)."""
     import json
 
     proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--spill-child", backend, str(rows),
@@ -232,7 +253,7 @@ def spill_run(backend: str, rows: int, cap: int, pattern: str, payload: int = SP
     if status != 0:
         raise RuntimeError(f"the {backend} run failed (status {status})")
     res = json.loads(out.strip().splitlines()[-1])
-    return res["seconds"], usage.ru_maxrss / 1024, res["rows_out"]
+    return res["seconds"], usage.ru_maxrss / 1024, res["rows_out"], res["held"]
 
 
 def spill(args: argparse.Namespace) -> tuple[list[list[str]], dict[str, Any]]:
@@ -241,7 +262,9 @@ def spill(args: argparse.Namespace) -> tuple[list[list[str]], dict[str, Any]]:
     state = 2 * rows * (SPILL_PAYLOAD + 30)  # both sides' rows: payload, id, key, offsets
     cap = state // (10 * PARALLELISM)  # per stateful operator subtask
     out: list[list[str]] = []
-    allocators = {"default": {}, "glibc, fixed mmap threshold": {"MALLOC_MMAP_THRESHOLD_": "131072"}}
+    fixed = {"MALLOC_MMAP_THRESHOLD_": "131072"}
+    allocators = {"default": {}, "glibc, fixed mmap threshold": fixed,
+                  "glibc, fixed mmap threshold; `buffer_bytes` 8 MiB": {**fixed, "BENCH_BUFFER_BYTES": str(8 << 20)}}
     for pattern in ("recent", "anywhere"):
         for alloc, env in allocators.items():
             base_t = base_rss = None
@@ -249,6 +272,7 @@ def spill(args: argparse.Namespace) -> tuple[list[list[str]], dict[str, Any]]:
                 runs = [spill_run(backend, rows, cap, pattern, env=env) for _ in range(args.repeat)]
                 t = min(r[0] for r in runs)
                 rss = max(r[1] for r in runs)
+                held = max(r[3] for r in runs)
                 if backend == "none":
                     base_rss = rss
                 if backend == "memory":
@@ -258,6 +282,7 @@ def spill(args: argparse.Namespace) -> tuple[list[list[str]], dict[str, Any]]:
                 out.append([pattern, alloc, name, f"{rows * 2 / t / 1e3:.0f}", f"{rss:.0f}",
                             f"{rss - base_rss:.0f}" if base_rss is not None and backend != "none" else "—",
                             f"{base_t / t:.2f}x" if base_t and backend == "pebble" else "—",
+                            f"{held / 1e6:.1f}" if backend == "pebble" else "—",
                             str(runs[0][2]) if backend != "none" else "—"])
                 print(out[-1], flush=True)
     return out, {"rows": rows, "state": state, "cap": cap}
@@ -332,6 +357,12 @@ def main() -> None:
     print(f"wrote {args.out}")
 
 
+def spill_store_mb(cap: int) -> float:
+    """The part of a subtask's memory cap given to its spill store, in MB (as the engine's
+    spillStoreMemory: an eighth, at least 2 MiB, at most 64 MiB)."""
+    return min(max(cap // 8, 2 << 20), 64 << 20) / 1e6
+
+
 def write_spill(args: argparse.Namespace) -> None:
     import riverbed as rb
 
@@ -364,15 +395,25 @@ def write_spill(args: argparse.Namespace) -> None:
         "- *allocator*: the library allocates Arrow buffers with C `malloc`; glibc keeps memory "
         "that was freed in its arenas, which raises every run's RSS, more so when buffers come "
         "and go (spilling). `MALLOC_MMAP_THRESHOLD_=131072` (a glibc setting) gives large buffers "
-        "back to the system when freed: those lines show the memory the job really holds.",
-        "- What the cap bounds is the rows the join holds in memory. Above it, a spilling job also "
-        "holds the join's index of its rows and its keys (in memory with either backend, tens of "
-        "bytes per row), batches waiting between operators (up to `buffer_bytes`, 64 MiB; the "
-        "queues fill when the join is the slowest step) and the spill stores' buffers.",
+        "back to the system when freed: those lines show the memory the job really holds. "
+        "With `buffer_bytes` 8 MiB (an `Environment` option; 64 MiB by default) the queues between "
+        "operators hold less: the lines show how much of the rest is batches in flight.",
+        "- What the cap bounds (per subtask) is the join's state in memory: the rows it keeps in "
+        "memory, its index of them (keys, rows by key: tens of bytes per row) and its spill store's "
+        "buffers (Pebble's memtables and block cache, sized from the cap: "
+        f"{spill_store_mb(info['cap']):.1f} MB of it here). *State in memory* is the peak of the "
+        "first two, over both subtasks, by the engine's own accounting (`spill_resident_bytes` plus "
+        f"`spill_index_bytes` of `job.metrics()`), against {PARALLELISM} x (cap - store) = "
+        f"{PARALLELISM * (info['cap'] / 1e6 - spill_store_mb(info['cap'])):.1f} MB, plus the batch "
+        "arriving at each subtask, counted before colder rows make room for it. Above the state, a "
+        "spilling job holds batches waiting between operators (up to `buffer_bytes`, 64 MiB; the "
+        "queues in front of the join fill when it is the slowest step), the Go heap's room to grow "
+        "(the index is Go memory; the collector lets the heap reach twice what is live) and the "
+        "batches the join builds to emit (with spilling, at most a sixteenth of the cap each).",
         "",
         "| lookups | allocator | backend | input rows/s (thousands) | peak RSS (MB) | above no join (MB) "
-        "| throughput vs memory | rows out |",
-        "|---|---|---|---:|---:|---:|---:|---:|",
+        "| throughput vs memory | state in memory (MB, peak) | rows out |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
     lines += ["", f"Whole run: {time.time() - t0:.0f} s."]

@@ -28,6 +28,7 @@ type SpillMetrics struct {
 	Written  atomic.Int64 // bytes written to the spill store
 	Read     atomic.Int64 // bytes read back from it
 	Resident atomic.Int64 // bytes of rows held in memory now (within the memory cap)
+	Index    atomic.Int64 // bytes of the operator's index of its rows (counted against the cap)
 }
 
 func newOpMetrics(stage, index, subtask int, name string) *opMetrics {
@@ -89,6 +90,7 @@ type OperatorMetrics struct {
 	Spilled       int64 `json:"spilled_bytes"`
 	SpillRead     int64 `json:"spill_read_bytes"`
 	SpillResident int64 `json:"spill_resident_bytes"`
+	SpillIndex    int64 `json:"spill_index_bytes"`
 	// Source is a source's own metrics (a Kafka read: its partitions' offsets and lag),
 	// or nil.
 	Source any `json:"source,omitempty"`
@@ -116,6 +118,7 @@ func (r *registry) snapshot() []OperatorMetrics {
 		o.Spilled += m.Spill.Written.Load()
 		o.SpillRead += m.Spill.Read.Load()
 		o.SpillResident += m.Spill.Resident.Load()
+		o.SpillIndex += m.Spill.Index.Load()
 		o.Watermark = min(o.Watermark, m.watermark.Load())
 		if o.Source == nil && m.gauges != nil {
 			o.Source = m.gauges() // once per stage: the subtasks share the source

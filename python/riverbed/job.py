@@ -374,8 +374,10 @@ class Job:
 
         With ``state_backend="pebble"``, operators that hold rows report ``spilled_bytes``
         (written to their spill stores), ``spill_read_bytes`` (read back) and
-        ``spill_resident_bytes`` (rows held in memory now, within ``state_memory_limit``
-        per subtask); these are 0 for a job that does not spill.
+        ``spill_resident_bytes`` (rows held in memory now) and ``spill_index_bytes`` (a
+        join's or dedup's index of its rows: keys, rows by key), which together stay within
+        ``state_memory_limit`` per subtask (less its spill store's buffers) unless the index
+        alone outgrows it; these are 0 for a job that does not spill.
 
         A Kafka read's row also has ``lag`` (records behind the high watermarks, summed
         over its partitions), ``dead_letters``, ``partitions`` (per partition: ``topic``,
@@ -799,6 +801,7 @@ _METRICS_SCHEMA = pa.schema([
     ("batches_out", pa.int64()), ("late_records", pa.int64()), ("windows_fired", pa.int64()),
     ("watermark", pa.timestamp("us")), ("backpressure_s", pa.float64()),
     ("spilled_bytes", pa.int64()), ("spill_read_bytes", pa.int64()), ("spill_resident_bytes", pa.int64()),
+    ("spill_index_bytes", pa.int64()),
     ("lag", pa.int64()), ("dead_letters", pa.int64()),
     ("partitions", pa.list_(pa.struct([
         ("topic", pa.string()), ("partition", pa.int32()), ("subtask", pa.int64()),

@@ -185,8 +185,9 @@ class Environment:
         functions' elements) beyond ``state_memory_limit`` are spilled to disk: state
         larger than memory. Aggregations' and windows' accumulators stay in memory.
     state_memory_limit
-        With ``"pebble"``: the memory cap, in bytes, of the rows each stateful operator
-        subtask holds (and of each Pebble store; default 64 MiB).
+        With ``"pebble"``: the memory cap, in bytes, of the state each stateful operator
+        subtask holds in memory: its rows, a join's or dedup's index of them (keys, rows
+        by key) and its spill store's buffers (and of each Pebble store; default 64 MiB).
 
     Examples
     --------

@@ -3,6 +3,7 @@ package dedup
 import (
 	"math"
 	"sort"
+	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -46,9 +47,18 @@ type dedupRow struct {
 func (o *DedupOp) Open(tc *runtime.TaskCtx) error {
 	o.tc = tc
 	o.groups = keyed.NewGrouper(o.KeyTypes)
-	o.store.Init(o.InSchema, keyed.NewSpill(tc, o.Name))
+	sp := keyed.NewSpill(tc, o.Name)
+	sp.SetIndex(o.indexBytes)
+	o.store.Init(o.InSchema, sp)
 	o.wm = math.MinInt64
 	return nil
+}
+
+// indexBytes estimates the memory of the dedup's index of its rows (counted against the
+// memory cap with spilling): its keys, each key's kept time, and the rows waiting for the
+// watermark.
+func (o *DedupOp) indexBytes() int64 {
+	return o.groups.MemBytes() + int64(cap(o.kept))*8 + int64(cap(o.pending))*int64(unsafe.Sizeof(dedupRow{})) + int64(cap(o.ts))*8
 }
 
 func (o *DedupOp) ProcessMarker(runtime.Message, runtime.Emitter) error { return nil }

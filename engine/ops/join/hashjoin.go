@@ -37,7 +37,7 @@ type HashJoinOp struct {
 	// expressions and the checkpointed state hold that side's rows without the op column.
 	Updating [2]bool
 	OpCol    [2]int
-	rows     [2]map[uint32][]keyed.RowRef
+	rows     [2]refIndex   // per side, the kept rows by key id
 	all      [2][]keyedRef // every row in arrival order (kinds other than inner)
 	pending  [2][]keyed.RowRef
 	ops      []string // the op of each pending row (Unbounded, but semi)
@@ -57,10 +57,26 @@ type keyedRef struct {
 
 func (o *HashJoinOp) Open(tc *runtime.TaskCtx) error {
 	o.openBase(tc)
-	o.rows = [2]map[uint32][]keyed.RowRef{{}, {}}
+	o.rows = [2]refIndex{newRefIndex(), newRefIndex()}
 	o.waiting = [2]map[uint32]int{{}, {}}
 	o.ttl.init()
+	o.spill.SetIndex(o.indexBytes)
 	return nil
+}
+
+// indexBytes estimates the memory of the join's index of its rows (counted against the
+// memory cap with spilling): the key ids, the rows by key, every row in arrival order
+// (kinds other than inner), the keys whose rows wait for a match (updating.go) and, with
+// a TTL, each row's last touch and the expiry queue (ttl.go).
+func (o *HashJoinOp) indexBytes() int64 {
+	n := o.keys.MemBytes() + int64(cap(o.pending[0])+cap(o.pending[1]))*refBytes
+	for s := 0; s < 2; s++ {
+		n += o.rows[s].bytes() + int64(cap(o.all[s]))*12 + int64(len(o.waiting[s]))*smallEntryBytes
+		if o.TTL > 0 {
+			n += int64(len(o.ttl.at[s]))*sliceEntryBytes + o.rows[s].refs*8 + int64(len(o.ttl.pushed[s]))*smallEntryBytes
+		}
+	}
+	return n + int64(cap(o.ttl.queue))*16
 }
 
 func (o *HashJoinOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
@@ -105,12 +121,12 @@ func (o *HashJoinOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error 
 			r := keyed.RowRef{Chunk: chunk, Row: int32(i)}
 			o.all[side] = append(o.all[side], keyedRef{key: k, ref: r})
 			if k != nullKey {
-				o.rows[side][k] = append(o.rows[side][k], r)
+				o.rows[side].add(k, r)
 			}
 		}
 		return nil
 	}
-	other := o.rows[1-side]
+	other := o.rows[1-side].m
 	for i := 0; i < n; i++ {
 		k := ids[i]
 		if k == nullKey {
@@ -124,8 +140,8 @@ func (o *HashJoinOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error 
 				o.pair(m, r)
 			}
 		}
-		o.rows[side][k] = append(o.rows[side][k], r)
-		if len(o.pending[0]) >= o.EmitSz {
+		o.rows[side].add(k, r)
+		if len(o.pending[0]) >= o.emitRows() {
 			if err := o.flush(out); err != nil {
 				return err
 			}
@@ -147,7 +163,7 @@ func (o *HashJoinOp) Finish(out runtime.Emitter) error {
 		return o.flush(out) // every row was emitted as it came
 	}
 	emit := func() error {
-		if len(o.pending[0]) >= o.EmitSz {
+		if len(o.pending[0]) >= o.emitRows() {
 			return o.flush(out)
 		}
 		return nil
@@ -159,7 +175,7 @@ func (o *HashJoinOp) Finish(out runtime.Emitter) error {
 			matched = map[keyed.RowRef]bool{}
 		}
 		for _, l := range o.all[0] {
-			ms := o.rows[1][l.key]
+			ms := o.rows[1].m[l.key]
 			if l.key == nullKey {
 				ms = nil
 			}
@@ -199,7 +215,7 @@ func (o *HashJoinOp) Finish(out runtime.Emitter) error {
 		}
 	case "right":
 		for _, r := range o.all[1] {
-			ms := o.rows[0][r.key]
+			ms := o.rows[0].m[r.key]
 			if r.key == nullKey || len(ms) == 0 {
 				o.pair(noRow, r.ref)
 			}
@@ -262,7 +278,7 @@ func (o *HashJoinOp) flush(out runtime.Emitter) error {
 		cols = append(cols, op)
 	}
 	rec := array.NewRecordBatch(o.Spec.Schema, cols, int64(len(left)))
-	return runtime.EmitSliced(rec, o.EmitSz, out)
+	return runtime.EmitSliced(rec, o.emitRows(), out)
 }
 
 // ProcessWatermark passes watermarks on: a regular join's rows carry no event time of

@@ -68,6 +68,7 @@ type JoinBase struct {
 	sides  [2]joinSide
 	ids    []uint32
 	EmitSz int
+	spill  *keyed.Spill // nil: state in memory
 }
 
 func (j *JoinBase) openBase(tc *runtime.TaskCtx) {
@@ -75,7 +76,10 @@ func (j *JoinBase) openBase(tc *runtime.TaskCtx) {
 	j.wm = math.MinInt64
 	j.keys = keyed.NewGrouper(j.Spec.KeyTypes)
 	// Both sides share one memory cap (with spilling, state_backend="pebble").
+	// The key ids count against it (each kind adds its own index: SetIndex).
 	sp := keyed.NewSpill(tc, j.Spec.Name)
+	j.spill = sp
+	sp.SetIndex(j.keys.MemBytes)
 	j.sides[0].store.Init(j.Spec.LeftSchema, sp)
 	j.sides[1].store.Init(j.Spec.RightSchema, sp)
 }
@@ -169,6 +173,18 @@ func (j *JoinBase) emitPairs(left, right []keyed.RowRef, extra []arrow.Array, ou
 	cols = append(cols, extra...)
 	rec := array.NewRecordBatch(j.Spec.Schema, cols, int64(len(left)))
 	return runtime.EmitSliced(rec, j.EmitSz, out)
+}
+
+// emitRows is how many pairs the join gathers into one output batch: EmitSz, and with
+// spilling no more than fit the spill's OutputBytes (by the average size of the rows of
+// either side), so that building the output does not take memory far beyond the cap.
+func (j *JoinBase) emitRows() int {
+	budget := j.spill.OutputBytes()
+	if budget == 0 {
+		return j.EmitSz
+	}
+	row := j.sides[0].store.AvgRowBytes() + j.sides[1].store.AvgRowBytes()
+	return int(max(min(int64(j.EmitSz), budget/max(row, 1)), 1))
 }
 
 func (j *JoinBase) ProcessMarker(runtime.Message, runtime.Emitter) error { return nil }

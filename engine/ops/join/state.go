@@ -257,13 +257,13 @@ func (o *HashJoinOp) SaveState(b state.Backend) error {
 		var refs []keyed.RowRef
 		var times []int64 // with a TTL, each row's last touch
 		if o.Spec.How == "inner" || o.Unbounded {
-			keys := make([]uint32, 0, len(o.rows[side]))
-			for k := range o.rows[side] {
+			keys := make([]uint32, 0, len(o.rows[side].m))
+			for k := range o.rows[side].m {
 				keys = append(keys, k)
 			}
 			sort.Slice(keys, func(a, b int) bool { return keys[a] < keys[b] })
 			for _, k := range keys {
-				refs = append(refs, o.rows[side][k]...)
+				refs = append(refs, o.rows[side].m[k]...)
 				if o.TTL > 0 {
 					times = append(times, o.ttl.at[side][k]...)
 				}
@@ -311,7 +311,7 @@ func (o *HashJoinOp) LoadState(b state.Backend) error {
 					o.all[side] = append(o.all[side], keyedRef{key: id, ref: r})
 				}
 				if id != nullKey {
-					o.rows[side][id] = append(o.rows[side][id], r)
+					o.rows[side].add(id, r)
 					if times != nil {
 						o.ttl.at[side][id] = append(o.ttl.at[side][id], times[i])
 					}
@@ -328,8 +328,8 @@ func (o *HashJoinOp) LoadState(b state.Backend) error {
 		// came: with a TTL too, as a key's matched rows expire no later than the other
 		// side's (ttl.go).
 		for side := 0; side < 2; side++ {
-			for k, rows := range o.rows[side] {
-				if len(o.rows[1-side][k]) == 0 {
+			for k, rows := range o.rows[side].m {
+				if len(o.rows[1-side].m[k]) == 0 {
 					o.waiting[side][k] = len(rows)
 				}
 			}

@@ -94,19 +94,19 @@ func (o *HashJoinOp) expire(now int64) {
 		if cut == 0 {
 			continue
 		}
-		rows := o.rows[e.side][e.key]
+		rows := o.rows[e.side].m[e.key]
 		for _, r := range rows[:cut] {
 			o.sides[e.side].store.Drop(r)
 		}
 		if cut == len(rows) {
-			delete(o.rows[e.side], e.key)
+			o.rows[e.side].set(e.key, nil)
 			delete(s.at[e.side], e.key)
 			delete(s.pushed[e.side], e.key)
 			delete(o.waiting[e.side], e.key)
 			continue
 		}
 		// Copy the rest, so that the dropped prefix is freed.
-		o.rows[e.side][e.key] = append(rows[:0:0], rows[cut:]...)
+		o.rows[e.side].set(e.key, append(rows[:0:0], rows[cut:]...))
 		s.at[e.side][e.key] = append(at[:0:0], at[cut:]...)
 		if w := o.waiting[e.side][e.key]; w > len(rows)-cut {
 			o.waiting[e.side][e.key] = len(rows) - cut
@@ -142,7 +142,7 @@ func (o *HashJoinOp) restoreTTL() {
 	s.queue, s.head = s.queue[:0], 0
 	for side := 0; side < 2; side++ {
 		for k, at := range s.at[side] {
-			rows := o.rows[side][k]
+			rows := o.rows[side].m[k]
 			idx := make([]int, len(at))
 			for i := range idx {
 				idx[i] = i
@@ -155,7 +155,7 @@ func (o *HashJoinOp) restoreTTL() {
 				refs[i] = rows[j]
 			}
 			s.at[side][k] = sortedRows
-			o.rows[side][k] = refs
+			o.rows[side].set(k, refs)
 			for i, t := range sortedRows {
 				if i == 0 || t != sortedRows[i-1] {
 					s.queue = append(s.queue, ttlEntry{side: side, key: k, at: t})

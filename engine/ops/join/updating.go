@@ -120,7 +120,7 @@ func (o *HashJoinOp) processUnbounded(side int, chunk int32, ids []uint32, retra
 		} else {
 			o.join(side, k, r, now)
 		}
-		if len(o.pending[0]) >= o.EmitSz {
+		if len(o.pending[0]) >= o.emitRows() {
 			if err := o.flushDrop(out); err != nil {
 				return err
 			}
@@ -133,7 +133,7 @@ func (o *HashJoinOp) processUnbounded(side int, chunk int32, ids []uint32, retra
 func (o *HashJoinOp) join(side int, k uint32, r keyed.RowRef, now int64) {
 	how := o.Spec.How
 	padded := o.alone
-	others := o.rows[1-side][k]
+	others := o.rows[1-side].m[k]
 	w := o.waiting[1-side][k]
 	switch how {
 	case "semi", "anti":
@@ -174,7 +174,7 @@ func (o *HashJoinOp) join(side int, k uint32, r keyed.RowRef, now int64) {
 	} else if how != "inner" {
 		o.waiting[side][k]++
 	}
-	o.rows[side][k] = append(o.rows[side][k], r)
+	o.rows[side].add(k, r)
 	o.kept(side, k, now)
 }
 
@@ -190,7 +190,7 @@ func (o *HashJoinOp) takeBack(side int, k uint32, r keyed.RowRef) error {
 		return nil
 	}
 	store := &o.sides[side].store
-	rows := o.rows[side][k]
+	rows := o.rows[side].m[k]
 	j := -1
 	for at, m := range rows {
 		if store.CompareRows(m, r) == 0 {
@@ -216,11 +216,11 @@ func (o *HashJoinOp) takeBack(side int, k uint32, r keyed.RowRef) error {
 		w--
 	}
 	if len(rows) == 0 {
-		delete(o.rows[side], k)
+		o.rows[side].set(k, nil)
 		delete(o.ttl.at[side], k)
 		delete(o.waiting[side], k)
 	} else {
-		o.rows[side][k] = rows
+		o.rows[side].set(k, rows)
 		if w > 0 {
 			o.waiting[side][k] = w
 		} else {
@@ -228,7 +228,7 @@ func (o *HashJoinOp) takeBack(side int, k uint32, r keyed.RowRef) error {
 		}
 	}
 	o.drop[side] = append(o.drop[side], kept)
-	others := o.rows[1-side][k]
+	others := o.rows[1-side].m[k]
 	last := len(rows) == 0 && len(others) > 0 // the other side's rows lose their last match
 	switch how := o.Spec.How; how {
 	case "semi", "anti":

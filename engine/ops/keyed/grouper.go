@@ -33,6 +33,7 @@ type Grouper struct {
 
 	keyChunks [][]arrow.Array // key columns of new groups, batch by batch
 	chunkBase []uint32        // group id of the first row of each key chunk
+	keyBytes  int64           // memory of keyChunks' arrays
 	hbuf      []uint64
 	kbuf      []byte
 	newRows   []int32
@@ -279,7 +280,23 @@ func (g *Grouper) keepKeys(ctx context.Context, keys []arrow.Array) error {
 	}
 	g.chunkBase = append(g.chunkBase, uint32(len(g.Hash)-len(g.newRows)))
 	g.keyChunks = append(g.keyChunks, chunk)
+	for _, c := range chunk {
+		g.keyBytes += dataBytes(c.Data()) + arrayOverhead
+	}
 	return nil
+}
+
+// arrayOverhead estimates the Go memory of an Arrow array besides its buffers (the
+// array, its data and buffer objects).
+const arrayOverhead = 512
+
+// MemBytes estimates the memory the grouper takes: its hash table, the per-group hashes
+// and key bytes, and the key columns it keeps. It is O(1), for spilling operators to
+// count their index against their memory cap (Spill.SetIndex).
+func (g *Grouper) MemBytes() int64 {
+	n := int64(cap(g.slots))*4 + int64(cap(g.islots))*16 + int64(cap(g.Hash))*8 + int64(cap(g.ints))*8
+	n += int64(cap(g.offs))*4 + int64(cap(g.arena)) + int64(cap(g.chunkBase))*4 + int64(cap(g.keyChunks))*24
+	return n + g.keyBytes + int64(cap(g.hbuf))*8 + int64(cap(g.kbuf)) + int64(cap(g.newRows))*4
 }
 
 // KeysFor returns the key columns of the given groups, in that order.
@@ -412,4 +429,5 @@ func (g *Grouper) Release() {
 		}
 	}
 	g.keyChunks = nil
+	g.keyBytes = 0
 }

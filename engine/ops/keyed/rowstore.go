@@ -120,6 +120,15 @@ func (s *RowStore) Err() error {
 	return s.sp.sp.err
 }
 
+// AvgRowBytes is the average memory of the rows added to a spilling store (0 without
+// spilling, or before any row).
+func (s *RowStore) AvgRowBytes() int64 {
+	if s.sp == nil || s.sp.addedRows == 0 {
+		return 0
+	}
+	return max(s.sp.addedBytes/s.sp.addedRows, 1)
+}
+
 // HeldRows is the number of rows in the chunks the store holds (referenced or not).
 func (s *RowStore) HeldRows() int {
 	if s.sp != nil {

@@ -28,16 +28,24 @@ import (
 // a hot piece does not keep a whole cold batch in memory. The two pieces used last are
 // never evicted, so a comparison of two rows can hold both.
 //
-// What stays in memory: each piece's bookkeeping (about 64 bytes), the operators'
-// references to rows (RowRef, 8 bytes per row kept, and their indexes), and whatever the
-// operators keep outside row stores (groupers, accumulators, windows' panes).
+// The cap covers the pieces in memory, the spill store's own buffers (spillStoreMemory:
+// Pebble's memtables and block cache are sized from it) and the operator's index of its
+// rows (its keys, and references to rows by key), which the operator reports with
+// SetIndex: the rows get what the index and the store leave. An index larger than that
+// leaves the rows only the two pieces used last; the index itself stays in memory.
+//
+// What else stays in memory: each piece's bookkeeping (about 64 bytes), and whatever an
+// operator keeps outside row stores without reporting it (accumulators, windows' panes).
 
 // Spill is the memory cap and spill store shared by the row stores of one operator
 // subtask. A nil *Spill keeps everything in memory.
 type Spill struct {
 	op         string // the operator, for errors
 	cfg        runtime.SpillConfig
-	limit      int64 // bytes of pieces kept in memory
+	limit      int64        // bytes of pieces and index kept in memory (the cap less the store's)
+	storeMem   int64        // the part of the cap given to the spill store
+	index      func() int64 // the operator's index (SetIndex), or nil
+	indexShown int64        // the index's bytes last added to metrics.Index
 	pieceBytes int64
 	used       int64
 	tick       uint64
@@ -64,6 +72,8 @@ type SpillStats struct {
 	Spilled, SpilledBytes   int64 // pieces written to the spill store
 	Reloaded, ReloadedBytes int64 // pieces read back
 	Resident                int64 // bytes of pieces in memory now
+	Index                   int64 // bytes of the operator's index of its rows (SetIndex)
+	Store                   int64 // bytes of the cap given to the spill store's buffers
 }
 
 // NewSpill returns the Spill of an operator subtask (op names it in errors), or nil when
@@ -89,7 +99,43 @@ func NewSpillWith(op string, cfg runtime.SpillConfig, mem memory.Allocator) *Spi
 	// spill store's write buffer (at least 2 MiB), so that a piece is an ordinary write
 	// there.
 	piece := min(max(limit/32, 32<<10), 512<<10)
-	return &Spill{op: op, cfg: cfg, limit: limit, pieceBytes: piece, mem: mem}
+	return &Spill{op: op, cfg: cfg, limit: limit, storeMem: store, pieceBytes: piece, mem: mem}
+}
+
+// SetIndex counts the memory of the operator's index of its rows (fn returns its bytes
+// now, and must be cheap: it is called whenever rows are added or read back) against the
+// memory cap: the rows kept in memory get what the index leaves. Nothing on a nil Spill.
+func (sp *Spill) SetIndex(fn func() int64) {
+	if sp != nil {
+		sp.index = fn
+	}
+}
+
+// OutputBytes is the memory an operator's output batch built from the rows of its row
+// stores may take (a part of the cap, at least 256 KiB): a spilling operator emits rows
+// in batches of at most that, so that what it builds to emit, besides its state, stays
+// small against the cap. 0 for a nil Spill (no bound).
+func (sp *Spill) OutputBytes() int64 {
+	if sp == nil {
+		return 0
+	}
+	return max(sp.limit/16, 256<<10)
+}
+
+// indexBytes is the memory of the operator's index now (0 without SetIndex).
+func (sp *Spill) indexBytes() int64 {
+	if sp.index == nil {
+		return 0
+	}
+	return sp.index()
+}
+
+// showIndex brings metrics.Index up to date.
+func (sp *Spill) showIndex(now int64) {
+	if sp.metrics != nil && now != sp.indexShown {
+		sp.metrics.Index.Add(now - sp.indexShown)
+	}
+	sp.indexShown = now
 }
 
 // spillStoreMemory is the part of a subtask's memory cap given to its spill store's own
@@ -105,6 +151,8 @@ func (sp *Spill) Stats() SpillStats {
 	}
 	st := sp.stats
 	st.Resident = sp.used
+	st.Index = sp.indexBytes()
+	st.Store = sp.storeMem
 	return st
 }
 
@@ -115,6 +163,8 @@ type spillState struct {
 	pieces     []pieceMeta
 	recs       []arrow.RecordBatch // of each piece in memory (nil: spilled or freed)
 	head, tail int32               // pieces in memory, most recently used first (-1: none)
+	addedBytes int64               // of every chunk added (for AvgRowBytes)
+	addedRows  int64
 }
 
 type chunkInfo struct {
@@ -204,6 +254,8 @@ func (st *spillState) add(rec arrow.RecordBatch) (int32, error) {
 	}
 	info.sharing = info.n
 	st.chunks = append(st.chunks, info)
+	st.addedBytes += size
+	st.addedRows += int64(rows)
 	sp.addUsed(size)
 	for i := int32(0); i < info.n; i++ {
 		piece := rec
@@ -246,10 +298,12 @@ func (st *spillState) piece(c, r int32) (int32, int32) {
 	return info.first + i, r - i*info.per
 }
 
-// evict spills the pieces used longest ago until the pieces in memory fit the cap (or
-// only the last two used are left).
+// evict spills the pieces used longest ago until the pieces in memory and the index fit
+// the cap (or only the last two pieces used are left).
 func (sp *Spill) evict() error {
-	for sp.used > sp.limit {
+	index := sp.indexBytes()
+	sp.showIndex(index)
+	for sp.used > sp.limit-index {
 		var vs *spillState
 		var vp int32
 		for _, st := range sp.states {
@@ -291,7 +345,7 @@ func (st *spillState) out(p int32) error {
 	rec := st.recs[p]
 	if m.key == 0 {
 		if sp.store == nil {
-			store, err := state.NewSpillStore(sp.cfg.Backend, state.SpillOptions{Dir: sp.cfg.Dir, MemoryLimit: spillStoreMemory(sp.cfg.MemoryLimit)})
+			store, err := state.NewSpillStore(sp.cfg.Backend, state.SpillOptions{Dir: sp.cfg.Dir, MemoryLimit: sp.storeMem})
 			if err != nil {
 				return sp.fail(rberr.Wrap(rberr.KindOf(err), err, "%s: cannot spill rows to disk", sp.op))
 			}
@@ -472,9 +526,12 @@ func (st *spillState) release() {
 			break
 		}
 	}
-	if len(sp.states) == 0 && sp.store != nil {
-		_ = sp.store.Close()
-		sp.store = nil
+	if len(sp.states) == 0 {
+		sp.showIndex(0)
+		if sp.store != nil {
+			_ = sp.store.Close()
+			sp.store = nil
+		}
 	}
 }
 

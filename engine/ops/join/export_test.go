@@ -1,0 +1,6 @@
+package join
+
+import "github.com/riverbed-engine/riverbed/engine/ops/keyed"
+
+// SpillStats returns the counters of the join's Spill (zero without spilling).
+func (j *JoinBase) SpillStats() keyed.SpillStats { return j.spill.Stats() }
