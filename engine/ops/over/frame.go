@@ -1,0 +1,537 @@
+package over
+
+import (
+	"math"
+	"sort"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/compute"
+	"github.com/riverbed-engine/riverbed/engine/expr"
+	"github.com/riverbed-engine/riverbed/engine/ops/keyed"
+	"github.com/riverbed-engine/riverbed/engine/runtime"
+	"github.com/riverbed-engine/riverbed/internal/rberr"
+)
+
+// FrameAggs are the aggregations a frame over preceding rows computes.
+var FrameAggs = []string{"count", "sum", "mean", "min", "max"}
+
+// FrameAgg is one aggregation over a frame of a partition's rows ordered by one column
+// (SQL's OVER (PARTITION BY ... ORDER BY o ROWS|RANGE BETWEEN ... PRECEDING AND CURRENT
+// ROW)): the current row and the N rows before it (Rows), or the rows whose order value
+// is at least the current one's minus N (RANGE; rows of equal order value see each
+// other), or every row so far (Unbounded).
+type FrameAgg struct {
+	Fn        string    // count, sum, mean, min or max
+	Text      string    // the expression, for errors
+	Arg       expr.Expr // nil: count of rows
+	Float     bool      // values are kept as float64 (else int64)
+	Rows      bool
+	Unbounded bool
+	N         int64 // rows (Rows) or order units (RANGE: µs for times) preceding
+	OutType   arrow.DataType
+}
+
+// FrameOp computes FrameAggs per partition (Keys, by which the input is hash
+// partitioned) in the order of the Order column. With Time (Order is the event time),
+// rows wait until the watermark reaches their time, then are taken in (order value,
+// input order) and emitted with their aggregates; rows behind the watermark on arrival
+// are late: dropped and counted. Without Time (bounded input ordered by another column)
+// every row waits for the end of the input. Output: the input's columns, then one per
+// aggregation (Schema), in (order value, input order).
+//
+// State per partition: the rows its frames may still reach (their order value and
+// aggregated values; the rows themselves are emitted once) and, for unbounded frames,
+// running count, sum, min and max.
+type FrameOp struct {
+	runtime.BaseOp
+	Name     string
+	Keys     []expr.Expr
+	KeyTypes []arrow.DataType
+	Order    expr.Expr
+	Time     bool
+	Aggs     []FrameAgg
+	InSchema *arrow.Schema
+	Schema   *arrow.Schema
+	Batch    int
+
+	tc      *runtime.TaskCtx
+	groups  *keyed.Grouper
+	store   keyed.RowStore
+	pending []frameRow
+	parts   []*framePart
+	wm      int64
+	ts      []int64
+}
+
+// cell is one value of an aggregation's argument.
+type cell struct {
+	i  int64
+	f  float64
+	ok bool
+}
+
+type frameRow struct {
+	ts   int64
+	seq  runtime.Seq
+	key  uint32
+	ref  keyed.RowRef
+	vals []cell // per aggregation
+}
+
+// runAcc is an unbounded frame's running aggregate.
+type runAcc struct {
+	n      int64 // values (count(): rows)
+	si, mi int64
+	sf, mf float64
+}
+
+// framePart is one partition's state: the rows its bounded frames may still reach (from
+// head on) and the running aggregates of its unbounded frames.
+type framePart struct {
+	head int
+	ts   []int64
+	vals [][]cell // per aggregation
+	run  []runAcc // per aggregation
+	seen bool     // a row was added
+}
+
+func (p *framePart) add(ts int64, vals []cell, aggs []FrameAgg) error {
+	p.seen = true
+	p.ts = append(p.ts, ts)
+	for a := range aggs {
+		p.vals[a] = append(p.vals[a], vals[a])
+		if aggs[a].Unbounded {
+			if err := p.run[a].add(&aggs[a], vals[a]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (r *runAcc) add(a *FrameAgg, c cell) error {
+	if !c.ok {
+		return nil
+	}
+	if r.n == 0 {
+		r.mi, r.mf = c.i, c.f
+	}
+	r.n++
+	switch a.Fn {
+	case "sum", "mean":
+		if a.Float {
+			r.sf += c.f
+		} else {
+			s := r.si + c.i
+			if (s^r.si)&(s^c.i) < 0 {
+				return rberr.New(rberr.Data, "%s overflows int64", a.Text)
+			}
+			r.si = s
+		}
+	case "min", "max":
+		if a.Float {
+			if better(a.Fn == "max", c.f, r.mf) {
+				r.mf = c.f
+			}
+		} else if (a.Fn == "max" && c.i > r.mi) || (a.Fn == "min" && c.i < r.mi) {
+			r.mi = c.i
+		}
+	}
+	return nil
+}
+
+// better: a replaces b as the min / max (NaN propagates).
+func better(isMax bool, a, b float64) bool {
+	if isMax {
+		return a > b || a != a
+	}
+	return a < b || a != a
+}
+
+// result is the aggregate of r.
+func (r *runAcc) result(a *FrameAgg) cell {
+	switch a.Fn {
+	case "count":
+		return cell{i: r.n, ok: true}
+	case "sum":
+		return cell{i: r.si, f: r.sf, ok: r.n > 0}
+	case "mean":
+		if a.Float {
+			return cell{f: r.sf / float64(r.n), ok: r.n > 0}
+		}
+		return cell{f: float64(r.si) / float64(r.n), ok: r.n > 0}
+	}
+	return cell{i: r.mi, f: r.mf, ok: r.n > 0}
+}
+
+// over aggregates the values vs of one frame.
+func (a *FrameAgg) over(vs []cell) (cell, error) {
+	var r runAcc
+	for _, c := range vs {
+		if err := r.add(a, c); err != nil {
+			return cell{}, err
+		}
+	}
+	return r.result(a), nil
+}
+
+// bounded reports whether some aggregation has a bounded frame of rows (maxRows: the
+// most rows before the current one) or of order values (maxRange).
+func (o *FrameOp) bounds() (rows, ranges bool, maxRows, maxRange int64) {
+	for _, a := range o.Aggs {
+		switch {
+		case a.Unbounded:
+		case a.Rows:
+			rows, maxRows = true, max(maxRows, a.N)
+		default:
+			ranges, maxRange = true, max(maxRange, a.N)
+		}
+	}
+	return
+}
+
+// evict drops the rows before every frame that starts at or after ts.
+func (o *FrameOp) evict(p *framePart, ts int64) {
+	rows, ranges, maxRows, maxRange := o.bounds()
+	n := len(p.ts)
+	for p.head < n {
+		if rows && int64(n-p.head) <= maxRows {
+			break
+		}
+		if ranges && p.ts[p.head] >= satSub(ts, maxRange) {
+			break
+		}
+		p.head++
+	}
+	if p.head > 64 && p.head*2 > n { // give the space of dropped rows back
+		p.ts = append([]int64(nil), p.ts[p.head:]...)
+		for a := range p.vals {
+			p.vals[a] = append([]cell(nil), p.vals[a][p.head:]...)
+		}
+		p.head = 0
+	}
+}
+
+func satSub(a, b int64) int64 {
+	if a < math.MinInt64+b {
+		return math.MinInt64
+	}
+	return a - b
+}
+
+func (o *FrameOp) Open(tc *runtime.TaskCtx) error {
+	o.tc = tc
+	o.groups = keyed.NewGrouper(o.KeyTypes)
+	o.store.Init(o.InSchema, keyed.NewSpill(tc, o.Name))
+	o.wm = math.MinInt64
+	return nil
+}
+
+func (o *FrameOp) Close() {
+	o.store.Release()
+	if o.groups != nil {
+		o.groups.Release()
+	}
+}
+
+func (o *FrameOp) ProcessMarker(runtime.Message, runtime.Emitter) error { return nil }
+
+func (o *FrameOp) part(key uint32) *framePart {
+	for len(o.parts) <= int(key) {
+		o.parts = append(o.parts, nil)
+	}
+	p := o.parts[key]
+	if p == nil {
+		p = &framePart{vals: make([][]cell, len(o.Aggs)), run: make([]runAcc, len(o.Aggs))}
+		o.parts[key] = p
+	}
+	return p
+}
+
+// rowsOf evaluates rec's partition keys, order values and aggregated values.
+func (o *FrameOp) rowsOf(rec arrow.RecordBatch) (ids []uint32, ts []int64, vals [][]cell, err error) {
+	ec := o.tc.Eval
+	n := int(rec.NumRows())
+	ids = make([]uint32, n)
+	if len(o.Keys) > 0 {
+		cols, err := runtime.EvalColumns(ec, o.Keys, rec)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		err = o.groups.Consume(ec.Ctx, cols, ids)
+		runtime.ReleaseAll(cols)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	oc, err := runtime.EvalColumns(ec, []expr.Expr{o.Order}, rec)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	defer runtime.ReleaseAll(oc)
+	if t := oc[0].DataType(); o.Time || expr.IsTemporal(t) {
+		ts = expr.EventTimes(oc[0], nil)
+	} else {
+		iv, err := expr.AsInt64(oc[0])
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		ts = append([]int64(nil), iv...)
+		for i := range ts {
+			if oc[0].IsNull(i) {
+				ts[i] = math.MinInt64
+			}
+		}
+	}
+	if !o.Time {
+		for i, t := range ts {
+			if t == math.MinInt64 {
+				return nil, nil, nil, rberr.New(rberr.Data, "%s: the order_by value %s is null in a row; frames need every row's order_by value (filter the nulls out first)", o.Name, o.Order)
+			}
+			_ = i
+		}
+	}
+	vals = make([][]cell, len(o.Aggs)) // per aggregation, per row
+	for a := range o.Aggs {
+		ag := &o.Aggs[a]
+		vs := make([]cell, n)
+		if ag.Arg == nil {
+			for i := range vs {
+				vs[i].ok = true
+			}
+			vals[a] = vs
+			continue
+		}
+		cs, err := runtime.EvalColumns(ec, []expr.Expr{ag.Arg}, rec)
+		if err != nil {
+			return nil, nil, nil, rberr.Wrap(rberr.KindOf(err), err, "%s: %s", o.Name, ag.Text)
+		}
+		c := cs[0]
+		switch {
+		case ag.Fn == "count":
+		case ag.Float:
+			fv, err := expr.AsFloat64(c)
+			if err != nil {
+				c.Release()
+				return nil, nil, nil, err
+			}
+			for i := range vs {
+				vs[i].f = fv[i]
+			}
+		default:
+			iv, err := expr.AsInt64(c)
+			if err != nil {
+				c.Release()
+				return nil, nil, nil, err
+			}
+			for i := range vs {
+				vs[i].i = iv[i]
+			}
+		}
+		for i := range vs {
+			vs[i].ok = c.IsValid(i)
+		}
+		c.Release()
+		vals[a] = vs
+	}
+	return ids, ts, vals, nil
+}
+
+func (o *FrameOp) ProcessBatch(m runtime.Message, _ runtime.Emitter) error {
+	rec := m.Rec
+	defer rec.Release()
+	n := int(rec.NumRows())
+	if n == 0 {
+		return nil
+	}
+	ids, ts, vals, err := o.rowsOf(rec)
+	if err != nil {
+		return err
+	}
+	chunk, err := o.store.Add(rec)
+	if err != nil {
+		return err
+	}
+	lateWM := runtime.LateWatermark(o.wm, m)
+	kept := 0
+	for i, t := range ts {
+		if o.Time && (t == math.MinInt64 || t <= lateWM) {
+			o.tc.Metrics.Late.Add(1)
+			continue
+		}
+		r := frameRow{ts: t, seq: m.Seq, key: ids[i], ref: keyed.RowRef{Chunk: chunk, Row: int32(i)}, vals: make([]cell, len(o.Aggs))}
+		for a := range o.Aggs {
+			r.vals[a] = vals[a][i]
+		}
+		o.pending = append(o.pending, r)
+		kept++
+	}
+	o.store.Live[chunk] = kept
+	if kept == 0 {
+		o.store.Live[chunk] = 1
+		o.store.Drop(keyed.RowRef{Chunk: chunk})
+	}
+	return nil
+}
+
+func (o *FrameOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
+	if wm <= o.wm {
+		return nil
+	}
+	o.wm = wm
+	if o.Time || wm == runtime.WatermarkMax {
+		if err := o.release(wm, out); err != nil {
+			return err
+		}
+	}
+	return out.Emit(runtime.Message{Kind: runtime.MsgWatermark, N: wm})
+}
+
+func (o *FrameOp) Finish(out runtime.Emitter) error { return o.release(math.MaxInt64, out) }
+
+// release computes and emits the pending rows up to wm, in (order value, input order).
+func (o *FrameOp) release(wm int64, out runtime.Emitter) error {
+	if len(o.pending) == 0 {
+		return nil
+	}
+	sort.Slice(o.pending, func(a, b int) bool {
+		x, y := o.pending[a], o.pending[b]
+		if x.ts != y.ts {
+			return x.ts < y.ts
+		}
+		if x.seq != y.seq {
+			return x.seq.Less(y.seq)
+		}
+		if x.seq == runtime.SeqUnordered { // rows without input order: by their columns
+			if c := o.store.CompareRows(x.ref, y.ref); c != 0 {
+				return c < 0
+			}
+		}
+		return x.ref.Row < y.ref.Row
+	})
+	if err := o.store.Err(); err != nil { // a row compared could not be read back
+		return err
+	}
+	n := sort.Search(len(o.pending), func(i int) bool { return o.pending[i].ts > wm })
+	if n == 0 {
+		return nil
+	}
+	rows := o.pending[:n]
+	res := make([][]cell, len(o.Aggs)) // per aggregation, per released row
+	for a := range res {
+		res[a] = make([]cell, n)
+	}
+	for from := 0; from < n; {
+		// The rows of one order value: each is added (its ROWS frames computed as it
+		// is), then the RANGE frames of each, which see all of them.
+		to := from + 1
+		for to < n && rows[to].ts == rows[from].ts {
+			to++
+		}
+		for i := from; i < to; i++ {
+			r := &rows[i]
+			p := o.part(r.key)
+			if err := p.add(r.ts, r.vals, o.Aggs); err != nil {
+				return err
+			}
+			for a := range o.Aggs {
+				ag := &o.Aggs[a]
+				if !ag.Rows {
+					continue
+				}
+				var err error
+				if ag.Unbounded {
+					res[a][i] = p.run[a].result(ag)
+				} else if res[a][i], err = ag.over(p.vals[a][max(p.head, len(p.ts)-1-int(ag.N)):]); err != nil {
+					return err
+				}
+			}
+		}
+		done := map[uint32]int{} // partition -> a row whose RANGE results are computed
+		for i := from; i < to; i++ {
+			r := &rows[i]
+			p := o.parts[r.key]
+			j, ok := done[r.key]
+			for a := range o.Aggs {
+				ag := &o.Aggs[a]
+				switch {
+				case ag.Rows:
+				case ok:
+					res[a][i] = res[a][j]
+				case ag.Unbounded:
+					res[a][i] = p.run[a].result(ag)
+				default:
+					lo := len(p.ts)
+					for lo > p.head && p.ts[lo-1] >= satSub(r.ts, ag.N) {
+						lo--
+					}
+					var err error
+					if res[a][i], err = ag.over(p.vals[a][lo:]); err != nil {
+						return err
+					}
+				}
+			}
+			if !ok {
+				done[r.key] = i
+			}
+		}
+		for k := range done {
+			o.evict(o.parts[k], rows[from].ts)
+		}
+		from = to
+	}
+	refs := make([]keyed.RowRef, n)
+	for i, r := range rows {
+		refs[i] = r.ref
+	}
+	ec := o.tc.Eval
+	err := o.store.GatherEach(ec.Ctx, refs, true, func(at []int32, cols []arrow.Array) error {
+		lo, hi := 0, n
+		if at != nil {
+			lo, hi = int(at[0]), int(at[0])+len(at)
+		}
+		all := append([]arrow.Array{}, cols...)
+		var made []arrow.Array
+		defer func() { runtime.ReleaseAll(made) }()
+		for a := range o.Aggs {
+			c, err := o.column(&o.Aggs[a], res[a][lo:hi])
+			if err != nil {
+				return err
+			}
+			made = append(made, c)
+			all = append(all, c)
+		}
+		return runtime.EmitSliced(array.NewRecordBatch(o.Schema, all, int64(hi-lo)), o.Batch, out)
+	})
+	for _, r := range rows {
+		o.store.Drop(r.ref)
+	}
+	o.pending = append(o.pending[:0], o.pending[n:]...)
+	return err
+}
+
+// column makes an aggregation's output column of results.
+func (o *FrameOp) column(a *FrameAgg, res []cell) (arrow.Array, error) {
+	mem := o.tc.Eval.Mem
+	valid := make([]bool, len(res))
+	var c arrow.Array
+	if a.Float || a.Fn == "mean" {
+		v := make([]float64, len(res))
+		for i, r := range res {
+			v[i], valid[i] = r.f, r.ok
+		}
+		c = expr.Float64Array(mem, v, valid)
+	} else {
+		v := make([]int64, len(res))
+		for i, r := range res {
+			v[i], valid[i] = r.i, r.ok
+		}
+		c = expr.Int64Array(mem, arrow.PrimitiveTypes.Int64, v, valid)
+	}
+	if arrow.TypeEqual(c.DataType(), a.OutType) {
+		return c, nil
+	}
+	defer c.Release()
+	return compute.CastToType(compute.WithAllocator(o.tc.Eval.Ctx, mem), c, a.OutType)
+}
