@@ -103,24 +103,33 @@ func (o *overOp) bindFrames(ln, in *lnode) error {
 	if framed == 0 {
 		return needBounded(ln, in, "a window function over(...)")
 	}
-	if framed != len(o.funcs) {
-		return rberr.New(rberr.Plan, "%s: aggregations over(..., rows=/range=) cannot be mixed with other window functions in one select or with_columns; compute them in two steps", ln.name)
+	var first *over.Func
+	for i := range o.funcs {
+		if o.funcs[i].Fn == "frame" {
+			first = &o.funcs[i]
+			break
+		}
 	}
-	first := o.funcs[0]
 	o.timed = first.OrderCol != "" && first.OrderCol == in.timeCol
-	for _, f := range o.funcs {
+	// One FrameOp computes the aggregations when they are all there is, of one
+	// partitioning and order; else they are computed with the others on bounded input.
+	alone := framed == len(o.funcs)
+	for i := range o.funcs {
+		f := &o.funcs[i]
+		if f.Fn != "frame" {
+			continue
+		}
 		same := len(f.Partition) == len(first.Partition) && f.Order[0].String() == first.Order[0].String()
 		for i := 0; same && i < len(f.Partition); i++ {
 			same = f.Partition[i].String() == first.Partition[i].String()
 		}
-		if !same {
-			return rberr.New(rberr.Plan, "%s: aggregations over(..., rows=/range=) in one select or with_columns must share partition_by and order_by (%s has others than %s); compute them in two steps", ln.name, f.Text, first.Text)
-		}
+		alone = alone && same
+		timed := o.timed && same
 		fr := f.Frame
 		fa := over.FrameAgg{Fn: f.Agg.Fn, Text: f.Text, Arg: f.Agg.Arg, Rows: fr.Rows, Unbounded: fr.Unbounded, N: fr.N, OutType: f.OutType}
 		fa.Float = fa.Arg != nil && fa.Fn != "count" && expr.IsFloat(fa.Arg.Type())
 		if !fr.Rows && !fr.Unbounded {
-			temporal := o.timed || expr.IsTemporal(f.Order[0].Type())
+			temporal := timed || expr.IsTemporal(f.Order[0].Type())
 			switch {
 			case temporal && fr.Dur == "":
 				return rberr.New(rberr.Plan, "%s: %s: range= over the time column %s is a duration such as \"1h\", got %d", ln.name, f.Text, f.Order[0], fr.N)
@@ -134,7 +143,12 @@ func (o *overOp) bindFrames(ln, in *lnode) error {
 				fa.N = d
 			}
 		}
+		f.FA = fa
 		o.frames = append(o.frames, fa)
+	}
+	if !alone {
+		o.frames, o.timed = nil, false
+		return needBounded(ln, in, "window functions over(...) other than aggregations over(..., rows=/range=) of one partition_by and order_by")
 	}
 	if o.timed {
 		return nil

@@ -178,8 +178,8 @@ func (a *FrameAgg) over(vs []cell) (cell, error) {
 
 // bounded reports whether some aggregation has a bounded frame of rows (maxRows: the
 // most rows before the current one) or of order values (maxRange).
-func (o *FrameOp) bounds() (rows, ranges bool, maxRows, maxRange int64) {
-	for _, a := range o.Aggs {
+func bounds(aggs []FrameAgg) (rows, ranges bool, maxRows, maxRange int64) {
+	for _, a := range aggs {
 		switch {
 		case a.Unbounded:
 		case a.Rows:
@@ -192,8 +192,8 @@ func (o *FrameOp) bounds() (rows, ranges bool, maxRows, maxRange int64) {
 }
 
 // evict drops the rows before every frame that starts at or after ts.
-func (o *FrameOp) evict(p *framePart, ts int64) {
-	rows, ranges, maxRows, maxRange := o.bounds()
+func evict(aggs []FrameAgg, p *framePart, ts int64) {
+	rows, ranges, maxRows, maxRange := bounds(aggs)
 	n := len(p.ts)
 	for p.head < n {
 		if rows && int64(n-p.head) <= maxRows {
@@ -243,10 +243,14 @@ func (o *FrameOp) part(key uint32) *framePart {
 	}
 	p := o.parts[key]
 	if p == nil {
-		p = &framePart{vals: make([][]cell, len(o.Aggs)), run: make([]runAcc, len(o.Aggs))}
+		p = newFramePart(len(o.Aggs))
 		o.parts[key] = p
 	}
 	return p
+}
+
+func newFramePart(naggs int) *framePart {
+	return &framePart{vals: make([][]cell, naggs), run: make([]runAcc, naggs)}
 }
 
 // rowsOf evaluates rec's partition keys, order values and aggregated values.
@@ -270,19 +274,8 @@ func (o *FrameOp) rowsOf(rec arrow.RecordBatch) (ids []uint32, ts []int64, vals 
 		return nil, nil, nil, err
 	}
 	defer runtime.ReleaseAll(oc)
-	if t := oc[0].DataType(); o.Time || expr.IsTemporal(t) {
-		ts = expr.EventTimes(oc[0], nil)
-	} else {
-		iv, err := expr.AsInt64(oc[0])
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		ts = append([]int64(nil), iv...)
-		for i := range ts {
-			if oc[0].IsNull(i) {
-				ts[i] = math.MinInt64
-			}
-		}
+	if ts, err = orderValues(oc[0], o.Time); err != nil {
+		return nil, nil, nil, err
 	}
 	if !o.Time {
 		for i, t := range ts {
@@ -295,8 +288,9 @@ func (o *FrameOp) rowsOf(rec arrow.RecordBatch) (ids []uint32, ts []int64, vals 
 	vals = make([][]cell, len(o.Aggs)) // per aggregation, per row
 	for a := range o.Aggs {
 		ag := &o.Aggs[a]
-		vs := make([]cell, n)
+		var vs []cell
 		if ag.Arg == nil {
+			vs = make([]cell, n)
 			for i := range vs {
 				vs[i].ok = true
 			}
@@ -307,32 +301,11 @@ func (o *FrameOp) rowsOf(rec arrow.RecordBatch) (ids []uint32, ts []int64, vals 
 		if err != nil {
 			return nil, nil, nil, rberr.Wrap(rberr.KindOf(err), err, "%s: %s", o.Name, ag.Text)
 		}
-		c := cs[0]
-		switch {
-		case ag.Fn == "count":
-		case ag.Float:
-			fv, err := expr.AsFloat64(c)
-			if err != nil {
-				c.Release()
-				return nil, nil, nil, err
-			}
-			for i := range vs {
-				vs[i].f = fv[i]
-			}
-		default:
-			iv, err := expr.AsInt64(c)
-			if err != nil {
-				c.Release()
-				return nil, nil, nil, err
-			}
-			for i := range vs {
-				vs[i].i = iv[i]
-			}
+		vs, err = cellsOf(ag, cs[0])
+		cs[0].Release()
+		if err != nil {
+			return nil, nil, nil, err
 		}
-		for i := range vs {
-			vs[i].ok = c.IsValid(i)
-		}
-		c.Release()
 		vals[a] = vs
 	}
 	return ids, ts, vals, nil
@@ -418,75 +391,16 @@ func (o *FrameOp) release(wm int64, out runtime.Emitter) error {
 		return nil
 	}
 	rows := o.pending[:n]
-	res := make([][]cell, len(o.Aggs)) // per aggregation, per released row
-	for a := range res {
-		res[a] = make([]cell, n)
-	}
-	for from := 0; from < n; {
-		// The rows of one order value: each is added (its ROWS frames computed as it
-		// is), then the RANGE frames of each, which see all of them.
-		to := from + 1
-		for to < n && rows[to].ts == rows[from].ts {
-			to++
-		}
-		for i := from; i < to; i++ {
-			r := &rows[i]
-			p := o.part(r.key)
-			if err := p.add(r.ts, r.vals, o.Aggs); err != nil {
-				return err
-			}
-			for a := range o.Aggs {
-				ag := &o.Aggs[a]
-				if !ag.Rows {
-					continue
-				}
-				var err error
-				if ag.Unbounded {
-					res[a][i] = p.run[a].result(ag)
-				} else if res[a][i], err = ag.over(p.vals[a][max(p.head, len(p.ts)-1-int(ag.N)):]); err != nil {
-					return err
-				}
-			}
-		}
-		done := map[uint32]int{} // partition -> a row whose RANGE results are computed
-		for i := from; i < to; i++ {
-			r := &rows[i]
-			p := o.parts[r.key]
-			j, ok := done[r.key]
-			for a := range o.Aggs {
-				ag := &o.Aggs[a]
-				switch {
-				case ag.Rows:
-				case ok:
-					res[a][i] = res[a][j]
-				case ag.Unbounded:
-					res[a][i] = p.run[a].result(ag)
-				default:
-					lo := len(p.ts)
-					for lo > p.head && p.ts[lo-1] >= satSub(r.ts, ag.N) {
-						lo--
-					}
-					var err error
-					if res[a][i], err = ag.over(p.vals[a][lo:]); err != nil {
-						return err
-					}
-				}
-			}
-			if !ok {
-				done[r.key] = i
-			}
-		}
-		for k := range done {
-			o.evict(o.parts[k], rows[from].ts)
-		}
-		from = to
+	res, err := computeFrames(o.Aggs, rows, o.part)
+	if err != nil {
+		return err
 	}
 	refs := make([]keyed.RowRef, n)
 	for i, r := range rows {
 		refs[i] = r.ref
 	}
 	ec := o.tc.Eval
-	err := o.store.GatherEach(ec.Ctx, refs, true, func(at []int32, cols []arrow.Array) error {
+	err = o.store.GatherEach(ec.Ctx, refs, true, func(at []int32, cols []arrow.Array) error {
 		lo, hi := 0, n
 		if at != nil {
 			lo, hi = int(at[0]), int(at[0])+len(at)
@@ -511,9 +425,132 @@ func (o *FrameOp) release(wm int64, out runtime.Emitter) error {
 	return err
 }
 
-// column makes an aggregation's output column of results.
+// computeFrames computes each aggregation of each row (rows in (order value, input
+// order), of any partitions; part gives a partition's state): per order value, each row
+// is added and its ROWS frames computed, then the RANGE frames of each, which see them
+// all; then the rows no later frame reaches are dropped.
+func computeFrames(aggs []FrameAgg, rows []frameRow, part func(uint32) *framePart) ([][]cell, error) {
+	n := len(rows)
+	res := make([][]cell, len(aggs)) // per aggregation, per released row
+	for a := range res {
+		res[a] = make([]cell, n)
+	}
+	for from := 0; from < n; {
+		// The rows of one order value: each is added (its ROWS frames computed as it
+		// is), then the RANGE frames of each, which see all of them.
+		to := from + 1
+		for to < n && rows[to].ts == rows[from].ts {
+			to++
+		}
+		for i := from; i < to; i++ {
+			r := &rows[i]
+			p := part(r.key)
+			if err := p.add(r.ts, r.vals, aggs); err != nil {
+				return nil, err
+			}
+			for a := range aggs {
+				ag := &aggs[a]
+				if !ag.Rows {
+					continue
+				}
+				var err error
+				if ag.Unbounded {
+					res[a][i] = p.run[a].result(ag)
+				} else if res[a][i], err = ag.over(p.vals[a][max(p.head, len(p.ts)-1-int(ag.N)):]); err != nil {
+					return nil, err
+				}
+			}
+		}
+		done := map[uint32]int{} // partition -> a row whose RANGE results are computed
+		for i := from; i < to; i++ {
+			r := &rows[i]
+			p := part(r.key)
+			j, ok := done[r.key]
+			for a := range aggs {
+				ag := &aggs[a]
+				switch {
+				case ag.Rows:
+				case ok:
+					res[a][i] = res[a][j]
+				case ag.Unbounded:
+					res[a][i] = p.run[a].result(ag)
+				default:
+					lo := len(p.ts)
+					for lo > p.head && p.ts[lo-1] >= satSub(r.ts, ag.N) {
+						lo--
+					}
+					var err error
+					if res[a][i], err = ag.over(p.vals[a][lo:]); err != nil {
+						return nil, err
+					}
+				}
+			}
+			if !ok {
+				done[r.key] = i
+			}
+		}
+		for k := range done {
+			evict(aggs, part(k), rows[from].ts)
+		}
+		from = to
+	}
+	return res, nil
+}
+
+// orderValues are the values of an order column: µs for times (and the event time), else
+// the integers; MinInt64 for null.
+func orderValues(c arrow.Array, timed bool) ([]int64, error) {
+	if timed || expr.IsTemporal(c.DataType()) {
+		return expr.EventTimes(c, nil), nil
+	}
+	iv, err := expr.AsInt64(c)
+	if err != nil {
+		return nil, err
+	}
+	ts := append([]int64(nil), iv...)
+	for i := range ts {
+		if c.IsNull(i) {
+			ts[i] = math.MinInt64
+		}
+	}
+	return ts, nil
+}
+
+// cellsOf reads an aggregation's argument column.
+func cellsOf(ag *FrameAgg, c arrow.Array) ([]cell, error) {
+	vs := make([]cell, c.Len())
+	switch {
+	case ag.Fn == "count":
+	case ag.Float:
+		fv, err := expr.AsFloat64(c)
+		if err != nil {
+			return nil, err
+		}
+		for i := range vs {
+			vs[i].f = fv[i]
+		}
+	default:
+		iv, err := expr.AsInt64(c)
+		if err != nil {
+			return nil, err
+		}
+		for i := range vs {
+			vs[i].i = iv[i]
+		}
+	}
+	for i := range vs {
+		vs[i].ok = c.IsValid(i)
+	}
+	return vs, nil
+}
+
 func (o *FrameOp) column(a *FrameAgg, res []cell) (arrow.Array, error) {
-	mem := o.tc.Eval.Mem
+	return frameColumn(o.tc.Eval, a, res)
+}
+
+// frameColumn makes an aggregation's output column of results.
+func frameColumn(ec *expr.EvalCtx, a *FrameAgg, res []cell) (arrow.Array, error) {
+	mem := ec.Mem
 	valid := make([]bool, len(res))
 	var c arrow.Array
 	if a.Float || a.Fn == "mean" {
@@ -533,5 +570,5 @@ func (o *FrameOp) column(a *FrameAgg, res []cell) (arrow.Array, error) {
 		return c, nil
 	}
 	defer c.Release()
-	return compute.CastToType(compute.WithAllocator(o.tc.Eval.Ctx, mem), c, a.OutType)
+	return compute.CastToType(compute.WithAllocator(ec.Ctx, mem), c, a.OutType)
 }

@@ -240,4 +240,5 @@ func int64Column(ec *expr.EvalCtx, v []int64, valid []bool) arrow.Array {
 func float64Column(ec *expr.EvalCtx, v []float64, valid []bool) arrow.Array {
 	return expr.Float64Array(ec.Mem, v, valid)
 }
+
 var _ runtime.KeyedState = (*FrameOp)(nil)

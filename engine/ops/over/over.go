@@ -38,6 +38,7 @@ type Func struct {
 	// values (range=); OrderCol: the one order_by column's name ("" for an expression).
 	Frame    *FrameSpec
 	OrderCol string
+	FA       FrameAgg // the frame's aggregation, resolved by the planner
 }
 
 // FrameSpec is the frame of over(..., rows= | range=): ROWS (Rows) or RANGE, UNBOUNDED
