@@ -200,3 +200,41 @@ def test_explain_and_errors(events: pa.Table) -> None:
     nulls = pa.table({"o": pa.array([1, None], pa.int64()), "v": [1, 2]})
     with pytest.raises(rb.DataError, match="order_by value .* is null"):
         rb.from_arrow(nulls).with_columns(col("v").sum().over(order_by="o", rows=1)).collect()
+
+
+def test_savepoint_then_restore_at_other_parallelism(tmp_path) -> None:
+    """Stopped mid-input with a savepoint (rows waiting for the watermark, the rows frames
+    reach, running aggregates) and restored at another parallelism, the rows of both runs are
+    DuckDB's answer over the whole input."""
+    import time
+
+    n = 60_000
+
+    def pipe(env: rb.Environment) -> rb.Stream:
+        s = env.datagen({"x": rb.Int64, "ts": rb.Timestamp}, fields={"x": {"kind": "sequence", "min": 0}},
+                        rows_per_second=40_000, number_of_rows=n, event_time="ts").with_columns(
+            (col("x") % 50).alias("k"))
+        return s.with_columns(col("x").sum().over("k", order_by="ts", rows=4).alias("s4"),
+                              rb.count().over("k", order_by="ts", range="5ms").alias("c5"),
+                              col("x").max().over("k", order_by="ts", range="unbounded").alias("mx"))
+
+    env = rb.Environment(parallelism=2, batch_size=500)
+    job = pipe(env).start()
+    time.sleep(0.4)
+    job.stop(savepoint=tmp_path / "sp")
+    before = pa.Table.from_batches(list(job.results()), schema=job.schema)
+    env3 = rb.Environment(parallelism=3, batch_size=500)
+    restored = pipe(env3).start(restore=tmp_path / "sp")
+    after = restored.collect()
+    read = sum(m["records_out"] for m in restored.metrics().to_pylist() if m["operator"] == "datagen")
+    assert 0 < read < n, f"the restored run read {read} of {n} rows: the stop did not land mid-input"
+    both = pa.concat_tables([before, after]) if before.num_rows else after
+    src = rb.datagen({"x": rb.Int64, "ts": rb.Timestamp}, fields={"x": {"kind": "sequence", "min": 0}},
+                     rows_per_second=40_000, number_of_rows=n).collect()
+    want = _duck("""SELECT x,
+        SUM(x) OVER (PARTITION BY x % 50 ORDER BY ts, x ROWS 4 PRECEDING)::BIGINT AS s4,
+        COUNT(*) OVER (PARTITION BY x % 50 ORDER BY ts RANGE BETWEEN INTERVAL 5 MILLISECOND PRECEDING AND CURRENT ROW) AS c5,
+        MAX(x) OVER (PARTITION BY x % 50 ORDER BY ts) AS mx FROM src""", src=src)
+    cols = ["x", "s4", "c5", "mx"]
+    assert both.num_rows == n
+    assert _rows(both, cols) == _rows(want, cols)
