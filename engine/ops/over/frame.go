@@ -59,6 +59,7 @@ type FrameOp struct {
 	groups  *keyed.Grouper
 	store   keyed.RowStore
 	pending []frameRow
+	sorted  int // pending[:sorted] is in order
 	parts   []*framePart
 	wm      int64
 	ts      []int64
@@ -368,8 +369,8 @@ func (o *FrameOp) release(wm int64, out runtime.Emitter) error {
 	if len(o.pending) == 0 {
 		return nil
 	}
-	sort.Slice(o.pending, func(a, b int) bool {
-		x, y := o.pending[a], o.pending[b]
+	// The rows kept from earlier releases are in order: sort the new ones and merge.
+	less := func(x, y *frameRow) bool {
 		if x.ts != y.ts {
 			return x.ts < y.ts
 		}
@@ -382,7 +383,22 @@ func (o *FrameOp) release(wm int64, out runtime.Emitter) error {
 			}
 		}
 		return x.ref.Row < y.ref.Row
-	})
+	}
+	fresh := o.pending[o.sorted:]
+	sort.Slice(fresh, func(a, b int) bool { return less(&fresh[a], &fresh[b]) })
+	if o.sorted > 0 && len(fresh) > 0 {
+		merged := make([]frameRow, 0, len(o.pending))
+		old := o.pending[:o.sorted]
+		for len(old) > 0 && len(fresh) > 0 {
+			if less(&fresh[0], &old[0]) {
+				merged, fresh = append(merged, fresh[0]), fresh[1:]
+			} else {
+				merged, old = append(merged, old[0]), old[1:]
+			}
+		}
+		o.pending = append(append(merged, old...), fresh...)
+	}
+	o.sorted = len(o.pending)
 	if err := o.store.Err(); err != nil { // a row compared could not be read back
 		return err
 	}
@@ -422,6 +438,7 @@ func (o *FrameOp) release(wm int64, out runtime.Emitter) error {
 		o.store.Drop(r.ref)
 	}
 	o.pending = append(o.pending[:0], o.pending[n:]...)
+	o.sorted = len(o.pending)
 	return err
 }
 
