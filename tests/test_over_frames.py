@@ -233,7 +233,8 @@ def test_savepoint_then_restore_at_other_parallelism(tmp_path) -> None:
                      rows_per_second=40_000, number_of_rows=n).collect()
     want = _duck("""SELECT x,
         SUM(x) OVER (PARTITION BY x % 50 ORDER BY ts, x ROWS 4 PRECEDING)::BIGINT AS s4,
-        COUNT(*) OVER (PARTITION BY x % 50 ORDER BY ts RANGE BETWEEN INTERVAL 5 MILLISECOND PRECEDING AND CURRENT ROW) AS c5,
+        COUNT(*) OVER (PARTITION BY x % 50 ORDER BY ts
+                       RANGE BETWEEN INTERVAL 5 MILLISECOND PRECEDING AND CURRENT ROW) AS c5,
         MAX(x) OVER (PARTITION BY x % 50 ORDER BY ts) AS mx FROM src""", src=src)
     cols = ["x", "s4", "c5", "mx"]
     assert both.num_rows == n
