@@ -88,27 +88,127 @@ type runAcc struct {
 }
 
 // framePart is one partition's state: the rows its bounded frames may still reach (from
-// head on) and the running aggregates of its unbounded frames.
+// head on), each bounded frame's sliding window over them, and the running aggregates of
+// its unbounded frames.
 type framePart struct {
 	head int
 	ts   []int64
 	vals [][]cell // per aggregation
-	run  []runAcc // per aggregation
+	win  []winAcc // per aggregation (bounded frames)
+	run  []runAcc // per aggregation (unbounded frames)
 	seen bool     // a row was added
+}
+
+// winAcc is a bounded frame's aggregate of the rows from lo to the last one added: rows
+// enter at the end and leave at the front, so count and sums add and subtract, and min /
+// max keep the rows that may still be the extreme (a monotonic queue, dq).
+type winAcc struct {
+	lo int
+	n  int64
+	si int64
+	sf float64
+	dq []int
 }
 
 func (p *framePart) add(ts int64, vals []cell, aggs []FrameAgg) error {
 	p.seen = true
 	p.ts = append(p.ts, ts)
+	j := len(p.ts) - 1
 	for a := range aggs {
 		p.vals[a] = append(p.vals[a], vals[a])
-		if aggs[a].Unbounded {
-			if err := p.run[a].add(&aggs[a], vals[a]); err != nil {
-				return err
-			}
+		ag := &aggs[a]
+		var err error
+		if ag.Unbounded {
+			err = p.run[a].add(ag, vals[a])
+		} else {
+			err = p.enter(ag, a, j)
+		}
+		if err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// enter adds row j to aggregation a's window.
+func (p *framePart) enter(ag *FrameAgg, a, j int) error {
+	w, c := &p.win[a], p.vals[a][j]
+	if !c.ok {
+		return nil
+	}
+	w.n++
+	switch ag.Fn {
+	case "sum", "mean":
+		if ag.Float {
+			w.sf += c.f
+		} else {
+			s := w.si + c.i
+			if (s^w.si)&(s^c.i) < 0 {
+				return rberr.New(rberr.Data, "%s overflows int64", ag.Text)
+			}
+			w.si = s
+		}
+	case "min", "max":
+		for len(w.dq) > 0 && !p.beats(ag, a, w.dq[len(w.dq)-1], j) {
+			w.dq = w.dq[:len(w.dq)-1]
+		}
+		w.dq = append(w.dq, j)
+	}
+	return nil
+}
+
+// beats reports whether row i's value stays the min / max over row j's, which came
+// after it (a NaN wins, as it propagates).
+func (p *framePart) beats(ag *FrameAgg, a, i, j int) bool {
+	x, y := p.vals[a][i], p.vals[a][j]
+	isMax := ag.Fn == "max"
+	if ag.Float {
+		if y.f != y.f {
+			return false
+		}
+		return x.f != x.f || isMax && x.f > y.f || !isMax && x.f < y.f
+	}
+	return isMax && x.i > y.i || !isMax && x.i < y.i
+}
+
+// slide drops the rows before lo from aggregation a's window.
+func (p *framePart) slide(ag *FrameAgg, a, lo int) {
+	w := &p.win[a]
+	for ; w.lo < lo; w.lo++ {
+		c := p.vals[a][w.lo]
+		if !c.ok {
+			continue
+		}
+		w.n--
+		w.si -= c.i
+		w.sf -= c.f
+		if len(w.dq) > 0 && w.dq[0] == w.lo {
+			w.dq = w.dq[1:]
+		}
+	}
+	if w.n == 0 { // no drift of float sums across empty windows
+		w.si, w.sf, w.dq = 0, 0, w.dq[:0]
+	}
+}
+
+// winResult is aggregation a's aggregate of its window.
+func (p *framePart) winResult(ag *FrameAgg, a int) cell {
+	w := &p.win[a]
+	switch ag.Fn {
+	case "count":
+		return cell{i: w.n, ok: true}
+	case "sum":
+		return cell{i: w.si, f: w.sf, ok: w.n > 0}
+	case "mean":
+		if ag.Float {
+			return cell{f: w.sf / float64(w.n), ok: w.n > 0}
+		}
+		return cell{f: float64(w.si) / float64(w.n), ok: w.n > 0}
+	}
+	if w.n == 0 {
+		return cell{}
+	}
+	return p.vals[a][w.dq[0]]
 }
 
 func (r *runAcc) add(a *FrameAgg, c cell) error {
@@ -166,49 +266,30 @@ func (r *runAcc) result(a *FrameAgg) cell {
 	return cell{i: r.mi, f: r.mf, ok: r.n > 0}
 }
 
-// over aggregates the values vs of one frame.
-func (a *FrameAgg) over(vs []cell) (cell, error) {
-	var r runAcc
-	for _, c := range vs {
-		if err := r.add(a, c); err != nil {
-			return cell{}, err
+// evict drops the rows before every bounded frame's window (all rows without one).
+func evict(aggs []FrameAgg, p *framePart) {
+	lo := len(p.ts)
+	for a := range aggs {
+		if !aggs[a].Unbounded {
+			lo = min(lo, p.win[a].lo)
 		}
 	}
-	return r.result(a), nil
-}
-
-// bounded reports whether some aggregation has a bounded frame of rows (maxRows: the
-// most rows before the current one) or of order values (maxRange).
-func bounds(aggs []FrameAgg) (rows, ranges bool, maxRows, maxRange int64) {
-	for _, a := range aggs {
-		switch {
-		case a.Unbounded:
-		case a.Rows:
-			rows, maxRows = true, max(maxRows, a.N)
-		default:
-			ranges, maxRange = true, max(maxRange, a.N)
-		}
-	}
-	return
-}
-
-// evict drops the rows before every frame that starts at or after ts.
-func evict(aggs []FrameAgg, p *framePart, ts int64) {
-	rows, ranges, maxRows, maxRange := bounds(aggs)
-	n := len(p.ts)
-	for p.head < n {
-		if rows && int64(n-p.head) <= maxRows {
-			break
-		}
-		if ranges && p.ts[p.head] >= satSub(ts, maxRange) {
-			break
-		}
-		p.head++
-	}
-	if p.head > 64 && p.head*2 > n { // give the space of dropped rows back
-		p.ts = append([]int64(nil), p.ts[p.head:]...)
+	p.head = max(p.head, lo)
+	if p.head > 64 && p.head*2 > len(p.ts) { // give the space of dropped rows back
+		h := p.head
+		p.ts = append([]int64(nil), p.ts[h:]...)
 		for a := range p.vals {
-			p.vals[a] = append([]cell(nil), p.vals[a][p.head:]...)
+			p.vals[a] = append([]cell(nil), p.vals[a][h:]...)
+			w := &p.win[a]
+			w.lo -= h
+			if aggs[a].Unbounded {
+				w.lo = 0
+			}
+			dq := make([]int, len(w.dq))
+			for i, j := range w.dq {
+				dq[i] = j - h
+			}
+			w.dq = dq
 		}
 		p.head = 0
 	}
@@ -251,7 +332,7 @@ func (o *FrameOp) part(key uint32) *framePart {
 }
 
 func newFramePart(naggs int) *framePart {
-	return &framePart{vals: make([][]cell, naggs), run: make([]runAcc, naggs)}
+	return &framePart{vals: make([][]cell, naggs), win: make([]winAcc, naggs), run: make([]runAcc, naggs)}
 }
 
 // rowsOf evaluates rec's partition keys, order values and aggregated values.
@@ -470,12 +551,12 @@ func computeFrames(aggs []FrameAgg, rows []frameRow, part func(uint32) *framePar
 				if !ag.Rows {
 					continue
 				}
-				var err error
 				if ag.Unbounded {
 					res[a][i] = p.run[a].result(ag)
-				} else if res[a][i], err = ag.over(p.vals[a][max(p.head, len(p.ts)-1-int(ag.N)):]); err != nil {
-					return nil, err
+					continue
 				}
+				p.slide(ag, a, max(0, len(p.ts)-1-int(min(ag.N, int64(len(p.ts))))))
+				res[a][i] = p.winResult(ag, a)
 			}
 		}
 		done := map[uint32]int{} // partition -> a row whose RANGE results are computed
@@ -492,14 +573,12 @@ func computeFrames(aggs []FrameAgg, rows []frameRow, part func(uint32) *framePar
 				case ag.Unbounded:
 					res[a][i] = p.run[a].result(ag)
 				default:
-					lo := len(p.ts)
-					for lo > p.head && p.ts[lo-1] >= satSub(r.ts, ag.N) {
-						lo--
+					lo := p.win[a].lo
+					for lo < len(p.ts) && p.ts[lo] < satSub(r.ts, ag.N) {
+						lo++
 					}
-					var err error
-					if res[a][i], err = ag.over(p.vals[a][lo:]); err != nil {
-						return nil, err
-					}
+					p.slide(ag, a, lo)
+					res[a][i] = p.winResult(ag, a)
 				}
 			}
 			if !ok {
@@ -507,7 +586,7 @@ func computeFrames(aggs []FrameAgg, rows []frameRow, part func(uint32) *framePar
 			}
 		}
 		for k := range done {
-			evict(aggs, part(k), rows[from].ts)
+			evict(aggs, part(k))
 		}
 		from = to
 	}

@@ -215,6 +215,33 @@ func (o *FrameOp) LoadState(b state.Backend) error {
 	if err != nil {
 		return err
 	}
+	// Each bounded frame's window: that of the partition's last row.
+	for _, p := range o.parts {
+		if p == nil || len(p.ts) == 0 {
+			continue
+		}
+		last := len(p.ts) - 1
+		for a := range o.Aggs {
+			ag := &o.Aggs[a]
+			if ag.Unbounded {
+				continue
+			}
+			lo := 0
+			if ag.Rows {
+				lo = last - int(min(ag.N, int64(last)))
+			} else {
+				for p.ts[lo] < satSub(p.ts[last], ag.N) {
+					lo++
+				}
+			}
+			p.win[a] = winAcc{lo: lo}
+			for j := lo; j <= last; j++ {
+				if err := p.enter(ag, a, j); err != nil {
+					return err
+				}
+			}
+		}
+	}
 	nf := o.InSchema.NumFields()
 	return o.store.LoadRows(b, ec, o.Name, FramePendingTable, framePendingFields, func(chunk int32, rows, rec arrow.RecordBatch) error {
 		gids, _, vals, err := o.rowsOf(rows)

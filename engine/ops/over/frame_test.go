@@ -12,6 +12,7 @@ import (
 	"github.com/riverbed-engine/riverbed/engine/ops/internal/opstest"
 	"github.com/riverbed-engine/riverbed/engine/ops/over"
 	"github.com/riverbed-engine/riverbed/engine/runtime"
+	"github.com/riverbed-engine/riverbed/state"
 )
 
 var frameTS = &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}
@@ -264,5 +265,25 @@ func TestFrameStreamHasLateRows(t *testing.T) {
 	}
 	if late == 0 {
 		t.Fatal("no late rows in the test stream")
+	}
+}
+
+// A long stream (hundreds of rows per partition: the rows frames no longer reach are given
+// back and the windows' positions move with them) gives the reference's rows, straight
+// and checkpointed and rescaled.
+func TestFrameLongStream(t *testing.T) {
+	steps, evs, stamps := frameStream(9, 500)
+	defer opstest.Release(steps)
+	aggs := []refAgg{{fn: "sum", arg: "x", rows: true, n: 3}, {fn: "max", arg: "x", n: 5}, {fn: "min", arg: "v", rows: true, n: 2},
+		{fn: "count", n: 4}, {fn: "mean", arg: "x", n: 10}, {fn: "max", arg: "v", rows: true, n: 70}, {fn: "min", arg: "x", n: 90}}
+	want := refFrames(evs, stamps, aggs)
+	if len(want) < 2000 {
+		t.Fatalf("only %d rows", len(want))
+	}
+	plans := opstest.Plans(len(steps), 150)
+	for _, name := range []string{"straight", "checkpoints", "rescale 4->3->1"} {
+		t.Run(name, func(t *testing.T) {
+			opstest.Equal(t, opstest.Run(t, frameOp(aggs), steps, plans[name], state.MemoryBackend), want)
+		})
 	}
 }
