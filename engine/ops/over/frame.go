@@ -1,8 +1,8 @@
 package over
 
 import (
+	"container/heap"
 	"math"
-	"sort"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -58,8 +58,7 @@ type FrameOp struct {
 	tc      *runtime.TaskCtx
 	groups  *keyed.Grouper
 	store   keyed.RowStore
-	pending []frameRow
-	sorted  int // pending[:sorted] is in order
+	pending []frameRow // a heap (pendingHeap)
 	parts   []*framePart
 	wm      int64
 	ts      []int64
@@ -420,6 +419,7 @@ func (o *FrameOp) ProcessBatch(m runtime.Message, _ runtime.Emitter) error {
 			r.vals[a] = vals[a][i]
 		}
 		o.pending = append(o.pending, r)
+		heap.Fix(pendingHeap{o}, len(o.pending)-1)
 		kept++
 	}
 	o.store.Live[chunk] = kept
@@ -443,6 +443,38 @@ func (o *FrameOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
 	return out.Emit(runtime.Message{Kind: runtime.MsgWatermark, N: wm})
 }
 
+// pendingHeap orders the pending rows by (order value, input order); rows an operator
+// made, without input order, by their columns.
+type pendingHeap struct{ o *FrameOp }
+
+func (h pendingHeap) Len() int { return len(h.o.pending) }
+func (h pendingHeap) Swap(i, j int) {
+	p := h.o.pending
+	p[i], p[j] = p[j], p[i]
+}
+func (h pendingHeap) Push(x any) { h.o.pending = append(h.o.pending, x.(frameRow)) }
+func (h pendingHeap) Pop() any {
+	p := h.o.pending
+	r := p[len(p)-1]
+	h.o.pending = p[:len(p)-1]
+	return r
+}
+func (h pendingHeap) Less(i, j int) bool {
+	x, y := &h.o.pending[i], &h.o.pending[j]
+	if x.ts != y.ts {
+		return x.ts < y.ts
+	}
+	if x.seq != y.seq {
+		return x.seq.Less(y.seq)
+	}
+	if x.seq == runtime.SeqUnordered { // rows without input order: by their columns
+		if c := h.o.store.CompareRows(x.ref, y.ref); c != 0 {
+			return c < 0
+		}
+	}
+	return x.ref.Row < y.ref.Row
+}
+
 func (o *FrameOp) Finish(out runtime.Emitter) error { return o.release(math.MaxInt64, out) }
 
 // release computes and emits the pending rows up to wm, in (order value, input order).
@@ -450,44 +482,26 @@ func (o *FrameOp) release(wm int64, out runtime.Emitter) error {
 	if len(o.pending) == 0 {
 		return nil
 	}
-	// The rows kept from earlier releases are in order: sort the new ones and merge.
-	less := func(x, y *frameRow) bool {
-		if x.ts != y.ts {
-			return x.ts < y.ts
+	// Pending rows are a heap in (order value, input order): take those the watermark
+	// passed, in order.
+	h := pendingHeap{o}
+	var rows []frameRow
+	for len(o.pending) > 0 && o.pending[0].ts <= wm {
+		rows = append(rows, o.pending[0])
+		last := len(o.pending) - 1
+		o.pending[0] = o.pending[last]
+		o.pending = o.pending[:last]
+		if last > 0 {
+			heap.Fix(h, 0)
 		}
-		if x.seq != y.seq {
-			return x.seq.Less(y.seq)
-		}
-		if x.seq == runtime.SeqUnordered { // rows without input order: by their columns
-			if c := o.store.CompareRows(x.ref, y.ref); c != 0 {
-				return c < 0
-			}
-		}
-		return x.ref.Row < y.ref.Row
 	}
-	fresh := o.pending[o.sorted:]
-	sort.Slice(fresh, func(a, b int) bool { return less(&fresh[a], &fresh[b]) })
-	if o.sorted > 0 && len(fresh) > 0 {
-		merged := make([]frameRow, 0, len(o.pending))
-		old := o.pending[:o.sorted]
-		for len(old) > 0 && len(fresh) > 0 {
-			if less(&fresh[0], &old[0]) {
-				merged, fresh = append(merged, fresh[0]), fresh[1:]
-			} else {
-				merged, old = append(merged, old[0]), old[1:]
-			}
-		}
-		o.pending = append(append(merged, old...), fresh...)
-	}
-	o.sorted = len(o.pending)
 	if err := o.store.Err(); err != nil { // a row compared could not be read back
 		return err
 	}
-	n := sort.Search(len(o.pending), func(i int) bool { return o.pending[i].ts > wm })
+	n := len(rows)
 	if n == 0 {
 		return nil
 	}
-	rows := o.pending[:n]
 	res, err := computeFrames(o.Aggs, rows, o.part)
 	if err != nil {
 		return err
@@ -518,8 +532,6 @@ func (o *FrameOp) release(wm int64, out runtime.Emitter) error {
 	for _, r := range rows {
 		o.store.Drop(r.ref)
 	}
-	o.pending = append(o.pending[:0], o.pending[n:]...)
-	o.sorted = len(o.pending)
 	return err
 }
 

@@ -1,6 +1,7 @@
 package over
 
 import (
+	"container/heap"
 	"strconv"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -243,7 +244,7 @@ func (o *FrameOp) LoadState(b state.Backend) error {
 		}
 	}
 	nf := o.InSchema.NumFields()
-	return o.store.LoadRows(b, ec, o.Name, FramePendingTable, framePendingFields, func(chunk int32, rows, rec arrow.RecordBatch) error {
+	err = o.store.LoadRows(b, ec, o.Name, FramePendingTable, framePendingFields, func(chunk int32, rows, rec arrow.RecordBatch) error {
 		gids, _, vals, err := o.rowsOf(rows)
 		if err != nil {
 			return err
@@ -258,6 +259,8 @@ func (o *FrameOp) LoadState(b state.Backend) error {
 		}
 		return nil
 	})
+	heap.Init(pendingHeap{o})
+	return err
 }
 
 func int64Column(ec *expr.EvalCtx, v []int64, valid []bool) arrow.Array {
