@@ -131,11 +131,11 @@ func (o *overOp) bindFrames(ln, in *lnode) error {
 		if !fr.Rows && !fr.Unbounded {
 			temporal := timed || expr.IsTemporal(f.Order[0].Type())
 			switch {
-			case temporal && fr.Dur == "":
+			case temporal && fr.Dur == "" && fr.N != 0: // 0: the row's peers, in any unit
 				return rberr.New(rberr.Plan, "%s: %s: range= over the time column %s is a duration such as \"1h\", got %d", ln.name, f.Text, f.Order[0], fr.N)
 			case !temporal && fr.Dur != "":
 				return rberr.New(rberr.Plan, "%s: %s: range= over the integer column %s is a number, got %q", ln.name, f.Text, f.Order[0], fr.Dur)
-			case temporal:
+			case temporal && fr.Dur != "":
 				d, err := plan.ParseDuration(fr.Dur)
 				if err != nil || d < 0 {
 					return rberr.New(rberr.Plan, "%s: %s: range: %v", ln.name, f.Text, runtime.ErrOrNegative(err))

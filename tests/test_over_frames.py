@@ -162,13 +162,15 @@ def test_sql_over_unbounded_table_equals_duckdb(events: pa.Table) -> None:
         SUM(v) OVER (PARTITION BY k ORDER BY ts ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) AS a,
         AVG(x) OVER (PARTITION BY k ORDER BY ts RANGE BETWEEN INTERVAL '1' MINUTE PRECEDING AND CURRENT ROW) AS b,
         COUNT(*) OVER (PARTITION BY k ORDER BY ts RANGE BETWEEN INTERVAL '20' SECOND PRECEDING AND CURRENT ROW) AS c,
-        MAX(v) OVER (PARTITION BY k ORDER BY ts) AS d
+        MAX(v) OVER (PARTITION BY k ORDER BY ts) AS d,
+        MIN(v) OVER (PARTITION BY k ORDER BY ts ROWS BETWEEN CURRENT ROW AND CURRENT ROW) AS e,
+        COUNT(*) OVER (PARTITION BY k ORDER BY ts RANGE BETWEEN CURRENT ROW AND CURRENT ROW) AS f
       FROM t"""
     duck_q = q.replace("ORDER BY ts ROWS", "ORDER BY ts, seq ROWS")
     job = rb.sql(q, t=_unbounded(events)).start()
     got = pa.Table.from_batches(list(job.results(timeout="60s")), schema=job.schema)
     assert job.wait(timeout=60)
-    cols = ["seq", "a", "b", "c", "d"]
+    cols = ["seq", "a", "b", "c", "d", "e", "f"]
     assert _rows(got, cols) == _rows(_duck(duck_q, t=events), cols)
     # bounded tables take RANGE frames too, with the same answers
     assert _rows(rb.sql(q, t=rb.from_arrow(events)).collect(), cols) == _rows(got, cols)

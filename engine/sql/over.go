@@ -247,6 +247,8 @@ func (pl *planner) frameOver(f *FuncCall, name string, agg *plan.Expr, over func
 		}
 		switch fr.Start.Kind {
 		case "unbounded preceding":
+		case "current row":
+			val = int64(0)
 		case "preceding":
 			l, ok := fr.Start.Offset.(*Literal)
 			switch {
