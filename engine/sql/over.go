@@ -15,7 +15,12 @@ import (
 //   - LAG(x [, n [, default]]) and LEAD(...) are shift by n rows (lagLead);
 //   - an aggregate over the whole partition (no ORDER BY, or ROWS/RANGE BETWEEN UNBOUNDED
 //     PRECEDING AND UNBOUNDED FOLLOWING) is the aggregate broadcast to the partition's rows;
-//   - an aggregate with ROWS BETWEEN n PRECEDING AND CURRENT ROW is rolling_* over n + 1
+//   - COUNT, SUM, AVG, MIN and MAX with one ascending ORDER BY key and a frame ending at
+//     CURRENT ROW (ROWS or RANGE, n / INTERVAL / UNBOUNDED PRECEDING; no frame: RANGE
+//     BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) are aggregations over frames
+//     (over(..., rows= | range=)), which also run on unbounded tables ordered by their
+//     event time (frameOver);
+//   - else an aggregate with ROWS BETWEEN n PRECEDING AND CURRENT ROW is rolling_* over n + 1
 //     rows (at least one value, else NULL); with ROWS BETWEEN UNBOUNDED PRECEDING AND
 //     CURRENT ROW COUNT is row_number / cum_count, SUM the running sum of the values (NULL
 //     while there is none).
@@ -103,11 +108,14 @@ func (pl *planner) overCall(f *FuncCall, s *scope) (*plan.Expr, error) {
 	if whole {
 		return over(agg, false), nil
 	}
+	if x, ok, err := pl.frameOver(f, name, agg, over, len(orders), desc); ok || err != nil {
+		return x, err
+	}
 	if fr == nil {
-		return nil, unsupported(o.P, "an aggregate OVER (... ORDER BY ...) without a ROWS frame (the default frame, RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW, takes rows of equal ORDER BY values together); write ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW, or n PRECEDING,")
+		return nil, unsupported(o.P, "an aggregate OVER (... ORDER BY ...) without a frame, other than COUNT, SUM, AVG, MIN or MAX ordered by one ascending key (the default frame, RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW, takes rows of equal ORDER BY values together); write ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW, or n PRECEDING,")
 	}
 	if !fr.Rows {
-		return nil, unsupported(fr.P, "a RANGE frame other than UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING (write a ROWS frame)")
+		return nil, unsupported(fr.P, "a RANGE frame other than UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING, or ... PRECEDING AND CURRENT ROW of COUNT, SUM, AVG, MIN or MAX ordered by one ascending key,")
 	}
 	if fr.End.Kind != "current row" {
 		return nil, unsupported(fr.End.P, "a ROWS frame that does not end at CURRENT ROW")
@@ -217,4 +225,55 @@ func (pl *planner) lagLead(f *FuncCall, s *scope, over func(*plan.Expr, bool) *p
 		missing = fn("gt", fn("add", rn, lit(n, "int64")), over(&plan.Expr{Agg: "count"}, false))
 	}
 	return fn("case_when", missing, def, out), nil
+}
+
+// frameOver translates an aggregate over a frame of preceding rows or ORDER BY values
+// into over(..., rows= | range=); ok is false where the frame is not one (the caller
+// then tries the bounded translations).
+func (pl *planner) frameOver(f *FuncCall, name string, agg *plan.Expr, over func(*plan.Expr, bool) *plan.Expr, norders int, desc bool) (*plan.Expr, bool, error) {
+	fr := f.Over.Frame
+	switch name {
+	case "count", "sum", "mean", "min", "max":
+	default:
+		return nil, false, nil
+	}
+	if norders != 1 || desc || fr != nil && fr.End.Kind != "current row" {
+		return nil, false, nil
+	}
+	key, val := "range", any("unbounded")
+	if fr != nil {
+		if fr.Rows {
+			key = "rows"
+		}
+		switch fr.Start.Kind {
+		case "unbounded preceding":
+		case "current row":
+			val = int64(0)
+		case "preceding":
+			l, ok := fr.Start.Offset.(*Literal)
+			switch {
+			case ok && l.Kind == LitInt:
+				n, err := strconv.ParseInt(l.Text, 10, 64)
+				if err != nil || n < 0 || n > 1<<30 {
+					return nil, true, errorAt(fr.Start.P, "a frame offset must be a non-negative number, got %s", l.Text)
+				}
+				val = n
+			case ok && l.Kind == LitInterval && !fr.Rows:
+				d, err := intervalDuration(l)
+				if err != nil {
+					return nil, true, err
+				}
+				val = d
+			case fr.Rows:
+				return nil, true, unsupported(fr.Start.P, "a ROWS frame offset other than a number of rows")
+			default:
+				return nil, true, unsupported(fr.Start.P, "a RANGE frame offset other than a number or an INTERVAL")
+			}
+		default:
+			return nil, false, nil
+		}
+	}
+	x := over(agg, true)
+	x.Options[key] = val
+	return x, true, nil
 }

@@ -99,8 +99,10 @@ func TestWindowQueryErrors(t *testing.T) {
 		{"SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY k ORDER BY x) AS rn " +
 			"FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '10' SECOND))) WHERE rn <= 3",
 			"SQL line 1, column 39: ROW_NUMBER() over a window table function without PARTITION BY window_start, window_end is not supported yet"},
-		{"SELECT SUM(x) OVER (ORDER BY ts RANGE BETWEEN INTERVAL '1' MINUTE PRECEDING AND CURRENT ROW) FROM t",
-			"SQL line 1, column 33: a RANGE frame other than UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING (write a ROWS frame) is not supported yet"},
+		{"SELECT SUM(x) OVER (ORDER BY ts RANGE BETWEEN INTERVAL '1' MINUTE PRECEDING AND INTERVAL '1' MINUTE FOLLOWING) FROM t",
+			"SQL line 1, column 33: a RANGE frame other than UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING, or ... PRECEDING AND CURRENT ROW of COUNT, SUM, AVG, MIN or MAX ordered by one ascending key, is not supported yet"},
+		{"SELECT SUM(x) OVER (ORDER BY ts RANGE BETWEEN 'a' PRECEDING AND CURRENT ROW) FROM t",
+			"SQL line 1, column 47: a RANGE frame offset other than a number or an INTERVAL is not supported yet"},
 		{"SELECT SUM(x) OVER (ORDER BY ts ROWS BETWEEN CURRENT AND CURRENT ROW) FROM t",
 			"SQL line 1, column 54: expected ROW, found 'AND'"},
 		{"SELECT SUM(x) OVER (ORDER BY ts, k DESC ROWS 2 PRECEDING) FROM t",

@@ -411,7 +411,8 @@ class Expr:
     # -- window functions over partitions (bounded input) ---------------------------
     def over(self, partition_by: IntoExpr | Iterable[IntoExpr] | None = None, *more: IntoExpr,
              order_by: IntoExpr | Iterable[IntoExpr] | None = None, descending: bool = False,
-             nulls_last: bool = False) -> Expr:
+             nulls_last: bool = False, rows: int | str | None = None,
+             range: int | str | None = None) -> Expr:  # noqa: A002 (SQL's word for the frame)
         """Compute this window function or aggregation within each partition of
         ``partition_by`` (column names or expressions; none: the whole input), with rows in
         ``order_by`` order (then input order), and give every row its own result, in input
@@ -428,6 +429,27 @@ class Expr:
         ...                    col("x").sum().over("k").alias("total")).collect()
         >>> r["run"].to_pylist(), r["total"].to_pylist()
         ([80, 20, 30, 70], [80, 20, 80, 80])
+
+        With ``rows=`` or ``range=``, an aggregation (``count``, ``sum``, ``mean``,
+        ``min``, ``max``) is computed over a frame of preceding rows, as SQL's
+        ``OVER (PARTITION BY ... ORDER BY o ROWS|RANGE BETWEEN ... PRECEDING AND CURRENT
+        ROW)`` and Flink's streaming OVER aggregations: ``rows=10`` is the current row and
+        the 10 before it in its partition; ``range="1h"`` the rows whose ``order_by`` value
+        is at most an hour before the current row's (rows of equal value see each other;
+        an integer ``order_by`` column takes a number); ``"unbounded"`` every row so far.
+        ``order_by`` is one integer, date or timestamp column, ascending. This also runs
+        on unbounded input, ordered by the event time: each row is emitted when the
+        watermark passes its time; rows behind the watermark are late (dropped and
+        counted). It runs on all cores, partitioned by ``partition_by``, and rows come out
+        in ``order_by`` order within a partition (not in input order).
+
+        >>> t = rb.from_pydict({"k": ["a", "a", "a", "b"], "t": [1, 2, 4, 1], "x": [1, 2, 3, 4]})
+        >>> r = t.with_columns(col("x").sum().over("k", order_by="t", rows=1).alias("last2"),
+        ...                    col("x").sum().over("k", order_by="t", range=2).alias("within2"))
+        >>> sorted(r.collect().to_pylist(), key=lambda d: (d["k"], d["t"]))[:3]  # doctest: +NORMALIZE_WHITESPACE
+        [{'k': 'a', 't': 1, 'x': 1, 'last2': 1, 'within2': 1},
+         {'k': 'a', 't': 2, 'x': 2, 'last2': 3, 'within2': 3},
+         {'k': 'a', 't': 4, 'x': 3, 'last2': 5, 'within2': 5}]
         """
         parts = [] if partition_by is None else _flatten_exprs(partition_by)
         parts += _flatten_exprs(more)
@@ -438,6 +460,10 @@ class Expr:
             node["options"]["descending"] = True
         if nulls_last:
             node["options"]["nulls_last"] = True
+        if rows is not None:
+            node["options"]["rows"] = rows
+        if range is not None:
+            node["options"]["range"] = range
         return Expr(node)
 
     def cum_sum(self) -> Expr:

@@ -2,6 +2,7 @@ package over
 
 import (
 	"cmp"
+	"math"
 	"slices"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -252,6 +253,9 @@ func (o *Op) compute(f *Func) (arrow.Array, error) {
 	mem := o.tc.Eval.Mem
 	if f.Fn == "agg" {
 		return o.aggregate(f)
+	}
+	if f.Fn == "frame" {
+		return o.frame(f)
 	}
 	perm, ids, err := o.ordered(f)
 	if err != nil {
@@ -605,4 +609,62 @@ func (o *Op) LoadState(b state.Backend) error {
 		rec.Retain()
 		return o.ProcessBatch(runtime.Message{Kind: runtime.MsgBatch, Rec: rec}, nil)
 	})
+}
+
+// frame computes an aggregation over a frame (mixed with other window functions, on
+// bounded input) as FrameOp does, partition by partition in partition order.
+func (o *Op) frame(f *Func) (arrow.Array, error) {
+	perm, ids, err := o.ordered(f)
+	if err != nil {
+		return nil, err
+	}
+	oc, err := o.column(f.Order[0])
+	if err != nil {
+		return nil, err
+	}
+	defer oc.Release()
+	ts, err := orderValues(oc, false)
+	if err != nil {
+		return nil, err
+	}
+	var vals []cell
+	if f.FA.Arg != nil {
+		x, err := o.column(f.FA.Arg)
+		if err != nil {
+			return nil, err
+		}
+		vals, err = cellsOf(&f.FA, x)
+		x.Release()
+		if err != nil {
+			return nil, err
+		}
+	}
+	rows := make([]frameRow, len(perm))
+	for j, r := range perm {
+		if ts[r] == math.MinInt64 {
+			return nil, rberr.New(rberr.Data, "the order_by value %s is null in a row; frames need every row's order_by value (filter the nulls out first)", f.Order[0])
+		}
+		c := cell{ok: true}
+		if vals != nil {
+			c = vals[r]
+		}
+		rows[j] = frameRow{ts: ts[r], key: ids[r], vals: []cell{c}}
+	}
+	parts := map[uint32]*framePart{}
+	res, err := computeFrames([]FrameAgg{f.FA}, rows, func(k uint32) *framePart {
+		p := parts[k]
+		if p == nil {
+			p = newFramePart(1)
+			parts[k] = p
+		}
+		return p
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]cell, len(perm))
+	for j, r := range perm {
+		out[r] = res[0][j]
+	}
+	return frameColumn(o.tc.Eval, &f.FA, out)
 }

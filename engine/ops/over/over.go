@@ -34,6 +34,57 @@ type Func struct {
 	RankDesc  bool
 	Agg       *agg.Spec
 	OutType   arrow.DataType
+	// Frame (Fn "frame"): an aggregation over a frame of preceding rows (rows=) or order
+	// values (range=); OrderCol: the one order_by column's name ("" for an expression).
+	Frame    *FrameSpec
+	OrderCol string
+	FA       FrameAgg // the frame's aggregation, resolved by the planner
+}
+
+// FrameSpec is the frame of over(..., rows= | range=): ROWS (Rows) or RANGE, UNBOUNDED
+// PRECEDING (Unbounded) or N rows / order units (an integer order column) or Dur (a
+// duration, for a temporal order column) PRECEDING, AND CURRENT ROW.
+type FrameSpec struct {
+	Rows      bool
+	Unbounded bool
+	N         int64
+	Dur       string
+}
+
+// frameOf reads the frame options of an over(...) node; nil without rows= or range=.
+func frameOf(o map[string]any) (*FrameSpec, error) {
+	rv, hasRows := o["rows"]
+	gv, hasRange := o["range"]
+	hasRows, hasRange = hasRows && rv != nil, hasRange && gv != nil
+	switch {
+	case hasRows && hasRange:
+		return nil, fmt.Errorf("give rows= or range=, not both")
+	case hasRows:
+		if s, ok := rv.(string); ok {
+			if s != "unbounded" {
+				return nil, fmt.Errorf("rows must be a number of preceding rows or \"unbounded\", got %q", s)
+			}
+			return &FrameSpec{Rows: true, Unbounded: true}, nil
+		}
+		n, err := optInt(o, "rows", 0)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("rows must be a non-negative number of preceding rows or \"unbounded\", got %v", rv)
+		}
+		return &FrameSpec{Rows: true, N: n}, nil
+	case hasRange:
+		if s, ok := gv.(string); ok {
+			if s == "unbounded" {
+				return &FrameSpec{Unbounded: true}, nil
+			}
+			return &FrameSpec{Dur: s}, nil
+		}
+		n, err := optInt(o, "range", 0)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("range must be a duration such as \"1h\", a non-negative number or \"unbounded\", got %v", gv)
+		}
+		return &FrameSpec{N: n}, nil
+	}
+	return nil, nil
 }
 
 // IsOver reports whether e is a window function over partitions.
@@ -133,6 +184,13 @@ func Compile(s *expr.CompileScope, e *plan.Expr) (Func, error) {
 	inner := e.Args[0]
 	for inner.Alias != nil && len(inner.Args) == 1 {
 		inner = inner.Args[0]
+	}
+	fr, err := frameOf(e.Options)
+	if err != nil {
+		return fail(rberr.Plan, "%v", err)
+	}
+	if fr != nil {
+		return compileFrame(s, f, fr, inner, e.Args[1+np:], fail)
 	}
 	if inner.Agg != "" {
 		spec, err := agg.Compile(s, inner)
@@ -252,4 +310,44 @@ func sortable(t arrow.DataType) bool {
 		return true
 	}
 	return expr.IsNumeric(t)
+}
+
+// compileFrame compiles an aggregation over a frame: count, sum, mean, min or max, ordered
+// by one integer or temporal column, ascending.
+func compileFrame(s *expr.CompileScope, f Func, fr *FrameSpec, inner *plan.Expr, orders []*plan.Expr, fail func(rberr.Kind, string, ...any) (Func, error)) (Func, error) {
+	isFrameAgg := false
+	for _, a := range FrameAggs {
+		isFrameAgg = isFrameAgg || a == inner.Agg
+	}
+	if !isFrameAgg {
+		return fail(rberr.Plan, "over(..., rows=/range=) takes an aggregation (%v), got %s", FrameAggs, inner.Describe())
+	}
+	if len(f.Order) != 1 {
+		return fail(rberr.Plan, "over(..., rows=/range=) needs exactly one order_by column, got %d", len(f.Order))
+	}
+	if f.Desc {
+		return fail(rberr.Plan, "over(..., rows=/range=) orders ascending; descending=True is not supported")
+	}
+	if t := f.Order[0].Type(); !(expr.IsInteger(t) && expr.IsSigned(t)) && !expr.IsTemporal(t) || t.ID() == arrow.DURATION || t.ID() == arrow.DATE64 {
+		return fail(rberr.Type, "over(..., rows=/range=) orders by an integer, date or timestamp column, got %s of type %s", f.Order[0], expr.TypeName(t))
+	}
+	if c := orders[0].Col; c != nil {
+		f.OrderCol = *c
+	}
+	spec, err := agg.Compile(s, inner)
+	if err != nil {
+		return Func{}, err
+	}
+	if spec.Arg != nil && spec.Fn != "count" {
+		t := spec.Arg.Type()
+		ok := expr.IsFloat(t) || expr.IsInteger(t) && t.ID() != arrow.UINT64 || t.ID() == arrow.BOOL && (spec.Fn == "sum" || spec.Fn == "mean")
+		if !ok {
+			return fail(rberr.Type, "%s over a frame needs a numeric column (integers other than uint64, floats; sum and mean also booleans), got %s of type %s", spec.Fn, spec.Arg, expr.TypeName(t))
+		}
+		if spec.Fn == "min" || spec.Fn == "max" {
+			spec.OutType = t
+		}
+	}
+	f.Fn, f.Agg, f.Frame, f.OutType = "frame", &spec, fr, spec.OutType
+	return f, nil
 }
