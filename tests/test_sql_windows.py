@@ -228,6 +228,17 @@ def test_over_functions_equal_duckdb(nullable: pa.Table) -> None:
     assert _rows(rb.sql(q2, t=t).collect()) == _rows(_duck(q2, t=t))
 
 
+def test_rows_frames_ordered_by_a_string_or_float_key_on_a_bounded_table() -> None:
+    """A ROWS frame ordered by one string (or float) key, which the aggregations over frames
+    do not order by, is computed the bounded way, as DuckDB computes it."""
+    t = pa.table({"k": [1, 1, 1, 2, 2, 1], "name": ["d", "a", "c", "b", "a", "b"],
+                  "f": [0.5, 2.5, 1.5, -1.0, 3.0, 0.1], "x": [1, 2, 3, 4, 5, 6]})
+    for order in ("name", "f"):
+        q = (f"SELECT k, {order}, SUM(x) OVER (PARTITION BY k ORDER BY {order} ROWS BETWEEN 1 PRECEDING "
+             f"AND CURRENT ROW) AS s, MAX(x) OVER (PARTITION BY k ORDER BY {order} ROWS 2 PRECEDING) AS m FROM t")
+        assert _rows(rb.sql(q, t=t).collect()) == _rows(_duck(q, t=t)), order
+
+
 def test_lag_lead_equal_duckdb(nullable: pa.Table) -> None:
     """LAG/LEAD with and without an offset and a default (the default only where there is
     no row that far, not where the value is NULL), over NULL values and a NULL partition."""

@@ -3,6 +3,8 @@ package sql
 import (
 	"strconv"
 
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/riverbed-engine/riverbed/engine/expr"
 	"github.com/riverbed-engine/riverbed/engine/plan"
 )
 
@@ -108,8 +110,12 @@ func (pl *planner) overCall(f *FuncCall, s *scope) (*plan.Expr, error) {
 	if whole {
 		return over(agg, false), nil
 	}
-	if x, ok, err := pl.frameOver(f, name, agg, over, len(orders), desc); ok || err != nil {
-		return x, err
+	// ROWS frames ordered by a column the frame operator does not order by (a string, a
+	// float) keep the bounded translations below.
+	if fr == nil || !fr.Rows || len(orders) != 1 || frameOrderable(orders[0], s) {
+		if x, ok, err := pl.frameOver(f, name, agg, over, len(orders), desc); ok || err != nil {
+			return x, err
+		}
 	}
 	if fr == nil {
 		return nil, unsupported(o.P, "an aggregate OVER (... ORDER BY ...) without a frame, other than COUNT, SUM, AVG, MIN or MAX ordered by one ascending key (the default frame, RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW, takes rows of equal ORDER BY values together); write ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW, or n PRECEDING,")
@@ -276,4 +282,19 @@ func (pl *planner) frameOver(f *FuncCall, name string, agg *plan.Expr, over func
 	x := over(agg, true)
 	x.Options[key] = val
 	return x, true, nil
+}
+
+// frameOrderable reports whether the aggregations over frames order by x: a column of a
+// signed integer, date32 or timestamp type (or an expression, which the engine checks).
+func frameOrderable(x *plan.Expr, s *scope) bool {
+	if x.Col == nil {
+		return true
+	}
+	for _, c := range s.cols {
+		if c.field == *x.Col && c.typ != nil {
+			t := c.typ
+			return expr.IsInteger(t) && expr.IsSigned(t) || expr.IsTemporal(t) && t.ID() != arrow.DURATION && t.ID() != arrow.DATE64
+		}
+	}
+	return true
 }
