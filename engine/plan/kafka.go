@@ -35,6 +35,9 @@ type KafkaDef struct {
 	Metadata map[string]string `json:"metadata,omitempty"`
 	// OnBadRecord is "fail" (default) or "dead_letter".
 	OnBadRecord string `json:"on_bad_record,omitempty"`
+	// OnDataLoss is "fail" (default) or "skip": what a read does at offsets that were
+	// gone (deleted by retention) before it read them.
+	OnDataLoss string `json:"on_data_loss,omitempty"`
 	// Sink: the key column, delivery guarantee ("at-least-once", "exactly-once",
 	// "none") and the prefix of transactional ids.
 	Key                   string   `json:"key,omitempty"`
