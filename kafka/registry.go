@@ -13,10 +13,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/hamba/avro/v2"
 
 	"github.com/riverbed-engine/riverbed/internal/rberr"
-	"github.com/riverbed-engine/riverbed/internal/textcodec"
 )
 
 // Confluent Schema Registry: the wire format of its serializers (a 0 magic byte, the
@@ -192,17 +191,17 @@ func (e registryFatal) Error() string { return e.err.Error() }
 func (e registryFatal) Unwrap() error { return e.err }
 
 // registryAvro reads datums in the registry's wire format, each with the writer schema
-// its id names, into the columns of a reader schema (see projectTo).
+// its id names, as the reader schema (Avro's schema resolution, resolve_avro.go).
 type registryAvro struct {
 	reg     *RegistryClient
-	reader  *arrow.Schema
+	reader  avro.Schema
 	writers map[int32]*registryWriter
 }
 
 type registryWriter struct {
 	p    *avroParser
-	cols []int // reader column -> writer field index, -1: missing (null)
-	err  error // the writer schema cannot be read into the reader's columns
+	conv avroConv // the writer's record into the reader's
+	err  error    // the writer schema cannot be read as the reader's
 }
 
 func (r *registryAvro) parse(value []byte) ([]any, error) {
@@ -233,60 +232,32 @@ func (r *registryAvro) parse(value []byte) ([]any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("schema id %d: %w", id, err)
 	}
-	out := make([]any, len(w.cols))
-	for i, c := range w.cols {
-		if c >= 0 {
-			out[i] = row[c]
-		}
+	out, err := w.conv(row)
+	if err != nil {
+		return nil, fmt.Errorf("schema id %d: %w", id, err)
 	}
-	return out, nil
+	return out.([]any), nil
 }
 
-// writer prepares the reading of datums of writer schema text into the reader's
-// columns: fields are matched by name; a reader column missing from the writer schema
-// is null (it must be nullable); a field's type must be the reader's, or int where the
-// reader has long, float where it has double (Avro's promotions, which the intermediate
-// form makes free).
+// writer prepares the reading of datums of writer schema text as the reader schema.
 func (r *registryAvro) writer(id int32, text string) *registryWriter {
-	as, ws, err := AvroSchema(text)
+	as, _, err := AvroSchema(text)
 	if err != nil {
 		return &registryWriter{err: fmt.Errorf("schema id %d: %v", id, err)}
 	}
-	w := &registryWriter{p: newAvroParser(as), cols: make([]int, r.reader.NumFields())}
-	for i, f := range r.reader.Fields() {
-		idx := ws.FieldIndices(f.Name)
-		if len(idx) == 0 {
-			if !f.Nullable {
-				w.err = textcodec.FieldError(f.Name, "not in the writer schema (id %d) and not nullable in the reader's", id)
-				return w
-			}
-			w.cols[i] = -1
-			continue
-		}
-		wt := ws.Field(idx[0]).Type
-		if !arrow.TypeEqual(wt, f.Type) && !promotes(wt, f.Type) {
-			w.err = textcodec.FieldError(f.Name, "%s in the writer schema (id %d), %s in the reader's", wt, id, f.Type)
-			return w
-		}
-		if ws.Field(idx[0]).Nullable && !f.Nullable {
-			w.err = textcodec.FieldError(f.Name, "nullable in the writer schema (id %d), not in the reader's", id)
-			return w
-		}
-		w.cols[i] = idx[0]
+	conv, err := resolveAvro("", as, r.reader)
+	if err != nil {
+		return &registryWriter{err: fmt.Errorf("the writer schema (id %d) cannot be read as the reader's: %w", id, err)}
 	}
-	return w
-}
-
-func promotes(from, to arrow.DataType) bool {
-	return from.ID() == arrow.INT32 && to.ID() == arrow.INT64 || from.ID() == arrow.FLOAT32 && to.ID() == arrow.FLOAT64
+	return &registryWriter{p: newAvroParser(as), conv: conv}
 }
 
 // avroRegistryParser is the parse function of format Avro through a registry.
-func avroRegistryParser(regURL string, readerCols *arrow.Schema) (func([]byte) ([]any, error), error) {
+func avroRegistryParser(regURL string, reader avro.Schema) (func([]byte) ([]any, error), error) {
 	reg, err := Registry(regURL)
 	if err != nil {
 		return nil, err
 	}
-	r := &registryAvro{reg: reg, reader: readerCols, writers: map[int32]*registryWriter{}}
+	r := &registryAvro{reg: reg, reader: reader, writers: map[int32]*registryWriter{}}
 	return r.parse, nil
 }
