@@ -339,3 +339,24 @@ def test_nested_schema_resolution_refuses_what_it_cannot_read(brokers, topic, re
                            .replace("]", r"\]").replace("(", r"\(").replace(")", r"\)")):
             rb.read_kafka(brokers, t, format="avro", schema=reader, schema_registry=registry.url,
                           end="latest").collect()
+
+
+def test_write_avro_with_ones_own_schema_through_the_registry(brokers, topic, registry):  # noqa: F811
+    from test_kafka import consume
+
+    t = topic(1)
+    mine = {"type": "record", "name": "User", "fields": [
+        {"name": "id", "type": "long"}, {"name": "name", "type": "string"},
+        {"name": "age", "type": ["null", "int"], "default": None}]}
+    table = pa.table({"id": pa.array([1, 2], pa.int64()), "name": ["a", "b"]})
+    rb.from_arrow(table).write_kafka(brokers, t, format="avro", schema=mine, schema_registry=registry.url)
+    # The schema registered under <topic>-value is the user's, and each value names it.
+    [sid] = registry.subjects[f"{t}-value"]
+    assert json.loads(registry.schemas[sid - 1]) == mine
+    parsed = fastavro.parse_schema(mine)
+    got = []
+    for m in consume(brokers, t):
+        assert m.value()[:5] == b"\x00" + sid.to_bytes(4, "big")
+        got.append(fastavro.schemaless_reader(io.BytesIO(m.value()[5:]), parsed, None))
+    assert sorted(got, key=lambda r: r["id"]) == [{"id": 1, "name": "a", "age": None},
+                                                  {"id": 2, "name": "b", "age": None}]

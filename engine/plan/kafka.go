@@ -20,7 +20,9 @@ type KafkaDef struct {
 	// for JSON: inferred from a sample of SampleSize records.
 	Schema     string `json:"schema,omitempty"`
 	SampleSize int    `json:"sample_size,omitempty"`
-	// AvroSchema is the Avro writer schema (JSON text) of format "avro".
+	// AvroSchema is the Avro writer schema (JSON text) of format "avro": of the records
+	// read (the reader schema with a registry), or of those written (default: derived
+	// from the columns).
 	AvroSchema string `json:"avro_schema,omitempty"`
 	// SchemaRegistry is the URL of a Confluent schema registry (format "avro"): values
 	// are in its wire format. Read: AvroSchema is the reader schema (default: the

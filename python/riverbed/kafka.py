@@ -205,7 +205,8 @@ def write_kafka_node(brokers: str | Sequence[str], topic: str, format: str, key:
                      delivery_guarantee: str, transactional_id_prefix: str | None,
                      options: Mapping[str, Any] | None, upsert: bool = False,
                      partition_by: str | Sequence[str] | None = None,
-                     partitioner: str = "default", schema_registry: str | None = None) -> dict[str, Any]:
+                     partitioner: str = "default", schema_registry: str | None = None,
+                     schema: Any = None) -> dict[str, Any]:
     """The plan node of a write_kafka (its input is set by the caller)."""
     if not isinstance(topic, str) or not topic:
         raise ValueError(f"topic must be a topic name, got {topic!r}")
@@ -231,6 +232,15 @@ def write_kafka_node(brokers: str | Sequence[str], topic: str, format: str, key:
         k["partitioner"] = partitioner
     if schema_registry is not None:
         k["schema_registry"] = _registry(schema_registry, format)
+    if schema is not None:
+        if format != "avro":
+            raise ValueError(f"write_kafka takes schema= (an Avro writer schema) with format='avro', not {format!r}")
+        if isinstance(schema, Mapping):
+            k["avro_schema"] = json.dumps(schema)
+        elif isinstance(schema, str):
+            k["avro_schema"] = schema
+        else:
+            raise TypeError(f"schema must be an Avro record schema (a dict or JSON text), got {type(schema).__name__}")
     if transactional_id_prefix is not None:
         k["transactional_id_prefix"] = transactional_id_prefix
     if not isinstance(upsert, bool):

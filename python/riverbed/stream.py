@@ -1862,12 +1862,14 @@ class Stream:
                     progress: bool | None = None, runtime_mode: RuntimeMode | None = None,
                     lazy: bool = False, upsert: bool = False,
                     partitioner: Literal["default", "fixed", "round-robin"] = "default",
-                    schema_registry: str | None = None) -> Any:
+                    schema_registry: str | None = None, schema: Any = None) -> Any:
         """Write the results to a Kafka topic (Flink's ``KafkaSink``), one record per row.
 
         ``format``: ``"json"`` (one object per row, in the form ``read_kafka`` reads back),
         ``"avro"`` (one binary Avro datum per row, of a record schema named ``row`` derived
-        from the columns: see docs/kafka.md), ``"raw"`` (the one binary or string column
+        from the columns: see docs/kafka.md; or of the Avro record schema ``schema=``, a dict
+        or JSON text, whose fields the columns are matched to by name at any depth, a
+        field without a column taking its default), ``"raw"`` (the one binary or string column
         besides the key) or ``"arrow"`` (an Arrow IPC stream per batch). With
         ``schema_registry="http://host:8081"`` (``format="avro"``), the schema is registered
         under the subject ``<topic>-value`` (or found there) when the job starts, and each
@@ -1923,11 +1925,17 @@ class Stream:
         ...                                                   schema_registry="http://localhost:8081", lazy=True)
         >>> "schema registry http://localhost:8081" in avro.explain()
         True
+        >>> mine = {"type": "record", "name": "Id", "fields": [{"name": "id", "type": "long"},
+        ...                                                   {"name": "src", "type": "string", "default": "batch"}]}
+        >>> own = rb.from_pydict({"id": [1, 2]}).write_kafka("localhost:9092", "ids", format="avro", schema=mine,
+        ...                                                  lazy=True)
+        >>> "Avro schema Id" in own.explain()
+        True
         """
         from .kafka import write_kafka_node
 
         root = write_kafka_node(brokers, topic, format, key, delivery_guarantee, transactional_id_prefix, options,
-                                upsert, partition_by, partitioner, schema_registry)
+                                upsert, partition_by, partitioner, schema_registry, schema)
         root["input"] = self._node
         if lazy:
             return Stream(self._env, root, self._sources, unbounded=self._unbounded)

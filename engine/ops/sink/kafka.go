@@ -116,9 +116,12 @@ func (o *KafkaSinkOp) Open(tc *runtime.TaskCtx) error {
 	encOpts := c.Encoder
 	if encOpts.Format == kafka.Avro && encOpts.AvroRegistry != "" {
 		// Register the rows' schema under the topic's value subject (or find it there).
-		text, err := kafka.AvroSchemaOf(schema, kafka.AvroRecordName)
-		if err != nil {
-			return err
+		text := encOpts.AvroSchema
+		if text == "" {
+			var err error
+			if text, err = kafka.AvroSchemaOf(schema, kafka.AvroRecordName); err != nil {
+				return err
+			}
 		}
 		reg, err := kafka.Registry(encOpts.AvroRegistry)
 		if err != nil {
