@@ -73,6 +73,14 @@ func (o *writeKafkaOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 			return rberr.Wrap(rberr.KindOf(err), err, "%s", name)
 		}
 	}
+	if d.SubjectNameStrategy != "" {
+		if d.SchemaRegistry == "" {
+			return rberr.New(rberr.Plan, "%s: subject_name_strategy is for writing through a schema_registry", name)
+		}
+		if _, err := kafka.SubjectName(d.SubjectNameStrategy, d.Topic, `{"type": "record", "name": "row", "fields": []}`); err != nil {
+			return rberr.Wrap(rberr.KindOf(err), err, "%s", name)
+		}
+	}
 	guarantee := d.DeliveryGuarantee
 	switch guarantee {
 	case "":
@@ -96,7 +104,7 @@ func (o *writeKafkaOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 		}
 	}
 	enc := kafka.EncoderOptions{Format: format, Topic: d.Topic, KeyColumn: d.Key, KeyColumns: d.Keys, PartitionColumns: d.PartitionBy,
-		AvroRegistry: d.SchemaRegistry, AvroSchema: d.AvroSchema}
+		AvroRegistry: d.SchemaRegistry, AvroSchema: d.AvroSchema, AvroSubjectStrategy: d.SubjectNameStrategy}
 	if len(d.PartitionBy) > 0 {
 		cfg.Opts = append(cfg.Opts, kgo.RecordPartitioner(kafka.ColumnPartitioner()))
 	}

@@ -52,6 +52,9 @@ type EncoderOptions struct {
 	// text) rows are written as, instead of one derived from the columns
 	// (encode_avro_schema.go).
 	AvroSchema string
+	// AvroSubjectStrategy (with AvroRegistry) names the subject the schema is
+	// registered under (SubjectName; "": TopicNameStrategy).
+	AvroSubjectStrategy string
 }
 
 // AvroRecordName is the name of the record schema write_kafka derives from the columns.

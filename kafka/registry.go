@@ -22,12 +22,17 @@ import (
 // schema id as a 4-byte big-endian integer, then the Avro datum) and the few REST
 // endpoints riverbed uses: GET /schemas/ids/{id}, GET /subjects/{subject}/versions/latest
 // and POST /subjects/{subject}/versions (register, or look up an equal schema). Subjects
-// follow the TopicNameStrategy: "<topic>-value".
+// follow a subject name strategy (SubjectName): "<topic>-value" (TopicNameStrategy, the
+// default), the record's full name (RecordNameStrategy) or "<topic>-<full name>"
+// (TopicRecordNameStrategy). Credentials in the URL (http://user:password@host:8081) are
+// sent as HTTP basic authentication, as the serializers' basic.auth.user.info does, and
+// never appear in errors.
 
 // RegistryClient talks to one schema registry. Schemas by id are cached for the life of
 // the process (an id never changes its schema). Safe for concurrent use.
 type RegistryClient struct {
-	base string
+	base string // without credentials
+	user *url.Userinfo
 	http *http.Client
 	mu   sync.Mutex
 	ids  map[int32]*idEntry
@@ -58,13 +63,45 @@ func Registry(u string) (*RegistryClient, error) {
 	if c, ok := registries[u]; ok {
 		return c, nil
 	}
-	c := &RegistryClient{base: u, http: &http.Client{Timeout: 30 * time.Second}, ids: map[int32]*idEntry{}}
+	user := p.User
+	p.User = nil
+	c := &RegistryClient{base: strings.TrimRight(p.String(), "/"), user: user, http: &http.Client{Timeout: 30 * time.Second}, ids: map[int32]*idEntry{}}
 	registries[u] = c
 	return c, nil
 }
 
 // ValueSubject is the subject of a topic's record values (TopicNameStrategy).
 func ValueSubject(topic string) string { return topic + "-value" }
+
+// Subject name strategies, as the serializers' value.subject.name.strategy.
+const (
+	TopicNameStrategy       = "topic"        // <topic>-value
+	RecordNameStrategy      = "record"       // the record's full name
+	TopicRecordNameStrategy = "topic_record" // <topic>-<the record's full name>
+)
+
+// SubjectName is the subject of the values of topic written with Avro record schema
+// text under strategy ("" is TopicNameStrategy).
+func SubjectName(strategy, topic, schema string) (string, error) {
+	switch strategy {
+	case "", TopicNameStrategy:
+		return ValueSubject(topic), nil
+	case RecordNameStrategy, TopicRecordNameStrategy:
+		s, err := avro.Parse(schema)
+		if err != nil {
+			return "", rberr.Wrap(rberr.InvalidArgument, err, "kafka: not a valid Avro schema")
+		}
+		n, ok := s.(avro.NamedSchema)
+		if !ok {
+			return "", rberr.New(rberr.InvalidArgument, "kafka: subject name strategy %q needs a named (record) schema", strategy)
+		}
+		if strategy == RecordNameStrategy {
+			return n.FullName(), nil
+		}
+		return topic + "-" + n.FullName(), nil
+	}
+	return "", rberr.New(rberr.InvalidArgument, "kafka: subject_name_strategy must be \"topic\", \"record\" or \"topic_record\", got %q", strategy)
+}
 
 // errNotFound is a registry's 404: no such schema id or subject.
 var errNotFound = errors.New("not found")
@@ -81,6 +118,10 @@ func (c *RegistryClient) call(method, path string, body any, out any) error {
 	req, err := http.NewRequest(method, c.base+path, rd)
 	if err != nil {
 		return rberr.Wrap(rberr.InvalidArgument, err, "schema registry %s", c.base)
+	}
+	if c.user != nil {
+		pass, _ := c.user.Password()
+		req.SetBasicAuth(c.user.Username(), pass)
 	}
 	req.Header.Set("Accept", "application/vnd.schemaregistry.v1+json, application/json")
 	if body != nil {

@@ -31,6 +31,7 @@ class Registry:
         self.subjects: dict[str, list[int]] = {}
         self.requests: list[str] = []
         self.lock = threading.Lock()
+        self.auth: str | None = None  # "user:password": requests without it get HTTP 401
 
     def register(self, subject: str, schema: Any) -> int:
         text = schema if isinstance(schema, str) else json.dumps(schema)
@@ -62,8 +63,19 @@ class Registry:
                 self.end_headers()
                 self.wfile.write(data)
 
+            def denied(self) -> bool:
+                import base64
+
+                want = None if reg.auth is None else "Basic " + base64.b64encode(reg.auth.encode()).decode()
+                if want is not None and self.headers.get("Authorization") != want:
+                    self.reply(401, {"error_code": 401, "message": "Unauthorized"})
+                    return True
+                return False
+
             def do_GET(self) -> None:  # noqa: N802
                 reg.requests.append("GET " + self.path)
+                if self.denied():
+                    return
                 parts = self.path.strip("/").split("/")
                 if len(parts) == 3 and parts[:2] == ["schemas", "ids"] and parts[2].isdigit():
                     sid = int(parts[2])
@@ -81,6 +93,8 @@ class Registry:
 
             def do_POST(self) -> None:  # noqa: N802
                 reg.requests.append("POST " + self.path)
+                if self.denied():
+                    return
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 parts = self.path.strip("/").split("/")
                 if len(parts) == 3 and parts[0] == "subjects" and parts[2] == "versions":
@@ -360,3 +374,30 @@ def test_write_avro_with_ones_own_schema_through_the_registry(brokers, topic, re
         got.append(fastavro.schemaless_reader(io.BytesIO(m.value()[5:]), parsed, None))
     assert sorted(got, key=lambda r: r["id"]) == [{"id": 1, "name": "a", "age": None},
                                                   {"id": 2, "name": "b", "age": None}]
+
+
+def test_subject_name_strategies_and_basic_auth(brokers, topic, registry):  # noqa: F811
+    t = topic(1)
+    mine = {"type": "record", "name": "Click", "namespace": "web", "fields": [{"name": "id", "type": "long"}]}
+    table = pa.table({"id": pa.array([1, 2], pa.int64())})
+    registry.auth = "svc:s3cr:et"
+    authed = registry.url.replace("http://", "http://svc:s3cr%3Aet@")
+    # Without credentials the registry refuses, and the job says so, without any password.
+    with pytest.raises(rb.RiverbedError, match="HTTP 401") as e:
+        rb.from_arrow(table).write_kafka(brokers, t, format="avro", schema=mine, schema_registry=registry.url)
+    assert "s3cr" not in str(e.value)
+    for strategy, subject in [(None, f"{t}-value"), ("topic", f"{t}-value"), ("record", "web.Click"),
+                              ("topic_record", f"{t}-web.Click")]:
+        rb.from_arrow(table).write_kafka(brokers, t, format="avro", schema=mine, schema_registry=authed,
+                                         subject_name_strategy=strategy)  # type: ignore[arg-type]
+        assert registry.subjects.get(subject) == [1], (strategy, registry.subjects)
+    # The columns' own schema (record "row") under the record strategies.
+    rb.from_arrow(table).write_kafka(brokers, t, format="avro", schema_registry=authed,
+                                     subject_name_strategy="record")
+    assert "row" in registry.subjects
+    # Every record names the one schema id, and reads back through the authenticated registry.
+    got = rb.read_kafka(brokers, t, format="avro", schema=mine, schema_registry=authed, end="latest").collect()
+    assert sorted(got["id"].to_pylist()) == [1, 1, 1, 1, 1, 2, 2, 2, 2, 2]
+    with pytest.raises(ValueError, match="subject_name_strategy must be"):
+        rb.from_arrow(table).write_kafka(brokers, t, format="avro", schema_registry=authed,
+                                         subject_name_strategy="TopicName")  # type: ignore[arg-type]

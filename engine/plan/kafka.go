@@ -28,7 +28,10 @@ type KafkaDef struct {
 	// are in its wire format. Read: AvroSchema is the reader schema (default: the
 	// latest of subject "<topic>-value"); write: the schema is registered under it.
 	SchemaRegistry string `json:"schema_registry,omitempty"`
-	CSVDelimiter   string `json:"csv_delimiter,omitempty"`
+	// SubjectNameStrategy (sink) names the registry subject of a topic's values: "topic"
+	// (default, "<topic>-value"), "record" (the record's full name) or "topic_record".
+	SubjectNameStrategy string `json:"subject_name_strategy,omitempty"`
+	CSVDelimiter        string `json:"csv_delimiter,omitempty"`
 	// Start and End of a read; End absent: unbounded.
 	Start *KafkaBound `json:"start,omitempty"`
 	End   *KafkaBound `json:"end,omitempty"`

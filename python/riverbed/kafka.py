@@ -206,7 +206,7 @@ def write_kafka_node(brokers: str | Sequence[str], topic: str, format: str, key:
                      options: Mapping[str, Any] | None, upsert: bool = False,
                      partition_by: str | Sequence[str] | None = None,
                      partitioner: str = "default", schema_registry: str | None = None,
-                     schema: Any = None) -> dict[str, Any]:
+                     schema: Any = None, subject_name_strategy: str | None = None) -> dict[str, Any]:
     """The plan node of a write_kafka (its input is set by the caller)."""
     if not isinstance(topic, str) or not topic:
         raise ValueError(f"topic must be a topic name, got {topic!r}")
@@ -232,6 +232,13 @@ def write_kafka_node(brokers: str | Sequence[str], topic: str, format: str, key:
         k["partitioner"] = partitioner
     if schema_registry is not None:
         k["schema_registry"] = _registry(schema_registry, format)
+    if subject_name_strategy is not None:
+        if subject_name_strategy not in ("topic", "record", "topic_record"):
+            raise ValueError("subject_name_strategy must be 'topic', 'record' or 'topic_record', "
+                             f"got {subject_name_strategy!r}")
+        if schema_registry is None:
+            raise ValueError("subject_name_strategy is for writing through a schema_registry")
+        k["subject_name_strategy"] = subject_name_strategy
     if schema is not None:
         if format != "avro":
             raise ValueError(f"write_kafka takes schema= (an Avro writer schema) with format='avro', not {format!r}")

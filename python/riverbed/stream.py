@@ -1862,7 +1862,8 @@ class Stream:
                     progress: bool | None = None, runtime_mode: RuntimeMode | None = None,
                     lazy: bool = False, upsert: bool = False,
                     partitioner: Literal["default", "fixed", "round-robin"] = "default",
-                    schema_registry: str | None = None, schema: Any = None) -> Any:
+                    schema_registry: str | None = None, schema: Any = None,
+                    subject_name_strategy: Literal["topic", "record", "topic_record"] | None = None) -> Any:
         """Write the results to a Kafka topic (Flink's ``KafkaSink``), one record per row.
 
         ``format``: ``"json"`` (one object per row, in the form ``read_kafka`` reads back),
@@ -1874,8 +1875,13 @@ class Stream:
         ``schema_registry="http://host:8081"`` (``format="avro"``), the schema is registered
         under the subject ``<topic>-value`` (or found there) when the job starts, and each
         value is in Confluent's wire format (a 0 byte, the 4-byte schema id, the datum), as
-        Confluent's ``KafkaAvroSerializer`` writes it. ``key`` names the column that gives each record its key (its
-        bytes if binary or string, else its JSON text), or a list of columns (the key is then
+        Confluent's ``KafkaAvroSerializer`` writes it; ``subject_name_strategy`` names that
+        subject as the serializers' ``value.subject.name.strategy``: ``"topic"`` (default,
+        ``<topic>-value``), ``"record"`` (the record's full name) or ``"topic_record"``
+        (``<topic>-<full name>``). Credentials in the registry's URL
+        (``http://user:password@host:8081``) are sent as HTTP basic authentication.
+        ``key`` names the column that gives each record its key (its bytes if binary or
+        string, else its JSON text), or a list of columns (the key is then
         a JSON object of them, as Flink's ``key.fields``). Records are partitioned by key
         (murmur2, as the Java client), unless ``partition_by`` names the column(s) whose
         values choose the partition: rows with equal values go to one partition
@@ -1935,7 +1941,7 @@ class Stream:
         from .kafka import write_kafka_node
 
         root = write_kafka_node(brokers, topic, format, key, delivery_guarantee, transactional_id_prefix, options,
-                                upsert, partition_by, partitioner, schema_registry, schema)
+                                upsert, partition_by, partitioner, schema_registry, schema, subject_name_strategy)
         root["input"] = self._node
         if lazy:
             return Stream(self._env, root, self._sources, unbounded=self._unbounded)

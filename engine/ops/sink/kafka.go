@@ -127,8 +127,12 @@ func (o *KafkaSinkOp) Open(tc *runtime.TaskCtx) error {
 		if err != nil {
 			return err
 		}
-		if encOpts.AvroSchemaID, err = reg.Register(kafka.ValueSubject(c.Topic), text); err != nil {
-			return rberr.Wrap(rberr.KindOf(err), err, "write_kafka: registering the schema of subject %q", kafka.ValueSubject(c.Topic))
+		subject, err := kafka.SubjectName(encOpts.AvroSubjectStrategy, c.Topic, text)
+		if err != nil {
+			return err
+		}
+		if encOpts.AvroSchemaID, err = reg.Register(subject, text); err != nil {
+			return rberr.Wrap(rberr.KindOf(err), err, "write_kafka: registering the schema of subject %q", subject)
 		}
 	}
 	enc, err := kafka.NewEncoder(schema, encOpts)
