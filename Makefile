@@ -98,7 +98,7 @@ bench-tpch: install ## only the TPC-H benchmark: 22 queries vs DuckDB/Polars at 
 bench-checkpoint: install ## only the checkpoint benchmark: cost at 10 s / 1 s, memory vs Pebble, recovery time
 	$(PY) bench/checkpoint_bench.py
 
-bench-kafka: install ## only the Kafka benchmark: produce/consume throughput vs confluent-kafka (on a broker started for it)
+bench-kafka: install ## only the Kafka benchmark: throughput vs confluent-kafka and PyFlink, a windowed aggregation vs Quix Streams and PyFlink, end-to-end latency (on a broker started for it)
 	$(KAFKA_BROKER) run $(PY) bench/kafka_bench.py
 
 profile: install ## CPU profile of one Nexmark query (Q=q5): build/profiles/$(Q).cpu.pprof and its top functions

@@ -4,7 +4,10 @@
 #                               and pyarrow, so it stays out of the project's .venv)
 #   bench/.cache/jars           the Parquet format for Flink's filesystem connector:
 #                               flink-sql-parquet of the installed Flink version, plus the
-#                               Hadoop classes it needs (hadoop-client-api, -runtime)
+#                               Hadoop classes it needs (hadoop-client-api, -runtime), and
+#                               Flink's Kafka SQL connector (flink-sql-connector-kafka, for
+#                               bench/kafka_bench.py; released apart from Flink, for a Flink
+#                               minor version: KAFKA_CONNECTOR_VERSION, 5.0.0-2.2 by default)
 #   bench/.cache/m2             Maven's local repository for those downloads
 # Needs: python3 (3.9-3.12), Java 11/17 on PATH, Maven; the Python package index and Maven
 # Central. Re-running is cheap: what is there already is kept.
@@ -18,6 +21,7 @@ venv="$cache/pyflink-venv"
 jars="$cache/jars"
 flink_version="${FLINK_VERSION:-2.3.0}"
 hadoop_version="${HADOOP_VERSION:-3.3.6}"
+kafka_connector_version="${KAFKA_CONNECTOR_VERSION:-5.0.0-2.2}"
 python="${PYTHON:-python3}"
 
 mkdir -p "$cache" "$jars"
@@ -43,5 +47,7 @@ find "$jars" -name 'flink-sql-parquet-*.jar' ! -name "flink-sql-parquet-$install
 fetch "org.apache.flink:flink-sql-parquet:$installed"
 fetch "org.apache.hadoop:hadoop-client-api:$hadoop_version"
 fetch "org.apache.hadoop:hadoop-client-runtime:$hadoop_version"
+find "$jars" -name 'flink-sql-connector-kafka-*.jar' ! -name "flink-sql-connector-kafka-$kafka_connector_version.jar" -delete
+fetch "org.apache.flink:flink-sql-connector-kafka:$kafka_connector_version"
 
 echo "PyFlink $installed ready: $venv; jars: $(cd "$jars" && ls ./*.jar | xargs -n1 basename | tr '\n' ' ')"

@@ -66,7 +66,7 @@ type kafkaScan struct {
 func (ks *kafkaScan) newSource() *source.KafkaSource {
 	c := &ks.src
 	return &source.KafkaSource{Reader: c.Reader, Topics: c.Topics, Pattern: c.Pattern, Start: c.Start, StartAt: c.StartAt,
-		End: c.End, EndAt: c.EndAt, Decoder: c.Decoder, Bounded: c.Bounded, DeadLets: c.DeadLets, Discovery: c.Discovery,
+		End: c.End, EndAt: c.EndAt, Decoder: c.Decoder, Bounded: c.Bounded, DeadLets: c.DeadLets, SkipDataLoss: c.SkipDataLoss, Discovery: c.Discovery,
 		GroupID: c.GroupID}
 }
 
@@ -345,6 +345,13 @@ func (b *binder) bindKafkaScan(n *plan.Node, args *ScanKafkaArgs, ln *lnode) (*k
 		return fail("on_bad_record must be \"fail\" or \"dead_letter\", got %q", d.OnBadRecord)
 	}
 	src.DeadLets = ks.deadLets
+	switch d.OnDataLoss {
+	case "", "fail":
+	case "skip":
+		src.SkipDataLoss = true
+	default:
+		return fail("on_data_loss must be \"fail\" or \"skip\", got %q", d.OnDataLoss)
+	}
 	// Format and schema.
 	format := kafka.Format(d.Format)
 	if format == "" {

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -59,6 +60,9 @@ func (o *writeKafkaOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 	if format == "" {
 		format = kafka.JSON
 	}
+	if d.AvroSchema != "" && format != kafka.Avro {
+		return rberr.New(rberr.Plan, "%s: an Avro schema is for format \"avro\", not %q", name, format)
+	}
 	if format == kafka.CSV {
 		return rberr.New(rberr.Plan, "%s: format \"csv\" can be read but not written yet; write \"json\", \"avro\", \"raw\" or \"arrow\"", name)
 	}
@@ -67,6 +71,14 @@ func (o *writeKafkaOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 			return rberr.New(rberr.Plan, "%s: schema_registry is for format \"avro\", not %q", name, format)
 		}
 		if _, err := kafka.Registry(d.SchemaRegistry); err != nil {
+			return rberr.Wrap(rberr.KindOf(err), err, "%s", name)
+		}
+	}
+	if d.SubjectNameStrategy != "" {
+		if d.SchemaRegistry == "" {
+			return rberr.New(rberr.Plan, "%s: subject_name_strategy is for writing through a schema_registry", name)
+		}
+		if _, err := kafka.SubjectName(d.SubjectNameStrategy, d.Topic, `{"type": "record", "name": "row", "fields": []}`); err != nil {
 			return rberr.Wrap(rberr.KindOf(err), err, "%s", name)
 		}
 	}
@@ -93,7 +105,7 @@ func (o *writeKafkaOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 		}
 	}
 	enc := kafka.EncoderOptions{Format: format, Topic: d.Topic, KeyColumn: d.Key, KeyColumns: d.Keys, PartitionColumns: d.PartitionBy,
-		AvroRegistry: d.SchemaRegistry}
+		AvroRegistry: d.SchemaRegistry, AvroSchema: d.AvroSchema, AvroSubjectStrategy: d.SubjectNameStrategy}
 	if len(d.PartitionBy) > 0 {
 		cfg.Opts = append(cfg.Opts, kgo.RecordPartitioner(kafka.ColumnPartitioner()))
 	}
@@ -161,6 +173,13 @@ func (o *writeKafkaOp) explain(*lnode) string {
 	}
 	if c.Upsert {
 		d += ", upsert"
+	}
+	if c.Encoder.AvroSchema != "" {
+		var named struct {
+			Name string `json:"name"`
+		}
+		_ = json.Unmarshal([]byte(c.Encoder.AvroSchema), &named)
+		d += ", Avro schema " + named.Name
 	}
 	if c.Encoder.AvroRegistry != "" {
 		d += ", schema registry " + c.Encoder.AvroRegistry

@@ -711,3 +711,79 @@ func TestReaderLatestAndNewPartition(t *testing.T) {
 		t.Errorf("positions = %+v", pos)
 	}
 }
+
+// TestReaderReportsDeletedOffsets: positions below the log start (records deleted
+// by DeleteRecords, as retention would, before they were read) come out of Poll
+// as DataLoss naming the partition and the offsets, once; the read goes on at
+// the log start and reads every record still there, exactly once.
+func TestReaderReportsDeletedOffsets(t *testing.T) {
+	brokers := testBrokers(t)
+	ctx := testCtx(t)
+	topic := newTopic(t, ctx, brokers, 3)
+	produce(t, ctx, brokers, topic, 0, 1000, seq("a", 0, 100)...)
+	produce(t, ctx, brokers, topic, 1, 1000, seq("b", 0, 50)...)
+	produce(t, ctx, brokers, topic, 2, 1000, seq("c", 0, 80)...)
+	del := kadm.Offsets{}
+	del.Add(kadm.Offset{Topic: topic, Partition: 0, At: 60})
+	del.Add(kadm.Offset{Topic: topic, Partition: 1, At: 20})
+	del.Add(kadm.Offset{Topic: topic, Partition: 2, At: 30})
+	resp, err := adminClient(t, brokers).DeleteRecords(ctx, del)
+	if err == nil {
+		err = resp.Error()
+	}
+	if err != nil {
+		t.Fatalf("deleting records: %v", err)
+	}
+
+	r, err := NewReader(ReaderOptions{Brokers: brokers, MaxPollRecords: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	// Partition 0 resumes at 10 (lost: 10..59), partition 1 at 0 and bounded
+	// at 15, all of it deleted (lost: 0..14, then finished), partition 2 at 45,
+	// after the log start (nothing lost).
+	r.Restore(SplitState{TopicPartition{topic, 0}, 10, -1}, SplitState{TopicPartition{topic, 1}, 0, 15},
+		SplitState{TopicPartition{topic, 2}, 45, -1})
+	var got []readRecord
+	var losses []DataLoss
+	finished := map[int32]int64{}
+	for len(got) < 40+35 || len(finished) < 1 {
+		res, err := r.Poll(ctx)
+		if err != nil {
+			t.Fatalf("poll: %v", err)
+		}
+		losses = append(losses, res.DataLoss...)
+		for _, p := range res.Partitions {
+			for _, rec := range p.Records {
+				got = append(got, readRecord{p.TopicPartition, rec.Offset, string(rec.Value)})
+			}
+		}
+		for _, f := range res.Finished {
+			finished[f.Partition] = f.Next
+		}
+	}
+	slices.SortFunc(losses, func(a, b DataLoss) int { return int(a.Partition - b.Partition) })
+	want := []DataLoss{{TopicPartition{topic, 0}, 10, 60, deletedCause}, {TopicPartition{topic, 1}, 0, 15, deletedCause}}
+	if !slices.Equal(losses, want) {
+		t.Fatalf("data loss = %+v, want %+v", losses, want)
+	}
+	if msg := losses[0].Error(); !strings.Contains(msg, `topic "`+topic+`" partition 0: offsets 10 to 59 (50 records)`) {
+		t.Errorf("message %q does not name the partition and the offsets", msg)
+	}
+	if finished[1] != 15 {
+		t.Errorf("partition 1 finished at %v, want 15", finished)
+	}
+	wantVals := append(seq("a", 60, 100), seq("c", 45, 80)...)
+	gotVals := values(got)
+	slices.Sort(wantVals)
+	slices.Sort(gotVals)
+	if !slices.Equal(gotVals, wantVals) {
+		t.Fatalf("read %d records %v..., want a60..a99 and c45..c79 once each", len(gotVals), gotVals[:min(5, len(gotVals))])
+	}
+	for _, p := range r.Positions() {
+		if wantNext := map[int32]int64{0: 100, 2: 80}[p.Partition]; p.Next != wantNext {
+			t.Errorf("%s: position %d, want %d", p.TopicPartition, p.Next, wantNext)
+		}
+	}
+}

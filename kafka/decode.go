@@ -283,7 +283,7 @@ func NewDecoder(opts DecoderOptions) (*Decoder, error) {
 		}
 		opts.Schema, d.opts.Schema = schema, schema
 		if opts.SchemaRegistry != "" {
-			if d.parse, err = avroRegistryParser(opts.SchemaRegistry, schema); err != nil {
+			if d.parse, err = avroRegistryParser(opts.SchemaRegistry, as); err != nil {
 				return nil, err
 			}
 		} else {

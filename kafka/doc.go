@@ -13,8 +13,9 @@
 // binary datum per record of a given record schema, whose fields become the
 // columns: AvroSchema; read with hamba/avro's Reader into the intermediate
 // form, decode_avro.go; or, with SchemaRegistry, in Confluent's wire format,
-// each datum read with the writer schema its id names and projected onto the
-// reader schema's columns: registry.go). Metadata
+// each datum read with the writer schema its id names and resolved against
+// the reader schema, Avro's schema resolution at any depth: registry.go,
+// resolve_avro.go). Metadata
 // columns (key, headers, topic, partition, offset, Kafka timestamp) are
 // appended after the value columns when named. A bad record never vanishes:
 // its BadRecord keeps the raw key, value and headers, its topic, partition
@@ -39,7 +40,8 @@
 // the partition, with ColumnPartitioner as the producer's partitioner;
 // SinkPartitioner gives Flink's "fixed" and "round-robin" partitioners.
 // Avro (encode_avro.go) writes a datum per row of a record schema derived
-// from the columns (AvroSchemaOf), with the registry's 5-byte prefix when
+// from the columns (AvroSchemaOf) or of the user's (EncoderOptions.AvroSchema,
+// encode_avro_schema.go), with the registry's 5-byte prefix when
 // AvroSchemaID is set; RegistryClient (registry.go) registers and fetches
 // schemas.
 //

@@ -48,6 +48,13 @@ type EncoderOptions struct {
 	// AvroRegistry (format Avro) is the URL of the schema registry the sink
 	// registers the schema with (AvroSchemaID is then set by the sink).
 	AvroRegistry string
+	// AvroSchema (format Avro), if set, is the writer schema (a record, JSON
+	// text) rows are written as, instead of one derived from the columns
+	// (encode_avro_schema.go).
+	AvroSchema string
+	// AvroSubjectStrategy (with AvroRegistry) names the subject the schema is
+	// registered under (SubjectName; "": TopicNameStrategy).
+	AvroSubjectStrategy string
 }
 
 // AvroRecordName is the name of the record schema write_kafka derives from the columns.
@@ -175,7 +182,12 @@ func NewEncoder(schema *arrow.Schema, opts EncoderOptions) (*Encoder, error) {
 			prefix = WireHeader(opts.AvroSchemaID)
 		}
 		var err error
-		if e.avro, err = newAvroWriter(schema, prefix); err != nil {
+		if opts.AvroSchema != "" {
+			e.avro, err = newSchemaAvroWriter(schema, opts.AvroSchema, prefix)
+		} else {
+			e.avro, err = newAvroWriter(schema, prefix)
+		}
+		if err != nil {
 			return nil, err
 		}
 	case ArrowIPC:

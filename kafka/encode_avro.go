@@ -110,6 +110,8 @@ type avroWriter struct {
 	schema *arrow.Schema
 	prefix []byte // the registry's wire-format header, or nil
 	w      *avro.Writer
+	// enc, if set, writes a row by a writer schema of the user's (encode_avro_schema.go).
+	enc func(w *avro.Writer, child func(int) arrow.Array, i int) error
 }
 
 func newAvroWriter(schema *arrow.Schema, prefix []byte) (*avroWriter, error) {
@@ -124,6 +126,12 @@ func (a *avroWriter) row(batch arrow.RecordBatch, i int) ([]byte, error) {
 	a.w.Reset(nil)
 	if a.prefix != nil {
 		_, _ = a.w.Write(a.prefix)
+	}
+	if a.enc != nil {
+		if err := a.enc(a.w, batch.Column, i); err != nil {
+			return nil, err
+		}
+		return bytes.Clone(a.w.Buffer()), nil
 	}
 	for c, f := range a.schema.Fields() {
 		if err := a.value(f.Name, batch.Column(c), i, f.Nullable); err != nil {

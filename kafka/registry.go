@@ -13,22 +13,26 @@ import (
 	"sync"
 	"time"
 
-	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/hamba/avro/v2"
 
 	"github.com/riverbed-engine/riverbed/internal/rberr"
-	"github.com/riverbed-engine/riverbed/internal/textcodec"
 )
 
 // Confluent Schema Registry: the wire format of its serializers (a 0 magic byte, the
 // schema id as a 4-byte big-endian integer, then the Avro datum) and the few REST
 // endpoints riverbed uses: GET /schemas/ids/{id}, GET /subjects/{subject}/versions/latest
 // and POST /subjects/{subject}/versions (register, or look up an equal schema). Subjects
-// follow the TopicNameStrategy: "<topic>-value".
+// follow a subject name strategy (SubjectName): "<topic>-value" (TopicNameStrategy, the
+// default), the record's full name (RecordNameStrategy) or "<topic>-<full name>"
+// (TopicRecordNameStrategy). Credentials in the URL (http://user:password@host:8081) are
+// sent as HTTP basic authentication, as the serializers' basic.auth.user.info does, and
+// never appear in errors.
 
 // RegistryClient talks to one schema registry. Schemas by id are cached for the life of
 // the process (an id never changes its schema). Safe for concurrent use.
 type RegistryClient struct {
-	base string
+	base string // without credentials
+	user *url.Userinfo
 	http *http.Client
 	mu   sync.Mutex
 	ids  map[int32]*idEntry
@@ -59,13 +63,45 @@ func Registry(u string) (*RegistryClient, error) {
 	if c, ok := registries[u]; ok {
 		return c, nil
 	}
-	c := &RegistryClient{base: u, http: &http.Client{Timeout: 30 * time.Second}, ids: map[int32]*idEntry{}}
+	user := p.User
+	p.User = nil
+	c := &RegistryClient{base: strings.TrimRight(p.String(), "/"), user: user, http: &http.Client{Timeout: 30 * time.Second}, ids: map[int32]*idEntry{}}
 	registries[u] = c
 	return c, nil
 }
 
 // ValueSubject is the subject of a topic's record values (TopicNameStrategy).
 func ValueSubject(topic string) string { return topic + "-value" }
+
+// Subject name strategies, as the serializers' value.subject.name.strategy.
+const (
+	TopicNameStrategy       = "topic"        // <topic>-value
+	RecordNameStrategy      = "record"       // the record's full name
+	TopicRecordNameStrategy = "topic_record" // <topic>-<the record's full name>
+)
+
+// SubjectName is the subject of the values of topic written with Avro record schema
+// text under strategy ("" is TopicNameStrategy).
+func SubjectName(strategy, topic, schema string) (string, error) {
+	switch strategy {
+	case "", TopicNameStrategy:
+		return ValueSubject(topic), nil
+	case RecordNameStrategy, TopicRecordNameStrategy:
+		s, err := avro.Parse(schema)
+		if err != nil {
+			return "", rberr.Wrap(rberr.InvalidArgument, err, "kafka: not a valid Avro schema")
+		}
+		n, ok := s.(avro.NamedSchema)
+		if !ok {
+			return "", rberr.New(rberr.InvalidArgument, "kafka: subject name strategy %q needs a named (record) schema", strategy)
+		}
+		if strategy == RecordNameStrategy {
+			return n.FullName(), nil
+		}
+		return topic + "-" + n.FullName(), nil
+	}
+	return "", rberr.New(rberr.InvalidArgument, "kafka: subject_name_strategy must be \"topic\", \"record\" or \"topic_record\", got %q", strategy)
+}
 
 // errNotFound is a registry's 404: no such schema id or subject.
 var errNotFound = errors.New("not found")
@@ -82,6 +118,10 @@ func (c *RegistryClient) call(method, path string, body any, out any) error {
 	req, err := http.NewRequest(method, c.base+path, rd)
 	if err != nil {
 		return rberr.Wrap(rberr.InvalidArgument, err, "schema registry %s", c.base)
+	}
+	if c.user != nil {
+		pass, _ := c.user.Password()
+		req.SetBasicAuth(c.user.Username(), pass)
 	}
 	req.Header.Set("Accept", "application/vnd.schemaregistry.v1+json, application/json")
 	if body != nil {
@@ -192,17 +232,17 @@ func (e registryFatal) Error() string { return e.err.Error() }
 func (e registryFatal) Unwrap() error { return e.err }
 
 // registryAvro reads datums in the registry's wire format, each with the writer schema
-// its id names, into the columns of a reader schema (see projectTo).
+// its id names, as the reader schema (Avro's schema resolution, resolve_avro.go).
 type registryAvro struct {
 	reg     *RegistryClient
-	reader  *arrow.Schema
+	reader  avro.Schema
 	writers map[int32]*registryWriter
 }
 
 type registryWriter struct {
 	p    *avroParser
-	cols []int // reader column -> writer field index, -1: missing (null)
-	err  error // the writer schema cannot be read into the reader's columns
+	conv avroConv // the writer's record into the reader's
+	err  error    // the writer schema cannot be read as the reader's
 }
 
 func (r *registryAvro) parse(value []byte) ([]any, error) {
@@ -233,60 +273,32 @@ func (r *registryAvro) parse(value []byte) ([]any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("schema id %d: %w", id, err)
 	}
-	out := make([]any, len(w.cols))
-	for i, c := range w.cols {
-		if c >= 0 {
-			out[i] = row[c]
-		}
+	out, err := w.conv(row)
+	if err != nil {
+		return nil, fmt.Errorf("schema id %d: %w", id, err)
 	}
-	return out, nil
+	return out.([]any), nil
 }
 
-// writer prepares the reading of datums of writer schema text into the reader's
-// columns: fields are matched by name; a reader column missing from the writer schema
-// is null (it must be nullable); a field's type must be the reader's, or int where the
-// reader has long, float where it has double (Avro's promotions, which the intermediate
-// form makes free).
+// writer prepares the reading of datums of writer schema text as the reader schema.
 func (r *registryAvro) writer(id int32, text string) *registryWriter {
-	as, ws, err := AvroSchema(text)
+	as, _, err := AvroSchema(text)
 	if err != nil {
 		return &registryWriter{err: fmt.Errorf("schema id %d: %v", id, err)}
 	}
-	w := &registryWriter{p: newAvroParser(as), cols: make([]int, r.reader.NumFields())}
-	for i, f := range r.reader.Fields() {
-		idx := ws.FieldIndices(f.Name)
-		if len(idx) == 0 {
-			if !f.Nullable {
-				w.err = textcodec.FieldError(f.Name, "not in the writer schema (id %d) and not nullable in the reader's", id)
-				return w
-			}
-			w.cols[i] = -1
-			continue
-		}
-		wt := ws.Field(idx[0]).Type
-		if !arrow.TypeEqual(wt, f.Type) && !promotes(wt, f.Type) {
-			w.err = textcodec.FieldError(f.Name, "%s in the writer schema (id %d), %s in the reader's", wt, id, f.Type)
-			return w
-		}
-		if ws.Field(idx[0]).Nullable && !f.Nullable {
-			w.err = textcodec.FieldError(f.Name, "nullable in the writer schema (id %d), not in the reader's", id)
-			return w
-		}
-		w.cols[i] = idx[0]
+	conv, err := resolveAvro("", as, r.reader)
+	if err != nil {
+		return &registryWriter{err: fmt.Errorf("the writer schema (id %d) cannot be read as the reader's: %w", id, err)}
 	}
-	return w
-}
-
-func promotes(from, to arrow.DataType) bool {
-	return from.ID() == arrow.INT32 && to.ID() == arrow.INT64 || from.ID() == arrow.FLOAT32 && to.ID() == arrow.FLOAT64
+	return &registryWriter{p: newAvroParser(as), conv: conv}
 }
 
 // avroRegistryParser is the parse function of format Avro through a registry.
-func avroRegistryParser(regURL string, readerCols *arrow.Schema) (func([]byte) ([]any, error), error) {
+func avroRegistryParser(regURL string, reader avro.Schema) (func([]byte) ([]any, error), error) {
 	reg, err := Registry(regURL)
 	if err != nil {
 		return nil, err
 	}
-	r := &registryAvro{reg: reg, reader: readerCols, writers: map[int32]*registryWriter{}}
+	r := &registryAvro{reg: reg, reader: reader, writers: map[int32]*registryWriter{}}
 	return r.parse, nil
 }

@@ -328,10 +328,30 @@ type PollResult struct {
 	// Finished are bounded splits that reached their end (reported once;
 	// they are no longer read).
 	Finished []SplitState
-	// DataLoss are positions that no longer existed (deleted by retention)
-	// and were skipped to the log start.
-	DataLoss []error
+	// DataLoss are ranges of offsets that were gone before they were read
+	// (deleted by retention or DeleteRecords, or lost by the broker): the
+	// position moved past them.
+	DataLoss []DataLoss
 }
+
+// DataLoss is a range of a partition's offsets, [From, To), that no longer
+// existed when the reader got to them: records there (if any were not
+// transaction markers or aborted) were never read.
+type DataLoss struct {
+	TopicPartition
+	From, To int64
+	// Cause says how the records went: "deleted" (below the log start:
+	// retention, DeleteRecords) or the broker's truncation of its log.
+	Cause string
+}
+
+func (d DataLoss) Error() string {
+	return fmt.Sprintf("kafka topic %q partition %d: offsets %d to %d (%d records) were lost before they were read: %s",
+		d.Topic, d.Partition, d.From, d.To-1, d.To-d.From, d.Cause)
+}
+
+// deletedCause is DataLoss.Cause of offsets below the log start.
+const deletedCause = "they were deleted (by retention or DeleteRecords) before the read got to them"
 
 // Poll waits for records of the active splits (or ctx) and returns them.
 // Records at or past a split's end are dropped, and a split that reaches
@@ -351,7 +371,11 @@ func (r *Reader) Poll(ctx context.Context) (PollResult, error) {
 		var loss *kgo.ErrDataLoss
 		switch {
 		case errors.As(err, &loss):
-			res.DataLoss = append(res.DataLoss, err)
+			// The broker lost records it had (a truncated log): the client
+			// resumed at ResetTo, having read to ConsumedTo.
+			res.DataLoss = append(res.DataLoss, DataLoss{TopicPartition: TopicPartition{Topic: topic, Partition: p},
+				From: min(loss.ConsumedTo, loss.ResetTo), To: max(loss.ConsumedTo, loss.ResetTo),
+				Cause: "the broker lost them (its log was truncated): " + err.Error()})
 		case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
 			if firstErr == nil {
 				firstErr = rberr.Wrap(rberr.Cancelled, err, "kafka: poll")
@@ -366,8 +390,29 @@ func (r *Reader) Poll(ctx context.Context) (PollResult, error) {
 	fs.EachPartition(func(fp kgo.FetchTopicPartition) {
 		tp := TopicPartition{Topic: fp.Topic, Partition: fp.Partition}
 		st := r.splits[tp]
-		if st == nil || len(fp.Records) == 0 {
+		if st == nil {
 			return // removed while a fetch was buffered
+		}
+		// Offsets below the log start that the position had not passed were
+		// deleted before they were read; franz-go moves to the log start
+		// without a word (an OffsetOutOfRange below the start is no error to
+		// it). A record at or below the position shows that nothing is
+		// missing (the log start moved after the fetch).
+		lost := false
+		if lo := fp.LogStartOffset; lo > st.Next && st.Next >= 0 {
+			if len(fp.Records) > 0 {
+				lo = min(lo, fp.Records[0].Offset)
+			}
+			if st.End >= 0 {
+				lo = min(lo, st.End)
+			}
+			if lo > st.Next {
+				res.DataLoss = append(res.DataLoss, DataLoss{TopicPartition: tp, From: st.Next, To: lo, Cause: deletedCause})
+				st.Next, lost = lo, true
+			}
+		}
+		if len(fp.Records) == 0 && !lost {
+			return
 		}
 		pr := PartitionRecords{TopicPartition: tp, HighWatermark: fp.HighWatermark}
 		for _, rec := range fp.Records {

@@ -543,3 +543,37 @@ def test_upsert_sink_of_an_updating_join_with_a_composite_key(brokers, topic, tm
         SELECT l.k, l.b, l.n, r.ws FROM l LEFT JOIN r USING (k, b)""").fetchall()}
     assert table == want
     assert tombstones > 0  # updates went out as a tombstone and a new value
+
+
+def test_offsets_deleted_before_they_were_read_fail_or_are_counted(brokers, topic):
+    """Records deleted (DeleteRecords, as retention does) below where a read resumes are
+    never silently skipped: the job fails naming the partition and the offsets lost, or,
+    with on_data_loss="skip", reads on from the log start and counts them."""
+    from confluent_kafka import TopicPartition
+
+    t = topic(2)
+    produce(brokers, t, [(0, json.dumps({"x": i}).encode(), {}) for i in range(100)]
+            + [(1, json.dumps({"x": 100 + i}).encode(), {}) for i in range(50)])
+    adm = AdminClient({"bootstrap.servers": brokers})
+    for f in adm.delete_records([TopicPartition(t, 0, 40)]).values():
+        f.result(60)
+    # Where a restored checkpoint would resume: partition 0 at 10, below its log start (40).
+    read = rb.read_kafka(brokers, t, schema={"x": pa.int64()}, start={0: 10, 1: 0}, end="latest")
+    with pytest.raises(rb.DataError, match=rf'kafka topic "{t}" partition 0: offsets 10 to 39 \(30 records\) were '
+                                           r'lost before they were read: they were deleted'):
+        read.collect()
+
+    s = rb.read_kafka(brokers, t, schema={"x": pa.int64()}, start={0: 10, 1: 0}, end="latest",
+                      on_data_loss="skip")
+    job = s.start()
+    rows = sorted(job.collect()["x"].to_pylist())
+    assert rows == list(range(40, 150))  # what is still there, once each
+    [m] = [r for r in job.metrics(as_dict=True) if r["partitions"] is not None]
+    assert m["lost_records"] == 30
+    assert {p["partition"]: p["lost_records"] for p in m["partitions"]} == {0: 30, 1: 0}
+    assert job.metrics().column("lost_records").to_pylist().count(30) == 1
+    # A start at or after the log start loses nothing.
+    assert sorted(rb.read_kafka(brokers, t, schema={"x": pa.int64()}, start={0: 40}, end="latest")
+                  .collect()["x"].to_pylist()) == list(range(40, 150))
+    with pytest.raises(ValueError, match="on_data_loss must be 'fail' or 'skip'"):
+        rb.read_kafka(brokers, t, schema={"x": pa.int64()}, on_data_loss="ignore")  # type: ignore[arg-type]

@@ -15,7 +15,7 @@ import riverbed as rb
 
 fastavro = pytest.importorskip("fastavro")
 pytest.importorskip("confluent_kafka")
-from test_kafka import brokers, produce, topic  # noqa: E402, F401
+from test_kafka import brokers, consume, produce, topic  # noqa: E402, F401
 
 UTC = dt.timezone.utc
 SCHEMA = {
@@ -178,3 +178,87 @@ def test_avro_schema_errors(brokers):  # noqa: F811
         rb.read_kafka(brokers, "t", format="avro", schema='"long"', end="latest").explain()
     with pytest.raises(TypeError, match="Avro schema"):
         rb.read_kafka(brokers, "t", format="avro", end="latest")
+
+
+# write_kafka(format="avro", schema=...): rows written as a writer schema of the user's,
+# read back with fastavro (the oracle) and compared with the rows written.
+USER_SCHEMA = {"type": "record", "name": "Trade", "namespace": "com.example", "fields": [
+    {"name": "id", "type": "long"},
+    {"name": "side", "type": {"type": "enum", "name": "Side", "symbols": ["BUY", "SELL"]}},
+    {"name": "qty", "type": "int"},
+    {"name": "price", "type": {"type": "fixed", "name": "Price", "size": 8, "logicalType": "decimal",
+                               "precision": 12, "scale": 3}},
+    {"name": "ts", "type": {"type": "long", "logicalType": "timestamp-millis"}},
+    {"name": "trader", "type": {"type": "record", "name": "Trader", "fields": [
+        {"name": "name", "type": "string"}, {"name": "desk", "type": ["null", "string"]},
+        {"name": "region", "type": "string", "default": "emea"}]}},
+    {"name": "fills", "type": {"type": "array", "items": "double"}},
+    {"name": "tags", "type": {"type": "map", "values": "long"}},
+    {"name": "ref", "type": ["null", "long", "string"]},
+    {"name": "note", "type": ["null", "string"], "default": None},
+    {"name": "version", "type": "int", "default": 2}]}
+
+
+def user_rows(n: int) -> pa.Table:
+    from decimal import Decimal
+
+    return pa.table({
+        "id": pa.array(range(n), pa.int64()),
+        "side": pa.array(["BUY" if i % 3 else "SELL" for i in range(n)]),
+        "qty": pa.array([i * 10 - 50 for i in range(n)], pa.int16()),
+        "price": pa.array([Decimal(i * 1234 - 5000) / 1000 for i in range(n)], pa.decimal128(10, 3)),
+        "ts": pa.array([T0 + dt.timedelta(milliseconds=i) for i in range(n)], pa.timestamp("ms", "UTC")),
+        "trader": pa.array([{"name": f"t{i}", "desk": None if i % 2 else f"d{i}"} for i in range(n)],
+                           pa.struct([("name", pa.string()), ("desk", pa.string())])),
+        "fills": pa.array([[i / 2, -1.25][: i % 3] for i in range(n)], pa.list_(pa.float32())),
+        "tags": pa.array([[(f"k{j}", i * j) for j in range(i % 3)] for i in range(n)],
+                         pa.map_(pa.string(), pa.int64())),
+        "ref": pa.array([None if i % 3 == 0 else {"long": i, "string": None} if i % 3 == 1
+                         else {"long": None, "string": f"r{i}"} for i in range(n)],
+                        pa.struct([("long", pa.int64()), ("string", pa.string())])),
+    })
+
+
+def test_write_avro_with_a_schema_of_ones_own(brokers, topic):  # noqa: F811
+    t = topic(2)
+    rows = user_rows(40)
+    out = rb.from_arrow(rows).write_kafka(brokers, t, format="avro", schema=USER_SCHEMA, key="id")
+    assert sum(out["rows"].to_pylist()) == 40
+    parsed = fastavro.parse_schema(USER_SCHEMA)
+    got = sorted((fastavro.schemaless_reader(io.BytesIO(m.value()), parsed, None) for m in consume(brokers, t)),
+                 key=lambda r: r["id"])
+    want = []
+    for r in rows.to_pylist():
+        r["trader"] = {**r["trader"], "region": "emea"}
+        r["tags"] = dict(r["tags"])
+        ref = r["ref"]
+        r["ref"] = None if ref is None else ref["long"] if ref["long"] is not None else ref["string"]
+        r["note"], r["version"] = None, 2
+        want.append(r)
+    assert got == want
+    # Read back by riverbed with the same schema: the columns it was written from.
+    back = rb.read_kafka(brokers, t, format="avro", schema=USER_SCHEMA, end="latest").collect().sort_by("id")
+    assert back.select(["id", "side", "price", "ts", "fills"]).to_pylist() == \
+        rows.select(["id", "side", "price", "ts", "fills"]).to_pylist()
+
+
+def test_write_avro_schema_errors(brokers, topic):  # noqa: F811
+    t = topic(1)
+    rows = user_rows(4)
+    src = rb.from_arrow(rows)
+    wrong = json.loads(json.dumps(USER_SCHEMA))
+    wrong["fields"][2]["type"] = "string"  # qty: int16 column as string
+    with pytest.raises(rb.RiverbedError, match=r'column "qty": int16 cannot be written as Avro string'):
+        src.write_kafka(brokers, t, format="avro", schema=wrong)
+    with pytest.raises(rb.RiverbedError, match=r'column "extra" is not a field of the Avro record com.example.Trade'):
+        rb.from_arrow(rows.append_column("extra", pa.array([1, 2, 3, 4]))).write_kafka(
+            brokers, t, format="avro", schema=USER_SCHEMA)
+    with pytest.raises(rb.RiverbedError, match=r'field "qty" of the Avro schema has no column of its name and no '
+                                               r'default'):
+        rb.from_arrow(rows.drop_columns(["qty"])).write_kafka(brokers, t, format="avro", schema=USER_SCHEMA)
+    bad_side = rows.set_column(1, "side", pa.array(["BUY", "HOLD", "SELL", "BUY"]))
+    with pytest.raises(rb.DataError, match=r'column "side" row 1: "HOLD" is not a symbol of the Avro enum '
+                                           r'com.example.Side'):
+        rb.from_arrow(bad_side).write_kafka(brokers, t, format="avro", schema=USER_SCHEMA)
+    with pytest.raises(ValueError, match="schema= .* with format='avro'"):
+        src.write_kafka(brokers, t, schema=USER_SCHEMA)

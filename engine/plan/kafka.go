@@ -20,13 +20,18 @@ type KafkaDef struct {
 	// for JSON: inferred from a sample of SampleSize records.
 	Schema     string `json:"schema,omitempty"`
 	SampleSize int    `json:"sample_size,omitempty"`
-	// AvroSchema is the Avro writer schema (JSON text) of format "avro".
+	// AvroSchema is the Avro writer schema (JSON text) of format "avro": of the records
+	// read (the reader schema with a registry), or of those written (default: derived
+	// from the columns).
 	AvroSchema string `json:"avro_schema,omitempty"`
 	// SchemaRegistry is the URL of a Confluent schema registry (format "avro"): values
 	// are in its wire format. Read: AvroSchema is the reader schema (default: the
 	// latest of subject "<topic>-value"); write: the schema is registered under it.
 	SchemaRegistry string `json:"schema_registry,omitempty"`
-	CSVDelimiter   string `json:"csv_delimiter,omitempty"`
+	// SubjectNameStrategy (sink) names the registry subject of a topic's values: "topic"
+	// (default, "<topic>-value"), "record" (the record's full name) or "topic_record".
+	SubjectNameStrategy string `json:"subject_name_strategy,omitempty"`
+	CSVDelimiter        string `json:"csv_delimiter,omitempty"`
 	// Start and End of a read; End absent: unbounded.
 	Start *KafkaBound `json:"start,omitempty"`
 	End   *KafkaBound `json:"end,omitempty"`
@@ -35,6 +40,9 @@ type KafkaDef struct {
 	Metadata map[string]string `json:"metadata,omitempty"`
 	// OnBadRecord is "fail" (default) or "dead_letter".
 	OnBadRecord string `json:"on_bad_record,omitempty"`
+	// OnDataLoss is "fail" (default) or "skip": what a read does at offsets that were
+	// gone (deleted by retention) before it read them.
+	OnDataLoss string `json:"on_data_loss,omitempty"`
 	// Sink: the key column, delivery guarantee ("at-least-once", "exactly-once",
 	// "none") and the prefix of transactional ids.
 	Key                   string   `json:"key,omitempty"`

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"hash/fnv"
 	"io"
+	"log/slog"
 	"math"
 	"regexp"
 	"sort"
@@ -45,6 +46,10 @@ type KafkaSource struct {
 	Decoder  kafka.DecoderOptions
 	Bounded  bool
 	DeadLets bool // bad records become dead-letter batches (else they fail the job)
+	// SkipDataLoss goes on past offsets that were gone before they were read (deleted
+	// by retention, lost by the broker), counting and logging them; else such a loss
+	// fails the job naming the partition and the offsets.
+	SkipDataLoss bool
 	// Discovery is how often an unbounded read looks for new partitions (0: never).
 	Discovery time.Duration
 	// Idle marks a partition idle after that long without records (0: never), so that
@@ -111,6 +116,7 @@ type kafkaPartStats struct {
 	records     int64 // records fetched
 	bytes       int64 // their key and value bytes
 	deadLetters int64
+	lost        int64 // offsets lost before they were read (SkipDataLoss)
 }
 
 // stat is tp's counters; called with k.mu held.
@@ -419,6 +425,18 @@ func (e *kafkaEnum) poll(rc *ReadCtx, wait time.Duration) error {
 			return rc.Ctx.Err()
 		}
 		return err
+	}
+	for _, d := range res.DataLoss {
+		if e.lanes[d.TopicPartition] == nil {
+			continue
+		}
+		if !e.s.SkipDataLoss {
+			return rberr.New(rberr.Data, "%s; read_kafka(..., on_data_loss=\"skip\") goes on without them (counted in the metrics as lost_records)", d.Error())
+		}
+		e.k.mu.Lock()
+		e.k.stat(d.TopicPartition).lost += d.To - d.From
+		e.k.mu.Unlock()
+		slog.Warn("riverbed: " + d.Error() + "; skipped (on_data_loss=\"skip\")")
 	}
 	now := time.Now()
 	for _, pr := range res.Partitions {
@@ -849,6 +867,7 @@ type KafkaPartitionMetrics struct {
 	Records       int64  `json:"records"`
 	Bytes         int64  `json:"bytes"`
 	DeadLetters   int64  `json:"dead_letters"`
+	LostRecords   int64  `json:"lost_records"`
 }
 
 // KafkaMetrics are a Kafka source's metrics (runtime.Stage.Gauges).
@@ -856,6 +875,7 @@ type KafkaMetrics struct {
 	Partitions   []KafkaPartitionMetrics `json:"partitions"`
 	Lag          int64                   `json:"lag"` // summed over partitions with a known lag
 	DeadLetters  int64                   `json:"dead_letters"`
+	LostRecords  int64                   `json:"lost_records"` // offsets lost before they were read (on_data_loss "skip")
 	GroupID      string                  `json:"group_id,omitempty"`
 	GroupCommits *KafkaCommitStats       `json:"group_commits,omitempty"`
 }
@@ -935,7 +955,7 @@ func (s *KafkaSource) Metrics() KafkaMetrics {
 				NextOffset: pos.Next, HighWatermark: -1, Lag: -1}
 			if ps := k.stats[tp]; ps != nil {
 				m.LastOffset, m.HighWatermark = ps.last, ps.hw
-				m.Records, m.Bytes, m.DeadLetters = ps.records, ps.bytes, ps.deadLetters
+				m.Records, m.Bytes, m.DeadLetters, m.LostRecords = ps.records, ps.bytes, ps.deadLetters, ps.lost
 				if ps.hw >= 0 {
 					m.Lag = max(0, ps.hw-pos.Next)
 					if pos.End >= 0 && pos.Next >= pos.End {
@@ -947,6 +967,7 @@ func (s *KafkaSource) Metrics() KafkaMetrics {
 				out.Lag += m.Lag
 			}
 			out.DeadLetters += m.DeadLetters
+			out.LostRecords += m.LostRecords
 			out.Partitions = append(out.Partitions, m)
 		}
 		k.mu.Unlock()

@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 KafkaFormat = Literal["json", "csv", "raw", "arrow", "avro"]
 OnBadRecord = Literal["fail", "dead_letter"]
+OnDataLoss = Literal["fail", "skip"]
 DeliveryGuarantee = Literal["at-least-once", "exactly-once", "none"]
 #: Where a read starts or ends: "earliest" (start only), "latest", a point in time (a
 #: ``datetime``; naive means UTC) or offsets by partition (``{partition: offset}``, or
@@ -132,7 +133,7 @@ def read_kafka_node(brokers: str | Sequence[str], topic: str | Sequence[str] | N
                     format: str, schema: Any, start: Any, end: Any, metadata: Any,
                     on_bad_record: str, options: Mapping[str, Any] | None, csv_delimiter: str | None,
                     sample_size: int | None, group_id: str | None = None,
-                    schema_registry: str | None = None) -> dict[str, Any]:
+                    schema_registry: str | None = None, on_data_loss: str = "fail") -> dict[str, Any]:
     """The plan node of a read_kafka."""
     if (topic is None) == (pattern is None):
         raise ValueError("read_kafka takes a topic (or a list of topics) or pattern=, not both and not neither")
@@ -143,8 +144,10 @@ def read_kafka_node(brokers: str | Sequence[str], topic: str | Sequence[str] | N
         raise ValueError(f"format must be 'json', 'csv', 'raw', 'arrow' or 'avro', got {format!r}")
     if on_bad_record not in ("fail", "dead_letter"):
         raise ValueError(f"on_bad_record must be 'fail' or 'dead_letter', got {on_bad_record!r}")
+    if on_data_loss not in ("fail", "skip"):
+        raise ValueError(f"on_data_loss must be 'fail' or 'skip', got {on_data_loss!r}")
     k: dict[str, Any] = {"brokers": _brokers(brokers), "format": format, "on_bad_record": on_bad_record,
-                         "options": _options(options)}
+                         "on_data_loss": on_data_loss, "options": _options(options)}
     if topics:
         k["topics"] = topics
     else:
@@ -202,7 +205,8 @@ def write_kafka_node(brokers: str | Sequence[str], topic: str, format: str, key:
                      delivery_guarantee: str, transactional_id_prefix: str | None,
                      options: Mapping[str, Any] | None, upsert: bool = False,
                      partition_by: str | Sequence[str] | None = None,
-                     partitioner: str = "default", schema_registry: str | None = None) -> dict[str, Any]:
+                     partitioner: str = "default", schema_registry: str | None = None,
+                     schema: Any = None, subject_name_strategy: str | None = None) -> dict[str, Any]:
     """The plan node of a write_kafka (its input is set by the caller)."""
     if not isinstance(topic, str) or not topic:
         raise ValueError(f"topic must be a topic name, got {topic!r}")
@@ -228,6 +232,22 @@ def write_kafka_node(brokers: str | Sequence[str], topic: str, format: str, key:
         k["partitioner"] = partitioner
     if schema_registry is not None:
         k["schema_registry"] = _registry(schema_registry, format)
+    if subject_name_strategy is not None:
+        if subject_name_strategy not in ("topic", "record", "topic_record"):
+            raise ValueError("subject_name_strategy must be 'topic', 'record' or 'topic_record', "
+                             f"got {subject_name_strategy!r}")
+        if schema_registry is None:
+            raise ValueError("subject_name_strategy is for writing through a schema_registry")
+        k["subject_name_strategy"] = subject_name_strategy
+    if schema is not None:
+        if format != "avro":
+            raise ValueError(f"write_kafka takes schema= (an Avro writer schema) with format='avro', not {format!r}")
+        if isinstance(schema, Mapping):
+            k["avro_schema"] = json.dumps(schema)
+        elif isinstance(schema, str):
+            k["avro_schema"] = schema
+        else:
+            raise TypeError(f"schema must be an Avro record schema (a dict or JSON text), got {type(schema).__name__}")
     if transactional_id_prefix is not None:
         k["transactional_id_prefix"] = transactional_id_prefix
     if not isinstance(upsert, bool):
@@ -245,7 +265,8 @@ def read_kafka(brokers: str | Sequence[str], topic: str | Sequence[str] | None =
                idle_timeout: Duration | None = None, on_bad_record: OnBadRecord = "fail",
                options: Mapping[str, Any] | None = None, csv_delimiter: str | None = None,
                sample_size: int | None = None, group_id: str | None = None,
-               schema_registry: str | None = None, env: Environment | None = None) -> KafkaStream:
+               schema_registry: str | None = None, on_data_loss: OnDataLoss = "fail",
+               env: Environment | None = None) -> KafkaStream:
     """Read Kafka topics (Flink's Kafka source): ``topic`` (a name or a list of names) or
     ``pattern=`` (a regular expression matched against whole topic names; topics created
     later that match are read too). Each partition is a split: partitions are spread over
@@ -293,6 +314,13 @@ def read_kafka(brokers: str | Sequence[str], topic: str | Sequence[str] | None =
         naming topic, partition, offset and the reason. ``"dead_letter"``: such records
         come out of :meth:`KafkaStream.dead_letters` instead (raw bytes, error and
         topic/partition/offset), to be written anywhere, including a Kafka topic.
+    on_data_loss
+        What the read does at offsets that are gone before it gets to them (deleted by
+        retention or ``DeleteRecords``, say while the job was down, or behind a start
+        offset given below the log start): ``"fail"`` (default) fails the job with a
+        ``DataError`` naming the topic, the partition and the offsets lost; ``"skip"`` goes
+        on from the first offset still there, logs the loss and counts the offsets in the
+        metrics (``lost_records``).
     options
         Kafka client properties as Flink and librdkafka name them: ``security.protocol``,
         ``sasl.mechanism``, ``sasl.username``, ``sasl.password``, ``sasl.jaas.config``,
@@ -358,7 +386,7 @@ def read_kafka(brokers: str | Sequence[str], topic: str | Sequence[str] | None =
     from .stream import _default_env, _event_time
 
     node = read_kafka_node(brokers, topic, pattern, format, schema, start, end, metadata, on_bad_record,
-                           options, csv_delimiter, sample_size, group_id, schema_registry)
+                           options, csv_delimiter, sample_size, group_id, schema_registry, on_data_loss)
     node = _event_time(node, event_time, max_out_of_orderness, idle_timeout)
     return KafkaStream(env or _default_env, node, end is None)
 

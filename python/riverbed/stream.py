@@ -439,7 +439,7 @@ class Environment:
                    idle_timeout: Duration | None = None, on_bad_record: str = "fail",
                    options: dict[str, Any] | None = None, csv_delimiter: str | None = None,
                    sample_size: int | None = None, group_id: str | None = None,
-                   schema_registry: str | None = None) -> KafkaStream:
+                   schema_registry: str | None = None, on_data_loss: str = "fail") -> KafkaStream:
         """Read Kafka topics: see :func:`riverbed.read_kafka`.
 
         Examples
@@ -457,7 +457,8 @@ class Environment:
                           max_out_of_orderness=max_out_of_orderness, idle_timeout=idle_timeout,
                           on_bad_record=on_bad_record, options=options,  # type: ignore[arg-type]
                           csv_delimiter=csv_delimiter, sample_size=sample_size, group_id=group_id,
-                          schema_registry=schema_registry, env=self)
+                          schema_registry=schema_registry, env=self,
+                          on_data_loss=on_data_loss)  # type: ignore[arg-type]
 
     def datagen(self, schema: dict[str, Any], *, rows_per_second: float | None = None,
                 number_of_rows: int | None = None, seed: int = 0, fields: dict[str, dict[str, Any]] | None = None,
@@ -1964,18 +1965,26 @@ class Stream:
                     progress: bool | None = None, runtime_mode: RuntimeMode | None = None,
                     lazy: bool = False, upsert: bool = False,
                     partitioner: Literal["default", "fixed", "round-robin"] = "default",
-                    schema_registry: str | None = None) -> Any:
+                    schema_registry: str | None = None, schema: Any = None,
+                    subject_name_strategy: Literal["topic", "record", "topic_record"] | None = None) -> Any:
         """Write the results to a Kafka topic (Flink's ``KafkaSink``), one record per row.
 
         ``format``: ``"json"`` (one object per row, in the form ``read_kafka`` reads back),
         ``"avro"`` (one binary Avro datum per row, of a record schema named ``row`` derived
-        from the columns: see docs/kafka.md), ``"raw"`` (the one binary or string column
+        from the columns: see docs/kafka.md; or of the Avro record schema ``schema=``, a dict
+        or JSON text, whose fields the columns are matched to by name at any depth, a
+        field without a column taking its default), ``"raw"`` (the one binary or string column
         besides the key) or ``"arrow"`` (an Arrow IPC stream per batch). With
         ``schema_registry="http://host:8081"`` (``format="avro"``), the schema is registered
         under the subject ``<topic>-value`` (or found there) when the job starts, and each
         value is in Confluent's wire format (a 0 byte, the 4-byte schema id, the datum), as
-        Confluent's ``KafkaAvroSerializer`` writes it. ``key`` names the column that gives each record its key (its
-        bytes if binary or string, else its JSON text), or a list of columns (the key is then
+        Confluent's ``KafkaAvroSerializer`` writes it; ``subject_name_strategy`` names that
+        subject as the serializers' ``value.subject.name.strategy``: ``"topic"`` (default,
+        ``<topic>-value``), ``"record"`` (the record's full name) or ``"topic_record"``
+        (``<topic>-<full name>``). Credentials in the registry's URL
+        (``http://user:password@host:8081``) are sent as HTTP basic authentication.
+        ``key`` names the column that gives each record its key (its bytes if binary or
+        string, else its JSON text), or a list of columns (the key is then
         a JSON object of them, as Flink's ``key.fields``). Records are partitioned by key
         (murmur2, as the Java client), unless ``partition_by`` names the column(s) whose
         values choose the partition: rows with equal values go to one partition
@@ -2028,11 +2037,17 @@ class Stream:
         ...                                                   schema_registry="http://localhost:8081", lazy=True)
         >>> "schema registry http://localhost:8081" in avro.explain()
         True
+        >>> mine = {"type": "record", "name": "Id", "fields": [{"name": "id", "type": "long"},
+        ...                                                   {"name": "src", "type": "string", "default": "batch"}]}
+        >>> own = rb.from_pydict({"id": [1, 2]}).write_kafka("localhost:9092", "ids", format="avro", schema=mine,
+        ...                                                  lazy=True)
+        >>> "Avro schema Id" in own.explain()
+        True
         """
         from .kafka import write_kafka_node
 
         root = write_kafka_node(brokers, topic, format, key, delivery_guarantee, transactional_id_prefix, options,
-                                upsert, partition_by, partitioner, schema_registry)
+                                upsert, partition_by, partitioner, schema_registry, schema, subject_name_strategy)
         root["input"] = self._node
         if lazy:
             return Stream(self._env, root, self._sources, unbounded=self._unbounded)

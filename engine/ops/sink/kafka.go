@@ -116,16 +116,23 @@ func (o *KafkaSinkOp) Open(tc *runtime.TaskCtx) error {
 	encOpts := c.Encoder
 	if encOpts.Format == kafka.Avro && encOpts.AvroRegistry != "" {
 		// Register the rows' schema under the topic's value subject (or find it there).
-		text, err := kafka.AvroSchemaOf(schema, kafka.AvroRecordName)
-		if err != nil {
-			return err
+		text := encOpts.AvroSchema
+		if text == "" {
+			var err error
+			if text, err = kafka.AvroSchemaOf(schema, kafka.AvroRecordName); err != nil {
+				return err
+			}
 		}
 		reg, err := kafka.Registry(encOpts.AvroRegistry)
 		if err != nil {
 			return err
 		}
-		if encOpts.AvroSchemaID, err = reg.Register(kafka.ValueSubject(c.Topic), text); err != nil {
-			return rberr.Wrap(rberr.KindOf(err), err, "write_kafka: registering the schema of subject %q", kafka.ValueSubject(c.Topic))
+		subject, err := kafka.SubjectName(encOpts.AvroSubjectStrategy, c.Topic, text)
+		if err != nil {
+			return err
+		}
+		if encOpts.AvroSchemaID, err = reg.Register(subject, text); err != nil {
+			return rberr.Wrap(rberr.KindOf(err), err, "write_kafka: registering the schema of subject %q", subject)
 		}
 	}
 	enc, err := kafka.NewEncoder(schema, encOpts)
