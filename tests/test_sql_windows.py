@@ -14,6 +14,7 @@ import pyarrow as pa
 import pytest
 
 import riverbed as rb
+from oracles import duck
 
 duckdb = pytest.importorskip("duckdb")
 
@@ -30,12 +31,7 @@ def _rows(t: pa.Table, cols: list[str] | None = None) -> list[tuple[object, ...]
     return sorted(out, key=lambda r: tuple((v is None, v if v is not None else 0) for v in r))
 
 
-def _duck(sql: str, **tables: pa.Table) -> pa.Table:
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
-    for name, t in tables.items():
-        con.register(name, t)
-    return con.sql(sql).to_arrow_table()
+_duck = duck
 
 
 @pytest.fixture(scope="module")

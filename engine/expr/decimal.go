@@ -356,13 +356,7 @@ func binaryRows(x arrow.Array, xs bool, y arrow.Array, ys bool, f func(i, xi, yi
 		n = y.Len()
 	}
 	for i := 0; i < n; i++ {
-		xi, yi := i, i
-		if xs {
-			xi = 0
-		}
-		if ys {
-			yi = 0
-		}
+		xi, yi := rowsAt(i, xs, ys)
 		if !isValid(x, xi) || !isValid(y, yi) {
 			null(i)
 			continue
@@ -431,13 +425,7 @@ func decArithKernel(fn, text string, out *arrow.Decimal128Type) kernelFn {
 				res[i] = decimal128.Num{}
 				continue
 			}
-			xi, yi := i, i
-			if xs {
-				xi = 0
-			}
-			if ys {
-				yi = 0
-			}
+			xi, yi := rowsAt(i, xs, ys)
 			var r decimal128.Num
 			var ok bool
 			if fn == "mul" {
@@ -465,6 +453,19 @@ func decArithKernel(fn, text string, out *arrow.Decimal128Type) kernelFn {
 	}
 }
 
+// rowsAt are the rows of a binary kernel's operands that make its row i (row 0 of a
+// one-row scalar).
+func rowsAt(i int, xs, ys bool) (xi, yi int) {
+	xi, yi = i, i
+	if xs {
+		xi = 0
+	}
+	if ys {
+		yi = 0
+	}
+	return xi, yi
+}
+
 // rowsOf2 is the number of rows of a binary kernel's result (either operand may be a
 // one-row scalar).
 func rowsOf2(x arrow.Array, xs bool, y arrow.Array, ys bool) int {
@@ -485,13 +486,7 @@ func validityOf2(ec *EvalCtx, x arrow.Array, xs bool, y arrow.Array, ys bool, n 
 	bits := buf.Bytes()
 	nulls := 0
 	for i := 0; i < n; i++ {
-		xi, yi := i, i
-		if xs {
-			xi = 0
-		}
-		if ys {
-			yi = 0
-		}
+		xi, yi := rowsAt(i, xs, ys)
 		if isValid(x, xi) && isValid(y, yi) {
 			bitutil.SetBit(bits, i)
 		} else {
@@ -549,13 +544,7 @@ func decCompareKernel(fn string) kernelFn {
 			vbits = valid.Bytes()
 		}
 		for i := 0; i < n; i++ {
-			xi, yi := i, i
-			if xs {
-				xi = 0
-			}
-			if ys {
-				yi = 0
-			}
+			xi, yi := rowsAt(i, xs, ys)
 			var c int
 			if vbits == nil || bitutil.BitIsSet(vbits, i) {
 				if xsc == ysc {
