@@ -45,11 +45,20 @@ func (e *countingEmitter) Emit(m runtime.Message) error {
 }
 
 // heapLive is the Go heap in use after a collection.
+// heapLive is the Go heap after a collection: the least of three readings, since
+// goroutines of the process (a spill store's background work, the runtime's own) may
+// allocate between a collection and its reading.
 func heapLive() int64 {
-	goruntime.GC()
-	var ms goruntime.MemStats
-	goruntime.ReadMemStats(&ms)
-	return int64(ms.HeapAlloc)
+	least := int64(-1)
+	for range 3 {
+		goruntime.GC()
+		var ms goruntime.MemStats
+		goruntime.ReadMemStats(&ms)
+		if h := int64(ms.HeapAlloc); least < 0 || h < least {
+			least = h
+		}
+	}
+	return least
 }
 
 // TestSpillingJoinWithinCap joins two inputs whose rows take ten times the join's memory
@@ -69,7 +78,7 @@ func TestSpillingJoinWithinCap(t *testing.T) {
 		perSide  = 21000
 		batch    = 500
 		slack    = 1 << 20 // the two pieces used last, bookkeeping
-		heapMore = 4 << 20 // Pebble's own Go buffers (its table writer and readers), the test's
+		heapMore = 8 << 20 // Pebble's own Go buffers (its table writer and readers, flushes in progress: measured up to ~6 MiB), the test's
 	)
 	schema := arrow.NewSchema([]arrow.Field{{Name: "k", Type: arrow.PrimitiveTypes.Int64}, {Name: "p", Type: arrow.BinaryTypes.String}}, nil)
 	keys := []expr.Expr{opstest.Col(schema, "k")}
@@ -124,14 +133,15 @@ func TestSpillingJoinWithinCap(t *testing.T) {
 		}
 		if from%(10*batch) == 0 || from+batch == perSide {
 			// The Go heap, Arrow buffers included, against the accounting: what the
-			// process really holds for the join is within the cap too (the spill
-			// store's memtables and block cache are C memory, outside the Go heap).
+			// process really holds for the join is within the cap too. The spill
+			// store's buffers (memtables, block cache) are counted as well: Pebble
+			// keeps some of its memory in the Go heap.
 			grown := heapLive() - before
 			maxHeap = max(maxHeap, grown)
-			if grown > st.Resident+st.Index+heapMore {
-				t.Fatalf("after %d rows per side the Go heap grew by %d bytes, the join accounts for %d (rows %d, index %d)", from+batch, grown, st.Resident+st.Index, st.Resident, st.Index)
+			if grown > held+heapMore {
+				t.Fatalf("after %d rows per side the Go heap grew by %d bytes, the join accounts for %d (rows %d, index %d, spill store %d)", from+batch, grown, held, st.Resident, st.Index, st.Store)
 			}
-			if grown > capBytes-st.Store+heapMore {
+			if grown > capBytes+heapMore {
 				t.Fatalf("after %d rows per side the Go heap grew by %d bytes: more than the cap of %d", from+batch, grown, capBytes)
 			}
 		}
