@@ -468,9 +468,8 @@ func (o *UniqueOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
 			o.store.Live[chunk]++
 		}
 	}
-	if chunk >= 0 && o.store.Live[chunk] == 0 {
-		o.store.Live[chunk] = 1
-		o.store.Drop(keyed.RowRef{Chunk: chunk})
+	if chunk >= 0 {
+		o.store.Settle(chunk)
 	}
 	if len(take) == 0 {
 		return nil

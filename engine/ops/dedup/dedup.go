@@ -96,10 +96,7 @@ func (o *DedupOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
 		kept++
 	}
 	o.store.Live[chunk] = kept
-	if kept == 0 {
-		o.store.Live[chunk] = 1
-		o.store.Drop(keyed.RowRef{Chunk: chunk})
-	}
+	o.store.Settle(chunk)
 	return nil
 }
 

@@ -174,10 +174,7 @@ func (o *TopNOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
 		o.tc.Metrics.Late.Add(late)
 	}
 	o.store.Live[chunk] += placed - n
-	if o.store.Live[chunk] == 0 {
-		o.store.Live[chunk] = 1
-		o.store.Drop(keyed.RowRef{Chunk: chunk})
-	}
+	o.store.Settle(chunk)
 	return o.store.Err() // a row compared could not be read back
 }
 

@@ -257,10 +257,7 @@ func (o *WindowJoinOp) ProcessBatch(m runtime.Message, out runtime.Emitter) erro
 	if late > 0 {
 		o.tc.Metrics.Late.Add(late)
 	}
-	if o.sides[m.Side].store.Live[chunk] == 0 {
-		o.sides[m.Side].store.Live[chunk] = 1
-		o.sides[m.Side].store.Drop(keyed.RowRef{Chunk: chunk}) // nothing kept: release now
-	}
+	o.sides[m.Side].store.Settle(chunk) // nothing kept: release now
 	return nil
 }
 
@@ -471,9 +468,8 @@ func (o *IntervalJoinOp) ProcessBatch(m runtime.Message, out runtime.Emitter) er
 		o.tc.Metrics.Late.Add(late)
 	}
 	err = o.emitPairs(left, right, nil, out)
-	if kept == 0 {
-		store.Live[chunk] = 1
-		store.Drop(keyed.RowRef{Chunk: chunk})
+	if kept == 0 { // only then: emitting may already have dropped rows that were kept
+		store.Settle(chunk)
 	}
 	return err
 }
@@ -629,10 +625,7 @@ func (o *AsofJoinOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error 
 	if late > 0 {
 		o.tc.Metrics.Late.Add(late)
 	}
-	if kept == 0 {
-		store.Live[chunk] = 1
-		store.Drop(keyed.RowRef{Chunk: chunk})
-	}
+	store.Settle(chunk)
 	return o.sides[1].store.Err() // a row compared could not be read back
 }
 

@@ -67,6 +67,15 @@ func (s *RowStore) Drop(r RowRef) {
 	}
 }
 
+// Settle releases chunk if none of its rows is referenced: an operator that added a batch
+// and then set Live[chunk] to the rows it kept of it (possibly none) settles it.
+func (s *RowStore) Settle(chunk int32) {
+	if s.Live[chunk] == 0 {
+		s.Live[chunk] = 1
+		s.Drop(RowRef{Chunk: chunk})
+	}
+}
+
 // Release frees every chunk (and, with spilling, the store's share of the spill store,
 // which is closed with the last store of its operator subtask).
 func (s *RowStore) Release() {

@@ -129,6 +129,21 @@ func (p *framePart) add(ts int64, vals []cell, aggs []FrameAgg) error {
 	return nil
 }
 
+// addSum adds value c to a running sum (sf for floats, si for integers, which must not
+// overflow).
+func addSum(ag *FrameAgg, sf *float64, si *int64, c cell) error {
+	if ag.Float {
+		*sf += c.f
+		return nil
+	}
+	s := *si + c.i
+	if (s^*si)&(s^c.i) < 0 {
+		return rberr.New(rberr.Data, "%s overflows int64", ag.Text)
+	}
+	*si = s
+	return nil
+}
+
 // enter adds row j to aggregation a's window.
 func (p *framePart) enter(ag *FrameAgg, a, j int) error {
 	w, c := &p.win[a], p.vals[a][j]
@@ -138,14 +153,8 @@ func (p *framePart) enter(ag *FrameAgg, a, j int) error {
 	w.n++
 	switch ag.Fn {
 	case "sum", "mean":
-		if ag.Float {
-			w.sf += c.f
-		} else {
-			s := w.si + c.i
-			if (s^w.si)&(s^c.i) < 0 {
-				return rberr.New(rberr.Data, "%s overflows int64", ag.Text)
-			}
-			w.si = s
+		if err := addSum(ag, &w.sf, &w.si, c); err != nil {
+			return err
 		}
 	case "min", "max":
 		for len(w.dq) > 0 && !p.beats(ag, a, w.dq[len(w.dq)-1], j) {
@@ -220,14 +229,8 @@ func (r *runAcc) add(a *FrameAgg, c cell) error {
 	r.n++
 	switch a.Fn {
 	case "sum", "mean":
-		if a.Float {
-			r.sf += c.f
-		} else {
-			s := r.si + c.i
-			if (s^r.si)&(s^c.i) < 0 {
-				return rberr.New(rberr.Data, "%s overflows int64", a.Text)
-			}
-			r.si = s
+		if err := addSum(a, &r.sf, &r.si, c); err != nil {
+			return err
 		}
 	case "min", "max":
 		if a.Float {
@@ -423,10 +426,7 @@ func (o *FrameOp) ProcessBatch(m runtime.Message, _ runtime.Emitter) error {
 		kept++
 	}
 	o.store.Live[chunk] = kept
-	if kept == 0 {
-		o.store.Live[chunk] = 1
-		o.store.Drop(keyed.RowRef{Chunk: chunk})
-	}
+	o.store.Settle(chunk)
 	return nil
 }
 
