@@ -293,8 +293,9 @@ def test_interval_and_asof_joins_drop_late_rows(p):
     assert late_count == len(late_l) + len(late_r)
 
     ls, rs = streams()
-    with pytest.warns(rb.LateRowsWarning, match=f"{len(late_l) + len(late_r)} late rows"):
+    with pytest.warns(rb.LateRowsWarning, match=f"{len(late_l) + len(late_r)} late rows") as warned:
         out = ls.join_asof(rs, by="k").collect(progress=False)
+    assert [w.filename for w in warned] == [__file__]  # the warning points at the caller's line
     want_asof = []
     for lr in lrows:
         best = None

@@ -1588,12 +1588,7 @@ class Stream:
         self._check_bounded("collect()")
         job = self._start(runtime_mode=runtime_mode,
                           extra=_restore_options(restore, allow_non_restored_state, allow_plan_change))
-        try:
-            table = _run(job, progress)
-            _warn_late(job)
-            return table
-        finally:
-            job.free()
+        return _run_to_end(job, progress)
 
     def to_arrow(self, *, progress: bool | None = None, runtime_mode: RuntimeMode | None = None) -> pa.Table:
         """Alias of :meth:`collect`.
@@ -1814,12 +1809,7 @@ class Stream:
                             "use write_parquet_snapshot(path, lazy=True).start() with checkpoints (a snapshot is "
                             "written at each one), or bound the source")
         job = self._start(root, runtime_mode, _restore_options(restore, allow_non_restored_state, allow_plan_change))
-        try:
-            table = _run(job, progress)
-            _warn_late(job)
-            return table
-        finally:
-            job.free()
+        return _run_to_end(job, progress)
 
     @overload
     def write_csv(self, path: str | os.PathLike[str], *, mode: WriteMode = "error", include_header: bool = True,
@@ -1950,12 +1940,7 @@ class Stream:
                             f"{op}(path, lazy=True).start() (with checkpoints, files are committed at "
                             "each checkpoint), or bound the source (max_events / number_of_rows) or add .limit(n)")
         job = self._start(root, runtime_mode, _restore_options(restore, allow_non_restored_state, allow_plan_change))
-        try:
-            table = _run(job, progress)
-            _warn_late(job)
-            return table
-        finally:
-            job.free()
+        return _run_to_end(job, progress)
 
     def write_kafka(self, brokers: str | Sequence[str], topic: str, *,
                     format: Literal["json", "avro", "raw", "arrow"] = "json",
@@ -2053,12 +2038,7 @@ class Stream:
             return Stream(self._env, root, self._sources, unbounded=self._unbounded)
         self._check_bounded("write_kafka() (use lazy=True and .start() for an unbounded stream)")
         job = self._start(root, runtime_mode)
-        try:
-            table = _run(job, progress)
-            _warn_late(job)
-            return table
-        finally:
-            job.free()
+        return _run_to_end(job, progress)
 
 
 def collect_all(streams: Sequence[Stream], *, progress: bool | None = None,
@@ -2284,11 +2264,22 @@ def late_rows_message(ops: list[dict[str, Any]]) -> str | None:
             "runtime_mode=\"batch\" so that every row of a bounded input counts.")
 
 
-def _warn_late(job: _lib.JobHandle) -> None:
+def _warn_late(job: _lib.JobHandle, stacklevel: int = 3) -> None:
     """Warn (LateRowsWarning) if the finished job dropped late rows."""
     msg = late_rows_message(job.metrics()["operators"])
     if msg is not None:
-        warnings.warn(msg, LateRowsWarning, stacklevel=3)
+        warnings.warn(msg, LateRowsWarning, stacklevel=stacklevel)
+
+
+def _run_to_end(job: _lib.JobHandle, progress: bool | None) -> pa.Table:
+    """Run a bounded job to its end: its results as a Table, a warning if it dropped late
+    rows (pointing at the caller of the method that ran it); the job is freed."""
+    try:
+        table = _run(job, progress)
+        _warn_late(job, stacklevel=4)
+        return table
+    finally:
+        job.free()
 
 
 #: Seconds a job runs before ``collect()`` shows progress (unless ``progress=True``).
