@@ -57,6 +57,7 @@ test-go: ## Go tests with the race detector (on a Kafka broker started for them)
 	scripts/fuzz.sh ./kafka FuzzDecodeRaw $(FUZZTIME)
 	scripts/fuzz.sh ./kafka FuzzDecodeIPC $(FUZZTIME)
 	scripts/fuzz.sh ./kafka FuzzInferJSONSchema $(FUZZTIME)
+	scripts/fuzz.sh ./kafka FuzzResolveAvro $(FUZZTIME)
 	scripts/fuzz.sh ./internal/textcodec FuzzJSONRow $(FUZZTIME)
 
 kafka-up: ## start a Kafka broker on loopback for tests; prints the export that points the tests at it

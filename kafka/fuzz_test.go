@@ -139,3 +139,46 @@ func FuzzInferJSONSchema(f *testing.F) {
 		}
 	})
 }
+
+// FuzzResolveAvro reads a record through a writer schema (as a schema registry serves it,
+// so untrusted text) resolved against a fixed reader schema: an unreadable schema or
+// record, or one that does not resolve, is an error, never a panic.
+func FuzzResolveAvro(f *testing.F) {
+	reader, _, err := AvroSchema(`{"type": "record", "name": "R", "fields": [
+		{"name": "a", "type": "long"},
+		{"name": "b", "type": {"type": "record", "name": "B", "fields": [
+			{"name": "x", "type": "double"}, {"name": "y", "type": "string", "default": "d"},
+			{"name": "z", "type": {"type": "array", "items": "long"}, "default": [1, 2]}]}},
+		{"name": "e", "type": {"type": "enum", "name": "E", "symbols": ["A", "B"], "default": "B"}},
+		{"name": "u", "type": ["null", "long", "bytes"]},
+		{"name": "m", "type": {"type": "map", "values": "double"}},
+		{"name": "n", "type": ["null", "int"]}]}`)
+	if err != nil {
+		f.Fatal(err)
+	}
+	writer := `{"type": "record", "name": "R", "fields": [
+		{"name": "a", "type": "int"},
+		{"name": "b", "type": {"type": "record", "name": "B", "fields": [{"name": "x", "type": "float"}, {"name": "gone", "type": "string"}]}},
+		{"name": "e", "type": {"type": "enum", "name": "E", "symbols": ["A", "B", "C"]}},
+		{"name": "u", "type": ["null", "int", "string"]},
+		{"name": "m", "type": {"type": "map", "values": "int"}}]}`
+	f.Add(writer, []byte{0x0e, 0, 0, 0xc0, 0x3f, 2, 'g', 4, 2, 6, 2, 2, 'k', 4, 0})
+	f.Add(writer, []byte{})
+	f.Add(`{"type": "record", "name": "R", "fields": [{"name": "a", "type": "long"}]}`, []byte{0x80, 0x80, 0x80})
+	f.Add(`"string"`, []byte{2, 'x'})
+	f.Fuzz(func(t *testing.T, schema string, value []byte) {
+		ws, _, err := AvroSchema(schema)
+		if err != nil {
+			return
+		}
+		conv, err := resolveAvro("", ws, reader)
+		if err != nil {
+			return
+		}
+		row, err := newAvroParser(ws).parse(value)
+		if err != nil {
+			return
+		}
+		_, _ = conv(row)
+	})
+}
