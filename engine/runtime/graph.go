@@ -124,11 +124,11 @@ func (g *Graph) wire(queue int) {
 				if e.Part == partForward {
 					t := s.tasks[ui%len(s.tasks)]
 					r.targets = []*task{t}
-					r.chIdx = []int{t.addInput()}
+					r.chIdx = []int{t.addInput(side)}
 				} else {
 					for _, t := range s.tasks {
 						r.targets = append(r.targets, t)
-						r.chIdx = append(r.chIdx, t.addInput())
+						r.chIdx = append(r.chIdx, t.addInput(side))
 					}
 				}
 				up.addRouter(r)

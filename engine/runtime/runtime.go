@@ -148,6 +148,25 @@ type ControlHandler interface {
 	ProcessControl(m Message, out Emitter) error
 }
 
+// InputEnder is implemented by the first operator of a stage with several inputs (a
+// join) that acts when one of its inputs has ended: every channel of that input (edge)
+// has delivered its end, before the other inputs have necessarily ended. A join that has
+// seen the whole of one side streams the other past it (a build/probe join).
+type InputEnder interface {
+	EndInput(side int, out Emitter) error
+}
+
+// InputPreferrer is implemented by the first operator of a stage with several inputs
+// that would rather read one of them first (a join its smaller, build side); side -1: no
+// preference. The task takes a message of that input whenever one is queued, and of the
+// others only when it has none queued. With hold, it reads the others not at all until
+// the preferred input has ended (their senders wait, as behind a full channel), but while
+// a checkpoint barrier is being aligned: only for inputs that share no upstream, since
+// holding one back would otherwise stall the upstream that also feeds the other.
+type InputPreferrer interface {
+	PreferredInput() (side int, hold bool)
+}
+
 // TaskCtx is what an operator may use at run time.
 type TaskCtx struct {
 	Ctx      context.Context
@@ -261,12 +280,14 @@ type task struct {
 type inbox struct {
 	ch      chan Message
 	blocked atomic.Bool // not read until unblocked (TaskCtx.BlockInput); read by senders
+	held    atomic.Bool // not read while another input is preferred (InputPreferrer)
 	ended   bool
+	side    int // the input (edge) of the stage this channel belongs to
 }
 
-// addInput gives the task one more input channel and returns its index.
-func (t *task) addInput() int {
-	t.ins = append(t.ins, &inbox{ch: make(chan Message, t.queue)})
+// addInput gives the task one more input channel, of input side, and returns its index.
+func (t *task) addInput(side int) int {
+	t.ins = append(t.ins, &inbox{ch: make(chan Message, t.queue), side: side})
 	if t.notify == nil {
 		t.notify = make(chan struct{}, 1)
 	}
@@ -282,7 +303,29 @@ func (t *task) starved(i int) bool {
 		return false
 	}
 	for _, in := range t.ins {
-		if !in.blocked.Load() && len(in.ch) > 0 {
+		if !in.blocked.Load() && !in.held.Load() && len(in.ch) > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// hold holds back (or releases) every input but side (InputPreferrer).
+func (t *task) hold(tc *TaskCtx, side int, on bool) {
+	for _, in := range t.ins {
+		if in.side != side {
+			in.held.Store(on)
+		}
+	}
+	if on {
+		tc.Job.Budget.release(0) // as BlockInput: senders waiting for the budget may pass
+	}
+}
+
+// sideEnded reports whether every channel of input side has ended.
+func (t *task) sideEnded(side int) bool {
+	for _, in := range t.ins {
+		if in.side == side && !in.ended {
 			return false
 		}
 	}
@@ -413,7 +456,32 @@ func (t *task) loop(tc *TaskCtx) error {
 		return nil
 	}
 	next := 0 // the input to try first, round robin
+	prefer, hold, holding := -1, false, false
+	var ender InputEnder
+	if len(t.chain) > 0 && n > 1 {
+		if p, ok := t.chain[0].(InputPreferrer); ok {
+			prefer, hold = p.PreferredInput()
+		}
+		ender, _ = t.chain[0].(InputEnder)
+	}
+	defer func() {
+		if holding {
+			t.hold(tc, prefer, false)
+		}
+	}()
 	for ended < n {
+		if hold {
+			// Hold the other inputs back until the preferred one has ended, but while a
+			// barrier is aligned (its other inputs' barriers are behind their rows).
+			want := !t.align.active && !t.sideEnded(prefer)
+			if want != holding {
+				t.hold(tc, prefer, want)
+				holding = want
+			}
+			if !want && t.sideEnded(prefer) {
+				hold = false
+			}
+		}
 		// A cancelled job stops here, before taking a message (drain frees what is queued).
 		if err := tc.Ctx.Err(); err != nil {
 			return err
@@ -435,6 +503,28 @@ func (t *task) loop(tc *TaskCtx) error {
 		// Take a message from the first input, from next on, that has one.
 		var m Message
 		got := false
+		// The preferred input's channels first (InputPreferrer), then every channel.
+		if prefer >= 0 {
+			for k := 0; k < n && !got; k++ {
+				i := next + k
+				if i >= n {
+					i -= n
+				}
+				in := t.ins[i]
+				if in.side != prefer || in.ended || in.blocked.Load() {
+					continue
+				}
+				select {
+				case m = <-in.ch:
+					got = true
+					next = i + 1
+					if next == n {
+						next = 0
+					}
+				default:
+				}
+			}
+		}
 		readable, only := 0, -1
 		for k := 0; k < n && !got; k++ {
 			i := next + k
@@ -442,7 +532,7 @@ func (t *task) loop(tc *TaskCtx) error {
 				i -= n
 			}
 			in := t.ins[i]
-			if in.ended || in.blocked.Load() {
+			if in.ended || in.blocked.Load() || in.held.Load() {
 				continue
 			}
 			readable++
@@ -495,6 +585,11 @@ func (t *task) loop(tc *TaskCtx) error {
 			idle[m.ch] = false
 			if err := t.onInputEnded(tc); err != nil {
 				return err
+			}
+			if side := t.ins[m.ch].side; ender != nil && t.sideEnded(side) {
+				if err := ender.EndInput(side, t.outs[0]); err != nil {
+					return err
+				}
 			}
 		case MsgWatermark:
 			idle[m.ch] = false

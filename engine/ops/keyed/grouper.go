@@ -431,3 +431,104 @@ func (g *Grouper) Release() {
 	g.keyChunks = nil
 	g.keyBytes = 0
 }
+
+// NoGroup is the id Lookup gives a key the grouper has not seen.
+const NoGroup = ^uint32(0)
+
+// Lookup writes the group id of each row's key to ids (len = rows), or NoGroup where the
+// key has no group; it adds none (a join probing the side it has built). A null key gets
+// the null group if there is one.
+func (g *Grouper) Lookup(keys []arrow.Array, ids []uint32) {
+	n := len(ids)
+	nullID := NoGroup
+	if g.null >= 0 {
+		nullID = uint32(g.null)
+	}
+	if g.mode == modeInt {
+		col := keys[0]
+		nulls := col.NullN() > 0
+		get := expr.Int64Getter(col)
+		var vals []int64
+		if a, ok := col.(*array.Int64); ok {
+			vals = a.Int64Values()
+		}
+		for row := range ids {
+			if nulls && col.IsNull(row) {
+				ids[row] = nullID
+				continue
+			}
+			var v int64
+			if vals != nil {
+				v = vals[row]
+			} else {
+				v = get(row)
+			}
+			slot := expr.Mix64(uint64(v)) & g.mask
+			ids[row] = NoGroup
+			for {
+				e := &g.islots[slot]
+				if e.gid == 0 {
+					break
+				}
+				if e.key == v {
+					ids[row] = e.gid - 1
+					break
+				}
+				slot = (slot + 1) & g.mask
+			}
+		}
+		return
+	}
+	if cap(g.hbuf) < n {
+		g.hbuf = make([]uint64, n)
+	}
+	hs := g.hbuf[:n]
+	expr.HashColumns(keys, hs)
+	var value func(int) []byte
+	if g.mode == modeStr {
+		switch a := keys[0].(type) {
+		case *array.String:
+			value = func(i int) []byte { return unsafeBytes(a.Value(i)) }
+		case *array.LargeString:
+			value = func(i int) []byte { return unsafeBytes(a.Value(i)) }
+		case *array.Binary:
+			value = a.Value
+		case *array.LargeBinary:
+			value = a.Value
+		case *array.FixedSizeBinary:
+			value = a.Value
+		}
+	}
+	for row, h := range hs {
+		var key []byte
+		if value != nil {
+			if keys[0].IsNull(row) {
+				ids[row] = nullID
+				continue
+			}
+			key = value(row)
+		} else {
+			k := g.kbuf[:0]
+			for _, c := range keys {
+				k = expr.AppendKey(k, c, row)
+			}
+			g.kbuf = k
+			key = k
+		}
+		ids[row] = g.find(h, key)
+	}
+}
+
+// find is the group of a key's bytes, or NoGroup.
+func (g *Grouper) find(h uint64, key []byte) uint32 {
+	for slot := h & g.mask; ; slot = (slot + 1) & g.mask {
+		s := g.slots[slot]
+		if s == 0 {
+			return NoGroup
+		}
+		gid := s - 1
+		if g.Hash[gid] == h && int32(gid) != g.null && bytes.Equal(g.arena[g.offs[gid]:g.offs[gid+1]], key) {
+			return gid
+		}
+	}
+}

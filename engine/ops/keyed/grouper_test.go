@@ -75,3 +75,89 @@ func TestGrouperStringKeysDoNotAllocatePerRow(t *testing.T) {
 	}
 	t.Logf("a batch of %d new string keys: %.0f allocations", n, allocs)
 }
+
+// Lookup finds exactly the keys a grouper has seen, with the ids Consume gave them, and
+// adds none: for each key mode (one integer key, one string key, several keys), with
+// nulls, against a map of the keys consumed.
+func TestGrouperLookupFindsOnlySeenKeys(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	ctx := expr.NewEvalCtx(context.Background(), mem).Ctx
+	const n = 3000
+	build := func(from int, kind string) []arrow.Array {
+		ib := array.NewInt64Builder(mem)
+		sb := array.NewStringBuilder(mem)
+		defer ib.Release()
+		defer sb.Release()
+		for i := 0; i < n; i++ {
+			v := from + i*7%n
+			if i%101 == 0 {
+				ib.AppendNull()
+				sb.AppendNull()
+				continue
+			}
+			ib.Append(int64(v))
+			sb.Append(fmt.Sprintf("k%d", v))
+		}
+		switch kind {
+		case "int":
+			return []arrow.Array{ib.NewArray()}
+		case "string":
+			return []arrow.Array{sb.NewArray()}
+		}
+		return []arrow.Array{ib.NewArray(), sb.NewArray()}
+	}
+	key := func(cols []arrow.Array, row int) string {
+		s := ""
+		for _, c := range cols {
+			if c.IsNull(row) {
+				s += "|null"
+			} else {
+				s += "|" + c.ValueStr(row)
+			}
+		}
+		return s
+	}
+	for _, kind := range []string{"int", "string", "several"} {
+		t.Run(kind, func(t *testing.T) {
+			seen := build(0, kind) // keys 0..n-1 and null
+			probe := build(n/2, kind)
+			defer func() {
+				for _, c := range append(seen, probe...) {
+					c.Release()
+				}
+			}()
+			types := make([]arrow.DataType, len(seen))
+			for i, c := range seen {
+				types[i] = c.DataType()
+			}
+			g := keyed.NewGrouper(types)
+			defer g.Release()
+			ids := make([]uint32, n)
+			if err := g.Consume(ctx, seen, ids); err != nil {
+				t.Fatal(err)
+			}
+			want := map[string]uint32{}
+			for row, id := range ids {
+				want[key(seen, row)] = id
+			}
+			groups := g.NumGroups()
+			g.Lookup(probe, ids)
+			found := 0
+			for row, id := range ids {
+				w, ok := want[key(probe, row)]
+				if !ok {
+					w = keyed.NoGroup
+				} else {
+					found++
+				}
+				if id != w {
+					t.Fatalf("row %d key %s: Lookup gave %d, want %d", row, key(probe, row), id, w)
+				}
+			}
+			if g.NumGroups() != groups || found == 0 || found == n {
+				t.Errorf("groups %d -> %d, %d of %d probe keys found", groups, g.NumGroups(), found, n)
+			}
+		})
+	}
+}

@@ -466,3 +466,13 @@ func int32Array(mem interface {
 	b.AppendValues(vals, nil)
 	return b.NewArray()
 }
+
+// DropAll forgets every row the store holds (a join forgetting its probe side).
+func (s *RowStore) DropAll() {
+	for c, live := range s.Live {
+		if live > 0 {
+			s.Live[c] = 1
+			s.Drop(RowRef{Chunk: int32(c)})
+		}
+	}
+}
