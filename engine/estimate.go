@@ -27,3 +27,62 @@ func inputRows(n *lnode) (int64, bool) {
 	}
 	return estimateRows(n.inputs[0])
 }
+
+// sizeHint is a rough size of n's output for choosing a join's build side, where a wrong
+// guess costs time, not memory or answers: estimateRows, and where it has none, the
+// larger input of an equi-join (the many side of a key/foreign-key join) and the input
+// of an operator that emits at most its input's rows.
+func sizeHint(n *lnode) (int64, bool) {
+	if est, ok := estimateRows(n); ok {
+		return est, true
+	}
+	if j, ok := n.impl.(*joinOp); ok {
+		if j.spec == nil || !regularJoin(j.spec.How) || j.spec.How == "cross" {
+			return 0, false
+		}
+		l, lok := sizeHint(n.inputs[0])
+		r, rok := sizeHint(n.inputs[1])
+		return max(l, r), lok && rok
+	}
+	if _, ok := n.impl.(rowEstimator); ok && len(n.inputs) == 1 {
+		return sizeHint(n.inputs[0])
+	}
+	return 0, false
+}
+
+// buildSide is the input of a bounded relational join to read whole first and build on
+// (the smaller by sizeHint; the right on a tie), or -1 when a size is unknown.
+func buildSide(n *lnode) int {
+	l, lok := sizeHint(n.inputs[0])
+	r, rok := sizeHint(n.inputs[1])
+	switch {
+	case !lok || !rok:
+		return -1
+	case l < r:
+		return 0
+	}
+	return 1
+}
+
+// independent reports whether two inputs share no operator upstream, so that holding one
+// back cannot stall the other (a join reading its build side first).
+func independent(a, b *lnode) bool {
+	ofA, ofB := map[*lnode]bool{}, map[*lnode]bool{}
+	var mark func(n *lnode, seen map[*lnode]bool)
+	mark = func(n *lnode, seen map[*lnode]bool) {
+		if !seen[n] {
+			seen[n] = true
+			for _, in := range n.inputs {
+				mark(in, seen)
+			}
+		}
+	}
+	mark(a, ofA)
+	mark(b, ofB)
+	for n := range ofB {
+		if ofA[n] {
+			return false
+		}
+	}
+	return true
+}

@@ -188,6 +188,14 @@ func (o *joinOp) build(g *graph, n *lnode, _ *plan.Expr) (flow, error) {
 		}
 		edges = append(edges, e)
 	}
+	build := -1 // the input to read first and build on (ops/join/probe.go)
+	switch {
+	case bcast >= 0:
+		build = bcast
+	case regularJoin(js.How) && !g.unbounded:
+		build = buildSide(n)
+	}
+	buildFirst := build >= 0 && independent(n.inputs[0], n.inputs[1])
 	st := g.NewStage("join", parallel, edges...)
 	name := "join(" + js.How + ")"
 	if bcast >= 0 {
@@ -196,7 +204,7 @@ func (o *joinOp) build(g *graph, n *lnode, _ *plan.Expr) (flow, error) {
 	st.Chain(name, func(int) runtime.Operator {
 		base := join.JoinBase{Spec: js, EmitSz: g.BatchSize}
 		if regularJoin(js.How) {
-			return &join.HashJoinOp{JoinBase: base, LeftKeep: o.leftKeep, Unbounded: o.unbounded, Broadcast: bcast >= 0,
+			return &join.HashJoinOp{JoinBase: base, LeftKeep: o.leftKeep, Unbounded: o.unbounded, Broadcast: bcast >= 0, Build: build, BuildFirst: buildFirst,
 				TTL: time.Duration(o.stateTTL) * time.Microsecond, Updating: o.updating, OpCol: o.opCol}
 		}
 		switch js.How {

@@ -48,6 +48,15 @@ type HashJoinOp struct {
 	// drop: rows to forget once the pending output (which may gather them) is flushed —
 	// the retraction rows, the kept rows they took back, the rows with a null key.
 	drop [2][]keyed.RowRef
+	// Build is the input the join would rather see whole first (by the planner's estimate,
+	// the smaller one; -1: none): the task reads it first whenever it has rows queued
+	// (runtime.InputPreferrer). Whichever input ends first, if it can, becomes the built
+	// side and the other is streamed past it (probe.go).
+	Build int
+	// BuildFirst: the inputs share no upstream, so the other input may be held back
+	// until Build has ended (nothing of it is kept before).
+	BuildFirst bool
+	probe      int // the side streamed past the built one, or -1
 }
 
 type keyedRef struct {
@@ -61,6 +70,7 @@ func (o *HashJoinOp) Open(tc *runtime.TaskCtx) error {
 	o.waiting = [2]map[uint32]int{{}, {}}
 	o.ttl.init()
 	o.spill.SetIndex(o.indexBytes)
+	o.probe = -1
 	return nil
 }
 
@@ -86,6 +96,9 @@ func (o *HashJoinOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error 
 		return nil
 	}
 	side := m.Side
+	if side == o.probe {
+		return o.probeBatch(rec, out)
+	}
 	var retract []bool
 	if o.Updating[side] {
 		var err error
@@ -126,14 +139,14 @@ func (o *HashJoinOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error 
 		}
 		return nil
 	}
-	other := o.rows[1-side].m
+	other := &o.rows[1-side]
 	for i := 0; i < n; i++ {
 		k := ids[i]
 		if k == nullKey {
 			continue
 		}
 		r := keyed.RowRef{Chunk: chunk, Row: int32(i)}
-		for _, m := range other[k] {
+		for _, m := range other.get(k) {
 			if side == 0 {
 				o.pair(r, m)
 			} else {
@@ -175,10 +188,7 @@ func (o *HashJoinOp) Finish(out runtime.Emitter) error {
 			matched = map[keyed.RowRef]bool{}
 		}
 		for _, l := range o.all[0] {
-			ms := o.rows[1].m[l.key]
-			if l.key == nullKey {
-				ms = nil
-			}
+			ms := o.rows[1].get(l.key)
 			switch o.Spec.How {
 			case "semi":
 				if len(ms) > 0 {
@@ -215,7 +225,7 @@ func (o *HashJoinOp) Finish(out runtime.Emitter) error {
 		}
 	case "right":
 		for _, r := range o.all[1] {
-			ms := o.rows[0].m[r.key]
+			ms := o.rows[0].get(r.key)
 			if r.key == nullKey || len(ms) == 0 {
 				o.pair(noRow, r.ref)
 			}

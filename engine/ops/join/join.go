@@ -102,8 +102,14 @@ func (j *JoinBase) keyIDs(side int, rec arrow.RecordBatch) ([]uint32, error) {
 	if err := j.keys.Consume(j.tc.Eval.Ctx, cols, ids); err != nil {
 		return nil, err
 	}
-	// A null key matches nothing (as in SQL). A column of the null type has no validity
-	// bitmap (arrow-go's IsNull is false there), yet every value of it is null.
+	markNullKeys(cols, ids)
+	return ids, nil
+}
+
+// markNullKeys sets the key id of rows with a null key to nullKey: a null key matches
+// nothing (as in SQL). A column of the null type has no validity bitmap (arrow-go's
+// IsNull is false there), yet every value of it is null.
+func markNullKeys(cols []arrow.Array, ids []uint32) {
 	for _, c := range cols {
 		if c.DataType().ID() == arrow.NULL {
 			for i := range ids {
@@ -120,11 +126,10 @@ func (j *JoinBase) keyIDs(side int, rec arrow.RecordBatch) ([]uint32, error) {
 			}
 		}
 	}
-	return ids, nil
 }
 
 // nullKey is the key id of rows with a null join key: they never match.
-const nullKey = math.MaxUint32
+const nullKey = keyed.NoGroup
 
 func (j *JoinBase) times(side int, rec arrow.RecordBatch) []int64 {
 	col := j.Spec.LeftTime

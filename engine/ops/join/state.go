@@ -257,17 +257,12 @@ func (o *HashJoinOp) SaveState(b state.Backend) error {
 		var refs []keyed.RowRef
 		var times []int64 // with a TTL, each row's last touch
 		if o.Spec.How == "inner" || o.Unbounded {
-			keys := make([]uint32, 0, len(o.rows[side].m))
-			for k := range o.rows[side].m {
-				keys = append(keys, k)
-			}
-			sort.Slice(keys, func(a, b int) bool { return keys[a] < keys[b] })
-			for _, k := range keys {
-				refs = append(refs, o.rows[side].m[k]...)
+			o.rows[side].each(func(k uint32, rows []keyed.RowRef) {
+				refs = append(refs, rows...)
 				if o.TTL > 0 {
 					times = append(times, o.ttl.at[side][k]...)
 				}
-			}
+			})
 		} else {
 			for _, r := range o.all[side] {
 				refs = append(refs, r.ref)
@@ -328,11 +323,11 @@ func (o *HashJoinOp) LoadState(b state.Backend) error {
 		// came: with a TTL too, as a key's matched rows expire no later than the other
 		// side's (ttl.go).
 		for side := 0; side < 2; side++ {
-			for k, rows := range o.rows[side].m {
-				if len(o.rows[1-side].m[k]) == 0 {
+			o.rows[side].each(func(k uint32, rows []keyed.RowRef) {
+				if len(o.rows[1-side].get(k)) == 0 {
 					o.waiting[side][k] = len(rows)
 				}
-			}
+			})
 		}
 	}
 	if o.TTL > 0 {

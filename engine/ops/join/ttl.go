@@ -94,7 +94,7 @@ func (o *HashJoinOp) expire(now int64) {
 		if cut == 0 {
 			continue
 		}
-		rows := o.rows[e.side].m[e.key]
+		rows := o.rows[e.side].get(e.key)
 		for _, r := range rows[:cut] {
 			o.sides[e.side].store.Drop(r)
 		}
@@ -142,7 +142,7 @@ func (o *HashJoinOp) restoreTTL() {
 	s.queue, s.head = s.queue[:0], 0
 	for side := 0; side < 2; side++ {
 		for k, at := range s.at[side] {
-			rows := o.rows[side].m[k]
+			rows := o.rows[side].get(k)
 			idx := make([]int, len(at))
 			for i := range idx {
 				idx[i] = i

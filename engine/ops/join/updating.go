@@ -133,7 +133,7 @@ func (o *HashJoinOp) processUnbounded(side int, chunk int32, ids []uint32, retra
 func (o *HashJoinOp) join(side int, k uint32, r keyed.RowRef, now int64) {
 	how := o.Spec.How
 	padded := o.alone
-	others := o.rows[1-side].m[k]
+	others := o.rows[1-side].get(k)
 	w := o.waiting[1-side][k]
 	switch how {
 	case "semi", "anti":
@@ -190,7 +190,7 @@ func (o *HashJoinOp) takeBack(side int, k uint32, r keyed.RowRef) error {
 		return nil
 	}
 	store := &o.sides[side].store
-	rows := o.rows[side].m[k]
+	rows := o.rows[side].get(k)
 	j := -1
 	for at, m := range rows {
 		if store.CompareRows(m, r) == 0 {
@@ -228,7 +228,7 @@ func (o *HashJoinOp) takeBack(side int, k uint32, r keyed.RowRef) error {
 		}
 	}
 	o.drop[side] = append(o.drop[side], kept)
-	others := o.rows[1-side].m[k]
+	others := o.rows[1-side].get(k)
 	last := len(rows) == 0 && len(others) > 0 // the other side's rows lose their last match
 	switch how := o.Spec.How; how {
 	case "semi", "anti":

@@ -30,6 +30,10 @@ type Step struct {
 	Seq   runtime.Seq
 	WM    int64 // a watermark step's watermark; a batch's split watermark if HasWM
 	HasWM bool
+	// End (no Rec): input Side has ended whole; an operator that is a runtime.InputEnder
+	// is told. Instances restored after it are told again at once, as a restored job's
+	// ended inputs end again.
+	End bool
 }
 
 // Op describes the operator under test.
@@ -208,11 +212,29 @@ func Run(t *testing.T, op Op, steps []Step, phases []Phase, backend string) []st
 	from := 0
 	ec := expr.NewEvalCtx(ctx, mem)
 	var insts []instance
+	var ended []int // inputs ended so far
+	endInput := func(side int) {
+		for _, in := range insts {
+			if e, ok := in.op.(runtime.InputEnder); ok {
+				if err := e.EndInput(side, out); err != nil {
+					t.Fatalf("end of input %d: %v", side, err)
+				}
+			}
+		}
+	}
 	for pi, ph := range phases {
 		if pi == 0 || !phases[pi-1].Keep {
 			insts = open(t, op, ctx, mem, ph.Parallel, maxPar, cp, backend, opID)
+			for _, side := range ended {
+				endInput(side)
+			}
 		}
 		for _, st := range steps[from:ph.Until] {
+			if st.End {
+				ended = append(ended, st.Side)
+				endInput(st.Side)
+				continue
+			}
 			if st.Rec == nil {
 				for _, in := range insts {
 					if err := in.op.ProcessWatermark(st.WM, out); err != nil {
@@ -549,6 +571,9 @@ func RestoreError(t *testing.T, a, b Op, steps []Step, backend string) error {
 	}
 	out := &collector{}
 	for _, st := range steps {
+		if st.End {
+			continue
+		}
 		if st.Rec == nil {
 			if err := o.ProcessWatermark(st.WM, out); err != nil {
 				t.Fatal(err)
@@ -596,6 +621,9 @@ func SavepointTable(t *testing.T, op Op, steps []Step, table string) []arrow.Rec
 	insts := open(t, op, ctx, mem, 1, maxPar, nil, "", "")
 	out := &collector{}
 	for _, st := range steps {
+		if st.End {
+			continue
+		}
 		if st.Rec == nil {
 			if err := insts[0].op.ProcessWatermark(st.WM, out); err != nil {
 				t.Fatal(err)

@@ -1,0 +1,108 @@
+package join_test
+
+import (
+	"fmt"
+	"math/rand"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/riverbed-engine/riverbed/engine/ops/internal/opstest"
+	"github.com/riverbed-engine/riverbed/engine/ops/join"
+	"github.com/riverbed-engine/riverbed/engine/runtime"
+)
+
+// endFirst reorders a stream so that side built's batches come early (each next step is
+// one of built's with probability 3/4 while it has any), then marks built's end, then
+// the rest of the other side's batches and its end: some probe rows arrive before the
+// built side has ended (kept, then joined at its end), most after (streamed).
+func endFirst(steps []opstest.Step, built int, seed int64) []opstest.Step {
+	rng := rand.New(rand.NewSource(seed))
+	var b, p []opstest.Step
+	for _, st := range steps {
+		switch {
+		case st.Rec == nil:
+			continue // regular joins ignore event time
+		case st.Side == built:
+			b = append(b, st)
+		default:
+			p = append(p, st)
+		}
+	}
+	var out []opstest.Step
+	for len(b) > 0 {
+		if len(p) == 0 || rng.Intn(4) > 0 {
+			out, b = append(out, b[0]), b[1:]
+		} else {
+			out, p = append(out, p[0]), p[1:]
+		}
+	}
+	out = append(out, opstest.Step{Side: built, End: true})
+	out = append(out, p...)
+	return append(out, opstest.Step{Side: 1 - built, End: true})
+}
+
+// Once one input has ended, a bounded join streams the other past it (probe.go): every
+// kind gives the reference's rows whichever side ends first (the kinds that cannot build
+// on that side stay symmetric), straight, checkpointed and restored at other
+// parallelisms (a restored job's ended input ends again), on both backends.
+func TestHashJoinBuildProbe(t *testing.T) {
+	steps, rows := stream(11, 60)
+	defer opstest.Release(steps)
+	for _, how := range []string{"inner", "left", "right", "full", "semi", "anti"} {
+		for built := 0; built < 2; built++ {
+			t.Run(fmt.Sprintf("%s/built %d/", how, built), func(t *testing.T) {
+				want := refHashJoin(how, rows)
+				if len(want) < 3 {
+					t.Fatalf("only %d rows", len(want))
+				}
+				opstest.RunAll(t, hashJoinOp(how), endFirst(steps, built, int64(built)), 9, want)
+			})
+		}
+	}
+}
+
+// The probe side's rows are forgotten once its partner side has ended: a join built on
+// its right side keeps none of the left rows that arrive after (and frees those before).
+func TestHashJoinForgetsProbeRows(t *testing.T) {
+	steps, _ := stream(12, 60)
+	defer opstest.Release(steps)
+	for _, how := range []string{"inner", "left", "semi", "anti"} {
+		t.Run(how, func(t *testing.T) {
+			op := hashJoinOp(how).New().(*join.HashJoinOp)
+			tc := runtime.NewStandaloneTaskCtx(t.Context(), memory.NewGoAllocator(), 0, 1, 16)
+			if err := op.Open(tc); err != nil {
+				t.Fatal(err)
+			}
+			defer op.Close()
+			out := &discard{}
+			for _, st := range endFirst(steps, 1, 3) {
+				if st.End {
+					if err := op.EndInput(st.Side, out); err != nil {
+						t.Fatal(err)
+					}
+					if st.Side == 1 && op.HeldRows(0) != 0 {
+						t.Fatalf("the left side holds %d rows once the right has ended", op.HeldRows(0))
+					}
+					continue
+				}
+				st.Rec.Retain()
+				if err := op.ProcessBatch(runtime.Message{Kind: runtime.MsgBatch, Rec: st.Rec, Side: st.Side}, out); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if op.HeldRows(0) != 0 || op.HeldRows(1) == 0 || out.rows == 0 {
+				t.Fatalf("held %d left and %d right rows at the end, %d rows out", op.HeldRows(0), op.HeldRows(1), out.rows)
+			}
+		})
+	}
+}
+
+type discard struct{ rows int64 }
+
+func (d *discard) Emit(m runtime.Message) error {
+	if m.Kind == runtime.MsgBatch {
+		d.rows += m.Rec.NumRows()
+		m.Rec.Release()
+	}
+	return nil
+}
