@@ -54,6 +54,7 @@ type RankOp struct {
 	store  keyed.RowStore
 	parts  []*rankPart // per partition id; nil: no row yet
 	held   int         // rows held in every partition
+	added  int         // rows kept since the store was last checked for compaction
 	// the changes of the batch being processed
 	outRefs  []keyed.RowRef
 	outRanks []int64
@@ -197,7 +198,49 @@ func (o *RankOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
 	}
 	o.store.Live[chunk] += kept - n
 	o.store.Settle(chunk)
-	return o.flush(out)
+	if err := o.flush(out); err != nil {
+		return err
+	}
+	o.added += kept
+	return o.maybeCompact()
+}
+
+// rankCompactAt is the least number of rows the store must hold before it is compacted.
+var rankCompactAt = 4096
+
+// maybeCompact copies the rows held into new chunks once the store's chunks hold more than
+// twice as many rows (a row that stays in the top n keeps its whole batch alive
+// otherwise). The store is looked at once per as many rows kept as it holds.
+func (o *RankOp) maybeCompact() error {
+	if o.added < max(rankCompactAt, o.held) {
+		return nil
+	}
+	o.added = 0
+	if held := o.store.HeldRows(); held < rankCompactAt || held <= 2*o.held {
+		return nil
+	}
+	var refs []keyed.RowRef
+	for _, p := range o.parts {
+		if p != nil {
+			for _, r := range p.rows {
+				refs = append(refs, r.ref)
+			}
+		}
+	}
+	moved, err := o.store.Compact(o.tc.Eval.Ctx, refs)
+	if err != nil {
+		return err
+	}
+	i := 0
+	for _, p := range o.parts {
+		if p != nil {
+			for j := range p.rows {
+				p.rows[j].ref = moved[i]
+				i++
+			}
+		}
+	}
+	return nil
 }
 
 // orderValues evaluates the ordering expressions on rec.
