@@ -216,7 +216,7 @@ func (g *planGen) node(depth int) *plan.Node {
 		g.made = append(g.made, n)
 		return n
 	}
-	n := &plan.Node{Op: g.of("filter", "select", "with_columns", "aggregate", "union", "limit", "window_agg", "join", "dedup", "topn", "map_batches", "datagen", "nexmark", "sort", "tail", "explode", "unique", "process", "bogus")}
+	n := &plan.Node{Op: g.of("filter", "select", "with_columns", "aggregate", "union", "limit", "window_agg", "join", "dedup", "topn", "rank", "map_batches", "datagen", "nexmark", "sort", "tail", "explode", "unique", "process", "bogus")}
 	g.made = append(g.made, n)
 	switch n.Op {
 	case "union", "join":
@@ -256,6 +256,9 @@ func (g *planGen) node(depth int) *plan.Node {
 			a.OrderBy = g.expr(1)
 		}
 		n.Args = a
+	case "rank":
+		n.Args = &RankArgs{Keys: g.exprs(2), N: g.count(), OrderBy: g.exprs(2), Descending: make([]bool, g.pick(3)),
+			NullsFirst: make([]bool, g.pick(3)), KeepLast: g.pick(2) == 0, RankColumn: g.of("", "rownum", "x")}
 	case "join":
 		n.Args = &JoinArgs{How: g.of("window", "interval", "asof", "inner", "left", "right", "full", "semi", "anti", "cross"),
 			LeftOn: g.exprs(1), RightOn: g.exprs(1), Window: g.window(), Lower: g.of(genDurations...), Upper: g.of(genDurations...),

@@ -38,6 +38,7 @@ var everyField = map[string]string{
 	"unique":                 `{"op":"unique","keys":[{"col":"k"}],"mode":"first","input":{"op":"scan_arrow","source":1}}`,
 	"join":                   `{"op":"join","how":"asof","left_on":[{"col":"k"}],"right_on":[{"col":"k"}],"suffix":"_r","join_strategy":"auto","window":{"kind":"tumbling","size":"1s"},"lower":"-1s","upper":"1s","left_time":"ts","right_time":"ts","strategy":"nearest","tolerance":"5s","inputs":[{"op":"scan_arrow","source":1},{"op":"scan_arrow","source":1}]}`,
 	"dedup":                  `{"op":"dedup","keys":[{"col":"k"}],"within":"1h","input":{"op":"scan_arrow","source":1}}`,
+	"rank":                   `{"op":"rank","keys":[{"col":"k"}],"n":3,"order_by":[{"col":"x"}],"descending":[true],"nulls_first":[false],"keep_last":true,"rank_column":"rownum","input":{"op":"scan_arrow","source":1}}`,
 	"topn":                   `{"op":"topn","keys":[{"col":"k"}],"n":2,"order_by":{"col":"x"},"descending":true,"with_ties":true,"window":{"kind":"tumbling","size":"10s"},"input":{"op":"scan_arrow","source":1}}`,
 	"map_batches":            `{"op":"map_batches","udf":4,"schema":[{"name":"a","type":"int64"}],"input":{"op":"scan_arrow","source":1}}`,
 	"process":                `{"op":"process","keys":[{"col":"k"}],"udf":2,"output_schema":"AAAA","side_schemas":["BBBB"],"state_schema":"CCCC","state_ttls":[{"ttl":"10m","update":"on_read_and_write"}],"input":{"op":"scan_arrow","source":1}}`,

@@ -173,18 +173,19 @@ def test_streaming_mode(bids: pa.Table, sides: tuple[pa.Table, pa.Table]) -> Non
 
 
 def test_top_n_over_unbounded_table_refused() -> None:
-    """Over an unbounded table only window top-N and first-row deduplication run; the rest
-    is refused with its position."""
+    """Over an unbounded table, top-N without ORDER BY is refused with its position; window
+    top-N, first- and last-row deduplication and the streaming top-N plan (the last two
+    updating: tests/test_streaming_topn.py)."""
     ddl = ("CREATE TABLE bid (auction BIGINT, price BIGINT, date_time TIMESTAMP(3), "
            "WATERMARK FOR date_time AS date_time - INTERVAL '4' SECOND) "
            "WITH ('connector' = 'nexmark', 'kind' = 'bid');\n")
-    with pytest.raises(rb.PlanError, match=r"SQL line 2, column 39: deduplication keeping the last row .* "
-                                           r"is not supported yet"):
-        rb.sql(ddl + "SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY auction ORDER BY date_time DESC) "
-               "AS rn FROM bid) WHERE rn = 1")
-    with pytest.raises(rb.PlanError, match=r"SQL line 2, column 39: ROW_NUMBER\(\) over an unbounded table"):
-        rb.sql(ddl + "SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY auction ORDER BY price DESC) "
-               "AS rn FROM bid) WHERE rn <= 3")
+    with pytest.raises(rb.PlanError, match=r"SQL line 2, column 39: ROW_NUMBER\(\) without ORDER BY over an unbounded "
+                                           r"table is not supported"):
+        rb.sql(ddl + "SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY auction) AS rn FROM bid) WHERE rn = 1")
+    assert rb.sql(ddl + "SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY auction ORDER BY date_time DESC) "
+                  "AS rn FROM bid) WHERE rn = 1").schema.names[-2:] == ["rn", "__op"]
+    assert rb.sql(ddl + "SELECT auction, price FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY auction "
+                  "ORDER BY price DESC) AS rn FROM bid) WHERE rn <= 3").schema.names == ["auction", "price", "__op"]
     # these plan
     for q in ["SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY auction ORDER BY date_time) AS rn FROM bid) "
               "WHERE rn = 1",

@@ -40,12 +40,17 @@ func (pl *planner) info(n *plan.Node) (engine.OutputInfo, error) {
 //
 //   - PARTITION BY window_start, window_end [, k ...] (t a window table function, or a
 //     window aggregation's result): window top-N ("topn", ranking by the one ORDER BY key);
+//
 //   - ORDER BY t's event-time column ASC and rownum = 1 (or <= 1): deduplication keeping
 //     the first row ("dedup").
 //
+//   - any other ORDER BY over an unbounded table: Flink's streaming top-N ("rank"), an
+//     updating result; with ORDER BY the event time DESC and rownum = 1, deduplication
+//     keeping the last row. The row number is output (and rows whose rank changes are
+//     updated) only if the query reads it, as Flink's "no ranking number" optimization.
+//
 // Other top-N queries over a bounded table are planned as written (ROW_NUMBER() by the
-// engine's over, then the filter); over an unbounded table they are refused. ok is false
-// when the query is not of this form.
+// engine's over, then the filter). ok is false when the query is not of this form.
 func (pl *planner) topN(s *Select, order []*OrderItem) (_ *rel, ok bool, _ error) {
 	if len(s.From) != 1 || s.Where == nil {
 		return nil, false, nil
@@ -171,14 +176,45 @@ func (pl *planner) topN(s *Select, order []*OrderItem) (_ *rel, ok bool, _ error
 		ranked = &rel{node: node, cols: from.cols}
 		rowNumber = &Literal{At{item.P}, LitInt, "1", ""}
 	case inf.Unbounded:
-		what := "ROW_NUMBER() over an unbounded table"
-		switch {
-		case len(over.OrderBy) == 1 && over.OrderBy[0].Desc && n == 1:
-			what = "deduplication keeping the last row (ORDER BY ... DESC) over an unbounded table (its result is updating)"
-		case len(over.OrderBy) == 0:
-			what = "ROW_NUMBER() without ORDER BY over an unbounded table"
+		// Flink's streaming top-N and last-row deduplication: an updating result.
+		if len(over.OrderBy) == 0 {
+			return nil, false, errorAt(over.P, "ROW_NUMBER() without ORDER BY over an unbounded table is not supported: its rows would rank in arrival order; give the ORDER BY (e.g. the event time DESC, rownum = 1, to keep the last row per key)")
 		}
-		return nil, false, errorAt(over.P, "%s is not supported yet (see docs/sql.md); window top-N (PARTITION BY window_start, window_end) and deduplication (ORDER BY the event time ASC, rownum = 1) are", what)
+		if n == 0 {
+			return nil, false, errorAt(s.Where.Position(), "the top-N bound keeps no row")
+		}
+		args := &engine.RankArgs{Keys: keys, N: &n}
+		osc := &scope{cols: from.cols, clause: "OVER (ORDER BY ...)"}
+		for _, ob := range over.OrderBy {
+			x, err := pl.expr(ob.Expr, osc)
+			if err != nil {
+				return nil, false, err
+			}
+			// NULL is the smallest value unless NULLS FIRST/LAST says otherwise, as Flink's
+			nullsFirst := !ob.Desc
+			if ob.NullsFirst != nil {
+				nullsFirst = *ob.NullsFirst
+			}
+			args.OrderBy, args.Descending = append(args.OrderBy, x), append(args.Descending, ob.Desc)
+			args.NullsFirst = append(args.NullsFirst, nullsFirst)
+		}
+		// ORDER BY the event time DESC, rownum = 1: Flink's deduplication keeping the last
+		// row (a later row of the same time replaces the kept one)
+		args.KeepLast = n == 1 && len(over.OrderBy) == 1 && over.OrderBy[0].Desc && inf.EventTime != "" &&
+			isColumn(over.OrderBy[0].Expr, sc, inf.EventTime)
+		cols := from.cols
+		if refersTo(name, st.Alias, s, rest, order) {
+			// the row number is selected: rows whose rank changes are updated too
+			args.RankColumn = "$rownum"
+			cols = append(append([]column(nil), cols...), column{name: "$rownum", field: "$rownum", nostar: true})
+		} else {
+			rowNumber = &Literal{At{item.P}, LitInt, "1", ""} // never read
+		}
+		node, _, err := pl.add(&plan.Node{Op: "rank", Input: from.node, Args: args}, over.P)
+		if err != nil {
+			return nil, false, err
+		}
+		ranked = &rel{node: node, cols: cols}
 	default:
 		return nil, false, nil // bounded: planned as written
 	}
@@ -273,4 +309,35 @@ func isColumn(e Expr, sc *scope, field string) bool {
 	}
 	c, err := sc.resolve(id)
 	return err == nil && c.field == field
+}
+
+// refersTo reports whether the outer query s (its items, its ORDER BY order and the conjuncts rest
+// of its WHERE besides the bound) reads the column name (qualified by qual or not): a
+// SELECT * does.
+func refersTo(name, qual string, s *Select, rest []Expr, order []*OrderItem) bool {
+	found := false
+	visit := func(e Expr) bool {
+		if id, ok := e.(*Ident); ok {
+			switch len(id.Parts) {
+			case 1:
+				found = found || strings.EqualFold(id.Parts[0], name)
+			case 2:
+				found = found || (strings.EqualFold(id.Parts[1], name) && (qual == "" || strings.EqualFold(id.Parts[0], qual)))
+			}
+		}
+		return !found
+	}
+	for _, it := range s.Items {
+		if it.Star {
+			return true
+		}
+		walkExpr(it.Expr, visit)
+	}
+	for _, c := range rest {
+		walkExpr(c, visit)
+	}
+	for _, o := range order {
+		walkExpr(o.Expr, visit)
+	}
+	return found
 }

@@ -754,6 +754,14 @@ def _flatten(args: tuple[Any, ...]) -> list[Any]:
     return out
 
 
+def _flags(v: bool | Sequence[bool], n: int, what: str) -> list[bool]:
+    """One flag per key from a bool or a sequence of them."""
+    vals = [v] if isinstance(v, bool) else list(v)
+    if not all(isinstance(x, bool) for x in vals) or len(vals) not in (1, n):
+        raise ValueError(f"{what} takes a bool or one bool per key ({n}), got {v!r}")
+    return vals * n if len(vals) == 1 else vals
+
+
 class Stream:
     """A pipeline: a source and the operators after it. Nothing runs until a result is
     asked for (:meth:`collect`, :meth:`to_pandas`, :meth:`write_parquet`, ...).
@@ -1314,20 +1322,46 @@ class Stream:
         return self._then({"op": "sort", "keys": keys, "sort_descending": flags(descending, "descending"),
                            "nulls_last": flags(nulls_last, "nulls_last")})
 
-    def top_k(self, k: int, *, by: Any, reverse: bool = False) -> Stream:
-        """The ``k`` rows with the largest values of ``by`` (smallest with ``reverse=True``),
-        largest first, as Polars. Needs a bounded input.
+    def top_k(self, k: int, *, by: Any, reverse: bool | Sequence[bool] = False, per: Any = None,
+              row_number: str | None = None) -> Stream:
+        """The ``k`` rows with the largest values of ``by`` (smallest with ``reverse=True``;
+        ``by`` and ``reverse`` may list several keys; nulls last), largest first, as Polars.
+        On a bounded stream this is a sort and a limit (``per`` is not taken there).
+
+        On an unbounded stream it is Flink's streaming top-N: per value of ``per`` (column
+        names; none: over all rows, on one core), the ``k`` best rows so far, as an
+        **updating** result (a changelog with an ``__op`` column; see docs/changelog.md):
+        a row that enters the top ``k`` is inserted (``+I``) and the row it pushes out is
+        deleted (``-D``); with ``k=1`` the partition's row is updated (``-U``/``+U``).
+        Tied rows rank in arrival order. With ``row_number="rownum"`` each row also has
+        its row number (1 = first) in that column, and the rows whose number changes are
+        updated (``-U``/``+U``), as Flink's top-N with its ``ROW_NUMBER()`` selected.
+        Rows that never reach the top ``k`` change nothing. The input must be append-only.
 
         Examples
         --------
         >>> import riverbed as rb
         >>> rb.from_pydict({"x": [3, 1, 2]}).top_k(2, by="x").collect()["x"].to_pylist()
         [3, 2]
+        >>> g = rb.datagen({"k": rb.Int64, "v": rb.Int64}, rows_per_second=100)  # unbounded
+        >>> g.top_k(3, by="v", per="k", row_number="rownum").columns
+        ['k', 'v', 'rownum', '__op']
         """
-        return self.sort(by, descending=not reverse, nulls_last=True).limit(k)
+        keys = _flatten((by,))
+        if not self._unbounded:
+            if per is not None or row_number is not None:
+                raise PlanError("top_k: per= and row_number= rank the rows of an unbounded stream as they come (an "
+                                "updating result); on a bounded stream use sort(...) and group_by(...).head(k) or "
+                                "rb.col(...).rank().over(...)")
+            return self.sort(*keys, descending=[not r for r in _flags(reverse, len(keys), "reverse")],
+                             nulls_last=True).limit(k)
+        return self._rank(k, keys, [not r for r in _flags(reverse, len(keys), "reverse")], per, row_number,
+                          "top_k")
 
-    def bottom_k(self, k: int, *, by: Any, reverse: bool = False) -> Stream:
-        """The ``k`` rows with the smallest values of ``by``, smallest first.
+    def bottom_k(self, k: int, *, by: Any, reverse: bool | Sequence[bool] = False, per: Any = None,
+                 row_number: str | None = None) -> Stream:
+        """The ``k`` rows with the smallest values of ``by``, smallest first; on an unbounded
+        stream an updating result, as :meth:`top_k`.
 
         Examples
         --------
@@ -1335,7 +1369,29 @@ class Stream:
         >>> rb.from_pydict({"x": [3, 1, 2]}).bottom_k(2, by="x").collect()["x"].to_pylist()
         [1, 2]
         """
-        return self.top_k(k, by=by, reverse=not reverse)
+        keys = _flatten((by,))
+        flipped = [not r for r in _flags(reverse, len(keys), "reverse")]
+        return self.top_k(k, by=by, reverse=flipped if len(flipped) > 1 else flipped[0], per=per,
+                          row_number=row_number)
+
+    def _rank(self, k: int, by: list[Any], descending: list[bool], per: Any, row_number: str | None,
+              what: str, keep_last: bool = False, nulls_smallest: bool = False) -> Stream:
+        """The streaming top-N node ("rank") over an unbounded stream; nulls rank last, or
+        as the smallest values (nulls_smallest)."""
+        if not isinstance(k, int) or isinstance(k, bool) or k <= 0:
+            raise ValueError(f"{what}: k must be a positive integer, got {k!r}")
+        if row_number is not None and not isinstance(row_number, str):
+            raise TypeError(f"{what}: row_number takes a column name, got {row_number!r}")
+        node: dict[str, Any] = {"op": "rank", "n": k, "order_by": _exprs(by, what), "descending": descending}
+        if per is not None:
+            node["keys"] = _exprs(_flatten((per,)), what)
+        if keep_last:
+            node["keep_last"] = True
+        if nulls_smallest:
+            node["nulls_first"] = [not d for d in descending]
+        if row_number is not None:
+            node["rank_column"] = row_number
+        return self._then(node)
 
     def explode(self, columns: Any, *more_columns: str, empty_as_null: bool = False,
                 keep_nulls: bool = True) -> Stream:
@@ -1399,12 +1455,23 @@ class Stream:
                 raise ColumnNotFoundError(f"rename: no column {old!r}; the stream has columns {have}")
         return self.select(*[col(c).alias(mapping.get(c, c)) for c in have])
 
-    def unique(self, subset: Any = None, *, keep: str = "any") -> Stream:
+    def unique(self, subset: Any = None, *, keep: str = "any", order_by: Any = None) -> Stream:
         """One row per distinct value of ``subset`` (default: all columns), as Polars: ``keep``
         is ``"first"``/``"last"`` (the whole first/last row of each value in input order),
         ``"any"``, or ``"none"`` (drop every value that occurs more than once). Rows come in
         input order. ``"first"``/``"any"`` also run on unbounded streams (a row is emitted when
-        its value is first seen; the seen values are kept), the others need a bounded input.
+        its value is first seen; the seen values are kept).
+
+        ``order_by`` (columns or expressions) says which row is first or last: the row with
+        the smallest (``"first"``) or largest (``"last"``) values of ``order_by`` (nulls
+        smallest; tied rows in input order). On an unbounded stream, ``keep="last"`` (with
+        or without ``order_by``) and ``keep="first"`` with ``order_by`` are Flink's
+        deduplication: an **updating** result (a changelog with an ``__op`` column; see
+        docs/changelog.md) that inserts (``+I``) each value's first row and updates it
+        (``-U`` of the old row, ``+U`` of the new) when a row that replaces it comes — for
+        ``"last"`` a row whose ``order_by`` values are not smaller (without ``order_by``:
+        every later row), for ``"first"`` one whose values are smaller. ``"none"`` needs a
+        bounded input.
 
         Examples
         --------
@@ -1414,6 +1481,11 @@ class Stream:
         [{'k': 1, 'v': 1}, {'k': 2, 'v': 3}]
         >>> s.unique("k", keep="none").collect().to_pylist()
         [{'k': 2, 'v': 3}]
+        >>> s.unique("k", keep="last", order_by="v").collect().sort_by("k").to_pylist()
+        [{'k': 1, 'v': 2}, {'k': 2, 'v': 3}]
+        >>> g = rb.datagen({"k": rb.Int64, "ts": rb.Timestamp("ms")}, rows_per_second=100)  # unbounded
+        >>> g.unique("k", keep="last", order_by="ts").columns
+        ['k', 'ts', '__op']
         """
         if keep not in ("any", "first", "last", "none"):
             raise ValueError(f"keep must be 'any', 'first', 'last' or 'none', got {keep!r}")
@@ -1424,6 +1496,16 @@ class Stream:
                 raise TypeError(f"unique subset takes column names, got {k!r}")
             if k not in have:
                 raise ColumnNotFoundError(f"unique: no column {k!r}; the stream has columns {have}")
+        order = [] if order_by is None else _flatten((order_by,))
+        if order and keep not in ("first", "last"):
+            raise ValueError(f"unique: order_by says which row is first or last; it takes keep='first' or 'last', "
+                             f"not {keep!r}")
+        if self._unbounded and (keep == "last" or order):
+            return self._rank(1, order, [keep == "last"] * len(order), keys, None, "unique",
+                              keep_last=keep == "last", nulls_smallest=True)
+        if order:
+            # a stable sort puts each value's rows in order_by order, ties in input order
+            return self.sort(*order).unique(keys, keep=keep)
         return self._then({"op": "unique", "keys": _exprs(keys, "unique"), "mode": keep})
 
     # -- planning -----------------------------------------------------------------

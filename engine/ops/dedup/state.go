@@ -29,6 +29,10 @@ const (
 	// CandidatesTable (top-N): the candidate rows of every open window and partition: the
 	// input row, its window (__rb_window_start/end) and input position.
 	CandidatesTable = "candidates.v1"
+	// RankedTable (streaming top-N, RankOp): the rows each partition holds, the input row
+	// and its place in the partition (__rb_place, 0 = best), which keeps the arrival order
+	// of tied rows.
+	RankedTable = "ranked.v1"
 )
 
 func keyFields(types []arrow.DataType) []arrow.Field {
@@ -224,7 +228,90 @@ func (o *TopNOp) LoadState(b state.Backend) error {
 	return nil
 }
 
+var rankedFields = []arrow.Field{{Name: "__rb_place", Type: arrow.PrimitiveTypes.Int64}}
+
+// StateTables implements runtime.KeyedState.
+func (o *RankOp) StateTables() []state.TableSpec {
+	return []state.TableSpec{keyed.BatchTable(RankedTable)}
+}
+
+// SaveState implements runtime.KeyedState.
+func (o *RankOp) SaveState(b state.Backend) error {
+	ec := o.tc.Eval
+	refs := make([]keyed.RowRef, 0, o.held)
+	places := make([]int64, 0, o.held)
+	for _, p := range o.parts {
+		if p == nil {
+			continue
+		}
+		for j, r := range p.rows {
+			refs, places = append(refs, r.ref), append(places, int64(j))
+		}
+	}
+	extra := []arrow.Array{keyed.Int64Column(ec.Mem, places)}
+	return o.store.SaveRows(b, ec, o.Name, RankedTable, o.Keys, o.tc.MaxParallelism(), refs, extra, rankedFields)
+}
+
+// LoadState implements runtime.KeyedState.
+func (o *RankOp) LoadState(b state.Backend) error {
+	ec := o.tc.Eval
+	nf := o.InSchema.NumFields()
+	type placed struct {
+		place int64
+		row   rankRow
+	}
+	loaded := map[uint32][]placed{}
+	err := o.store.LoadRows(b, ec, o.Name, RankedTable, rankedFields, func(chunk int32, rows, rec arrow.RecordBatch) error {
+		n := int(rows.NumRows())
+		ids := make([]uint32, n)
+		if len(o.Keys) > 0 {
+			cols, err := runtime.EvalColumns(ec, o.Keys, rows)
+			if err != nil {
+				return err
+			}
+			err = o.groups.Consume(ec.Ctx, cols, ids)
+			runtime.ReleaseAll(cols)
+			if err != nil {
+				return err
+			}
+		}
+		vals, release, err := o.orderValues(rows)
+		if err != nil {
+			return err
+		}
+		defer release()
+		places := keyed.Int64s(rec.Column(nf))
+		for i := 0; i < n; i++ {
+			r := rankRow{ref: keyed.RowRef{Chunk: chunk, Row: int32(i)}, vals: make([]topnRow, len(vals))}
+			for k, v := range vals {
+				r.vals[k] = v(i)
+				r.vals[k].s = strings.Clone(r.vals[k].s)
+			}
+			loaded[ids[i]] = append(loaded[ids[i]], placed{places[i], r})
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	// Each partition lies in one key group, so its rows come back whole: in their places.
+	for id, rows := range loaded {
+		sort.Slice(rows, func(a, b int) bool { return rows[a].place < rows[b].place })
+		for len(o.parts) <= int(id) {
+			o.parts = append(o.parts, nil)
+		}
+		p := &rankPart{rows: make([]rankRow, len(rows))}
+		for j, r := range rows {
+			p.rows[j] = r.row
+		}
+		o.parts[id] = p
+		o.held += len(rows)
+	}
+	return nil
+}
+
 var (
 	_ runtime.KeyedState = (*DedupOp)(nil)
 	_ runtime.KeyedState = (*TopNOp)(nil)
+	_ runtime.KeyedState = (*RankOp)(nil)
 )

@@ -1,0 +1,178 @@
+package engine
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/riverbed-engine/riverbed/engine/expr"
+	"github.com/riverbed-engine/riverbed/engine/ops/agg"
+	"github.com/riverbed-engine/riverbed/engine/ops/dedup"
+	"github.com/riverbed-engine/riverbed/engine/plan"
+	"github.com/riverbed-engine/riverbed/engine/runtime"
+	"github.com/riverbed-engine/riverbed/internal/rberr"
+)
+
+// RankArgs are the arguments of "rank", Flink's streaming top-N over an append-only
+// input: the N first rows per partition (Keys; none: one partition) by the OrderBy
+// expressions (each descending if Descending says so, and with nulls first if NullsFirst
+// does: one flag for all, or one per expression; absent: ascending, nulls last), ties in
+// arrival order (KeepLast: the later row first — n = 1 is then Flink's deduplication
+// keeping the last row). RankColumn, if set, names an output column with each row's row
+// number (1 = first). The result is updating: a changelog with the op column last
+// (dedup.RankOp says which changes it emits).
+type RankArgs struct {
+	Keys       []*plan.Expr `json:"keys,omitempty"`
+	N          *int64       `json:"n,omitempty"`
+	OrderBy    []*plan.Expr `json:"order_by,omitempty"`
+	Descending []bool       `json:"descending,omitempty"`
+	NullsFirst []bool       `json:"nulls_first,omitempty"`
+	KeepLast   bool         `json:"keep_last,omitempty"`
+	RankColumn string       `json:"rank_column,omitempty"`
+}
+
+// rankOp is the logical operator "rank": its binding and validation, the input columns it
+// needs, its physical form and its explain text.
+type rankOp struct {
+	RankArgs
+	keys    []expr.Bound
+	orderBy []expr.Expr
+	desc    []bool
+	nulls   []bool // nulls first, per expression
+	n       int64
+}
+
+func init() {
+	registerOp("rank", opReg[RankArgs]{new: func(a *RankArgs) logicalOp { return &rankOp{RankArgs: *a} }, stateful: true})
+}
+
+// bind validates a streaming top-N and marks its output as updating.
+func (o *rankOp) bind(b *binder, n *plan.Node, ln *lnode) error {
+	in, err := b.single(n, ln)
+	if err != nil {
+		return err
+	}
+	if o.N == nil || *o.N <= 0 {
+		return rberr.New(rberr.Plan, "%s: n must be a positive number of rows", ln.name)
+	}
+	o.n = *o.N
+	if o.keys, err = bindKeys(o.Keys, ln, in, "partition a top-N"); err != nil {
+		return err
+	}
+	if len(o.Descending) > 1 && len(o.Descending) != len(o.OrderBy) {
+		return rberr.New(rberr.Plan, "%s: descending takes one flag or one per ordering expression (%d), got %d", ln.name, len(o.OrderBy), len(o.Descending))
+	}
+	if len(o.NullsFirst) > 1 && len(o.NullsFirst) != len(o.OrderBy) {
+		return rberr.New(rberr.Plan, "%s: nulls_first takes one flag or one per ordering expression (%d), got %d", ln.name, len(o.OrderBy), len(o.NullsFirst))
+	}
+	flag := func(fs []bool, i int) bool {
+		switch {
+		case len(fs) == 1:
+			return fs[0]
+		case len(fs) > 1:
+			return fs[i]
+		}
+		return false
+	}
+	scope := &expr.CompileScope{Schema: in.schema, Op: ln.name}
+	o.orderBy, o.desc, o.nulls = nil, nil, nil
+	for i, e := range o.OrderBy {
+		ob, err := scope.Compile(e)
+		if err != nil {
+			return err
+		}
+		ob = expr.DecodeDictionary(ob) // ranks by the values
+		if t := ob.Type(); !expr.IsNumeric(t) && !expr.IsString(t) && !expr.IsTemporal(t) && t.ID() != arrow.BOOL {
+			return rberr.New(rberr.Type, "%s: cannot rank by %s of type %s", ln.name, ob, expr.TypeName(t))
+		}
+		o.orderBy, o.desc = append(o.orderBy, ob), append(o.desc, flag(o.Descending, i))
+		o.nulls = append(o.nulls, flag(o.NullsFirst, i))
+	}
+	if len(o.orderBy) == 0 && !o.KeepLast {
+		return rberr.New(rberr.Plan, "%s: give the columns to rank by (ORDER BY); without them every row ties and the first n rows would stay forever", ln.name)
+	}
+	fields := append([]arrow.Field{}, in.schema.Fields()...)
+	if o.RankColumn != "" {
+		if in.schema.HasField(o.RankColumn) {
+			return rberr.New(rberr.Plan, "%s: the input already has a column named %q; name the row number otherwise", ln.name, o.RankColumn)
+		}
+		fields = append(fields, arrow.Field{Name: o.RankColumn, Type: arrow.PrimitiveTypes.Int64})
+	}
+	if in.schema.HasField(agg.OpColumn) {
+		return rberr.New(rberr.Plan, "%s: %q is the op column of the top-N's updating result; name the input column otherwise", ln.name, agg.OpColumn)
+	}
+	fields = append(fields, arrow.Field{Name: agg.OpColumn, Type: arrow.BinaryTypes.String})
+	ln.schema = arrow.NewSchema(fields, nil)
+	ln.changelog = ln.name
+	// What identifies a row of the result: (partition, row number), or the partition
+	// when it holds one row — if the partition keys are input columns.
+	var keys []string
+	for _, k := range o.keys {
+		c, ok := k.Expr.(*expr.ColExpr)
+		if !ok {
+			keys = nil
+			ln.noKeyWhy = fmt.Sprintf("its partition key %s is not a column", k)
+			break
+		}
+		keys = append(keys, c.Name)
+	}
+	switch {
+	case ln.noKeyWhy != "":
+	case o.RankColumn != "":
+		ln.changelogKeys = append(keys, o.RankColumn)
+	case o.n == 1 && len(keys) > 0:
+		ln.changelogKeys = keys
+	case o.n == 1:
+		ln.noKeyWhy = "it has no partition columns"
+	default:
+		ln.noKeyWhy = fmt.Sprintf("it keeps %d rows per partition without their row number", o.n)
+	}
+	return nil
+}
+
+func (o *rankOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]bool) {
+	b.require(n.Input, ln.inputs[0], nil)
+}
+
+func (o *rankOp) estimateRows(n *lnode) (int64, bool) { return inputRows(n) }
+
+func (o *rankOp) build(g *graph, n *lnode, _ *plan.Expr) (flow, error) {
+	k, err := g.buildKeyed(n, o.keys)
+	if err != nil {
+		return k.in, err
+	}
+	keys, types := k.keys, k.types
+	inSchema := n.inputs[0].schema
+	st := k.stage(g, "rank", false)
+	op := &dedup.RankOp{Name: n.name, Keys: keys, KeyTypes: types, OrderBy: o.orderBy, Descending: o.desc, NullsFirst: o.nulls,
+		N: int(o.n), KeepLast: o.KeepLast, RankCol: o.RankColumn != "", InSchema: inSchema, Schema: n.schema,
+		BatchSize: g.BatchSize}
+	st.Chain(fmt.Sprintf("rank(%d)", o.n), func(int) runtime.Operator { c := *op; return &c })
+	return flow{st: st}, nil
+}
+
+func (o *rankOp) explain(*lnode) string {
+	by := make([]string, len(o.orderBy))
+	for i, e := range o.orderBy {
+		by[i] = e.String()
+		if o.desc[i] {
+			by[i] += " desc"
+		}
+		if o.nulls[i] {
+			by[i] += " nulls first"
+		}
+	}
+	keys := make([]string, len(o.keys))
+	for i, k := range o.keys {
+		keys[i] = k.String()
+	}
+	what := fmt.Sprintf("top %d", o.n)
+	if o.KeepLast && o.n == 1 {
+		what = "last row"
+	}
+	detail := fmt.Sprintf("%s per [%s] by [%s]", what, strings.Join(keys, ", "), strings.Join(by, ", "))
+	if o.RankColumn != "" {
+		detail += ", row number in " + o.RankColumn
+	}
+	return detail + ", updating (changelog in " + agg.OpColumn + ")"
+}
