@@ -67,7 +67,7 @@ func Compile(src string, tables map[string]*plan.Node, inputs []*arrow.Schema) (
 			if err != nil {
 				// a Parquet table may be a sink whose files do not exist yet: its error
 				// is reported where it is read, or at the end if it is never written
-				if !isParquetTable(st) {
+				if !isSinkable(st) {
 					return nil, err
 				}
 				pl.broken[st.Name] = err
@@ -667,6 +667,9 @@ func (pl *planner) lookupCTE(name string) *cteDef {
 }
 
 func (pl *planner) table(t *TableName) (*rel, error) {
+	if t.AsOf != nil {
+		return nil, errorAt(t.AsOfAt, "FOR SYSTEM_TIME AS OF names the versioned table on the right of a temporal join: FROM orders o JOIN %s FOR SYSTEM_TIME AS OF o.order_time AS r ON o.k = r.k", t.Name)
+	}
 	qual := t.Alias
 	if qual == "" {
 		qual = t.Name
