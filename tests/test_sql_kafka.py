@@ -209,6 +209,27 @@ def test_insert_into_kafka_reads_back_as_duckdb(brokers, topic):  # noqa: F811
     assert _rows(back) == _rows(want)
 
 
+def test_insert_into_avro_kafka_table_reads_back(brokers, topic):  # noqa: F811
+    """'format' = 'avro': INSERT INTO writes each row as an Avro datum of the schema derived
+    from the declared columns (NOT NULL ones not nullable, as Flink derives it), and a kafka
+    table of the same columns reads them back: DuckDB's answer to the query, NULLs kept."""
+    src, dst = topic(2), topic(1)
+    orders = _orders(120, 2, seed=3)
+    _produce_orders(brokers, src, orders)
+    ddl = f"""CREATE TABLE av (id BIGINT NOT NULL, currency STRING, amount DOUBLE, order_time TIMESTAMP(3)) WITH (
+  'connector' = 'kafka', 'topic' = '{dst}', 'properties.bootstrap.servers' = '{brokers}', 'format' = 'avro'
+  <END>);
+"""
+    q = ("SELECT id, CASE WHEN amount > 50 THEN currency END, CASE WHEN id % 3 = 0 THEN NULL ELSE amount END, "
+         "order_time FROM orders")
+    rb.sql(_orders_ddl(brokers, src, bounded=True) + ddl.replace("<END>", "") + "INSERT INTO av " + q).collect()
+    back = rb.sql(ddl.replace("<END>", ", 'scan.bounded.mode' = 'latest-offset'") + "SELECT * FROM av").collect()
+    orders_t = _duck_orders(orders)  # noqa: F841
+    want = duckdb.sql(q.replace("FROM orders", "FROM orders_t")).fetchall()
+    assert any(r[1] is None for r in want) and any(r[2] is None for r in want)
+    assert _rows(back) == _rows(want)
+
+
 def test_continuous_insert_into_kafka(brokers, topic):  # noqa: F811
     """A continuous INSERT INTO kafka over an unbounded kafka table: rb.sql gives a sink to
     start(); records produced while it runs come out filtered and projected, as DuckDB

@@ -70,6 +70,7 @@ type ColumnDef struct {
 	At
 	Name     string
 	Type     *TypeName
+	NotNull  bool
 	Metadata bool   // METADATA
 	MetaKey  string // the metadata key: FROM 'key', else the column name
 	MetaAt   Pos

@@ -410,8 +410,9 @@ func (kt *kafkaTable) bound(get func(string) (*TableOption, bool), prefix string
 	return nil, bad(mo, "takes %s, got '%s'", want, mo.Value)
 }
 
-// valueSchema is the Arrow schema of the declared physical columns (the record values).
-func (kt *kafkaTable) valueSchema() (*arrow.Schema, error) {
+// valueSchema is the Arrow schema of the declared physical columns (the record values):
+// all nullable, or (for deriving an Avro schema, as Flink does) nullable unless NOT NULL.
+func (kt *kafkaTable) valueSchema(notNull bool) (*arrow.Schema, error) {
 	var fields []arrow.Field
 	for _, c := range kt.physical {
 		t, err := typeOf(c.Type)
@@ -422,7 +423,7 @@ func (kt *kafkaTable) valueSchema() (*arrow.Schema, error) {
 		if err != nil {
 			return nil, errorAt(c.Type.P, "%v", err)
 		}
-		fields = append(fields, arrow.Field{Name: c.Name, Type: dt, Nullable: true})
+		fields = append(fields, arrow.Field{Name: c.Name, Type: dt, Nullable: !(notNull && c.NotNull)})
 	}
 	return arrow.NewSchema(fields, nil), nil
 }
@@ -437,7 +438,7 @@ func (kt *kafkaTable) sourceArgs() (*engine.ScanKafkaArgs, error) {
 	if len(kt.srcOpts) > 0 {
 		d.Options = kt.srcOpts
 	}
-	schema, err := kt.valueSchema()
+	schema, err := kt.valueSchema(kt.format == "avro")
 	if err != nil {
 		return nil, err
 	}
@@ -480,7 +481,7 @@ func (kt *kafkaTable) sinkDef(updating bool) (*plan.KafkaDef, error) {
 		return nil, errorAt(kt.conn.P, "INSERT INTO %s: format 'csv' can be read but not written yet; write 'json', 'raw' or 'avro'", kt.ct.Name)
 	}
 	if kt.format == "avro" {
-		schema, err := kt.valueSchema()
+		schema, err := kt.valueSchema(true)
 		if err != nil {
 			return nil, err
 		}

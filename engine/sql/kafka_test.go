@@ -183,6 +183,14 @@ func TestInsertUpdatesIntoKafka(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "SQL line 3, column 13: INSERT INTO agg: the kafka table is append-only and does not accept updates") {
 		t.Errorf("updates into kafka: %v", err)
 	}
+	// an upsert-kafka table that is only declared is no error; reading it is
+	decl := "CREATE TABLE up (k BIGINT, PRIMARY KEY (k) NOT ENFORCED) WITH ('connector' = 'upsert-kafka', 'topic' = 'u', 'properties.bootstrap.servers' = 'b:1', 'key.format' = 'raw', 'value.format' = 'json');\n"
+	if _, _, err := compileAndBind(t, decl+"SELECT k FROM t"); err != nil {
+		t.Errorf("a declared upsert-kafka table: %v", err)
+	}
+	if _, _, err := compileAndBind(t, decl+"SELECT k FROM up"); err == nil || !strings.Contains(err.Error(), "can be written (INSERT INTO) but not read yet") {
+		t.Errorf("reading an upsert-kafka table: %v", err)
+	}
 	// appended rows into upsert-kafka: each row an upsert of its key
 	app := "CREATE TABLE last (k BIGINT, x DOUBLE, PRIMARY KEY (k) NOT ENFORCED) WITH ('connector' = 'upsert-kafka', 'topic' = 'l', 'properties.bootstrap.servers' = 'b:1', 'key.format' = 'raw', 'value.format' = 'json');\n" +
 		"INSERT INTO last SELECT k, x FROM t"

@@ -271,12 +271,13 @@ func (p *parser) createTable(at Pos) (Statement, error) {
 			if err != nil {
 				return nil, err
 			}
-			if p.accept("NOT") {
+			notNull := p.accept("NOT")
+			if notNull {
 				if err := p.expect("NULL"); err != nil {
 					return nil, err
 				}
 			}
-			cd := &ColumnDef{At: At{cp}, Name: c, Type: ty}
+			cd := &ColumnDef{At: At{cp}, Name: c, Type: ty, NotNull: notNull}
 			if kt := p.peek(); kt.is("PRIMARY") {
 				p.next()
 				if err := p.expect("KEY"); err != nil {

@@ -63,6 +63,16 @@ func Compile(src string, tables map[string]*plan.Node, inputs []*arrow.Schema) (
 		switch st := st.(type) {
 		case *CreateTable:
 			pl.ddl[st.Name] = st
+			if connectorOf(st) == "upsert-kafka" { // written, not read: an error only if read
+				kt, err := kafkaOptions(st)
+				if err != nil {
+					pl.broken[st.Name] = err
+					brokenOrder = append(brokenOrder, st.Name)
+				} else {
+					pl.broken[st.Name] = kt.readErr
+				}
+				continue
+			}
 			n, err := pl.createTable(st)
 			if err != nil {
 				// a Parquet table may be a sink whose files do not exist yet: its error

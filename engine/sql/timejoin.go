@@ -341,7 +341,7 @@ func (pl *planner) temporalJoin(j *JoinExpr, t *TableName, l, r *rel, lk, rk, re
 	if err != nil {
 		return nil, err
 	}
-	if lc.typ == nil || lc.typ.ID() != arrow.TIMESTAMP && lc.typ.ID() != arrow.DATE32 {
+	if lc.typ != nil && lc.typ.ID() != arrow.TIMESTAMP && lc.typ.ID() != arrow.DATE32 {
 		return nil, errorAt(id.P, "FOR SYSTEM_TIME AS OF %s: the column is %s, not a timestamp", strings.Join(id.Parts, "."), expr.TypeName(lc.typ))
 	}
 	linf, err := pl.info(l.node)
