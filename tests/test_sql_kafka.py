@@ -116,7 +116,8 @@ def _compacted(servers: str, t: str, *, committed: bool = True) -> dict[bytes, A
 
 # -- a kafka table as a source -------------------------------------------------------
 
-def test_kafka_table_query_equals_duckdb(brokers, topic):  # noqa: F811
+@pytest.mark.parametrize("par", [1, 4])
+def test_kafka_table_query_equals_duckdb(brokers, topic, par):  # noqa: F811
     """A bounded kafka table ('scan.bounded.mode' = 'latest-offset') with metadata columns
     (partition, offset, the record timestamp): a GROUP BY over it equals DuckDB's over the
     records produced, and the metadata columns are the broker's."""
@@ -126,7 +127,8 @@ def test_kafka_table_query_equals_duckdb(brokers, topic):  # noqa: F811
     q = ("SELECT currency, `partition`, COUNT(*) AS n, SUM(amount) AS total, MAX(`offset`) AS last_offset, "
          "MIN(kts) AS first_ts, MAX(order_time) AS last_time FROM orders WHERE amount > 10 "
          "GROUP BY currency, `partition`")
-    got = rb.sql(_orders_ddl(brokers, t, bounded=True) + q).collect()
+    env = rb.Environment(parallelism=par, batch_size=16 if par > 1 else 65536)
+    got = env.sql(_orders_ddl(brokers, t, bounded=True) + q).collect()
     orders_t = _duck_orders(orders)  # noqa: F841 (read by DuckDB)
     want = duckdb.sql(q.replace("FROM orders", "FROM orders_t")).fetchall()
     assert got.num_rows == len(want) > 0
@@ -259,7 +261,8 @@ def test_continuous_insert_into_kafka(brokers, topic):  # noqa: F811
     assert _rows(got) == _rows(want)
 
 
-def test_continuous_group_by_into_upsert_kafka(brokers, topic):  # noqa: F811
+@pytest.mark.parametrize("par", [1, 4])
+def test_continuous_group_by_into_upsert_kafka(brokers, topic, par):  # noqa: F811
     """INSERT INTO an upsert-kafka table of a GROUP BY over an unbounded kafka table (an
     updating result): the record key is the PRIMARY KEY, and the topic's compacted view
     (the last value of each key) equals DuckDB's GROUP BY over the records produced. The
@@ -276,7 +279,8 @@ def test_continuous_group_by_into_upsert_kafka(brokers, topic):  # noqa: F811
                + up.replace("'upsert-kafka'", "'kafka'").replace(", PRIMARY KEY (currency) NOT ENFORCED", "")
                .replace("'key.format' = 'raw', 'value.format' = 'json'", "'format' = 'json'")
                + "INSERT INTO totals " + q)
-    job = rb.sql(_orders_ddl(brokers, src, bounded=False) + up + "INSERT INTO totals " + q).start()
+    env = rb.Environment(parallelism=par)
+    job = env.sql(_orders_ddl(brokers, src, bounded=False) + up + "INSERT INTO totals " + q).start()
     try:
         orders = _orders(400, 2, seed=5)
         _produce_orders(brokers, src, orders)
@@ -344,8 +348,9 @@ TEMPORAL = {
 }
 
 
+@pytest.mark.parametrize("par", [1, 4])
 @pytest.mark.parametrize("kind", ["inner", "left"])
-def test_bounded_temporal_join_equals_duckdb_asof(brokers, topic, kind):  # noqa: F811
+def test_bounded_temporal_join_equals_duckdb_asof(brokers, topic, kind, par):  # noqa: F811
     """FOR SYSTEM_TIME AS OF over bounded kafka tables, run in batch and in streaming mode
     (watermark-driven): each order joins the version of its currency's rate valid at its
     time, as DuckDB's ASOF JOIN; inner drops orders without a version, LEFT keeps them."""
@@ -357,7 +362,8 @@ def test_bounded_temporal_join_equals_duckdb_asof(brokers, topic, kind):  # noqa
     ours, theirs = TEMPORAL[kind]
     want = duckdb.sql(theirs).fetchall()
     assert len(want) > 0 and (kind == "inner") == (len(want) < len(orders))
-    stream = rb.sql(_orders_ddl(brokers, ot, bounded=True) + _rates_ddl(brokers, rt, bounded=True) + ours)
+    env = rb.Environment(parallelism=par, batch_size=16 if par > 1 else 65536)
+    stream = env.sql(_orders_ddl(brokers, ot, bounded=True) + _rates_ddl(brokers, rt, bounded=True) + ours)
     assert _rows(stream.collect()) == _rows(want)
     assert _rows(stream.start(runtime_mode="streaming").collect(timeout="120s")) == _rows(want)
 
