@@ -170,6 +170,16 @@ func (pl *planner) createTable(ct *CreateTable) (*plan.Node, error) {
 		}
 		return nil, errorAt(conn.P, "%s", msg)
 	}
+	if n.Op != "scan_kafka" {
+		if ct.PrimaryKey != nil {
+			return nil, unsupported(ct.KeyAt, "a PRIMARY KEY of a table of the "+conn.Value+" connector (it keys upsert-kafka writes)")
+		}
+		for _, c := range ct.Columns {
+			if c.Metadata {
+				return nil, errorAt(c.MetaAt, "the %s connector has no METADATA columns (the kafka connector has)", conn.Value)
+			}
+		}
+	}
 	for _, o := range ct.Options {
 		if !used[strings.ToLower(o.Key)] {
 			return nil, errorAt(o.P, "unknown option '%s' for the %s connector", o.Key, conn.Value)
@@ -191,16 +201,6 @@ func (pl *planner) createTable(ct *CreateTable) (*plan.Node, error) {
 	}
 	if len(ct.Columns) == 0 || n.Op == "datagen" {
 		return node, nil
-	}
-	if n.Op != "scan_kafka" {
-		if ct.PrimaryKey != nil {
-			return nil, unsupported(ct.KeyAt, "a PRIMARY KEY of a table of the "+conn.Value+" connector (it keys upsert-kafka writes)")
-		}
-		for _, c := range ct.Columns {
-			if c.Metadata {
-				return nil, errorAt(c.MetaAt, "the %s connector has no METADATA columns (the kafka connector has)", conn.Value)
-			}
-		}
 	}
 	// the declared columns, cast where the source's types differ
 	var exprs []*plan.Expr
@@ -276,13 +276,8 @@ func isSinkable(ct *CreateTable) bool {
 
 // isParquetTable reports whether a CREATE TABLE is of the parquet (filesystem) connector.
 func isParquetTable(ct *CreateTable) bool {
-	for _, o := range ct.Options {
-		if strings.EqualFold(o.Key, "connector") {
-			v := strings.ToLower(o.Value)
-			return v == "parquet" || v == "filesystem"
-		}
-	}
-	return false
+	c := connectorOf(ct)
+	return c == "parquet" || c == "filesystem"
 }
 
 // insert plans INSERT INTO t SELECT ...: t is a CREATE TABLE of the parquet connector, the

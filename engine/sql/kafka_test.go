@@ -230,6 +230,10 @@ func TestKafkaOptionErrors(t *testing.T) {
 		{base + "); CREATE TABLE o (v BIGINT, ts TIMESTAMP_LTZ(3) METADATA FROM 'timestamp') WITH ('connector' = 'kafka', 'topic' = 'o', " + sinkOpts + "); INSERT INTO o SELECT v, CAST(NULL AS TIMESTAMP_LTZ(3)) FROM k",
 			"INSERT INTO o, whose metadata column ts is written (declare it METADATA VIRTUAL"},
 		{base + ", 'format' = 'csv'" + read, "option 'format' is given twice"},
+		{"CREATE TABLE g (id BIGINT, p INT METADATA) WITH ('connector' = 'datagen', 'number-of-rows' = '3'); SELECT id FROM g",
+			"SQL line 1, column 34: the datagen connector has no METADATA columns"},
+		{"CREATE TABLE g (id BIGINT PRIMARY KEY NOT ENFORCED) WITH ('connector' = 'datagen', 'number-of-rows' = '3'); SELECT id FROM g",
+			"SQL line 1, column 27: a PRIMARY KEY of a table of the datagen connector"},
 	}
 	for _, c := range cases {
 		_, _, err := compileAndBind(t, c.q)
