@@ -261,6 +261,37 @@ def test_continuous_insert_into_kafka(brokers, topic):  # noqa: F811
     assert _rows(got) == _rows(want)
 
 
+def test_continuous_exactly_once_insert_with_checkpoints(brokers, topic, tmp_path):  # noqa: F811
+    """A continuous INSERT INTO a kafka table with 'sink.delivery-guarantee' = 'exactly-once'
+    and checkpoints: read_committed, the topic holds each filtered row once, as DuckDB
+    filters the records produced, once a checkpoint has committed them."""
+    src, dst = topic(2), topic(2)
+    sink = f"""CREATE TABLE big (id BIGINT, amount DOUBLE) WITH (
+  'connector' = 'kafka', 'topic' = '{dst}', 'properties.bootstrap.servers' = '{brokers}', 'format' = 'json',
+  'key.fields' = 'id', 'sink.delivery-guarantee' = 'exactly-once', 'sink.transactional-id-prefix' = 'tx-{dst}');
+"""
+    env = rb.Environment(parallelism=2, checkpoint_dir=tmp_path / "ck", checkpoint_interval="200ms")
+    job = env.sql(_orders_ddl(brokers, src, bounded=False) + sink
+                  + "INSERT INTO big SELECT id, amount FROM orders WHERE amount <= 30").start()
+    try:
+        orders = _orders(200, 2, seed=6)
+        _produce_orders(brokers, src, orders)
+        orders_t = _duck_orders(orders)  # noqa: F841
+        want = duckdb.sql("SELECT id, amount FROM orders_t WHERE amount <= 30").fetchall()
+        deadline = time.monotonic() + 60
+        got: list[tuple[Any, ...]] = []
+        while time.monotonic() < deadline:
+            got = [tuple(json.loads(m.value()).values()) for m in consume(brokers, dst)]
+            if len(got) >= len(want):
+                break
+            time.sleep(0.5)
+        assert job.status == "running"
+    finally:
+        job.stop(drain=True, timeout="60s")
+    assert _rows(got) == _rows(want)
+    assert _rows([tuple(json.loads(m.value()).values()) for m in consume(brokers, dst)]) == _rows(want)
+
+
 @pytest.mark.parametrize("par", [1, 4])
 def test_continuous_group_by_into_upsert_kafka(brokers, topic, par):  # noqa: F811
     """INSERT INTO an upsert-kafka table of a GROUP BY over an unbounded kafka table (an

@@ -288,6 +288,7 @@ func TestTemporalJoinErrors(t *testing.T) {
 			"FOR SYSTEM_TIME AS OF last: last is an updating table (a changelog"},
 		{"CREATE TABLE up (k BIGINT, x DOUBLE, PRIMARY KEY (k) NOT ENFORCED) WITH ('connector' = 'upsert-kafka', 'topic' = 'u', 'properties.bootstrap.servers' = 'b:1', 'key.format' = 'raw', 'value.format' = 'json');\nSELECT * FROM t o JOIN up FOR SYSTEM_TIME AS OF o.ts AS r ON o.k = r.k",
 			"SQL line 2, column 27: FOR SYSTEM_TIME AS OF the upsert-kafka table up (a changelog"},
+		{"SELECT * FROM t o JOIN u FOR SYSTEM_TIME AS OF PROCTIME() AS r ON o.k = r.k", "SQL line 1, column 48: a processing-time temporal join (FOR SYSTEM_TIME AS OF PROCTIME()); join at the left table's event time"},
 		{"SELECT * FROM t o JOIN u FOR SYSTEM AS OF o.ts ON o.k = u.k", "SQL line 1, column 30: expected SYSTEM_TIME AS OF after FOR, found 'SYSTEM'"},
 	}
 	for _, c := range cases {

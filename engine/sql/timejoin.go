@@ -333,6 +333,9 @@ func (pl *planner) temporalJoin(j *JoinExpr, t *TableName, l, r *rel, lk, rk, re
 	if len(rs.FieldIndices(agg.OpColumn)) > 0 {
 		return nil, errorAt(t.AsOfAt, "FOR SYSTEM_TIME AS OF %s: %s is an updating table (a changelog, such as a GROUP BY over an unbounded table), and the temporal join reads versioned tables of appended rows only (each row a new version of its key at its event time)", t.Name, t.Name)
 	}
+	if f, ok := t.AsOf.(*FuncCall); ok && (f.Name == "PROCTIME" || f.Name == "NOW" || f.Name == "CURRENT_TIMESTAMP") {
+		return nil, unsupported(t.AsOf.Position(), "a processing-time temporal join (FOR SYSTEM_TIME AS OF "+f.Name+"()); join at the left table's event time, FOR SYSTEM_TIME AS OF o.order_time")
+	}
 	id, ok := t.AsOf.(*Ident)
 	if !ok {
 		return nil, errorAt(t.AsOf.Position(), "FOR SYSTEM_TIME AS OF takes a time column of the left table, such as o.order_time")
