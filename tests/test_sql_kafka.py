@@ -114,6 +114,16 @@ def _compacted(servers: str, t: str, *, committed: bool = True) -> dict[bytes, A
     return view
 
 
+def _values_when(servers: str, t: str, n: int, *, committed: bool = True) -> list[tuple[Any, ...]]:
+    """The JSON values of a topic as tuples, once it holds n records (or after 60 s)."""
+    deadline = time.monotonic() + 60
+    while True:
+        got = [tuple(json.loads(m.value()).values()) for m in consume(servers, t, committed=committed)]
+        if len(got) >= n or time.monotonic() > deadline:
+            return got
+        time.sleep(0.5)
+
+
 # -- a kafka table as a source -------------------------------------------------------
 
 @pytest.mark.parametrize("par", [1, 4])
@@ -248,13 +258,7 @@ def test_continuous_insert_into_kafka(brokers, topic):  # noqa: F811
         _produce_orders(brokers, src, orders)
         orders_t = _duck_orders(orders)  # noqa: F841
         want = duckdb.sql("SELECT id, currency, amount FROM orders_t WHERE amount > 30").fetchall()
-        deadline = time.monotonic() + 60
-        got: list[tuple[Any, ...]] = []
-        while time.monotonic() < deadline:
-            got = [tuple(json.loads(m.value()).values()) for m in consume(brokers, dst, committed=False)]
-            if len(got) >= len(want):
-                break
-            time.sleep(0.5)
+        got = _values_when(brokers, dst, len(want), committed=False)
         assert job.status == "running"
     finally:
         job.stop(drain=True, timeout="60s")
@@ -278,13 +282,7 @@ def test_continuous_exactly_once_insert_with_checkpoints(brokers, topic, tmp_pat
         _produce_orders(brokers, src, orders)
         orders_t = _duck_orders(orders)  # noqa: F841
         want = duckdb.sql("SELECT id, amount FROM orders_t WHERE amount <= 30").fetchall()
-        deadline = time.monotonic() + 60
-        got: list[tuple[Any, ...]] = []
-        while time.monotonic() < deadline:
-            got = [tuple(json.loads(m.value()).values()) for m in consume(brokers, dst)]
-            if len(got) >= len(want):
-                break
-            time.sleep(0.5)
+        got = _values_when(brokers, dst, len(want))
         assert job.status == "running"
     finally:
         job.stop(drain=True, timeout="60s")
