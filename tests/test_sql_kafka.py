@@ -433,3 +433,21 @@ def test_temporal_join_of_a_changelog_is_refused(brokers, topic):  # noqa: F811
          + "SELECT o.id FROM orders o JOIN latest FOR SYSTEM_TIME AS OF o.order_time AS l ON o.currency = l.currency")
     with pytest.raises(rb.PlanError, match=r"FOR SYSTEM_TIME AS OF latest: latest is an updating table"):
         rb.sql(q)
+
+
+@pytest.mark.parametrize("mode", ["batch", "streaming"])
+def test_temporal_join_of_streams_with_null_keys(mode):
+    """FOR SYSTEM_TIME AS OF over in-memory streams with event times: a NULL key matches no
+    version (as in DuckDB's ASOF JOIN), an order before its key's first version has none,
+    and the right time column may be named differently from the left's."""
+    t0 = dt.datetime(2026, 3, 1)
+    o = pa.table({"id": [1, 2, 3, 4, 5], "cur": ["a", None, "b", "a", "b"],
+                  "ts": pa.array([t0 + dt.timedelta(seconds=s) for s in [5, 6, 7, 1, 9]], pa.timestamp("ms"))})
+    r = pa.table({"cur": ["a", None, "b", "a"], "rate": [1.0, 2.0, 3.0, 4.0],
+                  "rts": pa.array([t0 + dt.timedelta(seconds=s) for s in [2, 1, 8, 5]], pa.timestamp("ms"))})
+    for ours, theirs in [("JOIN", "ASOF JOIN"), ("LEFT JOIN", "ASOF LEFT JOIN")]:
+        stream = rb.sql(f"SELECT o.id, v.rate, v.rts FROM o {ours} r FOR SYSTEM_TIME AS OF o.ts AS v ON o.cur = v.cur",
+                        o=rb.from_arrow(o, event_time="ts"), r=rb.from_arrow(r, event_time="rts"))
+        got = stream.collect() if mode == "batch" else stream.start(runtime_mode="streaming").collect(timeout="60s")
+        want = duckdb.sql(f"SELECT o.id, r.rate, r.rts FROM o {theirs} r ON o.cur = r.cur AND o.ts >= r.rts").fetchall()
+        assert _rows(got) == _rows(want), ours
