@@ -52,20 +52,29 @@ type QueryStmt struct {
 	Query *Query
 }
 
-// CreateTable is CREATE [TEMPORARY] TABLE name (columns, WATERMARK ...) WITH (options).
+// CreateTable is CREATE [TEMPORARY] TABLE name (columns, WATERMARK ..., PRIMARY KEY (...)
+// NOT ENFORCED) WITH (options).
 type CreateTable struct {
 	At
-	Name      string
-	Columns   []*ColumnDef
-	Watermark *Watermark
-	Options   []*TableOption
+	Name       string
+	Columns    []*ColumnDef
+	Watermark  *Watermark
+	PrimaryKey []string // PRIMARY KEY (cols) NOT ENFORCED, or a column's PRIMARY KEY
+	KeyAt      Pos
+	Options    []*TableOption
 }
 
-// ColumnDef is one declared column of CREATE TABLE.
+// ColumnDef is one declared column of CREATE TABLE: name type [PRIMARY KEY NOT ENFORCED],
+// or a metadata column name type METADATA [FROM 'key'] [VIRTUAL].
 type ColumnDef struct {
 	At
-	Name string
-	Type *TypeName
+	Name     string
+	Type     *TypeName
+	NotNull  bool
+	Metadata bool   // METADATA
+	MetaKey  string // the metadata key: FROM 'key', else the column name
+	MetaAt   Pos
+	Virtual  bool // VIRTUAL: read only, not part of what INSERT INTO writes
 }
 
 // Watermark is WATERMARK FOR column AS expr.
@@ -181,11 +190,14 @@ type TableExpr interface {
 	tableExpr()
 }
 
-// TableName is a table (registered, created, a CTE or a view) with an optional alias.
+// TableName is a table (registered, created, a CTE or a view) with an optional alias,
+// and FOR SYSTEM_TIME AS OF expr for the versioned table of a temporal join.
 type TableName struct {
 	At
-	Name  string
-	Alias string
+	Name   string
+	Alias  string
+	AsOf   Expr // FOR SYSTEM_TIME AS OF: the time (a column of the left table)
+	AsOfAt Pos
 }
 
 // SubqueryTable is (query) [AS] alias.

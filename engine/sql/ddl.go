@@ -1,12 +1,14 @@
 package sql
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/riverbed-engine/riverbed/engine"
 	"github.com/riverbed-engine/riverbed/engine/expr"
+	"github.com/riverbed-engine/riverbed/engine/ops/agg"
 	"github.com/riverbed-engine/riverbed/engine/plan"
 )
 
@@ -39,7 +41,7 @@ func (pl *planner) createTable(ct *CreateTable) (*plan.Node, error) {
 	}
 	conn, ok := opts["connector"]
 	if !ok {
-		return nil, errorAt(ct.P, "CREATE TABLE %s needs WITH ('connector' = 'parquet' | 'datagen' | 'nexmark')", ct.Name)
+		return nil, errorAt(ct.P, "CREATE TABLE %s needs WITH ('connector' = 'parquet' | 'datagen' | 'nexmark' | 'kafka' | 'upsert-kafka')", ct.Name)
 	}
 	n := &plan.Node{}
 	var et *plan.EventTimeDef // the source's event time
@@ -146,8 +148,37 @@ func (pl *planner) createTable(ct *CreateTable) (*plan.Node, error) {
 		} else if ok {
 			args.Seed = int64(v)
 		}
+	case "kafka", "upsert-kafka":
+		kt, err := kafkaOptions(ct)
+		if err != nil {
+			return nil, err
+		}
+		args, err := kt.sourceArgs()
+		if err != nil {
+			return nil, err
+		}
+		n.Op, n.Args, et = "scan_kafka", args, &args.EventTimeDef
+		for _, o := range ct.Options { // all checked by kafkaOptions
+			used[strings.ToLower(o.Key)] = true
+		}
 	default:
-		return nil, errorAt(conn.P, "unknown connector '%s' (expected 'parquet', 'datagen' or 'nexmark'; Kafka tables come later)", conn.Value)
+		msg := fmt.Sprintf("unknown connector '%s'", conn.Value)
+		if sg := plan.Suggest(strings.ToLower(conn.Value), []string{"parquet", "filesystem", "datagen", "nexmark", "kafka", "upsert-kafka"}); sg != "" {
+			msg += fmt.Sprintf("; did you mean '%s'?", sg)
+		} else {
+			msg += " (expected 'parquet', 'filesystem', 'datagen', 'nexmark', 'kafka' or 'upsert-kafka')"
+		}
+		return nil, errorAt(conn.P, "%s", msg)
+	}
+	if n.Op != "scan_kafka" {
+		if ct.PrimaryKey != nil {
+			return nil, unsupported(ct.KeyAt, "a PRIMARY KEY of a table of the "+conn.Value+" connector (it keys upsert-kafka writes)")
+		}
+		for _, c := range ct.Columns {
+			if c.Metadata {
+				return nil, errorAt(c.MetaAt, "the %s connector has no METADATA columns (the kafka connector has)", conn.Value)
+			}
+		}
 	}
 	for _, o := range ct.Options {
 		if !used[strings.ToLower(o.Key)] {
@@ -235,15 +266,18 @@ func watermarkDelay(w *Watermark) (string, error) {
 	return "", unsupported(w.Expr.Position(), "this WATERMARK expression (write WATERMARK FOR ts AS ts - INTERVAL 'n' SECOND)")
 }
 
+// isSinkable reports whether a CREATE TABLE may be a sink of INSERT INTO (parquet or
+// Kafka): its errors as a source are reported where it is read, so that a sink whose
+// files do not exist yet (or a table that can only be written) is no error.
+func isSinkable(ct *CreateTable) bool {
+	c := connectorOf(ct)
+	return isParquetTable(ct) || c == "kafka" || c == "upsert-kafka"
+}
+
 // isParquetTable reports whether a CREATE TABLE is of the parquet (filesystem) connector.
 func isParquetTable(ct *CreateTable) bool {
-	for _, o := range ct.Options {
-		if strings.EqualFold(o.Key, "connector") {
-			v := strings.ToLower(o.Value)
-			return v == "parquet" || v == "filesystem"
-		}
-	}
-	return false
+	c := connectorOf(ct)
+	return c == "parquet" || c == "filesystem"
 }
 
 // insert plans INSERT INTO t SELECT ...: t is a CREATE TABLE of the parquet connector, the
@@ -254,12 +288,15 @@ func (pl *planner) insert(ins *Insert) (*plan.Node, error) {
 	ct, ok := pl.ddl[ins.Table]
 	if !ok {
 		if _, isTable := pl.tables[ins.Table]; isTable {
-			return nil, unsupported(ins.TableAt, "INSERT INTO a table that is not a CREATE TABLE of the parquet connector")
+			return nil, unsupported(ins.TableAt, "INSERT INTO a table that is not a CREATE TABLE of the parquet, kafka or upsert-kafka connector")
 		}
 		return nil, errorAt(ins.TableAt, "INSERT INTO %s: no table %q; create it first with CREATE TABLE %s (...) WITH ('connector' = 'parquet', 'path' = '...')", ins.Table, ins.Table, ins.Table)
 	}
+	if c := connectorOf(ct); c == "kafka" || c == "upsert-kafka" {
+		return pl.insertKafka(ins, ct)
+	}
 	if !isParquetTable(ct) {
-		return nil, unsupported(ins.TableAt, "INSERT INTO a table of a connector other than parquet")
+		return nil, unsupported(ins.TableAt, "INSERT INTO a table of a connector other than parquet, kafka and upsert-kafka")
 	}
 	var path string
 	for _, o := range ct.Options {
@@ -277,23 +314,88 @@ func (pl *planner) insert(ins *Insert) (*plan.Node, error) {
 	if r.win != nil {
 		return nil, unsupported(r.win.at, "a window table function without GROUP BY window_start, window_end")
 	}
-	node := r.node
-	if len(ct.Columns) > 0 {
-		if len(ct.Columns) != len(r.cols) {
-			return nil, errorAt(ins.Query.P, "INSERT INTO %s: the query gives %d columns, the table has %d", ins.Table, len(r.cols), len(ct.Columns))
-		}
-		var exprs []*plan.Expr
-		for i, c := range ct.Columns {
-			want, err := typeOf(c.Type)
-			if err != nil {
-				return nil, err
-			}
-			exprs = append(exprs, alias(&plan.Expr{Cast: want, Args: []*plan.Expr{colRef(r.cols[i].field)}}, c.Name))
-		}
-		if node, _, err = pl.add(&plan.Node{Op: "select", Input: node, Args: &engine.SelectArgs{Exprs: exprs}}, ins.Query.P); err != nil {
-			return nil, err
-		}
+	node, err := pl.insertColumns(ins, ct.Columns, r)
+	if err != nil {
+		return nil, err
 	}
 	out, _, err := pl.add(&plan.Node{Op: "write_parquet", Input: node, Args: &engine.WriteParquetArgs{Path: path, Mode: "append"}}, ins.P)
 	return out, err
+}
+
+// insertColumns gives the query's columns (by position) the names of the table's
+// declared columns, cast to their types where they differ (none declared: as they are).
+func (pl *planner) insertColumns(ins *Insert, cols []*ColumnDef, r *rel) (*plan.Node, error) {
+	if len(cols) == 0 {
+		return r.node, nil
+	}
+	if len(cols) != len(r.cols) {
+		return nil, errorAt(ins.Query.P, "INSERT INTO %s: the query gives %d columns, the table has %d", ins.Table, len(r.cols), len(cols))
+	}
+	var exprs []*plan.Expr
+	for i, c := range cols {
+		want, err := typeOf(c.Type)
+		if err != nil {
+			return nil, err
+		}
+		x := colRef(r.cols[i].field)
+		if r.cols[i].typ == nil || !sameType(r.cols[i].typ, want) {
+			x = &plan.Expr{Cast: want, Args: []*plan.Expr{x}}
+		}
+		exprs = append(exprs, alias(x, c.Name))
+	}
+	n, _, err := pl.add(&plan.Node{Op: "select", Input: r.node, Args: &engine.SelectArgs{Exprs: exprs}}, ins.Query.P)
+	return n, err
+}
+
+// insertKafka plans INSERT INTO a kafka or upsert-kafka table as the engine's
+// write_kafka: the query's columns (by position) become the table's physical columns,
+// written as the record values in the table's format. An appending result goes to
+// either connector (upsert-kafka keys each record by the PRIMARY KEY); an updating result
+// (a GROUP BY over an unbounded table, say) only to upsert-kafka, whose PRIMARY KEY must
+// be the changelog's key: +I/+U are written as the key's value, -D as a tombstone.
+func (pl *planner) insertKafka(ins *Insert, ct *CreateTable) (*plan.Node, error) {
+	kt, err := kafkaOptions(ct)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range kt.meta {
+		if !c.Virtual {
+			return nil, unsupported(c.MetaAt, fmt.Sprintf("INSERT INTO %s, whose metadata column %s is written (declare it METADATA VIRTUAL: riverbed writes the record values only)", ins.Table, c.Name))
+		}
+	}
+	r, err := pl.query(ins.Query)
+	if err != nil {
+		return nil, err
+	}
+	if r.win != nil {
+		return nil, unsupported(r.win.at, "a window table function without GROUP BY window_start, window_end")
+	}
+	schema, err := pl.schemaOf(r.node)
+	if err != nil {
+		return nil, atPos(ins.Query.P, err)
+	}
+	updating := len(schema.FieldIndices(agg.OpColumn)) > 0
+	d, err := kt.sinkDef(updating)
+	if err != nil {
+		return nil, err
+	}
+	if d == nil {
+		return nil, errorAt(ins.TableAt, "INSERT INTO %s: the kafka table is append-only and does not accept updates, and the query gives an updating result (a GROUP BY or outer join over an unbounded table); declare the table with 'connector' = 'upsert-kafka' and PRIMARY KEY (the GROUP BY keys) NOT ENFORCED", ins.Table)
+	}
+	node, err := pl.insertColumns(ins, kt.physical, r)
+	if err != nil {
+		return nil, err
+	}
+	out, _, err := pl.add(&plan.Node{Op: "write_kafka", Input: node, Args: &engine.WriteKafkaArgs{Kafka: d}}, ins.TableAt)
+	return out, err
+}
+
+// connectorOf is the 'connector' option of a CREATE TABLE, in lower case.
+func connectorOf(ct *CreateTable) string {
+	for _, o := range ct.Options {
+		if strings.EqualFold(o.Key, "connector") {
+			return strings.ToLower(o.Value)
+		}
+	}
+	return ""
 }

@@ -351,7 +351,19 @@ func (pl *planner) explicitJoin(j *JoinExpr) (*rel, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := pl.tableExpr(j.Right)
+	right := j.Right
+	versioned, _ := j.Right.(*TableName)
+	if versioned != nil && versioned.AsOf != nil {
+		if err := pl.versionedTable(versioned); err != nil {
+			return nil, err
+		}
+		plain := *versioned
+		plain.AsOf = nil
+		right = &plain
+	} else {
+		versioned = nil
+	}
+	r, err := pl.tableExpr(right)
 	if err != nil {
 		return nil, err
 	}
@@ -415,6 +427,9 @@ func (pl *planner) explicitJoin(j *JoinExpr) (*rel, error) {
 			}
 			rest = append(rest, c)
 		}
+	}
+	if versioned != nil {
+		return pl.temporalJoin(j, versioned, l, r, lk, rk, rest)
 	}
 	// an inner join with bounds between the two sides' event times is an interval join
 	if j.Kind == "inner" && len(lk) > 0 && len(rest) > 0 {

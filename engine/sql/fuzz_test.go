@@ -28,6 +28,9 @@ var sqlSeeds = []string{
 	"SELECT k, SUM(x) OVER (PARTITION BY k ORDER BY ts ROWS BETWEEN 2 PRECEDING AND CURRENT ROW), RANK() OVER (ORDER BY x), COUNT(*) OVER (PARTITION BY s) FROM t",
 	"SELECT L.k FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '5' SECOND)) L JOIN TABLE(TUMBLE(TABLE u, DESCRIPTOR(ts), INTERVAL '5' SECOND)) R ON L.window_start = R.window_start AND L.window_end = R.window_end AND L.k = R.k",
 	"SELECT t.k FROM t JOIN u ON t.k = u.k AND t.ts BETWEEN u.ts - INTERVAL '5' SECOND AND u.ts + INTERVAL '1' SECOND",
+	"SELECT o.k, r.x FROM t AS o LEFT JOIN u FOR SYSTEM_TIME AS OF o.ts AS r ON o.k = r.k",
+	"CREATE TABLE src (k BIGINT, v DOUBLE, ts TIMESTAMP(3), `offset` BIGINT METADATA VIRTUAL, kts TIMESTAMP_LTZ(3) METADATA FROM 'timestamp', WATERMARK FOR ts AS ts - INTERVAL '1' SECOND) WITH ('connector' = 'kafka', 'topic' = 'a;b', 'properties.bootstrap.servers' = 'h:1', 'format' = 'json', 'scan.startup.mode' = 'specific-offsets', 'scan.startup.specific-offsets' = 'partition:0,offset:4', 'scan.bounded.mode' = 'latest-offset'); SELECT k, `offset` FROM src",
+	"CREATE TABLE s (k BIGINT, n BIGINT, CONSTRAINT pk PRIMARY KEY (k) NOT ENFORCED) WITH ('connector' = 'upsert-kafka', 'topic' = 's', 'properties.bootstrap.servers' = 'h:1', 'key.format' = 'raw', 'value.format' = 'json'); INSERT INTO s SELECT k, COUNT(*) FROM t GROUP BY k",
 }
 
 // FuzzSQL feeds random and mutated SQL to the parser and planner: they never panic, every

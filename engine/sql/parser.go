@@ -222,7 +222,43 @@ func (p *parser) createTable(at Pos) (Statement, error) {
 			}
 			ct.Watermark = &Watermark{At{t.pos}, c, e}
 		case t.is("PRIMARY") || t.is("CONSTRAINT"):
-			return nil, unsupported(t.pos, "a PRIMARY KEY constraint")
+			p.next()
+			if t.is("CONSTRAINT") {
+				if _, _, err := p.ident("a constraint name"); err != nil {
+					return nil, err
+				}
+				if !p.peek().is("PRIMARY") {
+					return nil, p.unexpected("PRIMARY KEY (the only constraint)")
+				}
+				p.next()
+			}
+			if err := p.expect("KEY"); err != nil {
+				return nil, err
+			}
+			if err := p.expectOp("("); err != nil {
+				return nil, err
+			}
+			var cols []string
+			for {
+				c, _, err := p.ident("a column name")
+				if err != nil {
+					return nil, err
+				}
+				cols = append(cols, c)
+				if p.acceptOp(")") {
+					break
+				}
+				if err := p.expectOp(","); err != nil {
+					return nil, err
+				}
+			}
+			if err := p.notEnforced(); err != nil {
+				return nil, err
+			}
+			if ct.PrimaryKey != nil {
+				return nil, errorAt(t.pos, "a table has one PRIMARY KEY")
+			}
+			ct.PrimaryKey, ct.KeyAt = cols, t.pos
 		default:
 			c, cp, err := p.ident("a column name")
 			if err != nil {
@@ -235,15 +271,40 @@ func (p *parser) createTable(at Pos) (Statement, error) {
 			if err != nil {
 				return nil, err
 			}
-			if p.accept("NOT") {
+			notNull := p.accept("NOT")
+			if notNull {
 				if err := p.expect("NULL"); err != nil {
 					return nil, err
 				}
 			}
-			if p.peek().is("METADATA") {
-				return nil, unsupported(p.peek().pos, "a METADATA column")
+			cd := &ColumnDef{At: At{cp}, Name: c, Type: ty, NotNull: notNull}
+			if kt := p.peek(); kt.is("PRIMARY") {
+				p.next()
+				if err := p.expect("KEY"); err != nil {
+					return nil, err
+				}
+				if err := p.notEnforced(); err != nil {
+					return nil, err
+				}
+				if ct.PrimaryKey != nil {
+					return nil, errorAt(kt.pos, "a table has one PRIMARY KEY")
+				}
+				ct.PrimaryKey, ct.KeyAt = []string{c}, kt.pos
 			}
-			ct.Columns = append(ct.Columns, &ColumnDef{At{cp}, c, ty})
+			if mt := p.peek(); mt.is("METADATA") {
+				p.next()
+				cd.Metadata, cd.MetaKey, cd.MetaAt = true, c, mt.pos
+				if p.accept("FROM") {
+					kt := p.peek()
+					if kt.kind != tString {
+						return nil, p.unexpected("the metadata key in quotes, such as 'timestamp'")
+					}
+					p.next()
+					cd.MetaKey, cd.MetaAt = kt.text, kt.pos
+				}
+				cd.Virtual = p.accept("VIRTUAL")
+			}
+			ct.Columns = append(ct.Columns, cd)
 		}
 		if p.acceptOp(")") {
 			break
@@ -284,6 +345,16 @@ func (p *parser) createTable(at Pos) (Statement, error) {
 		}
 	}
 	return ct, nil
+}
+
+// notEnforced reads the NOT ENFORCED of a PRIMARY KEY: as in Flink, the key is declared,
+// not checked.
+func (p *parser) notEnforced() error {
+	if !p.peek().is("NOT") {
+		return errorAt(p.peek().pos, "PRIMARY KEY needs NOT ENFORCED: the key is declared (it keys upsert writes and versioned tables), not checked")
+	}
+	p.next()
+	return p.expect("ENFORCED")
 }
 
 func (p *parser) typeName() (*TypeName, error) {
@@ -723,14 +794,31 @@ func (p *parser) tablePrimary() (TableExpr, error) {
 			return nil, err
 		}
 	}
-	if p.peek().is("FOR") {
-		return nil, unsupported(p.peek().pos, "FOR SYSTEM_TIME AS OF (temporal join)")
+	tn := &TableName{At: At{np}, Name: name}
+	if ft := p.peek(); ft.is("FOR") {
+		p.next()
+		if !p.peek().is("SYSTEM_TIME") {
+			return nil, p.unexpected("SYSTEM_TIME AS OF after FOR")
+		}
+		p.next()
+		if err := p.expect("AS"); err != nil {
+			return nil, err
+		}
+		if err := p.expect("OF"); err != nil {
+			return nil, err
+		}
+		e, err := p.addExpr()
+		if err != nil {
+			return nil, err
+		}
+		tn.AsOf, tn.AsOfAt = e, ft.pos
 	}
 	a, err := p.alias()
 	if err != nil {
 		return nil, err
 	}
-	return &TableName{At{np}, name, a}, nil
+	tn.Alias = a
+	return tn, nil
 }
 
 // startsQuery reports whether the parenthesis at the cursor opens a query (looking past

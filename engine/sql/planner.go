@@ -63,11 +63,21 @@ func Compile(src string, tables map[string]*plan.Node, inputs []*arrow.Schema) (
 		switch st := st.(type) {
 		case *CreateTable:
 			pl.ddl[st.Name] = st
+			if connectorOf(st) == "upsert-kafka" { // written, not read: an error only if read
+				kt, err := kafkaOptions(st)
+				if err != nil {
+					pl.broken[st.Name] = err
+					brokenOrder = append(brokenOrder, st.Name)
+				} else {
+					pl.broken[st.Name] = kt.readErr
+				}
+				continue
+			}
 			n, err := pl.createTable(st)
 			if err != nil {
 				// a Parquet table may be a sink whose files do not exist yet: its error
 				// is reported where it is read, or at the end if it is never written
-				if !isParquetTable(st) {
+				if !isSinkable(st) {
 					return nil, err
 				}
 				pl.broken[st.Name] = err
@@ -667,6 +677,9 @@ func (pl *planner) lookupCTE(name string) *cteDef {
 }
 
 func (pl *planner) table(t *TableName) (*rel, error) {
+	if t.AsOf != nil {
+		return nil, errorAt(t.AsOfAt, "FOR SYSTEM_TIME AS OF names the versioned table on the right of a temporal join: FROM orders o JOIN %s FOR SYSTEM_TIME AS OF o.order_time AS r ON o.k = r.k", t.Name)
+	}
 	qual := t.Alias
 	if qual == "" {
 		qual = t.Name

@@ -65,7 +65,7 @@ func TestParseErrorsHavePositions(t *testing.T) {
 		{"SELECT k FROM t; SELECT k FROM u", "SQL line 1, column 1: only the last statement may be a query"},
 		{"", "SQL line 1, column 1: empty SQL text"},
 		{"INSERT INTO x SELECT * FROM t", `SQL line 1, column 13: INSERT INTO x: no table "x"`},
-		{"INSERT INTO t SELECT * FROM u", "SQL line 1, column 13: INSERT INTO a table that is not a CREATE TABLE of the parquet connector is not supported yet"},
+		{"INSERT INTO t SELECT * FROM u", "SQL line 1, column 13: INSERT INTO a table that is not a CREATE TABLE of the parquet, kafka or upsert-kafka connector is not supported yet"},
 		{"INSERT OVERWRITE t SELECT * FROM u", "SQL line 1, column 8: INSERT OVERWRITE is not supported yet"},
 		{"INSERT INTO t (k) SELECT k FROM u", "SQL line 1, column 15: a column list in INSERT INTO is not supported yet"},
 		{"CREATE TABLE o (k BIGINT) WITH ('connector' = 'parquet', 'path' = '/nonexistent/o');\nINSERT INTO o SELECT k, x FROM t",

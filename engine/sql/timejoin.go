@@ -3,9 +3,13 @@ package sql
 import (
 	"fmt"
 	"reflect"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
 
 	"github.com/riverbed-engine/riverbed/engine"
 	"github.com/riverbed-engine/riverbed/engine/expr"
+	"github.com/riverbed-engine/riverbed/engine/ops/agg"
 	"github.com/riverbed-engine/riverbed/engine/plan"
 )
 
@@ -291,4 +295,115 @@ func signedDuration(us int64) string {
 		return fmt.Sprintf("-%dus", -us)
 	}
 	return fmt.Sprintf("%dus", us)
+}
+
+// versionedTable checks, before it is read, that the table of FOR SYSTEM_TIME AS OF is
+// one a temporal join can read: not a changelog source such as upsert-kafka.
+func (pl *planner) versionedTable(t *TableName) error {
+	if ct, ok := pl.ddl[t.Name]; ok && connectorOf(ct) == "upsert-kafka" {
+		return unsupported(t.AsOfAt, fmt.Sprintf("FOR SYSTEM_TIME AS OF the upsert-kafka table %s (a changelog: the temporal join reads versioned tables of appended rows; declare it with 'connector' = 'kafka' and a WATERMARK, each record a new version of its key)", t.Name))
+	}
+	return nil
+}
+
+// temporalJoin plans Flink's event-time temporal join,
+//
+//	FROM l [LEFT] JOIN r FOR SYSTEM_TIME AS OF l.t [AS alias] ON l.k = r.k [AND ...]
+//
+// as the engine's as-of join (backward): each left row is joined with the version of its
+// key valid at its time l.t, the right row of that key with the latest event time at or
+// before it. The right table is versioned by its event time (its WATERMARK); the keys are
+// the ON equalities. An inner join drops the left rows with no version (a marker column
+// of the right side tells them), a LEFT JOIN keeps them with NULLs. In streaming, left
+// rows wait for the watermark of both inputs.
+func (pl *planner) temporalJoin(j *JoinExpr, t *TableName, l, r *rel, lk, rk, rest []Expr) (*rel, error) {
+	if j.Kind != "inner" && j.Kind != "left" {
+		return nil, unsupported(j.P, "a temporal join other than [INNER] JOIN and LEFT JOIN (FOR SYSTEM_TIME AS OF)")
+	}
+	if len(lk) == 0 {
+		return nil, errorAt(j.P, "a temporal join needs an equality between the two tables' keys (ON o.k = %s.k): the version of a key is looked up", t.Name)
+	}
+	if j.Kind == "left" && len(rest) > 0 {
+		return nil, unsupported(rest[0].Position(), "a condition other than key equalities in the ON clause of a LEFT temporal join")
+	}
+	rs, err := pl.schemaOf(r.node)
+	if err != nil {
+		return nil, atPos(t.P, err)
+	}
+	if len(rs.FieldIndices(agg.OpColumn)) > 0 {
+		return nil, errorAt(t.AsOfAt, "FOR SYSTEM_TIME AS OF %s: %s is an updating table (a changelog, such as a GROUP BY over an unbounded table), and the temporal join reads versioned tables of appended rows only (each row a new version of its key at its event time)", t.Name, t.Name)
+	}
+	if f, ok := t.AsOf.(*FuncCall); ok && (f.Name == "PROCTIME" || f.Name == "NOW" || f.Name == "CURRENT_TIMESTAMP") {
+		return nil, unsupported(t.AsOf.Position(), "a processing-time temporal join (FOR SYSTEM_TIME AS OF "+f.Name+"()); join at the left table's event time, FOR SYSTEM_TIME AS OF o.order_time")
+	}
+	id, ok := t.AsOf.(*Ident)
+	if !ok {
+		return nil, errorAt(t.AsOf.Position(), "FOR SYSTEM_TIME AS OF takes a time column of the left table, such as o.order_time")
+	}
+	lc, err := (&scope{cols: l.cols, clause: "FOR SYSTEM_TIME AS OF"}).resolve(id)
+	if err != nil {
+		return nil, err
+	}
+	if lc.typ != nil && lc.typ.ID() != arrow.TIMESTAMP && lc.typ.ID() != arrow.DATE32 {
+		return nil, errorAt(id.P, "FOR SYSTEM_TIME AS OF %s: the column is %s, not a timestamp", strings.Join(id.Parts, "."), expr.TypeName(lc.typ))
+	}
+	linf, err := pl.info(l.node)
+	if err != nil {
+		return nil, atPos(j.P, err)
+	}
+	rinf, err := pl.info(r.node)
+	if err != nil {
+		return nil, atPos(t.P, err)
+	}
+	if rinf.EventTime == "" {
+		return nil, errorAt(t.P, "%s is not a versioned table: an event-time temporal join needs its event time (a WATERMARK in its CREATE TABLE, or event_time= of its stream), which orders its versions", t.Name)
+	}
+	if linf.EventTime != "" && linf.EventTime != lc.field {
+		return nil, errorAt(id.P, "FOR SYSTEM_TIME AS OF %s: an event-time temporal join looks versions up at the left table's event time (%s); processing-time temporal joins are not supported", strings.Join(id.Parts, "."), linf.EventTime)
+	}
+	args := &engine.JoinArgs{How: "asof", Strategy: "backward"}
+	if linf.EventTime == "" {
+		args.LeftTime = lc.field // a bounded left table without event time: its column
+	}
+	const marker = "$version"
+	if j.Kind == "inner" {
+		var exprs []*plan.Expr
+		for _, c := range r.cols {
+			exprs = append(exprs, colRef(c.field))
+		}
+		exprs = append(exprs, alias(lit(true, "bool"), marker))
+		n, _, err := pl.add(&plan.Node{Op: "select", Input: r.node, Args: &engine.SelectArgs{Exprs: exprs}}, t.P)
+		if err != nil {
+			return nil, err
+		}
+		cols := append(append([]column(nil), r.cols...), column{name: marker, field: marker, typ: arrow.FixedWidthTypes.Boolean, owner: 1, nostar: true})
+		r = &rel{node: n, cols: cols}
+	}
+	out, err := pl.timeJoin(j, l, r, lk, rk, nil, args, nil)
+	if err != nil {
+		return nil, err
+	}
+	if j.Kind == "inner" {
+		n, _, err := pl.add(&plan.Node{Op: "filter", Input: out.node, Args: &engine.FilterArgs{Predicate: fn("is_not_null", colRef(marker))}}, j.P)
+		if err != nil {
+			return nil, err
+		}
+		var exprs []*plan.Expr
+		var cols []column
+		for _, c := range out.cols {
+			if c.field != marker {
+				exprs, cols = append(exprs, colRef(c.field)), append(cols, c)
+			}
+		}
+		if n, _, err = pl.add(&plan.Node{Op: "select", Input: n, Args: &engine.SelectArgs{Exprs: exprs}}, j.P); err != nil {
+			return nil, err
+		}
+		out = &rel{node: n, cols: cols}
+	}
+	for _, c := range rest {
+		if out, err = pl.filter(out, c); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }

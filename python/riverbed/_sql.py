@@ -45,8 +45,10 @@ def sql(env: Environment, query: str, tables: dict[str, Any]) -> Stream:
             return ids[ref]
         if "id" in n:
             ids[n.pop("id")] = n
-        if n.get("op") in ("nexmark", "datagen", "scan_kafka") and "count" not in n:
+        if n.get("op") in ("nexmark", "datagen") and "count" not in n:
             unbounded = True
+        if n.get("op") == "scan_kafka" and "end" not in n.get("kafka", {}):
+            unbounded = True  # a kafka table without 'scan.bounded.mode' reads on
         if "input" in n:
             n["input"] = resolve(n["input"])
         if "inputs" in n:
