@@ -183,3 +183,13 @@ func (h *Table) Release() {
 		h.groups.Release()
 	}
 }
+
+// Reset forgets every group, as a new table would, but keeps the memory of the key hash
+// table for the next ones (a pre-aggregation begun afresh fills it again: growing it
+// anew would allocate, zero and rehash it each time).
+func (h *Table) Reset() {
+	h.groups.Reset()
+	for i, a := range h.aggs {
+		h.Accs[i] = newAccumulator(a)
+	}
+}

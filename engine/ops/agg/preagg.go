@@ -256,8 +256,7 @@ func (o *PreAggOp) flush(out runtime.Emitter) error {
 	if err != nil {
 		return err
 	}
-	o.table.Release()
-	o.table = NewTable(o.Name, o.Keys, o.KeyTypes, o.Aggs)
+	o.table.Reset()
 	o.Sent()
 	return runtime.EmitSliced(rec, o.BatchSize, out)
 }

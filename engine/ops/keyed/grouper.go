@@ -432,6 +432,16 @@ func (g *Grouper) Release() {
 	g.keyBytes = 0
 }
 
+// Reset forgets every group (ids start again at 0), keeping the hash table's memory.
+func (g *Grouper) Reset() {
+	g.Release()
+	clear(g.slots)
+	clear(g.islots)
+	g.Hash, g.ints, g.offs, g.arena = g.Hash[:0], g.ints[:0], g.offs[:1], g.arena[:0]
+	g.chunkBase = g.chunkBase[:0]
+	g.null = -1
+}
+
 // NoGroup is the id Lookup gives a key the grouper has not seen.
 const NoGroup = ^uint32(0)
 

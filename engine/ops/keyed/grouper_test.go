@@ -161,3 +161,63 @@ func TestGrouperLookupFindsOnlySeenKeys(t *testing.T) {
 		})
 	}
 }
+
+// A grouper that is Reset gives the same ids as a new one, and keeps its table's size.
+func TestGrouperResetIsLikeNew(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	ctx := expr.NewEvalCtx(context.Background(), mem).Ctx
+	for _, typ := range []arrow.DataType{arrow.PrimitiveTypes.Int64, arrow.BinaryTypes.String} {
+		t.Run(typ.String(), func(t *testing.T) {
+			first, second := stringKeys(mem, 5000, 0), stringKeys(mem, 3000, 2000)
+			if typ.ID() == arrow.INT64 {
+				s1, s2 := first, second
+				first, second = lengths(mem, s1), lengths(mem, s2)
+				s1.Release()
+				s2.Release()
+			}
+			defer first.Release()
+			defer second.Release()
+			used := keyed.NewGrouper([]arrow.DataType{typ})
+			defer used.Release()
+			ids := make([]uint32, first.Len())
+			if err := used.Consume(ctx, []arrow.Array{first}, ids); err != nil {
+				t.Fatal(err)
+			}
+			before := used.MemBytes()
+			used.Reset()
+			fresh := keyed.NewGrouper([]arrow.DataType{typ})
+			defer fresh.Release()
+			got, want := make([]uint32, second.Len()), make([]uint32, second.Len())
+			if err := used.Consume(ctx, []arrow.Array{second}, got); err != nil {
+				t.Fatal(err)
+			}
+			if err := fresh.Consume(ctx, []arrow.Array{second}, want); err != nil {
+				t.Fatal(err)
+			}
+			for i := range got {
+				if got[i] != want[i] {
+					t.Fatalf("row %d: id %d after Reset, %d from a new grouper", i, got[i], want[i])
+				}
+			}
+			if used.NumGroups() != fresh.NumGroups() || used.MemBytes() < before/2 {
+				t.Fatalf("groups %d vs %d; memory %d before Reset, %d after", used.NumGroups(), fresh.NumGroups(), before, used.MemBytes())
+			}
+		})
+	}
+}
+
+// lengths is an int64 column of the lengths of a string column's values (nulls kept).
+func lengths(mem memory.Allocator, a arrow.Array) arrow.Array {
+	s := a.(*array.String)
+	b := array.NewInt64Builder(mem)
+	defer b.Release()
+	for i := 0; i < s.Len(); i++ {
+		if s.IsNull(i) {
+			b.AppendNull()
+		} else {
+			b.Append(int64(len(s.Value(i)) * (i % 50)))
+		}
+	}
+	return b.NewArray()
+}
