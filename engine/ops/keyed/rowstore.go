@@ -207,6 +207,11 @@ func (s *RowStore) scan(ctx context.Context, refs []RowRef) ([]arrow.Array, erro
 // returns.
 func (s *RowStore) gather(ctx context.Context, refs []RowRef, get func(int32) (arrow.RecordBatch, error)) ([]arrow.Array, error) {
 	mem := compute.GetAllocator(ctx)
+	if get == nil {
+		if out, ok := s.gatherDirect(mem, refs); ok {
+			return out, nil
+		}
+	}
 	n := s.Schema.NumFields()
 	byChunk := map[int32][]int32{}
 	var order []int32
