@@ -12,6 +12,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/hamba/avro/v2"
 	"github.com/riverbed-engine/riverbed/engine/plan"
 	"github.com/riverbed-engine/riverbed/engine/runtime"
 	"github.com/riverbed-engine/riverbed/engine/source"
@@ -378,10 +379,23 @@ func (b *binder) bindKafkaScan(n *plan.Node, args *ScanKafkaArgs, ln *lnode) (*k
 				return nil, rberr.Wrap(rberr.KindOf(err), err, "%s", name)
 			}
 		}
-		if _, schema, err = kafka.AvroSchema(avroText); err != nil {
+		var reader avro.Schema
+		if reader, schema, err = kafka.AvroSchema(avroText); err != nil {
 			return nil, rberr.Wrap(rberr.KindOf(err), err, "%s", name)
 		}
-	} else if d.AvroSchema != "" {
+		if d.AvroWriterSchema != "" {
+			switch {
+			case d.SchemaRegistry != "":
+				return fail("with schema_registry each record's writer schema is the one its id names: give no writer_schema")
+			case d.AvroSchema == "":
+				return fail("writer_schema needs schema= (the reader schema, which gives the columns)")
+			}
+			// Checked here, so that a writer schema the reader's cannot read fails the plan.
+			if _, err := kafka.AvroWriterParser(d.AvroWriterSchema, reader); err != nil {
+				return nil, rberr.Wrap(rberr.KindOf(err), err, "%s", name)
+			}
+		}
+	} else if d.AvroSchema != "" || d.AvroWriterSchema != "" {
 		return fail("an Avro schema is for format \"avro\", not %q", format)
 	} else if d.Schema != "" {
 		if schema, err = decodeSchema(d.Schema); err != nil {
@@ -418,7 +432,8 @@ func (b *binder) bindKafkaScan(n *plan.Node, args *ScanKafkaArgs, ln *lnode) (*k
 	if args.EventTime == "kafka_timestamp" && meta.Timestamp == "" && (schema == nil || len(schema.FieldIndices("kafka_timestamp")) == 0) {
 		meta.Timestamp = "kafka_timestamp" // event_time="kafka_timestamp": the record timestamp
 	}
-	src.Decoder = kafka.DecoderOptions{Format: format, Schema: schema, Metadata: meta, AvroSchema: avroText, SchemaRegistry: d.SchemaRegistry}
+	src.Decoder = kafka.DecoderOptions{Format: format, Schema: schema, Metadata: meta, AvroSchema: avroText, SchemaRegistry: d.SchemaRegistry,
+		AvroWriterSchema: d.AvroWriterSchema}
 	if d.CSVDelimiter != "" {
 		r := []rune(d.CSVDelimiter)
 		if len(r) != 1 {

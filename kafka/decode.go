@@ -187,6 +187,10 @@ type DecoderOptions struct {
 	// with the schema the id names, into the columns of AvroSchema (the reader
 	// schema): fields matched by name, missing ones null (registry.go).
 	SchemaRegistry string
+	// AvroWriterSchema (format Avro, without SchemaRegistry): the Avro schema the values
+	// were written with, when it differs from AvroSchema (then the reader schema); each
+	// datum is read with it and resolved into the reader's (resolve_avro.go).
+	AvroWriterSchema string
 	// CSVDelimiter separates CSV fields (default ',').
 	CSVDelimiter rune
 	// Mem allocates the batches (default: the Go allocator).
@@ -282,11 +286,18 @@ func NewDecoder(opts DecoderOptions) (*Decoder, error) {
 			return nil, rberr.New(rberr.InvalidArgument, "kafka: format \"avro\" takes its columns from the Avro schema, not from another schema")
 		}
 		opts.Schema, d.opts.Schema = schema, schema
-		if opts.SchemaRegistry != "" {
+		switch {
+		case opts.SchemaRegistry != "" && opts.AvroWriterSchema != "":
+			return nil, rberr.New(rberr.InvalidArgument, "kafka: with a schema registry the writer schema of each record is the one its id names: give no writer schema")
+		case opts.SchemaRegistry != "":
 			if d.parse, err = avroRegistryParser(opts.SchemaRegistry, as); err != nil {
 				return nil, err
 			}
-		} else {
+		case opts.AvroWriterSchema != "":
+			if d.parse, err = AvroWriterParser(opts.AvroWriterSchema, as); err != nil {
+				return nil, err
+			}
+		default:
 			d.parse = newAvroParser(as).parse
 		}
 	case ArrowIPC:

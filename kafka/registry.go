@@ -293,6 +293,35 @@ func (r *registryAvro) writer(id int32, text string) *registryWriter {
 	return &registryWriter{p: newAvroParser(as), conv: conv}
 }
 
+// AvroWriterParser is the parse function of format Avro for values written with the
+// writer schema text and read as the reader schema (Avro's schema resolution): an error
+// names the field of the writer schema that cannot be read as the reader's.
+func AvroWriterParser(text string, reader avro.Schema) (func([]byte) ([]any, error), error) {
+	ws, _, err := AvroSchema(text)
+	if err != nil {
+		return nil, rberr.Wrap(rberr.InvalidArgument, err, "kafka: the Avro writer schema")
+	}
+	conv, err := resolveAvro("", ws, reader)
+	if err != nil {
+		return nil, rberr.Wrap(rberr.InvalidArgument, err, "kafka: the Avro writer schema cannot be read as the reader schema")
+	}
+	p := newAvroParser(ws)
+	return func(value []byte) ([]any, error) {
+		if value == nil {
+			return nil, errors.New("null value (tombstone): no Avro datum to read")
+		}
+		row, err := p.parse(value)
+		if err != nil {
+			return nil, err
+		}
+		out, err := conv(row)
+		if err != nil {
+			return nil, err
+		}
+		return out.([]any), nil
+	}, nil
+}
+
 // avroRegistryParser is the parse function of format Avro through a registry.
 func avroRegistryParser(regURL string, reader avro.Schema) (func([]byte) ([]any, error), error) {
 	reg, err := Registry(regURL)

@@ -5,7 +5,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/hamba/avro/v2"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // TestResolveAvro reads datums (encoded by hamba/avro with the writer schema) as a
@@ -69,5 +71,55 @@ func TestResolveAvro(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("resolving into %s: %v, want %q", reader, err, want)
 		}
+	}
+}
+
+// A decoder given a writer schema (no registry) reads each datum with it into the reader
+// schema's columns: a field renamed away is dropped, a new one takes its default, an int
+// is promoted to a long; a datum that is not of the writer schema is a bad record; a
+// writer schema the reader's cannot read is refused naming the field.
+func TestDecoderReadsWithAWriterSchema(t *testing.T) {
+	writer := `{"type": "record", "name": "R", "fields": [
+		{"name": "id", "type": "int"}, {"name": "old", "type": "string"}, {"name": "v", "type": ["null", "float"]}]}`
+	reader := `{"type": "record", "name": "R", "fields": [
+		{"name": "id", "type": "long"}, {"name": "v", "type": ["null", "double"]},
+		{"name": "added", "type": "string", "default": "none"}]}`
+	d, _ := newDecoder(t, DecoderOptions{Format: Avro, AvroSchema: reader, AvroWriterSchema: writer})
+	ws := avro.MustParse(writer)
+	enc := func(m map[string]any) []byte {
+		b, err := avro.Marshal(ws, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	out, err := d.Decode([]*kgo.Record{
+		rec(0, enc(map[string]any{"id": 5, "old": "x", "v": map[string]any{"float": float32(0.5)}})),
+		rec(1, enc(map[string]any{"id": -2, "old": "", "v": nil})),
+		rec(2, []byte{0x80}), // a varint cut short
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Batch.Release()
+	js, _ := out.Batch.MarshalJSON()
+	want := `[{"added":"none","id":5,"v":0.5}` + "\n" + `,{"added":"none","id":-2,"v":null}` + "\n" + `]`
+	if string(js) != want {
+		t.Errorf("decoded %s, want %s", js, want)
+	}
+	if len(out.Bad) != 1 || out.Bad[0].Offset != 2 {
+		t.Errorf("bad records: %+v", out.Bad)
+	}
+	if d.Schema().Field(0).Type.ID() != arrow.INT64 || d.Schema().NumFields() != 3 {
+		t.Errorf("columns are the reader's: %v", d.Schema())
+	}
+	_, err = NewDecoder(DecoderOptions{Format: Avro, AvroSchema: reader,
+		AvroWriterSchema: `{"type": "record", "name": "R", "fields": [{"name": "id", "type": "string"}]}`})
+	if err == nil || !strings.Contains(err.Error(), "id") {
+		t.Errorf("a writer's string id read as a long: %v", err)
+	}
+	_, err = NewDecoder(DecoderOptions{Format: Avro, AvroSchema: reader, AvroWriterSchema: writer, SchemaRegistry: "http://localhost:1"})
+	if err == nil || !strings.Contains(err.Error(), "registry") {
+		t.Errorf("a writer schema with a registry: %v", err)
 	}
 }

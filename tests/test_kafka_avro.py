@@ -262,3 +262,42 @@ def test_write_avro_schema_errors(brokers, topic):  # noqa: F811
         rb.from_arrow(bad_side).write_kafka(brokers, t, format="avro", schema=USER_SCHEMA)
     with pytest.raises(ValueError, match="schema= .* with format='avro'"):
         src.write_kafka(brokers, t, schema=USER_SCHEMA)
+
+
+def test_avro_read_with_a_writer_schema_resolved_into_the_reader_schema(brokers, topic):  # noqa: F811
+    # Records written (by fastavro) with an older schema, read as a newer one without a
+    # registry: Avro's resolution by field name, defaults, promotions (plain Python oracle).
+    writer = {"type": "record", "name": "Reading", "fields": [
+        {"name": "sensor", "type": "int"}, {"name": "note", "type": "string"},
+        {"name": "value", "type": ["null", "float"]},
+        {"name": "unit", "type": {"type": "enum", "name": "Unit", "symbols": ["C", "F"]}}]}
+    reader = {"type": "record", "name": "Reading", "fields": [
+        {"name": "sensor", "type": "long"}, {"name": "value", "type": ["null", "double"]},
+        {"name": "unit", "type": {"type": "enum", "name": "Unit", "symbols": ["C", "F", "K"]}},
+        {"name": "site", "type": "string", "default": "unknown"}]}
+    parsed = fastavro.parse_schema(writer)
+    docs = [{"sensor": i, "note": f"n{i}", "value": None if i % 3 == 0 else i / 4, "unit": "CF"[i % 2]}
+            for i in range(50)]
+
+    def enc(d: dict) -> bytes:
+        buf = io.BytesIO()
+        fastavro.schemaless_writer(buf, parsed, d)
+        return buf.getvalue()
+
+    t = topic(2)
+    produce(brokers, t, [(i % 2, enc(d), {}) for i, d in enumerate(docs)])
+    s = rb.read_kafka(brokers, t, format="avro", schema=reader, writer_schema=writer, end="latest")
+    assert s.schema == pa.schema([pa.field("sensor", pa.int64(), nullable=False), ("value", pa.float64()),
+                                  pa.field("unit", pa.string(), nullable=False),
+                                  pa.field("site", pa.string(), nullable=False)])
+    got = sorted(s.collect().to_pylist(), key=lambda r: r["sensor"])
+    assert got == [{"sensor": d["sensor"], "value": d["value"], "unit": d["unit"], "site": "unknown"} for d in docs]
+    # Without the writer schema the same bytes are not the reader's records.
+    with pytest.raises(rb.RiverbedError):
+        rb.read_kafka(brokers, t, format="avro", schema=reader, end="latest").collect()
+    # A writer schema the reader's cannot read fails the plan, naming the field.
+    bad = dict(writer, fields=[{"name": "sensor", "type": "string"}])
+    with pytest.raises(rb.RiverbedError, match="sensor"):
+        rb.read_kafka(brokers, t, format="avro", schema=reader, writer_schema=bad, end="latest").collect()
+    with pytest.raises(ValueError, match="writer_schema is for format='avro'"):
+        rb.read_kafka(brokers, t, format="json", writer_schema=writer)

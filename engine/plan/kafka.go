@@ -28,6 +28,11 @@ type KafkaDef struct {
 	// are in its wire format. Read: AvroSchema is the reader schema (default: the
 	// latest of subject "<topic>-value"); write: the schema is registered under it.
 	SchemaRegistry string `json:"schema_registry,omitempty"`
+	// AvroWriterSchema (read, format "avro", no registry) is the Avro schema the records
+	// were written with, when it differs from AvroSchema, the reader schema that gives
+	// the columns: each datum is read with it and resolved into the reader's (Avro's
+	// schema resolution: fields by name, defaults for missing ones, promotions).
+	AvroWriterSchema string `json:"avro_writer_schema,omitempty"`
 	// SubjectNameStrategy (sink) names the registry subject of a topic's values: "topic"
 	// (default, "<topic>-value"), "record" (the record's full name) or "topic_record".
 	SubjectNameStrategy string `json:"subject_name_strategy,omitempty"`

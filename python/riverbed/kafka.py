@@ -133,7 +133,8 @@ def read_kafka_node(brokers: str | Sequence[str], topic: str | Sequence[str] | N
                     format: str, schema: Any, start: Any, end: Any, metadata: Any,
                     on_bad_record: str, options: Mapping[str, Any] | None, csv_delimiter: str | None,
                     sample_size: int | None, group_id: str | None = None,
-                    schema_registry: str | None = None, on_data_loss: str = "fail") -> dict[str, Any]:
+                    schema_registry: str | None = None, on_data_loss: str = "fail",
+                    writer_schema: Any = None) -> dict[str, Any]:
     """The plan node of a read_kafka."""
     if (topic is None) == (pattern is None):
         raise ValueError("read_kafka takes a topic (or a list of topics) or pattern=, not both and not neither")
@@ -166,6 +167,16 @@ def read_kafka_node(brokers: str | Sequence[str], topic: str | Sequence[str] | N
                             f"as JSON text or a dict), got {type(schema).__name__}")
     elif schema is not None:
         k["schema"] = schema_ipc(schema)
+    if writer_schema is not None:
+        if format != "avro":
+            raise ValueError(f"writer_schema is for format='avro', not {format!r}")
+        if isinstance(writer_schema, Mapping) and "type" in writer_schema:
+            k["avro_writer_schema"] = json.dumps(writer_schema)
+        elif isinstance(writer_schema, str):
+            k["avro_writer_schema"] = writer_schema
+        else:
+            raise TypeError("writer_schema must be the Avro schema the records were written with (a record "
+                            f"schema, as JSON text or a dict), got {type(writer_schema).__name__}")
     if sample_size is not None:
         if not isinstance(sample_size, int) or sample_size < 1:
             raise ValueError(f"sample_size must be a positive integer, got {sample_size!r}")
@@ -266,7 +277,7 @@ def read_kafka(brokers: str | Sequence[str], topic: str | Sequence[str] | None =
                options: Mapping[str, Any] | None = None, csv_delimiter: str | None = None,
                sample_size: int | None = None, group_id: str | None = None,
                schema_registry: str | None = None, on_data_loss: OnDataLoss = "fail",
-               env: Environment | None = None) -> KafkaStream:
+               writer_schema: Any = None, env: Environment | None = None) -> KafkaStream:
     """Read Kafka topics (Flink's Kafka source): ``topic`` (a name or a list of names) or
     ``pattern=`` (a regular expression matched against whole topic names; topics created
     later that match are read too). Each partition is a split: partitions are spread over
@@ -347,6 +358,13 @@ def read_kafka(brokers: str | Sequence[str], topic: str | Sequence[str] | None =
         name, a reader field the writer lacks is null (it must be nullable), ``int`` and
         ``float`` promote to ``long`` and ``double``. A record not in the wire format, or
         of an unknown id, is a bad record; an unreachable registry fails the job.
+    writer_schema
+        With ``format="avro"`` and no registry: the Avro schema the records were written
+        with, when it differs from ``schema=`` (the reader schema, which gives the
+        columns). Each datum is read with it and resolved into the reader's, by Avro's
+        rules: fields matched by name, a reader field the writer lacks takes its default
+        (or null), ``int``/``long``/``float`` promote, enum symbols and union branches map
+        by name. A writer schema the reader's cannot read fails the plan, naming the field.
 
     Offsets are the source's positions: recovery from a checkpoint resumes exactly there.
     The job's metrics (:meth:`Job.metrics`) show each partition's last offset read and
@@ -386,7 +404,8 @@ def read_kafka(brokers: str | Sequence[str], topic: str | Sequence[str] | None =
     from .stream import _default_env, _event_time
 
     node = read_kafka_node(brokers, topic, pattern, format, schema, start, end, metadata, on_bad_record,
-                           options, csv_delimiter, sample_size, group_id, schema_registry, on_data_loss)
+                           options, csv_delimiter, sample_size, group_id, schema_registry, on_data_loss,
+                           writer_schema)
     node = _event_time(node, event_time, max_out_of_orderness, idle_timeout)
     return KafkaStream(env or _default_env, node, end is None)
 

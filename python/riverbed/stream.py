@@ -439,7 +439,8 @@ class Environment:
                    idle_timeout: Duration | None = None, on_bad_record: str = "fail",
                    options: dict[str, Any] | None = None, csv_delimiter: str | None = None,
                    sample_size: int | None = None, group_id: str | None = None,
-                   schema_registry: str | None = None, on_data_loss: str = "fail") -> KafkaStream:
+                   schema_registry: str | None = None, on_data_loss: str = "fail",
+                   writer_schema: Any = None) -> KafkaStream:
         """Read Kafka topics: see :func:`riverbed.read_kafka`.
 
         Examples
@@ -457,7 +458,7 @@ class Environment:
                           max_out_of_orderness=max_out_of_orderness, idle_timeout=idle_timeout,
                           on_bad_record=on_bad_record, options=options,  # type: ignore[arg-type]
                           csv_delimiter=csv_delimiter, sample_size=sample_size, group_id=group_id,
-                          schema_registry=schema_registry, env=self,
+                          schema_registry=schema_registry, env=self, writer_schema=writer_schema,
                           on_data_loss=on_data_loss)  # type: ignore[arg-type]
 
     def datagen(self, schema: dict[str, Any], *, rows_per_second: float | None = None,
