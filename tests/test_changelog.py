@@ -144,8 +144,14 @@ def test_results_are_the_changes_and_mini_batches_emit_fewer(tmp_path):
     env = rb.Environment(parallelism=1, batch_size=100)
     for mini_batch in (None, "300ms"):
         job = counts(source(env, rate=5_000), mini_batch=mini_batch).start()
+        batches = []
         try:
-            batches = list(job.results(timeout="3s"))
+            # Until 6,000 rows (12 blocks, 20 mini-batches) are in: a share of the changes
+            # that does not hang on how fast a loaded machine starts the job.
+            for b in job.results(timeout="60s"):
+                batches.append(b)
+                if max(b.column("last").to_pylist()) >= 6_000:
+                    break
         finally:
             job.cancel()
         assert batches and batches[0].schema.names == ["blk", "k", "n", "s", "last", "__op"]
