@@ -1,5 +1,6 @@
 """Window joins of every kind: rb.sql's window joins as Flink writes them (two window table
-functions joined on window_start, window_end and keys; INNER, LEFT, RIGHT, FULL) and the
+functions joined on window_start, window_end and keys; INNER, LEFT, RIGHT, FULL; semi and
+anti joins as IN, EXISTS, NOT EXISTS) over TUMBLE, HOP and CUMULATE windows, and the
 Python API's ``join_window(how=...)`` (inner, left, right, full, semi, anti).
 
 Oracle: DuckDB's relational join of the rows of each window, each row repeated once per
@@ -52,20 +53,28 @@ def sides() -> tuple[pa.Table, pa.Table]:
     return _side(1, 160, "L", 60, gap=(20, 30)), _side(2, 140, "R", 60, gap=(40, 50))
 
 
-# The windows: the SQL table function's arguments, and how many windows of the slide each
-# row is in (DuckDB's expansion).
+# The windows: the SQL table function and its intervals, and the Python API's window.
 WINDOWS = {
-    "tumble": ("TUMBLE", "INTERVAL '5' SECOND", 5, 1),
-    "hop": ("HOP", "INTERVAL '5' SECOND, INTERVAL '10' SECOND", 5, 2),
+    "tumble": ("TUMBLE", "INTERVAL '5' SECOND", rb.tumbling("5s")),
+    "hop": ("HOP", "INTERVAL '5' SECOND, INTERVAL '10' SECOND", rb.sliding("10s", "5s")),
+    "cumulate": ("CUMULATE", "INTERVAL '5' SECOND, INTERVAL '15' SECOND", rb.cumulate("5s", "15s")),
 }
 
 
-def _expanded(table: str, slide_s: int, per_row: int) -> str:
-    """DuckDB: the rows of table once per window, with window_start and window_end."""
-    size = slide_s * per_row
-    return (f"(SELECT t.*, time_bucket(INTERVAL {slide_s} SECOND, row_time) - k * INTERVAL {slide_s} SECOND"
-            f" AS window_start, time_bucket(INTERVAL {slide_s} SECOND, row_time) - k * INTERVAL {slide_s} SECOND"
-            f" + INTERVAL {size} SECOND AS window_end FROM {table} t CROSS JOIN range(0, {per_row}) AS r(k))")
+def _expanded(table: str, window: str) -> str:
+    """DuckDB: the rows of table once per window they are in, with window_start and
+    window_end (tumble2: tumbling windows of 2 s)."""
+    def windows(start: str, end: str, ks: str, where: str = "") -> str:
+        return (f"(SELECT t.*, {start} AS window_start, {end} AS window_end "
+                f"FROM {table} t CROSS JOIN range({ks}) AS r(k) {where})")
+    if window in ("tumble", "tumble2", "hop"):
+        slide, n = {"tumble": (5, 1), "tumble2": (2, 1), "hop": (5, 2)}[window]
+        start = f"time_bucket(INTERVAL {slide} SECOND, row_time) - k * INTERVAL {slide} SECOND"
+        return windows(start, f"{start} + INTERVAL {slide * n} SECOND", f"0, {n}")
+    # cumulate: windows from the start of each 15 s, growing by 5 s, that hold the row
+    start = "time_bucket(INTERVAL 15 SECOND, row_time)"
+    end = f"{start} + k * INTERVAL 5 SECOND"
+    return windows(start, end, "1, 4", f"WHERE {end} > row_time")
 
 
 def _sql_join(kind: str, fn: str, args: str) -> str:
@@ -78,14 +87,15 @@ def _sql_join(kind: str, fn: str, args: str) -> str:
                ON L.num = R.num AND L.window_start = R.window_start AND L.window_end = R.window_end"""
 
 
-def _duck_join(kind: str, slide_s: int, per_row: int, **tables: pa.Table) -> pa.Table:
+def _duck_join(kind: str, window: str, **tables: pa.Table) -> pa.Table:
     return duck(f"""SELECT L.num AS L_Num, L.id AS L_Id, R.num AS R_Num, R.id AS R_Id,
                            L.window_start AS L_start, R.window_end AS R_end,
                            COALESCE(L.window_start, R.window_start) AS window_start,
                            COALESCE(L.window_end, R.window_end) AS window_end
-                    FROM {_expanded("LeftTable", slide_s, per_row)} L
-                    {kind} JOIN {_expanded("RightTable", slide_s, per_row)} R
-                    ON L.num = R.num AND L.window_start = R.window_start""", **tables)
+                    FROM {_expanded("LeftTable", window)} L
+                    {kind} JOIN {_expanded("RightTable", window)} R
+                    ON L.num = R.num AND L.window_start = R.window_start AND L.window_end = R.window_end""",
+                **tables)
 
 
 @pytest.mark.parametrize("window", list(WINDOWS))
@@ -95,11 +105,11 @@ def test_sql_window_join_bounded(sides: tuple[pa.Table, pa.Table], kind: str, wi
     """Flink's window join text over bounded tables equals DuckDB's join of the rows of
     each window: null keys and rows of windows empty on the other side are padded."""
     left, right = sides
-    fn, args, slide, per_row = WINDOWS[window]
+    fn, args, _ = WINDOWS[window]
     env = rb.Environment(parallelism=p)
     got = env.sql(_sql_join(kind, fn, args), LeftTable=env.from_arrow(left, event_time="row_time"),
                   RightTable=env.from_arrow(right, event_time="row_time")).collect()
-    want = _duck_join(kind, slide, per_row, LeftTable=left, RightTable=right)
+    want = _duck_join(kind, window, LeftTable=left, RightTable=right)
     assert got.num_rows > 40
     assert _rows(got) == _rows(want)
     if kind != "INNER":  # padded rows are there: a null key, and a window empty on one side
@@ -110,13 +120,15 @@ def test_sql_window_join_bounded(sides: tuple[pa.Table, pa.Table], kind: str, wi
 SEMI_FORMS = {
     # Flink's window semi and anti joins; each with its DuckDB form (over the rows of each window)
     "IN": ("L.num IN (SELECT num FROM {r} R WHERE L.window_start = R.window_start AND L.window_end = R.window_end)",
-           "L.num IN (SELECT num FROM {r} R WHERE L.window_start = R.window_start)"),
+           "L.num IN (SELECT num FROM {r} R WHERE L.window_start = R.window_start AND L.window_end = R.window_end)"),
     "EXISTS": ("EXISTS (SELECT * FROM {r} R WHERE L.num = R.num AND L.window_start = R.window_start "
                "AND L.window_end = R.window_end)",
-               "EXISTS (SELECT * FROM {r} R WHERE L.num = R.num AND L.window_start = R.window_start)"),
+               "EXISTS (SELECT * FROM {r} R WHERE L.num = R.num AND L.window_start = R.window_start "
+               "AND L.window_end = R.window_end)"),
     "NOT EXISTS": ("NOT EXISTS (SELECT * FROM {r} R WHERE R.num = L.num AND R.window_start = L.window_start "
                    "AND R.window_end = L.window_end)",
-                   "NOT EXISTS (SELECT * FROM {r} R WHERE L.num = R.num AND L.window_start = R.window_start)"),
+                   "NOT EXISTS (SELECT * FROM {r} R WHERE L.num = R.num AND L.window_start = R.window_start "
+                   "AND L.window_end = R.window_end)"),
 }
 
 
@@ -126,7 +138,7 @@ def test_sql_window_semi_anti_join(sides: tuple[pa.Table, pa.Table], form: str, 
     """IN, EXISTS and NOT EXISTS over two window table functions, correlated on the
     windows, are the engine's window semi and anti joins; equal to DuckDB's."""
     left, right = sides
-    fn, args, slide, per_row = WINDOWS[window]
+    fn, args, _ = WINDOWS[window]
     ours, theirs = SEMI_FORMS[form]
     tvf = "(SELECT * FROM TABLE({fn}(TABLE {t}, DESCRIPTOR(row_time), {args})))"
     q = (f"SELECT L.num, L.id, L.window_start, L.window_end FROM {tvf.format(fn=fn, t='LeftTable', args=args)} L "
@@ -135,8 +147,8 @@ def test_sql_window_semi_anti_join(sides: tuple[pa.Table, pa.Table], form: str, 
                RightTable=rb.from_arrow(right, event_time="row_time"))
     assert ("anti" if form == "NOT EXISTS" else "semi") + " window join" in s.explain()
     got = s.collect()
-    want = duck(f"""SELECT L.num, L.id, L.window_start, L.window_end FROM {_expanded("LeftTable", slide, per_row)} L
-                    WHERE {theirs.format(r=_expanded("RightTable", slide, per_row))}""",
+    want = duck(f"""SELECT L.num, L.id, L.window_start, L.window_end FROM {_expanded("LeftTable", window)} L
+                    WHERE {theirs.format(r=_expanded("RightTable", window))}""",
                 LeftTable=left, RightTable=right)
     assert got.num_rows > 20
     assert _rows(got) == _rows(want)
@@ -192,29 +204,28 @@ def test_sql_window_join_unbounded_drops_late_rows(kind: str) -> None:
     late_count = sum(m["late_records"] for m in job.metrics(as_dict=True))
     keep_l = left.filter(pa.array([i not in late_l for i in left["id"].to_pylist()]))
     keep_r = right.filter(pa.array([i not in late_r for i in right["id"].to_pylist()]))
-    want = _duck_join(kind, 2, 1, LeftTable=keep_l, RightTable=keep_r)
+    want = _duck_join(kind, "tumble2", LeftTable=keep_l, RightTable=keep_r)
     assert got.num_rows > 100
     assert _rows(got) == _rows(want)
     assert late_count == len(late_l) + len(late_r)
 
 
 @pytest.mark.parametrize("how", ["inner", "left", "right", "full", "semi", "anti"])
-@pytest.mark.parametrize("window", ["tumble", "hop"])
+@pytest.mark.parametrize("window", list(WINDOWS))
 def test_python_join_window_how(sides: tuple[pa.Table, pa.Table], how: str, window: str) -> None:
     """join_window(how=...) equals DuckDB's join of the rows of each window (semi and anti:
     EXISTS and NOT EXISTS), with Polars' output columns."""
     left, right = sides
-    _, _, slide, per_row = WINDOWS[window]
-    win = rb.tumbling("5s") if window == "tumble" else rb.sliding("10s", "5s")
+    _, _, win = WINDOWS[window]
     env = rb.Environment(parallelism=2)
     got = env.from_arrow(left, event_time="row_time").join_window(
         env.from_arrow(right, event_time="row_time"), on="num", window=win, how=how).collect()  # type: ignore[arg-type]
-    lw, rw = _expanded("LeftTable", slide, per_row), _expanded("RightTable", slide, per_row)
+    lw, rw = _expanded("LeftTable", window), _expanded("RightTable", window)
     if how in ("semi", "anti"):
         neg = "NOT " if how == "anti" else ""
         want = duck(f"""SELECT L.num, L.id, L.row_time, L.window_start, L.window_end FROM {lw} L
                         WHERE {neg}EXISTS (SELECT 1 FROM {rw} R WHERE R.num = L.num
-                                           AND R.window_start = L.window_start)""",
+                                           AND R.window_start = L.window_start AND R.window_end = L.window_end)""",
                     LeftTable=left, RightTable=right)
         assert got.column_names == ["num", "id", "row_time", "window_start", "window_end"]
     else:
@@ -223,7 +234,8 @@ def test_python_join_window_how(sides: tuple[pa.Table, pa.Table], how: str, wind
                                COALESCE(L.window_start, R.window_start) AS window_start,
                                COALESCE(L.window_end, R.window_end) AS window_end
                         FROM {lw} L {how.upper()} JOIN {rw} R
-                        ON L.num = R.num AND L.window_start = R.window_start""", LeftTable=left, RightTable=right)
+                        ON L.num = R.num AND L.window_start = R.window_start AND L.window_end = R.window_end""",
+                    LeftTable=left, RightTable=right)
         cols = {"inner": ["num", "id", "row_time", "id_right", "row_time_right"],
                 "left": ["num", "id", "row_time", "id_right", "row_time_right"],
                 "right": ["id", "row_time", "num", "id_right", "row_time_right"],
