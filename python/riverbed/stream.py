@@ -1054,6 +1054,9 @@ class Stream:
         >>> out = clicks.join_window(buys, on="user", window=rb.tumbling("1m")).collect()
         >>> [(r["user"], r["window_start"].time().isoformat()) for r in out.to_pylist()]
         [(1, '00:00:00')]
+        >>> out = clicks.join_window(buys, on="user", window=rb.tumbling("1m"), how="left").collect()
+        >>> sorted((r["user"], r["ts_right"] is None) for r in out.to_pylist())  # user 2: no buy
+        [(1, False), (2, True)]
         """
         from .window import Window
 
