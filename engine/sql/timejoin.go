@@ -19,9 +19,11 @@ import (
 //	ON L.window_start = R.window_start AND L.window_end = R.window_end AND L.k = R.k [AND ...]
 //
 // as the engine's window join ("join" how "window": pairs of rows of equal keys in the same
-// window, emitted when it closes). Both tables' DESCRIPTOR columns must be their event
-// time and both windows the same. Other conditions filter the pairs. L.window_start and
-// R.window_start are the one window_start column of the result.
+// window, emitted when it closes), LEFT, RIGHT and FULL joins as its outer kinds
+// (window_how). Both tables' DESCRIPTOR columns must be their event time and both windows
+// the same. Of an inner join, other conditions filter the pairs, and L.window_start and
+// R.window_start are the one window_start column of the result; of an outer join, each
+// side's window columns are NULL where the join padded that side.
 func (pl *planner) windowJoin(j *JoinExpr, l, r *rel) (*rel, error) {
 	if l.win == nil || r.win == nil {
 		return nil, unsupported(j.P, "a join of a window table function with a table that is not one (join two window table functions on window_start, window_end and keys)")
@@ -37,14 +39,8 @@ func (pl *planner) windowJoin(j *JoinExpr, l, r *rel) (*rel, error) {
 	if ld.Kind == "session" {
 		return nil, unsupported(j.P, "a window join of SESSION windows (window joins take TUMBLE, HOP and CUMULATE windows)")
 	}
-	for _, side := range []*rel{l, r} {
-		inf, err := pl.info(side.node)
-		if err != nil {
-			return nil, atPos(j.P, err)
-		}
-		if inf.EventTime != side.win.def.On {
-			return nil, errorAt(side.win.at, "a window join assigns windows by each table's event time (its WATERMARK column, or event_time=), and DESCRIPTOR(%s) is not %q", side.win.def.On, inf.EventTime)
-		}
+	if err := pl.checkWindowTimes(l, r); err != nil {
+		return nil, err
 	}
 	isWin := func(c column) bool { return c.field == "window_start" || c.field == "window_end" }
 	var lBase, rBase, lWin, rWin []column
