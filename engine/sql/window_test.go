@@ -56,6 +56,14 @@ func TestWindowQueriesPlanOntoEngineOperators(t *testing.T) {
 			"LEFT JOIN (SELECT k AS rk, window_start, window_end FROM TABLE(CUMULATE(TABLE u, DESCRIPTOR(ts), INTERVAL '5' SECOND, INTERVAL '1' MINUTE))) R " +
 			"ON L.k = R.rk AND L.window_start = R.window_start AND L.window_end = R.window_end", "join",
 			"k,lx,rk,window_start,window_end,window_start0,window_end0"},
+		// window semi and anti joins
+		{"SELECT L.s, L.window_start FROM (SELECT * FROM TABLE(HOP(TABLE t, DESCRIPTOR(ts), INTERVAL '5' SECOND, INTERVAL '10' SECOND))) L " +
+			"WHERE L.k IN (SELECT k FROM TABLE(HOP(TABLE u, DESCRIPTOR(ts), INTERVAL '5' SECOND, INTERVAL '10' SECOND)) R " +
+			"WHERE L.window_start = R.window_start AND L.window_end = R.window_end)", "join", "s,window_start"},
+		{"SELECT * FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '5' SECOND)) L " +
+			"WHERE NOT EXISTS (SELECT * FROM (SELECT * FROM TABLE(TUMBLE(TABLE u, DESCRIPTOR(ts), INTERVAL '5' SECOND))) R " +
+			"WHERE R.window_end = L.window_end AND R.k = L.k AND L.window_start = R.window_start)", "join",
+			"k,x,s,ts,d,dec,window_start,window_end"},
 	}
 	for i, c := range cases {
 		if c.op == "" {
@@ -80,8 +88,9 @@ func TestWindowQueriesPlanOntoEngineOperators(t *testing.T) {
 			t.Errorf("case %d: plan %v has no %s", i, ops(n), c.op)
 		}
 	}
-	// the joins are the engine's event-time joins
-	for q, how := range map[string]string{cases[5].q: "window", cases[6].q: "interval", cases[7].q: "window", cases[8].q: "window"} {
+	// the joins are the engine's event-time joins, window joins of their kind
+	for q, how := range map[string]string{cases[5].q: "window", cases[6].q: "interval", cases[7].q: "window/full",
+		cases[8].q: "window/left", cases[9].q: "window/semi", cases[10].q: "window/anti"} {
 		n, _, _ := compileAndBind(t, q)
 		found := false
 		var walk func(*plan.Node)
@@ -89,7 +98,7 @@ func TestWindowQueriesPlanOntoEngineOperators(t *testing.T) {
 			if n == nil {
 				return
 			}
-			if a, ok := n.Args.(*engine.JoinArgs); ok && a.How == how {
+			if a, ok := n.Args.(*engine.JoinArgs); ok && (a.How == how || a.How+"/"+a.WindowHow == how) {
 				found = true
 			}
 			walk(n.Input)
