@@ -312,7 +312,7 @@ func (o *joinOp) explain(n *lnode) (detail string) {
 			detail += ", state TTL " + plan.FormatDuration(o.stateTTL)
 		}
 	}
-	if o.spec.How == "window" && o.spec.WindowHow != "inner" {
+	if o.spec.How == "window" && o.spec.WindowHow != "inner" && o.spec.WindowHow != "" {
 		detail = o.spec.WindowHow + " " + detail
 	}
 	if o.spec.How == "interval" {
