@@ -35,12 +35,15 @@ type JoinArgs struct {
 	Suffix       string          `json:"suffix,omitempty"`
 	JoinStrategy string          `json:"join_strategy,omitempty"`
 	Window       *plan.WindowDef `json:"window,omitempty"`
-	Lower        string          `json:"lower,omitempty"`
-	Upper        string          `json:"upper,omitempty"`
-	LeftTime     string          `json:"left_time,omitempty"`
-	RightTime    string          `json:"right_time,omitempty"`
-	Strategy     string          `json:"strategy,omitempty"`
-	Tolerance    string          `json:"tolerance,omitempty"`
+	// WindowHow is the kind of a window join: "inner" (absent), "left", "right", "full",
+	// "semi" or "anti" (rows of a window without a match; ops/join's WindowJoinOp).
+	WindowHow string `json:"window_how,omitempty"`
+	Lower     string `json:"lower,omitempty"`
+	Upper     string `json:"upper,omitempty"`
+	LeftTime  string `json:"left_time,omitempty"`
+	RightTime string `json:"right_time,omitempty"`
+	Strategy  string `json:"strategy,omitempty"`
+	Tolerance string `json:"tolerance,omitempty"`
 	// StateTTL (relational joins on keys over unbounded inputs): a kept row not matched
 	// for this long (processing time) is dropped, as Flink's table.exec.state.ttl.
 	StateTTL string `json:"state_ttl,omitempty"`
@@ -309,6 +312,9 @@ func (o *joinOp) explain(n *lnode) (detail string) {
 			detail += ", state TTL " + plan.FormatDuration(o.stateTTL)
 		}
 	}
+	if o.spec.How == "window" && o.spec.WindowHow != "inner" && o.spec.WindowHow != "" {
+		detail = o.spec.WindowHow + " " + detail
+	}
 	if o.spec.How == "interval" {
 		detail += fmt.Sprintf(", right rows from %s to %s around each left row", plan.FormatDuration(o.spec.Lower), plan.FormatDuration(o.spec.Upper))
 	}
@@ -376,6 +382,21 @@ func (o *joinOp) bindJoin(ln, left, right *lnode) error {
 		o.strategy = o.JoinStrategy
 	default:
 		return rberr.New(rberr.Plan, "%s: unknown join strategy %q (want \"auto\", \"hash\" or \"broadcast\")", name, o.JoinStrategy)
+	}
+	if o.How != "window" && o.WindowHow != "" {
+		return rberr.New(rberr.Plan, "%s: window_how is an option of window joins", name)
+	}
+	windowHow := o.WindowHow
+	switch windowHow {
+	case "":
+		windowHow = "inner"
+	case "inner", "left", "right", "full", "semi", "anti":
+	default:
+		msg := fmt.Sprintf("%s: unknown window join kind %q (want \"inner\", \"left\", \"right\", \"full\", \"semi\" or \"anti\")", name, o.WindowHow)
+		if s := plan.Suggest(o.WindowHow, []string{"inner", "left", "right", "full", "semi", "anti"}); s != "" {
+			msg += fmt.Sprintf("; did you mean %q?", s)
+		}
+		return rberr.New(rberr.Plan, "%s", msg)
 	}
 	if o.How != "asof" && (o.LeftTime != "" || o.RightTime != "" || o.Strategy != "" || o.Tolerance != "") {
 		return rberr.New(rberr.Plan, "%s: left_time, right_time, strategy and tolerance are options of as-of joins", name)
@@ -450,7 +471,16 @@ func (o *joinOp) bindJoin(ln, left, right *lnode) error {
 				}
 			}
 		case o.LeftOn[i].Col != nil && o.RightOn[i].Col != nil && *o.LeftOn[i].Col == *o.RightOn[i].Col:
-			dropRight[*o.RightOn[i].Col] = true
+			// A window join keeps the key of the side whose rows it may emit unmatched
+			// (as Polars' joins): the left one, the right one for a right join, both
+			// for a full join (the right one with the suffix).
+			switch windowHow {
+			case "right":
+				dropLeft[*o.LeftOn[i].Col] = true
+			case "full":
+			default:
+				dropRight[*o.RightOn[i].Col] = true
+			}
 		case o.How == "asof" && o.RightOn[i].Col != nil:
 			dropRight[*o.RightOn[i].Col] = true // as Polars: by_right keys are dropped too
 		}
@@ -516,13 +546,25 @@ func (o *joinOp) bindJoin(ln, left, right *lnode) error {
 	if suffix == "" {
 		suffix = "_right"
 	}
-	fields := append([]arrow.Field{}, left.schema.Fields()...)
+	// A window join pads the side whose rows it may emit unmatched with nulls.
+	nullLeft := o.How == "window" && (windowHow == "right" || windowHow == "full")
+	nullRight := o.How == "asof" || (o.How == "window" && (windowHow == "left" || windowHow == "full"))
+	var fields []arrow.Field
 	names := map[string]bool{}
-	for _, f := range fields {
+	for i, f := range left.schema.Fields() {
+		if dropLeft[f.Name] {
+			continue
+		}
+		f.Nullable = f.Nullable || nullLeft
+		fields = append(fields, f)
 		names[f.Name] = true
+		js.LeftKeep = append(js.LeftKeep, i)
+	}
+	if len(js.LeftKeep) == len(left.schema.Fields()) {
+		js.LeftKeep = nil
 	}
 	for i, f := range right.schema.Fields() {
-		if dropRight[f.Name] {
+		if dropRight[f.Name] || windowHow == "semi" || windowHow == "anti" {
 			continue
 		}
 		if names[f.Name] {
@@ -532,9 +574,7 @@ func (o *joinOp) bindJoin(ln, left, right *lnode) error {
 			}
 		}
 		names[f.Name] = true
-		if o.How == "asof" {
-			f.Nullable = true
-		}
+		f.Nullable = f.Nullable || nullRight
 		fields = append(fields, f)
 		js.RightKeep = append(js.RightKeep, i)
 	}
@@ -549,6 +589,7 @@ func (o *joinOp) bindJoin(ln, left, right *lnode) error {
 		if js.Win.Kind == "session" {
 			return rberr.New(rberr.Plan, "%s: window joins take tumbling, sliding or cumulate windows", name)
 		}
+		js.WindowHow = windowHow
 		if names["window_start"] || names["window_end"] {
 			return rberr.New(rberr.Plan, "%s: the inputs already have window_start/window_end columns", name)
 		}

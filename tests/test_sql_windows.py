@@ -324,7 +324,7 @@ def test_window_join(sides: tuple[pa.Table, pa.Table]) -> None:
         rb.sql("SELECT L.k FROM TABLE(TUMBLE(TABLE l, DESCRIPTOR(ts), INTERVAL '5' SECOND)) L\n"
                "           JOIN TABLE(TUMBLE(TABLE r, DESCRIPTOR(ts), INTERVAL '5' SECOND)) R ON L.k = R.k",
                l=_stream(left), r=_stream(right))
-    with pytest.raises(rb.PlanError, match=r"the same window on both sides"):
+    with pytest.raises(rb.PlanError, match=r"the same window table function on both sides"):
         rb.sql(q.replace("INTERVAL '5' SECOND)) R", "INTERVAL '6' SECOND)) R"), l=_stream(left), r=_stream(right))
 
 

@@ -44,7 +44,12 @@ func (pl *planner) from(items []TableExpr, where Expr) (*rel, error) {
 		return nil, err
 	}
 	if len(subs) > 0 && r.win != nil {
-		return nil, unsupported(subs[0].Position(), "WHERE over a window table function (filter the table in a subquery or view first)")
+		// Flink's window semi and anti joins: [NOT] EXISTS or IN over another window table
+		// function, correlated on the windows (timejoin.go)
+		if r, err = pl.windowSemiJoin(r, subs[0]); err != nil {
+			return nil, err
+		}
+		subs = subs[1:]
 	}
 	for _, c := range subs {
 		if r, err = pl.applySubquery(r, c); err != nil {
@@ -71,7 +76,7 @@ func (pl *planner) joinAll(items []TableExpr, rels []*rel, conj []Expr) (*rel, e
 	}
 	for _, r := range rels {
 		if r.win != nil {
-			return nil, unsupported(r.win.at, "a window table function joined with other tables (window joins come later)")
+			return nil, unsupported(r.win.at, "a window table function joined with other tables by a comma (write a window join: FROM ... L JOIN ... R ON L.window_start = R.window_start AND L.window_end = R.window_end AND ...)")
 		}
 	}
 	// which items each conjunct reads
@@ -326,12 +331,11 @@ func (pl *planner) tableExpr(t TableExpr) (*rel, error) {
 		if err != nil {
 			return nil, err
 		}
-		if r.win != nil {
-			return nil, unsupported(r.win.at, "a window table function without GROUP BY window_start, window_end")
-		}
-		out := &rel{node: r.node}
+		out := &rel{node: r.node, win: r.win} // a window table function: for a window join
 		for _, c := range r.cols {
-			c.qual = t.Alias
+			if c.qual != hiddenQual {
+				c.qual = t.Alias
+			}
 			out.cols = append(out.cols, c)
 		}
 		return out, nil

@@ -203,12 +203,62 @@ func (pl *planner) query(q *Query) (*rel, error) {
 		}
 	}
 	if q.Limit != nil {
+		if r.win != nil {
+			return nil, unsupported(r.win.at, "LIMIT over a window table function")
+		}
 		n := *q.Limit
 		node, _, err := pl.add(&plan.Node{Op: "limit", Input: r.node, Args: &engine.LimitArgs{N: &n}}, q.LimitAt)
 		if err != nil {
 			return nil, err
 		}
 		r = &rel{node: node, cols: r.cols}
+	}
+	return r, nil
+}
+
+// hiddenQual qualifies the columns of a relation that no name reaches (nor any *).
+const hiddenQual = "$hidden"
+
+// windowProjection plans a SELECT of columns of a window table function without GROUP BY,
+// as Flink's window joins read them, (SELECT * FROM TABLE(TUMBLE(...))) L: it is the
+// window table function still, with the columns chosen (renamed by their aliases), for a
+// window join to read. The others stay in its input, out of reach of names. Anything else
+// over it is refused.
+func (pl *planner) windowProjection(s *Select, from *rel, outs []outCol, order []*OrderItem) (*rel, error) {
+	what := "a window table function without GROUP BY window_start, window_end (a SELECT of its columns, as a window join's input, or a window aggregation or top-N)"
+	if s.Distinct || len(order) > 0 {
+		return nil, unsupported(from.win.at, what)
+	}
+	in := &scope{cols: from.cols}
+	chosen := map[string]column{}
+	for _, o := range outs {
+		c := o.col
+		if c == nil {
+			id, ok := o.expr.(*Ident)
+			if !ok {
+				return nil, unsupported(o.expr.Position(), what)
+			}
+			var err error
+			if c, err = in.resolve(id); err != nil {
+				return nil, err
+			}
+		}
+		if _, dup := chosen[c.field]; dup {
+			return nil, unsupported(o.at, "a column chosen twice from a window table function")
+		}
+		cp := *c
+		cp.name, cp.shadow, cp.nostar = o.name, false, false
+		chosen[c.field] = cp
+	}
+	// The columns stay in their input's order (a window join lays out its output by it).
+	r := &rel{node: from.node, win: from.win}
+	for _, c := range from.cols {
+		if cp, ok := chosen[c.field]; ok {
+			r.cols = append(r.cols, cp)
+			continue
+		}
+		c.qual, c.name, c.nostar = hiddenQual, hiddenQual+" "+c.name, true
+		r.cols = append(r.cols, c)
 	}
 	return r, nil
 }
@@ -350,7 +400,7 @@ func (pl *planner) selectBlock(s *Select, order []*OrderItem) (*rel, error) {
 			return nil, err
 		}
 	} else if from.win != nil {
-		return nil, unsupported(from.win.at, "a window table function without GROUP BY window_start, window_end (window top-N and window joins come later)")
+		return pl.windowProjection(s, from, outs, order)
 	}
 	// subqueries in the select list become columns of the input (subquery.go)
 	in.clause = "SELECT"

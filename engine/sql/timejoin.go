@@ -19,32 +19,28 @@ import (
 //	ON L.window_start = R.window_start AND L.window_end = R.window_end AND L.k = R.k [AND ...]
 //
 // as the engine's window join ("join" how "window": pairs of rows of equal keys in the same
-// window, emitted when it closes). Both tables' DESCRIPTOR columns must be their event
-// time and both windows the same. Other conditions filter the pairs. L.window_start and
-// R.window_start are the one window_start column of the result.
+// window, emitted when it closes), LEFT, RIGHT and FULL joins as its outer kinds
+// (window_how). Both tables' DESCRIPTOR columns must be their event time and both windows
+// the same. Of an inner join, other conditions filter the pairs, and L.window_start and
+// R.window_start are the one window_start column of the result; of an outer join, each
+// side's window columns are NULL where the join padded that side.
 func (pl *planner) windowJoin(j *JoinExpr, l, r *rel) (*rel, error) {
 	if l.win == nil || r.win == nil {
 		return nil, unsupported(j.P, "a join of a window table function with a table that is not one (join two window table functions on window_start, window_end and keys)")
 	}
-	if j.Kind != "inner" || j.Using != nil {
-		return nil, unsupported(j.P, "a window join other than [INNER] JOIN ... ON")
+	if j.Kind == "cross" || j.Using != nil {
+		return nil, unsupported(j.P, "a window join other than [INNER | LEFT | RIGHT | FULL [OUTER]] JOIN ... ON")
 	}
-	ld, rd := *l.win.def, *r.win.def
-	ld.On, rd.On = "", ""
-	if !reflect.DeepEqual(ld, rd) {
-		return nil, errorAt(j.P, "a window join needs the same window on both sides")
+	if err := sameWindow(l.win, r.win); err != nil {
+		return nil, err
 	}
+	ld := *l.win.def
+	ld.On = ""
 	if ld.Kind == "session" {
-		return nil, unsupported(j.P, "a window join of SESSION windows")
+		return nil, unsupported(j.P, "a window join of SESSION windows (window joins take TUMBLE, HOP and CUMULATE windows)")
 	}
-	for _, side := range []*rel{l, r} {
-		inf, err := pl.info(side.node)
-		if err != nil {
-			return nil, atPos(j.P, err)
-		}
-		if inf.EventTime != side.win.def.On {
-			return nil, errorAt(side.win.at, "a window join assigns windows by each table's event time (its WATERMARK column, or event_time=), and DESCRIPTOR(%s) is not %q", side.win.def.On, inf.EventTime)
-		}
+	if err := pl.checkWindowTimes(l, r); err != nil {
+		return nil, err
 	}
 	isWin := func(c column) bool { return c.field == "window_start" || c.field == "window_end" }
 	var lBase, rBase, lWin, rWin []column
@@ -116,8 +112,282 @@ func (pl *planner) windowJoin(j *JoinExpr, l, r *rel) (*rel, error) {
 		return nil, unsupported(j.P, "a window join without an equality of keys")
 	}
 	def := ld
-	return pl.timeJoin(j, &rel{node: l.node, cols: lBase}, &rel{node: r.node, cols: rBase}, lk, rk, rest,
-		&engine.JoinArgs{How: "window", Window: &def}, append(lWin, rWin...))
+	args := &engine.JoinArgs{How: "window", Window: &def}
+	if j.Kind == "inner" {
+		return pl.timeJoin(j, &rel{node: l.node, cols: lBase}, &rel{node: r.node, cols: rBase}, lk, rk, rest, args, append(lWin, rWin...))
+	}
+	// An outer window join: other conditions would drop the padded rows they are false for.
+	if len(rest) > 0 {
+		return nil, unsupported(rest[0].Position(), "a condition other than equal keys and windows in the ON of an outer window join (filter in a subquery of either side, or after the join)")
+	}
+	args.WindowHow = j.Kind
+	// The side that may be missing from a row gets a marker column (true on its rows), so
+	// that its window_start and window_end are null where the join padded it.
+	padded := [2]bool{j.Kind == "right" || j.Kind == "full", j.Kind == "left" || j.Kind == "full"}
+	sides := [2]*rel{{node: l.node, cols: lBase}, {node: r.node, cols: rBase}}
+	marker := [2]string{"$left_row", "$right_row"}
+	for side, ok := range padded {
+		if !ok {
+			continue
+		}
+		var err error
+		if sides[side], err = pl.withMarker(sides[side], marker[side], j.P); err != nil {
+			return nil, err
+		}
+	}
+	out, err := pl.timeJoin(j, sides[0], sides[1], lk, rk, nil, args, append(lWin, rWin...))
+	if err != nil {
+		return nil, err
+	}
+	// Each padded side's window columns: the window where its row is there, else null.
+	nw := len(lWin) + len(rWin)
+	var exprs []*plan.Expr
+	for _, c := range out.cols[:len(out.cols)-nw] {
+		exprs = append(exprs, colRef(c.field))
+	}
+	wins := out.cols[len(out.cols)-nw:]
+	for i, c := range wins {
+		side := 0
+		if i >= len(lWin) {
+			side = 1
+		}
+		if !padded[side] {
+			continue
+		}
+		f := fmt.Sprintf("$%s_%s", [2]string{"left", "right"}[side], c.field)
+		exprs = append(exprs, alias(fn("case_when", colRef(marker[side]), colRef(c.field)), f))
+		wins[i].field = f
+	}
+	exprs = append(exprs, colRef("window_start"), colRef("window_end"))
+	n, schema, err := pl.add(&plan.Node{Op: "select", Input: out.node, Args: &engine.SelectArgs{Exprs: exprs}}, j.P)
+	if err != nil {
+		return nil, err
+	}
+	for i := range out.cols {
+		out.cols[i].typ = schema.Field(schema.FieldIndices(out.cols[i].field)[0]).Type
+	}
+	out.node = n
+	return out, nil
+}
+
+// windowSemiJoin plans Flink's window semi and anti joins, a WHERE conjunct over a window
+// table function L of the forms
+//
+//	L.k IN (SELECT k FROM <window table function> R WHERE L.window_start = R.window_start AND L.window_end = R.window_end)
+//	[NOT] EXISTS (SELECT * FROM <window table function> R WHERE L.k = R.k AND L.window_start = R.window_start AND ...)
+//
+// as the engine's window join with how "semi" or "anti": the rows of L (with their
+// window) that have (have not) a row of R with equal keys in the same window. NOT IN is
+// refused: its NULLs make it other than an anti join (write NOT EXISTS).
+func (pl *planner) windowSemiJoin(l *rel, c Expr) (*rel, error) {
+	var q *Query
+	var value Expr
+	anti := false
+	at := c.Position()
+	switch e := c.(type) {
+	case *Exists:
+		q, anti = e.Query, e.Not
+	case *InSubquery:
+		q, value, anti = e.Query, e.X, e.Not
+	case *Unary:
+		if x, ok := e.X.(*Exists); ok && e.Op == "not" {
+			q, anti = x.Query, !x.Not
+		}
+		if x, ok := e.X.(*InSubquery); ok && e.Op == "not" {
+			q, value, anti = x.Query, x.X, !x.Not
+		}
+	}
+	const what = "a condition on a window table function other than [NOT] EXISTS or IN of a window table function correlated on window_start and window_end (a window semi or anti join)"
+	if q == nil || (value != nil && containsSubquery(value)) {
+		return nil, unsupported(at, what)
+	}
+	if value != nil && anti {
+		return nil, unsupported(at, "NOT IN over a window table function (a NULL in either side makes it other than an anti join); write NOT EXISTS (... WHERE L.k = R.k AND ...)")
+	}
+	s, simple := simpleSelect(q)
+	if !simple || len(s.From) != 1 || len(s.GroupBy) > 0 || s.Having != nil || s.Distinct {
+		return nil, unsupported(q.P, "a window semi or anti join whose subquery is other than SELECT ... FROM <window table function> WHERE <equalities>")
+	}
+	r, err := pl.tableExpr(s.From[0])
+	if err != nil {
+		return nil, err
+	}
+	if r.win == nil {
+		return nil, unsupported(s.From[0].Position(), "a window semi or anti join whose subquery reads other than a window table function")
+	}
+	if err := sameWindow(l.win, r.win); err != nil {
+		return nil, err
+	}
+	if l.win.def.Kind == "session" {
+		return nil, unsupported(at, "a window join of SESSION windows (window joins take TUMBLE, HOP and CUMULATE windows)")
+	}
+	if err := pl.checkWindowTimes(l, r); err != nil {
+		return nil, err
+	}
+	for i := range l.cols {
+		l.cols[i].owner = 0
+	}
+	for i := range r.cols {
+		r.cols[i].owner = 1
+	}
+	outer, inner := &scope{cols: l.cols}, &scope{cols: r.cols}
+	side := func(e Expr) int { // 0: outer, 1: inner, -1: neither alone
+		_, eo := pl.expr(e, outer)
+		_, ei := pl.expr(e, inner)
+		switch {
+		case eo == nil && ei != nil:
+			return 0
+		case ei == nil && eo != nil:
+			return 1
+		}
+		return -1
+	}
+	isWin := func(c column) bool { return c.field == "window_start" || c.field == "window_end" }
+	var lk, rk []Expr
+	have := map[string]bool{}
+	for _, cond := range conjuncts(s.Where) {
+		b, ok := cond.(*Binary)
+		if !ok || b.Op != "=" || containsSubquery(cond) {
+			return nil, unsupported(cond.Position(), "a condition of a window semi or anti join other than an equality between the two sides (filter the subquery's table in a subquery of its own)")
+		}
+		x, y := b.L, b.R
+		if side(x) == 1 && side(y) == 0 {
+			x, y = y, x
+		}
+		if side(x) != 0 || side(y) != 1 {
+			return nil, unsupported(cond.Position(), "a condition of a window semi or anti join other than an equality between the two sides (filter the subquery's table in a subquery of its own)")
+		}
+		xi, okx := x.(*Ident)
+		yi, oky := y.(*Ident)
+		if okx && oky {
+			xc, _ := outer.resolve(xi)
+			yc, _ := inner.resolve(yi)
+			if xc != nil && yc != nil && isWin(*xc) && xc.field == yc.field {
+				have[xc.field] = true
+				continue
+			}
+		}
+		lk, rk = append(lk, x), append(rk, y)
+	}
+	if !have["window_start"] || !have["window_end"] {
+		return nil, unsupported(q.P, "a window semi or anti join whose subquery is not correlated by L.window_start = R.window_start AND L.window_end = R.window_end")
+	}
+	if value != nil {
+		if len(s.Items) != 1 || s.Items[0].Star {
+			return nil, errorAt(q.P, "the IN subquery must give one column")
+		}
+		lk, rk = append(lk, value), append(rk, s.Items[0].Expr)
+	}
+	if len(lk) == 0 {
+		return nil, unsupported(q.P, "a window semi or anti join without an equality of keys")
+	}
+	var lBase, lWin []column
+	for _, c := range l.cols {
+		if isWin(c) {
+			lWin = append(lWin, c)
+		} else {
+			lBase = append(lBase, c)
+		}
+	}
+	var rBase []column
+	for _, c := range r.cols {
+		if !isWin(c) {
+			rBase = append(rBase, c)
+		}
+	}
+	lr, rr := &rel{node: l.node, cols: lBase}, &rel{node: r.node, cols: rBase}
+	def := *l.win.def
+	def.On = ""
+	args := &engine.JoinArgs{How: "window", Window: &def, WindowHow: map[bool]string{false: "semi", true: "anti"}[anti]}
+	for i := range lk {
+		x, y, err := pl.joinKey(lk[i], rk[i], lr, rr)
+		if err != nil {
+			return nil, err
+		}
+		args.LeftOn, args.RightOn = append(args.LeftOn, x), append(args.RightOn, y)
+	}
+	node, schema, err := pl.add(&plan.Node{Op: "join", Inputs: []*plan.Node{l.node, r.node}, Args: args}, at)
+	if err != nil {
+		return nil, err
+	}
+	if schema.NumFields() != len(lBase)+2 {
+		return nil, errorAt(at, "internal: the window semi join gives %d columns, the planner expected %d", schema.NumFields(), len(lBase)+2)
+	}
+	cols := append([]column(nil), lBase...)
+	for _, c := range lWin {
+		c.typ = schema.Field(schema.FieldIndices(c.field)[0]).Type
+		cols = append(cols, c)
+	}
+	return &rel{node: node, cols: cols}, nil
+}
+
+// checkWindowTimes checks that each side's DESCRIPTOR column is its event time, which
+// the engine's window join assigns windows by.
+func (pl *planner) checkWindowTimes(sides ...*rel) error {
+	for _, side := range sides {
+		inf, err := pl.info(side.node)
+		if err != nil {
+			return atPos(side.win.at, err)
+		}
+		if inf.EventTime != side.win.def.On {
+			return errorAt(side.win.at, "a window join assigns windows by each table's event time (its WATERMARK column, or event_time=), and DESCRIPTOR(%s) is not %q", side.win.def.On, inf.EventTime)
+		}
+	}
+	return nil
+}
+
+// withMarker adds a column of true named field to a side of a window join, out of reach
+// of names.
+func (pl *planner) withMarker(r *rel, field string, at Pos) (*rel, error) {
+	var exprs []*plan.Expr
+	for _, c := range r.cols {
+		exprs = append(exprs, colRef(c.field))
+	}
+	exprs = append(exprs, alias(lit(true, "bool"), field))
+	n, _, err := pl.add(&plan.Node{Op: "select", Input: r.node, Args: &engine.SelectArgs{Exprs: exprs}}, at)
+	if err != nil {
+		return nil, err
+	}
+	cols := append(append([]column(nil), r.cols...), column{qual: hiddenQual, name: hiddenQual + " " + field, field: field, typ: arrow.FixedWidthTypes.Boolean, nostar: true})
+	return &rel{node: n, cols: cols}, nil
+}
+
+// sameWindow checks that both sides of a window join use the same window table function
+// with the same intervals, as Flink requires, naming the difference.
+func sameWindow(l, r *windowTVF) error {
+	ld, rd := *l.def, *r.def
+	ld.On, rd.On = "", ""
+	if reflect.DeepEqual(ld, rd) {
+		return nil
+	}
+	return errorAt(r.at, "a window join needs the same window table function on both sides, and the left is %s while the right is %s", describeWindow(l.def), describeWindow(r.def))
+}
+
+// describeWindow names a window table function as SQL writes it.
+func describeWindow(d *plan.WindowDef) string {
+	var fnName string
+	var args []string
+	switch d.Kind {
+	case "tumbling":
+		fnName, args = "TUMBLE", []string{d.Size}
+	case "sliding":
+		fnName, args = "HOP", []string{d.Slide, d.Size}
+	case "cumulate":
+		fnName, args = "CUMULATE", []string{d.Step, d.Size}
+	case "session":
+		fnName, args = "SESSION", []string{d.Gap}
+	default:
+		fnName = d.Kind
+	}
+	if d.Offset != "" {
+		args = append(args, "offset "+d.Offset)
+	}
+	for i, a := range args {
+		if us, err := plan.ParseDuration(strings.TrimPrefix(a, "offset ")); err == nil {
+			args[i] = strings.TrimSuffix(a, strings.TrimPrefix(a, "offset ")) + plan.FormatDuration(us)
+		}
+	}
+	return fnName + "(" + strings.Join(args, ", ") + ")"
 }
 
 // timeJoin plans an event-time join (window or interval) of l and r on the key

@@ -46,6 +46,24 @@ func TestWindowQueriesPlanOntoEngineOperators(t *testing.T) {
 			"ON L.window_start = R.window_start AND L.window_end = R.window_end AND L.k = R.k AND L.x > R.x", "join",
 			"k,s,rs,window_start,window_end"},
 		{"SELECT t.k, u.x FROM t JOIN u ON t.k = u.k AND t.ts BETWEEN u.ts - INTERVAL '5' SECOND AND u.ts", "join", "k,x"},
+		// Flink's window join text: subqueries of window table functions, outer kinds,
+		// each side's window columns (null where the side is padded)
+		{"SELECT L.k AS lk, R.k AS rk, L.window_start AS lws, R.window_start AS rws, COALESCE(L.window_end, R.window_end) AS we " +
+			"FROM (SELECT * FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '5' SECOND))) L " +
+			"FULL OUTER JOIN (SELECT k, x, window_start, window_end FROM TABLE(TUMBLE(TABLE u, DESCRIPTOR(ts), INTERVAL '5' SECOND))) R " +
+			"ON L.k = R.k AND L.window_start = R.window_start AND L.window_end = R.window_end", "join", "lk,rk,lws,rws,we"},
+		{"SELECT * FROM (SELECT k, x AS lx, window_start, window_end FROM TABLE(CUMULATE(TABLE t, DESCRIPTOR(ts), INTERVAL '5' SECOND, INTERVAL '1' MINUTE))) L " +
+			"LEFT JOIN (SELECT k AS rk, window_start, window_end FROM TABLE(CUMULATE(TABLE u, DESCRIPTOR(ts), INTERVAL '5' SECOND, INTERVAL '1' MINUTE))) R " +
+			"ON L.k = R.rk AND L.window_start = R.window_start AND L.window_end = R.window_end", "join",
+			"k,lx,rk,window_start,window_end,window_start0,window_end0"},
+		// window semi and anti joins
+		{"SELECT L.s, L.window_start FROM (SELECT * FROM TABLE(HOP(TABLE t, DESCRIPTOR(ts), INTERVAL '5' SECOND, INTERVAL '10' SECOND))) L " +
+			"WHERE L.k IN (SELECT k FROM TABLE(HOP(TABLE u, DESCRIPTOR(ts), INTERVAL '5' SECOND, INTERVAL '10' SECOND)) R " +
+			"WHERE L.window_start = R.window_start AND L.window_end = R.window_end)", "join", "s,window_start"},
+		{"SELECT * FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '5' SECOND)) L " +
+			"WHERE NOT EXISTS (SELECT * FROM (SELECT * FROM TABLE(TUMBLE(TABLE u, DESCRIPTOR(ts), INTERVAL '5' SECOND))) R " +
+			"WHERE R.window_end = L.window_end AND R.k = L.k AND L.window_start = R.window_start)", "join",
+			"k,x,s,ts,d,dec,window_start,window_end"},
 	}
 	for i, c := range cases {
 		if c.op == "" {
@@ -70,8 +88,9 @@ func TestWindowQueriesPlanOntoEngineOperators(t *testing.T) {
 			t.Errorf("case %d: plan %v has no %s", i, ops(n), c.op)
 		}
 	}
-	// the joins are the engine's event-time joins
-	for q, how := range map[string]string{cases[5].q: "window", cases[6].q: "interval"} {
+	// the joins are the engine's event-time joins, window joins of their kind
+	for q, how := range map[string]string{cases[5].q: "window", cases[6].q: "interval", cases[7].q: "window/full",
+		cases[8].q: "window/left", cases[9].q: "window/semi", cases[10].q: "window/anti"} {
 		n, _, _ := compileAndBind(t, q)
 		found := false
 		var walk func(*plan.Node)
@@ -79,7 +98,7 @@ func TestWindowQueriesPlanOntoEngineOperators(t *testing.T) {
 			if n == nil {
 				return
 			}
-			if a, ok := n.Args.(*engine.JoinArgs); ok && a.How == how {
+			if a, ok := n.Args.(*engine.JoinArgs); ok && (a.How == how || a.How+"/"+a.WindowHow == how) {
 				found = true
 			}
 			walk(n.Input)
@@ -111,8 +130,30 @@ func TestWindowQueryErrors(t *testing.T) {
 		{"SELECT L.k FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '5' SECOND)) L JOIN u R ON L.k = R.k",
 			"SQL line 1, column 79: a join of a window table function with a table that is not one"},
 		{"SELECT L.k FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '5' SECOND)) L " +
-			"LEFT JOIN TABLE(TUMBLE(TABLE u, DESCRIPTOR(ts), INTERVAL '5' SECOND)) R ON L.window_start = R.window_start",
-			"SQL line 1, column 79: a window join other than [INNER] JOIN ... ON is not supported yet"},
+			"LEFT JOIN TABLE(TUMBLE(TABLE u, DESCRIPTOR(ts), INTERVAL '5' SECOND)) R USING (k)",
+			"SQL line 1, column 79: a window join other than [INNER | LEFT | RIGHT | FULL [OUTER]] JOIN ... ON is not supported yet"},
+		{"SELECT L.k FROM (SELECT * FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '5' SECOND))) L\n" +
+			"FULL JOIN (SELECT * FROM TABLE(CUMULATE(TABLE u, DESCRIPTOR(ts), INTERVAL '5' SECOND, INTERVAL '1' MINUTE))) R " +
+			"ON L.window_start = R.window_start AND L.window_end = R.window_end AND L.k = R.k",
+			"SQL line 2, column 26: a window join needs the same window table function on both sides, and the left is TUMBLE(5s) while the right is CUMULATE(5s, 1m)"},
+		{"SELECT L.k FROM TABLE(HOP(TABLE t, DESCRIPTOR(ts), INTERVAL '5' SECOND, INTERVAL '10' SECOND)) L " +
+			"JOIN TABLE(HOP(TABLE u, DESCRIPTOR(ts), INTERVAL '5' SECOND, INTERVAL '20' SECOND)) R " +
+			"ON L.window_start = R.window_start AND L.window_end = R.window_end AND L.k = R.k",
+			"SQL line 1, column 103: a window join needs the same window table function on both sides, and the left is HOP(5s, 10s) while the right is HOP(5s, 20s)"},
+		{"SELECT L.k FROM TABLE(SESSION(TABLE t, DESCRIPTOR(ts), INTERVAL '5' SECOND)) L " +
+			"RIGHT JOIN TABLE(SESSION(TABLE u, DESCRIPTOR(ts), INTERVAL '5' SECOND)) R " +
+			"ON L.window_start = R.window_start AND L.window_end = R.window_end AND L.k = R.k",
+			"SQL line 1, column 80: a window join of SESSION windows (window joins take TUMBLE, HOP and CUMULATE windows) is not supported yet"},
+		{"SELECT L.k FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '5' SECOND)) L " +
+			"LEFT JOIN TABLE(TUMBLE(TABLE u, DESCRIPTOR(ts), INTERVAL '5' SECOND)) R " +
+			"ON L.window_start = R.window_start AND L.window_end = R.window_end AND L.k = R.k AND L.x > R.x",
+			"SQL line 1, column 236: a condition other than equal keys and windows in the ON of an outer window join"},
+		{"SELECT L.x FROM (SELECT k, window_start, window_end FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '5' SECOND))) L " +
+			"JOIN (SELECT * FROM TABLE(TUMBLE(TABLE u, DESCRIPTOR(ts), INTERVAL '5' SECOND))) R " +
+			"ON L.window_start = R.window_start AND L.window_end = R.window_end AND L.k = R.k",
+			`SQL line 1, column 8: no column "L.x"`},
+		{"SELECT * FROM (SELECT k + 1 AS k1 FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '5' SECOND))) L",
+			"SQL line 1, column 23: a window table function without GROUP BY window_start, window_end (a SELECT of its columns"},
 		{"SELECT L.k FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(d), INTERVAL '5' SECOND)) L " +
 			"JOIN TABLE(TUMBLE(TABLE u, DESCRIPTOR(d), INTERVAL '5' SECOND)) R " +
 			"ON L.window_start = R.window_start AND L.window_end = R.window_end AND L.k = R.k",

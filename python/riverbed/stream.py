@@ -33,6 +33,7 @@ WriteMode = Literal["error", "append", "overwrite"]
 RuntimeMode = Literal["automatic", "batch", "streaming"]
 StateBackend = Literal["memory", "pebble"]
 AsofStrategy = Literal["backward", "forward", "nearest"]
+WindowJoinHow = Literal["inner", "left", "right", "full", "semi", "anti"]
 JoinStrategy = Literal["auto", "hash", "broadcast"]
 
 
@@ -1027,12 +1028,22 @@ class Stream:
             extra["state_ttl"] = duration(state_ttl, "state_ttl")
         return self._join(other, how, on, left_on, right_on, suffix, **extra)
 
-    def join_window(self, other: Stream, on: Any = None, *, window: Window, left_on: Any = None,
-                    right_on: Any = None, suffix: str = "_right") -> Stream:
+    def join_window(self, other: Stream, on: Any = None, *, window: Window, how: WindowJoinHow = "inner",
+                    left_on: Any = None, right_on: Any = None, suffix: str = "_right") -> Stream:
         """Window join: pairs of rows, one from each stream, with equal keys in the same
         window (``rb.tumbling``, ``rb.sliding``, ``rb.cumulate``), emitted when the window
         closes, with ``window_start`` and ``window_end``. Right columns whose names clash
-        get ``suffix``; a right key of the same name as its left key is dropped.
+        get ``suffix``.
+
+        ``how`` has Polars' names, as in :meth:`join`, applied to the rows of each window:
+        ``"inner"`` (default) pairs only; ``"left"`` (``"right"``, ``"full"``) also the rows
+        of the left (right, either) stream with no match in their window, padded with nulls;
+        ``"semi"`` (``"anti"``) each left row with (without) a match in its window, once,
+        with the left columns only. Null keys match nothing. A right key of the same name
+        as its left key is dropped, but for ``"right"`` (the left one is dropped) and
+        ``"full"`` (both are kept, the right one with ``suffix``). Every kind emits each
+        window once, when the watermark passes its end: the result only appends rows (no
+        ``__op`` column), and a row in several windows (sliding, cumulate) is joined in each.
 
         Examples
         --------
@@ -1044,12 +1055,15 @@ class Stream:
         >>> out = clicks.join_window(buys, on="user", window=rb.tumbling("1m")).collect()
         >>> [(r["user"], r["window_start"].time().isoformat()) for r in out.to_pylist()]
         [(1, '00:00:00')]
+        >>> out = clicks.join_window(buys, on="user", window=rb.tumbling("1m"), how="left").collect()
+        >>> sorted((r["user"], r["ts_right"] is None) for r in out.to_pylist())  # user 2: no buy
+        [(1, False), (2, True)]
         """
         from .window import Window
 
         if not isinstance(window, Window):
             raise TypeError("window must be rb.tumbling(...), rb.sliding(...) or rb.cumulate(...)")
-        return self._join(other, "window", on, left_on, right_on, suffix, window=window._to_plan())
+        return self._join(other, "window", on, left_on, right_on, suffix, window=window._to_plan(), window_how=how)
 
     def join_interval(self, other: Stream, on: Any = None, *, lower: Any, upper: Any, left_on: Any = None,
                       right_on: Any = None, suffix: str = "_right") -> Stream:

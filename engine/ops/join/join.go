@@ -29,10 +29,14 @@ type Spec struct {
 	RightSchema         *arrow.Schema
 	LeftTime, RightTime int // event-time columns
 	RightKeep           []int
+	LeftKeep            []int // event-time joins: the left columns in the output (nil: all)
 	Schema              *arrow.Schema
 	Win                 window.Windower
-	Lower, Upper        int64
-	TimeType            arrow.DataType
+	// WindowHow is the kind of a window join: "inner" (or empty), "left", "right",
+	// "full", "semi" or "anti".
+	WindowHow    string
+	Lower, Upper int64
+	TimeType     arrow.DataType
 	// As-of joins: Strategy is "backward", "forward" or "nearest"; a match farther than
 	// Tolerance (µs, if HasTolerance) is none.
 	Strategy     string
@@ -166,12 +170,20 @@ func (j *JoinBase) emitPairs(left, right []keyed.RowRef, extra []arrow.Array, ou
 		return err
 	}
 	defer runtime.ReleaseAll(lcols)
-	rcols, err := j.sides[1].store.Gather(ctx, right)
-	if err != nil {
-		return err
+	var rcols []arrow.Array
+	if len(j.Spec.RightKeep) > 0 { // semi and anti joins keep no right column
+		if rcols, err = j.sides[1].store.Gather(ctx, right); err != nil {
+			return err
+		}
+		defer runtime.ReleaseAll(rcols)
 	}
-	defer runtime.ReleaseAll(rcols)
 	cols := append([]arrow.Array{}, lcols...)
+	if j.Spec.LeftKeep != nil {
+		cols = cols[:0]
+		for _, i := range j.Spec.LeftKeep {
+			cols = append(cols, lcols[i])
+		}
+	}
 	for _, i := range j.Spec.RightKeep {
 		cols = append(cols, rcols[i])
 	}
@@ -203,7 +215,13 @@ func (j *JoinBase) Close() {
 }
 
 // WindowJoinOp joins the rows of both sides that have equal keys and fall in the same
-// window; each window is joined when the watermark passes its end.
+// window; each window is joined when the watermark passes its end, once: its output is
+// appended, never updated. By Spec.WindowHow, a left (right, full) join also emits the
+// rows of the left (right, both) side that matched no row of the window, padded with
+// nulls; a semi (anti) join emits each left row that has (has no) match in the window
+// once, with its left columns only. A null key matches nothing: its rows are kept only
+// on a side whose unmatched rows are emitted. Whether a row matched is not state: at the
+// window's end both of its sides are complete.
 type WindowJoinOp struct {
 	JoinBase
 	Win   window.Windower
@@ -234,16 +252,20 @@ func (o *WindowJoinOp) ProcessBatch(m runtime.Message, out runtime.Emitter) erro
 	}
 	lateWM := runtime.LateWatermark(o.wm, m)
 	var late int64
+	keepUnmatched := o.unmatchedSides()
 	for i, t := range ts {
-		if ids[i] == nullKey {
-			o.sides[m.Side].store.Live[chunk]--
-			continue
-		}
+		// A null key matches nothing: its row is kept only where it is emitted unmatched,
+		// but counted as late all the same.
+		drop := ids[i] == nullKey && !keepUnmatched[m.Side]
 		o.wbuf = o.Win.Assign(t, o.wbuf[:0])
 		placed := 0
 		for _, w := range o.wbuf {
 			if t == math.MinInt64 || w[1]-1 <= lateWM {
 				continue
+			}
+			if drop {
+				placed = -1
+				break
 			}
 			p := o.panes[w]
 			if p == nil {
@@ -256,6 +278,7 @@ func (o *WindowJoinOp) ProcessBatch(m runtime.Message, out runtime.Emitter) erro
 		if placed == 0 {
 			late++
 		}
+		placed = max(placed, 0)
 		// The store counts one reference per placement.
 		o.sides[m.Side].store.Live[chunk] += placed - 1
 	}
@@ -301,18 +324,10 @@ func (o *WindowJoinOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
 		p := o.panes[w]
 		delete(o.panes, w)
 		done = append(done, p)
-		keys := make([]uint32, 0, len(p.rows[0]))
-		for k := range p.rows[0] {
-			keys = append(keys, k)
-		}
-		sort.Slice(keys, func(a, b int) bool { return keys[a] < keys[b] })
-		for _, k := range keys {
-			for _, l := range p.rows[0][k] {
-				for _, r := range p.rows[1][k] {
-					left, right = append(left, l), append(right, r)
-					starts, ends = append(starts, w[0]), append(ends, w[1])
-				}
-			}
+		n := len(left)
+		left, right = o.windowPairs(p, left, right)
+		for range len(left) - n {
+			starts, ends = append(starts, w[0]), append(ends, w[1])
 		}
 		if len(left) >= o.EmitSz {
 			if err := flush(); err != nil {
@@ -324,6 +339,70 @@ func (o *WindowJoinOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
 		return err
 	}
 	return out.Emit(runtime.Message{Kind: runtime.MsgWatermark, N: wm})
+}
+
+// unmatchedSides says which sides' rows the join emits without a match (or, for an anti
+// join, only without one): those rows are kept even with a null key.
+func (o *WindowJoinOp) unmatchedSides() [2]bool {
+	switch o.Spec.WindowHow {
+	case "left", "anti":
+		return [2]bool{true, false}
+	case "right":
+		return [2]bool{false, true}
+	case "full":
+		return [2]bool{true, true}
+	}
+	return [2]bool{}
+}
+
+// windowPairs appends the output rows of a closed window (pairs of left and right rows;
+// a negative ref: nulls), by key id in order: each key's matched pairs (or for semi and
+// anti joins, its left rows with or without a match) and its unmatched left rows, then
+// the unmatched right rows.
+func (o *WindowJoinOp) windowPairs(p *joinPane, left, right []keyed.RowRef) ([]keyed.RowRef, []keyed.RowRef) {
+	how := o.Spec.WindowHow
+	keep := o.unmatchedSides()
+	sorted := func(m map[uint32][]keyed.RowRef) []uint32 {
+		keys := make([]uint32, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		return keys
+	}
+	for _, k := range sorted(p.rows[0]) {
+		rs := p.rows[1][k]
+		if k == nullKey {
+			rs = nil
+		}
+		for _, l := range p.rows[0][k] {
+			switch {
+			case how == "semi" || how == "anti":
+				if (len(rs) > 0) == (how == "semi") {
+					left, right = append(left, l), append(right, noRow)
+				}
+			case len(rs) == 0:
+				if keep[0] {
+					left, right = append(left, l), append(right, noRow)
+				}
+			default:
+				for _, r := range rs {
+					left, right = append(left, l), append(right, r)
+				}
+			}
+		}
+	}
+	if keep[1] {
+		for _, k := range sorted(p.rows[1]) {
+			if k != nullKey && len(p.rows[0][k]) > 0 {
+				continue
+			}
+			for _, r := range p.rows[1][k] {
+				left, right = append(left, noRow), append(right, r)
+			}
+		}
+	}
+	return left, right
 }
 
 // IntervalJoinOp joins a left row with every right row of the same key whose event time

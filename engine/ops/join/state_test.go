@@ -77,6 +77,10 @@ func joinOp(t *testing.T, how string) opstest.Op {
 	if rest, ok := strings.CutPrefix(how, "asof-"); ok {
 		how, strategy = "asof", rest
 	}
+	windowHow := ""
+	if rest, ok := strings.CutPrefix(how, "window-"); ok {
+		how, windowHow = "window", rest
+	}
 	left := []expr.Expr{opstest.Col(schemas[0], "k")}
 	right := []expr.Expr{opstest.Col(schemas[1], "k")}
 	fields := append(append([]arrow.Field{}, schemas[0].Fields()...), schemas[1].Field(2), schemas[1].Field(3))
@@ -88,7 +92,10 @@ func joinOp(t *testing.T, how string) opstest.Op {
 		if err != nil {
 			t.Fatal(err)
 		}
-		spec.Win = w
+		spec.Win, spec.WindowHow = w, windowHow
+		if windowHow == "semi" || windowHow == "anti" {
+			fields, spec.RightKeep = fields[:len(schemas[0].Fields())], nil
+		}
 		fields = append(fields, arrow.Field{Name: "window_start", Type: tsType}, arrow.Field{Name: "window_end", Type: tsType})
 	case "interval":
 		spec.Lower, spec.Upper = -4, 6
@@ -145,6 +152,10 @@ func refJoin(how string, all []event) []string {
 	if rest, ok := strings.CutPrefix(how, "asof-"); ok {
 		how, strategy = "asof", rest
 	}
+	windowHow := "inner"
+	if rest, ok := strings.CutPrefix(how, "window-"); ok {
+		how, windowHow = "window", rest
+	}
 	var rows []event
 	for _, e := range all {
 		late := e.ts <= e.stamp
@@ -154,6 +165,9 @@ func refJoin(how string, all []event) []string {
 		if !late {
 			rows = append(rows, e)
 		}
+	}
+	if how == "window" {
+		return refWindowJoin(windowHow, rows)
 	}
 	var out []string
 	for _, l := range rows {
@@ -207,6 +221,25 @@ func refJoin(how string, all []event) []string {
 	return out
 }
 
+// refWindowJoin is each kind of window join over the rows that are not late, by its
+// definition: the relational join (refHashJoin) of the rows of each tumbling window of 10,
+// with the window's bounds.
+func refWindowJoin(how string, rows []event) []string {
+	wins := map[int64][]event{}
+	for _, e := range rows {
+		ws := int64(math.Floor(float64(e.ts)/10)) * 10
+		wins[ws] = append(wins[ws], e)
+	}
+	var out []string
+	for ws, in := range wins {
+		for _, r := range refHashJoin(how, in) {
+			out = append(out, r+" | "+opstest.Row(ws, ws+10))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
 // refRegularJoin is the relational join (no event time, nothing late): pairs of equal
 // non-null keys; left and full add unmatched left rows with nulls, full also unmatched
 // right rows.
@@ -247,10 +280,11 @@ func refRegularJoin(how string, rows []event) []string {
 func TestJoinStateThreeWays(t *testing.T) {
 	steps, rows := stream(8, 45)
 	defer opstest.Release(steps)
-	for _, how := range []string{"window", "interval", "asof", "asof-forward", "asof-nearest", "inner", "left", "full"} {
+	for _, how := range []string{"window", "window-left", "window-right", "window-full", "window-semi", "window-anti",
+		"interval", "asof", "asof-forward", "asof-nearest", "inner", "left", "full"} {
 		t.Run(how+"/", func(t *testing.T) {
 			want := refJoin(how, rows)
-			if len(want) < 20 {
+			if min := map[bool]int{true: 5, false: 20}[how == "window-anti"]; len(want) < min {
 				t.Fatalf("only %d pairs", len(want))
 			}
 			opstest.RunAll(t, joinOp(t, how), steps, 7, want)
