@@ -1,0 +1,483 @@
+package basic
+
+import (
+	"bufio"
+	"bytes"
+	"cmp"
+	"container/heap"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/riverbed-engine/riverbed/engine/expr"
+	"github.com/riverbed-engine/riverbed/engine/runtime"
+	"github.com/riverbed-engine/riverbed/internal/rberr"
+)
+
+// Sorted runs on disk and their merge, for the external sort (SortOp).
+
+// runFiles are the sorted runs an operator subtask wrote, one Arrow IPC stream file each,
+// in a directory of its own (made at the first run, in dir: the job's working directory),
+// named as the spill stores' are (riverbed-spill-<pid>-...), so that the directory of a
+// process that died before removing it is removed as theirs are (a later job's spill
+// store in the same working directory removes the orphans). A nil *runFiles has no runs.
+type runFiles struct {
+	op      string // the operator, for errors
+	dir     string
+	mem     memory.Allocator
+	metrics *runtime.SpillMetrics // written and read bytes, or nil
+	own     string                // the directory made for the runs ("" until the first)
+	paths   []string
+	files   []*os.File // open for the merge
+	written int64
+	read    int64
+}
+
+func (r *runFiles) count() int {
+	if r == nil {
+		return 0
+	}
+	return len(r.paths)
+}
+
+// write writes a run of the batches next returns (each released), until it returns nil.
+func (r *runFiles) write(schema *arrow.Schema, next func() (arrow.RecordBatch, error)) (err error) {
+	if r.own == "" {
+		if r.dir != "" {
+			if err := os.MkdirAll(r.dir, 0o755); err != nil {
+				return rberr.Wrap(rberr.IO, err, "%s: cannot make the working directory for sorted runs; check the checkpoint_dir", r.op)
+			}
+		}
+		if r.own, err = os.MkdirTemp(r.dir, fmt.Sprintf("riverbed-spill-%d-sort-", os.Getpid())); err != nil {
+			return rberr.Wrap(rberr.IO, err, "%s: cannot make a directory for sorted runs", r.op)
+		}
+	}
+	path := filepath.Join(r.own, fmt.Sprintf("run-%06d.arrows", len(r.paths)))
+	f, err := os.Create(path)
+	if err != nil {
+		return rberr.Wrap(rberr.IO, err, "%s: cannot write a sorted run to disk", r.op)
+	}
+	r.paths = append(r.paths, path) // removed with the directory, even if incomplete
+	bw := bufio.NewWriterSize(f, 1<<20)
+	w := ipc.NewWriter(bw, ipc.WithSchema(schema), ipc.WithAllocator(r.mem))
+	fail := func(e error) error {
+		_ = w.Close()
+		_ = f.Close()
+		return rberr.Wrap(rberr.IO, e, "%s: cannot write a sorted run to disk (is the disk full?)", r.op)
+	}
+	for {
+		rec, err := next()
+		if err != nil {
+			_ = w.Close()
+			_ = f.Close()
+			return err
+		}
+		if rec == nil {
+			break
+		}
+		err = w.Write(rec)
+		rec.Release()
+		if err != nil {
+			return fail(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		return fail(err)
+	}
+	if err := bw.Flush(); err != nil {
+		return fail(err)
+	}
+	info, err := f.Stat()
+	if err == nil {
+		err = f.Close()
+	} else {
+		_ = f.Close()
+	}
+	if err != nil {
+		return rberr.Wrap(rberr.IO, err, "%s: cannot write a sorted run to disk", r.op)
+	}
+	r.written += info.Size()
+	if r.metrics != nil {
+		r.metrics.Written.Add(info.Size())
+	}
+	return nil
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n *int64
+	m *runtime.SpillMetrics
+}
+
+func (c countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	*c.n += int64(n)
+	if c.m != nil {
+		c.m.Read.Add(int64(n))
+	}
+	return n, err
+}
+
+// batchSource returns the next batch of a run (the caller owns it), or nil after the last.
+type batchSource func() (arrow.RecordBatch, error)
+
+// open opens every run for reading, a batch at a time; a run's file is closed after its
+// last batch (or when the directory is removed).
+func (r *runFiles) open() ([]batchSource, error) {
+	srcs := make([]batchSource, 0, len(r.paths))
+	for _, p := range r.paths {
+		f, err := os.Open(p)
+		if err != nil {
+			return nil, rberr.Wrap(rberr.IO, err, "%s: cannot read a sorted run back", r.op)
+		}
+		r.files = append(r.files, f)
+		rd, err := ipc.NewReader(bufio.NewReaderSize(countingReader{f, &r.read, r.metrics}, 1<<20), ipc.WithAllocator(r.mem))
+		if err != nil {
+			return nil, rberr.Wrap(rberr.IO, err, "%s: cannot read a sorted run back", r.op)
+		}
+		done := false
+		srcs = append(srcs, func() (arrow.RecordBatch, error) {
+			if done {
+				return nil, nil
+			}
+			if rd.Next() {
+				rec := rd.RecordBatch()
+				rec.Retain()
+				return rec, nil
+			}
+			done = true
+			err := rd.Err()
+			rd.Release()
+			if err != nil && err != io.EOF {
+				return nil, rberr.Wrap(rberr.IO, err, "%s: cannot read a sorted run back", r.op)
+			}
+			return nil, nil
+		})
+	}
+	return srcs, nil
+}
+
+// closeFiles closes the runs opened for reading.
+func (r *runFiles) closeFiles() {
+	for _, f := range r.files {
+		_ = f.Close()
+	}
+	r.files = nil
+}
+
+// remove closes and removes the runs. Nothing on nil.
+func (r *runFiles) remove() {
+	if r == nil {
+		return
+	}
+	r.closeFiles()
+	if r.own != "" {
+		_ = os.RemoveAll(r.own)
+	}
+	r.files, r.paths, r.own = nil, nil, ""
+}
+
+// rowCmp compares row i of keys a with row j of keys b (one array per sort key).
+type rowCmp func(a []arrow.Array, i int, b []arrow.Array, j int) int
+
+// valueCmp compares two non-null values of arrays of one type.
+type valueCmp func(a arrow.Array, i int, b arrow.Array, j int) int
+
+// newRowCmp is the order of the sort keys of types (the keys' evaluated types), as
+// SortOp's in-memory sort orders them: nulls first unless nullsLast, NaN above every
+// number, descending reversing all but the nulls' place.
+func newRowCmp(types []arrow.DataType, desc, nullsLast []bool) (rowCmp, error) {
+	cmps := make([]valueCmp, len(types))
+	for k, t := range types {
+		c := valueCmpOf(t)
+		if c == nil {
+			return nil, rberr.New(rberr.Type, "sort: cannot merge sorted runs by a key of type %s", expr.TypeName(t))
+		}
+		cmps[k] = c
+	}
+	return func(a []arrow.Array, i int, b []arrow.Array, j int) int {
+		for k, c := range cmps {
+			an, bn := a[k].IsNull(i), b[k].IsNull(j)
+			if an || bn {
+				if an && bn {
+					continue
+				}
+				r := 1
+				if an {
+					r = -1
+				}
+				if nullsLast[k] {
+					r = -r
+				}
+				return r
+			}
+			r := c(a[k], i, b[k], j)
+			if r != 0 {
+				if desc[k] {
+					r = -r
+				}
+				return r
+			}
+		}
+		return 0
+	}, nil
+}
+
+type valuer[T any] interface {
+	arrow.Array
+	Value(int) T
+}
+
+func ordered[T cmp.Ordered, A valuer[T]](a arrow.Array, i int, b arrow.Array, j int) int {
+	return cmp.Compare(a.(A).Value(i), b.(A).Value(j))
+}
+
+// floats orders NaN above every number.
+func floats[T float32 | float64, A valuer[T]](a arrow.Array, i int, b arrow.Array, j int) int {
+	x, y := a.(A).Value(i), b.(A).Value(j)
+	xn, yn := x != x, y != y
+	switch {
+	case xn && yn:
+		return 0
+	case xn:
+		return 1
+	case yn:
+		return -1
+	}
+	return cmp.Compare(x, y)
+}
+
+func valueCmpOf(t arrow.DataType) valueCmp {
+	switch t.ID() {
+	case arrow.NULL:
+		return func(arrow.Array, int, arrow.Array, int) int { return 0 }
+	case arrow.BOOL:
+		return func(a arrow.Array, i int, b arrow.Array, j int) int {
+			x, y := a.(*array.Boolean).Value(i), b.(*array.Boolean).Value(j)
+			switch {
+			case x == y:
+				return 0
+			case y:
+				return -1
+			}
+			return 1
+		}
+	case arrow.INT8:
+		return ordered[int8, *array.Int8]
+	case arrow.INT16:
+		return ordered[int16, *array.Int16]
+	case arrow.INT32:
+		return ordered[int32, *array.Int32]
+	case arrow.INT64:
+		return ordered[int64, *array.Int64]
+	case arrow.UINT8:
+		return ordered[uint8, *array.Uint8]
+	case arrow.UINT16:
+		return ordered[uint16, *array.Uint16]
+	case arrow.UINT32:
+		return ordered[uint32, *array.Uint32]
+	case arrow.UINT64:
+		return ordered[uint64, *array.Uint64]
+	case arrow.FLOAT32:
+		return floats[float32, *array.Float32]
+	case arrow.FLOAT64:
+		return floats[float64, *array.Float64]
+	case arrow.DATE32:
+		return ordered[arrow.Date32, *array.Date32]
+	case arrow.DATE64:
+		return ordered[arrow.Date64, *array.Date64]
+	case arrow.TIMESTAMP:
+		return ordered[arrow.Timestamp, *array.Timestamp]
+	case arrow.DURATION:
+		return ordered[arrow.Duration, *array.Duration]
+	case arrow.TIME32:
+		return ordered[arrow.Time32, *array.Time32]
+	case arrow.TIME64:
+		return ordered[arrow.Time64, *array.Time64]
+	case arrow.STRING:
+		return ordered[string, *array.String]
+	case arrow.LARGE_STRING:
+		return ordered[string, *array.LargeString]
+	case arrow.BINARY:
+		return func(a arrow.Array, i int, b arrow.Array, j int) int {
+			return bytes.Compare(a.(*array.Binary).Value(i), b.(*array.Binary).Value(j))
+		}
+	case arrow.LARGE_BINARY:
+		return func(a arrow.Array, i int, b arrow.Array, j int) int {
+			return bytes.Compare(a.(*array.LargeBinary).Value(i), b.(*array.LargeBinary).Value(j))
+		}
+	case arrow.DECIMAL128:
+		return func(a arrow.Array, i int, b arrow.Array, j int) int {
+			return a.(*array.Decimal128).Value(i).Cmp(b.(*array.Decimal128).Value(j))
+		}
+	}
+	return nil
+}
+
+// cursor is a run's place in the merge: its current batch, the batch's keys, the row.
+type cursor struct {
+	src  batchSource
+	rec  arrow.RecordBatch
+	keys []arrow.Array
+	row  int
+	n    int
+	run  int // the run's index: ties go to the earlier run
+}
+
+func (c *cursor) drop() {
+	if c.rec != nil {
+		c.rec.Release()
+		runtime.ReleaseAll(c.keys)
+		c.rec, c.keys = nil, nil
+	}
+}
+
+// load moves to the run's next non-empty batch; false after its last.
+func (c *cursor) load(ec *expr.EvalCtx, keys []expr.Expr) (bool, error) {
+	c.drop()
+	for {
+		rec, err := c.src()
+		if err != nil || rec == nil {
+			return false, err
+		}
+		if rec.NumRows() == 0 {
+			rec.Release()
+			continue
+		}
+		cols, err := runtime.EvalColumns(ec, keys, rec)
+		if err != nil {
+			rec.Release()
+			return false, err
+		}
+		c.rec, c.keys, c.row, c.n = rec, cols, 0, int(rec.NumRows())
+		return true, nil
+	}
+}
+
+type cursorHeap struct {
+	cs  []*cursor
+	cmp rowCmp
+}
+
+func (h *cursorHeap) Len() int { return len(h.cs) }
+func (h *cursorHeap) less(a, b *cursor) bool {
+	if r := h.cmp(a.keys, a.row, b.keys, b.row); r != 0 {
+		return r < 0
+	}
+	return a.run < b.run
+}
+func (h *cursorHeap) Less(i, j int) bool { return h.less(h.cs[i], h.cs[j]) }
+func (h *cursorHeap) Swap(i, j int)      { h.cs[i], h.cs[j] = h.cs[j], h.cs[i] }
+func (h *cursorHeap) Push(x any)         { h.cs = append(h.cs, x.(*cursor)) }
+func (h *cursorHeap) Pop() any {
+	c := h.cs[len(h.cs)-1]
+	h.cs = h.cs[:len(h.cs)-1]
+	return c
+}
+
+// mergeRuns merges sorted runs (srcs, in input order) by keys into batches of at most
+// size rows of schema, given to emit (which owns them). It holds a batch of each run and
+// the slices of the batch being built.
+func mergeRuns(ec *expr.EvalCtx, keys []expr.Expr, desc, nullsLast []bool, schema *arrow.Schema, srcs []batchSource, size int,
+	emit func(arrow.RecordBatch) error) error {
+	h := &cursorHeap{}
+	var parts []arrow.RecordBatch
+	defer func() {
+		for _, c := range h.cs {
+			c.drop()
+		}
+		for _, p := range parts {
+			p.Release()
+		}
+	}()
+	for i, src := range srcs {
+		c := &cursor{src: src, run: i}
+		ok, err := c.load(ec, keys)
+		if err != nil {
+			return err
+		}
+		if ok {
+			h.cs = append(h.cs, c)
+		}
+	}
+	if len(h.cs) == 0 {
+		return nil
+	}
+	types := make([]arrow.DataType, len(keys))
+	for k, a := range h.cs[0].keys {
+		types[k] = a.DataType()
+	}
+	var err error
+	if h.cmp, err = newRowCmp(types, desc, nullsLast); err != nil {
+		return err
+	}
+	heap.Init(h)
+	rows := 0
+	flush := func() error {
+		if rows == 0 {
+			return nil
+		}
+		cols := make([]arrow.Array, schema.NumFields())
+		for c := range cols {
+			col := make([]arrow.Array, len(parts))
+			for i, p := range parts {
+				col[i] = p.Column(c)
+			}
+			var err error
+			if cols[c], err = array.Concatenate(col, ec.Mem); err != nil {
+				runtime.ReleaseAll(cols[:c])
+				return err
+			}
+		}
+		rec := array.NewRecordBatch(schema, cols, int64(rows))
+		runtime.ReleaseAll(cols)
+		for _, p := range parts {
+			p.Release()
+		}
+		parts, rows = parts[:0], 0
+		return emit(rec)
+	}
+	for h.Len() > 0 {
+		c := h.cs[0]
+		// The rows of c that come before every other run's next row, up to a full batch.
+		var next *cursor
+		if h.Len() > 1 {
+			next = h.cs[1]
+			if h.Len() > 2 && h.less(h.cs[2], next) {
+				next = h.cs[2]
+			}
+		}
+		start := c.row
+		c.row++
+		for c.row < c.n && rows+c.row-start < size && (next == nil || !h.less(next, c)) {
+			c.row++
+		}
+		parts = append(parts, c.rec.NewSlice(int64(start), int64(c.row)))
+		rows += c.row - start
+		if c.row == c.n {
+			ok, err := c.load(ec, keys)
+			if err != nil {
+				return err
+			}
+			if ok {
+				heap.Fix(h, 0)
+			} else {
+				heap.Pop(h)
+			}
+		} else {
+			heap.Fix(h, 0)
+		}
+		if rows >= size {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	return flush()
+}
