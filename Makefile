@@ -82,9 +82,10 @@ lint: install ## gofmt, go vet, ruff, mypy
 	$(PY) -m ruff check python tests bench examples
 	$(PY) -m mypy python/riverbed
 
-bench: install ## run the benchmarks (Parquet and TPC-H SF1 vs DuckDB/Polars, Nexmark and the fraud detector vs PyFlink, checkpoints, Kafka, cold start) into bench/RESULTS.md
+bench: install ## run the benchmarks (Parquet, TPC-H SF1 and a 20M-row sort vs DuckDB/Polars, Nexmark and the fraud detector vs PyFlink, checkpoints, Kafka, cold start) into bench/RESULTS.md
 	$(PY) bench/parquet_bench.py
 	$(PY) bench/tpch.py --scale $(TPCH_SCALE)
+	$(PY) bench/sort_bench.py
 	$(PY) bench/nexmark_bench.py
 	$(PY) bench/procfn_bench.py
 	$(PY) bench/checkpoint_bench.py
