@@ -104,3 +104,32 @@ def test_sort_empty_input_with_a_cap(tmp_path) -> None:
     env = rb.Environment(state_backend="pebble", state_memory_limit=CAP, checkpoint_dir=tmp_path / "ck")
     got = env.from_arrow(t).sort("k").collect()
     assert got.num_rows == 0 and got.schema == t.schema
+
+
+@pytest.mark.parametrize("keys,desc,nulls_last,order", CASES[:3])
+@pytest.mark.parametrize("cap", [None, CAP])
+def test_parallel_sort_matches_duckdb(keys, desc, nulls_last, order, cap) -> None:
+    # A job that takes no checkpoint or savepoint (collect(), no checkpoint_dir) sorts on
+    # every core: each subtask of the input sorts its rows (spilling runs beyond the cap)
+    # and one merges the runs. Still the stable sort of the input.
+    t = table()
+    opts = {"state_backend": "pebble", "state_memory_limit": cap} if cap else {}
+    env = rb.Environment(parallelism=4, **opts)
+    s = env.from_arrow(t).filter(rb.col("id") % 7 != 3).sort(*keys, descending=desc, nulls_last=nulls_last)
+    plan = s.explain()
+    assert "sort (local)" in plan and "reorder" not in plan, plan
+    got = s.collect()
+    kept = t.filter(pa.array([i % 7 != 3 for i in range(t.num_rows)]))
+    assert got.column("id").to_pylist() == duck_ids(kept, order)
+    assert got.schema == t.schema
+
+
+def test_sort_of_a_job_that_may_checkpoint_runs_on_one_subtask() -> None:
+    # start() may be asked for a savepoint: the sort keeps its rows on one subtask, as
+    # its checkpointed state.
+    t = table(3000)
+    job = rb.Environment(parallelism=4).from_arrow(t).sort("s", descending=True).start()
+    got = pa.Table.from_batches(list(job.results()), schema=job.schema)
+    assert got.column("id").to_pylist() == duck_ids(t, "s desc nulls first")
+    ops = [m["operator"] for m in job.metrics(as_dict=True)]
+    assert "sort" in ops and "sort (local)" not in ops, ops

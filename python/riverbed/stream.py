@@ -1302,7 +1302,9 @@ class Stream:
              nulls_last: bool | Sequence[bool] = False) -> Stream:
         """Rows sorted by columns or expressions (stable; as Polars: nulls first unless
         ``nulls_last``, NaN above every number). ``descending`` and ``nulls_last`` take one
-        value or one per key. Needs a bounded input; the sort runs on one core. With
+        value or one per key. Needs a bounded input. In a job that takes no checkpoint or
+        savepoint (``collect()`` without ``checkpoint_dir``), each parallel subtask sorts its
+        rows and one merges them; otherwise the sort runs on one core. With
         ``state_backend="pebble"``, rows beyond ``state_memory_limit`` are sorted in runs
         written to disk and merged (an external sort; docs/fault-tolerance.md).
 

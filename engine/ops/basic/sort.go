@@ -40,18 +40,29 @@ type SortOp struct {
 	Keys       []expr.Expr
 	Descending []bool
 	NullsLast  []bool
-	Schema     *arrow.Schema
+	Schema     *arrow.Schema // of the input
 	EmitSz     int
-	tc         *runtime.TaskCtx
-	batches    []arrow.RecordBatch
-	keys       [][]arrow.Array // per batch, the evaluated keys
-	held       int64           // bytes of batches and keys
-	limit      int64           // the memory cap when the sort spills, else 0
-	runs       *runFiles       // the runs written so far
+	// Local: the sort of one subtask of a parallel sort, whose sorted rows a SortMergeOp
+	// merges. Its rows carry their place in the input (seqFields: the batch's Seq, and
+	// the row's arrival on the subtask), which is its last sort key, and it ends its
+	// output with a SortRunEnd.
+	Local   bool
+	tc      *runtime.TaskCtx
+	rows    *arrow.Schema // of the rows held: Schema, with seqFields when Local
+	arrived uint64        // rows so far (Local)
+	batches []arrow.RecordBatch
+	keys    [][]arrow.Array // per batch, the evaluated keys (with the seq columns when Local)
+	held    int64           // bytes of batches and keys
+	limit   int64           // the memory cap when the sort spills, else 0
+	runs    *runFiles       // the runs written so far
 }
 
 func (o *SortOp) Open(tc *runtime.TaskCtx) error {
 	o.tc = tc
+	o.rows = o.Schema
+	if o.Local {
+		o.rows = arrow.NewSchema(append(o.Schema.Fields(), seqFields...), nil)
+	}
 	if cfg := tc.Spill(); cfg.MemoryLimit > 0 && cfg.Backend != "" && state.Spills(cfg.Backend) {
 		o.limit = cfg.MemoryLimit
 		o.runs = &runFiles{op: "sort", dir: cfg.Dir, mem: tc.Eval.Mem, metrics: spillMetrics(tc)}
@@ -71,11 +82,17 @@ func (o *SortOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
 		m.Rec.Release()
 		return nil
 	}
-	cols, err := runtime.EvalColumns(o.tc.Eval, o.Keys, m.Rec)
+	rec := m.Rec
+	if o.Local && rec.NumCols() == int64(o.Schema.NumFields()) { // (restored rows have them)
+		rec = withSeq(o.tc.Eval.Mem, o.rows, rec, m.Seq, o.arrived)
+		o.arrived += uint64(rec.NumRows())
+	}
+	cols, err := o.keysOf(rec)
 	if err != nil {
-		m.Rec.Release()
+		rec.Release()
 		return err
 	}
+	m.Rec = rec
 	o.batches = append(o.batches, m.Rec)
 	o.keys = append(o.keys, cols)
 	o.addHeld(keyed.RecordBytes(m.Rec) + arraysBytes(cols))
@@ -134,12 +151,48 @@ func (o *SortOp) spillRun() error {
 		return err
 	}
 	defer run.release()
-	return o.runs.write(o.Schema, func() (arrow.RecordBatch, error) { return run.next(o.tc.Eval, size) })
+	return o.runs.write(o.rows, func() (arrow.RecordBatch, error) { return run.next(o.tc.Eval, size) })
 }
 
 func (o *SortOp) ProcessMarker(runtime.Message, runtime.Emitter) error { return nil }
 
+// keysOf evaluates the sort keys of a batch of rows held (with the seq columns when Local).
+func (o *SortOp) keysOf(rec arrow.RecordBatch) ([]arrow.Array, error) {
+	cols, err := runtime.EvalColumns(o.tc.Eval, o.Keys, rec)
+	if err != nil || !o.Local {
+		return cols, err
+	}
+	for c := o.Schema.NumFields(); c < int(rec.NumCols()); c++ {
+		rec.Column(c).Retain()
+		cols = append(cols, rec.Column(c))
+	}
+	return cols, nil
+}
+
+// desc and nullsLast of key k (the seq columns: ascending).
+func (o *SortOp) desc(k int) bool      { return k < len(o.Descending) && o.Descending[k] }
+func (o *SortOp) nullsLast(k int) bool { return k < len(o.NullsLast) && o.NullsLast[k] }
+
+func (o *SortOp) flags() (desc, nullsLast []bool) {
+	n := len(o.Keys)
+	if o.Local {
+		n += len(seqFields)
+	}
+	desc, nullsLast = make([]bool, n), make([]bool, n)
+	for k := range desc {
+		desc[k], nullsLast[k] = o.desc(k), o.nullsLast(k)
+	}
+	return desc, nullsLast
+}
+
 func (o *SortOp) Finish(out runtime.Emitter) error {
+	if err := o.finish(out); err != nil || !o.Local {
+		return err
+	}
+	return out.Emit(runtime.Message{Kind: runtime.MsgControl, Ctl: SortRunEnd{}})
+}
+
+func (o *SortOp) finish(out runtime.Emitter) error {
 	if len(o.batches) == 0 && o.runs.count() == 0 {
 		return nil
 	}
@@ -171,9 +224,16 @@ func (o *SortOp) Finish(out runtime.Emitter) error {
 		size := o.runBatchRows(mem.n)
 		srcs = append(srcs, func() (arrow.RecordBatch, error) { return mem.next(o.tc.Eval, size) })
 	}
-	return mergeRuns(o.tc.Eval, o.Keys, o.Descending, o.NullsLast, o.Schema, srcs, o.EmitSz, func(rec arrow.RecordBatch) error {
-		return out.Emit(runtime.Message{Kind: runtime.MsgBatch, Rec: rec, Seq: runtime.SeqUnordered})
-	})
+	desc, nullsLast := o.flags()
+	mg := &merger{ec: o.tc.Eval, keysOf: o.keysOf, desc: desc, nullsLast: nullsLast, out: o.rows, size: o.EmitSz,
+		emit: func(rec arrow.RecordBatch) error {
+			return out.Emit(runtime.Message{Kind: runtime.MsgBatch, Rec: rec, Seq: runtime.SeqUnordered})
+		}}
+	defer mg.release()
+	for _, src := range srcs {
+		mg.add(pulled(src))
+	}
+	return mg.run()
 }
 
 // sortedRows are rows in input order (columns concatenated) and the indices that sort
@@ -233,12 +293,12 @@ func (o *SortOp) sortHeld() (*sortedRows, error) {
 		}
 		return array.Concatenate(parts, mem)
 	}
-	res := &sortedRows{sch: o.Schema}
+	res := &sortedRows{sch: o.rows}
 	var keyCols []arrow.Array
 	defer func() { runtime.ReleaseAll(keyCols) }()
 	var fields []arrow.Field
 	var sortKeys []compute.SortKey
-	for k := range o.Keys {
+	for k := range o.keys[0] {
 		parts := make([]arrow.Array, len(o.keys))
 		for i := range o.keys {
 			parts[i] = o.keys[i][k]
@@ -252,10 +312,10 @@ func (o *SortOp) sortHeld() (*sortedRows, error) {
 			continue
 		}
 		order, nulls := compute.SortOrderAscending, compute.SortNullsAtStart
-		if o.Descending[k] {
+		if o.desc(k) {
 			order = compute.SortOrderDescending
 		}
-		if o.NullsLast[k] {
+		if o.nullsLast(k) {
 			nulls = compute.SortNullsAtEnd
 		}
 		if expr.IsFloat(col.DataType()) {
@@ -282,7 +342,7 @@ func (o *SortOp) sortHeld() (*sortedRows, error) {
 	for _, b := range o.batches {
 		res.n += b.NumRows()
 	}
-	for c := 0; c < o.Schema.NumFields(); c++ {
+	for c := 0; c < o.rows.NumFields(); c++ {
 		parts := make([]arrow.Array, len(o.batches))
 		for i, b := range o.batches {
 			parts[i] = b.Column(c)

@@ -341,3 +341,174 @@ func TestSortExternalCheckpointKeepsOrder(t *testing.T) {
 		t.Fatalf("%d rows, want %d", len(out.ids), len(ref))
 	}
 }
+
+// runOut collects a local sort's output: its batches, then its run's end.
+type runOut struct {
+	recs  []arrow.RecordBatch
+	ended bool
+}
+
+func (o *runOut) Emit(m runtime.Message) error {
+	switch {
+	case m.Kind == runtime.MsgBatch && o.ended:
+		return fmt.Errorf("a batch after the run's end")
+	case m.Kind == runtime.MsgBatch:
+		o.recs = append(o.recs, m.Rec)
+	case m.Kind == runtime.MsgControl:
+		if _, ok := m.Ctl.(basic.SortRunEnd); !ok || o.ended {
+			return fmt.Errorf("unexpected control message %v", m.Ctl)
+		}
+		o.ended = true
+	}
+	return nil
+}
+
+// A parallel sort — each of 4 subtasks sorts the splits it read (in whatever order it
+// read them), in memory or in runs on disk, and one merges their runs as they arrive,
+// interleaved — equals the stable sort of the input in input order (by split, then row).
+func TestParallelSortEqualsStableSort(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 9))
+	const splitRows, batchRows = 700, 100
+	all := randomSortRows(21*splitRows, rng) // 21 splits in input order; ids are input order
+	keySets := [][]sortKeySpec{
+		{{"k", false, false}},
+		{{"s", true, true}, {"f", false, false}},
+		{{"f", true, true}, {"k", true, false}},
+	}
+	for _, keys := range keySets {
+		for _, limit := range []int64{0, 40 << 10} {
+			t.Run(fmt.Sprintf("%v/limit=%d", keys, limit), func(t *testing.T) {
+				mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+				defer mem.AssertSize(t, 0)
+				exprs := make([]expr.Expr, len(keys))
+				desc := make([]bool, len(keys))
+				last := make([]bool, len(keys))
+				for i, k := range keys {
+					exprs[i], desc[i], last[i] = opstest.Col(sortSchema, k.col), k.desc, k.nullsLast
+				}
+				dir := filepath.Join(t.TempDir(), "work")
+				const par = 4
+				locals := make([]*basic.SortOp, par)
+				outs := make([]*runOut, par)
+				var spilled int64
+				var tcs []*runtime.TaskCtx
+				for s := range locals {
+					tc := runtime.NewStandaloneTaskCtx(context.Background(), mem, s, par, 0)
+					if limit > 0 {
+						tc.Job.Spill = runtime.SpillConfig{Backend: state.PebbleBackend, MemoryLimit: limit, Dir: dir}
+					}
+					tcs = append(tcs, tc)
+					locals[s] = &basic.SortOp{Keys: exprs, Descending: desc, NullsLast: last, Schema: sortSchema, EmitSz: 150, Local: true}
+					outs[s] = &runOut{}
+					if err := locals[s].Open(tc); err != nil {
+						t.Fatal(err)
+					}
+				}
+				// Splits go to subtasks at random (subtask 3 may read none); each subtask
+				// reads its splits in a random order, a batch at a time, interleaved with
+				// the others.
+				reads := make([][]int, par)
+				for split := range len(all) / splitRows {
+					s := rng.IntN(par - 1)
+					reads[s] = append(reads[s], split)
+				}
+				type batchAt struct{ split, chunk int }
+				queue := make([][]batchAt, par)
+				for s, splits := range reads {
+					rng.Shuffle(len(splits), func(i, j int) { splits[i], splits[j] = splits[j], splits[i] })
+					for _, split := range splits {
+						for chunk := 0; chunk < splitRows; chunk += batchRows {
+							queue[s] = append(queue[s], batchAt{split, chunk})
+						}
+					}
+				}
+				for {
+					var ready []int
+					for s := range queue {
+						if len(queue[s]) > 0 {
+							ready = append(ready, s)
+						}
+					}
+					if len(ready) == 0 {
+						break
+					}
+					s := ready[rng.IntN(len(ready))]
+					b := queue[s][0]
+					queue[s] = queue[s][1:]
+					at := b.split*splitRows + b.chunk
+					rec := sortBatch(all[at : at+batchRows])
+					cp := copyBatch(t, mem, rec)
+					rec.Release()
+					m := runtime.Message{Kind: runtime.MsgBatch, Rec: cp, Seq: runtime.MakeSeq(0, int64(b.split), int64(b.chunk))}
+					if err := locals[s].ProcessBatch(m, outs[s]); err != nil {
+						t.Fatal(err)
+					}
+				}
+				for s, op := range locals {
+					if err := op.Finish(outs[s]); err != nil {
+						t.Fatal(err)
+					}
+					op.Close()
+					spilled += tcs[s].Metrics.Spill.Written.Load()
+				}
+				if (limit > 0) != (spilled > 0) {
+					t.Fatalf("spilled %d bytes with a cap of %d", spilled, limit)
+				}
+				// The merge gets the runs interleaved at random, each run in order.
+				merge := &basic.SortMergeOp{Keys: exprs, Descending: desc, NullsLast: last, Schema: sortSchema, EmitSz: 500, Inputs: par}
+				out := &idsOut{}
+				if err := merge.Open(runtime.NewStandaloneTaskCtx(context.Background(), mem, 0, 1, 0)); err != nil {
+					t.Fatal(err)
+				}
+				for {
+					var ready []int
+					for s := range outs {
+						if outs[s] != nil { // its run has not ended at the merge
+							ready = append(ready, s)
+						}
+					}
+					if len(ready) == 0 {
+						break
+					}
+					s := ready[rng.IntN(len(ready))]
+					if len(outs[s].recs) == 0 {
+						if err := merge.EndRun(s, out); err != nil {
+							t.Fatal(err)
+						}
+						outs[s] = nil
+						continue
+					}
+					rec := outs[s].recs[0]
+					outs[s].recs = outs[s].recs[1:]
+					if err := merge.AddRun(s, rec, out); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if err := merge.Finish(out); err != nil {
+					t.Fatal(err)
+				}
+				merge.Close()
+				ref := slices.Clone(all)
+				slices.SortStableFunc(ref, func(a, b sortRow) int {
+					for _, k := range keys {
+						if d := cmpSortKey(a.key(k.col), b.key(k.col), k.desc, k.nullsLast); d != 0 {
+							return d
+						}
+					}
+					return 0
+				})
+				for i, r := range ref {
+					if i >= len(out.ids) || out.ids[i] != r.id {
+						t.Fatalf("order differs from a stable sort at row %d of %d (got %d rows)", i, len(ref), len(out.ids))
+					}
+				}
+				if len(out.ids) != len(ref) || out.maxRows > 500 {
+					t.Fatalf("%d rows (want %d), batches of up to %d", len(out.ids), len(ref), out.maxRows)
+				}
+				if ents, err := os.ReadDir(dir); err == nil && len(ents) != 0 {
+					t.Errorf("runs left behind: %v", ents)
+				}
+			})
+		}
+	}
+}

@@ -320,14 +320,27 @@ func valueCmpOf(t arrow.DataType) valueCmp {
 	return nil
 }
 
+// batchSource gives a run's next batch (the caller owns it): srcGot with it, srcWait when
+// the run has no batch yet but may have more (a run arriving through a channel), srcEnd
+// after its last.
+type srcState int
+
+const (
+	srcGot srcState = iota
+	srcWait
+	srcEnd
+)
+
 // cursor is a run's place in the merge: its current batch, the batch's keys, the row.
 type cursor struct {
-	src  batchSource
-	rec  arrow.RecordBatch
-	keys []arrow.Array
-	row  int
-	n    int
-	run  int // the run's index: ties go to the earlier run
+	src    func() (arrow.RecordBatch, srcState, error)
+	rec    arrow.RecordBatch
+	keys   []arrow.Array
+	row    int
+	n      int
+	run    int  // the run's index: ties go to the earlier run
+	ended  bool // no batch is left
+	inHeap bool
 }
 
 func (c *cursor) drop() {
@@ -335,28 +348,6 @@ func (c *cursor) drop() {
 		c.rec.Release()
 		runtime.ReleaseAll(c.keys)
 		c.rec, c.keys = nil, nil
-	}
-}
-
-// load moves to the run's next non-empty batch; false after its last.
-func (c *cursor) load(ec *expr.EvalCtx, keys []expr.Expr) (bool, error) {
-	c.drop()
-	for {
-		rec, err := c.src()
-		if err != nil || rec == nil {
-			return false, err
-		}
-		if rec.NumRows() == 0 {
-			rec.Release()
-			continue
-		}
-		cols, err := runtime.EvalColumns(ec, keys, rec)
-		if err != nil {
-			rec.Release()
-			return false, err
-		}
-		c.rec, c.keys, c.row, c.n = rec, cols, 0, int(rec.NumRows())
-		return true, nil
 	}
 }
 
@@ -381,103 +372,167 @@ func (h *cursorHeap) Pop() any {
 	return c
 }
 
-// mergeRuns merges sorted runs (srcs, in input order) by keys into batches of at most
-// size rows of schema, given to emit (which owns them). It holds a batch of each run and
-// the slices of the batch being built.
-func mergeRuns(ec *expr.EvalCtx, keys []expr.Expr, desc, nullsLast []bool, schema *arrow.Schema, srcs []batchSource, size int,
-	emit func(arrow.RecordBatch) error) error {
-	h := &cursorHeap{}
-	var parts []arrow.RecordBatch
-	defer func() {
-		for _, c := range h.cs {
-			c.drop()
-		}
-		for _, p := range parts {
-			p.Release()
-		}
-	}()
-	for i, src := range srcs {
-		c := &cursor{src: src, run: i}
-		ok, err := c.load(ec, keys)
-		if err != nil {
-			return err
-		}
-		if ok {
-			h.cs = append(h.cs, c)
-		}
-	}
-	if len(h.cs) == 0 {
-		return nil
-	}
-	types := make([]arrow.DataType, len(keys))
-	for k, a := range h.cs[0].keys {
-		types[k] = a.DataType()
-	}
-	var err error
-	if h.cmp, err = newRowCmp(types, desc, nullsLast); err != nil {
-		return err
-	}
-	heap.Init(h)
-	rows := 0
-	flush := func() error {
-		if rows == 0 {
-			return nil
-		}
-		cols := make([]arrow.Array, schema.NumFields())
-		for c := range cols {
-			col := make([]arrow.Array, len(parts))
-			for i, p := range parts {
-				col[i] = p.Column(c)
+// merger merges sorted runs by their keys (keysOf gives a batch's, one array per key,
+// ordered by desc and nullsLast) into batches of at most size rows: the first outCols
+// columns of the runs' batches, of schema out. It holds a batch of each run and the
+// slices of the batch being built. A run that has no batch yet (srcWait) pauses the
+// merge (run returns) until it is run again.
+type merger struct {
+	ec              *expr.EvalCtx
+	keysOf          func(rec arrow.RecordBatch) ([]arrow.Array, error)
+	desc, nullsLast []bool
+	out             *arrow.Schema
+	size            int
+	emit            func(arrow.RecordBatch) error
+	cursors         []*cursor
+	h               cursorHeap
+	parts           []arrow.RecordBatch
+	rows            int
+}
+
+// add adds a run (its index is the order of adding: ties go to the earlier run).
+func (m *merger) add(src func() (arrow.RecordBatch, srcState, error)) {
+	m.cursors = append(m.cursors, &cursor{src: src, run: len(m.cursors)})
+}
+
+// load moves c to its run's next non-empty batch, if it has one now.
+func (m *merger) load(c *cursor) (srcState, error) {
+	c.drop()
+	for {
+		rec, st, err := c.src()
+		if err != nil || st != srcGot {
+			if st == srcEnd {
+				c.ended = true
 			}
-			var err error
-			if cols[c], err = array.Concatenate(col, ec.Mem); err != nil {
-				runtime.ReleaseAll(cols[:c])
+			return st, err
+		}
+		if rec.NumRows() == 0 {
+			rec.Release()
+			continue
+		}
+		keys, err := m.keysOf(rec)
+		if err != nil {
+			rec.Release()
+			return srcEnd, err
+		}
+		if m.h.cmp == nil {
+			types := make([]arrow.DataType, len(keys))
+			for k, a := range keys {
+				types[k] = a.DataType()
+			}
+			if m.h.cmp, err = newRowCmp(types, m.desc, m.nullsLast); err != nil {
+				rec.Release()
+				runtime.ReleaseAll(keys)
+				return srcEnd, err
+			}
+		}
+		c.rec, c.keys, c.row, c.n = rec, keys, 0, int(rec.NumRows())
+		return srcGot, nil
+	}
+}
+
+// run merges until every run has ended (then it emits the last, partial batch too) or
+// one has no batch yet.
+func (m *merger) run() error {
+	for {
+		for _, c := range m.cursors {
+			if c.inHeap || c.ended {
+				continue
+			}
+			st, err := m.load(c)
+			if err != nil {
 				return err
 			}
+			switch st {
+			case srcWait:
+				return nil
+			case srcGot:
+				heap.Push(&m.h, c)
+				c.inHeap = true
+			}
 		}
-		rec := array.NewRecordBatch(schema, cols, int64(rows))
-		runtime.ReleaseAll(cols)
-		for _, p := range parts {
-			p.Release()
+		if m.h.Len() == 0 {
+			return m.flush()
 		}
-		parts, rows = parts[:0], 0
-		return emit(rec)
-	}
-	for h.Len() > 0 {
-		c := h.cs[0]
-		// The rows of c that come before every other run's next row, up to a full batch.
+		// The rows of the first run that come before every other run's next row, up to
+		// a full batch.
+		c := m.h.cs[0]
 		var next *cursor
-		if h.Len() > 1 {
-			next = h.cs[1]
-			if h.Len() > 2 && h.less(h.cs[2], next) {
-				next = h.cs[2]
+		if m.h.Len() > 1 {
+			next = m.h.cs[1]
+			if m.h.Len() > 2 && m.h.less(m.h.cs[2], next) {
+				next = m.h.cs[2]
 			}
 		}
 		start := c.row
 		c.row++
-		for c.row < c.n && rows+c.row-start < size && (next == nil || !h.less(next, c)) {
+		for c.row < c.n && m.rows+c.row-start < m.size && (next == nil || !m.h.less(next, c)) {
 			c.row++
 		}
-		parts = append(parts, c.rec.NewSlice(int64(start), int64(c.row)))
-		rows += c.row - start
+		m.parts = append(m.parts, c.rec.NewSlice(int64(start), int64(c.row)))
+		m.rows += c.row - start
 		if c.row == c.n {
-			ok, err := c.load(ec, keys)
-			if err != nil {
-				return err
-			}
-			if ok {
-				heap.Fix(h, 0)
-			} else {
-				heap.Pop(h)
-			}
+			heap.Pop(&m.h) // c is the least: its next batch, once loaded, goes back in
+			c.inHeap = false
+			c.drop()
 		} else {
-			heap.Fix(h, 0)
+			heap.Fix(&m.h, 0)
 		}
-		if rows >= size {
-			if err := flush(); err != nil {
+		if m.rows >= m.size {
+			if err := m.flush(); err != nil {
 				return err
 			}
 		}
 	}
-	return flush()
+}
+
+// flush emits the batch being built, if any.
+func (m *merger) flush() error {
+	if m.rows == 0 {
+		return nil
+	}
+	cols := make([]arrow.Array, m.out.NumFields())
+	for c := range cols {
+		col := make([]arrow.Array, len(m.parts))
+		for i, p := range m.parts {
+			col[i] = p.Column(c)
+		}
+		var err error
+		if cols[c], err = array.Concatenate(col, m.ec.Mem); err != nil {
+			runtime.ReleaseAll(cols[:c])
+			return err
+		}
+	}
+	rec := array.NewRecordBatch(m.out, cols, int64(m.rows))
+	runtime.ReleaseAll(cols)
+	for _, p := range m.parts {
+		p.Release()
+	}
+	m.parts, m.rows = m.parts[:0], 0
+	return m.emit(rec)
+}
+
+// release frees what the merger holds.
+func (m *merger) release() {
+	for _, c := range m.cursors {
+		c.drop()
+	}
+	for _, p := range m.parts {
+		p.Release()
+	}
+	m.cursors, m.parts, m.h.cs = nil, nil, nil
+}
+
+// pulled adapts a run read a batch at a time (nil after its last) to a merger's source.
+func pulled(next batchSource) func() (arrow.RecordBatch, srcState, error) {
+	return func() (arrow.RecordBatch, srcState, error) {
+		rec, err := next()
+		switch {
+		case err != nil:
+			return nil, srcEnd, err
+		case rec == nil:
+			return nil, srcEnd, nil
+		}
+		return rec, srcGot, nil
+	}
 }
