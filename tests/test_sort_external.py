@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import os
+import subprocess
+import sys
 
 import duckdb
 import pyarrow as pa
@@ -133,3 +136,22 @@ def test_sort_of_a_job_that_may_checkpoint_runs_on_one_subtask() -> None:
     assert got.column("id").to_pylist() == duck_ids(t, "s desc nulls first")
     ops = [m["operator"] for m in job.metrics(as_dict=True)]
     assert "sort" in ops and "sort (local)" not in ops, ops
+
+
+def test_parallel_external_sort_removes_its_runs(tmp_path) -> None:
+    # Without checkpoint_dir the runs go to the system's temporary directory: a child
+    # process with TMPDIR set sorts beyond the cap, and leaves nothing behind there.
+    here = os.path.dirname(os.path.abspath(__file__))
+    script = (
+        f"import sys; sys.path.insert(0, {here!r})\n"
+        "import riverbed as rb, test_sort_external as t\n"
+        "env = rb.Environment(parallelism=4, state_backend='pebble', state_memory_limit=t.CAP)\n"
+        "got = env.from_arrow(t.table()).sort('s', 'k').collect()\n"
+        "assert got.column('id').to_pylist() == t.duck_ids(t.table(), 's asc nulls first, k asc nulls first')\n"
+        "print('sorted', got.num_rows)\n")
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = dict(os.environ, TMPDIR=str(tmp))
+    res = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0 and f"sorted {N}" in res.stdout, res.stderr
+    assert [p.name for p in tmp.iterdir() if p.name.startswith("riverbed-spill-")] == [], "runs left behind"
