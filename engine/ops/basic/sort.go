@@ -29,7 +29,8 @@ import (
 // they are sorted into a run, written to a file of its own (an Arrow IPC stream in a
 // fresh directory of the job's working directory) and released. When the input ends, the
 // runs on disk and the rows still in memory are merged, reading each run back a batch at
-// a time, so that memory stays around the cap plus a batch per run. Ties go to the
+// a time (a batch is about a sixteenth of the cap; over maxFanIn runs, the first are
+// merged into one first), so that memory stays around twice the cap. Ties go to the
 // earlier run (runs hold consecutive parts of the input, in order) and, within a run, to
 // the earlier row (each run is sorted stably): the result is the stable sort of the
 // input. The files are removed as the merge ends, and when the operator closes (after a
@@ -55,6 +56,8 @@ type SortOp struct {
 	held    int64           // bytes of batches and keys
 	limit   int64           // the memory cap when the sort spills, else 0
 	runs    *runFiles       // the runs written so far
+	// mergedRows is the batch size of runs merged from runs: the largest of theirs.
+	mergedRows int
 }
 
 func (o *SortOp) Open(tc *runtime.TaskCtx) error {
@@ -146,6 +149,7 @@ func (o *SortOp) spillRun() error {
 		rows += b.NumRows()
 	}
 	size := o.runBatchRows(rows)
+	o.mergedRows = max(o.mergedRows, size)
 	run, err := o.sortHeld()
 	if err != nil {
 		return err
@@ -216,6 +220,17 @@ func (o *SortOp) finish(out runtime.Emitter) error {
 		}
 	}
 	defer o.runs.remove()
+	// The merge holds a batch per run: over maxFanIn runs, the first are merged into one
+	// first (it holds the earliest rows, so ties still go to the earlier run).
+	extra := 0
+	if mem != nil {
+		extra = 1
+	}
+	for o.runs.count()+extra > maxFanIn {
+		if err := o.mergeFirstRuns(min(maxFanIn, o.runs.count())); err != nil {
+			return err
+		}
+	}
 	srcs, err := o.runs.open()
 	if err != nil {
 		return err
@@ -234,6 +249,33 @@ func (o *SortOp) finish(out runtime.Emitter) error {
 		mg.add(pulled(src))
 	}
 	return mg.run()
+}
+
+// maxFanIn is how many runs a merge reads at once: a run's batch holds about a sixteenth
+// of the cap (runBatchRows), so the merge's batches stay around the cap.
+const maxFanIn = 16
+
+// mergeFirstRuns merges the first k runs on disk into one.
+func (o *SortOp) mergeFirstRuns(k int) error {
+	srcs, err := o.runs.openFirst(k)
+	if err != nil {
+		return err
+	}
+	desc, nullsLast := o.flags()
+	mg := &merger{ec: o.tc.Eval, keysOf: o.keysOf, desc: desc, nullsLast: nullsLast, out: o.rows, size: o.mergedRows}
+	defer mg.release()
+	for _, src := range srcs {
+		mg.add(pulled(src))
+	}
+	err = o.runs.writeFrom(o.rows, func(add func(arrow.RecordBatch) error) error {
+		mg.emit = add
+		return mg.run()
+	})
+	if err != nil {
+		return err
+	}
+	o.runs.replaceFirst(k)
+	return nil
 }
 
 // sortedRows are rows in input order (columns concatenated) and the indices that sort

@@ -33,6 +33,7 @@ type runFiles struct {
 	metrics *runtime.SpillMetrics // written and read bytes, or nil
 	own     string                // the directory made for the runs ("" until the first)
 	paths   []string
+	made    int        // runs written, for their file names
 	files   []*os.File // open for the merge
 	written int64
 	read    int64
@@ -46,7 +47,22 @@ func (r *runFiles) count() int {
 }
 
 // write writes a run of the batches next returns (each released), until it returns nil.
-func (r *runFiles) write(schema *arrow.Schema, next func() (arrow.RecordBatch, error)) (err error) {
+func (r *runFiles) write(schema *arrow.Schema, next func() (arrow.RecordBatch, error)) error {
+	return r.writeFrom(schema, func(add func(arrow.RecordBatch) error) error {
+		for {
+			rec, err := next()
+			if err != nil || rec == nil {
+				return err
+			}
+			if err := add(rec); err != nil {
+				return err
+			}
+		}
+	})
+}
+
+// writeFrom writes a run of the batches produce gives to add (which releases them).
+func (r *runFiles) writeFrom(schema *arrow.Schema, produce func(add func(arrow.RecordBatch) error) error) (err error) {
 	if r.own == "" {
 		if r.dir != "" {
 			if err := os.MkdirAll(r.dir, 0o755); err != nil {
@@ -57,7 +73,8 @@ func (r *runFiles) write(schema *arrow.Schema, next func() (arrow.RecordBatch, e
 			return rberr.Wrap(rberr.IO, err, "%s: cannot make a directory for sorted runs", r.op)
 		}
 	}
-	path := filepath.Join(r.own, fmt.Sprintf("run-%06d.arrows", len(r.paths)))
+	path := filepath.Join(r.own, fmt.Sprintf("run-%06d.arrows", r.made))
+	r.made++
 	f, err := os.Create(path)
 	if err != nil {
 		return rberr.Wrap(rberr.IO, err, "%s: cannot write a sorted run to disk", r.op)
@@ -70,21 +87,19 @@ func (r *runFiles) write(schema *arrow.Schema, next func() (arrow.RecordBatch, e
 		_ = f.Close()
 		return rberr.Wrap(rberr.IO, e, "%s: cannot write a sorted run to disk (is the disk full?)", r.op)
 	}
-	for {
-		rec, err := next()
-		if err != nil {
-			_ = w.Close()
-			_ = f.Close()
-			return err
-		}
-		if rec == nil {
-			break
-		}
-		err = w.Write(rec)
+	var werr error
+	err = produce(func(rec arrow.RecordBatch) error {
+		werr = w.Write(rec)
 		rec.Release()
-		if err != nil {
-			return fail(err)
-		}
+		return werr
+	})
+	if werr != nil {
+		return fail(werr)
+	}
+	if err != nil {
+		_ = w.Close()
+		_ = f.Close()
+		return err
 	}
 	if err := w.Close(); err != nil {
 		return fail(err)
@@ -129,9 +144,23 @@ type batchSource func() (arrow.RecordBatch, error)
 
 // open opens every run for reading, a batch at a time; a run's file is closed after its
 // last batch (or when the directory is removed).
-func (r *runFiles) open() ([]batchSource, error) {
-	srcs := make([]batchSource, 0, len(r.paths))
-	for _, p := range r.paths {
+func (r *runFiles) open() ([]batchSource, error) { return r.openFirst(len(r.paths)) }
+
+// replaceFirst removes the first k runs (merged into the last one written, which takes
+// their place: it holds the earliest rows).
+func (r *runFiles) replaceFirst(k int) {
+	r.closeFiles()
+	for _, p := range r.paths[:k] {
+		_ = os.Remove(p)
+	}
+	last := r.paths[len(r.paths)-1]
+	r.paths = append([]string{last}, r.paths[k:len(r.paths)-1]...)
+}
+
+// openFirst opens the first k runs for reading, as open.
+func (r *runFiles) openFirst(k int) ([]batchSource, error) {
+	srcs := make([]batchSource, 0, k)
+	for _, p := range r.paths[:k] {
 		f, err := os.Open(p)
 		if err != nil {
 			return nil, rberr.Wrap(rberr.IO, err, "%s: cannot read a sorted run back", r.op)
