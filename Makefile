@@ -82,10 +82,11 @@ lint: install ## gofmt, go vet, ruff, mypy
 	$(PY) -m ruff check python tests bench examples
 	$(PY) -m mypy python/riverbed
 
-bench: install ## run the benchmarks (Parquet, TPC-H SF1 and a 20M x 1M join vs DuckDB/Polars, Nexmark and the fraud detector vs PyFlink, checkpoints, Kafka, cold start) into bench/RESULTS.md
+bench: install ## run the benchmarks (Parquet, TPC-H SF1, a 20M x 1M join and a 20M-row sort vs DuckDB/Polars, Nexmark and the fraud detector vs PyFlink, checkpoints, Kafka, cold start) into bench/RESULTS.md
 	$(PY) bench/parquet_bench.py
 	$(PY) bench/tpch.py --scale $(TPCH_SCALE)
 	$(PY) bench/join_bench.py
+	$(PY) bench/sort_bench.py
 	$(PY) bench/nexmark_bench.py
 	$(PY) bench/procfn_bench.py
 	$(PY) bench/checkpoint_bench.py

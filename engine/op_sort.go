@@ -138,9 +138,26 @@ func (o *sortOp) build(g *graph, n *lnode, _ *plan.Expr) (flow, error) {
 	if err != nil {
 		return in, err
 	}
-	st := g.gatherInOrder("sort", in, n.inputs[0].schema) // the sort is stable: ties keep input order
 	keys, _ := keyExprs(o.keys)
 	desc, nullsLast := o.desc, o.nullsLast
+	if in.st.Parallel > 1 && !g.checkpointing && !g.savepoints && !g.restoring {
+		// Each subtask of the input sorts its rows; one merges the sorted runs. The rows
+		// carry their place in the input, so ties keep input order (basic.SortMergeOp).
+		// A job that may take checkpoints or savepoints (checkpoint_dir, a restore, a
+		// started job the host may ask for a savepoint) sorts on one subtask, whose
+		// checkpointed state is its rows: the merge has no state of its own and reads its
+		// inputs one at a time (TaskCtx.BlockInput), which barrier alignment also does.
+		inSchema := n.inputs[0].schema
+		in.st.Chain("sort (local)", func(int) runtime.Operator {
+			return &basic.SortOp{Keys: keys, Descending: desc, NullsLast: nullsLast, Schema: inSchema, EmitSz: g.BatchSize, Local: true}
+		})
+		st := g.NewStage("sort", 1, runtime.Edge{From: in.st, Part: runtime.PartGather})
+		st.Chain("sort", func(int) runtime.Operator {
+			return &basic.SortMergeOp{Keys: keys, Descending: desc, NullsLast: nullsLast, Schema: n.schema, EmitSz: g.BatchSize}
+		})
+		return flow{st: st}, nil
+	}
+	st := g.gatherInOrder("sort", in, n.inputs[0].schema) // the sort is stable: ties keep input order
 	st.Chain("sort", func(int) runtime.Operator {
 		return &basic.SortOp{Keys: keys, Descending: desc, NullsLast: nullsLast, Schema: n.schema, EmitSz: g.BatchSize}
 	})

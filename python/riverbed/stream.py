@@ -182,7 +182,7 @@ class Environment:
     state_backend
         Where operators' keyed state goes at a checkpoint: ``"memory"`` (default) or
         ``"pebble"`` (an embedded LSM store on disk; its checkpoints share unchanged files).
-        With ``"pebble"``, the rows operators hold (join sides, dedup, top-N, process
+        With ``"pebble"``, the rows operators hold (join sides, dedup, top-N, sorts, process
         functions' elements) beyond ``state_memory_limit`` are spilled to disk: state
         larger than memory. Aggregations' and windows' accumulators stay in memory.
     state_memory_limit
@@ -1317,7 +1317,11 @@ class Stream:
              nulls_last: bool | Sequence[bool] = False) -> Stream:
         """Rows sorted by columns or expressions (stable; as Polars: nulls first unless
         ``nulls_last``, NaN above every number). ``descending`` and ``nulls_last`` take one
-        value or one per key. Needs a bounded input; the sort runs on one core and in memory.
+        value or one per key. Needs a bounded input. In a job that takes no checkpoint or
+        savepoint (``collect()`` without ``checkpoint_dir``), each parallel subtask sorts its
+        rows and one merges them; otherwise the sort runs on one core. With
+        ``state_backend="pebble"``, rows beyond ``state_memory_limit`` are sorted in runs
+        written to disk and merged (an external sort; docs/fault-tolerance.md).
 
         Examples
         --------

@@ -2,6 +2,7 @@ package basic
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"slices"
 	"sync"
@@ -15,46 +16,317 @@ import (
 	"github.com/riverbed-engine/riverbed/engine/ops/keyed"
 	"github.com/riverbed-engine/riverbed/engine/runtime"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
+	"github.com/riverbed-engine/riverbed/state"
 )
 
 // SortOp sorts its whole (bounded) input by key expressions with arrow-go's stable
 // multi-key sort, and emits it in order when the input ends. As Polars, NaN sorts above
 // every number (last ascending, first descending) and nulls go first unless nulls_last.
+//
+// External sort. With a state backend that spills (state_backend="pebble") and a memory
+// cap (state_memory_limit), the rows held count against the cap (keyed.RecordBytes of the
+// rows and their evaluated keys): once they exceed half of it (sorting takes a copy),
+// they are sorted into a run, written to a file of its own (an Arrow IPC stream in a
+// fresh directory of the job's working directory) and released. When the input ends, the
+// runs on disk and the rows still in memory are merged, reading each run back a batch at
+// a time (a batch is about a sixteenth of the cap; over maxFanIn runs, the first are
+// merged into one first), so that memory stays around twice the cap. Ties go to the
+// earlier run (runs hold consecutive parts of the input, in order) and, within a run, to
+// the earlier row (each run is sorted stably): the result is the stable sort of the
+// input. The files are removed as the merge ends, and when the operator closes (after a
+// failure or a cancel). Without a spilling backend, the cap is not enforced on a sort,
+// as on the other operators.
 type SortOp struct {
 	runtime.BaseOp
 	Keys       []expr.Expr
 	Descending []bool
 	NullsLast  []bool
-	Schema     *arrow.Schema
+	Schema     *arrow.Schema // of the input
 	EmitSz     int
-	tc         *runtime.TaskCtx
-	batches    []arrow.RecordBatch
-	keys       [][]arrow.Array // per batch, the evaluated keys
+	// Local: the sort of one subtask of a parallel sort, whose sorted rows a SortMergeOp
+	// merges. Its rows carry their place in the input (seqFields: the batch's Seq, and
+	// the row's arrival on the subtask), which is its last sort key, and it ends its
+	// output with a SortRunEnd.
+	Local   bool
+	tc      *runtime.TaskCtx
+	rows    *arrow.Schema // of the rows held: Schema, with seqFields when Local
+	arrived uint64        // rows so far (Local)
+	batches []arrow.RecordBatch
+	keys    [][]arrow.Array // per batch, the evaluated keys (with the seq columns when Local)
+	held    int64           // bytes of batches and keys
+	limit   int64           // the memory cap when the sort spills, else 0
+	runs    *runFiles       // the runs written so far
+	// mergedRows is the batch size of runs merged from runs: the largest of theirs.
+	mergedRows int
 }
 
-func (o *SortOp) Open(tc *runtime.TaskCtx) error { o.tc = tc; return nil }
+func (o *SortOp) Open(tc *runtime.TaskCtx) error {
+	o.tc = tc
+	o.rows = o.Schema
+	if o.Local {
+		o.rows = arrow.NewSchema(append(o.Schema.Fields(), seqFields...), nil)
+	}
+	if cfg := tc.Spill(); cfg.MemoryLimit > 0 && cfg.Backend != "" && state.Spills(cfg.Backend) {
+		o.limit = cfg.MemoryLimit
+		o.runs = &runFiles{op: "sort", dir: cfg.Dir, mem: tc.Eval.Mem, metrics: spillMetrics(tc)}
+	}
+	return nil
+}
+
+func spillMetrics(tc *runtime.TaskCtx) *runtime.SpillMetrics {
+	if tc.Metrics == nil {
+		return nil
+	}
+	return &tc.Metrics.Spill
+}
 
 func (o *SortOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
 	if m.Rec.NumRows() == 0 {
 		m.Rec.Release()
 		return nil
 	}
-	cols, err := runtime.EvalColumns(o.tc.Eval, o.Keys, m.Rec)
+	rec := m.Rec
+	if o.Local && rec.NumCols() == int64(o.Schema.NumFields()) { // (restored rows have them)
+		rec = withSeq(o.tc.Eval.Mem, o.rows, rec, m.Seq, o.arrived)
+		o.arrived += uint64(rec.NumRows())
+	}
+	cols, err := o.keysOf(rec)
 	if err != nil {
-		m.Rec.Release()
+		rec.Release()
 		return err
 	}
+	m.Rec = rec
 	o.batches = append(o.batches, m.Rec)
 	o.keys = append(o.keys, cols)
+	o.addHeld(keyed.RecordBytes(m.Rec) + arraysBytes(cols))
+	if o.limit > 0 && o.held > o.limit/2 {
+		return o.spillRun()
+	}
 	return nil
+}
+
+func (o *SortOp) addHeld(d int64) {
+	o.held += d
+	if o.runs != nil && o.runs.metrics != nil {
+		o.runs.metrics.Resident.Add(d)
+	}
+}
+
+// arraysBytes is the memory of arrays, as keyed.RecordBytes counts it.
+func arraysBytes(cols []arrow.Array) int64 {
+	if len(cols) == 0 {
+		return 0
+	}
+	rec := array.NewRecordBatch(keySchema(cols), cols, int64(cols[0].Len()))
+	defer rec.Release()
+	return keyed.RecordBytes(rec)
+}
+
+func keySchema(cols []arrow.Array) *arrow.Schema {
+	fields := make([]arrow.Field, len(cols))
+	for i, c := range cols {
+		fields[i] = arrow.Field{Name: fmt.Sprintf("k%d", i), Type: c.DataType(), Nullable: true}
+	}
+	return arrow.NewSchema(fields, nil)
+}
+
+// runBatchRows is how many rows a batch of a run on disk holds: the emitted batch size,
+// but at most about a sixteenth of the cap (rows of the average size held), so that the
+// merge's batch per run stays small against the cap.
+func (o *SortOp) runBatchRows(rows int64) int {
+	n := o.EmitSz
+	if o.held > 0 && rows > 0 {
+		perRow := max(o.held/rows, 1)
+		n = min(n, int(max(o.limit/16/perRow, 64)))
+	}
+	return max(n, 1)
+}
+
+// spillRun sorts the rows held into a run on disk and releases them.
+func (o *SortOp) spillRun() error {
+	rows := int64(0)
+	for _, b := range o.batches {
+		rows += b.NumRows()
+	}
+	size := o.runBatchRows(rows)
+	o.mergedRows = max(o.mergedRows, size)
+	run, err := o.sortHeld()
+	if err != nil {
+		return err
+	}
+	defer run.release()
+	return o.runs.write(o.rows, func() (arrow.RecordBatch, error) { return run.next(o.tc.Eval, size) })
 }
 
 func (o *SortOp) ProcessMarker(runtime.Message, runtime.Emitter) error { return nil }
 
+// keysOf evaluates the sort keys of a batch of rows held (with the seq columns when Local).
+func (o *SortOp) keysOf(rec arrow.RecordBatch) ([]arrow.Array, error) {
+	cols, err := runtime.EvalColumns(o.tc.Eval, o.Keys, rec)
+	if err != nil || !o.Local {
+		return cols, err
+	}
+	for c := o.Schema.NumFields(); c < int(rec.NumCols()); c++ {
+		rec.Column(c).Retain()
+		cols = append(cols, rec.Column(c))
+	}
+	return cols, nil
+}
+
+// desc and nullsLast of key k (the seq columns: ascending).
+func (o *SortOp) desc(k int) bool      { return k < len(o.Descending) && o.Descending[k] }
+func (o *SortOp) nullsLast(k int) bool { return k < len(o.NullsLast) && o.NullsLast[k] }
+
+func (o *SortOp) flags() (desc, nullsLast []bool) {
+	n := len(o.Keys)
+	if o.Local {
+		n += len(seqFields)
+	}
+	desc, nullsLast = make([]bool, n), make([]bool, n)
+	for k := range desc {
+		desc[k], nullsLast[k] = o.desc(k), o.nullsLast(k)
+	}
+	return desc, nullsLast
+}
+
 func (o *SortOp) Finish(out runtime.Emitter) error {
-	if len(o.batches) == 0 {
+	if err := o.finish(out); err != nil || !o.Local {
+		return err
+	}
+	return out.Emit(runtime.Message{Kind: runtime.MsgControl, Ctl: SortRunEnd{}})
+}
+
+func (o *SortOp) finish(out runtime.Emitter) error {
+	if len(o.batches) == 0 && o.runs.count() == 0 {
 		return nil
 	}
+	var mem *sortedRows
+	if len(o.batches) > 0 {
+		var err error
+		if mem, err = o.sortHeld(); err != nil {
+			return err
+		}
+		defer mem.release()
+	}
+	if o.runs.count() == 0 {
+		for {
+			rec, err := mem.next(o.tc.Eval, o.EmitSz)
+			if err != nil || rec == nil {
+				return err
+			}
+			if err := out.Emit(runtime.Message{Kind: runtime.MsgBatch, Rec: rec, Seq: runtime.SeqUnordered}); err != nil {
+				return err
+			}
+		}
+	}
+	defer o.runs.remove()
+	// The merge holds a batch per run: over maxFanIn runs, the first are merged into one
+	// first (it holds the earliest rows, so ties still go to the earlier run).
+	extra := 0
+	if mem != nil {
+		extra = 1
+	}
+	for o.runs.count()+extra > maxFanIn {
+		if err := o.mergeFirstRuns(min(maxFanIn, o.runs.count())); err != nil {
+			return err
+		}
+	}
+	srcs, err := o.runs.open()
+	if err != nil {
+		return err
+	}
+	if mem != nil {
+		size := o.runBatchRows(mem.n)
+		srcs = append(srcs, func() (arrow.RecordBatch, error) { return mem.next(o.tc.Eval, size) })
+	}
+	desc, nullsLast := o.flags()
+	mg := &merger{ec: o.tc.Eval, keysOf: o.keysOf, desc: desc, nullsLast: nullsLast, out: o.rows, size: o.EmitSz,
+		emit: func(rec arrow.RecordBatch) error {
+			return out.Emit(runtime.Message{Kind: runtime.MsgBatch, Rec: rec, Seq: runtime.SeqUnordered})
+		}}
+	defer mg.release()
+	for _, src := range srcs {
+		mg.add(pulled(src))
+	}
+	return mg.run()
+}
+
+// maxFanIn is how many runs a merge reads at once: a run's batch holds about a sixteenth
+// of the cap (runBatchRows), so the merge's batches stay around the cap.
+const maxFanIn = 16
+
+// mergeFirstRuns merges the first k runs on disk into one.
+func (o *SortOp) mergeFirstRuns(k int) error {
+	srcs, err := o.runs.openFirst(k)
+	if err != nil {
+		return err
+	}
+	desc, nullsLast := o.flags()
+	mg := &merger{ec: o.tc.Eval, keysOf: o.keysOf, desc: desc, nullsLast: nullsLast, out: o.rows, size: o.mergedRows}
+	defer mg.release()
+	for _, src := range srcs {
+		mg.add(pulled(src))
+	}
+	err = o.runs.writeFrom(o.rows, func(add func(arrow.RecordBatch) error) error {
+		mg.emit = add
+		return mg.run()
+	})
+	if err != nil {
+		return err
+	}
+	o.runs.replaceFirst(k)
+	return nil
+}
+
+// sortedRows are rows in input order (columns concatenated) and the indices that sort
+// them (nil: the input order is the order), taken a batch at a time.
+type sortedRows struct {
+	cols []arrow.Array
+	idx  arrow.Array
+	n    int64
+	at   int64
+	sch  *arrow.Schema
+}
+
+// next is the next batch of at most size sorted rows, or nil after the last.
+func (s *sortedRows) next(ec *expr.EvalCtx, size int) (arrow.RecordBatch, error) {
+	if s.at >= s.n {
+		return nil, nil
+	}
+	lo, hi := s.at, min(s.at+int64(size), s.n)
+	s.at = hi
+	cols := make([]arrow.Array, len(s.cols))
+	if s.idx == nil {
+		for c, col := range s.cols {
+			cols[c] = array.NewSlice(col, lo, hi)
+		}
+	} else {
+		part := array.NewSlice(s.idx, lo, hi)
+		defer part.Release()
+		for c, col := range s.cols {
+			var err error
+			if cols[c], err = compute.TakeArray(ec.Ctx, col, part); err != nil {
+				runtime.ReleaseAll(cols[:c])
+				return nil, err
+			}
+		}
+	}
+	defer runtime.ReleaseAll(cols)
+	return array.NewRecordBatch(s.sch, cols, hi-lo), nil
+}
+
+func (s *sortedRows) release() {
+	runtime.ReleaseAll(s.cols)
+	if s.idx != nil {
+		s.idx.Release()
+	}
+	s.cols, s.idx = nil, nil
+}
+
+// sortHeld sorts the rows held (it releases them): their columns concatenated, in input
+// order, with the indices that sort them stably.
+func (o *SortOp) sortHeld() (*sortedRows, error) {
+	defer o.release()
 	ctx, mem := o.tc.Eval.Ctx, o.tc.Eval.Mem
 	concat := func(parts []arrow.Array) (arrow.Array, error) {
 		if len(parts) == 1 {
@@ -63,28 +335,29 @@ func (o *SortOp) Finish(out runtime.Emitter) error {
 		}
 		return array.Concatenate(parts, mem)
 	}
+	res := &sortedRows{sch: o.rows}
 	var keyCols []arrow.Array
 	defer func() { runtime.ReleaseAll(keyCols) }()
 	var fields []arrow.Field
 	var sortKeys []compute.SortKey
-	for k := range o.Keys {
+	for k := range o.keys[0] {
 		parts := make([]arrow.Array, len(o.keys))
 		for i := range o.keys {
 			parts[i] = o.keys[i][k]
 		}
 		col, err := concat(parts)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if col.DataType().ID() == arrow.NULL { // every value null: every row ties on this key
 			col.Release()
 			continue
 		}
 		order, nulls := compute.SortOrderAscending, compute.SortNullsAtStart
-		if o.Descending[k] {
+		if o.desc(k) {
 			order = compute.SortOrderDescending
 		}
-		if o.NullsLast[k] {
+		if o.nullsLast(k) {
 			nulls = compute.SortNullsAtEnd
 		}
 		if expr.IsFloat(col.DataType()) {
@@ -92,7 +365,7 @@ func (o *SortOp) Finish(out runtime.Emitter) error {
 			nan, err := nanFlags(mem, col)
 			if err != nil {
 				col.Release()
-				return err
+				return nil, err
 			}
 			sortKeys = append(sortKeys, compute.SortKey{ColumnIndex: len(keyCols), Order: order, NullPlacement: nulls})
 			keyCols = append(keyCols, nan)
@@ -102,44 +375,55 @@ func (o *SortOp) Finish(out runtime.Emitter) error {
 		keyCols = append(keyCols, col)
 		fields = append(fields, arrow.Field{Name: "k", Type: col.DataType(), Nullable: true})
 	}
-	if len(keyCols) == 0 { // every key is of the null type: the rows keep their input order
-		for _, b := range o.batches {
-			b.Retain()
-			if err := runtime.EmitSliced(b, o.EmitSz, out); err != nil {
-				return err
-			}
-		}
-		o.release()
-		return nil
+	// The key columns are built: the evaluated keys of each batch go now, before the
+	// batches' columns are concatenated.
+	for _, k := range o.keys {
+		runtime.ReleaseAll(k)
 	}
-	n := keyCols[0].Len()
-	keyRec := array.NewRecordBatch(arrow.NewSchema(fields, nil), keyCols, int64(n))
-	idx, err := sortIndices(ctx, mem, keyRec, sortKeys)
-	keyRec.Release()
-	if err != nil {
-		return err
+	o.keys = nil
+	for _, b := range o.batches {
+		res.n += b.NumRows()
 	}
-	defer idx.Release()
-	cols := make([]arrow.Array, o.Schema.NumFields())
-	defer func() { runtime.ReleaseAll(cols) }()
-	for c := range cols {
+	for c := 0; c < o.rows.NumFields(); c++ {
 		parts := make([]arrow.Array, len(o.batches))
 		for i, b := range o.batches {
 			parts[i] = b.Column(c)
 		}
 		all, err := concat(parts)
 		if err != nil {
-			return err
+			res.release()
+			return nil, err
 		}
-		cols[c], err = compute.TakeArray(ctx, all, idx)
-		all.Release()
-		if err != nil {
-			return err
-		}
+		res.cols = append(res.cols, all)
 	}
+	if len(keyCols) == 0 { // every key is of the null type: the rows keep their input order
+		return res, nil
+	}
+	keyRec := array.NewRecordBatch(arrow.NewSchema(fields, nil), keyCols, res.n)
+	idx, err := sortIndices(ctx, mem, keyRec, sortKeys)
+	keyRec.Release()
+	if err != nil {
+		res.release()
+		return nil, err
+	}
+	res.idx = idx
+	return res, nil
+}
+
+func (o *SortOp) release() {
+	for _, b := range o.batches {
+		b.Release()
+	}
+	for _, k := range o.keys {
+		runtime.ReleaseAll(k)
+	}
+	o.batches, o.keys = nil, nil
+	o.addHeld(-o.held)
+}
+
+func (o *SortOp) Close() {
 	o.release()
-	rec := array.NewRecordBatch(o.Schema, cols, int64(n))
-	return runtime.EmitSliced(rec, o.EmitSz, out)
+	o.runs.remove()
 }
 
 // sortIndices is compute.SortIndicesRecordBatch, freeing the scratch buffers the kernel
@@ -236,18 +520,6 @@ func nanFlags(mem interface {
 	}
 	return b.NewArray(), nil
 }
-
-func (o *SortOp) release() {
-	for _, b := range o.batches {
-		b.Release()
-	}
-	for _, k := range o.keys {
-		runtime.ReleaseAll(k)
-	}
-	o.batches, o.keys = nil, nil
-}
-
-func (o *SortOp) Close() { o.release() }
 
 // TailOp keeps the last n rows of its (bounded, ordered) input and emits them when it ends.
 type TailOp struct {

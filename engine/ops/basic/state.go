@@ -37,9 +37,46 @@ func (o *SortOp) StateTables() []state.TableSpec {
 	return []state.TableSpec{keyed.BatchTable(rowsTable)}
 }
 
-// SaveState implements runtime.KeyedState: the rows read so far, in input order.
+// SaveState implements runtime.KeyedState: the rows read so far, in input order, or,
+// once runs were written to disk, the runs in order and then the rows held. Either way
+// rows with equal keys are in input order (a run is sorted stably, and holds rows before
+// those of the next run), which is all a stable sort of the restored rows needs.
 func (o *SortOp) SaveState(b state.Backend) error {
-	return saveBatches(b, o.tc, "sort", rowsTable, o.Schema, o.batches)
+	if o.runs.count() == 0 {
+		return saveBatches(b, o.tc, "sort", rowsTable, o.Schema, o.batches)
+	}
+	w := keyed.NewStateWriter(o.tc.Eval, "sort", rowsTable, o.Schema)
+	defer w.Release()
+	add := func(rec arrow.RecordBatch) error {
+		return w.Add(rec, keyed.KeyGroups(nil, int(rec.NumRows()), o.tc.MaxParallelism()))
+	}
+	srcs, err := o.runs.open()
+	defer o.runs.closeFiles()
+	if err != nil {
+		return err
+	}
+	for _, src := range srcs {
+		for {
+			rec, err := src()
+			if err != nil {
+				return err
+			}
+			if rec == nil {
+				break
+			}
+			err = add(rec)
+			rec.Release()
+			if err != nil {
+				return err
+			}
+		}
+	}
+	for _, rec := range o.batches {
+		if err := add(rec); err != nil {
+			return err
+		}
+	}
+	return w.Write(b)
 }
 
 // LoadState implements runtime.KeyedState.

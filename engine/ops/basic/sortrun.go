@@ -1,0 +1,567 @@
+package basic
+
+import (
+	"bufio"
+	"bytes"
+	"cmp"
+	"container/heap"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/riverbed-engine/riverbed/engine/expr"
+	"github.com/riverbed-engine/riverbed/engine/runtime"
+	"github.com/riverbed-engine/riverbed/internal/rberr"
+)
+
+// Sorted runs on disk and their merge, for the external sort (SortOp).
+
+// runFiles are the sorted runs an operator subtask wrote, one Arrow IPC stream file each,
+// in a directory of its own (made at the first run, in dir: the job's working directory),
+// named as the spill stores' are (riverbed-spill-<pid>-...), so that the directory of a
+// process that died before removing it is removed as theirs are (a later job's spill
+// store in the same working directory removes the orphans). A nil *runFiles has no runs.
+type runFiles struct {
+	op      string // the operator, for errors
+	dir     string
+	mem     memory.Allocator
+	metrics *runtime.SpillMetrics // written and read bytes, or nil
+	own     string                // the directory made for the runs ("" until the first)
+	paths   []string
+	made    int        // runs written, for their file names
+	files   []*os.File // open for the merge
+	written int64
+	read    int64
+}
+
+func (r *runFiles) count() int {
+	if r == nil {
+		return 0
+	}
+	return len(r.paths)
+}
+
+// write writes a run of the batches next returns (each released), until it returns nil.
+func (r *runFiles) write(schema *arrow.Schema, next func() (arrow.RecordBatch, error)) error {
+	return r.writeFrom(schema, func(add func(arrow.RecordBatch) error) error {
+		for {
+			rec, err := next()
+			if err != nil || rec == nil {
+				return err
+			}
+			if err := add(rec); err != nil {
+				return err
+			}
+		}
+	})
+}
+
+// writeFrom writes a run of the batches produce gives to add (which releases them).
+func (r *runFiles) writeFrom(schema *arrow.Schema, produce func(add func(arrow.RecordBatch) error) error) (err error) {
+	if r.own == "" {
+		if r.dir != "" {
+			if err := os.MkdirAll(r.dir, 0o755); err != nil {
+				return rberr.Wrap(rberr.IO, err, "%s: cannot make the working directory for sorted runs; check the checkpoint_dir", r.op)
+			}
+		}
+		if r.own, err = os.MkdirTemp(r.dir, fmt.Sprintf("riverbed-spill-%d-sort-", os.Getpid())); err != nil {
+			return rberr.Wrap(rberr.IO, err, "%s: cannot make a directory for sorted runs", r.op)
+		}
+	}
+	path := filepath.Join(r.own, fmt.Sprintf("run-%06d.arrows", r.made))
+	r.made++
+	f, err := os.Create(path)
+	if err != nil {
+		return rberr.Wrap(rberr.IO, err, "%s: cannot write a sorted run to disk", r.op)
+	}
+	r.paths = append(r.paths, path) // removed with the directory, even if incomplete
+	bw := bufio.NewWriterSize(f, 1<<20)
+	w := ipc.NewWriter(bw, ipc.WithSchema(schema), ipc.WithAllocator(r.mem))
+	fail := func(e error) error {
+		_ = w.Close()
+		_ = f.Close()
+		return rberr.Wrap(rberr.IO, e, "%s: cannot write a sorted run to disk (is the disk full?)", r.op)
+	}
+	var werr error
+	err = produce(func(rec arrow.RecordBatch) error {
+		werr = w.Write(rec)
+		rec.Release()
+		return werr
+	})
+	if werr != nil {
+		return fail(werr)
+	}
+	if err != nil {
+		_ = w.Close()
+		_ = f.Close()
+		return err
+	}
+	if err := w.Close(); err != nil {
+		return fail(err)
+	}
+	if err := bw.Flush(); err != nil {
+		return fail(err)
+	}
+	info, err := f.Stat()
+	if err == nil {
+		err = f.Close()
+	} else {
+		_ = f.Close()
+	}
+	if err != nil {
+		return rberr.Wrap(rberr.IO, err, "%s: cannot write a sorted run to disk", r.op)
+	}
+	r.written += info.Size()
+	if r.metrics != nil {
+		r.metrics.Written.Add(info.Size())
+	}
+	return nil
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n *int64
+	m *runtime.SpillMetrics
+}
+
+func (c countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	*c.n += int64(n)
+	if c.m != nil {
+		c.m.Read.Add(int64(n))
+	}
+	return n, err
+}
+
+// batchSource returns the next batch of a run (the caller owns it), or nil after the last.
+type batchSource func() (arrow.RecordBatch, error)
+
+// open opens every run for reading, a batch at a time; a run's file is closed after its
+// last batch (or when the directory is removed).
+func (r *runFiles) open() ([]batchSource, error) { return r.openFirst(len(r.paths)) }
+
+// replaceFirst removes the first k runs (merged into the last one written, which takes
+// their place: it holds the earliest rows).
+func (r *runFiles) replaceFirst(k int) {
+	r.closeFiles()
+	for _, p := range r.paths[:k] {
+		_ = os.Remove(p)
+	}
+	last := r.paths[len(r.paths)-1]
+	r.paths = append([]string{last}, r.paths[k:len(r.paths)-1]...)
+}
+
+// openFirst opens the first k runs for reading, as open.
+func (r *runFiles) openFirst(k int) ([]batchSource, error) {
+	srcs := make([]batchSource, 0, k)
+	for _, p := range r.paths[:k] {
+		f, err := os.Open(p)
+		if err != nil {
+			return nil, rberr.Wrap(rberr.IO, err, "%s: cannot read a sorted run back", r.op)
+		}
+		r.files = append(r.files, f)
+		rd, err := ipc.NewReader(bufio.NewReaderSize(countingReader{f, &r.read, r.metrics}, 1<<20), ipc.WithAllocator(r.mem))
+		if err != nil {
+			return nil, rberr.Wrap(rberr.IO, err, "%s: cannot read a sorted run back", r.op)
+		}
+		done := false
+		srcs = append(srcs, func() (arrow.RecordBatch, error) {
+			if done {
+				return nil, nil
+			}
+			if rd.Next() {
+				rec := rd.RecordBatch()
+				rec.Retain()
+				return rec, nil
+			}
+			done = true
+			err := rd.Err()
+			rd.Release()
+			if err != nil && err != io.EOF {
+				return nil, rberr.Wrap(rberr.IO, err, "%s: cannot read a sorted run back", r.op)
+			}
+			return nil, nil
+		})
+	}
+	return srcs, nil
+}
+
+// closeFiles closes the runs opened for reading.
+func (r *runFiles) closeFiles() {
+	for _, f := range r.files {
+		_ = f.Close()
+	}
+	r.files = nil
+}
+
+// remove closes and removes the runs. Nothing on nil.
+func (r *runFiles) remove() {
+	if r == nil {
+		return
+	}
+	r.closeFiles()
+	if r.own != "" {
+		_ = os.RemoveAll(r.own)
+	}
+	r.files, r.paths, r.own = nil, nil, ""
+}
+
+// rowCmp compares row i of keys a with row j of keys b (one array per sort key).
+type rowCmp func(a []arrow.Array, i int, b []arrow.Array, j int) int
+
+// valueCmp compares two non-null values of arrays of one type.
+type valueCmp func(a arrow.Array, i int, b arrow.Array, j int) int
+
+// newRowCmp is the order of the sort keys of types (the keys' evaluated types), as
+// SortOp's in-memory sort orders them: nulls first unless nullsLast, NaN above every
+// number, descending reversing all but the nulls' place.
+func newRowCmp(types []arrow.DataType, desc, nullsLast []bool) (rowCmp, error) {
+	cmps := make([]valueCmp, len(types))
+	for k, t := range types {
+		c := valueCmpOf(t)
+		if c == nil {
+			return nil, rberr.New(rberr.Type, "sort: cannot merge sorted runs by a key of type %s", expr.TypeName(t))
+		}
+		cmps[k] = c
+	}
+	return func(a []arrow.Array, i int, b []arrow.Array, j int) int {
+		for k, c := range cmps {
+			an, bn := a[k].IsNull(i), b[k].IsNull(j)
+			if an || bn {
+				if an && bn {
+					continue
+				}
+				r := 1
+				if an {
+					r = -1
+				}
+				if nullsLast[k] {
+					r = -r
+				}
+				return r
+			}
+			r := c(a[k], i, b[k], j)
+			if r != 0 {
+				if desc[k] {
+					r = -r
+				}
+				return r
+			}
+		}
+		return 0
+	}, nil
+}
+
+type valuer[T any] interface {
+	arrow.Array
+	Value(int) T
+}
+
+func ordered[T cmp.Ordered, A valuer[T]](a arrow.Array, i int, b arrow.Array, j int) int {
+	return cmp.Compare(a.(A).Value(i), b.(A).Value(j))
+}
+
+// floats orders NaN above every number.
+func floats[T float32 | float64, A valuer[T]](a arrow.Array, i int, b arrow.Array, j int) int {
+	x, y := a.(A).Value(i), b.(A).Value(j)
+	xn, yn := x != x, y != y
+	switch {
+	case xn && yn:
+		return 0
+	case xn:
+		return 1
+	case yn:
+		return -1
+	}
+	return cmp.Compare(x, y)
+}
+
+func valueCmpOf(t arrow.DataType) valueCmp {
+	switch t.ID() {
+	case arrow.NULL:
+		return func(arrow.Array, int, arrow.Array, int) int { return 0 }
+	case arrow.BOOL:
+		return func(a arrow.Array, i int, b arrow.Array, j int) int {
+			x, y := a.(*array.Boolean).Value(i), b.(*array.Boolean).Value(j)
+			switch {
+			case x == y:
+				return 0
+			case y:
+				return -1
+			}
+			return 1
+		}
+	case arrow.INT8:
+		return ordered[int8, *array.Int8]
+	case arrow.INT16:
+		return ordered[int16, *array.Int16]
+	case arrow.INT32:
+		return ordered[int32, *array.Int32]
+	case arrow.INT64:
+		return ordered[int64, *array.Int64]
+	case arrow.UINT8:
+		return ordered[uint8, *array.Uint8]
+	case arrow.UINT16:
+		return ordered[uint16, *array.Uint16]
+	case arrow.UINT32:
+		return ordered[uint32, *array.Uint32]
+	case arrow.UINT64:
+		return ordered[uint64, *array.Uint64]
+	case arrow.FLOAT32:
+		return floats[float32, *array.Float32]
+	case arrow.FLOAT64:
+		return floats[float64, *array.Float64]
+	case arrow.DATE32:
+		return ordered[arrow.Date32, *array.Date32]
+	case arrow.DATE64:
+		return ordered[arrow.Date64, *array.Date64]
+	case arrow.TIMESTAMP:
+		return ordered[arrow.Timestamp, *array.Timestamp]
+	case arrow.DURATION:
+		return ordered[arrow.Duration, *array.Duration]
+	case arrow.TIME32:
+		return ordered[arrow.Time32, *array.Time32]
+	case arrow.TIME64:
+		return ordered[arrow.Time64, *array.Time64]
+	case arrow.STRING:
+		return ordered[string, *array.String]
+	case arrow.LARGE_STRING:
+		return ordered[string, *array.LargeString]
+	case arrow.BINARY:
+		return func(a arrow.Array, i int, b arrow.Array, j int) int {
+			return bytes.Compare(a.(*array.Binary).Value(i), b.(*array.Binary).Value(j))
+		}
+	case arrow.LARGE_BINARY:
+		return func(a arrow.Array, i int, b arrow.Array, j int) int {
+			return bytes.Compare(a.(*array.LargeBinary).Value(i), b.(*array.LargeBinary).Value(j))
+		}
+	case arrow.DECIMAL128:
+		return func(a arrow.Array, i int, b arrow.Array, j int) int {
+			return a.(*array.Decimal128).Value(i).Cmp(b.(*array.Decimal128).Value(j))
+		}
+	}
+	return nil
+}
+
+// batchSource gives a run's next batch (the caller owns it): srcGot with it, srcWait when
+// the run has no batch yet but may have more (a run arriving through a channel), srcEnd
+// after its last.
+type srcState int
+
+const (
+	srcGot srcState = iota
+	srcWait
+	srcEnd
+)
+
+// cursor is a run's place in the merge: its current batch, the batch's keys, the row.
+type cursor struct {
+	src    func() (arrow.RecordBatch, srcState, error)
+	rec    arrow.RecordBatch
+	keys   []arrow.Array
+	row    int
+	n      int
+	run    int  // the run's index: ties go to the earlier run
+	ended  bool // no batch is left
+	inHeap bool
+}
+
+func (c *cursor) drop() {
+	if c.rec != nil {
+		c.rec.Release()
+		runtime.ReleaseAll(c.keys)
+		c.rec, c.keys = nil, nil
+	}
+}
+
+type cursorHeap struct {
+	cs  []*cursor
+	cmp rowCmp
+}
+
+func (h *cursorHeap) Len() int { return len(h.cs) }
+func (h *cursorHeap) less(a, b *cursor) bool {
+	if r := h.cmp(a.keys, a.row, b.keys, b.row); r != 0 {
+		return r < 0
+	}
+	return a.run < b.run
+}
+func (h *cursorHeap) Less(i, j int) bool { return h.less(h.cs[i], h.cs[j]) }
+func (h *cursorHeap) Swap(i, j int)      { h.cs[i], h.cs[j] = h.cs[j], h.cs[i] }
+func (h *cursorHeap) Push(x any)         { h.cs = append(h.cs, x.(*cursor)) }
+func (h *cursorHeap) Pop() any {
+	c := h.cs[len(h.cs)-1]
+	h.cs = h.cs[:len(h.cs)-1]
+	return c
+}
+
+// merger merges sorted runs by their keys (keysOf gives a batch's, one array per key,
+// ordered by desc and nullsLast) into batches of at most size rows: the first outCols
+// columns of the runs' batches, of schema out. It holds a batch of each run and the
+// slices of the batch being built. A run that has no batch yet (srcWait) pauses the
+// merge (run returns) until it is run again.
+type merger struct {
+	ec              *expr.EvalCtx
+	keysOf          func(rec arrow.RecordBatch) ([]arrow.Array, error)
+	desc, nullsLast []bool
+	out             *arrow.Schema
+	size            int
+	emit            func(arrow.RecordBatch) error
+	cursors         []*cursor
+	h               cursorHeap
+	parts           []arrow.RecordBatch
+	rows            int
+}
+
+// add adds a run (its index is the order of adding: ties go to the earlier run).
+func (m *merger) add(src func() (arrow.RecordBatch, srcState, error)) {
+	m.cursors = append(m.cursors, &cursor{src: src, run: len(m.cursors)})
+}
+
+// load moves c to its run's next non-empty batch, if it has one now.
+func (m *merger) load(c *cursor) (srcState, error) {
+	c.drop()
+	for {
+		rec, st, err := c.src()
+		if err != nil || st != srcGot {
+			if st == srcEnd {
+				c.ended = true
+			}
+			return st, err
+		}
+		if rec.NumRows() == 0 {
+			rec.Release()
+			continue
+		}
+		keys, err := m.keysOf(rec)
+		if err != nil {
+			rec.Release()
+			return srcEnd, err
+		}
+		if m.h.cmp == nil {
+			types := make([]arrow.DataType, len(keys))
+			for k, a := range keys {
+				types[k] = a.DataType()
+			}
+			if m.h.cmp, err = newRowCmp(types, m.desc, m.nullsLast); err != nil {
+				rec.Release()
+				runtime.ReleaseAll(keys)
+				return srcEnd, err
+			}
+		}
+		c.rec, c.keys, c.row, c.n = rec, keys, 0, int(rec.NumRows())
+		return srcGot, nil
+	}
+}
+
+// run merges until every run has ended (then it emits the last, partial batch too) or
+// one has no batch yet.
+func (m *merger) run() error {
+	for {
+		for _, c := range m.cursors {
+			if c.inHeap || c.ended {
+				continue
+			}
+			st, err := m.load(c)
+			if err != nil {
+				return err
+			}
+			switch st {
+			case srcWait:
+				return nil
+			case srcGot:
+				heap.Push(&m.h, c)
+				c.inHeap = true
+			}
+		}
+		if m.h.Len() == 0 {
+			return m.flush()
+		}
+		// The rows of the first run that come before every other run's next row, up to
+		// a full batch.
+		c := m.h.cs[0]
+		var next *cursor
+		if m.h.Len() > 1 {
+			next = m.h.cs[1]
+			if m.h.Len() > 2 && m.h.less(m.h.cs[2], next) {
+				next = m.h.cs[2]
+			}
+		}
+		start := c.row
+		c.row++
+		for c.row < c.n && m.rows+c.row-start < m.size && (next == nil || !m.h.less(next, c)) {
+			c.row++
+		}
+		m.parts = append(m.parts, c.rec.NewSlice(int64(start), int64(c.row)))
+		m.rows += c.row - start
+		if c.row == c.n {
+			heap.Pop(&m.h) // c is the least: its next batch, once loaded, goes back in
+			c.inHeap = false
+			c.drop()
+		} else {
+			heap.Fix(&m.h, 0)
+		}
+		if m.rows >= m.size {
+			if err := m.flush(); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// flush emits the batch being built, if any.
+func (m *merger) flush() error {
+	if m.rows == 0 {
+		return nil
+	}
+	cols := make([]arrow.Array, m.out.NumFields())
+	for c := range cols {
+		col := make([]arrow.Array, len(m.parts))
+		for i, p := range m.parts {
+			col[i] = p.Column(c)
+		}
+		var err error
+		if cols[c], err = array.Concatenate(col, m.ec.Mem); err != nil {
+			runtime.ReleaseAll(cols[:c])
+			return err
+		}
+	}
+	rec := array.NewRecordBatch(m.out, cols, int64(m.rows))
+	runtime.ReleaseAll(cols)
+	for _, p := range m.parts {
+		p.Release()
+	}
+	m.parts, m.rows = m.parts[:0], 0
+	return m.emit(rec)
+}
+
+// release frees what the merger holds.
+func (m *merger) release() {
+	for _, c := range m.cursors {
+		c.drop()
+	}
+	for _, p := range m.parts {
+		p.Release()
+	}
+	m.cursors, m.parts, m.h.cs = nil, nil, nil
+}
+
+// pulled adapts a run read a batch at a time (nil after its last) to a merger's source.
+func pulled(next batchSource) func() (arrow.RecordBatch, srcState, error) {
+	return func() (arrow.RecordBatch, srcState, error) {
+		rec, err := next()
+		switch {
+		case err != nil:
+			return nil, srcEnd, err
+		case rec == nil:
+			return nil, srcEnd, nil
+		}
+		return rec, srcGot, nil
+	}
+}
