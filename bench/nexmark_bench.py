@@ -17,7 +17,7 @@ q9-q11, q13-q22 (bench/nexmark_queries.py) over those bounded files
   q9-q22 in batch mode, whose results are final tables) to check that both engines give
   the same answer.
 
-q6 and q12 are not run, and q9's SQL text is not run by riverbed: bench/nexmark_queries.py
+q6 and q12 are not run: bench/nexmark_queries.py
 says why (also in the report), and how the texts of q10, q11, q13 and q14 are adapted.
 
 Wall time per query is the best of R runs (a run longer than --long seconds is not

@@ -19,11 +19,6 @@ What riverbed cannot run, and why (``NOT_EXPRESSED``; also in the benchmark's re
   supported), and its ``AVG(...) OVER (... ROWS BETWEEN 10 PRECEDING AND CURRENT ROW)`` runs
   over a top-1 per auction, which over event streams is an updating input: riverbed's OVER
   aggregations (as Flink's) take append-only input only.
-* q9 in SQL (winning bids: ``ROW_NUMBER() OVER (PARTITION BY A.id ORDER BY B.price DESC,
-  B.date_time ASC)``): riverbed's SQL refuses ``ORDER BY`` keys of different directions in
-  one ``OVER`` over a bounded table ("ORDER BY keys of different directions ... in OVER (...)
-  is not supported yet"; the engine's ``over`` ranks in one direction). The Python API
-  version runs (``unique(keep="first", order_by=[-price, date_time])``).
 * q12 (bids per bidder in processing-time tumbling windows, ``PROCTIME()``): riverbed's
   windows are event-time windows; a processing-time answer also depends on the machine's
   speed, so it cannot be compared across engines.
@@ -63,11 +58,8 @@ NOT_EXPRESSED = {
     "q12": "processing-time windows (PROCTIME()): riverbed's windows are event-time windows, and a processing-time "
            "answer depends on the machine's speed (not comparable across engines)",
 }
-# Queries whose SQL riverbed's rb.sql refuses (the Python API version runs).
-SQL_NOT_EXPRESSED = {
-    "q9": "ROW_NUMBER() OVER (PARTITION BY A.id ORDER BY B.price DESC, B.date_time ASC): ORDER BY keys of "
-          "different directions in one OVER are not supported yet by riverbed's SQL",
-}
+# Queries whose SQL riverbed's rb.sql refuses (the Python API version runs): none now.
+SQL_NOT_EXPRESSED: dict[str, str] = {}
 ADAPTED = {
     "q10": "the SELECT of q10 only: its sink is a partitioned CSV filesystem table (PARTITIONED BY (dt, hm)), "
            "which riverbed's SQL does not write (INSERT INTO takes parquet and kafka tables, no PARTITIONED BY)",
