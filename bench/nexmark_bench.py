@@ -3,7 +3,7 @@
 Generates the Nexmark events once with riverbed's generator (``rb.nexmark(max_events=N,
 seed=0)``) into Parquet files (bench/data/nexmark-N/{bids,persons,auctions}, and q13's
 side_input table), then runs Nexmark q0, q1, q2, q5, q7, q8 (written here) and q3, q4,
-q9-q11, q13-q22 (bench/nexmark_queries.py) over those bounded files
+q9-q22 (bench/nexmark_queries.py) over those bounded files
 
 * in riverbed (this process, ``rb.Environment(parallelism=2)``, event time ``date_time``
   with watermarks 4 s behind), each result collected into a pyarrow Table; q3, q4 and
@@ -17,8 +17,8 @@ q9-q11, q13-q22 (bench/nexmark_queries.py) over those bounded files
   q9-q22 in batch mode, whose results are final tables) to check that both engines give
   the same answer.
 
-q6 and q12 are not run: bench/nexmark_queries.py
-says why (also in the report), and how the texts of q10, q11, q13 and q14 are adapted.
+q6 is not run: bench/nexmark_queries.py says why (also in the report), and how the texts of
+q10-q14 are adapted.
 
 Wall time per query is the best of R runs (a run longer than --long seconds is not
 repeated), end to end (planning, job start, reading the files, results). Events per
@@ -56,7 +56,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 PARALLELISM = 2
 SECTION = "## Nexmark streaming"
 BASE_QUERIES = ["q0", "q1", "q2", "q5", "q7", "q8"]
-# q3, q4, q9-q11, q13-q22: bench/nexmark_queries.py (Python API and SQL text, also tested)
+# q3, q4, q9-q22: bench/nexmark_queries.py (Python API and SQL text, also tested)
 QUERIES = BASE_QUERIES + nq.QUERIES
 
 # What each query computes, and on which input (events = rows of these inputs).
@@ -148,7 +148,7 @@ def riverbed_queries(root: str) -> dict[str, Any]:
 
 
 def riverbed_sql(root: str) -> dict[str, Any]:
-    """The Flink SQL text of q3, q4, q9-q11, q13-q22 run by rb.sql over the same files."""
+    """The Flink SQL text of q3, q4, q9-q22 run by rb.sql over the same files."""
     import riverbed as rb
 
     env = rb.Environment(parallelism=PARALLELISM)
@@ -594,7 +594,7 @@ def main() -> None:
         "",
         f"Nexmark {', '.join(queries)} over the same bounded event files in riverbed and PyFlink "
         "(`python bench/nexmark_bench.py`; PyFlink set up by `bash bench/pyflink_setup.sh`). "
-        "q3, q4, q9-q11 and q13-q22 run in riverbed twice: the Python API version (timed, best of the runs) and "
+        "q3, q4, q9-q22 run in riverbed twice: the Python API version (timed, best of the runs) and "
         "the same Flink SQL text PyFlink runs, through `rb.sql` (one run; `bench/nexmark_queries.py` has both).",
         "",
         f"- Machine: {machine()}.",
@@ -668,7 +668,7 @@ def main() -> None:
         "give several rows); q7 joins all bids with each TUMBLE window's maximum price (`price = maxprice AND "
         "date_time BETWEEN window_end - 10 s AND window_end`); q8 joins persons and sellers, each grouped per "
         "TUMBLE window, on id and window.",
-        "- q3, q4, q9-q11, q13-q22: `bench/nexmark_queries.py`, both sides' text (run unchanged by PyFlink and by "
+        "- q3, q4, q9-q22: `bench/nexmark_queries.py`, both sides' text (run unchanged by PyFlink and by "
         "riverbed's `rb.sql`) and riverbed's Python API pipelines: relational joins (`join`) and filters for "
         "q3, q4, q9, q13 and q20; `group_by` with `rb.when(...).then(...).count()`/`.n_unique()` for the FILTER "
         "aggregates of q15-q17; `unique(keep=\"first\"/\"last\", order_by=...)` for q9 and q18; "
@@ -728,7 +728,7 @@ def main() -> None:
     notes += [f"{q}: riverbed's SQL does not run the text ({why}); the Python API version is timed and compared."
               for q, why in nq.SQL_NOT_EXPRESSED.items() if q in queries]
     notes += [f"{q}: the text is adapted: {why}." for q, why in nq.ADAPTED.items() if q in queries]
-    notes.append("q3, q4, q9-q11, q13-q22 answers: riverbed's Python API and SQL results (bounded runs: final "
+    notes.append("q3, q4, q9-q22 answers: riverbed's Python API and SQL results (bounded runs: final "
                  "tables) are compared row by row (times in ms, numbers as integers, for q9/q18/q19 only the columns "
                  "that do not depend on how ties are broken) when at most 1,000,000 rows, else by row count; PyFlink's "
                  "are read in batch mode (final tables; their streaming results update) and compared row by row "
