@@ -672,8 +672,8 @@ def main() -> None:
         "riverbed's `rb.sql`) and riverbed's Python API pipelines: relational joins (`join`) and filters for "
         "q3, q4, q9, q13 and q20; `group_by` with `rb.when(...).then(...).count()`/`.n_unique()` for the FILTER "
         "aggregates of q15-q17; `unique(keep=\"first\"/\"last\", order_by=...)` for q9 and q18; "
-        "`rank(\"ordinal\").over(\"auction\")` for q19; `window(rb.session(\"10s\"))` for q11; `str.contains`/"
-        "`str.replace` regular expressions for REGEXP_EXTRACT and SPLIT_INDEX (q21, q22).",
+        "`rank(\"ordinal\").over(\"auction\")` for q19; `window(rb.session(\"10s\"))` for q11; `str.extract` "
+        "(regular expressions) for REGEXP_EXTRACT and SPLIT_INDEX (q21, q22).",
         "",
         "Other riverbed timings on the same data (for where the time goes; not compared):",
         "",

@@ -381,29 +381,23 @@ def api_queries() -> dict[str, Callable[[dict[str, Any]], Any]]:
                                col("extra").alias("bid_extra"))
         return bids.join(auctions, left_on="auction", right_on="id")
 
-    def regexp_extract(x: Any, pattern: str, group: int) -> Any:
-        """REGEXP_EXTRACT: the group of the first match, null without a match."""
-        return rb.when(x.str.contains(pattern)).then(
-            x.str.replace(f"(?s)^.*?({pattern}).*$", "${" + str(group + 1) + "}"))
-
     def q21(t: dict[str, Any]) -> Any:
         channel = col("channel").str.lower()
-        extracted = regexp_extract(col("url"), _CHANNEL_RE, 2)
+        extracted = col("url").str.extract(_CHANNEL_RE, 2)
         ids = (rb.when(channel == "apple").then(rb.lit("0")).when(channel == "google").then(rb.lit("1"))
                .when(channel == "facebook").then(rb.lit("2")).when(channel == "baidu").then(rb.lit("3"))
                .otherwise(extracted))
         return t["bid"].filter(extracted.is_not_null() | channel.is_in(["apple", "google", "facebook", "baidu"])
                                ).select("auction", "bidder", "price", "channel", ids.alias("channel_id"))
 
-    def split_index(x: Any, sep: str, i: int) -> Any:
-        """SPLIT_INDEX for a one-character separator: the i-th piece (from 0), null if none."""
-        skip = f"^(?:[^{sep}]*{sep}){{{i}}}"
-        return rb.when(x.str.contains(skip)).then(x.str.replace(skip + f"([^{sep}]*).*$", "${1}"))
+    def split_index(x: Any, i: int) -> Any:
+        """SPLIT_INDEX(x, '/', i): the i-th piece (from 0), null if there is none."""
+        return x.str.extract(f"^(?:[^/]*/){{{i}}}([^/]*)")
 
     def q22(t: dict[str, Any]) -> Any:
         url = col("url")
-        return t["bid"].select("auction", "bidder", "price", "channel", split_index(url, "/", 3).alias("dir1"),
-                               split_index(url, "/", 4).alias("dir2"), split_index(url, "/", 5).alias("dir3"))
+        return t["bid"].select("auction", "bidder", "price", "channel", split_index(url, 3).alias("dir1"),
+                               split_index(url, 4).alias("dir2"), split_index(url, 5).alias("dir3"))
 
     return {"q3": q3, "q4": q4, "q9": q9, "q10": q10, "q11": q11, "q12": q12, "q13": q13, "q14": q14, "q15": q15,
             "q16": q16, "q17": q17, "q18": q18, "q19": q19, "q20": q20, "q21": q21, "q22": q22}

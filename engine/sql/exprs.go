@@ -1096,31 +1096,25 @@ func typeOf(t *TypeName) (string, error) {
 }
 
 // regexpExtract is Flink's REGEXP_EXTRACT(s, pattern, group): the group of the first match
-// of pattern in s, NULL when nothing matches (or s is NULL). The engine's regular
-// expressions are RE2's: the first match is found as the whole string matched by
-// (?s)^.*?(pattern).*$ (the lazy prefix makes the match the leftmost one; the pattern's
-// own groups are numbered one up), and the group is its replacement ${group+1}.
-// A group that takes no part in the match gives "" (Java's gives NULL).
+// of pattern in s (RE2 syntax), NULL when nothing matches, the group takes no part in the
+// match, or s is NULL: the engine's str_extract.
 func regexpExtract(x *plan.Expr, pattern string, group int64) *plan.Expr {
-	has := fn("str_contains", x)
-	has.Options = map[string]any{"pattern": pattern}
-	whole := fn("str_replace", x)
-	whole.Options = map[string]any{"pattern": "(?s)^.*?(" + pattern + ").*$", "value": "${" + strconv.FormatInt(group+1, 10) + "}", "n": 1}
-	return fn("case_when", has, whole)
+	e := fn("str_extract", x)
+	e.Options = map[string]any{"pattern": pattern, "group_index": group}
+	return e
 }
 
 // splitIndex is Flink's SPLIT_INDEX(s, sep, i): the i-th (from 0) piece of s split at the
-// text sep, NULL when s has fewer pieces. With RE2: s has an i-th piece when
-// ^(?:.*?sep){i} matches; the piece is then what the lazy group takes up to the next sep
-// or the end.
+// text sep, NULL when s has fewer pieces: str_extract of the piece after i separators. A
+// one-byte separator skips pieces as [^sep]*sep (no backtracking); a longer one lazily.
 func splitIndex(x *plan.Expr, sep string, idx int64) *plan.Expr {
 	q := regexp.QuoteMeta(sep)
-	skip := "(?s)^(?:.*?" + q + "){" + strconv.FormatInt(idx, 10) + "}"
-	has := fn("str_contains", x)
-	has.Options = map[string]any{"pattern": skip}
-	piece := fn("str_replace", x)
-	piece.Options = map[string]any{"pattern": skip + "(.*?)(?:" + q + ".*)?$", "value": "${1}", "n": 1}
-	return fn("case_when", has, piece)
+	n := strconv.FormatInt(idx, 10)
+	pattern := "(?s)^(?:.*?" + q + "){" + n + "}(.*?)(?:" + q + "|$)"
+	if len(sep) == 1 {
+		pattern = "^(?:[^" + q + "]*" + q + "){" + n + "}([^" + q + "]*)"
+	}
+	return regexpExtract(x, pattern, 1)
 }
 
 // dateFormat is Flink's DATE_FORMAT(ts, format) with a Java date pattern: yyyy (or yy), MM,
