@@ -178,7 +178,7 @@ FROM bid B
 JOIN side_input S
 ON mod(B.auction, 10000) = S.key"""),
     "q14": ("auction BIGINT, bidder BIGINT, price DECIMAL(23, 3), bidTimeType STRING, date_time TIMESTAMP(3), "
-            "extra STRING, c_counts BIGINT", """
+            "extra STRING, c_counts INT", """
 SELECT
     auction,
     bidder,
