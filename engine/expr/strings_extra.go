@@ -116,6 +116,33 @@ func stringFunction(fn string, o map[string]any) (kernelFn, arrow.DataType, erro
 			}
 			return s + strings.Repeat(fill, n)
 		}), str, nil
+	case "str_extract":
+		pat, _, err := optString(o, "pattern")
+		if err != nil {
+			return nil, nil, err
+		}
+		group, hasGroup, err := optInt(o, "group_index")
+		if err != nil {
+			return nil, nil, err
+		}
+		if !hasGroup {
+			group = 1
+		}
+		re, err := regexpOrLiteral(pat, false)
+		if err != nil {
+			return nil, nil, err
+		}
+		if group < 0 || group > int64(re.NumSubexp()) {
+			return nil, nil, fmt.Errorf("str.extract group_index %d: the pattern has %d groups", group, re.NumSubexp())
+		}
+		g := int(group)
+		return stringMapNullableKernel(func(s string) (string, bool) {
+			m := re.FindStringSubmatchIndex(s)
+			if m == nil || m[2*g] < 0 {
+				return "", false
+			}
+			return s[m[2*g]:m[2*g+1]], true
+		}), str, nil
 	case "str_split":
 		by, _, err := optString(o, "by")
 		if err != nil {
@@ -280,5 +307,27 @@ func parseTemporalKernel(out arrow.DataType, format string, hasFormat, strict bo
 			vals[i], valid[i] = v, true
 		}
 		return Int64Array(ec.Mem, out, vals, valid), nil
+	})
+}
+
+// stringMapNullableKernel maps each string to a string, or to null where f says so.
+func stringMapNullableKernel(f func(string) (string, bool)) kernelFn {
+	return unaryKernel(func(ec *EvalCtx, in arrow.Array) (arrow.Array, error) {
+		a := in.(*array.String)
+		b := array.NewStringBuilder(ec.Mem)
+		defer b.Release()
+		b.Reserve(a.Len())
+		for i := 0; i < a.Len(); i++ {
+			if a.IsNull(i) {
+				b.AppendNull()
+				continue
+			}
+			if v, ok := f(a.Value(i)); ok {
+				b.Append(v)
+			} else {
+				b.AppendNull()
+			}
+		}
+		return b.NewArray(), nil
 	})
 }

@@ -742,8 +742,65 @@ func (pl *planner) scalarCall(f *FuncCall, s *scope) (*plan.Expr, error) {
 			return nil, err
 		}
 		return fn("case_when", fn("eq", args[0], args[1]), lit(nil, "null"), args[0]), nil
+	case "DATE_FORMAT":
+		args, err := pl.args(f, s, 2, 2)
+		if err != nil {
+			return nil, err
+		}
+		format, err := strArg(f.Args[1], "a DATE_FORMAT format")
+		if err != nil {
+			return nil, err
+		}
+		return dateFormat(args[0], format, f.Args[1].Position())
+	case "REGEXP_EXTRACT":
+		args, err := pl.args(f, s, 2, 3)
+		if err != nil {
+			return nil, err
+		}
+		pattern, err := strArg(f.Args[1], "a REGEXP_EXTRACT pattern")
+		if err != nil {
+			return nil, err
+		}
+		group := int64(1)
+		if len(f.Args) == 3 {
+			if group, err = intArg(f.Args[2], "a REGEXP_EXTRACT group"); err != nil {
+				return nil, err
+			}
+		}
+		re, err := regexp.Compile(pattern)
+		if err != nil {
+			return nil, errorAt(f.Args[1].Position(), "invalid regular expression %q: %v", pattern, err)
+		}
+		if group < 0 || group > int64(re.NumSubexp()) {
+			at := f.P
+			if len(f.Args) == 3 {
+				at = f.Args[2].Position()
+			}
+			return nil, errorAt(at, "REGEXP_EXTRACT group %d: the pattern has %d groups", group, re.NumSubexp())
+		}
+		return regexpExtract(args[0], pattern, group), nil
+	case "SPLIT_INDEX":
+		args, err := pl.args(f, s, 3, 3)
+		if err != nil {
+			return nil, err
+		}
+		sep, err := strArg(f.Args[1], "a SPLIT_INDEX separator")
+		if err != nil {
+			return nil, err
+		}
+		if sep == "" {
+			return nil, errorAt(f.Args[1].Position(), "SPLIT_INDEX needs a non-empty separator")
+		}
+		idx, err := intArg(f.Args[2], "a SPLIT_INDEX index")
+		if err != nil {
+			return nil, err
+		}
+		if idx < 0 || idx > 1000 {
+			return lit(nil, "utf8"), nil // Flink: NULL for a negative index (and any beyond the pieces)
+		}
+		return splitIndex(args[0], sep, idx), nil
 	}
-	known := []string{"SUBSTRING", "TRIM", "REPLACE", "CONCAT", "CONCAT_WS", "ROUND", "COALESCE", "IFNULL", "NULLIF", "COUNT", "SUM", "AVG", "MIN", "MAX"}
+	known := []string{"SUBSTRING", "TRIM", "DATE_FORMAT", "REGEXP_EXTRACT", "SPLIT_INDEX", "REPLACE", "CONCAT", "CONCAT_WS", "ROUND", "COALESCE", "IFNULL", "NULLIF", "COUNT", "SUM", "AVG", "MIN", "MAX"}
 	for k := range simpleFns {
 		known = append(known, k)
 	}
@@ -1036,4 +1093,91 @@ func typeOf(t *TypeName) (string, error) {
 		return "timestamp[" + unit + "]", nil
 	}
 	return "", unsupported(t.P, "the type "+t.Name)
+}
+
+// regexpExtract is Flink's REGEXP_EXTRACT(s, pattern, group): the group of the first match
+// of pattern in s (RE2 syntax), NULL when nothing matches, the group takes no part in the
+// match, or s is NULL: the engine's str_extract.
+func regexpExtract(x *plan.Expr, pattern string, group int64) *plan.Expr {
+	e := fn("str_extract", x)
+	e.Options = map[string]any{"pattern": pattern, "group_index": group}
+	return e
+}
+
+// splitIndex is Flink's SPLIT_INDEX(s, sep, i): the i-th (from 0) piece of s split at the
+// text sep, NULL when s has fewer pieces: str_extract of the piece after i separators. A
+// one-byte separator skips pieces as [^sep]*sep (no backtracking); a longer one lazily.
+func splitIndex(x *plan.Expr, sep string, idx int64) *plan.Expr {
+	q := regexp.QuoteMeta(sep)
+	n := strconv.FormatInt(idx, 10)
+	pattern := "(?s)^(?:.*?" + q + "){" + n + "}(.*?)(?:" + q + "|$)"
+	if len(sep) == 1 {
+		pattern = "^(?:[^" + q + "]*" + q + "){" + n + "}([^" + q + "]*)"
+	}
+	return regexpExtract(x, pattern, 1)
+}
+
+// dateFormat is Flink's DATE_FORMAT(ts, format) with a Java date pattern: yyyy (or yy), MM,
+// dd, HH, mm, ss (one letter: not padded), 'quoted text' and other characters as they are;
+// built from the calendar fields of ts (UTC), zero-padded. NULL for a NULL ts.
+func dateFormat(x *plan.Expr, format string, at Pos) (*plan.Expr, error) {
+	fields := map[byte]string{'y': "dt_year", 'M': "dt_month", 'd': "dt_day", 'H': "dt_hour", 'm': "dt_minute", 's': "dt_second"}
+	var parts []*plan.Expr
+	var text strings.Builder
+	flush := func() {
+		if text.Len() > 0 {
+			parts = append(parts, lit(text.String(), "utf8"))
+			text.Reset()
+		}
+	}
+	for i := 0; i < len(format); {
+		c := format[i]
+		switch {
+		case c == '\'':
+			j := strings.IndexByte(format[i+1:], '\'')
+			if j < 0 {
+				return nil, errorAt(at, "DATE_FORMAT format %q has an unclosed quote", format)
+			}
+			if j == 0 {
+				text.WriteByte('\'') // '' is a quote
+			}
+			text.WriteString(format[i+1 : i+1+j])
+			i += j + 2
+		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z':
+			j := i
+			for j < len(format) && format[j] == c {
+				j++
+			}
+			n := j - i
+			name, ok := fields[c]
+			if !ok {
+				return nil, unsupported(at, fmt.Sprintf("DATE_FORMAT pattern letter '%c' (yyyy, MM, dd, HH, mm and ss are)", c))
+			}
+			flush()
+			v := fn(name, x)
+			if c == 'y' && n == 2 {
+				v = fn("mod", v, lit(100, "int64"))
+			}
+			str := &plan.Expr{Cast: "utf8", Args: []*plan.Expr{v}}
+			if n > 1 {
+				str = fn("str_pad_start", str)
+				str.Options = map[string]any{"length": n, "fill_char": "0"}
+			}
+			parts = append(parts, str)
+			i = j
+		default:
+			text.WriteByte(c)
+			i++
+		}
+	}
+	flush()
+	if len(parts) == 0 {
+		return lit("", "utf8"), nil
+	}
+	out := fn("concat_str", parts...)
+	out.Options = map[string]any{"separator": "", "ignore_nulls": false}
+	if len(parts) == 1 && parts[0].Lit != nil { // only text: NULL for a NULL ts still
+		out = fn("case_when", fn("is_not_null", x), parts[0])
+	}
+	return out, nil
 }

@@ -560,9 +560,6 @@ func (pl *planner) windowTVF(t *WindowTVF) (*rel, error) {
 	case "CUMULATE":
 		def.Kind, want = "cumulate", 2
 	case "SESSION":
-		if len(t.PartitionBy) > 0 {
-			return nil, unsupported(t.P, "SESSION(... PARTITION BY ...): group by the keys instead")
-		}
 		def.Kind = "session"
 	}
 	if len(t.Args) < want || len(t.Args) > want+1 {
@@ -592,8 +589,18 @@ func (pl *planner) windowTVF(t *WindowTVF) (*rel, error) {
 		}
 		def.Offset = ds[want]
 	}
+	// SESSION(TABLE t PARTITION BY k, ...): sessions per k, which the engine's session
+	// window_agg keyed by the GROUP BY keys gives when k is among them (checked there).
+	var partition []string
+	for _, k := range t.PartitionBy {
+		c, err := (&scope{cols: base.cols}).resolve(&Ident{At{t.P}, []string{k}})
+		if err != nil {
+			return nil, err
+		}
+		partition = append(partition, c.field)
+	}
 	qual := t.Alias
-	r := &rel{node: base.node, win: &windowTVF{def: def, at: t.P}}
+	r := &rel{node: base.node, win: &windowTVF{def: def, at: t.P, partition: partition}}
 	for _, c := range base.cols {
 		if qual != "" {
 			c.qual = qual

@@ -45,6 +45,8 @@ func (pl *planner) overCall(f *FuncCall, s *scope) (*plan.Expr, error) {
 		parts = append(parts, x)
 	}
 	desc, nullsLast := false, false
+	var keyDesc, keyNullsLast []any // per key, when they differ
+	mixed := false
 	for i, it := range o.OrderBy {
 		x, err := pl.expr(it.Expr, s)
 		if err != nil {
@@ -57,20 +59,32 @@ func (pl *planner) overCall(f *FuncCall, s *scope) (*plan.Expr, error) {
 		if i == 0 {
 			desc, nullsLast = it.Desc, nl
 		} else if it.Desc != desc || nl != nullsLast {
-			return nil, unsupported(it.P, "ORDER BY keys of different directions (or NULLS FIRST/LAST) in OVER (...)")
+			mixed = true
 		}
+		keyDesc, keyNullsLast = append(keyDesc, it.Desc), append(keyNullsLast, nl)
 		orders = append(orders, x)
+	}
+	// Keys of different directions: the engine's over sorts each key its own way; ranking
+	// by ROW_NUMBER, LAG/LEAD and ROWS frames take that order (RANK takes one key, RANGE
+	// frames and the default frame one ascending key).
+	if mixed && f.Name != "ROW_NUMBER" && f.Name != "LAG" && f.Name != "LEAD" && (o.Frame == nil || !o.Frame.Rows) {
+		return nil, unsupported(o.OrderBy[1].P, "ORDER BY keys of different directions (or NULLS FIRST/LAST) in "+f.Name+"(...) OVER (...)")
 	}
 	over := func(inner *plan.Expr, ordered bool) *plan.Expr {
 		args := append([]*plan.Expr{inner}, parts...)
 		opts := map[string]any{"partition_by": len(parts)}
 		if ordered {
 			args = append(args, orders...)
-			if desc {
-				opts["descending"] = true
-			}
-			if nullsLast {
-				opts["nulls_last"] = true
+			switch {
+			case mixed: // one flag per key
+				opts["descending"], opts["nulls_last"] = keyDesc, keyNullsLast
+			default:
+				if desc {
+					opts["descending"] = true
+				}
+				if nullsLast {
+					opts["nulls_last"] = true
+				}
 			}
 		}
 		return &plan.Expr{Fn: "over", Args: args, Options: opts}

@@ -868,9 +868,11 @@ func (p *parser) windowTVF(at Pos) (*WindowTVF, error) {
 				return nil, err
 			}
 			tvf.PartitionBy = append(tvf.PartitionBy, c)
-			if !p.acceptOp(",") {
+			// Flink writes PARTITION BY k, DESCRIPTOR(ts): the comma before DESCRIPTOR ends the list.
+			if !p.peek().isOp(",") || p.peekN(1).is("DESCRIPTOR") {
 				break
 			}
+			p.next()
 		}
 	}
 	if err := p.expectOp(","); err != nil {
@@ -1500,6 +1502,36 @@ func (p *parser) funcCall() (Expr, error) {
 				return nil, err
 			}
 		}
+	}
+	// agg(x) FILTER (WHERE c) is agg(CASE WHEN c THEN x END): the aggregates skip NULLs
+	// (COUNT(*) counts the rows where c holds). FILTER is not reserved: only FILTER '('
+	// WHERE starts the clause, otherwise FILTER is an alias.
+	if ft := p.peek(); ft.is("FILTER") && p.peekN(1).isOp("(") && p.peekN(2).is("WHERE") {
+		p.next()
+		p.next()
+		p.next()
+		if _, ok := aggregateNames[f.Name]; !ok {
+			return nil, errorAt(ft.pos, "FILTER (WHERE ...) applies to an aggregate function, not to %s", f.Name)
+		}
+		cond, err := p.expr()
+		if err != nil {
+			return nil, err
+		}
+		if err := p.expectOp(")"); err != nil {
+			return nil, err
+		}
+		if p.peek().is("OVER") {
+			return nil, unsupported(ft.pos, "FILTER (WHERE ...) with OVER")
+		}
+		arg := Expr(&Literal{At: At{ft.pos}, Kind: LitInt, Text: "1"})
+		if !f.Star {
+			if len(f.Args) != 1 {
+				return nil, errorAt(f.P, "%s takes one argument, got %d", f.Name, len(f.Args))
+			}
+			arg = f.Args[0]
+		}
+		f.Star = false
+		f.Args = []Expr{&Case{At: At{ft.pos}, Whens: []*When{{At: At{ft.pos}, Cond: cond, Then: arg}}}}
 	}
 	if ot := p.peek(); ot.is("OVER") {
 		p.next()

@@ -21,8 +21,9 @@ type rel struct {
 
 // windowTVF is a window table function awaiting its GROUP BY window_start, window_end.
 type windowTVF struct {
-	def *plan.WindowDef
-	at  Pos
+	def       *plan.WindowDef
+	at        Pos
+	partition []string // SESSION's PARTITION BY columns (fields of the input)
 }
 
 // planner compiles statements into plan nodes.
@@ -610,6 +611,17 @@ func (pl *planner) aggregate(s *Select, from *rel, outs []outCol, order []*Order
 	}
 	if win != nil && !(winStart && winEnd) {
 		return nil, nil, unsupported(win.at, "a window table function without GROUP BY window_start, window_end")
+	}
+	if win != nil {
+		for _, k := range win.partition {
+			found := false
+			for _, x := range keys {
+				found = found || x.Col != nil && *x.Col == k
+			}
+			if !found {
+				return nil, nil, unsupported(win.at, "SESSION(... PARTITION BY "+k+") without "+k+" in GROUP BY (the sessions are per GROUP BY key)")
+			}
+		}
 	}
 	// the aggregate calls of SELECT, HAVING and ORDER BY, each computed once
 	aggField := map[string]string{}

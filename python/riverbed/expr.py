@@ -1041,6 +1041,20 @@ class StringNamespace:
         """
         return Expr._fn("str_split", self._e, by=by)
 
+    def extract(self, pattern: str, group_index: int = 1) -> Expr:
+        """The text of group ``group_index`` (0: the whole match) of the first match of the
+        regular expression ``pattern`` (RE2 syntax); null where it does not match or the
+        group takes no part in the match (as Polars, and SQL's ``REGEXP_EXTRACT``).
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"url": ["a?id=7&x=1", "a?x=1"]})
+        >>> s.select(rb.col("url").str.extract("id=([0-9]+)").alias("id")).collect()["id"].to_pylist()
+        ['7', None]
+        """
+        return Expr._fn("str_extract", self._e, pattern=pattern, group_index=group_index)
+
     def to_date(self, format: str | None = None, *, strict: bool = True) -> Expr:
         """Parse dates with a strftime ``format`` (``"%d/%m/%Y"``), or ISO ``YYYY-MM-DD`` without one.
         A value that does not parse is an error naming it, or null with ``strict=False``.

@@ -219,13 +219,20 @@ func (o *Op) ordered(f *Func) (perm []int, ids []uint32, err error) {
 	var cols []arrow.Array
 	defer func() { runtime.ReleaseAll(cols) }()
 	var keys []sortKey
-	for _, e := range f.Order {
+	for i, e := range f.Order {
 		c, err := o.column(e)
 		if err != nil {
 			return nil, nil, err
 		}
 		cols = append(cols, c)
-		k, err := newSortKey(c, f.Desc, f.NullsLast)
+		desc, nullsLast := f.Desc, f.NullsLast
+		if f.KeyDesc != nil {
+			desc = f.KeyDesc[i]
+		}
+		if f.KeyNullsLast != nil {
+			nullsLast = f.KeyNullsLast[i]
+		}
+		k, err := newSortKey(c, desc, nullsLast)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -26,14 +26,17 @@ type Func struct {
 	Partition []expr.Expr
 	PartTypes []arrow.DataType
 	Order     []expr.Expr
-	Desc      bool // order_by descending
+	Desc      bool // order_by descending (true if any key is, with KeyDesc)
 	NullsLast bool // order_by nulls last
-	N         int64
-	MinRows   int64
-	Method    string // rank
-	RankDesc  bool
-	Agg       *agg.Spec
-	OutType   arrow.DataType
+	// KeyDesc, KeyNullsLast: per order_by key, when the options list one flag per key
+	// (SQL's OVER (ORDER BY price DESC, ts ASC)); nil: Desc and NullsLast for every key.
+	KeyDesc, KeyNullsLast []bool
+	N                     int64
+	MinRows               int64
+	Method                string // rank
+	RankDesc              bool
+	Agg                   *agg.Spec
+	OutType               arrow.DataType
 	// Frame (Fn "frame"): an aggregation over a frame of preceding rows (rows=) or order
 	// values (range=); OrderCol: the one order_by column's name ("" for an expression).
 	Frame    *FrameSpec
@@ -149,16 +152,43 @@ func Compile(s *expr.CompileScope, e *plan.Expr) (Func, error) {
 		return fail(rberr.Plan, "malformed over(...): partition_by %v", e.Options["partition_by"])
 	}
 	f := Func{Text: text}
+	nOrder := len(e.Args) - 1 - int(np)
 	for _, k := range []string{"descending", "nulls_last"} {
-		if v, ok := e.Options[k]; ok && v != nil {
-			b, isBool := v.(bool)
-			if !isBool {
-				return fail(rberr.Plan, "%s must be true or false", k)
+		v, ok := e.Options[k]
+		if !ok || v == nil {
+			continue
+		}
+		var flags []bool
+		switch v := v.(type) {
+		case bool:
+			flags = []bool{v}
+		case []any: // one flag per order_by key
+			if len(v) != nOrder {
+				return fail(rberr.Plan, "%s takes one flag or one per order_by key (%d), got %d", k, nOrder, len(v))
 			}
-			if k == "descending" {
-				f.Desc = b
-			} else {
-				f.NullsLast = b
+			for _, x := range v {
+				b, isBool := x.(bool)
+				if !isBool {
+					return fail(rberr.Plan, "%s must be true or false, or a list of them", k)
+				}
+				flags = append(flags, b)
+			}
+		default:
+			return fail(rberr.Plan, "%s must be true or false, or a list of them", k)
+		}
+		anySet := false
+		for _, b := range flags {
+			anySet = anySet || b
+		}
+		if k == "descending" {
+			f.Desc = anySet
+			if isList(v) {
+				f.KeyDesc = flags
+			}
+		} else {
+			f.NullsLast = anySet
+			if isList(v) {
+				f.KeyNullsLast = flags
 			}
 		}
 	}
@@ -350,4 +380,9 @@ func compileFrame(s *expr.CompileScope, f Func, fr *FrameSpec, inner *plan.Expr,
 	}
 	f.Fn, f.Agg, f.Frame, f.OutType = "frame", &spec, fr, spec.OutType
 	return f, nil
+}
+
+func isList(v any) bool {
+	_, ok := v.([]any)
+	return ok
 }
