@@ -136,7 +136,8 @@ def main() -> None:
             fn()
             runs[name].append((time.perf_counter() - w, cpu() - c))
             loads.append(os.getloadavg()[0])
-    med = {name: (statistics.median(r[0] for r in rs), statistics.median(r[1] for r in rs)) for name, rs in runs.items()}
+    med = {name: (statistics.median(r[0] for r in rs), statistics.median(r[1] for r in rs))
+           for name, rs in runs.items()}
     rows = []
     for name, (w, c) in med.items():
         rows.append(f"| {name} | {w:.2f} | {c:.2f} | {w / med['DuckDB'][0]:.2f}x | {w / med['Polars'][0]:.2f}x |")
