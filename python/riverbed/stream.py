@@ -963,6 +963,13 @@ class Stream:
         joins the right keys, full joins both (the right ones with ``suffix`` if their names
         clash); other right columns whose names clash get ``suffix``.
 
+        On bounded inputs the join reads the input it estimates smaller first and keeps it
+        (the right one for left, semi and anti joins, the left one for right joins; both for
+        full joins), then streams the other past it, emitting as it reads and keeping none of
+        it: a join of a large table with a small one holds the small one. When the inputs
+        share an upstream (a self-join) it keeps what arrives of the other before the first
+        has ended.
+
         On unbounded streams the joins emit as rows arrive (their state holds both inputs;
         ``cross`` is refused). Inner and semi joins only add rows; left, right, full and anti
         joins give an updating result with an ``__op`` column (``"+I"``, ``"-D"``): a row
