@@ -236,17 +236,7 @@ const broadcastRows = 1 << 20
 // other's (or the other's is unknown).
 func (g *graph) broadcastSide(n *lnode, o *joinOp) (int, error) {
 	js := o.spec
-	allowed := func(side int) bool {
-		switch js.How {
-		case "inner":
-			return true
-		case "left", "semi", "anti":
-			return side == 1
-		case "right":
-			return side == 0
-		}
-		return false
-	}
+	allowed := func(side int) bool { return join.OneSided(js.How, side) }
 	var est [2]int64
 	var known [2]bool
 	for side, in := range n.inputs {

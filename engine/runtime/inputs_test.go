@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"context"
 	"fmt"
 	"sync/atomic"
 	"testing"
@@ -119,19 +118,7 @@ func TestBlockedInputIsHeldWhileOthersFlow(t *testing.T) {
 	st := g.NewStage("join", 1, Edge{From: srcA, Part: partForward}, Edge{From: srcB, Part: partForward})
 	st.Chain("blocking", func(int) Operator { return op })
 
-	j := NewJob(context.Background(), nil, memory.DefaultAllocator, limit)
-	j.Launch(g, func() {}, nil)
-	done := make(chan error, 1)
-	go func() { done <- j.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(60 * time.Second):
-		j.Cancel()
-		t.Fatal("the job did not end: a blocked input stalled the others")
-	}
+	runJob(t, g, limit) // fails if a blocked input stalls the others
 
 	if op.controls != 1 {
 		t.Fatalf("%d control messages reached the operator, want 1", op.controls)

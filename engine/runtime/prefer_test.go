@@ -42,6 +42,8 @@ func emitN(n int, base int64) func(int) SourceFn {
 	}
 }
 
+// runJob runs the graph with a byte budget of limit and fails t if it fails or does not
+// end within a minute (a stall).
 func runJob(t *testing.T, g *Graph, limit int64) {
 	t.Helper()
 	j := NewJob(context.Background(), nil, memory.DefaultAllocator, limit)

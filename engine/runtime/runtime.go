@@ -469,6 +469,33 @@ func (t *task) loop(tc *TaskCtx) error {
 			t.hold(tc, prefer, false)
 		}
 	}()
+	// poll takes a queued message of the first readable channel from next on (of input
+	// side only, if side >= 0), and says how many channels it could read and the last.
+	poll := func(side int) (m Message, got bool, readable, only int) {
+		only = -1
+		for k := 0; k < n; k++ {
+			i := next + k
+			if i >= n {
+				i -= n
+			}
+			in := t.ins[i]
+			if in.ended || in.blocked.Load() || in.held.Load() || (side >= 0 && in.side != side) {
+				continue
+			}
+			readable++
+			only = i
+			select {
+			case m = <-in.ch:
+				next = i + 1
+				if next == n {
+					next = 0
+				}
+				return m, true, readable, only
+			default:
+			}
+		}
+		return m, false, readable, only
+	}
 	for ended < n {
 		if hold {
 			// Hold the other inputs back until the preferred one has ended, but while a
@@ -500,52 +527,16 @@ func (t *task) loop(tc *TaskCtx) error {
 			default:
 			}
 		}
-		// Take a message from the first input, from next on, that has one.
+		// Take a message from the first input, from next on, that has one: of the
+		// preferred input first (InputPreferrer).
 		var m Message
 		got := false
-		// The preferred input's channels first (InputPreferrer), then every channel.
 		if prefer >= 0 {
-			for k := 0; k < n && !got; k++ {
-				i := next + k
-				if i >= n {
-					i -= n
-				}
-				in := t.ins[i]
-				if in.side != prefer || in.ended || in.blocked.Load() {
-					continue
-				}
-				select {
-				case m = <-in.ch:
-					got = true
-					next = i + 1
-					if next == n {
-						next = 0
-					}
-				default:
-				}
-			}
+			m, got, _, _ = poll(prefer)
 		}
 		readable, only := 0, -1
-		for k := 0; k < n && !got; k++ {
-			i := next + k
-			if i >= n {
-				i -= n
-			}
-			in := t.ins[i]
-			if in.ended || in.blocked.Load() || in.held.Load() {
-				continue
-			}
-			readable++
-			only = i
-			select {
-			case m = <-in.ch:
-				got = true
-				next = i + 1
-				if next == n {
-					next = 0
-				}
-			default:
-			}
+		if !got {
+			m, got, readable, only = poll(-1)
 		}
 		if !got {
 			// Nothing queued: wait for a sender (on the one readable input directly).

@@ -154,17 +154,9 @@ func (o *RankOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
 		return nil
 	}
 	ec := o.tc.Eval
-	ids := make([]uint32, n)
-	if len(o.Keys) > 0 {
-		cols, err := runtime.EvalColumns(ec, o.Keys, rec)
-		if err != nil {
-			return err
-		}
-		err = o.groups.Consume(ec.Ctx, cols, ids)
-		runtime.ReleaseAll(cols)
-		if err != nil {
-			return err
-		}
+	ids, err := groupIDs(ec, o.groups, o.Keys, rec)
+	if err != nil {
+		return err
 	}
 	vals, release, err := o.orderValues(rec)
 	if err != nil {
@@ -372,4 +364,21 @@ func (o *RankOp) Close() {
 	if o.groups != nil {
 		o.groups.Release()
 	}
+}
+
+// groupIDs is the group id of each row of rec by keys (all 0 without keys).
+func groupIDs(ec *expr.EvalCtx, groups *keyed.Grouper, keys []expr.Expr, rec arrow.RecordBatch) ([]uint32, error) {
+	ids := make([]uint32, rec.NumRows())
+	if len(keys) == 0 {
+		return ids, nil
+	}
+	cols, err := runtime.EvalColumns(ec, keys, rec)
+	if err != nil {
+		return nil, err
+	}
+	defer runtime.ReleaseAll(cols)
+	if err := groups.Consume(ec.Ctx, cols, ids); err != nil {
+		return nil, err
+	}
+	return ids, nil
 }

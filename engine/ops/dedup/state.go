@@ -173,17 +173,9 @@ func (o *TopNOp) LoadState(b state.Backend) error {
 	var touched []*topnPart
 	err := o.store.LoadRows(b, ec, o.Name, CandidatesTable, candidateFields, func(chunk int32, rows, rec arrow.RecordBatch) error {
 		n := int(rows.NumRows())
-		ids := make([]uint32, n)
-		if len(o.Keys) > 0 {
-			cols, err := runtime.EvalColumns(ec, o.Keys, rows)
-			if err != nil {
-				return err
-			}
-			err = o.groups.Consume(ec.Ctx, cols, ids)
-			runtime.ReleaseAll(cols)
-			if err != nil {
-				return err
-			}
+		ids, err := groupIDs(ec, o.groups, o.Keys, rows)
+		if err != nil {
+			return err
 		}
 		d, err := o.OrderBy.Eval(ec, rows)
 		if err != nil {
@@ -263,17 +255,9 @@ func (o *RankOp) LoadState(b state.Backend) error {
 	loaded := map[uint32][]placed{}
 	err := o.store.LoadRows(b, ec, o.Name, RankedTable, rankedFields, func(chunk int32, rows, rec arrow.RecordBatch) error {
 		n := int(rows.NumRows())
-		ids := make([]uint32, n)
-		if len(o.Keys) > 0 {
-			cols, err := runtime.EvalColumns(ec, o.Keys, rows)
-			if err != nil {
-				return err
-			}
-			err = o.groups.Consume(ec.Ctx, cols, ids)
-			runtime.ReleaseAll(cols)
-			if err != nil {
-				return err
-			}
+		ids, err := groupIDs(ec, o.groups, o.Keys, rows)
+		if err != nil {
+			return err
 		}
 		vals, release, err := o.orderValues(rows)
 		if err != nil {

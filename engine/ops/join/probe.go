@@ -27,7 +27,17 @@ func (o *HashJoinOp) canBuild(side int) bool {
 	if o.Unbounded || o.TTL > 0 || o.Updating[0] || o.Updating[1] {
 		return false
 	}
-	switch o.Spec.How {
+	return OneSided(o.Spec.How, side)
+}
+
+// OneSided reports whether a join of kind how can take one input's rows (side) as a
+// whole and decide each row of the other on its own: every row of the other input must
+// be emitted or dropped alone, so its unmatched rows may be kept but not those of side.
+// Any side of inner and cross joins, the right of left, semi and anti joins, the left of
+// right joins, neither for full joins. It is what a join may build on while streaming the
+// other input (probe.go) and what it may broadcast to every subtask.
+func OneSided(how string, side int) bool {
+	switch how {
 	case "inner", "cross":
 		return true
 	case "left", "semi", "anti":

@@ -202,20 +202,25 @@ func (g *Grouper) consumeInt(col arrow.Array, ids []uint32) {
 	}
 }
 
-func (g *Grouper) consumeStr(col arrow.Array, hs []uint64, ids []uint32) {
-	var value func(int) []byte
+// bytesOf returns the bytes of value i of a string or binary column (modeStr's types).
+func bytesOf(col arrow.Array) func(int) []byte {
 	switch a := col.(type) {
 	case *array.String:
-		value = func(i int) []byte { return unsafeBytes(a.Value(i)) }
+		return func(i int) []byte { return unsafeBytes(a.Value(i)) }
 	case *array.LargeString:
-		value = func(i int) []byte { return unsafeBytes(a.Value(i)) }
+		return func(i int) []byte { return unsafeBytes(a.Value(i)) }
 	case *array.Binary:
-		value = a.Value
+		return a.Value
 	case *array.LargeBinary:
-		value = a.Value
+		return a.Value
 	case *array.FixedSizeBinary:
-		value = a.Value
+		return a.Value
 	}
+	return nil
+}
+
+func (g *Grouper) consumeStr(col arrow.Array, hs []uint64, ids []uint32) {
+	value := bytesOf(col)
 	nulls := col.NullN() > 0
 	for row, h := range hs {
 		if nulls && col.IsNull(row) {
@@ -496,18 +501,7 @@ func (g *Grouper) Lookup(keys []arrow.Array, ids []uint32) {
 	expr.HashColumns(keys, hs)
 	var value func(int) []byte
 	if g.mode == modeStr {
-		switch a := keys[0].(type) {
-		case *array.String:
-			value = func(i int) []byte { return unsafeBytes(a.Value(i)) }
-		case *array.LargeString:
-			value = func(i int) []byte { return unsafeBytes(a.Value(i)) }
-		case *array.Binary:
-			value = a.Value
-		case *array.LargeBinary:
-			value = a.Value
-		case *array.FixedSizeBinary:
-			value = a.Value
-		}
+		value = bytesOf(keys[0])
 	}
 	for row, h := range hs {
 		var key []byte
