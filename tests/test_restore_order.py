@@ -40,9 +40,13 @@ class Slow:
     def __init__(self) -> None:
         self.batches = 0
         self.lock = threading.Lock()
+        # From this many batches on, each takes 50 ms: a stop or checkpoint asked for
+        # meanwhile lands before the end of the input even on a loaded machine.
+        self.slower_from: int | None = None
 
     def __call__(self, b: pa.RecordBatch) -> pa.RecordBatch:
-        time.sleep(0.01)
+        slower = self.slower_from is not None and self.batches >= self.slower_from
+        time.sleep(0.05 if slower else 0.01)
         with self.lock:
             self.batches += 1
         return b
@@ -118,6 +122,7 @@ def test_restored_run_gives_the_uninterrupted_answer(tmp_path, op, after, how):
                              checkpoint_interval="1h")
         return pipeline(op, env.read_parquet(tmp_path / "in").map_batches(slow))
 
+    slow.slower_from = 28
     job = run(2).start()
     slow.wait(25)
     restore: Path | str = "latest"
@@ -130,6 +135,7 @@ def test_restored_run_gives_the_uninterrupted_answer(tmp_path, op, after, how):
         restore = Path(job.checkpoint()["path"])
         job.cancel()
     assert slow.batches < FILES * ROWS // 100, "the job read everything before the stop"
+    slow.slower_from = None
     got = [] if how == "cancel" else table_rows(job.results(timeout="120s"))
     job = run(after).start(restore=restore)
     got += table_rows(job.results(timeout="120s"))
