@@ -1,17 +1,21 @@
 """State larger than memory: with state_backend="pebble", the rows operators hold (join
-sides, dedup's waiting rows) beyond state_memory_limit are spilled to disk and read back.
-Joins and dedup over inputs whose state is at least ten times the cap give DuckDB's and
-plain Python's answers, straight and across a savepoint; a spill that cannot be written is
-an error naming the operator."""
+sides, dedup's waiting rows, top-N's candidates, a process function's waiting elements)
+beyond state_memory_limit are spilled to disk and read back. Joins and dedup over inputs
+whose state is at least ten times the cap give DuckDB's and plain Python's answers,
+straight and across a savepoint; window top-N, the streaming top-N, the window join and a
+process function spill (their metrics) and give DuckDB's and plain Python's answers; a
+spill that cannot be written is an error naming the operator."""
 
 from __future__ import annotations
 
 import datetime as dt
 import time
+from collections import Counter
 
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 
 import riverbed as rb
@@ -287,3 +291,40 @@ def test_process_function_spilled_matches_python() -> None:
         by.setdefault(k, []).append((ts, i))
     want = sorted((k, n + 1, i) for k, rows in by.items() for n, (_, i) in enumerate(sorted(rows)))
     assert sorted(zip(got["k"].to_pylist(), got["n"].to_pylist(), got["id"].to_pylist())) == want
+
+
+def test_streaming_top_k_spilled_matches_duckdb(tmp_path) -> None:
+    # The streaming top-N over an unbounded stream holds each key's best rows for ever: the
+    # changes committed at a checkpoint, applied to an empty table, equal DuckDB's top-N of
+    # the rows read by then, once the rows held are well beyond the cap and spilled.
+    env = rb.Environment(parallelism=1, batch_size=1000, state_backend="pebble", state_memory_limit=CAP,
+                         checkpoint_dir=tmp_path / "ck", checkpoint_interval="1h")
+    s = env.datagen({"id": rb.Int64, "k": rb.Int64, "v": rb.Int64, "p": rb.Utf8}, rows_per_second=200_000, seed=3,
+                    fields={"id": {"kind": "sequence"}, "k": {"min": 0, "max": 40_000},
+                            "v": {"min": 0, "max": 1_000_000_000}, "p": {"length": 200}})
+    q = s.top_k(3, by=["v", "id"], reverse=[False, True], per="k")
+    out = tmp_path / "out"
+    job = rb.start_all([q.write_parquet(str(out / "changes"), lazy=True),
+                        s.write_parquet(str(out / "input"), lazy=True)])
+    try:
+        for _ in range(600):  # until the state is several times the cap (or a minute)
+            [m] = [m for m in job.metrics(as_dict=True) if m["operator"].startswith("rank")]
+            if m["spilled_bytes"] >= 5 * CAP:
+                break
+            time.sleep(0.1)
+        job.checkpoint()
+        [m] = [m for m in job.metrics(as_dict=True) if m["operator"].startswith("rank")]
+    finally:
+        job.cancel()
+    assert m["spilled_bytes"] >= 5 * CAP and m["spill_read_bytes"] > 0, m
+    assert 0 < m["spill_index_bytes"], m
+    changes = pa.concat_tables([pq.read_table(f) for f in sorted((out / "changes").glob("*.parquet"))])
+    rows = pa.concat_tables([pq.read_table(f) for f in sorted((out / "input").glob("*.parquet"))])
+    held: Counter[tuple] = Counter()
+    for r in changes.select(["k", "v", "id", "p", "__op"]).to_pylist():
+        held[(r["k"], r["v"], r["id"], r["p"])] += 1 if r["__op"] in ("+I", "+U") else -1
+    assert all(n in (0, 1) for n in held.values())
+    want = duck("select k, v, id, p from rows qualify row_number() over (partition by k order by v desc, id) <= 3",
+                rows=rows)
+    assert +held == Counter(zip(*(want[c].to_pylist() for c in ("k", "v", "id", "p"))))
+    assert rows.num_rows >= 40_000
