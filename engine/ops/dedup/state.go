@@ -278,6 +278,7 @@ func (o *RankOp) LoadState(b state.Backend) error {
 		p := &rankPart{rows: make([]rankRow, len(rows))}
 		for j, r := range rows {
 			p.rows[j] = r.row
+			o.strBytes += strBytes(r.row.vals)
 		}
 		o.parts[id] = p
 		o.held += len(rows)
