@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"container/heap"
 	"os"
+	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -40,6 +41,7 @@ type Timers struct {
 	set  [2][]map[string]uint64
 	heap [2]timerHeap
 	gen  uint64
+	mem  int64 // MemBytes: of the items in the heaps
 }
 
 type timerItem struct {
@@ -130,9 +132,28 @@ func (s *Timers) Register(d TimeDomain, t Timer) error {
 	s.gen++
 	m[id] = s.gen
 	t.Key, t.Namespace = clone(t.Key), clone(t.Namespace)
-	heap.Push(&s.heap[d], &timerItem{Timer: t, gen: s.gen, id: id})
+	it := &timerItem{Timer: t, gen: s.gen, id: id}
+	s.mem += it.bytes()
+	heap.Push(&s.heap[d], it)
 	return nil
 }
+
+// bytes estimates the memory of a timer: its item, key, namespace and id, its slot in
+// the heap and its entry in its key group's set.
+func (it *timerItem) bytes() int64 {
+	return int64(unsafe.Sizeof(timerItem{})) + int64(len(it.Key)+len(it.Namespace)+len(it.id)) + 8 + 48
+}
+
+// pop removes the top of domain d's heap.
+func (s *Timers) pop(d TimeDomain) *timerItem {
+	it := heap.Pop(&s.heap[d]).(*timerItem)
+	s.mem -= it.bytes()
+	return it
+}
+
+// MemBytes estimates the memory the timers take (deleted timers included until they
+// leave the heap); it is O(1), for operators that count their state against a memory cap.
+func (s *Timers) MemBytes() int64 { return s.mem }
 
 // Delete removes a timer (a no-op if it does not exist).
 func (s *Timers) Delete(d TimeDomain, t Timer) error {
@@ -151,7 +172,7 @@ func (s *Timers) live(d TimeDomain) *timerItem {
 		if g, ok := s.set[d][top.KeyGroup-s.lo][top.id]; ok && g == top.gen {
 			return top
 		}
-		heap.Pop(h)
+		s.pop(d)
 	}
 	return nil
 }
@@ -181,7 +202,7 @@ func (s *Timers) Pop(d TimeDomain, upTo int64, dst []Timer) []Timer {
 		if top == nil || top.Timestamp > upTo {
 			return dst
 		}
-		heap.Pop(&s.heap[d])
+		s.pop(d)
 		delete(s.set[d][top.KeyGroup-s.lo], top.id)
 		dst = append(dst, top.Timer)
 	}

@@ -77,3 +77,40 @@ func TestTimersMatchReference(t *testing.T) {
 		t.Fatal("timer of a foreign key group accepted")
 	}
 }
+
+// MemBytes grows with every timer registered (by at least its key and namespace), not
+// with a duplicate, and is back to zero once every timer has left the heaps (deleted
+// ones when they reach the top).
+func TestTimersMemBytes(t *testing.T) {
+	ts := state.NewTimers(0, 4)
+	if ts.MemBytes() != 0 {
+		t.Fatalf("no timers take %d bytes", ts.MemBytes())
+	}
+	key := make([]byte, 100)
+	for i := range 50 {
+		before := ts.MemBytes()
+		tm := state.Timer{KeyGroup: i % 4, Key: key, Namespace: []byte("ns"), Timestamp: int64(i)}
+		for d := range 2 {
+			if err := ts.Register(state.TimeDomain(d), tm); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if grown := ts.MemBytes() - before; grown < 2*(100+2) {
+			t.Fatalf("two timers of a 100-byte key took %d bytes", grown)
+		}
+		before = ts.MemBytes()
+		if err := ts.Register(state.EventTime, tm); err != nil || ts.MemBytes() != before {
+			t.Fatalf("a duplicate timer changed the bytes from %d to %d (%v)", before, ts.MemBytes(), err)
+		}
+		if i%2 == 0 {
+			if err := ts.Delete(state.ProcessingTime, tm); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	ts.Pop(state.EventTime, 1000, nil)
+	ts.Pop(state.ProcessingTime, 1000, nil)
+	if ts.MemBytes() != 0 {
+		t.Fatalf("after every timer fired, %d bytes are left", ts.MemBytes())
+	}
+}

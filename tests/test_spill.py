@@ -1,17 +1,21 @@
 """State larger than memory: with state_backend="pebble", the rows operators hold (join
-sides, dedup's waiting rows) beyond state_memory_limit are spilled to disk and read back.
-Joins and dedup over inputs whose state is at least ten times the cap give DuckDB's and
-plain Python's answers, straight and across a savepoint; a spill that cannot be written is
-an error naming the operator."""
+sides, dedup's waiting rows, top-N's candidates, a process function's waiting elements)
+beyond state_memory_limit are spilled to disk and read back. Joins and dedup over inputs
+whose state is at least ten times the cap give DuckDB's and plain Python's answers,
+straight and across a savepoint; window top-N, the streaming top-N, the window join and a
+process function spill (their metrics) and give DuckDB's and plain Python's answers; a
+spill that cannot be written is an error naming the operator."""
 
 from __future__ import annotations
 
 import datetime as dt
 import time
+from collections import Counter
 
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 
 import riverbed as rb
@@ -151,7 +155,8 @@ def test_dedup_state_ten_times_the_cap_matches_python() -> None:
     t, want = dedup_input(n)
     assert t.nbytes >= 10 * CAP  # one subtask holds every row until the input ends
     env = rb.Environment(parallelism=1, state_backend="pebble", state_memory_limit=CAP)
-    got = env.from_arrow(t, event_time="ts").deduplicate("key").collect()
+    got, m = run_spilling(env.from_arrow(t, event_time="ts").deduplicate("key"), "dedup")
+    assert m["spilled_bytes"] >= 0.5 * t.nbytes, m
     assert sorted(got["id"].to_pylist()) == want
     byid = dict(zip(t["id"].to_pylist(), t["p"].to_pylist()))
     assert all(byid[i] == p for i, p in zip(got["id"].to_pylist(), got["p"].to_pylist()))
@@ -209,3 +214,117 @@ def test_a_spill_that_cannot_be_written_names_the_operator(tmp_path) -> None:
     env = rb.Environment(parallelism=1, state_backend="pebble", state_memory_limit=CAP, checkpoint_dir=ck)
     with pytest.raises(rb.RiverbedError, match=r"join.*cannot spill rows to disk"):
         env.from_arrow(lt).join(env.from_arrow(rt), on="k").collect()
+
+
+def run_spilling(s: rb.Stream, operator: str) -> tuple[pa.Table, dict]:
+    """The result of s and the metrics of its operator named operator, which must have
+    spilled, counted an index of its rows, and released everything by the end."""
+    job = s.start()
+    got = pa.Table.from_batches(list(job.results()), schema=job.schema)
+    [m] = [m for m in job.metrics(as_dict=True) if m["operator"] == operator]
+    assert m["spilled_bytes"] > 0 and m["spill_read_bytes"] > 0, m
+    assert m["spill_resident_bytes"] == m["spill_index_bytes"] == 0, m  # all released at the end
+    return got, m
+
+
+def wide_input(n: int, keys: int, tag: str, seed: int = 1) -> pa.Table:
+    """n rows over keys keys, with distinct values v and event times within an hour, in a
+    scrambled order, and a payload."""
+    t0 = dt.datetime(2026, 1, 1)
+    return pa.table({"id": pa.array(range(n), pa.int64()),
+                     "k": pa.array([(i * 7919 + seed) % keys for i in range(n)], pa.int64()),
+                     "v": pa.array([(i * 104729 + seed) % n for i in range(n)], pa.int64()),
+                     "ts": pa.array([t0 + dt.timedelta(microseconds=(i * 15485863 + seed) % 3_600_000_000)
+                                     for i in range(n)], pa.timestamp("us")),
+                     "p": payload(n, tag)})
+
+
+def test_window_top_n_spilled_matches_duckdb() -> None:
+    # Every key's candidates are kept until the window (an hour: the whole input) closes.
+    t = wide_input(100_000, 10_000, "t")
+    assert t.nbytes >= 5 * CAP
+    env = rb.Environment(parallelism=1, state_backend="pebble", state_memory_limit=CAP)
+    got, _ = run_spilling(env.from_arrow(t, event_time="ts").key_by("k").window(rb.tumbling("1h")).top_n(5, "v"),
+                          "top_n(5)")
+    want = duck("select id, p, row_number() over (partition by k order by v desc) as rank from t "
+                "qualify rank <= 5", t=t)
+    assert sorted(zip(got["id"].to_pylist(), got["rank"].to_pylist(), got["p"].to_pylist())) == \
+        sorted(zip(want["id"].to_pylist(), want["rank"].to_pylist(), want["p"].to_pylist()))
+
+
+def test_window_join_spilled_matches_duckdb() -> None:
+    # Both sides of every ten-minute window are held until the input ends.
+    lt, rt = wide_input(60_000, 20_000, "l", 1), wide_input(60_000, 20_000, "r", 2)
+    assert lt.nbytes + rt.nbytes >= 5 * CAP
+    env = rb.Environment(parallelism=1, state_backend="pebble", state_memory_limit=CAP)
+    got, _ = run_spilling(env.from_arrow(lt, event_time="ts").join_window(
+        env.from_arrow(rt, event_time="ts"), on="k", window=rb.tumbling("10m")), "join(window)")
+    want = duck("select l.id, r.id as rid, r.p from lt l join rt r on l.k = r.k "
+                "and time_bucket(interval 10 minute, l.ts) = time_bucket(interval 10 minute, r.ts)", lt=lt, rt=rt)
+    assert want.num_rows > 1000
+    assert sorted(zip(got["id"].to_pylist(), got["id_right"].to_pylist(), got["p_right"].to_pylist())) == \
+        sorted(zip(want["id"].to_pylist(), want["rid"].to_pylist(), want["p"].to_pylist()))
+
+
+class CountPerKey(rb.KeyedProcessFunction):
+    """Counts each key's elements in value state and outputs the count at every element."""
+
+    def open(self, runtime_context):
+        self.n = runtime_context.get_state(rb.ValueStateDescriptor("n", rb.Int64))
+
+    def process_element(self, row, ctx):
+        n = (self.n.value() or 0) + 1
+        self.n.update(n)
+        yield {"k": ctx.get_current_key(), "n": n, "id": row.id}
+
+
+def test_process_function_spilled_matches_python() -> None:
+    # The elements wait for the watermark: here to the end of the input.
+    t = wide_input(70_000, 5_000, "e")
+    assert t.nbytes >= 4 * CAP
+    env = rb.Environment(parallelism=1, state_backend="pebble", state_memory_limit=CAP)
+    got, _ = run_spilling(env.from_arrow(t, event_time="ts").key_by("k").process(
+        CountPerKey(), output_schema={"k": rb.Int64, "n": rb.Int64, "id": rb.Int64}), "process")
+    # Plain Python: per key in event-time order, the element's position.
+    by: dict[int, list[tuple[dt.datetime, int]]] = {}
+    for k, ts, i in zip(t["k"].to_pylist(), t["ts"].to_pylist(), t["id"].to_pylist()):
+        by.setdefault(k, []).append((ts, i))
+    want = sorted((k, n + 1, i) for k, rows in by.items() for n, (_, i) in enumerate(sorted(rows)))
+    assert sorted(zip(got["k"].to_pylist(), got["n"].to_pylist(), got["id"].to_pylist())) == want
+
+
+def test_streaming_top_k_spilled_matches_duckdb(tmp_path) -> None:
+    # The streaming top-N over an unbounded stream holds each key's best rows for ever: the
+    # changes committed at a checkpoint, applied to an empty table, equal DuckDB's top-N of
+    # the rows read by then, once the rows held are well beyond the cap and spilled.
+    env = rb.Environment(parallelism=1, batch_size=1000, state_backend="pebble", state_memory_limit=CAP,
+                         checkpoint_dir=tmp_path / "ck", checkpoint_interval="1h")
+    s = env.datagen({"id": rb.Int64, "k": rb.Int64, "v": rb.Int64, "p": rb.Utf8}, rows_per_second=200_000, seed=3,
+                    fields={"id": {"kind": "sequence"}, "k": {"min": 0, "max": 40_000},
+                            "v": {"min": 0, "max": 1_000_000_000}, "p": {"length": 200}})
+    q = s.top_k(3, by=["v", "id"], reverse=[False, True], per="k")
+    out = tmp_path / "out"
+    job = rb.start_all([q.write_parquet(str(out / "changes"), lazy=True),
+                        s.write_parquet(str(out / "input"), lazy=True)])
+    try:
+        for _ in range(3000):  # until the state is several times the cap (at most five minutes)
+            [m] = [m for m in job.metrics(as_dict=True) if m["operator"].startswith("rank")]
+            if m["spilled_bytes"] >= 5 * CAP:
+                break
+            time.sleep(0.1)
+        job.checkpoint()
+        [m] = [m for m in job.metrics(as_dict=True) if m["operator"].startswith("rank")]
+    finally:
+        job.cancel()
+    assert m["spilled_bytes"] >= 5 * CAP and m["spill_read_bytes"] > 0, m
+    assert 0 < m["spill_index_bytes"], m
+    changes = pa.concat_tables([pq.read_table(f) for f in sorted((out / "changes").glob("*.parquet"))])
+    rows = pa.concat_tables([pq.read_table(f) for f in sorted((out / "input").glob("*.parquet"))])
+    held: Counter[tuple] = Counter()
+    for r in changes.select(["k", "v", "id", "p", "__op"]).to_pylist():
+        held[(r["k"], r["v"], r["id"], r["p"])] += 1 if r["__op"] in ("+I", "+U") else -1
+    assert all(n in (0, 1) for n in held.values())
+    want = duck("select k, v, id, p from rows qualify row_number() over (partition by k order by v desc, id) <= 3",
+                rows=rows)
+    assert +held == Counter(zip(*(want[c].to_pylist() for c in ("k", "v", "id", "p"))))
+    assert rows.num_rows >= 40_000

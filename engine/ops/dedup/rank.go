@@ -54,7 +54,9 @@ type RankOp struct {
 	store  keyed.RowStore
 	parts  []*rankPart // per partition id; nil: no row yet
 	held   int         // rows held in every partition
-	added  int         // rows kept since the store was last checked for compaction
+	// strBytes: of the string ordering values of the rows held (the index counts them)
+	strBytes int64
+	added    int // rows kept since the store was last checked for compaction
 	// the changes of the batch being processed
 	outRefs  []keyed.RowRef
 	outRanks []int64
@@ -85,7 +87,16 @@ func (o *RankOp) Open(tc *runtime.TaskCtx) error {
 // memory cap with spilling): the partition keys and the ordering values of the rows held.
 func (o *RankOp) indexBytes() int64 {
 	per := int64(unsafe.Sizeof(rankRow{})) + int64(len(o.OrderBy))*int64(unsafe.Sizeof(topnRow{}))
-	return o.groups.MemBytes() + int64(cap(o.parts))*8 + int64(o.held)*per
+	return o.groups.MemBytes() + int64(cap(o.parts))*8 + int64(o.held)*per + o.strBytes
+}
+
+// strBytes is the memory of the string ordering values of a row.
+func strBytes(vals []topnRow) int64 {
+	n := 0
+	for _, v := range vals {
+		n += len(v.s)
+	}
+	return int64(n)
 }
 
 func (o *RankOp) ProcessMarker(runtime.Message, runtime.Emitter) error { return nil }
@@ -285,6 +296,10 @@ func (o *RankOp) insert(p *rankPart, r rankRow) bool {
 		o.held++
 	}
 	p.rows = rows
+	o.strBytes += strBytes(r.vals)
+	if evicted != nil {
+		o.strBytes -= strBytes(evicted.vals)
+	}
 	switch {
 	case o.RankCol:
 		for j := at; j < len(rows); j++ {

@@ -189,23 +189,14 @@ func (o *TopNOp) LoadState(b state.Backend) error {
 		vals := sortValues(ob)
 		starts, ends := keyed.Int64s(rec.Column(nf)), keyed.Int64s(rec.Column(nf+1))
 		for i := 0; i < n; i++ {
-			w := [2]int64{starts[i], ends[i]}
-			p := o.panes[w]
-			if p == nil {
-				p = &topnPane{parts: map[uint32]*topnPart{}}
-				o.panes[w] = p
-			}
-			part := p.parts[ids[i]]
-			if part == nil {
-				part = &topnPart{limit: 4*o.N + 64}
-				p.parts[ids[i]] = part
+			part, isNew := o.part([2]int64{starts[i], ends[i]}, ids[i])
+			if isNew {
 				touched = append(touched, part)
 			}
 			r := vals(i)
-			r.s = strings.Clone(r.s)
 			r.ref = keyed.RowRef{Chunk: chunk, Row: int32(i)}
 			r.seq, r.row = keyed.SeqAt(rec, nf+2, i)
-			part.rows = append(part.rows, r)
+			o.add(part, r)
 		}
 		return nil
 	})
@@ -287,6 +278,7 @@ func (o *RankOp) LoadState(b state.Backend) error {
 		p := &rankPart{rows: make([]rankRow, len(rows))}
 		for j, r := range rows {
 			p.rows[j] = r.row
+			o.strBytes += strBytes(r.row.vals)
 		}
 		o.parts[id] = p
 		o.held += len(rows)

@@ -5,6 +5,7 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -49,6 +50,10 @@ type TopNOp struct {
 	groups *keyed.Grouper
 	ts     []int64
 	wbuf   [][2]int64
+	// What the index of candidates takes (counted against the memory cap with spilling):
+	// the capacity of every partition's candidate list, the partitions and windows, and
+	// the bytes of the string ranking values kept.
+	rowCap, nParts, strBytes int64
 }
 
 type topnPane struct {
@@ -78,10 +83,66 @@ type topnRow struct {
 func (o *TopNOp) Open(tc *runtime.TaskCtx) error {
 	o.tc = tc
 	o.wm = math.MinInt64
-	o.store.Init(o.InSchema, keyed.NewSpill(tc, o.Name))
+	sp := keyed.NewSpill(tc, o.Name)
+	sp.SetIndex(o.indexBytes)
+	o.store.Init(o.InSchema, sp)
 	o.panes = map[[2]int64]*topnPane{}
 	o.groups = keyed.NewGrouper(o.KeyTypes)
 	return nil
+}
+
+// Estimates of Go's memory for a window's pane (its entry in the map of panes, the pane
+// and its map of partitions) and for a partition (its entry there and its struct).
+const (
+	topnPaneBytes = 48 + 8 + 48
+	topnPartBytes = 24 + int64(unsafe.Sizeof(topnPart{}))
+)
+
+// indexBytes estimates the memory of the operator's index of its rows (counted against the
+// memory cap with spilling): the partition keys, the windows and partitions, and the
+// candidates' ranking values.
+func (o *TopNOp) indexBytes() int64 {
+	return o.groups.MemBytes() + int64(len(o.panes))*topnPaneBytes + o.nParts*topnPartBytes +
+		o.rowCap*int64(unsafe.Sizeof(topnRow{})) + o.strBytes + int64(cap(o.ts))*8
+}
+
+// part returns the candidates of partition id in window w, adding them if new (added
+// reports that).
+func (o *TopNOp) part(w [2]int64, id uint32) (part *topnPart, added bool) {
+	p := o.panes[w]
+	if p == nil {
+		p = &topnPane{parts: map[uint32]*topnPart{}}
+		o.panes[w] = p
+	}
+	if part = p.parts[id]; part == nil {
+		part = &topnPart{limit: 4*o.N + 64}
+		p.parts[id] = part
+		o.nParts++
+		added = true
+	}
+	return part, added
+}
+
+// add keeps r among the candidates of part, with a copy of its string value (the ranking
+// values may live in a computed array, a decoded dictionary or a function's result, that
+// is released after the batch).
+func (o *TopNOp) add(part *topnPart, r topnRow) {
+	r.s = strings.Clone(r.s)
+	old := cap(part.rows)
+	part.rows = append(part.rows, r)
+	o.rowCap += int64(cap(part.rows) - old)
+	o.strBytes += int64(len(r.s))
+}
+
+// forget uncounts the candidates of a window's partitions once the window is emitted.
+func (o *TopNOp) forget(p *topnPane) {
+	for _, part := range p.parts {
+		o.rowCap -= int64(cap(part.rows))
+		for _, r := range part.rows {
+			o.strBytes -= int64(len(r.s))
+		}
+	}
+	o.nParts -= int64(len(p.parts))
 }
 
 func (o *TopNOp) ProcessMarker(runtime.Message, runtime.Emitter) error { return nil }
@@ -142,25 +203,13 @@ func (o *TopNOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
 				continue
 			}
 			accepted = true
-			p := o.panes[w]
-			if p == nil {
-				p = &topnPane{parts: map[uint32]*topnPart{}}
-				o.panes[w] = p
-			}
-			part := p.parts[ids[i]]
-			if part == nil {
-				part = &topnPart{limit: 4*o.N + 64}
-				p.parts[ids[i]] = part
-			}
+			part, _ := o.part(w, ids[i])
 			r := vals(i)
 			r.ref, r.seq, r.row = keyed.RowRef{Chunk: chunk, Row: int32(i)}, m.Seq, int32(i)
 			if part.full && !o.admits(r, part.cut) {
 				continue
 			}
-			// The ranking values may live in a computed array (a decoded dictionary, a
-			// function's result) that is released after this batch: keep a copy.
-			r.s = strings.Clone(r.s)
-			part.rows = append(part.rows, r)
+			o.add(part, r)
 			placed++
 			if len(part.rows) > part.limit {
 				o.trim(part)
@@ -259,6 +308,7 @@ func (o *TopNOp) trim(part *topnPart) {
 		}
 		for _, r := range rows[keep:] {
 			o.store.Drop(r.ref)
+			o.strBytes -= int64(len(r.s))
 		}
 		rows = rows[:keep]
 		part.full, part.cut = true, rows[o.N-1]
@@ -306,6 +356,7 @@ func (o *TopNOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
 	for _, w := range window.ClosedWindows(o.panes, wm) {
 		p := o.panes[w]
 		delete(o.panes, w)
+		defer o.forget(p) // its rows are gathered (flush) before they are forgotten
 		keys := make([]uint32, 0, len(p.parts))
 		for k := range p.parts {
 			keys = append(keys, k)

@@ -227,6 +227,9 @@ type WindowJoinOp struct {
 	Win   window.Windower
 	panes map[[2]int64]*joinPane
 	wbuf  [][2]int64
+	// What the panes' lists take (counted against the memory cap with spilling): the
+	// keys of every pane's side and the capacity of their lists of rows.
+	paneKeys, paneRefs int64
 }
 
 type joinPane struct {
@@ -236,7 +239,44 @@ type joinPane struct {
 func (o *WindowJoinOp) Open(tc *runtime.TaskCtx) error {
 	o.openBase(tc)
 	o.panes = map[[2]int64]*joinPane{}
+	o.spill.SetIndex(o.indexBytes)
 	return nil
+}
+
+// Estimate of Go's memory for a window's pane: its entry in the map of panes, the pane and
+// its two maps.
+const windowPaneBytes = 48 + 8 + 2*48
+
+// indexBytes estimates the memory of the join's index of its rows (counted against the
+// memory cap with spilling): the key ids, and each window's rows by side and key.
+func (o *WindowJoinOp) indexBytes() int64 {
+	return o.keys.MemBytes() + int64(len(o.panes))*windowPaneBytes + o.paneKeys*sliceEntryBytes + o.paneRefs*refBytes
+}
+
+// place adds row r of side, with key id k, to the rows of window w.
+func (o *WindowJoinOp) place(w [2]int64, side int, k uint32, r keyed.RowRef) {
+	p := o.panes[w]
+	if p == nil {
+		p = &joinPane{rows: [2]map[uint32][]keyed.RowRef{{}, {}}}
+		o.panes[w] = p
+	}
+	old, ok := p.rows[side][k]
+	if !ok {
+		o.paneKeys++
+	}
+	rows := append(old, r)
+	o.paneRefs += int64(cap(rows) - cap(old))
+	p.rows[side][k] = rows
+}
+
+// forget uncounts the lists of a window once it is joined.
+func (o *WindowJoinOp) forget(p *joinPane) {
+	for side := range p.rows {
+		for _, refs := range p.rows[side] {
+			o.paneRefs -= int64(cap(refs))
+		}
+		o.paneKeys -= int64(len(p.rows[side]))
+	}
 }
 
 func (o *WindowJoinOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
@@ -267,12 +307,7 @@ func (o *WindowJoinOp) ProcessBatch(m runtime.Message, out runtime.Emitter) erro
 				placed = -1
 				break
 			}
-			p := o.panes[w]
-			if p == nil {
-				p = &joinPane{rows: [2]map[uint32][]keyed.RowRef{{}, {}}}
-				o.panes[w] = p
-			}
-			p.rows[m.Side][ids[i]] = append(p.rows[m.Side][ids[i]], keyed.RowRef{Chunk: chunk, Row: int32(i)})
+			o.place(w, m.Side, ids[i], keyed.RowRef{Chunk: chunk, Row: int32(i)})
 			placed++
 		}
 		if placed == 0 {
@@ -316,6 +351,7 @@ func (o *WindowJoinOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
 					}
 				}
 			}
+			o.forget(p)
 		}
 		left, right, starts, ends, done = left[:0], right[:0], starts[:0], ends[:0], done[:0]
 		return err

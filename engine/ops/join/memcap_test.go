@@ -3,7 +3,9 @@ package join_test
 import (
 	"context"
 	"fmt"
+	"math/rand"
 	goruntime "runtime"
+	"sort"
 	"strings"
 	"testing"
 
@@ -13,6 +15,8 @@ import (
 	"github.com/riverbed-engine/riverbed/engine/expr"
 	"github.com/riverbed-engine/riverbed/engine/ops/internal/opstest"
 	"github.com/riverbed-engine/riverbed/engine/ops/join"
+	"github.com/riverbed-engine/riverbed/engine/ops/window"
+	"github.com/riverbed-engine/riverbed/engine/plan"
 	"github.com/riverbed-engine/riverbed/engine/runtime"
 	"github.com/riverbed-engine/riverbed/state"
 )
@@ -169,4 +173,98 @@ func TestSpillingJoinWithinCap(t *testing.T) {
 			t.Fatalf("key %d came out %d times, want once", k, em.keys[k])
 		}
 	}
+}
+
+// TestSpillingWindowJoinWithinCap joins, in windows of ten minutes over an hour, a narrow
+// left side with a right side whose rows take five times the join's memory cap; every
+// window stays open to the end. After every batch what the cap accounts for (rows in
+// memory, the key ids and each window's rows by side and key, the spill store's buffers)
+// stays within the cap plus a slack, the rows spill, and the pairs equal a plain-Go
+// reference.
+func TestSpillingWindowJoinWithinCap(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes about 40 MB to a spill store")
+	}
+	const (
+		capBytes = 8 << 20
+		slack    = 1 << 20
+		keys     = 5000
+		perKey   = 4 // rows of each side per key
+		pad      = 2000
+		size     = 600_000_000 // µs: a window
+	)
+	left := arrow.NewSchema([]arrow.Field{{Name: "k", Type: arrow.PrimitiveTypes.Int64}, {Name: "ts", Type: tsType},
+		{Name: "id", Type: arrow.PrimitiveTypes.Int64}}, nil)
+	right := arrow.NewSchema([]arrow.Field{{Name: "k", Type: arrow.PrimitiveTypes.Int64}, {Name: "ts", Type: tsType},
+		{Name: "id", Type: arrow.PrimitiveTypes.Int64}, {Name: "pad", Type: arrow.BinaryTypes.String}}, nil)
+	w, err := window.Compile(&plan.WindowDef{Kind: "tumbling", Size: "10m"}, "window_join")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lk, rk := []expr.Expr{opstest.Col(left, "k")}, []expr.Expr{opstest.Col(right, "k")}
+	fields := append(append([]arrow.Field{}, left.Fields()...), arrow.Field{Name: "id_r", Type: arrow.PrimitiveTypes.Int64},
+		arrow.Field{Name: "window_start", Type: tsType}, arrow.Field{Name: "window_end", Type: tsType})
+	spec := &join.Spec{Name: "window_join", How: "window", LeftKeys: lk, RightKeys: rk, KeyTypes: []arrow.DataType{arrow.PrimitiveTypes.Int64},
+		LeftSchema: left, RightSchema: right, LeftTime: 1, RightTime: 1, RightKeep: []int{2}, TimeType: tsType,
+		Win: w, Schema: arrow.NewSchema(fields, nil)}
+	op := opstest.Op{New: func() runtime.Operator {
+		return &join.WindowJoinOp{JoinBase: join.JoinBase{Spec: spec, EmitSz: 512}, Win: w}
+	}}
+
+	type row struct{ k, ts, id int64 }
+	rng := rand.New(rand.NewSource(4))
+	var rows [2][]row
+	id := int64(0)
+	for k := int64(0); k < keys; k++ {
+		for side := range rows {
+			for range perKey {
+				rows[side] = append(rows[side], row{k, rng.Int63n(6 * size), id})
+				id++
+			}
+		}
+	}
+	var steps []opstest.Step
+	for side := range rows {
+		rng.Shuffle(len(rows[side]), func(a, b int) { rows[side][a], rows[side][b] = rows[side][b], rows[side][a] })
+	}
+	for from := 0; from < len(rows[0]); from += 500 {
+		for side, schema := range []*arrow.Schema{left, right} {
+			var batch [][]any
+			for _, r := range rows[side][from:min(from+500, len(rows[side]))] {
+				vals := []any{r.k, r.ts, r.id}
+				if side == 1 {
+					vals = append(vals, fmt.Sprintf("%d:", r.id)+strings.Repeat("x", pad))
+				}
+				batch = append(batch, vals)
+			}
+			steps = append(steps, opstest.Step{Side: side, Rec: opstest.Batch(schema, batch), Seq: runtime.MakeSeq(side, int64(len(steps)), 0)})
+		}
+	}
+	defer opstest.Release(steps)
+	// Reference: every left and right row of a key in the same window make a pair.
+	type cell struct{ k, w int64 }
+	byCell := map[cell][]row{}
+	for _, r := range rows[1] {
+		c := cell{r.k, r.ts / size}
+		byCell[c] = append(byCell[c], r)
+	}
+	var want []string
+	for _, l := range rows[0] {
+		c := cell{l.k, l.ts / size}
+		for _, r := range byCell[c] {
+			want = append(want, opstest.Row(l.k, l.ts, l.id, r.id, c.w*size, (c.w+1)*size))
+		}
+	}
+	sort.Strings(want)
+	state := int64(len(rows[1])) * pad
+	if state < 4*capBytes || len(want) < keys {
+		t.Fatalf("the right side (%d bytes) should be four times the cap, and the pairs (%d) many", state, len(want))
+	}
+	got, most := opstest.WithinCap(t, op, steps, capBytes, slack, join.SpillUse)
+	t.Logf("state %d MB against a cap of %d MB: held at most %d bytes (index up to %d), spilled %d MB",
+		state>>20, capBytes>>20, most.Resident, most.Index, most.Spilled>>20)
+	if most.Spilled < state/2 || most.Index < 2*slack {
+		t.Fatalf("spilled %d bytes of a state of %d; the index (%d bytes at most) is too small to show it is counted", most.Spilled, state, most.Index)
+	}
+	opstest.Equal(t, got, want)
 }

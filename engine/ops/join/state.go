@@ -107,13 +107,7 @@ func (o *WindowJoinOp) LoadState(b state.Backend) error {
 		err := o.loadSide(b, side, windowFields, func(chunk int32, ids []uint32, rec arrow.RecordBatch) error {
 			starts, ends := keyed.Int64s(rec.Column(nf)), keyed.Int64s(rec.Column(nf+1))
 			for i, id := range ids {
-				w := [2]int64{starts[i], ends[i]}
-				p := o.panes[w]
-				if p == nil {
-					p = &joinPane{rows: [2]map[uint32][]keyed.RowRef{{}, {}}}
-					o.panes[w] = p
-				}
-				p.rows[side][id] = append(p.rows[side][id], keyed.RowRef{Chunk: chunk, Row: int32(i)})
+				o.place([2]int64{starts[i], ends[i]}, side, id, keyed.RowRef{Chunk: chunk, Row: int32(i)})
 			}
 			return nil
 		})

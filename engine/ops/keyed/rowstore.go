@@ -129,6 +129,14 @@ func (s *RowStore) Err() error {
 	return s.sp.sp.err
 }
 
+// SpillStats returns the counters of the Spill the store shares (zero without spilling).
+func (s *RowStore) SpillStats() SpillStats {
+	if s.sp == nil {
+		return SpillStats{}
+	}
+	return s.sp.sp.Stats()
+}
+
 // AvgRowBytes is the average memory of the rows added to a spilling store (0 without
 // spilling, or before any row).
 func (s *RowStore) AvgRowBytes() int64 {

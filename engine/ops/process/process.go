@@ -5,6 +5,7 @@ import (
 	"math"
 	"sort"
 	"time"
+	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/riverbed-engine/riverbed/engine/expr"
@@ -140,6 +141,7 @@ func (o *ProcessOp) Open(tc *runtime.TaskCtx) error {
 	o.tc = tc
 	o.groups = keyed.NewGrouper(o.KeyTypes)
 	sp := keyed.NewSpill(tc, o.Name)
+	sp.SetIndex(o.indexBytes)
 	o.rows.Init(o.InSchema, sp)
 	o.states.Init(o.stateSchema(), sp)
 	lo, hi := state.Range(tc.Subtask(), tc.MaxParallelism(), tc.Parallelism())
@@ -150,6 +152,18 @@ func (o *ProcessOp) Open(tc *runtime.TaskCtx) error {
 		o.Clock = state.SystemClock{}
 	}
 	return nil
+}
+
+// indexBytes estimates the memory of the operator's index of its rows (counted against the
+// memory cap with spilling): the keys, each key's key group and state row, the elements
+// waiting for the watermark, and the timers.
+func (o *ProcessOp) indexBytes() int64 {
+	n := o.groups.MemBytes() + int64(cap(o.groupKG))*8 + int64(cap(o.stateRefs))*int64(unsafe.Sizeof(keyed.RowRef{})) +
+		int64(cap(o.pending))*int64(unsafe.Sizeof(pendingRow{})) + int64(cap(o.ts))*8
+	if o.timers != nil {
+		n += o.timers.MemBytes()
+	}
+	return n
 }
 
 func (o *ProcessOp) ProcessMarker(runtime.Message, runtime.Emitter) error { return nil }

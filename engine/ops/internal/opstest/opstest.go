@@ -696,3 +696,73 @@ func SavepointTable(t *testing.T, op Op, steps []Step, table string) []arrow.Rec
 	}
 	return recs
 }
+
+// CapUse is what the memory cap of a spilling operator subtask accounts for (its
+// keyed.SpillStats): rows in memory, its index of them, the spill store's buffers, and
+// the bytes it spilled.
+type CapUse struct{ Resident, Index, Store, Spilled int64 }
+
+// Held is what counts against the cap.
+func (u CapUse) Held() int64 { return u.Resident + u.Index + u.Store }
+
+// WithinCap feeds steps to one subtask of op that spills to Pebble under a memory cap of
+// capBytes (as with state_backend="pebble" and state_memory_limit), then the final
+// watermark and Finish. After every step, what use(op) reports the operator holds must be
+// within capBytes+slack. It returns the output rows (sorted, formatted by Row), the most
+// the operator held and its largest index (in most), and what it spilled (most.Spilled).
+func WithinCap(t *testing.T, op Op, steps []Step, capBytes, slack int64, use func(runtime.Operator) CapUse) (rows []string, most CapUse) {
+	t.Helper()
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	o := op.New()
+	tc := runtime.NewStandaloneTaskCtx(context.Background(), mem, 0, 1, state.DefaultMaxParallelism)
+	tc.Job.Spill = runtime.SpillConfig{Backend: state.PebbleBackend, MemoryLimit: capBytes, Dir: spillDir(t)}
+	if err := o.Open(tc); err != nil {
+		t.Fatal(err)
+	}
+	closed := false
+	defer func() {
+		if !closed { // a failed check
+			o.Close()
+		}
+	}()
+	out := &collector{}
+	check := func(i int) {
+		u := use(o)
+		if u.Held() > capBytes+slack {
+			t.Fatalf("after step %d the operator holds %d bytes (rows %d, index %d, spill store %d): more than its cap of %d and %d of slack",
+				i, u.Held(), u.Resident, u.Index, u.Store, capBytes, slack)
+		}
+		most.Resident, most.Index = max(most.Resident, u.Held()), max(most.Index, u.Index)
+		most.Spilled = u.Spilled
+	}
+	for i, st := range steps {
+		var err error
+		switch {
+		case st.End:
+			if e, ok := o.(runtime.InputEnder); ok {
+				err = e.EndInput(st.Side, out)
+			}
+		case st.Rec == nil:
+			err = o.ProcessWatermark(st.WM, out)
+		default:
+			st.Rec.Retain()
+			err = o.ProcessBatch(runtime.Message{Kind: runtime.MsgBatch, Rec: st.Rec, Seq: st.Seq, WM: st.WM, HasWM: st.HasWM, Side: st.Side}, out)
+		}
+		if err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+		check(i)
+	}
+	if err := o.ProcessWatermark(runtime.WatermarkMax, out); err != nil {
+		t.Fatal(err)
+	}
+	check(len(steps))
+	if err := o.Finish(out); err != nil {
+		t.Fatal(err)
+	}
+	o.Close()
+	closed = true
+	sort.Strings(out.rows)
+	return out.rows, most
+}
