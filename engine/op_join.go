@@ -654,7 +654,7 @@ func (o *joinOp) bindWhere(name string, left, right *lnode) error {
 		return nil
 	}
 	if o.unbounded || o.stateTTL > 0 {
-		return rberr.New(rberr.Plan, "%s: a join condition (where=) over unbounded or updating inputs, or with a state TTL, is supported for inner joins without a state TTL only (filter the inner join's result instead); this %s join would have to take back rows it emitted when a later row meets the condition", name, o.How)
+		return rberr.New(rberr.Plan, "%s: a join condition beyond the key equalities (where=, or the rest of SQL's ON) over unbounded or updating inputs, or with a state TTL, is supported for inner joins without a state TTL only (filter the inner join's result instead); this %s join would have to take back rows it emitted when a later row meets the condition", name, o.How)
 	}
 	suffix := o.Suffix
 	if suffix == "" {

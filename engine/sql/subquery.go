@@ -212,10 +212,7 @@ func (pl *planner) correlation(s *Select, outer []column) (inner Expr, innerKeys
 		}
 		return nil, nil, nil, nil, false, e
 	}
-	if res != nil && len(innerKeys) == 0 {
-		return nil, nil, nil, nil, false, unsupported(res.conds[0].Position(), "a subquery correlated only by conditions other than equalities between its and the outer query's columns")
-	}
-	return inner, innerKeys, outerKeys, res, len(innerKeys) > 0, nil
+	return inner, innerKeys, outerKeys, res, len(innerKeys) > 0 || res != nil, nil
 }
 
 // residual holds the conditions of a correlated subquery's WHERE over both its own and the
@@ -330,6 +327,10 @@ func (pl *planner) planSub(q *Query, outer []column, value bool, what string, at
 			// an aggregate without GROUP BY gives one row even over no rows
 			return nil, unsupported(at, "a correlated "+what+" subquery whose SELECT is an aggregate")
 		}
+	}
+	if res != nil && len(ik) == 0 && !value {
+		// no key to join on (IN has its value)
+		return nil, unsupported(res.conds[0].Position(), "a subquery correlated only by conditions other than equalities between its and the outer query's columns")
 	}
 	sel := &Select{At: s.At, From: s.From, Where: inner}
 	out := &subRel{outer: ok, res: res}

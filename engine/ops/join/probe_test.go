@@ -3,8 +3,8 @@ package join_test
 import (
 	"encoding/json"
 	"fmt"
-	"slices"
 	"math/rand"
+	"slices"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
