@@ -70,7 +70,7 @@ func TestHashJoinBuildProbe(t *testing.T) {
 // kind, symmetric to the end and built on the side it may build on, straight,
 // checkpointed and restored at other parallelisms, against the plain definition.
 func TestHashJoinCondition(t *testing.T) {
-	steps, rows := stream(13, 40)
+	steps, rows := stream(13, 30)
 	defer opstest.Release(steps)
 	lv, rv, k, nullInt := "lv", "rv", "k", json.RawMessage("null")
 	col := func(n *string) *plan.Expr { return &plan.Expr{Col: n} }
