@@ -42,7 +42,7 @@ test: install lint test-go test-py ## run every test (lint, Go with -race and fu
 KAFKA_BROKER = kafka/testbroker/broker.sh
 
 test-go: ## Go tests with the race detector (on a Kafka broker started for them), then each fuzz target for $(FUZZTIME)
-	$(KAFKA_BROKER) run go test -race ./...
+	$(KAFKA_BROKER) run go test -race -timeout 30m ./...
 	go test -race -tags riverbed_testhooks ./batch ./engine/ops/sink
 	scripts/fuzz.sh ./engine FuzzExplain $(FUZZTIME)
 	scripts/fuzz.sh ./engine FuzzBindPlans $(FUZZTIME)

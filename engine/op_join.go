@@ -47,6 +47,11 @@ type JoinArgs struct {
 	// StateTTL (relational joins on keys over unbounded inputs): a kept row not matched
 	// for this long (processing time) is dropped, as Flink's table.exec.state.ttl.
 	StateTTL string `json:"state_ttl,omitempty"`
+	// Where (relational joins) is a condition a pair of rows with equal keys must also
+	// meet to match, as the rest of SQL's ON: over the left columns and every right
+	// column (a name that clashes with a left one takes Suffix). Over unbounded inputs,
+	// inner joins only.
+	Where *plan.Expr `json:"where,omitempty"`
 }
 
 // joinOp is the logical operator "join": its binding and validation, the input columns it
@@ -64,6 +69,9 @@ type joinOp struct {
 	// reads its rows without it (ops/join/updating.go).
 	updating [2]bool
 	opCol    [2]int
+	// cond is Where bound over condSchema: the left columns, then every right column.
+	cond       expr.Expr
+	condSchema *arrow.Schema
 }
 
 func init() {
@@ -112,6 +120,20 @@ func (o *joinOp) inputNeeds(ln *lnode, need map[string]bool) (lneed, rneed map[s
 		return nil, nil
 	}
 	lneed, rneed = refs(o.LeftOn...), refs(o.RightOn...)
+	if o.cond != nil {
+		nl := left.schema.NumFields()
+		for c := range refs(o.Where) {
+			for _, i := range o.condSchema.FieldIndices(c) {
+				if i < nl {
+					lneed[c] = true
+				} else if rn := right.schema.Field(i - nl).Name; rn != c {
+					rneed[rn], lneed[rn] = true, true // keep the clash that gave it the suffix
+				} else {
+					rneed[rn] = true
+				}
+			}
+		}
+	}
 	for side, in := range ln.inputs {
 		if in.timeCol != "" {
 			[2]map[string]bool{lneed, rneed}[side][in.timeCol] = true
@@ -208,7 +230,7 @@ func (o *joinOp) build(g *graph, n *lnode, _ *plan.Expr) (flow, error) {
 		base := join.JoinBase{Spec: js, EmitSz: g.BatchSize}
 		if regularJoin(js.How) {
 			return &join.HashJoinOp{JoinBase: base, LeftKeep: o.leftKeep, Unbounded: o.unbounded, Broadcast: bcast >= 0, Build: build, BuildFirst: buildFirst,
-				TTL: time.Duration(o.stateTTL) * time.Microsecond, Updating: o.updating, OpCol: o.opCol}
+				TTL: time.Duration(o.stateTTL) * time.Microsecond, Updating: o.updating, OpCol: o.opCol, Cond: o.cond, CondSchema: o.condSchema}
 		}
 		switch js.How {
 		case "window":
@@ -298,6 +320,9 @@ func (o *joinOp) explain(n *lnode) (detail string) {
 			on = append(on, fmt.Sprintf("%s = %s", o.spec.LeftKeys[i], o.spec.RightKeys[i]))
 		}
 		detail += " on " + strings.Join(on, ", ")
+		if o.cond != nil {
+			detail += " where " + o.cond.String()
+		}
 		if o.stateTTL > 0 {
 			detail += ", state TTL " + plan.FormatDuration(o.stateTTL)
 		}
@@ -476,7 +501,13 @@ func (o *joinOp) bindJoin(ln, left, right *lnode) error {
 		}
 	}
 	if regular {
+		if err := o.bindWhere(name, left, right); err != nil {
+			return err
+		}
 		return o.finishRegularJoin(ln, js, left, right, dropLeft, dropRight)
+	}
+	if o.Where != nil {
+		return rberr.New(rberr.Plan, "%s: where= is a condition of joins on keys (inner, left, right, full, semi, anti) and cross joins, not of %s joins", name, o.How)
 	}
 	timeOf := func(side *lnode, col, what string, scope *expr.CompileScope) (int, error) {
 		if col == "" {
@@ -616,6 +647,43 @@ func (o *joinOp) bindJoin(ln, left, right *lnode) error {
 
 // regularJoin reports whether how names a relational join (as opposed to the event-time
 // window, interval and as-of joins).
+// bindWhere binds the join condition (Where) over the left columns and every right
+// column, the right names that clash with a left one taking the suffix.
+func (o *joinOp) bindWhere(name string, left, right *lnode) error {
+	if o.Where == nil {
+		return nil
+	}
+	if o.unbounded || o.stateTTL > 0 {
+		return rberr.New(rberr.Plan, "%s: a join condition beyond the key equalities (where=, or the rest of SQL's ON) over unbounded or updating inputs, or with a state TTL, is supported for inner joins without a state TTL only (filter the inner join's result instead); this %s join would have to take back rows it emitted when a later row meets the condition", name, o.How)
+	}
+	suffix := o.Suffix
+	if suffix == "" {
+		suffix = "_right"
+	}
+	fields := append([]arrow.Field(nil), left.schema.Fields()...)
+	names := map[string]bool{}
+	for _, f := range fields {
+		names[f.Name] = true
+	}
+	for _, f := range right.schema.Fields() {
+		if names[f.Name] {
+			f.Name += suffix
+		}
+		fields = append(fields, f)
+	}
+	o.condSchema = arrow.NewSchema(fields, nil)
+	scope := &expr.CompileScope{Schema: o.condSchema, Op: name + " (where)"}
+	cond, err := scope.Compile(o.Where)
+	if err != nil {
+		return err
+	}
+	if cond.Type().ID() != arrow.BOOL {
+		return rberr.New(rberr.Type, "%s: the join condition %s is %s, not bool; compare it, e.g. %s > 0", name, cond, expr.TypeName(cond.Type()), cond)
+	}
+	o.cond = cond
+	return nil
+}
+
 func regularJoin(how string) bool {
 	switch how {
 	case "inner", "left", "right", "full", "semi", "anti", "cross":

@@ -216,3 +216,69 @@ def test_scans_read_only_the_columns_used_after_a_join(tmp_path, how: str) -> No
         sel = f"l.v, {key} as k" if how == "right" else f"{key} as k, l.v"
         want = con.sql(f"select {sel}, r.x as x_right, r.w from l {kind} join r on l.k = r.k").to_arrow_table()
     assert rows(got) == rows(want.rename_columns(cols))
+
+
+def _duckdb_where(how: str) -> str:
+    on = "l.k = r.k and (l.a % 7) < (r.b % 7)"
+    return {
+        "inner": f"select l.k, a, b from l join r on {on}",
+        "left": f"select l.k, a, b from l left join r on {on}",
+        "right": f"select a, r.k, b from l right join r on {on}",
+        "full": f"select l.k, a, r.k as k_right, b from l full join r on {on}",
+        "semi": f"select k, a from l semi join r on {on}",
+        "anti": f"select k, a from l anti join r on {on}",
+    }[how]
+
+
+@pytest.mark.parametrize("how,strategy", [(h, s) for h in KINDS for s in ("hash", "broadcast")
+                                          if not (h == "full" and s == "broadcast")])
+def test_join_condition_beyond_the_keys_matches_duckdb(how: str, strategy: str) -> None:
+    """where= is the rest of SQL's ON: a pair with equal keys matches only if it holds, so
+    outer joins pad the rows whose every partner fails it, semi joins drop them and anti
+    joins keep them. Values with nulls make the condition NULL (false) for some pairs."""
+    r = random.Random(11)
+    n = 4000
+    left = pa.table({"k": [r.choice([None, 0, 0] + list(range(300))) for _ in range(n)],
+                     "a": [None if r.random() < 0.05 else i for i in range(n)]})
+    right = pa.table({"k": [r.choice([None, 0] + list(range(100, 400))) for _ in range(n // 2)],
+                      "b": [None if r.random() < 0.05 else i for i in range(n // 2)]})
+    env = rb.Environment(parallelism=3, batch_size=300)
+    cond = (col("a") % 7) < (col("b") % 7)
+    got = env.from_arrow(left).join(env.from_arrow(right), on="k", how=how, strategy=strategy,
+                                    where=cond).collect()
+    con = duckdb.connect()
+    con.register("l", left)
+    con.register("r", right)
+    want = con.sql(_duckdb_where(how)).fetchall()
+    plain = con.sql(_duckdb_where(how).replace(" and (l.a % 7) < (r.b % 7)", "")).fetchall()
+    assert sorted(want, key=repr) != sorted(plain, key=repr), "the condition changes nothing: a weak check"
+    assert rows(got) == sorted(want, key=repr)
+
+
+def test_join_condition_names_clashing_right_columns_with_the_suffix() -> None:
+    """A self-join's condition reads the right side's clashing columns with the suffix, and
+    the scans still read those columns (they are not in the output of a semi join)."""
+    lines = pa.table({"order": [1, 1, 2, 3, 3, 4, 4], "supp": [7, 8, 7, 5, None, 6, 6],
+                      "qty": [1, 2, 3, 4, 5, 6, 7]})
+    s = rb.from_arrow(lines)
+    got = s.join(s, on="order", how="semi", where=col("supp") != col("supp_right")).select("order", "qty").collect()
+    con = duckdb.connect()
+    con.register("t", lines)
+    want = con.sql("select \"order\", qty from t l1 where exists (select * from t l2 "
+                   "where l2.\"order\" = l1.\"order\" and l2.supp <> l1.supp)").fetchall()
+    assert rows(got) == sorted(want, key=repr) and len(want) == 2
+
+
+def test_join_condition_errors_are_clear() -> None:
+    a = rb.from_pydict({"k": [1], "x": [1]})
+    b = rb.from_pydict({"k": [1], "y": [2]})
+    with pytest.raises(rb.PlanError, match=r"z.*did you mean|not found"):
+        a.join(b, on="k", how="left", where=col("z") > 0).collect()
+    with pytest.raises(rb.PlanError, match="not bool"):
+        a.join(b, on="k", how="left", where=col("x") + col("y")).collect()
+    with pytest.raises(TypeError, match="where takes an expression"):
+        a.join(b, on="k", where="x < y")  # type: ignore[arg-type]
+    live = rb.nexmark(events_per_second=1000).bids()
+    people = rb.nexmark(events_per_second=100).persons()
+    with pytest.raises(rb.PlanError, match=r"join condition beyond the key equalities .* over unbounded"):
+        live.join(people, left_on="bidder", right_on="id", how="left", where=col("price") > 10).explain()

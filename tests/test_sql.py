@@ -72,6 +72,15 @@ QUERIES = [
     "SELECT o.id, o.cust, c.cust AS c2, c.name FROM orders o FULL JOIN customers c ON o.cust = c.cust",
     "SELECT o.id, c.name FROM orders o LEFT JOIN customers c ON o.cust = c.cust AND c.tier = 1",
     "SELECT o.id, c.name FROM orders o JOIN customers c ON o.cust = c.cust AND o.qty > c.tier",
+    "SELECT o.id, c.name FROM orders o LEFT JOIN customers c ON o.cust = c.cust AND o.qty > c.tier",
+    "SELECT o.id, c.name FROM orders o RIGHT JOIN customers c ON o.cust = c.cust AND o.amount > c.tier * 4",
+    "SELECT o.id, o.cust, c.name FROM orders o FULL JOIN customers c ON o.cust = c.cust AND o.qty > c.tier",
+    "SELECT o.id, c.name FROM orders o LEFT JOIN customers c ON o.cust = c.cust AND o.amount > 4",
+    "SELECT id FROM orders o WHERE EXISTS (SELECT * FROM orders p WHERE p.cust = o.cust AND p.id <> o.id)",
+    "SELECT id FROM orders o WHERE NOT EXISTS (SELECT * FROM orders p WHERE p.cust = o.cust AND p.amount > o.amount)",
+    "SELECT id FROM orders o WHERE cust IN (SELECT cust FROM customers c WHERE c.tier < o.qty)",
+    "SELECT id FROM orders o WHERE EXISTS (SELECT * FROM customers c WHERE c.cust = o.cust AND tier < qty "
+    "AND tier > 1)",
     "SELECT o.id, c.name FROM orders o CROSS JOIN customers c WHERE c.tier = 3",
     "SELECT o.id, c.name FROM orders o, customers c WHERE o.cust = c.cust AND c.tier = 1 AND o.amount > 1",
     "SELECT a.id, b.id AS other FROM orders a, orders b WHERE a.cust = b.cust AND a.id < b.id",
@@ -159,10 +168,13 @@ def test_sql_errors_name_line_and_column(data: dict[str, pa.Table]) -> None:
         rb.sql("SELECT id, note + 1 FROM orders", **data)
     with pytest.raises(rb.PlanError, match=r"SQL line 1, column 28: expected an expression, found end of input"):
         rb.sql("SELECT id FROM orders WHERE", **data)
-    with pytest.raises(rb.PlanError, match=r"SQL line 2, column 58: a correlated condition other than an equality .* "
-                                           r"is not supported yet"):
+    with pytest.raises(rb.PlanError, match=r"SQL line 2, column 58: a subquery correlated only by conditions other "
+                                           r"than equalities .* is not supported yet"):
         rb.sql("SELECT id FROM orders o\n"
                "WHERE id > 1 AND EXISTS (SELECT * FROM customers c WHERE c.tier > o.qty)", **data)
+    with pytest.raises(rb.PlanError, match=r"SQL line 1, column 79: a correlated condition other than an equality in "
+                                           r"x NOT IN \(subquery\)"):
+        rb.sql("SELECT id FROM orders o WHERE cust NOT IN (SELECT cust FROM customers c WHERE c.tier < o.qty)", **data)
 
 
 def _events(n: int = 400) -> pa.Table:

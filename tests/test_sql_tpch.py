@@ -11,13 +11,8 @@ import pytest
 import tpch_queries as tq  # tests/ is on sys.path (see conftest)
 from test_tpch import SCALE, assert_same_answer, tpch_dir  # noqa: F401 (the fixture)
 
-# Queries the SQL planner does not cover yet: {query: the construct}.
-SQL_GAPS: dict[int, str] = {
-    21: "EXISTS correlated by an inequality (l2.l_suppkey <> l1.l_suppkey)",
-}
 
-
-@pytest.mark.parametrize("n", [n for n in range(1, 23) if n not in SQL_GAPS])
+@pytest.mark.parametrize("n", range(1, 23))
 def test_tpch_sql(n: int, tpch_dir: str) -> None:  # noqa: F811
     import riverbed as rb
 
@@ -27,13 +22,3 @@ def test_tpch_sql(n: int, tpch_dir: str) -> None:  # noqa: F811
     want = tq.duckdb_connect(tpch_dir).sql(tq.sql(n)).to_arrow_table()
     assert want.num_rows > 0, f"q{n} has no rows at scale {SCALE}: a weak check"
     assert_same_answer(n, got, want)
-
-
-@pytest.mark.parametrize("n", sorted(SQL_GAPS))
-def test_tpch_sql_gaps_are_named(n: int, tpch_dir: str) -> None:  # noqa: F811
-    """The queries not covered yet fail with a clear 'not supported yet' error at a position."""
-    import riverbed as rb
-
-    tables = {name: rb.read_parquet(os.path.join(tpch_dir, f"{name}.parquet")) for name in tq.TABLES}
-    with pytest.raises(rb.PlanError, match=r"SQL line \d+, column \d+: .*not supported yet"):
-        rb.sql(tq.sql(n), **tables)

@@ -43,7 +43,7 @@ func materialize(ec *EvalCtx, args []compute.Datum) (arrs []arrow.Array, n int, 
 // castTo casts an array as castDatum does (sharing it when it has the type already); the
 // caller releases the result.
 func castTo(ec *EvalCtx, a arrow.Array, to arrow.DataType, what string) (arrow.Array, error) {
-	d, err := castDatum(ec, compute.NewDatum(a), to, what)
+	d, err := castDatum(ec, compute.NewDatumWithoutOwning(a), to, what)
 	if err != nil {
 		return nil, err
 	}

@@ -219,6 +219,12 @@ func (pl *planner) joinKey(lk, rk Expr, l, r *rel) (x, y *plan.Expr, err error) 
 }
 
 func (pl *planner) join(l, r *rel, how string, lk, rk []Expr, at Pos) (*rel, error) {
+	return pl.joinOn(l, r, how, lk, rk, nil, at)
+}
+
+// joinOn is join where a pair of rows with equal keys also meets the conditions on
+// (the rest of an outer join's ON) to match.
+func (pl *planner) joinOn(l, r *rel, how string, lk, rk, on []Expr, at Pos) (*rel, error) {
 	right, err := pl.renameClashes(l, r, at)
 	if err != nil {
 		return nil, err
@@ -231,7 +237,17 @@ func (pl *planner) join(l, r *rel, how string, lk, rk []Expr, at Pos) (*rel, err
 		}
 		lx, rx = append(lx, x), append(rx, y)
 	}
-	return pl.joinExprs(l, right, how, lx, rx, at)
+	var where *plan.Expr
+	if len(on) > 0 {
+		var cond Expr
+		for _, c := range on {
+			cond = and(cond, c)
+		}
+		if where, err = pl.expr(cond, &scope{cols: append(append([]column(nil), l.cols...), right.cols...)}); err != nil {
+			return nil, err
+		}
+	}
+	return pl.joinExprs(l, right, how, lx, rx, where, at)
 }
 
 // renameClashes gives the right columns whose field names the left has a new field name
@@ -271,8 +287,8 @@ func (pl *planner) renameClashes(l, r *rel, at Pos) (*rel, error) {
 
 // joinExprs joins two relations whose fields do not clash on keys already translated over
 // each side.
-func (pl *planner) joinExprs(l, right *rel, how string, lx, rx []*plan.Expr, at Pos) (*rel, error) {
-	args := &engine.JoinArgs{How: how}
+func (pl *planner) joinExprs(l, right *rel, how string, lx, rx []*plan.Expr, where *plan.Expr, at Pos) (*rel, error) {
+	args := &engine.JoinArgs{How: how, Where: where}
 	node := &plan.Node{Op: "join", Inputs: []*plan.Node{l.node, right.node}, Args: args}
 	keep := func(x *plan.Expr, cols []column) *plan.Expr {
 		if x.Col == nil {
@@ -442,8 +458,9 @@ func (pl *planner) explicitJoin(j *JoinExpr) (*rel, error) {
 				&engine.JoinArgs{How: "interval", Lower: signedDuration(lo), Upper: signedDuration(hi)}, nil)
 		}
 	}
-	// other conditions: on the side a join keeps whole they filter that input first
-	var after []Expr
+	// other conditions: on the side a join keeps whole they filter that input first; the
+	// rest filter an inner join's result and are checked on each pair of an outer one
+	var after, on []Expr
 	for _, c := range rest {
 		both := &scope{cols: append(append([]column(nil), l.cols...), r.cols...), owners: map[int]bool{}}
 		if _, err := pl.expr(c, both); err != nil {
@@ -463,7 +480,7 @@ func (pl *planner) explicitJoin(j *JoinExpr) (*rel, error) {
 		case j.Kind == "inner":
 			after = append(after, c)
 		default:
-			return nil, unsupported(c.Position(), "this condition in the ON clause of a "+j.Kind+" join (only equalities between the two sides, and conditions on the side whose unmatched rows are dropped)")
+			on = append(on, c)
 		}
 	}
 	how := j.Kind
@@ -473,7 +490,7 @@ func (pl *planner) explicitJoin(j *JoinExpr) (*rel, error) {
 		}
 		how = "cross"
 	}
-	out, err := pl.join(l, r, how, lk, rk, j.P)
+	out, err := pl.joinOn(l, r, how, lk, rk, on, j.P)
 	if err != nil {
 		return nil, err
 	}

@@ -109,11 +109,11 @@ func TestPlanErrorsHavePositions(t *testing.T) {
 		{"SELECT k FROM t WHERE k NOT IN (SELECT k, x FROM u)", "SQL line 1, column 33: the IN subquery gives 2 columns; it must give one", rberr.Plan},
 		{"SELECT k FROM t WHERE x IS DISTINCT k", "SQL line 1, column 37: expected FROM, found 'k'", rberr.Plan},
 		{"SELECT k FROM t WHERE x IS MAYBE", "SQL line 1, column 28: expected NULL, TRUE, FALSE, UNKNOWN or DISTINCT FROM after IS, found 'MAYBE'", rberr.Plan},
-		{"SELECT k FROM t WHERE EXISTS (SELECT * FROM u WHERE u.k > t.k)", "SQL line 1, column 53: a correlated condition other than an equality", rberr.Plan},
+		{"SELECT k FROM t WHERE EXISTS (SELECT * FROM u WHERE u.k > t.k)", "SQL line 1, column 53: a subquery correlated only by conditions other than equalities", rberr.Plan},
 		{"SELECT k FROM t WHERE x > (SELECT x, k FROM u)", "SQL line 1, column 27: the scalar subquery gives 2 columns; it must give one", rberr.Plan},
 		{"SELECT k FROM t WHERE x > (SELECT x FROM u WHERE u.k = t.k GROUP BY x)", "SQL line 1, column 27: a correlated scalar subquery other than one expression without GROUP BY or HAVING is not supported yet", rberr.Plan},
 		{"SELECT COUNT(*) FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '1' SECOND))", "SQL line 1, column 22: a window table function without GROUP BY window_start, window_end is not supported yet", rberr.Plan},
-		{"SELECT k FROM t LEFT JOIN u ON t.k < u.k", "SQL line 1, column 32: this condition in the ON clause of a left join", rberr.Plan},
+		{"SELECT k FROM t LEFT JOIN u ON t.k < u.k", "SQL line 1, column 17: a left join without an equality between the two sides", rberr.Plan},
 	}
 	for _, c := range cases {
 		_, _, err := compileAndBind(t, c.q)

@@ -155,16 +155,17 @@ func simpleSelect(q *Query) (*Select, bool) {
 	return s, true
 }
 
-// correlation splits a subquery's WHERE into the conditions on its own FROM (inner) and the
-// equalities inner = outer that correlate it. correlated is false when the query is not
-// correlated.
-func (pl *planner) correlation(s *Select, outer []column) (inner Expr, innerKeys, outerKeys []Expr, correlated bool, err error) {
+// correlation splits a subquery's WHERE into the conditions on its own FROM (inner), the
+// equalities inner = outer that correlate it and the other conditions over both its own
+// and the outer columns (res: nil when there are none). correlated is false when the
+// query is not correlated.
+func (pl *planner) correlation(s *Select, outer []column) (inner Expr, innerKeys, outerKeys []Expr, res *residual, correlated bool, err error) {
 	// the inner FROM's columns (planned once to know them; the plan is built again below)
 	var cols []column
 	for _, it := range s.From {
 		r, err := pl.tableExpr(it)
 		if err != nil {
-			return nil, nil, nil, false, err
+			return nil, nil, nil, nil, false, err
 		}
 		cols = append(cols, r.cols...)
 	}
@@ -189,7 +190,7 @@ func (pl *planner) correlation(s *Select, outer []column) (inner Expr, innerKeys
 			continue
 		}
 		if !notFound(e) {
-			return nil, nil, nil, false, e
+			return nil, nil, nil, nil, false, e
 		}
 		b, ok := c.(*Binary)
 		if ok && b.Op == "=" {
@@ -202,12 +203,59 @@ func (pl *planner) correlation(s *Select, outer []column) (inner Expr, innerKeys
 				continue
 			}
 		}
-		if _, e2 := pl.expr(c, &scope{cols: append(append([]column(nil), cols...), outer...)}); e2 == nil {
-			return nil, nil, nil, false, unsupported(c.Position(), "a correlated condition other than an equality between the subquery's and the outer query's columns")
+		if _, e2 := pl.expr(c, residualScope(cols, outer)); e2 == nil {
+			if res == nil {
+				res = &residual{}
+			}
+			res.add(c, in)
+			continue
 		}
-		return nil, nil, nil, false, e
+		return nil, nil, nil, nil, false, e
 	}
-	return inner, innerKeys, outerKeys, len(innerKeys) > 0, nil
+	return inner, innerKeys, outerKeys, res, len(innerKeys) > 0 || res != nil, nil
+}
+
+// residual holds the conditions of a correlated subquery's WHERE over both its own and the
+// outer query's columns, other than the equalities that correlate it (TPC-H q21's
+// l2.l_suppkey <> l1.l_suppkey): the semi or anti join of an IN or EXISTS checks them on
+// each pair of rows with equal keys (the join's where). inner are the subquery's columns
+// they read; the subquery gives each as a column of a fresh name (field).
+type residual struct {
+	conds []Expr
+	inner []column
+	refs  map[string]bool
+}
+
+// add takes condition c, noting the subquery's columns it reads (those in scope in).
+func (res *residual) add(c Expr, in *scope) {
+	res.conds = append(res.conds, c)
+	if res.refs == nil {
+		res.refs = map[string]bool{}
+	}
+	rewriteExpr(c, func(e Expr) (Expr, bool) {
+		id, ok := e.(*Ident)
+		if !ok {
+			return e, false
+		}
+		col, err := in.resolve(id)
+		if err == nil && !res.refs[col.qual+"."+col.name] {
+			res.refs[col.qual+"."+col.name] = true
+			res.inner = append(res.inner, *col)
+		}
+		return e, true
+	})
+}
+
+// residualScope is where a subquery's residual conditions resolve names: its own columns
+// first (an unqualified name the outer query also has is the subquery's, as SQL scopes
+// it), then the outer query's.
+func residualScope(inner, outer []column) *scope {
+	cols := append([]column(nil), inner...)
+	for _, c := range outer {
+		c.shadow = true
+		cols = append(cols, c)
+	}
+	return &scope{cols: cols}
 }
 
 func and(a, b Expr) Expr {
@@ -224,7 +272,17 @@ type subRel struct {
 	r     *rel
 	keys  []string // column names in r
 	outer []Expr
-	val   string // column name in r; "" for EXISTS
+	val   string    // column name in r; "" for EXISTS
+	res   *residual // other conditions on both the subquery's and the outer columns
+}
+
+// noResidual refuses a subquery with residual conditions where its plan cannot check
+// them on each pair of rows (what names the construct).
+func (sub *subRel) noResidual(what string) error {
+	if sub.res == nil {
+		return nil
+	}
+	return unsupported(sub.res.conds[0].Position(), "a correlated condition other than an equality in "+what+" (only IN and [NOT] EXISTS as WHERE conjuncts take them)")
 }
 
 // planSub plans the query of an IN (value) or EXISTS (!value) subquery whose outer query
@@ -235,9 +293,10 @@ func (pl *planner) planSub(q *Query, outer []column, value bool, what string, at
 	correlated := false
 	var inner Expr
 	var ik, ok []Expr
+	var res *residual
 	if simple && len(s.From) > 0 {
 		var err error
-		if inner, ik, ok, correlated, err = pl.correlation(s, outer); err != nil {
+		if inner, ik, ok, res, correlated, err = pl.correlation(s, outer); err != nil {
 			return nil, err
 		}
 	}
@@ -269,12 +328,27 @@ func (pl *planner) planSub(q *Query, outer []column, value bool, what string, at
 			return nil, unsupported(at, "a correlated "+what+" subquery whose SELECT is an aggregate")
 		}
 	}
+	if res != nil && len(ik) == 0 && !value {
+		// no key to join on (IN has its value)
+		return nil, unsupported(res.conds[0].Position(), "a subquery correlated only by conditions other than equalities between its and the outer query's columns")
+	}
 	sel := &Select{At: s.At, From: s.From, Where: inner}
-	out := &subRel{outer: ok}
+	out := &subRel{outer: ok, res: res}
 	for i, k := range ik {
 		kn := name + "_k" + strconv.Itoa(i)
 		sel.Items = append(sel.Items, &SelectItem{At: At{k.Position()}, Expr: k, Alias: kn})
 		out.keys = append(out.keys, kn)
+	}
+	if res != nil {
+		for i := range res.inner {
+			c := &res.inner[i]
+			parts := []string{c.name}
+			if c.qual != "" {
+				parts = []string{c.qual, c.name}
+			}
+			c.field = name + "_c" + strconv.Itoa(i)
+			sel.Items = append(sel.Items, &SelectItem{At: At{at}, Expr: &Ident{At: At{at}, Parts: parts}, Alias: c.field})
+		}
 	}
 	if value {
 		if len(s.Items) != 1 || s.Items[0].Star {
@@ -306,6 +380,12 @@ func (pl *planner) outerKeys(sub *subRel, sc *scope) ([]*plan.Expr, error) {
 
 // joinNames joins l and r on l's key expressions equal to r's columns of the given names.
 func (pl *planner) joinNames(l, r *rel, how string, lx []*plan.Expr, rnames []string, at Pos) (*rel, error) {
+	return pl.joinNamesWhere(l, r, how, lx, rnames, nil, at)
+}
+
+// joinNamesWhere is joinNames where a pair of rows with equal keys also meets the
+// subquery's residual conditions (res; nil: none), r being that subquery's rows.
+func (pl *planner) joinNamesWhere(l, r *rel, how string, lx []*plan.Expr, rnames []string, res *residual, at Pos) (*rel, error) {
 	right, err := pl.renameClashes(l, r, at)
 	if err != nil {
 		return nil, err
@@ -317,7 +397,21 @@ func (pl *planner) joinNames(l, r *rel, how string, lx []*plan.Expr, rnames []st
 	if len(lx) == 0 {
 		how = "cross"
 	}
-	return pl.joinExprs(l, right, how, lx, rx, at)
+	var where *plan.Expr
+	if res != nil {
+		inner := append([]column(nil), res.inner...)
+		for i := range inner {
+			inner[i].field = fieldOf(right, inner[i].field)
+		}
+		var cond Expr
+		for _, c := range res.conds {
+			cond = and(cond, c)
+		}
+		if where, err = pl.expr(cond, residualScope(inner, l.cols)); err != nil {
+			return nil, err
+		}
+	}
+	return pl.joinExprs(l, right, how, lx, rx, where, at)
 }
 
 // subStats joins to l the subquery's row count n and (for IN) non-null value count nn:
@@ -401,7 +495,10 @@ func (pl *planner) inJoin(r *rel, e *InSubquery) (*rel, error) {
 	lx = append(lx, x)
 	rk := append(append([]string(nil), sub.keys...), sub.val)
 	if !e.Not {
-		return pl.joinNames(r, sub.r, "semi", lx, rk, e.P)
+		return pl.joinNamesWhere(r, sub.r, "semi", lx, rk, sub.res, e.P)
+	}
+	if err := sub.noResidual("x NOT IN (subquery)"); err != nil {
+		return nil, err
 	}
 	// The anti join keeps the rows whose x matches no value (and those whose x is NULL);
 	// x NOT IN (q) is TRUE only when q gives no row, or when x is not NULL and no value of
@@ -446,7 +543,7 @@ func (pl *planner) existsJoin(r *rel, q *Query, not bool, at Pos) (*rel, error) 
 	if err != nil {
 		return nil, err
 	}
-	return pl.joinNames(r, sub.r, how, lx, sub.keys, at)
+	return pl.joinNamesWhere(r, sub.r, how, lx, sub.keys, sub.res, at)
 }
 
 // renameOne gives a one-column relation's column a fresh name.
@@ -492,8 +589,12 @@ func (pl *planner) scalarSub(r *rel, sc *scope, sq *Subquery, inner bool) (*rel,
 	var ik, ok []Expr
 	if simple && len(s.From) > 0 {
 		var err error
-		if where, ik, ok, correlated, err = pl.correlation(s, sc.cols); err != nil {
+		var res *residual
+		if where, ik, ok, res, correlated, err = pl.correlation(s, sc.cols); err != nil {
 			return nil, nil, err
+		}
+		if res != nil {
+			return nil, nil, (&subRel{res: res}).noResidual("a scalar subquery")
 		}
 	}
 	tooMany := fmt.Sprintf("SQL %s: the scalar subquery gave more than one row", sq.P)
@@ -680,6 +781,9 @@ func (pl *planner) markIn(r *rel, sc *scope, e *InSubquery) (*rel, *plan.Expr, e
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := sub.noResidual("an IN subquery outside a WHERE conjunct"); err != nil {
+		return nil, nil, err
+	}
 	x, err := pl.expr(e.X, sc)
 	if err != nil {
 		return nil, nil, err
@@ -717,6 +821,9 @@ func (pl *planner) markIn(r *rel, sc *scope, e *InSubquery) (*rel, *plan.Expr, e
 func (pl *planner) markExists(r *rel, sc *scope, e *Exists) (*rel, *plan.Expr, error) {
 	sub, err := pl.planSub(e.Query, sc.cols, false, "EXISTS", e.P)
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := sub.noResidual("an EXISTS subquery outside a WHERE conjunct"); err != nil {
 		return nil, nil, err
 	}
 	var j *rel

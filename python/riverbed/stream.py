@@ -956,7 +956,7 @@ class Stream:
 
     def join(self, other: Stream, on: Any = None, how: str = "inner", *, left_on: Any = None,
              right_on: Any = None, suffix: str = "_right", strategy: JoinStrategy = "auto",
-             state_ttl: Duration | None = None) -> Stream:
+             state_ttl: Duration | None = None, where: Expr | None = None) -> Stream:
         """Relational join on equal keys, with Polars' kinds and output columns: ``how`` is
         ``"inner"``, ``"left"``, ``"right"``, ``"full"``, ``"semi"``, ``"anti"`` or ``"cross"``
         (no keys). Null keys match nothing. Inner and left joins keep the left keys, right
@@ -997,6 +997,14 @@ class Stream:
         row of its key stands alone. As ``group_by``'s ``state_ttl``, it is processing time
         and a bounded join ignores it.
 
+        ``where`` is a further condition a pair of rows with equal keys must meet to match,
+        as the rest of SQL's ``ON`` (``ON l.k = r.k AND l.a < r.b``): over the left columns
+        and every right column, a right name that clashes with a left one taking ``suffix``
+        (``col("qty_right")``); null counts as false. A left row whose every partner fails
+        it is padded with nulls in a left join, dropped by a semi join and kept by an anti
+        join (filtering after the join would not give that). Over unbounded inputs only
+        inner joins take it.
+
         Examples
         --------
         >>> import riverbed as rb
@@ -1009,12 +1017,19 @@ class Stream:
         >>> people = rb.nexmark(events_per_second=200).persons()
         >>> bids.join(people, left_on="bidder", right_on="id", state_ttl="1h").schema.names[:3]
         ['auction', 'bidder', 'price']
+        >>> lines = rb.from_pydict({"order": [1, 1, 2], "supp": [7, 8, 7]})
+        >>> multi = lines.join(lines, on="order", how="semi", where=rb.col("supp") != rb.col("supp_right"))
+        >>> sorted(multi.collect()["supp"].to_pylist())
+        [7, 8]
         """
         kinds = ("inner", "left", "right", "full", "semi", "anti", "cross")
         if how not in kinds:
             hint = " (event-time joins are join_window, join_interval and join_asof)" \
                 if how in ("window", "interval", "asof") else ""
             raise ValueError(f"how must be one of {', '.join(map(repr, kinds))}, got {how!r}{hint}")
+        if where is not None and not isinstance(where, Expr):
+            raise TypeError(f"where takes an expression such as col('a') < col('b'), got {type(where).__name__}")
+        cond: dict[str, Any] = {} if where is None else {"where": where._to_plan()}
         if how == "cross":
             if on is not None or left_on is not None or right_on is not None:
                 raise ValueError("a cross join takes no keys")
@@ -1023,12 +1038,13 @@ class Stream:
             if not isinstance(other, Stream):
                 raise TypeError(f"join takes a stream, got {type(other).__name__}")
             node: dict[str, Any] = {"op": "join", "how": how, "suffix": suffix,
-                                    "inputs": [self._node, other._node]}
+                                    "inputs": [self._node, other._node], **cond}
             sources = list(self._sources) + [s for s in other._sources if s not in self._sources]
             return Stream(self._env, node, sources, unbounded=self._unbounded or other._unbounded)
         if strategy not in ("auto", "hash", "broadcast"):
             raise ValueError(f"strategy must be 'auto', 'hash' or 'broadcast', got {strategy!r}")
         extra: dict[str, Any] = {} if strategy == "auto" else {"join_strategy": strategy}
+        extra.update(cond)
         if state_ttl is not None:
             from .window import duration
 

@@ -5,6 +5,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/riverbed-engine/riverbed/engine/expr"
 	"github.com/riverbed-engine/riverbed/engine/ops/keyed"
 	"github.com/riverbed-engine/riverbed/engine/runtime"
 )
@@ -57,6 +58,14 @@ type HashJoinOp struct {
 	// until Build has ended (nothing of it is kept before).
 	BuildFirst bool
 	probe      int // the side streamed past the built one, or -1
+	// Cond (nil: none) is a condition a pair of rows with equal keys must meet to match,
+	// over CondSchema: the left input's columns, then the right input's (cond.go).
+	Cond       expr.Expr
+	CondSchema *arrow.Schema
+	cand       [2][]keyed.RowRef // candidate pairs of the rows waiting for decide
+	undecided  []undecided
+	mask       []bool
+	matched    map[keyed.RowRef]bool // a full join's right rows with a match (Finish)
 }
 
 type keyedRef struct {
@@ -175,26 +184,22 @@ func (o *HashJoinOp) Finish(out runtime.Emitter) error {
 	if o.Unbounded {
 		return o.flush(out) // every row was emitted as it came
 	}
-	emit := func() error {
-		if len(o.pending[0]) >= o.emitRows() {
-			return o.flush(out)
-		}
-		return nil
-	}
+	emit := func() error { return o.step(out) }
 	switch o.Spec.How {
 	case "left", "semi", "anti", "full":
-		var matched map[keyed.RowRef]bool
 		if o.Spec.How == "full" {
-			matched = map[keyed.RowRef]bool{}
+			o.matched = map[keyed.RowRef]bool{}
 		}
 		for _, l := range o.all[0] {
 			ms := o.rows[1].get(l.key)
-			switch o.Spec.How {
-			case "semi":
+			switch {
+			case o.Cond != nil:
+				o.decideLater(0, l.ref, ms)
+			case o.Spec.How == "semi":
 				if len(ms) > 0 {
 					o.pair(l.ref, noRow)
 				}
-			case "anti":
+			case o.Spec.How == "anti":
 				if len(ms) == 0 {
 					o.pair(l.ref, noRow)
 				}
@@ -204,8 +209,8 @@ func (o *HashJoinOp) Finish(out runtime.Emitter) error {
 				}
 				for _, r := range ms {
 					o.pair(l.ref, r)
-					if matched != nil {
-						matched[r] = true
+					if o.matched != nil {
+						o.matched[r] = true
 					}
 				}
 			}
@@ -213,9 +218,12 @@ func (o *HashJoinOp) Finish(out runtime.Emitter) error {
 				return err
 			}
 		}
-		if matched != nil {
+		if err := o.decide(); err != nil {
+			return err
+		}
+		if o.matched != nil {
 			for _, r := range o.all[1] {
-				if !matched[r.ref] {
+				if !o.matched[r.ref] {
 					o.pair(noRow, r.ref)
 					if err := emit(); err != nil {
 						return err
@@ -225,11 +233,16 @@ func (o *HashJoinOp) Finish(out runtime.Emitter) error {
 		}
 	case "right":
 		for _, r := range o.all[1] {
-			ms := o.rows[0].get(r.key)
-			if r.key == nullKey || len(ms) == 0 {
-				o.pair(noRow, r.ref)
-			}
+			var ms []keyed.RowRef
 			if r.key != nullKey {
+				ms = o.rows[0].get(r.key)
+			}
+			switch {
+			case o.Cond != nil:
+				o.decideLater(1, r.ref, ms)
+			case len(ms) == 0:
+				o.pair(noRow, r.ref)
+			default:
 				for _, l := range ms {
 					o.pair(l, r.ref)
 				}
@@ -248,11 +261,16 @@ func (o *HashJoinOp) Finish(out runtime.Emitter) error {
 			}
 		}
 	}
-	return o.flush(out)
+	return o.drain(out)
 }
 
 // flush emits the pending pairs: the kept left columns, then the kept right columns.
 func (o *HashJoinOp) flush(out runtime.Emitter) error {
+	if o.Cond != nil && (o.Spec.How == "inner" || o.Spec.How == "cross") {
+		if err := o.filterPending(); err != nil {
+			return err
+		}
+	}
 	left, right := o.pending[0], o.pending[1]
 	if len(left) == 0 {
 		return nil

@@ -68,14 +68,12 @@ func (o *HashJoinOp) EndInput(side int, out runtime.Emitter) error {
 	if o.Spec.How != "inner" { // an inner join has paired its kept rows already
 		for _, r := range o.all[p] {
 			o.probeRow(p, r.key, r.ref)
-			if len(o.pending[0]) >= o.emitRows() {
-				if err := o.flush(out); err != nil {
-					return err
-				}
+			if err := o.step(out); err != nil {
+				return err
 			}
 		}
 	}
-	if err := o.flush(out); err != nil {
+	if err := o.drain(out); err != nil {
 		return err
 	}
 	// Forget the probe side's rows: they match nothing more.
@@ -106,13 +104,11 @@ func (o *HashJoinOp) probeBatch(rec arrow.RecordBatch, out runtime.Emitter) erro
 			k = ids[i]
 		}
 		o.probeRow(p, k, keyed.RowRef{Chunk: chunk, Row: int32(i)})
-		if len(o.pending[0]) >= o.emitRows() {
-			if err := o.flush(out); err != nil {
-				return err
-			}
+		if err := o.step(out); err != nil {
+			return err
 		}
 	}
-	err = o.flush(out)
+	err = o.drain(out)
 	st.Live[chunk] = 0
 	st.Settle(chunk)
 	return err
@@ -135,6 +131,10 @@ func (o *HashJoinOp) probeRow(p int, k uint32, r keyed.RowRef) {
 		return
 	}
 	ms := o.rows[b].get(k)
+	if o.Cond != nil && o.Spec.How != "inner" {
+		o.decideLater(p, r, ms)
+		return
+	}
 	switch o.Spec.How {
 	case "inner":
 		for _, m := range ms {

@@ -312,7 +312,11 @@ func TestJoinStateOfAnotherVersion(t *testing.T) {
 	}
 }
 
-func hashJoinOp(how string) opstest.Op {
+func hashJoinOp(how string) opstest.Op { return hashJoinOpWhere(how, nil) }
+
+// hashJoinOpWhere is hashJoinOp with the join condition where (nil: none) over the left
+// columns then the right ones (the clashing k and ts as k_right and ts_right).
+func hashJoinOpWhere(how string, where *plan.Expr) opstest.Op {
 	left := []expr.Expr{opstest.Col(schemas[0], "k")}
 	right := []expr.Expr{opstest.Col(schemas[1], "k")}
 	fields := append([]arrow.Field{}, schemas[0].Fields()...)
@@ -324,8 +328,26 @@ func hashJoinOp(how string) opstest.Op {
 	}
 	spec := &join.Spec{Name: how + "_join", How: how, LeftKeys: left, RightKeys: right, KeyTypes: []arrow.DataType{arrow.PrimitiveTypes.Int64},
 		LeftSchema: schemas[0], RightSchema: schemas[1], RightKeep: keep, Schema: arrow.NewSchema(fields, nil)}
+	var cond expr.Expr
+	var condSchema *arrow.Schema
+	if where != nil {
+		cf := append([]arrow.Field{}, schemas[0].Fields()...)
+		for _, f := range schemas[1].Fields() {
+			if f.Name == "k" || f.Name == "ts" {
+				f.Name += "_right"
+			}
+			cf = append(cf, f)
+		}
+		condSchema = arrow.NewSchema(cf, nil)
+		var err error
+		if cond, err = (&expr.CompileScope{Schema: condSchema, Op: "test"}).Compile(where); err != nil {
+			panic(err)
+		}
+	}
 	return opstest.Op{
-		New:    func() runtime.Operator { return &join.HashJoinOp{JoinBase: join.JoinBase{Spec: spec, EmitSz: 7}} },
+		New: func() runtime.Operator {
+			return &join.HashJoinOp{JoinBase: join.JoinBase{Spec: spec, EmitSz: 7}, Cond: cond, CondSchema: condSchema}
+		},
 		Keys:   opstest.KeysOf(left, right),
 		MaxPar: 16,
 	}
@@ -333,8 +355,12 @@ func hashJoinOp(how string) opstest.Op {
 
 // refHashJoin is the plain definition of each relational join kind (null keys match
 // nothing; event time plays no part).
-func refHashJoin(how string, all []event) []string {
-	match := func(l, r event) bool { return l.k != nil && r.k == l.k }
+func refHashJoin(how string, all []event) []string { return refHashJoinWhere(how, all, nil) }
+
+// refHashJoinWhere is refHashJoin where a pair with equal keys matches only if cond
+// holds of it (nil: always).
+func refHashJoinWhere(how string, all []event, cond func(l, r event) bool) []string {
+	match := func(l, r event) bool { return l.k != nil && r.k == l.k && (cond == nil || cond(l, r)) }
 	var out []string
 	matched := map[int64]bool{}
 	for _, l := range all {
