@@ -394,7 +394,11 @@ func (d *Decoder) upsertKeys(opts DecoderOptions, seen map[string]bool) error {
 		d.keyParse = func(k []byte) ([]any, error) {
 			doc := make([]byte, 0, len(name)+len(k)+3)
 			doc = append(append(append(append(doc, '{'), name...), ':'), k...)
-			return obj.Parse(append(doc, '}'))
+			row, err := obj.Parse(append(doc, '}'))
+			if err != nil {
+				return nil, fmt.Errorf("%q is not the JSON text of a %s (the key column %q)", k, f.Type, f.Name)
+			}
+			return row, nil
 		}
 	}
 	return nil

@@ -441,7 +441,8 @@ class Environment:
                    options: dict[str, Any] | None = None, csv_delimiter: str | None = None,
                    sample_size: int | None = None, group_id: str | None = None,
                    schema_registry: str | None = None, on_data_loss: str = "fail",
-                   writer_schema: Any = None) -> KafkaStream:
+                   writer_schema: Any = None, upsert: bool = False,
+                   key: str | Sequence[str] | None = None) -> KafkaStream:
         """Read Kafka topics: see :func:`riverbed.read_kafka`.
 
         Examples
@@ -460,7 +461,7 @@ class Environment:
                           on_bad_record=on_bad_record, options=options,  # type: ignore[arg-type]
                           csv_delimiter=csv_delimiter, sample_size=sample_size, group_id=group_id,
                           schema_registry=schema_registry, env=self, writer_schema=writer_schema,
-                          on_data_loss=on_data_loss)  # type: ignore[arg-type]
+                          on_data_loss=on_data_loss, upsert=upsert, key=key)  # type: ignore[arg-type]
 
     def datagen(self, schema: dict[str, Any], *, rows_per_second: float | None = None,
                 number_of_rows: int | None = None, seed: int = 0, fields: dict[str, dict[str, Any]] | None = None,
