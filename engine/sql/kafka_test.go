@@ -280,12 +280,16 @@ func TestTemporalJoinErrors(t *testing.T) {
 		{"SELECT * FROM t o JOIN u FOR SYSTEM_TIME AS OF o.ts AS r ON o.x > r.x", "SQL line 1, column 19: a temporal join needs an equality between the two tables' keys"},
 		{"SELECT * FROM t o LEFT JOIN u FOR SYSTEM_TIME AS OF o.ts AS r ON o.k = r.k AND r.x > 1", "SQL line 1, column 80: a condition other than key equalities in the ON clause of a LEFT temporal join is not supported yet"},
 		{"CREATE VIEW v AS SELECT k, x FROM u; SELECT * FROM t o JOIN v FOR SYSTEM_TIME AS OF o.ts AS r ON o.k = r.k", "SQL line 1, column 61: v is not a versioned table: an event-time temporal join needs its event time"},
-		{src + "SELECT * FROM src o JOIN src FOR SYSTEM_TIME AS OF o.pt AS r ON o.k = r.k", "SQL line 2, column 52: FOR SYSTEM_TIME AS OF o.pt: an event-time temporal join looks versions up at the left table's event time (ts); processing-time temporal joins are not supported"},
+		{src + "SELECT * FROM src o JOIN src FOR SYSTEM_TIME AS OF o.pt AS r ON o.k = r.k", "SQL line 2, column 52: FOR SYSTEM_TIME AS OF o.pt: an event-time temporal join looks versions up at the left table's event time (ts); a processing-time one is FOR SYSTEM_TIME AS OF PROCTIME()"},
 		{src + "CREATE VIEW last AS SELECT k, MAX(ts) AS ts FROM src GROUP BY k; SELECT * FROM src o JOIN last FOR SYSTEM_TIME AS OF o.ts AS r ON o.k = r.k",
 			"FOR SYSTEM_TIME AS OF last: last is an updating table (a changelog"},
 		{"CREATE TABLE up (k BIGINT, x DOUBLE, PRIMARY KEY (k) NOT ENFORCED) WITH ('connector' = 'upsert-kafka', 'topic' = 'u', 'properties.bootstrap.servers' = 'b:1', 'key.format' = 'raw', 'value.format' = 'json');\nSELECT * FROM t o JOIN up FOR SYSTEM_TIME AS OF o.ts AS r ON o.k = r.k",
 			"SQL line 2, column 27: FOR SYSTEM_TIME AS OF the upsert-kafka table up (a changelog"},
-		{"SELECT * FROM t o JOIN u FOR SYSTEM_TIME AS OF PROCTIME() AS r ON o.k = r.k", "SQL line 1, column 48: a processing-time temporal join (FOR SYSTEM_TIME AS OF PROCTIME()); join at the left table's event time"},
+		{"SELECT * FROM t o JOIN u FOR SYSTEM_TIME AS OF NOW() AS r ON o.k = r.k", "SQL line 1, column 48: FOR SYSTEM_TIME AS OF NOW(); join at the left table's event time"},
+		{"SELECT * FROM t o FULL JOIN u FOR SYSTEM_TIME AS OF PROCTIME() AS r ON o.k = r.k", "SQL line 1, column 19: a temporal join other than [INNER] JOIN and LEFT JOIN"},
+		{"SELECT * FROM t o LEFT JOIN u FOR SYSTEM_TIME AS OF PROCTIME() AS r ON o.k = r.k AND r.x > 1", "a condition other than key equalities in the ON clause of a LEFT temporal join"},
+		{src + "CREATE VIEW last AS SELECT k, MAX(ts) AS ts FROM src GROUP BY k; SELECT * FROM last o JOIN src FOR SYSTEM_TIME AS OF PROCTIME() AS r ON o.k = r.k",
+			"the left input of a processing-time temporal join is an updating stream"},
 		{"SELECT * FROM t o JOIN u FOR SYSTEM AS OF o.ts ON o.k = u.k", "SQL line 1, column 30: expected SYSTEM_TIME AS OF after FOR, found 'SYSTEM'"},
 	}
 	for _, c := range cases {
@@ -343,5 +347,53 @@ func TestReadUpsertKafka(t *testing.T) {
 	plain := decl + "CREATE TABLE out (k BIGINT, x DOUBLE) WITH ('connector' = 'kafka', 'topic' = 'o', " + sinkOpts + ");\nINSERT INTO out SELECT k, x FROM up"
 	if _, _, err := compileAndBind(t, plain); err == nil || !strings.Contains(err.Error(), "append-only and does not accept updates") {
 		t.Errorf("an upsert-kafka table into kafka: %v", err)
+	}
+}
+
+// FOR SYSTEM_TIME AS OF PROCTIME() plans the engine's processing-time temporal join on the
+// ON keys (inner or left); its right table may be a changelog (an upsert-kafka table, a
+// GROUP BY over an unbounded table); no event time is needed on either side.
+func TestProctimeTemporalJoinPlans(t *testing.T) {
+	up := "CREATE TABLE up (k BIGINT, rate DOUBLE, PRIMARY KEY (k) NOT ENFORCED) WITH ('connector' = 'upsert-kafka', 'topic' = 'u', 'properties.bootstrap.servers' = 'b:1', 'key.format' = 'raw', 'value.format' = 'json');\n"
+	src := "CREATE TABLE src (k BIGINT, v BIGINT) WITH ('connector' = 'kafka', 'topic' = 'src', " + sinkOpts + ");\n"
+	for _, c := range []struct{ q, how, cols string }{
+		{"SELECT o.k, o.x, r.x AS rate FROM t AS o JOIN u FOR SYSTEM_TIME AS OF PROCTIME() AS r ON o.k = r.k", "inner", "k,x,rate"},
+		{"SELECT o.k, r.x FROM t AS o LEFT JOIN u FOR SYSTEM_TIME AS OF PROCTIME() AS r ON o.k = r.k", "left", "k,x"},
+		{up + "SELECT o.k, o.x * r.rate AS y FROM t AS o JOIN up FOR SYSTEM_TIME AS OF PROCTIME() AS r ON o.k = r.k", "inner", "k,y"},
+		{src + "CREATE VIEW n AS SELECT k, COUNT(*) AS c FROM src GROUP BY k; SELECT o.k, r.c FROM src AS o LEFT JOIN n FOR SYSTEM_TIME AS OF PROCTIME() AS r ON o.k = r.k", "left", "k,c"},
+	} {
+		n, s, err := compileAndBind(t, c.q)
+		if err != nil {
+			t.Fatalf("%q: %v", c.q, err)
+		}
+		if got := strings.Join(names(s), ","); got != c.cols {
+			t.Errorf("%q: columns %s, want %s (append-only: no op column)", c.q, got, c.cols)
+		}
+		var j *plan.Node
+		var walk func(*plan.Node)
+		walk = func(x *plan.Node) {
+			if x == nil {
+				return
+			}
+			if x.Op == "join" {
+				j = x
+			}
+			walk(x.Input)
+			for _, in := range x.Inputs {
+				walk(in)
+			}
+		}
+		walk(n)
+		if j == nil {
+			t.Fatalf("%q: no join", c.q)
+		}
+		a := j.Args.(*engine.JoinArgs)
+		how := a.ProctimeHow
+		if how == "" {
+			how = "inner"
+		}
+		if a.How != "proctime" || how != c.how || len(a.LeftOn) != 1 {
+			t.Errorf("%q: join args %+v", c.q, a)
+		}
 	}
 }
