@@ -206,3 +206,38 @@ def test_upsert_read_errors(brokers, topic):  # noqa: F811
     produce(brokers, t, [(0, None, {"key": b"not-a-number"})])
     with pytest.raises(rb.DataError, match=rf'kafka topic "{t}" partition 0 offset 0: record key'):
         rb.read_kafka(brokers, t, schema=SCHEMA, end="latest", upsert=True, key="k").collect()
+
+
+@pytest.mark.parametrize("kind", ["JOIN", "LEFT JOIN"])
+def test_proctime_temporal_join_with_an_upsert_kafka_table(brokers, topic, kind):  # noqa: F811
+    """FOR SYSTEM_TIME AS OF PROCTIME() with a bounded upsert-kafka table on the right: the
+    join reads it whole first, so each left row meets its key's last row (none if the key
+    was deleted by a tombstone), as a plain lookup in the fold of the records."""
+    t = topic(3)
+    recs = _records(400, 30, 3, seed=21)
+    produce(brokers, t, recs)
+    table, _ = _fold(recs)
+    rnd = random.Random(4)
+    lefts = [{"id": i, "k": rnd.randrange(35), "q": float(rnd.randrange(1, 5))} for i in range(1500)]
+    env = rb.Environment(parallelism=3, batch_size=64)
+    ddl = f"""CREATE TABLE up (
+  k BIGINT, name STRING, x DOUBLE,
+  PRIMARY KEY (k) NOT ENFORCED
+) WITH (
+  'connector' = 'upsert-kafka', 'topic' = '{t}', 'properties.bootstrap.servers' = '{brokers}',
+  'key.format' = 'raw', 'value.format' = 'json', 'scan.bounded.mode' = 'latest-offset'
+);
+"""
+    q = (f"SELECT o.id, r.name, o.q * r.x AS y FROM orders AS o {kind} up FOR SYSTEM_TIME AS OF PROCTIME() AS r "
+         "ON o.k = r.k")
+    got = env.sql(ddl + q, orders=env.from_arrow(pa.Table.from_pylist(lefts))).collect()
+    assert got.schema.names == ["id", "name", "y"]
+    want = []
+    for o in lefts:
+        row = table.get(o["k"])
+        if row is not None:
+            want.append((o["id"], row[1], o["q"] * row[2]))
+        elif kind == "LEFT JOIN":
+            want.append((o["id"], None, None))
+    assert len(want) > 500
+    assert sorted((r["id"], r["name"], r["y"]) for r in got.to_pylist()) == sorted(want)
