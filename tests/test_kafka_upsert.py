@@ -24,7 +24,10 @@ SCHEMA = {"k": pa.int64(), "name": pa.string(), "x": pa.float64()}
 COLS = ["k", "name", "x"]
 
 
-def _records(n: int, keys: int, parts: int, seed: int, first: int = 0) -> list[tuple[int, bytes | None, dict[str, Any]]]:
+Record = tuple[int, bytes | None, dict[str, Any]]
+
+
+def _records(n: int, keys: int, parts: int, seed: int) -> list[Record]:
     """n upserts and tombstones of keys 0..keys-1 (some never upserted: their tombstones
     delete nothing), values that often repeat; each key in one partition (k % parts), as
     Kafka's key partitioning puts it."""
@@ -40,7 +43,7 @@ def _records(n: int, keys: int, parts: int, seed: int, first: int = 0) -> list[t
     return out
 
 
-def _fold(records: list[tuple[int, bytes | None, dict[str, Any]]]) -> tuple[dict[Any, tuple], list[tuple]]:
+def _fold(records: list[Record]) -> tuple[dict[Any, tuple], list[tuple]]:
     """The table the records make (last row per key, tombstones delete) and the changes
     that make it, as Flink's ChangelogNormalize emits them."""
     table: dict[Any, tuple] = {}

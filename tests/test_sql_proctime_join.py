@@ -57,5 +57,5 @@ def test_proctime_temporal_join_equals_duckdb(kind, parallelism, mode):
 def test_proctime_temporal_join_errors():
     orders, rates = _tables(1)
     with pytest.raises(rb.PlanError, match="a temporal join other than"):
-        rb.sql("SELECT * FROM orders o FULL JOIN rates FOR SYSTEM_TIME AS OF PROCTIME() AS r ON o.currency = r.currency",
-               orders=rb.from_arrow(orders), rates=rb.from_arrow(rates))
+        rb.sql("SELECT * FROM orders o FULL JOIN rates FOR SYSTEM_TIME AS OF PROCTIME() AS r "
+               "ON o.currency = r.currency", orders=rb.from_arrow(orders), rates=rb.from_arrow(rates))
