@@ -59,3 +59,18 @@ def test_proctime_temporal_join_errors():
     with pytest.raises(rb.PlanError, match="a temporal join other than"):
         rb.sql("SELECT * FROM orders o FULL JOIN rates FOR SYSTEM_TIME AS OF PROCTIME() AS r "
                "ON o.currency = r.currency", orders=rb.from_arrow(orders), rates=rb.from_arrow(rates))
+
+
+@pytest.mark.parametrize("how", ["inner", "left"])
+def test_join_proctime_python_api(how):
+    """Stream.join_proctime is the same join: equal to DuckDB's join of the tables, and the
+    right table's key columns are not in the output."""
+    orders, rates = _tables(9)
+    env = rb.Environment(parallelism=4, batch_size=100)
+    got = env.from_arrow(orders).join_proctime(env.from_arrow(rates), on="currency", how=how).collect()
+    assert got.schema.names == ["id", "currency", "amount", "rate", "name"]
+    q = f"SELECT o.*, r.rate, r.name FROM orders o {how.upper()} JOIN rates r USING (currency)"
+    want = duckdb.sql(q).fetchall()
+    assert _sorted([tuple(r.values()) for r in got.to_pylist()]) == _sorted(want)
+    with pytest.raises(ValueError, match="'inner' or 'left'"):
+        env.from_arrow(orders).join_proctime(env.from_arrow(rates), on="currency", how="full")  # type: ignore[arg-type]

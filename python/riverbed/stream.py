@@ -1036,6 +1036,35 @@ class Stream:
             extra["state_ttl"] = duration(state_ttl, "state_ttl")
         return self._join(other, how, on, left_on, right_on, suffix, **extra)
 
+    def join_proctime(self, other: Stream, on: Any = None, how: Literal["inner", "left"] = "inner", *,
+                      left_on: Any = None, right_on: Any = None, suffix: str = "_right") -> Stream:
+        """Processing-time temporal join (SQL's ``FOR SYSTEM_TIME AS OF PROCTIME()``): each
+        row is joined, when it arrives, with the **current version** of its key in ``other``
+        — the latest row of ``other`` with equal keys seen so far — and never again; the
+        result is append-only. ``other`` may be append-only (each row the new version of its
+        key) or updating (an upsert read, a group_by: ``-D`` deletes the key). ``how`` is
+        ``"inner"`` (rows without a version are dropped) or ``"left"`` (kept with nulls).
+        The output is this stream's columns, then ``other``'s but its key columns.
+
+        Which version a row sees depends on arrival: a bounded ``other`` is read whole
+        before any row of this stream (unless the two share a source), so every row sees its
+        key's last version; an unbounded one is read as it comes. The versions are keyed
+        state, checkpointed. See docs/sql.md (processing-time temporal joins).
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> orders = rb.from_pydict({"id": [1, 2, 3], "cur": ["EUR", "USD", "JPY"]})
+        >>> rates = rb.from_pydict({"cur": ["EUR", "USD"], "rate": [1.1, 1.0]})
+        >>> t = orders.join_proctime(rates, on="cur", how="left").collect().sort_by("id")
+        >>> t["rate"].to_pylist()
+        [1.1, 1.0, None]
+        """
+        if how not in ("inner", "left"):
+            raise ValueError(f"how must be 'inner' or 'left', got {how!r}")
+        extra = {"proctime_how": how} if how == "left" else {}
+        return self._join(other, "proctime", on, left_on, right_on, suffix, **extra)
+
     def join_window(self, other: Stream, on: Any = None, *, window: Window, how: WindowJoinHow = "inner",
                     left_on: Any = None, right_on: Any = None, suffix: str = "_right") -> Stream:
         """Window join: pairs of rows, one from each stream, with equal keys in the same
