@@ -95,7 +95,7 @@ func (o *scanKafkaOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 		// An upsert read is an updating result keyed by the record keys (normalized in
 		// build: a retract changelog, Flink's ChangelogNormalize).
 		ln.changelog = ln.name
-		ln.changelogKeys = o.Kafka.Keys
+		ln.changelogKeys = o.scan.src.Decoder.UpsertKeys
 	}
 	if ks.deadLets {
 		raw := &lnode{op: "kafka_source", impl: &kafkaSourceOp{scan: ks}, name: ln.name + " source", schema: ln.schema, wm: ln.wm, timeCol: ln.timeCol}
@@ -470,28 +470,29 @@ func (b *binder) bindKafkaScan(n *plan.Node, args *ScanKafkaArgs, ln *lnode) (*k
 		}
 		src.Decoder.CSVDelimiter = r[0]
 	}
+	keys := d.Keys
 	if d.Upsert {
-		if d.Key != "" && len(d.Keys) == 0 {
-			d.Keys, d.Key = []string{d.Key}, ""
-		}
-		if len(d.Keys) == 0 {
-			return fail("upsert reading needs the key columns (keys=): each record upserts or, with a null value, deletes its key")
+		if d.Key != "" && len(keys) > 0 {
+			return fail("give the key columns of upsert reading as keys or key, not both")
 		}
 		if d.Key != "" {
-			return fail("give the key columns of upsert reading as keys or key, not both")
+			keys = []string{d.Key}
+		}
+		if len(keys) == 0 {
+			return fail("upsert reading needs the key columns (keys=): each record upserts or, with a null value, deletes its key")
 		}
 		if schema == nil {
 			return fail("upsert reading needs the schema of the values")
 		}
-		for _, k := range d.Keys {
+		for _, k := range keys {
 			if len(schema.FieldIndices(k)) != 1 {
 				return fail("the key column %q is not a value column (the values hold every column, the key columns too, as the upsert sink writes them)", k)
 			}
 		}
-		if schema.HasField(agg.OpColumn) || d.Metadata[agg.OpColumn] != "" {
+		if schema.HasField(agg.OpColumn) {
 			return fail("%q is the op column of an upsert read's changelog; name the column otherwise", agg.OpColumn)
 		}
-		src.Decoder.UpsertKeys, src.Decoder.UpsertOpColumn = d.Keys, agg.OpColumn
+		src.Decoder.UpsertKeys, src.Decoder.UpsertOpColumn = keys, agg.OpColumn
 	} else if len(d.Keys) > 0 || d.Key != "" {
 		return fail("key columns are for upsert reading (upsert=True) or for writing; a plain read gives the record key as the metadata column \"key\"")
 	}
@@ -500,7 +501,7 @@ func (b *binder) bindKafkaScan(n *plan.Node, args *ScanKafkaArgs, ln *lnode) (*k
 		return nil, rberr.Wrap(rberr.KindOf(err), err, "%s", name)
 	}
 	ln.schema = dec.Schema()
-	for _, k := range d.Keys {
+	for _, k := range src.Decoder.UpsertKeys {
 		i := ln.schema.FieldIndices(k)[0]
 		f := ln.schema.Field(i)
 		ks.upsert = append(ks.upsert, expr.Bound{Expr: &expr.ColExpr{Idx: i, Name: f.Name, Dt: f.Type}, Name: f.Name})
