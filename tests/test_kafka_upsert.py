@@ -160,15 +160,19 @@ def test_sql_upsert_kafka_table_and_group_by(brokers, topic):  # noqa: F811
     assert _apply(_changes(agg, ["name", "total", "n"])) == Counter((nm, tot, n) for nm, (tot, n) in want.items())
 
 
-def test_upsert_read_restored_from_a_savepoint_at_another_parallelism(brokers, topic, tmp_path):  # noqa: F811
+@pytest.mark.parametrize("backend", ["memory", "pebble"])
+def test_upsert_read_restored_from_a_savepoint_at_another_parallelism(brokers, topic, tmp_path, backend):  # noqa: F811
     """The last row per key is in the checkpoint with the offsets: after the restore, an
-    update of a key read before retracts the row it had (-U), a tombstone deletes it."""
+    update of a key read before retracts the row it had (-U), a tombstone deletes it. With
+    Pebble the rows held spill (a tiny memory limit)."""
     t = topic(4)
     first = _records(500, 50, 4, seed=11)
     produce(brokers, t, first)
 
     def read(parallelism: int) -> rb.Stream:
-        env = rb.Environment(parallelism=parallelism, checkpoint_dir=tmp_path / "ck", checkpoint_interval="1h")
+        mem = {"state_memory_limit": 1} if backend == "pebble" else {}
+        env = rb.Environment(parallelism=parallelism, checkpoint_dir=tmp_path / "ck", checkpoint_interval="1h",
+                             state_backend=backend, **mem)  # type: ignore[arg-type]
         return env.read_kafka(brokers, t, schema=SCHEMA, upsert=True, key="k", options={"max.poll.records": 20})
 
     _, want_first = _fold(first)
