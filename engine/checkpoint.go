@@ -70,7 +70,11 @@ func kafkaFingerprint(s *source.KafkaSource) string {
 		sort.Strings(topics)
 		what = "topics " + strings.Join(topics, ",")
 	}
-	return what + " at " + strings.Join(brokers, ",")
+	what += " at " + strings.Join(brokers, ",")
+	if keys := s.Decoder.UpsertKeys; len(keys) > 0 {
+		what += " as upserts by " + strings.Join(keys, ",") // the read keeps a row per key
+	}
+	return what
 }
 
 // sourceFingerprinter is implemented by the sources: what they read, for checkpoints.

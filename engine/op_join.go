@@ -52,6 +52,9 @@ type JoinArgs struct {
 	// column (a name that clashes with a left one takes Suffix). Over unbounded inputs,
 	// inner joins only.
 	Where *plan.Expr `json:"where,omitempty"`
+	// ProctimeHow is the kind of a processing-time temporal join (how "proctime"):
+	// "inner" (absent) or "left" (op_join_proctime.go).
+	ProctimeHow string `json:"proctime_how,omitempty"`
 }
 
 // joinOp is the logical operator "join": its binding and validation, the input columns it
@@ -72,6 +75,10 @@ type joinOp struct {
 	// cond is Where bound over condSchema: the left columns, then every right column.
 	cond       expr.Expr
 	condSchema *arrow.Schema
+	// a processing-time temporal join: whether it is a left join, and the op column of a
+	// right input that is a changelog (-1: append-only)
+	proctimeLeft  bool
+	proctimeOpCol int
 }
 
 func init() {
@@ -164,6 +171,9 @@ func (o *joinOp) inputNeeds(ln *lnode, need map[string]bool) (lneed, rneed map[s
 }
 
 func (o *joinOp) build(g *graph, n *lnode, _ *plan.Expr) (flow, error) {
+	if o.How == "proctime" {
+		return o.buildProctime(g, n)
+	}
 	var edges []runtime.Edge
 	js := o.spec
 	parallel := g.Parallel
@@ -330,6 +340,14 @@ func (o *joinOp) explain(n *lnode) (detail string) {
 	if o.spec.How == "window" && o.spec.WindowHow != "inner" && o.spec.WindowHow != "" {
 		detail = o.spec.WindowHow + " " + detail
 	}
+	if o.spec.How == "proctime" {
+		var on []string
+		for i := range o.spec.LeftKeys {
+			on = append(on, fmt.Sprintf("%s = %s", o.spec.LeftKeys[i], o.spec.RightKeys[i]))
+		}
+		detail = fmt.Sprintf("%sprocessing-time temporal join on %s (each left row with the right version of its key at its arrival)",
+			map[bool]string{true: "left ", false: ""}[o.proctimeLeft], strings.Join(on, ", "))
+	}
 	if o.spec.How == "interval" {
 		detail += fmt.Sprintf(", right rows from %s to %s around each left row", plan.FormatDuration(o.spec.Lower), plan.FormatDuration(o.spec.Upper))
 	}
@@ -342,6 +360,12 @@ func (o *joinOp) explain(n *lnode) (detail string) {
 func (o *joinOp) takeUpdates(ln, from *lnode) error {
 	if regularJoin(o.How) && o.How != "cross" {
 		return nil
+	}
+	if o.How == "proctime" {
+		if from == ln.inputs[1] && ln.inputs[0].changelog == "" {
+			return nil // its right table may be a changelog
+		}
+		return rberr.New(rberr.Plan, "%s: the left input of a processing-time temporal join is an updating stream (the changelog of %s); it takes appended rows, each joined once when it arrives", ln.name, ln.inputs[0].changelog)
 	}
 	return rberr.New(rberr.Plan, "%s: its input is an updating stream (the changelog of %s, with an %s column of +I/-U/+U/-D changes), and a %s join takes appended rows only; joins on keys (inner, left, right, full, semi, anti) take updates. See docs/changelog.md", ln.name, from.changelog, agg.OpColumn, o.How)
 }
@@ -375,6 +399,10 @@ func (o *joinOp) bindJoin(ln, left, right *lnode) error {
 			o.updating[1], o.opCol[1] = true, col
 		}
 	}
+	o.proctimeOpCol = -1
+	if o.How == "proctime" {
+		right, o.proctimeOpCol = withoutOps(right)
+	}
 	js := &join.Spec{Name: name, How: o.How, LeftSchema: left.schema, RightSchema: right.schema}
 	regular := regularJoin(o.How)
 	switch {
@@ -397,6 +425,9 @@ func (o *joinOp) bindJoin(ln, left, right *lnode) error {
 		o.strategy = o.JoinStrategy
 	default:
 		return rberr.New(rberr.Plan, "%s: unknown join strategy %q (want \"auto\", \"hash\" or \"broadcast\")", name, o.JoinStrategy)
+	}
+	if o.How != "proctime" && o.ProctimeHow != "" {
+		return rberr.New(rberr.Plan, "%s: proctime_how is an option of processing-time temporal joins (how \"proctime\")", name)
 	}
 	if o.How != "window" && o.WindowHow != "" {
 		return rberr.New(rberr.Plan, "%s: window_how is an option of window joins", name)
@@ -496,7 +527,7 @@ func (o *joinOp) bindJoin(ln, left, right *lnode) error {
 			default:
 				dropRight[*o.RightOn[i].Col] = true
 			}
-		case o.How == "asof" && o.RightOn[i].Col != nil:
+		case (o.How == "asof" || o.How == "proctime") && o.RightOn[i].Col != nil:
 			dropRight[*o.RightOn[i].Col] = true // as Polars: by_right keys are dropped too
 		}
 	}
@@ -508,6 +539,9 @@ func (o *joinOp) bindJoin(ln, left, right *lnode) error {
 	}
 	if o.Where != nil {
 		return rberr.New(rberr.Plan, "%s: where= is a condition of joins on keys (inner, left, right, full, semi, anti) and cross joins, not of %s joins", name, o.How)
+	}
+	if o.How == "proctime" {
+		return o.finishProctimeJoin(ln, js, left, right, dropRight)
 	}
 	timeOf := func(side *lnode, col, what string, scope *expr.CompileScope) (int, error) {
 		if col == "" {
@@ -631,7 +665,7 @@ func (o *joinOp) bindJoin(ln, left, right *lnode) error {
 	case "asof":
 	default:
 		msg := fmt.Sprintf("%s: unknown join kind %q", name, o.How)
-		if s := plan.Suggest(o.How, []string{"inner", "left", "right", "full", "semi", "anti", "cross", "window", "interval", "asof"}); s != "" {
+		if s := plan.Suggest(o.How, []string{"inner", "left", "right", "full", "semi", "anti", "cross", "window", "interval", "asof", "proctime"}); s != "" {
 			msg += fmt.Sprintf("; did you mean %q?", s)
 		}
 		return rberr.New(rberr.Plan, "%s", msg)

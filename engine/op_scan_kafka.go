@@ -13,6 +13,9 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/hamba/avro/v2"
+	"github.com/riverbed-engine/riverbed/engine/expr"
+	"github.com/riverbed-engine/riverbed/engine/ops/agg"
+	"github.com/riverbed-engine/riverbed/engine/ops/dedup"
 	"github.com/riverbed-engine/riverbed/engine/plan"
 	"github.com/riverbed-engine/riverbed/engine/runtime"
 	"github.com/riverbed-engine/riverbed/engine/source"
@@ -56,6 +59,7 @@ func init() {
 // kafkaScan is a bound Kafka read.
 type kafkaScan struct {
 	src      source.KafkaSource // the configuration (copied for each job)
+	upsert   []expr.Bound       // upsert reading: the key columns (normalized by them)
 	bounded  bool
 	deadLets bool
 	what     string // topics or pattern, for messages and explain
@@ -86,6 +90,12 @@ func (o *scanKafkaOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 	}
 	if ln.wm != nil {
 		ks.idle = time.Duration(ln.wm.Idle) * time.Microsecond
+	}
+	if ks.upsert != nil {
+		// An upsert read is an updating result keyed by the record keys (normalized in
+		// build: a retract changelog, Flink's ChangelogNormalize).
+		ln.changelog = ln.name
+		ln.changelogKeys = o.scan.src.Decoder.UpsertKeys
 	}
 	if ks.deadLets {
 		raw := &lnode{op: "kafka_source", impl: &kafkaSourceOp{scan: ks}, name: ln.name + " source", schema: ln.schema, wm: ln.wm, timeCol: ln.timeCol}
@@ -132,6 +142,22 @@ func (ks *kafkaScan) boundedness() (unbounded, maybe string) {
 }
 
 func (o *scanKafkaOp) build(g *graph, n *lnode, _ *plan.Expr) (flow, error) {
+	f, err := o.buildRows(g, n)
+	if err != nil || o.scan.upsert == nil {
+		return f, err
+	}
+	// Upsert reading: the records' upserts and tombstones, by key, into the last row per
+	// key and the changes that make it.
+	k := keyedInput{in: f, parallel: g.Parallel}
+	k.keys, k.types = keyExprs(o.scan.upsert)
+	st := k.stage(g, "upsert normalize", false)
+	op := &dedup.NormalizeOp{Name: n.name, Keys: k.keys, KeyTypes: k.types, InSchema: n.schema, BatchSize: g.BatchSize}
+	st.Chain("upsert normalize", func(int) runtime.Operator { c := *op; return &c })
+	return flow{st: st}, nil
+}
+
+// buildRows builds the read of the records (through the dead-letter split if there is one).
+func (o *scanKafkaOp) buildRows(g *graph, n *lnode) (flow, error) {
 	if len(n.inputs) == 0 {
 		return buildKafkaSource(g, n, o.scan)
 	}
@@ -216,6 +242,9 @@ func kafkaExplain(n *lnode, ks *kafkaScan) string {
 	}
 	if ks.deadLets {
 		d += ", bad records to dead_letters()"
+	}
+	if keys := ks.src.Decoder.UpsertKeys; len(keys) > 0 {
+		d += fmt.Sprintf(", upserts by [%s] normalized to a changelog in %s (last row per key)", strings.Join(keys, ", "), agg.OpColumn)
 	}
 	if ks.src.GroupID != "" {
 		d += fmt.Sprintf(", offsets committed to group %q at checkpoints", ks.src.GroupID)
@@ -441,11 +470,42 @@ func (b *binder) bindKafkaScan(n *plan.Node, args *ScanKafkaArgs, ln *lnode) (*k
 		}
 		src.Decoder.CSVDelimiter = r[0]
 	}
+	keys := d.Keys
+	if d.Upsert {
+		if d.Key != "" && len(keys) > 0 {
+			return fail("give the key columns of upsert reading as keys or key, not both")
+		}
+		if d.Key != "" {
+			keys = []string{d.Key}
+		}
+		if len(keys) == 0 {
+			return fail("upsert reading needs the key columns (keys=): each record upserts or, with a null value, deletes its key")
+		}
+		if schema == nil {
+			return fail("upsert reading needs the schema of the values")
+		}
+		for _, k := range keys {
+			if len(schema.FieldIndices(k)) != 1 {
+				return fail("the key column %q is not a value column (the values hold every column, the key columns too, as the upsert sink writes them)", k)
+			}
+		}
+		if schema.HasField(agg.OpColumn) {
+			return fail("%q is the op column of an upsert read's changelog; name the column otherwise", agg.OpColumn)
+		}
+		src.Decoder.UpsertKeys, src.Decoder.UpsertOpColumn = keys, agg.OpColumn
+	} else if len(d.Keys) > 0 || d.Key != "" {
+		return fail("key columns are for upsert reading (upsert=True) or for writing; a plain read gives the record key as the metadata column \"key\"")
+	}
 	dec, err := kafka.NewDecoder(src.Decoder)
 	if err != nil {
 		return nil, rberr.Wrap(rberr.KindOf(err), err, "%s", name)
 	}
 	ln.schema = dec.Schema()
+	for _, k := range src.Decoder.UpsertKeys {
+		i := ln.schema.FieldIndices(k)[0]
+		f := ln.schema.Field(i)
+		ks.upsert = append(ks.upsert, expr.Bound{Expr: &expr.ColExpr{Idx: i, Name: f.Name, Dt: f.Type}, Name: f.Name})
+	}
 	return ks, nil
 }
 

@@ -555,3 +555,84 @@ func TestDecodeIPCCompressed(t *testing.T) {
 		t.Fatalf("bad = %+v", out.Bad)
 	}
 }
+
+// Upsert reading: a record with a value is an upsert (+U) read from the value; a tombstone
+// is a delete (-D) whose key columns are read from the record key as the upsert sink
+// writes it (one column: its text, its bytes, or its JSON text; several: a JSON object),
+// with nulls elsewhere. A tombstone without a key or with an unreadable one is a bad record.
+func TestDecodeUpserts(t *testing.T) {
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "id", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+		{Name: "name", Type: arrow.BinaryTypes.String, Nullable: true},
+		{Name: "x", Type: arrow.PrimitiveTypes.Float64, Nullable: true},
+	}, nil)
+	keyed := func(offset int64, key, value []byte) *kgo.Record {
+		r := rec(offset, value)
+		r.Key = key
+		return r
+	}
+	cases := []struct {
+		keys []string
+		recs []*kgo.Record
+		want []string // id, name, x, op
+		bad  []string // reasons, in order
+	}{
+		{keys: []string{"id"}, recs: []*kgo.Record{
+			keyed(0, []byte("7"), []byte(`{"id": 7, "name": "a", "x": 1.5}`)),
+			keyed(1, []byte("7"), nil),
+			keyed(2, nil, nil),
+			keyed(3, []byte("seven"), nil),
+		}, want: []string{"7 a 1.5 +U", "7 <nil> <nil> -D"}, bad: []string{"without a key", `record key: "seven" is not the JSON text of a int64 (the key column "id")`}},
+		{keys: []string{"name"}, recs: []*kgo.Record{keyed(0, []byte("b c"), nil)}, want: []string{"<nil> b c <nil> -D"}},
+		{keys: []string{"id", "name"}, recs: []*kgo.Record{
+			keyed(0, []byte(`{"name": "z", "id": 3}`), nil),
+			keyed(1, []byte(`3`), nil),
+		}, want: []string{"3 z <nil> -D"}, bad: []string{"record key: the value is a JSON number, not an object"}},
+	}
+	for _, c := range cases {
+		d, _ := newDecoder(t, DecoderOptions{Format: JSON, Schema: schema, UpsertKeys: c.keys, UpsertOpColumn: "__op"})
+		if n := d.Schema().NumFields(); d.Schema().Field(n-1).Name != "__op" || n != 4 {
+			t.Fatalf("schema %v", d.Schema())
+		}
+		out, err := d.Decode(c.recs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for i := 0; i < int(out.Batch.NumRows()); i++ {
+			var vals []string
+			for _, col := range out.Batch.Columns() {
+				if col.IsNull(i) {
+					vals = append(vals, "<nil>")
+				} else {
+					vals = append(vals, col.ValueStr(i))
+				}
+			}
+			got = append(got, strings.Join(vals, " "))
+		}
+		out.Batch.Release()
+		if strings.Join(got, "|") != strings.Join(c.want, "|") {
+			t.Errorf("keys %v: rows %q, want %q", c.keys, got, c.want)
+		}
+		if len(out.Bad) != len(c.bad) {
+			t.Fatalf("keys %v: bad records %+v, want %q", c.keys, out.Bad, c.bad)
+		}
+		for i, b := range out.Bad {
+			if !strings.Contains(b.Reason, c.bad[i]) {
+				t.Errorf("keys %v: reason %q does not contain %q", c.keys, b.Reason, c.bad[i])
+			}
+		}
+	}
+	for _, c := range []struct {
+		opts DecoderOptions
+		want string
+	}{
+		{DecoderOptions{Format: JSON, Schema: schema, UpsertKeys: []string{"nope"}, UpsertOpColumn: "__op"}, `the key column "nope" is not a value column`},
+		{DecoderOptions{Format: JSON, Schema: schema, UpsertKeys: []string{"id"}, UpsertOpColumn: "x"}, "an op column name that no other column has"},
+		{DecoderOptions{Format: ArrowIPC, Schema: schema, UpsertKeys: []string{"id"}, UpsertOpColumn: "__op"}, "upsert reading takes format"},
+	} {
+		if _, err := NewDecoder(c.opts); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: error %v, want %q", c.opts.UpsertKeys, err, c.want)
+		}
+	}
+}

@@ -1,7 +1,9 @@
 package kafka
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
 	"unicode/utf8"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -193,6 +195,15 @@ type DecoderOptions struct {
 	AvroWriterSchema string
 	// CSVDelimiter separates CSV fields (default ',').
 	CSVDelimiter rune
+	// UpsertKeys, if set, read the records as Flink's upsert-kafka source does: each
+	// record is an upsert of its key, and one with a null value (a tombstone) a delete of
+	// it. The value columns named are the key columns: a tombstone's row holds them, read
+	// from the record key as the upsert sink writes it (one column: its text, or its
+	// bytes, or its JSON text if it is neither; several: a JSON object), and nulls in
+	// every other value column. The decoded batches then end with the string column
+	// UpsertOpColumn: "+U" for an upsert, "-D" for a tombstone.
+	UpsertKeys     []string
+	UpsertOpColumn string
 	// Mem allocates the batches (default: the Go allocator).
 	Mem memory.Allocator
 }
@@ -205,6 +216,10 @@ type Decoder struct {
 	nvalue int           // number of value columns
 	parse  func(value []byte) ([]any, error)
 	ipc    *ipcDecoder
+	// upsert reading (UpsertKeys): the key columns' places among the value columns and
+	// the reader of a tombstone's key
+	keyIdx   []int
+	keyParse func(key []byte) ([]any, error)
 }
 
 // NewDecoder checks opts and returns a decoder. Errors are InvalidArgument
@@ -321,8 +336,89 @@ func NewDecoder(opts DecoderOptions) (*Decoder, error) {
 		fields = append(fields, f)
 	}
 	d.nvalue = opts.Schema.NumFields()
+	if len(opts.UpsertKeys) > 0 {
+		if err := d.upsertKeys(opts, seen); err != nil {
+			return nil, err
+		}
+		fields = append(fields, arrow.Field{Name: opts.UpsertOpColumn, Type: arrow.BinaryTypes.String})
+	}
 	d.schema = arrow.NewSchema(fields, nil)
 	return d, nil
+}
+
+// upsertKeys sets up upsert reading (DecoderOptions.UpsertKeys): the key columns and the
+// reader of tombstone keys. seen holds the names of the columns before the op column.
+func (d *Decoder) upsertKeys(opts DecoderOptions, seen map[string]bool) error {
+	if opts.Format == ArrowIPC {
+		return rberr.New(rberr.InvalidArgument, "kafka: upsert reading takes format json, csv, raw or avro, not %q", opts.Format)
+	}
+	if opts.UpsertOpColumn == "" || seen[opts.UpsertOpColumn] {
+		return rberr.New(rberr.InvalidArgument, "kafka: upsert reading needs an op column name that no other column has, got %q", opts.UpsertOpColumn)
+	}
+	var keyFields []arrow.Field
+	for _, k := range opts.UpsertKeys {
+		idx := opts.Schema.FieldIndices(k)
+		if len(idx) != 1 {
+			return rberr.New(rberr.InvalidArgument, "kafka: the key column %q is not a value column", k)
+		}
+		f := opts.Schema.Field(idx[0])
+		if err := textcodec.CheckType(f.Name, f.Type, true); err != nil {
+			return rberr.Wrap(rberr.Type, err, "kafka: the record key cannot be read")
+		}
+		f.Nullable = true
+		d.keyIdx = append(d.keyIdx, idx[0])
+		keyFields = append(keyFields, f)
+	}
+	keySchema := arrow.NewSchema(keyFields, nil)
+	obj := textcodec.NewJSONRowParser(keySchema)
+	if len(keyFields) > 1 {
+		d.keyParse = obj.Parse
+		return nil
+	}
+	f := keyFields[0]
+	switch f.Type.ID() {
+	case arrow.BINARY, arrow.LARGE_BINARY:
+		d.keyParse = func(k []byte) ([]any, error) { return []any{append([]byte(nil), k...)}, nil }
+	case arrow.STRING, arrow.LARGE_STRING:
+		d.keyParse = func(k []byte) ([]any, error) {
+			if !utf8.Valid(k) {
+				return nil, textcodec.FieldError(f.Name, "the record key is not valid UTF-8")
+			}
+			return []any{string(k)}, nil
+		}
+	default: // the key is the column's JSON text
+		name, err := json.Marshal(f.Name)
+		if err != nil {
+			return rberr.Wrap(rberr.Internal, err, "kafka: key column %q", f.Name)
+		}
+		d.keyParse = func(k []byte) ([]any, error) {
+			doc := make([]byte, 0, len(name)+len(k)+3)
+			doc = append(append(append(append(doc, '{'), name...), ':'), k...)
+			row, err := obj.Parse(append(doc, '}'))
+			if err != nil {
+				return nil, fmt.Errorf("%q is not the JSON text of a %s (the key column %q)", k, f.Type, f.Name)
+			}
+			return row, nil
+		}
+	}
+	return nil
+}
+
+// tombstone is the row of a tombstone in upsert reading: its key columns from the record
+// key, nulls elsewhere.
+func (d *Decoder) tombstone(rec *kgo.Record) ([]any, error) {
+	if rec.Key == nil {
+		return nil, errors.New("a tombstone (null value) without a key: it deletes nothing")
+	}
+	keys, err := d.keyParse(rec.Key)
+	if err != nil {
+		return nil, fmt.Errorf("record key: %w", err)
+	}
+	row := make([]any, d.nvalue)
+	for i, at := range d.keyIdx {
+		row[at] = keys[i]
+	}
+	return row, nil
 }
 
 // Schema is the schema of the decoded batches: the value columns, then the
@@ -343,7 +439,13 @@ func (d *Decoder) Decode(recs []*kgo.Record) (Decoded, error) {
 		if rec.Attrs.IsControl() {
 			continue
 		}
-		row, err := d.parse(rec.Value)
+		var row []any
+		var err error
+		if d.keyIdx != nil && rec.Value == nil {
+			row, err = d.tombstone(rec)
+		} else {
+			row, err = d.parse(rec.Value)
+		}
 		if err != nil {
 			var fatal registryFatal
 			if errors.As(err, &fatal) {
@@ -356,6 +458,13 @@ func (d *Decoder) Decode(recs []*kgo.Record) (Decoded, error) {
 			textcodec.AppendValue(bs[i], v)
 		}
 		d.opts.Metadata.appendMeta(bs[d.nvalue:], rec, 1)
+		if d.keyIdx != nil {
+			op := "+U"
+			if rec.Value == nil {
+				op = "-D"
+			}
+			bs[len(bs)-1].(*array.StringBuilder).Append(op)
+		}
 	}
 	return Decoded{Batch: b.NewRecordBatch(), Bad: bad}, nil
 }

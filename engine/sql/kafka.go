@@ -42,7 +42,6 @@ type kafkaTable struct {
 	// columns
 	physical []*ColumnDef
 	meta     []*ColumnDef
-	readErr  error // why the table cannot be read (upsert-kafka): reported when it is
 }
 
 // kafkaOptionNames are the options the kafka connectors take, for did-you-mean.
@@ -321,9 +320,6 @@ func kafkaOptions(ct *CreateTable) (*kafkaTable, error) {
 			kt.keys = append(kt.keys, k)
 		}
 	}
-	if kt.upsert {
-		kt.readErr = errorAt(kt.conn.P, "the upsert-kafka table %s can be written (INSERT INTO) but not read yet: the engine reads Kafka records as appended rows; declare the topic as a 'kafka' table to read its records so", ct.Name)
-	}
 	for _, o := range ct.Options {
 		if k := strings.ToLower(o.Key); !used[k] {
 			msg := fmt.Sprintf("unknown option '%s' for the %s connector", o.Key, conn)
@@ -430,13 +426,15 @@ func (kt *kafkaTable) valueSchema(notNull bool) (*arrow.Schema, error) {
 
 // sourceArgs are the scan_kafka arguments of reading the table.
 func (kt *kafkaTable) sourceArgs() (*engine.ScanKafkaArgs, error) {
-	if kt.readErr != nil {
-		return nil, kt.readErr
-	}
 	d := &plan.KafkaDef{Brokers: kt.brokers, Topics: kt.topics, Pattern: kt.pattern, Format: kt.format,
 		GroupID: kt.groupID, CSVDelimiter: kt.csvDelim, Start: kt.start, End: kt.end, SchemaRegistry: kt.avroURL}
 	if len(kt.srcOpts) > 0 {
 		d.Options = kt.srcOpts
+	}
+	if kt.upsert {
+		// Flink's upsert-kafka source: upserts and tombstones by the PRIMARY KEY, normalized
+		// into a changelog (the last row per key).
+		d.Upsert, d.Keys = true, kt.keys
 	}
 	schema, err := kt.valueSchema(kt.format == "avro")
 	if err != nil {

@@ -183,13 +183,10 @@ func TestInsertUpdatesIntoKafka(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "SQL line 3, column 13: INSERT INTO agg: the kafka table is append-only and does not accept updates") {
 		t.Errorf("updates into kafka: %v", err)
 	}
-	// an upsert-kafka table that is only declared is no error; reading it is
-	decl := "CREATE TABLE up (k BIGINT, PRIMARY KEY (k) NOT ENFORCED) WITH ('connector' = 'upsert-kafka', 'topic' = 'u', 'properties.bootstrap.servers' = 'b:1', 'key.format' = 'raw', 'value.format' = 'json');\n"
+	// an upsert-kafka table that is only declared is no error
+	decl := "CREATE TABLE up (k BIGINT, x DOUBLE, PRIMARY KEY (k) NOT ENFORCED) WITH ('connector' = 'upsert-kafka', 'topic' = 'u', 'properties.bootstrap.servers' = 'b:1', 'key.format' = 'raw', 'value.format' = 'json');\n"
 	if _, _, err := compileAndBind(t, decl+"SELECT k FROM t"); err != nil {
 		t.Errorf("a declared upsert-kafka table: %v", err)
-	}
-	if _, _, err := compileAndBind(t, decl+"SELECT k FROM up"); err == nil || !strings.Contains(err.Error(), "can be written (INSERT INTO) but not read yet") {
-		t.Errorf("reading an upsert-kafka table: %v", err)
 	}
 	// appended rows into upsert-kafka: each row an upsert of its key
 	app := "CREATE TABLE last (k BIGINT, x DOUBLE, PRIMARY KEY (k) NOT ENFORCED) WITH ('connector' = 'upsert-kafka', 'topic' = 'l', 'properties.bootstrap.servers' = 'b:1', 'key.format' = 'raw', 'value.format' = 'json');\n" +
@@ -223,8 +220,8 @@ func TestKafkaOptionErrors(t *testing.T) {
 		{strings.Replace(base, "v BIGINT", "v BIGINT, p INT METADATA FROM 'partiton'", 1) + read, "SQL line 1, column 47: the kafka connector has no metadata 'partiton'; did you mean 'partition'?"},
 		{strings.Replace(base, "v BIGINT", "v BIGINT PRIMARY KEY", 1) + read, "SQL line 1, column 37: PRIMARY KEY needs NOT ENFORCED"},
 		{strings.Replace(base, "v BIGINT", "v BIGINT PRIMARY KEY NOT ENFORCED", 1) + read, "SQL line 1, column 26: the kafka connector takes no PRIMARY KEY"},
-		{"CREATE TABLE u (v BIGINT, PRIMARY KEY (v) NOT ENFORCED) WITH ('connector' = 'upsert-kafka', 'topic' = 'x', 'properties.bootstrap.servers' = 'b:1', 'key.format' = 'raw', 'value.format' = 'json'); SELECT v FROM u",
-			"SQL line 1, column 63: the upsert-kafka table u can be written (INSERT INTO) but not read yet"},
+		{"CREATE TABLE u (v BIGINT, PRIMARY KEY (v) NOT ENFORCED) WITH ('connector' = 'upsert-kafka', 'topic' = 'x', 'properties.bootstrap.servers' = 'b:1', 'key.format' = 'raw', 'value.format' = 'json'); SELECT v FROM u, t WHERE u.v = t.k ORDER BY v",
+			"takes appended rows only"},
 		{"CREATE TABLE u (v BIGINT) WITH ('connector' = 'upsert-kafka', 'topic' = 'x', 'properties.bootstrap.servers' = 'b:1', 'key.format' = 'raw', 'value.format' = 'json'); INSERT INTO u SELECT k FROM t",
 			"the upsert-kafka connector needs PRIMARY KEY (...) NOT ENFORCED"},
 		{base + "); CREATE TABLE o (v BIGINT, ts TIMESTAMP_LTZ(3) METADATA FROM 'timestamp') WITH ('connector' = 'kafka', 'topic' = 'o', " + sinkOpts + "); INSERT INTO o SELECT v, CAST(NULL AS TIMESTAMP_LTZ(3)) FROM k",
@@ -283,12 +280,16 @@ func TestTemporalJoinErrors(t *testing.T) {
 		{"SELECT * FROM t o JOIN u FOR SYSTEM_TIME AS OF o.ts AS r ON o.x > r.x", "SQL line 1, column 19: a temporal join needs an equality between the two tables' keys"},
 		{"SELECT * FROM t o LEFT JOIN u FOR SYSTEM_TIME AS OF o.ts AS r ON o.k = r.k AND r.x > 1", "SQL line 1, column 80: a condition other than key equalities in the ON clause of a LEFT temporal join is not supported yet"},
 		{"CREATE VIEW v AS SELECT k, x FROM u; SELECT * FROM t o JOIN v FOR SYSTEM_TIME AS OF o.ts AS r ON o.k = r.k", "SQL line 1, column 61: v is not a versioned table: an event-time temporal join needs its event time"},
-		{src + "SELECT * FROM src o JOIN src FOR SYSTEM_TIME AS OF o.pt AS r ON o.k = r.k", "SQL line 2, column 52: FOR SYSTEM_TIME AS OF o.pt: an event-time temporal join looks versions up at the left table's event time (ts); processing-time temporal joins are not supported"},
+		{src + "SELECT * FROM src o JOIN src FOR SYSTEM_TIME AS OF o.pt AS r ON o.k = r.k", "SQL line 2, column 52: FOR SYSTEM_TIME AS OF o.pt: an event-time temporal join looks versions up at the left table's event time (ts); a processing-time one is FOR SYSTEM_TIME AS OF PROCTIME()"},
 		{src + "CREATE VIEW last AS SELECT k, MAX(ts) AS ts FROM src GROUP BY k; SELECT * FROM src o JOIN last FOR SYSTEM_TIME AS OF o.ts AS r ON o.k = r.k",
 			"FOR SYSTEM_TIME AS OF last: last is an updating table (a changelog"},
 		{"CREATE TABLE up (k BIGINT, x DOUBLE, PRIMARY KEY (k) NOT ENFORCED) WITH ('connector' = 'upsert-kafka', 'topic' = 'u', 'properties.bootstrap.servers' = 'b:1', 'key.format' = 'raw', 'value.format' = 'json');\nSELECT * FROM t o JOIN up FOR SYSTEM_TIME AS OF o.ts AS r ON o.k = r.k",
 			"SQL line 2, column 27: FOR SYSTEM_TIME AS OF the upsert-kafka table up (a changelog"},
-		{"SELECT * FROM t o JOIN u FOR SYSTEM_TIME AS OF PROCTIME() AS r ON o.k = r.k", "SQL line 1, column 48: a processing-time temporal join (FOR SYSTEM_TIME AS OF PROCTIME()); join at the left table's event time"},
+		{"SELECT * FROM t o JOIN u FOR SYSTEM_TIME AS OF NOW() AS r ON o.k = r.k", "SQL line 1, column 48: FOR SYSTEM_TIME AS OF NOW(); join at the left table's event time"},
+		{"SELECT * FROM t o FULL JOIN u FOR SYSTEM_TIME AS OF PROCTIME() AS r ON o.k = r.k", "SQL line 1, column 19: a temporal join other than [INNER] JOIN and LEFT JOIN"},
+		{"SELECT * FROM t o LEFT JOIN u FOR SYSTEM_TIME AS OF PROCTIME() AS r ON o.k = r.k AND r.x > 1", "a condition other than key equalities in the ON clause of a LEFT temporal join"},
+		{src + "CREATE VIEW last AS SELECT k, MAX(ts) AS ts FROM src GROUP BY k; SELECT * FROM last o JOIN src FOR SYSTEM_TIME AS OF PROCTIME() AS r ON o.k = r.k",
+			"the left input of a processing-time temporal join is an updating stream"},
 		{"SELECT * FROM t o JOIN u FOR SYSTEM AS OF o.ts ON o.k = u.k", "SQL line 1, column 30: expected SYSTEM_TIME AS OF after FOR, found 'SYSTEM'"},
 	}
 	for _, c := range cases {
@@ -296,6 +297,103 @@ func TestTemporalJoinErrors(t *testing.T) {
 		var re *rberr.Error
 		if err == nil || !strings.Contains(err.Error(), c.want) || !errors.As(err, &re) || re.Kind == rberr.Internal {
 			t.Errorf("%q:\n got error %v\nwant %q", c.q, err, c.want)
+		}
+	}
+}
+
+// Reading an upsert-kafka table is Flink's upsert-kafka source: a scan_kafka of upserts
+// and tombstones by the PRIMARY KEY, an updating table (a changelog keyed by it) that a
+// GROUP BY, a join or an upsert-kafka sink takes.
+func TestReadUpsertKafka(t *testing.T) {
+	decl := "CREATE TABLE up (k BIGINT, name STRING, x DOUBLE, PRIMARY KEY (k) NOT ENFORCED) WITH ('connector' = 'upsert-kafka', 'topic' = 'u', 'properties.bootstrap.servers' = 'b:1', 'key.format' = 'raw', 'value.format' = 'json');\n"
+	n, s, err := compileAndBind(t, decl+"SELECT k, x FROM up")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(names(s), ","); got != "k,x,__op" {
+		t.Errorf("columns %s", got)
+	}
+	var scan *plan.Node
+	for x := n; x != nil; x = x.Input {
+		if x.Op == "scan_kafka" {
+			scan = x
+		}
+	}
+	if scan == nil {
+		t.Fatalf("no scan_kafka in %s", n.Op)
+	}
+	if d := scan.Args.(*engine.ScanKafkaArgs).Kafka; !d.Upsert || strings.Join(d.Keys, ",") != "k" || d.Topics[0] != "u" {
+		t.Errorf("upsert source settings %+v", d)
+	}
+	// a GROUP BY over it takes its retractions; its result goes to another upsert-kafka table
+	agg := decl + "CREATE TABLE totals (name STRING, total DOUBLE, PRIMARY KEY (name) NOT ENFORCED) WITH ('connector' = 'upsert-kafka', 'topic' = 't', 'properties.bootstrap.servers' = 'b:1', 'key.format' = 'raw', 'value.format' = 'json');\n" +
+		"INSERT INTO totals SELECT name, SUM(x) FROM up GROUP BY name"
+	if n, _, err = compileAndBind(t, agg); err != nil {
+		t.Fatal(err)
+	}
+	if d := n.Args.(*engine.WriteKafkaArgs).Kafka; !d.Upsert || strings.Join(d.Keys, ",") != "name" {
+		t.Errorf("upsert sink settings %+v", d)
+	}
+	// the table itself into an upsert-kafka table with its key: a copy, change by change
+	cp := decl + "CREATE TABLE copy (k BIGINT, name STRING, x DOUBLE, PRIMARY KEY (k) NOT ENFORCED) WITH ('connector' = 'upsert-kafka', 'topic' = 'c', 'properties.bootstrap.servers' = 'b:1', 'key.format' = 'raw', 'value.format' = 'json');\n" +
+		"INSERT INTO copy SELECT k, name, x FROM up"
+	if n, _, err = compileAndBind(t, cp); err != nil {
+		t.Fatal(err)
+	}
+	if d := n.Args.(*engine.WriteKafkaArgs).Kafka; !d.Upsert || strings.Join(d.Keys, ",") != "k" {
+		t.Errorf("copy sink settings %+v", d)
+	}
+	// into a plain kafka table: refused as an updating result
+	plain := decl + "CREATE TABLE out (k BIGINT, x DOUBLE) WITH ('connector' = 'kafka', 'topic' = 'o', " + sinkOpts + ");\nINSERT INTO out SELECT k, x FROM up"
+	if _, _, err := compileAndBind(t, plain); err == nil || !strings.Contains(err.Error(), "append-only and does not accept updates") {
+		t.Errorf("an upsert-kafka table into kafka: %v", err)
+	}
+}
+
+// FOR SYSTEM_TIME AS OF PROCTIME() plans the engine's processing-time temporal join on the
+// ON keys (inner or left); its right table may be a changelog (an upsert-kafka table, a
+// GROUP BY over an unbounded table); no event time is needed on either side.
+func TestProctimeTemporalJoinPlans(t *testing.T) {
+	up := "CREATE TABLE up (k BIGINT, rate DOUBLE, PRIMARY KEY (k) NOT ENFORCED) WITH ('connector' = 'upsert-kafka', 'topic' = 'u', 'properties.bootstrap.servers' = 'b:1', 'key.format' = 'raw', 'value.format' = 'json');\n"
+	src := "CREATE TABLE src (k BIGINT, v BIGINT) WITH ('connector' = 'kafka', 'topic' = 'src', " + sinkOpts + ");\n"
+	for _, c := range []struct{ q, how, cols string }{
+		{"SELECT o.k, o.x, r.x AS rate FROM t AS o JOIN u FOR SYSTEM_TIME AS OF PROCTIME() AS r ON o.k = r.k", "inner", "k,x,rate"},
+		{"SELECT o.k, r.x FROM t AS o LEFT JOIN u FOR SYSTEM_TIME AS OF PROCTIME() AS r ON o.k = r.k", "left", "k,x"},
+		{up + "SELECT o.k, o.x * r.rate AS y FROM t AS o JOIN up FOR SYSTEM_TIME AS OF PROCTIME() AS r ON o.k = r.k", "inner", "k,y"},
+		{src + "CREATE VIEW n AS SELECT k, COUNT(*) AS c FROM src GROUP BY k; SELECT o.k, r.c FROM src AS o LEFT JOIN n FOR SYSTEM_TIME AS OF PROCTIME() AS r ON o.k = r.k", "left", "k,c"},
+	} {
+		n, s, err := compileAndBind(t, c.q)
+		if err != nil {
+			t.Fatalf("%q: %v", c.q, err)
+		}
+		if got := strings.Join(names(s), ","); got != c.cols {
+			t.Errorf("%q: columns %s, want %s (append-only: no op column)", c.q, got, c.cols)
+		}
+		var j *plan.Node
+		var walk func(*plan.Node)
+		walk = func(x *plan.Node) {
+			if x == nil {
+				return
+			}
+			if x.Op == "join" {
+				j = x
+			}
+			walk(x.Input)
+			for _, in := range x.Inputs {
+				walk(in)
+			}
+		}
+		walk(n)
+		if j == nil {
+			t.Fatalf("%q: no join", c.q)
+		}
+		a := j.Args.(*engine.JoinArgs)
+		how := a.ProctimeHow
+		if how == "" {
+			how = "inner"
+		}
+		if a.How != "proctime" || how != c.how || len(a.LeftOn) != 1 {
+			t.Errorf("%q: join args %+v", c.q, a)
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/riverbed-engine/riverbed/engine"
+	"github.com/riverbed-engine/riverbed/engine/ops/agg"
 	"github.com/riverbed-engine/riverbed/engine/plan"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
@@ -64,16 +65,6 @@ func Compile(src string, tables map[string]*plan.Node, inputs []*arrow.Schema) (
 		switch st := st.(type) {
 		case *CreateTable:
 			pl.ddl[st.Name] = st
-			if connectorOf(st) == "upsert-kafka" { // written, not read: an error only if read
-				kt, err := kafkaOptions(st)
-				if err != nil {
-					pl.broken[st.Name] = err
-					brokenOrder = append(brokenOrder, st.Name)
-				} else {
-					pl.broken[st.Name] = kt.readErr
-				}
-				continue
-			}
 			n, err := pl.createTable(st)
 			if err != nil {
 				// a Parquet table may be a sink whose files do not exist yet: its error
@@ -165,7 +156,12 @@ func (pl *planner) relOf(n *plan.Node, qual string, at Pos) (*rel, error) {
 		return nil, atPos(at, err)
 	}
 	r := &rel{node: n}
-	for _, f := range s.Fields() {
+	for i, f := range s.Fields() {
+		if i == s.NumFields()-1 && f.Name == agg.OpColumn && i > 0 {
+			// an updating table (upsert-kafka, a changelog stream): its op column goes
+			// on through the operators that take it (docs/changelog.md), unnamed in SQL
+			break
+		}
 		r.cols = append(r.cols, column{qual: qual, name: f.Name, field: f.Name, typ: f.Type})
 	}
 	return r, nil

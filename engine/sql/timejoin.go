@@ -559,6 +559,12 @@ func timeOfCol(e Expr, l, r *rel, lt, rt string) (int, int64, bool) {
 	return 0, 0, false
 }
 
+// isProctime reports whether FOR SYSTEM_TIME AS OF names processing time: PROCTIME().
+func isProctime(e Expr) bool {
+	f, ok := e.(*FuncCall)
+	return ok && f.Name == "PROCTIME" && len(f.Args) == 0
+}
+
 // signedDuration formats µs as a duration the engine's joins read.
 func signedDuration(us int64) string {
 	if us < 0 {
@@ -570,8 +576,11 @@ func signedDuration(us int64) string {
 // versionedTable checks, before it is read, that the table of FOR SYSTEM_TIME AS OF is
 // one a temporal join can read: not a changelog source such as upsert-kafka.
 func (pl *planner) versionedTable(t *TableName) error {
+	if isProctime(t.AsOf) {
+		return nil // the processing-time temporal join takes a changelog
+	}
 	if ct, ok := pl.ddl[t.Name]; ok && connectorOf(ct) == "upsert-kafka" {
-		return unsupported(t.AsOfAt, fmt.Sprintf("FOR SYSTEM_TIME AS OF the upsert-kafka table %s (a changelog: the temporal join reads versioned tables of appended rows; declare it with 'connector' = 'kafka' and a WATERMARK, each record a new version of its key)", t.Name))
+		return unsupported(t.AsOfAt, fmt.Sprintf("FOR SYSTEM_TIME AS OF the upsert-kafka table %s (a changelog: the event-time temporal join reads versioned tables of appended rows; declare it with 'connector' = 'kafka' and a WATERMARK, each record a new version of its key, or join with its current version, FOR SYSTEM_TIME AS OF PROCTIME())", t.Name))
 	}
 	return nil
 }
@@ -596,6 +605,11 @@ func (pl *planner) temporalJoin(j *JoinExpr, t *TableName, l, r *rel, lk, rk, re
 	if j.Kind == "left" && len(rest) > 0 {
 		return nil, unsupported(rest[0].Position(), "a condition other than key equalities in the ON clause of a LEFT temporal join")
 	}
+	if isProctime(t.AsOf) {
+		// Processing-time: each left row with the current version of its key.
+		args := &engine.JoinArgs{How: "proctime", ProctimeHow: j.Kind}
+		return pl.timeJoin(j, l, r, lk, rk, rest, args, nil)
+	}
 	rs, err := pl.schemaOf(r.node)
 	if err != nil {
 		return nil, atPos(t.P, err)
@@ -603,8 +617,8 @@ func (pl *planner) temporalJoin(j *JoinExpr, t *TableName, l, r *rel, lk, rk, re
 	if len(rs.FieldIndices(agg.OpColumn)) > 0 {
 		return nil, errorAt(t.AsOfAt, "FOR SYSTEM_TIME AS OF %s: %s is an updating table (a changelog, such as a GROUP BY over an unbounded table), and the temporal join reads versioned tables of appended rows only (each row a new version of its key at its event time)", t.Name, t.Name)
 	}
-	if f, ok := t.AsOf.(*FuncCall); ok && (f.Name == "PROCTIME" || f.Name == "NOW" || f.Name == "CURRENT_TIMESTAMP") {
-		return nil, unsupported(t.AsOf.Position(), "a processing-time temporal join (FOR SYSTEM_TIME AS OF "+f.Name+"()); join at the left table's event time, FOR SYSTEM_TIME AS OF o.order_time")
+	if f, ok := t.AsOf.(*FuncCall); ok && (f.Name == "NOW" || f.Name == "CURRENT_TIMESTAMP") {
+		return nil, unsupported(t.AsOf.Position(), "FOR SYSTEM_TIME AS OF "+f.Name+"(); join at the left table's event time (FOR SYSTEM_TIME AS OF o.order_time), or with the current version of each key (FOR SYSTEM_TIME AS OF PROCTIME())")
 	}
 	id, ok := t.AsOf.(*Ident)
 	if !ok {
@@ -629,7 +643,7 @@ func (pl *planner) temporalJoin(j *JoinExpr, t *TableName, l, r *rel, lk, rk, re
 		return nil, errorAt(t.P, "%s is not a versioned table: an event-time temporal join needs its event time (a WATERMARK in its CREATE TABLE, or event_time= of its stream), which orders its versions", t.Name)
 	}
 	if linf.EventTime != "" && linf.EventTime != lc.field {
-		return nil, errorAt(id.P, "FOR SYSTEM_TIME AS OF %s: an event-time temporal join looks versions up at the left table's event time (%s); processing-time temporal joins are not supported", strings.Join(id.Parts, "."), linf.EventTime)
+		return nil, errorAt(id.P, "FOR SYSTEM_TIME AS OF %s: an event-time temporal join looks versions up at the left table's event time (%s); a processing-time one is FOR SYSTEM_TIME AS OF PROCTIME()", strings.Join(id.Parts, "."), linf.EventTime)
 	}
 	args := &engine.JoinArgs{How: "asof", Strategy: "backward"}
 	if linf.EventTime == "" {

@@ -134,7 +134,8 @@ def read_kafka_node(brokers: str | Sequence[str], topic: str | Sequence[str] | N
                     on_bad_record: str, options: Mapping[str, Any] | None, csv_delimiter: str | None,
                     sample_size: int | None, group_id: str | None = None,
                     schema_registry: str | None = None, on_data_loss: str = "fail",
-                    writer_schema: Any = None) -> dict[str, Any]:
+                    writer_schema: Any = None, upsert: bool = False,
+                    key: str | Sequence[str] | None = None) -> dict[str, Any]:
     """The plan node of a read_kafka."""
     if (topic is None) == (pattern is None):
         raise ValueError("read_kafka takes a topic (or a list of topics) or pattern=, not both and not neither")
@@ -202,6 +203,17 @@ def read_kafka_node(brokers: str | Sequence[str], topic: str | Sequence[str] | N
                     raise ValueError(f"unknown metadata column {kind!r}; expected some of {', '.join(METADATA)}")
                 meta[kind] = METADATA[kind]
         k["metadata"] = meta
+    if not isinstance(upsert, bool):
+        raise TypeError(f"upsert must be True or False, got {upsert!r}")
+    if upsert:
+        if key is None:
+            raise ValueError("read_kafka(upsert=True) needs key= the key columns: each record upserts its key "
+                             "or, with a null value (a tombstone), deletes it")
+        k["upsert"] = True
+        k["keys"] = _columns(key, "key")
+    elif key is not None:
+        raise ValueError("read_kafka takes key= with upsert=True (the key columns of an upsert topic); a plain "
+                         "read gives the record key with metadata=['key']")
     return {"op": "scan_kafka", "kafka": k}
 
 
@@ -277,7 +289,8 @@ def read_kafka(brokers: str | Sequence[str], topic: str | Sequence[str] | None =
                options: Mapping[str, Any] | None = None, csv_delimiter: str | None = None,
                sample_size: int | None = None, group_id: str | None = None,
                schema_registry: str | None = None, on_data_loss: OnDataLoss = "fail",
-               writer_schema: Any = None, env: Environment | None = None) -> KafkaStream:
+               writer_schema: Any = None, upsert: bool = False, key: str | Sequence[str] | None = None,
+               env: Environment | None = None) -> KafkaStream:
     """Read Kafka topics (Flink's Kafka source): ``topic`` (a name or a list of names) or
     ``pattern=`` (a regular expression matched against whole topic names; topics created
     later that match are read too). Each partition is a split: partitions are spread over
@@ -365,6 +378,17 @@ def read_kafka(brokers: str | Sequence[str], topic: str | Sequence[str] | None =
         rules: fields matched by name, a reader field the writer lacks takes its default
         (or null), ``int``/``long``/``float`` promote, enum symbols and union branches map
         by name. A writer schema the reader's cannot read fails the plan, naming the field.
+    upsert, key
+        ``upsert=True`` reads the topic as Flink's upsert-kafka source, the counterpart of
+        ``write_kafka(upsert=True)``: ``key=`` names the key columns (a column or a list;
+        they are value columns too, as that sink writes them). Each record with a value is
+        the new row of its key; one with a null value (a tombstone) deletes its key, whose
+        columns are then read from the record key (one column: its text, its bytes, or its
+        JSON text; several: a JSON object). The result is an **updating** stream (a
+        changelog with an ``__op`` column, docs/changelog.md): ``+I`` for a new key,
+        ``-U``/``+U`` when its row changes (nothing when the same row comes again), ``-D``
+        with the key's last row when it is deleted (a tombstone of an unknown key is
+        dropped). The last row of every key is keyed state, checkpointed with the offsets.
 
     Offsets are the source's positions: recovery from a checkpoint resumes exactly there.
     The job's metrics (:meth:`Job.metrics`) show each partition's last offset read and
@@ -405,7 +429,7 @@ def read_kafka(brokers: str | Sequence[str], topic: str | Sequence[str] | None =
 
     node = read_kafka_node(brokers, topic, pattern, format, schema, start, end, metadata, on_bad_record,
                            options, csv_delimiter, sample_size, group_id, schema_registry, on_data_loss,
-                           writer_schema)
+                           writer_schema, upsert, key)
     node = _event_time(node, event_time, max_out_of_orderness, idle_timeout)
     return KafkaStream(env or _default_env, node, end is None)
 

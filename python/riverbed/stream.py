@@ -441,7 +441,8 @@ class Environment:
                    options: dict[str, Any] | None = None, csv_delimiter: str | None = None,
                    sample_size: int | None = None, group_id: str | None = None,
                    schema_registry: str | None = None, on_data_loss: str = "fail",
-                   writer_schema: Any = None) -> KafkaStream:
+                   writer_schema: Any = None, upsert: bool = False,
+                   key: str | Sequence[str] | None = None) -> KafkaStream:
         """Read Kafka topics: see :func:`riverbed.read_kafka`.
 
         Examples
@@ -460,7 +461,7 @@ class Environment:
                           on_bad_record=on_bad_record, options=options,  # type: ignore[arg-type]
                           csv_delimiter=csv_delimiter, sample_size=sample_size, group_id=group_id,
                           schema_registry=schema_registry, env=self, writer_schema=writer_schema,
-                          on_data_loss=on_data_loss)  # type: ignore[arg-type]
+                          on_data_loss=on_data_loss, upsert=upsert, key=key)  # type: ignore[arg-type]
 
     def datagen(self, schema: dict[str, Any], *, rows_per_second: float | None = None,
                 number_of_rows: int | None = None, seed: int = 0, fields: dict[str, dict[str, Any]] | None = None,
@@ -1050,6 +1051,35 @@ class Stream:
 
             extra["state_ttl"] = duration(state_ttl, "state_ttl")
         return self._join(other, how, on, left_on, right_on, suffix, **extra)
+
+    def join_proctime(self, other: Stream, on: Any = None, how: Literal["inner", "left"] = "inner", *,
+                      left_on: Any = None, right_on: Any = None, suffix: str = "_right") -> Stream:
+        """Processing-time temporal join (SQL's ``FOR SYSTEM_TIME AS OF PROCTIME()``): each
+        row is joined, when it arrives, with the **current version** of its key in ``other``
+        — the latest row of ``other`` with equal keys seen so far — and never again; the
+        result is append-only. ``other`` may be append-only (each row the new version of its
+        key) or updating (an upsert read, a group_by: ``-D`` deletes the key). ``how`` is
+        ``"inner"`` (rows without a version are dropped) or ``"left"`` (kept with nulls).
+        The output is this stream's columns, then ``other``'s but its key columns.
+
+        Which version a row sees depends on arrival: a bounded ``other`` is read whole
+        before any row of this stream (unless the two share a source), so every row sees its
+        key's last version; an unbounded one is read as it comes. The versions are keyed
+        state, checkpointed. See docs/sql.md (processing-time temporal joins).
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> orders = rb.from_pydict({"id": [1, 2, 3], "cur": ["EUR", "USD", "JPY"]})
+        >>> rates = rb.from_pydict({"cur": ["EUR", "USD"], "rate": [1.1, 1.0]})
+        >>> t = orders.join_proctime(rates, on="cur", how="left").collect().sort_by("id")
+        >>> t["rate"].to_pylist()
+        [1.1, 1.0, None]
+        """
+        if how not in ("inner", "left"):
+            raise ValueError(f"how must be 'inner' or 'left', got {how!r}")
+        extra = {"proctime_how": how} if how == "left" else {}
+        return self._join(other, "proctime", on, left_on, right_on, suffix, **extra)
 
     def join_window(self, other: Stream, on: Any = None, *, window: Window, how: WindowJoinHow = "inner",
                     left_on: Any = None, right_on: Any = None, suffix: str = "_right") -> Stream:
