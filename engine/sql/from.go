@@ -626,8 +626,9 @@ func isWindowCol(c column) bool {
 
 // withWindowTime adds window_time to the output of a window operator over a window
 // table function that gives window_start and window_end only (the window top-N): window_end
-// minus one unit of its type. A DATE window has none (a day before its end is no instant).
-func (pl *planner) withWindowTime(n *plan.Node, cols []column, at Pos) (*plan.Node, error) {
+// minus one unit of its type. A DATE window's has no such expression: the columns then
+// lose window_time.
+func (pl *planner) withWindowTime(n *plan.Node, cols []column, at Pos) (*plan.Node, []column, error) {
 	var typ arrow.DataType
 	for _, c := range cols {
 		if c.field == "window_end" {
@@ -641,11 +642,17 @@ func (pl *planner) withWindowTime(n *plan.Node, cols []column, at Pos) (*plan.No
 	case *arrow.Int64Type:
 		one = lit(1, "int64")
 	default:
-		return n, nil
+		var kept []column
+		for _, c := range cols {
+			if c.field != "window_time" {
+				kept = append(kept, c)
+			}
+		}
+		return n, kept, nil
 	}
 	n, _, err := pl.add(&plan.Node{Op: "with_columns", Input: n, Args: &engine.WithColumnsArgs{Exprs: []*plan.Expr{
 		alias(fn("sub", colRef("window_end"), one), "window_time")}}}, at)
-	return n, err
+	return n, cols, err
 }
 
 // conjuncts splits a condition at its top-level ANDs.

@@ -168,7 +168,7 @@ func (pl *planner) topN(s *Select, order []*OrderItem) (_ *rel, ok bool, _ error
 			return nil, false, err
 		}
 		if from.win != nil { // the window table function's window_time, from window_end
-			if node, err = pl.withWindowTime(node, from.cols, over.P); err != nil {
+			if node, cols, err = pl.withWindowTime(node, cols, over.P); err != nil {
 				return nil, false, err
 			}
 		}

@@ -157,6 +157,9 @@ func TestWindowTime(t *testing.T) {
 			"WHERE L.window_start = R.window_start AND L.window_end = R.window_end)", "k,window_time", "window_time"},
 		{"SELECT * FROM (SELECT k, window_start, window_end, window_time, ROW_NUMBER() OVER (PARTITION BY window_start, window_end ORDER BY x DESC) AS rn " +
 			"FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '10' SECOND))) WHERE rn <= 3", "k,window_start,window_end,window_time,rn", ""},
+		// a DATE window top-N has no window_time
+		{"SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, window_end ORDER BY x DESC) AS rn " +
+			"FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(d), INTERVAL '1' DAY))) WHERE rn <= 3", "k,x,s,ts,d,dec,window_start,window_end,rn", ""},
 	}
 	for i, c := range cases {
 		n, inf := describeQuery(t, c.q)
