@@ -160,7 +160,8 @@ def test_cascading_window_aggregation(bids: pa.Table, mode: str) -> None:
     got = env.sql(q, bids=env.from_arrow(b, event_time="ts")).collect()
     want = _duck("""SELECT auction, time_bucket(INTERVAL 10 SECOND, ts) AS window_start,
                            time_bucket(INTERVAL 10 SECOND, ts) + INTERVAL 10 SECOND AS window_end,
-                           time_bucket(INTERVAL 10 SECOND, ts) + INTERVAL 10 SECOND - INTERVAL 1 MILLISECOND AS window_time,
+                           time_bucket(INTERVAL 10 SECOND, ts) + INTERVAL 10 SECOND
+                             - INTERVAL 1 MILLISECOND AS window_time,
                            SUM(price) AS total_price, COUNT(DISTINCT time_bucket(INTERVAL 5 SECOND, ts)) AS parts
                     FROM bids GROUP BY ALL""", bids=b)
     assert got.num_rows > 20

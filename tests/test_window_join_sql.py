@@ -178,13 +178,15 @@ def test_sql_window_not_in(sides: tuple[pa.Table, pa.Table], window: str, p: int
     tvf = "(SELECT * FROM TABLE({fn}(TABLE {t}, DESCRIPTOR(row_time), {args})))"
     cond = "L.num NOT IN (SELECT num FROM {r} R WHERE L.window_start = R.window_start AND L.window_end = R.window_end)"
     q = (f"SELECT L.num, L.id, L.window_start, L.window_end, L.window_time FROM "
-         f"{tvf.format(fn=fn, t='LeftTable', args=args)} L WHERE {cond.format(r=tvf.format(fn=fn, t='RightTable', args=args))}")
+         f"{tvf.format(fn=fn, t='LeftTable', args=args)} L "
+         f"WHERE {cond.format(r=tvf.format(fn=fn, t='RightTable', args=args))}")
     env = rb.Environment(parallelism=p)
     s = env.sql(q, LeftTable=env.from_arrow(left, event_time="row_time"),
                 RightTable=env.from_arrow(right, event_time="row_time"))
     assert "null-aware anti window join" in s.explain()
     got = s.collect()
-    want = duck(f"""SELECT L.num, L.id, L.window_start, L.window_end, L.window_end - INTERVAL 1 MILLISECOND AS window_time
+    want = duck(f"""SELECT L.num, L.id, L.window_start, L.window_end,
+                           L.window_end - INTERVAL 1 MILLISECOND AS window_time
                     FROM {_expanded("LeftTable", window)} L
                     WHERE {cond.format(r=_expanded("RightTable", window))}""", LeftTable=left, RightTable=right)
     assert got.num_rows > 10
@@ -246,7 +248,8 @@ def test_sql_window_join_window_time_cascade(sides: tuple[pa.Table, pa.Table]) -
                  ON L.num = R.num AND L.window_start = R.window_start AND L.window_end = R.window_end)"""
     want = duck(f"""SELECT num, time_bucket(INTERVAL 10 SECOND, jt) AS window_start,
                            time_bucket(INTERVAL 10 SECOND, jt) + INTERVAL 10 SECOND AS window_end,
-                           time_bucket(INTERVAL 10 SECOND, jt) + INTERVAL 10 SECOND - INTERVAL 1 MILLISECOND AS window_time,
+                           time_bucket(INTERVAL 10 SECOND, jt) + INTERVAL 10 SECOND
+                             - INTERVAL 1 MILLISECOND AS window_time,
                            COUNT(*) AS pairs, MIN(jt) AS first_jt
                     FROM {pairs} GROUP BY ALL""", LeftTable=left, RightTable=right)
     for mode in ["batch", "streaming"]:
