@@ -82,17 +82,20 @@ def _sql_join(kind: str, fn: str, args: str) -> str:
     return f"""SELECT L.num AS L_Num, L.id AS L_Id, R.num AS R_Num, R.id AS R_Id,
                       L.window_start AS L_start, R.window_end AS R_end,
                       COALESCE(L.window_start, R.window_start) AS window_start,
-                      COALESCE(L.window_end, R.window_end) AS window_end
+                      COALESCE(L.window_end, R.window_end) AS window_end,
+                      L.window_time AS L_time, R.window_time AS R_time
                FROM (SELECT * FROM TABLE({fn}(TABLE LeftTable, DESCRIPTOR(row_time), {args}))) L
                {kind} JOIN (SELECT * FROM TABLE({fn}(TABLE RightTable, DESCRIPTOR(row_time), {args}))) R
                ON L.num = R.num AND L.window_start = R.window_start AND L.window_end = R.window_end"""
 
 
-def _duck_join(kind: str, window: str, **tables: pa.Table) -> pa.Table:
+def _duck_join(kind: str, window: str, unit: str = "MILLISECOND", **tables: pa.Table) -> pa.Table:
+    """DuckDB's window join; window_time is window_end less one unit of the event time."""
     return duck(f"""SELECT L.num AS L_Num, L.id AS L_Id, R.num AS R_Num, R.id AS R_Id,
                            L.window_start AS L_start, R.window_end AS R_end,
                            COALESCE(L.window_start, R.window_start) AS window_start,
-                           COALESCE(L.window_end, R.window_end) AS window_end
+                           COALESCE(L.window_end, R.window_end) AS window_end,
+                           L.window_end - INTERVAL 1 {unit} AS L_time, R.window_end - INTERVAL 1 {unit} AS R_time
                     FROM {_expanded("LeftTable", window)} L
                     {kind} JOIN {_expanded("RightTable", window)} R
                     ON L.num = R.num AND L.window_start = R.window_start AND L.window_end = R.window_end""",
@@ -104,7 +107,8 @@ def _duck_join(kind: str, window: str, **tables: pa.Table) -> pa.Table:
 @pytest.mark.parametrize("p", [1, 3])
 def test_sql_window_join_bounded(sides: tuple[pa.Table, pa.Table], kind: str, window: str, p: int) -> None:
     """Flink's window join text over bounded tables equals DuckDB's join of the rows of
-    each window: null keys and rows of windows empty on the other side are padded."""
+    each window: null keys and rows of windows empty on the other side are padded, each
+    side's window_time (window_end - 1 ms) NULL where that side is."""
     left, right = sides
     fn, args, _ = WINDOWS[window]
     env = rb.Environment(parallelism=p)
@@ -314,7 +318,7 @@ def test_sql_window_join_unbounded_drops_late_rows(kind: str) -> None:
     late_count = sum(m["late_records"] for m in job.metrics(as_dict=True))
     keep_l = left.filter(pa.array([i not in late_l for i in left["id"].to_pylist()]))
     keep_r = right.filter(pa.array([i not in late_r for i in right["id"].to_pylist()]))
-    want = _duck_join(kind, "tumble2", LeftTable=keep_l, RightTable=keep_r)
+    want = _duck_join(kind, "tumble2", "MICROSECOND", LeftTable=keep_l, RightTable=keep_r)
     assert got.num_rows > 100
     assert _rows(got) == _rows(want)
     assert late_count == len(late_l) + len(late_r)
