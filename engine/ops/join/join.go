@@ -261,9 +261,9 @@ func (o *WindowJoinOp) ProcessBatch(m runtime.Message, out runtime.Emitter) erro
 	keepUnmatched := o.unmatchedSides()
 	for i, t := range ts {
 		// A null key matches nothing: its row is kept only where it is emitted unmatched,
-		// but counted as late all the same.
-		// A null-aware anti join (NOT IN) keeps the right rows of null keys too, and needs
-		// one right row per key and window (whether there is one).
+		// but counted as late all the same. A null-aware anti join (NOT IN) keeps the
+		// right rows of null keys too, and only one right row per key and window (whether
+		// there is one is all it asks).
 		existence := o.Spec.NullAware && m.Side == 1
 		drop := ids[i] == nullKey && !keepUnmatched[m.Side] && !existence
 		o.wbuf = o.Win.Assign(t, o.wbuf[:0])
@@ -291,7 +291,7 @@ func (o *WindowJoinOp) ProcessBatch(m runtime.Message, out runtime.Emitter) erro
 		if placed == 0 {
 			late++
 		}
-		// The store counts one reference per placement.
+		// The store counts one reference per row kept in a window.
 		o.sides[m.Side].store.Live[chunk] += stored - 1
 	}
 	if late > 0 {
