@@ -42,17 +42,16 @@ func (pl *planner) windowJoin(j *JoinExpr, l, r *rel) (*rel, error) {
 	if err := pl.checkWindowTimes(l, r); err != nil {
 		return nil, err
 	}
-	isWin := isWindowCol
 	var lBase, rBase, lWin, rWin []column
 	for _, c := range l.cols {
-		if isWin(c) {
+		if isWindowCol(c) {
 			lWin = append(lWin, c)
 		} else {
 			lBase = append(lBase, c)
 		}
 	}
 	for _, c := range r.cols {
-		if isWin(c) {
+		if isWindowCol(c) {
 			rWin = append(rWin, c)
 		} else {
 			rBase = append(rBase, c)
@@ -80,7 +79,7 @@ func (pl *planner) windowJoin(j *JoinExpr, l, r *rel) (*rel, error) {
 		if b, ok := c.(*Binary); ok && b.Op == "=" {
 			x, okx := colOf(b.L)
 			y, oky := colOf(b.R)
-			if okx && oky && isWin(*x) && x.field == y.field && x.owner != y.owner {
+			if okx && oky && isWindowCol(*x) && x.field == y.field && x.owner != y.owner {
 				have[x.field] = true
 				continue
 			}
@@ -240,7 +239,6 @@ func (pl *planner) windowSemiJoin(l *rel, c Expr) (*rel, error) {
 		}
 		return -1
 	}
-	isWin := isWindowCol
 	var lk, rk []Expr
 	have := map[string]bool{}
 	for _, cond := range conjuncts(s.Where) {
@@ -260,7 +258,7 @@ func (pl *planner) windowSemiJoin(l *rel, c Expr) (*rel, error) {
 		if okx && oky {
 			xc, _ := outer.resolve(xi)
 			yc, _ := inner.resolve(yi)
-			if xc != nil && yc != nil && isWin(*xc) && xc.field == yc.field {
+			if xc != nil && yc != nil && isWindowCol(*xc) && xc.field == yc.field {
 				have[xc.field] = true
 				continue
 			}
@@ -288,7 +286,7 @@ func (pl *planner) windowSemiJoin(l *rel, c Expr) (*rel, error) {
 	}
 	var lBase, lWin []column
 	for _, c := range l.cols {
-		if isWin(c) {
+		if isWindowCol(c) {
 			lWin = append(lWin, c)
 		} else {
 			lBase = append(lBase, c)
@@ -296,7 +294,7 @@ func (pl *planner) windowSemiJoin(l *rel, c Expr) (*rel, error) {
 	}
 	var rBase []column
 	for _, c := range r.cols {
-		if !isWin(c) {
+		if !isWindowCol(c) {
 			rBase = append(rBase, c)
 		}
 	}
@@ -434,7 +432,8 @@ func (pl *planner) timeJoin(j *JoinExpr, l, r *rel, lk, rk, rest []Expr, args *e
 	}
 	n := len(cols)
 	cols = append(cols, extra...)
-	if schema.NumFields() != n+len(extra)/2 && !(len(extra) == 0 && schema.NumFields() == n) { // extra: both sides' window columns, once in the output
+	// extra: both sides' window columns, each once in the output
+	if schema.NumFields() != n+len(extra)/2 && !(len(extra) == 0 && schema.NumFields() == n) {
 		return nil, errorAt(j.P, "internal: the join gives %d columns, the planner expected %d", schema.NumFields(), n)
 	}
 	for i := 0; i < n; i++ {
