@@ -370,7 +370,7 @@ def test_sql_window_join_errors(sides: tuple[pa.Table, pa.Table]) -> None:
     q = _sql_join("FULL", "TUMBLE", "INTERVAL '5' SECOND")
     mismatch = q.replace("TUMBLE(TABLE RightTable, DESCRIPTOR(row_time), INTERVAL '5' SECOND)",
                          "HOP(TABLE RightTable, DESCRIPTOR(row_time), INTERVAL '5' SECOND, INTERVAL '10' SECOND)")
-    with pytest.raises(rb.PlanError, match=r"SQL line 6, column 41: a window join needs the same window table "
+    with pytest.raises(rb.PlanError, match=r"SQL line 7, column 41: a window join needs the same window table "
                                            r"function on both sides, and the left is TUMBLE\(5s\) while the right "
                                            r"is HOP\(5s, 10s\)"):
         rb.sql(mismatch, **tables)
