@@ -38,12 +38,21 @@ type JoinArgs struct {
 	// WindowHow is the kind of a window join: "inner" (absent), "left", "right", "full",
 	// "semi" or "anti" (rows of a window without a match; ops/join's WindowJoinOp).
 	WindowHow string `json:"window_how,omitempty"`
-	Lower     string `json:"lower,omitempty"`
-	Upper     string `json:"upper,omitempty"`
-	LeftTime  string `json:"left_time,omitempty"`
-	RightTime string `json:"right_time,omitempty"`
-	Strategy  string `json:"strategy,omitempty"`
-	Tolerance string `json:"tolerance,omitempty"`
+	// NullAware (an anti window join on one key) is SQL's NOT IN per window: a left row
+	// is kept when the right side has no row in its window, or when its key is not null
+	// and no right row of the window has an equal or a null key. The join then runs on
+	// one subtask, which sees every right row of a window.
+	NullAware bool `json:"null_aware,omitempty"`
+	// WindowTime (window joins): the output has a window_time column after window_end,
+	// the window's last instant (window_end minus one unit of the time column, Flink's
+	// window_time), which is its event time.
+	WindowTime bool   `json:"window_time,omitempty"`
+	Lower      string `json:"lower,omitempty"`
+	Upper      string `json:"upper,omitempty"`
+	LeftTime   string `json:"left_time,omitempty"`
+	RightTime  string `json:"right_time,omitempty"`
+	Strategy   string `json:"strategy,omitempty"`
+	Tolerance  string `json:"tolerance,omitempty"`
 	// StateTTL (relational joins on keys over unbounded inputs): a kept row not matched
 	// for this long (processing time) is dropped, as Flink's table.exec.state.ttl.
 	StateTTL string `json:"state_ttl,omitempty"`
@@ -211,7 +220,7 @@ func (o *joinOp) build(g *graph, n *lnode, _ *plan.Expr) (flow, error) {
 		}
 		e := runtime.Edge{From: f.st, Part: runtime.PartHash, Keys: keys}
 		switch {
-		case js.How == "cross" || len(keys) == 0: // every pair: one subtask sees both inputs whole
+		case js.How == "cross" || len(keys) == 0 || js.NullAware: // every pair (NOT IN: every right row of a window): one subtask sees both inputs whole
 			e = runtime.Edge{From: f.st, Part: runtime.PartGather}
 			parallel = 1
 		case side == bcast:
@@ -339,6 +348,9 @@ func (o *joinOp) explain(n *lnode) (detail string) {
 	}
 	if o.spec.How == "window" && o.spec.WindowHow != "inner" && o.spec.WindowHow != "" {
 		detail = o.spec.WindowHow + " " + detail
+		if o.spec.NullAware {
+			detail = "null-aware " + detail
+		}
 	}
 	if o.spec.How == "proctime" {
 		var on []string
@@ -429,8 +441,11 @@ func (o *joinOp) bindJoin(ln, left, right *lnode) error {
 	if o.How != "proctime" && o.ProctimeHow != "" {
 		return rberr.New(rberr.Plan, "%s: proctime_how is an option of processing-time temporal joins (how \"proctime\")", name)
 	}
-	if o.How != "window" && o.WindowHow != "" {
-		return rberr.New(rberr.Plan, "%s: window_how is an option of window joins", name)
+	if o.How != "window" && (o.WindowHow != "" || o.WindowTime) {
+		return rberr.New(rberr.Plan, "%s: window_how and window_time are options of window joins", name)
+	}
+	if o.NullAware && (o.WindowHow != "anti" || len(o.LeftOn) != 1) {
+		return rberr.New(rberr.Plan, "%s: null_aware is an option of window anti joins on one key (SQL's NOT IN)", name)
 	}
 	windowHow := o.WindowHow
 	switch windowHow {
@@ -645,10 +660,14 @@ func (o *joinOp) bindJoin(ln, left, right *lnode) error {
 			return rberr.New(rberr.Plan, "%s: window joins take tumbling, sliding or cumulate windows", name)
 		}
 		js.WindowHow = windowHow
-		if names["window_start"] || names["window_end"] {
-			return rberr.New(rberr.Plan, "%s: the inputs already have window_start/window_end columns", name)
+		js.NullAware, js.WindowTime = o.NullAware, o.WindowTime
+		if names["window_start"] || names["window_end"] || (o.WindowTime && names["window_time"]) {
+			return rberr.New(rberr.Plan, "%s: the inputs already have window_start/window_end%s columns", name, map[bool]string{true: "/window_time"}[o.WindowTime])
 		}
 		fields = append(fields, arrow.Field{Name: "window_start", Type: js.TimeType}, arrow.Field{Name: "window_end", Type: js.TimeType})
+		if o.WindowTime {
+			fields = append(fields, arrow.Field{Name: "window_time", Type: js.TimeType})
+		}
 	case "interval":
 		if o.Lower == "" || o.Upper == "" {
 			return rberr.New(rberr.Plan, "%s: an interval join needs lower and upper bounds", name)
@@ -675,6 +694,8 @@ func (o *joinOp) bindJoin(ln, left, right *lnode) error {
 	ln.schema = js.Schema
 	if o.How != "window" {
 		ln.timeCol = left.timeCol
+	} else if o.WindowTime {
+		ln.timeCol = "window_time"
 	}
 	return nil
 }

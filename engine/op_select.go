@@ -92,10 +92,20 @@ func (p *projection) bindExprs(ln, in *lnode, schema *arrow.Schema, exprs []*pla
 	}
 	p.exprs = out
 	ln.schema = boundSchema(out)
+	// The event time goes on in its column, or renamed (SQL's window_time AS rowtime keeps
+	// the time attribute, as Flink's), unchanged either way.
+	renamed := ""
 	for _, e := range out {
-		if c, ok := e.Expr.(*expr.ColExpr); ok && e.Name == in.timeCol && c.Name == in.timeCol {
-			ln.timeCol = in.timeCol
+		if c, ok := e.Expr.(*expr.ColExpr); ok && in.timeCol != "" && c.Name == in.timeCol {
+			if e.Name == in.timeCol {
+				ln.timeCol = in.timeCol
+			} else if renamed == "" {
+				renamed = e.Name
+			}
 		}
+	}
+	if ln.timeCol == "" && renamed != "" && len(ln.schema.FieldIndices(renamed)) == 1 {
+		ln.timeCol = renamed
 	}
 	return nil
 }

@@ -16,12 +16,17 @@ import (
 // WindowAggArgs are the arguments of "window_agg": the keys, the aggregations, the
 // window, how late rows may come (a duration) and the output: "results" (default) or
 // "late" (the input rows that came too late for every window, the late side output).
+// With window_time (event-time windows) the results have a window_time column after
+// window_end, each window's last instant (window_end minus one unit of the time column:
+// Flink's window_time), which is their event time: a further window aggregation or
+// window join over them assigns windows by it (Flink's cascading window aggregation).
 type WindowAggArgs struct {
 	Keys            []*plan.Expr    `json:"keys,omitempty"`
 	Aggs            []*plan.Expr    `json:"aggs,omitempty"`
 	Window          *plan.WindowDef `json:"window,omitempty"`
 	AllowedLateness string          `json:"allowed_lateness,omitempty"`
 	Output          string          `json:"output,omitempty"`
+	WindowTime      bool            `json:"window_time,omitempty"`
 }
 
 // windowAggOp is the logical operator "window_agg": its binding and validation, the input columns it
@@ -89,13 +94,13 @@ func (o *windowAggOp) build(g *graph, n *lnode, _ *plan.Expr) (flow, error) {
 	if o.win.Kind == "session" {
 		st.Chain(name, func(int) runtime.Operator {
 			return &window.SessionAggOp{Name: n.name, Keys: keys, KeyTypes: types, Aggs: o.aggs, Schema: n.schema,
-				Gap: o.win.Gap, Lateness: o.lateness, TimeIdx: timeIdx, TimeType: timeType, LateOutput: o.lateOutput, BatchSize: g.BatchSize}
+				Gap: o.win.Gap, Lateness: o.lateness, TimeIdx: timeIdx, TimeType: timeType, LateOutput: o.lateOutput, BatchSize: g.BatchSize, WindowTime: o.WindowTime && !o.lateOutput}
 		})
 	} else {
 		st.Chain(name, func(int) runtime.Operator {
 			return &window.WindowAggOp{Name: n.name, Keys: keys, KeyTypes: types, Aggs: o.aggs, Schema: n.schema, Win: o.win,
 				Lateness: o.lateness, TimeIdx: timeIdx, TimeType: timeType, Processing: o.processing,
-				LateOutput: o.lateOutput, BatchSize: g.BatchSize, PreAgg: preAgg}
+				LateOutput: o.lateOutput, BatchSize: g.BatchSize, PreAgg: preAgg, WindowTime: o.WindowTime && !o.lateOutput}
 		})
 	}
 	return flow{st: st}, nil
@@ -172,6 +177,9 @@ func (o *windowAggOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 	if o.processing && win.Kind == "session" {
 		return rberr.New(rberr.Plan, "%s: session windows need event time", name)
 	}
+	if o.processing && o.WindowTime {
+		return rberr.New(rberr.Plan, "%s: window_time is the event time of event-time windows; processing-time windows have none", name)
+	}
 	timeType := arrow.DataType(&arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"})
 	if !o.processing {
 		col := o.Window.On
@@ -209,9 +217,13 @@ func (o *windowAggOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 		return rberr.New(rberr.Plan, "%s: output must be \"results\" or \"late\", got %q", name, o.Output)
 	}
 	scope := &expr.CompileScope{Schema: in.schema, Op: name}
-	seen := map[string]bool{"window_start": true, "window_end": true}
+	seen := map[string]bool{"window_start": true, "window_end": true, "window_time": o.WindowTime}
 	var aggFields, keyFields []arrow.Field
-	if o.keys, keyFields, err = compileKeys(scope, o.Keys, name, "key", seen, " or clashes with window_start/window_end"); err != nil {
+	clash := " or clashes with window_start/window_end"
+	if o.WindowTime {
+		clash = " or clashes with window_start/window_end/window_time"
+	}
+	if o.keys, keyFields, err = compileKeys(scope, o.Keys, name, "key", seen, clash); err != nil {
 		return err
 	}
 	if len(o.Aggs) == 0 {
@@ -239,7 +251,11 @@ func (o *windowAggOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 		return nil
 	}
 	fields := append(keyFields, arrow.Field{Name: "window_start", Type: timeType}, arrow.Field{Name: "window_end", Type: timeType})
-	ln.schema = arrow.NewSchema(append(fields, aggFields...), nil)
 	ln.timeCol = ""
+	if o.WindowTime {
+		fields = append(fields, arrow.Field{Name: "window_time", Type: timeType})
+		ln.timeCol = "window_time"
+	}
+	ln.schema = arrow.NewSchema(append(fields, aggFields...), nil)
 	return nil
 }

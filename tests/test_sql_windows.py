@@ -108,6 +108,78 @@ def test_window_top_n_over_window_tvf(bids: pa.Table) -> None:
     assert _rows(got, cols[:4]) == _rows(api, cols[:4])
 
 
+WINDOW_TIME_AGG = """SELECT auction, window_start, window_end, window_time, COUNT(*) AS n, SUM(price) AS total
+                     FROM TABLE({fn}(TABLE bids, DESCRIPTOR(ts), {args}))
+                     GROUP BY auction, window_start, window_end, window_time"""
+
+
+@pytest.mark.parametrize("fn", ["TUMBLE", "HOP", "SESSION"])
+def test_window_time_of_window_aggregation(bids: pa.Table, fn: str) -> None:
+    """window_time is window_end - 1 ms (the events' millisecond resolution), the event
+    time of the result (Flink's window_time); equal to DuckDB's windows by hand."""
+    args = {"TUMBLE": "INTERVAL '5' SECOND", "HOP": "INTERVAL '5' SECOND, INTERVAL '10' SECOND",
+            "SESSION": "INTERVAL '3' SECOND"}[fn]
+    q = WINDOW_TIME_AGG.format(fn=fn, args=args)
+    s = rb.sql(q, bids=_stream(bids))
+    got = s.collect()
+    assert got.schema.field("window_time").type == pa.timestamp("ms")
+    if fn == "SESSION":  # sessions per auction: gaps of more than 3 s between its bids
+        want = _duck("""SELECT auction, MIN(ts) AS window_start, MAX(ts) + INTERVAL 3 SECOND AS window_end,
+                               MAX(ts) + INTERVAL 3 SECOND - INTERVAL 1 MILLISECOND AS window_time,
+                               COUNT(*) AS n, SUM(price) AS total
+                        FROM (SELECT *, SUM(CASE WHEN prev IS NULL OR ts - prev > INTERVAL 3 SECOND THEN 1 ELSE 0 END)
+                                        OVER (PARTITION BY auction ORDER BY ts) AS sess
+                              FROM (SELECT *, LAG(ts) OVER (PARTITION BY auction ORDER BY ts) AS prev FROM bids))
+                        GROUP BY auction, sess""", bids=bids)
+    else:
+        slide, size = {"TUMBLE": (5, 5), "HOP": (5, 10)}[fn]
+        want = _duck(f"""SELECT auction, ws AS window_start, ws + INTERVAL {size} SECOND AS window_end,
+                                ws + INTERVAL {size} SECOND - INTERVAL 1 MILLISECOND AS window_time,
+                                COUNT(*) AS n, SUM(price) AS total
+                         FROM (SELECT *, time_bucket(INTERVAL {slide} SECOND, ts) - k * INTERVAL {slide} SECOND AS ws
+                               FROM bids CROSS JOIN range(0, {size // slide}) AS r(k))
+                         GROUP BY ALL""", bids=bids)
+    assert got.num_rows > 20
+    assert _rows(got) == _rows(want)
+
+
+@pytest.mark.parametrize("mode", ["batch", "streaming"])
+def test_cascading_window_aggregation(bids: pa.Table, mode: str) -> None:
+    """Flink's cascading window aggregation: 5 s windows per auction, their window_time
+    renamed rowtime (still the event time), then 10 s windows over them; equal to DuckDB's
+    10 s windows of the bids (the count of 5 s windows each holds too)."""
+    q = """CREATE VIEW window1 AS
+           SELECT auction, window_start AS w5_start, window_time AS rowtime, SUM(price) AS partial_price
+           FROM TABLE(TUMBLE(TABLE bids, DESCRIPTOR(ts), INTERVAL '5' SECOND))
+           GROUP BY auction, window_start, window_end, window_time;
+           SELECT auction, window_start, window_end, window_time, SUM(partial_price) AS total_price, COUNT(*) AS parts
+           FROM TABLE(TUMBLE(TABLE window1, DESCRIPTOR(rowtime), INTERVAL '10' SECOND))
+           GROUP BY auction, window_start, window_end, window_time"""
+    env = rb.Environment(parallelism=2, runtime_mode=mode)
+    b = bids.sort_by("ts")
+    got = env.sql(q, bids=env.from_arrow(b, event_time="ts")).collect()
+    want = _duck("""SELECT auction, time_bucket(INTERVAL 10 SECOND, ts) AS window_start,
+                           time_bucket(INTERVAL 10 SECOND, ts) + INTERVAL 10 SECOND AS window_end,
+                           time_bucket(INTERVAL 10 SECOND, ts) + INTERVAL 10 SECOND
+                             - INTERVAL 1 MILLISECOND AS window_time,
+                           SUM(price) AS total_price, COUNT(DISTINCT time_bucket(INTERVAL 5 SECOND, ts)) AS parts
+                    FROM bids GROUP BY ALL""", bids=b)
+    assert got.num_rows > 20
+    assert any(r["parts"] == 2 for r in got.to_pylist())
+    assert _rows(got) == _rows(want)
+
+
+def test_window_top_n_selects_window_time(bids: pa.Table) -> None:
+    """A window top-N over a window table function gives its window_time too."""
+    q = WINDOW_TOP_N.replace("window_end, rownum FROM", "window_end, window_time, rownum FROM")
+    got = rb.sql(q, bids=_stream(bids)).collect()
+    want = _duck(WINDOW_TOP_N_DUCKDB.replace("AS window_end, rownum", "AS window_end, "
+                                             "ws + INTERVAL 10 SECOND - INTERVAL 1 MILLISECOND AS window_time, rownum"),
+                 bids=bids)
+    assert got.num_rows > 20
+    assert _rows(got) == _rows(want)
+
+
 def test_window_top_n_over_window_aggregation(bids: pa.Table) -> None:
     """Window top-N of a window aggregation's result (PARTITION BY window_start,
     window_end): the top 3 auctions by total price per hopping window."""

@@ -14,6 +14,7 @@ import random
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 import riverbed as rb
@@ -81,17 +82,20 @@ def _sql_join(kind: str, fn: str, args: str) -> str:
     return f"""SELECT L.num AS L_Num, L.id AS L_Id, R.num AS R_Num, R.id AS R_Id,
                       L.window_start AS L_start, R.window_end AS R_end,
                       COALESCE(L.window_start, R.window_start) AS window_start,
-                      COALESCE(L.window_end, R.window_end) AS window_end
+                      COALESCE(L.window_end, R.window_end) AS window_end,
+                      L.window_time AS L_time, R.window_time AS R_time
                FROM (SELECT * FROM TABLE({fn}(TABLE LeftTable, DESCRIPTOR(row_time), {args}))) L
                {kind} JOIN (SELECT * FROM TABLE({fn}(TABLE RightTable, DESCRIPTOR(row_time), {args}))) R
                ON L.num = R.num AND L.window_start = R.window_start AND L.window_end = R.window_end"""
 
 
-def _duck_join(kind: str, window: str, **tables: pa.Table) -> pa.Table:
+def _duck_join(kind: str, window: str, unit: str = "MILLISECOND", **tables: pa.Table) -> pa.Table:
+    """DuckDB's window join; window_time is window_end less one unit of the event time."""
     return duck(f"""SELECT L.num AS L_Num, L.id AS L_Id, R.num AS R_Num, R.id AS R_Id,
                            L.window_start AS L_start, R.window_end AS R_end,
                            COALESCE(L.window_start, R.window_start) AS window_start,
-                           COALESCE(L.window_end, R.window_end) AS window_end
+                           COALESCE(L.window_end, R.window_end) AS window_end,
+                           L.window_end - INTERVAL 1 {unit} AS L_time, R.window_end - INTERVAL 1 {unit} AS R_time
                     FROM {_expanded("LeftTable", window)} L
                     {kind} JOIN {_expanded("RightTable", window)} R
                     ON L.num = R.num AND L.window_start = R.window_start AND L.window_end = R.window_end""",
@@ -103,7 +107,8 @@ def _duck_join(kind: str, window: str, **tables: pa.Table) -> pa.Table:
 @pytest.mark.parametrize("p", [1, 3])
 def test_sql_window_join_bounded(sides: tuple[pa.Table, pa.Table], kind: str, window: str, p: int) -> None:
     """Flink's window join text over bounded tables equals DuckDB's join of the rows of
-    each window: null keys and rows of windows empty on the other side are padded."""
+    each window: null keys and rows of windows empty on the other side are padded, each
+    side's window_time (window_end - 1 ms) NULL where that side is."""
     left, right = sides
     fn, args, _ = WINDOWS[window]
     env = rb.Environment(parallelism=p)
@@ -156,10 +161,117 @@ def test_sql_window_semi_anti_join(sides: tuple[pa.Table, pa.Table], form: str, 
         assert any(r[0] is None for r in _rows(got))
 
 
-def _late_side(seed: int, n: int, tag: str, batch: int, bound_s: float, size_s: int) -> tuple[pa.Table, set[str]]:
+def _right_nulls_early(right: pa.Table) -> pa.Table:
+    """right with its NULL keys only in the first 10 s (elsewhere key 0): windows with a
+    NULL on the right, and windows with right rows and no NULL."""
+    early = pc.less(right["row_time"], pa.scalar(T0 + dt.timedelta(seconds=10), pa.timestamp("ms")))
+    num = pc.if_else(pc.and_(pc.is_null(right["num"]), pc.invert(early)), 0, right["num"])
+    return right.set_column(0, "num", num)
+
+
+@pytest.mark.parametrize("window", list(WINDOWS))
+@pytest.mark.parametrize("p", [1, 3])
+def test_sql_window_not_in(sides: tuple[pa.Table, pa.Table], window: str, p: int) -> None:
+    """L.num NOT IN (SELECT num FROM <window table function> R WHERE the windows are equal)
+    is SQL's NOT IN per window, as DuckDB computes it: a left row stays when the window has
+    no right row (a NULL key too), else only when its key is not NULL and no right row of
+    the window has that key or a NULL one."""
+    left, right = sides
+    right = _right_nulls_early(right)
+    fn, args, _ = WINDOWS[window]
+    tvf = "(SELECT * FROM TABLE({fn}(TABLE {t}, DESCRIPTOR(row_time), {args})))"
+    cond = "L.num NOT IN (SELECT num FROM {r} R WHERE L.window_start = R.window_start AND L.window_end = R.window_end)"
+    q = (f"SELECT L.num, L.id, L.window_start, L.window_end, L.window_time FROM "
+         f"{tvf.format(fn=fn, t='LeftTable', args=args)} L "
+         f"WHERE {cond.format(r=tvf.format(fn=fn, t='RightTable', args=args))}")
+    env = rb.Environment(parallelism=p)
+    s = env.sql(q, LeftTable=env.from_arrow(left, event_time="row_time"),
+                RightTable=env.from_arrow(right, event_time="row_time"))
+    assert "null-aware anti window join" in s.explain()
+    got = s.collect()
+    want = duck(f"""SELECT L.num, L.id, L.window_start, L.window_end,
+                           L.window_end - INTERVAL 1 MILLISECOND AS window_time
+                    FROM {_expanded("LeftTable", window)} L
+                    WHERE {cond.format(r=_expanded("RightTable", window))}""", LeftTable=left, RightTable=right)
+    assert got.num_rows > 10
+    assert _rows(got) == _rows(want)
+    rows = _rows(got)
+    assert any(r[0] is None for r in rows)  # a NULL key of a window without right rows
+    # no row of a window whose right side has a NULL, though NOT EXISTS keeps some there
+    null_windows = duck(f"""SELECT DISTINCT window_start, window_end FROM {_expanded("RightTable", window)}
+                            WHERE num IS NULL""", RightTable=right).to_pylist()
+    nulls = {(w["window_start"], w["window_end"]) for w in null_windows}
+    assert nulls and not any((r[2], r[3]) in nulls for r in rows)
+    anti = duck(f"""SELECT L.window_start, L.window_end FROM {_expanded("LeftTable", window)} L
+                    WHERE NOT EXISTS (SELECT 1 FROM {_expanded("RightTable", window)} R WHERE R.num = L.num
+                                      AND R.window_start = L.window_start AND R.window_end = L.window_end)""",
+                LeftTable=left, RightTable=right).to_pylist()
+    assert any((w["window_start"], w["window_end"]) in nulls for w in anti)
+
+
+def test_sql_window_not_in_streaming_drops_late_rows() -> None:
+    """Streaming NOT IN: each window once when the watermark passes its end; rows whose
+    window has closed are late on either side (a late right row does not count for its
+    window), the rest equal DuckDB's NOT IN over the rows that are not late."""
+    batch = 10
+    left, late_l = _late_side(21, 300, "L", batch, 1.0, 2)
+    right, late_r = _late_side(22, 250, "R", batch, 1.0, 2, gaps=True)
+    assert late_l and late_r
+    tvf = "(SELECT * FROM TABLE(TUMBLE(TABLE {t}, DESCRIPTOR(row_time), INTERVAL '2' SECOND)))"
+    cond = "L.num NOT IN (SELECT num FROM {r} R WHERE L.window_start = R.window_start AND L.window_end = R.window_end)"
+    q = (f"SELECT L.num, L.id, L.window_start FROM {tvf.format(t='LeftTable')} L "
+         f"WHERE {cond.format(r=tvf.format(t='RightTable'))}")
+    env = rb.Environment(parallelism=2, batch_size=batch, runtime_mode="streaming")
+    job = env.sql(q, LeftTable=env.from_arrow(left, event_time="row_time", max_out_of_orderness="1s"),
+                  RightTable=env.from_arrow(right, event_time="row_time", max_out_of_orderness="1s")).start()
+    got = pa.Table.from_batches(list(job.results(timeout="60s")))
+    keep_l = left.filter(pa.array([i not in late_l for i in left["id"].to_pylist()]))
+    keep_r = right.filter(pa.array([i not in late_r for i in right["id"].to_pylist()]))
+    want = duck(f"""SELECT L.num, L.id, L.window_start FROM {_expanded("LeftTable", "tumble2")} L
+                    WHERE {cond.format(r=_expanded("RightTable", "tumble2"))}""", LeftTable=keep_l, RightTable=keep_r)
+    assert got.num_rows > 30
+    assert _rows(got) == _rows(want)
+    assert any(r[0] is None for r in _rows(got))
+
+
+def test_sql_window_join_window_time_cascade(sides: tuple[pa.Table, pa.Table]) -> None:
+    """A window join's result has window_time (window_end - 1 ms of the millisecond event
+    time), its event time: a window aggregation over it (10 s windows of the 5 s windows'
+    pairs) equals DuckDB's, in batch and in streaming mode."""
+    left, right = sides
+    q = """CREATE VIEW j AS
+           SELECT L.num, L.id AS lid, R.id AS rid, L.window_start AS ws, L.window_time AS jt
+           FROM TABLE(TUMBLE(TABLE LeftTable, DESCRIPTOR(row_time), INTERVAL '5' SECOND)) L
+           JOIN TABLE(TUMBLE(TABLE RightTable, DESCRIPTOR(row_time), INTERVAL '5' SECOND)) R
+           ON L.window_start = R.window_start AND L.window_end = R.window_end AND L.num = R.num;
+           SELECT num, window_start, window_end, window_time, COUNT(*) AS pairs, MIN(jt) AS first_jt
+           FROM TABLE(TUMBLE(TABLE j, DESCRIPTOR(jt), INTERVAL '10' SECOND))
+           GROUP BY num, window_start, window_end, window_time"""
+    pairs = f"""(SELECT L.num, L.window_end - INTERVAL 1 MILLISECOND AS jt FROM {_expanded("LeftTable", "tumble")} L
+                 JOIN {_expanded("RightTable", "tumble")} R
+                 ON L.num = R.num AND L.window_start = R.window_start AND L.window_end = R.window_end)"""
+    want = duck(f"""SELECT num, time_bucket(INTERVAL 10 SECOND, jt) AS window_start,
+                           time_bucket(INTERVAL 10 SECOND, jt) + INTERVAL 10 SECOND AS window_end,
+                           time_bucket(INTERVAL 10 SECOND, jt) + INTERVAL 10 SECOND
+                             - INTERVAL 1 MILLISECOND AS window_time,
+                           COUNT(*) AS pairs, MIN(jt) AS first_jt
+                    FROM {pairs} GROUP BY ALL""", LeftTable=left, RightTable=right)
+    for mode in ["batch", "streaming"]:
+        env = rb.Environment(parallelism=2, runtime_mode=mode)
+        lt, rt = (t.sort_by("row_time") for t in sides)
+        got = env.sql(q, LeftTable=env.from_arrow(lt, event_time="row_time"),
+                      RightTable=env.from_arrow(rt, event_time="row_time")).collect()
+        assert got.schema.field("window_time").type == pa.timestamp("ms")
+        assert got.num_rows > 10
+        assert _rows(got) == _rows(want), mode
+
+
+def _late_side(seed: int, n: int, tag: str, batch: int, bound_s: float, size_s: int,
+               gaps: bool = False) -> tuple[pa.Table, set[str]]:
     """Rows mostly in time order, some out of order within the bound, a few far behind, and
-    every ninth key NULL; also the ids of the rows that are late for a tumbling window of
-    size_s (their window's end is at or below the watermark before their batch)."""
+    every ninth key NULL (with gaps: none in the last 4 s of every 8 s); also the ids of the
+    rows that are late for a tumbling window of size_s (their window's end is at or below the
+    watermark before their batch)."""
     rng = random.Random(seed)
     rows: list[dict[str, Any]] = []
     t = 0.0
@@ -172,9 +284,11 @@ def _late_side(seed: int, n: int, tag: str, batch: int, bound_s: float, size_s: 
             when = t - bound_s - size_s - 1  # its window closed
         rows.append({"num": None if i % 9 == 4 else rng.choice([1, 2, 3]), "id": f"{tag}{i}",
                      "row_time": T0 + dt.timedelta(microseconds=round(when * 1e6))})
+    if gaps:  # no rows in the last 4 s of every 8 s: windows empty on this side
+        rows = [r for r in rows if (r["row_time"] - T0).total_seconds() % 8 < 4]
     late: set[str] = set()
     top: dt.datetime | None = None
-    for b in range(0, n, batch):
+    for b in range(0, len(rows), batch):
         wm = None if top is None else top - dt.timedelta(seconds=bound_s, microseconds=1)
         for r in rows[b:b + batch]:
             start = T0 + dt.timedelta(seconds=((r["row_time"] - T0).total_seconds() // size_s) * size_s)
@@ -204,7 +318,7 @@ def test_sql_window_join_unbounded_drops_late_rows(kind: str) -> None:
     late_count = sum(m["late_records"] for m in job.metrics(as_dict=True))
     keep_l = left.filter(pa.array([i not in late_l for i in left["id"].to_pylist()]))
     keep_r = right.filter(pa.array([i not in late_r for i in right["id"].to_pylist()]))
-    want = _duck_join(kind, "tumble2", LeftTable=keep_l, RightTable=keep_r)
+    want = _duck_join(kind, "tumble2", "MICROSECOND", LeftTable=keep_l, RightTable=keep_r)
     assert got.num_rows > 100
     assert _rows(got) == _rows(want)
     assert late_count == len(late_l) + len(late_r)
@@ -256,7 +370,7 @@ def test_sql_window_join_errors(sides: tuple[pa.Table, pa.Table]) -> None:
     q = _sql_join("FULL", "TUMBLE", "INTERVAL '5' SECOND")
     mismatch = q.replace("TUMBLE(TABLE RightTable, DESCRIPTOR(row_time), INTERVAL '5' SECOND)",
                          "HOP(TABLE RightTable, DESCRIPTOR(row_time), INTERVAL '5' SECOND, INTERVAL '10' SECOND)")
-    with pytest.raises(rb.PlanError, match=r"SQL line 6, column 41: a window join needs the same window table "
+    with pytest.raises(rb.PlanError, match=r"SQL line 7, column 41: a window join needs the same window table "
                                            r"function on both sides, and the left is TUMBLE\(5s\) while the right "
                                            r"is HOP\(5s, 10s\)"):
         rb.sql(mismatch, **tables)
@@ -265,9 +379,13 @@ def test_sql_window_join_errors(sides: tuple[pa.Table, pa.Table]) -> None:
     with pytest.raises(rb.PlanError, match=r"a condition other than equal keys and windows in the ON of an outer"):
         rb.sql(q + " AND L.id < R.id", **tables)
     tvf = "(SELECT * FROM TABLE(TUMBLE(TABLE {t}, DESCRIPTOR(row_time), INTERVAL '5' SECOND)))"
-    with pytest.raises(rb.PlanError, match=r"SQL line 1, column 116: NOT IN over a window table function "
-                                           r".*write NOT EXISTS"):
+    with pytest.raises(rb.PlanError, match=r"SQL line 1, column 313: NOT IN over a window table function correlated "
+                                           r"by more than the window .*write NOT EXISTS"):
         rb.sql(f"SELECT L.id FROM {tvf.format(t='LeftTable')} L WHERE L.num NOT IN (SELECT num FROM "
+               f"{tvf.format(t='RightTable')} R WHERE L.window_start = R.window_start AND L.window_end = R.window_end "
+               f"AND L.id = R.id)", **tables)
+    with pytest.raises(rb.PlanError, match=r"SQL line 1, column 116: a row value \(a, b, ...\)"):
+        rb.sql(f"SELECT L.id FROM {tvf.format(t='LeftTable')} L WHERE (L.num, L.id) NOT IN (SELECT num, id FROM "
                f"{tvf.format(t='RightTable')} R WHERE L.window_start = R.window_start AND L.window_end = R.window_end)",
                **tables)
     with pytest.raises(rb.PlanError, match=r"not correlated by L.window_start = R.window_start"):

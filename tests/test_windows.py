@@ -791,3 +791,42 @@ def test_runtime_error_surfaces_on_wait():
     with pytest.raises(rb.DataError, match="cast"):
         job.wait(timeout=30)
     assert job.status == "failed"
+
+
+@pytest.mark.parametrize("mode", ["batch", "streaming"])
+def test_window_time_cascades(mode):
+    """window(..., window_time=True): the results have window_time = window_end - 1 µs (of
+    the microsecond event time), their event time, so a second window(...) over them
+    windows by it; both equal DuckDB's windows by hand."""
+    import datetime as dt
+
+    from oracles import duck
+
+    rnd = random.Random(5)
+    t0 = dt.datetime(2026, 1, 1)
+    n = 400
+    t = pa.table({"k": pa.array([rnd.randrange(3) for _ in range(n)], pa.int64()),
+                  "v": pa.array([rnd.randrange(100) for _ in range(n)], pa.int64()),
+                  "ts": pa.array(sorted(t0 + dt.timedelta(microseconds=rnd.randrange(60_000_000)) for _ in range(n)),
+                                 pa.timestamp("us"))})
+    env = rb.Environment(parallelism=2, runtime_mode=mode)
+    first = env.from_arrow(t, event_time="ts").key_by("k").window(rb.tumbling("5s"), window_time=True).agg(
+        col("v").sum().alias("s5"))
+    got1 = first.collect()
+    assert got1.column_names == ["k", "window_start", "window_end", "window_time", "s5"]
+    want1 = duck("""SELECT k, time_bucket(INTERVAL 5 SECOND, ts) AS window_start,
+                           time_bucket(INTERVAL 5 SECOND, ts) + INTERVAL 5 SECOND AS window_end,
+                           time_bucket(INTERVAL 5 SECOND, ts) + INTERVAL 5 SECOND
+                             - INTERVAL 1 MICROSECOND AS window_time,
+                           SUM(v) AS s5 FROM t GROUP BY ALL""", t=t)
+    assert sorted(got1.to_pylist(), key=str) == sorted(want1.to_pylist(), key=str)
+    got2 = first.key_by("k").window(rb.tumbling("10s")).agg(
+        col("s5").sum().alias("total"), rb.count().alias("parts")).collect()
+    want2 = duck("""SELECT k, time_bucket(INTERVAL 10 SECOND, ts) AS window_start,
+                           time_bucket(INTERVAL 10 SECOND, ts) + INTERVAL 10 SECOND AS window_end,
+                           SUM(v) AS total, COUNT(DISTINCT time_bucket(INTERVAL 5 SECOND, ts)) AS parts
+                    FROM t GROUP BY ALL""", t=t)
+    assert got2.num_rows > 10 and any(r["parts"] == 2 for r in got2.to_pylist())
+    assert sorted(got2.to_pylist(), key=str) == sorted(want2.to_pylist(), key=str)
+    with pytest.raises(ValueError, match="window_time=True is an option of window"):
+        env.from_arrow(t, event_time="ts").window(rb.tumbling("5s"), window_time=True).top_n(1, "v")

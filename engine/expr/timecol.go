@@ -83,14 +83,15 @@ func EventTimes(col arrow.Array, out []int64) []int64 {
 // timeArray builds a column of the time type dt from microsecond values.
 // A value outside the range of dt (a window that ends after 2262-04-11 in a nanosecond
 // column, say) is a DataError, never a wrapped value.
-func timeArray(ec *EvalCtx, dt arrow.DataType, us []int64) (arrow.Array, error) {
+// shift is added to each value in the unit of dt (-1: the instant before).
+func timeArray(ec *EvalCtx, dt arrow.DataType, us []int64, shift int64) (arrow.Array, error) {
 	mul, div := MicrosPer(dt)
 	vals := make([]int64, len(us))
 	for i, v := range us {
 		if div != 1 && (v > math.MaxInt64/div || v < math.MinInt64/div) {
 			return nil, rberr.New(rberr.Data, "a window bound (%s) is outside the range of the time column's type %s", time.UnixMicro(v).UTC().Format(time.RFC3339Nano), TypeName(dt))
 		}
-		vals[i] = fromMicros(v, mul, div)
+		vals[i] = fromMicros(v, mul, div) + shift
 		if dt.ID() == arrow.DATE32 && (vals[i] > math.MaxInt32 || vals[i] < math.MinInt32) {
 			return nil, rberr.New(rberr.Data, "a window bound is outside the range of the time column's type %s", TypeName(dt))
 		}
@@ -100,16 +101,34 @@ func timeArray(ec *EvalCtx, dt arrow.DataType, us []int64) (arrow.Array, error) 
 
 // BoundColumns builds window_start and window_end columns of type dt from microseconds.
 func BoundColumns(ec *EvalCtx, dt arrow.DataType, starts, ends []int64) ([]arrow.Array, error) {
-	s, err := timeArray(ec, dt, starts)
+	return WindowColumns(ec, dt, starts, ends, false)
+}
+
+// WindowColumns builds window_start and window_end columns of type dt from microseconds,
+// and with withTime window_time: each window's last instant in the resolution of dt
+// (window_end minus one unit of dt: 1 µs of a timestamp[us], 1 ms of a timestamp[ms] or
+// of int64 epoch milliseconds, as Flink's window_end - 1 ms of its TIMESTAMP(3)), the
+// largest event time a row of the window can have.
+func WindowColumns(ec *EvalCtx, dt arrow.DataType, starts, ends []int64, withTime bool) ([]arrow.Array, error) {
+	s, err := timeArray(ec, dt, starts, 0)
 	if err != nil {
 		return nil, err
 	}
-	e, err := timeArray(ec, dt, ends)
+	e, err := timeArray(ec, dt, ends, 0)
 	if err != nil {
 		s.Release()
 		return nil, err
 	}
-	return []arrow.Array{s, e}, nil
+	if !withTime {
+		return []arrow.Array{s, e}, nil
+	}
+	t, err := timeArray(ec, dt, ends, -1)
+	if err != nil {
+		s.Release()
+		e.Release()
+		return nil, err
+	}
+	return []arrow.Array{s, e, t}, nil
 }
 
 // SafeWatermark is the watermark that event time t (µs) of the next row to come allows in

@@ -624,10 +624,52 @@ func (pl *planner) windowTVF(t *WindowTVF) (*rel, error) {
 		}
 		r.cols = append(r.cols, c)
 	}
-	for _, name := range []string{"window_start", "window_end"} {
+	for _, name := range windowCols {
 		r.cols = append(r.cols, column{qual: qual, name: name, field: name, typ: ts.typ})
 	}
 	return r, nil
+}
+
+// windowCols are the columns a window table function adds: the window's bounds and
+// window_time, its last instant (window_end minus one unit of the time column, Flink's
+// window_end - 1 ms of a TIMESTAMP(3)), which the window operators over it (aggregation,
+// join) output as the event time of their result.
+var windowCols = []string{"window_start", "window_end", "window_time"}
+
+// isWindowCol says whether a column is one of windowCols.
+func isWindowCol(c column) bool {
+	return c.field == "window_start" || c.field == "window_end" || c.field == "window_time"
+}
+
+// withWindowTime adds window_time to the output of a window operator over a window
+// table function that gives window_start and window_end only (the window top-N): window_end
+// minus one unit of its type. A DATE window's has no such expression: the columns then
+// lose window_time.
+func (pl *planner) withWindowTime(n *plan.Node, cols []column, at Pos) (*plan.Node, []column, error) {
+	var typ arrow.DataType
+	for _, c := range cols {
+		if c.field == "window_end" {
+			typ = c.typ
+		}
+	}
+	var one *plan.Expr
+	switch t := typ.(type) {
+	case *arrow.TimestampType:
+		one = lit(1, "duration["+t.Unit.String()+"]")
+	case *arrow.Int64Type:
+		one = lit(1, "int64")
+	default:
+		var kept []column
+		for _, c := range cols {
+			if c.field != "window_time" {
+				kept = append(kept, c)
+			}
+		}
+		return n, kept, nil
+	}
+	n, _, err := pl.add(&plan.Node{Op: "with_columns", Input: n, Args: &engine.WithColumnsArgs{Exprs: []*plan.Expr{
+		alias(fn("sub", colRef("window_end"), one), "window_time")}}}, at)
+	return n, cols, err
 }
 
 // conjuncts splits a condition at its top-level ANDs.

@@ -1192,6 +1192,9 @@ func (p *parser) primary() (Expr, error) {
 			if err != nil {
 				return nil, err
 			}
+			if p.peek().isOp(",") {
+				return nil, unsupported(t.pos, "a row value (a, b, ...), as in (a, b) [NOT] IN (SELECT c, d ...) (compare column by column, or write [NOT] EXISTS)")
+			}
 			if err := p.expectOp(")"); err != nil {
 				return nil, err
 			}

@@ -571,8 +571,8 @@ func (pl *planner) aggregate(s *Select, from *rel, outs []outCol, order []*Order
 			case "window_end":
 				winEnd = true
 				continue
-			case "window_time":
-				return nil, nil, unsupported(id.P, "GROUP BY window_time")
+			case "window_time": // a function of window_end
+				continue
 			}
 		}
 		x, err := pl.expr(ge, in)
@@ -671,7 +671,7 @@ func (pl *planner) aggregate(s *Select, from *rel, outs []outCol, order []*Order
 		at = s.GroupBy[0].Position()
 	}
 	if win != nil {
-		node = &plan.Node{Op: "window_agg", Input: from.node, Args: &engine.WindowAggArgs{Keys: keys, Aggs: aggs, Window: win.def}}
+		node = &plan.Node{Op: "window_agg", Input: from.node, Args: &engine.WindowAggArgs{Keys: keys, Aggs: aggs, Window: win.def, WindowTime: true}}
 	} else {
 		node = &plan.Node{Op: "aggregate", Input: from.node, Args: &engine.AggregateArgs{Keys: keys, Aggs: aggs}}
 	}
@@ -679,7 +679,7 @@ func (pl *planner) aggregate(s *Select, from *rel, outs []outCol, order []*Order
 	if err != nil {
 		return nil, nil, err
 	}
-	// the aggregate's output: keys, [window_start, window_end,] aggregates
+	// the aggregate's output: keys, [window_start, window_end, window_time,] aggregates
 	var cols []column
 	for _, f := range schema.Fields() {
 		cols = append(cols, column{name: f.Name, field: f.Name, typ: f.Type})
@@ -687,8 +687,8 @@ func (pl *planner) aggregate(s *Select, from *rel, outs []outCol, order []*Order
 	// expressions over the input match keys by their canonical form
 	post := &scope{cols: from.cols, keys: keyField, aggs: aggField}
 	if win != nil {
-		// window_start and window_end, by any qualifier
-		for _, c := range []string{"window_start", "window_end"} {
+		// window_start, window_end and window_time, by any qualifier
+		for _, c := range windowCols {
 			keyField[canon(colRef(c))] = c
 		}
 	}

@@ -42,17 +42,16 @@ func (pl *planner) windowJoin(j *JoinExpr, l, r *rel) (*rel, error) {
 	if err := pl.checkWindowTimes(l, r); err != nil {
 		return nil, err
 	}
-	isWin := func(c column) bool { return c.field == "window_start" || c.field == "window_end" }
 	var lBase, rBase, lWin, rWin []column
 	for _, c := range l.cols {
-		if isWin(c) {
+		if isWindowCol(c) {
 			lWin = append(lWin, c)
 		} else {
 			lBase = append(lBase, c)
 		}
 	}
 	for _, c := range r.cols {
-		if isWin(c) {
+		if isWindowCol(c) {
 			rWin = append(rWin, c)
 		} else {
 			rBase = append(rBase, c)
@@ -80,7 +79,7 @@ func (pl *planner) windowJoin(j *JoinExpr, l, r *rel) (*rel, error) {
 		if b, ok := c.(*Binary); ok && b.Op == "=" {
 			x, okx := colOf(b.L)
 			y, oky := colOf(b.R)
-			if okx && oky && isWin(*x) && x.field == y.field && x.owner != y.owner {
+			if okx && oky && isWindowCol(*x) && x.field == y.field && x.owner != y.owner {
 				have[x.field] = true
 				continue
 			}
@@ -112,7 +111,7 @@ func (pl *planner) windowJoin(j *JoinExpr, l, r *rel) (*rel, error) {
 		return nil, unsupported(j.P, "a window join without an equality of keys")
 	}
 	def := ld
-	args := &engine.JoinArgs{How: "window", Window: &def}
+	args := &engine.JoinArgs{How: "window", Window: &def, WindowTime: true}
 	if j.Kind == "inner" {
 		return pl.timeJoin(j, &rel{node: l.node, cols: lBase}, &rel{node: r.node, cols: rBase}, lk, rk, rest, args, append(lWin, rWin...))
 	}
@@ -158,7 +157,7 @@ func (pl *planner) windowJoin(j *JoinExpr, l, r *rel) (*rel, error) {
 		exprs = append(exprs, alias(fn("case_when", colRef(marker[side]), colRef(c.field)), f))
 		wins[i].field = f
 	}
-	exprs = append(exprs, colRef("window_start"), colRef("window_end"))
+	exprs = append(exprs, colRef("window_start"), colRef("window_end"), colRef("window_time"))
 	n, schema, err := pl.add(&plan.Node{Op: "select", Input: out.node, Args: &engine.SelectArgs{Exprs: exprs}}, j.P)
 	if err != nil {
 		return nil, err
@@ -178,7 +177,8 @@ func (pl *planner) windowJoin(j *JoinExpr, l, r *rel) (*rel, error) {
 //
 // as the engine's window join with how "semi" or "anti": the rows of L (with their
 // window) that have (have not) a row of R with equal keys in the same window. NOT IN is
-// refused: its NULLs make it other than an anti join (write NOT EXISTS).
+// the null-aware anti join (JoinArgs.NullAware): SQL's x NOT IN (subquery) of each
+// window, NULLs included.
 func (pl *planner) windowSemiJoin(l *rel, c Expr) (*rel, error) {
 	var q *Query
 	var value Expr
@@ -200,9 +200,6 @@ func (pl *planner) windowSemiJoin(l *rel, c Expr) (*rel, error) {
 	const what = "a condition on a window table function other than [NOT] EXISTS or IN of a window table function correlated on window_start and window_end (a window semi or anti join)"
 	if q == nil || (value != nil && containsSubquery(value)) {
 		return nil, unsupported(at, what)
-	}
-	if value != nil && anti {
-		return nil, unsupported(at, "NOT IN over a window table function (a NULL in either side makes it other than an anti join); write NOT EXISTS (... WHERE L.k = R.k AND ...)")
 	}
 	s, simple := simpleSelect(q)
 	if !simple || len(s.From) != 1 || len(s.GroupBy) > 0 || s.Having != nil || s.Distinct {
@@ -242,7 +239,6 @@ func (pl *planner) windowSemiJoin(l *rel, c Expr) (*rel, error) {
 		}
 		return -1
 	}
-	isWin := func(c column) bool { return c.field == "window_start" || c.field == "window_end" }
 	var lk, rk []Expr
 	have := map[string]bool{}
 	for _, cond := range conjuncts(s.Where) {
@@ -262,7 +258,7 @@ func (pl *planner) windowSemiJoin(l *rel, c Expr) (*rel, error) {
 		if okx && oky {
 			xc, _ := outer.resolve(xi)
 			yc, _ := inner.resolve(yi)
-			if xc != nil && yc != nil && isWin(*xc) && xc.field == yc.field {
+			if xc != nil && yc != nil && isWindowCol(*xc) && xc.field == yc.field {
 				have[xc.field] = true
 				continue
 			}
@@ -271,6 +267,13 @@ func (pl *planner) windowSemiJoin(l *rel, c Expr) (*rel, error) {
 	}
 	if !have["window_start"] || !have["window_end"] {
 		return nil, unsupported(q.P, "a window semi or anti join whose subquery is not correlated by L.window_start = R.window_start AND L.window_end = R.window_end")
+	}
+	// NOT IN compares with the subquery's rows of the window: a NULL on either side makes
+	// it other than an anti join, and the engine's null-aware window anti join knows the
+	// right rows of a whole window, not of a correlation key within it.
+	nullAware := value != nil && anti
+	if nullAware && len(lk) > 0 {
+		return nil, unsupported(lk[0].Position(), "NOT IN over a window table function correlated by more than the window (its NULLs are per correlated group); write NOT EXISTS (... WHERE L.k = R.k AND ...), or NOT IN correlated by window_start and window_end only")
 	}
 	if value != nil {
 		if len(s.Items) != 1 || s.Items[0].Star {
@@ -283,7 +286,7 @@ func (pl *planner) windowSemiJoin(l *rel, c Expr) (*rel, error) {
 	}
 	var lBase, lWin []column
 	for _, c := range l.cols {
-		if isWin(c) {
+		if isWindowCol(c) {
 			lWin = append(lWin, c)
 		} else {
 			lBase = append(lBase, c)
@@ -291,14 +294,14 @@ func (pl *planner) windowSemiJoin(l *rel, c Expr) (*rel, error) {
 	}
 	var rBase []column
 	for _, c := range r.cols {
-		if !isWin(c) {
+		if !isWindowCol(c) {
 			rBase = append(rBase, c)
 		}
 	}
 	lr, rr := &rel{node: l.node, cols: lBase}, &rel{node: r.node, cols: rBase}
 	def := *l.win.def
 	def.On = ""
-	args := &engine.JoinArgs{How: "window", Window: &def, WindowHow: map[bool]string{false: "semi", true: "anti"}[anti]}
+	args := &engine.JoinArgs{How: "window", Window: &def, WindowHow: map[bool]string{false: "semi", true: "anti"}[anti], WindowTime: true, NullAware: nullAware}
 	for i := range lk {
 		x, y, err := pl.joinKey(lk[i], rk[i], lr, rr)
 		if err != nil {
@@ -310,8 +313,8 @@ func (pl *planner) windowSemiJoin(l *rel, c Expr) (*rel, error) {
 	if err != nil {
 		return nil, err
 	}
-	if schema.NumFields() != len(lBase)+2 {
-		return nil, errorAt(at, "internal: the window semi join gives %d columns, the planner expected %d", schema.NumFields(), len(lBase)+2)
+	if schema.NumFields() != len(lBase)+len(windowCols) {
+		return nil, errorAt(at, "internal: the window semi join gives %d columns, the planner expected %d", schema.NumFields(), len(lBase)+len(windowCols))
 	}
 	cols := append([]column(nil), lBase...)
 	for _, c := range lWin {
@@ -429,6 +432,7 @@ func (pl *planner) timeJoin(j *JoinExpr, l, r *rel, lk, rk, rest []Expr, args *e
 	}
 	n := len(cols)
 	cols = append(cols, extra...)
+	// extra: both sides' window columns, each once in the output
 	if schema.NumFields() != n+len(extra)/2 && !(len(extra) == 0 && schema.NumFields() == n) {
 		return nil, errorAt(j.P, "internal: the join gives %d columns, the planner expected %d", schema.NumFields(), n)
 	}

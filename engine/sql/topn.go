@@ -167,6 +167,11 @@ func (pl *planner) topN(s *Select, order []*OrderItem) (_ *rel, ok bool, _ error
 		if err != nil {
 			return nil, false, err
 		}
+		if from.win != nil { // the window table function's window_time, from window_end
+			if node, cols, err = pl.withWindowTime(node, cols, over.P); err != nil {
+				return nil, false, err
+			}
+		}
 		ranked = &rel{node: node, cols: append(append([]column(nil), cols...), column{name: "$rownum", field: "rank", nostar: true})}
 	case len(over.OrderBy) == 1 && !over.OrderBy[0].Desc && n == 1 && inf.EventTime != "" && len(keys) > 0 && isColumn(over.OrderBy[0].Expr, sc, inf.EventTime):
 		node, _, err := pl.add(&plan.Node{Op: "dedup", Input: from.node, Args: &engine.DedupArgs{Keys: keys}}, over.P)

@@ -31,7 +31,7 @@ func TestWindowQueriesPlanOntoEngineOperators(t *testing.T) {
 	}{
 		{"SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, window_end, k ORDER BY x DESC) AS rn " +
 			"FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '10' SECOND))) WHERE rn <= 3", "topn",
-			"k,x,s,ts,d,dec,window_start,window_end,rn"},
+			"k,x,s,ts,d,dec,window_start,window_end,window_time,rn"},
 		{"SELECT k, rn FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, window_end ORDER BY total DESC) AS rn " +
 			"FROM (SELECT k, window_start, window_end, SUM(x) AS total FROM TABLE(HOP(TABLE t, DESCRIPTOR(ts), " +
 			"INTERVAL '1' SECOND, INTERVAL '5' SECOND)) GROUP BY k, window_start, window_end)) WHERE 2 >= rn", "topn", "k,rn"},
@@ -63,7 +63,7 @@ func TestWindowQueriesPlanOntoEngineOperators(t *testing.T) {
 		{"SELECT * FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '5' SECOND)) L " +
 			"WHERE NOT EXISTS (SELECT * FROM (SELECT * FROM TABLE(TUMBLE(TABLE u, DESCRIPTOR(ts), INTERVAL '5' SECOND))) R " +
 			"WHERE R.window_end = L.window_end AND R.k = L.k AND L.window_start = R.window_start)", "join",
-			"k,x,s,ts,d,dec,window_start,window_end"},
+			"k,x,s,ts,d,dec,window_start,window_end,window_time"},
 	}
 	for i, c := range cases {
 		if c.op == "" {
@@ -113,6 +113,112 @@ func TestWindowQueriesPlanOntoEngineOperators(t *testing.T) {
 	}
 }
 
+// describeQuery compiles a query and describes its output as the engine binds it.
+func describeQuery(t *testing.T, q string) (*plan.Node, engine.OutputInfo) {
+	t.Helper()
+	tables, inputs := testTables()
+	n, err := Compile(q, tables, inputs)
+	if err != nil {
+		t.Fatalf("%q: %v", q, err)
+	}
+	pl := &planner{inputs: inputs}
+	inf, err := pl.info(n)
+	if err != nil {
+		t.Fatalf("%q: %v", q, err)
+	}
+	return n, inf
+}
+
+// window_time is a column of the window table functions; a window aggregation and a
+// window join output it as the event time of their result, which a further window
+// aggregation over it reads (Flink's cascading window aggregation).
+func TestWindowTime(t *testing.T) {
+	const agg = "SELECT k, window_start, window_end, window_time, COUNT(*) AS c " +
+		"FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '5' SECOND)) GROUP BY k, window_start, window_end, window_time"
+	const join = "SELECT L.k, L.x, R.x AS rx, L.window_start, L.window_end, L.window_time " +
+		"FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '5' SECOND)) L " +
+		"JOIN TABLE(TUMBLE(TABLE u, DESCRIPTOR(ts), INTERVAL '5' SECOND)) R " +
+		"ON L.window_start = R.window_start AND L.window_end = R.window_end AND L.k = R.k"
+	cases := []struct{ q, cols, eventTime string }{
+		{agg, "k,window_start,window_end,window_time,c", "window_time"},
+		// the time attribute goes on under another name (Flink's docs: window_time AS rowtime)
+		{"SELECT k, window_time AS rowtime, COUNT(*) AS c FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '5' SECOND)) " +
+			"GROUP BY k, window_start, window_end", "k,rowtime,c", "rowtime"},
+		{"CREATE VIEW w1 AS SELECT k, window_time AS rowtime, COUNT(*) AS c FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '5' SECOND)) " +
+			"GROUP BY k, window_start, window_end, window_time;\n" +
+			"SELECT window_start, window_end, window_time, SUM(c) AS total FROM TABLE(TUMBLE(TABLE w1, DESCRIPTOR(rowtime), INTERVAL '10' SECOND)) " +
+			"GROUP BY window_start, window_end, window_time", "window_start,window_end,window_time,total", "window_time"},
+		{join, "k,x,rx,window_start,window_end,window_time", "window_time"},
+		{"CREATE VIEW j AS SELECT k, x, rx, window_time AS jt FROM (" + join + ");\n" +
+			"SELECT window_start, window_end, COUNT(*) AS n FROM TABLE(TUMBLE(TABLE j, DESCRIPTOR(jt), INTERVAL '10' SECOND)) " +
+			"GROUP BY window_start, window_end", "window_start,window_end,n", ""},
+		{"SELECT L.k, L.window_time FROM (SELECT * FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '5' SECOND))) L " +
+			"WHERE L.k NOT IN (SELECT k FROM TABLE(TUMBLE(TABLE u, DESCRIPTOR(ts), INTERVAL '5' SECOND)) R " +
+			"WHERE L.window_start = R.window_start AND L.window_end = R.window_end)", "k,window_time", "window_time"},
+		{"SELECT * FROM (SELECT k, window_start, window_end, window_time, ROW_NUMBER() OVER (PARTITION BY window_start, window_end ORDER BY x DESC) AS rn " +
+			"FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '10' SECOND))) WHERE rn <= 3", "k,window_start,window_end,window_time,rn", ""},
+		// a DATE window top-N has no window_time
+		{"SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, window_end ORDER BY x DESC) AS rn " +
+			"FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(d), INTERVAL '1' DAY))) WHERE rn <= 3", "k,x,s,ts,d,dec,window_start,window_end,rn", ""},
+	}
+	for i, c := range cases {
+		n, inf := describeQuery(t, c.q)
+		var names []string
+		for _, f := range inf.Schema.Fields() {
+			names = append(names, f.Name)
+		}
+		if got := strings.Join(names, ","); got != c.cols {
+			t.Errorf("case %d: columns %s, want %s", i, got, c.cols)
+		}
+		if c.eventTime != "" && inf.EventTime != c.eventTime {
+			t.Errorf("case %d: event time %q, want %q", i, inf.EventTime, c.eventTime)
+		}
+		if i == 2 || i == 4 { // cascaded: a window aggregation over the first one's (the join's) window_time
+			var on []string
+			for _, m := range []*plan.Node{n} {
+				var walk func(*plan.Node)
+				walk = func(x *plan.Node) {
+					if x == nil {
+						return
+					}
+					if a, ok := x.Args.(*engine.WindowAggArgs); ok {
+						on = append(on, a.Window.On)
+					}
+					walk(x.Input)
+					for _, in := range x.Inputs {
+						walk(in)
+					}
+				}
+				walk(m)
+			}
+			want := map[int]string{2: "rowtime,ts", 4: "jt"}[i]
+			if strings.Join(on, ",") != want {
+				t.Errorf("case %d: window aggregations on %v, want %s", i, on, want)
+			}
+		}
+	}
+	// NOT IN is the null-aware window anti join
+	n, _ := describeQuery(t, cases[5].q)
+	found := false
+	var walk func(*plan.Node)
+	walk = func(x *plan.Node) {
+		if x == nil {
+			return
+		}
+		if a, ok := x.Args.(*engine.JoinArgs); ok && a.WindowHow == "anti" && a.NullAware && len(a.LeftOn) == 1 {
+			found = true
+		}
+		walk(x.Input)
+		for _, in := range x.Inputs {
+			walk(in)
+		}
+	}
+	walk(n)
+	if !found {
+		t.Errorf("NOT IN is not planned as a null-aware window anti join")
+	}
+}
+
 func TestWindowQueryErrors(t *testing.T) {
 	cases := []struct{ q, want string }{
 		{"SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY k ORDER BY x) AS rn " +
@@ -158,6 +264,14 @@ func TestWindowQueryErrors(t *testing.T) {
 			"JOIN TABLE(TUMBLE(TABLE u, DESCRIPTOR(d), INTERVAL '5' SECOND)) R " +
 			"ON L.window_start = R.window_start AND L.window_end = R.window_end AND L.k = R.k",
 			`SQL line 1, column 17: a window join assigns windows by each table's event time`},
+		{"SELECT L.k FROM (SELECT * FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '5' SECOND))) L " +
+			"WHERE L.x NOT IN (SELECT x FROM TABLE(TUMBLE(TABLE u, DESCRIPTOR(ts), INTERVAL '5' SECOND)) R " +
+			"WHERE L.window_start = R.window_start AND L.window_end = R.window_end AND L.k = R.k)",
+			"SQL line 1, column 263: NOT IN over a window table function correlated by more than the window (its NULLs are per correlated group)"},
+		{"SELECT L.k FROM (SELECT * FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '5' SECOND))) L " +
+			"WHERE (L.k, L.x) NOT IN (SELECT k, x FROM TABLE(TUMBLE(TABLE u, DESCRIPTOR(ts), INTERVAL '5' SECOND)) R " +
+			"WHERE L.window_start = R.window_start AND L.window_end = R.window_end)",
+			"SQL line 1, column 101: a row value (a, b, ...), as in (a, b) [NOT] IN (SELECT c, d ...) (compare column by column, or write [NOT] EXISTS) is not supported yet"},
 	}
 	for _, c := range cases {
 		tables, inputs := testTables()

@@ -1302,7 +1302,7 @@ class Stream:
             raise ValueError("key_by needs at least one key")
         return KeyedStream(self, _exprs(items, "key_by"))
 
-    def window(self, window: Window, *, allowed_lateness: Any = None) -> WindowedStream:
+    def window(self, window: Window, *, allowed_lateness: Any = None, window_time: bool = False) -> WindowedStream:
         """Window the whole (non-keyed) stream; runs at parallelism 1. See :meth:`KeyedStream.window`.
 
         Examples
@@ -1314,7 +1314,7 @@ class Stream:
         >>> out.sort_by("window_start")["total"].to_pylist()
         [1, 2]
         """
-        return WindowedStream(self, [], window, allowed_lateness)
+        return WindowedStream(self, [], window, allowed_lateness, window_time)
 
     def union(self, *others: Stream) -> Stream:
         """Rows of this stream followed by those of ``others`` (same columns and types).
@@ -2497,9 +2497,15 @@ class KeyedStream:
         self._keys = keys
         self._options = options or {}
 
-    def window(self, window: Window, *, allowed_lateness: Any = None) -> WindowedStream:
+    def window(self, window: Window, *, allowed_lateness: Any = None, window_time: bool = False) -> WindowedStream:
         """Assign each key's rows to windows (``rb.tumbling``, ``rb.sliding``, ``rb.session``,
         ``rb.cumulate``); follow with :meth:`WindowedStream.agg`.
+
+        With ``window_time=True`` the results also have ``window_time``, each window's last
+        instant (``window_end`` less one unit of the event-time column: 1 µs of a
+        microsecond timestamp, 1 ms of a millisecond one, as Flink SQL's ``window_time``),
+        which is their event time: a further ``window(...)`` over them windows by it
+        (cascading windows).
 
         A window fires when the watermark passes its end. ``allowed_lateness`` keeps it open
         that much longer: each late row that still fits re-emits its key's updated result.
@@ -2517,7 +2523,7 @@ class KeyedStream:
         >>> out.sort_by("user").select(["user", "n"]).to_pylist()
         [{'user': 1, 'n': 2}, {'user': 2, 'n': 1}]
         """
-        return WindowedStream(self._stream, self._keys, window, allowed_lateness)
+        return WindowedStream(self._stream, self._keys, window, allowed_lateness, window_time)
 
     def process(self, fn: Any, *, output_schema: Any, state: Any = None, side_outputs: Any = None,
                 name: str | None = None) -> ProcessStream:
@@ -2620,7 +2626,8 @@ class ProcessStream(Stream):
 class WindowedStream:
     """A windowed stream; aggregate each window with :meth:`agg`."""
 
-    def __init__(self, stream: Stream, keys: list[dict[str, Any]], window: Window, allowed_lateness: Any):
+    def __init__(self, stream: Stream, keys: list[dict[str, Any]], window: Window, allowed_lateness: Any,
+                 window_time: bool = False):
         from .window import Window, duration
 
         if not isinstance(window, Window):
@@ -2630,6 +2637,7 @@ class WindowedStream:
         self._keys = keys
         self._window = window
         self._lateness = None if allowed_lateness is None else duration(allowed_lateness, "allowed_lateness")
+        self._window_time = bool(window_time)
         self._aggs: list[dict[str, Any]] | None = None
 
     def _node(self, aggs: list[dict[str, Any]], output: str) -> dict[str, Any]:
@@ -2637,6 +2645,8 @@ class WindowedStream:
                                 "window": self._window._to_plan(), "output": output}
         if self._lateness is not None:
             node["allowed_lateness"] = self._lateness
+        if self._window_time and output == "results":
+            node["window_time"] = True
         return node
 
     def top_n(self, n: int, by: str | Expr, *, descending: bool = True, with_ties: bool = False) -> Stream:
@@ -2660,6 +2670,8 @@ class WindowedStream:
         """
         if not isinstance(n, int) or n <= 0:
             raise ValueError(f"n must be a positive integer, got {n!r}")
+        if self._window_time:
+            raise ValueError("window_time=True is an option of window(...).agg(...), not of top_n")
         node = {"op": "topn", "keys": self._keys, "n": n, "order_by": _exprs([by], "top_n")[0],
                 "descending": descending, "window": self._window._to_plan()}
         if with_ties:
@@ -2667,10 +2679,10 @@ class WindowedStream:
         return self._stream._then(node)
 
     def agg(self, *aggs: Expr | Sequence[Expr], **named: Expr) -> WindowResult:
-        """One row per key and window: the keys, ``window_start``, ``window_end`` and the
-        aggregations (``rb.count()``, ``col("x").sum()``, ``col("x").median()``, ...),
-        computed incrementally. Expressions of aggregations are allowed, as in
-        :meth:`GroupBy.agg`.
+        """One row per key and window: the keys, ``window_start``, ``window_end`` (and
+        ``window_time`` with ``window(..., window_time=True)``) and the aggregations
+        (``rb.count()``, ``col("x").sum()``, ``col("x").median()``, ...), computed
+        incrementally. Expressions of aggregations are allowed, as in :meth:`GroupBy.agg`.
 
         Examples
         --------

@@ -34,7 +34,11 @@ type Spec struct {
 	Win                 window.Windower
 	// WindowHow is the kind of a window join: "inner" (or empty), "left", "right",
 	// "full", "semi" or "anti".
-	WindowHow    string
+	WindowHow string
+	// NullAware: an anti window join with SQL's NOT IN semantics (WindowJoinOp).
+	NullAware bool
+	// WindowTime: window joins add window_time after window_end (expr.WindowColumns).
+	WindowTime   bool
 	Lower, Upper int64
 	TimeType     arrow.DataType
 	// As-of joins: Strategy is "backward", "forward" or "nearest"; a match farther than
@@ -219,7 +223,9 @@ func (j *JoinBase) Close() {
 // appended, never updated. By Spec.WindowHow, a left (right, full) join also emits the
 // rows of the left (right, both) side that matched no row of the window, padded with
 // nulls; a semi (anti) join emits each left row that has (has no) match in the window
-// once, with its left columns only. A null key matches nothing: its rows are kept only
+// once, with its left columns only; a null-aware anti join (SQL's NOT IN) only when the
+// window has no right row, or the left key is not null and no right row of the window
+// has an equal or a null key. A null key matches nothing: its rows are kept only
 // on a side whose unmatched rows are emitted. Whether a row matched is not state: at the
 // window's end both of its sides are complete.
 type WindowJoinOp struct {
@@ -295,10 +301,13 @@ func (o *WindowJoinOp) ProcessBatch(m runtime.Message, out runtime.Emitter) erro
 	keepUnmatched := o.unmatchedSides()
 	for i, t := range ts {
 		// A null key matches nothing: its row is kept only where it is emitted unmatched,
-		// but counted as late all the same.
-		drop := ids[i] == nullKey && !keepUnmatched[m.Side]
+		// but counted as late all the same. A null-aware anti join (NOT IN) keeps the
+		// right rows of null keys too, and only one right row per key and window (whether
+		// there is one is all it asks).
+		existence := o.Spec.NullAware && m.Side == 1
+		drop := ids[i] == nullKey && !keepUnmatched[m.Side] && !existence
 		o.wbuf = o.Win.Assign(t, o.wbuf[:0])
-		placed := 0
+		placed, stored := 0, 0
 		for _, w := range o.wbuf {
 			if t == math.MinInt64 || w[1]-1 <= lateWM {
 				continue
@@ -307,15 +316,18 @@ func (o *WindowJoinOp) ProcessBatch(m runtime.Message, out runtime.Emitter) erro
 				placed = -1
 				break
 			}
-			o.place(w, m.Side, ids[i], keyed.RowRef{Chunk: chunk, Row: int32(i)})
 			placed++
+			if p := o.panes[w]; existence && p != nil && len(p.rows[1][ids[i]]) > 0 {
+				continue
+			}
+			o.place(w, m.Side, ids[i], keyed.RowRef{Chunk: chunk, Row: int32(i)})
+			stored++
 		}
 		if placed == 0 {
 			late++
 		}
-		placed = max(placed, 0)
-		// The store counts one reference per placement.
-		o.sides[m.Side].store.Live[chunk] += placed - 1
+		// The store counts one reference per row kept in a window.
+		o.sides[m.Side].store.Live[chunk] += stored - 1
 	}
 	if late > 0 {
 		o.tc.Metrics.Late.Add(late)
@@ -339,7 +351,7 @@ func (o *WindowJoinOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
 		var err error
 		if len(left) > 0 {
 			var extra []arrow.Array
-			if extra, err = expr.BoundColumns(o.tc.Eval, o.Spec.TimeType, starts, ends); err == nil {
+			if extra, err = expr.WindowColumns(o.tc.Eval, o.Spec.TimeType, starts, ends, o.Spec.WindowTime); err == nil {
 				err = o.emitPairs(left, right, extra, out)
 			}
 		}
@@ -406,6 +418,11 @@ func (o *WindowJoinOp) windowPairs(p *joinPane, left, right []keyed.RowRef) ([]k
 		slices.Sort(keys)
 		return keys
 	}
+	// NOT IN (a null-aware anti join): when the window has right rows, a left row of a
+	// null key, or any left row if a right row has a null key, compares as NULL, never
+	// true: it is not kept.
+	unknown := o.Spec.NullAware && len(p.rows[1]) > 0
+	rightNull := unknown && len(p.rows[1][nullKey]) > 0
 	for _, k := range sorted(p.rows[0]) {
 		rs := p.rows[1][k]
 		if k == nullKey {
@@ -413,6 +430,7 @@ func (o *WindowJoinOp) windowPairs(p *joinPane, left, right []keyed.RowRef) ([]k
 		}
 		for _, l := range p.rows[0][k] {
 			switch {
+			case how == "anti" && unknown && (k == nullKey || rightNull):
 			case how == "semi" || how == "anti":
 				if (len(rs) > 0) == (how == "semi") {
 					left, right = append(left, l), append(right, noRow)

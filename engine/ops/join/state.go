@@ -37,7 +37,13 @@ func joinTables() []state.TableSpec {
 	return []state.TableSpec{keyed.BatchTable(LeftTable), keyed.BatchTable(RightTable)}
 }
 
+// sideKeys are the keys a side's saved rows are grouped by: its join keys, or none for a
+// null-aware anti join, which runs on one subtask (its input is gathered, not hashed by
+// the keys), so that every row is restored there whatever the parallelism.
 func (j *JoinBase) sideKeys(side int) []expr.Expr {
+	if j.Spec.NullAware {
+		return nil
+	}
 	if side == 1 {
 		return j.Spec.RightKeys
 	}

@@ -92,11 +92,20 @@ func joinOp(t *testing.T, how string) opstest.Op {
 		if err != nil {
 			t.Fatal(err)
 		}
+		switch windowHow {
+		case "notin": // SQL's NOT IN: a null-aware anti join
+			windowHow, spec.NullAware = "anti", true
+		case "time": // an inner join with window_time
+			windowHow, spec.WindowTime = "", true
+		}
 		spec.Win, spec.WindowHow = w, windowHow
 		if windowHow == "semi" || windowHow == "anti" {
 			fields, spec.RightKeep = fields[:len(schemas[0].Fields())], nil
 		}
 		fields = append(fields, arrow.Field{Name: "window_start", Type: tsType}, arrow.Field{Name: "window_end", Type: tsType})
+		if spec.WindowTime {
+			fields = append(fields, arrow.Field{Name: "window_time", Type: tsType})
+		}
 	case "interval":
 		spec.Lower, spec.Upper = -4, 6
 	case "asof":
@@ -106,6 +115,10 @@ func joinOp(t *testing.T, how string) opstest.Op {
 		}
 	}
 	spec.Schema = arrow.NewSchema(fields, nil)
+	keys := opstest.KeysOf(left, right)
+	if spec.NullAware { // gathered: every row goes to the one subtask of the empty key
+		keys = opstest.KeysOf(nil, nil)
+	}
 	return opstest.Op{
 		New: func() runtime.Operator {
 			base := join.JoinBase{Spec: spec, EmitSz: 7}
@@ -119,7 +132,7 @@ func joinOp(t *testing.T, how string) opstest.Op {
 			}
 			return &join.HashJoinOp{JoinBase: base}
 		},
-		Keys:   opstest.KeysOf(left, right),
+		Keys:   keys,
 		MaxPar: 16,
 	}
 }
@@ -232,11 +245,46 @@ func refWindowJoin(how string, rows []event) []string {
 	}
 	var out []string
 	for ws, in := range wins {
-		for _, r := range refHashJoin(how, in) {
-			out = append(out, r+" | "+opstest.Row(ws, ws+10))
+		kind, bounds := how, opstest.Row(ws, ws+10)
+		switch how {
+		case "time": // window_time: the window's last microsecond
+			kind, bounds = "inner", opstest.Row(ws, ws+10, ws+9)
+		case "notin":
+			for _, r := range refNotIn(in) {
+				out = append(out, r+" | "+bounds)
+			}
+			continue
+		}
+		for _, r := range refHashJoin(kind, in) {
+			out = append(out, r+" | "+bounds)
 		}
 	}
 	sort.Strings(out)
+	return out
+}
+
+// refNotIn is SQL's l.k NOT IN (SELECT r.k ...) over the rows of one window: a left row
+// is kept when there is no right row, or when its key is not null and no right row has
+// that key or a null one (then k <> every r.k is TRUE, else FALSE or NULL).
+func refNotIn(rows []event) []string {
+	var out []string
+	for _, l := range rows {
+		if l.side != 0 {
+			continue
+		}
+		keep := true
+		for _, r := range rows {
+			if r.side != 1 {
+				continue
+			}
+			if l.k == nil || r.k == nil || r.k == l.k {
+				keep = false
+			}
+		}
+		if keep {
+			out = append(out, opstest.Row(l.row()...))
+		}
+	}
 	return out
 }
 
@@ -281,10 +329,10 @@ func TestJoinStateThreeWays(t *testing.T) {
 	steps, rows := stream(8, 45)
 	defer opstest.Release(steps)
 	for _, how := range []string{"window", "window-left", "window-right", "window-full", "window-semi", "window-anti",
-		"interval", "asof", "asof-forward", "asof-nearest", "inner", "left", "full"} {
+		"window-notin", "window-time", "interval", "asof", "asof-forward", "asof-nearest", "inner", "left", "full"} {
 		t.Run(how+"/", func(t *testing.T) {
 			want := refJoin(how, rows)
-			if min := map[bool]int{true: 5, false: 20}[how == "window-anti"]; len(want) < min {
+			if min := map[bool]int{true: 5, false: 20}[how == "window-anti" || how == "window-notin"]; len(want) < min {
 				t.Fatalf("only %d pairs", len(want))
 			}
 			opstest.RunAll(t, joinOp(t, how), steps, 7, want)

@@ -28,6 +28,7 @@ type SessionAggOp struct {
 	TimeType   arrow.DataType
 	LateOutput bool
 	BatchSize  int
+	WindowTime bool // the output has window_time after window_end (expr.WindowColumns)
 
 	tc       *runtime.TaskCtx
 	wm       int64
@@ -233,7 +234,7 @@ func (o *SessionAggOp) emitSessions(ss []*session, out runtime.Emitter) error {
 	if err != nil {
 		return err
 	}
-	wcols, err := expr.BoundColumns(o.tc.Eval, o.TimeType, starts, ends)
+	wcols, err := expr.WindowColumns(o.tc.Eval, o.TimeType, starts, ends, o.WindowTime)
 	if err != nil {
 		runtime.ReleaseAll(cols)
 		return err

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -414,5 +415,54 @@ func TestWindowSavepointIsReadableArrow(t *testing.T) {
 	}
 	if open != want || rows == 0 || nulls == 0 {
 		t.Fatalf("savepoint panes: %d groups (%d null keys) counting %d rows, want %d rows", rows, nulls, open, want)
+	}
+}
+
+// With WindowTime the results have window_time, the window's last microsecond, after
+// window_end (the reference's rows with it), straight, checkpointed and restored at other
+// parallelisms.
+func TestWindowTimeColumnThreeWays(t *testing.T) {
+	steps, evs, stamps := stream(3, 40)
+	defer opstest.Release(steps)
+	withTime := func(rows []string) []string {
+		out := make([]string, len(rows))
+		for i, r := range rows {
+			parts := strings.Split(r, " | ")
+			end, err := strconv.ParseInt(parts[2], 10, 64)
+			if err != nil {
+				t.Fatalf("window_end %q: %v", parts[2], err)
+			}
+			out[i] = strings.Join(append(append(parts[:3:3], strconv.FormatInt(end-1, 10)), parts[3:]...), " | ")
+		}
+		return out
+	}
+	tumbling := func(ts int64) [][2]int64 {
+		s := int64(math.Floor(float64(ts)/10)) * 10
+		return [][2]int64{{s, s + 10}}
+	}
+	for _, def := range []plan.WindowDef{{Kind: "tumbling", Size: "10us"}, {Kind: "session", Gap: "3us"}} {
+		t.Run(def.Kind+"/", func(t *testing.T) {
+			want := refSessions(evs, stamps, 3, 0)
+			if def.Kind != "session" {
+				want = refWindows(evs, stamps, tumbling, 0)
+			}
+			op := windowOp(t, def, 0)
+			base := op.New
+			fs := outSchema(aggs(t)).Fields()
+			schema := arrow.NewSchema(append(append(fs[:3:3], arrow.Field{Name: "window_time", Type: tsType}), fs[3:]...), nil)
+			op.New = func() runtime.Operator {
+				switch o := base().(type) {
+				case *window.WindowAggOp:
+					o.WindowTime, o.Schema = true, schema
+					return o
+				case *window.SessionAggOp:
+					o.WindowTime, o.Schema = true, schema
+					return o
+				}
+				t.Fatal("unexpected operator")
+				return nil
+			}
+			opstest.RunAll(t, op, steps, 8, withTime(want))
+		})
 	}
 }

@@ -134,6 +134,7 @@ type WindowAggOp struct {
 	Processing bool
 	LateOutput bool
 	BatchSize  int
+	WindowTime bool // the output has window_time after window_end (expr.WindowColumns)
 	// PreAgg: the input comes from a pre-aggregation (PreWindowAggOp, preagg.go): batches
 	// of partial states per slice, or rows with their key hash as a last column.
 	PreAgg bool
@@ -356,14 +357,15 @@ func ClosedWindows[V any](panes map[[2]int64]V, wm int64) [][2]int64 {
 	return ws
 }
 
-// windowColumns builds window_start and window_end columns of n rows for one window.
+// windowColumns builds window_start and window_end (and with withTime window_time)
+// columns of n rows for one window.
 // A bound outside the range of the time type is an error.
-func windowColumns(ec *expr.EvalCtx, dt arrow.DataType, w [2]int64, n int) ([]arrow.Array, error) {
+func windowColumns(ec *expr.EvalCtx, dt arrow.DataType, w [2]int64, n int, withTime bool) ([]arrow.Array, error) {
 	starts, ends := make([]int64, n), make([]int64, n)
 	for i := range starts {
 		starts[i], ends[i] = w[0], w[1]
 	}
-	return expr.BoundColumns(ec, dt, starts, ends)
+	return expr.WindowColumns(ec, dt, starts, ends, withTime)
 }
 
 // countLate counts late rows and, for an operator that serves .late(), emits them.
@@ -440,7 +442,7 @@ func (o *WindowAggOp) emitPane(p *pane, gids []uint32, out runtime.Emitter) erro
 	if err != nil {
 		return err
 	}
-	wcols, err := windowColumns(o.tc.Eval, o.TimeType, [2]int64{p.start, p.end}, n)
+	wcols, err := windowColumns(o.tc.Eval, o.TimeType, [2]int64{p.start, p.end}, n, o.WindowTime)
 	if err != nil {
 		runtime.ReleaseAll(cols)
 		return rberr.Wrap(rberr.Data, err, "%s", o.Name)
