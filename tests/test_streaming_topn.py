@@ -38,10 +38,12 @@ DUCK_LAST = "SELECT k, v, id FROM rows QUALIFY ROW_NUMBER() OVER (PARTITION BY k
 # ties broken by g, so the ranking is one
 AGG_TOP = ("SELECT k, g, total{rn} FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY k ORDER BY total DESC, g) AS rownum "
            "FROM (SELECT k, id % 7 AS g, SUM(v) AS total FROM t GROUP BY k, id % 7)) WHERE rownum <= 3")
-DUCK_AGG_TOP = ("SELECT k, g, total{rn} FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY k ORDER BY total DESC NULLS LAST, g) "
-                "AS rownum FROM (SELECT k, id % 7 AS g, SUM(v) AS total FROM rows GROUP BY k, id % 7)) WHERE rownum <= {n}")
+DUCK_AGG_TOP = ("SELECT k, g, total{rn} FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY k "
+                "ORDER BY total DESC NULLS LAST, g) AS rownum "
+                "FROM (SELECT k, id % 7 AS g, SUM(v) AS total FROM rows GROUP BY k, id % 7)) WHERE rownum <= {n}")
 DUCK_AGG_TOP_IDS = ("SELECT k, g, total FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY k ORDER BY total DESC, g) "
-                    "AS rownum FROM (SELECT k, id % 7 AS g, SUM(id) AS total FROM rows GROUP BY k, id % 7)) WHERE rownum <= 2")
+                    "AS rownum FROM (SELECT k, id % 7 AS g, SUM(id) AS total FROM rows GROUP BY k, id % 7)) "
+                    "WHERE rownum <= 2")
 
 
 def sums(s: rb.Stream) -> rb.Stream:
@@ -225,7 +227,8 @@ def test_top_k_snapshots_on_pebble_equal_duckdb(tmp_path):
 
 # Processing-time deduplication and top-N (ORDER BY PROCTIME()): rows rank in arrival order.
 # At parallelism 1 the source's rows arrive in the order of their id (a sequence).
-PROC = "SELECT k, v, id{rn} FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY k ORDER BY PROCTIME(){d}) AS rn FROM t) WHERE rn {b}"
+PROC = ("SELECT k, v, id{rn} FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY k ORDER BY PROCTIME(){d}) AS rn "
+        "FROM t) WHERE rn {b}")
 
 
 def arrival(rows: pa.Table, n: int, last: bool, rn: bool) -> Counter[tuple[Any, ...]]:

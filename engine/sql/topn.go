@@ -177,7 +177,12 @@ func (pl *planner) topN(s *Select, order []*OrderItem) (_ *rel, ok bool, _ error
 		if n == 0 {
 			return nil, false, errorAt(s.Where.Position(), "the top-N bound keeps no row")
 		}
-		if !ob.Desc && n == 1 && len(keys) > 0 && !inf.Updating {
+		first := !ob.Desc && n == 1 && len(keys) > 0
+		if !inf.Unbounded && !first {
+			// a bounded table's result is its final table, not the changes of an arrival order
+			return nil, false, unsupported(ob.P, "ORDER BY PROCTIME() over a bounded table but for the first row per key (PARTITION BY, ASC, rownum = 1)")
+		}
+		if first && !inf.Updating {
 			// the first row per key: an append-only result, as Flink's
 			node, _, err := pl.add(&plan.Node{Op: "unique", Input: from.node, Args: &engine.UniqueArgs{Keys: keys, Mode: "first"}}, over.P)
 			if err != nil {

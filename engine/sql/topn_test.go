@@ -40,7 +40,9 @@ func TestTopNOverUpdatingInputAndProctime(t *testing.T) {
 	}{
 		{"SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY k ORDER BY total DESC) AS rn " +
 			"FROM (SELECT k, item, SUM(x) AS total FROM g GROUP BY k, item)) WHERE rn <= 3", "rank", "k,item,total,rn,__op",
-			func(a *engine.RankArgs) bool { return *a.N == 3 && a.RankColumn != "" && a.Descending[0] && !a.KeepLast }},
+			func(a *engine.RankArgs) bool {
+				return *a.N == 3 && a.RankColumn != "" && a.Descending[0] && !a.KeepLast
+			}},
 		{"SELECT k, item FROM (SELECT k, item, ROW_NUMBER() OVER (ORDER BY n DESC, item) AS rn " +
 			"FROM (SELECT k, item, COUNT(*) AS n FROM g GROUP BY k, item)) WHERE rn <= 5", "rank", "k,item,__op",
 			func(a *engine.RankArgs) bool { return len(a.Keys) == 0 && len(a.OrderBy) == 2 && a.RankColumn == "" }},
@@ -48,10 +50,14 @@ func TestTopNOverUpdatingInputAndProctime(t *testing.T) {
 			"unique", "k,item", nil},
 		{"SELECT k, item, rn FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY k ORDER BY PROCTIME() ASC) AS rn FROM g) WHERE rn <= 2",
 			"rank", "k,item,rn,__op",
-			func(a *engine.RankArgs) bool { return a.ArrivalOrder && !a.KeepLast && *a.N == 2 && len(a.OrderBy) == 0 }},
+			func(a *engine.RankArgs) bool {
+				return a.ArrivalOrder && !a.KeepLast && *a.N == 2 && len(a.OrderBy) == 0
+			}},
 		{"SELECT k, item FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY k ORDER BY PROCTIME() DESC) AS rn FROM g) WHERE rn = 1",
 			"rank", "k,item,__op",
-			func(a *engine.RankArgs) bool { return a.KeepLast && !a.ArrivalOrder && *a.N == 1 && len(a.OrderBy) == 0 }},
+			func(a *engine.RankArgs) bool {
+				return a.KeepLast && !a.ArrivalOrder && *a.N == 1 && len(a.OrderBy) == 0
+			}},
 		// the first row per key of an updating input: rank (unique takes appended rows only)
 		{"SELECT k, n FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY k ORDER BY PROCTIME()) AS rn " +
 			"FROM (SELECT k, COUNT(*) AS n FROM g GROUP BY k)) WHERE rn = 1", "rank", "k,n,__op",
@@ -78,10 +84,22 @@ func TestTopNOverUpdatingInputAndProctime(t *testing.T) {
 	}
 	tables, inputs := testTables()
 	for q, want := range map[string]string{
-		"SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY k ORDER BY PROCTIME(), x) AS rn FROM g) WHERE rn = 1": "SQL line 2, column 69: PROCTIME() among several ORDER BY keys (order by PROCTIME() alone) is not supported yet",
+		"SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY k ORDER BY PROCTIME(), x) AS rn FROM g) WHERE rn = 1":         "SQL line 2, column 69: PROCTIME() among several ORDER BY keys (order by PROCTIME() alone) is not supported yet",
 		"SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY k ORDER BY PROCTIME() NULLS LAST) AS rn FROM g) WHERE rn = 1": "SQL line 2, column 69: NULLS FIRST/LAST with ORDER BY PROCTIME()",
 	} {
 		if _, err := Compile(unboundedDDL+q, tables, inputs); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: error %v, want %q", q, err, want)
+		}
+	}
+	// over a bounded table: the first row per key only
+	if _, _, err := compileAndBind(t, "SELECT k FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY k ORDER BY PROCTIME()) AS rn FROM t) WHERE rn = 1"); err != nil {
+		t.Error(err)
+	}
+	for q, want := range map[string]string{
+		"SELECT k FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY k ORDER BY PROCTIME() DESC) AS rn FROM t) WHERE rn = 1": "SQL line 1, column 69: ORDER BY PROCTIME() over a bounded table but for the first row per key",
+		"SELECT k FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY k ORDER BY PROCTIME()) AS rn FROM t) WHERE rn <= 2":     "SQL line 1, column 69: ORDER BY PROCTIME() over a bounded table but for the first row per key",
+	} {
+		if _, err := Compile(q, tables, inputs); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: error %v, want %q", q, err, want)
 		}
 	}

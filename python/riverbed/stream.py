@@ -1362,7 +1362,12 @@ class Stream:
         Tied rows rank in arrival order. With ``row_number="rownum"`` each row also has
         its row number (1 = first) in that column, and the rows whose number changes are
         updated (``-U``/``+U``), as Flink's top-N with its ``ROW_NUMBER()`` selected.
-        Rows that never reach the top ``k`` change nothing. The input must be append-only.
+        Rows that never reach the top ``k`` change nothing.
+
+        The input may itself be updating (say a ``group_by(...).agg(...)`` over an unbounded
+        stream): this is then Flink's retract rank. Each partition holds all its rows; a
+        ``-U``/``-D`` row takes out the first equal row held, and the row below moves up into
+        the top ``k`` (its changes as above).
 
         Examples
         --------
@@ -1372,6 +1377,9 @@ class Stream:
         >>> g = rb.datagen({"k": rb.Int64, "v": rb.Int64}, rows_per_second=100)  # unbounded
         >>> g.top_k(3, by="v", per="k", row_number="rownum").columns
         ['k', 'v', 'rownum', '__op']
+        >>> totals = g.group_by("k").agg(rb.col("v").sum().alias("total"))  # updating
+        >>> totals.top_k(2, by="total").columns
+        ['k', 'total', '__op']
         """
         keys = _flatten((by,))
         if not self._unbounded:
