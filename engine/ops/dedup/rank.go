@@ -366,35 +366,38 @@ func (o *RankOp) takeBack(p *rankPart, r rankRow) {
 		return // not held: nothing to take back, as Flink's
 	}
 	gone := before[at]
-	// after[j] is the row at rank j+1 now; before[j+1] held it before, for j >= at
-	after := append(before[:at:at], before[at+1:]...)
-	o.held--
-	p.rows = after
+	// the rank j+1 is held by before[j+1] after the change, for j >= at; left is the number
+	// of rows the partition holds after it
+	left := len(before) - 1
 	if at < o.N {
 		switch {
 		case o.RankCol:
 			for j := at; j < min(len(before), o.N); j++ {
-				o.change(before[j].ref, int64(j+1), agg.OpUpdateBefore)
-				if j < len(after) {
-					o.change(after[j].ref, int64(j+1), agg.OpUpdateAfter)
+				if j < left {
+					o.change(before[j].ref, int64(j+1), agg.OpUpdateBefore)
+					o.change(before[j+1].ref, int64(j+1), agg.OpUpdateAfter)
 				} else {
-					o.outOps[len(o.outOps)-1] = agg.OpDelete // the rank is empty now
+					o.change(before[j].ref, int64(j+1), agg.OpDelete) // the rank is empty now
 				}
 			}
 		case o.N == 1:
-			if len(after) > 0 {
+			if left > 0 {
 				o.change(gone.ref, 0, agg.OpUpdateBefore)
-				o.change(after[0].ref, 0, agg.OpUpdateAfter)
+				o.change(before[1].ref, 0, agg.OpUpdateAfter)
 			} else {
 				o.change(gone.ref, 0, agg.OpDelete)
 			}
 		default:
 			o.change(gone.ref, 0, agg.OpDelete)
-			if len(after) >= o.N {
-				o.change(after[o.N-1].ref, 0, agg.OpInsert)
+			if left >= o.N {
+				o.change(before[o.N].ref, 0, agg.OpInsert)
 			}
 		}
 	}
+	copy(before[at:], before[at+1:])
+	before[left] = rankRow{}
+	p.rows = before[:left]
+	o.held--
 	o.drops = append(o.drops, gone.ref) // once its change is out
 }
 
