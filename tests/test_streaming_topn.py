@@ -169,6 +169,7 @@ def test_streaming_top_n_schema_plan_and_refusals():
     # over an updating input: the retract rank
     counts = s.group_by("k").agg(rb.count().alias("n"))
     assert counts.top_k(2, by="n").schema.names == ["k", "n", "__op"]
+    assert counts.unique(keep="last").schema.names == ["k", "n", "__op"]  # by its values, not by __op
     q = env.sql("SELECT * FROM (SELECT k, n, ROW_NUMBER() OVER (ORDER BY n DESC) AS rn "
                 "FROM (SELECT k, COUNT(*) AS n FROM t GROUP BY k)) WHERE rn <= 3", t=s)
     assert q.schema.names == ["k", "n", "rn", "__op"]

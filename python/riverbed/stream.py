@@ -1524,7 +1524,8 @@ class Stream:
         if keep not in ("any", "first", "last", "none"):
             raise ValueError(f"keep must be 'any', 'first', 'last' or 'none', got {keep!r}")
         have = self.columns
-        keys = have if subset is None else _flatten((subset,))
+        # an updating stream's op column says what a row does, it is not one of its values
+        keys = [c for c in have if not (self._unbounded and c == "__op")] if subset is None else _flatten((subset,))
         for k in keys:
             if not isinstance(k, str):
                 raise TypeError(f"unique subset takes column names, got {k!r}")
