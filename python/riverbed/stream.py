@@ -1504,8 +1504,10 @@ class Stream:
         docs/changelog.md) that inserts (``+I``) each value's first row and updates it
         (``-U`` of the old row, ``+U`` of the new) when a row that replaces it comes — for
         ``"last"`` a row whose ``order_by`` values are not smaller (without ``order_by``:
-        every later row), for ``"first"`` one whose values are smaller. ``"none"`` needs a
-        bounded input.
+        every later row), for ``"first"`` one whose values are smaller. ``keep="last"`` also
+        takes an updating stream (a ``group_by`` result): a retracted row leaves and the next
+        best row of its value takes its place, as :meth:`top_k`. ``"none"`` needs a bounded
+        input.
 
         Examples
         --------
