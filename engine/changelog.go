@@ -29,6 +29,8 @@ import (
 //     (ops/join/updating.go; its key: joinOp.upsertKey);
 //   - group_by (aggregate) takes the retracted rows back out of its groups, for count, sum,
 //     mean, min, max, first, last and n_unique, and emits a changelog of its own;
+//   - rank (the streaming top-N) takes a retracted row out of its partition (Flink's
+//     retract rank; ops/dedup/rank.go) and emits the changes of the top N;
 //   - every other operator takes appended rows only and refuses an updating input with an
 //     error that names it and the operator that made the changes.
 
@@ -61,7 +63,7 @@ func checkChangelogInput(ln *lnode) error {
 // refuseUpdates is the error of an operator that takes appended rows only, given the
 // updating stream of from.
 func refuseUpdates(ln, from *lnode) error {
-	return rberr.New(rberr.Plan, "%s: its input is an updating stream (the changelog of %s, with an %s column of +I/-U/+U/-D changes), and %s takes appended rows only. Operators that take updates: filter, select, with_columns, group_by (with count, sum, mean, min, max, first, last, n_unique), joins on keys, write_parquet (which writes the changes), write_parquet_snapshot (which writes the table they make); see docs/changelog.md", ln.name, from.changelog, agg.OpColumn, ln.op)
+	return rberr.New(rberr.Plan, "%s: its input is an updating stream (the changelog of %s, with an %s column of +I/-U/+U/-D changes), and %s takes appended rows only. Operators that take updates: filter, select, with_columns, group_by (with count, sum, mean, min, max, first, last, n_unique), joins on keys, the streaming top-N (top_k with per=, ROW_NUMBER() top-N), write_parquet (which writes the changes), write_parquet_snapshot (which writes the table they make); see docs/changelog.md", ln.name, from.changelog, agg.OpColumn, ln.op)
 }
 
 // opColumnBound is the reference to an updating input's op column that select keeps.

@@ -341,6 +341,7 @@ type OutputInfo struct {
 	Schema    *arrow.Schema
 	EventTime string
 	Unbounded bool
+	Updating  bool // a changelog (docs/changelog.md)
 }
 
 // DescribeOutput validates a plan and describes its (first) output.
@@ -351,5 +352,6 @@ func DescribeOutput(p *plan.Plan, inputs []*arrow.Schema) (OutputInfo, error) {
 	}
 	var unbounded, maybe []string
 	sourceBoundedness(outs[:1], &unbounded, &maybe)
-	return OutputInfo{Schema: outs[0].schema, EventTime: outs[0].timeCol, Unbounded: len(unbounded)+len(maybe) > 0}, nil
+	return OutputInfo{Schema: outs[0].schema, EventTime: outs[0].timeCol, Unbounded: len(unbounded)+len(maybe) > 0,
+		Updating: outs[0].changelog != ""}, nil
 }

@@ -19,27 +19,34 @@ import (
 // does: one flag for all, or one per expression; absent: ascending, nulls last), ties in
 // arrival order (KeepLast: the later row first — n = 1 is then Flink's deduplication
 // keeping the last row). RankColumn, if set, names an output column with each row's row
-// number (1 = first). The result is updating: a changelog with the op column last
-// (dedup.RankOp says which changes it emits).
+// number (1 = first). Without OrderBy the rows rank in arrival order (Flink's ORDER BY
+// PROCTIME()): ArrivalOrder keeps the first n rows per partition, KeepLast the last n. The
+// result is updating: a changelog with the op column last (dedup.RankOp says which changes
+// it emits). The input may be updating too (Flink's retract rank): its retracted rows leave
+// the partitions they are in, and the rows below the top n move up.
 type RankArgs struct {
-	Keys       []*plan.Expr `json:"keys,omitempty"`
-	N          *int64       `json:"n,omitempty"`
-	OrderBy    []*plan.Expr `json:"order_by,omitempty"`
-	Descending []bool       `json:"descending,omitempty"`
-	NullsFirst []bool       `json:"nulls_first,omitempty"`
-	KeepLast   bool         `json:"keep_last,omitempty"`
-	RankColumn string       `json:"rank_column,omitempty"`
+	Keys         []*plan.Expr `json:"keys,omitempty"`
+	N            *int64       `json:"n,omitempty"`
+	OrderBy      []*plan.Expr `json:"order_by,omitempty"`
+	Descending   []bool       `json:"descending,omitempty"`
+	NullsFirst   []bool       `json:"nulls_first,omitempty"`
+	KeepLast     bool         `json:"keep_last,omitempty"`
+	ArrivalOrder bool         `json:"arrival_order,omitempty"`
+	RankColumn   string       `json:"rank_column,omitempty"`
 }
 
 // rankOp is the logical operator "rank": its binding and validation, the input columns it
 // needs, its physical form and its explain text.
 type rankOp struct {
 	RankArgs
-	keys    []expr.Bound
-	orderBy []expr.Expr
+	keys    []expr.Bound // over the input (its exchange)
+	opKeys  []expr.Bound // over the rows the operator keeps (the input but its op column)
+	orderBy []expr.Expr  // over the rows the operator keeps
 	desc    []bool
 	nulls   []bool // nulls first, per expression
 	n       int64
+	opCol   int           // over an updating input: its op column; -1 otherwise
+	rows    *arrow.Schema // the rows the operator keeps
 }
 
 func init() {
@@ -59,6 +66,21 @@ func (o *rankOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 	if o.keys, err = bindKeys(o.Keys, ln, in, "partition a top-N"); err != nil {
 		return err
 	}
+	// Over an updating input the operator keeps the rows without their op column: its keys
+	// and ordering expressions are compiled over those.
+	o.opCol, o.rows, o.opKeys = -1, in.schema, o.keys
+	if in.changelog != "" {
+		op, ok := opColumnBound(in.schema)
+		if !ok {
+			return rberr.New(rberr.Internal, "%s: the updating input has no %s column", ln.name, agg.OpColumn)
+		}
+		o.opCol = op.Expr.(*expr.ColExpr).Idx
+		fs := append([]arrow.Field{}, in.schema.Fields()[:o.opCol]...)
+		o.rows = arrow.NewSchema(append(fs, in.schema.Fields()[o.opCol+1:]...), nil)
+		if o.opKeys, err = bindKeys(o.Keys, ln, &lnode{schema: o.rows}, "partition a top-N"); err != nil {
+			return err
+		}
+	}
 	if len(o.Descending) > 1 && len(o.Descending) != len(o.OrderBy) {
 		return rberr.New(rberr.Plan, "%s: descending takes one flag or one per ordering expression (%d), got %d", ln.name, len(o.OrderBy), len(o.Descending))
 	}
@@ -74,7 +96,7 @@ func (o *rankOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 		}
 		return false
 	}
-	scope := &expr.CompileScope{Schema: in.schema, Op: ln.name}
+	scope := &expr.CompileScope{Schema: o.rows, Op: ln.name}
 	o.orderBy, o.desc, o.nulls = nil, nil, nil
 	for i, e := range o.OrderBy {
 		ob, err := scope.Compile(e)
@@ -88,17 +110,20 @@ func (o *rankOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 		o.orderBy, o.desc = append(o.orderBy, ob), append(o.desc, flag(o.Descending, i))
 		o.nulls = append(o.nulls, flag(o.NullsFirst, i))
 	}
-	if len(o.orderBy) == 0 && !o.KeepLast {
-		return rberr.New(rberr.Plan, "%s: give the columns to rank by (ORDER BY); without them every row ties and the first n rows would stay forever", ln.name)
+	switch {
+	case o.ArrivalOrder && (len(o.orderBy) > 0 || o.KeepLast):
+		return rberr.New(rberr.Plan, "%s: arrival_order ranks the rows as they come (the first n stay); it takes no order_by and no keep_last", ln.name)
+	case len(o.orderBy) == 0 && !o.KeepLast && !o.ArrivalOrder:
+		return rberr.New(rberr.Plan, "%s: give the columns to rank by (ORDER BY); without them every row ties and the first n rows would stay forever (say arrival_order to keep them so)", ln.name)
 	}
-	fields := append([]arrow.Field{}, in.schema.Fields()...)
+	fields := append([]arrow.Field{}, o.rows.Fields()...)
 	if o.RankColumn != "" {
-		if in.schema.HasField(o.RankColumn) {
+		if o.rows.HasField(o.RankColumn) || o.RankColumn == agg.OpColumn {
 			return rberr.New(rberr.Plan, "%s: the input already has a column named %q; name the row number otherwise", ln.name, o.RankColumn)
 		}
 		fields = append(fields, arrow.Field{Name: o.RankColumn, Type: arrow.PrimitiveTypes.Int64})
 	}
-	if in.schema.HasField(agg.OpColumn) {
+	if o.opCol < 0 && in.schema.HasField(agg.OpColumn) {
 		return rberr.New(rberr.Plan, "%s: %q is the op column of the top-N's updating result; name the input column otherwise", ln.name, agg.OpColumn)
 	}
 	fields = append(fields, arrow.Field{Name: agg.OpColumn, Type: arrow.BinaryTypes.String})
@@ -130,6 +155,9 @@ func (o *rankOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 	return nil
 }
 
+// takeUpdates accepts an updating input (Flink's retract rank; bind set it up).
+func (o *rankOp) takeUpdates(ln, from *lnode) error { return nil }
+
 func (o *rankOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]bool) {
 	b.require(n.Input, ln.inputs[0], nil)
 }
@@ -141,12 +169,11 @@ func (o *rankOp) build(g *graph, n *lnode, _ *plan.Expr) (flow, error) {
 	if err != nil {
 		return k.in, err
 	}
-	keys, types := k.keys, k.types
-	inSchema := n.inputs[0].schema
+	keys, types := keyExprs(o.opKeys)
 	st := k.stage(g, "rank", false)
 	op := &dedup.RankOp{Name: n.name, Keys: keys, KeyTypes: types, OrderBy: o.orderBy, Descending: o.desc, NullsFirst: o.nulls,
-		N: int(o.n), KeepLast: o.KeepLast, RankCol: o.RankColumn != "", InSchema: inSchema, Schema: n.schema,
-		BatchSize: g.BatchSize}
+		N: int(o.n), KeepLast: o.KeepLast, RankCol: o.RankColumn != "", Retract: o.opCol >= 0, OpCol: o.opCol,
+		InSchema: o.rows, Schema: n.schema, BatchSize: g.BatchSize}
 	st.Chain(fmt.Sprintf("rank(%d)", o.n), func(int) runtime.Operator { c := *op; return &c })
 	return flow{st: st}, nil
 }
@@ -170,7 +197,17 @@ func (o *rankOp) explain(*lnode) string {
 	if o.KeepLast && o.n == 1 {
 		what = "last row"
 	}
-	detail := fmt.Sprintf("%s per [%s] by [%s]", what, strings.Join(keys, ", "), strings.Join(by, ", "))
+	order := "by [" + strings.Join(by, ", ") + "]"
+	switch {
+	case len(by) == 0 && o.KeepLast:
+		order = "by arrival, the latest first"
+	case len(by) == 0:
+		order = "by arrival"
+	}
+	detail := fmt.Sprintf("%s per [%s] %s", what, strings.Join(keys, ", "), order)
+	if o.opCol >= 0 {
+		detail += ", over an updating input (retract)"
+	}
 	if o.RankColumn != "" {
 		detail += ", row number in " + o.RankColumn
 	}

@@ -1,7 +1,9 @@
 """Flink's streaming top-N and last-row deduplication over an unbounded stream (an updating
-result). The oracle is DuckDB's ROW_NUMBER() ... QUALIFY over exactly the input rows the job
-had read (written to Parquet by the same job, committed at the same checkpoints), and a
-plain-Python applier of the changes."""
+result), also over an updating input (a GROUP BY's changelog: Flink's retract rank), and its
+processing-time deduplication (ORDER BY PROCTIME()). The oracle is DuckDB's ROW_NUMBER() ...
+QUALIFY over exactly the input rows the job had read (written to Parquet by the same job,
+committed at the same checkpoints), or the first/last rows per key in arrival order in plain
+Python, and a plain-Python applier of the changes."""
 
 from __future__ import annotations
 
@@ -32,6 +34,23 @@ DUCK_TOP = ("SELECT k, v, id{rn} FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY
 LAST = "SELECT k, v, id FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY k ORDER BY ts DESC) AS rn FROM t) WHERE rn = 1"
 DUCK_LAST = "SELECT k, v, id FROM rows QUALIFY ROW_NUMBER() OVER (PARTITION BY k ORDER BY ts DESC) = 1"
 
+# top-N over a GROUP BY of the unbounded table: an updating input (Flink's retract rank);
+# ties broken by g, so the ranking is one
+AGG_TOP = ("SELECT k, g, total{rn} FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY k ORDER BY total DESC, g) AS rownum "
+           "FROM (SELECT k, id % 7 AS g, SUM(v) AS total FROM t GROUP BY k, id % 7)) WHERE rownum <= 3")
+DUCK_AGG_TOP = ("SELECT k, g, total{rn} FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY k "
+                "ORDER BY total DESC NULLS LAST, g) AS rownum "
+                "FROM (SELECT k, id % 7 AS g, SUM(v) AS total FROM rows GROUP BY k, id % 7)) WHERE rownum <= {n}")
+DUCK_AGG_TOP_IDS = ("SELECT k, g, total FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY k ORDER BY total DESC, g) "
+                    "AS rownum FROM (SELECT k, id % 7 AS g, SUM(id) AS total FROM rows GROUP BY k, id % 7)) "
+                    "WHERE rownum <= 2")
+
+
+def sums(s: rb.Stream) -> rb.Stream:
+    """The updating sum of id per (k, id % 7)."""
+    return s.group_by("k", (rb.col("id") % 7).alias("g")).agg(rb.col("id").sum().alias("total"))
+
+
 # name: (the changes of the source, the DuckDB query over its rows, the columns compared)
 Case = tuple[Callable[[rb.Environment, rb.Stream], rb.Stream], str, tuple[str, ...]]
 CASES: dict[str, Case] = {
@@ -46,6 +65,12 @@ CASES: dict[str, Case] = {
                                                 row_number="rownum"),
                          DUCK_TOP.format(rn=", rownum", n=1), ("k", "v", "id", "rownum")),
     "unique keep last": (lambda env, s: s.unique("k", keep="last", order_by="ts"), DUCK_LAST, ("k", "v", "id")),
+    "sql top-N over group by with rownum": (lambda env, s: env.sql(AGG_TOP.format(rn=", rownum"), t=s),
+                                            DUCK_AGG_TOP.format(rn=", rownum", n=3), ("k", "g", "total", "rownum")),
+    "sql top-N over group by": (lambda env, s: env.sql(AGG_TOP.format(rn=""), t=s),
+                                DUCK_AGG_TOP.format(rn="", n=3), ("k", "g", "total")),
+    "top_k over group_by": (lambda env, s: sums(s).top_k(2, by=["total", "g"], reverse=[False, True], per="k"),
+                            DUCK_AGG_TOP_IDS, ("k", "g", "total")),
 }
 
 
@@ -141,14 +166,14 @@ def test_streaming_top_n_schema_plan_and_refusals():
     assert s.top_k(3, by="v").schema.names == ["id", "k", "v", "ts", "__op"]
     with pytest.raises(rb.PlanError, match=r"upsert=True.*keeps 3 rows per partition without their row number"):
         _ = s.top_k(3, by="v", per="k").write_kafka("localhost:9092", "t", upsert=True, lazy=True).schema
-    # an updating input is refused by name
+    # over an updating input: the retract rank
     counts = s.group_by("k").agg(rb.count().alias("n"))
-    with pytest.raises(rb.PlanError, match=r"rank.*updating stream \(the changelog of aggregate"
-                                           r".*takes appended rows only"):
-        _ = counts.top_k(2, by="n").schema
-    with pytest.raises(rb.PlanError, match=r"updating stream.*takes appended rows only"):
-        _ = env.sql("SELECT * FROM (SELECT k, n, ROW_NUMBER() OVER (ORDER BY n DESC) AS rn "
-                    "FROM (SELECT k, COUNT(*) AS n FROM t GROUP BY k)) WHERE rn <= 3", t=s).schema
+    assert counts.top_k(2, by="n").schema.names == ["k", "n", "__op"]
+    assert counts.unique(keep="last").schema.names == ["k", "n", "__op"]  # by its values, not by __op
+    q = env.sql("SELECT * FROM (SELECT k, n, ROW_NUMBER() OVER (ORDER BY n DESC) AS rn "
+                "FROM (SELECT k, COUNT(*) AS n FROM t GROUP BY k)) WHERE rn <= 3", t=s)
+    assert q.schema.names == ["k", "n", "rn", "__op"]
+    assert "over an updating input (retract)" in q.explain()
     with pytest.raises(rb.PlanError, match=r"SQL line 1, column \d+: ROW_NUMBER\(\) without ORDER BY over an unbounded "
                                            r"table is not supported"):
         env.sql("SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY k) AS rn FROM t) WHERE rn = 1", t=s)
@@ -199,3 +224,49 @@ def test_top_k_snapshots_on_pebble_equal_duckdb(tmp_path):
     latest = s.unique("k", keep="last", order_by="ts")
     counts = s.group_by("k").agg(rb.count().alias("n"))
     assert latest.join(counts, on="k").schema.names == ["id", "k", "v", "ts", "n", "__op"]
+
+
+# Processing-time deduplication and top-N (ORDER BY PROCTIME()): rows rank in arrival order.
+# At parallelism 1 the source's rows arrive in the order of their id (a sequence).
+PROC = ("SELECT k, v, id{rn} FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY k ORDER BY PROCTIME(){d}) AS rn "
+        "FROM t) WHERE rn {b}")
+
+
+def arrival(rows: pa.Table, n: int, last: bool, rn: bool) -> Counter[tuple[Any, ...]]:
+    """The first (or last) n rows per key in arrival (id) order, with their row number."""
+    per: dict[Any, list[dict[str, Any]]] = {}
+    for r in sorted(rows.to_pylist(), key=lambda r: r["id"], reverse=last):
+        per.setdefault(r["k"], []).append(r)
+    return Counter((r["k"], r["v"], r["id"]) + ((i + 1,) if rn else ()) for rs in per.values()
+                   for i, r in enumerate(rs[:n]))
+
+
+@pytest.mark.parametrize("d,b,n,rn", [("", "= 1", 1, False), (" DESC", "= 1", 1, False),
+                                      (" ASC", "<= 2", 2, True), (" DESC", "<= 3", 3, True)])
+def test_proctime_top_n_equals_arrival_order_at_every_checkpoint(tmp_path, d, b, n, rn):
+    """ORDER BY PROCTIME() ASC, rownum = 1 keeps each key's first row (an append-only result);
+    DESC keeps the last (updating); rownum <= n the first or last n, with their row numbers:
+    at each checkpoint the result equals the first/last rows per key of the rows read."""
+    env = rb.Environment(parallelism=1, batch_size=200, checkpoint_dir=str(tmp_path / "ck"), checkpoint_interval="1h")
+    s = source(env)
+    q = env.sql(PROC.format(rn=", rn" if rn else "", d=d, b=b), t=s)
+    cols = ("k", "v", "id") + (("rn",) if rn else ())
+    updating = d == " DESC" or n > 1
+    assert q.schema.names == list(cols) + (["__op"] if updating else [])
+    out = str(tmp_path / "out")
+    job = rb.start_all([q.write_parquet(f"{out}/result", lazy=True), s.write_parquet(f"{out}/input", lazy=True)])
+    try:
+        for _ in range(2):
+            time.sleep(0.4)
+            job.checkpoint()
+            res = committed(f"{out}/result")
+            if updating:
+                got = apply(res, cols)
+                if d != " DESC":
+                    assert set(res.column("__op").to_pylist()) == {"+I"}  # the first rows never change
+            else:
+                got = Counter(tuple(r[c] for c in cols) for r in res.to_pylist())
+            want = arrival(committed(f"{out}/input"), n, d == " DESC", rn)
+            assert got == want and len(got) > 100
+    finally:
+        job.cancel()

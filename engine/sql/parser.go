@@ -265,7 +265,7 @@ func (p *parser) createTable(at Pos) (Statement, error) {
 				return nil, err
 			}
 			if p.peek().is("AS") {
-				return nil, unsupported(p.peek().pos, "a computed column")
+				return nil, unsupported(p.peek().pos, "a computed column (for processing time, ORDER BY PROCTIME() in the query instead of a column AS PROCTIME())")
 			}
 			ty, err := p.typeName()
 			if err != nil {

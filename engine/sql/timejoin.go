@@ -563,12 +563,6 @@ func timeOfCol(e Expr, l, r *rel, lt, rt string) (int, int64, bool) {
 	return 0, 0, false
 }
 
-// isProctime reports whether FOR SYSTEM_TIME AS OF names processing time: PROCTIME().
-func isProctime(e Expr) bool {
-	f, ok := e.(*FuncCall)
-	return ok && f.Name == "PROCTIME" && len(f.Args) == 0
-}
-
 // signedDuration formats µs as a duration the engine's joins read.
 func signedDuration(us int64) string {
 	if us < 0 {

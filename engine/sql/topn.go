@@ -173,6 +173,35 @@ func (pl *planner) topN(s *Select, order []*OrderItem) (_ *rel, ok bool, _ error
 			}
 		}
 		ranked = &rel{node: node, cols: append(append([]column(nil), cols...), column{name: "$rownum", field: "rank", nostar: true})}
+	case len(over.OrderBy) == 1 && isProctime(over.OrderBy[0].Expr):
+		// Flink's processing-time deduplication and top-N: the rows rank in arrival order
+		ob := over.OrderBy[0]
+		if ob.NullsFirst != nil {
+			return nil, false, errorAt(ob.P, "NULLS FIRST/LAST with ORDER BY PROCTIME() (processing time is never NULL)")
+		}
+		if n == 0 {
+			return nil, false, errorAt(s.Where.Position(), "the top-N bound keeps no row")
+		}
+		first := !ob.Desc && n == 1 && len(keys) > 0
+		if !inf.Unbounded && !first {
+			// a bounded table's result is its final table, not the changes of an arrival order
+			return nil, false, unsupported(ob.P, "ORDER BY PROCTIME() over a bounded table but for the first row per key (PARTITION BY, ASC, rownum = 1)")
+		}
+		if first && !inf.Updating {
+			// the first row per key: an append-only result, as Flink's
+			node, _, err := pl.add(&plan.Node{Op: "unique", Input: from.node, Args: &engine.UniqueArgs{Keys: keys, Mode: "first"}}, over.P)
+			if err != nil {
+				return nil, false, err
+			}
+			ranked = &rel{node: node, cols: from.cols}
+			rowNumber = &Literal{At{item.P}, LitInt, "1", ""}
+			break
+		}
+		// the first n (ASC) or the last n (DESC) rows per key: the engine's rank by arrival
+		args := &engine.RankArgs{Keys: keys, N: &n, KeepLast: ob.Desc, ArrivalOrder: !ob.Desc}
+		if ranked, rowNumber, err = pl.rank(args, from, item, name, st.Alias, s, rest, order, over.P); err != nil {
+			return nil, false, err
+		}
 	case len(over.OrderBy) == 1 && !over.OrderBy[0].Desc && n == 1 && inf.EventTime != "" && len(keys) > 0 && isColumn(over.OrderBy[0].Expr, sc, inf.EventTime):
 		node, _, err := pl.add(&plan.Node{Op: "dedup", Input: from.node, Args: &engine.DedupArgs{Keys: keys}}, over.P)
 		if err != nil {
@@ -183,7 +212,7 @@ func (pl *planner) topN(s *Select, order []*OrderItem) (_ *rel, ok bool, _ error
 	case inf.Unbounded:
 		// Flink's streaming top-N and last-row deduplication: an updating result.
 		if len(over.OrderBy) == 0 {
-			return nil, false, errorAt(over.P, "ROW_NUMBER() without ORDER BY over an unbounded table is not supported: its rows would rank in arrival order; give the ORDER BY (e.g. the event time DESC, rownum = 1, to keep the last row per key)")
+			return nil, false, errorAt(over.P, "ROW_NUMBER() without ORDER BY over an unbounded table is not supported: its rows would rank in arrival order; give the ORDER BY (e.g. the event time DESC, rownum = 1, to keep the last row per key, or PROCTIME() to rank the rows as they arrive)")
 		}
 		if n == 0 {
 			return nil, false, errorAt(s.Where.Position(), "the top-N bound keeps no row")
@@ -191,6 +220,9 @@ func (pl *planner) topN(s *Select, order []*OrderItem) (_ *rel, ok bool, _ error
 		args := &engine.RankArgs{Keys: keys, N: &n}
 		osc := &scope{cols: from.cols, clause: "OVER (ORDER BY ...)"}
 		for _, ob := range over.OrderBy {
+			if isProctime(ob.Expr) {
+				return nil, false, unsupported(ob.P, "PROCTIME() among several ORDER BY keys (order by PROCTIME() alone)")
+			}
 			x, err := pl.expr(ob.Expr, osc)
 			if err != nil {
 				return nil, false, err
@@ -207,19 +239,9 @@ func (pl *planner) topN(s *Select, order []*OrderItem) (_ *rel, ok bool, _ error
 		// row (a later row of the same time replaces the kept one)
 		args.KeepLast = n == 1 && len(over.OrderBy) == 1 && over.OrderBy[0].Desc && inf.EventTime != "" &&
 			isColumn(over.OrderBy[0].Expr, sc, inf.EventTime)
-		cols := from.cols
-		if refersTo(name, st.Alias, s, rest, order) {
-			// the row number is selected: rows whose rank changes are updated too
-			args.RankColumn = "$rownum"
-			cols = append(append([]column(nil), cols...), column{name: "$rownum", field: "$rownum", nostar: true})
-		} else {
-			rowNumber = &Literal{At{item.P}, LitInt, "1", ""} // never read
-		}
-		node, _, err := pl.add(&plan.Node{Op: "rank", Input: from.node, Args: args}, over.P)
-		if err != nil {
+		if ranked, rowNumber, err = pl.rank(args, from, item, name, st.Alias, s, rest, order, over.P); err != nil {
 			return nil, false, err
 		}
-		ranked = &rel{node: node, cols: cols}
 	default:
 		return nil, false, nil // bounded: planned as written
 	}
@@ -247,6 +269,31 @@ func (pl *planner) topN(s *Select, order []*OrderItem) (_ *rel, ok bool, _ error
 	cp.From, cp.Where = []TableExpr{&plannedTable{At: st.At, r: outer}}, where
 	r, err := pl.selectBlock(&cp, order)
 	return r, true, err
+}
+
+// rank adds the engine's streaming top-N ("rank", args) over from: the ranked rows and
+// what the query reads as the row number (the rank column if the outer query s reads the
+// row number, called name; otherwise a 1 never read, as Flink's "no ranking number").
+func (pl *planner) rank(args *engine.RankArgs, from *rel, item *SelectItem, name, qual string, s *Select, rest []Expr, order []*OrderItem, p Pos) (*rel, Expr, error) {
+	cols := from.cols
+	var rowNumber Expr = &Literal{At{item.P}, LitInt, "1", ""} // never read
+	if refersTo(name, qual, s, rest, order) {
+		// the row number is selected: rows whose rank changes are updated too
+		args.RankColumn = "$rownum"
+		cols = append(append([]column(nil), cols...), column{name: "$rownum", field: "$rownum", nostar: true})
+		rowNumber = &Ident{At{item.P}, []string{"$rownum"}}
+	}
+	node, _, err := pl.add(&plan.Node{Op: "rank", Input: from.node, Args: args}, p)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &rel{node: node, cols: cols}, rowNumber, nil
+}
+
+// isProctime reports whether e is PROCTIME() (Flink's processing time).
+func isProctime(e Expr) bool {
+	f, ok := e.(*FuncCall)
+	return ok && f.Name == "PROCTIME" && len(f.Args) == 0 && !f.Star && f.Over == nil
 }
 
 // rowBound recognizes rownum <= N, rownum < N, rownum = 1 (and N >= rownum, ...): the number

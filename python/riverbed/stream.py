@@ -1408,7 +1408,12 @@ class Stream:
         Tied rows rank in arrival order. With ``row_number="rownum"`` each row also has
         its row number (1 = first) in that column, and the rows whose number changes are
         updated (``-U``/``+U``), as Flink's top-N with its ``ROW_NUMBER()`` selected.
-        Rows that never reach the top ``k`` change nothing. The input must be append-only.
+        Rows that never reach the top ``k`` change nothing.
+
+        The input may itself be updating (say a ``group_by(...).agg(...)`` over an unbounded
+        stream): this is then Flink's retract rank. Each partition holds all its rows; a
+        ``-U``/``-D`` row takes out the first equal row held, and the row below moves up into
+        the top ``k`` (its changes as above).
 
         Examples
         --------
@@ -1418,6 +1423,9 @@ class Stream:
         >>> g = rb.datagen({"k": rb.Int64, "v": rb.Int64}, rows_per_second=100)  # unbounded
         >>> g.top_k(3, by="v", per="k", row_number="rownum").columns
         ['k', 'v', 'rownum', '__op']
+        >>> totals = g.group_by("k").agg(rb.col("v").sum().alias("total"))  # updating
+        >>> totals.top_k(2, by="total").columns
+        ['k', 'total', '__op']
         """
         keys = _flatten((by,))
         if not self._unbounded:
@@ -1542,8 +1550,10 @@ class Stream:
         docs/changelog.md) that inserts (``+I``) each value's first row and updates it
         (``-U`` of the old row, ``+U`` of the new) when a row that replaces it comes — for
         ``"last"`` a row whose ``order_by`` values are not smaller (without ``order_by``:
-        every later row), for ``"first"`` one whose values are smaller. ``"none"`` needs a
-        bounded input.
+        every later row), for ``"first"`` one whose values are smaller. ``keep="last"`` also
+        takes an updating stream (a ``group_by`` result): a retracted row leaves and the next
+        best row of its value takes its place, as :meth:`top_k`. ``"none"`` needs a bounded
+        input.
 
         Examples
         --------
@@ -1562,7 +1572,8 @@ class Stream:
         if keep not in ("any", "first", "last", "none"):
             raise ValueError(f"keep must be 'any', 'first', 'last' or 'none', got {keep!r}")
         have = self.columns
-        keys = have if subset is None else _flatten((subset,))
+        # an updating stream's op column says what a row does, it is not one of its values
+        keys = [c for c in have if not (self._unbounded and c == "__op")] if subset is None else _flatten((subset,))
         for k in keys:
             if not isinstance(k, str):
                 raise TypeError(f"unique subset takes column names, got {k!r}")

@@ -39,6 +39,33 @@ const (
 // OpColumn is the name of a changelog's op column (a string column, Flink's RowKind).
 const OpColumn = "__op"
 
+// SplitChanges reads the op column (at opCol) of a batch of an updating input: it returns
+// the batch without it (schema: the input's columns but the op column) and which rows are
+// taken back (-U, -D). An unknown change is an error naming the operator.
+func SplitChanges(name string, rec arrow.RecordBatch, opCol int, schema *arrow.Schema) (arrow.RecordBatch, []bool, error) {
+	ops, ok := rec.Column(opCol).(*array.String)
+	if !ok {
+		return nil, nil, rberr.New(rberr.Internal, "%s: the op column is %s", name, rec.Column(opCol).DataType())
+	}
+	retract := make([]bool, rec.NumRows())
+	for i := range retract {
+		switch ops.Value(i) {
+		case OpUpdateBefore, OpDelete:
+			retract[i] = true
+		case OpInsert, OpUpdateAfter:
+		default:
+			return nil, nil, rberr.New(rberr.Data, "%s: unknown change %q in the %s column", name, ops.Value(i), OpColumn)
+		}
+	}
+	cols := make([]arrow.Array, 0, rec.NumCols()-1)
+	for i, c := range rec.Columns() {
+		if i != opCol {
+			cols = append(cols, c)
+		}
+	}
+	return array.NewRecordBatch(schema, cols, rec.NumRows()), retract, nil
+}
+
 // ChangelogTable is the state table of an updating group_by: one row per group, its key
 // columns, the state of each aggregation (AccFields), the time it was last updated
 // (TouchedField; milliseconds since the epoch, for the state TTL) and its row count

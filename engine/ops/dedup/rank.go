@@ -31,9 +31,22 @@ import (
 //
 // Ties (rows equal in every ordering value) rank in arrival order: the earlier row first,
 // or, with KeepLast, the later row first (a later row with the same value replaces the
-// kept one, as Flink's keep-last deduplication). A row that does not reach the top n
-// changes nothing and is not kept: the input being append-only, a row that left the top
-// n never comes back.
+// kept one, as Flink's keep-last deduplication); without ordering expressions every row
+// ties, so the rows rank in arrival order (Flink's ORDER BY PROCTIME()). A row that does
+// not reach the top n changes nothing and is not kept: the input being append-only, a row
+// that left the top n never comes back.
+//
+// With Retract the input is updating (a changelog, its op column at OpCol; Flink's
+// RetractableTopNFunction): a partition holds all its rows, sorted, since a row below the
+// top n enters it when one above leaves. A +I/+U row is inserted as above (and kept even
+// below the top n). A -U/-D row takes back the first row of its partition (in rank order)
+// equal to it in every column — its ordering values find the tied rows, the store compares
+// the whole rows — and emits the changes that take the top n before to the top n after:
+// with the row number, -U/+U of every rank from the removed one down whose row changes, and
+// -D of the last rank if the partition had no more rows; without it and n = 1, -U/+U of the
+// partition's row (-D if the partition is left empty); without it and n > 1, -D of the row
+// and +I of the row that moves up into the top n. A retraction that matches no row held is
+// ignored, as Flink's.
 type RankOp struct {
 	runtime.BaseOp
 	Name       string
@@ -45,7 +58,9 @@ type RankOp struct {
 	N          int
 	KeepLast   bool
 	RankCol    bool
-	InSchema   *arrow.Schema
+	Retract    bool          // the input is updating: its op column is OpCol
+	OpCol      int           // with Retract
+	InSchema   *arrow.Schema // the input's columns (but its op column, with Retract)
 	Schema     *arrow.Schema // the input's columns, the rank (RankCol), the op column
 	BatchSize  int
 
@@ -64,7 +79,7 @@ type RankOp struct {
 	drops    []keyed.RowRef
 }
 
-// rankPart is one partition's top rows, best first (at most n).
+// rankPart is one partition's top rows, best first (at most n; with Retract, all its rows).
 type rankPart struct {
 	rows []rankRow
 }
@@ -164,6 +179,15 @@ func (o *RankOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
 	if n == 0 {
 		return nil
 	}
+	var retract []bool // with Retract: the rows taken back
+	if o.Retract {
+		rows, r, err := agg.SplitChanges(o.Name, rec, o.OpCol, o.InSchema)
+		if err != nil {
+			return err
+		}
+		defer rows.Release()
+		rec, retract = rows, r
+	}
 	ec := o.tc.Eval
 	ids, err := groupIDs(ec, o.groups, o.Keys, rec)
 	if err != nil {
@@ -195,13 +219,19 @@ func (o *RankOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
 			// the values may live in a computed array released after this batch
 			r.vals[k].s = strings.Clone(r.vals[k].s)
 		}
-		if o.insert(p, r) {
+		if retract != nil && retract[i] {
+			o.takeBack(p, r)
+		} else if o.insert(p, r) {
 			kept++
 		}
 	}
 	o.store.Live[chunk] += kept - n
 	o.store.Settle(chunk)
-	if err := o.flush(out); err != nil {
+	err = o.flush(out)
+	if err == nil {
+		err = o.store.Err()
+	}
+	if err != nil {
 		return err
 	}
 	o.added += kept
@@ -280,29 +310,33 @@ func (o *RankOp) insert(p *rankPart, r rankRow) bool {
 		c := o.cmpRows(r.vals, rows[j].vals)
 		return c < 0 || (c == 0 && o.KeepLast)
 	})
-	if at >= o.N {
+	if at >= o.N && !o.Retract {
 		return false
 	}
 	old := len(rows)
 	rows = append(rows, rankRow{})
 	copy(rows[at+1:], rows[at:])
 	rows[at] = r
+	o.held++
+	o.strBytes += strBytes(r.vals)
+	p.rows = rows
+	if at >= o.N {
+		return true // held below the top n (Retract)
+	}
 	full := rows // before the cut: full[j+1] held rank j+1 before, for j >= at
 	var evicted *rankRow
 	if len(rows) > o.N {
 		evicted = &full[o.N]
-		rows = rows[:o.N]
-	} else {
-		o.held++
-	}
-	p.rows = rows
-	o.strBytes += strBytes(r.vals)
-	if evicted != nil {
-		o.strBytes -= strBytes(evicted.vals)
+		if !o.Retract {
+			rows = rows[:o.N]
+			p.rows = rows
+			o.held--
+			o.strBytes -= strBytes(evicted.vals)
+		}
 	}
 	switch {
 	case o.RankCol:
-		for j := at; j < len(rows); j++ {
+		for j := at; j < min(len(rows), o.N); j++ {
 			if j < old {
 				o.change(full[j+1].ref, int64(j+1), agg.OpUpdateBefore)
 				o.change(full[j].ref, int64(j+1), agg.OpUpdateAfter)
@@ -323,10 +357,62 @@ func (o *RankOp) insert(p *rankPart, r rankRow) bool {
 		}
 		o.change(r.ref, 0, agg.OpInsert)
 	}
-	if evicted != nil {
+	if evicted != nil && !o.Retract {
 		o.drops = append(o.drops, evicted.ref) // once its change is out
 	}
 	return true
+}
+
+// takeBack applies a retraction r of partition p (Retract): the first row of p in rank
+// order equal to r in every column leaves it, with the changes that makes queued. The
+// retraction itself is not kept.
+func (o *RankOp) takeBack(p *rankPart, r rankRow) {
+	before := p.rows
+	at := -1
+	for j := sort.Search(len(before), func(j int) bool { return o.cmpRows(before[j].vals, r.vals) >= 0 }); j < len(before) && o.cmpRows(before[j].vals, r.vals) == 0; j++ {
+		if o.store.CompareRows(before[j].ref, r.ref) == 0 {
+			at = j
+			break
+		}
+	}
+	if at < 0 {
+		return // not held: nothing to take back, as Flink's
+	}
+	gone := before[at]
+	// the rank j+1 is held by before[j+1] after the change, for j >= at; left is the number
+	// of rows the partition holds after it
+	left := len(before) - 1
+	if at < o.N {
+		switch {
+		case o.RankCol:
+			for j := at; j < min(len(before), o.N); j++ {
+				if j < left {
+					o.change(before[j].ref, int64(j+1), agg.OpUpdateBefore)
+					o.change(before[j+1].ref, int64(j+1), agg.OpUpdateAfter)
+				} else {
+					o.change(before[j].ref, int64(j+1), agg.OpDelete) // the rank is empty now
+				}
+			}
+		case o.N == 1:
+			if left > 0 {
+				o.change(gone.ref, 0, agg.OpUpdateBefore)
+				o.change(before[1].ref, 0, agg.OpUpdateAfter)
+			} else {
+				o.change(gone.ref, 0, agg.OpDelete)
+			}
+		default:
+			o.change(gone.ref, 0, agg.OpDelete)
+			if left >= o.N {
+				o.change(before[o.N].ref, 0, agg.OpInsert)
+			}
+		}
+	}
+	copy(before[at:], before[at+1:])
+	before[left] = rankRow{}
+	p.rows = before[:left]
+	o.held--
+	o.strBytes -= strBytes(gone.vals)
+	o.drops = append(o.drops, gone.ref) // once its change is out
 }
 
 // change queues one output row.

@@ -97,26 +97,7 @@ func (c rankCase) ranked(seen []rankEvent) map[any][]string {
 	}
 	out := map[any][]string{}
 	for k, rows := range parts {
-		sort.SliceStable(rows, func(a, b int) bool {
-			x, y := rows[a], rows[b]
-			for i, col := range c.by {
-				var p, q any = x.ts, y.ts
-				if col == "v" {
-					p, q = x.v, y.v
-				}
-				if (p == nil) != (q == nil) {
-					return (q == nil) != (c.nulls != nil && c.nulls[i])
-				}
-				if p == nil || p.(int64) == q.(int64) {
-					continue
-				}
-				return (p.(int64) < q.(int64)) != c.desc[i]
-			}
-			if c.keepLast {
-				return x.arrival > y.arrival
-			}
-			return x.arrival < y.arrival
-		})
+		c.sortPart(rows)
 		for _, e := range rows[:min(c.n, len(rows))] {
 			out[k] = append(out[k], e.formatted)
 		}
