@@ -399,6 +399,10 @@ func (o *SortOp) sortHeld() (*sortedRows, error) {
 	if len(keyCols) == 0 { // every key is of the null type: the rows keep their input order
 		return res, nil
 	}
+	if idx, ok := sortPermutation(mem, keyCols, sortKeys, int(res.n)); ok {
+		res.idx = idx
+		return res, nil
+	}
 	keyRec := array.NewRecordBatch(arrow.NewSchema(fields, nil), keyCols, res.n)
 	idx, err := sortIndices(ctx, mem, keyRec, sortKeys)
 	keyRec.Release()
