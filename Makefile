@@ -105,7 +105,7 @@ bench-kafka: install ## only the Kafka benchmark: throughput vs confluent-kafka 
 	$(KAFKA_BROKER) run $(PY) bench/kafka_bench.py
 
 profile: install ## CPU profile of one Nexmark query (Q=q5): build/profiles/$(Q).cpu.pprof and its top functions
-	$(PY) bench/profile.py $(or $(Q),q5) $(if $(EVENTS),--events $(EVENTS))
+	$(PY) bench/profile_query.py $(or $(Q),q5) $(if $(EVENTS),--events $(EVENTS))
 
 bench-cold: install ## only the cold-start benchmark (first row from a fresh interpreter vs Polars/DuckDB)
 	$(PY) bench/cold_start.py

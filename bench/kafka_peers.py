@@ -20,10 +20,6 @@ import sys
 import time
 from typing import Any
 
-# bench/ holds modules named as standard ones (profile.py): keep it off the path of the libraries.
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
-
 
 def cpu_seconds() -> float:
     r = resource.getrusage(resource.RUSAGE_SELF)
