@@ -11,8 +11,9 @@ import (
 // Barrier alignment in a task (Flink's aligned checkpoints): when the barrier of
 // checkpoint n arrives on an input channel, that channel is blocked (its messages wait in
 // it, its sender is held back once it is full or the budget is spent) until the barrier
-// has arrived on every input channel, or the channel has ended. Then the task snapshots
-// its chained operators, passes the barrier on and acknowledges it to the coordinator.
+// has arrived on every input channel, or the channel has ended. Then the task's chained
+// operators save their state, the task passes the barrier on, and it acknowledges the
+// barrier to the coordinator once the saved state is written (see snapwrite.go).
 // A barrier of a checkpoint that is no longer in flight (aborted) is dropped, and an
 // alignment waiting for one is abandoned, so an aborted checkpoint never holds an input.
 

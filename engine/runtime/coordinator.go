@@ -19,7 +19,8 @@ import (
 // id by handing a barrier to every running source subtask; sources inject it between two
 // batches, after recording their positions; a task with several input channels blocks
 // each channel whose barrier has arrived until every channel has delivered it (or ended),
-// then snapshots its operators, passes the barrier on and acknowledges. When every task
+// then saves its operators' state, passes the barrier on and acknowledges once the state
+// is written in the background (snapwrite.go). When every task
 // has acknowledged (a finished task counts as having acknowledged), the coordinator adds
 // the sources' positions, commits the checkpoint (manifest last) and then tells every
 // CheckpointHook that it is complete. One checkpoint is in flight at a time.
