@@ -330,9 +330,10 @@ def main() -> None:
         "every result collected into Arrow. One run per line, so small differences are noise. "
         "A checkpoint is also taken when the input ends, so a run shorter than the interval counts one.",
         "- Each checkpointed answer is compared with the run without checkpoints (same rows).",
-        "- A task writes its operators' state at the barrier before it goes on (there is no asynchronous "
-        "phase yet), so a checkpoint's duration is time its tasks do not process rows: at 1 s, q8's window "
-        "join state (tens of MB of rows of the open windows) costs most of each interval.",
+        "- At the barrier a task saves its operators' state into fresh backends (a copy: the synchronous "
+        "part) and passes the barrier on; the files are written in the background (the asynchronous part). "
+        "A checkpoint's duration runs until every write has ended; the save is time the task does not "
+        "process rows, and for q8 at 1 s (tens of MB of rows of the open windows) it is most of the cost.",
         "",
         "| query | backend | interval | wall (s) | vs none | checkpoints | mean duration (ms) "
         "| largest (MB) | same answer? |",

@@ -11,8 +11,9 @@ import (
 // Barrier alignment in a task (Flink's aligned checkpoints): when the barrier of
 // checkpoint n arrives on an input channel, that channel is blocked (its messages wait in
 // it, its sender is held back once it is full or the budget is spent) until the barrier
-// has arrived on every input channel, or the channel has ended. Then the task snapshots
-// its chained operators, passes the barrier on and acknowledges it to the coordinator.
+// has arrived on every input channel, or the channel has ended. Then the task's chained
+// operators save their state, the task passes the barrier on, and it acknowledges the
+// barrier to the coordinator once the saved state is written (see snapwrite.go).
 // A barrier of a checkpoint that is no longer in flight (aborted) is dropped, and an
 // alignment waiting for one is abandoned, so an aborted checkpoint never holds an input.
 
@@ -82,12 +83,13 @@ func (t *task) unblockAll(tc *TaskCtx) {
 	}
 }
 
-// checkpoint snapshots the task's operators for barrier b, passes the barrier on and
-// acknowledges it. A failed snapshot fails the checkpoint, not the job.
+// checkpoint takes the task's part of checkpoint b: its operators save their state (the
+// synchronous part), the barrier is passed on at once, and the saved state is written in
+// the background, which acknowledges the checkpoint when done (see snapwrite.go). A
+// failed save or write fails the checkpoint, not the job.
 func (t *task) checkpoint(tc *TaskCtx, b Barrier) error {
 	c := tc.Job.ckpt
-	w := c.writer(b.ID)
-	if w == nil {
+	if c.writer(b.ID) == nil {
 		return nil // aborted meanwhile
 	}
 	for i, op := range t.chain {
@@ -97,43 +99,19 @@ func (t *task) checkpoint(tc *TaskCtx, b Barrier) error {
 			}
 		}
 	}
-	serr := t.snapshot(c, w, b)
+	// One write at a time: the previous checkpoint's has acknowledged (this barrier
+	// could not come before it completed) or belongs to an aborted checkpoint, and stops.
+	t.awaitWrite(false)
+	parts, serr := t.save(c, b)
 	if err := t.head.Emit(Message{Kind: MsgControl, Ctl: b}); err != nil {
+		closeParts(parts)
 		return err
 	}
-	c.ack(t, b.ID, serr)
-	return nil
-}
-
-func (t *task) snapshot(c *coordinator, w *state.Writer, b Barrier) error {
-	for i, op := range t.chain {
-		id := t.stage.opIDs[i]
-		if ks, ok := op.(KeyedState); ok {
-			be, err := c.newBackend(t, ks)
-			if err != nil {
-				return err
-			}
-			err = ks.SaveState(be)
-			if err == nil {
-				err = be.Snapshot(w, id)
-			}
-			if cerr := be.Close(); err == nil {
-				err = cerr
-			}
-			if err != nil {
-				return rberr.Wrap(rberr.KindOf(err), err, "saving the state of %s", id)
-			}
-		}
-		if h, ok := op.(CheckpointHook); ok {
-			data, err := h.PrepareCheckpoint(b)
-			if err != nil {
-				return rberr.Wrap(rberr.KindOf(err), err, "preparing %s for checkpoint %d", id, b.ID)
-			}
-			if err := w.WriteFile(hookFile(id, t.index), data); err != nil {
-				return err
-			}
-		}
+	if serr != nil {
+		c.ack(t, b.ID, serr)
+		return nil
 	}
+	t.startWrite(c, b.ID, parts)
 	return nil
 }
 

@@ -24,7 +24,9 @@ type KeyedState interface {
 	StateTables() []state.TableSpec
 	// SaveState writes the operator's whole keyed state into b, whose tables are the
 	// declared ones, empty, over the subtask's key groups. Called in the subtask's
-	// goroutine once the barrier is aligned, before the barrier is passed on.
+	// goroutine once the barrier is aligned, before the barrier is passed on; b is then
+	// written into the checkpoint in the background while the operator goes on (b
+	// copies what it is given, so the operator may change its own structures at once).
 	SaveState(b state.Backend) error
 	// LoadState rebuilds the operator's state from b after a restore, before any input.
 	// b holds the key groups the subtask owns now, which may have come from several

@@ -19,7 +19,8 @@ import (
 // id by handing a barrier to every running source subtask; sources inject it between two
 // batches, after recording their positions; a task with several input channels blocks
 // each channel whose barrier has arrived until every channel has delivered it (or ended),
-// then snapshots its operators, passes the barrier on and acknowledges. When every task
+// then saves its operators' state, passes the barrier on and acknowledges once the state
+// is written in the background (snapwrite.go). When every task
 // has acknowledged (a finished task counts as having acknowledged), the coordinator adds
 // the sources' positions, commits the checkpoint (manifest last) and then tells every
 // CheckpointHook that it is complete. One checkpoint is in flight at a time.
@@ -98,6 +99,10 @@ type pendingCheckpoint struct {
 	// committing: every task has acknowledged and the commit runs; it can no longer be
 	// aborted.
 	committing bool
+	aborted    bool
+	// writes counts the tasks' asynchronous writes into w still running; an aborted
+	// checkpoint's directory is deleted once none is left.
+	writes int
 }
 
 type hookPart struct {
@@ -344,6 +349,40 @@ func (c *coordinator) writer(id uint64) *state.Writer {
 	return c.pending.w
 }
 
+// beginWrite returns checkpoint id if it is in flight and not failed, counting a task's
+// asynchronous write into it (which must call endWrite).
+func (c *coordinator) beginWrite(id uint64) *pendingCheckpoint {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p := c.pending
+	if p == nil || p.b.ID != id || p.err != nil {
+		return nil
+	}
+	p.writes++
+	return p
+}
+
+// endWrite records that task t's write into checkpoint p has ended (err: it failed) and
+// acknowledges p for t. The last write into an aborted checkpoint deletes its directory.
+func (c *coordinator) endWrite(t *task, p *pendingCheckpoint, err error) {
+	c.mu.Lock()
+	p.writes--
+	remove := p.aborted && p.writes == 0
+	c.mu.Unlock()
+	if remove {
+		_ = p.w.Abort()
+		return
+	}
+	c.ack(t, p.b.ID, err)
+}
+
+// isAborted reports whether checkpoint p was aborted.
+func (c *coordinator) isAborted(p *pendingCheckpoint) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return p.aborted
+}
+
 // ack records that task t has snapshotted checkpoint id (err: it failed to).
 func (c *coordinator) ack(t *task, id uint64, err error) {
 	c.mu.Lock()
@@ -409,7 +448,10 @@ func (c *coordinator) abort(p *pendingCheckpoint, err error) {
 		return
 	}
 	c.failingCommit = false
-	_ = p.w.Abort()
+	p.aborted = true
+	if p.writes == 0 {
+		_ = p.w.Abort()
+	} // else the last write to end deletes it (endWrite)
 	c.counters.Failed++
 	c.counters.LastFailure = err.Error()
 	p.result = err

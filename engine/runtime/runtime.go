@@ -274,6 +274,8 @@ type task struct {
 	// barrierIn hands a source subtask the barrier to inject (capacity 1).
 	barrierIn chan Barrier
 	align     alignment
+	// write is the task's asynchronous checkpoint write in flight, if any (snapwrite.go).
+	write *snapshotWrite
 }
 
 // inbox is one input channel of a task.
@@ -376,6 +378,9 @@ func (t *task) run(tc *TaskCtx) (err error) {
 		if r := recover(); r != nil {
 			err = rberr.New(rberr.Internal, "panic in %s (subtask %d): %v\n%s", t.stage.name, t.index, r, debug.Stack())
 		}
+		// The checkpoint write still running ends before the task does (which
+		// acknowledges the checkpoint); a failed task's writes nothing more.
+		t.awaitWrite(err != nil)
 		for _, op := range t.chain {
 			op.Close()
 		}
@@ -403,6 +408,10 @@ func (t *task) run(tc *TaskCtx) (err error) {
 	} else if err := t.loop(tc); err != nil {
 		return err
 	}
+	// The write of the last checkpoint the task took acknowledges it before the task
+	// finishes: what it prepares on finishing belongs to the checkpoints after that one
+	// (see prepareFinal).
+	t.awaitWrite(false)
 	if tc.Job.stopNoDrain.Load() {
 		// A stop without drain: end the stream without firing pending windows.
 		return t.out.end()
