@@ -612,10 +612,6 @@ func (o *joinOp) bindJoin(ln, left, right *lnode) error {
 		}
 	}
 	js.TimeType = left.schema.Field(js.LeftTime).Type
-	suffix := o.Suffix
-	if suffix == "" {
-		suffix = "_right"
-	}
 	// A window join pads the side whose rows it may emit unmatched with nulls.
 	nullLeft := o.How == "window" && (windowHow == "right" || windowHow == "full")
 	nullRight := o.How == "asof" || (o.How == "window" && (windowHow == "left" || windowHow == "full"))
@@ -633,20 +629,10 @@ func (o *joinOp) bindJoin(ln, left, right *lnode) error {
 	if len(js.LeftKeep) == len(left.schema.Fields()) {
 		js.LeftKeep = nil
 	}
-	for i, f := range right.schema.Fields() {
-		if dropRight[f.Name] || windowHow == "semi" || windowHow == "anti" {
-			continue
+	if windowHow != "semi" && windowHow != "anti" {
+		if fields, js.RightKeep, err = o.appendRight(name, fields, names, right.schema, dropRight, nullRight); err != nil {
+			return err
 		}
-		if names[f.Name] {
-			f.Name += suffix
-			if names[f.Name] {
-				return rberr.New(rberr.Plan, "%s: the right column %q clashes with a left column even with the suffix %q", name, f.Name, suffix)
-			}
-		}
-		names[f.Name] = true
-		f.Nullable = f.Nullable || nullRight
-		fields = append(fields, f)
-		js.RightKeep = append(js.RightKeep, i)
 	}
 	switch o.How {
 	case "window":
@@ -711,20 +697,14 @@ func (o *joinOp) bindWhere(name string, left, right *lnode) error {
 	if o.unbounded || o.stateTTL > 0 {
 		return rberr.New(rberr.Plan, "%s: a join condition beyond the key equalities (where=, or the rest of SQL's ON) over unbounded or updating inputs, or with a state TTL, is supported for inner joins without a state TTL only (filter the inner join's result instead); this %s join would have to take back rows it emitted when a later row meets the condition", name, o.How)
 	}
-	suffix := o.Suffix
-	if suffix == "" {
-		suffix = "_right"
-	}
 	fields := append([]arrow.Field(nil), left.schema.Fields()...)
 	names := map[string]bool{}
 	for _, f := range fields {
 		names[f.Name] = true
 	}
-	for _, f := range right.schema.Fields() {
-		if names[f.Name] {
-			f.Name += suffix
-		}
-		fields = append(fields, f)
+	fields, _, err := o.appendRight(name, fields, names, right.schema, nil, false)
+	if err != nil {
+		return err
 	}
 	o.condSchema = arrow.NewSchema(fields, nil)
 	scope := &expr.CompileScope{Schema: o.condSchema, Op: name + " (where)"}
@@ -737,6 +717,38 @@ func (o *joinOp) bindWhere(name string, left, right *lnode) error {
 	}
 	o.cond = cond
 	return nil
+}
+
+// suffixOf is the suffix a join gives right columns whose names clash ("_right" unless
+// set).
+func (o *joinOp) suffixOf() string {
+	if o.Suffix == "" {
+		return "_right"
+	}
+	return o.Suffix
+}
+
+// appendRight appends the right input's columns (but those in drop) to fields, whose names
+// are taken in names (updated): a name that clashes takes the join's suffix, and the
+// columns become nullable if nullable. It returns the fields and the right columns kept.
+func (o *joinOp) appendRight(name string, fields []arrow.Field, names map[string]bool, right *arrow.Schema, drop map[string]bool, nullable bool) ([]arrow.Field, []int, error) {
+	var keep []int
+	for i, f := range right.Fields() {
+		if drop[f.Name] {
+			continue
+		}
+		if names[f.Name] {
+			f.Name += o.suffixOf()
+			if names[f.Name] {
+				return nil, nil, rberr.New(rberr.Plan, "%s: the right column %q clashes with a left column even with the suffix %q", name, f.Name, o.suffixOf())
+			}
+		}
+		names[f.Name] = true
+		f.Nullable = f.Nullable || nullable
+		fields = append(fields, f)
+		keep = append(keep, i)
+	}
+	return fields, keep, nil
 }
 
 func regularJoin(how string) bool {
@@ -753,10 +765,6 @@ func regularJoin(how string) bool {
 // taking the suffix; the side that may be missing becomes nullable.
 func (o *joinOp) finishRegularJoin(ln *lnode, js *join.Spec, left, right *lnode, dropLeft, dropRight map[string]bool) error {
 	name := ln.name
-	suffix := o.Suffix
-	if suffix == "" {
-		suffix = "_right"
-	}
 	nullLeft := o.How == "right" || o.How == "full"
 	nullRight := o.How == "left" || o.How == "full"
 	var fields []arrow.Field
@@ -772,20 +780,9 @@ func (o *joinOp) finishRegularJoin(ln *lnode, js *join.Spec, left, right *lnode,
 		leftKeep = append(leftKeep, i)
 	}
 	if o.How != "semi" && o.How != "anti" {
-		for i, f := range right.schema.Fields() {
-			if dropRight[f.Name] {
-				continue
-			}
-			if names[f.Name] {
-				f.Name += suffix
-				if names[f.Name] {
-					return rberr.New(rberr.Plan, "%s: the right column %q clashes with a left column even with the suffix %q", name, f.Name, suffix)
-				}
-			}
-			names[f.Name] = true
-			f.Nullable = f.Nullable || nullRight
-			fields = append(fields, f)
-			js.RightKeep = append(js.RightKeep, i)
+		var err error
+		if fields, js.RightKeep, err = o.appendRight(name, fields, names, right.schema, dropRight, nullRight); err != nil {
+			return err
 		}
 	}
 	if len(leftKeep) == left.schema.NumFields() {

@@ -28,30 +28,16 @@ func (o *joinOp) finishProctimeJoin(ln *lnode, js *join.Spec, left, right *lnode
 	if left.changelog != "" {
 		return rberr.New(rberr.Plan, "%s: the left input of a processing-time temporal join is an updating stream (the changelog of %s); it takes appended rows, each joined once when it arrives", name, left.changelog)
 	}
-	suffix := o.Suffix
-	if suffix == "" {
-		suffix = "_right"
-	}
 	fields := append([]arrow.Field{}, left.schema.Fields()...)
 	names := map[string]bool{}
 	for _, f := range fields {
 		names[f.Name] = true
 	}
-	for i, f := range right.schema.Fields() {
-		if dropRight[f.Name] {
-			continue
-		}
-		if names[f.Name] {
-			f.Name += suffix
-			if names[f.Name] {
-				return rberr.New(rberr.Plan, "%s: the right column %q clashes with a left column even with the suffix %q", name, f.Name, suffix)
-			}
-		}
-		names[f.Name] = true
-		f.Nullable = f.Nullable || o.proctimeLeft
-		fields = append(fields, f)
-		js.RightKeep = append(js.RightKeep, i)
+	fields, keep, err := o.appendRight(name, fields, names, right.schema, dropRight, o.proctimeLeft)
+	if err != nil {
+		return err
 	}
+	js.RightKeep = keep
 	js.Schema = arrow.NewSchema(fields, nil)
 	o.spec = js
 	ln.schema = js.Schema
