@@ -2,6 +2,7 @@ package basic
 
 import (
 	"cmp"
+	"math"
 	"slices"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -24,9 +25,12 @@ import (
 type posCmp func(a, b int) int
 
 // sortPermutation returns the indices that sort the rows [0, n) of cols stably by keys,
-// or false when a key's type has no comparator here (the caller falls back on arrow's
-// kernel).
+// or false when a key's type has no comparator here or there are 2^32 rows or more (the
+// caller falls back on arrow's kernel).
 func sortPermutation(mem memory.Allocator, cols []arrow.Array, keys []compute.SortKey, n int) (arrow.Array, bool) {
+	if int64(n) > math.MaxUint32 { // the permutation is of 32-bit row numbers
+		return nil, false
+	}
 	cmps := make([]posCmp, len(keys))
 	for i, k := range keys {
 		c, ok := keyCmp(cols[k.ColumnIndex], k.Order == compute.SortOrderDescending, k.NullPlacement == compute.SortNullsAtEnd)
