@@ -55,8 +55,12 @@ def test_heap_profile_and_bad_kind(tmp_path):
 
 def test_profiles_from_the_environment_are_written_at_exit(tmp_path):
     cpu, heap = tmp_path / "cpu.pprof", tmp_path / "heap.pprof"
-    code = ("import riverbed as rb\n"
-            "for _ in range(5): rb.datagen({'k': rb.Int64}, number_of_rows=100_000).group_by('k').agg("
+    # Runs jobs until the process has spent 1 s of CPU: the profile samples at 100 Hz, so a
+    # fixed small workload on a loaded machine could leave it without a single engine sample.
+    code = ("import time, riverbed as rb\n"
+            "t0 = time.process_time()\n"
+            "while time.process_time() - t0 < 1.0:\n"
+            "    rb.datagen({'k': rb.Int64}, number_of_rows=200_000).group_by('k').agg("
             "rb.count().alias('n')).collect(progress=False)\n")
     env = {**os.environ, "RIVERBED_CPUPROFILE": str(cpu), "RIVERBED_HEAPPROFILE": str(heap)}
     subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=300)
