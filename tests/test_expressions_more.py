@@ -131,6 +131,25 @@ def test_weekday_is_iso_on_every_day_of_a_leap_cycle() -> None:
     assert list(zip(got["d"].to_pylist(), got["o"].to_pylist(), got["q"].to_pylist())) == ref
 
 
+def test_strftime_matches_polars_and_python() -> None:
+    """dt.strftime against Polars (the same chrono directives) and Python's own strftime,
+    over timestamps in each unit, a zone-aware column and dates; nulls stay null."""
+    fmt = "%Y-%m-%d %H:%M:%S %a %b %j %I%p %y|%-d/%-m %e %%"
+    got = run(col("ts").dt.strftime(fmt))
+    assert got == polars(pl.col("ts").dt.strftime(fmt))
+    assert got == [None if v is None else v.strftime(fmt.replace("%-d", str(v.day)).replace("%-m", str(v.month)))
+                   for v in DATA["ts"].to_pylist()]
+    assert run(col("d").dt.to_string("%d.%m.%Y %A")) == polars(pl.col("d").dt.to_string("%d.%m.%Y %A"))
+    t = pa.table({"ts": pa.array([1_700_000_000_123_456_789, -1, None], pa.timestamp("ns", "America/New_York"))})
+    got = rb.from_arrow(t).select(col("ts").dt.strftime("%F %T%.3f %z %6f").alias("s")).collect()["s"].to_pylist()
+    want = pl.from_arrow(t).select(pl.col("ts").dt.strftime("%F %T%.3f %z %6f"))["ts"].to_list()
+    assert got == want and got[2] is None
+    with pytest.raises(rb.RiverbedError, match=r"directive %Q"):
+        run(col("ts").dt.strftime("%Y %Q"))
+    with pytest.raises(rb.RiverbedError, match=r"dt.strftime needs a timestamp or date column"):
+        run(col("s").dt.strftime("%Y"))
+
+
 def test_date_arithmetic_matches_duckdb() -> None:
     t = pa.table({"d": pa.array([dt.date(2024, 2, 28), dt.date(1969, 12, 31), None], pa.date32()),
                   "n": pa.array([1, -400, 3], pa.int32())})

@@ -23,7 +23,7 @@ func init() {
 		"floor", "ceil", "round",
 		"str_slice", "str_replace", "str_strip_chars", "str_strip_chars_start", "str_strip_chars_end",
 		"str_pad_start", "str_pad_end", "str_split", "str_extract", "str_to_date", "str_to_datetime", "concat_str",
-		"dt_date", "dt_weekday", "dt_quarter", "dt_ordinal_day", "dt_epoch",
+		"dt_date", "dt_weekday", "dt_quarter", "dt_ordinal_day", "dt_epoch", "dt_strftime",
 		"dt_total_days", "dt_total_seconds", "dt_total_milliseconds", "dt_total_microseconds")
 }
 
@@ -298,6 +298,30 @@ func (s *CompileScope) compileExtra(e *plan.Expr, args []Expr, text string) (out
 		}
 		ignoreNulls, _ := e.Options["ignore_nulls"].(bool)
 		return mk(arrow.BinaryTypes.String, castArgs(types, concatKernel(sep, ignoreNulls)))
+	case "dt_strftime":
+		if err := want(1); err != nil {
+			return nil, true, err
+		}
+		t := args[0].Type()
+		if t.ID() != arrow.TIMESTAMP && t.ID() != arrow.DATE32 {
+			return fail(rberr.Type, "%s needs a timestamp or date column, got %s", pretty, describeArg(0))
+		}
+		format, has, err := optString(e.Options, "format")
+		if err != nil {
+			return fail(rberr.InvalidArgument, "%v", err)
+		}
+		if !has {
+			return fail(rberr.InvalidArgument, "%s needs a format, e.g. \"%%Y-%%m-%%d %%H:%%M:%%S\"", pretty)
+		}
+		pieces, err := compileStrftime(format)
+		if err != nil {
+			return fail(rberr.InvalidArgument, "%s: %v", pretty, err)
+		}
+		k, err := strftimeKernel(t, pieces)
+		if err != nil {
+			return fail(rberr.InvalidArgument, "%v", err)
+		}
+		return mk(arrow.BinaryTypes.String, k)
 	case "dt_date", "dt_weekday", "dt_quarter", "dt_ordinal_day", "dt_epoch":
 		if err := want(1); err != nil {
 			return nil, true, err

@@ -12,6 +12,7 @@ package expr
 // fit its precision is a DataError naming the operator, never a wrapped value.
 
 import (
+	"math"
 	"math/big"
 	"math/bits"
 	"strconv"
@@ -377,6 +378,11 @@ func decArithKernel(fn, text string, out *arrow.Decimal128Type) kernelFn {
 		}
 		defer x.Release()
 		defer y.Release()
+		if fn == "mul" {
+			if arr := decMulSmall(ec, x, xs, y, ys, out); arr != nil {
+				return wrapResult(arr, xs && ys)
+			}
+		}
 		xv, xsc, err := DecimalsOf(ec, x)
 		if err != nil {
 			return nil, err
@@ -452,6 +458,88 @@ func decArithKernel(fn, text string, out *arrow.Decimal128Type) kernelFn {
 		return wrapResult(arr, xs && ys)
 	}
 }
+
+// smallInts reads an integer or decimal array's unscaled values as int64s, when each valid
+// one fits (a null row reads as 0).
+func smallInts(a arrow.Array) ([]int64, bool) {
+	switch v := a.(type) {
+	case *array.Int64:
+		return v.Int64Values(), true
+	case *array.Int32, *array.Int16, *array.Int8:
+		out, err := AsInt64(a)
+		return out, err == nil
+	case *array.Decimal128:
+		out := make([]int64, v.Len())
+		for i, d := range v.Values() {
+			if v.IsValid(i) {
+				n, ok := decToInt64(d)
+				if !ok {
+					return nil, false
+				}
+				out[i] = n
+			}
+		}
+		return out, true
+	}
+	return nil, false
+}
+
+// decMulSmall multiplies decimal or integer operands whose unscaled values and products
+// all fit in int64 (a price times a rate) with checked 64-bit multiplication; nil when
+// some row needs the general path (which also reports an overflow).
+func decMulSmall(ec *EvalCtx, x arrow.Array, xs bool, y arrow.Array, ys bool, out *arrow.Decimal128Type) arrow.Array {
+	xv, ok1 := smallInts(x)
+	yv, ok2 := smallInts(y)
+	if !ok1 || !ok2 {
+		return nil
+	}
+	n := rowsOf2(x, xs, y, ys)
+	limit := uint64(math.MaxInt64)
+	if out.Precision < 19 {
+		limit = uint64(pow10u64[out.Precision]) - 1
+	}
+	valid, nulls := validityOf2(ec, x, xs, y, ys, n)
+	vals := memory.NewResizableBuffer(ec.Mem)
+	vals.Resize(n * arrow.Decimal128SizeBytes)
+	res := arrow.Decimal128Traits.CastFromBytes(vals.Bytes())
+	for i := 0; i < n; i++ {
+		xi, yi := rowsAt(i, xs, ys)
+		a, b := xv[xi], yv[yi]
+		hi, lo := bits.Mul64(absU(a), absU(b))
+		if hi != 0 || lo > limit {
+			if valid != nil && !bitutil.BitIsSet(valid.Bytes(), i) {
+				res[i] = decimal128.Num{}
+				continue
+			}
+			vals.Release()
+			if valid != nil {
+				valid.Release()
+			}
+			return nil
+		}
+		v := int64(lo)
+		if (a < 0) != (b < 0) {
+			v = -v
+		}
+		res[i] = decimal128.FromI64(v)
+	}
+	data := array.NewData(out, n, []*memory.Buffer{valid, vals}, nil, nulls, 0)
+	vals.Release()
+	if valid != nil {
+		valid.Release()
+	}
+	arr := array.MakeFromData(data)
+	data.Release()
+	return arr
+}
+
+var pow10u64 = func() (p [20]uint64) {
+	p[0] = 1
+	for i := 1; i < len(p); i++ {
+		p[i] = p[i-1] * 10
+	}
+	return p
+}()
 
 // rowsAt are the rows of a binary kernel's operands that make its row i (row 0 of a
 // one-row scalar).
@@ -543,17 +631,30 @@ func decCompareKernel(fn string) kernelFn {
 		if valid != nil {
 			vbits = valid.Bytes()
 		}
-		for i := 0; i < n; i++ {
-			xi, yi := rowsAt(i, xs, ys)
-			var c int
-			if vbits == nil || bitutil.BitIsSet(vbits, i) {
-				if xsc == ysc {
-					c = xv[xi].Cmp(yv[yi])
-				} else {
-					c = decCmp(xv[xi], xsc, yv[yi], ysc)
-				}
+		want := [3]bool{cmpResult(fn, -1), cmpResult(fn, 0), cmpResult(fn, 1)}
+		switch {
+		case xsc == ysc && !xs && ys && len(yv) > 0: // a column against a constant
+			b := yv[0]
+			for i, a := range xv[:n] {
+				bitutil.SetBitTo(ob, i, want[cmp128(a, b)+1]) // a null row's bit is masked
 			}
-			bitutil.SetBitTo(ob, i, cmpResult(fn, c))
+		case xsc == ysc && !xs && !ys:
+			for i, a := range xv[:n] {
+				bitutil.SetBitTo(ob, i, want[cmp128(a, yv[i])+1])
+			}
+		default:
+			for i := 0; i < n; i++ {
+				xi, yi := rowsAt(i, xs, ys)
+				var c int
+				if vbits == nil || bitutil.BitIsSet(vbits, i) {
+					if xsc == ysc {
+						c = xv[xi].Cmp(yv[yi])
+					} else {
+						c = decCmp(xv[xi], xsc, yv[yi], ysc)
+					}
+				}
+				bitutil.SetBitTo(ob, i, want[c+1])
+			}
 		}
 		data := array.NewData(arrow.FixedWidthTypes.Boolean, n, []*memory.Buffer{valid, outBits}, nil, nulls, 0)
 		outBits.Release()
@@ -564,6 +665,24 @@ func decCompareKernel(fn string) kernelFn {
 		data.Release()
 		return wrapResult(arr, xs && ys)
 	}
+}
+
+// cmp128 compares two 128-bit integers: -1, 0 or 1.
+func cmp128(a, b decimal128.Num) int {
+	if ah, bh := a.HighBits(), b.HighBits(); ah != bh {
+		if ah < bh {
+			return -1
+		}
+		return 1
+	}
+	al, bl := a.LowBits(), b.LowBits()
+	switch {
+	case al < bl:
+		return -1
+	case al > bl:
+		return 1
+	}
+	return 0
 }
 
 func cmpResult(fn string, c int) bool {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math/big"
 	"math/rand"
+	"strings"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -134,5 +135,56 @@ func TestDecimalKernelsAgainstBig(t *testing.T) {
 		}
 		x.Release()
 		y.Release()
+	}
+}
+
+// Multiplication of integers by decimals takes 64-bit arithmetic while every product fits
+// and the general path otherwise: products beyond int64 are still exact, and one beyond
+// the result's precision is still an overflow error.
+func TestDecimalMulOfIntegersAgainstBig(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	ec := NewEvalCtx(context.Background(), mem)
+	rate := compute.NewDatum(scalar.NewDecimal128Scalar(decimal128.FromI64(908), &arrow.Decimal128Type{Precision: 4, Scale: 3}))
+	defer rate.Release()
+	for _, c := range []struct {
+		vals      []int64
+		precision int32
+		overflow  bool
+	}{
+		{[]int64{0, 1, -7, 1_000_000, -123_456_789_012}, 22, false},
+		{[]int64{5, 1 << 62, -(1 << 62), 3}, 38, false}, // past int64: the general path
+		{[]int64{5, 11_013_216}, 10, true},               // 10_000_000.128 needs 11 digits
+	} {
+		b := array.NewInt64Builder(mem)
+		b.AppendValues(c.vals, nil)
+		b.AppendNull()
+		x := b.NewArray()
+		b.Release()
+		out := &arrow.Decimal128Type{Precision: c.precision, Scale: 3}
+		res, err := decArithKernel("mul", "x * 0.908", out)(ec, []compute.Datum{compute.NewDatumWithoutOwning(x), rate})
+		if c.overflow {
+			if err == nil || !strings.Contains(err.Error(), "does not fit in decimal128(10, 3)") {
+				t.Fatalf("%v: want an overflow error, got %v", c.vals, err)
+			}
+			x.Release()
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := res.(*compute.ArrayDatum).MakeArray()
+		for i, v := range c.vals {
+			want := new(big.Rat).Mul(new(big.Rat).SetInt64(v), big.NewRat(908, 1000))
+			if g, ok := bigAt(got, i); !ok || g.Cmp(want) != 0 {
+				t.Fatalf("%d * 0.908: got %v, want %v", v, g, want)
+			}
+		}
+		if got.IsValid(len(c.vals)) {
+			t.Fatalf("null * 0.908 is not null")
+		}
+		got.Release()
+		res.Release()
+		x.Release()
 	}
 }

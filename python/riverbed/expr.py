@@ -1239,6 +1239,25 @@ class DateTimeNamespace:
         """
         return Expr._fn("dt_epoch", self._e, unit=time_unit)
 
+    def strftime(self, format: str) -> Expr:
+        """Format as text with strftime directives (as Polars, chrono's): ``%Y %y %C %m %d %e %j
+        %H %I %M %S %p %f`` (9 digits of fraction; ``%3f``, ``%6f``, ``%9f``, ``%.3f`` …) ``%a %A
+        %b %h %B %u %w %Z %z %F %T %D %R %%``, and ``%-d`` (any number) without its padding; in
+        the column's time zone. An unknown directive is an error naming it.
+
+        Examples
+        --------
+        >>> import riverbed as rb, datetime as dt
+        >>> s = rb.from_pydict({"ts": [dt.datetime(2026, 3, 1, 14, 30, 15)]})
+        >>> s.select(rb.col("ts").dt.strftime("%Y-%m-%d %H:%M").alias("out")).collect()["out"].to_pylist()
+        ['2026-03-01 14:30']
+        """
+        return Expr._fn("dt_strftime", self._e, format=format)
+
+    def to_string(self, format: str) -> Expr:
+        """The same as :meth:`strftime` (Polars' other name for it)."""
+        return self.strftime(format)
+
     def total_days(self) -> Expr:
         """A duration in whole days (toward zero), as int64.
 
