@@ -154,7 +154,7 @@ func TestDecimalMulOfIntegersAgainstBig(t *testing.T) {
 	}{
 		{[]int64{0, 1, -7, 1_000_000, -123_456_789_012}, 22, false},
 		{[]int64{5, 1 << 62, -(1 << 62), 3}, 38, false}, // past int64: the general path
-		{[]int64{5, 11_013_216}, 10, true},               // 10_000_000.128 needs 11 digits
+		{[]int64{5, 11_013_216}, 10, true},              // 10_000_000.128 needs 11 digits
 	} {
 		b := array.NewInt64Builder(mem)
 		b.AppendValues(c.vals, nil)
