@@ -302,11 +302,10 @@ def api_queries() -> dict[str, Callable[[dict[str, Any]], Any]]:
                           "seller", "category", "extra", "auction", "bidder", "price", "bid_date_time", "bid_extra")
 
     def day(ts: Any) -> Any:  # DATE_FORMAT(ts, 'yyyy-MM-dd')
-        return ts.dt.date().cast(rb.Utf8)
+        return ts.dt.strftime("%Y-%m-%d")
 
     def hour_minute(ts: Any) -> Any:  # DATE_FORMAT(ts, 'HH:mm')
-        return rb.concat_str([ts.dt.hour().cast(rb.Utf8).str.pad_start(2, "0"), rb.lit(":"),
-                              ts.dt.minute().cast(rb.Utf8).str.pad_start(2, "0")])
+        return ts.dt.strftime("%H:%M")
 
     def q10(t: dict[str, Any]) -> Any:
         ts = col("date_time")

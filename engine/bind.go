@@ -44,7 +44,10 @@ type binder struct {
 	inputs   []*arrow.Schema
 	datasets map[*plan.Node]*batch.Dataset
 	columns  map[*plan.Node][]string // pushed-down projections of scans
-	counter  int
+	// selects: the output columns of each select that some consumer uses (the rest are
+	// not computed, and the columns only they read are not read)
+	selects map[*plan.Node]map[string]bool
+	counter int
 	// A plan is a DAG: a node used in several places is bound once.
 	bound map[*plan.Node]*lnode
 	// require: consumer edges of each node not yet reported, and the columns they need
@@ -56,13 +59,29 @@ type binder struct {
 	kafkaSchemas kafkaSchemaCache
 	// CSV and NDJSON datasets (schemas inferred once).
 	texts map[*plan.Node]*batch.TextDataset
+	// cache: Parquet datasets shared by the binds of one planning (nil: none)
+	cache *BindCache
 }
+
+// BindCache keeps the Parquet datasets (their footers) that binding opened, by the paths
+// read, for a planner that binds a growing plan many times (the SQL planner binds each
+// node it adds): each dataset is opened once. Not safe for concurrent use.
+type BindCache struct {
+	datasets map[string]*batch.Dataset
+}
+
+// NewBindCache makes an empty BindCache.
+func NewBindCache() *BindCache { return &BindCache{datasets: map[string]*batch.Dataset{}} }
 
 // Bind validates a plan completely against its input schemas (one per scan_arrow source)
 // and returns its bound outputs, with projections pushed into the scans. A node used in
 // several places (a shared node) is bound once: it is one *lnode with one schema.
 func Bind(p *plan.Plan, inputs []*arrow.Schema) ([]*lnode, error) {
-	b := &binder{inputs: inputs, datasets: map[*plan.Node]*batch.Dataset{}}
+	return bindWith(p, inputs, nil)
+}
+
+func bindWith(p *plan.Plan, inputs []*arrow.Schema, cache *BindCache) ([]*lnode, error) {
+	b := &binder{inputs: inputs, datasets: map[*plan.Node]*batch.Dataset{}, cache: cache}
 	outs := p.Outputs
 	if len(outs) == 0 && p.Root != nil {
 		outs = []*plan.Node{p.Root}
@@ -75,6 +94,7 @@ func Bind(p *plan.Plan, inputs []*arrow.Schema) ([]*lnode, error) {
 		return nil, err
 	}
 	b.columns = map[*plan.Node][]string{}
+	b.selects = map[*plan.Node]map[string]bool{}
 	b.pending = map[*plan.Node]int{}
 	b.need = map[*plan.Node]map[string]bool{}
 	b.needAll = map[*plan.Node]bool{}

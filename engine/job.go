@@ -320,7 +320,12 @@ func OutputSchema(p *plan.Plan, inputs []*arrow.Schema) (*arrow.Schema, error) {
 
 // OutputSchemas validates a plan and returns the schema of each of its outputs.
 func OutputSchemas(p *plan.Plan, inputs []*arrow.Schema) ([]*arrow.Schema, error) {
-	outs, err := Bind(p, inputs)
+	return OutputSchemasWith(p, inputs, nil)
+}
+
+// OutputSchemasWith is OutputSchemas with the datasets binding opens kept in cache.
+func OutputSchemasWith(p *plan.Plan, inputs []*arrow.Schema, cache *BindCache) ([]*arrow.Schema, error) {
+	outs, err := bindWith(p, inputs, cache)
 	if err != nil {
 		return nil, err
 	}
@@ -346,7 +351,12 @@ type OutputInfo struct {
 
 // DescribeOutput validates a plan and describes its (first) output.
 func DescribeOutput(p *plan.Plan, inputs []*arrow.Schema) (OutputInfo, error) {
-	outs, err := Bind(p, inputs)
+	return DescribeOutputWith(p, inputs, nil)
+}
+
+// DescribeOutputWith is DescribeOutput with the datasets binding opens kept in cache.
+func DescribeOutputWith(p *plan.Plan, inputs []*arrow.Schema, cache *BindCache) (OutputInfo, error) {
+	outs, err := bindWith(p, inputs, cache)
 	if err != nil {
 		return OutputInfo{}, err
 	}

@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/riverbed-engine/riverbed/batch"
@@ -41,13 +42,21 @@ func (o *scanParquetOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 		if len(o.Paths) == 0 {
 			return rberr.New(rberr.Plan, "%s: no path given", name)
 		}
-		files, err := batch.ResolvePaths(o.Paths)
-		if err != nil {
-			return err
+		key := strings.Join(o.Paths, "\x00")
+		if b.cache != nil {
+			ds = b.cache.datasets[key]
 		}
-		ds, err = batch.OpenParquet(files)
-		if err != nil {
-			return err
+		if ds == nil {
+			files, err := batch.ResolvePaths(o.Paths)
+			if err != nil {
+				return err
+			}
+			if ds, err = batch.OpenParquet(files); err != nil {
+				return err
+			}
+			if b.cache != nil {
+				b.cache.datasets[key] = ds
+			}
 		}
 		b.datasets[n] = ds
 	}

@@ -158,11 +158,50 @@ func (o *selectOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 	if len(o.Exprs) == 0 {
 		return rberr.New(rberr.Plan, "%s: no columns selected", ln.name)
 	}
-	return o.bindExprs(ln, in, in.schema, o.Exprs, false)
+	return o.bindExprs(ln, in, in.schema, o.used(b, n), false)
 }
 
+// used is the select's expressions whose output some consumer uses, once projection
+// pushdown has found them (require); all of them before.
+func (o *selectOp) used(b *binder, n *plan.Node) []*plan.Expr {
+	need, ok := b.selects[n]
+	if !ok {
+		return o.Exprs
+	}
+	var out []*plan.Expr
+	for _, e := range o.Exprs {
+		if need[expr.OutputName(e)] {
+			out = append(out, e)
+		}
+	}
+	if len(out) == 0 { // no column used (a count of rows): the cheapest one keeps the rows
+		out = []*plan.Expr{o.Exprs[0]}
+		for _, e := range o.Exprs {
+			if e.Col != nil {
+				out[0] = e
+				break
+			}
+		}
+	}
+	return out
+}
+
+// require needs what the used expressions read: an output column no consumer uses is
+// dropped from the select (used), so that neither it nor its inputs are computed or read.
 func (o *selectOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]bool) {
-	requireSelect(b, n, ln, o.Exprs)
+	if need == nil || ln.inputs[0].changelog != "" {
+		requireSelect(b, n, ln, o.Exprs)
+		return
+	}
+	keep := map[string]bool{}
+	for k := range need {
+		keep[k] = true
+	}
+	if ln.timeCol != "" {
+		keep[ln.timeCol] = true // the stream's event time goes on
+	}
+	b.selects[n] = keep
+	requireSelect(b, n, ln, o.used(b, n))
 }
 
 // requireSelect needs the columns that the expressions of a select read.

@@ -87,6 +87,15 @@ QUERIES = [
     "SELECT name, SUM(amount) AS total FROM orders JOIN customers USING (cust) GROUP BY name",
     "WITH big AS (SELECT * FROM orders WHERE amount > 2) SELECT cust, COUNT(*) AS n FROM big GROUP BY cust",
     "SELECT cust, n FROM (SELECT cust, COUNT(*) AS n FROM orders GROUP BY cust) t WHERE n > 1",
+    # WHERE over an explicit join: an inner join takes it into its condition (what reads one
+    # side filters it first); over an outer join it filters the joined rows (IS NULL of the
+    # padded side keeps the unmatched ones)
+    "SELECT o.id, c.name FROM orders o JOIN customers c ON o.cust = c.cust WHERE c.tier = 1 AND o.qty > 1",
+    "SELECT o.id, c.name FROM orders o CROSS JOIN customers c WHERE o.cust = c.cust AND c.name <> 'Bob'",
+    "SELECT o.id FROM orders o LEFT JOIN customers c ON o.cust = c.cust WHERE c.name IS NULL",
+    "SELECT o.id, c.tier FROM orders o LEFT JOIN customers c ON o.cust = c.cust WHERE o.amount > 2 OR c.tier = 2",
+    "SELECT c.cust, o.id FROM orders o RIGHT JOIN customers c ON o.cust = c.cust WHERE o.id IS NULL OR o.qty < 3",
+    "SELECT o.id, c.name FROM orders o JOIN customers c ON o.cust = c.cust WHERE o.qty * c.tier > 3",
     "SELECT DISTINCT cust FROM orders",
     "SELECT cust FROM orders UNION SELECT cust FROM customers",
     "SELECT id FROM orders UNION ALL SELECT tier FROM customers",
@@ -318,3 +327,21 @@ def test_group_by_over_an_unbounded_table_is_an_updating_result() -> None:
     with pytest.raises(rb.PlanError, match=r"SQL line 1, column 23: x NOT IN \(subquery\) over an unbounded "
                                            r"table is not supported yet"):
         env.sql("SELECT k FROM g WHERE k NOT IN (SELECT k FROM h)", g=g, h=pa.table({"k": [1, None]}))
+
+
+def test_where_over_an_inner_join_filters_each_side_before_it(data: dict[str, pa.Table]) -> None:
+    """The plan: a WHERE conjunct reading one side of an explicit inner join filters that
+    side under the join, and the columns no one reads are not carried through a rename."""
+    q = rb.sql("SELECT o.id, c.name FROM orders o JOIN customers c ON o.cust = c.cust "
+               "WHERE c.tier = 1 AND o.qty > 1", **data)
+    plan = q.explain().split("physical plan")[0]
+    lines = plan.splitlines()
+    join = next(i for i, line in enumerate(lines) if "join:" in line)
+    below = "\n".join(lines[join + 1:])
+    assert 'col("tier") == lit(1)' in below and 'col("qty") > lit(1)' in below, plan
+    assert "filter" not in "\n".join(lines[:join]), plan
+    # over a left join the right side's condition stays above it
+    q = rb.sql("SELECT o.id FROM orders o LEFT JOIN customers c ON o.cust = c.cust WHERE c.name IS NULL", **data)
+    lines = q.explain().split("physical plan")[0].splitlines()
+    join = next(i for i, line in enumerate(lines) if "join:" in line)
+    assert any("is_null" in line for line in lines[:join]), lines

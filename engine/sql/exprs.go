@@ -1117,19 +1117,13 @@ func splitIndex(x *plan.Expr, sep string, idx int64) *plan.Expr {
 	return regexpExtract(x, pattern, 1)
 }
 
-// dateFormat is Flink's DATE_FORMAT(ts, format) with a Java date pattern: yyyy (or yy), MM,
-// dd, HH, mm, ss (one letter: not padded), 'quoted text' and other characters as they are;
-// built from the calendar fields of ts (UTC), zero-padded. NULL for a NULL ts.
+// dateFormat is Flink's DATE_FORMAT(ts, format) with a Java date pattern, translated into
+// the strftime format of dt_strftime: y (yy: two digits), M (MMM, MMMM: the month's name),
+// d, D, H, h, m, s, S (SSS, SSSSSS, SSSSSSSSS: the fraction), E (EEEE: the full name), a;
+// one letter is not padded, two are; 'quoted text' and other characters as they are.
+// Calendar fields of ts in its time zone (UTC when it has none); NULL for a NULL ts.
 func dateFormat(x *plan.Expr, format string, at Pos) (*plan.Expr, error) {
-	fields := map[byte]string{'y': "dt_year", 'M': "dt_month", 'd': "dt_day", 'H': "dt_hour", 'm': "dt_minute", 's': "dt_second"}
-	var parts []*plan.Expr
-	var text strings.Builder
-	flush := func() {
-		if text.Len() > 0 {
-			parts = append(parts, lit(text.String(), "utf8"))
-			text.Reset()
-		}
-	}
+	var out strings.Builder
 	for i := 0; i < len(format); {
 		c := format[i]
 		switch {
@@ -1139,9 +1133,9 @@ func dateFormat(x *plan.Expr, format string, at Pos) (*plan.Expr, error) {
 				return nil, errorAt(at, "DATE_FORMAT format %q has an unclosed quote", format)
 			}
 			if j == 0 {
-				text.WriteByte('\'') // '' is a quote
+				out.WriteByte('\'') // '' is a quote
 			}
-			text.WriteString(format[i+1 : i+1+j])
+			out.WriteString(strings.ReplaceAll(format[i+1:i+1+j], "%", "%%"))
 			i += j + 2
 		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z':
 			j := i
@@ -1149,35 +1143,50 @@ func dateFormat(x *plan.Expr, format string, at Pos) (*plan.Expr, error) {
 				j++
 			}
 			n := j - i
-			name, ok := fields[c]
-			if !ok {
-				return nil, unsupported(at, fmt.Sprintf("DATE_FORMAT pattern letter '%c' (yyyy, MM, dd, HH, mm and ss are)", c))
+			num := func(code string) string {
+				if n == 1 {
+					return "%-" + code
+				}
+				return "%" + code
 			}
-			flush()
-			v := fn(name, x)
-			if c == 'y' && n == 2 {
-				v = fn("mod", v, lit(100, "int64"))
+			var d string
+			switch {
+			case c == 'y' && n == 2:
+				d = "%y"
+			case c == 'y':
+				d = "%Y"
+			case c == 'M' && n <= 2:
+				d = num("m")
+			case c == 'M' && n == 3:
+				d = "%b"
+			case c == 'M':
+				d = "%B"
+			case c == 'D' && (n == 1 || n == 3):
+				d = num("j")
+			case strings.IndexByte("dHhms", c) >= 0 && n <= 2:
+				d = num(map[byte]string{'d': "d", 'H': "H", 'h': "I", 'm': "M", 's': "S"}[c])
+			case c == 'S' && (n == 3 || n == 6 || n == 9):
+				d = "%" + strconv.Itoa(n) + "f"
+			case c == 'E' && n <= 3:
+				d = "%a"
+			case c == 'E':
+				d = "%A"
+			case c == 'a' && n == 1:
+				d = "%p"
+			default:
+				return nil, unsupported(at, fmt.Sprintf("DATE_FORMAT pattern %q (y, M, d, D, H, h, m, s, S, E and a are)", format[i:j]))
 			}
-			str := &plan.Expr{Cast: "utf8", Args: []*plan.Expr{v}}
-			if n > 1 {
-				str = fn("str_pad_start", str)
-				str.Options = map[string]any{"length": n, "fill_char": "0"}
-			}
-			parts = append(parts, str)
+			out.WriteString(d)
 			i = j
+		case c == '%':
+			out.WriteString("%%")
+			i++
 		default:
-			text.WriteByte(c)
+			out.WriteByte(c)
 			i++
 		}
 	}
-	flush()
-	if len(parts) == 0 {
-		return lit("", "utf8"), nil
-	}
-	out := fn("concat_str", parts...)
-	out.Options = map[string]any{"separator": "", "ignore_nulls": false}
-	if len(parts) == 1 && parts[0].Lit != nil { // only text: NULL for a NULL ts still
-		out = fn("case_when", fn("is_not_null", x), parts[0])
-	}
-	return out, nil
+	f := fn("dt_strftime", x)
+	f.Options = map[string]any{"format": out.String()}
+	return f, nil
 }

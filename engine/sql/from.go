@@ -15,17 +15,6 @@ import (
 // keys of hash joins (joined greedily, each next item one that an equality connects to
 // those joined so far, else a cross join), and the rest filter the joined rows.
 func (pl *planner) from(items []TableExpr, where Expr) (*rel, error) {
-	rels := make([]*rel, len(items))
-	for i, it := range items {
-		r, err := pl.tableExpr(it)
-		if err != nil {
-			return nil, err
-		}
-		for j := range r.cols {
-			r.cols[j].owner = i
-		}
-		rels[i] = r
-	}
 	var conj, subs []Expr
 	if where != nil {
 		for _, c := range conjuncts(factorOr(where)) {
@@ -38,6 +27,25 @@ func (pl *planner) from(items []TableExpr, where Expr) (*rel, error) {
 				conj = append(conj, c)
 			}
 		}
+	}
+	rels := make([]*rel, len(items))
+	for i, it := range items {
+		var r *rel
+		var err error
+		if j, ok := it.(*JoinExpr); ok && len(items) == 1 {
+			// WHERE over one inner join is part of its condition: what reads one side
+			// filters that side before the join (as the comma joins of joinAll)
+			r, conj, err = pl.explicitJoinWhere(j, conj)
+		} else {
+			r, err = pl.tableExpr(it)
+		}
+		if err != nil {
+			return nil, err
+		}
+		for j := range r.cols {
+			r.cols[j].owner = i
+		}
+		rels[i] = r
 	}
 	r, err := pl.joinAll(items, rels, conj)
 	if err != nil {
@@ -66,13 +74,27 @@ func (pl *planner) joinAll(items []TableExpr, rels []*rel, conj []Expr) (*rel, e
 		if r.win != nil && len(conj) > 0 {
 			return nil, unsupported(conj[0].Position(), "WHERE over a window table function (filter the table in a subquery or view first)")
 		}
+		// one filter of the whole conjunction, as written (rows are taken once)
+		var x *plan.Expr
 		for _, c := range conj {
-			var err error
-			if r, err = pl.filter(r, c); err != nil {
+			y, err := pl.expr(c, &scope{cols: r.cols, clause: "WHERE"})
+			if err != nil {
 				return nil, err
 			}
+			if x == nil {
+				x = y
+			} else {
+				x = fn("and", x, y)
+			}
 		}
-		return r, nil
+		if x == nil {
+			return r, nil
+		}
+		n, _, err := pl.add(&plan.Node{Op: "filter", Input: r.node, Args: &engine.FilterArgs{Predicate: x}}, conj[0].Position())
+		if err != nil {
+			return nil, err
+		}
+		return &rel{node: n, cols: r.cols}, nil
 	}
 	for _, r := range rels {
 		if r.win != nil {
@@ -367,15 +389,25 @@ func (pl *planner) tableExpr(t TableExpr) (*rel, error) {
 
 // explicitJoin plans left [kind] JOIN right ON/USING.
 func (pl *planner) explicitJoin(j *JoinExpr) (*rel, error) {
+	r, _, err := pl.explicitJoinWhere(j, nil)
+	return r, err
+}
+
+// explicitJoinWhere plans left [kind] JOIN right ON/USING under the conjuncts where of a
+// WHERE (without subqueries). An inner or cross join of two tables takes them as part of
+// its ON condition (the same rows for an inner join): a conjunct that reads one side
+// filters it before the join, an equality between the sides is a join key. It returns the
+// conjuncts it did not take (all of them for the other joins) to filter its result.
+func (pl *planner) explicitJoinWhere(j *JoinExpr, where []Expr) (*rel, []Expr, error) {
 	l, err := pl.tableExpr(j.Left)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	right := j.Right
 	versioned, _ := j.Right.(*TableName)
 	if versioned != nil && versioned.AsOf != nil {
 		if err := pl.versionedTable(versioned); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		plain := *versioned
 		plain.AsOf = nil
@@ -385,10 +417,11 @@ func (pl *planner) explicitJoin(j *JoinExpr) (*rel, error) {
 	}
 	r, err := pl.tableExpr(right)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if l.win != nil || r.win != nil {
-		return pl.windowJoin(j, l, r)
+		out, err := pl.windowJoin(j, l, r)
+		return out, where, err
 	}
 	for i := range l.cols {
 		l.cols[i].owner = 0
@@ -396,8 +429,17 @@ func (pl *planner) explicitJoin(j *JoinExpr) (*rel, error) {
 	for i := range r.cols {
 		r.cols[i].owner = 1
 	}
-	if j.Kind == "cross" {
-		return pl.join(l, r, "cross", nil, nil, j.P)
+	kind := j.Kind
+	if kind == "cross" && len(where) > 0 {
+		kind = "inner" // its WHERE may hold the keys
+	}
+	var left []Expr // the conjuncts that filter the result
+	if kind != "inner" || j.Using != nil || versioned != nil {
+		left, where = where, nil
+	}
+	if kind == "cross" {
+		out, err := pl.join(l, r, "cross", nil, nil, j.P)
+		return out, left, err
 	}
 	var lk, rk []Expr
 	var rest []Expr
@@ -420,18 +462,18 @@ func (pl *planner) explicitJoin(j *JoinExpr) (*rel, error) {
 			_, err := pl.expr(e, both)
 			return both.owners, err
 		}
-		for _, c := range conjuncts(j.On) {
+		for _, c := range append(conjuncts(j.On), where...) {
 			if containsSubquery(c) {
-				return nil, unsupported(c.Position(), "a subquery in a join condition")
+				return nil, nil, unsupported(c.Position(), "a subquery in a join condition")
 			}
 			if b, ok := c.(*Binary); ok && b.Op == "=" {
 				lo, err := ownersOf(b.L)
 				if err != nil {
-					return nil, err
+					return nil, nil, err
 				}
 				ro, err := ownersOf(b.R)
 				if err != nil {
-					return nil, err
+					return nil, nil, err
 				}
 				switch {
 				case len(lo) == 1 && lo[0] && len(ro) == 1 && ro[1]:
@@ -443,19 +485,21 @@ func (pl *planner) explicitJoin(j *JoinExpr) (*rel, error) {
 				}
 			}
 			if _, err := ownersOf(c); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			rest = append(rest, c)
 		}
 	}
 	if versioned != nil {
-		return pl.temporalJoin(j, versioned, l, r, lk, rk, rest)
+		out, err := pl.temporalJoin(j, versioned, l, r, lk, rk, rest)
+		return out, left, err
 	}
 	// an inner join with bounds between the two sides' event times is an interval join
-	if j.Kind == "inner" && len(lk) > 0 && len(rest) > 0 {
+	if kind == "inner" && len(lk) > 0 && len(rest) > 0 {
 		if lo, hi, others, ok := pl.intervalBounds(l, r, rest); ok {
-			return pl.timeJoin(j, l, r, lk, rk, others,
+			out, err := pl.timeJoin(j, l, r, lk, rk, others,
 				&engine.JoinArgs{How: "interval", Lower: signedDuration(lo), Upper: signedDuration(hi)}, nil)
+			return out, nil, err
 		}
 	}
 	// other conditions: on the side a join keeps whole they filter that input first; the
@@ -464,47 +508,47 @@ func (pl *planner) explicitJoin(j *JoinExpr) (*rel, error) {
 	for _, c := range rest {
 		both := &scope{cols: append(append([]column(nil), l.cols...), r.cols...), owners: map[int]bool{}}
 		if _, err := pl.expr(c, both); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		onlyLeft := len(both.owners) == 1 && both.owners[0]
 		onlyRight := len(both.owners) == 1 && both.owners[1]
 		switch {
-		case onlyRight && (j.Kind == "inner" || j.Kind == "left"):
+		case onlyRight && (kind == "inner" || kind == "left"):
 			if r, err = pl.filter(r, c); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
-		case onlyLeft && (j.Kind == "inner" || j.Kind == "right"):
+		case onlyLeft && (kind == "inner" || kind == "right"):
 			if l, err = pl.filter(l, c); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
-		case j.Kind == "inner":
+		case kind == "inner":
 			after = append(after, c)
 		default:
 			on = append(on, c)
 		}
 	}
-	how := j.Kind
+	how := kind
 	if len(lk) == 0 {
-		if j.Kind != "inner" {
-			return nil, unsupported(j.P, "a "+j.Kind+" join without an equality between the two sides")
+		if kind != "inner" {
+			return nil, nil, unsupported(j.P, "a "+kind+" join without an equality between the two sides")
 		}
 		how = "cross"
 	}
 	out, err := pl.joinOn(l, r, how, lk, rk, on, j.P)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if j.Using != nil && (how == "right" || how == "full") {
 		if out, err = pl.mergeUsing(out, len(l.cols), j); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	for _, c := range after {
 		if out, err = pl.filter(out, c); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	return out, nil
+	return out, left, nil
 }
 
 // mergeUsing gives a right or full join USING (cols) the merged columns SQL defines: an

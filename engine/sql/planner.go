@@ -37,6 +37,7 @@ type planner struct {
 	created []string
 	ddl     map[string]*CreateTable // the CREATE TABLE statements, by name
 	broken  map[string]error        // Parquet tables that could not be read (yet)
+	cache   *engine.BindCache       // Parquet footers read once for all its binds
 }
 
 type cteDef struct {
@@ -54,7 +55,7 @@ func Compile(src string, tables map[string]*plan.Node, inputs []*arrow.Schema) (
 	if err != nil {
 		return nil, err
 	}
-	pl := &planner{tables: map[string]*plan.Node{}, inputs: inputs, schemas: map[*plan.Node]*arrow.Schema{},
+	pl := &planner{tables: map[string]*plan.Node{}, inputs: inputs, schemas: map[*plan.Node]*arrow.Schema{}, cache: engine.NewBindCache(),
 		ddl: map[string]*CreateTable{}, broken: map[string]error{}}
 	var brokenOrder []string
 	for k, v := range tables {
@@ -132,10 +133,11 @@ func (pl *planner) schemaOf(n *plan.Node) (*arrow.Schema, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := engine.OutputSchema(p, pl.inputs)
+	outs, err := engine.OutputSchemasWith(p, pl.inputs, pl.cache)
 	if err != nil {
 		return nil, err
 	}
+	s := outs[0]
 	pl.schemas[n] = s
 	return s, nil
 }

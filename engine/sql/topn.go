@@ -28,7 +28,7 @@ func (pl *planner) info(n *plan.Node) (engine.OutputInfo, error) {
 	if err != nil {
 		return engine.OutputInfo{}, err
 	}
-	return engine.DescribeOutput(p, pl.inputs)
+	return engine.DescribeOutputWith(p, pl.inputs, pl.cache)
 }
 
 // topN plans Flink's top-N and deduplication queries,
