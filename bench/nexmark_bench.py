@@ -186,6 +186,7 @@ def lib_stamp() -> float:
 
 def run_riverbed(root: str, queries: list[str], repeat: int, long: float) -> dict[str, Any]:
     out: dict[str, Any] = {}
+    sql = riverbed_sql(root)
     for name, make in [(q, riverbed_queries(root)[q]) for q in queries] + list(riverbed_extra(root).items()):
         if name == "q8" and not rb_has_window_join():
             out[name] = {"error": "not yet (no Stream.join_window)"}
@@ -202,27 +203,28 @@ def run_riverbed(root: str, queries: list[str], repeat: int, long: float) -> dic
         print(f"riverbed {name:44s} {secs:8.3f}s  runs={[round(t, 2) for t in times]}  rows={table.num_rows:,}",
               file=sys.stderr, flush=True)
         del table
-    # The SQL text of the same query, timed as the API's: its time and whether it gives the
-    # API's answer.
-    for name, make in riverbed_sql(root).items():
-        if name not in queries or "error" in out.get(name, {"error": ""}):
-            continue
-        entry = out[name]
-        try:
-            secs, _, table = best_of(lambda m=make: m().collect(progress=False), repeat, long)
-        except Exception as e:  # noqa: BLE001 - reported in the table
-            entry["sql_error"] = f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"
-            print(f"riverbed {name} SQL: {entry['sql_error']}", file=sys.stderr, flush=True)
-            continue
-        small = table.num_rows <= 1_000_000
-        entry["sql_seconds"] = secs
-        entry["sql_check"] = summarize(name, table.to_pylist() if small else None, table.num_rows)
-        print(f"riverbed {name + ' (SQL text)':44s} {secs:8.3f}s  rows={table.num_rows:,}  same as the API: "
-              f"{entry['sql_check'] == entry['check']}", file=sys.stderr, flush=True)
-        del table
+        if name in sql:
+            run_sql(out[name], name, sql[name], repeat, long)
     secs, times, _ = best_of(lambda: rb_floor().collect(progress=False), 3, long)
     out["floor"] = {"seconds": secs, "times": times}
     return out
+
+
+def run_sql(entry: dict[str, Any], name: str, make: Any, repeat: int, long: float) -> None:
+    """The SQL text of a query, timed as the API's right after it (the same state of the
+    machine): its time and whether it gives the API's answer."""
+    try:
+        secs, times, table = best_of(lambda: make().collect(progress=False), repeat, long)
+    except Exception as e:  # noqa: BLE001 - reported in the table
+        entry["sql_error"] = f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"
+        print(f"riverbed {name} SQL: {entry['sql_error']}", file=sys.stderr, flush=True)
+        return
+    small = table.num_rows <= 1_000_000
+    entry["sql_seconds"] = secs
+    entry["sql_check"] = summarize(name, table.to_pylist() if small else None, table.num_rows)
+    print(f"riverbed {name + ' (SQL text)':44s} {secs:8.3f}s  runs={[round(t, 2) for t in times]}  "
+          f"rows={table.num_rows:,}  same as the API: {entry['sql_check'] == entry['check']}",
+          file=sys.stderr, flush=True)
 
 
 def rb_floor() -> Any:

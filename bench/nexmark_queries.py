@@ -28,6 +28,7 @@ windows are event-time windows, and a processing-time answer depends on the mach
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import Any, Callable
 
 # The generator's three streams as Flink SQL tables (the files have these columns).
@@ -328,7 +329,7 @@ def api_queries() -> dict[str, Callable[[dict[str, Any]], Any]]:
 
     def q14(t: dict[str, Any]) -> Any:
         hour = col("date_time").dt.hour()
-        price = col("price") * 0.908
+        price = col("price") * rb.lit(Decimal("0.908"))  # DECIMAL, as SQL types 0.908 (Flink: DECIMAL(23, 3))
         kind = (rb.when((hour >= 8) & (hour <= 18)).then(rb.lit("dayTime"))
                 .when((hour <= 6) | (hour >= 20)).then(rb.lit("nightTime")).otherwise(rb.lit("otherTime")))
         c_counts = col("extra").str.len_chars() - col("extra").str.replace_all("c", "", literal=True).str.len_chars()

@@ -293,7 +293,8 @@ def test_unused_select_columns_under_a_join_are_neither_computed_nor_read(tmp_pa
     n = 300
     left = pa.table({"k": [rng.randrange(30) for _ in range(n)], "v": [rng.random() for _ in range(n)]})
     right = pa.table({"k": [rng.randrange(40) for _ in range(n)], "x": list(range(n)),
-                      "unused_r": ["r" * rng.randrange(30) for _ in range(n)], "w": [rng.randrange(5) for _ in range(n)]})
+                      "unused_r": ["r" * rng.randrange(30) for _ in range(n)],
+                      "w": [rng.randrange(5) for _ in range(n)]})
     pq.write_table(left, tmp_path / "l.parquet")
     pq.write_table(right, tmp_path / "r.parquet")
     r = rb.read_parquet(str(tmp_path / "r.parquet")).select(
