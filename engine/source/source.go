@@ -351,12 +351,19 @@ func releaseSplit(sp Split) {
 type pump struct {
 	splits chan Split
 	quit   chan struct{}
-	err    error // written before splits is closed
+	exited chan struct{} // closed once the goroutine has freed what it held
+	err    error         // written before splits is closed
 }
 
+// pumpGrace is how long stopping a pump waits for its goroutine to free what it holds: a
+// read that does not block (an in-memory stream) ends at once, so that the job's memory
+// is all given back when it ends; a live stream blocked in a read is left to end by itself.
+const pumpGrace = 200 * time.Millisecond
+
 func startPump(enum Enumerator, rc *ReadCtx, ordinal int) *pump {
-	p := &pump{splits: make(chan Split), quit: make(chan struct{})}
+	p := &pump{splits: make(chan Split), quit: make(chan struct{}), exited: make(chan struct{})}
 	go func() {
+		defer close(p.exited)
 		defer close(p.splits)
 		defer enum.Close()
 		defer func() {
@@ -381,7 +388,15 @@ func startPump(enum Enumerator, rc *ReadCtx, ordinal int) *pump {
 	return p
 }
 
-func (p *pump) stop() { close(p.quit) }
+func (p *pump) stop() {
+	close(p.quit)
+	t := time.NewTimer(pumpGrace)
+	defer t.Stop()
+	select {
+	case <-p.exited:
+	case <-t.C:
+	}
+}
 
 // next waits for the next split, marking the subtask idle (once per wait) when none
 // came within idle.
