@@ -187,6 +187,11 @@ def test_functions_equal_duckdb(strings: pa.Table) -> None:
     got = rb.sql("SELECT DATE_FORMAT(ts, 'yy/M/d ''at'' H:mm:ss') AS f FROM t", t=rb.from_arrow(strings)).collect()
     want = duck("SELECT strftime(ts, '%y/%-m/%-d at %-H:%M:%S') AS f FROM t", t=strings)
     assert _rows(got) == _rows(want)
+    # names, the 12-hour clock, the day of the year and milliseconds
+    got = rb.sql("SELECT DATE_FORMAT(ts, 'EEE EEEE d MMM MMMM yyyy hh:mm a DDD SSS') AS f FROM t",
+                 t=rb.from_arrow(strings)).collect()
+    want = duck("SELECT strftime(ts, '%a %A %-d %b %B %Y %I:%M %p %j %g') AS f FROM t", t=strings)
+    assert _rows(got) == _rows(want)
 
 
 def test_aggregate_filter_equals_duckdb(strings: pa.Table) -> None:
