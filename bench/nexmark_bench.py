@@ -727,7 +727,7 @@ def main() -> None:
         "q3, q4, q9, q13 and q20; `group_by` with `rb.when(...).then(...).count()`/`.n_unique()` for the FILTER "
         "aggregates of q15-q17; `unique(keep=\"first\"/\"last\", order_by=...)` for q9 and q18; "
         "`rank(\"ordinal\").over(\"auction\")` for q19; `window(rb.session(\"10s\"))` for q11; `str.extract` "
-        "(regular expressions) for REGEXP_EXTRACT and SPLIT_INDEX (q21, q22).",
+        "(a regular expression) for REGEXP_EXTRACT (q21) and `str.split_index` for SPLIT_INDEX (q22).",
         "",
         "Other riverbed timings on the same data (for where the time goes; not compared):",
         "",

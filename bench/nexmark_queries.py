@@ -392,7 +392,7 @@ def api_queries() -> dict[str, Callable[[dict[str, Any]], Any]]:
 
     def split_index(x: Any, i: int) -> Any:
         """SPLIT_INDEX(x, '/', i): the i-th piece (from 0), null if there is none."""
-        return x.str.extract(f"^(?:[^/]*/){{{i}}}([^/]*)")
+        return x.str.split_index("/", i)
 
     def q22(t: dict[str, Any]) -> Any:
         url = col("url")

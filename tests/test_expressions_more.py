@@ -150,6 +150,15 @@ def test_strftime_matches_polars_and_python() -> None:
         run(col("s").dt.strftime("%Y"))
 
 
+def test_split_index_matches_polars_split_and_get() -> None:
+    t = pa.table({"s": ["a/b/c", "", "/x/", None, "ü✓/✓/", "no-sep", "a//b"]})
+    for i in range(-1, 5):
+        got = rb.from_arrow(t).select(col("s").str.split_index("/", i).alias("p")).collect()["p"].to_pylist()
+        want = [None] * len(t) if i < 0 else pl.from_arrow(t).select(
+            pl.col("s").str.split("/").list.get(i, null_on_oob=True))["s"].to_list()
+        assert got == want, i
+
+
 def test_date_arithmetic_matches_duckdb() -> None:
     t = pa.table({"d": pa.array([dt.date(2024, 2, 28), dt.date(1969, 12, 31), None], pa.date32()),
                   "n": pa.array([1, -400, 3], pa.int32())})

@@ -149,6 +149,19 @@ func stringFunction(fn string, o map[string]any) (kernelFn, arrow.DataType, erro
 			return nil, nil, err
 		}
 		return splitKernel(by), arrow.ListOf(str), nil
+	case "str_split_index":
+		by, _, err := optString(o, "by")
+		if err != nil {
+			return nil, nil, err
+		}
+		if by == "" {
+			return nil, nil, fmt.Errorf("split_index needs a non-empty separator")
+		}
+		index, _, err := optInt(o, "index")
+		if err != nil {
+			return nil, nil, err
+		}
+		return splitIndexKernel(by, index), str, nil
 	case "str_to_date", "str_to_datetime":
 		format, hasFormat, err := optString(o, "format")
 		if err != nil {
@@ -246,6 +259,43 @@ func splitKernel(by string) kernelFn {
 			for _, part := range strings.Split(a.Value(i), by) {
 				vb.Append(part)
 			}
+		}
+		return b.NewArray(), nil
+	})
+}
+
+// splitIndexKernel is the piece number index (from 0) of each string split at the text by
+// (Flink's SPLIT_INDEX): null where there are fewer pieces, or for a negative index. The
+// pieces before it are skipped by searching for the separator, without splitting.
+func splitIndexKernel(by string, index int64) kernelFn {
+	return unaryKernel(func(ec *EvalCtx, in arrow.Array) (arrow.Array, error) {
+		a := in.(*array.String)
+		b := array.NewStringBuilder(ec.Mem)
+		defer b.Release()
+		b.Reserve(a.Len())
+		for i := 0; i < a.Len(); i++ {
+			if a.IsNull(i) || index < 0 {
+				b.AppendNull()
+				continue
+			}
+			v := a.Value(i)
+			found := true
+			for k := int64(0); k < index; k++ {
+				j := strings.Index(v, by)
+				if j < 0 {
+					found = false
+					break
+				}
+				v = v[j+len(by):]
+			}
+			if !found {
+				b.AppendNull()
+				continue
+			}
+			if j := strings.Index(v, by); j >= 0 {
+				v = v[:j]
+			}
+			b.Append(v)
 		}
 		return b.NewArray(), nil
 	})

@@ -795,9 +795,6 @@ func (pl *planner) scalarCall(f *FuncCall, s *scope) (*plan.Expr, error) {
 		if err != nil {
 			return nil, err
 		}
-		if idx < 0 || idx > 1000 {
-			return lit(nil, "utf8"), nil // Flink: NULL for a negative index (and any beyond the pieces)
-		}
 		return splitIndex(args[0], sep, idx), nil
 	}
 	known := []string{"SUBSTRING", "TRIM", "DATE_FORMAT", "REGEXP_EXTRACT", "SPLIT_INDEX", "REPLACE", "CONCAT", "CONCAT_WS", "ROUND", "COALESCE", "IFNULL", "NULLIF", "COUNT", "SUM", "AVG", "MIN", "MAX"}
@@ -1105,16 +1102,11 @@ func regexpExtract(x *plan.Expr, pattern string, group int64) *plan.Expr {
 }
 
 // splitIndex is Flink's SPLIT_INDEX(s, sep, i): the i-th (from 0) piece of s split at the
-// text sep, NULL when s has fewer pieces: str_extract of the piece after i separators. A
-// one-byte separator skips pieces as [^sep]*sep (no backtracking); a longer one lazily.
+// text sep, NULL when s has fewer pieces or i is negative (the engine's str_split_index).
 func splitIndex(x *plan.Expr, sep string, idx int64) *plan.Expr {
-	q := regexp.QuoteMeta(sep)
-	n := strconv.FormatInt(idx, 10)
-	pattern := "(?s)^(?:.*?" + q + "){" + n + "}(.*?)(?:" + q + "|$)"
-	if len(sep) == 1 {
-		pattern = "^(?:[^" + q + "]*" + q + "){" + n + "}([^" + q + "]*)"
-	}
-	return regexpExtract(x, pattern, 1)
+	e := fn("str_split_index", x)
+	e.Options = map[string]any{"by": sep, "index": idx}
+	return e
 }
 
 // dateFormat is Flink's DATE_FORMAT(ts, format) with a Java date pattern, translated into

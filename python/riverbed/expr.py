@@ -1041,6 +1041,20 @@ class StringNamespace:
         """
         return Expr._fn("str_split", self._e, by=by)
 
+    def split_index(self, by: str, index: int) -> Expr:
+        """Piece number ``index`` (from 0) of the string split on the plain text ``by``; null
+        where there are fewer pieces or ``index`` is negative (Flink's ``SPLIT_INDEX``; the
+        same as ``str.split(by)`` and taking element ``index``, without building the list).
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"url": ["https://www.x.com/a/b", "c"]})
+        >>> s.select(rb.col("url").str.split_index("/", 3).alias("out")).collect()["out"].to_pylist()
+        ['a', None]
+        """
+        return Expr._fn("str_split_index", self._e, by=by, index=index)
+
     def extract(self, pattern: str, group_index: int = 1) -> Expr:
         """The text of group ``group_index`` (0: the whole match) of the first match of the
         regular expression ``pattern`` (RE2 syntax); null where it does not match or the
