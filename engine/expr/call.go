@@ -314,7 +314,7 @@ func (s *CompileScope) compileCall(e *plan.Expr) (Expr, error) {
 			if err != nil {
 				return nil, typeErr("invalid regular expression %q: %v (pass literal=True to match it as plain text)", pat, err)
 			}
-			match = re.MatchString
+			match = prefiltered(pat, re.MatchString, false)
 		}
 		return mk(arrow.FixedWidthTypes.Boolean, stringPredicateKernel(match))
 	case "str_lower", "str_upper":

@@ -136,8 +136,9 @@ func stringFunction(fn string, o map[string]any) (kernelFn, arrow.DataType, erro
 			return nil, nil, fmt.Errorf("str.extract group_index %d: the pattern has %d groups", group, re.NumSubexp())
 		}
 		g := int(group)
+		find := prefiltered(re.String(), re.FindStringSubmatchIndex, nil)
 		return stringMapNullableKernel(func(s string) (string, bool) {
-			m := re.FindStringSubmatchIndex(s)
+			m := find(s)
 			if m == nil || m[2*g] < 0 {
 				return "", false
 			}
