@@ -269,36 +269,21 @@ func splitKernel(by string) kernelFn {
 // (Flink's SPLIT_INDEX): null where there are fewer pieces, or for a negative index. The
 // pieces before it are skipped by searching for the separator, without splitting.
 func splitIndexKernel(by string, index int64) kernelFn {
-	return unaryKernel(func(ec *EvalCtx, in arrow.Array) (arrow.Array, error) {
-		a := in.(*array.String)
-		b := array.NewStringBuilder(ec.Mem)
-		defer b.Release()
-		b.Reserve(a.Len())
-		for i := 0; i < a.Len(); i++ {
-			if a.IsNull(i) || index < 0 {
-				b.AppendNull()
-				continue
-			}
-			v := a.Value(i)
-			found := true
-			for k := int64(0); k < index; k++ {
-				j := strings.Index(v, by)
-				if j < 0 {
-					found = false
-					break
-				}
-				v = v[j+len(by):]
-			}
-			if !found {
-				b.AppendNull()
-				continue
-			}
-			if j := strings.Index(v, by); j >= 0 {
-				v = v[:j]
-			}
-			b.Append(v)
+	return stringMapNullableKernel(func(v string) (string, bool) {
+		if index < 0 {
+			return "", false
 		}
-		return b.NewArray(), nil
+		for k := int64(0); k < index; k++ {
+			j := strings.Index(v, by)
+			if j < 0 {
+				return "", false
+			}
+			v = v[j+len(by):]
+		}
+		if j := strings.Index(v, by); j >= 0 {
+			v = v[:j]
+		}
+		return v, true
 	})
 }
 
