@@ -183,8 +183,10 @@ def riverbed_as_sql(root: str) -> dict[str, Any]:
         return env.read_parquet(os.path.join(root, "bids"), event_time="date_time", max_out_of_orderness="4s")
 
     def q5() -> rb.Stream:
-        def counts() -> rb.Stream:  # each subquery computes its own, as the SQL text does
-            return bids().key_by("auction").window(rb.sliding("10s", every="2s")).agg(rb.count().alias("num"))
+        src = bids()
+
+        def counts() -> rb.Stream:  # each subquery counts on its own, as the SQL text does
+            return src.key_by("auction").window(rb.sliding("10s", every="2s")).agg(rb.count().alias("num"))
         maxes = counts().group_by("window_start", "window_end").agg(col("num").max().alias("maxn"))
         return counts().join(maxes, on=["window_start", "window_end"], where=col("num") >= col("maxn")).select(
             "auction", "num", "window_start")
