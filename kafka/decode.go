@@ -439,6 +439,9 @@ func (d *Decoder) Decode(recs []*kgo.Record) (Decoded, error) {
 	defer b.Release()
 	bs := b.Fields()
 	b.Reserve(len(recs))
+	if d.flat != nil {
+		d.flat.Reserve(bs[:d.nvalue], len(recs))
+	}
 	var bad []BadRecord
 	for _, rec := range recs {
 		if rec.Attrs.IsControl() {

@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
@@ -20,16 +21,30 @@ var bidSchema = arrow.NewSchema([]arrow.Field{
 	{Name: "extra", Type: arrow.BinaryTypes.String, Nullable: true},
 }, nil)
 
-// bidRecords are n Kafka records of Nexmark bids in JSON, as write_kafka encodes them
-// (about 150 bytes each).
+type bid struct {
+	Auction  int64  `json:"auction"`
+	Bidder   int64  `json:"bidder"`
+	Price    int64  `json:"price"`
+	Channel  string `json:"channel"`
+	URL      string `json:"url"`
+	DateTime string `json:"date_time"`
+	Extra    string `json:"extra"`
+}
+
+// bidRecords are n Kafka records of Nexmark bids in JSON as write_kafka encodes them
+// (encoding/json's text: the URL's & escaped; about 150 bytes each).
 func bidRecords(n int) []*kgo.Record {
 	channels := []string{"Google", "Facebook", "Baidu", "Apple"}
 	base := time.UnixMilli(1_767_225_600_000).UTC()
 	recs := make([]*kgo.Record, n)
 	for i := range recs {
-		v := fmt.Sprintf(`{"auction":%d,"bidder":%d,"price":%d,"channel":%q,"url":"https://www.nexmark.com/item.htm?query=1&channel_id=%d","date_time":%q,"extra":"xxxxxxxxxxxxxxxx"}`,
-			1000+i/7, 1+31*i, 100+97*(i&1023), channels[i%4], i%9973, base.Add(time.Duration(i)*time.Millisecond).Format(time.RFC3339Nano))
-		recs[i] = &kgo.Record{Topic: "bids", Partition: 0, Offset: int64(i), Value: []byte(v)}
+		v, err := json.Marshal(bid{1000 + int64(i)/7, 1 + 31*int64(i), 100 + 97*int64(i&1023), channels[i%4],
+			fmt.Sprintf("https://www.nexmark.com/item.htm?query=1&channel_id=%d", i%9973),
+			base.Add(time.Duration(i) * time.Millisecond).Format(time.RFC3339Nano), "xxxxxxxxxxxxxxxx"})
+		if err != nil {
+			panic(err)
+		}
+		recs[i] = &kgo.Record{Topic: "bids", Partition: 0, Offset: int64(i), Value: v}
 	}
 	return recs
 }

@@ -59,6 +59,8 @@ type flatCol struct {
 	s    []byte // into the document or the reader's buf
 	sOff int    // with sBuf: the value is buf[sOff:sOff+len(s)] (buf may move)
 	sBuf bool
+	// string and binary bytes and rows appended since the last Reserve
+	bytes, rows int
 }
 
 // NewJSONFlatReader returns the fast reader of schema, or nil when a column's type is
@@ -231,6 +233,8 @@ func (r *JSONFlatReader) Append(bs []array.Builder) {
 		case flatFloat64:
 			b.(*array.Float64Builder).Append(c.f)
 		case flatString, flatBinary:
+			c.bytes += len(c.s)
+			c.rows++
 			switch b := b.(type) {
 			case *array.StringBuilder:
 				b.BinaryBuilder.Append(c.s)
@@ -244,6 +248,28 @@ func (r *JSONFlatReader) Append(bs []array.Builder) {
 		case flatDate32:
 			b.(*array.Date32Builder).Append(arrow.Date32(c.i))
 		}
+	}
+}
+
+// Reserve makes room in bs (the builders of the schema's columns) for rows more rows:
+// in string and binary columns, as many bytes as the rows appended since the last
+// Reserve had on average.
+func (r *JSONFlatReader) Reserve(bs []array.Builder, rows int) {
+	for i := range r.cols {
+		c := &r.cols[i]
+		bs[i].Reserve(rows)
+		if c.rows > 0 {
+			n := c.bytes / c.rows * rows
+			switch b := bs[i].(type) {
+			case *array.StringBuilder:
+				b.ReserveData(n)
+			case *array.LargeStringBuilder:
+				b.ReserveData(n)
+			case *array.BinaryBuilder:
+				b.ReserveData(n)
+			}
+		}
+		c.bytes, c.rows = 0, 0
 	}
 }
 
@@ -285,14 +311,28 @@ func rawKey(v []byte, p int) (key []byte, next int, ok bool) {
 	return nil, 0, false
 }
 
+// strSpecial marks the bytes that end a run of plain string bytes: the closing quote, a
+// backslash, control characters and the bytes of non-ASCII UTF-8.
+var strSpecial = func() (t [256]bool) {
+	for c := range 256 {
+		t[c] = c == '"' || c == '\\' || c < 0x20 || c >= 0x80
+	}
+	return t
+}()
+
 // readString reads a string value starting after its opening quote, unescaping into
 // r.buf when it has escapes.
 func (r *JSONFlatReader) readString(v []byte, p int) (s []byte, inBuf bool, off int, next int, ok bool) {
 	start := p
 	ascii := true
-	for p < len(v) {
-		c := v[p]
-		switch {
+	for {
+		for p < len(v) && !strSpecial[v[p]] {
+			p++
+		}
+		if p >= len(v) {
+			return nil, false, 0, 0, false
+		}
+		switch c := v[p]; {
 		case c == '"':
 			s = v[start:p]
 			if !ascii && !utf8.Valid(s) {
@@ -303,21 +343,26 @@ func (r *JSONFlatReader) readString(v []byte, p int) (s []byte, inBuf bool, off 
 			return r.readEscaped(v, start, p)
 		case c < 0x20:
 			return nil, false, 0, 0, false
-		case c >= 0x80:
-			ascii = false
 		}
+		ascii = false
 		p++
 	}
-	return nil, false, 0, 0, false
 }
 
 // readEscaped goes on with a string value from its first backslash at p.
 func (r *JSONFlatReader) readEscaped(v []byte, start, p int) (s []byte, inBuf bool, off int, next int, ok bool) {
 	off = len(r.buf)
 	r.buf = append(r.buf, v[start:p]...)
-	for p < len(v) {
-		c := v[p]
-		switch {
+	for {
+		q := p
+		for p < len(v) && !strSpecial[v[p]] {
+			p++
+		}
+		r.buf = append(r.buf, v[q:p]...)
+		if p >= len(v) {
+			return nil, false, 0, 0, false
+		}
+		switch c := v[p]; {
 		case c == '"':
 			s = r.buf[off:]
 			if !utf8.Valid(s) {
@@ -349,11 +394,11 @@ func (r *JSONFlatReader) readEscaped(v []byte, start, p int) (s []byte, inBuf bo
 		case 't':
 			e = '\t'
 		case 'u':
-			if p+6 > len(v) {
+			if p+6 > len(v) || !isHex4(v[p+2:p+6]) {
 				return nil, false, 0, 0, false
 			}
-			x, err := strconv.ParseUint(unsafe.String(&v[p+2], 4), 16, 32)
-			if err != nil || x >= 0xD800 && x <= 0xDFFF || !isHex4(v[p+2:p+6]) {
+			x, _ := strconv.ParseUint(unsafe.String(&v[p+2], 4), 16, 32)
+			if x >= 0xD800 && x <= 0xDFFF {
 				return nil, false, 0, 0, false // surrogates are left to JSONRowParser
 			}
 			r.buf = utf8.AppendRune(r.buf, rune(x))
@@ -365,7 +410,6 @@ func (r *JSONFlatReader) readEscaped(v []byte, start, p int) (s []byte, inBuf bo
 		r.buf = append(r.buf, e)
 		p += 2
 	}
-	return nil, false, 0, 0, false
 }
 
 func isHex4(b []byte) bool {
