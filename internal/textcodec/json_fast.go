@@ -43,13 +43,16 @@ const (
 )
 
 type flatCol struct {
-	name     []byte
-	kind     flatKind
-	nullable bool
-	typ      arrow.DataType
-	lo, hi   int64  // flatInt bounds
-	uhi      uint64 // flatUint bound
-	unit     arrow.TimeUnit
+	name []byte
+	// plainName: the name is printable ASCII without quotes or backslashes, so a key
+	// whose bytes are the name's followed by a quote is the name
+	plainName bool
+	kind      flatKind
+	nullable  bool
+	typ       arrow.DataType
+	lo, hi    int64  // flatInt bounds
+	uhi       uint64 // flatUint bound
+	unit      arrow.TimeUnit
 	// the scratch value of the current document
 	set  bool // present and not null
 	i    int64
@@ -68,7 +71,12 @@ type flatCol struct {
 func NewJSONFlatReader(schema *arrow.Schema) *JSONFlatReader {
 	r := &JSONFlatReader{index: make(map[string]int, schema.NumFields())}
 	for _, f := range schema.Fields() {
-		c := flatCol{name: []byte(f.Name), nullable: f.Nullable, typ: f.Type}
+		c := flatCol{name: []byte(f.Name), nullable: f.Nullable, typ: f.Type, plainName: true}
+		for _, b := range c.name {
+			if b < 0x20 || b >= 0x80 || b == '"' || b == '\\' {
+				c.plainName = false
+			}
+		}
 		switch t := f.Type.(type) {
 		case *arrow.BooleanType:
 			c.kind = flatBool
@@ -112,7 +120,7 @@ func (r *JSONFlatReader) Read(value []byte) bool {
 		return false
 	}
 	for i := range r.cols {
-		r.cols[i].set = false
+		r.cols[i].set, r.cols[i].sBuf = false, false
 	}
 	r.buf = r.buf[:0]
 	v := trimJSONSpace(value)
@@ -127,16 +135,22 @@ func (r *JSONFlatReader) Read(value []byte) bool {
 			if p >= len(v) || v[p] != '"' {
 				return false
 			}
-			key, q, ok := rawKey(v, p+1)
-			if !ok {
-				return false
+			var ci int
+			if h, q, ok := r.sameKey(k, v, p+1); ok {
+				ci, p = h, q
+			} else {
+				key, q, ok := rawKey(v, p+1)
+				if !ok {
+					return false
+				}
+				ci, p = r.lookup(k, key), q
 			}
-			p = skipSpaces(v, q)
+			p = skipSpaces(v, p)
 			if p >= len(v) || v[p] != ':' {
 				return false
 			}
 			p = skipSpaces(v, p+1)
-			ci := r.lookup(k, key)
+			var ok bool
 			if ci < 0 {
 				p, ok = skipValue(v, p, 0)
 			} else {
@@ -167,11 +181,26 @@ func (r *JSONFlatReader) Read(value []byte) bool {
 		if !c.set && !c.nullable {
 			return false
 		}
-		if c.sBuf {
+		if c.set && c.sBuf {
 			c.s = r.buf[c.sOff : c.sOff+len(c.s)]
 		}
 	}
 	return true
+}
+
+// sameKey reports whether the key starting at p (after its opening quote) is the k-th key
+// of the previous object, a plain name, and if so returns its column and the position
+// after its closing quote.
+func (r *JSONFlatReader) sameKey(k int, v []byte, p int) (int, int, bool) {
+	if k >= len(r.hint) || r.hint[k] < 0 {
+		return 0, 0, false
+	}
+	c := &r.cols[r.hint[k]]
+	end := p + len(c.name)
+	if !c.plainName || end >= len(v) || v[end] != '"' || !bytes.Equal(v[p:end], c.name) {
+		return 0, 0, false
+	}
+	return r.hint[k], end + 1, true
 }
 
 // lookup is the column of the k-th key of an object, or -1: first the column the k-th
@@ -253,13 +282,15 @@ func (r *JSONFlatReader) Append(bs []array.Builder) {
 
 // Reserve makes room in bs (the builders of the schema's columns) for rows more rows:
 // in string and binary columns, as many bytes as the rows appended since the last
-// Reserve had on average.
+// Reserve had on average, and an eighth more (so that slightly longer values do not
+// double the buffer).
 func (r *JSONFlatReader) Reserve(bs []array.Builder, rows int) {
 	for i := range r.cols {
 		c := &r.cols[i]
 		bs[i].Reserve(rows)
 		if c.rows > 0 {
-			n := c.bytes / c.rows * rows
+			n := (c.bytes/c.rows + 1) * rows
+			n += n / 8
 			switch b := bs[i].(type) {
 			case *array.StringBuilder:
 				b.ReserveData(n)
