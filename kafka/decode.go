@@ -215,7 +215,10 @@ type Decoder struct {
 	schema *arrow.Schema // value columns then metadata columns
 	nvalue int           // number of value columns
 	parse  func(value []byte) ([]any, error)
-	ipc    *ipcDecoder
+	// flat reads the commonest JSON objects of a schema of scalar columns straight into
+	// the builders; a record it cannot read goes to parse
+	flat *textcodec.JSONFlatReader
+	ipc  *ipcDecoder
 	// upsert reading (UpsertKeys): the key columns' places among the value columns and
 	// the reader of a tombstone's key
 	keyIdx   []int
@@ -244,6 +247,7 @@ func NewDecoder(opts DecoderOptions) (*Decoder, error) {
 		}
 		if opts.Format == JSON {
 			d.parse = textcodec.NewJSONRowParser(opts.Schema).Parse
+			d.flat = textcodec.NewJSONFlatReader(opts.Schema)
 		} else {
 			if !textcodec.ValidDelimiter(opts.CSVDelimiter) {
 				return nil, rberr.New(rberr.InvalidArgument, "kafka: CSV delimiter %q is not allowed", opts.CSVDelimiter)
@@ -434,28 +438,36 @@ func (d *Decoder) Decode(recs []*kgo.Record) (Decoded, error) {
 	b := array.NewRecordBuilder(d.opts.Mem, d.schema)
 	defer b.Release()
 	bs := b.Fields()
+	b.Reserve(len(recs))
+	if d.flat != nil {
+		d.flat.Reserve(bs[:d.nvalue], len(recs))
+	}
 	var bad []BadRecord
 	for _, rec := range recs {
 		if rec.Attrs.IsControl() {
 			continue
 		}
-		var row []any
-		var err error
-		if d.keyIdx != nil && rec.Value == nil {
-			row, err = d.tombstone(rec)
+		if d.flat != nil && d.flat.Read(rec.Value) {
+			d.flat.Append(bs[:d.nvalue])
 		} else {
-			row, err = d.parse(rec.Value)
-		}
-		if err != nil {
-			var fatal registryFatal
-			if errors.As(err, &fatal) {
-				return Decoded{}, fatal.err
+			var row []any
+			var err error
+			if d.keyIdx != nil && rec.Value == nil {
+				row, err = d.tombstone(rec)
+			} else {
+				row, err = d.parse(rec.Value)
 			}
-			bad = append(bad, badRecord(rec, err.Error()))
-			continue
-		}
-		for i, v := range row {
-			textcodec.AppendValue(bs[i], v)
+			if err != nil {
+				var fatal registryFatal
+				if errors.As(err, &fatal) {
+					return Decoded{}, fatal.err
+				}
+				bad = append(bad, badRecord(rec, err.Error()))
+				continue
+			}
+			for i, v := range row {
+				textcodec.AppendValue(bs[i], v)
+			}
 		}
 		d.opts.Metadata.appendMeta(bs[d.nvalue:], rec, 1)
 		if d.keyIdx != nil {

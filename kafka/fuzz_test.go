@@ -62,6 +62,19 @@ func FuzzDecodeJSON(f *testing.F) {
 	f.Fuzz(func(t *testing.T, v []byte) { fuzzDecode(t, DecoderOptions{Format: JSON, Schema: userSchema}, v) })
 }
 
+// FuzzDecodeJSONFlat: FuzzDecodeJSON over a schema of scalar columns (the bids'), which
+// the decoder reads with the flat reader first.
+func FuzzDecodeJSONFlat(f *testing.F) {
+	for _, s := range []string{
+		`{"auction":1000,"bidder":1,"price":100,"channel":"Google","url":"https://www.nexmark.com/item.htm?query=1\u0026channel_id=0","date_time":"2026-01-01T00:00:00.001Z","extra":"xxxxxxxxxxxxxxxx"}`,
+		`{"auction":null,"price":1e3,"date_time":1767225600000,"x":[{"y":null}]}`,
+		`{"auction":1, "auction":"2"}`, `{"date_time":"2026-02-30T00:00:00Z"}`, `{"channel":"\ud800"}`, `{}`, ``,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, v []byte) { fuzzDecode(t, DecoderOptions{Format: JSON, Schema: bidSchema}, v) })
+}
+
 var csvFuzzSchema = arrow.NewSchema([]arrow.Field{
 	{Name: "id", Type: arrow.PrimitiveTypes.Int8},
 	{Name: "name", Type: arrow.BinaryTypes.String},
