@@ -52,6 +52,7 @@ test-go: ## Go tests with the race detector (on a Kafka broker started for them)
 	scripts/fuzz.sh ./state FuzzDecodeManifest $(FUZZTIME)
 	scripts/fuzz.sh ./state FuzzDecodeManifestBody $(FUZZTIME)
 	scripts/fuzz.sh ./kafka FuzzDecodeJSON $(FUZZTIME)
+	scripts/fuzz.sh ./kafka FuzzDecodeJSONFlat $(FUZZTIME)
 	scripts/fuzz.sh ./kafka FuzzDecodeCSV $(FUZZTIME)
 	scripts/fuzz.sh ./batch FuzzReadCSV $(FUZZTIME)
 	scripts/fuzz.sh ./batch FuzzReadNDJSON $(FUZZTIME)
@@ -60,6 +61,7 @@ test-go: ## Go tests with the race detector (on a Kafka broker started for them)
 	scripts/fuzz.sh ./kafka FuzzInferJSONSchema $(FUZZTIME)
 	scripts/fuzz.sh ./kafka FuzzResolveAvro $(FUZZTIME)
 	scripts/fuzz.sh ./internal/textcodec FuzzJSONRow $(FUZZTIME)
+	scripts/fuzz.sh ./internal/textcodec FuzzJSONFlatReader $(FUZZTIME)
 
 kafka-up: ## start a Kafka broker on loopback for tests; prints the export that points the tests at it
 	@echo "export RIVERBED_KAFKA_BROKERS=$$($(KAFKA_BROKER) start)"
