@@ -15,6 +15,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/riverbed-engine/riverbed/engine/expr"
+	"github.com/riverbed-engine/riverbed/engine/ops/internal/gather"
 	"github.com/riverbed-engine/riverbed/engine/runtime"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
@@ -367,8 +368,9 @@ type cursor struct {
 	keys   []arrow.Array
 	row    int
 	n      int
-	run    int  // the run's index: ties go to the earlier run
-	ended  bool // no batch is left
+	run    int   // the run's index: ties go to the earlier run
+	chunk  int32 // rec's index in the merger's held batches, or -1 if not there
+	ended  bool  // no batch is left
 	inHeap bool
 }
 
@@ -403,9 +405,12 @@ func (h *cursorHeap) Pop() any {
 
 // merger merges sorted runs by their keys (keysOf gives a batch's, one array per key,
 // ordered by desc and nullsLast) into batches of at most size rows: the first outCols
-// columns of the runs' batches, of schema out. It holds a batch of each run and the
-// slices of the batch being built. A run that has no batch yet (srcWait) pauses the
-// merge (run returns) until it is run again.
+// columns of the runs' batches, of schema out. It holds a batch of each run and, for the
+// batch being built, the batches its rows come from and a reference to each row: with
+// ties, runs alternate every few rows, and the batch is gathered by reference in one
+// pass per column (a slice per stretch of one run and their concatenation cost several
+// allocations a stretch). A run that has no batch yet (srcWait) pauses the merge (run
+// returns) until it is run again.
 type merger struct {
 	ec              *expr.EvalCtx
 	keysOf          func(rec arrow.RecordBatch) ([]arrow.Array, error)
@@ -415,13 +420,13 @@ type merger struct {
 	emit            func(arrow.RecordBatch) error
 	cursors         []*cursor
 	h               cursorHeap
-	parts           []arrow.RecordBatch
-	rows            int
+	held            []arrow.RecordBatch // the batches refs point into (each retained)
+	refs            []gather.Ref        // the rows of the batch being built
 }
 
 // add adds a run (its index is the order of adding: ties go to the earlier run).
 func (m *merger) add(src func() (arrow.RecordBatch, srcState, error)) {
-	m.cursors = append(m.cursors, &cursor{src: src, run: len(m.cursors)})
+	m.cursors = append(m.cursors, &cursor{src: src, run: len(m.cursors), chunk: -1})
 }
 
 // load moves c to its run's next non-empty batch, if it has one now.
@@ -455,7 +460,7 @@ func (m *merger) load(c *cursor) (srcState, error) {
 				return srcEnd, err
 			}
 		}
-		c.rec, c.keys, c.row, c.n = rec, keys, 0, int(rec.NumRows())
+		c.rec, c.keys, c.row, c.n, c.chunk = rec, keys, 0, int(rec.NumRows()), -1
 		return srcGot, nil
 	}
 }
@@ -495,11 +500,17 @@ func (m *merger) run() error {
 		}
 		start := c.row
 		c.row++
-		for c.row < c.n && m.rows+c.row-start < m.size && (next == nil || !m.h.less(next, c)) {
+		for c.row < c.n && len(m.refs)+c.row-start < m.size && (next == nil || !m.h.less(next, c)) {
 			c.row++
 		}
-		m.parts = append(m.parts, c.rec.NewSlice(int64(start), int64(c.row)))
-		m.rows += c.row - start
+		if c.chunk < 0 {
+			c.rec.Retain()
+			c.chunk = int32(len(m.held))
+			m.held = append(m.held, c.rec)
+		}
+		for r := start; r < c.row; r++ {
+			m.refs = append(m.refs, gather.Ref{Chunk: c.chunk, Row: int32(r)})
+		}
 		if c.row == c.n {
 			heap.Pop(&m.h) // c is the least: its next batch, once loaded, goes back in
 			c.inHeap = false
@@ -507,7 +518,7 @@ func (m *merger) run() error {
 		} else {
 			heap.Fix(&m.h, 0)
 		}
-		if m.rows >= m.size {
+		if len(m.refs) >= m.size {
 			if err := m.flush(); err != nil {
 				return err
 			}
@@ -517,28 +528,65 @@ func (m *merger) run() error {
 
 // flush emits the batch being built, if any.
 func (m *merger) flush() error {
-	if m.rows == 0 {
+	n := len(m.refs)
+	if n == 0 {
 		return nil
 	}
 	cols := make([]arrow.Array, m.out.NumFields())
+	chunks := make([]arrow.Array, len(m.held))
 	for c := range cols {
-		col := make([]arrow.Array, len(m.parts))
-		for i, p := range m.parts {
-			col[i] = p.Column(c)
+		for i, rec := range m.held {
+			chunks[i] = rec.Column(c)
 		}
 		var err error
-		if cols[c], err = array.Concatenate(col, m.ec.Mem); err != nil {
+		if cols[c], err = m.column(chunks); err != nil {
 			runtime.ReleaseAll(cols[:c])
 			return err
 		}
 	}
-	rec := array.NewRecordBatch(m.out, cols, int64(m.rows))
+	rec := array.NewRecordBatch(m.out, cols, int64(n))
 	runtime.ReleaseAll(cols)
-	for _, p := range m.parts {
-		p.Release()
-	}
-	m.parts, m.rows = m.parts[:0], 0
+	m.dropHeld()
 	return m.emit(rec)
+}
+
+// column is the column of the rows of the batch being built, from chunks (the column of
+// each held batch): a slice of one batch if the rows are one stretch of it, a gather by
+// reference for the types gather covers, and else the concatenation of a slice per
+// stretch of one batch's rows.
+func (m *merger) column(chunks []arrow.Array) (arrow.Array, error) {
+	refs := m.refs
+	first, last := refs[0], refs[len(refs)-1]
+	if first.Chunk == last.Chunk && int(last.Row-first.Row) == len(refs)-1 {
+		// One stretch: refs are in order, and a batch's rows are taken in order.
+		return array.NewSlice(chunks[first.Chunk], int64(first.Row), int64(last.Row)+1), nil
+	}
+	if t := chunks[0].DataType(); gather.Covers(t) {
+		return gather.Column(m.ec.Mem, t, chunks, refs), nil
+	}
+	var parts []arrow.Array
+	defer func() { runtime.ReleaseAll(parts) }()
+	for i := 0; i < len(refs); {
+		j := i + 1
+		for j < len(refs) && refs[j].Chunk == refs[i].Chunk && refs[j].Row == refs[j-1].Row+1 {
+			j++
+		}
+		parts = append(parts, array.NewSlice(chunks[refs[i].Chunk], int64(refs[i].Row), int64(refs[j-1].Row)+1))
+		i = j
+	}
+	return array.Concatenate(parts, m.ec.Mem)
+}
+
+// dropHeld forgets the batch being built: its rows and the batches they come from.
+func (m *merger) dropHeld() {
+	for _, rec := range m.held {
+		rec.Release()
+	}
+	clear(m.held)
+	m.held, m.refs = m.held[:0], m.refs[:0]
+	for _, c := range m.cursors {
+		c.chunk = -1
+	}
 }
 
 // release frees what the merger holds.
@@ -546,10 +594,8 @@ func (m *merger) release() {
 	for _, c := range m.cursors {
 		c.drop()
 	}
-	for _, p := range m.parts {
-		p.Release()
-	}
-	m.cursors, m.parts, m.h.cs = nil, nil, nil
+	m.dropHeld()
+	m.cursors, m.held, m.refs, m.h.cs = nil, nil, nil, nil
 }
 
 // pulled adapts a run read a batch at a time (nil after its last) to a merger's source.
