@@ -7,6 +7,7 @@ import (
 	"container/heap"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 
@@ -561,7 +562,7 @@ func (m *merger) column(chunks []arrow.Array) (arrow.Array, error) {
 		// One stretch: refs are in order, and a batch's rows are taken in order.
 		return array.NewSlice(chunks[first.Chunk], int64(first.Row), int64(last.Row)+1), nil
 	}
-	if t := chunks[0].DataType(); gather.Covers(t) {
+	if t := chunks[0].DataType(); gather.Covers(t) && m.offsetsFit(chunks) {
 		return gather.Column(m.ec.Mem, t, chunks, refs), nil
 	}
 	var parts []arrow.Array
@@ -576,6 +577,38 @@ func (m *merger) column(chunks []arrow.Array) (arrow.Array, error) {
 	}
 	return array.Concatenate(parts, m.ec.Mem)
 }
+
+// offsetsFit reports whether the values of the rows of the batch being built in chunks
+// (a string or binary column; true for others) fit 32-bit offsets (else they are
+// concatenated, which fails with an error, not a wrong batch). The rows of a chunk
+// are one stretch of it, so its bytes are those between its first and last row's.
+func (m *merger) offsetsFit(chunks []arrow.Array) bool {
+	if id := chunks[0].DataType().ID(); id != arrow.STRING && id != arrow.BINARY {
+		return true
+	}
+	span := make([][2]int32, len(chunks))
+	for i := range span {
+		span[i] = [2]int32{-1, -1}
+	}
+	for _, r := range m.refs {
+		if span[r.Chunk][0] < 0 {
+			span[r.Chunk][0] = r.Row
+		}
+		span[r.Chunk][1] = r.Row
+	}
+	total := int64(0)
+	for i, s := range span {
+		if s[0] >= 0 {
+			a := chunks[i].(array.BinaryLike)
+			total += a.ValueOffset64(int(s[1])) + int64(a.ValueLen(int(s[1]))) - a.ValueOffset64(int(s[0]))
+		}
+	}
+	return total <= maxGatherBytes
+}
+
+// maxGatherBytes is the most bytes of a string or binary column gather.Column builds
+// (its offsets are 32-bit); a variable for tests.
+var maxGatherBytes int64 = math.MaxInt32
 
 // dropHeld forgets the batch being built: its rows and the batches they come from.
 func (m *merger) dropHeld() {

@@ -42,14 +42,18 @@ func TestMergerEqualsStableSort(t *testing.T) {
 	for _, c := range []struct {
 		runs, size      int
 		desc, nullsLast bool
+		maxBytes        int64
 	}{
-		{2, 7, false, false},
-		{2, 100, false, true},
-		{5, 64, true, false},
-		{3, 1000, true, true},
-		{1, 50, false, false},
+		{2, 7, false, false, maxGatherBytes},
+		{2, 100, false, true, maxGatherBytes},
+		{5, 64, true, false, maxGatherBytes},
+		{3, 1000, true, true, maxGatherBytes},
+		{1, 50, false, false, maxGatherBytes},
+		{3, 100, false, false, 50},
 	} {
-		t.Run(fmt.Sprintf("runs=%d/size=%d/desc=%v/nullsLast=%v", c.runs, c.size, c.desc, c.nullsLast), func(t *testing.T) {
+		t.Run(fmt.Sprintf("runs=%d/size=%d/desc=%v/nullsLast=%v/maxBytes=%d", c.runs, c.size, c.desc, c.nullsLast, c.maxBytes), func(t *testing.T) {
+			defer func(v int64) { maxGatherBytes = v }(maxGatherBytes)
+			maxGatherBytes = c.maxBytes
 			mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 			defer mem.AssertSize(t, 0)
 			rng := rand.New(rand.NewPCG(uint64(c.runs), uint64(c.size)))
