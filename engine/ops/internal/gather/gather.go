@@ -79,10 +79,28 @@ func Column(mem memory.Allocator, t arrow.DataType, cols []arrow.Array, refs []R
 		}
 		bufs = []*memory.Buffer{valid, vals}
 	case arrow.STRING, arrow.BINARY:
+		// Each chunk's offsets (from its first row) and value bytes, read without a
+		// method call per row.
+		offsets := make([][]int32, len(cols))
+		values := make([][]byte, len(cols))
+		for c, col := range cols {
+			if col == nil || col.Len() == 0 {
+				continue
+			}
+			if s, ok := col.(*array.String); ok {
+				offsets[c] = s.ValueOffsets()
+			} else {
+				offsets[c] = col.(*array.Binary).ValueOffsets()
+			}
+			if buf := col.Data().Buffers()[2]; buf != nil {
+				values[c] = buf.Bytes()
+			}
+		}
 		total := 0
 		for _, r := range refs {
 			if r.Chunk >= 0 {
-				total += len(binaryValue(cols[r.Chunk], int(r.Row)))
+				o := offsets[r.Chunk]
+				total += int(o[r.Row+1] - o[r.Row])
 			}
 		}
 		offs := memory.NewResizableBuffer(mem)
@@ -95,7 +113,8 @@ func Column(mem memory.Allocator, t arrow.DataType, cols []arrow.Array, refs []R
 		for i, r := range refs {
 			ob[i] = int32(at)
 			if r.Chunk >= 0 {
-				at += copy(db[at:], binaryValue(cols[r.Chunk], int(r.Row)))
+				o := offsets[r.Chunk]
+				at += copy(db[at:], values[r.Chunk][o[r.Row]:o[r.Row+1]])
 			}
 		}
 		ob[n] = int32(at)
@@ -163,13 +182,4 @@ func copyRefs[T any](dst []T, srcs [][]byte, refs []Ref) {
 			dst[i] = zero
 		}
 	}
-}
-
-// binaryValue is the bytes of a string or binary array's value i.
-func binaryValue(a arrow.Array, i int) []byte {
-	if s, ok := a.(*array.String); ok {
-		v := s.Value(i)
-		return unsafe.Slice(unsafe.StringData(v), len(v))
-	}
-	return a.(*array.Binary).Value(i)
 }
