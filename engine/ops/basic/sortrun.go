@@ -214,8 +214,9 @@ func (r *runFiles) remove() {
 	r.files, r.paths, r.own = nil, nil, ""
 }
 
-// rowCmp compares row i of keys a with row j of keys b (one array per sort key).
-type rowCmp func(a []arrow.Array, i int, b []arrow.Array, j int) int
+// rowCmp compares row i of keys a with row j of keys b (one array per sort key; an and
+// bn say which of their arrays may hold nulls: the others' validity is not looked at).
+type rowCmp func(a []arrow.Array, an []bool, i int, b []arrow.Array, bn []bool, j int) int
 
 // valueCmp compares two non-null values of arrays of one type.
 type valueCmp func(a arrow.Array, i int, b arrow.Array, j int) int
@@ -232,9 +233,9 @@ func newRowCmp(types []arrow.DataType, desc, nullsLast []bool) (rowCmp, error) {
 		}
 		cmps[k] = c
 	}
-	return func(a []arrow.Array, i int, b []arrow.Array, j int) int {
+	return func(a []arrow.Array, aNulls []bool, i int, b []arrow.Array, bNulls []bool, j int) int {
 		for k, c := range cmps {
-			an, bn := a[k].IsNull(i), b[k].IsNull(j)
+			an, bn := aNulls[k] && a[k].IsNull(i), bNulls[k] && b[k].IsNull(j)
 			if an || bn {
 				if an && bn {
 					continue
@@ -367,6 +368,7 @@ type cursor struct {
 	src    func() (arrow.RecordBatch, srcState, error)
 	rec    arrow.RecordBatch
 	keys   []arrow.Array
+	nulls  []bool // per key, whether it has nulls
 	row    int
 	n      int
 	run    int   // the run's index: ties go to the earlier run
@@ -390,7 +392,7 @@ type cursorHeap struct {
 
 func (h *cursorHeap) Len() int { return len(h.cs) }
 func (h *cursorHeap) less(a, b *cursor) bool {
-	if r := h.cmp(a.keys, a.row, b.keys, b.row); r != 0 {
+	if r := h.cmp(a.keys, a.nulls, a.row, b.keys, b.nulls, b.row); r != 0 {
 		return r < 0
 	}
 	return a.run < b.run
@@ -462,6 +464,10 @@ func (m *merger) load(c *cursor) (srcState, error) {
 			}
 		}
 		c.rec, c.keys, c.row, c.n, c.chunk = rec, keys, 0, int(rec.NumRows()), -1
+		c.nulls = c.nulls[:0]
+		for _, a := range keys {
+			c.nulls = append(c.nulls, a.NullN() > 0)
+		}
 		return srcGot, nil
 	}
 }
