@@ -7,6 +7,7 @@ import (
 	"container/heap"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/riverbed-engine/riverbed/engine/expr"
+	"github.com/riverbed-engine/riverbed/engine/ops/internal/gather"
 	"github.com/riverbed-engine/riverbed/engine/runtime"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
@@ -212,8 +214,9 @@ func (r *runFiles) remove() {
 	r.files, r.paths, r.own = nil, nil, ""
 }
 
-// rowCmp compares row i of keys a with row j of keys b (one array per sort key).
-type rowCmp func(a []arrow.Array, i int, b []arrow.Array, j int) int
+// rowCmp compares row i of keys a with row j of keys b (one array per sort key; an and
+// bn say which of their arrays may hold nulls: the others' validity is not looked at).
+type rowCmp func(a []arrow.Array, an []bool, i int, b []arrow.Array, bn []bool, j int) int
 
 // valueCmp compares two non-null values of arrays of one type.
 type valueCmp func(a arrow.Array, i int, b arrow.Array, j int) int
@@ -230,9 +233,9 @@ func newRowCmp(types []arrow.DataType, desc, nullsLast []bool) (rowCmp, error) {
 		}
 		cmps[k] = c
 	}
-	return func(a []arrow.Array, i int, b []arrow.Array, j int) int {
+	return func(a []arrow.Array, aNulls []bool, i int, b []arrow.Array, bNulls []bool, j int) int {
 		for k, c := range cmps {
-			an, bn := a[k].IsNull(i), b[k].IsNull(j)
+			an, bn := aNulls[k] && a[k].IsNull(i), bNulls[k] && b[k].IsNull(j)
 			if an || bn {
 				if an && bn {
 					continue
@@ -365,10 +368,12 @@ type cursor struct {
 	src    func() (arrow.RecordBatch, srcState, error)
 	rec    arrow.RecordBatch
 	keys   []arrow.Array
+	nulls  []bool // per key, whether it has nulls
 	row    int
 	n      int
-	run    int  // the run's index: ties go to the earlier run
-	ended  bool // no batch is left
+	run    int   // the run's index: ties go to the earlier run
+	chunk  int32 // rec's index in the merger's held batches, or -1 if not there
+	ended  bool  // no batch is left
 	inHeap bool
 }
 
@@ -387,7 +392,7 @@ type cursorHeap struct {
 
 func (h *cursorHeap) Len() int { return len(h.cs) }
 func (h *cursorHeap) less(a, b *cursor) bool {
-	if r := h.cmp(a.keys, a.row, b.keys, b.row); r != 0 {
+	if r := h.cmp(a.keys, a.nulls, a.row, b.keys, b.nulls, b.row); r != 0 {
 		return r < 0
 	}
 	return a.run < b.run
@@ -403,9 +408,12 @@ func (h *cursorHeap) Pop() any {
 
 // merger merges sorted runs by their keys (keysOf gives a batch's, one array per key,
 // ordered by desc and nullsLast) into batches of at most size rows: the first outCols
-// columns of the runs' batches, of schema out. It holds a batch of each run and the
-// slices of the batch being built. A run that has no batch yet (srcWait) pauses the
-// merge (run returns) until it is run again.
+// columns of the runs' batches, of schema out. It holds a batch of each run and, for the
+// batch being built, the batches its rows come from and a reference to each row: with
+// ties, runs alternate every few rows, and the batch is gathered by reference in one
+// pass per column (a slice per stretch of one run and their concatenation cost several
+// allocations a stretch). A run that has no batch yet (srcWait) pauses the merge (run
+// returns) until it is run again.
 type merger struct {
 	ec              *expr.EvalCtx
 	keysOf          func(rec arrow.RecordBatch) ([]arrow.Array, error)
@@ -415,13 +423,13 @@ type merger struct {
 	emit            func(arrow.RecordBatch) error
 	cursors         []*cursor
 	h               cursorHeap
-	parts           []arrow.RecordBatch
-	rows            int
+	held            []arrow.RecordBatch // the batches refs point into (each retained)
+	refs            []gather.Ref        // the rows of the batch being built
 }
 
 // add adds a run (its index is the order of adding: ties go to the earlier run).
 func (m *merger) add(src func() (arrow.RecordBatch, srcState, error)) {
-	m.cursors = append(m.cursors, &cursor{src: src, run: len(m.cursors)})
+	m.cursors = append(m.cursors, &cursor{src: src, run: len(m.cursors), chunk: -1})
 }
 
 // load moves c to its run's next non-empty batch, if it has one now.
@@ -455,7 +463,11 @@ func (m *merger) load(c *cursor) (srcState, error) {
 				return srcEnd, err
 			}
 		}
-		c.rec, c.keys, c.row, c.n = rec, keys, 0, int(rec.NumRows())
+		c.rec, c.keys, c.row, c.n, c.chunk = rec, keys, 0, int(rec.NumRows()), -1
+		c.nulls = c.nulls[:0]
+		for _, a := range keys {
+			c.nulls = append(c.nulls, a.NullN() > 0)
+		}
 		return srcGot, nil
 	}
 }
@@ -495,11 +507,17 @@ func (m *merger) run() error {
 		}
 		start := c.row
 		c.row++
-		for c.row < c.n && m.rows+c.row-start < m.size && (next == nil || !m.h.less(next, c)) {
+		for c.row < c.n && len(m.refs)+c.row-start < m.size && (next == nil || !m.h.less(next, c)) {
 			c.row++
 		}
-		m.parts = append(m.parts, c.rec.NewSlice(int64(start), int64(c.row)))
-		m.rows += c.row - start
+		if c.chunk < 0 {
+			c.rec.Retain()
+			c.chunk = int32(len(m.held))
+			m.held = append(m.held, c.rec)
+		}
+		for r := start; r < c.row; r++ {
+			m.refs = append(m.refs, gather.Ref{Chunk: c.chunk, Row: int32(r)})
+		}
 		if c.row == c.n {
 			heap.Pop(&m.h) // c is the least: its next batch, once loaded, goes back in
 			c.inHeap = false
@@ -507,7 +525,7 @@ func (m *merger) run() error {
 		} else {
 			heap.Fix(&m.h, 0)
 		}
-		if m.rows >= m.size {
+		if len(m.refs) >= m.size {
 			if err := m.flush(); err != nil {
 				return err
 			}
@@ -517,28 +535,97 @@ func (m *merger) run() error {
 
 // flush emits the batch being built, if any.
 func (m *merger) flush() error {
-	if m.rows == 0 {
+	n := len(m.refs)
+	if n == 0 {
 		return nil
 	}
 	cols := make([]arrow.Array, m.out.NumFields())
+	chunks := make([]arrow.Array, len(m.held))
 	for c := range cols {
-		col := make([]arrow.Array, len(m.parts))
-		for i, p := range m.parts {
-			col[i] = p.Column(c)
+		for i, rec := range m.held {
+			chunks[i] = rec.Column(c)
 		}
 		var err error
-		if cols[c], err = array.Concatenate(col, m.ec.Mem); err != nil {
+		if cols[c], err = m.column(chunks); err != nil {
 			runtime.ReleaseAll(cols[:c])
 			return err
 		}
 	}
-	rec := array.NewRecordBatch(m.out, cols, int64(m.rows))
+	rec := array.NewRecordBatch(m.out, cols, int64(n))
 	runtime.ReleaseAll(cols)
-	for _, p := range m.parts {
-		p.Release()
-	}
-	m.parts, m.rows = m.parts[:0], 0
+	m.dropHeld()
 	return m.emit(rec)
+}
+
+// column is the column of the rows of the batch being built, from chunks (the column of
+// each held batch): a slice of one batch if the rows are one stretch of it, a gather by
+// reference for the types gather covers, and else the concatenation of a slice per
+// stretch of one batch's rows.
+func (m *merger) column(chunks []arrow.Array) (arrow.Array, error) {
+	refs := m.refs
+	first, last := refs[0], refs[len(refs)-1]
+	if first.Chunk == last.Chunk && int(last.Row-first.Row) == len(refs)-1 {
+		// One stretch: refs are in order, and a batch's rows are taken in order.
+		return array.NewSlice(chunks[first.Chunk], int64(first.Row), int64(last.Row)+1), nil
+	}
+	if t := chunks[0].DataType(); gather.Covers(t) && m.offsetsFit(chunks) {
+		return gather.Column(m.ec.Mem, t, chunks, refs), nil
+	}
+	var parts []arrow.Array
+	defer func() { runtime.ReleaseAll(parts) }()
+	for i := 0; i < len(refs); {
+		j := i + 1
+		for j < len(refs) && refs[j].Chunk == refs[i].Chunk && refs[j].Row == refs[j-1].Row+1 {
+			j++
+		}
+		parts = append(parts, array.NewSlice(chunks[refs[i].Chunk], int64(refs[i].Row), int64(refs[j-1].Row)+1))
+		i = j
+	}
+	return array.Concatenate(parts, m.ec.Mem)
+}
+
+// offsetsFit reports whether the values of the rows of the batch being built in chunks
+// (a string or binary column; true for others) fit 32-bit offsets (else they are
+// concatenated, which fails with an error, not a wrong batch). The rows of a chunk
+// are one stretch of it, so its bytes are those between its first and last row's.
+func (m *merger) offsetsFit(chunks []arrow.Array) bool {
+	if id := chunks[0].DataType().ID(); id != arrow.STRING && id != arrow.BINARY {
+		return true
+	}
+	span := make([][2]int32, len(chunks))
+	for i := range span {
+		span[i] = [2]int32{-1, -1}
+	}
+	for _, r := range m.refs {
+		if span[r.Chunk][0] < 0 {
+			span[r.Chunk][0] = r.Row
+		}
+		span[r.Chunk][1] = r.Row
+	}
+	total := int64(0)
+	for i, s := range span {
+		if s[0] >= 0 {
+			a := chunks[i].(array.BinaryLike)
+			total += a.ValueOffset64(int(s[1])) + int64(a.ValueLen(int(s[1]))) - a.ValueOffset64(int(s[0]))
+		}
+	}
+	return total <= maxGatherBytes
+}
+
+// maxGatherBytes is the most bytes of a string or binary column gather.Column builds
+// (its offsets are 32-bit); a variable for tests.
+var maxGatherBytes int64 = math.MaxInt32
+
+// dropHeld forgets the batch being built: its rows and the batches they come from.
+func (m *merger) dropHeld() {
+	for _, rec := range m.held {
+		rec.Release()
+	}
+	clear(m.held)
+	m.held, m.refs = m.held[:0], m.refs[:0]
+	for _, c := range m.cursors {
+		c.chunk = -1
+	}
 }
 
 // release frees what the merger holds.
@@ -546,10 +633,8 @@ func (m *merger) release() {
 	for _, c := range m.cursors {
 		c.drop()
 	}
-	for _, p := range m.parts {
-		p.Release()
-	}
-	m.cursors, m.parts, m.h.cs = nil, nil, nil
+	m.dropHeld()
+	m.cursors, m.held, m.refs, m.h.cs = nil, nil, nil, nil
 }
 
 // pulled adapts a run read a batch at a time (nil after its last) to a merger's source.

@@ -1,24 +1,21 @@
 package keyed
 
 import (
-	"unsafe"
-
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/bitutil"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/riverbed-engine/riverbed/engine/ops/internal/gather"
 )
 
-// gatherDirect gathers the referenced rows of in-memory chunks in one pass per column,
-// straight into the output's buffers: no per-chunk take, concatenation and permutation
-// (what gather does for the types it does not cover). ok is false when some column's
-// type is not covered (fixed-width types, booleans, strings and binaries with 32-bit
-// offsets are). Refs of one chunk's consecutive rows, in order, come out as a zero-copy
+// gatherDirect gathers the referenced rows of in-memory chunks in one pass per column
+// (gather.Column), straight into the output's buffers: no per-chunk take, concatenation
+// and permutation (what gather does for the types it does not cover). ok is false when
+// some column's type is not covered (see gather.Covers). Refs of one chunk's consecutive rows, in order, come out as a zero-copy
 // slice of it (a probe side's batch joined one row to one row).
 func (s *RowStore) gatherDirect(mem memory.Allocator, refs []RowRef) ([]arrow.Array, bool) {
 	n := s.Schema.NumFields()
 	for k := 0; k < n; k++ {
-		if !directType(s.Schema.Field(k).Type) {
+		if !gather.Covers(s.Schema.Field(k).Type) {
 			return nil, false
 		}
 	}
@@ -49,158 +46,7 @@ func (s *RowStore) gatherDirect(mem memory.Allocator, refs []RowRef) ([]arrow.Ar
 				cols[c] = rec.Column(k)
 			}
 		}
-		out[k] = gatherColumn(mem, s.Schema.Field(k).Type, cols, refs)
+		out[k] = gather.Column(mem, s.Schema.Field(k).Type, cols, refs)
 	}
 	return out, true
-}
-
-// directType reports whether gatherColumn covers values of type t.
-func directType(t arrow.DataType) bool {
-	switch t.ID() {
-	case arrow.BOOL, arrow.STRING, arrow.BINARY:
-		return true
-	}
-	fw, ok := t.(arrow.FixedWidthDataType)
-	if !ok || t.ID() == arrow.DICTIONARY || t.ID() == arrow.EXTENSION {
-		return false
-	}
-	switch fw.BitWidth() {
-	case 8, 16, 32, 64, 128, 256:
-		return true
-	}
-	return false
-}
-
-// gatherColumn builds the column of the referenced rows (null for a negative ref) from
-// the chunks' columns cols.
-func gatherColumn(mem memory.Allocator, t arrow.DataType, cols []arrow.Array, refs []RowRef) arrow.Array {
-	n := len(refs)
-	nulls := 0
-	var valid *memory.Buffer
-	anyNull := false
-	for _, r := range refs {
-		if r.Chunk < 0 || cols[r.Chunk].NullN() > 0 {
-			anyNull = true
-			break
-		}
-	}
-	if anyNull {
-		valid = memory.NewResizableBuffer(mem)
-		valid.Resize(int(bitutil.BytesForBits(int64(n))))
-		vb := valid.Bytes()
-		clear(vb)
-		for i, r := range refs {
-			if r.Chunk >= 0 && cols[r.Chunk].IsValid(int(r.Row)) {
-				bitutil.SetBit(vb, i)
-			} else {
-				nulls++
-			}
-		}
-	}
-	var bufs []*memory.Buffer
-	switch t.ID() {
-	case arrow.BOOL:
-		vals := memory.NewResizableBuffer(mem)
-		vals.Resize(int(bitutil.BytesForBits(int64(n))))
-		vb := vals.Bytes()
-		clear(vb)
-		for i, r := range refs {
-			if r.Chunk >= 0 && cols[r.Chunk].(*array.Boolean).Value(int(r.Row)) {
-				bitutil.SetBit(vb, i)
-			}
-		}
-		bufs = []*memory.Buffer{valid, vals}
-	case arrow.STRING, arrow.BINARY:
-		total := 0
-		for _, r := range refs {
-			if r.Chunk >= 0 {
-				total += len(binaryValue(cols[r.Chunk], int(r.Row)))
-			}
-		}
-		offs := memory.NewResizableBuffer(mem)
-		offs.Resize((n + 1) * 4)
-		ob := unsafe.Slice((*int32)(unsafe.Pointer(unsafe.SliceData(offs.Bytes()))), n+1)
-		data := memory.NewResizableBuffer(mem)
-		data.Resize(total)
-		db := data.Bytes()
-		at := 0
-		for i, r := range refs {
-			ob[i] = int32(at)
-			if r.Chunk >= 0 {
-				at += copy(db[at:], binaryValue(cols[r.Chunk], int(r.Row)))
-			}
-		}
-		ob[n] = int32(at)
-		bufs = []*memory.Buffer{valid, offs, data}
-	default:
-		w := t.(arrow.FixedWidthDataType).BitWidth() / 8
-		vals := memory.NewResizableBuffer(mem)
-		vals.Resize(n * w)
-		vb := vals.Bytes()
-		srcs := make([][]byte, len(cols))
-		for c, col := range cols {
-			if col != nil && col.Len() > 0 && col.Data().Buffers()[1] != nil {
-				d := col.Data()
-				srcs[c] = d.Buffers()[1].Bytes()[d.Offset()*w:]
-			}
-		}
-		switch w {
-		case 8:
-			copyRefs(words[uint64](vb), srcs, refs)
-		case 4:
-			copyRefs(words[uint32](vb), srcs, refs)
-		case 16:
-			copyRefs(words[[2]uint64](vb), srcs, refs)
-		default:
-			for i, r := range refs {
-				if r.Chunk >= 0 {
-					copy(vb[i*w:(i+1)*w], srcs[r.Chunk][int(r.Row)*w:])
-				} else {
-					clear(vb[i*w : (i+1)*w])
-				}
-			}
-		}
-		bufs = []*memory.Buffer{valid, vals}
-	}
-	data := array.NewData(t, n, bufs, nil, nulls, 0)
-	for _, b := range bufs {
-		if b != nil {
-			b.Release()
-		}
-	}
-	defer data.Release()
-	return array.MakeFromData(data)
-}
-
-// words views a buffer's bytes as values of type T.
-func words[T any](b []byte) []T {
-	var z T
-	return unsafe.Slice((*T)(unsafe.Pointer(unsafe.SliceData(b))), len(b)/int(unsafe.Sizeof(z)))
-}
-
-// copyRefs sets dst[i] to the referenced value of srcs (each a chunk's value bytes), or
-// the zero value for a negative ref.
-func copyRefs[T any](dst []T, srcs [][]byte, refs []RowRef) {
-	views := make([][]T, len(srcs))
-	for c, s := range srcs {
-		if s != nil {
-			views[c] = words[T](s)
-		}
-	}
-	var zero T
-	for i, r := range refs {
-		if r.Chunk >= 0 {
-			dst[i] = views[r.Chunk][r.Row]
-		} else {
-			dst[i] = zero
-		}
-	}
-}
-
-// binaryValue is the bytes of a string or binary array's value i.
-func binaryValue(a arrow.Array, i int) []byte {
-	if s, ok := a.(*array.String); ok {
-		return unsafeBytes(s.Value(i))
-	}
-	return a.(*array.Binary).Value(i)
 }

@@ -8,15 +8,13 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/compute"
 	"github.com/riverbed-engine/riverbed/engine/expr"
+	"github.com/riverbed-engine/riverbed/engine/ops/internal/gather"
 	"github.com/riverbed-engine/riverbed/engine/runtime"
 )
 
 // RowRef points at one row of a rowStore: chunk and row within it. A negative chunk means
 // "no row" (a null row in a left outer join).
-type RowRef struct {
-	Chunk int32
-	Row   int32
-}
+type RowRef = gather.Ref
 
 // RowStore keeps batches that operators must hold on to (join sides, top-N candidates)
 // and gathers rows from them by reference, a chunk at a time.

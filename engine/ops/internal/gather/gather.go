@@ -1,0 +1,185 @@
+// Package gather builds a column of rows picked from several arrays of one type (chunks),
+// in one pass, straight into the output's buffers: no per-chunk take, concatenation and
+// permutation. The row store of the keyed operators gathers join and top-N rows with it,
+// and the sort's merge the rows of its sorted runs.
+package gather
+
+import (
+	"unsafe"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/bitutil"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+)
+
+// Ref points at one row of one of the chunks: the chunk's index and the row within it.
+// A negative chunk means "no row" (a null).
+type Ref struct {
+	Chunk int32
+	Row   int32
+}
+
+// Covers reports whether Column covers values of type t: fixed-width types, booleans,
+// and strings and binaries with 32-bit offsets.
+func Covers(t arrow.DataType) bool {
+	switch t.ID() {
+	case arrow.BOOL, arrow.STRING, arrow.BINARY:
+		return true
+	}
+	fw, ok := t.(arrow.FixedWidthDataType)
+	if !ok || t.ID() == arrow.DICTIONARY || t.ID() == arrow.EXTENSION {
+		return false
+	}
+	switch fw.BitWidth() {
+	case 8, 16, 32, 64, 128, 256:
+		return true
+	}
+	return false
+}
+
+// Column builds the column of the referenced rows (null for a negative ref) of cols, the
+// chunks' arrays, of type t (which Covers). A chunk may be a slice of an array; a chunk
+// no ref points at may be nil.
+func Column(mem memory.Allocator, t arrow.DataType, cols []arrow.Array, refs []Ref) arrow.Array {
+	n := len(refs)
+	nulls := 0
+	var valid *memory.Buffer
+	anyNull := false
+	for _, r := range refs {
+		if r.Chunk < 0 || cols[r.Chunk].NullN() > 0 {
+			anyNull = true
+			break
+		}
+	}
+	if anyNull {
+		valid = memory.NewResizableBuffer(mem)
+		valid.Resize(int(bitutil.BytesForBits(int64(n))))
+		vb := valid.Bytes()
+		clear(vb)
+		for i, r := range refs {
+			if r.Chunk >= 0 && cols[r.Chunk].IsValid(int(r.Row)) {
+				bitutil.SetBit(vb, i)
+			} else {
+				nulls++
+			}
+		}
+	}
+	var bufs []*memory.Buffer
+	switch t.ID() {
+	case arrow.BOOL:
+		vals := memory.NewResizableBuffer(mem)
+		vals.Resize(int(bitutil.BytesForBits(int64(n))))
+		vb := vals.Bytes()
+		clear(vb)
+		for i, r := range refs {
+			if r.Chunk >= 0 && cols[r.Chunk].(*array.Boolean).Value(int(r.Row)) {
+				bitutil.SetBit(vb, i)
+			}
+		}
+		bufs = []*memory.Buffer{valid, vals}
+	case arrow.STRING, arrow.BINARY:
+		// Each chunk's offsets (from its first row) and value bytes, read without a
+		// method call per row.
+		offsets := make([][]int32, len(cols))
+		values := make([][]byte, len(cols))
+		for c, col := range cols {
+			if col == nil || col.Len() == 0 {
+				continue
+			}
+			if s, ok := col.(*array.String); ok {
+				offsets[c] = s.ValueOffsets()
+			} else {
+				offsets[c] = col.(*array.Binary).ValueOffsets()
+			}
+			if buf := col.Data().Buffers()[2]; buf != nil {
+				values[c] = buf.Bytes()
+			}
+		}
+		total := 0
+		for _, r := range refs {
+			if r.Chunk >= 0 {
+				o := offsets[r.Chunk]
+				total += int(o[r.Row+1] - o[r.Row])
+			}
+		}
+		offs := memory.NewResizableBuffer(mem)
+		offs.Resize((n + 1) * 4)
+		ob := unsafe.Slice((*int32)(unsafe.Pointer(unsafe.SliceData(offs.Bytes()))), n+1)
+		data := memory.NewResizableBuffer(mem)
+		data.Resize(total)
+		db := data.Bytes()
+		at := 0
+		for i, r := range refs {
+			ob[i] = int32(at)
+			if r.Chunk >= 0 {
+				o := offsets[r.Chunk]
+				at += copy(db[at:], values[r.Chunk][o[r.Row]:o[r.Row+1]])
+			}
+		}
+		ob[n] = int32(at)
+		bufs = []*memory.Buffer{valid, offs, data}
+	default:
+		w := t.(arrow.FixedWidthDataType).BitWidth() / 8
+		vals := memory.NewResizableBuffer(mem)
+		vals.Resize(n * w)
+		vb := vals.Bytes()
+		srcs := make([][]byte, len(cols))
+		for c, col := range cols {
+			if col != nil && col.Len() > 0 && col.Data().Buffers()[1] != nil {
+				d := col.Data()
+				srcs[c] = d.Buffers()[1].Bytes()[d.Offset()*w:]
+			}
+		}
+		switch w {
+		case 8:
+			copyRefs(words[uint64](vb), srcs, refs)
+		case 4:
+			copyRefs(words[uint32](vb), srcs, refs)
+		case 16:
+			copyRefs(words[[2]uint64](vb), srcs, refs)
+		default:
+			for i, r := range refs {
+				if r.Chunk >= 0 {
+					copy(vb[i*w:(i+1)*w], srcs[r.Chunk][int(r.Row)*w:])
+				} else {
+					clear(vb[i*w : (i+1)*w])
+				}
+			}
+		}
+		bufs = []*memory.Buffer{valid, vals}
+	}
+	data := array.NewData(t, n, bufs, nil, nulls, 0)
+	for _, b := range bufs {
+		if b != nil {
+			b.Release()
+		}
+	}
+	defer data.Release()
+	return array.MakeFromData(data)
+}
+
+// words views a buffer's bytes as values of type T.
+func words[T any](b []byte) []T {
+	var z T
+	return unsafe.Slice((*T)(unsafe.Pointer(unsafe.SliceData(b))), len(b)/int(unsafe.Sizeof(z)))
+}
+
+// copyRefs sets dst[i] to the referenced value of srcs (each a chunk's value bytes), or
+// the zero value for a negative ref.
+func copyRefs[T any](dst []T, srcs [][]byte, refs []Ref) {
+	views := make([][]T, len(srcs))
+	for c, s := range srcs {
+		if s != nil {
+			views[c] = words[T](s)
+		}
+	}
+	var zero T
+	for i, r := range refs {
+		if r.Chunk >= 0 {
+			dst[i] = views[r.Chunk][r.Row]
+		} else {
+			dst[i] = zero
+		}
+	}
+}
