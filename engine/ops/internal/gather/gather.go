@@ -1,7 +1,3 @@
-// Package gather builds a column of rows picked from several arrays of one type (chunks),
-// in one pass, straight into the output's buffers: no per-chunk take, concatenation and
-// permutation. The row store of the keyed operators gathers join and top-N rows with it,
-// and the sort's merge the rows of its sorted runs.
 package gather
 
 import (
