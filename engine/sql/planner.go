@@ -1,7 +1,6 @@
 package sql
 
 import (
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -125,21 +124,36 @@ func (pl *planner) schemaOf(n *plan.Node) (*arrow.Schema, error) {
 	if s, ok := pl.schemas[n]; ok {
 		return s, nil
 	}
-	doc, err := json.Marshal(map[string]any{"version": plan.PlanVersion, "root": Encode(n, nil), "options": map[string]any{}})
-	if err != nil {
-		return nil, rberr.Wrap(rberr.Internal, err, "encoding the SQL plan")
-	}
-	p, err := plan.ParsePlan(doc)
-	if err != nil {
-		return nil, err
-	}
-	outs, err := engine.OutputSchemasWith(p, pl.inputs, pl.cache)
+	// Binding decodes and rewrites the nodes it binds: it binds a copy (the arguments and
+	// expressions shared, which binding does not change).
+	root := copyNodes(n, map[*plan.Node]*plan.Node{})
+	outs, err := engine.OutputSchemasWith(&plan.Plan{Root: root, Outputs: []*plan.Node{root}}, pl.inputs, pl.cache)
 	if err != nil {
 		return nil, err
 	}
 	s := outs[0]
 	pl.schemas[n] = s
 	return s, nil
+}
+
+// copyNodes copies the nodes of a plan, keeping its shared nodes shared.
+func copyNodes(n *plan.Node, done map[*plan.Node]*plan.Node) *plan.Node {
+	if n == nil {
+		return nil
+	}
+	if c, ok := done[n]; ok {
+		return c
+	}
+	c := *n
+	done[n] = &c
+	c.Input = copyNodes(n.Input, done)
+	if n.Inputs != nil {
+		c.Inputs = make([]*plan.Node, len(n.Inputs))
+		for i, in := range n.Inputs {
+			c.Inputs[i] = copyNodes(in, done)
+		}
+	}
+	return &c
 }
 
 // add validates a new node with the binder; an error is reported at the SQL position.
