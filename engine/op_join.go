@@ -339,12 +339,12 @@ func (o *joinOp) explain(n *lnode) (detail string) {
 			on = append(on, fmt.Sprintf("%s = %s", o.spec.LeftKeys[i], o.spec.RightKeys[i]))
 		}
 		detail += " on " + strings.Join(on, ", ")
-		if o.cond != nil {
-			detail += " where " + o.cond.String()
-		}
-		if o.stateTTL > 0 {
-			detail += ", state TTL " + plan.FormatDuration(o.stateTTL)
-		}
+	}
+	if regularJoin(o.spec.How) && o.cond != nil { // a cross join's too
+		detail += " where " + o.cond.String()
+	}
+	if regularJoin(o.spec.How) && o.stateTTL > 0 {
+		detail += ", state TTL " + plan.FormatDuration(o.stateTTL)
 	}
 	if o.spec.How == "window" && o.spec.WindowHow != "inner" && o.spec.WindowHow != "" {
 		detail = o.spec.WindowHow + " " + detail

@@ -96,6 +96,11 @@ QUERIES = [
     "SELECT o.id, c.tier FROM orders o LEFT JOIN customers c ON o.cust = c.cust WHERE o.amount > 2 OR c.tier = 2",
     "SELECT c.cust, o.id FROM orders o RIGHT JOIN customers c ON o.cust = c.cust WHERE o.id IS NULL OR o.qty < 3",
     "SELECT o.id, c.name FROM orders o JOIN customers c ON o.cust = c.cust WHERE o.qty * c.tier > 3",
+    # a condition across both sides with no equality is a cross join's condition
+    "SELECT o.id, c.name FROM orders o, customers c WHERE o.qty < c.tier",
+    "SELECT o.id, c.name FROM orders o CROSS JOIN customers c WHERE o.amount > c.tier * 2",
+    "SELECT o.id, c.name, p.id AS p FROM orders o, customers c, orders p "
+    "WHERE o.cust = c.cust AND p.qty = c.tier AND p.amount < o.amount",
     "SELECT DISTINCT cust FROM orders",
     "SELECT cust FROM orders UNION SELECT cust FROM customers",
     "SELECT id FROM orders UNION ALL SELECT tier FROM customers",
@@ -345,3 +350,17 @@ def test_where_over_an_inner_join_filters_each_side_before_it(data: dict[str, pa
     lines = q.explain().split("physical plan")[0].splitlines()
     join = next(i for i, line in enumerate(lines) if "join:" in line)
     assert any("is_null" in line for line in lines[:join]), lines
+
+
+def test_a_condition_across_both_sides_is_the_joins_own(data: dict[str, pa.Table]) -> None:
+    """The plan: a conjunct that reads both sides of an inner join (in ON, in the WHERE
+    over it, or in a WHERE over a comma join) is the join's condition, so a pair that fails
+    it is dropped before its columns are gathered; no filter stays above the join."""
+    for query in ("SELECT o.id, c.name FROM orders o JOIN customers c ON o.cust = c.cust AND o.qty > c.tier",
+                  "SELECT o.id, c.name FROM orders o JOIN customers c ON o.cust = c.cust WHERE o.qty > c.tier",
+                  "SELECT o.id, c.name FROM orders o, customers c WHERE o.cust = c.cust AND o.qty > c.tier",
+                  "SELECT o.id, c.name FROM orders o, customers c WHERE o.qty > c.tier"):
+        lines = rb.sql(query, **data).explain().split("physical plan")[0].splitlines()
+        join = next(i for i, line in enumerate(lines) if "join:" in line)
+        assert 'where (col("qty") > col("tier"))' in lines[join], (query, lines)
+        assert not any("filter:" in line for line in lines[:join]), (query, lines)

@@ -181,19 +181,19 @@ func (pl *planner) joinAll(items []TableExpr, rels []*rel, conj []Expr) (*rel, e
 				}
 			}
 		}
-		var err error
-		at := items[next].Position()
-		if cur, err = pl.join(cur, rels[next], joinKind(len(lk)), lk, rk, at); err != nil {
-			return nil, err
-		}
+		// the conjuncts this join makes readable are its condition, checked on each pair
+		// of rows before the pair's columns are gathered
 		joined[next] = true
+		var on []Expr
 		for i, c := range conj {
 			if !used[i] && subset(owners[i], joined) {
-				if cur, err = pl.filter(cur, c); err != nil {
-					return nil, err
-				}
+				on = append(on, c)
 				used[i] = true
 			}
+		}
+		var err error
+		if cur, err = pl.joinOn(cur, rels[next], joinKind(len(lk)), lk, rk, on, items[next].Position()); err != nil {
+			return nil, err
 		}
 	}
 	for i, c := range conj {
@@ -503,8 +503,9 @@ func (pl *planner) explicitJoinWhere(j *JoinExpr, where []Expr) (*rel, []Expr, e
 		}
 	}
 	// other conditions: on the side a join keeps whole they filter that input first; the
-	// rest filter an inner join's result and are checked on each pair of an outer one
-	var after, on []Expr
+	// rest are the join's condition, checked on each pair of rows with equal keys (an inner
+	// join drops a pair that fails before it gathers the pair's columns)
+	var on []Expr
 	for _, c := range rest {
 		both := &scope{cols: append(append([]column(nil), l.cols...), r.cols...), owners: map[int]bool{}}
 		if _, err := pl.expr(c, both); err != nil {
@@ -521,8 +522,6 @@ func (pl *planner) explicitJoinWhere(j *JoinExpr, where []Expr) (*rel, []Expr, e
 			if l, err = pl.filter(l, c); err != nil {
 				return nil, nil, err
 			}
-		case kind == "inner":
-			after = append(after, c)
 		default:
 			on = append(on, c)
 		}
@@ -540,11 +539,6 @@ func (pl *planner) explicitJoinWhere(j *JoinExpr, where []Expr) (*rel, []Expr, e
 	}
 	if j.Using != nil && (how == "right" || how == "full") {
 		if out, err = pl.mergeUsing(out, len(l.cols), j); err != nil {
-			return nil, nil, err
-		}
-	}
-	for _, c := range after {
-		if out, err = pl.filter(out, c); err != nil {
 			return nil, nil, err
 		}
 	}
