@@ -364,3 +364,23 @@ def test_a_condition_across_both_sides_is_the_joins_own(data: dict[str, pa.Table
         join = next(i for i, line in enumerate(lines) if "join:" in line)
         assert 'where (col("qty") > col("tier"))' in lines[join], (query, lines)
         assert not any("filter:" in line for line in lines[:join]), (query, lines)
+
+
+def test_a_case_value_is_computed_only_where_its_condition_picks_it() -> None:
+    """As SQL's CASE (and DuckDB): a value that cannot be computed on some rows (text that
+    is not a number) does not fail on the rows its condition does not pick, through SQL and
+    through the Python API; the first operand of AND/OR that decides a row spares the other."""
+    t = pa.table({"kind": ["n", "t", "n", None, "t", "n"], "s": ["1", "x", "22", "0", "3y", "-4"]})
+    query = "SELECT s, CASE WHEN kind = 'n' THEN CAST(s AS BIGINT) * 2 ELSE -1 END AS v FROM t"
+    got = rb.sql(query, t=t).collect()
+    con = duckdb.connect()
+    con.register("t", t)
+    want = con.sql(query).to_arrow_table()
+    assert _rows(got) == _rows(want)
+    api = rb.from_arrow(t).select(
+        "s", rb.when(col("kind") == "n").then(col("s").cast(rb.Int64) * 2).otherwise(-1).alias("v")).collect()
+    assert api.column("v").to_pylist() == [int(s) * 2 if k == "n" else -1 for k, s in zip(t["kind"].to_pylist(),
+                                                                                       t["s"].to_pylist())]
+    # the cast still fails where it is picked, naming it
+    with pytest.raises(rb.RiverbedError, match="cast"):
+        rb.sql("SELECT CASE WHEN kind = 't' THEN CAST(s AS BIGINT) END AS v FROM t", t=t).collect()

@@ -45,6 +45,11 @@ func (c *callExpr) Eval(ec *EvalCtx, rec arrow.RecordBatch) (compute.Datum, erro
 		}
 		vals[i] = v
 	}
+	return c.apply(ec, vals)
+}
+
+// apply calls the kernel over the evaluated arguments, naming the call in its errors.
+func (c *callExpr) apply(ec *EvalCtx, vals []compute.Datum) (compute.Datum, error) {
 	out, err := c.kernel(ec, vals)
 	if err != nil {
 		if k := rberr.KindOf(err); k != rberr.Internal {
@@ -314,7 +319,7 @@ func (s *CompileScope) compileCall(e *plan.Expr) (Expr, error) {
 			if err != nil {
 				return nil, typeErr("invalid regular expression %q: %v (pass literal=True to match it as plain text)", pat, err)
 			}
-			match = prefiltered(pat, re.MatchString, false)
+			match = newSearch(re).match
 		}
 		return mk(arrow.FixedWidthTypes.Boolean, stringPredicateKernel(match))
 	case "str_lower", "str_upper":

@@ -129,7 +129,11 @@ func (s *CompileScope) Compile(e *plan.Expr) (Expr, error) {
 	case slices.Contains(WindowFunctions, e.Fn):
 		return nil, s.Errorf(rberr.Plan, "%s is a window function: use it with .over(...), e.g. col(\"x\").cum_sum().over(\"key\", order_by=\"time\")", e.Fn)
 	case e.Fn != "":
-		return s.compileCall(e)
+		c, err := s.compileCall(e)
+		if err != nil {
+			return nil, err
+		}
+		return withLazyOperands(c), nil
 	}
 	return nil, s.Errorf(rberr.Plan, "empty expression")
 }

@@ -26,26 +26,37 @@ func TestRequiredLiteral(t *testing.T) {
 	}
 }
 
-// A prefiltered match gives the plain expression's answer on random strings built from the
-// patterns' own pieces (so that many match), invalid UTF-8 included.
-func TestPrefilteredMatchesRegexp(t *testing.T) {
-	pieces := []string{"&", "channel_id=", "=", "a", "b", "B", "cd", "CD", "x", "/", "é", "\xff", "1", " ", "def", "\ufffd"}
-	patterns := []string{"(&|^)channel_id=([^&]*)", "(?i)cd(x*)", "(?i:ab)cd(e*)", "a+b?cd", "\\d+ x", "é(.)", "x|/", "a\ufffdb", "(cd)(?:x|$)"}
+// A search (the required literal's filter, the start found from a literal part) gives the
+// plain expression's answer on random strings built from the patterns' own pieces (so that
+// many match, at the start of the text and after it), invalid UTF-8 included; and it
+// starts from an offset only where the parts before the literal are bounded and assert
+// nothing but the start of the text.
+func TestSearchMatchesRegexp(t *testing.T) {
+	pieces := []string{"&", "channel_id=", "=", "a", "b", "B", "cd", "CD", "x", "/", "é", "\xff", "1", " ", "def", "\ufffd", "\n", "ß"}
+	patterns := map[string]bool{ // pattern: whether the search starts from an offset
+		"(&|^)channel_id=([^&]*)": true, "(?i)cd(x*)": false, "(?i:ab)cd(e*)": true, "a+b?cd": false,
+		"\\d+ x": false, "é(.)": true, "x|/": false, "a\ufffdb": false, "(cd)(?:x|$)": true,
+		"^cd": true, "(?:x|^|/)?(a{1,3})cd([^/]*)": true, ".?.?=(1)": true, "\\bcd": false,
+		"(?m)^cd": false, "(?s)(.{0,2})def": true, "[éß]{2}x(b)": true, "(é|^ß)?x": true,
+		"(?i:é)x": true, "b*cd": false, "(?U)(x.*)cd": false, "(?:cd)+=": false, "x{2}=": true,
+	}
 	rng := rand.New(rand.NewSource(9))
-	for _, p := range patterns {
+	for p, offset := range patterns {
 		re := regexp.MustCompile(p)
-		find := prefiltered(p, re.FindStringSubmatchIndex, nil)
-		match := prefiltered(p, re.MatchString, false)
-		for i := 0; i < 3000; i++ {
-			s := ""
-			for k := rng.Intn(8); k > 0; k-- {
-				s += pieces[rng.Intn(len(pieces))]
+		s := newSearch(re)
+		if got := s.from != nil; got != offset {
+			t.Errorf("%q: starts from an offset %v, want %v (anchor %q, back %d)", p, got, offset, s.anchor, s.back)
+		}
+		for i := 0; i < 4000; i++ {
+			x := ""
+			for k := rng.Intn(10); k > 0; k-- {
+				x += pieces[rng.Intn(len(pieces))]
 			}
-			if got, want := find(s), re.FindStringSubmatchIndex(s); !equalInts(got, want) {
-				t.Fatalf("%q on %q: %v, want %v", p, s, got, want)
+			if got, want := s.find(x), re.FindStringSubmatchIndex(x); !equalInts(got, want) {
+				t.Fatalf("%q on %q: %v, want %v", p, x, got, want)
 			}
-			if got, want := match(s), re.MatchString(s); got != want {
-				t.Fatalf("%q matches %q: %v, want %v", p, s, got, want)
+			if got, want := s.match(x), re.MatchString(x); got != want {
+				t.Fatalf("%q matches %q: %v, want %v", p, x, got, want)
 			}
 		}
 	}
@@ -61,4 +72,25 @@ func equalInts(a, b []int) bool {
 		}
 	}
 	return true
+}
+
+// Any pattern Go's regexp compiles, searched with newSearch, gives regexp's own answers.
+func FuzzSearch(f *testing.F) {
+	for _, seed := range [][2]string{{"(&|^)channel_id=([^&]*)", "q=1&channel_id=7&x"}, {"(?:x|^)?a{1,3}cd", "aacd"},
+		{"(?s).?=(1)", "\n=1"}, {"^cd", "xcd"}, {"(é|^ß)?x", "ßx"}} {
+		f.Add(seed[0], seed[1])
+	}
+	f.Fuzz(func(t *testing.T, pattern, x string) {
+		re, err := regexp.Compile(pattern)
+		if err != nil {
+			return
+		}
+		s := newSearch(re)
+		if got, want := s.find(x), re.FindStringSubmatchIndex(x); !equalInts(got, want) {
+			t.Fatalf("%q on %q: %v, want %v", pattern, x, got, want)
+		}
+		if got, want := s.match(x), re.MatchString(x); got != want {
+			t.Fatalf("%q matches %q: %v, want %v", pattern, x, got, want)
+		}
+	})
 }

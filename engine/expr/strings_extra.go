@@ -136,7 +136,7 @@ func stringFunction(fn string, o map[string]any) (kernelFn, arrow.DataType, erro
 			return nil, nil, fmt.Errorf("str.extract group_index %d: the pattern has %d groups", group, re.NumSubexp())
 		}
 		g := int(group)
-		find := prefiltered(re.String(), re.FindStringSubmatchIndex, nil)
+		find := newSearch(re).find
 		return stringMapNullableKernel(func(s string) (string, bool) {
 			m := find(s)
 			if m == nil || m[2*g] < 0 {
