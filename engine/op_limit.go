@@ -51,6 +51,7 @@ func (o *limitOp) estimateRows(n *lnode) (int64, bool) {
 }
 
 func (o *limitOp) build(g *graph, n *lnode, _ *plan.Expr) (flow, error) {
+	first := g.ordinal // the sources built under this limit take the next ordinals
 	in, err := g.build(n.inputs[0], nil)
 	if err != nil {
 		return in, err
@@ -59,15 +60,23 @@ func (o *limitOp) build(g *graph, n *lnode, _ *plan.Expr) (flow, error) {
 	limit := o.n
 	// Once the limit has its rows nothing more is needed, ordered input or not (over an
 	// unordered stream they are any n rows, as Polars' head after a shuffle), so it asks the
-	// sources to stop: an unbounded input would otherwise never end the job. In a DAG the
-	// sources are shared: a limit may stop them only when every output ends in a limit, and
-	// then once all those limits have their rows (see limitQuorum).
+	// sources it reads to stop: an unbounded input would otherwise never end the job. In a
+	// tree those are the sources built under it, which nothing else reads (the other input
+	// of a join over a limited subquery goes on). In a DAG the sources are shared: a limit
+	// may stop them only when every output ends in a limit, and then once all those limits
+	// have their rows (see limitQuorum).
 	stop, quorum := true, (*atomic.Int32)(nil)
+	var sources []int
 	if g.dag {
 		stop, quorum = stop && g.limitQuorum != nil, g.limitQuorum
+	} else {
+		sources = []int{}
+		for o := first; o < g.ordinal; o++ {
+			sources = append(sources, o)
+		}
 	}
 	st.Chain(fmt.Sprintf("limit(%d)", limit), func(int) runtime.Operator {
-		return &basic.LimitOp{N: limit, StopSrcs: stop, Quorum: quorum}
+		return &basic.LimitOp{N: limit, StopSrcs: stop, Sources: sources, Quorum: quorum}
 	})
 	in.st = st
 	return in, nil

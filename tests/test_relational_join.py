@@ -160,6 +160,25 @@ def test_inner_join_of_an_unbounded_stream_emits_while_running() -> None:
     assert all(i % 3 == 0 and lbl == f"n{i}" for i, lbl in zip(got["id"].to_pylist(), got["label"].to_pylist()))
 
 
+def test_a_limited_input_does_not_cut_the_other_inputs_short() -> None:
+    """A limit stops the sources under it once it has its rows, not the job's other
+    sources: the other side of a join (or union) with a limited subquery is read to its end
+    (many small batches, so that the limit has its row long before)."""
+    big = pa.table({"id": pa.array(range(3000), pa.int64()), "v": [i % 7 for i in range(3000)]})
+    small = pa.table({"y": pa.array([5, 1, 9, 3], pa.int64())})
+    con = duckdb.connect()
+    con.register("big", big)
+    con.register("small", small)
+    want = con.sql("SELECT * FROM big CROSS JOIN (SELECT y FROM small ORDER BY y DESC LIMIT 1)").to_arrow_table()
+    for _ in range(5):
+        env = rb.Environment(parallelism=2, batch_size=10)
+        top = env.from_arrow(small).sort("y", descending=True).limit(1)
+        got = env.from_arrow(big).join(top, how="cross").collect()
+        assert rows(got) == rows(want)
+        union = env.from_arrow(big).select("id").union(top.select(col("y").alias("id"))).collect()
+        assert sorted(union["id"].to_pylist()) == sorted(list(range(3000)) + [9])
+
+
 def test_bad_joins_are_clear_errors() -> None:
     gen = rb.datagen({"id": rb.Int64})
     dim = rb.from_pydict({"id": [1], "s": ["x"]})

@@ -34,6 +34,14 @@ type Job struct {
 	StopSources atomic.Bool // set once sources must stop reading (stop, limit)
 	stopOnce    sync.Once
 	Stopped     chan struct{} // closed when stopSources is set, to interrupt paced waits
+	// sourceStops: per source (plan ordinal), a channel closed when that source must stop
+	// reading, by itself (a limit over it alone) or with every other (StopReading).
+	sourceStops struct {
+		sync.Mutex
+		chans  map[int]chan struct{}
+		closed map[int]bool
+		all    bool
+	}
 	stopNoDrain atomic.Bool
 	Budget      *budget
 	metrics     registry
@@ -168,7 +176,58 @@ func (j *Job) StopReading() {
 	j.stopOnce.Do(func() {
 		j.StopSources.Store(true)
 		close(j.Stopped)
+		ss := &j.sourceStops
+		ss.Lock()
+		defer ss.Unlock()
+		ss.all = true
+		for o, c := range ss.chans {
+			if !ss.closed[o] {
+				ss.closed[o] = true
+				close(c)
+			}
+		}
 	})
+}
+
+// SourceStop is the channel closed when source ordinal must stop reading: once the job's
+// sources stop (StopReading) or StopReadingSources names it.
+func (j *Job) SourceStop(ordinal int) <-chan struct{} {
+	ss := &j.sourceStops
+	ss.Lock()
+	defer ss.Unlock()
+	return j.sourceStopLocked(ordinal)
+}
+
+func (j *Job) sourceStopLocked(ordinal int) chan struct{} {
+	ss := &j.sourceStops
+	if ss.chans == nil {
+		ss.chans, ss.closed = map[int]chan struct{}{}, map[int]bool{}
+	}
+	c, ok := ss.chans[ordinal]
+	if !ok {
+		c = make(chan struct{})
+		ss.chans[ordinal] = c
+		if ss.all {
+			ss.closed[ordinal] = true
+			close(c)
+		}
+	}
+	return c
+}
+
+// StopReadingSources tells the given sources (plan ordinals) to stop reading, as a limit
+// does that has its rows when nothing else reads them; the job's other sources go on.
+func (j *Job) StopReadingSources(ordinals []int) {
+	ss := &j.sourceStops
+	ss.Lock()
+	defer ss.Unlock()
+	for _, o := range ordinals {
+		c := j.sourceStopLocked(o)
+		if !ss.closed[o] {
+			ss.closed[o] = true
+			close(c)
+		}
+	}
 }
 
 // Metrics returns the job's per-operator metrics.

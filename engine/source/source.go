@@ -127,7 +127,8 @@ func Task(ordinal int, src Source, subtask, parallel int, idle time.Duration) ru
 // and watermarks to out.
 func Run(tc *runtime.TaskCtx, out runtime.Emitter, ordinal int, src Source, subtask, parallel int, from Position, idle time.Duration) error {
 	job := tc.Job
-	rc := &ReadCtx{Ctx: tc.Ctx, Stopped: job.Stopped, Mem: tc.Eval.Mem}
+	stop := job.SourceStop(ordinal)
+	rc := &ReadCtx{Ctx: tc.Ctx, Stopped: stop, Mem: tc.Eval.Mem}
 	restored, restoring := tc.RestoredPositions()
 	var trErr error
 	tr := tc.SourceShared(func() any {
@@ -219,9 +220,11 @@ func Run(tc *runtime.TaskCtx, out runtime.Emitter, ordinal int, src Source, subt
 	var cur *splitPos
 reading:
 	for {
-		if job.StopSources.Load() {
+		select {
+		case <-stop:
 			stopped = true
-			break
+			break reading
+		default:
 		}
 		if stop, err := barrier(nil); err != nil || stop {
 			if err != nil {

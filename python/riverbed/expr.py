@@ -1269,7 +1269,15 @@ class DateTimeNamespace:
         return Expr._fn("dt_strftime", self._e, format=format)
 
     def to_string(self, format: str) -> Expr:
-        """The same as :meth:`strftime` (Polars' other name for it)."""
+        """The same as :meth:`strftime` (Polars' other name for it).
+
+        Examples
+        --------
+        >>> import riverbed as rb, datetime as dt
+        >>> s = rb.from_pydict({"d": [dt.date(2026, 3, 1)]})
+        >>> s.select(rb.col("d").dt.to_string("%d/%m/%Y").alias("out")).collect()["out"].to_pylist()
+        ['01/03/2026']
+        """
         return self.strftime(format)
 
     def total_days(self) -> Expr:

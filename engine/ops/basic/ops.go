@@ -95,9 +95,12 @@ type LimitOp struct {
 	N        int64
 	seen     int64
 	StopSrcs bool
-	Quorum   *atomic.Int32
-	tc       *runtime.TaskCtx
-	done     bool
+	// Sources (plan ordinals) are the sources only this limit reads, which it stops once it
+	// has its rows; nil: every source of the job, once the Quorum of limits have theirs.
+	Sources []int
+	Quorum  *atomic.Int32
+	tc      *runtime.TaskCtx
+	done    bool
 }
 
 func (o *LimitOp) Open(tc *runtime.TaskCtx) error {
@@ -113,7 +116,10 @@ func (o *LimitOp) reached() {
 		return
 	}
 	o.done = true
-	if o.Quorum == nil || o.Quorum.Add(-1) == 0 {
+	switch {
+	case o.Sources != nil:
+		o.tc.Job.StopReadingSources(o.Sources)
+	case o.Quorum == nil || o.Quorum.Add(-1) == 0:
 		o.tc.Job.StopReading()
 	}
 }
