@@ -384,3 +384,15 @@ def test_a_case_value_is_computed_only_where_its_condition_picks_it() -> None:
     # the cast still fails where it is picked, naming it
     with pytest.raises(rb.RiverbedError, match="cast"):
         rb.sql("SELECT CASE WHEN kind = 't' THEN CAST(s AS BIGINT) END AS v FROM t", t=t).collect()
+
+
+def test_a_condition_across_updating_inputs_filters_the_joined_changes() -> None:
+    """Over updating inputs (GROUP BYs of an unbounded table) the join takes no condition
+    beyond its keys: the planner filters the joined changes with it instead."""
+    env = rb.Environment(parallelism=2)
+    g = env.datagen({"k": rb.Int64, "v": rb.Int64}, rows_per_second=100)
+    q = env.sql("SELECT a.k, a.n, b.m FROM (SELECT k, COUNT(*) AS n FROM g GROUP BY k) a "
+                "JOIN (SELECT k, MAX(v) AS m FROM g GROUP BY k) b ON a.k = b.k AND a.n > b.m", g=g)
+    lines = q.explain().split("physical plan")[0].splitlines()
+    join = next(i for i, line in enumerate(lines) if "updating inner join" in line)
+    assert any('filter: (col("n") > col("m"))' in line for line in lines[:join]), lines

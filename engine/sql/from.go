@@ -259,6 +259,17 @@ func (pl *planner) joinOn(l, r *rel, how string, lk, rk, on []Expr, at Pos) (*re
 		}
 		lx, rx = append(lx, x), append(rx, y)
 	}
+	if len(on) > 0 && (how == "inner" || how == "cross") && (pl.updating(l) || pl.updating(right)) {
+		// the join takes no condition over updating inputs: it filters the joined changes
+		out, err := pl.joinExprs(l, right, how, lx, rx, nil, at)
+		for _, c := range on {
+			if err != nil {
+				return nil, err
+			}
+			out, err = pl.filter(out, c)
+		}
+		return out, err
+	}
 	var where *plan.Expr
 	if len(on) > 0 {
 		var cond Expr
@@ -270,6 +281,13 @@ func (pl *planner) joinOn(l, r *rel, how string, lk, rk, on []Expr, at Pos) (*re
 		}
 	}
 	return pl.joinExprs(l, right, how, lx, rx, where, at)
+}
+
+// updating says whether r is an updating table (a changelog: its node's last column is
+// the op column, which r's columns leave out).
+func (pl *planner) updating(r *rel) bool {
+	s, err := pl.schemaOf(r.node)
+	return err == nil && s.NumFields() == len(r.cols)+1 && s.Field(len(r.cols)).Name == agg.OpColumn
 }
 
 // renameClashes gives the right columns whose field names the left has a new field name
