@@ -96,6 +96,12 @@ func canFail(e Expr) bool {
 	return false
 }
 
+// Reads lists the input columns (indexes) e reads; ok is false when it cannot tell.
+func Reads(e Expr) (cols map[int]bool, ok bool) {
+	cols = map[int]bool{}
+	return cols, readsOf(e, cols)
+}
+
 // readsOf lists the input columns e reads; ok is false when it cannot tell.
 func readsOf(e Expr, into map[int]bool) (ok bool) {
 	switch x := e.(type) {

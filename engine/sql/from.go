@@ -283,6 +283,33 @@ func (pl *planner) joinOn(l, r *rel, how string, lk, rk, on []Expr, at Pos) (*re
 	return pl.joinExprs(l, right, how, lx, rx, where, at)
 }
 
+// colType is the type of the column of cols with field name f (nil: none, or f is nil).
+func colType(cols []column, f *string) arrow.DataType {
+	if f == nil {
+		return nil
+	}
+	for _, c := range cols {
+		if c.field == *f {
+			return c.typ
+		}
+	}
+	return nil
+}
+
+// identicalWhenEqual says whether two equal values of type t are the same value (not so
+// for floats: -0 = 0; nor for decimals of other scales, which the type rules out anyway).
+func identicalWhenEqual(t arrow.DataType) bool {
+	switch {
+	case expr.IsInteger(t), expr.IsString(t):
+		return true
+	}
+	switch t.ID() {
+	case arrow.BOOL, arrow.DATE32, arrow.DATE64, arrow.TIMESTAMP, arrow.TIME32, arrow.TIME64, arrow.DURATION:
+		return true
+	}
+	return false
+}
+
 // updating says whether r is an updating table (a changelog: its node's last column is
 // the op column, which r's columns leave out).
 func (pl *planner) updating(r *rel) bool {
@@ -341,11 +368,34 @@ func (pl *planner) joinExprs(l, right *rel, how string, lx, rx []*plan.Expr, whe
 		}
 		return x
 	}
+	// An inner join's right key equal to a left key of the same type (integers, strings,
+	// dates and times: equal means identical) holds the left key's values on every row: the
+	// join drops it (as the Python API's) and the relation reads it from the left key,
+	// instead of gathering and carrying a copy. Other right keys are kept as the join's
+	// own column (a cast to their own type is not dropped).
+	same := map[string]string{} // right key field -> the left field it equals ("": not every use)
+	if how == "inner" {
+		for i := range lx {
+			x, y := lx[i], rx[i]
+			if y.Col == nil {
+				continue
+			}
+			lt, rt := colType(l.cols, x.Col), colType(right.cols, y.Col)
+			if prev, seen := same[*y.Col]; x.Col == nil || lt == nil || rt == nil || !arrow.TypeEqual(lt, rt) ||
+				!identicalWhenEqual(lt) || (seen && prev == "") {
+				same[*y.Col] = ""
+				continue
+			}
+			same[*y.Col] = *x.Col
+		}
+	}
 	for i := range lx {
 		x, y := lx[i], rx[i]
 		switch how {
 		case "inner", "left":
-			y = keep(y, right.cols)
+			if y.Col == nil || same[*y.Col] == "" {
+				y = keep(y, right.cols)
+			}
 		case "right":
 			x = keep(x, l.cols)
 		}
@@ -360,19 +410,42 @@ func (pl *planner) joinExprs(l, right *rel, how string, lx, rx []*plan.Expr, whe
 		return &rel{node: n, cols: l.cols}, nil
 	}
 	cols := append(append([]column(nil), l.cols...), right.cols...)
-	if schema.NumFields() == len(cols)+1 && schema.Field(len(cols)).Name == agg.OpColumn {
+	fieldOf := make([]int, 0, len(cols)) // the join's fields, in order, as cols' indexes
+	var copies []*plan.Expr              // with a dropped right key: the select that gives it back
+	for i, c := range cols {
+		if i >= len(l.cols) && same[c.field] != "" {
+			copies = append(copies, alias(colRef(same[c.field]), c.field))
+			continue
+		}
+		fieldOf = append(fieldOf, i)
+		copies = append(copies, colRef(c.field))
+	}
+	if schema.NumFields() == len(fieldOf)+1 && schema.Field(len(fieldOf)).Name == agg.OpColumn {
 		// an outer join over an unbounded input gives an updating result: its op column
 		// goes on through the operators that take it (docs/changelog.md), unnamed in SQL
-		schema = arrow.NewSchema(schema.Fields()[:len(cols)], nil)
+		schema = arrow.NewSchema(schema.Fields()[:len(fieldOf)], nil)
 	}
-	if schema.NumFields() != len(cols) {
-		return nil, errorAt(at, "internal: the join gives %d columns, the planner expected %d", schema.NumFields(), len(cols))
+	if schema.NumFields() != len(fieldOf) {
+		return nil, errorAt(at, "internal: the join gives %d columns, the planner expected %d", schema.NumFields(), len(fieldOf))
 	}
-	for i := range cols {
-		if schema.Field(i).Name != cols[i].field {
-			return nil, errorAt(at, "internal: the join's column %d is %q, the planner expected %q", i, schema.Field(i).Name, cols[i].field)
+	for i, c := range fieldOf {
+		if schema.Field(i).Name != cols[c].field {
+			return nil, errorAt(at, "internal: the join's column %d is %q, the planner expected %q", i, schema.Field(i).Name, cols[c].field)
 		}
-		cols[i].typ = schema.Field(i).Type
+		cols[c].typ = schema.Field(i).Type
+	}
+	if len(fieldOf) < len(cols) {
+		// the right keys read from the left ones, a copy of the column's reference (a
+		// select that no one reads a column of drops it)
+		var opCol []*plan.Expr
+		if schema.NumFields() < len(fieldOf)+1 {
+			if full, err := pl.schemaOf(n); err == nil && full.NumFields() == len(fieldOf)+1 {
+				opCol = append(opCol, colRef(agg.OpColumn))
+			}
+		}
+		if n, _, err = pl.add(&plan.Node{Op: "select", Input: n, Args: &engine.SelectArgs{Exprs: append(copies, opCol...)}}, at); err != nil {
+			return nil, err
+		}
 	}
 	return &rel{node: n, cols: cols}, nil
 }

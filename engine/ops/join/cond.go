@@ -100,18 +100,25 @@ func (o *HashJoinOp) holds(l, r []keyed.RowRef) ([]bool, error) {
 		return o.mask, nil
 	}
 	ctx := o.tc.Eval.Ctx
-	lcols, err := o.sides[0].store.Gather(ctx, l)
+	o.condColumns()
+	lcols, err := o.sides[0].store.GatherSome(ctx, l, o.condWant[0])
 	if err != nil {
 		return nil, err
 	}
 	defer runtime.ReleaseAll(lcols)
-	rcols, err := o.sides[1].store.Gather(ctx, r)
+	rcols, err := o.sides[1].store.GatherSome(ctx, r, o.condWant[1])
 	if err != nil {
 		return nil, err
 	}
 	defer runtime.ReleaseAll(rcols)
 	cols := append(append(make([]arrow.Array, 0, len(lcols)+len(rcols)), lcols...), rcols...)
-	rec := array.NewRecordBatch(o.CondSchema, cols, int64(n))
+	for i, c := range cols {
+		if c == nil { // a column the condition does not read
+			cols[i] = array.NewNull(n)
+			defer cols[i].Release()
+		}
+	}
+	rec := array.NewRecordBatch(o.condNarrow, cols, int64(n))
 	defer rec.Release()
 	d, err := o.Cond.Eval(o.tc.Eval, rec)
 	if err != nil {
@@ -127,6 +134,31 @@ func (o *HashJoinOp) holds(l, r []keyed.RowRef) ([]bool, error) {
 		o.mask = append(o.mask, b.IsValid(i) && b.Value(i))
 	}
 	return o.mask, nil
+}
+
+// condColumns works out, once, which columns of each side the condition reads.
+func (o *HashJoinOp) condColumns() {
+	if o.condNarrow != nil {
+		return
+	}
+	reads, ok := expr.Reads(o.Cond)
+	nl := o.sides[0].store.Schema.NumFields()
+	fields := append([]arrow.Field(nil), o.CondSchema.Fields()...)
+	for side := range o.condWant {
+		o.condWant[side] = make([]bool, o.sides[side].store.Schema.NumFields())
+	}
+	for i := range fields {
+		side, k := 0, i
+		if i >= nl {
+			side, k = 1, i-nl
+		}
+		if !ok || reads[i] {
+			o.condWant[side][k] = true
+		} else {
+			fields[i] = arrow.Field{Name: fields[i].Name, Type: arrow.Null, Nullable: true}
+		}
+	}
+	o.condNarrow = arrow.NewSchema(fields, nil)
 }
 
 // filterPending drops the pending pairs of an inner or cross join for which the

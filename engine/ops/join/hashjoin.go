@@ -62,6 +62,10 @@ type HashJoinOp struct {
 	// over CondSchema: the left input's columns, then the right input's (cond.go).
 	Cond       expr.Expr
 	CondSchema *arrow.Schema
+	// what the condition reads (set at its first use): per side, the columns to gather,
+	// and the schema of its record, in which the others are null-typed placeholders
+	condWant   [2][]bool
+	condNarrow *arrow.Schema
 	cand       [2][]keyed.RowRef // candidate pairs of the rows waiting for decide
 	undecided  []undecided
 	mask       []bool
