@@ -35,7 +35,7 @@ func costOf(e Expr) int {
 		return 0
 	case *CastExpr:
 		c := 1
-		if isStringLike(x.Arg.Type()) || isStringLike(x.To) {
+		if IsString(x.Arg.Type()) || IsString(x.To) { // parsing or formatting text
 			c = 5
 		}
 		return c + costOf(x.Arg)
@@ -64,14 +64,6 @@ func costOf(e Expr) int {
 		return c
 	}
 	return 20 // an expression this file does not know: assume it costs
-}
-
-func isStringLike(t arrow.DataType) bool {
-	switch t.ID() {
-	case arrow.STRING, arrow.LARGE_STRING, arrow.STRING_VIEW, arrow.BINARY, arrow.LARGE_BINARY:
-		return true
-	}
-	return false
 }
 
 // canFail says whether evaluating e can fail on some values: a cast (a string that does

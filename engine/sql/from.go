@@ -262,11 +262,8 @@ func (pl *planner) joinOn(l, r *rel, how string, lk, rk, on []Expr, at Pos) (*re
 	if len(on) > 0 && (how == "inner" || how == "cross") && (pl.updating(l) || pl.updating(right)) {
 		// the join takes no condition over updating inputs: it filters the joined changes
 		out, err := pl.joinExprs(l, right, how, lx, rx, nil, at)
-		for _, c := range on {
-			if err != nil {
-				return nil, err
-			}
-			out, err = pl.filter(out, c)
+		for i := 0; i < len(on) && err == nil; i++ {
+			out, err = pl.filter(out, on[i])
 		}
 		return out, err
 	}
@@ -299,15 +296,7 @@ func colType(cols []column, f *string) arrow.DataType {
 // identicalWhenEqual says whether two equal values of type t are the same value (not so
 // for floats: -0 = 0; nor for decimals of other scales, which the type rules out anyway).
 func identicalWhenEqual(t arrow.DataType) bool {
-	switch {
-	case expr.IsInteger(t), expr.IsString(t):
-		return true
-	}
-	switch t.ID() {
-	case arrow.BOOL, arrow.DATE32, arrow.DATE64, arrow.TIMESTAMP, arrow.TIME32, arrow.TIME64, arrow.DURATION:
-		return true
-	}
-	return false
+	return expr.IsInteger(t) || expr.IsString(t) || expr.IsTemporal(t) || t.ID() == arrow.BOOL
 }
 
 // updating says whether r is an updating table (a changelog: its node's last column is
