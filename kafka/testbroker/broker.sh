@@ -116,6 +116,9 @@ share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
 log.flush.interval.messages=9223372036854775807
+# Tests write records with timestamps of 1970 (event times they choose): time-based
+# retention, checked every 5 minutes, would delete them while a test reads them.
+log.retention.ms=-1
 PROPS
 	cp="$cache/*"
 	local jvm=(-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.awt.headless=true
