@@ -47,6 +47,12 @@ type binder struct {
 	// selects: the output columns of each select that some consumer uses (the rest are
 	// not computed, and the columns only they read are not read)
 	selects map[*plan.Node]map[string]bool
+	// filters: the columns of each filter's input that its consumers use (the filter
+	// passes on only those: less to filter, to exchange and to keep)
+	filters map[*plan.Node]map[string]bool
+	// joins: the output columns of each relational join that its consumers use (it
+	// gathers only those)
+	joins   map[*plan.Node]map[string]bool
 	counter int
 	// A plan is a DAG: a node used in several places is bound once.
 	bound map[*plan.Node]*lnode
@@ -65,7 +71,9 @@ type binder struct {
 
 // BindCache keeps the Parquet datasets (their footers) that binding opened, by the paths
 // read, for a planner that binds a growing plan many times (the SQL planner binds each
-// node it adds): each dataset is opened once. Not safe for concurrent use.
+// node it adds): each dataset is opened once. A bind with a cache validates and
+// describes the outputs only: it stops before pushing projections into the scans (the
+// run binds the finished plan in full). Not safe for concurrent use.
 type BindCache struct {
 	datasets map[string]*batch.Dataset
 }
@@ -93,8 +101,15 @@ func bindWith(p *plan.Plan, inputs []*arrow.Schema, cache *BindCache) ([]*lnode,
 	if err != nil {
 		return nil, err
 	}
+	if cache != nil {
+		// A planner asks for schemas: the first pass has them (the second only pushes
+		// projections into the scans, which the plan it grows is bound for in the end).
+		return first, nil
+	}
 	b.columns = map[*plan.Node][]string{}
 	b.selects = map[*plan.Node]map[string]bool{}
+	b.filters = map[*plan.Node]map[string]bool{}
+	b.joins = map[*plan.Node]map[string]bool{}
 	b.pending = map[*plan.Node]int{}
 	b.need = map[*plan.Node]map[string]bool{}
 	b.needAll = map[*plan.Node]bool{}

@@ -19,6 +19,7 @@ type FilterArgs struct {
 type filterOp struct {
 	FilterArgs
 	pred expr.Expr
+	keep []int // the input columns passed on, after projection pushdown (nil: all)
 }
 
 func init() {
@@ -39,11 +40,38 @@ func (o *filterOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 	if pred.Type().ID() != arrow.BOOL {
 		return rberr.New(rberr.Type, "%s: the predicate %s is %s, not bool; compare it, e.g. %s > 0", name, pred, expr.TypeName(pred.Type()), pred)
 	}
-	o.pred, ln.schema, ln.timeCol = pred, in.schema, in.timeCol
+	o.pred, ln.schema, ln.timeCol, o.keep = pred, in.schema, in.timeCol, nil
+	if keep, ok := b.filters[n]; ok {
+		var fields []arrow.Field
+		for i, f := range in.schema.Fields() {
+			if keep[f.Name] {
+				o.keep = append(o.keep, i)
+				fields = append(fields, f)
+			}
+		}
+		if len(o.keep) == in.schema.NumFields() {
+			o.keep = nil
+		} else {
+			md := in.schema.Metadata()
+			ln.schema = arrow.NewSchema(fields, &md)
+		}
+	}
 	return nil
 }
 
+// require needs what its consumers need and what the predicate reads; it passes on only
+// the columns its consumers need (and the event time), when they do not need them all.
 func (o *filterOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]bool) {
+	if need != nil && len(need) > 0 && ln.inputs[0].changelog == "" {
+		keep := map[string]bool{}
+		for k := range need {
+			keep[k] = true
+		}
+		if ln.timeCol != "" {
+			keep[ln.timeCol] = true
+		}
+		b.filters[n] = keep
+	}
 	b.require(n.Input, ln.inputs[0], union(need, refs(o.Predicate)))
 }
 
@@ -61,8 +89,8 @@ func (o *filterOp) build(g *graph, n *lnode, prune *plan.Expr) (flow, error) {
 	if err != nil {
 		return f, err
 	}
-	pred := o.pred
-	f.st.Chain("filter", func(int) runtime.Operator { return &basic.FilterOp{Name: n.name, Pred: pred} })
+	pred, keep := o.pred, o.keep
+	f.st.Chain("filter", func(int) runtime.Operator { return &basic.FilterOp{Name: n.name, Pred: pred, Keep: keep} })
 	return f, nil
 }
 

@@ -106,7 +106,54 @@ func (o *joinOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 		}
 		ln.inputs = append(ln.inputs, in)
 	}
-	return o.bindJoin(ln, ln.inputs[0], ln.inputs[1])
+	if err := o.bindJoin(ln, ln.inputs[0], ln.inputs[1]); err != nil {
+		return err
+	}
+	if keep, ok := b.joins[n]; ok {
+		o.narrow(ln, keep)
+	}
+	return nil
+}
+
+// narrow keeps only the output columns in keep (after projection pushdown: those its
+// consumers use), so the join gathers no other. Names stay as they were bound with all
+// columns (a right column keeps the suffix of a clash with a left column dropped).
+func (o *joinOp) narrow(ln *lnode, keep map[string]bool) {
+	js := o.spec
+	left := ln.inputs[0]
+	if js == nil || !regularJoin(js.How) || ln.changelog != "" {
+		return
+	}
+	leftKeep := o.leftKeep
+	if leftKeep == nil {
+		leftKeep = make([]int, left.schema.NumFields())
+		for i := range leftKeep {
+			leftKeep[i] = i
+		}
+	}
+	out := js.Schema.Fields()
+	var fields []arrow.Field
+	var lk, rk []int
+	for at, i := range leftKeep {
+		if keep[out[at].Name] {
+			fields, lk = append(fields, out[at]), append(lk, i)
+		}
+	}
+	for j, i := range js.RightKeep {
+		if f := out[len(leftKeep)+j]; keep[f.Name] {
+			fields, rk = append(fields, f), append(rk, i)
+		}
+	}
+	if len(fields) == len(out) || len(fields) == 0 {
+		return
+	}
+	if len(lk) == left.schema.NumFields() {
+		lk = nil
+	} else if lk == nil {
+		lk = []int{}
+	}
+	js.Schema = arrow.NewSchema(fields, nil)
+	js.RightKeep, o.leftKeep, ln.schema = rk, lk, js.Schema
 }
 
 // A semi or anti join emits at most its left input's rows.
@@ -123,6 +170,16 @@ func (o *joinOp) estimateRows(n *lnode) (int64, bool) {
 // join binds again with the same output names. Event-time joins, and inputs that carry
 // a changelog, take every column.
 func (o *joinOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]bool) {
+	if len(need) > 0 && ln.changelog == "" {
+		keep := map[string]bool{}
+		for k := range need {
+			keep[k] = true
+		}
+		if ln.timeCol != "" {
+			keep[ln.timeCol] = true // the stream's event time goes on
+		}
+		b.joins[n] = keep
+	}
 	lneed, rneed := o.inputNeeds(ln, need)
 	b.require(n.Inputs[0], ln.inputs[0], lneed)
 	b.require(n.Inputs[1], ln.inputs[1], rneed)

@@ -4,6 +4,7 @@ null rules and output columns the API takes) and DuckDB, on edge cases and rando
 from __future__ import annotations
 
 import random
+import re
 
 import duckdb
 import polars as pl
@@ -333,3 +334,73 @@ def test_unused_select_columns_under_a_join_are_neither_computed_nor_read(tmp_pa
     got = rb.read_parquet(str(tmp_path / "l.parquet")).join(r, left_on="k", right_on="rk").select("k", "ulen").collect()
     want = con.sql("select l.k, length(r.unused_r) as ulen from l join r on l.k = r.k").to_arrow_table()
     assert sorted(got.to_pylist(), key=repr) == sorted(want.to_pylist(), key=repr)
+
+
+def _schema_line(plan: str, op: str) -> str:
+    lines = [line for line in plan.split("physical plan")[0].splitlines()
+             if re.match(rf'\s*{op}( "[^"]*")?:', line) and "see shared" not in line]
+    assert len(lines) == 1, plan
+    return lines[0].split("->")[-1]
+
+
+@pytest.mark.parametrize("how", KINDS + ["cross"])
+def test_joins_and_filters_pass_on_only_the_columns_used(how: str) -> None:
+    """A join hands on (and gathers) only the output columns used above it, a filter only
+    those used above it: the columns its condition or predicate alone reads stay behind,
+    and a right column keeps the suffix of a clash with a left column no one uses.
+    Answers against DuckDB."""
+    rng = random.Random(11)
+    n = 400
+    left = pa.table({"k": [rng.randrange(40) for _ in range(n)], "x": list(range(n)),
+                     "lo": [rng.randrange(100) for _ in range(n)], "pad_l": ["l" * 9] * n})
+    right = pa.table({"k": [rng.randrange(50) for _ in range(n)], "x": list(range(n, 2 * n)),
+                      "at": [rng.randrange(100) for _ in range(n)], "pad_r": ["r" * 9] * n})
+    env = rb.Environment(parallelism=2, batch_size=16)
+    if how == "cross":
+        left, right = left.slice(0, 60), right.slice(0, 50)
+        joined = env.from_arrow(left).join(env.from_arrow(right), how="cross")
+    else:
+        joined = env.from_arrow(left).join(env.from_arrow(right), on="k", how=how, where=col("at") >= col("lo"))
+    out = ["k", "pad_l"] if how in ("semi", "anti") else ["k", "x_right"]
+    q = joined.filter(col("pad_l").str.len_chars() > 0 if how in ("semi", "anti") else col("x_right") % 3 != 0)
+    q = q.select(out[0]) if how in ("semi", "anti") else q.select(*out)
+    plan = q.explain()
+    kept = _schema_line(plan, "filter")
+    for gone in ("lo", "at", "pad_r") + (("pad_l", "x:") if how not in ("semi", "anti") else ()):
+        assert gone not in kept, (gone, plan)
+    if how not in ("semi", "anti", "cross"):
+        assert "pad_l" not in _schema_line(plan, "join") and "lo:" not in _schema_line(plan, "join"), plan
+    got = q.collect()
+    con = duckdb.connect()
+    con.register("l", left)
+    con.register("r", right)
+    kind = {"full": "full outer"}.get(how, how)
+    if how in ("semi", "anti"):
+        want = con.sql(f"select l.k from l {kind} join r on l.k = r.k and r.at >= l.lo where length(l.pad_l) > 0")
+    elif how == "cross":
+        want = con.sql("select l.k, r.x as x_right from l cross join r where r.x % 3 <> 0")
+    else:
+        key = "r.k" if how == "right" else "l.k"
+        want = con.sql(f"select {key} as k, r.x as x_right from l {kind} join r on l.k = r.k and r.at >= l.lo "
+                       "where r.x % 3 <> 0 or (r.x is null and false)")
+    assert rows(got) == sorted(want.fetchall(), key=repr) and got.num_rows > 0, how
+
+
+def test_a_shared_filter_passes_on_what_any_of_its_consumers_uses() -> None:
+    """A filter read by two consumers keeps the columns either uses; a count of its rows
+    alone keeps the rows. Answers against DuckDB."""
+    t = pa.table({"k": [i % 7 for i in range(300)], "a": list(range(300)), "b": [i * 2 for i in range(300)],
+                  "c": [str(i) for i in range(300)]})
+    env = rb.Environment(parallelism=2, batch_size=32)
+    f = env.from_arrow(t).filter(col("a") % 5 != 1)
+    sums = f.group_by("k").agg(col("a").sum().alias("sa"))
+    maxes = f.group_by("k").agg(col("b").max().alias("mb"))
+    q = sums.join(maxes, on="k")
+    kept = _schema_line(q.explain(), "filter")
+    assert "a:" in kept and "b:" in kept and "c:" not in kept, kept
+    con = duckdb.connect()
+    con.register("t", t)
+    want = con.sql("select k, sum(a) as sa, max(b) as mb from t where a % 5 <> 1 group by k").fetchall()
+    assert rows(q.collect()) == sorted(want, key=repr)
+    n = env.from_arrow(t).filter(col("c").str.len_chars() == 2).group_by().agg(rb.count().alias("n")).collect()
+    assert n["n"].to_pylist() == [90]

@@ -16,7 +16,11 @@ type FilterOp struct {
 	runtime.BaseOp
 	Name string
 	Pred expr.Expr
+	// Keep are the columns of the input passed on (nil: all), in order: the predicate
+	// reads the whole input.
+	Keep []int
 	tc   *runtime.TaskCtx
+	out  *arrow.Schema // of the batches passed on, when Keep is set
 }
 
 func (o *FilterOp) Open(tc *runtime.TaskCtx) error { o.tc = tc; return nil }
@@ -34,13 +38,28 @@ func (o *FilterOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
 	}
 	defer mask.Release()
 	b := mask.(*array.Boolean)
-	if b.NullN() == 0 {
-		if trues := countTrue(b); trues == b.Len() {
-			rec.Retain()
-			return out.Emit(m.With(rec))
-		} else if trues == 0 {
-			return nil
+	if b.NullN() == 0 && countTrue(b) == 0 {
+		return nil
+	}
+	if o.Keep != nil {
+		if o.out == nil {
+			fields := make([]arrow.Field, len(o.Keep))
+			for j, i := range o.Keep {
+				fields[j] = rec.Schema().Field(i)
+			}
+			md := rec.Schema().Metadata()
+			o.out = arrow.NewSchema(fields, &md)
 		}
+		cols := make([]arrow.Array, len(o.Keep))
+		for j, i := range o.Keep {
+			cols[j] = rec.Column(i)
+		}
+		rec = array.NewRecordBatch(o.out, cols, rec.NumRows())
+		defer rec.Release()
+	}
+	if b.NullN() == 0 && countTrue(b) == b.Len() {
+		rec.Retain()
+		return out.Emit(m.With(rec))
 	}
 	res, err := compute.FilterRecordBatch(o.tc.Eval.Ctx, rec, mask, compute.DefaultFilterOptions())
 	if err != nil {

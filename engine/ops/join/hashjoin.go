@@ -65,6 +65,7 @@ type HashJoinOp struct {
 	// what the condition reads (set at its first use): per side, the columns to gather,
 	// and the schema of its record, in which the others are null-typed placeholders
 	condWant   [2][]bool
+	outWant    [2][]bool // the columns of each side's rows in the output
 	condNarrow *arrow.Schema
 	cand       [2][]keyed.RowRef // candidate pairs of the rows waiting for decide
 	undecided  []undecided
@@ -281,21 +282,24 @@ func (o *HashJoinOp) flush(out runtime.Emitter) error {
 	}
 	o.pending[0], o.pending[1] = left[:0], right[:0]
 	ctx := o.tc.Eval.Ctx
-	lcols, err := o.sides[0].store.Gather(ctx, left)
-	if err != nil {
-		return err
-	}
-	defer runtime.ReleaseAll(lcols)
+	o.outColumns()
 	var cols []arrow.Array
-	if o.LeftKeep == nil {
-		cols = append(cols, lcols...)
-	} else {
-		for _, i := range o.LeftKeep {
-			cols = append(cols, lcols[i])
+	if o.LeftKeep == nil || len(o.LeftKeep) > 0 {
+		lcols, err := o.sides[0].store.GatherSome(ctx, left, o.outWant[0])
+		if err != nil {
+			return err
+		}
+		defer runtime.ReleaseAll(lcols)
+		if o.LeftKeep == nil {
+			cols = append(cols, lcols...)
+		} else {
+			for _, i := range o.LeftKeep {
+				cols = append(cols, lcols[i])
+			}
 		}
 	}
 	if len(o.Spec.RightKeep) > 0 {
-		rcols, err := o.sides[1].store.Gather(ctx, right)
+		rcols, err := o.sides[1].store.GatherSome(ctx, right, o.outWant[1])
 		if err != nil {
 			return err
 		}
@@ -311,6 +315,24 @@ func (o *HashJoinOp) flush(out runtime.Emitter) error {
 	}
 	rec := array.NewRecordBatch(o.Spec.Schema, cols, int64(len(left)))
 	return runtime.EmitSliced(rec, o.emitRows(), out)
+}
+
+// outColumns works out, once, which columns of each side's rows the output holds.
+func (o *HashJoinOp) outColumns() {
+	if o.outWant[0] != nil {
+		return
+	}
+	for side, keep := range [2][]int{o.LeftKeep, o.Spec.RightKeep} {
+		o.outWant[side] = make([]bool, o.sides[side].store.Schema.NumFields())
+		if side == 0 && keep == nil {
+			for i := range o.outWant[side] {
+				o.outWant[side][i] = true
+			}
+		}
+		for _, i := range keep {
+			o.outWant[side][i] = true
+		}
+	}
 }
 
 // ProcessWatermark passes watermarks on: a regular join's rows carry no event time of
