@@ -52,8 +52,10 @@ type binder struct {
 	filters map[*plan.Node]map[string]bool
 	// joins: the output columns of each relational join that its consumers use (it
 	// gathers only those)
-	joins   map[*plan.Node]map[string]bool
-	counter int
+	joins map[*plan.Node]map[string]bool
+	// noWindowTime: window aggregations whose window_time column no consumer uses
+	noWindowTime map[*plan.Node]bool
+	counter      int
 	// A plan is a DAG: a node used in several places is bound once.
 	bound map[*plan.Node]*lnode
 	// require: consumer edges of each node not yet reported, and the columns they need
@@ -110,6 +112,7 @@ func bindWith(p *plan.Plan, inputs []*arrow.Schema, cache *BindCache) ([]*lnode,
 	b.selects = map[*plan.Node]map[string]bool{}
 	b.filters = map[*plan.Node]map[string]bool{}
 	b.joins = map[*plan.Node]map[string]bool{}
+	b.noWindowTime = map[*plan.Node]bool{}
 	b.pending = map[*plan.Node]int{}
 	b.need = map[*plan.Node]map[string]bool{}
 	b.needAll = map[*plan.Node]bool{}

@@ -41,6 +41,7 @@ type windowAggOp struct {
 	processing bool
 	winTime    string // the input column windows read event time from
 	winTimeIdx int    // its index in the input's schema
+	timeOut    bool   // window_time is in the output (asked for and, after projection pushdown, used)
 }
 
 func init() {
@@ -55,6 +56,9 @@ func (o *windowAggOp) require(b *binder, n *plan.Node, ln *lnode, need map[strin
 	if o.lateOutput {
 		b.require(n.Input, ln.inputs[0], nil)
 		return
+	}
+	if o.WindowTime && need != nil && !need["window_time"] {
+		b.noWindowTime[n] = true // computed for no one: the second bind leaves it out
 	}
 	m := refs(append(append([]*plan.Expr{}, o.Keys...), o.Aggs...)...)
 	if o.winTime != "" {
@@ -94,13 +98,13 @@ func (o *windowAggOp) build(g *graph, n *lnode, _ *plan.Expr) (flow, error) {
 	if o.win.Kind == "session" {
 		st.Chain(name, func(int) runtime.Operator {
 			return &window.SessionAggOp{Name: n.name, Keys: keys, KeyTypes: types, Aggs: o.aggs, Schema: n.schema,
-				Gap: o.win.Gap, Lateness: o.lateness, TimeIdx: timeIdx, TimeType: timeType, LateOutput: o.lateOutput, BatchSize: g.BatchSize, WindowTime: o.WindowTime && !o.lateOutput}
+				Gap: o.win.Gap, Lateness: o.lateness, TimeIdx: timeIdx, TimeType: timeType, LateOutput: o.lateOutput, BatchSize: g.BatchSize, WindowTime: o.timeOut && !o.lateOutput}
 		})
 	} else {
 		st.Chain(name, func(int) runtime.Operator {
 			return &window.WindowAggOp{Name: n.name, Keys: keys, KeyTypes: types, Aggs: o.aggs, Schema: n.schema, Win: o.win,
 				Lateness: o.lateness, TimeIdx: timeIdx, TimeType: timeType, Processing: o.processing,
-				LateOutput: o.lateOutput, BatchSize: g.BatchSize, PreAgg: preAgg, WindowTime: o.WindowTime && !o.lateOutput}
+				LateOutput: o.lateOutput, BatchSize: g.BatchSize, PreAgg: preAgg, WindowTime: o.timeOut && !o.lateOutput}
 		})
 	}
 	return flow{st: st}, nil
@@ -252,7 +256,7 @@ func (o *windowAggOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 	}
 	fields := append(keyFields, arrow.Field{Name: "window_start", Type: timeType}, arrow.Field{Name: "window_end", Type: timeType})
 	ln.timeCol = ""
-	if o.WindowTime {
+	if o.timeOut = o.WindowTime && !b.noWindowTime[n]; o.timeOut {
 		fields = append(fields, arrow.Field{Name: "window_time", Type: timeType})
 		ln.timeCol = "window_time"
 	}
