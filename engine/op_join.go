@@ -296,6 +296,10 @@ func (o *joinOp) build(g *graph, n *lnode, _ *plan.Expr) (flow, error) {
 	case regularJoin(js.How) && !g.unbounded:
 		build = buildSide(n)
 	}
+	// A semi or anti join may build on its left input (a mark join) where no checkpoint
+	// holds its marks.
+	markBuild := (js.How == "semi" || js.How == "anti") && o.cond == nil && bcast < 0 && g.Batch && !g.checkpointing &&
+		!g.savepoints && !o.unbounded
 	buildFirst := build >= 0 && independent(n.inputs[0], n.inputs[1])
 	st := g.NewStage("join", parallel, edges...)
 	name := "join(" + js.How + ")"
@@ -305,7 +309,7 @@ func (o *joinOp) build(g *graph, n *lnode, _ *plan.Expr) (flow, error) {
 	st.Chain(name, func(int) runtime.Operator {
 		base := join.JoinBase{Spec: js, EmitSz: g.BatchSize}
 		if regularJoin(js.How) {
-			return &join.HashJoinOp{JoinBase: base, LeftKeep: o.leftKeep, Unbounded: o.unbounded, Broadcast: bcast >= 0, Build: build, BuildFirst: buildFirst,
+			return &join.HashJoinOp{JoinBase: base, LeftKeep: o.leftKeep, Unbounded: o.unbounded, Broadcast: bcast >= 0, Build: build, BuildFirst: buildFirst, MarkBuild: markBuild,
 				TTL: time.Duration(o.stateTTL) * time.Microsecond, Updating: o.updating, OpCol: o.opCol, Cond: o.cond, CondSchema: o.condSchema}
 		}
 		switch js.How {

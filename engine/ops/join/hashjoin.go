@@ -49,6 +49,12 @@ type HashJoinOp struct {
 	// drop: rows to forget once the pending output (which may gather them) is flushed —
 	// the retraction rows, the kept rows they took back, the rows with a null key.
 	drop [2][]keyed.RowRef
+	// MarkBuild: a semi or anti join without a condition may also build on its left input
+	// (a mark join, as DuckDB's): each right row marks its key matched, a semi join emits
+	// a key's left rows at its first match, an anti join the unmarked ones at the end. The
+	// marks are not checkpointed: the planner sets it only where no checkpoint is taken.
+	MarkBuild bool
+	marked    []bool // by key id, the left keys a right row has matched (MarkBuild)
 	// Build is the input the join would rather see whole first (by the planner's estimate,
 	// the smaller one; -1: none): the task reads it first whenever it has rows queued
 	// (runtime.InputPreferrer). Whichever input ends first, if it can, becomes the built
@@ -190,6 +196,20 @@ func (o *HashJoinOp) Finish(out runtime.Emitter) error {
 		return o.flush(out) // every row was emitted as it came
 	}
 	emit := func() error { return o.step(out) }
+	if o.probe == 1 && (o.Spec.How == "semi" || o.Spec.How == "anti") {
+		// built on the left (a mark join): semi rows went out at their first match
+		if o.Spec.How == "anti" {
+			for _, l := range o.all[0] {
+				if !o.isMarked(l.key) {
+					o.pair(l.ref, noRow)
+					if err := emit(); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		return o.drain(out)
+	}
 	switch o.Spec.How {
 	case "left", "semi", "anti", "full":
 		if o.Spec.How == "full" {

@@ -27,7 +27,30 @@ func (o *HashJoinOp) canBuild(side int) bool {
 	if o.Unbounded || o.TTL > 0 || o.Updating[0] || o.Updating[1] {
 		return false
 	}
-	return OneSided(o.Spec.How, side)
+	return OneSided(o.Spec.How, side) || (side == 0 && o.markJoin())
+}
+
+// markJoin reports whether the join may build on its left input as a mark join
+// (MarkBuild).
+func (o *HashJoinOp) markJoin() bool {
+	return o.MarkBuild && o.Cond == nil && !o.Broadcast && (o.Spec.How == "semi" || o.Spec.How == "anti")
+}
+
+// mark marks key k of the left input matched; it reports whether k was not yet.
+func (o *HashJoinOp) mark(k uint32) bool {
+	if int(k) >= len(o.marked) {
+		o.marked = append(o.marked, make([]bool, int(k)+1-len(o.marked))...)
+	}
+	if o.marked[k] {
+		return false
+	}
+	o.marked[k] = true
+	return true
+}
+
+// isMarked reports whether a right row has matched left key k (a null key never does).
+func (o *HashJoinOp) isMarked(k uint32) bool {
+	return k != nullKey && int(k) < len(o.marked) && o.marked[k]
 }
 
 // OneSided reports whether a join of kind how can take one input's rows (side) as a
@@ -127,6 +150,18 @@ func (o *HashJoinOp) probeRow(p int, k uint32, r keyed.RowRef) {
 	if o.Spec.How == "cross" {
 		for _, m := range o.all[b] {
 			pair(m.ref)
+		}
+		return
+	}
+	if p == 1 && (o.Spec.How == "semi" || o.Spec.How == "anti") {
+		// a mark join: the right row marks its key; a semi join emits the key's left rows
+		// at its first match
+		if k != nullKey {
+			if ms := o.rows[0].get(k); len(ms) > 0 && o.mark(k) && o.Spec.How == "semi" {
+				for _, m := range ms {
+					o.pair(m, noRow)
+				}
+			}
 		}
 		return
 	}
