@@ -29,11 +29,23 @@ func inputRows(n *lnode) (int64, bool) {
 }
 
 // sizeHint is a rough size of n's output for choosing a join's build side, where a wrong
-// guess costs time, not memory or answers: estimateRows, and where it has none, the
-// larger input of an equi-join (the many side of a key/foreign-key join) and the input
-// of an operator that emits at most its input's rows.
+// guess costs time, not memory or answers: estimateRows, or the hint of the input of an
+// operator that emits at most its input's rows where that is smaller; for a filter, a
+// fifth of its input's hint (DuckDB's planner assumes as much without statistics: a
+// filtered large input may well be the smaller one); for an equi-join, the larger
+// input's (the many side of a key/foreign-key join).
 func sizeHint(n *lnode) (int64, bool) {
-	if est, ok := estimateRows(n); ok {
+	if _, ok := n.impl.(*filterOp); ok {
+		h, ok := sizeHint(n.inputs[0])
+		return max(h/filterSelectivity, 1), ok
+	}
+	est, ok := estimateRows(n)
+	if _, one := n.impl.(rowEstimator); one && len(n.inputs) == 1 {
+		if h, hok := sizeHint(n.inputs[0]); hok && (!ok || h < est) {
+			return h, true
+		}
+	}
+	if ok {
 		return est, true
 	}
 	if j, ok := n.impl.(*joinOp); ok {
@@ -44,11 +56,11 @@ func sizeHint(n *lnode) (int64, bool) {
 		r, rok := sizeHint(n.inputs[1])
 		return max(l, r), lok && rok
 	}
-	if _, ok := n.impl.(rowEstimator); ok && len(n.inputs) == 1 {
-		return sizeHint(n.inputs[0])
-	}
 	return 0, false
 }
+
+// filterSelectivity: sizeHint takes a filter to keep 1/filterSelectivity of its input.
+const filterSelectivity = 5
 
 // buildSide is the input of a bounded relational join to read whole first and build on
 // (the smaller by sizeHint; the right on a tie), or -1 when a size is unknown.
