@@ -316,6 +316,19 @@ func (b *binder) require(n *plan.Node, ln *lnode, need map[string]bool) {
 	ln.impl.require(b, n, ln, need)
 }
 
+// passedOn is what a node that narrows its output to its consumers' use passes on: the
+// columns they need, and its event time (which goes on with the stream).
+func passedOn(ln *lnode, need map[string]bool) map[string]bool {
+	keep := make(map[string]bool, len(need)+1)
+	for k := range need {
+		keep[k] = true
+	}
+	if ln.timeCol != "" {
+		keep[ln.timeCol] = true
+	}
+	return keep
+}
+
 // refs is the set of columns expressions read.
 func refs(es ...*plan.Expr) map[string]bool {
 	m := map[string]bool{}

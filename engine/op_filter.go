@@ -62,15 +62,8 @@ func (o *filterOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 // require needs what its consumers need and what the predicate reads; it passes on only
 // the columns its consumers need (and the event time), when they do not need them all.
 func (o *filterOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]bool) {
-	if need != nil && len(need) > 0 && ln.inputs[0].changelog == "" {
-		keep := map[string]bool{}
-		for k := range need {
-			keep[k] = true
-		}
-		if ln.timeCol != "" {
-			keep[ln.timeCol] = true
-		}
-		b.filters[n] = keep
+	if len(need) > 0 && ln.inputs[0].changelog == "" {
+		b.filters[n] = passedOn(ln, need)
 	}
 	b.require(n.Input, ln.inputs[0], union(need, refs(o.Predicate)))
 }

@@ -171,14 +171,7 @@ func (o *joinOp) estimateRows(n *lnode) (int64, bool) {
 // a changelog, take every column.
 func (o *joinOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]bool) {
 	if len(need) > 0 && ln.changelog == "" {
-		keep := map[string]bool{}
-		for k := range need {
-			keep[k] = true
-		}
-		if ln.timeCol != "" {
-			keep[ln.timeCol] = true // the stream's event time goes on
-		}
-		b.joins[n] = keep
+		b.joins[n] = passedOn(ln, need)
 	}
 	lneed, rneed := o.inputNeeds(ln, need)
 	b.require(n.Inputs[0], ln.inputs[0], lneed)

@@ -193,14 +193,7 @@ func (o *selectOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]b
 		requireSelect(b, n, ln, o.Exprs)
 		return
 	}
-	keep := map[string]bool{}
-	for k := range need {
-		keep[k] = true
-	}
-	if ln.timeCol != "" {
-		keep[ln.timeCol] = true // the stream's event time goes on
-	}
-	b.selects[n] = keep
+	b.selects[n] = passedOn(ln, need)
 	requireSelect(b, n, ln, o.used(b, n))
 }
 

@@ -107,32 +107,44 @@ func TestHashJoinForgetsProbeRows(t *testing.T) {
 	for _, how := range []string{"inner", "left", "semi", "anti"} {
 		t.Run(how, func(t *testing.T) {
 			op := hashJoinOp(how).New().(*join.HashJoinOp)
-			tc := runtime.NewStandaloneTaskCtx(t.Context(), memory.NewGoAllocator(), 0, 1, 16)
-			if err := op.Open(tc); err != nil {
-				t.Fatal(err)
-			}
-			defer op.Close()
-			out := &discard{}
-			for _, st := range endFirst(steps, 1, 3) {
-				if st.End {
-					if err := op.EndInput(st.Side, out); err != nil {
-						t.Fatal(err)
-					}
-					if st.Side == 1 && op.HeldRows(0) != 0 {
-						t.Fatalf("the left side holds %d rows once the right has ended", op.HeldRows(0))
-					}
-					continue
+			out := feed(t, op, endFirst(steps, 1, 3), func(side int) {
+				if side == 1 && op.HeldRows(0) != 0 {
+					t.Fatalf("the left side holds %d rows once the right has ended", op.HeldRows(0))
 				}
-				st.Rec.Retain()
-				if err := op.ProcessBatch(runtime.Message{Kind: runtime.MsgBatch, Rec: st.Rec, Side: st.Side}, out); err != nil {
-					t.Fatal(err)
-				}
-			}
+			})
 			if op.HeldRows(0) != 0 || op.HeldRows(1) == 0 || out.rows == 0 {
 				t.Fatalf("held %d left and %d right rows at the end, %d rows out", op.HeldRows(0), op.HeldRows(1), out.rows)
 			}
 		})
 	}
+}
+
+// feed opens op on one subtask, runs steps through it (calling ended, if set, after each
+// input's end) and returns what it emitted; op is closed when the test ends.
+func feed(t *testing.T, op *join.HashJoinOp, steps []opstest.Step, ended func(side int)) *discard {
+	t.Helper()
+	tc := runtime.NewStandaloneTaskCtx(t.Context(), memory.NewGoAllocator(), 0, 1, 16)
+	if err := op.Open(tc); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { op.Close() })
+	out := &discard{}
+	for _, st := range steps {
+		if st.End {
+			if err := op.EndInput(st.Side, out); err != nil {
+				t.Fatal(err)
+			}
+			if ended != nil {
+				ended(st.Side)
+			}
+			continue
+		}
+		st.Rec.Retain()
+		if err := op.ProcessBatch(runtime.Message{Kind: runtime.MsgBatch, Rec: st.Rec, Side: st.Side}, out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
 }
 
 type discard struct{ rows int64 }
@@ -179,24 +191,7 @@ func TestHashJoinMarkBuild(t *testing.T) {
 	// Built on the left, the join keeps no right row once the left has ended.
 	j := hashJoinOp("semi").New().(*join.HashJoinOp)
 	j.MarkBuild = true
-	tc := runtime.NewStandaloneTaskCtx(t.Context(), memory.NewGoAllocator(), 0, 1, 16)
-	if err := j.Open(tc); err != nil {
-		t.Fatal(err)
-	}
-	defer j.Close()
-	out := &discard{}
-	for _, st := range endFirst(steps, 0, 4) {
-		if st.End {
-			if err := j.EndInput(st.Side, out); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		st.Rec.Retain()
-		if err := j.ProcessBatch(runtime.Message{Kind: runtime.MsgBatch, Rec: st.Rec, Side: st.Side}, out); err != nil {
-			t.Fatal(err)
-		}
-	}
+	out := feed(t, j, endFirst(steps, 0, 4), nil)
 	if j.HeldRows(1) != 0 || j.HeldRows(0) == 0 || out.rows == 0 {
 		t.Fatalf("held %d left and %d right rows at the end, %d rows out", j.HeldRows(0), j.HeldRows(1), out.rows)
 	}
