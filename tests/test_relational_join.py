@@ -344,18 +344,20 @@ def _schema_line(plan: str, op: str) -> str:
 
 
 @pytest.mark.parametrize("how", KINDS + ["cross"])
-def test_joins_and_filters_pass_on_only_the_columns_used(how: str) -> None:
+@pytest.mark.parametrize(("parallelism", "batch_size"), [(1, 1), (2, 16), (4, 65536)])
+def test_joins_and_filters_pass_on_only_the_columns_used(how: str, parallelism: int, batch_size: int) -> None:
     """A join hands on (and gathers) only the output columns used above it, a filter only
     those used above it: the columns its condition or predicate alone reads stay behind,
     and a right column keeps the suffix of a clash with a left column no one uses.
     Answers against DuckDB."""
     rng = random.Random(11)
     n = 400
-    left = pa.table({"k": [rng.randrange(40) for _ in range(n)], "x": list(range(n)),
-                     "lo": [rng.randrange(100) for _ in range(n)], "pad_l": ["l" * 9] * n})
-    right = pa.table({"k": [rng.randrange(50) for _ in range(n)], "x": list(range(n, 2 * n)),
-                      "at": [rng.randrange(100) for _ in range(n)], "pad_r": ["r" * 9] * n})
-    env = rb.Environment(parallelism=2, batch_size=16)
+    lo = pa.array([None if i % 17 == 0 else rng.randrange(100) for i in range(n)], pa.int64())
+    left = pa.table({"k": pa.array([None if i % 31 == 0 else rng.randrange(40) for i in range(n)], pa.int64()),
+                     "x": list(range(n)), "lo": lo, "pad_l": ["l" * 9] * n})
+    right = pa.table({"k": pa.array([None if i % 29 == 0 else rng.randrange(50) for i in range(n)], pa.int64()),
+                      "x": list(range(n, 2 * n)), "at": [rng.randrange(100) for _ in range(n)], "pad_r": ["r" * 9] * n})
+    env = rb.Environment(parallelism=parallelism, batch_size=batch_size)
     if how == "cross":
         left, right = left.slice(0, 60), right.slice(0, 50)
         joined = env.from_arrow(left).join(env.from_arrow(right), how="cross")
@@ -407,8 +409,8 @@ def test_a_shared_filter_passes_on_what_any_of_its_consumers_uses() -> None:
 
 
 @pytest.mark.parametrize("how", ["semi", "anti"])
-@pytest.mark.parametrize("parallelism", [1, 2])
-def test_semi_and_anti_joins_of_a_small_left_input_build_on_it(how: str, parallelism: int) -> None:
+@pytest.mark.parametrize(("parallelism", "batch_size"), [(1, 1), (2, 64), (4, 65536)])
+def test_semi_and_anti_joins_of_a_small_left_input_build_on_it(how: str, parallelism: int, batch_size: int) -> None:
     """A semi or anti join whose left input is the smaller builds on it (a mark join): the
     large right input streams past, marking keys, and is not kept. Null keys on both
     sides, duplicate keys, keys on one side only; against DuckDB."""
@@ -417,7 +419,7 @@ def test_semi_and_anti_joins_of_a_small_left_input_build_on_it(how: str, paralle
                      "v": list(range(60))})
     right = pa.table({"k": pa.array([None if i % 13 == 0 else rng.randrange(40, 200) for i in range(6000)], pa.int64()),
                       "w": [rng.random() for _ in range(6000)]})
-    env = rb.Environment(parallelism=parallelism, batch_size=64)
+    env = rb.Environment(parallelism=parallelism, batch_size=batch_size)
     got = env.from_arrow(left).join(env.from_arrow(right), on="k", how=how, strategy="hash").collect()
     con = duckdb.connect()
     con.register("l", left)

@@ -38,8 +38,11 @@ func (o *FilterOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
 	}
 	defer mask.Release()
 	b := mask.(*array.Boolean)
-	if b.NullN() == 0 && countTrue(b) == 0 {
-		return nil
+	trues := -1 // unknown where the mask has nulls
+	if b.NullN() == 0 {
+		if trues = countTrue(b); trues == 0 {
+			return nil
+		}
 	}
 	if o.Keep != nil {
 		if o.out == nil {
@@ -57,7 +60,7 @@ func (o *FilterOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
 		rec = array.NewRecordBatch(o.out, cols, rec.NumRows())
 		defer rec.Release()
 	}
-	if b.NullN() == 0 && countTrue(b) == b.Len() {
+	if trues == b.Len() {
 		rec.Retain()
 		return out.Emit(m.With(rec))
 	}
