@@ -28,7 +28,13 @@ type Table struct {
 }
 
 func NewTable(name string, keys []expr.Expr, keyTypes []arrow.DataType, aggs []Spec) *Table {
-	h := &Table{name: name, keys: keys, keyTypes: keyTypes, aggs: aggs, groups: keyed.NewGrouper(keyTypes)}
+	return NewTableSized(name, keys, keyTypes, aggs, 0)
+}
+
+// NewTableSized is NewTable with its hash table sized for about groups groups
+// (keyed.NewGrouperSized).
+func NewTableSized(name string, keys []expr.Expr, keyTypes []arrow.DataType, aggs []Spec, groups int) *Table {
+	h := &Table{name: name, keys: keys, keyTypes: keyTypes, aggs: aggs, groups: keyed.NewGrouperSized(keyTypes, groups)}
 	for _, a := range aggs {
 		h.Accs = append(h.Accs, newAccumulator(a))
 	}
@@ -178,9 +184,10 @@ func (h *Table) AggColumn(mem memory.Allocator, i int, gids []uint32) (arrow.Arr
 	return h.Accs[i].result(mem, gids)
 }
 
+// Release frees the table's memory (its hash table goes to the grouper's pool).
 func (h *Table) Release() {
 	if h.groups != nil {
-		h.groups.Release()
+		h.groups.Free()
 	}
 }
 

@@ -73,3 +73,20 @@ func (sp *Spill) SplitChunks() int {
 	}
 	return n
 }
+
+// PoolRoundTrip puts a table of capacity n whose every slot is set into the pool and
+// takes one of the same capacity back, returning how many of its slots are not zero.
+func PoolRoundTrip(n int) (nonZero int, reused bool) {
+	t := make([]intSlot, n)
+	for i := range t {
+		t[i] = intSlot{key: int64(i) + 1, gid: uint32(i) + 1}
+	}
+	intSlots.put(t)
+	got := intSlots.get(n)
+	for _, e := range got {
+		if e != (intSlot{}) {
+			nonZero++
+		}
+	}
+	return nonZero, &got[0] == &t[0]
+}

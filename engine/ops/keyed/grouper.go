@@ -48,6 +48,13 @@ const (
 )
 
 func NewGrouper(keyTypes []arrow.DataType) *Grouper {
+	return NewGrouperSized(keyTypes, 0)
+}
+
+// NewGrouperSized is NewGrouper with a hash table sized for about groups groups from the
+// start (an operator that makes one table per window or slice passes the size of the last
+// one: a table grown by doubling writes every group again at each step).
+func NewGrouperSized(keyTypes []arrow.DataType, groups int) *Grouper {
 	g := &Grouper{mode: modeBytes, null: -1, offs: []uint32{0}}
 	if len(keyTypes) == 1 {
 		switch id := keyTypes[0].ID(); {
@@ -57,8 +64,18 @@ func NewGrouper(keyTypes []arrow.DataType) *Grouper {
 			g.mode = modeInt
 		}
 	}
-	g.resize(1024)
+	g.resize(tableSize(groups))
 	return g
+}
+
+// tableSize is the hash table capacity for about groups groups: a power of two, at least
+// 1024, with a fourth more groups fitting than asked for below the load factor.
+func tableSize(groups int) int {
+	capacity := 1024
+	for capacity < 2*groups+groups/2 && capacity < 1<<30 {
+		capacity *= 2
+	}
+	return capacity
 }
 
 type intSlot struct {
@@ -68,11 +85,14 @@ type intSlot struct {
 
 func (g *Grouper) NumGroups() int { return len(g.Hash) }
 
+// resize moves the hash table to one of the given capacity (a power of two), taken from
+// the pool of freed tables, and gives the old one to the pool.
 func (g *Grouper) resize(capacity int) {
 	if g.mode == modeInt {
 		old := g.islots
-		g.islots = make([]intSlot, capacity)
+		g.islots = intSlots.get(capacity)
 		g.mask = uint64(capacity - 1)
+		defer intSlots.put(old)
 		for _, e := range old {
 			if e.gid == 0 {
 				continue
@@ -85,7 +105,8 @@ func (g *Grouper) resize(capacity int) {
 		}
 		return
 	}
-	g.slots = make([]uint32, capacity)
+	defer slots32.put(g.slots)
+	g.slots = slots32.get(capacity)
 	g.mask = uint64(capacity - 1)
 	for gid, h := range g.Hash {
 		i := h & g.mask
@@ -106,6 +127,7 @@ func (g *Grouper) Consume(ctx context.Context, keys []arrow.Array, ids []uint32)
 // hash exchange carries it). With hs nil the hashes are computed here.
 func (g *Grouper) ConsumeHashed(ctx context.Context, keys []arrow.Array, hs []uint64, ids []uint32) error {
 	n := len(ids)
+	g.ensureTable()
 	g.newRows = g.newRows[:0]
 	if g.mode == modeInt {
 		g.consumeInt(keys[0], ids)
@@ -427,6 +449,41 @@ func (g *Grouper) keyArrays(mem memory.Allocator, types []arrow.DataType) ([]arr
 	return out, nil
 }
 
+// Free is Release for a grouper that is done with: its hash table goes to the pool of
+// freed tables for the next grouper to take (memory already touched, where a new one
+// would page-fault at its first write to every page). A grouper used after Free starts
+// again with a small table.
+func (g *Grouper) Free() {
+	g.Release()
+	intSlots.put(g.islots)
+	slots32.put(g.slots)
+	g.islots, g.slots = nil, nil
+}
+
+// ensureTable gives a grouper used after Free a table again, with its groups.
+func (g *Grouper) ensureTable() {
+	if g.islots != nil || g.slots != nil {
+		return
+	}
+	capacity := tableSize(len(g.Hash))
+	if g.mode != modeInt {
+		g.resize(capacity)
+		return
+	}
+	g.islots = intSlots.get(capacity)
+	g.mask = uint64(capacity - 1)
+	for gid, v := range g.ints {
+		if int32(gid) == g.null {
+			continue
+		}
+		i := expr.Mix64(uint64(v)) & g.mask
+		for g.islots[i].gid != 0 {
+			i = (i + 1) & g.mask
+		}
+		g.islots[i] = intSlot{key: v, gid: uint32(gid) + 1}
+	}
+}
+
 func (g *Grouper) Release() {
 	for _, c := range g.keyChunks {
 		for _, a := range c {
@@ -454,6 +511,7 @@ const NoGroup = ^uint32(0)
 // key has no group; it adds none (a join probing the side it has built). A null key gets
 // the null group if there is one.
 func (g *Grouper) Lookup(keys []arrow.Array, ids []uint32) {
+	g.ensureTable()
 	n := len(ids)
 	nullID := NoGroup
 	if g.null >= 0 {

@@ -90,13 +90,16 @@ type PreWindowAggOp struct {
 	BatchSize int
 	agg.Adaptive
 
-	tc      *runtime.TaskCtx
-	slice   int64
-	slices  map[int64]*agg.Table
-	groups  int // over all slices
-	passing bool
-	hashes  agg.KeyHashes
-	ts      []int64
+	tc     *runtime.TaskCtx
+	slice  int64
+	slices map[int64]*agg.Table
+	groups int // over all slices
+	// lastGroups: the groups of the last slice flushed; a new slice's table starts at that
+	// size or its predecessor's (up to maxSizedGroups).
+	lastGroups int
+	passing    bool
+	hashes     agg.KeyHashes
+	ts         []int64
 }
 
 var _ runtime.PreBarrier = (*PreWindowAggOp)(nil)
@@ -154,7 +157,11 @@ func (o *PreWindowAggOp) ProcessBatch(m runtime.Message, out runtime.Emitter) er
 	for _, s := range starts {
 		t := o.slices[s]
 		if t == nil {
-			t = agg.NewTable(o.Name, o.Keys, o.KeyTypes, o.Aggs)
+			hint := o.lastGroups
+			if prev := o.slices[s-o.slice]; prev != nil {
+				hint = max(hint, prev.NumGroups())
+			}
+			t = agg.NewTableSized(o.Name, o.Keys, o.KeyTypes, o.Aggs, min(hint, maxSizedGroups))
 			o.slices[s] = t
 		}
 		sub := rec
@@ -214,6 +221,7 @@ func (o *PreWindowAggOp) flush(upTo int64, out runtime.Emitter) error {
 		delete(o.slices, s)
 		n := t.NumGroups()
 		o.groups -= n
+		o.lastGroups = n
 		if n == 0 {
 			t.Release()
 			continue

@@ -41,6 +41,17 @@ type slice struct {
 	frozen arrow.RecordBatch
 }
 
+// groups returns the number of groups of the slice.
+func (s *slice) groups() int {
+	if s.frozen != nil {
+		return int(s.frozen.NumRows())
+	}
+	if s.agg != nil {
+		return s.agg.NumGroups()
+	}
+	return 0
+}
+
 func (s *slice) release() {
 	if s.agg != nil {
 		s.agg.Release()
@@ -131,7 +142,11 @@ func (o *WindowAggOp) addToSlices(rec arrow.RecordBatch, seq runtime.Seq, bySlic
 	for _, s := range starts {
 		sl := o.slices[s]
 		if sl == nil {
-			sl = &slice{agg: agg.NewTable(o.Name, o.Keys, o.KeyTypes, o.Aggs)}
+			hint := o.sliceGroups
+			if prev := o.slices[s-o.sliceLen]; prev != nil {
+				hint = max(hint, prev.groups())
+			}
+			sl = &slice{agg: o.newTable(hint)}
 			o.slices[s] = sl
 		}
 		sub := rec
@@ -176,49 +191,75 @@ func (o *WindowAggOp) freeze(sl *slice) error {
 	if err != nil {
 		return err
 	}
+	o.sliceGroups = sl.agg.NumGroups()
 	sl.agg.Release()
 	sl.agg, sl.frozen = nil, rec
 	return nil
 }
 
-// fireSlices merges the slices of the windows that the clock now passes into their
-// panes (which fire then) and drops the slices whose windows have all fired.
-func (o *WindowAggOp) fireSlices(now int64) error {
+// slicesToFire returns the windows that the clock now passes over live slices, each with
+// its slices in order, and notes that the clock got there. fire merges each window's
+// slices into its pane (mergeSlices) just before the pane fires, so that the table of a
+// fired window is freed before the next one takes one, then drops the slices whose
+// windows have all fired (dropSlices). It returns nil when the clock has not moved on.
+func (o *WindowAggOp) slicesToFire(now int64) map[[2]int64][]int64 {
 	if o.sliceLen == 0 || now <= o.slicedTo {
 		return nil
 	}
 	from := o.slicedTo
 	o.slicedTo = now
+	of := map[[2]int64][]int64{}
 	for _, s := range o.sliceStarts() {
+		for _, w := range o.Win.Assign(s, nil) {
+			if w[1]-1 > from && w[1]-1 <= now {
+				of[w] = append(of[w], s)
+			}
+		}
+	}
+	return of
+}
+
+// mergeSlices merges slices ss into the pane of window w (made if need be, its table
+// sized as the last window's, or as its slices' groups together for the first).
+func (o *WindowAggOp) mergeSlices(w [2]int64, ss []int64) error {
+	hint := o.paneGroups
+	for _, s := range ss {
 		sl := o.slices[s]
-		ws := o.Win.Assign(s, nil)
+		if o.paneGroups == 0 {
+			hint += sl.groups()
+		}
+		if err := o.freeze(sl); err != nil {
+			return err
+		}
+	}
+	p := o.panes[w]
+	if p == nil {
+		p = &pane{start: w[0], end: w[1], agg: o.newTable(hint)}
+		o.panes[w] = p
+	}
+	if p.fired {
+		return nil
+	}
+	for _, s := range ss {
+		if err := p.agg.MergePartial(o.tc.Eval, o.slices[s].frozen); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// dropSlices drops the slices whose windows have all fired by now.
+func (o *WindowAggOp) dropSlices(now int64) {
+	for s, sl := range o.slices {
 		last := int64(math.MinInt64)
-		for _, w := range ws {
+		for _, w := range o.Win.Assign(s, nil) {
 			last = max(last, w[1])
-			if w[1]-1 <= from || w[1]-1 > now {
-				continue
-			}
-			if err := o.freeze(sl); err != nil {
-				return err
-			}
-			p := o.panes[w]
-			if p == nil {
-				p = &pane{start: w[0], end: w[1], agg: agg.NewTable(o.Name, o.Keys, o.KeyTypes, o.Aggs)}
-				o.panes[w] = p
-			}
-			if p.fired {
-				continue
-			}
-			if err := p.agg.MergePartial(o.tc.Eval, sl.frozen); err != nil {
-				return err
-			}
 		}
 		if last-1 <= now {
 			sl.release()
 			delete(o.slices, s)
 		}
 	}
-	return nil
 }
 
 // slicedWindows returns, for a checkpoint, the state of every window still to fire over

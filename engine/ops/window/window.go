@@ -149,8 +149,11 @@ type WindowAggOp struct {
 	slicedTo int64
 	partial  *arrow.Schema
 	dirty    [][2]int64 // fired windows that late rows updated in this batch
-	ts       []int64
-	wbuf     [][2]int64
+	// The groups of the last window fired and of the last slice frozen: new tables start
+	// at that size instead of growing to it.
+	paneGroups, sliceGroups int
+	ts                      []int64
+	wbuf                    [][2]int64
 }
 
 func (o *WindowAggOp) Open(tc *runtime.TaskCtx) error {
@@ -159,6 +162,15 @@ func (o *WindowAggOp) Open(tc *runtime.TaskCtx) error {
 	o.panes = map[[2]int64]*pane{}
 	o.openSlices()
 	return nil
+}
+
+// maxSizedGroups bounds the size a new window's or slice's table starts at, so that a
+// window that gets few rows (a late one) does not take a large table.
+const maxSizedGroups = 1 << 18
+
+// newTable returns a table for a new window or slice, sized for about groups groups.
+func (o *WindowAggOp) newTable(groups int) *agg.Table {
+	return agg.NewTableSized(o.Name, o.Keys, o.KeyTypes, o.Aggs, min(groups, maxSizedGroups))
 }
 
 func (o *WindowAggOp) ProcessMarker(runtime.Message, runtime.Emitter) error { return nil }
@@ -248,7 +260,7 @@ func (o *WindowAggOp) addToPanes(rec arrow.RecordBatch, seq runtime.Seq, rows ma
 	for _, w := range ws {
 		p := o.panes[w]
 		if p == nil {
-			p = &pane{start: w[0], end: w[1], agg: agg.NewTable(o.Name, o.Keys, o.KeyTypes, o.Aggs)}
+			p = &pane{start: w[0], end: w[1], agg: o.newTable(o.paneGroups)}
 			o.panes[w] = p
 		}
 		if !aggregate {
@@ -323,7 +335,7 @@ func (o *WindowAggOp) mergePartials(rec arrow.RecordBatch, out runtime.Emitter) 
 	for _, w := range ws {
 		p := o.panes[w]
 		if p == nil {
-			p = &pane{start: w[0], end: w[1], agg: agg.NewTable(o.Name, o.Keys, o.KeyTypes, o.Aggs)}
+			p = &pane{start: w[0], end: w[1], agg: o.newTable(o.paneGroups)}
 			o.panes[w] = p
 		}
 		sub, err := rowsOf(o.tc.Eval, rec, rows[w], n)
@@ -474,13 +486,26 @@ func (o *WindowAggOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
 // fire emits every window whose end the clock has passed and drops windows whose
 // allowed lateness is over.
 func (o *WindowAggOp) fire(now int64, out runtime.Emitter) error {
-	if err := o.fireSlices(now); err != nil {
-		return err
+	sliced := o.slicesToFire(now)
+	ws := o.sortedPanes()
+	if len(sliced) > 0 {
+		for w := range sliced {
+			if o.panes[w] == nil {
+				ws = append(ws, w)
+			}
+		}
+		sortWindows(ws)
 	}
-	for _, w := range o.sortedPanes() {
+	for _, w := range ws {
+		if ss, ok := sliced[w]; ok {
+			if err := o.mergeSlices(w, ss); err != nil {
+				return err
+			}
+		}
 		p := o.panes[w]
 		if !p.fired && p.end-1 <= now {
 			p.fired = true
+			o.paneGroups = p.agg.NumGroups()
 			p.touched = nil
 			if !o.LateOutput {
 				if err := o.emitPane(p, nil, out); err != nil {
@@ -492,6 +517,9 @@ func (o *WindowAggOp) fire(now int64, out runtime.Emitter) error {
 			p.agg.Release()
 			delete(o.panes, w)
 		}
+	}
+	if sliced != nil {
+		o.dropSlices(now)
 	}
 	return nil
 }
