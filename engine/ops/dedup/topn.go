@@ -54,6 +54,11 @@ type TopNOp struct {
 	// the capacity of every partition's candidate list, the partitions and windows, and
 	// the bytes of the string ranking values kept.
 	rowCap, nParts, strBytes int64
+	// The partition part last returned, and its window and id: rows come window by
+	// window, so most rows find it here without two map lookups.
+	lastW    [2]int64
+	lastID   uint32
+	lastPart *topnPart
 }
 
 type topnPane struct {
@@ -109,6 +114,10 @@ func (o *TopNOp) indexBytes() int64 {
 // part returns the candidates of partition id in window w, adding them if new (added
 // reports that).
 func (o *TopNOp) part(w [2]int64, id uint32) (part *topnPart, added bool) {
+	if o.lastPart != nil && w == o.lastW && id == o.lastID {
+		return o.lastPart, false
+	}
+	defer func() { o.lastW, o.lastID, o.lastPart = w, id, part }()
 	p := o.panes[w]
 	if p == nil {
 		p = &topnPane{parts: map[uint32]*topnPart{}}
@@ -356,6 +365,7 @@ func (o *TopNOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
 	for _, w := range window.ClosedWindows(o.panes, wm) {
 		p := o.panes[w]
 		delete(o.panes, w)
+		o.lastPart = nil
 		defer o.forget(p) // its rows are gathered (flush) before they are forgotten
 		keys := make([]uint32, 0, len(p.parts))
 		for k := range p.parts {
