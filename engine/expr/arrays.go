@@ -19,6 +19,14 @@ func AsInt64(col arrow.Array) ([]int64, error) {
 	if a, ok := col.(*array.Int64); ok {
 		return a.Int64Values(), nil
 	}
+	switch col.DataType().ID() {
+	case arrow.TIMESTAMP, arrow.DATE64, arrow.TIME64, arrow.DURATION:
+		// 64-bit integers underneath: the values themselves, as Int64Values gives them.
+		d := col.Data()
+		if bufs := d.Buffers(); len(bufs) > 1 && bufs[1] != nil {
+			return arrow.Int64Traits.CastFromBytes(bufs[1].Bytes())[d.Offset() : d.Offset()+d.Len()], nil
+		}
+	}
 	if get := Int64Getter(col); get != nil {
 		out := make([]int64, col.Len())
 		for i := range out {
