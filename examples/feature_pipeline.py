@@ -49,23 +49,25 @@ WINDOWS = [("10m", dt.timedelta(minutes=10), dt.timedelta(minutes=1)),
 
 
 def events(n: int = 5000, users: int = 50, seed: int = 7) -> pa.Table:
-    """Synthetic click events in event-time order: a user, an amount spent (in cents, so
-    that sums are exact whatever order they are added in), a time. Some clicks share a time."""
+    """Synthetic click events in event-time order: a user (low numbers click more often), an
+    amount spent (in cents, so that sums are exact whatever order they are added in), a
+    time. Some clicks share a time."""
     rnd = random.Random(seed)
     t = T0
     rows = []
     for _ in range(n):
         t += dt.timedelta(milliseconds=rnd.randint(0, 4000))
-        rows.append({"user": rnd.randrange(users), "cents": rnd.randint(0, 5000), "ts": t})
+        rows.append({"user": int(users * rnd.random() ** 2), "cents": rnd.randint(0, 5000), "ts": t})
     return pa.Table.from_pylist(rows, schema=EVENTS)
 
 
 def requests(events: pa.Table, n: int = 1000, users: int = 60, seed: int = 11) -> pa.Table:
     """Prediction requests in time order, labelled with whether the user clicked again within
     5 minutes after the request. Besides requests at random times they hold the edge cases
-    of a point-in-time join: requests before the user's first click (users ``users - 10`` and
-    up never click at all), requests at the very time of one of the user's clicks, on a
-    window's end and its last instant, and pairs of requests of one user at one time."""
+    of a point-in-time join: requests before the user's first click (users beyond those of
+    ``events`` never click at all), requests at the very time of one of the user's clicks, on a
+    window's end and its last instant, exactly one slide after the last window that holds
+    a click, and pairs of requests of one user at one time."""
     rnd = random.Random(seed)
     clicks: dict[int, list[dt.datetime]] = {}
     for u, t in zip(events["user"].to_pylist(), events["ts"].to_pylist()):
@@ -81,6 +83,11 @@ def requests(events: pa.Table, n: int = 1000, users: int = 60, seed: int = 11) -
             t = rnd.choice(clicks[u])
         elif kind < 0.30:  # on a minute (a window's end), or the millisecond before
             t = T0 + rnd.randint(0, span // 60000) * dt.timedelta(minutes=1) - rnd.randint(0, 1) * MS
+        elif kind < 0.40 and u in clicks:  # one slide after the last window of a click before a pause
+            _, size, every = WINDOWS[0]
+            cs = clicks[u]
+            c = rnd.choice([c for i, c in enumerate(cs) if i + 1 == len(cs) or cs[i + 1] - c > size + every])
+            t = T0 + (c - T0) // every * every + size + every - MS  # the last instant of that slide
         out.append((u, t))
         if rnd.random() < 0.05:
             out.append((u, t))  # the same user twice at one time
