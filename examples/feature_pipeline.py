@@ -140,7 +140,8 @@ def create_topics(brokers: str, *names: str, partitions: int = 4) -> None:
     """Create the topics (any Kafka admin tool does; here confluent-kafka's)."""
     from confluent_kafka.admin import AdminClient, NewTopic
 
-    admin = AdminClient({"bootstrap.servers": brokers})
+    # (log_level 5: no notice of events left unserved when the client is freed)
+    admin = AdminClient({"bootstrap.servers": brokers, "log_level": 5})
     for f in admin.create_topics([NewTopic(t, partitions, 1) for t in names]).values():
         f.result(60)
 
@@ -152,14 +153,12 @@ def replay(table: pa.Table, brokers: str, topic: str) -> None:
     rb.Environment(parallelism=1).from_arrow(table).write_kafka(brokers, topic, partition_by="user")
 
 
-def start_live(brokers: str, events_topic: str, requests_topic: str, *, parallelism: int = 2,
-               **env_options: object) -> rb.Job:
-    """Start the pipeline over unbounded reads of the two topics: the serving job.
-    ``env_options`` go to :class:`riverbed.Environment` (say, checkpoints)."""
-    env = rb.Environment(parallelism=parallelism, **env_options)  # type: ignore[arg-type]
+def live_features(env: rb.Environment, brokers: str, events_topic: str, requests_topic: str) -> rb.Stream:
+    """The pipeline over unbounded reads of the two topics: the serving job's plan. Event
+    time is the records' ``ts`` column, as in the backfill."""
     ev = env.read_kafka(brokers, events_topic, schema=EVENTS, event_time="ts", max_out_of_orderness="0s")
     rq = env.read_kafka(brokers, requests_topic, schema=REQUESTS, event_time="ts", max_out_of_orderness="0s")
-    return features(ev, rq).start()
+    return features(ev, rq)
 
 
 def serve(job: rb.Job, expected: int, *, timeout: float = 120) -> pa.Table:
@@ -185,9 +184,10 @@ def serve(job: rb.Job, expected: int, *, timeout: float = 120) -> pa.Table:
 
 def live(brokers: str, events_topic: str, requests_topic: str, expected: int, *, parallelism: int = 2,
          timeout: float = 120) -> pa.Table:
-    """Serving features: the pipeline over the topics, until it has read ``expected`` records."""
-    return serve(start_live(brokers, events_topic, requests_topic, parallelism=parallelism), expected,
-                 timeout=timeout)
+    """Serving features: the pipeline live over the topics, until it has read ``expected``
+    records."""
+    env = rb.Environment(parallelism=parallelism)
+    return serve(live_features(env, brokers, events_topic, requests_topic).start(), expected, timeout=timeout)
 
 
 def ordered(t: pa.Table) -> pa.Table:
