@@ -216,7 +216,8 @@ def main(argv: list[str]) -> int:
     same = train.equals(served)
     print(f"{rq.num_rows} requests: {train.num_rows} training rows from Parquet, {served.num_rows} served "
           f"live from Kafka, identical: {same}")
-    print(train.filter(pc.is_valid(train["clicks_10m"])).slice(0, 8).to_pandas().to_string())
+    # rows past the end of the first hour window, which have both features
+    print(train.filter(pc.is_valid(train["clicks_1h"])).slice(0, 8).to_pandas().to_string())
     return 0 if same else 1
 
 
