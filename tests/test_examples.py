@@ -137,11 +137,14 @@ def _view_ops(view: str) -> dict[str, dict[str, str]]:
     return {r[0]: dict(zip(tree.header, r)) for r in tree.rows if r and len(r) == len(tree.header)}
 
 
-def _check_state_and_checkpoints(view: str) -> None:
-    """The final job view names its checkpoints and shows the window operator's state size."""
+def _check_state_and_checkpoints(view: str, *, state: bool = True) -> None:
+    """The final job view names its checkpoints and shows the window operator's state size
+    (``state=False``: a job stopped draining, whose last checkpoint holds no window)."""
     text = "".join(parse(view).text)
     m = re.search(r"checkpoints: ([\d,]+) completed", text)
     assert m and int(m.group(1).replace(",", "")) >= 1, text
+    if not state:
+        return
     ops = _view_ops(view)
     win = [o for name, o in ops.items() if name.startswith("window")]
     assert win and re.fullmatch(r"[\d.]+ (B|KiB|MiB|GiB)", win[0]["state size"]), win
@@ -149,20 +152,23 @@ def _check_state_and_checkpoints(view: str) -> None:
 
 def test_feature_pipeline_notebook(feature_nb):
     _clean(feature_nb)
+    # it imports the example module's function rather than a copy of it
+    assert any("import feature_pipeline as fp" in c.source for c in feature_nb.cells)
     html = _html(feature_nb)
     plans = [h for _, h in html if "riverbed-plan" in h]
-    assert plans and "kafka" in plans[0] and "window" in plans[0]
+    assert plans and "kafka" in plans[0] and "window" in plans[0] and "asof" in plans[0]
     views = [h for _, h in html if "riverbed-job" in h]
     assert len(views) == 1 and "finished" in views[0] and "None" not in views[0]
-    _check_state_and_checkpoints(views[0])
-    # the last cell compares the features served online with the backfill's: equal
+    _check_state_and_checkpoints(views[0], state=False)  # stopped draining: no window left open
+    # the training set and the served features, shown as Polars frames
+    frames = [h for _, h in html if "shape: (" in h and "clicks_10m" in h and "spend_1h" in h]
+    assert len(frames) >= 2, [h[:200] for _, h in html]
+    # the last cell compares the features served online with the training set: equal
     outs = [o for _, o in _outputs(feature_nb) if o["output_type"] == "execute_result"]
     assert outs[-1]["data"]["text/plain"] == "True"
     printed = "".join(o["text"] for _, o in _outputs(feature_nb) if o["output_type"] == "stream")
-    m = re.search(r"(\d+) feature rows served, (\d+) windows closed in the backfill \(of (\d+)\)", printed)
-    assert m and m.group(1) == m.group(2) and 0 < int(m.group(1)) <= int(m.group(3)), printed
-    results = [h for _, h in html if "riverbed-result" in h and "spend" in h]
-    assert results  # the backfill table
+    m = re.search(r"(\d+) training rows from Parquet, (\d+) rows served live from Kafka", printed)
+    assert m and m.group(1) == m.group(2) and int(m.group(1)) > 0, printed
 
 
 # -- screenshots ---------------------------------------------------------------------------------
