@@ -35,7 +35,8 @@
 // Encoding (encode.go): an Encoder turns Arrow batches into records: JSON
 // (one object per row, in the forms the decoder reads back), Raw (one
 // binary or string column) or ArrowIPC (an IPC stream per batch or per
-// RowsPerRecord rows); KeyColumn (or KeyColumns, a JSON object of several)
+// RowsPerRecord rows); KeyColumn (or KeyColumns, a JSON object of several, or
+// KeyType and EncodeKeyed, keys computed apart, from an expression)
 // sets record keys, and PartitionColumns the bytes whose murmur2 hash chooses
 // the partition, with ColumnPartitioner as the producer's partitioner;
 // SinkPartitioner gives Flink's "fixed" and "round-robin" partitioners.

@@ -332,3 +332,32 @@ def test_records_and_bytes_per_second(brokers, topic):  # noqa: F811
         assert "records/s" in job._repr_html_()
     finally:
         job.cancel()
+
+
+def test_write_kafka_key_expression(brokers, topic):  # noqa: F811
+    """key= an expression: each record's key is the expression's value, computed in the
+    engine (a string's bytes, another type's JSON text, null no key), as Python computes it."""
+    users = [7, None, 3, 12, 7, 0]
+    regions = ["eu", "us", None, "eu", "ap", "us"]
+    src = rb.from_pydict({"user": pa.array(users, pa.int64()), "region": regions, "i": list(range(6))})
+    cases = {
+        "cast": (rb.col("user").cast(rb.String), [None if u is None else str(u).encode() for u in users]),
+        "concat": (rb.concat_str([rb.col("user").cast(rb.String), rb.lit("/"), rb.col("region")]),
+                   [None if u is None or r is None else f"{u}/{r}".encode() for u, r in zip(users, regions)]),
+        "arith": (rb.col("user") + 1000, [None if u is None else json.dumps(u + 1000).encode() for u in users]),
+    }
+    for name, (key, want) in cases.items():
+        t = topic(3)
+        sink = src.write_kafka(brokers, t, key=key, lazy=True)
+        assert "key " in sink.explain()
+        rb.collect_all([sink])
+        got = {json.loads(m.value())["i"]: m.key() for m in consume(brokers, t)}
+        assert got == dict(enumerate(want)), name
+        # Keyed records are partitioned by key (murmur2): equal keys share a partition.
+    t = topic(1)
+    with pytest.raises(rb.ColumnNotFoundError, match="usr"):
+        src.write_kafka(brokers, t, key=rb.col("usr").cast(rb.String))
+    with pytest.raises(TypeError, match="not a list of expressions"):
+        src.write_kafka(brokers, t, key=[rb.col("user"), rb.col("region")])
+    with pytest.raises(ValueError, match="cannot take a key"):
+        src.write_kafka(brokers, t, key=rb.col("user") + 1, format="arrow")

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal, Union
 import pyarrow as pa
 
 from .errors import PlanError
+from .expr import Expr
 from .stream import Stream
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -224,7 +225,7 @@ def _columns(v: str | Sequence[str], what: str) -> list[str]:
     return cols
 
 
-def write_kafka_node(brokers: str | Sequence[str], topic: str, format: str, key: str | Sequence[str] | None,
+def write_kafka_node(brokers: str | Sequence[str], topic: str, format: str, key: str | Expr | Sequence[str] | None,
                      delivery_guarantee: str, transactional_id_prefix: str | None,
                      options: Mapping[str, Any] | None, upsert: bool = False,
                      partition_by: str | Sequence[str] | None = None,
@@ -240,7 +241,12 @@ def write_kafka_node(brokers: str | Sequence[str], topic: str, format: str, key:
                          f"DeliveryGuarantee), got {delivery_guarantee!r}")
     k: dict[str, Any] = {"brokers": _brokers(brokers), "topic": topic, "format": format,
                          "delivery_guarantee": delivery_guarantee, "options": _options(options)}
-    if key is not None:
+    if isinstance(key, Expr):
+        k["key_expr"] = key._to_plan()
+    elif key is not None:
+        if not isinstance(key, str) and isinstance(key, Sequence) and any(isinstance(c, Expr) for c in key):
+            raise TypeError("key takes a column name, a list of column names or one expression (e.g. "
+                            "rb.concat_str([col('user'), col('region')], separator='/')), not a list of expressions")
         keys = _columns(key, "key")
         if len(keys) == 1:
             k["key"] = keys[0]
