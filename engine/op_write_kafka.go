@@ -82,13 +82,9 @@ func (o *writeKafkaOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 			return rberr.Wrap(rberr.KindOf(err), err, "%s", name)
 		}
 	}
-	guarantee := d.DeliveryGuarantee
-	switch guarantee {
-	case "":
-		guarantee = sink.AtLeastOnce
-	case sink.AtLeastOnce, sink.ExactlyOnce, sink.NoGuarantee:
-	default:
-		return rberr.New(rberr.Plan, "%s: delivery_guarantee must be \"at-least-once\", \"exactly-once\" or \"none\", got %q", name, d.DeliveryGuarantee)
+	guarantee, err := kafka.ParseGuarantee(d.DeliveryGuarantee)
+	if err != nil {
+		return rberr.Wrap(rberr.Plan, err, "%s: delivery_guarantee", name)
 	}
 	if guarantee == sink.ExactlyOnce && d.TransactionalIDPrefix == "" {
 		return rberr.New(rberr.Plan, "%s: delivery_guarantee=\"exactly-once\" needs transactional_id_prefix=, unique to this job (as Flink's KafkaSink): two jobs with one prefix abort each other's transactions", name)

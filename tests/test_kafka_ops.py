@@ -361,3 +361,29 @@ def test_write_kafka_key_expression(brokers, topic):  # noqa: F811
         src.write_kafka(brokers, t, key=[rb.col("user"), rb.col("region")])
     with pytest.raises(ValueError, match="cannot take a key"):
         src.write_kafka(brokers, t, key=rb.col("user") + 1, format="arrow")
+
+
+@pytest.mark.parametrize("spelling", ["exactly_once", "exactly-once", "at_least_once", "none"])
+def test_write_kafka_guarantee_spellings(brokers, topic, spelling):  # noqa: F811
+    """guarantee= is delivery_guarantee= (Flink's DeliveryGuarantee), its values with
+    hyphens or underscores. Exactly-once writes transactions: their commit markers take
+    offsets, so the topic ends past the records; the others end at the records."""
+    t = topic(1)
+    exactly = spelling.startswith("exactly")
+    sink = rb.from_pydict({"id": list(range(50))}).write_kafka(
+        brokers, t, guarantee=spelling, transactional_id_prefix=f"tx-{t}" if exactly else None, lazy=True)
+    assert ("exactly-once" if exactly else spelling.replace("_", "-")) in sink.explain()
+    rb.collect_all([sink])
+    assert sorted(json.loads(m.value())["id"] for m in consume(brokers, t)) == list(range(50))
+    end = end_offsets(brokers, t, 1)[0]
+    assert end > 50 if exactly else end == 50
+
+
+def test_write_kafka_guarantee_errors():
+    s = rb.from_pydict({"id": [1]})
+    with pytest.raises(rb.PlanError, match=r'"exactly-once", "at-least-once" or "none".*"at-most-once"'):
+        s.write_kafka("localhost:9092", "t", guarantee="at-most-once", lazy=True).explain()
+    with pytest.raises(TypeError, match="not both"):
+        s.write_kafka("localhost:9092", "t", guarantee="none", delivery_guarantee="none", lazy=True)
+    with pytest.raises(rb.PlanError, match="needs transactional_id_prefix"):
+        s.write_kafka("localhost:9092", "t", delivery_guarantee="exactly_once", lazy=True).explain()

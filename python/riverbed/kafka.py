@@ -22,7 +22,9 @@ if TYPE_CHECKING:  # pragma: no cover
 KafkaFormat = Literal["json", "csv", "raw", "arrow", "avro"]
 OnBadRecord = Literal["fail", "dead_letter"]
 OnDataLoss = Literal["fail", "skip"]
-DeliveryGuarantee = Literal["at-least-once", "exactly-once", "none"]
+#: write_kafka's delivery guarantee: Flink's names (``sink.delivery-guarantee``), or the
+#: same with underscores.
+DeliveryGuarantee = Literal["at-least-once", "exactly-once", "none", "at_least_once", "exactly_once"]
 #: Where a read starts or ends: "earliest" (start only), "latest", a point in time (a
 #: ``datetime``; naive means UTC) or offsets by partition (``{partition: offset}``, or
 #: ``{(topic, partition): offset}`` for several topics).
@@ -226,7 +228,7 @@ def _columns(v: str | Sequence[str], what: str) -> list[str]:
 
 
 def write_kafka_node(brokers: str | Sequence[str], topic: str, format: str, key: str | Expr | Sequence[str] | None,
-                     delivery_guarantee: str, transactional_id_prefix: str | None,
+                     delivery_guarantee: str | None, transactional_id_prefix: str | None,
                      options: Mapping[str, Any] | None, upsert: bool = False,
                      partition_by: str | Sequence[str] | None = None,
                      partitioner: str = "default", schema_registry: str | None = None,
@@ -236,11 +238,13 @@ def write_kafka_node(brokers: str | Sequence[str], topic: str, format: str, key:
         raise ValueError(f"topic must be a topic name, got {topic!r}")
     if format not in ("json", "avro", "raw", "arrow"):
         raise ValueError(f"write_kafka writes format 'json', 'avro', 'raw' or 'arrow', got {format!r}")
-    if delivery_guarantee not in ("at-least-once", "exactly-once", "none"):
-        raise ValueError("delivery_guarantee must be 'at-least-once', 'exactly-once' or 'none' (Flink's "
-                         f"DeliveryGuarantee), got {delivery_guarantee!r}")
     k: dict[str, Any] = {"brokers": _brokers(brokers), "topic": topic, "format": format,
-                         "delivery_guarantee": delivery_guarantee, "options": _options(options)}
+                         "options": _options(options)}
+    if delivery_guarantee is not None:
+        if not isinstance(delivery_guarantee, str):
+            raise TypeError("delivery_guarantee must be 'exactly-once', 'at-least-once' or 'none', "
+                            f"got {delivery_guarantee!r}")
+        k["delivery_guarantee"] = delivery_guarantee  # spellings and values checked by the engine
     if isinstance(key, Expr):
         k["key_expr"] = key._to_plan()
     elif key is not None:

@@ -2110,7 +2110,7 @@ class Stream:
     def write_kafka(self, brokers: str | Sequence[str], topic: str, *,
                     format: Literal["json", "avro", "raw", "arrow"] = "json",
                     key: str | Expr | Sequence[str] | None = None, partition_by: str | Sequence[str] | None = None,
-                    delivery_guarantee: DeliveryGuarantee = "at-least-once",
+                    delivery_guarantee: DeliveryGuarantee | None = None, guarantee: DeliveryGuarantee | None = None,
                     transactional_id_prefix: str | None = None, options: dict[str, Any] | None = None,
                     progress: bool | None = None, runtime_mode: RuntimeMode | None = None,
                     lazy: bool = False, upsert: bool = False,
@@ -2151,7 +2151,9 @@ class Stream:
         n-1, 0, ... in turn, whatever their key (the key is still written). Neither of the
         last two goes with ``partition_by`` or ``upsert``.
 
-        ``delivery_guarantee`` (Flink's names): ``"at-least-once"`` (default; every record
+        ``delivery_guarantee`` (Flink's ``DeliveryGuarantee`` and SQL's
+        ``sink.delivery-guarantee``; ``guarantee=`` is the same option, shorter, and the
+        values may be spelled with underscores, ``"exactly_once"``): ``"at-least-once"`` (default; every record
         is acknowledged by the in-sync replicas before the job, or a checkpoint, completes),
         ``"exactly-once"`` (Kafka transactions, one per parallel subtask and checkpoint,
         committed when the checkpoint completes; a bounded job commits when it has
@@ -2203,6 +2205,10 @@ class Stream:
         """
         from .kafka import write_kafka_node
 
+        if guarantee is not None:
+            if delivery_guarantee is not None:
+                raise TypeError("write_kafka takes delivery_guarantee= or guarantee= (the same option), not both")
+            delivery_guarantee = guarantee
         root = write_kafka_node(brokers, topic, format, key, delivery_guarantee, transactional_id_prefix, options,
                                 upsert, partition_by, partitioner, schema_registry, schema, subject_name_strategy)
         root["input"] = self._node

@@ -18,11 +18,11 @@ import (
 	"github.com/riverbed-engine/riverbed/kafka"
 )
 
-// Delivery guarantees of the Kafka sink, with Flink's names.
+// Delivery guarantees of the Kafka sink, with Flink's names (kafka.ParseGuarantee).
 const (
-	AtLeastOnce = "at-least-once"
-	ExactlyOnce = "exactly-once"
-	NoGuarantee = "none"
+	AtLeastOnce = kafka.AtLeastOnce
+	ExactlyOnce = kafka.ExactlyOnce
+	NoGuarantee = kafka.NoGuarantee
 )
 
 // KafkaSummarySchema is what a write_kafka job returns: one row per subtask, the
