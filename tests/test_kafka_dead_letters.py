@@ -109,8 +109,10 @@ def test_a_whole_dead_letter_row_written_to_kafka_reads_back_intact(brokers, top
     want = sorted(dead.to_pylist(), key=lambda r: (r["partition"], r["offset"]))
 
     # librdkafka reads the JSON values: every column, binary ones as base64.
+    def b64(b: bytes | None) -> str | None:
+        return None if b is None else base64.b64encode(b).decode()
+
     def plain(r: dict[str, Any]) -> dict[str, Any]:
-        b64 = (lambda b: None if b is None else base64.b64encode(b).decode())
         return {"topic": r["topic"], "partition": r["partition"], "offset": r["offset"],
                 "timestamp": r["timestamp"],
                 "key": b64(r["key"]), "value": b64(r["value"]),

@@ -19,6 +19,7 @@ import riverbed as rb
 
 ck = pytest.importorskip("confluent_kafka")
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
+
 from test_kafka import brokers, produce  # noqa: E402, F401
 
 
