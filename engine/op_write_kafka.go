@@ -82,13 +82,9 @@ func (o *writeKafkaOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 			return rberr.Wrap(rberr.KindOf(err), err, "%s", name)
 		}
 	}
-	guarantee := d.DeliveryGuarantee
-	switch guarantee {
-	case "":
-		guarantee = sink.AtLeastOnce
-	case sink.AtLeastOnce, sink.ExactlyOnce, sink.NoGuarantee:
-	default:
-		return rberr.New(rberr.Plan, "%s: delivery_guarantee must be \"at-least-once\", \"exactly-once\" or \"none\", got %q", name, d.DeliveryGuarantee)
+	guarantee, err := kafka.ParseGuarantee(d.DeliveryGuarantee)
+	if err != nil {
+		return rberr.Wrap(rberr.Plan, err, "%s: delivery_guarantee", name)
 	}
 	if guarantee == sink.ExactlyOnce && d.TransactionalIDPrefix == "" {
 		return rberr.New(rberr.Plan, "%s: delivery_guarantee=\"exactly-once\" needs transactional_id_prefix=, unique to this job (as Flink's KafkaSink): two jobs with one prefix abort each other's transactions", name)
@@ -96,16 +92,32 @@ func (o *writeKafkaOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 	if guarantee != sink.ExactlyOnce && d.TransactionalIDPrefix != "" {
 		return rberr.New(rberr.Plan, "%s: transactional_id_prefix applies to delivery_guarantee=\"exactly-once\" only", name)
 	}
-	if d.Key != "" && len(d.Keys) > 0 {
-		return rberr.New(rberr.Plan, "%s: give key or keys, not both", name)
+	if d.Key != "" && len(d.Keys) > 0 || d.KeyExpr != nil && (d.Key != "" || len(d.Keys) > 0) {
+		return rberr.New(rberr.Plan, "%s: give one key: a column, columns or an expression", name)
 	}
-	for _, c := range append(append([]string{d.Key}, d.Keys...), d.PartitionBy...) {
+	var keyExpr expr.Expr
+	keyCol := d.Key
+	if d.KeyExpr != nil {
+		if d.Upsert {
+			return rberr.New(rberr.Plan, "%s: upsert=True keys each record by the changelog's key columns; leave key= out", name)
+		}
+		if keyExpr, err = (&expr.CompileScope{Schema: in.schema, Op: name}).Compile(d.KeyExpr); err != nil {
+			return err
+		}
+		if c, ok := keyExpr.(*expr.ColExpr); ok {
+			keyExpr, keyCol = nil, c.Name // a column: the same as key="name"
+		}
+	}
+	for _, c := range append(append([]string{keyCol}, d.Keys...), d.PartitionBy...) {
 		if c != "" && len(in.schema.FieldIndices(c)) == 0 {
 			return (&expr.CompileScope{Schema: in.schema, Op: name}).ColumnNotFound(c)
 		}
 	}
-	enc := kafka.EncoderOptions{Format: format, Topic: d.Topic, KeyColumn: d.Key, KeyColumns: d.Keys, PartitionColumns: d.PartitionBy,
+	enc := kafka.EncoderOptions{Format: format, Topic: d.Topic, KeyColumn: keyCol, KeyColumns: d.Keys, PartitionColumns: d.PartitionBy,
 		AvroRegistry: d.SchemaRegistry, AvroSchema: d.AvroSchema, AvroSubjectStrategy: d.SubjectNameStrategy}
+	if keyExpr != nil {
+		enc.KeyType = keyExpr.Type()
+	}
 	if len(d.PartitionBy) > 0 {
 		cfg.Opts = append(cfg.Opts, kgo.RecordPartitioner(kafka.ColumnPartitioner()))
 	}
@@ -128,10 +140,13 @@ func (o *writeKafkaOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 		}
 	}
 	if _, err := kafka.NewEncoder(valueSchema, enc); err != nil {
+		if keyExpr != nil {
+			return rberr.Wrap(rberr.KindOf(err), err, "%s: the key %s", name, keyExpr)
+		}
 		return rberr.Wrap(rberr.KindOf(err), err, "%s", name)
 	}
 	o.cfg = sink.KafkaSinkConfig{Brokers: d.Brokers, Topic: d.Topic, Schema: in.schema,
-		Encoder: enc, Guarantee: guarantee, Prefix: d.TransactionalIDPrefix, Opts: cfg.Opts, TxnTimeout: cfg.TransactionTimeout,
+		Encoder: enc, Key: keyExpr, Guarantee: guarantee, Prefix: d.TransactionalIDPrefix, Opts: cfg.Opts, TxnTimeout: cfg.TransactionTimeout,
 		Upsert: d.Upsert, OpCol: opCol, ValueSchema: valueSchema, Partitioner: d.Partitioner}
 	ln.schema = sink.KafkaSummarySchema
 	return nil
@@ -156,7 +171,7 @@ func (o *writeKafkaOp) build(g *graph, n *lnode, _ *plan.Expr) (flow, error) {
 		return in, err
 	}
 	t := &o.cfg
-	cfg := &sink.KafkaSinkConfig{Brokers: t.Brokers, Topic: t.Topic, Schema: t.Schema, Encoder: t.Encoder,
+	cfg := &sink.KafkaSinkConfig{Brokers: t.Brokers, Topic: t.Topic, Schema: t.Schema, Encoder: t.Encoder, Key: t.Key,
 		Guarantee: t.Guarantee, Prefix: t.Prefix, Opts: t.Opts, TxnTimeout: t.TxnTimeout, Parallel: in.st.Parallel,
 		Upsert: t.Upsert, OpCol: t.OpCol, ValueSchema: t.ValueSchema, Partitioner: t.Partitioner}
 	in.st.Chain(fmt.Sprintf("write_kafka(%s)", t.Topic), func(subtask int) runtime.Operator {
@@ -170,6 +185,9 @@ func (o *writeKafkaOp) explain(*lnode) string {
 	d := fmt.Sprintf("topic %s, %s, %s", c.Topic, c.Encoder.Format, c.Guarantee)
 	if c.Encoder.KeyColumn != "" {
 		d += fmt.Sprintf(", key %q", c.Encoder.KeyColumn)
+	}
+	if c.Key != nil {
+		d += ", key " + c.Key.String()
 	}
 	if c.Upsert {
 		d += ", upsert"

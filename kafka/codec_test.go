@@ -636,3 +636,54 @@ func TestDecodeUpserts(t *testing.T) {
 		}
 	}
 }
+
+func TestEncodeKeyed(t *testing.T) {
+	in := buildBatch(t, userSchema, `[{"id": 1, "name": "a"}, {"id": 2}, {"id": 3, "name": "c"}]`)
+	defer in.Release()
+	e, err := NewEncoder(userSchema, EncoderOptions{Format: JSON, KeyType: arrow.BinaryTypes.String})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := buildArray(t, arrow.BinaryTypes.String, `["k1", null, "k3"]`)
+	defer keys.Release()
+	recs, err := e.EncodeKeyed(in, keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 3 || string(recs[0].Key) != "k1" || recs[1].Key != nil || string(recs[2].Key) != "k3" {
+		t.Fatalf("records = %+v", recs)
+	}
+	if !strings.HasPrefix(string(recs[2].Value), `{"id":3,`) {
+		t.Errorf("value = %s", recs[2].Value)
+	}
+	// Other types are keyed by their JSON text, as a key column.
+	ints, err := NewEncoder(userSchema, EncoderOptions{Format: JSON, KeyType: arrow.PrimitiveTypes.Int64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nums := buildArray(t, arrow.PrimitiveTypes.Int64, `[10, 20, null]`)
+	defer nums.Release()
+	if recs, err = ints.EncodeKeyed(in, nums); err != nil || string(recs[1].Key) != "20" || recs[2].Key != nil {
+		t.Fatalf("records = %+v, %v", recs, err)
+	}
+	if _, err := e.Encode(in); err == nil {
+		t.Error("Encode of a keyed encoder: no error")
+	}
+	if _, err := e.EncodeKeyed(in, nums); err == nil {
+		t.Error("keys of another type: no error")
+	}
+	if _, err := NewEncoder(userSchema, EncoderOptions{Format: ArrowIPC, KeyType: arrow.BinaryTypes.String}); rberr.KindOf(err) != rberr.InvalidArgument {
+		t.Errorf("arrow with a key: %v", err)
+	}
+	if _, err := NewEncoder(userSchema, EncoderOptions{Format: JSON, KeyType: arrow.BinaryTypes.String, KeyColumn: "id"}); err == nil {
+		t.Error("a key type and a key column: no error")
+	}
+}
+
+func buildArray(t testing.TB, dt arrow.DataType, valuesJSON string) arrow.Array {
+	a, _, err := array.FromJSON(memory.NewGoAllocator(), dt, strings.NewReader(valuesJSON))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}

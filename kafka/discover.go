@@ -55,6 +55,12 @@ func (d *Discoverer) Discover(ctx context.Context) ([]TopicPartition, error) {
 			continue
 		}
 		if td.Err != nil {
+			if d.pattern != nil {
+				// A matching topic the broker cannot describe yet (one being created,
+				// its leaders not elected): found by a later discovery. Only named
+				// topics must be there.
+				continue
+			}
 			return nil, rberr.Wrap(rberr.NotFound, td.Err, "kafka: topic %q", td.Topic)
 		}
 		for _, pd := range td.Partitions {

@@ -15,7 +15,8 @@
 // form, decode_avro.go; or, with SchemaRegistry, in Confluent's wire format,
 // each datum read with the writer schema its id names and resolved against
 // the reader schema, Avro's schema resolution at any depth: registry.go,
-// resolve_avro.go). Metadata
+// resolve_avro.go; without a registry, the same resolution from a writer
+// schema given by hand, AvroWriterSchema). Metadata
 // columns (key, headers, topic, partition, offset, Kafka timestamp) are
 // appended after the value columns when named. A bad record never vanishes:
 // its BadRecord keeps the raw key, value and headers, its topic, partition
@@ -30,12 +31,14 @@
 // a sample of JSON values for reads without one. DeadLetters (deadletter.go) turns bad records into
 // dead-letter rows (DeadLetterSchema). ParseOptions (options.go) maps Kafka
 // client properties by their Flink/librdkafka names (security, SASL, TLS,
-// fetch and producer settings) to franz-go options, refusing unknown keys.
+// fetch and producer settings) to franz-go options, refusing unknown keys;
+// ParseGuarantee (guarantee.go) the sink's delivery guarantee.
 //
 // Encoding (encode.go): an Encoder turns Arrow batches into records: JSON
 // (one object per row, in the forms the decoder reads back), Raw (one
 // binary or string column) or ArrowIPC (an IPC stream per batch or per
-// RowsPerRecord rows); KeyColumn (or KeyColumns, a JSON object of several)
+// RowsPerRecord rows); KeyColumn (or KeyColumns, a JSON object of several, or
+// KeyType and EncodeKeyed, keys computed apart, from an expression)
 // sets record keys, and PartitionColumns the bytes whose murmur2 hash chooses
 // the partition, with ColumnPartitioner as the producer's partitioner;
 // SinkPartitioner gives Flink's "fixed" and "round-robin" partitioners.
@@ -56,7 +59,8 @@
 // records internally so a position passes a marker at the end of a range,
 // and drops them from what it returns. A Discoverer lists the partitions of
 // named topics or of a pattern (matched against whole names) and, called
-// again, returns only new ones. CommitGroupOffsets (group.go) commits
+// again, returns only new ones (a topic matching the pattern that the broker
+// cannot describe yet is left for a later call). CommitGroupOffsets (group.go) commits
 // offsets to a consumer group without joining it, for monitoring.
 //
 // Writing (txn.go): a TxnProducer writes one Kafka transaction per
@@ -70,8 +74,9 @@
 // Flink's PROBING strategy (AbortTransactions aborts given ids; both send
 // InitProducerID, which fences the old producer and aborts its transaction).
 // TransactionalID names transactions prefix-subtask-checkpoint, as Flink's
-// KafkaSink does. docs/design-kafka.md describes Flink's recovery protocol
-// and what is left to wire into the engine.
+// KafkaSink does. docs/design-kafka.md describes Flink's recovery protocol,
+// how the engine's Kafka source and sink (engine/source/kafka.go,
+// engine/ops/sink/kafka.go) use this package, and what remains.
 //
 // Integration tests run against a real Apache Kafka broker named by
 // RIVERBED_KAFKA_BROKERS (kafka/testbroker/broker.sh starts one; `make

@@ -30,6 +30,11 @@ type EncoderOptions struct {
 	// object of those columns (Flink's key.fields with key.format json);
 	// one is the same as KeyColumn. Not with ArrowIPC.
 	KeyColumns []string
+	// KeyType, if set (instead of KeyColumn and KeyColumns), says that each record's
+	// key is computed apart from the batch's columns (an expression of them, say):
+	// EncodeKeyed takes the keys as an array of this type, written as a KeyColumn
+	// would be. Not with ArrowIPC.
+	KeyType arrow.DataType
 	// PartitionColumns, if set, choose each record's partition: records with
 	// equal values in them go to one partition, murmur2 of the values
 	// (encoded as a key of those columns would be) modulo the partition
@@ -67,6 +72,7 @@ type Encoder struct {
 	schema *arrow.Schema
 	key    int // key column, -1 for none
 	keys   []int
+	keyArr bool  // the keys come as an array apart from the batch (KeyType)
 	parts  []int // partition columns
 	value  int   // Raw's value column
 	avro   *avroWriter
@@ -143,6 +149,15 @@ func NewEncoder(schema *arrow.Schema, opts EncoderOptions) (*Encoder, error) {
 			return nil, rberr.Wrap(rberr.Type, err, "kafka: key")
 		}
 	}
+	if opts.KeyType != nil {
+		if opts.KeyColumn != "" || len(opts.KeyColumns) > 0 {
+			return nil, rberr.New(rberr.InvalidArgument, "kafka: give key columns or a key type, not both")
+		}
+		if err := textcodec.CheckType("key", opts.KeyType, true); err != nil {
+			return nil, rberr.Wrap(rberr.Type, err, "kafka: key")
+		}
+		e.keyArr = true
+	}
 	switch opts.Format {
 	case JSON:
 		for _, f := range schema.Fields() {
@@ -191,8 +206,8 @@ func NewEncoder(schema *arrow.Schema, opts EncoderOptions) (*Encoder, error) {
 			return nil, err
 		}
 	case ArrowIPC:
-		if e.key >= 0 {
-			return nil, rberr.New(rberr.InvalidArgument, "kafka: format \"arrow\" writes many rows per record and cannot take a key column")
+		if e.key >= 0 || e.keyArr {
+			return nil, rberr.New(rberr.InvalidArgument, "kafka: format \"arrow\" writes many rows per record and cannot take a key")
 		}
 		if len(e.parts) > 0 {
 			return nil, rberr.New(rberr.InvalidArgument, "kafka: format \"arrow\" writes many rows per record and cannot partition them by column")
@@ -209,6 +224,25 @@ func NewEncoder(schema *arrow.Schema, opts EncoderOptions) (*Encoder, error) {
 // Encode returns the records for batch, in row order. A value JSON cannot
 // hold (NaN, infinity) is an error naming the column and row.
 func (e *Encoder) Encode(batch arrow.RecordBatch) ([]*kgo.Record, error) {
+	if e.keyArr {
+		return nil, rberr.New(rberr.Internal, "kafka: the encoder's keys are computed apart (KeyType): call EncodeKeyed")
+	}
+	return e.encode(batch, nil)
+}
+
+// EncodeKeyed is Encode for an encoder with KeyType: keys holds each row's key (a
+// null: no key), of KeyType and as long as batch.
+func (e *Encoder) EncodeKeyed(batch arrow.RecordBatch, keys arrow.Array) ([]*kgo.Record, error) {
+	if !e.keyArr {
+		return nil, rberr.New(rberr.Internal, "kafka: the encoder takes no keys apart (no KeyType): call Encode")
+	}
+	if keys.Len() != int(batch.NumRows()) || !arrow.TypeEqual(keys.DataType(), e.opts.KeyType) {
+		return nil, rberr.New(rberr.Internal, "kafka: %d keys of %s for %d rows, want %s", keys.Len(), keys.DataType(), batch.NumRows(), e.opts.KeyType)
+	}
+	return e.encode(batch, keys)
+}
+
+func (e *Encoder) encode(batch arrow.RecordBatch, keys arrow.Array) ([]*kgo.Record, error) {
 	if !batch.Schema().Equal(e.schema) {
 		return nil, rberr.New(rberr.Schema, "kafka: batch schema %s differs from the encoder's %s", batch.Schema(), e.schema)
 	}
@@ -246,6 +280,12 @@ func (e *Encoder) Encode(batch arrow.RecordBatch) ([]*kgo.Record, error) {
 			rec.Value = v
 		}
 		switch {
+		case keys != nil:
+			k, err := keyBytes(keys, i)
+			if err != nil {
+				return nil, rberr.Wrap(rberr.Data, err, "kafka: key of row %d", i)
+			}
+			rec.Key = k
 		case len(e.keys) > 1:
 			k, err := e.keyOf(batch, e.keys, i)
 			if err != nil {

@@ -274,3 +274,116 @@ def test_rows_and_dead_letters_of_an_unbounded_read_together(brokers, topic):  #
     want_dead = [(i % 2, i // 2) for i in range(100) if i % 10 == 3] + [(1, 50)]
     assert sorted(rows) == want_rows
     assert sorted(dead) == sorted(want_dead)
+
+
+def test_records_and_bytes_per_second(brokers, topic):  # noqa: F811
+    """records and bytes fetched equal what was produced (bytes: keys and values), and the
+    rates are those counts over the time the partitions were read (all within the 10 s
+    window of the rates when the test runs in less), per partition and summed."""
+    t = topic(2)
+    recs = []
+    for i in range(300):
+        key = None if i % 7 == 0 else f"user-{i % 13}".encode()
+        value = json.dumps({"x": i, "pad": "p" * (i % 17)}).encode()
+        recs.append((i % 2, value, {} if key is None else {"key": key}))
+    want_records = {p: sum(1 for r in recs if r[0] == p) for p in (0, 1)}
+    want_bytes = {p: sum(len(r[1]) + len(r[2].get("key", b"")) for r in recs if r[0] == p) for p in (0, 1)}
+
+    def kafka_row() -> dict:
+        [m] = [r for r in job.metrics(as_dict=True) if r["partitions"] is not None]
+        return m
+
+    t0 = time.monotonic()
+    job = rb.read_kafka(brokers, t, schema={"x": pa.int64()}).start()
+    try:
+        deadline = time.monotonic() + 60
+        while len(kafka_row()["partitions"]) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        t_a = time.monotonic()  # both partitions are being read: their rates count from before now
+        before = kafka_row()
+        assert [p["records"] for p in before["partitions"]] == [0, 0]
+        produce(brokers, t, recs)
+        while True:
+            t_b = time.monotonic()
+            m = kafka_row()
+            t1 = time.monotonic()
+            if [p["records"] for p in m["partitions"]] == [want_records[0], want_records[1]]:
+                break
+            assert t1 < deadline, m["partitions"]
+            time.sleep(0.05)
+        parts = {p["partition"]: p for p in m["partitions"]}
+        for p in (0, 1):
+            got = parts[p]
+            assert got["bytes"] == want_bytes[p]
+            rps, bps = got["records_per_second"], got["bytes_per_second"]
+            if t1 - t0 < 10:
+                # Rates since the partition began to be read (after t0, before t_a), read
+                # between t_b and t1.
+                assert want_records[p] / (t1 - t0) <= rps <= want_records[p] / (t_b - t_a)
+                assert want_bytes[p] / (t1 - t0) <= bps <= want_bytes[p] / (t_b - t_a)
+                assert bps * want_records[p] == pytest.approx(rps * want_bytes[p])
+            else:  # a slow run: over the last 10 s at least, of what was fetched
+                assert 0 <= rps <= want_records[p] / 10 and 0 <= bps <= want_bytes[p] / 10
+        assert m["records_per_second"] == pytest.approx(sum(p["records_per_second"] for p in parts.values()))
+        assert m["bytes_per_second"] == pytest.approx(sum(p["bytes_per_second"] for p in parts.values()))
+        assert sum(b.num_rows for b in read_rows(job, 300)) == 300
+        table = job.metrics()
+        assert table.schema.field("records_per_second").type == pa.float64()
+        assert "records/s" in job._repr_html_()
+    finally:
+        job.cancel()
+
+
+def test_write_kafka_key_expression(brokers, topic):  # noqa: F811
+    """key= an expression: each record's key is the expression's value, computed in the
+    engine (a string's bytes, another type's JSON text, null no key), as Python computes it."""
+    users = [7, None, 3, 12, 7, 0]
+    regions = ["eu", "us", None, "eu", "ap", "us"]
+    src = rb.from_pydict({"user": pa.array(users, pa.int64()), "region": regions, "i": list(range(6))})
+    cases = {
+        "cast": (rb.col("user").cast(rb.String), [None if u is None else str(u).encode() for u in users]),
+        "concat": (rb.concat_str([rb.col("user").cast(rb.String), rb.lit("/"), rb.col("region")]),
+                   [None if u is None or r is None else f"{u}/{r}".encode() for u, r in zip(users, regions)]),
+        "arith": (rb.col("user") + 1000, [None if u is None else json.dumps(u + 1000).encode() for u in users]),
+    }
+    for name, (key, want) in cases.items():
+        t = topic(3)
+        sink = src.write_kafka(brokers, t, key=key, lazy=True)
+        assert "key " in sink.explain()
+        rb.collect_all([sink])
+        got = {json.loads(m.value())["i"]: m.key() for m in consume(brokers, t)}
+        assert got == dict(enumerate(want)), name
+        # Keyed records are partitioned by key (murmur2): equal keys share a partition.
+    t = topic(1)
+    with pytest.raises(rb.ColumnNotFoundError, match="usr"):
+        src.write_kafka(brokers, t, key=rb.col("usr").cast(rb.String))
+    with pytest.raises(TypeError, match="not a list of expressions"):
+        src.write_kafka(brokers, t, key=[rb.col("user"), rb.col("region")])
+    with pytest.raises(ValueError, match="cannot take a key"):
+        src.write_kafka(brokers, t, key=rb.col("user") + 1, format="arrow")
+
+
+@pytest.mark.parametrize("spelling", ["exactly_once", "exactly-once", "at_least_once", "none"])
+def test_write_kafka_guarantee_spellings(brokers, topic, spelling):  # noqa: F811
+    """guarantee= is delivery_guarantee= (Flink's DeliveryGuarantee), its values with
+    hyphens or underscores. Exactly-once writes transactions: their commit markers take
+    offsets, so the topic ends past the records; the others end at the records."""
+    t = topic(1)
+    exactly = spelling.startswith("exactly")
+    sink = rb.from_pydict({"id": list(range(50))}).write_kafka(
+        brokers, t, guarantee=spelling, transactional_id_prefix=f"tx-{t}" if exactly else None, lazy=True)
+    assert ("exactly-once" if exactly else spelling.replace("_", "-")) in sink.explain()
+    rb.collect_all([sink])
+    assert sorted(json.loads(m.value())["id"] for m in consume(brokers, t)) == list(range(50))
+    end = end_offsets(brokers, t, 1)[0]
+    assert end > 50 if exactly else end == 50
+
+
+def test_write_kafka_guarantee_errors():
+    s = rb.from_pydict({"id": [1]})
+    with pytest.raises(rb.PlanError, match=r'"exactly-once", "at-least-once" or "none".*"at-most-once"'):
+        s.write_kafka("localhost:9092", "t", guarantee="at-most-once", lazy=True).explain()
+    with pytest.raises(TypeError, match="not both"):
+        s.write_kafka("localhost:9092", "t", guarantee="none", delivery_guarantee="none", lazy=True)
+    with pytest.raises(rb.PlanError, match="needs transactional_id_prefix"):
+        s.write_kafka("localhost:9092", "t", delivery_guarantee="exactly_once", lazy=True).explain()

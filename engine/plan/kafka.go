@@ -50,10 +50,13 @@ type KafkaDef struct {
 	OnDataLoss string `json:"on_data_loss,omitempty"`
 	// Sink: the key column, delivery guarantee ("at-least-once", "exactly-once",
 	// "none") and the prefix of transactional ids.
-	Key                   string   `json:"key,omitempty"`
-	Keys                  []string `json:"keys,omitempty"` // several key columns: a JSON object
-	DeliveryGuarantee     string   `json:"delivery_guarantee,omitempty"`
-	TransactionalIDPrefix string   `json:"transactional_id_prefix,omitempty"`
+	Key  string   `json:"key,omitempty"`
+	Keys []string `json:"keys,omitempty"` // several key columns: a JSON object
+	// KeyExpr (sink), instead of Key or Keys: an expression of the columns whose value
+	// is each record's key (the bytes of a string or binary value, else its JSON text).
+	KeyExpr               *Expr  `json:"key_expr,omitempty"`
+	DeliveryGuarantee     string `json:"delivery_guarantee,omitempty"`
+	TransactionalIDPrefix string `json:"transactional_id_prefix,omitempty"`
 	// GroupID (source): the consumer group that completed checkpoints' offsets are
 	// committed to, for monitoring.
 	GroupID string `json:"group_id,omitempty"`

@@ -117,6 +117,7 @@ type kafkaPartStats struct {
 	bytes       int64 // their key and value bytes
 	deadLetters int64
 	lost        int64 // offsets lost before they were read (SkipDataLoss)
+	rate        meter // of records and bytes, from when the subtask began reading it
 }
 
 // stat is tp's counters; called with k.mu held.
@@ -326,6 +327,7 @@ func (e *kafkaEnum) addSplits(rc *ReadCtx, add []kafka.Split, back []kafka.Split
 		e.active++
 		e.k.mu.Lock()
 		e.k.positions[st.TopicPartition] = st
+		e.k.stat(st.TopicPartition).rate.begin(now)
 		e.k.mu.Unlock()
 		e.idleSent = false
 	}
@@ -454,6 +456,9 @@ func (e *kafkaEnum) poll(rc *ReadCtx, wait time.Duration) error {
 		ps.records += int64(len(pr.Records))
 		for _, r := range pr.Records {
 			ps.bytes += int64(len(r.Key) + len(r.Value))
+		}
+		if len(pr.Records) > 0 {
+			ps.rate.add(now, ps.records, ps.bytes)
 		}
 		e.k.mu.Unlock()
 		if len(pr.Records) == 0 {
@@ -855,29 +860,35 @@ func (s *KafkaSource) CommitStats() KafkaCommitStats {
 // handed on (-1: none yet), the next offset to read, the high watermark (the largest of
 // the latest fetch's and the latest listing's; -1: not known yet) and the lag (records, transaction markers included, between the
 // next offset and the high watermark; -1 while the high watermark is unknown), the
-// records and bytes (keys and values) fetched, and the dead letters.
+// records and bytes (keys and values) fetched and their rates per second over the last
+// RateWindow (since the subtask began reading the partition, if that is less), and the
+// dead letters.
 type KafkaPartitionMetrics struct {
-	Topic         string `json:"topic"`
-	Partition     int32  `json:"partition"`
-	Subtask       int    `json:"subtask"`
-	LastOffset    int64  `json:"last_offset"`
-	NextOffset    int64  `json:"next_offset"`
-	HighWatermark int64  `json:"high_watermark"`
-	Lag           int64  `json:"lag"`
-	Records       int64  `json:"records"`
-	Bytes         int64  `json:"bytes"`
-	DeadLetters   int64  `json:"dead_letters"`
-	LostRecords   int64  `json:"lost_records"`
+	Topic         string  `json:"topic"`
+	Partition     int32   `json:"partition"`
+	Subtask       int     `json:"subtask"`
+	LastOffset    int64   `json:"last_offset"`
+	NextOffset    int64   `json:"next_offset"`
+	HighWatermark int64   `json:"high_watermark"`
+	Lag           int64   `json:"lag"`
+	Records       int64   `json:"records"`
+	Bytes         int64   `json:"bytes"`
+	RecordsPerSec float64 `json:"records_per_second"`
+	BytesPerSec   float64 `json:"bytes_per_second"`
+	DeadLetters   int64   `json:"dead_letters"`
+	LostRecords   int64   `json:"lost_records"`
 }
 
 // KafkaMetrics are a Kafka source's metrics (runtime.Stage.Gauges).
 type KafkaMetrics struct {
-	Partitions   []KafkaPartitionMetrics `json:"partitions"`
-	Lag          int64                   `json:"lag"` // summed over partitions with a known lag
-	DeadLetters  int64                   `json:"dead_letters"`
-	LostRecords  int64                   `json:"lost_records"` // offsets lost before they were read (on_data_loss "skip")
-	GroupID      string                  `json:"group_id,omitempty"`
-	GroupCommits *KafkaCommitStats       `json:"group_commits,omitempty"`
+	Partitions    []KafkaPartitionMetrics `json:"partitions"`
+	Lag           int64                   `json:"lag"`                // summed over partitions with a known lag
+	RecordsPerSec float64                 `json:"records_per_second"` // summed over partitions
+	BytesPerSec   float64                 `json:"bytes_per_second"`   // summed over partitions
+	DeadLetters   int64                   `json:"dead_letters"`
+	LostRecords   int64                   `json:"lost_records"` // offsets lost before they were read (on_data_loss "skip")
+	GroupID       string                  `json:"group_id,omitempty"`
+	GroupCommits  *KafkaCommitStats       `json:"group_commits,omitempty"`
 }
 
 // hwInterval is how often reading the metrics lists the partitions' high watermarks
@@ -948,6 +959,7 @@ func (s *KafkaSource) Metrics() KafkaMetrics {
 	}
 	s.mu.Unlock()
 	out := KafkaMetrics{Partitions: []KafkaPartitionMetrics{}, GroupID: s.GroupID}
+	now := time.Now()
 	for i, k := range subs {
 		k.mu.Lock()
 		for tp, pos := range k.positions {
@@ -956,6 +968,7 @@ func (s *KafkaSource) Metrics() KafkaMetrics {
 			if ps := k.stats[tp]; ps != nil {
 				m.LastOffset, m.HighWatermark = ps.last, ps.hw
 				m.Records, m.Bytes, m.DeadLetters, m.LostRecords = ps.records, ps.bytes, ps.deadLetters, ps.lost
+				m.RecordsPerSec, m.BytesPerSec = ps.rate.rates(now, ps.records, ps.bytes)
 				if ps.hw >= 0 {
 					m.Lag = max(0, ps.hw-pos.Next)
 					if pos.End >= 0 && pos.Next >= pos.End {
@@ -968,6 +981,8 @@ func (s *KafkaSource) Metrics() KafkaMetrics {
 			}
 			out.DeadLetters += m.DeadLetters
 			out.LostRecords += m.LostRecords
+			out.RecordsPerSec += m.RecordsPerSec
+			out.BytesPerSec += m.BytesPerSec
 			out.Partitions = append(out.Partitions, m)
 		}
 		k.mu.Unlock()

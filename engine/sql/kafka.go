@@ -244,12 +244,11 @@ func kafkaOptions(ct *CreateTable) (*kafkaTable, error) {
 	}
 	// sink
 	if o, ok := get("sink.delivery-guarantee"); ok {
-		switch v := strings.ToLower(o.Value); v {
-		case "exactly-once", "at-least-once", "none":
-			kt.guarantee = v
-		default:
-			return nil, bad(o, "takes 'exactly-once', 'at-least-once' or 'none', got '%s'", o.Value)
+		g, err := kafka.ParseGuarantee(o.Value)
+		if err != nil {
+			return nil, bad(o, "takes 'exactly-once', 'at-least-once' or 'none' (or with underscores, 'exactly_once'), got '%s'", o.Value)
 		}
+		kt.guarantee = g
 	}
 	if o, ok := get("sink.transactional-id-prefix"); ok {
 		if kt.guarantee != "exactly-once" {

@@ -214,6 +214,8 @@ func TestKafkaOptionErrors(t *testing.T) {
 		{base + ", 'json.ignore-parse-errors' = 'true'" + read, "SQL line 1, column 130: 'json.ignore-parse-errors' = 'true' (a record that cannot be read fails the job"},
 		{base + ", 'csv.field-delimiter' = ';'" + read, "option 'csv.field-delimiter': an option of format 'csv', and the table's format is 'json'"},
 		{base + ", 'sink.delivery-guarantee' = 'exactly-once'" + read, "'sink.delivery-guarantee' = 'exactly-once' needs 'sink.transactional-id-prefix'"},
+		{base + ", 'sink.delivery-guarantee' = 'EXACTLY_ONCE'" + read, "'sink.delivery-guarantee' = 'exactly-once' needs 'sink.transactional-id-prefix'"},
+		{base + ", 'sink.delivery-guarantee' = 'at-most-once'" + read, "option 'sink.delivery-guarantee': takes 'exactly-once', 'at-least-once' or 'none' (or with underscores, 'exactly_once'), got 'at-most-once'"},
 		{strings.Replace(base, "'json'", "'jsn'", 1) + read, "option 'format': unknown format 'jsn'; did you mean 'json'?"},
 		{strings.Replace(base, "'kafka'", "'kafk'", 1) + read, "unknown connector 'kafk'; did you mean 'kafka'?"},
 		{strings.Replace(base, ", 'properties.bootstrap.servers' = 'b:1'", "", 1) + read, "SQL line 1, column 33: the kafka connector needs 'properties.bootstrap.servers'"},

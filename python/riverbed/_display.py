@@ -427,7 +427,7 @@ def job_html(job_id: int, status: str, elapsed: float, metrics: list[dict[str, A
 
 def kafka_partitions_html(metrics: list[dict[str, Any]]) -> str:
     """A table of the partitions of the job's Kafka reads: last offset read, high watermark,
-    lag, records and dead letters (empty without a Kafka read)."""
+    lag, records, records/s and dead letters (empty without a Kafka read)."""
     rows = []
     for m in metrics:
         for p in m.get("partitions") or []:
@@ -435,16 +435,17 @@ def kafka_partitions_html(metrics: list[dict[str, Any]]) -> str:
                     MISSING if p["last_offset"] is None else f"{p['last_offset']:,}",
                     MISSING if p["high_watermark"] is None else f"{p['high_watermark']:,}",
                     MISSING if p["lag"] is None else f"{p['lag']:,}",
-                    f"{p['records']:,}", f"{p['dead_letters']:,}"]
+                    f"{p['records']:,}", human_count(p.get("records_per_second") or 0), f"{p['dead_letters']:,}"]
             rows.append("<tr>" + "".join(f"<td>{_escape(str(v))}</td>" for v in vals) + "</tr>")
         gc = m.get("group_commits")
         if gc:
-            rows.append(f"<tr><td colspan='8'>consumer group commits: {gc['committed']:,} done, "
+            rows.append(f"<tr><td colspan='9'>consumer group commits: {gc['committed']:,} done, "
                         f"{gc['failed']:,} failed{_escape(': ' + gc['last_error']) if gc.get('last_error') else ''}"
                         "</td></tr>")
     if not rows:
         return ""
-    cols = ["topic", "partition", "subtask", "last offset", "high watermark", "lag", "records", "dead letters"]
+    cols = ["topic", "partition", "subtask", "last offset", "high watermark", "lag", "records", "records/s",
+            "dead letters"]
     return (f"<div style='overflow-x: auto; max-width: 100%'><table border='1' class='riverbed-table'>"
             f"<thead><tr>{''.join(f'<th>{c}</th>' for c in cols)}</tr></thead>"
             f"<tbody>{''.join(rows)}</tbody></table></div>")

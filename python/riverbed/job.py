@@ -380,11 +380,15 @@ class Job:
         alone outgrows it; these are 0 for a job that does not spill.
 
         A Kafka read's row also has ``lag`` (records behind the high watermarks, summed
-        over its partitions), ``dead_letters``, ``lost_records`` (offsets gone before they
-        were read, with ``on_data_loss="skip"``), ``partitions`` (per partition: ``topic``,
-        ``partition``, the ``subtask`` reading it, ``last_offset`` read, ``next_offset``,
-        ``high_watermark`` (from the latest fetch, or listed when metrics are read), ``lag``,
-        ``records`` and ``bytes`` fetched, ``dead_letters``, ``lost_records``; unknown values
+        over its partitions), ``records_per_second`` and ``bytes_per_second`` (fetched,
+        summed over its partitions), ``dead_letters``, ``lost_records`` (offsets gone
+        before they were read, with ``on_data_loss="skip"``), ``partitions`` (per
+        partition: ``topic``, ``partition``, the ``subtask`` reading it, ``last_offset``
+        read, ``next_offset``, ``high_watermark`` (from the latest fetch, or listed when
+        metrics are read), ``lag``, ``records`` and ``bytes`` (of keys and values) fetched,
+        ``records_per_second`` and ``bytes_per_second`` (those fetched in the last 10
+        seconds over that time, or since the partition began to be read if that is less:
+        0 when nothing came for 10 s), ``dead_letters``, ``lost_records``; unknown values
         are null) and,
         with ``group_id``,
         ``group_commits`` (offset commits to the consumer group); other rows have nulls.
@@ -428,6 +432,8 @@ class Job:
                         if pm[k] < 0:
                             pm[k] = None
             o["lag"] = src.get("lag")
+            o["records_per_second"] = src.get("records_per_second")
+            o["bytes_per_second"] = src.get("bytes_per_second")
             o["dead_letters"] = src.get("dead_letters")
             o["lost_records"] = src.get("lost_records")
             o["partitions"] = parts
@@ -805,11 +811,13 @@ _METRICS_SCHEMA = pa.schema([
     ("watermark", pa.timestamp("us")), ("backpressure_s", pa.float64()),
     ("spilled_bytes", pa.int64()), ("spill_read_bytes", pa.int64()), ("spill_resident_bytes", pa.int64()),
     ("spill_index_bytes", pa.int64()),
-    ("lag", pa.int64()), ("dead_letters", pa.int64()), ("lost_records", pa.int64()),
+    ("lag", pa.int64()), ("records_per_second", pa.float64()), ("bytes_per_second", pa.float64()),
+    ("dead_letters", pa.int64()), ("lost_records", pa.int64()),
     ("partitions", pa.list_(pa.struct([
         ("topic", pa.string()), ("partition", pa.int32()), ("subtask", pa.int64()),
         ("last_offset", pa.int64()), ("next_offset", pa.int64()), ("high_watermark", pa.int64()),
-        ("lag", pa.int64()), ("records", pa.int64()), ("bytes", pa.int64()), ("dead_letters", pa.int64()),
+        ("lag", pa.int64()), ("records", pa.int64()), ("bytes", pa.int64()),
+        ("records_per_second", pa.float64()), ("bytes_per_second", pa.float64()), ("dead_letters", pa.int64()),
         ("lost_records", pa.int64())]))),
     ("group_commits", pa.struct([("committed", pa.int64()), ("failed", pa.int64()),
                                  ("last_checkpoint", pa.int64()), ("last_error", pa.string())])),

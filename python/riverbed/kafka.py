@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal, Union
 import pyarrow as pa
 
 from .errors import PlanError
+from .expr import Expr
 from .stream import Stream
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -21,7 +22,9 @@ if TYPE_CHECKING:  # pragma: no cover
 KafkaFormat = Literal["json", "csv", "raw", "arrow", "avro"]
 OnBadRecord = Literal["fail", "dead_letter"]
 OnDataLoss = Literal["fail", "skip"]
-DeliveryGuarantee = Literal["at-least-once", "exactly-once", "none"]
+#: write_kafka's delivery guarantee: Flink's names (``sink.delivery-guarantee``), or the
+#: same with underscores.
+DeliveryGuarantee = Literal["at-least-once", "exactly-once", "none", "at_least_once", "exactly_once"]
 #: Where a read starts or ends: "earliest" (start only), "latest", a point in time (a
 #: ``datetime``; naive means UTC) or offsets by partition (``{partition: offset}``, or
 #: ``{(topic, partition): offset}`` for several topics).
@@ -224,8 +227,8 @@ def _columns(v: str | Sequence[str], what: str) -> list[str]:
     return cols
 
 
-def write_kafka_node(brokers: str | Sequence[str], topic: str, format: str, key: str | Sequence[str] | None,
-                     delivery_guarantee: str, transactional_id_prefix: str | None,
+def write_kafka_node(brokers: str | Sequence[str], topic: str, format: str, key: str | Expr | Sequence[str] | None,
+                     delivery_guarantee: str | None, transactional_id_prefix: str | None,
                      options: Mapping[str, Any] | None, upsert: bool = False,
                      partition_by: str | Sequence[str] | None = None,
                      partitioner: str = "default", schema_registry: str | None = None,
@@ -235,12 +238,19 @@ def write_kafka_node(brokers: str | Sequence[str], topic: str, format: str, key:
         raise ValueError(f"topic must be a topic name, got {topic!r}")
     if format not in ("json", "avro", "raw", "arrow"):
         raise ValueError(f"write_kafka writes format 'json', 'avro', 'raw' or 'arrow', got {format!r}")
-    if delivery_guarantee not in ("at-least-once", "exactly-once", "none"):
-        raise ValueError("delivery_guarantee must be 'at-least-once', 'exactly-once' or 'none' (Flink's "
-                         f"DeliveryGuarantee), got {delivery_guarantee!r}")
     k: dict[str, Any] = {"brokers": _brokers(brokers), "topic": topic, "format": format,
-                         "delivery_guarantee": delivery_guarantee, "options": _options(options)}
-    if key is not None:
+                         "options": _options(options)}
+    if delivery_guarantee is not None:
+        if not isinstance(delivery_guarantee, str):
+            raise TypeError("delivery_guarantee must be 'exactly-once', 'at-least-once' or 'none', "
+                            f"got {delivery_guarantee!r}")
+        k["delivery_guarantee"] = delivery_guarantee  # spellings and values checked by the engine
+    if isinstance(key, Expr):
+        k["key_expr"] = key._to_plan()
+    elif key is not None:
+        if not isinstance(key, str) and isinstance(key, Sequence) and any(isinstance(c, Expr) for c in key):
+            raise TypeError("key takes a column name, a list of column names or one expression (e.g. "
+                            "rb.concat_str([col('user'), col('region')], separator='/')), not a list of expressions")
         keys = _columns(key, "key")
         if len(keys) == 1:
             k["key"] = keys[0]

@@ -2109,8 +2109,8 @@ class Stream:
 
     def write_kafka(self, brokers: str | Sequence[str], topic: str, *,
                     format: Literal["json", "avro", "raw", "arrow"] = "json",
-                    key: str | Sequence[str] | None = None, partition_by: str | Sequence[str] | None = None,
-                    delivery_guarantee: DeliveryGuarantee = "at-least-once",
+                    key: str | Expr | Sequence[str] | None = None, partition_by: str | Sequence[str] | None = None,
+                    delivery_guarantee: DeliveryGuarantee | None = None, guarantee: DeliveryGuarantee | None = None,
                     transactional_id_prefix: str | None = None, options: dict[str, Any] | None = None,
                     progress: bool | None = None, runtime_mode: RuntimeMode | None = None,
                     lazy: bool = False, upsert: bool = False,
@@ -2135,7 +2135,10 @@ class Stream:
         (``http://user:password@host:8081``) are sent as HTTP basic authentication.
         ``key`` names the column that gives each record its key (its bytes if binary or
         string, else its JSON text), or a list of columns (the key is then
-        a JSON object of them, as Flink's ``key.fields``). Records are partitioned by key
+        a JSON object of them, as Flink's ``key.fields``), or is an expression of the
+        columns, computed in the engine for each row and written as a column would be
+        (``key=col("user").cast(rb.String)``, ``key=rb.concat_str([col("user"),
+        col("region")], separator="/")``; a null makes no key). Records are partitioned by key
         (murmur2, as the Java client), unless ``partition_by`` names the column(s) whose
         values choose the partition: rows with equal values go to one partition
         (murmur2 of the values encoded as a key of those columns, modulo the partition
@@ -2148,7 +2151,9 @@ class Stream:
         n-1, 0, ... in turn, whatever their key (the key is still written). Neither of the
         last two goes with ``partition_by`` or ``upsert``.
 
-        ``delivery_guarantee`` (Flink's names): ``"at-least-once"`` (default; every record
+        ``delivery_guarantee`` (Flink's ``DeliveryGuarantee`` and SQL's
+        ``sink.delivery-guarantee``; ``guarantee=`` is the same option, shorter, and the
+        values may be spelled with underscores, ``"exactly_once"``): ``"at-least-once"`` (default; every record
         is acknowledged by the in-sync replicas before the job, or a checkpoint, completes),
         ``"exactly-once"`` (Kafka transactions, one per parallel subtask and checkpoint,
         committed when the checkpoint completes; a bounded job commits when it has
@@ -2179,6 +2184,10 @@ class Stream:
         >>> sink = rb.from_pydict({"id": [1, 2]}).write_kafka("localhost:9092", "ids", key="id", lazy=True)
         >>> sink.columns
         ['topic', 'rows']
+        >>> keyed = rb.from_pydict({"id": [1, 2]}).write_kafka("localhost:9092", "ids", lazy=True,
+        ...                                                    key=rb.concat_str([rb.lit("id-"), rb.col("id")]))
+        >>> "key concat_str" in keyed.explain()
+        True
         >>> spread = rb.from_pydict({"id": [1, 2]}).write_kafka("localhost:9092", "ids", partitioner="round-robin",
         ...                                                     lazy=True)
         >>> "partitioner round-robin" in spread.explain()
@@ -2196,6 +2205,10 @@ class Stream:
         """
         from .kafka import write_kafka_node
 
+        if guarantee is not None:
+            if delivery_guarantee is not None:
+                raise TypeError("write_kafka takes delivery_guarantee= or guarantee= (the same option), not both")
+            delivery_guarantee = guarantee
         root = write_kafka_node(brokers, topic, format, key, delivery_guarantee, transactional_id_prefix, options,
                                 upsert, partition_by, partitioner, schema_registry, schema, subject_name_strategy)
         root["input"] = self._node

@@ -18,11 +18,11 @@ import (
 	"github.com/riverbed-engine/riverbed/kafka"
 )
 
-// Delivery guarantees of the Kafka sink, with Flink's names.
+// Delivery guarantees of the Kafka sink, with Flink's names (kafka.ParseGuarantee).
 const (
-	AtLeastOnce = "at-least-once"
-	ExactlyOnce = "exactly-once"
-	NoGuarantee = "none"
+	AtLeastOnce = kafka.AtLeastOnce
+	ExactlyOnce = kafka.ExactlyOnce
+	NoGuarantee = kafka.NoGuarantee
 )
 
 // KafkaSummarySchema is what a write_kafka job returns: one row per subtask, the
@@ -34,10 +34,13 @@ var KafkaSummarySchema = arrow.NewSchema([]arrow.Field{
 
 // KafkaSinkConfig is what every subtask of one write_kafka sink shares.
 type KafkaSinkConfig struct {
-	Brokers   []string
-	Topic     string
-	Schema    *arrow.Schema // of the batches written
-	Encoder   kafka.EncoderOptions
+	Brokers []string
+	Topic   string
+	Schema  *arrow.Schema // of the batches written
+	Encoder kafka.EncoderOptions
+	// Key, if set, computes each record's key from the batch (the encoder's KeyType is
+	// its type).
+	Key       expr.Expr
 	Guarantee string
 	// Prefix of the transactional ids (exactly-once): prefix-subtask-n, where n is the
 	// id of the checkpoint that pre-commits the transaction (1 + the last checkpoint).
@@ -193,6 +196,8 @@ func (o *KafkaSinkOp) ProcessBatch(m runtime.Message, _ runtime.Emitter) error {
 	var err error
 	if o.Cfg.Upsert {
 		recs, err = UpsertRecords(o.ec, o.enc, o.Cfg.ValueSchema, m.Rec, o.Cfg.OpCol)
+	} else if o.Cfg.Key != nil {
+		recs, err = o.encodeKeyed(m.Rec)
 	} else {
 		recs, err = o.enc.Encode(m.Rec)
 	}
@@ -214,6 +219,20 @@ func (o *KafkaSinkOp) ProcessBatch(m runtime.Message, _ runtime.Emitter) error {
 		o.cl.Produce(o.ctx, r, o.fail)
 	}
 	return nil
+}
+
+// encodeKeyed encodes rec with the keys the key expression computes from it.
+func (o *KafkaSinkOp) encodeKeyed(rec arrow.RecordBatch) ([]*kgo.Record, error) {
+	d, err := o.Cfg.Key.Eval(o.ec, rec)
+	if err != nil {
+		return nil, rberr.Wrap(rberr.KindOf(err), err, "write_kafka: the key %s", o.Cfg.Key)
+	}
+	keys, err := expr.DatumToArray(o.ec, d, int(rec.NumRows()))
+	if err != nil {
+		return nil, err
+	}
+	defer keys.Release()
+	return o.enc.EncodeKeyed(rec, keys)
 }
 
 // begin opens the transaction of the current checkpoint interval, if none is open.
