@@ -75,9 +75,10 @@ test-py: install $(TESTLIB) ## Python end-to-end tests (on the library built wit
 	RIVERBED_LIBRARY=$(CURDIR)/$(TESTLIB) $(KAFKA_BROKER) run $(PY) -m pytest
 
 CHAOS_KILLS ?= 60
+CHAOS_KAFKA_KILLS ?= 50
 
-chaos: install ## kill -9 a checkpointed job writing Parquet $(CHAOS_KILLS) times at random moments; print the tally (rows lost/duplicated must be 0)
-	RIVERBED_PROGRESS=0 $(PY) tests/chaos.py --kills $(CHAOS_KILLS) --backend $(or $(CHAOS_BACKEND),memory)
+chaos: install ## kill -9 checkpointed jobs at random moments: $(CHAOS_KILLS) times writing Parquet, $(CHAOS_KAFKA_KILLS) times Kafka to Kafka exactly-once (on a broker started for it); print the tally (rows lost/duplicated must be 0)
+	RIVERBED_PROGRESS=0 $(KAFKA_BROKER) run $(PY) tests/chaos.py --kills $(CHAOS_KILLS) --kafka-kills $(CHAOS_KAFKA_KILLS) --backend $(or $(CHAOS_BACKEND),memory)
 
 lint: install ## gofmt, go vet, ruff, mypy
 	@test -z "$$(gofmt -l engine state batch kafka arrowbridge capi internal)" || (echo "gofmt needed:"; gofmt -l engine state batch kafka arrowbridge capi internal; false)

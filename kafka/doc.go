@@ -72,7 +72,9 @@
 // and epoch), and AbortLingering aborts the transactions of later
 // checkpoints, probing their transactional ids until an unused one, as
 // Flink's PROBING strategy (AbortTransactions aborts given ids; both send
-// InitProducerID, which fences the old producer and aborts its transaction).
+// InitProducerID, which fences the old producer and aborts its transaction);
+// AbortOpen then aborts every other open transaction of the prefix, found
+// with ListTransactions (those of killed runs at another parallelism).
 // TransactionalID names transactions prefix-subtask-checkpoint, as Flink's
 // KafkaSink does. docs/design-kafka.md describes Flink's recovery protocol,
 // how the engine's Kafka source and sink (engine/source/kafka.go,

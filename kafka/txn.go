@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -240,6 +242,34 @@ func AbortLingering(ctx context.Context, cl *kgo.Client, prefix string, subtask 
 			return n + 1, nil
 		}
 	}
+}
+
+// AbortOpen aborts every open transaction whose transactional id is
+// prefix-subtask-checkpoint (TransactionalID), at any subtask and checkpoint,
+// and returns how many it aborted. It finds them with ListTransactions (state
+// Ongoing). A restore calls it after committing the restored checkpoint's
+// transactions (CommitPending), and a job that starts without restoring one
+// before its first transaction: a run killed before it completed a checkpoint
+// may have left transactions open at subtasks that neither the restored run
+// nor the new one has (a higher parallelism in between), where probing
+// (AbortLingering) does not look, and nothing of such a run is ever to be
+// committed. Left open, they stall read_committed consumers of the topic
+// until the transaction timeout. A cluster that does not answer
+// ListTransactions (before Kafka 3.0, or without DESCRIBE on transactional
+// ids) is not an error: nothing is aborted, as before.
+func AbortOpen(ctx context.Context, cl *kgo.Client, prefix string) (int, error) {
+	listed, err := kadm.NewClient(cl).ListTransactions(ctx, nil, []string{"Ongoing"})
+	if err != nil && len(listed) == 0 {
+		return 0, nil
+	}
+	ours := regexp.MustCompile("^" + regexp.QuoteMeta(prefix) + `-[0-9]+-[0-9]+$`)
+	var ids []string
+	for _, id := range listed.TransactionalIDs() {
+		if ours.MatchString(id) {
+			ids = append(ids, id)
+		}
+	}
+	return len(ids), AbortTransactions(ctx, cl, ids...)
 }
 
 // retryConcurrent runs send until it does not fail with

@@ -1,24 +1,32 @@
 """Crash harness: exactly-once output of a checkpointed job under kill -9.
 
-A child process runs a pipeline over a replayable source (Parquet files, or the Nexmark
-generator bounded by max_events) -- dedup, keyed tumbling windows, a join -- into the
-exactly-once Parquet sink, with checkpoints every 100-300 ms and ``restore="latest"``.
-The parent kills it with SIGKILL at random moments (after a random delay, or right after
-a checkpoint directory appears, i.e. while the checkpoint is being written or committed),
-restarts it (sometimes at another parallelism), and repeats until the child finishes. The
-committed output (``*.parquet`` files, read by pyarrow.dataset) must then equal the output
-of one uninterrupted run as a multiset of rows: 0 lost, 0 duplicated.
+A child process runs a pipeline over a replayable source (Parquet files, the Nexmark
+generator bounded by max_events, or Kafka topics read up to their end) -- dedup, keyed
+tumbling windows, a join -- into an exactly-once sink (Parquet files; for the Kafka source,
+a Kafka topic written with transactions), with checkpoints every 100-300 ms and
+``restore="latest"``. The parent kills it with SIGKILL at random moments (after a random
+delay, or right after a checkpoint directory appears, i.e. while the checkpoint is being
+written or committed; for Kafka also before the first checkpoint completed), restarts it
+(sometimes at another parallelism), and repeats until the child finishes. The committed
+output (``*.parquet`` files, read by pyarrow.dataset; or the output topic, read by a
+``read_committed`` librdkafka consumer) must then equal the output of one uninterrupted run
+as a multiset of rows: 0 lost, 0 duplicated.
 
-Run as a script for the long version (``make chaos``)::
+Run as a script for the long version (``make chaos``; the Kafka source needs a broker in
+RIVERBED_KAFKA_BROKERS, which ``kafka/testbroker/broker.sh run`` provides)::
 
-    python tests/chaos.py --kills 50
+    python tests/chaos.py --kills 50 --kafka-kills 50
 
-The child runs ``python tests/chaos.py child <source> <data> <ckpt> <out> <parallelism>``.
+The child runs ``python tests/chaos.py child <source> <data> <ckpt> <out> <parallelism>
+<interval ms> <backend>``; for Kafka, <data> is the input topics' name prefix and <out> the
+output topic.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import json
 import os
 import random
 import signal
@@ -108,8 +116,12 @@ def child(source: str, data: str, ckpt: str, out: str, parallelism: int, interva
           backend: str = "memory") -> None:
     env = rb.Environment(parallelism=parallelism, batch_size=1_000, checkpoint_dir=ckpt,
                          checkpoint_interval=f"{interval_ms}ms", **BACKENDS[backend])
-    job = pipeline(env, source, Path(data)).write_parquet(out, max_rows_per_file=2_000, lazy=True).start(
-        restore="latest")
+    if source == "kafka":
+        job = write_kafka_exactly_once(kafka_pipeline(env, data), out).start(runtime_mode="streaming",
+                                                                            restore="latest")
+    else:
+        job = pipeline(env, source, Path(data)).write_parquet(out, max_rows_per_file=2_000, lazy=True).start(
+            restore="latest")
     print("started", flush=True)
     job.wait()
 
@@ -153,6 +165,179 @@ def duckdb_oracle(data: Path) -> pa.Table:
     return normalize(rows)
 
 
+# -- the Kafka source: topics in, exactly-once Kafka out ----------------------------------
+
+KAFKA_PARTITIONS = 4
+KAFKA_BIDS = 6_000
+KAFKA_AUCTIONS = 60
+KAFKA_POLL = 40  # records per poll: many small batches, so that a run lasts a few seconds
+KAFKA_T0 = dt.datetime(2026, 3, 1, tzinfo=dt.timezone.utc)
+KAFKA_BID_SCHEMA = {"bid_id": pa.int64(), "auction": pa.int64(), "price": pa.int64(),
+                    "date_time": pa.timestamp("ms", "UTC")}
+
+
+def brokers() -> str:
+    b = os.environ.get("RIVERBED_KAFKA_BROKERS")
+    if not b:
+        raise SystemExit("the Kafka source needs a broker: set RIVERBED_KAFKA_BROKERS "
+                         "(kafka/testbroker/broker.sh run ... starts one for a command)")
+    return b
+
+
+def kafka_input() -> tuple[list[tuple[int, dict]], list[dict]]:
+    """The input, the same on every call: (partition, bid) in produce order, and the auctions.
+
+    Each partition's bids are in event-time order (2 ms apart, so a run spans three seconds
+    of event time, about 30 windows of 100 ms): with ``max_out_of_orderness="0s"`` no bid is
+    ever late, whatever the interleaving of partitions. One bid in 20 is written twice in a
+    row (an exact duplicate, for the dedup). Auctions whose id is a multiple of 7 are
+    missing (the inner join drops their windows)."""
+    rng = random.Random(17)
+    bids: list[tuple[int, dict]] = []
+    per = KAFKA_BIDS // KAFKA_PARTITIONS
+    for i in range(KAFKA_BIDS):
+        part, k = i % KAFKA_PARTITIONS, i // KAFKA_PARTITIONS
+        ts = KAFKA_T0 + dt.timedelta(milliseconds=k * 3000 // per)
+        b = {"bid_id": i, "auction": rng.randrange(KAFKA_AUCTIONS), "price": rng.randrange(1, 1000),
+             "date_time": ts.isoformat()}
+        bids.append((part, b))
+        if rng.random() < 0.05:
+            bids.append((part, b))
+    auctions = [{"id": a, "category": 10 + a % 5} for a in range(KAFKA_AUCTIONS) if a % 7]
+    return bids, auctions
+
+
+def create_topic(name: str, partitions: int) -> None:
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    adm = AdminClient({"bootstrap.servers": brokers()})
+    adm.create_topics([NewTopic(name, partitions, 1)])[name].result(60)
+
+
+def make_kafka_input(name: str) -> None:
+    """Produce the input once into topics ``name-bids`` (several partitions) and
+    ``name-auctions`` (one), with librdkafka."""
+    import confluent_kafka as ck
+
+    bids, auctions = kafka_input()
+    create_topic(f"{name}-bids", KAFKA_PARTITIONS)
+    create_topic(f"{name}-auctions", 1)
+    p = ck.Producer({"bootstrap.servers": brokers(), "linger.ms": 5, "enable.idempotence": True})
+    errors: list = []
+
+    def on_delivery(err, _msg):
+        if err:
+            errors.append(err)
+
+    for part, b in bids:
+        p.produce(f"{name}-bids", json.dumps(b).encode(), partition=part, on_delivery=on_delivery)
+    for a in auctions:
+        p.produce(f"{name}-auctions", json.dumps(a).encode(), partition=0, on_delivery=on_delivery)
+    assert p.flush(60) == 0 and not errors, errors
+
+
+def kafka_pipeline(env: rb.Environment, name: str, *, slow: bool = True) -> rb.Stream:
+    """read_kafka (to the end of the topics) -> dedup -> keyed tumbling window -> join with
+    the auctions' categories, in streaming mode: windows fire as the watermark passes, so
+    results are written (and their transactions committed) during the run."""
+    bids = env.read_kafka(brokers(), f"{name}-bids", schema=KAFKA_BID_SCHEMA, end="latest",
+                          event_time="date_time", max_out_of_orderness="0s",
+                          options={"max.poll.records": KAFKA_POLL})
+    if slow:
+        bids = bids.map_batches(_slow)
+    auctions = env.read_kafka(brokers(), f"{name}-auctions", schema={"id": pa.int64(), "category": pa.int64()},
+                              end="latest")
+    windows = (bids.deduplicate("bid_id").key_by("auction").window(rb.tumbling(WINDOW))
+               .agg(rb.count().alias("n"), col("price").sum().alias("total")))
+    return windows.join(auctions, left_on="auction", right_on="id").select(*COLUMNS)
+
+
+def write_kafka_exactly_once(s: rb.Stream, topic: str) -> rb.Stream:
+    return s.write_kafka(brokers(), topic, key="auction", delivery_guarantee="exactly-once",
+                         transactional_id_prefix=f"tx-{topic}", lazy=True)
+
+
+def kafka_reference(name: str, out: str) -> pa.Table:
+    """One uninterrupted run, without checkpoints, in this process, into topic `out`;
+    checked against a plain-Python computation of the pipeline."""
+    create_topic(out, 3)
+    job = write_kafka_exactly_once(kafka_pipeline(rb.Environment(parallelism=2), name, slow=False), out)
+    job.start(runtime_mode="streaming").wait()
+    got = read_kafka_committed(out)
+    lost, extra = diff(got, python_reference())
+    assert (lost, extra) == (0, 0), (f"the uninterrupted run differs from the plain-Python reference: "
+                                     f"{lost} rows missing, {extra} extra")
+    return got
+
+
+def python_reference() -> pa.Table:
+    """The Kafka pipeline in plain Python, independently of the engine."""
+    bids, auctions = kafka_input()
+    seen: set[int] = set()
+    agg: dict[tuple[int, int], list[int]] = {}
+    for _, b in bids:
+        if b["bid_id"] in seen:
+            continue
+        seen.add(b["bid_id"])
+        ms = int(dt.datetime.fromisoformat(b["date_time"]).timestamp() * 1000)
+        a = agg.setdefault((b["auction"], ms // WINDOW_MS * WINDOW_MS), [0, 0])
+        a[0] += 1
+        a[1] += b["price"]
+    cat = {a["id"]: a["category"] for a in auctions}
+    rows = [{"auction": k, "window_start": ws, "window_end": ws + WINDOW_MS, "n": n, "total": t, "category": cat[k]}
+            for (k, ws), (n, t) in agg.items() if k in cat]
+    return normalize(pa.Table.from_pylist(rows, schema=pa.schema([(c, pa.int64()) for c in COLUMNS])))
+
+
+def _epoch_ms(v) -> int:
+    if isinstance(v, str):
+        return int(dt.datetime.fromisoformat(v.replace("Z", "+00:00")).timestamp() * 1000)
+    return int(v)
+
+
+def read_kafka_committed(topic: str, *, committed: bool = True) -> pa.Table:
+    """What a consumer with isolation.level=read_committed (librdkafka) reads from `topic`,
+    every partition to its end (with committed=False: read_uncommitted, aborted records
+    included). Waits until the last stable offset reaches the high watermark: a
+    transaction left open by a killed job (neither committed nor aborted) holds it back,
+    and is reported as such."""
+    import confluent_kafka as ck
+
+    iso = "read_committed" if committed else "read_uncommitted"
+    c = ck.Consumer({"bootstrap.servers": brokers(), "group.id": f"chaos-check-{time.time_ns()}",
+                     "isolation.level": iso, "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+    raw = ck.Consumer({"bootstrap.servers": brokers(), "group.id": "chaos-hw", "isolation.level": "read_uncommitted"})
+    try:
+        parts = [ck.TopicPartition(topic, p) for p in c.list_topics(topic, timeout=30).topics[topic].partitions]
+        ends = {}
+        deadline = time.monotonic() + 60
+        for tp in parts:
+            hw = raw.get_watermark_offsets(tp, timeout=30)[1]
+            while c.get_watermark_offsets(tp, timeout=30)[1] < hw:
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"{topic} partition {tp.partition}: the last stable offset stays below "
+                                         f"the high watermark {hw}: a transaction was left open")
+                time.sleep(0.05)
+            ends[tp.partition] = hw
+        c.assign([ck.TopicPartition(topic, p, ck.OFFSET_BEGINNING) for p in ends])
+        rows = []
+        deadline = time.monotonic() + 60
+        while True:
+            assert time.monotonic() < deadline, f"reading {topic} did not reach the end offsets {ends}"
+            m = c.poll(0.2)
+            if m is not None and not m.error():
+                r = json.loads(m.value())
+                rows.append({c_: _epoch_ms(r[c_]) for c_ in COLUMNS})
+            # The position passes aborted records and transaction markers too.
+            pos = {tp.partition: tp.offset for tp in c.position([ck.TopicPartition(topic, p) for p in ends])}
+            if all(e == 0 or pos[p] >= e for p, e in ends.items()):
+                break
+        return normalize(pa.Table.from_pylist(rows, schema=pa.schema([(c_, pa.int64()) for c_ in COLUMNS])))
+    finally:
+        c.close()
+        raw.close()
+
+
 def diff(got: pa.Table, want: pa.Table) -> tuple[int, int]:
     """(rows lost, rows duplicated or extra) between multisets of rows."""
     import duckdb
@@ -173,12 +358,20 @@ class Tally:
     lost: int = 0
     duplicated: int = 0
     killed_while_spilled: int = 0  # kills that left a spill store behind (rows were on disk)
+    early_kills: int = 0  # kills before the first checkpoint completed (Kafka)
+    uncommitted: int = 0  # records in the output topic that read_committed must not see (Kafka)
 
     def line(self, source: str) -> str:
-        return (f"{source}: kills={self.kills} (mid-checkpoint {self.mid_checkpoint_kills}) "
-                f"restarts={self.restarts} restored from checkpoints {self.restored_from} "
-                f"parallelisms {self.parallelisms} killed while spilled={self.killed_while_spilled} "
-                f"lost={self.lost} duplicated={self.duplicated}")
+        kinds = f"mid-checkpoint {self.mid_checkpoint_kills}"
+        if source == "kafka":
+            kinds += f", before the first checkpoint {self.early_kills}"
+        text = (f"{source}: kills={self.kills} ({kinds}) restarts={self.restarts} "
+                f"restored from checkpoints {self.restored_from} parallelisms {self.parallelisms} ")
+        if source == "kafka":
+            text += f"aborted records={self.uncommitted} "
+        else:
+            text += f"killed while spilled={self.killed_while_spilled} "
+        return text + f"lost={self.lost} duplicated={self.duplicated}"
 
 
 def complete_checkpoints(ckpt: Path) -> list[int]:
@@ -197,13 +390,15 @@ def checkpoint_dirs(ckpt: Path) -> set[str]:
     return {d.name for d in ckpt.iterdir()} if ckpt.is_dir() else set()
 
 
-def crash_round(source: str, data: Path, work: Path, kills: int, rng: random.Random, tally: Tally,
-                backend: str = "memory") -> Path:
+def crash_round(source: str, data: Path | str, work: Path, kills: int, rng: random.Random, tally: Tally,
+                backend: str = "memory", out: Path | str | None = None) -> Path | str:
     """Run the child from scratch, killing it up to `kills` times at random moments, until
-    it finishes; return its output directory."""
-    ckpt, out = work / "ckpt", work / "out"
+    it finishes; return its output (directory, or topic for Kafka)."""
+    ckpt = work / "ckpt"
+    out = work / "out" if out is None else out
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path), RIVERBED_PROGRESS="0")
     killed_here = 0
+    early_round = False
     deadline = time.monotonic() + 120 + 30 * kills
     while True:
         assert time.monotonic() < deadline, f"the crash loop did not finish: {tally.line(source)}"
@@ -225,9 +420,25 @@ def crash_round(source: str, data: Path, work: Path, kills: int, rng: random.Ran
             # restart restores state for sure); the others after a random delay, or just
             # after a checkpoint directory appears (while it is written, its manifest
             # written, or the sink's commit that follows runs).
-            how = "completed" if killed_here == 0 else rng.choice(["delay", "delay", "checkpoint"])
+            # With Kafka, one round in three starts with a kill before any checkpoint
+            # completed: the restart has nothing to restore, yet the transactions the
+            # killed subtasks opened (more of them than the restart may have) must not
+            # stay open nor be committed.
+            if killed_here == 0:
+                how = "early" if source == "kafka" and rng.random() < 1 / 3 else "completed"
+                early_round = how == "early"
+            elif killed_here == 1 and early_round:
+                how = "completed"  # then one after a checkpoint completed, as in the other rounds
+            else:
+                how = rng.choice(["delay", "delay", "checkpoint"])
             mid = how == "checkpoint"
-            if how == "delay":
+            if how == "early":
+                t_end = time.monotonic() + rng.uniform(0, 0.4)
+                while proc.poll() is None and time.monotonic() < t_end and not complete_checkpoints(ckpt):
+                    time.sleep(0.002)
+                if complete_checkpoints(ckpt):
+                    how = "late"  # a checkpoint completed all the same: not counted as early
+            elif how == "delay":
                 t_end = time.monotonic() + rng.uniform(0, 1.2)
                 while proc.poll() is None and time.monotonic() < t_end:
                     time.sleep(0.002)
@@ -246,6 +457,7 @@ def crash_round(source: str, data: Path, work: Path, kills: int, rng: random.Ran
                 killed_here += 1
                 tally.kills += 1
                 tally.mid_checkpoint_kills += int(mid)
+                tally.early_kills += int(how == "early")
         try:
             _, err = proc.communicate(timeout=300)
         except subprocess.TimeoutExpired:
@@ -261,9 +473,17 @@ def crash_round(source: str, data: Path, work: Path, kills: int, rng: random.Ran
 
 
 def run(source: str, data: Path, work: Path, kills: int, seed: int, log=print, backend: str = "memory") -> Tally:
-    """Crash rounds (each from scratch, each checked) until `kills` kills in all."""
+    """Crash rounds (each from scratch, each checked) until `kills` kills in all. For the
+    Kafka source, `data` is unused: the input topics are produced here, once, under a
+    fresh name, and every round writes to a fresh output topic."""
     work.mkdir(parents=True, exist_ok=True)
-    want = reference(source, data, work / "reference")
+    inp: Path | str = data
+    if source == "kafka":
+        inp = f"chaos-{os.getpid()}-{time.time_ns()}"
+        make_kafka_input(inp)
+        want = kafka_reference(inp, f"{inp}-reference")
+    else:
+        want = reference(source, data, work / "reference")
     assert want.num_rows > 1000
     if source == "parquet":
         oracle = duckdb_oracle(data)
@@ -272,9 +492,18 @@ def run(source: str, data: Path, work: Path, kills: int, seed: int, log=print, b
     tally = Tally()
     rounds = 0
     while tally.kills < kills:
-        out = crash_round(source, data, work / f"round-{rounds}", kills - tally.kills, rng, tally, backend)
+        topic = None
+        if source == "kafka":
+            topic = f"{inp}-out-{rounds}"
+            create_topic(topic, 3)
+        out = crash_round(source, inp, work / f"round-{rounds}", kills - tally.kills, rng, tally, backend, topic)
         rounds += 1
-        lost, dup = diff(read_committed(out), want)
+        if source == "kafka":
+            got = read_kafka_committed(str(out))
+            tally.uncommitted += read_kafka_committed(str(out), committed=False).num_rows - got.num_rows
+        else:
+            got = read_committed(Path(out))
+        lost, dup = diff(got, want)
         tally.lost += lost
         tally.duplicated += dup
         if lost or dup:
@@ -289,7 +518,9 @@ def main() -> None:
         child(source, data, ckpt, out, int(par), int(interval), backend)
         return
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--kills", type=int, default=50, help="kills in all, split between the sources")
+    ap.add_argument("--kills", type=int, default=50, help="kills in all, split between the Parquet and Nexmark sources")
+    ap.add_argument("--kafka-kills", type=int, default=0,
+                    help="kills of the Kafka source (Kafka in, exactly-once Kafka out); needs RIVERBED_KAFKA_BROKERS")
     ap.add_argument("--seed", type=int, default=int(time.time()))
     ap.add_argument("--work", type=Path, default=None, help="working directory (default: a temporary one)")
     ap.add_argument("--backend", choices=sorted(BACKENDS), default="memory",
@@ -300,12 +531,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = a.work or Path(tmp)
         data = work / "data"
-        make_parquet_input(data)
+        if a.kills:
+            make_parquet_input(data)
         print(f"seed {a.seed}")
         tallies = []
-        for i, source in enumerate(["parquet", "nexmark"]):
-            share = a.kills // 2 + (a.kills % 2 if i == 0 else 0)
-            tallies.append(run(source, data, work / source, share, a.seed + i, backend=a.backend))
+        if a.kills:
+            for i, source in enumerate(["parquet", "nexmark"]):
+                share = a.kills // 2 + (a.kills % 2 if i == 0 else 0)
+                tallies.append(run(source, data, work / source, share, a.seed + i, backend=a.backend))
+        if a.kafka_kills:
+            tallies.append(run("kafka", data, work / "kafka", a.kafka_kills, a.seed + 2, backend=a.backend))
         kills = sum(t.kills for t in tallies)
         restarts = sum(t.restarts for t in tallies)
         lost = sum(t.lost for t in tallies)

@@ -61,6 +61,8 @@ type KafkaSinkConfig struct {
 	restored    chan struct{} // closed once subtask 0 has restored (RestoreCheckpoint)
 	restoreOnce sync.Once
 	restoredID  uint64 // written before restored is closed
+	freshOnce   sync.Once
+	freshErr    error
 	restoreErr  error
 }
 
@@ -79,7 +81,9 @@ func (c *KafkaSinkConfig) restoredChan() chan struct{} {
 //     checkpoint interval: pre-committed at the checkpoint barrier (its PendingTxn stored
 //     in the checkpoint), committed when the checkpoint is complete; after a restore, the
 //     restored checkpoint's transactions are committed (CommitPending) and later ones
-//     aborted (AbortLingering). A job without checkpoints writes one transaction per
+//     aborted (AbortLingering, and AbortOpen for any other transaction of the prefix
+//     still open; a job that restores no checkpoint runs AbortOpen before its first
+//     transaction). A job without checkpoints writes one transaction per
 //     subtask, committed when the whole job has succeeded (runtime.Committer) and
 //     aborted if it fails, so read_committed consumers see the output only then.
 type KafkaSinkOp struct {
@@ -241,6 +245,9 @@ func (o *KafkaSinkOp) begin() error {
 		return nil
 	}
 	c := o.Cfg
+	if err := c.abortOpenAtFreshStart(); err != nil {
+		return err
+	}
 	id := kafka.TransactionalID(c.Prefix, o.Subtask, int64(o.next))
 	p, err := kafka.NewTxnProducer(kafka.TxnOptions{Brokers: c.Brokers, TransactionalID: id, DefaultTopic: c.Topic,
 		TransactionTimeout: c.TxnTimeout, ClientOptions: o.opts})
@@ -449,7 +456,8 @@ func (o *KafkaSinkOp) CheckpointComplete(id uint64) error {
 
 // RestoreCheckpoint (exactly-once): subtask 0 gets every subtask's part of the restored
 // checkpoint. It commits their pre-committed transactions and aborts the transactions
-// any subtask (of the old or the new parallelism) may have opened after that checkpoint;
+// any subtask (of the old, the new or an intermediate parallelism) may have opened after
+// that checkpoint;
 // the other subtasks (parts nil) wait here until it is done, then number their
 // transactions after the restored checkpoint.
 func (o *KafkaSinkOp) RestoreCheckpoint(parts [][]byte) error {
@@ -514,8 +522,37 @@ func (o *KafkaSinkOp) restore(parts [][]byte) error {
 			return err
 		}
 	}
+	// Probing looks at the subtasks of the restored run and of this one; a run between
+	// them (restored from the same checkpoint, killed before its next one completed) may
+	// have had more, and their transactions would stay open until the timeout.
+	if _, err := kafka.AbortOpen(ctx, cl, c.Prefix); err != nil {
+		return err
+	}
 	c.restoredID = restored
 	return nil
+}
+
+// abortOpenAtFreshStart runs before the job's first transaction: if the job restored no
+// checkpoint of the sink, it aborts every transaction of the prefix still open
+// (kafka.AbortOpen), left by a run that was killed before it completed a checkpoint,
+// perhaps at a higher parallelism. A restore has done its own aborting by then
+// (RestoreCheckpoint runs before any input, and the other subtasks wait for it).
+func (c *KafkaSinkConfig) abortOpenAtFreshStart() error {
+	c.freshOnce.Do(func() {
+		if c.restoredID != 0 {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(c.Brokers...)}, c.Opts...)...)
+		if err != nil {
+			c.freshErr = rberr.Wrap(rberr.InvalidArgument, err, "write_kafka")
+			return
+		}
+		defer cl.Close()
+		_, c.freshErr = kafka.AbortOpen(ctx, cl, c.Prefix)
+	})
+	return c.freshErr
 }
 
 func (o *KafkaSinkOp) String() string { return fmt.Sprintf("write_kafka(%s)", o.Cfg.Topic) }
