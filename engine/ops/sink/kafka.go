@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -106,6 +107,11 @@ type KafkaSinkOp struct {
 	pending map[uint64]*kafka.TxnProducer // pre-committed, by checkpoint id
 	final   *kafka.TxnProducer            // pre-committed at the end, committed with the job
 	finalPT kafka.PendingTxn              // final's committable
+	// uncommitted: the committables of transactions pre-committed at a checkpoint and not
+	// yet committed, by checkpoint id. Every checkpoint stores them all (as Flink's
+	// committer state): a checkpoint may complete while the transactions of the one
+	// before are still being committed, and a restore from it must commit them too.
+	uncommitted map[uint64][]kafka.PendingTxn
 }
 
 var (
@@ -156,6 +162,7 @@ func (o *KafkaSinkOp) Open(tc *runtime.TaskCtx) error {
 		o.opts = append(o.opts, kgo.RecordPartitioner(part))
 	}
 	o.pending = map[uint64]*kafka.TxnProducer{}
+	o.uncommitted = map[uint64][]kafka.PendingTxn{}
 	o.next = 1
 	switch c.Guarantee {
 	case ExactlyOnce:
@@ -399,9 +406,9 @@ func (o *KafkaSinkOp) PrepareCheckpoint(b runtime.Barrier) ([]byte, error) {
 			}
 			o.mu.Lock()
 			o.pending[b.ID] = o.txn
+			o.uncommitted[b.ID] = append(o.uncommitted[b.ID], pt)
 			o.txn = nil
 			o.mu.Unlock()
-			ck.Pending = append(ck.Pending, pt)
 		}
 		if b.Final {
 			// The subtask has finished (checkpoints after tasks finish): its last
@@ -410,11 +417,14 @@ func (o *KafkaSinkOp) PrepareCheckpoint(b runtime.Barrier) ([]byte, error) {
 			o.mu.Lock()
 			if o.final != nil {
 				o.pending[b.ID] = o.final
-				ck.Pending = append(ck.Pending, o.finalPT)
+				o.uncommitted[b.ID] = append(o.uncommitted[b.ID], o.finalPT)
 				o.final = nil
 			}
 			o.mu.Unlock()
 		}
+		o.mu.Lock()
+		ck.Pending = o.uncommittedUpTo(b.ID)
+		o.mu.Unlock()
 		o.next = b.ID + 1
 	case AtLeastOnce:
 		if err := o.cl.Flush(o.ctx); err != nil {
@@ -427,7 +437,26 @@ func (o *KafkaSinkOp) PrepareCheckpoint(b runtime.Barrier) ([]byte, error) {
 	return json.Marshal(ck)
 }
 
+// uncommittedUpTo returns the committables of the transactions pre-committed at
+// checkpoint id or before and not known to be committed, oldest first; called with o.mu
+// held.
+func (o *KafkaSinkOp) uncommittedUpTo(id uint64) []kafka.PendingTxn {
+	var ids []uint64
+	for c := range o.uncommitted {
+		if c <= id {
+			ids = append(ids, c)
+		}
+	}
+	slices.Sort(ids)
+	var out []kafka.PendingTxn
+	for _, c := range ids {
+		out = append(out, o.uncommitted[c]...)
+	}
+	return out
+}
+
 // CheckpointComplete commits the transactions pre-committed at checkpoint id or before.
+// Their committables stay in every checkpoint taken meanwhile until the commits succeed.
 func (o *KafkaSinkOp) CheckpointComplete(id uint64) error {
 	o.mu.Lock()
 	var due []uint64
@@ -450,6 +479,13 @@ func (o *KafkaSinkOp) CheckpointComplete(id uint64) error {
 			first = err
 		}
 		p.Close()
+	}
+	if first == nil {
+		o.mu.Lock()
+		for _, c := range due {
+			delete(o.uncommitted, c)
+		}
+		o.mu.Unlock()
 	}
 	return first
 }

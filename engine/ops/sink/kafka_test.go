@@ -259,3 +259,65 @@ func TestKafkaSinkExactlyOnceAcrossARestore(t *testing.T) {
 		t.Fatalf("read_committed sees %v, want %v", got, want)
 	}
 }
+
+// A checkpoint can complete while the transactions of the one before are still being
+// committed (or before their commit began): each checkpoint carries every transaction
+// pre-committed and not yet committed, and a restore from the later one commits them
+// all. Here checkpoint 1's commit never happens before the job dies after checkpoint 2.
+func TestKafkaSinkCheckpointCarriesTransactionsNotYetCommitted(t *testing.T) {
+	bs := brokers(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	admCl, err := kgo.NewClient(kgo.SeedBrokers(bs...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admCl.Close()
+	topic := fmt.Sprintf("sink-eo-late-%d", time.Now().UnixNano())
+	if resp, err := kadm.NewClient(admCl).CreateTopic(ctx, 1, 1, nil, topic); err != nil || resp.Err != nil {
+		t.Fatal(err, resp.Err)
+	}
+	mk := func() *KafkaSinkConfig {
+		return &KafkaSinkConfig{Brokers: bs, Topic: topic, Schema: xs, Encoder: kafka.EncoderOptions{Format: kafka.JSON, Topic: topic},
+			Guarantee: ExactlyOnce, Prefix: "eo-" + topic, Parallel: 1}
+	}
+	a := open(t, ctx, mk(), 0)
+	if err := a.ProcessBatch(rows(0, 10), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.PrepareCheckpoint(runtime.Barrier{ID: 1}); err != nil {
+		t.Fatal(err)
+	}
+	// Checkpoint 1 is complete, but its commit has not run yet when checkpoint 2 is taken.
+	if err := a.ProcessBatch(rows(10, 20), nil); err != nil {
+		t.Fatal(err)
+	}
+	part, err := a.PrepareCheckpoint(runtime.Barrier{ID: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { // the dead run's producers, their transactions never ended
+		for _, p := range a.pending {
+			p.Close()
+		}
+	}()
+	r := open(t, ctx, mk(), 0)
+	if err := r.RestoreCheckpoint([][]byte{part}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.ProcessBatch(rows(20, 25), nil); err != nil {
+		t.Fatal(err)
+	}
+	var out collect
+	if err := r.Finish(&out); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	got := committed(t, ctx, bs, topic)
+	if want := span(0, 25); !reflect.DeepEqual(got, want) {
+		t.Fatalf("read_committed sees %v, want %v", got, want)
+	}
+}
