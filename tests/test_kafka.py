@@ -445,15 +445,28 @@ def test_exactly_once_kafka_to_kafka_round_trip(brokers, topic):
     assert got == sorted((k, sum(v for v in range(500) if v % 5 == k)) for k in range(5))
 
 
-def test_upsert_sink_of_an_updating_group_by(brokers, topic):
+def compacted_topic(brokers: str, partitions: int) -> str:
+    """A fresh topic with cleanup.policy=compact, whose log cleaner runs soon (small
+    segments): the topic feature serving reads the latest value of each key from. It
+    refuses records without a key."""
+    name = f"py-compacted-{os.getpid()}-{time.time_ns()}-{next(_names)}"
+    config = {"cleanup.policy": "compact", "segment.ms": "100", "min.cleanable.dirty.ratio": "0.01"}
+    adm = AdminClient({"bootstrap.servers": brokers})
+    adm.create_topics([NewTopic(name, partitions, 1, config=config)])[name].result(60)
+    return name
+
+
+@pytest.mark.parametrize("compacted", [False, True], ids=["plain topic", "compacted topic"])
+def test_upsert_sink_of_an_updating_group_by(brokers, topic, compacted):
     """write_kafka(upsert=True) of an updating group_by (Flink's upsert-kafka): the record
     key is the group key, +I/+U the key's new value, -D (here, groups expired by state_ttl)
     a tombstone, -U nothing. Read back and compacted by key, the topic holds, for every
     live key, exactly the aggregate of its rows (checked against DuckDB), and an expired
-    key's last value before its tombstone is its whole aggregate."""
+    key's last value before its tombstone is its whole aggregate. The same into a compacted
+    topic."""
     import duckdb
 
-    t = topic(2)
+    t = compacted_topic(brokers, 2) if compacted else topic(2)
     env = rb.Environment(parallelism=1, batch_size=50)  # rows are read in order
     fields = {"id": {"kind": "sequence"}, "v": {"min": 0, "max": 9}}
     s = env.datagen({"id": rb.Int64, "v": rb.Int64}, rows_per_second=2_000, seed=3, fields=fields)
@@ -468,6 +481,8 @@ def test_upsert_sink_of_an_updating_group_by(brokers, topic):
     for m in consume(brokers, t, committed=False):
         key = int(m.key())
         if m.value() is None:
+            if compacted and key not in latest:
+                continue  # the cleaner removed the key's values before its tombstone
             assert latest.get(key) is not None, f"tombstone of key {key} without a value before it"
             tombstoned[key] = latest[key]
             latest[key] = None
@@ -577,3 +592,25 @@ def test_offsets_deleted_before_they_were_read_fail_or_are_counted(brokers, topi
                   .collect()["x"].to_pylist()) == list(range(40, 150))
     with pytest.raises(ValueError, match="on_data_loss must be 'fail' or 'skip'"):
         rb.read_kafka(brokers, t, schema={"x": pa.int64()}, on_data_loss="ignore")  # type: ignore[arg-type]
+
+
+
+def test_keyed_results_of_a_bounded_group_by_into_a_compacted_topic(brokers):
+    """A bounded group_by's final table (append-only: one row per key) written with
+    key= into a compacted topic, as a backfill of served features: each key's record holds
+    its aggregate over all rows (DuckDB's GROUP BY). upsert=True is refused for it with a
+    clear error, since nothing is updated."""
+    import duckdb
+
+    name = compacted_topic(brokers, 3)
+    rows = pa.table({"user": [i % 37 for i in range(3000)], "cents": [(i * 7919) % 1000 for i in range(3000)]})
+    env = rb.Environment(parallelism=2, batch_size=97)
+    feats = env.from_arrow(rows).group_by("user").agg(rb.count().alias("n"), col("cents").sum().alias("spend"))
+    with pytest.raises(rb.PlanError, match="only appends rows"):
+        feats.write_kafka(brokers, name, upsert=True)
+    feats.write_kafka(brokers, name, key="user")
+    last: dict[int, Any] = {}
+    for m in consume(brokers, name, committed=False):
+        last[int(m.key())] = json.loads(m.value())
+    want = {u: (n, s) for u, n, s in duckdb.sql("SELECT user, count(*), sum(cents) FROM rows GROUP BY user").fetchall()}
+    assert {k: (v["n"], v["spend"]) for k, v in last.items()} == want
