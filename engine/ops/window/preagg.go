@@ -100,6 +100,7 @@ type PreWindowAggOp struct {
 	passing    bool
 	hashes     agg.KeyHashes
 	ts         []int64
+	idxFree    [][]int32 // lists of row numbers by slice, kept from batch to batch
 }
 
 var _ runtime.PreBarrier = (*PreWindowAggOp)(nil)
@@ -130,14 +131,34 @@ func (o *PreWindowAggOp) ProcessBatch(m runtime.Message, out runtime.Emitter) er
 	}
 	o.ts = expr.EventTimes(rec.Column(o.TimeIdx), o.ts)
 	rows := map[int64][]int32{}
+	defer func() { // the row lists go back for the next batch
+		for _, idx := range rows {
+			o.idxFree = append(o.idxFree, idx[:0])
+		}
+	}()
 	var untimed []int32
+	// Rows mostly come in runs of one slice: the run's list is kept at hand and put in
+	// the map when the slice changes (a map access per row was a tenth of the CPU).
+	cur, curS, inRun := []int32(nil), int64(0), false
 	for i, t := range o.ts[:n] {
 		if t == math.MinInt64 {
 			untimed = append(untimed, int32(i))
 			continue
 		}
 		s := o.Win.sliceOf(t, o.slice)
-		rows[s] = append(rows[s], int32(i))
+		if !inRun || s != curS {
+			if inRun {
+				rows[curS] = cur
+			}
+			cur, curS, inRun = rows[s], s, true
+			if cur == nil {
+				cur = o.rowList(n)
+			}
+		}
+		cur = append(cur, int32(i))
+	}
+	if inRun {
+		rows[curS] = cur
 	}
 	if len(untimed) > 0 {
 		lr, err := runtime.TakeRows(o.tc.Eval, rec, untimed)
@@ -188,6 +209,16 @@ func (o *PreWindowAggOp) ProcessBatch(m runtime.Message, out runtime.Emitter) er
 		return o.flush(math.MaxInt64, out)
 	}
 	return nil
+}
+
+// rowList returns an empty list of row numbers, one a batch before used if there is one.
+func (o *PreWindowAggOp) rowList(n int) []int32 {
+	if k := len(o.idxFree); k > 0 {
+		l := o.idxFree[k-1]
+		o.idxFree = o.idxFree[:k-1]
+		return l
+	}
+	return make([]int32, 0, n)
 }
 
 // pass sends rows on, with their key hash unless that is off (it takes rec).
