@@ -798,6 +798,6 @@ func (o *UniqueOp) Finish(out runtime.Emitter) error {
 func (o *UniqueOp) Close() {
 	o.store.Release()
 	if o.grouper != nil {
-		o.grouper.Release()
+		o.grouper.Free()
 	}
 }

@@ -155,6 +155,6 @@ func (o *DedupOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
 func (o *DedupOp) Close() {
 	o.store.Release()
 	if o.groups != nil {
-		o.groups.Release()
+		o.groups.Free()
 	}
 }

@@ -217,7 +217,7 @@ func (o *NormalizeOp) heldRefs() ([]keyed.RowRef, []int) {
 func (o *NormalizeOp) Close() {
 	o.store.Release()
 	if o.groups != nil {
-		o.groups.Release()
+		o.groups.Free()
 	}
 }
 

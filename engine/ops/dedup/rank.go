@@ -463,7 +463,7 @@ func (o *RankOp) flush(out runtime.Emitter) error {
 func (o *RankOp) Close() {
 	o.store.Release()
 	if o.groups != nil {
-		o.groups.Release()
+		o.groups.Free()
 	}
 }
 

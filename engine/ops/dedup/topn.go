@@ -403,6 +403,6 @@ func (o *TopNOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
 func (o *TopNOp) Close() {
 	o.store.Release()
 	if o.groups != nil {
-		o.groups.Release()
+		o.groups.Free()
 	}
 }

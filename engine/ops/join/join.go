@@ -214,7 +214,7 @@ func (j *JoinBase) Close() {
 	j.sides[0].store.Release()
 	j.sides[1].store.Release()
 	if j.keys != nil {
-		j.keys.Release()
+		j.keys.Free()
 	}
 }
 

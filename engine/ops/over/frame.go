@@ -315,7 +315,7 @@ func (o *FrameOp) Open(tc *runtime.TaskCtx) error {
 func (o *FrameOp) Close() {
 	o.store.Release()
 	if o.groups != nil {
-		o.groups.Release()
+		o.groups.Free()
 	}
 }
 

@@ -419,7 +419,7 @@ func (o *ProcessOp) Close() {
 	o.rows.Release()
 	o.states.Release()
 	if o.groups != nil {
-		o.groups.Release()
+		o.groups.Free()
 	}
 }
 
