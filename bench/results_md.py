@@ -30,7 +30,9 @@ def machine() -> str:
 
 def write_section(path: str, title: str, text: str) -> None:
     """Replace the section that starts with the line ``title`` (a "## ..." heading) by
-    ``text``, or append it; other sections stay as they are."""
+    ``text``, or append it; other sections stay as they are. Subsections of the old
+    section ("### ..." headings: analyses written by hand, runs of other scripts) that
+    ``text`` does not have are kept after it."""
     old = ""
     if os.path.exists(path):
         with open(path) as f:
@@ -38,6 +40,10 @@ def write_section(path: str, title: str, text: str) -> None:
     if title in old:
         start = old.index(title)
         nxt = old.find("\n## ", start + len(title))
+        section = old[start:] if nxt < 0 else old[start:nxt]
+        kept = [sub for sub in section.split("\n### ")[1:] if "### " + sub.split("\n", 1)[0] not in text]
+        if kept:
+            text = text.rstrip("\n") + "\n" + "".join("\n### " + sub.rstrip("\n") + "\n" for sub in kept)
         new = old[:start] + text + ("" if nxt < 0 else old[nxt:])
     else:
         if not old:
