@@ -339,12 +339,16 @@ def test_event_time_from_the_kafka_timestamp(brokers, topic):
         sorted((k, m, n) for (k, m), n in ref.items())
 
 
-def test_idle_partition_does_not_hold_back_an_unbounded_read(brokers, topic):
+@pytest.mark.parametrize("parallelism", [1, 2, 3])
+def test_idle_partition_does_not_hold_back_an_unbounded_read(brokers, topic, parallelism):
+    """An empty partition goes idle after idle_timeout and does not hold the watermark
+    back: read by the same subtask as the busy one (parallelism 1), by a subtask of its own
+    (2), and with a third subtask that has no partition at all (3)."""
     t = topic(2)
     # Only partition 0 gets records; partition 1 stays empty.
     produce(brokers, t, [(0, json.dumps({"k": 1, "ts": (T0 + dt.timedelta(seconds=s)).isoformat()}).encode(), {})
                          for s in range(0, 35)])
-    job = (rb.Environment(parallelism=1)
+    job = (rb.Environment(parallelism=parallelism)
            .read_kafka(brokers, t, schema={"k": pa.int64(), "ts": pa.timestamp("ms", "UTC")},
                        event_time="ts", idle_timeout="500ms")
            .key_by("k").window(rb.tumbling("10s")).agg(rb.count().alias("n")).start())
