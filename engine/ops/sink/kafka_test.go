@@ -156,19 +156,7 @@ func TestKafkaSinkExactlyOnceAcrossARestore(t *testing.T) {
 	bs := brokers(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	admCl, err := kgo.NewClient(kgo.SeedBrokers(bs...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admCl.Close()
-	topic := fmt.Sprintf("sink-eo-%d", time.Now().UnixNano())
-	if resp, err := kadm.NewClient(admCl).CreateTopic(ctx, 2, 1, nil, topic); err != nil || resp.Err != nil {
-		t.Fatal(err, resp.Err)
-	}
-	mk := func() *KafkaSinkConfig {
-		return &KafkaSinkConfig{Brokers: bs, Topic: topic, Schema: xs, Encoder: kafka.EncoderOptions{Format: kafka.JSON, Topic: topic},
-			Guarantee: ExactlyOnce, Prefix: "eo-" + topic, Parallel: 2}
-	}
+	topic, mk := exactlyOnceTopic(t, ctx, bs, "sink-eo", 2)
 	cfg := mk()
 	a, b := open(t, ctx, cfg, 0), open(t, ctx, cfg, 1)
 	for _, step := range []struct {
@@ -268,19 +256,7 @@ func TestKafkaSinkCheckpointCarriesTransactionsNotYetCommitted(t *testing.T) {
 	bs := brokers(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	admCl, err := kgo.NewClient(kgo.SeedBrokers(bs...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admCl.Close()
-	topic := fmt.Sprintf("sink-eo-late-%d", time.Now().UnixNano())
-	if resp, err := kadm.NewClient(admCl).CreateTopic(ctx, 1, 1, nil, topic); err != nil || resp.Err != nil {
-		t.Fatal(err, resp.Err)
-	}
-	mk := func() *KafkaSinkConfig {
-		return &KafkaSinkConfig{Brokers: bs, Topic: topic, Schema: xs, Encoder: kafka.EncoderOptions{Format: kafka.JSON, Topic: topic},
-			Guarantee: ExactlyOnce, Prefix: "eo-" + topic, Parallel: 1}
-	}
+	topic, mk := exactlyOnceTopic(t, ctx, bs, "sink-eo-late", 1)
 	a := open(t, ctx, mk(), 0)
 	if err := a.ProcessBatch(rows(0, 10), nil); err != nil {
 		t.Fatal(err)
@@ -319,5 +295,24 @@ func TestKafkaSinkCheckpointCarriesTransactionsNotYetCommitted(t *testing.T) {
 	got := committed(t, ctx, bs, topic)
 	if want := span(0, 25); !reflect.DeepEqual(got, want) {
 		t.Fatalf("read_committed sees %v, want %v", got, want)
+	}
+}
+
+// exactlyOnceTopic creates a topic of as many partitions as subtasks and returns it with
+// a maker of exactly-once sink configurations (JSON rows of xs) writing to it.
+func exactlyOnceTopic(t *testing.T, ctx context.Context, bs []string, name string, parallel int) (string, func() *KafkaSinkConfig) {
+	t.Helper()
+	admCl, err := kgo.NewClient(kgo.SeedBrokers(bs...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admCl.Close()
+	topic := fmt.Sprintf("%s-%d", name, time.Now().UnixNano())
+	if resp, err := kadm.NewClient(admCl).CreateTopic(ctx, int32(parallel), 1, nil, topic); err != nil || resp.Err != nil {
+		t.Fatal(err, resp.Err)
+	}
+	return topic, func() *KafkaSinkConfig {
+		return &KafkaSinkConfig{Brokers: bs, Topic: topic, Schema: xs, Encoder: kafka.EncoderOptions{Format: kafka.JSON, Topic: topic},
+			Guarantee: ExactlyOnce, Prefix: "eo-" + topic, Parallel: parallel}
 	}
 }
