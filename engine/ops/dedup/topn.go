@@ -92,6 +92,7 @@ func (o *TopNOp) Open(tc *runtime.TaskCtx) error {
 	sp.SetIndex(o.indexBytes)
 	o.store.Init(o.InSchema, sp)
 	o.panes = map[[2]int64]*topnPane{}
+	o.lastPart = nil
 	o.groups = keyed.NewGrouper(o.KeyTypes)
 	return nil
 }
