@@ -100,14 +100,19 @@ func (o *WindowAggOp) sliceable(s, lateWM int64) bool {
 }
 
 // route sorts row i of event time (or slice start) t into the rows of its slice or of its
-// windows, or the late rows; same caches the answer for the last slice.
+// windows, or the late rows; c caches the answer for the last slice and gathers its rows
+// (the caller flushes c after the last row).
 func (o *WindowAggOp) route(i int32, t, lateWM int64, bySlice map[int64][]int32, rows map[[2]int64][]int32, late []int32, c *sliceCache) []int32 {
 	s := o.Win.sliceOf(t, o.sliceLen)
 	if !c.ok || c.s != s {
+		c.flush(bySlice)
 		c.s, c.ok, c.sliceable = s, true, o.sliceable(s, lateWM)
+		if c.sliceable {
+			c.rows = bySlice[s]
+		}
 	}
 	if c.sliceable {
-		bySlice[s] = append(bySlice[s], i)
+		c.rows = append(c.rows, i)
 		return late
 	}
 	o.wbuf = o.Win.Assign(t, o.wbuf[:0])
@@ -128,6 +133,15 @@ func (o *WindowAggOp) route(i int32, t, lateWM int64, bySlice map[int64][]int32,
 type sliceCache struct {
 	s             int64
 	ok, sliceable bool
+	rows          []int32 // the rows of slice s routed since it came, not yet in bySlice
+}
+
+// flush puts the rows gathered for the cached slice into bySlice.
+func (c *sliceCache) flush(bySlice map[int64][]int32) {
+	if c.ok && c.sliceable {
+		bySlice[c.s] = c.rows
+	}
+	c.rows = nil
 }
 
 // addToSlices updates the slices' accumulators with their rows of rec (partial states if

@@ -211,6 +211,7 @@ func (o *WindowAggOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error
 			}
 			lateRows = o.route(int32(i), t, lateWM, bySlice, rows, lateRows, &c)
 		}
+		c.flush(bySlice)
 	}
 	for i, t := range o.ts {
 		if bySlice != nil {
@@ -305,6 +306,7 @@ func (o *WindowAggOp) mergePartials(rec arrow.RecordBatch, out runtime.Emitter) 
 		for i, s := range starts.Int64Values() {
 			late = o.route(int32(i), s, o.wm, bySlice, rows, late, &c)
 		}
+		c.flush(bySlice)
 	}
 	for i, s := range starts.Int64Values() {
 		if bySlice != nil {
