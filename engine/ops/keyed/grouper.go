@@ -451,8 +451,8 @@ func (g *Grouper) keyArrays(mem memory.Allocator, types []arrow.DataType) ([]arr
 
 // Free is Release for a grouper that is done with: its hash table goes to the pool of
 // freed tables for the next grouper to take (memory already touched, where a new one
-// would page-fault at its first write to every page). A grouper used after Free starts
-// again with a small table.
+// would page-fault at its first write to every page). A grouper used after Free gets a
+// table again, with its groups (not their key values, which Release dropped).
 func (g *Grouper) Free() {
 	g.Release()
 	intSlots.put(g.islots)
