@@ -65,10 +65,15 @@ func (d *ipcDecoder) readIPC(value []byte) (batches []arrow.RecordBatch, err err
 		return nil, fmt.Errorf("damaged Arrow IPC stream: %v", err)
 	}
 	// Validate the buffers: a stream can be well-formed in its messages
-	// and still hold offsets pointing outside its data.
+	// and still hold offsets pointing outside its data, or columns whose
+	// length is not the batch's.
 	for _, b := range batches {
 		for i, c := range b.Columns() {
-			if err := validateArray(c); err != nil {
+			err := validateArray(c)
+			if err == nil && int64(c.Len()) != b.NumRows() {
+				err = fmt.Errorf("%d values in a batch of %d rows", c.Len(), b.NumRows())
+			}
+			if err != nil {
 				for _, b := range batches {
 					b.Release()
 				}
