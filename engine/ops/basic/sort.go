@@ -13,6 +13,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/compute"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/riverbed-engine/riverbed/engine/expr"
+	"github.com/riverbed-engine/riverbed/engine/ops/internal/runfile"
 	"github.com/riverbed-engine/riverbed/engine/ops/keyed"
 	"github.com/riverbed-engine/riverbed/engine/runtime"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
@@ -55,7 +56,7 @@ type SortOp struct {
 	keys    [][]arrow.Array // per batch, the evaluated keys (with the seq columns when Local)
 	held    int64           // bytes of batches and keys
 	limit   int64           // the memory cap when the sort spills, else 0
-	runs    *runFiles       // the runs written so far
+	runs    *runfile.Files  // the runs written so far
 	// mergedRows is the batch size of runs merged from runs: the largest of theirs.
 	mergedRows int
 }
@@ -68,7 +69,7 @@ func (o *SortOp) Open(tc *runtime.TaskCtx) error {
 	}
 	if cfg := tc.Spill(); cfg.MemoryLimit > 0 && cfg.Backend != "" && state.Spills(cfg.Backend) {
 		o.limit = cfg.MemoryLimit
-		o.runs = &runFiles{op: "sort", dir: cfg.Dir, mem: tc.Eval.Mem, metrics: spillMetrics(tc)}
+		o.runs = &runfile.Files{Op: "sort", What: "a sorted run", Dir: cfg.Dir, Mem: tc.Eval.Mem, Metrics: spillMetrics(tc)}
 	}
 	return nil
 }
@@ -107,8 +108,8 @@ func (o *SortOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
 
 func (o *SortOp) addHeld(d int64) {
 	o.held += d
-	if o.runs != nil && o.runs.metrics != nil {
-		o.runs.metrics.Resident.Add(d)
+	if o.runs != nil && o.runs.Metrics != nil {
+		o.runs.Metrics.Resident.Add(d)
 	}
 }
 
@@ -155,7 +156,7 @@ func (o *SortOp) spillRun() error {
 		return err
 	}
 	defer run.release()
-	return o.runs.write(o.rows, func() (arrow.RecordBatch, error) { return run.next(o.tc.Eval, size) })
+	return o.runs.Write(o.rows, func() (arrow.RecordBatch, error) { return run.next(o.tc.Eval, size) })
 }
 
 func (o *SortOp) ProcessMarker(runtime.Message, runtime.Emitter) error { return nil }
@@ -197,7 +198,7 @@ func (o *SortOp) Finish(out runtime.Emitter) error {
 }
 
 func (o *SortOp) finish(out runtime.Emitter) error {
-	if len(o.batches) == 0 && o.runs.count() == 0 {
+	if len(o.batches) == 0 && o.runs.Count() == 0 {
 		return nil
 	}
 	var mem *sortedRows
@@ -208,7 +209,7 @@ func (o *SortOp) finish(out runtime.Emitter) error {
 		}
 		defer mem.release()
 	}
-	if o.runs.count() == 0 {
+	if o.runs.Count() == 0 {
 		for {
 			rec, err := mem.next(o.tc.Eval, o.EmitSz)
 			if err != nil || rec == nil {
@@ -219,19 +220,19 @@ func (o *SortOp) finish(out runtime.Emitter) error {
 			}
 		}
 	}
-	defer o.runs.remove()
+	defer o.runs.Remove()
 	// The merge holds a batch per run: over maxFanIn runs, the first are merged into one
 	// first (it holds the earliest rows, so ties still go to the earlier run).
 	extra := 0
 	if mem != nil {
 		extra = 1
 	}
-	for o.runs.count()+extra > maxFanIn {
-		if err := o.mergeFirstRuns(min(maxFanIn, o.runs.count())); err != nil {
+	for o.runs.Count()+extra > maxFanIn {
+		if err := o.mergeFirstRuns(min(maxFanIn, o.runs.Count())); err != nil {
 			return err
 		}
 	}
-	srcs, err := o.runs.open()
+	srcs, err := o.runs.Open()
 	if err != nil {
 		return err
 	}
@@ -257,7 +258,7 @@ const maxFanIn = 16
 
 // mergeFirstRuns merges the first k runs on disk into one.
 func (o *SortOp) mergeFirstRuns(k int) error {
-	srcs, err := o.runs.openFirst(k)
+	srcs, err := o.runs.OpenFirst(k)
 	if err != nil {
 		return err
 	}
@@ -267,14 +268,14 @@ func (o *SortOp) mergeFirstRuns(k int) error {
 	for _, src := range srcs {
 		mg.add(pulled(src))
 	}
-	err = o.runs.writeFrom(o.rows, func(add func(arrow.RecordBatch) error) error {
+	err = o.runs.WriteFrom(o.rows, func(add func(arrow.RecordBatch) error) error {
 		mg.emit = add
 		return mg.run()
 	})
 	if err != nil {
 		return err
 	}
-	o.runs.replaceFirst(k)
+	o.runs.ReplaceFirst(k)
 	return nil
 }
 
@@ -427,7 +428,7 @@ func (o *SortOp) release() {
 
 func (o *SortOp) Close() {
 	o.release()
-	o.runs.remove()
+	o.runs.Remove()
 }
 
 // sortIndices is compute.SortIndicesRecordBatch, freeing the scratch buffers the kernel

@@ -1,218 +1,21 @@
 package basic
 
 import (
-	"bufio"
 	"bytes"
 	"cmp"
 	"container/heap"
-	"fmt"
-	"io"
 	"math"
-	"os"
-	"path/filepath"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/ipc"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/riverbed-engine/riverbed/engine/expr"
 	"github.com/riverbed-engine/riverbed/engine/ops/internal/gather"
+	"github.com/riverbed-engine/riverbed/engine/ops/internal/runfile"
 	"github.com/riverbed-engine/riverbed/engine/runtime"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
 
-// Sorted runs on disk and their merge, for the external sort (SortOp).
-
-// runFiles are the sorted runs an operator subtask wrote, one Arrow IPC stream file each,
-// in a directory of its own (made at the first run, in dir: the job's working directory),
-// named as the spill stores' are (riverbed-spill-<pid>-...), so that the directory of a
-// process that died before removing it is removed as theirs are (a later job's spill
-// store in the same working directory removes the orphans). A nil *runFiles has no runs.
-type runFiles struct {
-	op      string // the operator, for errors
-	dir     string
-	mem     memory.Allocator
-	metrics *runtime.SpillMetrics // written and read bytes, or nil
-	own     string                // the directory made for the runs ("" until the first)
-	paths   []string
-	made    int        // runs written, for their file names
-	files   []*os.File // open for the merge
-	written int64
-	read    int64
-}
-
-func (r *runFiles) count() int {
-	if r == nil {
-		return 0
-	}
-	return len(r.paths)
-}
-
-// write writes a run of the batches next returns (each released), until it returns nil.
-func (r *runFiles) write(schema *arrow.Schema, next func() (arrow.RecordBatch, error)) error {
-	return r.writeFrom(schema, func(add func(arrow.RecordBatch) error) error {
-		for {
-			rec, err := next()
-			if err != nil || rec == nil {
-				return err
-			}
-			if err := add(rec); err != nil {
-				return err
-			}
-		}
-	})
-}
-
-// writeFrom writes a run of the batches produce gives to add (which releases them).
-func (r *runFiles) writeFrom(schema *arrow.Schema, produce func(add func(arrow.RecordBatch) error) error) (err error) {
-	if r.own == "" {
-		if r.dir != "" {
-			if err := os.MkdirAll(r.dir, 0o755); err != nil {
-				return rberr.Wrap(rberr.IO, err, "%s: cannot make the working directory for sorted runs; check the checkpoint_dir", r.op)
-			}
-		}
-		if r.own, err = os.MkdirTemp(r.dir, fmt.Sprintf("riverbed-spill-%d-sort-", os.Getpid())); err != nil {
-			return rberr.Wrap(rberr.IO, err, "%s: cannot make a directory for sorted runs", r.op)
-		}
-	}
-	path := filepath.Join(r.own, fmt.Sprintf("run-%06d.arrows", r.made))
-	r.made++
-	f, err := os.Create(path)
-	if err != nil {
-		return rberr.Wrap(rberr.IO, err, "%s: cannot write a sorted run to disk", r.op)
-	}
-	r.paths = append(r.paths, path) // removed with the directory, even if incomplete
-	bw := bufio.NewWriterSize(f, 1<<20)
-	w := ipc.NewWriter(bw, ipc.WithSchema(schema), ipc.WithAllocator(r.mem))
-	fail := func(e error) error {
-		_ = w.Close()
-		_ = f.Close()
-		return rberr.Wrap(rberr.IO, e, "%s: cannot write a sorted run to disk (is the disk full?)", r.op)
-	}
-	var werr error
-	err = produce(func(rec arrow.RecordBatch) error {
-		werr = w.Write(rec)
-		rec.Release()
-		return werr
-	})
-	if werr != nil {
-		return fail(werr)
-	}
-	if err != nil {
-		_ = w.Close()
-		_ = f.Close()
-		return err
-	}
-	if err := w.Close(); err != nil {
-		return fail(err)
-	}
-	if err := bw.Flush(); err != nil {
-		return fail(err)
-	}
-	info, err := f.Stat()
-	if err == nil {
-		err = f.Close()
-	} else {
-		_ = f.Close()
-	}
-	if err != nil {
-		return rberr.Wrap(rberr.IO, err, "%s: cannot write a sorted run to disk", r.op)
-	}
-	r.written += info.Size()
-	if r.metrics != nil {
-		r.metrics.Written.Add(info.Size())
-	}
-	return nil
-}
-
-// countingReader counts the bytes read through it.
-type countingReader struct {
-	r io.Reader
-	n *int64
-	m *runtime.SpillMetrics
-}
-
-func (c countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	*c.n += int64(n)
-	if c.m != nil {
-		c.m.Read.Add(int64(n))
-	}
-	return n, err
-}
-
-// batchSource returns the next batch of a run (the caller owns it), or nil after the last.
-type batchSource func() (arrow.RecordBatch, error)
-
-// open opens every run for reading, a batch at a time; a run's file is closed after its
-// last batch (or when the directory is removed).
-func (r *runFiles) open() ([]batchSource, error) { return r.openFirst(len(r.paths)) }
-
-// replaceFirst removes the first k runs (merged into the last one written, which takes
-// their place: it holds the earliest rows).
-func (r *runFiles) replaceFirst(k int) {
-	r.closeFiles()
-	for _, p := range r.paths[:k] {
-		_ = os.Remove(p)
-	}
-	last := r.paths[len(r.paths)-1]
-	r.paths = append([]string{last}, r.paths[k:len(r.paths)-1]...)
-}
-
-// openFirst opens the first k runs for reading, as open.
-func (r *runFiles) openFirst(k int) ([]batchSource, error) {
-	srcs := make([]batchSource, 0, k)
-	for _, p := range r.paths[:k] {
-		f, err := os.Open(p)
-		if err != nil {
-			return nil, rberr.Wrap(rberr.IO, err, "%s: cannot read a sorted run back", r.op)
-		}
-		r.files = append(r.files, f)
-		rd, err := ipc.NewReader(bufio.NewReaderSize(countingReader{f, &r.read, r.metrics}, 1<<20), ipc.WithAllocator(r.mem))
-		if err != nil {
-			return nil, rberr.Wrap(rberr.IO, err, "%s: cannot read a sorted run back", r.op)
-		}
-		done := false
-		srcs = append(srcs, func() (arrow.RecordBatch, error) {
-			if done {
-				return nil, nil
-			}
-			if rd.Next() {
-				rec := rd.RecordBatch()
-				rec.Retain()
-				return rec, nil
-			}
-			done = true
-			err := rd.Err()
-			rd.Release()
-			if err != nil && err != io.EOF {
-				return nil, rberr.Wrap(rberr.IO, err, "%s: cannot read a sorted run back", r.op)
-			}
-			return nil, nil
-		})
-	}
-	return srcs, nil
-}
-
-// closeFiles closes the runs opened for reading.
-func (r *runFiles) closeFiles() {
-	for _, f := range r.files {
-		_ = f.Close()
-	}
-	r.files = nil
-}
-
-// remove closes and removes the runs. Nothing on nil.
-func (r *runFiles) remove() {
-	if r == nil {
-		return
-	}
-	r.closeFiles()
-	if r.own != "" {
-		_ = os.RemoveAll(r.own)
-	}
-	r.files, r.paths, r.own = nil, nil, ""
-}
+// The merge of sorted runs on disk (runfile.Files), for the external sort (SortOp).
 
 // rowCmp compares row i of keys a with row j of keys b (one array per sort key; an and
 // bn say which of their arrays may hold nulls: the others' validity is not looked at).
@@ -352,7 +155,7 @@ func valueCmpOf(t arrow.DataType) valueCmp {
 	return nil
 }
 
-// batchSource gives a run's next batch (the caller owns it): srcGot with it, srcWait when
+// runfile.Source gives a run's next batch (the caller owns it): srcGot with it, srcWait when
 // the run has no batch yet but may have more (a run arriving through a channel), srcEnd
 // after its last.
 type srcState int
@@ -638,7 +441,7 @@ func (m *merger) release() {
 }
 
 // pulled adapts a run read a batch at a time (nil after its last) to a merger's source.
-func pulled(next batchSource) func() (arrow.RecordBatch, srcState, error) {
+func pulled(next runfile.Source) func() (arrow.RecordBatch, srcState, error) {
 	return func() (arrow.RecordBatch, srcState, error) {
 		rec, err := next()
 		switch {

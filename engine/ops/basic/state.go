@@ -42,7 +42,7 @@ func (o *SortOp) StateTables() []state.TableSpec {
 // rows with equal keys are in input order (a run is sorted stably, and holds rows before
 // those of the next run), which is all a stable sort of the restored rows needs.
 func (o *SortOp) SaveState(b state.Backend) error {
-	if o.runs.count() == 0 {
+	if o.runs.Count() == 0 {
 		return saveBatches(b, o.tc, "sort", rowsTable, o.Schema, o.batches)
 	}
 	w := keyed.NewStateWriter(o.tc.Eval, "sort", rowsTable, o.Schema)
@@ -50,8 +50,8 @@ func (o *SortOp) SaveState(b state.Backend) error {
 	add := func(rec arrow.RecordBatch) error {
 		return w.Add(rec, keyed.KeyGroups(nil, int(rec.NumRows()), o.tc.MaxParallelism()))
 	}
-	srcs, err := o.runs.open()
-	defer o.runs.closeFiles()
+	srcs, err := o.runs.Open()
+	defer o.runs.CloseFiles()
 	if err != nil {
 		return err
 	}
