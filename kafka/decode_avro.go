@@ -45,8 +45,9 @@ func AvroSchema(text string) (avro.Schema, *arrow.Schema, error) {
 		return nil, nil, rberr.New(rberr.InvalidArgument, "kafka: the Avro schema must be a record (its fields are the columns), got %s", s.Type())
 	}
 	fields := make([]arrow.Field, 0, len(rs.Fields()))
+	open := map[string]bool{rs.FullName(): true}
 	for _, f := range rs.Fields() {
-		t, nullable, err := avroArrow(f.Name(), f.Type())
+		t, nullable, err := avroArrowIn(f.Name(), f.Type(), open)
 		if err != nil {
 			return nil, nil, rberr.Wrap(rberr.Type, err, "kafka: Avro")
 		}
@@ -71,6 +72,12 @@ func logicalOf(s avro.Schema) avro.LogicalType {
 
 // avroArrow is the Arrow type of Avro schema s, and whether it is nullable.
 func avroArrow(path string, s avro.Schema) (arrow.DataType, bool, error) {
+	return avroArrowIn(path, s, map[string]bool{})
+}
+
+// avroArrowIn is avroArrow inside the records named in open: a record that holds itself
+// (a linked list, a tree) has no Arrow type, which cannot nest without end.
+func avroArrowIn(path string, s avro.Schema, open map[string]bool) (arrow.DataType, bool, error) {
 	s = deref(s)
 	switch s := s.(type) {
 	case *avro.UnionSchema:
@@ -79,7 +86,7 @@ func avroArrow(path string, s avro.Schema) (arrow.DataType, bool, error) {
 			return nil, false, fmt.Errorf("field %q: a union of null only holds nothing", path)
 		}
 		if len(branches) == 1 {
-			t, nullable, err := avroArrow(path, s.Types()[branches[0]])
+			t, nullable, err := avroArrowIn(path, s.Types()[branches[0]], open)
 			return t, nullable || null >= 0, err
 		}
 		// Several types: a struct with one nullable field per type, named by it, of
@@ -92,7 +99,7 @@ func avroArrow(path string, s avro.Schema) (arrow.DataType, bool, error) {
 				return nil, false, fmt.Errorf("field %q: two branches of the union are named %q", path, name)
 			}
 			seen[name] = true
-			t, _, err := avroArrow(textcodec.JoinPath(path, name), s.Types()[b])
+			t, _, err := avroArrowIn(textcodec.JoinPath(path, name), s.Types()[b], open)
 			if err != nil {
 				return nil, false, err
 			}
@@ -100,9 +107,14 @@ func avroArrow(path string, s avro.Schema) (arrow.DataType, bool, error) {
 		}
 		return arrow.StructOf(fs...), null >= 0, nil
 	case *avro.RecordSchema:
+		if open[s.FullName()] {
+			return nil, false, fmt.Errorf("field %q: record %s holds itself, which no Arrow type can (a recursive Avro type cannot be a column)", path, s.FullName())
+		}
+		open[s.FullName()] = true
+		defer delete(open, s.FullName())
 		var fs []arrow.Field
 		for _, f := range s.Fields() {
-			t, nullable, err := avroArrow(textcodec.JoinPath(path, f.Name()), f.Type())
+			t, nullable, err := avroArrowIn(textcodec.JoinPath(path, f.Name()), f.Type(), open)
 			if err != nil {
 				return nil, false, err
 			}
@@ -110,13 +122,13 @@ func avroArrow(path string, s avro.Schema) (arrow.DataType, bool, error) {
 		}
 		return arrow.StructOf(fs...), false, nil
 	case *avro.ArraySchema:
-		t, nullable, err := avroArrow(path+"[]", s.Items())
+		t, nullable, err := avroArrowIn(path+"[]", s.Items(), open)
 		if err != nil {
 			return nil, false, err
 		}
 		return arrow.ListOfField(arrow.Field{Name: "item", Type: t, Nullable: nullable}), false, nil
 	case *avro.MapSchema:
-		t, nullable, err := avroArrow(path+"{}", s.Values())
+		t, nullable, err := avroArrowIn(path+"{}", s.Values(), open)
 		if err != nil {
 			return nil, false, err
 		}

@@ -146,3 +146,28 @@ func TestAvroHugeBlockCountIsABadRecordNotAHang(t *testing.T) {
 		t.Fatalf("got %+v", out.Bad)
 	}
 }
+
+// A record that holds itself (directly, or through a union, array or map) has no Arrow
+// type: the schema is refused with an error naming the field and the record, where
+// converting it recursed until memory ran out.
+func TestAvroRecursiveSchemaIsRefused(t *testing.T) {
+	for _, text := range []string{
+		`{"type": "record", "name": "B", "fields": [{"name": "a", "type": "int"}, {"name": "b", "type": "B"}]}`,
+		`{"type": "record", "name": "Node", "fields": [{"name": "next", "type": ["null", "Node"]}]}`,
+		`{"type": "record", "name": "R", "fields": [{"name": "t", "type": {"type": "record", "name": "T", "fields": [
+			{"name": "kids", "type": {"type": "array", "items": "T"}}]}}]}`,
+		`{"type": "record", "name": "R", "fields": [{"name": "t", "type": {"type": "record", "name": "T", "fields": [
+			{"name": "m", "type": {"type": "map", "values": "T"}}]}}]}`,
+	} {
+		_, _, err := AvroSchema(text)
+		if err == nil || !strings.Contains(err.Error(), "holds itself") {
+			t.Errorf("%s: got %v, want an error saying the record holds itself", text, err)
+		}
+	}
+	// The same record twice, side by side, is no recursion.
+	if _, _, err := AvroSchema(`{"type": "record", "name": "R", "fields": [
+		{"name": "a", "type": {"type": "record", "name": "P", "fields": [{"name": "x", "type": "int"}]}},
+		{"name": "b", "type": "P"}]}`); err != nil {
+		t.Fatal(err)
+	}
+}
