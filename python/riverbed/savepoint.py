@@ -53,7 +53,10 @@ class Savepoint:
 
     def state(self, operator: str, table: str | None = None) -> pa.Table:
         """Every entry of one state table of ``operator`` as a pyarrow Table, over all key
-        groups. ``table`` may be left out when the operator has one table.
+        groups. ``table`` may be left out when the operator has one table (besides its
+        timers, ``"_timers"``, and a group_by's groups spilled to disk under
+        ``state_backend="pebble"``, ``"groups.spilled.v1"``: partial states, a group
+        possibly in several rows, merged with ``"groups.v1"`` on restore).
 
         Operators' rows and accumulators come back in their own typed columns after a
         ``key_group`` column (a window's key columns, ``window_start``/``window_end`` in
@@ -76,7 +79,9 @@ class Savepoint:
             raise KeyError(f"{self.path} has no state of operator {operator!r}; operators with state: "
                            f"{', '.join(self.operators) or 'none'}")
         if table is None:
-            user = [n for n in names if n != "_timers"]
+            # Timers and what an operator spilled to disk (a group_by's groups.spilled.v1)
+            # are named explicitly.
+            user = [n for n in names if n != "_timers" and ".spilled." not in n]
             if len(user) != 1:
                 raise ValueError(f"operator {operator!r} has the state tables {', '.join(names)}; "
                                  "name one with table=")

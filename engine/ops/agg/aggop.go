@@ -43,6 +43,7 @@ type GroupByOp struct {
 	Now       func() time.Time
 	tc        *runtime.TaskCtx
 	agg       *Table
+	spill     *aggSpill // nil: the groups stay in memory (spill.go)
 	cl        changes
 }
 
@@ -53,6 +54,9 @@ var _ runtime.KeyedState = (*GroupByOp)(nil)
 func (o *GroupByOp) Open(tc *runtime.TaskCtx) error {
 	o.tc = tc
 	o.agg = o.newTable()
+	if !o.Changelog {
+		o.spill = newAggSpill(tc, o.Name, o.KeyTypes, o.Aggs, o.newTable)
+	}
 	return nil
 }
 
@@ -70,6 +74,40 @@ func (o *GroupByOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
 	if o.Changelog {
 		return o.processChanges(m, out)
 	}
+	rec := m.Rec
+	step := o.spill.chunkRows(rec)
+	for at := int64(0); at < rec.NumRows(); at += step {
+		part := m
+		if step < rec.NumRows() {
+			part.Rec = rec.NewSlice(at, min(at+step, rec.NumRows()))
+		}
+		err := o.consumeWithin(part)
+		if part.Rec != rec {
+			part.Rec.Release()
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// consumeWithin folds a batch into the table, spilling before and after as the memory
+// cap requires (spill.go).
+func (o *GroupByOp) consumeWithin(m runtime.Message) error {
+	var err error
+	if o.agg, err = o.spill.reserve(o.agg, int(m.Rec.NumRows())); err != nil {
+		return err
+	}
+	if err := o.consume(m); err != nil {
+		return err
+	}
+	o.agg, err = o.spill.check(o.agg, int(m.Rec.NumRows()))
+	return err
+}
+
+// consume folds a batch into the table: rows, or partial states after a pre-aggregation.
+func (o *GroupByOp) consume(m runtime.Message) error {
 	if o.PreAgg {
 		rec := m.Rec
 		if IsPartial(rec.Schema()) {
@@ -92,21 +130,29 @@ func (o *GroupByOp) Finish(out runtime.Emitter) error {
 	if o.Changelog {
 		return o.flush(out)
 	}
-	n := o.agg.NumGroups()
+	if o.spill != nil {
+		defer o.spill.remove()
+	}
+	return o.spill.drain(o.tc, o.agg, func(t *Table) error { return o.emit(t, out) })
+}
+
+// emit emits every group of t.
+func (o *GroupByOp) emit(t *Table, out runtime.Emitter) error {
+	n := t.NumGroups()
 	if n == 0 && len(o.Keys) == 0 {
 		// A global aggregation over no rows still has one row (count 0, sums null), as SQL.
-		o.agg.groups.Hash = append(o.agg.groups.Hash, 0)
+		t.groups.Hash = append(t.groups.Hash, 0)
 		n = 1
 	}
 	if n == 0 {
 		return nil
 	}
 	mem := o.tc.Eval.Mem
-	cols, err := o.agg.KeyColumns(mem, nil)
+	cols, err := t.KeyColumns(mem, nil)
 	if err != nil {
 		return err
 	}
-	aggs, err := o.agg.AggColumns(mem, nil)
+	aggs, err := t.AggColumns(mem, nil)
 	if err != nil {
 		runtime.ReleaseAll(cols)
 		return err
@@ -121,6 +167,7 @@ func (o *GroupByOp) Close() {
 	if o.agg != nil {
 		o.agg.Release()
 	}
+	o.spill.remove()
 	for _, b := range o.cl.before {
 		b.Release()
 	}
@@ -140,13 +187,16 @@ func (o *GroupByOp) StateTables() []state.TableSpec {
 	if o.Changelog {
 		return []state.TableSpec{keyed.BatchTable(ChangelogTable)}
 	}
-	return []state.TableSpec{keyed.BatchTable(GroupsTable)}
+	return []state.TableSpec{keyed.BatchTable(GroupsTable), keyed.BatchTable(SpilledGroupsTable)}
 }
 
 // SaveState implements runtime.KeyedState: every group, in its key group.
 func (o *GroupByOp) SaveState(b state.Backend) error {
 	if o.Changelog {
 		return o.saveChanges(b)
+	}
+	if err := o.spill.save(o.tc, o.Name, b); err != nil {
+		return err
 	}
 	n := o.agg.NumGroups()
 	if n == 0 {
@@ -173,8 +223,30 @@ func (o *GroupByOp) LoadState(b state.Backend) error {
 		return o.loadChanges(b)
 	}
 	nk := len(o.KeyTypes)
-	return keyed.ReadState(b, o.tc.Eval.Mem, o.Name, GroupsTable, o.stateSchema(), func(_ int, rec arrow.RecordBatch) error {
-		_, err := o.agg.LoadGroups(o.tc.Eval.Ctx, rec.Columns()[:nk], rec.Columns()[nk:])
+	err := keyed.ReadState(b, o.tc.Eval.Mem, o.Name, GroupsTable, o.stateSchema(), func(_ int, rec arrow.RecordBatch) error {
+		var err error
+		if o.agg, err = o.spill.reserve(o.agg, int(rec.NumRows())); err != nil {
+			return err
+		}
+		if _, err := o.agg.LoadGroups(o.tc.Eval.Ctx, rec.Columns()[:nk], rec.Columns()[nk:]); err != nil {
+			return err
+		}
+		o.agg, err = o.spill.check(o.agg, int(rec.NumRows()))
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	// Spilled groups come back as partial states, merged into the groups loaded above.
+	return keyed.ReadState(b, o.tc.Eval.Mem, o.Name, SpilledGroupsTable, PartialSchema(o.KeyTypes, o.Aggs), func(_ int, rec arrow.RecordBatch) error {
+		var err error
+		if o.agg, err = o.spill.reserve(o.agg, int(rec.NumRows())); err != nil {
+			return err
+		}
+		if err := o.agg.MergePartial(o.tc.Eval, rec); err != nil {
+			return err
+		}
+		o.agg, err = o.spill.check(o.agg, int(rec.NumRows()))
 		return err
 	})
 }

@@ -128,12 +128,29 @@ func (h *Table) PartialColumns(mem memory.Allocator, gids []uint32) ([]arrow.Arr
 // (PartialSchema), with the extra columns given (one value per group; the caller still
 // owns them).
 func (h *Table) PartialBatch(mem memory.Allocator, schema *arrow.Schema, extra ...arrow.Array) (arrow.RecordBatch, error) {
+	return h.PartialBatchOf(mem, schema, nil, extra...)
+}
+
+// PartialBatchOf is PartialBatch for groups gids (nil: all groups), in that order; extra
+// columns have one value per group given.
+func (h *Table) PartialBatchOf(mem memory.Allocator, schema *arrow.Schema, gids []uint32, extra ...arrow.Array) (arrow.RecordBatch, error) {
 	n := h.NumGroups()
-	cols, err := h.KeyColumns(mem, nil)
-	if err != nil {
-		return nil, err
+	hashes := h.Hashes()[:n]
+	if gids != nil {
+		n = len(gids)
+		hashes = make([]uint64, n)
+		for i, g := range gids {
+			hashes[i] = h.groups.Hash[g]
+		}
 	}
-	states, err := h.PartialColumns(mem, nil)
+	var cols []arrow.Array
+	if len(h.keys) > 0 {
+		var err error
+		if cols, err = h.KeyColumns(mem, gids); err != nil {
+			return nil, err
+		}
+	}
+	states, err := h.PartialColumns(mem, gids)
 	if err != nil {
 		runtime.ReleaseAll(cols)
 		return nil, err
@@ -144,7 +161,7 @@ func (h *Table) PartialBatch(mem memory.Allocator, schema *arrow.Schema, extra .
 		cols = append(cols, e)
 	}
 	hb := array.NewUint64Builder(mem)
-	hb.AppendValues(h.Hashes()[:n], nil)
+	hb.AppendValues(hashes, nil)
 	cols = append(cols, hb.NewArray())
 	hb.Release()
 	defer runtime.ReleaseAll(cols)
