@@ -87,7 +87,7 @@ lint: install ## gofmt, go vet, ruff, mypy
 	$(PY) -m ruff check python tests bench examples
 	$(PY) -m mypy python/riverbed
 
-bench: install ## run the benchmarks (Parquet, TPC-H SF1, a 20M x 1M join and a 20M-row sort vs DuckDB/Polars, Nexmark and the fraud detector vs PyFlink, checkpoints, Kafka, cold start) into bench/RESULTS.md
+bench: install ## run the benchmarks (Parquet, TPC-H SF1, a 20M x 1M join and a 20M-row sort vs DuckDB/Polars, Nexmark and the fraud detector vs PyFlink, checkpoints, a group_by beyond its memory cap, Kafka, cold start) into bench/RESULTS.md
 	$(PY) bench/parquet_bench.py
 	$(PY) bench/tpch.py --scale $(TPCH_SCALE)
 	$(PY) bench/join_bench.py
@@ -96,6 +96,7 @@ bench: install ## run the benchmarks (Parquet, TPC-H SF1, a 20M x 1M join and a 
 	$(PY) bench/nexmark_bench.py --events 2000000 --queries $(NEXMARK_MORE)
 	$(PY) bench/procfn_bench.py
 	$(PY) bench/checkpoint_bench.py
+	$(PY) bench/groupby_spill_bench.py
 	$(KAFKA_BROKER) run $(PY) bench/kafka_bench.py
 	$(PY) bench/cold_start.py
 
