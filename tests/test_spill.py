@@ -398,3 +398,12 @@ def test_spilled_group_by_across_a_savepoint_matches_duckdb(tmp_path) -> None:
                   "v": pc.subtract(pc.remainder(pc.multiply(x, 31), 1000), 500)})
     want = duck(GROUPED_SQL, t=t)
     assert canon(got, ["k"]).equals(canon(want.cast(got.select(want.column_names).schema), ["k"]))
+
+
+def test_a_group_by_spill_that_cannot_be_written_names_the_operator(tmp_path) -> None:
+    ck = tmp_path / "ck"
+    ck.mkdir()
+    (ck / ".work").write_text("not a directory")  # the job's working directory cannot be made
+    env = rb.Environment(parallelism=1, state_backend="pebble", state_memory_limit=1 << 20, checkpoint_dir=ck)
+    with pytest.raises(rb.RiverbedError, match=r"group_by: cannot make the working directory for spilled aggregation"):
+        grouped(env.from_arrow(grouped_input(200_000, 100_000))).collect()
