@@ -407,3 +407,27 @@ def test_a_group_by_spill_that_cannot_be_written_names_the_operator(tmp_path) ->
     env = rb.Environment(parallelism=1, state_backend="pebble", state_memory_limit=1 << 20, checkpoint_dir=ck)
     with pytest.raises(rb.RiverbedError, match=r"group_by: cannot make the working directory for spilled aggregation"):
         grouped(env.from_arrow(grouped_input(200_000, 100_000))).collect()
+
+
+@pytest.mark.parametrize("kind", ["tumbling", "sliding"])
+def test_window_aggregation_ten_times_the_cap_spills_and_matches_duckdb(tmp_path, kind) -> None:
+    # Every window of the hour is open until the input ends (one watermark at the end),
+    # holding about 300,000 (key, window) groups, many times the cap: the windows spill
+    # their groups and fire a partition at a time.
+    t = wide_input(400_000, 100_000, "w")
+    win = rb.tumbling("10m") if kind == "tumbling" else rb.sliding("10m", every="5m")
+    env = rb.Environment(parallelism=1, state_backend="pebble", state_memory_limit=CAP,
+                         checkpoint_dir=tmp_path / "ck")
+    job = (env.from_arrow(t, event_time="ts").key_by("k").window(win)
+           .agg(rb.count().alias("n"), col("v").sum().alias("sv"), col("v").max().alias("mx")).start())
+    got = pa.Table.from_batches(list(job.results()), schema=job.schema)
+    [m] = [m for m in job.metrics(as_dict=True) if m["operator"].startswith("window")]
+    assert m["spilled_bytes"] > 0 and m["spill_read_bytes"] > 0 and m["spill_resident_bytes"] == 0, m
+    assert spill_stores(tmp_path / "ck" / ".work") == [], "the spilled windows were not removed"
+    slide, size = (600_000_000, 600_000_000) if kind == "tumbling" else (300_000_000, 600_000_000)
+    want = duck(f"select k, s as ws, count(*) as n, sum(v) as sv, max(v) as mx from "
+                f"(select k, v, unnest(list_transform(range(0, {size // slide}), lambda i: b - i * {slide})) as s "
+                f" from (select k, v, epoch_us(ts) // {slide} * {slide} as b from t)) group by k, s", t=t)
+    rows = sorted(zip(got["k"].to_pylist(), pc.cast(got["window_start"], pa.int64()).to_pylist(),
+                      got["n"].to_pylist(), got["sv"].to_pylist(), got["mx"].to_pylist()))
+    assert rows == sorted(zip(*(want[c].to_pylist() for c in ["k", "ws", "n", "sv", "mx"])))

@@ -4,6 +4,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/riverbed-engine/riverbed/engine/expr"
 	"github.com/riverbed-engine/riverbed/engine/ops/internal/runfile"
 	"github.com/riverbed-engine/riverbed/engine/ops/keyed"
 	"github.com/riverbed-engine/riverbed/engine/runtime"
@@ -31,8 +32,8 @@ import (
 // spilling again as the cap requires.
 //
 // What the cap does not cover: a changelog group_by (over an unbounded input) keeps its
-// groups in memory, as window aggregations do; a pre-aggregation before the exchange
-// holds at most PreAggMaxGroups groups.
+// groups in memory; a pre-aggregation before the exchange holds at most PreAggMaxGroups
+// groups. Window aggregations spill their windows' tables through a Spiller (below).
 
 const (
 	spillFanout   = 16
@@ -41,6 +42,11 @@ const (
 	// spillRunRows bounds the rows of a batch of a run on disk.
 	spillRunRows = 1 << 15
 )
+
+// MinSpillBytes: a table smaller than this is not spilled (a run file per partition is
+// not worth so little; under a cap that small, tables hold what they must). It also ends
+// the splitting of a partition into smaller ones.
+const MinSpillBytes = 64 << 10
 
 // SpilledGroupsTable is the state table of a group_by's spilled groups: partial states
 // (PartialSchema), each group possibly in several rows, merged on restore.
@@ -60,9 +66,10 @@ type aggSpill struct {
 	limit   int64
 	level   int
 	runs    *runfile.Files // shared by every level
-	parts   [spillFanout][]int
+	parts   Parts
 	schema  *arrow.Schema // of the partial states
 	mem     memory.Allocator
+	eval    *expr.EvalCtx
 	metrics *runtime.SpillMetrics
 	newT    func() *Table
 	since   int64 // rows folded in since the table's memory was last estimated
@@ -85,7 +92,7 @@ func newAggSpill(tc *runtime.TaskCtx, op string, keyTypes []arrow.DataType, aggs
 	if cfg.MemoryLimit <= 0 || cfg.Backend == "" || !state.Spills(cfg.Backend) || len(keyTypes) == 0 || !PreAggregatable(aggs) {
 		return nil
 	}
-	s := &aggSpill{op: op, limit: cfg.MemoryLimit, schema: PartialSchema(keyTypes, aggs), mem: tc.Eval.Mem, newT: newT}
+	s := &aggSpill{op: op, limit: cfg.MemoryLimit, schema: PartialSchema(keyTypes, aggs), mem: tc.Eval.Mem, eval: tc.Eval, newT: newT}
 	if tc.Metrics != nil {
 		s.metrics = &tc.Metrics.Spill
 	}
@@ -125,7 +132,7 @@ func (s *aggSpill) check(t *Table, rows int) (*Table, error) {
 	if ng > 0 {
 		s.perGroup = float64(n) / float64(ng)
 	}
-	if n <= s.limit {
+	if n <= s.limit || n < MinSpillBytes {
 		return t, nil
 	}
 	return s.spillAll(t)
@@ -140,7 +147,7 @@ func (s *aggSpill) reserve(t *Table, rows int) (*Table, error) {
 		return t, nil
 	}
 	s.before = t.NumGroups()
-	if s.before == 0 || float64(s.shown)+float64(rows)*s.newPerRow*s.perGroup <= float64(s.limit) {
+	if s.before == 0 || s.shown < MinSpillBytes || float64(s.shown)+float64(rows)*s.newPerRow*s.perGroup <= float64(s.limit) {
 		return t, nil
 	}
 	s.before = 0
@@ -176,12 +183,38 @@ func (s *aggSpill) spillAll(t *Table) (*Table, error) {
 
 // spill writes every group of t to its partition, a run per partition.
 func (s *aggSpill) spill(t *Table) error {
-	n := t.NumGroups()
-	if n == 0 {
+	if t.NumGroups() == 0 {
 		return nil
 	}
+	if err := s.writeParts(t, &s.parts); err != nil {
+		return err
+	}
+	s.Spills++
+	s.wrote = true
+	return nil
+}
+
+// Parts are the runs of spilled partial states of one table, by partition (the indexes
+// of runs in the spill's run files).
+type Parts [spillFanout][]int
+
+// Empty reports whether nothing was spilled into p (nil included).
+func (p *Parts) Empty() bool {
+	if p == nil {
+		return true
+	}
+	for _, runs := range p {
+		if len(runs) > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// writeParts writes every group of t to its partition of into, a run per partition.
+func (s *aggSpill) writeParts(t *Table, into *Parts) error {
 	var byPart [spillFanout][]uint32
-	for g, h := range t.Hashes()[:n] {
+	for g, h := range t.Hashes()[:t.NumGroups()] {
 		p := spillPart(h, s.level)
 		byPart[p] = append(byPart[p], uint32(g))
 	}
@@ -193,23 +226,87 @@ func (s *aggSpill) spill(t *Table) error {
 		if err != nil {
 			return err
 		}
-		err = s.runs.WriteFrom(s.schema, func(add func(arrow.RecordBatch) error) error {
-			for at := int64(0); at < rec.NumRows(); at += spillRunRows {
-				if err := add(rec.NewSlice(at, min(at+spillRunRows, rec.NumRows()))); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
+		err = s.writeRun(rec)
 		rec.Release()
 		if err != nil {
 			return err
 		}
-		s.parts[p] = append(s.parts[p], s.runs.Count()-1)
+		into[p] = append(into[p], s.runs.Count()-1)
 	}
-	s.Spills++
-	s.wrote = true
 	return nil
+}
+
+// writeRun writes rec (partial states) as a run, in batches of at most spillRunRows.
+func (s *aggSpill) writeRun(rec arrow.RecordBatch) error {
+	return s.runs.WriteFrom(s.schema, func(add func(arrow.RecordBatch) error) error {
+		for at := int64(0); at < rec.NumRows(); at += spillRunRows {
+			if err := add(rec.NewSlice(at, min(at+spillRunRows, rec.NumRows()))); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// byPart returns the rows of each partition of a batch of partial states (its key
+// hashes last).
+func (s *aggSpill) byPart(rec arrow.RecordBatch) ([spillFanout][]int32, error) {
+	var rows [spillFanout][]int32
+	hc, ok := rec.Column(int(rec.NumCols()) - 1).(*array.Uint64)
+	if !ok {
+		return rows, rberr.New(rberr.Internal, "%s: partial states without their key hashes", s.op)
+	}
+	for i, h := range hc.Uint64Values() {
+		p := spillPart(h, s.level)
+		rows[p] = append(rows[p], int32(i))
+	}
+	return rows, nil
+}
+
+// sub is the spilling of one partition being merged: the next level's.
+func (s *aggSpill) sub() *aggSpill {
+	return &aggSpill{op: s.op, limit: s.limit, level: s.level + 1, runs: s.runs, schema: s.schema, mem: s.mem, eval: s.eval, metrics: s.metrics, newT: s.newT}
+}
+
+// fold merges a batch of partial states into pt within sub's cap, and returns the table
+// to go on with.
+func (s *aggSpill) fold(ec *runtime.TaskCtx, pt *Table, sub *aggSpill, rec arrow.RecordBatch) (*Table, error) {
+	n := int(rec.NumRows())
+	var err error
+	if pt, err = sub.reserve(pt, n); err != nil {
+		return pt, err
+	}
+	if err := pt.MergePartial(ec.Eval, rec); err != nil {
+		return pt, err
+	}
+	return sub.check(pt, n)
+}
+
+// mergeRuns folds the batches of runs into pt (fold), and returns the table to go on
+// with.
+func (s *aggSpill) mergeRuns(ec *runtime.TaskCtx, pt *Table, sub *aggSpill, runs []int) (*Table, error) {
+	defer s.runs.CloseFiles()
+	for _, r := range runs {
+		src, err := s.runs.OpenRun(r)
+		if err != nil {
+			return pt, err
+		}
+		for {
+			rec, err := src()
+			if err != nil {
+				return pt, err
+			}
+			if rec == nil {
+				break
+			}
+			pt, err = s.fold(ec, pt, sub, rec)
+			rec.Release()
+			if err != nil {
+				return pt, err
+			}
+		}
+	}
+	return pt, nil
 }
 
 // drain gives emit every group: t's alone if nothing was spilled; else, having spilled
@@ -228,47 +325,21 @@ func (s *aggSpill) drain(ec *runtime.TaskCtx, t *Table, emit func(*Table) error)
 		if len(s.parts[p]) == 0 {
 			continue
 		}
-		sub := &aggSpill{op: s.op, limit: s.limit, level: s.level + 1, runs: s.runs, schema: s.schema, mem: s.mem, metrics: s.metrics, newT: s.newT}
-		pt := s.newT()
-		for _, r := range s.parts[p] {
-			src, err := s.runs.OpenRun(r)
-			if err != nil {
-				pt.discard()
-				return err
+		sub := s.sub()
+		pt, err := s.mergeRuns(ec, s.newT(), sub, s.parts[p])
+		if err == nil {
+			for _, r := range s.parts[p] {
+				s.runs.RemoveRun(r)
 			}
-			for {
-				rec, err := src()
-				if err == nil && rec != nil {
-					n := int(rec.NumRows())
-					if pt, err = sub.reserve(pt, n); err == nil {
-						err = pt.MergePartial(ec.Eval, rec)
-					}
-					rec.Release()
-					if err == nil {
-						pt, err = sub.check(pt, n)
-					}
-					if err == nil {
-						continue
-					}
-				}
-				if err != nil {
-					s.runs.CloseFiles()
-					pt.discard()
-					return err
-				}
-				break
-			}
-			s.runs.RemoveRun(r)
+			s.parts[p] = nil
+			err = sub.drain(ec, pt, emit)
 		}
-		s.runs.CloseFiles()
-		s.parts[p] = nil
-		err := sub.drain(ec, pt, emit)
 		sub.show(0)
 		pt.discard()
+		s.Spills += sub.Spills
 		if err != nil {
 			return err
 		}
-		s.Spills += sub.Spills
 	}
 	return nil
 }
@@ -348,3 +419,156 @@ func (h *Table) discard() {
 	}
 	h.Accs = nil
 }
+
+// Spiller spills the tables of an operator that keeps several (a window aggregation's
+// windows and slices) under one memory cap: each table's groups go to partitions of its
+// own (Parts) in run files the Spiller keeps, and Merge brings one partition of several
+// tables' state together at a time. One per operator subtask; nil when the job keeps
+// state in memory.
+type Spiller struct{ s *aggSpill }
+
+// NewSpiller returns the Spiller of an operator subtask (op names it in errors and its
+// run directory) whose tables have keys of keyTypes and aggregations aggs; newT makes an
+// empty table. Nil where newAggSpill is.
+func NewSpiller(tc *runtime.TaskCtx, op string, keyTypes []arrow.DataType, aggs []Spec, newT func() *Table) *Spiller {
+	s := newAggSpill(tc, op, keyTypes, aggs, newT)
+	if s == nil {
+		return nil
+	}
+	s.runs.Op = op
+	return &Spiller{s: s}
+}
+
+// Limit is the memory cap.
+func (sp *Spiller) Limit() int64 { return sp.s.limit }
+
+// Show sets the memory the operator's tables hold in its metrics.
+func (sp *Spiller) Show(n int64) { sp.s.show(n) }
+
+// Spill writes every group of t into parts into (t can be discarded then).
+func (sp *Spiller) Spill(t *Table, into *Parts) error {
+	if t.NumGroups() == 0 {
+		return nil
+	}
+	sp.s.Spills++
+	return sp.s.writeParts(t, into)
+}
+
+// SpillBatch writes a batch of partial states (PartialSchema) into parts into.
+func (sp *Spiller) SpillBatch(rec arrow.RecordBatch, into *Parts) error {
+	rows, err := sp.s.byPart(rec)
+	if err != nil {
+		return err
+	}
+	sp.s.Spills++
+	for p, idx := range rows {
+		if len(idx) == 0 {
+			continue
+		}
+		part, err := runtime.TakeRows(sp.s.eval, rec, idx)
+		if err != nil {
+			return err
+		}
+		err = sp.s.writeRun(part)
+		part.Release()
+		if err != nil {
+			return err
+		}
+		into[p] = append(into[p], sp.s.runs.Count()-1)
+	}
+	return nil
+}
+
+// Merge gives emit, one partition at a time, a table of the groups of that partition of
+// parts (spilled state), tables and batches (partial states) merged; a partition that
+// outgrows the cap is spilled and merged again a part at a time, so emit may get several
+// tables for one partition (each group in one of them). Nothing given is changed: the
+// spilled runs stay (Remove deletes them). emit must not keep the table.
+func (sp *Spiller) Merge(ec *runtime.TaskCtx, parts []*Parts, tables []*Table, batches []arrow.RecordBatch, emit func(*Table) error) error {
+	s := sp.s
+	var tableParts [][spillFanout][]uint32
+	for _, t := range tables {
+		var byPart [spillFanout][]uint32
+		for g, h := range t.Hashes()[:t.NumGroups()] {
+			p := spillPart(h, s.level)
+			byPart[p] = append(byPart[p], uint32(g))
+		}
+		tableParts = append(tableParts, byPart)
+	}
+	var batchParts [][spillFanout][]int32
+	for _, b := range batches {
+		rows, err := s.byPart(b)
+		if err != nil {
+			return err
+		}
+		batchParts = append(batchParts, rows)
+	}
+	for p := range spillFanout {
+		sub := s.sub()
+		pt := s.newT()
+		var err error
+		for _, ps := range parts {
+			if ps != nil && err == nil {
+				pt, err = s.mergeRuns(ec, pt, sub, ps[p])
+			}
+		}
+		for i, t := range tables {
+			if gids := tableParts[i][p]; len(gids) > 0 && err == nil {
+				var rec arrow.RecordBatch
+				if rec, err = t.PartialBatchOf(s.mem, s.schema, gids); err == nil {
+					pt, err = s.fold(ec, pt, sub, rec)
+					rec.Release()
+				}
+			}
+		}
+		for i, b := range batches {
+			if idx := batchParts[i][p]; len(idx) > 0 && err == nil {
+				var rec arrow.RecordBatch
+				if rec, err = runtime.TakeRows(ec.Eval, b, idx); err == nil {
+					pt, err = s.fold(ec, pt, sub, rec)
+					rec.Release()
+				}
+			}
+		}
+		if err == nil && (pt.NumGroups() > 0 || sub.spilled()) {
+			err = sub.drain(ec, pt, emit)
+		}
+		sub.show(0)
+		pt.discard()
+		s.Spills += sub.Spills
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Remove deletes the runs of parts p and empties it.
+func (sp *Spiller) Remove(p *Parts) {
+	if p == nil {
+		return
+	}
+	for i, runs := range p {
+		for _, r := range runs {
+			sp.s.runs.RemoveRun(r)
+		}
+		p[i] = nil
+	}
+}
+
+// Spills counts the tables and batches written out.
+func (sp *Spiller) Spills() int { return sp.s.Spills }
+
+// Close deletes every run.
+func (sp *Spiller) Close() {
+	if sp != nil {
+		sp.s.remove()
+	}
+}
+
+// Discard drops the table's memory without giving its hash table to the pool of freed
+// tables (for a table spilled to disk).
+func (h *Table) Discard() { h.discard() }
+
+// Resident is the memory the operator's tables hold, as last shown.
+func (sp *Spiller) Resident() int64 { return sp.s.shown }

@@ -39,6 +39,9 @@ var Slicing = true
 type slice struct {
 	agg    *agg.Table
 	frozen arrow.RecordBatch
+	// isFrozen: the slice takes no more rows (its frozen batch is nil once spilled).
+	isFrozen bool
+	spilled  agg.Parts // its groups spilled to disk (spill.go)
 }
 
 // groups returns the number of groups of the slice.
@@ -81,7 +84,7 @@ func (o *WindowAggOp) openSlices() {
 // sliceable reports whether rows of slice s can update the slice (every window over it
 // still to fire, and none closed by lateWM); false where s is in no window.
 func (o *WindowAggOp) sliceable(s, lateWM int64) bool {
-	if sl := o.slices[s]; sl != nil && sl.frozen != nil {
+	if sl := o.slices[s]; sl != nil && sl.isFrozen {
 		return false
 	}
 	o.wbuf = o.Win.Assign(s, o.wbuf[:0])
@@ -198,7 +201,7 @@ func (o *WindowAggOp) sliceStarts() []int64 {
 
 // freeze turns a slice's table into its partial states.
 func (o *WindowAggOp) freeze(sl *slice) error {
-	if sl.frozen != nil {
+	if sl.isFrozen {
 		return nil
 	}
 	rec, err := sl.agg.PartialBatch(o.tc.Eval.Mem, o.partial)
@@ -207,7 +210,7 @@ func (o *WindowAggOp) freeze(sl *slice) error {
 	}
 	o.sliceGroups = sl.agg.NumGroups()
 	sl.agg.Release()
-	sl.agg, sl.frozen = nil, rec
+	sl.agg, sl.frozen, sl.isFrozen = nil, rec, true
 	return nil
 }
 
@@ -270,72 +273,90 @@ func (o *WindowAggOp) dropSlices(now int64) {
 			last = max(last, w[1])
 		}
 		if last-1 <= now {
+			if o.spiller != nil {
+				o.spiller.Remove(&sl.spilled)
+			}
 			sl.release()
 			delete(o.slices, s)
 		}
 	}
 }
 
-// slicedWindows returns, for a checkpoint, the state of every window still to fire over
-// live slices: its pane (if any) and its slices merged, in new tables (the caller
-// releases them).
-func (o *WindowAggOp) slicedWindows() (map[[2]int64]*agg.Table, error) {
-	out := map[[2]int64]*agg.Table{}
+// slicedWindows returns, for a checkpoint, every window still to fire over live slices,
+// in order.
+func (o *WindowAggOp) slicedWindows() [][2]int64 {
 	if o.sliceLen == 0 {
-		return out, nil
+		return nil
 	}
-	mem := o.tc.Eval.Mem
-	fail := func(err error) (map[[2]int64]*agg.Table, error) {
-		for _, t := range out {
-			t.Release()
-		}
-		return nil, err
-	}
+	seen := map[[2]int64]bool{}
+	var ws [][2]int64
 	for _, s := range o.sliceStarts() {
-		sl := o.slices[s]
-		rec := sl.frozen
-		if rec == nil {
-			var err error
-			if rec, err = sl.agg.PartialBatch(mem, o.partial); err != nil {
-				return fail(err)
-			}
-		} else {
-			rec.Retain()
-		}
 		for _, w := range o.Win.Assign(s, nil) {
-			if w[1]-1 <= o.slicedTo {
+			if w[1]-1 <= o.slicedTo || seen[w] {
 				continue // fired: its pane holds its slices
 			}
-			p := o.panes[w]
-			if p != nil && p.fired {
+			if p := o.panes[w]; p != nil && p.fired {
 				continue
 			}
-			t := out[w]
-			if t == nil {
-				t = agg.NewTable(o.Name, o.Keys, o.KeyTypes, o.Aggs)
-				out[w] = t
-				if p != nil && p.agg.NumGroups() > 0 {
-					pr, err := p.agg.PartialBatch(mem, o.partial)
-					if err != nil {
-						rec.Release()
-						return fail(err)
-					}
-					err = t.MergePartial(o.tc.Eval, pr)
-					pr.Release()
-					if err != nil {
-						rec.Release()
-						return fail(err)
-					}
-				}
-			}
-			if err := t.MergePartial(o.tc.Eval, rec); err != nil {
-				rec.Release()
-				return fail(err)
-			}
+			seen[w] = true
+			ws = append(ws, w)
 		}
-		rec.Release()
 	}
-	return out, nil
+	sortWindows(ws)
+	return ws
+}
+
+// windowSlices returns the live slices of window w (none without slicing).
+func (o *WindowAggOp) windowSlices(w [2]int64) []*slice {
+	if o.sliceLen == 0 {
+		return nil
+	}
+	var ss []*slice
+	for s := w[0]; s < w[1]; s += o.sliceLen {
+		if sl := o.slices[s]; sl != nil {
+			ss = append(ss, sl)
+		}
+	}
+	return ss
+}
+
+// windowTable returns, for a checkpoint, the state of window w still to fire over live
+// slices: its pane (if any) and its slices merged, in a new table (the caller releases
+// it).
+func (o *WindowAggOp) windowTable(w [2]int64) (*agg.Table, error) {
+	mem := o.tc.Eval.Mem
+	t := agg.NewTable(o.Name, o.Keys, o.KeyTypes, o.Aggs)
+	merge := func(src *agg.Table) error {
+		if src == nil || src.NumGroups() == 0 {
+			return nil
+		}
+		rec, err := src.PartialBatch(mem, o.partial)
+		if err != nil {
+			return err
+		}
+		err = t.MergePartial(o.tc.Eval, rec)
+		rec.Release()
+		return err
+	}
+	var err error
+	if p := o.panes[w]; p != nil {
+		err = merge(p.agg)
+	}
+	for _, sl := range o.windowSlices(w) {
+		if err != nil {
+			break
+		}
+		if sl.frozen != nil {
+			err = t.MergePartial(o.tc.Eval, sl.frozen)
+		} else {
+			err = merge(sl.agg)
+		}
+	}
+	if err != nil {
+		t.Release()
+		return nil, err
+	}
+	return t, nil
 }
 
 func (o *WindowAggOp) closeSlices() {
@@ -343,6 +364,7 @@ func (o *WindowAggOp) closeSlices() {
 		sl.release()
 	}
 	o.slices = nil
+	o.spiller.Close()
 }
 
 // sliceColumn returns the slice starts of a batch of partial states (before its key

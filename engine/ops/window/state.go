@@ -56,48 +56,68 @@ func (o *WindowAggOp) SaveState(b state.Backend) error {
 	w := keyed.NewStateWriter(o.tc.Eval, o.Name, PanesTable, stateSchema(o.Schema, o.KeyTypes, o.Aggs))
 	defer w.Release()
 	// With slicing, a window still to fire is its pane and its slices merged.
-	sliced, err := o.slicedWindows()
-	if err != nil {
-		return err
-	}
-	defer func() {
-		for _, t := range sliced {
-			t.Release()
-		}
-	}()
+	sliced := o.slicedWindows()
+	isSliced := map[[2]int64]bool{}
 	wins := o.sortedPanes()
-	for win := range sliced {
+	for _, win := range sliced {
+		isSliced[win] = true
 		if o.panes[win] == nil {
 			wins = append(wins, win)
 		}
 	}
 	sortWindows(wins)
 	for _, win := range wins {
-		t, isFired := sliced[win], false
-		if t == nil {
-			p := o.panes[win]
-			t, isFired = p.agg, p.fired
-		}
-		n := t.NumGroups()
-		if n == 0 {
+		if o.windowSpilled(win) {
+			// Spilled (spill.go): a partition of the window's groups at a time.
+			err := o.mergeWindow(win, func(t *agg.Table) error {
+				if err := o.saveWindow(w, win, t, false); err != nil {
+					return err
+				}
+				return w.Write(b)
+			})
+			if err != nil {
+				return err
+			}
 			continue
 		}
-		keys, accs, err := t.SaveGroups(o.tc.Eval.Mem, nil)
-		if err != nil {
-			return err
+		if isSliced[win] {
+			t, err := o.windowTable(win)
+			if err != nil {
+				return err
+			}
+			err = o.saveWindow(w, win, t, false)
+			t.Release()
+			if err != nil {
+				return err
+			}
+			continue
 		}
-		starts, ends, fired := make([]int64, n), make([]int64, n), make([]bool, n)
-		for i := range starts {
-			starts[i], ends[i], fired[i] = win[0], win[1], isFired
-		}
-		cols := append(append(append([]arrow.Array{}, keys...), boundColumns(o.tc, starts, ends, fired)...), accs...)
-		err = w.AddColumns(cols, n, keyed.KeyGroups(keys, n, o.tc.MaxParallelism()))
-		runtime.ReleaseAll(cols)
-		if err != nil {
+		p := o.panes[win]
+		if err := o.saveWindow(w, win, p.agg, p.fired); err != nil {
 			return err
 		}
 	}
 	return w.Write(b)
+}
+
+// saveWindow adds the groups of table t of window win to w.
+func (o *WindowAggOp) saveWindow(w *keyed.StateWriter, win [2]int64, t *agg.Table, isFired bool) error {
+	n := t.NumGroups()
+	if n == 0 {
+		return nil
+	}
+	keys, accs, err := t.SaveGroups(o.tc.Eval.Mem, nil)
+	if err != nil {
+		return err
+	}
+	starts, ends, fired := make([]int64, n), make([]int64, n), make([]bool, n)
+	for i := range starts {
+		starts[i], ends[i], fired[i] = win[0], win[1], isFired
+	}
+	cols := append(append(append([]arrow.Array{}, keys...), boundColumns(o.tc, starts, ends, fired)...), accs...)
+	err = w.AddColumns(cols, n, keyed.KeyGroups(keys, n, o.tc.MaxParallelism()))
+	runtime.ReleaseAll(cols)
+	return err
 }
 
 // LoadState implements runtime.KeyedState.
@@ -123,6 +143,9 @@ func (o *WindowAggOp) LoadState(b state.Backend) error {
 			part := rec.NewSlice(int64(at), int64(end))
 			_, err := p.agg.LoadGroups(o.tc.Eval.Ctx, part.Columns()[:nk], part.Columns()[nk+3:])
 			part.Release()
+			if err == nil {
+				err = o.checkCap(end - at)
+			}
 			if err != nil {
 				return err
 			}

@@ -114,6 +114,7 @@ type pane struct {
 	agg        *agg.Table
 	fired      bool
 	touched    map[uint32]struct{} // groups updated by late rows since the last firing
+	spilled    agg.Parts           // its groups spilled to disk (spill.go)
 }
 
 // WindowAggOp aggregates keyed (or non-keyed) rows per window. A window fires when the
@@ -154,6 +155,9 @@ type WindowAggOp struct {
 	paneGroups, sliceGroups int
 	ts                      []int64
 	wbuf                    [][2]int64
+	// Spilling (spill.go): nil keeps every window in memory.
+	spiller   *agg.Spiller
+	spillRows int64
 }
 
 func (o *WindowAggOp) Open(tc *runtime.TaskCtx) error {
@@ -161,6 +165,7 @@ func (o *WindowAggOp) Open(tc *runtime.TaskCtx) error {
 	o.wm = math.MinInt64
 	o.panes = map[[2]int64]*pane{}
 	o.openSlices()
+	o.openSpill(tc)
 	return nil
 }
 
@@ -248,6 +253,9 @@ func (o *WindowAggOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error
 		if err := o.addToSlices(rec, m.Seq, bySlice, false); err != nil {
 			return err
 		}
+	}
+	if err := o.checkCap(n); err != nil {
+		return err
 	}
 	return o.emitUpdates(out)
 }
@@ -355,6 +363,9 @@ func (o *WindowAggOp) mergePartials(rec arrow.RecordBatch, out runtime.Emitter) 
 			return err
 		}
 	}
+	if err := o.checkCap(n); err != nil {
+		return err
+	}
 	return o.emitUpdates(out)
 }
 
@@ -451,18 +462,31 @@ func (o *WindowAggOp) emitPane(p *pane, gids []uint32, out runtime.Emitter) erro
 	if n == 0 {
 		return nil
 	}
+	o.tc.Metrics.WindowsFired.Add(1)
+	return o.emitGroups([2]int64{p.start, p.end}, p.agg, gids, out)
+}
+
+// emitGroups emits the results of groups gids (nil: all) of table t of window w.
+func (o *WindowAggOp) emitGroups(w [2]int64, t *agg.Table, gids []uint32, out runtime.Emitter) error {
+	n := t.NumGroups()
+	if gids != nil {
+		n = len(gids)
+	}
+	if n == 0 {
+		return nil
+	}
 	mem := o.tc.Eval.Mem
-	cols, err := p.agg.KeyColumns(mem, gids)
+	cols, err := t.KeyColumns(mem, gids)
 	if err != nil {
 		return err
 	}
-	wcols, err := windowColumns(o.tc.Eval, o.TimeType, [2]int64{p.start, p.end}, n, o.WindowTime)
+	wcols, err := windowColumns(o.tc.Eval, o.TimeType, w, n, o.WindowTime)
 	if err != nil {
 		runtime.ReleaseAll(cols)
 		return rberr.Wrap(rberr.Data, err, "%s", o.Name)
 	}
 	cols = append(cols, wcols...)
-	aggs, err := p.agg.AggColumns(mem, gids)
+	aggs, err := t.AggColumns(mem, gids)
 	if err != nil {
 		runtime.ReleaseAll(cols)
 		return err
@@ -470,7 +494,6 @@ func (o *WindowAggOp) emitPane(p *pane, gids []uint32, out runtime.Emitter) erro
 	cols = append(cols, aggs...)
 	rec := array.NewRecordBatch(o.Schema, cols, int64(n))
 	runtime.ReleaseAll(cols)
-	o.tc.Metrics.WindowsFired.Add(1)
 	return runtime.EmitSliced(rec, o.BatchSize, out)
 }
 
@@ -499,6 +522,14 @@ func (o *WindowAggOp) fire(now int64, out runtime.Emitter) error {
 		sortWindows(ws)
 	}
 	for _, w := range ws {
+		if w[1]-1 <= now && o.windowSpilled(w) {
+			if p := o.panes[w]; p == nil || !p.fired {
+				if err := o.fireSpilled(w, out); err != nil {
+					return err
+				}
+				continue
+			}
+		}
 		if ss, ok := sliced[w]; ok {
 			if err := o.mergeSlices(w, ss); err != nil {
 				return err
