@@ -1,6 +1,7 @@
-"""A bounded group_by whose groups take ten times the memory cap: the Pebble backend
-(groups spilled to disk in partitions by key hash, merged a partition at a time at the
-end) against the memory backend, and DuckDB on the same Parquet file for reference.
+"""A bounded group_by and a tumbling-window aggregation whose groups take ten times the
+memory cap: the Pebble backend (groups spilled to disk in partitions by key hash, merged a
+partition at a time at the end or when a window fires) against the memory backend, and
+DuckDB on the same Parquet file for reference.
 
 Each run is a child process: its wall time and peak RSS are its own. The riverbed
 answers must equal DuckDB's. Writes the section "## State larger than memory: a
@@ -25,13 +26,16 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from results_md import machine, write_section  # noqa: E402
 
-TITLE = "## State larger than memory: a group_by (Pebble) against memory"
+TITLE = "## State larger than memory: a group_by and windows (Pebble) against memory"
 PARALLELISM = 2
-SQL = "select k, count(*) as n, sum(v) as sv, min(s) as mn from t group by k"
+SQL = {"group_by": "select k, count(*) as n, sum(v) as sv, min(s) as mn from t group by k",
+       "window": "select k, epoch_us(ts) // 600000000 as w, count(*) as n, sum(v) as sv, min(s) as mn "
+                 "from t group by k, w"}
+HOUR_US = 3_600_000_000
 
 
 def data(rows: int, keys: int) -> str:
-    path = os.path.join(HERE, "data", f"groupby-spill-{rows}-{keys}.parquet")
+    path = os.path.join(HERE, "data", f"groupby-spill-{rows}-{keys}-ts.parquet")
     if os.path.exists(path):
         return path
     import numpy as np
@@ -44,7 +48,10 @@ def data(rows: int, keys: int) -> str:
     k = rng.integers(0, keys, rows, dtype=np.int64)
     v = rng.integers(-1000, 1000, rows, dtype=np.int64)
     s = pc.binary_join_element_wise("w", pc.cast(pa.array(rng.integers(0, 100_000, rows)), pa.string()), "")
-    pq.write_table(pa.table({"k": k, "v": v, "s": s}), path + ".tmp", row_group_size=1 << 20)
+    # Event times over an hour, in order (a few seconds of disorder), for the windows.
+    ts = np.arange(rows, dtype=np.int64) * HOUR_US // rows + rng.integers(0, 5_000_000, rows)
+    pq.write_table(pa.table({"k": k, "v": v, "s": s, "ts": pa.array(ts, pa.timestamp("us"))}), path + ".tmp",
+                   row_group_size=1 << 20)
     os.replace(path + ".tmp", path)
     return path
 
@@ -52,14 +59,14 @@ def data(rows: int, keys: int) -> str:
 def child(argv: list[str]) -> None:
     """One run: prints seconds, groups out, the answer's fingerprint and the peak of the
     group_by's table by the engine's estimate (over its subtasks) as JSON."""
-    engine, path, cap = argv[0], argv[1], int(argv[2])
+    query, engine, path, cap = argv[0], argv[1], argv[2], int(argv[3])
     t0 = time.perf_counter()
     if engine == "duckdb":
         import duckdb
 
         con = duckdb.connect()
         con.execute("set threads = 2")
-        got = con.sql(SQL.replace("from t", f"from read_parquet('{path}')")).arrow()
+        got = con.sql(SQL[query].replace("from t", f"from read_parquet('{path}')")).arrow()
         got = got.read_all() if hasattr(got, "read_all") else got
         held = 0
     else:
@@ -72,8 +79,12 @@ def child(argv: list[str]) -> None:
         if engine != "memory":
             kw = {"state_backend": "pebble", "state_memory_limit": cap}
         env = rb.Environment(parallelism=PARALLELISM, **kw)
-        job = (env.read_parquet(path).group_by("k")
-               .agg(rb.count().alias("n"), col("v").sum().alias("sv"), col("s").min().alias("mn")).start())
+        aggs = [rb.count().alias("n"), col("v").sum().alias("sv"), col("s").min().alias("mn")]
+        if query == "group_by":
+            job = env.read_parquet(path).group_by("k").agg(*aggs).start()
+        else:
+            job = (env.read_parquet(path, event_time="ts", max_out_of_orderness="10s").key_by("k")
+                   .window(rb.tumbling("10m")).agg(*aggs).start())
         peak = [0]
         done = threading.Event()
 
@@ -87,18 +98,24 @@ def child(argv: list[str]) -> None:
         w = threading.Thread(target=watch, daemon=True)
         w.start()
         got = pa.Table.from_batches(list(job.results()), schema=job.schema)
+        if query == "window":
+            import pyarrow.compute as pc
+
+            bucket = pc.divide(pc.cast(got.column("window_start"), pa.int64()), 600_000_000)
+            got = pa.table({"k": got.column("k"), "w": bucket, "n": got.column("n"), "sv": got.column("sv"),
+                            "mn": got.column("mn")})
         done.set()
         w.join()
         held = peak[0]
     secs = time.perf_counter() - t0
-    got = got.sort_by("k")
+    got = got.sort_by([(c, "ascending") for c in (["k", "w"] if query == "window" else ["k"])])
     fp = [got.num_rows, int(got.column("n").to_numpy().sum()), int(got.column("sv").to_numpy().sum()),
           hashlib.sha256("\n".join(map(str, got.column("mn").to_pylist())).encode()).hexdigest()]
     print(json.dumps({"seconds": secs, "held": held, "fp": fp}))
 
 
-def run(engine: str, path: str, cap: int) -> dict[str, Any]:
-    proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--child", engine, path, str(cap)],
+def run(query: str, engine: str, path: str, cap: int) -> dict[str, Any]:
+    proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--child", query, engine, path, str(cap)],
                             stdout=subprocess.PIPE, text=True)
     out = proc.stdout.read() if proc.stdout else ""
     _, status, usage = os.wait4(proc.pid, 0)
@@ -114,7 +131,7 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=20_000_000)
     ap.add_argument("--keys", type=int, default=5_000_000)
     ap.add_argument("--repeat", type=int, default=2, help="runs per line (best time, largest RSS)")
-    ap.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    ap.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         child(args.child)
@@ -124,44 +141,46 @@ def main() -> None:
     path = data(args.rows, args.keys)
     t_start = time.perf_counter()
     load = os.getloadavg()[0]
-    # The state: the group_by's table at its largest by the engine's estimate, measured
-    # with the Pebble backend and a cap it never reaches.
-    state = run("pebble", path, 1 << 40)["held"]
-    cap = max(state // 10 // PARALLELISM, 1 << 20)
-    lines = [("memory", "memory backend", 0), ("pebble", f"pebble, cap {cap / 1e6:.1f} MB per subtask", cap),
-             ("duckdb", "DuckDB (2 threads)", 0)]
-    results = {}
-    for engine, _, c in lines:
-        rs = [run(engine, path, c) for _ in range(args.repeat)]
-        results[engine] = {"seconds": min(r["seconds"] for r in rs), "rss": max(r["rss"] for r in rs),
-                           "held": max(r["held"] for r in rs), "fp": rs[0]["fp"]}
-    mem_s = results["memory"]["seconds"]
-    rows = ["| run | seconds | rows/s (millions) | vs memory | peak RSS (MB) | table in memory, peak (MB) "
-            "| same answer as DuckDB? |", "|---|---:|---:|---:|---:|---:|---|"]
-    for engine, label, _ in lines:
-        r = results[engine]
-        held = {"pebble": f"{r['held'] / 1e6:.1f}", "memory": f"{state / 1e6:.1f} (all of it)"}.get(engine, "—")
-        vs = f"{mem_s / r['seconds']:.2f}x"
-        same = "—" if engine == "duckdb" else ("yes" if r["fp"] == results["duckdb"]["fp"] else "NO")
-        rows.append(f"| {label} | {r['seconds']:.2f} | {args.rows / r['seconds'] / 1e6:.2f} | {vs} | {r['rss']:.0f} "
-                    f"| {held} | {same} |")
+    rows = ["| query | run | seconds | rows/s (millions) | vs memory | peak RSS (MB) | state | tables in memory, "
+            "peak (MB) | same answer as DuckDB? |", "|---|---|---:|---:|---:|---:|---|---:|---|"]
+    for query in ("group_by", "window"):
+        # The state: the tables at their largest by the engine's estimate, measured with the
+        # Pebble backend and a cap it never reaches.
+        state = run(query, "pebble", path, 1 << 40)["held"]
+        cap = max(state // 10 // PARALLELISM, 1 << 20)
+        lines = [("memory", "memory backend", 0), ("pebble", f"pebble, cap {cap / 1e6:.1f} MB per subtask", cap),
+                 ("duckdb", "DuckDB (2 threads)", 0)]
+        results = {}
+        for engine, _, c in lines:
+            rs = [run(query, engine, path, c) for _ in range(args.repeat)]
+            results[engine] = {"seconds": min(r["seconds"] for r in rs), "rss": max(r["rss"] for r in rs),
+                               "held": max(r["held"] for r in rs), "fp": rs[0]["fp"]}
+        mem_s = results["memory"]["seconds"]
+        for engine, label, _ in lines:
+            r = results[engine]
+            held = {"pebble": f"{r['held'] / 1e6:.1f}"}.get(engine, "—")
+            st = f"{state / 1e6:.0f} MB" if engine != "duckdb" else "—"
+            same = "—" if engine == "duckdb" else ("yes" if r["fp"] == results["duckdb"]["fp"] else "NO")
+            rows.append(f"| {query} | {label} | {r['seconds']:.2f} | {args.rows / r['seconds'] / 1e6:.2f} "
+                        f"| {mem_s / r['seconds']:.2f}x | {r['rss']:.0f} | {st} | {held} | {same} |")
     text = "\n".join([
         TITLE, "",
-        "A bounded `group_by` over more keys than its memory cap holds: with `state_backend=\"pebble\"` "
-        "it spills its groups (partial states) to disk in 16 partitions by key hash whenever its table "
-        "outgrows `state_memory_limit`, and at the end merges one partition at a time "
-        "(`python bench/groupby_spill_bench.py`, in `make bench`). DuckDB on the same file for reference.",
+        "A bounded `group_by`, and a 10-minute tumbling window per key (event time, 10 s of "
+        "out-of-orderness), over more keys than the memory cap holds: with `state_backend=\"pebble\"` "
+        "the tables are spilled (partial states) to disk in 16 partitions by key hash whenever they "
+        "outgrow `state_memory_limit`, and merged one partition at a time at the end of the input or "
+        "when a window fires (`python bench/groupby_spill_bench.py`, in `make bench`). DuckDB on the "
+        "same file for reference (the window as a group by key and bucket).",
         "",
         f"- Machine: {machine()}; load average (1 min) {load:.1f} at the start, {os.getloadavg()[0]:.1f} at the end.",
         f"- riverbed {rb.__version__}; parallelism {PARALLELISM}; one Parquet file of {args.rows:,} rows "
-        f"(int64 key of {args.keys:,} values, int64 value, a short string), "
-        "`group_by(\"k\").agg(count, sum(v), min(s))`. "
-        "The table's state at its largest, by the engine's estimate over both subtasks: "
-        f"{state / 1e6:.1f} MB; "
-        f"the cap is a tenth of it per subtask: {cap / 1e6:.1f} MB. Best time of {args.repeat} runs, largest peak RSS; "
-        "each run a child process. *Table in memory* is the peak of `spill_resident_bytes` (the engine's estimate "
-        "of the group_by's tables, over both subtasks) against 2 x the cap; the table exceeds the cap by at "
-        "most the groups of the batch that made it spill.",
+        f"(int64 key of {args.keys:,} values, int64 value, a short string, event times over an hour), "
+        "`agg(count, sum(v), min(s))`. *State*: the tables at their largest, by the engine's estimate "
+        "over both subtasks (a run on the Pebble backend with a cap it never reaches); the cap is a tenth "
+        f"of it per subtask. Best time of {args.repeat} runs, largest peak RSS; each run a child process. "
+        "*Tables in memory* is the peak of `spill_resident_bytes` (the engine's estimate of the tables "
+        "held, over both subtasks) against 2 x the cap; tables exceed the cap by at most the groups of "
+        "the batch that made them spill.",
         "",
         *rows, "",
         f"Whole run: {time.perf_counter() - t_start:.0f} s.", ""])
