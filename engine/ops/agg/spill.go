@@ -332,16 +332,24 @@ func (s *aggSpill) drain(ec *runtime.TaskCtx, t *Table, emit func(*Table) error)
 				s.runs.RemoveRun(r)
 			}
 			s.parts[p] = nil
-			err = sub.drain(ec, pt, emit)
 		}
-		sub.show(0)
-		pt.discard()
-		s.Spills += sub.Spills
-		if err != nil {
+		if err := s.finishPart(ec, sub, pt, emit, err); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// finishPart gives emit the groups of partition table pt, merged at sub's level (unless
+// merging it failed with err), and frees it.
+func (s *aggSpill) finishPart(ec *runtime.TaskCtx, sub *aggSpill, pt *Table, emit func(*Table) error, err error) error {
+	if err == nil && (pt.NumGroups() > 0 || sub.spilled()) {
+		err = sub.drain(ec, pt, emit)
+	}
+	sub.show(0)
+	pt.discard()
+	s.Spills += sub.Spills
+	return err
 }
 
 // save writes every spilled partial state into table SpilledGroupsTable of b, a run at
@@ -530,13 +538,7 @@ func (sp *Spiller) Merge(ec *runtime.TaskCtx, parts []*Parts, tables []*Table, b
 				}
 			}
 		}
-		if err == nil && (pt.NumGroups() > 0 || sub.spilled()) {
-			err = sub.drain(ec, pt, emit)
-		}
-		sub.show(0)
-		pt.discard()
-		s.Spills += sub.Spills
-		if err != nil {
+		if err := s.finishPart(ec, sub, pt, emit, err); err != nil {
 			return err
 		}
 	}

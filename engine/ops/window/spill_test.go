@@ -53,6 +53,8 @@ var spillCases = []struct {
 
 func floorTo(ts, d int64) int64 { return int64(math.Floor(float64(ts)/float64(d))) * d }
 
+// slidingOf gives the windows of size every slide, starting at multiples of slide, of an
+// event time.
 func slidingOf(size, slide int64) func(int64) [][2]int64 {
 	return func(ts int64) (ws [][2]int64) {
 		for start := floorTo(ts, slide); start > ts-size; start -= slide {
@@ -62,6 +64,8 @@ func slidingOf(size, slide int64) func(int64) [][2]int64 {
 	}
 }
 
+// cumulateOf gives the windows from a multiple of size, growing by step up to size, of an
+// event time.
 func cumulateOf(step, size int64) func(int64) [][2]int64 {
 	return func(ts int64) (ws [][2]int64) {
 		start := floorTo(ts, size)

@@ -292,28 +292,7 @@ func refSessions(evs [][]event, stamps []int64, gap, lateness int64) []string {
 func TestWindowStateThreeWays(t *testing.T) {
 	steps, evs, stamps := stream(3, 40)
 	defer opstest.Release(steps)
-	floor := func(ts, d int64) int64 { return int64(math.Floor(float64(ts)/float64(d))) * d }
-	// Windows of size every slide, starting at multiples of slide.
-	sliding := func(size, slide int64) func(int64) [][2]int64 {
-		return func(ts int64) (ws [][2]int64) {
-			for start := floor(ts, slide); start > ts-size; start -= slide {
-				ws = append(ws, [2]int64{start, start + size})
-			}
-			return ws
-		}
-	}
-	// Windows from a multiple of size, growing by step up to size.
-	cumulate := func(step, size int64) func(int64) [][2]int64 {
-		return func(ts int64) (ws [][2]int64) {
-			start := floor(ts, size)
-			for end := start + step; end <= start+size; end += step {
-				if end > ts {
-					ws = append(ws, [2]int64{start, end})
-				}
-			}
-			return ws
-		}
-	}
+	sliding, cumulate := slidingOf, cumulateOf
 	cases := []struct {
 		def      plan.WindowDef
 		windows  func(int64) [][2]int64
