@@ -83,7 +83,7 @@ func cumulateOf(step, size int64) func(int64) [][2]int64 {
 // reference's, and after every batch the tables hold at most the cap by the operator's
 // estimate (plus the batch just folded in, before it spills).
 func TestWindowsSpillBeyondTheCap(t *testing.T) {
-	steps, evs, stamps := wideStream(5, 40, 1500, 20000)
+	steps, evs, stamps := wideStream(5, 24, 1500, 20000)
 	defer opstest.Release(steps)
 	const capBytes = 256 << 10
 	for _, c := range spillCases {
@@ -115,7 +115,7 @@ func TestWindowsSpillBeyondTheCap(t *testing.T) {
 // KiB or more spills), straight, checkpointed every few batches (spilled windows saved a
 // partition at a time) and restored at other parallelisms.
 func TestSpilledWindowsThreeWays(t *testing.T) {
-	steps, evs, stamps := wideStream(6, 14, 1200, 20000)
+	steps, evs, stamps := wideStream(6, 10, 1000, 20000)
 	defer opstest.Release(steps)
 	for _, c := range spillCases {
 		t.Run(fmt.Sprint(c.def.Kind, "/"), func(t *testing.T) {
