@@ -156,3 +156,64 @@ func appendDecoded(b array.Builder, data []byte) error {
 	}
 	return nil
 }
+
+// Encodable reports whether values of type t have a state encoding (EncodeValue,
+// EncodeRow).
+func Encodable(t arrow.DataType) bool { return encodable(t) }
+
+// EncodeRow appends row i of cols to dst, nulls included: for each column a byte (0 for
+// null, 1 for a value), then for a value its length (uvarint) and its EncodeValue bytes.
+// Equal rows of the same types have equal encodings, so an encoding serves as a key.
+func EncodeRow(dst []byte, cols []arrow.Array, i int) ([]byte, error) {
+	for _, c := range cols {
+		if c.IsNull(i) {
+			dst = append(dst, 0)
+			continue
+		}
+		dst = append(dst, 1)
+		at := len(dst)
+		dst = append(dst, 0) // one length byte: most values are shorter than 128 bytes
+		var err error
+		if dst, err = EncodeValue(dst, c, i); err != nil {
+			return dst, err
+		}
+		if n := len(dst) - at - 1; n >= 0x80 {
+			var lb [binary.MaxVarintLen64]byte
+			w := binary.PutUvarint(lb[:], uint64(n))
+			dst = append(dst, lb[1:w]...) // room for the longer length
+			copy(dst[at+w:], dst[at+1:at+1+n])
+			copy(dst[at:], lb[:w])
+		} else {
+			dst[at] = byte(n)
+		}
+	}
+	return dst, nil
+}
+
+// DecodeRow appends the row encoded (by EncodeRow) at the start of data to bs, one
+// builder per column of the encoding's types, and returns the number of bytes it read.
+// A truncated or malformed encoding is an error of kind Data.
+func DecodeRow(data []byte, bs []array.Builder) (int, error) {
+	at := 0
+	for _, b := range bs {
+		if at >= len(data) {
+			return at, rberr.New(rberr.Data, "state encoding: row ends before its %s column", b.Type())
+		}
+		flag := data[at]
+		at++
+		if flag == 0 {
+			b.AppendNull()
+			continue
+		}
+		n, w := binary.Uvarint(data[at:])
+		if flag != 1 || w <= 0 || uint64(len(data)-at-w) < n {
+			return at, rberr.New(rberr.Data, "state encoding: malformed %s value", b.Type())
+		}
+		at += w
+		if err := appendDecoded(b, data[at:at+int(n)]); err != nil {
+			return at, rberr.Wrap(rberr.Data, err, "state encoding")
+		}
+		at += int(n)
+	}
+	return at, nil
+}

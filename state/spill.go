@@ -24,6 +24,25 @@ type SpillStore interface {
 	Close() error
 }
 
+// KeyedSpillStore is a spill store that also keeps values under byte keys of the
+// operator's choosing, looked up by content (an updating group_by keeps its groups beyond
+// its memory cap under their encoded keys, EncodeRow). An operator uses one kind of key
+// per store, never both. The Pebble backend's spill stores are keyed spill stores.
+type KeyedSpillStore interface {
+	SpillStore
+	// PutKey stores value under key (the store copies both).
+	PutKey(key, value []byte) error
+	// GetKeys looks keys up, in ascending order (the caller sorts them), and calls fn with
+	// the index and the value of each one stored, valid only during fn; a missing key is
+	// not an error. fn must not call the store.
+	GetKeys(keys [][]byte, fn func(i int, value []byte) error) error
+	// DeleteKey forgets key.
+	DeleteKey(key []byte) error
+	// ScanKeys calls fn for every value, in key order; the slices are valid only during
+	// fn, which must not call the store.
+	ScanKeys(fn func(key, value []byte) error) error
+}
+
 // SpillOptions configure a SpillStore.
 type SpillOptions struct {
 	// Dir is where the store keeps its files: it works in a fresh sub-directory of Dir
@@ -31,6 +50,9 @@ type SpillOptions struct {
 	Dir string
 	// MemoryLimit caps the store's own buffers (write buffers and read cache), in bytes.
 	MemoryLimit int64
+	// ByKey: the store is used as a KeyedSpillStore, looked up by keys that are often
+	// missing (the Pebble store keeps Bloom filters for them).
+	ByKey bool
 }
 
 // SpillFactory opens an empty spill store.

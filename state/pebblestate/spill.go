@@ -1,6 +1,7 @@
 package pebblestate
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 	"github.com/riverbed-engine/riverbed/state"
@@ -112,6 +114,11 @@ func newSpill(opts state.SpillOptions, fs vfs.FS) (*spillStore, error) {
 		EventListener:               &pebble.EventListener{BackgroundError: s.fail},
 	}
 	o.ApplyCompressionSettings(func() pebble.DBCompressionSettings { return pebble.DBCompressionNone })
+	if opts.ByKey {
+		for i := range o.Levels {
+			o.Levels[i].FilterPolicy = bloom.FilterPolicy(10) // a missing key costs no block read
+		}
+	}
 	s.flushAt = memtable / 2
 	db, err := pebble.Open(dir, o)
 	if err != nil {
@@ -264,6 +271,81 @@ func (s *spillStore) Delete(key uint64) error {
 		return s.wrap(err)
 	}
 	return s.wrote(8)
+}
+
+var _ state.KeyedSpillStore = (*spillStore)(nil)
+
+func (s *spillStore) PutKey(key, value []byte) error {
+	if err := s.err(); err != nil {
+		return err
+	}
+	if err := s.db.Set(key, value, pebble.NoSync); err != nil {
+		return s.wrap(err)
+	}
+	return s.wrote(len(key) + len(value))
+}
+
+func (s *spillStore) GetKeys(keys [][]byte, fn func(int, []byte) error) error {
+	if err := s.err(); err != nil || len(keys) == 0 {
+		return err
+	}
+	// One iterator for the batch: ascending seeks move its levels forward only, reusing
+	// the blocks they hold.
+	it, err := s.db.NewIter(nil)
+	if err != nil {
+		return s.wrap(err)
+	}
+	for i, k := range keys {
+		if !it.SeekGE(k) || !bytes.Equal(it.Key(), k) {
+			continue
+		}
+		v, err := it.ValueAndErr()
+		if err == nil {
+			err = fn(i, v)
+		}
+		if err != nil {
+			_ = it.Close()
+			return err
+		}
+	}
+	if err := it.Close(); err != nil {
+		return rberr.Wrap(rberr.Data, err, "read spill store in %s", s.dir)
+	}
+	return nil
+}
+
+func (s *spillStore) DeleteKey(key []byte) error {
+	if err := s.err(); err != nil {
+		return err
+	}
+	if err := s.db.Delete(key, pebble.NoSync); err != nil {
+		return s.wrap(err)
+	}
+	return s.wrote(len(key))
+}
+
+func (s *spillStore) ScanKeys(fn func(key, value []byte) error) error {
+	if err := s.err(); err != nil {
+		return err
+	}
+	it, err := s.db.NewIter(nil)
+	if err != nil {
+		return s.wrap(err)
+	}
+	for it.First(); it.Valid(); it.Next() {
+		v, err := it.ValueAndErr()
+		if err == nil {
+			err = fn(it.Key(), v)
+		}
+		if err != nil {
+			_ = it.Close()
+			return err
+		}
+	}
+	if err := it.Close(); err != nil {
+		return rberr.Wrap(rberr.Data, err, "read spill store in %s", s.dir)
+	}
+	return nil
 }
 
 func (s *spillStore) Close() error {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -150,5 +151,64 @@ func TestSpillStoreRemovesOrphans(t *testing.T) {
 		if _, err := os.Stat(d); err != nil {
 			t.Fatalf("%s was removed: %v", filepath.Base(d), err)
 		}
+	}
+}
+
+// Under byte keys the spill store gives back what was put, tells a missing key from a
+// value, forgets deleted keys and scans in key order, against a map, across flushes.
+func TestSpillStoreByKey(t *testing.T) {
+	s, err := state.NewSpillStore(state.PebbleBackend, state.SpillOptions{Dir: t.TempDir(), MemoryLimit: 4 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ks := s.(state.KeyedSpillStore)
+	rng := rand.New(rand.NewSource(2))
+	want := map[string][]byte{}
+	for i := 0; i < 5000; i++ {
+		k := fmt.Appendf(nil, "key-%d", rng.Intn(3000))
+		if rng.Intn(4) == 0 {
+			if err := ks.DeleteKey(k); err != nil {
+				t.Fatal(err)
+			}
+			delete(want, string(k))
+			continue
+		}
+		v := bytes.Repeat([]byte{byte(i)}, rng.Intn(2000))
+		if err := ks.PutKey(k, v); err != nil {
+			t.Fatal(err)
+		}
+		want[string(k)] = v
+	}
+	var all [][]byte
+	for i := 0; i < 3000; i++ {
+		all = append(all, fmt.Appendf(nil, "key-%d", i))
+	}
+	slices.SortFunc(all, bytes.Compare)
+	got := map[string][]byte{}
+	err = ks.GetKeys(all, func(i int, v []byte) error {
+		got[string(all[i])] = bytes.Clone(v)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range all {
+		if w, ok := want[string(k)]; ok != (got[string(k)] != nil) || !bytes.Equal(got[string(k)], w) {
+			t.Fatalf("%s: got %d bytes, want %v (%d bytes)", k, len(got[string(k)]), ok, len(w))
+		}
+	}
+	var last string
+	n := 0
+	err = ks.ScanKeys(func(k, v []byte) error {
+		if string(k) <= last || !bytes.Equal(v, want[string(k)]) {
+			return fmt.Errorf("scan: %s after %s, or its value differs", k, last)
+		}
+		last = string(k)
+		n++
+		return nil
+	})
+	if err != nil || n != len(want) {
+		t.Fatalf("scanned %d of %d: %v", n, len(want), err)
 	}
 }
