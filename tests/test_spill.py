@@ -431,3 +431,66 @@ def test_window_aggregation_ten_times_the_cap_spills_and_matches_duckdb(tmp_path
     rows = sorted(zip(got["k"].to_pylist(), pc.cast(got["window_start"], pa.int64()).to_pylist(),
                       got["n"].to_pylist(), got["sv"].to_pylist(), got["mx"].to_pylist()))
     assert rows == sorted(zip(*(want[c].to_pylist() for c in ["k", "ws", "n", "sv", "mx"])))
+
+
+def test_updating_group_by_beyond_the_cap_matches_duckdb_across_a_savepoint(tmp_path) -> None:
+    # An updating group_by over an unbounded stream of 300,000 keys keeps the groups
+    # updated longest ago in its spill store once its table outgrows the cap, and reads
+    # them back when their keys come again. The changes committed by the savepoint,
+    # applied to an empty table, equal DuckDB's GROUP BY over the rows read by then; the
+    # savepoint holds every group (those in the store included); restored at parallelism
+    # 2, the changes of both runs together equal DuckDB's over the rows of both.
+    keys = 300_000
+
+    def pipeline(env: rb.Environment, out) -> list[rb.Stream]:
+        s = env.datagen({"id": rb.Int64, "k": rb.Int64, "v": rb.Int64, "s": rb.Utf8}, rows_per_second=200_000,
+                        seed=5, fields={"id": {"kind": "sequence"}, "k": {"min": 0, "max": keys - 1},
+                                        "v": {"min": -1000, "max": 1000}, "s": {"length": 12}})
+        g = s.group_by("k").agg(rb.count().alias("n"), col("v").sum().alias("sv"), col("s").max().alias("mx"))
+        return [g.write_parquet(str(out / "changes"), lazy=True), s.write_parquet(str(out / "input"), lazy=True)]
+
+    def aggregate(job: rb.Job) -> dict:
+        [m] = [m for m in job.metrics(as_dict=True) if m["operator"] == "aggregate"]
+        return m
+
+    def check(out) -> pa.Table:
+        changes = pa.concat_tables([pq.read_table(f) for f in sorted((out / "changes").glob("*.parquet"))])
+        rows = pa.concat_tables([pq.read_table(f) for f in sorted((out / "input").glob("*.parquet"))])
+        held: Counter[tuple] = Counter()
+        for r in changes.select(["k", "n", "sv", "mx", "__op"]).to_pylist():
+            held[(r["k"], r["n"], r["sv"], r["mx"])] += 1 if r["__op"] in ("+I", "+U") else -1
+        assert all(n in (0, 1) for n in held.values())
+        want = duck("select k, count(*) as n, sum(v) as sv, max(s) as mx from rows group by k", rows=rows)
+        assert +held == Counter(zip(*(want[c].to_pylist() for c in ("k", "n", "sv", "mx"))))
+        return want
+
+    kw = dict(state_backend="pebble", state_memory_limit=CAP, checkpoint_dir=tmp_path / "ck",
+              checkpoint_interval="1h")
+    out = tmp_path / "out"
+    job = rb.start_all(pipeline(rb.Environment(parallelism=1, **kw), out))
+    try:
+        for _ in range(3000):  # until the groups are several times the cap (at most five minutes)
+            m = aggregate(job)
+            if m["spilled_bytes"] >= 5 * CAP and m["spill_read_bytes"] > 0:
+                break
+            time.sleep(0.1)
+        job.stop(savepoint=tmp_path / "sp", timeout="120s")
+    finally:
+        job.cancel()
+    assert m["spilled_bytes"] >= 5 * CAP and m["spill_read_bytes"] > 0, m
+    assert m["spill_resident_bytes"] <= CAP, m
+    want = check(out)
+    sp = rb.read_savepoint(tmp_path / "sp")
+    [op] = sp.operators if len(sp.operators) == 1 else [o for o in sp.operators if o.startswith("aggregate")]
+    saved = sp.state(op)
+    assert saved.num_rows == want.num_rows > 2 * keys // 10
+    assert sorted(zip(saved["k"].to_pylist(), saved["acc:n"].to_pylist())) == sorted(
+        zip(want["k"].to_pylist(), want["n"].to_pylist()))
+    restored = rb.start_all(pipeline(rb.Environment(parallelism=2, **kw), out), restore=tmp_path / "sp")
+    try:
+        time.sleep(1.5)
+        restored.checkpoint()
+        assert aggregate(restored)["spill_read_bytes"] > 0
+    finally:
+        restored.cancel()
+    assert check(out).num_rows > want.num_rows

@@ -43,7 +43,8 @@ type GroupByOp struct {
 	Now       func() time.Time
 	tc        *runtime.TaskCtx
 	agg       *Table
-	spill     *aggSpill // nil: the groups stay in memory (spill.go)
+	spill     *aggSpill   // nil: the groups stay in memory (spill.go)
+	cold      *coldGroups // Changelog: nil when the groups stay in memory (cold.go)
 	cl        changes
 }
 
@@ -54,7 +55,9 @@ var _ runtime.KeyedState = (*GroupByOp)(nil)
 func (o *GroupByOp) Open(tc *runtime.TaskCtx) error {
 	o.tc = tc
 	o.agg = o.newTable()
-	if !o.Changelog {
+	if o.Changelog {
+		o.cold = newColdGroups(tc, o.Name, o.KeyTypes, o.Aggs)
+	} else {
 		o.spill = newAggSpill(tc, o.Name, o.KeyTypes, o.Aggs, o.newTable)
 	}
 	return nil
@@ -168,6 +171,7 @@ func (o *GroupByOp) Close() {
 		o.agg.Release()
 	}
 	o.spill.remove()
+	o.cold.close()
 	for _, b := range o.cl.before {
 		b.Release()
 	}

@@ -89,6 +89,8 @@ type changes struct {
 	list    []uint32            // the dirty groups, in the order they became dirty
 	before  []arrow.RecordBatch // -U rows of groups made dirty since the last flush
 	touched []int64             // last update, unix ms
+	used    []uint32            // the batch that last updated the group (coldGroups.clock)
+	stored  []bool              // the spill store holds a copy of the group (cold.go)
 	expired time.Time           // when expiry last ran
 }
 
@@ -105,6 +107,8 @@ func (c *changes) grow(n int) {
 		c.emitted = append(c.emitted, false)
 		c.dirty = append(c.dirty, false)
 		c.touched = append(c.touched, 0)
+		c.used = append(c.used, 0)
+		c.stored = append(c.stored, false)
 	}
 }
 
@@ -126,6 +130,10 @@ func (o *GroupByOp) processChanges(m runtime.Message, out runtime.Emitter) error
 		keys, err := runtime.EvalColumns(ec, o.agg.keys, rec)
 		if err != nil {
 			return rberr.Wrap(rberr.KindOf(err), err, "%s", o.Name)
+		}
+		if err := o.thaw(keys, n); err != nil {
+			runtime.ReleaseAll(keys)
+			return err
 		}
 		ids, err = o.agg.ConsumeKeys(ec.Ctx, keys, n)
 		runtime.ReleaseAll(keys)
@@ -155,8 +163,14 @@ func (o *GroupByOp) processChanges(m runtime.Message, out runtime.Emitter) error
 	c := &o.cl
 	c.grow(o.agg.NumGroups())
 	now := o.now().UnixMilli()
+	stamp := o.coldClock()
+	if o.cold != nil {
+		o.cold.clock++
+		o.cold.since += int64(n)
+	}
 	var retract []uint32
 	for i, g := range ids {
+		c.used[g] = stamp
 		if sign != nil && sign[i] {
 			c.rows[g]--
 		} else {
@@ -189,9 +203,18 @@ func (o *GroupByOp) processChanges(m runtime.Message, out runtime.Emitter) error
 		return err
 	}
 	if o.MiniBatch <= 0 {
-		return o.flush(out)
+		return o.flushFreeze(out)
 	}
 	return nil
+}
+
+// flushFreeze emits the pending mini-batch, then moves groups beyond the memory cap to
+// the spill store (cold.go).
+func (o *GroupByOp) flushFreeze(out runtime.Emitter) error {
+	if err := o.flush(out); err != nil {
+		return err
+	}
+	return o.freeze()
 }
 
 // updateSigned folds the added rows of a batch into their groups and takes the retracted
@@ -230,15 +253,20 @@ func (o *GroupByOp) updateSigned(rec arrow.RecordBatch, ids []uint32, sign []boo
 // groupRows builds rows of the output schema for groups gids: keys, aggregations and
 // the op column (op(i) for row i).
 func (o *GroupByOp) groupRows(gids []uint32, op func(i int) string) (arrow.RecordBatch, error) {
+	return o.groupRowsOf(o.agg, gids, op)
+}
+
+// groupRowsOf is groupRows of groups of table t.
+func (o *GroupByOp) groupRowsOf(t *Table, gids []uint32, op func(i int) string) (arrow.RecordBatch, error) {
 	mem := o.tc.Eval.Mem
 	var cols []arrow.Array
 	if len(o.Keys) > 0 {
 		var err error
-		if cols, err = o.agg.KeyColumns(mem, gids); err != nil {
+		if cols, err = t.KeyColumns(mem, gids); err != nil {
 			return nil, err
 		}
 	}
-	aggs, err := o.agg.AggColumns(mem, gids)
+	aggs, err := t.AggColumns(mem, gids)
 	if err != nil {
 		runtime.ReleaseAll(cols)
 		return nil, err
@@ -362,13 +390,16 @@ func (o *GroupByOp) expire(out runtime.Emitter) error {
 		}
 	}
 	if len(dead) == 0 {
-		return nil
+		return o.expireCold(cutoff, out)
 	}
 	var gone []uint32
 	for _, g := range dead {
 		if c.emitted[g] {
 			gone = append(gone, g)
 		}
+	}
+	if err := o.forget(dead); err != nil {
+		return err
 	}
 	if len(gone) > 0 {
 		rec, err := o.groupRows(gone, func(int) string { return OpDelete })
@@ -380,33 +411,57 @@ func (o *GroupByOp) expire(out runtime.Emitter) error {
 		}
 	}
 	// The hash table cannot drop a group: rebuild it from the live groups.
-	fresh := o.newTable()
-	var next changes
-	next.expired = now
-	if len(live) > 0 {
-		mem := o.tc.Eval.Mem
-		keys, accs, err := o.agg.SaveGroups(mem, live)
+	if err := o.rebuild(live); err != nil {
+		return err
+	}
+	return o.expireCold(cutoff, out)
+}
+
+// expireCold deletes the stored groups not updated since cutoff (or emptied by
+// retractions) from the result and from the store.
+func (o *GroupByOp) expireCold(cutoff int64, out runtime.Emitter) error {
+	var dead [][]byte
+	err := o.scanCold(func(keys, accs []arrow.Array, touched, rows []int64, enc [][]byte) error {
+		var gone []int32
+		for i := range rows {
+			if touched[i] <= cutoff || rows[i] <= 0 {
+				dead = append(dead, enc[i])
+				if rows[i] > 0 {
+					gone = append(gone, int32(i))
+				}
+			}
+		}
+		if len(gone) == 0 {
+			return nil
+		}
+		// Their last rows, as -D, from a table of these groups alone.
+		t := o.newTable()
+		defer t.Release()
+		ids, err := t.LoadGroups(o.tc.Eval.Ctx, keys, accs)
 		if err != nil {
-			fresh.Release()
 			return err
 		}
-		ids, err := fresh.LoadGroups(o.tc.Eval.Ctx, keys, accs)
-		runtime.ReleaseAll(keys)
-		runtime.ReleaseAll(accs)
+		gids := make([]uint32, len(gone))
+		for i, r := range gone {
+			gids[i] = ids[r]
+		}
+		rec, err := o.groupRowsOf(t, gids, func(int) string { return OpDelete })
 		if err != nil {
-			fresh.Release()
 			return err
 		}
-		next.grow(fresh.NumGroups())
-		for i, g := range ids {
-			next.touched[g] = c.touched[live[i]]
-			next.rows[g] = c.rows[live[i]]
-			next.emitted[g] = c.emitted[live[i]]
+		return runtime.EmitSliced(rec, o.BatchSize, out)
+	})
+	if err != nil {
+		return err
+	}
+	for _, k := range dead {
+		if err := o.cold.store.DeleteKey(k); err != nil {
+			return rberr.Wrap(rberr.KindOf(err), err, "%s: expiring groups beyond state_memory_limit", o.Name)
 		}
 	}
-	o.agg.Release()
-	o.agg = fresh
-	o.cl = next
+	if o.cold != nil {
+		o.cold.n -= len(dead)
+	}
 	return nil
 }
 
@@ -432,9 +487,12 @@ func (o *GroupByOp) OnTick(out runtime.Emitter) error {
 		return nil
 	}
 	if o.TTL > 0 && o.now().Sub(o.cl.expired) >= max(o.TTL/4, 10*time.Millisecond) {
-		return o.expire(out) // flushes first
+		if err := o.expire(out); err != nil { // flushes first
+			return err
+		}
+		return o.freeze()
 	}
-	return o.flush(out)
+	return o.flushFreeze(out)
 }
 
 // FlushBeforeBarrier implements runtime.PreBarrier: the pending mini-batch goes out ahead
@@ -443,7 +501,7 @@ func (o *GroupByOp) FlushBeforeBarrier(out runtime.Emitter) error {
 	if !o.Changelog {
 		return nil
 	}
-	return o.flush(out)
+	return o.flushFreeze(out)
 }
 
 // ExpireNow runs state expiry at once (tests; the runtime expires on OnTick).
@@ -458,6 +516,9 @@ func (o *GroupByOp) changelogStateSchema() *arrow.Schema {
 func (o *GroupByOp) saveChanges(b state.Backend) error {
 	if len(o.cl.list) > 0 {
 		return rberr.New(rberr.Internal, "%s: a checkpoint with %d groups whose changes were not emitted", o.Name, len(o.cl.list))
+	}
+	if err := o.saveCold(b); err != nil {
+		return err
 	}
 	n := o.agg.NumGroups()
 	if n == 0 {
@@ -490,17 +551,12 @@ func (o *GroupByOp) loadChanges(b state.Backend) error {
 	na := len(o.Aggs)
 	return keyed.ReadState(b, o.tc.Eval.Mem, o.Name, ChangelogTable, o.changelogStateSchema(), func(_ int, rec arrow.RecordBatch) error {
 		cols := rec.Columns()
-		ids, err := o.agg.LoadGroups(o.tc.Eval.Ctx, cols[:nk], cols[nk:nk+na])
-		if err != nil {
+		if err := o.loadGroups(cols[:nk], cols[nk:nk+na], keyed.Int64s(cols[nk+na]), keyed.Int64s(cols[nk+na+1])); err != nil {
 			return err
 		}
-		o.cl.grow(o.agg.NumGroups())
-		touched, rows := keyed.Int64s(cols[nk+na]), keyed.Int64s(cols[nk+na+1])
-		for i, g := range ids {
-			o.cl.rows[g] = rows[i]
-			o.cl.emitted[g] = rows[i] > 0
-			o.cl.touched[g] = touched[i]
+		if o.cold != nil {
+			o.cold.since += rec.NumRows()
 		}
-		return nil
+		return o.freeze()
 	})
 }

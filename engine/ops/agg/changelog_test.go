@@ -13,6 +13,8 @@ import (
 	"github.com/riverbed-engine/riverbed/engine/ops/agg"
 	"github.com/riverbed-engine/riverbed/engine/ops/internal/opstest"
 	"github.com/riverbed-engine/riverbed/engine/runtime"
+	"github.com/riverbed-engine/riverbed/state"
+	_ "github.com/riverbed-engine/riverbed/state/pebblestate"
 )
 
 // changelogOp is groupByOp emitting a changelog (as over an unbounded input).
@@ -203,8 +205,17 @@ func TestGroupByMiniBatch(t *testing.T) {
 }
 
 // State TTL: a group not updated for the TTL is deleted from the result (-D with its last
-// row) and its state dropped; a later row of its key starts it afresh (+I).
+// row) and its state dropped; a later row of its key starts it afresh (+I). The same with
+// every group in the spill store between batches (Pebble, a 1-byte cap).
 func TestGroupByStateTTL(t *testing.T) {
+	t.Run("memory", func(t *testing.T) { testStateTTL(t, false) })
+	t.Run("spilled", func(t *testing.T) {
+		defer agg.SpillAnyTable(false)()
+		testStateTTL(t, true)
+	})
+}
+
+func testStateTTL(t *testing.T, spilled bool) {
 	schema := inSchema
 	clock := time.Unix(1000, 0)
 	op := changelogOp(t, "k")
@@ -222,7 +233,11 @@ func TestGroupByStateTTL(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
 	g := op.New().(*agg.GroupByOp)
-	if err := g.Open(runtime.NewStandaloneTaskCtx(t.Context(), mem, 0, 1, 16)); err != nil {
+	tc := runtime.NewStandaloneTaskCtx(t.Context(), mem, 0, 1, 16)
+	if spilled {
+		tc.Job.Spill = runtime.SpillConfig{Backend: state.PebbleBackend, MemoryLimit: 1, Dir: t.TempDir()}
+	}
+	if err := g.Open(tc); err != nil {
 		t.Fatal(err)
 	}
 	defer g.Close()
@@ -272,6 +287,9 @@ func TestGroupByStateTTL(t *testing.T) {
 	}
 	step(batch(row(2, 1)))
 	opstest.Equal(t, rowsOf(table), ref(row(2, 1)))
+	if evicted, thawed := agg.ColdUse(g); spilled && (evicted == 0 || thawed == 0) {
+		t.Fatalf("%d groups moved to the store, %d read back: every group should have been", evicted, thawed)
+	}
 }
 
 var changeSchema = arrow.NewSchema([]arrow.Field{

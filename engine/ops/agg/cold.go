@@ -1,0 +1,524 @@
+package agg
+
+import (
+	"bytes"
+	"encoding/binary"
+	"slices"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/compute"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/riverbed-engine/riverbed/engine/expr"
+	"github.com/riverbed-engine/riverbed/engine/ops/keyed"
+	"github.com/riverbed-engine/riverbed/engine/runtime"
+	"github.com/riverbed-engine/riverbed/internal/rberr"
+	"github.com/riverbed-engine/riverbed/state"
+)
+
+// An updating group_by (changelog.go) over more groups than its memory cap holds keeps
+// the least recently updated ones in a keyed spill store (state_backend="pebble"), as
+// Flink keeps keyed state in RocksDB: each group under its encoded key (state.EncodeRow of
+// the key columns), its value the encoded accumulator states, last update time and row
+// count. The groups in memory are a cache of the hot ones:
+//
+//   - before a batch is folded in, its keys not in memory are looked up in the store, and
+//     the groups found there come back into memory; the store keeps its copy (marked
+//     stored), overwritten when the group is evicted again, so that a group read back is
+//     not also deleted;
+//   - after the changes of a batch (or mini-batch) are emitted, when the table exceeds the
+//     cap, the groups updated longest ago go to the store until half the cap is left, and
+//     the in-memory table is rebuilt from the rest.
+//
+// A group in memory is the current one: scans of the store (checkpoints, expiry) skip the
+// keys in memory. Checkpoints hold every group in ChangelogTable, whether in memory or in
+// the store (read back a chunk at a time), so their format, their restores at another
+// parallelism and read_savepoint are as without spilling. State expiry (TTL) scans the
+// store too, and deletes the stored copies of the groups it drops from memory.
+
+// coldChunk is the number of stored groups decoded at a time.
+const coldChunk = 16 << 10
+
+// minColdBytes is the least table an updating group_by spills from; a table with values
+// out of line is measured after at least coldMeasureRows input rows (tests lower both).
+// coldEvictHalf makes every eviction take half the groups (tests: groups in memory with
+// stale copies in the store at checkpoints).
+var (
+	minColdBytes    int64 = MinSpillBytes
+	coldMeasureRows int64 = 4096
+	coldEvictHalf   bool
+)
+
+// coldGroups is the spill store of an updating group_by, opened at its first eviction.
+type coldGroups struct {
+	op       string
+	cfg      runtime.SpillConfig
+	keyTypes []arrow.DataType
+	accTypes []arrow.DataType
+	metrics  *runtime.SpillMetrics
+	store    state.KeyedSpillStore
+	n        int    // keys in the store
+	clock    uint32 // batches seen: the use stamp of the groups a batch touches
+	since    int64  // rows folded in since the table was last measured
+	shown    int64
+	evicted  int64 // groups ever written to the store
+	thawed   int64 // groups ever read back from it
+	written  int64 // bytes ever written to it
+	key, val []byte
+}
+
+// newColdGroups returns the cold store of an updating group_by, or nil when its groups
+// stay in memory: no cap, a backend that does not spill, a global aggregation, or a key
+// type without a state encoding.
+func newColdGroups(tc *runtime.TaskCtx, op string, keyTypes []arrow.DataType, aggs []Spec) *coldGroups {
+	cfg := tc.Spill()
+	if cfg.MemoryLimit <= 0 || cfg.Backend == "" || !state.Spills(cfg.Backend) || len(keyTypes) == 0 {
+		return nil
+	}
+	for _, t := range keyTypes {
+		if !state.Encodable(t) {
+			return nil
+		}
+	}
+	c := &coldGroups{op: op, cfg: cfg, keyTypes: keyTypes}
+	for _, f := range AccFields(aggs) {
+		c.accTypes = append(c.accTypes, f.Type)
+	}
+	if tc.Metrics != nil {
+		c.metrics = &tc.Metrics.Spill
+	}
+	return c
+}
+
+func (c *coldGroups) show(n int64) {
+	if c.metrics != nil {
+		c.metrics.Resident.Add(n - c.shown)
+	}
+	c.shown = n
+}
+
+func (c *coldGroups) open() error {
+	if c.store != nil {
+		return nil
+	}
+	s, err := state.NewSpillStore(c.cfg.Backend, state.SpillOptions{Dir: c.cfg.Dir, MemoryLimit: coldStoreMemory(c.cfg.MemoryLimit), ByKey: true})
+	if err != nil {
+		return rberr.Wrap(rberr.KindOf(err), err, "%s: cannot open the store for groups beyond state_memory_limit", c.op)
+	}
+	ks, ok := s.(state.KeyedSpillStore)
+	if !ok {
+		_ = s.Close()
+		return rberr.New(rberr.Internal, "%s: the %s spill store cannot keep groups by key", c.op, c.cfg.Backend)
+	}
+	c.store = ks
+	return nil
+}
+
+// coldStoreMemory is the memory of the spill store of an operator subtask with memory
+// cap limit.
+func coldStoreMemory(limit int64) int64 { return min(max(limit/4, 2<<20), 256<<20) }
+
+func (c *coldGroups) close() {
+	if c != nil && c.store != nil {
+		_ = c.store.Close()
+		c.store = nil
+		c.show(0)
+	}
+}
+
+// builders returns one builder per column of a stored group: keys, accumulator states,
+// last update time, row count.
+func (c *coldGroups) builders(mem memory.Allocator) []array.Builder {
+	var bs []array.Builder
+	for _, t := range c.keyTypes {
+		bs = append(bs, array.NewBuilder(mem, t))
+	}
+	for _, t := range c.accTypes {
+		bs = append(bs, array.NewBuilder(mem, t))
+	}
+	return append(bs, array.NewInt64Builder(mem), array.NewInt64Builder(mem))
+}
+
+// decode appends a stored group (key and value encodings) to bs (builders).
+func (c *coldGroups) decode(key, val []byte, bs []array.Builder) error {
+	nk := len(c.keyTypes)
+	if _, err := state.DecodeRow(key, bs[:nk]); err != nil {
+		return rberr.Wrap(rberr.Data, err, "%s: a group in its spill store", c.op)
+	}
+	at, err := state.DecodeRow(val, bs[nk:len(bs)-2])
+	if err != nil || len(val)-at != 16 {
+		return rberr.New(rberr.Data, "%s: a damaged group in its spill store", c.op)
+	}
+	bs[len(bs)-2].(*array.Int64Builder).Append(int64(binary.LittleEndian.Uint64(val[at:])))
+	bs[len(bs)-1].(*array.Int64Builder).Append(int64(binary.LittleEndian.Uint64(val[at+8:])))
+	return nil
+}
+
+// finishBuilders turns builders into key columns, accumulator columns, touched and rows.
+func (c *coldGroups) finishBuilders(bs []array.Builder) (keys, accs []arrow.Array, touched, rows []int64) {
+	cols := make([]arrow.Array, len(bs))
+	for i, b := range bs {
+		cols[i] = b.NewArray()
+		b.Release()
+	}
+	nk, na := len(c.keyTypes), len(c.accTypes)
+	touched = slices.Clone(cols[nk+na].(*array.Int64).Int64Values())
+	rows = slices.Clone(cols[nk+na+1].(*array.Int64).Int64Values())
+	cols[nk+na].Release()
+	cols[nk+na+1].Release()
+	return cols[:nk], cols[nk : nk+na], touched, rows
+}
+
+// thaw brings back into memory the stored groups of the keys (columns of n rows) of an
+// input batch that are not in the table.
+func (o *GroupByOp) thaw(keys []arrow.Array, n int) error {
+	c := o.cold
+	if c == nil || c.n == 0 {
+		return nil
+	}
+	ids := make([]uint32, n)
+	o.agg.groups.Lookup(keys, ids)
+	bs := c.builders(o.tc.Eval.Mem)
+	// The distinct missing keys, encoded, in order.
+	var want [][]byte
+	seen := map[string]struct{}{}
+	for row, id := range ids {
+		if id != keyed.NoGroup {
+			continue
+		}
+		var err error
+		if c.key, err = state.EncodeRow(c.key[:0], keys, row); err != nil {
+			releaseBuilders(bs)
+			return rberr.Wrap(rberr.KindOf(err), err, "%s", o.Name)
+		}
+		if _, dup := seen[string(c.key)]; dup {
+			continue
+		}
+		k := string(c.key)
+		seen[k] = struct{}{}
+		want = append(want, []byte(k))
+	}
+	slices.SortFunc(want, bytes.Compare)
+	found := 0
+	var read int64
+	err := c.store.GetKeys(want, func(i int, v []byte) error {
+		found++
+		read += int64(len(want[i]) + len(v))
+		return c.decode(want[i], v, bs)
+	})
+	if err != nil {
+		releaseBuilders(bs)
+		return rberr.Wrap(rberr.KindOf(err), err, "%s: reading groups beyond state_memory_limit", o.Name)
+	}
+	if found == 0 {
+		releaseBuilders(bs)
+		return nil
+	}
+	c.thawed += int64(found)
+	if c.metrics != nil {
+		c.metrics.Read.Add(read)
+	}
+	k, a, touched, rows := c.finishBuilders(bs)
+	defer runtime.ReleaseAll(k)
+	defer runtime.ReleaseAll(a)
+	ng := o.agg.NumGroups()
+	if err := o.loadGroups(k, a, touched, rows); err != nil {
+		return err
+	}
+	for g := ng; g < o.agg.NumGroups(); g++ {
+		o.cl.stored[g] = true
+	}
+	return nil
+}
+
+func releaseBuilders(bs []array.Builder) {
+	for _, b := range bs {
+		b.Release()
+	}
+}
+
+// loadGroups adds groups (their key and accumulator columns, last update times and row
+// counts) to the table; none has a pending change.
+func (o *GroupByOp) loadGroups(keys, accs []arrow.Array, touched, rows []int64) error {
+	ids, err := o.agg.LoadGroups(o.tc.Eval.Ctx, keys, accs)
+	if err != nil {
+		return err
+	}
+	cl := &o.cl
+	cl.grow(o.agg.NumGroups())
+	for i, g := range ids {
+		cl.rows[g] = rows[i]
+		cl.emitted[g] = rows[i] > 0
+		cl.touched[g] = touched[i]
+		cl.used[g] = o.coldClock()
+	}
+	return nil
+}
+
+func (o *GroupByOp) coldClock() uint32 {
+	if o.cold == nil {
+		return 0
+	}
+	return o.cold.clock
+}
+
+// changesBytes is the memory of the changelog bookkeeping per group.
+const changesBytes = 8 + 1 + 1 + 8 + 4
+
+// freeze moves the groups updated longest ago to the store when the table exceeds the
+// cap, leaving half the cap. Only between mini-batches: no group has a pending change. A
+// table with values out of line is measured once the rows since its last measure reach
+// a fourth of its groups.
+func (o *GroupByOp) freeze() error {
+	c := o.cold
+	if c == nil || len(o.cl.list) > 0 {
+		return nil
+	}
+	ng := o.agg.NumGroups()
+	if o.agg.VariableSize() && c.since < max(int64(ng)/4, coldMeasureRows) {
+		return nil
+	}
+	c.since = 0
+	mem := o.agg.MemBytes() + changesBytes*int64(ng)
+	c.show(mem)
+	if mem <= c.cfg.MemoryLimit || mem < minColdBytes || ng == 0 {
+		return nil
+	}
+	if err := c.open(); err != nil {
+		return err
+	}
+	per := float64(mem) / float64(ng)
+	evict := min(ng, int(float64(mem-c.cfg.MemoryLimit/2)/per)+1)
+	if coldEvictHalf {
+		evict = max(ng/2, 1)
+	}
+	// The evict groups used longest ago (ties at the cutoff stay).
+	stamps := slices.Clone(o.cl.used[:ng])
+	slices.Sort(stamps)
+	cutoff := stamps[evict-1]
+	var cold, live []uint32
+	for g := 0; g < ng; g++ {
+		if o.cl.used[g] <= cutoff && len(cold) < evict {
+			cold = append(cold, uint32(g))
+		} else {
+			live = append(live, uint32(g))
+		}
+	}
+	if err := o.store(cold); err != nil {
+		return err
+	}
+	if err := o.rebuild(live); err != nil {
+		return err
+	}
+	c.show(o.agg.MemBytes() + changesBytes*int64(o.agg.NumGroups()))
+	return nil
+}
+
+// store writes groups gids of the table to the store.
+func (o *GroupByOp) store(gids []uint32) error {
+	c := o.cold
+	keys, accs, err := o.agg.SaveGroups(o.tc.Eval.Mem, gids)
+	if err != nil {
+		return err
+	}
+	defer runtime.ReleaseAll(keys)
+	defer runtime.ReleaseAll(accs)
+	var written int64
+	for i, g := range gids {
+		if c.key, err = state.EncodeRow(c.key[:0], keys, i); err == nil {
+			c.val, err = state.EncodeRow(c.val[:0], accs, i)
+		}
+		if err != nil {
+			return rberr.Wrap(rberr.KindOf(err), err, "%s", o.Name)
+		}
+		c.val = binary.LittleEndian.AppendUint64(c.val, uint64(o.cl.touched[g]))
+		c.val = binary.LittleEndian.AppendUint64(c.val, uint64(o.cl.rows[g]))
+		if err := c.store.PutKey(c.key, c.val); err != nil {
+			return rberr.Wrap(rberr.KindOf(err), err, "%s: writing groups beyond state_memory_limit", o.Name)
+		}
+		written += int64(len(c.key) + len(c.val))
+		if !o.cl.stored[g] {
+			c.n++
+		}
+	}
+	c.evicted += int64(len(gids))
+	c.written += written
+	if c.metrics != nil {
+		c.metrics.Written.Add(written)
+	}
+	return nil
+}
+
+// rebuild replaces the table with one holding only groups live (a hash table cannot drop
+// groups), carrying their bookkeeping.
+func (o *GroupByOp) rebuild(live []uint32) error {
+	fresh := o.newTable()
+	var next changes
+	next.expired = o.cl.expired
+	if len(live) > 0 {
+		mem := o.tc.Eval.Mem
+		keys, accs, err := o.agg.SaveGroups(mem, live)
+		if err != nil {
+			fresh.Release()
+			return err
+		}
+		ids, err := fresh.LoadGroups(o.tc.Eval.Ctx, keys, accs)
+		runtime.ReleaseAll(keys)
+		runtime.ReleaseAll(accs)
+		if err != nil {
+			fresh.Release()
+			return err
+		}
+		next.grow(fresh.NumGroups())
+		c := &o.cl
+		for i, g := range ids {
+			next.touched[g] = c.touched[live[i]]
+			next.rows[g] = c.rows[live[i]]
+			next.emitted[g] = c.emitted[live[i]]
+			next.used[g] = c.used[live[i]]
+			next.stored[g] = c.stored[live[i]]
+		}
+	}
+	o.agg.Release()
+	o.agg = fresh
+	o.cl = next
+	return nil
+}
+
+// forget deletes the stored copies of groups gids, which leave the table for good.
+func (o *GroupByOp) forget(gids []uint32) error {
+	c := o.cold
+	if c == nil || c.store == nil {
+		return nil
+	}
+	var copies []uint32
+	for _, g := range gids {
+		if o.cl.stored[g] {
+			copies = append(copies, g)
+		}
+	}
+	if len(copies) == 0 {
+		return nil
+	}
+	keys, err := o.agg.KeyColumns(o.tc.Eval.Mem, copies)
+	if err != nil {
+		return err
+	}
+	defer runtime.ReleaseAll(keys)
+	for i := range copies {
+		if c.key, err = state.EncodeRow(c.key[:0], keys, i); err != nil {
+			return rberr.Wrap(rberr.KindOf(err), err, "%s", o.Name)
+		}
+		if err := c.store.DeleteKey(c.key); err != nil {
+			return rberr.Wrap(rberr.KindOf(err), err, "%s: expiring groups beyond state_memory_limit", o.Name)
+		}
+	}
+	c.n -= len(copies)
+	return nil
+}
+
+// scanCold calls fn with the stored groups, coldChunk at a time, decoded into key and
+// accumulator columns (released after fn), last update times and row counts, with the
+// encoded key of each (fn may keep those). fn runs during the scan and must not call the
+// store.
+func (o *GroupByOp) scanCold(fn func(keys, accs []arrow.Array, touched, rows []int64, enc [][]byte) error) error {
+	c := o.cold
+	if c == nil || c.n == 0 {
+		return nil
+	}
+	var bs []array.Builder
+	var enc [][]byte
+	give := func() error {
+		k, a, touched, rows := c.finishBuilders(bs)
+		bs = nil
+		e := enc
+		enc = nil
+		// Skip the groups in memory: their stored copies are out of date.
+		ids := make([]uint32, len(rows))
+		o.agg.groups.Lookup(k, ids)
+		var keep []int32
+		for i, id := range ids {
+			if id == keyed.NoGroup {
+				keep = append(keep, int32(i))
+			}
+		}
+		if len(keep) < len(ids) {
+			cols := append(append([]arrow.Array{}, k...), a...)
+			taken, err := takeColumns(o.tc.Eval, cols, keep)
+			runtime.ReleaseAll(cols)
+			if err != nil {
+				return err
+			}
+			k, a = taken[:len(k)], taken[len(k):]
+			t2, r2, e2 := make([]int64, len(keep)), make([]int64, len(keep)), make([][]byte, len(keep))
+			for j, i := range keep {
+				t2[j], r2[j], e2[j] = touched[i], rows[i], e[i]
+			}
+			touched, rows, e = t2, r2, e2
+		}
+		defer runtime.ReleaseAll(k)
+		defer runtime.ReleaseAll(a)
+		if len(rows) == 0 {
+			return nil
+		}
+		return fn(k, a, touched, rows, e)
+	}
+	err := c.store.ScanKeys(func(key, val []byte) error {
+		if bs == nil {
+			bs = c.builders(o.tc.Eval.Mem)
+		}
+		if err := c.decode(key, val, bs); err != nil {
+			return err
+		}
+		enc = append(enc, slices.Clone(key))
+		if len(enc) == coldChunk {
+			return give()
+		}
+		return nil
+	})
+	if err == nil && len(enc) > 0 {
+		return give()
+	}
+	if bs != nil {
+		releaseBuilders(bs)
+	}
+	return err
+}
+
+// takeColumns returns rows at of columns cols.
+func takeColumns(ec *expr.EvalCtx, cols []arrow.Array, at []int32) ([]arrow.Array, error) {
+	ib := array.NewInt32Builder(ec.Mem)
+	ib.AppendValues(at, nil)
+	idx := ib.NewArray()
+	ib.Release()
+	defer idx.Release()
+	out := make([]arrow.Array, len(cols))
+	for i, c := range cols {
+		t, err := compute.TakeArray(ec.Ctx, c, idx)
+		if err != nil {
+			runtime.ReleaseAll(out[:i])
+			return nil, err
+		}
+		out[i] = t
+	}
+	return out, nil
+}
+
+// saveCold writes the stored groups to ChangelogTable, a chunk at a time.
+func (o *GroupByOp) saveCold(b state.Backend) error {
+	return o.scanCold(func(keys, accs []arrow.Array, touched, rows []int64, _ [][]byte) error {
+		mem := o.tc.Eval.Mem
+		n := len(rows)
+		tc := keyed.Int64Column(mem, touched)
+		defer tc.Release()
+		rc := keyed.Int64Column(mem, rows)
+		defer rc.Release()
+		w := keyed.NewStateWriter(o.tc.Eval, o.Name, ChangelogTable, o.changelogStateSchema())
+		cols := append(append(append([]arrow.Array{}, keys...), accs...), tc, rc)
+		if err := w.AddColumns(cols, n, keyed.KeyGroups(keys, n, o.tc.MaxParallelism())); err != nil {
+			w.Release()
+			return err
+		}
+		return w.Write(b)
+	})
+}

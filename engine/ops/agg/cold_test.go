@@ -1,0 +1,155 @@
+package agg_test
+
+import (
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/riverbed-engine/riverbed/engine/ops/agg"
+	"github.com/riverbed-engine/riverbed/engine/ops/internal/opstest"
+	"github.com/riverbed-engine/riverbed/engine/ops/keyed"
+	"github.com/riverbed-engine/riverbed/engine/runtime"
+	"github.com/riverbed-engine/riverbed/state"
+)
+
+// countingOp is op whose instances are kept, to ask them what they spilled.
+func countingOp(op opstest.Op) (opstest.Op, func() []runtime.Operator) {
+	var mu sync.Mutex
+	var made []runtime.Operator
+	mk := op.New
+	op.New = func() runtime.Operator {
+		o := mk()
+		mu.Lock()
+		made = append(made, o)
+		mu.Unlock()
+		return o
+	}
+	return op, func() []runtime.Operator { mu.Lock(); defer mu.Unlock(); return made }
+}
+
+// An updating group_by that moves groups to its spill store after each batch (the Pebble
+// backend under a 1-byte cap, however small the table: every group, or half of them)
+// emits exactly the reference changelog: groups come back from the store with their state
+// and their last emitted rows, straight, checkpointed (the stored groups saved with those
+// in memory, whose stored copies are out of date) and restored at other parallelisms; one
+// key and two.
+func TestGroupByChangelogSpilledThreeWays(t *testing.T) {
+	steps, rows := aggStream(13, 30)
+	defer opstest.Release(steps)
+	for _, c := range []struct {
+		keys []string
+		half bool
+	}{{[]string{"k"}, false}, {[]string{"k", "g"}, false}, {[]string{"k"}, true}} {
+		name := strings.Join(c.keys, ",")
+		if c.half {
+			name += "/half"
+		}
+		keys := c.keys
+		t.Run(name, func(t *testing.T) {
+			defer agg.SpillAnyTable(c.half)()
+			var cols []int
+			for _, k := range keys {
+				cols = append(cols, inSchema.FieldIndices(k)[0])
+			}
+			op, made := countingOp(changelogOp(t, keys...))
+			opstest.RunAll(t, op, steps, 6, refChanges(steps, rows, cols))
+			var evicted, thawed int64
+			for _, o := range made() {
+				e, th := agg.ColdUse(o)
+				evicted, thawed = evicted+e, thawed+th
+			}
+			if evicted == 0 || thawed == 0 {
+				t.Fatalf("%d groups moved to the store, %d read back: the Pebble runs should move every group", evicted, thawed)
+			}
+		})
+	}
+}
+
+// An updating group_by over about twenty times its cap of groups keeps its table within
+// the cap after every batch (the groups updated longest ago in the store), reads groups
+// back when their keys come again, and emits the reference changelog.
+func TestGroupByChangelogWithinCap(t *testing.T) {
+	steps, rows := wideStream(9, 60, 40000)
+	defer opstest.Release(steps)
+	const capBytes = 256 << 10
+	op := changelogOp(t, "k")
+	var evicted, thawed int64
+	got, most := opstest.WithinCap(t, op, steps, capBytes, 0, func(o runtime.Operator) opstest.CapUse {
+		resident, written, _ := agg.SpillUse(o)
+		evicted, thawed = agg.ColdUse(o)
+		return opstest.CapUse{Resident: resident, Spilled: written}
+	})
+	opstest.Equal(t, got, refChanges(steps, rows, []int{0}))
+	if evicted < 10000 || thawed < 1000 {
+		t.Fatalf("%d groups moved to the store, %d read back: the state should take many times the cap", evicted, thawed)
+	}
+	t.Logf("at most %d KB held; %d groups moved out, %d read back, %d KB written", most.Resident>>10, evicted, thawed, most.Spilled>>10)
+}
+
+// A checkpoint of an updating group_by with groups in memory and in its spill store (half
+// of them moved out after each batch, some read back, so with stale copies in the store)
+// holds each group once, with its current count: the reference's.
+func TestGroupByChangelogCheckpointHoldsEachGroupOnce(t *testing.T) {
+	defer agg.SpillAnyTable(true)()
+	steps, rows := wideStream(4, 20, 3000)
+	defer opstest.Release(steps)
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	o := changelogOp(t, "k").New()
+	tc := runtime.NewStandaloneTaskCtx(t.Context(), mem, 0, 1, state.DefaultMaxParallelism)
+	tc.Job.Spill = runtime.SpillConfig{Backend: state.PebbleBackend, MemoryLimit: 1, Dir: t.TempDir()}
+	if err := o.Open(tc); err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	out := &sink{}
+	for _, st := range steps {
+		st.Rec.Retain()
+		if err := o.ProcessBatch(runtime.Message{Kind: runtime.MsgBatch, Rec: st.Rec, Seq: st.Seq}, out); err != nil {
+			t.Fatal(err)
+		}
+		out.take()
+	}
+	if _, thawed := agg.ColdUse(o); thawed == 0 {
+		t.Fatal("no group was read back from the store")
+	}
+	ks := o.(runtime.KeyedState)
+	be, err := state.NewBackend(state.Options{Tables: ks.StateTables()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer be.Close()
+	if err := ks.SaveState(be); err != nil {
+		t.Fatal(err)
+	}
+	got := map[any]int64{}
+	err = keyed.ReadState(be, mem, "group_by", agg.ChangelogTable, agg.ChangelogStateSchema(o), func(_ int, rec arrow.RecordBatch) error {
+		n := rec.Column(rec.Schema().FieldIndices("acc:n")[0]).(*array.Int64)
+		for i := 0; i < int(rec.NumRows()); i++ {
+			k := opstest.Value(rec.Column(0), i)
+			if _, dup := got[k]; dup {
+				t.Errorf("group %v saved twice", k)
+			}
+			got[k] = n.Value(i)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[any]int64{}
+	for _, r := range rows {
+		want[r[0]]++
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d groups saved, want %d", len(got), len(want))
+	}
+	for k, n := range want {
+		if got[k] != n {
+			t.Fatalf("group %v saved with count %d, want %d", k, got[k], n)
+		}
+	}
+}
