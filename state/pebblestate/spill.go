@@ -286,27 +286,40 @@ func (s *spillStore) PutKey(key, value []byte) error {
 }
 
 func (s *spillStore) GetKeys(keys [][]byte, fn func(int, []byte) error) error {
-	if err := s.err(); err != nil || len(keys) == 0 {
-		return err
+	if len(keys) == 0 {
+		return s.err()
 	}
 	// One iterator for the batch: ascending seeks move its levels forward only, reusing
 	// the blocks they hold.
+	return s.iterate(func(it *pebble.Iterator) error {
+		for i, k := range keys {
+			if !it.SeekGE(k) || !bytes.Equal(it.Key(), k) {
+				continue
+			}
+			v, err := it.ValueAndErr()
+			if err == nil {
+				err = fn(i, v)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// iterate runs visit over a fresh iterator of the store and closes it.
+func (s *spillStore) iterate(visit func(it *pebble.Iterator) error) error {
+	if err := s.err(); err != nil {
+		return err
+	}
 	it, err := s.db.NewIter(nil)
 	if err != nil {
 		return s.wrap(err)
 	}
-	for i, k := range keys {
-		if !it.SeekGE(k) || !bytes.Equal(it.Key(), k) {
-			continue
-		}
-		v, err := it.ValueAndErr()
-		if err == nil {
-			err = fn(i, v)
-		}
-		if err != nil {
-			_ = it.Close()
-			return err
-		}
+	if err := visit(it); err != nil {
+		_ = it.Close()
+		return err
 	}
 	if err := it.Close(); err != nil {
 		return rberr.Wrap(rberr.Data, err, "read spill store in %s", s.dir)
@@ -325,27 +338,18 @@ func (s *spillStore) DeleteKey(key []byte) error {
 }
 
 func (s *spillStore) ScanKeys(fn func(key, value []byte) error) error {
-	if err := s.err(); err != nil {
-		return err
-	}
-	it, err := s.db.NewIter(nil)
-	if err != nil {
-		return s.wrap(err)
-	}
-	for it.First(); it.Valid(); it.Next() {
-		v, err := it.ValueAndErr()
-		if err == nil {
-			err = fn(it.Key(), v)
+	return s.iterate(func(it *pebble.Iterator) error {
+		for it.First(); it.Valid(); it.Next() {
+			v, err := it.ValueAndErr()
+			if err == nil {
+				err = fn(it.Key(), v)
+			}
+			if err != nil {
+				return err
+			}
 		}
-		if err != nil {
-			_ = it.Close()
-			return err
-		}
-	}
-	if err := it.Close(); err != nil {
-		return rberr.Wrap(rberr.Data, err, "read spill store in %s", s.dir)
-	}
-	return nil
+		return nil
+	})
 }
 
 func (s *spillStore) Close() error {
