@@ -30,8 +30,8 @@ type SpillStore interface {
 // per store, never both. The Pebble backend's spill stores are keyed spill stores.
 type KeyedSpillStore interface {
 	SpillStore
-	// PutKey stores value under key (the store copies both).
-	PutKey(key, value []byte) error
+	// PutKeys stores values[i] under keys[i], in one write (the store copies them).
+	PutKeys(keys, values [][]byte) error
 	// GetKeys looks keys up, in ascending order (the caller sorts them), and calls fn with
 	// the index and the value of each one stored, valid only during fn; a missing key is
 	// not an error. fn must not call the store.
@@ -50,8 +50,8 @@ type SpillOptions struct {
 	Dir string
 	// MemoryLimit caps the store's own buffers (write buffers and read cache), in bytes.
 	MemoryLimit int64
-	// ByKey: the store is used as a KeyedSpillStore, looked up by keys that are often
-	// missing (the Pebble store keeps Bloom filters for them).
+	// ByKey: the store is used as a KeyedSpillStore, its values overwritten anywhere in
+	// its key space (the Pebble store takes larger memtables and compacts less often).
 	ByKey bool
 }
 

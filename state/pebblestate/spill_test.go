@@ -157,7 +157,7 @@ func TestSpillStoreRemovesOrphans(t *testing.T) {
 // Under byte keys the spill store gives back what was put, tells a missing key from a
 // value, forgets deleted keys and scans in key order, against a map, across flushes.
 func TestSpillStoreByKey(t *testing.T) {
-	s, err := state.NewSpillStore(state.PebbleBackend, state.SpillOptions{Dir: t.TempDir(), MemoryLimit: 4 << 20})
+	s, err := state.NewSpillStore(state.PebbleBackend, state.SpillOptions{Dir: t.TempDir(), MemoryLimit: 4 << 20, ByKey: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,10 +175,20 @@ func TestSpillStoreByKey(t *testing.T) {
 			continue
 		}
 		v := bytes.Repeat([]byte{byte(i)}, rng.Intn(2000))
-		if err := ks.PutKey(k, v); err != nil {
+		if err := ks.PutKeys([][]byte{k}, [][]byte{v}); err != nil {
 			t.Fatal(err)
 		}
 		want[string(k)] = v
+	}
+	// One write of many.
+	var ks100, vs100 [][]byte
+	for i := 0; i < 100; i++ {
+		k, v := fmt.Appendf(nil, "key-%d", i*7), fmt.Appendf(nil, "batch-%d", i)
+		ks100, vs100 = append(ks100, k), append(vs100, v)
+		want[string(k)] = v
+	}
+	if err := ks.PutKeys(ks100, vs100); err != nil {
+		t.Fatal(err)
 	}
 	var all [][]byte
 	for i := 0; i < 3000; i++ {

@@ -64,7 +64,7 @@ type coldGroups struct {
 	evicted  int64 // groups ever written to the store
 	thawed   int64 // groups ever read back from it
 	written  int64 // bytes ever written to it
-	key, val []byte
+	key      []byte
 }
 
 // newColdGroups returns the cold store of an updating group_by, or nil when its groups
@@ -115,8 +115,14 @@ func (c *coldGroups) open() error {
 }
 
 // coldStoreMemory is the memory of the spill store of an operator subtask with memory
-// cap limit.
-func coldStoreMemory(limit int64) int64 { return min(max(limit/4, 2<<20), 256<<20) }
+// cap limit (its memtables and block cache: they cache recently evicted groups and the
+// blocks of the store); the table gets the rest (tableLimit).
+func coldStoreMemory(limit int64) int64 { return min(max(limit/2, 2<<20), 256<<20) }
+
+// tableLimit is the memory the table may hold.
+func (c *coldGroups) tableLimit() int64 {
+	return max(c.cfg.MemoryLimit-coldStoreMemory(c.cfg.MemoryLimit), 1)
+}
 
 func (c *coldGroups) close() {
 	if c != nil && c.store != nil {
@@ -281,14 +287,15 @@ func (o *GroupByOp) freeze() error {
 	c.since = 0
 	mem := o.agg.MemBytes() + changesBytes*int64(ng)
 	c.show(mem)
-	if mem <= c.cfg.MemoryLimit || mem < minColdBytes || ng == 0 {
+	limit := c.tableLimit()
+	if mem <= limit || mem < minColdBytes || ng == 0 {
 		return nil
 	}
 	if err := c.open(); err != nil {
 		return err
 	}
 	per := float64(mem) / float64(ng)
-	evict := min(ng, int(float64(mem-c.cfg.MemoryLimit/2)/per)+1)
+	evict := min(ng, int(float64(mem-limit/2)/per)+1)
 	if coldEvictHalf {
 		evict = max(ng/2, 1)
 	}
@@ -323,29 +330,51 @@ func (o *GroupByOp) store(gids []uint32) error {
 	}
 	defer runtime.ReleaseAll(keys)
 	defer runtime.ReleaseAll(accs)
-	var written int64
+	// A write of up to coldChunk groups at a time, their keys and values in one buffer.
+	var buf []byte
+	var offs []int // key start, value start, value end of each group
+	put := func() error {
+		ks, vs := make([][]byte, len(offs)/3), make([][]byte, len(offs)/3)
+		for i := range ks {
+			ks[i], vs[i] = buf[offs[3*i]:offs[3*i+1]], buf[offs[3*i+1]:offs[3*i+2]]
+		}
+		if err := c.store.PutKeys(ks, vs); err != nil {
+			return rberr.Wrap(rberr.KindOf(err), err, "%s: writing groups beyond state_memory_limit", o.Name)
+		}
+		c.written += int64(len(buf))
+		if c.metrics != nil {
+			c.metrics.Written.Add(int64(len(buf)))
+		}
+		buf, offs = buf[:0], offs[:0]
+		return nil
+	}
 	for i, g := range gids {
-		if c.key, err = state.EncodeRow(c.key[:0], keys, i); err == nil {
-			c.val, err = state.EncodeRow(c.val[:0], accs, i)
+		offs = append(offs, len(buf))
+		if buf, err = state.EncodeRow(buf, keys, i); err == nil {
+			offs = append(offs, len(buf))
+			buf, err = state.EncodeRow(buf, accs, i)
 		}
 		if err != nil {
 			return rberr.Wrap(rberr.KindOf(err), err, "%s", o.Name)
 		}
-		c.val = binary.LittleEndian.AppendUint64(c.val, uint64(o.cl.touched[g]))
-		c.val = binary.LittleEndian.AppendUint64(c.val, uint64(o.cl.rows[g]))
-		if err := c.store.PutKey(c.key, c.val); err != nil {
-			return rberr.Wrap(rberr.KindOf(err), err, "%s: writing groups beyond state_memory_limit", o.Name)
-		}
-		written += int64(len(c.key) + len(c.val))
+		buf = binary.LittleEndian.AppendUint64(buf, uint64(o.cl.touched[g]))
+		buf = binary.LittleEndian.AppendUint64(buf, uint64(o.cl.rows[g]))
+		offs = append(offs, len(buf))
 		if !o.cl.stored[g] {
 			c.n++
 		}
+		if len(offs) == 3*coldChunk {
+			if err := put(); err != nil {
+				return err
+			}
+		}
+	}
+	if len(offs) > 0 {
+		if err := put(); err != nil {
+			return err
+		}
 	}
 	c.evicted += int64(len(gids))
-	c.written += written
-	if c.metrics != nil {
-		c.metrics.Written.Add(written)
-	}
 	return nil
 }
 
