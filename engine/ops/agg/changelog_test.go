@@ -445,5 +445,25 @@ func TestGroupByOverChangelogThreeWays(t *testing.T) {
 		Keys:   opstest.KeysOf([]expr.Expr{k}),
 		MaxPar: 16,
 	}
-	opstest.RunAll(t, op, steps, 6, want)
+	runSpilledToo(t, op, steps, 6, want)
+}
+
+// runSpilledToo runs opstest.RunAll, then again with every group of an updating group_by
+// moved to its spill store after each batch on the Pebble runs, and checks that they
+// were.
+func runSpilledToo(t *testing.T, op opstest.Op, steps []opstest.Step, every int, want []string) {
+	t.Run("in-memory", func(t *testing.T) { opstest.RunAll(t, op, steps, every, want) })
+	t.Run("spilled", func(t *testing.T) {
+		defer agg.SpillAnyTable(false)()
+		counted, made := countingOp(op)
+		opstest.RunAll(t, counted, steps, every, want)
+		var evicted, thawed int64
+		for _, o := range made() {
+			e, th := agg.ColdUse(o)
+			evicted, thawed = evicted+e, thawed+th
+		}
+		if evicted == 0 || thawed == 0 {
+			t.Fatalf("%d groups moved to the store, %d read back", evicted, thawed)
+		}
+	})
 }

@@ -252,7 +252,7 @@ func TestGroupByPicksOverChangelogThreeWays(t *testing.T) {
 	if deletes < 3 || updates < 30 {
 		t.Fatalf("only %d deletions and %d updates in the reference", deletes, updates)
 	}
-	opstest.RunAll(t, pickOp(t), steps, 7, want)
+	runSpilledToo(t, pickOp(t), steps, 7, want)
 }
 
 func boolCount(b bool) int {
