@@ -494,3 +494,19 @@ def test_updating_group_by_beyond_the_cap_matches_duckdb_across_a_savepoint(tmp_
     finally:
         restored.cancel()
     assert check(out).num_rows > want.num_rows
+
+
+def test_an_updating_group_by_whose_store_cannot_be_made_names_the_operator(tmp_path) -> None:
+    ck = tmp_path / "ck"
+    ck.mkdir()
+    (ck / ".work").write_text("not a directory")  # the job's working directory cannot be made
+    env = rb.Environment(parallelism=1, state_backend="pebble", state_memory_limit=1 << 20, checkpoint_dir=ck)
+    s = env.datagen({"k": rb.Int64}, seed=1, fields={"k": {"min": 0, "max": 1_000_000}})
+    job = s.group_by("k").agg(rb.count().alias("n")).start()
+    try:
+        with pytest.raises(rb.RiverbedError, match=r"aggregate: cannot open the store for groups beyond "
+                                                   r"state_memory_limit: .*\.work"):
+            for _ in job.results(timeout=60):
+                pass
+    finally:
+        job.cancel()
