@@ -7,6 +7,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
 
@@ -16,15 +17,17 @@ func encodable(t arrow.DataType) bool {
 	case arrow.BOOL, arrow.INT8, arrow.INT16, arrow.INT32, arrow.INT64,
 		arrow.UINT8, arrow.UINT16, arrow.UINT32, arrow.UINT64, arrow.FLOAT32, arrow.FLOAT64,
 		arrow.STRING, arrow.LARGE_STRING, arrow.BINARY, arrow.LARGE_BINARY,
-		arrow.TIMESTAMP, arrow.DATE32, arrow.DATE64, arrow.DURATION, arrow.TIME32, arrow.TIME64:
+		arrow.TIMESTAMP, arrow.DATE32, arrow.DATE64, arrow.DURATION, arrow.TIME32, arrow.TIME64,
+		arrow.DECIMAL128:
 		return true
 	}
 	return false
 }
 
 // EncodeValue appends the state encoding of arr[i] to dst: little-endian fixed width for
-// booleans (1 byte), integers, floats and temporal types; the raw bytes for strings and
-// binaries. Nulls are not encodable (operators keep nullness in their own values).
+// booleans (1 byte), integers, floats, temporal types and 128-bit decimals (low, then high
+// 64 bits); the raw bytes for strings and binaries. Nulls are not encodable (operators
+// keep nullness in their own values).
 func EncodeValue(dst []byte, arr arrow.Array, i int) ([]byte, error) {
 	if arr.IsNull(i) {
 		return dst, rberr.New(rberr.InvalidArgument, "state encoding: null %s value at row %d", arr.DataType(), i)
@@ -67,6 +70,10 @@ func EncodeValue(dst []byte, arr arrow.Array, i int) ([]byte, error) {
 		return binary.LittleEndian.AppendUint32(dst, math.Float32bits(a.Value(i))), nil
 	case *array.Float64:
 		return binary.LittleEndian.AppendUint64(dst, math.Float64bits(a.Value(i))), nil
+	case *array.Decimal128:
+		v := a.Value(i)
+		dst = binary.LittleEndian.AppendUint64(dst, v.LowBits())
+		return binary.LittleEndian.AppendUint64(dst, uint64(v.HighBits())), nil
 	case *array.String:
 		return append(dst, a.Value(i)...), nil
 	case *array.LargeString:
@@ -102,7 +109,8 @@ func EncodeColumn(arr arrow.Array) ([][]byte, error) {
 // fixedWidth is the encoded size of fixed-width types.
 var fixedWidth = map[arrow.Type]int{arrow.BOOL: 1, arrow.INT8: 1, arrow.UINT8: 1, arrow.INT16: 2, arrow.UINT16: 2,
 	arrow.INT32: 4, arrow.UINT32: 4, arrow.DATE32: 4, arrow.TIME32: 4, arrow.FLOAT32: 4,
-	arrow.INT64: 8, arrow.UINT64: 8, arrow.TIMESTAMP: 8, arrow.DATE64: 8, arrow.TIME64: 8, arrow.DURATION: 8, arrow.FLOAT64: 8}
+	arrow.INT64: 8, arrow.UINT64: 8, arrow.TIMESTAMP: 8, arrow.DATE64: 8, arrow.TIME64: 8, arrow.DURATION: 8, arrow.FLOAT64: 8,
+	arrow.DECIMAL128: 16}
 
 // appendDecoded appends the value encoded in data to b, whose type is the encoding's.
 func appendDecoded(b array.Builder, data []byte) error {
@@ -145,6 +153,8 @@ func appendDecoded(b array.Builder, data []byte) error {
 		b.Append(math.Float32frombits(binary.LittleEndian.Uint32(data)))
 	case *array.Float64Builder:
 		b.Append(math.Float64frombits(binary.LittleEndian.Uint64(data)))
+	case *array.Decimal128Builder:
+		b.Append(decimal128.New(int64(binary.LittleEndian.Uint64(data[8:])), binary.LittleEndian.Uint64(data)))
 	case *array.StringBuilder:
 		b.Append(string(data))
 	case *array.LargeStringBuilder:

@@ -7,11 +7,13 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 )
 
 // rowColumns is one column of each kind EncodeRow sees in practice: integers, floats,
-// strings (one longer than a one-byte length), binaries, timestamps, booleans, nulls.
+// strings (one longer than a one-byte length), binaries, timestamps, booleans, decimals,
+// nulls.
 func rowColumns(mem memory.Allocator) []arrow.Array {
 	ib := array.NewInt64Builder(mem)
 	ib.AppendValues([]int64{-1, 0, 1 << 60}, []bool{true, false, true})
@@ -25,8 +27,10 @@ func rowColumns(mem memory.Allocator) []arrow.Array {
 	tb.AppendValues([]arrow.Timestamp{5, 6, 7}, nil)
 	ob := array.NewBooleanBuilder(mem)
 	ob.AppendValues([]bool{true, false, true}, []bool{true, true, false})
+	db := array.NewDecimal128Builder(mem, &arrow.Decimal128Type{Precision: 38, Scale: 2})
+	db.AppendValues([]decimal128.Num{decimal128.FromI64(-12345), decimal128.New(1<<40, 7), decimal128.FromI64(0)}, []bool{true, true, false})
 	var cols []arrow.Array
-	for _, b := range []array.Builder{ib, fb, sb, bb, tb, ob} {
+	for _, b := range []array.Builder{ib, fb, sb, bb, tb, ob, db} {
 		cols = append(cols, b.NewArray())
 		b.Release()
 	}

@@ -433,7 +433,8 @@ def test_window_aggregation_ten_times_the_cap_spills_and_matches_duckdb(tmp_path
     assert rows == sorted(zip(*(want[c].to_pylist() for c in ["k", "ws", "n", "sv", "mx"])))
 
 
-def test_updating_group_by_beyond_the_cap_matches_duckdb_across_a_savepoint(tmp_path) -> None:
+@pytest.mark.parametrize("key_type", ["int64", "decimal"])
+def test_updating_group_by_beyond_the_cap_matches_duckdb_across_a_savepoint(tmp_path, key_type) -> None:
     # An updating group_by over an unbounded stream of 300,000 keys keeps the groups
     # updated longest ago in its spill store once its table outgrows the cap, and reads
     # them back when their keys come again. The changes committed by the savepoint,
@@ -446,6 +447,8 @@ def test_updating_group_by_beyond_the_cap_matches_duckdb_across_a_savepoint(tmp_
         s = env.datagen({"id": rb.Int64, "k": rb.Int64, "v": rb.Int64, "s": rb.Utf8}, rows_per_second=200_000,
                         seed=5, fields={"id": {"kind": "sequence"}, "k": {"min": 0, "max": keys - 1},
                                         "v": {"min": -1000, "max": 1000}, "s": {"length": 12}})
+        if key_type == "decimal":
+            s = s.with_columns(col("k").cast(pa.decimal128(12, 2)))
         g = s.group_by("k").agg(rb.count().alias("n"), col("v").sum().alias("sv"), col("s").max().alias("mx"))
         return [g.write_parquet(str(out / "changes"), lazy=True), s.write_parquet(str(out / "input"), lazy=True)]
 
