@@ -299,7 +299,8 @@ func (o *GroupByOp) freeze() error {
 	if coldEvictHalf {
 		evict = max(ng/2, 1)
 	}
-	// The evict groups used longest ago (ties at the cutoff stay).
+	// The evict groups used longest ago (of those last used in the cutoff batch, the
+	// first by group id).
 	stamps := slices.Clone(o.cl.used[:ng])
 	slices.Sort(stamps)
 	cutoff := stamps[evict-1]
