@@ -7,9 +7,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/compute"
 	"github.com/apache/arrow-go/v18/arrow/memory"
-	"github.com/riverbed-engine/riverbed/engine/expr"
 	"github.com/riverbed-engine/riverbed/engine/ops/keyed"
 	"github.com/riverbed-engine/riverbed/engine/runtime"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
@@ -474,11 +472,18 @@ func (o *GroupByOp) scanCold(fn func(keys, accs []arrow.Array, touched, rows []i
 		}
 		if len(keep) < len(ids) {
 			cols := append(append([]arrow.Array{}, k...), a...)
-			taken, err := takeColumns(o.tc.Eval, cols, keep)
+			rec := array.NewRecordBatch(o.stateSchema(), cols, int64(len(ids)))
 			runtime.ReleaseAll(cols)
+			kept, err := runtime.TakeRows(o.tc.Eval, rec, keep)
+			rec.Release()
 			if err != nil {
 				return err
 			}
+			taken := slices.Clone(kept.Columns())
+			for _, col := range taken {
+				col.Retain()
+			}
+			kept.Release()
 			k, a = taken[:len(k)], taken[len(k):]
 			t2, r2, e2 := make([]int64, len(keep)), make([]int64, len(keep)), make([][]byte, len(keep))
 			for j, i := range keep {
@@ -513,25 +518,6 @@ func (o *GroupByOp) scanCold(fn func(keys, accs []arrow.Array, touched, rows []i
 		releaseBuilders(bs)
 	}
 	return err
-}
-
-// takeColumns returns rows at of columns cols.
-func takeColumns(ec *expr.EvalCtx, cols []arrow.Array, at []int32) ([]arrow.Array, error) {
-	ib := array.NewInt32Builder(ec.Mem)
-	ib.AppendValues(at, nil)
-	idx := ib.NewArray()
-	ib.Release()
-	defer idx.Release()
-	out := make([]arrow.Array, len(cols))
-	for i, c := range cols {
-		t, err := compute.TakeArray(ec.Ctx, c, idx)
-		if err != nil {
-			runtime.ReleaseAll(out[:i])
-			return nil, err
-		}
-		out[i] = t
-	}
-	return out, nil
 }
 
 // saveCold writes the stored groups to ChangelogTable, a chunk at a time.
