@@ -236,7 +236,7 @@ func newAccumulator(spec Spec) accumulator {
 	case "count":
 		return &countAcc{}
 	case "n_unique":
-		return &distinctAcc{}
+		return newDistinctAcc(in)
 	case "std", "var":
 		return &varAcc{std: spec.Fn == "std", ddof: spec.Ddof}
 	case "median", "quantile":
@@ -781,114 +781,4 @@ func (a *pickAcc) result(mem memory.Allocator, gids []uint32) (arrow.Array, erro
 		return b.NewArray(), nil
 	}
 	return expr.Int64Array(mem, a.out, pick(a.i, gids), valid), nil
-}
-
-// distinctAcc counts distinct non-null values per group (their key encodings): a group's
-// first few values in a slice searched linearly (most groups of a group_by have few
-// distinct values, and a map per group costs more than the values), more in a map.
-type distinctAcc struct {
-	small [][]string
-	sets  []map[string]struct{} // a group's values once it has more than smallDistinct
-	buf   []byte
-}
-
-const smallDistinct = 8
-
-func (a *distinctAcc) grow(ng int) {
-	a.small = expr.Grow(a.small, ng)
-	a.sets = expr.Grow(a.sets, ng)
-}
-
-// add adds value v (a key encoding) to group g's values.
-func (a *distinctAcc) add(g uint32, v []byte) { addDistinct(a, g, v) }
-
-func addDistinct[T string | []byte](a *distinctAcc, g uint32, v T) {
-	if set := a.sets[g]; set != nil {
-		if _, ok := set[string(v)]; !ok {
-			set[string(v)] = struct{}{}
-		}
-		return
-	}
-	vals := a.small[g]
-	for _, x := range vals {
-		if x == string(v) {
-			return
-		}
-	}
-	if len(vals) < smallDistinct {
-		if vals == nil {
-			vals = make([]string, 0, 2)
-		}
-		a.small[g] = append(vals, string(v))
-		return
-	}
-	set := make(map[string]struct{}, 2*smallDistinct)
-	for _, x := range vals {
-		set[x] = struct{}{}
-	}
-	set[string(v)] = struct{}{}
-	a.sets[g], a.small[g] = set, nil
-}
-
-// count is the number of group g's distinct values.
-func (a *distinctAcc) count(g uint32) int {
-	if int(g) >= len(a.small) {
-		return 0
-	}
-	if set := a.sets[g]; set != nil {
-		return len(set)
-	}
-	return len(a.small[g])
-}
-
-// values are group g's distinct values, in no order.
-func (a *distinctAcc) values(g uint32) []string {
-	if int(g) >= len(a.small) {
-		return nil
-	}
-	set := a.sets[g]
-	if set == nil {
-		return a.small[g]
-	}
-	vals := make([]string, 0, len(set))
-	for v := range set {
-		vals = append(vals, v)
-	}
-	return vals
-}
-
-func (a *distinctAcc) update(_ *expr.EvalCtx, ids []uint32, ng int, col arrow.Array, _ runtime.Seq) error {
-	a.grow(ng)
-	if col.DataType().ID() == arrow.NULL {
-		return nil
-	}
-	for i, g := range ids {
-		if col.IsNull(i) {
-			continue
-		}
-		a.buf = expr.AppendKey(a.buf[:0], col, i)
-		a.add(g, a.buf)
-	}
-	return nil
-}
-
-func (a *distinctAcc) result(mem memory.Allocator, gids []uint32) (arrow.Array, error) {
-	out := make([]int64, len(gids))
-	for i, g := range gids {
-		out[i] = int64(a.count(g))
-	}
-	return expr.Int64Array(mem, arrow.PrimitiveTypes.Int64, out, nil), nil
-}
-
-func (a *distinctAcc) Merge(dst, src uint32) {
-	a.grow(int(max(dst, src)) + 1)
-	for _, v := range a.values(src) {
-		addDistinct(a, dst, v)
-	}
-}
-
-func (a *distinctAcc) Reset(g uint32) {
-	if int(g) < len(a.small) {
-		a.small[g], a.sets[g] = nil, nil
-	}
 }

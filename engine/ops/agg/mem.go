@@ -53,20 +53,6 @@ func (a *pickAcc) memBytes() int64 {
 }
 func (a *pickAcc) variable() bool { return a.s != nil }
 
-func (a *distinctAcc) memBytes() int64 {
-	n := capBytes(a.small) + capBytes(a.sets)
-	for _, vals := range a.small {
-		n += stringsBytes(vals)
-	}
-	for _, set := range a.sets {
-		for v := range set {
-			n += mapEntry + int64(len(v))
-		}
-	}
-	return n
-}
-func (a *distinctAcc) variable() bool { return true }
-
 func (a *varAcc) memBytes() int64 { return capBytes(a.n) + capBytes(a.mean) + capBytes(a.m2) }
 func (a *varAcc) variable() bool  { return false }
 

@@ -221,9 +221,23 @@ func (h *Table) MergePartial(ec *expr.EvalCtx, rec arrow.RecordBatch) error {
 	return nil
 }
 
-// mergeBytes folds saved states (acc.save) into groups ids: each is loaded into a spare
-// group past the table's ng groups, merged into its group, and the spare reset.
+// savedMerger is an accumulator that folds a saved state into a group directly.
+type savedMerger interface {
+	mergeSaved(src []byte, g uint32, ng int) error
+}
+
+// mergeBytes folds saved states (acc.save) into groups ids: straight in where the
+// accumulator can (savedMerger), else each is loaded into a spare group past the
+// table's ng groups, merged into its group, and the spare reset.
 func mergeBytes(acc accumulator, col *array.Binary, ids []uint32, ng int) error {
+	if m, ok := acc.(savedMerger); ok {
+		for r, g := range ids {
+			if err := m.mergeSaved(col.Value(r), g, ng); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	spare := uint32(ng)
 	for r, g := range ids {
 		if err := acc.load(col.Value(r), spare, ng+1); err != nil {

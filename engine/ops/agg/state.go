@@ -5,8 +5,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
-	"slices"
-	"sort"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -368,36 +366,6 @@ func (a *pickAcc) load(src []byte, g uint32, ng int) error {
 	default:
 		a.i = expr.Grow(a.i, ng)
 		a.i[g] = int64(v)
-	}
-	return nil
-}
-
-func (a *distinctAcc) save(dst []byte, g uint32) ([]byte, error) {
-	vals := slices.Clone(a.values(g))
-	sort.Strings(vals)
-	dst = binary.AppendUvarint(dst, uint64(len(vals)))
-	for _, v := range vals {
-		dst = binary.AppendUvarint(dst, uint64(len(v)))
-		dst = append(dst, v...)
-	}
-	return dst, nil
-}
-
-func (a *distinctAcc) load(src []byte, g uint32, ng int) error {
-	a.grow(ng)
-	n, k := binary.Uvarint(src)
-	if k <= 0 || n > uint64(len(src)) {
-		return errShort
-	}
-	src = src[k:]
-	a.small[g], a.sets[g] = nil, nil
-	for ; n > 0; n-- {
-		l, k := binary.Uvarint(src)
-		if k <= 0 || uint64(len(src)-k) < l {
-			return errShort
-		}
-		a.add(g, src[k:k+int(l)])
-		src = src[k+int(l):]
 	}
 	return nil
 }
