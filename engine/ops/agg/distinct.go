@@ -261,24 +261,29 @@ func (a *distinctAcc) memBytes() int64 {
 
 func (a *distinctAcc) variable() bool { return !a.ints }
 
-// intSets holds each group's distinct int64 values in a block of one shared slab,
-// searched linearly: blocks of 2, 4, ... maxBlock values. A group that outgrows its
+// intSets holds each group's distinct int64 values in a block of a shared slab,
+// searched linearly: blocks of 4, 8, ... maxBlock values. A group that outgrows its
 // block moves to one twice the size at the slab's end, leaving a hole; when the holes
 // are most of the slab it is compacted. A group with more than maxBlock values moves to
-// a map of its own.
+// a map of its own. The slab is pages (of 256 entries, doubling up to pageCap), so
+// that it grows without copying; a block's offset is its page<<pageBits | its index.
 type intSets struct {
-	off   []uint32 // per group: its block's start in slab
+	off   []uint32 // per group: its block's offset in the slab
 	n     []uint32 // per group: its number of values, or inMap
 	size  []uint8  // per group: its block's size (0: none)
-	slab  []int64
-	holes int                           // slab entries in no group's block
+	pages [][]int64
+	slab  int                           // entries in pages (their capacities)
+	holes int                           // of them, entries in no group's block
 	big   map[uint32]map[int64]struct{} // the groups marked inMap
 	inBig int                           // values in big
 }
 
 const (
-	maxBlock = 64
-	inMap    = math.MaxUint32
+	maxBlock  = 64
+	firstPage = 256
+	pageBits  = 16
+	pageCap   = 1 << pageBits
+	inMap     = math.MaxUint32
 )
 
 func (s *intSets) grow(ng int) {
@@ -297,6 +302,12 @@ func (s *intSets) count(g uint32) int {
 	return int(s.n[g])
 }
 
+// block is group g's block, its n values then room for more.
+func (s *intSets) block(g uint32) []int64 {
+	off := s.off[g]
+	return s.pages[off>>pageBits][off&(pageCap-1):][:s.size[g]]
+}
+
 // add adds v to group g's values (a no-op if it is there).
 func (s *intSets) add(g uint32, v int64) {
 	n := s.n[g]
@@ -304,20 +315,23 @@ func (s *intSets) add(g uint32, v int64) {
 		s.addBig(g, v)
 		return
 	}
-	off := s.off[g]
-	for _, x := range s.slab[off : off+n] {
+	if n == 0 && s.size[g] == 0 {
+		s.enlarge(g)
+	}
+	b := s.block(g)
+	for _, x := range b[:n] {
 		if x == v {
 			return
 		}
 	}
-	if n == uint32(s.size[g]) {
+	if n == uint32(len(b)) {
 		if !s.enlarge(g) {
 			s.addBig(g, v)
 			return
 		}
-		off = s.off[g]
+		b = s.block(g)
 	}
-	s.slab[off+n] = v
+	b[n] = v
 	s.n[g] = n + 1
 }
 
@@ -329,14 +343,13 @@ func (s *intSets) addBig(g uint32, v int64) {
 	}
 }
 
-// enlarge gives full group g a block twice the size, or, past maxBlock, a map (and
-// reports false).
+// enlarge gives group g (full, or without a block) a block twice the size, or, past
+// maxBlock, a map (and reports false).
 func (s *intSets) enlarge(g uint32) bool {
 	size := int(s.size[g])
-	off, n := s.off[g], s.n[g]
-	if size >= maxBlock || len(s.slab) > math.MaxUint32-2*maxBlock {
+	if size >= maxBlock || len(s.pages) >= 1<<(32-pageBits)-1 {
 		m := make(map[int64]struct{}, 2*size)
-		for _, x := range s.slab[off : off+n] {
+		for _, x := range s.block(g)[:s.n[g]] {
 			m[x] = struct{}{}
 		}
 		if s.big == nil {
@@ -347,32 +360,49 @@ func (s *intSets) enlarge(g uint32) bool {
 		s.inBig += len(m)
 		return false
 	}
-	if s.holes > len(s.slab)/2 && s.holes >= 1<<16 {
+	if s.holes > s.slab/2 && s.holes >= pageCap {
 		s.compact()
-		off = s.off[g]
 	}
-	next := max(2, 2*size)
-	start := len(s.slab)
-	s.slab = slices.Grow(s.slab, next)[:start+next]
-	copy(s.slab[start:], s.slab[off:off+n])
-	s.off[g], s.size[g] = uint32(start), uint8(next)
+	next := max(4, 2*size)
+	off := s.alloc(next)
+	if size > 0 {
+		copy(s.pages[off>>pageBits][off&(pageCap-1):], s.block(g)[:s.n[g]])
+	}
+	s.off[g], s.size[g] = off, uint8(next)
 	s.holes += size
 	return true
 }
 
+// alloc returns the offset of size free entries at the slab's end.
+func (s *intSets) alloc(size int) uint32 {
+	last := len(s.pages) - 1
+	if last < 0 || len(s.pages[last])+size > cap(s.pages[last]) {
+		c := firstPage
+		if last >= 0 {
+			s.holes += cap(s.pages[last]) - len(s.pages[last])
+			c = min(2*cap(s.pages[last]), pageCap)
+		}
+		s.pages = append(s.pages, make([]int64, 0, c))
+		s.slab += c
+		last++
+	}
+	p := s.pages[last]
+	s.pages[last] = p[:len(p)+size]
+	return uint32(last)<<pageBits | uint32(len(p))
+}
+
 // compact moves every block to a new slab with no holes.
 func (s *intSets) compact() {
-	slab := make([]int64, 0, len(s.slab)-s.holes+len(s.slab)/4)
+	old := *s
+	s.pages, s.slab, s.holes = nil, 0, 0
 	for g, size := range s.size {
-		off := s.off[g]
 		if size == 0 {
-			s.off[g] = 0 // past the new slab's end, maybe: an empty block starts anywhere
 			continue
 		}
-		s.off[g] = uint32(len(slab))
-		slab = append(slab, s.slab[off:off+uint32(size)]...)
+		off := s.alloc(int(size))
+		copy(s.pages[off>>pageBits][off&(pageCap-1):], old.block(uint32(g))[:s.n[g]])
+		s.off[g] = off
 	}
-	s.slab, s.holes = slab, 0
 }
 
 // appendValues appends group g's values to dst, in no order.
@@ -380,26 +410,30 @@ func (s *intSets) appendValues(dst []int64, g uint32) []int64 {
 	if int(g) >= len(s.n) {
 		return dst
 	}
-	if s.n[g] == inMap {
+	switch n := s.n[g]; {
+	case n == inMap:
 		for v := range s.big[g] {
 			dst = append(dst, v)
 		}
 		return dst
+	case n > 0:
+		dst = append(dst, s.block(g)[:n]...)
 	}
-	return append(dst, s.slab[s.off[g]:s.off[g]+s.n[g]]...)
+	return dst
 }
 
 // merge adds group src's values to group dst's.
 func (s *intSets) merge(dst, src uint32) {
-	if s.n[src] == inMap {
+	switch n := s.n[src]; {
+	case n == inMap:
 		for v := range s.big[src] {
 			s.add(dst, v)
 		}
-		return
-	}
-	// By index: adding to dst may move src's block (compaction).
-	for i := range s.n[src] {
-		s.add(dst, s.slab[s.off[src]+i])
+	case n > 0:
+		// By index: adding to dst may move src's block (compaction).
+		for i := range n {
+			s.add(dst, s.block(src)[i])
+		}
 	}
 }
 
@@ -416,6 +450,6 @@ func (s *intSets) reset(g uint32) {
 }
 
 func (s *intSets) memBytes() int64 {
-	return capBytes(s.off) + capBytes(s.n) + capBytes(s.size) + capBytes(s.slab) +
+	return capBytes(s.off) + capBytes(s.n) + capBytes(s.size) + int64(s.slab)*8 + capBytes(s.pages) +
 		int64(s.inBig)*(mapEntry+8) + int64(len(s.big))*sliceOverhead
 }

@@ -150,15 +150,16 @@ func TestDistinctIntsCompact(t *testing.T) {
 			s.add(g, v*int64(g+1))
 		}
 	}
-	// Uncompacted, the slab would hold every block ever given: 2+4+...+maxBlock entries
-	// for each group of the first half, 2+4 for the second's.
-	uncompacted := groups/2*(2*maxBlock-2) + groups/2*6
-	live := 0
+	// Uncompacted, the slab would hold every block ever given: 4+8+...+maxBlock entries
+	// for each group of the first half, 4 for the second's.
+	uncompacted := groups/2*(2*maxBlock-4) + groups/2*4
+	live, last := 0, s.pages[len(s.pages)-1]
+	tail := cap(last) - len(last) // the last page's room: no hole yet
 	for _, size := range s.size {
 		live += int(size)
 	}
-	if len(s.slab) >= uncompacted/2 || len(s.slab)-s.holes != live {
-		t.Fatalf("slab of %d entries, %d holes, %d in blocks (%d uncompacted)", len(s.slab), s.holes, live, uncompacted)
+	if s.slab >= uncompacted/2 || s.slab-s.holes != live+tail {
+		t.Fatalf("slab of %d entries, %d holes, %d in blocks (%d uncompacted)", s.slab, s.holes, live, uncompacted)
 	}
 	s.add(groups-1, 4*groups) // enlarges a block of 4
 	for g := range uint32(groups) {
