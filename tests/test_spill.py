@@ -2,9 +2,10 @@
 sides, dedup's waiting rows, top-N's candidates, a process function's waiting elements)
 beyond state_memory_limit are spilled to disk and read back. Joins and dedup over inputs
 whose state is at least ten times the cap give DuckDB's and plain Python's answers,
-straight and across a savepoint; window top-N, the streaming top-N, the window join and a
-process function spill (their metrics) and give DuckDB's and plain Python's answers; a
-spill that cannot be written is an error naming the operator."""
+straight and across a savepoint; so do group_bys (median and quantile included); window
+top-N, the streaming top-N, the window join and a process function spill (their metrics)
+and give DuckDB's and plain Python's answers; a spill that cannot be written is an error
+naming the operator."""
 
 from __future__ import annotations
 
@@ -360,6 +361,24 @@ def test_group_by_state_ten_times_the_cap_spills_and_matches_duckdb(tmp_path) ->
     # The same with the memory backend holds every group in memory and gives the same.
     mem = grouped(rb.Environment(parallelism=2).from_arrow(t)).collect()
     assert canon(mem, ["k"]).equals(canon(got, ["k"]))
+
+
+def test_group_by_median_and_quantile_spill_and_match_duckdb(tmp_path) -> None:
+    # median and quantile keep every value of a group: 100,000 groups of 6 values over
+    # 2 subtasks take several times their 2 MB caps, spill as partial states (every
+    # value) and merge one partition at a time, giving DuckDB's medians and quantiles.
+    t = grouped_input(600_000, 100_000)
+    env = rb.Environment(parallelism=2, state_backend="pebble", state_memory_limit=CAP,
+                         checkpoint_dir=tmp_path / "ck")
+    job = (env.from_arrow(t).group_by("k")
+           .agg(col("v").median().alias("med"), col("v").quantile(0.9, interpolation="linear").alias("q9"),
+                rb.count().alias("n")).start())
+    got = pa.Table.from_batches(list(job.results()), schema=job.schema)
+    want = duck("select k, median(v)::double as med, quantile_cont(v, 0.9) as q9, count(*) as n from t group by k", t=t)
+    assert got.num_rows == want.num_rows == 100_000
+    assert canon(got, ["k"]).equals(canon(want.cast(got.select(want.column_names).schema), ["k"]))
+    [m] = [m for m in job.metrics(as_dict=True) if m["operator"] == "aggregate"]
+    assert m["spilled_bytes"] > 0 and m["spill_read_bytes"] >= m["spilled_bytes"], m
 
 
 def test_spilled_group_by_across_a_savepoint_matches_duckdb(tmp_path) -> None:

@@ -86,10 +86,11 @@ type aggSpill struct {
 
 // newAggSpill returns the spilling of a group_by's table, or nil when the job keeps state
 // in memory (no spilling backend or no cap) or the aggregation cannot be spilled (no key:
-// one group; median and quantile: their partial state is every value).
+// one group). Every aggregation spills as its partial state, median and quantile as
+// every value (a single group's values must fit in memory when its partition merges).
 func newAggSpill(tc *runtime.TaskCtx, op string, keyTypes []arrow.DataType, aggs []Spec, newT func() *Table) *aggSpill {
 	cfg := tc.Spill()
-	if cfg.MemoryLimit <= 0 || cfg.Backend == "" || !state.Spills(cfg.Backend) || len(keyTypes) == 0 || !PreAggregatable(aggs) {
+	if cfg.MemoryLimit <= 0 || cfg.Backend == "" || !state.Spills(cfg.Backend) || len(keyTypes) == 0 {
 		return nil
 	}
 	s := &aggSpill{op: op, limit: cfg.MemoryLimit, schema: PartialSchema(keyTypes, aggs), mem: tc.Eval.Mem, eval: tc.Eval, newT: newT}

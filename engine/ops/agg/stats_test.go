@@ -77,19 +77,24 @@ func statSpecs(t *testing.T) []agg.Spec {
 // statStream is a deterministic stream of random batches with nulls everywhere, NaN in f,
 // and repeated values (ties for arg_max, max_by).
 func statStream(seed int64, batches int) ([]opstest.Step, [][]any) {
+	return statStreamOver(seed, batches, 7, 20)
+}
+
+// statStreamOver is statStream with k one of keys values and up to most rows a batch.
+func statStreamOver(seed int64, batches, keys, most int) ([]opstest.Step, [][]any) {
 	rng := rand.New(rand.NewSource(seed))
 	var steps []opstest.Step
 	var all [][]any
 	words := []string{"a", "b", "c", "dd", "e", "ff", "g"}
 	for b := 0; b < batches; b++ {
-		n := 1 + rng.Intn(20)
+		n := 1 + rng.Intn(most)
 		rows := make([][]any, n)
 		for i := range rows {
 			f := math.Round(rng.Float64()*1000) / 8
 			if rng.Intn(40) == 0 {
 				f = math.NaN()
 			}
-			r := []any{int64(rng.Intn(7)), int64(rng.Intn(50) - 25), f, words[rng.Intn(len(words))], rng.Intn(6) != 0}
+			r := []any{int64(rng.Intn(keys)), int64(rng.Intn(50) - 25), f, words[rng.Intn(len(words))], rng.Intn(6) != 0}
 			for c := 1; c < len(r); c++ {
 				if rng.Intn(9) == 0 {
 					r[c] = nil
@@ -466,4 +471,22 @@ func TestStatsOptionErrors(t *testing.T) {
 			t.Errorf("%s(%s, %v): %v, want an error with %q", c.fn, c.col, c.opts, err, c.want)
 		}
 	}
+}
+
+// median and quantile spill (as every value of a group), with the other statistics: a
+// group_by over 2000 keys whose cap spills its table again and again gives the
+// reference's results.
+func TestStatsSpill(t *testing.T) {
+	steps, rows := statStreamOver(11, 60, 2000, 500)
+	defer opstest.Release(steps)
+	spills := 0
+	got, _ := opstest.WithinCap(t, statsOp(t), steps, 1, 1<<40, func(o runtime.Operator) opstest.CapUse {
+		resident, written, n := agg.SpillUse(o)
+		spills = n
+		return opstest.CapUse{Resident: resident, Spilled: written}
+	})
+	if spills < 2 {
+		t.Fatalf("spilled %d times under a 1-byte cap", spills)
+	}
+	opstest.Equal(t, got, refStats(rows))
 }

@@ -24,12 +24,12 @@ import (
 //
 // Not spilled (their state stays in memory, as before): windows with allowed lateness
 // (a fired window keeps its groups for late rows, which re-emit single keys), the
-// late-rows output, processing-time windows, session windows, a global window
-// aggregation (no key), and median and quantile (their partial state is every value).
+// late-rows output, processing-time windows, session windows and a global window
+// aggregation (no key). Median and quantile spill as every value of a group.
 
 // canSpill reports whether the operator's windows may spill.
 func (o *WindowAggOp) canSpill() bool {
-	return !o.Processing && !o.LateOutput && o.Lateness == 0 && len(o.Keys) > 0 && agg.PreAggregatable(o.Aggs)
+	return !o.Processing && !o.LateOutput && o.Lateness == 0 && len(o.Keys) > 0
 }
 
 func (o *WindowAggOp) openSpill(tc *runtime.TaskCtx) {

@@ -111,6 +111,35 @@ func TestWindowsSpillBeyondTheCap(t *testing.T) {
 	}
 }
 
+// Windows with a median spill it as every value of a group, and give the reference's
+// medians (straight under a cap; and, tumbling, checkpointed and restored at other
+// parallelisms with every table spilled).
+func TestWindowsSpillMedian(t *testing.T) {
+	steps, evs, stamps := wideStream(7, 12, 1500, 20000)
+	defer opstest.Release(steps)
+	withMedian = true
+	defer func() { withMedian = false }()
+	for _, c := range spillCases {
+		t.Run(c.def.Kind, func(t *testing.T) {
+			want := refWindows(evs, stamps, c.windows, 0)
+			spills := 0
+			got, _ := opstest.WithinCap(t, windowOpOf(t, c.def, 0, aggs(t, medianOfV)), steps, 256<<10, 1<<40, func(o runtime.Operator) opstest.CapUse {
+				resident, n := window.SpillUse(o)
+				spills = n
+				return opstest.CapUse{Resident: resident, Spilled: int64(n)}
+			})
+			if spills < 5 {
+				t.Fatalf("spilled %d tables: the state should outgrow the cap many times", spills)
+			}
+			opstest.Equal(t, got, want)
+		})
+	}
+	steps3, evs3, stamps3 := wideStream(6, 10, 1000, 20000)
+	defer opstest.Release(steps3)
+	c := spillCases[0]
+	opstest.RunAll(t, windowOpOf(t, c.def, 0, aggs(t, medianOfV)), steps3, 5, refWindows(evs3, stamps3, c.windows, 0))
+}
+
 // The same windows, spilling (the Pebble backend under a 1-byte cap: every table of 64
 // KiB or more spills), straight, checkpointed every few batches (spilled windows saved a
 // partition at a time) and restored at other parallelisms.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -68,9 +69,9 @@ func stream(seed int64, batches int) ([]opstest.Step, [][]event, []int64) {
 	return steps, evs, stamps
 }
 
-func aggs(t *testing.T) []agg.Spec {
+func aggs(t *testing.T, more ...[3]string) []agg.Spec {
 	var out []agg.Spec
-	for _, a := range [][3]string{{"count", "", "n"}, {"sum", "v", "sum_v"}, {"max", "v", "max_v"}} {
+	for _, a := range append([][3]string{{"count", "", "n"}, {"sum", "v", "sum_v"}, {"max", "v", "max_v"}}, more...) {
 		e := &plan.Expr{Agg: a[0]}
 		if a[1] != "" {
 			c := a[1]
@@ -96,7 +97,11 @@ func outSchema(as []agg.Spec) *arrow.Schema {
 }
 
 func windowOp(t *testing.T, def plan.WindowDef, lateness int64) opstest.Op {
-	as := aggs(t)
+	return windowOpOf(t, def, lateness, aggs(t))
+}
+
+// windowOpOf is windowOp with aggregations as.
+func windowOpOf(t *testing.T, def plan.WindowDef, lateness int64, as []agg.Spec) opstest.Op {
 	w, err := window.Compile(&def, "window_agg")
 	if err != nil {
 		t.Fatal(err)
@@ -119,6 +124,7 @@ func windowOp(t *testing.T, def plan.WindowDef, lateness int64) opstest.Op {
 
 type winAcc struct {
 	n, sum, max int64
+	vals        []int64 // for the median, with withMedian
 }
 
 func (a *winAcc) add(v int64) {
@@ -127,10 +133,27 @@ func (a *winAcc) add(v int64) {
 	}
 	a.n++
 	a.sum += v
+	if withMedian {
+		a.vals = append(a.vals, v)
+	}
 }
 
+// withMedian makes the references' rows end with the median of v (aggs(t, medianOfV)).
+var withMedian bool
+
+var medianOfV = [3]string{"median", "v", "median_v"}
+
 func row(k any, start, end int64, a *winAcc) string {
-	return opstest.Row(k, start, end, a.n, a.sum, a.max)
+	if !withMedian {
+		return opstest.Row(k, start, end, a.n, a.sum, a.max)
+	}
+	vs := slices.Clone(a.vals)
+	slices.Sort(vs)
+	m := float64(vs[len(vs)/2])
+	if len(vs)%2 == 0 {
+		m = (float64(vs[len(vs)/2-1]) + m) / 2
+	}
+	return opstest.Row(k, start, end, a.n, a.sum, a.max, m)
 }
 
 // refWindows is the reference for tumbling, sliding and cumulate windows (windows gives
