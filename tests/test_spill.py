@@ -263,6 +263,24 @@ def test_window_join_spilled_matches_duckdb() -> None:
         sorted(zip(want["id"].to_pylist(), want["rid"].to_pylist(), want["p"].to_pylist()))
 
 
+def test_processing_time_windows_spill_and_match_duckdb() -> None:
+    # Processing-time windows of an hour: the rows fall in one or two windows by the
+    # clock, whose 100,000 groups take several times the cap; summed over the windows,
+    # each key's count and sum are DuckDB's.
+    t = wide_input(300_000, 100_000, "t")
+    env = rb.Environment(parallelism=1, state_backend="pebble", state_memory_limit=CAP)
+    got, m = run_spilling(env.from_arrow(t).key_by("k").window(rb.tumbling("1h", time="processing"))
+                          .agg(rb.count().alias("n"), col("v").sum().alias("sv"), col("v").median().alias("med")),
+                          "window_agg(tumbling)")
+    assert m["spilled_bytes"] >= CAP, m
+    per_key = duck("select k, sum(n) as n, sum(sv) as sv from got group by k order by k", got=got)
+    want = duck("select k, count(*) as n, sum(v) as sv from t group by k order by k", t=t)
+    assert per_key.to_pylist() == want.to_pylist()
+    if got.num_rows == want.num_rows:  # one window: the medians are the keys' medians
+        medians = duck("select k, median(v)::double as med from t group by k order by k", t=t)
+        assert duck("select k, med from got order by k", got=got).to_pylist() == medians.to_pylist()
+
+
 class CountPerKey(rb.KeyedProcessFunction):
     """Counts each key's elements in value state and outputs the count at every element."""
 

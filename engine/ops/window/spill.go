@@ -10,26 +10,28 @@ import (
 )
 
 // Spilling windows. With a state backend that spills (state_backend="pebble") and a
-// memory cap (state_memory_limit), an event-time window aggregation without allowed
-// lateness counts the tables of its open windows and slices against the cap (after each
-// batch; for tables with values out of line, once the rows since the last count reach a
-// fourth of the groups). Over the cap, it spills the largest tables (and frozen slices)
-// until they hold half of it (tables under agg.MinSpillBytes stay): their groups' partial states go to partitions by key hash
-// on disk (agg.Spiller), and a spilled window or slice goes on with an empty table. A
-// window with spilled state fires a partition at a time: the partition's groups of its
-// pane and slices, on disk and in memory, merged into one table (split again when a
-// partition outgrows the cap) and emitted. A checkpoint saves such a window the same way,
-// a partition at a time, as rows of PanesTable like any other window's, so the format of
-// checkpoints does not change; a restore spills again as the cap requires.
+// memory cap (state_memory_limit), a window aggregation without allowed lateness counts
+// the tables of its open windows and slices against the cap (after each batch; for
+// tables with values out of line, once the rows since the last count reach a fourth of
+// the groups). Over the cap, it spills the largest tables (and frozen slices) until they
+// hold half of it (tables under agg.MinSpillBytes stay): their groups' partial states go
+// to partitions by key hash on disk (agg.Spiller), and a spilled window or slice goes on
+// with an empty table. A window with spilled state fires a partition at a time: the
+// partition's groups of its pane and slices, on disk and in memory, merged into one
+// table (split again when a partition outgrows the cap) and emitted. A checkpoint saves
+// such a window the same way, a partition at a time, as rows of PanesTable like any
+// other window's, so the format of checkpoints does not change; a restore spills again
+// as the cap requires.
 //
-// Not spilled (their state stays in memory, as before): windows with allowed lateness
-// (a fired window keeps its groups for late rows, which re-emit single keys), the
-// late-rows output, processing-time windows, session windows and a global window
-// aggregation (no key). Median and quantile spill as every value of a group.
+// Processing-time windows spill the same way (they fire on the clock through the same
+// fire). Median and quantile spill as every value of a group. Not spilled (their state
+// stays in memory, as before): windows with allowed lateness (a fired window keeps its
+// groups for late rows, which re-emit single keys), session windows and a global window
+// aggregation (no key). The late-rows output (LateOutput) aggregates nothing.
 
 // canSpill reports whether the operator's windows may spill.
 func (o *WindowAggOp) canSpill() bool {
-	return !o.Processing && !o.LateOutput && o.Lateness == 0 && len(o.Keys) > 0
+	return !o.LateOutput && o.Lateness == 0 && len(o.Keys) > 0
 }
 
 func (o *WindowAggOp) openSpill(tc *runtime.TaskCtx) {
