@@ -3,9 +3,9 @@ sides, dedup's waiting rows, top-N's candidates, a process function's waiting el
 beyond state_memory_limit are spilled to disk and read back. Joins and dedup over inputs
 whose state is at least ten times the cap give DuckDB's and plain Python's answers,
 straight and across a savepoint; so do group_bys (median and quantile included); window
-top-N, the streaming top-N, the window join and a process function spill (their metrics)
-and give DuckDB's and plain Python's answers; a spill that cannot be written is an error
-naming the operator."""
+aggregations (processing time, allowed lateness), window top-N, the streaming top-N, the
+window join and a process function spill (their metrics) and give DuckDB's and plain
+Python's answers; a spill that cannot be written is an error naming the operator."""
 
 from __future__ import annotations
 
@@ -279,6 +279,28 @@ def test_processing_time_windows_spill_and_match_duckdb() -> None:
     if got.num_rows == want.num_rows:  # one window: the medians are the keys' medians
         medians = duck("select k, median(v)::double as med from t group by k order by k", t=t)
         assert duck("select k, med from got order by k", got=got).to_pylist() == medians.to_pylist()
+
+
+def test_windows_with_allowed_lateness_spill_and_match_duckdb() -> None:
+    # Streaming, with rows scrambled over an hour, a watermark 1 s behind and lateness of
+    # an hour: windows fire early and most rows arrive late, each re-emitting its key's
+    # result; 50,000 keys in 10-minute windows take several times the cap, so fired
+    # windows keep their state on disk. No row is dropped, so the last result of each
+    # window and key is DuckDB's over all rows.
+    t = wide_input(200_000, 50_000, "t").drop_columns(["p"])
+    env = rb.Environment(parallelism=1, runtime_mode="streaming", state_backend="pebble",
+                         state_memory_limit=CAP)
+    got, m = run_spilling(env.from_arrow(t, event_time="ts", max_out_of_orderness="1s").key_by("k")
+                          .window(rb.tumbling("10m"), allowed_lateness="1h")
+                          .agg(rb.count().alias("n"), col("v").sum().alias("sv")), "window_agg(tumbling)")
+    assert m["spilled_bytes"] >= CAP and m["late_records"] == 0, m
+    updates = got.num_rows
+    last = duck("select k, window_start, arg_max(n, n) as n, arg_max(sv, n) as sv from got "
+                "group by k, window_start order by k, window_start", got=got)
+    want = duck("select k, time_bucket(interval 10 minute, ts) as window_start, count(*) as n, sum(v) as sv "
+                "from t group by k, window_start order by k, window_start", t=t)
+    assert updates > 1.2 * want.num_rows  # late rows re-emitted their keys' results
+    assert last.to_pylist() == want.to_pylist()
 
 
 class CountPerKey(rb.KeyedProcessFunction):

@@ -155,6 +155,13 @@ func evalColumn(ec *expr.EvalCtx, e expr.Expr, rec arrow.RecordBatch) (arrow.Arr
 	return expr.DatumToArray(ec, d, int(rec.NumRows()))
 }
 
+// NoGroup is the group id Lookup gives a key the table does not hold.
+const NoGroup = keyed.NoGroup
+
+// Lookup writes the group id of each row of key columns keys to ids (len = rows), or
+// NoGroup where the table has no group of that key; it adds none.
+func (h *Table) Lookup(keys []arrow.Array, ids []uint32) { h.groups.Lookup(keys, ids) }
+
 // KeyColumns returns the key columns of groups gids (nil: all groups).
 func (h *Table) KeyColumns(mem memory.Allocator, gids []uint32) ([]arrow.Array, error) {
 	ctx := expr.NewEvalCtx(context.Background(), mem).Ctx

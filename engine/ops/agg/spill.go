@@ -494,6 +494,15 @@ func (sp *Spiller) SpillBatch(rec arrow.RecordBatch, into *Parts) error {
 // tables for one partition (each group in one of them). Nothing given is changed: the
 // spilled runs stay (Remove deletes them). emit must not keep the table.
 func (sp *Spiller) Merge(ec *runtime.TaskCtx, parts []*Parts, tables []*Table, batches []arrow.RecordBatch, emit func(*Table) error) error {
+	return sp.MergeParts(ec, parts, tables, batches, nil, emit)
+}
+
+// PartOf is the partition of the groups of key hash h (as Table.Hashes holds them).
+func (sp *Spiller) PartOf(h uint64) int { return spillPart(h, sp.s.level) }
+
+// MergeParts is Merge of the partitions in want only (PartOf), all of them when want is
+// nil.
+func (sp *Spiller) MergeParts(ec *runtime.TaskCtx, parts []*Parts, tables []*Table, batches []arrow.RecordBatch, want map[int]bool, emit func(*Table) error) error {
 	s := sp.s
 	var tableParts [][spillFanout][]uint32
 	for _, t := range tables {
@@ -513,6 +522,9 @@ func (sp *Spiller) Merge(ec *runtime.TaskCtx, parts []*Parts, tables []*Table, b
 		batchParts = append(batchParts, rows)
 	}
 	for p := range spillFanout {
+		if want != nil && !want[p] {
+			continue
+		}
 		sub := s.sub()
 		pt := s.newT()
 		var err error

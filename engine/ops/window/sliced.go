@@ -69,8 +69,10 @@ func (s *slice) release() {
 // openSlices sets up slicing where it applies.
 func (o *WindowAggOp) openSlices() {
 	o.sliceLen = 0
+	// With allowed lateness and spilling, a fired window's state stays where it is for late
+	// rows, in its pane (spill.go): no slices.
 	if !Slicing || o.Processing || o.LateOutput || (o.Win.Kind != "sliding" && o.Win.Kind != "cumulate") ||
-		!PreAggregatable(o.Win, o.Aggs) {
+		!PreAggregatable(o.Win, o.Aggs) || (o.Lateness > 0 && o.spiller != nil) {
 		return
 	}
 	if s := o.Win.SliceSize(); s > 0 && s < o.Win.size {

@@ -10,8 +10,8 @@ import (
 )
 
 // Spilling windows. With a state backend that spills (state_backend="pebble") and a
-// memory cap (state_memory_limit), a window aggregation without allowed lateness counts
-// the tables of its open windows and slices against the cap (after each batch; for
+// memory cap (state_memory_limit), a window aggregation counts the tables of its open
+// windows and slices (and, with allowed lateness, of fired windows) against the cap (after each batch; for
 // tables with values out of line, once the rows since the last count reach a fourth of
 // the groups). Over the cap, it spills the largest tables (and frozen slices) until they
 // hold half of it (tables under agg.MinSpillBytes stay): their groups' partial states go
@@ -23,15 +23,19 @@ import (
 // other window's, so the format of checkpoints does not change; a restore spills again
 // as the cap requires.
 //
+// With allowed lateness, a spilled window that fires keeps its state (its runs and its
+// table) until the lateness is over (keptForLateness); late rows go into its table, and
+// the keys they touched are re-emitted from the partitions that hold them merged
+// (emitSpilledUpdates), before the cap is checked again (spilling the table loses its
+// group ids). Such windows are not sliced (openSlices), so their state is one pane.
 // Processing-time windows spill the same way (they fire on the clock through the same
 // fire). Median and quantile spill as every value of a group. Not spilled (their state
-// stays in memory, as before): windows with allowed lateness (a fired window keeps its
-// groups for late rows, which re-emit single keys), session windows and a global window
-// aggregation (no key). The late-rows output (LateOutput) aggregates nothing.
+// stays in memory, as before): session windows and a global window aggregation (no key).
+// The late-rows output (LateOutput) aggregates nothing.
 
 // canSpill reports whether the operator's windows may spill.
 func (o *WindowAggOp) canSpill() bool {
-	return !o.LateOutput && o.Lateness == 0 && len(o.Keys) > 0
+	return !o.LateOutput && len(o.Keys) > 0
 }
 
 func (o *WindowAggOp) openSpill(tc *runtime.TaskCtx) {
@@ -56,7 +60,7 @@ func (o *WindowAggOp) checkCap(rows int) error {
 	var cands []cand
 	groups, variable := 0, false
 	for _, p := range o.panes {
-		if !p.fired {
+		if !p.fired || len(p.touched) == 0 {
 			groups += p.agg.NumGroups()
 			variable = variable || p.agg.VariableSize()
 			cands = append(cands, cand{pane: p})
@@ -178,9 +182,10 @@ func (o *WindowAggOp) mergeWindow(w [2]int64, emit func(*agg.Table) error) error
 }
 
 // fireSpilled fires window w, some of whose state is on disk, a partition at a time, and
-// drops its pane (without allowed lateness nothing is kept after firing). Its slices are
-// frozen (dropSlices drops them once their last window has fired).
-func (o *WindowAggOp) fireSpilled(w [2]int64, out runtime.Emitter) error {
+// drops its pane, unless allowed lateness keeps it after now (its state stays, on disk
+// and in memory, for late rows: emitSpilledUpdates). Its slices are frozen (dropSlices
+// drops them once their last window has fired).
+func (o *WindowAggOp) fireSpilled(w [2]int64, now int64, out runtime.Emitter) error {
 	for _, sl := range o.windowSlices(w) {
 		if err := o.freeze(sl); err != nil {
 			return err
@@ -192,9 +197,58 @@ func (o *WindowAggOp) fireSpilled(w [2]int64, out runtime.Emitter) error {
 	}
 	o.tc.Metrics.WindowsFired.Add(1)
 	if p := o.panes[w]; p != nil {
-		o.spiller.Remove(&p.spilled)
-		p.agg.Release()
-		delete(o.panes, w)
+		if o.keptForLateness(p, now) {
+			p.fired, p.touched = true, nil
+			return nil
+		}
+		o.dropPane(w, p)
 	}
 	return nil
+}
+
+// keptForLateness reports whether fired pane p stays after now for late rows.
+func (o *WindowAggOp) keptForLateness(p *pane, now int64) bool {
+	return now != runtime.WatermarkMax && p.end-1+o.Lateness > now
+}
+
+// dropPane forgets window w's pane p and its state on disk.
+func (o *WindowAggOp) dropPane(w [2]int64, p *pane) {
+	if o.spiller != nil {
+		o.spiller.Remove(&p.spilled)
+	}
+	p.agg.Release()
+	delete(o.panes, w)
+}
+
+// emitSpilledUpdates re-emits the results of groups gids of fired pane p (updated by late
+// rows), whose other state is on disk: the partitions holding them are merged (state on
+// disk and in memory) and each group's merged result emitted.
+func (o *WindowAggOp) emitSpilledUpdates(p *pane, gids []uint32, out runtime.Emitter) error {
+	w := [2]int64{p.start, p.end}
+	keys, err := p.agg.KeyColumns(o.tc.Eval.Mem, gids)
+	if err != nil {
+		return err
+	}
+	defer runtime.ReleaseAll(keys)
+	hashes := p.agg.Hashes()
+	want := map[int]bool{}
+	for _, g := range gids {
+		want[o.spiller.PartOf(hashes[g])] = true
+	}
+	found := make([]uint32, len(gids))
+	o.tc.Metrics.WindowsFired.Add(1)
+	return o.spiller.MergeParts(o.tc, []*agg.Parts{&p.spilled}, []*agg.Table{p.agg}, nil, want, func(t *agg.Table) error {
+		t.Lookup(keys, found)
+		var in []uint32
+		for _, g := range found {
+			if g != agg.NoGroup {
+				in = append(in, g)
+			}
+		}
+		if len(in) == 0 {
+			return nil
+		}
+		sort.Slice(in, func(i, j int) bool { return in[i] < in[j] })
+		return o.emitGroups(w, t, in, out)
+	})
 }

@@ -111,6 +111,36 @@ func TestWindowsSpillBeyondTheCap(t *testing.T) {
 	}
 }
 
+// Windows with allowed lateness spill too: a fired window keeps its state (on disk and in
+// memory) until its lateness is over, and each late row re-emits its key's result merged
+// from both; the results are the reference's (fired windows and their updates), under a
+// cap (tumbling and sliding) and, tumbling, checkpointed and restored at other
+// parallelisms with every table spilled.
+func TestWindowsWithLatenessSpill(t *testing.T) {
+	const lateness = 8
+	steps, evs, stamps := wideStream(9, 14, 1500, 20000)
+	defer opstest.Release(steps)
+	for _, c := range spillCases[:2] {
+		t.Run(c.def.Kind, func(t *testing.T) {
+			want := refWindows(evs, stamps, c.windows, lateness)
+			spills := 0
+			got, _ := opstest.WithinCap(t, windowOp(t, c.def, lateness), steps, 256<<10, 1<<40, func(o runtime.Operator) opstest.CapUse {
+				resident, n := window.SpillUse(o)
+				spills = n
+				return opstest.CapUse{Resident: resident, Spilled: int64(n)}
+			})
+			if spills < 5 {
+				t.Fatalf("spilled %d tables: the state should outgrow the cap many times", spills)
+			}
+			opstest.Equal(t, got, want)
+		})
+	}
+	steps3, evs3, stamps3 := wideStream(6, 8, 1000, 20000)
+	defer opstest.Release(steps3)
+	c := spillCases[0]
+	opstest.RunAll(t, windowOp(t, c.def, lateness), steps3, 5, refWindows(evs3, stamps3, c.windows, lateness))
+}
+
 // Windows with a median spill it as every value of a group, and give the reference's
 // medians (straight under a cap; and, tumbling, checkpointed and restored at other
 // parallelisms with every table spilled).

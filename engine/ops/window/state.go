@@ -69,8 +69,9 @@ func (o *WindowAggOp) SaveState(b state.Backend) error {
 	for _, win := range wins {
 		if o.windowSpilled(win) {
 			// Spilled (spill.go): a partition of the window's groups at a time.
+			fired := o.panes[win] != nil && o.panes[win].fired // kept for allowed lateness
 			err := o.mergeWindow(win, func(t *agg.Table) error {
-				if err := o.saveWindow(w, win, t, false); err != nil {
+				if err := o.saveWindow(w, win, t, fired); err != nil {
 					return err
 				}
 				return w.Write(b)

@@ -164,8 +164,8 @@ func (o *WindowAggOp) Open(tc *runtime.TaskCtx) error {
 	o.tc = tc
 	o.wm = math.MinInt64
 	o.panes = map[[2]int64]*pane{}
-	o.openSlices()
 	o.openSpill(tc)
+	o.openSlices()
 	return nil
 }
 
@@ -254,10 +254,11 @@ func (o *WindowAggOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error
 			return err
 		}
 	}
-	if err := o.checkCap(n); err != nil {
+	// Updates go out before the cap is checked: a spilled table's group ids are gone.
+	if err := o.emitUpdates(out); err != nil {
 		return err
 	}
-	return o.emitUpdates(out)
+	return o.checkCap(n)
 }
 
 func (o *WindowAggOp) addToPanes(rec arrow.RecordBatch, seq runtime.Seq, rows map[[2]int64][]int32, n int, aggregate bool) error {
@@ -363,10 +364,11 @@ func (o *WindowAggOp) mergePartials(rec arrow.RecordBatch, out runtime.Emitter) 
 			return err
 		}
 	}
-	if err := o.checkCap(n); err != nil {
+	// Updates go out before the cap is checked: a spilled table's group ids are gone.
+	if err := o.emitUpdates(out); err != nil {
 		return err
 	}
-	return o.emitUpdates(out)
+	return o.checkCap(n)
 }
 
 // ClosedWindows returns the windows of panes whose end the watermark has passed, in end
@@ -437,6 +439,12 @@ func (o *WindowAggOp) emitUpdates(out runtime.Emitter) error {
 		}
 		sort.Slice(gids, func(i, j int) bool { return gids[i] < gids[j] })
 		p.touched = nil
+		if !p.spilled.Empty() {
+			if err := o.emitSpilledUpdates(p, gids, out); err != nil {
+				return err
+			}
+			continue
+		}
 		if err := o.emitPane(p, gids, out); err != nil {
 			return err
 		}
@@ -524,7 +532,7 @@ func (o *WindowAggOp) fire(now int64, out runtime.Emitter) error {
 	for _, w := range ws {
 		if w[1]-1 <= now && o.windowSpilled(w) {
 			if p := o.panes[w]; p == nil || !p.fired {
-				if err := o.fireSpilled(w, out); err != nil {
+				if err := o.fireSpilled(w, now, out); err != nil {
 					return err
 				}
 				continue
@@ -546,9 +554,8 @@ func (o *WindowAggOp) fire(now int64, out runtime.Emitter) error {
 				}
 			}
 		}
-		if p.fired && (now == runtime.WatermarkMax || p.end-1+o.Lateness <= now) {
-			p.agg.Release()
-			delete(o.panes, w)
+		if p.fired && !o.keptForLateness(p, now) {
+			o.dropPane(w, p)
 		}
 	}
 	if sliced != nil {
