@@ -1,6 +1,7 @@
 package agg
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -176,7 +177,7 @@ func (a *distinctAcc) save(dst []byte, g uint32) ([]byte, error) {
 		// Sorted as their encodings are: by their bytes in little-endian order.
 		a.vals = a.iset.appendValues(a.vals[:0], g)
 		slices.SortFunc(a.vals, func(x, y int64) int {
-			return cmpUint(bits.ReverseBytes64(uint64(x)), bits.ReverseBytes64(uint64(y)))
+			return cmp.Compare(bits.ReverseBytes64(uint64(x)), bits.ReverseBytes64(uint64(y)))
 		})
 		dst = binary.AppendUvarint(dst, uint64(len(a.vals)))
 		for _, v := range a.vals {
@@ -193,16 +194,6 @@ func (a *distinctAcc) save(dst []byte, g uint32) ([]byte, error) {
 		dst = append(dst, v...)
 	}
 	return dst, nil
-}
-
-func cmpUint(x, y uint64) int {
-	switch {
-	case x < y:
-		return -1
-	case x > y:
-		return 1
-	}
-	return 0
 }
 
 func (a *distinctAcc) load(src []byte, g uint32, ng int) error {

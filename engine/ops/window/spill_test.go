@@ -111,6 +111,22 @@ func TestWindowsSpillBeyondTheCap(t *testing.T) {
 	}
 }
 
+// spilledUnderCap runs op over steps under a 256 KiB cap: it must spill many tables and
+// give want.
+func spilledUnderCap(t *testing.T, op opstest.Op, steps []opstest.Step, want []string) {
+	t.Helper()
+	spills := 0
+	got, _ := opstest.WithinCap(t, op, steps, 256<<10, 1<<40, func(o runtime.Operator) opstest.CapUse {
+		resident, n := window.SpillUse(o)
+		spills = n
+		return opstest.CapUse{Resident: resident, Spilled: int64(n)}
+	})
+	if spills < 5 {
+		t.Fatalf("spilled %d tables: the state should outgrow the cap many times", spills)
+	}
+	opstest.Equal(t, got, want)
+}
+
 // Windows with allowed lateness spill too: a fired window keeps its state (on disk and in
 // memory) until its lateness is over, and each late row re-emits its key's result merged
 // from both; the results are the reference's (fired windows and their updates), under a
@@ -123,16 +139,7 @@ func TestWindowsWithLatenessSpill(t *testing.T) {
 	for _, c := range spillCases[:2] {
 		t.Run(c.def.Kind, func(t *testing.T) {
 			want := refWindows(evs, stamps, c.windows, lateness)
-			spills := 0
-			got, _ := opstest.WithinCap(t, windowOp(t, c.def, lateness), steps, 256<<10, 1<<40, func(o runtime.Operator) opstest.CapUse {
-				resident, n := window.SpillUse(o)
-				spills = n
-				return opstest.CapUse{Resident: resident, Spilled: int64(n)}
-			})
-			if spills < 5 {
-				t.Fatalf("spilled %d tables: the state should outgrow the cap many times", spills)
-			}
-			opstest.Equal(t, got, want)
+			spilledUnderCap(t, windowOp(t, c.def, lateness), steps, want)
 		})
 	}
 	steps3, evs3, stamps3 := wideStream(6, 8, 1000, 20000)
@@ -152,16 +159,7 @@ func TestWindowsSpillMedian(t *testing.T) {
 	for _, c := range spillCases {
 		t.Run(c.def.Kind, func(t *testing.T) {
 			want := refWindows(evs, stamps, c.windows, 0)
-			spills := 0
-			got, _ := opstest.WithinCap(t, windowOpOf(t, c.def, 0, aggs(t, medianOfV)), steps, 256<<10, 1<<40, func(o runtime.Operator) opstest.CapUse {
-				resident, n := window.SpillUse(o)
-				spills = n
-				return opstest.CapUse{Resident: resident, Spilled: int64(n)}
-			})
-			if spills < 5 {
-				t.Fatalf("spilled %d tables: the state should outgrow the cap many times", spills)
-			}
-			opstest.Equal(t, got, want)
+			spilledUnderCap(t, windowOpOf(t, c.def, 0, aggs(t, medianOfV)), steps, want)
 		})
 	}
 	steps3, evs3, stamps3 := wideStream(6, 10, 1000, 20000)
