@@ -11,9 +11,9 @@ import (
 
 // Spilling windows. With a state backend that spills (state_backend="pebble") and a
 // memory cap (state_memory_limit), a window aggregation counts the tables of its open
-// windows and slices (and, with allowed lateness, of fired windows) against the cap (after each batch; for
-// tables with values out of line, once the rows since the last count reach a fourth of
-// the groups). Over the cap, it spills the largest tables (and frozen slices) until they
+// windows and slices (and, with allowed lateness, of fired windows) against the cap
+// (after each batch; for tables with values out of line, once the rows since the last
+// count reach a fourth of the groups). Over the cap, it spills the largest tables (and frozen slices) until they
 // hold half of it (tables under agg.MinSpillBytes stay): their groups' partial states go
 // to partitions by key hash on disk (agg.Spiller), and a spilled window or slice goes on
 // with an empty table. A window with spilled state fires a partition at a time: the
