@@ -2,6 +2,7 @@ package basic
 
 import (
 	"cmp"
+	"encoding/binary"
 	"math"
 	"slices"
 
@@ -17,8 +18,10 @@ import (
 // DuckDB's. Here each key gets a comparator specialised to its type; when the first key is
 // an integer or temporal column its order is found by an LSD radix sort (stable, a pass
 // per byte that differs), and only the runs of rows equal on it are sorted further by the
-// other keys (the local sorts' input-order columns, or the user's later keys). Ties on
-// every key keep their input order: each comparison ends with the rows' positions.
+// other keys (the local sorts' input-order columns, or the user's later keys); a string
+// or binary first key is radix sorted by its first 8 bytes the same way, and the runs of
+// rows equal on those sorted by every key (prefixable). Ties on every key keep their
+// input order: each comparison ends with the rows' positions.
 
 // posCmp compares rows a and b of one key column in the key's order (nulls placed as
 // asked).
@@ -45,13 +48,17 @@ func sortPermutation(mem memory.Allocator, cols []arrow.Array, keys []compute.So
 	}
 	if n > 1 {
 		rest := cmps
-		if radixable(cols[keys[0].ColumnIndex]) {
+		if first := cols[keys[0].ColumnIndex]; radixable(first) || prefixable(first) {
 			k := keys[0]
-			sorted, nullsAt := radixSortBy(perm, cols[k.ColumnIndex], k.Order == compute.SortOrderDescending, k.NullPlacement == compute.SortNullsAtEnd)
-			if rest = cmps[1:]; len(rest) > 0 {
-				// the rows with a null first key tie, and so do equal values
+			sorted, nullsAt := radixSortBy(perm, first, k.Order == compute.SortOrderDescending, k.NullPlacement == compute.SortNullsAtEnd)
+			if radixable(first) {
+				rest = cmps[1:] // equal radix keys are equal values
+			}
+			if len(rest) > 0 {
+				// the rows with a null first key tie, and so do equal values (or prefixes:
+				// the whole first key sorts them further)
 				nulls := n - len(sorted)
-				sortRows(perm[nullsAt:nullsAt+nulls], rest)
+				sortRows(perm[nullsAt:nullsAt+nulls], cmps[1:])
 				vals := perm[:len(sorted)]
 				if nullsAt == 0 {
 					vals = perm[nulls:]
@@ -124,6 +131,26 @@ func keyCmp(col arrow.Array, desc, nullsLast bool) (posCmp, bool) {
 	}, true
 }
 
+// prefixable reports whether the radix sort takes a column's first 8 bytes as the first
+// key (strings and binaries): the rows are radix sorted by those bytes (big-endian,
+// zero-padded: the order of the values' bytes), and only the rows with equal prefixes
+// compared in full, so that a sort by a string mostly compares integers in one array
+// instead of strings through their offsets.
+func prefixable(col arrow.Array) bool {
+	switch col.(type) {
+	case *array.String, *array.LargeString, *array.Binary, *array.LargeBinary:
+		return true
+	}
+	return false
+}
+
+// prefix8 is the first 8 bytes of v, big-endian, zero-padded.
+func prefix8[T string | []byte](v T) uint64 {
+	var b [8]byte
+	copy(b[:], v)
+	return binary.BigEndian.Uint64(b[:])
+}
+
 // radixable reports whether the radix sort takes a column as the first key: integers and
 // the temporal types stored as integers.
 func radixable(col arrow.Array) bool {
@@ -170,7 +197,8 @@ func radixSortBy(perm []uint32, col arrow.Array, desc, nullsLast bool) (sorted [
 	return keys, nullsAt
 }
 
-// orderedBits maps row i of an integer column to a uint64 of the same order.
+// orderedBits maps row i of an integer column to a uint64 of the same order, of a string
+// or binary column to its prefix8 (of the same order where prefixes differ).
 func orderedBits(col arrow.Array) func(i int) uint64 {
 	signed := func(v int64) uint64 { return uint64(v) ^ (1 << 63) }
 	switch c := col.(type) {
@@ -204,8 +232,16 @@ func orderedBits(col arrow.Array) func(i int) uint64 {
 		return func(i int) uint64 { return signed(int64(c.Value(i))) }
 	case *array.Duration:
 		return func(i int) uint64 { return signed(int64(c.Value(i))) }
+	case *array.String:
+		return func(i int) uint64 { return prefix8(c.Value(i)) }
+	case *array.LargeString:
+		return func(i int) uint64 { return prefix8(c.Value(i)) }
+	case *array.Binary:
+		return func(i int) uint64 { return prefix8(c.Value(i)) }
+	case *array.LargeBinary:
+		return func(i int) uint64 { return prefix8(c.Value(i)) }
 	}
-	panic("orderedBits: not an integer column")
+	panic("orderedBits: not an integer or string column")
 }
 
 // radixSort sorts keys ascending, stably, moving idx along: a counting pass per byte, the

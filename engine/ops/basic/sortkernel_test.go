@@ -15,7 +15,8 @@ import (
 // The sort kernel gives arrow-go's stable SortIndices permutation (an independent
 // implementation) for keys of several types, with ties, nulls first and last, ascending
 // and descending, an integer first key (the radix path, its tied runs sorted by the other
-// keys) or not, over sliced arrays.
+// keys), a string or binary one (radix sorted by 8-byte prefixes, shared prefixes, empty
+// values and trailing zero bytes among them) or neither, over sliced arrays.
 func TestSortPermutationMatchesArrow(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
@@ -69,6 +70,35 @@ func TestSortPermutationMatchesArrow(t *testing.T) {
 			}
 			return b.NewArray()
 		},
+		"string prefixes": func() arrow.Array { // long shared prefixes, "", a trailing zero byte
+			b := array.NewStringBuilder(mem)
+			defer b.Release()
+			odd := []string{"", "ab", "ab\x00", "abcdefgh", "abcdefgh\x00", "abcdefg"}
+			for i := 0; i < n+7; i++ {
+				if !nullable(b, i) {
+					if rng.Intn(4) == 0 {
+						b.Append(odd[rng.Intn(len(odd))])
+					} else {
+						b.Append(fmt.Sprintf("commonprefix%d", rng.Intn(300)))
+					}
+				}
+			}
+			return b.NewArray()
+		},
+		"binary": func() arrow.Array {
+			b := array.NewBinaryBuilder(mem, arrow.BinaryTypes.Binary)
+			defer b.Release()
+			for i := 0; i < n+7; i++ {
+				if !nullable(b, i) {
+					v := make([]byte, rng.Intn(12))
+					for j := range v {
+						v[j] = byte(rng.Intn(3) * 127)
+					}
+					b.Append(v)
+				}
+			}
+			return b.NewArray()
+		},
 		"bool": func() arrow.Array {
 			b := array.NewBooleanBuilder(mem)
 			defer b.Release()
@@ -89,7 +119,8 @@ func TestSortPermutationMatchesArrow(t *testing.T) {
 		},
 	}
 	combos := [][]string{{"int64 wide"}, {"int32 ties"}, {"int32 ties", "string"}, {"timestamp", "bool", "int64 wide"},
-		{"string", "int32 ties"}, {"bool"}, {"uint64", "timestamp"}, {"string"}}
+		{"string", "int32 ties"}, {"bool"}, {"uint64", "timestamp"}, {"string"}, {"string prefixes"},
+		{"string prefixes", "int64 wide"}, {"binary"}, {"binary", "string"}}
 	for _, combo := range combos {
 		for variant := 0; variant < 4; variant++ {
 			t.Run(fmt.Sprintf("%v/%d", combo, variant), func(t *testing.T) {
