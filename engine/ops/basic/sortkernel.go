@@ -68,7 +68,9 @@ func sortPermutation(mem memory.Allocator, cols []arrow.Array, keys []compute.So
 					for hi < len(sorted) && sorted[hi] == sorted[lo] {
 						hi++
 					}
-					if hi-lo > 1 {
+					// The radix sort is stable: a run is in position order, often the later
+					// keys' already (a local sort's input-order columns).
+					if hi-lo > 1 && !inOrder(vals[lo:hi], rest) {
 						sortRows(vals[lo:hi], rest)
 					}
 					lo = hi
@@ -85,6 +87,23 @@ func sortPermutation(mem memory.Allocator, cols []arrow.Array, keys []compute.So
 		b.UnsafeAppend(uint64(p))
 	}
 	return b.NewArray(), true
+}
+
+// inOrder reports whether rows perm are in the order of the comparators in turn
+// (comparing neighbours).
+func inOrder(perm []uint32, cmps []posCmp) bool {
+	for i := 1; i < len(perm); i++ {
+		for _, c := range cmps {
+			r := c(int(perm[i-1]), int(perm[i]))
+			if r > 0 {
+				return false
+			}
+			if r < 0 {
+				break
+			}
+		}
+	}
+	return true
 }
 
 // sortRows sorts perm by the comparators in turn, then by position (so stably).

@@ -15,13 +15,18 @@ import (
 	"github.com/riverbed-engine/riverbed/engine/runtime"
 )
 
-// A local sort's keys: an int64 key and the four input-order columns.
-func benchKeys(n int) ([]arrow.Array, []compute.SortKey, *arrow.Schema) {
+// A local sort's keys: an int64 key of distinct values (about n/10 of them with ties)
+// and the four input-order columns.
+func benchKeys(n int, ties bool) ([]arrow.Array, []compute.SortKey, *arrow.Schema) {
 	mem := memory.NewGoAllocator()
 	rng := rand.New(rand.NewSource(1))
 	b := array.NewInt64Builder(mem)
+	distinct := int64(1 << 40)
+	if ties {
+		distinct = int64(n / 10)
+	}
 	for i := 0; i < n; i++ {
-		b.Append(rng.Int63n(1 << 40))
+		b.Append(rng.Int63n(distinct))
 	}
 	cols := []arrow.Array{b.NewArray()}
 	fields := []arrow.Field{{Name: "k", Type: arrow.PrimitiveTypes.Int64}}
@@ -43,16 +48,20 @@ func benchKeys(n int) ([]arrow.Array, []compute.SortKey, *arrow.Schema) {
 }
 
 func BenchmarkSortPermutation(b *testing.B) {
-	cols, keys, _ := benchKeys(2_000_000)
-	mem := memory.NewGoAllocator()
-	for b.Loop() {
-		idx, _ := sortPermutation(mem, cols, keys, 2_000_000)
-		idx.Release()
+	for _, ties := range []bool{false, true} {
+		b.Run(fmt.Sprintf("ties=%v", ties), func(b *testing.B) {
+			cols, keys, _ := benchKeys(2_000_000, ties)
+			mem := memory.NewGoAllocator()
+			for b.Loop() {
+				idx, _ := sortPermutation(mem, cols, keys, 2_000_000)
+				idx.Release()
+			}
+		})
 	}
 }
 
 func BenchmarkSortIndicesArrow(b *testing.B) {
-	cols, keys, sch := benchKeys(2_000_000)
+	cols, keys, sch := benchKeys(2_000_000, false)
 	mem := memory.NewGoAllocator()
 	rec := array.NewRecordBatch(sch, cols, 2_000_000)
 	for b.Loop() {

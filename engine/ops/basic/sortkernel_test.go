@@ -99,6 +99,14 @@ func TestSortPermutationMatchesArrow(t *testing.T) {
 			}
 			return b.NewArray()
 		},
+		"position": func() arrow.Array { // increasing: ties on an earlier key are in its order
+			b := array.NewUint64Builder(mem)
+			defer b.Release()
+			for i := 0; i < n+7; i++ {
+				b.Append(uint64(i / 3))
+			}
+			return b.NewArray()
+		},
 		"bool": func() arrow.Array {
 			b := array.NewBooleanBuilder(mem)
 			defer b.Release()
@@ -120,7 +128,8 @@ func TestSortPermutationMatchesArrow(t *testing.T) {
 	}
 	combos := [][]string{{"int64 wide"}, {"int32 ties"}, {"int32 ties", "string"}, {"timestamp", "bool", "int64 wide"},
 		{"string", "int32 ties"}, {"bool"}, {"uint64", "timestamp"}, {"string"}, {"string prefixes"},
-		{"string prefixes", "int64 wide"}, {"binary"}, {"binary", "string"}}
+		{"string prefixes", "int64 wide"}, {"binary"}, {"binary", "string"}, {"int32 ties", "position"},
+		{"int32 ties", "position", "string"}}
 	for _, combo := range combos {
 		for variant := 0; variant < 4; variant++ {
 			t.Run(fmt.Sprintf("%v/%d", combo, variant), func(t *testing.T) {
