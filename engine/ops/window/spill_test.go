@@ -129,14 +129,14 @@ func spilledUnderCap(t *testing.T, op opstest.Op, steps []opstest.Step, want []s
 
 // Windows with allowed lateness spill too: a fired window keeps its state (on disk and in
 // memory) until its lateness is over, and each late row re-emits its key's result merged
-// from both; the results are the reference's (fired windows and their updates), under a
-// cap (tumbling and sliding) and, tumbling, checkpointed and restored at other
-// parallelisms with every table spilled.
+// from both; the results are the reference's (fired windows and their updates), tumbling
+// windows under a cap, and checkpointed and restored at other parallelisms with every
+// table spilled.
 func TestWindowsWithLatenessSpill(t *testing.T) {
 	const lateness = 8
 	steps, evs, stamps := wideStream(9, 14, 1500, 20000)
 	defer opstest.Release(steps)
-	for _, c := range spillCases[:2] {
+	for _, c := range spillCases[:1] {
 		t.Run(c.def.Kind, func(t *testing.T) {
 			want := refWindows(evs, stamps, c.windows, lateness)
 			spilledUnderCap(t, windowOp(t, c.def, lateness), steps, want)
@@ -156,7 +156,8 @@ func TestWindowsSpillMedian(t *testing.T) {
 	defer opstest.Release(steps)
 	withMedian = true
 	defer func() { withMedian = false }()
-	for _, c := range spillCases {
+	for _, c := range []int{0, 2} { // tumbling, cumulate (several windows a row)
+		c := spillCases[c]
 		t.Run(c.def.Kind, func(t *testing.T) {
 			want := refWindows(evs, stamps, c.windows, 0)
 			spilledUnderCap(t, windowOpOf(t, c.def, 0, aggs(t, medianOfV)), steps, want)
