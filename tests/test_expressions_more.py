@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from decimal import Decimal
 
 import duckdb
 import polars as pl
@@ -240,3 +241,31 @@ def test_decimal_rounding_is_exact() -> None:
     for c in "rfc":
         assert [None if v is None else D.Decimal(v) for v in got[c].to_pylist()] == \
                [None if v is None else D.Decimal(v) for v in want[c].to_pylist()], c
+
+
+@pytest.mark.parametrize("values,listed", [
+    (pa.array([Decimal("1.50"), Decimal("-2.25"), None, Decimal("0.00"), Decimal("1.5")], pa.decimal128(10, 2)),
+     [Decimal("1.5"), Decimal("0")]),
+    (pa.array([True, False, None, True], pa.bool_()), [False]),
+    (pa.array([b"a", b"", None, b"\x00b", b"ab"], pa.binary()), [b"", b"\x00b"]),
+    (pa.array(["a", "", None, "ünï", "ab"], pa.large_string()), ["", "ünï", "zz"]),
+    (pa.array([0, 255, None, 7, 8], pa.uint8()), [255, 7]),
+    (pa.array([2**64 - 1, 0, None, 2**63], pa.uint64()), [2**63, 2**64 - 1]),
+    (pa.array([-0.0, 0.0, float("nan"), None, 1.5, -1.5], pa.float32()), [0.0, float("nan"), -1.5]),
+    (pa.array([dt.date(2024, 2, 29), None, dt.date(1, 1, 1), dt.date(2024, 3, 1)], pa.date32()),
+     [dt.date(2024, 2, 29), dt.date(1, 1, 1)]),
+    (pa.array([dt.datetime(2024, 1, 1), dt.datetime(2024, 1, 1, 0, 0, 1), None], pa.timestamp("us")),
+     [dt.datetime(2024, 1, 1)]),
+], ids=["decimal", "bool", "binary", "large_string", "uint8", "uint64", "float32", "date32", "timestamp"])
+def test_is_in_on_every_type_matches_python(values: pa.Array, listed: list) -> None:
+    """is_in over each type family against Python's own membership: decimals by value (1.50
+    is 1.5), -0 equal to 0 and NaN to NaN (as Polars), nulls null whatever the list."""
+    def member(v: object) -> bool | None:
+        if v is None:
+            return None
+        if isinstance(v, float) and math.isnan(v):
+            return any(isinstance(w, float) and math.isnan(w) for w in listed)
+        return v in listed
+
+    got = rb.from_arrow(pa.table({"v": values})).select(col("v").is_in(listed)).collect()["v"].to_pylist()
+    assert got == [member(v) for v in values.to_pylist()]

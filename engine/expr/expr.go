@@ -2,6 +2,7 @@ package expr
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -220,6 +221,17 @@ func MakeScalar(raw json.RawMessage, dt arrow.DataType) (scalar.Scalar, error) {
 		}
 		return scalar.NewBooleanScalar(b), nil
 	case arrow.STRING, arrow.LARGE_STRING, arrow.BINARY:
+		if m, ok := v.(map[string]any); ok && dt.ID() == arrow.BINARY { // bytes: {"base64": ...}
+			text, ok := m["base64"].(string)
+			if !ok || len(m) != 1 {
+				return nil, fmt.Errorf(`expected {"base64": "..."} or a string`)
+			}
+			b, err := base64.StdEncoding.DecodeString(text)
+			if err != nil {
+				return nil, fmt.Errorf("bad base64: %v", err)
+			}
+			return scalar.NewBinaryScalar(memory.NewBufferBytes(b), dt), nil
+		}
 		str, ok := v.(string)
 		if !ok {
 			return nil, fmt.Errorf("expected a string")

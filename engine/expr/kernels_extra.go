@@ -3,6 +3,7 @@ package expr
 import (
 	"math"
 	"strings"
+	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -127,55 +128,10 @@ func caseWhenKernel(out arrow.DataType, hasOtherwise bool) kernelFn {
 	}
 }
 
-// valueKeys returns a comparable Go value per row of a (of type t, after a cast to the
-// common type): what is_in hashes. NaN equals NaN and -0 equals 0, as Polars.
-func valueKeys(ec *EvalCtx, a arrow.Array) (func(int) any, error) {
-	t := a.DataType()
-	switch {
-	case IsFloat(t):
-		vals, err := AsFloat64(a)
-		if err != nil {
-			return nil, err
-		}
-		return func(i int) any {
-			v := vals[i]
-			if math.IsNaN(v) {
-				return "NaN"
-			}
-			if v == 0 {
-				return 0.0
-			}
-			return v
-		}, nil
-	case IsInteger(t) && !IsSigned(t):
-		c, err := compute.CastToType(ec.Ctx, a, arrow.PrimitiveTypes.Uint64)
-		if err != nil {
-			return nil, err
-		}
-		vals := c.(*array.Uint64).Uint64Values()
-		return func(i int) any { return vals[i] }, nil
-	case IsString(t):
-		at := StringAt(a)
-		return func(i int) any { return at(i) }, nil
-	case t.ID() == arrow.BINARY:
-		b := a.(*array.Binary)
-		return func(i int) any { return string(b.Value(i)) }, nil
-	case t.ID() == arrow.DECIMAL128:
-		vals := a.(*array.Decimal128).Values()
-		return func(i int) any { return DecKey(vals[i]) }, nil
-	case t.ID() == arrow.BOOL:
-		b := a.(*array.Boolean)
-		return func(i int) any { return b.Value(i) }, nil
-	}
-	vals, err := AsInt64(a)
-	if err != nil {
-		return nil, err
-	}
-	return func(i int) any { return vals[i] }, nil
-}
-
 // isInKernel: is the value among the listed ones? A null value gives null; nulls in the
-// list are ignored (as Polars).
+// list are ignored (as Polars). NaN equals NaN and -0 equals 0, as Polars. The values and
+// the listed ones are compared as one Go type per column type (a string, an int64, a
+// decimal128...), so a row's lookup allocates nothing.
 func isInKernel(ct arrow.DataType) kernelFn {
 	return func(ec *EvalCtx, args []compute.Datum) (compute.Datum, error) {
 		x, sc, err := asArray(ec, args[0])
@@ -188,7 +144,8 @@ func isInKernel(ct arrow.DataType) kernelFn {
 			return nil, err
 		}
 		defer xc.Release()
-		set := map[any]struct{}{}
+		var listed []arrow.Array // the listed values, cast to ct, one row each
+		defer func() { releaseAll(listed) }()
 		for _, v := range args[1:] {
 			sd := v.(*compute.ScalarDatum)
 			if !sd.Value.IsValid() {
@@ -203,42 +160,129 @@ func isInKernel(ct arrow.DataType) kernelFn {
 			if err != nil {
 				return nil, err
 			}
-			key, err := valueKeys(ec, ac)
-			if err == nil {
-				k := key(0)
-				if str, isStr := k.(string); isStr {
-					k = strings.Clone(str) // the array's buffer is freed below
-				}
-				set[k] = struct{}{}
-			}
-			ac.Release()
-			if err != nil {
-				return nil, err
-			}
+			listed = append(listed, ac)
 		}
-		b := array.NewBooleanBuilder(ec.Mem)
-		defer b.Release()
-		b.Reserve(xc.Len())
 		if xc.DataType().ID() == arrow.NULL {
-			for i := 0; i < xc.Len(); i++ {
-				b.UnsafeAppendBoolToBitmap(false)
-			}
+			b := array.NewBooleanBuilder(ec.Mem)
+			defer b.Release()
+			b.AppendNulls(xc.Len())
 			return wrapResult(b.NewArray(), sc)
 		}
-		key, err := valueKeys(ec, xc)
+		var out arrow.Array
+		t := xc.DataType()
+		switch {
+		case IsFloat(t):
+			out, err = memberOf(ec, xc, listed, floatKeys)
+		case IsInteger(t) && !IsSigned(t):
+			out, err = memberOf(ec, xc, listed, uintKeys)
+		case IsString(t) || t.ID() == arrow.BINARY || t.ID() == arrow.LARGE_BINARY:
+			out, err = memberOf(ec, xc, listed, bytesKeys)
+		case t.ID() == arrow.DECIMAL128:
+			out, err = memberOf(ec, xc, listed, func(a arrow.Array) (func(int) decimal128.Num, error) {
+				vals := a.(*array.Decimal128).Values()
+				return func(i int) decimal128.Num { return vals[i] }, nil
+			})
+		case t.ID() == arrow.BOOL:
+			out, err = memberOf(ec, xc, listed, func(a arrow.Array) (func(int) bool, error) {
+				return a.(*array.Boolean).Value, nil
+			})
+		default:
+			out, err = memberOf(ec, xc, listed, func(a arrow.Array) (func(int) int64, error) {
+				vals, err := AsInt64(a)
+				if err != nil {
+					return nil, err
+				}
+				return func(i int) int64 { return vals[i] }, nil
+			})
+		}
 		if err != nil {
 			return nil, err
 		}
-		for i := 0; i < xc.Len(); i++ {
-			if xc.IsNull(i) {
-				b.UnsafeAppendBoolToBitmap(false)
-				continue
-			}
-			_, ok := set[key(i)]
-			b.UnsafeAppend(ok)
-		}
-		return wrapResult(b.NewArray(), sc)
+		return wrapResult(out, sc)
 	}
+}
+
+// memberOf says, per row of x, whether its key (keys gives a column's) is one of the
+// listed one-row arrays' keys; null where x is null.
+func memberOf[K comparable](ec *EvalCtx, x arrow.Array, listed []arrow.Array, keys func(arrow.Array) (func(int) K, error)) (arrow.Array, error) {
+	set := make(map[K]struct{}, len(listed))
+	for _, a := range listed {
+		key, err := keys(a)
+		if err != nil {
+			return nil, err
+		}
+		k := key(0)
+		if s, ok := any(k).(string); ok { // a view of a's buffer, which is released
+			k = any(strings.Clone(s)).(K)
+		}
+		set[k] = struct{}{}
+	}
+	key, err := keys(x)
+	if err != nil {
+		return nil, err
+	}
+	b := array.NewBooleanBuilder(ec.Mem)
+	defer b.Release()
+	b.Reserve(x.Len())
+	nulls := x.NullN() > 0
+	for i := 0; i < x.Len(); i++ {
+		if nulls && x.IsNull(i) {
+			b.UnsafeAppendBoolToBitmap(false)
+			continue
+		}
+		_, ok := set[key(i)]
+		b.UnsafeAppend(ok)
+	}
+	return b.NewArray(), nil
+}
+
+// floatKeys gives a float column's values as bits, NaNs as one and -0 as 0.
+func floatKeys(a arrow.Array) (func(int) uint64, error) {
+	vals, err := AsFloat64(a)
+	if err != nil {
+		return nil, err
+	}
+	return func(i int) uint64 {
+		v := vals[i]
+		switch {
+		case v != v:
+			return math.Float64bits(math.NaN())
+		case v == 0:
+			return 0
+		}
+		return math.Float64bits(v)
+	}, nil
+}
+
+// uintKeys gives an unsigned integer column's values.
+func uintKeys(a arrow.Array) (func(int) uint64, error) {
+	switch c := a.(type) {
+	case *array.Uint8:
+		return func(i int) uint64 { return uint64(c.Value(i)) }, nil
+	case *array.Uint16:
+		return func(i int) uint64 { return uint64(c.Value(i)) }, nil
+	case *array.Uint32:
+		return func(i int) uint64 { return uint64(c.Value(i)) }, nil
+	case *array.Uint64:
+		return c.Value, nil
+	}
+	return nil, rberr.New(rberr.Internal, "is_in: no unsigned integers in %s", TypeName(a.DataType()))
+}
+
+// bytesKeys gives a string or binary column's values as strings that view its buffer.
+func bytesKeys(a arrow.Array) (func(int) string, error) {
+	switch c := a.(type) {
+	case *array.String:
+		return c.Value, nil
+	case *array.LargeString:
+		return c.Value, nil
+	case interface{ Value(int) []byte }:
+		return func(i int) string {
+			v := c.Value(i)
+			return unsafe.String(unsafe.SliceData(v), len(v))
+		}, nil
+	}
+	return nil, rberr.New(rberr.Internal, "is_in: no string values in %s", TypeName(a.DataType()))
 }
 
 var isNaNKernel = unaryKernel(func(ec *EvalCtx, in arrow.Array) (arrow.Array, error) {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as _dt
 import math
 import sys
@@ -1437,7 +1438,7 @@ def col(name: str) -> Expr:
 
 def lit(value: Any, dtype: DataType | Any | None = None) -> Expr:
     """A constant. Python ``int`` becomes int64 (uint64 above 2**63-1), ``float`` float64,
-    ``decimal.Decimal`` a decimal of its digits, ``str`` utf8, ``bool`` bool, ``datetime``
+    ``decimal.Decimal`` a decimal of its digits, ``str`` utf8, ``bytes`` binary, ``bool`` bool, ``datetime``
     timestamp[us], ``date`` date32, ``timedelta`` duration[us], ``None`` null (or ``dtype``).
 
     Examples
@@ -1466,6 +1467,8 @@ def lit(value: Any, dtype: DataType | Any | None = None) -> Expr:
         return Expr({"lit": _json_value(value, "float64"), "type": "float64"})
     if isinstance(value, str):
         return Expr({"lit": value, "type": "utf8"})
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return Expr({"lit": _json_value(value, "binary"), "type": "binary"})
     if _is_decimal(value):
         if not value.is_finite():
             raise TypeError(f"cannot use the decimal {value} as a literal; use float('{value}')")
@@ -1515,6 +1518,8 @@ def _json_value(value: Any, plan_type: str) -> Any:
         return {"s": us // 1_000_000, "ms": us // 1000, "us": us, "ns": us * 1000}[unit]
     if isinstance(value, _dt.date):
         return (value - _dt.date(1970, 1, 1)).days
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return {"base64": base64.b64encode(bytes(value)).decode("ascii")}
     return value
 
 
