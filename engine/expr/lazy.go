@@ -15,13 +15,18 @@ import (
 // evaluate the cheaper side. A value is then computed only where SQL's CASE would use it,
 // so an operand that fails on rows it does not decide (a cast, error_if) no longer fails.
 //
-// Cheap operands (columns, literals, arithmetic, comparisons) and operands needed on most
-// rows are evaluated whole, as before: gathering rows costs more than they save. But an
-// operand that can fail (a cast, error_if, parsing a date) is always evaluated on its rows
-// only, so that whether it fails does not depend on how many rows a batch has for it.
+// Operands that cost less than gathering their rows (gatherCost: a take of each column
+// they read and one to put their values back) and operands needed on most rows are
+// evaluated whole: gathering rows costs more than they save. A chain of comparisons over
+// two or three columns (a date range and a discount range, as TPC-H's filters) is cheaper
+// whole than gathered. But an operand that can fail (a cast, error_if, parsing a date) is
+// always evaluated on its rows only, so that whether it fails does not depend on how many
+// rows a batch has for it.
 
-// lazyCost is the cost (costOf) from which an operand is evaluated on its rows only.
-const lazyCost = 5
+// gatherCost is the cost, in costOf's units, of evaluating an operand that reads the given
+// number of columns on some rows only: a take per column (about three comparisons' time
+// a row) and one to put its values back.
+func gatherCost(columns int) int { return 3*columns + 3 }
 
 // lazyShare: an operand needed on more than this share of the rows is evaluated whole.
 const lazyShare = 0.8
@@ -153,11 +158,11 @@ func withLazyOperands(c Expr) Expr {
 	some := false
 	for i, a := range call.args {
 		fails := canFail(a)
-		if !l.decided(i) || (costOf(a) < lazyCost && !fails) {
+		if !l.decided(i) {
 			continue
 		}
 		reads := map[int]bool{}
-		if !readsOf(a, reads) {
+		if !readsOf(a, reads) || (!fails && costOf(a) <= gatherCost(len(reads))) {
 			continue
 		}
 		l.lazy[i], l.fails[i], l.reads[i], some = true, fails, reads, true
