@@ -188,3 +188,40 @@ func TestDecimalMulOfIntegersAgainstBig(t *testing.T) {
 		x.Release()
 	}
 }
+
+// compareBits against math/big on 128-bit values: high halves that differ, tie and wrap
+// around zero (so the low halves decide, as unsigned), equal values, and a constant.
+func TestDecimalCompareBitsAgainstBig(t *testing.T) {
+	r := rand.New(rand.NewSource(11))
+	for _, n := range []int{0, 1, 7, 8, 9, 64, 203} {
+		x := make([]decimal128.Num, n)
+		y := make([]decimal128.Num, n)
+		pick := func() decimal128.Num {
+			lo := []uint64{0, 1, 1 << 63, ^uint64(0), r.Uint64()}[r.Intn(5)]
+			return decimal128.New(int64(r.Intn(4)-2), lo)
+		}
+		for i := range x {
+			x[i], y[i] = pick(), pick()
+			if r.Intn(4) == 0 {
+				y[i] = x[i]
+			}
+		}
+		for _, ys := range []bool{false, true} {
+			for _, fn := range []string{"eq", "ne", "lt", "le", "gt", "ge"} {
+				out := make([]byte, (n+7)/8)
+				compareBits(out, fn, x, y, ys)
+				for i := range x {
+					b := y[i]
+					if ys {
+						b = y[0]
+					}
+					c := x[i].BigInt().Cmp(b.BigInt())
+					want := cmpResult(fn, c)
+					if got := out[i/8]>>(i%8)&1 == 1; got != want {
+						t.Fatalf("n=%d %s row %d (%v vs %v, constant %v): got %v, want %v", n, fn, i, x[i].BigInt(), b.BigInt(), ys, got, want)
+					}
+				}
+			}
+		}
+	}
+}
