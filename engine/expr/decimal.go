@@ -382,6 +382,8 @@ func decArithKernel(fn, text string, out *arrow.Decimal128Type) kernelFn {
 			if arr := decMulSmall(ec, x, xs, y, ys, out); arr != nil {
 				return wrapResult(arr, xs && ys)
 			}
+		} else if arr := decAddSmall(ec, x, xs, y, ys, fn == "sub", out); arr != nil {
+			return wrapResult(arr, xs && ys)
 		}
 		xv, xsc, err := DecimalsOf(ec, x)
 		if err != nil {
@@ -459,37 +461,56 @@ func decArithKernel(fn, text string, out *arrow.Decimal128Type) kernelFn {
 	}
 }
 
-// smallInts reads an integer or decimal array's unscaled values as int64s, when each valid
-// one fits (a null row reads as 0).
-func smallInts(a arrow.Array) ([]int64, bool) {
+// smallCol reads an integer or decimal array's unscaled values as int64s, without copying
+// a decimal column: at says whether row i's value fits.
+type smallCol struct {
+	ints  []int64          // an integer column
+	decs  []decimal128.Num // or a decimal one
+	nulls arrow.Array      // the column, when it has nulls (a null row reads as 0)
+}
+
+func smallColOf(a arrow.Array) (smallCol, bool) {
+	c := smallCol{}
+	if a.NullN() > 0 {
+		c.nulls = a
+	}
 	switch v := a.(type) {
 	case *array.Int64:
-		return v.Int64Values(), true
+		c.ints = v.Int64Values()
 	case *array.Int32, *array.Int16, *array.Int8:
 		out, err := AsInt64(a)
-		return out, err == nil
-	case *array.Decimal128:
-		out := make([]int64, v.Len())
-		for i, d := range v.Values() {
-			if v.IsValid(i) {
-				n, ok := decToInt64(d)
-				if !ok {
-					return nil, false
-				}
-				out[i] = n
-			}
+		if err != nil {
+			return c, false
 		}
-		return out, true
+		c.ints = out
+	case *array.Decimal128:
+		c.decs = v.Values()
+	default:
+		return c, false
 	}
-	return nil, false
+	return c, true
+}
+
+// at is row i's unscaled value; ok is false when it does not fit in int64 (and the row
+// is not null).
+func (c *smallCol) at(i int) (v int64, ok bool) {
+	if c.ints != nil {
+		return c.ints[i], true
+	}
+	d := c.decs[i]
+	lo, hi := d.LowBits(), d.HighBits()
+	if hi == int64(lo)>>63 {
+		return int64(lo), true
+	}
+	return 0, c.nulls != nil && c.nulls.IsNull(i)
 }
 
 // decMulSmall multiplies decimal or integer operands whose unscaled values and products
 // all fit in int64 (a price times a rate) with checked 64-bit multiplication; nil when
 // some row needs the general path (which also reports an overflow).
 func decMulSmall(ec *EvalCtx, x arrow.Array, xs bool, y arrow.Array, ys bool, out *arrow.Decimal128Type) arrow.Array {
-	xv, ok1 := smallInts(x)
-	yv, ok2 := smallInts(y)
+	xv, ok1 := smallColOf(x)
+	yv, ok2 := smallColOf(y)
 	if !ok1 || !ok2 {
 		return nil
 	}
@@ -504,9 +525,10 @@ func decMulSmall(ec *EvalCtx, x arrow.Array, xs bool, y arrow.Array, ys bool, ou
 	res := arrow.Decimal128Traits.CastFromBytes(vals.Bytes())
 	for i := 0; i < n; i++ {
 		xi, yi := rowsAt(i, xs, ys)
-		a, b := xv[xi], yv[yi]
+		a, aok := xv.at(xi)
+		b, bok := yv.at(yi)
 		hi, lo := bits.Mul64(absU(a), absU(b))
-		if hi != 0 || lo > limit {
+		if hi != 0 || lo > limit || !aok || !bok {
 			if valid != nil && !bitutil.BitIsSet(valid.Bytes(), i) {
 				res[i] = decimal128.Num{}
 				continue
@@ -520,6 +542,83 @@ func decMulSmall(ec *EvalCtx, x arrow.Array, xs bool, y arrow.Array, ys bool, ou
 		v := int64(lo)
 		if (a < 0) != (b < 0) {
 			v = -v
+		}
+		res[i] = decimal128.FromI64(v)
+	}
+	data := array.NewData(out, n, []*memory.Buffer{valid, vals}, nil, nulls, 0)
+	vals.Release()
+	if valid != nil {
+		valid.Release()
+	}
+	arr := array.MakeFromData(data)
+	data.Release()
+	return arr
+}
+
+// decAddSmall adds (or subtracts) decimal or integer operands whose unscaled values, at
+// the result's scale, and sums all fit in int64 (a discount from 1) with checked 64-bit
+// arithmetic; nil when some row needs the general path (which also reports an overflow).
+func decAddSmall(ec *EvalCtx, x arrow.Array, xs bool, y arrow.Array, ys bool, sub bool, out *arrow.Decimal128Type) arrow.Array {
+	scaleOf := func(a arrow.Array) int32 {
+		if d, ok := a.DataType().(*arrow.Decimal128Type); ok {
+			return d.Scale
+		}
+		return 0
+	}
+	xup, yup := out.Scale-scaleOf(x), out.Scale-scaleOf(y)
+	if xup < 0 || yup < 0 || xup > 18 || yup > 18 {
+		return nil
+	}
+	xv, ok1 := smallColOf(x)
+	yv, ok2 := smallColOf(y)
+	if !ok1 || !ok2 {
+		return nil
+	}
+	xm, ym := pow10u64[xup], pow10u64[yup]
+	n := rowsOf2(x, xs, y, ys)
+	limit := uint64(math.MaxInt64) / 2 // each operand's and the sum's magnitude: the sum fits
+	if out.Precision < 19 {
+		limit = pow10u64[out.Precision] - 1
+	}
+	valid, nulls := validityOf2(ec, x, xs, y, ys, n)
+	vals := memory.NewResizableBuffer(ec.Mem)
+	vals.Resize(n * arrow.Decimal128SizeBytes)
+	res := arrow.Decimal128Traits.CastFromBytes(vals.Bytes())
+	for i := 0; i < n; i++ {
+		xi, yi := rowsAt(i, xs, ys)
+		a, aok := xv.at(xi)
+		b, bok := yv.at(yi)
+		ah, al := bits.Mul64(absU(a), xm)
+		bh, bl := bits.Mul64(absU(b), ym)
+		if ah|bh != 0 || al > limit || bl > limit || !aok || !bok {
+			if valid != nil && !bitutil.BitIsSet(valid.Bytes(), i) {
+				res[i] = decimal128.Num{}
+				continue
+			}
+			vals.Release()
+			if valid != nil {
+				valid.Release()
+			}
+			return nil
+		}
+		sa, sb := int64(al), int64(bl)
+		if a < 0 {
+			sa = -sa
+		}
+		if (b < 0) != sub {
+			sb = -sb
+		}
+		v := sa + sb
+		if absU(v) > limit {
+			if valid != nil && !bitutil.BitIsSet(valid.Bytes(), i) {
+				res[i] = decimal128.Num{}
+				continue
+			}
+			vals.Release()
+			if valid != nil {
+				valid.Release()
+			}
+			return nil
 		}
 		res[i] = decimal128.FromI64(v)
 	}

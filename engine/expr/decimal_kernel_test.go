@@ -225,3 +225,80 @@ func TestDecimalCompareBitsAgainstBig(t *testing.T) {
 		}
 	}
 }
+
+// Addition and subtraction of decimals and integers take 64-bit arithmetic while every
+// operand at the result's scale and every sum fits, and the general path otherwise: sums
+// beyond int64 are still exact, and one beyond the result's precision is still an overflow
+// error (checked on both paths).
+func TestDecimalAddOfSmallValuesAgainstBig(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	ec := NewEvalCtx(context.Background(), mem)
+	for _, c := range []struct {
+		vals      []int64
+		k         int64 // the constant, in tenths
+		precision int32
+		overflow  bool
+	}{
+		{[]int64{0, 1, -7, 1_000_000, -123_456_789_012}, 5, 15, false},
+		{[]int64{5, 1 << 61, -(1 << 61), 3}, 5, 38, false},             // past int64 at scale 1: the general path
+		{[]int64{5, (1 << 62) / 10, -(1 << 62) / 10, 3}, 5, 38, false}, // at the fast path's edge
+		{[]int64{5, 1_000_000_000}, 5, 10, true},                       // 1000000000.5 needs 11 digits
+		{[]int64{-999_999_999, 5}, 5, 10, true},                        // as does -1000000000.5 (sub)
+		{[]int64{999_999_999, -999_999_999}, 95, 10, true},             // each fits, the sum does not
+	} {
+		for _, fn := range []string{"add", "sub"} {
+			kd := compute.NewDatum(scalar.NewDecimal128Scalar(decimal128.FromI64(c.k), &arrow.Decimal128Type{Precision: 3, Scale: 1}))
+			k := big.NewRat(c.k, 10)
+			b := array.NewInt64Builder(mem)
+			b.AppendValues(c.vals, nil)
+			b.AppendNull()
+			x := b.NewArray()
+			b.Release()
+			out := &arrow.Decimal128Type{Precision: c.precision, Scale: 1}
+			res, err := decArithKernel(fn, "x ± k", out)(ec, []compute.Datum{compute.NewDatumWithoutOwning(x), kd})
+			if c.overflow {
+				overflows := false
+				for _, v := range c.vals {
+					r := new(big.Rat).SetInt64(v)
+					if fn == "add" {
+						r.Add(r, k)
+					} else {
+						r.Sub(r, k)
+					}
+					overflows = overflows || new(big.Rat).Abs(r).Cmp(new(big.Rat).SetInt64(1_000_000_000)) >= 0
+				}
+				if overflows != (err != nil) || (err != nil && !strings.Contains(err.Error(), "does not fit in decimal128(10, 1)")) {
+					t.Fatalf("%s %v: overflow %v, got %v", fn, c.vals, overflows, err)
+				}
+				if err != nil {
+					x.Release()
+					kd.Release()
+					continue
+				}
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := res.(*compute.ArrayDatum).MakeArray()
+			for i, v := range c.vals {
+				want := new(big.Rat).SetInt64(v)
+				if fn == "add" {
+					want.Add(want, k)
+				} else {
+					want.Sub(want, k)
+				}
+				if g, ok := bigAt(got, i); !ok || g.Cmp(want) != 0 {
+					t.Fatalf("%d %s %v: got %v, want %v", v, fn, k, g, want)
+				}
+			}
+			if got.IsValid(len(c.vals)) {
+				t.Fatalf("null %s %v is not null", fn, k)
+			}
+			got.Release()
+			res.Release()
+			x.Release()
+			kd.Release()
+		}
+	}
+}
