@@ -72,6 +72,7 @@ func (o *aggregateOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 		o.aggs = append(o.aggs, spec)
 		fields = append(fields, arrow.Field{Name: spec.Name, Type: spec.OutType, Nullable: true})
 	}
+	agg.ShareArgs(o.aggs)
 	if in.changelog != "" {
 		// An updating input: its -U and -D rows are taken back out of their groups.
 		for _, a := range o.aggs {

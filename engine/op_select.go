@@ -134,6 +134,7 @@ func (p *projection) build(g *graph, n *lnode, _ *plan.Expr) (flow, error) {
 	for i, b := range p.exprs {
 		exprs[i] = b.Expr
 	}
+	exprs = expr.Share(exprs)
 	f.st.Chain(n.op, func(int) runtime.Operator { return &basic.ProjectOp{Name: n.name, Exprs: exprs, Schema: n.schema} })
 	return f, nil
 }

@@ -250,6 +250,7 @@ func (o *windowAggOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 		o.aggs = append(o.aggs, spec)
 		aggFields = append(aggFields, arrow.Field{Name: spec.Name, Type: spec.OutType, Nullable: true})
 	}
+	agg.ShareArgs(o.aggs)
 	if o.lateOutput {
 		ln.schema, ln.timeCol = in.schema, in.timeCol
 		return nil

@@ -269,3 +269,40 @@ def test_is_in_on_every_type_matches_python(values: pa.Array, listed: list) -> N
 
     got = rb.from_arrow(pa.table({"v": values})).select(col("v").is_in(listed)).collect()["v"].to_pylist()
     assert got == [member(v) for v in values.to_pylist()]
+
+
+def test_common_subexpressions_computed_once_give_duckdbs_answers() -> None:
+    """An expression used several times in one select, one agg list or one window's
+    aggregations (also inside a when/then branch taken on some rows only) is computed once
+    per batch: the answers are DuckDB's."""
+    n = 50_000
+    t = pa.table({
+        "k": pa.array([i % 37 for i in range(n)], pa.int64()),
+        "p": pa.array([Decimal(f"{(i * 7919) % 100000 / 100:.2f}") for i in range(n)], pa.decimal128(15, 2)),
+        "d": pa.array([Decimal(f"0.0{i % 10}") for i in range(n)], pa.decimal128(15, 2)),
+        "ts": pa.array([dt.datetime(2024, 1, 1) + dt.timedelta(seconds=i) for i in range(n)], pa.timestamp("us")),
+    })
+    net = col("p") * (1 - col("d"))
+    got = rb.from_arrow(t).select(
+        net.alias("a"), (net * (1 + col("d"))).alias("b"),
+        rb.when(col("k") > 30).then(net).otherwise(rb.lit(Decimal("0"))).alias("c")).collect()
+    sql = """select p * (1 - d) as a, p * (1 - d) * (1 + d) as b,
+                    case when k > 30 then p * (1 - d) else 0 end as c from t"""
+    want = duckdb.sql(sql).arrow().read_all()
+    for c in "abc":
+        assert [Decimal(v) for v in got[c].to_pylist()] == [Decimal(v) for v in want[c].to_pylist()], c
+
+    aggs = [net.sum().alias("s"), (net * (1 + col("d"))).sum().alias("s2"), net.max().alias("m")]
+    ref = """select k, sum(p * (1 - d)) s, sum(p * (1 - d) * (1 + d)) s2, max(p * (1 - d)) m from t group by k"""
+    g = rb.from_arrow(t).group_by("k").agg(*aggs).collect().sort_by("k")
+    w = duckdb.sql(ref + " order by k").arrow().read_all()
+    for c in ("k", "s", "s2", "m"):
+        assert g[c].to_pylist() == w[c].to_pylist(), c
+
+    win = (rb.from_arrow(t, event_time="ts").key_by("k").window(rb.tumbling("1h")).agg(*aggs).collect()
+           .sort_by([("k", "ascending"), ("window_start", "ascending")]))
+    wref = duckdb.sql("""select k, time_bucket(interval 1 hour, ts) ws, sum(p * (1 - d)) s,
+                         sum(p * (1 - d) * (1 + d)) s2, max(p * (1 - d)) m from t group by k, ws order by k, ws""").arrow().read_all()
+    assert win["window_start"].to_pylist() == wref["ws"].to_pylist()
+    for c in ("s", "s2", "m"):
+        assert win[c].to_pylist() == wref[c].to_pylist(), c

@@ -20,8 +20,9 @@ import (
 // EvalCtx carries what expression evaluation needs: a context that holds the allocator
 // for compute kernels, and the allocator itself for our own kernels.
 type EvalCtx struct {
-	Ctx context.Context
-	Mem memory.Allocator
+	Ctx  context.Context
+	Mem  memory.Allocator
+	memo map[*sharedExpr]memoEntry // the values of shared subexpressions, while Share is on
 }
 
 func NewEvalCtx(ctx context.Context, mem memory.Allocator) *EvalCtx {

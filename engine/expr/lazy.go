@@ -46,6 +46,8 @@ func costOf(e Expr) int {
 		return c + costOf(x.Arg)
 	case *lazyCall:
 		return costOf(x.callExpr)
+	case *sharedExpr:
+		return costOf(x.Expr)
 	case *callExpr:
 		c := 2
 		switch x.name {
@@ -79,6 +81,8 @@ func canFail(e Expr) bool {
 		return !arrow.TypeEqual(x.Arg.Type(), x.To) || canFail(x.Arg)
 	case *lazyCall:
 		return canFail(x.callExpr)
+	case *sharedExpr:
+		return canFail(x.Expr)
 	case *callExpr:
 		switch x.name {
 		case "error_if", "str_to_date", "str_to_datetime":
@@ -111,6 +115,8 @@ func readsOf(e Expr, into map[int]bool) (ok bool) {
 		return readsOf(x.Arg, into)
 	case *lazyCall:
 		return readsOf(x.callExpr, into)
+	case *sharedExpr:
+		return readsOf(x.Expr, into)
 	case *callExpr:
 		for _, a := range x.args {
 			if !readsOf(a, into) {

@@ -232,8 +232,10 @@ func TakeRows(ec *expr.EvalCtx, rec arrow.RecordBatch, rows []int32) (arrow.Reco
 	return array.NewRecordBatch(rec.Schema(), cols, int64(len(rows))), nil
 }
 
-// EvalColumns evaluates expressions over a batch into arrays of its length.
+// EvalColumns evaluates expressions over a batch into arrays of its length (their shared
+// subexpressions, expr.Share, once).
 func EvalColumns(ec *expr.EvalCtx, es []expr.Expr, rec arrow.RecordBatch) ([]arrow.Array, error) {
+	defer ec.Share()()
 	out := make([]arrow.Array, len(es))
 	for i, e := range es {
 		d, err := e.Eval(ec, rec)

@@ -782,3 +782,27 @@ func (a *pickAcc) result(mem memory.Allocator, gids []uint32) (arrow.Array, erro
 	}
 	return expr.Int64Array(mem, a.out, pick(a.i, gids), valid), nil
 }
+
+// ShareArgs makes the subexpressions that several aggregations' inputs have in common
+// one shared subexpression (expr.Share), evaluated once per batch: sum(a * b) and
+// sum(a * b * c) compute a * b once.
+func ShareArgs(specs []Spec) {
+	var es []expr.Expr
+	for _, s := range specs {
+		if s.Arg != nil {
+			es = append(es, s.Arg)
+		}
+		if s.By != nil {
+			es = append(es, s.By)
+		}
+	}
+	es = expr.Share(es)
+	for i := range specs {
+		if specs[i].Arg != nil {
+			specs[i].Arg, es = es[0], es[1:]
+		}
+		if specs[i].By != nil {
+			specs[i].By, es = es[0], es[1:]
+		}
+	}
+}

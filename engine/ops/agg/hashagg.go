@@ -113,6 +113,7 @@ func (h *Table) Consume(ec *expr.EvalCtx, rec arrow.RecordBatch, seq runtime.Seq
 
 // Update folds rows into the given groups (ids), which must exist.
 func (h *Table) Update(ec *expr.EvalCtx, rec arrow.RecordBatch, ids []uint32, seq runtime.Seq) error {
+	defer ec.Share()() // the aggregations' common subexpressions (ShareArgs), once
 	h.setRows(rec)
 	ng := h.groups.NumGroups()
 	if m := maxGid(ids); m > ng {

@@ -1,0 +1,177 @@
+package expr
+
+import (
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/compute"
+)
+
+// Common subexpressions. An aggregation list or a projection often computes one value in
+// several places: TPC-H q1 sums l_extendedprice * (1 - l_discount) and that times
+// (1 + l_tax). Share finds the calls and casts that occur more than once among a list of
+// compiled expressions and makes every occurrence one sharedExpr; while the operator
+// evaluates the list over a batch (between EvalCtx.Share and its done), a sharedExpr is
+// evaluated once per batch and its value reused. Two subtrees are the same when their
+// text (function, arguments and options), their literals' types and their result type
+// are: no riverbed function is nondeterministic, so the same subtree gives the same
+// values.
+
+// sharedExpr is a subexpression that occurs more than once.
+type sharedExpr struct{ Expr }
+
+type memoEntry struct {
+	rec arrow.RecordBatch // the batch the value is of (a conditional evaluates its operands on fewer rows)
+	val compute.Datum
+}
+
+func (s *sharedExpr) Eval(ec *EvalCtx, rec arrow.RecordBatch) (compute.Datum, error) {
+	if ec.memo == nil {
+		return s.Expr.Eval(ec, rec)
+	}
+	if e, ok := ec.memo[s]; ok && e.rec == rec {
+		return cloneDatum(e.val), nil
+	}
+	d, err := s.Expr.Eval(ec, rec)
+	if err != nil {
+		return nil, err
+	}
+	if old, ok := ec.memo[s]; ok {
+		old.val.Release()
+	}
+	// The entry holds rec, so no other batch can take its address while it is kept.
+	ec.memo[s] = memoEntry{rec: rec, val: cloneDatum(d)}
+	return d, nil
+}
+
+// Share starts reusing the values of shared subexpressions (Share) over the batches
+// evaluated until done is called, which releases them. An operator calls it around the
+// evaluation of its expression list over one batch. Inside another Share, it does nothing.
+func (ec *EvalCtx) Share() (done func()) {
+	if ec.memo != nil {
+		return func() {}
+	}
+	ec.memo = map[*sharedExpr]memoEntry{}
+	return func() {
+		for _, e := range ec.memo {
+			e.val.Release()
+		}
+		ec.memo = nil
+	}
+}
+
+// Share rewrites a list of compiled expressions (which it may modify: the caller owns
+// them) so that the calls and casts occurring more than once among them are one shared
+// subexpression each, and returns the list. A list without any is returned as it is.
+func Share(exprs []Expr) []Expr {
+	count := map[string]int{}
+	for _, e := range exprs {
+		countSubtrees(e, count)
+	}
+	shared := map[string]*sharedExpr{}
+	for k, n := range count {
+		if n > 1 {
+			shared[k] = nil
+		}
+	}
+	if len(shared) == 0 {
+		return exprs
+	}
+	out := make([]Expr, len(exprs))
+	for i, e := range exprs {
+		out[i], _ = shareIn(e, shared)
+	}
+	return out
+}
+
+// shareKey identifies a subtree: its text, the types of its literals, its result type;
+// "" for one that is not a call or a cast (columns and literals are not worth sharing).
+func shareKey(e Expr) string {
+	switch e.(type) {
+	case *callExpr, *lazyCall, *CastExpr:
+		var b strings.Builder
+		writeShareKey(&b, e)
+		return b.String()
+	}
+	return ""
+}
+
+func writeShareKey(b *strings.Builder, e Expr) {
+	switch x := e.(type) {
+	case *sharedExpr:
+		writeShareKey(b, x.Expr)
+		return
+	case *litExpr:
+		b.WriteString(x.String() + ":" + TypeName(x.Type()))
+		return
+	case *CastExpr:
+		b.WriteString("cast(")
+		writeShareKey(b, x.Arg)
+		b.WriteString(")")
+	case *lazyCall:
+		writeShareKey(b, x.callExpr)
+		return
+	case *callExpr:
+		b.WriteString(x.text + "[")
+		for _, a := range x.args {
+			writeShareKey(b, a)
+			b.WriteString(";")
+		}
+		b.WriteString("]")
+	default:
+		b.WriteString(e.String())
+	}
+	b.WriteString(":" + TypeName(e.Type()))
+}
+
+func countSubtrees(e Expr, count map[string]int) {
+	if k := shareKey(e); k != "" {
+		count[k]++
+	}
+	for _, a := range childrenOf(e) {
+		countSubtrees(a, count)
+	}
+}
+
+func childrenOf(e Expr) []Expr {
+	switch x := e.(type) {
+	case *callExpr:
+		return x.args
+	case *lazyCall:
+		return x.args
+	case *CastExpr:
+		return []Expr{x.Arg}
+	case *sharedExpr:
+		return childrenOf(x.Expr)
+	}
+	return nil
+}
+
+// shareIn rewrites e's subtrees bottom up: each shared one becomes the sharedExpr of its
+// key (made from its first occurrence).
+func shareIn(e Expr, shared map[string]*sharedExpr) (Expr, bool) {
+	switch x := e.(type) {
+	case *callExpr:
+		for i, a := range x.args {
+			x.args[i], _ = shareIn(a, shared)
+		}
+	case *lazyCall:
+		for i, a := range x.args {
+			x.args[i], _ = shareIn(a, shared)
+		}
+	case *CastExpr:
+		x.Arg, _ = shareIn(x.Arg, shared)
+	default:
+		return e, false
+	}
+	k := shareKey(e)
+	s, ok := shared[k]
+	if !ok {
+		return e, false
+	}
+	if s == nil {
+		s = &sharedExpr{Expr: e}
+		shared[k] = s
+	}
+	return s, true
+}
