@@ -302,7 +302,8 @@ def test_common_subexpressions_computed_once_give_duckdbs_answers() -> None:
     win = (rb.from_arrow(t, event_time="ts").key_by("k").window(rb.tumbling("1h")).agg(*aggs).collect()
            .sort_by([("k", "ascending"), ("window_start", "ascending")]))
     wref = duckdb.sql("""select k, time_bucket(interval 1 hour, ts) ws, sum(p * (1 - d)) s,
-                         sum(p * (1 - d) * (1 + d)) s2, max(p * (1 - d)) m from t group by k, ws order by k, ws""").arrow().read_all()
+                         sum(p * (1 - d) * (1 + d)) s2, max(p * (1 - d)) m
+                         from t group by k, ws order by k, ws""").arrow().read_all()
     assert win["window_start"].to_pylist() == wref["ws"].to_pylist()
     for c in ("s", "s2", "m"):
         assert win[c].to_pylist() == wref[c].to_pylist(), c
