@@ -3,6 +3,7 @@ package keyed
 import (
 	"bytes"
 	"context"
+	"slices"
 	"sort"
 	"unsafe"
 
@@ -23,10 +24,11 @@ type Grouper struct {
 	slots []uint32 // group id + 1; 0 is an empty slot
 	mask  uint64
 	Hash  []uint64 // per group
-	ints  []int64  // per group, modeInt
+	ints  []int64  // per group, modeInt; width per group, modeInts
 	// islots is modeInt's table: the key sits in the slot, so a probe touches one cache
 	// line instead of three arrays.
 	islots []intSlot
+	width  int      // modeInts: words per group in ints (a null mask, then each key)
 	offs   []uint32 // per group start in arena (modeBytes); len = groups+1
 	arena  []byte
 	null   int32 // group id of the null key (single-key modes), or -1
@@ -44,8 +46,12 @@ type groupMode uint8
 const (
 	modeInt   groupMode = iota // one integer-backed key column
 	modeStr                    // one string or binary key column
+	modeInts                   // 2 to maxIntsKeys integer-like key columns: keys as int64 words
 	modeBytes                  // anything else: keys encoded to bytes
 )
+
+// maxIntsKeys is the most key columns modeInts takes.
+const maxIntsKeys = 4
 
 func NewGrouper(keyTypes []arrow.DataType) *Grouper {
 	return NewGrouperSized(keyTypes, 0)
@@ -62,6 +68,14 @@ func NewGrouperSized(keyTypes []arrow.DataType, groups int) *Grouper {
 			g.mode = modeStr
 		case expr.IsIntKeyed(keyTypes[0]):
 			g.mode = modeInt
+		}
+	} else if len(keyTypes) <= maxIntsKeys {
+		ints := true
+		for _, t := range keyTypes {
+			ints = ints && expr.IsIntKeyed(t)
+		}
+		if ints {
+			g.mode, g.width = modeInts, len(keyTypes)+1
 		}
 	}
 	g.resize(tableSize(groups))
@@ -146,6 +160,8 @@ func (g *Grouper) ConsumeHashed(ctx context.Context, keys []arrow.Array, hs []ui
 	switch g.mode {
 	case modeStr:
 		g.consumeStr(keys[0], hs, ids)
+	case modeInts:
+		g.consumeInts(keys, hs, ids)
 	default:
 		g.consumeBytes(keys, hs, ids)
 	}
@@ -269,6 +285,81 @@ func (g *Grouper) findBytes(h uint64, key []byte, row int) uint32 {
 		}
 		gid := s - 1
 		if g.Hash[gid] == h && int32(gid) != g.null && bytes.Equal(g.arena[g.offs[gid]:g.offs[gid+1]], key) {
+			return gid
+		}
+		slot = (slot + 1) & g.mask
+	}
+}
+
+// intKeys reads the rows of 2 to maxIntsKeys integer-like key columns as int64 words:
+// a mask of the null columns, then each column's value (0 where null).
+type intKeys struct {
+	cols  [maxIntsKeys]arrow.Array // a copy: the caller's slice does not escape
+	n     int
+	vals  [maxIntsKeys][]int64 // a column's values when it is int64
+	get   [maxIntsKeys]func(int) int64
+	nulls bool
+}
+
+func (k *intKeys) init(cols []arrow.Array) {
+	k.n = copy(k.cols[:], cols)
+	for c, col := range cols {
+		if a, ok := col.(*array.Int64); ok {
+			k.vals[c] = a.Int64Values()
+		} else {
+			k.get[c] = expr.Int64Getter(col)
+		}
+		k.nulls = k.nulls || col.NullN() > 0
+	}
+}
+
+// row writes row i's words to key (len = columns+1).
+func (k *intKeys) row(i int, key []int64) {
+	var mask int64
+	for c, col := range k.cols[:k.n] {
+		if k.nulls && col.IsNull(i) {
+			mask |= 1 << c
+			key[c+1] = 0
+			continue
+		}
+		if v := k.vals[c]; v != nil {
+			key[c+1] = v[i]
+		} else {
+			key[c+1] = k.get[c](i)
+		}
+	}
+	key[0] = mask
+}
+
+func (g *Grouper) consumeInts(keys []arrow.Array, hs []uint64, ids []uint32) {
+	var k intKeys // on the stack: keys do not escape
+	k.init(keys)
+	var buf [maxIntsKeys + 1]int64
+	key := buf[:g.width]
+	for row, h := range hs {
+		k.row(row, key)
+		ids[row] = g.findInts(h, key, row)
+	}
+}
+
+// findInts is the group of modeInts words key (hash h), added as row's when new (row >= 0),
+// or NoGroup (row < 0).
+func (g *Grouper) findInts(h uint64, key []int64, row int) uint32 {
+	w := g.width
+	slot := h & g.mask
+	for {
+		s := g.slots[slot]
+		if s == 0 {
+			if row < 0 {
+				return NoGroup
+			}
+			gid := g.add(h, row)
+			g.ints = append(g.ints, key...)
+			g.place(slot, gid)
+			return gid
+		}
+		gid := s - 1
+		if g.Hash[gid] == h && slices.Equal(g.ints[int(gid)*w:int(gid)*w+w], key) {
 			return gid
 		}
 		slot = (slot + 1) & g.mask
@@ -557,6 +648,17 @@ func (g *Grouper) Lookup(keys []arrow.Array, ids []uint32) {
 	}
 	hs := g.hbuf[:n]
 	expr.HashColumns(keys, hs)
+	if g.mode == modeInts {
+		var k intKeys
+		k.init(keys)
+		var buf [maxIntsKeys + 1]int64
+		key := buf[:g.width]
+		for row, h := range hs {
+			k.row(row, key)
+			ids[row] = g.findInts(h, key, -1)
+		}
+		return
+	}
 	var value func(int) []byte
 	if g.mode == modeStr {
 		value = bytesOf(keys[0])

@@ -3,6 +3,7 @@ package keyed_test
 import (
 	"context"
 	"fmt"
+	"math/rand"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -10,6 +11,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/riverbed-engine/riverbed/engine/expr"
 	"github.com/riverbed-engine/riverbed/engine/ops/keyed"
+	"github.com/riverbed-engine/riverbed/engine/runtime"
 )
 
 func stringKeys(mem memory.Allocator, n, from int) arrow.Array {
@@ -220,4 +222,103 @@ func lengths(mem memory.Allocator, a arrow.Array) arrow.Array {
 		}
 	}
 	return b.NewArray()
+}
+
+// Several integer-like key columns (int64, int32, date32, uint64 past int64, timestamps)
+// are grouped as int64 words: against a map of the keys as text, over batches (with the
+// rows' hashes carried and not), nulls distinct from zeros in every column, with Lookup,
+// and after Free (the table rebuilt from the groups); 2 to 5 columns (5 take the byte
+// encoding).
+func TestGrouperIntegerKeyColumnsAgainstMap(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	ctx := expr.NewEvalCtx(context.Background(), mem).Ctx
+	r := rand.New(rand.NewSource(5))
+	types := []arrow.DataType{arrow.PrimitiveTypes.Int64, arrow.PrimitiveTypes.Int32, arrow.FixedWidthTypes.Date32,
+		arrow.PrimitiveTypes.Uint64, arrow.FixedWidthTypes.Timestamp_us}
+	batch := func(cols, n int) []arrow.Array {
+		out := make([]arrow.Array, cols)
+		for c := range cols {
+			b := array.NewBuilder(mem, types[c])
+			for range n {
+				v := r.Intn(3) // few values per column: keys repeat
+				if r.Intn(7) == 0 {
+					b.AppendNull()
+					continue
+				}
+				switch bb := b.(type) {
+				case *array.Int64Builder:
+					bb.Append(int64(v) - 1)
+				case *array.Int32Builder:
+					bb.Append(int32(v))
+				case *array.Date32Builder:
+					bb.Append(arrow.Date32(v * 365))
+				case *array.Uint64Builder:
+					bb.Append(uint64(v) << 63)
+				case *array.TimestampBuilder:
+					bb.Append(arrow.Timestamp(v))
+				}
+			}
+			out[c] = b.NewArray()
+			b.Release()
+		}
+		return out
+	}
+	text := func(cols []arrow.Array, row int) string {
+		s := ""
+		for _, c := range cols {
+			s += "|" + c.ValueStr(row) // "(null)" for nulls
+		}
+		return s
+	}
+	for cols := 2; cols <= 5; cols++ {
+		t.Run(fmt.Sprint(cols, " columns"), func(t *testing.T) {
+			g := keyed.NewGrouper(types[:cols])
+			defer g.Release()
+			want := map[string]uint32{}
+			for round := range 4 {
+				keys := batch(cols, 500)
+				ids := make([]uint32, 500)
+				var hs []uint64
+				if round%2 == 1 {
+					hs = make([]uint64, 500)
+					expr.HashColumns(keys, hs)
+				}
+				if round == 2 {
+					g.Free() // its table goes; the next Consume rebuilds it from the groups
+				}
+				if err := g.ConsumeHashed(ctx, keys, hs, ids); err != nil {
+					t.Fatal(err)
+				}
+				for row, id := range ids {
+					k := text(keys, row)
+					w, ok := want[k]
+					if !ok {
+						w = uint32(len(want))
+						want[k] = w
+					}
+					if id != w {
+						t.Fatalf("round %d row %d key %s: id %d, want %d", round, row, k, id, w)
+					}
+				}
+				runtime.ReleaseAll(keys)
+			}
+			if g.NumGroups() != len(want) {
+				t.Fatalf("%d groups, want %d", g.NumGroups(), len(want))
+			}
+			probe := batch(cols, 300)
+			defer runtime.ReleaseAll(probe)
+			ids := make([]uint32, 300)
+			g.Lookup(probe, ids)
+			for row, id := range ids {
+				w, ok := want[text(probe, row)]
+				if !ok {
+					w = keyed.NoGroup
+				}
+				if id != w {
+					t.Fatalf("Lookup row %d key %s: %d, want %d", row, text(probe, row), id, w)
+				}
+			}
+		})
+	}
 }
