@@ -90,3 +90,19 @@ func PoolRoundTrip(n int) (nonZero int, reused bool) {
 	}
 	return nonZero, &got[0] == &t[0]
 }
+
+// FreshTable takes a table of n slots that the pool does not hold (a new one, populated
+// when large) and counts its slots that are not zero after writing every one.
+func FreshTable(n int) (nonZero int, written bool) {
+	t := intSlots.get(n)
+	for _, e := range t {
+		if e != (intSlot{}) {
+			nonZero++
+		}
+	}
+	for i := range t {
+		t[i].gid = uint32(i) + 1
+	}
+	written = t[len(t)-1].gid == uint32(len(t))
+	return nonZero, written
+}

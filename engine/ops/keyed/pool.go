@@ -11,6 +11,10 @@ import (
 // per window, slice or query stage would otherwise take fresh memory for each, and the
 // first write to every page of it is a page fault: in sliding windows that was a fifth of
 // the CPU. The pool holds at most poolBytes; a table beyond that is left to the collector.
+// A new table of a megabyte or more is populated (its pages backed in one call, not one
+// fault per page in the random order a hash table is written): a first run of TPC-H q21,
+// whose tables reach millions of slots, spent 3 s of its 3.4 s in page faults before,
+// 0.8 s after.
 type tablePool[T any] struct {
 	mu    sync.Mutex
 	free  [32][][]T // by log2 of the capacity
@@ -38,7 +42,9 @@ func (p *tablePool[T]) get(capacity int) []T {
 		return t
 	}
 	p.mu.Unlock()
-	return make([]T, capacity)
+	t := make([]T, capacity)
+	populate(t)
+	return t
 }
 
 // put gives a table (a power of two long, or nil) to the pool.

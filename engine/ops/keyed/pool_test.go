@@ -123,3 +123,12 @@ func keyBatches(mem memory.Allocator, rng *rand.Rand, mode string) ([]arrow.Data
 	}
 	return types, batches, want
 }
+
+// A new table large enough to be populated (its pages backed up front) is zeroed and
+// writable, of a size no pooled table has.
+func TestPoolNewLargeTableIsZeroedAndWritable(t *testing.T) {
+	nonZero, written := keyed.FreshTable(3 << 17) // 6 MiB of 16-byte slots, not a power of two: never pooled
+	if nonZero != 0 || !written {
+		t.Fatalf("%d slots not zeroed; written %v", nonZero, written)
+	}
+}

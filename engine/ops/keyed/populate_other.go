@@ -1,0 +1,5 @@
+//go:build !linux
+
+package keyed
+
+func populate[T any](t []T) {}
