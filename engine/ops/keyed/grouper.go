@@ -206,6 +206,8 @@ func (g *Grouper) consumeInt(col arrow.Array, ids []uint32) {
 	if a, ok := col.(*array.Int64); ok {
 		vals = a.Int64Values()
 	}
+	last, lastID := int64(0), NoGroup // the previous row's key and group: runs of a key (input
+	// sorted or clustered by it, as order lines by order) skip the table
 	for row := range ids {
 		if nulls && col.IsNull(row) {
 			ids[row] = g.nullGroup(expr.NullHash, row)
@@ -216,6 +218,10 @@ func (g *Grouper) consumeInt(col arrow.Array, ids []uint32) {
 			v = vals[row]
 		} else {
 			v = get(row)
+		}
+		if v == last && lastID != NoGroup {
+			ids[row] = lastID
+			continue
 		}
 		h := expr.Mix64(uint64(v))
 		slot := h & g.mask
@@ -237,6 +243,7 @@ func (g *Grouper) consumeInt(col arrow.Array, ids []uint32) {
 			}
 			slot = (slot + 1) & g.mask
 		}
+		last, lastID = v, ids[row]
 	}
 }
 
@@ -616,6 +623,7 @@ func (g *Grouper) Lookup(keys []arrow.Array, ids []uint32) {
 		if a, ok := col.(*array.Int64); ok {
 			vals = a.Int64Values()
 		}
+		last, lastID, have := int64(0), NoGroup, false // runs of a key skip the table
 		for row := range ids {
 			if nulls && col.IsNull(row) {
 				ids[row] = nullID
@@ -626,6 +634,10 @@ func (g *Grouper) Lookup(keys []arrow.Array, ids []uint32) {
 				v = vals[row]
 			} else {
 				v = get(row)
+			}
+			if have && v == last {
+				ids[row] = lastID
+				continue
 			}
 			slot := expr.Mix64(uint64(v)) & g.mask
 			ids[row] = NoGroup
@@ -640,6 +652,7 @@ func (g *Grouper) Lookup(keys []arrow.Array, ids []uint32) {
 				}
 				slot = (slot + 1) & g.mask
 			}
+			last, lastID, have = v, ids[row], true
 		}
 		return
 	}

@@ -322,3 +322,66 @@ func TestGrouperIntegerKeyColumnsAgainstMap(t *testing.T) {
 		})
 	}
 }
+
+// Runs of one integer key (input sorted or clustered by it) take the previous row's group
+// without a probe: Consume and Lookup over runs broken by nulls, over a table growing
+// within a run, give what a map gives, and Lookup a run of an unseen key NoGroup.
+func TestGrouperIntegerKeyRunsAgainstMap(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	ctx := expr.NewEvalCtx(context.Background(), mem).Ctx
+	r := rand.New(rand.NewSource(9))
+	runs := func(n int, odd bool) arrow.Array {
+		b := array.NewInt64Builder(mem)
+		defer b.Release()
+		for b.Len() < n {
+			v := int64(r.Intn(5000)) * 2
+			if odd && r.Intn(3) == 0 {
+				v++ // a key the grouper has not seen
+			}
+			for k := r.Intn(6); k >= 0 && b.Len() < n; k-- {
+				if r.Intn(9) == 0 {
+					b.AppendNull()
+				}
+				b.Append(v)
+			}
+		}
+		return b.NewArray()
+	}
+	text := func(a arrow.Array, i int) string { return a.ValueStr(i) }
+	g := keyed.NewGrouper([]arrow.DataType{arrow.PrimitiveTypes.Int64})
+	defer g.Release()
+	want := map[string]uint32{}
+	for range 3 {
+		keys := runs(4000, false)
+		ids := make([]uint32, keys.Len())
+		if err := g.Consume(ctx, []arrow.Array{keys}, ids); err != nil {
+			t.Fatal(err)
+		}
+		for row, id := range ids {
+			k := text(keys, row)
+			w, ok := want[k]
+			if !ok {
+				w = uint32(len(want))
+				want[k] = w
+			}
+			if id != w {
+				t.Fatalf("row %d key %s: id %d, want %d", row, k, id, w)
+			}
+		}
+		keys.Release()
+	}
+	probe := runs(4000, true)
+	defer probe.Release()
+	ids := make([]uint32, probe.Len())
+	g.Lookup([]arrow.Array{probe}, ids)
+	for row, id := range ids {
+		w, ok := want[text(probe, row)]
+		if !ok {
+			w = keyed.NoGroup
+		}
+		if id != w {
+			t.Fatalf("Lookup row %d key %s: %d, want %d", row, text(probe, row), id, w)
+		}
+	}
+}
