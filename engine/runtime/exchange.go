@@ -9,6 +9,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/compute"
 	"github.com/riverbed-engine/riverbed/engine/expr"
+	"github.com/riverbed-engine/riverbed/engine/internal/gather"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 	"github.com/riverbed-engine/riverbed/state"
 )
@@ -213,14 +214,38 @@ func CarriesKeyHashes(s *arrow.Schema) bool {
 	return s.HasMetadata() && s.Metadata().FindKey(KeyHashMeta) >= 0
 }
 
+// TakeRows is the batch of the given rows of rec (valid indexes, any order).
 func TakeRows(ec *expr.EvalCtx, rec arrow.RecordBatch, rows []int32) (arrow.RecordBatch, error) {
-	ib := array.NewInt32Builder(ec.Mem)
-	ib.AppendValues(rows, nil)
-	idx := ib.NewArray()
-	ib.Release()
-	defer idx.Release()
+	cols, err := TakeColumns(ec, rec, rows)
+	if err != nil {
+		return nil, err
+	}
+	defer ReleaseAll(cols)
+	return array.NewRecordBatch(rec.Schema(), cols, int64(len(rows))), nil
+}
+
+// TakeColumns is the columns of the given rows of rec (valid indexes, any order): each
+// gathered in one pass (gather.Rows), or by arrow's take for a type it does not cover
+// (nested types, large strings).
+func TakeColumns(ec *expr.EvalCtx, rec arrow.RecordBatch, rows []int32) ([]arrow.Array, error) {
 	cols := make([]arrow.Array, rec.NumCols())
+	var idx arrow.Array
+	defer func() {
+		if idx != nil {
+			idx.Release()
+		}
+	}()
 	for i, c := range rec.Columns() {
+		if gather.Covers(c.DataType()) {
+			cols[i] = gather.Rows(ec.Mem, c, rows)
+			continue
+		}
+		if idx == nil {
+			ib := array.NewInt32Builder(ec.Mem)
+			ib.AppendValues(rows, nil)
+			idx = ib.NewArray()
+			ib.Release()
+		}
 		t, err := compute.TakeArray(ec.Ctx, c, idx)
 		if err != nil {
 			ReleaseAll(cols[:i])
@@ -228,8 +253,7 @@ func TakeRows(ec *expr.EvalCtx, rec arrow.RecordBatch, rows []int32) (arrow.Reco
 		}
 		cols[i] = t
 	}
-	defer ReleaseAll(cols)
-	return array.NewRecordBatch(rec.Schema(), cols, int64(len(rows))), nil
+	return cols, nil
 }
 
 // EvalColumns evaluates expressions over a batch into arrays of its length (their shared

@@ -2,13 +2,14 @@ package basic
 
 import (
 	"encoding/binary"
+	mbits "math/bits"
+	"sync/atomic"
+
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/compute"
 	"github.com/riverbed-engine/riverbed/engine/expr"
 	"github.com/riverbed-engine/riverbed/engine/runtime"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
-	"sync/atomic"
 )
 
 // FilterOp keeps the rows where the predicate is true (null counts as false).
@@ -21,6 +22,7 @@ type FilterOp struct {
 	Keep []int
 	tc   *runtime.TaskCtx
 	out  *arrow.Schema // of the batches passed on, when Keep is set
+	rows []int32       // the kept rows of the current batch
 }
 
 func (o *FilterOp) Open(tc *runtime.TaskCtx) error { o.tc = tc; return nil }
@@ -64,15 +66,55 @@ func (o *FilterOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
 		rec.Retain()
 		return out.Emit(m.With(rec))
 	}
-	res, err := compute.FilterRecordBatch(o.tc.Eval.Ctx, rec, mask, compute.DefaultFilterOptions())
+	o.rows = keptRows(b, o.rows[:0])
+	if len(o.rows) == 0 {
+		return nil
+	}
+	cols, err := runtime.TakeColumns(o.tc.Eval, rec, o.rows)
 	if err != nil {
 		return rberr.Wrap(rberr.Internal, err, "%s", o.Name)
 	}
-	if res.NumRows() == 0 {
-		res.Release()
-		return nil
-	}
+	res := array.NewRecordBatch(rec.Schema(), cols, int64(len(o.rows)))
+	runtime.ReleaseAll(cols)
 	return out.Emit(m.With(res))
+}
+
+// keptRows appends to rows the rows where mask is true (not false, not null).
+func keptRows(mask *array.Boolean, rows []int32) []int32 {
+	n := mask.Len()
+	d := mask.Data()
+	if d.Offset()%64 != 0 {
+		for i := range n {
+			if mask.IsValid(i) && mask.Value(i) {
+				rows = append(rows, int32(i))
+			}
+		}
+		return rows
+	}
+	word := func(buf []byte, w int) uint64 { // 64 bits from bit 64*w on (zero past the end)
+		var b [8]byte
+		copy(b[:], buf[d.Offset()/8+8*w:])
+		return binary.LittleEndian.Uint64(b[:])
+	}
+	vals := d.Buffers()[1].Bytes()
+	var valid []byte
+	if d.NullN() > 0 && d.Buffers()[0] != nil {
+		valid = d.Buffers()[0].Bytes()
+	}
+	for w := 0; 64*w < n; w++ {
+		bitsOn := word(vals, w)
+		if valid != nil {
+			bitsOn &= word(valid, w)
+		}
+		if rest := n - 64*w; rest < 64 {
+			bitsOn &= 1<<rest - 1
+		}
+		for bitsOn != 0 {
+			rows = append(rows, int32(64*w+mbits.TrailingZeros64(bitsOn)))
+			bitsOn &= bitsOn - 1
+		}
+	}
+	return rows
 }
 
 func countTrue(b *array.Boolean) int {

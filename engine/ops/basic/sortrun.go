@@ -9,7 +9,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/riverbed-engine/riverbed/engine/expr"
-	"github.com/riverbed-engine/riverbed/engine/ops/internal/gather"
+	"github.com/riverbed-engine/riverbed/engine/internal/gather"
 	"github.com/riverbed-engine/riverbed/engine/ops/internal/runfile"
 	"github.com/riverbed-engine/riverbed/engine/runtime"
 	"github.com/riverbed-engine/riverbed/internal/rberr"

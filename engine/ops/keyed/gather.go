@@ -7,7 +7,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/compute"
 	"github.com/apache/arrow-go/v18/arrow/memory"
-	"github.com/riverbed-engine/riverbed/engine/ops/internal/gather"
+	"github.com/riverbed-engine/riverbed/engine/internal/gather"
 )
 
 // gatherDirect gathers the referenced rows of in-memory chunks in one pass per column

@@ -8,7 +8,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/compute"
 	"github.com/riverbed-engine/riverbed/engine/expr"
-	"github.com/riverbed-engine/riverbed/engine/ops/internal/gather"
+	"github.com/riverbed-engine/riverbed/engine/internal/gather"
 	"github.com/riverbed-engine/riverbed/engine/runtime"
 )
 

@@ -179,3 +179,112 @@ func copyRefs[T any](dst []T, srcs [][]byte, refs []Ref) {
 		}
 	}
 }
+
+// Rows builds the column of the given rows of col (valid indexes, any order), of a type
+// Covers: what arrow's take does, without checking every index against the column's
+// length first (a filter's or a sort's rows are known to be in range) and with one loop
+// per value width.
+func Rows(mem memory.Allocator, col arrow.Array, rows []int32) arrow.Array {
+	n := len(rows)
+	t := col.DataType()
+	nulls := 0
+	var valid *memory.Buffer
+	if col.NullN() > 0 {
+		valid = memory.NewResizableBuffer(mem)
+		valid.Resize(int(bitutil.BytesForBits(int64(n))))
+		vb := valid.Bytes()
+		clear(vb)
+		for i, r := range rows {
+			if col.IsValid(int(r)) {
+				bitutil.SetBit(vb, i)
+			} else {
+				nulls++
+			}
+		}
+	}
+	var bufs []*memory.Buffer
+	switch t.ID() {
+	case arrow.BOOL:
+		b := col.(*array.Boolean)
+		vals := memory.NewResizableBuffer(mem)
+		vals.Resize(int(bitutil.BytesForBits(int64(n))))
+		vb := vals.Bytes()
+		clear(vb)
+		for i, r := range rows {
+			if b.Value(int(r)) {
+				bitutil.SetBit(vb, i)
+			}
+		}
+		bufs = []*memory.Buffer{valid, vals}
+	case arrow.STRING, arrow.BINARY:
+		var o []int32
+		if s, ok := col.(*array.String); ok {
+			o = s.ValueOffsets()
+		} else {
+			o = col.(*array.Binary).ValueOffsets()
+		}
+		var values []byte
+		if buf := col.Data().Buffers()[2]; buf != nil {
+			values = buf.Bytes()
+		}
+		total := 0
+		for _, r := range rows {
+			total += int(o[r+1] - o[r])
+		}
+		offs := memory.NewResizableBuffer(mem)
+		offs.Resize((n + 1) * 4)
+		ob := words[int32](offs.Bytes())
+		data := memory.NewResizableBuffer(mem)
+		data.Resize(total)
+		db := data.Bytes()
+		at := 0
+		for i, r := range rows {
+			ob[i] = int32(at)
+			at += copy(db[at:], values[o[r]:o[r+1]])
+		}
+		ob[n] = int32(at)
+		bufs = []*memory.Buffer{valid, offs, data}
+	default:
+		w := t.(arrow.FixedWidthDataType).BitWidth() / 8
+		vals := memory.NewResizableBuffer(mem)
+		vals.Resize(n * w)
+		vb := vals.Bytes()
+		var src []byte
+		if d := col.Data(); d.Len() > 0 && d.Buffers()[1] != nil {
+			src = d.Buffers()[1].Bytes()[d.Offset()*w:]
+		}
+		switch w {
+		case 1:
+			copyRows(vb, src, rows)
+		case 2:
+			copyRows(words[uint16](vb), words[uint16](src), rows)
+		case 4:
+			copyRows(words[uint32](vb), words[uint32](src), rows)
+		case 8:
+			copyRows(words[uint64](vb), words[uint64](src), rows)
+		case 16:
+			copyRows(words[[2]uint64](vb), words[[2]uint64](src), rows)
+		default:
+			for i, r := range rows {
+				copy(vb[i*w:(i+1)*w], src[int(r)*w:])
+			}
+		}
+		bufs = []*memory.Buffer{valid, vals}
+	}
+	data := array.NewData(t, n, bufs, nil, nulls, 0)
+	for _, b := range bufs {
+		if b != nil {
+			b.Release()
+		}
+	}
+	defer data.Release()
+	return array.MakeFromData(data)
+}
+
+// copyRows sets dst[i] to src[rows[i]].
+func copyRows[T any](dst, src []T, rows []int32) {
+	dst = dst[:len(rows)]
+	for i, r := range rows {
+		dst[i] = src[r]
+	}
+}

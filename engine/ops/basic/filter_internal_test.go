@@ -1,0 +1,47 @@
+package basic
+
+import (
+	"math/rand"
+	"slices"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+)
+
+// keptRows reads a filter's mask 64 bits at a time: against a row-by-row reading, for
+// masks with and without nulls, of lengths around the word size, whole and sliced at
+// offsets in and out of step with the words.
+func TestKeptRowsAgainstRowByRow(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	r := rand.New(rand.NewSource(1))
+	for _, n := range []int{0, 1, 63, 64, 65, 200, 1000} {
+		for _, nulls := range []bool{false, true} {
+			b := array.NewBooleanBuilder(mem)
+			for range n + 130 {
+				if nulls && r.Intn(5) == 0 {
+					b.AppendNull()
+				} else {
+					b.Append(r.Intn(3) > 0)
+				}
+			}
+			whole := b.NewArray().(*array.Boolean)
+			b.Release()
+			for _, off := range []int{0, 3, 64, 128} {
+				mask := array.NewSlice(whole, int64(off), int64(off+n)).(*array.Boolean)
+				var want []int32
+				for i := range n {
+					if mask.IsValid(i) && mask.Value(i) {
+						want = append(want, int32(i))
+					}
+				}
+				if got := keptRows(mask, nil); !slices.Equal(got, want) {
+					t.Fatalf("n=%d nulls=%v offset %d: got %v, want %v", n, nulls, off, got, want)
+				}
+				mask.Release()
+			}
+			whole.Release()
+		}
+	}
+}
