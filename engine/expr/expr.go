@@ -20,9 +20,11 @@ import (
 // EvalCtx carries what expression evaluation needs: a context that holds the allocator
 // for compute kernels, and the allocator itself for our own kernels.
 type EvalCtx struct {
-	Ctx  context.Context
-	Mem  memory.Allocator
-	memo map[*sharedExpr]memoEntry // the values of shared subexpressions, while Share is on
+	Ctx context.Context
+	Mem memory.Allocator
+	// the values of shared subexpressions over a batch, while sharing (Share)
+	sharing bool
+	memo    map[*sharedExpr]memoEntry
 }
 
 func NewEvalCtx(ctx context.Context, mem memory.Allocator) *EvalCtx {

@@ -11,7 +11,7 @@ import (
 // several places: TPC-H q1 sums l_extendedprice * (1 - l_discount) and that times
 // (1 + l_tax). Share finds the calls and casts that occur more than once among a list of
 // compiled expressions and makes every occurrence one sharedExpr; while the operator
-// evaluates the list over a batch (between EvalCtx.Share and its done), a sharedExpr is
+// evaluates the list over a batch (between EvalCtx.StartSharing and EndSharing), a sharedExpr is
 // evaluated once per batch and its value reused. Two subtrees are the same when their
 // text (function, arguments and options), their literals' types and their result type
 // are: no riverbed function is nondeterministic, so the same subtree gives the same
@@ -26,8 +26,11 @@ type memoEntry struct {
 }
 
 func (s *sharedExpr) Eval(ec *EvalCtx, rec arrow.RecordBatch) (compute.Datum, error) {
-	if ec.memo == nil {
+	if !ec.sharing {
 		return s.Expr.Eval(ec, rec)
+	}
+	if ec.memo == nil {
+		ec.memo = map[*sharedExpr]memoEntry{}
 	}
 	if e, ok := ec.memo[s]; ok && e.rec == rec {
 		return cloneDatum(e.val), nil
@@ -44,20 +47,29 @@ func (s *sharedExpr) Eval(ec *EvalCtx, rec arrow.RecordBatch) (compute.Datum, er
 	return d, nil
 }
 
-// Share starts reusing the values of shared subexpressions (Share) over the batches
-// evaluated until done is called, which releases them. An operator calls it around the
-// evaluation of its expression list over one batch. Inside another Share, it does nothing.
-func (ec *EvalCtx) Share() (done func()) {
-	if ec.memo != nil {
-		return func() {}
+// StartSharing starts reusing the values of shared subexpressions (Share) over the
+// batches evaluated until EndSharing, which releases them; false (and nothing to end)
+// when already sharing. An operator wraps the evaluation of its expression list over
+// one batch in it:
+//
+//	if ec.StartSharing() {
+//		defer ec.EndSharing()
+//	}
+func (ec *EvalCtx) StartSharing() bool {
+	if ec.sharing {
+		return false
 	}
-	ec.memo = map[*sharedExpr]memoEntry{}
-	return func() {
-		for _, e := range ec.memo {
-			e.val.Release()
-		}
-		ec.memo = nil
+	ec.sharing = true
+	return true
+}
+
+// EndSharing releases the values StartSharing kept.
+func (ec *EvalCtx) EndSharing() {
+	for _, e := range ec.memo {
+		e.val.Release()
 	}
+	clear(ec.memo)
+	ec.sharing = false
 }
 
 // Share rewrites a list of compiled expressions (which it may modify: the caller owns

@@ -13,7 +13,7 @@ import (
 
 // Share: the subtrees that occur more than once become one sharedExpr (and only those:
 // the same text with literals of another type is another subtree), and a shared list
-// evaluated under EvalCtx.Share gives what the unshared list gives, also where a shared
+// evaluated while sharing (EvalCtx.StartSharing) gives what the unshared list gives, also where a shared
 // subtree sits in a when/then branch evaluated on some rows only (its value over those
 // rows is not the whole batch's).
 func TestSharedSubexpressionsEvaluateAsUnshared(t *testing.T) {
@@ -98,7 +98,7 @@ func TestSharedSubexpressionsEvaluateAsUnshared(t *testing.T) {
 		if round == 1 {
 			r = rec.NewSlice(7, 250)
 		}
-		done := ec.Share()
+		ec.StartSharing()
 		for i := range list {
 			want := evalAll(t, ec, plain[i], r)
 			got := evalAll(t, ec, shared[i], r)
@@ -108,7 +108,7 @@ func TestSharedSubexpressionsEvaluateAsUnshared(t *testing.T) {
 			want.Release()
 			got.Release()
 		}
-		done()
+		ec.EndSharing()
 		if round == 1 {
 			r.Release()
 		}

@@ -259,7 +259,9 @@ func TakeColumns(ec *expr.EvalCtx, rec arrow.RecordBatch, rows []int32) ([]arrow
 // EvalColumns evaluates expressions over a batch into arrays of its length (their shared
 // subexpressions, expr.Share, once).
 func EvalColumns(ec *expr.EvalCtx, es []expr.Expr, rec arrow.RecordBatch) ([]arrow.Array, error) {
-	defer ec.Share()()
+	if ec.StartSharing() {
+		defer ec.EndSharing()
+	}
 	out := make([]arrow.Array, len(es))
 	for i, e := range es {
 		d, err := e.Eval(ec, rec)

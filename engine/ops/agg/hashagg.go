@@ -113,7 +113,9 @@ func (h *Table) Consume(ec *expr.EvalCtx, rec arrow.RecordBatch, seq runtime.Seq
 
 // Update folds rows into the given groups (ids), which must exist.
 func (h *Table) Update(ec *expr.EvalCtx, rec arrow.RecordBatch, ids []uint32, seq runtime.Seq) error {
-	defer ec.Share()() // the aggregations' common subexpressions (ShareArgs), once
+	if ec.StartSharing() { // the aggregations' common subexpressions (ShareArgs), once
+		defer ec.EndSharing()
+	}
 	h.setRows(rec)
 	ng := h.groups.NumGroups()
 	if m := maxGid(ids); m > ng {

@@ -29,7 +29,9 @@ type retracter interface {
 // Retract takes rows out of the given groups (ids), which must exist.
 func (h *Table) Retract(ec *expr.EvalCtx, rec arrow.RecordBatch, ids []uint32) error {
 	ng := max(h.groups.NumGroups(), maxGid(ids))
-	defer ec.Share()()
+	if ec.StartSharing() {
+		defer ec.EndSharing()
+	}
 	h.setRows(rec)
 	for i, a := range h.aggs {
 		r, ok := h.Accs[i].(retracter)
