@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -37,6 +38,8 @@ type router struct {
 	hashed  bool // batches marked with KeyHashMeta carry their key hashes (Edge.Hashed)
 	maxPar  int
 	hashes  []uint64
+	rows    [][]int32 // per target, the rows of the batch being split (reused)
+	owner   []int32   // per key group, its target
 	// sink is set instead of targets at the end of a graph.
 	sink Emitter
 	m    *opMetrics // of the last operator: time blocked on full queues is its backpressure
@@ -178,12 +181,21 @@ func (r *router) shuffle(m Message) error {
 		ReleaseAll(cols)
 	}
 	p := len(r.targets)
-	idx := make([][]int32, p)
-	for i, h := range hs {
-		t := state.Subtask(state.KeyGroup(h, r.maxPar), r.maxPar, p)
-		idx[t] = append(idx[t], int32(i))
+	if len(r.owner) != r.maxPar || len(r.rows) != p {
+		r.owner = make([]int32, r.maxPar)
+		for kg := range r.owner {
+			r.owner[kg] = int32(state.Subtask(kg, r.maxPar, p))
+		}
+		r.rows = make([][]int32, p)
 	}
-	for t, rows := range idx {
+	for t := range r.rows {
+		r.rows[t] = slices.Grow(r.rows[t][:0], n/p+n/8)
+	}
+	for i, h := range hs {
+		t := r.owner[state.KeyGroup(h, r.maxPar)]
+		r.rows[t] = append(r.rows[t], int32(i))
+	}
+	for t, rows := range r.rows {
 		if len(rows) == 0 {
 			continue
 		}
