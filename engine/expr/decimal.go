@@ -519,37 +519,66 @@ func decMulSmall(ec *EvalCtx, x arrow.Array, xs bool, y arrow.Array, ys bool, ou
 	if out.Precision < 19 {
 		limit = uint64(pow10u64[out.Precision]) - 1
 	}
-	valid, nulls := validityOf2(ec, x, xs, y, ys, n)
-	vals := memory.NewResizableBuffer(ec.Mem)
-	vals.Resize(n * arrow.Decimal128SizeBytes)
-	res := arrow.Decimal128Traits.CastFromBytes(vals.Bytes())
+	o := newSmallResult(ec, x, xs, y, ys, n)
 	for i := 0; i < n; i++ {
 		xi, yi := rowsAt(i, xs, ys)
 		a, aok := xv.at(xi)
 		b, bok := yv.at(yi)
 		hi, lo := bits.Mul64(absU(a), absU(b))
 		if hi != 0 || lo > limit || !aok || !bok {
-			if valid != nil && !bitutil.BitIsSet(valid.Bytes(), i) {
-				res[i] = decimal128.Num{}
+			if o.null(i) {
 				continue
 			}
-			vals.Release()
-			if valid != nil {
-				valid.Release()
-			}
-			return nil
+			return o.abandon()
 		}
 		v := int64(lo)
 		if (a < 0) != (b < 0) {
 			v = -v
 		}
-		res[i] = decimal128.FromI64(v)
+		o.res[i] = decimal128.FromI64(v)
 	}
-	data := array.NewData(out, n, []*memory.Buffer{valid, vals}, nil, nulls, 0)
-	vals.Release()
-	if valid != nil {
-		valid.Release()
+	return o.finish(out)
+}
+
+// smallResult is the output of decMulSmall and decAddSmall: its values (zero where a
+// row is null) and validity.
+type smallResult struct {
+	n           int
+	vals, valid *memory.Buffer
+	nulls       int
+	res         []decimal128.Num
+}
+
+func newSmallResult(ec *EvalCtx, x arrow.Array, xs bool, y arrow.Array, ys bool, n int) *smallResult {
+	o := &smallResult{n: n}
+	o.valid, o.nulls = validityOf2(ec, x, xs, y, ys, n)
+	o.vals = memory.NewResizableBuffer(ec.Mem)
+	o.vals.Resize(n * arrow.Decimal128SizeBytes)
+	o.res = arrow.Decimal128Traits.CastFromBytes(o.vals.Bytes())
+	return o
+}
+
+// null says whether row i is null (and zeroes its value).
+func (o *smallResult) null(i int) bool {
+	if o.valid != nil && !bitutil.BitIsSet(o.valid.Bytes(), i) {
+		o.res[i] = decimal128.Num{}
+		return true
 	}
+	return false
+}
+
+// abandon drops the result (a row needs the general path) and returns nil.
+func (o *smallResult) abandon() arrow.Array {
+	o.vals.Release()
+	if o.valid != nil {
+		o.valid.Release()
+	}
+	return nil
+}
+
+func (o *smallResult) finish(out *arrow.Decimal128Type) arrow.Array {
+	data := array.NewData(out, o.n, []*memory.Buffer{o.valid, o.vals}, nil, o.nulls, 0)
+	o.abandon()
 	arr := array.MakeFromData(data)
 	data.Release()
 	return arr
@@ -580,56 +609,35 @@ func decAddSmall(ec *EvalCtx, x arrow.Array, xs bool, y arrow.Array, ys bool, su
 	if out.Precision < 19 {
 		limit = pow10u64[out.Precision] - 1
 	}
-	valid, nulls := validityOf2(ec, x, xs, y, ys, n)
-	vals := memory.NewResizableBuffer(ec.Mem)
-	vals.Resize(n * arrow.Decimal128SizeBytes)
-	res := arrow.Decimal128Traits.CastFromBytes(vals.Bytes())
+	o := newSmallResult(ec, x, xs, y, ys, n)
 	for i := 0; i < n; i++ {
 		xi, yi := rowsAt(i, xs, ys)
 		a, aok := xv.at(xi)
 		b, bok := yv.at(yi)
 		ah, al := bits.Mul64(absU(a), xm)
 		bh, bl := bits.Mul64(absU(b), ym)
-		if ah|bh != 0 || al > limit || bl > limit || !aok || !bok {
-			if valid != nil && !bitutil.BitIsSet(valid.Bytes(), i) {
-				res[i] = decimal128.Num{}
+		var v int64
+		fits := ah|bh == 0 && al <= limit && bl <= limit && aok && bok
+		if fits {
+			sa, sb := int64(al), int64(bl)
+			if a < 0 {
+				sa = -sa
+			}
+			if (b < 0) != sub {
+				sb = -sb
+			}
+			v = sa + sb
+			fits = absU(v) <= limit
+		}
+		if !fits {
+			if o.null(i) {
 				continue
 			}
-			vals.Release()
-			if valid != nil {
-				valid.Release()
-			}
-			return nil
+			return o.abandon()
 		}
-		sa, sb := int64(al), int64(bl)
-		if a < 0 {
-			sa = -sa
-		}
-		if (b < 0) != sub {
-			sb = -sb
-		}
-		v := sa + sb
-		if absU(v) > limit {
-			if valid != nil && !bitutil.BitIsSet(valid.Bytes(), i) {
-				res[i] = decimal128.Num{}
-				continue
-			}
-			vals.Release()
-			if valid != nil {
-				valid.Release()
-			}
-			return nil
-		}
-		res[i] = decimal128.FromI64(v)
+		o.res[i] = decimal128.FromI64(v)
 	}
-	data := array.NewData(out, n, []*memory.Buffer{valid, vals}, nil, nulls, 0)
-	vals.Release()
-	if valid != nil {
-		valid.Release()
-	}
-	arr := array.MakeFromData(data)
-	data.Release()
-	return arr
+	return o.finish(out)
 }
 
 var pow10u64 = func() (p [20]uint64) {

@@ -49,10 +49,8 @@ func Column(mem memory.Allocator, t arrow.DataType, cols []arrow.Array, refs []R
 		}
 	}
 	if anyNull {
-		valid = memory.NewResizableBuffer(mem)
-		valid.Resize(int(bitutil.BytesForBits(int64(n))))
-		vb := valid.Bytes()
-		clear(vb)
+		var vb []byte
+		valid, vb = bitmap(mem, n)
 		for i, r := range refs {
 			if r.Chunk >= 0 && cols[r.Chunk].IsValid(int(r.Row)) {
 				bitutil.SetBit(vb, i)
@@ -64,10 +62,7 @@ func Column(mem memory.Allocator, t arrow.DataType, cols []arrow.Array, refs []R
 	var bufs []*memory.Buffer
 	switch t.ID() {
 	case arrow.BOOL:
-		vals := memory.NewResizableBuffer(mem)
-		vals.Resize(int(bitutil.BytesForBits(int64(n))))
-		vb := vals.Bytes()
-		clear(vb)
+		vals, vb := bitmap(mem, n)
 		for i, r := range refs {
 			if r.Chunk >= 0 && cols[r.Chunk].(*array.Boolean).Value(int(r.Row)) {
 				bitutil.SetBit(vb, i)
@@ -145,6 +140,19 @@ func Column(mem memory.Allocator, t arrow.DataType, cols []arrow.Array, refs []R
 		}
 		bufs = []*memory.Buffer{valid, vals}
 	}
+	return arrayOf(t, n, bufs, nulls)
+}
+
+// bitmap is a zeroed buffer of n bits and its bytes.
+func bitmap(mem memory.Allocator, n int) (*memory.Buffer, []byte) {
+	b := memory.NewResizableBuffer(mem)
+	b.Resize(int(bitutil.BytesForBits(int64(n))))
+	clear(b.Bytes())
+	return b, b.Bytes()
+}
+
+// arrayOf wraps buffers into an array, taking over the caller's references to them.
+func arrayOf(t arrow.DataType, n int, bufs []*memory.Buffer, nulls int) arrow.Array {
 	data := array.NewData(t, n, bufs, nil, nulls, 0)
 	for _, b := range bufs {
 		if b != nil {
@@ -190,10 +198,8 @@ func Rows(mem memory.Allocator, col arrow.Array, rows []int32) arrow.Array {
 	nulls := 0
 	var valid *memory.Buffer
 	if col.NullN() > 0 {
-		valid = memory.NewResizableBuffer(mem)
-		valid.Resize(int(bitutil.BytesForBits(int64(n))))
-		vb := valid.Bytes()
-		clear(vb)
+		var vb []byte
+		valid, vb = bitmap(mem, n)
 		for i, r := range rows {
 			if col.IsValid(int(r)) {
 				bitutil.SetBit(vb, i)
@@ -206,10 +212,7 @@ func Rows(mem memory.Allocator, col arrow.Array, rows []int32) arrow.Array {
 	switch t.ID() {
 	case arrow.BOOL:
 		b := col.(*array.Boolean)
-		vals := memory.NewResizableBuffer(mem)
-		vals.Resize(int(bitutil.BytesForBits(int64(n))))
-		vb := vals.Bytes()
-		clear(vb)
+		vals, vb := bitmap(mem, n)
 		for i, r := range rows {
 			if b.Value(int(r)) {
 				bitutil.SetBit(vb, i)
@@ -271,14 +274,7 @@ func Rows(mem memory.Allocator, col arrow.Array, rows []int32) arrow.Array {
 		}
 		bufs = []*memory.Buffer{valid, vals}
 	}
-	data := array.NewData(t, n, bufs, nil, nulls, 0)
-	for _, b := range bufs {
-		if b != nil {
-			b.Release()
-		}
-	}
-	defer data.Release()
-	return array.MakeFromData(data)
+	return arrayOf(t, n, bufs, nulls)
 }
 
 // copyRows sets dst[i] to src[rows[i]].
