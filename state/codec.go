@@ -8,6 +8,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
+	"github.com/apache/arrow-go/v18/arrow/float16"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
 
@@ -18,15 +19,16 @@ func encodable(t arrow.DataType) bool {
 		arrow.UINT8, arrow.UINT16, arrow.UINT32, arrow.UINT64, arrow.FLOAT32, arrow.FLOAT64,
 		arrow.STRING, arrow.LARGE_STRING, arrow.BINARY, arrow.LARGE_BINARY,
 		arrow.TIMESTAMP, arrow.DATE32, arrow.DATE64, arrow.DURATION, arrow.TIME32, arrow.TIME64,
-		arrow.DECIMAL128:
+		arrow.DECIMAL128, arrow.FLOAT16, arrow.FIXED_SIZE_BINARY:
 		return true
 	}
 	return false
 }
 
 // EncodeValue appends the state encoding of arr[i] to dst: little-endian fixed width for
-// booleans (1 byte), integers, floats, temporal types and 128-bit decimals (low, then high
-// 64 bits); the raw bytes for strings and binaries. Nulls are not encodable (operators
+// booleans (1 byte), integers, floats (float16 as its 16 bits), temporal types and 128-bit
+// decimals (low, then high 64 bits); the raw bytes for strings and binaries (fixed-size
+// ones included). Nulls are not encodable (operators
 // keep nullness in their own values).
 func EncodeValue(dst []byte, arr arrow.Array, i int) ([]byte, error) {
 	if arr.IsNull(i) {
@@ -66,6 +68,8 @@ func EncodeValue(dst []byte, arr arrow.Array, i int) ([]byte, error) {
 		return binary.LittleEndian.AppendUint64(dst, uint64(a.Value(i))), nil
 	case *array.Duration:
 		return binary.LittleEndian.AppendUint64(dst, uint64(a.Value(i))), nil
+	case *array.Float16:
+		return binary.LittleEndian.AppendUint16(dst, a.Value(i).Uint16()), nil
 	case *array.Float32:
 		return binary.LittleEndian.AppendUint32(dst, math.Float32bits(a.Value(i))), nil
 	case *array.Float64:
@@ -81,6 +85,8 @@ func EncodeValue(dst []byte, arr arrow.Array, i int) ([]byte, error) {
 	case *array.Binary:
 		return append(dst, a.Value(i)...), nil
 	case *array.LargeBinary:
+		return append(dst, a.Value(i)...), nil
+	case *array.FixedSizeBinary:
 		return append(dst, a.Value(i)...), nil
 	}
 	return dst, rberr.New(rberr.InvalidArgument, "state encoding: unsupported Arrow type %s", arr.DataType())
@@ -108,14 +114,18 @@ func EncodeColumn(arr arrow.Array) ([][]byte, error) {
 
 // fixedWidth is the encoded size of fixed-width types.
 var fixedWidth = map[arrow.Type]int{arrow.BOOL: 1, arrow.INT8: 1, arrow.UINT8: 1, arrow.INT16: 2, arrow.UINT16: 2,
-	arrow.INT32: 4, arrow.UINT32: 4, arrow.DATE32: 4, arrow.TIME32: 4, arrow.FLOAT32: 4,
+	arrow.INT32: 4, arrow.UINT32: 4, arrow.DATE32: 4, arrow.TIME32: 4, arrow.FLOAT32: 4, arrow.FLOAT16: 2,
 	arrow.INT64: 8, arrow.UINT64: 8, arrow.TIMESTAMP: 8, arrow.DATE64: 8, arrow.TIME64: 8, arrow.DURATION: 8, arrow.FLOAT64: 8,
 	arrow.DECIMAL128: 16}
 
 // appendDecoded appends the value encoded in data to b, whose type is the encoding's.
 func appendDecoded(b array.Builder, data []byte) error {
 	t := b.Type()
-	if w, fixed := fixedWidth[t.ID()]; fixed && len(data) != w {
+	w, fixed := fixedWidth[t.ID()]
+	if fsb, ok := t.(*arrow.FixedSizeBinaryType); ok {
+		w, fixed = fsb.ByteWidth, true
+	}
+	if fixed && len(data) != w {
 		return fmt.Errorf("a %s value must be %d bytes, got %d", t, w, len(data))
 	}
 	switch b := b.(type) {
@@ -149,6 +159,8 @@ func appendDecoded(b array.Builder, data []byte) error {
 		b.Append(arrow.Time64(binary.LittleEndian.Uint64(data)))
 	case *array.DurationBuilder:
 		b.Append(arrow.Duration(binary.LittleEndian.Uint64(data)))
+	case *array.Float16Builder:
+		b.Append(float16.FromBits(binary.LittleEndian.Uint16(data)))
 	case *array.Float32Builder:
 		b.Append(math.Float32frombits(binary.LittleEndian.Uint32(data)))
 	case *array.Float64Builder:
@@ -160,6 +172,8 @@ func appendDecoded(b array.Builder, data []byte) error {
 	case *array.LargeStringBuilder:
 		b.Append(string(data))
 	case *array.BinaryBuilder: // also LargeBinary
+		b.Append(data)
+	case *array.FixedSizeBinaryBuilder:
 		b.Append(data)
 	default:
 		return fmt.Errorf("unsupported Arrow type %s", t)

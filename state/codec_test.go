@@ -8,12 +8,13 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
+	"github.com/apache/arrow-go/v18/arrow/float16"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 )
 
 // rowColumns is one column of each kind EncodeRow sees in practice: integers, floats,
 // strings (one longer than a one-byte length), binaries, timestamps, booleans, decimals,
-// nulls.
+// float16s, fixed-size binaries, nulls.
 func rowColumns(mem memory.Allocator) []arrow.Array {
 	ib := array.NewInt64Builder(mem)
 	ib.AppendValues([]int64{-1, 0, 1 << 60}, []bool{true, false, true})
@@ -29,8 +30,12 @@ func rowColumns(mem memory.Allocator) []arrow.Array {
 	ob.AppendValues([]bool{true, false, true}, []bool{true, true, false})
 	db := array.NewDecimal128Builder(mem, &arrow.Decimal128Type{Precision: 38, Scale: 2})
 	db.AppendValues([]decimal128.Num{decimal128.FromI64(-12345), decimal128.New(1<<40, 7), decimal128.FromI64(0)}, []bool{true, true, false})
+	hb := array.NewFloat16Builder(mem)
+	hb.AppendValues([]float16.Num{float16.New(-1.5), float16.New(65504), float16.New(0)}, []bool{true, true, false})
+	xb := array.NewFixedSizeBinaryBuilder(mem, &arrow.FixedSizeBinaryType{ByteWidth: 3})
+	xb.AppendValues([][]byte{{0, 0, 0}, {1, 2, 3}, nil}, []bool{true, true, false})
 	var cols []arrow.Array
-	for _, b := range []array.Builder{ib, fb, sb, bb, tb, ob, db} {
+	for _, b := range []array.Builder{ib, fb, sb, bb, tb, ob, db, hb, xb} {
 		cols = append(cols, b.NewArray())
 		b.Release()
 	}

@@ -19,7 +19,12 @@ import (
 
 // changelogOp is groupByOp emitting a changelog (as over an unbounded input).
 func changelogOp(t *testing.T, keys ...string) opstest.Op {
-	op := groupByOp(t, keys...)
+	return changelogOpOn(t, inSchema, keys...)
+}
+
+// changelogOpOn is changelogOp over another schema (groupByOpOn).
+func changelogOpOn(t *testing.T, in *arrow.Schema, keys ...string) opstest.Op {
+	op := groupByOpOn(t, in, keys...)
 	mk := op.New
 	op.New = func() runtime.Operator {
 		g := mk().(*agg.GroupByOp)

@@ -1,6 +1,7 @@
 package agg_test
 
 import (
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -158,5 +159,52 @@ func TestGroupByChangelogCheckpointHoldsEachGroupOnce(t *testing.T) {
 		if got[k] != n {
 			t.Fatalf("group %v saved with count %d, want %d", k, got[k], n)
 		}
+	}
+}
+
+// Keys of the types that gained a state encoding last (fixed-size binaries, float16s) go
+// to the store and come back like the others: an updating group_by keyed by them, every
+// group moved out after each batch, emits the reference changelog straight, checkpointed
+// and restored at other parallelisms.
+func TestGroupByChangelogSpilledFixedSizeBinaryAndFloat16Keys(t *testing.T) {
+	steps, rows := aggStream(17, 30)
+	defer opstest.Release(steps)
+	for _, c := range []struct {
+		typ arrow.DataType
+		key func(int64) any
+	}{
+		{&arrow.FixedSizeBinaryType{ByteWidth: 4}, func(k int64) any { return fmt.Sprintf("%04d", k) }},
+		{arrow.FixedWidthTypes.Float16, func(k int64) any { return float64(k) / 2 }},
+	} {
+		t.Run(c.typ.String(), func(t *testing.T) {
+			defer agg.SpillAnyTable(false)()
+			fields := inSchema.Fields()
+			fields[0].Type = c.typ
+			in := arrow.NewSchema(fields, nil)
+			var keyed [][]any
+			var ksteps []opstest.Step
+			at := 0
+			for _, st := range steps {
+				if st.Rec == nil {
+					ksteps = append(ksteps, st)
+					continue
+				}
+				batch := make([][]any, st.Rec.NumRows())
+				for i := range batch {
+					r := append([]any(nil), rows[at]...)
+					if r[0] != nil {
+						r[0] = c.key(r[0].(int64))
+					}
+					batch[i] = r
+					at++
+				}
+				keyed = append(keyed, batch...)
+				ksteps = append(ksteps, opstest.Step{Rec: opstest.Batch(in, batch), Seq: st.Seq})
+			}
+			defer opstest.Release(ksteps)
+			op, made := countingOp(changelogOpOn(t, in, "k"))
+			opstest.RunAll(t, op, ksteps, 6, refChanges(ksteps, keyed, []int{0}))
+			mustHaveMoved(t, made())
+		})
 	}
 }

@@ -146,7 +146,10 @@ func refGroups(rows [][]any, keyCols []int) map[string]string {
 	return out
 }
 
-func groupByOp(t *testing.T, keys ...string) opstest.Op {
+func groupByOp(t *testing.T, keys ...string) opstest.Op { return groupByOpOn(t, inSchema, keys...) }
+
+// groupByOpOn is groupByOp over another schema: inSchema with other key column types.
+func groupByOpOn(t *testing.T, in *arrow.Schema, keys ...string) opstest.Op {
 	aggs := []agg.Spec{spec(t, "count", "", "n"), spec(t, "sum", "v", "sum_v"), spec(t, "mean", "f", "mean_f"),
 		spec(t, "min", "s", "min_s"), spec(t, "max", "v", "max_v"), spec(t, "first", "s", "first_s"),
 		spec(t, "last", "s", "last_s"), spec(t, "n_unique", "s", "uniq_s"), spec(t, "count", "v", "count_v")}
@@ -154,8 +157,8 @@ func groupByOp(t *testing.T, keys ...string) opstest.Op {
 	var ktypes []arrow.DataType
 	var fields []arrow.Field
 	for _, k := range keys {
-		kexprs = append(kexprs, opstest.Col(inSchema, k))
-		f, _ := inSchema.FieldsByName(k)
+		kexprs = append(kexprs, opstest.Col(in, k))
+		f, _ := in.FieldsByName(k)
 		ktypes = append(ktypes, f[0].Type)
 		fields = append(fields, f[0])
 	}

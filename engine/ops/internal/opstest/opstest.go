@@ -14,6 +14,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
+	"github.com/apache/arrow-go/v18/arrow/float16"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/riverbed-engine/riverbed/engine/expr"
@@ -423,7 +424,8 @@ func Rows(rec arrow.RecordBatch) []string {
 }
 
 // Value is row i of col as a Go value: nil, int64, uint64, float64, bool or string
-// (temporal values as their int64 count, decimals as their text).
+// (temporal values as their int64 count, decimals as their text, fixed-size binaries as
+// strings, float16s as float64s).
 func Value(col arrow.Array, i int) any {
 	if col.IsNull(i) {
 		return nil
@@ -447,6 +449,10 @@ func Value(col arrow.Array, i int) any {
 		return uint64(a.Value(i))
 	case *array.Decimal128:
 		return a.Value(i).ToString(a.DataType().(*arrow.Decimal128Type).Scale)
+	case *array.FixedSizeBinary:
+		return string(a.Value(i))
+	case *array.Float16:
+		return float64(a.Value(i).Float32())
 	}
 	return expr.Int64Getter(col)(i)
 }
@@ -483,8 +489,8 @@ func Row(vals ...any) string {
 }
 
 // Batch builds a record batch of schema from rows of Go values (nil for null; int64 for
-// signed integer and temporal columns and for decimals (unscaled), uint64, float64,
-// string, bool), with the default allocator.
+// signed integer and temporal columns and for decimals (unscaled), uint64, float64 (also
+// for float16), string (also for fixed-size binaries), bool), with the default allocator.
 func Batch(schema *arrow.Schema, rows [][]any) arrow.RecordBatch {
 	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
 	defer b.Release()
@@ -518,6 +524,10 @@ func Batch(schema *arrow.Schema, rows [][]any) arrow.RecordBatch {
 				fb.Append(arrow.Date32(v.(int64)))
 			case *array.Decimal128Builder:
 				fb.Append(decimal128.FromI64(v.(int64)))
+			case *array.FixedSizeBinaryBuilder:
+				fb.Append([]byte(v.(string)))
+			case *array.Float16Builder:
+				fb.Append(float16.New(float32(v.(float64))))
 			default:
 				panic(fmt.Sprintf("opstest.Batch: unsupported column type %s", schema.Field(c).Type))
 			}
