@@ -124,6 +124,9 @@ func newSpill(opts state.SpillOptions, fs vfs.FS) (*spillStore, error) {
 		s.flushAt = int64(o.MemTableSize) * 3 / 4
 		o.L0CompactionThreshold = 12
 		o.L0StopWritesThreshold = 32
+		for i := range o.Levels {
+			o.Levels[i].BlockSize = keyedBlockSize
+		}
 	}
 	db, err := pebble.Open(dir, o)
 	if err != nil {
@@ -133,6 +136,13 @@ func newSpill(opts state.SpillOptions, fs vfs.FS) (*spillStore, error) {
 	s.db = db
 	return s, nil
 }
+
+// keyedBlockSize is the data block size of a store kept by key. An updating group_by
+// looks up a batch's cold keys in key order, and with keys spread over the store almost
+// every block is read once per batch: 32 KiB blocks take an eighth of the reads of 4 KiB
+// ones (Pebble's default) for the same bytes. Uniform keys over ten times the cap: 0.30
+// -> 0.35M rows/s (128 KiB: 0.37M, with four times the iterators' block buffers).
+const keyedBlockSize = 32 << 10
 
 // spillPrefix starts the name of a spill store's directory, followed by the process id.
 const spillPrefix = "riverbed-spill-"
