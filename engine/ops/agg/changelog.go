@@ -202,7 +202,10 @@ func (o *GroupByOp) processChanges(m runtime.Message, out runtime.Emitter) error
 	} else if err := o.updateSigned(rec, ids, sign); err != nil {
 		return err
 	}
-	if o.MiniBatch <= 0 {
+	if o.MiniBatch <= 0 || o.overCap() {
+		// A mini-batch also ends when its groups outgrow the memory cap (as Flink's ends
+		// at table.exec.mini-batch.size rows): its pending groups cannot move to the
+		// store before their changes are out.
 		return o.flushFreeze(out)
 	}
 	return nil

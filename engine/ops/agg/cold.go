@@ -273,6 +273,27 @@ const changesBytes = 8 + 1 + 1 + 8 + 4
 // cap, leaving half the cap. Only between mini-batches: no group has a pending change. A
 // table with values out of line is measured once the rows since its last measure reach
 // a fourth of its groups.
+// overCap says whether the table of a group_by with a spill store holds more than its
+// share of the cap (measured as freeze measures it, at most once per coldMeasureRows rows
+// when its accumulators vary in size).
+func (o *GroupByOp) overCap() bool {
+	c := o.cold
+	if c == nil {
+		return false
+	}
+	ng := o.agg.NumGroups()
+	if o.agg.VariableSize() && c.since < max(int64(ng)/4, coldMeasureRows) {
+		return false
+	}
+	mem := o.agg.MemBytes() + changesBytes*int64(ng)
+	c.show(mem)
+	if mem > c.tableLimit() && mem >= minColdBytes {
+		return true // freeze measures again, after the flush
+	}
+	c.since = 0
+	return false
+}
+
 func (o *GroupByOp) freeze() error {
 	c := o.cold
 	if c == nil || len(o.cl.list) > 0 {

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -207,4 +208,51 @@ func TestGroupByChangelogSpilledFixedSizeBinaryAndFloat16Keys(t *testing.T) {
 			mustHaveMoved(t, made())
 		})
 	}
+}
+
+// A mini-batch also ends when its groups outgrow the cap: an updating group_by with an
+// hour-long mini-batch over about twenty times its cap of groups emits changes before any
+// tick, keeps its table within the cap after every batch (groups moving to the store
+// between the early mini-batches), and its changes applied to an empty table give the
+// reference result. Without the early end its pending groups grew without bound.
+func TestGroupByMiniBatchEndsAtTheCap(t *testing.T) {
+	steps, rows := wideStream(5, 60, 40000)
+	defer opstest.Release(steps)
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	const capBytes = 256 << 10
+	op := changelogOp(t, "k").New().(*agg.GroupByOp)
+	op.MiniBatch = time.Hour
+	tc := runtime.NewStandaloneTaskCtx(t.Context(), mem, 0, 1, 16)
+	tc.Job.Spill = runtime.SpillConfig{Backend: state.PebbleBackend, MemoryLimit: capBytes, Dir: t.TempDir()}
+	if err := op.Open(tc); err != nil {
+		t.Fatal(err)
+	}
+	defer op.Close()
+	out := &sink{}
+	var most int64
+	for i, st := range steps {
+		st.Rec.Retain()
+		if err := op.ProcessBatch(runtime.Message{Kind: runtime.MsgBatch, Rec: st.Rec, Seq: st.Seq}, out); err != nil {
+			t.Fatal(err)
+		}
+		resident, _, _ := agg.SpillUse(op)
+		most = max(most, resident)
+		// The batch that crosses the cap brings at most its own 500 groups over it.
+		if resident > capBytes+500*1024 {
+			t.Fatalf("after batch %d the table holds %d bytes, over its cap of %d", i, resident, capBytes)
+		}
+	}
+	early := len(out.rows)
+	if err := op.OnTick(out); err != nil {
+		t.Fatal(err)
+	}
+	evicted, _ := agg.ColdUse(op)
+	if early == 0 || evicted < 10000 {
+		t.Fatalf("%d changes before the tick, %d groups moved to the store: the cap should end mini-batches", early, evicted)
+	}
+	table := map[string]int{}
+	apply(t, table, out.take())
+	opstest.Equal(t, rowsOf(table), refGroupBy(rows, []int{0}))
+	t.Logf("at most %d KB held after a batch; %d groups moved out; %d changes before the tick", most>>10, evicted, early)
 }
