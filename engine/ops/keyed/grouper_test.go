@@ -290,17 +290,7 @@ func TestGrouperIntegerKeyColumnsAgainstMap(t *testing.T) {
 				if err := g.ConsumeHashed(ctx, keys, hs, ids); err != nil {
 					t.Fatal(err)
 				}
-				for row, id := range ids {
-					k := text(keys, row)
-					w, ok := want[k]
-					if !ok {
-						w = uint32(len(want))
-						want[k] = w
-					}
-					if id != w {
-						t.Fatalf("round %d row %d key %s: id %d, want %d", round, row, k, id, w)
-					}
-				}
+				checkConsumed(t, fmt.Sprint("round ", round), want, ids, func(row int) string { return text(keys, row) })
 				runtime.ReleaseAll(keys)
 			}
 			if g.NumGroups() != len(want) {
@@ -310,15 +300,7 @@ func TestGrouperIntegerKeyColumnsAgainstMap(t *testing.T) {
 			defer runtime.ReleaseAll(probe)
 			ids := make([]uint32, 300)
 			g.Lookup(probe, ids)
-			for row, id := range ids {
-				w, ok := want[text(probe, row)]
-				if !ok {
-					w = keyed.NoGroup
-				}
-				if id != w {
-					t.Fatalf("Lookup row %d key %s: %d, want %d", row, text(probe, row), id, w)
-				}
-			}
+			checkLookedUp(t, want, ids, func(row int) string { return text(probe, row) })
 		})
 	}
 }
@@ -358,30 +340,43 @@ func TestGrouperIntegerKeyRunsAgainstMap(t *testing.T) {
 		if err := g.Consume(ctx, []arrow.Array{keys}, ids); err != nil {
 			t.Fatal(err)
 		}
-		for row, id := range ids {
-			k := text(keys, row)
-			w, ok := want[k]
-			if !ok {
-				w = uint32(len(want))
-				want[k] = w
-			}
-			if id != w {
-				t.Fatalf("row %d key %s: id %d, want %d", row, k, id, w)
-			}
-		}
+		checkConsumed(t, "", want, ids, func(row int) string { return text(keys, row) })
 		keys.Release()
 	}
 	probe := runs(4000, true)
 	defer probe.Release()
 	ids := make([]uint32, probe.Len())
 	g.Lookup([]arrow.Array{probe}, ids)
+	checkLookedUp(t, want, ids, func(row int) string { return text(probe, row) })
+}
+
+// checkConsumed checks the ids Consume gave rows (whose keys key renders) against want,
+// the ids of the keys seen so far, which gets the new keys in order of first appearance.
+func checkConsumed(t *testing.T, what string, want map[string]uint32, ids []uint32, key func(int) string) {
+	t.Helper()
 	for row, id := range ids {
-		w, ok := want[text(probe, row)]
+		k := key(row)
+		w, ok := want[k]
+		if !ok {
+			w = uint32(len(want))
+			want[k] = w
+		}
+		if id != w {
+			t.Fatalf("%s row %d key %s: id %d, want %d", what, row, k, id, w)
+		}
+	}
+}
+
+// checkLookedUp checks the ids Lookup gave rows against want: NoGroup for unseen keys.
+func checkLookedUp(t *testing.T, want map[string]uint32, ids []uint32, key func(int) string) {
+	t.Helper()
+	for row, id := range ids {
+		w, ok := want[key(row)]
 		if !ok {
 			w = keyed.NoGroup
 		}
 		if id != w {
-			t.Fatalf("Lookup row %d key %s: %d, want %d", row, text(probe, row), id, w)
+			t.Fatalf("Lookup row %d key %s: %d, want %d", row, key(row), id, w)
 		}
 	}
 }
