@@ -58,6 +58,7 @@ type coldGroups struct {
 	n        int    // keys in the store
 	clock    uint32 // batches seen: the use stamp of the groups a batch touches
 	since    int64  // rows folded in since the table was last measured
+	over     bool   // the last measure found the table over the cap: measure again
 	shown    int64
 	evicted  int64 // groups ever written to the store
 	thawed   int64 // groups ever read back from it
@@ -269,43 +270,47 @@ func (o *GroupByOp) coldClock() uint32 {
 // changesBytes is the memory of the changelog bookkeeping per group.
 const changesBytes = 8 + 1 + 1 + 8 + 4
 
-// freeze moves the groups updated longest ago to the store when the table exceeds the
-// cap, leaving half the cap. Only between mini-batches: no group has a pending change. A
-// table with values out of line is measured once the rows since its last measure reach
-// a fourth of its groups.
-// overCap says whether the table of a group_by with a spill store holds more than its
-// share of the cap (measured as freeze measures it, at most once per coldMeasureRows rows
-// when its accumulators vary in size).
-func (o *GroupByOp) overCap() bool {
+// measure is the table's memory (shown in the metrics), or ok false when a table with
+// values out of line is not due for a measure: it is measured once the rows since its
+// last measure reach a fourth of its groups, or when overCap found it over.
+func (o *GroupByOp) measure() (mem int64, ok bool) {
 	c := o.cold
-	if c == nil {
-		return false
-	}
 	ng := o.agg.NumGroups()
-	if o.agg.VariableSize() && c.since < max(int64(ng)/4, coldMeasureRows) {
+	if !c.over && o.agg.VariableSize() && c.since < max(int64(ng)/4, coldMeasureRows) {
+		return 0, false
+	}
+	c.since, c.over = 0, false
+	mem = o.agg.MemBytes() + changesBytes*int64(ng)
+	c.show(mem)
+	return mem, true
+}
+
+// overCap says whether the table of a group_by with a spill store holds more than its
+// share of the cap (a mini-batch then ends early, and freeze moves groups out).
+func (o *GroupByOp) overCap() bool {
+	if o.cold == nil {
 		return false
 	}
-	mem := o.agg.MemBytes() + changesBytes*int64(ng)
-	c.show(mem)
-	if mem > c.tableLimit() && mem >= minColdBytes {
-		return true // freeze measures again, after the flush
+	mem, ok := o.measure()
+	if ok && mem > o.cold.tableLimit() && mem >= minColdBytes {
+		o.cold.over = true // freeze measures again, after the flush
+		return true
 	}
-	c.since = 0
 	return false
 }
 
+// freeze moves the groups updated longest ago to the store when the table exceeds the
+// cap, leaving half the cap. Only between mini-batches: no group has a pending change.
 func (o *GroupByOp) freeze() error {
 	c := o.cold
 	if c == nil || len(o.cl.list) > 0 {
 		return nil
 	}
-	ng := o.agg.NumGroups()
-	if o.agg.VariableSize() && c.since < max(int64(ng)/4, coldMeasureRows) {
+	mem, ok := o.measure()
+	if !ok {
 		return nil
 	}
-	c.since = 0
-	mem := o.agg.MemBytes() + changesBytes*int64(ng)
-	c.show(mem)
+	ng := o.agg.NumGroups()
 	limit := c.tableLimit()
 	if mem <= limit || mem < minColdBytes || ng == 0 {
 		return nil
