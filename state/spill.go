@@ -38,9 +38,14 @@ type KeyedSpillStore interface {
 	GetKeys(keys [][]byte, fn func(i int, value []byte) error) error
 	// DeleteKey forgets key.
 	DeleteKey(key []byte) error
+	// DeleteKeys forgets keys, in one write.
+	DeleteKeys(keys [][]byte) error
 	// ScanKeys calls fn for every value, in key order; the slices are valid only during
 	// fn, which must not call the store.
 	ScanKeys(fn func(key, value []byte) error) error
+	// ScanRange is ScanKeys over the keys from lo (included) to hi (excluded); a nil
+	// bound is open. An error from fn ends the scan and is returned.
+	ScanRange(lo, hi []byte, fn func(key, value []byte) error) error
 }
 
 // SpillOptions configure a SpillStore.

@@ -338,10 +338,15 @@ func (s *spillStore) GetKeys(keys [][]byte, fn func(int, []byte) error) error {
 
 // iterate runs visit over a fresh iterator of the store and closes it.
 func (s *spillStore) iterate(visit func(it *pebble.Iterator) error) error {
+	return s.iterateIn(nil, visit)
+}
+
+// iterateIn is iterate over an iterator with options o.
+func (s *spillStore) iterateIn(o *pebble.IterOptions, visit func(it *pebble.Iterator) error) error {
 	if err := s.err(); err != nil {
 		return err
 	}
-	it, err := s.db.NewIter(nil)
+	it, err := s.db.NewIter(o)
 	if err != nil {
 		return s.wrap(err)
 	}
@@ -365,8 +370,35 @@ func (s *spillStore) DeleteKey(key []byte) error {
 	return s.wrote(len(key))
 }
 
+func (s *spillStore) DeleteKeys(keys [][]byte) error {
+	if err := s.err(); err != nil || len(keys) == 0 {
+		return err
+	}
+	b := s.db.NewBatch()
+	n := 0
+	for _, k := range keys {
+		if err := b.Delete(k, nil); err != nil {
+			_ = b.Close()
+			return s.wrap(err)
+		}
+		n += len(k)
+	}
+	if err := b.Commit(pebble.NoSync); err != nil {
+		_ = b.Close()
+		return s.wrap(err)
+	}
+	if err := b.Close(); err != nil {
+		return s.wrap(err)
+	}
+	return s.wrote(n)
+}
+
 func (s *spillStore) ScanKeys(fn func(key, value []byte) error) error {
-	return s.iterate(func(it *pebble.Iterator) error {
+	return s.ScanRange(nil, nil, fn)
+}
+
+func (s *spillStore) ScanRange(lo, hi []byte, fn func(key, value []byte) error) error {
+	return s.iterateIn(&pebble.IterOptions{LowerBound: lo, UpperBound: hi}, func(it *pebble.Iterator) error {
 		for it.First(); it.Valid(); it.Next() {
 			v, err := it.ValueAndErr()
 			if err == nil {

@@ -221,4 +221,51 @@ func TestSpillStoreByKey(t *testing.T) {
 	if err != nil || n != len(want) {
 		t.Fatalf("scanned %d of %d: %v", n, len(want), err)
 	}
+	// A range: its keys only, in order; an error from fn ends it.
+	lo, hi := []byte("key-1"), []byte("key-2")
+	var inRange []string
+	for k := range want {
+		if k >= string(lo) && k < string(hi) {
+			inRange = append(inRange, k)
+		}
+	}
+	slices.Sort(inRange)
+	var scanned []string
+	if err := ks.ScanRange(lo, hi, func(k, _ []byte) error { scanned = append(scanned, string(k)); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(scanned, inRange) || len(scanned) < 100 {
+		t.Fatalf("the range scan gave %d keys, want the %d in range", len(scanned), len(inRange))
+	}
+	stop := errors.New("stop")
+	scanned = nil
+	err = ks.ScanRange(lo, nil, func(k, _ []byte) error {
+		scanned = append(scanned, string(k))
+		if len(scanned) == 3 {
+			return stop
+		}
+		return nil
+	})
+	if !errors.Is(err, stop) || !slices.Equal(scanned, inRange[:3]) {
+		t.Fatalf("an open range stopped by fn gave %v, %v", scanned, err)
+	}
+	// One write of many deletes.
+	var gone [][]byte
+	for _, k := range inRange {
+		gone = append(gone, []byte(k))
+		delete(want, k)
+	}
+	if err := ks.DeleteKeys(gone); err != nil {
+		t.Fatal(err)
+	}
+	n = 0
+	if err := ks.ScanKeys(func(k, _ []byte) error {
+		if _, ok := want[string(k)]; !ok {
+			return fmt.Errorf("%s was deleted", k)
+		}
+		n++
+		return nil
+	}); err != nil || n != len(want) {
+		t.Fatalf("after the deletes scanned %d of %d: %v", n, len(want), err)
+	}
 }
