@@ -1,8 +1,10 @@
 """A bounded group_by and a tumbling-window aggregation whose groups take ten times the
 memory cap: the Pebble backend (groups spilled to disk in partitions by key hash, merged a
 partition at a time at the end or when a window fires) against the memory backend, and
-DuckDB on the same Parquet file for reference; and an updating group_by over an unbounded
-generator whose groups take ten times the cap (groups in a keyed store beyond it).
+DuckDB on the same Parquet file for reference; session windows over the same file (keys
+beyond the cap in a keyed store with their timers); and an updating group_by over an
+unbounded generator whose groups take ten times the cap (groups in a keyed store beyond
+it).
 
 Each run is a child process: its wall time and peak RSS are its own. The riverbed
 answers must equal DuckDB's. Writes the section "## State larger than memory: a
@@ -31,7 +33,13 @@ TITLE = "## State larger than memory: a group_by and windows (Pebble) against me
 PARALLELISM = 2
 SQL = {"group_by": "select k, count(*) as n, sum(v) as sv, min(s) as mn from t group by k",
        "window": "select k, epoch_us(ts) // 600000000 as w, count(*) as n, sum(v) as sv, min(s) as mn "
-                 "from t group by k, w"}
+                 "from t group by k, w",
+       # Sessions with a 10-minute gap as gaps and islands: a new one where a key's rows are
+       # 10 minutes or more apart.
+       "session": "select k, min(t) as w, count(*) as n, sum(v) as sv, min(s) as mn from ("
+                  " select *, sum(brk) over (partition by k order by t rows unbounded preceding) as sid from ("
+                  "  select k, v, s, epoch_us(ts) as t, coalesce(epoch_us(ts) - lag(epoch_us(ts)) over "
+                  "   (partition by k order by ts) >= 600000000, true)::int as brk from t)) group by k, sid"}
 HOUR_US = 3_600_000_000
 
 
@@ -87,8 +95,9 @@ def child(argv: list[str]) -> None:
         if query == "group_by":
             job = env.read_parquet(path).group_by("k").agg(*aggs).start()
         else:
+            win = rb.tumbling("10m") if query == "window" else rb.session("10m")
             job = (env.read_parquet(path, event_time="ts", max_out_of_orderness="10s").key_by("k")
-                   .window(rb.tumbling("10m")).agg(*aggs).start())
+                   .window(win).agg(*aggs).start())
         peak = [0]
         done = threading.Event()
 
@@ -102,17 +111,19 @@ def child(argv: list[str]) -> None:
         w = threading.Thread(target=watch, daemon=True)
         w.start()
         got = pa.Table.from_batches(list(job.results()), schema=job.schema)
-        if query == "window":
+        if query in ("window", "session"):
             import pyarrow.compute as pc
 
-            bucket = pc.divide(pc.cast(got.column("window_start"), pa.int64()), 600_000_000)
-            got = pa.table({"k": got.column("k"), "w": bucket, "n": got.column("n"), "sv": got.column("sv"),
+            start = pc.cast(got.column("window_start"), pa.int64())
+            if query == "window":
+                start = pc.divide(start, 600_000_000)
+            got = pa.table({"k": got.column("k"), "w": start, "n": got.column("n"), "sv": got.column("sv"),
                             "mn": got.column("mn")})
         done.set()
         w.join()
         held = peak[0]
     secs = time.perf_counter() - t0
-    got = got.sort_by([(c, "ascending") for c in (["k", "w"] if query == "window" else ["k"])])
+    got = got.sort_by([(c, "ascending") for c in (["k"] if query == "group_by" else ["k", "w"])])
     fp = [got.num_rows, int(got.column("n").to_numpy().sum()), int(got.column("sv").to_numpy().sum()),
           hashlib.sha256("\n".join(map(str, got.column("mn").to_pylist())).encode()).hexdigest()]
     print(json.dumps({"seconds": secs, "held": held, "fp": fp}))
@@ -168,7 +179,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=2, help="runs per line (best time, largest RSS)")
     ap.add_argument("--updating-rows", type=int, default=10_000_000)
     ap.add_argument("--updating-keys", type=int, default=2_000_000)
-    ap.add_argument("--queries", default="group_by,window,updating")
+    ap.add_argument("--queries", default="group_by,window,session,updating")
     ap.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -218,6 +229,11 @@ def main() -> None:
         "outgrow `state_memory_limit`, and merged one partition at a time at the end of the input or "
         "when a window fires (`python bench/groupby_spill_bench.py`, in `make bench`). DuckDB on the "
         "same file for reference (the window as a group by key and bucket).",
+        "",
+        "The *session* lines are session windows with a 10-minute gap over the same file and keys: on "
+        "Pebble the keys used longest ago go to a keyed store, every session of each with its timer, and "
+        "come back when a row of theirs comes or their sessions are due to fire. DuckDB's answer is gaps "
+        "and islands (a new session where a key's rows are 10 minutes or more apart).",
         "",
         "The *updating* lines are a `group_by` over an unbounded generator (a changelog: a -U/+U pair "
         f"per update), timed until it has taken {args.updating_rows:,} rows with keys drawn uniformly "

@@ -492,6 +492,38 @@ def test_window_aggregation_ten_times_the_cap_spills_and_matches_duckdb(tmp_path
     assert rows == sorted(zip(*(want[c].to_pylist() for c in ["k", "ws", "n", "sv", "mx"])))
 
 
+
+@pytest.mark.parametrize("mode", ["batch", "streaming"])
+def test_session_windows_beyond_the_cap_spill_and_match_duckdb(tmp_path, mode) -> None:
+    # 100,000 keys with a few rows each over an hour, in sessions with a 5-minute gap.
+    # Batch: every session is open until the input ends (one watermark at the end), many
+    # times the cap: the keys used longest ago go to the store, with their timers, and
+    # come back a chunk at a time to fire. Streaming: the rows in time order, a watermark
+    # 1 s behind: sessions fire as it passes, most of them from the store. Either way the
+    # sessions are DuckDB's (gaps and islands).
+    t = wide_input(300_000, 100_000, "s").drop_columns(["p"])
+    kw = {"runtime_mode": "streaming"} if mode == "streaming" else {}
+    if mode == "streaming":
+        t = t.sort_by("ts")
+    env = rb.Environment(parallelism=1, state_backend="pebble", state_memory_limit=CAP,
+                         checkpoint_dir=tmp_path / "ck", **kw)
+    src = env.from_arrow(t, event_time="ts", max_out_of_orderness="1s")
+    got, m = run_spilling(src.key_by("k").window(rb.session("5m"))
+                          .agg(rb.count().alias("n"), col("v").sum().alias("sv"), col("v").max().alias("mx")),
+                          "window_agg(session)")
+    assert m["spilled_bytes"] >= CAP and m["late_records"] == 0, m
+    assert spill_stores(tmp_path / "ck" / ".work") == [], "the spilled sessions were not removed"
+    want = duck("""
+        with o as (select k, ts, v, coalesce(ts - lag(ts) over (partition by k order by ts) >= interval 5 minute,
+                                             true)::int as brk from t),
+             s as (select *, sum(brk) over (partition by k order by ts, v rows unbounded preceding) as sid from o)
+        select k, min(ts) as ws, max(ts) + interval 5 minute as we, count(*) as n, sum(v) as sv, max(v) as mx
+        from s group by k, sid order by k, ws""", t=t)
+    rows = duck("select k, window_start::timestamp as ws, window_end::timestamp as we, n, sv, mx from got "
+                "order by k, ws", got=got)
+    assert rows.num_rows > 200_000
+    assert rows.to_pylist() == want.to_pylist()
+
 @pytest.mark.parametrize("key_type", ["int64", "decimal"])
 def test_updating_group_by_beyond_the_cap_matches_duckdb_across_a_savepoint(tmp_path, key_type) -> None:
     # An updating group_by over an unbounded stream of 300,000 keys keeps the groups

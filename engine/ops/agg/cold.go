@@ -100,7 +100,7 @@ func (c *coldGroups) open() error {
 	if c.store != nil {
 		return nil
 	}
-	s, err := state.NewSpillStore(c.cfg.Backend, state.SpillOptions{Dir: c.cfg.Dir, MemoryLimit: coldStoreMemory(c.cfg.MemoryLimit), ByKey: true})
+	s, err := state.NewSpillStore(c.cfg.Backend, state.SpillOptions{Dir: c.cfg.Dir, MemoryLimit: KeyedStoreMemory(c.cfg.MemoryLimit), ByKey: true})
 	if err != nil {
 		return rberr.Wrap(rberr.KindOf(err), err, "%s: cannot open the store for groups beyond state_memory_limit", c.op)
 	}
@@ -113,14 +113,15 @@ func (c *coldGroups) open() error {
 	return nil
 }
 
-// coldStoreMemory is the memory of the spill store of an operator subtask with memory
-// cap limit (its memtables and block cache: they cache recently evicted groups and the
-// blocks of the store); the table gets the rest (tableLimit).
-func coldStoreMemory(limit int64) int64 { return min(max(limit/2, 2<<20), 256<<20) }
+// KeyedStoreMemory is the memory of the keyed spill store of an operator subtask with
+// memory cap limit (its memtables and block cache: they cache recently evicted state and
+// the blocks of the store); the operator's tables get the rest (tableLimit). Session
+// windows split their cap the same way.
+func KeyedStoreMemory(limit int64) int64 { return min(max(limit/2, 2<<20), 256<<20) }
 
 // tableLimit is the memory the table may hold.
 func (c *coldGroups) tableLimit() int64 {
-	return max(c.cfg.MemoryLimit-coldStoreMemory(c.cfg.MemoryLimit), 1)
+	return max(c.cfg.MemoryLimit-KeyedStoreMemory(c.cfg.MemoryLimit), 1)
 }
 
 func (c *coldGroups) close() {

@@ -11,3 +11,29 @@ func SpillUse(o runtime.Operator) (resident int64, spills int) {
 	}
 	return w.spiller.Resident(), w.spiller.Spills()
 }
+
+// SpillAllSessions makes session windows with a spill store move every key to it after
+// each batch and watermark, however small their state; it returns the undo.
+func SpillAllSessions() (undo func()) {
+	sessionSpillAll = true
+	return func() { sessionSpillAll = false }
+}
+
+// SessionUse reports a session aggregation's spilling and its key table: the memory of
+// its tables by its estimate, its evictions, the keys in its key table and in its store.
+func SessionUse(o runtime.Operator) (resident int64, spills, keys, stored int) {
+	s := o.(*SessionAggOp)
+	keys = s.keyAgg.NumGroups()
+	if s.cold == nil {
+		return 0, 0, keys, 0
+	}
+	return s.cold.shown, s.cold.spills, keys, s.cold.n
+}
+
+// SetSessionChunk sets the number of keys a watermark brings back from the store at a
+// time; it returns the undo.
+func SetSessionChunk(n int) (undo func()) {
+	was := sessionChunk
+	sessionChunk = n
+	return func() { sessionChunk = was }
+}

@@ -40,6 +40,8 @@ type SessionAggOp struct {
 	ends     sessionHeap
 	ts       []int64
 	touched  []*session // fired sessions that late rows updated since the last emission
+	cold     *coldSessions
+	used     []uint32 // per key id, the batch (cold.clock) that last touched it
 }
 
 type session struct {
@@ -57,6 +59,7 @@ func (o *SessionAggOp) Open(tc *runtime.TaskCtx) error {
 	o.keyAgg = agg.NewTable(o.Name, o.Keys, o.KeyTypes, nil)
 	o.state = agg.NewTable(o.Name, nil, nil, o.Aggs)
 	o.sessions = map[uint32][]*session{}
+	o.cold = newColdSessions(tc, o)
 	return nil
 }
 
@@ -84,6 +87,12 @@ func (o *SessionAggOp) ProcessBatch(m runtime.Message, out runtime.Emitter) erro
 		return err
 	}
 	keyIDs = append([]uint32(nil), keyIDs...)
+	if o.cold != nil {
+		o.cold.clock++
+		if err := o.thawBatch(keyIDs); err != nil {
+			return err
+		}
+	}
 	o.ts = expr.EventTimes(rec.Column(o.TimeIdx), o.ts)
 	ids := make([]uint32, 0, n)
 	rows := make([]int32, 0, n)
@@ -95,6 +104,11 @@ func (o *SessionAggOp) ProcessBatch(m runtime.Message, out runtime.Emitter) erro
 	alias := map[uint32]uint32{} // session ids merged away in this batch -> the survivor
 	var merged []uint32          // their ids, reusable once this batch is done
 	defer func() { o.free = append(o.free, merged...) }()
+	// done frees the merged ids before checkCap, which may renumber the sessions.
+	done := func(rows int) error {
+		o.free, merged = append(o.free, merged...), nil
+		return o.checkCap(rows)
+	}
 	for i, t := range o.ts {
 		if t == math.MinInt64 {
 			lateRows = append(lateRows, int32(i))
@@ -135,6 +149,7 @@ func (o *SessionAggOp) ProcessBatch(m runtime.Message, out runtime.Emitter) erro
 			target.start, target.end = mlo, mhi
 		}
 		o.sessions[k] = list
+		o.stamp(k)
 		heap.Push(&o.ends, sessionRef{end: target.end, s: target})
 		if target.fired && !target.touched {
 			target.touched = true
@@ -158,7 +173,7 @@ func (o *SessionAggOp) ProcessBatch(m runtime.Message, out runtime.Emitter) erro
 		return err
 	}
 	if o.LateOutput || len(rows) == 0 {
-		return nil
+		return done(0)
 	}
 	sub := rec
 	if len(rows) != n {
@@ -170,7 +185,10 @@ func (o *SessionAggOp) ProcessBatch(m runtime.Message, out runtime.Emitter) erro
 	if err := o.state.Update(o.tc.Eval, sub, ids, m.Seq); err != nil {
 		return err
 	}
-	return o.emitTouched(out)
+	if err := o.emitTouched(out); err != nil {
+		return err
+	}
+	return done(len(rows))
 }
 
 func (o *SessionAggOp) mergeInto(dst, src *session) {
@@ -257,6 +275,34 @@ func (o *SessionAggOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
 		return nil
 	}
 	o.wm = wm
+	if err := o.fireDue(wm, out); err != nil {
+		return err
+	}
+	// The stored keys whose timers are due, a chunk at a time.
+	for {
+		more, err := o.thawDue(wm)
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
+		if err := o.fireDue(wm, out); err != nil {
+			return err
+		}
+		if err := o.checkCap(0); err != nil {
+			return err
+		}
+	}
+	if err := o.checkCap(0); err != nil {
+		return err
+	}
+	return out.Emit(runtime.Message{Kind: runtime.MsgWatermark, N: wm})
+}
+
+// fireDue fires the sessions in memory whose end the watermark wm has reached, and drops
+// those whose lateness is over.
+func (o *SessionAggOp) fireDue(wm int64, out runtime.Emitter) error {
 	var fire, drop []*session
 	for len(o.ends) > 0 && o.ends[0].end-1 <= wm {
 		ref := heap.Pop(&o.ends).(sessionRef)
@@ -290,10 +336,7 @@ func (o *SessionAggOp) ProcessWatermark(wm int64, out runtime.Emitter) error {
 	for _, s := range drop { // only after their results are out
 		o.drop(s)
 	}
-	if err != nil {
-		return err
-	}
-	return out.Emit(runtime.Message{Kind: runtime.MsgWatermark, N: wm})
+	return err
 }
 
 // drop forgets a session whose allowed lateness is over.
@@ -310,6 +353,7 @@ func (o *SessionAggOp) Close() {
 		o.keyAgg.Release()
 		o.state.Release()
 	}
+	o.cold.close()
 }
 
 // sessionRef is a heap entry: a session to look at when the watermark reaches end-1.

@@ -29,8 +29,9 @@ import (
 // (emitSpilledUpdates), before the cap is checked again (spilling the table loses its
 // group ids). Such windows are not sliced (openSlices), so their state is one pane.
 // Processing-time windows spill the same way (they fire on the clock through the same
-// fire). Median and quantile spill as every value of a group. Not spilled (their state
-// stays in memory, as before): session windows and a global window aggregation (no key).
+// fire). Median and quantile spill as every value of a group. Session windows keep state
+// by key in a store of their own (session_spill.go). Not spilled (its state stays in
+// memory, as before): a global window aggregation (no key).
 // The late-rows output (LateOutput) aggregates nothing.
 
 // canSpill reports whether the operator's windows may spill.

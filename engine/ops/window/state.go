@@ -2,6 +2,7 @@ package window
 
 import (
 	"container/heap"
+	"math"
 	"sort"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -169,7 +170,7 @@ func (o *SessionAggOp) SaveState(b state.Backend) error {
 		ss = append(ss, list...)
 	}
 	if len(ss) == 0 {
-		return nil
+		return o.saveCold(b)
 	}
 	sort.Slice(ss, func(a, b int) bool {
 		if ss[a].key != ss[b].key {
@@ -200,38 +201,54 @@ func (o *SessionAggOp) SaveState(b state.Backend) error {
 		w.Release()
 		return err
 	}
-	return w.Write(b)
+	if err := w.Write(b); err != nil {
+		return err
+	}
+	return o.saveCold(b)
 }
 
 // LoadState implements runtime.KeyedState.
 func (o *SessionAggOp) LoadState(b state.Backend) error {
 	nk := len(o.KeyTypes)
-	return keyed.ReadState(b, o.tc.Eval.Mem, o.Name, SessionsTable, stateSchema(o.Schema, o.KeyTypes, o.Aggs), func(_ int, rec arrow.RecordBatch) error {
-		n := int(rec.NumRows())
-		keyIDs, err := o.keyAgg.ConsumeKeys(o.tc.Eval.Ctx, rec.Columns()[:nk], n)
-		if err != nil {
-			return err
+	err := keyed.ReadState(b, o.tc.Eval.Mem, o.Name, SessionsTable, stateSchema(o.Schema, o.KeyTypes, o.Aggs), func(_ int, rec arrow.RecordBatch) error {
+		fb := rec.Column(nk + 2).(*array.Boolean)
+		fired := make([]bool, fb.Len())
+		for i := range fired {
+			fired[i] = fb.Value(i)
 		}
-		starts, ends := keyed.Int64s(rec.Column(nk)), keyed.Int64s(rec.Column(nk+1))
-		fired := rec.Column(nk + 2).(*array.Boolean)
-		ids := make([]uint32, n)
-		for i := range ids {
-			s := &session{start: starts[i], end: ends[i], id: o.newID(), key: keyIDs[i], fired: fired.Value(i)}
-			ids[i] = s.id
-			list := o.sessions[s.key]
-			at := sort.Search(len(list), func(j int) bool { return list[j].start > s.start })
-			list = append(list, nil)
-			copy(list[at+1:], list[at:])
-			list[at] = s
-			o.sessions[s.key] = list
-			if !s.fired {
-				heap.Push(&o.ends, sessionRef{end: s.end, s: s})
-			} else {
-				heap.Push(&o.ends, sessionRef{end: s.end + o.Lateness, s: s, cleanup: true})
-			}
-		}
-		return o.state.LoadAccs(ids, rec.Columns()[nk+3:])
+		_, err := o.addSessions(rec.Columns()[:nk], keyed.Int64s(rec.Column(nk)), keyed.Int64s(rec.Column(nk+1)), fired, rec.Columns()[nk+3:])
+		return err
 	})
+	if err != nil {
+		return err
+	}
+	if o.cold != nil {
+		o.cold.since = math.MaxInt32 // measure now
+	}
+	return o.checkCap(0)
+}
+
+// addSessions adds sessions (their key columns, bounds and accumulator state columns)
+// to memory, and returns the key id of each.
+func (o *SessionAggOp) addSessions(keys []arrow.Array, starts, ends []int64, fired []bool, accs []arrow.Array) ([]uint32, error) {
+	n := len(starts)
+	keyIDs, err := o.keyAgg.ConsumeKeys(o.tc.Eval.Ctx, keys, n)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]uint32, n)
+	for i := range ids {
+		s := &session{start: starts[i], end: ends[i], id: o.newID(), key: keyIDs[i], fired: fired[i]}
+		ids[i] = s.id
+		list := o.sessions[s.key]
+		at := sort.Search(len(list), func(j int) bool { return list[j].start > s.start })
+		list = append(list, nil)
+		copy(list[at+1:], list[at:])
+		list[at] = s
+		o.sessions[s.key] = list
+		heap.Push(&o.ends, sessionRef{end: o.dueAt(s), s: s, cleanup: s.fired})
+	}
+	return keyIDs, o.state.LoadAccs(ids, accs)
 }
 
 var (

@@ -1,0 +1,643 @@
+package window
+
+import (
+	"bytes"
+	"container/heap"
+	"encoding/binary"
+	"errors"
+	"math"
+	"slices"
+	"sort"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/riverbed-engine/riverbed/engine/ops/agg"
+	"github.com/riverbed-engine/riverbed/engine/ops/keyed"
+	"github.com/riverbed-engine/riverbed/engine/runtime"
+	"github.com/riverbed-engine/riverbed/internal/rberr"
+	"github.com/riverbed-engine/riverbed/state"
+)
+
+// Session windows beyond memory. A key's sessions are all in memory or all in a keyed
+// spill store (state_backend="pebble" with state_memory_limit), as Flink keeps window
+// state and timers in RocksDB:
+//
+//   - a key's sessions are stored under sessionPrefix and its encoded key (state.EncodeRow
+//     of the key columns): their count, then for each its start, end, whether it fired
+//     and its encoded accumulator states;
+//   - its timer is stored under timerPrefix, the time the first of them is due (the
+//     heap's time: its end, or end+lateness once fired) in an order-keeping encoding,
+//     and the encoded key, with no value.
+//
+// When the tables outgrow their share of the cap after a batch, the keys updated longest
+// ago go to the store (every session of each) until half of it is left, and the tables
+// are rebuilt from the rest (compact). A batch first brings back the sessions of its
+// keys that are in the store; a watermark first brings back, a chunk of keys at a time,
+// those whose timers are due, and fires and drops them as in memory. A timer of a key
+// brought back earlier is stale: it finds no stored sessions and is dropped. Checkpoints
+// hold every session, stored or not, in SessionsTable, so their format, restores at
+// another parallelism and read_savepoint are as without spilling.
+//
+// Whatever the backend, the key table is rebuilt once most of its keys have no session
+// left (a stream of ever new keys would otherwise grow it without end).
+
+const (
+	sessionPrefix = 's'
+	timerPrefix   = 't'
+)
+
+// sessionChunk is the number of keys a watermark brings back from the store at a time.
+var sessionChunk = 16 << 10
+
+// minSessionSpillBytes is the least state session windows spill from; sessionSpillAll
+// (tests) moves every key to the store after each batch and watermark, however small.
+var (
+	minSessionSpillBytes int64 = agg.MinSpillBytes
+	sessionSpillAll      bool
+)
+
+// Bookkeeping bytes of a session in memory (its struct, its place in its key's list and
+// a heap entry) and of a key with sessions (its map entry and list).
+const (
+	sessionBytes    = 48 + 8 + 24
+	sessionKeyBytes = 64
+)
+
+// coldSessions is the spill store of a session window aggregation, opened at its first
+// eviction.
+type coldSessions struct {
+	op       string
+	cfg      runtime.SpillConfig
+	keyTypes []arrow.DataType
+	accTypes []arrow.DataType
+	metrics  *runtime.SpillMetrics
+	store    state.KeyedSpillStore
+	n        int    // keys in the store
+	clock    uint32 // batches seen: the use stamp of the keys a batch touches
+	since    int64  // rows folded in since the tables were last measured
+	shown    int64
+	spills   int // evictions
+	key      []byte
+}
+
+// newColdSessions returns the cold store of a session aggregation, or nil when its state
+// stays in memory: no cap, a backend that does not spill, no keys, a key or state type
+// without a state encoding, or the late-rows output (it keeps no sessions).
+func newColdSessions(tc *runtime.TaskCtx, o *SessionAggOp) *coldSessions {
+	cfg := tc.Spill()
+	if cfg.MemoryLimit <= 0 || cfg.Backend == "" || !state.Spills(cfg.Backend) || len(o.KeyTypes) == 0 || o.LateOutput {
+		return nil
+	}
+	c := &coldSessions{op: o.Name, cfg: cfg, keyTypes: o.KeyTypes}
+	for _, f := range agg.AccFields(o.Aggs) {
+		c.accTypes = append(c.accTypes, f.Type)
+	}
+	for _, t := range append(slices.Clone(c.keyTypes), c.accTypes...) {
+		if !state.Encodable(t) {
+			return nil
+		}
+	}
+	if tc.Metrics != nil {
+		c.metrics = &tc.Metrics.Spill
+	}
+	return c
+}
+
+func (c *coldSessions) show(n int64) {
+	if c.metrics != nil {
+		c.metrics.Resident.Add(n - c.shown)
+	}
+	c.shown = n
+}
+
+func (c *coldSessions) open() error {
+	if c.store != nil {
+		return nil
+	}
+	s, err := state.NewSpillStore(c.cfg.Backend, state.SpillOptions{Dir: c.cfg.Dir, MemoryLimit: agg.KeyedStoreMemory(c.cfg.MemoryLimit), ByKey: true})
+	if err != nil {
+		return rberr.Wrap(rberr.KindOf(err), err, "%s: cannot open the store for sessions beyond state_memory_limit", c.op)
+	}
+	ks, ok := s.(state.KeyedSpillStore)
+	if !ok {
+		_ = s.Close()
+		return rberr.New(rberr.Internal, "%s: the %s spill store cannot keep sessions by key", c.op, c.cfg.Backend)
+	}
+	c.store = ks
+	return nil
+}
+
+// tableLimit is the memory the tables may hold.
+func (c *coldSessions) tableLimit() int64 {
+	return max(c.cfg.MemoryLimit-agg.KeyedStoreMemory(c.cfg.MemoryLimit), 1)
+}
+
+func (c *coldSessions) close() {
+	if c != nil && c.store != nil {
+		_ = c.store.Close()
+		c.store = nil
+		c.show(0)
+	}
+}
+
+func (c *coldSessions) wrap(err error, doing string) error {
+	return rberr.Wrap(rberr.KindOf(err), err, "%s: %s sessions beyond state_memory_limit", c.op, doing)
+}
+
+// timeKey appends t in an encoding whose byte order is t's order.
+func timeKey(dst []byte, t int64) []byte {
+	return binary.BigEndian.AppendUint64(dst, uint64(t)^(1<<63))
+}
+
+// liveSessions is the number of sessions in memory (ids in use).
+func (o *SessionAggOp) liveSessions() int { return int(o.nextID) - len(o.free) }
+
+// memBytes is the memory of the tables and the bookkeeping of the sessions in memory.
+func (o *SessionAggOp) memBytes() int64 {
+	return o.keyAgg.MemBytes() + o.state.MemBytes() + sessionBytes*int64(o.liveSessions()) + sessionKeyBytes*int64(len(o.sessions))
+}
+
+// stamp marks key k used by the current batch.
+func (o *SessionAggOp) stamp(k uint32) {
+	if o.cold == nil {
+		return
+	}
+	for int(k) >= len(o.used) {
+		o.used = append(o.used, 0)
+	}
+	o.used[k] = o.cold.clock
+}
+
+// checkCap is called after rows rows were folded in (or sessions fired): tables over
+// their share of the cap send the keys used longest ago to the store until half of it
+// is left. Without a store, the tables are rebuilt once most keys have no session.
+func (o *SessionAggOp) checkCap(rows int) error {
+	c := o.cold
+	if c == nil {
+		return o.maybeCompact()
+	}
+	c.since += int64(rows)
+	live := o.liveSessions()
+	if !sessionSpillAll && o.state.VariableSize() && c.since < max(int64(live)/4, 4096) {
+		return o.maybeCompact()
+	}
+	c.since = 0
+	mem := o.memBytes()
+	c.show(mem)
+	limit := c.tableLimit()
+	if len(o.sessions) == 0 || !sessionSpillAll && (mem <= limit || mem < minSessionSpillBytes) {
+		return o.maybeCompact()
+	}
+	keys := make([]uint32, 0, len(o.sessions))
+	for k := range o.sessions {
+		keys = append(keys, k)
+	}
+	evict := len(keys)
+	if !sessionSpillAll {
+		per := float64(mem) / float64(len(keys))
+		evict = min(evict, int(float64(mem-limit/2)/per)+1)
+	}
+	sort.Slice(keys, func(a, b int) bool {
+		ua, ub := o.usedOf(keys[a]), o.usedOf(keys[b])
+		if ua != ub {
+			return ua < ub
+		}
+		return keys[a] < keys[b]
+	})
+	if err := o.evict(keys[:evict]); err != nil {
+		return err
+	}
+	if err := o.compact(); err != nil {
+		return err
+	}
+	c.show(o.memBytes())
+	return nil
+}
+
+func (o *SessionAggOp) usedOf(k uint32) uint32 {
+	if int(k) < len(o.used) {
+		return o.used[k]
+	}
+	return 0
+}
+
+// maybeCompact rebuilds the tables once most of the key table's keys have no session
+// in memory, or most session ids are free.
+func (o *SessionAggOp) maybeCompact() error {
+	const least = 4096
+	if o.keyAgg.NumGroups() > 2*len(o.sessions)+least || int(o.nextID) > 2*o.liveSessions()+least {
+		return o.compact()
+	}
+	return nil
+}
+
+// evict writes the sessions of keys to the store and forgets them in memory.
+func (o *SessionAggOp) evict(keys []uint32) error {
+	c := o.cold
+	if err := c.open(); err != nil {
+		return err
+	}
+	mem := o.tc.Eval.Mem
+	var ids []uint32
+	for _, k := range keys {
+		for _, s := range o.sessions[k] {
+			ids = append(ids, s.id)
+		}
+	}
+	keyCols, err := o.keyAgg.KeyColumns(mem, keys)
+	if err != nil {
+		return err
+	}
+	defer runtime.ReleaseAll(keyCols)
+	_, accs, err := o.state.SaveGroups(mem, ids)
+	if err != nil {
+		return err
+	}
+	defer runtime.ReleaseAll(accs)
+	// Up to sessionChunk keys a write: each key's sessions and its timer, in one buffer.
+	var buf []byte
+	var offs []int // key start, value start (= key end) of each entry, and the end
+	put := func() error {
+		offs = append(offs, len(buf))
+		n := (len(offs) - 1) / 2
+		ks, vs := make([][]byte, n), make([][]byte, n)
+		for i := range ks {
+			ks[i], vs[i] = buf[offs[2*i]:offs[2*i+1]], buf[offs[2*i+1]:offs[2*i+2]]
+		}
+		if err := c.store.PutKeys(ks, vs); err != nil {
+			return c.wrap(err, "writing")
+		}
+		if c.metrics != nil {
+			c.metrics.Written.Add(int64(len(buf)))
+		}
+		buf, offs = buf[:0], offs[:0]
+		return nil
+	}
+	at := 0 // the first session of key i in ids and accs
+	for i, k := range keys {
+		if c.key, err = state.EncodeRow(c.key[:0], keyCols, i); err != nil {
+			return rberr.Wrap(rberr.KindOf(err), err, "%s", o.Name)
+		}
+		list := o.sessions[k]
+		due := int64(math.MaxInt64)
+		offs = append(offs, len(buf))
+		buf = append(append(buf, sessionPrefix), c.key...)
+		offs = append(offs, len(buf))
+		buf = binary.AppendUvarint(buf, uint64(len(list)))
+		for j, s := range list {
+			buf = binary.LittleEndian.AppendUint64(buf, uint64(s.start))
+			buf = binary.LittleEndian.AppendUint64(buf, uint64(s.end))
+			fired := byte(0)
+			if s.fired {
+				fired = 1
+			}
+			buf = append(buf, fired)
+			if buf, err = state.EncodeRow(buf, accs, at+j); err != nil {
+				return rberr.Wrap(rberr.KindOf(err), err, "%s", o.Name)
+			}
+			due = min(due, o.dueAt(s))
+		}
+		at += len(list)
+		// The timer: a key with no value.
+		offs = append(offs, len(buf))
+		buf = append(timeKey(append(buf, timerPrefix), due), c.key...)
+		offs = append(offs, len(buf))
+		if len(offs) >= 4*sessionChunk {
+			if err := put(); err != nil {
+				return err
+			}
+		}
+	}
+	if len(offs) > 0 {
+		if err := put(); err != nil {
+			return err
+		}
+	}
+	for _, k := range keys {
+		for _, s := range o.sessions[k] {
+			s.dead = true
+			o.release(s)
+		}
+		delete(o.sessions, k)
+	}
+	c.n += len(keys)
+	c.spills++
+	return nil
+}
+
+// dueAt is the time of s's heap entry: its end, or once fired the end of its lateness.
+func (o *SessionAggOp) dueAt(s *session) int64 {
+	if s.fired {
+		return s.end + o.Lateness
+	}
+	return s.end
+}
+
+// compact rebuilds the key table, the accumulators and the heap from the sessions in
+// memory (hash tables and accumulator arrays do not shrink), renumbering keys and
+// sessions.
+func (o *SessionAggOp) compact() error {
+	mem := o.tc.Eval.Mem
+	keys := make([]uint32, 0, len(o.sessions))
+	for k := range o.sessions {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	keyAgg := agg.NewTable(o.Name, o.Keys, o.KeyTypes, nil)
+	st := agg.NewTable(o.Name, nil, nil, o.Aggs)
+	fail := func(err error) error {
+		keyAgg.Release()
+		st.Release()
+		return err
+	}
+	var newKeys []uint32
+	if len(keys) > 0 {
+		cols, err := o.keyAgg.KeyColumns(mem, keys)
+		if err != nil {
+			return fail(err)
+		}
+		newKeys, err = keyAgg.ConsumeKeys(o.tc.Eval.Ctx, cols, len(keys))
+		runtime.ReleaseAll(cols)
+		if err != nil {
+			return fail(err)
+		}
+	}
+	var ids []uint32
+	for _, k := range keys {
+		for _, s := range o.sessions[k] {
+			ids = append(ids, s.id)
+		}
+	}
+	if len(ids) > 0 {
+		_, accs, err := o.state.SaveGroups(mem, ids)
+		if err != nil {
+			return fail(err)
+		}
+		seq := make([]uint32, len(ids))
+		for i := range seq {
+			seq[i] = uint32(i)
+		}
+		err = st.LoadAccs(seq, accs)
+		runtime.ReleaseAll(accs)
+		if err != nil {
+			return fail(err)
+		}
+	}
+	sessions := make(map[uint32][]*session, len(keys))
+	var used []uint32
+	if o.cold != nil {
+		used = make([]uint32, len(keys))
+	}
+	o.ends = o.ends[:0]
+	next := uint32(0)
+	for i, k := range keys {
+		list := o.sessions[k]
+		nk := newKeys[i]
+		for _, s := range list {
+			s.key, s.id = nk, next
+			next++
+			o.ends = append(o.ends, sessionRef{end: o.dueAt(s), s: s, cleanup: s.fired})
+		}
+		sessions[nk] = list
+		if used != nil {
+			used[nk] = o.usedOf(k)
+		}
+	}
+	heap.Init(&o.ends)
+	o.keyAgg.Release()
+	o.state.Release()
+	o.keyAgg, o.state, o.sessions, o.used = keyAgg, st, sessions, used
+	o.free, o.nextID = nil, next
+	return nil
+}
+
+// thawBatch brings back the stored sessions of the keys of a batch (their ids) that have
+// none in memory.
+func (o *SessionAggOp) thawBatch(keyIDs []uint32) error {
+	c := o.cold
+	if c == nil || c.n == 0 {
+		return nil
+	}
+	var missing []uint32
+	seen := map[uint32]bool{}
+	for _, k := range keyIDs {
+		if _, ok := o.sessions[k]; !ok && !seen[k] {
+			seen[k] = true
+			missing = append(missing, k)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	cols, err := o.keyAgg.KeyColumns(o.tc.Eval.Mem, missing)
+	if err != nil {
+		return err
+	}
+	defer runtime.ReleaseAll(cols)
+	want := make([][]byte, len(missing))
+	for i := range missing {
+		if c.key, err = state.EncodeRow(append(c.key[:0], sessionPrefix), cols, i); err != nil {
+			return rberr.Wrap(rberr.KindOf(err), err, "%s", o.Name)
+		}
+		want[i] = bytes.Clone(c.key)
+	}
+	slices.SortFunc(want, bytes.Compare)
+	return o.thaw(want)
+}
+
+// errEnough ends a scan of timers that found a chunk of keys.
+var errEnough = errors.New("enough timers")
+
+// thawDue brings back the sessions of up to sessionChunk keys whose timers are due at
+// watermark wm (deleting the timers) and reports whether any timer was due.
+func (o *SessionAggOp) thawDue(wm int64) (bool, error) {
+	c := o.cold
+	if c == nil || c.n == 0 {
+		return false, nil
+	}
+	lo := []byte{timerPrefix}
+	hi := []byte{timerPrefix + 1}
+	if wm < math.MaxInt64-1 {
+		hi = timeKey([]byte{timerPrefix}, wm+2) // due when its time-1 <= wm
+	}
+	var timers, want [][]byte
+	err := c.store.ScanRange(lo, hi, func(k, _ []byte) error {
+		if len(k) < 9 {
+			return rberr.New(rberr.Data, "%s: a damaged timer in the store of its sessions", o.Name)
+		}
+		timers = append(timers, bytes.Clone(k))
+		want = append(want, append([]byte{sessionPrefix}, k[9:]...))
+		if len(timers) == sessionChunk {
+			return errEnough
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errEnough) {
+		return false, c.wrap(err, "reading the timers of")
+	}
+	if len(timers) == 0 {
+		return false, nil
+	}
+	if err := c.store.DeleteKeys(timers); err != nil {
+		return false, c.wrap(err, "deleting the timers of")
+	}
+	slices.SortFunc(want, bytes.Compare)
+	want = slices.CompactFunc(want, func(a, b []byte) bool { return bytes.Equal(a, b) })
+	return true, o.thaw(want)
+}
+
+// sessionBuilders returns one builder per column of decoded sessions: keys, start, end,
+// fired, accumulator states.
+func (c *coldSessions) builders(o *SessionAggOp) []array.Builder {
+	mem := o.tc.Eval.Mem
+	var bs []array.Builder
+	for _, t := range c.keyTypes {
+		bs = append(bs, array.NewBuilder(mem, t))
+	}
+	bs = append(bs, array.NewInt64Builder(mem), array.NewInt64Builder(mem), array.NewBooleanBuilder(mem))
+	for _, t := range c.accTypes {
+		bs = append(bs, array.NewBuilder(mem, t))
+	}
+	return bs
+}
+
+// decode appends the sessions stored under key (sessionPrefix and the encoded key) with
+// value val to bs (builders).
+func (c *coldSessions) decode(key, val []byte, bs []array.Builder) error {
+	nk := len(c.keyTypes)
+	damaged := rberr.New(rberr.Data, "%s: damaged sessions in the store of its sessions", c.op)
+	n, at := binary.Uvarint(val)
+	if at <= 0 || n == 0 || n > uint64(len(val)) || len(key) == 0 {
+		return damaged
+	}
+	for range n {
+		if _, err := state.DecodeRow(key[1:], bs[:nk]); err != nil {
+			return rberr.Wrap(rberr.Data, err, "%s: a session's key in the store of its sessions", c.op)
+		}
+		if len(val)-at < 17 {
+			return damaged
+		}
+		bs[nk].(*array.Int64Builder).Append(int64(binary.LittleEndian.Uint64(val[at:])))
+		bs[nk+1].(*array.Int64Builder).Append(int64(binary.LittleEndian.Uint64(val[at+8:])))
+		bs[nk+2].(*array.BooleanBuilder).Append(val[at+16] == 1)
+		at += 17
+		m, err := state.DecodeRow(val[at:], bs[nk+3:])
+		if err != nil {
+			return rberr.Wrap(rberr.Data, err, "%s: a session's state in the store of its sessions", c.op)
+		}
+		at += m
+	}
+	if at != len(val) {
+		return damaged
+	}
+	return nil
+}
+
+// finish turns builders into the columns of SessionsTable: keys, bounds, accumulator
+// states (and the bounds as int64s).
+func (c *coldSessions) finish(bs []array.Builder) (cols []arrow.Array, starts, ends []int64, fired []bool) {
+	cols = make([]arrow.Array, len(bs))
+	for i, b := range bs {
+		cols[i] = b.NewArray()
+		b.Release()
+	}
+	nk := len(c.keyTypes)
+	starts = slices.Clone(cols[nk].(*array.Int64).Int64Values())
+	ends = slices.Clone(cols[nk+1].(*array.Int64).Int64Values())
+	fb := cols[nk+2].(*array.Boolean)
+	fired = make([]bool, fb.Len())
+	for i := range fired {
+		fired[i] = fb.Value(i)
+	}
+	return cols, starts, ends, fired
+}
+
+// thaw brings back into memory the stored sessions of keys (sessionPrefix and encoded
+// keys, sorted, distinct) and deletes them from the store.
+func (o *SessionAggOp) thaw(keys [][]byte) error {
+	c := o.cold
+	bs := c.builders(o)
+	var found [][]byte
+	var read int64
+	err := c.store.GetKeys(keys, func(i int, v []byte) error {
+		found = append(found, keys[i])
+		read += int64(len(keys[i]) + len(v))
+		return c.decode(keys[i], v, bs)
+	})
+	if err != nil {
+		releaseBuilders(bs)
+		return c.wrap(err, "reading")
+	}
+	if len(found) == 0 {
+		releaseBuilders(bs)
+		return nil
+	}
+	if c.metrics != nil {
+		c.metrics.Read.Add(read)
+	}
+	cols, starts, ends, fired := c.finish(bs)
+	defer runtime.ReleaseAll(cols)
+	nk := len(c.keyTypes)
+	keyIDs, err := o.addSessions(cols[:nk], starts, ends, fired, cols[nk+3:])
+	if err != nil {
+		return err
+	}
+	for _, k := range keyIDs {
+		o.stamp(k)
+	}
+	if err := c.store.DeleteKeys(found); err != nil {
+		return c.wrap(err, "deleting")
+	}
+	c.n -= len(found)
+	return nil
+}
+
+func releaseBuilders(bs []array.Builder) {
+	for _, b := range bs {
+		b.Release()
+	}
+}
+
+// saveCold writes the stored sessions to SessionsTable, a chunk at a time.
+func (o *SessionAggOp) saveCold(b state.Backend) error {
+	c := o.cold
+	if c == nil || c.n == 0 {
+		return nil
+	}
+	nk := len(c.keyTypes)
+	var bs []array.Builder
+	keys := 0
+	write := func() error {
+		cols, starts, ends, fired := c.finish(bs)
+		bs, keys = nil, 0
+		defer runtime.ReleaseAll(cols)
+		n := len(starts)
+		out := append(append(append([]arrow.Array{}, cols[:nk]...), boundColumns(o.tc, starts, ends, fired)...), cols[nk+3:]...)
+		defer runtime.ReleaseAll(out[nk : nk+3])
+		w := keyed.NewStateWriter(o.tc.Eval, o.Name, SessionsTable, stateSchema(o.Schema, o.KeyTypes, o.Aggs))
+		if err := w.AddColumns(out, n, keyed.KeyGroups(cols[:nk], n, o.tc.MaxParallelism())); err != nil {
+			w.Release()
+			return err
+		}
+		return w.Write(b)
+	}
+	err := c.store.ScanRange([]byte{sessionPrefix}, []byte{sessionPrefix + 1}, func(k, v []byte) error {
+		if bs == nil {
+			bs = c.builders(o)
+		}
+		if err := c.decode(k, v, bs); err != nil {
+			return err
+		}
+		if keys++; keys == sessionChunk {
+			return write()
+		}
+		return nil
+	})
+	if err == nil && bs != nil {
+		return write()
+	}
+	if bs != nil {
+		releaseBuilders(bs)
+	}
+	return err
+}
