@@ -22,17 +22,19 @@ import (
 // spill store (state_backend="pebble" with state_memory_limit), as Flink keeps window
 // state and timers in RocksDB:
 //
-//   - a key's sessions are stored under sessionPrefix and its encoded key (state.EncodeRow
-//     of the key columns): their count, then for each its start, end, whether it fired
-//     and its encoded accumulator states;
+//   - a key's sessions are stored under sessionPrefix, the key's hash (the key table's)
+//     and its encoding (state.EncodeRow of the key columns): their count, then for each
+//     its start, end, whether it fired and its encoded accumulator states;
 //   - its timer is stored under timerPrefix, the time the first of them is due (the
 //     heap's time: its end, or end+lateness once fired) in an order-keeping encoding,
-//     and the encoded key, with no value.
+//     and the key's hash and encoding, with no value.
 //
 // When the tables outgrow their share of the cap after a batch, the keys updated longest
 // ago go to the store (every session of each) until half of it is left, and the tables
 // are rebuilt from the rest (compact). A batch first brings back the sessions of its
-// keys that are in the store; a watermark first brings back, a chunk of keys at a time,
+// keys that are in the store (those a Bloom filter of the stored keys' hashes may hold:
+// most keys of a batch are new or had their sessions fired, and a lookup that finds
+// nothing costs as much as one that does); a watermark first brings back, a chunk of keys at a time,
 // those whose timers are due, and fires and drops them as in memory. A timer of a key
 // brought back earlier is stale: it finds no stored sessions and is dropped. Checkpoints
 // hold every session, stored or not, in SessionsTable, so their format, restores at
@@ -77,6 +79,7 @@ type coldSessions struct {
 	since    int64  // rows folded in since the tables were last measured
 	shown    int64
 	spills   int // evictions
+	filter   keyFilter
 	key      []byte
 }
 
@@ -124,6 +127,7 @@ func (c *coldSessions) open() error {
 		return rberr.New(rberr.Internal, "%s: the %s spill store cannot keep sessions by key", c.op, c.cfg.Backend)
 	}
 	c.store = ks
+	c.filter = newKeyFilter(0)
 	return nil
 }
 
@@ -152,9 +156,14 @@ func timeKey(dst []byte, t int64) []byte {
 // liveSessions is the number of sessions in memory (ids in use).
 func (o *SessionAggOp) liveSessions() int { return int(o.nextID) - len(o.free) }
 
-// memBytes is the memory of the tables and the bookkeeping of the sessions in memory.
+// memBytes is the memory of the tables, the bookkeeping of the sessions in memory and
+// the filter of the stored keys.
 func (o *SessionAggOp) memBytes() int64 {
-	return o.keyAgg.MemBytes() + o.state.MemBytes() + sessionBytes*int64(o.liveSessions()) + sessionKeyBytes*int64(len(o.sessions))
+	n := o.keyAgg.MemBytes() + o.state.MemBytes() + sessionBytes*int64(o.liveSessions()) + sessionKeyBytes*int64(len(o.sessions))
+	if o.cold != nil {
+		n += int64(len(o.cold.filter.nib))
+	}
+	return n
 }
 
 // stamp marks key k used by the current batch.
@@ -273,9 +282,12 @@ func (o *SessionAggOp) evict(keys []uint32) error {
 		buf, offs = buf[:0], offs[:0]
 		return nil
 	}
+	hashes := o.keyAgg.Hashes()
 	at := 0 // the first session of key i in ids and accs
 	for i, k := range keys {
-		if c.key, err = state.EncodeRow(c.key[:0], keyCols, i); err != nil {
+		c.filter.add(hashes[k])
+		c.key = binary.BigEndian.AppendUint64(c.key[:0], hashes[k])
+		if c.key, err = state.EncodeRow(c.key, keyCols, i); err != nil {
 			return rberr.Wrap(rberr.KindOf(err), err, "%s", o.Name)
 		}
 		list := o.sessions[k]
@@ -322,6 +334,74 @@ func (o *SessionAggOp) evict(keys []uint32) error {
 	}
 	c.n += len(keys)
 	c.spills++
+	return o.refilter()
+}
+
+// keyFilter is a counting Bloom filter of key hashes: three 4-bit counters a key, eight
+// counters a key for the keys it is sized for (about 3% false positives), so that keys
+// read back from the store leave it too. A counter at 15 stays there.
+type keyFilter struct {
+	nib  []byte // counters, two a byte
+	mask uint64 // of a counter's index
+	keys int    // keys in it
+}
+
+// newKeyFilter returns a filter sized for keys keys (at least 8K).
+func newKeyFilter(keys int) keyFilter {
+	m := 1 << 16
+	for m < 8*keys {
+		m *= 2
+	}
+	return keyFilter{nib: make([]byte, m/2), mask: uint64(m - 1)}
+}
+
+// count changes the counters of hash h by d (+1 or -1).
+func (f *keyFilter) count(h uint64, d int) {
+	h2 := h>>32 | 1
+	for i := range uint64(3) {
+		j := (h + i*h2) & f.mask
+		b, shift := &f.nib[j>>1], (j&1)*4
+		if c := *b >> shift & 15; c < 15 && (d > 0 || c > 0) {
+			*b = byte(int(*b) + d<<shift)
+		}
+	}
+	f.keys += d
+}
+
+func (f *keyFilter) add(h uint64)    { f.count(h, 1) }
+func (f *keyFilter) remove(h uint64) { f.count(h, -1) }
+
+func (f *keyFilter) has(h uint64) bool {
+	h2 := h>>32 | 1
+	for i := range uint64(3) {
+		j := (h + i*h2) & f.mask
+		if f.nib[j>>1]>>((j&1)*4)&15 == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// refilter rebuilds the filter, sized for twice the keys stored, once it holds more
+// keys than it was sized for: a scan of the stored keys, their hashes read from their
+// keys.
+func (o *SessionAggOp) refilter() error {
+	c := o.cold
+	if f := &c.filter; f.keys <= len(f.nib)*2/8 {
+		return nil
+	}
+	f := newKeyFilter(2 * c.n)
+	err := c.store.ScanRange([]byte{sessionPrefix}, []byte{sessionPrefix + 1}, func(k, _ []byte) error {
+		if len(k) < 9 {
+			return rberr.New(rberr.Data, "%s: a damaged key in the store of its sessions", o.Name)
+		}
+		f.add(binary.BigEndian.Uint64(k[1:]))
+		return nil
+	})
+	if err != nil {
+		return c.wrap(err, "reading the keys of")
+	}
+	c.filter = f
 	return nil
 }
 
@@ -420,10 +500,13 @@ func (o *SessionAggOp) thawBatch(keyIDs []uint32) error {
 	}
 	var missing []uint32
 	seen := map[uint32]bool{}
+	hashes := o.keyAgg.Hashes()
 	for _, k := range keyIDs {
 		if _, ok := o.sessions[k]; !ok && !seen[k] {
 			seen[k] = true
-			missing = append(missing, k)
+			if c.filter.has(hashes[k]) {
+				missing = append(missing, k)
+			}
 		}
 	}
 	if len(missing) == 0 {
@@ -435,8 +518,9 @@ func (o *SessionAggOp) thawBatch(keyIDs []uint32) error {
 	}
 	defer runtime.ReleaseAll(cols)
 	want := make([][]byte, len(missing))
-	for i := range missing {
-		if c.key, err = state.EncodeRow(append(c.key[:0], sessionPrefix), cols, i); err != nil {
+	for i, k := range missing {
+		c.key = binary.BigEndian.AppendUint64(append(c.key[:0], sessionPrefix), hashes[k])
+		if c.key, err = state.EncodeRow(c.key, cols, i); err != nil {
 			return rberr.Wrap(rberr.KindOf(err), err, "%s", o.Name)
 		}
 		want[i] = bytes.Clone(c.key)
@@ -462,7 +546,7 @@ func (o *SessionAggOp) thawDue(wm int64) (bool, error) {
 	}
 	var timers, want [][]byte
 	err := c.store.ScanRange(lo, hi, func(k, _ []byte) error {
-		if len(k) < 9 {
+		if len(k) < 17 {
 			return rberr.New(rberr.Data, "%s: a damaged timer in the store of its sessions", o.Name)
 		}
 		timers = append(timers, bytes.Clone(k))
@@ -501,17 +585,17 @@ func (c *coldSessions) builders(o *SessionAggOp) []array.Builder {
 	return bs
 }
 
-// decode appends the sessions stored under key (sessionPrefix and the encoded key) with
-// value val to bs (builders).
+// decode appends the sessions stored under key (sessionPrefix, the key's hash and its
+// encoding) with value val to bs (builders).
 func (c *coldSessions) decode(key, val []byte, bs []array.Builder) error {
 	nk := len(c.keyTypes)
 	damaged := rberr.New(rberr.Data, "%s: damaged sessions in the store of its sessions", c.op)
 	n, at := binary.Uvarint(val)
-	if at <= 0 || n == 0 || n > uint64(len(val)) || len(key) == 0 {
+	if at <= 0 || n == 0 || n > uint64(len(val)) || len(key) < 9 {
 		return damaged
 	}
 	for range n {
-		if _, err := state.DecodeRow(key[1:], bs[:nk]); err != nil {
+		if _, err := state.DecodeRow(key[9:], bs[:nk]); err != nil {
 			return rberr.Wrap(rberr.Data, err, "%s: a session's key in the store of its sessions", c.op)
 		}
 		if len(val)-at < 17 {
@@ -552,8 +636,8 @@ func (c *coldSessions) finish(bs []array.Builder) (cols []arrow.Array, starts, e
 	return cols, starts, ends, fired
 }
 
-// thaw brings back into memory the stored sessions of keys (sessionPrefix and encoded
-// keys, sorted, distinct) and deletes them from the store.
+// thaw brings back into memory the stored sessions of keys (store keys under
+// sessionPrefix, sorted, distinct) and deletes them from the store.
 func (o *SessionAggOp) thaw(keys [][]byte) error {
 	c := o.cold
 	bs := c.builders(o)
@@ -587,6 +671,9 @@ func (o *SessionAggOp) thaw(keys [][]byte) error {
 	}
 	if err := c.store.DeleteKeys(found); err != nil {
 		return c.wrap(err, "deleting")
+	}
+	for _, k := range found {
+		c.filter.remove(binary.BigEndian.Uint64(k[1:]))
 	}
 	c.n -= len(found)
 	return nil
