@@ -79,7 +79,7 @@ type coldSessions struct {
 	since    int64  // rows folded in since the tables were last measured
 	shown    int64
 	spills   int // evictions
-	filter   keyFilter
+	filter   keyed.KeyFilter
 	key      []byte
 }
 
@@ -127,7 +127,7 @@ func (c *coldSessions) open() error {
 		return rberr.New(rberr.Internal, "%s: the %s spill store cannot keep sessions by key", c.op, c.cfg.Backend)
 	}
 	c.store = ks
-	c.filter = newKeyFilter(0)
+	c.filter = keyed.NewKeyFilter(0)
 	return nil
 }
 
@@ -161,7 +161,7 @@ func (o *SessionAggOp) liveSessions() int { return int(o.nextID) - len(o.free) }
 func (o *SessionAggOp) memBytes() int64 {
 	n := o.keyAgg.MemBytes() + o.state.MemBytes() + sessionBytes*int64(o.liveSessions()) + sessionKeyBytes*int64(len(o.sessions))
 	if o.cold != nil {
-		n += int64(len(o.cold.filter.nib))
+		n += o.cold.filter.MemBytes()
 	}
 	return n
 }
@@ -285,7 +285,7 @@ func (o *SessionAggOp) evict(keys []uint32) error {
 	hashes := o.keyAgg.Hashes()
 	at := 0 // the first session of key i in ids and accs
 	for i, k := range keys {
-		c.filter.add(hashes[k])
+		c.filter.Add(hashes[k])
 		c.key = binary.BigEndian.AppendUint64(c.key[:0], hashes[k])
 		if c.key, err = state.EncodeRow(c.key, keyCols, i); err != nil {
 			return rberr.Wrap(rberr.KindOf(err), err, "%s", o.Name)
@@ -337,65 +337,20 @@ func (o *SessionAggOp) evict(keys []uint32) error {
 	return o.refilter()
 }
 
-// keyFilter is a counting Bloom filter of key hashes: three 4-bit counters a key, eight
-// counters a key for the keys it is sized for (about 3% false positives), so that keys
-// read back from the store leave it too. A counter at 15 stays there.
-type keyFilter struct {
-	nib  []byte // counters, two a byte
-	mask uint64 // of a counter's index
-	keys int    // keys in it
-}
-
-// newKeyFilter returns a filter sized for keys keys (at least 8K).
-func newKeyFilter(keys int) keyFilter {
-	m := 1 << 16
-	for m < 8*keys {
-		m *= 2
-	}
-	return keyFilter{nib: make([]byte, m/2), mask: uint64(m - 1)}
-}
-
-// count changes the counters of hash h by d (+1 or -1).
-func (f *keyFilter) count(h uint64, d int) {
-	h2 := h>>32 | 1
-	for i := range uint64(3) {
-		j := (h + i*h2) & f.mask
-		b, shift := &f.nib[j>>1], (j&1)*4
-		if c := *b >> shift & 15; c < 15 && (d > 0 || c > 0) {
-			*b = byte(int(*b) + d<<shift)
-		}
-	}
-	f.keys += d
-}
-
-func (f *keyFilter) add(h uint64)    { f.count(h, 1) }
-func (f *keyFilter) remove(h uint64) { f.count(h, -1) }
-
-func (f *keyFilter) has(h uint64) bool {
-	h2 := h>>32 | 1
-	for i := range uint64(3) {
-		j := (h + i*h2) & f.mask
-		if f.nib[j>>1]>>((j&1)*4)&15 == 0 {
-			return false
-		}
-	}
-	return true
-}
-
 // refilter rebuilds the filter, sized for twice the keys stored, once it holds more
 // keys than it was sized for: a scan of the stored keys, their hashes read from their
 // keys.
 func (o *SessionAggOp) refilter() error {
 	c := o.cold
-	if f := &c.filter; f.keys <= len(f.nib)*2/8 {
+	if !c.filter.Full() {
 		return nil
 	}
-	f := newKeyFilter(2 * c.n)
+	f := keyed.NewKeyFilter(2 * c.n)
 	err := c.store.ScanRange([]byte{sessionPrefix}, []byte{sessionPrefix + 1}, func(k, _ []byte) error {
 		if len(k) < 9 {
 			return rberr.New(rberr.Data, "%s: a damaged key in the store of its sessions", o.Name)
 		}
-		f.add(binary.BigEndian.Uint64(k[1:]))
+		f.Add(binary.BigEndian.Uint64(k[1:]))
 		return nil
 	})
 	if err != nil {
@@ -504,7 +459,7 @@ func (o *SessionAggOp) thawBatch(keyIDs []uint32) error {
 	for _, k := range keyIDs {
 		if _, ok := o.sessions[k]; !ok && !seen[k] {
 			seen[k] = true
-			if c.filter.has(hashes[k]) {
+			if c.filter.Has(hashes[k]) {
 				missing = append(missing, k)
 			}
 		}
@@ -673,7 +628,7 @@ func (o *SessionAggOp) thaw(keys [][]byte) error {
 		return c.wrap(err, "deleting")
 	}
 	for _, k := range found {
-		c.filter.remove(binary.BigEndian.Uint64(k[1:]))
+		c.filter.Remove(binary.BigEndian.Uint64(k[1:]))
 	}
 	c.n -= len(found)
 	return nil

@@ -1,43 +1,44 @@
-package window
+package keyed_test
 
 import (
 	"math/rand"
 	"testing"
 
 	"github.com/riverbed-engine/riverbed/engine/expr"
+	"github.com/riverbed-engine/riverbed/engine/ops/keyed"
 )
 
-// The counting filter of stored keys never forgets a key it holds (a false negative
+// A counting key filter never forgets a key it holds (a false negative
 // would lose its sessions), forgets keys removed (up to its false positives), and keeps
 // a key whose counters saturated.
 func TestKeyFilterAgainstASet(t *testing.T) {
 	rng := rand.New(rand.NewSource(1))
-	f := newKeyFilter(20000)
+	f := keyed.NewKeyFilter(20000)
 	in, out := map[uint64]bool{}, map[uint64]bool{}
 	for i := 0; i < 200000; i++ {
 		h := expr.Mix64(uint64(rng.Intn(40000)))
 		if in[h] {
-			f.remove(h)
+			f.Remove(h)
 			delete(in, h)
 			out[h] = true
 		} else if len(in) < 20000 {
-			f.add(h)
+			f.Add(h)
 			in[h] = true
 			delete(out, h)
 		}
 	}
 	for h := range in {
-		if !f.has(h) {
+		if !f.Has(h) {
 			t.Fatalf("%x was added and not removed, but the filter says it is not there", h)
 		}
 	}
-	if f.keys != len(in) {
-		t.Fatalf("the filter counts %d keys, want %d", f.keys, len(in))
+	if f.Keys() != len(in) {
+		t.Fatalf("the filter counts %d keys, want %d", f.Keys(), len(in))
 	}
 	falsePos := 0
 	const probes = 100000
 	for i := 0; i < probes; i++ {
-		if h := expr.Mix64(uint64(1_000_000 + i)); f.has(h) {
+		if h := expr.Mix64(uint64(1_000_000 + i)); f.Has(h) {
 			falsePos++
 		}
 	}
@@ -46,7 +47,7 @@ func TestKeyFilterAgainstASet(t *testing.T) {
 	}
 	kept := 0
 	for h := range out {
-		if f.has(h) {
+		if f.Has(h) {
 			kept++
 		}
 	}
@@ -56,11 +57,11 @@ func TestKeyFilterAgainstASet(t *testing.T) {
 	// Sixteen adds of one key saturate its counters: removing it then keeps it.
 	const h = 0x9e3779b97f4a7c15
 	for range 16 {
-		f.add(h)
+		f.Add(h)
 	}
-	f.remove(h)
-	f.remove(h)
-	if !f.has(h) {
+	f.Remove(h)
+	f.Remove(h)
+	if !f.Has(h) {
 		t.Fatal("a saturated key was forgotten")
 	}
 }
