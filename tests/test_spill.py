@@ -524,6 +524,26 @@ def test_session_windows_beyond_the_cap_spill_and_match_duckdb(tmp_path, mode) -
     assert rows.num_rows > 200_000
     assert rows.to_pylist() == want.to_pylist()
 
+
+def test_over_frames_beyond_the_cap_spill_and_match_duckdb() -> None:
+    # Streaming aggregations over frames (Flink's OVER aggregation) per key of 100,000, the
+    # rows released in time order by a watermark 1 s behind: the partitions' states (the
+    # rows their frames reach, running aggregates) take many times the cap, so those used
+    # longest ago go to the store and come back when their keys' rows are released. Each
+    # row's aggregates are DuckDB's window functions.
+    t = wide_input(300_000, 100_000, "f").drop_columns(["p"]).sort_by([("ts", "ascending"), ("id", "ascending")])
+    env = rb.Environment(parallelism=1, runtime_mode="streaming", state_backend="pebble", state_memory_limit=CAP)
+    s = env.from_arrow(t, event_time="ts", max_out_of_orderness="1s")
+    got, m = run_spilling(s.with_columns(col("v").sum().over("k", order_by="ts", rows="unbounded").alias("a"),
+                                         col("v").max().over("k", order_by="ts", rows=3).alias("b"),
+                                         rb.count().over("k", order_by="ts", range="10m").alias("c")), "over")
+    assert m["spilled_bytes"] >= 10 * CAP and m["late_records"] == 0, m
+    want = duck("select id, sum(v) over (partition by k order by ts, id rows unbounded preceding) as a, "
+                "max(v) over (partition by k order by ts, id rows 3 preceding) as b, "
+                "count(*) over (partition by k order by ts range between interval 10 minute preceding "
+                "and current row) as c from t order by id", t=t)
+    assert duck("select id, a, b, c from got order by id", got=got).to_pylist() == want.to_pylist()
+
 @pytest.mark.parametrize("key_type", ["int64", "decimal"])
 def test_updating_group_by_beyond_the_cap_matches_duckdb_across_a_savepoint(tmp_path, key_type) -> None:
     # An updating group_by over an unbounded stream of 300,000 keys keeps the groups

@@ -9,6 +9,7 @@
 // ... PRECEDING AND CURRENT ROW) and Flink's streaming OVER aggregation) have their own
 // operator, FrameOp (frame.go): keyed by the partition, on every subtask, with rows
 // released by the watermark when ordered by the event time, and checkpointed state by key
-// group (frame_state.go). Mixed with other window functions they are computed by the
-// bounded operator with the same code (computeFrames).
+// group (frame_state.go), beyond memory in a keyed store (frame_spill.go). Mixed with
+// other window functions they are computed by the bounded operator with the same code
+// (computeFrames).
 package over

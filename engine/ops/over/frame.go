@@ -62,6 +62,7 @@ type FrameOp struct {
 	parts   []*framePart
 	wm      int64
 	ts      []int64
+	cold    *coldParts
 }
 
 // cell is one value of an aggregation's argument.
@@ -307,12 +308,18 @@ func satSub(a, b int64) int64 {
 func (o *FrameOp) Open(tc *runtime.TaskCtx) error {
 	o.tc = tc
 	o.groups = keyed.NewGrouper(o.KeyTypes)
-	o.store.Init(o.InSchema, keyed.NewSpill(tc, o.Name))
+	sp := keyed.NewSpill(tc, o.Name)
+	if sp != nil {
+		sp.SetIndex(o.indexBytes)
+	}
+	o.store.Init(o.InSchema, sp)
 	o.wm = math.MinInt64
+	o.cold = newColdParts(tc, o)
 	return nil
 }
 
 func (o *FrameOp) Close() {
+	o.cold.close()
 	o.store.Release()
 	if o.groups != nil {
 		o.groups.Free()
@@ -502,6 +509,9 @@ func (o *FrameOp) release(wm int64, out runtime.Emitter) error {
 	if n == 0 {
 		return nil
 	}
+	if err := o.thawParts(rows); err != nil {
+		return err
+	}
 	res, err := computeFrames(o.Aggs, rows, o.part)
 	if err != nil {
 		return err
@@ -532,7 +542,10 @@ func (o *FrameOp) release(wm int64, out runtime.Emitter) error {
 	for _, r := range rows {
 		o.store.Drop(r.ref)
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	return o.checkParts(n)
 }
 
 // computeFrames computes each aggregation of each row (rows in (order value, input

@@ -2,6 +2,7 @@ package over
 
 import (
 	"container/heap"
+	"math"
 	"strconv"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -71,77 +72,28 @@ func (o *FrameOp) StateTables() []state.TableSpec {
 // SaveState implements runtime.KeyedState.
 func (o *FrameOp) SaveState(b state.Backend) error {
 	ec, maxPar := o.tc.Eval, o.tc.MaxParallelism()
-	// The rows frames may reach, and the running aggregates, per partition.
-	var rowGids, runGids []uint32
-	var ts []int64
-	vals := make([][]cell, len(o.Aggs))
+	// The rows frames may reach, and the running aggregates, per partition: those in
+	// memory, then those in the store.
+	var gids []uint32
+	var parts []*framePart
 	for g, p := range o.parts {
-		if p == nil || !p.seen {
-			continue
-		}
-		runGids = append(runGids, uint32(g))
-		for j := p.head; j < len(p.ts); j++ {
-			rowGids, ts = append(rowGids, uint32(g)), append(ts, p.ts[j])
-			for a := range o.Aggs {
-				vals[a] = append(vals[a], p.vals[a][j])
-			}
+		if p != nil && p.seen {
+			gids, parts = append(gids, uint32(g)), append(parts, p)
 		}
 	}
-	write := func(table string, schema *arrow.Schema, gids []uint32, extra func() []arrow.Array) error {
-		w := keyed.NewStateWriter(ec, o.Name, table, schema)
-		defer w.Release()
-		if len(gids) > 0 {
-			keys, err := o.groups.KeysFor(ec.Ctx, o.KeyTypes, gids)
-			if err != nil {
-				return err
-			}
-			cols := append(append([]arrow.Array{}, keys...), extra()...)
-			err = w.AddColumns(cols, len(gids), keyed.KeyGroups(keys, len(gids), maxPar))
-			runtime.ReleaseAll(cols)
-			if err != nil {
-				return err
-			}
+	var keys []arrow.Array
+	if len(gids) > 0 {
+		var err error
+		if keys, err = o.groups.KeysFor(ec.Ctx, o.KeyTypes, gids); err != nil {
+			return err
 		}
-		return w.Write(b)
 	}
-	err := write(FrameRowsTable, o.rowsSchema(), rowGids, func() []arrow.Array {
-		cols := []arrow.Array{keyed.Int64Column(ec.Mem, ts)}
-		for a, ag := range o.Aggs {
-			valid := make([]bool, len(ts))
-			if ag.Float {
-				v := make([]float64, len(ts))
-				for i, c := range vals[a] {
-					v[i], valid[i] = c.f, c.ok
-				}
-				cols = append(cols, float64Column(ec, v, valid))
-				continue
-			}
-			v := make([]int64, len(ts))
-			for i, c := range vals[a] {
-				v[i], valid[i] = c.i, c.ok
-			}
-			cols = append(cols, int64Column(ec, v, valid))
-		}
-		return cols
-	})
+	err := o.saveParts(b, keys, parts)
+	runtime.ReleaseAll(keys)
 	if err != nil {
 		return err
 	}
-	err = write(FrameRunTable, o.runSchema(), runGids, func() []arrow.Array {
-		var cols []arrow.Array
-		for a := range o.Aggs {
-			n, si, mi := make([]int64, len(runGids)), make([]int64, len(runGids)), make([]int64, len(runGids))
-			sf, mf := make([]float64, len(runGids)), make([]float64, len(runGids))
-			for i, g := range runGids {
-				r := o.parts[g].run[a]
-				n[i], si[i], mi[i], sf[i], mf[i] = r.n, r.si, r.mi, r.sf, r.mf
-			}
-			cols = append(cols, int64Column(ec, n, nil), int64Column(ec, si, nil), float64Column(ec, sf, nil),
-				int64Column(ec, mi, nil), float64Column(ec, mf, nil))
-		}
-		return cols
-	})
-	if err != nil {
+	if err := o.saveColdParts(func(keys []arrow.Array, parts []*framePart) error { return o.saveParts(b, keys, parts) }); err != nil {
 		return err
 	}
 	n := len(o.pending)
@@ -152,6 +104,90 @@ func (o *FrameOp) SaveState(b state.Backend) error {
 	}
 	extra := append([]arrow.Array{keyed.Int64Column(ec.Mem, times)}, keyed.SeqColumns(ec.Mem, seqs, rows)...)
 	return o.store.SaveRows(b, ec, o.Name, FramePendingTable, o.Keys, maxPar, refs, extra, framePendingFields)
+}
+
+// saveParts writes partitions parts (their key columns keys, one row each; none when
+// there are no parts) to FrameRowsTable and FrameRunTable.
+func (o *FrameOp) saveParts(b state.Backend, keys []arrow.Array, parts []*framePart) error {
+	ec, maxPar := o.tc.Eval, o.tc.MaxParallelism()
+	if len(parts) == 0 {
+		for _, t := range []struct {
+			name   string
+			schema *arrow.Schema
+		}{{FrameRowsTable, o.rowsSchema()}, {FrameRunTable, o.runSchema()}} {
+			w := keyed.NewStateWriter(ec, o.Name, t.name, t.schema)
+			err := w.Write(b)
+			w.Release()
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	var at []int32 // per row of FrameRowsTable, its partition
+	var ts []int64
+	vals := make([][]cell, len(o.Aggs))
+	for i, p := range parts {
+		for j := p.head; j < len(p.ts); j++ {
+			at, ts = append(at, int32(i)), append(ts, p.ts[j])
+			for a := range o.Aggs {
+				vals[a] = append(vals[a], p.vals[a][j])
+			}
+		}
+	}
+	write := func(table string, schema *arrow.Schema, keys []arrow.Array, extra []arrow.Array) error {
+		w := keyed.NewStateWriter(ec, o.Name, table, schema)
+		defer w.Release()
+		defer runtime.ReleaseAll(extra)
+		if n := extra[0].Len(); n > 0 {
+			cols := append(append([]arrow.Array{}, keys...), extra...)
+			if err := w.AddColumns(cols, n, keyed.KeyGroups(keys, n, maxPar)); err != nil {
+				return err
+			}
+		}
+		return w.Write(b)
+	}
+	rowCols := []arrow.Array{keyed.Int64Column(ec.Mem, ts)}
+	for a, ag := range o.Aggs {
+		valid := make([]bool, len(ts))
+		if ag.Float {
+			v := make([]float64, len(ts))
+			for i, c := range vals[a] {
+				v[i], valid[i] = c.f, c.ok
+			}
+			rowCols = append(rowCols, float64Column(ec, v, valid))
+			continue
+		}
+		v := make([]int64, len(ts))
+		for i, c := range vals[a] {
+			v[i], valid[i] = c.i, c.ok
+		}
+		rowCols = append(rowCols, int64Column(ec, v, valid))
+	}
+	keyRec := array.NewRecordBatch(arrow.NewSchema(o.keyFields(), nil), keys, int64(len(parts)))
+	rowKeys, err := runtime.TakeColumns(ec, keyRec, at)
+	keyRec.Release()
+	if err != nil {
+		runtime.ReleaseAll(rowCols)
+		return err
+	}
+	err = write(FrameRowsTable, o.rowsSchema(), rowKeys, rowCols)
+	runtime.ReleaseAll(rowKeys)
+	if err != nil {
+		return err
+	}
+	var runCols []arrow.Array
+	for a := range o.Aggs {
+		n, si, mi := make([]int64, len(parts)), make([]int64, len(parts)), make([]int64, len(parts))
+		sf, mf := make([]float64, len(parts)), make([]float64, len(parts))
+		for i, p := range parts {
+			r := p.run[a]
+			n[i], si[i], mi[i], sf[i], mf[i] = r.n, r.si, r.mi, r.sf, r.mf
+		}
+		runCols = append(runCols, int64Column(ec, n, nil), int64Column(ec, si, nil), float64Column(ec, sf, nil),
+			int64Column(ec, mi, nil), float64Column(ec, mf, nil))
+	}
+	return write(FrameRunTable, o.runSchema(), keys, runCols)
 }
 
 // LoadState implements runtime.KeyedState. Rows of a partition come back in the order
@@ -216,30 +252,10 @@ func (o *FrameOp) LoadState(b state.Backend) error {
 	if err != nil {
 		return err
 	}
-	// Each bounded frame's window: that of the partition's last row.
 	for _, p := range o.parts {
-		if p == nil || len(p.ts) == 0 {
-			continue
-		}
-		last := len(p.ts) - 1
-		for a := range o.Aggs {
-			ag := &o.Aggs[a]
-			if ag.Unbounded {
-				continue
-			}
-			lo := 0
-			if ag.Rows {
-				lo = last - int(min(ag.N, int64(last)))
-			} else {
-				for p.ts[lo] < satSub(p.ts[last], ag.N) {
-					lo++
-				}
-			}
-			p.win[a] = winAcc{lo: lo}
-			for j := lo; j <= last; j++ {
-				if err := p.enter(ag, a, j); err != nil {
-					return err
-				}
+		if p != nil {
+			if err := p.rebuildWindows(o.Aggs); err != nil {
+				return err
 			}
 		}
 	}
@@ -260,7 +276,43 @@ func (o *FrameOp) LoadState(b state.Backend) error {
 		return nil
 	})
 	heap.Init(pendingHeap{o})
-	return err
+	if err != nil {
+		return err
+	}
+	if o.cold != nil {
+		o.cold.since = math.MaxInt32 // measure now
+	}
+	return o.checkParts(0)
+}
+
+// rebuildWindows sets each bounded frame's window to that of the partition's last row
+// (its rows restored or read back from the store).
+func (p *framePart) rebuildWindows(aggs []FrameAgg) error {
+	if len(p.ts) == 0 {
+		return nil
+	}
+	last := len(p.ts) - 1
+	for a := range aggs {
+		ag := &aggs[a]
+		if ag.Unbounded {
+			continue
+		}
+		lo := 0
+		if ag.Rows {
+			lo = last - int(min(ag.N, int64(last)))
+		} else {
+			for p.ts[lo] < satSub(p.ts[last], ag.N) {
+				lo++
+			}
+		}
+		p.win[a] = winAcc{lo: lo}
+		for j := lo; j <= last; j++ {
+			if err := p.enter(ag, a, j); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func int64Column(ec *expr.EvalCtx, v []int64, valid []bool) arrow.Array {

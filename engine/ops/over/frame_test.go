@@ -37,14 +37,18 @@ func (e frameEvent) row() []any { return []any{e.k, e.ts, e.v, e.x} }
 // frameStream is batches of rows with disordered event times (many ties), stamped with
 // the current watermark, and a watermark every other batch.
 func frameStream(seed int64, batches int) ([]opstest.Step, [][]frameEvent, []int64) {
+	return frameStreamOf(seed, batches, []string{"a", "b", "c", "d"}, 10)
+}
+
+// frameStreamOf is frameStream over keys, with up to rows rows a batch.
+func frameStreamOf(seed int64, batches int, keys []string, maxRows int) ([]opstest.Step, [][]frameEvent, []int64) {
 	rng := rand.New(rand.NewSource(seed))
 	var steps []opstest.Step
 	var evs [][]frameEvent
 	var stamps []int64
 	wm := int64(math.MinInt64)
-	keys := []string{"a", "b", "c", "d"}
 	for b := 0; b < batches; b++ {
-		n := 1 + rng.Intn(10)
+		n := 1 + rng.Intn(maxRows)
 		var rows [][]any
 		var es []frameEvent
 		for i := 0; i < n; i++ {
