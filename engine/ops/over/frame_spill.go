@@ -275,13 +275,16 @@ func (o *FrameOp) checkParts(rows int) error {
 		return nil
 	}
 	c.since += int64(rows)
+	if !spillAllParts && c.since < 4096 {
+		return nil
+	}
 	live := 0
 	for _, p := range o.parts {
 		if p != nil {
 			live++
 		}
 	}
-	if !spillAllParts && c.since < max(int64(live)/4, 4096) {
+	if !spillAllParts && c.since < int64(live)/4 {
 		return nil
 	}
 	c.since = 0
