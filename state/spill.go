@@ -103,3 +103,18 @@ func NewSpillStore(backend string, opts SpillOptions) (SpillStore, error) {
 	}
 	return f(opts)
 }
+
+// NewKeyedSpillStore opens an empty spill store of backend kept by key (opts.ByKey).
+func NewKeyedSpillStore(backend string, opts SpillOptions) (KeyedSpillStore, error) {
+	opts.ByKey = true
+	s, err := NewSpillStore(backend, opts)
+	if err != nil {
+		return nil, err
+	}
+	ks, ok := s.(KeyedSpillStore)
+	if !ok {
+		_ = s.Close()
+		return nil, rberr.New(rberr.Internal, "the %s spill store cannot keep values by key", backend)
+	}
+	return ks, nil
+}

@@ -100,16 +100,11 @@ func (c *coldGroups) open() error {
 	if c.store != nil {
 		return nil
 	}
-	s, err := state.NewSpillStore(c.cfg.Backend, state.SpillOptions{Dir: c.cfg.Dir, MemoryLimit: KeyedStoreMemory(c.cfg.MemoryLimit), ByKey: true})
+	s, err := state.NewKeyedSpillStore(c.cfg.Backend, state.SpillOptions{Dir: c.cfg.Dir, MemoryLimit: KeyedStoreMemory(c.cfg.MemoryLimit)})
 	if err != nil {
 		return rberr.Wrap(rberr.KindOf(err), err, "%s: cannot open the store for groups beyond state_memory_limit", c.op)
 	}
-	ks, ok := s.(state.KeyedSpillStore)
-	if !ok {
-		_ = s.Close()
-		return rberr.New(rberr.Internal, "%s: the %s spill store cannot keep groups by key", c.op, c.cfg.Backend)
-	}
-	c.store = ks
+	c.store = s
 	return nil
 }
 

@@ -328,16 +328,11 @@ func (c *coldParts) usedOf(k uint32) uint32 {
 func (o *FrameOp) freezeParts(keys []uint32) error {
 	c := o.cold
 	if c.store == nil {
-		s, err := state.NewSpillStore(c.cfg.Backend, state.SpillOptions{Dir: c.cfg.Dir, MemoryLimit: agg.KeyedStoreMemory(c.cfg.MemoryLimit), ByKey: true})
+		s, err := state.NewKeyedSpillStore(c.cfg.Backend, state.SpillOptions{Dir: c.cfg.Dir, MemoryLimit: agg.KeyedStoreMemory(c.cfg.MemoryLimit)})
 		if err != nil {
 			return o.coldErr(err, "cannot open the store for")
 		}
-		ks, ok := s.(state.KeyedSpillStore)
-		if !ok {
-			_ = s.Close()
-			return rberr.New(rberr.Internal, "%s: the %s spill store cannot keep partitions by key", o.Name, c.cfg.Backend)
-		}
-		c.store = ks
+		c.store = s
 	}
 	cols, err := o.groups.KeysFor(o.tc.Eval.Ctx, o.KeyTypes, keys)
 	if err != nil {

@@ -32,11 +32,12 @@ import (
 // When the tables outgrow their share of the cap after a batch, the keys updated longest
 // ago go to the store (every session of each) until half of it is left, and the tables
 // are rebuilt from the rest (compact). A batch first brings back the sessions of its
-// keys that are in the store (those a Bloom filter of the stored keys' hashes may hold:
-// most keys of a batch are new or had their sessions fired, and a lookup that finds
-// nothing costs as much as one that does); a watermark first brings back, a chunk of keys at a time,
-// those whose timers are due, and fires and drops them as in memory. A timer of a key
-// brought back earlier is stale: it finds no stored sessions and is dropped. Checkpoints
+// keys that are in the store (those a keyed.KeyFilter of the stored keys' hashes may
+// hold: most keys of a batch may be new or have had their sessions fired, and a lookup
+// that finds nothing costs as much as one that does); a watermark first brings back, a
+// chunk of keys at a time, those whose timers are due, and fires and drops them as in
+// memory. A timer of a key brought back earlier is stale: it finds no stored sessions
+// and is dropped. Checkpoints
 // hold every session, stored or not, in SessionsTable, so their format, restores at
 // another parallelism and read_savepoint are as without spilling.
 //
@@ -117,16 +118,11 @@ func (c *coldSessions) open() error {
 	if c.store != nil {
 		return nil
 	}
-	s, err := state.NewSpillStore(c.cfg.Backend, state.SpillOptions{Dir: c.cfg.Dir, MemoryLimit: agg.KeyedStoreMemory(c.cfg.MemoryLimit), ByKey: true})
+	s, err := state.NewKeyedSpillStore(c.cfg.Backend, state.SpillOptions{Dir: c.cfg.Dir, MemoryLimit: agg.KeyedStoreMemory(c.cfg.MemoryLimit)})
 	if err != nil {
 		return rberr.Wrap(rberr.KindOf(err), err, "%s: cannot open the store for sessions beyond state_memory_limit", c.op)
 	}
-	ks, ok := s.(state.KeyedSpillStore)
-	if !ok {
-		_ = s.Close()
-		return rberr.New(rberr.Internal, "%s: the %s spill store cannot keep sessions by key", c.op, c.cfg.Backend)
-	}
-	c.store = ks
+	c.store = s
 	c.filter = keyed.NewKeyFilter(0)
 	return nil
 }
@@ -525,7 +521,7 @@ func (o *SessionAggOp) thawDue(wm int64) (bool, error) {
 	return true, o.thaw(want)
 }
 
-// sessionBuilders returns one builder per column of decoded sessions: keys, start, end,
+// builders returns one builder per column of decoded sessions: keys, start, end,
 // fired, accumulator states.
 func (c *coldSessions) builders(o *SessionAggOp) []array.Builder {
 	mem := o.tc.Eval.Mem
