@@ -77,7 +77,7 @@ type coldSessions struct {
 	store    state.KeyedSpillStore
 	n        int    // keys in the store
 	clock    uint32 // batches seen: the use stamp of the keys a batch touches
-	since    int64  // rows folded in since the tables were last measured
+	since    int64  // rows folded in (and sessions read back) since the tables were last measured
 	shown    int64
 	spills   int // evictions
 	filter   keyed.KeyFilter
@@ -627,6 +627,7 @@ func (o *SessionAggOp) thaw(keys [][]byte) error {
 		c.filter.Remove(binary.BigEndian.Uint64(k[1:]))
 	}
 	c.n -= len(found)
+	c.since += int64(len(starts)) // sessions back in memory count as rows folded in
 	return nil
 }
 
