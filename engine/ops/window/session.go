@@ -120,7 +120,13 @@ func (o *SessionAggOp) ProcessBatch(m runtime.Message, out runtime.Emitter) erro
 		// Sessions overlapping [lo, hi) merge with the new row. A key's sessions never
 		// overlap and are sorted by start, so their ends are sorted too: the overlapping
 		// ones are list[a:b].
-		a := sort.Search(len(list), func(i int) bool { return list[i].end > lo })
+		a := 0
+		if len(list) > 8 {
+			a = sort.Search(len(list), func(i int) bool { return list[i].end > lo })
+		}
+		for a < len(list) && list[a].end <= lo {
+			a++
+		}
 		b := a
 		for b < len(list) && list[b].start < hi {
 			b++
@@ -132,6 +138,7 @@ func (o *SessionAggOp) ProcessBatch(m runtime.Message, out runtime.Emitter) erro
 			continue
 		}
 		var target *session
+		push := true // the session's end or state changed: a heap entry for it
 		if a == b {
 			target = &session{start: lo, end: hi, id: o.newID(), key: k}
 			list = append(list, nil)
@@ -139,6 +146,7 @@ func (o *SessionAggOp) ProcessBatch(m runtime.Message, out runtime.Emitter) erro
 			list[a] = target
 		} else {
 			target = list[a]
+			end, fired := target.end, target.fired
 			mlo, mhi := min(lo, target.start), max(hi, list[b-1].end)
 			for _, s := range list[a+1 : b] {
 				o.mergeInto(target, s)
@@ -147,10 +155,13 @@ func (o *SessionAggOp) ProcessBatch(m runtime.Message, out runtime.Emitter) erro
 			}
 			list = append(list[:a+1], list[b:]...)
 			target.start, target.end = mlo, mhi
+			push = mhi != end || target.fired != fired
 		}
 		o.sessions[k] = list
 		o.stamp(k)
-		heap.Push(&o.ends, sessionRef{end: target.end, s: target})
+		if push {
+			heap.Push(&o.ends, sessionRef{end: target.end, s: target})
+		}
 		if target.fired && !target.touched {
 			target.touched = true
 			o.touched = append(o.touched, target)
