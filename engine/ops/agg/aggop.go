@@ -171,7 +171,9 @@ func (o *GroupByOp) Close() {
 		o.agg.Release()
 	}
 	o.spill.remove()
-	o.cold.close()
+	if o.cold != nil {
+		o.cold.Close()
+	}
 	for _, b := range o.cl.before {
 		b.Release()
 	}

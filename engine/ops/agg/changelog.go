@@ -458,12 +458,12 @@ func (o *GroupByOp) expireCold(cutoff int64, out runtime.Emitter) error {
 		return err
 	}
 	for _, k := range dead {
-		if err := o.cold.store.DeleteKey(k); err != nil {
+		if err := o.cold.Store.DeleteKey(k); err != nil {
 			return rberr.Wrap(rberr.KindOf(err), err, "%s: expiring groups beyond state_memory_limit", o.Name)
 		}
 	}
 	if o.cold != nil {
-		o.cold.n -= len(dead)
+		o.cold.N -= len(dead)
 	}
 	return nil
 }

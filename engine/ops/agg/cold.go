@@ -47,22 +47,17 @@ var (
 	coldEvictHalf   bool
 )
 
-// coldGroups is the spill store of an updating group_by, opened at its first eviction.
+// coldGroups is the keyed store of an updating group_by.
 type coldGroups struct {
-	op       string
-	cfg      runtime.SpillConfig
+	*keyed.ColdStore
 	keyTypes []arrow.DataType
 	accTypes []arrow.DataType
-	metrics  *runtime.SpillMetrics
-	store    state.KeyedSpillStore
-	n        int    // keys in the store
 	clock    uint32 // batches seen: the use stamp of the groups a batch touches
 	since    int64  // rows folded in since the table was last measured
 	over     bool   // the last measure found the table over the cap: measure again
-	shown    int64
-	evicted  int64 // groups ever written to the store
-	thawed   int64 // groups ever read back from it
-	written  int64 // bytes ever written to it
+	evicted  int64  // groups ever written to the store
+	thawed   int64  // groups ever read back from it
+	written  int64  // bytes ever written to it
 	key      []byte
 }
 
@@ -70,8 +65,8 @@ type coldGroups struct {
 // stay in memory: no cap, a backend that does not spill, a global aggregation, or a key
 // type without a state encoding.
 func newColdGroups(tc *runtime.TaskCtx, op string, keyTypes []arrow.DataType, aggs []Spec) *coldGroups {
-	cfg := tc.Spill()
-	if cfg.MemoryLimit <= 0 || cfg.Backend == "" || !state.Spills(cfg.Backend) || len(keyTypes) == 0 {
+	cs := keyed.NewColdStore(tc, op, "groups")
+	if cs == nil || len(keyTypes) == 0 {
 		return nil
 	}
 	for _, t := range keyTypes {
@@ -79,52 +74,11 @@ func newColdGroups(tc *runtime.TaskCtx, op string, keyTypes []arrow.DataType, ag
 			return nil
 		}
 	}
-	c := &coldGroups{op: op, cfg: cfg, keyTypes: keyTypes}
+	c := &coldGroups{ColdStore: cs, keyTypes: keyTypes}
 	for _, f := range AccFields(aggs) {
 		c.accTypes = append(c.accTypes, f.Type)
 	}
-	if tc.Metrics != nil {
-		c.metrics = &tc.Metrics.Spill
-	}
 	return c
-}
-
-func (c *coldGroups) show(n int64) {
-	if c.metrics != nil {
-		c.metrics.Resident.Add(n - c.shown)
-	}
-	c.shown = n
-}
-
-func (c *coldGroups) open() error {
-	if c.store != nil {
-		return nil
-	}
-	s, err := state.NewKeyedSpillStore(c.cfg.Backend, state.SpillOptions{Dir: c.cfg.Dir, MemoryLimit: KeyedStoreMemory(c.cfg.MemoryLimit)})
-	if err != nil {
-		return rberr.Wrap(rberr.KindOf(err), err, "%s: cannot open the store for groups beyond state_memory_limit", c.op)
-	}
-	c.store = s
-	return nil
-}
-
-// KeyedStoreMemory is the memory of the keyed spill store of an operator subtask with
-// memory cap limit (its memtables and block cache: they cache recently evicted state and
-// the blocks of the store); the operator's tables get the rest (tableLimit). Session
-// windows split their cap the same way.
-func KeyedStoreMemory(limit int64) int64 { return min(max(limit/2, 2<<20), 256<<20) }
-
-// tableLimit is the memory the table may hold.
-func (c *coldGroups) tableLimit() int64 {
-	return max(c.cfg.MemoryLimit-KeyedStoreMemory(c.cfg.MemoryLimit), 1)
-}
-
-func (c *coldGroups) close() {
-	if c != nil && c.store != nil {
-		_ = c.store.Close()
-		c.store = nil
-		c.show(0)
-	}
 }
 
 // builders returns one builder per column of a stored group: keys, accumulator states,
@@ -144,11 +98,11 @@ func (c *coldGroups) builders(mem memory.Allocator) []array.Builder {
 func (c *coldGroups) decode(key, val []byte, bs []array.Builder) error {
 	nk := len(c.keyTypes)
 	if _, err := state.DecodeRow(key, bs[:nk]); err != nil {
-		return rberr.Wrap(rberr.Data, err, "%s: a group in its spill store", c.op)
+		return rberr.Wrap(rberr.Data, err, "%s: a group in its spill store", c.Op())
 	}
 	at, err := state.DecodeRow(val, bs[nk:len(bs)-2])
 	if err != nil || len(val)-at != 16 {
-		return rberr.New(rberr.Data, "%s: a damaged group in its spill store", c.op)
+		return rberr.New(rberr.Data, "%s: a damaged group in its spill store", c.Op())
 	}
 	bs[len(bs)-2].(*array.Int64Builder).Append(int64(binary.LittleEndian.Uint64(val[at:])))
 	bs[len(bs)-1].(*array.Int64Builder).Append(int64(binary.LittleEndian.Uint64(val[at+8:])))
@@ -174,7 +128,7 @@ func (c *coldGroups) finishBuilders(bs []array.Builder) (keys, accs []arrow.Arra
 // input batch that are not in the table.
 func (o *GroupByOp) thaw(keys []arrow.Array, n int) error {
 	c := o.cold
-	if c == nil || c.n == 0 {
+	if c == nil || c.N == 0 {
 		return nil
 	}
 	ids := make([]uint32, n)
@@ -202,7 +156,7 @@ func (o *GroupByOp) thaw(keys []arrow.Array, n int) error {
 	slices.SortFunc(want, bytes.Compare)
 	found := 0
 	var read int64
-	err := c.store.GetKeys(want, func(i int, v []byte) error {
+	err := c.Store.GetKeys(want, func(i int, v []byte) error {
 		found++
 		read += int64(len(want[i]) + len(v))
 		return c.decode(want[i], v, bs)
@@ -216,9 +170,7 @@ func (o *GroupByOp) thaw(keys []arrow.Array, n int) error {
 		return nil
 	}
 	c.thawed += int64(found)
-	if c.metrics != nil {
-		c.metrics.Read.Add(read)
-	}
+	c.Read(read)
 	k, a, touched, rows := c.finishBuilders(bs)
 	defer runtime.ReleaseAll(k)
 	defer runtime.ReleaseAll(a)
@@ -277,7 +229,7 @@ func (o *GroupByOp) measure() (mem int64, ok bool) {
 	}
 	c.since, c.over = 0, false
 	mem = o.agg.MemBytes() + changesBytes*int64(ng)
-	c.show(mem)
+	c.Show(mem)
 	return mem, true
 }
 
@@ -288,7 +240,7 @@ func (o *GroupByOp) overCap() bool {
 		return false
 	}
 	mem, ok := o.measure()
-	if ok && mem > o.cold.tableLimit() && mem >= minColdBytes {
+	if ok && mem > o.cold.TableLimit() && mem >= minColdBytes {
 		o.cold.over = true // freeze measures again, after the flush
 		return true
 	}
@@ -307,11 +259,11 @@ func (o *GroupByOp) freeze() error {
 		return nil
 	}
 	ng := o.agg.NumGroups()
-	limit := c.tableLimit()
+	limit := c.TableLimit()
 	if mem <= limit || mem < minColdBytes || ng == 0 {
 		return nil
 	}
-	if err := c.open(); err != nil {
+	if err := c.Open(); err != nil {
 		return err
 	}
 	per := float64(mem) / float64(ng)
@@ -338,7 +290,7 @@ func (o *GroupByOp) freeze() error {
 	if err := o.rebuild(live); err != nil {
 		return err
 	}
-	c.show(o.agg.MemBytes() + changesBytes*int64(o.agg.NumGroups()))
+	c.Show(o.agg.MemBytes() + changesBytes*int64(o.agg.NumGroups()))
 	return nil
 }
 
@@ -351,46 +303,33 @@ func (o *GroupByOp) store(gids []uint32) error {
 	}
 	defer runtime.ReleaseAll(keys)
 	defer runtime.ReleaseAll(accs)
-	// A write of up to coldChunk groups at a time, their keys and values in one buffer.
-	var buf []byte
-	var offs []int // key start, value start, value end of each group
+	// A write of up to coldChunk groups at a time.
+	var b keyed.KeyedBatch
 	put := func() error {
-		ks, vs := make([][]byte, len(offs)/3), make([][]byte, len(offs)/3)
-		for i := range ks {
-			ks[i], vs[i] = buf[offs[3*i]:offs[3*i+1]], buf[offs[3*i+1]:offs[3*i+2]]
-		}
-		if err := c.store.PutKeys(ks, vs); err != nil {
-			return rberr.Wrap(rberr.KindOf(err), err, "%s: writing groups beyond state_memory_limit", o.Name)
-		}
-		c.written += int64(len(buf))
-		if c.metrics != nil {
-			c.metrics.Written.Add(int64(len(buf)))
-		}
-		buf, offs = buf[:0], offs[:0]
-		return nil
+		c.written += int64(len(b.Buf))
+		return c.Put(&b)
 	}
 	for i, g := range gids {
-		offs = append(offs, len(buf))
-		if buf, err = state.EncodeRow(buf, keys, i); err == nil {
-			offs = append(offs, len(buf))
-			buf, err = state.EncodeRow(buf, accs, i)
+		b.Key()
+		if b.Buf, err = state.EncodeRow(b.Buf, keys, i); err == nil {
+			b.Value()
+			b.Buf, err = state.EncodeRow(b.Buf, accs, i)
 		}
 		if err != nil {
 			return rberr.Wrap(rberr.KindOf(err), err, "%s", o.Name)
 		}
-		buf = binary.LittleEndian.AppendUint64(buf, uint64(o.cl.touched[g]))
-		buf = binary.LittleEndian.AppendUint64(buf, uint64(o.cl.rows[g]))
-		offs = append(offs, len(buf))
+		b.Buf = binary.LittleEndian.AppendUint64(b.Buf, uint64(o.cl.touched[g]))
+		b.Buf = binary.LittleEndian.AppendUint64(b.Buf, uint64(o.cl.rows[g]))
 		if !o.cl.stored[g] {
-			c.n++
+			c.N++
 		}
-		if len(offs) == 3*coldChunk {
+		if b.Len() == coldChunk {
 			if err := put(); err != nil {
 				return err
 			}
 		}
 	}
-	if len(offs) > 0 {
+	if b.Len() > 0 {
 		if err := put(); err != nil {
 			return err
 		}
@@ -438,7 +377,7 @@ func (o *GroupByOp) rebuild(live []uint32) error {
 // forget deletes the stored copies of groups gids, which leave the table for good.
 func (o *GroupByOp) forget(gids []uint32) error {
 	c := o.cold
-	if c == nil || c.store == nil {
+	if c == nil || c.Store == nil {
 		return nil
 	}
 	var copies []uint32
@@ -459,11 +398,11 @@ func (o *GroupByOp) forget(gids []uint32) error {
 		if c.key, err = state.EncodeRow(c.key[:0], keys, i); err != nil {
 			return rberr.Wrap(rberr.KindOf(err), err, "%s", o.Name)
 		}
-		if err := c.store.DeleteKey(c.key); err != nil {
+		if err := c.Store.DeleteKey(c.key); err != nil {
 			return rberr.Wrap(rberr.KindOf(err), err, "%s: expiring groups beyond state_memory_limit", o.Name)
 		}
 	}
-	c.n -= len(copies)
+	c.N -= len(copies)
 	return nil
 }
 
@@ -473,7 +412,7 @@ func (o *GroupByOp) forget(gids []uint32) error {
 // store.
 func (o *GroupByOp) scanCold(fn func(keys, accs []arrow.Array, touched, rows []int64, enc [][]byte) error) error {
 	c := o.cold
-	if c == nil || c.n == 0 {
+	if c == nil || c.N == 0 {
 		return nil
 	}
 	var bs []array.Builder
@@ -520,7 +459,7 @@ func (o *GroupByOp) scanCold(fn func(keys, accs []arrow.Array, touched, rows []i
 		}
 		return fn(k, a, touched, rows, e)
 	}
-	err := c.store.ScanKeys(func(key, val []byte) error {
+	err := c.Store.ScanKeys(func(key, val []byte) error {
 		if bs == nil {
 			bs = c.builders(o.tc.Eval.Mem)
 		}

@@ -22,5 +22,5 @@ func PartUse(o runtime.Operator) (bytes int64, inMemory, stored, keys int) {
 	if f.cold == nil {
 		return 0, inMemory, 0, keys
 	}
-	return f.cold.bytes, inMemory, f.cold.n, keys
+	return f.cold.bytes, inMemory, f.cold.N, keys
 }

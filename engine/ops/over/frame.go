@@ -319,7 +319,9 @@ func (o *FrameOp) Open(tc *runtime.TaskCtx) error {
 }
 
 func (o *FrameOp) Close() {
-	o.cold.close()
+	if o.cold != nil {
+		o.cold.Close()
+	}
 	o.store.Release()
 	if o.groups != nil {
 		o.groups.Free()

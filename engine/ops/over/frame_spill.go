@@ -36,23 +36,20 @@ var framePartChunk = 16 << 10
 // spillAllParts (tests) moves every partition to the store after each release.
 var spillAllParts bool
 
-// coldParts is the keyed store of a FrameOp's partitions, opened at its first eviction.
+// coldParts is the keyed store of a FrameOp's partitions.
 type coldParts struct {
-	cfg     runtime.SpillConfig
-	store   state.KeyedSpillStore
-	n       int    // partitions in the store
-	clock   uint32 // releases seen: the use stamp of the partitions a release touches
-	since   int64  // rows released since the partitions were last measured
-	bytes   int64  // the partitions' memory at the last measure
-	used    []uint32
-	filter  keyed.KeyFilter
-	metrics *runtime.SpillMetrics
-	key     []byte
+	*keyed.ColdStore
+	clock  uint32 // releases seen: the use stamp of the partitions a release touches
+	since  int64  // rows released since the partitions were last measured
+	bytes  int64  // the partitions' memory at the last measure
+	used   []uint32
+	filter keyed.KeyFilter
+	key    []byte
 }
 
 func newColdParts(tc *runtime.TaskCtx, o *FrameOp) *coldParts {
-	cfg := tc.Spill()
-	if cfg.MemoryLimit <= 0 || cfg.Backend == "" || !state.Spills(cfg.Backend) || len(o.KeyTypes) == 0 {
+	cs := keyed.NewColdStore(tc, o.Name, "partitions")
+	if cs == nil || len(o.KeyTypes) == 0 {
 		return nil
 	}
 	for _, t := range o.KeyTypes {
@@ -60,28 +57,12 @@ func newColdParts(tc *runtime.TaskCtx, o *FrameOp) *coldParts {
 			return nil
 		}
 	}
-	c := &coldParts{cfg: cfg, filter: keyed.NewKeyFilter(0)}
-	if tc.Metrics != nil {
-		c.metrics = &tc.Metrics.Spill
-	}
-	return c
+	return &coldParts{ColdStore: cs, filter: keyed.NewKeyFilter(0)}
 }
 
-// limit is the memory the partitions in memory may hold.
-func (c *coldParts) limit() int64 {
-	return max((c.cfg.MemoryLimit-agg.KeyedStoreMemory(c.cfg.MemoryLimit))/2, 1)
-}
-
-func (c *coldParts) close() {
-	if c != nil && c.store != nil {
-		_ = c.store.Close()
-		c.store = nil
-	}
-}
-
-func (o *FrameOp) coldErr(err error, doing string) error {
-	return rberr.Wrap(rberr.KindOf(err), err, "%s: %s partitions beyond state_memory_limit", o.Name, doing)
-}
+// limit is the memory the partitions in memory may hold: half of the tables' share (the
+// pending rows get the rest).
+func (c *coldParts) limit() int64 { return max(c.TableLimit()/2, 1) }
 
 // partBytes estimates the memory of a partition's state.
 func partBytes(p *framePart) int64 {
@@ -125,7 +106,7 @@ func (o *FrameOp) thawParts(rows []frameRow) error {
 	for _, r := range rows {
 		k := r.key
 		c.stamp(k)
-		if c.n == 0 || seen[k] || int(k) < len(o.parts) && o.parts[k] != nil {
+		if c.N == 0 || seen[k] || int(k) < len(o.parts) && o.parts[k] != nil {
 			continue
 		}
 		seen[k] = true
@@ -160,7 +141,7 @@ func (o *FrameOp) thawParts(rows []frameRow) error {
 	}
 	var found [][]byte
 	var read int64
-	err = c.store.GetKeys(keys, func(i int, v []byte) error {
+	err = c.Store.GetKeys(keys, func(i int, v []byte) error {
 		p, err := o.decodePart(v)
 		if err != nil {
 			return err
@@ -172,21 +153,19 @@ func (o *FrameOp) thawParts(rows []frameRow) error {
 		return nil
 	})
 	if err != nil {
-		return o.coldErr(err, "reading")
+		return c.Wrap(err, "reading")
 	}
 	if len(found) == 0 {
 		return nil
 	}
-	if c.metrics != nil {
-		c.metrics.Read.Add(read)
-	}
-	if err := c.store.DeleteKeys(found); err != nil {
-		return o.coldErr(err, "deleting")
+	c.Read(read)
+	if err := c.Store.DeleteKeys(found); err != nil {
+		return c.Wrap(err, "deleting")
 	}
 	for _, k := range found {
 		c.filter.Remove(binary.BigEndian.Uint64(k))
 	}
-	c.n -= len(found)
+	c.N -= len(found)
 	return nil
 }
 
@@ -327,61 +306,40 @@ func (c *coldParts) usedOf(k uint32) uint32 {
 // freezeParts writes the partitions of keys to the store and forgets them in memory.
 func (o *FrameOp) freezeParts(keys []uint32) error {
 	c := o.cold
-	if c.store == nil {
-		s, err := state.NewKeyedSpillStore(c.cfg.Backend, state.SpillOptions{Dir: c.cfg.Dir, MemoryLimit: agg.KeyedStoreMemory(c.cfg.MemoryLimit)})
-		if err != nil {
-			return o.coldErr(err, "cannot open the store for")
-		}
-		c.store = s
+	if err := c.Open(); err != nil {
+		return err
 	}
 	cols, err := o.groups.KeysFor(o.tc.Eval.Ctx, o.KeyTypes, keys)
 	if err != nil {
 		return err
 	}
 	defer runtime.ReleaseAll(cols)
-	var buf []byte
-	var offs []int // key start, value start of each partition, then the end
-	put := func() error {
-		offs = append(offs, len(buf))
-		n := (len(offs) - 1) / 2
-		ks, vs := make([][]byte, n), make([][]byte, n)
-		for i := range ks {
-			ks[i], vs[i] = buf[offs[2*i]:offs[2*i+1]], buf[offs[2*i+1]:offs[2*i+2]]
-		}
-		if err := c.store.PutKeys(ks, vs); err != nil {
-			return o.coldErr(err, "writing")
-		}
-		if c.metrics != nil {
-			c.metrics.Written.Add(int64(len(buf)))
-		}
-		buf, offs = buf[:0], offs[:0]
-		return nil
-	}
+	var b keyed.KeyedBatch
 	for i, k := range keys {
 		h := o.groups.Hash[k]
-		offs = append(offs, len(buf))
-		buf = binary.BigEndian.AppendUint64(buf, h)
-		if buf, err = state.EncodeRow(buf, cols, i); err != nil {
+		b.Key()
+		b.Buf = binary.BigEndian.AppendUint64(b.Buf, h)
+		if b.Buf, err = state.EncodeRow(b.Buf, cols, i); err != nil {
 			return rberr.Wrap(rberr.KindOf(err), err, "%s", o.Name)
 		}
-		offs = append(offs, len(buf))
-		buf = o.encodePart(buf, o.parts[k])
+		b.Value()
+		b.Buf = o.encodePart(b.Buf, o.parts[k])
 		c.filter.Add(h)
-		if len(offs) >= 2*framePartChunk {
-			if err := put(); err != nil {
+		if b.Len() >= framePartChunk {
+			if err := c.Put(&b); err != nil {
 				return err
 			}
 		}
 	}
-	if len(offs) > 0 {
-		if err := put(); err != nil {
+	if b.Len() > 0 {
+		if err := c.Put(&b); err != nil {
 			return err
 		}
 	}
 	for _, k := range keys {
 		o.parts[k] = nil
 	}
-	c.n += len(keys)
+	c.N += len(keys)
 	return o.refilter()
 }
 
@@ -392,8 +350,8 @@ func (o *FrameOp) refilter() error {
 	if !c.filter.Full() {
 		return nil
 	}
-	f := keyed.NewKeyFilter(2 * c.n)
-	err := c.store.ScanKeys(func(k, _ []byte) error {
+	f := keyed.NewKeyFilter(2 * c.N)
+	err := c.Store.ScanKeys(func(k, _ []byte) error {
 		if len(k) < 8 {
 			return rberr.New(rberr.Data, "%s: a damaged key in the store of its partitions", o.Name)
 		}
@@ -401,7 +359,7 @@ func (o *FrameOp) refilter() error {
 		return nil
 	})
 	if err != nil {
-		return o.coldErr(err, "reading the keys of")
+		return c.Wrap(err, "reading the keys of")
 	}
 	c.filter = f
 	return nil
@@ -465,7 +423,7 @@ func (o *FrameOp) compactKeys() error {
 // at a time, with write (SaveState's).
 func (o *FrameOp) saveColdParts(write func(keys []arrow.Array, parts []*framePart) error) error {
 	c := o.cold
-	if c == nil || c.n == 0 {
+	if c == nil || c.N == 0 {
 		return nil
 	}
 	mem := o.tc.Eval.Mem
@@ -483,7 +441,7 @@ func (o *FrameOp) saveColdParts(write func(keys []arrow.Array, parts []*framePar
 		parts = nil
 		return write(cols, ps)
 	}
-	err := c.store.ScanKeys(func(k, v []byte) error {
+	err := c.Store.ScanKeys(func(k, v []byte) error {
 		if bs == nil {
 			for _, t := range o.KeyTypes {
 				bs = append(bs, array.NewBuilder(mem, t))

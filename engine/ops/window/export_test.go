@@ -27,7 +27,7 @@ func SessionUse(o runtime.Operator) (resident int64, spills, keys, stored int) {
 	if s.cold == nil {
 		return 0, 0, keys, 0
 	}
-	return s.cold.shown, s.cold.spills, keys, s.cold.n
+	return s.cold.Shown(), s.cold.spills, keys, s.cold.N
 }
 
 // SetSessionChunk sets the number of keys a watermark brings back from the store at a

@@ -364,7 +364,9 @@ func (o *SessionAggOp) Close() {
 		o.keyAgg.Release()
 		o.state.Release()
 	}
-	o.cold.close()
+	if o.cold != nil {
+		o.cold.Close()
+	}
 }
 
 // sessionRef is a heap entry: a session to look at when the watermark reaches end-1.

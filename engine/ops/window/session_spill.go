@@ -66,20 +66,14 @@ const (
 	sessionKeyBytes = 64
 )
 
-// coldSessions is the spill store of a session window aggregation, opened at its first
-// eviction.
+// coldSessions is the keyed store of a session window aggregation.
 type coldSessions struct {
-	op       string
-	cfg      runtime.SpillConfig
+	*keyed.ColdStore
 	keyTypes []arrow.DataType
 	accTypes []arrow.DataType
-	metrics  *runtime.SpillMetrics
-	store    state.KeyedSpillStore
-	n        int    // keys in the store
 	clock    uint32 // batches seen: the use stamp of the keys a batch touches
 	since    int64  // rows folded in (and sessions read back) since the tables were last measured
-	shown    int64
-	spills   int // evictions
+	spills   int    // evictions
 	filter   keyed.KeyFilter
 	key      []byte
 }
@@ -88,11 +82,11 @@ type coldSessions struct {
 // stays in memory: no cap, a backend that does not spill, no keys, a key or state type
 // without a state encoding, or the late-rows output (it keeps no sessions).
 func newColdSessions(tc *runtime.TaskCtx, o *SessionAggOp) *coldSessions {
-	cfg := tc.Spill()
-	if cfg.MemoryLimit <= 0 || cfg.Backend == "" || !state.Spills(cfg.Backend) || len(o.KeyTypes) == 0 || o.LateOutput {
+	cs := keyed.NewColdStore(tc, o.Name, "sessions")
+	if cs == nil || len(o.KeyTypes) == 0 || o.LateOutput {
 		return nil
 	}
-	c := &coldSessions{op: o.Name, cfg: cfg, keyTypes: o.KeyTypes}
+	c := &coldSessions{ColdStore: cs, keyTypes: o.KeyTypes, filter: keyed.NewKeyFilter(0)}
 	for _, f := range agg.AccFields(o.Aggs) {
 		c.accTypes = append(c.accTypes, f.Type)
 	}
@@ -101,47 +95,7 @@ func newColdSessions(tc *runtime.TaskCtx, o *SessionAggOp) *coldSessions {
 			return nil
 		}
 	}
-	if tc.Metrics != nil {
-		c.metrics = &tc.Metrics.Spill
-	}
 	return c
-}
-
-func (c *coldSessions) show(n int64) {
-	if c.metrics != nil {
-		c.metrics.Resident.Add(n - c.shown)
-	}
-	c.shown = n
-}
-
-func (c *coldSessions) open() error {
-	if c.store != nil {
-		return nil
-	}
-	s, err := state.NewKeyedSpillStore(c.cfg.Backend, state.SpillOptions{Dir: c.cfg.Dir, MemoryLimit: agg.KeyedStoreMemory(c.cfg.MemoryLimit)})
-	if err != nil {
-		return rberr.Wrap(rberr.KindOf(err), err, "%s: cannot open the store for sessions beyond state_memory_limit", c.op)
-	}
-	c.store = s
-	c.filter = keyed.NewKeyFilter(0)
-	return nil
-}
-
-// tableLimit is the memory the tables may hold.
-func (c *coldSessions) tableLimit() int64 {
-	return max(c.cfg.MemoryLimit-agg.KeyedStoreMemory(c.cfg.MemoryLimit), 1)
-}
-
-func (c *coldSessions) close() {
-	if c != nil && c.store != nil {
-		_ = c.store.Close()
-		c.store = nil
-		c.show(0)
-	}
-}
-
-func (c *coldSessions) wrap(err error, doing string) error {
-	return rberr.Wrap(rberr.KindOf(err), err, "%s: %s sessions beyond state_memory_limit", c.op, doing)
 }
 
 // timeKey appends t in an encoding whose byte order is t's order.
@@ -188,8 +142,8 @@ func (o *SessionAggOp) checkCap(rows int) error {
 	}
 	c.since = 0
 	mem := o.memBytes()
-	c.show(mem)
-	limit := c.tableLimit()
+	c.Show(mem)
+	limit := c.TableLimit()
 	if len(o.sessions) == 0 || !sessionSpillAll && (mem <= limit || mem < minSessionSpillBytes) {
 		return o.maybeCompact()
 	}
@@ -215,7 +169,7 @@ func (o *SessionAggOp) checkCap(rows int) error {
 	if err := o.compact(); err != nil {
 		return err
 	}
-	c.show(o.memBytes())
+	c.Show(o.memBytes())
 	return nil
 }
 
@@ -239,7 +193,7 @@ func (o *SessionAggOp) maybeCompact() error {
 // evict writes the sessions of keys to the store and forgets them in memory.
 func (o *SessionAggOp) evict(keys []uint32) error {
 	c := o.cold
-	if err := c.open(); err != nil {
+	if err := c.Open(); err != nil {
 		return err
 	}
 	mem := o.tc.Eval.Mem
@@ -259,25 +213,8 @@ func (o *SessionAggOp) evict(keys []uint32) error {
 		return err
 	}
 	defer runtime.ReleaseAll(accs)
-	// Up to sessionChunk keys a write: each key's sessions and its timer, in one buffer.
-	var buf []byte
-	var offs []int // key start, value start (= key end) of each entry, and the end
-	put := func() error {
-		offs = append(offs, len(buf))
-		n := (len(offs) - 1) / 2
-		ks, vs := make([][]byte, n), make([][]byte, n)
-		for i := range ks {
-			ks[i], vs[i] = buf[offs[2*i]:offs[2*i+1]], buf[offs[2*i+1]:offs[2*i+2]]
-		}
-		if err := c.store.PutKeys(ks, vs); err != nil {
-			return c.wrap(err, "writing")
-		}
-		if c.metrics != nil {
-			c.metrics.Written.Add(int64(len(buf)))
-		}
-		buf, offs = buf[:0], offs[:0]
-		return nil
-	}
+	// Up to sessionChunk keys a write: each key's sessions and its timer.
+	var b keyed.KeyedBatch
 	hashes := o.keyAgg.Hashes()
 	at := 0 // the first session of key i in ids and accs
 	for i, k := range keys {
@@ -288,36 +225,36 @@ func (o *SessionAggOp) evict(keys []uint32) error {
 		}
 		list := o.sessions[k]
 		due := int64(math.MaxInt64)
-		offs = append(offs, len(buf))
-		buf = append(append(buf, sessionPrefix), c.key...)
-		offs = append(offs, len(buf))
-		buf = binary.AppendUvarint(buf, uint64(len(list)))
+		b.Key()
+		b.Buf = append(append(b.Buf, sessionPrefix), c.key...)
+		b.Value()
+		b.Buf = binary.AppendUvarint(b.Buf, uint64(len(list)))
 		for j, s := range list {
-			buf = binary.LittleEndian.AppendUint64(buf, uint64(s.start))
-			buf = binary.LittleEndian.AppendUint64(buf, uint64(s.end))
+			b.Buf = binary.LittleEndian.AppendUint64(b.Buf, uint64(s.start))
+			b.Buf = binary.LittleEndian.AppendUint64(b.Buf, uint64(s.end))
 			fired := byte(0)
 			if s.fired {
 				fired = 1
 			}
-			buf = append(buf, fired)
-			if buf, err = state.EncodeRow(buf, accs, at+j); err != nil {
+			b.Buf = append(b.Buf, fired)
+			if b.Buf, err = state.EncodeRow(b.Buf, accs, at+j); err != nil {
 				return rberr.Wrap(rberr.KindOf(err), err, "%s", o.Name)
 			}
 			due = min(due, o.dueAt(s))
 		}
 		at += len(list)
 		// The timer: a key with no value.
-		offs = append(offs, len(buf))
-		buf = append(timeKey(append(buf, timerPrefix), due), c.key...)
-		offs = append(offs, len(buf))
-		if len(offs) >= 4*sessionChunk {
-			if err := put(); err != nil {
+		b.Key()
+		b.Buf = append(timeKey(append(b.Buf, timerPrefix), due), c.key...)
+		b.Value()
+		if b.Len() >= 2*sessionChunk {
+			if err := c.Put(&b); err != nil {
 				return err
 			}
 		}
 	}
-	if len(offs) > 0 {
-		if err := put(); err != nil {
+	if b.Len() > 0 {
+		if err := c.Put(&b); err != nil {
 			return err
 		}
 	}
@@ -328,7 +265,7 @@ func (o *SessionAggOp) evict(keys []uint32) error {
 		}
 		delete(o.sessions, k)
 	}
-	c.n += len(keys)
+	c.N += len(keys)
 	c.spills++
 	return o.refilter()
 }
@@ -341,8 +278,8 @@ func (o *SessionAggOp) refilter() error {
 	if !c.filter.Full() {
 		return nil
 	}
-	f := keyed.NewKeyFilter(2 * c.n)
-	err := c.store.ScanRange([]byte{sessionPrefix}, []byte{sessionPrefix + 1}, func(k, _ []byte) error {
+	f := keyed.NewKeyFilter(2 * c.N)
+	err := c.Store.ScanRange([]byte{sessionPrefix}, []byte{sessionPrefix + 1}, func(k, _ []byte) error {
 		if len(k) < 9 {
 			return rberr.New(rberr.Data, "%s: a damaged key in the store of its sessions", o.Name)
 		}
@@ -350,7 +287,7 @@ func (o *SessionAggOp) refilter() error {
 		return nil
 	})
 	if err != nil {
-		return c.wrap(err, "reading the keys of")
+		return c.Wrap(err, "reading the keys of")
 	}
 	c.filter = f
 	return nil
@@ -446,7 +383,7 @@ func (o *SessionAggOp) compact() error {
 // none in memory.
 func (o *SessionAggOp) thawBatch(keyIDs []uint32) error {
 	c := o.cold
-	if c == nil || c.n == 0 {
+	if c == nil || c.N == 0 {
 		return nil
 	}
 	var missing []uint32
@@ -487,7 +424,7 @@ var errEnough = errors.New("enough timers")
 // watermark wm (deleting the timers) and reports whether any timer was due.
 func (o *SessionAggOp) thawDue(wm int64) (bool, error) {
 	c := o.cold
-	if c == nil || c.n == 0 {
+	if c == nil || c.N == 0 {
 		return false, nil
 	}
 	lo := []byte{timerPrefix}
@@ -496,7 +433,7 @@ func (o *SessionAggOp) thawDue(wm int64) (bool, error) {
 		hi = timeKey([]byte{timerPrefix}, wm+2) // due when its time-1 <= wm
 	}
 	var timers, want [][]byte
-	err := c.store.ScanRange(lo, hi, func(k, _ []byte) error {
+	err := c.Store.ScanRange(lo, hi, func(k, _ []byte) error {
 		if len(k) < 17 {
 			return rberr.New(rberr.Data, "%s: a damaged timer in the store of its sessions", o.Name)
 		}
@@ -508,13 +445,13 @@ func (o *SessionAggOp) thawDue(wm int64) (bool, error) {
 		return nil
 	})
 	if err != nil && !errors.Is(err, errEnough) {
-		return false, c.wrap(err, "reading the timers of")
+		return false, c.Wrap(err, "reading the timers of")
 	}
 	if len(timers) == 0 {
 		return false, nil
 	}
-	if err := c.store.DeleteKeys(timers); err != nil {
-		return false, c.wrap(err, "deleting the timers of")
+	if err := c.Store.DeleteKeys(timers); err != nil {
+		return false, c.Wrap(err, "deleting the timers of")
 	}
 	slices.SortFunc(want, bytes.Compare)
 	want = slices.CompactFunc(want, func(a, b []byte) bool { return bytes.Equal(a, b) })
@@ -540,14 +477,14 @@ func (c *coldSessions) builders(o *SessionAggOp) []array.Builder {
 // encoding) with value val to bs (builders).
 func (c *coldSessions) decode(key, val []byte, bs []array.Builder) error {
 	nk := len(c.keyTypes)
-	damaged := rberr.New(rberr.Data, "%s: damaged sessions in the store of its sessions", c.op)
+	damaged := rberr.New(rberr.Data, "%s: damaged sessions in the store of its sessions", c.Op())
 	n, at := binary.Uvarint(val)
 	if at <= 0 || n == 0 || n > uint64(len(val)) || len(key) < 9 {
 		return damaged
 	}
 	for range n {
 		if _, err := state.DecodeRow(key[9:], bs[:nk]); err != nil {
-			return rberr.Wrap(rberr.Data, err, "%s: a session's key in the store of its sessions", c.op)
+			return rberr.Wrap(rberr.Data, err, "%s: a session's key in the store of its sessions", c.Op())
 		}
 		if len(val)-at < 17 {
 			return damaged
@@ -558,7 +495,7 @@ func (c *coldSessions) decode(key, val []byte, bs []array.Builder) error {
 		at += 17
 		m, err := state.DecodeRow(val[at:], bs[nk+3:])
 		if err != nil {
-			return rberr.Wrap(rberr.Data, err, "%s: a session's state in the store of its sessions", c.op)
+			return rberr.Wrap(rberr.Data, err, "%s: a session's state in the store of its sessions", c.Op())
 		}
 		at += m
 	}
@@ -594,22 +531,20 @@ func (o *SessionAggOp) thaw(keys [][]byte) error {
 	bs := c.builders(o)
 	var found [][]byte
 	var read int64
-	err := c.store.GetKeys(keys, func(i int, v []byte) error {
+	err := c.Store.GetKeys(keys, func(i int, v []byte) error {
 		found = append(found, keys[i])
 		read += int64(len(keys[i]) + len(v))
 		return c.decode(keys[i], v, bs)
 	})
 	if err != nil {
 		releaseBuilders(bs)
-		return c.wrap(err, "reading")
+		return c.Wrap(err, "reading")
 	}
 	if len(found) == 0 {
 		releaseBuilders(bs)
 		return nil
 	}
-	if c.metrics != nil {
-		c.metrics.Read.Add(read)
-	}
+	c.Read(read)
 	cols, starts, ends, fired := c.finish(bs)
 	defer runtime.ReleaseAll(cols)
 	nk := len(c.keyTypes)
@@ -620,13 +555,13 @@ func (o *SessionAggOp) thaw(keys [][]byte) error {
 	for _, k := range keyIDs {
 		o.stamp(k)
 	}
-	if err := c.store.DeleteKeys(found); err != nil {
-		return c.wrap(err, "deleting")
+	if err := c.Store.DeleteKeys(found); err != nil {
+		return c.Wrap(err, "deleting")
 	}
 	for _, k := range found {
 		c.filter.Remove(binary.BigEndian.Uint64(k[1:]))
 	}
-	c.n -= len(found)
+	c.N -= len(found)
 	c.since += int64(len(starts)) // sessions back in memory count as rows folded in
 	return nil
 }
@@ -640,7 +575,7 @@ func releaseBuilders(bs []array.Builder) {
 // saveCold writes the stored sessions to SessionsTable, a chunk at a time.
 func (o *SessionAggOp) saveCold(b state.Backend) error {
 	c := o.cold
-	if c == nil || c.n == 0 {
+	if c == nil || c.N == 0 {
 		return nil
 	}
 	nk := len(c.keyTypes)
@@ -660,7 +595,7 @@ func (o *SessionAggOp) saveCold(b state.Backend) error {
 		}
 		return w.Write(b)
 	}
-	err := c.store.ScanRange([]byte{sessionPrefix}, []byte{sessionPrefix + 1}, func(k, v []byte) error {
+	err := c.Store.ScanRange([]byte{sessionPrefix}, []byte{sessionPrefix + 1}, func(k, v []byte) error {
 		if bs == nil {
 			bs = c.builders(o)
 		}

@@ -1,0 +1,138 @@
+package keyed
+
+import (
+	"github.com/riverbed-engine/riverbed/engine/runtime"
+	"github.com/riverbed-engine/riverbed/internal/rberr"
+	"github.com/riverbed-engine/riverbed/state"
+)
+
+// ColdStore is the keyed spill store of an operator subtask that keeps the state of the
+// keys it used longest ago beyond its memory cap, by key (an updating group_by's groups,
+// session windows' sessions, frames' partitions), as Flink keeps keyed state in RocksDB.
+// It is opened at its first write; half the cap goes to it (StoreMemory), the rest to the
+// operator's tables (TableLimit).
+type ColdStore struct {
+	Store state.KeyedSpillStore // nil until Open
+	N     int                   // keys in the store, kept by the operator
+
+	op      string
+	what    string // what it keeps, for errors: "groups", "sessions"...
+	cfg     runtime.SpillConfig
+	metrics *runtime.SpillMetrics
+	shown   int64
+}
+
+// NewColdStore returns the cold store of operator op, which keeps what ("groups",
+// "sessions"...), or nil when the job keeps state in memory (no cap, or a backend that
+// does not spill).
+func NewColdStore(tc *runtime.TaskCtx, op, what string) *ColdStore {
+	cfg := tc.Spill()
+	if cfg.MemoryLimit <= 0 || cfg.Backend == "" || !state.Spills(cfg.Backend) {
+		return nil
+	}
+	c := &ColdStore{op: op, what: what, cfg: cfg}
+	if tc.Metrics != nil {
+		c.metrics = &tc.Metrics.Spill
+	}
+	return c
+}
+
+// StoreMemory is the memory of the keyed spill store of an operator subtask with memory
+// cap limit (its memtables and block cache: they cache recently evicted state and the
+// blocks of the store).
+func StoreMemory(limit int64) int64 { return min(max(limit/2, 2<<20), 256<<20) }
+
+// TableLimit is the memory the operator's tables may hold.
+func (c *ColdStore) TableLimit() int64 {
+	return max(c.cfg.MemoryLimit-StoreMemory(c.cfg.MemoryLimit), 1)
+}
+
+// Open opens the store unless it is open.
+func (c *ColdStore) Open() error {
+	if c.Store != nil {
+		return nil
+	}
+	s, err := state.NewKeyedSpillStore(c.cfg.Backend, state.SpillOptions{Dir: c.cfg.Dir, MemoryLimit: StoreMemory(c.cfg.MemoryLimit)})
+	if err != nil {
+		return rberr.Wrap(rberr.KindOf(err), err, "%s: cannot open the store for %s beyond state_memory_limit", c.op, c.what)
+	}
+	c.Store = s
+	return nil
+}
+
+// Close closes the store (which removes its files) and shows no tables in memory.
+func (c *ColdStore) Close() {
+	if c == nil {
+		return
+	}
+	if c.Store != nil {
+		_ = c.Store.Close()
+		c.Store = nil
+	}
+	c.Show(0)
+}
+
+// Show sets the bytes of tables in memory the metrics show (spill_resident_bytes).
+func (c *ColdStore) Show(n int64) {
+	if c.metrics != nil {
+		c.metrics.Resident.Add(n - c.shown)
+	}
+	c.shown = n
+}
+
+// Op is the operator's name.
+func (c *ColdStore) Op() string { return c.op }
+
+// Shown is the bytes last shown.
+func (c *ColdStore) Shown() int64 { return c.shown }
+
+// Wrap wraps err of the store met while doing (reading, writing...) with the operator
+// and what it keeps.
+func (c *ColdStore) Wrap(err error, doing string) error {
+	return rberr.Wrap(rberr.KindOf(err), err, "%s: %s %s beyond state_memory_limit", c.op, doing, c.what)
+}
+
+// Read counts bytes read back from the store in the metrics.
+func (c *ColdStore) Read(n int64) {
+	if c.metrics != nil {
+		c.metrics.Read.Add(n)
+	}
+}
+
+// Put writes the entries of b to the store (one PutKeys), counts them in the metrics and
+// empties b.
+func (c *ColdStore) Put(b *KeyedBatch) error {
+	n := len(b.offs) / 2
+	ks, vs := make([][]byte, n), make([][]byte, n)
+	for i := range ks {
+		end := len(b.Buf)
+		if i+1 < n {
+			end = b.offs[2*i+2]
+		}
+		ks[i], vs[i] = b.Buf[b.offs[2*i]:b.offs[2*i+1]], b.Buf[b.offs[2*i+1]:end]
+	}
+	if err := c.Store.PutKeys(ks, vs); err != nil {
+		return c.Wrap(err, "writing")
+	}
+	if c.metrics != nil {
+		c.metrics.Written.Add(int64(len(b.Buf)))
+	}
+	b.Buf, b.offs = b.Buf[:0], b.offs[:0]
+	return nil
+}
+
+// KeyedBatch gathers entries for a keyed spill store in one buffer: each entry's key is
+// appended to Buf after Key, its value after Value. ColdStore.Put writes them.
+type KeyedBatch struct {
+	Buf  []byte
+	offs []int // each entry's key start and value start
+}
+
+// Key starts an entry: its key follows in Buf.
+func (b *KeyedBatch) Key() { b.offs = append(b.offs, len(b.Buf)) }
+
+// Value starts the entry's value.
+func (b *KeyedBatch) Value() { b.offs = append(b.offs, len(b.Buf)) }
+
+// Len is the number of entries.
+func (b *KeyedBatch) Len() int { return len(b.offs) / 2 }
