@@ -57,7 +57,6 @@ type coldGroups struct {
 	over     bool   // the last measure found the table over the cap: measure again
 	evicted  int64  // groups ever written to the store
 	thawed   int64  // groups ever read back from it
-	written  int64  // bytes ever written to it
 	key      []byte
 }
 
@@ -305,10 +304,6 @@ func (o *GroupByOp) store(gids []uint32) error {
 	defer runtime.ReleaseAll(accs)
 	// A write of up to coldChunk groups at a time.
 	var b keyed.KeyedBatch
-	put := func() error {
-		c.written += int64(len(b.Buf))
-		return c.Put(&b)
-	}
 	for i, g := range gids {
 		b.Key()
 		if b.Buf, err = state.EncodeRow(b.Buf, keys, i); err == nil {
@@ -323,16 +318,12 @@ func (o *GroupByOp) store(gids []uint32) error {
 		if !o.cl.stored[g] {
 			c.N++
 		}
-		if b.Len() == coldChunk {
-			if err := put(); err != nil {
-				return err
-			}
-		}
-	}
-	if b.Len() > 0 {
-		if err := put(); err != nil {
+		if err := c.Flush(&b, coldChunk); err != nil {
 			return err
 		}
+	}
+	if err := c.Flush(&b, 0); err != nil {
+		return err
 	}
 	c.evicted += int64(len(gids))
 	return nil

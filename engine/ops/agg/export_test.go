@@ -10,7 +10,7 @@ import (
 func SpillUse(o runtime.Operator) (resident, written int64, spills int) {
 	g := o.(*GroupByOp)
 	if g.cold != nil {
-		return g.cold.Shown(), g.cold.written, int(g.cold.evicted)
+		return g.cold.Shown(), g.cold.Written, int(g.cold.evicted)
 	}
 	if g.spill == nil {
 		return 0, 0, 0

@@ -12,8 +12,9 @@ import (
 // It is opened at its first write; half the cap goes to it (StoreMemory), the rest to the
 // operator's tables (TableLimit).
 type ColdStore struct {
-	Store state.KeyedSpillStore // nil until Open
-	N     int                   // keys in the store, kept by the operator
+	Store   state.KeyedSpillStore // nil until Open
+	N       int                   // keys in the store, kept by the operator
+	Written int64                 // bytes ever written to it
 
 	op      string
 	what    string // what it keeps, for errors: "groups", "sessions"...
@@ -99,9 +100,16 @@ func (c *ColdStore) Read(n int64) {
 	}
 }
 
-// Put writes the entries of b to the store (one PutKeys), counts them in the metrics and
-// empties b.
-func (c *ColdStore) Put(b *KeyedBatch) error {
+// Flush writes the entries of b to the store (one PutKeys) once it holds at least n of
+// them (n of 0: any), counts them in the metrics and empties b.
+func (c *ColdStore) Flush(b *KeyedBatch, n int) error {
+	if b.Len() == 0 || b.Len() < n {
+		return nil
+	}
+	return c.put(b)
+}
+
+func (c *ColdStore) put(b *KeyedBatch) error {
 	n := len(b.offs) / 2
 	ks, vs := make([][]byte, n), make([][]byte, n)
 	for i := range ks {
@@ -114,6 +122,7 @@ func (c *ColdStore) Put(b *KeyedBatch) error {
 	if err := c.Store.PutKeys(ks, vs); err != nil {
 		return c.Wrap(err, "writing")
 	}
+	c.Written += int64(len(b.Buf))
 	if c.metrics != nil {
 		c.metrics.Written.Add(int64(len(b.Buf)))
 	}
@@ -122,7 +131,7 @@ func (c *ColdStore) Put(b *KeyedBatch) error {
 }
 
 // KeyedBatch gathers entries for a keyed spill store in one buffer: each entry's key is
-// appended to Buf after Key, its value after Value. ColdStore.Put writes them.
+// appended to Buf after Key, its value after Value. ColdStore.Flush writes them.
 type KeyedBatch struct {
 	Buf  []byte
 	offs []int // each entry's key start and value start

@@ -325,16 +325,12 @@ func (o *FrameOp) freezeParts(keys []uint32) error {
 		b.Value()
 		b.Buf = o.encodePart(b.Buf, o.parts[k])
 		c.filter.Add(h)
-		if b.Len() >= framePartChunk {
-			if err := c.Put(&b); err != nil {
-				return err
-			}
-		}
-	}
-	if b.Len() > 0 {
-		if err := c.Put(&b); err != nil {
+		if err := c.Flush(&b, framePartChunk); err != nil {
 			return err
 		}
+	}
+	if err := c.Flush(&b, 0); err != nil {
+		return err
 	}
 	for _, k := range keys {
 		o.parts[k] = nil

@@ -247,16 +247,12 @@ func (o *SessionAggOp) evict(keys []uint32) error {
 		b.Key()
 		b.Buf = append(timeKey(append(b.Buf, timerPrefix), due), c.key...)
 		b.Value()
-		if b.Len() >= 2*sessionChunk {
-			if err := c.Put(&b); err != nil {
-				return err
-			}
-		}
-	}
-	if b.Len() > 0 {
-		if err := c.Put(&b); err != nil {
+		if err := c.Flush(&b, 2*sessionChunk); err != nil {
 			return err
 		}
+	}
+	if err := c.Flush(&b, 0); err != nil {
+		return err
 	}
 	for _, k := range keys {
 		for _, s := range o.sessions[k] {
