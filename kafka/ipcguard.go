@@ -254,8 +254,10 @@ func (fb flatbuf) field(t, i int) (int, bool, error) {
 	if err != nil {
 		return 0, false, err
 	}
+	// As the flatbuffers runtime reads it (and so arrow-go): a field is present when
+	// its slot starts inside the vtable's size, even if an odd size cuts the slot.
 	slot := 4 + 2*i
-	if slot+2 > int(vtsize) {
+	if slot >= int(vtsize) {
 		return 0, false, nil
 	}
 	off, err := fb.u16(vt + slot)
