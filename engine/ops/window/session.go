@@ -32,10 +32,10 @@ type SessionAggOp struct {
 
 	tc       *runtime.TaskCtx
 	wm       int64
-	keyAgg   *agg.Table            // groups keys only (no aggregations): key -> key id
-	state    *agg.Table            // accumulators indexed by session id (its grouper is unused)
-	sessions map[uint32][]*session // per key id, sorted by start
-	free     []uint32              // session ids to reuse
+	keyAgg   *agg.Table  // groups keys only (no aggregations): key -> key id
+	state    *agg.Table  // accumulators indexed by session id (its grouper is unused)
+	sessions keySessions // per key id, sorted by start
+	free     []uint32    // session ids to reuse
 	nextID   uint32
 	ends     sessionHeap
 	ts       []int64
@@ -58,7 +58,7 @@ func (o *SessionAggOp) Open(tc *runtime.TaskCtx) error {
 	o.wm = math.MinInt64
 	o.keyAgg = agg.NewTable(o.Name, o.Keys, o.KeyTypes, nil)
 	o.state = agg.NewTable(o.Name, nil, nil, o.Aggs)
-	o.sessions = map[uint32][]*session{}
+	o.sessions = keySessions{}
 	o.cold = newColdSessions(tc, o)
 	return nil
 }
@@ -116,7 +116,7 @@ func (o *SessionAggOp) ProcessBatch(m runtime.Message, out runtime.Emitter) erro
 		}
 		k := keyIDs[i]
 		lo, hi := t, t+o.Gap
-		list := o.sessions[k]
+		list := o.sessions.of(k)
 		// Sessions overlapping [lo, hi) merge with the new row. A key's sessions never
 		// overlap and are sorted by start, so their ends are sorted too: the overlapping
 		// ones are list[a:b].
@@ -157,7 +157,7 @@ func (o *SessionAggOp) ProcessBatch(m runtime.Message, out runtime.Emitter) erro
 			target.start, target.end = mlo, mhi
 			push = mhi != end || target.fired != fired
 		}
-		o.sessions[k] = list
+		o.sessions.set(k, list)
 		o.stamp(k)
 		if push {
 			heap.Push(&o.ends, sessionRef{end: target.end, s: target})
@@ -352,10 +352,7 @@ func (o *SessionAggOp) fireDue(wm int64, out runtime.Emitter) error {
 
 // drop forgets a session whose allowed lateness is over.
 func (o *SessionAggOp) drop(s *session) {
-	o.sessions[s.key] = removeSession(o.sessions[s.key], s)
-	if len(o.sessions[s.key]) == 0 {
-		delete(o.sessions, s.key)
-	}
+	o.sessions.set(s.key, removeSession(o.sessions.of(s.key), s))
 	o.release(s)
 }
 
@@ -367,6 +364,50 @@ func (o *SessionAggOp) Close() {
 	if o.cold != nil {
 		o.cold.Close()
 	}
+}
+
+// keySessions are the sessions of each key id in memory, sorted by start.
+type keySessions struct {
+	lists [][]*session // by key id; nil: none in memory
+	n     int          // keys with sessions
+}
+
+func (ks *keySessions) of(k uint32) []*session {
+	if int(k) < len(ks.lists) {
+		return ks.lists[k]
+	}
+	return nil
+}
+
+// set makes list key k's sessions (an empty list: none).
+func (ks *keySessions) set(k uint32, list []*session) {
+	for int(k) >= len(ks.lists) {
+		ks.lists = append(ks.lists, nil)
+	}
+	switch had := ks.lists[k] != nil; {
+	case len(list) == 0:
+		if had {
+			ks.n--
+		}
+		list = nil
+	case !had:
+		ks.n++
+	}
+	ks.lists[k] = list
+}
+
+// has reports whether key k has sessions in memory.
+func (ks *keySessions) has(k uint32) bool { return int(k) < len(ks.lists) && ks.lists[k] != nil }
+
+// keys are the key ids with sessions, ascending.
+func (ks *keySessions) keys() []uint32 {
+	out := make([]uint32, 0, ks.n)
+	for k, l := range ks.lists {
+		if l != nil {
+			out = append(out, uint32(k))
+		}
+	}
+	return out
 }
 
 // sessionRef is a heap entry: a session to look at when the watermark reaches end-1.

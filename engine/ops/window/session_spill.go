@@ -109,7 +109,7 @@ func (o *SessionAggOp) liveSessions() int { return int(o.nextID) - len(o.free) }
 // memBytes is the memory of the tables, the bookkeeping of the sessions in memory and
 // the filter of the stored keys.
 func (o *SessionAggOp) memBytes() int64 {
-	n := o.keyAgg.MemBytes() + o.state.MemBytes() + sessionBytes*int64(o.liveSessions()) + sessionKeyBytes*int64(len(o.sessions))
+	n := o.keyAgg.MemBytes() + o.state.MemBytes() + sessionBytes*int64(o.liveSessions()) + sessionKeyBytes*int64(o.sessions.n) + 24*int64(cap(o.sessions.lists))
 	if o.cold != nil {
 		n += o.cold.filter.MemBytes()
 	}
@@ -144,13 +144,10 @@ func (o *SessionAggOp) checkCap(rows int) error {
 	mem := o.memBytes()
 	c.Show(mem)
 	limit := c.TableLimit()
-	if len(o.sessions) == 0 || !sessionSpillAll && (mem <= limit || mem < minSessionSpillBytes) {
+	if o.sessions.n == 0 || !sessionSpillAll && (mem <= limit || mem < minSessionSpillBytes) {
 		return o.maybeCompact()
 	}
-	keys := make([]uint32, 0, len(o.sessions))
-	for k := range o.sessions {
-		keys = append(keys, k)
-	}
+	keys := o.sessions.keys()
 	evict := len(keys)
 	if !sessionSpillAll {
 		per := float64(mem) / float64(len(keys))
@@ -184,7 +181,7 @@ func (o *SessionAggOp) usedOf(k uint32) uint32 {
 // in memory, or most session ids are free.
 func (o *SessionAggOp) maybeCompact() error {
 	const least = 4096
-	if o.keyAgg.NumGroups() > 2*len(o.sessions)+least || int(o.nextID) > 2*o.liveSessions()+least {
+	if o.keyAgg.NumGroups() > 2*o.sessions.n+least || int(o.nextID) > 2*o.liveSessions()+least {
 		return o.compact()
 	}
 	return nil
@@ -199,7 +196,7 @@ func (o *SessionAggOp) evict(keys []uint32) error {
 	mem := o.tc.Eval.Mem
 	var ids []uint32
 	for _, k := range keys {
-		for _, s := range o.sessions[k] {
+		for _, s := range o.sessions.of(k) {
 			ids = append(ids, s.id)
 		}
 	}
@@ -223,7 +220,7 @@ func (o *SessionAggOp) evict(keys []uint32) error {
 		if c.key, err = state.EncodeRow(c.key, keyCols, i); err != nil {
 			return rberr.Wrap(rberr.KindOf(err), err, "%s", o.Name)
 		}
-		list := o.sessions[k]
+		list := o.sessions.of(k)
 		due := int64(math.MaxInt64)
 		b.Key()
 		b.Buf = append(append(b.Buf, sessionPrefix), c.key...)
@@ -255,11 +252,11 @@ func (o *SessionAggOp) evict(keys []uint32) error {
 		return err
 	}
 	for _, k := range keys {
-		for _, s := range o.sessions[k] {
+		for _, s := range o.sessions.of(k) {
 			s.dead = true
 			o.release(s)
 		}
-		delete(o.sessions, k)
+		o.sessions.set(k, nil)
 	}
 	c.N += len(keys)
 	c.spills++
@@ -302,11 +299,7 @@ func (o *SessionAggOp) dueAt(s *session) int64 {
 // sessions.
 func (o *SessionAggOp) compact() error {
 	mem := o.tc.Eval.Mem
-	keys := make([]uint32, 0, len(o.sessions))
-	for k := range o.sessions {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
+	keys := o.sessions.keys()
 	keyAgg := agg.NewTable(o.Name, o.Keys, o.KeyTypes, nil)
 	st := agg.NewTable(o.Name, nil, nil, o.Aggs)
 	fail := func(err error) error {
@@ -328,7 +321,7 @@ func (o *SessionAggOp) compact() error {
 	}
 	var ids []uint32
 	for _, k := range keys {
-		for _, s := range o.sessions[k] {
+		for _, s := range o.sessions.of(k) {
 			ids = append(ids, s.id)
 		}
 	}
@@ -347,7 +340,7 @@ func (o *SessionAggOp) compact() error {
 			return fail(err)
 		}
 	}
-	sessions := make(map[uint32][]*session, len(keys))
+	var sessions keySessions
 	var used []uint32
 	if o.cold != nil {
 		used = make([]uint32, len(keys))
@@ -355,14 +348,14 @@ func (o *SessionAggOp) compact() error {
 	o.ends = o.ends[:0]
 	next := uint32(0)
 	for i, k := range keys {
-		list := o.sessions[k]
+		list := o.sessions.of(k)
 		nk := newKeys[i]
 		for _, s := range list {
 			s.key, s.id = nk, next
 			next++
 			o.ends = append(o.ends, sessionRef{end: o.dueAt(s), s: s, cleanup: s.fired})
 		}
-		sessions[nk] = list
+		sessions.set(nk, list)
 		if used != nil {
 			used[nk] = o.usedOf(k)
 		}
@@ -386,7 +379,7 @@ func (o *SessionAggOp) thawBatch(keyIDs []uint32) error {
 	seen := map[uint32]bool{}
 	hashes := o.keyAgg.Hashes()
 	for _, k := range keyIDs {
-		if _, ok := o.sessions[k]; !ok && !seen[k] {
+		if !o.sessions.has(k) && !seen[k] {
 			seen[k] = true
 			if c.filter.Has(hashes[k]) {
 				missing = append(missing, k)

@@ -166,7 +166,7 @@ func (o *SessionAggOp) StateTables() []state.TableSpec {
 // lateness.
 func (o *SessionAggOp) SaveState(b state.Backend) error {
 	var ss []*session
-	for _, list := range o.sessions {
+	for _, list := range o.sessions.lists {
 		ss = append(ss, list...)
 	}
 	if len(ss) == 0 {
@@ -240,12 +240,12 @@ func (o *SessionAggOp) addSessions(keys []arrow.Array, starts, ends []int64, fir
 	for i := range ids {
 		s := &session{start: starts[i], end: ends[i], id: o.newID(), key: keyIDs[i], fired: fired[i]}
 		ids[i] = s.id
-		list := o.sessions[s.key]
+		list := o.sessions.of(s.key)
 		at := sort.Search(len(list), func(j int) bool { return list[j].start > s.start })
 		list = append(list, nil)
 		copy(list[at+1:], list[at:])
 		list[at] = s
-		o.sessions[s.key] = list
+		o.sessions.set(s.key, list)
 		heap.Push(&o.ends, sessionRef{end: o.dueAt(s), s: s, cleanup: s.fired})
 	}
 	return keyIDs, o.state.LoadAccs(ids, accs)
