@@ -1,6 +1,8 @@
 package keyed
 
 import (
+	"encoding/binary"
+
 	"github.com/riverbed-engine/riverbed/engine/runtime"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 	"github.com/riverbed-engine/riverbed/state"
@@ -15,6 +17,7 @@ type ColdStore struct {
 	Store   state.KeyedSpillStore // nil until Open
 	N       int                   // keys in the store, kept by the operator
 	Written int64                 // bytes ever written to it
+	Filter  KeyFilter             // the stored keys' hashes, for operators that keep them
 
 	op      string
 	what    string // what it keeps, for errors: "groups", "sessions"...
@@ -58,6 +61,28 @@ func (c *ColdStore) Open() error {
 		return rberr.Wrap(rberr.KindOf(err), err, "%s: cannot open the store for %s beyond state_memory_limit", c.op, c.what)
 	}
 	c.Store = s
+	return nil
+}
+
+// Refilter rebuilds Filter, sized for twice the N keys stored, once it holds more keys
+// than it was sized for (keys read back stay in it until then): a scan of the store's
+// keys from lo to hi, each holding its hash (big-endian) at byte at.
+func (c *ColdStore) Refilter(lo, hi []byte, at int) error {
+	if !c.Filter.Full() {
+		return nil
+	}
+	f := NewKeyFilter(2 * c.N)
+	err := c.Store.ScanRange(lo, hi, func(k, _ []byte) error {
+		if len(k) < at+8 {
+			return rberr.New(rberr.Data, "%s: a damaged key in the store of its %s", c.op, c.what)
+		}
+		f.Add(binary.BigEndian.Uint64(k[at:]))
+		return nil
+	})
+	if err != nil {
+		return c.Wrap(err, "reading the keys of")
+	}
+	c.Filter = f
 	return nil
 }
 

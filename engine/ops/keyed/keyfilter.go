@@ -11,9 +11,9 @@ type KeyFilter struct {
 	keys int    // keys in it
 }
 
-// NewKeyFilter returns a filter sized for keys keys (at least 8K).
+// NewKeyFilter returns a filter sized for keys keys (at least 128).
 func NewKeyFilter(keys int) KeyFilter {
-	m := 1 << 16
+	m := 1 << 10
 	for m < 8*keys {
 		m *= 2
 	}

@@ -2,6 +2,14 @@ package over
 
 import "github.com/riverbed-engine/riverbed/engine/runtime"
 
+// SmallPartFilter sizes the first filter of stored partitions for 100 keys (it is rebuilt
+// as they outgrow it); it returns the undo.
+func SmallPartFilter() (undo func()) {
+	was := partFilterKeys
+	partFilterKeys = 100
+	return func() { partFilterKeys = was }
+}
+
 // SpillAllParts makes frame operators with a keyed store move every partition to it
 // after each release, however small; it returns the undo.
 func SpillAllParts() (undo func()) {

@@ -30,8 +30,12 @@ import (
 // pending row. Checkpoints write the stored partitions into the same tables, a chunk at a
 // time.
 
-// framePartChunk is the number of stored partitions a checkpoint decodes at a time.
-var framePartChunk = 16 << 10
+// framePartChunk is the number of stored partitions a checkpoint decodes at a time;
+// partFilterKeys the keys the first filter of stored partitions is sized for.
+var (
+	framePartChunk = 16 << 10
+	partFilterKeys = 8 << 10
+)
 
 // spillAllParts (tests) moves every partition to the store after each release.
 var spillAllParts bool
@@ -39,12 +43,11 @@ var spillAllParts bool
 // coldParts is the keyed store of a FrameOp's partitions.
 type coldParts struct {
 	*keyed.ColdStore
-	clock  uint32 // releases seen: the use stamp of the partitions a release touches
-	since  int64  // rows released since the partitions were last measured
-	bytes  int64  // the partitions' memory at the last measure
-	used   []uint32
-	filter keyed.KeyFilter
-	key    []byte
+	clock uint32 // releases seen: the use stamp of the partitions a release touches
+	since int64  // rows released since the partitions were last measured
+	bytes int64  // the partitions' memory at the last measure
+	used  []uint32
+	key   []byte
 }
 
 func newColdParts(tc *runtime.TaskCtx, o *FrameOp) *coldParts {
@@ -57,7 +60,9 @@ func newColdParts(tc *runtime.TaskCtx, o *FrameOp) *coldParts {
 			return nil
 		}
 	}
-	return &coldParts{ColdStore: cs, filter: keyed.NewKeyFilter(0)}
+	c := &coldParts{ColdStore: cs}
+	c.Filter = keyed.NewKeyFilter(partFilterKeys)
+	return c
 }
 
 // limit is the memory the partitions in memory may hold: half of the tables' share (the
@@ -80,7 +85,7 @@ func (o *FrameOp) indexBytes() int64 {
 	n := o.groups.MemBytes() + int64(cap(o.pending))*int64(unsafe.Sizeof(frameRow{})+unsafe.Sizeof(cell{})*uintptr(len(o.Aggs))) +
 		8*int64(cap(o.parts))
 	if c := o.cold; c != nil {
-		n += c.bytes + c.filter.MemBytes() + 4*int64(cap(c.used))
+		n += c.bytes + c.Filter.MemBytes() + 4*int64(cap(c.used))
 	}
 	return n
 }
@@ -110,7 +115,7 @@ func (o *FrameOp) thawParts(rows []frameRow) error {
 			continue
 		}
 		seen[k] = true
-		if c.filter.Has(o.groups.Hash[k]) {
+		if c.Filter.Has(o.groups.Hash[k]) {
 			missing = append(missing, k)
 		}
 	}
@@ -163,7 +168,7 @@ func (o *FrameOp) thawParts(rows []frameRow) error {
 		return c.Wrap(err, "deleting")
 	}
 	for _, k := range found {
-		c.filter.Remove(binary.BigEndian.Uint64(k))
+		c.Filter.Remove(binary.BigEndian.Uint64(k))
 	}
 	c.N -= len(found)
 	return nil
@@ -324,7 +329,7 @@ func (o *FrameOp) freezeParts(keys []uint32) error {
 		}
 		b.Value()
 		b.Buf = o.encodePart(b.Buf, o.parts[k])
-		c.filter.Add(h)
+		c.Filter.Add(h)
 		if err := c.Flush(&b, framePartChunk); err != nil {
 			return err
 		}
@@ -336,29 +341,7 @@ func (o *FrameOp) freezeParts(keys []uint32) error {
 		o.parts[k] = nil
 	}
 	c.N += len(keys)
-	return o.refilter()
-}
-
-// refilter rebuilds the filter of stored hashes, sized for twice the partitions stored,
-// once it holds more than it was sized for.
-func (o *FrameOp) refilter() error {
-	c := o.cold
-	if !c.filter.Full() {
-		return nil
-	}
-	f := keyed.NewKeyFilter(2 * c.N)
-	err := c.Store.ScanKeys(func(k, _ []byte) error {
-		if len(k) < 8 {
-			return rberr.New(rberr.Data, "%s: a damaged key in the store of its partitions", o.Name)
-		}
-		f.Add(binary.BigEndian.Uint64(k))
-		return nil
-	})
-	if err != nil {
-		return c.Wrap(err, "reading the keys of")
-	}
-	c.filter = f
-	return nil
+	return c.Refilter(nil, nil, 0)
 }
 
 // compactKeys rebuilds the key table with only the keys that have a partition in memory

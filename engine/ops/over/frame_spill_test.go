@@ -37,8 +37,10 @@ func TestSpilledFramesThreeWays(t *testing.T) {
 
 // Frames over thousands of partitions whose state outgrows the cap keep those used
 // longest ago in the store and bring them back when their rows are released: the rows are
-// the reference's, and most partitions go to the store.
+// the reference's, and most partitions go to the store. The filter of stored partitions
+// starts small and is rebuilt from the store as they outgrow it.
 func TestFramesBeyondTheCap(t *testing.T) {
+	defer over.SmallPartFilter()()
 	keys := make([]string, 3000)
 	for i := range keys {
 		keys[i] = fmt.Sprintf("key-%d", i)

@@ -236,16 +236,7 @@ func frameOp(aggs []refAgg) opstest.Op {
 func TestFrameStateThreeWays(t *testing.T) {
 	steps, evs, stamps := frameStream(3, 40)
 	defer opstest.Release(steps)
-	sets := map[string][]refAgg{
-		"rows": {{fn: "sum", arg: "v", rows: true, n: 2}, {fn: "count", rows: true, n: 3}, {fn: "max", arg: "x", rows: true, n: 1},
-			{fn: "mean", arg: "v", rows: true, n: 4}, {fn: "count", arg: "v", rows: true, n: 0}},
-		"range": {{fn: "sum", arg: "x", n: 5}, {fn: "count", n: 5}, {fn: "min", arg: "v", n: 3}, {fn: "mean", arg: "x", n: 0},
-			{fn: "max", arg: "v", n: 8}},
-		"unbounded": {{fn: "sum", arg: "v", rows: true, unbounded: true}, {fn: "count", unbounded: true},
-			{fn: "min", arg: "x", rows: true, unbounded: true}, {fn: "mean", arg: "v", unbounded: true}},
-		"mixed": {{fn: "sum", arg: "v", rows: true, n: 3}, {fn: "max", arg: "v", n: 6}, {fn: "count", arg: "x", unbounded: true}},
-	}
-	for name, aggs := range sets {
+	for name, aggs := range frameSets {
 		want := refFrames(evs, stamps, aggs)
 		if len(want) < 100 {
 			t.Fatalf("only %d rows", len(want))

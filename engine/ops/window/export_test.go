@@ -31,9 +31,10 @@ func SessionUse(o runtime.Operator) (resident int64, spills, keys, stored int) {
 }
 
 // SetSessionChunk sets the number of keys a watermark brings back from the store at a
-// time; it returns the undo.
-func SetSessionChunk(n int) (undo func()) {
-	was := sessionChunk
-	sessionChunk = n
-	return func() { sessionChunk = was }
+// time, and sizes the first filter of stored keys for filterKeys (it is rebuilt as they
+// outgrow it); it returns the undo.
+func SetSessionChunk(n, filterKeys int) (undo func()) {
+	was, wasKeys := sessionChunk, sessionFilterKeys
+	sessionChunk, sessionFilterKeys = n, filterKeys
+	return func() { sessionChunk, sessionFilterKeys = was, wasKeys }
 }

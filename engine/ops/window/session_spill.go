@@ -49,8 +49,12 @@ const (
 	timerPrefix   = 't'
 )
 
-// sessionChunk is the number of keys a watermark brings back from the store at a time.
-var sessionChunk = 16 << 10
+// sessionChunk is the number of keys a watermark brings back from the store at a time;
+// sessionFilterKeys the keys the first filter of stored keys is sized for.
+var (
+	sessionChunk      = 16 << 10
+	sessionFilterKeys = 8 << 10
+)
 
 // minSessionSpillBytes is the least state session windows spill from; sessionSpillAll
 // (tests) moves every key to the store after each batch and watermark, however small.
@@ -74,7 +78,6 @@ type coldSessions struct {
 	clock    uint32 // batches seen: the use stamp of the keys a batch touches
 	since    int64  // rows folded in (and sessions read back) since the tables were last measured
 	spills   int    // evictions
-	filter   keyed.KeyFilter
 	key      []byte
 }
 
@@ -86,7 +89,8 @@ func newColdSessions(tc *runtime.TaskCtx, o *SessionAggOp) *coldSessions {
 	if cs == nil || len(o.KeyTypes) == 0 || o.LateOutput {
 		return nil
 	}
-	c := &coldSessions{ColdStore: cs, keyTypes: o.KeyTypes, filter: keyed.NewKeyFilter(0)}
+	c := &coldSessions{ColdStore: cs, keyTypes: o.KeyTypes}
+	c.Filter = keyed.NewKeyFilter(sessionFilterKeys)
 	for _, f := range agg.AccFields(o.Aggs) {
 		c.accTypes = append(c.accTypes, f.Type)
 	}
@@ -111,7 +115,7 @@ func (o *SessionAggOp) liveSessions() int { return int(o.nextID) - len(o.free) }
 func (o *SessionAggOp) memBytes() int64 {
 	n := o.keyAgg.MemBytes() + o.state.MemBytes() + sessionBytes*int64(o.liveSessions()) + sessionKeyBytes*int64(o.sessions.n) + 24*int64(cap(o.sessions.lists))
 	if o.cold != nil {
-		n += o.cold.filter.MemBytes()
+		n += o.cold.Filter.MemBytes()
 	}
 	return n
 }
@@ -215,7 +219,7 @@ func (o *SessionAggOp) evict(keys []uint32) error {
 	hashes := o.keyAgg.Hashes()
 	at := 0 // the first session of key i in ids and accs
 	for i, k := range keys {
-		c.filter.Add(hashes[k])
+		c.Filter.Add(hashes[k])
 		c.key = binary.BigEndian.AppendUint64(c.key[:0], hashes[k])
 		if c.key, err = state.EncodeRow(c.key, keyCols, i); err != nil {
 			return rberr.Wrap(rberr.KindOf(err), err, "%s", o.Name)
@@ -260,30 +264,7 @@ func (o *SessionAggOp) evict(keys []uint32) error {
 	}
 	c.N += len(keys)
 	c.spills++
-	return o.refilter()
-}
-
-// refilter rebuilds the filter, sized for twice the keys stored, once it holds more
-// keys than it was sized for: a scan of the stored keys, their hashes read from their
-// keys.
-func (o *SessionAggOp) refilter() error {
-	c := o.cold
-	if !c.filter.Full() {
-		return nil
-	}
-	f := keyed.NewKeyFilter(2 * c.N)
-	err := c.Store.ScanRange([]byte{sessionPrefix}, []byte{sessionPrefix + 1}, func(k, _ []byte) error {
-		if len(k) < 9 {
-			return rberr.New(rberr.Data, "%s: a damaged key in the store of its sessions", o.Name)
-		}
-		f.Add(binary.BigEndian.Uint64(k[1:]))
-		return nil
-	})
-	if err != nil {
-		return c.Wrap(err, "reading the keys of")
-	}
-	c.filter = f
-	return nil
+	return c.Refilter([]byte{sessionPrefix}, []byte{sessionPrefix + 1}, 1)
 }
 
 // dueAt is the time of s's heap entry: its end, or once fired the end of its lateness.
@@ -381,7 +362,7 @@ func (o *SessionAggOp) thawBatch(keyIDs []uint32) error {
 	for _, k := range keyIDs {
 		if !o.sessions.has(k) && !seen[k] {
 			seen[k] = true
-			if c.filter.Has(hashes[k]) {
+			if c.Filter.Has(hashes[k]) {
 				missing = append(missing, k)
 			}
 		}
@@ -548,7 +529,7 @@ func (o *SessionAggOp) thaw(keys [][]byte) error {
 		return c.Wrap(err, "deleting")
 	}
 	for _, k := range found {
-		c.filter.Remove(binary.BigEndian.Uint64(k[1:]))
+		c.Filter.Remove(binary.BigEndian.Uint64(k[1:]))
 	}
 	c.N -= len(found)
 	c.since += int64(len(starts)) // sessions back in memory count as rows folded in

@@ -21,9 +21,10 @@ var sessionDef = plan.WindowDef{Kind: "session", Gap: "3us"}
 // store (every session of each, and its timer) and bring them back when a row of the
 // key comes or a timer is due: the results are the reference's, and after every step
 // the tables hold at most the cap by the operator's estimate (plus the batch just
-// folded in, before it spills). Watermarks bring keys back 500 at a time.
+// folded in, before it spills). Watermarks bring keys back 500 at a time, and the filter
+// of stored keys starts small (it is rebuilt from the store as they outgrow it).
 func TestSessionWindowsSpillBeyondTheCap(t *testing.T) {
-	defer window.SetSessionChunk(500)()
+	defer window.SetSessionChunk(500, 100)()
 	steps, evs, stamps := wideStream(5, 24, 1500, 20000)
 	defer opstest.Release(steps)
 	const capBytes = 256 << 10
