@@ -30,7 +30,8 @@ import (
 // pending row. Checkpoints write the stored partitions into the same tables, a chunk at a
 // time.
 
-// framePartChunk is the number of stored partitions a checkpoint decodes at a time;
+// framePartChunk is the number of partitions written to the store, or decoded from it by
+// a checkpoint, at a time;
 // partFilterKeys the keys the first filter of stored partitions is sized for.
 var (
 	framePartChunk = 16 << 10
@@ -43,10 +44,10 @@ var spillAllParts bool
 // coldParts is the keyed store of a FrameOp's partitions.
 type coldParts struct {
 	*keyed.ColdStore
-	clock uint32 // releases seen: the use stamp of the partitions a release touches
-	since int64  // rows released since the partitions were last measured
-	bytes int64  // the partitions' memory at the last measure
-	used  []uint32
+	clock uint32   // releases seen: the use stamp of the partitions a release touches
+	since int64    // rows released since the partitions were last measured
+	bytes int64    // the partitions' memory at the last measure
+	used  []uint32 // per key id, the release (clock) that last used its partition
 	key   []byte
 }
 
