@@ -102,10 +102,11 @@ def test_outer_join_spilled_matches_duckdb(tmp_path, how) -> None:
             assert 0 < m["spill_resident_bytes"] <= 2 * CAP, m
             # Narrow rows, many of them: the join's index of its keys and rows (tens of bytes
             # per row, counted against the cap, not spilled) is beyond it, and shown apart.
-            # A full join indexes the rows of both inputs, a left join those of its right
-            # only (about 80 bytes a row here).
+            # A full join indexes the rows of both inputs (60-70 bytes a row here, as the
+            # capacity of its tables happens to grow), a left join those of its right only
+            # (about 80 bytes a row).
             if how == "full":
-                assert 130 * N <= m["spill_index_bytes"] <= 200 * (2 * N), m
+                assert 110 * N <= m["spill_index_bytes"] <= 200 * (2 * N), m
             else:
                 assert 10 * N <= m["spill_index_bytes"] <= 120 * N, m
         batches.append(b)
