@@ -30,6 +30,7 @@ type distinctAcc struct {
 	sets  []map[string]struct{} // a group's values once it has more than smallDistinct
 	buf   []byte
 	vals  []int64
+	added int64 // values ever added to a group that did not hold them (see valueHolder)
 }
 
 const smallDistinct = 8
@@ -54,6 +55,7 @@ func addDistinct[T string | []byte](a *distinctAcc, g uint32, v T) {
 	if set := a.sets[g]; set != nil {
 		if _, ok := set[string(v)]; !ok {
 			set[string(v)] = struct{}{}
+			a.added++
 		}
 		return
 	}
@@ -63,6 +65,7 @@ func addDistinct[T string | []byte](a *distinctAcc, g uint32, v T) {
 			return
 		}
 	}
+	a.added++
 	if len(vals) < smallDistinct {
 		if vals == nil {
 			vals = make([]string, 0, 2)
@@ -252,6 +255,8 @@ func (a *distinctAcc) memBytes() int64 {
 
 func (a *distinctAcc) variable() bool { return !a.ints }
 
+func (a *distinctAcc) valuesAdded() int64 { return a.added + a.iset.added }
+
 // intSets holds each group's distinct int64 values in a block of a shared slab,
 // searched linearly: blocks of 4, 8, ... maxBlock values. A group that outgrows its
 // block moves to one twice the size at the slab's end, leaving a hole; when the holes
@@ -267,6 +272,7 @@ type intSets struct {
 	holes int                           // of them, entries in no group's block
 	big   map[uint32]map[int64]struct{} // the groups marked inMap
 	inBig int                           // values in big
+	added int64                         // values ever added to a group without them
 }
 
 const (
@@ -324,6 +330,7 @@ func (s *intSets) add(g uint32, v int64) {
 	}
 	b[n] = v
 	s.n[g] = n + 1
+	s.added++
 }
 
 func (s *intSets) addBig(g uint32, v int64) {
@@ -331,6 +338,7 @@ func (s *intSets) addBig(g uint32, v int64) {
 	if _, ok := m[v]; !ok {
 		m[v] = struct{}{}
 		s.inBig++
+		s.added++
 	}
 }
 

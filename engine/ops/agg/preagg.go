@@ -20,7 +20,9 @@ import (
 // table), which the exchange routes by (runtime.Edge.Hashed) and the group_by groups by.
 //
 // It is adaptive, as DuckDB's and Spark's partial aggregations are: pre-aggregating pays
-// only when keys repeat within a subtask's input. After the first SampleRows rows it
+// only when keys repeat within a subtask's input (and, for a distinct count, whose
+// partial state carries the values it holds, when (key, value) pairs repeat: each new
+// one counts as a new group below). After the first SampleRows rows it
 // estimates the number of distinct keys from how many of the sample's rows were new
 // (the occupancy estimate below); when so many keys would overflow its table (MaxGroups)
 // too soon to halve the rows, it stops: what it holds goes out as partial states, and
@@ -89,6 +91,21 @@ func (a *Adaptive) Folded(n int64, created, groups int) (flush, pass bool) {
 // Sent is told that the groups were sent on (all of them).
 func (a *Adaptive) Sent() { a.rows, a.created = 0, 0 }
 
+// valueHolder is an accumulator whose state holds values of its input (a distinct count
+// its distinct values): valuesAdded counts those it has taken in.
+type valueHolder interface{ valuesAdded() int64 }
+
+// valuesAdded is how many values the table's valueHolder accumulators have taken in.
+func (t *Table) valuesAdded() int64 {
+	var n int64
+	for _, a := range t.Accs {
+		if h, ok := a.(valueHolder); ok {
+			n += h.valuesAdded()
+		}
+	}
+	return n
+}
+
 // PreAggOp is a pre-aggregation (see above). Partial is PartialSchema(KeyTypes, Aggs).
 type PreAggOp struct {
 	runtime.BaseOp
@@ -131,12 +148,15 @@ func (o *PreAggOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
 	if n == 0 {
 		return nil
 	}
-	before := o.table.NumGroups()
+	before, held := o.table.NumGroups(), o.table.valuesAdded()
 	if _, err := o.table.Consume(o.tc.Eval, m.Rec, m.Seq); err != nil {
 		return err
 	}
 	groups := o.table.NumGroups()
-	flush, pass := o.Folded(n, groups-before, groups)
+	// A partial state carries every value a distinct count holds: what is sent grows
+	// with the distinct (key, value) pairs as well as with the keys.
+	made := groups - before + int(o.table.valuesAdded()-held)
+	flush, pass := o.Folded(n, made, groups)
 	o.passing = pass
 	if flush {
 		return o.flush(out)

@@ -328,6 +328,60 @@ func TestPreAggAdapts(t *testing.T) {
 	out.release()
 }
 
+// A distinct count's partial state carries the values it holds, so a pre-aggregation
+// whose (key, value) pairs hardly repeat sends as much as the rows themselves, however
+// much its keys repeat: it stops after its sample and passes rows through. Over the
+// same 100 keys with 3 values each (s), or 4 and nulls (g), it keeps pre-aggregating.
+func TestPreAggAdaptsToHeldValues(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	const n, batches = 4096, 6
+	in := make([]arrow.RecordBatch, batches)
+	for b := range in {
+		in[b] = keyBatch(n, func(i int) int64 { return int64(i % 100) }) // v: the row's number in its batch
+	}
+	defer opstest.Release(toSteps(in))
+	for _, c := range []struct {
+		fn, col string
+		pass    bool
+	}{{"n_unique", "v", true}, {"n_unique", "s", false}, {"n_unique", "g", false}} {
+		aggs := []agg.Spec{spec(t, "count", "", "n"), spec(t, c.fn, c.col, "x")}
+		keys := []expr.Expr{opstest.Col(inSchema, "k")}
+		ktypes := []arrow.DataType{arrow.PrimitiveTypes.Int64}
+		pre := &agg.PreAggOp{Name: "group_by", Keys: keys, KeyTypes: ktypes, Aggs: aggs,
+			Partial: agg.PartialSchema(ktypes, aggs), BatchSize: 1000}
+		pre.SampleRows, pre.MaxGroups = n, 1<<20
+		if err := pre.Open(runtime.NewStandaloneTaskCtx(context.Background(), mem, 0, 1, 16)); err != nil {
+			t.Fatal(err)
+		}
+		out := &emitted{}
+		for i, b := range in {
+			b.Retain()
+			if err := pre.ProcessBatch(runtime.Message{Kind: runtime.MsgBatch, Rec: b, Seq: runtime.MakeSeq(0, int64(i), 0)}, out); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := pre.Finish(out); err != nil {
+			t.Fatal(err)
+		}
+		pre.Close()
+		passed := 0
+		for _, b := range out.batches {
+			if !agg.IsPartial(b.Schema()) {
+				passed += int(b.NumRows())
+			}
+		}
+		want := 0
+		if c.pass {
+			want = (batches - 1) * n
+		}
+		if pre.Passing() != c.pass || passed != want {
+			t.Errorf("%s(%s): passing %v with %d rows passed through, want %v and %d", c.fn, c.col, pre.Passing(), passed, c.pass, want)
+		}
+		out.release()
+	}
+}
+
 func toSteps(bs []arrow.RecordBatch) []opstest.Step {
 	steps := make([]opstest.Step, len(bs))
 	for i, b := range bs {
