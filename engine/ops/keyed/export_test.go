@@ -106,3 +106,6 @@ func FreshTable(n int) (nonZero int, written bool) {
 	written = t[len(t)-1].gid == uint32(len(t))
 	return nonZero, written
 }
+
+// DirectSpan is the span of keys g groups directly (0: none).
+func DirectSpan(g *Grouper) int { return len(g.direct) }

@@ -28,10 +28,16 @@ type Grouper struct {
 	// islots is modeInt's table: the key sits in the slot, so a probe touches one cache
 	// line instead of three arrays.
 	islots []intSlot
-	width  int      // modeInts: words per group in ints (a null mask, then each key)
-	offs   []uint32 // per group start in arena (modeBytes); len = groups+1
-	arena  []byte
-	null   int32 // group id of the null key (single-key modes), or -1
+	// direct (modeInt) indexes group id + 1 by key - dbase, for keys of a span small next
+	// to the table (see direct.go); 0: no group. Every group whose key is in its span is
+	// in it; the hash table holds every group all the same.
+	direct   []uint32
+	dbase    int64
+	noDirect bool     // a batch's keys spanned too much: hash them all
+	width    int      // modeInts: words per group in ints (a null mask, then each key)
+	offs     []uint32 // per group start in arena (modeBytes); len = groups+1
+	arena    []byte
+	null     int32 // group id of the null key (single-key modes), or -1
 
 	keyChunks [][]arrow.Array // key columns of new groups, batch by batch
 	chunkBase []uint32        // group id of the first row of each key chunk
@@ -205,6 +211,10 @@ func (g *Grouper) consumeInt(col arrow.Array, ids []uint32) {
 	get := expr.Int64Getter(col)
 	if a, ok := col.(*array.Int64); ok {
 		vals = a.Int64Values()
+		if !nulls && g.directFor(vals[:len(ids)]) {
+			g.consumeDirect(vals[:len(ids)], ids)
+			return
+		}
 	}
 	last, lastID := int64(0), NoGroup // the previous row's key and group: runs of a key (input
 	// sorted or clustered by it, as order lines by order) skip the table
@@ -232,6 +242,9 @@ func (g *Grouper) consumeInt(col arrow.Array, ids []uint32) {
 				g.ints = append(g.ints, v)
 				e.key, e.gid = v, gid+1
 				ids[row] = gid
+				if i := uint64(v - g.dbase); i < uint64(len(g.direct)) {
+					g.direct[i] = gid + 1
+				}
 				if len(g.Hash)*2 > len(g.islots) {
 					g.resize(len(g.islots) * 2)
 				}
@@ -419,7 +432,7 @@ const arrayOverhead = 512
 // and key bytes, and the key columns it keeps. It is O(1), for spilling operators to
 // count their index against their memory cap (Spill.SetIndex).
 func (g *Grouper) MemBytes() int64 {
-	n := int64(cap(g.slots))*4 + int64(cap(g.islots))*16 + int64(cap(g.Hash))*8 + int64(cap(g.ints))*8
+	n := int64(cap(g.slots))*4 + int64(cap(g.islots))*16 + int64(cap(g.Hash))*8 + int64(cap(g.ints))*8 + int64(cap(g.direct))*4
 	n += int64(cap(g.offs))*4 + int64(cap(g.arena)) + int64(cap(g.chunkBase))*4 + int64(cap(g.keyChunks))*24
 	return n + g.keyBytes + int64(cap(g.hbuf))*8 + int64(cap(g.kbuf)) + int64(cap(g.newRows))*4
 }
@@ -555,7 +568,7 @@ func (g *Grouper) Free() {
 	g.Release()
 	intSlots.put(g.islots)
 	slots32.put(g.slots)
-	g.islots, g.slots = nil, nil
+	g.islots, g.slots, g.direct = nil, nil, nil
 }
 
 // ensureTable gives a grouper used after Free a table again, with its groups.
@@ -597,6 +610,7 @@ func (g *Grouper) Reset() {
 	g.Release()
 	clear(g.slots)
 	clear(g.islots)
+	clear(g.direct)
 	g.Hash, g.ints, g.offs, g.arena = g.Hash[:0], g.ints[:0], g.offs[:1], g.arena[:0]
 	g.chunkBase = g.chunkBase[:0]
 	g.null = -1
@@ -637,6 +651,10 @@ func (g *Grouper) Lookup(keys []arrow.Array, ids []uint32) {
 			}
 			if have && v == last {
 				ids[row] = lastID
+				continue
+			}
+			if i := uint64(v - g.dbase); i < uint64(len(g.direct)) {
+				ids[row] = g.direct[i] - 1 // 0 - 1 is NoGroup
 				continue
 			}
 			slot := expr.Mix64(uint64(v)) & g.mask

@@ -380,3 +380,81 @@ func checkLookedUp(t *testing.T, want map[string]uint32, ids []uint32, key func(
 		}
 	}
 }
+
+// One integer key grouped directly (keys of a small span: direct.go) gets the ids a map
+// gives, through batches that fit the span, widen it, carry nulls (hashed, their new
+// keys entering the span), lie far outside it (hashing from then on), and keys whose
+// span fits only once the table has grown; Lookup agrees inside and outside the span,
+// and after Reset and Free the grouper is like new.
+func TestGrouperDirectSpansAgainstMap(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	ctx := expr.NewEvalCtx(context.Background(), mem).Ctx
+	r := rand.New(rand.NewSource(3))
+	batch := func(n int, lo, span int64, nulls bool) arrow.Array {
+		b := array.NewInt64Builder(mem)
+		defer b.Release()
+		for i := 0; i < n; i++ {
+			if nulls && i%13 == 0 {
+				b.AppendNull()
+				continue
+			}
+			b.Append(lo + r.Int63n(span))
+		}
+		return b.NewArray()
+	}
+	text := func(a arrow.Array, i int) string { return a.ValueStr(i) }
+	type step struct {
+		what     string
+		lo, span int64
+		nulls    bool
+		direct   bool // grouped directly after the step
+	}
+	run := func(t *testing.T, g *keyed.Grouper, steps []step) map[string]uint32 {
+		want := map[string]uint32{}
+		for _, s := range steps {
+			keys := batch(3000, s.lo, s.span, s.nulls)
+			ids := make([]uint32, keys.Len())
+			if err := g.Consume(ctx, []arrow.Array{keys}, ids); err != nil {
+				t.Fatal(err)
+			}
+			checkConsumed(t, s.what, want, ids, func(row int) string { return text(keys, row) })
+			keys.Release()
+			if got := keyed.DirectSpan(g) > 0; got != s.direct {
+				t.Fatalf("%s: grouped directly %v, want %v", s.what, got, s.direct)
+			}
+			probe := batch(3000, s.lo-50, s.span+100, true)
+			ids = make([]uint32, probe.Len())
+			g.Lookup([]arrow.Array{probe}, ids)
+			checkLookedUp(t, want, ids, func(row int) string { return text(probe, row) })
+			probe.Release()
+		}
+		return want
+	}
+	g := keyed.NewGrouper([]arrow.DataType{arrow.PrimitiveTypes.Int64})
+	defer g.Release()
+	run(t, g, []step{
+		{"in a span", 100, 1000, false, true},
+		{"widening it", 40, 1200, false, true},
+		{"with nulls", 0, 1500, true, true},
+		{"in the span again", 0, 1500, false, true},
+		{"negative keys", -500, 1000, false, true},
+		{"far away", 1 << 40, 1000, false, false},
+		{"back in the span", 0, 1000, false, false},
+	})
+	g.Reset()
+	run(t, g, []step{{"after Reset", 0, 500, false, false}})
+
+	grown := keyed.NewGrouper([]arrow.DataType{arrow.PrimitiveTypes.Int64})
+	defer grown.Release()
+	var steps []step
+	for i := range 8 {
+		steps = append(steps, step{fmt.Sprintf("batch %d of 40,000 keys", i), 7, 40_000, false, i >= 4}) // the table holds 32,768 slots from the fifth batch on
+	}
+	run(t, grown, steps)
+	grown.Free()
+	fresh := keyed.NewGrouper([]arrow.DataType{arrow.PrimitiveTypes.Int64})
+	defer fresh.Release()
+	fresh.Free()
+	run(t, fresh, []step{{"after Free", 0, 800, false, true}, {"more", 0, 900, false, true}})
+}

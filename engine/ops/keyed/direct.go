@@ -1,0 +1,85 @@
+package keyed
+
+import "github.com/riverbed-engine/riverbed/engine/expr"
+
+// Direct grouping of one integer key (modeInt), as DuckDB's perfect hash aggregation:
+// when a batch's keys lie within a span no longer than maxDirect and than twice the hash
+// table's slots, a key's group is found at direct[key - dbase], one load where hashing
+// costs a multiply, a probe into the table and a comparison or more (a thousand
+// customer or nation ids, dates of a few years). The hash table keeps every group all
+// the same, so that everything else (Lookup of keys outside the span, Free, the key
+// values) works as without it, and a batch whose keys fall outside the span either
+// widens it (rebuilt from the groups' keys) or is hashed.
+
+// maxDirect is the longest span of keys grouped directly (entries of 4 bytes).
+const maxDirect = 1 << 16
+
+// directFor reports whether the batch's keys vals (no nulls) can be grouped directly,
+// making or widening g.direct to span them if need be.
+func (g *Grouper) directFor(vals []int64) bool {
+	if g.noDirect || len(vals) == 0 {
+		return false
+	}
+	lo, hi := vals[0], vals[0]
+	for _, v := range vals[1:] {
+		lo, hi = min(lo, v), max(hi, v)
+	}
+	if n := len(g.direct); n > 0 {
+		if uint64(lo-g.dbase) < uint64(n) && uint64(hi-g.dbase) < uint64(n) {
+			return true
+		}
+		lo, hi = min(lo, g.dbase), max(hi, g.dbase+int64(n)-1)
+	}
+	span := uint64(hi) - uint64(lo) + 1
+	if span == 0 || span > maxDirect || hi < lo {
+		g.noDirect, g.direct = true, nil // keys this far apart will not fit later either
+		return false
+	}
+	if span > 2*uint64(len(g.islots)) {
+		return false // not yet: the table grows with the groups
+	}
+	d := g.direct
+	if uint64(cap(d)) >= span {
+		d = d[:span]
+		clear(d)
+	} else {
+		d = make([]uint32, span)
+	}
+	for gid, v := range g.ints {
+		if int32(gid) != g.null && v >= lo && v <= hi {
+			d[v-lo] = uint32(gid) + 1
+		}
+	}
+	g.direct, g.dbase = d, lo
+	return true
+}
+
+// consumeDirect is consumeInt for keys vals (no nulls) within g.direct's span.
+func (g *Grouper) consumeDirect(vals []int64, ids []uint32) {
+	d, base := g.direct, g.dbase
+	for row, v := range vals {
+		i := v - base
+		s := d[i]
+		if s == 0 {
+			s = g.addInt(v, row) + 1
+			d[i] = s
+		}
+		ids[row] = s - 1
+	}
+}
+
+// addInt adds a group for key v (not in the table), first seen at row.
+func (g *Grouper) addInt(v int64, row int) uint32 {
+	h := expr.Mix64(uint64(v))
+	gid := g.add(h, row)
+	g.ints = append(g.ints, v)
+	slot := h & g.mask
+	for g.islots[slot].gid != 0 {
+		slot = (slot + 1) & g.mask
+	}
+	g.islots[slot] = intSlot{key: v, gid: gid + 1}
+	if len(g.Hash)*2 > len(g.islots) {
+		g.resize(len(g.islots) * 2)
+	}
+	return gid
+}
