@@ -717,6 +717,12 @@ type bytesValues struct {
 	dictOffs []uint32
 	idx      []int32
 	pos      int
+	// short: the dictionary's values are at most shortWidth bytes each; pad and padOffs
+	// are then a copy of it with shortWidth bytes of room after its data (putShort).
+	dictSeen bool
+	short    bool
+	pad      []byte
+	padOffs  []uint32
 
 	offBuf    *memory.Buffer
 	dataBuf   *memory.Buffer
@@ -746,6 +752,7 @@ func (v *bytesValues) setPage(p parquet.Page) (int, error) {
 			return 0, fmt.Errorf("dictionary of %d values has %d offsets", d.Len(), len(v.dictOffs))
 		}
 		v.data, v.offs = nil, nil
+		v.setShort()
 		idx, err := pageIndexes(p, d.Len())
 		v.idx = idx
 		return len(idx), err
@@ -808,11 +815,59 @@ func (v *bytesValues) reserve(extra int) error {
 	return nil
 }
 
+// shortWidth is the longest dictionary value putShort copies as fixed-size words.
+const shortWidth = 32
+
+// setShort notes, at the first dictionary-encoded page, whether the dictionary's values
+// are all short, and if so pads a copy of its data for putShort. A column chunk has one
+// dictionary and a columnReader (with its values) reads one chunk, so once is enough.
+func (v *bytesValues) setShort() {
+	if v.dictSeen {
+		return
+	}
+	v.dictSeen = true
+	for i := 1; i < len(v.dictOffs); i++ {
+		if v.dictOffs[i]-v.dictOffs[i-1] > shortWidth {
+			return
+		}
+	}
+	v.pad = append(append(v.pad[:0], v.dictData...), make([]byte, shortWidth)...)
+	v.padOffs = append(v.padOffs[:0], v.dictOffs...)
+	v.short = true
+}
+
+// putShort is put for a dictionary page of short values into 32-bit offsets: each value
+// is copied as one block of shortWidth bytes (the padded dictionary and the room put
+// reserves past the output make that safe), where a copy of its own length costs a call
+// per value.
+func (v *bytesValues) putShort(at, k int, out []byte) {
+	offs := v.outOffs[at+1 : at+k+1]
+	dl := v.dlen
+	pad, doffs := v.pad, v.padOffs
+	for i, j := range v.idx[v.pos : v.pos+k] {
+		start, end := doffs[j], doffs[j+1]
+		*(*[shortWidth]byte)(out[dl : dl+shortWidth]) = *(*[shortWidth]byte)(pad[start : start+shortWidth])
+		dl += int(end - start)
+		offs[i] = int32(dl)
+	}
+	v.dlen = dl
+}
+
 func (v *bytesValues) put(at, k int) error {
-	if err := v.reserve(v.size(v.pos, v.pos+k)); err != nil {
+	short := v.idx != nil && v.short && !v.large
+	slack := 0
+	if short {
+		slack = shortWidth
+	}
+	if err := v.reserve(v.size(v.pos, v.pos+k) + slack); err != nil {
 		return err
 	}
 	out := v.dataBuf.Buf()
+	if short {
+		v.putShort(at, k, out)
+		v.pos += k
+		return nil
+	}
 	if v.idx == nil {
 		start, end := v.offs[v.pos], v.offs[v.pos+k]
 		copy(out[v.dlen:], v.data[start:end])

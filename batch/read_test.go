@@ -788,3 +788,53 @@ func BenchmarkReadSplit(b *testing.B) {
 		b.Fatalf("read %d rows", total)
 	}
 }
+
+// Dictionary-encoded strings are copied in fixed blocks when every value of the
+// dictionary is at most 32 bytes (bytesValues.putShort): row groups (each chunk its own
+// dictionary) whose dictionaries hold values of 0 to 32 bytes, then values of the same
+// sizes but other bytes, then one of 33 bytes, then short ones again, read back as
+// written, nullable and required, at batch sizes that cut pages anywhere.
+func TestReadDictionaryStringsShortAndLong(t *testing.T) {
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "s", Type: arrow.BinaryTypes.String, Nullable: true},
+		{Name: "r", Type: arrow.BinaryTypes.String},
+	}, nil)
+	rng := rand.New(rand.NewPCG(5, 5))
+	groups := [][]string{
+		{"", "a", strings.Repeat("b", 31), strings.Repeat("c", 32), "dé"},
+		{"", "A", strings.Repeat("B", 31), strings.Repeat("C", 32), "DÉ"}, // same sizes
+		{"x", strings.Repeat("y", 33), "z"},
+		{strings.Repeat("q", 32), "r"},
+	}
+	const per = 3000
+	b := array.NewRecordBuilder(memory.NewGoAllocator(), schema)
+	defer b.Release()
+	for _, vals := range groups {
+		for i := 0; i < per; i++ {
+			v := vals[rng.IntN(len(vals))]
+			if i%7 == 0 {
+				b.Field(0).AppendNull()
+			} else {
+				b.Field(0).(*array.StringBuilder).Append(v)
+			}
+			b.Field(1).(*array.StringBuilder).Append(vals[rng.IntN(len(vals))])
+		}
+	}
+	want := b.NewRecordBatch()
+	defer want.Release()
+	path := filepath.Join(t.TempDir(), "dict.parquet")
+	writeOracle(t, path, oracleOpts{dict: true, pageSize: 1024, batch: 100, rowGroup: per, codec: pqacompress.Codecs.Snappy}, want)
+	if _, dictPages, _ := chunkLayout(t, path, "r"); dictPages == 0 {
+		t.Fatal("column r is not dictionary-encoded")
+	}
+	d, err := OpenParquet([]string{path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, batch := range []int{0, 1000, 777, 1} {
+		mem := checkedMem(t)
+		got := readAll(t, d, nil, mem, batch)
+		checkRecords(t, got, want, nil, batch)
+		releaseAll(got)
+	}
+}
