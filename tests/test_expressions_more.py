@@ -249,6 +249,8 @@ def test_decimal_rounding_is_exact() -> None:
     (pa.array([True, False, None, True], pa.bool_()), [False]),
     (pa.array([b"a", b"", None, b"\x00b", b"ab"], pa.binary()), [b"", b"\x00b"]),
     (pa.array(["a", "", None, "ünï", "ab"], pa.large_string()), ["", "ünï", "zz"]),
+    (pa.array(["a", "", None, "ünï", "ab", "abc", "b"], pa.string()), ["", "ünï", "zz", "ab"]),
+    (pa.array([f"v{i}" for i in range(12)] + [None, ""], pa.string()), [f"v{i}" for i in range(0, 12, 2)] + ["x", "", "z"]),
     (pa.array([0, 255, None, 7, 8], pa.uint8()), [255, 7]),
     (pa.array([2**64 - 1, 0, None, 2**63], pa.uint64()), [2**63, 2**64 - 1]),
     (pa.array([-0.0, 0.0, float("nan"), None, 1.5, -1.5], pa.float32()), [0.0, float("nan"), -1.5]),
@@ -256,10 +258,13 @@ def test_decimal_rounding_is_exact() -> None:
      [dt.date(2024, 2, 29), dt.date(1, 1, 1)]),
     (pa.array([dt.datetime(2024, 1, 1), dt.datetime(2024, 1, 1, 0, 0, 1), None], pa.timestamp("us")),
      [dt.datetime(2024, 1, 1)]),
-], ids=["decimal", "bool", "binary", "large_string", "uint8", "uint64", "float32", "date32", "timestamp"])
+], ids=["decimal", "bool", "binary", "large_string", "string_few", "string_many", "uint8", "uint64", "float32",
+        "date32", "timestamp"])
 def test_is_in_on_every_type_matches_python(values: pa.Array, listed: list) -> None:
     """is_in over each type family against Python's own membership: decimals by value (1.50
-    is 1.5), -0 equal to 0 and NaN to NaN (as Polars), nulls null whatever the list."""
+    is 1.5), -0 equal to 0 and NaN to NaN (as Polars), nulls null whatever the list; strings
+    against a few listed values (compared in turn) and against many (a set), also on a
+    column that starts part-way into its buffers (a slice)."""
     def member(v: object) -> bool | None:
         if v is None:
             return None
@@ -269,6 +274,9 @@ def test_is_in_on_every_type_matches_python(values: pa.Array, listed: list) -> N
 
     got = rb.from_arrow(pa.table({"v": values})).select(col("v").is_in(listed)).collect()["v"].to_pylist()
     assert got == [member(v) for v in values.to_pylist()]
+    sliced = pa.table({"v": values}).slice(1)
+    got = rb.from_arrow(sliced).select(col("v").is_in(listed)).collect()["v"].to_pylist()
+    assert got == [member(v) for v in values.to_pylist()[1:]]
 
 
 def test_common_subexpressions_computed_once_give_duckdbs_answers() -> None:

@@ -7,8 +7,10 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/bitutil"
 	"github.com/apache/arrow-go/v18/arrow/compute"
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/arrow/scalar"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
@@ -175,6 +177,8 @@ func isInKernel(ct arrow.DataType) kernelFn {
 			out, err = memberOf(ec, xc, listed, floatKeys)
 		case IsInteger(t) && !IsSigned(t):
 			out, err = memberOf(ec, xc, listed, uintKeys)
+		case t.ID() == arrow.STRING && len(listed) <= smallIsIn:
+			out = memberOfFewStrings(ec, xc.(*array.String), listed)
 		case IsString(t) || t.ID() == arrow.BINARY || t.ID() == arrow.LARGE_BINARY:
 			out, err = memberOf(ec, xc, listed, bytesKeys)
 		case t.ID() == arrow.DECIMAL128:
@@ -234,6 +238,59 @@ func memberOf[K comparable](ec *EvalCtx, x arrow.Array, listed []arrow.Array, ke
 		b.UnsafeAppend(ok)
 	}
 	return b.NewArray(), nil
+}
+
+// smallIsIn is the most listed strings is_in compares each value with in turn, rather
+// than looking it up in a map (hashing the value costs more than a few comparisons of
+// lengths, and of bytes where the lengths match).
+const smallIsIn = 8
+
+// memberOfFewStrings is memberOf for a string column and at most smallIsIn listed
+// strings (one-row string arrays).
+func memberOfFewStrings(ec *EvalCtx, x *array.String, listed []arrow.Array) arrow.Array {
+	want := make([]string, 0, len(listed))
+	for _, a := range listed {
+		want = append(want, strings.Clone(a.(*array.String).Value(0)))
+	}
+	n := x.Len()
+	bits := memory.NewResizableBuffer(ec.Mem)
+	bits.Resize(int(bitutil.BytesForBits(int64(n))))
+	out := bits.Bytes()
+	clear(out)
+	nulls := x.NullN() > 0
+	for i := 0; i < n; i++ {
+		if nulls && x.IsNull(i) {
+			continue
+		}
+		v := x.Value(i)
+		for _, w := range want {
+			if len(w) == len(v) && w == v {
+				bitutil.SetBit(out, i)
+				break
+			}
+		}
+	}
+	var valid *memory.Buffer
+	nullN := 0
+	if nulls {
+		valid = memory.NewResizableBuffer(ec.Mem)
+		valid.Resize(len(out))
+		vb := valid.Bytes()
+		clear(vb)
+		for i := 0; i < n; i++ {
+			if x.IsValid(i) {
+				bitutil.SetBit(vb, i)
+			}
+		}
+		nullN = x.NullN()
+	}
+	data := array.NewData(arrow.FixedWidthTypes.Boolean, n, []*memory.Buffer{valid, bits}, nil, nullN, 0)
+	bits.Release()
+	if valid != nil {
+		valid.Release()
+	}
+	defer data.Release()
+	return array.MakeFromData(data)
 }
 
 // floatKeys gives a float column's values as bits, NaNs as one and -0 as 0.
