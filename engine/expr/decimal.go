@@ -85,6 +85,9 @@ func pow10Big(n int32) *big.Int { return new(big.Int).Exp(bigTen, big.NewInt(int
 
 var maxDec38 = decimal128.GetMaxValue(MaxDecPrecision)
 
+// maxDec38Hi is maxDec38's high word (DecAdd's quick bound).
+var maxDec38Hi = maxDec38.HighBits()
+
 // decToInt64 returns n as an int64 when it fits.
 func decToInt64(n decimal128.Num) (int64, bool) {
 	lo, hi := n.LowBits(), n.HighBits()
@@ -158,21 +161,15 @@ func absU(v int64) uint64 {
 	return uint64(v)
 }
 
-// DecAdd adds exactly; ok is false when the sum leaves 38 digits.
+// DecAdd adds exactly; ok is false when the sum leaves 38 digits. Operands of at most 38
+// digits sum to less than 2e38 in magnitude: a sum that wraps past 128 bits has a
+// magnitude of more than 2^128 - 2e38 (above 1.4e38), which the bound rejects.
 func DecAdd(a, b decimal128.Num) (decimal128.Num, bool) {
-	if x, ok := decToInt64(a); ok {
-		if y, ok := decToInt64(b); ok {
-			s := x + y
-			if (x >= 0) == (y >= 0) && (s >= 0) != (x >= 0) {
-				// int64 overflow: fine in 128 bits
-				return decimal128.FromBigInt(new(big.Int).Add(big.NewInt(x), big.NewInt(y))), true
-			}
-			return decimal128.FromI64(s), true
-		}
-	}
-	s := a.Add(b)
-	if (a.Sign() >= 0) == (b.Sign() >= 0) && a.Sign() != 0 && b.Sign() != 0 && (s.Sign() >= 0) != (a.Sign() >= 0) {
-		return s, false
+	lo, carry := bits.Add64(a.LowBits(), b.LowBits(), 0)
+	hi := a.HighBits() + b.HighBits() + int64(carry)
+	s := decimal128.New(hi, lo)
+	if hi^(hi>>63) < maxDec38Hi-1 {
+		return s, true // the magnitude's high word is below the largest 38-digit one's
 	}
 	return s, s.Abs().LessEqual(maxDec38)
 }
@@ -464,16 +461,12 @@ func decArithKernel(fn, text string, out *arrow.Decimal128Type) kernelFn {
 // smallCol reads an integer or decimal array's unscaled values as int64s, without copying
 // a decimal column: at says whether row i's value fits.
 type smallCol struct {
-	ints  []int64          // an integer column
-	decs  []decimal128.Num // or a decimal one
-	nulls arrow.Array      // the column, when it has nulls (a null row reads as 0)
+	ints []int64          // an integer column
+	decs []decimal128.Num // or a decimal one
 }
 
 func smallColOf(a arrow.Array) (smallCol, bool) {
 	c := smallCol{}
-	if a.NullN() > 0 {
-		c.nulls = a
-	}
 	switch v := a.(type) {
 	case *array.Int64:
 		c.ints = v.Int64Values()
@@ -491,18 +484,15 @@ func smallColOf(a arrow.Array) (smallCol, bool) {
 	return c, true
 }
 
-// at is row i's unscaled value; ok is false when it does not fit in int64 (and the row
-// is not null).
+// at is row i's unscaled value; ok is false when it does not fit in int64 (a null row's
+// value may be anything: the callers look at a row's validity before giving up on it).
 func (c *smallCol) at(i int) (v int64, ok bool) {
 	if c.ints != nil {
 		return c.ints[i], true
 	}
-	d := c.decs[i]
-	lo, hi := d.LowBits(), d.HighBits()
-	if hi == int64(lo)>>63 {
-		return int64(lo), true
-	}
-	return 0, c.nulls != nil && c.nulls.IsNull(i)
+	d := &c.decs[i]
+	v = int64(d.LowBits())
+	return v, d.HighBits() == v>>63
 }
 
 // decMulSmall multiplies decimal or integer operands whose unscaled values and products

@@ -13,13 +13,24 @@ import (
 // The decimal helpers against math/big, the civil-calendar helpers against package time.
 
 func randDec(r *rand.Rand) decimal128.Num {
-	switch r.Intn(3) {
+	var v *big.Int
+	switch r.Intn(5) {
 	case 0:
 		return decimal128.FromI64(r.Int63n(2000) - 1000)
 	case 1:
 		return decimal128.FromI64(r.Int63() - r.Int63())
+	case 2: // within a few of the largest 38-digit value, or of 2^64 times its high word
+		near := maxDec38.BigInt()
+		if r.Intn(2) == 0 {
+			near = new(big.Int).Lsh(big.NewInt(maxDec38Hi-r.Int63n(3)), 64)
+		}
+		v = new(big.Int).Sub(near, big.NewInt(r.Int63n(5)-2))
+		if v.Cmp(maxDec38.BigInt()) > 0 {
+			v = maxDec38.BigInt()
+		}
+	default:
+		v = new(big.Int).Rand(r, maxDec38.BigInt())
 	}
-	v := new(big.Int).Rand(r, maxDec38.BigInt())
 	if r.Intn(2) == 0 {
 		v.Neg(v)
 	}
