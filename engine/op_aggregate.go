@@ -154,7 +154,7 @@ func (o *aggregateOp) build(g *graph, n *lnode, _ *plan.Expr) (flow, error) {
 	// A bounded group_by fed by parallel subtasks pre-aggregates in each of them before
 	// the exchange (agg/preagg.go); an updating one emits as its input comes, and keeps
 	// its rows' way through the exchange.
-	preAgg := preAggregate && n.changelog == "" && k.in.st.Parallel > 1 && agg.PreAggregatable(o.aggs)
+	preAgg := preAggregate && n.changelog == "" && k.in.st.Parallel > 1 && agg.PreAggregatable(o.aggs) && !k.local
 	if preAgg {
 		partial := agg.PartialSchema(types, o.aggs)
 		k.in.st.ChainHelper("pre-aggregate", func(int) runtime.Operator {
@@ -167,7 +167,7 @@ func (o *aggregateOp) build(g *graph, n *lnode, _ *plan.Expr) (flow, error) {
 			Changelog: n.changelog != "", Retract: n.inputs[0].changelog != "", OpCol: o.retractOp, MiniBatch: time.Duration(o.miniBatch) * time.Microsecond,
 			TTL: time.Duration(o.stateTTL) * time.Microsecond, PreAgg: preAgg}
 	})
-	return flow{st: st}, nil
+	return flow{st: st, part: k.output(n)}, nil
 }
 
 func (o *aggregateOp) explain(n *lnode) (detail string) {

@@ -84,6 +84,14 @@ func (o *filterOp) build(g *graph, n *lnode, prune *plan.Expr) (flow, error) {
 	}
 	pred, keep := o.pred, o.keep
 	f.st.Chain("filter", func(int) runtime.Operator { return &basic.FilterOp{Name: n.name, Pred: pred, Keep: keep} })
+	from := keep
+	if from == nil {
+		from = make([]int, n.schema.NumFields())
+		for i := range from {
+			from[i] = i
+		}
+	}
+	f.part = carried(f, n.inputs[0], n, from)
 	return f, nil
 }
 

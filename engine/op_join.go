@@ -269,6 +269,9 @@ func (o *joinOp) build(g *graph, n *lnode, _ *plan.Expr) (flow, error) {
 			}
 		}
 		e := runtime.Edge{From: f.st, Part: runtime.PartHash, Keys: keys}
+		if g.partitionedOn(f, in, keys, keyTypes(keys), parallel) {
+			e.Part, e.Keys = runtime.PartForward, nil // its rows are where the exchange would put them
+		}
 		switch {
 		case js.How == "cross" || len(keys) == 0 || js.NullAware: // every pair (NOT IN: every right row of a window): one subtask sees both inputs whole
 			e = runtime.Edge{From: f.st, Part: runtime.PartGather}
@@ -313,7 +316,68 @@ func (o *joinOp) build(g *graph, n *lnode, _ *plan.Expr) (flow, error) {
 		}
 		return &join.AsofJoinOp{JoinBase: base}
 	})
-	return flow{st: st}, nil
+	return flow{st: st, part: o.outputPartitioning(n, edges, parallel)}, nil
+}
+
+// keyTypes are the types of key expressions (nil where one has none to tell).
+func keyTypes(keys []expr.Expr) []arrow.DataType {
+	types := make([]arrow.DataType, len(keys))
+	for i, k := range keys {
+		if c, ok := k.(*expr.ColExpr); ok {
+			types[i] = c.Dt
+		}
+	}
+	return types
+}
+
+// outputPartitioning is how a regular join's output is spread over its subtasks when
+// both inputs came by key (a hash exchange, or a forward edge from a flow partitioned on
+// the keys): by the left keys' columns where every output row has its left row (inner,
+// left, semi, anti), by the right keys' where every one has its right row (right),
+// when those columns are in the output; nil otherwise.
+func (o *joinOp) outputPartitioning(n *lnode, edges []runtime.Edge, parallel int) *partitioning {
+	js := o.spec
+	if !regularJoin(js.How) || len(edges) != 2 {
+		return nil
+	}
+	for _, e := range edges {
+		if e.Part != runtime.PartHash && e.Part != runtime.PartForward {
+			return nil // gathered, or broadcast: the other input stayed where it was
+		}
+	}
+	left := n.inputs[0].schema.NumFields()
+	var from []int // output column -> left column, or left+right column
+	if o.leftKeep == nil {
+		for i := 0; i < left; i++ {
+			from = append(from, i)
+		}
+	} else {
+		from = append(from, o.leftKeep...)
+	}
+	for _, i := range js.RightKeep {
+		from = append(from, left+i)
+	}
+	keys, base := js.LeftKeys, 0
+	switch js.How {
+	case "inner", "left", "semi", "anti":
+	case "right":
+		keys, base = js.RightKeys, left
+	default:
+		return nil
+	}
+	p := &partitioning{node: n}
+	for _, k := range keys {
+		c, ok := k.(*expr.ColExpr)
+		if !ok {
+			return nil
+		}
+		at := slices.Index(from, base+c.Idx)
+		if at < 0 {
+			return nil
+		}
+		p.cols = append(p.cols, at)
+	}
+	return p
 }
 
 // broadcastRows is the most rows (estimated) of an input that a join broadcasts on its

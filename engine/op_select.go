@@ -134,8 +134,16 @@ func (p *projection) build(g *graph, n *lnode, _ *plan.Expr) (flow, error) {
 	for i, b := range p.exprs {
 		exprs[i] = b.Expr
 	}
+	from := make([]int, len(p.exprs))
+	for i, b := range p.exprs {
+		from[i] = -1
+		if c, ok := b.Expr.(*expr.ColExpr); ok {
+			from[i] = c.Idx
+		}
+	}
 	exprs = expr.Share(exprs)
 	f.st.Chain(n.op, func(int) runtime.Operator { return &basic.ProjectOp{Name: n.name, Exprs: exprs, Schema: n.schema} })
+	f.part = carried(f, n.inputs[0], n, from)
 	return f, nil
 }
 

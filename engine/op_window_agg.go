@@ -82,7 +82,7 @@ func (o *windowAggOp) build(g *graph, n *lnode, _ *plan.Expr) (flow, error) {
 	// In batch mode an event-time window aggregation fed by parallel subtasks
 	// pre-aggregates by slice in each of them before the exchange (window/preagg.go).
 	preAgg := preAggregate && g.Batch && !o.processing && !o.lateOutput && k.in.st.Parallel > 1 &&
-		window.PreAggregatable(o.win, o.aggs)
+		window.PreAggregatable(o.win, o.aggs) && !k.local
 	if preAgg {
 		partial := agg.PartialSchema(types, o.aggs, window.SliceField)
 		k.in.st.ChainHelper("pre-aggregate", func(int) runtime.Operator {

@@ -2,6 +2,7 @@ package engine
 
 import (
 	goruntime "runtime"
+	"slices"
 	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -21,6 +22,57 @@ type flow struct {
 	st       *runtime.Stage
 	ordered  bool
 	ordinals []int
+	// part, when known, is how a hash exchange has spread the flow's rows over its
+	// stage's subtasks (see partitioning).
+	part *partitioning
+}
+
+// partitioning says that the rows of node's output are spread over the subtasks of the
+// stage that produces them as a hash exchange on its columns cols (in order) spreads
+// them: the rows of a key sit in the subtask that key's hash picks. An operator keyed on
+// exactly those columns, at the same parallelism, then takes its input by a forward
+// edge, without moving a row or pre-aggregating (batch mode: a streaming job keeps its
+// exchanges, which barriers and rescaling are tested with). It is tied to the node it
+// describes: an operator that passes its input's flow on unchanged but changes its
+// columns does not inherit it.
+type partitioning struct {
+	node *lnode
+	cols []int
+}
+
+// partitionedOn reports whether f, the flow of node in, is partitioned on the columns
+// keys (plain column references, of types) at parallelism parallel, so that a hash
+// exchange on keys would leave every row where it is.
+func (g *graph) partitionedOn(f flow, in *lnode, keys []expr.Expr, types []arrow.DataType, parallel int) bool {
+	p := f.part
+	if !g.Batch || p == nil || p.node != in || f.st.Parallel != parallel || len(keys) == 0 || len(keys) != len(p.cols) {
+		return false
+	}
+	for i, k := range keys {
+		c, ok := k.(*expr.ColExpr)
+		if !ok || c.Idx != p.cols[i] || c.Idx >= in.schema.NumFields() || !arrow.TypeEqual(types[i], in.schema.Field(c.Idx).Type) {
+			return false
+		}
+	}
+	return true
+}
+
+// carried is f's partitioning as seen from node n's output, whose column i is its
+// input's column from[i] (-1: computed): nil unless every partitioning column is kept.
+func carried(f flow, in, n *lnode, from []int) *partitioning {
+	p := f.part
+	if p == nil || p.node != in {
+		return nil
+	}
+	out := &partitioning{node: n}
+	for _, c := range p.cols {
+		at := slices.Index(from, c)
+		if at < 0 {
+			return nil
+		}
+		out.cols = append(out.cols, at)
+	}
+	return out
 }
 
 // graph is the physical plan while it is built from the bound logical plan: the stages
@@ -134,7 +186,7 @@ func (g *graph) build(n *lnode, prune *plan.Expr) (flow, error) {
 		g.built[n] = f
 	}
 	st := g.NewStage("fan-out", f.st.Parallel, runtime.Edge{From: f.st, Part: runtime.PartForward})
-	out := flow{st: st, ordered: f.ordered, ordinals: f.ordinals}
+	out := flow{st: st, ordered: f.ordered, ordinals: f.ordinals, part: f.part}
 	if g.branches[n]++; g.branches[n] > 1 && f.ordered {
 		// Later branches carry the source under new ordinals, so that a union of two
 		// branches can still restore source order (the same batch comes through both).
@@ -208,6 +260,7 @@ type keyedInput struct {
 	keys     []expr.Expr
 	types    []arrow.DataType
 	parallel int
+	local    bool // in is partitioned on the keys already (graph.partitionedOn)
 }
 
 // buildKeyed builds n's single input for an operator keyed by keys.
@@ -221,13 +274,31 @@ func (g *graph) buildKeyed(n *lnode, keys []expr.Bound) (keyedInput, error) {
 	if len(k.keys) == 0 {
 		k.parallel = 1
 	}
+	k.local = g.partitionedOn(in, n.inputs[0], k.keys, k.types, k.parallel)
 	return k, nil
 }
 
-// stage is the operator's stage, fed through the hash exchange on the keys; hashed: the
+// stage is the operator's stage, fed through the hash exchange on the keys, or by a
+// forward edge where the input is partitioned on them already (local); hashed: the
 // input's batches may carry their key hashes (runtime.Edge.Hashed, a pre-aggregation's).
 func (k keyedInput) stage(g *graph, name string, hashed bool) *runtime.Stage {
+	if k.local {
+		return g.NewStage(name, k.parallel, runtime.Edge{From: k.in.st, Part: runtime.PartForward})
+	}
 	return g.NewStage(name, k.parallel, runtime.Edge{From: k.in.st, Part: runtime.PartHash, Keys: k.keys, Hashed: hashed})
+}
+
+// output is the partitioning of the keyed operator n's output whose first columns are
+// its keys' values (a group_by's).
+func (k keyedInput) output(n *lnode) *partitioning {
+	if len(k.keys) == 0 {
+		return nil
+	}
+	p := &partitioning{node: n}
+	for i := range k.keys {
+		p.cols = append(p.cols, i)
+	}
+	return p
 }
 
 // keyExprs splits bound keys into their expressions and types.
