@@ -39,7 +39,8 @@ def pipelines(env: rb.Environment) -> dict:
     return {
         # join a group_by's result on its key, then group by that key again
         "group_join_group": (
-            per_k.join(d, on="k").filter(col("w") > 2).group_by("k").agg(col("s").sum().alias("s"), col("w").max().alias("w")),
+            per_k.join(d, on="k").filter(col("w") > 2)
+            .group_by("k").agg(col("s").sum().alias("s"), col("w").max().alias("w")),
             "with p as (select k, sum(v) s from facts group by k) "
             "select p.k, sum(s) s, max(w) w from p join dim on p.k = dim.k where w > 2 group by p.k",
             2),  # facts and dim by k; nothing after
