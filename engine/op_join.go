@@ -296,6 +296,10 @@ func (o *joinOp) build(g *graph, n *lnode, _ *plan.Expr) (flow, error) {
 	// holds its marks.
 	markBuild := (js.How == "semi" || js.How == "anti") && o.cond == nil && bcast < 0 && g.Batch && !g.checkpointing &&
 		!g.savepoints && !o.unbounded
+	// A semi or anti join keeps only which keys its right input has where it never emits,
+	// saves or streams a right row.
+	keysOnly := (js.How == "semi" || js.How == "anti") && o.cond == nil && g.Batch && !g.checkpointing &&
+		!g.savepoints && !o.unbounded && o.stateTTL == 0 && !o.updating[0] && !o.updating[1]
 	buildFirst := build >= 0 && independent(n.inputs[0], n.inputs[1])
 	st := g.NewStage("join", parallel, edges...)
 	name := "join(" + js.How + ")"
@@ -305,7 +309,7 @@ func (o *joinOp) build(g *graph, n *lnode, _ *plan.Expr) (flow, error) {
 	st.Chain(name, func(int) runtime.Operator {
 		base := join.JoinBase{Spec: js, EmitSz: g.BatchSize}
 		if regularJoin(js.How) {
-			return &join.HashJoinOp{JoinBase: base, LeftKeep: o.leftKeep, Unbounded: o.unbounded, Broadcast: bcast >= 0, Build: build, BuildFirst: buildFirst, MarkBuild: markBuild,
+			return &join.HashJoinOp{JoinBase: base, LeftKeep: o.leftKeep, Unbounded: o.unbounded, Broadcast: bcast >= 0, Build: build, BuildFirst: buildFirst, MarkBuild: markBuild, KeysOnly: keysOnly,
 				TTL: time.Duration(o.stateTTL) * time.Microsecond, Updating: o.updating, OpCol: o.opCol, Cond: o.cond, CondSchema: o.condSchema}
 		}
 		switch js.How {

@@ -55,6 +55,11 @@ type HashJoinOp struct {
 	// marks are not checkpointed: the planner sets it only where no checkpoint is taken.
 	MarkBuild bool
 	marked    []bool // by key id, the left keys a right row has matched (MarkBuild)
+	// KeysOnly: a semi or anti join without a condition whose right rows are never
+	// emitted, kept for a checkpoint or streamed (bounded inputs, no checkpoints) keeps
+	// only which keys its right input has (present, by key id), not the rows.
+	KeysOnly bool
+	present  []bool
 	// Build is the input the join would rather see whole first (by the planner's estimate,
 	// the smaller one; -1: none): the task reads it first whenever it has rows queued
 	// (runtime.InputPreferrer). Whichever input ends first, if it can, becomes the built
@@ -94,6 +99,15 @@ func (o *HashJoinOp) Open(tc *runtime.TaskCtx) error {
 	return nil
 }
 
+// rightHas reports whether the right input has a row of key k, whose right rows are ms
+// (KeysOnly: whether k is present).
+func (o *HashJoinOp) rightHas(k uint32, ms []keyed.RowRef) bool {
+	if o.KeysOnly {
+		return k != nullKey && int(k) < len(o.present) && o.present[k]
+	}
+	return len(ms) > 0
+}
+
 // indexBytes estimates the memory of the join's index of its rows (counted against the
 // memory cap with spilling): the key ids, the rows by key, every row in arrival order
 // (kinds other than inner), the keys whose rows wait for a match (updating.go) and, with
@@ -106,7 +120,7 @@ func (o *HashJoinOp) indexBytes() int64 {
 			n += int64(len(o.ttl.at[s]))*sliceEntryBytes + o.rows[s].refs*8 + int64(len(o.ttl.pushed[s]))*smallEntryBytes
 		}
 	}
-	return n + int64(cap(o.ttl.queue))*16
+	return n + int64(cap(o.ttl.queue))*16 + int64(cap(o.present))
 }
 
 func (o *HashJoinOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
@@ -133,6 +147,17 @@ func (o *HashJoinOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error 
 		if ids, err = o.keyIDs(side, rec); err != nil {
 			return err
 		}
+	}
+	if side == 1 && o.KeysOnly {
+		for _, k := range ids {
+			if k != nullKey {
+				if int(k) >= len(o.present) {
+					o.present = append(o.present, make([]bool, int(k)+1-len(o.present))...)
+				}
+				o.present[k] = true
+			}
+		}
+		return nil
 	}
 	chunk, err := o.sides[side].store.Add(rec)
 	if err != nil {
@@ -221,11 +246,11 @@ func (o *HashJoinOp) Finish(out runtime.Emitter) error {
 			case o.Cond != nil:
 				o.decideLater(0, l.ref, ms)
 			case o.Spec.How == "semi":
-				if len(ms) > 0 {
+				if o.rightHas(l.key, ms) {
 					o.pair(l.ref, noRow)
 				}
 			case o.Spec.How == "anti":
-				if len(ms) == 0 {
+				if !o.rightHas(l.key, ms) {
 					o.pair(l.ref, noRow)
 				}
 			default:

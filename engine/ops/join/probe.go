@@ -88,6 +88,17 @@ func (o *HashJoinOp) EndInput(side int, out runtime.Emitter) error {
 	}
 	p := 1 - side
 	o.probe = p
+	if p == 1 && o.KeysOnly { // a mark join: the right keys kept mark theirs
+		for k, ok := range o.present {
+			if ok {
+				o.markKey(uint32(k))
+				if err := o.step(out); err != nil {
+					return err
+				}
+			}
+		}
+		o.present = nil
+	}
 	if o.Spec.How != "inner" { // an inner join has paired its kept rows already
 		for _, r := range o.all[p] {
 			o.probeRow(p, r.key, r.ref)
@@ -154,15 +165,7 @@ func (o *HashJoinOp) probeRow(p int, k uint32, r keyed.RowRef) {
 		return
 	}
 	if p == 1 && (o.Spec.How == "semi" || o.Spec.How == "anti") {
-		// a mark join: the right row marks its key; a semi join emits the key's left rows
-		// at its first match
-		if k != nullKey {
-			if ms := o.rows[0].get(k); len(ms) > 0 && o.mark(k) && o.Spec.How == "semi" {
-				for _, m := range ms {
-					o.pair(m, noRow)
-				}
-			}
-		}
+		o.markKey(k)
 		return
 	}
 	ms := o.rows[b].get(k)
@@ -176,11 +179,11 @@ func (o *HashJoinOp) probeRow(p int, k uint32, r keyed.RowRef) {
 			pair(m)
 		}
 	case "semi":
-		if len(ms) > 0 {
+		if o.rightHas(k, ms) {
 			o.pair(r, noRow)
 		}
 	case "anti":
-		if len(ms) == 0 {
+		if !o.rightHas(k, ms) {
 			o.pair(r, noRow)
 		}
 	default: // left (p = 0) and right (p = 1): unmatched rows padded with nulls
@@ -189,6 +192,18 @@ func (o *HashJoinOp) probeRow(p int, k uint32, r keyed.RowRef) {
 		}
 		for _, m := range ms {
 			pair(m)
+		}
+	}
+}
+
+// markKey is a mark join's probe of a right row of key k: the key is marked, and a semi
+// join emits its left rows at its first match.
+func (o *HashJoinOp) markKey(k uint32) {
+	if k != nullKey {
+		if ms := o.rows[0].get(k); len(ms) > 0 && o.mark(k) && o.Spec.How == "semi" {
+			for _, m := range ms {
+				o.pair(m, noRow)
+			}
 		}
 	}
 }

@@ -162,29 +162,48 @@ func (d *discard) Emit(m runtime.Message) error {
 // rows at its first match, an anti join the unmarked ones at the end. Against the plain
 // definition, straight at parallelism 1 and 4, with the left ending first (some right rows
 // kept before, most streamed), and the right ending first (built on the right, as before).
+//
+// With KeysOnly (alone or with MarkBuild) the join keeps which keys the right input has,
+// not its rows: the same rows come out, and no right row is held at any point.
 func TestHashJoinMarkBuild(t *testing.T) {
 	steps, rows := stream(14, 60)
 	defer opstest.Release(steps)
 	for _, how := range []string{"semi", "anti"} {
-		op := hashJoinOp(how)
-		plain := op.New
-		op.New = func() runtime.Operator {
-			j := plain().(*join.HashJoinOp)
-			j.MarkBuild = true
-			return j
-		}
-		want := refHashJoin(how, rows)
-		if len(want) < 3 {
-			t.Fatalf("only %d rows", len(want))
-		}
-		slices.Sort(want)
-		for built := 0; built < 2; built++ {
-			order := endFirst(steps, built, int64(20+built))
-			plans := opstest.Plans(len(order), 9)
-			for _, name := range []string{"straight", "straight at p=4"} {
-				t.Run(fmt.Sprintf("%s/built %d/%s", how, built, name), func(t *testing.T) {
-					opstest.Equal(t, opstest.Run(t, op, order, plans[name], "memory"), want)
-				})
+		for _, v := range []struct {
+			name           string
+			mark, keysOnly bool
+		}{{"mark", true, false}, {"keys only", false, true}, {"mark, keys only", true, true}} {
+			op := hashJoinOp(how)
+			plain := op.New
+			op.New = func() runtime.Operator {
+				j := plain().(*join.HashJoinOp)
+				j.MarkBuild, j.KeysOnly = v.mark, v.keysOnly
+				return j
+			}
+			want := refHashJoin(how, rows)
+			if len(want) < 3 {
+				t.Fatalf("only %d rows", len(want))
+			}
+			slices.Sort(want)
+			for built := 0; built < 2; built++ {
+				order := endFirst(steps, built, int64(20+built))
+				plans := opstest.Plans(len(order), 9)
+				for _, name := range []string{"straight", "straight at p=4"} {
+					t.Run(fmt.Sprintf("%s/%s/built %d/%s", how, v.name, built, name), func(t *testing.T) {
+						opstest.Equal(t, opstest.Run(t, op, order, plans[name], "memory"), want)
+					})
+				}
+				if v.keysOnly {
+					j := op.New().(*join.HashJoinOp)
+					held := 0
+					out := feed(t, j, order, func(int) { held = max(held, j.HeldRows(1)) })
+					if err := j.Finish(out); err != nil {
+						t.Fatal(err)
+					}
+					if held != 0 || j.HeldRows(1) != 0 || out.rows == 0 {
+						t.Fatalf("%s/%s/built %d: held up to %d right rows, %d rows out", how, v.name, built, held, out.rows)
+					}
+				}
 			}
 		}
 	}
@@ -194,5 +213,27 @@ func TestHashJoinMarkBuild(t *testing.T) {
 	out := feed(t, j, endFirst(steps, 0, 4), nil)
 	if j.HeldRows(1) != 0 || j.HeldRows(0) == 0 || out.rows == 0 {
 		t.Fatalf("held %d left and %d right rows at the end, %d rows out", j.HeldRows(0), j.HeldRows(1), out.rows)
+	}
+}
+
+// A mark join keeping only the right input's keys marks, when the left input ends, the
+// keys of the right rows that came before: a key no later right row has still matches.
+func TestHashJoinKeysOnlyMarksEarlyRightKeys(t *testing.T) {
+	left := opstest.Batch(schemas[0], [][]any{{int64(1), int64(0), int64(0), int64(0)},
+		{int64(2), int64(0), int64(0), int64(1)}, {int64(3), int64(0), int64(0), int64(2)}})
+	early := opstest.Batch(schemas[1], [][]any{{int64(1), int64(0), int64(0), int64(3)}})
+	late := opstest.Batch(schemas[1], [][]any{{int64(2), int64(0), int64(0), int64(4)}})
+	steps := []opstest.Step{{Side: 0, Rec: left}, {Side: 1, Rec: early}, {Side: 0, End: true}, {Side: 1, Rec: late}, {Side: 1, End: true}}
+	defer opstest.Release(steps)
+	for how, want := range map[string]int64{"semi": 2, "anti": 1} {
+		j := hashJoinOp(how).New().(*join.HashJoinOp)
+		j.MarkBuild, j.KeysOnly = true, true
+		out := feed(t, j, steps, nil)
+		if err := j.Finish(out); err != nil {
+			t.Fatal(err)
+		}
+		if out.rows != want {
+			t.Errorf("%s join: %d rows, want %d", how, out.rows, want)
+		}
 	}
 }
