@@ -30,11 +30,11 @@ type flow struct {
 // partitioning says that the rows of node's output are spread over the subtasks of the
 // stage that produces them as a hash exchange on its columns cols (in order) spreads
 // them: the rows of a key sit in the subtask that key's hash picks. An operator keyed on
-// exactly those columns, at the same parallelism, then takes its input by a forward
-// edge, without moving a row or pre-aggregating (batch mode: a streaming job keeps its
-// exchanges, which barriers and rescaling are tested with). It is tied to the node it
-// describes: an operator that passes its input's flow on unchanged but changes its
-// columns does not inherit it.
+// exactly those columns, at the same parallelism, then takes its input where it is
+// (chained onto its stage, or a join by a forward edge), without moving a row or
+// pre-aggregating (batch mode: a streaming job keeps its exchanges, which barriers and
+// rescaling are tested with). It is tied to the node it describes: an operator that
+// passes its input's flow on unchanged but changes its columns does not inherit it.
 type partitioning struct {
 	node *lnode
 	cols []int
@@ -278,12 +278,13 @@ func (g *graph) buildKeyed(n *lnode, keys []expr.Bound) (keyedInput, error) {
 	return k, nil
 }
 
-// stage is the operator's stage, fed through the hash exchange on the keys, or by a
-// forward edge where the input is partitioned on them already (local); hashed: the
-// input's batches may carry their key hashes (runtime.Edge.Hashed, a pre-aggregation's).
+// stage is the operator's stage, fed through the hash exchange on the keys, or its
+// input's own stage (the operator chained onto it) where the input is partitioned on them
+// already (local); hashed: the input's batches may carry their key hashes
+// (runtime.Edge.Hashed, a pre-aggregation's).
 func (k keyedInput) stage(g *graph, name string, hashed bool) *runtime.Stage {
 	if k.local {
-		return g.NewStage(name, k.parallel, runtime.Edge{From: k.in.st, Part: runtime.PartForward})
+		return k.in.st
 	}
 	return g.NewStage(name, k.parallel, runtime.Edge{From: k.in.st, Part: runtime.PartHash, Keys: k.keys, Hashed: hashed})
 }
