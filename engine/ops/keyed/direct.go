@@ -4,15 +4,18 @@ import "github.com/riverbed-engine/riverbed/engine/expr"
 
 // Direct grouping of one integer key (modeInt), as DuckDB's perfect hash aggregation:
 // when a batch's keys lie within a span no longer than maxDirect and than twice the hash
-// table's slots, a key's group is found at direct[key - dbase], one load where hashing
-// costs a multiply, a probe into the table and a comparison or more (a thousand
-// customer or nation ids, dates of a few years). The hash table keeps every group all
-// the same, so that everything else (Lookup of keys outside the span, Free, the key
-// values) works as without it, and a batch whose keys fall outside the span either
-// widens it (rebuilt from the groups' keys) or is hashed.
+// table's slots, a key's group is found at direct[key - dbase], one load of 4 bytes where
+// hashing costs a multiply, a probe into the table (16-byte slots, twice as many as the
+// groups, so four to eight times the memory, mostly out of cache for a million groups)
+// and a comparison or more: a thousand customer ids, dates of a few years, a million
+// user ids. The hash table keeps every group all the same, so that everything else
+// (Lookup of keys outside the span, Free, the key values) works as without it, and a
+// batch whose keys fall outside the span either widens it (rebuilt from the groups'
+// keys, to at least twice its length, so that keys that grow batch by batch rebuild it a
+// logarithmic number of times) or is hashed.
 
 // maxDirect is the longest span of keys grouped directly (entries of 4 bytes).
-const maxDirect = 1 << 16
+const maxDirect = 1 << 24
 
 // directFor reports whether the batch's keys vals (no nulls) can be grouped directly,
 // making or widening g.direct to span them if need be.
@@ -24,33 +27,50 @@ func (g *Grouper) directFor(vals []int64) bool {
 	for _, v := range vals[1:] {
 		lo, hi = min(lo, v), max(hi, v)
 	}
-	if n := len(g.direct); n > 0 {
+	n := int64(len(g.direct))
+	if n > 0 {
 		if uint64(lo-g.dbase) < uint64(n) && uint64(hi-g.dbase) < uint64(n) {
 			return true
 		}
-		lo, hi = min(lo, g.dbase), max(hi, g.dbase+int64(n)-1)
 	}
-	span := uint64(hi) - uint64(lo) + 1
-	if span == 0 || span > maxDirect || hi < lo {
+	if lo < -1<<62 || hi > 1<<62 {
 		g.noDirect, g.direct = true, nil // keys this far apart will not fit later either
 		return false
 	}
-	if span > 2*uint64(len(g.islots)) {
+	base, end := lo, hi+1 // the span to cover: the batch's keys and the span so far
+	if n > 0 {
+		base, end = min(lo, g.dbase), max(end, g.dbase+n)
+	}
+	need := end - base
+	if need > maxDirect {
+		g.noDirect, g.direct = true, nil
+		return false
+	}
+	room := min(int64(2*len(g.islots)), maxDirect)
+	if need > room {
 		return false // not yet: the table grows with the groups
 	}
+	if span := min(max(need, 2*n), room); span > need {
+		// Room to grow on the side the keys grew (upward when both or neither did).
+		if n > 0 && base < g.dbase && end == g.dbase+n {
+			base = end - span
+		}
+		need = span
+	}
 	d := g.direct
-	if uint64(cap(d)) >= span {
-		d = d[:span]
+	if int64(cap(d)) >= need {
+		d = d[:need]
 		clear(d)
 	} else {
-		d = make([]uint32, span)
+		d = make([]uint32, need)
 	}
+	hiKey := base + need - 1
 	for gid, v := range g.ints {
-		if int32(gid) != g.null && v >= lo && v <= hi {
-			d[v-lo] = uint32(gid) + 1
+		if int32(gid) != g.null && v >= base && v <= hiKey {
+			d[v-base] = uint32(gid) + 1
 		}
 	}
-	g.direct, g.dbase = d, lo
+	g.direct, g.dbase = d, base
 	return true
 }
 

@@ -453,6 +453,18 @@ func TestGrouperDirectSpansAgainstMap(t *testing.T) {
 	}
 	run(t, grown, steps)
 	grown.Free()
+
+	// Keys that grow batch by batch, upward then downward, widen the span again and again.
+	growing := keyed.NewGrouper([]arrow.DataType{arrow.PrimitiveTypes.Int64})
+	defer growing.Release()
+	steps = nil
+	for i := range 12 {
+		steps = append(steps, step{fmt.Sprintf("upward %d", i), int64(i) * 2000, 2000, false, true})
+	}
+	for i := range 6 {
+		steps = append(steps, step{fmt.Sprintf("downward %d", i), -int64(i+1) * 2000, 2000, false, true})
+	}
+	run(t, growing, steps)
 	fresh := keyed.NewGrouper([]arrow.DataType{arrow.PrimitiveTypes.Int64})
 	defer fresh.Release()
 	fresh.Free()
