@@ -200,8 +200,14 @@ func keyBatch(n int, key func(i int) int64) arrow.RecordBatch {
 func runPre(t *testing.T, mem memory.Allocator, keys []string, batches []arrow.RecordBatch, tune func(*agg.PreAggOp)) (*agg.PreAggOp, *emitted) {
 	t.Helper()
 	g := groupByOp(t, keys...).New().(*agg.GroupByOp)
-	pre := &agg.PreAggOp{Name: "group_by", Keys: g.Keys, KeyTypes: g.KeyTypes, Aggs: g.Aggs,
-		Partial: agg.PartialSchema(g.KeyTypes, g.Aggs), BatchSize: 1000}
+	return runPreOf(t, mem, g.Keys, g.KeyTypes, g.Aggs, batches, tune)
+}
+
+// runPreOf is runPre with the keys and aggregations given.
+func runPreOf(t *testing.T, mem memory.Allocator, keys []expr.Expr, types []arrow.DataType, aggs []agg.Spec, batches []arrow.RecordBatch, tune func(*agg.PreAggOp)) (*agg.PreAggOp, *emitted) {
+	t.Helper()
+	pre := &agg.PreAggOp{Name: "group_by", Keys: keys, KeyTypes: types, Aggs: aggs,
+		Partial: agg.PartialSchema(types, aggs), BatchSize: 1000}
 	tune(pre)
 	if err := pre.Open(runtime.NewStandaloneTaskCtx(context.Background(), mem, 0, 1, 16)); err != nil {
 		t.Fatal(err)
@@ -346,25 +352,8 @@ func TestPreAggAdaptsToHeldValues(t *testing.T) {
 		pass    bool
 	}{{"n_unique", "v", true}, {"n_unique", "s", false}, {"n_unique", "g", false}} {
 		aggs := []agg.Spec{spec(t, "count", "", "n"), spec(t, c.fn, c.col, "x")}
-		keys := []expr.Expr{opstest.Col(inSchema, "k")}
-		ktypes := []arrow.DataType{arrow.PrimitiveTypes.Int64}
-		pre := &agg.PreAggOp{Name: "group_by", Keys: keys, KeyTypes: ktypes, Aggs: aggs,
-			Partial: agg.PartialSchema(ktypes, aggs), BatchSize: 1000}
-		pre.SampleRows, pre.MaxGroups = n, 1<<20
-		if err := pre.Open(runtime.NewStandaloneTaskCtx(context.Background(), mem, 0, 1, 16)); err != nil {
-			t.Fatal(err)
-		}
-		out := &emitted{}
-		for i, b := range in {
-			b.Retain()
-			if err := pre.ProcessBatch(runtime.Message{Kind: runtime.MsgBatch, Rec: b, Seq: runtime.MakeSeq(0, int64(i), 0)}, out); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := pre.Finish(out); err != nil {
-			t.Fatal(err)
-		}
-		pre.Close()
+		pre, out := runPreOf(t, mem, []expr.Expr{opstest.Col(inSchema, "k")}, []arrow.DataType{arrow.PrimitiveTypes.Int64},
+			aggs, in, func(o *agg.PreAggOp) { o.SampleRows, o.MaxGroups = n, 1<<20 })
 		passed := 0
 		for _, b := range out.batches {
 			if !agg.IsPartial(b.Schema()) {
