@@ -92,10 +92,10 @@ def hash_edges(stream: rb.Stream) -> int:
     return len(re.findall(r"hash from stage", physical))
 
 
-@pytest.mark.parametrize("parallelism", [2, 3])
+@pytest.mark.parametrize("parallelism,batch_size", [(1, 997), (2, 997), (3, 997), (4, 997), (2, 1)])
 @pytest.mark.parametrize("name", list(pipelines(rb.Environment()).keys()))
-def test_partitioned_flows_skip_exchanges_and_match_duckdb(name: str, parallelism: int) -> None:
-    env = rb.Environment(parallelism=parallelism, batch_size=997)
+def test_partitioned_flows_skip_exchanges_and_match_duckdb(name: str, parallelism: int, batch_size: int) -> None:
+    env = rb.Environment(parallelism=parallelism, batch_size=batch_size)
     stream, sql, exchanges = pipelines(env)[name]
     con = duckdb.connect()
     con.register("facts", FACTS)
