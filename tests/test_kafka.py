@@ -363,6 +363,31 @@ def test_idle_partition_does_not_hold_back_an_unbounded_read(brokers, topic, par
     assert [(r["window_start"], r["n"]) for r in got[:3]] == [(T0 + dt.timedelta(seconds=10 * w), 10) for w in range(3)]
 
 
+@pytest.mark.parametrize("parallelism", [1, 2])
+def test_partitions_idle_at_once_release_the_highest_watermark(brokers, topic, parallelism):
+    """Both partitions have records and then fall silent: once both are idle, the
+    watermark goes to the higher one's (as Flink's operators do when every input is idle),
+    whichever goes idle last, read by one subtask or by two."""
+    t = topic(2)
+    ts = lambda s: (T0 + dt.timedelta(seconds=s)).isoformat()  # noqa: E731
+    produce(brokers, t, [(0, json.dumps({"k": 1, "ts": ts(s)}).encode(), {}) for s in range(0, 35)]
+            + [(1, json.dumps({"k": 2, "ts": ts(0)}).encode(), {})])
+    job = (rb.Environment(parallelism=parallelism)
+           .read_kafka(brokers, t, schema={"k": pa.int64(), "ts": pa.timestamp("ms", "UTC")},
+                       event_time="ts", idle_timeout="300ms")
+           .key_by("k").window(rb.tumbling("10s")).agg(rb.count().alias("n")).start())
+    got: list[dict[str, Any]] = []
+    try:
+        for b in job.results(timeout="60s"):
+            got += b.to_pylist()
+            if len(got) >= 4:
+                break
+    finally:
+        job.cancel()
+    want = [(1, T0 + dt.timedelta(seconds=10 * w), 10) for w in range(3)] + [(2, T0, 1)]
+    assert sorted((r["k"], r["window_start"], r["n"]) for r in got) == sorted(want)
+
+
 def test_limit_ends_an_unbounded_read(brokers, topic):
     t = topic(3)
     produce(brokers, t, [(i % 3, json.dumps({"x": i}).encode(), {}) for i in range(30)])

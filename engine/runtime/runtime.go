@@ -599,10 +599,24 @@ func (t *task) loop(tc *TaskCtx) error {
 		case MsgIdle:
 			idle[m.ch] = true
 			all := true
+			flush := int64(math.MinInt64)
 			for i := range idle {
 				all = all && (idle[i] || wms[i] == WatermarkMax)
+				if idle[i] && wms[i] != WatermarkMax {
+					flush = max(flush, wms[i])
+				}
 			}
 			if all {
+				// No input will move the watermark on: it goes to the highest of the
+				// idle inputs' (as Flink's StatusWatermarkValve does), else the watermark
+				// an input sent before going idle would wait for the lowest of them, which
+				// may never come. Rows of an input behind it are late when it resumes.
+				if flush > current {
+					current = flush
+					if err := t.head.Emit(Message{Kind: MsgWatermark, N: flush}); err != nil {
+						return err
+					}
+				}
 				if err := t.head.Emit(m); err != nil {
 					return err
 				}

@@ -32,13 +32,14 @@ type Clock struct {
 	col     int     // event-time column in the read batches
 	running []int64 // per lane: largest event time read so far
 	low     []int64 // per lane: no future watermark of it will be below this
+	idle    []bool  // per lane: idle (setIdle), not holding the watermark back
 	buf     []int64
 }
 
 // NewClock is a streaming clock with lanes lanes, for the event-time column col of the
 // read batches (max_out_of_orderness bound, µs).
 func NewClock(lanes, col int, bound int64) *Clock {
-	c := &Clock{stamp: true, bound: bound, col: col, running: make([]int64, lanes), low: make([]int64, lanes)}
+	c := &Clock{stamp: true, bound: bound, col: col, running: make([]int64, lanes), low: make([]int64, lanes), idle: make([]bool, lanes)}
 	for i := range c.low {
 		c.running[i], c.low[i] = math.MinInt64, math.MinInt64
 	}
@@ -134,10 +135,25 @@ func (c *Clock) splitDone(sp Split) int64 {
 	return c.lowest()
 }
 
+// lowest is the source's watermark: the lowest bound of its lanes, or, when every lane
+// is idle or ended and some are idle, the highest watermark of the idle ones (no lane
+// moves it on any more; a task's inputs do the same when all are idle, so one subtask
+// reading several partitions advances as several subtasks reading one each do).
 func (c *Clock) lowest() int64 {
 	low := int64(math.MaxInt64)
 	for _, l := range c.low {
 		low = min(low, l)
+	}
+	if low == math.MaxInt64 {
+		flush := int64(math.MinInt64)
+		for i, idle := range c.idle {
+			if idle {
+				flush = max(flush, c.wmOf(c.running[i]))
+			}
+		}
+		if flush != math.MinInt64 {
+			return flush
+		}
 	}
 	return low
 }

@@ -12,6 +12,7 @@ func (c *Clock) addLane() int {
 	defer c.mu.Unlock()
 	c.running = append(c.running, math.MinInt64)
 	c.low = append(c.low, math.MinInt64)
+	c.idle = append(c.idle, false)
 	return len(c.low) - 1
 }
 
@@ -21,6 +22,7 @@ func (c *Clock) addLane() int {
 func (c *Clock) setIdle(lane int, idle bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.idle[lane] = idle
 	if idle {
 		c.low[lane] = math.MaxInt64
 	} else {
