@@ -565,18 +565,37 @@ type pickAcc struct {
 	stor storage
 	out  arrow.DataType
 	set  []bool
-	seq  []runtime.Seq // batch order of the kept value
-	row  []uint32      // row within that batch
+	seq  []runtime.Seq // first and last: batch order of the kept value
+	row  []uint32      // first and last: row within that batch
 	i    []int64
 	u    []uint64
 	f    []float64
 	s    []string
 }
 
+// ordered reports whether the kept value depends on the order of rows (first, last): only
+// then are positions kept (min and max keep none: 28 bytes a group less to grow and clear).
+func (a *pickAcc) ordered() bool { return a.fn == "first" || a.fn == "last" }
+
+// grow makes room for n groups.
+func (a *pickAcc) grow(n int) {
+	a.set = expr.Grow(a.set, n)
+	if a.ordered() {
+		a.seq = expr.Grow(a.seq, n)
+		a.row = expr.Grow(a.row, n)
+	}
+}
+
+// pos is the input position of group g's kept value (zero for min and max).
+func (a *pickAcc) pos(g uint32) (runtime.Seq, uint32) {
+	if int(g) < len(a.seq) {
+		return a.seq[g], a.row[g]
+	}
+	return runtime.Seq{}, 0
+}
+
 func (a *pickAcc) update(ec *expr.EvalCtx, ids []uint32, ng int, col arrow.Array, seq runtime.Seq) error {
-	a.set = expr.Grow(a.set, ng)
-	a.seq = expr.Grow(a.seq, ng)
-	a.row = expr.Grow(a.row, ng)
+	a.grow(ng)
 	switch a.stor {
 	case storNull:
 		return nil
@@ -639,6 +658,18 @@ func pickInto[T cmp.Ordered](a *pickAcc, ids []uint32, vals []T, col arrow.Array
 		}
 		return
 	}
+	if !a.ordered() {
+		isMax := a.fn == "max"
+		for i, g := range ids {
+			if col.IsNull(i) {
+				continue
+			}
+			if v := vals[i]; !a.set[g] || (isMax && less(store[g], v)) || (!isMax && less(v, store[g])) {
+				store[g], a.set[g] = keep(v), true
+			}
+		}
+		return
+	}
 	for i, g := range ids {
 		if nulls && col.IsNull(i) {
 			continue
@@ -676,41 +707,44 @@ func less[T cmp.Ordered](a, b T) bool {
 
 func (a *pickAcc) Merge(dst, src uint32) {
 	n := int(max(dst, src)) + 1
-	a.set = expr.Grow(a.set, n)
-	a.seq = expr.Grow(a.seq, n)
-	a.row = expr.Grow(a.row, n)
+	a.grow(n)
 	if !a.set[src] {
 		return
 	}
 	take := !a.set[dst]
+	sSeq, sRow := a.pos(src)
+	dSeq, dRow := a.pos(dst)
 	switch a.stor {
 	case storFloat:
 		a.f = expr.Grow(a.f, n)
-		take = take || replaces(a.fn, a.f[src], a.f[dst], a.seq[src], a.row[src], a.seq[dst], a.row[dst])
+		take = take || replaces(a.fn, a.f[src], a.f[dst], sSeq, sRow, dSeq, dRow)
 		if take {
 			a.f[dst] = a.f[src]
 		}
 	case storUint:
 		a.u = expr.Grow(a.u, n)
-		take = take || replaces(a.fn, a.u[src], a.u[dst], a.seq[src], a.row[src], a.seq[dst], a.row[dst])
+		take = take || replaces(a.fn, a.u[src], a.u[dst], sSeq, sRow, dSeq, dRow)
 		if take {
 			a.u[dst] = a.u[src]
 		}
 	case storStr, storDec:
 		a.s = expr.Grow(a.s, n)
-		take = take || replaces(a.fn, a.s[src], a.s[dst], a.seq[src], a.row[src], a.seq[dst], a.row[dst])
+		take = take || replaces(a.fn, a.s[src], a.s[dst], sSeq, sRow, dSeq, dRow)
 		if take {
 			a.s[dst] = a.s[src]
 		}
 	default:
 		a.i = expr.Grow(a.i, n)
-		take = take || replaces(a.fn, a.i[src], a.i[dst], a.seq[src], a.row[src], a.seq[dst], a.row[dst])
+		take = take || replaces(a.fn, a.i[src], a.i[dst], sSeq, sRow, dSeq, dRow)
 		if take {
 			a.i[dst] = a.i[src]
 		}
 	}
 	if take {
-		a.set[dst], a.seq[dst], a.row[dst] = true, a.seq[src], a.row[src]
+		a.set[dst] = true
+		if a.ordered() {
+			a.seq[dst], a.row[dst] = sSeq, sRow
+		}
 	}
 }
 

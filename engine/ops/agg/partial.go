@@ -483,9 +483,7 @@ func (a *pickAcc) savePartial(mem memory.Allocator, gids []uint32) []arrow.Array
 }
 
 func (a *pickAcc) mergePartial(cols []arrow.Array, ids []uint32, ng int) error {
-	a.set = expr.Grow(a.set, ng)
-	a.seq = expr.Grow(a.seq, ng)
-	a.row = expr.Grow(a.row, ng)
+	a.grow(ng)
 	if a.stor == storNull {
 		return nil
 	}

@@ -313,11 +313,11 @@ func (a *pickAcc) save(dst []byte, g uint32) ([]byte, error) {
 		return append(dst, 0), nil
 	}
 	dst = append(dst, 1)
-	s := a.seq[g]
+	s, row := a.pos(g)
 	dst = binary.LittleEndian.AppendUint64(dst, s.Source)
 	dst = binary.LittleEndian.AppendUint64(dst, s.Split)
 	dst = binary.LittleEndian.AppendUint64(dst, s.Chunk)
-	dst = binary.LittleEndian.AppendUint32(dst, a.row[g])
+	dst = binary.LittleEndian.AppendUint32(dst, row)
 	switch a.stor {
 	case storFloat:
 		return binary.LittleEndian.AppendUint64(dst, math.Float64bits(a.f[g])), nil
@@ -333,9 +333,7 @@ func (a *pickAcc) load(src []byte, g uint32, ng int) error {
 	if len(src) < 1 {
 		return errShort
 	}
-	a.set = expr.Grow(a.set, ng)
-	a.seq = expr.Grow(a.seq, ng)
-	a.row = expr.Grow(a.row, ng)
+	a.grow(ng)
 	if src[0] == 0 {
 		a.set[g] = false
 		return nil
@@ -344,8 +342,10 @@ func (a *pickAcc) load(src []byte, g uint32, ng int) error {
 		return errShort
 	}
 	a.set[g] = true
-	a.seq[g] = runtime.Seq{Source: binary.LittleEndian.Uint64(src[1:]), Split: binary.LittleEndian.Uint64(src[9:]), Chunk: binary.LittleEndian.Uint64(src[17:])}
-	a.row[g] = binary.LittleEndian.Uint32(src[25:])
+	if a.ordered() {
+		a.seq[g] = runtime.Seq{Source: binary.LittleEndian.Uint64(src[1:]), Split: binary.LittleEndian.Uint64(src[9:]), Chunk: binary.LittleEndian.Uint64(src[17:])}
+		a.row[g] = binary.LittleEndian.Uint32(src[25:])
+	}
 	val := src[29:]
 	if a.stor == storStr || a.stor == storDec {
 		a.s = expr.Grow(a.s, ng)
