@@ -241,6 +241,12 @@ func TakeRows(ec *expr.EvalCtx, rec arrow.RecordBatch, rows []int32) (arrow.Reco
 // (nested types, large strings).
 func TakeColumns(ec *expr.EvalCtx, rec arrow.RecordBatch, rows []int32) ([]arrow.Array, error) {
 	cols := make([]arrow.Array, rec.NumCols())
+	take := gather.Rows
+	if len(rows) >= 8*gather.Stretches(rows) {
+		// Mostly whole stretches of rows (a filter keeping most of them): copied a
+		// stretch at a time.
+		take = gather.RunRows
+	}
 	var idx arrow.Array
 	defer func() {
 		if idx != nil {
@@ -249,7 +255,7 @@ func TakeColumns(ec *expr.EvalCtx, rec arrow.RecordBatch, rows []int32) ([]arrow
 	}()
 	for i, c := range rec.Columns() {
 		if gather.Covers(c.DataType()) {
-			cols[i] = gather.Rows(ec.Mem, c, rows)
+			cols[i] = take(ec.Mem, c, rows)
 			continue
 		}
 		if idx == nil {

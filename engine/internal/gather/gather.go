@@ -193,6 +193,39 @@ func copyRefs[T any](dst []T, srcs [][]byte, refs []Ref) {
 // length first (a filter's or a sort's rows are known to be in range) and with one loop
 // per value width.
 func Rows(mem memory.Allocator, col arrow.Array, rows []int32) arrow.Array {
+	return rowsOf(mem, col, rows, false)
+}
+
+// RunRows is Rows for rows that mostly come in stretches of consecutive rows (a filter
+// that keeps most rows): values are copied a stretch at a time.
+func RunRows(mem memory.Allocator, col arrow.Array, rows []int32) arrow.Array {
+	return rowsOf(mem, col, rows, true)
+}
+
+// Stretches counts the stretches of consecutive rows in rows.
+func Stretches(rows []int32) int {
+	if len(rows) == 0 {
+		return 0
+	}
+	n := 1
+	for i := 1; i < len(rows); i++ {
+		if rows[i] != rows[i-1]+1 {
+			n++
+		}
+	}
+	return n
+}
+
+// stretch returns the end of the stretch of consecutive rows that starts at i.
+func stretch(rows []int32, i int) int {
+	j := i + 1
+	for j < len(rows) && rows[j] == rows[j-1]+1 {
+		j++
+	}
+	return j
+}
+
+func rowsOf(mem memory.Allocator, col arrow.Array, rows []int32, runs bool) arrow.Array {
 	n := len(rows)
 	t := col.DataType()
 	nulls := 0
@@ -241,9 +274,22 @@ func Rows(mem memory.Allocator, col arrow.Array, rows []int32) arrow.Array {
 		data.Resize(total)
 		db := data.Bytes()
 		at := 0
-		for i, r := range rows {
-			ob[i] = int32(at)
-			at += copy(db[at:], values[o[r]:o[r+1]])
+		if runs {
+			for i := 0; i < n; {
+				j := stretch(rows, i)
+				r := rows[i]
+				base := int32(at) - o[r]
+				for k := i; k < j; k++ {
+					ob[k] = o[rows[k]] + base
+				}
+				at += copy(db[at:], values[o[r]:o[rows[j-1]+1]])
+				i = j
+			}
+		} else {
+			for i, r := range rows {
+				ob[i] = int32(at)
+				at += copy(db[at:], values[o[r]:o[r+1]])
+			}
 		}
 		ob[n] = int32(at)
 		bufs = []*memory.Buffer{valid, offs, data}
@@ -256,16 +302,23 @@ func Rows(mem memory.Allocator, col arrow.Array, rows []int32) arrow.Array {
 		if d := col.Data(); d.Len() > 0 && d.Buffers()[1] != nil {
 			src = d.Buffers()[1].Bytes()[d.Offset()*w:]
 		}
-		switch w {
-		case 1:
+		switch {
+		case runs:
+			for i := 0; i < n; {
+				j := stretch(rows, i)
+				r := int(rows[i])
+				copy(vb[i*w:j*w], src[r*w:(r+j-i)*w])
+				i = j
+			}
+		case w == 1:
 			copyRows(vb, src, rows)
-		case 2:
+		case w == 2:
 			copyRows(words[uint16](vb), words[uint16](src), rows)
-		case 4:
+		case w == 4:
 			copyRows(words[uint32](vb), words[uint32](src), rows)
-		case 8:
+		case w == 8:
 			copyRows(words[uint64](vb), words[uint64](src), rows)
-		case 16:
+		case w == 16:
 			copyRows(words[[2]uint64](vb), words[[2]uint64](src), rows)
 		default:
 			for i, r := range rows {

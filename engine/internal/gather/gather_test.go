@@ -13,8 +13,9 @@ import (
 	"github.com/riverbed-engine/riverbed/engine/internal/gather"
 )
 
-// Rows against arrow's take: every value width, booleans and strings, with and without
-// nulls, whole and sliced columns, rows in order, repeated and shuffled, and none.
+// Rows and RunRows against arrow's take: every value width, booleans and strings, with
+// and without nulls, whole and sliced columns, rows in order, repeated and shuffled, a
+// filter's (most rows, in stretches), stretches out of order, and none.
 func TestRowsMatchesArrowsTake(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
@@ -63,25 +64,36 @@ func TestRowsMatchesArrowsTake(t *testing.T) {
 			for _, col := range []arrow.Array{whole, array.NewSlice(whole, 13, 290)} {
 				n := col.Len()
 				perm := r.Perm(n)
-				for _, rows := range [][]int32{ints(perm[:n/2]), ints([]int{0, 0, n - 1, 5, 5, 5}), nil, seq(n)} {
+				var kept, outOfOrder []int32
+				for i := range n {
+					if r.Intn(10) != 0 {
+						kept = append(kept, int32(i))
+					}
+				}
+				for _, s := range [][2]int{{40, 60}, {3, 9}, {n - 5, n}, {0, 1}, {100, 140}} {
+					outOfOrder = append(outOfOrder, seq(s[1])[s[0]:]...)
+				}
+				for _, rows := range [][]int32{ints(perm[:n/2]), ints([]int{0, 0, n - 1, 5, 5, 5}), nil, seq(n), kept, outOfOrder} {
 					if !gather.Covers(typ) {
 						t.Fatalf("%s not covered", typ)
 					}
-					got := gather.Rows(mem, col, rows)
-					ib := array.NewInt32Builder(mem)
-					ib.AppendValues(rows, nil)
-					idx := ib.NewArray()
-					ib.Release()
-					want, err := compute.TakeArray(compute.WithAllocator(context.Background(), mem), col, idx)
-					if err != nil {
-						t.Fatal(err)
+					for _, take := range []func(memory.Allocator, arrow.Array, []int32) arrow.Array{gather.Rows, gather.RunRows} {
+						got := take(mem, col, rows)
+						ib := array.NewInt32Builder(mem)
+						ib.AppendValues(rows, nil)
+						idx := ib.NewArray()
+						ib.Release()
+						want, err := compute.TakeArray(compute.WithAllocator(context.Background(), mem), col, idx)
+						if err != nil {
+							t.Fatal(err)
+						}
+						if !array.Equal(got, want) {
+							t.Fatalf("%s (nulls %v, offset %d), rows %v:\ngot  %v\nwant %v", typ, nulls, col.Data().Offset(), rows, got, want)
+						}
+						got.Release()
+						want.Release()
+						idx.Release()
 					}
-					if !array.Equal(got, want) {
-						t.Fatalf("%s (nulls %v, offset %d), rows %v:\ngot  %v\nwant %v", typ, nulls, col.Data().Offset(), rows, got, want)
-					}
-					got.Release()
-					want.Release()
-					idx.Release()
 				}
 				col.Release()
 			}
@@ -103,4 +115,15 @@ func seq(n int) []int32 {
 		out[i] = int32(i)
 	}
 	return out
+}
+
+func TestStretches(t *testing.T) {
+	for _, c := range []struct {
+		rows []int32
+		want int
+	}{{nil, 0}, {[]int32{4}, 1}, {seq(10), 1}, {[]int32{1, 2, 3, 7, 8, 2, 3, 3}, 4}, {[]int32{5, 4, 3}, 3}} {
+		if got := gather.Stretches(c.rows); got != c.want {
+			t.Errorf("Stretches(%v) = %d, want %d", c.rows, got, c.want)
+		}
+	}
 }
