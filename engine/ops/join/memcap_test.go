@@ -70,8 +70,9 @@ func heapLive() int64 {
 // (rows in memory, the join's index of its rows and keys, the spill store's buffers)
 // stays within the cap, and the Go heap (Arrow buffers are allocated there in this test)
 // grows by no more than the cap plus a small constant; every pair comes out once. The
-// index is large enough here (tens of bytes per row, for 40,000 rows) that not counting
-// it would break both bounds.
+// index is large enough here (tens of bytes per row, for 40,000 rows; keys far apart, so
+// that they are hashed, not grouped directly) that not counting it would break both
+// bounds.
 func TestSpillingJoinWithinCap(t *testing.T) {
 	if testing.Short() {
 		t.Skip("writes about 80 MB to a spill store")
@@ -81,8 +82,9 @@ func TestSpillingJoinWithinCap(t *testing.T) {
 		payload  = 2000
 		perSide  = 21000
 		batch    = 500
-		slack    = 1 << 20 // the two pieces used last, bookkeeping
-		heapMore = 8 << 20 // Pebble's own Go buffers (its table writer and readers, flushes in progress: measured up to ~6 MiB), the test's
+		slack    = 1 << 20   // the two pieces used last, bookkeeping
+		stride   = 1_000_003 // between keys
+		heapMore = 8 << 20   // Pebble's own Go buffers (its table writer and readers, flushes in progress: measured up to ~6 MiB), the test's
 	)
 	schema := arrow.NewSchema([]arrow.Field{{Name: "k", Type: arrow.PrimitiveTypes.Int64}, {Name: "p", Type: arrow.BinaryTypes.String}}, nil)
 	keys := []expr.Expr{opstest.Col(schema, "k")}
@@ -99,9 +101,9 @@ func TestSpillingJoinWithinCap(t *testing.T) {
 		for i := from; i < from+batch; i++ {
 			// The right side's key i arrives 1000 rows after the left side's: each lookup
 			// finds one row, kept a while ago.
-			k := int64(i)
+			k := int64(i) * stride
 			if side == 1 {
-				k = int64(i - 1000)
+				k = int64(i-1000) * stride
 			}
 			kb.Append(k)
 			pb.Append(fmt.Sprintf("%d:%d:", k, side) + pad)
@@ -168,8 +170,8 @@ func TestSpillingJoinWithinCap(t *testing.T) {
 	if em.rows != perSide-1000 {
 		t.Fatalf("%d pairs, want %d", em.rows, perSide-1000)
 	}
-	for k := int64(0); k < perSide-1000; k++ {
-		if em.keys[k] != 1 {
+	for i := int64(0); i < perSide-1000; i++ {
+		if k := i * stride; em.keys[k] != 1 {
 			t.Fatalf("key %d came out %d times, want once", k, em.keys[k])
 		}
 	}

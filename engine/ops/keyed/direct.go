@@ -8,14 +8,20 @@ import "github.com/riverbed-engine/riverbed/engine/expr"
 // hashing costs a multiply, a probe into the table (16-byte slots, twice as many as the
 // groups, so four to eight times the memory, mostly out of cache for a million groups)
 // and a comparison or more: a thousand customer ids, dates of a few years, a million
-// user ids. The hash table keeps every group all the same, so that everything else
-// (Lookup of keys outside the span, Free, the key values) works as without it, and a
-// batch whose keys fall outside the span either widens it (rebuilt from the groups'
-// keys, to at least twice its length, so that keys that grow batch by batch rebuild it a
-// logarithmic number of times) or is hashed.
+// user ids. Groups it adds are put in the hash table only when something needs the table
+// (Grouper.index: a batch hashed, Lookup of a key outside the span), so that a grouping
+// that stays direct never builds it: the span may then be up to four times the table's
+// slots, the direct array taking the memory the table would have. A batch whose keys fall
+// outside the span either widens it (rebuilt from the groups' keys, to at least twice its
+// length, so that keys that grow batch by batch rebuild it a logarithmic number of
+// times) or is hashed.
 
 // maxDirect is the longest span of keys grouped directly (entries of 4 bytes).
 const maxDirect = 1 << 24
+
+// directRoom is the longest span grouped directly for a table of slots slots: the direct
+// array then takes the memory of the table (16-byte slots) it spares.
+func directRoom(slots int) int64 { return min(4*int64(slots), maxDirect) }
 
 // directFor reports whether the batch's keys vals (no nulls) can be grouped directly,
 // making or widening g.direct to span them if need be.
@@ -46,7 +52,7 @@ func (g *Grouper) directFor(vals []int64) bool {
 		g.noDirect, g.direct = true, nil
 		return false
 	}
-	room := min(int64(2*len(g.islots)), maxDirect)
+	room := directRoom(max(len(g.islots), tableSize(len(g.Hash))))
 	if need > room {
 		return false // not yet: the table grows with the groups
 	}
@@ -88,18 +94,10 @@ func (g *Grouper) consumeDirect(vals []int64, ids []uint32) {
 	}
 }
 
-// addInt adds a group for key v (not in the table), first seen at row.
+// addInt adds a group for key v (in direct's span, without a group), first seen at row;
+// index puts it in the hash table when the table is needed.
 func (g *Grouper) addInt(v int64, row int) uint32 {
-	h := expr.Mix64(uint64(v))
-	gid := g.add(h, row)
+	gid := g.add(expr.Mix64(uint64(v)), row)
 	g.ints = append(g.ints, v)
-	slot := h & g.mask
-	for g.islots[slot].gid != 0 {
-		slot = (slot + 1) & g.mask
-	}
-	g.islots[slot] = intSlot{key: v, gid: gid + 1}
-	if len(g.Hash)*2 > len(g.islots) {
-		g.resize(len(g.islots) * 2)
-	}
 	return gid
 }

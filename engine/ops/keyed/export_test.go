@@ -109,3 +109,6 @@ func FreshTable(n int) (nonZero int, written bool) {
 
 // DirectSpan is the span of keys g groups directly (0: none).
 func DirectSpan(g *Grouper) int { return len(g.direct) }
+
+// IndexedGroups is how many of g's groups are in its hash table (one integer key).
+func IndexedGroups(g *Grouper) int { return g.indexed }

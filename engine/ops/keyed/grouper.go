@@ -30,14 +30,17 @@ type Grouper struct {
 	islots []intSlot
 	// direct (modeInt) indexes group id + 1 by key - dbase, for keys of a span small next
 	// to the table (see direct.go); 0: no group. Every group whose key is in its span is
-	// in it; the hash table holds every group all the same.
+	// in it.
 	direct   []uint32
 	dbase    int64
-	noDirect bool     // a batch's keys spanned too much: hash them all
-	width    int      // modeInts: words per group in ints (a null mask, then each key)
-	offs     []uint32 // per group start in arena (modeBytes); len = groups+1
-	arena    []byte
-	null     int32 // group id of the null key (single-key modes), or -1
+	noDirect bool // a batch's keys spanned too much: hash them all
+	// indexed (modeInt): the groups below it are in islots (or are the null group); the
+	// ones direct grouping added after it are only in direct until index puts them in.
+	indexed int
+	width   int      // modeInts: words per group in ints (a null mask, then each key)
+	offs    []uint32 // per group start in arena (modeBytes); len = groups+1
+	arena   []byte
+	null    int32 // group id of the null key (single-key modes), or -1
 
 	keyChunks [][]arrow.Array // key columns of new groups, batch by batch
 	chunkBase []uint32        // group id of the first row of each key chunk
@@ -233,6 +236,9 @@ func (g *Grouper) consumeInt(col arrow.Array, ids []uint32) {
 			ids[row] = lastID
 			continue
 		}
+		if g.indexed < len(g.ints) {
+			g.index()
+		}
 		h := expr.Mix64(uint64(v))
 		slot := h & g.mask
 		for {
@@ -240,6 +246,7 @@ func (g *Grouper) consumeInt(col arrow.Array, ids []uint32) {
 			if e.gid == 0 {
 				gid := g.add(h, row)
 				g.ints = append(g.ints, v)
+				g.indexed = len(g.ints)
 				e.key, e.gid = v, gid+1
 				ids[row] = gid
 				if i := uint64(v - g.dbase); i < uint64(len(g.direct)) {
@@ -583,16 +590,28 @@ func (g *Grouper) ensureTable() {
 	}
 	g.islots = intSlots.get(capacity)
 	g.mask = uint64(capacity - 1)
-	for gid, v := range g.ints {
+	g.indexed = 0
+	g.index()
+}
+
+// index puts the groups that direct grouping added into the hash table (modeInt), before
+// anything reads it or adds to it.
+func (g *Grouper) index() {
+	if need := tableSize(len(g.Hash)); need > len(g.islots) {
+		g.resize(need)
+	}
+	for gid := g.indexed; gid < len(g.ints); gid++ {
 		if int32(gid) == g.null {
 			continue
 		}
+		v := g.ints[gid]
 		i := expr.Mix64(uint64(v)) & g.mask
 		for g.islots[i].gid != 0 {
 			i = (i + 1) & g.mask
 		}
 		g.islots[i] = intSlot{key: v, gid: uint32(gid) + 1}
 	}
+	g.indexed = len(g.ints)
 }
 
 func (g *Grouper) Release() {
@@ -613,7 +632,7 @@ func (g *Grouper) Reset() {
 	clear(g.direct)
 	g.Hash, g.ints, g.offs, g.arena = g.Hash[:0], g.ints[:0], g.offs[:1], g.arena[:0]
 	g.chunkBase = g.chunkBase[:0]
-	g.null = -1
+	g.null, g.indexed = -1, 0
 }
 
 // NoGroup is the id Lookup gives a key the grouper has not seen.
@@ -656,6 +675,9 @@ func (g *Grouper) Lookup(keys []arrow.Array, ids []uint32) {
 			if i := uint64(v - g.dbase); i < uint64(len(g.direct)) {
 				ids[row] = g.direct[i] - 1 // 0 - 1 is NoGroup
 				continue
+			}
+			if g.indexed < len(g.ints) {
+				g.index()
 			}
 			slot := expr.Mix64(uint64(v)) & g.mask
 			ids[row] = NoGroup

@@ -385,7 +385,8 @@ func checkLookedUp(t *testing.T, want map[string]uint32, ids []uint32, key func(
 // gives, through batches that fit the span, widen it, carry nulls (hashed, their new
 // keys entering the span), lie far outside it (hashing from then on), and keys whose
 // span fits only once the table has grown; Lookup agrees inside and outside the span,
-// and after Reset and Free the grouper is like new.
+// and after Reset and Free the grouper is like new. Groups added directly enter the hash
+// table only when it is needed.
 func TestGrouperDirectSpansAgainstMap(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
@@ -449,7 +450,7 @@ func TestGrouperDirectSpansAgainstMap(t *testing.T) {
 	defer grown.Release()
 	var steps []step
 	for i := range 8 {
-		steps = append(steps, step{fmt.Sprintf("batch %d of 40,000 keys", i), 7, 40_000, false, i >= 4}) // the table holds 32,768 slots from the fifth batch on
+		steps = append(steps, step{fmt.Sprintf("batch %d of 40,000 keys", i), 7, 40_000, false, i >= 2}) // a table for the groups has 16,384 slots from the third batch on
 	}
 	run(t, grown, steps)
 	grown.Free()
@@ -465,6 +466,40 @@ func TestGrouperDirectSpansAgainstMap(t *testing.T) {
 		steps = append(steps, step{fmt.Sprintf("downward %d", i), -int64(i+1) * 2000, 2000, false, true})
 	}
 	run(t, growing, steps)
+
+	// Grouped directly and looked up within the span only, no group is put in the hash
+	// table; a key looked up outside the span puts them all in, and hashing goes on.
+	lazy := keyed.NewGrouper([]arrow.DataType{arrow.PrimitiveTypes.Int64})
+	defer lazy.Release()
+	want := map[string]uint32{}
+	for i := range 6 {
+		keys := batch(3000, 1000, 3000, false)
+		ids := make([]uint32, keys.Len())
+		if err := lazy.Consume(ctx, []arrow.Array{keys}, ids); err != nil {
+			t.Fatal(err)
+		}
+		checkConsumed(t, fmt.Sprintf("lazy %d", i), want, ids, func(row int) string { return text(keys, row) })
+		lazy.Lookup([]arrow.Array{keys}, ids)
+		checkLookedUp(t, want, ids, func(row int) string { return text(keys, row) })
+		keys.Release()
+	}
+	if n := keyed.IndexedGroups(lazy); n != 0 {
+		t.Fatalf("%d groups put in the hash table, want none", n)
+	}
+	for _, s := range []step{{"outside", 0, 10_000, true, false}, {"far", 1 << 40, 1000, false, false}} {
+		probe := batch(3000, s.lo, s.span, s.nulls)
+		ids := make([]uint32, probe.Len())
+		lazy.Lookup([]arrow.Array{probe}, ids)
+		checkLookedUp(t, want, ids, func(row int) string { return text(probe, row) })
+		if n := keyed.IndexedGroups(lazy); n != len(want) {
+			t.Fatalf("%d groups in the hash table after a lookup outside the span, want %d", n, len(want))
+		}
+		if err := lazy.Consume(ctx, []arrow.Array{probe}, ids); err != nil {
+			t.Fatal(err)
+		}
+		checkConsumed(t, s.what, want, ids, func(row int) string { return text(probe, row) })
+		probe.Release()
+	}
 	fresh := keyed.NewGrouper([]arrow.DataType{arrow.PrimitiveTypes.Int64})
 	defer fresh.Release()
 	fresh.Free()
