@@ -301,13 +301,27 @@ func (a *countAcc) Reset(g uint32) {
 	}
 }
 
-// pick gathers s[g] for each g of gids.
+// pick gathers s[g] for each g of gids. For every group in order (a table's whole
+// result) it is s itself, not a copy: callers only read it.
 func pick[T any](s []T, gids []uint32) []T {
+	if len(gids) <= len(s) && inOrder(gids) {
+		return s[:len(gids):len(gids)]
+	}
 	out := make([]T, len(gids))
 	for i, g := range gids {
 		out[i] = s[g]
 	}
 	return out
+}
+
+// inOrder reports whether gids is 0, 1, ..., len(gids)-1.
+func inOrder(gids []uint32) bool {
+	for i, g := range gids {
+		if g != uint32(i) {
+			return false
+		}
+	}
+	return true
 }
 
 // sumAcc computes sum or mean. A group with no non-null value gets null (as SQL and
