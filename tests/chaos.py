@@ -454,16 +454,20 @@ def crash_round(source: str, data: Path | str, work: Path, kills: int, rng: rand
             if proc.poll() is None:
                 proc.send_signal(signal.SIGKILL)
                 killed = True
-                killed_here += 1
-                tally.kills += 1
-                tally.mid_checkpoint_kills += int(mid)
-                tally.early_kills += int(how == "early")
         try:
             _, err = proc.communicate(timeout=300)
         except subprocess.TimeoutExpired:
             proc.kill()
             raise
+        if killed and proc.returncode == 0:
+            # It ended by itself in the instant between the check and the signal (which
+            # is then not sent): a run to the end, checked as one.
+            killed = False
         if killed:
+            killed_here += 1
+            tally.kills += 1
+            tally.mid_checkpoint_kills += int(mid)
+            tally.early_kills += int(how == "early")
             # A killed job leaves its spill stores (the next job in the directory removes them).
             tally.killed_while_spilled += any((ckpt / ".work").glob("riverbed-spill-*"))
             assert proc.returncode == -signal.SIGKILL, f"child ended with {proc.returncode} before the kill:\n{err}"
