@@ -339,6 +339,28 @@ def test_event_time_from_the_kafka_timestamp(brokers, topic):
         sorted((k, m, n) for (k, m), n in ref.items())
 
 
+def windows_of_idle_partitions(brokers: str, t: str, parallelism: int, idle: str, want: int) -> list[dict[str, Any]]:
+    """The first `want` windows of 10 s counts per key of an unbounded read of topic t
+    whose partitions go idle after `idle`: only idleness lets the watermark close them."""
+    job = (rb.Environment(parallelism=parallelism)
+           .read_kafka(brokers, t, schema={"k": pa.int64(), "ts": pa.timestamp("ms", "UTC")},
+                       event_time="ts", idle_timeout=idle)
+           .key_by("k").window(rb.tumbling("10s")).agg(rb.count().alias("n")).start())
+    got: list[dict[str, Any]] = []
+    try:
+        for b in job.results(timeout="90s"):
+            got += b.to_pylist()
+            if len(got) >= want:
+                break
+    finally:
+        job.cancel()
+    return got
+
+
+def at_second(k: int, s: int) -> bytes:
+    return json.dumps({"k": k, "ts": (T0 + dt.timedelta(seconds=s)).isoformat()}).encode()
+
+
 @pytest.mark.parametrize("parallelism", [1, 2, 3])
 def test_idle_partition_does_not_hold_back_an_unbounded_read(brokers, topic, parallelism):
     """An empty partition goes idle after idle_timeout and does not hold the watermark
@@ -346,20 +368,8 @@ def test_idle_partition_does_not_hold_back_an_unbounded_read(brokers, topic, par
     (2), and with a third subtask that has no partition at all (3)."""
     t = topic(2)
     # Only partition 0 gets records; partition 1 stays empty.
-    produce(brokers, t, [(0, json.dumps({"k": 1, "ts": (T0 + dt.timedelta(seconds=s)).isoformat()}).encode(), {})
-                         for s in range(0, 35)])
-    job = (rb.Environment(parallelism=parallelism)
-           .read_kafka(brokers, t, schema={"k": pa.int64(), "ts": pa.timestamp("ms", "UTC")},
-                       event_time="ts", idle_timeout="500ms")
-           .key_by("k").window(rb.tumbling("10s")).agg(rb.count().alias("n")).start())
-    got: list[dict[str, Any]] = []
-    try:
-        for b in job.results(timeout="90s"):
-            got += b.to_pylist()
-            if len(got) >= 3:
-                break
-    finally:
-        job.cancel()
+    produce(brokers, t, [(0, at_second(1, s), {}) for s in range(0, 35)])
+    got = windows_of_idle_partitions(brokers, t, parallelism, "500ms", 3)
     assert [(r["window_start"], r["n"]) for r in got[:3]] == [(T0 + dt.timedelta(seconds=10 * w), 10) for w in range(3)]
 
 
@@ -369,21 +379,8 @@ def test_partitions_idle_at_once_release_the_highest_watermark(brokers, topic, p
     watermark goes to the higher one's (as Flink's operators do when every input is idle),
     whichever goes idle last, read by one subtask or by two."""
     t = topic(2)
-    ts = lambda s: (T0 + dt.timedelta(seconds=s)).isoformat()  # noqa: E731
-    produce(brokers, t, [(0, json.dumps({"k": 1, "ts": ts(s)}).encode(), {}) for s in range(0, 35)]
-            + [(1, json.dumps({"k": 2, "ts": ts(0)}).encode(), {})])
-    job = (rb.Environment(parallelism=parallelism)
-           .read_kafka(brokers, t, schema={"k": pa.int64(), "ts": pa.timestamp("ms", "UTC")},
-                       event_time="ts", idle_timeout="300ms")
-           .key_by("k").window(rb.tumbling("10s")).agg(rb.count().alias("n")).start())
-    got: list[dict[str, Any]] = []
-    try:
-        for b in job.results(timeout="60s"):
-            got += b.to_pylist()
-            if len(got) >= 4:
-                break
-    finally:
-        job.cancel()
+    produce(brokers, t, [(0, at_second(1, s), {}) for s in range(0, 35)] + [(1, at_second(2, 0), {})])
+    got = windows_of_idle_partitions(brokers, t, parallelism, "300ms", 4)
     want = [(1, T0 + dt.timedelta(seconds=10 * w), 10) for w in range(3)] + [(2, T0, 1)]
     assert sorted((r["k"], r["window_start"], r["n"]) for r in got) == sorted(want)
 
