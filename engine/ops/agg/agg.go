@@ -661,21 +661,11 @@ func (a *pickAcc) update(ec *expr.EvalCtx, ids []uint32, ng int, col arrow.Array
 // pickInto folds vals into the per-group store for min, max, first or last, skipping nulls.
 func pickInto[T cmp.Ordered](a *pickAcc, ids []uint32, vals []T, col arrow.Array, store []T, seq runtime.Seq, keep func(T) T) {
 	nulls := col.NullN() > 0
-	if (a.fn == "min" || a.fn == "max") && !nulls {
-		// The hot path of min/max: no positions to keep, no nulls to skip.
-		isMax := a.fn == "max"
-		for i, g := range ids {
-			v := vals[i]
-			if !a.set[g] || (isMax && less(store[g], v)) || (!isMax && less(v, store[g])) {
-				store[g], a.set[g] = keep(v), true
-			}
-		}
-		return
-	}
 	if !a.ordered() {
+		// min and max: no positions to keep.
 		isMax := a.fn == "max"
 		for i, g := range ids {
-			if col.IsNull(i) {
+			if nulls && col.IsNull(i) {
 				continue
 			}
 			if v := vals[i]; !a.set[g] || (isMax && less(store[g], v)) || (!isMax && less(v, store[g])) {
