@@ -249,7 +249,11 @@ func (s *CompileScope) compileCall(e *plan.Expr) (Expr, error) {
 		if ct.ID() == arrow.NULL {
 			return mk(arrow.FixedWidthTypes.Boolean, allNullKernel(arrow.FixedWidthTypes.Boolean))
 		}
-		return mk(arrow.FixedWidthTypes.Boolean, castArgs([]arrow.DataType{ct, ct}, computeKernel(comparisonFns[e.Fn], nil)))
+		k := castArgs([]arrow.DataType{ct, ct}, computeKernel(comparisonFns[e.Fn], nil))
+		if (e.Fn == "eq" || e.Fn == "ne") && ct.ID() == arrow.STRING && ta.ID() == arrow.STRING && tb.ID() == arrow.STRING {
+			k = stringEqualKernel(e.Fn, k)
+		}
+		return mk(arrow.FixedWidthTypes.Boolean, k)
 	case "and", "or":
 		if err := want(2); err != nil {
 			return nil, err

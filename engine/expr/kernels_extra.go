@@ -252,37 +252,66 @@ func memberOfFewStrings(ec *EvalCtx, x *array.String, listed []arrow.Array) arro
 	for _, a := range listed {
 		want = append(want, strings.Clone(a.(*array.String).Value(0)))
 	}
+	return stringMatches(ec, x, func(v []byte) bool {
+		for _, w := range want {
+			if len(w) == len(v) && w == string(v) {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// stringMatches is the boolean column of match(value) for each row of x (null where x
+// is), reading values straight from x's offsets and bytes.
+func stringMatches(ec *EvalCtx, x *array.String, match func(v []byte) bool) arrow.Array {
 	n := x.Len()
 	bits := memory.NewResizableBuffer(ec.Mem)
 	bits.Resize(int(bitutil.BytesForBits(int64(n))))
 	out := bits.Bytes()
 	clear(out)
-	nulls := x.NullN() > 0
+	offs, vals := x.ValueOffsets(), x.ValueBytes()
+	base := offs[0]
 	for i := 0; i < n; i++ {
-		if nulls && x.IsNull(i) {
-			continue
-		}
-		v := x.Value(i)
-		for _, w := range want {
-			if len(w) == len(v) && w == v {
-				bitutil.SetBit(out, i)
-				break
-			}
+		// A null row's bit is masked by the validity below.
+		if match(vals[offs[i]-base : offs[i+1]-base]) {
+			out[i>>3] |= 1 << (i & 7)
 		}
 	}
+	return boolColumn(ec, x, n, bits)
+}
+
+// stringEqualsLiteral is x == lit (ne: x != lit) for each row of x, null where x is: a
+// row's length is compared first, its bytes only where the length is lit's.
+func stringEqualsLiteral(ec *EvalCtx, x *array.String, lit string, ne bool) arrow.Array {
+	n := x.Len()
+	bits := memory.NewResizableBuffer(ec.Mem)
+	bits.Resize(int(bitutil.BytesForBits(int64(n))))
+	out := bits.Bytes()
+	clear(out)
+	offs, vals := x.ValueOffsets(), x.ValueBytes()
+	base, l := offs[0], int32(len(lit))
+	for i := 0; i < n; i++ {
+		lo, hi := offs[i], offs[i+1]
+		eq := hi-lo == l && string(vals[lo-base:hi-base]) == lit
+		if eq != ne {
+			out[i>>3] |= 1 << (i & 7)
+		}
+	}
+	return boolColumn(ec, x, n, bits)
+}
+
+// boolColumn makes a boolean column of n rows from value bits (consumed) with the
+// validity of x.
+func boolColumn(ec *EvalCtx, x arrow.Array, n int, bits *memory.Buffer) arrow.Array {
 	var valid *memory.Buffer
-	nullN := 0
-	if nulls {
+	nullN := x.NullN()
+	if nullN > 0 {
 		valid = memory.NewResizableBuffer(ec.Mem)
-		valid.Resize(len(out))
+		valid.Resize(len(bits.Bytes()))
 		vb := valid.Bytes()
 		clear(vb)
-		for i := 0; i < n; i++ {
-			if x.IsValid(i) {
-				bitutil.SetBit(vb, i)
-			}
-		}
-		nullN = x.NullN()
+		bitutil.CopyBitmap(x.NullBitmapBytes(), x.Data().Offset(), n, vb, 0)
 	}
 	data := array.NewData(arrow.FixedWidthTypes.Boolean, n, []*memory.Buffer{valid, bits}, nil, nullN, 0)
 	bits.Release()
@@ -291,6 +320,34 @@ func memberOfFewStrings(ec *EvalCtx, x *array.String, listed []arrow.Array) arro
 	}
 	defer data.Release()
 	return array.MakeFromData(data)
+}
+
+// stringEqualKernel is eq or ne (fn) of two string operands: a column against a literal
+// by stringEqualsLiteral, anything else by fallback (arrow-go's kernel, which reads every
+// row through a generic iterator).
+func stringEqualKernel(fn string, fallback kernelFn) kernelFn {
+	return func(ec *EvalCtx, args []compute.Datum) (compute.Datum, error) {
+		var col *compute.ArrayDatum
+		var lit *scalar.String
+		for _, a := range args {
+			switch v := a.(type) {
+			case *compute.ArrayDatum:
+				col = v
+			case *compute.ScalarDatum:
+				if s, ok := v.Value.(*scalar.String); ok && s.IsValid() {
+					lit = s
+				}
+			}
+		}
+		if col == nil || lit == nil || col.Type().ID() != arrow.STRING {
+			return fallback(ec, args)
+		}
+		x := col.MakeArray().(*array.String)
+		defer x.Release()
+		out := stringEqualsLiteral(ec, x, string(lit.Value.Bytes()), fn == "ne")
+		defer out.Release()
+		return compute.NewDatum(out), nil
+	}
 }
 
 // floatKeys gives a float column's values as bits, NaNs as one and -0 as 0.
