@@ -373,3 +373,32 @@ def test_pruning_decimal_matches_pyarrow(pruning_file):
         pytest.skip(f"decimal filters unsupported: {e}")
     want = t.filter(pc.greater(t["dec"], pa.scalar(decimal.Decimal("-20.00"), t["dec"].type))).sort_by("id")
     assert got["id"].to_pylist() == want["id"].to_pylist()
+
+
+def test_pruning_keeps_row_groups_a_finer_literal_falls_within(tmp_path):
+    # A literal between two of the column's values (1.5 ms against milliseconds, noon
+    # against dates, before 1970 too) must not be rounded into a bound that rules out the
+    # row group holding the matching rows. Oracle: Python's own comparison of each value.
+    base = dt.datetime(2024, 1, 1)
+    cases = [
+        (pa.timestamp("ms"), [base + dt.timedelta(milliseconds=m) for m in range(0, 8)],
+         base + dt.timedelta(microseconds=1500)),
+        (pa.timestamp("s"), [base + dt.timedelta(seconds=s) for s in range(0, 8)],
+         base + dt.timedelta(seconds=1, microseconds=500_000)),
+        (pa.timestamp("ms"), [dt.datetime(1970, 1, 1) - dt.timedelta(milliseconds=m) for m in range(8, 0, -1)],
+         dt.datetime(1970, 1, 1) - dt.timedelta(microseconds=1500)),
+        (pa.date32(), [dt.date(2024, 1, d) for d in range(1, 9)], dt.datetime(2024, 1, 3, 12)),
+    ]
+    for k, (typ, values, lit) in enumerate(cases):
+        p = tmp_path / f"c{k}.parquet"
+        pq.write_table(pa.table({"t": pa.array(values, typ)}), p, row_group_size=1)  # one value per row group
+
+        def as_dt(v):
+            return v if isinstance(v, dt.datetime) else dt.datetime(v.year, v.month, v.day)
+        for name, op in [("lt", lambda a, b: a < b), ("le", lambda a, b: a <= b), ("gt", lambda a, b: a > b),
+                         ("ge", lambda a, b: a >= b), ("eq", lambda a, b: a == b)]:
+            expr = {"lt": col("t") < lit, "le": col("t") <= lit, "gt": col("t") > lit, "ge": col("t") >= lit,
+                    "eq": col("t") == lit}[name]
+            got = sorted(rb.read_parquet(p).filter(expr).collect()["t"].to_pylist())
+            want = sorted(v for v in values if op(as_dt(v), lit))
+            assert got == want, (str(typ), name, lit)

@@ -186,6 +186,12 @@ func numberOf(sc scalar.Scalar, dt arrow.DataType) (any, bool, bool) {
 		}
 		return v, false, true
 	case expr.IsTemporal(lt) && expr.IsTemporal(dt):
+		if !exactInstant(sc, dt) {
+			// A literal between two of the column's values (1.5 ms against a column of
+			// milliseconds, noon against dates): a cast would round it, and a bound
+			// rounded the wrong way prunes row groups that hold matching rows.
+			return nil, false, false
+		}
 		c, err := sc.CastTo(dt)
 		if err != nil {
 			return nil, false, false
@@ -198,6 +204,56 @@ func numberOf(sc scalar.Scalar, dt arrow.DataType) (any, bool, bool) {
 		}
 	}
 	return nil, false, false
+}
+
+// exactInstant says whether temporal literal sc is one of the values of temporal type
+// dt, so that converting it to dt loses nothing.
+func exactInstant(sc scalar.Scalar, dt arrow.DataType) bool {
+	ls, cs := tickNanos(sc.DataType()), tickNanos(dt)
+	if ls == 0 || cs == 0 {
+		return false
+	}
+	var v int64
+	switch t := sc.(type) {
+	case *scalar.Timestamp:
+		v = int64(t.Value)
+	case *scalar.Date32:
+		v = int64(t.Value)
+	case *scalar.Date64:
+		v = int64(t.Value)
+	case *scalar.Duration:
+		v = int64(t.Value)
+	default:
+		return false
+	}
+	g := gcd(ls, cs)
+	return v%(cs/g) == 0
+}
+
+// tickNanos is the nanoseconds one value step of temporal type t stands for (0: not
+// a temporal type).
+func tickNanos(t arrow.DataType) int64 {
+	unit := func(u arrow.TimeUnit) int64 {
+		return map[arrow.TimeUnit]int64{arrow.Second: 1e9, arrow.Millisecond: 1e6, arrow.Microsecond: 1e3, arrow.Nanosecond: 1}[u]
+	}
+	switch x := t.(type) {
+	case *arrow.TimestampType:
+		return unit(x.Unit)
+	case *arrow.DurationType:
+		return unit(x.Unit)
+	case *arrow.Date32Type:
+		return 86400e9
+	case *arrow.Date64Type:
+		return 1e6
+	}
+	return 0
+}
+
+func gcd(a, b int64) int64 {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
 }
 
 func cmpAny(a, b any) int {
