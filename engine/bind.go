@@ -53,6 +53,9 @@ type binder struct {
 	// joins: the output columns of each relational join that its consumers use (it
 	// gathers only those)
 	joins map[*plan.Node]map[string]bool
+	// unions: the columns a union's consumers need (its inputs may carry more, where one
+	// of them is shared with a consumer needing more, and are narrowed to these)
+	unions map[*plan.Node]map[string]bool
 	// noWindowTime: window aggregations whose window_time column no consumer uses
 	noWindowTime map[*plan.Node]bool
 	counter      int
@@ -112,6 +115,7 @@ func bindWith(p *plan.Plan, inputs []*arrow.Schema, cache *BindCache) ([]*lnode,
 	b.selects = map[*plan.Node]map[string]bool{}
 	b.filters = map[*plan.Node]map[string]bool{}
 	b.joins = map[*plan.Node]map[string]bool{}
+	b.unions = map[*plan.Node]map[string]bool{}
 	b.noWindowTime = map[*plan.Node]bool{}
 	b.pending = map[*plan.Node]int{}
 	b.need = map[*plan.Node]map[string]bool{}

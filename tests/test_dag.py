@@ -196,3 +196,25 @@ def test_union_of_branches_of_one_source_keeps_source_order(trades, p):
     price = t.column("price").to_pylist()
     want = ([i for i, x in zip(ids, price) if x > 50] + [i for i, x in zip(ids, price) if x < 20] + ids)
     assert got.column("id").to_pylist() == want
+
+
+def test_union_of_a_shared_input_with_a_narrower_use_of_it():
+    # One source both fed straight into a union and filtered on a column the union's
+    # consumers do not read: projection pushdown keeps that column for the filter, and the
+    # union narrows its inputs to what its consumers read. Oracle: DuckDB.
+    import duckdb
+
+    t = pa.table({"k": ["a", "b", "a", "c"], "x": [1, 2, 3, 4], "y": [1.0, 2.0, 3.0, 4.0]})
+    for parallelism in (1, 3):
+        s = rb.Environment(parallelism=parallelism).from_arrow(t)
+        u = s.union(s.filter(col("x") > 1))
+        got = sorted(u.select("k").collect()["k"].to_pylist())
+        want = sorted(r[0] for r in duckdb.sql("select k from t union all select k from t where x > 1").fetchall())
+        assert got == want
+        got = u.group_by("k").agg(col("y").sum().alias("y")).collect().sort_by("k").to_pylist()
+        want = duckdb.sql("select k, sum(y) as y from (select * from t union all select * from t where x > 1) "
+                          "group by k order by k").arrow()
+        assert got == (want.read_all() if hasattr(want, "read_all") else want).to_pylist()
+        both = s.filter(col("y") > 1).union(s.filter(col("x") > 2)).select("y")
+        assert sorted(both.collect()["y"].to_pylist()) == sorted(
+            r[0] for r in duckdb.sql("select y from t where y > 1 union all select y from t where x > 2").fetchall())
