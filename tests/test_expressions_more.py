@@ -316,3 +316,30 @@ def test_common_subexpressions_computed_once_give_duckdbs_answers() -> None:
     assert win["window_start"].to_pylist() == wref["ws"].to_pylist()
     for c in ("s", "s2", "m"):
         assert win[c].to_pylist() == wref[c].to_pylist(), c
+
+
+def test_fill_null_takes_the_type_both_operands_fit():
+    # A fill value of a wider type widens the result (as when/then, Polars and SQL's
+    # COALESCE) instead of being rounded to the column's scale or failing to fit; a literal
+    # the column's type holds keeps that type. Oracle: DuckDB's COALESCE values.
+    import duckdb
+    from decimal import Decimal as D
+
+    t = pa.table({"a": pa.array([None, D("1.25"), None], pa.decimal128(10, 2)),
+                  "b": pa.array([D("7.777"), D("1.000"), None], pa.decimal128(7, 3)),
+                  "i8": pa.array([None, 3, None], pa.int8()), "big": pa.array([1000, 1, None], pa.int64()),
+                  "f": pa.array([2.555, None, None])})
+    got = rb.from_arrow(t).select(
+        col("a").fill_null(col("b")).alias("ab"), col("a").fill_null(D("0.125")).alias("a_lit"),
+        col("i8").fill_null(col("big")).alias("i8_big"), col("a").fill_null(col("f")).alias("af"),
+        col("i8").fill_null(0).alias("i8_0"), col("a").fill_null(0).alias("a_0")).collect()
+    want = duckdb.sql("select coalesce(a, b) ab, coalesce(a, 0.125) a_lit, coalesce(i8, big) i8_big, "
+                      "coalesce(a, f) af, coalesce(i8, 0) i8_0, coalesce(a, 0) a_0 from t").fetchall()
+    assert [tuple(r.values()) for r in got.to_pylist()] == want
+    assert got.schema.field("ab").type == pa.decimal128(11, 3)
+    assert got.schema.field("i8_big").type == pa.int64()
+    assert got.schema.field("af").type == pa.float64()
+    assert got.schema.field("i8_0").type == pa.int8()
+    assert got.schema.field("a_0").type == pa.decimal128(10, 2)
+    sql = rb.sql("SELECT COALESCE(a, b) AS x FROM t", t=t).collect()["x"].to_pylist()
+    assert sql == [r[0] for r in want]

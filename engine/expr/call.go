@@ -2,6 +2,7 @@ package expr
 
 import (
 	"fmt"
+	"math"
 	"regexp"
 	"strings"
 
@@ -284,16 +285,21 @@ func (s *CompileScope) compileCall(e *plan.Expr) (Expr, error) {
 		if err := want(2); err != nil {
 			return nil, err
 		}
+		// The result is of the type both operands fit, as when/then and Polars: a fill
+		// column or literal of a wider type (decimal(7, 3) into decimal(10, 2), int64 into
+		// int8) widens it rather than being rounded or failing at run time. A literal that
+		// the column's type holds exactly (0 into int8 or decimal(10, 2)) keeps that type.
 		t := args[0].Type()
 		if t.ID() == arrow.NULL {
 			t = args[1].Type()
 		}
-		if !arrow.TypeEqual(t, args[1].Type()) {
-			if ct, ok := ComparableType(t, args[1].Type()); ok && (IsNumeric(t) && IsNumeric(args[1].Type())) {
-				if !arrow.TypeEqual(ct, t) && !(IsInteger(t) && args[1].Type().ID() == arrow.INT64) {
-					t = ct
-				}
-			} else if args[1].Type().ID() != arrow.NULL && !canCast(args[1].Type(), t) {
+		if ft := args[1].Type(); !arrow.TypeEqual(t, ft) && ft.ID() != arrow.NULL && !literalHolds(args[1], t) {
+			number := func(t arrow.DataType) bool { return IsNumeric(t) || t.ID() == arrow.DECIMAL128 }
+			if ct, ok := CommonType(t, ft); ok && number(t) && number(ft) {
+				t = ct
+			} else if number(t) && number(ft) && (IsFloat(t) || IsFloat(ft)) {
+				t = arrow.PrimitiveTypes.Float64 // a decimal and a float: float64, as Polars and DuckDB
+			} else if !canCast(ft, t) {
 				return nil, typeErr("fill value %s does not fit column type %s", describeArg(1), TypeName(t))
 			}
 		}
@@ -418,6 +424,30 @@ func allNullKernel(t arrow.DataType) kernelFn {
 }
 
 // ComparableType is the type both sides of a comparison are cast to.
+// literalHolds says whether e is a literal that type t holds exactly (a cast to t and back
+// gives it again).
+func literalHolds(e Expr, t arrow.DataType) bool {
+	l, ok := e.(*litExpr)
+	if !ok || !l.val.IsValid() {
+		return false
+	}
+	if neg, mag, isInt := intLiteral(e); isInt {
+		if d, ok := t.(*arrow.Decimal128Type); ok {
+			digits := d.Precision - d.Scale // an integer of fewer digits fits
+			return digits >= 19 || mag < uint64(math.Pow10(int(max(digits, 0))))
+		}
+		if IsInteger(t) {
+			return literalFits(neg, mag, t)
+		}
+	}
+	c, err := l.val.CastTo(t)
+	if err != nil || !c.IsValid() {
+		return false
+	}
+	back, err := c.CastTo(l.val.DataType())
+	return err == nil && scalar.Equals(back, l.val)
+}
+
 func ComparableType(a, b arrow.DataType) (arrow.DataType, bool) {
 	switch {
 	case arrow.TypeEqual(a, b):

@@ -139,6 +139,12 @@ class Expr:
     def fill_null(self, value: IntoExpr) -> Expr:
         """Replace nulls with ``value`` (a literal or another expression).
 
+        The result has the type both fit, as ``when/then`` and SQL's ``COALESCE``: a
+        ``decimal(10, 2)`` column filled from a ``decimal(7, 3)`` one is ``decimal(11, 3)``,
+        an ``int8`` one filled from ``int64`` values is ``int64``, a decimal and a float
+        make ``float64``. A literal the column's type holds exactly (``0`` into ``int8``)
+        keeps the column's type.
+
         Examples
         --------
         >>> import riverbed as rb
