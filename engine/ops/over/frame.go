@@ -3,6 +3,7 @@ package over
 import (
 	"container/heap"
 	"math"
+	"slices"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -100,14 +101,21 @@ type framePart struct {
 }
 
 // winAcc is a bounded frame's aggregate of the rows from lo to the last one added: rows
-// enter at the end and leave at the front, so count and sums add and subtract, and min /
-// max keep the rows that may still be the extreme (a monotonic queue, dq).
+// enter at the end and leave at the front, so count and integer sums add and subtract,
+// and min / max keep the rows that may still be the extreme (a monotonic queue, dq).
+// A float sum never subtracts (1e20 + 1 - 1e20 is 0, inf - inf is NaN): it is the sum of
+// the rows from split on (sf, added as they enter) and the sum of those from lo to split,
+// read from front, the sums of each row to split computed when lo passed the last split
+// (the two stacks of sliding-window aggregation: each row summed twice at most).
 type winAcc struct {
 	lo int
 	n  int64
 	si int64
 	sf float64
 	dq []int
+	// float sums: front[i-fbase] is the sum of rows i to split-1
+	split, fbase int
+	front        []float64
 }
 
 func (p *framePart) add(ts int64, vals []cell, aggs []FrameAgg) error {
@@ -167,17 +175,23 @@ func (p *framePart) enter(ag *FrameAgg, a, j int) error {
 }
 
 // beats reports whether row i's value stays the min / max over row j's, which came
-// after it (a NaN wins, as it propagates).
+// after it. NaN is greater than every number (as in sort and group_by's min and max): the
+// max of a frame holding one, never its min unless every value is NaN.
 func (p *framePart) beats(ag *FrameAgg, a, i, j int) bool {
 	x, y := p.vals[a][i], p.vals[a][j]
 	isMax := ag.Fn == "max"
 	if ag.Float {
-		if y.f != y.f {
-			return false
-		}
-		return x.f != x.f || isMax && x.f > y.f || !isMax && x.f < y.f
+		return better(isMax, x.f, y.f)
 	}
 	return isMax && x.i > y.i || !isMax && x.i < y.i
+}
+
+// floatLess orders floats with NaN greater than every number.
+func floatLess(a, b float64) bool {
+	if a != a {
+		return false
+	}
+	return b != b || a < b
 }
 
 // slide drops the rows before lo from aggregation a's window.
@@ -190,14 +204,39 @@ func (p *framePart) slide(ag *FrameAgg, a, lo int) {
 		}
 		w.n--
 		w.si -= c.i
-		w.sf -= c.f
 		if len(w.dq) > 0 && w.dq[0] == w.lo {
 			w.dq = w.dq[1:]
 		}
 	}
-	if w.n == 0 { // no drift of float sums across empty windows
-		w.si, w.sf, w.dq = 0, 0, w.dq[:0]
+	if w.n == 0 {
+		w.si, w.dq = 0, w.dq[:0]
 	}
+	if ag.Float && (ag.Fn == "sum" || ag.Fn == "mean") && w.lo >= w.split {
+		// The rows before split have all left: the rows of the window become the front,
+		// each with its sum to the end, and the rows after them are summed afresh.
+		end := len(p.ts)
+		w.front = w.front[:0]
+		for i := end - 1; i >= w.lo; i-- {
+			acc := 0.0
+			if len(w.front) > 0 {
+				acc = w.front[len(w.front)-1]
+			}
+			if c := p.vals[a][i]; c.ok {
+				acc += c.f
+			}
+			w.front = append(w.front, acc)
+		}
+		slices.Reverse(w.front)
+		w.split, w.fbase, w.sf = end, w.lo, 0
+	}
+}
+
+// floatSum is the sum of a bounded float frame's window (slide has run).
+func (w *winAcc) floatSum() float64 {
+	if w.lo < w.split {
+		return w.front[w.lo-w.fbase] + w.sf
+	}
+	return w.sf
 }
 
 // winResult is aggregation a's aggregate of its window.
@@ -207,10 +246,13 @@ func (p *framePart) winResult(ag *FrameAgg, a int) cell {
 	case "count":
 		return cell{i: w.n, ok: true}
 	case "sum":
-		return cell{i: w.si, f: w.sf, ok: w.n > 0}
+		if ag.Float {
+			return cell{f: w.floatSum(), ok: w.n > 0}
+		}
+		return cell{i: w.si, ok: w.n > 0}
 	case "mean":
 		if ag.Float {
-			return cell{f: w.sf / float64(w.n), ok: w.n > 0}
+			return cell{f: w.floatSum() / float64(w.n), ok: w.n > 0}
 		}
 		return cell{f: float64(w.si) / float64(w.n), ok: w.n > 0}
 	}
@@ -245,12 +287,12 @@ func (r *runAcc) add(a *FrameAgg, c cell) error {
 	return nil
 }
 
-// better: a replaces b as the min / max (NaN propagates).
+// better: a replaces b as the min / max (NaN greater than every number).
 func better(isMax bool, a, b float64) bool {
 	if isMax {
-		return a > b || a != a
+		return floatLess(b, a)
 	}
-	return a < b || a != a
+	return floatLess(a, b)
 }
 
 // result is the aggregate of r.
@@ -285,8 +327,10 @@ func evict(aggs []FrameAgg, p *framePart) {
 			p.vals[a] = append([]cell(nil), p.vals[a][h:]...)
 			w := &p.win[a]
 			w.lo -= h
+			w.split -= h
+			w.fbase -= h
 			if aggs[a].Unbounded {
-				w.lo = 0
+				w.lo, w.split, w.fbase, w.front = 0, 0, 0, nil
 			}
 			dq := make([]int, len(w.dq))
 			for i, j := range w.dq {

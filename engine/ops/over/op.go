@@ -333,7 +333,7 @@ func (o *Op) numeric(f *Func, perm []int, ids []uint32, x arrow.Array) (arrow.Ar
 	valid := make([]bool, n)
 	overflow := rberr.New(rberr.Data, "%s overflows int64", f.Fn)
 	isMax := f.Fn == "cum_max" || f.Fn == "rolling_max"
-	better := func(a, b float64) bool { // a replaces b as the min / max (NaN propagates as Polars' max)
+	better := func(a, b float64) bool { // a replaces b as the rolling min / max (NaN propagates, as Polars')
 		if isMax {
 			return a > b || a != a
 		}
@@ -359,7 +359,8 @@ func (o *Op) numeric(f *Func, perm []int, ids []uint32, x arrow.Array) (arrow.Ar
 					}
 					si = s
 				case float:
-					if !set || better(fv[r], sf) {
+					// NaN is greater than every number (Polars' cum_min and cum_max)
+					if !set || isMax && floatLess(sf, fv[r]) || !isMax && floatLess(fv[r], sf) {
 						sf = fv[r]
 					}
 				default:
