@@ -188,11 +188,19 @@ func (a *quantAcc) result(mem memory.Allocator, gids []uint32) (arrow.Array, err
 	a.vals = expr.Grow(a.vals, maxGid(gids))
 	out := make([]float64, len(gids))
 	valid := make([]bool, len(gids))
+	// A group asked for again (a window function gives every row its partition's) is
+	// sorted once: sorting per row took time quadratic in the partition's size.
+	done := map[uint32]int{}
 	for i, g := range gids {
 		v := a.vals[g]
 		if len(v) == 0 {
 			continue
 		}
+		if j, ok := done[g]; ok {
+			out[i], valid[i] = out[j], true
+			continue
+		}
+		done[g] = i
 		slices.SortFunc(v, cmpOrdered[float64])
 		out[i], valid[i] = quantile(v, a.q, a.interp), true
 	}
