@@ -85,6 +85,8 @@ PAIRS = {
     "str.slice": (col("s").str.slice(1, 3), pl.col("s").str.slice(1, 3)),
     "str.slice negative": (col("s").str.slice(-3), pl.col("s").str.slice(-3)),
     "str.slice beyond": (col("s").str.slice(20, 2), pl.col("s").str.slice(20, 2)),
+    "str.slice before the start": (col("s").str.slice(-7, 3), pl.col("s").str.slice(-7, 3)),
+    "str.slice far before the start": (col("s").str.slice(-40, 2), pl.col("s").str.slice(-40, 2)),
     "str.replace regex": (col("s").str.replace(r"[aeiou]", "_"), pl.col("s").str.replace(r"[aeiou]", "_")),
     "str.replace groups": (col("s").str.replace(r"(\p{L})(\p{L})", "$2$1"),
                            pl.col("s").str.replace(r"(\p{L})(\p{L})", "$2$1")),

@@ -2,6 +2,7 @@ package expr
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -216,17 +217,23 @@ func isSpace(r rune) bool {
 // sliceChars is Polars' str.slice: offset and length in characters; a negative offset
 // counts from the end; out of range gives what overlaps (maybe "").
 func sliceChars(s string, offset, length int64, hasLen bool) string {
+	// The characters [offset, offset+length) (a negative offset counts from the end),
+	// clipped to the string, as Polars: slice(-7, 3) of "abcde" is "a".
 	n := int64(utf8.RuneCountInString(s))
 	start := offset
 	if start < 0 {
-		start = max(n+start, 0)
+		start = n + max(start, math.MinInt64/2) // no overflow below
 	}
 	if start >= n {
 		return ""
 	}
 	end := n
-	if hasLen && start+length < n {
+	if hasLen && length < n-start {
 		end = start + length
+	}
+	start = max(start, 0)
+	if end <= start {
+		return ""
 	}
 	if int64(len(s)) == n { // ASCII
 		return s[start:end]
