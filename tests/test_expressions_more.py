@@ -345,3 +345,19 @@ def test_fill_null_takes_the_type_both_operands_fit():
     assert got.schema.field("a_0").type == pa.decimal128(10, 2)
     sql = rb.sql("SELECT COALESCE(a, b) AS x FROM t", t=t).collect()["x"].to_pylist()
     assert sql == [r[0] for r in want]
+
+
+def test_decimal_rounding_that_outgrows_the_type_is_an_error():
+    # ceil(99.5) of a decimal(3, 1) is 100.0, which decimal(3, 1) cannot hold: a Data error
+    # naming the value, as decimal arithmetic (never a value beyond its type's precision).
+    # Values that fit: DuckDB's.
+    t = pa.table({"d": pa.array([Decimal("99.5"), Decimal("-99.5")], pa.decimal128(3, 1))})
+    for fn in ("ceil", "floor", "round"):
+        with pytest.raises(rb.DataError, match=r"does not fit in decimal128\(3, 1\)"):
+            rb.from_arrow(t).select(getattr(col("d"), fn)()).collect()
+    t = pa.table({"d": pa.array([Decimal("9.45"), None, Decimal("-1.25"), Decimal("-9.99")], pa.decimal128(4, 2))})
+    got = rb.from_arrow(t).select(col("d").ceil().alias("c"), col("d").floor().alias("f"),
+                                  col("d").round(1).alias("r")).collect()
+    assert got.schema.field("c").type == pa.decimal128(4, 2)
+    want = duckdb.sql("select ceil(d), floor(d), round_even(d, 1) from t").fetchall()
+    assert [tuple(r.values()) for r in got.to_pylist()] == want

@@ -585,7 +585,8 @@ func absKernel(text string) kernelFn {
 }
 
 // decRoundKernel rounds a decimal to d decimals (floor, ceil, or half away from zero),
-// keeping its type.
+// keeping its type: a result beyond its precision (ceil of 99.5 as decimal(3, 1)) is a
+// Data error naming the value, as decimal arithmetic.
 func decRoundKernel(fn string, d int32, halfEven bool) kernelFn {
 	return unaryKernel(func(ec *EvalCtx, in arrow.Array) (arrow.Array, error) {
 		dt := in.DataType().(*arrow.Decimal128Type)
@@ -615,7 +616,12 @@ func decRoundKernel(fn string, d int32, halfEven bool) kernelFn {
 					q = q.Add(decimal128.FromI64(int64(v.Sign())))
 				}
 			}
-			return q.Mul(unit), nil
+			res := q.Mul(unit)
+			if !res.FitsInPrecision(dt.Precision) {
+				return res, rberr.New(rberr.Data, "%s of %s is %s, which does not fit in %s (cast to a wider decimal first)",
+					fn, v.ToString(dt.Scale), res.ToString(dt.Scale), TypeName(dt))
+			}
+			return res, nil
 		})
 	})
 }
