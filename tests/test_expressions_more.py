@@ -361,3 +361,19 @@ def test_decimal_rounding_that_outgrows_the_type_is_an_error():
     assert got.schema.field("c").type == pa.decimal128(4, 2)
     want = duckdb.sql("select ceil(d), floor(d), round_even(d, 1) from t").fetchall()
     assert [tuple(r.values()) for r in got.to_pylist()] == want
+
+
+def test_timestamp_cast_to_string_matches_pyarrow_beyond_year_9999():
+    # Years outside 0 to 9999 are written as dates too (they were the raw count), in every
+    # unit, with and without a zone. Oracle: pyarrow's cast.
+    import pyarrow.compute as pc
+
+    secs = [253402300799, 253402300800, -62167219201, 1_700_000_000, -1, None]
+    for unit, per in [("s", 1), ("ms", 10**3), ("us", 10**6), ("ns", 10**3)]:
+        for tz in (None, "UTC", "+05:30"):  # (pyarrow drops the seconds of historical offsets)
+            vals = [None if v is None else v * per for v in secs]
+            if unit == "ns":  # nanoseconds reach only 1677 to 2262
+                vals = [None if v is None else v * 10**6 for v in [1_700_000_000, -1, None, -5_000_000_000]]
+            t = pa.table({"ts": pa.array(vals, pa.timestamp(unit, tz))})
+            got = rb.from_arrow(t).select(col("ts").cast(rb.String)).collect()["ts"].to_pylist()
+            assert got == pc.cast(t["ts"], pa.string()).to_pylist(), (unit, tz)

@@ -116,8 +116,41 @@ func ownCast(from, to arrow.DataType) bool {
 	case from.ID() == arrow.TIMESTAMP && to.ID() == arrow.TIMESTAMP:
 		// So do its zone-only timestamp casts (same unit, other or no zone).
 		return from.(*arrow.TimestampType).Unit == to.(*arrow.TimestampType).Unit
+	case from.ID() == arrow.TIMESTAMP:
+		// arrow-go writes a time outside years 0 to 9999 as its raw count.
+		return IsString(to)
 	}
 	return false
+}
+
+// timestampText formats timestamps as arrow-go and pyarrow do ("2006-01-02 15:04:05",
+// the fraction of the unit, the zone's offset for a zoned type), years outside 0 to 9999
+// included (10000-01-01, -0001-12-31).
+func timestampText(t *arrow.TimestampType) (func(arrow.Timestamp) string, error) {
+	toTime, err := t.GetToTimeFunc()
+	if err != nil {
+		return nil, err
+	}
+	rest := "-01-02 15:04:05" + map[arrow.TimeUnit]string{arrow.Millisecond: ".000", arrow.Microsecond: ".000000",
+		arrow.Nanosecond: ".000000000"}[t.Unit]
+	if t.TimeZone != "" {
+		rest += "Z0700"
+	}
+	return func(v arrow.Timestamp) string {
+		tm := toTime(v)
+		layout := rest
+		if t.TimeZone != "" {
+			if _, off := tm.Zone(); off%60 != 0 {
+				layout = rest[:len(rest)-5] + "Z070000"
+			}
+		}
+		y := tm.Year()
+		year := fmt.Sprintf("%04d", y)
+		if y < 0 {
+			year = fmt.Sprintf("-%04d", -y)
+		}
+		return year + tm.Format(layout)
+	}, nil
 }
 
 // castArray is our own conversion of the pairs described at the top of the file.
@@ -128,6 +161,23 @@ func castArray(ec *EvalCtx, a arrow.Array, to arrow.DataType, what string) (arro
 	}
 	n := a.Len()
 	switch {
+	case from.ID() == arrow.TIMESTAMP && IsString(to):
+		text, err := timestampText(from.(*arrow.TimestampType))
+		if err != nil {
+			return nil, err
+		}
+		vals := a.(*array.Timestamp).TimestampValues()
+		b := array.NewBuilder(ec.Mem, to).(array.StringLikeBuilder)
+		defer b.Release()
+		b.Reserve(n)
+		for i := 0; i < n; i++ {
+			if a.IsNull(i) {
+				b.AppendNull()
+			} else {
+				b.Append(text(vals[i]))
+			}
+		}
+		return b.NewArray(), nil
 	case from.ID() == arrow.TIMESTAMP && to.ID() == arrow.TIMESTAMP:
 		// Same unit: only the zone changes, the UTC instants stay; share the buffers.
 		d := array.NewData(to, n, a.Data().Buffers(), nil, a.NullN(), a.Data().Offset())
