@@ -186,13 +186,8 @@ func readErr(path string, err error) error {
 
 // ---- CSV ----
 
-func (d *TextDataset) newCSVReader(br *bufio.Reader) *csv.Reader {
-	r := csv.NewReader(br)
-	r.Comma = d.opts.Separator
-	r.Comment = d.opts.Comment
-	r.FieldsPerRecord = -1
-	r.ReuseRecord = true
-	return r
+func (d *TextDataset) newCSVReader(br *bufio.Reader) *csvReader {
+	return newCSVReader(br, d.opts.Separator, d.opts.Comment)
 }
 
 // csvErr turns an error of encoding/csv into one naming the file and line.
@@ -205,7 +200,7 @@ func csvErr(what, path string, err error) error {
 }
 
 // csvHeader reads the header of a file (nil for an empty file).
-func (d *TextDataset) csvHeader(path string, r *csv.Reader) ([]string, error) {
+func (d *TextDataset) csvHeader(path string, r *csvReader) ([]string, error) {
 	rec, err := r.Read()
 	if err == io.EOF {
 		return nil, nil
@@ -262,6 +257,7 @@ func (d *TextDataset) inferCSV() (*arrow.Schema, error) {
 					names = h
 				}
 				header = h
+				r.keepEmpty = len(h) == 1 // an empty line is the one column's null
 				// Later files may order the columns otherwise: they are matched by name.
 				for _, n := range names {
 					at = append(at, slices.Index(h, n))
@@ -279,6 +275,7 @@ func (d *TextDataset) inferCSV() (*arrow.Schema, error) {
 				if names == nil {
 					names = defaultNames(len(rec))
 				}
+				r.keepEmpty = len(names) == 1
 				width := len(names)
 				if header != nil {
 					width = len(header)
@@ -446,7 +443,7 @@ type TextReader struct {
 	done   bool
 
 	// CSV
-	csv   *csv.Reader
+	csv   *csvReader
 	width int   // fields per record
 	src   []int // by projected column: its field in the record
 	conv  []func(string) error
@@ -522,6 +519,7 @@ func (r *TextReader) init(br *bufio.Reader, projection []int, mem memory.Allocat
 		r.width = d.Schema.NumFields()
 		copy(r.src, projection)
 	}
+	r.csv.keepEmpty = r.width == 1 // an empty line is the one column's null
 	r.conv = make([]func(string) error, len(projection))
 	for j, f := range r.schema.Fields() {
 		c, err := textcodec.CSVAppender(f, r.bld.Field(j), d.isNull)

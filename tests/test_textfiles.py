@@ -314,3 +314,26 @@ def test_csv_source_and_sink_resume_from_a_savepoint_exactly_once(tmp_path):
     assert 0 < read < n_files * per, f"the restored run read {read} rows: the stop did not land mid-input"
     got = duck(f"select x from read_csv('{tmp_path}/out/*.csv') order by x")["x"].to_pylist()
     assert got == list(range(n_files * per))  # every row once: none lost, none twice
+
+
+def test_csv_one_column_nulls_and_quoted_line_breaks_survive(tmp_path):
+    # An empty line of a one-column file is that column's null (what write_csv writes for
+    # it, what Polars and DuckDB read), and a quoted field keeps its \r\n. Oracles: Polars
+    # and pyarrow reading the same bytes.
+    p = tmp_path / "one.csv"
+    p.write_bytes(b"a\n1\n\n3\n\n")
+    got = rb.read_csv(p).collect()["a"].to_pylist()
+    assert got == pl.read_csv(p)["a"].to_list() == [1, None, 3, None]
+    out = tmp_path / "out"
+    rb.from_arrow(pa.table({"x": pa.array([1, None, 3, None], pa.int64())})).write_csv(out)
+    assert rb.read_csv(out).collect()["x"].to_pylist() == [1, None, 3, None]
+    q = tmp_path / "crlf.csv"
+    q.write_bytes(b's,n\r\n"x\r\ny",1\r\n"p\nq",2\r\n')
+    got = rb.read_csv(q).collect()
+    assert got["s"].to_pylist() == pacsv.read_csv(q)["s"].to_pylist() == ["x\r\ny", "p\nq"]
+    out2 = tmp_path / "out2"
+    rb.from_arrow(got).write_csv(out2)
+    assert rb.read_csv(out2).collect()["s"].to_pylist() == ["x\r\ny", "p\nq"]
+    two = tmp_path / "two.csv"  # an empty line between rows of several columns is no row
+    two.write_bytes(b"a,b\n1,2\n\n3,4\n")
+    assert rb.read_csv(two).collect().to_pylist() == [{"a": 1, "b": 2}, {"a": 3, "b": 4}]

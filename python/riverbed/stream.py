@@ -309,8 +309,9 @@ class Environment:
                  idle_timeout: Duration | None = None) -> Stream:
         """Read CSV files: a file, a glob (``"data/*.csv"``) or a directory (every ``*.csv``,
         ``*.tsv`` and ``*.txt`` below it, gzipped ``*.gz`` too), or a list of those. Files are
-        read in parallel, one file per task, and decoded in the engine (RFC 4180 quoting,
-        ``\\n`` or ``\\r\\n`` line ends, a UTF-8 byte order mark skipped).
+        read in parallel, one file per task, and decoded in the engine (RFC 4180 quoting:
+        a quoted field's line breaks kept as they are; ``\\n`` or ``\\r\\n`` line ends; a
+        UTF-8 byte order mark skipped).
 
         ``schema`` (a ``pyarrow.Schema`` or a dict of column name to type) gives the
         columns; without it they are inferred from the first ``infer_schema_length`` rows
@@ -322,7 +323,8 @@ class Environment:
         matched by name (files may order them differently; a file lacking one is a
         ``SchemaError`` naming it); without, columns are ``column_1``, ``column_2``, ... or
         the schema's names in order. An empty field is null in every column (as Polars and
-        DuckDB read it), as is any text in ``null_values``; a quoted empty field too.
+        DuckDB read it), as is any text in ``null_values``; a quoted empty field too. Empty
+        lines are skipped, except in a file of one column, where an empty line is its null.
         ``comment_prefix`` starts lines to skip; ``separator`` is one character.
 
         A malformed line raises :class:`DataError` naming the file, line, character and
