@@ -119,6 +119,30 @@ def test_asof_join_equals_polars(env, strategy, tolerance, mode):
     assert got == sorted((r["a"], r["b"]) for r in want.to_pylist())
 
 
+@pytest.mark.parametrize("strategy", ["backward", "forward", "nearest"])
+def test_asof_join_keeps_left_rows_of_a_null_time(strategy):
+    # A null time matches nothing: the left row is in the result with nulls (it was
+    # dropped as late), a right row is no candidate. Oracle: Polars.
+    pl = pytest.importorskip("polars")
+    rng = random.Random(4)
+    left = pa.table({"ts": pa.array([None if rng.random() < 0.2 else ts(rng.randrange(100)) for _ in range(200)],
+                                    pa.timestamp("us")),
+                     "k": pa.array([rng.randrange(3) for _ in range(200)], pa.int64()),
+                     "a": pa.array(range(200), pa.int64())})
+    rts = sorted(rng.sample(range(100), 40))
+    right = pa.table({"ts": pa.array([None if i % 9 == 0 else ts(t) for i, t in enumerate(rts)], pa.timestamp("us")),
+                      "k": pa.array([i % 3 for i in range(40)], pa.int64()),
+                      "b": pa.array(range(40), pa.int64())})
+    for p in (1, 3):
+        env = rb.Environment(parallelism=p)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", rb.LateRowsWarning)  # nothing is late in batch mode
+            out = env.from_arrow(left).join_asof(env.from_arrow(right), on="ts", by="k", strategy=strategy).collect()
+        want = pl.from_arrow(left).sort("ts").join_asof(pl.from_arrow(right).drop_nulls("ts").sort("ts"), on="ts",
+                                                         by="k", strategy=strategy, check_sortedness=False).to_arrow()
+        assert sorted((r["a"], r["b"]) for r in out.to_pylist()) == sorted((r["a"], r["b"]) for r in want.to_pylist())
+
+
 def test_asof_join_on_other_columns_in_batch_mode_and_old_spelling(env):
     left = pa.table({"t1": pa.array([dt.date(2024, 1, d) for d in (2, 5, 9)]), "k": [1, 1, 2], "x": [0, 1, 2]})
     right = pa.table({"t2": pa.array([dt.date(2024, 1, d) for d in (1, 5, 8)]), "k": [1, 1, 2], "y": [7, 8, 9]})

@@ -737,12 +737,22 @@ func (o *AsofJoinOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error 
 	lateWM := runtime.LateWatermark(o.wm, m)
 	kept := 0
 	var late int64
+	var noTime []keyed.RowRef // left rows of a null time: no match, out at once
 	for i, t := range ts {
-		if t == math.MinInt64 || t <= lateWM {
+		ref := keyed.RowRef{Chunk: chunk, Row: int32(i)}
+		if t == math.MinInt64 {
+			// A null time matches nothing (as in Polars and DuckDB): a left row is
+			// still a row of the result, with nulls; a right row is no candidate.
+			if m.Side == 0 {
+				noTime = append(noTime, ref)
+				kept++
+			}
+			continue
+		}
+		if t <= lateWM {
 			late++
 			continue
 		}
-		ref := keyed.RowRef{Chunk: chunk, Row: int32(i)}
 		if m.Side == 1 && ids[i] == nullKey {
 			continue
 		}
@@ -764,6 +774,19 @@ func (o *AsofJoinOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error 
 		o.tc.Metrics.Late.Add(late)
 	}
 	store.Settle(chunk)
+	if len(noTime) > 0 {
+		none := make([]keyed.RowRef, len(noTime))
+		for i := range none {
+			none[i] = keyed.RowRef{Chunk: -1}
+		}
+		err := o.emitPairs(noTime, none, nil, out)
+		for _, l := range noTime {
+			store.Drop(l)
+		}
+		if err != nil {
+			return err
+		}
+	}
 	return o.sides[1].store.Err() // a row compared could not be read back
 }
 
