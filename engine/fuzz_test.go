@@ -262,7 +262,7 @@ func (g *planGen) node(depth int) *plan.Node {
 	case "join":
 		n.Args = &JoinArgs{How: g.of("window", "interval", "asof", "inner", "left", "right", "full", "semi", "anti", "cross"),
 			LeftOn: g.exprs(1), RightOn: g.exprs(1), Window: g.window(), Lower: g.of(genDurations...), Upper: g.of(genDurations...),
-			Suffix: g.of("", "_r", "_right"), JoinStrategy: g.of("", "auto", "hash", "broadcast", "x"),
+			Suffix: []*string{nil, new(string), &[]string{"_r"}[0]}[g.pick(3)], JoinStrategy: g.of("", "auto", "hash", "broadcast", "x"),
 			LeftTime: g.of("", "ts", "d", "k"), RightTime: g.of("", "ts", "d", "k"), Strategy: g.of("", "backward", "nearest", "x"),
 			Tolerance: g.of(genDurations...)}
 	case "datagen":

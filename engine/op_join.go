@@ -32,7 +32,7 @@ type JoinArgs struct {
 	How          string          `json:"how,omitempty"`
 	LeftOn       []*plan.Expr    `json:"left_on,omitempty"`
 	RightOn      []*plan.Expr    `json:"right_on,omitempty"`
-	Suffix       string          `json:"suffix,omitempty"`
+	Suffix       *string         `json:"suffix,omitempty"` // nil: "_right"; "" is kept (clashing names are then an error)
 	JoinStrategy string          `json:"join_strategy,omitempty"`
 	Window       *plan.WindowDef `json:"window,omitempty"`
 	// WindowHow is the kind of a window join: "inner" (absent), "left", "right", "full",
@@ -844,10 +844,10 @@ func (o *joinOp) bindWhere(name string, left, right *lnode) error {
 // suffixOf is the suffix a join gives right columns whose names clash ("_right" unless
 // set).
 func (o *joinOp) suffixOf() string {
-	if o.Suffix == "" {
+	if o.Suffix == nil {
 		return "_right"
 	}
-	return o.Suffix
+	return *o.Suffix
 }
 
 // appendRight appends the right input's columns (but those in drop) to fields, whose names

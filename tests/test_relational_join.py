@@ -427,3 +427,15 @@ def test_semi_and_anti_joins_of_a_small_left_input_build_on_it(how: str, paralle
     want = con.sql(f"select l.k, l.v from l {how} join r on l.k = r.k").fetchall()
     assert rows(got) == sorted(want, key=repr)
     assert 5 < len(want) < 55, len(want)  # both outcomes occur
+
+
+def test_an_empty_suffix_is_used_as_given():
+    # suffix="" is not replaced by "_right": names that then clash are an error (Polars
+    # raises DuplicateError); without a clash the right columns keep their names.
+    left = rb.from_arrow(pa.table({"k": [1, 2], "v": [10, 20]}))
+    right = rb.from_arrow(pa.table({"k": [1, 2], "w": [5, 6]}))
+    with pytest.raises(rb.PlanError, match='the right column "v" clashes with a left column even with the suffix ""'):
+        left.join(rb.from_arrow(pa.table({"k": [1], "v": [1]})), on="k", suffix="").collect()
+    got = left.join(right, on="k", how="full", suffix="_r").collect()
+    assert got.column_names == ["k", "v", "k_r", "w"]
+    assert left.join(right, on="k", suffix="").collect().column_names == ["k", "v", "w"]

@@ -414,7 +414,8 @@ func (pl *planner) timeJoin(j *JoinExpr, l, r *rel, lk, rk, rest []Expr, args *e
 		}
 		args.LeftOn, args.RightOn = append(args.LeftOn, x), append(args.RightOn, y)
 	}
-	args.Suffix = suffix
+	sfx := suffix
+	args.Suffix = &sfx
 	node, schema, err := pl.add(&plan.Node{Op: "join", Inputs: []*plan.Node{l.node, r.node}, Args: args}, j.P)
 	if err != nil {
 		return nil, err
