@@ -12,11 +12,13 @@ import (
 
 // ScanArrowArgs are the arguments of "scan_arrow": Source is the index of an input stream
 // handed over with the plan; Bounded says the stream is finite (false: it may be live and
-// never end), Table that it reads an in-memory table (which can be read again), Rows a
+// never end), Live that it is live (the user said it never ends: unbounded, as a
+// generator), Table that it reads an in-memory table (which can be read again), Rows a
 // table's rows (for estimates).
 type ScanArrowArgs struct {
 	Source  int    `json:"source,omitempty"`
 	Bounded bool   `json:"bounded,omitempty"`
+	Live    bool   `json:"live,omitempty"`
 	Table   bool   `json:"table,omitempty"`
 	Rows    *int64 `json:"rows,omitempty"`
 	plan.EventTimeDef
@@ -43,6 +45,9 @@ func (o *scanArrowOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 func (o *scanArrowOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]bool) {}
 
 func (o *scanArrowOp) boundedness(*lnode) (unbounded, maybe string) {
+	if o.Live && !o.Bounded {
+		return "an Arrow stream declared live (bounded=False)", ""
+	}
 	if !o.Bounded {
 		return "", "an Arrow stream, which may be live"
 	}

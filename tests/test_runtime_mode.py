@@ -535,3 +535,25 @@ def test_bounded_generator_fires_windows_before_the_end_in_batch_mode():
         if job.status == "running":
             job.cancel()
     assert sum(out["c"].to_pylist()) == env.nexmark(max_events=n).bids().collect(progress=False).num_rows
+
+
+def test_a_reader_declared_live_is_unbounded_and_a_default_reader_is_answered_at_its_end():
+    # from_arrow(reader) may be live: group_by answers when it ends. bounded=False says it
+    # never ends: the stream is unbounded (group_by updating, collect() refused), as a
+    # generator. Oracle: counts in plain Python.
+    schema = pa.schema([("k", pa.string())])
+    batches = [pa.record_batch([pa.array(["a", "b", "a"])], schema=schema) for _ in range(4)]
+    got = rb.from_arrow(pa.RecordBatchReader.from_batches(schema, iter(batches))).group_by("k").agg(
+        rb.count().alias("n")).collect().sort_by("k").to_pylist()
+    assert got == [{"k": "a", "n": 8}, {"k": "b", "n": 4}]
+    live = rb.from_arrow(pa.RecordBatchReader.from_batches(schema, iter(batches)), bounded=False)
+    g = live.group_by("k").agg(rb.count().alias("n"))
+    assert g.columns == ["k", "n", "__op"]
+    with pytest.raises(rb.PlanError, match="unbounded"):
+        g.collect()
+    final: dict[str, int] = {}
+    for b in g.start().results(timeout="30s"):
+        for r in b.to_pylist():
+            if r["__op"] in ("+I", "+U"):
+                final[r["k"]] = r["n"]
+    assert final == {"a": 8, "b": 4}

@@ -396,9 +396,13 @@ class Environment:
         live stream (a generator); ``cancel()`` and ``stop()`` of its job do not wait for it.
 
         ``bounded`` says whether the input ends. By default a table is bounded and a
-        ``RecordBatchReader`` is not (it may be live), which decides the ``"automatic"``
-        runtime mode (see :class:`Environment`); pass ``bounded=True`` for a reader over
-        finite data (e.g. a file) to run it in batch mode.
+        ``RecordBatchReader`` may be live, which decides the ``"automatic"`` runtime mode
+        (see :class:`Environment`): it streams, but operators that need the whole input
+        (``group_by``, ``sort``) still give their answer when the reader ends. Pass
+        ``bounded=True`` for a reader over finite data (e.g. a file) to run it in batch
+        mode, and ``bounded=False`` for a live reader that never ends: the stream is then
+        unbounded, as a generator or Kafka topic (``group_by`` emits an updating result,
+        ``collect()`` is refused: use ``start()``).
 
         Examples
         --------
@@ -528,15 +532,19 @@ def _check_mode(runtime_mode: Any) -> None:
 def _arrow_stream(env: Environment, data: pa.Table | pa.RecordBatchReader, event_time: str | None = None,
                   max_out_of_orderness: Any = None, idle_timeout: Any = None, bounded: bool | None = None) -> Stream:
     src = _Source(data)
-    # A table is bounded; a RecordBatchReader may be live (automatic mode streams it).
+    # A table is bounded; a RecordBatchReader may be live (automatic mode streams it), and
+    # is live (unbounded, as a generator) when the caller says so with bounded=False.
+    live = bounded is False
     if bounded is None:
         bounded = isinstance(data, pa.Table)
     node = _event_time({"op": "scan_arrow", "_src": src, "bounded": bool(bounded),
                         "table": isinstance(data, pa.Table)},
                        event_time, max_out_of_orderness, idle_timeout)
+    if live:
+        node["live"] = True
     if isinstance(data, pa.Table):
         node["rows"] = data.num_rows  # for the planner's estimates (join strategy)
-    return Stream(env, node, [src])
+    return Stream(env, node, [src], unbounded=live)
 
 
 _default_env = Environment()
