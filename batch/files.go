@@ -119,6 +119,15 @@ func resolveOne(pattern string, kind FileKind) ([]string, error) {
 	return files, nil
 }
 
+// FilesBelow lists the files of kind that reading dir reads (every one below it, hidden
+// names skipped); none when dir does not exist.
+func FilesBelow(dir string, kind FileKind) ([]string, error) {
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	return walkDir(dir, kind)
+}
+
 // walkDir lists the files of kind below root, skipping hidden names.
 func walkDir(root string, kind FileKind) ([]string, error) {
 	var files []string

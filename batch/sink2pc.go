@@ -153,7 +153,7 @@ type CommittedFile struct {
 type commitRecord struct {
 	Version int           `json:"version"`
 	Renames []PendingFile `json:"renames"`
-	Remove  []string      `json:"remove,omitempty"` // base names of files the commit replaces
+	Remove  []string      `json:"remove,omitempty"` // files the commit replaces, relative to the directory
 }
 
 const (
@@ -196,9 +196,14 @@ func CommitAll(dir string, ws []*FileWriter, remove []string) ([]CommittedFile, 
 		keep[f.final] = true
 	}
 	for _, r := range remove {
-		if !keep[r] {
-			rec.Remove = append(rec.Remove, filepath.Base(r))
+		if keep[r] {
+			continue
 		}
+		rel, err := filepath.Rel(dir, r)
+		if err != nil || !filepath.IsLocal(rel) {
+			return nil, rberr.New(rberr.Internal, "the file %q to replace is not in %q", r, dir)
+		}
+		rec.Remove = append(rec.Remove, rel)
 	}
 	if err := runCommit(dir, rec); err != nil {
 		return nil, err
@@ -362,7 +367,7 @@ func RecoverCommits(dir string) error {
 			return err
 		}
 		for _, r := range rec.Remove {
-			if filepath.Base(r) != r {
+			if !filepath.IsLocal(r) {
 				return rberr.New(rberr.Data, "the commit record %q names a file outside its directory", path)
 			}
 		}

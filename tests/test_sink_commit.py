@@ -225,3 +225,26 @@ def test_restored_job_continues_its_output_whatever_the_mode(tmp_path, mode):
     src.write_parquet(out, mode=mode, progress=False, restore="latest")
     assert visible_ids(out) == list(range(5_000))
     assert duckdb_ids(out) == list(range(5_000))
+
+
+def test_the_output_directory_is_what_reading_it_reads(tmp_path):
+    """read_parquet(dir) reads every Parquet file below dir, in subdirectories too (a
+    dataset partitioned by pyarrow): mode="error" refuses a directory holding any of them,
+    mode="overwrite" replaces them all in its commit, so that reading the directory gives the
+    rows written and nothing else. Oracles: pyarrow and DuckDB reading the directory. A
+    commit record naming a file outside its directory is refused."""
+    out = tmp_path / "out"
+    pq.write_to_dataset(pa.table({"id": [5, 6], "p": ["a", "b"]}), out, partition_cols=["p"])
+    with pytest.raises(rb.StorageError, match="already holds 2 Parquet file"):
+        rb.from_pydict({"id": [1]}).write_parquet(out)
+    rb.from_pydict({"id": [1, 2, 3]}).write_parquet(out, mode="overwrite")
+    assert rb.read_parquet(out).collect()["id"].to_pylist() == [1, 2, 3]
+    assert duckdb_ids(out) == [1, 2, 3]
+    assert sorted(pq.read_table(out)["id"].to_pylist()) == [1, 2, 3]
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (tmp_path / "victim.parquet").write_bytes(b"x")
+    (bad / "_riverbed-commit-0123456789abcdef.json").write_text('{"version":1,"remove":["../victim.parquet"]}')
+    with pytest.raises(rb.DataError, match="outside its directory"):
+        rb.from_pydict({"id": [1]}).write_parquet(bad, mode="append")
+    assert (tmp_path / "victim.parquet").exists()

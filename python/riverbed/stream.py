@@ -1870,10 +1870,11 @@ class Stream:
         restores), and otherwise only when it ends by ``job.stop()``; see the streaming
         guide.
 
-        ``mode`` says what to do when ``path`` already holds Parquet files: ``"error"``
-        (default), ``"append"`` (refused with a ``SchemaError`` naming the column when the
-        new data's columns or types differ from the files') or ``"overwrite"`` (the old files
-        are removed in the same commit). Parallel subtasks that produce no rows write no
+        ``mode`` says what to do when ``path`` already holds Parquet files (any that
+        ``read_parquet(path)`` would read, in subdirectories too): ``"error"`` (default),
+        ``"append"`` (refused with a ``SchemaError`` naming the column when the new data's
+        columns or types differ from the files') or ``"overwrite"`` (the old files, in
+        subdirectories too, are removed in the same commit). Parallel subtasks that produce no rows write no
         file; a job with no rows at all writes one empty file (unless appending to existing
         files), so that the directory reads back as an empty table with the pipeline's
         schema. The Arrow schema is stored in each file as pyarrow does, so types such as

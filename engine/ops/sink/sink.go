@@ -2,9 +2,6 @@ package sink
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
 	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -102,25 +99,23 @@ func (o *WriteParquetOp) ProcessMarker(runtime.Message, runtime.Emitter) error {
 // It first completes any commit into dir that a crash interrupted (batch.RecoverCommits),
 // so that the files it counts are the ones a finished commit left.
 func CheckOutputDir(op, dir, mode string, schema *arrow.Schema) ([]string, bool, error) {
-	ext, kind := ".parquet", "Parquet"
+	files := batch.ParquetFiles
 	switch op {
 	case "write_csv":
-		ext, kind = ".csv", "CSV"
+		files = batch.CSVFiles
 	case "write_ndjson":
-		ext, kind = ".ndjson", "NDJSON"
+		files = batch.NDJSONFiles
 	}
+	kind := files.Name
 	if err := batch.RecoverCommits(dir); err != nil {
 		return nil, false, rberr.Wrap(rberr.KindOf(err), err, "%s: cannot complete an interrupted commit in %q", op, dir)
 	}
-	var existing []string
-	entries, err := os.ReadDir(dir)
-	if err != nil && !os.IsNotExist(err) {
-		return nil, false, rberr.Wrap(rberr.IO, err, "%s: cannot read output directory %q", op, dir)
-	}
-	for _, e := range entries {
-		if !e.IsDir() && strings.HasSuffix(e.Name(), ext) {
-			existing = append(existing, filepath.Join(dir, e.Name()))
-		}
+	// The files reading the directory reads, in subdirectories too: "error" refuses a
+	// directory holding any, "overwrite" removes them all, so that reading it afterwards
+	// gives exactly the rows written.
+	existing, err := batch.FilesBelow(dir, files)
+	if err != nil {
+		return nil, false, rberr.Wrap(rberr.KindOf(err), err, "%s: cannot read output directory %q", op, dir)
 	}
 	switch mode {
 	case "", "error":
