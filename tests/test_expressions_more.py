@@ -377,3 +377,19 @@ def test_timestamp_cast_to_string_matches_pyarrow_beyond_year_9999():
             t = pa.table({"ts": pa.array(vals, pa.timestamp(unit, tz))})
             got = rb.from_arrow(t).select(col("ts").cast(rb.String)).collect()["ts"].to_pylist()
             assert got == pc.cast(t["ts"], pa.string()).to_pylist(), (unit, tz)
+
+
+def test_a_later_when_condition_sees_only_the_rows_no_earlier_one_took():
+    # As SQL's CASE: a condition that cannot hold on a row the first took (a cast of text)
+    # is not evaluated there; on a row left open it still fails. Oracle: DuckDB's CASE.
+    t = pa.table({"k": ["n", "x", "n", "y"], "s": ["5", "abc", "-3", "7"]})
+    e = (rb.when(col("k") != "n").then(0).when(col("s").cast(rb.Int64) > 0).then(1).otherwise(2)).alias("c")
+    for parallelism in (1, 2):
+        got = rb.Environment(parallelism=parallelism).from_arrow(t).select(e).collect()["c"].to_pylist()
+        want = duckdb.sql("select case when k <> 'n' then 0 when cast(s as bigint) > 0 then 1 else 2 end from t")
+        assert got == [r[0] for r in want.fetchall()]
+    sql = rb.sql("SELECT CASE WHEN k <> 'n' THEN 0 WHEN CAST(s AS BIGINT) > 0 THEN 1 ELSE 2 END AS c FROM t", t=t)
+    assert sql.collect()["c"].to_pylist() == [1, 0, 2, 0]
+    bad = pa.table({"k": ["n", "n"], "s": ["5", "abc"]})
+    with pytest.raises(rb.DataError, match='"abc" is not an integer'):
+        rb.from_arrow(bad).select(e).collect()

@@ -165,6 +165,8 @@ func withLazyOperands(c Expr) Expr {
 	for i, a := range call.args {
 		fails := canFail(a)
 		if !l.decided(i) {
+			// a later when() condition that can fail is evaluated on the open rows (Eval)
+			some = some || (call.name == "case_when" && i > 0 && fails)
 			continue
 		}
 		reads := map[int]bool{}
@@ -207,7 +209,18 @@ func (l *lazyCall) Eval(ec *EvalCtx, rec arrow.RecordBatch) (compute.Datum, erro
 		if l.decided(i) {
 			continue
 		}
-		v, err := a.Eval(ec, rec)
+		var v compute.Datum
+		var err error
+		if open, ok := l.openRows(conds, a, n); ok {
+			// A later when() condition that can fail (a cast of text) is evaluated on
+			// the rows no earlier one took, as SQL's CASE: a row the first condition
+			// took never makes the second fail.
+			reads := map[int]bool{}
+			readsOf(a, reads)
+			v, err = evalOnRows(ec, a, rec, open, reads)
+		} else {
+			v, err = a.Eval(ec, rec)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -244,6 +257,26 @@ func (l *lazyCall) Eval(ec *EvalCtx, rec arrow.RecordBatch) (compute.Datum, erro
 		vals[i] = v
 	}
 	return l.apply(ec, vals)
+}
+
+// openRows lists the rows no condition of conds (the earlier when() conditions) takes,
+// when condition a is to be evaluated on those only: a case_when condition after the
+// first that can fail, whose columns are known, while some row is taken already.
+func (l *lazyCall) openRows(conds []*array.Boolean, a Expr, n int) ([]int32, bool) {
+	if l.name != "case_when" || len(conds) == 0 || !canFail(a) || !readsOf(a, map[int]bool{}) {
+		return nil, false
+	}
+	var open []int32
+rows:
+	for r := 0; r < n; r++ {
+		for _, c := range conds {
+			if c.IsValid(r) && c.Value(r) {
+				continue rows
+			}
+		}
+		open = append(open, int32(r))
+	}
+	return open, len(open) < n
 }
 
 // rowsNeeding lists, per decided operand, the rows whose result depends on it.
