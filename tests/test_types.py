@@ -644,6 +644,37 @@ def test_truncate_with_time_zone_matches_polars(tz, every):
     assert got == want
 
 
+@pytest.mark.parametrize("tz", ["America/New_York", "America/Sao_Paulo", "Australia/Lord_Howe", "Europe/Berlin"])
+def test_truncate_around_clock_changes_matches_polars(tz):
+    # Every 7 minutes over the days clocks change (summer time ends: an hour repeated; begins:
+    # an hour, or in Sao Paulo a midnight, skipped): a value keeps its own hour of a repeated
+    # pair, and a day whose midnight is skipped starts when the skip ends. Oracle: Polars.
+    days = {"America/New_York": [(2024, 3, 10), (2024, 11, 3)], "America/Sao_Paulo": [(2018, 11, 4), (2019, 2, 17)],
+            "Australia/Lord_Howe": [(2024, 4, 7), (2024, 10, 6)], "Europe/Berlin": [(2024, 3, 31), (2024, 10, 27)]}[tz]
+    base = [dt.datetime(y, m, d, tzinfo=dt.timezone.utc) + dt.timedelta(minutes=7 * i)
+            for (y, m, d) in days for i in range(-200, 600)]
+    t = pa.table({"ts": pa.array(base, pa.timestamp("us", tz="UTC"))}).cast(pa.schema([("ts", pa.timestamp("us", tz=tz))]))
+    for every in ["1s", "15m", "30m", "1h", "1d"]:
+        got = _collect(t, lambda s, e=every: s.select(col("ts").dt.truncate(e)))["ts"].to_pylist()
+        want = pl.from_arrow(t)["ts"].dt.truncate(every).to_list()
+        assert got == want, every
+
+
+def test_parse_local_times_a_clock_change_repeats_or_skips_as_python():
+    # A wall time repeated when summer time ends is its first instant; one skipped when it
+    # begins is read with the offset before the skip (as DuckDB). Oracle: Python's zoneinfo
+    # (fold=0).
+    from zoneinfo import ZoneInfo
+
+    texts = ["2024-03-10 02:30:00", "2024-03-10 01:59:59", "2024-03-10 03:00:00", "2024-11-03 01:30:00",
+             "2024-11-03 00:59:59", "2024-11-03 02:00:00"]
+    got = rb.from_arrow(pa.table({"s": texts})).select(
+        col("s").str.to_datetime("%Y-%m-%d %H:%M:%S", time_zone="America/New_York")).collect()["s"].to_pylist()
+    zone = ZoneInfo("America/New_York")
+    want = [dt.datetime.strptime(x, "%Y-%m-%d %H:%M:%S").replace(tzinfo=zone) for x in texts]
+    assert [g.timestamp() for g in got] == [w.timestamp() for w in want]
+
+
 def test_truncate_dates_matches_polars():
     t = pa.table({"d": pa.array([dt.date(2300, 5, 17), dt.date(4, 1, 1), dt.date(1969, 12, 31), None], pa.date32())})
     for every in ["1mo", "1q", "1y", "1w", "3d"]:

@@ -161,30 +161,61 @@ func truncateKernel(dt arrow.DataType, opts compute.RoundTemporalOptions, text s
 	}), nil
 }
 
-// truncateLocal truncates v (ticks since the epoch, UTC) in the local time of loc.
+// truncateLocal truncates v (ticks since the epoch, UTC) in the local time of loc: the
+// wall time floored, then the instant the clocks of loc show it. Of two such instants (an
+// hour repeated when summer time ends) the later at or before v, so that a value keeps its
+// own hour; a wall time the clocks skip (a day whose midnight summer time jumps over) is
+// read with the offset before the skip, landing where the skip ends, as Polars and DuckDB.
 func truncateLocal(v, ticksPerSec, tickNanos int64, loc *time.Location, floor func(int64) (int64, bool)) (int64, bool) {
-	sec := FloorDiv(v, ticksPerSec)
-	sub := v - sec*ticksPerSec
-	t := time.Unix(sec, sub*tickNanos).In(loc)
-	_, off := t.Zone()
-	offTicks := int64(off) * ticksPerSec
-	if (offTicks > 0 && v > math.MaxInt64-offTicks) || (offTicks < 0 && v < math.MinInt64-offTicks) {
+	offAt := func(x int64) int64 {
+		_, o := time.Unix(FloorDiv(x, ticksPerSec), 0).In(loc).Zone()
+		return int64(o) * ticksPerSec
+	}
+	off := offAt(v)
+	if (off > 0 && v > math.MaxInt64-off) || (off < 0 && v < math.MinInt64-off) {
 		return 0, false
 	}
-	lt, ok := floor(v + offTicks)
+	lt, ok := floor(v + off)
 	if !ok {
 		return 0, false
 	}
-	ls := FloorDiv(lt, ticksPerSec)
-	wall := time.Unix(ls, (lt-ls*ticksPerSec)*tickNanos).UTC()
-	y, mo, d := wall.Date()
-	h, mi, s := wall.Clock()
-	res := time.Date(y, mo, d, h, mi, s, wall.Nanosecond(), loc)
-	rs := res.Unix()
-	if rs > math.MaxInt64/ticksPerSec || rs < math.MinInt64/ticksPerSec {
+	day := 86400 * ticksPerSec
+	if lt < math.MinInt64/2 || lt > math.MaxInt64/2 || day > math.MaxInt64/4 {
 		return 0, false
 	}
-	return rs*ticksPerSec + int64(res.Nanosecond())/tickNanos, true
+	best, found := int64(0), false
+	for _, o := range []int64{off, offAt(lt - off), offAt(lt - day), offAt(lt + day)} {
+		if c := lt - o; c <= v && offAt(c) == o && (!found || c > best) {
+			best, found = c, true
+		}
+	}
+	if found {
+		return best, true
+	}
+	return min(lt-offAt(lt-day), v), true
+}
+
+// localSeconds is the instant (seconds since the epoch) at which the clocks of loc show
+// wall (a wall-clock time, in seconds since the epoch as if it were UTC). A time repeated
+// when summer time ends is its first instant; a time the clocks skip when it begins is
+// read with the offset before the skip (02:30 on the day New York's clocks go from 02:00
+// to 03:00 is 03:30 EDT), as DuckDB and Java do.
+func localSeconds(wall int64, loc *time.Location) int64 {
+	offAt := func(s int64) int64 {
+		_, o := time.Unix(s, 0).In(loc).Zone()
+		return int64(o)
+	}
+	const day = 86400
+	best, found := int64(0), false
+	for _, o := range []int64{offAt(wall), offAt(wall - day), offAt(wall + day)} {
+		if c := wall - o; offAt(c) == o && (!found || c < best) {
+			best, found = c, true
+		}
+	}
+	if found {
+		return best
+	}
+	return wall - offAt(wall-day)
 }
 
 // civilFromDays converts days since 1970-01-01 to a proleptic Gregorian date (H. Hinnant).

@@ -329,9 +329,7 @@ func (p parsedTime) ticks(ts *arrow.TimestampType, loc *time.Location) (int64, b
 	case p.hasOffset:
 		secs -= p.offset
 	case loc != time.UTC:
-		y, m, d := civilFromDays(p.days)
-		t := time.Date(int(y), time.Month(m), int(d), int(p.secs/3600), int(p.secs/60%60), int(p.secs%60), 0, loc)
-		secs = t.Unix()
+		secs = localSeconds(secs, loc)
 	}
 	per := ticksPerSecond(ts.Unit)
 	hi, lo := bits.Mul64(uint64(absI(secs)), uint64(per))
