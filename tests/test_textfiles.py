@@ -337,3 +337,17 @@ def test_csv_one_column_nulls_and_quoted_line_breaks_survive(tmp_path):
     two = tmp_path / "two.csv"  # an empty line between rows of several columns is no row
     two.write_bytes(b"a,b\n1,2\n\n3,4\n")
     assert rb.read_csv(two).collect().to_pylist() == [{"a": 1, "b": 2}, {"a": 3, "b": 4}]
+
+
+def test_ndjson_nesting_deeper_than_arrow_hands_over_is_a_schema_error(tmp_path):
+    # The Arrow C data interface takes 64 levels, the batch's own included: 63 nested
+    # objects read as pyarrow reads them, deeper ones are a SchemaError naming the limit
+    # (a raw pyarrow error at 64, "not one JSON object" far beyond, before).
+    for depth in (63, 64, 100):
+        p = tmp_path / f"deep{depth}.ndjson"
+        p.write_text('{"a": ' * depth + "1" + "}" * depth + "\n")
+        if depth == 63:
+            assert rb.read_ndjson(p).collect().to_pylist() == pajson.read_json(p).to_pylist()
+        else:
+            with pytest.raises(rb.SchemaError, match="nested more than 63 levels deep"):
+                rb.read_ndjson(p).collect()

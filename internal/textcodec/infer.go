@@ -38,6 +38,10 @@ type JSONInferrer struct {
 func (in *JSONInferrer) Add(value []byte) (bool, error) {
 	doc, ok := decodeOrdered(value)
 	if !ok {
+		dec := json.NewDecoder(bytes.NewReader(value))
+		if _, err := decodeTokens(dec, 0); errors.Is(err, errTooDeep) {
+			return true, fmt.Errorf("a value is nested more than %d levels deep", maxInferDepth)
+		}
 		return false, nil
 	}
 	if _, isObj := doc.(*orderedObject); !isObj {
@@ -159,8 +163,9 @@ func decodeTokens(dec *json.Decoder, depth int) (any, error) {
 }
 
 // maxInferDepth bounds the nesting that inference follows (deeper values are
-// an error): the decoder would read such a schema, but nobody writes one.
-const maxInferDepth = 64
+// an error): the decoder would read such a schema, but the Arrow C data interface
+// that hands batches to Python takes at most 64 levels, the batch's own included.
+const maxInferDepth = 63
 
 // shape is what the sample says of one value: its JSON kind and, for objects
 // and arrays, what is inside.
