@@ -224,3 +224,13 @@ def test_union_and_limit_across_sources(dataset):
     mem = rb.from_arrow(table.slice(0, 10))
     got = mem.union(rb.read_parquet(d)).limit(20).collect()
     assert got.equals(pa.concat_tables([table.slice(0, 10), table.slice(0, 10)]))
+
+
+def test_reading_no_columns_is_refused_clearly(tmp_path):
+    # columns=[] gave a raw pyarrow error (Parquet) or zero rows (CSV, NDJSON).
+    pq.write_table(pa.table({"a": [1, 2]}), tmp_path / "a.parquet")
+    (tmp_path / "a.csv").write_text("a\n1\n2\n")
+    (tmp_path / "a.ndjson").write_text('{"a": 1}\n{"a": 2}\n')
+    for read, name in [(rb.read_parquet, "a.parquet"), (rb.read_csv, "a.csv"), (rb.read_ndjson, "a.ndjson")]:
+        with pytest.raises(ValueError, match="columns= must name at least one column"):
+            read(tmp_path / name, columns=[])

@@ -298,6 +298,9 @@ class Environment:
         if columns is not None:
             if isinstance(columns, str):
                 raise TypeError("columns must be a list of names, not a string")
+            if not list(columns):
+                raise ValueError("read_parquet: columns= must name at least one column (a stream has columns; "
+                                 "to count rows, read one and use rb.count())")
             node["columns"] = list(columns)
         return Stream(self, _event_time(node, event_time, max_out_of_orderness, idle_timeout), [])
 

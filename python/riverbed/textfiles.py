@@ -34,6 +34,9 @@ def read_node(op: str, path: Any, schema: Any, columns: Sequence[str] | None,
     if columns is not None:
         if isinstance(columns, str):
             raise TypeError("columns must be a list of names, not a string")
+        if not list(columns):
+            raise ValueError(f"{what}: columns= must name at least one column (a stream has columns; "
+                             "to count rows, read one and use rb.count())")
         node["columns"] = list(columns)
     text: dict[str, Any] = {}
     if schema is not None:
