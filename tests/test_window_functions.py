@@ -186,3 +186,15 @@ def test_median_and_quantile_over_large_partitions_against_polars():
                                    pl.col("x").quantile(0.9, "linear").over("k").alias("q"))
     assert got["m"].to_pylist() == want["m"].to_list()
     assert got["q"].to_pylist() == want["q"].to_list()
+
+
+def test_rank_and_cum_count_of_a_null_type_column_against_polars():
+    # A column of the null type is all null (arrow-go gives it no validity bitmap): its
+    # rank is null and cum_count counts nothing.
+    t = pa.table({"k": [1, 1, 2], "n": pa.nulls(3), "o": [3, 1, 2]})
+    got = rb.from_arrow(t).select(col("n").rank("ordinal").over("k").alias("r"),
+                                  col("n").cum_count().over("k", order_by="o").alias("c")).collect()
+    want = pl.from_arrow(t).select(pl.col("n").rank("ordinal").over("k").alias("r"),
+                                   pl.col("n").cum_count().over("k", order_by="o").alias("c"))
+    assert got["r"].to_pylist() == want["r"].to_list()
+    assert got["c"].to_pylist() == want["c"].to_list()

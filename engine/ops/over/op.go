@@ -274,6 +274,13 @@ func (o *Op) compute(f *Func) (arrow.Array, error) {
 		if x, err = o.column(f.Arg); err != nil {
 			return nil, err
 		}
+		if x.DataType().ID() == arrow.NULL && (f.Fn == "cum_count" || f.Fn == "rank") {
+			// A column of the null type has no validity bitmap (arrow-go's IsValid is
+			// true there), yet every value of it is null: count and rank it as nulls.
+			nulls := array.MakeArrayOfNull(mem, arrow.PrimitiveTypes.Int8, x.Len())
+			x.Release()
+			x = nulls
+		}
 		defer x.Release()
 	}
 	switch f.Fn {
