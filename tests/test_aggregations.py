@@ -439,3 +439,17 @@ def test_float_min_max_with_nan_is_order_independent(scan):
     assert len(rows) == 4
     for r in rows[1:]:
         assert values_equal(r["mn"], rows[0]["mn"]) and values_equal(r["mx"], rows[0]["mx"]), rows
+
+
+def test_a_decimal_mean_whose_exact_sum_outgrows_38_digits_says_so():
+    # The mean (6e37) fits in float64; its exact decimal sum does not fit in 38 digits: the
+    # error says that (it said the mean overflowed float64), and the float64 cast it
+    # suggests gives the mean. Oracle: Python's Decimal arithmetic.
+    from decimal import Decimal
+
+    v = Decimal(6 * 10**37)
+    t = pa.table({"k": [1, 1], "x": pa.array([v, v], pa.decimal128(38, 0))})
+    with pytest.raises(rb.DataError, match="exact sum of its values does not fit in 38 decimal digits"):
+        rb.from_arrow(t).group_by("k").agg(col("x").mean()).collect()
+    got = rb.from_arrow(t).group_by("k").agg(col("x").cast(rb.Float64).mean()).collect()["x"][0].as_py()
+    assert got == pytest.approx(float((v + v) / 2))

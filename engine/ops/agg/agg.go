@@ -371,6 +371,10 @@ func (a *sumAcc) exactSum(g uint32) decimal128.Num {
 }
 
 func (a *sumAcc) overflow() error {
+	if a.mean {
+		// The mean itself fits; the exact sum it is computed from does not.
+		return rberr.New(rberr.Data, "%s: the exact sum of its values does not fit in 38 decimal digits (means of integers and decimals are summed exactly; cast the column to float64 first to average approximately)", a.what)
+	}
 	return rberr.New(rberr.Data, "%s overflows %s (integer and decimal sums are checked; cast the column to float64 first to sum approximately)", a.what, expr.TypeName(a.out))
 }
 
