@@ -127,3 +127,11 @@ def test_sort_and_tail_need_bounded_input() -> None:
         _ = gen.sort("x").schema
     with pytest.raises(rb.PlanError, match="tail needs a bounded input"):
         _ = gen.tail(3).schema
+
+
+def test_sort_flags_that_are_not_bools_are_a_type_error() -> None:
+    s = rb.from_arrow(pa.table({"k": [2, 1]}))
+    with pytest.raises(TypeError, match=r"descending takes a bool or one bool per key \(1\), got 1"):
+        s.sort("k", descending=1)
+    with pytest.raises(ValueError, match=r"nulls_last takes a bool or one bool per key \(1\), got \[True, False\]"):
+        s.sort("k", nulls_last=[True, False])

@@ -772,6 +772,8 @@ def _flatten(args: tuple[Any, ...]) -> list[Any]:
 
 def _flags(v: bool | Sequence[bool], n: int, what: str) -> list[bool]:
     """One flag per key from a bool or a sequence of them."""
+    if not isinstance(v, (bool, list, tuple)):
+        raise TypeError(f"{what} takes a bool or one bool per key ({n}), got {v!r}")
     vals = [v] if isinstance(v, bool) else list(v)
     if not all(isinstance(x, bool) for x in vals) or len(vals) not in (1, n):
         raise ValueError(f"{what} takes a bool or one bool per key ({n}), got {v!r}")
@@ -1397,15 +1399,8 @@ class Stream:
         ['z', 'x', 'y']
         """
         keys = _exprs(_flatten((by,) + more_by), "sort")
-
-        def flags(v: bool | Sequence[bool], what: str) -> list[bool]:
-            vals = [v] if isinstance(v, bool) else list(v)
-            if not all(isinstance(x, bool) for x in vals) or len(vals) not in (1, len(keys)):
-                raise ValueError(f"{what} takes a bool or one bool per sort key ({len(keys)}), got {v!r}")
-            return vals
-
-        return self._then({"op": "sort", "keys": keys, "sort_descending": flags(descending, "descending"),
-                           "nulls_last": flags(nulls_last, "nulls_last")})
+        return self._then({"op": "sort", "keys": keys, "sort_descending": _flags(descending, len(keys), "descending"),
+                           "nulls_last": _flags(nulls_last, len(keys), "nulls_last")})
 
     def top_k(self, k: int, *, by: Any, reverse: bool | Sequence[bool] = False, per: Any = None,
               row_number: str | None = None) -> Stream:
