@@ -135,3 +135,11 @@ def test_sort_flags_that_are_not_bools_are_a_type_error() -> None:
         s.sort("k", descending=1)
     with pytest.raises(ValueError, match=r"nulls_last takes a bool or one bool per key \(1\), got \[True, False\]"):
         s.sort("k", nulls_last=[True, False])
+
+
+def test_top_k_of_a_negative_count_names_top_k() -> None:
+    s = rb.from_arrow(pa.table({"k": [2, 1]}))
+    with pytest.raises(ValueError, match="top_k takes a non-negative integer k, got -1"):
+        s.top_k(-1, by="k")
+    with pytest.raises(ValueError, match="bottom_k takes a non-negative integer k, got 1.5"):
+        s.bottom_k(1.5, by="k")

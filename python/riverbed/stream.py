@@ -1435,6 +1435,8 @@ class Stream:
         >>> totals.top_k(2, by="total").columns
         ['k', 'total', '__op']
         """
+        if isinstance(k, bool) or not isinstance(k, int) or k < 0:
+            raise ValueError(f"top_k takes a non-negative integer k, got {k!r}")
         keys = _flatten((by,))
         if not self._unbounded:
             if per is not None or row_number is not None:
@@ -1457,6 +1459,8 @@ class Stream:
         >>> rb.from_pydict({"x": [3, 1, 2]}).bottom_k(2, by="x").collect()["x"].to_pylist()
         [1, 2]
         """
+        if isinstance(k, bool) or not isinstance(k, int) or k < 0:
+            raise ValueError(f"bottom_k takes a non-negative integer k, got {k!r}")
         keys = _flatten((by,))
         flipped = [not r for r in _flags(reverse, len(keys), "reverse")]
         return self.top_k(k, by=by, reverse=flipped if len(flipped) > 1 else flipped[0], per=per,
