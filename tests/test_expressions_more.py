@@ -393,3 +393,29 @@ def test_a_later_when_condition_sees_only_the_rows_no_earlier_one_took():
     bad = pa.table({"k": ["n", "n"], "s": ["5", "abc"]})
     with pytest.raises(rb.DataError, match='"abc" is not an integer'):
         rb.from_arrow(bad).select(e).collect()
+
+
+def test_comparisons_with_a_decimal_literal_of_another_scale_are_exact():
+    # A literal is never rounded to the column's scale: a = 2.25 holds for no integer,
+    # a > 1.5 holds for 2, d > 1.005 for 1.01 (it was rounded to 1.01 and 2). Oracle:
+    # Python's Decimal comparisons.
+    import operator
+    import random as rnd_mod
+
+    rnd = rnd_mod.Random(7)
+    ints = [rnd.randrange(-5, 6) for _ in range(300)] + [None]
+    decs = [Decimal(rnd.randrange(-500, 501)).scaleb(-2) for _ in range(300)] + [None]
+    t = pa.table({"a": pa.array(ints, pa.int64()), "d": pa.array(decs, pa.decimal128(10, 2))})
+    ops = {"eq": operator.eq, "ne": operator.ne, "lt": operator.lt, "le": operator.le, "gt": operator.gt,
+           "ge": operator.ge}
+    for lit in [Decimal("2.25"), Decimal("1.5"), Decimal("-2.5"), Decimal("3"), Decimal("1.005"), Decimal("0.00"),
+                Decimal("-1.2345")]:
+        for name, op in ops.items():
+            for column in ("a", "d"):
+                for lit_first in (False, True):
+                    c = col(column)
+                    e = op(rb.lit(lit), c) if lit_first else op(c, rb.lit(lit))
+                    got = rb.from_arrow(t).select(e.alias("x")).collect()["x"].to_pylist()
+                    want = [None if v is None else (op(lit, Decimal(v)) if lit_first else op(Decimal(v), lit))
+                            for v in t[column].to_pylist()]
+                    assert got == want, (column, name, str(lit), lit_first)

@@ -154,6 +154,18 @@ func decRescale(n decimal128.Num, from, to int32) (decimal128.Num, bool) {
 	return n.ReduceScaleBy(d, true), true
 }
 
+// decRescaleExact is decRescale where it loses nothing: ok is false when a smaller scale
+// would drop nonzero digits (2.25 at scale 0) or the result has more than 38 digits.
+func decRescaleExact(n decimal128.Num, from, to int32) (decimal128.Num, bool) {
+	if to < from {
+		_, rem := n.Div(decimal128.GetScaleMultiplier(int(from - to)))
+		if rem != (decimal128.Num{}) {
+			return n, false
+		}
+	}
+	return decRescale(n, from, to)
+}
+
 func absU(v int64) uint64 {
 	if v < 0 {
 		return uint64(-v)
@@ -710,14 +722,14 @@ func decCompareKernel(fn string) kernelFn {
 		n := rowsOf2(x, xs, y, ys)
 		valid, nulls := validityOf2(ec, x, xs, y, ys, n)
 		// One-row operands at the other's scale when exact, so rows compare without
-		// rescaling.
+		// rescaling (2.25 is not rounded to the 2 of a column of scale 0).
 		if xs && !ys && xsc != ysc && len(xv) > 0 {
-			if r, ok := decRescale(xv[0], xsc, ysc); ok {
+			if r, ok := decRescaleExact(xv[0], xsc, ysc); ok {
 				xv, xsc = []decimal128.Num{r}, ysc
 			}
 		}
 		if ys && !xs && xsc != ysc && len(yv) > 0 {
-			if r, ok := decRescale(yv[0], ysc, xsc); ok {
+			if r, ok := decRescaleExact(yv[0], ysc, xsc); ok {
 				yv, ysc = []decimal128.Num{r}, xsc
 			}
 		}

@@ -121,3 +121,17 @@ func TestFormatFloatReadsBack(t *testing.T) {
 		}
 	}
 }
+
+func TestDecRescaleExactRefusesToDropDigits(t *testing.T) {
+	for _, c := range []struct {
+		in       int64
+		from, to int32
+		want     int64
+		ok       bool
+	}{{225, 2, 0, 0, false}, {200, 2, 0, 2, true}, {-150, 2, 1, -15, true}, {-155, 2, 1, 0, false}, {7, 0, 3, 7000, true}} {
+		got, ok := decRescaleExact(decimal128.FromI64(c.in), c.from, c.to)
+		if ok != c.ok || ok && got != decimal128.FromI64(c.want) {
+			t.Errorf("decRescaleExact(%d, %d, %d) = %s, %v; want %d, %v", c.in, c.from, c.to, got.BigInt(), ok, c.want, c.ok)
+		}
+	}
+}
