@@ -413,3 +413,15 @@ def test_an_inner_joins_right_key_is_read_from_its_left_key(data: dict[str, pa.T
     plan = rb.sql("SELECT a.id, b.qty FROM orders a JOIN orders b ON a.id = b.qty", **data).explain()
     join = next(line for line in plan.splitlines() if "join:" in line)
     assert ".cast(int32)" in join, join
+
+
+def test_order_by_a_position_beyond_the_columns_is_an_error_and_decimal_literals_are_exact():
+    t = pa.table({"a": pa.array([1, 2, 3], pa.int64()), "s": ["x", "y", "z"]})
+    for q in ("SELECT a FROM t ORDER BY 2 DESC", "SELECT a, s FROM t ORDER BY 0", "SELECT a, s FROM t ORDER BY 3"):
+        with pytest.raises(rb.PlanError, match=r"ORDER BY \d: there is no output column"):
+            rb.sql(q, t=t).collect()
+    assert rb.sql("SELECT a FROM t ORDER BY 1 DESC", t=t).collect()["a"].to_pylist() == [3, 2, 1]
+    # a decimal literal is not rounded to the integer column's scale (DuckDB's answers)
+    for q, want in [("SELECT a FROM t WHERE a = 2.25", []), ("SELECT a FROM t WHERE a > 1.5", [2, 3]),
+                    ("SELECT a FROM t WHERE a BETWEEN 1.5 AND 2.5", [2])]:
+        assert sorted(rb.sql(q, t=t).collect()["a"].to_pylist()) == want

@@ -448,6 +448,9 @@ func (pl *planner) selectBlock(s *Select, order []*OrderItem) (*rel, error) {
 	if len(order) > 0 {
 		outScope := &scope{cols: cols}
 		for i, o := range order {
+			if err := orderPosition(o.Expr, visible); err != nil {
+				return nil, err
+			}
 			// an output column by name or position, else an expression of the input
 			if k, ok := pl.outputRef(o.Expr, outScope, visible); ok {
 				sortKeys = append(sortKeys, k)
@@ -507,6 +510,17 @@ func (pl *planner) selectBlock(s *Select, order []*OrderItem) (*rel, error) {
 	return r, nil
 }
 
+// orderPosition refuses an ORDER BY position that names no output column (ORDER BY 3 of
+// two columns would otherwise sort by the constant 3: not at all).
+func orderPosition(e Expr, visible int) error {
+	if l, ok := e.(*Literal); ok && l.Kind == LitInt {
+		if n, err := strconv.Atoi(l.Text); err != nil || n < 1 || n > visible {
+			return errorAt(e.Position(), "ORDER BY %s: there is no output column %s (the query has %d)", l.Text, l.Text, visible)
+		}
+	}
+	return nil
+}
+
 // outputRef resolves an ORDER BY item against the output columns: a name or a position.
 func (pl *planner) outputRef(e Expr, out *scope, visible int) (*plan.Expr, bool) {
 	if l, ok := e.(*Literal); ok && l.Kind == LitInt {
@@ -534,6 +548,9 @@ func (pl *planner) sort(r *rel, order []*OrderItem, s *scope, keys []*plan.Expr)
 		if keys != nil {
 			k = keys[i]
 		} else {
+			if err := orderPosition(o.Expr, len(r.cols)); err != nil {
+				return nil, err
+			}
 			var ok bool
 			if k, ok = pl.outputRef(o.Expr, s, len(r.cols)); !ok {
 				x, err := pl.expr(o.Expr, s)
