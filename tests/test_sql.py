@@ -425,3 +425,19 @@ def test_order_by_a_position_beyond_the_columns_is_an_error_and_decimal_literals
     for q, want in [("SELECT a FROM t WHERE a = 2.25", []), ("SELECT a FROM t WHERE a > 1.5", [2, 3]),
                     ("SELECT a FROM t WHERE a BETWEEN 1.5 AND 2.5", [2])]:
         assert sorted(rb.sql(q, t=t).collect()["a"].to_pylist()) == want
+
+
+def test_long_operator_chains_plan_or_say_why():
+    # A generated WHERE of a thousand ORs or ANDs plans (the chain becomes a balanced tree,
+    # not a thousand levels of nesting); a sum of 800 terms is a PlanError at its place (it
+    # was a RecursionError, or two minutes of work and an internal error). Oracle: DuckDB.
+    import duckdb
+
+    t = pa.table({"a": list(range(3000))})
+    for q in ["SELECT a FROM t WHERE " + " OR ".join(f"a = {i * 3}" for i in range(1000)),
+              "SELECT a FROM t WHERE " + " AND ".join(f"a <> {i * 3}" for i in range(1000))]:
+        got = sorted(rb.sql(q, t=t).collect()["a"].to_pylist())
+        assert got == sorted(r[0] for r in duckdb.sql(q).fetchall())
+    assert rb.sql("SELECT " + "+".join(["a"] * 250) + " AS x FROM t", t=t).collect()["x"][1].as_py() == 250
+    with pytest.raises(rb.PlanError, match=r"SQL line 1, column \d+: the expression chains more than 300 operators"):
+        rb.sql("SELECT " + "+".join(["a"] * 800) + " AS x FROM t", t=t)

@@ -75,21 +75,18 @@ func (pl *planner) joinAll(items []TableExpr, rels []*rel, conj []Expr) (*rel, e
 			return nil, unsupported(conj[0].Position(), "WHERE over a window table function (filter the table in a subquery or view first)")
 		}
 		// one filter of the whole conjunction, as written (rows are taken once)
-		var x *plan.Expr
+		var ys []*plan.Expr
 		for _, c := range conj {
 			y, err := pl.expr(c, &scope{cols: r.cols, clause: "WHERE"})
 			if err != nil {
 				return nil, err
 			}
-			if x == nil {
-				x = y
-			} else {
-				x = fn("and", x, y)
-			}
+			ys = append(ys, y)
 		}
-		if x == nil {
+		if len(ys) == 0 {
 			return r, nil
 		}
+		x := andAll(ys)
 		n, _, err := pl.add(&plan.Node{Op: "filter", Input: r.node, Args: &engine.FilterArgs{Predicate: x}}, conj[0].Position())
 		if err != nil {
 			return nil, err
@@ -850,42 +847,41 @@ func factorOr(e Expr) Expr {
 		}
 		var branches Expr
 		empty := false
+		var alts []Expr
 		for _, d := range ds {
-			var rest Expr
+			var rest []Expr
 			for _, y := range conjuncts(d) {
-				if keys[exprKey(y)] {
-					continue
-				}
-				if rest == nil {
-					rest = y
-				} else {
-					rest = &Binary{At{y.Position()}, "and", rest, y}
+				if !keys[exprKey(y)] {
+					rest = append(rest, y)
 				}
 			}
-			if rest == nil {
+			if len(rest) == 0 {
 				empty = true // one branch is just the common part: the OR is true
 				break
 			}
-			if branches == nil {
-				branches = rest
-			} else {
-				branches = &Binary{At{c.Position()}, "or", branches, rest}
-			}
+			alts = append(alts, balanced("and", rest))
+		}
+		if !empty {
+			branches = balanced("or", alts)
 		}
 		out = append(out, common...)
 		if !empty {
 			out = append(out, branches)
 		}
 	}
-	var res Expr
-	for _, x := range out {
-		if res == nil {
-			res = x
-		} else {
-			res = &Binary{At{x.Position()}, "and", res, x}
-		}
+	if len(out) == 0 {
+		return nil
 	}
-	return res
+	return balanced("and", out)
+}
+
+// andAll is the conjunction of xs (at least one), as a balanced tree (see balanced).
+func andAll(xs []*plan.Expr) *plan.Expr {
+	if len(xs) == 1 {
+		return xs[0]
+	}
+	mid := len(xs) / 2
+	return fn("and", andAll(xs[:mid]), andAll(xs[mid:]))
 }
 
 // exprKey is a position-free text of an expression, to compare expressions.

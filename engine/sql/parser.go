@@ -97,6 +97,30 @@ func (p *parser) expectOp(op string) error {
 	return nil
 }
 
+// maxChain bounds a chain of arithmetic or || operators (a + b + c ... builds a tree as
+// deep as the chain is long, which the plan carries as nesting).
+const maxChain = 300
+
+// link counts one more operator of a chain: more than maxChain is an error.
+func (p *parser) link(n *int, at Pos) error {
+	*n++
+	if p.depth+*n > maxChain {
+		return errorAt(at, "the expression chains more than %d operators; split it into parts in parentheses", maxChain)
+	}
+	return nil
+}
+
+// balanced joins the terms of an AND or OR chain (associative) into a tree of depth log n
+// instead of n, the terms in their order: a generated WHERE of a thousand ORs plans.
+func balanced(op string, terms []Expr) Expr {
+	if len(terms) == 1 {
+		return terms[0]
+	}
+	mid := len(terms) / 2
+	l := balanced(op, terms[:mid])
+	return &Binary{At{l.Position()}, op, l, balanced(op, terms[mid:])}
+}
+
 func (p *parser) enter() error {
 	p.depth++
 	if p.depth > maxDepth {
@@ -920,15 +944,16 @@ func (p *parser) orExpr() (Expr, error) {
 	if err != nil {
 		return nil, err
 	}
+	terms := []Expr{l}
 	for p.peek().is("OR") {
 		p.next()
 		r, err := p.andExpr()
 		if err != nil {
 			return nil, err
 		}
-		l = &Binary{At{l.Position()}, "or", l, r}
+		terms = append(terms, r)
 	}
-	return l, nil
+	return balanced("or", terms), nil
 }
 
 func (p *parser) andExpr() (Expr, error) {
@@ -936,15 +961,16 @@ func (p *parser) andExpr() (Expr, error) {
 	if err != nil {
 		return nil, err
 	}
+	terms := []Expr{l}
 	for p.peek().is("AND") {
 		p.next()
 		r, err := p.notExpr()
 		if err != nil {
 			return nil, err
 		}
-		l = &Binary{At{l.Position()}, "and", l, r}
+		terms = append(terms, r)
 	}
-	return l, nil
+	return balanced("and", terms), nil
 }
 
 func (p *parser) notExpr() (Expr, error) {
@@ -1095,8 +1121,11 @@ func (p *parser) concatExpr() (Expr, error) {
 	if err != nil {
 		return nil, err
 	}
+	chain := 0
 	for p.peek().isOp("||") {
-		p.next()
+		if err := p.link(&chain, p.next().pos); err != nil {
+			return nil, err
+		}
 		r, err := p.addExpr()
 		if err != nil {
 			return nil, err
@@ -1111,8 +1140,12 @@ func (p *parser) addExpr() (Expr, error) {
 	if err != nil {
 		return nil, err
 	}
+	chain := 0
 	for p.peek().isOp("+") || p.peek().isOp("-") {
 		t := p.next()
+		if err := p.link(&chain, t.pos); err != nil {
+			return nil, err
+		}
 		r, err := p.mulExpr()
 		if err != nil {
 			return nil, err
@@ -1127,8 +1160,12 @@ func (p *parser) mulExpr() (Expr, error) {
 	if err != nil {
 		return nil, err
 	}
+	chain := 0
 	for p.peek().isOp("*") || p.peek().isOp("/") || p.peek().isOp("%") {
 		t := p.next()
+		if err := p.link(&chain, t.pos); err != nil {
+			return nil, err
+		}
 		r, err := p.unary()
 		if err != nil {
 			return nil, err
