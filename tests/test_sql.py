@@ -441,3 +441,14 @@ def test_long_operator_chains_plan_or_say_why():
     assert rb.sql("SELECT " + "+".join(["a"] * 250) + " AS x FROM t", t=t).collect()["x"][1].as_py() == 250
     with pytest.raises(rb.PlanError, match=r"SQL line 1, column \d+: the expression chains more than 300 operators"):
         rb.sql("SELECT " + "+".join(["a"] * 800) + " AS x FROM t", t=t)
+
+
+def test_a_float_column_in_a_list_of_decimal_literals():
+    # f IN (0.5, 2.25): decimal literals against a DOUBLE column compare as float64, as
+    # f = 0.5 does (the list was refused). Oracle: DuckDB.
+    import duckdb
+
+    t = pa.table({"f": [0.5, 2.25, 3.0, None]})
+    q = "SELECT f, f IN (0.5, 2.25) AS x, f NOT IN (3.0) AS y FROM t"
+    got = [tuple(r.values()) for r in rb.sql(q, t=t).collect().to_pylist()]
+    assert got == duckdb.sql(q).fetchall()

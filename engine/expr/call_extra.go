@@ -124,6 +124,9 @@ func (s *CompileScope) compileExtra(e *plan.Expr, args []Expr, text string) (out
 			if k, exact := KeyType(ct, args[i].Type()); exact && k.ID() == arrow.DECIMAL128 && IsInteger(ct) {
 				c = k // uint64 with signed values: compared exactly
 			}
+			if lt := args[i].Type(); !ok && (IsFloat(ct) && lt.ID() == arrow.DECIMAL128 || ct.ID() == arrow.DECIMAL128 && IsFloat(lt)) {
+				c, ok = arrow.PrimitiveTypes.Float64, true // a float with a decimal: as float64, as comparisons do
+			}
 			if !ok {
 				return fail(rberr.Type, "is_in value %s cannot be compared with %s", describeArg(i), describeArg(0))
 			}
