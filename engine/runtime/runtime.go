@@ -586,7 +586,10 @@ func (t *task) loop(tc *TaskCtx) error {
 			if err := t.onInputEnded(tc); err != nil {
 				return err
 			}
-			if side := t.ins[m.ch].side; ender != nil && t.sideEnded(side) {
+			// A stop without drain ends the inputs without their data having ended: a join
+			// must not emit what only the end of an input decides (the unmatched rows of
+			// an outer, semi or anti join), which the restored job emits when it is due.
+			if side := t.ins[m.ch].side; ender != nil && t.sideEnded(side) && !tc.Job.stopNoDrain.Load() {
 				if err := ender.EndInput(side, t.outs[0]); err != nil {
 					return err
 				}
