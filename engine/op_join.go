@@ -909,6 +909,8 @@ func (o *joinOp) finishRegularJoin(ln *lnode, js *join.Spec, left, right *lnode,
 	}
 	if len(leftKeep) == left.schema.NumFields() {
 		leftKeep = nil
+	} else if leftKeep == nil {
+		leftKeep = []int{} // none (a right join of a left input of keys only), not all
 	}
 	if o.unbounded && (o.How != "semi" || o.updating[0] || o.updating[1]) {
 		// An updating result: a changelog (changelog.go).

@@ -439,3 +439,17 @@ def test_an_empty_suffix_is_used_as_given():
     got = left.join(right, on="k", how="full", suffix="_r").collect()
     assert got.column_names == ["k", "v", "k_r", "w"]
     assert left.join(right, on="k", suffix="").collect().column_names == ["k", "v", "w"]
+
+
+@pytest.mark.parametrize("parallelism", [1, 2])
+def test_a_right_join_of_a_left_input_of_keys_only(parallelism):
+    # The left input has only its key, which a right join drops: the output is the right
+    # columns (it panicked on a column count mismatch). Oracle: Polars.
+    env = rb.Environment(parallelism=parallelism)
+    left, right = {"id": [1, 2, 3, 3]}, {"id": [2, 3, 4], "x": [20, 30, 40]}
+    for how in ("right", "full"):
+        got = env.from_pydict(left).join(env.from_pydict(right), on="id", how=how).collect()
+        want = pl.DataFrame(left).join(pl.DataFrame(right), on="id", how=how).to_arrow()
+        assert got.column_names == want.column_names
+        key = [(c, "ascending") for c in got.column_names]
+        assert got.sort_by(key).to_pylist() == want.sort_by(key).to_pylist()
