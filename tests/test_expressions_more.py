@@ -324,9 +324,7 @@ def test_fill_null_takes_the_type_both_operands_fit():
     # A fill value of a wider type widens the result (as when/then, Polars and SQL's
     # COALESCE) instead of being rounded to the column's scale or failing to fit; a literal
     # the column's type holds keeps that type. Oracle: DuckDB's COALESCE values.
-    import duckdb
-    from decimal import Decimal as D
-
+    D = Decimal
     t = pa.table({"a": pa.array([None, D("1.25"), None], pa.decimal128(10, 2)),
                   "b": pa.array([D("7.777"), D("1.000"), None], pa.decimal128(7, 3)),
                   "i8": pa.array([None, 3, None], pa.int8()), "big": pa.array([1000, 1, None], pa.int64()),

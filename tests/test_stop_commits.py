@@ -179,7 +179,8 @@ def test_a_join_stopped_with_a_savepoint_and_restored_commits_its_result_once(tm
 
     def job(restore: Path | None = None) -> rb.Job:
         env = rb.Environment(parallelism=2)
-        left = env.datagen({"id": rb.Int64}, rows_per_second=6_000, number_of_rows=n, fields={"id": {"kind": "sequence"}})
+        left = env.datagen({"id": rb.Int64}, rows_per_second=6_000, number_of_rows=n,
+                           fields={"id": {"kind": "sequence"}})
         right = env.datagen({"id2": rb.Int64, "x": rb.Int64}, rows_per_second=3_000, number_of_rows=m,
                             fields={"id2": {"kind": "sequence"}, "x": {"kind": "sequence"}})
         s = left.join(right, left_on="id", right_on="id2", how=join_how).write_parquet(out, lazy=True)

@@ -653,7 +653,8 @@ def test_truncate_around_clock_changes_matches_polars(tz):
             "Australia/Lord_Howe": [(2024, 4, 7), (2024, 10, 6)], "Europe/Berlin": [(2024, 3, 31), (2024, 10, 27)]}[tz]
     base = [dt.datetime(y, m, d, tzinfo=dt.timezone.utc) + dt.timedelta(minutes=7 * i)
             for (y, m, d) in days for i in range(-200, 600)]
-    t = pa.table({"ts": pa.array(base, pa.timestamp("us", tz="UTC"))}).cast(pa.schema([("ts", pa.timestamp("us", tz=tz))]))
+    t = pa.table({"ts": pa.array(base, pa.timestamp("us", tz="UTC"))}).cast(
+        pa.schema([("ts", pa.timestamp("us", tz=tz))]))
     for every in ["1s", "15m", "30m", "1h", "1d"]:
         got = _collect(t, lambda s, e=every: s.select(col("ts").dt.truncate(e)))["ts"].to_pylist()
         want = pl.from_arrow(t)["ts"].dt.truncate(every).to_list()
