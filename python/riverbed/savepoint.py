@@ -58,10 +58,11 @@ class Savepoint:
         ``state_backend="pebble"``, ``"groups.spilled.v1"``: partial states, a group
         possibly in several rows, merged with ``"groups.v1"`` on restore).
 
-        Operators' rows and accumulators come back in their own typed columns after a
-        ``key_group`` column (a window's key columns, ``window_start``/``window_end`` in
-        microseconds, ``fired`` and its accumulators; a join's buffered rows; a process
-        function's declared state). Timers (table ``"_timers"``) give ``domain`` (0 event
+        Operators' rows come back in their own typed columns after a ``key_group`` column
+        (a window's key columns, ``window_start``/``window_end`` in microseconds, ``fired``
+        and its accumulators; a join's buffered rows; a process function's declared state);
+        an accumulator that is not one plain value (a sum with its count, a set of distinct
+        values, a sketch) is its encoded state, a binary column ``acc:<name>``. Timers (table ``"_timers"``) give ``domain`` (0 event
         time, 1 processing time), ``key_group``, ``key``, ``namespace`` and ``timestamp``.
 
         >>> import riverbed as rb, tempfile, os
