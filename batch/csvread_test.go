@@ -11,10 +11,8 @@ import (
 	"testing"
 )
 
-// readAllCSV reads every record of text with csvReader (errors as a record ["ERR", kind]).
-func readAllCSV(text string, comma, comment rune, keepEmpty bool) [][]string {
-	r := newCSVReader(bufio.NewReaderSize(strings.NewReader(text), 16), comma, comment)
-	r.keepEmpty = keepEmpty
+// records reads every record of r (an error as a last record ["ERR", its kind]).
+func records(r interface{ Read() ([]string, error) }) [][]string {
 	var out [][]string
 	for {
 		rec, err := r.Read()
@@ -32,25 +30,18 @@ func readAllCSV(text string, comma, comment rune, keepEmpty bool) [][]string {
 	}
 }
 
-// readAllStd is encoding/csv's reading of text, in the same form.
+// readAllCSV reads text with csvReader, through a small buffer (lines longer than it).
+func readAllCSV(text string, comma, comment rune, keepEmpty bool) [][]string {
+	r := newCSVReader(bufio.NewReaderSize(strings.NewReader(text), 16), comma, comment)
+	r.keepEmpty = keepEmpty
+	return records(r)
+}
+
+// readAllStd is encoding/csv's reading of text.
 func readAllStd(text string, comma, comment rune) [][]string {
 	r := csv.NewReader(strings.NewReader(text))
 	r.Comma, r.Comment, r.FieldsPerRecord = comma, comment, -1
-	var out [][]string
-	for {
-		rec, err := r.Read()
-		if err == io.EOF {
-			return out
-		}
-		if err != nil {
-			var pe *csv.ParseError
-			if errors.As(err, &pe) {
-				return append(out, []string{"ERR", pe.Err.Error()})
-			}
-			return append(out, []string{"ERR", err.Error()})
-		}
-		out = append(out, rec)
-	}
+	return records(r)
 }
 
 // Where encoding/csv is right (no \r, no empty line), the reader reads what it does, errors

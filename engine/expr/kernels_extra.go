@@ -284,21 +284,7 @@ func stringMatches(ec *EvalCtx, x *array.String, match func(v []byte) bool) arro
 // stringEqualsLiteral is x == lit (ne: x != lit) for each row of x, null where x is: a
 // row's length is compared first, its bytes only where the length is lit's.
 func stringEqualsLiteral(ec *EvalCtx, x *array.String, lit string, ne bool) arrow.Array {
-	n := x.Len()
-	bits := memory.NewResizableBuffer(ec.Mem)
-	bits.Resize(int(bitutil.BytesForBits(int64(n))))
-	out := bits.Bytes()
-	clear(out)
-	offs, vals := x.ValueOffsets(), x.ValueBytes()
-	base, l := offs[0], int32(len(lit))
-	for i := 0; i < n; i++ {
-		lo, hi := offs[i], offs[i+1]
-		eq := hi-lo == l && string(vals[lo-base:hi-base]) == lit
-		if eq != ne {
-			out[i>>3] |= 1 << (i & 7)
-		}
-	}
-	return boolColumn(ec, x, n, bits)
+	return stringMatches(ec, x, func(v []byte) bool { return (len(v) == len(lit) && string(v) == lit) != ne })
 }
 
 // boolColumn makes a boolean column of n rows from value bits (consumed) with the
