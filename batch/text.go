@@ -211,6 +211,10 @@ func (d *TextDataset) csvHeader(path string, r *csvReader) ([]string, error) {
 	names := slices.Clone(rec)
 	seen := map[string]bool{}
 	for _, n := range names {
+		if strings.Contains(n, "\r") {
+			// Lines ended by \r alone (classic Mac OS) would read as one line of garbled names.
+			return nil, rberr.New(rberr.Data, "%s: file %q: the header holds a carriage return: are its lines ended by \\r alone? Only \\n and \\r\\n end lines; convert the file", d.opts.what(), path)
+		}
 		if !utf8.ValidString(n) {
 			return nil, rberr.New(rberr.Data, "%s: file %q: the header is not valid UTF-8", d.opts.what(), path)
 		}

@@ -351,3 +351,11 @@ def test_ndjson_nesting_deeper_than_arrow_hands_over_is_a_schema_error(tmp_path)
         else:
             with pytest.raises(rb.SchemaError, match="nested more than 63 levels deep"):
                 rb.read_ndjson(p).collect()
+
+
+def test_csv_lines_ended_by_a_lone_carriage_return_are_refused(tmp_path):
+    # Classic Mac OS line ends read as one line of garbled names and no rows, silently.
+    p = tmp_path / "mac.csv"
+    p.write_bytes(b"a,b\r1,x\r2,y\r")
+    with pytest.raises(rb.DataError, match=r"mac.csv.*header holds a carriage return"):
+        rb.read_csv(p).collect()
