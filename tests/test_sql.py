@@ -452,3 +452,12 @@ def test_a_float_column_in_a_list_of_decimal_literals():
     q = "SELECT f, f IN (0.5, 2.25) AS x, f NOT IN (3.0) AS y FROM t"
     got = [tuple(r.values()) for r in rb.sql(q, t=t).collect().to_pylist()]
     assert got == duckdb.sql(q).fetchall()
+
+
+def test_a_like_pattern_ending_with_its_escape_character_is_an_error():
+    # 'a\' ESCAPE '\': the escape escapes nothing (DuckDB refuses it too; it matched nothing).
+    t = pa.table({"s": ["a\\", "a%", "a"]})
+    with pytest.raises(rb.PlanError, match="ends with its escape character"):
+        rb.sql("SELECT s LIKE 'a\\' ESCAPE '\\' AS x FROM t", t=t)
+    got = rb.sql("SELECT s LIKE 'a\\%' ESCAPE '\\' AS x FROM t", t=t).collect()["x"].to_pylist()
+    assert got == [False, True, False]

@@ -828,7 +828,9 @@ func likeExpr(x *plan.Expr, pattern, escape string, at Pos) (*plan.Expr, error) 
 	for i := 0; i < len(rs); i++ {
 		r := rs[i]
 		switch {
-		case r == esc && i+1 < len(rs):
+		case r == esc && i+1 == len(rs):
+			return nil, errorAt(at, "the LIKE pattern %q ends with its escape character %q, which escapes nothing", pattern, string(esc))
+		case r == esc:
 			i++
 			cur.WriteRune(rs[i])
 		case r == '%' || r == '_':
