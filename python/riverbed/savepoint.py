@@ -62,8 +62,9 @@ class Savepoint:
         (a window's key columns, ``window_start``/``window_end`` in microseconds, ``fired``
         and its accumulators; a join's buffered rows; a process function's declared state);
         an accumulator that is not one plain value (a sum with its count, a set of distinct
-        values, a sketch) is its encoded state, a binary column ``acc:<name>``. Timers (table ``"_timers"``) give ``domain`` (0 event
-        time, 1 processing time), ``key_group``, ``key``, ``namespace`` and ``timestamp``.
+        values, a sketch) is its encoded state, a binary column ``acc:<name>``. Timers
+        (table ``"_timers"``) give ``domain`` (0 event time, 1 processing time),
+        ``key_group``, ``key``, ``namespace`` and ``timestamp``.
 
         >>> import riverbed as rb, tempfile, os
         >>> sp = os.path.join(tempfile.mkdtemp(), "sp")
