@@ -1079,8 +1079,7 @@ class TimerService:
         >>> def batches():  # one row, then the input stays open until the timer fired
         ...     yield pa.record_batch({"k": ["a"]})
         ...     fired.wait(60)
-        >>> s = rb.from_arrow(pa.RecordBatchReader.from_batches(pa.schema([("k", pa.string())]), batches()),
-        ...                   bounded=False)
+        >>> s = rb.from_arrow(pa.RecordBatchReader.from_batches(pa.schema([("k", pa.string())]), batches()))
         >>> schema = {"k": rb.Utf8, "domain": rb.Utf8, "on_time": rb.Boolean}
         >>> out = s.key_by("k").process(Remind(), output_schema=schema)
         >>> out.collect().to_pylist()
@@ -1135,8 +1134,7 @@ class TimerService:
         >>> def batches():  # one row, then the input stays open until a timer fired
         ...     yield pa.record_batch({"k": ["a"]})
         ...     fired.wait(60)
-        >>> s = rb.from_arrow(pa.RecordBatchReader.from_batches(pa.schema([("k", pa.string())]), batches()),
-        ...                   bounded=False)
+        >>> s = rb.from_arrow(pa.RecordBatchReader.from_batches(pa.schema([("k", pa.string())]), batches()))
         >>> out = s.key_by("k").process(Once(), output_schema={"k": rb.Utf8, "after_ms": rb.Int64})
         >>> out.collect().to_pylist()
         [{'k': 'a', 'after_ms': 100}]
