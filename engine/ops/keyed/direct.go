@@ -1,6 +1,10 @@
 package keyed
 
-import "github.com/riverbed-engine/riverbed/engine/expr"
+import (
+	"math"
+
+	"github.com/riverbed-engine/riverbed/engine/expr"
+)
 
 // Direct grouping of one integer key (modeInt), as DuckDB's perfect hash aggregation:
 // when a batch's keys lie within a span no longer than maxDirect and than twice the hash
@@ -14,7 +18,9 @@ import "github.com/riverbed-engine/riverbed/engine/expr"
 // slots, the direct array taking the memory the table would have. A batch whose keys fall
 // outside the span either widens it (rebuilt from the groups' keys, to at least twice its
 // length, so that keys that grow batch by batch rebuild it a logarithmic number of
-// times) or is hashed.
+// times; the span needed is that of the groups' keys and the batch's, not of the room
+// the span had, which would make keys that widen it downward then upward look wider
+// than maxDirect) or is hashed.
 
 // maxDirect is the longest span of keys grouped directly (entries of 4 bytes).
 const maxDirect = 1 << 24
@@ -43,9 +49,12 @@ func (g *Grouper) directFor(vals []int64) bool {
 		g.noDirect, g.direct = true, nil // keys this far apart will not fit later either
 		return false
 	}
-	base, end := lo, hi+1 // the span to cover: the batch's keys and the span so far
+	// The span to cover: the batch's keys and the groups' (not the span so far, which may
+	// reach past them on the side it last grew).
+	base, end := lo, hi+1
 	if n > 0 {
-		base, end = min(lo, g.dbase), max(end, g.dbase+n)
+		klo, khi := g.keyRange()
+		base, end = min(base, klo), max(end, khi+1)
 	}
 	need := end - base
 	if need > maxDirect {
@@ -57,9 +66,14 @@ func (g *Grouper) directFor(vals []int64) bool {
 		return false // not yet: the table grows with the groups
 	}
 	if span := min(max(need, 2*n), room); span > need {
-		// Room to grow on the side the keys grew (upward when both or neither did).
-		if n > 0 && base < g.dbase && end == g.dbase+n {
-			base = end - span
+		// Room to grow on the side the keys grew: downward when only the lowest key is
+		// new, upward when only the highest is, else half on each side.
+		switch extra := span - need; {
+		case n > 0 && lo < g.dbase && hi < g.dbase+n:
+			base -= extra
+		case n > 0 && lo >= g.dbase && hi >= g.dbase+n:
+		default:
+			base -= extra / 2
 		}
 		need = span
 	}
@@ -78,6 +92,21 @@ func (g *Grouper) directFor(vals []int64) bool {
 	}
 	g.direct, g.dbase = d, base
 	return true
+}
+
+// keyRange returns the lowest and highest key of the groups (the null group's aside),
+// scanning only the groups added since it last did; with no group, an empty range.
+func (g *Grouper) keyRange() (lo, hi int64) {
+	if g.kupto == 0 {
+		g.klo, g.khi = math.MaxInt64, math.MinInt64
+	}
+	for gid := g.kupto; gid < len(g.ints); gid++ {
+		if v := g.ints[gid]; int32(gid) != g.null {
+			g.klo, g.khi = min(g.klo, v), max(g.khi, v)
+		}
+	}
+	g.kupto = len(g.ints)
+	return g.klo, g.khi
 }
 
 // consumeDirect is consumeInt for keys vals (no nulls) within g.direct's span.

@@ -34,6 +34,9 @@ type Grouper struct {
 	direct   []uint32
 	dbase    int64
 	noDirect bool // a batch's keys spanned too much: hash them all
+	// klo and khi are the lowest and highest key of the groups below kupto (keyRange).
+	klo, khi int64
+	kupto    int
 	// indexed (modeInt): the groups below it are in islots (or are the null group); the
 	// ones direct grouping added after it are only in direct until index puts them in.
 	indexed int
@@ -632,7 +635,7 @@ func (g *Grouper) Reset() {
 	clear(g.direct)
 	g.Hash, g.ints, g.offs, g.arena = g.Hash[:0], g.ints[:0], g.offs[:1], g.arena[:0]
 	g.chunkBase = g.chunkBase[:0]
-	g.null, g.indexed = -1, 0
+	g.null, g.indexed, g.kupto = -1, 0, 0
 }
 
 // NoGroup is the id Lookup gives a key the grouper has not seen.

@@ -467,6 +467,19 @@ func TestGrouperDirectSpansAgainstMap(t *testing.T) {
 	}
 	run(t, growing, steps)
 
+	// A span widened downward keeps room below its keys; widened upward past that room
+	// again, it is rebuilt around the groups' keys (11.5M), not around the room it had
+	// (19M keys, more than maxDirect: hashing from then on, a table out of the caches).
+	wide := keyed.NewGrouperSized([]arrow.DataType{arrow.PrimitiveTypes.Int64}, 1_700_000) // room for a 16M span
+	defer wide.Release()
+	run(t, wide, []step{
+		{"4M keys from 5M", 5_000_000, 4_000_000, false, true},
+		{"widened down to 4M", 4_000_000, 4_000_000, false, true},
+		{"widened down to 0.5M", 500_000, 8_000_000, false, true},
+		{"widened up to 12M", 500_000, 11_500_000, false, true},
+	})
+	wide.Free()
+
 	// Grouped directly and looked up within the span only, no group is put in the hash
 	// table; a key looked up outside the span puts them all in, and hashing goes on.
 	lazy := keyed.NewGrouper([]arrow.DataType{arrow.PrimitiveTypes.Int64})
