@@ -65,7 +65,14 @@ func (g *Grouper) directFor(vals []int64) bool {
 	if need > room {
 		return false // not yet: the table grows with the groups
 	}
-	if span := min(max(need, 2*n), room); span > need {
+	// A first span gets a fourth more than its batch's keys: a batch of random keys
+	// spans nearly all of them, and the next batch would else widen it at once, each
+	// rebuild writing every group again.
+	want := 2 * n
+	if n == 0 {
+		want = need + need/4
+	}
+	if span := min(max(need, want), room); span > need {
 		// Room to grow on the side the keys grew: downward when only the lowest key is
 		// new, upward when only the highest is, else half on each side.
 		switch extra := span - need; {
