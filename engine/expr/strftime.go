@@ -96,6 +96,7 @@ type civil struct {
 	year                        int64
 	month, day, yday, wday      int // wday: 0 = Sunday
 	hour, minute, second, nanos int
+	offset                      int // seconds east of UTC of the instant (%z)
 }
 
 var cumDays = [13]int{0, 0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334}
@@ -155,6 +156,7 @@ func strftimeKernel(dt arrow.DataType, pieces []strfPiece) (kernelFn, error) {
 					t := time.Unix(secs, sub*(int64(time.Second)/perSecond)).In(loc)
 					c.year, c.month, c.day, c.yday, c.wday = int64(t.Year()), int(t.Month()), t.Day(), t.YearDay(), int(t.Weekday())
 					c.hour, c.minute, c.second, c.nanos = t.Hour(), t.Minute(), t.Second(), t.Nanosecond()
+					_, c.offset = t.Zone() // of the instant: a civil time repeated by a DST fall-back has two
 				}
 			}
 		default:
@@ -168,7 +170,7 @@ func strftimeKernel(dt arrow.DataType, pieces []strfPiece) (kernelFn, error) {
 				continue
 			}
 			get(i, &c)
-			buf = appendStrftime(buf[:0], pieces, &c, loc, zoneName)
+			buf = appendStrftime(buf[:0], pieces, &c, zoneName)
 			b.BinaryBuilder.Append(buf)
 		}
 		return b.NewArray(), nil
@@ -207,7 +209,7 @@ func appendNum(b []byte, v int64, width int, pad byte) []byte {
 	return append(b, tmp[i:]...)
 }
 
-func appendStrftime(b []byte, pieces []strfPiece, c *civil, loc *time.Location, zone string) []byte {
+func appendStrftime(b []byte, pieces []strfPiece, c *civil, zone string) []byte {
 	for _, p := range pieces {
 		switch p.code {
 		case 0:
@@ -274,10 +276,7 @@ func appendStrftime(b []byte, pieces []strfPiece, c *civil, loc *time.Location, 
 		case 'Z':
 			b = append(b, zone...)
 		case 'z':
-			off := 0
-			if loc != nil && loc != time.UTC {
-				_, off = time.Date(int(c.year), time.Month(c.month), c.day, c.hour, c.minute, c.second, 0, loc).Zone()
-			}
+			off := c.offset
 			if off < 0 {
 				b = append(b, '-')
 				off = -off

@@ -146,8 +146,9 @@ func goStrftime(tm time.Time, format string) string {
 	return b.String()
 }
 
-// dt.strftime against Go's time formatting over random instants (before 1970 too), in
-// every unit, naive, UTC and two time zones, and over dates; nulls stay null.
+// dt.strftime against Go's time formatting over random instants (before 1970 too) and the
+// hour a DST fall-back repeats, in every unit, naive, UTC and two time zones, and over
+// dates; nulls stay null.
 func TestStrftimeMatchesGoTimeFormat(t *testing.T) {
 	formats := []string{
 		"%Y-%m-%d %H:%M:%S", "%Y-%m-%d", "%H:%M", "%d/%m/%y %I:%M %p", "%a %A %b %B %j %u %w",
@@ -166,6 +167,12 @@ func TestStrftimeMatchesGoTimeFormat(t *testing.T) {
 			for i := 0; i < 200; i++ {
 				secs := rng.Int63n(8e9) - 3e9 // 1875 to 2223
 				v := secs*per + rng.Int63n(per)
+				vals = append(vals, &v)
+			}
+			// The hour a DST fall-back repeats in New York (2024-11-03 01:00-02:00, first
+			// -0400 then -0500): the same civil times, two offsets.
+			for _, secs := range []int64{1730611800, 1730615400, 1730613600, 1730617199} {
+				v := secs * per
 				vals = append(vals, &v)
 			}
 			for _, f := range formats {
