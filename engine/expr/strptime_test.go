@@ -15,6 +15,8 @@ func TestStrptimeMatchesTimeParse(t *testing.T) {
 		{"%B %d, %Y", "January 02, 2006", "February 28, 1900"},
 		{"%Y-%m-%dT%H:%M:%S%z", "2006-01-02T15:04:05-0700", "2024-03-15T10:00:00+0530"},
 		{"%Y-%m-%dT%H:%M:%S.%f", "2006-01-02T15:04:05.999999999", "2024-03-15T10:00:00.123456789"},
+		{"%a %Y-%m-%d", "Mon 2006-01-02", "Mon 2024-01-01"},
+		{"%A, %d %B %Y", "Monday, 02 January 2006", "Sunday, 29 February 2004"},
 	}
 	for _, c := range cases {
 		p, err := strptime(c.value, c.ours)
@@ -33,6 +35,7 @@ func TestStrptimeMatchesTimeParse(t *testing.T) {
 	for _, bad := range []struct{ value, format string }{
 		{"2023-02-29", "%Y-%m-%d"}, {"2024-13-01", "%Y-%m-%d"}, {"2024-01-01 24:00:00", "%Y-%m-%d %H:%M:%S"},
 		{"13:00 PM", "%I:%M %p"}, {"2024-01-01x", "%Y-%m-%d"}, {"2023366", "%Y%j"}, {"", "%Y"},
+		{"2024-000", "%Y-%j"}, {"2024-0", "%Y-%j"}, {"Tue 2024-01-01", "%a %Y-%m-%d"}, {"Sunday 01/01/24", "%A %m/%d/%y"},
 	} {
 		if _, err := strptime(bad.value, bad.format); err == nil {
 			t.Errorf("%q with %q parsed", bad.value, bad.format)

@@ -364,9 +364,10 @@ var dayNames = []string{"monday", "tuesday", "wednesday", "thursday", "friday", 
 func strptime(s, format string) (parsedTime, error) {
 	format = strings.NewReplacer("%T", "%H:%M:%S", "%F", "%Y-%m-%d", "%D", "%m/%d/%y", "%R", "%H:%M").Replace(format)
 	var p parsedTime
-	y, mo, d, yday := int64(1970), int64(1), int64(1), int64(0)
+	y, mo, d, yday, wday := int64(1970), int64(1), int64(1), int64(0), int64(0)
 	h, mi, sec := int64(0), int64(0), int64(0)
 	pm, hasPM, hour12 := false, false, false
+	dated := false // a year was read: a weekday read must be the date's
 	i := 0
 	num := func(minD, maxD int, what string) (int64, error) {
 		j := i
@@ -414,7 +415,9 @@ func strptime(s, format string) (parsedTime, error) {
 		switch format[f] {
 		case 'Y':
 			y, err = num(4, 4, "year")
+			dated = true
 		case 'y':
+			dated = true
 			var v int64
 			v, err = num(2, 2, "year")
 			if v < 69 {
@@ -430,7 +433,9 @@ func strptime(s, format string) (parsedTime, error) {
 			}
 			d, err = num(1, 2, "day")
 		case 'j':
-			yday, err = num(1, 3, "day of the year")
+			if yday, err = num(1, 3, "day of the year"); err == nil && yday == 0 {
+				err = fmt.Errorf("day 0 of the year at position %d", i)
+			}
 		case 'H':
 			h, err = num(1, 2, "hour")
 		case 'I':
@@ -465,7 +470,7 @@ func strptime(s, format string) (parsedTime, error) {
 		case 'b', 'h', 'B':
 			mo, err = name(monthNames, "month")
 		case 'a', 'A':
-			_, err = name(dayNames, "weekday")
+			wday, err = name(dayNames, "weekday")
 		case 'z':
 			if i < len(s) && (s[i] == 'Z' || s[i] == 'z') {
 				i++
@@ -514,6 +519,10 @@ func strptime(s, format string) (parsedTime, error) {
 			return p, fmt.Errorf("%04d-%02d-%02d is not a date", y, mo, d)
 		}
 		p.days = daysFromCivil(y, mo, d)
+	}
+	if wday > 0 && dated && floorMod(p.days+3, 7)+1 != wday { // 1970-01-01 was a Thursday
+		return p, fmt.Errorf("%s is a %s, not a %s", time.Unix(p.days*86400, 0).UTC().Format("2006-01-02"),
+			time.Unix(p.days*86400, 0).UTC().Weekday(), time.Weekday(wday%7))
 	}
 	p.secs = h*3600 + mi*60 + sec
 	return p, nil
