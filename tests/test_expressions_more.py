@@ -417,3 +417,17 @@ def test_comparisons_with_a_decimal_literal_of_another_scale_are_exact():
                     want = [None if v is None else (op(lit, Decimal(v)) if lit_first else op(Decimal(v), lit))
                             for v in t[column].to_pylist()]
                     assert got == want, (column, name, str(lit), lit_first)
+
+
+def test_log_of_subnormal_numbers_against_python_math():
+    # Go's amd64 Log gives about ln(2**-1022) for every number below 2**-1022.
+    xs = [5e-324, 1e-320, 1e-310, 2.2250738585072014e-308, 1e-300, 1000.0]
+    out = rb.from_arrow(pa.table({"x": xs})).select(
+        col("x").log().alias("ln"), col("x").log10().alias("log10"), col("x").log(2).alias("log2"),
+        rb.lit(5e-324).log().alias("lit")).collect().to_pydict()
+    for i, x in enumerate(xs):
+        assert math.isclose(out["ln"][i], math.log(x), rel_tol=1e-12), (x, out["ln"][i])
+        assert math.isclose(out["log10"][i], math.log10(x), rel_tol=1e-12), (x, out["log10"][i])
+        assert math.isclose(out["log2"][i], math.log2(x), rel_tol=1e-12), (x, out["log2"][i])
+    assert math.isclose(out["lit"][0], math.log(5e-324), rel_tol=1e-12)
+    assert out["log10"][-1] == 3.0

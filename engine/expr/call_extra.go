@@ -200,7 +200,12 @@ func (s *CompileScope) compileExtra(e *plan.Expr, args []Expr, text string) (out
 		case "exp":
 			f = math.Exp
 		case "log10":
-			f = math.Log10
+			f = func(x float64) float64 {
+				if x > 0 && x < 0x1p-1022 { // as logNormal
+					return math.Log10(x*0x1p54) - 54*math.Log10(2)
+				}
+				return math.Log10(x)
+			}
 		case "log":
 			base := math.E
 			if v, ok := e.Options["base"]; ok && v != nil {
@@ -212,10 +217,10 @@ func (s *CompileScope) compileExtra(e *plan.Expr, args []Expr, text string) (out
 				base = b
 			}
 			if base == math.E {
-				f = math.Log
+				f = logNormal
 			} else {
 				lb := math.Log(base)
-				f = func(x float64) float64 { return math.Log(x) / lb }
+				f = func(x float64) float64 { return logNormal(x) / lb }
 			}
 		}
 		out := f64
@@ -408,4 +413,14 @@ func regexpOrLiteral(pattern string, literal bool) (*regexp.Regexp, error) {
 		return nil, fmt.Errorf("invalid regular expression %q: %v (pass literal=True to match it as plain text)", pattern, err)
 	}
 	return re, nil
+}
+
+// logNormal is math.Log, right for subnormal numbers too: Go's assembly Log on amd64
+// gives about ln(2^-1022) for every x below 2^-1022 (ln(5e-324) = -709.09 instead of
+// -744.44), so such x is scaled up by 2^54 first.
+func logNormal(x float64) float64 {
+	if x > 0 && x < 0x1p-1022 {
+		return math.Log(x*0x1p54) - 54*math.Ln2
+	}
+	return math.Log(x)
 }
