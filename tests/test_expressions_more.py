@@ -431,3 +431,12 @@ def test_log_of_subnormal_numbers_against_python_math():
         assert math.isclose(out["log2"][i], math.log2(x), rel_tol=1e-12), (x, out["log2"][i])
     assert math.isclose(out["lit"][0], math.log(5e-324), rel_tol=1e-12)
     assert out["log10"][-1] == 3.0
+
+
+def test_strip_chars_of_unicode_whitespace_against_polars():
+    values = ["\u00a0x\u00a0", "\u2003 y\u3000", "\u0085z\u0085", "\t w \n", "\u200bq\u200b", None]
+    t = pa.table({"s": pa.array(values, pa.string())})
+    for fn in ["strip_chars", "strip_chars_start", "strip_chars_end"]:
+        got = rb.from_arrow(t).select(getattr(col("s").str, fn)().alias("o")).collect()["o"].to_pylist()
+        want = pl.from_arrow(t).select(getattr(pl.col("s").str, fn)().alias("o"))["o"].to_list()
+        assert got == want, fn

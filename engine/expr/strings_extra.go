@@ -5,6 +5,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -77,9 +78,9 @@ func stringFunction(fn string, o map[string]any) (kernelFn, arrow.DataType, erro
 		case !has && fn == "str_strip_chars":
 			f = strings.TrimSpace
 		case !has && fn == "str_strip_chars_start":
-			f = func(s string) string { return strings.TrimLeftFunc(s, isSpace) }
+			f = func(s string) string { return strings.TrimLeftFunc(s, unicode.IsSpace) }
 		case !has:
-			f = func(s string) string { return strings.TrimRightFunc(s, isSpace) }
+			f = func(s string) string { return strings.TrimRightFunc(s, unicode.IsSpace) }
 		case fn == "str_strip_chars":
 			f = func(s string) string { return strings.Trim(s, chars) }
 		case fn == "str_strip_chars_start":
@@ -208,10 +209,6 @@ func stringFunction(fn string, o map[string]any) (kernelFn, arrow.DataType, erro
 		return parseTemporalKernel(out, format, hasFormat, strict), out, nil
 	}
 	return nil, nil, fmt.Errorf("unknown string function %s", fn)
-}
-
-func isSpace(r rune) bool {
-	return r == ' ' || r == '\t' || r == '\n' || r == '\r' || r == '\v' || r == '\f'
 }
 
 // sliceChars is Polars' str.slice: offset and length in characters; a negative offset
