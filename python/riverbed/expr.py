@@ -808,6 +808,9 @@ class Expr:
     def clip(self, lower_bound: IntoExpr | None = None, upper_bound: IntoExpr | None = None) -> Expr:
         """Limit values to ``[lower_bound, upper_bound]`` (either may be None); null stays null.
 
+        NaN orders above every number, so with an upper bound NaN becomes that bound (as DuckDB's
+        ``LEAST(GREATEST(x, lo), hi)``; Polars keeps NaN).
+
         Examples
         --------
         >>> import riverbed as rb
