@@ -767,6 +767,9 @@ func (o *joinOp) bindJoin(ln, left, right *lnode) error {
 		if js.Win.Kind == "session" {
 			return rberr.New(rberr.Plan, "%s: window joins take tumbling, sliding or cumulate windows", name)
 		}
+		if err := js.Win.CheckUnit(js.TimeType, name, left.schema.Field(js.LeftTime).Name); err != nil {
+			return err
+		}
 		js.WindowHow = windowHow
 		js.NullAware, js.WindowTime = o.NullAware, o.WindowTime
 		if names["window_start"] || names["window_end"] || (o.WindowTime && names["window_time"]) {

@@ -121,6 +121,9 @@ func (o *topnOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 		}
 		o.timeIdx, o.assigns = idx[0], true
 		tt := in.schema.Field(idx[0]).Type
+		if err := o.win.CheckUnit(tt, ln.name, col); err != nil {
+			return err
+		}
 		if in.schema.HasField("window_start") || in.schema.HasField("window_end") {
 			return rberr.New(rberr.Plan, "%s: the input already has window_start/window_end columns; rank them with top_n on the window result", ln.name)
 		}

@@ -202,6 +202,9 @@ func (o *windowAggOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 			return rberr.New(rberr.Type, "%s: event time column %q is %s; it must be a timestamp, a date or int64 epoch milliseconds", name, col, expr.TypeName(timeType))
 		}
 		o.winTime, o.winTimeIdx = col, idx[0]
+		if err := win.CheckUnit(timeType, name, col); err != nil {
+			return err
+		}
 	}
 	if o.AllowedLateness != "" {
 		if o.processing {

@@ -830,3 +830,24 @@ def test_window_time_cascades(mode):
     assert sorted(got2.to_pylist(), key=str) == sorted(want2.to_pylist(), key=str)
     with pytest.raises(ValueError, match="window_time=True is an option of window"):
         env.from_arrow(t, event_time="ts").window(rb.tumbling("5s"), window_time=True).top_n(1, "v")
+
+
+@pytest.mark.parametrize("unit,window,what", [
+    ("s", rb.tumbling("500ms"), "size"), ("s", rb.session("1500ms"), "gap"),
+    ("ms", rb.tumbling("5s", offset="1234us"), "offset"), ("s", rb.sliding("10s", every="2500ms"), "every"),
+])
+def test_window_finer_than_the_time_column_unit_is_refused(unit, window, what):
+    # Its bounds could not be written in the column's type (window_end came out equal to
+    # window_start, or before the row it holds).
+    t = pa.table({"ts": pa.array([0, 1, 2], pa.timestamp(unit)), "k": [1, 1, 2]})
+    src = rb.from_arrow(t, event_time="ts")
+    with pytest.raises(rb.PlanError, match=f"window's {what} .* is not a whole number of"):
+        src.key_by("k").window(window).agg(rb.count().alias("n")).collect()
+    with pytest.raises(rb.PlanError, match="is not a whole number of"):
+        src.window(rb.tumbling("1500ms" if unit == "s" else "1500us")).top_n(1, "k").collect()
+    dates = rb.from_arrow(pa.table({"d": pa.array([0, 1], pa.date32())}), event_time="d")
+    with pytest.raises(rb.PlanError, match="not a whole number of days"):
+        dates.window(rb.tumbling("12h")).agg(rb.count().alias("n")).collect()
+    # A whole number of the unit is taken, and its windows are exact.
+    out = src.window(rb.tumbling("2s")).agg(rb.count().alias("n")).collect()
+    assert [r["n"] for r in out.to_pylist()] == [2, 1] if unit == "s" else [3]

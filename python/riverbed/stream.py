@@ -1178,6 +1178,7 @@ class Stream:
         two (a tie takes the later, as in Polars). ``tolerance`` (``"5m"``, a ``timedelta``) leaves
         farther matches out. Output, as Polars': the left columns, then the right ones but
         the ``by`` keys and, with ``on=``, the time column; clashing names get ``suffix``.
+        Times are compared in microseconds (nanosecond times are rounded down to them).
 
         In streaming mode the time columns must be the inputs' event time: a left row is
         emitted once the watermark has passed it (forward and nearest: once no right row

@@ -84,6 +84,38 @@ func Compile(def *plan.WindowDef, name string) (Windower, error) {
 	return w, err
 }
 
+// CheckUnit refuses a window whose size, slide, step, gap or offset is not a whole number
+// of the event-time column's unit (t): its bounds could not be written in the column's
+// type (a 500 ms window over a timestamp[s] column came out with window_end ==
+// window_start).
+func (w Windower) CheckUnit(t arrow.DataType, name, col string) error {
+	mul, div := expr.MicrosPer(t)
+	if div != 1 || mul == 1 {
+		return nil
+	}
+	for _, d := range []struct {
+		what string
+		v    int64
+	}{{"size", w.size}, {"every", w.slide}, {"step", w.step}, {"gap", w.Gap}, {"offset", w.offs}} {
+		if d.v%mul != 0 {
+			return rberr.New(rberr.Plan, "%s: the window's %s (%s) is not a whole number of %s, the unit of the event-time column %q (%s); cast the column to a finer timestamp, e.g. col(%q).cast(rb.Timestamp(\"us\"))",
+				name, d.what, time.Duration(d.v)*time.Microsecond, unitName(t), col, expr.TypeName(t), col)
+		}
+	}
+	return nil
+}
+
+// unitName is the unit of an event-time column's type, in words.
+func unitName(t arrow.DataType) string {
+	if ts, ok := t.(*arrow.TimestampType); ok {
+		return map[arrow.TimeUnit]string{arrow.Second: "seconds", arrow.Millisecond: "milliseconds"}[ts.Unit]
+	}
+	if t.ID() == arrow.DATE32 {
+		return "days"
+	}
+	return "milliseconds" // int64 epoch milliseconds
+}
+
 // Assign appends the windows of event time ts to dst.
 func (w Windower) Assign(ts int64, dst [][2]int64) [][2]int64 {
 	switch w.Kind {
