@@ -46,6 +46,23 @@ func (o *topnOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]boo
 }
 
 func (o *topnOp) build(g *graph, n *lnode, _ *plan.Expr) (flow, error) {
+	if !o.assigns && !g.Batch {
+		// Ranking a window result: with allowed_lateness a window re-emits a key's result
+		// for each late row, and the ranking would hold the superseded results next to the
+		// new one (a key twice in a window's top n, another pushed out).
+		for in := n.inputs[0]; in != nil; {
+			if w, ok := in.impl.(*windowAggOp); ok {
+				if w.lateness > 0 {
+					return flow{}, rberr.New(rberr.Plan, "%s: ranks the results of %s, whose allowed_lateness re-emits a key's result for each late row: the ranking would hold superseded results too; rank them in batch mode, or with allowed_lateness=0", n.name, in.name)
+				}
+				break
+			}
+			if len(in.inputs) != 1 {
+				break
+			}
+			in = in.inputs[0]
+		}
+	}
 	k, err := g.buildKeyed(n, o.keys)
 	if err != nil {
 		return k.in, err

@@ -270,3 +270,21 @@ def test_proctime_top_n_equals_arrival_order_at_every_checkpoint(tmp_path, d, b,
             assert got == want and len(got) > 100
     finally:
         job.cancel()
+
+
+def test_top_n_over_a_window_result_with_allowed_lateness_is_refused_in_streaming():
+    # The window re-emits a key's result for each late row that still fits; a ranking of the
+    # results would hold the superseded ones next to the new (key a twice in the top 2 of
+    # [0 s, 10 s), key b pushed out). Batch mode ranks the final results.
+    s = 1_000_000
+    t = pa.table({"k": ["a", "b", "b", "c", "a", "a"],
+                  "ts": pa.array([0, 1 * s, 2 * s, 20 * s, 5 * s, 6 * s], pa.timestamp("us"))})
+    env = rb.Environment(parallelism=1, batch_size=1, runtime_mode="streaming")
+    counts = (env.from_arrow(t, event_time="ts").key_by("k")
+              .window(rb.tumbling("10s"), allowed_lateness="15s").agg(rb.count().alias("n")))
+    with pytest.raises(rb.PlanError, match="allowed_lateness re-emits"):
+        counts.top_n(2, "n").collect()
+    final = counts.top_n(2, "n").collect(runtime_mode="batch").to_pylist()
+    assert sorted((r["k"], r["n"], r["rank"]) for r in final if r["window_start"].second == 0) == [("a", 3, 1), ("b", 2, 2)]
+    with pytest.raises(ValueError, match="allowed_lateness is an option of window"):
+        env.from_arrow(t, event_time="ts").window(rb.tumbling("10s"), allowed_lateness="15s").top_n(1, "k")

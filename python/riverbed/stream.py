@@ -2710,6 +2710,9 @@ class WindowedStream:
             raise ValueError(f"n must be a positive integer, got {n!r}")
         if self._window_time:
             raise ValueError("window_time=True is an option of window(...).agg(...), not of top_n")
+        if self._lateness is not None:
+            raise ValueError("allowed_lateness is an option of window(...).agg(...), not of top_n "
+                             "(a windowed top_n ranks each window once, when the watermark passes it)")
         node = {"op": "topn", "keys": self._keys, "n": n, "order_by": _exprs([by], "top_n")[0],
                 "descending": descending, "window": self._window._to_plan()}
         if with_ties:
