@@ -198,3 +198,29 @@ def test_rank_and_cum_count_of_a_null_type_column_against_polars():
                                    pl.col("n").cum_count().over("k", order_by="o").alias("c"))
     assert got["r"].to_pylist() == want["r"].to_list()
     assert got["c"].to_pylist() == want["c"].to_list()
+
+
+def test_window_functions_ordered_by_a_decimal_against_duckdb():
+    # Decimals order by value inside OVER too (they ordered by their text: -1.00 < -5.00 < 10.00 < 2.00).
+    import decimal
+    rng = random.Random(7)
+    vals = [decimal.Decimal(rng.randint(-2000, 2000)) / 100 for _ in range(60)]
+    t = pa.table({"id": pa.array(range(60), pa.int64()), "g": [i % 3 for i in range(60)],
+                  "d": pa.array(vals, pa.decimal128(10, 2))})
+    con = duckdb.connect()
+    con.register("t", t)
+    for q in ["SELECT id, ROW_NUMBER() OVER (ORDER BY d, id) AS r FROM t",
+              "SELECT id, RANK() OVER (PARTITION BY g ORDER BY d DESC) AS r FROM t",
+              "SELECT id, LAG(id) OVER (ORDER BY d, id) AS r FROM t",
+              "SELECT id, r FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY g ORDER BY d DESC, id) AS r FROM t) x "
+              "WHERE r <= 2"]:
+        got = sorted(rb.sql(q, t=t).collect().to_pylist(), key=lambda r: r["id"])
+        want = sorted(con.sql(q).to_arrow_table().to_pylist(), key=lambda r: r["id"])
+        assert got == want, q
+    api = rb.from_arrow(t).with_columns(rb.col("id").cum_sum().over(order_by="d").alias("c")).collect()
+    order = sorted(range(60), key=lambda i: (vals[i], i))
+    running, want = 0, {}
+    for i in order:
+        running += i
+        want[i] = running
+    assert {r["id"]: r["c"] for r in api.to_pylist()} == want

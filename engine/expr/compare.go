@@ -23,8 +23,8 @@ func CompareRows(a arrow.RecordBatch, i int, b arrow.RecordBatch, j int) int {
 func CompareCells(a arrow.Array, i int, b arrow.Array, j int) int { return compareCells(a, i, b, j) }
 
 // compareCells orders two non-dictionary cells of the same type: negative if a[i] comes
-// first. Nulls come last; floats order NaN first (cmp.Compare); types without a natural
-// order compare by their text form, which is deterministic.
+// first. Nulls come last; floats order NaN first (cmp.Compare); decimals by value; types
+// without a natural order compare by their text form, which is deterministic.
 func compareCells(a arrow.Array, i int, b arrow.Array, j int) int {
 	an, bn := a.IsNull(i), b.IsNull(j)
 	if an || bn {
@@ -77,6 +77,12 @@ func compareCells(a arrow.Array, i int, b arrow.Array, j int) int {
 		return bytes.Compare(x.Value(i), b.(*array.Binary).Value(j))
 	case *array.LargeBinary:
 		return bytes.Compare(x.Value(i), b.(*array.LargeBinary).Value(j))
+	case *array.Decimal128: // one type: one scale
+		return x.Value(i).Cmp(b.(*array.Decimal128).Value(j))
+	case *array.Decimal256:
+		return x.Value(i).Cmp(b.(*array.Decimal256).Value(j))
+	case *array.Float16:
+		return cmp.Compare(x.Value(i).Float32(), b.(*array.Float16).Value(j).Float32())
 	case *array.Boolean:
 		xv, yv := x.Value(i), b.(*array.Boolean).Value(j)
 		switch {

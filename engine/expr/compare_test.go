@@ -3,7 +3,9 @@ package expr
 import (
 	"testing"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 )
 
@@ -24,5 +26,30 @@ func TestCompareCellsOrdersNullsLast(t *testing.T) {
 	defer f.Release()
 	if compareCells(f, 1, f, 0) >= 0 {
 		t.Fatal("floats: want -1 < 2.5")
+	}
+}
+
+// Decimals compare by value, not by their text ("-1.00" < "-5.00" < "10.00" < "2.00"
+// ordered the windows of OVER (ORDER BY d)).
+func TestCompareCellsOrdersDecimalsByValue(t *testing.T) {
+	b := array.NewDecimal128Builder(memory.NewGoAllocator(), &arrow.Decimal128Type{Precision: 10, Scale: 2})
+	vals := []int64{200, 1000, -500, -100} // 2.00, 10.00, -5.00, -1.00
+	for _, v := range vals {
+		b.Append(decimal128.FromI64(v))
+	}
+	d := b.NewArray()
+	defer d.Release()
+	for i := range vals {
+		for j := range vals {
+			want := 0
+			if vals[i] < vals[j] {
+				want = -1
+			} else if vals[i] > vals[j] {
+				want = 1
+			}
+			if got := compareCells(d, i, d, j); got != want {
+				t.Fatalf("%d vs %d: %d, want %d", vals[i], vals[j], got, want)
+			}
+		}
 	}
 }
