@@ -278,3 +278,22 @@ def test_float_frames_with_huge_values_inf_and_nan_equal_duckdb() -> None:
             for i, (a, b, x) in enumerate(zip(got[name].to_pylist(), want[name].to_pylist(), t["x"].to_pylist())):
                 if x is not None or not name.startswith("c"):  # cum_* leave a null row null (Polars)
                     assert same(a, b), (parallelism, name, i, a, b)
+
+
+def test_sql_min_max_frames_with_descending_or_several_keys_order_nan_greatest() -> None:
+    """SQL's MIN / MAX over a ROWS frame ordered by a descending key or by several keys (the
+    rolling path, not the one-key frame) order NaN above every number, as the one-key frames
+    and DuckDB do (MIN returned NaN whenever its frame held one)."""
+    rnd = random.Random(5)
+    n = 300
+    t = pa.table({"id": pa.array(range(n), pa.int64()), "g": pa.array([i % 4 for i in range(n)], pa.int64()),
+                  "f": pa.array([None if rnd.random() < 0.1 else math.nan if rnd.random() < 0.2
+                                 else float(rnd.randrange(-9, 9)) for _ in range(n)], pa.float64())})
+    q = ("SELECT id, MIN(f) OVER (ORDER BY id DESC ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) AS a, "
+         "MAX(f) OVER (ORDER BY g, id ROWS BETWEEN 3 PRECEDING AND CURRENT ROW) AS b, "
+         "MIN(f) OVER (PARTITION BY g ORDER BY f DESC, id ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) AS c "
+         "FROM t ORDER BY id")
+    got, want = rb.sql(q, t=t).collect(), duck(q, t=t)
+    for name in "abc":
+        for a, b in zip(got[name].to_pylist(), want[name].to_pylist()):
+            assert (a is None and b is None) or (math.isnan(a) and math.isnan(b)) or a == b, (name, a, b)

@@ -182,10 +182,10 @@ func (pl *planner) overCall(f *FuncCall, s *scope) (*plan.Expr, error) {
 			return rolling("rolling_sum", arg), nil
 		case "mean":
 			return rolling("rolling_mean", arg), nil
-		case "min":
-			return rolling("rolling_min", arg), nil
-		case "max":
-			return rolling("rolling_max", arg), nil
+		case "min", "max": // NaN above every number, as SQL's MIN and MAX elsewhere
+			r := rolling("rolling_"+name, arg)
+			r.Args[0].Options["nan_greatest"] = true
+			return r, nil
 		case "count":
 			one := lit(1, "int64")
 			if arg != nil {

@@ -341,6 +341,9 @@ func (o *Op) numeric(f *Func, perm []int, ids []uint32, x arrow.Array) (arrow.Ar
 	overflow := rberr.New(rberr.Data, "%s overflows int64", f.Fn)
 	isMax := f.Fn == "cum_max" || f.Fn == "rolling_max"
 	better := func(a, b float64) bool { // a replaces b as the rolling min / max (NaN propagates, as Polars')
+		if f.NaNGreatest {
+			return isMax && floatLess(b, a) || !isMax && floatLess(a, b)
+		}
 		if isMax {
 			return a > b || a != a
 		}

@@ -33,6 +33,9 @@ type Func struct {
 	KeyDesc, KeyNullsLast []bool
 	N                     int64
 	MinRows               int64
+	// NaNGreatest (rolling_min / rolling_max): NaN orders above every number, as SQL's MIN
+	// and MAX over a ROWS frame (DuckDB's), instead of propagating (Polars').
+	NaNGreatest bool
 	Method                string // rank
 	RankDesc              bool
 	Agg                   *agg.Spec
@@ -328,6 +331,7 @@ func Compile(s *expr.CompileScope, e *plan.Expr) (Func, error) {
 		if f.MinRows, err = optInt(opts, "min_samples", f.N); err != nil || f.MinRows < 0 {
 			return fail(rberr.Plan, "%s: min_samples must be a non-negative integer, got %v", f.Fn, opts["min_samples"])
 		}
+		f.NaNGreatest = opts["nan_greatest"] == true
 	}
 	return f, nil
 }
