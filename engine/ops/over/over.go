@@ -36,10 +36,10 @@ type Func struct {
 	// NaNGreatest (rolling_min / rolling_max): NaN orders above every number, as SQL's MIN
 	// and MAX over a ROWS frame (DuckDB's), instead of propagating (Polars').
 	NaNGreatest bool
-	Method                string // rank
-	RankDesc              bool
-	Agg                   *agg.Spec
-	OutType               arrow.DataType
+	Method      string // rank
+	RankDesc    bool
+	Agg         *agg.Spec
+	OutType     arrow.DataType
 	// Frame (Fn "frame"): an aggregation over a frame of preceding rows (rows=) or order
 	// values (range=); OrderCol: the one order_by column's name ("" for an expression).
 	Frame    *FrameSpec
