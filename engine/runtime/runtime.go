@@ -445,6 +445,10 @@ func (t *task) loop(tc *TaskCtx) error {
 	}
 	current := int64(math.MinInt64)
 	ended := 0
+	// Every upstream subtask broadcasts a source's split count (MsgSourceDone); passed on
+	// once, not once per input: else each stage of nested unions multiplied the copies by
+	// its parallelism (2^20 of them through 20 unions at parallelism 2).
+	sourcesDone := map[uint64]bool{}
 	var tick <-chan time.Time
 	for _, op := range t.chain {
 		if tk, ok := op.(ticker); ok && tk.TickInterval() > 0 {
@@ -628,6 +632,12 @@ func (t *task) loop(tc *TaskCtx) error {
 		default:
 			if m.Kind == MsgBatch {
 				idle[m.ch] = false
+			}
+			if m.Kind == MsgSourceDone {
+				if sourcesDone[m.Seq.Source] {
+					continue
+				}
+				sourcesDone[m.Seq.Source] = true
 			}
 			if err := t.head.Emit(m); err != nil {
 				return err
