@@ -55,6 +55,12 @@ func (g *Grouper) directFor(vals []int64) bool {
 	if n > 0 {
 		klo, khi := g.keyRange()
 		base, end = min(base, klo), max(end, khi+1)
+		// Groups of hashed batches (with nulls) were not held to the bounds above: keys
+		// this far apart will not fit, and end - base would overflow.
+		if base <= -1<<62 || end >= 1<<62 {
+			g.noDirect, g.direct = true, nil
+			return false
+		}
 	}
 	need := end - base
 	if need > maxDirect {

@@ -3,6 +3,7 @@ package keyed_test
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/rand"
 	"testing"
 
@@ -517,4 +518,48 @@ func TestGrouperDirectSpansAgainstMap(t *testing.T) {
 	defer fresh.Release()
 	fresh.Free()
 	run(t, fresh, []step{{"after Free", 0, 800, false, true}, {"more", 0, 900, false, true}})
+}
+
+// A hashed batch (it has a null) with a key near the int64 minimum, then batches whose
+// keys are grouped directly and widen the span: the span needed from the groups' keys
+// would overflow, so the grouper hashes from then on, and every key keeps its group (the
+// span's index overflowed: a panic, index out of range).
+func TestGrouperDirectSpanWithExtremeHashedKeys(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	ctx := expr.NewEvalCtx(context.Background(), mem).Ctx
+	g := keyed.NewGrouper([]arrow.DataType{arrow.PrimitiveTypes.Int64})
+	defer g.Release()
+	want := map[string]uint32{}
+	for _, keys := range [][]*int64{
+		{ptr(math.MinInt64), nil, ptr(math.MinInt64 + 3)},
+		ints(0, 100), ints(200, 300), ints(-50, 350), {ptr(math.MaxInt64), ptr(7)},
+	} {
+		b := array.NewInt64Builder(mem)
+		for _, k := range keys {
+			if k == nil {
+				b.AppendNull()
+			} else {
+				b.Append(*k)
+			}
+		}
+		col := b.NewArray()
+		b.Release()
+		ids := make([]uint32, col.Len())
+		if err := g.Consume(ctx, []arrow.Array{col}, ids); err != nil {
+			t.Fatal(err)
+		}
+		checkConsumed(t, "extreme keys", want, ids, func(row int) string { return col.ValueStr(row) })
+		col.Release()
+	}
+}
+
+func ptr(v int64) *int64 { return &v }
+
+func ints(lo, hi int64) []*int64 {
+	var out []*int64
+	for v := lo; v < hi; v++ {
+		out = append(out, ptr(v))
+	}
+	return out
 }
