@@ -440,3 +440,14 @@ def test_strip_chars_of_unicode_whitespace_against_polars():
         got = rb.from_arrow(t).select(getattr(col("s").str, fn)().alias("o")).collect()["o"].to_pylist()
         want = pl.from_arrow(t).select(getattr(pl.col("s").str, fn)().alias("o"))["o"].to_list()
         assert got == want, fn
+
+
+def test_two_integer_literals_take_the_narrower_type_on_either_side_as_polars():
+    t = rb.from_arrow(pa.table({"x": [1]}))
+    for ours, theirs in [(1 + rb.lit(7, rb.Int8), pl.lit(1) + pl.lit(7, pl.Int8)),
+                         (rb.lit(7, rb.Int8) + 1, pl.lit(7, pl.Int8) + 1),
+                         (2 * rb.lit(3, rb.UInt16), 2 * pl.lit(3, pl.UInt16))]:
+        got = t.select(ours.alias("o")).collect()
+        want = pl.select(theirs.alias("o"))
+        assert got.schema.field("o").type == want.to_arrow().schema.field("o").type, ours
+        assert got["o"].to_pylist() == want["o"].to_list()

@@ -10,7 +10,8 @@ package expr
 //
 // Arithmetic (+, -, *, //, %) on two integers of the same type keeps the type; two
 // unsigned types give uint64; other mixes give int64 — except that an integer literal takes
-// the type of the other side when its value fits (so col(u64) + 1 stays uint64). Integer
+// the type of the other side when its value fits (so col(u64) + 1 stays uint64; of two
+// literals that fit each other's type, the narrower type is taken). Integer
 // arithmetic is checked: a result outside the type is a DataError naming the expression,
 // never a wrapped value. Any float operand makes float64 (float32 if both are float32);
 // decimals follow decimal.go.
@@ -85,10 +86,21 @@ func literalFits(neg bool, mag uint64, t arrow.DataType) bool {
 func arithSupertype(a, b Expr) arrow.DataType {
 	ta, tb := a.Type(), b.Type()
 	if IsInteger(ta) && IsInteger(tb) && !arrow.TypeEqual(ta, tb) {
-		if neg, mag, ok := intLiteral(b); ok && literalFits(neg, mag, ta) {
+		negB, magB, okB := intLiteral(b)
+		negA, magA, okA := intLiteral(a)
+		bFits, aFits := okB && literalFits(negB, magB, ta), okA && literalFits(negA, magA, tb)
+		switch {
+		case bFits && aFits:
+			// Two literals, each held by the other's type: the narrower type, whichever
+			// side it is on (lit(1) + lit(7, int8) is int8, as lit(7, int8) + 1).
+			wa, wb := ta.(arrow.FixedWidthDataType).BitWidth(), tb.(arrow.FixedWidthDataType).BitWidth()
+			if wa < wb || wa == wb && IsSigned(ta) {
+				return ta
+			}
+			return tb
+		case bFits:
 			return ta
-		}
-		if neg, mag, ok := intLiteral(a); ok && literalFits(neg, mag, tb) {
+		case aFits:
 			return tb
 		}
 	}
