@@ -585,7 +585,13 @@ func (t *task) loop(tc *TaskCtx) error {
 		case msgEnd:
 			ended++
 			t.ins[m.ch].ended = true
-			wms[m.ch] = WatermarkMax
+			if !tc.Job.stopNoDrain.Load() {
+				wms[m.ch] = WatermarkMax
+			}
+			// else a stop without drain ends the input where the savepoint was taken: its
+			// watermark stays, or the other inputs' would move event time on and fire
+			// windows and timers that the savepoint holds as pending (the restored job
+			// fires them again).
 			idle[m.ch] = false
 			if err := t.onInputEnded(tc); err != nil {
 				return err
