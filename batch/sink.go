@@ -519,12 +519,22 @@ func (w *FileWriter) openNext() error {
 		w.cur.enc = newTextEncoder(f, w.schema, *w.text)
 		return nil
 	}
-	w.cur.enc = &parquetEncoder{fw: w, w: parquet.NewGenericWriter[any](f, w.pschema,
+	opts := []parquet.WriterOption{
+		w.pschema,
 		parquet.Compression(&parquet.Snappy),
 		parquet.DictionaryMaxBytes(dictionaryMaxBytes),
 		parquet.CreatedBy("riverbed", "", ""),
 		parquet.KeyValueMetadata(arrowSchemaKey, w.arrowSchema),
-	)}
+	}
+	for _, f := range w.schema.Fields() {
+		if f.Type.ID() == arrow.DECIMAL128 {
+			// The writer orders fixed-length decimals as unsigned bytes (min 1.00, max
+			// -5.00 for -5.00, 1.00, 3.00), and readers that prune row groups by those
+			// bounds skip rows that match: no bounds rather than wrong ones.
+			opts = append(opts, parquet.SkipPageBounds(f.Name), parquet.SkipPageStatistics(f.Name))
+		}
+	}
+	w.cur.enc = &parquetEncoder{fw: w, w: parquet.NewGenericWriter[any](f, opts...)}
 	return nil
 }
 
