@@ -102,6 +102,9 @@ func fingerprint(outs []*lnode, ids map[*lnode]string) string {
 			continue
 		}
 		if def := logicalOps[n.op]; def != nil && def.stateful {
+			if c, ok := n.impl.(stateConfigurer); ok {
+				id += "{" + c.stateConfig(n) + "}"
+			}
 			ops = append(ops, id)
 		}
 	}
@@ -142,22 +145,32 @@ func fingerprintDiff(was, now string) string {
 			diffs = append(diffs, fmt.Sprintf("source %q (%s) is new", id, d))
 		}
 	}
-	in := func(l []string, x string) bool {
-		for _, y := range l {
-			if x == y {
-				return true
-			}
+	// An operator's entry is its id, then {its state's configuration} if it has one.
+	split := func(o string) (id, cfg string) {
+		if i := strings.IndexByte(o, '{'); i > 0 && strings.HasSuffix(o, "}") {
+			return o[:i], o[i+1 : len(o)-1]
 		}
-		return false
+		return o, ""
 	}
+	cfgs := map[string]string{}
+	for _, o := range no {
+		id, cfg := split(o)
+		cfgs[id] = cfg
+	}
+	old := map[string]bool{}
 	for _, o := range wo {
-		if !in(no, o) {
-			diffs = append(diffs, fmt.Sprintf("stateful operator %q is not in this plan", o))
+		id, cfg := split(o)
+		old[id] = true
+		switch now, ok := cfgs[id]; {
+		case !ok:
+			diffs = append(diffs, fmt.Sprintf("stateful operator %q is not in this plan", id))
+		case now != cfg:
+			diffs = append(diffs, fmt.Sprintf("stateful operator %q was a %s and is now a %s", id, cfg, now))
 		}
 	}
 	for _, o := range no {
-		if !in(wo, o) {
-			diffs = append(diffs, fmt.Sprintf("stateful operator %q is new", o))
+		if id, _ := split(o); !old[id] {
+			diffs = append(diffs, fmt.Sprintf("stateful operator %q is new", id))
 		}
 	}
 	sort.Strings(diffs)
@@ -165,6 +178,14 @@ func fingerprintDiff(was, now string) string {
 		return "the plans differ"
 	}
 	return strings.Join(diffs, "; ")
+}
+
+// stateConfigurer is implemented by the stateful operators whose state means something
+// only under their configuration (a window's size: the state of 5-second windows restored
+// into 10-second ones would give both): the fingerprint holds it, so that a restore into
+// another configuration is refused.
+type stateConfigurer interface {
+	stateConfig(n *lnode) string
 }
 
 // checkpointChecker is implemented by the operators that can refuse checkpoints.

@@ -127,6 +127,9 @@ func (o *windowAggOp) explain(*lnode) (detail string) {
 // "sliding window of 10s every 2s ...", "session window with gap 5s ...", "cumulate window
 // of 1h in steps of 10m ...", with its offset and its time (event time of a column, or
 // processing time).
+// stateConfig implements stateConfigurer.
+func (o *windowAggOp) stateConfig(*lnode) string { return o.windowText() }
+
 func (o *windowAggOp) windowText() string {
 	d := o.Window
 	dur := func(s string) string {

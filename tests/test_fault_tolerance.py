@@ -345,3 +345,29 @@ def test_stop_with_savepoint_of_two_sources_at_different_event_times(tmp_path, s
     after = build(False).collect(restore=sp)
     assert after.num_rows > 0, "the job ended before the stop: the test did not interrupt it"
     assert pairs(before) + pairs(after) == ref
+
+
+def test_restore_into_another_window_size_is_refused(tmp_path):
+    # The state of 5-second windows restored into 10-second ones gave windows of both sizes.
+    import datetime as dt
+    t0 = dt.datetime(2026, 1, 1)
+    t = pa.table({"k": [i % 3 for i in range(600)],
+                  "ts": [t0 + dt.timedelta(milliseconds=100 * i) for i in range(600)]})
+
+    def counts(size: str, paced: bool = False) -> rb.Stream:
+        src = rb.Environment(parallelism=1, batch_size=20, runtime_mode="streaming").from_arrow(t, event_time="ts")
+        if paced:
+            src = src.map_batches(lambda b: (time.sleep(0.01), b)[1])
+        return src.key_by("k").window(rb.tumbling(size)).agg(rb.count().alias("n"))
+
+    job = counts("5s", paced=True).start()
+    while job.status == "running" and not list(job.results(timeout=0.05)):
+        pass
+    sp = tmp_path / "sp"
+    job.stop(savepoint=sp)
+    list(job.results())
+    changed = r'was a tumbling window of 5s on "ts" and is now a tumbling window of 10s'
+    with pytest.raises(rb.RiverbedError, match=changed):
+        counts("10s").collect(restore=sp)
+    # The same window restores.
+    assert counts("5s").collect(restore=sp).num_rows > 0
