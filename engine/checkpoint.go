@@ -164,6 +164,8 @@ func fingerprintDiff(was, now string) string {
 		switch now, ok := cfgs[id]; {
 		case !ok:
 			diffs = append(diffs, fmt.Sprintf("stateful operator %q is not in this plan", id))
+		case now != cfg && cfg == "":
+			diffs = append(diffs, fmt.Sprintf("stateful operator %q is now a %s, which its checkpoint does not record", id, now))
 		case now != cfg:
 			diffs = append(diffs, fmt.Sprintf("stateful operator %q was a %s and is now a %s", id, cfg, now))
 		}
