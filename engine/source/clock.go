@@ -123,6 +123,24 @@ func (c *Clock) observe(lane int, rec arrow.RecordBatch) int64 {
 	return c.lowest()
 }
 
+// runningOf is the largest event time lane has read (math.MinInt64: none).
+func (c *Clock) runningOf(lane int) int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.running[lane]
+}
+
+// prime starts lane from event time maxTs, the largest it had read at a checkpoint.
+func (c *Clock) prime(lane int, maxTs int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.stamp {
+		return
+	}
+	c.running[lane] = max(c.running[lane], maxTs)
+	c.low[lane] = max(c.low[lane], c.wmOf(c.running[lane]))
+}
+
 // splitDone notes the end of a split and returns the source's watermark.
 func (c *Clock) splitDone(sp Split) int64 {
 	c.mu.Lock()

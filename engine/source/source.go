@@ -26,6 +26,11 @@ type Position struct {
 	Split int64
 	Chunk int64
 	Row   int64
+	// EventMax (with HasEventMax) is the largest event time (µs) the split's watermark
+	// lane had read at this position, recorded in checkpoints: a restored lane starts
+	// from it, so that rows late before the checkpoint are late after the restore too.
+	EventMax    int64
+	HasEventMax bool
 }
 
 // Split is one unit of a source's work, as its enumerator hands it out.
@@ -256,6 +261,16 @@ reading:
 			releaseSplit(sp)
 			continue // read completely before the checkpoint the job restored
 		}
+		if clock != nil {
+			// A restored split (or an Arrow input's next one) resumes its lane's event
+			// time where the checkpoint left it.
+			for _, p := range []Position{sp.From, from} {
+				if p.HasEventMax {
+					clock.prime(sp.Lane, p.EventMax)
+				}
+			}
+			from.HasEventMax = false
+		}
 		count = sp.Index + 1
 		if sp.Pruned {
 			job.Counters.RowsRead.Add(sp.Rows)
@@ -267,7 +282,7 @@ reading:
 				return failed(err)
 			}
 			for {
-				if stop, err := barrier(&splitPos{sp.Index, r.Position()}); err != nil || stop {
+				if stop, err := barrier(&splitPos{sp.Index, withEventMax(r.Position(), clock, sp.Lane)}); err != nil || stop {
 					r.Close()
 					if err != nil {
 						return failed(err)
@@ -279,7 +294,7 @@ reading:
 					break
 				}
 				if errors.Is(err, ErrStopped) {
-					stopped, cur = true, &splitPos{sp.Index, r.Position()}
+					stopped, cur = true, &splitPos{sp.Index, withEventMax(r.Position(), clock, sp.Lane)}
 					r.Close()
 					break reading
 				}
@@ -305,7 +320,7 @@ reading:
 					return err
 				}
 			}
-			p := r.Position()
+			p := withEventMax(r.Position(), clock, sp.Lane)
 			nextPos = &p
 			r.Close()
 		}
@@ -427,4 +442,14 @@ func (p *pump) next(rc *ReadCtx, idle time.Duration, out runtime.Emitter) (Split
 			return Split{}, false, rc.Ctx.Err()
 		}
 	}
+}
+
+// withEventMax is p with the largest event time read so far in lane of clock (nil: none).
+func withEventMax(p Position, clock *Clock, lane int) Position {
+	if clock != nil && clock.stamp {
+		if m := clock.runningOf(lane); m != math.MinInt64 {
+			p.EventMax, p.HasEventMax = m, true
+		}
+	}
+	return p
 }
