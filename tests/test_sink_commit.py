@@ -248,3 +248,12 @@ def test_the_output_directory_is_what_reading_it_reads(tmp_path):
     with pytest.raises(rb.DataError, match="outside its directory"):
         rb.from_pydict({"id": [1]}).write_parquet(bad, mode="append")
     assert (tmp_path / "victim.parquet").exists()
+
+
+@pytest.mark.parametrize("method", ["write_parquet", "write_csv", "write_ndjson"])
+def test_an_output_path_that_is_a_file_is_named(tmp_path, method):
+    f = tmp_path / "afile.parquet"
+    f.write_text("x")
+    with pytest.raises(rb.InvalidArgumentError, match="is a file; the output path names a directory"):
+        getattr(rb.from_pydict({"a": [1]}), method)(f)
+    assert f.read_text() == "x"

@@ -2,6 +2,7 @@ package sink
 
 import (
 	"fmt"
+	"os"
 	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -107,6 +108,9 @@ func CheckOutputDir(op, dir, mode string, schema *arrow.Schema) ([]string, bool,
 		files = batch.NDJSONFiles
 	}
 	kind := files.Name
+	if st, err := os.Stat(dir); err == nil && !st.IsDir() {
+		return nil, false, rberr.New(rberr.InvalidArgument, "%s: %q is a file; the output path names a directory, which the written files go into", op, dir)
+	}
 	if err := batch.RecoverCommits(dir); err != nil {
 		return nil, false, rberr.Wrap(rberr.KindOf(err), err, "%s: cannot complete an interrupted commit in %q", op, dir)
 	}
