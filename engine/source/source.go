@@ -184,11 +184,12 @@ func Run(tc *runtime.TaskCtx, out runtime.Emitter, ordinal int, src Source, subt
 		}
 		return err
 	}
-	// Checkpoint barriers are injected between batches: the split being read (if any) is
-	// recorded at its reader's position, with where the next split starts.
+	// Checkpoint barriers are injected between batches: the split being read (if any, at
+	// gives it: asked only when a barrier comes) is recorded at its reader's position, with
+	// where the next split starts.
 	var lastBarrier uint64
 	var nextPos *Position
-	barrier := func(cur *splitPos) (stop bool, err error) {
+	barrier := func(at func() *splitPos) (stop bool, err error) {
 		b, ok := tc.PollBarrier()
 		if !ok {
 			return false, nil
@@ -202,6 +203,10 @@ func Run(tc *runtime.TaskCtx, out runtime.Emitter, ordinal int, src Source, subt
 				return false, err
 			}
 		} else {
+			var cur *splitPos
+			if at != nil {
+				cur = at()
+			}
 			tr.atBarrier(b.ID, cur, nextPos)
 		}
 		lastBarrier = b.ID
@@ -282,7 +287,8 @@ reading:
 				return failed(err)
 			}
 			for {
-				if stop, err := barrier(&splitPos{sp.Index, withEventMax(r.Position(), clock, sp.Lane)}); err != nil || stop {
+				at := func() *splitPos { return &splitPos{sp.Index, withEventMax(r.Position(), clock, sp.Lane)} }
+				if stop, err := barrier(at); err != nil || stop {
 					r.Close()
 					if err != nil {
 						return failed(err)
@@ -344,7 +350,7 @@ reading:
 		// A barrier that came meanwhile goes out at the stop (its checkpoint is then
 		// complete as to this subtask); later checkpoints, a drained stop's final one
 		// among them, resume the subtask where it stopped.
-		if _, err := barrier(cur); err != nil {
+		if _, err := barrier(func() *splitPos { return cur }); err != nil {
 			return failed(err)
 		}
 		if tr.ss == nil {

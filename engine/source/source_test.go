@@ -221,10 +221,12 @@ func TestArrowTableReadsFromAPosition(t *testing.T) {
 	}
 }
 
-// Positions round-trip through their checkpoint bytes; a cut or extended encoding is an
-// error, never a wrong position.
+// Positions round-trip through their checkpoint bytes, with and without their lane's
+// event time (version 2 and version 1); a cut or extended encoding is an error, never a
+// wrong position.
 func TestPositionBytes(t *testing.T) {
-	for _, p := range []Position{{}, {Split: 3, Row: 434}, {Split: 1 << 40, Chunk: 7, Row: 1<<62 + 5}} {
+	for _, p := range []Position{{}, {Split: 3, Row: 434}, {Split: 1 << 40, Chunk: 7, Row: 1<<62 + 5},
+		{Split: 1, Row: 7, EventMax: -5_000_000, HasEventMax: true}, {Split: 4, HasEventMax: true}} {
 		b, err := p.MarshalBinary()
 		if err != nil {
 			t.Fatal(err)
