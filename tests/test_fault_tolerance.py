@@ -69,6 +69,18 @@ def read_results_until(job: rb.Job, stop: threading.Event, out: list[pa.RecordBa
     return t
 
 
+def stop_with_savepoint_after(stream: rb.Stream, rows: int, path) -> pa.Table:
+    """Starts stream, reads until it has given rows rows (or has ended), stops it with a
+    savepoint at path, and returns every row it gave."""
+    job = stream.start()
+    got: list[pa.RecordBatch] = []
+    while sum(b.num_rows for b in got) < rows and job.status == "running":
+        got.extend(job.results(timeout=0.05))
+    job.stop(savepoint=path)
+    got.extend(job.results())
+    return pa.Table.from_batches(got, schema=job.schema)
+
+
 @pytest.mark.parametrize("p_before,p_after", [(2, 3), (3, 1)])
 def test_stop_with_savepoint_and_restore_at_other_parallelism(tmp_path, p_before, p_after):
     full = uninterrupted()
@@ -334,14 +346,8 @@ def test_stop_with_savepoint_of_two_sources_at_different_event_times(tmp_path, s
     ref = collections.Counter((i, j) for i in range(n) for j in range(n)
                               if i % 10 == j % 10 and (20 * i) // 5000 == (40 * j + 7) // 5000)
     assert pairs(build(False).collect()) == ref
-    job = build(True).start()
-    got: list[pa.RecordBatch] = []
-    while sum(b.num_rows for b in got) < stop_after_rows and job.status == "running":
-        got.extend(job.results(timeout=0.05))
     sp = tmp_path / "sp"
-    job.stop(savepoint=sp)
-    got.extend(job.results())
-    before = pa.Table.from_batches(got, schema=job.schema)
+    before = stop_with_savepoint_after(build(True), stop_after_rows, sp)
     after = build(False).collect(restore=sp)
     assert after.num_rows > 0, "the job ended before the stop: the test did not interrupt it"
     assert pairs(before) + pairs(after) == ref
@@ -360,12 +366,8 @@ def test_restore_into_another_window_size_is_refused(tmp_path):
             src = src.map_batches(lambda b: (time.sleep(0.01), b)[1])
         return src.key_by("k").window(rb.tumbling(size)).agg(rb.count().alias("n"))
 
-    job = counts("5s", paced=True).start()
-    while job.status == "running" and not list(job.results(timeout=0.05)):
-        pass
     sp = tmp_path / "sp"
-    job.stop(savepoint=sp)
-    list(job.results())
+    stop_with_savepoint_after(counts("5s", paced=True), 1, sp)
     changed = r'was a tumbling window of 5s on "ts" and is now a tumbling window of 10s'
     with pytest.raises(rb.RiverbedError, match=changed):
         counts("10s").collect(restore=sp)
@@ -398,14 +400,8 @@ def test_rows_late_before_a_savepoint_stay_late_after_the_restore(tmp_path, stop
     rows = lambda tb: collections.Counter(zip(*[tb[c].to_pylist() for c in ("k", "window_start", "n")]))  # noqa: E731
     with pytest.warns(rb.LateRowsWarning):
         full = build(False).collect()
-    job = build(True).start()
-    got: list[pa.RecordBatch] = []
-    while sum(b.num_rows for b in got) < stop_after_rows and job.status == "running":
-        got.extend(job.results(timeout=0.05))
     sp = tmp_path / "sp"
-    job.stop(savepoint=sp)
-    got.extend(job.results())
-    before = pa.Table.from_batches(got, schema=job.schema)
+    before = stop_with_savepoint_after(build(True), stop_after_rows, sp)
     with pytest.warns(rb.LateRowsWarning):
         after = build(False).collect(restore=sp)
     assert after.num_rows > 0, "the job ended before the stop: the test did not interrupt it"
