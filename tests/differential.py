@@ -242,15 +242,26 @@ def _u(*es: TE, extra: str | None = None) -> frozenset:
     return s | {extra} if extra else s
 
 
+def null_constant(e: TE) -> bool:
+    """Whether e is a null literal (typed or not) or a cast of one."""
+    return e.sql == "NULL" or e.sql.startswith("CAST(NULL AS ")
+
+
 def arith_supertype(a: TE, b: TE) -> str:
     """arithSupertype of engine/expr/numeric.go: an integer literal takes the other operand's
     integer type when its value fits."""
     if is_int(a.kind) and is_int(b.kind) and a.kind != b.kind:
         lo, hi = int_range(a.kind)
-        if b.int_lit is not None and lo <= b.int_lit <= hi:
-            return a.kind
+        b_fits = b.int_lit is not None and lo <= b.int_lit <= hi
         lo, hi = int_range(b.kind)
-        if a.int_lit is not None and lo <= a.int_lit <= hi:
+        a_fits = a.int_lit is not None and lo <= a.int_lit <= hi
+        if a_fits and b_fits:
+            # two literals, each held by the other's type: the narrower (signed at one width)
+            wa, wb = int(a.kind.lstrip("uint")), int(b.kind.lstrip("uint"))
+            return a.kind if wa < wb or (wa == wb and a.kind.startswith("int")) else b.kind
+        if b_fits:
+            return a.kind
+        if a_fits:
             return b.kind
     return supertype(a.kind, b.kind)
 
@@ -292,7 +303,13 @@ def arith(op: str, a: TE, b: TE) -> TE:
             inner = f"{r} + (CASE WHEN {fix} THEN {hy} ELSE 0 END)"
             extra = "mod"
         sql = f"(CASE WHEN {hy} = 0 THEN NULL ELSE CAST({inner} AS {st}) END)"
-    return TE(rbe, sql, t, _u(a, b, extra=extra))
+    ops = _u(a, b, extra=extra)
+    if extra == "overflow" and (null_constant(a) or null_constant(b)):
+        # DuckDB's binder folds arithmetic on a NULL constant to NULL without evaluating
+        # the other operand (optimizer off or not); the engine evaluates it, and raises if
+        # it overflows.
+        ops |= {"null_masks_overflow"}
+    return TE(rbe, sql, t, ops)
 
 
 def neg(a: TE) -> TE:
