@@ -19,12 +19,14 @@ type Table struct {
 	keyTypes []arrow.DataType
 	aggs     []Spec
 	groups   *keyed.Grouper
-	Accs     []accumulator
+	accs     []accumulator // read through Accs(), which unpacks the row layout
+	slab     *slab         // the row layout of the accumulators' states (rowlayout.go), or nil
 	ids      []uint32
 	// opCol is the op column of an updating input (NewRetractTable), left out of the row
 	// hashes first and last keep; rowKeyed: some accumulator keeps them.
 	opCol    int
 	rowKeyed bool
+	noSlab   bool // never the row layout
 }
 
 func NewTable(name string, keys []expr.Expr, keyTypes []arrow.DataType, aggs []Spec) *Table {
@@ -36,8 +38,9 @@ func NewTable(name string, keys []expr.Expr, keyTypes []arrow.DataType, aggs []S
 func NewTableSized(name string, keys []expr.Expr, keyTypes []arrow.DataType, aggs []Spec, groups int) *Table {
 	h := &Table{name: name, keys: keys, keyTypes: keyTypes, aggs: aggs, groups: keyed.NewGrouperSized(keyTypes, groups)}
 	for _, a := range aggs {
-		h.Accs = append(h.Accs, newAccumulator(a))
+		h.accs = append(h.accs, newAccumulator(a))
 	}
+	h.slab = newSlab(h.accs)
 	return h
 }
 
@@ -47,10 +50,11 @@ func NewTableSized(name string, keys []expr.Expr, keyTypes []arrow.DataType, agg
 func NewRetractTable(name string, keys []expr.Expr, keyTypes []arrow.DataType, aggs []Spec, opCol int) *Table {
 	h := NewTable(name, keys, keyTypes, aggs)
 	h.opCol = opCol
+	h.slab, h.noSlab = nil, true // the states of an updating input are taken back (retract.go)
 	for i, a := range aggs {
 		if retractPicks[a.Fn] && a.Arg != nil {
 			r := newRetractPick(a)
-			h.Accs[i] = r
+			h.accs[i] = r
 			h.rowKeyed = h.rowKeyed || r.ordered()
 		}
 	}
@@ -72,7 +76,7 @@ func (h *Table) setRows(rec arrow.RecordBatch) {
 	}
 	hashes := make([]uint64, rec.NumRows())
 	expr.HashColumns(cols, hashes)
-	for _, a := range h.Accs {
+	for _, a := range h.accs {
 		if r, ok := a.(*retractPickAcc); ok && r.ordered() {
 			r.rows = hashes
 		}
@@ -121,6 +125,9 @@ func (h *Table) Update(ec *expr.EvalCtx, rec arrow.RecordBatch, ids []uint32, se
 	if m := maxGid(ids); m > ng {
 		ng = m
 	}
+	if h.slab != nil {
+		return h.updateSlab(ec, rec, ids, ng)
+	}
 	for i, a := range h.aggs {
 		var col arrow.Array
 		if a.Arg != nil {
@@ -130,14 +137,14 @@ func (h *Table) Update(ec *expr.EvalCtx, rec arrow.RecordBatch, ids []uint32, se
 			}
 		}
 		var err error
-		if pa, ok := h.Accs[i].(pairAccumulator); ok {
+		if pa, ok := h.accs[i].(pairAccumulator); ok {
 			var by arrow.Array
 			if by, err = evalColumn(ec, a.By, rec); err == nil {
 				err = pa.updatePair(ec, ids, ng, col, by, seq)
 				by.Release()
 			}
 		} else {
-			err = h.Accs[i].update(ec, ids, ng, col, seq)
+			err = h.accs[i].update(ec, ids, ng, col, seq)
 		}
 		if col != nil {
 			col.Release()
@@ -147,6 +154,41 @@ func (h *Table) Update(ec *expr.EvalCtx, rec arrow.RecordBatch, ids []uint32, se
 		}
 	}
 	return nil
+}
+
+// updateSlab is Update into the row layout.
+func (h *Table) updateSlab(ec *expr.EvalCtx, rec arrow.RecordBatch, ids []uint32, ng int) error {
+	cols := make([]arrow.Array, len(h.aggs))
+	defer func() {
+		for _, c := range cols {
+			if c != nil {
+				c.Release()
+			}
+		}
+	}()
+	for i, a := range h.aggs {
+		if a.Arg != nil {
+			c, err := evalColumn(ec, a.Arg, rec)
+			if err != nil {
+				return rberr.Wrap(rberr.KindOf(err), err, "%s", h.name)
+			}
+			cols[i] = c
+		}
+	}
+	if i, err := h.slab.update(ec, ids, ng, cols); err != nil {
+		return rberr.Wrap(rberr.KindOf(err), err, "%s: %s", h.name, h.aggs[i].Name)
+	}
+	return nil
+}
+
+// Accs returns the table's accumulators, their states in their own arrays: a table in
+// the row layout moves them there first, and goes on without it.
+func (h *Table) Accs() []accumulator {
+	if h.slab != nil {
+		h.slab.unpack()
+		h.slab = nil
+	}
+	return h.accs
 }
 
 // evalColumn evaluates e over rec as an array of rec's length.
@@ -176,8 +218,8 @@ func (h *Table) AggColumns(mem memory.Allocator, gids []uint32) ([]arrow.Array, 
 	if gids == nil {
 		gids = allGroups(h.NumGroups())
 	}
-	cols := make([]arrow.Array, 0, len(h.Accs))
-	for _, a := range h.Accs {
+	cols := make([]arrow.Array, 0, len(h.Accs()))
+	for _, a := range h.Accs() {
 		c, err := a.result(mem, gids)
 		if err != nil {
 			runtime.ReleaseAll(cols)
@@ -191,7 +233,7 @@ func (h *Table) AggColumns(mem memory.Allocator, gids []uint32) ([]arrow.Array, 
 // AggColumn returns the result of aggregation i for groups gids (one row per entry,
 // groups may repeat).
 func (h *Table) AggColumn(mem memory.Allocator, i int, gids []uint32) (arrow.Array, error) {
-	return h.Accs[i].result(mem, gids)
+	return h.Accs()[i].result(mem, gids)
 }
 
 // Release frees the table's memory (its hash table goes to the grouper's pool).
@@ -207,6 +249,14 @@ func (h *Table) Release() {
 func (h *Table) Reset() {
 	h.groups.Reset()
 	for i, a := range h.aggs {
-		h.Accs[i] = newAccumulator(a)
+		h.accs[i] = newAccumulator(a)
+	}
+	old := h.slab
+	if h.slab = newSlab(h.accs); h.slab != nil && old != nil && !h.noSlab {
+		old.reset()
+		h.slab.w = old.w
+	}
+	if h.noSlab {
+		h.slab = nil
 	}
 }

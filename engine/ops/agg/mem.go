@@ -135,7 +135,10 @@ var (
 // walks every group; see VariableSize.
 func (h *Table) MemBytes() int64 {
 	n := h.groups.MemBytes() + capBytes(h.ids)
-	for _, a := range h.Accs {
+	if h.slab != nil {
+		n += h.slab.memBytes()
+	}
+	for _, a := range h.accs { // in the row layout, their arrays are empty
 		if s, ok := a.(memSizer); ok {
 			n += s.memBytes()
 		} else {
@@ -148,7 +151,7 @@ func (h *Table) MemBytes() int64 {
 // VariableSize reports whether MemBytes walks the groups (some accumulator keeps values
 // out of line): then it is for now and then, not for every batch.
 func (h *Table) VariableSize() bool {
-	for _, a := range h.Accs {
+	for _, a := range h.accs {
 		if s, ok := a.(memSizer); !ok || s.variable() {
 			return true
 		}

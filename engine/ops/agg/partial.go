@@ -103,7 +103,7 @@ func (h *Table) PartialColumns(mem memory.Allocator, gids []uint32) ([]arrow.Arr
 	}
 	var cols []arrow.Array
 	var buf []byte
-	for i, acc := range h.Accs {
+	for i, acc := range h.Accs() {
 		if t := typed(acc); t != nil {
 			cols = append(cols, t.savePartial(mem, gids)...)
 			continue
@@ -197,7 +197,21 @@ func (h *Table) MergePartial(ec *expr.EvalCtx, rec arrow.RecordBatch) error {
 	}
 	ng := h.groups.NumGroups()
 	c := nk
-	for i, acc := range h.Accs {
+	if h.slab != nil {
+		for i := range h.slab.slots {
+			sl := &h.slab.slots[i]
+			k := len(typed(sl.acc).partialTypes())
+			if c+k > len(cols)-1 {
+				return rberr.New(rberr.Internal, "%s: a batch of partial states with too few columns", h.name)
+			}
+			if err := h.slab.mergePartial(sl, cols[c:c+k], h.ids, ng); err != nil {
+				return rberr.Wrap(rberr.KindOf(err), err, "%s: %s", h.name, h.aggs[i].Name)
+			}
+			c += k
+		}
+		return nil
+	}
+	for i, acc := range h.Accs() {
 		var err error
 		if t := typed(acc); t != nil {
 			k := len(t.partialTypes())

@@ -79,15 +79,17 @@ func TestPicksWithNullsAndMerges(t *testing.T) {
 		}
 		rec.Release()
 	}
-	// 9 bytes a group each, at most twice that while growing, the ids of a batch and the
-	// grouper's own (keeping input positions, as first and last do, would be 2*37 alone).
-	if per := float64(minmax.MemBytes()) / groups; per > 2*2*9+float64(4*rows)/groups+16 {
+	// 16 bytes a group each (in the row layout, the two values and a word of flags,
+	// padded to four words), at most twice that while growing, the ids of a batch and
+	// the grouper's own (keeping input positions, as first and last do, would be 2*37
+	// alone).
+	if per := float64(minmax.MemBytes()) / groups; per > 2*2*16+float64(4*rows)/groups+16 {
 		t.Errorf("min and max hold %.1f bytes a group", per)
 	}
 	// Merge group g+1 into g for every even g: first from the earlier, last from the
 	// later group (their rows interleave, so compare with the merged reference).
 	for g := 0; g+1 < groups; g += 2 {
-		for _, a := range tab.Accs {
+		for _, a := range tab.Accs() {
 			a.Merge(uint32(g), uint32(g+1))
 			a.Reset(uint32(g + 1))
 		}

@@ -98,7 +98,7 @@ type valueHolder interface{ valuesAdded() int64 }
 // valuesAdded is how many values the table's valueHolder accumulators have taken in.
 func (t *Table) valuesAdded() int64 {
 	var n int64
-	for _, a := range t.Accs {
+	for _, a := range t.accs {
 		if h, ok := a.(valueHolder); ok {
 			n += h.valuesAdded()
 		}

@@ -34,7 +34,7 @@ func (h *Table) Retract(ec *expr.EvalCtx, rec arrow.RecordBatch, ids []uint32) e
 	}
 	h.setRows(rec)
 	for i, a := range h.aggs {
-		r, ok := h.Accs[i].(retracter)
+		r, ok := h.Accs()[i].(retracter)
 		if !ok {
 			return rberr.New(rberr.Plan, "%s: %s cannot take back retracted rows", h.name, a.Name)
 		}
@@ -61,7 +61,7 @@ func (h *Table) Retract(ec *expr.EvalCtx, rec arrow.RecordBatch, ids []uint32) e
 
 // ResetGroup clears every accumulator of group g (a group whose rows were all retracted).
 func (h *Table) ResetGroup(g uint32) {
-	for _, a := range h.Accs {
+	for _, a := range h.Accs() {
 		a.Reset(g)
 	}
 }

@@ -426,7 +426,7 @@ func (h *Table) discard() {
 		h.groups.Release()
 		h.groups = nil
 	}
-	h.Accs = nil
+	h.accs, h.slab = nil, nil
 }
 
 // Spiller spills the tables of an operator that keeps several (a window aggregation's

@@ -110,7 +110,7 @@ func (h *Table) SaveGroups(mem memory.Allocator, gids []uint32) (keys, accs []ar
 		}
 	}
 	var buf []byte
-	for _, a := range h.Accs {
+	for _, a := range h.Accs() {
 		if cs, ok := a.(columnState); ok {
 			accs = append(accs, cs.saveColumn(mem, gids))
 			continue
@@ -135,8 +135,8 @@ func (h *Table) SaveGroups(mem memory.Allocator, gids []uint32) (keys, accs []ar
 // aggregation: one group) and accumulator states, as SaveGroups returned them, and
 // returns their group ids. Keys must be new to the table.
 func (h *Table) LoadGroups(ctx context.Context, keys, accs []arrow.Array) ([]uint32, error) {
-	if len(accs) != len(h.Accs) {
-		return nil, rberr.New(rberr.Internal, "%s: %d accumulator states for %d aggregations", h.name, len(accs), len(h.Accs))
+	if len(accs) != len(h.Accs()) {
+		return nil, rberr.New(rberr.Internal, "%s: %d accumulator states for %d aggregations", h.name, len(accs), len(h.Accs()))
 	}
 	var ids []uint32
 	if len(h.keys) == 0 {
@@ -163,7 +163,7 @@ func (h *Table) LoadGroups(ctx context.Context, keys, accs []arrow.Array) ([]uin
 // LoadAccs sets the accumulators of groups ids from state columns (AccFields).
 func (h *Table) LoadAccs(ids []uint32, accs []arrow.Array) error {
 	ng := max(h.NumGroups(), maxGid(ids))
-	for i, a := range h.Accs {
+	for i, a := range h.Accs() {
 		if cs, ok := a.(columnState); ok {
 			if err := cs.loadColumn(accs[i], ids, ng); err != nil {
 				return rberr.Wrap(rberr.Data, err, "%s: loading the state of %s", h.name, h.aggs[i].Name)

@@ -388,7 +388,7 @@ func TestStatsMerge(t *testing.T) {
 		if src == 0 {
 			continue
 		}
-		for _, a := range tab.Accs {
+		for _, a := range tab.Accs() {
 			a.Merge(0, uint32(src))
 			a.Reset(uint32(src))
 		}
@@ -435,7 +435,7 @@ func TestApproxNUniqueAccuracy(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	tab.Accs[0].Merge(0, 1)
+	tab.Accs()[0].Merge(0, 1)
 	cols, err := tab.AggColumns(mem, []uint32{0})
 	if err != nil {
 		t.Fatal(err)

@@ -203,7 +203,7 @@ func (o *SessionAggOp) ProcessBatch(m runtime.Message, out runtime.Emitter) erro
 }
 
 func (o *SessionAggOp) mergeInto(dst, src *session) {
-	for _, a := range o.state.Accs {
+	for _, a := range o.state.Accs() {
 		a.Merge(dst.id, src.id)
 		a.Reset(src.id)
 	}
@@ -212,7 +212,7 @@ func (o *SessionAggOp) mergeInto(dst, src *session) {
 }
 
 func (o *SessionAggOp) release(s *session) {
-	for _, a := range o.state.Accs {
+	for _, a := range o.state.Accs() {
 		a.Reset(s.id)
 	}
 	o.free = append(o.free, s.id)

@@ -1,0 +1,512 @@
+package agg
+
+import (
+	"fmt"
+	"math"
+	"unsafe"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/compute"
+	"github.com/riverbed-engine/riverbed/engine/expr"
+)
+
+// The row layout of the common accumulators. While every aggregation of a table is a
+// count, a sum or mean of floats, a sum of integers, or a min or max of numbers, their
+// states of one group sit side by side in one slab of 64-bit words (a group's words
+// together, as DuckDB's row layout keeps them), so that folding a row into its group
+// touches one or two cache lines instead of one per state array: over millions of
+// groups, where every group's state is out of cache, those misses are most of an
+// aggregation's time. Rows are folded a chunk at a time, each aggregation in turn over
+// the chunk, so that the lines the first brings in are still in cache for the others.
+//
+// Everything else a table is asked (results, partial states, checkpoints, the merging of
+// sessions, spilling) first moves the states into the accumulators' own arrays
+// (unpack), and the table goes on without the slab until it is Reset. Partial states
+// merged from a pre-aggregation fold straight into the slab.
+
+// rowChunk is how many rows are folded before the next aggregation's turn: its groups'
+// lines (a few hundred, 64 bytes each) stay in the first levels of cache meanwhile.
+const rowChunk = 512
+
+// maxRowWords bounds a group's words: past it a group no longer fits one or two lines.
+const maxRowWords = 16
+
+type slotKind uint8
+
+const (
+	slotCount slotKind = iota // count(*), count(col): one word, the count
+	slotSum                   // sum, mean: the sum (float64 bits, int64, uint64), then the count of values
+	slotPick                  // min, max: the value (float64 bits, int64, uint64); its flag in word 0
+)
+
+// slot is one aggregation's place in a group's words.
+type slot struct {
+	kind slotKind
+	stor storage
+	max  bool   // slotPick: max (else min)
+	off  int    // its first word
+	bit  uint64 // slotPick: its flag in word 0 (a value kept)
+	acc  accumulator
+}
+
+// slab holds the states of a table's groups in the row layout.
+type slab struct {
+	slots  []slot
+	stride int      // words per group
+	w      []uint64 // group g's words: w[g*stride : (g+1)*stride]
+	ng     int      // groups w has room for
+}
+
+// newSlab returns the row layout of accs, or nil when some accumulator has no place in
+// it (or their states would not fit maxRowWords). accs must hold no group yet.
+func newSlab(accs []accumulator) *slab {
+	s := &slab{}
+	picks := 0
+	for _, a := range accs {
+		if p, ok := a.(*pickAcc); ok && rowPick(p) {
+			picks++
+		}
+	}
+	words := 0
+	if picks > 0 {
+		words = 1 // the flags
+	}
+	pick := 0
+	for _, a := range accs {
+		sl := slot{acc: a, off: words}
+		switch a := a.(type) {
+		case *countAcc:
+			sl.kind = slotCount
+			words++
+		case *sumAcc:
+			if a.stor != storFloat && (a.mean || (a.stor != storInt && a.stor != storUint)) {
+				return nil
+			}
+			sl.kind, sl.stor = slotSum, a.stor
+			words += 2
+		case *pickAcc:
+			if !rowPick(a) {
+				return nil
+			}
+			sl.kind, sl.stor, sl.max, sl.bit = slotPick, a.stor, a.fn == "max", 1<<pick
+			pick++
+			words++
+		default:
+			return nil
+		}
+		s.slots = append(s.slots, sl)
+	}
+	if words == 0 || words > maxRowWords {
+		return nil
+	}
+	// A power of two up to a cache line (the slab's start is aligned: Go allocates large
+	// arrays whole pages), so that no group straddles two lines.
+	s.stride = words
+	for _, p := range []int{1, 2, 4, 8} {
+		if words <= p {
+			s.stride = p
+			break
+		}
+	}
+	return s
+}
+
+// rowPick reports whether a pick has a place in the row layout: min or max of numbers.
+func rowPick(a *pickAcc) bool {
+	return (a.fn == "min" || a.fn == "max") && (a.stor == storInt || a.stor == storUint || a.stor == storFloat)
+}
+
+// grow makes room for n groups (new groups' words zero).
+func (s *slab) grow(n int) {
+	if n <= s.ng {
+		return
+	}
+	s.w = expr.Grow(s.w, n*s.stride)
+	s.ng = n
+}
+
+// reset forgets every group, keeping the memory.
+func (s *slab) reset() {
+	clear(s.w)
+	s.w = s.w[:0]
+	s.ng = 0
+}
+
+func (s *slab) memBytes() int64 { return capBytes(s.w) }
+
+// slabCol is one aggregation's input over a batch, as the words its slot folds.
+type slabCol struct {
+	col   arrow.Array // nil: count(*)
+	nulls bool
+	none  bool // count of a null-typed column: no value counts
+	i     []int64
+	u     []uint64
+	f     []float64
+}
+
+// column reads col as slot sl folds it (count reads only its validity).
+func (sl *slot) column(ec *expr.EvalCtx, col arrow.Array) (c slabCol, release func(), err error) {
+	c.col, release = col, func() {}
+	if col == nil {
+		return c, release, nil
+	}
+	c.nulls = col.NullN() > 0
+	if sl.kind == slotCount {
+		c.none = col.DataType().ID() == arrow.NULL
+		return c, release, nil
+	}
+	switch sl.stor {
+	case storFloat:
+		c.f, err = expr.AsFloat64(col)
+	case storUint:
+		var u arrow.Array
+		if u, err = compute.CastToType(ec.Ctx, col, arrow.PrimitiveTypes.Uint64); err == nil {
+			c.u, release = u.(*array.Uint64).Uint64Values(), u.Release
+		}
+	default:
+		c.i, err = expr.AsInt64(col)
+	}
+	return c, release, err
+}
+
+// fold folds rows [lo, hi) of c into groups ids[lo:hi].
+func (s *slab) fold(sl *slot, c *slabCol, ids []uint32, lo, hi int) error {
+	w, st, off := s.w, s.stride, sl.off
+	switch sl.kind {
+	case slotCount:
+		if c.none {
+			return nil
+		}
+		if !c.nulls {
+			for _, g := range ids[lo:hi] {
+				w[int(g)*st+off]++
+			}
+			return nil
+		}
+		for r := lo; r < hi; r++ {
+			if c.col.IsValid(r) {
+				w[int(ids[r])*st+off]++
+			}
+		}
+	case slotSum:
+		switch sl.stor {
+		case storFloat:
+			vals := c.f[lo:hi]
+			for j, g := range ids[lo:hi] {
+				if c.nulls && !c.col.IsValid(lo+j) {
+					continue
+				}
+				p := int(g)*st + off
+				w[p] = math.Float64bits(math.Float64frombits(w[p]) + vals[j])
+				w[p+1]++
+			}
+		case storUint:
+			vals := c.u[lo:hi]
+			for j, g := range ids[lo:hi] {
+				if c.nulls && !c.col.IsValid(lo+j) {
+					continue
+				}
+				p := int(g)*st + off
+				v := vals[j]
+				sum := w[p] + v
+				if sum < v {
+					return sl.acc.(*sumAcc).overflow()
+				}
+				w[p] = sum
+				w[p+1]++
+			}
+		default:
+			vals := c.i[lo:hi]
+			for j, g := range ids[lo:hi] {
+				if c.nulls && !c.col.IsValid(lo+j) {
+					continue
+				}
+				p := int(g)*st + off
+				v, x := vals[j], int64(w[p])
+				sum := x + v
+				if (sum^x)&(sum^v) < 0 {
+					return sl.acc.(*sumAcc).overflow()
+				}
+				w[p] = uint64(sum)
+				w[p+1]++
+			}
+		}
+	case slotPick:
+		switch sl.stor {
+		case storFloat:
+			foldPick(w, st, off, sl.bit, sl.max, ids[lo:hi], c.f[lo:hi], c, lo)
+		case storUint:
+			if c.nulls {
+				foldPick(w, st, off, sl.bit, sl.max, ids[lo:hi], c.u[lo:hi], c, lo)
+			} else if sl.max {
+				foldMax(w, st, off, sl.bit, ids[lo:hi], c.u[lo:hi], 0)
+			} else {
+				foldMin(w, st, off, sl.bit, ids[lo:hi], c.u[lo:hi], math.MaxUint64)
+			}
+		default:
+			if c.nulls {
+				foldPick(w, st, off, sl.bit, sl.max, ids[lo:hi], c.i[lo:hi], c, lo)
+			} else if sl.max {
+				foldMax(w, st, off, sl.bit, ids[lo:hi], c.i[lo:hi], math.MinInt64)
+			} else {
+				foldMin(w, st, off, sl.bit, ids[lo:hi], c.i[lo:hi], math.MaxInt64)
+			}
+		}
+	}
+	return nil
+}
+
+// word is the value of type T kept in word p of w (int64, uint64 or float64 bits).
+func word[T int64 | uint64 | float64](w []uint64, p int) *T {
+	return (*T)(unsafe.Pointer(&w[p]))
+}
+
+// foldPick folds values into the min or max of their groups (nulls skipped; NaN above
+// every number, as less orders it).
+func foldPick[T int64 | uint64 | float64](w []uint64, st, off int, bit uint64, isMax bool, ids []uint32, vals []T, c *slabCol, lo int) {
+	for j, g := range ids {
+		if c.nulls && !c.col.IsValid(lo+j) {
+			continue
+		}
+		b := int(g) * st
+		v := vals[j]
+		kept := word[T](w, b+off)
+		if w[b]&bit == 0 || (isMax && less(*kept, v)) || (!isMax && less(v, *kept)) {
+			*kept = v
+			w[b] |= bit
+		}
+	}
+}
+
+// foldMax is foldPick's max of integers without nulls, without branches on the values
+// (a group's first value is as likely to be replaced as not, too often to predict):
+// lowest is the least value of T, the max of a group without one.
+func foldMax[T int64 | uint64](w []uint64, st, off int, bit uint64, ids []uint32, vals []T, lowest T) {
+	for j, g := range ids {
+		b := int(g) * st
+		p := word[T](w, b+off)
+		kept := *p
+		if w[b]&bit == 0 {
+			kept = lowest
+		}
+		*p = max(kept, vals[j])
+		w[b] |= bit
+	}
+}
+
+// foldMin is foldMax for the min: highest is the greatest value of T.
+func foldMin[T int64 | uint64](w []uint64, st, off int, bit uint64, ids []uint32, vals []T, highest T) {
+	for j, g := range ids {
+		b := int(g) * st
+		p := word[T](w, b+off)
+		kept := *p
+		if w[b]&bit == 0 {
+			kept = highest
+		}
+		*p = min(kept, vals[j])
+		w[b] |= bit
+	}
+}
+
+// update folds a batch's aggregation inputs cols (nil for count(*)) into groups ids; on
+// an error, i is the aggregation's.
+func (s *slab) update(ec *expr.EvalCtx, ids []uint32, ng int, cols []arrow.Array) (i int, err error) {
+	s.grow(ng)
+	in := make([]slabCol, len(s.slots))
+	for i := range s.slots {
+		c, release, err := s.slots[i].column(ec, cols[i])
+		if err != nil {
+			return i, err
+		}
+		defer release()
+		in[i] = c
+	}
+	for lo := 0; lo < len(ids); lo += rowChunk {
+		hi := min(lo+rowChunk, len(ids))
+		for i := range s.slots {
+			if err := s.fold(&s.slots[i], &in[i], ids, lo, hi); err != nil {
+				return i, err
+			}
+		}
+	}
+	return 0, nil
+}
+
+// mergePartial folds slot sl's partial state columns (typedPartial's layout) into groups
+// ids, as its accumulator's mergePartial does into its arrays.
+func (s *slab) mergePartial(sl *slot, cols []arrow.Array, ids []uint32, ng int) error {
+	s.grow(ng)
+	bad := func(c arrow.Array, want arrow.DataType) error {
+		return fmt.Errorf("a partial state column is %s, not %s", c.DataType(), want)
+	}
+	switch sl.kind {
+	case slotCount:
+		c, ok := cols[0].(*array.Int64)
+		if !ok {
+			return bad(cols[0], arrow.PrimitiveTypes.Int64)
+		}
+		for r, v := range c.Int64Values()[:len(ids)] {
+			s.w[int(ids[r])*s.stride+sl.off] += uint64(v)
+		}
+		return nil
+	case slotSum:
+		cnt, ok := cols[0].(*array.Int64)
+		if !ok {
+			return bad(cols[0], arrow.PrimitiveTypes.Int64)
+		}
+		for r, v := range cnt.Int64Values()[:len(ids)] {
+			s.w[int(ids[r])*s.stride+sl.off+1] += uint64(v)
+		}
+		// The sums fold as values do (a partial sum is never null), their counts aside.
+		c := slabCol{col: cols[1]}
+		var want arrow.DataType
+		switch sl.stor {
+		case storFloat:
+			want = arrow.PrimitiveTypes.Float64
+			if f, ok := cols[1].(*array.Float64); ok {
+				c.f = f.Float64Values()
+			}
+		case storUint:
+			want = arrow.PrimitiveTypes.Uint64
+			if u, ok := cols[1].(*array.Uint64); ok {
+				c.u = u.Uint64Values()
+			}
+		default:
+			want = arrow.PrimitiveTypes.Int64
+			if i, ok := cols[1].(*array.Int64); ok {
+				c.i = i.Int64Values()
+			}
+		}
+		if c.f == nil && c.u == nil && c.i == nil {
+			return bad(cols[1], want)
+		}
+		return s.addSums(sl, &c, ids)
+	}
+	c := slabCol{col: cols[0], nulls: cols[0].NullN() > 0}
+	var want arrow.DataType
+	switch sl.stor {
+	case storFloat:
+		want = arrow.PrimitiveTypes.Float64
+		if f, ok := cols[0].(*array.Float64); ok {
+			c.f = f.Float64Values()
+		}
+	case storUint:
+		want = arrow.PrimitiveTypes.Uint64
+		if u, ok := cols[0].(*array.Uint64); ok {
+			c.u = u.Uint64Values()
+		}
+	default:
+		want = arrow.PrimitiveTypes.Int64
+		if i, ok := cols[0].(*array.Int64); ok {
+			c.i = i.Int64Values()
+		}
+	}
+	if c.f == nil && c.u == nil && c.i == nil {
+		return bad(cols[0], want)
+	}
+	return s.fold(sl, &c, ids, 0, len(ids))
+}
+
+// addSums adds partial sums (no counts: mergePartial added those) into their groups.
+func (s *slab) addSums(sl *slot, c *slabCol, ids []uint32) error {
+	w, st, off := s.w, s.stride, sl.off
+	for r, g := range ids {
+		p := int(g)*st + off
+		switch sl.stor {
+		case storFloat:
+			w[p] = math.Float64bits(math.Float64frombits(w[p]) + c.f[r])
+		case storUint:
+			v := c.u[r]
+			sum := w[p] + v
+			if sum < v {
+				return sl.acc.(*sumAcc).overflow()
+			}
+			w[p] = sum
+		default:
+			v, x := c.i[r], int64(w[p])
+			sum := x + v
+			if (sum^x)&(sum^v) < 0 {
+				return sl.acc.(*sumAcc).overflow()
+			}
+			w[p] = uint64(sum)
+		}
+	}
+	return nil
+}
+
+// unpackBlock is how many groups unpack moves at a time, every aggregation in turn: the
+// block's words (a few hundred KB) stay in cache for all of them, so the slab is read
+// from memory once.
+const unpackBlock = 4096
+
+// unpack moves every group's states into the accumulators' own arrays (empty until
+// now).
+func (s *slab) unpack() {
+	n, st := s.ng, s.stride
+	for i := range s.slots {
+		switch a := s.slots[i].acc.(type) {
+		case *countAcc:
+			a.n = expr.Grow(a.n, n)
+		case *sumAcc:
+			a.cnt = expr.Grow(a.cnt, n)
+			switch a.stor {
+			case storFloat:
+				a.f = expr.Grow(a.f, n)
+			case storUint:
+				a.u = expr.Grow(a.u, n)
+			default:
+				a.i = expr.Grow(a.i, n)
+			}
+		case *pickAcc:
+			a.grow(n)
+			switch a.stor {
+			case storFloat:
+				a.f = expr.Grow(a.f, n)
+			case storUint:
+				a.u = expr.Grow(a.u, n)
+			default:
+				a.i = expr.Grow(a.i, n)
+			}
+		}
+	}
+	for lo := 0; lo < n; lo += unpackBlock {
+		hi := min(lo+unpackBlock, n)
+		for i := range s.slots {
+			sl := &s.slots[i]
+			w := s.w[lo*st : hi*st]
+			switch a := sl.acc.(type) {
+			case *countAcc:
+				unpackWords(a.n[lo:hi], w, st, sl.off, func(v uint64) int64 { return int64(v) })
+			case *sumAcc:
+				unpackWords(a.cnt[lo:hi], w, st, sl.off+1, func(v uint64) int64 { return int64(v) })
+				unpackValues(sl.stor, a.i, a.u, a.f, lo, hi, w, st, sl.off)
+			case *pickAcc:
+				set := a.set[lo:hi]
+				for g := range set {
+					set[g] = w[g*st]&sl.bit != 0
+				}
+				unpackValues(sl.stor, a.i, a.u, a.f, lo, hi, w, st, sl.off)
+			}
+		}
+	}
+}
+
+// unpackValues moves the value words of groups [lo, hi) (words w, from group lo) to
+// the array of their storage.
+func unpackValues(stor storage, i []int64, u []uint64, f []float64, lo, hi int, w []uint64, st, off int) {
+	switch stor {
+	case storFloat:
+		unpackWords(f[lo:hi], w, st, off, math.Float64frombits)
+	case storUint:
+		unpackWords(u[lo:hi], w, st, off, func(v uint64) uint64 { return v })
+	default:
+		unpackWords(i[lo:hi], w, st, off, func(v uint64) int64 { return int64(v) })
+	}
+}
+
+func unpackWords[T any](dst []T, w []uint64, st, off int, conv func(uint64) T) {
+	for g := range dst {
+		dst[g] = conv(w[g*st+off])
+	}
+}
