@@ -218,6 +218,11 @@ func (h *Table) AggColumns(mem memory.Allocator, gids []uint32) ([]arrow.Array, 
 	if gids == nil {
 		gids = allGroups(h.NumGroups())
 	}
+	if h.slab != nil {
+		if cols, ok := h.slabColumns(mem, gids); ok {
+			return cols, nil
+		}
+	}
 	cols := make([]arrow.Array, 0, len(h.Accs()))
 	for _, a := range h.Accs() {
 		c, err := a.result(mem, gids)
@@ -230,9 +235,29 @@ func (h *Table) AggColumns(mem memory.Allocator, gids []uint32) ([]arrow.Array, 
 	return cols, nil
 }
 
+// slabColumns is AggColumns straight from the row layout, if every aggregation's
+// output allows (slot.direct).
+func (h *Table) slabColumns(mem memory.Allocator, gids []uint32) ([]arrow.Array, bool) {
+	for i := range h.slab.slots {
+		if _, _, ok := h.slab.slots[i].direct(); !ok {
+			return nil, false
+		}
+	}
+	all := make([]int, len(h.slab.slots))
+	for i := range all {
+		all[i] = i
+	}
+	return h.slab.results(mem, all, gids), true
+}
+
 // AggColumn returns the result of aggregation i for groups gids (one row per entry,
 // groups may repeat).
 func (h *Table) AggColumn(mem memory.Allocator, i int, gids []uint32) (arrow.Array, error) {
+	if h.slab != nil {
+		if _, _, ok := h.slab.slots[i].direct(); ok {
+			return h.slab.results(mem, []int{i}, gids)[0], nil
+		}
+	}
 	return h.Accs()[i].result(mem, gids)
 }
 

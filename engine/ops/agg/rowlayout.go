@@ -7,7 +7,9 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/bitutil"
 	"github.com/apache/arrow-go/v18/arrow/compute"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/riverbed-engine/riverbed/engine/expr"
 )
 
@@ -508,5 +510,114 @@ func unpackValues(stor storage, i []int64, u []uint64, f []float64, lo, hi int, 
 func unpackWords[T any](dst []T, w []uint64, st, off int, conv func(uint64) T) {
 	for g := range dst {
 		dst[g] = conv(w[g*st+off])
+	}
+}
+
+// direct reports whether slot sl's output is built straight from the slab (results):
+// an output of 64-bit values; out is its type, mean whether it divides by the count.
+func (sl *slot) direct() (out arrow.DataType, mean, ok bool) {
+	out = arrow.PrimitiveTypes.Int64
+	switch a := sl.acc.(type) {
+	case *sumAcc:
+		out, mean = a.out, a.mean
+	case *pickAcc:
+		out = a.out
+	}
+	fw, isFixed := out.(arrow.FixedWidthDataType)
+	ok = isFixed && fw.BitWidth() == 64 && out.ID() != arrow.DECIMAL64 &&
+		(out.ID() == arrow.FLOAT64) == (sl.stor == storFloat || mean)
+	return out, mean, ok
+}
+
+// resultCol is one output column results builds.
+type resultCol struct {
+	out          arrow.DataType
+	mean         bool
+	data, bitmap *memory.Buffer
+	vals         []uint64
+	bits         []byte
+	nulls        int
+}
+
+// results builds the output columns of slots for groups gids straight from the slab,
+// with no copy into the accumulators' arrays first; every slot's direct() must hold. It
+// goes a block of groups at a time, every column in turn, so that the slab is read from
+// memory once.
+func (s *slab) results(mem memory.Allocator, slots []int, gids []uint32) []arrow.Array {
+	n := len(gids)
+	cols := make([]resultCol, len(slots))
+	for i, si := range slots {
+		c := &cols[i]
+		c.out, c.mean, _ = s.slots[si].direct()
+		c.data = memory.NewResizableBuffer(mem)
+		c.data.Resize(n * 8)
+		c.vals = arrow.Uint64Traits.CastFromBytes(c.data.Bytes())
+		if s.slots[si].kind != slotCount {
+			c.bitmap = memory.NewResizableBuffer(mem)
+			c.bitmap.Resize(int(bitutil.BytesForBits(int64(n))))
+			c.bits = c.bitmap.Bytes()
+			clear(c.bits)
+		}
+	}
+	for lo := 0; lo < n; lo += unpackBlock {
+		hi := min(lo+unpackBlock, n)
+		for i, si := range slots {
+			s.fill(&s.slots[si], &cols[i], gids[lo:hi], lo)
+		}
+	}
+	out := make([]arrow.Array, len(cols))
+	for i := range cols {
+		c := &cols[i]
+		if c.nulls == 0 && c.bitmap != nil {
+			c.bitmap.Release()
+			c.bitmap = nil
+		}
+		d := array.NewData(c.out, n, []*memory.Buffer{c.bitmap, c.data}, nil, c.nulls, 0)
+		c.data.Release()
+		if c.bitmap != nil {
+			c.bitmap.Release()
+		}
+		out[i] = array.MakeFromData(d)
+		d.Release()
+	}
+	return out
+}
+
+// fill writes the values of groups gids (rows from lo of the output) of slot sl to c.
+func (s *slab) fill(sl *slot, c *resultCol, gids []uint32, lo int) {
+	st, off, w := s.stride, sl.off, s.w
+	vals := c.vals[lo : lo+len(gids)]
+	switch sl.kind {
+	case slotCount:
+		for i, g := range gids {
+			vals[i] = w[int(g)*st+off]
+		}
+	case slotSum:
+		for i, g := range gids {
+			p := int(g)*st + off
+			cnt := w[p+1]
+			if cnt == 0 {
+				vals[i] = 0
+				c.nulls++
+				continue
+			}
+			v := w[p]
+			if c.mean {
+				v = math.Float64bits(math.Float64frombits(v) / float64(cnt))
+			}
+			vals[i] = v
+			bitutil.SetBit(c.bits, lo+i)
+		}
+	default:
+		for i, g := range gids {
+			b := int(g) * st
+			if w[b]&sl.bit == 0 {
+				vals[i] = 0
+				c.nulls++
+				continue
+			}
+			vals[i] = w[b+off]
+			bitutil.SetBit(c.bits, lo+i)
+		}
 	}
 }

@@ -18,14 +18,20 @@ import (
 var rowSchema = arrow.NewSchema([]arrow.Field{
 	{Name: "k", Type: arrow.PrimitiveTypes.Int64},
 	{Name: "i", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
-	{Name: "u", Type: arrow.PrimitiveTypes.Uint32, Nullable: true},
+	{Name: "u", Type: arrow.PrimitiveTypes.Uint64, Nullable: true},
 	{Name: "f", Type: arrow.PrimitiveTypes.Float64, Nullable: true},
+	{Name: "n", Type: arrow.PrimitiveTypes.Int32, Nullable: true},
 }, nil)
 
 // rowAggs are the aggregations under test (function, column; "" for count()): every kind
-// the row layout holds, 15 words a group.
+// the row layout holds, 15 words a group, each output 64-bit (built straight from the
+// slab).
 var rowAggs = [][2]string{{"count", ""}, {"count", "i"}, {"mean", "f"}, {"sum", "i"},
 	{"min", "i"}, {"max", "i"}, {"min", "u"}, {"max", "u"}, {"min", "f"}, {"max", "f"}, {"sum", "u"}}
+
+// narrowAggs have outputs narrower than 64 bits (int32): their results come from the
+// accumulators' arrays, the slab unpacked first.
+var narrowAggs = [][2]string{{"count", ""}, {"min", "n"}, {"max", "n"}, {"sum", "f"}}
 
 func rowSpecs(t *testing.T, aggs [][2]string) []Spec {
 	t.Helper()
@@ -65,11 +71,22 @@ type rowRef struct {
 	mini, maxi      int64
 	minu, maxu      uint64
 	minf, maxf      float64
+	minn, maxn      int64
 	seti, setu, set bool
+	setn            bool
 }
 
-func (r *rowRef) add(i, u, f any) {
+func (r *rowRef) add(i, u, f, n any) {
 	r.n++
+	if v, ok := n.(int64); ok {
+		if !r.setn || v < r.minn {
+			r.minn = v
+		}
+		if !r.setn || v > r.maxn {
+			r.maxn = v
+		}
+		r.setn = true
+	}
 	if v, ok := i.(int64); ok {
 		r.ni++
 		r.sumI += v
@@ -113,17 +130,45 @@ func floatBelow(a, b float64) bool {
 	return a < b
 }
 
-// want is the reference's row of rowAggs (nil for null).
-func (r *rowRef) want() []any {
+// want is the reference's value of aggregation a (nil for null).
+func (r *rowRef) want(a [2]string) any {
 	or := func(ok bool, v any) any {
 		if ok {
 			return v
 		}
 		return nil
 	}
-	return []any{r.n, r.ni, or(r.nf > 0, r.sf/float64(r.nf)), or(r.ni > 0, r.sumI),
-		or(r.seti, r.mini), or(r.seti, r.maxi), or(r.setu, r.minu), or(r.setu, r.maxu),
-		or(r.set, r.minf), or(r.set, r.maxf), or(r.nu > 0, r.su)}
+	switch a[0] + " " + a[1] {
+	case "count ":
+		return r.n
+	case "count i":
+		return r.ni
+	case "sum f":
+		return or(r.nf > 0, r.sf)
+	case "mean f":
+		return or(r.nf > 0, r.sf/float64(r.nf))
+	case "sum i":
+		return or(r.ni > 0, r.sumI)
+	case "sum u":
+		return or(r.nu > 0, r.su)
+	case "min i":
+		return or(r.seti, r.mini)
+	case "max i":
+		return or(r.seti, r.maxi)
+	case "min u":
+		return or(r.setu, r.minu)
+	case "max u":
+		return or(r.setu, r.maxu)
+	case "min f":
+		return or(r.set, r.minf)
+	case "max f":
+		return or(r.set, r.maxf)
+	case "min n":
+		return or(r.setn, r.minn)
+	case "max n":
+		return or(r.setn, r.maxn)
+	}
+	panic(a)
 }
 
 // rowBatch is a random batch of rowSchema over keys [0, keys), with nulls (or none, as
@@ -133,9 +178,12 @@ func rowBatch(mem memory.Allocator, rng *rand.Rand, n, keys int, nulls bool, ref
 	defer b.Release()
 	for range n {
 		k := int64(rng.Intn(keys))
-		var i, u, f any
+		var i, u, f, m any
 		if !nulls || rng.Intn(6) > 0 {
 			i = int64(rng.Intn(2_000_001) - 1_000_000)
+		}
+		if !nulls || rng.Intn(6) > 0 {
+			m = int64(int32(rng.Uint32()))
 		}
 		if !nulls || rng.Intn(6) > 0 {
 			u = uint64(rng.Uint32())
@@ -147,16 +195,20 @@ func rowBatch(mem memory.Allocator, rng *rand.Rand, n, keys int, nulls bool, ref
 			}
 		}
 		b.Field(0).(*array.Int64Builder).Append(k)
-		for c, v := range []any{i, u, f} {
+		for c, v := range []any{i, u, f, m} {
 			if v == nil {
 				b.Field(c + 1).AppendNull()
 				continue
 			}
 			switch x := v.(type) {
 			case int64:
-				b.Field(1).(*array.Int64Builder).Append(x)
+				if c == 3 {
+					b.Field(4).(*array.Int32Builder).Append(int32(x))
+				} else {
+					b.Field(1).(*array.Int64Builder).Append(x)
+				}
 			case uint64:
-				b.Field(2).(*array.Uint32Builder).Append(uint32(x))
+				b.Field(2).(*array.Uint64Builder).Append(x)
 			case float64:
 				b.Field(3).(*array.Float64Builder).Append(x)
 			}
@@ -164,13 +216,14 @@ func rowBatch(mem memory.Allocator, rng *rand.Rand, n, keys int, nulls bool, ref
 		if ref[k] == nil {
 			ref[k] = &rowRef{}
 		}
-		ref[k].add(i, u, f)
+		ref[k].add(i, u, f, m)
 	}
 	return b.NewRecordBatch()
 }
 
-// checkRows compares a table's results with the reference, group by group.
-func checkRows(t *testing.T, mem memory.Allocator, tab *Table, ref map[int64]*rowRef, what string) {
+// checkRows compares the results of a table of aggregations aggs with the reference,
+// group by group.
+func checkRows(t *testing.T, mem memory.Allocator, tab *Table, aggs [][2]string, ref map[int64]*rowRef, what string) {
 	t.Helper()
 	keys, err := tab.KeyColumns(mem, nil)
 	if err != nil {
@@ -187,8 +240,8 @@ func checkRows(t *testing.T, mem memory.Allocator, tab *Table, ref map[int64]*ro
 	}
 	for r := range keys[0].Len() {
 		k := keys[0].(*array.Int64).Value(r)
-		want := ref[k].want()
 		for c, col := range cols {
+			want := ref[k].want(aggs[c])
 			var got any
 			if col.IsValid(r) {
 				switch a := col.(type) {
@@ -196,96 +249,106 @@ func checkRows(t *testing.T, mem memory.Allocator, tab *Table, ref map[int64]*ro
 					got = a.Value(r)
 				case *array.Uint64:
 					got = a.Value(r)
-				case *array.Uint32:
-					got = uint64(a.Value(r))
+				case *array.Int32:
+					got = int64(a.Value(r))
 				case *array.Float64:
 					got = a.Value(r)
 				default:
 					t.Fatalf("%s: column %d is %s", what, c, col.DataType())
 				}
 			}
-			same := got == want[c]
-			if g, ok := got.(float64); ok && want[c] != nil {
-				w := want[c].(float64)
+			same := got == want
+			if g, ok := got.(float64); ok && want != nil {
+				w := want.(float64)
 				same = g == w || (math.IsNaN(g) && math.IsNaN(w)) || math.Abs(g-w) <= 1e-9*math.Abs(w)
 			}
 			if !same {
-				t.Fatalf("%s: key %d, %s(%s): %v, want %v", what, k, rowAggs[c][0], rowAggs[c][1], got, want[c])
+				t.Fatalf("%s: key %d, %s(%s): %v, want %v", what, k, aggs[c][0], aggs[c][1], got, want)
 			}
 		}
 	}
 }
 
-// The row layout against a plain reference: a table fed throughout, one asked for its
-// results halfway (it goes on in the accumulators' arrays), one reset and fed again, and
-// one that merges the partial states of two others.
+// The row layout against a plain reference: a table fed throughout, one moved to the
+// accumulators' arrays halfway (it goes on in them), one reset and fed again, and one
+// that merges the partial states of two others; with outputs built straight from the
+// slab (rowAggs) and from the arrays (narrowAggs).
 func TestRowLayoutAgainstReference(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
 	ec := expr.NewEvalCtx(context.Background(), mem)
-	for _, keys := range []int{1, 37, 5000} {
-		rng := rand.New(rand.NewSource(int64(keys)))
-		whole, halfway, p1, p2, merged := rowTable(t, rowAggs), rowTable(t, rowAggs), rowTable(t, rowAggs), rowTable(t, rowAggs), rowTable(t, rowAggs)
-		for _, tab := range []*Table{whole, halfway, p1, p2, merged} {
-			if tab.slab == nil {
-				t.Fatal("the aggregations under test are not in the row layout")
-			}
+	for _, aggs := range [][][2]string{rowAggs, narrowAggs} {
+		for _, keys := range []int{1, 37, 5000} {
+			rowLayoutCase(t, mem, ec, aggs, keys)
 		}
-		ref := map[int64]*rowRef{}
-		const batches = 8
-		for b := range batches {
-			rec := rowBatch(mem, rng, 1+rng.Intn(3000), keys, b%3 != 0, ref)
-			seq := runtime.MakeSeq(0, int64(b), 0)
-			for _, tab := range []*Table{whole, halfway, []*Table{p1, p2}[b%2]} {
-				if _, err := tab.Consume(ec, rec, seq); err != nil {
-					t.Fatal(err)
-				}
-			}
-			rec.Release()
-			if b == batches/2 {
-				checkRows(t, mem, halfway, ref, "halfway")
-				if halfway.slab != nil {
-					t.Fatal("a table whose results were read is still in the row layout")
-				}
-			}
-		}
-		if whole.slab == nil {
-			t.Fatal("a table only fed rows left the row layout")
-		}
-		schema := PartialSchema(whole.keyTypes, whole.aggs)
-		for _, p := range []*Table{p1, p2} {
-			rec, err := p.PartialBatch(mem, schema)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := merged.MergePartial(ec, rec); err != nil {
-				t.Fatal(err)
-			}
-			rec.Release()
-		}
-		if merged.slab == nil {
-			t.Fatal("merging partial states left the row layout")
-		}
-		checkRows(t, mem, whole, ref, "whole")
-		checkRows(t, mem, halfway, ref, "halfway, then in arrays")
-		checkRows(t, mem, merged, ref, "merged partial states")
+	}
+}
 
-		// Reset keeps the slab's memory and starts from zero.
-		p1.Reset()
-		ref = map[int64]*rowRef{}
-		rec := rowBatch(mem, rng, 2000, keys, false, ref)
-		if _, err := p1.Consume(ec, rec, runtime.MakeSeq(0, 99, 0)); err != nil {
-			t.Fatal(err)
-		}
-		rec.Release()
-		if p1.slab == nil {
-			t.Fatal("a reset table is not in the row layout")
-		}
-		checkRows(t, mem, p1, ref, "reset")
+func rowLayoutCase(t *testing.T, mem memory.Allocator, ec *expr.EvalCtx, aggs [][2]string, keys int) {
+	rng := rand.New(rand.NewSource(int64(keys)))
+	whole, halfway, p1, p2, merged := rowTable(t, aggs), rowTable(t, aggs), rowTable(t, aggs), rowTable(t, aggs), rowTable(t, aggs)
+	defer func() {
 		for _, tab := range []*Table{whole, halfway, p1, p2, merged} {
 			tab.Release()
 		}
+	}()
+	for _, tab := range []*Table{whole, halfway, p1, p2, merged} {
+		if tab.slab == nil {
+			t.Fatal("the aggregations under test are not in the row layout")
+		}
 	}
+	ref := map[int64]*rowRef{}
+	const batches = 8
+	for b := range batches {
+		rec := rowBatch(mem, rng, 1+rng.Intn(3000), keys, b%3 != 0, ref)
+		seq := runtime.MakeSeq(0, int64(b), 0)
+		for _, tab := range []*Table{whole, halfway, []*Table{p1, p2}[b%2]} {
+			if _, err := tab.Consume(ec, rec, seq); err != nil {
+				t.Fatal(err)
+			}
+		}
+		rec.Release()
+		if b == batches/2 {
+			halfway.Accs()
+			if halfway.slab != nil {
+				t.Fatal("a table whose accumulators were asked for is still in the row layout")
+			}
+			checkRows(t, mem, halfway, aggs, ref, "halfway")
+		}
+	}
+	if whole.slab == nil {
+		t.Fatal("a table only fed rows left the row layout")
+	}
+	schema := PartialSchema(whole.keyTypes, whole.aggs)
+	for _, p := range []*Table{p1, p2} {
+		rec, err := p.PartialBatch(mem, schema)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := merged.MergePartial(ec, rec); err != nil {
+			t.Fatal(err)
+		}
+		rec.Release()
+	}
+	if merged.slab == nil {
+		t.Fatal("merging partial states left the row layout")
+	}
+	checkRows(t, mem, whole, aggs, ref, "whole")
+	checkRows(t, mem, halfway, aggs, ref, "halfway, then in arrays")
+	checkRows(t, mem, merged, aggs, ref, "merged partial states")
+
+	// Reset keeps the slab's memory and starts from zero.
+	p1.Reset()
+	ref = map[int64]*rowRef{}
+	rec := rowBatch(mem, rng, 2000, keys, false, ref)
+	if _, err := p1.Consume(ec, rec, runtime.MakeSeq(0, 99, 0)); err != nil {
+		t.Fatal(err)
+	}
+	rec.Release()
+	if p1.slab == nil {
+		t.Fatal("a reset table is not in the row layout")
+	}
+	checkRows(t, mem, p1, aggs, ref, "reset")
 }
 
 // A group's words are padded to a power of two up to a cache line; aggregations outside
@@ -329,6 +392,7 @@ func TestRowLayoutSumOverflow(t *testing.T) {
 		b.Field(1).(*array.Int64Builder).Append(v)
 		b.Field(2).AppendNull()
 		b.Field(3).AppendNull()
+		b.Field(4).AppendNull()
 	}
 	rec := b.NewRecordBatch()
 	b.Release()
