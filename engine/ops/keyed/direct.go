@@ -122,17 +122,32 @@ func (g *Grouper) keyRange() (lo, hi int64) {
 	return g.klo, g.khi
 }
 
-// consumeDirect is consumeInt for keys vals (no nulls) within g.direct's span.
+// directChunk is how many rows consumeDirect looks up before it adds their new groups.
+const directChunk = 256
+
+// consumeDirect is consumeInt for keys vals (no nulls) within g.direct's span. It looks
+// up a chunk of rows first, loads without branches that the processor overlaps (over
+// millions of keys each is a cache miss, and whether a key is new is too random to
+// predict), then adds the chunk's new keys, their entries now in cache.
 func (g *Grouper) consumeDirect(vals []int64, ids []uint32) {
 	d, base := g.direct, g.dbase
-	for row, v := range vals {
-		i := v - base
-		s := d[i]
-		if s == 0 {
-			s = g.addInt(v, row) + 1
-			d[i] = s
+	for lo := 0; lo < len(vals); lo += directChunk {
+		hi := min(lo+directChunk, len(vals))
+		chunk, out := vals[lo:hi], ids[lo:hi]
+		for j, v := range chunk {
+			out[j] = d[v-base]
 		}
-		ids[row] = s - 1
+		for j, s := range out {
+			if s == 0 {
+				// New before this chunk; an earlier row of the chunk may have added it.
+				i := chunk[j] - base
+				if s = d[i]; s == 0 {
+					s = g.addInt(chunk[j], lo+j) + 1
+					d[i] = s
+				}
+			}
+			out[j] = s - 1
+		}
 	}
 }
 
