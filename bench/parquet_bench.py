@@ -275,11 +275,10 @@ def main() -> None:
     lines += ["", "Where keys repeat within a subtask's input, the exchange carries one partial state per key and "
               "subtask instead of every row, and the group_by merges them; what remains of riverbed's time is then "
               "mostly its Parquet scan and filter (below). Where almost every key in a subtask's sample is new, rows "
-              "pass through and the group_by aggregates them as before: its time goes to the hash table's random "
-              "memory accesses over hundreds of thousands of groups per subtask, which radix-partitioned tables that "
-              "stay in cache would cut (a first attempt, scattering rows into per-partition buffers before "
-              "aggregating each partition, saved about a fifth of the aggregation's CPU time in isolation and lost "
-              "it again to the copies; not kept)."]
+              "pass through and the group_by aggregates them as before: its time goes to random memory accesses "
+              "over millions of groups per subtask, one for the key's group (the direct array of one integer key, "
+              "or the hash table) and one for the group's states, kept side by side (the row layout, "
+              "docs/design-runtime.md)."]
     if parts:
         lines += ["", "Where riverbed's time goes (same data, same machine):", "",
                   "| keys | riverbed stage | wall time (s), median | share of full query | load before / after |",
