@@ -743,8 +743,8 @@ func TestReaderReportsDeletedOffsets(t *testing.T) {
 	// Partition 0 resumes at 10 (lost: 10..59), partition 1 at 0 and bounded
 	// at 15, all of it deleted (lost: 0..14, then finished), partition 2 at 45,
 	// after the log start (nothing lost).
-	r.Restore(SplitState{TopicPartition{topic, 0}, 10, -1}, SplitState{TopicPartition{topic, 1}, 0, 15},
-		SplitState{TopicPartition{topic, 2}, 45, -1})
+	r.Restore(SplitState{TopicPartition: TopicPartition{Topic: topic, Partition: 0}, Next: 10, End: -1}, SplitState{TopicPartition: TopicPartition{Topic: topic, Partition: 1}, Next: 0, End: 15},
+		SplitState{TopicPartition: TopicPartition{Topic: topic, Partition: 2}, Next: 45, End: -1})
 	var got []readRecord
 	var losses []DataLoss
 	finished := map[int32]int64{}

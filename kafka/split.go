@@ -103,6 +103,11 @@ type SplitState struct {
 	TopicPartition
 	Next int64
 	End  int64
+	// EventMax (with HasEventMax) is the largest event time (µs) of the records before
+	// Next, as the engine's source keeps it in checkpoints so that a restored partition's
+	// watermark starts there; the Reader neither sets nor reads it.
+	EventMax    int64
+	HasEventMax bool
 }
 
 // Finished reports whether a bounded split has read everything before its end.

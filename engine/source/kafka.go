@@ -104,6 +104,7 @@ type kafkaSub struct {
 	mu        sync.Mutex
 	clock     *Clock
 	positions map[kafka.TopicPartition]kafka.SplitState // after the batches handed to the job
+	laneOf    map[kafka.TopicPartition]int              // each partition's watermark lane of clock
 	handed    []kafkaChunk                              // splits handed out, not opened yet
 	stats     map[kafka.TopicPartition]*kafkaPartStats
 	reader    *kafka.Reader // while the subtask reads: for listing high watermarks
@@ -152,7 +153,7 @@ func (s *KafkaSource) sub(subtask int) *kafkaSub {
 	}
 	k := s.subs[subtask]
 	if k == nil {
-		k = &kafkaSub{positions: map[kafka.TopicPartition]kafka.SplitState{}}
+		k = &kafkaSub{positions: map[kafka.TopicPartition]kafka.SplitState{}, laneOf: map[kafka.TopicPartition]int{}}
 		if s.EventCol >= 0 {
 			k.clock = NewClock(0, s.EventCol, s.Bound)
 		}
@@ -321,12 +322,17 @@ func (e *kafkaEnum) addSplits(rc *ReadCtx, add []kafka.Split, back []kafka.Split
 		l.index = int64(l.lane)*int64(e.parallel) + int64(e.subtask)
 		if e.k.clock != nil {
 			e.k.clock.addLane()
+			if st.HasEventMax {
+				// A restored partition's watermark goes on from the event time it had read.
+				e.k.clock.prime(l.lane, st.EventMax)
+			}
 		}
 		e.lanes[st.TopicPartition] = l
 		e.order = append(e.order, l)
 		e.active++
 		e.k.mu.Lock()
 		e.k.positions[st.TopicPartition] = st
+		e.k.laneOf[st.TopicPartition] = l.lane
 		e.k.stat(st.TopicPartition).rate.begin(now)
 		e.k.mu.Unlock()
 		e.idleSent = false
@@ -695,7 +701,14 @@ func (s *KafkaSource) Snapshot(subtask int) ([]byte, error) {
 	k := s.sub(subtask)
 	k.mu.Lock()
 	ps := make(KafkaPositions, 0, len(k.positions))
-	for _, st := range k.positions {
+	for tp, st := range k.positions {
+		// The largest event time its lane has read; a restored partition not read yet
+		// keeps the one it was restored with.
+		if lane, ok := k.laneOf[tp]; ok && k.clock != nil && k.clock.stamp {
+			if m := k.clock.runningOf(lane); m != math.MinInt64 {
+				st.EventMax, st.HasEventMax = m, true
+			}
+		}
 		ps = append(ps, st)
 	}
 	k.mu.Unlock()
@@ -729,9 +742,10 @@ func (s *KafkaSource) Restore(parts [][]byte) error {
 
 // MarshalBinary encodes positions for a checkpoint: a version byte, the count, then per
 // partition its topic (length and bytes), partition, next offset and end (-1: none) as
-// varints.
+// varints; version 2 adds a byte (1: the largest event time read follows, as a varint;
+// 0: none). Version 1 (without) still decodes.
 func (ps KafkaPositions) MarshalBinary() ([]byte, error) {
-	b := []byte{1}
+	b := []byte{2}
 	b = binary.AppendUvarint(b, uint64(len(ps)))
 	for _, st := range ps {
 		b = binary.AppendUvarint(b, uint64(len(st.Topic)))
@@ -739,6 +753,12 @@ func (ps KafkaPositions) MarshalBinary() ([]byte, error) {
 		b = binary.AppendVarint(b, int64(st.Partition))
 		b = binary.AppendVarint(b, st.Next)
 		b = binary.AppendVarint(b, st.End)
+		if st.HasEventMax {
+			b = append(b, 1)
+			b = binary.AppendVarint(b, st.EventMax)
+		} else {
+			b = append(b, 0)
+		}
 	}
 	return b, nil
 }
@@ -746,9 +766,10 @@ func (ps KafkaPositions) MarshalBinary() ([]byte, error) {
 // UnmarshalBinary decodes what MarshalBinary wrote; anything else is a Data error.
 func (ps *KafkaPositions) UnmarshalBinary(b []byte) error {
 	bad := func(what string) error { return rberr.New(rberr.Data, "kafka source position: %s", what) }
-	if len(b) == 0 || b[0] != 1 {
+	if len(b) == 0 || (b[0] != 1 && b[0] != 2) {
 		return bad("unknown encoding")
 	}
+	version := b[0]
 	b = b[1:]
 	n, k := binary.Uvarint(b)
 	if k <= 0 || n > uint64(len(b)) {
@@ -774,7 +795,22 @@ func (ps *KafkaPositions) UnmarshalBinary(b []byte) error {
 		if v[0] < 0 || v[0] > math.MaxInt32 || v[1] < 0 || v[2] < -1 {
 			return bad("out of range")
 		}
-		out = append(out, kafka.SplitState{TopicPartition: kafka.TopicPartition{Topic: topic, Partition: int32(v[0])}, Next: v[1], End: v[2]})
+		st := kafka.SplitState{TopicPartition: kafka.TopicPartition{Topic: topic, Partition: int32(v[0])}, Next: v[1], End: v[2]}
+		if version >= 2 {
+			if len(b) == 0 || b[0] > 1 {
+				return bad("truncated or malformed")
+			}
+			has := b[0] == 1
+			b = b[1:]
+			if has {
+				x, k := binary.Varint(b)
+				if k <= 0 {
+					return bad("truncated or malformed")
+				}
+				st.EventMax, st.HasEventMax, b = x, true, b[k:]
+			}
+		}
+		out = append(out, st)
 	}
 	if len(b) != 0 {
 		return bad("bytes after the end")

@@ -263,7 +263,9 @@ func TestKafkaSourceFailsOnBadRecord(t *testing.T) {
 // error, never a wrong position.
 func TestKafkaPositionBytes(t *testing.T) {
 	ps := KafkaPositions{{TopicPartition: kafka.TopicPartition{Topic: "a", Partition: 0}, Next: 5, End: -1},
-		{TopicPartition: kafka.TopicPartition{Topic: "bé", Partition: 7}, Next: 1 << 40, End: 1<<40 + 3}}
+		{TopicPartition: kafka.TopicPartition{Topic: "bé", Partition: 7}, Next: 1 << 40, End: 1<<40 + 3},
+		{TopicPartition: kafka.TopicPartition{Topic: "c", Partition: 1}, Next: 9, End: -1, EventMax: -5_000_000, HasEventMax: true},
+		{TopicPartition: kafka.TopicPartition{Topic: "c", Partition: 2}, Next: 9, End: -1, HasEventMax: true}}
 	b, err := ps.MarshalBinary()
 	if err != nil {
 		t.Fatal(err)
@@ -271,6 +273,14 @@ func TestKafkaPositionBytes(t *testing.T) {
 	var q KafkaPositions
 	if err := q.UnmarshalBinary(b); err != nil || !reflect.DeepEqual(q, ps) {
 		t.Fatalf("%v came back as %v (%v)", ps, q, err)
+	}
+	// Version 1 (no event times), as checkpoints before version 2 hold it.
+	v1 := []byte{1, 1, 1, 'a', 0, 10, 1}
+	if err := q.UnmarshalBinary(v1); err != nil || !reflect.DeepEqual(q, ps[:1]) {
+		t.Fatalf("version 1 came back as %v (%v)", q, err)
+	}
+	if err := q.UnmarshalBinary([]byte{3, 0}); err == nil {
+		t.Fatal("an unknown version decoded")
 	}
 	for cut := 0; cut < len(b); cut++ {
 		if err := q.UnmarshalBinary(b[:cut]); err == nil {
@@ -294,6 +304,8 @@ func TestKafkaSnapshotBeforeStartKeepsRestoredPositions(t *testing.T) {
 		want = append(want, kafka.SplitState{TopicPartition: kafka.TopicPartition{Topic: "orders", Partition: p}, Next: 100 + 7*int64(p), End: -1})
 	}
 	want[3].End = 140 // a bounded read's resolved end comes back too
+	// and the largest event time read, for the partition's watermark
+	want[1].EventMax, want[1].HasEventMax = 1_700_000_000_000_000, true
 	// Stored by the two subtasks of an earlier run.
 	a, err := want[:2].MarshalBinary()
 	if err != nil {
