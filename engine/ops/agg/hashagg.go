@@ -277,11 +277,12 @@ func (h *Table) Reset() {
 		h.accs[i] = newAccumulator(a)
 	}
 	old := h.slab
-	if h.slab = newSlab(h.accs); h.slab != nil && old != nil && !h.noSlab {
+	h.slab = nil
+	if !h.noSlab {
+		h.slab = newSlab(h.accs)
+	}
+	if h.slab != nil && old != nil { // the same aggregations: the same layout
 		old.reset()
 		h.slab.w = old.w
-	}
-	if h.noSlab {
-		h.slab = nil
 	}
 }

@@ -22,10 +22,11 @@ import (
 // aggregation's time. Rows are folded a chunk at a time, each aggregation in turn over
 // the chunk, so that the lines the first brings in are still in cache for the others.
 //
-// Everything else a table is asked (results, partial states, checkpoints, the merging of
-// sessions, spilling) first moves the states into the accumulators' own arrays
-// (unpack), and the table goes on without the slab until it is Reset. Partial states
-// merged from a pre-aggregation fold straight into the slab.
+// Partial states merged from a pre-aggregation fold straight into the slab, and results
+// of 64-bit types are built straight from it (results). Everything else a table is asked
+// (results of narrower types, partial states, checkpoints, the merging of sessions,
+// spilling) first moves the states into the accumulators' own arrays (unpack), and the
+// table goes on without the slab until it is Reset.
 
 // rowChunk is how many rows are folded before the next aggregation's turn: its groups'
 // lines (a few hundred, 64 bytes each) stay in the first levels of cache meanwhile.
