@@ -545,6 +545,7 @@ type resultCol struct {
 // goes a block of groups at a time, every column in turn, so that the slab is read from
 // memory once.
 func (s *slab) results(mem memory.Allocator, slots []int, gids []uint32) []arrow.Array {
+	s.grow(maxGid(gids)) // a group without rows yet: a global aggregation over no rows
 	n := len(gids)
 	cols := make([]resultCol, len(slots))
 	for i, si := range slots {

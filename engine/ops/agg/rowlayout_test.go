@@ -402,3 +402,31 @@ func TestRowLayoutSumOverflow(t *testing.T) {
 		t.Fatalf("err = %v, want the overflow of sum aa", err)
 	}
 }
+
+// A global aggregation over no rows has one group without a row (count 0, the others
+// null): its results come from a slab that never grew.
+func TestRowLayoutGroupWithoutRows(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	for _, aggs := range [][][2]string{rowAggs, narrowAggs} {
+		tab := NewTable("test", nil, nil, rowSpecs(t, aggs))
+		if tab.slab == nil {
+			t.Fatal("not in the row layout")
+		}
+		cols, err := tab.AggColumns(mem, []uint32{0})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, c := range cols {
+			wantNull := aggs[i][0] != "count"
+			if c.Len() != 1 || c.IsNull(0) != wantNull {
+				t.Errorf("%v: %v, want one value, null %v", aggs[i], c, wantNull)
+			}
+			if !wantNull && c.(*array.Int64).Value(0) != 0 {
+				t.Errorf("%v: %v, want 0", aggs[i], c)
+			}
+		}
+		runtime.ReleaseAll(cols)
+		tab.Release()
+	}
+}
