@@ -340,75 +340,67 @@ func (s *slab) update(ec *expr.EvalCtx, ids []uint32, ng int, cols []arrow.Array
 // ids, as its accumulator's mergePartial does into its arrays.
 func (s *slab) mergePartial(sl *slot, cols []arrow.Array, ids []uint32, ng int) error {
 	s.grow(ng)
-	bad := func(c arrow.Array, want arrow.DataType) error {
-		return fmt.Errorf("a partial state column is %s, not %s", c.DataType(), want)
-	}
 	switch sl.kind {
 	case slotCount:
-		c, ok := cols[0].(*array.Int64)
-		if !ok {
-			return bad(cols[0], arrow.PrimitiveTypes.Int64)
+		c, err := partialValues(storInt, cols[0])
+		if err != nil {
+			return err
 		}
-		for r, v := range c.Int64Values()[:len(ids)] {
+		for r, v := range c.i[:len(ids)] {
 			s.w[int(ids[r])*s.stride+sl.off] += uint64(v)
 		}
 		return nil
 	case slotSum:
-		cnt, ok := cols[0].(*array.Int64)
-		if !ok {
-			return bad(cols[0], arrow.PrimitiveTypes.Int64)
+		cnt, err := partialValues(storInt, cols[0])
+		if err != nil {
+			return err
 		}
-		for r, v := range cnt.Int64Values()[:len(ids)] {
+		for r, v := range cnt.i[:len(ids)] {
 			s.w[int(ids[r])*s.stride+sl.off+1] += uint64(v)
 		}
 		// The sums fold as values do (a partial sum is never null), their counts aside.
-		c := slabCol{col: cols[1]}
-		var want arrow.DataType
-		switch sl.stor {
-		case storFloat:
-			want = arrow.PrimitiveTypes.Float64
-			if f, ok := cols[1].(*array.Float64); ok {
-				c.f = f.Float64Values()
-			}
-		case storUint:
-			want = arrow.PrimitiveTypes.Uint64
-			if u, ok := cols[1].(*array.Uint64); ok {
-				c.u = u.Uint64Values()
-			}
-		default:
-			want = arrow.PrimitiveTypes.Int64
-			if i, ok := cols[1].(*array.Int64); ok {
-				c.i = i.Int64Values()
-			}
-		}
-		if c.f == nil && c.u == nil && c.i == nil {
-			return bad(cols[1], want)
+		c, err := partialValues(sl.stor, cols[1])
+		if err != nil {
+			return err
 		}
 		return s.addSums(sl, &c, ids)
 	}
-	c := slabCol{col: cols[0], nulls: cols[0].NullN() > 0}
+	c, err := partialValues(sl.stor, cols[0])
+	if err != nil {
+		return err
+	}
+	return s.fold(sl, &c, ids, 0, len(ids))
+}
+
+// partialValues reads a column of partial sums or picks of storage stor.
+func partialValues(stor storage, col arrow.Array) (slabCol, error) {
+	c := slabCol{col: col, nulls: col.NullN() > 0}
+	var ok bool
 	var want arrow.DataType
-	switch sl.stor {
+	switch stor {
 	case storFloat:
 		want = arrow.PrimitiveTypes.Float64
-		if f, ok := cols[0].(*array.Float64); ok {
+		var f *array.Float64
+		if f, ok = col.(*array.Float64); ok {
 			c.f = f.Float64Values()
 		}
 	case storUint:
 		want = arrow.PrimitiveTypes.Uint64
-		if u, ok := cols[0].(*array.Uint64); ok {
+		var u *array.Uint64
+		if u, ok = col.(*array.Uint64); ok {
 			c.u = u.Uint64Values()
 		}
 	default:
 		want = arrow.PrimitiveTypes.Int64
-		if i, ok := cols[0].(*array.Int64); ok {
+		var i *array.Int64
+		if i, ok = col.(*array.Int64); ok {
 			c.i = i.Int64Values()
 		}
 	}
-	if c.f == nil && c.u == nil && c.i == nil {
-		return bad(cols[0], want)
+	if !ok {
+		return c, fmt.Errorf("a partial state column is %s, not %s", col.DataType(), want)
 	}
-	return s.fold(sl, &c, ids, 0, len(ids))
+	return c, nil
 }
 
 // addSums adds partial sums (no counts: mergePartial added those) into their groups.
