@@ -242,18 +242,22 @@ func (s *slab) fold(sl *slot, c *slabCol, ids []uint32, lo, hi int) error {
 		case storUint:
 			if c.nulls {
 				foldPick(w, st, off, sl.bit, sl.max, ids[lo:hi], c.u[lo:hi], c, lo)
-			} else if sl.max {
-				foldMax(w, st, off, sl.bit, ids[lo:hi], c.u[lo:hi], 0)
 			} else {
-				foldMin(w, st, off, sl.bit, ids[lo:hi], c.u[lo:hi], math.MaxUint64)
+				ident := uint64(math.MaxUint64)
+				if sl.max {
+					ident = 0
+				}
+				foldExtreme(w, st, off, sl.bit, sl.max, ids[lo:hi], c.u[lo:hi], ident)
 			}
 		default:
 			if c.nulls {
 				foldPick(w, st, off, sl.bit, sl.max, ids[lo:hi], c.i[lo:hi], c, lo)
-			} else if sl.max {
-				foldMax(w, st, off, sl.bit, ids[lo:hi], c.i[lo:hi], math.MinInt64)
 			} else {
-				foldMin(w, st, off, sl.bit, ids[lo:hi], c.i[lo:hi], math.MaxInt64)
+				ident := int64(math.MaxInt64)
+				if sl.max {
+					ident = math.MinInt64
+				}
+				foldExtreme(w, st, off, sl.bit, sl.max, ids[lo:hi], c.i[lo:hi], ident)
 			}
 		}
 	}
@@ -282,32 +286,24 @@ func foldPick[T int64 | uint64 | float64](w []uint64, st, off int, bit uint64, i
 	}
 }
 
-// foldMax is foldPick's max of integers without nulls, without branches on the values
-// (a group's first value is as likely to be replaced as not, too often to predict):
-// lowest is the least value of T, the max of a group without one.
-func foldMax[T int64 | uint64](w []uint64, st, off int, bit uint64, ids []uint32, vals []T, lowest T) {
+// foldExtreme is foldPick's min or max of integers without nulls, without branches on
+// the values (a group's first value is as likely to be replaced as not, too often to
+// predict): ident is the least value of T for max, the greatest for min, the result of a
+// group without one.
+func foldExtreme[T int64 | uint64](w []uint64, st, off int, bit uint64, isMax bool, ids []uint32, vals []T, ident T) {
 	for j, g := range ids {
 		b := int(g) * st
 		p := word[T](w, b+off)
 		kept := *p
 		if w[b]&bit == 0 {
-			kept = lowest
+			kept = ident
 		}
-		*p = max(kept, vals[j])
-		w[b] |= bit
-	}
-}
-
-// foldMin is foldMax for the min: highest is the greatest value of T.
-func foldMin[T int64 | uint64](w []uint64, st, off int, bit uint64, ids []uint32, vals []T, highest T) {
-	for j, g := range ids {
-		b := int(g) * st
-		p := word[T](w, b+off)
-		kept := *p
-		if w[b]&bit == 0 {
-			kept = highest
+		if isMax {
+			kept = max(kept, vals[j])
+		} else {
+			kept = min(kept, vals[j])
 		}
-		*p = min(kept, vals[j])
+		*p = kept
 		w[b] |= bit
 	}
 }
@@ -445,24 +441,10 @@ func (s *slab) unpack() {
 			a.n = expr.Grow(a.n, n)
 		case *sumAcc:
 			a.cnt = expr.Grow(a.cnt, n)
-			switch a.stor {
-			case storFloat:
-				a.f = expr.Grow(a.f, n)
-			case storUint:
-				a.u = expr.Grow(a.u, n)
-			default:
-				a.i = expr.Grow(a.i, n)
-			}
+			growValues(a.stor, &a.i, &a.u, &a.f, n)
 		case *pickAcc:
 			a.grow(n)
-			switch a.stor {
-			case storFloat:
-				a.f = expr.Grow(a.f, n)
-			case storUint:
-				a.u = expr.Grow(a.u, n)
-			default:
-				a.i = expr.Grow(a.i, n)
-			}
+			growValues(a.stor, &a.i, &a.u, &a.f, n)
 		}
 	}
 	for lo := 0; lo < n; lo += unpackBlock {
@@ -484,6 +466,18 @@ func (s *slab) unpack() {
 				unpackValues(sl.stor, a.i, a.u, a.f, lo, hi, w, st, sl.off)
 			}
 		}
+	}
+}
+
+// growValues grows the value array of storage stor to n groups.
+func growValues(stor storage, i *[]int64, u *[]uint64, f *[]float64, n int) {
+	switch stor {
+	case storFloat:
+		*f = expr.Grow(*f, n)
+	case storUint:
+		*u = expr.Grow(*u, n)
+	default:
+		*i = expr.Grow(*i, n)
 	}
 }
 

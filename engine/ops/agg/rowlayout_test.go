@@ -62,63 +62,54 @@ func rowTable(t *testing.T, aggs [][2]string) *Table {
 	return NewTable("test", []expr.Expr{k}, []arrow.DataType{arrow.PrimitiveTypes.Int64}, rowSpecs(t, aggs))
 }
 
+// extremes is a reference min and max under an order (below).
+type extremes[T any] struct {
+	set      bool
+	min, max T
+}
+
+func (e *extremes[T]) add(v T, below func(a, b T) bool) {
+	if !e.set || below(v, e.min) {
+		e.min = v
+	}
+	if !e.set || below(e.max, v) {
+		e.max = v
+	}
+	e.set = true
+}
+
+func intBelow[T int64 | uint64](a, b T) bool { return a < b }
+
 // rowRef is the plain reference of rowAggs for one group.
 type rowRef struct {
-	n, ni, nf, nu   int64
-	sf, si          float64
-	su              uint64
-	sumI            int64
-	mini, maxi      int64
-	minu, maxu      uint64
-	minf, maxf      float64
-	minn, maxn      int64
-	seti, setu, set bool
-	setn            bool
+	n, ni, nf, nu int64
+	sf            float64
+	su            uint64
+	sumI          int64
+	ei, en        extremes[int64]
+	eu            extremes[uint64]
+	ef            extremes[float64]
 }
 
 func (r *rowRef) add(i, u, f, n any) {
 	r.n++
 	if v, ok := n.(int64); ok {
-		if !r.setn || v < r.minn {
-			r.minn = v
-		}
-		if !r.setn || v > r.maxn {
-			r.maxn = v
-		}
-		r.setn = true
+		r.en.add(v, intBelow)
 	}
 	if v, ok := i.(int64); ok {
 		r.ni++
 		r.sumI += v
-		if !r.seti || v < r.mini {
-			r.mini = v
-		}
-		if !r.seti || v > r.maxi {
-			r.maxi = v
-		}
-		r.seti = true
+		r.ei.add(v, intBelow)
 	}
 	if v, ok := u.(uint64); ok {
 		r.nu++
 		r.su += v
-		if !r.setu || v < r.minu {
-			r.minu = v
-		}
-		if !r.setu || v > r.maxu {
-			r.maxu = v
-		}
-		r.setu = true
+		r.eu.add(v, intBelow)
 	}
 	if v, ok := f.(float64); ok {
 		r.nf++
 		r.sf += v
-		if !r.set || floatBelow(v, r.minf) {
-			r.minf = v
-		}
-		if !r.set || floatBelow(r.maxf, v) {
-			r.maxf = v
-		}
-		r.set = true
+		r.ef.add(v, floatBelow)
 	}
 }
 
@@ -152,21 +143,21 @@ func (r *rowRef) want(a [2]string) any {
 	case "sum u":
 		return or(r.nu > 0, r.su)
 	case "min i":
-		return or(r.seti, r.mini)
+		return or(r.ei.set, r.ei.min)
 	case "max i":
-		return or(r.seti, r.maxi)
+		return or(r.ei.set, r.ei.max)
 	case "min u":
-		return or(r.setu, r.minu)
+		return or(r.eu.set, r.eu.min)
 	case "max u":
-		return or(r.setu, r.maxu)
+		return or(r.eu.set, r.eu.max)
 	case "min f":
-		return or(r.set, r.minf)
+		return or(r.ef.set, r.ef.min)
 	case "max f":
-		return or(r.set, r.maxf)
+		return or(r.ef.set, r.ef.max)
 	case "min n":
-		return or(r.setn, r.minn)
+		return or(r.en.set, r.en.min)
 	case "max n":
-		return or(r.setn, r.maxn)
+		return or(r.en.set, r.en.max)
 	}
 	panic(a)
 }
