@@ -29,7 +29,6 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/memory/mallocator"
 	"github.com/riverbed-engine/riverbed/arrowbridge"
 	"github.com/riverbed-engine/riverbed/engine"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
@@ -42,7 +41,7 @@ var cVersion = C.CString(Version)
 
 // mem allocates all Arrow memory the engine hands out, outside the Go heap, so that
 // buffers exported to C stay valid after a call returns and are counted.
-var mem = mallocator.NewMallocator()
+var mem = newCAllocator()
 
 // glibc serves an allocation of a batch's buffers (megabytes for a Parquet row group's
 // column) with fresh pages from the kernel and returns them on free: every batch then

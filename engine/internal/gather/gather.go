@@ -7,6 +7,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/bitutil"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/riverbed-engine/riverbed/internal/uninit"
 )
 
 // Ref points at one row of one of the chunks: the chunk's index and the row within it.
@@ -94,11 +95,9 @@ func Column(mem memory.Allocator, t arrow.DataType, cols []arrow.Array, refs []R
 				total += int(o[r.Row+1] - o[r.Row])
 			}
 		}
-		offs := memory.NewResizableBuffer(mem)
-		offs.Resize((n + 1) * 4)
+		offs := uninit.Buffer(mem, (n+1)*4)
 		ob := unsafe.Slice((*int32)(unsafe.Pointer(unsafe.SliceData(offs.Bytes()))), n+1)
-		data := memory.NewResizableBuffer(mem)
-		data.Resize(total)
+		data := uninit.Buffer(mem, total)
 		db := data.Bytes()
 		at := 0
 		for i, r := range refs {
@@ -112,8 +111,7 @@ func Column(mem memory.Allocator, t arrow.DataType, cols []arrow.Array, refs []R
 		bufs = []*memory.Buffer{valid, offs, data}
 	default:
 		w := t.(arrow.FixedWidthDataType).BitWidth() / 8
-		vals := memory.NewResizableBuffer(mem)
-		vals.Resize(n * w)
+		vals := uninit.Buffer(mem, n*w)
 		vb := vals.Bytes()
 		srcs := make([][]byte, len(cols))
 		for c, col := range cols {
@@ -267,11 +265,9 @@ func rowsOf(mem memory.Allocator, col arrow.Array, rows []int32, runs bool) arro
 		for _, r := range rows {
 			total += int(o[r+1] - o[r])
 		}
-		offs := memory.NewResizableBuffer(mem)
-		offs.Resize((n + 1) * 4)
+		offs := uninit.Buffer(mem, (n+1)*4)
 		ob := words[int32](offs.Bytes())
-		data := memory.NewResizableBuffer(mem)
-		data.Resize(total)
+		data := uninit.Buffer(mem, total)
 		db := data.Bytes()
 		at := 0
 		if runs {
@@ -295,8 +291,7 @@ func rowsOf(mem memory.Allocator, col arrow.Array, rows []int32, runs bool) arro
 		bufs = []*memory.Buffer{valid, offs, data}
 	default:
 		w := t.(arrow.FixedWidthDataType).BitWidth() / 8
-		vals := memory.NewResizableBuffer(mem)
-		vals.Resize(n * w)
+		vals := uninit.Buffer(mem, n*w)
 		vb := vals.Bytes()
 		var src []byte
 		if d := col.Data(); d.Len() > 0 && d.Buffers()[1] != nil {
