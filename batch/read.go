@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"sort"
 	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -18,6 +19,7 @@ import (
 	"github.com/parquet-go/parquet-go/format"
 
 	"github.com/riverbed-engine/riverbed/internal/rberr"
+	"github.com/riverbed-engine/riverbed/internal/uninit"
 )
 
 // DefaultBatchSize is the batch size ReadSplit uses when given batchSize <= 0.
@@ -65,7 +67,43 @@ type SplitReader struct {
 	numRows   int64
 	done      int64
 	finished  bool
+
+	filter *RowFilter
+	out    *arrow.Schema // of the batches returned under a filter
+	rows   []int32       // the rows the filter keeps of the current batch
 }
+
+// A RowFilter has a SplitReader return only the rows of each batch that a predicate keeps
+// (a filter fused into the scan): the columns the predicate reads are decoded first, in
+// full; the others only at the rows kept where their values allow it (fixed-width
+// values: no copy of the batch, and a dictionary lookup only for the rows kept), else in
+// full and then gathered.
+type RowFilter struct {
+	// Reads are the columns (indexes among the reader's columns) the predicate reads.
+	Reads []int
+	// Keep appends to rows the rows to keep (ascending, from 0 at the batch's first row)
+	// of the batch of n rows that starts at row from of the split, given its Reads
+	// columns in that order.
+	Keep func(cols []arrow.Array, n int, from int64, rows []int32) ([]int32, error)
+	// Gather returns the given rows of each column (in order; the caller releases them).
+	Gather func(cols []arrow.Array, rows []int32) ([]arrow.Array, error)
+	// Out are the columns (indexes among the reader's columns) of the batches returned.
+	Out []int
+}
+
+// SetFilter has Next return only the rows f keeps, of the columns f.Out: a batch for every
+// batch read, perhaps empty (Consumed then says how far the split is read).
+func (r *SplitReader) SetFilter(f *RowFilter) {
+	fields := make([]arrow.Field, len(f.Out))
+	for i, c := range f.Out {
+		fields[i] = r.schema.Field(c)
+	}
+	r.filter, r.out = f, arrow.NewSchema(fields, nil)
+}
+
+// Consumed is the number of the split's rows read so far (those of the batches returned,
+// before any filter).
+func (r *SplitReader) Consumed() int64 { return r.done }
 
 // OpenSplit opens one split for reading with the arguments of ReadSplit; Next then
 // returns its records in order.
@@ -151,15 +189,89 @@ func (r *SplitReader) Next() (arrow.RecordBatch, error) {
 		return nil, err
 	}
 	n := int(min(int64(r.batchSize), r.numRows-r.done))
+	if r.filter != nil {
+		return r.nextFiltered(n)
+	}
 	var err error
 	for i, cr := range r.readers {
-		if r.cols[i], err = cr.read(n, r.mem); err != nil {
+		if r.cols[i], err = cr.read(n, nil, r.mem); err != nil {
 			releaseArrays(r.cols[:i])
 			return nil, err
 		}
 	}
 	rec := array.NewRecordBatch(r.schema, r.cols, int64(n))
 	releaseArrays(r.cols)
+	r.done += int64(n)
+	return rec, nil
+}
+
+// nextFiltered reads the next n rows under the filter.
+func (r *SplitReader) nextFiltered(n int) (rec arrow.RecordBatch, err error) {
+	f := r.filter
+	defer releaseArrays(r.cols)
+	reads := make([]arrow.Array, len(f.Reads))
+	for i, c := range f.Reads {
+		if r.cols[c], err = r.readers[c].read(n, nil, r.mem); err != nil {
+			return nil, err
+		}
+		reads[i] = r.cols[c]
+	}
+	if r.rows, err = f.Keep(reads, n, r.done, r.rows[:0]); err != nil {
+		return nil, err
+	}
+	rows := r.rows
+	switch {
+	case len(rows) == n:
+		rows = nil // every row: read whole
+	case rows == nil:
+		rows = []int32{} // no row
+	}
+	out := make([]arrow.Array, len(f.Out))
+	var whole []int // of out: read in full, to be gathered
+	for i, c := range f.Out {
+		if r.cols[c] == nil {
+			var sel bool
+			if r.cols[c], sel, err = r.readers[c].readRows(n, rows, r.mem); err != nil {
+				return nil, err
+			}
+			if sel {
+				out[i] = r.cols[c]
+				out[i].Retain()
+				continue
+			}
+		}
+		if rows == nil {
+			out[i] = r.cols[c]
+			out[i].Retain()
+		} else {
+			whole = append(whole, i)
+		}
+	}
+	// A column neither read nor returned is passed over.
+	for c, cr := range r.readers {
+		if r.cols[c] == nil {
+			if r.cols[c], _, err = cr.readRows(n, []int32{}, r.mem); err != nil {
+				releaseArrays(out)
+				return nil, err
+			}
+		}
+	}
+	if len(whole) > 0 {
+		cols := make([]arrow.Array, len(whole))
+		for j, i := range whole {
+			cols[j] = r.cols[f.Out[i]]
+		}
+		taken, err := f.Gather(cols, rows)
+		if err != nil {
+			releaseArrays(out)
+			return nil, err
+		}
+		for j, i := range whole {
+			out[i] = taken[j]
+		}
+	}
+	rec = array.NewRecordBatch(r.out, out, int64(len(r.rows)))
+	releaseArrays(out)
 	r.done += int64(n)
 	return rec, nil
 }
@@ -221,6 +333,16 @@ type pageValues interface {
 	finish(n int, valid *memory.Buffer, nulls int) arrow.Array
 	// abort drops a partially built array.
 	abort()
+}
+
+// rowValues is a pageValues that can also decode some of the next values only.
+type rowValues interface {
+	// putRows fills slots [at, at+len(rows)) with the values of the given rows (from
+	// base on, ascending) of the next k values, and moves past the k.
+	putRows(at, k int, rows []int32, base int)
+	// putSparseRows is putRows for the next len(defs) rows, of which only those where
+	// defs[i] == maxDef hold a value; the given rows that do not are left zero.
+	putSparseRows(at int, defs []byte, maxDef byte, rows []int32, base int)
 }
 
 func newColumnReader(m *fileMeta, rowGroup int, c fileColumn, chunk parquet.ColumnChunk, src *fileReaderAt, field arrow.Field, total int64) (*columnReader, error) {
@@ -313,17 +435,22 @@ func (r *columnReader) valueErr(cause error) error {
 	return rberr.Wrap(rberr.Data, cause, "cannot read Parquet file %q, row group %d, column %q", r.path, r.rowGroup, r.name)
 }
 
-// read decodes the next n rows of the column.
-func (r *columnReader) read(n int, mem memory.Allocator) (arr arrow.Array, err error) {
+// read decodes the next n rows of the column; with rows (ascending, from 0 at the first
+// of the n), only those rows (the value decoder must be a rowValues).
+func (r *columnReader) read(n int, rows []int32, mem memory.Allocator) (arr arrow.Array, err error) {
+	m := n
+	if rows != nil {
+		m = len(rows)
+	}
 	var valid *memory.Buffer
 	var bits []byte
 	if r.nullable {
 		valid = memory.NewResizableBuffer(mem)
-		valid.Resize(int(bitutil.BytesForBits(int64(n))))
+		valid.Resize(int(bitutil.BytesForBits(int64(m))))
 		bits = valid.Bytes()
 		clear(bits)
 	}
-	r.vals.begin(n, mem)
+	r.vals.begin(m, mem)
 	defer func() {
 		if p := recover(); p != nil {
 			err = r.corrupt(fmt.Errorf("%v", p))
@@ -337,6 +464,7 @@ func (r *columnReader) read(n int, mem memory.Allocator) (arr arrow.Array, err e
 	}()
 
 	nulls := 0
+	next := 0 // with rows: the next slot of the output, rows[next] the next row
 	for at := 0; at < n; {
 		if r.row == r.rows {
 			if err := r.nextPage(); err != nil {
@@ -345,14 +473,36 @@ func (r *columnReader) read(n int, mem memory.Allocator) (arr arrow.Array, err e
 			continue
 		}
 		k := min(n-at, r.rows-r.row)
-		if r.defs == nil {
+		switch {
+		case rows != nil:
+			end := next + sort.Search(m-next, func(i int) bool { return int(rows[next+i]) >= at+k })
+			sel := rows[next:end]
+			rv := r.vals.(rowValues)
+			if r.defs == nil {
+				rv.putRows(next, k, sel, at)
+				if bits != nil {
+					bitutil.SetBitsTo(bits, int64(next), int64(len(sel)), true)
+				}
+			} else {
+				defs := r.defs[r.row : r.row+k]
+				rv.putSparseRows(next, defs, 1, sel, at)
+				for i, row := range sel {
+					if defs[int(row)-at] == 1 {
+						bitutil.SetBit(bits, next+i)
+					} else {
+						nulls++
+					}
+				}
+			}
+			next = end
+		case r.defs == nil:
 			if err := r.vals.put(at, k); err != nil {
 				return nil, r.valueErr(err)
 			}
 			if bits != nil {
 				bitutil.SetBitsTo(bits, int64(at), int64(k), true)
 			}
-		} else {
+		default:
 			defs := r.defs[r.row : r.row+k]
 			if err := r.vals.putSparse(at, defs, 1); err != nil {
 				return nil, r.valueErr(err)
@@ -373,7 +523,18 @@ func (r *columnReader) read(n int, mem memory.Allocator) (arr arrow.Array, err e
 		valid.Release()
 		valid = nil
 	}
-	return r.vals.finish(n, valid, nulls), nil
+	return r.vals.finish(m, valid, nulls), nil
+}
+
+// readRows decodes the given rows of the next n (all of them for nil rows): only those
+// where the column's values can be read so (selected), else all n.
+func (r *columnReader) readRows(n int, rows []int32, mem memory.Allocator) (arr arrow.Array, selected bool, err error) {
+	if _, ok := r.vals.(rowValues); !ok || rows == nil {
+		arr, err = r.read(n, nil, mem)
+		return arr, false, err
+	}
+	arr, err = r.read(n, rows, mem)
+	return arr, true, err
 }
 
 // nextPage moves to the next data page of the chunk.
@@ -529,8 +690,7 @@ func (v *fixedValues[T]) setPage(p parquet.Page) (int, error) {
 }
 
 func (v *fixedValues[T]) begin(n int, mem memory.Allocator) {
-	v.buf = memory.NewResizableBuffer(mem)
-	v.buf.Resize(n * v.dt.(arrow.FixedWidthDataType).Bytes())
+	v.buf = uninit.Buffer(mem, n*v.dt.(arrow.FixedWidthDataType).Bytes()) // every slot is written
 	if v.conv == nil {
 		v.out = castSlice[T](v.buf.Bytes())[:n]
 		return
@@ -553,6 +713,44 @@ func (v *fixedValues[T]) put(at, k int) error {
 	}
 	v.pos += k
 	return nil
+}
+
+func (v *fixedValues[T]) putRows(at, k int, rows []int32, base int) {
+	dst := v.out[at : at+len(rows)]
+	if v.idx != nil {
+		idx := v.idx[v.pos : v.pos+k]
+		for i, r := range rows {
+			dst[i] = v.dict[idx[int(r)-base]]
+		}
+	} else {
+		src := v.plain[v.pos : v.pos+k]
+		for i, r := range rows {
+			dst[i] = src[int(r)-base]
+		}
+	}
+	v.pos += k
+}
+
+func (v *fixedValues[T]) putSparseRows(at int, defs []byte, maxDef byte, rows []int32, base int) {
+	dst := v.out[at : at+len(rows)]
+	var zero T
+	i := 0
+	for j, d := range defs {
+		if i < len(rows) && int(rows[i])-base == j {
+			switch {
+			case d != maxDef:
+				dst[i] = zero
+			case v.idx != nil:
+				dst[i] = v.dict[v.idx[v.pos]]
+			default:
+				dst[i] = v.plain[v.pos]
+			}
+			i++
+		}
+		if d == maxDef {
+			v.pos++
+		}
+	}
 }
 
 func (v *fixedValues[T]) putSparse(at int, defs []byte, maxDef byte) error {

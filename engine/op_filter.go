@@ -6,6 +6,7 @@ import (
 	"github.com/riverbed-engine/riverbed/engine/ops/basic"
 	"github.com/riverbed-engine/riverbed/engine/plan"
 	"github.com/riverbed-engine/riverbed/engine/runtime"
+	"github.com/riverbed-engine/riverbed/engine/source"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
 
@@ -77,14 +78,29 @@ func (o *filterOp) takeUpdates(ln, from *lnode) error {
 func (o *filterOp) estimateRows(n *lnode) (int64, bool) { return inputRows(n) }
 
 func (o *filterOp) build(g *graph, n *lnode, prune *plan.Expr) (flow, error) {
-	// Its input may skip what the predicate refutes (a Parquet scan prunes row groups).
-	f, err := g.build(n.inputs[0], o.Predicate)
+	in := n.inputs[0]
+	var f flow
+	var err error
+	if scan, ok := in.impl.(*scanParquetOp); ok && g.uses[in] <= 1 && in.wm == nil {
+		// A filter straight over a Parquet scan of its own (without event time) is fused
+		// into it (source.Filter).
+		var fused *source.Filter
+		if fused, err = o.fused(n, in); err != nil {
+			return f, err
+		}
+		f, err = g.buildNodeWith(in, func() (flow, error) { return scan.buildFiltered(g, in, o.Predicate, fused) })
+	} else {
+		// Its input may skip what the predicate refutes (a Parquet scan prunes row groups).
+		f, err = g.build(in, o.Predicate)
+		if err == nil {
+			pred, keep := o.pred, o.keep
+			f.st.Chain("filter", func(int) runtime.Operator { return &basic.FilterOp{Name: n.name, Pred: pred, Keep: keep} })
+		}
+	}
 	if err != nil {
 		return f, err
 	}
-	pred, keep := o.pred, o.keep
-	f.st.Chain("filter", func(int) runtime.Operator { return &basic.FilterOp{Name: n.name, Pred: pred, Keep: keep} })
-	from := keep
+	from := o.keep
 	if from == nil {
 		from = make([]int, n.schema.NumFields())
 		for i := range from {
@@ -92,6 +108,31 @@ func (o *filterOp) build(g *graph, n *lnode, prune *plan.Expr) (flow, error) {
 		}
 	}
 	f.part = carried(f, n.inputs[0], n, from)
+	return f, nil
+}
+
+// fused is the filter as a scan of in runs it: the predicate compiled again over the
+// columns it reads (decoded first), and the columns passed on.
+func (o *filterOp) fused(n, in *lnode) (*source.Filter, error) {
+	f := &source.Filter{Name: n.name, Out: o.keep}
+	var fields []arrow.Field
+	for i, fd := range in.schema.Fields() {
+		if refs(o.Predicate)[fd.Name] {
+			f.Reads = append(f.Reads, i)
+			fields = append(fields, fd)
+		}
+	}
+	f.ReadSchema = arrow.NewSchema(fields, nil)
+	pred, err := (&expr.CompileScope{Schema: f.ReadSchema, Op: n.name}).Compile(o.Predicate)
+	if err != nil {
+		return nil, err
+	}
+	f.Pred = pred
+	if f.Out == nil {
+		for i := range in.schema.Fields() {
+			f.Out = append(f.Out, i)
+		}
+	}
 	return f, nil
 }
 

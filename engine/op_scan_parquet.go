@@ -130,9 +130,14 @@ func filesFingerprint(files []string) string {
 }
 
 func (o *scanParquetOp) build(g *graph, n *lnode, prune *plan.Expr) (flow, error) {
+	return o.buildFiltered(g, n, prune, nil)
+}
+
+// buildFiltered builds the scan with a filter fused into it (nil: none).
+func (o *scanParquetOp) buildFiltered(g *graph, n *lnode, prune *plan.Expr, filter *source.Filter) (flow, error) {
 	ord := g.ordinal
 	g.ordinal++
-	src := &source.ParquetSource{Ds: o.dataset, Projection: o.projection, BatchSize: g.BatchSize}
+	src := &source.ParquetSource{Ds: o.dataset, Projection: o.projection, BatchSize: g.BatchSize, Filter: filter}
 	if n.wm != nil {
 		readCol := n.timeIdx
 		statCol := o.projection[readCol]
@@ -142,7 +147,11 @@ func (o *scanParquetOp) build(g *graph, n *lnode, prune *plan.Expr) (flow, error
 		src.Prune = &source.Pruner{Pred: prune, Schema: o.dataset.Schema}
 	}
 	p := min(g.Parallel, max(1, len(o.dataset.Splits)))
-	st := g.NewStage(fmt.Sprintf("scan_parquet(%d files)", len(o.dataset.Files)), p)
+	name := fmt.Sprintf("scan_parquet(%d files)", len(o.dataset.Files))
+	if filter != nil {
+		name += " + filter"
+	}
+	st := g.NewStage(name, p)
 	st.Source = func(subtask int) runtime.SourceFn { return source.Task(ord, src, subtask, p, 0) }
 	g.splitCounts[ord] = len(o.dataset.Splits)
 	for _, sp := range o.dataset.Splits {

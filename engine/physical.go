@@ -209,10 +209,16 @@ func (g *graph) buildNode(n *lnode, prune *plan.Expr) (flow, error) {
 	if n.impl == nil {
 		return flow{}, rberr.New(rberr.Internal, "no physical operator for %q", n.op)
 	}
+	return g.buildNodeWith(n, func() (flow, error) { return n.impl.build(g, n, prune) })
+}
+
+// buildNodeWith builds n's physical form with build (n's own, or one its consumer
+// fuses into it).
+func (g *graph) buildNodeWith(n *lnode, build func() (flow, error)) (flow, error) {
 	prev := g.NodeID
 	g.NodeID = g.ids[n]
 	defer func() { g.NodeID = prev }()
-	return n.impl.build(g, n, prune)
+	return build()
 }
 
 // gatherInOrder is a one-subtask stage that receives every row of in (of schema), in

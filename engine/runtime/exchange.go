@@ -240,7 +240,12 @@ func TakeRows(ec *expr.EvalCtx, rec arrow.RecordBatch, rows []int32) (arrow.Reco
 // gathered in one pass (gather.Rows), or by arrow's take for a type it does not cover
 // (nested types, large strings).
 func TakeColumns(ec *expr.EvalCtx, rec arrow.RecordBatch, rows []int32) ([]arrow.Array, error) {
-	cols := make([]arrow.Array, rec.NumCols())
+	return TakeArrays(ec, rec.Columns(), rows)
+}
+
+// TakeArrays is TakeColumns over columns of one length.
+func TakeArrays(ec *expr.EvalCtx, columns []arrow.Array, rows []int32) ([]arrow.Array, error) {
+	cols := make([]arrow.Array, len(columns))
 	take := gather.Rows
 	if len(rows) >= 8*gather.Stretches(rows) {
 		// Mostly whole stretches of rows (a filter keeping most of them): copied a
@@ -253,7 +258,7 @@ func TakeColumns(ec *expr.EvalCtx, rec arrow.RecordBatch, rows []int32) ([]arrow
 			idx.Release()
 		}
 	}()
-	for i, c := range rec.Columns() {
+	for i, c := range columns {
 		if gather.Covers(c.DataType()) {
 			cols[i] = take(ec.Mem, c, rows)
 			continue
@@ -272,6 +277,21 @@ func TakeColumns(ec *expr.EvalCtx, rec arrow.RecordBatch, rows []int32) ([]arrow
 		cols[i] = t
 	}
 	return cols, nil
+}
+
+// KeptRows evaluates a filter's predicate over rec and appends to rows the rows where it
+// is true (not false, not null).
+func KeptRows(ec *expr.EvalCtx, pred expr.Expr, rec arrow.RecordBatch, rows []int32) ([]int32, error) {
+	d, err := pred.Eval(ec, rec)
+	if err != nil {
+		return rows, err
+	}
+	mask, err := expr.DatumToArray(ec, d, int(rec.NumRows()))
+	if err != nil {
+		return rows, err
+	}
+	defer mask.Release()
+	return gather.Kept(mask.(*array.Boolean), rows), nil
 }
 
 // EvalColumns evaluates expressions over a batch into arrays of its length (their shared

@@ -1,11 +1,16 @@
 package source
 
 import (
+	"sort"
 	"sync"
 	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/riverbed-engine/riverbed/batch"
+	"github.com/riverbed-engine/riverbed/engine/expr"
+	"github.com/riverbed-engine/riverbed/engine/runtime"
+	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
 
 // ParquetSource reads a dataset's splits, one per (file, row group). Subtasks take the
@@ -15,6 +20,7 @@ type ParquetSource struct {
 	Ds         *batch.Dataset
 	Projection []int
 	Prune      *Pruner // nil: read every split
+	Filter     *Filter // nil: every row of the splits read
 	BatchSize  int
 	Clk        *Clock // nil without event time; shared by the subtasks
 	cursor     atomic.Int64
@@ -62,15 +68,66 @@ func (s *ParquetSource) Open(rc *ReadCtx, sp Split) (SplitReader, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &parquetReader{r: r, pos: Position{Split: sp.Index}, skip: sp.From.Row}, nil
+	pr := &parquetReader{r: r, pos: Position{Split: sp.Index}, skip: sp.From.Row}
+	if f := s.Filter; f != nil {
+		pr.filtered = true
+		skip := sp.From.Row // the rows before it were read before a restore
+		r.SetFilter(&batch.RowFilter{
+			Reads: f.Reads,
+			Out:   f.Out,
+			Keep: func(cols []arrow.Array, n int, from int64, rows []int32) ([]int32, error) {
+				rec := array.NewRecordBatch(f.ReadSchema, cols, int64(n))
+				defer rec.Release()
+				rows, err := runtime.KeptRows(rc.Eval, f.Pred, rec, rows)
+				if err != nil {
+					return rows, rberr.Wrap(rberr.KindOf(err), err, "%s", f.Name)
+				}
+				if from < skip {
+					first := sort.Search(len(rows), func(i int) bool { return from+int64(rows[i]) >= skip })
+					rows = append(rows[:0], rows[first:]...)
+				}
+				return rows, nil
+			},
+			Gather: func(cols []arrow.Array, rows []int32) ([]arrow.Array, error) {
+				return runtime.TakeArrays(rc.Eval, cols, rows)
+			},
+		})
+	}
+	return pr, nil
+}
+
+// Filter is a filter fused into a Parquet scan: the scan returns the rows for which Pred
+// is true, of the columns Out. It decodes the columns Pred reads first, then the others
+// only at the rows kept (batch.RowFilter), instead of a filter copying the rows it keeps
+// out of whole batches. Only a scan without event time takes one: its watermark would
+// see only the rows kept.
+type Filter struct {
+	Name       string        // the filter's, for errors
+	Pred       expr.Expr     // over ReadSchema
+	Reads      []int         // the columns (of the scan's) Pred reads, in ReadSchema's order
+	ReadSchema *arrow.Schema // their fields
+	Out        []int         // the columns (of the scan's) the scan returns
 }
 
 // parquetReader reads a row group from a row: batches keep the boundaries of a read
 // from its start (a multiple of the batch size), rows before the position are dropped.
 type parquetReader struct {
-	r    *batch.SplitReader
-	pos  Position
-	skip int64 // rows still to drop
+	r        *batch.SplitReader
+	pos      Position
+	skip     int64 // rows still to drop
+	filtered bool  // under a fused filter (which drops the rows before the position)
+	read     int64 // under a fused filter: rows read (from the position on) not yet counted
+}
+
+// TakeRead returns the rows read since the last call, under a fused filter (the rows
+// returned, else).
+func (r *parquetReader) TakeRead(returned int64) int64 {
+	if !r.filtered {
+		return returned
+	}
+	n := r.read
+	r.read = 0
+	return n
 }
 
 func (r *parquetReader) Next(*ReadCtx) (arrow.RecordBatch, int64, error) {
@@ -78,6 +135,16 @@ func (r *parquetReader) Next(*ReadCtx) (arrow.RecordBatch, int64, error) {
 		rec, err := r.r.Next()
 		if err != nil {
 			return nil, 0, err
+		}
+		if r.filtered {
+			chunk := max(r.pos.Row, r.skip) // the filter dropped the rows before skip
+			r.pos.Row = r.r.Consumed()
+			r.read += max(0, r.pos.Row-chunk)
+			if rec.NumRows() == 0 {
+				rec.Release()
+				continue
+			}
+			return rec, chunk, nil
 		}
 		n := rec.NumRows()
 		if r.skip >= n && n > 0 {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/riverbed-engine/riverbed/engine/expr"
 	"github.com/riverbed-engine/riverbed/engine/runtime"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
@@ -72,6 +73,7 @@ type ReadCtx struct {
 	Ctx     context.Context
 	Stopped <-chan struct{} // closed when the job stops reading (stop, limit)
 	Mem     memory.Allocator
+	Eval    *expr.EvalCtx // for a filter fused into the source (nil: none may be)
 }
 
 // ErrStopped is returned by a read that the job's stop interrupted (a paced wait): the
@@ -85,6 +87,13 @@ type Enumerator interface {
 	Next(rc *ReadCtx) (Split, bool, error)
 	// Close frees what the enumerator holds.
 	Close()
+}
+
+// readCounter is a SplitReader that may read more rows than it returns (a Parquet scan
+// with a fused filter): TakeRead returns the rows read since its last call, given the
+// rows of the batch just returned.
+type readCounter interface {
+	TakeRead(returned int64) int64
 }
 
 // SplitReader reads one split from its From position.
@@ -133,7 +142,7 @@ func Task(ordinal int, src Source, subtask, parallel int, idle time.Duration) ru
 func Run(tc *runtime.TaskCtx, out runtime.Emitter, ordinal int, src Source, subtask, parallel int, from Position, idle time.Duration) error {
 	job := tc.Job
 	stop := job.SourceStop(ordinal)
-	rc := &ReadCtx{Ctx: tc.Ctx, Stopped: stop, Mem: tc.Eval.Mem}
+	rc := &ReadCtx{Ctx: tc.Ctx, Stopped: stop, Mem: tc.Eval.Mem, Eval: tc.Eval}
 	restored, restoring := tc.RestoredPositions()
 	var trErr error
 	tr := tc.SourceShared(func() any {
@@ -297,6 +306,9 @@ reading:
 				}
 				rec, chunk, err := r.Next(rc)
 				if err == io.EOF {
+					if rr, ok := r.(readCounter); ok {
+						job.Counters.RowsRead.Add(rr.TakeRead(0)) // rows no row of which was kept
+					}
 					break
 				}
 				if errors.Is(err, ErrStopped) {
@@ -308,7 +320,11 @@ reading:
 					r.Close()
 					return failed(err)
 				}
-				job.Counters.RowsRead.Add(rec.NumRows())
+				if rr, ok := r.(readCounter); ok {
+					job.Counters.RowsRead.Add(rr.TakeRead(rec.NumRows()))
+				} else {
+					job.Counters.RowsRead.Add(rec.NumRows())
+				}
 				m := runtime.Message{Kind: runtime.MsgBatch, Rec: rec, Seq: runtime.MakeSeq(ordinal, sp.Index, chunk)}
 				if clock == nil {
 					err = out.Emit(m)

@@ -2,7 +2,6 @@ package basic
 
 import (
 	"encoding/binary"
-	mbits "math/bits"
 	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -30,21 +29,12 @@ func (o *FilterOp) Open(tc *runtime.TaskCtx) error { o.tc = tc; return nil }
 func (o *FilterOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
 	rec := m.Rec
 	defer rec.Release()
-	d, err := o.Pred.Eval(o.tc.Eval, rec)
-	if err != nil {
+	var err error
+	if o.rows, err = runtime.KeptRows(o.tc.Eval, o.Pred, rec, o.rows[:0]); err != nil {
 		return rberr.Wrap(rberr.KindOf(err), err, "%s", o.Name)
 	}
-	mask, err := expr.DatumToArray(o.tc.Eval, d, int(rec.NumRows()))
-	if err != nil {
-		return err
-	}
-	defer mask.Release()
-	b := mask.(*array.Boolean)
-	trues := -1 // unknown where the mask has nulls
-	if b.NullN() == 0 {
-		if trues = countTrue(b); trues == 0 {
-			return nil
-		}
+	if len(o.rows) == 0 {
+		return nil
 	}
 	if o.Keep != nil {
 		if o.out == nil {
@@ -62,13 +52,9 @@ func (o *FilterOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
 		rec = array.NewRecordBatch(o.out, cols, rec.NumRows())
 		defer rec.Release()
 	}
-	if trues == b.Len() {
+	if len(o.rows) == int(rec.NumRows()) {
 		rec.Retain()
 		return out.Emit(m.With(rec))
-	}
-	o.rows = keptRows(b, o.rows[:0])
-	if len(o.rows) == 0 {
-		return nil
 	}
 	cols, err := runtime.TakeColumns(o.tc.Eval, rec, o.rows)
 	if err != nil {
@@ -77,54 +63,6 @@ func (o *FilterOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
 	res := array.NewRecordBatch(rec.Schema(), cols, int64(len(o.rows)))
 	runtime.ReleaseAll(cols)
 	return out.Emit(m.With(res))
-}
-
-// keptRows appends to rows the rows where mask is true (not false, not null).
-func keptRows(mask *array.Boolean, rows []int32) []int32 {
-	n := mask.Len()
-	d := mask.Data()
-	if d.Offset()%64 != 0 {
-		for i := range n {
-			if mask.IsValid(i) && mask.Value(i) {
-				rows = append(rows, int32(i))
-			}
-		}
-		return rows
-	}
-	word := func(buf []byte, w int) uint64 { // 64 bits from bit 64*w on (zero past the end)
-		var b [8]byte
-		copy(b[:], buf[d.Offset()/8+8*w:])
-		return binary.LittleEndian.Uint64(b[:])
-	}
-	vals := d.Buffers()[1].Bytes()
-	var valid []byte
-	if d.NullN() > 0 && d.Buffers()[0] != nil {
-		valid = d.Buffers()[0].Bytes()
-	}
-	for w := 0; 64*w < n; w++ {
-		bitsOn := word(vals, w)
-		if valid != nil {
-			bitsOn &= word(valid, w)
-		}
-		if rest := n - 64*w; rest < 64 {
-			bitsOn &= 1<<rest - 1
-		}
-		for bitsOn != 0 {
-			rows = append(rows, int32(64*w+mbits.TrailingZeros64(bitsOn)))
-			bitsOn &= bitsOn - 1
-		}
-	}
-	return rows
-}
-
-func countTrue(b *array.Boolean) int {
-	n := 0
-	for i := 0; i < b.Len(); i++ {
-		if b.Value(i) {
-			n++
-		}
-	}
-	return n
 }
 
 // ProjectOp computes the output columns of select and with_columns.

@@ -1,4 +1,4 @@
-package basic
+package gather
 
 import (
 	"math/rand"
@@ -9,10 +9,10 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 )
 
-// keptRows reads a filter's mask 64 bits at a time: against a row-by-row reading, for
+// Kept reads a filter's mask 64 bits at a time: against a row-by-row reading, for
 // masks with and without nulls, of lengths around the word size, whole and sliced at
 // offsets in and out of step with the words.
-func TestKeptRowsAgainstRowByRow(t *testing.T) {
+func TestKeptAgainstRowByRow(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
 	r := rand.New(rand.NewSource(1))
@@ -36,7 +36,7 @@ func TestKeptRowsAgainstRowByRow(t *testing.T) {
 						want = append(want, int32(i))
 					}
 				}
-				if got := keptRows(mask, nil); !slices.Equal(got, want) {
+				if got := Kept(mask, nil); !slices.Equal(got, want) {
 					t.Fatalf("n=%d nulls=%v offset %d: got %v, want %v", n, nulls, off, got, want)
 				}
 				mask.Release()
