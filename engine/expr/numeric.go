@@ -23,9 +23,12 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/bitutil"
 	"github.com/apache/arrow-go/v18/arrow/compute"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/arrow/scalar"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
+	"github.com/riverbed-engine/riverbed/internal/uninit"
 )
 
 // intLiteral reports whether c is a non-null integer literal, with its value.
@@ -160,6 +163,9 @@ func numericCompareKernel(fn string, kind compareKind) kernelFn {
 		fast := castArgs([]arrow.DataType{f64, f64}, computeKernel(comparisonFns[fn], nil))
 		slow := rowCompareKernel(fn, kind)
 		return func(ec *EvalCtx, args []compute.Datum) (compute.Datum, error) {
+			if d, ok := floatVsNumber(ec, fn, args); ok {
+				return d, nil
+			}
 			for _, a := range args {
 				if hasNaN(a) {
 					return slow(ec, args)
@@ -169,6 +175,137 @@ func numericCompareKernel(fn string, kind compareKind) kernelFn {
 		}
 	}
 	return rowCompareKernel(fn, kind)
+}
+
+// floatVsNumber compares a float64 column with a number that is not NaN (a filter's
+// amount > 0) in one pass that writes the result's bits, without looking for NaNs first:
+// with NaN the largest value (floatCmp), x > c is !(x <= c), x >= c is !(x < c) and
+// x != c is !(x == c), and x < c, x <= c, x == c are false for a NaN as IEEE has them.
+// It declines (false) other operands.
+func floatVsNumber(ec *EvalCtx, fn string, args []compute.Datum) (compute.Datum, bool) {
+	if len(args) != 2 {
+		return nil, false
+	}
+	ad, ok := args[0].(*compute.ArrayDatum)
+	sd, sok := args[1].(*compute.ScalarDatum)
+	if !ok || !sok {
+		if ad, ok = args[1].(*compute.ArrayDatum); !ok {
+			return nil, false
+		}
+		if sd, sok = args[0].(*compute.ScalarDatum); !sok {
+			return nil, false
+		}
+		fn = map[string]string{"lt": "gt", "le": "ge", "gt": "lt", "ge": "le", "eq": "eq", "ne": "ne"}[fn]
+	}
+	if ad.Type().ID() != arrow.FLOAT64 || !sd.Value.IsValid() {
+		return nil, false
+	}
+	var c float64
+	switch v := sd.Value.(type) {
+	case *scalar.Float64:
+		c = v.Value
+	case *scalar.Float32:
+		c = float64(v.Value)
+	case *scalar.Int64:
+		c = float64(v.Value) // a float with anything compares as float64
+	case *scalar.Uint64:
+		c = float64(v.Value)
+	case *scalar.Uint32:
+		c = float64(v.Value)
+	case *scalar.Int32:
+		c = float64(v.Value)
+	case *scalar.Int16:
+		c = float64(v.Value)
+	case *scalar.Int8:
+		c = float64(v.Value)
+	default:
+		return nil, false
+	}
+	if math.IsNaN(c) {
+		return nil, false
+	}
+	var neg byte
+	op := fn
+	switch fn {
+	case "ge":
+		op, neg = "lt", 0xFF
+	case "gt":
+		op, neg = "le", 0xFF
+	case "ne":
+		op, neg = "eq", 0xFF
+	case "lt", "le", "eq":
+	default:
+		return nil, false
+	}
+	x := ad.MakeArray().(*array.Float64)
+	defer x.Release()
+	n := x.Len()
+	bits := uninit.Buffer(ec.Mem, int(bitutil.BytesForBits(int64(n))))
+	floatCompareBits(op, x.Float64Values(), c, bits.Bytes(), neg)
+	var valid *memory.Buffer
+	if x.NullN() > 0 {
+		valid = memory.NewResizableBuffer(ec.Mem)
+		valid.Resize(len(bits.Bytes()))
+		bitutil.CopyBitmap(x.NullBitmapBytes(), x.Data().Offset(), n, valid.Bytes(), 0)
+	}
+	out := array.NewBoolean(n, bits, valid, x.NullN())
+	defer out.Release()
+	bits.Release()
+	if valid != nil {
+		valid.Release()
+	}
+	return compute.NewDatum(out), true
+}
+
+// floatCompareBits sets bit i of out to xs[i] < c, <= c or == c (op "lt", "le", "eq") XOR
+// the bit of neg, a byte (eight rows) at a time, without branches on the values.
+func floatCompareBits(op string, xs []float64, c float64, out []byte, neg byte) {
+	var cmp func(x, c float64) byte
+	switch op {
+	case "lt":
+		cmp = func(x, c float64) byte { return bit(x < c) }
+	case "le":
+		cmp = func(x, c float64) byte { return bit(x <= c) }
+	default:
+		cmp = func(x, c float64) byte { return bit(x == c) }
+	}
+	full := len(xs) / 8 * 8
+	switch op {
+	case "lt":
+		for i := 0; i < full; i += 8 {
+			v := xs[i : i+8 : i+8]
+			out[i/8] = neg ^ (bit(v[0] < c) | bit(v[1] < c)<<1 | bit(v[2] < c)<<2 | bit(v[3] < c)<<3 |
+				bit(v[4] < c)<<4 | bit(v[5] < c)<<5 | bit(v[6] < c)<<6 | bit(v[7] < c)<<7)
+		}
+	case "le":
+		for i := 0; i < full; i += 8 {
+			v := xs[i : i+8 : i+8]
+			out[i/8] = neg ^ (bit(v[0] <= c) | bit(v[1] <= c)<<1 | bit(v[2] <= c)<<2 | bit(v[3] <= c)<<3 |
+				bit(v[4] <= c)<<4 | bit(v[5] <= c)<<5 | bit(v[6] <= c)<<6 | bit(v[7] <= c)<<7)
+		}
+	default:
+		for i := 0; i < full; i += 8 {
+			v := xs[i : i+8 : i+8]
+			out[i/8] = neg ^ (bit(v[0] == c) | bit(v[1] == c)<<1 | bit(v[2] == c)<<2 | bit(v[3] == c)<<3 |
+				bit(v[4] == c)<<4 | bit(v[5] == c)<<5 | bit(v[6] == c)<<6 | bit(v[7] == c)<<7)
+		}
+	}
+	if full < len(xs) {
+		var b byte
+		for k, x := range xs[full:] {
+			b |= cmp(x, c) << k
+		}
+		out[full/8] = neg ^ b
+	}
+}
+
+// bit is 1 for true, 0 for false (a SETcc, no branch).
+func bit(b bool) byte {
+	var x byte
+	if b {
+		x = 1
+	}
+	return x
 }
 
 // hasNaN reports whether a float datum holds a NaN.
