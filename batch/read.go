@@ -20,6 +20,7 @@ import (
 
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 	"github.com/riverbed-engine/riverbed/internal/uninit"
+	"github.com/riverbed-engine/riverbed/internal/vec"
 )
 
 // DefaultBatchSize is the batch size ReadSplit uses when given batchSize <= 0.
@@ -650,18 +651,9 @@ func pageIndexes(p parquet.Page, dictLen int) ([]int32, error) {
 	if idx == nil {
 		idx = []int32{}
 	}
-	// The largest index, as unsigned (a negative one is out of range too), four at a time
-	// without a branch per index; the one out of range is looked for only when there is.
-	var m0, m1, m2, m3 uint32
-	n := len(idx) / 4 * 4
-	for j := 0; j < n; j += 4 {
-		q := idx[j : j+4 : j+4]
-		m0, m1, m2, m3 = max(m0, uint32(q[0])), max(m1, uint32(q[1])), max(m2, uint32(q[2])), max(m3, uint32(q[3]))
-	}
-	for _, i := range idx[n:] {
-		m0 = max(m0, uint32(i))
-	}
-	if max(m0, m1, m2, m3) >= uint32(dictLen) {
+	// The largest index, as unsigned (a negative one is out of range too), without a
+	// branch per index; the one out of range is looked for only when there is one.
+	if vec.MaxUint32(vec.AsUint32(idx)) >= uint32(dictLen) {
 		for _, i := range idx {
 			if uint32(i) >= uint32(dictLen) {
 				return nil, fmt.Errorf("dictionary index %d out of range for a dictionary of %d values", i, dictLen)

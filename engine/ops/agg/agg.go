@@ -15,6 +15,7 @@ import (
 	"github.com/riverbed-engine/riverbed/engine/plan"
 	"github.com/riverbed-engine/riverbed/engine/runtime"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
+	"github.com/riverbed-engine/riverbed/internal/vec"
 )
 
 // Aggregations lists the aggregation names the plan format accepts.
@@ -217,14 +218,12 @@ func allGroups(n int) []uint32 {
 	return out
 }
 
+// maxGid is one more than the largest group id of gids (0 for none).
 func maxGid(gids []uint32) int {
-	m := 0
-	for _, g := range gids {
-		if int(g)+1 > m {
-			m = int(g) + 1
-		}
+	if len(gids) == 0 {
+		return 0
 	}
-	return m
+	return int(vec.MaxUint32(gids)) + 1
 }
 
 func newAccumulator(spec Spec) accumulator {

@@ -1,0 +1,24 @@
+package vec
+
+import (
+	"math/rand"
+	"testing"
+)
+
+func TestMaxUint32(t *testing.T) {
+	r := rand.New(rand.NewSource(1))
+	for n := range 40 {
+		xs := make([]uint32, n)
+		want := uint32(0)
+		for i := range xs {
+			xs[i] = r.Uint32() >> uint(r.Intn(32))
+			want = max(want, xs[i])
+		}
+		if got := MaxUint32(xs); got != want {
+			t.Fatalf("n=%d: %d, want %d", n, got, want)
+		}
+	}
+	if got := MaxUint32(AsUint32([]int32{3, -1, 7})); got != 1<<32-1 {
+		t.Fatalf("a negative int32 as uint32: %d", got)
+	}
+}
