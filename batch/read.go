@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"slices"
 	"sort"
 	"unsafe"
 
@@ -69,9 +70,11 @@ type SplitReader struct {
 	done      int64
 	finished  bool
 
-	filter *RowFilter
-	out    *arrow.Schema // of the batches returned under a filter
-	rows   []int32       // the rows the filter keeps of the current batch
+	filter   *RowFilter
+	out      *arrow.Schema // of the batches returned under a filter
+	rows     []int32       // the rows the filter keeps of the current batch
+	selected []bool        // of the current batch's columns: decoded only at the rows kept
+	nullKeep *bool         // whether KeepValues keeps a null
 }
 
 // A RowFilter has a SplitReader return only the rows of each batch that a predicate keeps
@@ -86,6 +89,14 @@ type RowFilter struct {
 	// of the batch of n rows that starts at row from of the split, given its Reads
 	// columns in that order.
 	Keep func(cols []arrow.Array, n int, from int64, rows []int32) ([]int32, error)
+	// KeepValues, when set, is the predicate over the values of its one column (Reads):
+	// whether a row holding each value of vals (which may be null) is kept. The reader
+	// then may evaluate it over a page's dictionary instead of over every row (once per
+	// dictionary), or over a page's values. Set it only for a predicate whose answer for
+	// a row depends on nothing but the value.
+	KeepValues func(vals arrow.Array) ([]bool, error)
+	// From is the first row of the split that may be kept (a restored read's position).
+	From int64
 	// Gather returns the given rows of each column (in order; the caller releases them).
 	Gather func(cols []arrow.Array, rows []int32) ([]arrow.Array, error)
 	// Out are the columns (indexes among the reader's columns) of the batches returned.
@@ -210,14 +221,11 @@ func (r *SplitReader) Next() (arrow.RecordBatch, error) {
 func (r *SplitReader) nextFiltered(n int) (rec arrow.RecordBatch, err error) {
 	f := r.filter
 	defer releaseArrays(r.cols)
-	reads := make([]arrow.Array, len(f.Reads))
-	for i, c := range f.Reads {
-		if r.cols[c], err = r.readers[c].read(n, nil, r.mem); err != nil {
-			return nil, err
-		}
-		reads[i] = r.cols[c]
+	if len(r.selected) != len(r.cols) {
+		r.selected = make([]bool, len(r.cols))
 	}
-	if r.rows, err = f.Keep(reads, n, r.done, r.rows[:0]); err != nil {
+	clear(r.selected) // r.selected[c]: r.cols[c] holds only the rows kept
+	if r.rows, err = r.keep(n); err != nil {
 		return nil, err
 	}
 	rows := r.rows
@@ -231,17 +239,11 @@ func (r *SplitReader) nextFiltered(n int) (rec arrow.RecordBatch, err error) {
 	var whole []int // of out: read in full, to be gathered
 	for i, c := range f.Out {
 		if r.cols[c] == nil {
-			var sel bool
-			if r.cols[c], sel, err = r.readers[c].readRows(n, rows, r.mem); err != nil {
+			if r.cols[c], r.selected[c], err = r.readers[c].readRows(n, rows, r.mem); err != nil {
 				return nil, err
 			}
-			if sel {
-				out[i] = r.cols[c]
-				out[i].Retain()
-				continue
-			}
 		}
-		if rows == nil {
+		if r.selected[c] || rows == nil {
 			out[i] = r.cols[c]
 			out[i].Retain()
 		} else {
@@ -250,7 +252,7 @@ func (r *SplitReader) nextFiltered(n int) (rec arrow.RecordBatch, err error) {
 	}
 	// A column neither read nor returned is passed over.
 	for c, cr := range r.readers {
-		if r.cols[c] == nil {
+		if r.cols[c] == nil && !slices.Contains(f.Reads, c) {
 			if r.cols[c], _, err = cr.readRows(n, []int32{}, r.mem); err != nil {
 				releaseArrays(out)
 				return nil, err
@@ -275,6 +277,50 @@ func (r *SplitReader) nextFiltered(n int) (rec arrow.RecordBatch, err error) {
 	releaseArrays(out)
 	r.done += int64(n)
 	return rec, nil
+}
+
+// keep reads the predicate's columns of the next n rows and returns the rows kept. A
+// predicate of one column of fixed-width values is evaluated over each page's dictionary
+// (once per dictionary) or over a page's values, and the column decoded only at the rows
+// kept when it is returned; otherwise over the batch's columns decoded whole.
+func (r *SplitReader) keep(n int) (rows []int32, err error) {
+	f := r.filter
+	if f.KeepValues != nil && len(f.Reads) == 1 {
+		c := f.Reads[0]
+		if kv, ok := r.readers[c].vals.(valuesKeeper); ok && kv.keepable() {
+			if r.nullKeep == nil {
+				null := array.MakeArrayOfNull(r.mem, r.schema.Field(c).Type, 1)
+				keep, err := f.KeepValues(null)
+				null.Release()
+				if err != nil {
+					return nil, err
+				}
+				if len(keep) != 1 {
+					return nil, fmt.Errorf("the filter kept %d of 1 value", len(keep))
+				}
+				r.nullKeep = &keep[0]
+			}
+			returned := slices.Contains(f.Out, c)
+			rows, r.cols[c], err = r.readers[c].readKept(n, f, r.done, *r.nullKeep, returned, r.rows[:0], r.mem)
+			r.selected[c] = returned
+			return rows, err
+		}
+	}
+	reads := make([]arrow.Array, len(f.Reads))
+	for i, c := range f.Reads {
+		if r.cols[c], err = r.readers[c].read(n, nil, r.mem); err != nil {
+			return nil, err
+		}
+		reads[i] = r.cols[c]
+	}
+	if rows, err = f.Keep(reads, n, r.done, r.rows[:0]); err != nil {
+		return nil, err
+	}
+	if r.done < f.From { // rows before From are not kept
+		first := sort.Search(len(rows), func(i int) bool { return r.done+int64(rows[i]) >= f.From })
+		rows = append(rows[:0], rows[first:]...)
+	}
+	return rows, nil
 }
 
 // Close frees the reader's resources.
@@ -334,6 +380,15 @@ type pageValues interface {
 	finish(n int, valid *memory.Buffer, nulls int) arrow.Array
 	// abort drops a partially built array.
 	abort()
+}
+
+// valuesKeeper is a pageValues over whose values a RowFilter's KeepValues can be
+// evaluated (fixed-width values the Arrow type holds as they are).
+type valuesKeeper interface {
+	keepable() bool
+	// keepMask evaluates keep over the next nvals values, or over the page's dictionary
+	// (once per dictionary): whether the i-th of them is kept is mask[i], or mask[idx[i]].
+	keepMask(nvals int, keep func(vals arrow.Array) ([]bool, error)) (mask []bool, idx []int32, err error)
 }
 
 // rowValues is a pageValues that can also decode some of the next values only.
@@ -527,6 +582,143 @@ func (r *columnReader) read(n int, rows []int32, mem memory.Allocator) (arr arro
 	return r.vals.finish(m, valid, nulls), nil
 }
 
+// readKept reads the next n rows of the column a RowFilter's KeepValues reads (their first
+// is row from of the split): the kept rows (appended to rows), and when returned the
+// column at those rows. KeepValues is evaluated over each page's dictionary or values
+// (valuesKeeper); a null row is kept when nullKeep.
+func (r *columnReader) readKept(n int, f *RowFilter, from int64, nullKeep, returned bool, rows []int32, mem memory.Allocator) (_ []int32, arr arrow.Array, err error) {
+	kv, rv := r.vals.(valuesKeeper), r.vals.(rowValues)
+	keepOf := func(vals arrow.Array) ([]bool, error) {
+		defer vals.Release()
+		keep, err := f.KeepValues(vals)
+		if err == nil && len(keep) != vals.Len() {
+			err = fmt.Errorf("the filter kept %d of %d values", len(keep), vals.Len())
+		}
+		return keep, err
+	}
+	var valid *memory.Buffer
+	var bits []byte
+	if returned {
+		if r.nullable {
+			valid = memory.NewResizableBuffer(mem)
+			valid.Resize(int(bitutil.BytesForBits(int64(n))))
+			bits = valid.Bytes()
+			clear(bits)
+		}
+		r.vals.begin(n, mem)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			err = r.corrupt(fmt.Errorf("%v", p))
+		}
+		if err != nil && returned {
+			r.vals.abort()
+			if valid != nil {
+				valid.Release()
+			}
+		}
+	}()
+
+	nulls := 0
+	for at := 0; at < n; {
+		if r.row == r.rows {
+			if err := r.nextPage(); err != nil {
+				return nil, nil, err
+			}
+			continue
+		}
+		k := min(n-at, r.rows-r.row)
+		var defs []byte
+		nvals := k
+		if r.defs != nil {
+			defs = r.defs[r.row : r.row+k]
+			nvals = 0
+			for _, d := range defs {
+				nvals += int(d)
+			}
+		}
+		keep, idx, err := kv.keepMask(nvals, keepOf)
+		if err != nil {
+			return nil, nil, err
+		}
+		first := int(max(0, min(int64(k), f.From-from-int64(at)))) // rows before From are not kept
+		// Every row is written at the end and the end moves past it when it is kept: no
+		// branch on the predicate's answer.
+		start := len(rows)
+		rows = slices.Grow(rows, k)[:start+k]
+		end := start
+		switch {
+		case defs == nil && idx != nil:
+			for j, x := range idx[first:k] {
+				rows[end] = int32(at + first + j)
+				end += one(keep[x])
+			}
+		case defs == nil:
+			for j, kept := range keep[first:k] {
+				rows[end] = int32(at + first + j)
+				end += one(kept)
+			}
+		default:
+			i := 0
+			for j, d := range defs {
+				kept := nullKeep
+				if d == 1 {
+					if idx != nil {
+						kept = keep[idx[i]]
+					} else {
+						kept = keep[i]
+					}
+					i++
+				}
+				rows[end] = int32(at + j)
+				end += one(kept && j >= first)
+			}
+		}
+		rows = rows[:end]
+		sel := rows[start:]
+		switch {
+		case !returned && defs == nil:
+			rv.putRows(0, k, nil, at) // moves past the k values
+		case !returned:
+			rv.putSparseRows(0, defs, 1, nil, at)
+		case defs == nil:
+			rv.putRows(start, k, sel, at)
+			if bits != nil {
+				bitutil.SetBitsTo(bits, int64(start), int64(len(sel)), true)
+			}
+		default:
+			rv.putSparseRows(start, defs, 1, sel, at)
+			for i, row := range sel {
+				if defs[int(row)-at] == 1 {
+					bitutil.SetBit(bits, start+i)
+				} else {
+					nulls++
+				}
+			}
+		}
+		r.row += k
+		at += k
+	}
+	r.done += int64(n)
+	if !returned {
+		return rows, nil, nil
+	}
+	if nulls == 0 && valid != nil {
+		valid.Release()
+		valid = nil
+	}
+	return rows, r.vals.finish(len(rows), valid, nulls), nil
+}
+
+// one is 1 for true, 0 for false (no branch).
+func one(b bool) int {
+	var x int
+	if b {
+		x = 1
+	}
+	return x
+}
+
 // readRows decodes the given rows of the next n (all of them for nil rows): only those
 // where the column's values can be read so (selected), else all n.
 func (r *columnReader) readRows(n int, rows []int32, mem memory.Allocator) (arr arrow.Array, selected bool, err error) {
@@ -678,6 +870,9 @@ type fixedValues[T any] struct {
 	buf     *memory.Buffer
 	out     []T
 	scratch []T
+
+	keptOf []T    // the dictionary kept was evaluated over
+	kept   []bool // what a RowFilter keeps of each value of keptOf
 }
 
 func (v *fixedValues[T]) setPage(p parquet.Page) (int, error) {
@@ -734,6 +929,33 @@ func (v *fixedValues[T]) putRows(at, k int, rows []int32, base int) {
 		}
 	}
 	v.pos += k
+}
+
+func (v *fixedValues[T]) keepable() bool { return v.conv == nil }
+
+func (v *fixedValues[T]) keepMask(nvals int, keep func(vals arrow.Array) ([]bool, error)) ([]bool, []int32, error) {
+	if v.idx == nil {
+		mask, err := keep(v.arrayOf(v.plain[v.pos : v.pos+nvals]))
+		return mask, nil, err
+	}
+	if len(v.keptOf) != len(v.dict) || unsafe.SliceData(v.keptOf) != unsafe.SliceData(v.dict) {
+		mask, err := keep(v.arrayOf(v.dict))
+		if err != nil {
+			return nil, nil, err
+		}
+		v.keptOf, v.kept = v.dict, mask
+	}
+	return v.kept, v.idx[v.pos : v.pos+nvals], nil
+}
+
+// arrayOf views values as an Arrow array of the column's type (no copy; the caller
+// releases it before the page goes).
+func (v *fixedValues[T]) arrayOf(vals []T) arrow.Array {
+	var zero T
+	b := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(vals))), len(vals)*int(unsafe.Sizeof(zero)))
+	data := array.NewData(v.dt, len(vals), []*memory.Buffer{nil, memory.NewBufferBytes(b)}, nil, 0, 0)
+	defer data.Release()
+	return array.MakeFromData(data)
 }
 
 func (v *fixedValues[T]) putSparseRows(at int, defs []byte, maxDef byte, rows []int32, base int) {

@@ -21,18 +21,23 @@ import (
 // or not, a column neither read nor returned, filters keeping all, some, few and no rows,
 // and rows dropped by their position in the split.
 func TestReadSplitFilteredMatchesOracle(t *testing.T) {
-	const rows = 6000
+	const rows = 4000
 	schema := allTypesSchema()
 	data := lowCardinalityStrings(randomRecord(schema, rows, 3), "s", 2)
 	defer data.Release()
-	i64 := schema.FieldIndices("i64")[0]
+	i64, i8 := schema.FieldIndices("i64")[0], schema.FieldIndices("i8")[0]
 
-	keeps := map[string]func(v int64, valid bool, row int64) bool{
-		"some":      func(v int64, valid bool, _ int64) bool { return valid && v%3 != 0 },
-		"few":       func(v int64, valid bool, _ int64) bool { return valid && v%50 == 0 },
-		"all":       func(int64, bool, int64) bool { return true },
-		"none":      func(int64, bool, int64) bool { return false },
-		"from-1500": func(v int64, valid bool, row int64) bool { return row >= 1500 && (!valid || v%2 == 0) },
+	type filter struct {
+		keep func(v int64, valid bool) bool // of a row's value
+		from int64                          // the first row of each split that may be kept
+	}
+	keeps := map[string]filter{
+		"some":      {keep: func(v int64, valid bool) bool { return valid && v%3 != 0 }},
+		"few":       {keep: func(v int64, valid bool) bool { return valid && v%50 == 0 }},
+		"nulls":     {keep: func(v int64, valid bool) bool { return !valid || v%2 == 0 }},
+		"all":       {keep: func(int64, bool) bool { return true }},
+		"none":      {keep: func(int64, bool) bool { return false }},
+		"from-1500": {keep: func(v int64, valid bool) bool { return !valid || v%2 == 0 }, from: 1500},
 	}
 	outs := map[string][]int{
 		"every column":          nil,
@@ -40,8 +45,8 @@ func TestReadSplitFilteredMatchesOracle(t *testing.T) {
 		"some, one unread":      {21, 15, 8},
 	}
 	configs := map[string]oracleOpts{
-		"plain-v1":           {pageSize: 1024, batch: 100, rowGroup: 2500, codec: pqacompress.Codecs.Snappy},
-		"dict-v1":            {dict: true, pageSize: 1024, batch: 100, rowGroup: 2500, codec: pqacompress.Codecs.Snappy},
+		"plain-v1":           {pageSize: 1024, batch: 100, rowGroup: 1700, codec: pqacompress.Codecs.Snappy},
+		"dict-v1":            {dict: true, pageSize: 1024, batch: 100, rowGroup: 1700, codec: pqacompress.Codecs.Snappy},
 		"dict-fallback-v2":   {dict: true, pageV2: true, pageSize: 2048, batch: 128, dictLimit: 4096, codec: pqacompress.Codecs.Snappy},
 		"plain-v2-one-group": {pageV2: true, codec: pqacompress.Codecs.Uncompressed},
 	}
@@ -52,11 +57,23 @@ func TestReadSplitFilteredMatchesOracle(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for kname, keep := range keeps {
+		// Batches of a whole row group, and of 333 rows (batches and pages ending apart).
+		batch := 333
+		if cfg.pageV2 {
+			batch = 0
+		}
+		// The predicate over its column's values (a page's dictionary or values) on an
+		// int64 column; over the batch on it and on an int8 column (narrowed on reading).
+		hows := []struct {
+			name   string
+			col    int
+			values bool
+		}{{"by value", i64, true}, {"by batch", i64, false}, {"int8 by batch", i8, true}}
+		for kname, f := range keeps {
 			for oname, out := range outs {
-				for _, batch := range []int{0, 333} {
-					t.Run(name+"/"+kname+"/"+oname, func(t *testing.T) {
-						checkFiltered(t, d, i64, out, batch, keep)
+				for _, how := range hows {
+					t.Run(name+"/"+kname+"/"+oname+"/"+how.name, func(t *testing.T) {
+						checkFiltered(t, d, how.col, out, batch, f.keep, f.from, how.values)
 					})
 				}
 			}
@@ -64,10 +81,11 @@ func TestReadSplitFilteredMatchesOracle(t *testing.T) {
 	}
 }
 
-// checkFiltered reads every split of d with and without a filter keeping the rows where
-// keep holds of column col (and the row's position in its split), returning the columns
-// out (nil: all), and compares.
-func checkFiltered(t *testing.T, d *Dataset, col int, out []int, batchSize int, keep func(int64, bool, int64) bool) {
+// checkFiltered reads every split of d with and without a filter keeping the rows from
+// row from0 of each split on where keep holds of the value of column col (an integer
+// column), returning the columns out (nil: all), and compares; with byValue, the filter
+// offers KeepValues too.
+func checkFiltered(t *testing.T, d *Dataset, col int, out []int, batchSize int, keep func(int64, bool) bool, from0 int64, byValue bool) {
 	mem := checkedMem(t)
 	ctx := context.Background()
 	if out == nil {
@@ -75,11 +93,24 @@ func checkFiltered(t *testing.T, d *Dataset, col int, out []int, batchSize int, 
 			out = append(out, i)
 		}
 	}
-	mask := func(c arrow.Array, from int64, n int) []bool {
-		v := c.(*array.Int64)
-		m := make([]bool, n)
+	values := func(c arrow.Array) []bool { // keep of each row's value
+		m := make([]bool, c.Len())
 		for i := range m {
-			m[i] = keep(v.Value(i), v.IsValid(i), from+int64(i))
+			switch v := c.(type) {
+			case *array.Int64:
+				m[i] = keep(v.Value(i), v.IsValid(i))
+			case *array.Int8:
+				m[i] = keep(int64(v.Value(i)), v.IsValid(i))
+			default:
+				t.Fatalf("a %T", c)
+			}
+		}
+		return m
+	}
+	mask := func(c arrow.Array, from int64, n int) []bool {
+		m := values(c)
+		for i := range m {
+			m[i] = m[i] && from+int64(i) >= from0
 		}
 		return m
 	}
@@ -121,14 +152,15 @@ func checkFiltered(t *testing.T, d *Dataset, col int, out []int, batchSize int, 
 		if err != nil {
 			t.Fatal(err)
 		}
-		r.SetFilter(&RowFilter{
+		rf := &RowFilter{
 			Reads: []int{col},
 			Out:   out,
+			From:  from0,
 			Keep: func(cols []arrow.Array, n int, from int64, rows []int32) ([]int32, error) {
 				if len(cols) != 1 || cols[0].Len() != n {
 					t.Fatalf("Keep got %d columns of %d rows for a batch of %d", len(cols), cols[0].Len(), n)
 				}
-				for i, k := range mask(cols[0], from, n) {
+				for i, k := range values(cols[0]) { // From is the reader's to apply
 					if k {
 						rows = append(rows, int32(i))
 					}
@@ -162,7 +194,11 @@ func checkFiltered(t *testing.T, d *Dataset, col int, out []int, batchSize int, 
 				}
 				return taken, nil
 			},
-		})
+		}
+		if byValue {
+			rf.KeepValues = func(vals arrow.Array) ([]bool, error) { return values(vals), nil }
+		}
+		r.SetFilter(rf)
 		for i := 0; ; i++ {
 			got, err := r.Next()
 			if errors.Is(err, io.EOF) {

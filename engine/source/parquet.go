@@ -1,7 +1,6 @@
 package source
 
 import (
-	"sort"
 	"sync"
 	"sync/atomic"
 
@@ -9,6 +8,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/riverbed-engine/riverbed/batch"
 	"github.com/riverbed-engine/riverbed/engine/expr"
+	"github.com/riverbed-engine/riverbed/engine/internal/gather"
 	"github.com/riverbed-engine/riverbed/engine/runtime"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
@@ -71,27 +71,51 @@ func (s *ParquetSource) Open(rc *ReadCtx, sp Split) (SplitReader, error) {
 	pr := &parquetReader{r: r, pos: Position{Split: sp.Index}, skip: sp.From.Row}
 	if f := s.Filter; f != nil {
 		pr.filtered = true
-		skip := sp.From.Row // the rows before it were read before a restore
-		r.SetFilter(&batch.RowFilter{
+		eval := func(cols []arrow.Array, n int) (*array.Boolean, error) {
+			rec := array.NewRecordBatch(f.ReadSchema, cols, int64(n))
+			defer rec.Release()
+			d, err := f.Pred.Eval(rc.Eval, rec)
+			if err != nil {
+				return nil, rberr.Wrap(rberr.KindOf(err), err, "%s", f.Name)
+			}
+			mask, err := expr.DatumToArray(rc.Eval, d, n)
+			if err != nil {
+				return nil, err
+			}
+			return mask.(*array.Boolean), nil
+		}
+		rf := &batch.RowFilter{
 			Reads: f.Reads,
 			Out:   f.Out,
-			Keep: func(cols []arrow.Array, n int, from int64, rows []int32) ([]int32, error) {
-				rec := array.NewRecordBatch(f.ReadSchema, cols, int64(n))
-				defer rec.Release()
-				rows, err := runtime.KeptRows(rc.Eval, f.Pred, rec, rows)
+			From:  sp.From.Row, // the rows before it were read before a restore
+			Keep: func(cols []arrow.Array, n int, _ int64, rows []int32) ([]int32, error) {
+				mask, err := eval(cols, n)
 				if err != nil {
-					return rows, rberr.Wrap(rberr.KindOf(err), err, "%s", f.Name)
+					return rows, err
 				}
-				if from < skip {
-					first := sort.Search(len(rows), func(i int) bool { return from+int64(rows[i]) >= skip })
-					rows = append(rows[:0], rows[first:]...)
-				}
-				return rows, nil
+				defer mask.Release()
+				return gather.Kept(mask, rows), nil
 			},
 			Gather: func(cols []arrow.Array, rows []int32) ([]arrow.Array, error) {
 				return runtime.TakeArrays(rc.Eval, cols, rows)
 			},
-		})
+		}
+		if len(f.Reads) == 1 {
+			// Expressions are deterministic: a row's answer depends only on its value.
+			rf.KeepValues = func(vals arrow.Array) ([]bool, error) {
+				mask, err := eval([]arrow.Array{vals}, vals.Len())
+				if err != nil {
+					return nil, err
+				}
+				defer mask.Release()
+				keep := make([]bool, mask.Len())
+				for i := range keep {
+					keep[i] = mask.IsValid(i) && mask.Value(i)
+				}
+				return keep, nil
+			}
+		}
+		r.SetFilter(rf)
 	}
 	return pr, nil
 }
