@@ -200,27 +200,15 @@ func floatVsNumber(ec *EvalCtx, fn string, args []compute.Datum) (compute.Datum,
 	if ad.Type().ID() != arrow.FLOAT64 || !sd.Value.IsValid() {
 		return nil, false
 	}
-	var c float64
-	switch v := sd.Value.(type) {
-	case *scalar.Float64:
-		c = v.Value
-	case *scalar.Float32:
-		c = float64(v.Value)
-	case *scalar.Int64:
-		c = float64(v.Value) // a float with anything compares as float64
-	case *scalar.Uint64:
-		c = float64(v.Value)
-	case *scalar.Uint32:
-		c = float64(v.Value)
-	case *scalar.Int32:
-		c = float64(v.Value)
-	case *scalar.Int16:
-		c = float64(v.Value)
-	case *scalar.Int8:
-		c = float64(v.Value)
-	default:
+	st := sd.Value.DataType()
+	if !IsInteger(st) && st.ID() != arrow.FLOAT32 && st.ID() != arrow.FLOAT64 {
 		return nil, false
 	}
+	f, err := sd.Value.CastTo(arrow.PrimitiveTypes.Float64) // a float with anything compares as float64
+	if err != nil {
+		return nil, false
+	}
+	c := f.(*scalar.Float64).Value
 	if math.IsNaN(c) {
 		return nil, false
 	}
