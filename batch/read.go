@@ -491,6 +491,71 @@ func (r *columnReader) valueErr(cause error) error {
 	return rberr.Wrap(rberr.Data, cause, "cannot read Parquet file %q, row group %d, column %q", r.path, r.rowGroup, r.name)
 }
 
+// output is an array being decoded: the column's value decoder fills its slots, and it
+// keeps the validity bitmap (for a nullable column) and the count of nulls.
+type output struct {
+	r     *columnReader
+	valid *memory.Buffer
+	bits  []byte
+	nulls int
+}
+
+// begin starts an output of m slots.
+func (r *columnReader) begin(m int, mem memory.Allocator) *output {
+	o := &output{r: r}
+	if r.nullable {
+		o.valid = memory.NewResizableBuffer(mem)
+		o.valid.Resize(int(bitutil.BytesForBits(int64(m))))
+		o.bits = o.valid.Bytes()
+		clear(o.bits)
+	}
+	r.vals.begin(m, mem)
+	return o
+}
+
+// abort drops a partly decoded output (none: nothing).
+func (o *output) abort() {
+	if o == nil {
+		return
+	}
+	o.r.vals.abort()
+	if o.valid != nil {
+		o.valid.Release()
+	}
+}
+
+// putRows fills slots from next on with the given rows (from at on, ascending) of the k
+// rows of the current page from its current row.
+func (o *output) putRows(next, k int, rows []int32, at int) {
+	r, rv := o.r, o.r.vals.(rowValues)
+	if r.defs == nil {
+		rv.putRows(next, k, rows, at)
+		if o.bits != nil {
+			bitutil.SetBitsTo(o.bits, int64(next), int64(len(rows)), true)
+		}
+		return
+	}
+	defs := r.defs[r.row : r.row+k]
+	rv.putSparseRows(next, defs, 1, rows, at)
+	for i, row := range rows {
+		if defs[int(row)-at] == 1 {
+			bitutil.SetBit(o.bits, next+i)
+		} else {
+			o.nulls++
+		}
+	}
+}
+
+// finish builds the array of the first m slots.
+func (o *output) finish(m int) arrow.Array {
+	valid := o.valid
+	if o.nulls == 0 && valid != nil {
+		valid.Release()
+		valid = nil
+	}
+	return o.r.vals.finish(m, valid, o.nulls)
+}
+
 // read decodes the next n rows of the column; with rows (ascending, from 0 at the first
 // of the n), only those rows (the value decoder must be a rowValues).
 func (r *columnReader) read(n int, rows []int32, mem memory.Allocator) (arr arrow.Array, err error) {
@@ -498,28 +563,16 @@ func (r *columnReader) read(n int, rows []int32, mem memory.Allocator) (arr arro
 	if rows != nil {
 		m = len(rows)
 	}
-	var valid *memory.Buffer
-	var bits []byte
-	if r.nullable {
-		valid = memory.NewResizableBuffer(mem)
-		valid.Resize(int(bitutil.BytesForBits(int64(m))))
-		bits = valid.Bytes()
-		clear(bits)
-	}
-	r.vals.begin(m, mem)
+	o := r.begin(m, mem)
 	defer func() {
 		if p := recover(); p != nil {
 			err = r.corrupt(fmt.Errorf("%v", p))
 		}
 		if err != nil {
-			r.vals.abort()
-			if valid != nil {
-				valid.Release()
-			}
+			o.abort()
 		}
 	}()
 
-	nulls := 0
 	next := 0 // with rows: the next slot of the output, rows[next] the next row
 	for at := 0; at < n; {
 		if r.row == r.rows {
@@ -532,31 +585,14 @@ func (r *columnReader) read(n int, rows []int32, mem memory.Allocator) (arr arro
 		switch {
 		case rows != nil:
 			end := next + sort.Search(m-next, func(i int) bool { return int(rows[next+i]) >= at+k })
-			sel := rows[next:end]
-			rv := r.vals.(rowValues)
-			if r.defs == nil {
-				rv.putRows(next, k, sel, at)
-				if bits != nil {
-					bitutil.SetBitsTo(bits, int64(next), int64(len(sel)), true)
-				}
-			} else {
-				defs := r.defs[r.row : r.row+k]
-				rv.putSparseRows(next, defs, 1, sel, at)
-				for i, row := range sel {
-					if defs[int(row)-at] == 1 {
-						bitutil.SetBit(bits, next+i)
-					} else {
-						nulls++
-					}
-				}
-			}
+			o.putRows(next, k, rows[next:end], at)
 			next = end
 		case r.defs == nil:
 			if err := r.vals.put(at, k); err != nil {
 				return nil, r.valueErr(err)
 			}
-			if bits != nil {
-				bitutil.SetBitsTo(bits, int64(at), int64(k), true)
+			if o.bits != nil {
+				bitutil.SetBitsTo(o.bits, int64(at), int64(k), true)
 			}
 		default:
 			defs := r.defs[r.row : r.row+k]
@@ -565,9 +601,9 @@ func (r *columnReader) read(n int, rows []int32, mem memory.Allocator) (arr arro
 			}
 			for i, d := range defs {
 				if d == 1 {
-					bitutil.SetBit(bits, at+i)
+					bitutil.SetBit(o.bits, at+i)
 				} else {
-					nulls++
+					o.nulls++
 				}
 			}
 		}
@@ -575,11 +611,7 @@ func (r *columnReader) read(n int, rows []int32, mem memory.Allocator) (arr arro
 		at += k
 	}
 	r.done += int64(n)
-	if nulls == 0 && valid != nil {
-		valid.Release()
-		valid = nil
-	}
-	return r.vals.finish(m, valid, nulls), nil
+	return o.finish(m), nil
 }
 
 // readKept reads the next n rows of the column a RowFilter's KeepValues reads (their first
@@ -596,30 +628,19 @@ func (r *columnReader) readKept(n int, f *RowFilter, from int64, nullKeep, retur
 		}
 		return keep, err
 	}
-	var valid *memory.Buffer
-	var bits []byte
+	var o *output // nil: the column is not returned
 	if returned {
-		if r.nullable {
-			valid = memory.NewResizableBuffer(mem)
-			valid.Resize(int(bitutil.BytesForBits(int64(n))))
-			bits = valid.Bytes()
-			clear(bits)
-		}
-		r.vals.begin(n, mem)
+		o = r.begin(n, mem)
 	}
 	defer func() {
 		if p := recover(); p != nil {
 			err = r.corrupt(fmt.Errorf("%v", p))
 		}
-		if err != nil && returned {
-			r.vals.abort()
-			if valid != nil {
-				valid.Release()
-			}
+		if err != nil {
+			o.abort()
 		}
 	}()
 
-	nulls := 0
 	for at := 0; at < n; {
 		if r.row == r.rows {
 			if err := r.nextPage(); err != nil {
@@ -675,39 +696,22 @@ func (r *columnReader) readKept(n int, f *RowFilter, from int64, nullKeep, retur
 			}
 		}
 		rows = rows[:end]
-		sel := rows[start:]
 		switch {
-		case !returned && defs == nil:
-			rv.putRows(0, k, nil, at) // moves past the k values
-		case !returned:
-			rv.putSparseRows(0, defs, 1, nil, at)
+		case o != nil:
+			o.putRows(start, k, rows[start:], at)
 		case defs == nil:
-			rv.putRows(start, k, sel, at)
-			if bits != nil {
-				bitutil.SetBitsTo(bits, int64(start), int64(len(sel)), true)
-			}
+			rv.putRows(0, k, nil, at) // moves past the k values
 		default:
-			rv.putSparseRows(start, defs, 1, sel, at)
-			for i, row := range sel {
-				if defs[int(row)-at] == 1 {
-					bitutil.SetBit(bits, start+i)
-				} else {
-					nulls++
-				}
-			}
+			rv.putSparseRows(0, defs, 1, nil, at)
 		}
 		r.row += k
 		at += k
 	}
 	r.done += int64(n)
-	if !returned {
+	if o == nil {
 		return rows, nil, nil
 	}
-	if nulls == 0 && valid != nil {
-		valid.Release()
-		valid = nil
-	}
-	return rows, r.vals.finish(len(rows), valid, nulls), nil
+	return rows, o.finish(len(rows)), nil
 }
 
 // one is 1 for true, 0 for false (no branch).
