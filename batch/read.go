@@ -86,9 +86,8 @@ type RowFilter struct {
 	// Reads are the columns (indexes among the reader's columns) the predicate reads.
 	Reads []int
 	// Keep appends to rows the rows to keep (ascending, from 0 at the batch's first row)
-	// of the batch of n rows that starts at row from of the split, given its Reads
-	// columns in that order.
-	Keep func(cols []arrow.Array, n int, from int64, rows []int32) ([]int32, error)
+	// of a batch of n rows, given its Reads columns in that order.
+	Keep func(cols []arrow.Array, n int, rows []int32) ([]int32, error)
 	// KeepValues, when set, is the predicate over the values of its one column (Reads):
 	// whether a row holding each value of vals (which may be null) is kept. The reader
 	// then may evaluate it over a page's dictionary instead of over every row (once per
@@ -313,7 +312,7 @@ func (r *SplitReader) keep(n int) (rows []int32, err error) {
 		}
 		reads[i] = r.cols[c]
 	}
-	if rows, err = f.Keep(reads, n, r.done, r.rows[:0]); err != nil {
+	if rows, err = f.Keep(reads, n, r.rows[:0]); err != nil {
 		return nil, err
 	}
 	if r.done < f.From { // rows before From are not kept

@@ -156,7 +156,7 @@ func checkFiltered(t *testing.T, d *Dataset, col int, out []int, batchSize int, 
 			Reads: []int{col},
 			Out:   out,
 			From:  from0,
-			Keep: func(cols []arrow.Array, n int, from int64, rows []int32) ([]int32, error) {
+			Keep: func(cols []arrow.Array, n int, rows []int32) ([]int32, error) {
 				if len(cols) != 1 || cols[0].Len() != n {
 					t.Fatalf("Keep got %d columns of %d rows for a batch of %d", len(cols), cols[0].Len(), n)
 				}

@@ -88,7 +88,7 @@ func (s *ParquetSource) Open(rc *ReadCtx, sp Split) (SplitReader, error) {
 			Reads: f.Reads,
 			Out:   f.Out,
 			From:  sp.From.Row, // the rows before it were read before a restore
-			Keep: func(cols []arrow.Array, n int, _ int64, rows []int32) ([]int32, error) {
+			Keep: func(cols []arrow.Array, n int, rows []int32) ([]int32, error) {
 				mask, err := eval(cols, n)
 				if err != nil {
 					return rows, err
