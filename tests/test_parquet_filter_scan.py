@@ -88,3 +88,16 @@ def test_a_filtered_scan_reports_its_filter_and_rows_read(files):
     assert sum(m["records_out"] for m in scans) == t.num_rows
     total = duckdb.sql(f"SELECT count(*) FROM read_parquet('{files}/*.parquet')").fetchall()[0][0]
     assert job._h.progress()["rows_read"] == total  # what the progress bar shows
+
+
+@pytest.mark.parametrize("batch_size,parallelism", [(1, 1), (65_536, 4)])
+@pytest.mark.parametrize("pred,where", [CASES[2], CASES[3], CASES[8]], ids=[CASES[i][1] for i in (2, 3, 8)])
+def test_filtered_scan_at_extreme_batch_sizes_and_parallelism(files, pred, where, batch_size, parallelism):
+    path = files / "part-plain.parquet" if batch_size == 1 else files  # one file and many
+    env = rb.Environment(parallelism=parallelism, batch_size=batch_size)
+    got = env.read_parquet(path).filter(pred).select("id", "k", "x", "s").collect().sort_by("id")
+    src = f"'{path}'" if batch_size == 1 else f"'{files}/*.parquet'"
+    want = duckdb.sql(f"SELECT id, k, x, s FROM read_parquet({src}) WHERE {where} ORDER BY id").to_arrow_table()
+    assert got.num_rows == want.num_rows
+    for name in want.column_names:
+        assert _values(got[name]) == _values(want[name]), name
