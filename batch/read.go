@@ -239,6 +239,7 @@ func (r *SplitReader) nextFiltered(n int) (rec arrow.RecordBatch, err error) {
 	for i, c := range f.Out {
 		if r.cols[c] == nil {
 			if r.cols[c], r.selected[c], err = r.readers[c].readRows(n, rows, r.mem); err != nil {
+				releaseArrays(out)
 				return nil, err
 			}
 		}
