@@ -1,6 +1,7 @@
 package batch
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -756,12 +757,7 @@ func (r *columnReader) nextPage() error {
 		if len(defs) != r.rows {
 			return r.corrupt(fmt.Errorf("page %d has %d definition levels for %d values", r.pageNo-1, len(defs), r.rows))
 		}
-		need = 0
-		for _, d := range defs {
-			if d == 1 {
-				need++
-			}
-		}
+		need = bytes.Count(defs, []byte{1}) // vectorized
 		if need < r.rows {
 			r.defs = defs
 		}
@@ -922,9 +918,14 @@ func (v *fixedValues[T]) put(at, k int) error {
 func (v *fixedValues[T]) putRows(at, k int, rows []int32, base int) {
 	dst := v.out[at : at+len(rows)]
 	if v.idx != nil {
-		idx := v.idx[v.pos : v.pos+k]
+		// pageIndexes checked every index of the page against the dictionary, and
+		// rows are positions in [base, base+k): neither lookup needs its bounds check.
+		idx := unsafe.Pointer(unsafe.SliceData(v.idx[v.pos : v.pos+k]))
+		dict := unsafe.Pointer(unsafe.SliceData(v.dict))
+		var zero T
 		for i, r := range rows {
-			dst[i] = v.dict[idx[int(r)-base]]
+			d := *(*int32)(unsafe.Add(idx, (int(r)-base)*4))
+			dst[i] = *(*T)(unsafe.Add(dict, uintptr(d)*unsafe.Sizeof(zero)))
 		}
 	} else {
 		src := v.plain[v.pos : v.pos+k]
