@@ -173,9 +173,12 @@ func (sl *slot) column(ec *expr.EvalCtx, col arrow.Array) (c slabCol, release fu
 	return c, release, err
 }
 
-// fold folds rows [lo, hi) of c into groups ids[lo:hi].
+// fold folds rows [lo, hi) of c into groups ids[lo:hi], every one of which is below
+// s.ng (Update checks the ids it is given; the grouper's are below its group count):
+// the loops without nulls, the hot ones, address the group's words unchecked.
 func (s *slab) fold(sl *slot, c *slabCol, ids []uint32, lo, hi int) error {
 	w, st, off := s.w, s.stride, sl.off
+	base := unsafe.Pointer(unsafe.SliceData(w))
 	switch sl.kind {
 	case slotCount:
 		if c.none {
@@ -183,7 +186,7 @@ func (s *slab) fold(sl *slot, c *slabCol, ids []uint32, lo, hi int) error {
 		}
 		if !c.nulls {
 			for _, g := range ids[lo:hi] {
-				w[int(g)*st+off]++
+				*wordAt(base, int(g)*st+off) += 1
 			}
 			return nil
 		}
@@ -196,8 +199,16 @@ func (s *slab) fold(sl *slot, c *slabCol, ids []uint32, lo, hi int) error {
 		switch sl.stor {
 		case storFloat:
 			vals := c.f[lo:hi]
+			if !c.nulls {
+				for j, g := range ids[lo:hi] {
+					p := wordAt(base, int(g)*st+off)
+					*p = math.Float64bits(math.Float64frombits(*p) + vals[j])
+					*wordAt(unsafe.Pointer(p), 1) += 1
+				}
+				return nil
+			}
 			for j, g := range ids[lo:hi] {
-				if c.nulls && !c.col.IsValid(lo+j) {
+				if !c.col.IsValid(lo + j) {
 					continue
 				}
 				p := int(g)*st + off
@@ -247,7 +258,7 @@ func (s *slab) fold(sl *slot, c *slabCol, ids []uint32, lo, hi int) error {
 				if sl.max {
 					ident = 0
 				}
-				foldExtreme(w, st, off, sl.bit, sl.max, ids[lo:hi], c.u[lo:hi], ident)
+				foldExtreme(base, st, off, sl.bit, sl.max, ids[lo:hi], c.u[lo:hi], ident)
 			}
 		default:
 			if c.nulls {
@@ -257,11 +268,17 @@ func (s *slab) fold(sl *slot, c *slabCol, ids []uint32, lo, hi int) error {
 				if sl.max {
 					ident = math.MinInt64
 				}
-				foldExtreme(w, st, off, sl.bit, sl.max, ids[lo:hi], c.i[lo:hi], ident)
+				foldExtreme(base, st, off, sl.bit, sl.max, ids[lo:hi], c.i[lo:hi], ident)
 			}
 		}
 	}
 	return nil
+}
+
+// wordAt is word i of the slab words starting at base, unchecked (fold's ids are below
+// the slab's groups).
+func wordAt(base unsafe.Pointer, i int) *uint64 {
+	return (*uint64)(unsafe.Add(base, i*8))
 }
 
 // word is the value of type T kept in word p of w (int64, uint64 or float64 bits).
@@ -289,22 +306,31 @@ func foldPick[T int64 | uint64 | float64](w []uint64, st, off int, bit uint64, i
 // foldExtreme is foldPick's min or max of integers without nulls, without branches on
 // the values (a group's first value is as likely to be replaced as not, too often to
 // predict): ident is the least value of T for max, the greatest for min, the result of a
-// group without one.
-func foldExtreme[T int64 | uint64](w []uint64, st, off int, bit uint64, isMax bool, ids []uint32, vals []T, ident T) {
+// group without one. base is the slab's words, ids below its groups (fold).
+func foldExtreme[T int64 | uint64](base unsafe.Pointer, st, off int, bit uint64, isMax bool, ids []uint32, vals []T, ident T) {
+	vals = vals[:len(ids)]
+	if isMax {
+		for j, g := range ids {
+			flags := wordAt(base, int(g)*st)
+			p := (*T)(unsafe.Pointer(wordAt(unsafe.Pointer(flags), off)))
+			kept := *p
+			if *flags&bit == 0 {
+				kept = ident
+			}
+			*p = max(kept, vals[j])
+			*flags |= bit
+		}
+		return
+	}
 	for j, g := range ids {
-		b := int(g) * st
-		p := word[T](w, b+off)
+		flags := wordAt(base, int(g)*st)
+		p := (*T)(unsafe.Pointer(wordAt(unsafe.Pointer(flags), off)))
 		kept := *p
-		if w[b]&bit == 0 {
+		if *flags&bit == 0 {
 			kept = ident
 		}
-		if isMax {
-			kept = max(kept, vals[j])
-		} else {
-			kept = min(kept, vals[j])
-		}
-		*p = kept
-		w[b] |= bit
+		*p = min(kept, vals[j])
+		*flags |= bit
 	}
 }
 
