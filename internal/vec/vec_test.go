@@ -22,3 +22,28 @@ func TestMaxUint32(t *testing.T) {
 		t.Fatalf("a negative int32 as uint32: %d", got)
 	}
 }
+
+func TestMinMaxInt64(t *testing.T) {
+	r := rand.New(rand.NewSource(2))
+	for n := 1; n < 40; n++ {
+		xs := make([]int64, n)
+		for i := range xs {
+			xs[i] = r.Int63() >> uint(r.Intn(63))
+			if r.Intn(2) == 0 {
+				xs[i] = -xs[i]
+			}
+		}
+		lo, hi := xs[0], xs[0]
+		for _, x := range xs {
+			if x < lo {
+				lo = x
+			}
+			if x > hi {
+				hi = x
+			}
+		}
+		if gl, gh := MinMaxInt64(xs); gl != lo || gh != hi {
+			t.Fatalf("n=%d: (%d, %d), want (%d, %d)", n, gl, gh, lo, hi)
+		}
+	}
+}

@@ -2,8 +2,10 @@ package keyed
 
 import (
 	"math"
+	"unsafe"
 
 	"github.com/riverbed-engine/riverbed/engine/expr"
+	"github.com/riverbed-engine/riverbed/internal/vec"
 )
 
 // Direct grouping of one integer key (modeInt), as DuckDB's perfect hash aggregation:
@@ -35,10 +37,7 @@ func (g *Grouper) directFor(vals []int64) bool {
 	if g.noDirect || len(vals) == 0 {
 		return false
 	}
-	lo, hi := vals[0], vals[0]
-	for _, v := range vals[1:] {
-		lo, hi = min(lo, v), max(hi, v)
-	}
+	lo, hi := vec.MinMaxInt64(vals)
 	n := int64(len(g.direct))
 	if n > 0 {
 		if uint64(lo-g.dbase) < uint64(n) && uint64(hi-g.dbase) < uint64(n) {
@@ -134,8 +133,10 @@ func (g *Grouper) consumeDirect(vals []int64, ids []uint32) {
 	for lo := 0; lo < len(vals); lo += directChunk {
 		hi := min(lo+directChunk, len(vals))
 		chunk, out := vals[lo:hi], ids[lo:hi]
+		// directFor checked every key against the span: no bounds check per row.
+		dp := unsafe.Pointer(unsafe.SliceData(d))
 		for j, v := range chunk {
-			out[j] = d[v-base]
+			out[j] = *(*uint32)(unsafe.Add(dp, (v-base)*4))
 		}
 		for j, s := range out {
 			if s == 0 {
