@@ -57,7 +57,7 @@ from typing import Any
 # bench/ is the script's directory
 import nexmark_queries as nq
 from pyflink_driver import FLINK_PY, JARS, best_of, ensure_pyflink, flink_heap_gb, run_worker
-from results_md import machine, write_section
+from results_md import machine, peak_rss_mb, rss_mb, write_section
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PARALLELISM = 2
@@ -242,12 +242,13 @@ def run_riverbed(root: str, queries: list[str], repeat: int, long: float) -> dic
             continue
         try:
             secs, times, table = best_of(lambda m=make: m().collect(progress=False), repeat, long)
+            memory = riverbed_memory(root, name)
         except Exception as e:  # noqa: BLE001 - reported in the table
             out[name] = {"error": f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"}
             print(f"riverbed {name}: {out[name]['error']}", file=sys.stderr, flush=True)
             continue
         small = table.num_rows <= 1_000_000
-        out[name] = {"seconds": secs, "times": times, "rows": table.num_rows,
+        out[name] = {"seconds": secs, "times": times, "rows": table.num_rows, "memory": memory,
                      "check": summarize(name, table.to_pylist() if small else None, table.num_rows)}
         print(f"riverbed {name:44s} {secs:8.3f}s  runs={[round(t, 2) for t in times]}  rows={table.num_rows:,}",
               file=sys.stderr, flush=True)
@@ -257,6 +258,23 @@ def run_riverbed(root: str, queries: list[str], repeat: int, long: float) -> dic
     secs, times, _ = best_of(lambda: rb_floor().collect(progress=False), 3, long)
     out["floor"] = {"seconds": secs, "times": times}
     return out
+
+
+def riverbed_memory(root: str, name: str) -> dict[str, Any]:
+    """One more run of a riverbed query, alone in a fresh process (--rb-memory): its resident
+    memory after importing riverbed and at its peak (MB)."""
+    p = subprocess.run([sys.executable, os.path.abspath(__file__), "--rb-memory", root, name],
+                       capture_output=True, text=True, check=True)
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def rb_memory_child(root: str, name: str) -> None:
+    import riverbed  # noqa: F401 - the import's memory is counted before the query
+
+    make = {**riverbed_queries(root), **riverbed_extra(root)}[name]
+    before = rss_mb()
+    rows = make().collect(progress=False).num_rows
+    print(json.dumps({"rss_before": before, "peak": peak_rss_mb(), "rows": rows}))
 
 
 def run_sql(entry: dict[str, Any], name: str, make: Any, api: Any, repeat: int) -> None:
@@ -461,15 +479,19 @@ def flink_worker(config_path: str) -> None:
     for q in cfg["queries"]:
         columns, sql = FLINK_SQL[q]
         t_env.execute_sql(f"CREATE TABLE sink_{q} ({columns}) WITH ('connector' = 'blackhole')")
+        jvm = java_child()
+        before = rss_mb(jvm) if jvm else None
         secs, times, _ = best_of(lambda q=q, sql=sql: t_env.execute_sql(f"INSERT INTO sink_{q} {sql}").wait(),
                                  cfg["repeat"], cfg["long"])
-        result["queries"][q] = {"seconds": secs, "times": times}
+        result["queries"][q] = {"seconds": secs, "times": times,
+                                "memory": {"rss_before": before, "peak": peak_rss_mb(jvm) if jvm else None}}
         print(f"pyflink  {q:44s} {secs:8.3f}s  runs={[round(t, 2) for t in times]}", file=sys.stderr, flush=True)
 
-    secs, times, _ = best_of(lambda: t_env.sql_query("SELECT 1 AS x").to_pandas(), 3, cfg["long"])
-    result["floor"] = {"seconds": secs, "times": times}
-    print(f"pyflink  {'one-row job':44s} {secs:8.3f}s  runs={[round(t, 2) for t in times]}", file=sys.stderr,
-          flush=True)
+    if cfg.get("floor", True):
+        secs, times, _ = best_of(lambda: t_env.sql_query("SELECT 1 AS x").to_pandas(), 3, cfg["long"])
+        result["floor"] = {"seconds": secs, "times": times}
+        print(f"pyflink  {'one-row job':44s} {secs:8.3f}s  runs={[round(t, 2) for t in times]}", file=sys.stderr,
+              flush=True)
 
     # Then once more, to compare the answers: the smaller results into Python (Table.to_pandas(),
     # Arrow batches; also timed, for reference). q0/q1 are too big for that; a pass-through keeps
@@ -505,6 +527,29 @@ def flink_worker(config_path: str) -> None:
         json.dump(result, f)
 
 
+def java_child() -> int | None:
+    """The pid of this process's JVM child (PyFlink's gateway and mini-cluster), if any."""
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                comm, rest = f.read().split(" (", 1)[1].rsplit(")", 1)
+        except (OSError, IndexError, ValueError):
+            continue
+        if comm == "java" and int(rest.split()[1]) == os.getpid():
+            return int(pid)
+    return None
+
+
+def memory_cell(entry: dict[str, Any] | None) -> str:
+    """A query's peak resident memory in MB, with the process's resident memory when its runs began."""
+    m = (entry or {}).get("memory") or {}
+    if m.get("peak") is None:
+        return "—"
+    return f"{m['peak']:,.0f} ({m['rss_before']:,.0f})"
+
+
 def children_cpu() -> float:
     """CPU seconds of this process's live children (PyFlink's JVM, which is not waited for)."""
     total = 0.0
@@ -523,8 +568,18 @@ def children_cpu() -> float:
 
 
 def run_flink(root: str, queries: list[str], repeat: int, long: float, flink_python: str) -> dict[str, Any]:
-    return run_worker(__file__, "flink", {"data": root, "queries": queries, "repeat": repeat, "long": long,
-                                          "parallelism": PARALLELISM}, flink_python)
+    """Each query in a PyFlink worker of its own (a fresh JVM), so that the JVM's peak memory is the
+    query's; the one-row job in the first."""
+    result: dict[str, Any] = {"queries": {}, "children_cpu": 0.0}
+    for i, q in enumerate(queries):
+        r = run_worker(__file__, "flink", {"data": root, "queries": [q], "repeat": repeat, "long": long,
+                                           "parallelism": PARALLELISM, "floor": i == 0}, flink_python)
+        result["version"] = r["version"]
+        result["queries"].update(r["queries"])
+        result["children_cpu"] += r.get("children_cpu", 0.0)
+        if "floor" in r:
+            result["floor"] = r["floor"]
+    return result
 
 
 # ----------------------------------------------------------------------------------------
@@ -612,9 +667,13 @@ def main() -> None:
     ap.add_argument("--flink-python", default=FLINK_PY, help="python of the PyFlink virtualenv")
     ap.add_argument("--out", default=os.path.join(HERE, "RESULTS.md"))
     ap.add_argument("--flink-worker", metavar="CONFIG", help=argparse.SUPPRESS)
+    ap.add_argument("--rb-memory", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.flink_worker:
         flink_worker(args.flink_worker)
+        return
+    if args.rb_memory:
+        rb_memory_child(*args.rb_memory)
         return
 
     import pyarrow as pa
@@ -700,8 +759,9 @@ def main() -> None:
         "",
         "| query | what | input rows | riverbed (s) | PyFlink (s) | riverbed events/s/core | "
         "PyFlink events/s/core | riverbed / PyFlink | PyFlink, result into pandas (s, 1 run) | same answer? | "
-        "riverbed SQL text (s) | SQL / API time (bests; medians of the turns) | riverbed SQL = API? |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---|",
+        "riverbed SQL text (s) | SQL / API time (bests; medians of the turns) | riverbed SQL = API? | "
+        "riverbed peak RSS, MB (at start) | PyFlink JVM peak RSS, MB (at start) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---|---:|---:|",
     ]
     for q in queries:
         what, inputs = DESCRIPTION[q]
@@ -731,7 +791,7 @@ def main() -> None:
             sql_ratio += f" (to the API written as the SQL's join, {api_secs:.2f} s)"
         lines.append(f"| {q} | {what} | {n:,} | {rsec} | {fsec} | {f'{rps:,.0f}' if rps else '—'} | "
                      f"{f'{fps:,.0f}' if fps else '—'} | {ratio} | {pandas} | {verdict} | {sql_sec} | "
-                     f"{sql_ratio} | {api_vs_sql(r)} |")
+                     f"{sql_ratio} | {api_vs_sql(r)} | {memory_cell(r)} | {memory_cell(fq)} |")
     lines += [
         "",
         "How each side writes the queries:",
@@ -777,6 +837,13 @@ def main() -> None:
     notes += [
         f"CPU used by other processes on the machine meanwhile (share of all cores): {'; '.join(busy)}. "
         "The more, the less reliable the times (this machine is shared with other work).",
+        "Memory: the peak resident set size (Linux `VmHWM`) of a fresh process running the query, in brackets "
+        "its resident memory when the query began. riverbed: one more run of the query alone in a new Python "
+        "process (interpreter, pyarrow, the engine, and the result table collected into Python), from just "
+        "after `import riverbed`. PyFlink: its JVM (gateway and mini-cluster; the Python driver only submits "
+        "SQL), a new one for each query, over the query's timed runs, from just after the table environment "
+        "was created. Not the same work on the result: riverbed holds its whole result in Python, PyFlink's "
+        "timed runs discard theirs.",
         "Sinks: riverbed's times include delivering every result row to Python as Arrow (`collect()`), "
         f"{counts['bids']:,} rows for q0/q1; PyFlink's timed runs discard their rows (blackhole), so the ratios "
         "favour PyFlink there. Bringing results into Python through PyFlink costs more (the pandas column): "

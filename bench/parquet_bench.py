@@ -28,17 +28,17 @@ import statistics
 import subprocess
 import sys
 import time
+from typing import Any
 
-import duckdb
 import numpy as np
-import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-import riverbed as rb
-from results_md import machine, write_section  # bench/ is the script's directory
-from riverbed import col
+from results_md import machine, peak_rss_mb, rss_mb, write_section  # bench/ is the script's directory
+
+# The engines are imported where they are used, so that a child process measuring one
+# engine's memory (--memory) loads that engine only.
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SECTION = "## Parquet batch: filter + group-by (`make bench`)"
@@ -71,7 +71,10 @@ def generate(path: str, rows: int, keys: int = 1_000_000, files: int = 16, seed:
     open(marker, "w").close()
 
 
-def riverbed_stream(data: str) -> rb.Stream:
+def riverbed_stream(data: str) -> Any:
+    import riverbed as rb
+    from riverbed import col
+
     return (rb.read_parquet(data).filter(col("amount") > 0).group_by("user_id")
             .agg(rb.count().alias("n"), col("amount").sum().alias("total"),
                  col("price").max().alias("max_price"), col("ts").max().alias("last_ts")))
@@ -79,6 +82,53 @@ def riverbed_stream(data: str) -> rb.Stream:
 
 def riverbed_query(data: str) -> pa.Table:
     return riverbed_stream(data).collect(progress=False)
+
+
+def duckdb_query(glob: str, con: Any = None) -> pa.Table:
+    import duckdb
+
+    if con is None:
+        con = duckdb.connect()
+        con.execute(f"SET threads TO {os.cpu_count()}")
+    out = con.sql(f"""
+        SELECT user_id, count(*) AS n, sum(amount) AS total, max(price) AS max_price, max(ts) AS last_ts
+        FROM read_parquet('{glob}') WHERE amount > 0 GROUP BY user_id""").arrow()
+    return out.read_all() if isinstance(out, pa.RecordBatchReader) else out
+
+
+def polars_query(glob: str) -> pa.Table:
+    import polars as pl
+
+    return (pl.scan_parquet(glob).filter(pl.col("amount") > 0).group_by("user_id")
+            .agg(pl.len().alias("n"), pl.col("amount").sum().alias("total"),
+                 pl.col("price").max().alias("max_price"), pl.col("ts").max().alias("last_ts"))
+            .collect().to_arrow())
+
+
+def memory_child(engine: str, data: str) -> None:
+    """--memory: one run of one engine's query in this fresh process; print its resident
+    memory (MB) after the engine's import and at its peak, as JSON."""
+    glob = os.path.join(data, "*.parquet")
+    if engine == "riverbed":
+        import riverbed  # noqa: F401 - the import's memory is counted before the query
+        run = lambda: riverbed_query(data)  # noqa: E731
+    elif engine == "DuckDB":
+        import duckdb  # noqa: F401
+        run = lambda: duckdb_query(glob)  # noqa: E731
+    else:
+        import polars  # noqa: F401
+        run = lambda: polars_query(glob)  # noqa: E731
+    before = rss_mb()
+    rows = run().num_rows
+    print(json.dumps({"before": before, "peak": peak_rss_mb(), "groups": rows}))
+
+
+def peak_memory(engine: str, data: str) -> dict[str, float]:
+    """One engine's query in a fresh child process: its resident memory after the import and
+    at its peak (MB)."""
+    p = subprocess.run([sys.executable, os.path.abspath(__file__), "--memory", engine, data],
+                       capture_output=True, text=True, check=True)
+    return json.loads(p.stdout.strip().splitlines()[-1])
 
 
 def pre_aggregation(data: str) -> tuple[int, int]:
@@ -143,25 +193,23 @@ def main() -> None:
     ap.add_argument("--baseline-name", default="before", help="what to call the baseline in the tables")
     ap.add_argument("--out", default=os.path.join(HERE, "RESULTS.md"))
     ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--memory", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         child(args.child, args.repeat)
         return
+    if args.memory:
+        memory_child(*args.memory)
+        return
+
+    import duckdb
+    import polars as pl
+
+    import riverbed as rb
+    from riverbed import col
 
     con = duckdb.connect()
     con.execute(f"SET threads TO {os.cpu_count()}")
-
-    def duckdb_query(glob: str) -> pa.Table:
-        out = con.sql(f"""
-            SELECT user_id, count(*) AS n, sum(amount) AS total, max(price) AS max_price, max(ts) AS last_ts
-            FROM read_parquet('{glob}') WHERE amount > 0 GROUP BY user_id""").arrow()
-        return out.read_all() if isinstance(out, pa.RecordBatchReader) else out
-
-    def polars_query(glob: str) -> pa.Table:
-        return (pl.scan_parquet(glob).filter(pl.col("amount") > 0).group_by("user_id")
-                .agg(pl.len().alias("n"), pl.col("amount").sum().alias("total"),
-                     pl.col("price").max().alias("max_price"), pl.col("ts").max().alias("last_ts"))
-                .collect().to_arrow())
 
     def baseline_run(data: str) -> tuple[float, float]:
         """One timed run of riverbed's query with the baseline library (after a warm-up run)."""
@@ -183,7 +231,8 @@ def main() -> None:
         engines = [("riverbed", lambda data=data: riverbed_query(data))]
         if args.baseline:
             engines.append((f"riverbed {args.baseline_name}", None))
-        engines += [("DuckDB", lambda glob=glob: duckdb_query(glob)), ("Polars", lambda glob=glob: polars_query(glob))]
+        engines += [("DuckDB", lambda glob=glob: duckdb_query(glob, con)),
+                    ("Polars", lambda glob=glob: polars_query(glob))]
         # The engines take turns, run by run, so that a change of load in the machine's other work weighs
         # on each alike.
         runs: dict[str, list[tuple[float, float, float, float]]] = {name: [] for name, _ in engines}
@@ -211,7 +260,11 @@ def main() -> None:
         same_answer(answers["Polars"], answers["DuckDB"], f"{keys} keys: Polars vs DuckDB")
         pre = pre_aggregation(data)
         print(f"  riverbed pre-aggregation: {pre[0]:,} rows in, {pre[1]:,} out")
-        results.append((keys, rbt.num_rows, row, pre))
+        mems = {name: peak_memory(name, data) for name in ("riverbed", "DuckDB", "Polars")}
+        for name, m in mems.items():
+            assert m["groups"] == rbt.num_rows, f"{keys} keys: {name}'s memory run gave {m['groups']} groups"
+            print(f"  {name:18s} peak RSS {m['peak']:7.0f} MB  (after import {m['before']:.0f} MB)")
+        results.append((keys, rbt.num_rows, row, pre, mems))
         if keys == 1_000_000 or len(args.keys) == 1:
             for name, fn in [
                 ("riverbed scan only (4 columns to Arrow)",
@@ -248,7 +301,7 @@ def main() -> None:
         "| riverbed / engine (wall) |",
         "|---|---|---:|---|---:|---|---:|",
     ]
-    for keys, groups, row, _ in results:
+    for keys, groups, row, _, _ in results:
         rbs = row["riverbed"][0]
         for name, (med, times, l0, l1, cpu_s) in row.items():
             lines.append(f"| {keys:,} ({groups:,}) | {name} | {med:.3f} | {' / '.join(f'{x:.2f}' for x in times)} "
@@ -260,17 +313,28 @@ def main() -> None:
                   f"→ riverbed | {args.baseline_name} / DuckDB | riverbed / DuckDB | {args.baseline_name} / Polars "
                   "| riverbed / Polars |",
                   "|---|---:|---:|---:|---|---:|---:|---:|---:|"]
-        for keys, _, row, _ in results:
+        for keys, _, row, _, _ in results:
             old, new, d, p = row[b][0], row["riverbed"][0], row["DuckDB"][0], row["Polars"][0]
             lines.append(f"| {keys:,} | {old:.3f} | {new:.3f} | {new / old:.2f} | {row[b][4]:.2f} → "
                          f"{row['riverbed'][4]:.2f} | {old / d:.2f}x | {new / d:.2f}x | {old / p:.2f}x "
                          f"| {new / p:.2f}x |")
+    lines += ["", "Memory: each engine's query once more, alone in a fresh Python process that imports only that "
+              "engine (and pyarrow); its resident set size after the import and at its peak (Linux `VmHWM`), and "
+              "the difference, what the query itself took:", "",
+              "| keys | engine | peak RSS (MB) | after import (MB) | query's own (MB) "
+              "| riverbed / engine (query's own) |",
+              "|---|---|---:|---:|---:|---:|"]
+    for keys, _, _, _, mems in results:
+        own = {name: m["peak"] - m["before"] for name, m in mems.items()}
+        for name, m in mems.items():
+            lines.append(f"| {keys:,} | {name} | {m['peak']:.0f} | {m['before']:.0f} | {own[name]:.0f} "
+                         f"| {own['riverbed'] / max(own[name], 1):.2f}x |")
     lines += ["", "riverbed pre-aggregates in each scan subtask before its hash exchange (docs/design-runtime.md) "
               "and stops when a sample shows keys that hardly repeat within a subtask; rows into and out of its "
               "pre-aggregation (from the job's metrics):", "",
               "| keys | rows in | rows out (partial states + rows passed through) | rows out / in |",
               "|---|---:|---:|---:|"]
-    for keys, _, _, (pin, pout) in results:
+    for keys, _, _, (pin, pout), _ in results:
         lines.append(f"| {keys:,} | {pin:,} | {pout:,} | {pout / max(pin, 1):.4f} |")
     lines += ["", "Where keys repeat within a subtask's input, the exchange carries one partial state per key and "
               "subtask instead of every row, and the group_by merges them; what remains of riverbed's time is then "

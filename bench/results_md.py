@@ -51,3 +51,26 @@ def write_section(path: str, title: str, text: str) -> None:
         new = old.rstrip("\n") + "\n\n" + text
     with open(path, "w") as f:
         f.write(new.rstrip("\n") + "\n")
+
+
+def _status_kb(pid: int | str, field: str) -> int | None:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def peak_rss_mb(pid: int | str = "self") -> float | None:
+    """A process's peak resident set size (VmHWM) in MB, None where unknown."""
+    kb = _status_kb(pid, "VmHWM")
+    return None if kb is None else kb / 1024
+
+
+def rss_mb(pid: int | str = "self") -> float | None:
+    """A process's resident set size now (VmRSS) in MB, None where unknown."""
+    kb = _status_kb(pid, "VmRSS")
+    return None if kb is None else kb / 1024
