@@ -25,6 +25,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
+	"github.com/riverbed-engine/riverbed/internal/uninit"
 )
 
 const MaxDecPrecision = 38
@@ -554,8 +555,9 @@ type smallResult struct {
 func newSmallResult(ec *EvalCtx, x arrow.Array, xs bool, y arrow.Array, ys bool, n int) *smallResult {
 	o := &smallResult{n: n}
 	o.valid, o.nulls = validityOf2(ec, x, xs, y, ys, n)
-	o.vals = memory.NewResizableBuffer(ec.Mem)
-	o.vals.Resize(n * arrow.Decimal128SizeBytes)
+	// Every row's value is written (a null's zeroed) before the result is read, or the
+	// result is abandoned: the buffer need not be zeroed first.
+	o.vals = uninit.Buffer(ec.Mem, n*arrow.Decimal128SizeBytes)
 	o.res = arrow.Decimal128Traits.CastFromBytes(o.vals.Bytes())
 	return o
 }
