@@ -191,6 +191,18 @@ func (h *Table) Accs() []accumulator {
 	return h.accs
 }
 
+// readAccs is Accs for a reader that keeps nothing of the arrays past its use of them
+// (saving a checkpoint, taking partial states): a table in the row layout copies its
+// states into the accumulators' arrays and stays in the layout; done lets the copies go,
+// so that no array goes stale beside the slab.
+func (h *Table) readAccs() (accs []accumulator, done func()) {
+	if h.slab == nil {
+		return h.accs, func() {}
+	}
+	h.slab.unpack()
+	return h.accs, h.slab.dropUnpacked
+}
+
 // evalColumn evaluates e over rec as an array of rec's length.
 func evalColumn(ec *expr.EvalCtx, e expr.Expr, rec arrow.RecordBatch) (arrow.Array, error) {
 	d, err := e.Eval(ec, rec)

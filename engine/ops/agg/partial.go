@@ -103,7 +103,9 @@ func (h *Table) PartialColumns(mem memory.Allocator, gids []uint32) ([]arrow.Arr
 	}
 	var cols []arrow.Array
 	var buf []byte
-	for i, acc := range h.Accs() {
+	all, done := h.readAccs()
+	defer done()
+	for i, acc := range all {
 		if t := typed(acc); t != nil {
 			cols = append(cols, t.savePartial(mem, gids)...)
 			continue

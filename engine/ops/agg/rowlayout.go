@@ -495,6 +495,21 @@ func (s *slab) unpack() {
 	}
 }
 
+// dropUnpacked lets go of the arrays unpack filled, for a table that stays in the row
+// layout (Table.readAccs): the accumulators are back as newSlab found them.
+func (s *slab) dropUnpacked() {
+	for i := range s.slots {
+		switch a := s.slots[i].acc.(type) {
+		case *countAcc:
+			a.n = nil
+		case *sumAcc:
+			a.cnt, a.i, a.u, a.f = nil, nil, nil, nil
+		case *pickAcc:
+			a.set, a.i, a.u, a.f = nil, nil, nil, nil
+		}
+	}
+}
+
 // growValues grows the value array of storage stor to n groups.
 func growValues(stor storage, i *[]int64, u *[]uint64, f *[]float64, n int) {
 	switch stor {

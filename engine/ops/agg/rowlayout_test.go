@@ -278,12 +278,13 @@ func TestRowLayoutAgainstReference(t *testing.T) {
 func rowLayoutCase(t *testing.T, mem memory.Allocator, ec *expr.EvalCtx, aggs [][2]string, keys int) {
 	rng := rand.New(rand.NewSource(int64(keys)))
 	whole, halfway, p1, p2, merged := rowTable(t, aggs), rowTable(t, aggs), rowTable(t, aggs), rowTable(t, aggs), rowTable(t, aggs)
+	saved, restored := rowTable(t, aggs), rowTable(t, aggs)
 	defer func() {
-		for _, tab := range []*Table{whole, halfway, p1, p2, merged} {
+		for _, tab := range []*Table{whole, halfway, p1, p2, merged, saved, restored} {
 			tab.Release()
 		}
 	}()
-	for _, tab := range []*Table{whole, halfway, p1, p2, merged} {
+	for _, tab := range []*Table{whole, halfway, p1, p2, merged, saved} {
 		if tab.slab == nil {
 			t.Fatal("the aggregations under test are not in the row layout")
 		}
@@ -293,7 +294,7 @@ func rowLayoutCase(t *testing.T, mem memory.Allocator, ec *expr.EvalCtx, aggs []
 	for b := range batches {
 		rec := rowBatch(mem, rng, 1+rng.Intn(3000), keys, b%3 != 0, ref)
 		seq := runtime.MakeSeq(0, int64(b), 0)
-		for _, tab := range []*Table{whole, halfway, []*Table{p1, p2}[b%2]} {
+		for _, tab := range []*Table{whole, halfway, saved, []*Table{p1, p2}[b%2]} {
 			if _, err := tab.Consume(ec, rec, seq); err != nil {
 				t.Fatal(err)
 			}
@@ -305,8 +306,27 @@ func rowLayoutCase(t *testing.T, mem memory.Allocator, ec *expr.EvalCtx, aggs []
 				t.Fatal("a table whose accumulators were asked for is still in the row layout")
 			}
 			checkRows(t, mem, halfway, aggs, ref, "halfway")
+			// A checkpoint's save reads the states and leaves the table in the row layout;
+			// what it saved is the states of that moment.
+			keyCols, accCols, err := saved.SaveGroups(mem, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if saved.slab == nil {
+				t.Fatal("saving the groups left the row layout")
+			}
+			if _, err := restored.LoadGroups(ec.Ctx, keyCols, accCols); err != nil {
+				t.Fatal(err)
+			}
+			runtime.ReleaseAll(keyCols)
+			runtime.ReleaseAll(accCols)
+			checkRows(t, mem, restored, aggs, ref, "saved halfway, loaded")
 		}
 	}
+	if saved.slab == nil {
+		t.Fatal("a table saved halfway left the row layout")
+	}
+	checkRows(t, mem, saved, aggs, ref, "saved halfway, then fed the rest")
 	if whole.slab == nil {
 		t.Fatal("a table only fed rows left the row layout")
 	}

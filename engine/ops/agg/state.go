@@ -110,7 +110,9 @@ func (h *Table) SaveGroups(mem memory.Allocator, gids []uint32) (keys, accs []ar
 		}
 	}
 	var buf []byte
-	for _, a := range h.Accs() {
+	all, done := h.readAccs()
+	defer done()
+	for _, a := range all {
 		if cs, ok := a.(columnState); ok {
 			accs = append(accs, cs.saveColumn(mem, gids))
 			continue
