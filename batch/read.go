@@ -654,10 +654,7 @@ func (r *columnReader) readKept(n int, f *RowFilter, from int64, nullKeep, retur
 		nvals := k
 		if r.defs != nil {
 			defs = r.defs[r.row : r.row+k]
-			nvals = 0
-			for _, d := range defs {
-				nvals += int(d)
-			}
+			nvals = bytes.Count(defs, []byte{1}) // as nextPage counts a page's values
 		}
 		keep, idx, err := kv.keepMask(nvals, keepOf)
 		if err != nil {
