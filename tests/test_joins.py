@@ -120,6 +120,29 @@ def test_asof_join_equals_polars(env, strategy, tolerance, mode):
 
 
 @pytest.mark.parametrize("strategy", ["backward", "forward", "nearest"])
+@pytest.mark.parametrize("mode", ["batch", "streaming"])
+def test_asof_join_of_right_rows_with_equal_times_equals_polars(strategy, mode):
+    # Several right rows share a time (in input order): backward and nearest take the
+    # last of them, forward the first, as Polars does; nearest's ties between a row
+    # behind and one ahead take the one ahead. Oracle: Polars.
+    pl = pytest.importorskip("polars")
+    rng = random.Random(7)
+    lts = sorted(rng.randrange(60) for _ in range(300))
+    left = pa.table({"ts": pa.array([ts(t) for t in lts], pa.timestamp("us")),
+                     "a": pa.array(range(300), pa.int64())})
+    rts = sorted(rng.randrange(0, 60, 3) for _ in range(80))
+    right = pa.table({"ts": pa.array([ts(t) for t in rts], pa.timestamp("us")),
+                      "b": pa.array(range(80), pa.int64())})
+    for p in (1, 2):
+        env = rb.Environment(parallelism=p)
+        out = (env.from_arrow(left, event_time="ts")
+               .join_asof(env.from_arrow(right, event_time="ts"), on="ts", strategy=strategy)
+               .collect(runtime_mode=mode))
+        want = pl.from_arrow(left).join_asof(pl.from_arrow(right), on="ts", strategy=strategy).to_arrow()
+        assert sorted((r["a"], r["b"]) for r in out.to_pylist()) == sorted((r["a"], r["b"]) for r in want.to_pylist())
+
+
+@pytest.mark.parametrize("strategy", ["backward", "forward", "nearest"])
 def test_asof_join_keeps_left_rows_of_a_null_time(strategy):
     # A null time matches nothing: the left row is in the result with nulls (it was
     # dropped as late), a right row is no candidate. Oracle: Polars.

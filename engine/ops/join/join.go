@@ -695,8 +695,9 @@ func (o *AsofJoinOp) sortRight() {
 // the left row's time (of right rows with equal times, the last in input order; for rows
 // an operator made, which have none: the greatest by their columns); "forward": the
 // first at or after it (of equal times the first); "nearest": the closer of the two
-// (ties: the forward one, as in Polars). A match farther than the tolerance is none. A left row waits
-// until the watermark reaches its time, and, forward or nearest, until no right row
+// (ties: the forward one; of right rows with the nearest time, the last: as in Polars).
+// A match farther than the tolerance is none. A left row waits until the watermark
+// reaches its time, and, forward or nearest, until no right row
 // still to come could be a better match.
 type AsofJoinOp struct {
 	JoinBase
@@ -887,7 +888,10 @@ func (o *AsofJoinOp) match(l asofLeft, wm int64) (keyed.RowRef, bool) {
 				return list[back].ref, true // ties go to the later row, as in Polars
 			}
 			if within(df) {
-				return list[fwd].ref, true
+				// Of right rows with that time, the last (as backward's), as in Polars.
+				t := list[fwd].ts
+				last := fwd + sort.Search(len(list)-fwd, func(k int) bool { return list[fwd+k].ts > t }) - 1
+				return list[last].ref, true
 			}
 			return none, true
 		}
