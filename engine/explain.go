@@ -71,6 +71,16 @@ func fieldNames(n *lnode) string {
 // aggsText renders aggregations as the user wrote them: "n = count(*)",
 // "max_price = max(price)".
 func aggsText(aggs []agg.Spec) string {
+	return aggsTextNamed(aggs, true)
+}
+
+// aggStateText renders aggregations as their states depend on them: functions and
+// arguments, not output names (a checkpoint's state restores into a renamed output).
+func aggStateText(aggs []agg.Spec) string {
+	return "aggs [" + aggsTextNamed(aggs, false) + "]"
+}
+
+func aggsTextNamed(aggs []agg.Spec, named bool) string {
 	parts := make([]string, len(aggs))
 	for i, a := range aggs {
 		arg := "*"
@@ -82,7 +92,10 @@ func aggsText(aggs []agg.Spec) string {
 		if o := a.OptionText(); o != "" {
 			arg += ", " + o
 		}
-		parts[i] = fmt.Sprintf("%s = %s(%s)", a.Name, a.Fn, arg)
+		parts[i] = fmt.Sprintf("%s(%s)", a.Fn, arg)
+		if named {
+			parts[i] = a.Name + " = " + parts[i]
+		}
 	}
 	return strings.Join(parts, ", ")
 }

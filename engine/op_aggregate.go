@@ -170,6 +170,10 @@ func (o *aggregateOp) build(g *graph, n *lnode, _ *plan.Expr) (flow, error) {
 	return flow{st: st, part: k.output(n)}, nil
 }
 
+// stateConfig implements stateConfigurer: a state restored into other aggregations
+// would be read as theirs.
+func (o *aggregateOp) stateConfig(*lnode) string { return "group_by with " + aggStateText(o.aggs) }
+
 func (o *aggregateOp) explain(n *lnode) (detail string) {
 	keys := make([]string, len(o.keys))
 	for i, k := range o.keys {

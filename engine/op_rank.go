@@ -178,6 +178,10 @@ func (o *rankOp) build(g *graph, n *lnode, _ *plan.Expr) (flow, error) {
 	return flow{st: st}, nil
 }
 
+// stateConfig implements stateConfigurer: rows kept for one order are not those of
+// another.
+func (o *rankOp) stateConfig(n *lnode) string { return "rank (" + o.explain(n) + ")" }
+
 func (o *rankOp) explain(*lnode) string {
 	by := make([]string, len(o.orderBy))
 	for i, e := range o.orderBy {

@@ -340,6 +340,9 @@ func (o *uniqueOp) build(g *graph, n *lnode, _ *plan.Expr) (flow, error) {
 	return flow{st: st}, nil
 }
 
+// stateConfig implements stateConfigurer.
+func (o *uniqueOp) stateConfig(n *lnode) string { return "unique (" + o.explain(n) + ")" }
+
 func (o *uniqueOp) explain(*lnode) string {
 	parts := make([]string, len(o.keys))
 	for i, k := range o.keys {

@@ -84,6 +84,9 @@ func (o *topnOp) build(g *graph, n *lnode, _ *plan.Expr) (flow, error) {
 	return flow{st: st}, nil
 }
 
+// stateConfig implements stateConfigurer.
+func (o *topnOp) stateConfig(n *lnode) string { return "top-N (" + o.explain(n) + ")" }
+
 func (o *topnOp) explain(*lnode) (detail string) {
 	detail = fmt.Sprintf("top %d by %s", o.n, o.orderBy)
 	if o.WithTies {

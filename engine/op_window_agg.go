@@ -128,7 +128,9 @@ func (o *windowAggOp) explain(*lnode) (detail string) {
 // of 1h in steps of 10m ...", with its offset and its time (event time of a column, or
 // processing time).
 // stateConfig implements stateConfigurer.
-func (o *windowAggOp) stateConfig(*lnode) string { return o.windowText() }
+func (o *windowAggOp) stateConfig(*lnode) string {
+	return o.windowText() + " with " + aggStateText(o.aggs)
+}
 
 func (o *windowAggOp) windowText() string {
 	d := o.Window

@@ -368,11 +368,46 @@ def test_restore_into_another_window_size_is_refused(tmp_path):
 
     sp = tmp_path / "sp"
     stop_with_savepoint_after(counts("5s", paced=True), 1, sp)
-    changed = r'was a tumbling window of 5s on "ts" and is now a tumbling window of 10s'
+    changed = r'was a tumbling window of 5s on "ts" with aggs \[count\(\*\)\] and is now a tumbling window of 10s'
     with pytest.raises(rb.RiverbedError, match=changed):
         counts("10s").collect(restore=sp)
     # The same window restores.
     assert counts("5s").collect(restore=sp).num_rows > 0
+
+
+@pytest.mark.parametrize("kind", ["group_by", "window", "top_k"])
+def test_restore_into_other_aggregations_or_another_order_is_refused(tmp_path, kind):
+    # The state of max(v) restored into mean(v) (same output name) was read as a mean's:
+    # values of 1e30 out of inputs below 2000; a top_k's kept rows restored into the
+    # reverse order kept the wrong rows. The restore is refused, naming what changed; a
+    # renamed output restores.
+    import datetime as dt
+    t0 = dt.datetime(2026, 1, 1)
+    t = pa.table({"k": [i % 2 for i in range(2000)], "v": list(range(2000)),
+                  "ts": [t0 + dt.timedelta(milliseconds=10 * i) for i in range(2000)]})
+
+    def build(variant: int, name: str = "s", paced: bool = False) -> rb.Stream:
+        src = rb.Environment(parallelism=1, batch_size=50).from_arrow(t, event_time="ts", bounded=False)
+        if paced:
+            src = src.map_batches(lambda b: (time.sleep(0.01), b)[1])
+        a = [col("v").max(), col("v").mean()][variant].alias(name)
+        if kind == "group_by":
+            return src.group_by("k").agg(a)
+        if kind == "window":
+            return src.key_by("k").window(rb.tumbling("1s")).agg(a)
+        return src.top_k(2, by="v", per="k", reverse=bool(variant))
+
+    sp = tmp_path / "sp"
+    stop_with_savepoint_after(build(0, paced=True), 1, sp)
+    changed = {"group_by": r'"aggregate-0" was a group_by with aggs \[max\(v\)\] and is now a group_by with aggs \[mean\(v\)\]',
+               "window": r'"window_agg-0" was a tumbling window of 1s on "ts" with aggs \[max\(v\)\] and is now a '
+                         r'tumbling window of 1s on "ts" with aggs \[mean\(v\)\]',
+               "top_k": r'"rank-0" was a rank \(top 2 per \[col\("k"\)\] by \[col\("v"\) desc\].*and is now a rank'}[kind]
+    with pytest.raises(rb.InvalidArgumentError, match=changed):
+        build(1).start(restore=str(sp)).cancel()
+    if kind != "top_k":
+        job = build(0, name="renamed").start(restore=str(sp))
+        job.cancel()
 
 
 @pytest.mark.parametrize("stop_after_rows", [2, 5])
