@@ -154,7 +154,8 @@ func pair(l event, r *event, extra ...any) string {
 //
 // asof-forward: the first right row at or after the left row's time (then the first in
 // input order); asof-nearest: the closer of the backward and forward rows, the forward
-// one on a tie, none if farther than 5.
+// one on a tie, none if farther than 5; of rows with the forward time, the last in input
+// order (as Polars).
 func refJoin(how string, all []event) []string {
 	// Late rows: for a window join, those whose window has closed; else those at or
 	// behind the watermark.
@@ -187,7 +188,7 @@ func refJoin(how string, all []event) []string {
 		if l.side != 0 {
 			continue
 		}
-		var best, next *event
+		var best, next, nextLast *event
 		for i := range rows {
 			r := &rows[i]
 			if r.side != 1 || l.k == nil || r.k != l.k {
@@ -210,6 +211,9 @@ func refJoin(how string, all []event) []string {
 				if r.ts >= l.ts && (next == nil || r.ts < next.ts || (r.ts == next.ts && r.order < next.order)) {
 					next = r
 				}
+				if r.ts >= l.ts && (nextLast == nil || r.ts < nextLast.ts || (r.ts == nextLast.ts && r.order > nextLast.order)) {
+					nextLast = r
+				}
 			}
 		}
 		if how == "asof" {
@@ -224,7 +228,7 @@ func refJoin(how string, all []event) []string {
 					next = nil
 				}
 				if next != nil && (best == nil || next.ts-l.ts <= l.ts-best.ts) {
-					best = next
+					best = nextLast
 				}
 			}
 			out = append(out, pair(l, best))
