@@ -431,9 +431,21 @@ func castArray(ec *EvalCtx, a arrow.Array, to arrow.DataType, what string) (arro
 				if math.IsNaN(f) || math.IsInf(f, 0) {
 					return decimal128.Num{}, fail(i, fmt.Sprintf("does not fit in %s", TypeName(to)))
 				}
-				// The shortest decimal text of the float, rounded half away from zero: 1.555
-				// becomes 1.56 at scale 2, as in DuckDB.
-				v, ok := parseDecimal(strconv.FormatFloat(f, 'g', -1, 64), td.Precision, td.Scale)
+				// As DuckDB: f x 10^scale in float64, rounded half away from zero. 1.555
+				// (1.55499999999999993...) becomes 1.56 at scale 2, as its product is
+				// 155.5, and 1.005 (1.00499999999999989...) becomes 1.00: its product is
+				// 100.49999999999999, where its shortest text, "1.005", would round up.
+				if td.Scale >= 0 && td.Scale <= 22 {
+					if x := math.Round(f * math.Pow10(int(td.Scale))); math.Abs(x) < 1<<53 {
+						if td.Precision < 16 && math.Abs(x) >= math.Pow10(int(td.Precision)) {
+							return decimal128.Num{}, fail(i, fmt.Sprintf("does not fit in %s", TypeName(to)))
+						}
+						return decimal128.FromI64(int64(x)), nil
+					}
+				}
+				// Larger products (and other scales): the float's exact value, rounded half
+				// away from zero (DuckDB keeps the float product's error there).
+				v, ok := floatToDecimal(f, td.Precision, td.Scale)
 				if !ok {
 					return v, fail(i, fmt.Sprintf("does not fit in %s", TypeName(to)))
 				}
@@ -805,4 +817,25 @@ func parseOffset(s string) (int64, bool) {
 		off = -off
 	}
 	return off, true
+}
+
+// floatToDecimal is f's exact value at scale s, rounded half away from zero, and false
+// when it needs more than p digits.
+func floatToDecimal(f float64, p, s int32) (decimal128.Num, bool) {
+	x := new(big.Float).SetPrec(512).SetFloat64(f)
+	ten := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(max(s, -s))), nil)
+	if s >= 0 {
+		x.Mul(x, new(big.Float).SetPrec(512).SetInt(ten))
+	} else {
+		x.Quo(x, new(big.Float).SetPrec(512).SetInt(ten))
+	}
+	half := big.NewFloat(0.5)
+	if x.Sign() < 0 {
+		half.Neg(half)
+	}
+	n, _ := x.Add(x, half).Int(nil) // truncates toward zero
+	if new(big.Int).Abs(n).Cmp(new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(p)), nil)) >= 0 {
+		return decimal128.Num{}, false
+	}
+	return decimal128.FromBigInt(n), true
 }
