@@ -399,10 +399,12 @@ def test_restore_into_other_aggregations_or_another_order_is_refused(tmp_path, k
 
     sp = tmp_path / "sp"
     stop_with_savepoint_after(build(0, paced=True), 1, sp)
-    changed = {"group_by": r'"aggregate-0" was a group_by with aggs \[max\(v\)\] and is now a group_by with aggs \[mean\(v\)\]',
+    changed = {"group_by": r'"aggregate-0" was a group_by with aggs \[max\(v\)\] and is now a group_by with '
+                           r'aggs \[mean\(v\)\]',
                "window": r'"window_agg-0" was a tumbling window of 1s on "ts" with aggs \[max\(v\)\] and is now a '
                          r'tumbling window of 1s on "ts" with aggs \[mean\(v\)\]',
-               "top_k": r'"rank-0" was a rank \(top 2 per \[col\("k"\)\] by \[col\("v"\) desc\].*and is now a rank'}[kind]
+               "top_k": r'"rank-0" was a rank \(top 2 per \[col\("k"\)\] by \[col\("v"\) desc\].*and is now '
+                        r'a rank'}[kind]
     with pytest.raises(rb.InvalidArgumentError, match=changed):
         build(1).start(restore=str(sp)).cancel()
     if kind != "top_k":

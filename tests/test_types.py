@@ -21,9 +21,9 @@ The rules under test (README "Types and arithmetic"):
 from __future__ import annotations
 
 import datetime as dt
-import random
 import decimal as D
 import math
+import random
 
 import duckdb
 import numpy as np

@@ -851,3 +851,31 @@ def test_window_finer_than_the_time_column_unit_is_refused(unit, window, what):
     # A whole number of the unit is taken, and its windows are exact.
     out = src.window(rb.tumbling("2s")).agg(rb.count().alias("n")).collect()
     assert [r["n"] for r in out.to_pylist()] == [2, 1] if unit == "s" else [3]
+
+
+@pytest.mark.parametrize("offset", ["-7s", "3s", "13s", "neg-timedelta"])
+@pytest.mark.parametrize("kind", ["tumbling", "sliding"])
+def test_window_offsets_may_be_negative(offset, kind):
+    # As Flink's (Time.hours(-8) for days of UTC+8): windows start at offset + k * size
+    # (sliding: + k * every) for every integer k, so -7s, 3s and 13s give the same windows
+    # of 10s. A negative offset was refused as an invalid duration. Oracle: plain Python.
+    import datetime as dt
+
+    off_s = {"-7s": -7, "3s": 3, "13s": 13, "neg-timedelta": -7}[offset]
+    off = dt.timedelta(seconds=-7) if offset == "neg-timedelta" else offset
+    rng = random.Random(5)
+    secs = [rng.randrange(-100, 100) for _ in range(300)]
+    t = pa.table({"ts": pa.array([s * 1_000_000 for s in secs], pa.timestamp("us"))})
+    size, every = 10, 4
+    w = rb.tumbling("10s", offset=off) if kind == "tumbling" else rb.sliding("10s", every="4s", offset=off)
+    out = rb.from_arrow(t, event_time="ts").window(w).agg(rb.count().alias("n")).collect()
+    epoch = dt.datetime(1970, 1, 1)
+    sec = lambda d: int((d - epoch).total_seconds())  # noqa: E731
+    got = Counter({(sec(r["window_start"]), sec(r["window_end"])): r["n"] for r in out.to_pylist()})
+    want: Counter = Counter()
+    for s in secs:
+        step = size if kind == "tumbling" else every
+        last = (s - off_s) // step * step + off_s
+        for start in range(last, s - size, -step):
+            want[(start, start + size)] += 1
+    assert got == want

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -48,8 +49,14 @@ func Compile(def *plan.WindowDef, name string) (Windower, error) {
 	}
 	var err error
 	if def.Offset != "" {
-		if w.offs, err = plan.ParseDuration(def.Offset); err != nil {
+		// A negative offset (Flink's Time.hours(-8): days of UTC+8) shifts the windows
+		// back: -7s of 10s windows is 3s.
+		text, neg := strings.CutPrefix(strings.TrimSpace(def.Offset), "-")
+		if w.offs, err = plan.ParseDuration(text); err != nil {
 			return w, rberr.New(rberr.Plan, "%s: window offset: %v", name, err)
+		}
+		if neg {
+			w.offs = -w.offs
 		}
 	}
 	switch def.Kind {
