@@ -198,6 +198,34 @@ def test_to_date_and_to_datetime_with_formats_match_python() -> None:
                                      dt.datetime(2024, 3, 15, 10, 0, tzinfo=dt.timezone.utc)]
 
 
+@pytest.mark.parametrize("unit", ["us", "ns", "ms"])
+def test_to_datetime_into_a_time_zone_without_a_format_reads_wall_times(unit) -> None:
+    # time_zone= is the zone wall times are in, with a format or without (as Polars);
+    # without one, a text without an offset was refused. Texts with an offset are
+    # instants. Oracles: Polars (wall times), Python's fromisoformat (offsets).
+    from zoneinfo import ZoneInfo
+
+    zone = "America/New_York"
+    walls = ["2024-06-01 12:00", "2024-01-15 08:30:15.25", "1965-07-04 23:59:59", "2024-11-03 00:30:00"]
+    t = pa.table({"s": walls + [None]})
+    got = rb.from_arrow(t).select(col("s").str.to_datetime(time_zone=zone, time_unit=unit)).collect()
+    assert got.schema.field("s").type == pa.timestamp(unit, zone)
+    want = pl.from_arrow(t).select(pl.col("s").str.to_datetime(time_zone=zone, time_unit=unit)).to_arrow()
+    assert got["s"].cast(pa.int64()).to_pylist() == want["s"].cast(pa.int64()).to_pylist()
+    fmt = rb.from_arrow(t).select(col("s").str.to_datetime("%Y-%m-%d %H:%M", time_zone=zone, time_unit=unit,
+                                                            strict=False)).collect()
+    assert fmt["s"].to_pylist()[0] == got["s"].to_pylist()[0]
+    offs = ["2024-06-01T12:00:00+02:00", "2024-06-01T12:00:00Z"]
+    got = rb.from_arrow(pa.table({"s": offs})).select(col("s").str.to_datetime(time_zone=zone)).collect()
+    assert got["s"].to_pylist() == [dt.datetime.fromisoformat(o.replace("Z", "+00:00")).astimezone(ZoneInfo(zone))
+                                    for o in offs]
+    with pytest.raises(rb.DataError, match='"nope"'):
+        rb.from_arrow(pa.table({"s": ["nope"]})).select(col("s").str.to_datetime(time_zone=zone)).collect()
+    nulls = rb.from_arrow(pa.table({"s": ["nope", walls[0]]})).select(
+        col("s").str.to_datetime(time_zone=zone, strict=False)).collect()["s"].to_pylist()
+    assert nulls[0] is None and nulls[1] is not None
+
+
 def test_parse_failures_name_the_value_or_give_null() -> None:
     t = rb.from_arrow(pa.table({"s": ["2024-02-30", "15/03/2024"]}))
     with pytest.raises(rb.DataError, match=r'"2024-02-30".*strict=False'):

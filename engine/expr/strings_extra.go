@@ -3,8 +3,10 @@ package expr
 import (
 	"fmt"
 	"math"
+	"math/bits"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -297,12 +299,13 @@ func splitIndexKernel(by string, index int64) kernelFn {
 func parseTemporalKernel(out arrow.DataType, format string, hasFormat, strict bool) kernelFn {
 	return unaryKernel(func(ec *EvalCtx, in arrow.Array) (arrow.Array, error) {
 		a := in.(*array.String)
-		if !hasFormat {
-			if strict {
-				return castTo(ec, a, out, "parsing strings as "+TypeName(out))
-			}
-		}
 		ts, _ := out.(*arrow.TimestampType)
+		// Without a format, into a time zone: texts without an offset are wall times in
+		// the zone (as Polars' time_zone=), those with one are instants.
+		zoned := !hasFormat && ts != nil && ts.TimeZone != ""
+		if !hasFormat && strict && !zoned {
+			return castTo(ec, a, out, "parsing strings as "+TypeName(out))
+		}
 		var loc = zoneOrUTC(ts)
 		vals := make([]int64, a.Len())
 		valid := make([]bool, a.Len())
@@ -319,6 +322,14 @@ func parseTemporalKernel(out arrow.DataType, format string, hasFormat, strict bo
 				v = d
 				if !ok || rest != "" {
 					why = "is not a date"
+				}
+			case zoned:
+				v, why = parseTimestampText(s, &arrow.TimestampType{Unit: ts.Unit})
+				switch {
+				case why == "":
+					v, why = wallToZone(v, ts, loc)
+				case strings.HasPrefix(why, "has a zone offset"):
+					v, why = parseTimestampText(s, ts)
 				}
 			case !hasFormat:
 				v, why = parseTimestampText(s, ts)
@@ -370,4 +381,17 @@ func stringMapNullableKernel(f func(string) (string, bool)) kernelFn {
 		}
 		return b.NewArray(), nil
 	})
+}
+
+// wallToZone is the instant (ticks of ts's unit) of wall time v (ticks as if in UTC) in
+// loc, or why it has none in ts's range.
+func wallToZone(v int64, ts *arrow.TimestampType, loc *time.Location) (int64, string) {
+	per := ticksPerSecond(ts.Unit)
+	secs := FloorDiv(v, per)
+	secs = localSeconds(secs, loc)
+	hi, lo := bits.Mul64(uint64(absI(secs)), uint64(per))
+	if hi != 0 || lo > math.MaxInt64-uint64(per) {
+		return 0, "is out of range for " + TypeName(ts)
+	}
+	return secs*per + (v - FloorDiv(v, per)*per), ""
 }
