@@ -29,10 +29,14 @@ import (
 //   - without it and n > 1 (Flink's "no ranking number"): -D of the row that leaves the
 //     top n, if one does, and +I of the new row.
 //
-// Ties (rows equal in every ordering value) rank in arrival order: the earlier row first,
+// Ties (rows equal in every ordering value) rank in input order: the earlier row first,
 // or, with KeepLast, the later row first (a later row with the same value replaces the
 // kept one, as Flink's keep-last deduplication); without ordering expressions every row
-// ties, so the rows rank in arrival order (Flink's ORDER BY PROCTIME()). A row that does
+// ties, so the rows rank in input order (Flink's ORDER BY PROCTIME()). Input order is the
+// rows' place in their source (runtime.Seq, then the row), not their arrival: batches of
+// splits read by several subtasks may arrive out of it, and a row that arrives after a
+// later one it ties with then ranks before it. Rows without an input order (made by an
+// operator) rank in arrival order. A row that does
 // not reach the top n changes nothing and is not kept: the input being append-only, a row
 // that left the top n never comes back.
 //
@@ -86,7 +90,20 @@ type rankPart struct {
 
 type rankRow struct {
 	ref  keyed.RowRef
-	vals []topnRow // the ordering values (topnRow's value fields)
+	vals []topnRow   // the ordering values (topnRow's value fields)
+	seq  runtime.Seq // input order: the row's batch's, then its row in the batch
+	row  int32
+}
+
+// tiesBefore reports whether row r, tied with row x, ranks before it: by input order
+// (the earlier first, or with KeepLast the later), or, where either has none, as if r
+// came last.
+func (o *RankOp) tiesBefore(r, x *rankRow) bool {
+	if r.seq == runtime.SeqUnordered || x.seq == runtime.SeqUnordered {
+		return o.KeepLast
+	}
+	earlier := r.seq.Less(x.seq) || (r.seq == x.seq && r.row < x.row)
+	return earlier != o.KeepLast
 }
 
 func (o *RankOp) Open(tc *runtime.TaskCtx) error {
@@ -213,7 +230,7 @@ func (o *RankOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
 			p = &rankPart{}
 			o.parts[id] = p
 		}
-		r := rankRow{ref: keyed.RowRef{Chunk: chunk, Row: int32(i)}, vals: make([]topnRow, len(vals))}
+		r := rankRow{ref: keyed.RowRef{Chunk: chunk, Row: int32(i)}, vals: make([]topnRow, len(vals)), seq: m.Seq, row: int32(i)}
 		for k, v := range vals {
 			r.vals[k] = v(i)
 			// the values may live in a computed array released after this batch
@@ -304,11 +321,10 @@ func (o *RankOp) orderValues(rec arrow.RecordBatch) ([]func(int) topnRow, func()
 // makes, and reports whether the row is kept.
 func (o *RankOp) insert(p *rankPart, r rankRow) bool {
 	rows := p.rows
-	// the first row r ranks before: a tie ranks after (before, with KeepLast) the rows
-	// of its value, which all came earlier
+	// the first row r ranks before: ties rank by input order (tiesBefore)
 	at := sort.Search(len(rows), func(j int) bool {
 		c := o.cmpRows(r.vals, rows[j].vals)
-		return c < 0 || (c == 0 && o.KeepLast)
+		return c < 0 || (c == 0 && o.tiesBefore(&r, &rows[j]))
 	})
 	if at >= o.N && !o.Retract {
 		return false

@@ -32,7 +32,7 @@ const (
 	// RankedTable (streaming top-N, RankOp): the rows each partition holds, the input row
 	// and its place in the partition (__rb_place, 0 = best), which keeps the arrival order
 	// of tied rows.
-	RankedTable = "ranked.v1"
+	RankedTable = "ranked.v2"
 )
 
 func keyFields(types []arrow.DataType) []arrow.Field {
@@ -211,7 +211,7 @@ func (o *TopNOp) LoadState(b state.Backend) error {
 	return nil
 }
 
-var rankedFields = []arrow.Field{{Name: "__rb_place", Type: arrow.PrimitiveTypes.Int64}}
+var rankedFields = append([]arrow.Field{{Name: "__rb_place", Type: arrow.PrimitiveTypes.Int64}}, keyed.SeqFields()...)
 
 // StateTables implements runtime.KeyedState.
 func (o *RankOp) StateTables() []state.TableSpec {
@@ -223,15 +223,17 @@ func (o *RankOp) SaveState(b state.Backend) error {
 	ec := o.tc.Eval
 	refs := make([]keyed.RowRef, 0, o.held)
 	places := make([]int64, 0, o.held)
+	seqs, rows := make([]runtime.Seq, 0, o.held), make([]int32, 0, o.held)
 	for _, p := range o.parts {
 		if p == nil {
 			continue
 		}
 		for j, r := range p.rows {
 			refs, places = append(refs, r.ref), append(places, int64(j))
+			seqs, rows = append(seqs, r.seq), append(rows, r.row)
 		}
 	}
-	extra := []arrow.Array{keyed.Int64Column(ec.Mem, places)}
+	extra := append([]arrow.Array{keyed.Int64Column(ec.Mem, places)}, keyed.SeqColumns(ec.Mem, seqs, rows)...)
 	return o.store.SaveRows(b, ec, o.Name, RankedTable, o.Keys, o.tc.MaxParallelism(), refs, extra, rankedFields)
 }
 
@@ -258,6 +260,7 @@ func (o *RankOp) LoadState(b state.Backend) error {
 		places := keyed.Int64s(rec.Column(nf))
 		for i := 0; i < n; i++ {
 			r := rankRow{ref: keyed.RowRef{Chunk: chunk, Row: int32(i)}, vals: make([]topnRow, len(vals))}
+			r.seq, r.row = keyed.SeqAt(rec, nf+1, i)
 			for k, v := range vals {
 				r.vals[k] = v(i)
 				r.vals[k].s = strings.Clone(r.vals[k].s)
