@@ -306,10 +306,13 @@ def test_ties_rank_in_input_order_across_subtasks(case):
             "top_k by a tie": {(k, i) for k in range(3) for i in (k, k + 3)}}[case]
     for _ in range(4):
         rdr = pa.RecordBatchReader.from_batches(t.schema, t.to_batches(max_chunksize=7))
-        s = rb.Environment(parallelism=2).from_arrow(rdr, bounded=False)
-        s = {"unique last": lambda: s.unique("k", keep="last"),
-             "unique first by a tie": lambda: s.unique("k", keep="first", order_by="z"),
-             "top_k by a tie": lambda: s.top_k(2, by="z", per="k")}[case]()
+        src = rb.Environment(parallelism=2).from_arrow(rdr, bounded=False)
+        if case == "unique last":
+            s = src.unique("k", keep="last")
+        elif case == "unique first by a tie":
+            s = src.unique("k", keep="first", order_by="z")
+        else:
+            s = src.top_k(2, by="z", per="k")
         job = s.start()
         changes = pa.Table.from_batches(list(job.results(timeout="60s")), schema=job.schema)
         assert set(apply(changes, ("k", "id"))) == want
