@@ -257,6 +257,25 @@ def test_bad_uses_are_clear_errors() -> None:
             col("v") + dt.timedelta(days=1)).collect()
 
 
+def test_misuses_name_what_went_wrong() -> None:
+    t = rb.from_arrow(pa.table({"i": [5, -1, 2], "u": pa.array([1, 2**63, 3], pa.uint64()), "g": [1, 1, 1]}))
+    # The value that does not fit (the message gave int64's range for uint64).
+    with pytest.raises(rb.DataError, match=r"the value -1 does not fit in uint64"):
+        t.select(col("i").cast(rb.UInt64)).collect()
+    with pytest.raises(rb.DataError, match=r"the value 9223372036854775808 does not fit in int64"):
+        t.select(col("u").cast(rb.Int64)).collect()
+    with pytest.raises(rb.DataError, match=r"the value -590 does not fit in uint8") as e:
+        t.select((col("i") * 100 + 5 - 495).cast(rb.UInt8)).collect()  # 10, -590, -290
+    assert "not in range" not in str(e.value)
+    # An aggregation inside another one.
+    with pytest.raises(rb.PlanError, match=r"not inside another aggregation"):
+        t.group_by("g").agg(col("i").sum().sum()).collect()
+    # rename onto a column that stays: the error names rename, not select.
+    with pytest.raises(rb.PlanError, match=r"rename: two columns would be named 'u'"):
+        t.rename({"i": "u"})
+    assert t.rename({"i": "u", "u": "i"}).columns == ["u", "i", "g"]
+
+
 def test_decimal_rounding_is_exact() -> None:
     import decimal as D
     vals = [D.Decimal("1.25"), D.Decimal("-1.25"), D.Decimal("2.349"), None]

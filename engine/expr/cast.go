@@ -94,7 +94,14 @@ func castDatum(ec *EvalCtx, in compute.Datum, to arrow.DataType, what string) (c
 	out, err := compute.CastDatum(ec.Ctx, in, opts)
 	if err != nil {
 		if IsInteger(from) && IsInteger(to) {
-			return nil, rberr.Wrap(rberr.Data, err, "%s failed: a value does not fit in %s (integer overflow)", what, TypeName(to))
+			if ad, ok := in.(*compute.ArrayDatum); ok {
+				a := ad.MakeArray()
+				defer a.Release()
+				if v := misfit(a, to); v != "" {
+					return nil, rberr.New(rberr.Data, "%s failed: the value %s does not fit in %s (integer overflow)", what, v, TypeName(to))
+				}
+			}
+			return nil, rberr.New(rberr.Data, "%s failed: a value does not fit in %s (integer overflow)", what, TypeName(to))
 		}
 		return nil, rberr.Wrap(rberr.Data, err, "%s failed", what)
 	}
@@ -838,4 +845,41 @@ func floatToDecimal(f float64, p, s int32) (decimal128.Num, bool) {
 		return decimal128.Num{}, false
 	}
 	return decimal128.FromBigInt(n), true
+}
+
+// misfit is the first value of integer array a that type to cannot hold, as text, or ""
+// when there is none.
+func misfit(a arrow.Array, to arrow.DataType) string {
+	var unsigned func(int) uint64
+	switch u := a.(type) {
+	case *array.Uint8:
+		unsigned = func(i int) uint64 { return uint64(u.Value(i)) }
+	case *array.Uint16:
+		unsigned = func(i int) uint64 { return uint64(u.Value(i)) }
+	case *array.Uint32:
+		unsigned = func(i int) uint64 { return uint64(u.Value(i)) }
+	case *array.Uint64:
+		unsigned = u.Value
+	}
+	var signed func(int) int64
+	if unsigned == nil {
+		signed = Int64Getter(a)
+	}
+	for i := 0; i < a.Len(); i++ {
+		if a.IsNull(i) {
+			continue
+		}
+		if unsigned != nil {
+			v := unsigned(i)
+			if IsSigned(to) && (v > math.MaxInt64 || !fitsSigned(int64(v), to)) || !IsSigned(to) && !fitsUnsigned(v, to) {
+				return strconv.FormatUint(v, 10)
+			}
+			continue
+		}
+		v := signed(i)
+		if IsSigned(to) && !fitsSigned(v, to) || !IsSigned(to) && (v < 0 || !fitsUnsigned(uint64(v), to)) {
+			return strconv.FormatInt(v, 10)
+		}
+	}
+	return ""
 }

@@ -127,7 +127,7 @@ func (s *CompileScope) Compile(e *plan.Expr) (Expr, error) {
 		}
 		return &CastExpr{Arg: arg, To: to}, nil
 	case e.Agg != "":
-		return nil, s.Errorf(rberr.Plan, "aggregation %s is only allowed inside group_by(...).agg(...)", e.Describe())
+		return nil, s.Errorf(rberr.Plan, "aggregation %s is only allowed inside group_by(...).agg(...), and not inside another aggregation", e.Describe())
 	case e.Fn == "over":
 		return nil, s.Errorf(rberr.Plan, "%s: window functions over(...) are only allowed in select(...) and with_columns(...)", e.Describe())
 	case slices.Contains(WindowFunctions, e.Fn):

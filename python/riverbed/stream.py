@@ -1546,6 +1546,10 @@ class Stream:
         for old in mapping:
             if old not in have:
                 raise ColumnNotFoundError(f"rename: no column {old!r}; the stream has columns {have}")
+        names = [mapping.get(c, c) for c in have]
+        for n in names:
+            if names.count(n) > 1:
+                raise PlanError(f"rename: two columns would be named {n!r}; the stream has columns {have}")
         return self.select(*[col(c).alias(mapping.get(c, c)) for c in have])
 
     def unique(self, subset: Any = None, *, keep: str = "any", order_by: Any = None) -> Stream:
