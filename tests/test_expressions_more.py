@@ -274,6 +274,10 @@ def test_misuses_name_what_went_wrong() -> None:
     with pytest.raises(rb.PlanError, match=r"rename: two columns would be named 'u'"):
         t.rename({"i": "u"})
     assert t.rename({"i": "u", "u": "i"}).columns == ["u", "i", "g"]
+    # A decimal literal shows as written, not as the string it travels in.
+    d = rb.from_arrow(pa.table({"d": pa.array([Decimal("7")], pa.decimal128(10, 0))}))
+    with pytest.raises(rb.TypeMismatchError, match=r'floordiv\(col\("d"\), lit\(Decimal\("2"\)\)\)'):
+        d.select(col("d") // rb.lit(Decimal("2"))).collect()
 
 
 def test_decimal_rounding_is_exact() -> None:

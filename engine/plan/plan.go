@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
@@ -199,6 +200,10 @@ func (e *Expr) Describe() string {
 	case e.Col != nil:
 		return fmt.Sprintf("col(%q)", *e.Col)
 	case e.Lit != nil:
+		var text string
+		if strings.HasPrefix(e.Type, "decimal") && json.Unmarshal(e.Lit, &text) == nil {
+			return fmt.Sprintf("lit(Decimal(%q))", text) // as written, not as its JSON string
+		}
 		return fmt.Sprintf("lit(%s)", string(e.Lit))
 	case e.Alias != nil:
 		return fmt.Sprintf("%s.alias(%q)", argOrNil(e.Args, 0), *e.Alias)
