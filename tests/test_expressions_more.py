@@ -274,6 +274,9 @@ def test_misuses_name_what_went_wrong() -> None:
     with pytest.raises(rb.PlanError, match=r"rename: two columns would be named 'u'"):
         t.rename({"i": "u"})
     assert t.rename({"i": "u", "u": "i"}).columns == ["u", "i", "g"]
+    # Window functions that do not take uint64 or decimals say so (not "needs a numeric column").
+    with pytest.raises(rb.TypeMismatchError, match=r'cum_sum does not take uint64 \(col\("u"\)\); cast it to int64'):
+        t.select(col("u").cum_sum().over("g")).collect()
     # A decimal literal shows as written, not as the string it travels in.
     d = rb.from_arrow(pa.table({"d": pa.array([Decimal("7")], pa.decimal128(10, 0))}))
     with pytest.raises(rb.TypeMismatchError, match=r'floordiv\(col\("d"\), lit\(Decimal\("2"\)\)\)'):

@@ -262,6 +262,12 @@ func Compile(s *expr.CompileScope, e *plan.Expr) (Func, error) {
 	t := f.Arg.Type()
 	numeric := expr.IsNumeric(t) || t.ID() == arrow.BOOL
 	needNumeric := func() (Func, error) {
+		switch {
+		case t.ID() == arrow.UINT64:
+			return fail(rberr.Type, "%s does not take uint64 (%s); cast it to int64 or float64 first", f.Fn, f.Arg)
+		case t.ID() == arrow.DECIMAL128 || t.ID() == arrow.DECIMAL256:
+			return fail(rberr.Type, "%s does not take decimals (%s of type %s); cast it to float64 first", f.Fn, f.Arg, expr.TypeName(t))
+		}
 		return fail(rberr.Type, "%s needs a numeric column, got %s of type %s", f.Fn, f.Arg, expr.TypeName(t))
 	}
 	opts := inner.Options
