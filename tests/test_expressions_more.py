@@ -277,6 +277,13 @@ def test_misuses_name_what_went_wrong() -> None:
     # Window functions that do not take uint64 or decimals say so (not "needs a numeric column").
     with pytest.raises(rb.TypeMismatchError, match=r'cum_sum does not take uint64 \(col\("u"\)\); cast it to int64'):
         t.select(col("u").cum_sum().over("g")).collect()
+    # A decimal product with more than 38 decimal places is refused when the job is planned,
+    # before it reads (DuckDB too), naming the operand types (it failed while running,
+    # naming decimal128(38, 40)).
+    d20 = rb.from_arrow(pa.table({"d": pa.array([Decimal("0.1")], pa.decimal128(21, 20))}))
+    with pytest.raises(rb.TypeMismatchError, match=r"product of decimal128\(21, 20\) and decimal128\(21, 20\) "
+                                                   r"has 40 decimal places, more than decimal128's 38"):
+        d20.select(col("d") * col("d")).collect()
     # A decimal literal shows as written, not as the string it travels in.
     d = rb.from_arrow(pa.table({"d": pa.array([Decimal("7")], pa.decimal128(10, 0))}))
     with pytest.raises(rb.TypeMismatchError, match=r'floordiv\(col\("d"\), lit\(Decimal\("2"\)\)\)'):

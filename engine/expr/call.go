@@ -186,6 +186,9 @@ func (s *CompileScope) compileCall(e *plan.Expr) (Expr, error) {
 			da, _ := asDecimalType(a)
 			db, _ := asDecimalType(b)
 			out := decResultType(e.Fn, da, db)
+			if out.Scale > MaxDecPrecision {
+				return nil, typeErr("the product of %s and %s has %d decimal places, more than decimal128's %d; cast an operand to a smaller scale, or to float64", TypeName(a), TypeName(b), out.Scale, MaxDecPrecision)
+			}
 			return mk(out, decArithKernel(e.Fn, text, out))
 		}
 		st := arithSupertype(args[0], args[1])
