@@ -36,9 +36,9 @@ import (
 // rows' place in their source (runtime.Seq, then the row), not their arrival: batches of
 // splits read by several subtasks may arrive out of it, and a row that arrives after a
 // later one it ties with then ranks before it. Rows without an input order (made by an
-// operator) rank in arrival order. A row that does
-// not reach the top n changes nothing and is not kept: the input being append-only, a row
-// that left the top n never comes back.
+// operator) rank in arrival order. A row that does not reach the top n changes nothing
+// and is not kept: the input being append-only, a row that left the top n never comes
+// back.
 //
 // With Retract the input is updating (a changelog, its op column at OpCol; Flink's
 // RetractableTopNFunction): a partition holds all its rows, sorted, since a row below the

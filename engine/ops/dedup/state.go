@@ -29,9 +29,9 @@ const (
 	// CandidatesTable (top-N): the candidate rows of every open window and partition: the
 	// input row, its window (__rb_window_start/end) and input position.
 	CandidatesTable = "candidates.v1"
-	// RankedTable (streaming top-N, RankOp): the rows each partition holds, the input row
-	// and its place in the partition (__rb_place, 0 = best), which keeps the arrival order
-	// of tied rows.
+	// RankedTable (streaming top-N, RankOp): the rows each partition holds, the input row,
+	// its place in the partition (__rb_place, 0 = best) and its input order (which ranks
+	// tied rows).
 	RankedTable = "ranked.v2"
 )
 

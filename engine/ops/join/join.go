@@ -697,8 +697,8 @@ func (o *AsofJoinOp) sortRight() {
 // first at or after it (of equal times the first); "nearest": the closer of the two
 // (ties: the forward one; of right rows with the nearest time, the last: as in Polars).
 // A match farther than the tolerance is none. A left row waits until the watermark
-// reaches its time, and, forward or nearest, until no right row
-// still to come could be a better match.
+// reaches its time, and, forward or nearest, until no right row still to come could be
+// a better match.
 type AsofJoinOp struct {
 	JoinBase
 	pending []asofLeft
