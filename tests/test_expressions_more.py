@@ -322,8 +322,12 @@ def test_decimal_rounding_is_exact() -> None:
      [dt.date(2024, 2, 29), dt.date(1, 1, 1)]),
     (pa.array([dt.datetime(2024, 1, 1), dt.datetime(2024, 1, 1, 0, 0, 1), None], pa.timestamp("us")),
      [dt.datetime(2024, 1, 1)]),
+    # A listed value the column's type cannot hold matches nothing (it was a DataError;
+    # Polars gives False): a time beyond timestamp[ns]'s range, 1.5 of an integer column.
+    (pa.array([0, None, 10**18], pa.timestamp("ns")), [dt.datetime(3000, 1, 1), dt.datetime(1970, 1, 1)]),
+    (pa.array([1, 2, None, 3], pa.int64()), [1.5, 3]),
 ], ids=["decimal", "bool", "binary", "large_string", "string_few", "string_many", "uint8", "uint64", "float32",
-        "date32", "timestamp"])
+        "date32", "timestamp", "timestamp_ns_beyond_range", "int_and_a_fraction"])
 def test_is_in_on_every_type_matches_python(values: pa.Array, listed: list) -> None:
     """is_in over each type family against Python's own membership: decimals by value (1.50
     is 1.5), -0 equal to 0 and NaN to NaN (as Polars), nulls null whatever the list; strings
