@@ -774,7 +774,7 @@ func parseTimestampText(text string, ts *arrow.TimestampType) (int64, string) {
 		secs -= off
 	}
 	if hasZone && ts.TimeZone == "" {
-		return 0, "has a zone offset; cast to a timestamp with a time zone instead"
+		return 0, whyHasZone
 	}
 	if !hasZone && ts.TimeZone != "" {
 		return 0, "has no zone offset; cast to a timestamp without a time zone, or add an offset such as Z or +02:00"
@@ -793,6 +793,10 @@ func parseTimestampText(text string, ts *arrow.TimestampType) (int64, string) {
 	}
 	return total.Int64(), ""
 }
+
+// whyHasZone is why parseTimestampText refuses a text with a zone offset for a timestamp
+// type without a zone.
+const whyHasZone = "has a zone offset; cast to a timestamp with a time zone instead"
 
 // parseOffset reads "Z", "±HH", "±HH:MM" or "±HHMM" as seconds east of UTC.
 func parseOffset(s string) (int64, bool) {
@@ -826,8 +830,8 @@ func parseOffset(s string) (int64, bool) {
 	return off, true
 }
 
-// floatToDecimal is f's exact value at scale s, rounded half away from zero, and false
-// when it needs more than p digits.
+// floatToDecimal is f's exact value at scale s (a negative scale: divided in 512 bits),
+// rounded half away from zero, and false when it needs more than p digits.
 func floatToDecimal(f float64, p, s int32) (decimal128.Num, bool) {
 	x := new(big.Float).SetPrec(512).SetFloat64(f)
 	ten := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(max(s, -s))), nil)

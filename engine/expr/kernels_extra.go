@@ -132,9 +132,10 @@ func caseWhenKernel(out arrow.DataType, hasOtherwise bool) kernelFn {
 
 // isInKernel: is the value among the listed ones? A null value gives null; nulls in the
 // list are ignored, as are listed values the column's type cannot hold (a date beyond
-// timestamp[ns]'s range, 1.5 for an integer column): they match no row (as Polars). NaN equals NaN and -0 equals 0, as Polars. The values and
-// the listed ones are compared as one Go type per column type (a string, an int64, a
-// decimal128...), so a row's lookup allocates nothing.
+// timestamp[ns]'s range, 1.5 for an integer column): they match no row (as Polars). NaN
+// equals NaN and -0 equals 0, as Polars. The values and the listed ones are compared as
+// one Go type per column type (a string, an int64, a decimal128...), so a row's lookup
+// allocates nothing.
 func isInKernel(ct arrow.DataType) kernelFn {
 	return func(ec *EvalCtx, args []compute.Datum) (compute.Datum, error) {
 		x, sc, err := asArray(ec, args[0])

@@ -3,10 +3,8 @@ package expr
 import (
 	"fmt"
 	"math"
-	"math/bits"
 	"strconv"
 	"strings"
-	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -316,6 +314,7 @@ func parseTemporalKernel(out arrow.DataType, format string, hasFormat, strict bo
 			s := a.Value(i)
 			var v int64
 			var why string
+			var ok bool
 			switch {
 			case !hasFormat && ts == nil:
 				d, rest, ok := parseDateText(strings.TrimSpace(s))
@@ -327,8 +326,13 @@ func parseTemporalKernel(out arrow.DataType, format string, hasFormat, strict bo
 				v, why = parseTimestampText(s, &arrow.TimestampType{Unit: ts.Unit})
 				switch {
 				case why == "":
-					v, why = wallToZone(v, ts, loc)
-				case strings.HasPrefix(why, "has a zone offset"):
+					// the wall time's instant in the zone, as a format's (parsedTime.ticks)
+					per := ticksPerSecond(ts.Unit)
+					wall := parsedTime{secs: FloorDiv(v, per), nanos: (v - FloorDiv(v, per)*per) * int64(ts.Unit.Multiplier())}
+					if v, ok = wall.ticks(ts, loc); !ok {
+						why = "is out of range for " + TypeName(out)
+					}
+				case why == whyHasZone:
 					v, why = parseTimestampText(s, ts)
 				}
 			case !hasFormat:
@@ -343,7 +347,6 @@ func parseTemporalKernel(out arrow.DataType, format string, hasFormat, strict bo
 					v = f.days
 					break
 				}
-				var ok bool
 				v, ok = f.ticks(ts, loc)
 				if !ok {
 					why = "is out of range for " + TypeName(out)
@@ -381,17 +384,4 @@ func stringMapNullableKernel(f func(string) (string, bool)) kernelFn {
 		}
 		return b.NewArray(), nil
 	})
-}
-
-// wallToZone is the instant (ticks of ts's unit) of wall time v (ticks as if in UTC) in
-// loc, or why it has none in ts's range.
-func wallToZone(v int64, ts *arrow.TimestampType, loc *time.Location) (int64, string) {
-	per := ticksPerSecond(ts.Unit)
-	secs := FloorDiv(v, per)
-	secs = localSeconds(secs, loc)
-	hi, lo := bits.Mul64(uint64(absI(secs)), uint64(per))
-	if hi != 0 || lo > math.MaxInt64-uint64(per) {
-		return 0, "is out of range for " + TypeName(ts)
-	}
-	return secs*per + (v - FloorDiv(v, per)*per), ""
 }
