@@ -316,6 +316,38 @@ def test_sum_overflow_is_a_data_error(typ):
         _collect(t, lambda s: s.group_by("k").agg(col("x").sum()))
 
 
+@pytest.mark.parametrize("parallelism,batch_size", [(1, 1), (2, 1), (2, 1024), (4, 3)])
+def test_sum_whose_running_total_leaves_int64_but_whole_sum_fits(parallelism, batch_size):
+    # The order of the rows, how they split into batches and over subtasks, must not decide
+    # whether a sum fails: only the whole sum is checked (DuckDB sums in 128 bits).
+    m = 2**63 - 1
+    rng = random.Random(parallelism * 100 + batch_size)
+    rows = []
+    sets = [[m, 1, -5], [m, m, -m, -m, 3], [-m - 1, -1, 2], [-m - 1, -m - 1, m, m, 7], [m, m, m, -m, -m, -m, -1]]
+    for k, vals in enumerate(sets):
+        rows += [(k, v) for v in vals]
+    rows += [(10 + i % 7, i) for i in range(200)]  # other keys between them
+    rng.shuffle(rows)
+    t = pa.table({"k": pa.array([r[0] for r in rows], pa.int64()), "x": pa.array([r[1] for r in rows], pa.int64())})
+    want = dict(_duck("select k, sum(x)::bigint from t group by k", t=t))
+    env = rb.Environment(parallelism=parallelism, batch_size=batch_size)
+    got = env.from_arrow(t).group_by("k").agg(col("x").sum().alias("s"), col("x").mean().alias("m")).collect()
+    assert dict(zip(got["k"].to_pylist(), got["s"].to_pylist())) == want
+    for k, mean in zip(got["k"].to_pylist(), got["m"].to_pylist()):
+        assert mean == pytest.approx(want[k] / sum(1 for r in rows if r[0] == k), rel=1e-12)
+    # A global sum and a window take the same path.
+    whole = env.from_arrow(t.filter(pa.compute.equal(t["k"], 0))).group_by().agg(col("x").sum()).collect()
+    assert whole["x"].to_pylist() == [want[0]]
+    ts = pa.array([0] * t.num_rows, pa.timestamp("ms"))
+    win = (env.from_arrow(t.append_column("ts", ts), event_time="ts").key_by("k")
+           .window(rb.tumbling("1h")).agg(col("x").sum().alias("s")).collect())
+    assert dict(zip(win["k"].to_pylist(), win["s"].to_pylist())) == want
+    # The whole sum leaving int64 is still an error, whatever the order.
+    over = pa.table({"k": [1] * 4, "x": pa.array([m, -5, 1, 5], pa.int64())})
+    with pytest.raises(rb.DataError, match=r'sum of col\("x"\) overflows int64'):
+        env.from_arrow(over).group_by("k").agg(col("x").sum()).collect()
+
+
 def test_sum_near_the_limit_is_exact():
     vals = [2**62, 2**62 - 1, -5, 4]
     t = pa.table({"x": pa.array(vals, pa.int64())})

@@ -327,7 +327,11 @@ func inOrder(gids []uint32) bool {
 // pyarrow do).
 //
 // Integer and decimal sums are checked: a sum that leaves its type (int64, uint64,
-// decimal128(38, s)) is a DataError, never a wrapped value.
+// decimal128(38, s)) is a DataError, never a wrapped value. An integer sum is checked
+// once, at its result: while rows are folded in, the part of a running total that leaves
+// int64 (uint64) is spilled into d, so that whether a job fails does not depend on the
+// order of its rows or how they split over subtasks ([max, 1, -5] sums to max-4, as in
+// DuckDB, which sums in 128 bits).
 type sumAcc struct {
 	mean  bool
 	stor  storage
@@ -345,13 +349,21 @@ type sumAcc struct {
 // exact reports whether the accumulator sums in decimal128 (decimal input).
 func (a *sumAcc) exact() bool { return a.stor == storDec }
 
-// intMean reports whether this is the mean of integers: summed exactly, as DuckDB's avg
-// (not in float64, which loses low digits), in int64/uint64 with the part that overflows
-// them spilled into d.
-func (a *sumAcc) intMean() bool { return a.mean && (a.stor == storInt || a.stor == storUint) }
+// wide reports whether this is a sum or mean of integers: summed exactly in int64
+// (uint64) with the part that overflows them spilled into d. A mean of integers is so
+// summed as DuckDB's avg (not in float64, which loses low digits).
+func (a *sumAcc) wide() bool { return a.stor == storInt || a.stor == storUint }
 
+// intMean reports whether this is the mean of integers.
+func (a *sumAcc) intMean() bool { return a.mean && a.wide() }
+
+// spilled reports whether some group's sum has a part in d (a sum of integers whose
+// running total left int64 or uint64 at some point).
+func (a *sumAcc) spilled() bool { return a.wide() && a.d != nil }
+
+// spill adds n to the spilled part of group g's sum.
 func (a *sumAcc) spill(g uint32, n decimal128.Num) {
-	a.d = expr.Grow(a.d, len(a.cnt))
+	a.d = expr.Grow(a.d, max(len(a.cnt), int(g)+1))
 	a.d[g], _ = expr.DecAdd(a.d[g], n)
 }
 
@@ -428,9 +440,6 @@ func (a *sumAcc) update(ec *expr.EvalCtx, ids []uint32, ng int, col arrow.Array,
 				v := vals[i]
 				s := a.u[g] + v
 				if s < v {
-					if !a.mean {
-						return a.overflow()
-					}
 					a.spill(g, decimal128.FromU64(a.u[g]))
 					s = v
 				}
@@ -450,9 +459,6 @@ func (a *sumAcc) update(ec *expr.EvalCtx, ids []uint32, ng int, col arrow.Array,
 			v, x := vals[i], a.i[g]
 			s := x + v
 			if (s^x)&(s^v) < 0 { // signed overflow
-				if !a.mean {
-					return a.overflow()
-				}
 				a.spill(g, decimal128.FromI64(x))
 				s = v
 			}
@@ -510,6 +516,8 @@ func (a *sumAcc) result(mem memory.Allocator, gids []uint32) (arrow.Array, error
 	case a.stor == storFloat:
 		a.f = expr.Grow(a.f, n)
 		return expr.Float64Array(mem, pick(a.f, gids), valid), nil
+	case a.spilled():
+		return a.wideResult(mem, gids, valid)
 	case a.stor == storUint:
 		a.u = expr.Grow(a.u, n)
 		u := pick(a.u, gids)
@@ -519,17 +527,41 @@ func (a *sumAcc) result(mem memory.Allocator, gids []uint32) (arrow.Array, error
 	return expr.Int64Array(mem, a.out, pick(a.i, gids), valid), nil
 }
 
+// wideResult is the result of an integer sum some of whose groups spilled: each group's
+// whole sum, or the overflow error when one leaves the output type.
+func (a *sumAcc) wideResult(mem memory.Allocator, gids []uint32, valid []bool) (arrow.Array, error) {
+	out := make([]int64, len(gids))
+	for i, g := range gids {
+		if !valid[i] {
+			continue
+		}
+		v, ok := a.fit(a.exactSum(g))
+		if !ok {
+			return nil, a.overflow()
+		}
+		out[i] = v
+	}
+	return expr.Int64Array(mem, a.out, out, valid), nil
+}
+
+// fit is whole sum t as the 64 bits of the output (int64, or uint64's bits), or ok false
+// when it does not fit.
+func (a *sumAcc) fit(t decimal128.Num) (int64, bool) {
+	lo, hi := t.LowBits(), t.HighBits()
+	if a.stor == storUint {
+		return int64(lo), hi == 0
+	}
+	return int64(lo), hi == int64(lo)>>63
+}
+
 func (a *sumAcc) Merge(dst, src uint32) {
 	n := int(max(dst, src)) + 1
 	a.cnt = expr.Grow(a.cnt, n)
 	a.cnt[dst] += a.cnt[src]
 	switch {
 	case a.stor == storNull:
-	case a.intMean():
-		total, _ := expr.DecAdd(a.exactSum(dst), a.exactSum(src))
-		a.d = expr.Grow(a.d, n)
-		a.i, a.u = expr.Grow(a.i, n), expr.Grow(a.u, n)
-		a.d[dst], a.i[dst], a.u[dst] = total, 0, 0
+	case a.intMean() || a.spilled():
+		a.mergeWide(dst, src, n)
 	case a.exact():
 		a.d = expr.Grow(a.d, n)
 		s, ok := expr.DecAdd(a.d[dst], a.d[src])
@@ -542,20 +574,32 @@ func (a *sumAcc) Merge(dst, src uint32) {
 		a.f[dst] += a.f[src]
 	case a.stor == storUint:
 		a.u = expr.Grow(a.u, n)
-		s := a.u[dst] + a.u[src]
-		if s < a.u[src] && a.err == nil {
-			a.err = a.overflow()
+		if s := a.u[dst] + a.u[src]; s >= a.u[src] {
+			a.u[dst] = s
+			return
 		}
-		a.u[dst] = s
+		a.mergeWide(dst, src, n)
 	default:
 		a.i = expr.Grow(a.i, n)
 		x, y := a.i[dst], a.i[src]
-		s := x + y
-		if ((y > 0 && s < x) || (y < 0 && s > x)) && a.err == nil {
-			a.err = a.overflow()
+		if s := x + y; (s^x)&(s^y) >= 0 {
+			a.i[dst] = s
+			return
 		}
-		a.i[dst] = s
+		a.mergeWide(dst, src, n)
 	}
+}
+
+// mergeWide merges the whole sums of groups src and dst of an integer sum or mean into
+// dst, its spilled part in d.
+func (a *sumAcc) mergeWide(dst, src uint32, n int) {
+	total, ok := expr.DecAdd(a.exactSum(dst), a.exactSum(src))
+	if !ok && a.err == nil {
+		a.err = a.overflow()
+	}
+	a.d = expr.Grow(a.d, n)
+	a.i, a.u = expr.Grow(a.i, n), expr.Grow(a.u, n)
+	a.d[dst], a.i[dst], a.u[dst] = total, 0, 0
 }
 
 func (a *sumAcc) Reset(g uint32) {

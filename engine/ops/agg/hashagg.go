@@ -236,11 +236,11 @@ func (h *Table) AggColumns(mem memory.Allocator, gids []uint32) ([]arrow.Array, 
 		}
 	}
 	cols := make([]arrow.Array, 0, len(h.Accs()))
-	for _, a := range h.Accs() {
+	for i, a := range h.Accs() {
 		c, err := a.result(mem, gids)
 		if err != nil {
 			runtime.ReleaseAll(cols)
-			return nil, err
+			return nil, rberr.Wrap(rberr.KindOf(err), err, "%s: %s", h.name, h.aggs[i].Name)
 		}
 		cols = append(cols, c)
 	}
@@ -270,7 +270,11 @@ func (h *Table) AggColumn(mem memory.Allocator, i int, gids []uint32) (arrow.Arr
 			return h.slab.results(mem, []int{i}, gids)[0], nil
 		}
 	}
-	return h.Accs()[i].result(mem, gids)
+	c, err := h.Accs()[i].result(mem, gids)
+	if err != nil {
+		return nil, rberr.Wrap(rberr.KindOf(err), err, "%s: %s", h.name, h.aggs[i].Name)
+	}
+	return c, nil
 }
 
 // Release frees the table's memory (its hash table goes to the grouper's pool).

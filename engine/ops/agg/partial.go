@@ -314,7 +314,8 @@ func (a *countAcc) mergePartial(cols []arrow.Array, ids []uint32, ng int) error 
 
 // sumAcc's partial state is the count of values, then (but for the null type) the sum:
 // decimal128(38, scale) for decimals, float64 for floats, the exact sum as
-// decimal128(38, 0) for the mean of integers, else uint64 or int64.
+// decimal128(38, 0) for integers (a partial sum may leave int64 while the whole sum does
+// not).
 func (a *sumAcc) partialTypes() []arrow.DataType {
 	ts := []arrow.DataType{arrow.PrimitiveTypes.Int64}
 	switch {
@@ -323,12 +324,8 @@ func (a *sumAcc) partialTypes() []arrow.DataType {
 		ts = append(ts, expr.DecType(expr.MaxDecPrecision, a.scale))
 	case a.stor == storFloat:
 		ts = append(ts, arrow.PrimitiveTypes.Float64)
-	case a.intMean():
-		ts = append(ts, expr.DecType(expr.MaxDecPrecision, 0))
-	case a.stor == storUint:
-		ts = append(ts, arrow.PrimitiveTypes.Uint64)
 	default:
-		ts = append(ts, arrow.PrimitiveTypes.Int64)
+		ts = append(ts, expr.DecType(expr.MaxDecPrecision, 0))
 	}
 	return ts
 }
@@ -345,14 +342,8 @@ func (a *sumAcc) savePartial(mem memory.Allocator, gids []uint32) []arrow.Array 
 	case a.stor == storFloat:
 		a.f = expr.Grow(a.f, n)
 		cols = append(cols, expr.Float64Array(mem, pick(a.f, gids), nil))
-	case a.intMean():
-		cols = append(cols, decColumn(mem, 0, len(gids), func(i int) decimal128.Num { return a.exactSum(gids[i]) }))
-	case a.stor == storUint:
-		a.u = expr.Grow(a.u, n)
-		cols = append(cols, uint64Column(mem, pick(a.u, gids)))
 	default:
-		a.i = expr.Grow(a.i, n)
-		cols = append(cols, expr.Int64Array(mem, arrow.PrimitiveTypes.Int64, pick(a.i, gids), nil))
+		cols = append(cols, decColumn(mem, 0, len(gids), func(i int) decimal128.Num { return a.exactSum(gids[i]) }))
 	}
 	return cols
 }
@@ -364,13 +355,6 @@ func decColumn(mem memory.Allocator, scale int32, n int, value func(int) decimal
 	for i := 0; i < n; i++ {
 		b.UnsafeAppend(value(i))
 	}
-	return b.NewArray()
-}
-
-func uint64Column(mem memory.Allocator, vals []uint64) arrow.Array {
-	b := array.NewUint64Builder(mem)
-	defer b.Release()
-	b.AppendValues(vals, nil)
 	return b.NewArray()
 }
 
@@ -391,7 +375,7 @@ func (a *sumAcc) mergePartial(cols []arrow.Array, ids []uint32, ng int) error {
 	}
 	bad := func() error { return fmt.Errorf("sum partial state: the sum is %s", cols[1].DataType()) }
 	switch {
-	case a.exact() || a.intMean():
+	case a.exact():
 		d, ok := cols[1].(*array.Decimal128)
 		if !ok {
 			return bad()
@@ -414,37 +398,37 @@ func (a *sumAcc) mergePartial(cols []arrow.Array, ids []uint32, ng int) error {
 		for r, v := range f.Float64Values()[:len(ids)] {
 			a.f[ids[r]] += v
 		}
-	case a.stor == storUint:
-		u, ok := cols[1].(*array.Uint64)
-		if !ok {
-			return bad()
-		}
-		a.u = expr.Grow(a.u, ng)
-		for r, v := range u.Uint64Values()[:len(ids)] {
-			g := ids[r]
-			s := a.u[g] + v
-			if s < v {
-				return a.overflow()
-			}
-			a.u[g] = s
-		}
 	default:
-		i64, ok := cols[1].(*array.Int64)
+		d, ok := cols[1].(*array.Decimal128)
 		if !ok {
 			return bad()
 		}
-		a.i = expr.Grow(a.i, ng)
-		for r, v := range i64.Int64Values()[:len(ids)] {
-			g := ids[r]
-			x := a.i[g]
-			s := x + v
-			if (s^x)&(s^v) < 0 {
-				return a.overflow()
-			}
-			a.i[g] = s
+		for r, v := range d.Values()[:len(ids)] {
+			a.addWide(ids[r], ng, v)
 		}
 	}
 	return nil
+}
+
+// addWide adds whole sum v to group g (of ng) of an integer sum or mean: into its int64
+// (uint64) while it fits, the rest spilled.
+func (a *sumAcc) addWide(g uint32, ng int, v decimal128.Num) {
+	lo, hi := v.LowBits(), v.HighBits()
+	if a.stor == storUint {
+		a.u = expr.Grow(a.u, ng)
+		if s := a.u[g] + lo; hi == 0 && s >= lo {
+			a.u[g] = s
+			return
+		}
+	} else {
+		a.i = expr.Grow(a.i, ng)
+		x, y := a.i[g], int64(lo)
+		if s := x + y; hi == y>>63 && (s^x)&(s^y) >= 0 {
+			a.i[g] = s
+			return
+		}
+	}
+	a.spill(g, v)
 }
 
 // pickAcc's partial state (min and max only; first and last travel as bytes, with their

@@ -79,7 +79,8 @@ func (a *countAcc) retract(_ *expr.EvalCtx, ids []uint32, ng int, col arrow.Arra
 	return nil
 }
 
-// retract subtracts the values; a sum that leaves its type is an error, as in update.
+// retract subtracts the values; the part of an integer sum that leaves its type is
+// spilled, as in update.
 func (a *sumAcc) retract(ec *expr.EvalCtx, ids []uint32, ng int, col arrow.Array) error {
 	a.cnt = expr.Grow(a.cnt, ng)
 	valid := func(i int) bool { return col.NullN() == 0 || col.IsValid(i) }
@@ -131,10 +132,8 @@ func (a *sumAcc) retract(ec *expr.EvalCtx, ids []uint32, ng int, col arrow.Array
 			switch {
 			case v <= a.u[g]:
 				a.u[g] -= v
-			case a.mean: // the rest of the sum is in the spill
+			default: // the rest of the sum is in the spill
 				a.spill(g, decimal128.FromU64(v).Negate())
-			default:
-				return rberr.New(rberr.Internal, "%s: retracting %d from %d", a.what, v, a.u[g])
 			}
 			a.cnt[g]--
 		}
@@ -151,9 +150,6 @@ func (a *sumAcc) retract(ec *expr.EvalCtx, ids []uint32, ng int, col arrow.Array
 			v, x := vals[i], a.i[g]
 			s := x - v
 			if (x^v)&(x^s) < 0 { // signed overflow
-				if !a.mean {
-					return a.overflow()
-				}
 				a.spill(g, decimal128.FromI64(x))
 				a.spill(g, decimal128.FromI64(v).Negate())
 				s = 0

@@ -9,6 +9,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/bitutil"
 	"github.com/apache/arrow-go/v18/arrow/compute"
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/riverbed-engine/riverbed/engine/expr"
 )
@@ -224,8 +225,9 @@ func (s *slab) fold(sl *slot, c *slabCol, ids []uint32, lo, hi int) error {
 				p := int(g)*st + off
 				v := vals[j]
 				sum := w[p] + v
-				if sum < v {
-					return sl.acc.(*sumAcc).overflow()
+				if sum < v { // the running total leaves uint64: spilled (sumAcc.update)
+					sl.acc.(*sumAcc).spill(g, decimal128.FromU64(w[p]))
+					sum = v
 				}
 				w[p] = sum
 				w[p+1]++
@@ -239,8 +241,9 @@ func (s *slab) fold(sl *slot, c *slabCol, ids []uint32, lo, hi int) error {
 				p := int(g)*st + off
 				v, x := vals[j], int64(w[p])
 				sum := x + v
-				if (sum^x)&(sum^v) < 0 {
-					return sl.acc.(*sumAcc).overflow()
+				if (sum^x)&(sum^v) < 0 { // the running total leaves int64: spilled
+					sl.acc.(*sumAcc).spill(g, decimal128.FromI64(x))
+					sum = v
 				}
 				w[p] = uint64(sum)
 				w[p+1]++
@@ -380,6 +383,9 @@ func (s *slab) mergePartial(sl *slot, cols []arrow.Array, ids []uint32, ng int) 
 		for r, v := range cnt.i[:len(ids)] {
 			s.w[int(ids[r])*s.stride+sl.off+1] += uint64(v)
 		}
+		if sl.stor != storFloat {
+			return s.addWide(sl, cols[1], ids)
+		}
 		// The sums fold as values do (a partial sum is never null), their counts aside.
 		c, err := partialValues(sl.stor, cols[1])
 		if err != nil {
@@ -425,29 +431,42 @@ func partialValues(stor storage, col arrow.Array) (slabCol, error) {
 	return c, nil
 }
 
-// addSums adds partial sums (no counts: mergePartial added those) into their groups.
+// addSums adds partial sums of floats (no counts: mergePartial added those) into their
+// groups.
 func (s *slab) addSums(sl *slot, c *slabCol, ids []uint32) error {
 	w, st, off := s.w, s.stride, sl.off
 	for r, g := range ids {
 		p := int(g)*st + off
-		switch sl.stor {
-		case storFloat:
-			w[p] = math.Float64bits(math.Float64frombits(w[p]) + c.f[r])
-		case storUint:
-			v := c.u[r]
-			sum := w[p] + v
-			if sum < v {
-				return sl.acc.(*sumAcc).overflow()
+		w[p] = math.Float64bits(math.Float64frombits(w[p]) + c.f[r])
+	}
+	return nil
+}
+
+// addWide adds partial sums of integers (whole sums, decimal128(38, 0)) into their
+// groups: into the group's word while the sum fits its type, the rest spilled.
+func (s *slab) addWide(sl *slot, col arrow.Array, ids []uint32) error {
+	d, ok := col.(*array.Decimal128)
+	if !ok {
+		return fmt.Errorf("a partial sum column is %s, not decimal128(38, 0)", col.DataType())
+	}
+	w, st, off := s.w, s.stride, sl.off
+	for r, v := range d.Values()[:len(ids)] {
+		g := ids[r]
+		p := int(g)*st + off
+		lo, hi := v.LowBits(), v.HighBits()
+		if sl.stor == storUint {
+			if sum := w[p] + lo; hi == 0 && sum >= lo {
+				w[p] = sum
+				continue
 			}
-			w[p] = sum
-		default:
-			v, x := c.i[r], int64(w[p])
-			sum := x + v
-			if (sum^x)&(sum^v) < 0 {
-				return sl.acc.(*sumAcc).overflow()
+		} else {
+			x, y := int64(w[p]), int64(lo)
+			if sum := x + y; hi == y>>63 && (sum^x)&(sum^y) >= 0 {
+				w[p] = uint64(sum)
+				continue
 			}
-			w[p] = uint64(sum)
 		}
+		sl.acc.(*sumAcc).spill(g, v)
 	}
 	return nil
 }
@@ -548,6 +567,9 @@ func (sl *slot) direct() (out arrow.DataType, mean, ok bool) {
 	switch a := sl.acc.(type) {
 	case *sumAcc:
 		out, mean = a.out, a.mean
+		if a.spilled() { // the whole sums are the words and the spilled parts
+			return out, mean, false
+		}
 	case *pickAcc:
 		out = a.out
 	}

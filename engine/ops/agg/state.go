@@ -260,14 +260,13 @@ func (a *sumAcc) save(dst []byte, g uint32) ([]byte, error) {
 		dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(at(a.f, g)))
 	case a.stor == storUint:
 		dst = binary.LittleEndian.AppendUint64(dst, at(a.u, g))
-		if a.mean {
-			dst = appendDec(dst, at(a.d, g))
-		}
 	default:
 		dst = binary.LittleEndian.AppendUint64(dst, uint64(at(a.i, g)))
-		if a.mean {
-			dst = appendDec(dst, at(a.d, g))
-		}
+	}
+	// The spilled part of an integer sum: always for a mean, for a sum only when it has
+	// one (a sum's state is then as before sums spilled).
+	if d := at(a.d, g); a.wide() && (a.mean || d != decimal128.Num{}) {
+		dst = appendDec(dst, d)
 	}
 	return dst, nil
 }
@@ -303,9 +302,11 @@ func (a *sumAcc) load(src []byte, g uint32, ng int) error {
 		a.i = expr.Grow(a.i, ng)
 		a.i[g] = int64(v)
 	}
-	if a.mean {
+	if a.mean || len(src) > 0 {
 		a.d = expr.Grow(a.d, ng)
 		a.d[g], _, err = getDec(src)
+	} else if int(g) < len(a.d) {
+		a.d[g] = decimal128.Num{}
 	}
 	return err
 }
