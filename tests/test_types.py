@@ -307,6 +307,29 @@ def test_negating_the_minimum_is_an_error():
         _collect(t, lambda s: s.select(col("x") // -1))
 
 
+@pytest.mark.parametrize("kind", ["datetime", "duration"])
+def test_casts_between_time_units_match_polars(kind):
+    # A coarser unit drops the finer digits as Polars does: times floor (before 1970 too),
+    # durations truncate toward zero; a finer unit is exact.
+    rng = random.Random(5)
+    vals = [rng.randrange(-(10**12), 10**12) for _ in range(300)] + [-1, 1, -1500, 1500, -999_999, 0]
+    units = ["ns", "us", "ms"]
+    for src in units:
+        typ = pa.timestamp(src) if kind == "datetime" else pa.duration(src)
+        t = pa.table({"x": pa.array(vals + [None], typ)})
+        for dst in units + (["s"] if kind == "datetime" else []):
+            rtype = rb.Timestamp(dst) if kind == "datetime" else rb.Duration(dst)
+            if dst == "s":  # Polars has no second unit: its ms cast truncated to the second
+                want = pl.from_arrow(t).select(pl.col("x").cast(pl.Datetime("ms")).dt.truncate("1s"))["x"]
+                want_ints = [None if v is None else v // 1000 for v in want.to_arrow().cast(pa.int64()).to_pylist()]
+            else:
+                ptype = pl.Datetime(dst) if kind == "datetime" else pl.Duration(dst)
+                want_ints = pl.from_arrow(t).select(pl.col("x").cast(ptype))["x"].to_arrow().cast(pa.int64()).to_pylist()
+            got = _collect(t, lambda s: s.select(col("x").cast(rtype)))["x"]
+            assert got.type == (pa.timestamp(dst) if kind == "datetime" else pa.duration(dst)), (src, dst)
+            assert got.cast(pa.int64()).to_pylist() == want_ints, (src, dst)
+
+
 @pytest.mark.parametrize("typ", [pa.int64(), pa.uint64()])
 def test_sum_overflow_is_a_data_error(typ):
     big = 2**62 if typ == pa.int64() else 2**63

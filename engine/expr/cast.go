@@ -121,8 +121,11 @@ func ownCast(from, to arrow.DataType) bool {
 		// arrow-go's bool casts ignore the array offset (wrong values for sliced input).
 		return IsInteger(to) || IsFloat(to) || IsString(to)
 	case from.ID() == arrow.TIMESTAMP && to.ID() == arrow.TIMESTAMP:
-		// So do its zone-only timestamp casts (same unit, other or no zone).
-		return from.(*arrow.TimestampType).Unit == to.(*arrow.TimestampType).Unit
+		// So do its zone-only timestamp casts (same unit, other or no zone); a coarser
+		// unit is ours (arrow-go refuses to drop the finer digits).
+		return from.(*arrow.TimestampType).Unit >= to.(*arrow.TimestampType).Unit
+	case from.ID() == arrow.DURATION && to.ID() == arrow.DURATION:
+		return from.(*arrow.DurationType).Unit > to.(*arrow.DurationType).Unit
 	case from.ID() == arrow.TIMESTAMP:
 		// arrow-go writes a time outside years 0 to 9999 as its raw count.
 		return IsString(to)
@@ -185,11 +188,24 @@ func castArray(ec *EvalCtx, a arrow.Array, to arrow.DataType, what string) (arro
 			}
 		}
 		return b.NewArray(), nil
-	case from.ID() == arrow.TIMESTAMP && to.ID() == arrow.TIMESTAMP:
+	case from.ID() == arrow.TIMESTAMP && to.ID() == arrow.TIMESTAMP &&
+		from.(*arrow.TimestampType).Unit == to.(*arrow.TimestampType).Unit:
 		// Same unit: only the zone changes, the UTC instants stay; share the buffers.
 		d := array.NewData(to, n, a.Data().Buffers(), nil, a.NullN(), a.Data().Offset())
 		defer d.Release()
 		return array.MakeFromData(d), nil
+	case from.ID() == arrow.TIMESTAMP && to.ID() == arrow.TIMESTAMP:
+		// A coarser unit drops the finer digits, as Polars: a time goes down to the
+		// unit's tick before it (floor: 1969-12-31 23:59:59.999999 is .999 in ms).
+		ts := a.(*array.Timestamp).TimestampValues()
+		per := int64(to.(*arrow.TimestampType).Unit.Multiplier() / from.(*arrow.TimestampType).Unit.Multiplier())
+		return coarser(ec, a, to, n, func(i int) int64 { return floorDiv(int64(ts[i]), per) }), nil
+	case from.ID() == arrow.DURATION && to.ID() == arrow.DURATION:
+		// A duration to a coarser unit drops the finer digits toward zero (Polars,
+		// pyarrow's unsafe cast: -1500us is -1ms).
+		ds := a.(*array.Duration).DurationValues()
+		per := int64(to.(*arrow.DurationType).Unit.Multiplier() / from.(*arrow.DurationType).Unit.Multiplier())
+		return coarser(ec, a, to, n, func(i int) int64 { return int64(ds[i]) / per }), nil
 	case from.ID() == arrow.BOOL:
 		bs := a.(*array.Boolean)
 		b := array.NewBuilder(ec.Mem, to)
@@ -886,4 +902,22 @@ func misfit(a arrow.Array, to arrow.DataType) string {
 		}
 	}
 	return ""
+}
+
+// coarser is a of n rows as type to, each valid row's value v(i).
+func coarser(ec *EvalCtx, a arrow.Array, to arrow.DataType, n int, v func(int) int64) arrow.Array {
+	vals := make([]int64, n)
+	var valid []bool
+	if a.NullN() > 0 {
+		valid = make([]bool, n)
+	}
+	for i := range vals {
+		if valid != nil {
+			if valid[i] = a.IsValid(i); !valid[i] {
+				continue
+			}
+		}
+		vals[i] = v(i)
+	}
+	return Int64Array(ec.Mem, to, vals, valid)
 }
