@@ -26,8 +26,8 @@ func TestIntegerSumsInAnyOrder(t *testing.T) {
 		{mx, mx, -mx, -mx, 3},
 		{mn, -1, 2},
 		{mn, mn, mx, mx, 7},
-		{mx, 1},   // the whole sum overflows
-		{mn, -1},  // below int64
+		{mx, 1},  // the whole sum overflows
+		{mn, -1}, // below int64
 		{mx, mx, mx, mn, mn, mn, -9},
 		{1, 2, 3}, // never near the bounds
 	}
