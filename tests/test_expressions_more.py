@@ -410,19 +410,30 @@ def test_fill_null_takes_the_type_both_operands_fit():
     assert sql == [r[0] for r in want]
 
 
-def test_decimal_rounding_that_outgrows_the_type_is_an_error():
-    # ceil(99.5) of a decimal(3, 1) is 100.0, which decimal(3, 1) cannot hold: a Data error
-    # naming the value, as decimal arithmetic (never a value beyond its type's precision).
-    # Values that fit: DuckDB's.
-    t = pa.table({"d": pa.array([Decimal("99.5"), Decimal("-99.5")], pa.decimal128(3, 1))})
-    for fn in ("ceil", "floor", "round"):
-        with pytest.raises(rb.DataError, match=r"does not fit in decimal128\(3, 1\)"):
-            rb.from_arrow(t).select(getattr(col("d"), fn)()).collect()
+def test_decimal_rounding_widens_the_type_by_a_digit():
+    # ceil(99.5) of a decimal(3, 1) is 100.0: the result is decimal(4, 1), as Polars widens
+    # its round (DuckDB's values). Only at 38 digits does a result not fit: a Data error
+    # naming the value, as decimal arithmetic.
+    t = pa.table({"d": pa.array([Decimal("99.5"), Decimal("-99.5"), Decimal("9.9"), Decimal("-0.1")],
+                                pa.decimal128(3, 1))})
+    got = rb.from_arrow(t).select(col("d").ceil().alias("c"), col("d").floor().alias("f"),
+                                  col("d").round().alias("r")).collect()
+    assert [got.schema.field(c).type for c in "cfr"] == [pa.decimal128(4, 1)] * 3
+    want = duckdb.sql("select ceil(d), floor(d), round(d) from t").fetchall()
+    assert [tuple(r.values()) for r in got.to_pylist()] == want
+    sql = rb.sql("SELECT CEIL(d) AS c, FLOOR(d) AS f, ROUND(d) AS r FROM t", t=t).collect()
+    assert [tuple(r.values()) for r in sql.to_pylist()] == want
+    assert pl.from_arrow(t).select(pl.col("d").round())["d"].dtype == pl.Decimal(4, 1)
+    big = pa.table({"d": pa.array([Decimal("9" * 37 + ".5")], pa.decimal128(38, 1))})
+    for fn in ("ceil", "round"):
+        with pytest.raises(rb.DataError, match=r"does not fit in decimal128\(38, 1\)"):
+            rb.from_arrow(big).select(getattr(col("d"), fn)()).collect()
     t = pa.table({"d": pa.array([Decimal("9.45"), None, Decimal("-1.25"), Decimal("-9.99")], pa.decimal128(4, 2))})
     got = rb.from_arrow(t).select(col("d").ceil().alias("c"), col("d").floor().alias("f"),
-                                  col("d").round(1).alias("r")).collect()
-    assert got.schema.field("c").type == pa.decimal128(4, 2)
-    want = duckdb.sql("select ceil(d), floor(d), round_even(d, 1) from t").fetchall()
+                                  col("d").round(1).alias("r"), col("d").round(2).alias("same")).collect()
+    assert got.schema.field("c").type == pa.decimal128(5, 2)
+    assert got.schema.field("same").type == pa.decimal128(4, 2)  # no digit dropped
+    want = duckdb.sql("select ceil(d), floor(d), round_even(d, 1), d from t").fetchall()
     assert [tuple(r.values()) for r in got.to_pylist()] == want
 
 

@@ -272,7 +272,13 @@ func (s *CompileScope) compileExtra(e *plan.Expr, args []Expr, text string) (out
 			}
 			return mk(t, floatUnary(t, f))
 		case t.ID() == arrow.DECIMAL128:
-			return mk(t, decRoundKernel(e.Fn, int32(decimals), halfEven))
+			// One more digit before the point when digits are dropped (9.99 rounds to
+			// 10.00), as Polars widens decimal(3, 2) to decimal(4, 2).
+			out := t.(*arrow.Decimal128Type)
+			if int32(decimals) < out.Scale && out.Precision < MaxDecPrecision {
+				out = DecType(out.Precision+1, out.Scale)
+			}
+			return mk(out, decRoundKernel(e.Fn, int32(decimals), halfEven, out))
 		}
 		return fail(rberr.Type, "%s needs a numeric column, got %s", e.Fn, describeArg(0))
 	case "str_slice", "str_replace", "str_strip_chars", "str_strip_chars_start", "str_strip_chars_end",

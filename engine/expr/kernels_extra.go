@@ -575,10 +575,10 @@ func absKernel(text string) kernelFn {
 	})
 }
 
-// decRoundKernel rounds a decimal to d decimals (floor, ceil, or half away from zero),
-// keeping its type: a result beyond its precision (ceil of 99.5 as decimal(3, 1)) is a
-// Data error naming the value, as decimal arithmetic.
-func decRoundKernel(fn string, d int32, halfEven bool) kernelFn {
+// decRoundKernel rounds a decimal to d decimals (floor, ceil, or half away from zero)
+// as type out (its scale, one more digit of precision up to 38): a result beyond out's
+// precision (ceil of 10^38 - 0.5) is a Data error naming the value, as decimal arithmetic.
+func decRoundKernel(fn string, d int32, halfEven bool, out *arrow.Decimal128Type) kernelFn {
 	return unaryKernel(func(ec *EvalCtx, in arrow.Array) (arrow.Array, error) {
 		dt := in.DataType().(*arrow.Decimal128Type)
 		vals := in.(*array.Decimal128).Values()
@@ -588,7 +588,7 @@ func decRoundKernel(fn string, d int32, halfEven bool) kernelFn {
 		}
 		unit := decimal128.GetScaleMultiplier(int(dt.Scale - d))
 		half, _ := unit.Div(decimal128.FromI64(2))
-		return BuildDecimal(ec.Mem, dt, in.Len(), in, func(i int) (decimal128.Num, error) {
+		return BuildDecimal(ec.Mem, out, in.Len(), in, func(i int) (decimal128.Num, error) {
 			v := vals[i]
 			q, r := v.Div(unit)
 			switch fn {
@@ -608,9 +608,9 @@ func decRoundKernel(fn string, d int32, halfEven bool) kernelFn {
 				}
 			}
 			res := q.Mul(unit)
-			if !res.FitsInPrecision(dt.Precision) {
-				return res, rberr.New(rberr.Data, "%s of %s is %s, which does not fit in %s (cast to a wider decimal first)",
-					fn, v.ToString(dt.Scale), res.ToString(dt.Scale), TypeName(dt))
+			if !res.FitsInPrecision(out.Precision) {
+				return res, rberr.New(rberr.Data, "%s of %s is %s, which does not fit in %s",
+					fn, v.ToString(dt.Scale), res.ToString(dt.Scale), TypeName(out))
 			}
 			return res, nil
 		})
