@@ -527,3 +527,20 @@ def test_two_integer_literals_take_the_narrower_type_on_either_side_as_polars():
         want = pl.select(theirs.alias("o"))
         assert got.schema.field("o").type == want.to_arrow().schema.field("o").type, ours
         assert got["o"].to_pylist() == want["o"].to_list()
+
+
+def test_a_decimal_and_a_float_meet_in_float64_in_when_and_lag():
+    # CASE ... THEN 1.5 ELSE <double> END and LAG(<double>, 1, 0.0): the decimal literal
+    # and the float column meet in float64, as decimal arithmetic with a float (DuckDB's
+    # answers; Polars' when/then gives float64 too).
+    t = pa.table({"id": [1, 2, 3], "f": [1.25, None, -2.0]})
+    for q in ["SELECT CASE WHEN id > 2 THEN 1.5 ELSE f END AS r FROM t ORDER BY id",
+              "SELECT LAG(f, 1, 0.0) OVER (ORDER BY id) AS r FROM t ORDER BY id",
+              "SELECT LEAD(f, 1, 2.5) OVER (ORDER BY id) AS r FROM t ORDER BY id"]:
+        got = rb.sql(q, t=t).collect()
+        assert got.schema.field("r").type == pa.float64(), q
+        assert got["r"].to_pylist() == [r[0] for r in duckdb.sql(q).fetchall()], q
+    got = rb.from_arrow(t).select(rb.when(col("id") > 2).then(Decimal("1.5")).otherwise(col("f")).alias("r")).collect()
+    want = pl.from_arrow(t).select(pl.when(pl.col("id") > 2).then(1.5).otherwise(pl.col("f")).alias("r"))
+    assert got["r"].to_pylist() == want["r"].to_list()
+    assert got.schema.field("r").type == pa.float64()

@@ -299,9 +299,7 @@ func (s *CompileScope) compileCall(e *plan.Expr) (Expr, error) {
 		if ft := args[1].Type(); !arrow.TypeEqual(t, ft) && ft.ID() != arrow.NULL && !literalHolds(args[1], t) {
 			number := func(t arrow.DataType) bool { return IsNumeric(t) || t.ID() == arrow.DECIMAL128 }
 			if ct, ok := CommonType(t, ft); ok && number(t) && number(ft) {
-				t = ct
-			} else if number(t) && number(ft) && (IsFloat(t) || IsFloat(ft)) {
-				t = arrow.PrimitiveTypes.Float64 // a decimal and a float: float64, as Polars and DuckDB
+				t = ct // a decimal and a float: float64, as Polars and DuckDB
 			} else if !canCast(ft, t) {
 				return nil, typeErr("fill value %s does not fit column type %s", describeArg(1), TypeName(t))
 			}

@@ -406,6 +406,9 @@ func CommonType(a, b arrow.DataType) (arrow.DataType, bool) {
 	if a.ID() == arrow.DATE32 && b.ID() == arrow.TIMESTAMP || a.ID() == arrow.TIMESTAMP && b.ID() == arrow.DATE32 {
 		return nil, false
 	}
+	if a.ID() == arrow.DECIMAL128 && IsFloat(b) || IsFloat(a) && b.ID() == arrow.DECIMAL128 {
+		return arrow.PrimitiveTypes.Float64, true // as decimal arithmetic with a float, Polars and DuckDB
+	}
 	return ComparableType(a, b)
 }
 
