@@ -561,3 +561,32 @@ def test_insert_into_parquet_table(tmp_path: object, bids: pa.Table) -> None:
     assert sorted(again["c"].to_pylist()) == [2] * 6
     with pytest.raises(rb.PlanError, match=r"SQL line 2, column 17: INSERT INTO top: the query gives 2 columns"):
         rb.sql(ddl + "INSERT INTO top SELECT auction, price FROM bids", bids=_stream(bids))
+
+
+def test_over_frames_of_integers_near_int64_bounds() -> None:
+    # A frame adds its new row before its oldest leaves, and a running mean's exact sum
+    # may leave int64 and come back: only a row's own SUM is checked, AVG is of the exact
+    # sum (DuckDB's answers; it sums in 128 bits).
+    m = 2**63 - 2048
+    rnd = random.Random(3)
+    vals = [rnd.choice([m, -m, m // 2, -5, 7]) for _ in range(300)]
+    t = pa.table({"k": pa.array([i % 3 for i in range(300)], pa.int64()), "seq": pa.array(range(300), pa.int64()),
+                  "i": pa.array(vals, pa.int64())})
+    q = ("SELECT k, seq, SUM(i) OVER (PARTITION BY k ORDER BY seq ROWS BETWEEN CURRENT ROW AND CURRENT ROW) AS s, "
+         "AVG(i) OVER (PARTITION BY k ORDER BY seq ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) AS a2, "
+         "AVG(i) OVER (PARTITION BY k ORDER BY seq ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS au "
+         "FROM t")
+    got = rb.sql(q, t=t).collect()
+    want = _duck(q, t=t)
+    g = {r["seq"]: r for r in got.to_pylist()}
+    for r in want.to_pylist():
+        assert g[r["seq"]]["s"] == r["s"]
+        assert g[r["seq"]]["a2"] == pytest.approx(r["a2"], rel=1e-12, abs=1.0)
+        assert g[r["seq"]]["au"] == pytest.approx(r["au"], rel=1e-12, abs=1.0)
+    api = rb.from_arrow(t).with_columns(rb.col("i").mean().over("k", order_by="seq", rows=1).alias("a2"))
+    assert [r["a2"] for r in sorted(api.collect().to_pylist(), key=lambda r: r["seq"])] == \
+        pytest.approx([g[s]["a2"] for s in range(300)], rel=1e-12, abs=1.0)
+    # A row whose own frame sum leaves int64 is an error naming the aggregation.
+    with pytest.raises(rb.DataError, match="overflows int64"):
+        rb.sql("SELECT SUM(i) OVER (PARTITION BY k ORDER BY seq ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) AS s "
+               "FROM t", t=pa.table({"k": [1, 1], "seq": [1, 2], "i": pa.array([m, m], pa.int64())})).collect()

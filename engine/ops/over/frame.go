@@ -8,6 +8,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/compute"
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/riverbed-engine/riverbed/engine/expr"
 	"github.com/riverbed-engine/riverbed/engine/ops/keyed"
 	"github.com/riverbed-engine/riverbed/engine/runtime"
@@ -73,9 +74,13 @@ type cell struct {
 	ok bool
 }
 
+// frameRow is a row waiting for the watermark. Its input order is seq, then row, its row
+// in its input batch (not ref.Row, its place in the store, which a restore changes:
+// pending rows are saved in heap order).
 type frameRow struct {
 	ts   int64
 	seq  runtime.Seq
+	row  int32
 	key  uint32
 	ref  keyed.RowRef
 	vals []cell // per aggregation
@@ -85,6 +90,7 @@ type frameRow struct {
 type runAcc struct {
 	n      int64 // values (count(): rows)
 	si, mi int64
+	hi     int64 // the integer sum is hi*2^64 + si (wideSum)
 	sf, mf float64
 }
 
@@ -111,6 +117,7 @@ type winAcc struct {
 	lo int
 	n  int64
 	si int64
+	hi int64 // the integer sum is hi*2^64 + si (wideSum)
 	sf float64
 	dq []int
 	// float sums: front[i-fbase] is the sum of rows i to split-1
@@ -138,19 +145,39 @@ func (p *framePart) add(ts int64, vals []cell, aggs []FrameAgg) error {
 	return nil
 }
 
-// addSum adds value c to a running sum (sf for floats, si for integers, which must not
-// overflow).
-func addSum(ag *FrameAgg, sf *float64, si *int64, c cell) error {
+// addSum adds value c to a running sum: sf for floats; for integers si, wrapping, with
+// hi counting the wraps (hi*2^64 + si is the whole sum, wideSum), so that only a sum or
+// mean a row gets is checked, not a running total on the way (a frame adds its new row
+// before its oldest leaves).
+func addSum(ag *FrameAgg, sf *float64, si, hi *int64, c cell) {
 	if ag.Float {
 		*sf += c.f
-		return nil
+		return
 	}
 	s := *si + c.i
 	if (s^*si)&(s^c.i) < 0 {
-		return rberr.New(rberr.Data, "%s overflows int64", ag.Text)
+		if c.i > 0 {
+			*hi++
+		} else {
+			*hi--
+		}
 	}
 	*si = s
-	return nil
+}
+
+// wideSum is the integer sum hi*2^64 + si as a frame's sum (an error when it leaves
+// int64) or mean.
+func wideSum(ag *FrameAgg, si, hi, n int64) (cell, error) {
+	if ag.Fn == "mean" {
+		if hi == 0 {
+			return cell{f: float64(si) / float64(n), ok: n > 0}, nil
+		}
+		return cell{f: expr.DecMeanFloat(decimal128.New(hi+(si>>63), uint64(si)), 0, n), ok: n > 0}, nil
+	}
+	if hi != 0 {
+		return cell{}, rberr.New(rberr.Data, "%s overflows int64", ag.Text)
+	}
+	return cell{i: si, ok: n > 0}, nil
 }
 
 // enter adds row j to aggregation a's window.
@@ -162,9 +189,7 @@ func (p *framePart) enter(ag *FrameAgg, a, j int) error {
 	w.n++
 	switch ag.Fn {
 	case "sum", "mean":
-		if err := addSum(ag, &w.sf, &w.si, c); err != nil {
-			return err
-		}
+		addSum(ag, &w.sf, &w.si, &w.hi, c)
 	case "min", "max":
 		for len(w.dq) > 0 && !p.beats(ag, a, w.dq[len(w.dq)-1], j) {
 			w.dq = w.dq[:len(w.dq)-1]
@@ -203,13 +228,21 @@ func (p *framePart) slide(ag *FrameAgg, a, lo int) {
 			continue
 		}
 		w.n--
-		w.si -= c.i
+		s := w.si - c.i
+		if (w.si^c.i)&(w.si^s) < 0 { // wrapped: the whole sum is kept in hi
+			if c.i > 0 {
+				w.hi--
+			} else {
+				w.hi++
+			}
+		}
+		w.si = s
 		if len(w.dq) > 0 && w.dq[0] == w.lo {
 			w.dq = w.dq[1:]
 		}
 	}
 	if w.n == 0 {
-		w.si, w.dq = 0, w.dq[:0]
+		w.si, w.hi, w.dq = 0, 0, w.dq[:0]
 	}
 	if ag.Float && (ag.Fn == "sum" || ag.Fn == "mean") && w.lo >= w.split {
 		// The rows before split have all left: the rows of the window become the front,
@@ -240,26 +273,24 @@ func (w *winAcc) floatSum() float64 {
 }
 
 // winResult is aggregation a's aggregate of its window.
-func (p *framePart) winResult(ag *FrameAgg, a int) cell {
+func (p *framePart) winResult(ag *FrameAgg, a int) (cell, error) {
 	w := &p.win[a]
 	switch ag.Fn {
 	case "count":
-		return cell{i: w.n, ok: true}
-	case "sum":
-		if ag.Float {
-			return cell{f: w.floatSum(), ok: w.n > 0}
+		return cell{i: w.n, ok: true}, nil
+	case "sum", "mean":
+		if !ag.Float {
+			return wideSum(ag, w.si, w.hi, w.n)
 		}
-		return cell{i: w.si, ok: w.n > 0}
-	case "mean":
-		if ag.Float {
-			return cell{f: w.floatSum() / float64(w.n), ok: w.n > 0}
+		if ag.Fn == "mean" {
+			return cell{f: w.floatSum() / float64(w.n), ok: w.n > 0}, nil
 		}
-		return cell{f: float64(w.si) / float64(w.n), ok: w.n > 0}
+		return cell{f: w.floatSum(), ok: w.n > 0}, nil
 	}
 	if w.n == 0 {
-		return cell{}
+		return cell{}, nil
 	}
-	return p.vals[a][w.dq[0]]
+	return p.vals[a][w.dq[0]], nil
 }
 
 func (r *runAcc) add(a *FrameAgg, c cell) error {
@@ -272,9 +303,7 @@ func (r *runAcc) add(a *FrameAgg, c cell) error {
 	r.n++
 	switch a.Fn {
 	case "sum", "mean":
-		if err := addSum(a, &r.sf, &r.si, c); err != nil {
-			return err
-		}
+		addSum(a, &r.sf, &r.si, &r.hi, c)
 	case "min", "max":
 		if a.Float {
 			if better(a.Fn == "max", c.f, r.mf) {
@@ -287,6 +316,26 @@ func (r *runAcc) add(a *FrameAgg, c cell) error {
 	return nil
 }
 
+// sfOrHi is what r keeps in its saved float sum (the state's sf column): the float sum,
+// or for an integer aggregation, which has none, its wraps (hi, a whole number far
+// below 2^53), so that a running sum beyond int64 survives a checkpoint in the same
+// format (hi is 0 in a state saved before sums wrapped).
+func (r *runAcc) sfOrHi(a *FrameAgg) float64 {
+	if a.Float {
+		return r.sf
+	}
+	return float64(r.hi)
+}
+
+// setSfOrHi sets from a saved float sum what sfOrHi saved.
+func (r *runAcc) setSfOrHi(a *FrameAgg, v float64) {
+	if a.Float {
+		r.sf = v
+	} else {
+		r.hi = int64(v)
+	}
+}
+
 // better: a replaces b as the min / max (NaN greater than every number).
 func better(isMax bool, a, b float64) bool {
 	if isMax {
@@ -296,19 +345,20 @@ func better(isMax bool, a, b float64) bool {
 }
 
 // result is the aggregate of r.
-func (r *runAcc) result(a *FrameAgg) cell {
+func (r *runAcc) result(a *FrameAgg) (cell, error) {
 	switch a.Fn {
 	case "count":
-		return cell{i: r.n, ok: true}
-	case "sum":
-		return cell{i: r.si, f: r.sf, ok: r.n > 0}
-	case "mean":
-		if a.Float {
-			return cell{f: r.sf / float64(r.n), ok: r.n > 0}
+		return cell{i: r.n, ok: true}, nil
+	case "sum", "mean":
+		if !a.Float {
+			return wideSum(a, r.si, r.hi, r.n)
 		}
-		return cell{f: float64(r.si) / float64(r.n), ok: r.n > 0}
+		if a.Fn == "mean" {
+			return cell{f: r.sf / float64(r.n), ok: r.n > 0}, nil
+		}
+		return cell{f: r.sf, ok: r.n > 0}, nil
 	}
-	return cell{i: r.mi, f: r.mf, ok: r.n > 0}
+	return cell{i: r.mi, f: r.mf, ok: r.n > 0}, nil
 }
 
 // evict drops the rows before every bounded frame's window (all rows without one).
@@ -470,7 +520,7 @@ func (o *FrameOp) ProcessBatch(m runtime.Message, _ runtime.Emitter) error {
 			o.tc.Metrics.Late.Add(1)
 			continue
 		}
-		r := frameRow{ts: t, seq: m.Seq, key: ids[i], ref: keyed.RowRef{Chunk: chunk, Row: int32(i)}, vals: make([]cell, len(o.Aggs))}
+		r := frameRow{ts: t, seq: m.Seq, row: int32(i), key: ids[i], ref: keyed.RowRef{Chunk: chunk, Row: int32(i)}, vals: make([]cell, len(o.Aggs))}
 		for a := range o.Aggs {
 			r.vals[a] = vals[a][i]
 		}
@@ -525,7 +575,7 @@ func (h pendingHeap) Less(i, j int) bool {
 			return c < 0
 		}
 	}
-	return x.ref.Row < y.ref.Row
+	return x.row < y.row
 }
 
 func (o *FrameOp) Finish(out runtime.Emitter) error { return o.release(math.MaxInt64, out) }
@@ -622,12 +672,16 @@ func computeFrames(aggs []FrameAgg, rows []frameRow, part func(uint32) *framePar
 				if !ag.Rows {
 					continue
 				}
+				var err error
 				if ag.Unbounded {
-					res[a][i] = p.run[a].result(ag)
-					continue
+					res[a][i], err = p.run[a].result(ag)
+				} else {
+					p.slide(ag, a, max(0, len(p.ts)-1-int(min(ag.N, int64(len(p.ts))))))
+					res[a][i], err = p.winResult(ag, a)
 				}
-				p.slide(ag, a, max(0, len(p.ts)-1-int(min(ag.N, int64(len(p.ts))))))
-				res[a][i] = p.winResult(ag, a)
+				if err != nil {
+					return nil, err
+				}
 			}
 		}
 		done := map[uint32]int{} // partition -> a row whose RANGE results are computed
@@ -637,19 +691,23 @@ func computeFrames(aggs []FrameAgg, rows []frameRow, part func(uint32) *framePar
 			j, ok := done[r.key]
 			for a := range aggs {
 				ag := &aggs[a]
+				var err error
 				switch {
 				case ag.Rows:
 				case ok:
 					res[a][i] = res[a][j]
 				case ag.Unbounded:
-					res[a][i] = p.run[a].result(ag)
+					res[a][i], err = p.run[a].result(ag)
 				default:
 					lo := p.win[a].lo
 					for lo < len(p.ts) && p.ts[lo] < satSub(r.ts, ag.N) {
 						lo++
 					}
 					p.slide(ag, a, lo)
-					res[a][i] = p.winResult(ag, a)
+					res[a][i], err = p.winResult(ag, a)
+				}
+				if err != nil {
+					return nil, err
 				}
 			}
 			if !ok {

@@ -183,7 +183,7 @@ func (o *FrameOp) encodePart(dst []byte, p *framePart) []byte {
 		r := &p.run[a]
 		dst = le.AppendUint64(dst, uint64(r.n))
 		dst = le.AppendUint64(dst, uint64(r.si))
-		dst = le.AppendUint64(dst, math.Float64bits(r.sf))
+		dst = le.AppendUint64(dst, math.Float64bits(r.sfOrHi(&o.Aggs[a])))
 		dst = le.AppendUint64(dst, uint64(r.mi))
 		dst = le.AppendUint64(dst, math.Float64bits(r.mf))
 	}
@@ -218,8 +218,9 @@ func (o *FrameOp) decodePart(v []byte) (*framePart, error) {
 	p.seen = true
 	for a := range o.Aggs {
 		b := v[40*a:]
-		p.run[a] = runAcc{n: int64(le.Uint64(b)), si: int64(le.Uint64(b[8:])), sf: math.Float64frombits(le.Uint64(b[16:])),
+		p.run[a] = runAcc{n: int64(le.Uint64(b)), si: int64(le.Uint64(b[8:])),
 			mi: int64(le.Uint64(b[24:])), mf: math.Float64frombits(le.Uint64(b[32:]))}
+		p.run[a].setSfOrHi(&o.Aggs[a], math.Float64frombits(le.Uint64(b[16:])))
 	}
 	v = v[40*na:]
 	m, at := binary.Uvarint(v)

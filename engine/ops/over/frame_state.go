@@ -100,7 +100,7 @@ func (o *FrameOp) SaveState(b state.Backend) error {
 	refs, times := make([]keyed.RowRef, n), make([]int64, n)
 	seqs, rows := make([]runtime.Seq, n), make([]int32, n)
 	for i, r := range o.pending {
-		refs[i], times[i], seqs[i], rows[i] = r.ref, r.ts, r.seq, r.ref.Row
+		refs[i], times[i], seqs[i], rows[i] = r.ref, r.ts, r.seq, r.row
 	}
 	extra := append([]arrow.Array{keyed.Int64Column(ec.Mem, times)}, keyed.SeqColumns(ec.Mem, seqs, rows)...)
 	return o.store.SaveRows(b, ec, o.Name, FramePendingTable, o.Keys, maxPar, refs, extra, framePendingFields)
@@ -182,7 +182,7 @@ func (o *FrameOp) saveParts(b state.Backend, keys []arrow.Array, parts []*frameP
 		sf, mf := make([]float64, len(parts)), make([]float64, len(parts))
 		for i, p := range parts {
 			r := p.run[a]
-			n[i], si[i], mi[i], sf[i], mf[i] = r.n, r.si, r.mi, r.sf, r.mf
+			n[i], si[i], mi[i], sf[i], mf[i] = r.n, r.si, r.mi, r.sfOrHi(&o.Aggs[a]), r.mf
 		}
 		runCols = append(runCols, int64Column(ec, n, nil), int64Column(ec, si, nil), float64Column(ec, sf, nil),
 			int64Column(ec, mi, nil), float64Column(ec, mf, nil))
@@ -215,7 +215,8 @@ func (o *FrameOp) LoadState(b state.Backend) error {
 			for i, g := range gids {
 				p := o.part(g)
 				p.seen = true
-				p.run[a] = runAcc{n: n[i], si: si[i], sf: sf[i], mi: mi[i], mf: mf[i]}
+				p.run[a] = runAcc{n: n[i], si: si[i], mi: mi[i], mf: mf[i]}
+				p.run[a].setSfOrHi(&o.Aggs[a], sf[i])
 			}
 		}
 		return nil
@@ -266,8 +267,8 @@ func (o *FrameOp) LoadState(b state.Backend) error {
 			return err
 		}
 		for i, t := range keyed.Int64s(rec.Column(nf)) {
-			seq, _ := keyed.SeqAt(rec, nf+1, i)
-			r := frameRow{ts: t, seq: seq, key: gids[i], ref: keyed.RowRef{Chunk: chunk, Row: int32(i)}, vals: make([]cell, na)}
+			seq, row := keyed.SeqAt(rec, nf+1, i)
+			r := frameRow{ts: t, seq: seq, row: row, key: gids[i], ref: keyed.RowRef{Chunk: chunk, Row: int32(i)}, vals: make([]cell, na)}
 			for a := range o.Aggs {
 				r.vals[a] = vals[a][i]
 			}

@@ -3,8 +3,10 @@ package over_test
 import (
 	"fmt"
 	"math"
+	"math/big"
 	"math/rand"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -42,6 +44,11 @@ func frameStream(seed int64, batches int) ([]opstest.Step, [][]frameEvent, []int
 
 // frameStreamOf is frameStream over keys, with up to rows rows a batch.
 func frameStreamOf(seed int64, batches int, keys []string, maxRows int) ([]opstest.Step, [][]frameEvent, []int64) {
+	return frameStreamWith(seed, batches, keys, maxRows, func(rng *rand.Rand) int64 { return int64(rng.Intn(50) - 10) })
+}
+
+// frameStreamWith is frameStreamOf with the values v of column v.
+func frameStreamWith(seed int64, batches int, keys []string, maxRows int, v func(*rand.Rand) int64) ([]opstest.Step, [][]frameEvent, []int64) {
 	rng := rand.New(rand.NewSource(seed))
 	var steps []opstest.Step
 	var evs [][]frameEvent
@@ -58,7 +65,7 @@ func frameStreamOf(seed int64, batches int, keys []string, maxRows int) ([]opste
 			}
 			e := frameEvent{k: k, ts: int64(b*3 + rng.Intn(12) - 6), batch: b, index: i}
 			if rng.Intn(8) > 0 {
-				e.v = int64(rng.Intn(50) - 10)
+				e.v = v(rng)
 			}
 			if rng.Intn(8) > 0 {
 				e.x = float64(rng.Intn(400)) / 8
@@ -100,7 +107,7 @@ func (a refAgg) value(e frameEvent) any {
 // compute aggregates the frame's events, oldest first.
 func (a refAgg) compute(frame []frameEvent) any {
 	cnt := int64(0)
-	var si int64
+	si := new(big.Int)
 	var sf float64
 	var best any
 	for _, e := range frame {
@@ -111,7 +118,7 @@ func (a refAgg) compute(frame []frameEvent) any {
 		cnt++
 		switch x := v.(type) {
 		case int64:
-			si += x
+			si.Add(si, big.NewInt(x))
 			if best == nil || (a.fn == "max" && x > best.(int64)) || (a.fn == "min" && x < best.(int64)) {
 				best = x
 			}
@@ -133,12 +140,16 @@ func (a refAgg) compute(frame []frameEvent) any {
 		if a.arg == "x" {
 			return sf
 		}
-		return si
+		if !si.IsInt64() {
+			return "overflow"
+		}
+		return si.Int64()
 	case "mean":
 		if a.arg == "x" {
 			return sf / float64(cnt)
 		}
-		return float64(si) / float64(cnt)
+		m, _ := new(big.Rat).SetFrac(si, big.NewInt(cnt)).Float64()
+		return m
 	}
 	return best
 }
@@ -243,6 +254,28 @@ func TestFrameStateThreeWays(t *testing.T) {
 		}
 		t.Run(name+"/", func(t *testing.T) { opstest.RunAll(t, frameOp(aggs), steps, 7, want) })
 	}
+}
+
+// Integer sums and means whose running totals leave int64 (values near its bounds, all
+// multiples of 2^11 so that the means' float64 are exact quotients): a frame adds its new
+// row before its oldest leaves, and an unbounded mean's exact sum wraps and returns. Only
+// a row's own sum is checked (none here leaves int64); the wraps are kept through
+// checkpoints and restores at other parallelisms.
+func TestFrameIntegerSumsBeyondInt64ThreeWays(t *testing.T) {
+	const big = math.MaxInt64 &^ 2047
+	steps, evs, stamps := frameStreamWith(11, 40, []string{"a", "b"}, 10, func(rng *rand.Rand) int64 {
+		return []int64{big, -big, big / 2 &^ 2047, -2048 * int64(rng.Intn(9))}[rng.Intn(4)]
+	})
+	defer opstest.Release(steps)
+	aggs := []refAgg{{fn: "sum", arg: "v", rows: true, n: 0}, {fn: "mean", arg: "v", rows: true, unbounded: true},
+		{fn: "mean", arg: "v", rows: true, n: 3}, {fn: "mean", arg: "v", unbounded: true}, {fn: "mean", arg: "v", n: 4}}
+	want := refFrames(evs, stamps, aggs)
+	for _, r := range want {
+		if strings.Contains(r, "overflow") {
+			t.Fatalf("a row's own sum leaves int64: %s", r)
+		}
+	}
+	opstest.RunAll(t, frameOp(aggs), steps, 7, want)
 }
 
 // Rows behind the watermark are dropped (the reference leaves them out): the stream has
