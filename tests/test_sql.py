@@ -461,3 +461,34 @@ def test_a_like_pattern_ending_with_its_escape_character_is_an_error():
         rb.sql("SELECT s LIKE 'a\\' ESCAPE '\\' AS x FROM t", t=t)
     got = rb.sql("SELECT s LIKE 'a\\%' ESCAPE '\\' AS x FROM t", t=t).collect()["x"].to_pylist()
     assert got == [False, True, False]
+
+
+def _flink_substring(s: str | None, pos: int, length: int | None) -> str | None:
+    """Flink's BinaryStringDataUtil.substringSQL, in plain Python."""
+    if s is None or (length is not None and length < 0):
+        return None
+    n = len(s)
+    if pos > 0:
+        start = pos - 1
+        if start >= n:
+            return ""
+    elif pos < 0:
+        start = n + pos
+        if start < 0:
+            return ""
+    else:
+        start = 0
+    end = n if length is None or n - start < length else start + length
+    return s[start:end]
+
+
+def test_substring_counts_positions_as_flink() -> None:
+    # 1 is the first character, -1 the last, 0 the first too; a negative start before the
+    # first character gives '', a negative length NULL (Flink's SUBSTRING; DuckDB agrees on
+    # every case but 0 and far-negative starts).
+    t = pa.table({"s": ["Hello World", None, "ab", "", "héllo wörld ✓"]})
+    for pos in [-14, -12, -11, -3, -1, 0, 1, 2, 11, 12, 20]:
+        for length in [None, -1, 0, 2, 3, 50]:
+            q = f"SUBSTRING(s, {pos})" if length is None else f"SUBSTRING(s FROM {pos} FOR {length})"
+            got = rb.sql(f"SELECT {q} AS x FROM t", t=t).collect()["x"].to_pylist()
+            assert got == [_flink_substring(s, pos, length) for s in t["s"].to_pylist()], q

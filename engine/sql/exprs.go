@@ -629,23 +629,31 @@ func (pl *planner) scalarCall(f *FuncCall, s *scope) (*plan.Expr, error) {
 		if err != nil {
 			return nil, err
 		}
-		x := fn("str_slice", args[0])
-		x.Options = map[string]any{"offset": start - 1}
-		if start < 1 {
-			x.Options["offset"] = 0
+		// Flink's positions: 1 is the first character, -1 the last, 0 the first too; a
+		// negative start before the first character gives "", a negative length null.
+		slice := func(offset int64) *plan.Expr {
+			x := fn("str_slice", args[0])
+			x.Options = map[string]any{"offset": offset}
+			return x
+		}
+		x := slice(max(start-1, 0))
+		if start < 0 {
+			x = slice(start)
 		}
 		if len(f.Args) == 3 {
 			n, err := intArg(f.Args[2], "a SUBSTRING length")
 			if err != nil {
 				return nil, err
 			}
-			if start < 1 { // SQL counts the positions before 1 against the length
-				n += start - 1
-			}
 			if n < 0 {
-				n = 0
+				return fn("case_when", lit(false, "bool"), args[0]), nil // null, of the string's type
 			}
 			x.Options["length"] = n
+		}
+		if start < 0 {
+			empty := slice(0)
+			empty.Options["length"] = 0 // "" (null for a null string)
+			return fn("case_when", fn("ge", fn("str_len_chars", args[0]), lit(-start, "int64")), x, empty), nil
 		}
 		return x, nil
 	case "TRIM", "LTRIM", "RTRIM", "BTRIM":
