@@ -3,7 +3,10 @@ package batch
 import (
 	"bufio"
 	"bytes"
+	"math"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -123,6 +126,7 @@ type textEncoder struct {
 	schema *arrow.Schema // with dictionaries replaced by their value types
 	opts   TextWriteOptions
 	csv    *arrowcsv.Writer
+	floats []int // CSV: the float columns, written as text by csvFloats
 	rows   int64
 	line   bytes.Buffer
 }
@@ -139,10 +143,50 @@ func newTextEncoder(f *os.File, schema *arrow.Schema, opts TextWriteOptions) *te
 	}
 	e.schema = arrow.NewSchema(fields, nil)
 	if opts.Format == CSV {
+		// Floats are written by csvFloats (arrow-go writes infinities as Go's "+Inf").
+		csvFields := slices.Clone(fields)
+		for i, fl := range csvFields {
+			if fl.Type.ID() == arrow.FLOAT64 || fl.Type.ID() == arrow.FLOAT32 {
+				csvFields[i].Type = arrow.BinaryTypes.String
+				e.floats = append(e.floats, i)
+			}
+		}
+		e.schema = arrow.NewSchema(csvFields, nil)
 		e.csv = arrowcsv.NewWriter(e.out, e.schema, arrowcsv.WithComma(opts.Separator),
 			arrowcsv.WithHeader(opts.Header), arrowcsv.WithNullWriter(opts.Null))
 	}
 	return e
+}
+
+// csvFloats is the text of a float column as CSV files hold it: as arrow-go writes it
+// (shortest round trip), but infinities as "inf" and "-inf" (as Polars writes them, and
+// what pyarrow, Polars and DuckDB read as floats) and NaN as "NaN".
+func csvFloats(c arrow.Array) arrow.Array {
+	b := array.NewStringBuilder(memory.DefaultAllocator)
+	defer b.Release()
+	b.Reserve(c.Len())
+	bits, at := 64, func(i int) float64 { return 0 }
+	switch c := c.(type) {
+	case *array.Float64:
+		at = c.Value
+	case *array.Float32:
+		bits, at = 32, func(i int) float64 { return float64(c.Value(i)) }
+	}
+	for i := 0; i < c.Len(); i++ {
+		switch v := at(i); {
+		case c.IsNull(i):
+			b.AppendNull()
+		case math.IsInf(v, 1):
+			b.Append("inf")
+		case math.IsInf(v, -1):
+			b.Append("-inf")
+		case math.IsNaN(v):
+			b.Append("NaN")
+		default:
+			b.Append(strconv.FormatFloat(v, 'g', -1, bits))
+		}
+	}
+	return b.NewArray()
 }
 
 // undict returns the columns [from, to) of rec with dictionaries replaced by their
@@ -176,6 +220,11 @@ func undict(rec arrow.RecordBatch, from, to int) []arrow.Array {
 
 func (e *textEncoder) write(rec arrow.RecordBatch, from, to int) error {
 	cols := undict(rec, from, to)
+	for _, i := range e.floats {
+		text := csvFloats(cols[i])
+		cols[i].Release()
+		cols[i] = text
+	}
 	defer func() {
 		for _, c := range cols {
 			c.Release()

@@ -242,6 +242,35 @@ def test_write_csv_reads_back_in_pyarrow_polars_and_duckdb(tmp_path, parallelism
     assert rb.read_csv(out).sort("id").collect().to_pylist() == t.to_pylist()
 
 
+def test_csv_floats_beyond_finite_read_and_write_as_polars(tmp_path):
+    # Infinities are written "inf"/"-inf" (Polars' spelling, which Polars and pyarrow
+    # infer as floats; Go's "+Inf" they read as strings); a number beyond a float type's
+    # range reads as an infinity, as pyarrow, Polars and DuckDB, with or without a schema.
+    t = pa.table({"f": [float("inf"), -float("inf"), 1.5, None, float("nan")],
+                  "g": pa.array([1e38, -float("inf"), 0.25, 2.0, None], pa.float32())})
+    out = tmp_path / "out"
+    rb.from_arrow(t).write_csv(out)
+    (name,) = [n for n in os.listdir(out) if n.endswith(".csv")]
+    text = (out / name).read_text()
+    assert "+Inf" not in text and "inf" in text
+    want = t.to_pydict()
+    got = pl.read_csv(out / name).to_dict(as_series=False)
+    assert got["f"][:4] == want["f"][:4] and got["f"][4] != got["f"][4]
+    got = pacsv.read_csv(out / name, convert_options=pacsv.ConvertOptions(column_types=t.schema)).to_pydict()
+    assert got["f"][:4] == want["f"][:4] and got["g"] == want["g"]
+    back = rb.read_csv(out / name, schema={"f": rb.Float64, "g": rb.Float32}).collect()
+    assert back["f"].to_pylist()[:4] == want["f"][:4] and back["g"].to_pylist() == want["g"]
+    src = tmp_path / "big.csv"
+    src.write_text("a\n0.5\n1e400\n-1e400\n")
+    inferred = rb.read_csv(src).collect()
+    assert inferred.schema.field("a").type == pacsv.read_csv(src).schema.field("a").type == pa.float64()
+    assert inferred["a"].to_pylist() == pacsv.read_csv(src)["a"].to_pylist() == [0.5, float("inf"), -float("inf")]
+    for typ, pa_typ in [(rb.Float32, pa.float32()), (rb.Float64, pa.float64())]:
+        got = rb.read_csv(src, schema={"a": typ}).collect()["a"].to_pylist()
+        opts = pacsv.ConvertOptions(column_types={"a": pa_typ})
+        assert got == pacsv.read_csv(src, convert_options=opts)["a"].to_pylist()
+
+
 def test_write_csv_options_modes_and_refused_types(tmp_path):
     t = pa.table({"a": [1, None], "b": ["x;y", ""], "z": pa.array([0, 1], pa.timestamp("s", "UTC"))})
     out = tmp_path / "o"

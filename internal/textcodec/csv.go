@@ -71,7 +71,7 @@ func CSVValue(f arrow.Field, s string) (any, error) {
 	case *arrow.BooleanType:
 		return ParseBool(path, s)
 	case *arrow.Float32Type, *arrow.Float64Type:
-		return ParseFloat(path, t, strings.TrimSpace(s))
+		return ParseCSVFloat(path, t, strings.TrimSpace(s))
 	case *arrow.BinaryType, *arrow.LargeBinaryType:
 		return []byte(s), nil
 	case *arrow.TimestampType:

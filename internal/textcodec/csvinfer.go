@@ -1,6 +1,7 @@
 package textcodec
 
 import (
+	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -94,7 +95,7 @@ func classify(s string) csvKind {
 		return kindInt
 	}
 	if isDecimalFloat(t) {
-		if _, err := strconv.ParseFloat(t, 64); err == nil {
+		if _, err := strconv.ParseFloat(t, 64); err == nil || errors.Is(err, strconv.ErrRange) { // 1e400: inf
 			return kindFloat
 		}
 	}

@@ -1,6 +1,7 @@
 package textcodec
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -191,6 +192,21 @@ func ParseFloat(path string, t arrow.DataType, s string) (any, error) {
 	}
 	f, err := strconv.ParseFloat(s, bits)
 	if err != nil {
+		return nil, FieldError(path, "%q is not a %s", s, t)
+	}
+	return f, nil
+}
+
+// ParseCSVFloat is ParseFloat for a CSV field: a number beyond the type's range is an
+// infinity (0 below it), as pyarrow, Polars and DuckDB read CSV files (pyarrow's JSON
+// reader refuses one: ParseFloat).
+func ParseCSVFloat(path string, t arrow.DataType, s string) (any, error) {
+	bits := 64
+	if t.ID() == arrow.FLOAT32 {
+		bits = 32
+	}
+	f, err := strconv.ParseFloat(s, bits)
+	if err != nil && !errors.Is(err, strconv.ErrRange) {
 		return nil, FieldError(path, "%q is not a %s", s, t)
 	}
 	return f, nil
