@@ -544,3 +544,23 @@ def test_a_decimal_and_a_float_meet_in_float64_in_when_and_lag():
     want = pl.from_arrow(t).select(pl.when(pl.col("id") > 2).then(1.5).otherwise(pl.col("f")).alias("r"))
     assert got["r"].to_pylist() == want["r"].to_list()
     assert got.schema.field("r").type == pa.float64()
+
+
+def test_strftime_fraction_zone_abbreviation_and_two_digit_years_as_polars():
+    # %.f takes 3, 6 or 9 digits as the fraction needs (none for 0), %Z the zone's
+    # abbreviation at the instant (EST/EDT), and %y reads 00-69 as 2000-2069: chrono's
+    # rules, which Polars follows.
+    import datetime as dt
+
+    times = [dt.datetime(2024, 1, 5, 3, 4, 5, 120000), dt.datetime(2024, 7, 5, 3, 4, 5, 999999),
+             dt.datetime(2024, 1, 5), dt.datetime(1969, 12, 31, 23, 59, 59, 1), None]
+    for tz in [None, "UTC", "America/New_York", "Europe/Berlin", "Asia/Kolkata"]:
+        t = pa.table({"t": pa.array(times, pa.timestamp("us", tz))})
+        fmt = "%Y-%m-%d %H:%M:%S%.f" + (" %Z" if tz else "")
+        got = rb.from_arrow(t).select(col("t").dt.strftime(fmt)).collect()["t"].to_pylist()
+        want = pl.from_arrow(t).select(pl.col("t").dt.strftime(fmt))["t"].to_list()
+        assert got == want, tz
+    years = pa.table({"s": [f"{y:02d}-03-04" for y in range(100)] + [None]})
+    got = rb.from_arrow(years).select(col("s").str.to_date("%y-%m-%d")).collect()["s"].to_pylist()
+    want = pl.from_arrow(years).select(pl.col("s").str.to_date("%y-%m-%d"))["s"].to_list()
+    assert got == want

@@ -74,7 +74,7 @@ func compileStrftime(format string) ([]strfPiece, error) {
 				p.pad = ' '
 			}
 		case 'f':
-			if p.width == 0 {
+			if p.width == 0 && !p.dot {
 				p.width = 9
 			}
 		case 'Y', 'y', 'C', 'm', 'd', 'j', 'H', 'I', 'M', 'S', 'p', 'a', 'A', 'b', 'h', 'B', 'u', 'w', 'Z', 'z':
@@ -96,7 +96,8 @@ type civil struct {
 	year                        int64
 	month, day, yday, wday      int // wday: 0 = Sunday
 	hour, minute, second, nanos int
-	offset                      int // seconds east of UTC of the instant (%z)
+	offset                      int    // seconds east of UTC of the instant (%z)
+	abbrev                      string // the zone's abbreviation at the instant (%Z), "" for UTC
 }
 
 var cumDays = [13]int{0, 0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334}
@@ -156,7 +157,7 @@ func strftimeKernel(dt arrow.DataType, pieces []strfPiece) (kernelFn, error) {
 					t := time.Unix(secs, sub*(int64(time.Second)/perSecond)).In(loc)
 					c.year, c.month, c.day, c.yday, c.wday = int64(t.Year()), int(t.Month()), t.Day(), t.YearDay(), int(t.Weekday())
 					c.hour, c.minute, c.second, c.nanos = t.Hour(), t.Minute(), t.Second(), t.Nanosecond()
-					_, c.offset = t.Zone() // of the instant: a civil time repeated by a DST fall-back has two
+					c.abbrev, c.offset = t.Zone() // of the instant: a civil time repeated by a DST fall-back has two
 				}
 			}
 		default:
@@ -249,14 +250,27 @@ func appendStrftime(b []byte, pieces []strfPiece, c *civil, zone string) []byte 
 				b = append(b, "PM"...)
 			}
 		case 'f':
+			width := p.width
+			if width == 0 { // %.f: as few of 3, 6 or 9 digits as the fraction needs, none for 0 (chrono)
+				switch {
+				case c.nanos == 0:
+					continue
+				case c.nanos%1_000_000 == 0:
+					width = 3
+				case c.nanos%1000 == 0:
+					width = 6
+				default:
+					width = 9
+				}
+			}
 			if p.dot {
 				b = append(b, '.')
 			}
 			v := int64(c.nanos)
-			for w := 9; w > p.width; w-- {
+			for w := 9; w > width; w-- {
 				v /= 10
 			}
-			b = appendNum(b, v, p.width, '0')
+			b = appendNum(b, v, width, '0')
 		case 'a':
 			b = append(b, dayAbbrev[c.wday]...)
 		case 'A':
@@ -274,7 +288,11 @@ func appendStrftime(b []byte, pieces []strfPiece, c *civil, zone string) []byte 
 		case 'w':
 			b = appendNum(b, int64(c.wday), 1, 0)
 		case 'Z':
-			b = append(b, zone...)
+			if c.abbrev != "" {
+				b = append(b, c.abbrev...) // EST, CEST, as chrono-tz (Polars)
+			} else {
+				b = append(b, zone...)
+			}
 		case 'z':
 			off := c.offset
 			if off < 0 {

@@ -420,7 +420,7 @@ func strptime(s, format string) (parsedTime, error) {
 			dated = true
 			var v int64
 			v, err = num(2, 2, "year")
-			if v < 69 {
+			if v < 70 { // 00-69 are 2000-2069, as chrono (Polars); POSIX's pivot is 69
 				y = 2000 + v
 			} else {
 				y = 1900 + v
