@@ -492,3 +492,27 @@ def test_substring_counts_positions_as_flink() -> None:
             q = f"SUBSTRING(s, {pos})" if length is None else f"SUBSTRING(s FROM {pos} FOR {length})"
             got = rb.sql(f"SELECT {q} AS x FROM t", t=t).collect()["x"].to_pylist()
             assert got == [_flink_substring(s, pos, length) for s in t["s"].to_pylist()], q
+
+
+def test_union_of_different_column_types_meets_in_their_common_type() -> None:
+    import duckdb
+    from decimal import Decimal
+
+    a = pa.table({"k": pa.array([1, 2], pa.int64()), "f": [0.5, 1.5], "d": pa.array([Decimal("1.25"), None], pa.decimal128(5, 2)),
+                  "s": pa.array(["x", "y"], pa.string())})
+    b = pa.table({"k": pa.array([2, 3], pa.int32()), "f": pa.array([Decimal("1.5"), Decimal("2.25")], pa.decimal128(6, 2)),
+                  "d": pa.array([Decimal("3.1234"), Decimal("-1")], pa.decimal128(10, 4)),
+                  "s": pa.array(["y", None], pa.large_string())})
+    con = duckdb.connect()
+    con.register("a", a)
+    con.register("b", b)
+    for q in ["SELECT k, f, d, s FROM a UNION ALL SELECT k, f, d, s FROM b", "SELECT k FROM a UNION SELECT k FROM b",
+              "SELECT k FROM b UNION ALL SELECT k FROM a", "SELECT f, d FROM b UNION SELECT f, d FROM a"]:
+        got = rb.sql(q, a=a, b=b).collect()
+        want = con.sql(q).fetchall()
+        key = lambda r: tuple((v is None, str(v)) for v in r)  # noqa: E731
+        assert sorted((tuple(r.values()) for r in got.to_pylist()), key=key) == sorted(want, key=key), q
+    assert rb.sql("SELECT k, f, d FROM a UNION ALL SELECT k, f, d FROM b", a=a, b=b).schema.types == [
+        pa.int64(), pa.float64(), pa.decimal128(10, 4)]
+    with pytest.raises(rb.SchemaError, match="union"):
+        rb.sql("SELECT k FROM a UNION ALL SELECT s FROM b", a=a, b=b).collect()

@@ -2,11 +2,13 @@ package sql
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/riverbed-engine/riverbed/engine"
+	"github.com/riverbed-engine/riverbed/engine/expr"
 	"github.com/riverbed-engine/riverbed/engine/ops/agg"
 	"github.com/riverbed-engine/riverbed/engine/plan"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
@@ -297,32 +299,69 @@ func (pl *planner) body(b QueryBody) (*rel, error) {
 		if len(l.cols) != len(r.cols) {
 			return nil, errorAt(b.P, "UNION of %d columns with %d columns", len(l.cols), len(r.cols))
 		}
-		right := r.node
+		// Columns of different types meet in their common type (int32 with int64, a
+		// decimal with a double), as SQL's UNION: each side is cast to it.
+		left, right := l.node, r.node
+		cols := slices.Clone(l.cols)
+		var lexprs []*plan.Expr
+		cast := false
+		common := make([]bool, len(cols)) // column i is cast to cols[i].typ
+		for i, c := range l.cols {
+			lt, rt := c.typ, r.cols[i].typ
+			lexprs = append(lexprs, colRef(c.field))
+			if lt == nil || rt == nil || arrow.TypeEqual(lt, rt) {
+				continue
+			}
+			if ct, ok := expr.CommonType(lt, rt); ok && unionable(lt, rt) {
+				cols[i].typ, cast, common[i] = ct, true, true
+				if !arrow.TypeEqual(ct, lt) {
+					lexprs[i] = alias(&plan.Expr{Cast: ct.String(), Args: []*plan.Expr{colRef(c.field)}}, c.field)
+				}
+			}
+		}
+		if cast {
+			if left, _, err = pl.add(&plan.Node{Op: "select", Input: left, Args: &engine.SelectArgs{Exprs: lexprs}}, b.P); err != nil {
+				return nil, err
+			}
+		}
 		// the engine's union matches columns by name: give the right side the left's names
 		var exprs []*plan.Expr
-		rename := false
+		rename := cast
 		for i, c := range r.cols {
 			if c.field != l.cols[i].field {
 				rename = true
 			}
-			exprs = append(exprs, alias(colRef(c.field), l.cols[i].field))
+			x := colRef(c.field)
+			if t := cols[i].typ; common[i] && !arrow.TypeEqual(t, c.typ) {
+				x = &plan.Expr{Cast: t.String(), Args: []*plan.Expr{x}}
+			}
+			exprs = append(exprs, alias(x, l.cols[i].field))
 		}
 		if rename {
 			if right, _, err = pl.add(&plan.Node{Op: "select", Input: right, Args: &engine.SelectArgs{Exprs: exprs}}, b.P); err != nil {
 				return nil, err
 			}
 		}
-		node, _, err := pl.add(&plan.Node{Op: "union", Inputs: []*plan.Node{l.node, right}}, b.P)
+		node, _, err := pl.add(&plan.Node{Op: "union", Inputs: []*plan.Node{left, right}}, b.P)
 		if err != nil {
 			return nil, err
 		}
-		out := &rel{node: node, cols: l.cols}
+		out := &rel{node: node, cols: cols}
 		if !b.All {
 			return pl.distinct(out, b.P)
 		}
 		return out, nil
 	}
 	return nil, errorAt(b.Position(), "unexpected query")
+}
+
+// unionable reports whether UNION casts columns of types a and b to their common type:
+// numbers (decimals too), strings, timestamps, durations; other mixes (a number and a
+// string) stay an error of the union.
+func unionable(a, b arrow.DataType) bool {
+	number := func(t arrow.DataType) bool { return expr.IsNumeric(t) || t.ID() == arrow.DECIMAL128 }
+	return number(a) && number(b) || expr.IsString(a) && expr.IsString(b) ||
+		a.ID() == b.ID() && (a.ID() == arrow.TIMESTAMP || a.ID() == arrow.DURATION)
 }
 
 func (pl *planner) distinct(r *rel, at Pos) (*rel, error) {
