@@ -495,12 +495,14 @@ def test_substring_counts_positions_as_flink() -> None:
 
 
 def test_union_of_different_column_types_meets_in_their_common_type() -> None:
-    import duckdb
     from decimal import Decimal
 
-    a = pa.table({"k": pa.array([1, 2], pa.int64()), "f": [0.5, 1.5], "d": pa.array([Decimal("1.25"), None], pa.decimal128(5, 2)),
-                  "s": pa.array(["x", "y"], pa.string())})
-    b = pa.table({"k": pa.array([2, 3], pa.int32()), "f": pa.array([Decimal("1.5"), Decimal("2.25")], pa.decimal128(6, 2)),
+    import duckdb
+
+    a = pa.table({"k": pa.array([1, 2], pa.int64()), "f": [0.5, 1.5],
+                  "d": pa.array([Decimal("1.25"), None], pa.decimal128(5, 2)), "s": pa.array(["x", "y"], pa.string())})
+    b = pa.table({"k": pa.array([2, 3], pa.int32()),
+                  "f": pa.array([Decimal("1.5"), Decimal("2.25")], pa.decimal128(6, 2)),
                   "d": pa.array([Decimal("3.1234"), Decimal("-1")], pa.decimal128(10, 4)),
                   "s": pa.array(["y", None], pa.large_string())})
     con = duckdb.connect()

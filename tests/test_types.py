@@ -324,8 +324,9 @@ def test_casts_between_time_units_match_polars(kind):
                 want_ints = [None if v is None else v // 1000 for v in want.to_arrow().cast(pa.int64()).to_pylist()]
             else:
                 ptype = pl.Datetime(dst) if kind == "datetime" else pl.Duration(dst)
-                want_ints = pl.from_arrow(t).select(pl.col("x").cast(ptype))["x"].to_arrow().cast(pa.int64()).to_pylist()
-            got = _collect(t, lambda s: s.select(col("x").cast(rtype)))["x"]
+                want = pl.from_arrow(t).select(pl.col("x").cast(ptype))["x"]
+                want_ints = want.to_arrow().cast(pa.int64()).to_pylist()
+            got = rb.from_arrow(t).select(col("x").cast(rtype)).collect()["x"]
             assert got.type == (pa.timestamp(dst) if kind == "datetime" else pa.duration(dst)), (src, dst)
             assert got.cast(pa.int64()).to_pylist() == want_ints, (src, dst)
 

@@ -533,6 +533,7 @@ type TailOp struct {
 	Schema *arrow.Schema
 	tc     *runtime.TaskCtx
 	kept   []arrow.RecordBatch
+	seqs   []runtime.Seq // of kept: the last rows go out in their input order
 	rows   int64
 }
 
@@ -540,12 +541,13 @@ func (o *TailOp) Open(tc *runtime.TaskCtx) error { o.tc = tc; return nil }
 
 func (o *TailOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
 	o.kept = append(o.kept, m.Rec)
+	o.seqs = append(o.seqs, m.Seq)
 	o.rows += m.Rec.NumRows()
 	// Drop whole batches no longer needed for the last n rows.
 	for len(o.kept) > 0 && o.rows-o.kept[0].NumRows() >= o.N {
 		o.rows -= o.kept[0].NumRows()
 		o.kept[0].Release()
-		o.kept = o.kept[1:]
+		o.kept, o.seqs = o.kept[1:], o.seqs[1:]
 	}
 	return nil
 }
@@ -567,7 +569,7 @@ func (o *TailOp) Finish(out runtime.Emitter) error {
 			b.Release()
 			b, skip = s, 0
 		}
-		if err := out.Emit(runtime.Message{Kind: runtime.MsgBatch, Rec: b}); err != nil {
+		if err := out.Emit(runtime.Message{Kind: runtime.MsgBatch, Rec: b, Seq: o.seqs[i]}); err != nil {
 			for _, r := range kept[i+1:] {
 				r.Release()
 			}

@@ -180,7 +180,7 @@ func (o *SessionAggOp) ProcessBatch(m runtime.Message, out runtime.Emitter) erro
 		}
 		ids[i] = id
 	}
-	if err := countLate(o.tc, rec, lateRows, o.LateOutput, out); err != nil {
+	if err := countLate(o.tc, rec, m.Seq, lateRows, o.LateOutput, out); err != nil {
 		return err
 	}
 	if o.LateOutput || len(rows) == 0 {

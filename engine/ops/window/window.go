@@ -278,7 +278,7 @@ func (o *WindowAggOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error
 			lateRows = append(lateRows, int32(i))
 		}
 	}
-	if err := countLate(o.tc, rec, lateRows, o.LateOutput, out); err != nil {
+	if err := countLate(o.tc, rec, m.Seq, lateRows, o.LateOutput, out); err != nil {
 		return err
 	}
 	if o.LateOutput {
@@ -434,8 +434,9 @@ func windowColumns(ec *expr.EvalCtx, dt arrow.DataType, w [2]int64, n int, withT
 	return expr.WindowColumns(ec, dt, starts, ends, withTime)
 }
 
-// countLate counts late rows and, for an operator that serves .late(), emits them.
-func countLate(tc *runtime.TaskCtx, rec arrow.RecordBatch, rows []int32, emit bool, out runtime.Emitter) error {
+// countLate counts late rows and, for an operator that serves .late(), emits them, in
+// the input order of their batch (seq): they are input rows.
+func countLate(tc *runtime.TaskCtx, rec arrow.RecordBatch, seq runtime.Seq, rows []int32, emit bool, out runtime.Emitter) error {
 	if len(rows) == 0 {
 		return nil
 	}
@@ -447,7 +448,7 @@ func countLate(tc *runtime.TaskCtx, rec arrow.RecordBatch, rows []int32, emit bo
 	if err != nil {
 		return err
 	}
-	return out.Emit(runtime.Message{Kind: runtime.MsgBatch, Rec: lr})
+	return out.Emit(runtime.Message{Kind: runtime.MsgBatch, Rec: lr, Seq: seq})
 }
 
 func sortWindows(ws [][2]int64) {
