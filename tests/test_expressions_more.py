@@ -553,10 +553,10 @@ def test_strftime_fraction_zone_abbreviation_and_two_digit_years_as_polars():
     import datetime as dt
 
     times = [dt.datetime(2024, 1, 5, 3, 4, 5, 120000), dt.datetime(2024, 7, 5, 3, 4, 5, 999999),
-             dt.datetime(2024, 1, 5), dt.datetime(1969, 12, 31, 23, 59, 59, 1), None]
-    for tz in [None, "UTC", "America/New_York", "Europe/Berlin", "Asia/Kolkata"]:
+             dt.datetime(2024, 1, 5), dt.datetime(1969, 12, 31, 23, 59, 59, 1), dt.datetime(1900, 1, 1, 12), None]
+    for tz in [None, "UTC", "America/New_York", "Europe/Berlin", "Asia/Kolkata", "America/St_Johns"]:
         t = pa.table({"t": pa.array(times, pa.timestamp("us", tz))})
-        fmt = "%Y-%m-%d %H:%M:%S%.f" + (" %Z" if tz else "")
+        fmt = "%Y-%m-%d %H:%M:%S%.f" + (" %Z %z" if tz else "")  # St_Johns' 1900 offset has seconds
         got = rb.from_arrow(t).select(col("t").dt.strftime(fmt)).collect()["t"].to_pylist()
         want = pl.from_arrow(t).select(pl.col("t").dt.strftime(fmt))["t"].to_list()
         assert got == want, tz

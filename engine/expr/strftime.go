@@ -301,8 +301,9 @@ func appendStrftime(b []byte, pieces []strfPiece, c *civil, zone string) []byte 
 			} else {
 				b = append(b, '+')
 			}
-			b = appendNum(b, int64(off/3600), 2, '0')
-			b = appendNum(b, int64(off/60%60), 2, '0')
+			mins := (off + 30) / 60 // an offset with seconds (LMT) to the nearest minute, as chrono
+			b = appendNum(b, int64(mins/60), 2, '0')
+			b = appendNum(b, int64(mins%60), 2, '0')
 		}
 	}
 	return b
