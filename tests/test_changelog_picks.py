@@ -144,3 +144,29 @@ def test_first_and_last_over_an_updating_group_by(tmp_path):
             assert {r[:5] for r in table} == {tuple(int(x) if x is not None else None for x in r) for r in want}
     finally:
         job.cancel()
+
+
+def test_float_sum_and_mean_over_a_changelog_are_of_the_rows_left() -> None:
+    # A value taken back leaves the sum of the rows left: a NaN or an infinity leaves with
+    # its row (NaN - NaN is NaN), and a huge value leaves the small ones exact (1e20 + 1 -
+    # 1e20 is 0 by subtraction). Oracle: DuckDB over the last value of each key.
+    import math
+
+    cases = [[float("nan"), 1.0, 2.0], [-math.inf, math.inf, 3.0], [1e20, 1.0, 0.0], [1e20, 2.5, -7.25]]
+    for vals in cases:
+        t = pa.table({"k": [1, 2, 1], "f": vals})
+        reader = pa.RecordBatchReader.from_batches(t.schema, t.to_batches(max_chunksize=1))
+        stream = (rb.Environment(parallelism=1).from_arrow(reader, bounded=False)
+                  .group_by("k").agg(col("f").last().alias("lf"))
+                  .group_by().agg(col("lf").sum().alias("s"), col("lf").mean().alias("m")))
+        job = stream.start()
+        changes = pa.Table.from_batches(list(job.results(timeout="30s")), schema=stream.schema)
+        table: Counter[tuple[Any, ...]] = Counter()
+        for r in changes.to_pylist():
+            row = tuple("nan" if isinstance(v, float) and math.isnan(v) else v for v in (r["s"], r["m"]))
+            table[row] += 1 if r["__op"] in ("+I", "+U") else -1
+        con = duckdb.connect()
+        con.register("t", t.append_column("i", pa.array(range(3))))
+        want = con.sql("SELECT sum(lf), avg(lf) FROM (SELECT arg_max(f, i) AS lf FROM t GROUP BY k)").fetchall()
+        want_row = tuple("nan" if isinstance(v, float) and math.isnan(v) else v for v in want[0])
+        assert set(+table) == {want_row}, (vals, changes.to_pylist())

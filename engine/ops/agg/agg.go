@@ -343,7 +343,8 @@ type sumAcc struct {
 	f     []float64
 	d     []decimal128.Num
 	cnt   []int64
-	err   error // an overflow found while merging groups
+	err   error          // an overflow found while merging groups
+	rf    *retractFloats // a float sum or mean of an updating input (retractfloat.go), or nil
 }
 
 // exact reports whether the accumulator sums in decimal128 (decimal input).
@@ -421,7 +422,11 @@ func (a *sumAcc) update(ec *expr.EvalCtx, ids []uint32, ng int, col arrow.Array,
 		a.f = expr.Grow(a.f, ng)
 		for i, g := range ids {
 			if !nulls || col.IsValid(i) {
-				a.f[g] += vals[i]
+				if a.rf != nil {
+					a.addFloat(g, ng, vals[i], 1)
+				} else {
+					a.f[g] += vals[i]
+				}
 				a.cnt[g]++
 			}
 		}
@@ -509,8 +514,14 @@ func (a *sumAcc) result(mem memory.Allocator, gids []uint32) (arrow.Array, error
 		out := make([]float64, len(gids))
 		for i, g := range gids {
 			if valid[i] {
-				out[i] = a.f[g] / float64(a.cnt[g])
+				out[i] = a.floatSum(g) / float64(a.cnt[g])
 			}
+		}
+		return expr.Float64Array(mem, out, valid), nil
+	case a.stor == storFloat && a.rf != nil:
+		out := make([]float64, len(gids))
+		for i, g := range gids {
+			out[i] = a.floatSum(g)
 		}
 		return expr.Float64Array(mem, out, valid), nil
 	case a.stor == storFloat:
@@ -572,6 +583,9 @@ func (a *sumAcc) Merge(dst, src uint32) {
 	case a.mean || a.stor == storFloat:
 		a.f = expr.Grow(a.f, n)
 		a.f[dst] += a.f[src]
+		if a.rf != nil {
+			a.rf.merge(dst, src, n)
+		}
 	case a.stor == storUint:
 		a.u = expr.Grow(a.u, n)
 		if s := a.u[dst] + a.u[src]; s >= a.u[src] {
@@ -617,6 +631,9 @@ func (a *sumAcc) Reset(g uint32) {
 	}
 	if int(g) < len(a.d) {
 		a.d[g] = decimal128.Num{}
+	}
+	if a.rf != nil {
+		a.rf.reset(g)
 	}
 }
 

@@ -57,6 +57,9 @@ func NewRetractTable(name string, keys []expr.Expr, keyTypes []arrow.DataType, a
 			h.accs[i] = r
 			h.rowKeyed = h.rowKeyed || r.ordered()
 		}
+		if s, ok := h.accs[i].(*sumAcc); ok && s.stor == storFloat {
+			s.rf = &retractFloats{} // sums of the rows left, not the remains of subtractions
+		}
 	}
 	return h
 }

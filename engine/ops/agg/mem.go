@@ -44,7 +44,11 @@ func (a *countAcc) memBytes() int64 { return capBytes(a.n) }
 func (a *countAcc) variable() bool  { return false }
 
 func (a *sumAcc) memBytes() int64 {
-	return capBytes(a.i) + capBytes(a.u) + capBytes(a.f) + capBytes(a.d) + capBytes(a.cnt)
+	n := capBytes(a.i) + capBytes(a.u) + capBytes(a.f) + capBytes(a.d) + capBytes(a.cnt)
+	if a.rf != nil {
+		n += a.rf.memBytes()
+	}
+	return n
 }
 func (a *sumAcc) variable() bool { return false }
 

@@ -112,7 +112,11 @@ func (a *sumAcc) retract(ec *expr.EvalCtx, ids []uint32, ng int, col arrow.Array
 		a.f = expr.Grow(a.f, ng)
 		for i, g := range ids {
 			if valid(i) {
-				a.f[g] -= vals[i]
+				if a.rf != nil {
+					a.addFloat(g, ng, vals[i], -1)
+				} else {
+					a.f[g] -= vals[i]
+				}
 				a.cnt[g]--
 			}
 		}

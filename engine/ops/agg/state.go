@@ -258,6 +258,17 @@ func (a *sumAcc) save(dst []byte, g uint32) ([]byte, error) {
 		dst = appendDec(dst, at(a.d, g))
 	case a.stor == storFloat:
 		dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(at(a.f, g)))
+		if r := a.rf; r != nil {
+			// An updating input's compensation and NaN/inf counts, when it has any (the
+			// state is then as before they were kept).
+			comp, nan, pinf, ninf := at(r.comp, g), at(r.nan, g), at(r.pinf, g), at(r.ninf, g)
+			if comp != 0 || nan != 0 || pinf != 0 || ninf != 0 {
+				dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(comp))
+				for _, c := range []int64{nan, pinf, ninf} {
+					dst = binary.LittleEndian.AppendUint64(dst, uint64(c))
+				}
+			}
+		}
 	case a.stor == storUint:
 		dst = binary.LittleEndian.AppendUint64(dst, at(a.u, g))
 	default:
@@ -294,7 +305,7 @@ func (a *sumAcc) load(src []byte, g uint32, ng int) error {
 	case storFloat:
 		a.f = expr.Grow(a.f, ng)
 		a.f[g] = math.Float64frombits(v)
-		return nil
+		return a.loadFloatParts(src, g, ng)
 	case storUint:
 		a.u = expr.Grow(a.u, ng)
 		a.u[g] = v
@@ -369,6 +380,31 @@ func (a *pickAcc) load(src []byte, g uint32, ng int) error {
 	default:
 		a.i = expr.Grow(a.i, ng)
 		a.i[g] = int64(v)
+	}
+	return nil
+}
+
+// loadFloatParts reads what save wrote after an updating input's float sum (nothing when
+// it had no compensation or NaN/inf), into group g.
+func (a *sumAcc) loadFloatParts(src []byte, g uint32, ng int) error {
+	r := a.rf
+	if r == nil {
+		return nil
+	}
+	var vals [4]uint64
+	if len(src) > 0 {
+		for i := range vals {
+			var err error
+			if vals[i], src, err = getU64(src); err != nil {
+				return err
+			}
+		}
+	}
+	r.comp = expr.Grow(r.comp, ng)
+	r.comp[g] = math.Float64frombits(vals[0])
+	for i, s := range []*[]int64{&r.nan, &r.pinf, &r.ninf} {
+		*s = expr.Grow(*s, ng)
+		(*s)[g] = int64(vals[i+1])
 	}
 	return nil
 }
