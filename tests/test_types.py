@@ -1247,3 +1247,24 @@ def test_nan_rows_survive_row_group_pruning(tmp_path):
         got = sorted(rb.read_parquet(str(path)).filter(pred).collect()["i"].to_pylist())
         want = sorted(r[0] for r in _duck(f"select i from t where {sql}", t=t))
         assert got == want, sql
+
+
+def test_decimal256_casts_to_what_the_engine_computes_on():
+    # decimal256 (Parquet beyond 38 digits) is read but not computed on: an aggregation
+    # says to cast it, and the casts (to decimal128 rounding half away from zero, to
+    # float64, to text) give Python's Decimal answers; a value beyond the target fails.
+    vals = [D.Decimal("1.55"), D.Decimal("-2.25"), None, D.Decimal("123456789012345678901234567890123.45")]
+    t = pa.table({"d": pa.array(vals, pa.decimal256(40, 2))})
+    with pytest.raises(rb.TypeMismatchError, match="decimal256 columns are read but not computed on"):
+        _collect(t, lambda s: s.group_by().agg(col("d").sum()))
+    for scale in (0, 1, 2, 4):
+        got = _collect(t, lambda s, scale=scale: s.select(col("d").cast(rb.Decimal(38, scale))))["d"].to_pylist()
+        q = D.Decimal(1).scaleb(-scale)
+        ctx = D.Context(prec=60)
+        assert got == [None if v is None else v.quantize(q, rounding=D.ROUND_HALF_UP, context=ctx) for v in vals]
+    assert _collect(t, lambda s: s.select(col("d").cast(rb.Float64)))["d"].to_pylist() == [
+        None if v is None else float(v) for v in vals]
+    assert _collect(t, lambda s: s.select(col("d").cast(rb.String)))["d"].to_pylist() == [
+        None if v is None else str(v) for v in vals]
+    with pytest.raises(rb.DataError, match=r"does not fit in decimal128\(10, 2\)"):
+        _collect(t, lambda s: s.select(col("d").cast(rb.Decimal(10, 2))))

@@ -41,6 +41,9 @@ func canCast(from, to arrow.DataType) bool {
 		return canCast(from.(*arrow.DictionaryType).ValueType, to)
 	}
 	fd, td := from.ID() == arrow.DECIMAL128, to.ID() == arrow.DECIMAL128
+	if from.ID() == arrow.DECIMAL256 {
+		return ownCast(from, to)
+	}
 	if fd || td {
 		other := from
 		if fd {
@@ -111,6 +114,9 @@ func castDatum(ec *EvalCtx, in compute.Datum, to arrow.DataType, what string) (c
 // ownCast reports whether castArray (rather than arrow-go) converts from to to.
 func ownCast(from, to arrow.DataType) bool {
 	switch {
+	case from.ID() == arrow.DECIMAL256:
+		// Read from Parquet beyond 38 digits: cast to something computed on.
+		return to.ID() == arrow.DECIMAL128 || IsFloat(to) || IsString(to)
 	case from.ID() == arrow.DECIMAL128 || to.ID() == arrow.DECIMAL128:
 		return true
 	case IsString(from):
@@ -171,6 +177,8 @@ func castArray(ec *EvalCtx, a arrow.Array, to arrow.DataType, what string) (arro
 	}
 	n := a.Len()
 	switch {
+	case from.ID() == arrow.DECIMAL256:
+		return castDecimal256(ec, a.(*array.Decimal256), to, fail)
 	case from.ID() == arrow.TIMESTAMP && IsString(to):
 		text, err := timestampText(from.(*arrow.TimestampType))
 		if err != nil {
@@ -920,4 +928,50 @@ func coarser(ec *EvalCtx, a arrow.Array, to arrow.DataType, n int, v func(int) i
 		vals[i] = v(i)
 	}
 	return Int64Array(ec.Mem, to, vals, valid)
+}
+
+// castDecimal256 converts a decimal256 column to decimal128 (rescaled, rounding half
+// away from zero as decimal casts do; a value beyond the precision fails naming it), a
+// float, or its text.
+func castDecimal256(ec *EvalCtx, a *array.Decimal256, to arrow.DataType, fail func(int, string) error) (arrow.Array, error) {
+	scale := a.DataType().(*arrow.Decimal256Type).Scale
+	n := a.Len()
+	b := array.NewBuilder(ec.Mem, to)
+	defer b.Release()
+	b.Reserve(n)
+	for i := 0; i < n; i++ {
+		if a.IsNull(i) {
+			b.AppendNull()
+			continue
+		}
+		v := a.Value(i)
+		switch bb := b.(type) {
+		case *array.Float64Builder:
+			bb.Append(v.ToFloat64(scale))
+		case *array.Float32Builder:
+			bb.Append(float32(v.ToFloat64(scale)))
+		case *array.StringBuilder:
+			bb.Append(v.ToString(scale))
+		case *array.LargeStringBuilder:
+			bb.Append(v.ToString(scale))
+		case *array.Decimal128Builder:
+			dt := to.(*arrow.Decimal128Type)
+			x := v.BigInt()
+			if d := dt.Scale - scale; d >= 0 {
+				x.Mul(x, new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(d)), nil))
+			} else {
+				unit := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(-d)), nil)
+				q, r := new(big.Int).QuoRem(x, unit, new(big.Int))
+				if r.Abs(r).Lsh(r, 1).Cmp(unit) >= 0 { // half or more: away from zero
+					q.Add(q, big.NewInt(int64(x.Sign())))
+				}
+				x = q
+			}
+			if x.BitLen() > 126 || !decimal128.FromBigInt(x).FitsInPrecision(dt.Precision) {
+				return nil, fail(i, fmt.Sprintf("does not fit in %s", TypeName(dt)))
+			}
+			bb.Append(decimal128.FromBigInt(x))
+		}
+	}
+	return b.NewArray(), nil
 }

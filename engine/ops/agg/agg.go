@@ -96,6 +96,9 @@ func Compile(s *expr.CompileScope, e *plan.Expr) (Spec, error) {
 	spec.Arg = arg
 	t := arg.Type()
 	bad := func(what string) error {
+		if t.ID() == arrow.DECIMAL256 {
+			return s.Errorf(rberr.Type, "cannot take the %s of %s: decimal256 columns are read but not computed on yet; cast it to rb.Decimal(38, s) or rb.Float64 first", inner.Agg, arg)
+		}
 		return s.Errorf(rberr.Type, "cannot take the %s of %s: it is %s, %s needs a numeric column", inner.Agg, arg, expr.TypeName(t), what)
 	}
 	switch inner.Agg {
