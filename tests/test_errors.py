@@ -221,3 +221,50 @@ def test_key_errors_name_the_operator_and_the_key():
     d = rb.from_arrow(pa.table({"k": pa.array(["b", "a", "b", "a"]).dictionary_encode(), "n": [1, 2, 3, 4]}))
     assert d.unique("k", keep="last").collect()["n"].to_pylist() == [3, 4]
     assert d.sort("k").collect()["n"].to_pylist() == [2, 4, 1, 3]
+
+
+def test_text_the_engine_would_cut_or_misread_is_refused(tmp_path):
+    # The engine reads SQL, paths and column names as C strings: a NUL byte would end them
+    # early (a query without its WHERE, another directory), so it is refused by name;
+    # JSON has no NaN, so a NaN or infinite option is refused instead of garbling the plan.
+    import math
+
+    t = pa.table({"a": [1, 200, 300]})
+    assert rb.sql("SELECT a FROM t WHERE a > 100", t=t).collect().num_rows == 2
+    with pytest.raises(rb.InvalidArgumentError, match="NUL byte"):
+        rb.sql("SELECT a FROM t\x00 WHERE a > 100", t=t).collect()
+    with pytest.raises(rb.InvalidArgumentError, match="column name with a NUL byte"):
+        rb.from_arrow(pa.table({"a\x00b": [1]})).collect()
+    with pytest.raises(rb.InvalidArgumentError, match="NUL byte"):
+        rb.read_savepoint(str(tmp_path) + "\x00junk")
+    for build in (lambda: rb.nexmark(events_per_second=math.nan).bids(),
+                  lambda: rb.nexmark(events_per_second=math.inf).bids(),
+                  lambda: rb.from_arrow(pa.table({"x": [2.0]})).select(col("x").log(base=math.nan))):
+        with pytest.raises(rb.InvalidArgumentError, match="NaN or infinite"):
+            build().limit(1).collect()
+
+
+def test_argument_errors_raised_in_python_are_riverbed_errors():
+    # Every exception riverbed raises on purpose derives from RiverbedError, argument
+    # checks made in Python too (they still are ValueError or TypeError).
+    s = rb.from_arrow(pa.table({"x": [1]}))
+    for bad in (lambda: s.limit(-1), lambda: s.join(s, on="x", how="sideways"), lambda: col("x").quantile(1.5),
+                lambda: rb.lit(2**70), lambda: s.select(), lambda: col(5), lambda: s.filter("x")):
+        with pytest.raises(rb.RiverbedError) as e:
+            bad()
+        assert isinstance(e.value, (ValueError, TypeError))
+
+
+def test_map_rows_must_have_the_output_columns_and_pandas_rows_without_columns_count():
+    import pandas as pd
+
+    s = rb.from_arrow(pa.table({"a": [1, 2, 3]}))
+    with pytest.raises(rb.UserFunctionError, match=r"missing \['totl'\], unexpected \['total'\]"):
+        s.map(lambda r: {"total": r.a * 2}, output_schema={"totl": pa.int64()}).collect()
+    with pytest.raises(rb.UserFunctionError, match=r"missing \['y'\]"):
+        rb.from_arrow(pa.table({"a": list(range(300))})).map(
+            lambda r: {"y": r.a} if r.a < 150 else {"z": r.a}).collect()
+    assert s.map(lambda r: {"y": r.a, "z": None}).collect().to_pylist() == [
+        {"y": i, "z": None} for i in (1, 2, 3)]
+    df = pd.DataFrame(index=range(3))
+    assert rb.from_pandas(df).group_by().agg(rb.count()).collect()["count"].to_pylist() == [len(df)]

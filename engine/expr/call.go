@@ -472,6 +472,11 @@ func ComparableType(a, b arrow.DataType) (arrow.DataType, bool) {
 			return &arrow.TimestampType{Unit: tb.Unit, TimeZone: ta.TimeZone}, true
 		}
 		return a, true
+	case a.ID() == arrow.DURATION && b.ID() == arrow.DURATION:
+		if b.(*arrow.DurationType).Unit > a.(*arrow.DurationType).Unit {
+			return b, true // the finer unit, as timestamps
+		}
+		return a, true
 	case a.ID() == arrow.TIMESTAMP && b.ID() == arrow.DATE32:
 		return a, true
 	case b.ID() == arrow.TIMESTAMP && a.ID() == arrow.DATE32:

@@ -17,7 +17,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from .errors import RiverbedError, error_for_status
+from .errors import InvalidArgumentError, RiverbedError, error_for_status
 
 _LIB_NAMES = {"linux": "libriverbed.so", "darwin": "libriverbed.dylib", "win32": "riverbed.dll"}
 
@@ -197,7 +197,35 @@ def allocated_bytes() -> int:
     return int(lib().rb_allocated_bytes())
 
 
+def _text(value: str, what: str) -> bytes:
+    """value as the C string the engine reads: a NUL byte would end it early (the rest of
+    a SQL query, a path), so it is refused."""
+    if "\x00" in value:
+        raise InvalidArgumentError(f"{what} contains a NUL byte (\\x00): {value!r}")
+    return value.encode()
+
+
+def _plan_json(plan: Any) -> bytes:
+    """The JSON text of a plan document. JSON has no NaN or infinity: a float option
+    (not a literal, which has its own encoding) that is one is refused."""
+    try:
+        return json.dumps(plan, allow_nan=False).encode()
+    except ValueError:
+        raise InvalidArgumentError(
+            "a number given to the pipeline is NaN or infinite (an events_per_second, rows_per_second, "
+            "a datagen bound, a function option); give a finite number") from None
+
+
+def _check_names(schema: pa.Schema, what: str) -> None:
+    """Column names cross the Arrow C interface as C strings: a NUL byte would cut them."""
+    for name in schema.names:
+        if "\x00" in name:
+            raise InvalidArgumentError(f"{what} has a column name with a NUL byte (\\x00): {name!r}")
+
+
 def _export_schemas(schemas: Sequence[pa.Schema]) -> tuple[Any, list[Any]]:
+    for sc in schemas:
+        _check_names(sc, "an input")
     bufs = [ctypes.create_string_buffer(_SCHEMA_SIZE) for _ in schemas]
     for s, b in zip(schemas, bufs):
         s._export_to_c(ctypes.addressof(b))
@@ -209,7 +237,7 @@ def plan_schema(plan: dict[str, Any], schemas: Sequence[pa.Schema]) -> pa.Schema
     arr, keep = _export_schemas(schemas)
     out = ctypes.create_string_buffer(_SCHEMA_SIZE)
     err = ctypes.c_void_p()
-    st = lib().rb_plan_schema(json.dumps(plan).encode(), arr, len(schemas), ctypes.addressof(out), ctypes.byref(err))
+    st = lib().rb_plan_schema(_plan_json(plan), arr, len(schemas), ctypes.addressof(out), ctypes.byref(err))
     check(st, err)
     del keep
     return pa.Schema._import_from_c(ctypes.addressof(out))
@@ -219,7 +247,7 @@ def plan_explain(plan: dict[str, Any], schemas: Sequence[pa.Schema]) -> str:
     arr, keep = _export_schemas(schemas)
     text = ctypes.c_void_p()
     err = ctypes.c_void_p()
-    st = lib().rb_plan_explain(json.dumps(plan).encode(), arr, len(schemas), ctypes.byref(text), ctypes.byref(err))
+    st = lib().rb_plan_explain(_plan_json(plan), arr, len(schemas), ctypes.byref(text), ctypes.byref(err))
     check(st, err)
     del keep
     return _take_string(text)
@@ -231,7 +259,7 @@ def sql_plan(query: str, tables: dict[str, Any], schemas: Sequence[pa.Schema]) -
     arr, keep = _export_schemas(schemas)
     out = ctypes.c_void_p()
     err = ctypes.c_void_p()
-    st = lib().rb_sql_plan(query.encode(), json.dumps(tables).encode(), arr, len(schemas), ctypes.byref(out),
+    st = lib().rb_sql_plan(_text(query, "the SQL text"), _plan_json(tables), arr, len(schemas), ctypes.byref(out),
                            ctypes.byref(err))
     check(st, err)
     del keep
@@ -243,7 +271,7 @@ def snapshot_describe(path: str) -> dict[str, Any]:
     """The kind, id, time and state tables of a checkpoint or savepoint directory."""
     out = ctypes.c_void_p()
     err = ctypes.c_void_p()
-    check(lib().rb_snapshot_describe(path.encode(), ctypes.byref(out), ctypes.byref(err)), err)
+    check(lib().rb_snapshot_describe(_text(path, "the path"), ctypes.byref(out), ctypes.byref(err)), err)
     return dict(json.loads(_take_string(out)))
 
 
@@ -251,8 +279,8 @@ def snapshot_read(path: str, op: str, table: str) -> pa.RecordBatchReader:
     """Every row of one state table of a checkpoint or savepoint."""
     out = ctypes.create_string_buffer(_STREAM_SIZE)
     err = ctypes.c_void_p()
-    check(lib().rb_snapshot_read(path.encode(), op.encode(), table.encode(), ctypes.addressof(out),
-                                 ctypes.byref(err)), err)
+    check(lib().rb_snapshot_read(_text(path, "the path"), _text(op, "the operator"), _text(table, "the table"),
+                                 ctypes.addressof(out), ctypes.byref(err)), err)
     return pa.RecordBatchReader._import_from_c(ctypes.addressof(out))
 
 
@@ -263,13 +291,15 @@ class JobHandle:
     def __init__(self, plan: dict[str, Any], readers: Sequence[pa.RecordBatchReader]):
         self._freed = True
         dll = lib()  # before anything is exported: in a forked child this raises
+        for r in readers:
+            _check_names(r.schema, "an input")
         bufs = [ctypes.create_string_buffer(_STREAM_SIZE) for _ in readers]
         for r, b in zip(readers, bufs):
             r._export_to_c(ctypes.addressof(b))
         arr = (ctypes.c_void_p * max(1, len(bufs)))(*[ctypes.addressof(b) for b in bufs])
         handle = ctypes.c_uint64()
         err = ctypes.c_void_p()
-        st = dll.rb_job_start(json.dumps(plan).encode(), arr, len(bufs), ctypes.byref(handle), ctypes.byref(err))
+        st = dll.rb_job_start(_plan_json(plan), arr, len(bufs), ctypes.byref(handle), ctypes.byref(err))
         check(st, err)
         self.id = handle.value
         self._freed = False
@@ -339,7 +369,7 @@ class JobHandle:
         """Write a savepoint into path and wait for it; with stop, the job then ends."""
         out = ctypes.c_void_p()
         err = ctypes.c_void_p()
-        check(lib().rb_job_savepoint(self.id, path.encode(), 1 if stop else 0, ctypes.byref(out),
+        check(lib().rb_job_savepoint(self.id, _text(path, "the savepoint path"), 1 if stop else 0, ctypes.byref(out),
                                      ctypes.byref(err)), err)
         return dict(json.loads(_take_string(out)))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from . import _lib
+from .errors import TypeMismatchError
 
 if TYPE_CHECKING:  # pragma: no cover
     from .stream import Environment, Stream
@@ -15,7 +16,7 @@ def sql(env: Environment, query: str, tables: dict[str, Any]) -> Stream:
     from .stream import Stream, _plan_doc
 
     if not isinstance(query, str):
-        raise TypeError(f"sql takes the query text as a string, got {type(query).__name__}")
+        raise TypeMismatchError(f"sql takes the query text as a string, got {type(query).__name__}")
     streams: dict[str, Stream] = {}
     for name, t in tables.items():
         streams[name] = t if isinstance(t, Stream) else env.from_arrow(t)

@@ -6,6 +6,8 @@ from typing import Literal
 
 import pyarrow as pa
 
+from .errors import PlanError, TypeMismatchError
+
 TimeUnit = Literal["s", "ms", "us", "ns"]
 
 
@@ -100,7 +102,7 @@ class _Timestamp(DataType):
 
     def __init__(self, unit: TimeUnit = "us", tz: str | None = None):
         if unit not in ("s", "ms", "us", "ns"):
-            raise ValueError(f"unknown time unit {unit!r}; expected 's', 'ms', 'us' or 'ns'")
+            raise PlanError(f"unknown time unit {unit!r}; expected 's', 'ms', 'us' or 'ns'")
         name = f"timestamp[{unit}, tz={tz}]" if tz else f"timestamp[{unit}]"
         super().__init__(name, pa.timestamp(unit, tz=tz))
         self.unit, self.tz = unit, tz
@@ -117,7 +119,7 @@ class _Duration(DataType):
 
     def __init__(self, unit: TimeUnit = "us"):
         if unit not in ("s", "ms", "us", "ns"):
-            raise ValueError(f"unknown time unit {unit!r}; expected 's', 'ms', 'us' or 'ns'")
+            raise PlanError(f"unknown time unit {unit!r}; expected 's', 'ms', 'us' or 'ns'")
         super().__init__(f"duration[{unit}]", pa.duration(unit))
         self.unit = unit
 
@@ -137,7 +139,7 @@ class _Decimal(DataType):
     def __init__(self, precision: int = 38, scale: int = 0):
         if not (isinstance(precision, int) and isinstance(scale, int) and 1 <= precision <= 38
                 and 0 <= scale <= precision):
-            raise ValueError(
+            raise PlanError(
                 f"a decimal needs 1 <= precision <= 38 and 0 <= scale <= precision, got ({precision}, {scale})"
             )
         super().__init__(f"decimal128({precision}, {scale})", pa.decimal128(precision, scale))
@@ -171,7 +173,7 @@ def from_arrow(t: pa.DataType) -> DataType:
     for dt in _SIMPLE.values():
         if dt.to_arrow() == t:
             return dt
-    raise TypeError(f"riverbed has no type for Arrow type {t}")
+    raise TypeMismatchError(f"riverbed has no type for Arrow type {t}")
 
 
 def to_datatype(t: DataType | pa.DataType | type | str) -> DataType:
@@ -190,4 +192,4 @@ def to_datatype(t: DataType | pa.DataType | type | str) -> DataType:
         return Boolean
     if isinstance(t, str):
         return DataType(t, pa.null())
-    raise TypeError(f"not a data type: {t!r} (use e.g. rb.Int64, rb.Float64, rb.Utf8)")
+    raise TypeMismatchError(f"not a data type: {t!r} (use e.g. rb.Int64, rb.Float64, rb.Utf8)")

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from .datatypes import DataType, Timestamp, to_datatype
+from .errors import PlanError, TypeMismatchError
 
 IntoExpr = Any  # an Expr, or a Python value taken as a literal
 
@@ -46,7 +47,7 @@ class Expr:
         return f"<Expr {_describe(self._node)}>"
 
     def __bool__(self) -> bool:
-        raise TypeError(
+        raise TypeMismatchError(
             "the truth value of an expression is ambiguous: it is evaluated per row by the engine. "
             "Use '&' instead of 'and', '|' instead of 'or', '~' instead of 'not', and wrap "
             "comparisons in parentheses: (col('a') > 1) & (col('b') < 2)"
@@ -66,7 +67,7 @@ class Expr:
         ['y']
         """
         if not isinstance(name, str):
-            raise TypeError(f"alias name must be a string, got {type(name).__name__}")
+            raise TypeMismatchError(f"alias name must be a string, got {type(name).__name__}")
         return Expr({"alias": name, "args": [self._node]})
 
     def cast(self, dtype: DataType | Any) -> Expr:
@@ -331,9 +332,9 @@ class Expr:
         [2.2]
         """
         if isinstance(quantile, bool) or not isinstance(quantile, (int, float)) or not 0 <= quantile <= 1:
-            raise ValueError(f"quantile must be a number between 0 and 1, got {quantile!r}")
+            raise PlanError(f"quantile must be a number between 0 and 1, got {quantile!r}")
         if interpolation not in ("nearest", "lower", "higher", "midpoint", "linear"):
-            raise ValueError("interpolation must be 'nearest', 'lower', 'higher', 'midpoint' or 'linear', "
+            raise PlanError("interpolation must be 'nearest', 'lower', 'higher', 'midpoint' or 'linear', "
                              f"got {interpolation!r}")
         return self._agg("quantile", quantile=float(quantile), interpolation=interpolation)
 
@@ -539,7 +540,7 @@ class Expr:
         [None, 5, 6]
         """
         if isinstance(n, bool) or not isinstance(n, int):
-            raise TypeError(f"shift takes an integer, got {n!r}")
+            raise TypeMismatchError(f"shift takes an integer, got {n!r}")
         return Expr._fn("shift", self, n=n)
 
     def rank(self, method: str = "average", *, descending: bool = False) -> Expr:
@@ -557,16 +558,16 @@ class Expr:
         [3, 1, 3, 2]
         """
         if method not in ("average", "min", "max", "dense", "ordinal"):
-            raise ValueError(f"method must be 'average', 'min', 'max', 'dense' or 'ordinal', got {method!r}")
+            raise PlanError(f"method must be 'average', 'min', 'max', 'dense' or 'ordinal', got {method!r}")
         return Expr._fn("rank", self, method=method, descending=bool(descending))
 
     def _rolling(self, name: str, window_size: int, min_samples: int | None) -> Expr:
         if isinstance(window_size, bool) or not isinstance(window_size, int) or window_size <= 0:
-            raise ValueError(f"window_size must be a positive integer, got {window_size!r}")
+            raise PlanError(f"window_size must be a positive integer, got {window_size!r}")
         opts: dict[str, Any] = {"window_size": window_size}
         if min_samples is not None:
             if isinstance(min_samples, bool) or not isinstance(min_samples, int) or min_samples < 0:
-                raise ValueError(f"min_samples must be a non-negative integer, got {min_samples!r}")
+                raise PlanError(f"min_samples must be a non-negative integer, got {min_samples!r}")
             opts["min_samples"] = min_samples
         return Expr._fn(name, self, **opts)
 
@@ -638,7 +639,7 @@ class Expr:
         [False, True, None]
         """
         if isinstance(values, (str, bytes, Expr)) or not isinstance(values, Iterable):
-            raise TypeError(f"is_in takes a list of values, got {type(values).__name__}")
+            raise TypeMismatchError(f"is_in takes a list of values, got {type(values).__name__}")
         return Expr._fn("is_in", self, *[lit(v) for v in values])
 
     def is_between(self, lower: IntoExpr, upper: IntoExpr, closed: str = "both") -> Expr:
@@ -653,7 +654,7 @@ class Expr:
         [False, True, True, False]
         """
         if closed not in ("both", "left", "right", "none"):
-            raise ValueError(f"closed must be 'both', 'left', 'right' or 'none', got {closed!r}")
+            raise PlanError(f"closed must be 'both', 'left', 'right' or 'none', got {closed!r}")
         lo = self >= lower if closed in ("both", "left") else self > lower
         hi = self <= upper if closed in ("both", "right") else self < upper
         return lo & hi
@@ -800,9 +801,9 @@ class Expr:
         [2.5, 3.14]
         """
         if not isinstance(decimals, int) or isinstance(decimals, bool):
-            raise TypeError(f"round(decimals=) takes an integer, got {type(decimals).__name__}")
+            raise TypeMismatchError(f"round(decimals=) takes an integer, got {type(decimals).__name__}")
         if mode not in ("half_to_even", "half_away_from_zero"):
-            raise ValueError(f"round mode must be 'half_to_even' or 'half_away_from_zero', got {mode!r}")
+            raise PlanError(f"round mode must be 'half_to_even' or 'half_away_from_zero', got {mode!r}")
         return Expr._fn("round", self, decimals=decimals, mode=mode)
 
     def clip(self, lower_bound: IntoExpr | None = None, upper_bound: IntoExpr | None = None) -> Expr:
@@ -1427,7 +1428,7 @@ def concat_str(exprs: Iterable[IntoExpr], *, separator: str = "", ignore_nulls: 
     """
     items = [_to_expr(e) for e in exprs]
     if not items:
-        raise ValueError("concat_str needs at least one expression")
+        raise PlanError("concat_str needs at least one expression")
     return Expr._fn("concat_str", *items, separator=separator, ignore_nulls=ignore_nulls)
 
 
@@ -1441,7 +1442,7 @@ def col(name: str) -> Expr:
     <Expr (col("amount") > lit(0))>
     """
     if not isinstance(name, str):
-        raise TypeError(f"col() takes a column name, got {type(name).__name__}")
+        raise TypeMismatchError(f"col() takes a column name, got {type(name).__name__}")
     return Expr({"col": name})
 
 
@@ -1470,7 +1471,7 @@ def lit(value: Any, dtype: DataType | Any | None = None) -> Expr:
         if not -(2**63) <= value < 2**63:
             if 0 <= value < 2**64:
                 return Expr({"lit": value, "type": "uint64"})
-            raise OverflowError(f"integer literal {value} does not fit in 64 bits")
+            raise PlanError(f"integer literal {value} does not fit in 64 bits")
         return Expr({"lit": value, "type": "int64"})
     if isinstance(value, float):
         return Expr({"lit": _json_value(value, "float64"), "type": "float64"})
@@ -1480,12 +1481,12 @@ def lit(value: Any, dtype: DataType | Any | None = None) -> Expr:
         return Expr({"lit": _json_value(value, "binary"), "type": "binary"})
     if _is_decimal(value):
         if not value.is_finite():
-            raise TypeError(f"cannot use the decimal {value} as a literal; use float('{value}')")
+            raise TypeMismatchError(f"cannot use the decimal {value} as a literal; use float('{value}')")
         sign, digits, exp = value.as_tuple()
         scale = max(0, -int(exp))
         precision = max(len(digits) + max(0, int(exp)), scale, 1)
         if precision > 38:
-            raise OverflowError(f"decimal literal {value} has more than 38 digits")
+            raise PlanError(f"decimal literal {value} has more than 38 digits")
         return Expr({"lit": str(value), "type": f"decimal128({precision}, {scale})"})
     if isinstance(value, _dt.datetime):
         tz = "UTC" if value.tzinfo is not None else None
@@ -1496,7 +1497,7 @@ def lit(value: Any, dtype: DataType | Any | None = None) -> Expr:
     if isinstance(value, _dt.timedelta):
         us = (value.days * 86400 + value.seconds) * 1_000_000 + value.microseconds
         return Expr({"lit": us, "type": "duration[us]"})
-    raise TypeError(f"cannot use {type(value).__name__} value {value!r} as a literal")
+    raise TypeMismatchError(f"cannot use {type(value).__name__} value {value!r} as a literal")
 
 
 def _is_decimal(value: Any) -> bool:
@@ -1570,7 +1571,7 @@ def _flatten_exprs(v: Any) -> list[Expr]:
 
 def _ddof(ddof: int) -> int:
     if isinstance(ddof, bool) or not isinstance(ddof, int) or ddof < 0:
-        raise ValueError(f"ddof must be a non-negative integer, got {ddof!r}")
+        raise PlanError(f"ddof must be a non-negative integer, got {ddof!r}")
     return ddof
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .datatypes import to_datatype
+from .errors import PlanError, TypeMismatchError
 
 if TYPE_CHECKING:  # pragma: no cover
     from .stream import Environment, Stream
@@ -21,18 +22,18 @@ def datagen_node(schema: dict[str, Any], rows_per_second: float | None, number_o
     from .stream import _event_time
 
     if not isinstance(schema, dict) or not schema:
-        raise TypeError("datagen needs a schema: a dict of column name to type, e.g. {'id': rb.Int64}")
+        raise TypeMismatchError("datagen needs a schema: a dict of column name to type, e.g. {'id': rb.Int64}")
     fields = fields or {}
     unknown = set(fields) - set(schema)
     if unknown:
-        raise ValueError(f"datagen: fields options name columns not in the schema: {sorted(unknown)}")
+        raise PlanError(f"datagen: fields options name columns not in the schema: {sorted(unknown)}")
     plan_fields = []
     for name, typ in schema.items():
         f: dict[str, Any] = {"name": name, "type": to_datatype(typ).plan_name}
         opts = fields.get(name, {})
         bad = set(opts) - _FIELD_OPTIONS
         if bad:
-            raise ValueError(f"datagen: unknown options {sorted(bad)} for column {name!r}; "
+            raise PlanError(f"datagen: unknown options {sorted(bad)} for column {name!r}; "
                              f"expected some of {sorted(_FIELD_OPTIONS)}")
         f.update(opts)
         plan_fields.append(f)
@@ -78,9 +79,9 @@ class Nexmark:
 
     def __init__(self, env: Environment, events_per_second: float | None, max_events: int | None, seed: int):
         if events_per_second is not None and events_per_second <= 0:
-            raise ValueError(f"events_per_second must be positive, got {events_per_second!r}")
+            raise PlanError(f"events_per_second must be positive, got {events_per_second!r}")
         if max_events is not None and max_events < 0:
-            raise ValueError(f"max_events must not be negative, got {max_events!r}")
+            raise PlanError(f"max_events must not be negative, got {max_events!r}")
         self._env = env
         self._rate = events_per_second
         self._max = max_events

@@ -14,7 +14,7 @@ from typing import Any, Literal
 import pyarrow as pa
 
 from . import _lib
-from .errors import LateRowsWarning, RiverbedError
+from .errors import LateRowsWarning, PlanError, RiverbedError
 from .window import Duration, duration
 
 _END = object()
@@ -33,7 +33,7 @@ def _seconds(d: Duration | float | None) -> float | None:
     for suffix, mul in units:
         if s.endswith(suffix) and s[: -len(suffix)].replace(".", "", 1).isdigit():
             return float(s[: -len(suffix)]) * mul
-    raise ValueError(f"cannot read {d!r} as a duration; use e.g. '5s' or a number of seconds")
+    raise PlanError(f"cannot read {d!r} as a duration; use e.g. '5s' or a number of seconds")
 
 
 def _nbytes(item: Any) -> int:
@@ -334,7 +334,7 @@ class Job:
         [2, 3]
         """
         if not isinstance(rows, int) or isinstance(rows, bool) or rows < 1:
-            raise ValueError(f"rows must be a positive integer, got {rows!r}")
+            raise PlanError(f"rows must be a positive integer, got {rows!r}")
         from ._display import ResultsTail
 
         tail = ResultsTail(rows, self.schema)
@@ -477,7 +477,7 @@ class Job:
         self._check()
         if savepoint is not None:
             if drain:
-                raise ValueError("stop(savepoint=...) cannot drain: the savepoint keeps pending windows in its state")
+                raise PlanError("stop(savepoint=...) cannot drain: the savepoint keeps pending windows in its state")
             self._r.keep_reading()
             rec = self._h.savepoint(os.fspath(savepoint), True)
             if not _in_udf() and self._r.done.wait(_seconds(timeout)):

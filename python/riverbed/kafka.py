@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal, Union
 
 import pyarrow as pa
 
-from .errors import PlanError
+from .errors import PlanError, TypeMismatchError
 from .expr import Expr
 from .stream import Stream
 
@@ -41,7 +41,7 @@ def _brokers(brokers: str | Sequence[str]) -> list[str]:
     else:
         out = [str(b) for b in brokers]
     if not out:
-        raise ValueError("brokers must name at least one broker, e.g. 'localhost:9092'")
+        raise PlanError("brokers must name at least one broker, e.g. 'localhost:9092'")
     return out
 
 
@@ -49,7 +49,7 @@ def _options(options: Mapping[str, Any] | None) -> dict[str, str]:
     if options is None:
         return {}
     if not isinstance(options, Mapping):
-        raise TypeError(f"options must be a dict of Kafka client properties, got {type(options).__name__}")
+        raise TypeMismatchError(f"options must be a dict of Kafka client properties, got {type(options).__name__}")
     out = {}
     for k, v in options.items():
         if isinstance(v, bool):
@@ -68,12 +68,12 @@ def _bound(b: Any, what: str, topics: list[str]) -> dict[str, Any]:
     if isinstance(b, str):
         if b in ("earliest", "latest"):
             if what == "end" and b == "earliest":
-                raise ValueError("end='earliest' reads nothing; use end='latest', a datetime or offsets")
+                raise PlanError("end='earliest' reads nothing; use end='latest', a datetime or offsets")
             return {"kind": b}
         try:
             return {"kind": "timestamp", "timestamp_ms": _millis(_dt.datetime.fromisoformat(b))}
         except ValueError:
-            raise ValueError(f"{what} must be 'earliest', 'latest', a datetime (or ISO 8601 text) or "
+            raise PlanError(f"{what} must be 'earliest', 'latest', a datetime (or ISO 8601 text) or "
                              f"{{partition: offset}}, got {b!r}") from None
     if isinstance(b, _dt.datetime):
         return {"kind": "timestamp", "timestamp_ms": _millis(b)}
@@ -86,17 +86,18 @@ def _bound(b: Any, what: str, topics: list[str]) -> dict[str, Any]:
                 topic, part = k
             elif isinstance(k, int) and not isinstance(k, bool):
                 if len(topics) != 1:
-                    raise ValueError(f"{what} offsets of several topics: key them by (topic, partition)")
+                    raise PlanError(f"{what} offsets of several topics: key them by (topic, partition)")
                 topic, part = topics[0], k
             else:
-                raise TypeError(f"{what} offsets are keyed by partition (int) or (topic, partition), got {k!r}")
+                raise TypeMismatchError(f"{what} offsets are keyed by partition (int) or (topic, partition), got {k!r}")
             if not isinstance(v, int) or isinstance(v, bool) or v < 0:
-                raise ValueError(f"{what} offset of partition {k!r} must be a non-negative integer, got {v!r}")
+                raise PlanError(f"{what} offset of partition {k!r} must be a non-negative integer, got {v!r}")
             offsets.append({"topic": str(topic), "partition": int(part), "offset": v})
         return {"kind": "offsets", "offsets": offsets}
     if isinstance(b, (int, float)) and not isinstance(b, bool):
-        raise TypeError(f"{what}={b!r}: pass a datetime for a point in time, or {{partition: offset}} for offsets")
-    raise TypeError(f"{what} must be 'earliest', 'latest', a datetime or {{partition: offset}}, got {b!r}")
+        raise TypeMismatchError(
+            f"{what}={b!r}: pass a datetime for a point in time, or {{partition: offset}} for offsets")
+    raise TypeMismatchError(f"{what} must be 'earliest', 'latest', a datetime or {{partition: offset}}, got {b!r}")
 
 
 def schema_ipc(schema: Any) -> str:
@@ -116,7 +117,7 @@ def schema_ipc(schema: Any) -> str:
             fields.append(pa.field(str(name), at))
         schema = pa.schema(fields)
     if not isinstance(schema, pa.Schema):
-        raise TypeError("schema must be a pyarrow.Schema or a dict of column name to type, "
+        raise TypeMismatchError("schema must be a pyarrow.Schema or a dict of column name to type, "
                         f"got {type(schema).__name__}")
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, schema):
@@ -126,9 +127,9 @@ def schema_ipc(schema: Any) -> str:
 
 def _registry(url: Any, format: str) -> str:
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-        raise ValueError(f"schema_registry must be the URL of a schema registry (http://host:8081), got {url!r}")
+        raise PlanError(f"schema_registry must be the URL of a schema registry (http://host:8081), got {url!r}")
     if format != "avro":
-        raise ValueError(f"schema_registry is for format='avro', not {format!r}")
+        raise PlanError(f"schema_registry is for format='avro', not {format!r}")
     return url
 
 
@@ -141,16 +142,16 @@ def read_kafka_node(brokers: str | Sequence[str], topic: str | Sequence[str] | N
                     key: str | Sequence[str] | None = None) -> dict[str, Any]:
     """The plan node of a read_kafka."""
     if (topic is None) == (pattern is None):
-        raise ValueError("read_kafka takes a topic (or a list of topics) or pattern=, not both and not neither")
+        raise PlanError("read_kafka takes a topic (or a list of topics) or pattern=, not both and not neither")
     topics = [topic] if isinstance(topic, str) else [str(t) for t in topic] if topic is not None else []
     if topic is not None and not topics:
-        raise ValueError("read_kafka needs at least one topic")
+        raise PlanError("read_kafka needs at least one topic")
     if format not in ("json", "csv", "raw", "arrow", "avro"):
-        raise ValueError(f"format must be 'json', 'csv', 'raw', 'arrow' or 'avro', got {format!r}")
+        raise PlanError(f"format must be 'json', 'csv', 'raw', 'arrow' or 'avro', got {format!r}")
     if on_bad_record not in ("fail", "dead_letter"):
-        raise ValueError(f"on_bad_record must be 'fail' or 'dead_letter', got {on_bad_record!r}")
+        raise PlanError(f"on_bad_record must be 'fail' or 'dead_letter', got {on_bad_record!r}")
     if on_data_loss not in ("fail", "skip"):
-        raise ValueError(f"on_data_loss must be 'fail' or 'skip', got {on_data_loss!r}")
+        raise PlanError(f"on_data_loss must be 'fail' or 'skip', got {on_data_loss!r}")
     k: dict[str, Any] = {"brokers": _brokers(brokers), "format": format, "on_bad_record": on_bad_record,
                          "on_data_loss": on_data_loss, "options": _options(options)}
     if topics:
@@ -167,29 +168,29 @@ def read_kafka_node(brokers: str | Sequence[str], topic: str | Sequence[str] | N
         elif schema is None and schema_registry is not None:
             pass  # the latest schema of the topic's subject, when the plan is bound
         else:
-            raise TypeError("format='avro' needs schema= the Avro schema of the records (a record schema, "
+            raise TypeMismatchError("format='avro' needs schema= the Avro schema of the records (a record schema, "
                             f"as JSON text or a dict), got {type(schema).__name__}")
     elif schema is not None:
         k["schema"] = schema_ipc(schema)
     if writer_schema is not None:
         if format != "avro":
-            raise ValueError(f"writer_schema is for format='avro', not {format!r}")
+            raise PlanError(f"writer_schema is for format='avro', not {format!r}")
         if isinstance(writer_schema, Mapping) and "type" in writer_schema:
             k["avro_writer_schema"] = json.dumps(writer_schema)
         elif isinstance(writer_schema, str):
             k["avro_writer_schema"] = writer_schema
         else:
-            raise TypeError("writer_schema must be the Avro schema the records were written with (a record "
+            raise TypeMismatchError("writer_schema must be the Avro schema the records were written with (a record "
                             f"schema, as JSON text or a dict), got {type(writer_schema).__name__}")
     if sample_size is not None:
         if not isinstance(sample_size, int) or sample_size < 1:
-            raise ValueError(f"sample_size must be a positive integer, got {sample_size!r}")
+            raise PlanError(f"sample_size must be a positive integer, got {sample_size!r}")
         k["sample_size"] = sample_size
     if csv_delimiter is not None:
         k["csv_delimiter"] = csv_delimiter
     if group_id is not None:
         if not isinstance(group_id, str) or not group_id:
-            raise ValueError(f"group_id must be a consumer group name, got {group_id!r}")
+            raise PlanError(f"group_id must be a consumer group name, got {group_id!r}")
         k["group_id"] = group_id
     k["start"] = _bound(start, "start", topics)
     if end is not None:
@@ -203,19 +204,19 @@ def read_kafka_node(brokers: str | Sequence[str], topic: str | Sequence[str] | N
             meta = {}
             for kind in metadata:
                 if kind not in METADATA:
-                    raise ValueError(f"unknown metadata column {kind!r}; expected some of {', '.join(METADATA)}")
+                    raise PlanError(f"unknown metadata column {kind!r}; expected some of {', '.join(METADATA)}")
                 meta[kind] = METADATA[kind]
         k["metadata"] = meta
     if not isinstance(upsert, bool):
-        raise TypeError(f"upsert must be True or False, got {upsert!r}")
+        raise TypeMismatchError(f"upsert must be True or False, got {upsert!r}")
     if upsert:
         if key is None:
-            raise ValueError("read_kafka(upsert=True) needs key= the key columns: each record upserts its key "
+            raise PlanError("read_kafka(upsert=True) needs key= the key columns: each record upserts its key "
                              "or, with a null value (a tombstone), deletes it")
         k["upsert"] = True
         k["keys"] = _columns(key, "key")
     elif key is not None:
-        raise ValueError("read_kafka takes key= with upsert=True (the key columns of an upsert topic); a plain "
+        raise PlanError("read_kafka takes key= with upsert=True (the key columns of an upsert topic); a plain "
                          "read gives the record key with metadata=['key']")
     return {"op": "scan_kafka", "kafka": k}
 
@@ -223,7 +224,7 @@ def read_kafka_node(brokers: str | Sequence[str], topic: str | Sequence[str] | N
 def _columns(v: str | Sequence[str], what: str) -> list[str]:
     cols = [v] if isinstance(v, str) else list(v) if isinstance(v, Sequence) else None
     if not cols or not all(isinstance(c, str) and c for c in cols):
-        raise TypeError(f"{what} must be a column name or a list of column names, got {v!r}")
+        raise TypeMismatchError(f"{what} must be a column name or a list of column names, got {v!r}")
     return cols
 
 
@@ -235,21 +236,21 @@ def write_kafka_node(brokers: str | Sequence[str], topic: str, format: str, key:
                      schema: Any = None, subject_name_strategy: str | None = None) -> dict[str, Any]:
     """The plan node of a write_kafka (its input is set by the caller)."""
     if not isinstance(topic, str) or not topic:
-        raise ValueError(f"topic must be a topic name, got {topic!r}")
+        raise PlanError(f"topic must be a topic name, got {topic!r}")
     if format not in ("json", "avro", "raw", "arrow"):
-        raise ValueError(f"write_kafka writes format 'json', 'avro', 'raw' or 'arrow', got {format!r}")
+        raise PlanError(f"write_kafka writes format 'json', 'avro', 'raw' or 'arrow', got {format!r}")
     k: dict[str, Any] = {"brokers": _brokers(brokers), "topic": topic, "format": format,
                          "options": _options(options)}
     if delivery_guarantee is not None:
         if not isinstance(delivery_guarantee, str):
-            raise TypeError("delivery_guarantee must be 'exactly-once', 'at-least-once' or 'none', "
+            raise TypeMismatchError("delivery_guarantee must be 'exactly-once', 'at-least-once' or 'none', "
                             f"got {delivery_guarantee!r}")
         k["delivery_guarantee"] = delivery_guarantee  # spellings and values checked by the engine
     if isinstance(key, Expr):
         k["key_expr"] = key._to_plan()
     elif key is not None:
         if not isinstance(key, str) and isinstance(key, Sequence) and any(isinstance(c, Expr) for c in key):
-            raise TypeError("key takes a column name, a list of column names or one expression (e.g. "
+            raise TypeMismatchError("key takes a column name, a list of column names or one expression (e.g. "
                             "rb.concat_str([col('user'), col('region')], separator='/')), not a list of expressions")
         keys = _columns(key, "key")
         if len(keys) == 1:
@@ -259,7 +260,7 @@ def write_kafka_node(brokers: str | Sequence[str], topic: str, format: str, key:
     if partition_by is not None:
         k["partition_by"] = _columns(partition_by, "partition_by")
     if partitioner not in ("default", "fixed", "round-robin"):
-        raise ValueError("partitioner must be 'default', 'fixed' or 'round-robin' (Flink's sink.partitioner), "
+        raise PlanError("partitioner must be 'default', 'fixed' or 'round-robin' (Flink's sink.partitioner), "
                          f"got {partitioner!r}")
     if partitioner != "default":
         k["partitioner"] = partitioner
@@ -267,24 +268,25 @@ def write_kafka_node(brokers: str | Sequence[str], topic: str, format: str, key:
         k["schema_registry"] = _registry(schema_registry, format)
     if subject_name_strategy is not None:
         if subject_name_strategy not in ("topic", "record", "topic_record"):
-            raise ValueError("subject_name_strategy must be 'topic', 'record' or 'topic_record', "
+            raise PlanError("subject_name_strategy must be 'topic', 'record' or 'topic_record', "
                              f"got {subject_name_strategy!r}")
         if schema_registry is None:
-            raise ValueError("subject_name_strategy is for writing through a schema_registry")
+            raise PlanError("subject_name_strategy is for writing through a schema_registry")
         k["subject_name_strategy"] = subject_name_strategy
     if schema is not None:
         if format != "avro":
-            raise ValueError(f"write_kafka takes schema= (an Avro writer schema) with format='avro', not {format!r}")
+            raise PlanError(f"write_kafka takes schema= (an Avro writer schema) with format='avro', not {format!r}")
         if isinstance(schema, Mapping):
             k["avro_schema"] = json.dumps(schema)
         elif isinstance(schema, str):
             k["avro_schema"] = schema
         else:
-            raise TypeError(f"schema must be an Avro record schema (a dict or JSON text), got {type(schema).__name__}")
+            raise TypeMismatchError(
+                f"schema must be an Avro record schema (a dict or JSON text), got {type(schema).__name__}")
     if transactional_id_prefix is not None:
         k["transactional_id_prefix"] = transactional_id_prefix
     if not isinstance(upsert, bool):
-        raise TypeError(f"upsert must be True or False, got {upsert!r}")
+        raise TypeMismatchError(f"upsert must be True or False, got {upsert!r}")
     if upsert:
         k["upsert"] = True
     return {"op": "write_kafka", "kafka": k}

@@ -26,6 +26,7 @@ from typing import Any, Callable
 import pyarrow as pa
 
 from .datatypes import DataType, to_datatype
+from .errors import PlanError, TypeMismatchError
 
 MIN_WATERMARK = -(2**63)
 
@@ -35,7 +36,7 @@ def _arrow_type(t: Any, what: str) -> pa.DataType:
         return t
     if isinstance(t, DataType) or t in (int, float, str, bool):
         return to_datatype(t).to_arrow()
-    raise TypeError(f"{what}: expected a type such as rb.Int64 or a pyarrow type, got {t!r}")
+    raise TypeMismatchError(f"{what}: expected a type such as rb.Int64 or a pyarrow type, got {t!r}")
 
 
 def _arrow_schema(schema: Any, what: str) -> pa.Schema:
@@ -43,7 +44,8 @@ def _arrow_schema(schema: Any, what: str) -> pa.Schema:
         return schema
     if isinstance(schema, dict):
         return pa.schema([(k, _arrow_type(v, f"{what} column {k!r}")) for k, v in schema.items()])
-    raise TypeError(f"{what} must be a pyarrow.Schema or a dict of column name to type, got {type(schema).__name__}")
+    raise TypeMismatchError(
+        f"{what} must be a pyarrow.Schema or a dict of column name to type, got {type(schema).__name__}")
 
 
 def _schema_b64(schema: pa.Schema) -> str:
@@ -59,9 +61,9 @@ class StateDescriptor:
 
     def __init__(self, name: str, arrow_type: pa.DataType, ttl: Any = None, ttl_update: str = "on_create_and_write"):
         if not isinstance(name, str) or not name:
-            raise ValueError("a state descriptor needs a name")
+            raise PlanError("a state descriptor needs a name")
         if name.startswith("__rb_"):
-            raise ValueError(f"state names may not start with '__rb_': {name!r}")
+            raise PlanError(f"state names may not start with '__rb_': {name!r}")
         self.name = name
         self.arrow_type = arrow_type
         self.ttl: str | None = None
@@ -85,7 +87,7 @@ class StateDescriptor:
         from .window import duration
 
         if update not in ("on_create_and_write", "on_read_and_write"):
-            raise ValueError(f"update must be 'on_create_and_write' or 'on_read_and_write', got {update!r}")
+            raise PlanError(f"update must be 'on_create_and_write' or 'on_read_and_write', got {update!r}")
         self.ttl = duration(ttl, "ttl")
         self.ttl_update = update
         return self
@@ -162,7 +164,7 @@ class OutputTag:
 
     def __init__(self, name: str, schema: Any):
         if not isinstance(name, str) or not name:
-            raise ValueError("an output tag needs a name")
+            raise PlanError("an output tag needs a name")
         self.name = name
         self.schema = _arrow_schema(schema, f"output tag {name!r}")
 
@@ -285,7 +287,7 @@ def _batch(obj: Any, schema: pa.Schema, what: str) -> pa.RecordBatch:
         obj = obj.to_batches()[0] if obj.num_rows else pa.RecordBatch.from_pylist([], schema=obj.schema)
     elif isinstance(obj, dict):
         if list(obj) != schema.names:
-            raise ValueError(f"{what} has columns {list(obj)}, but {schema.names} are declared")
+            raise PlanError(f"{what} has columns {list(obj)}, but {schema.names} are declared")
         obj = pa.RecordBatch.from_pydict(obj, schema=schema)
     elif isinstance(obj, list):
         obj = pa.RecordBatch.from_pylist(obj, schema=schema)
@@ -297,10 +299,11 @@ def _batch(obj: Any, schema: pa.Schema, what: str) -> pa.RecordBatch:
             obj = pa.Table.from_batches(obj.to_arrow().to_batches())
             return _batch(obj, schema, what)
         else:
-            raise TypeError(f"{what} must be a pyarrow RecordBatch or Table, a dict of columns or a list of rows, "
+            raise TypeMismatchError(
+                f"{what} must be a pyarrow RecordBatch or Table, a dict of columns or a list of rows, "
                             f"got {type(obj).__name__}")
     if obj.schema.names != schema.names:
-        raise ValueError(f"{what} has columns {obj.schema.names}, but {schema.names} are declared")
+        raise PlanError(f"{what} has columns {obj.schema.names}, but {schema.names} are declared")
     if obj.schema != schema:
         obj = obj.cast(schema)
     return obj
@@ -356,7 +359,8 @@ class _Wire:
         if res is None:
             res = ProcessResult()
         if not isinstance(res, ProcessResult):
-            raise TypeError(f"a vectorized process function must return rb.ProcessResult, got {type(res).__name__}")
+            raise TypeMismatchError(
+                f"a vectorized process function must return rb.ProcessResult, got {type(res).__name__}")
         cols: dict[str, pa.Array] = {"output": _one(_struct(_batch(res.output, self.output_schema, "output")))}
         for i, tag in enumerate(self.sides):
             rows = res.side_outputs.get(tag)
@@ -365,11 +369,11 @@ class _Wire:
             cols[f"side_{i}"] = _one(_struct(_batch(rows, tag.schema, f"side output {tag.name!r}")))
         for k in res.side_outputs:
             if k not in self.sides and not any(k == t.name for t in self.sides):
-                raise ValueError(f"side output {k!r} was not declared in process(..., side_outputs=[...])")
+                raise PlanError(f"side output {k!r} was not declared in process(..., side_outputs=[...])")
         if len(self.state_schema):
             st = kb.state if res.state is None else _batch(res.state, self.state_schema, "state")
             if st.num_rows != kb.num_keys:
-                raise ValueError(f"state has {st.num_rows} rows for the {kb.num_keys} keys of the call")
+                raise PlanError(f"state has {st.num_rows} rows for the {kb.num_keys} keys of the call")
             cols["state"] = _one(_struct(st))
             written = res.state_written
             if written is None:
@@ -910,9 +914,9 @@ class RuntimeContext:
 
     def _add(self, desc: StateDescriptor, kind: str) -> None:
         if desc.kind != kind:
-            raise TypeError(f"state {desc.name!r} is a {desc.kind} state descriptor")
+            raise TypeMismatchError(f"state {desc.name!r} is a {desc.kind} state descriptor")
         if any(d.name == desc.name for d in self.descriptors):
-            raise ValueError(f"state {desc.name!r} is declared twice")
+            raise PlanError(f"state {desc.name!r} is declared twice")
         self.descriptors.append(desc)
 
     def get_state(self, desc: ValueStateDescriptor) -> ValueState:
@@ -1404,7 +1408,7 @@ class _KeyRun:
 
     def side(self, tag: OutputTag, row: Any) -> None:
         if tag.name not in self.sides:
-            raise ValueError(f"side output {tag.name!r} was not declared in process(..., side_outputs=[...])")
+            raise PlanError(f"side output {tag.name!r} was not declared in process(..., side_outputs=[...])")
         self.sides[tag.name].append(row)
 
     def emit(self, result: Any) -> None:
@@ -1437,10 +1441,10 @@ class _ElementAdapter:
                 dicts.append(r)
             elif isinstance(r, (tuple, list)):
                 if len(r) != len(names):
-                    raise ValueError(f"an output row has {len(r)} values for the {len(names)} columns {names}")
+                    raise PlanError(f"an output row has {len(r)} values for the {len(names)} columns {names}")
                 dicts.append(dict(zip(names, r)))
             else:
-                raise TypeError(f"output rows must be dicts or tuples, got {type(r).__name__}")
+                raise TypeMismatchError(f"output rows must be dicts or tuples, got {type(r).__name__}")
         return pa.RecordBatch.from_pylist(dicts, schema=schema)
 
     def __call__(self, kb: KeyedBatch) -> ProcessResult:
@@ -1553,30 +1557,31 @@ def build_node(fn: Any, key_names: list[str], output_schema: Any, state: Any, si
     sides = list(side_outputs or [])
     for t in sides:
         if not isinstance(t, OutputTag):
-            raise TypeError(f"side_outputs takes rb.OutputTag(...) objects, got {type(t).__name__}")
+            raise TypeMismatchError(f"side_outputs takes rb.OutputTag(...) objects, got {type(t).__name__}")
     if len({t.name for t in sides}) != len(sides):
-        raise ValueError("two side outputs have the same name")
+        raise PlanError("two side outputs have the same name")
     if isinstance(fn, KeyedProcessFunction):
         if state is not None:
-            raise ValueError("a KeyedProcessFunction declares its state in open(); do not pass state=")
+            raise PlanError("a KeyedProcessFunction declares its state in open(); do not pass state=")
         rc = RuntimeContext()
         fn.open(rc)
         descs = rc.descriptors
         vec: Callable[[KeyedBatch], ProcessResult] = _ElementAdapter(fn, out_schema, descs, sides, key_names)
         label = type(fn).__name__
     elif isinstance(fn, type) and issubclass(fn, KeyedProcessFunction):
-        raise TypeError(f"process takes an instance: {fn.__name__}(), not the class")
+        raise TypeMismatchError(f"process takes an instance: {fn.__name__}(), not the class")
     elif callable(fn):
         descs = list(state or [])
         for d in descs:
             if not isinstance(d, StateDescriptor):
-                raise TypeError(f"state takes state descriptors (rb.ValueStateDescriptor, ...), got {type(d).__name__}")
+                raise TypeMismatchError(
+                    f"state takes state descriptors (rb.ValueStateDescriptor, ...), got {type(d).__name__}")
         if len({d.name for d in descs}) != len(descs):
-            raise ValueError("two states have the same name")
+            raise PlanError("two states have the same name")
         vec = fn
         label = getattr(fn, "__name__", "function")
     else:
-        raise TypeError("process takes a rb.KeyedProcessFunction instance or a vectorized function "
+        raise TypeMismatchError("process takes a rb.KeyedProcessFunction instance or a vectorized function "
                         f"(rb.KeyedBatch -> rb.ProcessResult), got {type(fn).__name__}")
     state_schema = pa.schema([(d.name, d.arrow_type) for d in descs])
     wire = _Wire(vec, out_schema, state_schema, [d.name for d in descs if d.ttl], sides, name or label)

@@ -12,6 +12,7 @@ from typing import Any
 import pyarrow as pa
 
 from . import _lib
+from .errors import PlanError
 
 
 class Savepoint:
@@ -85,7 +86,7 @@ class Savepoint:
             # are named explicitly.
             user = [n for n in names if n != "_timers" and ".spilled." not in n]
             if len(user) != 1:
-                raise ValueError(f"operator {operator!r} has the state tables {', '.join(names)}; "
+                raise PlanError(f"operator {operator!r} has the state tables {', '.join(names)}; "
                                  "name one with table=")
             table = user[0]
         elif table not in names:

@@ -14,7 +14,7 @@ import pyarrow as pa
 from . import _lib
 from . import process as _process
 from ._display import Plan, plan_html, progress_bar
-from .errors import ColumnNotFoundError, DataError, LateRowsWarning, PlanError, RiverbedError
+from .errors import ColumnNotFoundError, DataError, LateRowsWarning, PlanError, RiverbedError, TypeMismatchError
 from .expr import Expr, _to_expr, col
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -43,7 +43,7 @@ def _restore_options(restore: str | os.PathLike[str] | None, allow_non_restored_
     opts: dict[str, Any] = {}
     if restore is not None:
         if not isinstance(restore, (str, os.PathLike)):
-            raise TypeError(f"restore takes 'latest' or a path, got {type(restore).__name__}")
+            raise TypeMismatchError(f"restore takes 'latest' or a path, got {type(restore).__name__}")
         opts["restore"] = os.fspath(restore)
     if allow_non_restored_state:
         opts["allow_non_restored_state"] = True
@@ -136,7 +136,7 @@ def _event_time(node: dict[str, Any], event_time: str | None, max_out_of_orderne
 
     if event_time is not None:
         if not isinstance(event_time, str):
-            raise TypeError(f"event_time must be a column name, got {event_time!r}")
+            raise TypeMismatchError(f"event_time must be a column name, got {event_time!r}")
         node["event_time"] = event_time
     if max_out_of_orderness is not None:
         node["max_out_of_orderness"] = duration(max_out_of_orderness, "max_out_of_orderness")
@@ -206,21 +206,21 @@ class Environment:
                  checkpoints_retained: int | None = None,
                  state_backend: StateBackend = "memory", state_memory_limit: int | None = None):
         if parallelism is not None and (not isinstance(parallelism, int) or parallelism < 1):
-            raise ValueError(f"parallelism must be a positive integer or None, got {parallelism!r}")
+            raise PlanError(f"parallelism must be a positive integer or None, got {parallelism!r}")
         if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
-            raise ValueError(f"batch_size must be a positive integer or None, got {batch_size!r}")
+            raise PlanError(f"batch_size must be a positive integer or None, got {batch_size!r}")
         if buffer_bytes is not None and (not isinstance(buffer_bytes, int) or isinstance(buffer_bytes, bool)
                                          or buffer_bytes < 1):
-            raise ValueError(f"buffer_bytes must be a positive integer or None, got {buffer_bytes!r}")
+            raise PlanError(f"buffer_bytes must be a positive integer or None, got {buffer_bytes!r}")
         _check_mode(runtime_mode)
         for name, v in (("max_parallelism", max_parallelism), ("checkpoints_retained", checkpoints_retained),
                         ("state_memory_limit", state_memory_limit)):
             if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
-                raise ValueError(f"{name} must be a positive integer or None, got {v!r}")
+                raise PlanError(f"{name} must be a positive integer or None, got {v!r}")
         if state_backend not in ("memory", "pebble"):
-            raise ValueError(f"state_backend must be 'memory' or 'pebble', got {state_backend!r}")
+            raise PlanError(f"state_backend must be 'memory' or 'pebble', got {state_backend!r}")
         if checkpoint_interval is not None and checkpoint_dir is None:
-            raise ValueError("checkpoint_interval needs checkpoint_dir (where checkpoints are written)")
+            raise PlanError("checkpoint_interval needs checkpoint_dir (where checkpoints are written)")
         self.max_parallelism = max_parallelism
         self.checkpoint_dir = os.fspath(checkpoint_dir) if checkpoint_dir is not None else None
         self.checkpoint_interval = checkpoint_interval
@@ -293,13 +293,13 @@ class Environment:
         else:
             paths = [os.fspath(path)]  # type: ignore[arg-type]
         if not paths:
-            raise ValueError("read_parquet needs at least one path")
+            raise PlanError("read_parquet needs at least one path")
         node: dict[str, Any] = {"op": "scan_parquet", "paths": paths}
         if columns is not None:
             if isinstance(columns, str):
-                raise TypeError("columns must be a list of names, not a string")
+                raise TypeMismatchError("columns must be a list of names, not a string")
             if not list(columns):
-                raise ValueError("read_parquet: columns= must name at least one column (a stream has columns; "
+                raise PlanError("read_parquet: columns= must name at least one column (a stream has columns; "
                                  "to count rows, read one and use rb.count())")
             node["columns"] = list(columns)
         return Stream(self, _event_time(node, event_time, max_out_of_orderness, idle_timeout), [])
@@ -427,7 +427,10 @@ class Environment:
         >>> rb.Environment().from_pandas(pd.DataFrame({"x": [1, 2]})).collect().num_rows
         2
         """
-        return _arrow_stream(self, pa.Table.from_pandas(df, preserve_index=False), event_time,
+        table = pa.Table.from_pandas(df, preserve_index=False)
+        if table.num_columns == 0 and len(df):  # rows without columns: pyarrow's conversion drops them
+            table = pa.table({"_": pa.nulls(len(df))}).drop_columns(["_"])
+        return _arrow_stream(self, table, event_time,
                              max_out_of_orderness, idle_timeout)
 
     def from_pydict(self, data: dict[str, Sequence[Any]], *, event_time: str | None = None,
@@ -529,7 +532,7 @@ class Environment:
 
 def _check_mode(runtime_mode: Any) -> None:
     if not isinstance(runtime_mode, str):
-        raise TypeError(f"runtime_mode must be 'automatic', 'batch' or 'streaming', got {runtime_mode!r}")
+        raise TypeMismatchError(f"runtime_mode must be 'automatic', 'batch' or 'streaming', got {runtime_mode!r}")
 
 
 def _arrow_stream(env: Environment, data: pa.Table | pa.RecordBatchReader, event_time: str | None = None,
@@ -591,7 +594,7 @@ def read_parquet_snapshot(path: str | os.PathLike[str], *, columns: Sequence[str
         raise FileNotFoundError(f"{os.fspath(path)!r} has no committed snapshot (no _latest file): "
                                 "write_parquet_snapshot commits one at each completed checkpoint") from None
     if not name.startswith("snapshot-") or os.sep in name or "/" in name:
-        raise ValueError(f"{pointer!r} does not name a snapshot: {name!r}")
+        raise PlanError(f"{pointer!r} does not name a snapshot: {name!r}")
     return read_parquet(os.path.join(os.fspath(path), name), columns=columns)
 
 
@@ -716,9 +719,9 @@ def _as_arrow(data: Any) -> pa.Table | pa.RecordBatchReader:
         if hasattr(data, "__arrow_c_array__"):
             return _normalize(pa.Table.from_batches([pa.record_batch(data)]))
     except (TypeError, ValueError, pa.ArrowException) as e:
-        raise TypeError(f"cannot read {name} as a table: its Arrow data is not a table of "
+        raise TypeMismatchError(f"cannot read {name} as a table: its Arrow data is not a table of "
                         f"columns ({e}); pass a DataFrame, a pyarrow Table or RecordBatch") from e
-    raise TypeError(
+    raise TypeMismatchError(
         f"cannot read {name} as Arrow data; pass a pyarrow Table, RecordBatch or "
         "RecordBatchReader, a polars DataFrame or LazyFrame, a pandas DataFrame, or an object with "
         "__arrow_c_stream__ or __arrow_c_array__"
@@ -741,12 +744,18 @@ def _normalize(t: pa.Table) -> pa.Table:
 
 def _as_dict(r: Any, names: list[str] | None) -> dict[str, Any]:
     if isinstance(r, dict):
+        if names is not None and (len(r) != len(names) or any(n not in r for n in names)):
+            missing = [n for n in names if n not in r]
+            extra = [k for k in r if k not in names]
+            raise PlanError(f"a row has the keys {list(r)} but the output has the columns {names}"
+                            + (f": missing {missing}" if missing else "") + (f", unexpected {extra}" if extra else "")
+                            + " (give every column, None for a null)")
         return r
     if isinstance(r, (tuple, list)) and names is not None:
         if len(r) != len(names):
-            raise ValueError(f"a row has {len(r)} values for the {len(names)} columns {names}")
+            raise PlanError(f"a row has {len(r)} values for the {len(names)} columns {names}")
         return dict(zip(names, r))
-    raise TypeError(f"rows must be dicts{'' if names is None else ' or tuples'}, got {type(r).__name__}")
+    raise TypeMismatchError(f"rows must be dicts{'' if names is None else ' or tuples'}, got {type(r).__name__}")
 
 
 def _exprs(items: Iterable[Any], what: str) -> list[dict[str, Any]]:
@@ -755,7 +764,7 @@ def _exprs(items: Iterable[Any], what: str) -> list[dict[str, Any]]:
         if isinstance(e, str):
             e = col(e)
         elif not isinstance(e, Expr):
-            raise TypeError(f"{what} takes column names or expressions, got {type(e).__name__} {e!r}")
+            raise TypeMismatchError(f"{what} takes column names or expressions, got {type(e).__name__} {e!r}")
         out.append(e._to_plan())
     return out
 
@@ -773,10 +782,10 @@ def _flatten(args: tuple[Any, ...]) -> list[Any]:
 def _flags(v: bool | Sequence[bool], n: int, what: str) -> list[bool]:
     """One flag per key from a bool or a sequence of them."""
     if not isinstance(v, (bool, list, tuple)):
-        raise TypeError(f"{what} takes a bool or one bool per key ({n}), got {v!r}")
+        raise TypeMismatchError(f"{what} takes a bool or one bool per key ({n}), got {v!r}")
     vals = [v] if isinstance(v, bool) else list(v)
     if not all(isinstance(x, bool) for x in vals) or len(vals) not in (1, n):
-        raise ValueError(f"{what} takes a bool or one bool per key ({n}), got {v!r}")
+        raise PlanError(f"{what} takes a bool or one bool per key ({n}), got {v!r}")
     return vals * n if len(vals) == 1 else vals
 
 
@@ -834,7 +843,7 @@ class Stream:
             keep.__name__ = getattr(fn, "__name__", "filter")
             return self.map_batches(keep)
         if not isinstance(predicate, Expr):
-            raise TypeError(f"filter takes an expression such as col('x') > 0, got {type(predicate).__name__}")
+            raise TypeMismatchError(f"filter takes an expression such as col('x') > 0, got {type(predicate).__name__}")
         return self._then({"op": "filter", "predicate": predicate._to_plan()})
 
     def select(self, *exprs: Expr | str | Sequence[Expr | str]) -> Stream:
@@ -849,7 +858,7 @@ class Stream:
         """
         items = _flatten(exprs)
         if not items:
-            raise ValueError("select needs at least one column or expression")
+            raise PlanError("select needs at least one column or expression")
         return self._then({"op": "select", "exprs": _exprs(items, "select")})
 
     def with_columns(self, *exprs: Expr | Sequence[Expr], **named: Expr) -> Stream:
@@ -864,12 +873,12 @@ class Stream:
         """
         items = _flatten(exprs) + [_to_expr(v).alias(k) for k, v in named.items()]
         if not items:
-            raise ValueError("with_columns needs at least one expression")
+            raise PlanError("with_columns needs at least one expression")
         return self._then({"op": "with_columns", "exprs": _exprs(items, "with_columns")})
 
     def _row_fn(self, fn: Any, what: str, output_schema: Any, rows_of: Any) -> Stream:
         if not callable(fn):
-            raise TypeError(f"{what} takes a function, got {type(fn).__name__}")
+            raise TypeMismatchError(f"{what} takes a function, got {type(fn).__name__}")
         if output_schema is None:
             if self._unbounded:
                 raise PlanError(f"{what} over an unbounded stream needs output_schema=")
@@ -938,7 +947,7 @@ class Stream:
         from .datatypes import from_arrow, to_datatype
 
         if not callable(fn):
-            raise TypeError(f"map_batches takes a function, got {type(fn).__name__}")
+            raise TypeMismatchError(f"map_batches takes a function, got {type(fn).__name__}")
         node: dict[str, Any] = {"op": "map_batches"}
         pa_schema = None
         if schema is not None:
@@ -947,7 +956,7 @@ class Stream:
             elif isinstance(schema, pa.Schema):
                 pa_schema = schema
             else:
-                raise TypeError("schema must be a pyarrow.Schema or a dict of column name to type")
+                raise TypeMismatchError("schema must be a pyarrow.Schema or a dict of column name to type")
             node["schema"] = [{"name": f.name, "type": from_arrow(f.type).plan_name} for f in pa_schema]
         reg = udf.register(fn, pa_schema)
         node["udf"], node["_udf"] = reg.uid, reg
@@ -956,13 +965,13 @@ class Stream:
     def _join(self, other: Stream, how: str, on: Any, left_on: Any, right_on: Any, suffix: str,
               **extra: Any) -> Stream:
         if not isinstance(other, Stream):
-            raise TypeError(f"join takes a stream, got {type(other).__name__}")
+            raise TypeMismatchError(f"join takes a stream, got {type(other).__name__}")
         if on is not None:
             if left_on is not None or right_on is not None:
-                raise ValueError("give either on= or left_on= and right_on=, not both")
+                raise PlanError("give either on= or left_on= and right_on=, not both")
             left_on = right_on = on
         if left_on is None or right_on is None:
-            raise ValueError("give the join keys: on=... (or left_on=... and right_on=...)")
+            raise PlanError("give the join keys: on=... (or left_on=... and right_on=...)")
         lk = _exprs(_flatten((left_on,)), "join")
         rk = _exprs(_flatten((right_on,)), "join")
         node: dict[str, Any] = {"op": "join", "how": how, "left_on": lk, "right_on": rk, "suffix": suffix,
@@ -1042,23 +1051,24 @@ class Stream:
         if how not in kinds:
             hint = " (event-time joins are join_window, join_interval and join_asof)" \
                 if how in ("window", "interval", "asof") else ""
-            raise ValueError(f"how must be one of {', '.join(map(repr, kinds))}, got {how!r}{hint}")
+            raise PlanError(f"how must be one of {', '.join(map(repr, kinds))}, got {how!r}{hint}")
         if where is not None and not isinstance(where, Expr):
-            raise TypeError(f"where takes an expression such as col('a') < col('b'), got {type(where).__name__}")
+            raise TypeMismatchError(
+                f"where takes an expression such as col('a') < col('b'), got {type(where).__name__}")
         cond: dict[str, Any] = {} if where is None else {"where": where._to_plan()}
         if how == "cross":
             if on is not None or left_on is not None or right_on is not None:
-                raise ValueError("a cross join takes no keys")
+                raise PlanError("a cross join takes no keys")
             if state_ttl is not None:
-                raise ValueError("state_ttl is an option of joins on keys, not of a cross join")
+                raise PlanError("state_ttl is an option of joins on keys, not of a cross join")
             if not isinstance(other, Stream):
-                raise TypeError(f"join takes a stream, got {type(other).__name__}")
+                raise TypeMismatchError(f"join takes a stream, got {type(other).__name__}")
             node: dict[str, Any] = {"op": "join", "how": how, "suffix": suffix,
                                     "inputs": [self._node, other._node], **cond}
             sources = list(self._sources) + [s for s in other._sources if s not in self._sources]
             return Stream(self._env, node, sources, unbounded=self._unbounded or other._unbounded)
         if strategy not in ("auto", "hash", "broadcast"):
-            raise ValueError(f"strategy must be 'auto', 'hash' or 'broadcast', got {strategy!r}")
+            raise PlanError(f"strategy must be 'auto', 'hash' or 'broadcast', got {strategy!r}")
         extra: dict[str, Any] = {} if strategy == "auto" else {"join_strategy": strategy}
         extra.update(cond)
         if state_ttl is not None:
@@ -1092,7 +1102,7 @@ class Stream:
         [1.1, 1.0, None]
         """
         if how not in ("inner", "left"):
-            raise ValueError(f"how must be 'inner' or 'left', got {how!r}")
+            raise PlanError(f"how must be 'inner' or 'left', got {how!r}")
         extra = {"proctime_how": how} if how == "left" else {}
         return self._join(other, "proctime", on, left_on, right_on, suffix, **extra)
 
@@ -1130,7 +1140,7 @@ class Stream:
         from .window import Window
 
         if not isinstance(window, Window):
-            raise TypeError("window must be rb.tumbling(...), rb.sliding(...) or rb.cumulate(...)")
+            raise TypeMismatchError("window must be rb.tumbling(...), rb.sliding(...) or rb.cumulate(...)")
         return self._join(other, "window", on, left_on, right_on, suffix, window=window._to_plan(), window_how=how)
 
     def join_interval(self, other: Stream, on: Any = None, *, lower: Any, upper: Any, left_on: Any = None,
@@ -1199,24 +1209,24 @@ class Stream:
         from .window import duration
 
         if not isinstance(other, Stream):
-            raise TypeError(f"join_asof takes a stream, got {type(other).__name__}")
+            raise TypeMismatchError(f"join_asof takes a stream, got {type(other).__name__}")
         if on is not None:
             if left_on is not None or right_on is not None:
-                raise ValueError("give either on= or left_on= and right_on= (the time columns), not both")
+                raise PlanError("give either on= or left_on= and right_on= (the time columns), not both")
             left_on = right_on = on
         if (left_on is None) != (right_on is None):
-            raise ValueError("give both left_on= and right_on= (the time columns), or on=")
+            raise PlanError("give both left_on= and right_on= (the time columns), or on=")
         for name, v in (("on", left_on), ("left_on", left_on), ("right_on", right_on)):
             if v is not None and not isinstance(v, str):
-                raise TypeError(f"{name}= names the time column (a string), got {v!r}; join keys go in by=")
+                raise TypeMismatchError(f"{name}= names the time column (a string), got {v!r}; join keys go in by=")
         if by is not None:
             if by_left is not None or by_right is not None:
-                raise ValueError("give either by= or by_left= and by_right=, not both")
+                raise PlanError("give either by= or by_left= and by_right=, not both")
             by_left = by_right = by
         if (by_left is None) != (by_right is None):
-            raise ValueError("give both by_left= and by_right=, or by=")
+            raise PlanError("give both by_left= and by_right=, or by=")
         if strategy not in ("backward", "forward", "nearest"):
-            raise ValueError(f"strategy must be 'backward', 'forward' or 'nearest', got {strategy!r}")
+            raise PlanError(f"strategy must be 'backward', 'forward' or 'nearest', got {strategy!r}")
         node: dict[str, Any] = {"op": "join", "how": "asof", "suffix": suffix, "inputs": [self._node, other._node]}
         if by_left is not None:
             node["left_on"] = _exprs(_flatten((by_left,)), "join_asof")
@@ -1249,7 +1259,7 @@ class Stream:
 
         items = _flatten(keys)
         if not items:
-            raise ValueError("deduplicate needs the key columns")
+            raise PlanError("deduplicate needs the key columns")
         node: dict[str, Any] = {"op": "dedup", "keys": _exprs(items, "deduplicate")}
         if within is not None:
             node["within"] = duration(within, "within")
@@ -1315,7 +1325,7 @@ class Stream:
         """
         items = _flatten(keys)
         if not items:
-            raise ValueError("key_by needs at least one key")
+            raise PlanError("key_by needs at least one key")
         return KeyedStream(self, _exprs(items, "key_by"))
 
     def window(self, window: Window, *, allowed_lateness: Any = None, window_time: bool = False) -> WindowedStream:
@@ -1343,12 +1353,12 @@ class Stream:
         [1, 2, 3]
         """
         if not others:
-            raise ValueError("union needs at least one other stream")
+            raise PlanError("union needs at least one other stream")
         nodes = [self._node]
         sources = list(self._sources)
         for o in others:
             if not isinstance(o, Stream):
-                raise TypeError(f"union takes streams, got {type(o).__name__}")
+                raise TypeMismatchError(f"union takes streams, got {type(o).__name__}")
             nodes.append(o._node)
             sources += [s for s in o._sources if s not in sources]
         unbounded = self._unbounded or any(o._unbounded for o in others)
@@ -1364,7 +1374,7 @@ class Stream:
         [1, 2]
         """
         if not isinstance(n, int) or n < 0:
-            raise ValueError(f"limit takes a non-negative integer, got {n!r}")
+            raise PlanError(f"limit takes a non-negative integer, got {n!r}")
         return self._then({"op": "limit", "n": n}, unbounded=False)
 
     head = limit
@@ -1379,7 +1389,7 @@ class Stream:
         [2, 3]
         """
         if not isinstance(n, int) or n < 0:
-            raise ValueError(f"tail takes a non-negative integer, got {n!r}")
+            raise PlanError(f"tail takes a non-negative integer, got {n!r}")
         return self._then({"op": "tail", "n": n})
 
     def sort(self, by: Any, *more_by: Any, descending: bool | Sequence[bool] = False,
@@ -1437,7 +1447,7 @@ class Stream:
         ['k', 'total', '__op']
         """
         if isinstance(k, bool) or not isinstance(k, int) or k < 0:
-            raise ValueError(f"top_k takes a non-negative integer k, got {k!r}")
+            raise PlanError(f"top_k takes a non-negative integer k, got {k!r}")
         keys = _flatten((by,))
         if not self._unbounded:
             if per is not None or row_number is not None:
@@ -1461,7 +1471,7 @@ class Stream:
         [1, 2]
         """
         if isinstance(k, bool) or not isinstance(k, int) or k < 0:
-            raise ValueError(f"bottom_k takes a non-negative integer k, got {k!r}")
+            raise PlanError(f"bottom_k takes a non-negative integer k, got {k!r}")
         keys = _flatten((by,))
         flipped = [not r for r in _flags(reverse, len(keys), "reverse")]
         return self.top_k(k, by=by, reverse=flipped if len(flipped) > 1 else flipped[0], per=per,
@@ -1472,9 +1482,9 @@ class Stream:
         """The streaming top-N node ("rank") over an unbounded stream; nulls rank last, or
         as the smallest values (nulls_smallest)."""
         if not isinstance(k, int) or isinstance(k, bool) or k <= 0:
-            raise ValueError(f"{what}: k must be a positive integer, got {k!r}")
+            raise PlanError(f"{what}: k must be a positive integer, got {k!r}")
         if row_number is not None and not isinstance(row_number, str):
-            raise TypeError(f"{what}: row_number takes a column name, got {row_number!r}")
+            raise TypeMismatchError(f"{what}: row_number takes a column name, got {row_number!r}")
         node: dict[str, Any] = {"op": "rank", "n": k, "order_by": _exprs(by, what), "descending": descending}
         if per is not None:
             node["keys"] = _exprs(_flatten((per,)), what)
@@ -1501,7 +1511,7 @@ class Stream:
         """
         cols = _flatten((columns,) + more_columns)
         if not cols or not all(isinstance(c, str) for c in cols):
-            raise TypeError(f"explode takes column names, got {columns!r}")
+            raise TypeMismatchError(f"explode takes column names, got {columns!r}")
         node: dict[str, Any] = {"op": "explode", "columns": cols}
         if empty_as_null:
             node["empty_as_null"] = True
@@ -1520,14 +1530,14 @@ class Stream:
         """
         names = _flatten((columns,) + more_columns)
         if not all(isinstance(c, str) for c in names):
-            raise TypeError(f"drop takes column names, got {columns!r}")
+            raise TypeMismatchError(f"drop takes column names, got {columns!r}")
         have = self.columns
         missing = [c for c in names if c not in have]
         if missing and strict:
             raise ColumnNotFoundError(f"drop: no column {missing[0]!r}; the stream has columns {have}")
         keep = [c for c in have if c not in names]
         if not keep:
-            raise ValueError("drop would remove every column")
+            raise PlanError("drop would remove every column")
         return self.select(*keep)
 
     def rename(self, mapping: dict[str, str]) -> Stream:
@@ -1541,7 +1551,7 @@ class Stream:
         """
         if not isinstance(mapping, dict) or \
                 not all(isinstance(k, str) and isinstance(v, str) for k, v in mapping.items()):
-            raise TypeError("rename takes a dict of old column name to new name")
+            raise TypeMismatchError("rename takes a dict of old column name to new name")
         have = self.columns
         for old in mapping:
             if old not in have:
@@ -1587,18 +1597,18 @@ class Stream:
         ['k', 'ts', '__op']
         """
         if keep not in ("any", "first", "last", "none"):
-            raise ValueError(f"keep must be 'any', 'first', 'last' or 'none', got {keep!r}")
+            raise PlanError(f"keep must be 'any', 'first', 'last' or 'none', got {keep!r}")
         have = self.columns
         # an updating stream's op column says what a row does, it is not one of its values
         keys = [c for c in have if not (self._unbounded and c == "__op")] if subset is None else _flatten((subset,))
         for k in keys:
             if not isinstance(k, str):
-                raise TypeError(f"unique subset takes column names, got {k!r}")
+                raise TypeMismatchError(f"unique subset takes column names, got {k!r}")
             if k not in have:
                 raise ColumnNotFoundError(f"unique: no column {k!r}; the stream has columns {have}")
         order = [] if order_by is None else _flatten((order_by,))
         if order and keep not in ("first", "last"):
-            raise ValueError(f"unique: order_by says which row is first or last; it takes keep='first' or 'last', "
+            raise PlanError(f"unique: order_by says which row is first or last; it takes keep='first' or 'last', "
                              f"not {keep!r}")
         if self._unbounded and (keep == "last" or order):
             return self._rank(1, order, [keep == "last"] * len(order), keys, None, "unique",
@@ -1731,7 +1741,7 @@ class Stream:
         2
         """
         if not isinstance(name, str) or not name:
-            raise ValueError(f"uid takes a non-empty string, got {name!r}")
+            raise PlanError(f"uid takes a non-empty string, got {name!r}")
         self._node["uid"] = name
         return self
 
@@ -1980,9 +1990,9 @@ class Stream:
         [1, 1, 2]
         """
         if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
-            raise ValueError(f"keep must be a positive int, got {keep!r}")
+            raise PlanError(f"keep must be a positive int, got {keep!r}")
         if mode not in ("error", "overwrite"):
-            raise ValueError(f"mode must be 'error' or 'overwrite', got {mode!r}")
+            raise PlanError(f"mode must be 'error' or 'overwrite', got {mode!r}")
         root: dict[str, Any] = {"op": "write_parquet_snapshot", "path": os.fspath(path), "mode": mode,
                                 "keep": keep, "input": self._node}
         if lazy:
@@ -2101,7 +2111,7 @@ class Stream:
         from .window import duration
 
         if mode not in ("error", "append", "overwrite"):
-            raise ValueError(f"mode must be 'error', 'append' or 'overwrite', got {mode!r}")
+            raise PlanError(f"mode must be 'error', 'append' or 'overwrite', got {mode!r}")
         root: dict[str, Any] = {"op": op, "path": os.fspath(path), "mode": mode, "input": self._node}
         if text:
             root["text"] = text
@@ -2109,7 +2119,7 @@ class Stream:
             if limit is None:
                 continue
             if isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0:
-                raise ValueError(f"{name} must be a positive int, got {limit!r}")
+                raise PlanError(f"{name} must be a positive int, got {limit!r}")
             root[name] = limit
         if rollover_interval is not None:
             root["rollover_interval"] = duration(rollover_interval, "rollover_interval")
@@ -2225,7 +2235,8 @@ class Stream:
 
         if guarantee is not None:
             if delivery_guarantee is not None:
-                raise TypeError("write_kafka takes delivery_guarantee= or guarantee= (the same option), not both")
+                raise TypeMismatchError(
+                    "write_kafka takes delivery_guarantee= or guarantee= (the same option), not both")
             delivery_guarantee = guarantee
         root = write_kafka_node(brokers, topic, format, key, delivery_guarantee, transactional_id_prefix, options,
                                 upsert, partition_by, partitioner, schema_registry, schema, subject_name_strategy)
@@ -2263,7 +2274,7 @@ def collect_all(streams: Sequence[Stream], *, progress: bool | None = None,
         return []
     for s in streams:
         if not isinstance(s, Stream):
-            raise TypeError(f"collect_all takes streams, got {type(s).__name__}")
+            raise TypeMismatchError(f"collect_all takes streams, got {type(s).__name__}")
         s._check_bounded("collect_all()")
     env = streams[0]._env
     _lib.check_fork()
@@ -2310,10 +2321,10 @@ def start_all(streams: Sequence[Stream], *, runtime_mode: RuntimeMode | None = N
 
     streams = list(streams)
     if not streams:
-        raise ValueError("start_all needs at least one stream")
+        raise PlanError("start_all needs at least one stream")
     for s in streams:
         if not isinstance(s, Stream):
-            raise TypeError(f"start_all takes streams, got {type(s).__name__}")
+            raise TypeMismatchError(f"start_all takes streams, got {type(s).__name__}")
     env = streams[0]._env
     _lib.check_fork()
     schemas = [s.schema for s in streams]
@@ -2647,7 +2658,7 @@ class ProcessStream(Stream):
             if t is tag or t.name == getattr(tag, "name", tag):
                 return self._proc.filter(col("__rb_output") == i + 1).select(
                     [col(f"__rb_side{i}_{n}").alias(n) for n in t.schema.names])
-        raise ValueError(f"{tag!r} is not a side output of this process function "
+        raise PlanError(f"{tag!r} is not a side output of this process function "
                          f"(declared: {[t.name for t in self._sides]})")
 
     def uid(self, name: str) -> Stream:
@@ -2673,7 +2684,8 @@ class WindowedStream:
         from .window import Window, duration
 
         if not isinstance(window, Window):
-            raise TypeError(f"window takes rb.tumbling(...), rb.sliding(...), rb.session(...) or rb.cumulate(...), "
+            raise TypeMismatchError(
+                f"window takes rb.tumbling(...), rb.sliding(...), rb.session(...) or rb.cumulate(...), "
                             f"got {window!r}")
         self._stream = stream
         self._keys = keys
@@ -2711,11 +2723,11 @@ class WindowedStream:
         [{'item': 'b', 'rank': 1}, {'item': 'c', 'rank': 2}]
         """
         if not isinstance(n, int) or n <= 0:
-            raise ValueError(f"n must be a positive integer, got {n!r}")
+            raise PlanError(f"n must be a positive integer, got {n!r}")
         if self._window_time:
-            raise ValueError("window_time=True is an option of window(...).agg(...), not of top_n")
+            raise PlanError("window_time=True is an option of window(...).agg(...), not of top_n")
         if self._lateness is not None:
-            raise ValueError("allowed_lateness is an option of window(...).agg(...), not of top_n "
+            raise PlanError("allowed_lateness is an option of window(...).agg(...), not of top_n "
                              "(a windowed top_n ranks each window once, when the watermark passes it)")
         node = {"op": "topn", "keys": self._keys, "n": n, "order_by": _exprs([by], "top_n")[0],
                 "descending": descending, "window": self._window._to_plan()}
@@ -2780,7 +2792,7 @@ class WindowResult(Stream):
         [{'auction': 3, 'n': 3, 'rank': 1}]
         """
         if not isinstance(n, int) or n <= 0:
-            raise ValueError(f"n must be a positive integer, got {n!r}")
+            raise PlanError(f"n must be a positive integer, got {n!r}")
         keys = _exprs(_flatten((per,)), "top_n") if per is not None else []
         node = {"op": "topn", "keys": keys, "n": n, "order_by": _exprs([by], "top_n")[0], "descending": descending}
         if with_ties:

@@ -7,6 +7,8 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
+from .errors import PlanError, TypeMismatchError
+
 
 def _paths(path: Any, what: str) -> list[str]:
     if isinstance(path, (list, tuple)):
@@ -14,13 +16,13 @@ def _paths(path: Any, what: str) -> list[str]:
     else:
         paths = [os.fspath(path)]
     if not paths:
-        raise ValueError(f"{what} needs at least one path")
+        raise PlanError(f"{what} needs at least one path")
     return paths
 
 
 def _one_char(v: Any, what: str) -> str:
     if not isinstance(v, str) or len(v) != 1:
-        raise ValueError(f"{what} must be one character, got {v!r}")
+        raise PlanError(f"{what} must be one character, got {v!r}")
     return v
 
 
@@ -33,9 +35,9 @@ def read_node(op: str, path: Any, schema: Any, columns: Sequence[str] | None,
     node: dict[str, Any] = {"op": op, "paths": _paths(path, what)}
     if columns is not None:
         if isinstance(columns, str):
-            raise TypeError("columns must be a list of names, not a string")
+            raise TypeMismatchError("columns must be a list of names, not a string")
         if not list(columns):
-            raise ValueError(f"{what}: columns= must name at least one column (a stream has columns; "
+            raise PlanError(f"{what}: columns= must name at least one column (a stream has columns; "
                              "to count rows, read one and use rb.count())")
         node["columns"] = list(columns)
     text: dict[str, Any] = {}
@@ -44,7 +46,7 @@ def read_node(op: str, path: Any, schema: Any, columns: Sequence[str] | None,
     if infer_schema_length is None:
         text["infer_rows"] = -1
     elif isinstance(infer_schema_length, bool) or not isinstance(infer_schema_length, int) or infer_schema_length < 1:
-        raise ValueError(f"infer_schema_length must be a positive int or None (every row), got {infer_schema_length!r}")
+        raise PlanError(f"infer_schema_length must be a positive int or None (every row), got {infer_schema_length!r}")
     elif infer_schema_length != 100:
         text["infer_rows"] = infer_schema_length
     if csv is not None:
@@ -60,7 +62,7 @@ def read_node(op: str, path: Any, schema: Any, columns: Sequence[str] | None,
             if isinstance(nulls, str):
                 nulls = [nulls]
             if not all(isinstance(v, str) for v in nulls):
-                raise TypeError(f"null_values must be a string or a list of strings, got {nulls!r}")
+                raise TypeMismatchError(f"null_values must be a string or a list of strings, got {nulls!r}")
             text["null_values"] = list(nulls)
     if text:
         node["text"] = text
@@ -75,7 +77,7 @@ def write_text(node: dict[str, Any], include_header: bool, separator: str, null_
     if _one_char(separator, "separator") != ",":
         text["separator"] = separator
     if not isinstance(null_value, str):
-        raise TypeError(f"null_value must be a string, got {null_value!r}")
+        raise TypeMismatchError(f"null_value must be a string, got {null_value!r}")
     if null_value:
         text["null_value"] = null_value
     if text:

@@ -19,6 +19,7 @@ from typing import Any, Callable
 import pyarrow as pa
 
 from . import _lib
+from .errors import TypeMismatchError
 
 _UDF_FN = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
                            ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p))
@@ -144,7 +145,7 @@ def _to_batch(result: Any, schema: pa.Schema | None) -> pa.RecordBatch:
         return pa.RecordBatch.from_pandas(result, schema=schema, preserve_index=False)
     if mod.startswith("polars"):
         return pa.Table.from_batches(result.to_arrow().to_batches()).combine_chunks().to_batches()[0]
-    raise TypeError(f"map_batches functions must return a pyarrow RecordBatch or a pandas DataFrame, "
+    raise TypeMismatchError(f"map_batches functions must return a pyarrow RecordBatch or a pandas DataFrame, "
                     f"got {type(result).__name__}")
 
 

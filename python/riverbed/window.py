@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Any, Literal, Union
 
+from .errors import PlanError, TypeMismatchError
+
 Duration = Union[str, int, _dt.timedelta]
 TimeCharacteristic = Literal["event", "processing"]
 
@@ -15,12 +17,13 @@ def duration(d: Duration, what: str = "duration") -> str:
     if isinstance(d, str):
         return d
     if isinstance(d, bool):
-        raise TypeError(f"{what} must be a duration such as '10s', not {d!r}")
+        raise TypeMismatchError(f"{what} must be a duration such as '10s', not {d!r}")
     if isinstance(d, int):
         return f"{d}ms"
     if isinstance(d, _dt.timedelta):
         return f"{int(d / _dt.timedelta(microseconds=1))}us"
-    raise TypeError(f"{what} must be a duration such as '10s', an int of milliseconds or a timedelta, got {d!r}")
+    raise TypeMismatchError(
+        f"{what} must be a duration such as '10s', an int of milliseconds or a timedelta, got {d!r}")
 
 
 class Window:
@@ -40,7 +43,7 @@ class Window:
 
 def _common(spec: dict[str, Any], offset: Duration | None, time: TimeCharacteristic, on: str | None) -> Window:
     if time not in ("event", "processing"):
-        raise ValueError(f"time must be 'event' or 'processing', got {time!r}")
+        raise PlanError(f"time must be 'event' or 'processing', got {time!r}")
     if offset is not None:
         spec["offset"] = duration(offset, "offset")
     if time != "event":
