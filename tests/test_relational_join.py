@@ -453,3 +453,20 @@ def test_a_right_join_of_a_left_input_of_keys_only(parallelism):
         assert got.column_names == want.column_names
         key = [(c, "ascending") for c in got.column_names]
         assert got.sort_by(key).to_pylist() == want.sort_by(key).to_pylist()
+
+
+def test_join_on_durations_of_different_units():
+    # duration[ms] meets duration[us] in the finer unit, as timestamps of different units
+    # do (DuckDB's answer; it has one interval type).
+    left = pa.table({"d": pa.array([1, 2, 3, None], pa.duration("ms")), "l": [1, 2, 3, 4]})
+    right = pa.table({"e": pa.array([1000, 2000, 2500, None], pa.duration("us")), "r": [10, 20, 30, 40]})
+    for how in ("inner", "left", "full"):
+        got = rb.from_arrow(left).join(rb.from_arrow(right), left_on="d", right_on="e", how=how).collect()
+        con = duckdb.connect()
+        con.register("lt", left)
+        con.register("rt", right)
+        want = con.sql(f"SELECT l, r FROM lt {how.upper()} JOIN rt ON d = e").fetchall()
+        assert sorted(((r["l"], r["r"]) for r in got.to_pylist()), key=str) == sorted(want, key=str), how
+    both = pa.table({"d": left["d"], "e": right["e"]})
+    got = rb.from_arrow(both).select((col("d") < col("e")).alias("lt")).collect()["lt"].to_pylist()
+    assert got == [False, False, False, None]  # 1 ms < 1000 us? no; 3 ms < 2500 us? no

@@ -388,3 +388,16 @@ def test_csv_lines_ended_by_a_lone_carriage_return_are_refused(tmp_path):
     p.write_bytes(b"a,b\r1,x\r2,y\r")
     with pytest.raises(rb.DataError, match=r"mac.csv.*header holds a carriage return"):
         rb.read_csv(p).collect()
+
+
+def test_schema_types_given_by_name(tmp_path):
+    # A type may be given by name (as cast() takes it): it reads as that type, and an
+    # unknown name is an error naming it (it was the null type, blamed on the format).
+    src = tmp_path / "a.csv"
+    src.write_text("a,b,t\n1,2.5,2024-01-02 03:04:05Z\n")
+    got = rb.read_csv(src, schema={"a": "int32", "b": "double", "t": "timestamp[ms, tz=UTC]"}).collect()
+    want = pacsv.read_csv(src, convert_options=pacsv.ConvertOptions(column_types={
+        "a": pa.int32(), "b": pa.float64(), "t": pa.timestamp("ms", "UTC")}))
+    assert got.schema == want.schema and got.to_pylist() == want.to_pylist()
+    with pytest.raises(rb.TypeMismatchError, match="unknown type name 'nonsense'"):
+        rb.read_csv(src, schema={"a": "nonsense"}).collect()

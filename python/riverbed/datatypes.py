@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 import pyarrow as pa
@@ -191,5 +192,31 @@ def to_datatype(t: DataType | pa.DataType | type | str) -> DataType:
     if t is bool:
         return Boolean
     if isinstance(t, str):
-        return DataType(t, pa.null())
+        arrow = _arrow_of_name(t)
+        if arrow is None:
+            raise TypeMismatchError(f"unknown type name {t!r} (use e.g. 'int64', 'float64', 'utf8', 'date32', "
+                                    "'timestamp[us, tz=UTC]', 'decimal128(10, 2)', or rb.Int64, rb.Float64, ...)")
+        return from_arrow(arrow)
     raise TypeMismatchError(f"not a data type: {t!r} (use e.g. rb.Int64, rb.Float64, rb.Utf8)")
+
+
+_NAME_ALIASES = {"str": "string", "boolean": "bool", "date": "date32", "float": "float32", "double": "float64",
+                 "large_string": "large_utf8"}
+
+
+def _arrow_of_name(name: str) -> pa.DataType | None:
+    """The Arrow type of a type name as the engine's plans write them (int64, utf8,
+    timestamp[ms, tz=UTC], duration[us], decimal128(15, 2), ...), or None."""
+    n = name.strip().lower()
+    n = _NAME_ALIASES.get(n, n)
+    m = re.fullmatch(r"decimal(?:128)?\(\s*(\d+)\s*,\s*(\d+)\s*\)", n)
+    if m:
+        p, sc = int(m.group(1)), int(m.group(2))
+        return pa.decimal128(p, sc) if 1 <= p <= 38 and 0 <= sc <= p else None
+    m = re.fullmatch(r"timestamp\[\s*(s|ms|us|ns)\s*(?:,\s*(?:tz=)?([^\]]+?))?\s*\]", name.strip(), re.IGNORECASE)
+    if m:
+        return pa.timestamp(m.group(1).lower(), m.group(2))
+    try:
+        return pa.type_for_alias(n)
+    except (ValueError, KeyError):
+        return None
