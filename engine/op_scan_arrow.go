@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/riverbed-engine/riverbed/engine/expr"
+
 	"github.com/riverbed-engine/riverbed/engine/plan"
 	"github.com/riverbed-engine/riverbed/engine/runtime"
 	"github.com/riverbed-engine/riverbed/engine/source"
@@ -39,7 +42,33 @@ func (o *scanArrowOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 		return rberr.New(rberr.Plan, "%s: input %d was not provided (%d inputs given)", ln.name, o.Source, len(b.inputs))
 	}
 	ln.schema = b.inputs[o.Source]
+	for _, f := range ln.schema.Fields() {
+		if why := uncarried(f.Type); why != "" {
+			return rberr.New(rberr.Type, "%s: column %q is %s, %s; cast or drop it before handing the data over (e.g. pyarrow's Table.drop_columns)", ln.name, f.Name, expr.TypeName(f.Type), why)
+		}
+	}
 	return bindEventTime(o.EventTimeDef, ln)
+}
+
+// uncarried says why the engine cannot carry a column of type t through its operators
+// (they gather rows, which these layouts do not support), or "" when it can.
+func uncarried(t arrow.DataType) string {
+	switch t.ID() {
+	case arrow.SPARSE_UNION, arrow.DENSE_UNION:
+		return "a union, which riverbed does not carry"
+	case arrow.RUN_END_ENCODED:
+		return "run-end encoded, which riverbed does not carry (decode it first: pyarrow.compute.run_end_decode)"
+	case arrow.LIST_VIEW, arrow.LARGE_LIST_VIEW:
+		return "a list view, which riverbed does not carry (cast it to a list)"
+	}
+	if n, ok := t.(arrow.NestedType); ok {
+		for _, f := range n.Fields() {
+			if why := uncarried(f.Type); why != "" {
+				return "holding " + why
+			}
+		}
+	}
+	return ""
 }
 
 func (o *scanArrowOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]bool) {}

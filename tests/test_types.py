@@ -1268,3 +1268,30 @@ def test_decimal256_casts_to_what_the_engine_computes_on():
         None if v is None else str(v) for v in vals]
     with pytest.raises(rb.DataError, match=r"does not fit in decimal128\(10, 2\)"):
         _collect(t, lambda s: s.select(col("d").cast(rb.Decimal(10, 2))))
+
+
+def test_unusual_columns_are_carried_or_refused_by_name():
+    # Columns the engine only carries (intervals, structs, maps) come through filter, sort,
+    # join and unique as pyarrow moves them; layouts it cannot move (unions, run-end
+    # encoded, list views) are refused up front, naming the column (they failed while
+    # running, as an internal error).
+    carried = {"iv": pa.array([pa.MonthDayNano([1, 2, 3]), None, pa.MonthDayNano([0, 0, 5]),
+                               pa.MonthDayNano([4, 4, 4])], pa.month_day_nano_interval()),
+               "st": pa.array([{"a": 1}, None, {"a": 3}, {"a": 4}]),
+               "mp": pa.array([[("a", 1)], None, [], [("b", 2)]], pa.map_(pa.string(), pa.int64()))}
+    for name, arr in carried.items():
+        t = pa.table({"o": [4, 3, 2, 1], "x": arr})
+        want = t.take(pa.compute.sort_indices(t["o"]))
+        assert rb.from_arrow(t).sort("o").collect().equals(want), name
+        assert rb.from_arrow(t).filter(col("o") > 1).collect().equals(t.filter(pa.compute.greater(t["o"], 1))), name
+        joined = rb.from_arrow(t).join(rb.from_arrow(pa.table({"o": [1, 2]})), on="o").sort("o").collect()
+        assert joined.equals(want.slice(0, 2)), name
+        assert rb.from_arrow(t).unique(subset="o", keep="last").sort("o").collect().equals(want), name
+    refused = {"union": pa.UnionArray.from_sparse(pa.array([0, 1, 0, 1], pa.int8()),
+                                                  [pa.array([1, 2, 3, 4]), pa.array(["a", "b", "c", "d"])]),
+               "run-end encoded": pa.RunEndEncodedArray.from_arrays(pa.array([2, 4], pa.int32()), pa.array([1, 2])),
+               "list view": pa.array([[1], [2], None, []], pa.list_view(pa.int64()))}
+    for what, arr in refused.items():
+        t = pa.table({"o": [4, 3, 2, 1], "x": arr})
+        with pytest.raises(rb.TypeMismatchError, match=f'column "x" is .*{what}'):
+            rb.from_arrow(t).sort("o").collect()

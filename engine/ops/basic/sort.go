@@ -306,7 +306,7 @@ func (s *sortedRows) next(ec *expr.EvalCtx, size int) (arrow.RecordBatch, error)
 		defer part.Release()
 		for c, col := range s.cols {
 			var err error
-			if cols[c], err = compute.TakeArray(ec.Ctx, col, part); err != nil {
+			if cols[c], err = takeByIndex(ec, col, part); err != nil {
 				runtime.ReleaseAll(cols[:c])
 				return nil, err
 			}
@@ -314,6 +314,47 @@ func (s *sortedRows) next(ec *expr.EvalCtx, size int) (arrow.RecordBatch, error)
 	}
 	defer runtime.ReleaseAll(cols)
 	return array.NewRecordBatch(s.sch, cols, hi-lo), nil
+}
+
+// takeByIndex is col's rows at the indexes of idx (an integer array without nulls):
+// through the engine's gather (runtime.TakeArrays), which covers fixed-width types
+// arrow-go's take has no kernel for (month_day_nano intervals), when the indexes fit in
+// int32; else through arrow-go's take.
+func takeByIndex(ec *expr.EvalCtx, col, idx arrow.Array) (arrow.Array, error) {
+	rows := make([]int32, idx.Len())
+	fits := true
+	at := func(i int, v int64) {
+		if v < 0 || v > math.MaxInt32 {
+			fits = false
+		}
+		rows[i] = int32(v)
+	}
+	switch x := idx.(type) {
+	case *array.Int32:
+		copy(rows, x.Int32Values())
+	case *array.Uint32:
+		for i, v := range x.Uint32Values() {
+			at(i, int64(v))
+		}
+	case *array.Int64:
+		for i, v := range x.Int64Values() {
+			at(i, v)
+		}
+	case *array.Uint64:
+		for i, v := range x.Uint64Values() {
+			at(i, int64(min(v, math.MaxInt64)))
+		}
+	default:
+		fits = false
+	}
+	if !fits {
+		return compute.TakeArray(ec.Ctx, col, idx)
+	}
+	cols, err := runtime.TakeArrays(ec, []arrow.Array{col}, rows)
+	if err != nil {
+		return nil, err
+	}
+	return cols[0], nil
 }
 
 func (s *sortedRows) release() {
@@ -753,18 +794,15 @@ func (o *UniqueOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
 	if len(take) == 0 {
 		return nil
 	}
-	b := array.NewInt64Builder(o.tc.Eval.Mem)
-	b.AppendValues(take, nil)
-	idx := b.NewArray()
-	b.Release()
-	defer idx.Release()
-	res := make([]arrow.Array, rec.NumCols())
-	defer func() { runtime.ReleaseAll(res) }()
-	for c := range res {
-		if res[c], err = compute.TakeArray(o.tc.Eval.Ctx, rec.Column(c), idx); err != nil {
-			return err
-		}
+	rows := make([]int32, len(take))
+	for i, r := range take {
+		rows[i] = int32(r) // rows of one batch
 	}
+	res, err := runtime.TakeArrays(o.tc.Eval, rec.Columns(), rows)
+	if err != nil {
+		return err
+	}
+	defer func() { runtime.ReleaseAll(res) }()
 	return out.Emit(m.With(array.NewRecordBatch(o.Schema, res, int64(len(take)))))
 }
 
