@@ -3,6 +3,7 @@ package arrowbridge
 import (
 	"fmt"
 	"sync/atomic"
+	"unicode/utf8"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -70,12 +71,24 @@ func validateData(d arrow.ArrayData) error {
 		if length == 0 {
 			return nil
 		}
-		return checkOffsets[int32](buf(1), offset, end, int64(len(buf(2))), "data buffer")
+		if err := checkOffsets[int32](buf(1), offset, end, int64(len(buf(2))), "data buffer"); err != nil {
+			return err
+		}
+		if dt.ID() == arrow.STRING {
+			return checkUTF8(arrow.Int32Traits.CastFromBytes(buf(1)), buf(2), offset, end)
+		}
+		return nil
 	case *arrow.LargeStringType, *arrow.LargeBinaryType:
 		if length == 0 {
 			return nil
 		}
-		return checkOffsets[int64](buf(1), offset, end, int64(len(buf(2))), "data buffer")
+		if err := checkOffsets[int64](buf(1), offset, end, int64(len(buf(2))), "data buffer"); err != nil {
+			return err
+		}
+		if dt.ID() == arrow.LARGE_STRING {
+			return checkUTF8(arrow.Int64Traits.CastFromBytes(buf(1)), buf(2), offset, end)
+		}
+		return nil
 	case *arrow.ListType, *arrow.MapType:
 		return checkList[int32](d, buf(1), offset, end)
 	case *arrow.LargeListType:
@@ -120,6 +133,22 @@ func validateData(d arrow.ArrayData) error {
 			}
 		}
 		return nil
+	}
+	return nil
+}
+
+// checkUTF8 checks that the values of rows [from, to) (offsets checked) are UTF-8, as
+// Arrow's string types require: the engine's string kernels would otherwise read them as
+// replacement characters, and its output would not be valid Arrow. It names the first
+// row that is not.
+func checkUTF8[T int32 | int64](offs []T, data []byte, from, to int64) error {
+	if utf8.Valid(data[offs[from]:offs[to]]) {
+		return nil
+	}
+	for r := from; r < to; r++ {
+		if v := data[offs[r]:offs[r+1]]; !utf8.Valid(v) {
+			return fmt.Errorf("row %d is not valid UTF-8 (%q); read such data as binary", r-from, v)
+		}
 	}
 	return nil
 }

@@ -401,3 +401,27 @@ def test_schema_types_given_by_name(tmp_path):
     assert got.schema == want.schema and got.to_pylist() == want.to_pylist()
     with pytest.raises(rb.TypeMismatchError, match="unknown type name 'nonsense'"):
         rb.read_csv(src, schema={"a": "nonsense"}).collect()
+
+
+def test_text_that_is_not_utf8_is_a_data_error_naming_where(tmp_path):
+    # String columns are UTF-8 in Arrow: bytes that are not are an error naming the file
+    # and line (NDJSON, as CSV) or the column and row (Arrow input), never replacement
+    # characters or invalid Arrow handed back. Oracles: Polars and DuckDB refuse the file,
+    # pyarrow's full validation the array.
+    import numpy as np
+
+    src = tmp_path / "a.ndjson"
+    src.write_bytes(b'{"a": "ok"}\n{"a": "\xff\xfe"}\n')
+    with pytest.raises(pl.exceptions.ComputeError):
+        pl.read_ndjson(src)
+    with pytest.raises(duckdb.Error, match="UTF-8"):
+        duckdb.sql(f"select * from read_json('{src}')").fetchall()
+    with pytest.raises(rb.DataError, match=r'a\.ndjson" line 2: .*not valid UTF-8'):
+        rb.read_ndjson(src).collect()
+    offsets = pa.py_buffer(np.array([0, 2, 4], np.int32).tobytes())
+    bad = pa.Array.from_buffers(pa.string(), 2, [None, offsets, pa.py_buffer(b"ok\xff\xfe")])
+    with pytest.raises(pa.ArrowInvalid):
+        bad.validate(full=True)
+    with pytest.raises(rb.DataError, match=r'column "s" .* row 1 is not valid UTF-8'):
+        rb.from_arrow(pa.table({"s": bad})).collect()
+    assert rb.from_arrow(pa.table({"s": ["ok", "ü✓"]})).collect()["s"].to_pylist() == ["ok", "ü✓"]

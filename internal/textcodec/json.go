@@ -70,14 +70,18 @@ var jsonParsers fastjson.ParserPool
 //
 // The document is validated strictly (RFC 8259, as encoding/json) and parsed with
 // fastjson. A document that holds what fastjson reads differently from encoding/json —
-// invalid UTF-8, control characters, escaped UTF-16 surrogates — is first normalised
-// through encoding/json (invalid bytes and lone surrogates become U+FFFD, as there).
+// control characters, escaped UTF-16 surrogates — is first normalised through
+// encoding/json (lone surrogates become U+FFFD, as there); text that is not UTF-8 is an
+// error.
 func (p *JSONRowParser) Parse(value []byte) ([]any, error) {
 	if value == nil {
 		return nil, errors.New("null value (tombstone): no JSON object to read")
 	}
 	value = bytes.Trim(value, " \t\r\n") // JSON's whitespace, which encoding/json also allows around the value
 	if !plainJSON(value) {
+		if !utf8.Valid(value) { // JSON text is UTF-8 (RFC 8259), as pyarrow's reader requires
+			return nil, errors.New("not valid JSON: the text is not valid UTF-8")
+		}
 		norm, err := normaliseJSON(value)
 		if err != nil {
 			return nil, err

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/apache/arrow-go/v18/arrow"
 )
@@ -22,6 +23,9 @@ import (
 func refParseJSONRow(schema *arrow.Schema, value []byte) ([]any, error) {
 	if value == nil {
 		return nil, errors.New("null value (tombstone): no JSON object to read")
+	}
+	if !utf8.Valid(value) { // JSON text is UTF-8; encoding/json would read U+FFFD
+		return nil, errors.New("not valid JSON: the text is not valid UTF-8")
 	}
 	dec := json.NewDecoder(bytes.NewReader(value))
 	dec.UseNumber()
