@@ -140,3 +140,20 @@ def test_exceptions_not_raised_are_freed_with_their_function():
     del info, s
     gc.collect()
     assert udf.stored_errors() == before
+
+
+def test_map_batches_pandas_and_polars_results_take_the_declared_types():
+    # pandas and Polars hand strings back as large_utf8: a result that converts safely to
+    # the declared schema (by default the input's) is cast to it, empty ones too; a
+    # LazyFrame is named as what it is.
+    import polars as pl
+
+    t = pa.table({"a": [1, 2], "s": ["x", "y"]})
+    for fn in (lambda b: b.to_pandas(), lambda b: pl.from_arrow(b)):
+        out = rb.from_arrow(t).map_batches(fn).collect()
+        assert out.equals(t)
+    assert rb.from_arrow(t).map_batches(lambda b: pl.from_arrow(b).head(0)).collect().num_rows == 0
+    declared = {"a": rb.Int64, "s": rb.Utf8}
+    assert rb.from_arrow(t).map_batches(lambda b: pl.from_arrow(b), schema=declared).collect().equals(t)
+    with pytest.raises(rb.UserFunctionError, match=r"Polars LazyFrame \(call \.collect\(\) on it\)"):
+        rb.from_arrow(t).map_batches(lambda b: pl.from_arrow(b).lazy()).collect()

@@ -958,7 +958,9 @@ class Stream:
             else:
                 raise TypeMismatchError("schema must be a pyarrow.Schema or a dict of column name to type")
             node["schema"] = [{"name": f.name, "type": from_arrow(f.type).plan_name} for f in pa_schema]
-        reg = udf.register(fn, pa_schema)
+        # The function's results are cast to the declared schema (by default the input's)
+        # where they convert safely: pandas and Polars give large strings for utf8.
+        reg = udf.register(fn, pa_schema if pa_schema is not None else self.schema)
         node["udf"], node["_udf"] = reg.uid, reg
         return self._then(node)
 

@@ -135,18 +135,32 @@ def _dispatch(uid: int, in_array: int, in_schema: int, out_array: int, out_schem
 
 
 def _to_batch(result: Any, schema: pa.Schema | None) -> pa.RecordBatch:
+    """A function's result as one record batch: a RecordBatch as is; a Table, a pandas or a
+    Polars DataFrame converted, and cast to the declared schema where its types differ but
+    convert safely (pandas and Polars give large strings for declared utf8)."""
     if isinstance(result, pa.RecordBatch):
         return result
-    if isinstance(result, pa.Table):
-        return result.combine_chunks().to_batches()[0] if result.num_rows else pa.RecordBatch.from_pylist(
-            [], schema=result.schema)
     mod = type(result).__module__
-    if mod.startswith("pandas"):
-        return pa.RecordBatch.from_pandas(result, schema=schema, preserve_index=False)
-    if mod.startswith("polars"):
-        return pa.Table.from_batches(result.to_arrow().to_batches()).combine_chunks().to_batches()[0]
-    raise TypeMismatchError(f"map_batches functions must return a pyarrow RecordBatch or a pandas DataFrame, "
-                    f"got {type(result).__name__}")
+    if isinstance(result, pa.Table):
+        table = result
+    elif mod.startswith("pandas"):
+        table = pa.Table.from_pandas(result, preserve_index=False)
+    elif mod.startswith("polars") and hasattr(result, "to_arrow"):
+        table = result.to_arrow()
+    elif mod.startswith("polars"):
+        raise TypeMismatchError(f"map_batches functions must return a DataFrame, got a Polars {type(result).__name__} "
+                                "(call .collect() on it)")
+    else:
+        raise TypeMismatchError("map_batches functions must return a pyarrow RecordBatch or Table, or a pandas or "
+                                f"Polars DataFrame, got {type(result).__name__}")
+    if schema is not None and table.schema.names == schema.names and table.schema != schema:
+        try:
+            table = table.cast(schema)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass  # the engine names the column that does not fit the schema
+    if table.num_rows == 0:
+        return pa.RecordBatch.from_pylist([], schema=table.schema)
+    return table.combine_chunks().to_batches()[0]
 
 
 def original_error(message: str) -> BaseException | None:
