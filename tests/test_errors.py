@@ -268,3 +268,17 @@ def test_map_rows_must_have_the_output_columns_and_pandas_rows_without_columns_c
         {"y": i, "z": None} for i in (1, 2, 3)]
     df = pd.DataFrame(index=range(3))
     assert rb.from_pandas(df).group_by().agg(rb.count()).collect()["count"].to_pylist() == [len(df)]
+
+
+def test_a_live_stream_that_raises_fails_the_job_with_its_exception_as_cause():
+    schema = pa.schema([("a", pa.int64())])
+
+    def gen():
+        yield pa.record_batch({"a": [1]})
+        raise RuntimeError("source broke")
+
+    with pytest.raises(rb.DataError) as e:
+        rb.from_arrow(pa.RecordBatchReader.from_batches(schema, gen())).collect()
+    assert "the stream raised RuntimeError: source broke" in str(e.value)
+    assert "Traceback" not in str(e.value) and "Unknown error" not in str(e.value)
+    assert isinstance(e.value.__cause__, RuntimeError) and str(e.value.__cause__) == "source broke"

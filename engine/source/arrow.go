@@ -3,6 +3,7 @@ package source
 import (
 	"errors"
 	"io"
+	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -72,7 +73,7 @@ func (e *arrowSplits) Next(*ReadCtx) (Split, bool, error) {
 				if errors.As(err, &re) && re.Kind == rberr.Internal {
 					return Split{}, false, err // a recovered panic stays a bug, not bad data
 				}
-				return Split{}, false, rberr.Wrap(rberr.Data, err, "reading input stream %d", e.s.Ordinal)
+				return Split{}, false, rberr.Wrap(rberr.Data, pythonReason(err), "reading input stream %d", e.s.Ordinal)
 			}
 			return Split{}, false, nil
 		}
@@ -130,4 +131,19 @@ func (r *sliceReader) Close() {
 		r.rec.Release()
 		r.rec = nil
 	}
+}
+
+// pythonReason is the reason a Python stream gave for failing, without what pyarrow's
+// export adds around it ("invalid argument: Unknown error: ...", and a whole Python
+// traceback as " Detail: Python exception: ..."): the Python layer keeps the exception
+// itself as the job error's cause.
+func pythonReason(err error) error {
+	msg := err.Error()
+	i := strings.Index(msg, " Detail: Python exception:")
+	if i < 0 {
+		return err
+	}
+	msg = strings.TrimSuffix(strings.TrimSpace(msg[:i]), ".")
+	msg = strings.TrimPrefix(msg, "invalid argument: ")
+	return errors.New(strings.TrimPrefix(msg, "Unknown error: "))
 }

@@ -116,6 +116,10 @@ def _checked_reader(reader: pa.RecordBatchReader, index: int, errors: list[BaseE
                     batch = reader.read_next_batch()
                 except StopIteration:
                     return
+                except Exception as e:  # the caller's stream (a generator) raised: kept as the cause
+                    errors.append(e)
+                    raise DataError(f"from_arrow input {index}, after batch {i}: the stream raised "
+                                    f"{type(e).__name__}: {e}") from e
                 problem = _batch_problem(batch, schema, f"from_arrow input {index}, batch {i}")
                 if problem is not None:
                     del batch
