@@ -282,3 +282,18 @@ def test_a_live_stream_that_raises_fails_the_job_with_its_exception_as_cause():
     assert "the stream raised RuntimeError: source broke" in str(e.value)
     assert "Traceback" not in str(e.value) and "Unknown error" not in str(e.value)
     assert isinstance(e.value.__cause__, RuntimeError) and str(e.value.__cause__) == "source broke"
+
+
+def test_values_too_large_say_so():
+    import datetime as dt
+
+    s = rb.from_arrow(pa.table({"a": [1, 2], "s": ["x", "y"], "t": [dt.datetime(2024, 1, 1)] * 2}))
+    huge = dt.timedelta(days=999_999_999)
+    cases = [(lambda: s.with_columns(t2=col("t") + huge), "does not fit in duration"),
+             (lambda: s.select(col("a").shift(2**62).over("s")), "out of range"),
+             (lambda: s.limit(2**70), "out of range"),
+             (lambda: rb.from_arrow(pa.table({"t": [dt.datetime(2024, 1, 1)]}), event_time="t")
+              .window(rb.tumbling(huge)).agg(rb.count()), "too long")]
+    for build, what in cases:
+        with pytest.raises(rb.PlanError, match=what):
+            build().collect()

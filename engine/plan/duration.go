@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -14,6 +15,9 @@ func ParseDuration(s string) (int64, error) {
 		return 0, fmt.Errorf("empty duration")
 	}
 	if n, err := strconv.ParseInt(str, 10, 64); err == nil {
+		if n > math.MaxInt64/1000 || n < math.MinInt64/1000 {
+			return 0, fmt.Errorf("duration %q is too long (durations are microseconds in an int64: at most about 292,000 years)", s)
+		}
 		return n * 1000, nil
 	}
 	units := []struct {
@@ -41,11 +45,14 @@ func ParseDuration(s string) (int64, error) {
 				if u.suffix == "m" && strings.HasPrefix(rest, "mo") {
 					return 0, fmt.Errorf("invalid duration %q: months have no fixed length; use days", s)
 				}
-				if u.micros == 0 {
-					total += int64(num / 1000)
-				} else {
-					total += int64(num * float64(u.micros))
+				v := num / 1000
+				if u.micros != 0 {
+					v = num * float64(u.micros)
 				}
+				if v >= math.MaxInt64 || total+int64(v) < total {
+					return 0, fmt.Errorf("duration %q is too long (durations are microseconds in an int64: at most about 292,000 years)", s)
+				}
+				total += int64(v)
 				rest = rest[len(u.suffix):]
 				matched = true
 				break

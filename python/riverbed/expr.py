@@ -541,6 +541,8 @@ class Expr:
         """
         if isinstance(n, bool) or not isinstance(n, int):
             raise TypeMismatchError(f"shift takes an integer, got {n!r}")
+        if abs(n) >= 2**53:
+            raise PlanError(f"shift n={n} is out of range (|n| < 2**53)")
         return Expr._fn("shift", self, n=n)
 
     def rank(self, method: str = "average", *, descending: bool = False) -> Expr:
@@ -1496,6 +1498,9 @@ def lit(value: Any, dtype: DataType | Any | None = None) -> Expr:
         return Expr({"lit": (value - _dt.date(1970, 1, 1)).days, "type": "date32"})
     if isinstance(value, _dt.timedelta):
         us = (value.days * 86400 + value.seconds) * 1_000_000 + value.microseconds
+        if not -(2**63) <= us < 2**63:
+            raise PlanError(f"the duration literal {value} does not fit in duration[us] (int64 microseconds: "
+                            "at most about 292,000 years)")
         return Expr({"lit": us, "type": "duration[us]"})
     raise TypeMismatchError(f"cannot use {type(value).__name__} value {value!r} as a literal")
 

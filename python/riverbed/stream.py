@@ -1381,6 +1381,8 @@ class Stream:
         """
         if not isinstance(n, int) or n < 0:
             raise PlanError(f"limit takes a non-negative integer, got {n!r}")
+        if n >= 2**53:
+            raise PlanError(f"limit {n} is out of range (below 2**53)")
         return self._then({"op": "limit", "n": n}, unbounded=False)
 
     head = limit
