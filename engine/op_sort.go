@@ -106,6 +106,11 @@ func (o *sortOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 	if o.keys, _, err = compileKeysOf(scope, o.Keys, ln.name, "sort", sortable, nil, ""); err != nil {
 		return err
 	}
+	for i, k := range o.keys {
+		if k.Type().ID() == arrow.FLOAT16 { // sorted as the float32 values it holds exactly
+			o.keys[i].Expr = &expr.CastExpr{Arg: k.Expr, To: arrow.PrimitiveTypes.Float32}
+		}
+	}
 	ln.schema, ln.timeCol = in.schema, in.timeCol
 	return nil
 }
@@ -114,7 +119,8 @@ func (o *sortOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 func sortable(t arrow.DataType) bool {
 	switch t.ID() {
 	case arrow.NULL, arrow.BOOL, arrow.STRING, arrow.LARGE_STRING, arrow.BINARY, arrow.LARGE_BINARY,
-		arrow.DATE32, arrow.DATE64, arrow.TIMESTAMP, arrow.DURATION, arrow.TIME32, arrow.TIME64, arrow.DECIMAL128:
+		arrow.DATE32, arrow.DATE64, arrow.TIMESTAMP, arrow.DURATION, arrow.TIME32, arrow.TIME64, arrow.DECIMAL128,
+		arrow.FLOAT16: // as float32 (bind)
 		return true
 	}
 	return expr.IsNumeric(t)

@@ -1295,3 +1295,13 @@ def test_unusual_columns_are_carried_or_refused_by_name():
         t = pa.table({"o": [4, 3, 2, 1], "x": arr})
         with pytest.raises(rb.TypeMismatchError, match=f'column "x" is .*{what}'):
             rb.from_arrow(t).sort("o").collect()
+
+
+def test_sort_by_a_float16_column_matches_polars():
+    vals = np.array([1.5, -2, 0.25, np.nan, -0.0, 65504, None], dtype=np.float16)
+    t = pa.table({"h": pa.array(vals, mask=np.array([False] * 6 + [True])), "i": list(range(7))})
+    for desc in (False, True):
+        got = rb.from_arrow(t).sort("h", descending=desc, nulls_last=True).collect()
+        want = pl.from_arrow(t).sort("h", descending=desc, nulls_last=True, maintain_order=True)
+        assert got["i"].to_pylist() == want["i"].to_list()
+        assert got.schema.field("h").type == pa.float16()
