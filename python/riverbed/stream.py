@@ -905,8 +905,9 @@ class Stream:
         """Apply a Python function to each row: ``fn`` gets the row (an ``rb.Row``: fields by
         attribute, name or position) and returns the output row (a dict with every output
         column, ``None`` for a null, or a tuple in the order of ``output_schema``). Without
-        ``output_schema`` (a ``pyarrow.Schema`` or dict of name to type) it is inferred from the function's output on the first 100 rows (bounded
-        streams only; that runs the pipeline up to here once on them). A convenience over
+        ``output_schema`` (a ``pyarrow.Schema`` or dict of name to type) it is inferred from
+        the function's output on the first 100 rows (bounded streams only; that runs the
+        pipeline up to here once on them). A convenience over
         :meth:`map_batches`, which is much faster for vectorizable work.
 
         Examples
