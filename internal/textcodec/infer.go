@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"unicode/utf8"
 
 	"github.com/apache/arrow-go/v18/arrow"
 
@@ -96,6 +97,9 @@ type orderedObject struct {
 // *orderedObject); false if value is not exactly one JSON value, or is nested
 // deeper than maxInferDepth allows.
 func decodeOrdered(value []byte) (any, bool) {
+	if !utf8.Valid(value) { // JSON text is UTF-8: the row parser refuses such a value too
+		return nil, false
+	}
 	dec := json.NewDecoder(bytes.NewReader(value))
 	dec.UseNumber()
 	v, err := decodeTokens(dec, 0)
