@@ -392,16 +392,10 @@ func KeyType(a, b arrow.DataType) (arrow.DataType, bool) {
 
 // CommonType is the type values of types a and b are both cast to when one result holds
 // either (when/then branches, is_in lists): equal types, null with anything, numbers to
-// their supertype, strings to utf8, timestamps to the finer unit.
+// their supertype, strings to utf8, timestamps and durations to the finer unit.
 func CommonType(a, b arrow.DataType) (arrow.DataType, bool) {
 	if IsString(a) && IsString(b) && !arrow.TypeEqual(a, b) {
 		return arrow.BinaryTypes.LargeString, true
-	}
-	if a.ID() == arrow.DURATION && b.ID() == arrow.DURATION {
-		if b.(*arrow.DurationType).Unit > a.(*arrow.DurationType).Unit {
-			return b, true
-		}
-		return a, true
 	}
 	if a.ID() == arrow.DATE32 && b.ID() == arrow.TIMESTAMP || a.ID() == arrow.TIMESTAMP && b.ID() == arrow.DATE32 {
 		return nil, false

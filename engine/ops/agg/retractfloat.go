@@ -67,7 +67,7 @@ func (a *sumAcc) floatSum(g uint32) float64 {
 	return s + at(r.comp, g)
 }
 
-// mergeFloats adds group src's counts and compensation into dst (their sums are added by
+// merge adds group src's counts and compensation into dst (their sums are added by
 // Merge).
 func (r *retractFloats) merge(dst, src uint32, n int) {
 	for _, s := range []*[]int64{&r.nan, &r.pinf, &r.ninf} {

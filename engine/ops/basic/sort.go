@@ -304,23 +304,20 @@ func (s *sortedRows) next(ec *expr.EvalCtx, size int) (arrow.RecordBatch, error)
 	} else {
 		part := array.NewSlice(s.idx, lo, hi)
 		defer part.Release()
-		for c, col := range s.cols {
-			var err error
-			if cols[c], err = takeByIndex(ec, col, part); err != nil {
-				runtime.ReleaseAll(cols[:c])
-				return nil, err
-			}
+		var err error
+		if cols, err = takeByIndex(ec, s.cols, part); err != nil {
+			return nil, err
 		}
 	}
 	defer runtime.ReleaseAll(cols)
 	return array.NewRecordBatch(s.sch, cols, hi-lo), nil
 }
 
-// takeByIndex is col's rows at the indexes of idx (an integer array without nulls):
-// through the engine's gather (runtime.TakeArrays), which covers fixed-width types
+// takeByIndex is the rows of cols at the indexes of idx (an integer array without
+// nulls): through the engine's gather (runtime.TakeArrays), which covers fixed-width types
 // arrow-go's take has no kernel for (month_day_nano intervals), when the indexes fit in
-// int32; else through arrow-go's take.
-func takeByIndex(ec *expr.EvalCtx, col, idx arrow.Array) (arrow.Array, error) {
+// int32 (converted once for all columns); else through arrow-go's take.
+func takeByIndex(ec *expr.EvalCtx, cols []arrow.Array, idx arrow.Array) ([]arrow.Array, error) {
 	rows := make([]int32, idx.Len())
 	fits := true
 	at := func(i int, v int64) {
@@ -347,14 +344,18 @@ func takeByIndex(ec *expr.EvalCtx, col, idx arrow.Array) (arrow.Array, error) {
 	default:
 		fits = false
 	}
-	if !fits {
-		return compute.TakeArray(ec.Ctx, col, idx)
+	if fits {
+		return runtime.TakeArrays(ec, cols, rows)
 	}
-	cols, err := runtime.TakeArrays(ec, []arrow.Array{col}, rows)
-	if err != nil {
-		return nil, err
+	out := make([]arrow.Array, len(cols))
+	for c, col := range cols {
+		var err error
+		if out[c], err = compute.TakeArray(ec.Ctx, col, idx); err != nil {
+			runtime.ReleaseAll(out[:c])
+			return nil, err
+		}
 	}
-	return cols[0], nil
+	return out, nil
 }
 
 func (s *sortedRows) release() {
