@@ -395,15 +395,16 @@ const broadcastRows = 1 << 20
 // joins, the left for right joins; never for full joins. strategy "auto" broadcasts in
 // batch mode, at parallelism above 1, in a job that can be neither checkpointed nor
 // savepointed (plan.Options.Savepoints), the smaller of those
-// inputs when its estimate (estimateRows) is at most broadcastRows and a quarter of the
-// other's (or the other's is unknown).
+// inputs when its size hint (sizeHint: a filter as a fifth of its input, a join as its
+// larger input) is at most broadcastRows and a quarter of the other's (or the other's is
+// unknown). A hint that is too small costs time and memory in every subtask, not answers.
 func (g *graph) broadcastSide(n *lnode, o *joinOp) (int, error) {
 	js := o.spec
 	allowed := func(side int) bool { return join.OneSided(js.How, side) }
 	var est [2]int64
 	var known [2]bool
 	for side, in := range n.inputs {
-		est[side], known[side] = estimateRows(in)
+		est[side], known[side] = sizeHint(in)
 	}
 	// The smaller allowed side, by estimate (unknown counts as large).
 	pick := -1

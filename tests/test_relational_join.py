@@ -122,6 +122,28 @@ def test_broadcast_join_matches_duckdb(how: str, strategy: str) -> None:
     assert rows(got) == sorted(con.sql(sql).fetchall(), key=repr)
 
 
+def test_auto_broadcasts_a_small_join_output_by_its_size_hint() -> None:
+    # A join's output has no row count, only a size hint (its larger input's rows): a join
+    # of two small tables, met with a large one, is broadcast, not shuffled with it.
+    r = random.Random(5)
+    n = 50_000
+    big = pa.table({"k": [r.randrange(400) for _ in range(n)], "a": list(range(n))})
+    dim = pa.table({"k": list(range(0, 400, 2)), "d": [f"d{i}" for i in range(200)]})
+    dim2 = pa.table({"d": [f"d{i}" for i in range(0, 200, 3)], "e": list(range(67))})
+    env = rb.Environment(parallelism=2, batch_size=1000)
+    small = env.from_arrow(dim).join(env.from_arrow(dim2), on="d")
+    s = small.join(env.from_arrow(big), on="k")
+    plan = s.explain()
+    assert "join(inner, broadcast left)" in plan, plan
+    con = duckdb.connect()
+    for name, t in (("big", big), ("dim", dim), ("dim2", dim2)):
+        con.register(name, t)
+    want = con.sql("select dim.k, dim.d, e, a from dim join dim2 on dim.d = dim2.d join big on dim.k = big.k").fetchall()
+    got = s.collect()
+    assert got.column_names == ["k", "d", "e", "a"]
+    assert rows(got) == sorted(want, key=repr)
+
+
 def test_broadcast_is_refused_where_it_would_change_the_answer(tmp_path) -> None:
     dim = rb.from_pydict({"k": [1, 2], "s": ["x", "y"]})
     with pytest.raises(rb.PlanError, match="full join cannot broadcast"):

@@ -47,3 +47,34 @@ func TestMinMaxInt64(t *testing.T) {
 		}
 	}
 }
+
+func TestAppendDoubles(t *testing.T) {
+	var s []int64
+	grows := 0
+	for i := range 1 << 20 {
+		c := cap(s)
+		s = Append(s, int64(i))
+		if cap(s) != c {
+			grows++
+			if c > 0 && cap(s) < 2*c {
+				t.Fatalf("capacity %d grew to %d, want at least %d", c, cap(s), 2*c)
+			}
+		}
+	}
+	for i, v := range s {
+		if v != int64(i) {
+			t.Fatalf("s[%d] = %d", i, v)
+		}
+	}
+	if grows > 17 {
+		t.Fatalf("%d reallocations for 2^20 appends", grows)
+	}
+	s = AppendAll(s[:3], 7, 8, 9)
+	if len(s) != 6 || s[3] != 7 || s[5] != 9 || s[2] != 2 {
+		t.Fatalf("AppendAll: %v", s[:6])
+	}
+	r := Reserve([]int32{1, 2}, 100)
+	if len(r) != 2 || cap(r) < 102 || r[1] != 2 {
+		t.Fatalf("Reserve: len %d cap %d %v", len(r), cap(r), r)
+	}
+}

@@ -1019,7 +1019,8 @@ class Stream:
         batch mode, in jobs that take no checkpoints or savepoints (so not in ``start()``),
         an input estimated at most about a million rows
         and a quarter of the other (estimates from Parquet footers, table lengths and file
-        sizes), else hashes. The answer is the same either way; ``explain()`` shows which.
+        sizes; a filter counts as keeping a fifth of its input, a join as its larger
+        input's rows), else hashes. The answer is the same either way; ``explain()`` shows which.
 
         ``state_ttl`` (unbounded joins on keys; as Flink's ``table.exec.state.ttl``): a row
         kept by the join that no row of the other side has matched for this long

@@ -5,6 +5,7 @@ import (
 	mbits "math/bits"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/riverbed-engine/riverbed/internal/vec"
 )
 
 // Kept appends to rows the rows where mask is true (not false, not null), reading the
@@ -12,6 +13,7 @@ import (
 func Kept(mask *array.Boolean, rows []int32) []int32 {
 	n := mask.Len()
 	d := mask.Data()
+	rows = vec.Reserve(rows, n) // at most n: one allocation, not one per quarter more
 	if d.Offset()%64 != 0 {
 		for i := range n {
 			if mask.IsValid(i) && mask.Value(i) {

@@ -8,6 +8,7 @@ import (
 	"github.com/riverbed-engine/riverbed/engine/expr"
 	"github.com/riverbed-engine/riverbed/engine/ops/keyed"
 	"github.com/riverbed-engine/riverbed/engine/runtime"
+	"github.com/riverbed-engine/riverbed/internal/vec"
 )
 
 // HashJoinOp is the regular (relational) join of two inputs on equal keys, with Polars'
@@ -177,7 +178,7 @@ func (o *HashJoinOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error 
 				k = ids[i]
 			}
 			r := keyed.RowRef{Chunk: chunk, Row: int32(i)}
-			o.all[side] = append(o.all[side], keyedRef{key: k, ref: r})
+			o.all[side] = vec.Append(o.all[side], keyedRef{key: k, ref: r})
 			if k != nullKey {
 				o.rows[side].add(k, r)
 			}

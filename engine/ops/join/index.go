@@ -1,6 +1,9 @@
 package join
 
-import "github.com/riverbed-engine/riverbed/engine/ops/keyed"
+import (
+	"github.com/riverbed-engine/riverbed/engine/ops/keyed"
+	"github.com/riverbed-engine/riverbed/internal/vec"
+)
 
 // refIndex is one side's kept rows by key id, with an estimate of the memory it takes:
 // with spilling (state_backend="pebble") it counts against the subtask's memory cap, so
@@ -83,7 +86,7 @@ func (ix *refIndex) setMany(k uint32, rows []keyed.RowRef) {
 		i, ix.free = int(ix.free[n-1]), ix.free[:n-1]
 		ix.many[i] = rows
 	} else {
-		ix.many = append(ix.many, rows)
+		ix.many = vec.Append(ix.many, rows)
 	}
 	ix.refs += int64(cap(rows))
 	ix.one[k] = markOf(i)

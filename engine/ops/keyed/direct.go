@@ -156,6 +156,6 @@ func (g *Grouper) consumeDirect(vals []int64, ids []uint32) {
 // index puts it in the hash table when the table is needed.
 func (g *Grouper) addInt(v int64, row int) uint32 {
 	gid := g.add(expr.Mix64(uint64(v)), row)
-	g.ints = append(g.ints, v)
+	g.ints = vec.Append(g.ints, v)
 	return gid
 }

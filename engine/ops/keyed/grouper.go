@@ -13,6 +13,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/riverbed-engine/riverbed/engine/expr"
 	"github.com/riverbed-engine/riverbed/engine/runtime"
+	"github.com/riverbed-engine/riverbed/internal/vec"
 )
 
 // Grouper assigns dense group ids (0, 1, 2, ...) to the distinct keys it sees, with an
@@ -185,8 +186,8 @@ func (g *Grouper) ConsumeHashed(ctx context.Context, keys []arrow.Array, hs []ui
 
 func (g *Grouper) add(h uint64, row int) uint32 {
 	gid := uint32(len(g.Hash))
-	g.Hash = append(g.Hash, h)
-	g.newRows = append(g.newRows, int32(row))
+	g.Hash = vec.Append(g.Hash, h)
+	g.newRows = vec.Append(g.newRows, int32(row))
 	return gid
 }
 
@@ -201,9 +202,9 @@ func (g *Grouper) nullGroup(h uint64, row int) uint32 {
 	if g.null < 0 {
 		g.null = int32(g.add(h, row))
 		if g.mode == modeInt {
-			g.ints = append(g.ints, 0)
+			g.ints = vec.Append(g.ints, 0)
 		} else {
-			g.offs = append(g.offs, uint32(len(g.arena)))
+			g.offs = vec.Append(g.offs, uint32(len(g.arena)))
 		}
 	}
 	return uint32(g.null)
@@ -248,7 +249,7 @@ func (g *Grouper) consumeInt(col arrow.Array, ids []uint32) {
 			e := &g.islots[slot]
 			if e.gid == 0 {
 				gid := g.add(h, row)
-				g.ints = append(g.ints, v)
+				g.ints = vec.Append(g.ints, v)
 				g.indexed = len(g.ints)
 				e.key, e.gid = v, gid+1
 				ids[row] = gid
@@ -308,8 +309,8 @@ func (g *Grouper) findBytes(h uint64, key []byte, row int) uint32 {
 		s := g.slots[slot]
 		if s == 0 {
 			gid := g.add(h, row)
-			g.arena = append(g.arena, key...)
-			g.offs = append(g.offs, uint32(len(g.arena)))
+			g.arena = vec.AppendAll(g.arena, key...)
+			g.offs = vec.Append(g.offs, uint32(len(g.arena)))
 			g.place(slot, gid)
 			return gid
 		}
@@ -384,7 +385,7 @@ func (g *Grouper) findInts(h uint64, key []int64, row int) uint32 {
 				return NoGroup
 			}
 			gid := g.add(h, row)
-			g.ints = append(g.ints, key...)
+			g.ints = vec.AppendAll(g.ints, key...)
 			g.place(slot, gid)
 			return gid
 		}
