@@ -132,7 +132,48 @@ func (o *HashJoinOp) probeBatch(rec arrow.RecordBatch, out runtime.Emitter) erro
 	if err != nil {
 		return err
 	}
-	for i := 0; i < int(rec.NumRows()); i++ {
+	if o.Spec.How == "inner" && o.Cond == nil && ids != nil {
+		err = o.probeInner(p, chunk, ids, out)
+	} else {
+		err = o.probeRows(p, chunk, ids, int(rec.NumRows()), out)
+	}
+	if err == nil {
+		err = o.drain(out)
+	}
+	st.Live[chunk] = 0
+	st.Settle(chunk)
+	return err
+}
+
+// probeInner is probeRows for an inner join without a further condition: each row's
+// matches are pending pairs, with no call per row.
+func (o *HashJoinOp) probeInner(p int, chunk int32, ids []uint32, out runtime.Emitter) error {
+	built := &o.rows[1-p]
+	limit := o.emitRows()
+	mine, theirs := &o.pending[p], &o.pending[1-p]
+	for i, k := range ids {
+		ms := built.get(k)
+		if len(ms) == 0 {
+			continue
+		}
+		r := keyed.RowRef{Chunk: chunk, Row: int32(i)}
+		for _, m := range ms {
+			*mine = append(*mine, r)
+			*theirs = append(*theirs, m)
+		}
+		if len(o.pending[0]) >= limit {
+			if err := o.flush(out); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// probeRows joins the n rows of a probe batch (in chunk, with key ids ids; nil for a
+// cross join) against the built side.
+func (o *HashJoinOp) probeRows(p int, chunk int32, ids []uint32, n int, out runtime.Emitter) error {
+	for i := 0; i < n; i++ {
 		k := uint32(0)
 		if ids != nil {
 			k = ids[i]
@@ -142,10 +183,7 @@ func (o *HashJoinOp) probeBatch(rec arrow.RecordBatch, out runtime.Emitter) erro
 			return err
 		}
 	}
-	err = o.drain(out)
-	st.Live[chunk] = 0
-	st.Settle(chunk)
-	return err
+	return nil
 }
 
 // probeRow joins one row r of the probe side p (key id k) against the built side.
