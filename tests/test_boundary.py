@@ -209,6 +209,31 @@ def test_cancel_and_stop_return_while_a_live_source_blocks(how):
     assert lines[1] == "next [1]"
 
 
+@pytest.mark.parametrize("cancel", [True, False], ids=["cancelled", "left-running"])
+def test_exit_while_a_live_source_waits_in_python(cancel):
+    """A live generator that waits for data in Python (sleeping) while the interpreter
+    exits: the engine's reading thread woke up in a finalizing interpreter and aborted the
+    process ("Fatal Python error: PyGILState_Release"), after cancel() or with the job left
+    running."""
+    for _ in range(3):
+        r = run_python(f"""
+            import time, pyarrow as pa, riverbed as rb
+            schema = pa.schema([("x", pa.int64())])
+            def gen():
+                yield pa.record_batch([pa.array([1])], schema=schema)
+                while True:
+                    time.sleep(0.05)  # a live source with no new data
+            job = rb.from_arrow(pa.RecordBatchReader.from_batches(schema, gen()), bounded=False).start()
+            print(sum(b.num_rows for b in job.results(timeout="1s")), flush=True)
+            if {cancel}:
+                job.cancel()
+            print("exiting", job.status, flush=True)
+        """, timeout=60)
+        assert r.returncode == 0, r.stderr[-3000:]
+        assert "Fatal Python error" not in r.stderr
+        assert r.stdout.split() == ["1", "exiting", "cancelled" if cancel else "running"], r.stdout
+
+
 def test_udf_that_cancels_its_own_job():
     r = run_python("""
         import threading, time, pyarrow as pa, riverbed as rb

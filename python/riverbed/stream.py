@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import threading
 import time
 import warnings
+import weakref
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Literal, overload
 
@@ -101,25 +103,93 @@ def _batch_problem(batch: pa.RecordBatch, schema: pa.Schema, where: str) -> str 
     return None
 
 
+class _InterpreterExit(BaseException):
+    """Raised in a thread of the engine that is reading a live input when the interpreter
+    exits (not an Exception: the caller's stream should not catch it)."""
+
+
+class _LiveRead:
+    """A live input as the engine reads it: the thread inside its read (None between
+    reads), and whether the engine has released it (no more calls into Python)."""
+
+    def __init__(self) -> None:
+        self.thread: int | None = None
+        self.ended = False  # the read that ended it has returned (at exit: interrupted)
+        self.released = False
+
+
+# The live inputs handed to the engine and not yet released: at interpreter exit their
+# reads are ended first, as a thread of the engine still in Python code once the
+# interpreter is finalizing aborts the process.
+_live: set[_LiveRead] = set()
+_live_lock = threading.Lock()
+_exiting = False
+
+
+def _end_reads_at_exit(wait: float = 1.0, release_wait: float = 0.2) -> None:
+    """At interpreter exit, end the reads of live inputs (a cancelled job's generator
+    waiting for data, or a job left running): a read running now is interrupted with
+    _InterpreterExit and a later one raises it at once. The exit waits up to ``wait``
+    seconds for the reads to return, then up to ``release_wait`` for the engine to release
+    the inputs whose reads ended so (a cancelled job's may never be). A read blocked in C
+    code (a lock waited on without a timeout) cannot be interrupted; it stays blocked, as
+    the interpreter's own threads do, and ends with the process."""
+    import ctypes
+
+    global _exiting
+    with _live_lock:
+        _exiting = True
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        with _live_lock:
+            reading = [r.thread for r in _live if r.thread is not None]
+        if not reading:
+            break
+        for ident in reading:
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), ctypes.py_object(_InterpreterExit))
+        time.sleep(0.01)
+    deadline = time.monotonic() + release_wait
+    while time.monotonic() < deadline:
+        with _live_lock:
+            if not any(r.ended for r in _live):
+                return
+        time.sleep(0.01)
+
+
+atexit.register(_end_reads_at_exit)
+
+
 def _checked_reader(reader: pa.RecordBatchReader, index: int, errors: list[BaseException]) -> pa.RecordBatchReader:
     """A live stream whose batches are checked against its schema before the engine reads
     them: a batch whose columns do not have the declared types (or whose buffers are too
     small for them) ends the stream with a DataError that names the batch and column, also
     kept in ``errors`` (the job's error then has it as its cause)."""
     schema = reader.schema
+    live = _LiveRead()
 
     def batches() -> Iterable[pa.RecordBatch]:
         i = 0
         try:
             while True:
+                with _live_lock:
+                    if _exiting:
+                        live.ended = True
+                        raise _InterpreterExit
+                    live.thread = threading.get_ident()
                 try:
                     batch = reader.read_next_batch()
                 except StopIteration:
                     return
+                except _InterpreterExit:
+                    live.ended = True
+                    raise
                 except Exception as e:  # the caller's stream (a generator) raised: kept as the cause
                     errors.append(e)
                     raise DataError(f"from_arrow input {index}, after batch {i}: the stream raised "
                                     f"{type(e).__name__}: {e}") from e
+                finally:
+                    with _live_lock:
+                        live.thread = None
                 problem = _batch_problem(batch, schema, f"from_arrow input {index}, batch {i}")
                 if problem is not None:
                     del batch
@@ -130,7 +200,17 @@ def _checked_reader(reader: pa.RecordBatchReader, index: int, errors: list[BaseE
         finally:
             reader.close()  # the caller's stream is done with, here and now
 
-    return pa.RecordBatchReader.from_batches(schema, batches())
+    def released() -> None:
+        with _live_lock:
+            live.released = True
+            _live.discard(live)
+
+    gen = batches()
+    with _live_lock:
+        _live.add(live)
+    fin = weakref.finalize(gen, released)  # the engine released the stream (and with it gen)
+    fin.atexit = False  # not called at exit: _end_reads_at_exit waits for it
+    return pa.RecordBatchReader.from_batches(schema, gen)
 
 
 def _event_time(node: dict[str, Any], event_time: str | None, max_out_of_orderness: Any,
