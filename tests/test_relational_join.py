@@ -138,7 +138,8 @@ def test_auto_broadcasts_a_small_join_output_by_its_size_hint() -> None:
     con = duckdb.connect()
     for name, t in (("big", big), ("dim", dim), ("dim2", dim2)):
         con.register(name, t)
-    want = con.sql("select dim.k, dim.d, e, a from dim join dim2 on dim.d = dim2.d join big on dim.k = big.k").fetchall()
+    want = con.sql("select dim.k, dim.d, e, a from dim join dim2 on dim.d = dim2.d "
+                   "join big on dim.k = big.k").fetchall()
     got = s.collect()
     assert got.column_names == ["k", "d", "e", "a"]
     assert rows(got) == sorted(want, key=repr)
