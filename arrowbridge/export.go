@@ -13,7 +13,9 @@ import (
 // releases r. Buffers are shared, not copied; they stay valid until the consumer releases
 // each exported array.
 func ExportStream(r array.RecordReader, ptr unsafe.Pointer) {
-	cdata.ExportRecordReader(r, (*cdata.CArrowArrayStream)(ptr))
+	e := newExportableReader(r) // struct columns with an offset rebuilt (structs.go)
+	cdata.ExportRecordReader(e, (*cdata.CArrowArrayStream)(ptr))
+	e.Release()
 }
 
 // ExportSchema fills the zero-initialized ArrowSchema at ptr; the consumer releases it.
@@ -24,5 +26,7 @@ func ExportSchema(s *arrow.Schema, ptr unsafe.Pointer) {
 // ExportRecordBatch fills the zero-initialized ArrowArray and ArrowSchema at arr and
 // schema with rec (its buffers shared, not copied); the consumer releases both.
 func ExportRecordBatch(rec arrow.RecordBatch, arr, schema unsafe.Pointer) {
+	rec = exportableBatch(rec) // struct columns with an offset rebuilt (structs.go)
+	defer rec.Release()
 	cdata.ExportArrowRecordBatch(rec, (*cdata.CArrowArray)(arr), (*cdata.CArrowSchema)(schema))
 }

@@ -64,7 +64,7 @@ func callUDF(udf int64, in arrow.RecordBatch) (arrow.RecordBatch, error) {
 		C.free(oa)
 		C.free(os)
 	}()
-	cdata.ExportArrowRecordBatch(in, (*cdata.CArrowArray)(ia), (*cdata.CArrowSchema)(is))
+	arrowbridge.ExportRecordBatch(in, ia, is) // (struct columns with an offset rebuilt)
 	var msg *C.char
 	status := C.rb_call_udf(*fn, C.int64_t(udf), ia, is, oa, os, &msg)
 	if status != 0 {

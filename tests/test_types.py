@@ -1305,3 +1305,30 @@ def test_sort_by_a_float16_column_matches_polars():
         want = pl.from_arrow(t).sort("h", descending=desc, nulls_last=True, maintain_order=True)
         assert got["i"].to_pylist() == want["i"].to_list()
         assert got.schema.field("h").type == pa.float16()
+
+
+def test_sliced_struct_columns_come_back_with_their_rows() -> None:
+    # A struct column with an array offset (a sliced table, a batch of a chunked reader,
+    # tail()) came back with its offset applied twice: wrong values, or children shorter
+    # than the column (pyarrow then aborted).
+    inner = pa.struct([("x", pa.int64()), ("s", pa.string())])
+    rows = [None if i == 2 else {"x": i, "s": f"v{i}"} for i in range(10)]
+    t = pa.table({
+        "st": pa.array(rows, inner),
+        "nested": pa.array([{"a": r} for r in rows], pa.struct([("a", inner)])),
+        "lst": pa.array([[r, r] for r in rows], pa.list_(inner)),
+        "i": pa.array(range(10), pa.int64()),
+    })
+    for lo, n in [(1, 4), (3, 7), (9, 1), (0, 10)]:
+        want = t.slice(lo, n)
+        for got in (rb.from_arrow(want).collect(),
+                    rb.from_arrow(want).map_batches(lambda b: b).collect(),
+                    rb.from_arrow(t).tail(n).collect() if lo + n == 10 else rb.from_arrow(want).collect()):
+            got.validate(full=True)
+            assert got.to_pylist() == want.to_pylist(), (lo, n)
+    # A reader's chunks: every batch after the first has an offset into the same arrays.
+    reader = pa.RecordBatchReader.from_batches(t.schema, t.to_batches(max_chunksize=3))
+    got = rb.from_arrow(reader).collect()
+    got.validate(full=True)
+    assert got.to_pylist() == t.to_pylist()
+    assert rb.from_arrow(t).tail(3).to_pandas()["st"].tolist() == rows[7:]
