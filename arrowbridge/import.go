@@ -53,6 +53,10 @@ func ImportRecordBatch(arr, schema unsafe.Pointer) (_ arrow.RecordBatch, err err
 		rec.Release()
 		return nil, err
 	}
+	if lifted := liftDictNulls(rec); lifted != nil {
+		rec.Release()
+		rec = lifted
+	}
 	return rec, nil
 }
 

@@ -242,6 +242,7 @@ type validatingReader struct {
 	r     array.RecordReader
 	batch int
 	cur   arrow.RecordBatch
+	owned bool // cur was made here (liftDictNulls), not borrowed from r
 	err   error
 }
 
@@ -254,6 +255,7 @@ func newValidatingReader(r array.RecordReader) *validatingReader {
 func (v *validatingReader) Retain() { v.refs.Add(1) }
 func (v *validatingReader) Release() {
 	if v.refs.Add(-1) == 0 {
+		v.drop()
 		v.r.Release()
 	}
 }
@@ -268,7 +270,7 @@ func (v *validatingReader) Err() error {
 }
 
 func (v *validatingReader) Next() (ok bool) {
-	v.cur = nil
+	v.drop()
 	if v.err != nil {
 		return false
 	}
@@ -292,5 +294,16 @@ func (v *validatingReader) Next() (ok bool) {
 	}
 	v.batch++
 	v.cur = rec
+	if lifted := liftDictNulls(rec); lifted != nil {
+		v.cur, v.owned = lifted, true
+	}
 	return true
+}
+
+// drop lets go of the current batch (released when it was made here).
+func (v *validatingReader) drop() {
+	if v.owned {
+		v.cur.Release()
+	}
+	v.cur, v.owned = nil, false
 }

@@ -29,6 +29,7 @@ import duckdb
 import numpy as np
 import polars as pl
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 import riverbed as rb
@@ -1332,3 +1333,23 @@ def test_sliced_struct_columns_come_back_with_their_rows() -> None:
     got.validate(full=True)
     assert got.to_pylist() == t.to_pylist()
     assert rb.from_arrow(t).tail(3).to_pandas()["st"].tolist() == rows[7:]
+
+
+def test_a_null_in_a_dictionary_is_a_null_row(tmp_path) -> None:
+    # pyarrow's dictionary_encode(null_encoding="encode") puts the null in the dictionary:
+    # the writers read the value without its validity and wrote "".
+    arr = pa.array(["a", None, "b", None, "a"]).dictionary_encode(null_encoding="encode")
+    assert arr.null_count == 0 and arr.dictionary.null_count == 1
+    t = pa.table({"k": arr, "v": [1, 2, 3, 4, 5]})
+    want = ["a", None, "b", None, "a"]
+    s = rb.from_arrow(t)
+    s.write_parquet(str(tmp_path / "pq"))
+    assert pq.read_table(str(tmp_path / "pq")).column("k").to_pylist() == want
+    s.write_csv(str(tmp_path / "csv"), null_value="NULL")
+    csv = pl.read_csv(str(tmp_path / "csv" / "*.csv"), null_values="NULL")
+    assert csv["k"].to_list() == want
+    s.write_ndjson(str(tmp_path / "nd"))
+    assert pl.read_ndjson(next((tmp_path / "nd").iterdir()))["k"].to_list() == want
+    got = s.group_by("k").agg(col("v").sum().alias("v")).collect()
+    assert sorted(got.to_pylist(), key=repr) == sorted(
+        pl.from_arrow(t).group_by("k").agg(pl.col("v").sum()).to_arrow().cast(got.schema).to_pylist(), key=repr)
