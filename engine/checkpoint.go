@@ -103,7 +103,7 @@ func fingerprint(outs []*lnode, ids map[*lnode]string) string {
 		}
 		if def := logicalOps[n.op]; def != nil && def.stateful {
 			if c, ok := n.impl.(stateConfigurer); ok {
-				id += "{" + c.stateConfig(n) + "}"
+				id += "{" + strings.ReplaceAll(c.stateConfig(n), ";", ",") + "}" // (entries are split at ";")
 			}
 			ops = append(ops, id)
 		}
@@ -113,25 +113,50 @@ func fingerprint(outs []*lnode, ids map[*lnode]string) string {
 	return "sources[" + strings.Join(srcs, ";") + "] operators[" + strings.Join(ops, ";") + "]"
 }
 
-// fingerprintDiff names what differs between two fingerprints.
-func fingerprintDiff(was, now string) string {
-	parse := func(s string) (map[string]string, []string) {
-		m := map[string]string{}
-		var ops []string
-		if i, j := strings.Index(s, "sources["), strings.Index(s, "] operators["); i == 0 && j > 0 {
-			for _, e := range strings.Split(s[len("sources["):j], ";") {
-				if k := strings.IndexByte(e, '='); k > 0 {
-					m[e[:k]] = e[k+1:]
-				}
-			}
-			if body := strings.TrimSuffix(s[j+len("] operators["):], "]"); body != "" {
-				ops = strings.Split(body, ";")
+// parseFingerprint splits a fingerprint into its sources (id -> what it reads) and its
+// operators' entries.
+func parseFingerprint(s string) (map[string]string, []string) {
+	m := map[string]string{}
+	var ops []string
+	if i, j := strings.Index(s, "sources["), strings.Index(s, "] operators["); i == 0 && j > 0 {
+		for _, e := range strings.Split(s[len("sources["):j], ";") {
+			if k := strings.IndexByte(e, '='); k > 0 {
+				m[e[:k]] = e[k+1:]
 			}
 		}
-		return m, ops
+		if body := strings.TrimSuffix(s[j+len("] operators["):], "]"); body != "" {
+			ops = strings.Split(body, ";")
+		}
 	}
-	ws, wo := parse(was)
-	ns, no := parse(now)
+	return m, ops
+}
+
+// onlyDropped says whether the plan of fingerprint now is the one of was less some of its
+// sources and stateful operators: what allow_non_restored_state lets a restore drop.
+func onlyDropped(was, now string) bool {
+	ws, wo := parseFingerprint(was)
+	ns, no := parseFingerprint(now)
+	for id, d := range ns {
+		if ws[id] != d {
+			return false
+		}
+	}
+	old := map[string]bool{}
+	for _, o := range wo {
+		old[o] = true
+	}
+	for _, o := range no {
+		if !old[o] {
+			return false
+		}
+	}
+	return true
+}
+
+// fingerprintDiff names what differs between two fingerprints.
+func fingerprintDiff(was, now string) string {
+	ws, wo := parseFingerprint(was)
+	ns, no := parseFingerprint(now)
 	var diffs []string
 	for id, d := range ws {
 		if nd, ok := ns[id]; !ok {
@@ -289,7 +314,14 @@ func checkpointConfig(o plan.Options, outs []*lnode, ids map[*lnode]string, maxP
 	}
 	if cp := cfg.Restore; cp != nil {
 		if fp := cp.Manifest.Job.PlanFingerprint; fp != cfg.Fingerprint && !o.AllowPlanChange {
-			return cfg, rberr.New(rberr.InvalidArgument, "cannot restore %s: it was taken from another plan: %s (pass allow_plan_change=True to restore it anyway: sources and operators are matched by id)", cp.Dir, fingerprintDiff(fp, cfg.Fingerprint))
+			switch dropped := onlyDropped(fp, cfg.Fingerprint); {
+			case dropped && o.AllowNonRestoredState:
+				// the plan lost sources or operators: their state is dropped (coordinator)
+			case dropped:
+				return cfg, rberr.New(rberr.InvalidArgument, "cannot restore %s: %s (pass allow_non_restored_state=True to drop their state)", cp.Dir, fingerprintDiff(fp, cfg.Fingerprint))
+			default:
+				return cfg, rberr.New(rberr.InvalidArgument, "cannot restore %s: it was taken from another plan: %s (pass allow_plan_change=True to restore it anyway: sources and operators are matched by id)", cp.Dir, fingerprintDiff(fp, cfg.Fingerprint))
+			}
 		}
 		cfg.FirstID = max(cfg.FirstID, cp.Manifest.ID+1)
 	}

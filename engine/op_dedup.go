@@ -80,6 +80,10 @@ func (o *dedupOp) build(g *graph, n *lnode, _ *plan.Expr) (flow, error) {
 	return flow{st: st}, nil
 }
 
+// stateConfig implements stateConfigurer: keys seen restored under another interval
+// would drop other rows.
+func (o *dedupOp) stateConfig(n *lnode) string { return "dedup (" + o.explain(n) + ")" }
+
 func (o *dedupOp) explain(*lnode) string {
 	if o.within == math.MaxInt64 {
 		return "first row per key"

@@ -437,6 +437,17 @@ func (g *graph) broadcastSide(n *lnode, o *joinOp) (int, error) {
 	return pick, nil
 }
 
+// stateConfig implements stateConfigurer: the rows a join kept, restored into another
+// kind, keys, condition, bounds or strategy, would be matched (and retracted) as that
+// join's (an inner join's rows restored into a left join took back rows it never
+// padded). The state TTL may change.
+func (o *joinOp) stateConfig(n *lnode) string {
+	ttl := o.stateTTL
+	o.stateTTL = 0
+	defer func() { o.stateTTL = ttl }()
+	return "join (" + o.explain(n) + ")"
+}
+
 func (o *joinOp) explain(n *lnode) (detail string) {
 	detail = o.spec.How + " join"
 	if n.changelog != "" {

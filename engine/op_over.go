@@ -208,6 +208,10 @@ func (o *overOp) build(g *graph, n *lnode, _ *plan.Expr) (flow, error) {
 	return flow{st: st}, nil
 }
 
+// stateConfig implements stateConfigurer: the rows and running values restored into
+// other functions, frames, partitions or outputs would be read as theirs.
+func (o *overOp) stateConfig(n *lnode) string { return "window function (" + o.explain(n) + ")" }
+
 func (o *overOp) explain(n *lnode) string {
 	parts := make([]string, len(o.funcs))
 	for i, f := range o.funcs {

@@ -412,6 +412,56 @@ def test_restore_into_other_aggregations_or_another_order_is_refused(tmp_path, k
         job.cancel()
 
 
+@pytest.mark.parametrize("kind", ["over", "join", "dedup"])
+def test_restore_into_another_over_join_or_dedup_is_refused(tmp_path, kind):
+    # An OVER sum of v restored into one of w summed saved v's with new w's; an inner
+    # join's rows restored into a left join took back rows it never padded (-D of rows
+    # never inserted); a dedup's keys under another interval. Each is refused, naming the
+    # operator; the same plan restores.
+    import datetime as dt
+    t0 = dt.datetime(2026, 1, 1)
+    n = 2000
+    t = pa.table({"k": [i % 5 for i in range(n)], "v": [1] * n, "w": [1000] * n,
+                  "ts": [t0 + dt.timedelta(milliseconds=10 * i) for i in range(n)]})
+
+    def build(variant: int, paced: bool = False) -> rb.Stream:
+        env = rb.Environment(parallelism=1, batch_size=50)
+        src = env.from_arrow(t, event_time="ts", bounded=False)
+        if paced:
+            src = src.map_batches(lambda b: (time.sleep(0.01), b)[1])
+        if kind == "over":
+            return src.select("k", "ts", col(["v", "w"][variant]).sum().over("k", order_by="ts", rows=3).alias("s"))
+        if kind == "join":
+            dim = env.from_arrow(pa.table({"k": [0, 1, 2], "d": ["a", "b", "c"]}), bounded=False)
+            return src.join(dim, on="k", how=["inner", "left"][variant])
+        return src.deduplicate("k", within=["1s", "2s"][variant])
+
+    sp = tmp_path / "sp"
+    stop_with_savepoint_after(build(0, paced=True), 1, sp)
+    op = {"over": "over-0", "join": "join-0", "dedup": "dedup-0"}[kind]
+    with pytest.raises(rb.InvalidArgumentError, match=f'"{op}" was a .* and is now a '):
+        build(1).start(restore=str(sp)).cancel()
+    build(0).start(restore=str(sp)).cancel()
+
+
+def test_allow_non_restored_state_drops_the_state_of_a_removed_operator(tmp_path):
+    # It alone restores a plan without one of the savepoint's stateful operators (the
+    # plan check asked for allow_plan_change as well); without it the error names it.
+    def src() -> rb.Stream:
+        return rb.Environment(parallelism=2).datagen({"k": rb.Int64, "ts": rb.Timestamp}, rows_per_second=5000,
+                                                     seed=1, fields={"k": {"min": 0, "max": 9}})
+
+    sp = tmp_path / "sp"
+    stop_with_savepoint_after(src().key_by("k").window(rb.tumbling("60s")).agg(rb.count().alias("n")).uid("counts"),
+                              0, sp)
+    with pytest.raises(rb.InvalidArgumentError, match='"counts" is not in this plan.*allow_non_restored_state=True'):
+        src().select("k").start(restore=str(sp))
+    job = src().select("k").start(restore=str(sp), allow_non_restored_state=True)
+    got = next(job.results(timeout="30s", max_batches=1))
+    job.cancel()
+    assert got.num_rows > 0 and got.schema.names == ["k"]
+
+
 @pytest.mark.parametrize("stop_after_rows", [2, 5])
 def test_rows_late_before_a_savepoint_stay_late_after_the_restore(tmp_path, stop_after_rows):
     """Batches of three on-time rows and one 100 s behind (no out-of-orderness allowed):
