@@ -879,3 +879,37 @@ def test_window_offsets_may_be_negative(offset, kind):
         for start in range(last, s - size, -step):
             want[(start, start + size)] += 1
     assert got == want
+
+
+@pytest.mark.parametrize("win", ["tumbling", "sliding"])
+def test_a_late_row_that_opens_a_window_fires_it_at_once(win):
+    # Within allowed lateness, a row for a window the watermark has passed, which had no
+    # row yet, waited for the next watermark to be emitted: with a live source that then
+    # stalls, never. Flink's trigger fires on such an element.
+    import datetime as dt
+    import threading
+    t0 = dt.datetime(2026, 1, 1)
+    schema = pa.schema([("k", pa.string()), ("ts", pa.timestamp("us"))])
+    release = threading.Event()
+
+    def gen():
+        for k, s in [("a", 5.0), ("b", 0.0)]:
+            yield pa.record_batch([pa.array([k]), pa.array([t0 + dt.timedelta(seconds=s)], pa.timestamp("us"))],
+                                  schema=schema)
+        release.wait(30)  # a live source with nothing more for now
+
+    window = rb.tumbling("1s") if win == "tumbling" else rb.sliding("2s", "1s")
+    src = rb.Environment(parallelism=1, batch_size=1).from_arrow(
+        pa.RecordBatchReader.from_batches(schema, gen()), event_time="ts", bounded=False)
+    job = src.key_by("k").window(window, allowed_lateness="10s").agg(rb.count().alias("n")).start()
+    try:
+        got = []
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not any(r["k"] == "b" for r in got):
+            got += [r for b in job.results(timeout=0.2) for r in b.to_pylist()]
+        # Windows of b@0 whose end the watermark (5s) has passed: [0,1) ([-1,1), [0,2) sliding).
+        want = {("b", (t0 + dt.timedelta(seconds=s)), 1) for s in ([0] if win == "tumbling" else [-1, 0])}
+        assert {(r["k"], r["window_start"], r["n"]) for r in got if r["k"] == "b"} == want
+    finally:
+        release.set()
+        job.cancel()

@@ -297,7 +297,30 @@ func (o *WindowAggOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error
 	if err := o.emitUpdates(out); err != nil {
 		return err
 	}
+	if o.overdue(rows) {
+		// A late row (within the allowed lateness) opened a window the watermark has
+		// passed: it fires now, as Flink's trigger fires on such an element, not at the
+		// next watermark (which a stalled source may never send).
+		if err := o.fire(o.wm, out); err != nil {
+			return err
+		}
+	}
 	return o.checkCap(n)
+}
+
+// overdue says whether a batch's rows went to a window that has not fired though the
+// watermark has passed its end. (Rows of sliding windows go to slices only for windows
+// the watermark has not passed: slices are merged into windows as it passes them.)
+func (o *WindowAggOp) overdue(rows map[[2]int64][]int32) bool {
+	if o.Processing || o.Lateness == 0 {
+		return false
+	}
+	for w := range rows {
+		if p := o.panes[w]; w[1]-1 <= o.wm && p != nil && !p.fired {
+			return true
+		}
+	}
+	return false
 }
 
 func (o *WindowAggOp) addToPanes(rec arrow.RecordBatch, seq runtime.Seq, rows map[[2]int64][]int32, n int, aggregate bool) error {
