@@ -102,8 +102,9 @@ const (
 
 // OpenParquet reads the footers of the files (concurrently), checks that their
 // schemas agree and builds the Dataset. Columns are matched by name, so their
-// order may differ between files; a missing, extra or differently typed column
-// is an rberr Schema error naming both files and the column.
+// order may differ between files; an extra or differently typed column is an
+// rberr Schema error naming both files and the column, and so is a column missing
+// from a file once it is read (CheckColumns: a scan of other columns reads them).
 func OpenParquet(paths []string) (*Dataset, error) {
 	if len(paths) == 0 {
 		return nil, rberr.New(rberr.NotFound, "no Parquet files to read")
@@ -146,6 +147,9 @@ func OpenParquet(paths []string) (*Dataset, error) {
 			}
 			stats := make([]ColumnStats, len(m.leaf))
 			for c, j := range m.leaf {
+				if j < 0 {
+					continue // the file lacks the column (no statistics)
+				}
 				if col := m.cols[j]; col.unsupported == "" {
 					stats[c] = columnStats(&rg.Columns[col.leaf].MetaData.Statistics, col, rg.NumRows)
 				}
@@ -166,21 +170,23 @@ func (d *Dataset) unify() error {
 	for i, c := range first.cols {
 		fields[i] = arrow.Field{Name: c.name, Type: c.typ, Nullable: c.optional}
 	}
+	known := make(map[string]bool, len(fields))
+	for _, f := range fields {
+		known[f.Name] = true
+	}
 	for _, m := range d.files {
-		if len(m.cols) != len(fields) {
-			for _, c := range m.cols {
-				if indexOfName(first.cols, c.name) < 0 {
-					return rberr.New(rberr.Schema, "schema of %q differs from %q: column %q is in %q but not in %q",
-						m.path, first.path, c.name, m.path, first.path)
-				}
+		for _, c := range m.cols {
+			if !known[c.name] {
+				return rberr.New(rberr.Schema, "schema of %q differs from %q: column %q is in %q but not in %q",
+					m.path, first.path, c.name, m.path, first.path)
 			}
 		}
 		m.leaf = make([]int, len(fields))
 		for i, f := range fields {
 			j := indexOfName(m.cols, f.Name)
 			if j < 0 {
-				return rberr.New(rberr.Schema, "schema of %q differs from %q: column %q is missing from %q",
-					m.path, first.path, f.Name, m.path)
+				m.leaf[i] = -1 // an error only if the column is read (CheckColumns)
+				continue
 			}
 			adoptDictionary(&m.cols[j], f.Type) // read as the first file's type, as pyarrow does
 			c := m.cols[j]
@@ -419,6 +425,11 @@ func (d *Dataset) CheckColumns(columns []int) error {
 			return rberr.New(rberr.InvalidArgument, "column index %d out of range for a schema of %d fields", c, len(d.Schema.Fields()))
 		}
 		for _, m := range d.files {
+			if m.leaf[c] < 0 {
+				first := d.files[0].path
+				return rberr.New(rberr.Schema, "schema of %q differs from %q: column %q is missing from %q",
+					m.path, first, d.Schema.Field(c).Name, m.path)
+			}
 			if col := m.cols[m.leaf[c]]; col.unsupported != "" {
 				return rberr.New(rberr.Type, "column %q of %q %s; leave it out of the columns read (read_parquet(columns=[...]) or select)",
 					col.name, m.path, col.unsupported)

@@ -212,8 +212,15 @@ func TestOpenParquetSchemaErrors(t *testing.T) {
 
 	_, err := OpenParquet([]string{a, typ})
 	wantKind(t, err, rberr.Schema, fmt.Sprintf("%q", a), fmt.Sprintf("%q", typ), `column "amount"`, "int64", "float64")
-	_, err = OpenParquet([]string{a, missing})
-	wantKind(t, err, rberr.Schema, fmt.Sprintf("%q", a), fmt.Sprintf("%q", missing), `column "amount"`)
+	// A missing column is an error once it is read: a scan of the others reads the files.
+	d, err := OpenParquet([]string{a, missing})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.CheckColumns([]int{0}); err != nil {
+		t.Fatalf("reading x only: %v", err)
+	}
+	wantKind(t, d.CheckColumns([]int{0, 1}), rberr.Schema, fmt.Sprintf("%q", a), fmt.Sprintf("%q", missing), `column "amount"`)
 	_, err = OpenParquet([]string{a, extra})
 	wantKind(t, err, rberr.Schema, fmt.Sprintf("%q", a), fmt.Sprintf("%q", extra), `column "z"`)
 	_, err = OpenParquet([]string{a, renamed})

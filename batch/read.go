@@ -167,6 +167,10 @@ func (d *Dataset) OpenSplit(ctx context.Context, s Split, columns []int, mem mem
 	chunks := m.pf.RowGroups()[s.RowGroup].ColumnChunks()
 	r.readers = make([]*columnReader, 0, len(columns))
 	for i, c := range columns {
+		if m.leaf[c] < 0 {
+			r.Close()
+			return nil, rberr.New(rberr.Schema, "column %q is missing from %q", fields[i].Name, m.path)
+		}
 		col := m.cols[m.leaf[c]]
 		if col.unsupported != "" {
 			r.Close()

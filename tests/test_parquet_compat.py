@@ -419,3 +419,19 @@ def test_written_decimals_filter_right_in_pyarrow_and_polars(tmp_path, precision
     for rg in range(pq.ParquetFile(next(out.glob("*.parquet"))).num_row_groups):
         st = pq.ParquetFile(next(out.glob("*.parquet"))).metadata.row_group(rg).column(0).statistics
         assert st is None or not st.has_min_max or st.min <= st.max
+
+
+def test_a_column_missing_from_some_files_is_an_error_only_when_read(tmp_path):
+    # Files that differ in a column the scan does not read: pyarrow, Polars and DuckDB read
+    # the others (riverbed refused the whole read); reading the column names the file.
+    pq.write_table(pa.table({"a": [1, 3], "b": [1.5, 2.5]}), tmp_path / "1.parquet")
+    pq.write_table(pa.table({"a": [2]}), tmp_path / "2.parquet")
+    files = f"read_parquet('{tmp_path}/*.parquet')"
+    for s, sql in ((rb.read_parquet(str(tmp_path), columns=["a"]), f"select a from {files}"),
+                   (rb.read_parquet(str(tmp_path)).select("a"), f"select a from {files}"),
+                   (rb.read_parquet(str(tmp_path)).filter(rb.col("a") > 1).select("a"),
+                    f"select a from {files} where a > 1")):
+        assert sorted((r["a"],) for r in s.collect().to_pylist()) == sorted(duckdb.sql(sql).fetchall())
+    for s in (rb.read_parquet(str(tmp_path)), rb.read_parquet(str(tmp_path)).select("b")):
+        with pytest.raises(rb.SchemaError, match=r'column "b" is missing from ".*2\.parquet"'):
+            s.collect()
