@@ -1353,3 +1353,12 @@ def test_a_null_in_a_dictionary_is_a_null_row(tmp_path) -> None:
     got = s.group_by("k").agg(col("v").sum().alias("v")).collect()
     assert sorted(got.to_pylist(), key=repr) == sorted(
         pl.from_arrow(t).group_by("k").agg(pl.col("v").sum()).to_arrow().cast(got.schema).to_pylist(), key=repr)
+
+
+def test_a_polars_column_arrow_cannot_carry_is_named() -> None:
+    # Polars' Int128 has no Arrow type: the error said the frame "is not a table of
+    # columns" and to pass a DataFrame (it was one).
+    df = pl.DataFrame({"y": [1], "x": pl.Series([1], dtype=pl.Int128)})
+    with pytest.raises(rb.TypeMismatchError, match=r"column 'x' \(Int128\) has a type Arrow cannot carry"):
+        rb.from_arrow(df)
+    assert rb.from_arrow(df.select("y")).collect().to_pylist() == [{"y": 1}]

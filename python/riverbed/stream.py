@@ -803,6 +803,10 @@ def _as_arrow(data: Any) -> pa.Table | pa.RecordBatchReader:
         if hasattr(data, "__arrow_c_array__"):
             return _normalize(pa.Table.from_batches([pa.record_batch(data)]))
     except (TypeError, ValueError, pa.ArrowException) as e:
+        bad = _unreadable_column(data)
+        if bad is not None:
+            raise TypeMismatchError(f"cannot read {name}: its column {bad[0]!r} ({bad[1]}) has a type Arrow "
+                                    f"cannot carry ({e}); cast it or leave it out") from e
         raise TypeMismatchError(f"cannot read {name} as a table: its Arrow data is not a table of "
                         f"columns ({e}); pass a DataFrame, a pyarrow Table or RecordBatch") from e
     raise TypeMismatchError(
@@ -810,6 +814,23 @@ def _as_arrow(data: Any) -> pa.Table | pa.RecordBatchReader:
         "RecordBatchReader, a polars DataFrame or LazyFrame, a pandas DataFrame, or an object with "
         "__arrow_c_stream__ or __arrow_c_array__"
     )
+
+
+def _unreadable_column(data: Any) -> tuple[str, str] | None:
+    """The first column (name, type) of a data frame (Polars) that pyarrow cannot import
+    alone, or None."""
+    columns, select = getattr(data, "columns", None), getattr(data, "select", None)
+    if not isinstance(columns, list) or not callable(select):
+        return None
+    schema = getattr(data, "schema", {})
+    for c in columns:
+        try:
+            pa.table(select(c))
+        except (TypeError, ValueError, pa.ArrowException):
+            return str(c), str(schema.get(c, "?")) if hasattr(schema, "get") else "?"
+        except Exception:
+            return None
+    return None
 
 
 def _normalize(t: pa.Table) -> pa.Table:
