@@ -284,7 +284,8 @@ class Job:
         counted from the call, also while batches are ready) has passed, or after
         ``max_batches`` batches; the job keeps running in the last two cases. Ctrl-C
         (KeyboardInterrupt) interrupts the wait at once; the job keeps running (cancel it
-        with :meth:`cancel`).
+        with :meth:`cancel`). Each batch is given once: a later call (or :meth:`collect`)
+        goes on from where this one stopped, and once the end was read gives nothing.
 
         The batches are plain ``pyarrow.RecordBatch``es; in a notebook ``display(batch)``
         renders one as an HTML table (:meth:`show_results` keeps the latest rows in one
