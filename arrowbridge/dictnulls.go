@@ -16,30 +16,12 @@ import (
 // liftDictNulls returns rec with its dictionary columns whose dictionaries hold nulls
 // rebuilt so, or nil when it has none (rec is then used as it is).
 func liftDictNulls(rec arrow.RecordBatch) arrow.RecordBatch {
-	var cols []arrow.Array
-	for i, c := range rec.Columns() {
-		d, ok := c.(*array.Dictionary)
-		if !ok || d.Dictionary().NullN() == 0 {
-			continue
+	return mapColumns(rec, func(c arrow.Array) arrow.Array {
+		if d, ok := c.(*array.Dictionary); ok && d.Dictionary().NullN() > 0 {
+			return dictNullsAsRows(d)
 		}
-		if cols == nil {
-			cols = make([]arrow.Array, rec.NumCols())
-			for j, o := range rec.Columns() {
-				o.Retain()
-				cols[j] = o
-			}
-		}
-		cols[i].Release()
-		cols[i] = dictNullsAsRows(d)
-	}
-	if cols == nil {
 		return nil
-	}
-	out := array.NewRecordBatch(rec.Schema(), cols, rec.NumRows())
-	for _, c := range cols {
-		c.Release()
-	}
-	return out
+	})
 }
 
 // dictNullsAsRows is d with a row null where its index is null or points at a null value.

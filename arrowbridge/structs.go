@@ -19,10 +19,28 @@ import (
 // exportableBatch returns rec with every column exportable, rec itself (retained) when
 // none needed a change. The caller releases the result.
 func exportableBatch(rec arrow.RecordBatch) arrow.RecordBatch {
-	var cols []arrow.Array
-	for i, c := range rec.Columns() {
+	out := mapColumns(rec, func(c arrow.Array) arrow.Array {
 		d, changed := exportableData(c.Data())
 		if !changed {
+			return nil
+		}
+		defer d.Release()
+		return array.MakeFromData(d)
+	})
+	if out == nil {
+		rec.Retain()
+		return rec
+	}
+	return out
+}
+
+// mapColumns returns rec with each column c replaced by fn(c) where that is not nil (fn
+// returns a new reference), or nil when fn replaced none.
+func mapColumns(rec arrow.RecordBatch, fn func(arrow.Array) arrow.Array) arrow.RecordBatch {
+	var cols []arrow.Array
+	for i, c := range rec.Columns() {
+		repl := fn(c)
+		if repl == nil {
 			continue
 		}
 		if cols == nil {
@@ -33,12 +51,10 @@ func exportableBatch(rec arrow.RecordBatch) arrow.RecordBatch {
 			}
 		}
 		cols[i].Release()
-		cols[i] = array.MakeFromData(d)
-		d.Release()
+		cols[i] = repl
 	}
 	if cols == nil {
-		rec.Retain()
-		return rec
+		return nil
 	}
 	out := array.NewRecordBatch(rec.Schema(), cols, rec.NumRows())
 	for _, c := range cols {
