@@ -481,6 +481,9 @@ class Environment:
         have the declared types, or whose buffers or offsets are malformed, raises
         :class:`DataError` naming the batch and the column. A ``RecordBatchReader`` may be a
         live stream (a generator); ``cancel()`` and ``stop()`` of its job do not wait for it.
+        When the interpreter exits, a read of it still running (a generator waiting for
+        data) is interrupted with an exception that is not an ``Exception`` (its ``finally``
+        blocks run), and the exit waits up to a second for it.
 
         ``bounded`` says whether the input ends. By default a table is bounded and a
         ``RecordBatchReader`` may be live, which decides the ``"automatic"`` runtime mode
