@@ -337,8 +337,7 @@ def compare(op: str, a: TE, b: TE) -> TE:
     if a.kind == b.kind == "null":
         ops = ops | {"cmp_null_null"}
     if is_temporal(a.kind) and is_temporal(b.kind) and a.kind != b.kind:
-        # riverbed compares instants of any two temporal types exactly (a date as midnight
-        # UTC); a zoned and a naive timestamp are not compared (as Polars)
+        # riverbed compares instants of any two temporal types exactly (a naive timestamp as UTC)
         return TE(rbe, f"({instant_ns(a)} {sop} {instant_ns(b)})", "bool", ops)
     if is_num(a.kind) and is_num(b.kind) and (is_float(a.kind) or is_float(b.kind)):
         t = sql_type(supertype(a.kind, b.kind))

@@ -242,10 +242,6 @@ func (s *CompileScope) compileCall(e *plan.Expr) (Expr, error) {
 		if kind, ok := numericCompareKind(ta, tb); ok && !(ta.ID() == arrow.NULL && tb.ID() == arrow.NULL) {
 			return mk(arrow.FixedWidthTypes.Boolean, numericCompareKernel(e.Fn, kind))
 		}
-		if zonedAndNaive(ta, tb) {
-			return nil, typeErr("cannot compare %s with %s: one has a time zone and the other not, and a wall-clock "+
-				"time is no instant (as Polars); compare with a datetime that has a tzinfo", describeArg(0), describeArg(1))
-		}
 		if isInstant(ta) && isInstant(tb) && !arrow.TypeEqual(ta, tb) {
 			// Exact across units (a cast to the finer unit could overflow).
 			return mk(arrow.FixedWidthTypes.Boolean, instantCompareKernel(e.Fn))
@@ -453,14 +449,6 @@ func literalHolds(e Expr, t arrow.DataType) bool {
 	return err == nil && scalar.Equals(back, l.val)
 }
 
-// zonedAndNaive says whether a and b are timestamps of which one has a time zone and the
-// other not: an instant and a wall-clock time, which Polars neither compares nor combines.
-func zonedAndNaive(a, b arrow.DataType) bool {
-	ta, ok1 := a.(*arrow.TimestampType)
-	tb, ok2 := b.(*arrow.TimestampType)
-	return ok1 && ok2 && (ta.TimeZone == "") != (tb.TimeZone == "")
-}
-
 func ComparableType(a, b arrow.DataType) (arrow.DataType, bool) {
 	switch {
 	case arrow.TypeEqual(a, b):
@@ -480,9 +468,6 @@ func ComparableType(a, b arrow.DataType) (arrow.DataType, bool) {
 		return arrow.BinaryTypes.LargeString, true
 	case a.ID() == arrow.TIMESTAMP && b.ID() == arrow.TIMESTAMP:
 		ta, tb := a.(*arrow.TimestampType), b.(*arrow.TimestampType)
-		if zonedAndNaive(a, b) {
-			return nil, false // wall-clock times and instants do not meet (as Polars)
-		}
 		if tb.Unit > ta.Unit {
 			return &arrow.TimestampType{Unit: tb.Unit, TimeZone: ta.TimeZone}, true
 		}
