@@ -13,6 +13,9 @@ import (
 func Kept(mask *array.Boolean, rows []int32) []int32 {
 	n := mask.Len()
 	d := mask.Data()
+	if n == 0 || d.Buffers()[1] == nil || mask.NullN() == n {
+		return rows // (an all-null mask may come without a values buffer)
+	}
 	rows = vec.Reserve(rows, n) // at most n: one allocation, not one per quarter more
 	if d.Offset()%64 != 0 {
 		for i := range n {

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 )
@@ -43,5 +44,20 @@ func TestKeptAgainstRowByRow(t *testing.T) {
 			}
 			whole.Release()
 		}
+	}
+}
+
+// An all-null mask may come without a values buffer (a null literal's broadcast): no row
+// is kept, and nothing reads the missing buffer.
+func TestKeptOfAnAllNullMaskWithoutValues(t *testing.T) {
+	valid := memory.NewResizableBuffer(memory.DefaultAllocator)
+	valid.Resize(2)
+	defer valid.Release()
+	d := array.NewData(arrow.FixedWidthTypes.Boolean, 10, []*memory.Buffer{valid, nil}, nil, 10, 0)
+	defer d.Release()
+	mask := array.NewBooleanData(d)
+	defer mask.Release()
+	if got := Kept(mask, nil); len(got) != 0 {
+		t.Fatalf("got %v", got)
 	}
 }
