@@ -131,26 +131,45 @@ func parseFingerprint(s string) (map[string]string, []string) {
 	return m, ops
 }
 
-// onlyDropped says whether the plan of fingerprint now is the one of was less some of its
-// sources and stateful operators: what allow_non_restored_state lets a restore drop.
-func onlyDropped(was, now string) bool {
+// restorable says whether a checkpoint of the plan with fingerprint was restores into the
+// plan with fingerprint now: the same sources and stateful operators (an operator the
+// checkpoint recorded without its configuration, as builds before it was recorded did,
+// matches by id), or, with dropping (allow_non_restored_state), fewer of them.
+func restorable(was, now string, dropping bool) bool {
 	ws, wo := parseFingerprint(was)
 	ns, no := parseFingerprint(now)
+	if len(ns) != len(ws) && !dropping {
+		return false
+	}
 	for id, d := range ns {
-		if ws[id] != d {
+		if w, ok := ws[id]; !ok || w != d {
 			return false
 		}
 	}
-	old := map[string]bool{}
+	old := map[string]string{}
 	for _, o := range wo {
-		old[o] = true
+		id, cfg := splitOpEntry(o)
+		old[id] = cfg
+	}
+	if len(no) != len(wo) && !dropping {
+		return false
 	}
 	for _, o := range no {
-		if !old[o] {
+		id, cfg := splitOpEntry(o)
+		if w, ok := old[id]; !ok || (w != cfg && w != "") {
 			return false
 		}
 	}
 	return true
+}
+
+// splitOpEntry splits an operator's fingerprint entry into its id and {its state's
+// configuration} ("" if it has none).
+func splitOpEntry(o string) (id, cfg string) {
+	if i := strings.IndexByte(o, '{'); i > 0 && strings.HasSuffix(o, "}") {
+		return o[:i], o[i+1 : len(o)-1]
+	}
+	return o, ""
 }
 
 // fingerprintDiff names what differs between two fingerprints.
@@ -170,33 +189,25 @@ func fingerprintDiff(was, now string) string {
 			diffs = append(diffs, fmt.Sprintf("source %q (%s) is new", id, d))
 		}
 	}
-	// An operator's entry is its id, then {its state's configuration} if it has one.
-	split := func(o string) (id, cfg string) {
-		if i := strings.IndexByte(o, '{'); i > 0 && strings.HasSuffix(o, "}") {
-			return o[:i], o[i+1 : len(o)-1]
-		}
-		return o, ""
-	}
 	cfgs := map[string]string{}
 	for _, o := range no {
-		id, cfg := split(o)
+		id, cfg := splitOpEntry(o)
 		cfgs[id] = cfg
 	}
 	old := map[string]bool{}
 	for _, o := range wo {
-		id, cfg := split(o)
+		id, cfg := splitOpEntry(o)
 		old[id] = true
 		switch now, ok := cfgs[id]; {
 		case !ok:
 			diffs = append(diffs, fmt.Sprintf("stateful operator %q is not in this plan", id))
-		case now != cfg && cfg == "":
-			diffs = append(diffs, fmt.Sprintf("stateful operator %q is now a %s, which its checkpoint does not record", id, now))
+		case cfg == "": // recorded without its configuration (an older build): matched by id
 		case now != cfg:
 			diffs = append(diffs, fmt.Sprintf("stateful operator %q was a %s and is now a %s", id, cfg, now))
 		}
 	}
 	for _, o := range no {
-		if id, _ := split(o); !old[id] {
+		if id, _ := splitOpEntry(o); !old[id] {
 			diffs = append(diffs, fmt.Sprintf("stateful operator %q is new", id))
 		}
 	}
@@ -313,8 +324,8 @@ func checkpointConfig(o plan.Options, outs []*lnode, ids map[*lnode]string, maxP
 		cfg.Restore = cp
 	}
 	if cp := cfg.Restore; cp != nil {
-		if fp := cp.Manifest.Job.PlanFingerprint; fp != cfg.Fingerprint && !o.AllowPlanChange {
-			switch dropped := onlyDropped(fp, cfg.Fingerprint); {
+		if fp := cp.Manifest.Job.PlanFingerprint; fp != cfg.Fingerprint && !o.AllowPlanChange && !restorable(fp, cfg.Fingerprint, false) {
+			switch dropped := restorable(fp, cfg.Fingerprint, true); {
 			case dropped && o.AllowNonRestoredState:
 				// the plan lost sources or operators: their state is dropped (coordinator)
 			case dropped:

@@ -93,3 +93,37 @@ func TestCheckpointOptionErrors(t *testing.T) {
 		}
 	}
 }
+
+// A checkpoint restores into the same plan, into one that only lost operators or sources
+// when dropping their state, and into one whose operator configuration its checkpoint did
+// not record (taken by a build before that operator recorded it); not into another
+// configuration.
+func TestRestorableFingerprints(t *testing.T) {
+	was := `sources[scan_arrow-0=scan_arrow;scan_arrow-1=scan_arrow] operators[join-0{join (inner join on k)};window_agg-0{tumbling 1s}]`
+	cases := []struct {
+		now            string
+		plain, dropped bool
+	}{
+		{was, true, true},
+		{`sources[scan_arrow-0=scan_arrow;scan_arrow-1=scan_arrow] operators[join-0{join (left join on k)};window_agg-0{tumbling 1s}]`, false, false},
+		{`sources[scan_arrow-0=scan_arrow;scan_arrow-1=scan_arrow] operators[join-0{join (inner join on k)}]`, false, true},
+		{`sources[scan_arrow-0=scan_arrow] operators[join-0{join (inner join on k)};window_agg-0{tumbling 1s}]`, false, true},
+		{`sources[scan_arrow-0=scan_arrow;scan_arrow-1=scan_arrow;scan_arrow-2=scan_arrow] operators[join-0{join (inner join on k)};window_agg-0{tumbling 1s}]`, false, false},
+		{`sources[scan_arrow-0=scan_arrow;scan_arrow-1=scan_arrow] operators[join-0{join (inner join on k)};window_agg-0{tumbling 1s};dedup-0{dedup (first row per key)}]`, false, false},
+	}
+	for i, c := range cases {
+		if got := restorable(was, c.now, false); got != c.plain {
+			t.Errorf("case %d: restorable %v, want %v", i, got, c.plain)
+		}
+		if got := restorable(was, c.now, true); got != c.dropped {
+			t.Errorf("case %d: restorable dropping %v, want %v", i, got, c.dropped)
+		}
+	}
+	older := `sources[scan_arrow-0=scan_arrow;scan_arrow-1=scan_arrow] operators[join-0;window_agg-0{tumbling 1s}]`
+	if !restorable(older, was, false) {
+		t.Error("a checkpoint without the join's configuration is refused")
+	}
+	if d := fingerprintDiff(older, was); strings.Contains(d, "join-0") {
+		t.Errorf("the diff names the join: %s", d)
+	}
+}

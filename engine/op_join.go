@@ -441,14 +441,12 @@ func (g *graph) broadcastSide(n *lnode, o *joinOp) (int, error) {
 // kind, keys, condition, bounds or strategy, would be matched (and retracted) as that
 // join's (an inner join's rows restored into a left join took back rows it never
 // padded). The state TTL may change.
-func (o *joinOp) stateConfig(n *lnode) string {
-	ttl := o.stateTTL
-	o.stateTTL = 0
-	defer func() { o.stateTTL = ttl }()
-	return "join (" + o.explain(n) + ")"
-}
+func (o *joinOp) stateConfig(n *lnode) string { return "join (" + o.describe(n, false) + ")" }
 
-func (o *joinOp) explain(n *lnode) (detail string) {
+func (o *joinOp) explain(n *lnode) string { return o.describe(n, true) }
+
+// describe is explain's text, with the state TTL when withTTL.
+func (o *joinOp) describe(n *lnode, withTTL bool) (detail string) {
 	detail = o.spec.How + " join"
 	if n.changelog != "" {
 		detail = "updating " + detail
@@ -477,7 +475,7 @@ func (o *joinOp) explain(n *lnode) (detail string) {
 	if regularJoin(o.spec.How) && o.cond != nil { // a cross join's too
 		detail += " where " + o.cond.String()
 	}
-	if regularJoin(o.spec.How) && o.stateTTL > 0 {
+	if regularJoin(o.spec.How) && o.stateTTL > 0 && withTTL {
 		detail += ", state TTL " + plan.FormatDuration(o.stateTTL)
 	}
 	if o.spec.How == "window" && o.spec.WindowHow != "inner" && o.spec.WindowHow != "" {
