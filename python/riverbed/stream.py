@@ -110,11 +110,11 @@ class _InterpreterExit(BaseException):
 
 class _LiveRead:
     """A live input as the engine reads it: the thread inside its read (None between
-    reads), and whether the engine has released it (no more calls into Python)."""
+    reads), whether the exit interrupted it, and whether the engine has released it."""
 
     def __init__(self) -> None:
         self.thread: int | None = None
-        self.ended = False  # the read that ended it has returned (at exit: interrupted)
+        self.interrupted = False  # _InterpreterExit was sent to (or raised in) its reader
         self.released = False
 
 
@@ -129,9 +129,10 @@ _exiting = False
 def _end_reads_at_exit(wait: float = 1.0, release_wait: float = 0.2) -> None:
     """At interpreter exit, end the reads of live inputs (a cancelled job's generator
     waiting for data, or a job left running): a read running now is interrupted with
-    _InterpreterExit and a later one raises it at once. The exit waits up to ``wait``
-    seconds for the reads to return, then up to ``release_wait`` for the engine to release
-    the inputs whose reads ended so (a cancelled job's may never be). A read blocked in C
+    _InterpreterExit (once, sent under the lock its reader clears its thread under, so it
+    reaches no other code), and a later one raises it at once. The exit waits up to
+    ``wait`` seconds for the interrupted reads to return, then up to ``release_wait`` for
+    the engine to release their inputs (a cancelled job's may never be). A read blocked in C
     code (a lock waited on without a timeout) cannot be interrupted; it stays blocked, as
     the interpreter's own threads do, and ends with the process."""
     import ctypes
@@ -139,19 +140,21 @@ def _end_reads_at_exit(wait: float = 1.0, release_wait: float = 0.2) -> None:
     global _exiting
     with _live_lock:
         _exiting = True
+        for r in _live:
+            if r.thread is not None:
+                r.interrupted = True
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(r.thread),
+                                                           ctypes.py_object(_InterpreterExit))
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
         with _live_lock:
-            reading = [r.thread for r in _live if r.thread is not None]
-        if not reading:
-            break
-        for ident in reading:
-            ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), ctypes.py_object(_InterpreterExit))
+            if not any(r.thread is not None for r in _live):
+                break
         time.sleep(0.01)
     deadline = time.monotonic() + release_wait
     while time.monotonic() < deadline:
         with _live_lock:
-            if not any(r.ended for r in _live):
+            if not any(r.interrupted for r in _live):
                 return
         time.sleep(0.01)
 
@@ -171,17 +174,16 @@ def _checked_reader(reader: pa.RecordBatchReader, index: int, errors: list[BaseE
         i = 0
         try:
             while True:
-                with _live_lock:
-                    if _exiting:
-                        live.ended = True
-                        raise _InterpreterExit
-                    live.thread = threading.get_ident()
                 try:
+                    with _live_lock:
+                        if _exiting:
+                            live.interrupted = True
+                            raise _InterpreterExit
+                        live.thread = threading.get_ident()
                     batch = reader.read_next_batch()
                 except StopIteration:
                     return
                 except _InterpreterExit:
-                    live.ended = True
                     raise
                 except Exception as e:  # the caller's stream (a generator) raised: kept as the cause
                     errors.append(e)
