@@ -131,6 +131,9 @@ func (o *GroupByOp) consume(m runtime.Message) error {
 
 func (o *GroupByOp) Finish(out runtime.Emitter) error {
 	if o.Changelog {
+		if err := o.unpark(out); err != nil {
+			return err
+		}
 		return o.flush(out)
 	}
 	if o.spill != nil {
@@ -172,6 +175,7 @@ func (o *GroupByOp) Close() {
 	}
 	o.spill.remove()
 	if o.cold != nil {
+		o.cold.parked.release()
 		o.cold.Close()
 	}
 	for _, b := range o.cl.before {

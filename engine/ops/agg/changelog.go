@@ -112,13 +112,46 @@ func (c *changes) grow(n int) {
 	}
 }
 
-// processChanges folds a batch into the groups and records which groups changed.
+// processChanges folds a batch into the groups and records which groups changed. With
+// groups in the spill store, the rows whose groups are not in memory are parked
+// instead (park.go).
 func (o *GroupByOp) processChanges(m runtime.Message, out runtime.Emitter) error {
 	rec := m.Rec
-	n := int(rec.NumRows())
-	if n == 0 {
+	if rec.NumRows() == 0 {
 		return nil
 	}
+	if len(o.Keys) == 0 {
+		return o.foldFlush(rec, nil, m.Seq, out)
+	}
+	keys, err := runtime.EvalColumns(o.tc.Eval, o.agg.keys, rec)
+	if err != nil {
+		return rberr.Wrap(rberr.KindOf(err), err, "%s", o.Name)
+	}
+	defer runtime.ReleaseAll(keys)
+	if o.cold != nil && o.cold.N > 0 {
+		return o.park(rec, keys, m.Seq, out)
+	}
+	return o.foldFlush(rec, keys, m.Seq, out)
+}
+
+// foldFlush folds rows in (fold), then ends the mini-batch when it is due.
+func (o *GroupByOp) foldFlush(rec arrow.RecordBatch, keys []arrow.Array, seq runtime.Seq, out runtime.Emitter) error {
+	if err := o.fold(rec, keys, seq); err != nil {
+		return err
+	}
+	if o.MiniBatch <= 0 || o.overCap() {
+		// A mini-batch also ends when its groups outgrow the memory cap (as Flink's ends
+		// at table.exec.mini-batch.size rows): its pending groups cannot move to the
+		// store before their changes are out.
+		return o.flushFreeze(out)
+	}
+	return nil
+}
+
+// fold folds rows rec (their key columns keys; nil for a global aggregation) into their
+// groups, in memory or new, and records which groups changed.
+func (o *GroupByOp) fold(rec arrow.RecordBatch, keys []arrow.Array, seq runtime.Seq) error {
+	n := int(rec.NumRows())
 	ec := o.tc.Eval
 	var ids []uint32
 	if len(o.Keys) == 0 {
@@ -127,17 +160,8 @@ func (o *GroupByOp) processChanges(m runtime.Message, out runtime.Emitter) error
 			o.agg.groups.Hash = append(o.agg.groups.Hash, 0)
 		}
 	} else {
-		keys, err := runtime.EvalColumns(ec, o.agg.keys, rec)
-		if err != nil {
-			return rberr.Wrap(rberr.KindOf(err), err, "%s", o.Name)
-		}
-		if err := o.thaw(keys, n); err != nil {
-			runtime.ReleaseAll(keys)
-			return err
-		}
-		ids, err = o.agg.ConsumeKeys(ec.Ctx, keys, n)
-		runtime.ReleaseAll(keys)
-		if err != nil {
+		var err error
+		if ids, err = o.agg.ConsumeKeys(ec.Ctx, keys, n); err != nil {
 			return err
 		}
 	}
@@ -196,19 +220,9 @@ func (o *GroupByOp) processChanges(m runtime.Message, out runtime.Emitter) error
 		c.beforeG = append(c.beforeG, retract...)
 	}
 	if nret == 0 {
-		if err := o.agg.Update(ec, rec, ids, m.Seq); err != nil {
-			return err
-		}
-	} else if err := o.updateSigned(rec, ids, sign); err != nil {
-		return err
+		return o.agg.Update(ec, rec, ids, seq)
 	}
-	if o.MiniBatch <= 0 || o.overCap() {
-		// A mini-batch also ends when its groups outgrow the memory cap (as Flink's ends
-		// at table.exec.mini-batch.size rows): its pending groups cannot move to the
-		// store before their changes are out.
-		return o.flushFreeze(out)
-	}
-	return nil
+	return o.updateSigned(rec, ids, sign)
 }
 
 // flushFreeze emits the pending mini-batch, then moves groups beyond the memory cap to
@@ -475,6 +489,9 @@ func (o *GroupByOp) TickInterval() time.Duration {
 		return 0
 	}
 	d := o.MiniBatch
+	if d <= 0 && o.cold != nil {
+		d = o.parkWait() // parked rows (park.go)
+	}
 	if o.TTL > 0 {
 		t := max(o.TTL/4, 10*time.Millisecond)
 		if d <= 0 || t < d {
@@ -490,10 +507,17 @@ func (o *GroupByOp) OnTick(out runtime.Emitter) error {
 		return nil
 	}
 	if o.TTL > 0 && o.now().Sub(o.cl.expired) >= max(o.TTL/4, 10*time.Millisecond) {
+		// Parked rows updated their groups before expiry looks at them.
+		if err := o.unpark(out); err != nil {
+			return err
+		}
 		if err := o.expire(out); err != nil { // flushes first
 			return err
 		}
 		return o.freeze()
+	}
+	if err := o.unparkDue(out); err != nil {
+		return err
 	}
 	return o.flushFreeze(out)
 }
@@ -504,11 +528,19 @@ func (o *GroupByOp) FlushBeforeBarrier(out runtime.Emitter) error {
 	if !o.Changelog {
 		return nil
 	}
+	if err := o.unpark(out); err != nil {
+		return err
+	}
 	return o.flushFreeze(out)
 }
 
 // ExpireNow runs state expiry at once (tests; the runtime expires on OnTick).
-func (o *GroupByOp) ExpireNow(out runtime.Emitter) error { return o.expire(out) }
+func (o *GroupByOp) ExpireNow(out runtime.Emitter) error {
+	if err := o.unpark(out); err != nil {
+		return err
+	}
+	return o.expire(out)
+}
 
 func (o *GroupByOp) changelogStateSchema() *arrow.Schema {
 	return arrow.NewSchema(append(append(KeyFields(o.Schema, o.KeyTypes), AccFields(o.Aggs)...), TouchedField, RowsField), nil)
@@ -519,6 +551,9 @@ func (o *GroupByOp) changelogStateSchema() *arrow.Schema {
 func (o *GroupByOp) saveChanges(b state.Backend) error {
 	if len(o.cl.list) > 0 {
 		return rberr.New(rberr.Internal, "%s: a checkpoint with %d groups whose changes were not emitted", o.Name, len(o.cl.list))
+	}
+	if o.cold != nil && len(o.cold.parked.recs) > 0 {
+		return rberr.New(rberr.Internal, "%s: a checkpoint with %d rows not folded in", o.Name, len(o.cold.parked.ends))
 	}
 	if err := o.saveCold(b); err != nil {
 		return err

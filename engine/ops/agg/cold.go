@@ -1,7 +1,6 @@
 package agg
 
 import (
-	"bytes"
 	"encoding/binary"
 	"slices"
 
@@ -20,13 +19,15 @@ import (
 // the key columns), its value the encoded accumulator states, last update time and row
 // count. The groups in memory are a cache of the hot ones:
 //
-//   - before a batch is folded in, its keys not in memory are looked up in the store, and
-//     the groups found there come back into memory; the store keeps its copy (marked
-//     stored), overwritten when the group is evicted again, so that a group read back is
-//     not also deleted;
-//   - after the changes of a batch (or mini-batch) are emitted, when the table exceeds the
-//     cap, the groups updated longest ago go to the store until half the cap is left, and
-//     the in-memory table is rebuilt from the rest.
+//   - once the store holds groups, the rows of a batch whose groups are not in memory are
+//     parked (park.go); when they are folded in, their keys are looked up in the store a
+//     key range at a time, and the groups found there come back into memory; the store
+//     keeps its copy (marked stored), overwritten when the group is evicted again, so
+//     that a group read back is not also deleted;
+//   - after the changes of a batch (or mini-batch, or key range of parked rows) are
+//     emitted, when the table exceeds its limit, the groups updated longest ago go to the
+//     store until half the limit is left, and the in-memory table is rebuilt from the
+//     rest.
 //
 // A group in memory is the current one: scans of the store (checkpoints, expiry) skip the
 // keys in memory. Checkpoints hold every group in ChangelogTable, whether in memory or in
@@ -58,6 +59,11 @@ type coldGroups struct {
 	evicted  int64  // groups ever written to the store
 	thawed   int64  // groups ever read back from it
 	key      []byte
+	perGroup int64  // the table's bytes per group at its last measure
+	tableMem int64  // the table's bytes at its last measure
+	parked   parked // rows waiting for their groups (park.go)
+	// rows ever parked, and times parked rows were folded in
+	parkedRows, unparks int64
 }
 
 // newColdGroups returns the cold store of an updating group_by, or nil when its groups
@@ -123,36 +129,14 @@ func (c *coldGroups) finishBuilders(bs []array.Builder) (keys, accs []arrow.Arra
 	return cols[:nk], cols[nk : nk+na], touched, rows
 }
 
-// thaw brings back into memory the stored groups of the keys (columns of n rows) of an
-// input batch that are not in the table.
-func (o *GroupByOp) thaw(keys []arrow.Array, n int) error {
+// thawKeys brings back into memory the stored groups of keys want (encoded, ascending,
+// distinct, none in the table).
+func (o *GroupByOp) thawKeys(want [][]byte) error {
 	c := o.cold
-	if c == nil || c.N == 0 {
+	if c == nil || c.N == 0 || len(want) == 0 {
 		return nil
 	}
-	ids := make([]uint32, n)
-	o.agg.groups.Lookup(keys, ids)
 	bs := c.builders(o.tc.Eval.Mem)
-	// The distinct missing keys, encoded, in order.
-	var want [][]byte
-	seen := map[string]struct{}{}
-	for row, id := range ids {
-		if id != keyed.NoGroup {
-			continue
-		}
-		var err error
-		if c.key, err = state.EncodeRow(c.key[:0], keys, row); err != nil {
-			releaseBuilders(bs)
-			return rberr.Wrap(rberr.KindOf(err), err, "%s", o.Name)
-		}
-		if _, dup := seen[string(c.key)]; dup {
-			continue
-		}
-		k := string(c.key)
-		seen[k] = struct{}{}
-		want = append(want, []byte(k))
-	}
-	slices.SortFunc(want, bytes.Compare)
 	found := 0
 	var read int64
 	err := c.Store.GetKeys(want, func(i int, v []byte) error {
@@ -228,7 +212,11 @@ func (o *GroupByOp) measure() (mem int64, ok bool) {
 	}
 	c.since, c.over = 0, false
 	mem = o.agg.MemBytes() + changesBytes*int64(ng)
-	c.Show(mem)
+	if ng > 0 {
+		c.perGroup = mem / int64(ng)
+	}
+	c.tableMem = mem
+	c.Show(mem + c.parked.bytes)
 	return mem, true
 }
 
@@ -239,7 +227,7 @@ func (o *GroupByOp) overCap() bool {
 		return false
 	}
 	mem, ok := o.measure()
-	if ok && mem > o.cold.TableLimit() && mem >= minColdBytes {
+	if ok && mem > o.cold.tableLimit() && mem >= minColdBytes {
 		o.cold.over = true // freeze measures again, after the flush
 		return true
 	}
@@ -258,7 +246,7 @@ func (o *GroupByOp) freeze() error {
 		return nil
 	}
 	ng := o.agg.NumGroups()
-	limit := c.TableLimit()
+	limit := c.tableLimit()
 	if mem <= limit || mem < minColdBytes || ng == 0 {
 		return nil
 	}
@@ -289,9 +277,14 @@ func (o *GroupByOp) freeze() error {
 	if err := o.rebuild(live); err != nil {
 		return err
 	}
-	c.Show(o.agg.MemBytes() + changesBytes*int64(o.agg.NumGroups()))
+	c.tableMem = o.agg.MemBytes() + changesBytes*int64(o.agg.NumGroups())
+	o.showCold()
 	return nil
 }
+
+// showCold shows the memory of the table (at its last measure) and of the parked rows in
+// the metrics.
+func (o *GroupByOp) showCold() { o.cold.Show(o.cold.tableMem + o.cold.parked.bytes) }
 
 // store writes groups gids of the table to the store.
 func (o *GroupByOp) store(gids []uint32) error {

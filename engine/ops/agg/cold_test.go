@@ -256,3 +256,142 @@ func TestGroupByMiniBatchEndsAtTheCap(t *testing.T) {
 	opstest.Equal(t, rowsOf(table), refGroupBy(rows, []int{0}))
 	t.Logf("at most %d KB held after a batch; %d groups moved out; %d changes before the tick", most>>10, evicted, early)
 }
+
+// netResult is the result a changelog leaves (rows formatted by opstest.Row, the op
+// last, in any order): each row as often as +I and +U add it less -U and -D take it back.
+// A row taken back more often than added fails t.
+func netResult(t *testing.T, rows []string) []string {
+	t.Helper()
+	table := map[string]int{}
+	for _, r := range rows {
+		i := strings.LastIndex(r, " | ")
+		row, op := r[:i], strings.Trim(r[i+3:], `"`)
+		switch op {
+		case agg.OpInsert, agg.OpUpdateAfter:
+			table[row]++
+		case agg.OpUpdateBefore, agg.OpDelete:
+			table[row]--
+		default:
+			t.Fatalf("unknown op %q in %s", op, r)
+		}
+	}
+	for row, n := range table {
+		if n < 0 {
+			t.Fatalf("%s taken back %d times more than added", row, -n)
+		}
+	}
+	return rowsOf(table)
+}
+
+// With groups in the spill store, the rows whose groups are not in memory are parked and
+// folded in a few batches later (here once about 40 of them wait; every group moves to
+// the store after each batch): run straight, checkpointed (a barrier folds them in first)
+// and restored at other parallelisms, the changes leave the reference result, and rows
+// were parked across batches.
+func TestGroupByChangelogParkedThreeWays(t *testing.T) {
+	defer agg.SpillAnyTable(false)()
+	defer agg.ParkWithin(2000)()
+	steps, rows := aggStream(19, 40)
+	defer opstest.Release(steps)
+	want := refGroupBy(rows, []int{0})
+	for name, phases := range opstest.Plans(len(steps), 7) {
+		t.Run(name, func(t *testing.T) {
+			op, made := countingOp(changelogOp(t, "k"))
+			got := opstest.Run(t, op, steps, phases, state.PebbleBackend)
+			opstest.Equal(t, netResult(t, got), want)
+			var parked, unparks int64
+			for _, o := range made() {
+				p, u := agg.ParkUse(o)
+				parked, unparks = parked+p, unparks+u
+			}
+			// The batches average 13 rows: folding in after each would park at most that.
+			if name == "straight" && (unparks == 0 || parked/unparks <= int64(len(rows)/40)) {
+				t.Fatalf("%d rows parked, folded in %d times: rows should wait across batches", parked, unparks)
+			}
+		})
+	}
+}
+
+// Parked rows are folded in once the first of them has waited ParkWait (on the runtime's
+// tick), at a barrier and at the end of the input; until then the result lags behind the
+// input by them. Applied in order, the changes never take back a row the result does not
+// hold; the result is the reference over the input so far after each of those; a tick
+// before the wait is over emits nothing; the table and the parked rows stay within the
+// cap.
+func TestGroupByParkedRowsWait(t *testing.T) {
+	defer agg.ParkWithin(48 << 10)()
+	steps, rows := wideStream(5, 60, 40000)
+	defer opstest.Release(steps)
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	const capBytes = 256 << 10
+	op := changelogOp(t, "k").New().(*agg.GroupByOp)
+	clock := time.Unix(1_000_000, 0)
+	op.Now = func() time.Time { return clock }
+	tc := runtime.NewStandaloneTaskCtx(t.Context(), mem, 0, 1, 16)
+	tc.Job.Spill = runtime.SpillConfig{Backend: state.PebbleBackend, MemoryLimit: capBytes, Dir: t.TempDir()}
+	if err := op.Open(tc); err != nil {
+		t.Fatal(err)
+	}
+	defer op.Close()
+	if d := op.TickInterval(); d != agg.ParkWait {
+		t.Fatalf("tick every %v, want %v", d, agg.ParkWait)
+	}
+	out := &sink{}
+	table := map[string]int{}
+	pos := 0
+	caughtUp := func(when string) {
+		t.Helper()
+		apply(t, table, out.take())
+		if n := agg.Parked(op); n > 0 {
+			t.Fatalf("%s: %d rows still parked", when, n)
+		}
+		opstest.Equal(t, rowsOf(table), refGroupBy(rows[:pos], []int{0}))
+	}
+	lagged, early := 0, 0
+	for i, st := range steps {
+		st.Rec.Retain()
+		if err := op.ProcessBatch(runtime.Message{Kind: runtime.MsgBatch, Rec: st.Rec, Seq: st.Seq}, out); err != nil {
+			t.Fatal(err)
+		}
+		pos += int(st.Rec.NumRows())
+		apply(t, table, out.take())
+		if agg.Parked(op) > 0 {
+			lagged++
+		}
+		if resident, _, _ := agg.SpillUse(op); resident > capBytes+500*1024 {
+			t.Fatalf("after batch %d the table and parked rows hold %d bytes, over the cap of %d", i, resident, capBytes)
+		}
+		switch {
+		case i%15 == 14:
+			if err := op.FlushBeforeBarrier(out); err != nil {
+				t.Fatal(err)
+			}
+			caughtUp(fmt.Sprintf("barrier after batch %d", i))
+		case i%10 == 9:
+			clock = clock.Add(agg.ParkWait)
+			if err := op.OnTick(out); err != nil {
+				t.Fatal(err)
+			}
+			caughtUp(fmt.Sprintf("tick after batch %d", i))
+		case i%10 == 4 && agg.Parked(op) > 0:
+			clock = clock.Add(agg.ParkWait / 4)
+			if err := op.OnTick(out); err != nil {
+				t.Fatal(err)
+			}
+			if got := out.take(); len(got) > 0 {
+				t.Fatalf("a tick before the rows' wait was over emitted %d changes", len(got))
+			}
+			early++
+		}
+	}
+	if err := op.Finish(out); err != nil {
+		t.Fatal(err)
+	}
+	caughtUp("end of input")
+	rowsParked, unparks := agg.ParkUse(op)
+	if lagged < len(steps)/4 || early == 0 || unparks < 3 {
+		t.Fatalf("rows parked after %d of %d batches, %d early ticks, folded in %d times: the cap should park rows across batches", lagged, len(steps), early, unparks)
+	}
+	t.Logf("%d rows parked, folded in %d times", rowsParked, unparks)
+}

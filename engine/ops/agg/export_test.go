@@ -40,3 +40,30 @@ func SpillAnyTable(half bool) (restore func()) {
 func ChangelogStateSchema(o runtime.Operator) *arrow.Schema {
 	return o.(*GroupByOp).changelogStateSchema()
 }
+
+// ParkWithin makes an updating group_by with groups in its spill store fold its parked
+// rows in once they take n bytes, until restore is called.
+func ParkWithin(n int64) (restore func()) {
+	was := parkBytes
+	parkBytes = n
+	return func() { parkBytes = was }
+}
+
+// ParkUse reports how many rows an updating group_by parked and how many times it folded
+// parked rows in, in all.
+func ParkUse(o runtime.Operator) (rows, unparks int64) {
+	g := o.(*GroupByOp)
+	if g.cold == nil {
+		return 0, 0
+	}
+	return g.cold.parkedRows, g.cold.unparks
+}
+
+// Parked is the number of rows an updating group_by holds parked now.
+func Parked(o runtime.Operator) int {
+	g := o.(*GroupByOp)
+	if g.cold == nil {
+		return 0
+	}
+	return len(g.cold.parked.ends)
+}
