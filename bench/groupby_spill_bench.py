@@ -238,7 +238,8 @@ def main() -> None:
         "The *updating* lines are a `group_by` over an unbounded generator (a changelog: a -U/+U pair "
         f"per update), timed until it has taken {args.updating_rows:,} rows with keys drawn uniformly "
         f"from {args.updating_keys:,}: on Pebble the groups updated longest ago live in a keyed store "
-        "(Flink's RocksDB pattern) and each batch looks its other keys up there, in key order. Uniform "
+        "(Flink's RocksDB pattern); rows whose groups are there wait, parked, until one pass in key "
+        "order reads back the groups of many batches. Uniform "
         "keys are its worst case: almost every row's group is on disk. Its answers are checked by "
         "`tests/test_spill.py` against DuckDB, not here (a stream stopped at an arbitrary row).",
         "",

@@ -46,6 +46,20 @@ type KeyedSpillStore interface {
 	// ScanRange is ScanKeys over the keys from lo (included) to hi (excluded); a nil
 	// bound is open. An error from fn ends the scan and is returned.
 	ScanRange(lo, hi []byte, fn func(key, value []byte) error) error
+	// PutSorted starts a write of entries given in strictly ascending key order, each
+	// replacing its key's value: none is visible before Finish, and Abort drops them.
+	// Reads of keys outside the entries given so far may go on meanwhile.
+	PutSorted() (SortedWriter, error)
+}
+
+// SortedWriter is a write of a KeyedSpillStore's entries in ascending key order.
+type SortedWriter interface {
+	// Put adds an entry; its key must sort after the previous one's.
+	Put(key, value []byte) error
+	// Finish stores the entries put.
+	Finish() error
+	// Abort drops them, unless Finish was called; it may always be called.
+	Abort()
 }
 
 // SpillOptions configure a SpillStore.

@@ -2,6 +2,7 @@ package pebblestate
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -13,6 +14,8 @@ import (
 	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/objstorage/objstorageprovider"
+	"github.com/cockroachdb/pebble/v2/sstable"
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 	"github.com/riverbed-engine/riverbed/state"
@@ -38,7 +41,9 @@ func init() {
 // Pebble's retries), unless Pebble gave up on it, and removes the directory.
 type spillStore struct {
 	db        *pebble.DB
+	opts      *pebble.Options
 	dir       string
+	ingests   int   // tables written for PutSorted
 	flushAt   int64 // bytes written after which the store starts a flush
 	unflushed int64
 	flushing  <-chan struct{} // the flush last started (nil: none)
@@ -133,7 +138,7 @@ func newSpill(opts state.SpillOptions, fs vfs.FS) (*spillStore, error) {
 		os.RemoveAll(dir)
 		return nil, rberr.Wrap(rberr.IO, err, "open spill store in %s", dir)
 	}
-	s.db = db
+	s.db, s.opts = db, o
 	return s, nil
 }
 
@@ -436,4 +441,61 @@ func (s *spillStore) Close() error {
 		return rberr.Wrap(rberr.IO, err, "close spill store in %s", dir)
 	}
 	return nil
+}
+
+// PutSorted writes the entries into a table of their own, ingested into the store by
+// Finish: a store overwritten anywhere in its key space gets one table in L0 per write,
+// however many entries, where writes through its memtables flush a table per memtable
+// (a few MiB under a small cap), and each compaction of L0 then carries that much more.
+func (s *spillStore) PutSorted() (state.SortedWriter, error) {
+	if err := s.err(); err != nil {
+		return nil, err
+	}
+	s.ingests++
+	path := filepath.Join(s.dir, fmt.Sprintf("riverbed-ingest-%d.sst", s.ingests))
+	f, err := s.opts.FS.Create(path, vfs.WriteCategoryUnspecified)
+	if err != nil {
+		return nil, s.wrap(err)
+	}
+	w := sstable.NewWriter(objstorageprovider.NewFileWritable(f), s.opts.MakeWriterOptions(0, s.db.TableFormat()))
+	return &sortedWriter{s: s, w: w, path: path}, nil
+}
+
+type sortedWriter struct {
+	s    *spillStore
+	w    *sstable.Writer
+	path string
+	n    int
+	done bool
+}
+
+func (w *sortedWriter) Put(key, value []byte) error {
+	if err := w.w.Set(key, value); err != nil {
+		return w.s.wrap(err)
+	}
+	w.n++
+	return nil
+}
+
+func (w *sortedWriter) Finish() error {
+	w.done = true
+	err := w.w.Close()
+	if err == nil && w.n > 0 {
+		err = w.s.db.Ingest(context.Background(), []string{w.path})
+	}
+	// The store links the table into its own files; this name goes either way.
+	_ = w.s.opts.FS.Remove(w.path)
+	if err != nil {
+		return w.s.wrap(err)
+	}
+	return nil
+}
+
+func (w *sortedWriter) Abort() {
+	if w.done {
+		return
+	}
+	w.done = true
+	_ = w.w.Close()
+	_ = w.s.opts.FS.Remove(w.path)
 }

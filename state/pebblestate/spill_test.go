@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand"
 	"os"
 	"os/exec"
@@ -267,5 +268,97 @@ func TestSpillStoreByKey(t *testing.T) {
 		return nil
 	}); err != nil || n != len(want) {
 		t.Fatalf("after the deletes scanned %d of %d: %v", n, len(want), err)
+	}
+}
+
+// Entries written in key order through PutSorted replace the stored values of their keys
+// (written through memtables, deleted or put sorted before) once Finish is called, not
+// before; an aborted write leaves nothing; a key out of order is an error, not a crash;
+// reads between the puts see the store as it was.
+func TestSpillStorePutSorted(t *testing.T) {
+	s, err := state.NewSpillStore(state.PebbleBackend, state.SpillOptions{Dir: t.TempDir(), MemoryLimit: 4 << 20, ByKey: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ks := s.(state.KeyedSpillStore)
+	key := func(i int) []byte { return fmt.Appendf(nil, "key-%05d", i) }
+	want := map[string]string{}
+	check := func(when string) {
+		t.Helper()
+		got := map[string]string{}
+		if err := ks.ScanKeys(func(k, v []byte) error { got[string(k)] = string(v); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if !maps.Equal(got, want) {
+			t.Fatalf("%s: the store holds %d keys, want %d", when, len(got), len(want))
+		}
+	}
+	for i := 0; i < 3000; i += 2 {
+		if err := ks.PutKeys([][]byte{key(i)}, [][]byte{fmt.Appendf(nil, "old-%d", i)}); err != nil {
+			t.Fatal(err)
+		}
+		want[string(key(i))] = fmt.Sprint("old-", i)
+	}
+	if err := ks.DeleteKey(key(10)); err != nil {
+		t.Fatal(err)
+	}
+	delete(want, string(key(10)))
+	for round := range 3 {
+		w, err := ks.PutSorted()
+		if err != nil {
+			t.Fatal(err)
+		}
+		next := map[string]string{}
+		for i := round; i < 3000; i += 3 {
+			v := fmt.Sprintf("round-%d-%d", round, i)
+			if err := w.Put(key(i), []byte(v)); err != nil {
+				t.Fatal(err)
+			}
+			next[string(key(i))] = v
+			if i == 1500 {
+				check(fmt.Sprintf("round %d, half written", round)) // nothing visible yet
+			}
+		}
+		if round == 1 {
+			w.Abort()
+			check("after an aborted write")
+			continue
+		}
+		if err := w.Finish(); err != nil {
+			t.Fatal(err)
+		}
+		w.Abort() // after Finish: nothing
+		maps.Copy(want, next)
+		check(fmt.Sprintf("after round %d", round))
+	}
+	w, err := ks.PutSorted()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Put(key(5), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Put(key(4), nil); err == nil {
+		t.Fatal("a key out of order was taken")
+	}
+	w.Abort()
+	check("after a write with a key out of order")
+	empty, err := ks.PutSorted()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := empty.Finish(); err != nil {
+		t.Fatalf("a write of no entries: %v", err)
+	}
+	check("after a write of no entries")
+	left, err := os.ReadDir(s.(*spillStore).dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range left {
+		if strings.HasPrefix(e.Name(), "riverbed-ingest-") {
+			t.Fatalf("%s left in the store's directory", e.Name())
+		}
 	}
 }

@@ -92,6 +92,9 @@ type changes struct {
 	used    []uint32            // the batch that last updated the group (coldGroups.clock)
 	stored  []bool              // the spill store holds a copy of the group (cold.go)
 	expired time.Time           // when expiry last ran
+	// hits counts the rows folded into each group, when not nil (the table of a key
+	// range of parked rows, park.go)
+	hits []int32
 }
 
 func (o *GroupByOp) now() time.Time {
@@ -109,6 +112,9 @@ func (c *changes) grow(n int) {
 		c.touched = append(c.touched, 0)
 		c.used = append(c.used, 0)
 		c.stored = append(c.stored, false)
+		if c.hits != nil {
+			c.hits = append(c.hits, 0)
+		}
 	}
 }
 
@@ -195,6 +201,9 @@ func (o *GroupByOp) fold(rec arrow.RecordBatch, keys []arrow.Array, seq runtime.
 	var retract []uint32
 	for i, g := range ids {
 		c.used[g] = stamp
+		if c.hits != nil {
+			c.hits[g]++
+		}
 		if sign != nil && sign[i] {
 			c.rows[g]--
 		} else {

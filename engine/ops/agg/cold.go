@@ -271,7 +271,7 @@ func (o *GroupByOp) freeze() error {
 			live = append(live, uint32(g))
 		}
 	}
-	if err := o.store(cold); err != nil {
+	if err := o.store(cold, nil); err != nil {
 		return err
 	}
 	if err := o.rebuild(live); err != nil {
@@ -286,8 +286,9 @@ func (o *GroupByOp) freeze() error {
 // the metrics.
 func (o *GroupByOp) showCold() { o.cold.Show(o.cold.tableMem + o.cold.parked.bytes) }
 
-// store writes groups gids of the table to the store.
-func (o *GroupByOp) store(gids []uint32) error {
+// store writes groups gids of the table to the store: through its memtables, or with sw,
+// in key order through sw.
+func (o *GroupByOp) store(gids []uint32, sw state.SortedWriter) error {
 	c := o.cold
 	keys, accs, err := o.agg.SaveGroups(o.tc.Eval.Mem, gids)
 	if err != nil {
@@ -295,30 +296,43 @@ func (o *GroupByOp) store(gids []uint32) error {
 	}
 	defer runtime.ReleaseAll(keys)
 	defer runtime.ReleaseAll(accs)
-	// A write of up to coldChunk groups at a time.
+	// Through the memtables, a write of up to coldChunk groups at a time.
 	var b keyed.KeyedBatch
 	for i, g := range gids {
-		b.Key()
-		if b.Buf, err = state.EncodeRow(b.Buf, keys, i); err == nil {
-			b.Value()
-			b.Buf, err = state.EncodeRow(b.Buf, accs, i)
+		if err := o.appendGroup(&b, keys, accs, i, g); err != nil {
+			return err
 		}
-		if err != nil {
-			return rberr.Wrap(rberr.KindOf(err), err, "%s", o.Name)
-		}
-		b.Buf = binary.LittleEndian.AppendUint64(b.Buf, uint64(o.cl.touched[g]))
-		b.Buf = binary.LittleEndian.AppendUint64(b.Buf, uint64(o.cl.rows[g]))
-		if !o.cl.stored[g] {
-			c.N++
+		if sw != nil {
+			continue
 		}
 		if err := c.Flush(&b, coldChunk); err != nil {
 			return err
 		}
 	}
-	if err := c.Flush(&b, 0); err != nil {
-		return err
+	if sw != nil {
+		return c.WriteSorted(&b, sw)
 	}
-	c.evicted += int64(len(gids))
+	return c.Flush(&b, 0)
+}
+
+// appendGroup appends group g of the table, row i of its key and accumulator columns
+// keys and accs, to b, as the store keeps it, and counts it as moved to the store.
+func (o *GroupByOp) appendGroup(b *keyed.KeyedBatch, keys, accs []arrow.Array, i int, g uint32) error {
+	var err error
+	b.Key()
+	if b.Buf, err = state.EncodeRow(b.Buf, keys, i); err == nil {
+		b.Value()
+		b.Buf, err = state.EncodeRow(b.Buf, accs, i)
+	}
+	if err != nil {
+		return rberr.Wrap(rberr.KindOf(err), err, "%s", o.Name)
+	}
+	b.Buf = binary.LittleEndian.AppendUint64(b.Buf, uint64(o.cl.touched[g]))
+	b.Buf = binary.LittleEndian.AppendUint64(b.Buf, uint64(o.cl.rows[g]))
+	if !o.cl.stored[g] {
+		o.cold.N++
+	}
+	o.cold.evicted++
 	return nil
 }
 

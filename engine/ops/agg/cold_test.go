@@ -2,6 +2,7 @@ package agg_test
 
 import (
 	"fmt"
+	"math/rand"
 	"strings"
 	"sync"
 	"testing"
@@ -394,4 +395,62 @@ func TestGroupByParkedRowsWait(t *testing.T) {
 		t.Fatalf("rows parked after %d of %d batches, %d early ticks, folded in %d times: the cap should park rows across batches", lagged, len(steps), early, unparks)
 	}
 	t.Logf("%d rows parked, folded in %d times", rowsParked, unparks)
+}
+
+// Keys that turn hot after their groups went to the store come back into memory: after
+// a phase of cold keys only (whose groups fill the store), most rows of a phase where ten
+// keys take four rows in five find their group in memory instead of being parked, and
+// the changes, applied in order, give the reference result.
+func TestGroupByParkedHotKeysComeBack(t *testing.T) {
+	defer agg.ParkWithin(16 << 10)()
+	defer agg.TableWithin(1 << 20)()
+	rng := rand.New(rand.NewSource(3))
+	var steps []opstest.Step
+	var rows [][]any
+	for b := range 100 {
+		batch := make([][]any, 200)
+		for i := range batch {
+			k := int64(1000 + rng.Intn(50000))
+			if b >= 40 && rng.Intn(5) > 0 {
+				k = int64(rng.Intn(10))
+			}
+			batch[i] = []any{k, fmt.Sprint("g", rng.Intn(3)), int64(rng.Intn(2000) - 1000), rng.Float64() * 100, fmt.Sprint("word", rng.Intn(2000))}
+		}
+		rows = append(rows, batch...)
+		steps = append(steps, opstest.Step{Rec: opstest.Batch(inSchema, batch), Seq: runtime.MakeSeq(0, int64(b), 0)})
+	}
+	defer opstest.Release(steps)
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	op := changelogOp(t, "k").New().(*agg.GroupByOp)
+	tc := runtime.NewStandaloneTaskCtx(t.Context(), mem, 0, 1, 16)
+	tc.Job.Spill = runtime.SpillConfig{Backend: state.PebbleBackend, MemoryLimit: 256 << 10, Dir: t.TempDir()}
+	if err := op.Open(tc); err != nil {
+		t.Fatal(err)
+	}
+	defer op.Close()
+	out := &sink{}
+	table := map[string]int{}
+	var parkedBefore int64
+	for i, st := range steps {
+		if i == 40 {
+			parkedBefore, _ = agg.ParkUse(op)
+		}
+		st.Rec.Retain()
+		if err := op.ProcessBatch(runtime.Message{Kind: runtime.MsgBatch, Rec: st.Rec, Seq: st.Seq}, out); err != nil {
+			t.Fatal(err)
+		}
+		apply(t, table, out.take())
+	}
+	if err := op.Finish(out); err != nil {
+		t.Fatal(err)
+	}
+	apply(t, table, out.take())
+	opstest.Equal(t, rowsOf(table), refGroupBy(rows, []int{0}))
+	parked, _ := agg.ParkUse(op)
+	hotPhase := int64(60 * 200)
+	if parkedBefore == 0 || parked-parkedBefore > hotPhase*2/5 {
+		t.Fatalf("%d rows parked in the cold phase, %d of the %d rows of the hot phase: hot keys should come back into memory", parkedBefore, parked-parkedBefore, hotPhase)
+	}
+	t.Logf("%d rows parked in the cold phase, %d of %d in the hot phase", parkedBefore, parked-parkedBefore, hotPhase)
 }

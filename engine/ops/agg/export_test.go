@@ -49,6 +49,14 @@ func ParkWithin(n int64) (restore func()) {
 	return func() { parkBytes = was }
 }
 
+// TableWithin makes an updating group_by keep at most n bytes of groups in memory (with
+// a spill store), until restore is called.
+func TableWithin(n int64) (restore func()) {
+	was := tableBytes
+	tableBytes = n
+	return func() { tableBytes = was }
+}
+
 // ParkUse reports how many rows an updating group_by parked and how many times it folded
 // parked rows in, in all.
 func ParkUse(o runtime.Operator) (rows, unparks int64) {

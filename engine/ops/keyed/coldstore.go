@@ -1,7 +1,9 @@
 package keyed
 
 import (
+	"bytes"
 	"encoding/binary"
+	"slices"
 
 	"github.com/riverbed-engine/riverbed/engine/runtime"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
@@ -135,8 +137,45 @@ func (c *ColdStore) Flush(b *KeyedBatch, n int) error {
 }
 
 func (c *ColdStore) put(b *KeyedBatch) error {
+	ks, vs := b.entries()
+	if err := c.Store.PutKeys(ks, vs); err != nil {
+		return c.Wrap(err, "writing")
+	}
+	c.wrote(b)
+	return nil
+}
+
+// WriteSorted writes the entries of b to sw in key order, counts them in the metrics and
+// empties b. Their keys must be distinct, and after those sw was given before.
+func (c *ColdStore) WriteSorted(b *KeyedBatch, sw state.SortedWriter) error {
+	ks, vs := b.entries()
+	order := make([]int, len(ks))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(x, y int) int { return bytes.Compare(ks[x], ks[y]) })
+	for _, i := range order {
+		if err := sw.Put(ks[i], vs[i]); err != nil {
+			return c.Wrap(err, "writing")
+		}
+	}
+	c.wrote(b)
+	return nil
+}
+
+// wrote counts the entries of b as written and empties it.
+func (c *ColdStore) wrote(b *KeyedBatch) {
+	c.Written += int64(len(b.Buf))
+	if c.metrics != nil {
+		c.metrics.Written.Add(int64(len(b.Buf)))
+	}
+	b.Buf, b.offs = b.Buf[:0], b.offs[:0]
+}
+
+// entries is the keys and values of b's entries (parts of Buf).
+func (b *KeyedBatch) entries() (ks, vs [][]byte) {
 	n := len(b.offs) / 2
-	ks, vs := make([][]byte, n), make([][]byte, n)
+	ks, vs = make([][]byte, n), make([][]byte, n)
 	for i := range ks {
 		end := len(b.Buf)
 		if i+1 < n {
@@ -144,15 +183,7 @@ func (c *ColdStore) put(b *KeyedBatch) error {
 		}
 		ks[i], vs[i] = b.Buf[b.offs[2*i]:b.offs[2*i+1]], b.Buf[b.offs[2*i+1]:end]
 	}
-	if err := c.Store.PutKeys(ks, vs); err != nil {
-		return c.Wrap(err, "writing")
-	}
-	c.Written += int64(len(b.Buf))
-	if c.metrics != nil {
-		c.metrics.Written.Add(int64(len(b.Buf)))
-	}
-	b.Buf, b.offs = b.Buf[:0], b.offs[:0]
-	return nil
+	return ks, vs
 }
 
 // KeyedBatch gathers entries for a keyed spill store in one buffer: each entry's key is
