@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/riverbed-engine/riverbed/batch"
 	"github.com/riverbed-engine/riverbed/engine/expr"
 	"github.com/riverbed-engine/riverbed/engine/ops/sink"
@@ -104,7 +105,11 @@ func (o *writeParquetOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 		}
 		for _, f := range in.schema.Fields() {
 			if !batch.TextWritable(o.text, f.Type) {
-				return rberr.New(rberr.Type, "%s: column %q has type %s, which cannot be written to %s; cast it (to a string, say) or leave it out", name, f.Name, expr.TypeName(f.Type), strings.ToUpper(string(o.text)))
+				hint := "cast it (to a string, say) or leave it out"
+				if arrow.IsNested(f.Type.ID()) {
+					hint = "leave it out, or write the stream with write_ndjson, which keeps nested values"
+				}
+				return rberr.New(rberr.Type, "%s: column %q has type %s, which cannot be written to %s; %s", name, f.Name, expr.TypeName(f.Type), strings.ToUpper(string(o.text)), hint)
 			}
 		}
 	} else {

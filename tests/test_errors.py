@@ -297,3 +297,33 @@ def test_values_too_large_say_so():
     for build, what in cases:
         with pytest.raises(rb.PlanError, match=what):
             build().collect()
+
+
+def test_counts_out_of_range_and_empty_keys_are_named_for_the_call_made(tmp_path):
+    t = rb.from_pydict({"x": [1, 2, 3], "k": [1, 1, 2], "xs": [[1], [2], []]})
+    with pytest.raises(rb.PlanError, match=r"tail: 9223372036854775808 is out of range \(below 2\*\*53\)"):
+        t.tail(2**63)
+    with pytest.raises(rb.PlanError, match=r"top_k: 1152921504606846976 is out of range"):
+        t.top_k(2**60, by="x")
+    with pytest.raises(rb.PlanError, match=r"bottom_k takes a non-negative integer, got True"):
+        t.bottom_k(True, by="x")
+    for method in ("top_k", "bottom_k"):
+        with pytest.raises(rb.PlanError, match=rf"{method} needs at least one column in by="):
+            getattr(t, method)(2, by=[])
+    with pytest.raises(rb.PlanError, match=r"rolling_sum: window_size 4611686018427387904 is out of range"):
+        t.with_columns(col("x").rolling_sum(2**62).over("k")).collect()
+    # CSV has no nested values: the hint is the format that has them, not a cast that is refused.
+    with pytest.raises(rb.TypeMismatchError, match=r'column "xs" .* write the stream with write_ndjson'):
+        t.write_csv(str(tmp_path / "o"))
+    t.write_ndjson(str(tmp_path / "nd"))  # the hint holds
+
+
+def test_over_expressions_print_as_written():
+    t = rb.from_pydict({"x": [1, 2], "k": [1, 1], "o": [2, 1]})
+    written = r'over: \(col\("x"\) \+ lit\("a"\)\)\.over\(col\("k"\), order_by=\[col\("o"\)\]\): '
+    with pytest.raises(rb.PlanError, match=written):
+        t.with_columns((col("x") + "a").over("k", order_by="o")).collect()
+    u = rb.from_arrow(pa.table({"u": pa.array([2**63, 2**63], pa.uint64()), "k": [1, 1]}))
+    with pytest.raises(rb.DataError) as e:
+        u.with_columns(col("u").sum().over("k").alias("s")).collect()
+    assert str(e.value).startswith('over: col("u").sum().over(col("k")): u: sum of col("u") overflows uint64'), e.value

@@ -139,7 +139,7 @@ def test_sort_flags_that_are_not_bools_are_a_type_error() -> None:
 
 def test_top_k_of_a_negative_count_names_top_k() -> None:
     s = rb.from_arrow(pa.table({"k": [2, 1]}))
-    with pytest.raises(ValueError, match="top_k takes a non-negative integer k, got -1"):
+    with pytest.raises(ValueError, match="top_k takes a non-negative integer, got -1"):
         s.top_k(-1, by="k")
-    with pytest.raises(ValueError, match="bottom_k takes a non-negative integer k, got 1.5"):
+    with pytest.raises(ValueError, match="bottom_k takes a non-negative integer, got 1.5"):
         s.bottom_k(1.5, by="k")

@@ -218,6 +218,9 @@ func (e *Expr) Describe() string {
 		if sym, ok := infix[e.Fn]; ok && len(e.Args) == 2 {
 			return fmt.Sprintf("(%s %s %s)", e.Args[0].Describe(), sym, e.Args[1].Describe())
 		}
+		if e.Fn == "over" {
+			return e.describeOver()
+		}
 		var b bytes.Buffer
 		b.WriteString(e.Fn + "(")
 		for i, a := range e.Args {
@@ -238,6 +241,53 @@ func (e *Expr) Describe() string {
 		return b.String()
 	}
 	return "<empty expression>"
+}
+
+// describeOver writes over(...) as the Python API does: its expression, then
+// .over(partition keys, order_by=[...], other options). Its arguments are the expression,
+// the partition keys (as many as the partition_by option says) and the order keys.
+func (e *Expr) describeOver() string {
+	var b bytes.Buffer
+	b.WriteString(argOrNil(e.Args, 0) + ".over(")
+	np, _ := e.Options["partition_by"].(float64)
+	if n, ok := e.Options["partition_by"].(json.Number); ok {
+		f, _ := n.Float64()
+		np = f
+	}
+	if v, ok := e.Options["partition_by"].(int); ok {
+		np = float64(v)
+	}
+	var parts, order []string
+	for i, a := range e.Args[min(1, len(e.Args)):] {
+		if float64(i) < np {
+			parts = append(parts, a.Describe())
+		} else {
+			order = append(order, a.Describe())
+		}
+	}
+	b.WriteString(strings.Join(parts, ", "))
+	sep := func() {
+		if b.Bytes()[b.Len()-1] != '(' {
+			b.WriteString(", ")
+		}
+	}
+	if len(order) > 0 {
+		sep()
+		fmt.Fprintf(&b, "order_by=[%s]", strings.Join(order, ", "))
+	}
+	keys := make([]string, 0, len(e.Options))
+	for k := range e.Options {
+		if k != "partition_by" {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		sep()
+		fmt.Fprintf(&b, "%s=%v", k, e.Options[k])
+	}
+	b.WriteString(")")
+	return b.String()
 }
 
 func argOrNil(args []*Expr, i int) string {

@@ -899,6 +899,14 @@ def _flags(v: bool | Sequence[bool], n: int, what: str) -> list[bool]:
     return vals * n if len(vals) == 1 else vals
 
 
+def _count(n: Any, what: str) -> None:
+    """Checks a row count argument (limit, tail, top_k): an integer from 0 to 2**53."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise PlanError(f"{what} takes a non-negative integer, got {n!r}")
+    if n >= 2**53:
+        raise PlanError(f"{what}: {n} is out of range (below 2**53)")
+
+
 class Stream:
     """A pipeline: a source and the operators after it. Nothing runs until a result is
     asked for (:meth:`collect`, :meth:`to_pandas`, :meth:`write_parquet`, ...).
@@ -1487,10 +1495,7 @@ class Stream:
         >>> rb.from_pydict({"x": [1, 2, 3]}).limit(2).collect()["x"].to_pylist()
         [1, 2]
         """
-        if not isinstance(n, int) or n < 0:
-            raise PlanError(f"limit takes a non-negative integer, got {n!r}")
-        if n >= 2**53:
-            raise PlanError(f"limit {n} is out of range (below 2**53)")
+        _count(n, "limit")
         return self._then({"op": "limit", "n": n}, unbounded=False)
 
     head = limit
@@ -1504,8 +1509,7 @@ class Stream:
         >>> rb.from_pydict({"x": [1, 2, 3]}).tail(2).collect()["x"].to_pylist()
         [2, 3]
         """
-        if not isinstance(n, int) or n < 0:
-            raise PlanError(f"tail takes a non-negative integer, got {n!r}")
+        _count(n, "tail")
         return self._then({"op": "tail", "n": n})
 
     def sort(self, by: Any, *more_by: Any, descending: bool | Sequence[bool] = False,
@@ -1562,9 +1566,10 @@ class Stream:
         >>> totals.top_k(2, by="total").columns
         ['k', 'total', '__op']
         """
-        if isinstance(k, bool) or not isinstance(k, int) or k < 0:
-            raise PlanError(f"top_k takes a non-negative integer k, got {k!r}")
+        _count(k, "top_k")
         keys = _flatten((by,))
+        if not keys:
+            raise PlanError("top_k needs at least one column in by=")
         if not self._unbounded:
             if per is not None or row_number is not None:
                 raise PlanError("top_k: per= and row_number= rank the rows of an unbounded stream as they come (an "
@@ -1586,9 +1591,10 @@ class Stream:
         >>> rb.from_pydict({"x": [3, 1, 2]}).bottom_k(2, by="x").collect()["x"].to_pylist()
         [1, 2]
         """
-        if isinstance(k, bool) or not isinstance(k, int) or k < 0:
-            raise PlanError(f"bottom_k takes a non-negative integer k, got {k!r}")
+        _count(k, "bottom_k")
         keys = _flatten((by,))
+        if not keys:
+            raise PlanError("bottom_k needs at least one column in by=")
         flipped = [not r for r in _flags(reverse, len(keys), "reverse")]
         return self.top_k(k, by=by, reverse=flipped if len(flipped) > 1 else flipped[0], per=per,
                           row_number=row_number)

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"math"
 	"slices"
+	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -66,7 +67,10 @@ func (o *Op) Finish(out runtime.Emitter) error {
 	for i := range o.Funcs {
 		c, err := o.compute(&o.Funcs[i])
 		if err != nil {
-			return rberr.Wrap(rberr.KindOf(err), err, "%s: %s", o.Name, o.Funcs[i].Text)
+			if prefix := o.Name + ": " + o.Funcs[i].Text; !strings.HasPrefix(err.Error(), prefix) {
+				err = rberr.Wrap(rberr.KindOf(err), err, "%s", prefix)
+			}
+			return err
 		}
 		cols[i] = c
 	}
@@ -524,7 +528,7 @@ func (o *Op) rank(f *Func, ids []uint32, x arrow.Array) (arrow.Array, error) {
 // With order_by, rows are aggregated in partition order (first / last follow it).
 func (o *Op) aggregate(f *Func) (arrow.Array, error) {
 	mem := o.tc.Eval.Mem
-	tab := agg.NewTable(o.Name, f.Partition, f.PartTypes, []agg.Spec{*f.Agg})
+	tab := agg.NewTable(o.Name+": "+f.Text, f.Partition, f.PartTypes, []agg.Spec{*f.Agg})
 	defer tab.Release()
 	n := 0
 	for _, rec := range o.batches {

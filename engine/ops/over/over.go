@@ -134,8 +134,11 @@ func optInt(o map[string]any, name string, def int64) (int64, error) {
 	default:
 		return 0, fmt.Errorf("%s must be an integer, got %v", name, v)
 	}
-	if f != math.Trunc(f) || math.Abs(f) > 1<<53 {
+	if f != math.Trunc(f) {
 		return 0, fmt.Errorf("%s must be an integer, got %v", name, v)
+	}
+	if math.Abs(f) > 1<<53 {
+		return 0, fmt.Errorf("%s %v is out of range (at most 2**53)", name, v)
 	}
 	return int64(f), nil
 }
@@ -331,7 +334,9 @@ func Compile(s *expr.CompileScope, e *plan.Expr) (Func, error) {
 		}
 	}
 	if f.Fn[:min(len(f.Fn), 8)] == "rolling_" {
-		if f.N, err = optInt(opts, "window_size", 0); err != nil || f.N <= 0 {
+		if f.N, err = optInt(opts, "window_size", 0); err != nil {
+			return fail(rberr.Plan, "%s: %v", f.Fn, err)
+		} else if f.N <= 0 {
 			return fail(rberr.Plan, "%s: window_size must be a positive integer, got %v", f.Fn, opts["window_size"])
 		}
 		if f.MinRows, err = optInt(opts, "min_samples", f.N); err != nil || f.MinRows < 0 {
