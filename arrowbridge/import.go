@@ -53,9 +53,9 @@ func ImportRecordBatch(arr, schema unsafe.Pointer) (_ arrow.RecordBatch, err err
 		rec.Release()
 		return nil, err
 	}
-	if lifted := liftDictNulls(rec); lifted != nil {
+	if n := normalized(rec); n != nil {
 		rec.Release()
-		rec = lifted
+		rec = n
 	}
 	return rec, nil
 }
@@ -66,7 +66,11 @@ func ImportSchema(ptr unsafe.Pointer) (*arrow.Schema, error) {
 	if ptr == nil {
 		return nil, fmt.Errorf("null ArrowSchema pointer")
 	}
-	return cdata.ImportCArrowSchema((*cdata.CArrowSchema)(ptr))
+	s, err := cdata.ImportCArrowSchema((*cdata.CArrowSchema)(ptr))
+	if err != nil {
+		return nil, err
+	}
+	return widenSchema(s), nil
 }
 
 // ReleaseStream releases the ArrowArrayStream at ptr unless it was already released or

@@ -238,16 +238,17 @@ func indexesIn[T int8 | uint8 | int16 | uint16 | int32 | uint32 | int64 | uint64
 // a panic of the importer into an error. The first bad batch ends the stream with an error
 // of kind Data that names the batch and the column.
 type validatingReader struct {
-	refs  atomic.Int64
-	r     array.RecordReader
-	batch int
-	cur   arrow.RecordBatch
-	owned bool // cur was made here (liftDictNulls), not borrowed from r
-	err   error
+	refs   atomic.Int64
+	r      array.RecordReader
+	batch  int
+	cur    arrow.RecordBatch
+	owned  bool          // cur was made here (normalized), not borrowed from r
+	schema *arrow.Schema // r's, as imported (widenSchema)
+	err    error
 }
 
 func newValidatingReader(r array.RecordReader) *validatingReader {
-	v := &validatingReader{r: r}
+	v := &validatingReader{r: r, schema: widenSchema(r.Schema())}
 	v.refs.Store(1)
 	return v
 }
@@ -259,7 +260,7 @@ func (v *validatingReader) Release() {
 		v.r.Release()
 	}
 }
-func (v *validatingReader) Schema() *arrow.Schema          { return v.r.Schema() }
+func (v *validatingReader) Schema() *arrow.Schema          { return v.schema }
 func (v *validatingReader) RecordBatch() arrow.RecordBatch { return v.cur }
 func (v *validatingReader) Record() arrow.RecordBatch      { return v.cur }
 func (v *validatingReader) Err() error {
@@ -294,8 +295,8 @@ func (v *validatingReader) Next() (ok bool) {
 	}
 	v.batch++
 	v.cur = rec
-	if lifted := liftDictNulls(rec); lifted != nil {
-		v.cur, v.owned = lifted, true
+	if n := normalized(rec); n != nil {
+		v.cur, v.owned = n, true
 	}
 	return true
 }

@@ -1362,3 +1362,27 @@ def test_a_polars_column_arrow_cannot_carry_is_named() -> None:
     with pytest.raises(rb.TypeMismatchError, match=r"column 'x' \(Int128\) has a type Arrow cannot carry"):
         rb.from_arrow(df)
     assert rb.from_arrow(df.select("y")).collect().to_pylist() == [{"y": 1}]
+
+
+@pytest.mark.parametrize("width", [32, 64])
+def test_decimal32_and_decimal64_are_read_as_decimal128_as_polars_and_duckdb_do(width):
+    # pyarrow's narrow decimals are widened as they come in (same precision and scale), so
+    # they are computed on and cast like any decimal; Polars and DuckDB read them so too.
+    typ = pa.decimal32(7, 2) if width == 32 else pa.decimal64(15, 3)
+    rng = random.Random(width)
+    vals = [None if rng.random() < 0.2 else D.Decimal(rng.randint(-99999, 99999)).scaleb(-typ.scale)
+            for _ in range(300)]
+    t = pa.table({"k": [i % 7 for i in range(300)], "d": pa.array(vals, typ)})
+    want_type = pl.from_arrow(t).to_arrow().schema.field("d").type
+    for data, at in ((t, 0), (t.slice(13), 13),
+                     (pa.RecordBatchReader.from_batches(t.schema, t.slice(5).to_batches(max_chunksize=64)), 5)):
+        got = rb.from_arrow(data).collect()
+        assert got.schema.field("d").type == want_type == pa.decimal128(typ.precision, typ.scale)
+        assert got["d"].to_pylist() == vals[at:]
+    got = _collect(t, lambda s: s.group_by("k").agg(col("d").sum().alias("s"), (col("d") * 2).max().alias("m"),
+                                                     col("d").cast(rb.Float64).mean().alias("f")).sort("k"))
+    want = _duck("select k, sum(d) as s, max(d * 2) as m, avg(d::double) as f from t group by k order by k", t=t)
+    assert [r[:3] for r in zip(*(got[c].to_pylist() for c in ("k", "s", "m")))] == [r[:3] for r in want]
+    assert got["f"].to_pylist() == pytest.approx([r[3] for r in want])
+    assert rb.from_arrow(t).select(col("d").cast(rb.String)).collect()["d"].to_pylist() == \
+        [None if v is None else str(v) for v in vals]
