@@ -103,6 +103,10 @@ func (t *task) checkpoint(tc *TaskCtx, b Barrier) error {
 	// could not come before it completed) or belongs to an aborted checkpoint, and stops.
 	t.awaitWrite(false)
 	parts, serr := t.save(c, b)
+	// After the barrier of a stop with a savepoint (sources stop after it), what the task
+	// emits is in no checkpoint: a stop without drain ends here (Flink stops its timers
+	// at a synchronous savepoint too).
+	t.stopping = t.stopping || b.Final
 	if err := t.head.Emit(Message{Kind: MsgControl, Ctl: b}); err != nil {
 		closeParts(parts)
 		return err

@@ -276,6 +276,10 @@ type task struct {
 	align     alignment
 	// write is the task's asynchronous checkpoint write in flight, if any (snapwrite.go).
 	write *snapshotWrite
+	// stopping: the barrier of a stop without drain (Barrier.Final) has passed; the task
+	// does no processing-time work after it (ticks: state expiry, mini-batches,
+	// processing-time timers), whose output would be in no checkpoint.
+	stopping bool
 }
 
 // inbox is one input channel of a task.
@@ -459,6 +463,9 @@ func (t *task) loop(tc *TaskCtx) error {
 		}
 	}
 	onTick := func() error {
+		if t.stopping {
+			return nil
+		}
 		for i, op := range t.chain {
 			if tk, ok := op.(ticker); ok {
 				if err := tk.OnTick(t.outs[i]); err != nil {

@@ -499,7 +499,7 @@ func (o *GroupByOp) TickInterval() time.Duration {
 	}
 	d := o.MiniBatch
 	if d <= 0 && o.cold != nil {
-		d = o.parkWait() // parked rows (park.go)
+		d = o.parkWait() / 2 // parked rows (park.go)
 	}
 	if o.TTL > 0 {
 		t := max(o.TTL/4, 10*time.Millisecond)

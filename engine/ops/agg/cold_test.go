@@ -313,8 +313,9 @@ func TestGroupByChangelogParkedThreeWays(t *testing.T) {
 	}
 }
 
-// Parked rows are folded in once the first of them has waited ParkWait (on the runtime's
-// tick), at a barrier and at the end of the input; until then the result lags behind the
+// Parked rows are folded in once the first of them has waited half of ParkWait, on the
+// runtime's tick (every half of ParkWait: none waits longer than ParkWait), at a barrier
+// and at the end of the input; until then the result lags behind the
 // input by them. Applied in order, the changes never take back a row the result does not
 // hold; the result is the reference over the input so far after each of those; a tick
 // before the wait is over emits nothing; the table and the parked rows stay within the
@@ -335,8 +336,8 @@ func TestGroupByParkedRowsWait(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer op.Close()
-	if d := op.TickInterval(); d != agg.ParkWait {
-		t.Fatalf("tick every %v, want %v", d, agg.ParkWait)
+	if d := op.TickInterval(); d != agg.ParkWait/2 {
+		t.Fatalf("tick every %v, want %v", d, agg.ParkWait/2)
 	}
 	out := &sink{}
 	table := map[string]int{}
@@ -370,13 +371,13 @@ func TestGroupByParkedRowsWait(t *testing.T) {
 			}
 			caughtUp(fmt.Sprintf("barrier after batch %d", i))
 		case i%10 == 9:
-			clock = clock.Add(agg.ParkWait)
+			clock = clock.Add(agg.ParkWait / 2)
 			if err := op.OnTick(out); err != nil {
 				t.Fatal(err)
 			}
 			caughtUp(fmt.Sprintf("tick after batch %d", i))
 		case i%10 == 4 && agg.Parked(op) > 0:
-			clock = clock.Add(agg.ParkWait / 4)
+			clock = clock.Add(agg.ParkWait / 8)
 			if err := op.OnTick(out); err != nil {
 				t.Fatal(err)
 			}

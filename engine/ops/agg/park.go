@@ -144,9 +144,11 @@ func (o *GroupByOp) park(rec arrow.RecordBatch, keys []arrow.Array, seq runtime.
 	return o.unpark(out)
 }
 
-// unparkDue folds the parked rows in when they have waited long enough.
+// unparkDue folds the parked rows in, on a tick, once the first has waited half of
+// parkWait: ticks come at least every half of it (the mini-batch's, or TickInterval's),
+// so no row waits longer than parkWait.
 func (o *GroupByOp) unparkDue(out runtime.Emitter) error {
-	if o.cold == nil || len(o.cold.parked.recs) == 0 || o.now().Sub(o.cold.parked.since) < o.parkWait() {
+	if o.cold == nil || len(o.cold.parked.recs) == 0 || o.now().Sub(o.cold.parked.since) < o.parkWait()/2 {
 		return nil
 	}
 	return o.unpark(out)
