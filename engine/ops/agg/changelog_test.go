@@ -101,8 +101,7 @@ func TestGroupByChangelogThreeWays(t *testing.T) {
 func apply(t *testing.T, table map[string]int, rows []string) {
 	t.Helper()
 	for _, r := range rows {
-		i := strings.LastIndex(r, " | ")
-		row, op := r[:i], strings.Trim(r[i+3:], `"`)
+		row, op := splitChange(r)
 		switch op {
 		case agg.OpInsert, agg.OpUpdateAfter:
 			table[row]++
@@ -118,6 +117,13 @@ func apply(t *testing.T, table map[string]int, rows []string) {
 			t.Fatalf("unknown op %q in %s", op, r)
 		}
 	}
+}
+
+// splitChange splits a changelog row (formatted by opstest.Row, the op last) into the
+// row and its op.
+func splitChange(r string) (row, op string) {
+	i := strings.LastIndex(r, " | ")
+	return r[:i], strings.Trim(r[i+3:], `"`)
 }
 
 func rowsOf(table map[string]int) []string {

@@ -219,17 +219,8 @@ func TestGroupByChangelogSpilledFixedSizeBinaryAndFloat16Keys(t *testing.T) {
 func TestGroupByMiniBatchEndsAtTheCap(t *testing.T) {
 	steps, rows := wideStream(5, 60, 40000)
 	defer opstest.Release(steps)
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	defer mem.AssertSize(t, 0)
 	const capBytes = 256 << 10
-	op := changelogOp(t, "k").New().(*agg.GroupByOp)
-	op.MiniBatch = time.Hour
-	tc := runtime.NewStandaloneTaskCtx(t.Context(), mem, 0, 1, 16)
-	tc.Job.Spill = runtime.SpillConfig{Backend: state.PebbleBackend, MemoryLimit: capBytes, Dir: t.TempDir()}
-	if err := op.Open(tc); err != nil {
-		t.Fatal(err)
-	}
-	defer op.Close()
+	op := cappedChangelogOp(t, capBytes, func(o *agg.GroupByOp) { o.MiniBatch = time.Hour })
 	out := &sink{}
 	var most int64
 	for i, st := range steps {
@@ -265,8 +256,7 @@ func netResult(t *testing.T, rows []string) []string {
 	t.Helper()
 	table := map[string]int{}
 	for _, r := range rows {
-		i := strings.LastIndex(r, " | ")
-		row, op := r[:i], strings.Trim(r[i+3:], `"`)
+		row, op := splitChange(r)
 		switch op {
 		case agg.OpInsert, agg.OpUpdateAfter:
 			table[row]++
@@ -324,18 +314,9 @@ func TestGroupByParkedRowsWait(t *testing.T) {
 	defer agg.ParkWithin(48 << 10)()
 	steps, rows := wideStream(5, 60, 40000)
 	defer opstest.Release(steps)
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	defer mem.AssertSize(t, 0)
 	const capBytes = 256 << 10
-	op := changelogOp(t, "k").New().(*agg.GroupByOp)
 	clock := time.Unix(1_000_000, 0)
-	op.Now = func() time.Time { return clock }
-	tc := runtime.NewStandaloneTaskCtx(t.Context(), mem, 0, 1, 16)
-	tc.Job.Spill = runtime.SpillConfig{Backend: state.PebbleBackend, MemoryLimit: capBytes, Dir: t.TempDir()}
-	if err := op.Open(tc); err != nil {
-		t.Fatal(err)
-	}
-	defer op.Close()
+	op := cappedChangelogOp(t, capBytes, func(o *agg.GroupByOp) { o.Now = func() time.Time { return clock } })
 	if d := op.TickInterval(); d != agg.ParkWait/2 {
 		t.Fatalf("tick every %v, want %v", d, agg.ParkWait/2)
 	}
@@ -421,15 +402,7 @@ func TestGroupByParkedHotKeysComeBack(t *testing.T) {
 		steps = append(steps, opstest.Step{Rec: opstest.Batch(inSchema, batch), Seq: runtime.MakeSeq(0, int64(b), 0)})
 	}
 	defer opstest.Release(steps)
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	defer mem.AssertSize(t, 0)
-	op := changelogOp(t, "k").New().(*agg.GroupByOp)
-	tc := runtime.NewStandaloneTaskCtx(t.Context(), mem, 0, 1, 16)
-	tc.Job.Spill = runtime.SpillConfig{Backend: state.PebbleBackend, MemoryLimit: 256 << 10, Dir: t.TempDir()}
-	if err := op.Open(tc); err != nil {
-		t.Fatal(err)
-	}
-	defer op.Close()
+	op := cappedChangelogOp(t, 256<<10, nil)
 	out := &sink{}
 	table := map[string]int{}
 	var parkedBefore int64
@@ -454,4 +427,24 @@ func TestGroupByParkedHotKeysComeBack(t *testing.T) {
 		t.Fatalf("%d rows parked in the cold phase, %d of the %d rows of the hot phase: hot keys should come back into memory", parkedBefore, parked-parkedBefore, hotPhase)
 	}
 	t.Logf("%d rows parked in the cold phase, %d of %d in the hot phase", parkedBefore, parked-parkedBefore, hotPhase)
+}
+
+// cappedChangelogOp is an open updating group_by by "k" on the Pebble backend with memory
+// cap capBytes, set up by set (may be nil) before it opens; it is closed, and its memory
+// checked, when t ends.
+func cappedChangelogOp(t *testing.T, capBytes int64, set func(*agg.GroupByOp)) *agg.GroupByOp {
+	t.Helper()
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	t.Cleanup(func() { mem.AssertSize(t, 0) })
+	op := changelogOp(t, "k").New().(*agg.GroupByOp)
+	if set != nil {
+		set(op)
+	}
+	tc := runtime.NewStandaloneTaskCtx(t.Context(), mem, 0, 1, 16)
+	tc.Job.Spill = runtime.SpillConfig{Backend: state.PebbleBackend, MemoryLimit: capBytes, Dir: t.TempDir()}
+	if err := op.Open(tc); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(op.Close)
+	return op
 }
