@@ -26,6 +26,8 @@ var fuzzSchema = arrow.NewSchema([]arrow.Field{
 	{Name: "fsb", Type: &arrow.FixedSizeBinaryType{ByteWidth: 4}, Nullable: true},
 	{Name: "h", Type: arrow.FixedWidthTypes.Float16, Nullable: true},
 	{Name: "n", Type: arrow.Null, Nullable: true},
+	{Name: "st", Type: arrow.StructOf(arrow.Field{Name: "a", Type: arrow.PrimitiveTypes.Int64, Nullable: true}), Nullable: true},
+	{Name: "ls", Type: arrow.ListOf(arrow.BinaryTypes.String), Nullable: true},
 }, nil)
 
 // fuzzSeeds are valid and nearly valid plans over fuzzSchema, one or more per operator, so
@@ -55,6 +57,7 @@ var fuzzSeeds = []string{
 	`{"version":1,"outputs":[{"op":"window_agg","input":{"op":"scan_arrow","id":"in","source":0,"event_time":"ts"},"keys":[{"col":"k"}],"aggs":[{"agg":"count"}],"window":{"kind":"tumbling","size":"10s"}},{"op":"window_agg","input":{"ref":"in"},"keys":[{"col":"k"}],"aggs":[{"agg":"count"}],"window":{"kind":"tumbling","size":"10s"},"output":"late"}]}`,
 	`{"version":1,"outputs":[{"op":"filter","input":{"op":"scan_arrow","id":"a","source":0},"predicate":{"fn":"gt","args":[{"col":"x"},{"lit":1,"type":"int64"}]}},{"op":"union","inputs":[{"ref":"a"},{"op":"limit","n":2,"input":{"ref":"a"}}]},{"ref":"a"}]}`,
 	`{"version":1,"root":{"op":"filter","input":{"op":"scan_arrow","source":0},"predicate":{"fn":"str_contains","args":[{"col":"s"}],"options":{"pattern":"a"}}},"options":{"parallelism":2,"batch_size":7}}`,
+	`{"version":1,"root":{"op":"select","input":{"op":"scan_arrow","source":0},"exprs":[{"fn":"struct_field","args":[{"col":"st"}],"options":{"name":"a"}},{"fn":"list_get","args":[{"col":"ls"}],"options":{"index":-1,"null_on_oob":true}},{"fn":"list_contains","args":[{"col":"ls"},{"col":"s"}]}]}}`,
 }
 
 // FuzzExplain feeds random and mutated plan documents to the parser, the binder and the
@@ -151,8 +154,8 @@ func (g *planGen) pick(n int) int {
 func (g *planGen) of(xs ...string) string { return xs[g.pick(len(xs))] }
 
 var (
-	genColumns   = []string{"k", "u", "x", "s", "b", "ts", "d", "dec", "dict", "fsb", "h", "n", "nope", "window_start", "window_end", "rank", ""}
-	genFns       = []string{"add", "sub", "mul", "div", "floordiv", "mod", "neg", "eq", "ne", "lt", "le", "gt", "ge", "and", "or", "not", "is_null", "is_not_null", "fill_null", "str_contains", "str_starts_with", "str_ends_with", "str_lower", "str_upper", "str_len_chars", "dt_year", "dt_month", "dt_day", "dt_hour", "dt_minute", "dt_second", "dt_truncate", "no_such_fn"}
+	genColumns   = []string{"k", "u", "x", "s", "b", "ts", "d", "dec", "dict", "fsb", "h", "n", "st", "ls", "nope", "window_start", "window_end", "rank", ""}
+	genFns       = []string{"add", "sub", "mul", "div", "floordiv", "mod", "neg", "eq", "ne", "lt", "le", "gt", "ge", "and", "or", "not", "is_null", "is_not_null", "fill_null", "str_contains", "str_starts_with", "str_ends_with", "str_lower", "str_upper", "str_len_chars", "dt_year", "dt_month", "dt_day", "dt_hour", "dt_minute", "dt_second", "dt_truncate", "struct_field", "list_len", "list_get", "list_contains", "list_join", "no_such_fn"}
 	genTypes     = []string{"int8", "int16", "int32", "int64", "uint8", "uint64", "float32", "float64", "bool", "utf8", "large_utf8", "binary", "date32", "null", "timestamp[ms]", "timestamp[ns, tz=UTC]", "duration[s]", "decimal128(12, 2)", "nonsense"}
 	genDurations = []string{"", "0s", "1s", "10s", "-5s", "1mo", "1y", "250ms", "9999999999d", "x"}
 )
@@ -182,7 +185,7 @@ func (g *planGen) expr(depth int) *plan.Expr {
 			e.Args = append(e.Args, g.expr(depth-1))
 		}
 		if g.pick(2) == 0 {
-			e.Options = map[string]any{g.of("pattern", "every", "value"): g.of("a", "1mo", "1d", "")}
+			e.Options = map[string]any{g.of("pattern", "every", "value", "name", "index", "separator"): g.of("a", "1mo", "1d", "", "-1", "9")}
 		}
 		return e
 	}

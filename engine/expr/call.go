@@ -391,6 +391,9 @@ func (s *CompileScope) compileCall(e *plan.Expr) (Expr, error) {
 	if x, ok, err := s.compileExtra(e, args, text); ok {
 		return x, err
 	}
+	if x, ok, err := s.compileNested(e, args, text); ok {
+		return x, err
+	}
 	if k, ok := testFunctions[e.Fn]; ok {
 		return mk(arrow.FixedWidthTypes.Boolean, k)
 	}

@@ -862,6 +862,142 @@ class Expr:
         """
         return DateTimeNamespace(self)
 
+    @property
+    def struct(self) -> StructNamespace:
+        """Struct functions: ``field``.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"user": [{"id": 1, "name": "ann"}, None]})
+        >>> s.select(rb.col("user").struct.field("name")).collect()["name"].to_pylist()
+        ['ann', None]
+        """
+        return StructNamespace(self)
+
+    @property
+    def list(self) -> ListNamespace:
+        """List functions: ``len``, ``get``, ``first``, ``last``, ``contains``, ``join``.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"xs": [[1, 2, 3], [], None]})
+        >>> s.select(rb.col("xs").list.len().alias("n")).collect()["n"].to_pylist()
+        [3, 0, None]
+        """
+        return ListNamespace(self)
+
+
+class StructNamespace:
+    """Struct functions on an expression (``col("user").struct.field("id")``)."""
+
+    def __init__(self, e: Expr):
+        self._e = e
+
+    def field(self, name: str) -> Expr:
+        """The struct's field ``name``, named after it; null where the struct is null.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"user": [{"id": 1, "name": "ann"}, {"id": 2, "name": None}]})
+        >>> s.select(rb.col("user").struct.field("id")).collect()["id"].to_pylist()
+        [1, 2]
+        """
+        if not isinstance(name, str):
+            raise TypeMismatchError(f"struct.field takes a field name, got {name!r}")
+        return Expr({"fn": "struct_field", "args": [self._e._node], "options": {"name": name}}).alias(name)
+
+
+class ListNamespace:
+    """List functions on an expression (``col("tags").list.len()``)."""
+
+    def __init__(self, e: Expr):
+        self._e = e
+
+    def len(self) -> Expr:
+        """The number of elements of each list (nulls included; int32); null for a null list.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"xs": [[1, None], []]})
+        >>> s.select(rb.col("xs").list.len().alias("n")).collect()["n"].to_pylist()
+        [2, 0]
+        """
+        return Expr._fn("list_len", self._e)
+
+    def get(self, index: int, *, null_on_oob: bool = False) -> Expr:
+        """Element ``index`` of each list (from 0; negative counts from the end); null for a
+        null list. A list too short is an error naming the row, as in Polars, or null with
+        ``null_on_oob=True``.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"xs": [[1, 2, 3], [4]]})
+        >>> s.select(rb.col("xs").list.get(-1).alias("x")).collect()["x"].to_pylist()
+        [3, 4]
+        >>> s.select(rb.col("xs").list.get(1, null_on_oob=True).alias("x")).collect()["x"].to_pylist()
+        [2, None]
+        """
+        if isinstance(index, bool) or not isinstance(index, int):
+            raise TypeMismatchError(f"list.get takes an integer index, got {index!r}")
+        return Expr._fn("list_get", self._e, index=index, null_on_oob=null_on_oob)
+
+    def first(self) -> Expr:
+        """The first element of each list; null for an empty or null list.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"xs": [[1, 2], []]})
+        >>> s.select(rb.col("xs").list.first().alias("x")).collect()["x"].to_pylist()
+        [1, None]
+        """
+        return self.get(0, null_on_oob=True)
+
+    def last(self) -> Expr:
+        """The last element of each list; null for an empty or null list.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"xs": [[1, 2], []]})
+        >>> s.select(rb.col("xs").list.last().alias("x")).collect()["x"].to_pylist()
+        [2, None]
+        """
+        return self.get(-1, null_on_oob=True)
+
+    def contains(self, item: IntoExpr) -> Expr:
+        """True where the list holds ``item`` (a value, or an expression per row); a null
+        item matches a null element; null for a null list.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"tags": [["a", "b"], ["c"], None]})
+        >>> s.select(rb.col("tags").list.contains("a").alias("has_a")).collect()["has_a"].to_pylist()
+        [True, False, None]
+        """
+        return Expr._fn("list_contains", self._e, item)
+
+    def join(self, separator: str, *, ignore_nulls: bool = True) -> Expr:
+        """The list's strings joined with ``separator``; null for a null list, and, with
+        ``ignore_nulls=False``, for a list holding a null (else nulls are skipped), as Polars.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"s": ["a b c"]})
+        >>> s.select(rb.col("s").str.split(" ").list.join("-").alias("out")).collect()["out"].to_pylist()
+        ['a-b-c']
+        """
+        if not isinstance(separator, str):
+            raise TypeMismatchError(f"list.join takes a separator string, got {separator!r}")
+        return Expr._fn("list_join", self._e, separator=separator, ignore_nulls=ignore_nulls)
+
 
 class StringNamespace:
     """String functions on an expression (``col("name").str.lower()``)."""

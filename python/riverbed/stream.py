@@ -1684,6 +1684,35 @@ class Stream:
                 raise PlanError(f"rename: two columns would be named {n!r}; the stream has columns {have}")
         return self.select(*[col(c).alias(mapping.get(c, c)) for c in have])
 
+    def unnest(self, columns: Any, *more_columns: str) -> Stream:
+        """Struct columns replaced, in place, by their fields (named after them), as Polars;
+        a field of a null struct is null.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"k": [1, 2], "user": [{"id": 7, "name": "ann"}, None]})
+        >>> s.unnest("user").collect().to_pylist()
+        [{'k': 1, 'id': 7, 'name': 'ann'}, {'k': 2, 'id': None, 'name': None}]
+        """
+        names = _flatten((columns,) + more_columns)
+        if not names or not all(isinstance(c, str) for c in names):
+            raise TypeMismatchError(f"unnest takes column names, got {columns!r}")
+        schema = self.schema
+        have = schema.names
+        for c in names:
+            if c not in have:
+                raise ColumnNotFoundError(f"unnest: no column {c!r}; the stream has columns {have}")
+            if not pa.types.is_struct(schema.field(c).type):
+                raise TypeMismatchError(f"unnest: column {c!r} is {schema.field(c).type}, not a struct")
+        out: list[Expr] = []
+        for f in schema:
+            if f.name in names:
+                out += [col(f.name).struct.field(sub.name) for sub in f.type]
+            else:
+                out.append(col(f.name))
+        return self.select(*out)
+
     def unique(self, subset: Any = None, *, keep: str = "any", order_by: Any = None) -> Stream:
         """One row per distinct value of ``subset`` (default: all columns), as Polars: ``keep``
         is ``"first"``/``"last"`` (the whole first/last row of each value in input order),
