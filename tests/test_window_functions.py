@@ -224,3 +224,47 @@ def test_window_functions_ordered_by_a_decimal_against_duckdb():
         running += i
         want[i] = running
     assert {r["id"]: r["c"] for r in api.to_pylist()} == want
+
+
+def test_cumulative_and_rolling_decimals_are_exact():
+    # cum_sum/min/max against Polars (which keeps decimals); rolling_* against a plain-Python
+    # reference over Decimal (Polars has no rolling functions of decimals), as exact values.
+    import decimal
+    rng = random.Random(11)
+    n = 400
+    vals = [None if rng.random() < 0.15 else decimal.Decimal(rng.randint(-10**9, 10**9)) / 100 for _ in range(n)]
+    t = pa.table({"o": pa.array(range(n), pa.int64()), "g": [rng.randint(0, 5) for _ in range(n)],
+                  "x": pa.array(vals, pa.decimal128(12, 2))})
+    for fn in ("cum_sum", "cum_min", "cum_max"):
+        got = rb.from_arrow(t).select(col("o"), getattr(col("x"), fn)().over("g", order_by="o").alias("r")).collect()
+        want = pl.from_arrow(t).select(pl.col("o"), getattr(pl.col("x"), fn)().over("g", order_by="o").alias("r"))
+        assert got.schema.field("r").type == (pa.decimal128(38, 2) if fn == "cum_sum" else pa.decimal128(12, 2))
+        assert got.sort_by("o")["r"].to_pylist() == want.sort("o")["r"].to_list(), fn
+    parts: dict[int, list[int]] = {}
+    for i, g in enumerate(t["g"].to_pylist()):
+        parts.setdefault(g, []).append(i)
+    for fn, size, min_samples in (("rolling_sum", 3, None), ("rolling_min", 4, 2), ("rolling_max", 2, 1),
+                                  ("rolling_mean", 3, 2)):
+        kw = {} if min_samples is None else {"min_samples": min_samples}
+        e = getattr(col("x"), fn)(size, **kw).over("g", order_by="o").alias("r")
+        got = rb.from_arrow(t).select(col("o"), e).collect().sort_by("o")["r"].to_pylist()
+        want: list = [None] * n
+        for rows in parts.values():
+            for j, r in enumerate(rows):
+                win = [vals[q] for q in rows[max(0, j - size + 1):j + 1] if vals[q] is not None]
+                if not win or len(win) < (size if min_samples is None else min_samples):
+                    continue
+                want[r] = {"rolling_sum": sum, "rolling_min": min, "rolling_max": max,
+                           "rolling_mean": lambda w: float(sum(w)) / len(w)}[fn](win)
+        if fn == "rolling_mean":
+            assert all(a is None and b is None or math.isclose(a, b, rel_tol=1e-12) for a, b in zip(got, want)), fn
+        else:
+            assert got == want, fn
+
+
+def test_decimal_running_sum_overflowing_38_digits_is_an_error():
+    import decimal
+    big = decimal.Decimal("9" * 36 + ".99")
+    t = pa.table({"x": pa.array([big, big], pa.decimal128(38, 2)), "o": [1, 2]})
+    with pytest.raises(rb.DataError, match=r"cum_sum overflows decimal128\(38, 2\)"):
+        rb.from_arrow(t).select(col("x").cum_sum().over(order_by="o")).collect()

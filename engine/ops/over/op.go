@@ -9,6 +9,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/compute"
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/riverbed-engine/riverbed/engine/expr"
 	"github.com/riverbed-engine/riverbed/engine/ops/agg"
@@ -321,7 +322,93 @@ func (o *Op) compute(f *Func) (arrow.Array, error) {
 	case "rank":
 		return o.rank(f, ids, x)
 	}
+	if x.DataType().ID() == arrow.DECIMAL128 {
+		if f.Fn == "rolling_mean" {
+			xf, err := compute.CastToType(compute.WithAllocator(o.tc.Eval.Ctx, o.tc.Eval.Mem), x, arrow.PrimitiveTypes.Float64)
+			if err != nil {
+				return nil, err
+			}
+			defer xf.Release()
+			return o.numeric(f, perm, ids, xf)
+		}
+		return o.decimals(f, perm, ids, x.(*array.Decimal128))
+	}
 	return o.numeric(f, perm, ids, x)
+}
+
+// decimals computes cum_sum, cum_min, cum_max, rolling_sum, rolling_min and rolling_max
+// of decimals, exactly: sums as decimal128(38, s) (an overflow of 38 digits is an error),
+// minimums and maximums in the column's type.
+func (o *Op) decimals(f *Func, perm []int, ids []uint32, x *array.Decimal128) (arrow.Array, error) {
+	n := len(perm)
+	vals := x.Values()
+	out := make([]decimal128.Num, n)
+	valid := make([]bool, n)
+	sum := f.Fn == "cum_sum" || f.Fn == "rolling_sum"
+	isMax := f.Fn == "cum_max" || f.Fn == "rolling_max"
+	overflow := rberr.New(rberr.Data, "%s overflows decimal128(38, %d)", f.Fn, x.DataType().(*arrow.Decimal128Type).Scale)
+	// fold adds v to (or takes the min / max of) acc, the first value of a run if !set.
+	fold := func(acc, v decimal128.Num, set bool) (decimal128.Num, error) {
+		switch {
+		case !set:
+			return v, nil
+		case sum:
+			s, ok := expr.DecAdd(acc, v)
+			if !ok {
+				return acc, overflow
+			}
+			return s, nil
+		case isMax && v.Greater(acc) || !isMax && v.Less(acc):
+			return v, nil
+		}
+		return acc, nil
+	}
+	err := runs(perm, ids, func(rows []int) error {
+		if f.Fn == "cum_sum" || f.Fn == "cum_min" || f.Fn == "cum_max" {
+			var acc decimal128.Num
+			set := false
+			for _, r := range rows {
+				if x.IsNull(r) {
+					continue
+				}
+				var err error
+				if acc, err = fold(acc, vals[r], set); err != nil {
+					return err
+				}
+				set = true
+				out[r], valid[r] = acc, true
+			}
+			return nil
+		}
+		// The last window_size rows of the partition (this one included); null when
+		// fewer than min_samples of them have values.
+		w := int(f.N)
+		for j, r := range rows {
+			var acc decimal128.Num
+			cnt := int64(0)
+			for _, q := range rows[max(0, j-w+1) : j+1] {
+				if x.IsNull(q) {
+					continue
+				}
+				var err error
+				if acc, err = fold(acc, vals[q], cnt > 0); err != nil {
+					return err
+				}
+				cnt++
+			}
+			if cnt >= f.MinRows && cnt > 0 {
+				out[r], valid[r] = acc, true
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	b := array.NewDecimal128Builder(o.tc.Eval.Mem, f.OutType.(*arrow.Decimal128Type))
+	defer b.Release()
+	b.AppendValues(out, valid)
+	return b.NewArray(), nil
 }
 
 // numeric computes cum_sum, cum_min, cum_max and the rolling functions.

@@ -268,8 +268,8 @@ func Compile(s *expr.CompileScope, e *plan.Expr) (Func, error) {
 		switch {
 		case t.ID() == arrow.UINT64:
 			return fail(rberr.Type, "%s does not take uint64 (%s); cast it to int64 or float64 first", f.Fn, f.Arg)
-		case t.ID() == arrow.DECIMAL128 || t.ID() == arrow.DECIMAL256:
-			return fail(rberr.Type, "%s does not take decimals (%s of type %s); cast it to float64 first", f.Fn, f.Arg, expr.TypeName(t))
+		case t.ID() == arrow.DECIMAL256:
+			return fail(rberr.Type, "%s does not take decimal256 (%s of type %s); cast it to decimal128 or float64 first", f.Fn, f.Arg, expr.TypeName(t))
 		}
 		return fail(rberr.Type, "%s needs a numeric column, got %s of type %s", f.Fn, f.Arg, expr.TypeName(t))
 	}
@@ -284,6 +284,8 @@ func Compile(s *expr.CompileScope, e *plan.Expr) (Func, error) {
 		f.OutType = t
 	case "cum_sum", "rolling_sum":
 		switch {
+		case t.ID() == arrow.DECIMAL128:
+			f.OutType = &arrow.Decimal128Type{Precision: 38, Scale: t.(*arrow.Decimal128Type).Scale}
 		case expr.IsFloat(t):
 			f.OutType = arrow.PrimitiveTypes.Float64
 		case numeric && !(expr.IsInteger(t) && !expr.IsSigned(t) && t.ID() == arrow.UINT64):
@@ -292,12 +294,12 @@ func Compile(s *expr.CompileScope, e *plan.Expr) (Func, error) {
 			return needNumeric()
 		}
 	case "cum_min", "cum_max", "rolling_min", "rolling_max":
-		if !expr.IsNumeric(t) || t.ID() == arrow.UINT64 {
+		if (!expr.IsNumeric(t) || t.ID() == arrow.UINT64) && t.ID() != arrow.DECIMAL128 {
 			return needNumeric()
 		}
 		f.OutType = t
 	case "rolling_mean":
-		if !numeric || t.ID() == arrow.UINT64 {
+		if (!numeric || t.ID() == arrow.UINT64) && t.ID() != arrow.DECIMAL128 {
 			return needNumeric()
 		}
 		f.OutType = arrow.PrimitiveTypes.Float64
