@@ -564,3 +564,35 @@ def test_strftime_fraction_zone_abbreviation_and_two_digit_years_as_polars():
     got = rb.from_arrow(years).select(col("s").str.to_date("%y-%m-%d")).collect()["s"].to_pylist()
     want = pl.from_arrow(years).select(pl.col("s").str.to_date("%y-%m-%d"))["s"].to_list()
     assert got == want
+
+
+def test_decimal_floor_division_and_modulo_match_polars() -> None:
+    # Python's floor semantics (the remainder takes the divisor's sign), exact, as
+    # decimal128(38, the larger scale), against Polars on random operands of mixed scales.
+    import random
+    rng = random.Random(3)
+    n = 500
+
+    def decs(scale: int, lo: int, hi: int) -> list:
+        return [None if rng.random() < 0.1 else Decimal(rng.randint(lo, hi)).scaleb(-scale) for _ in range(n)]
+
+    t = pa.table({"a": pa.array(decs(2, -10**7, 10**7), pa.decimal128(12, 2)),
+                  "b": pa.array([d if d is None or d != 0 else Decimal("0.7") for d in decs(3, -9999, 9999)],
+                                pa.decimal128(7, 3)),
+                  "i": pa.array([rng.randint(-50, 50) or 1 for _ in range(n)], pa.int64())})
+    cases = [(col("a") // col("b"), pl.col("a") // pl.col("b")), (col("a") % col("b"), pl.col("a") % pl.col("b")),
+             (col("a") // col("i"), pl.col("a") // pl.col("i")), (col("a") % col("i"), pl.col("a") % pl.col("i")),
+             (col("a") // Decimal("0.25"), pl.col("a") // Decimal("0.25")),
+             (col("a") % -3, pl.col("a") % -3)]
+    for ours, theirs in cases:
+        got = rb.from_arrow(t).select(ours.alias("r")).collect()
+        want = pl.from_arrow(t).select(theirs.alias("r"))
+        assert got.schema.field("r").type == want.to_arrow().schema.field("r").type, ours
+        assert got["r"].to_pylist() == want["r"].to_list(), ours
+
+
+def test_decimal_division_by_zero_is_an_error_naming_the_values() -> None:
+    t = pa.table({"a": pa.array([Decimal("7.25")], pa.decimal128(10, 2)),
+                  "z": pa.array([Decimal("0.0")], pa.decimal128(5, 1))})
+    with pytest.raises(rb.DataError, match=r"division by zero \(7.25 % 0.0\)"):
+        rb.from_arrow(t).select(col("a") % col("z")).collect()

@@ -180,12 +180,13 @@ func (s *CompileScope) compileCall(e *plan.Expr) (Expr, error) {
 					k = floorDivModKernel(e.Fn == "mod", text)
 				}
 				return mk(f64, castArgs([]arrow.DataType{f64, f64}, k))
-			case e.Fn == "floordiv" || e.Fn == "mod":
-				return nil, typeErr("%s is not defined for decimals; cast to float64 or an integer type first", map[string]string{"floordiv": "//", "mod": "%"}[e.Fn])
 			}
 			da, _ := asDecimalType(a)
 			db, _ := asDecimalType(b)
 			out := decResultType(e.Fn, da, db)
+			if e.Fn == "floordiv" || e.Fn == "mod" {
+				out = DecType(MaxDecPrecision, max(da.Scale, db.Scale)) // as Polars
+			}
 			if out.Scale > MaxDecPrecision {
 				return nil, typeErr("the product of %s and %s has %d decimal places, more than decimal128's %d; cast an operand to a smaller scale, or to float64", TypeName(a), TypeName(b), out.Scale, MaxDecPrecision)
 			}

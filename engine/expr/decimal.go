@@ -392,8 +392,10 @@ func decArithKernel(fn, text string, out *arrow.Decimal128Type) kernelFn {
 			if arr := decMulSmall(ec, x, xs, y, ys, out); arr != nil {
 				return wrapResult(arr, xs && ys)
 			}
-		} else if arr := decAddSmall(ec, x, xs, y, ys, fn == "sub", out); arr != nil {
-			return wrapResult(arr, xs && ys)
+		} else if fn == "add" || fn == "sub" {
+			if arr := decAddSmall(ec, x, xs, y, ys, fn == "sub", out); arr != nil {
+				return wrapResult(arr, xs && ys)
+			}
 		}
 		xv, xsc, err := DecimalsOf(ec, x)
 		if err != nil {
@@ -446,9 +448,20 @@ func decArithKernel(fn, text string, out *arrow.Decimal128Type) kernelFn {
 			xi, yi := rowsAt(i, xs, ys)
 			var r decimal128.Num
 			var ok bool
-			if fn == "mul" {
+			switch fn {
+			case "mul":
 				r, ok = decMul(xa[xi], ya[yi])
-			} else {
+			case "floordiv", "mod":
+				a, ok1 := decRescale(xa[xi], xscale, out.Scale)
+				c, ok2 := decRescale(ya[yi], yscale, out.Scale)
+				if ok1 && ok2 && c == (decimal128.Num{}) {
+					release()
+					return nil, rberr.New(rberr.Data, "%s: division by zero (%s %s %s)", text, xv[xi].ToString(xsc),
+						map[string]string{"floordiv": "//", "mod": "%"}[fn], yv[yi].ToString(ysc))
+				}
+				r, ok = decFloorDivMod(a, c, fn == "mod", out.Scale)
+				ok = ok && ok1 && ok2
+			default:
 				a, ok1 := decRescale(xa[xi], xscale, out.Scale)
 				c, ok2 := decRescale(ya[yi], yscale, out.Scale)
 				if fn == "sub" {
@@ -469,6 +482,21 @@ func decArithKernel(fn, text string, out *arrow.Decimal128Type) kernelFn {
 		data.Release()
 		return wrapResult(arr, xs && ys)
 	}
+}
+
+// decFloorDivMod is Python's (and Polars') floor division or modulo of a by b, both
+// unscaled at scale: the quotient rounded toward negative infinity (as a decimal at that
+// scale), or the remainder with the sign of b. ok is false when the quotient does not fit.
+func decFloorDivMod(a, b decimal128.Num, mod bool, scale int32) (decimal128.Num, bool) {
+	q, r := a.Div(b) // truncated toward zero
+	if r.Sign() != 0 && r.Sign() != b.Sign() {
+		q = q.Sub(decimal128.FromI64(1))
+		r = r.Add(b)
+	}
+	if mod {
+		return r, true
+	}
+	return decRescale(q, 0, scale)
 }
 
 // smallCol reads an integer or decimal array's unscaled values as int64s, without copying
