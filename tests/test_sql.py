@@ -518,3 +518,37 @@ def test_union_of_different_column_types_meets_in_their_common_type() -> None:
         pa.int64(), pa.float64(), pa.decimal128(10, 4)]
     with pytest.raises(rb.SchemaError, match="union"):
         rb.sql("SELECT k FROM a UNION ALL SELECT s FROM b", a=a, b=b).collect()
+
+
+def test_struct_fields_and_cardinality_against_duckdb() -> None:
+    # Flink SQL reads a ROW's fields with dots (user.id, e.user.geo.lat) and an array's size
+    # with CARDINALITY; DuckDB reads structs the same way (len() for lists).
+    import random
+    rnd = random.Random(2)
+    n = 300
+
+    def maybe(v):
+        return None if rnd.random() < 0.15 else v
+
+    t = pa.table({
+        "k": pa.array(range(n), pa.int64()),
+        "user": pa.array([maybe({"id": maybe(rnd.randint(0, 4)), "geo": maybe({"lat": maybe(rnd.random())})})
+                          for _ in range(n)]),
+        "tags": pa.array([maybe([rnd.choice("abc") for _ in range(rnd.randint(0, 3))]) for _ in range(n)]),
+    })
+    con = duckdb.connect()
+    con.register("events", t)
+    for ours, theirs in [
+        ("SELECT k, user.id AS uid, e.user.geo.lat AS lat FROM events e WHERE user.id > 1",
+         "SELECT k, e.user.id AS uid, e.user.geo.lat AS lat FROM events e WHERE e.user.id > 1"),
+        ("SELECT user.id AS uid, COUNT(*) AS n, SUM(CARDINALITY(tags)) AS tags FROM events GROUP BY user.id",
+         "SELECT e.user.id AS uid, COUNT(*) AS n, SUM(len(tags)) AS tags FROM events e GROUP BY e.user.id"),
+    ]:
+        got = rb.sql(ours, events=t).collect()
+        want = con.sql(theirs).to_arrow_table()
+        assert _rows(got) == _rows(want), ours
+    assert rb.sql("SELECT user.id FROM events", events=t).collect().column_names == ["id"]
+    with pytest.raises(rb.ColumnNotFoundError, match=r'no field "nope"; its fields are "id", "geo"'):
+        rb.sql("SELECT user.nope FROM events", events=t).collect()
+    with pytest.raises(rb.ColumnNotFoundError, match=r'no table or alias "k" in this query'):
+        rb.sql("SELECT k.x FROM events", events=t).collect()

@@ -72,6 +72,24 @@ func isAggregate(e Expr) bool {
 	return ok
 }
 
+// fieldAccess reads an identifier as a struct column and the names of nested fields in
+// it (as Flink SQL reads a ROW's fields): user.id, or e.user.geo.lat with a qualifier;
+// ok is false when no prefix of it names a struct column.
+func (s *scope) fieldAccess(id *Ident) (*plan.Expr, bool) {
+	for k := min(2, len(id.Parts)-1); k >= 1; k-- {
+		c, err := s.resolve(&Ident{At: id.At, Parts: id.Parts[:k]})
+		if err != nil || c.typ == nil || c.typ.ID() != arrow.STRUCT {
+			continue
+		}
+		x := colRef(c.field)
+		for _, f := range id.Parts[k:] {
+			x = &plan.Expr{Fn: "struct_field", Args: []*plan.Expr{x}, Options: map[string]any{"name": f}}
+		}
+		return x, true
+	}
+	return nil, false
+}
+
 // resolve finds the column an identifier names.
 func (s *scope) resolve(id *Ident) (*column, error) {
 	var qual, name string
@@ -199,10 +217,13 @@ func (pl *planner) expr1(e Expr, s *scope) (*plan.Expr, error) {
 	switch e := e.(type) {
 	case *Ident:
 		c, err := s.resolve(e)
-		if err != nil {
-			return nil, err
+		if err == nil {
+			return colRef(c.field), nil
 		}
-		return colRef(c.field), nil
+		if x, ok := s.fieldAccess(e); ok {
+			return x, nil
+		}
+		return nil, err
 	case *Literal:
 		return literal(e)
 	case *Unary:
@@ -602,7 +623,7 @@ var simpleFns = map[string]struct {
 	"CHAR_LENGTH": {"str_len_chars", 1, 1}, "CHARACTER_LENGTH": {"str_len_chars", 1, 1}, "LENGTH": {"str_len_chars", 1, 1},
 	"ABS": {"abs", 1, 1}, "SQRT": {"sqrt", 1, 1}, "EXP": {"exp", 1, 1}, "LN": {"log", 1, 1}, "LOG10": {"log10", 1, 1},
 	"POWER": {"pow", 2, 2}, "POW": {"pow", 2, 2}, "FLOOR": {"floor", 1, 1}, "CEIL": {"ceil", 1, 1}, "CEILING": {"ceil", 1, 1},
-	"SIGN": {"sign", 1, 1}, "MOD": {"mod", 2, 2},
+	"SIGN": {"sign", 1, 1}, "MOD": {"mod", 2, 2}, "CARDINALITY": {"list_len", 1, 1},
 	"YEAR": {"dt_year", 1, 1}, "MONTH": {"dt_month", 1, 1}, "DAYOFMONTH": {"dt_day", 1, 1}, "HOUR": {"dt_hour", 1, 1},
 	"MINUTE": {"dt_minute", 1, 1}, "SECOND": {"dt_second", 1, 1}, "QUARTER": {"dt_quarter", 1, 1},
 	"DAYOFYEAR": {"dt_ordinal_day", 1, 1},
