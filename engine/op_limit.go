@@ -11,16 +11,17 @@ import (
 )
 
 // LimitArgs are the arguments of "limit": the first N rows (of an ordered input; any N
-// rows of an unordered one).
+// rows of an unordered one), after the first Offset rows (none when nil).
 type LimitArgs struct {
-	N *int64 `json:"n,omitempty"`
+	N      *int64 `json:"n,omitempty"`
+	Offset *int64 `json:"offset,omitempty"`
 }
 
 // limitOp is the logical operator "limit": its binding and validation, the input columns it
 // needs, its physical form and its explain text.
 type limitOp struct {
 	LimitArgs
-	n int64
+	n, offset int64
 }
 
 func init() {
@@ -35,6 +36,12 @@ func (o *limitOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 	if o.N == nil || *o.N < 0 {
 		return rberr.New(rberr.Plan, "%s: needs a non-negative number of rows", ln.name)
 	}
+	if o.Offset != nil {
+		if *o.Offset < 0 {
+			return rberr.New(rberr.Plan, "%s: needs a non-negative offset, got %d", ln.name, *o.Offset)
+		}
+		o.offset = *o.Offset
+	}
 	o.n, ln.schema, ln.timeCol = *o.N, in.schema, in.timeCol
 	return nil
 }
@@ -45,7 +52,7 @@ func (o *limitOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]bo
 
 func (o *limitOp) estimateRows(n *lnode) (int64, bool) {
 	if in, ok := estimateRows(n.inputs[0]); ok {
-		return min(in, o.n), true
+		return min(max(in-o.offset, 0), o.n), true
 	}
 	return o.n, true
 }
@@ -75,11 +82,17 @@ func (o *limitOp) build(g *graph, n *lnode, _ *plan.Expr) (flow, error) {
 			sources = append(sources, o)
 		}
 	}
-	st.Chain(fmt.Sprintf("limit(%d)", limit), func(int) runtime.Operator {
-		return &basic.LimitOp{N: limit, StopSrcs: stop, Sources: sources, Quorum: quorum}
+	offset := o.offset
+	st.Chain("limit("+o.explain(n)+")", func(int) runtime.Operator {
+		return &basic.LimitOp{N: limit, Offset: offset, StopSrcs: stop, Sources: sources, Quorum: quorum}
 	})
 	in.st = st
 	return in, nil
 }
 
-func (o *limitOp) explain(*lnode) string { return fmt.Sprint(o.n) }
+func (o *limitOp) explain(*lnode) string {
+	if o.offset > 0 {
+		return fmt.Sprintf("%d, offset %d", o.n, o.offset)
+	}
+	return fmt.Sprint(o.n)
+}

@@ -30,9 +30,12 @@ type sortOp struct {
 	desc, nullsLast []bool // per key
 }
 
-// TailArgs are the arguments of "tail": the last N rows of a bounded input.
+// TailArgs are the arguments of "tail": the last N rows of a bounded input; with Length,
+// the first Length of the N places from the end (Polars' slice(-N, Length): with fewer
+// than N rows, the places before the first row are empty).
 type TailArgs struct {
-	N *int64 `json:"n,omitempty"`
+	N      *int64 `json:"n,omitempty"`
+	Length *int64 `json:"length,omitempty"`
 }
 
 type tailOp struct {
@@ -197,6 +200,9 @@ func (o *tailOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 	if o.N == nil || *o.N < 0 {
 		return rberr.New(rberr.Plan, "%s: needs a non-negative number of rows", ln.name)
 	}
+	if o.Length != nil && *o.Length < 0 {
+		return rberr.New(rberr.Plan, "%s: needs a non-negative length, got %d", ln.name, *o.Length)
+	}
 	o.n, ln.schema, ln.timeCol = *o.N, in.schema, in.timeCol
 	return nil
 }
@@ -213,12 +219,22 @@ func (o *tailOp) build(g *graph, n *lnode, _ *plan.Expr) (flow, error) {
 		return in, err
 	}
 	st := g.gatherInOrder("tail", in, n.inputs[0].schema)
-	limit := o.n
-	st.Chain(fmt.Sprintf("tail(%d)", limit), func(int) runtime.Operator { return &basic.TailOp{N: limit, Schema: n.schema} })
+	limit, length := o.n, int64(-1)
+	if o.Length != nil {
+		length = *o.Length
+	}
+	st.Chain("tail("+o.explain(n)+")", func(int) runtime.Operator {
+		return &basic.TailOp{N: limit, Length: length, Schema: n.schema}
+	})
 	return flow{st: st}, nil
 }
 
-func (o *tailOp) explain(*lnode) string { return fmt.Sprint(o.n) }
+func (o *tailOp) explain(*lnode) string {
+	if o.Length != nil {
+		return fmt.Sprintf("%d, length %d", o.n, *o.Length)
+	}
+	return fmt.Sprint(o.n)
+}
 
 func (o *explodeOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 	in, err := b.single(n, ln)

@@ -143,3 +143,33 @@ def test_top_k_of_a_negative_count_names_top_k() -> None:
         s.top_k(-1, by="k")
     with pytest.raises(ValueError, match="bottom_k takes a non-negative integer, got 1.5"):
         s.bottom_k(1.5, by="k")
+
+
+@pytest.mark.parametrize("offset,length", [(0, 5), (3, 4), (4095, 3), (4090, 20), (19998, 10), (25000, 3),
+                                           (-3, None), (-5, 2), (-30000, 4), (-30000, 25000), (-20001, 5),
+                                           (-20000, 5), (10, None), (0, 0), (7, 0)])
+def test_slice_matches_polars(offset: int, length: int | None) -> None:
+    # Offsets across batch boundaries (4096 rows a batch), past the end, from the end.
+    t = pa.table({"x": pa.array(range(20000), pa.int64())})
+    got = rb.from_arrow(t).slice(offset, length).collect()["x"].to_pylist()
+    assert got == pl.from_arrow(t).slice(offset, length)["x"].to_list()
+
+
+def test_sql_limit_offset_against_duckdb() -> None:
+    import duckdb
+    t = pa.table({"x": pa.array(range(1000), pa.int64()), "g": [i % 7 for i in range(1000)]})
+    con = duckdb.connect()
+    con.register("t", t)
+    for q in ["SELECT x FROM t ORDER BY x DESC LIMIT 3 OFFSET 2", "SELECT x FROM t ORDER BY x OFFSET 995",
+              "SELECT g, COUNT(*) AS n FROM t GROUP BY g ORDER BY g LIMIT 2 OFFSET 5",
+              "SELECT x FROM t ORDER BY x LIMIT 0 OFFSET 3", "SELECT x FROM t ORDER BY x LIMIT 5 OFFSET 2000"]:
+        assert rb.sql(q, t=t).collect().to_pylist() == con.sql(q).to_arrow_table().to_pylist(), q
+
+
+def test_slice_of_an_unbounded_stream_needs_a_length_or_a_positive_offset() -> None:
+    gen = rb.datagen({"x": rb.Int64}, seed=1)
+    assert gen.slice(5, 3).collect().num_rows == 3
+    with pytest.raises(rb.PlanError, match="needs a bounded input"):
+        _ = gen.slice(-2).schema
+    with pytest.raises(rb.PlanError, match="slice takes an integer offset"):
+        gen.slice(1.5)  # type: ignore[arg-type]

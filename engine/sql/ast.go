@@ -112,13 +112,14 @@ type Insert struct {
 
 // ---- queries ----
 
-// Query is [WITH ...] body [ORDER BY ...] [LIMIT n].
+// Query is [WITH ...] body [ORDER BY ...] [LIMIT n] [OFFSET m].
 type Query struct {
 	At
 	With    []*CTE
 	Body    QueryBody
 	OrderBy []*OrderItem
 	Limit   *int64
+	Offset  *int64
 	LimitAt Pos
 }
 

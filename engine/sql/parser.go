@@ -496,6 +496,24 @@ func (p *parser) query() (*Query, error) {
 		}
 		q.Limit, q.LimitAt = &n, t.pos
 	}
+	if t := p.peek(); t.is("OFFSET") {
+		p.next()
+		nt := p.peek()
+		if nt.kind != tNumber {
+			return nil, p.unexpected("a row count after OFFSET")
+		}
+		p.next()
+		n, err := strconv.ParseInt(nt.text, 10, 64)
+		if err != nil || n < 0 {
+			return nil, errorAt(nt.pos, "OFFSET takes a non-negative integer, got %s", nt.text)
+		}
+		p.accept("ROWS")
+		p.accept("ROW")
+		q.Offset = &n
+		if q.Limit == nil {
+			q.LimitAt = t.pos
+		}
+	}
 	if t := p.peek(); t.is("OFFSET") || t.is("FETCH") {
 		return nil, unsupported(t.pos, strings.ToUpper(t.text))
 	}

@@ -2,6 +2,7 @@ package sql
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -217,12 +218,15 @@ func (pl *planner) query(q *Query) (*rel, error) {
 			return nil, err
 		}
 	}
-	if q.Limit != nil {
+	if q.Limit != nil || q.Offset != nil {
 		if r.win != nil {
 			return nil, unsupported(r.win.at, "LIMIT over a window table function")
 		}
-		n := *q.Limit
-		node, _, err := pl.add(&plan.Node{Op: "limit", Input: r.node, Args: &engine.LimitArgs{N: &n}}, q.LimitAt)
+		n := int64(math.MaxInt64)
+		if q.Limit != nil {
+			n = *q.Limit
+		}
+		node, _, err := pl.add(&plan.Node{Op: "limit", Input: r.node, Args: &engine.LimitArgs{N: &n, Offset: q.Offset}}, q.LimitAt)
 		if err != nil {
 			return nil, err
 		}

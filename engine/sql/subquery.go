@@ -149,7 +149,7 @@ var sqlPrefix = regexp.MustCompile(`^SQL line \d+, column \d+: `)
 // simpleSelect is the query's SELECT block if it is one without ORDER BY or LIMIT.
 func simpleSelect(q *Query) (*Select, bool) {
 	s, ok := q.Body.(*Select)
-	if !ok || len(q.OrderBy) > 0 || q.Limit != nil || len(q.With) > 0 {
+	if !ok || len(q.OrderBy) > 0 || q.Limit != nil || q.Offset != nil || len(q.With) > 0 {
 		return nil, false
 	}
 	return s, true

@@ -56,7 +56,7 @@ func (pl *planner) topN(s *Select, order []*OrderItem) (_ *rel, ok bool, _ error
 		return nil, false, nil
 	}
 	st, isSub := s.From[0].(*SubqueryTable)
-	if !isSub || len(st.Query.With) > 0 || len(st.Query.OrderBy) > 0 || st.Query.Limit != nil {
+	if !isSub || len(st.Query.With) > 0 || len(st.Query.OrderBy) > 0 || st.Query.Limit != nil || st.Query.Offset != nil {
 		return nil, false, nil
 	}
 	sub, isSel := st.Query.Body.(*Select)

@@ -1500,6 +1500,34 @@ class Stream:
 
     head = limit
 
+    def slice(self, offset: int, length: int | None = None) -> Stream:
+        """``length`` rows (all the rest when None) from row ``offset`` (in input order), as
+        Polars: a negative ``offset`` counts from the end (and needs a bounded input, as
+        :meth:`tail`).
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"x": [1, 2, 3, 4, 5]})
+        >>> s.slice(1, 2).collect()["x"].to_pylist()
+        [2, 3]
+        >>> s.slice(-2).collect()["x"].to_pylist()
+        [4, 5]
+        """
+        if isinstance(offset, bool) or not isinstance(offset, int):
+            raise PlanError(f"slice takes an integer offset, got {offset!r}")
+        if length is not None:
+            _count(length, "slice")
+        if offset < 0:
+            _count(-offset, "slice")
+            if length is None:
+                return self.tail(-offset)
+            return self._then({"op": "tail", "n": -offset, "length": length})
+        _count(offset, "slice")
+        if length is None:
+            return self._then({"op": "limit", "n": 2**63 - 1, "offset": offset})
+        return self._then({"op": "limit", "n": length, "offset": offset}, unbounded=False)
+
     def tail(self, n: int = 5) -> Stream:
         """The last ``n`` rows (in input order). Needs a bounded input.
 

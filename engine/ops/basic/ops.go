@@ -2,6 +2,7 @@ package basic
 
 import (
 	"encoding/binary"
+	"math"
 	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -95,7 +96,8 @@ func (o *ProjectOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
 type LimitOp struct {
 	runtime.BaseOp
 	N        int64
-	seen     int64
+	Offset   int64 // rows skipped before the N taken
+	seen     int64 // rows passed so far, skipped ones included
 	StopSrcs bool
 	// Sources (plan ordinals) are the sources only this limit reads, which it stops once it
 	// has its rows; nil: every source of the job, once the Quorum of limits have theirs.
@@ -129,23 +131,28 @@ func (o *LimitOp) reached() {
 func (o *LimitOp) ProcessBatch(m runtime.Message, out runtime.Emitter) error {
 	rec := m.Rec
 	defer rec.Release()
-	left := o.N - o.seen
-	if left <= 0 {
+	end := o.Offset + o.N // the first row not taken (counting from the first row passed)
+	if o.N > math.MaxInt64-o.Offset {
+		end = math.MaxInt64
+	}
+	if o.seen >= end {
 		return nil
 	}
-	rows := rec.NumRows()
-	if rows > left {
-		rows = left
-	}
-	o.seen += rows
-	if o.seen >= o.N {
+	n := rec.NumRows()
+	from := min(max(o.Offset-o.seen, 0), n)
+	to := min(end-o.seen, n)
+	o.seen += n
+	if o.seen >= end {
 		o.reached()
 	}
-	if rows == rec.NumRows() {
+	if from >= to {
+		return nil
+	}
+	if from == 0 && to == n {
 		rec.Retain()
 		return out.Emit(m.With(rec))
 	}
-	return out.Emit(m.With(rec.NewSlice(0, rows)))
+	return out.Emit(m.With(rec.NewSlice(from, to)))
 }
 
 // The limit's count is state that is not keyed (a limit runs gathered, at parallelism 1):
@@ -173,7 +180,7 @@ func (o *LimitOp) RestoreCheckpoint(parts [][]byte) error {
 		}
 		o.seen += int64(binary.LittleEndian.Uint64(p))
 	}
-	if o.seen >= o.N {
+	if o.seen >= o.Offset && o.seen-o.Offset >= o.N {
 		o.reached()
 	}
 	return nil

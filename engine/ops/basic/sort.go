@@ -571,7 +571,10 @@ func nanFlags(mem interface {
 // TailOp keeps the last n rows of its (bounded, ordered) input and emits them when it ends.
 type TailOp struct {
 	runtime.BaseOp
-	N      int64
+	N int64
+	// Length, when not negative, keeps the first Length of the last N places (those
+	// before the first row empty when there are fewer rows), as Polars' slice(-N, Length).
+	Length int64
 	Schema *arrow.Schema
 	tc     *runtime.TaskCtx
 	kept   []arrow.RecordBatch
@@ -600,7 +603,15 @@ func (o *TailOp) Finish(out runtime.Emitter) error {
 	skip := o.rows - o.N
 	kept := o.kept
 	o.kept = nil
+	emit := o.rows - max(skip, 0) // the rows of the last N places
+	if o.Length >= 0 {
+		emit = max(min(emit, o.Length-(o.N-emit)), 0)
+	}
 	for i, b := range kept {
+		if emit <= 0 {
+			b.Release()
+			continue
+		}
 		if skip >= b.NumRows() {
 			skip -= b.NumRows()
 			b.Release()
@@ -611,6 +622,12 @@ func (o *TailOp) Finish(out runtime.Emitter) error {
 			b.Release()
 			b, skip = s, 0
 		}
+		if n := b.NumRows(); n > emit {
+			s := b.NewSlice(0, emit)
+			b.Release()
+			b = s
+		}
+		emit -= b.NumRows()
 		if err := out.Emit(runtime.Message{Kind: runtime.MsgBatch, Rec: b, Seq: o.seqs[i]}); err != nil {
 			for _, r := range kept[i+1:] {
 				r.Release()
