@@ -30,6 +30,10 @@ type lnode struct {
 	changelogKeys []string
 	// noKeyWhy says why an updating result has no changelogKeys (for errors).
 	noKeyWhy string
+	// changelogFiltered: a filter passed the changes on (since the operator that made
+	// them), so a -U may have lost its +U (the group's new row did not pass): the key left
+	// the result.
+	changelogFiltered bool
 
 	// event time: the column that carries it (propagated while it survives), and on
 	// sources the watermark settings

@@ -72,6 +72,7 @@ func (o *filterOp) require(b *binder, n *plan.Node, ln *lnode, need map[string]b
 // A filter passes an updating input's changes on (changelog.go).
 func (o *filterOp) takeUpdates(ln, from *lnode) error {
 	ln.changelog, ln.changelogKeys, ln.noKeyWhy = from.changelog, from.changelogKeys, from.noKeyWhy
+	ln.changelogFiltered = true
 	return nil
 }
 

@@ -115,7 +115,7 @@ func (p *projection) bindExprs(ln, in *lnode, schema *arrow.Schema, exprs []*pla
 func (p *projection) takeUpdates(ln, from *lnode) error {
 	ln.changelog = from.changelog
 	ln.changelogKeys = survivingKeys(p.exprs, from.changelogKeys)
-	ln.noKeyWhy = from.noKeyWhy
+	ln.noKeyWhy, ln.changelogFiltered = from.noKeyWhy, from.changelogFiltered
 	if ln.changelogKeys == nil && from.changelogKeys != nil {
 		ln.noKeyWhy = fmt.Sprintf("its key columns (%s) are not all kept unchanged by %s", strings.Join(from.changelogKeys, ", "), ln.name)
 	}

@@ -147,7 +147,8 @@ func (o *writeKafkaOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 	}
 	o.cfg = sink.KafkaSinkConfig{Brokers: d.Brokers, Topic: d.Topic, Schema: in.schema,
 		Encoder: enc, Key: keyExpr, Guarantee: guarantee, Prefix: d.TransactionalIDPrefix, Opts: cfg.Opts, TxnTimeout: cfg.TransactionTimeout,
-		Upsert: d.Upsert, OpCol: opCol, ValueSchema: valueSchema, Partitioner: d.Partitioner}
+		Upsert: d.Upsert, OpCol: opCol, ValueSchema: valueSchema, Partitioner: d.Partitioner,
+		LoneRetracts: d.Upsert && in.changelogFiltered}
 	ln.schema = sink.KafkaSummarySchema
 	return nil
 }
@@ -173,7 +174,8 @@ func (o *writeKafkaOp) build(g *graph, n *lnode, _ *plan.Expr) (flow, error) {
 	t := &o.cfg
 	cfg := &sink.KafkaSinkConfig{Brokers: t.Brokers, Topic: t.Topic, Schema: t.Schema, Encoder: t.Encoder, Key: t.Key,
 		Guarantee: t.Guarantee, Prefix: t.Prefix, Opts: t.Opts, TxnTimeout: t.TxnTimeout, Parallel: in.st.Parallel,
-		Upsert: t.Upsert, OpCol: t.OpCol, ValueSchema: t.ValueSchema, Partitioner: t.Partitioner}
+		Upsert: t.Upsert, OpCol: t.OpCol, ValueSchema: t.ValueSchema, Partitioner: t.Partitioner,
+		LoneRetracts: t.LoneRetracts}
 	in.st.Chain(fmt.Sprintf("write_kafka(%s)", t.Topic), func(subtask int) runtime.Operator {
 		return &sink.KafkaSinkOp{Cfg: cfg, Subtask: subtask}
 	})
@@ -191,6 +193,9 @@ func (o *writeKafkaOp) explain(*lnode) string {
 	}
 	if c.Upsert {
 		d += ", upsert"
+		if c.LoneRetracts {
+			d += " (after a filter: a -U without its +U is a tombstone)"
+		}
 	}
 	if c.Encoder.AvroSchema != "" {
 		var named struct {

@@ -54,6 +54,9 @@ type KafkaSinkConfig struct {
 	Upsert      bool
 	OpCol       int
 	ValueSchema *arrow.Schema
+	// LoneRetracts: a filter may have dropped the +U after a -U (upsert.go), so a -U is a
+	// tombstone unless a +U of its key follows in the batch.
+	LoneRetracts bool
 	// Partitioner is the sink partitioner (kafka.SinkPartitioner): "" or "default",
 	// "fixed", "round-robin".
 	Partitioner string
@@ -206,7 +209,7 @@ func (o *KafkaSinkOp) ProcessBatch(m runtime.Message, _ runtime.Emitter) error {
 	var recs []*kgo.Record
 	var err error
 	if o.Cfg.Upsert {
-		recs, err = UpsertRecords(o.ec, o.enc, o.Cfg.ValueSchema, m.Rec, o.Cfg.OpCol)
+		recs, err = UpsertRecords(o.ec, o.enc, o.Cfg.ValueSchema, m.Rec, o.Cfg.OpCol, o.Cfg.LoneRetracts)
 	} else if o.Cfg.Key != nil {
 		recs, err = o.encodeKeyed(m.Rec)
 	} else {

@@ -10,10 +10,13 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/riverbed-engine/riverbed/engine/expr"
 	"github.com/riverbed-engine/riverbed/kafka"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // Upsert records of a changelog: +I and +U rows become the key's value (without the op),
-// -D rows a tombstone (null value), -U rows nothing.
+// -D rows a tombstone (null value), -U rows nothing; after a filter (lone retracts), a -U
+// row nothing when a +U of its key follows in the batch, else a tombstone (the group's new
+// row was filtered out: the key left the result).
 func TestUpsertRecords(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
@@ -25,24 +28,37 @@ func TestUpsertRecords(t *testing.T) {
 	valueSchema := arrow.NewSchema(schema.Fields()[:2], nil)
 	b := array.NewRecordBuilder(mem, schema)
 	defer b.Release()
-	b.Field(0).(*array.StringBuilder).AppendValues([]string{"a", "b", "a", "a", "b"}, nil)
-	b.Field(1).(*array.Int64Builder).AppendValues([]int64{1, 1, 1, 2, 1}, nil)
-	b.Field(2).(*array.StringBuilder).AppendValues([]string{"+I", "+I", "-U", "+U", "-D"}, nil)
+	b.Field(0).(*array.StringBuilder).AppendValues([]string{"a", "b", "a", "c", "a", "b", "c", "a", "c"}, nil)
+	b.Field(1).(*array.Int64Builder).AppendValues([]int64{1, 1, 1, 5, 2, 1, 5, 2, 6}, nil)
+	b.Field(2).(*array.StringBuilder).AppendValues([]string{"+I", "+I", "-U", "+I", "+U", "-D", "-U", "-U", "+U"}, nil)
 	rec := b.NewRecordBatch()
 	defer rec.Release()
 	enc, err := kafka.NewEncoder(valueSchema, kafka.EncoderOptions{Format: kafka.JSON, KeyColumn: "user"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	recs, err := UpsertRecords(expr.NewEvalCtx(context.Background(), mem), enc, valueSchema, rec, 2)
-	if err != nil {
-		t.Fatal(err)
+	for _, lone := range []bool{false, true} {
+		recs, err := UpsertRecords(expr.NewEvalCtx(context.Background(), mem), enc, valueSchema, rec, 2, lone)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wants := []upsertWant{{"a", 1}, {"b", 1}, {"c", 5}, {"a", 2}, {"b", -1}, {"c", 6}}
+		if lone {
+			// a's first -U is replaced by its +U, c's -U by its +U; a's last -U has no +U
+			// after it.
+			wants = []upsertWant{{"a", 1}, {"b", 1}, {"c", 5}, {"a", 2}, {"b", -1}, {"a", -1}, {"c", 6}}
+		}
+		checkUpserts(t, recs, wants)
 	}
-	type want struct {
-		key string
-		n   int64 // -1: tombstone
-	}
-	wants := []want{{"a", 1}, {"b", 1}, {"a", 2}, {"b", -1}}
+}
+
+type upsertWant struct {
+	key string
+	n   int64 // -1: tombstone
+}
+
+func checkUpserts(t *testing.T, recs []*kgo.Record, wants []upsertWant) {
+	t.Helper()
 	if len(recs) != len(wants) {
 		t.Fatalf("%d records, want %d", len(recs), len(wants))
 	}
@@ -97,7 +113,7 @@ func TestUpsertRecordsCompositeKey(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		recs, err := UpsertRecords(expr.NewEvalCtx(context.Background(), mem), enc, valueSchema, rec, 3)
+		recs, err := UpsertRecords(expr.NewEvalCtx(context.Background(), mem), enc, valueSchema, rec, 3, false)
 		if err != nil {
 			t.Fatal(err)
 		}
