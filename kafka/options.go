@@ -41,6 +41,10 @@ type ClientConfig struct {
 	TransactionTimeout time.Duration
 }
 
+// DefaultDeliveryTimeout bounds how long a sink tries to deliver a record (the Java
+// producer's delivery.timeout.ms default).
+const DefaultDeliveryTimeout = 2 * time.Minute
+
 // optionKeys are the keys ParseOptions takes, the Kafka client property
 // names a Flink (and librdkafka) user knows, with what they configure.
 var optionKeys = map[string]Role{
@@ -51,6 +55,7 @@ var optionKeys = map[string]Role{
 	"max.partition.fetch.bytes": SourceRole, "fetch.max.wait.ms": SourceRole,
 	"partition.discovery.interval.ms": SourceRole,
 	"transaction.timeout.ms":          SinkRole, "compression.type": SinkRole, "linger.ms": SinkRole,
+	"delivery.timeout.ms": SinkRole,
 	"batch.size": SinkRole, "max.request.size": SinkRole,
 }
 
@@ -90,6 +95,12 @@ func ParseOptions(opts map[string]string, role Role) (ClientConfig, error) {
 			return 0, bad(k, v, "a positive integer")
 		}
 		return n, nil
+	}
+	if role == SinkRole {
+		// Records that cannot be delivered (a broker down or unreachable) fail the write
+		// after this long, as the Java producer's delivery.timeout.ms; the client would
+		// retry them forever. An option given later overrides it.
+		c.Opts = append(c.Opts, kgo.RecordDeliveryTimeout(DefaultDeliveryTimeout))
 	}
 	keys := make([]string, 0, len(opts))
 	for k := range opts {
@@ -215,6 +226,14 @@ func ParseOptions(opts map[string]string, role Role) (ClientConfig, error) {
 			}
 		case "transaction.timeout.ms":
 			c.TransactionTimeout, err = ms(k, v)
+		case "delivery.timeout.ms":
+			var d time.Duration
+			if d, err = ms(k, v); err == nil {
+				if d <= 0 {
+					return c, bad(k, v, "a positive number of milliseconds")
+				}
+				c.Opts = append(c.Opts, kgo.RecordDeliveryTimeout(d))
+			}
 		case "compression.type":
 			var codec kgo.CompressionCodec
 			switch strings.ToLower(strings.TrimSpace(v)) {

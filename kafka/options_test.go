@@ -28,6 +28,13 @@ func TestParseOptions(t *testing.T) {
 	if c, err = ParseOptions(map[string]string{"transaction.timeout.ms": "60000", "compression.type": "zstd"}, SinkRole); err != nil || c.TransactionTimeout != time.Minute {
 		t.Fatalf("%+v %v", c, err)
 	}
+	// A sink's records time out (DefaultDeliveryTimeout, or delivery.timeout.ms after it).
+	if c, err = ParseOptions(nil, SinkRole); err != nil || len(c.Opts) != 1 {
+		t.Fatalf("%+v %v", c, err)
+	}
+	if c, err = ParseOptions(map[string]string{"delivery.timeout.ms": "5000"}, SinkRole); err != nil || len(c.Opts) != 2 {
+		t.Fatalf("%+v %v", c, err)
+	}
 	ca := filepath.Join(t.TempDir(), "ca.pem")
 	if err := os.WriteFile(ca, []byte("not a certificate"), 0o600); err != nil {
 		t.Fatal(err)
@@ -49,6 +56,8 @@ func TestParseOptions(t *testing.T) {
 		{map[string]string{"ssl.ca.location": ca, "security.protocol": "SSL"}, SourceRole, "not a file of PEM certificates"},
 		{map[string]string{"ssl.certificate.location": ca, "security.protocol": "SSL"}, SourceRole, "go together"},
 		{map[string]string{"compression.type": "brotli"}, SinkRole, "not none, gzip, snappy, lz4 or zstd"},
+		{map[string]string{"delivery.timeout.ms": "0"}, SinkRole, "not a positive number of milliseconds"},
+		{map[string]string{"delivery.timeout.ms": "100"}, SourceRole, `"delivery.timeout.ms" is not one read_kafka takes`},
 	} {
 		if _, err := ParseOptions(tc.opts, tc.role); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: got %v, want %q", tc.opts, err, tc.want)

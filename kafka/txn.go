@@ -109,6 +109,18 @@ func (p *TxnProducer) Produce(ctx context.Context, recs ...*kgo.Record) {
 	}
 }
 
+// Err is the first failed produce of the open transaction, if any: the transaction can
+// only be aborted then, so a writer fails at once rather than at its next checkpoint (as
+// Flink's KafkaWriter checks for an asynchronous error on each write).
+func (p *TxnProducer) Err() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.err != nil {
+		return rberr.Wrap(rberr.IO, p.err, "kafka: transaction %q", p.id)
+	}
+	return nil
+}
+
 func (p *TxnProducer) fail(r *kgo.Record, err error) {
 	if err == nil {
 		return

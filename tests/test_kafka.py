@@ -696,3 +696,20 @@ def test_upsert_sink_after_a_filter_deletes_the_keys_it_drops(brokers, topic, ho
     job.stop(drain=True, timeout="60s")
     got = _upsert_table(brokers, out)
     assert {k: v["total"] for k, v in got.items()} == want
+
+
+@pytest.mark.parametrize("guarantee", ["at-least-once", "exactly-once", "none"])
+def test_write_to_an_unreachable_broker_fails_after_the_delivery_timeout(guarantee):
+    # The client retries a record forever unless told otherwise: the write hung. Records
+    # now time out after delivery.timeout.ms (2 minutes unless given), as the Java
+    # producer's, and the error names the topic and the dial error.
+    kw = {"transactional_id_prefix": f"unreachable-{os.getpid()}"} if guarantee == "exactly-once" else {}
+    with pytest.raises(rb.StorageError, match=r'topic "x".*timed out.*127\.0\.0\.1:1'):
+        rb.from_pydict({"a": [1, 2]}).write_kafka("127.0.0.1:1", "x", delivery_guarantee=guarantee,
+                                                  options={"delivery.timeout.ms": "1500"}, **kw)
+    # An unbounded job writing there fails too, rather than running with nothing delivered.
+    job = (rb.datagen({"a": rb.Int64}, rows_per_second=100)
+           .write_kafka("127.0.0.1:1", "x", delivery_guarantee=guarantee, lazy=True,
+                        options={"delivery.timeout.ms": "1500"}, **kw).start())
+    with pytest.raises(rb.StorageError, match=r"timed out"):
+        job.wait(timeout="120s")

@@ -2367,7 +2367,9 @@ class Stream:
         succeeded and aborts if it fails, so ``read_committed`` consumers see every row
         exactly once; needs ``transactional_id_prefix``, unique to the job) or ``"none"``.
         ``options`` are Kafka client properties (see :func:`riverbed.read_kafka`) and
-        ``transaction.timeout.ms``, ``compression.type``, ``linger.ms``, ``batch.size``.
+        ``transaction.timeout.ms``, ``compression.type``, ``linger.ms``, ``batch.size``,
+        ``delivery.timeout.ms`` (a record not delivered by then, say to a broker that is
+        down, fails the write with the topic and the last error: 2 minutes by default).
 
         ``upsert=True`` writes an updating stream (a group_by over an unbounded input, or a
         join of such results on their group keys, see docs/changelog.md) as Flink's

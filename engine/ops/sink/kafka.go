@@ -223,6 +223,9 @@ func (o *KafkaSinkOp) ProcessBatch(m runtime.Message, _ runtime.Emitter) error {
 		if err := o.begin(); err != nil {
 			return err
 		}
+		if err := o.txn.Err(); err != nil {
+			return err
+		}
 		o.txn.Produce(o.ctx, recs...)
 		return nil
 	}
