@@ -56,7 +56,7 @@ var optionKeys = map[string]Role{
 	"partition.discovery.interval.ms": SourceRole,
 	"transaction.timeout.ms":          SinkRole, "compression.type": SinkRole, "linger.ms": SinkRole,
 	"delivery.timeout.ms": SinkRole,
-	"batch.size": SinkRole, "max.request.size": SinkRole,
+	"batch.size":          SinkRole, "max.request.size": SinkRole,
 }
 
 // OptionKeys lists the keys ParseOptions takes for role, sorted.
