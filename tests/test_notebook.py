@@ -79,6 +79,25 @@ def test_result_html_shows_the_data_escaped_rounded_and_scrolling(kind):
     assert body[0][0] == "24223.39"
 
 
+def test_result_html_shows_values_python_cannot_hold_and_nested_values_by_the_same_rules():
+    # Dates and timestamps beyond Python's range failed the whole table; they show as
+    # pyarrow's repr shows them. Nested values follow the display rules (floats rounded,
+    # null for nulls) rather than Python's repr.
+    t = pa.table({
+        "ts": pa.array([10**12, 0, None], pa.timestamp("s")),
+        "d": pa.array([2**31 - 1, 0, None], pa.date32()),
+        "s": pa.array([{"f": 0.30000000000000004, "l": [2.5, None], "t": "a<b"}, None, {"f": None, "l": [], "t": ""}]),
+        "m": pa.array([[("k", 1)], [], None], pa.map_(pa.string(), pa.int64())),
+    })
+    body = [r for r in parse(_display.table_html(t)).rows if r]
+    want_ts = str(pa.array([10**12], pa.timestamp("s"))).split("\n")[1].strip()  # pyarrow's own text
+    assert body[0][:2] == [want_ts, "<value out of range: 2147483647>"]
+    assert body[1][:2] == ["1970-01-01 00:00:00", "1970-01-01"]
+    assert body[0][2] == "{f: 0.3, l: [2.5, null], t: 'a<b'}"
+    assert body[2][2] == "{f: null, l: [], t: ''}"
+    assert [body[0][3], body[2][3], body[1][2]] == ["{'k': 1}", "null", "null"]
+
+
 def test_long_tables_show_their_first_rows_and_say_so():
     t = pa.table({"x": list(range(100))})
     tree = parse(_display.table_html(t, max_rows=7))

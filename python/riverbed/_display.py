@@ -99,14 +99,52 @@ def format_float(v: float, digits: int = 6) -> str:
     return "0" if s in ("-0", "") else s
 
 
+class _Shown(str):
+    """Text shown as is: a value Python cannot hold (a date or timestamp out of its range),
+    as pyarrow's repr prints it."""
+
+
 def format_value(v: Any) -> str:
     """The display text of one Python value of a result column: floats rounded, long bytes
-    cut; everything else (timestamps, durations, decimals) exactly as Python prints it."""
+    cut, nulls as null, inside structs, lists and maps too; everything else (timestamps,
+    durations, decimals) exactly as Python prints it."""
+    if isinstance(v, _Shown):
+        return str(v)
     if isinstance(v, float):
         return format_float(v)
     if isinstance(v, bytes):
         return v[:32].hex() + ("…" if len(v) > 32 else "")
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{k}: {_nested(x)}" for k, x in v.items()) + "}"
+    if isinstance(v, list):
+        if v and all(isinstance(x, tuple) and len(x) == 2 for x in v):  # a map's (key, value) pairs
+            return "{" + ", ".join(f"{_nested(k)}: {_nested(x)}" for k, x in v) + "}"
+        return "[" + ", ".join(_nested(x) for x in v) + "]"
     return str(v)
+
+
+def _nested(v: Any) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, str) and not isinstance(v, _Shown):
+        return repr(v)
+    return format_value(v)
+
+
+def _column_values(c: pa.ChunkedArray | pa.Array) -> list[Any]:
+    """The Python values of a column, a value Python cannot hold (a date or timestamp out of
+    its range) as pyarrow's repr prints it, instead of failing the whole table."""
+    try:
+        return c.to_pylist()
+    except (OverflowError, ValueError):
+        out: list[Any] = []
+        for x in c:
+            try:
+                out.append(x.as_py())
+            except (OverflowError, ValueError):
+                raw = getattr(x, "value", None)  # the stored integer (str(x) fails too)
+                out.append(_Shown("<value out of range>" if raw is None else f"<value out of range: {raw}>"))
+        return out
 
 
 def human_duration(seconds: float | None) -> str:
@@ -190,7 +228,7 @@ def table_html(t: pa.Table | pa.RecordBatch, max_rows: int = 20) -> str:
     the names. Values are escaped; floats are rounded for display only; a wide table scrolls
     horizontally instead of overflowing."""
     shown = t.slice(0, max_rows)
-    data = [c.to_pylist() for c in shown.columns]
+    data = [_column_values(c) for c in shown.columns]
     cols = t.schema
     kind = "RecordBatch" if isinstance(t, pa.RecordBatch) else "Table"
     parts = [f"<div class='riverbed-result' style='overflow-x: auto; max-width: 100%'>{_TABLE_STYLE}"
