@@ -311,6 +311,37 @@ def test_progress_text_never_shows_none():
     assert "None" not in h and "—" in h
 
 
+def test_progress_counts_from_the_job_start_and_says_how_it_ended(monkeypatch):
+    # The line is shown only after a moment; its clock counted from then, so a 1.9 s
+    # collect said 1.3 s. An interrupted or failed job's line said it was still running.
+    p = {"rows_read": 5, "rows_out": 5, "splits_done": 0, "splits_pruned": 0, "files_done": 0,
+         "total_rows": 10, "total_splits": 0, "total_files": 0, "done": 0}
+    shown: list = []
+
+    class Handle:
+        def update(self, obj):
+            shown.append(obj)
+
+    ipd = pytest.importorskip("IPython.display")
+    monkeypatch.setattr(ipd, "display", lambda obj, display_id=True: shown.append(obj) or Handle())
+    monkeypatch.setattr(_display, "in_notebook", lambda: True)
+    bar = _display.progress_bar(None, p, explicit=False, started=time.monotonic() - 2.0)
+    _display.progress_bar(bar, p, explicit=True, final=True, ended="cancelled")
+    first, last = shown[0].text, shown[-1].text
+    assert float(first.rsplit(", ", 1)[1].split()[0]) >= 2.0, first
+    assert last.startswith("riverbed: cancelled, 5 / 10 rows read"), last
+    assert "value='0.500'" in shown[-1].html  # not a full bar: it did not finish
+    assert _display.progress_text(p, 1.0, final=True, ended="failed").startswith("riverbed: failed, ")
+    tqdm = pytest.importorskip("tqdm")
+    del tqdm
+    monkeypatch.setattr(_display, "in_notebook", lambda: False)
+    t = _display.progress_bar(None, p, explicit=True, started=time.monotonic() - 3.0)
+    try:
+        assert t.format_dict["elapsed"] >= 3.0
+    finally:
+        t.close()
+
+
 # -- first result fast -------------------------------------------------------------------------
 def test_import_does_not_load_ipython_pandas_or_polars():
     # pyarrow itself imports pandas when it builds arrays from Python lists (pa.array), so the

@@ -278,8 +278,9 @@ def register_notebook_formatters() -> None:
 
 
 # -- progress ---------------------------------------------------------------------------------
-def progress_text(p: dict[str, int], elapsed: float, *, final: bool) -> str:
-    """One line of progress: rows read (of the total when known), files, row groups skipped."""
+def progress_text(p: dict[str, int], elapsed: float, *, final: bool, ended: str = "done") -> str:
+    """One line of progress: rows read (of the total when known), files, row groups skipped;
+    a final line starts with how the job ended (``ended``: done, cancelled, failed)."""
     rows = f"{p['rows_read']:,}" + (f" / {p['total_rows']:,}" if p.get("total_rows") else "") + " rows read"
     parts = [rows]
     if p.get("total_files"):
@@ -288,18 +289,18 @@ def progress_text(p: dict[str, int], elapsed: float, *, final: bool) -> str:
         parts.append(f"{p['splits_pruned']} row groups skipped")
     parts.append(f"{p.get('rows_out', 0):,} rows out")
     parts.append(human_duration(elapsed))
-    return ("riverbed: done, " if final else "riverbed: ") + ", ".join(parts)
+    return (f"riverbed: {ended}, " if final else "riverbed: ") + ", ".join(parts)
 
 
-def progress_html(p: dict[str, int], elapsed: float, *, final: bool) -> str:
+def progress_html(p: dict[str, int], elapsed: float, *, final: bool, ended: str = "done") -> str:
     total = p.get("total_rows") or 0
-    frac = 1.0 if final else (min(1.0, p["rows_read"] / total) if total else None)
+    frac = 1.0 if final and ended == "done" else (min(1.0, p["rows_read"] / total) if total else None)
     bar = ""
     if frac is not None:
         bar = (f"<progress value='{frac:.3f}' max='1' style='width: 16em; vertical-align: middle'></progress> "
                f"{frac:.0%} ")
     return (f"<div class='riverbed-progress' style='font-family: monospace; font-size: 12px'>{bar}"
-            f"{_escape(progress_text(p, elapsed, final=final))}</div>")
+            f"{_escape(progress_text(p, elapsed, final=final, ended=ended))}</div>")
 
 
 class _HTMLText:
@@ -319,16 +320,17 @@ class NotebookProgress:
     """The progress of ``collect()`` in a notebook: an HTML line updated in place (a display
     handle, not a widget), whose final state stays as static output in the saved notebook."""
 
-    def __init__(self, delay: float):
+    def __init__(self, delay: float, start: float | None = None):
         self.delay = delay
-        self.start = time.monotonic()
+        self.start = time.monotonic() if start is None else start
         self.handle: Any = None
 
-    def update(self, p: dict[str, int], *, final: bool = False) -> None:
+    def update(self, p: dict[str, int], *, final: bool = False, ended: str = "done") -> None:
         elapsed = time.monotonic() - self.start
         if self.handle is None and not final and elapsed < self.delay:
             return
-        obj = _HTMLText(progress_text(p, elapsed, final=final), progress_html(p, elapsed, final=final))
+        obj = _HTMLText(progress_text(p, elapsed, final=final, ended=ended),
+                        progress_html(p, elapsed, final=final, ended=ended))
         if self.handle is None:
             if final and elapsed < self.delay:
                 return
@@ -342,15 +344,18 @@ class NotebookProgress:
         pass
 
 
-def progress_bar(bar: Any, p: dict[str, int], *, explicit: bool, final: bool = False) -> Any:
+def progress_bar(bar: Any, p: dict[str, int], *, explicit: bool, final: bool = False,
+                 started: float | None = None, ended: str = "done") -> Any:
     """Create or update the progress display of a job: an HTML line in a notebook, a tqdm
     bar in a terminal. Its final state is left in place, so a saved notebook or a terminal's
-    scrollback shows what ran. The caller creates it only for a job that runs longer than a
-    moment (or when progress was asked for), so quick jobs import neither tqdm nor IPython."""
+    scrollback shows what ran, and how it ended (``ended``: done, cancelled, failed). The
+    caller creates it only for a job that runs longer than a moment (or when progress was
+    asked for), so quick jobs import neither tqdm nor IPython; ``started`` (monotonic) is
+    when the job started, which the elapsed time counts from."""
     if bar is None and in_notebook():
-        bar = NotebookProgress(0)
+        bar = NotebookProgress(0, started)
     if isinstance(bar, NotebookProgress):
-        bar.update(p, final=final)
+        bar.update(p, final=final, ended=ended)
         return bar
     if bar is None:
         if final and not explicit:
@@ -359,6 +364,8 @@ def progress_bar(bar: Any, p: dict[str, int], *, explicit: bool, final: bool = F
 
         total = p["total_rows"] or None
         bar = tqdm(total=total, unit=" rows", unit_scale=True, desc="riverbed", leave=True, dynamic_ncols=True)
+        if started is not None:
+            bar.start_t = started - time.monotonic() + bar._time()  # count from the job's start
     if p["total_files"]:
         post = f"{p['files_done']}/{p['total_files']} files"
         if p["splits_pruned"]:
@@ -367,6 +374,8 @@ def progress_bar(bar: Any, p: dict[str, int], *, explicit: bool, final: bool = F
     delta = p["rows_read"] - bar.n
     if delta > 0:
         bar.update(delta)
+    if final and ended != "done":
+        bar.set_description_str(f"riverbed ({ended})", refresh=True)
     return bar
 
 

@@ -2694,22 +2694,29 @@ def _run(job: _lib.JobHandle, progress: bool | None) -> pa.Table:
 
     try:
         if show and due():
-            bar = progress_bar(bar, job.progress(), explicit=explicit)
+            bar = progress_bar(bar, job.progress(), explicit=explicit, started=started)
         while True:
             try:
                 item = res.get(0.1 if show else None)
             except TimeoutError:
                 item = None
             if show and (item is None or time.monotonic() - shown >= 0.1) and due():
-                bar = progress_bar(bar, job.progress(), explicit=explicit)
+                bar = progress_bar(bar, job.progress(), explicit=explicit, started=started)
                 shown = time.monotonic()
             if item is _END:
                 break
             if item is not None:
                 batches.append(item)
         if bar is not None:
-            progress_bar(bar, job.progress(), explicit=True, final=True)
-    except BaseException:
+            progress_bar(bar, job.progress(), explicit=True, final=True, started=started,
+                         ended="failed" if res.error is not None else "done")
+    except BaseException as e:
+        if bar is not None:  # the line left in the output says the job did not finish
+            try:
+                progress_bar(bar, job.progress(), explicit=True, final=True, started=started,
+                             ended="cancelled" if isinstance(e, KeyboardInterrupt) else "failed")
+            except Exception:  # noqa: BLE001 - the job's own error is the one to raise
+                pass
         res.cancel()
         raise
     finally:
