@@ -713,3 +713,16 @@ def test_write_to_an_unreachable_broker_fails_after_the_delivery_timeout(guarant
                         options={"delivery.timeout.ms": "1500"}, **kw).start())
     with pytest.raises(rb.StorageError, match=r"timed out"):
         job.wait(timeout="120s")
+
+
+def test_write_summary_counts_rows_and_records_and_creates_a_missing_topic(brokers):
+    # Format arrow writes a record per batch: "rows" counted records (1 for 10 rows). A topic
+    # that does not exist is created where the broker allows it, as the Java producer does
+    # (the write failed with UNKNOWN_TOPIC_OR_PARTITION).
+    name = f"py-auto-created-{os.getpid()}-{time.time_ns()}"
+    env = rb.Environment(parallelism=1, batch_size=4)
+    summary = env.from_pydict({"x": list(range(10))}).write_kafka(brokers, name, format="arrow")
+    assert summary.to_pylist() == [{"topic": name, "rows": 10, "records": 3}]
+    msgs = consume(brokers, name)
+    got = [r["x"] for m in msgs for r in pa.ipc.open_stream(m.value()).read_all().to_pylist()]
+    assert got == list(range(10))

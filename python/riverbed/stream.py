@@ -2377,11 +2377,14 @@ class Stream:
         or, for several columns, a JSON object of them in key order (``{"a":1,"b":"x"}``,
         in formats ``json`` and ``raw`` alike) — ``+I`` and ``+U`` rows are written as the
         key's new value (without ``__op``), ``-D`` rows as a record with a null value (a
-        tombstone), ``-U`` rows not at all; a compacted topic then holds the result table.
+        tombstone), ``-U`` rows not at all (after a filter, a ``-U`` whose ``+U`` it dropped is a
+        tombstone: the key left the result); a compacted topic then holds the result table.
         Without it, an updating stream is refused.
 
-        Runs the (bounded) pipeline and returns a table of the records written per subtask
-        (``topic``, ``rows``). With ``lazy=True`` nothing runs yet: the sink is returned as a
+        Runs the (bounded) pipeline and returns a table of what each subtask wrote (``topic``,
+        ``rows``, ``records``: the Kafka records, one per row or, in format ``arrow``, per
+        batch). A missing topic is created if the broker allows it, as the Java producer does.
+        With ``lazy=True`` nothing runs yet: the sink is returned as a
         stream to ``.start()`` (an unbounded pipeline) or to run with others in
         :func:`collect_all` (e.g. the rows and the dead letters of a Kafka read).
 
@@ -2392,7 +2395,7 @@ class Stream:
         >>> import riverbed as rb
         >>> sink = rb.from_pydict({"id": [1, 2]}).write_kafka("localhost:9092", "ids", key="id", lazy=True)
         >>> sink.columns
-        ['topic', 'rows']
+        ['topic', 'rows', 'records']
         >>> keyed = rb.from_pydict({"id": [1, 2]}).write_kafka("localhost:9092", "ids", lazy=True,
         ...                                                    key=rb.concat_str([rb.lit("id-"), rb.col("id")]))
         >>> "key concat_str" in keyed.explain()

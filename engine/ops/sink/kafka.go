@@ -26,11 +26,13 @@ const (
 	NoGuarantee = kafka.NoGuarantee
 )
 
-// KafkaSummarySchema is what a write_kafka job returns: one row per subtask, the
-// records it wrote.
+// KafkaSummarySchema is what a write_kafka job returns: one row per subtask, the rows it
+// wrote and the Kafka records they made (one per row; one per batch in format arrow; a
+// -U row of an upsert write makes none).
 var KafkaSummarySchema = arrow.NewSchema([]arrow.Field{
 	{Name: "topic", Type: arrow.BinaryTypes.String},
 	{Name: "rows", Type: arrow.PrimitiveTypes.Int64},
+	{Name: "records", Type: arrow.PrimitiveTypes.Int64},
 }, nil)
 
 // KafkaSinkConfig is what every subtask of one write_kafka sink shares.
@@ -95,13 +97,13 @@ type KafkaSinkOp struct {
 	Cfg     *KafkaSinkConfig
 	Subtask int
 
-	enc  *kafka.Encoder
-	opts []kgo.Opt // the client options, with the subtask's partitioner
-	mem  memory.Allocator
-	ec   *expr.EvalCtx
-	cl   *kgo.Client // none, at-least-once
-	ctx  context.Context
-	rows int64
+	enc           *kafka.Encoder
+	opts          []kgo.Opt // the client options, with the subtask's partitioner
+	mem           memory.Allocator
+	ec            *expr.EvalCtx
+	cl            *kgo.Client // none, at-least-once
+	ctx           context.Context
+	rows, records int64 // written so far
 
 	mu      sync.Mutex
 	err     error                         // first failed asynchronous produce
@@ -156,7 +158,9 @@ func (o *KafkaSinkOp) Open(tc *runtime.TaskCtx) error {
 		return err
 	}
 	o.enc = enc
-	o.opts = c.Opts[:len(c.Opts):len(c.Opts)]
+	// As the Java producer: a topic that does not exist is created when the broker
+	// allows it (auto.create.topics.enable), else the write fails naming it.
+	o.opts = append([]kgo.Opt{kgo.AllowAutoTopicCreation()}, c.Opts...)
 	part, err := kafka.SinkPartitioner(c.Partitioner, o.Subtask)
 	if err != nil {
 		return err
@@ -218,7 +222,12 @@ func (o *KafkaSinkOp) ProcessBatch(m runtime.Message, _ runtime.Emitter) error {
 	if err != nil {
 		return err
 	}
-	o.rows += int64(len(recs))
+	o.records += int64(len(recs))
+	if o.Cfg.Upsert {
+		o.rows += int64(len(recs))
+	} else {
+		o.rows += m.Rec.NumRows()
+	}
 	if o.Cfg.Guarantee == ExactlyOnce {
 		if err := o.begin(); err != nil {
 			return err
@@ -305,10 +314,14 @@ func (o *KafkaSinkOp) Finish(out runtime.Emitter) error {
 	defer rb.Release()
 	tb.Append(o.Cfg.Topic)
 	rb.Append(o.rows)
-	t, r := tb.NewArray(), rb.NewArray()
+	rb.Append(o.records)
+	t, n := tb.NewArray(), rb.NewArray()
 	defer t.Release()
+	defer n.Release()
+	r, c := array.NewSlice(n, 0, 1), array.NewSlice(n, 1, 2)
 	defer r.Release()
-	return out.Emit(runtime.Message{Kind: runtime.MsgBatch, Rec: array.NewRecordBatch(KafkaSummarySchema, []arrow.Array{t, r}, 1), Seq: runtime.SeqUnordered})
+	defer c.Release()
+	return out.Emit(runtime.Message{Kind: runtime.MsgBatch, Rec: array.NewRecordBatch(KafkaSummarySchema, []arrow.Array{t, r, c}, 1), Seq: runtime.SeqUnordered})
 }
 
 // Close flushes what is still buffered (none, at-least-once) unless the job failed or
