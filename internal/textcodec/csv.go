@@ -81,6 +81,8 @@ func CSVValue(f arrow.Field, s string) (any, error) {
 		return ParseTimestamp(path, t, s)
 	case *arrow.Date32Type:
 		return ParseDate(path, s)
+	case *arrow.Decimal128Type:
+		return ParseDecimal(path, t, s)
 	}
 	if IsInteger(f.Type) {
 		return ParseInteger(path, f.Type, strings.TrimSpace(s))

@@ -249,6 +249,14 @@ func jsonValue(parent, name string, elem int, t arrow.DataType, kids *jsonFieldS
 		case fastjson.TypeString:
 			return ParseTimestamp(path(), t, string(v.GetStringBytes()))
 		}
+	case *arrow.Decimal128Type:
+		// A JSON number, read exactly (not through a float), or decimal text.
+		switch typ {
+		case fastjson.TypeNumber:
+			return ParseDecimal(path(), t, string(v.MarshalTo(nil)))
+		case fastjson.TypeString:
+			return ParseDecimal(path(), t, string(v.GetStringBytes()))
+		}
 	case *arrow.Date32Type:
 		switch typ {
 		case fastjson.TypeNumber:

@@ -273,3 +273,34 @@ func TestJSONRowSeedsMatchTheReference(t *testing.T) {
 		t.Fatalf("only %d seeds parse: the test would not check values", valid)
 	}
 }
+
+// Decimal text is read exactly (no float on the way), rounded half away from zero to the
+// type's scale; too many digits for its precision, or text that is no number, is an error
+// naming the field.
+func TestParseDecimal(t *testing.T) {
+	d := func(p, s int32) *arrow.Decimal128Type { return &arrow.Decimal128Type{Precision: p, Scale: s} }
+	for _, c := range []struct {
+		typ  *arrow.Decimal128Type
+		in   string
+		want string // "" for an error
+	}{
+		{d(10, 2), "12.345", "12.35"}, {d(10, 2), "-12.345", "-12.35"}, {d(10, 2), "12.344999", "12.34"},
+		{d(10, 2), "0.1", "0.10"}, {d(10, 2), "1e3", "1000.00"}, {d(10, 2), "-2.5E-1", "-0.25"},
+		{d(38, 0), "99999999999999999999999999999999999999", "99999999999999999999999999999999999999"},
+		{d(38, 0), "100000000000000000000000000000000000000", ""}, {d(5, 2), "999.995", ""},
+		{d(5, 2), "999.994", "999.99"}, {d(5, 2), " 1.5 ", "1.50"}, {d(5, 2), "1/2", ""}, {d(5, 2), "x", ""},
+		{d(5, 2), "0.30000000000000004", "0.30"}, {d(5, -1), "125", "130"},
+	} {
+		got, err := ParseDecimal("f", c.typ, c.in)
+		switch {
+		case c.want == "":
+			if err == nil || !strings.Contains(err.Error(), `field "f"`) {
+				t.Errorf("%s as %s: %v, %v; want an error naming the field", c.in, c.typ, got, err)
+			}
+		case err != nil:
+			t.Errorf("%s as %s: %v", c.in, c.typ, err)
+		case got.ToString(c.typ.Scale) != c.want:
+			t.Errorf("%s as %s: %s, want %s", c.in, c.typ, got.ToString(c.typ.Scale), c.want)
+		}
+	}
+}

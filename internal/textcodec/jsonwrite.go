@@ -63,6 +63,9 @@ func WriteJSONValue(buf *bytes.Buffer, a arrow.Array, i int) error {
 		WriteJSONString(buf, a.Value(i).ToTime(unit).UTC().Format(time.RFC3339Nano))
 	case *array.Date32:
 		WriteJSONString(buf, a.Value(i).ToTime().UTC().Format("2006-01-02"))
+	case *array.Decimal128:
+		// A JSON number with every digit (as Flink's JSON format writes a DECIMAL).
+		buf.WriteString(a.Value(i).ToString(a.DataType().(*arrow.Decimal128Type).Scale))
 	case *array.Struct:
 		st := a.DataType().(*arrow.StructType)
 		buf.WriteByte('{')

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/big"
 	"strconv"
 	"strings"
 	"time"
@@ -26,7 +27,7 @@ import (
 //	binary, large_binary []byte
 //	timestamp            int64 in the type's unit
 //	date32               int32 (days since the epoch)
-//	decimal128           decimal128.Num (Avro only)
+//	decimal128           decimal128.Num
 //	struct               []any, one per field
 //	list, large_list     []any
 
@@ -37,7 +38,8 @@ func CheckType(path string, t arrow.DataType, nested bool) error {
 	case *arrow.BooleanType, *arrow.Int8Type, *arrow.Int16Type, *arrow.Int32Type, *arrow.Int64Type,
 		*arrow.Uint8Type, *arrow.Uint16Type, *arrow.Uint32Type, *arrow.Uint64Type,
 		*arrow.Float32Type, *arrow.Float64Type, *arrow.StringType, *arrow.LargeStringType,
-		*arrow.BinaryType, *arrow.LargeBinaryType, *arrow.TimestampType, *arrow.Date32Type:
+		*arrow.BinaryType, *arrow.LargeBinaryType, *arrow.TimestampType, *arrow.Date32Type,
+		*arrow.Decimal128Type:
 		return nil
 	case *arrow.StructType:
 		if !nested {
@@ -169,6 +171,38 @@ func IsInteger(t arrow.DataType) bool {
 }
 
 // parseInteger parses s (decimal digits, optional sign) as a value of integer type t.
+// ParseDecimal reads decimal text (a JSON number, "12.50", "-1e3") exactly as a value of
+// t: rounded half away from zero to t's scale (as casts to a smaller scale are), an error
+// naming the field when it has more digits than t's precision.
+func ParseDecimal(path string, t *arrow.Decimal128Type, s string) (decimal128.Num, error) {
+	r, ok := new(big.Rat).SetString(strings.TrimSpace(s))
+	if !ok || strings.ContainsAny(s, "/") {
+		return decimal128.Num{}, FieldError(path, "%q is not a decimal number", s)
+	}
+	scale := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(abs32(t.Scale))), nil)
+	if t.Scale >= 0 {
+		r.Mul(r, new(big.Rat).SetInt(scale))
+	} else {
+		r.Quo(r, new(big.Rat).SetInt(scale))
+	}
+	q, m := new(big.Int).QuoRem(r.Num(), r.Denom(), new(big.Int))
+	if m.Sign() != 0 && new(big.Int).Mul(new(big.Int).Abs(m), big.NewInt(2)).Cmp(r.Denom()) >= 0 {
+		q.Add(q, big.NewInt(int64(r.Sign()))) // half away from zero
+	}
+	n := decimal128.FromBigInt(q)
+	if q.BitLen() > 127 || !n.FitsInPrecision(t.Precision) {
+		return decimal128.Num{}, FieldError(path, "%s does not fit in %s", s, t)
+	}
+	return n, nil
+}
+
+func abs32(v int32) int32 {
+	if v < 0 {
+		return -v
+	}
+	return v
+}
+
 func ParseInteger(path string, t arrow.DataType, s string) (any, error) {
 	lo, hi, uhi, signed := intRange(t)
 	if signed {
