@@ -106,7 +106,10 @@ func (o *writeParquetOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 		for _, f := range in.schema.Fields() {
 			if !batch.TextWritable(o.text, f.Type) {
 				hint := "cast it (to a string, say) or leave it out"
-				if arrow.IsNested(f.Type.ID()) {
+				switch {
+				case f.Type.ID() == arrow.MAP:
+					hint = "leave it out (a map is written by write_kafka in format avro)"
+				case arrow.IsNested(f.Type.ID()) && o.text != batch.NDJSON:
 					hint = "leave it out, or write the stream with write_ndjson, which keeps nested values"
 				}
 				return rberr.New(rberr.Type, "%s: column %q has type %s, which cannot be written to %s; %s", name, f.Name, expr.TypeName(f.Type), strings.ToUpper(string(o.text)), hint)
