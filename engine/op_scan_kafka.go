@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -521,6 +522,10 @@ func kafkaOffsets(offs []plan.KafkaTopicOffsets, topics []string, name, what str
 		}
 		if o.Offset < 0 || o.Partition < 0 {
 			return nil, rberr.New(rberr.Plan, "%s: %s offset %d of partition %d: must not be negative", name, what, o.Offset, o.Partition)
+		}
+		if len(topics) > 0 && !slices.Contains(topics, t) {
+			// A typo would otherwise read the whole topic from the default position.
+			return nil, rberr.New(rberr.Plan, "%s: %s offsets name topic %q, which this read does not read (it reads %s)", name, what, t, strings.Join(topics, ", "))
 		}
 		m[kafka.TopicPartition{Topic: t, Partition: o.Partition}] = o.Offset
 	}
