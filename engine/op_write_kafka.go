@@ -146,9 +146,14 @@ func (o *writeKafkaOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 		return rberr.Wrap(rberr.KindOf(err), err, "%s", name)
 	}
 	o.cfg = sink.KafkaSinkConfig{Brokers: d.Brokers, Topic: d.Topic, Schema: in.schema,
-		Encoder: enc, Key: keyExpr, Guarantee: guarantee, Prefix: d.TransactionalIDPrefix, Opts: cfg.Opts, TxnTimeout: cfg.TransactionTimeout,
+		Encoder: enc, Key: keyExpr, Guarantee: guarantee, Prefix: d.TransactionalIDPrefix, Opts: cfg.Opts, TxnTimeout: cfg.TransactionTimeout, DeliveryTimeout: cfg.DeliveryTimeout,
 		Upsert: d.Upsert, OpCol: opCol, ValueSchema: valueSchema, Partitioner: d.Partitioner,
 		LoneRetracts: d.Upsert && in.changelogFiltered}
+	if in.timeCol != "" {
+		if idx := in.schema.FieldIndices(in.timeCol); len(idx) == 1 {
+			o.cfg.Timed, o.cfg.TimeCol = true, idx[0]
+		}
+	}
 	ln.schema = sink.KafkaSummarySchema
 	return nil
 }
@@ -173,9 +178,9 @@ func (o *writeKafkaOp) build(g *graph, n *lnode, _ *plan.Expr) (flow, error) {
 	}
 	t := &o.cfg
 	cfg := &sink.KafkaSinkConfig{Brokers: t.Brokers, Topic: t.Topic, Schema: t.Schema, Encoder: t.Encoder, Key: t.Key,
-		Guarantee: t.Guarantee, Prefix: t.Prefix, Opts: t.Opts, TxnTimeout: t.TxnTimeout, Parallel: in.st.Parallel,
+		Guarantee: t.Guarantee, Prefix: t.Prefix, Opts: t.Opts, TxnTimeout: t.TxnTimeout, DeliveryTimeout: t.DeliveryTimeout, Parallel: in.st.Parallel,
 		Upsert: t.Upsert, OpCol: t.OpCol, ValueSchema: t.ValueSchema, Partitioner: t.Partitioner,
-		LoneRetracts: t.LoneRetracts}
+		LoneRetracts: t.LoneRetracts, Timed: t.Timed, TimeCol: t.TimeCol}
 	in.st.Chain(fmt.Sprintf("write_kafka(%s)", t.Topic), func(subtask int) runtime.Operator {
 		return &sink.KafkaSinkOp{Cfg: cfg, Subtask: subtask}
 	})

@@ -39,6 +39,7 @@ type ClientConfig struct {
 	NoDiscovery     bool          // partition.discovery.interval.ms <= 0: never look for new partitions
 	// Sink settings.
 	TransactionTimeout time.Duration
+	DeliveryTimeout    time.Duration // delivery.timeout.ms, or DefaultDeliveryTimeout
 }
 
 // DefaultDeliveryTimeout bounds how long a sink tries to deliver a record (the Java
@@ -99,8 +100,9 @@ func ParseOptions(opts map[string]string, role Role) (ClientConfig, error) {
 	if role == SinkRole {
 		// Records that cannot be delivered (a broker down or unreachable) fail the write
 		// after this long, as the Java producer's delivery.timeout.ms; the client would
-		// retry them forever. An option given later overrides it.
-		c.Opts = append(c.Opts, kgo.RecordDeliveryTimeout(DefaultDeliveryTimeout))
+		// retry them forever. The sink applies it (kgo.RecordDeliveryTimeout counts from a
+		// record's timestamp, which may be an event time long past).
+		c.DeliveryTimeout = DefaultDeliveryTimeout
 	}
 	keys := make([]string, 0, len(opts))
 	for k := range opts {
@@ -232,7 +234,7 @@ func ParseOptions(opts map[string]string, role Role) (ClientConfig, error) {
 				if d <= 0 {
 					return c, bad(k, v, "a positive number of milliseconds")
 				}
-				c.Opts = append(c.Opts, kgo.RecordDeliveryTimeout(d))
+				c.DeliveryTimeout = d
 			}
 		case "compression.type":
 			var codec kgo.CompressionCodec

@@ -29,10 +29,10 @@ func TestParseOptions(t *testing.T) {
 		t.Fatalf("%+v %v", c, err)
 	}
 	// A sink's records time out (DefaultDeliveryTimeout, or delivery.timeout.ms after it).
-	if c, err = ParseOptions(nil, SinkRole); err != nil || len(c.Opts) != 1 {
+	if c, err = ParseOptions(nil, SinkRole); err != nil || c.DeliveryTimeout != DefaultDeliveryTimeout {
 		t.Fatalf("%+v %v", c, err)
 	}
-	if c, err = ParseOptions(map[string]string{"delivery.timeout.ms": "5000"}, SinkRole); err != nil || len(c.Opts) != 2 {
+	if c, err = ParseOptions(map[string]string{"delivery.timeout.ms": "5000"}, SinkRole); err != nil || c.DeliveryTimeout != 5*time.Second {
 		t.Fatalf("%+v %v", c, err)
 	}
 	ca := filepath.Join(t.TempDir(), "ca.pem")

@@ -128,6 +128,9 @@ func (p *TxnProducer) fail(r *kgo.Record, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.err == nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			err = fmt.Errorf("not delivered within delivery.timeout.ms: %w", err)
+		}
 		p.err = fmt.Errorf("producing to topic %q partition %d: %w", r.Topic, r.Partition, err)
 	}
 }

@@ -707,6 +707,11 @@ def test_write_to_an_unreachable_broker_fails_after_the_delivery_timeout(guarant
     with pytest.raises(rb.StorageError, match=r'topic "x".*timed out.*127\.0\.0\.1:1'):
         rb.from_pydict({"a": [1, 2]}).write_kafka("127.0.0.1:1", "x", delivery_guarantee=guarantee,
                                                   options={"delivery.timeout.ms": "1500"}, **kw)
+    # With event times as record timestamps (long past), the timeout counts from the write.
+    t0 = dt.datetime(2001, 1, 1)
+    with pytest.raises(rb.StorageError, match=r"not delivered within delivery.timeout.ms"):
+        rb.from_pydict({"a": [1, 2], "ts": [t0, t0]}, event_time="ts").write_kafka(
+            "127.0.0.1:1", "x", delivery_guarantee=guarantee, options={"delivery.timeout.ms": "1500"}, **kw)
     # An unbounded job writing there fails too, rather than running with nothing delivered.
     job = (rb.datagen({"a": rb.Int64}, rows_per_second=100)
            .write_kafka("127.0.0.1:1", "x", delivery_guarantee=guarantee, lazy=True,
@@ -757,3 +762,25 @@ def test_offsets_of_a_topic_the_read_does_not_read_are_an_error():
     for kw in ({"start": {("evnets", 0): 5}}, {"end": {("other", 1): 9}}):
         with pytest.raises(rb.PlanError, match=r'offsets name topic "(evnets|other)", which this read does not read \(it reads events\)'):
             _ = rb.read_kafka("127.0.0.1:1", "events", schema={"a": pa.int64()}, **kw).schema
+
+
+@pytest.mark.parametrize("fmt", ["json", "avro"])
+def test_records_carry_the_event_time_of_their_rows(brokers, topic, fmt):
+    # The Kafka timestamp of a record is its row's event time, as Flink's KafkaSink writes
+    # the element's timestamp (it was the time of writing, so a job reading the topic by
+    # record timestamp saw processing time); a row without event time keeps the write time.
+    t = topic(2)
+    base = dt.datetime(2024, 5, 1, tzinfo=dt.timezone.utc)
+    times = [None if i % 10 == 3 else base + dt.timedelta(seconds=7 * i, milliseconds=i) for i in range(50)]
+    data = pa.table({"id": pa.array(range(50), pa.int64()),
+                     "ts": pa.array([x and x.replace(tzinfo=None) for x in times], pa.timestamp("ms"))})
+    before = time.time()
+    rb.from_arrow(data, event_time="ts").write_kafka(brokers, t, key="id", format=fmt)
+    msgs = consume(brokers, t, committed=False)
+    assert len(msgs) == 50
+    for m in msgs:
+        i = int(m.key())
+        if times[i] is None:
+            assert m.timestamp()[1] >= int(before * 1000) - 1000
+        else:
+            assert m.timestamp()[1] == int(times[i].timestamp() * 1000), i

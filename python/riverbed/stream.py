@@ -2381,6 +2381,9 @@ class Stream:
         tombstone: the key left the result); a compacted topic then holds the result table.
         Without it, an updating stream is refused.
 
+        A stream with an event time writes each row's event time as its record's Kafka
+        timestamp (as Flink's KafkaSink); other records get the time of writing.
+
         Runs the (bounded) pipeline and returns a table of what each subtask wrote (``topic``,
         ``rows``, ``records``: the Kafka records, one per row or, in format ``arrow``, per
         batch). A missing topic is created if the broker allows it, as the Java producer does.

@@ -3,8 +3,11 @@ package sink
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"math"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -50,7 +53,9 @@ type KafkaSinkConfig struct {
 	Prefix     string
 	Opts       []kgo.Opt
 	TxnTimeout time.Duration
-	Parallel   int
+	// DeliveryTimeout fails a record not delivered by then (delivery.timeout.ms).
+	DeliveryTimeout time.Duration
+	Parallel        int
 	// Upsert: Schema is a changelog whose column OpCol is the op; the encoder is for the
 	// other columns (ValueSchema), see upsert.go.
 	Upsert      bool
@@ -59,6 +64,11 @@ type KafkaSinkConfig struct {
 	// LoneRetracts: a filter may have dropped the +U after a -U (upsert.go), so a -U is a
 	// tombstone unless a +U of its key follows in the batch.
 	LoneRetracts bool
+	// Timed: TimeCol is the event time column of Schema, and each record's Kafka
+	// timestamp is its row's event time, as Flink's KafkaSink writes the element's
+	// timestamp (a record of many rows, format arrow, keeps the time of its writing).
+	Timed   bool
+	TimeCol int
 	// Partitioner is the sink partitioner (kafka.SinkPartitioner): "" or "default",
 	// "fixed", "round-robin".
 	Partitioner string
@@ -104,6 +114,11 @@ type KafkaSinkOp struct {
 	cl            *kgo.Client // none, at-least-once
 	ctx           context.Context
 	rows, records int64 // written so far
+	// deliveryCtx's current context, when it was made, and the cancels of those made
+	dctx    context.Context
+	dctxAt  time.Time
+	cancels []context.CancelFunc
+	times   []int64 // event times of a batch, microseconds
 
 	mu      sync.Mutex
 	err     error                         // first failed asynchronous produce
@@ -161,6 +176,11 @@ func (o *KafkaSinkOp) Open(tc *runtime.TaskCtx) error {
 	// As the Java producer: a topic that does not exist is created when the broker
 	// allows it (auto.create.topics.enable), else the write fails naming it.
 	o.opts = append([]kgo.Opt{kgo.AllowAutoTopicCreation()}, c.Opts...)
+	if c.DeliveryTimeout > 0 && !c.Timed {
+		// The client's own timeout counts from each record's timestamp: only when that
+		// is the time of writing (with event times, deliveryCtx bounds delivery).
+		o.opts = append(o.opts, kgo.RecordDeliveryTimeout(c.DeliveryTimeout))
+	}
 	part, err := kafka.SinkPartitioner(c.Partitioner, o.Subtask)
 	if err != nil {
 		return err
@@ -195,6 +215,9 @@ func (o *KafkaSinkOp) fail(r *kgo.Record, err error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.err == nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			err = fmt.Errorf("not delivered within delivery.timeout.ms (%s) to %s", o.Cfg.DeliveryTimeout, strings.Join(o.Cfg.Brokers, ","))
+		}
 		o.err = rberr.Wrap(rberr.IO, err, "write_kafka: producing to topic %q", r.Topic)
 	}
 }
@@ -211,9 +234,10 @@ func (o *KafkaSinkOp) ProcessBatch(m runtime.Message, _ runtime.Emitter) error {
 		return nil
 	}
 	var recs []*kgo.Record
+	var rows []int32 // the row of each record, when not one record a row
 	var err error
 	if o.Cfg.Upsert {
-		recs, err = UpsertRecords(o.ec, o.enc, o.Cfg.ValueSchema, m.Rec, o.Cfg.OpCol, o.Cfg.LoneRetracts)
+		recs, rows, err = UpsertRecords(o.ec, o.enc, o.Cfg.ValueSchema, m.Rec, o.Cfg.OpCol, o.Cfg.LoneRetracts)
 	} else if o.Cfg.Key != nil {
 		recs, err = o.encodeKeyed(m.Rec)
 	} else {
@@ -221,6 +245,18 @@ func (o *KafkaSinkOp) ProcessBatch(m runtime.Message, _ runtime.Emitter) error {
 	}
 	if err != nil {
 		return err
+	}
+	if o.Cfg.Timed && (rows != nil || int64(len(recs)) == m.Rec.NumRows()) {
+		o.times = expr.EventTimes(m.Rec.Column(o.Cfg.TimeCol), o.times)
+		for i, r := range recs {
+			row := i
+			if rows != nil {
+				row = int(rows[i])
+			}
+			if t := o.times[row]; t != math.MinInt64 {
+				r.Timestamp = time.UnixMicro(t)
+			}
+		}
 	}
 	o.records += int64(len(recs))
 	if o.Cfg.Upsert {
@@ -235,16 +271,41 @@ func (o *KafkaSinkOp) ProcessBatch(m runtime.Message, _ runtime.Emitter) error {
 		if err := o.txn.Err(); err != nil {
 			return err
 		}
-		o.txn.Produce(o.ctx, recs...)
+		o.txn.Produce(o.deliveryCtx(), recs...)
 		return nil
 	}
 	if err := o.firstErr(); err != nil {
 		return err
 	}
+	ctx := o.deliveryCtx()
 	for _, r := range recs {
-		o.cl.Produce(o.ctx, r, o.fail)
+		o.cl.Produce(ctx, r, o.fail)
 	}
 	return nil
+}
+
+// deliveryCtx is the context records are produced with: with event times as record
+// timestamps, one whose deadline is the delivery timeout from now (a new one each second,
+// for the records of that second; their timers end with them), else the sink's own.
+func (o *KafkaSinkOp) deliveryCtx() context.Context {
+	c := o.Cfg
+	if !c.Timed || c.DeliveryTimeout <= 0 {
+		return o.ctx
+	}
+	now := time.Now()
+	if o.dctx == nil || now.Sub(o.dctxAt) >= time.Second {
+		ctx, cancel := context.WithTimeout(o.ctx, c.DeliveryTimeout)
+		o.dctx, o.dctxAt = ctx, now
+		o.cancels = append(o.cancels, cancel)
+		// Contexts past their deadline hold no timer: let them go.
+		if n := int(c.DeliveryTimeout/time.Second) + 2; len(o.cancels) > n {
+			for _, f := range o.cancels[:len(o.cancels)-n] {
+				f()
+			}
+			o.cancels = append(o.cancels[:0], o.cancels[len(o.cancels)-n:]...)
+		}
+	}
+	return o.dctx
 }
 
 // encodeKeyed encodes rec with the keys the key expression computes from it.
@@ -328,6 +389,12 @@ func (o *KafkaSinkOp) Finish(out runtime.Emitter) error {
 // was cancelled: a job stopped without drain does not finish its sinks, and its records
 // must not be dropped with the client.
 func (o *KafkaSinkOp) Close() {
+	defer func() {
+		for _, f := range o.cancels {
+			f()
+		}
+		o.cancels = nil
+	}()
 	if o.cl == nil {
 		return
 	}

@@ -21,13 +21,13 @@ import (
 // compacted topic holds the result table, one record per key.
 
 // UpsertRecords encodes the changes of batch rec (whose column opCol holds the op) with enc,
-// built for the batch's columns without the op column (valueSchema).
-func UpsertRecords(ec *expr.EvalCtx, enc *kafka.Encoder, valueSchema *arrow.Schema, rec arrow.RecordBatch, opCol int, loneRetracts bool) ([]*kgo.Record, error) {
+// built for the batch's columns without the op column (valueSchema); rows are the rows of
+// rec the records were made of.
+func UpsertRecords(ec *expr.EvalCtx, enc *kafka.Encoder, valueSchema *arrow.Schema, rec arrow.RecordBatch, opCol int, loneRetracts bool) (_ []*kgo.Record, rows []int32, _ error) {
 	ops, ok := rec.Column(opCol).(*array.String)
 	if !ok {
-		return nil, rberr.New(rberr.Internal, "write_kafka: the op column is %s", rec.Column(opCol).DataType())
+		return nil, nil, rberr.New(rberr.Internal, "write_kafka: the op column is %s", rec.Column(opCol).DataType())
 	}
-	var rows []int32
 	var tomb, retract []bool
 	for i := 0; i < ops.Len(); i++ {
 		switch ops.Value(i) {
@@ -41,12 +41,12 @@ func UpsertRecords(ec *expr.EvalCtx, enc *kafka.Encoder, valueSchema *arrow.Sche
 			}
 			tomb, retract = append(tomb, true), append(retract, true)
 		default:
-			return nil, rberr.New(rberr.Data, "write_kafka: unknown change %q", ops.Value(i))
+			return nil, nil, rberr.New(rberr.Data, "write_kafka: unknown change %q", ops.Value(i))
 		}
 		rows = append(rows, int32(i))
 	}
 	if len(rows) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	cols := make([]arrow.Array, 0, rec.NumCols()-1)
 	for c, col := range rec.Columns() {
@@ -58,15 +58,15 @@ func UpsertRecords(ec *expr.EvalCtx, enc *kafka.Encoder, valueSchema *arrow.Sche
 	defer values.Release()
 	kept, err := runtime.TakeRows(ec, values, rows)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer kept.Release()
 	recs, err := enc.Encode(kept)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if len(recs) != len(rows) {
-		return nil, rberr.New(rberr.Internal, "write_kafka: %d records for %d upserts", len(recs), len(rows))
+		return nil, nil, rberr.New(rberr.Internal, "write_kafka: %d records for %d upserts", len(recs), len(rows))
 	}
 	// The last +I/+U of each key: a -U before it is replaced by it, not a tombstone.
 	var last map[string]int
@@ -78,7 +78,7 @@ func UpsertRecords(ec *expr.EvalCtx, enc *kafka.Encoder, valueSchema *arrow.Sche
 			}
 		}
 	}
-	out := recs[:0]
+	out, outRows := recs[:0], rows[:0]
 	for i, r := range recs {
 		if retract[i] {
 			if j, ok := last[string(r.Key)]; ok && j > i {
@@ -88,7 +88,7 @@ func UpsertRecords(ec *expr.EvalCtx, enc *kafka.Encoder, valueSchema *arrow.Sche
 		if tomb[i] {
 			r.Value = nil
 		}
-		out = append(out, r)
+		out, outRows = append(out, r), append(outRows, rows[i])
 	}
-	return out, nil
+	return out, outRows, nil
 }

@@ -38,7 +38,7 @@ func TestUpsertRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, lone := range []bool{false, true} {
-		recs, err := UpsertRecords(expr.NewEvalCtx(context.Background(), mem), enc, valueSchema, rec, 2, lone)
+		recs, _, err := UpsertRecords(expr.NewEvalCtx(context.Background(), mem), enc, valueSchema, rec, 2, lone)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -113,7 +113,7 @@ func TestUpsertRecordsCompositeKey(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		recs, err := UpsertRecords(expr.NewEvalCtx(context.Background(), mem), enc, valueSchema, rec, 3, false)
+		recs, _, err := UpsertRecords(expr.NewEvalCtx(context.Background(), mem), enc, valueSchema, rec, 3, false)
 		if err != nil {
 			t.Fatal(err)
 		}
