@@ -430,7 +430,9 @@ def test_text_that_is_not_utf8_is_a_data_error_naming_where(tmp_path):
 def test_a_column_text_files_cannot_hold_gets_a_hint_that_applies(tmp_path):
     # write_ndjson of a map said "write the stream with write_ndjson".
     t = pa.table({"m": pa.array([[("a", 1)]], pa.map_(pa.string(), pa.int64())), "l": pa.array([[1]])})
-    with pytest.raises(rb.TypeMismatchError, match=r'write_ndjson: column "m" .* NDJSON; leave it out \(a map is written'):
+    with pytest.raises(rb.TypeMismatchError,
+                       match=r'write_ndjson: column "m" .* NDJSON; leave it out \(a map is written'):
         rb.from_arrow(t).write_ndjson(str(tmp_path / "a"))
-    with pytest.raises(rb.TypeMismatchError, match=r'write_csv: column "l" .* CSV; leave it out, or write the stream with write_ndjson'):
+    with pytest.raises(rb.TypeMismatchError,
+                       match=r'write_csv: column "l" .* CSV; leave it out, or write the stream with write_ndjson'):
         rb.from_arrow(t.select(["l"])).write_csv(str(tmp_path / "b"))
