@@ -760,8 +760,8 @@ def test_offsets_of_a_topic_the_read_does_not_read_are_an_error():
     # A typo in the topic of a start or end offset was ignored: the whole topic was read
     # from the default position.
     for kw in ({"start": {("evnets", 0): 5}}, {"end": {("other", 1): 9}}):
-        with pytest.raises(rb.PlanError,
-                           match=r'offsets name topic "(evnets|other)", which this read does not read \(it reads events\)'):
+        want = r'offsets name topic "(evnets|other)", which this read does not read \(it reads events\)'
+        with pytest.raises(rb.PlanError, match=want):
             _ = rb.read_kafka("127.0.0.1:1", "events", schema={"a": pa.int64()}, **kw).schema
 
 
