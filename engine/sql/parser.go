@@ -484,28 +484,16 @@ func (p *parser) query() (*Query, error) {
 		q.OrderBy = items
 	}
 	if t := p.peek(); t.is("LIMIT") {
-		p.next()
-		nt := p.peek()
-		if nt.kind != tNumber {
-			return nil, p.unexpected("a row count after LIMIT")
-		}
-		p.next()
-		n, err := strconv.ParseInt(nt.text, 10, 64)
-		if err != nil || n < 0 {
-			return nil, errorAt(nt.pos, "LIMIT takes a non-negative integer, got %s", nt.text)
+		n, err := p.rowCount("LIMIT")
+		if err != nil {
+			return nil, err
 		}
 		q.Limit, q.LimitAt = &n, t.pos
 	}
 	if t := p.peek(); t.is("OFFSET") {
-		p.next()
-		nt := p.peek()
-		if nt.kind != tNumber {
-			return nil, p.unexpected("a row count after OFFSET")
-		}
-		p.next()
-		n, err := strconv.ParseInt(nt.text, 10, 64)
-		if err != nil || n < 0 {
-			return nil, errorAt(nt.pos, "OFFSET takes a non-negative integer, got %s", nt.text)
+		n, err := p.rowCount("OFFSET")
+		if err != nil {
+			return nil, err
 		}
 		p.accept("ROWS")
 		p.accept("ROW")
@@ -518,6 +506,21 @@ func (p *parser) query() (*Query, error) {
 		return nil, unsupported(t.pos, strings.ToUpper(t.text))
 	}
 	return q, nil
+}
+
+// rowCount reads the keyword word (LIMIT, OFFSET) and the non-negative row count after it.
+func (p *parser) rowCount(word string) (int64, error) {
+	p.next()
+	nt := p.peek()
+	if nt.kind != tNumber {
+		return 0, p.unexpected("a row count after " + word)
+	}
+	p.next()
+	n, err := strconv.ParseInt(nt.text, 10, 64)
+	if err != nil || n < 0 {
+		return 0, errorAt(nt.pos, "%s takes a non-negative integer, got %s", word, nt.text)
+	}
+	return n, nil
 }
 
 func (p *parser) orderItems() ([]*OrderItem, error) {
