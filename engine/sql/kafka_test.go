@@ -140,7 +140,7 @@ func TestInsertIntoKafka(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n.Op != "write_kafka" || strings.Join(names(s), ",") != "topic,rows" {
+	if n.Op != "write_kafka" || strings.Join(names(s), ",") != "topic,rows,records" {
 		t.Fatalf("root %s, columns %v", n.Op, names(s))
 	}
 	d := n.Args.(*engine.WriteKafkaArgs).Kafka
