@@ -222,9 +222,9 @@ def test_operators_on_a_changelog():
         _ = upd.deduplicate("auction").schema
     with pytest.raises(rb.PlanError, match=r"write_kafka.*updating stream.*upsert=True"):
         _ = upd.write_kafka("localhost:9092", "t", lazy=True).schema
-    assert upd.write_kafka("localhost:9092", "t", upsert=True, lazy=True).schema.names == ["topic", "rows"]
+    assert upd.write_kafka("localhost:9092", "t", upsert=True, lazy=True).schema.names == ["topic", "rows", "records"]
     two = rb.nexmark().bids().group_by("auction", "bidder").agg(rb.count())
-    assert two.write_kafka("localhost:9092", "t", upsert=True, lazy=True).schema.names == ["topic", "rows"]
+    assert two.write_kafka("localhost:9092", "t", upsert=True, lazy=True).schema.names == ["topic", "rows", "records"]
     assert "key auction, bidder" in two.write_kafka("localhost:9092", "t", upsert=True, lazy=True).explain()
     with pytest.raises(rb.PlanError, match=r"keys each record by the key of the changelog of aggregate "
                                            r"\(auction, bidder\), not by bidder; leave key= and keys= out"):

@@ -159,7 +159,7 @@ def test_join_of_updating_inputs_schema_and_refusals():
         _ = a.join_window(b, on="k", window=rb.tumbling("1s")).schema
     for how in ("inner", "left", "semi", "anti"):
         assert a.join(b, on="k", how=how).write_kafka("localhost:9092", "t", upsert=True, lazy=True).schema.names \
-            == ["topic", "rows"]
+            == ["topic", "rows", "records"]
     with pytest.raises(rb.PlanError, match=r"upsert=True.*has none: it is a full join"):
         _ = a.join(b, on="k", how="full").write_kafka("localhost:9092", "t", upsert=True, lazy=True).schema
     with pytest.raises(rb.PlanError, match=r"upsert=True.*has none: its right input appends rows"):
