@@ -226,34 +226,14 @@ func listContainsKernel(ct arrow.DataType) kernelFn {
 		defer in.Release()
 		defer item.Release()
 		l, _ := asList(in)
-		// The item of each element's row, beside the elements, compared in one call.
-		rows := array.NewInt64Builder(ec.Mem)
-		defer rows.Release()
-		for i := range in.Len() {
-			if in.IsNull(i) {
-				continue
-			}
-			lo, hi := l.bounds(i)
-			r := int64(i)
-			if ys {
-				r = 0
-			}
-			for range hi - lo {
-				rows.Append(r)
-			}
-		}
-		ri := rows.NewArray()
-		defer ri.Release()
-		items, err := compute.TakeArray(ec.Ctx, item, ri)
-		if err != nil {
-			return nil, err
-		}
-		defer items.Release()
-		elems, err := gatherElements(ec, l, in)
+		// The elements of the non-null lists, and beside each the item of its row,
+		// compared in one call.
+		elems, items, err := gatherElements(ec, l, in, item, ys)
 		if err != nil {
 			return nil, err
 		}
 		defer elems.Release()
+		defer items.Release()
 		ce, err := castDatum(ec, compute.NewDatum(elems), ct, "comparing the list's elements")
 		if err != nil {
 			return nil, err
@@ -300,22 +280,38 @@ func listContainsKernel(ct arrow.DataType) kernelFn {
 	}
 }
 
-// gatherElements is the elements of the non-null lists of in, in order.
-func gatherElements(ec *EvalCtx, l listValues, in arrow.Array) (arrow.Array, error) {
+// gatherElements is the elements of the non-null lists of in, in order, and beside each
+// the value of item (one row when scalar) at its list's row.
+func gatherElements(ec *EvalCtx, l listValues, in, item arrow.Array, scalar bool) (elems, items arrow.Array, err error) {
 	idx := array.NewInt64Builder(ec.Mem)
 	defer idx.Release()
+	rows := array.NewInt64Builder(ec.Mem)
+	defer rows.Release()
 	for i := range in.Len() {
 		if in.IsNull(i) {
 			continue
 		}
 		lo, hi := l.bounds(i)
+		r := int64(i)
+		if scalar {
+			r = 0
+		}
 		for j := lo; j < hi; j++ {
 			idx.Append(j)
+			rows.Append(r)
 		}
 	}
-	ia := idx.NewArray()
+	ia, ra := idx.NewArray(), rows.NewArray()
 	defer ia.Release()
-	return compute.TakeArray(ec.Ctx, l.values, ia)
+	defer ra.Release()
+	if elems, err = compute.TakeArray(ec.Ctx, l.values, ia); err != nil {
+		return nil, nil, err
+	}
+	if items, err = compute.TakeArray(ec.Ctx, item, ra); err != nil {
+		elems.Release()
+		return nil, nil, err
+	}
+	return elems, items, nil
 }
 
 // listJoin joins each list of strings with sep: null for a null list, and for a list
