@@ -308,8 +308,16 @@ func TestGrouperIntegerKeyColumnsAgainstMap(t *testing.T) {
 
 // Runs of one integer key (input sorted or clustered by it) take the previous row's group
 // without a probe: Consume and Lookup over runs broken by nulls, over a table growing
-// within a run, give what a map gives, and Lookup a run of an unseen key NoGroup.
+// within a run, give what a map gives, and Lookup a run of an unseen key NoGroup. Keys
+// close together are grouped directly; keys spread wide are hashed (Lookup probes them a
+// chunk at a time, runs crossing chunks).
 func TestGrouperIntegerKeyRunsAgainstMap(t *testing.T) {
+	for _, stride := range []int64{2, 1 << 40} {
+		t.Run(fmt.Sprint("stride ", stride), func(t *testing.T) { testIntegerKeyRuns(t, stride) })
+	}
+}
+
+func testIntegerKeyRuns(t *testing.T, stride int64) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
 	ctx := expr.NewEvalCtx(context.Background(), mem).Ctx
@@ -318,7 +326,13 @@ func TestGrouperIntegerKeyRunsAgainstMap(t *testing.T) {
 		b := array.NewInt64Builder(mem)
 		defer b.Release()
 		for b.Len() < n {
-			v := int64(r.Intn(5000)) * 2
+			if r.Intn(50) == 0 {
+				for range 300 { // a run longer than Lookup's chunk
+					b.Append(-stride)
+				}
+				continue
+			}
+			v := int64(r.Intn(5000)) * stride
 			if odd && r.Intn(3) == 0 {
 				v++ // a key the grouper has not seen
 			}
