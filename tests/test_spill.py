@@ -104,8 +104,16 @@ def test_outer_join_spilled_matches_duckdb(tmp_path, how) -> None:
             # What is on disk is no more than the metrics say was written (Pebble adds
             # little); less while Pebble has not flushed all of it, which depends on timing.
             assert 0 < sum(stores) <= 1.2 * m["spilled_bytes"], (m, stores)
-            # The rows in memory stay within the cap of each of the 2 subtasks.
-            assert 0 < m["spill_resident_bytes"] <= 2 * CAP, m
+            # The rows in memory stay within the cap of each of the 2 subtasks, but for a
+            # moment: a batch arriving is counted before colder rows are written out to make
+            # room for it, and a subtask still reading its input (the other may have ended
+            # first) can be caught in that moment. So the check is on the least of a few
+            # snapshots: rows held beyond the cap for longer than a batch's write fail it.
+            resident = [m["spill_resident_bytes"]]
+            for _ in range(4):
+                time.sleep(0.02)
+                resident.append(join_metrics(job)["spill_resident_bytes"])
+            assert resident[0] > 0 and min(resident) <= 2 * CAP, (resident, m)
         # The metrics are a snapshot taken now and then: the index's peak is the largest
         # seen over the batches (the first may show an index still being counted).
         peak_index = max(peak_index, join_metrics(job)["spill_index_bytes"])
