@@ -67,6 +67,7 @@ test-go: ## Go tests with the race detector (on a Kafka broker started for them)
 	scripts/fuzz.sh ./kafka FuzzResolveAvro $(FUZZTIME)
 	scripts/fuzz.sh ./internal/textcodec FuzzJSONRow $(FUZZTIME)
 	scripts/fuzz.sh ./internal/textcodec FuzzJSONFlatReader $(FUZZTIME)
+	scripts/fuzz.sh ./internal/textcodec FuzzParseDecimal $(FUZZTIME)
 
 kafka-up: ## start a Kafka broker on loopback for tests; prints the export that points the tests at it
 	@echo "export RIVERBED_KAFKA_BROKERS=$$($(KAFKA_BROKER) start)"

@@ -436,3 +436,24 @@ def test_a_column_text_files_cannot_hold_gets_a_hint_that_applies(tmp_path):
     with pytest.raises(rb.TypeMismatchError,
                        match=r'write_csv: column "l" .* CSV; leave it out, or write the stream with write_ndjson'):
         rb.from_arrow(t.select(["l"])).write_csv(str(tmp_path / "b"))
+
+
+def test_decimal_text_beyond_128_bits_or_not_decimal_is_a_data_error(tmp_path):
+    # A JSON number past 128 bits (1e100) into a decimal column failed with an internal
+    # error (a panic's stack); text big.Rat reads but no decimal reader does ("0x10",
+    # "1_000") was read as 16.00 and 1000.00. pyarrow refuses both, as here.
+    dec = pa.decimal128(10, 2)
+    (tmp_path / "a.ndjson").write_text('{"d": 1.5}\n{"d": 1e100}\n')
+    with pytest.raises(rb.DataError, match=r'a\.ndjson" line 2: field "d": 1e100 does not fit in decimal\(10, 2\)'):
+        rb.read_ndjson(tmp_path / "a.ndjson", schema={"d": dec}).collect()
+    for i, text in enumerate(["0x10", "1_000", "0b101", "1/2"]):
+        (tmp_path / f"{i}.csv").write_text(f"d\n2.5\n{text}\n")
+        with pytest.raises(pa.ArrowInvalid):
+            pacsv.read_csv(tmp_path / f"{i}.csv", convert_options=pacsv.ConvertOptions(column_types={"d": dec}))
+        want = rf'{i}\.csv" line 3, character 1: column "d": "{text}" is not a decimal number'
+        with pytest.raises(rb.DataError, match=want):
+            rb.read_csv(tmp_path / f"{i}.csv", schema={"d": dec}).collect()
+    (tmp_path / "ok.csv").write_text("d\n+3\n-.5\n5.\n1.5e2\n-2.5E-1\n")
+    got = rb.read_csv(tmp_path / "ok.csv", schema={"d": dec}).collect()
+    want = pacsv.read_csv(tmp_path / "ok.csv", convert_options=pacsv.ConvertOptions(column_types={"d": dec}))
+    assert got.equals(want)

@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/big"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -303,4 +305,95 @@ func TestParseDecimal(t *testing.T) {
 			t.Errorf("%s as %s: %s, want %s", c.in, c.typ, got.ToString(c.typ.Scale), c.want)
 		}
 	}
+}
+
+// decimalTypes are the types FuzzParseDecimal reads each text as.
+var decimalTypes = []*arrow.Decimal128Type{
+	{Precision: 38, Scale: 0}, {Precision: 10, Scale: 2}, {Precision: 5, Scale: -1},
+	{Precision: 38, Scale: 10}, {Precision: 18, Scale: 18},
+}
+
+var decimalGrammar = regexp.MustCompile(`^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$`)
+
+// refParseDecimal reads decimal text as t's unscaled integer by moving digits: the
+// digits of the number, shifted by its exponent and t's scale, the first digit dropped
+// deciding the rounding (half away from zero). ok false: no decimal number, or too many
+// digits for t.
+func refParseDecimal(t *arrow.Decimal128Type, s string) (string, bool) {
+	s = strings.TrimSpace(s)
+	if !decimalGrammar.MatchString(s) {
+		return "", false
+	}
+	neg := s[0] == '-'
+	s = strings.TrimLeft(s, "+-")
+	exp := 0
+	if i := strings.IndexAny(s, "eE"); i >= 0 {
+		e := strings.TrimLeft(strings.TrimLeft(s[i+1:], "+-"), "0")
+		if len(e) > 4 {
+			return "", false // an exponent beyond 9999
+		}
+		exp, _ = strconv.Atoi(e)
+		if strings.Contains(s[i+1:], "-") {
+			exp = -exp
+		}
+		s = s[:i]
+	}
+	whole, frac, _ := strings.Cut(s, ".")
+	digits := whole + frac
+	shift := exp - len(frac) + int(t.Scale) // the value is digits x 10^shift
+	var unscaled string
+	if shift >= 0 {
+		unscaled = digits + strings.Repeat("0", shift)
+	} else {
+		keep := len(digits) + shift // digits kept; the first dropped decides
+		dropped := byte('0')
+		if keep >= 0 && keep < len(digits) {
+			dropped = digits[keep]
+		}
+		unscaled = "0"
+		if keep > 0 {
+			unscaled = digits[:keep]
+		}
+		if dropped >= '5' {
+			n, _ := new(big.Int).SetString(unscaled, 10)
+			unscaled = n.Add(n, big.NewInt(1)).String()
+		}
+	}
+	unscaled = strings.TrimLeft(unscaled, "0")
+	if unscaled == "" {
+		return "0", true
+	}
+	if len(unscaled) > int(t.Precision) {
+		return "", false
+	}
+	if neg {
+		unscaled = "-" + unscaled
+	}
+	return unscaled, true
+}
+
+// ParseDecimal against refParseDecimal, over each of decimalTypes: the same value or
+// both an error (naming the field), never a panic or a hang.
+func FuzzParseDecimal(f *testing.F) {
+	for _, s := range []string{"12.345", "-12.345", "0.1", "1e3", "-2.5E-1", "999.995", " 1.5 ", "1/2", "x",
+		"0x10", "1_000", "0b101", "0x1p4", "Inf", "NaN", "-.5", "5.", ".", "+", "1e", "1e+", "1e9999", "1e-9999",
+		"1e99999", "00012.5000", "-0.004", "99999999999999999999999999999999999999", "123456789012345678901.5"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, typ := range decimalTypes {
+			got, err := ParseDecimal("f", typ, s)
+			want, ok := refParseDecimal(typ, s)
+			switch {
+			case !ok:
+				if err == nil || !strings.Contains(err.Error(), `field "f"`) {
+					t.Fatalf("%q as %s: %s, %v; want an error naming the field", s, typ, got.BigInt(), err)
+				}
+			case err != nil:
+				t.Fatalf("%q as %s: %v; want %s", s, typ, err, want)
+			case got.BigInt().String() != want:
+				t.Fatalf("%q as %s: %s, want %s", s, typ, got.BigInt(), want)
+			}
+		}
+	})
 }

@@ -174,9 +174,18 @@ func IsInteger(t arrow.DataType) bool {
 // ParseDecimal reads decimal text (a JSON number, "12.50", "-1e3") exactly as a value of
 // t: rounded half away from zero to t's scale (as casts to a smaller scale are), an error
 // naming the field when it has more digits than t's precision.
+//
+// The text is an optional sign, digits with an optional point, and an optional exponent
+// (as pyarrow and DuckDB read decimals); what big.Rat takes besides (fractions, base
+// prefixes, digit separators: "0x10", "1_000") is no decimal number. An exponent beyond
+// maxDecimalExp is one too: no value of a decimal128 needs it.
 func ParseDecimal(path string, t *arrow.Decimal128Type, s string) (decimal128.Num, error) {
-	r, ok := new(big.Rat).SetString(strings.TrimSpace(s))
-	if !ok || strings.ContainsAny(s, "/") {
+	text := strings.TrimSpace(s)
+	r, ok := (*big.Rat)(nil), decimalText(text)
+	if ok {
+		r, ok = new(big.Rat).SetString(text)
+	}
+	if !ok {
 		return decimal128.Num{}, FieldError(path, "%q is not a decimal number", s)
 	}
 	scale := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(abs32(t.Scale))), nil)
@@ -189,11 +198,55 @@ func ParseDecimal(path string, t *arrow.Decimal128Type, s string) (decimal128.Nu
 	if m.Sign() != 0 && new(big.Int).Mul(new(big.Int).Abs(m), big.NewInt(2)).Cmp(r.Denom()) >= 0 {
 		q.Add(q, big.NewInt(int64(r.Sign()))) // half away from zero
 	}
+	if q.BitLen() > 127 { // FromBigInt panics beyond 128 bits
+		return decimal128.Num{}, FieldError(path, "%s does not fit in %s", s, t)
+	}
 	n := decimal128.FromBigInt(q)
-	if q.BitLen() > 127 || !n.FitsInPrecision(t.Precision) {
+	if !n.FitsInPrecision(t.Precision) {
 		return decimal128.Num{}, FieldError(path, "%s does not fit in %s", s, t)
 	}
 	return n, nil
+}
+
+// maxDecimalExp is the largest exponent ParseDecimal reads (in magnitude).
+const maxDecimalExp = 9999
+
+// decimalText reports whether s is decimal text: [+-] digits [. digits] [(e|E) [+-]
+// digits], with a digit before or after the point, and an exponent of at most
+// maxDecimalExp.
+func decimalText(s string) bool {
+	i := 0
+	if i < len(s) && (s[i] == '+' || s[i] == '-') {
+		i++
+	}
+	digits := 0
+	for ; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
+		digits++
+	}
+	if i < len(s) && s[i] == '.' {
+		for i++; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
+			digits++
+		}
+	}
+	if digits == 0 {
+		return false
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		exp, from := 0, i
+		for ; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
+			if exp = exp*10 + int(s[i]-'0'); exp > maxDecimalExp {
+				return false
+			}
+		}
+		if i == from {
+			return false
+		}
+	}
+	return i == len(s)
 }
 
 func abs32(v int32) int32 {
