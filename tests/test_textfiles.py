@@ -457,3 +457,16 @@ def test_decimal_text_beyond_128_bits_or_not_decimal_is_a_data_error(tmp_path):
     got = rb.read_csv(tmp_path / "ok.csv", schema={"d": dec}).collect()
     want = pacsv.read_csv(tmp_path / "ok.csv", convert_options=pacsv.ConvertOptions(column_types={"d": dec}))
     assert got.equals(want)
+
+
+def test_csv_booleans_read_as_pyarrow_reads_them(tmp_path):
+    # 1 and 0 in a boolean column were an error; pyarrow (and DuckDB) read them.
+    (tmp_path / "b.csv").write_text("b\n1\n0\ntrue\nFalse\nTRUE\n")
+    got = rb.read_csv(tmp_path / "b.csv", schema={"b": pa.bool_()}).collect()
+    want = pacsv.read_csv(tmp_path / "b.csv", convert_options=pacsv.ConvertOptions(column_types={"b": pa.bool_()}))
+    assert got.equals(want)
+    assert duckdb.sql(f"select b from read_csv('{tmp_path / 'b.csv'}', columns={{'b': 'BOOLEAN'}})").fetchall() == [
+        (v,) for v in got["b"].to_pylist()]
+    (tmp_path / "c.csv").write_text("b\nyes\n")
+    with pytest.raises(rb.DataError, match=r'c\.csv" line 2, character 1: column "b": "yes" is not a boolean'):
+        rb.read_csv(tmp_path / "c.csv", schema={"b": pa.bool_()}).collect()

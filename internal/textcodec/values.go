@@ -358,12 +358,14 @@ func ParseDate(path string, s string) (any, error) {
 	return int32(days), nil
 }
 
+// ParseBool reads a CSV field as a boolean: true or false in any case, or 1 or 0 (as
+// pyarrow's and DuckDB's CSV readers do).
 func ParseBool(path, s string) (any, error) {
 	switch strings.ToLower(s) {
-	case "true":
+	case "true", "1":
 		return true, nil
-	case "false":
+	case "false", "0":
 		return false, nil
 	}
-	return nil, FieldError(path, "%q is not a boolean (want true or false)", s)
+	return nil, FieldError(path, "%q is not a boolean (want true, false, 1 or 0)", s)
 }

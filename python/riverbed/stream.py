@@ -407,7 +407,8 @@ class Environment:
         (``None``: every row), as pyarrow and DuckDB do: integers are ``Int64``, other
         numbers ``Float64``, ``true``/``false`` ``Boolean``, ``YYYY-MM-DD`` ``Date``,
         timestamps ``Timestamp("us")`` (``Timestamp("us", "UTC")`` when each has a zone
-        offset), anything else (and a column null in every sampled row) ``String``. With
+        offset), anything else (and a column null in every sampled row) ``String``. A
+        ``Boolean`` column given by the schema also reads ``1`` and ``0`` (as pyarrow). With
         ``has_header`` (default) the first line of each file names its columns, which are
         matched by name (files may order them differently; a file lacking one is a
         ``SchemaError`` naming it); without, columns are ``column_1``, ``column_2``, ... or
