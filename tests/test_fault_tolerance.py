@@ -14,6 +14,7 @@ import sys
 import textwrap
 import threading
 import time
+from collections import Counter
 
 import duckdb
 import pyarrow as pa
@@ -493,3 +494,30 @@ def test_rows_late_before_a_savepoint_stay_late_after_the_restore(tmp_path, stop
         after = build(False).collect(restore=sp)
     assert after.num_rows > 0, "the job ended before the stop: the test did not interrupt it"
     assert rows(before) + rows(after) == rows(full)
+
+
+@pytest.mark.parametrize("p_after", [1, 2])
+def test_slice_stopped_with_a_savepoint_resumes_its_count(tmp_path, p_after):
+    # slice(offset, length) over a stream counts the rows it skipped and passed in its
+    # checkpoints: the rows before the stop and after the restore are the slice of the
+    # uninterrupted stream, none skipped twice or passed twice. At parallelism 1 the
+    # source's order is fixed, so the rows are exactly the slice, in order; restored at
+    # parallelism 2 the rest arrives in another order, so they are as many, and taken from
+    # the rest of the stream.
+    offset, length = 20_000, 100_000
+    full = bids(rb.Environment(parallelism=1)).collect(progress=False)
+    want = full.slice(offset, length)
+    before = stop_with_savepoint_after(bids(rb.Environment(parallelism=1)).slice(offset, length), 20_000,
+                                       tmp_path / "sp")
+    assert 0 < before.num_rows < length, "the stop did not fall in the middle of the slice"
+    assert before.equals(want.slice(0, before.num_rows))
+    after = bids(rb.Environment(parallelism=p_after)).slice(offset, length).collect(restore=tmp_path / "sp",
+                                                                                    progress=False)
+    assert before.num_rows + after.num_rows == length
+    if p_after == 1:
+        assert after.equals(want.slice(before.num_rows))
+    else:
+        # As multisets (the stream has a few equal rows): none beyond what the rest holds.
+        rest = Counter(tuple(r.values()) for r in full.slice(offset + before.num_rows).to_pylist())
+        got = Counter(tuple(r.values()) for r in after.to_pylist())
+        assert not got - rest, got - rest

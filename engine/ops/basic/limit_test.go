@@ -2,27 +2,31 @@ package basic_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/riverbed-engine/riverbed/engine/ops/basic"
 	"github.com/riverbed-engine/riverbed/engine/ops/internal/opstest"
 	"github.com/riverbed-engine/riverbed/engine/runtime"
 )
 
-type count struct{ rows int64 }
+// collected keeps the values of column x of the rows emitted.
+type collected struct{ xs []int64 }
 
-func (c *count) Emit(m runtime.Message) error {
+func (c *collected) Emit(m runtime.Message) error {
 	if m.Kind == runtime.MsgBatch {
-		c.rows += m.Rec.NumRows()
+		c.xs = append(c.xs, m.Rec.Column(0).(*array.Int64).Int64Values()...)
 		m.Rec.Release()
 	}
 	return nil
 }
 
 // A limit restored from a checkpoint counts the rows it passed before it: over the run
-// and its restore it passes exactly n rows, wherever the checkpoint falls.
+// and its restore it passes exactly the rows from offset to offset + n (a slice), wherever
+// the checkpoint falls.
 func TestLimitCheckpoint(t *testing.T) {
 	schema := arrow.NewSchema([]arrow.Field{{Name: "x", Type: arrow.PrimitiveTypes.Int64}}, nil)
 	var batches []arrow.RecordBatch
@@ -38,9 +42,11 @@ func TestLimitCheckpoint(t *testing.T) {
 			b.Release()
 		}
 	}()
-	for _, n := range []int64{0, 3, 4, 10, 24, 30} {
+	for _, c := range [][2]int64{{0, 0}, {3, 0}, {4, 0}, {10, 0}, {24, 0}, {30, 0}, {3, 1}, {5, 3}, {10, 6}, {30, 5},
+		{4, 22}, {2, 24}, {0, 7}} {
+		n, offset := c[0], c[1]
 		for at := 0; at <= len(batches); at++ {
-			out := &count{}
+			out := &collected{}
 			run := func(op *basic.LimitOp, from, to int) {
 				for _, b := range batches[from:to] {
 					b.Retain()
@@ -50,7 +56,7 @@ func TestLimitCheckpoint(t *testing.T) {
 				}
 			}
 			tc := runtime.NewStandaloneTaskCtx(context.Background(), memory.DefaultAllocator, 0, 1, 0)
-			a := &basic.LimitOp{N: n}
+			a := &basic.LimitOp{N: n, Offset: offset}
 			if err := a.Open(tc); err != nil {
 				t.Fatal(err)
 			}
@@ -59,7 +65,7 @@ func TestLimitCheckpoint(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			b := &basic.LimitOp{N: n}
+			b := &basic.LimitOp{N: n, Offset: offset}
 			if err := b.Open(tc); err != nil {
 				t.Fatal(err)
 			}
@@ -67,8 +73,12 @@ func TestLimitCheckpoint(t *testing.T) {
 				t.Fatal(err)
 			}
 			run(b, at, len(batches))
-			if want := min(n, 24); out.rows != want {
-				t.Fatalf("limit %d, checkpoint after batch %d: %d rows, want %d", n, at, out.rows, want)
+			var want []int64
+			for x := offset; x < min(offset+n, 24); x++ {
+				want = append(want, x)
+			}
+			if !slices.Equal(out.xs, want) {
+				t.Fatalf("limit %d offset %d, checkpoint after batch %d: rows %v, want %v", n, offset, at, out.xs, want)
 			}
 		}
 	}
