@@ -266,6 +266,19 @@ func checkpointConfig(o plan.Options, outs []*lnode, ids map[*lnode]string, maxP
 	if o.CheckpointInterval != "" && o.CheckpointDir == "" {
 		return cfg, rberr.New(rberr.InvalidArgument, "checkpoint_interval is set but checkpoint_dir is not: give the directory checkpoints go to")
 	}
+	if o.CheckpointTimeout != "" {
+		if o.CheckpointDir == "" {
+			return cfg, rberr.New(rberr.InvalidArgument, "checkpoint_timeout is set but checkpoint_dir is not: give the directory checkpoints go to")
+		}
+		us, err := plan.ParseDuration(o.CheckpointTimeout)
+		if err != nil {
+			return cfg, rberr.Wrap(rberr.InvalidArgument, err, "checkpoint_timeout")
+		}
+		if us <= 0 {
+			return cfg, rberr.New(rberr.InvalidArgument, "checkpoint_timeout must be positive, got %q", o.CheckpointTimeout)
+		}
+		cfg.Timeout = time.Duration(us) * time.Microsecond
+	}
 	if o.CheckpointDir != "" {
 		for _, n := range walkNodes(outs) {
 			if c, ok := n.impl.(checkpointChecker); ok {

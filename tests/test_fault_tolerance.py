@@ -521,3 +521,37 @@ def test_slice_stopped_with_a_savepoint_resumes_its_count(tmp_path, p_after):
         rest = Counter(tuple(r.values()) for r in full.slice(offset + before.num_rows).to_pylist())
         got = Counter(tuple(r.values()) for r in after.to_pylist())
         assert not got - rest, got - rest
+
+
+def test_a_checkpoint_longer_than_checkpoint_timeout_is_aborted_and_the_job_goes_on(tmp_path):
+    # The first batches take a second each in a Python step, so a checkpoint's barrier,
+    # behind them, takes as long: with checkpoint_timeout="300ms" those checkpoints are
+    # aborted (counted as failed, the job's rows unharmed) and the ones after complete;
+    # with the default (10 minutes, as Flink) they complete late, none fails.
+    def run(ck, **kw):
+        calls = {"n": 0}
+
+        def slow_first(b: pa.RecordBatch) -> pa.RecordBatch:
+            calls["n"] += 1
+            if calls["n"] <= 3:
+                time.sleep(1.0)
+            return b
+        env = rb.Environment(parallelism=1, checkpoint_dir=ck, checkpoint_interval="100ms", **kw)
+        job = env.nexmark(20_000, max_events=60_000).bids().select("auction", "price").map_batches(slow_first).start()
+        batches, failures = [], set()
+        for b in job.results():
+            batches.append(b)
+            failures.add(job.checkpoint_metrics().get("last_failure"))
+        return pa.Table.from_batches(batches, schema=job.schema), job.checkpoint_metrics(), failures
+
+    want = rb.nexmark(20_000, max_events=60_000).bids().select("auction", "price").collect(progress=False)
+    got, m, failures = run(tmp_path / "short", checkpoint_timeout="300ms")
+    assert Counter(map(tuple, got.to_pylist())) == Counter(map(tuple, want.to_pylist()))
+    assert m["failed"] >= 1 and m["completed"] >= 1, m
+    assert any("took longer than checkpoint_timeout (300ms)" in (f or "") for f in failures), failures
+    _, m, _ = run(tmp_path / "default")
+    assert m["failed"] == 0 and m["completed"] >= 1, m
+    with pytest.raises(rb.PlanError, match="checkpoint_timeout needs checkpoint_dir"):
+        rb.Environment(checkpoint_timeout="1s")
+    with pytest.raises(rb.InvalidArgumentError, match="checkpoint_timeout must be positive"):
+        rb.Environment(checkpoint_dir=tmp_path / "zero", checkpoint_timeout=0).from_pydict({"x": [1]}).collect()

@@ -51,6 +51,9 @@ type Options struct {
 	CheckpointDir string `json:"checkpoint_dir,omitempty"`
 	// CheckpointInterval is a duration ("10s"); empty means 10s when CheckpointDir is set.
 	CheckpointInterval string `json:"checkpoint_interval,omitempty"`
+	// CheckpointTimeout is how long a checkpoint may take before it is aborted (a
+	// duration); empty means runtime.DefaultCheckpointTimeout (10 minutes, as Flink).
+	CheckpointTimeout string `json:"checkpoint_timeout,omitempty"`
 	// CheckpointsRetained is how many completed checkpoints are kept; 0 means 3.
 	CheckpointsRetained int `json:"checkpoints_retained,omitempty"`
 	// StateBackend is "memory" (the default) or "pebble"; StateMemoryLimit caps Pebble's

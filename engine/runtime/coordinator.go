@@ -31,6 +31,9 @@ type CheckpointConfig struct {
 	Storage *state.Storage
 	// Interval between periodic checkpoints; 0: only on demand.
 	Interval time.Duration
+	// Timeout is how long a checkpoint may take before it is aborted; 0:
+	// DefaultCheckpointTimeout.
+	Timeout time.Duration
 	// Backend ("memory" or "pebble"), its memory limit and working directory, for the
 	// backends operators save their keyed state into.
 	Backend     string
@@ -581,10 +584,16 @@ func (c *coordinator) loop(done <-chan struct{}) {
 	}
 	tk := time.NewTicker(c.cfg.Interval)
 	defer tk.Stop()
+	// The timeout is checked a tenth of it apart (at most a second), apart from the
+	// interval, which may be longer.
+	ex := time.NewTicker(min(max(c.timeout()/10, time.Millisecond), time.Second))
+	defer ex.Stop()
 	for {
 		select {
 		case <-done:
 			return
+		case <-ex.C:
+			c.expire()
 		case <-tk.C:
 			c.expire()
 			_, _ = c.trigger("", false, false) // skipped while one is in flight or sources ended
@@ -592,16 +601,25 @@ func (c *coordinator) loop(done <-chan struct{}) {
 	}
 }
 
-// CheckpointTimeout is how long a checkpoint may take before it is aborted (Flink's
-// default), so that one whose barrier is held up for good does not block the next ones.
-const CheckpointTimeout = 10 * time.Minute
+// DefaultCheckpointTimeout is how long a checkpoint may take before it is
+// aborted (Flink's default), so that one whose barrier is held up for good does not block
+// the next ones.
+const DefaultCheckpointTimeout = 10 * time.Minute
 
-// expire aborts the checkpoint in flight if it has taken longer than CheckpointTimeout.
+func (c *coordinator) timeout() time.Duration {
+	if c.cfg.Timeout > 0 {
+		return c.cfg.Timeout
+	}
+	return DefaultCheckpointTimeout
+}
+
+// expire aborts the checkpoint (or savepoint) in flight if it has taken longer than the
+// timeout.
 func (c *coordinator) expire() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if p := c.pending; p != nil && time.Since(p.start) > CheckpointTimeout {
-		c.abort(p, rberr.New(rberr.Cancelled, "checkpoint %d aborted: it took longer than %s", p.b.ID, CheckpointTimeout))
+	if p := c.pending; p != nil && time.Since(p.start) > c.timeout() {
+		c.abort(p, rberr.New(rberr.Cancelled, "checkpoint %d aborted: it took longer than checkpoint_timeout (%s)", p.b.ID, c.timeout()))
 	}
 }
 

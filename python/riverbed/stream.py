@@ -265,6 +265,11 @@ class Environment:
         ``restore="latest"`` resumes from the newest one. See docs/fault-tolerance.md.
     checkpoint_interval
         Time between checkpoints ("10s" default, "1m", or seconds).
+    checkpoint_timeout
+        How long a checkpoint or savepoint may take before it is aborted ("10m" default,
+        as Flink's ``execution.checkpointing.timeout``): its files are removed, it counts
+        as failed in ``job.checkpoint_metrics()``, and the job goes on; the next periodic
+        one starts at its time.
     state_backend
         Where operators' keyed state goes at a checkpoint: ``"memory"`` (default) or
         ``"pebble"`` (an embedded LSM store on disk; its checkpoints share unchanged files).
@@ -289,6 +294,7 @@ class Environment:
                  max_parallelism: int | None = None,
                  checkpoint_dir: str | os.PathLike[str] | None = None,
                  checkpoint_interval: Duration | None = None,
+                 checkpoint_timeout: Duration | None = None,
                  checkpoints_retained: int | None = None,
                  state_backend: StateBackend = "memory", state_memory_limit: int | None = None):
         if parallelism is not None and (not isinstance(parallelism, int) or parallelism < 1):
@@ -305,11 +311,13 @@ class Environment:
                 raise PlanError(f"{name} must be a positive integer or None, got {v!r}")
         if state_backend not in ("memory", "pebble"):
             raise PlanError(f"state_backend must be 'memory' or 'pebble', got {state_backend!r}")
-        if checkpoint_interval is not None and checkpoint_dir is None:
-            raise PlanError("checkpoint_interval needs checkpoint_dir (where checkpoints are written)")
+        for name, d in (("checkpoint_interval", checkpoint_interval), ("checkpoint_timeout", checkpoint_timeout)):
+            if d is not None and checkpoint_dir is None:
+                raise PlanError(f"{name} needs checkpoint_dir (where checkpoints are written)")
         self.max_parallelism = max_parallelism
         self.checkpoint_dir = os.fspath(checkpoint_dir) if checkpoint_dir is not None else None
         self.checkpoint_interval = checkpoint_interval
+        self.checkpoint_timeout = checkpoint_timeout
         self.checkpoints_retained = checkpoints_retained
         self.state_backend = state_backend
         self.state_memory_limit = state_memory_limit
@@ -339,10 +347,12 @@ class Environment:
             opts["max_parallelism"] = self.max_parallelism
         if self.checkpoint_dir is not None:
             opts["checkpoint_dir"] = self.checkpoint_dir
-            if self.checkpoint_interval is not None:
-                from .window import duration
+            from .window import duration
 
+            if self.checkpoint_interval is not None:
                 opts["checkpoint_interval"] = duration(self.checkpoint_interval, "checkpoint_interval")
+            if self.checkpoint_timeout is not None:
+                opts["checkpoint_timeout"] = duration(self.checkpoint_timeout, "checkpoint_timeout")
         if self.checkpoints_retained:
             opts["checkpoints_retained"] = self.checkpoints_retained
         if self.state_backend != "memory":
