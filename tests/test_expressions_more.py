@@ -566,9 +566,12 @@ def test_strftime_fraction_zone_abbreviation_and_two_digit_years_as_polars():
     assert got == want
 
 
-def test_decimal_floor_division_and_modulo_match_polars() -> None:
+@pytest.mark.parametrize("env", [{}, {"parallelism": 1, "batch_size": 1}, {"parallelism": 4, "batch_size": 7}],
+                         ids=["default", "batch 1", "parallelism 4, batch 7"])
+def test_decimal_floor_division_and_modulo_match_polars(env) -> None:
     # Python's floor semantics (the remainder takes the divisor's sign), exact, as
-    # decimal128(38, the larger scale), against Polars on random operands of mixed scales.
+    # decimal128(38, the larger scale), against Polars on random operands of mixed scales;
+    # in batches of one row and across four subtasks too.
     import random
     rng = random.Random(3)
     n = 500
@@ -579,13 +582,14 @@ def test_decimal_floor_division_and_modulo_match_polars() -> None:
     t = pa.table({"a": pa.array(decs(2, -10**7, 10**7), pa.decimal128(12, 2)),
                   "b": pa.array([d if d is None or d != 0 else Decimal("0.7") for d in decs(3, -9999, 9999)],
                                 pa.decimal128(7, 3)),
-                  "i": pa.array([rng.randint(-50, 50) or 1 for _ in range(n)], pa.int64())})
+                  "i": pa.array([rng.randint(-50, 50) or 1 for _ in range(n)], pa.int64()),
+                  "k": pa.array(range(n), pa.int64())})
     cases = [(col("a") // col("b"), pl.col("a") // pl.col("b")), (col("a") % col("b"), pl.col("a") % pl.col("b")),
              (col("a") // col("i"), pl.col("a") // pl.col("i")), (col("a") % col("i"), pl.col("a") % pl.col("i")),
              (col("a") // Decimal("0.25"), pl.col("a") // Decimal("0.25")),
              (col("a") % -3, pl.col("a") % -3)]
     for ours, theirs in cases:
-        got = rb.from_arrow(t).select(ours.alias("r")).collect()
+        got = rb.Environment(**env).from_arrow(t).select(col("k"), ours.alias("r")).collect().sort_by("k")
         want = pl.from_arrow(t).select(theirs.alias("r"))
         assert got.schema.field("r").type == want.to_arrow().schema.field("r").type, ours
         assert got["r"].to_pylist() == want["r"].to_list(), ours

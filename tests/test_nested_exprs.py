@@ -40,14 +40,21 @@ def random_table(n: int, seed: int) -> pa.Table:
     })
 
 
-def both(t: pa.Table, ours: list[rb.Expr], theirs: list[pl.Expr]) -> None:
-    got = rb.from_arrow(t).select(col("k"), *ours).collect().sort_by("k").to_pylist()
+# Environments the functions run in: batches of one row, batches cut mid-list across four
+# subtasks, and the default.
+ENVS = {"batch 1": rb.Environment(parallelism=1, batch_size=1),
+        "parallelism 4, batch 7": rb.Environment(parallelism=4, batch_size=7),
+        "default": rb.Environment()}
+
+
+def both(t: pa.Table, ours: list[rb.Expr], theirs: list[pl.Expr], env: str = "default") -> None:
+    got = ENVS[env].from_arrow(t).select(col("k"), *ours).collect().sort_by("k").to_pylist()
     want = pl.from_arrow(t).select(pl.col("k"), *theirs).sort("k").to_dicts()
     assert got == want
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_list_functions_match_polars(seed: int) -> None:
+@pytest.mark.parametrize("seed,env", [(1, "default"), (2, "batch 1"), (3, "parallelism 4, batch 7")])
+def test_list_functions_match_polars(seed: int, env: str) -> None:
     t = random_table(300, seed)
     ours = [col("xs").list.len().alias("n"), col("xs").list.first().alias("first"),
             col("xs").list.last().alias("last"), col("xs").list.get(1, null_on_oob=True).alias("g1"),
@@ -60,7 +67,7 @@ def test_list_functions_match_polars(seed: int) -> None:
               pl.col("xs").list.contains(pl.col("item")).alias("has_item"),
               pl.col("tags").list.join("/").alias("j"),
               pl.col("tags").list.join("/", ignore_nulls=False).alias("j_nulls")]
-    both(t, ours, theirs)
+    both(t, ours, theirs, env)
 
 
 def test_list_contains_null_item_matches_a_null_element() -> None:
@@ -69,14 +76,14 @@ def test_list_contains_null_item_matches_a_null_element() -> None:
     assert got == [True, False, False, None]
 
 
-@pytest.mark.parametrize("seed", [4, 5])
-def test_struct_field_and_unnest_match_polars(seed: int) -> None:
+@pytest.mark.parametrize("seed,env", [(4, "default"), (5, "batch 1"), (6, "parallelism 4, batch 7")])
+def test_struct_field_and_unnest_match_polars(seed: int, env: str) -> None:
     t = random_table(200, seed)
     both(t, [col("user").struct.field("id"), col("user").struct.field("name"),
              col("user").struct.field("geo").struct.field("lat")],
          [pl.col("user").struct.field("id"), pl.col("user").struct.field("name"),
-          pl.col("user").struct.field("geo").struct.field("lat")])
-    got = rb.from_arrow(t).unnest("user").collect().sort_by("k")
+          pl.col("user").struct.field("geo").struct.field("lat")], env)
+    got = ENVS[env].from_arrow(t).unnest("user").collect().sort_by("k")
     want = pl.from_arrow(t).unnest("user").sort("k")
     assert got.column_names == want.columns
     assert got.to_pylist() == want.to_dicts()

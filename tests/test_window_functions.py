@@ -226,9 +226,12 @@ def test_window_functions_ordered_by_a_decimal_against_duckdb():
     assert {r["id"]: r["c"] for r in api.to_pylist()} == want
 
 
-def test_cumulative_and_rolling_decimals_are_exact():
+@pytest.mark.parametrize("env", [{}, {"parallelism": 1, "batch_size": 1}, {"parallelism": 4, "batch_size": 7}],
+                         ids=["default", "batch 1", "parallelism 4, batch 7"])
+def test_cumulative_and_rolling_decimals_are_exact(env):
     # cum_sum/min/max against Polars (which keeps decimals); rolling_* against a plain-Python
-    # reference over Decimal (Polars has no rolling functions of decimals), as exact values.
+    # reference over Decimal (Polars has no rolling functions of decimals), as exact values;
+    # in batches of one row and cut across four subtasks too.
     import decimal
     rng = random.Random(11)
     n = 400
@@ -236,7 +239,8 @@ def test_cumulative_and_rolling_decimals_are_exact():
     t = pa.table({"o": pa.array(range(n), pa.int64()), "g": [rng.randint(0, 5) for _ in range(n)],
                   "x": pa.array(vals, pa.decimal128(12, 2))})
     for fn in ("cum_sum", "cum_min", "cum_max"):
-        got = rb.from_arrow(t).select(col("o"), getattr(col("x"), fn)().over("g", order_by="o").alias("r")).collect()
+        e = getattr(col("x"), fn)().over("g", order_by="o").alias("r")
+        got = rb.Environment(**env).from_arrow(t).select(col("o"), e).collect()
         want = pl.from_arrow(t).select(pl.col("o"), getattr(pl.col("x"), fn)().over("g", order_by="o").alias("r"))
         assert got.schema.field("r").type == (pa.decimal128(38, 2) if fn == "cum_sum" else pa.decimal128(12, 2))
         assert got.sort_by("o")["r"].to_pylist() == want.sort("o")["r"].to_list(), fn
@@ -247,7 +251,7 @@ def test_cumulative_and_rolling_decimals_are_exact():
                                   ("rolling_mean", 3, 2)):
         kw = {} if min_samples is None else {"min_samples": min_samples}
         e = getattr(col("x"), fn)(size, **kw).over("g", order_by="o").alias("r")
-        got = rb.from_arrow(t).select(col("o"), e).collect().sort_by("o")["r"].to_pylist()
+        got = rb.Environment(**env).from_arrow(t).select(col("o"), e).collect().sort_by("o")["r"].to_pylist()
         want: list = [None] * n
         for rows in parts.values():
             for j, r in enumerate(rows):
