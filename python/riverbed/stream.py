@@ -1318,7 +1318,8 @@ class Stream:
         (``event_time=`` of its source) is used. ``strategy``: ``"backward"`` (default) takes
         the latest right row at or before the left row's time (of equal times the last in
         input order), ``"forward"`` the first at or after it, ``"nearest"`` the closer of the
-        two (a tie takes the later, as in Polars). ``tolerance`` (``"5m"``, a ``timedelta``) leaves
+        two (a tie takes the later, and of right rows with equal times the last, as in
+        Polars). ``tolerance`` (``"5m"``, a ``timedelta``) leaves
         farther matches out. Output, as Polars': the left columns, then the right ones but
         the ``by`` keys and, with ``on=``, the time column; clashing names get ``suffix``.
         Times are compared in microseconds (nanosecond times are rounded down to them).
