@@ -251,6 +251,21 @@ func spillConfig(cfg runtime.CheckpointConfig) runtime.SpillConfig {
 }
 
 // checkpointConfig resolves a job's fault-tolerance options.
+// positiveDuration parses option name's value v, a positive duration; empty: def.
+func positiveDuration(name, v string, def time.Duration) (time.Duration, error) {
+	if v == "" {
+		return def, nil
+	}
+	us, err := plan.ParseDuration(v)
+	if err != nil {
+		return 0, rberr.Wrap(rberr.InvalidArgument, err, "%s", name)
+	}
+	if us <= 0 {
+		return 0, rberr.New(rberr.InvalidArgument, "%s must be positive, got %q", name, v)
+	}
+	return time.Duration(us) * time.Microsecond, nil
+}
+
 func checkpointConfig(o plan.Options, outs []*lnode, ids map[*lnode]string, maxPar int) (runtime.CheckpointConfig, error) {
 	cfg := runtime.CheckpointConfig{Backend: o.StateBackend, MemoryLimit: o.StateMemoryLimit, MaxParallelism: maxPar,
 		Fingerprint: fingerprint(outs, ids), AllowNonRestoredState: o.AllowNonRestoredState, WorkDir: os.TempDir()}
@@ -263,21 +278,14 @@ func checkpointConfig(o plan.Options, outs []*lnode, ids map[*lnode]string, maxP
 	if o.StateMemoryLimit < 0 {
 		return cfg, rberr.New(rberr.InvalidArgument, "state_memory_limit must be positive, got %d", o.StateMemoryLimit)
 	}
-	if o.CheckpointInterval != "" && o.CheckpointDir == "" {
-		return cfg, rberr.New(rberr.InvalidArgument, "checkpoint_interval is set but checkpoint_dir is not: give the directory checkpoints go to")
+	for _, opt := range [][2]string{{"checkpoint_interval", o.CheckpointInterval}, {"checkpoint_timeout", o.CheckpointTimeout}} {
+		if opt[1] != "" && o.CheckpointDir == "" {
+			return cfg, rberr.New(rberr.InvalidArgument, "%s is set but checkpoint_dir is not: give the directory checkpoints go to", opt[0])
+		}
 	}
-	if o.CheckpointTimeout != "" {
-		if o.CheckpointDir == "" {
-			return cfg, rberr.New(rberr.InvalidArgument, "checkpoint_timeout is set but checkpoint_dir is not: give the directory checkpoints go to")
-		}
-		us, err := plan.ParseDuration(o.CheckpointTimeout)
-		if err != nil {
-			return cfg, rberr.Wrap(rberr.InvalidArgument, err, "checkpoint_timeout")
-		}
-		if us <= 0 {
-			return cfg, rberr.New(rberr.InvalidArgument, "checkpoint_timeout must be positive, got %q", o.CheckpointTimeout)
-		}
-		cfg.Timeout = time.Duration(us) * time.Microsecond
+	var err error
+	if cfg.Timeout, err = positiveDuration("checkpoint_timeout", o.CheckpointTimeout, 0); err != nil {
+		return cfg, err
 	}
 	if o.CheckpointDir != "" {
 		for _, n := range walkNodes(outs) {
@@ -287,16 +295,8 @@ func checkpointConfig(o plan.Options, outs []*lnode, ids map[*lnode]string, maxP
 				}
 			}
 		}
-		cfg.Interval = DefaultCheckpointInterval
-		if o.CheckpointInterval != "" {
-			us, err := plan.ParseDuration(o.CheckpointInterval)
-			if err != nil {
-				return cfg, rberr.Wrap(rberr.InvalidArgument, err, "checkpoint_interval")
-			}
-			if us <= 0 {
-				return cfg, rberr.New(rberr.InvalidArgument, "checkpoint_interval must be positive, got %q", o.CheckpointInterval)
-			}
-			cfg.Interval = time.Duration(us) * time.Microsecond
+		if cfg.Interval, err = positiveDuration("checkpoint_interval", o.CheckpointInterval, DefaultCheckpointInterval); err != nil {
+			return cfg, err
 		}
 		dir, err := filepath.Abs(o.CheckpointDir)
 		if err != nil {

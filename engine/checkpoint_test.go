@@ -78,12 +78,15 @@ func TestStableOperatorIDs(t *testing.T) {
 func TestCheckpointOptionErrors(t *testing.T) {
 	dir := t.TempDir()
 	cases := map[string]string{
-		`{"checkpoint_interval":"1s"}`:                               "checkpoint_dir",
-		`{"checkpoint_dir":"` + dir + `","checkpoint_interval":"x"}`: "checkpoint_interval",
-		`{"state_backend":"rocks"}`:                                  `unknown state backend "rocks"`,
-		`{"state_backend":"pebble"}`:                                 "not linked into this program",
-		`{"restore":"latest"}`:                                       "needs checkpoint_dir",
-		`{"restore":"` + dir + `/nope"}`:                             "not a complete checkpoint",
+		`{"checkpoint_interval":"1s"}`:                                "checkpoint_dir",
+		`{"checkpoint_dir":"` + dir + `","checkpoint_interval":"x"}`:  "checkpoint_interval",
+		`{"checkpoint_timeout":"1s"}`:                                 "checkpoint_timeout is set but checkpoint_dir is not",
+		`{"checkpoint_dir":"` + dir + `","checkpoint_timeout":"0s"}`:  `checkpoint_timeout must be positive, got "0s"`,
+		`{"checkpoint_dir":"` + dir + `","checkpoint_interval":"0s"}`: `checkpoint_interval must be positive, got "0s"`,
+		`{"state_backend":"rocks"}`:                                   `unknown state backend "rocks"`,
+		`{"state_backend":"pebble"}`:                                  "not linked into this program",
+		`{"restore":"latest"}`:                                        "needs checkpoint_dir",
+		`{"restore":"` + dir + `/nope"}`:                              "not a complete checkpoint",
 	}
 	for opts, want := range cases {
 		doc := `{"version":1,"root":{"op":"nexmark","kind":"bid","count":10},"options":` + opts + `}`
