@@ -739,6 +739,46 @@ def test_truncate_around_clock_changes_matches_polars(tz):
         assert got == want, every
 
 
+@pytest.mark.parametrize("tz", ["Europe/Berlin", "Australia/Lord_Howe", "America/St_Johns", "America/Santiago"])
+def test_truncate_to_a_skipped_local_time_gives_the_end_of_the_skip(tz):
+    # Steps that do not divide an hour (7m, 45m, 90m) floor a value just after clocks
+    # spring forward to a local time they skip: the result is the instant the skip ends,
+    # never the value itself (it was: 03:00:30 truncated to 7m stayed 03:00:30). Oracle:
+    # plain Python over zoneinfo: the wall time floored from 1970; of its instants the
+    # later at or before the value; none (skipped): the first instant showing a later one.
+    from zoneinfo import ZoneInfo
+
+    zone, utc = ZoneInfo(tz), dt.timezone.utc
+    epoch = dt.datetime(1970, 1, 1)
+    days = {"Europe/Berlin": [(2021, 3, 28), (2024, 10, 27)], "Australia/Lord_Howe": [(2024, 10, 6), (2024, 4, 7)],
+            "America/St_Johns": [(1942, 5, 11), (2024, 3, 10)], "America/Santiago": [(2016, 8, 14), (2024, 9, 8)]}[tz]
+    base = [dt.datetime(y, m, d, tzinfo=utc) + dt.timedelta(seconds=397 * i) for (y, m, d) in days
+            for i in range(-50, 400)]
+
+    def wall(x: dt.datetime) -> dt.datetime:
+        return x.astimezone(zone).replace(tzinfo=None)
+
+    def reference(v: dt.datetime, step: dt.timedelta) -> dt.datetime:
+        w = epoch + ((wall(v) - epoch) // step) * step
+        found = [x for x in (w.replace(tzinfo=zone, fold=f).astimezone(utc) for f in (0, 1))
+                 if wall(x) == w and x <= v]
+        if found:
+            return max(found)
+        lo, hi = int(v.timestamp()) - 2 * 86400, int(v.timestamp())  # wall(lo) < w <= wall(hi)
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            lo, hi = (lo, mid) if wall(dt.datetime.fromtimestamp(mid, utc)) >= w else (mid, hi)
+        return dt.datetime.fromtimestamp(hi, utc)
+
+    t = pa.table({"ts": pa.array(base, pa.timestamp("us", tz="UTC"))}).cast(
+        pa.schema([("ts", pa.timestamp("us", tz=tz))]))
+    for every, step in (("7m", dt.timedelta(minutes=7)), ("45m", dt.timedelta(minutes=45)),
+                        ("90m", dt.timedelta(minutes=90)), ("1d", dt.timedelta(days=1))):
+        got = _collect(t, lambda s, e=every: s.select(col("ts").dt.truncate(e)))["ts"].to_pylist()
+        want = [reference(v, step) for v in base]
+        assert [g.timestamp() for g in got] == [w.timestamp() for w in want], every
+
+
 def test_parse_local_times_a_clock_change_repeats_or_skips_as_python():
     # A wall time repeated when summer time ends is its first instant; one skipped when it
     # begins is read with the offset before the skip (as DuckDB). Oracle: Python's zoneinfo

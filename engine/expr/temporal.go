@@ -164,8 +164,10 @@ func truncateKernel(dt arrow.DataType, opts compute.RoundTemporalOptions, text s
 // truncateLocal truncates v (ticks since the epoch, UTC) in the local time of loc: the
 // wall time floored, then the instant the clocks of loc show it. Of two such instants (an
 // hour repeated when summer time ends) the later at or before v, so that a value keeps its
-// own hour; a wall time the clocks skip (a day whose midnight summer time jumps over) is
-// read with the offset before the skip, landing where the skip ends, as Polars and DuckDB.
+// own hour; a wall time the clocks skip (a day whose midnight summer time jumps over, or
+// 02:54 where 02:00 to 03:00 is skipped) gives the instant the skip ends, the first of the
+// bucket (Polars reads it with the offset before the skip, landing past the value
+// truncated; DuckDB with the offset after it, landing before the skip).
 func truncateLocal(v, ticksPerSec, tickNanos int64, loc *time.Location, floor func(int64) (int64, bool)) (int64, bool) {
 	offAt := func(x int64) int64 {
 		_, o := time.Unix(FloorDiv(x, ticksPerSec), 0).In(loc).Zone()
@@ -192,7 +194,15 @@ func truncateLocal(v, ticksPerSec, tickNanos int64, loc *time.Location, floor fu
 	if found {
 		return best, true
 	}
-	return min(lt-offAt(lt-day), v), true
+	// The floored wall time is one the clocks skip: the instant the skip ends (the start of
+	// the zone offset the wall time read with the offset before it falls in), at or before
+	// v since v's own wall time is past the skip.
+	c := lt - offAt(lt-day)
+	start, _ := time.Unix(FloorDiv(c, ticksPerSec), 0).In(loc).ZoneBounds()
+	if s := start.Unix(); !start.IsZero() && s > math.MinInt64/ticksPerSec && s*ticksPerSec <= v {
+		return s * ticksPerSec, true
+	}
+	return min(c, v), true
 }
 
 // localSeconds is the instant (seconds since the epoch) at which the clocks of loc show
