@@ -1426,3 +1426,28 @@ def test_decimal32_and_decimal64_are_read_as_decimal128_as_polars_and_duckdb_do(
     assert got["f"].to_pylist() == pytest.approx([r[3] for r in want])
     assert rb.from_arrow(t).select(col("d").cast(rb.String)).collect()["d"].to_pylist() == \
         [None if v is None else str(v) for v in vals]
+
+
+def test_an_aware_datetime_literal_keeps_its_time_zone_as_polars():
+    # rb.lit of a datetime with a zone was a UTC timestamp: its fields, date and text came
+    # out in UTC (hour 2 of the next day for 22:30 in New York). Oracle: Polars, whose lit
+    # keeps the zone (as pyarrow's scalar does). A fixed offset is kept as one, as pyarrow
+    # (Polars makes it UTC): there the oracle is the Python value's own fields.
+    from zoneinfo import ZoneInfo
+
+    fixed = dt.datetime(2024, 6, 1, 1, 15, tzinfo=dt.timezone(dt.timedelta(hours=-3, minutes=-30)))
+    got = rb.from_pydict({"x": [1]}).select(rb.lit(fixed).alias("ts"), rb.lit(fixed).dt.hour().alias("h"),
+                                            rb.lit(fixed).dt.strftime("%Y-%m-%d %H:%M %z").alias("s")).collect()
+    assert got.schema.field("ts").type == pa.timestamp("us", tz="-03:30")
+    assert got.to_pylist() == [{"ts": fixed, "h": 1, "s": "2024-06-01 01:15 -0330"}]
+    for v in (dt.datetime(2024, 3, 10, 22, 30, tzinfo=ZoneInfo("America/New_York")),
+              dt.datetime(1960, 1, 1, 23, 30, tzinfo=ZoneInfo("Asia/Kathmandu")),
+              dt.datetime(2024, 6, 1, 1, 15, tzinfo=dt.timezone.utc)):
+        ours = [rb.lit(v).alias("ts"), rb.lit(v).dt.hour().alias("h"), rb.lit(v).dt.date().alias("d"),
+                rb.lit(v).dt.strftime("%Y-%m-%d %H:%M %z").alias("s")]
+        theirs = [pl.lit(v).alias("ts"), pl.lit(v).dt.hour().alias("h"), pl.lit(v).dt.date().alias("d"),
+                  pl.lit(v).dt.strftime("%Y-%m-%d %H:%M %z").alias("s")]
+        got = rb.from_pydict({"x": [1]}).select(*ours).collect()
+        want = pl.DataFrame({"x": [1]}).select(*theirs)
+        assert got.schema.field("ts").type == pa.scalar(v).type
+        assert got.to_pylist() == want.to_dicts(), v

@@ -1587,7 +1587,9 @@ def col(name: str) -> Expr:
 def lit(value: Any, dtype: DataType | Any | None = None) -> Expr:
     """A constant. Python ``int`` becomes int64 (uint64 above 2**63-1), ``float`` float64,
     ``decimal.Decimal`` a decimal of its digits, ``str`` utf8, ``bytes`` binary, ``bool`` bool, ``datetime``
-    timestamp[us], ``date`` date32, ``timedelta`` duration[us], ``None`` null (or ``dtype``).
+    timestamp[us] (an aware one in its time zone: ``ZoneInfo("America/New_York")`` gives
+    timestamp[us, tz=America/New_York], as pyarrow and Polars), ``date`` date32, ``timedelta``
+    duration[us], ``None`` null (or ``dtype``).
 
     Examples
     --------
@@ -1627,7 +1629,11 @@ def lit(value: Any, dtype: DataType | Any | None = None) -> Expr:
             raise PlanError(f"decimal literal {value} has more than 38 digits")
         return Expr({"lit": str(value), "type": f"decimal128({precision}, {scale})"})
     if isinstance(value, _dt.datetime):
-        tz = "UTC" if value.tzinfo is not None else None
+        tz = None
+        if value.tzinfo is not None:
+            import pyarrow as pa
+
+            tz = pa.scalar(value).type.tz  # the zone's name (or fixed offset), as pyarrow and Polars keep it
         t = Timestamp("us", tz).plan_name
         return Expr({"lit": _json_value(value, t), "type": t})
     if isinstance(value, _dt.date):
