@@ -1451,3 +1451,19 @@ def test_an_aware_datetime_literal_keeps_its_time_zone_as_polars():
         want = pl.DataFrame({"x": [1]}).select(*theirs)
         assert got.schema.field("ts").type == pa.scalar(v).type
         assert got.to_pylist() == want.to_dicts(), v
+
+
+def test_zoned_timestamps_cast_to_date_and_naive_as_pyarrow():
+    # To a date: the local date; to a naive timestamp: the UTC time (as pyarrow's casts).
+    from zoneinfo import ZoneInfo
+
+    rng = random.Random(5)
+    for tz in ("America/New_York", "Asia/Kathmandu", "Australia/Lord_Howe"):
+        vals = [dt.datetime(1900, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(seconds=rng.randrange(0, 6 * 10**9))
+                for _ in range(300)] + [None]
+        t = pa.table({"ts": pa.array(vals, pa.timestamp("us", tz="UTC")).cast(pa.timestamp("us", tz=tz))})
+        got = rb.from_arrow(t).select(col("ts").cast(rb.Date).alias("d"),
+                                      col("ts").cast(pa.timestamp("us")).alias("n")).collect()
+        assert got["d"].to_pylist() == t["ts"].cast(pa.date32()).to_pylist(), tz
+        assert got["n"].to_pylist() == t["ts"].cast(pa.timestamp("us")).to_pylist(), tz
+        assert got["d"].to_pylist()[:5] == [v.astimezone(ZoneInfo(tz)).date() for v in vals[:5]]
