@@ -1470,3 +1470,24 @@ def test_zoned_timestamps_cast_to_date_and_naive_as_pyarrow():
         assert got["n"].to_pylist() == [v.replace(tzinfo=None) for v in vals] + [None], tz
         early = [i for i, v in enumerate(vals) if v.year < 2037]
         assert [got["d"][i].as_py() for i in early] == [t["ts"].cast(pa.date32())[i].as_py() for i in early]
+
+
+@pytest.mark.parametrize("tz", [None, "UTC"])
+def test_parsing_nanosecond_timestamps_at_the_limits_of_the_range(tz):
+    # The last whole second of timestamp[ns] (2262-04-11 23:47:16) and the first (1677-09-21
+    # 00:12:44) were refused as out of range. Oracle: the exact nanoseconds in Python, in
+    # range of int64 or an error.
+    texts = ["2262-04-11 23:47:16.000000000", "2262-04-11 23:47:16.854775807", "2262-04-11 23:47:16.854775808",
+             "2262-04-11 23:47:17.000000000", "1677-09-21 00:12:44.000000000", "1677-09-21 00:12:43.900000000",
+             "1677-09-21 00:12:43.145224192", "1677-09-21 00:12:43.145224191", "2000-01-01 00:00:00.000000001"]
+    for text in texts:
+        day, frac = text.split(".")
+        secs = int((dt.datetime.strptime(day, "%Y-%m-%d %H:%M:%S") - dt.datetime(1970, 1, 1)).total_seconds())
+        want = secs * 10**9 + int(frac)
+        e = col("s").str.to_datetime("%Y-%m-%d %H:%M:%S.%f", time_unit="ns", time_zone=tz)
+        s = rb.from_arrow(pa.table({"s": [text]})).select(e)
+        if -(2**63) <= want < 2**63:
+            assert s.collect()["s"].cast(pa.int64()).to_pylist() == [want], text
+        else:
+            with pytest.raises(rb.DataError, match="out of range"):
+                s.collect()

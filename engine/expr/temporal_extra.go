@@ -331,12 +331,20 @@ func (p parsedTime) ticks(ts *arrow.TimestampType, loc *time.Location) (int64, b
 	case loc != time.UTC:
 		secs = localSeconds(secs, loc)
 	}
-	per := ticksPerSecond(ts.Unit)
+	// secs*per + frac, exactly (the last whole second of a unit's range included).
+	per, frac := ticksPerSecond(ts.Unit), p.nanos/int64(ts.Unit.Multiplier())
 	hi, lo := bits.Mul64(uint64(absI(secs)), uint64(per))
-	if hi != 0 || lo > math.MaxInt64-uint64(per) {
+	if secs < 0 {
+		m := lo - uint64(frac) // the magnitude: frac < per <= lo
+		if hi != 0 || m > 1<<63 {
+			return 0, false
+		}
+		return int64(-m), true // 1<<63 wraps to math.MinInt64
+	}
+	if hi != 0 || lo > math.MaxInt64 || int64(lo) > math.MaxInt64-frac {
 		return 0, false
 	}
-	return secs*per + p.nanos/int64(ts.Unit.Multiplier()), true
+	return int64(lo) + frac, true
 }
 
 var strptimeDirectives = "YmdeHIpMSfjbhBaAzTFDRy%"
