@@ -202,6 +202,12 @@ NULL_QUERIES = [
     "(SELECT COUNT(y) * 2 FROM u WHERE u.k = t.x) AS d, (SELECT COALESCE(SUM(y), -x) FROM e WHERE e.k = t.id) AS h "
     "FROM t",
     "SELECT id FROM t WHERE f < (SELECT AVG(y) - t.x FROM v WHERE v.k = t.id)",
+    # ... in a grouped query's SELECT and HAVING, correlated by its GROUP BY keys (they
+    # failed naming an internal column as outside GROUP BY)
+    "SELECT x, (SELECT MAX(y) FROM u WHERE u.k = t.x) AS m, COUNT(*) AS n FROM t GROUP BY x",
+    "SELECT x, (SELECT COUNT(*) FROM u WHERE u.k = t.x) + x AS c FROM t GROUP BY x",
+    "SELECT g, x, SUM(f) AS sf FROM t GROUP BY g, x HAVING SUM(f) < (SELECT MAX(y) FROM u WHERE u.k = t.x)",
+    "SELECT s, COUNT(*) AS n FROM t GROUP BY s HAVING COUNT(*) <= (SELECT COUNT(*) FROM u WHERE u.s = t.s)",
     # arithmetic and functions propagate NULL
     "SELECT id, x + NULL AS a, x * 2 - f AS c, -x AS d, ABS(f) AS h, s || 'x' AS i, UPPER(s) AS j FROM t",
 ]
@@ -251,6 +257,8 @@ REFUSED = [
      r"SQL line 1, column 56: a correlated condition other than an equality .*is not supported yet"),
     ("SELECT id, (SELECT y + MAX(y) FROM u WHERE u.k = t.id) AS c FROM t",
      r"SQL line 1, column 20: y is a column of the scalar subquery's tables outside an aggregate"),
+    ("SELECT g, (SELECT MAX(y) FROM u WHERE u.k = t.id) AS m FROM t GROUP BY g",
+     r'SQL line 1, column 45: column "id" must appear in GROUP BY or be used in an aggregate function'),
     ("SELECT id FROM t WHERE x IN (SELECT MAX(y) FROM u WHERE u.k = t.id)",
      r"SQL line 1, column 24: a correlated IN subquery whose SELECT is an aggregate is not supported yet"),
 ]

@@ -696,6 +696,19 @@ func (pl *planner) scalarSub(r *rel, sc *scope, sq *Subquery, inner bool) (*rel,
 	}
 	js := *sc
 	js.cols = j.cols
+	if sc.keys != nil {
+		// a grouped query's (SELECT or HAVING): the subquery's aggregates are read as they
+		// are, one value per group (its correlation columns are the group's keys, or the
+		// outer expressions naming them are refused as outside GROUP BY)
+		js.keys = map[string]string{}
+		for k, f := range sc.keys {
+			js.keys[k] = f
+		}
+		for _, a := range aggs {
+			f := fieldOf(j, a.Alias)
+			js.keys[canon(colRef(f))] = f
+		}
+	}
 	v, err := pl.expr(after, &js)
 	if err != nil {
 		return nil, nil, err
