@@ -38,6 +38,12 @@ func (o *filterOp) bind(b *binder, n *plan.Node, ln *lnode) error {
 	if err != nil {
 		return err
 	}
+	if pred.Type().ID() == arrow.NULL {
+		// always unknown (SQL's WHERE NULL, Polars' filter(lit(None))): no row passes
+		if pred, err = scope.Compile(&plan.Expr{Cast: "bool", Args: []*plan.Expr{o.Predicate}}); err != nil {
+			return err
+		}
+	}
 	if pred.Type().ID() != arrow.BOOL {
 		return rberr.New(rberr.Type, "%s: the predicate %s is %s, not bool; compare it, e.g. %s > 0", name, pred, expr.TypeName(pred.Type()), pred)
 	}

@@ -208,6 +208,14 @@ NULL_QUERIES = [
     "SELECT x, (SELECT COUNT(*) FROM u WHERE u.k = t.x) + x AS c FROM t GROUP BY x",
     "SELECT g, x, SUM(f) AS sf FROM t GROUP BY g, x HAVING SUM(f) < (SELECT MAX(y) FROM u WHERE u.k = t.x)",
     "SELECT s, COUNT(*) AS n FROM t GROUP BY s HAVING COUNT(*) <= (SELECT COUNT(*) FROM u WHERE u.s = t.s)",
+    # an untyped NULL takes the other branch's type in a UNION, and is unknown as a
+    # predicate (both were refused)
+    "SELECT id, x, s FROM t UNION ALL SELECT NULL, y, NULL FROM u",
+    "SELECT x FROM t UNION SELECT NULL FROM v",
+    "SELECT NULL AS a, s FROM t UNION ALL SELECT y, s FROM v UNION ALL SELECT NULL, NULL FROM u",
+    "SELECT id FROM t WHERE NULL",
+    "SELECT id FROM t WHERE NOT NULL",
+    "SELECT id FROM t WHERE NOT (x > 1 AND NULL)",
     # arithmetic and functions propagate NULL
     "SELECT id, x + NULL AS a, x * 2 - f AS c, -x AS d, ABS(f) AS h, s || 'x' AS i, UPPER(s) AS j FROM t",
 ]

@@ -274,10 +274,14 @@ func (s *CompileScope) compileCall(e *plan.Expr) (Expr, error) {
 		if err := want(1); err != nil {
 			return nil, err
 		}
-		if args[0].Type().ID() != arrow.BOOL {
-			return nil, typeErr("~ needs a boolean operand, got %s", describeArg(0))
+		switch args[0].Type().ID() {
+		case arrow.BOOL:
+			return mk(arrow.FixedWidthTypes.Boolean, notKernel)
+		case arrow.NULL: // unknown: NOT NULL is NULL, as & and | take it
+			b := arrow.FixedWidthTypes.Boolean
+			return mk(b, castArgs([]arrow.DataType{b}, notKernel))
 		}
-		return mk(arrow.FixedWidthTypes.Boolean, notKernel)
+		return nil, typeErr("~ needs a boolean operand, got %s", describeArg(0))
 	case "is_null", "is_not_null":
 		if err := want(1); err != nil {
 			return nil, err

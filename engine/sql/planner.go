@@ -304,7 +304,8 @@ func (pl *planner) body(b QueryBody) (*rel, error) {
 			return nil, errorAt(b.P, "UNION of %d columns with %d columns", len(l.cols), len(r.cols))
 		}
 		// Columns of different types meet in their common type (int32 with int64, a
-		// decimal with a double), as SQL's UNION: each side is cast to it.
+		// decimal with a double; an untyped NULL with anything), as SQL's UNION: each side
+		// is cast to it.
 		left, right := l.node, r.node
 		cols := slices.Clone(l.cols)
 		var lexprs []*plan.Expr
@@ -316,7 +317,14 @@ func (pl *planner) body(b QueryBody) (*rel, error) {
 			if lt == nil || rt == nil || arrow.TypeEqual(lt, rt) {
 				continue
 			}
-			if ct, ok := expr.CommonType(lt, rt); ok && unionable(lt, rt) {
+			ct, ok := expr.CommonType(lt, rt)
+			switch { // an untyped NULL (SELECT NULL) takes the other side's type
+			case lt.ID() == arrow.NULL:
+				ct, ok = rt, true
+			case rt.ID() == arrow.NULL:
+				ct, ok = lt, true
+			}
+			if ok && (unionable(lt, rt) || lt.ID() == arrow.NULL || rt.ID() == arrow.NULL) {
 				cols[i].typ, cast, common[i] = ct, true, true
 				if !arrow.TypeEqual(ct, lt) {
 					lexprs[i] = alias(&plan.Expr{Cast: ct.String(), Args: []*plan.Expr{colRef(c.field)}}, c.field)
