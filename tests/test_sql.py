@@ -552,3 +552,19 @@ def test_struct_fields_and_cardinality_against_duckdb() -> None:
         rb.sql("SELECT user.nope FROM events", events=t).collect()
     with pytest.raises(rb.ColumnNotFoundError, match=r'no table or alias "k" in this query'):
         rb.sql("SELECT k.x FROM events", events=t).collect()
+
+
+@pytest.mark.parametrize("how", ["JOIN", "LEFT JOIN", "RIGHT JOIN", "FULL JOIN"])
+def test_joins_of_dictionary_encoded_keys_equal_duckdb(how):
+    # Dictionary-encoded string keys on both sides (pandas categoricals, Parquet dictionary
+    # columns) were refused: 'unknown type "dictionary<...>"'. Oracle: DuckDB.
+    duckdb = pytest.importorskip("duckdb")
+    a = pa.table({"k": pa.array(["x", "y", None, "x", "w"]).dictionary_encode(), "v": [1, 2, 3, 4, 5]})
+    b = pa.table({"k": pa.array(["x", "z", None, "w"]).dictionary_encode(), "w": [10, 20, 30, 40]})
+    q = f"SELECT a.k AS ak, a.v, b.k AS bk, b.w FROM a {how} b ON a.k = b.k"
+    got = rb.sql(q, a=a, b=b).collect().to_pylist()
+    con = duckdb.connect()
+    con.register("a", a)
+    con.register("b", b)
+    want = con.sql(q).to_arrow_table().to_pylist()
+    assert sorted(got, key=str) == sorted(want, key=str)

@@ -349,7 +349,11 @@ func (pl *planner) joinExprs(l, right *rel, how string, lx, rx []*plan.Expr, whe
 		}
 		for _, c := range cols {
 			if c.field == *x.Col && c.typ != nil {
-				return &plan.Expr{Cast: expr.TypeName(c.typ), Args: []*plan.Expr{x}}
+				t := c.typ
+				if d, ok := t.(*arrow.DictionaryType); ok {
+					t = d.ValueType // a dictionary key is kept as its values (no type name for it)
+				}
+				return &plan.Expr{Cast: expr.TypeName(t), Args: []*plan.Expr{x}}
 			}
 		}
 		return x
