@@ -57,6 +57,8 @@ QUERIES = [
     "SELECT id, CAST(qty AS DOUBLE) / 2 AS half, CAST(qty AS VARCHAR) AS s FROM orders",
     "SELECT UPPER(note) AS u, LOWER(note) AS l, CHAR_LENGTH(note) AS n, SUBSTRING(note FROM 2 FOR 3) AS s, "
     "TRIM(note) AS t, note || '!' AS bang, REPLACE(note, 'r', 'R') AS r FROM orders",
+    # an empty search string matches nothing (Polars' replace_all inserts between characters)
+    "SELECT REPLACE(note, '', '-') AS r, REPLACE(note, 'rush', '') AS e FROM orders",
     "SELECT id, EXTRACT(YEAR FROM day) AS y, EXTRACT(MONTH FROM day) AS m, EXTRACT(DAY FROM day) AS d FROM orders "
     "WHERE day >= DATE '2024-01-01' + INTERVAL '2' DAY AND day < DATE '2023-12-31' + INTERVAL '1' MONTH",
     "SELECT COALESCE(amount, 0) AS a, NULLIF(cust, 'a') AS c, ABS(-qty) AS q, ROUND(amount, 1) AS r FROM orders",

@@ -707,6 +707,9 @@ func (pl *planner) scalarCall(f *FuncCall, s *scope) (*plan.Expr, error) {
 		if err != nil {
 			return nil, err
 		}
+		if from == "" {
+			return args[0], nil // an empty search string matches nothing (SQL; Polars inserts between characters)
+		}
 		x := fn("str_replace", args[0])
 		x.Options = map[string]any{"pattern": from, "value": to, "literal": true, "n": -1}
 		return x, nil
