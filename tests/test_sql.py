@@ -570,3 +570,22 @@ def test_joins_of_dictionary_encoded_keys_equal_duckdb(how):
     con.register("b", b)
     want = con.sql(q).to_arrow_table().to_pylist()
     assert sorted(got, key=str) == sorted(want, key=str)
+
+
+def test_decimal_and_double_keys_join_as_doubles_as_duckdb():
+    # A DECIMAL key against a DOUBLE one was refused ("cannot join ... decimal128 with
+    # float64"); they meet as doubles, as the comparison = and DuckDB's join. Oracle: DuckDB.
+    duckdb = pytest.importorskip("duckdb")
+    d = decimal.Decimal
+    lt = pa.table({"id": [0, 1, 2, 3, 4], "dk": pa.array([d("1.50"), d("2.25"), None, d("-0.00"), d("3.10")],
+                                                          pa.decimal128(5, 2))})
+    rt = pa.table({"rid": [10, 11, 12, 13, 14], "fk": [1.5, 2.2500001, None, 0.0, 3.1]})
+    con = duckdb.connect()
+    con.register("l", lt)
+    con.register("r", rt)
+    for q in ["SELECT id, rid FROM l JOIN r ON l.dk = r.fk", "SELECT id, rid FROM l LEFT JOIN r ON l.dk = r.fk",
+              "SELECT id, rid FROM l FULL JOIN r ON r.fk = l.dk", "SELECT id FROM l WHERE dk IN (SELECT fk FROM r)",
+              "SELECT id FROM l WHERE dk NOT IN (SELECT fk FROM r WHERE fk IS NOT NULL)"]:
+        got = rb.sql(q, l=lt, r=rt).collect().to_pylist()
+        want = con.sql(q).to_arrow_table().to_pylist()
+        assert sorted(got, key=str) == sorted(want, key=str), q

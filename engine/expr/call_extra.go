@@ -382,10 +382,14 @@ func (s *CompileScope) compileExtra(e *plan.Expr, args []Expr, text string) (out
 
 // KeyType is the type two values are matched as when they are hashed (join keys, is_in
 // lists): ComparableType's, except that uint64 with a signed integer is decimal128(20, 0),
-// which holds both exactly (int64 fails on values from 2^63, uint64 on negative ones).
+// which holds both exactly (int64 fails on values from 2^63, uint64 on negative ones), and
+// a decimal with a float is float64 (as their comparison and DuckDB's join).
 func KeyType(a, b arrow.DataType) (arrow.DataType, bool) {
 	if IsInteger(a) && IsInteger(b) && (a.ID() == arrow.UINT64 && IsSigned(b) || b.ID() == arrow.UINT64 && IsSigned(a)) {
 		return &arrow.Decimal128Type{Precision: 20, Scale: 0}, true
+	}
+	if a.ID() == arrow.DECIMAL128 && IsFloat(b) || IsFloat(a) && b.ID() == arrow.DECIMAL128 {
+		return arrow.PrimitiveTypes.Float64, true // as the comparison =, and DuckDB's join
 	}
 	return ComparableType(a, b)
 }
