@@ -600,3 +600,28 @@ def test_decimal_division_by_zero_is_an_error_naming_the_values() -> None:
                   "z": pa.array([Decimal("0.0")], pa.decimal128(5, 1))})
     with pytest.raises(rb.DataError, match=r"division by zero \(7.25 % 0.0\)"):
         rb.from_arrow(t).select(col("a") % col("z")).collect()
+
+
+def test_expressions_thousands_of_operations_deep() -> None:
+    # A sum folded over hundreds of columns (reduce(operator.add, ...)) nests the plan as
+    # deep: it failed with Python's RecursionError past about 500 operations, and the
+    # engine's compile time grew with the square of the depth (3,000 operations took
+    # minutes). Oracle: the same sums in plain Python. Past the plan's nesting limit
+    # (10,000 levels, about 5,000 operations) it is a PlanError saying what to do.
+    import functools
+    import operator
+
+    n = 600
+    t = pa.table({f"c{i}": pa.array([i, None, -i], pa.int64()) for i in range(n)})
+    total = functools.reduce(operator.add, [col(f"c{i}").fill_null(1) for i in range(n)])
+    got = rb.from_arrow(t).select(total.alias("s")).collect()["s"].to_pylist()
+    assert got == [sum(range(n)), n, -sum(range(n))]
+    chain = col("x")
+    for _ in range(1500):  # 3,000 operations
+        chain = chain * 1 + 1
+    assert rb.from_pydict({"x": [5, None]}).select(chain.alias("y")).collect()["y"].to_pylist() == [1505, None]
+    too_deep = col("x")
+    for _ in range(6000):
+        too_deep = too_deep + 1
+    with pytest.raises(rb.PlanError, match="nested more than 10,000 levels deep"):
+        rb.from_pydict({"x": [1]}).select(too_deep).collect()

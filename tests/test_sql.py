@@ -589,3 +589,19 @@ def test_decimal_and_double_keys_join_as_doubles_as_duckdb():
         got = rb.sql(q, l=lt, r=rt).collect().to_pylist()
         want = con.sql(q).to_arrow_table().to_pylist()
         assert sorted(got, key=str) == sorted(want, key=str), q
+
+
+def test_hundreds_of_arguments_and_terms_equal_duckdb():
+    # COALESCE of 600 arguments failed with Python's RecursionError (a chain of 600
+    # nested fill_nulls); it is a balanced tree now. A 250-term sum nests as deep as it is
+    # long (the parser takes up to 300 operators in a chain). Oracle: DuckDB.
+    duckdb = pytest.importorskip("duckdb")
+    t = pa.table({f"c{i}": pa.array([None if (i + r) % 7 else i * 10 + r for r in range(4)], pa.int64())
+                  for i in range(600)})
+    con = duckdb.connect()
+    con.register("t", t)
+    for q in ["SELECT COALESCE(" + ", ".join(f"c{i}" for i in range(600)) + ", -1) AS r FROM t",
+              "SELECT " + " + ".join(f"COALESCE(c{i}, 1)" for i in range(250)) + " AS s FROM t"]:
+        got = rb.sql(q, t=t).collect().to_pylist()
+        want = con.sql(q).to_arrow_table().to_pylist()
+        assert sorted(map(str, got)) == sorted(map(str, want)), q[:60]

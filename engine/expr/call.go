@@ -24,8 +24,12 @@ type callExpr struct {
 	args   []Expr
 	dt     arrow.DataType
 	kernel kernelFn
-	text   string
+	text   string // as the user wrote it, arguments included
+	own    string // the function and its options, without the arguments (shareKeys)
 }
+
+// ownText is the text of call e without its arguments: its function and options.
+func ownText(e *plan.Expr) string { return (&plan.Expr{Fn: e.Fn, Options: e.Options}).Describe() }
 
 func (c *callExpr) Type() arrow.DataType { return c.dt }
 func (c *callExpr) String() string       { return c.text }
@@ -130,7 +134,7 @@ func (s *CompileScope) compileCall(e *plan.Expr) (Expr, error) {
 		// Functions work on the values of a dictionary-encoded column.
 		args[i] = DecodeDictionary(c)
 	}
-	text := e.Describe()
+	text := s.describe(e)
 	want := func(n int) error {
 		if len(args) != n {
 			return s.Errorf(rberr.Plan, "%s takes %d argument(s), got %d", e.Fn, n, len(args))
@@ -138,7 +142,7 @@ func (s *CompileScope) compileCall(e *plan.Expr) (Expr, error) {
 		return nil
 	}
 	mk := func(dt arrow.DataType, k kernelFn) (Expr, error) {
-		return &callExpr{name: e.Fn, args: args, dt: dt, kernel: k, text: text}, nil
+		return &callExpr{name: e.Fn, args: args, dt: dt, kernel: k, text: text, own: ownText(e)}, nil
 	}
 	typeErr := func(format string, a ...any) error {
 		return s.Errorf(rberr.Type, "%s: %s", text, fmt.Sprintf(format, a...))

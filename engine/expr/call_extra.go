@@ -68,7 +68,7 @@ func optString(o map[string]any, name string) (string, bool, error) {
 // compileExtra compiles the functions of this file; ok is false for any other name.
 func (s *CompileScope) compileExtra(e *plan.Expr, args []Expr, text string) (out Expr, ok bool, err error) {
 	mk := func(dt arrow.DataType, k kernelFn) (Expr, bool, error) {
-		return &callExpr{name: e.Fn, args: args, dt: dt, kernel: k, text: text}, true, nil
+		return &callExpr{name: e.Fn, args: args, dt: dt, kernel: k, text: text, own: ownText(e)}, true, nil
 	}
 	fail := func(kind rberr.Kind, format string, a ...any) (Expr, bool, error) {
 		return nil, true, s.Errorf(kind, "%s: %s", text, fmt.Sprintf(format, a...))

@@ -49,6 +49,15 @@ type Bound struct {
 type CompileScope struct {
 	Schema *arrow.Schema
 	Op     string
+	names  *plan.Describer // the texts of the calls compiled (callExpr.text), each rendered once
+}
+
+// describe is e's text, rendered once per node however deep the tree.
+func (s *CompileScope) describe(e *plan.Expr) string {
+	if s.names == nil {
+		s.names = &plan.Describer{}
+	}
+	return s.names.Describe(e)
 }
 
 func (s *CompileScope) Errorf(kind rberr.Kind, format string, args ...any) error {

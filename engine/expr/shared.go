@@ -1,6 +1,7 @@
 package expr
 
 import (
+	"strconv"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -76,9 +77,10 @@ func (ec *EvalCtx) EndSharing() {
 // them) so that the calls and casts occurring more than once among them are one shared
 // subexpression each, and returns the list. A list without any is returned as it is.
 func Share(exprs []Expr) []Expr {
+	keys := &shareKeys{num: map[string]int{}, memo: map[Expr]string{}}
 	count := map[string]int{}
 	for _, e := range exprs {
-		countSubtrees(e, count)
+		keys.countSubtrees(e, count)
 	}
 	shared := map[string]*sharedExpr{}
 	for k, n := range count {
@@ -91,57 +93,75 @@ func Share(exprs []Expr) []Expr {
 	}
 	out := make([]Expr, len(exprs))
 	for i, e := range exprs {
-		out[i], _ = shareIn(e, shared)
+		out[i], _ = keys.shareIn(e, shared)
 	}
 	return out
 }
 
-// shareKey identifies a subtree: its text, the types of its literals, its result type;
-// "" for one that is not a call or a cast (columns and literals are not worth sharing).
-func shareKey(e Expr) string {
+// shareKeys identifies subtrees: a subtree's key is its node (function and options, a
+// literal's text, a column) with its result type and the numbers of its arguments' keys
+// (equal keys: equal text, literal types and result types all the way down). Keys built
+// from the arguments' numbers stay short however deep the expression (a sum folded over
+// hundreds of columns), where its text grows with each level.
+type shareKeys struct {
+	num  map[string]int  // key -> its number
+	memo map[Expr]string // node -> its key
+}
+
+// key is e's key; "" for one that is not a call or a cast (columns and literals are not
+// worth sharing).
+func (s *shareKeys) key(e Expr) string {
 	switch e.(type) {
 	case *callExpr, *lazyCall, *CastExpr:
-		var b strings.Builder
-		writeShareKey(&b, e)
-		return b.String()
+		return s.keyOf(e)
 	}
 	return ""
 }
 
-func writeShareKey(b *strings.Builder, e Expr) {
+func (s *shareKeys) keyOf(e Expr) string {
+	if k, ok := s.memo[e]; ok {
+		return k
+	}
+	ref := func(a Expr) string {
+		k := s.keyOf(a)
+		n, ok := s.num[k]
+		if !ok {
+			n = len(s.num)
+			s.num[k] = n
+		}
+		return "#" + strconv.Itoa(n)
+	}
+	var b strings.Builder
 	switch x := e.(type) {
 	case *sharedExpr:
-		writeShareKey(b, x.Expr)
-		return
-	case *litExpr:
-		b.WriteString(x.String() + ":" + TypeName(x.Type()))
-		return
-	case *CastExpr:
-		b.WriteString("cast(")
-		writeShareKey(b, x.Arg)
-		b.WriteString(")")
+		return s.keyOf(x.Expr)
 	case *lazyCall:
-		writeShareKey(b, x.callExpr)
-		return
+		return s.keyOf(x.callExpr)
+	case *litExpr:
+		b.WriteString(x.String())
+	case *CastExpr:
+		b.WriteString("cast(" + ref(x.Arg) + ")")
 	case *callExpr:
-		b.WriteString(x.text + "[")
+		b.WriteString(x.own + "[")
 		for _, a := range x.args {
-			writeShareKey(b, a)
-			b.WriteString(";")
+			b.WriteString(ref(a) + ";")
 		}
 		b.WriteString("]")
 	default:
 		b.WriteString(e.String())
 	}
 	b.WriteString(":" + TypeName(e.Type()))
+	k := b.String()
+	s.memo[e] = k
+	return k
 }
 
-func countSubtrees(e Expr, count map[string]int) {
-	if k := shareKey(e); k != "" {
+func (s *shareKeys) countSubtrees(e Expr, count map[string]int) {
+	if k := s.key(e); k != "" {
 		count[k]++
 	}
 	for _, a := range childrenOf(e) {
-		countSubtrees(a, count)
+		s.countSubtrees(a, count)
 	}
 }
 
@@ -161,29 +181,29 @@ func childrenOf(e Expr) []Expr {
 
 // shareIn rewrites e's subtrees bottom up: each shared one becomes the sharedExpr of its
 // key (made from its first occurrence).
-func shareIn(e Expr, shared map[string]*sharedExpr) (Expr, bool) {
+func (s *shareKeys) shareIn(e Expr, shared map[string]*sharedExpr) (Expr, bool) {
+	k := s.key(e) // before the arguments are rewritten: their keys are those of the nodes
 	switch x := e.(type) {
 	case *callExpr:
 		for i, a := range x.args {
-			x.args[i], _ = shareIn(a, shared)
+			x.args[i], _ = s.shareIn(a, shared)
 		}
 	case *lazyCall:
 		for i, a := range x.args {
-			x.args[i], _ = shareIn(a, shared)
+			x.args[i], _ = s.shareIn(a, shared)
 		}
 	case *CastExpr:
-		x.Arg, _ = shareIn(x.Arg, shared)
+		x.Arg, _ = s.shareIn(x.Arg, shared)
 	default:
 		return e, false
 	}
-	k := shareKey(e)
-	s, ok := shared[k]
+	se, ok := shared[k]
 	if !ok {
 		return e, false
 	}
-	if s == nil {
-		s = &sharedExpr{Expr: e}
-		shared[k] = s
+	if se == nil {
+		se = &sharedExpr{Expr: e}
+		shared[k] = se
 	}
-	return s, true
+	return se, true
 }

@@ -159,6 +159,10 @@ func ParsePlan(doc []byte) (*Plan, error) {
 	dec.UseNumber()
 	var p Plan
 	if err := dec.Decode(&p); err != nil {
+		if strings.Contains(err.Error(), "exceeded max depth") {
+			// encoding/json's nesting limit (10,000): two levels per operation of a chain
+			return nil, rberr.New(rberr.Plan, "the plan is nested more than 10,000 levels deep (an expression of about 5,000 operations in a chain, or as many operators): fold a long sum as a balanced tree ((a + b) + (c + d)), or split the pipeline")
+		}
 		return nil, rberr.Wrap(rberr.Plan, err, "malformed plan document")
 	}
 	if p.Version != PlanVersion {
@@ -195,10 +199,34 @@ func ParsePlan(doc []byte) (*Plan, error) {
 }
 
 // Describe renders an expression the way a user wrote it, for error messages and explain.
-func (e *Expr) Describe() string {
+func (e *Expr) Describe() string { return (*Describer)(nil).Describe(e) }
+
+// Describer renders expressions as Describe does, remembering each node's text: a caller
+// that describes every node of a tree (the compiler names each call it makes) renders
+// each node once, where Describe renders the whole subtree again at every level (a sum
+// folded over thousands of columns is that deep). A nil Describer remembers nothing.
+type Describer struct{ memo map[*Expr]string }
+
+// Describe is e.Describe(), from the texts d remembers.
+func (d *Describer) Describe(e *Expr) string {
 	if e == nil {
 		return "<nil>"
 	}
+	if d == nil {
+		return d.describe(e)
+	}
+	if t, ok := d.memo[e]; ok {
+		return t
+	}
+	if d.memo == nil {
+		d.memo = map[*Expr]string{}
+	}
+	t := d.describe(e)
+	d.memo[e] = t
+	return t
+}
+
+func (d *Describer) describe(e *Expr) string {
 	switch {
 	case e.Col != nil:
 		return fmt.Sprintf("col(%q)", *e.Col)
@@ -209,20 +237,20 @@ func (e *Expr) Describe() string {
 		}
 		return fmt.Sprintf("lit(%s)", string(e.Lit))
 	case e.Alias != nil:
-		return fmt.Sprintf("%s.alias(%q)", argOrNil(e.Args, 0), *e.Alias)
+		return fmt.Sprintf("%s.alias(%q)", d.argOrNil(e.Args, 0), *e.Alias)
 	case e.Cast != "":
-		return fmt.Sprintf("%s.cast(%s)", argOrNil(e.Args, 0), e.Cast)
+		return fmt.Sprintf("%s.cast(%s)", d.argOrNil(e.Args, 0), e.Cast)
 	case e.Agg != "":
 		if len(e.Args) == 0 {
 			return e.Agg + "()"
 		}
-		return fmt.Sprintf("%s.%s()", argOrNil(e.Args, 0), e.Agg)
+		return fmt.Sprintf("%s.%s()", d.argOrNil(e.Args, 0), e.Agg)
 	case e.Fn != "":
 		if sym, ok := infix[e.Fn]; ok && len(e.Args) == 2 {
-			return fmt.Sprintf("(%s %s %s)", e.Args[0].Describe(), sym, e.Args[1].Describe())
+			return fmt.Sprintf("(%s %s %s)", d.Describe(e.Args[0]), sym, d.Describe(e.Args[1]))
 		}
 		if e.Fn == "over" {
-			return e.describeOver()
+			return d.describeOver(e)
 		}
 		var b bytes.Buffer
 		b.WriteString(e.Fn + "(")
@@ -230,7 +258,7 @@ func (e *Expr) Describe() string {
 			if i > 0 {
 				b.WriteString(", ")
 			}
-			b.WriteString(a.Describe())
+			b.WriteString(d.Describe(a))
 		}
 		keys := make([]string, 0, len(e.Options))
 		for k := range e.Options {
@@ -249,9 +277,9 @@ func (e *Expr) Describe() string {
 // describeOver writes over(...) as the Python API does: its expression, then
 // .over(partition keys, order_by=[...], other options). Its arguments are the expression,
 // the partition keys (as many as the partition_by option says) and the order keys.
-func (e *Expr) describeOver() string {
+func (d *Describer) describeOver(e *Expr) string {
 	var b bytes.Buffer
-	b.WriteString(argOrNil(e.Args, 0) + ".over(")
+	b.WriteString(d.argOrNil(e.Args, 0) + ".over(")
 	np, _ := e.Options["partition_by"].(float64)
 	if n, ok := e.Options["partition_by"].(json.Number); ok {
 		f, _ := n.Float64()
@@ -263,9 +291,9 @@ func (e *Expr) describeOver() string {
 	var parts, order []string
 	for i, a := range e.Args[min(1, len(e.Args)):] {
 		if float64(i) < np {
-			parts = append(parts, a.Describe())
+			parts = append(parts, d.Describe(a))
 		} else {
-			order = append(order, a.Describe())
+			order = append(order, d.Describe(a))
 		}
 	}
 	b.WriteString(strings.Join(parts, ", "))
@@ -293,9 +321,9 @@ func (e *Expr) describeOver() string {
 	return b.String()
 }
 
-func argOrNil(args []*Expr, i int) string {
+func (d *Describer) argOrNil(args []*Expr, i int) string {
 	if i < len(args) {
-		return args[i].Describe()
+		return d.Describe(args[i])
 	}
 	return "<missing>"
 }

@@ -763,11 +763,7 @@ func (pl *planner) scalarCall(f *FuncCall, s *scope) (*plan.Expr, error) {
 		if f.Name == "IFNULL" && len(args) != 2 {
 			return nil, errorAt(f.P, "IFNULL takes 2 arguments, got %d", len(args))
 		}
-		out := args[len(args)-1]
-		for i := len(args) - 2; i >= 0; i-- {
-			out = fn("fill_null", args[i], out)
-		}
-		return out, nil
+		return coalesce(args), nil
 	case "NULLIF":
 		args, err := pl.args(f, s, 2, 2)
 		if err != nil {
@@ -838,6 +834,16 @@ func (pl *planner) scalarCall(f *FuncCall, s *scope) (*plan.Expr, error) {
 		msg += fmt.Sprintf("; did you mean %s?", sg)
 	}
 	return nil, errorAt(f.P, "%s (docs/sql.md lists the functions)", msg)
+}
+
+// coalesce is the first of args not NULL: fill_null, which is associative, over a balanced
+// tree (a chain of hundreds of arguments would nest the plan as deep).
+func coalesce(args []*plan.Expr) *plan.Expr {
+	if len(args) == 1 {
+		return args[0]
+	}
+	h := len(args) / 2
+	return fn("fill_null", coalesce(args[:h]), coalesce(args[h:]))
 }
 
 // likeExpr compiles x LIKE pattern: prefix, suffix and substring patterns use the

@@ -205,11 +205,26 @@ def _text(value: str, what: str) -> bytes:
     return value.encode()
 
 
+def _deep(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """fn(...), with room for a plan nested deeper than Python's recursion limit allows
+    (an expression folded over hundreds of columns, ``reduce(operator.add, cols)``, nests
+    two JSON levels per operation): on a RecursionError it runs again with a higher limit."""
+    try:
+        return fn(*args, **kwargs)
+    except RecursionError:
+        old = sys.getrecursionlimit()
+        sys.setrecursionlimit(max(old, 50_000))
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            sys.setrecursionlimit(old)
+
+
 def _plan_json(plan: Any) -> bytes:
     """The JSON text of a plan document. JSON has no NaN or infinity: a float option
     (not a literal, which has its own encoding) that is one is refused."""
     try:
-        return json.dumps(plan, allow_nan=False).encode()
+        return _deep(json.dumps, plan, allow_nan=False).encode()
     except ValueError:
         raise InvalidArgumentError(
             "a number given to the pipeline is NaN or infinite (an events_per_second, rows_per_second, "
@@ -263,7 +278,7 @@ def sql_plan(query: str, tables: dict[str, Any], schemas: Sequence[pa.Schema]) -
                            ctypes.byref(err))
     check(st, err)
     del keep
-    result: dict[str, Any] = json.loads(_take_string(out))
+    result: dict[str, Any] = _deep(json.loads, _take_string(out))
     return result
 
 
