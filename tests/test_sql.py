@@ -605,3 +605,16 @@ def test_hundreds_of_arguments_and_terms_equal_duckdb():
         got = rb.sql(q, t=t).collect().to_pylist()
         want = con.sql(q).to_arrow_table().to_pylist()
         assert sorted(map(str, got)) == sorted(map(str, want)), q[:60]
+
+
+def test_negative_zero_literal_keeps_its_sign_as_duckdb():
+    # -0.0E0 lost its sign on the way through the plan (JSON's -0 read as the integer 0):
+    # 1/-0.0E0 was inf. Oracle: DuckDB.
+    duckdb = pytest.importorskip("duckdb")
+    t = pa.table({"x": [1.0, -2.0]})
+    q = "SELECT x, 1/-0.0E0 AS a, -0.0E0 AS b, x * -0.0E0 AS c, CAST(-0.0E0 AS STRING) AS s FROM t"
+    con = duckdb.connect()
+    con.register("t", t)
+    got = rb.sql(q, t=t).collect().sort_by("x").to_pylist()
+    want = con.sql(q).to_arrow_table().sort_by("x").to_pylist()
+    assert [{k: repr(v) for k, v in r.items()} for r in got] == [{k: repr(v) for k, v in r.items()} for r in want]

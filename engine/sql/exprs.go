@@ -3,6 +3,7 @@ package sql
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/big"
 	"regexp"
 	"strconv"
@@ -40,6 +41,9 @@ type scope struct {
 
 func lit(v any, typ string) *plan.Expr {
 	b, _ := json.Marshal(v)
+	if f, ok := v.(float64); ok && f == 0 && math.Signbit(f) {
+		b = []byte("-0.0") // JSON's -0 is the integer 0 to the Python layer the plan goes through
+	}
 	return &plan.Expr{Lit: b, Type: typ}
 }
 
