@@ -610,7 +610,15 @@ func (pl *planner) explicitJoinWhere(j *JoinExpr, where []Expr) (*rel, []Expr, e
 	how := kind
 	if len(lk) == 0 {
 		if kind != "inner" {
-			return nil, nil, unsupported(j.P, "a "+kind+" join without an equality between the two sides")
+			what := "a " + kind + " join without an equality between the two sides"
+			for _, c := range on {
+				if d, ok := c.(*IsDistinct); ok && d.Not {
+					// an outer join's keys never match NULL: the null-safe equality is no key
+					what += " (IS NOT DISTINCT FROM is not one: it matches NULL with NULL, which an outer join's keys do not; join on COALESCE of each side with a value the keys never take)"
+					break
+				}
+			}
+			return nil, nil, unsupported(j.P, what)
 		}
 		how = "cross"
 	}
