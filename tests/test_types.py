@@ -1491,3 +1491,19 @@ def test_parsing_nanosecond_timestamps_at_the_limits_of_the_range(tz):
         else:
             with pytest.raises(rb.DataError, match="out of range"):
                 s.collect()
+
+
+def test_zoned_timestamps_cast_to_text_and_back_are_equal():
+    # A zone offset with seconds (local mean time before 1900-1920: Kathmandu +05:41:16)
+    # was written "+054116" by the cast to text, which the cast back refused. Oracle: the
+    # values themselves (and Python's offsets in the text).
+    from zoneinfo import ZoneInfo
+
+    for tz in ("Asia/Kathmandu", "Europe/Amsterdam", "America/New_York", "Africa/Monrovia"):
+        vals = [dt.datetime(y, 1, 1, 12, tzinfo=ZoneInfo(tz)) for y in (1880, 1900, 1915, 1935, 2021)]
+        t = pa.table({"ts": pa.array(vals, pa.timestamp("us", tz=tz))})
+        text = rb.from_arrow(t).select(col("ts").cast(rb.Utf8)).collect()["ts"].to_pylist()
+        for s, v in zip(text, vals):  # UTC is written Z
+            assert s.endswith(v.strftime("%z")) or (s.endswith("Z") and v.utcoffset() == dt.timedelta(0)), (tz, s)
+        back = rb.from_arrow(pa.table({"s": text})).select(col("s").cast(pa.timestamp("us", tz=tz))).collect()
+        assert back["s"].to_pylist() == vals, tz

@@ -822,7 +822,8 @@ func parseTimestampText(text string, ts *arrow.TimestampType) (int64, string) {
 // type without a zone.
 const whyHasZone = "has a zone offset; cast to a timestamp with a time zone instead"
 
-// parseOffset reads "Z", "±HH", "±HH:MM" or "±HHMM" as seconds east of UTC.
+// parseOffset reads "Z", "±HH", "±HH:MM", "±HHMM", "±HH:MM:SS" or "±HHMMSS" as seconds
+// east of UTC.
 func parseOffset(s string) (int64, bool) {
 	if s == "Z" {
 		return 0, true
@@ -830,8 +831,11 @@ func parseOffset(s string) (int64, bool) {
 	if len(s) < 3 || (s[0] != '+' && s[0] != '-') {
 		return 0, false
 	}
-	body := strings.Replace(s[1:], ":", "", 1)
-	if len(body) != 2 && len(body) != 4 {
+	body := s[1:]
+	switch { // HH:MM or HH:MM:SS, or their digits alone (seconds: local mean times before 1900)
+	case len(body) == 5 && body[2] == ':', len(body) == 8 && body[2] == ':' && body[5] == ':':
+		body = strings.ReplaceAll(body, ":", "")
+	case len(body) != 2 && len(body) != 4 && len(body) != 6:
 		return 0, false
 	}
 	for i := 0; i < len(body); i++ {
@@ -840,14 +844,17 @@ func parseOffset(s string) (int64, bool) {
 		}
 	}
 	h, _ := strconv.Atoi(body[:2])
-	m := 0
-	if len(body) == 4 {
-		m, _ = strconv.Atoi(body[2:])
+	m, sec := 0, 0
+	if len(body) >= 4 {
+		m, _ = strconv.Atoi(body[2:4])
 	}
-	if h > 23 || m > 59 {
+	if len(body) == 6 {
+		sec, _ = strconv.Atoi(body[4:])
+	}
+	if h > 23 || m > 59 || sec > 59 {
 		return 0, false
 	}
-	off := int64(h*3600 + m*60)
+	off := int64(h*3600 + m*60 + sec)
 	if s[0] == '-' {
 		off = -off
 	}
