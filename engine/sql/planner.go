@@ -317,14 +317,7 @@ func (pl *planner) body(b QueryBody) (*rel, error) {
 			if lt == nil || rt == nil || arrow.TypeEqual(lt, rt) {
 				continue
 			}
-			ct, ok := expr.CommonType(lt, rt)
-			switch { // an untyped NULL (SELECT NULL) takes the other side's type
-			case lt.ID() == arrow.NULL:
-				ct, ok = rt, true
-			case rt.ID() == arrow.NULL:
-				ct, ok = lt, true
-			}
-			if ok && (unionable(lt, rt) || lt.ID() == arrow.NULL || rt.ID() == arrow.NULL) {
+			if ct, ok := expr.CommonType(lt, rt); ok && unionable(lt, rt) {
 				cols[i].typ, cast, common[i] = ct, true, true
 				if !arrow.TypeEqual(ct, lt) {
 					lexprs[i] = alias(&plan.Expr{Cast: ct.String(), Args: []*plan.Expr{colRef(c.field)}}, c.field)
@@ -367,12 +360,12 @@ func (pl *planner) body(b QueryBody) (*rel, error) {
 	return nil, errorAt(b.Position(), "unexpected query")
 }
 
-// unionable reports whether UNION casts columns of types a and b to their common type:
-// numbers (decimals too), strings, timestamps, durations; other mixes (a number and a
-// string) stay an error of the union.
+// unionable reports whether UNION casts columns of types a and b to their common type: an
+// untyped NULL with anything, numbers (decimals too), strings, timestamps, durations;
+// other mixes (a number and a string) stay an error of the union.
 func unionable(a, b arrow.DataType) bool {
 	number := func(t arrow.DataType) bool { return expr.IsNumeric(t) || t.ID() == arrow.DECIMAL128 }
-	return number(a) && number(b) || expr.IsString(a) && expr.IsString(b) ||
+	return a.ID() == arrow.NULL || b.ID() == arrow.NULL || number(a) && number(b) || expr.IsString(a) && expr.IsString(b) ||
 		a.ID() == b.ID() && (a.ID() == arrow.TIMESTAMP || a.ID() == arrow.DURATION)
 }
 
