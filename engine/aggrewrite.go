@@ -2,8 +2,10 @@ package engine
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/riverbed-engine/riverbed/engine/expr"
+	"github.com/riverbed-engine/riverbed/engine/ops/over"
 	"github.com/riverbed-engine/riverbed/engine/plan"
 )
 
@@ -107,4 +109,74 @@ func hasAgg(e *plan.Expr) bool {
 		}
 	}
 	return false
+}
+
+// rewriteSelectAggs lets select and with_columns take aggregations outside group_by, as
+// Polars does. A select whose every expression aggregates, each column it reads inside an
+// aggregation (col("x").sum(), col("a").max() - col("a").min(), rb.count()), becomes
+// group_by().agg() of them: one row (over an unbounded input, an updating one). Otherwise
+// each aggregation not already in an over(...) is computed over the whole input and given
+// to every row, as .over() with no partition (col("x") - col("x").mean()); rewriteOver
+// then makes the node an over node; rewriteSelectAggs reports whether it made such
+// over(...)s. The node keeps its identity.
+func rewriteSelectAggs(n *plan.Node, exprs []*plan.Expr, isSelect bool) bool {
+	bare := false
+	for _, e := range exprs {
+		if bareAgg(e) {
+			bare = true
+		}
+	}
+	if !bare {
+		return false
+	}
+	if isSelect && !slices.ContainsFunc(exprs, func(e *plan.Expr) bool { return !scalarAgg(e) }) {
+		n.Op, n.Args = "aggregate", &AggregateArgs{Aggs: exprs}
+		return false
+	}
+	var wrap func(e *plan.Expr) *plan.Expr
+	wrap = func(e *plan.Expr) *plan.Expr {
+		switch {
+		case e == nil || over.IsOver(e):
+			return e
+		case e.Agg != "":
+			return &plan.Expr{Fn: "over", Args: []*plan.Expr{e}, Options: map[string]any{"partition_by": 0}}
+		}
+		c := *e
+		c.Args = make([]*plan.Expr, len(e.Args))
+		for i, a := range e.Args {
+			c.Args[i] = wrap(a)
+		}
+		return &c
+	}
+	for i, e := range exprs {
+		exprs[i] = wrap(e)
+	}
+	return true
+}
+
+// bareAgg reports whether an aggregation occurs in e outside every over(...).
+func bareAgg(e *plan.Expr) bool {
+	if e == nil || over.IsOver(e) {
+		return false
+	}
+	if e.Agg != "" {
+		return true
+	}
+	return slices.ContainsFunc(e.Args, bareAgg)
+}
+
+// scalarAgg reports whether e aggregates, with no over(...) and every column it reads
+// inside an aggregation: one value for the whole input.
+func scalarAgg(e *plan.Expr) bool {
+	var columnsAggregated func(e *plan.Expr) bool
+	columnsAggregated = func(e *plan.Expr) bool {
+		switch {
+		case e == nil || e.Agg != "":
+			return true
+		case e.Col != nil || over.IsOver(e):
+			return false
+		}
+		return !slices.ContainsFunc(e.Args, func(a *plan.Expr) bool { return !columnsAggregated(a) })
+	}
+	return hasAgg(e) && !over.Contains(e) && columnsAggregated(e)
 }

@@ -19,6 +19,9 @@ import (
 type OverArgs struct {
 	Exprs []*plan.Expr `json:"exprs,omitempty"`
 	Mode  string       `json:"mode,omitempty"`
+	// Whole: some over(...)s are aggregations the select or with_columns had outside
+	// group_by, over the whole input (rewriteSelectAggs), for messages.
+	Whole bool `json:"whole,omitempty"`
 }
 
 // overOp is the logical operator "over": a select or with_columns (its mode) whose
@@ -101,6 +104,13 @@ func (o *overOp) bindFrames(ln, in *lnode) error {
 		}
 	}
 	if framed == 0 {
+		if o.Whole {
+			var unbounded, maybe []string
+			if sourceBoundedness([]*lnode{in}, &unbounded, &maybe); len(unbounded) > 0 {
+				return rberr.New(rberr.Plan, "%s: an aggregation beside other columns is given to every row once the whole input is seen, and %s is unbounded: "+
+					"aggregate it with group_by(...).agg(...) (an updating result), or over a running frame, .over(order_by=..., rows=\"unbounded\")", o.Mode, unbounded[0])
+			}
+		}
 		return needBounded(ln, in, "a window function over(...)")
 	}
 	var first *over.Func

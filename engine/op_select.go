@@ -28,7 +28,11 @@ type selectOp struct {
 
 func init() {
 	registerOp("select", opReg[SelectArgs]{new: func(a *SelectArgs) logicalOp { return &selectOp{SelectArgs: *a} },
-		rewrite: func(n *plan.Node, a *SelectArgs) { rewriteOver(n, a.Exprs) }})
+		rewrite: func(n *plan.Node, a *SelectArgs) {
+			if whole := rewriteSelectAggs(n, a.Exprs, true); n.Op != "aggregate" {
+				rewriteOver(n, a.Exprs, whole)
+			}
+		}})
 }
 
 // projection is a bound select or with_columns: its output columns, one expression each.
@@ -37,11 +41,13 @@ type projection struct {
 }
 
 // rewriteOver turns a select or with_columns whose expressions use window functions
-// over(...) into an "over" node of that mode (op_over.go). The node keeps its identity.
-func rewriteOver(n *plan.Node, exprs []*plan.Expr) {
+// over(...) into an "over" node of that mode (op_over.go); whole: some of them are
+// aggregations outside group_by, given to every row (rewriteSelectAggs). The node keeps
+// its identity.
+func rewriteOver(n *plan.Node, exprs []*plan.Expr, whole bool) {
 	for _, e := range exprs {
 		if over.Contains(e) {
-			n.Args = &OverArgs{Exprs: exprs, Mode: n.Op}
+			n.Args = &OverArgs{Exprs: exprs, Mode: n.Op, Whole: whole}
 			n.Op = "over"
 			return
 		}

@@ -20,7 +20,11 @@ type withColumnsOp struct {
 
 func init() {
 	registerOp("with_columns", opReg[WithColumnsArgs]{new: func(a *WithColumnsArgs) logicalOp { return &withColumnsOp{WithColumnsArgs: *a} },
-		rewrite: func(n *plan.Node, a *WithColumnsArgs) { rewriteOver(n, a.Exprs) }})
+		rewrite: func(n *plan.Node, a *WithColumnsArgs) {
+			if whole := rewriteSelectAggs(n, a.Exprs, false); n.Op != "aggregate" {
+				rewriteOver(n, a.Exprs, whole)
+			}
+		}})
 }
 
 func (o *withColumnsOp) bind(b *binder, n *plan.Node, ln *lnode) error {

@@ -308,6 +308,48 @@ def test_global_aggregation_of_empty_input(scan):
     assert [tuple(r.values()) for r in res.to_pylist()] == duck
 
 
+def test_select_of_aggregations_is_one_row(scan):
+    """select(...) of aggregations alone (col("x").sum(), an expression of them, count())
+    aggregates the whole input into one row, as Polars' select does."""
+    t = agg_table()
+    res = scan(t).select(col("v_int").sum(), col("v_float").mean().alias("m"), rb.count(),
+                         (col("v_int").max() - col("v_int").min()).alias("spread"),
+                         col("v_str").n_unique().alias("words")).collect()
+    assert res.column_names == ["v_int", "m", "count", "spread", "words"]
+    duck = duck_rows(t, "SELECT sum(v_int), avg(v_float), count(*), max(v_int) - min(v_int), "
+                        "count(DISTINCT v_str) FROM t")
+    assert len(duck) == 1 and res.num_rows == 1
+    got = list(res.to_pylist()[0].values())
+    assert all(values_equal(g, e, REL) for g, e in zip(got, duck[0])), (got, duck[0])
+
+
+def test_aggregations_beside_columns_are_given_to_every_row(scan):
+    """An aggregation beside other columns (with_columns, or select with columns) is over
+    the whole input and repeated on every row, as Polars broadcasts it."""
+    t = agg_table().append_column("rid", pa.array(range(N), pa.int64()))
+    s = scan(t)
+    res = (s.with_columns(col("v_int").sum().alias("total"), (col("v_float") - col("v_float").mean()).alias("dev"))
+           .select("rid", "k_int", "total", "dev", (col("v_int") * 100 / col("v_int").max()).alias("pct"),
+                   col("v_int").sum().over("k_int").alias("by_k"))
+           .collect())
+    duck = duck_rows(t, "SELECT rid, k_int, sum(v_int) OVER (), v_float - avg(v_float) OVER (), "
+                        "v_int * 100 / max(v_int) OVER (), sum(v_int) OVER (PARTITION BY k_int) FROM t ORDER BY rid")
+    got = sorted(res.to_pylist(), key=lambda r: r["rid"])
+    assert len(got) == len(duck) == N
+    bad = [(g, e) for g, e in zip(got, duck) if not all(values_equal(a, b, REL) for a, b in zip(g.values(), e))]
+    assert not bad, bad[:3]
+
+
+def test_an_aggregation_given_to_every_row_of_an_unbounded_input_is_refused():
+    env = rb.Environment(parallelism=1)
+    s = env.datagen({"x": rb.Int64})
+    with pytest.raises(rb.PlanError, match=r"with_columns: an aggregation beside other columns .* datagen .* unbounded.*"
+                                           r"group_by\(\.\.\.\)\.agg"):
+        s.with_columns(col("x").sum().alias("total")).explain()
+    # alone in a select, it is an updating global aggregation, as group_by().agg()
+    assert "updating" in s.select(col("x").sum()).explain()
+
+
 def test_high_cardinality(tmp_path):
     """300k distinct keys among 1M rows, read from Parquet at parallelism 4."""
     rng = np.random.default_rng(5)

@@ -126,8 +126,11 @@ def test_duplicate_output_name():
 
 
 def test_aggregation_outside_agg():
+    # select and with_columns take aggregations (test_aggregations.py); a filter does not
     with pytest.raises(rb.PlanError, match=r"only allowed inside group_by"):
-        rb.from_pydict({"x": [1]}).select(col("x").sum()).collect()
+        rb.from_pydict({"x": [1]}).filter(col("x").sum() > 0).collect()
+    with pytest.raises(rb.PlanError, match=r"not inside another aggregation"):
+        rb.from_pydict({"x": [1]}).select(col("x").sum().max()).collect()
 
 
 def test_bad_cast_value_is_data_error():
