@@ -113,8 +113,8 @@ func hasAgg(e *plan.Expr) bool {
 
 // rewriteSelectAggs lets select and with_columns take aggregations outside group_by, as
 // Polars does. A select whose every expression aggregates, each column it reads inside an
-// aggregation (col("x").sum(), col("a").max() - col("a").min(), rb.count()), becomes
-// group_by().agg() of them: one row (over an unbounded input, an updating one). Otherwise
+// aggregation (col("x").sum(), col("a").max() - col("a").min(), rb.count()), or is a
+// constant, becomes group_by().agg() of them: one row (over an unbounded input, an updating one). Otherwise
 // each aggregation not already in an over(...) is computed over the whole input and given
 // to every row, as .over() with no partition (col("x") - col("x").mean()); rewriteOver
 // then makes the node an over node; rewriteSelectAggs reports whether it made such
@@ -129,8 +129,27 @@ func rewriteSelectAggs(n *plan.Node, exprs []*plan.Expr, isSelect bool) bool {
 	if !bare {
 		return false
 	}
-	if isSelect && !slices.ContainsFunc(exprs, func(e *plan.Expr) bool { return !scalarAgg(e) }) {
-		n.Op, n.Args = "aggregate", &AggregateArgs{Aggs: exprs}
+	if isSelect && !slices.ContainsFunc(exprs, func(e *plan.Expr) bool { return !scalarAgg(e) && !constant(e) }) {
+		if !slices.ContainsFunc(exprs, constant) {
+			n.Op, n.Args = "aggregate", &AggregateArgs{Aggs: exprs}
+			return false
+		}
+		// Constants beside them (rb.lit(None).alias("x")): a select of the constants and
+		// the aggregate's columns, in their order, over the aggregate of the rest.
+		var aggs, final []*plan.Expr
+		for _, e := range exprs {
+			if constant(e) {
+				final = append(final, e)
+				continue
+			}
+			aggs = append(aggs, e)
+			name := expr.OutputName(e)
+			final = append(final, &plan.Expr{Col: &name})
+		}
+		inner := *n
+		inner.ID, inner.Op, inner.Args = "", "aggregate", &AggregateArgs{Aggs: aggs}
+		rewriteAggExprs(&inner, nil, aggs, false, false, func(aggs []*plan.Expr) any { return &AggregateArgs{Aggs: aggs} })
+		n.Input, n.Args = &inner, &SelectArgs{Exprs: final}
 		return false
 	}
 	var wrap func(e *plan.Expr) *plan.Expr
@@ -163,6 +182,18 @@ func bareAgg(e *plan.Expr) bool {
 		return true
 	}
 	return slices.ContainsFunc(e.Args, bareAgg)
+}
+
+// constant reports whether e reads no column and aggregates nothing (a literal, maybe
+// cast or aliased).
+func constant(e *plan.Expr) bool {
+	if e == nil {
+		return true
+	}
+	if e.Col != nil || e.Agg != "" || over.IsOver(e) {
+		return false
+	}
+	return !slices.ContainsFunc(e.Args, func(a *plan.Expr) bool { return !constant(a) })
 }
 
 // scalarAgg reports whether e aggregates, with no over(...) and every column it reads

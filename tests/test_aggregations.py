@@ -340,11 +340,42 @@ def test_aggregations_beside_columns_are_given_to_every_row(scan):
     assert not bad, bad[:3]
 
 
+@pytest.mark.parametrize("method, sql, numeric", [
+    ("sum", "sum({c})", True), ("mean", "avg({c})", True), ("median", "median({c})", True),
+    ("std", "stddev_samp({c})", True), ("var", "var_samp({c})", True), ("min", "min({c})", False),
+    ("max", "max({c})", False), ("count", "count({c})", False), ("null_count", "count(*) - count({c})", False)])
+def test_frame_aggregations_of_every_column(scan, method, sql, numeric):
+    """s.sum(), s.mean(), ... (Polars' LazyFrame methods): one row, the aggregation of each
+    column; a column that is not numeric gives null for the numeric ones, as in Polars."""
+    t = agg_table()
+    res = getattr(scan(t), method)().collect()
+    assert res.column_names == t.column_names and res.num_rows == 1
+    cols = [f'"{c}"' for c in t.column_names]
+    exprs = ["NULL" if numeric and t.schema.field(c.strip('"')).type == pa.string() else sql.format(c=c)
+             for c in cols]
+    duck = duck_rows(t, f"SELECT {', '.join(exprs)} FROM t")[0]
+    got = list(res.to_pylist()[0].values())
+    assert all(values_equal(g, e, REL) for g, e in zip(got, duck)), (got, duck)
+    for name in t.column_names:
+        if numeric and t.schema.field(name).type == pa.string():
+            assert res.schema.field(name).type == pa.string()
+
+
+def test_len_coalesce_and_constants_beside_aggregations(scan):
+    t = agg_table()
+    res = scan(t).select(rb.len(), rb.coalesce("v_int", col("k_int"), 0).sum().alias("c"),
+                         rb.lit("x").alias("tag"), rb.lit(None).cast(rb.Float64).alias("nothing")).collect()
+    duck = duck_rows(t, "SELECT count(*), sum(coalesce(v_int, k_int, 0)), 'x', NULL FROM t")
+    assert [tuple(r.values()) for r in res.to_pylist()] == duck
+    assert res.column_names == ["len", "c", "tag", "nothing"]
+    assert res.schema.field("nothing").type == pa.float64()
+
+
 def test_an_aggregation_given_to_every_row_of_an_unbounded_input_is_refused():
     env = rb.Environment(parallelism=1)
     s = env.datagen({"x": rb.Int64})
-    with pytest.raises(rb.PlanError, match=r"with_columns: an aggregation beside other columns .* datagen .* unbounded.*"
-                                           r"group_by\(\.\.\.\)\.agg"):
+    with pytest.raises(rb.PlanError, match=r"with_columns: an aggregation beside other columns .* datagen "
+                                           r".* unbounded.*group_by\(\.\.\.\)\.agg"):
         s.with_columns(col("x").sum().alias("total")).explain()
     # alone in a select, it is an updating global aggregation, as group_by().agg()
     assert "updating" in s.select(col("x").sum()).explain()

@@ -53,7 +53,8 @@ from .errors import (
     TypeMismatchError,
     UserFunctionError,
 )
-from .expr import Expr, col, concat_str, count, lit, row_number, when
+from .expr import Expr, coalesce, col, concat_str, count, lit, row_number, when
+from .expr import len_ as len  # noqa: A004 (Polars' pl.len)
 from .generators import Nexmark, datagen, nexmark
 from .job import Job, MultiJob
 from .kafka import KafkaStream, read_kafka
@@ -117,7 +118,8 @@ def engine_version() -> str:
 _register()
 
 __all__ = [
-    "Environment", "Stream", "GroupBy", "Expr", "col", "lit", "count", "row_number", "when", "concat_str",
+    "Environment", "Stream", "GroupBy", "Expr", "col", "lit", "count", "len", "coalesce", "row_number", "when",
+    "concat_str",
     "read_parquet", "read_parquet_snapshot", "read_csv", "read_ndjson", "sql", "read_kafka", "read_savepoint",
     "Savepoint",
     "KafkaStream", "MultiJob", "collect_all", "start_all", "from_arrow", "from_pandas", "from_pydict",

@@ -6,7 +6,7 @@ import base64
 import datetime as _dt
 import math
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from .datatypes import DataType, Timestamp, to_datatype
@@ -1691,6 +1691,48 @@ def count() -> Expr:
     [('a', 2), ('b', 1)]
     """
     return Expr({"agg": "count"})
+
+
+def len_() -> Expr:
+    """Number of rows, in a column named ``len``: Polars' ``pl.len()``, :func:`count` by
+    another name (``rb.len``).
+
+    Examples
+    --------
+    >>> import riverbed as rb
+    >>> rb.from_pydict({"k": ["a", "b", "a"]}).select(rb.len()).collect().to_pylist()
+    [{'len': 3}]
+    """
+    return count().alias("len")
+
+
+def coalesce(*exprs: IntoExpr | Sequence[IntoExpr]) -> Expr:
+    """The first non-null of the expressions (column names, expressions or values), row by
+    row, as Polars' ``pl.coalesce`` and SQL's ``COALESCE``: ``x.fill_null(y)`` of each.
+
+    Examples
+    --------
+    >>> import riverbed as rb
+    >>> s = rb.from_pydict({"a": [1, None, None], "b": [None, 2, None]})
+    >>> s.select(rb.coalesce("a", "b", 0).alias("c")).collect()["c"].to_pylist()
+    [1, 2, 0]
+    """
+    items: list[Expr] = []
+    for e in exprs:
+        if isinstance(e, (list, tuple)):
+            items += [col(x) if isinstance(x, str) else _to_expr(x) for x in e]
+        else:
+            items.append(col(e) if isinstance(e, str) else _to_expr(e))
+    if not items:
+        raise PlanError("coalesce needs at least one expression")
+
+    def tree(xs: list[Expr]) -> Expr:  # balanced, so that many of them nest shallowly
+        if len(xs) == 1:
+            return xs[0]
+        mid = len(xs) // 2
+        return tree(xs[:mid]).fill_null(tree(xs[mid:]))
+
+    return tree(items)
 
 
 def row_number() -> Expr:

@@ -17,7 +17,7 @@ from . import _lib
 from . import process as _process
 from ._display import Plan, plan_html, progress_bar
 from .errors import ColumnNotFoundError, DataError, LateRowsWarning, PlanError, RiverbedError, TypeMismatchError
-from .expr import Expr, _to_expr, col
+from .expr import Expr, _ddof, _to_expr, col, lit
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas
@@ -1004,6 +1004,130 @@ class Stream:
         if not items:
             raise PlanError("with_columns needs at least one expression")
         return self._then({"op": "with_columns", "exprs": _exprs(items, "with_columns")})
+
+    def _each_column(self, agg: Any, numeric: bool = False) -> Stream:
+        """One row: agg of every column (Polars' LazyFrame.sum() and the like); with numeric,
+        a column that is not a number (or a boolean) gives null, as in Polars."""
+        exprs = []
+        for f in self.schema:
+            if f.name == "__op":  # an updating stream's op column (the changes are aggregated)
+                continue
+            t = f.type
+            if numeric and not (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)
+                                or pa.types.is_boolean(t)):
+                exprs.append(lit(None).cast(t).alias(f.name))
+            else:
+                exprs.append(agg(col(f.name)).alias(f.name))
+        return self.select(*exprs)
+
+    def sum(self) -> Stream:
+        """One row: the sum of every column, as Polars' ``LazyFrame.sum()`` (null for a
+        column that is not numeric). ``sum``, ``mean``, ``median``, ``std``, ``var``, ``min``,
+        ``max``, ``count`` and ``null_count`` are :meth:`select` of that aggregation of every
+        column; on an unbounded stream the row is an updating one.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"a": [1, 2, None], "s": ["x", "y", "z"]})
+        >>> s.sum().collect().to_pylist()
+        [{'a': 3, 's': None}]
+        >>> s.max().collect().to_pylist()
+        [{'a': 2, 's': 'z'}]
+        >>> s.null_count().collect().to_pylist()
+        [{'a': 1, 's': 0}]
+        """
+        return self._each_column(lambda c: c.sum(), numeric=True)
+
+    def mean(self) -> Stream:
+        """One row: the mean of every column (float64; null for a column that is not numeric).
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> rb.from_pydict({"a": [1, 2, 3]}).mean().collect().to_pylist()
+        [{'a': 2.0}]
+        """
+        return self._each_column(lambda c: c.mean(), numeric=True)
+
+    def median(self) -> Stream:
+        """One row: the median of every column (float64; null for a column that is not numeric).
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> rb.from_pydict({"a": [1, 2, 3]}).median().collect().to_pylist()
+        [{'a': 2.0}]
+        """
+        return self._each_column(lambda c: c.median(), numeric=True)
+
+    def std(self, ddof: int = 1) -> Stream:
+        """One row: the standard deviation of every column (null for a column that is not numeric).
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> rb.from_pydict({"a": [1, 2, 3]}).std().collect().to_pylist()
+        [{'a': 1.0}]
+        """
+        d = _ddof(ddof)
+        return self._each_column(lambda c: c.std(ddof=d), numeric=True)
+
+    def var(self, ddof: int = 1) -> Stream:
+        """One row: the variance of every column (null for a column that is not numeric).
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> rb.from_pydict({"a": [1, 2, 3]}).var().collect().to_pylist()
+        [{'a': 1.0}]
+        """
+        d = _ddof(ddof)
+        return self._each_column(lambda c: c.var(ddof=d), numeric=True)
+
+    def min(self) -> Stream:
+        """One row: the smallest value of every column.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> rb.from_pydict({"a": [1, 2, 3]}).min().collect().to_pylist()
+        [{'a': 1}]
+        """
+        return self._each_column(lambda c: c.min())
+
+    def max(self) -> Stream:
+        """One row: the largest value of every column.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> rb.from_pydict({"a": [1, 2, 3]}).max().collect().to_pylist()
+        [{'a': 3}]
+        """
+        return self._each_column(lambda c: c.max())
+
+    def count(self) -> Stream:
+        """One row: the number of non-null values of every column (int64).
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> rb.from_pydict({"a": [1, 2, 3]}).count().collect().to_pylist()
+        [{'a': 3}]
+        """
+        return self._each_column(lambda c: c.count())
+
+    def null_count(self) -> Stream:
+        """One row: the number of nulls of every column (int64).
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> rb.from_pydict({"a": [1, 2, 3]}).null_count().collect().to_pylist()
+        [{'a': 0}]
+        """
+        return self._each_column(lambda c: c.is_null().sum())
 
     def _row_fn(self, fn: Any, what: str, output_schema: Any, rows_of: Any) -> Stream:
         if not callable(fn):
