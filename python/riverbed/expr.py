@@ -673,6 +673,18 @@ class Expr:
         """
         return Expr._fn("is_nan", self)
 
+    def fill_nan(self, value: IntoExpr) -> Expr:
+        """NaN replaced by ``value`` (nulls stay null), as Polars' ``fill_nan``.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"x": [1.0, float("nan"), None]})
+        >>> s.select(rb.col("x").fill_nan(0.0).alias("out")).collect()["out"].to_pylist()
+        [1.0, 0.0, None]
+        """
+        return when(self.is_nan()).then(_to_expr(value)).otherwise(self)
+
     def abs(self) -> Expr:
         """Absolute value, in the column's type (the most negative integer is an error).
 

@@ -1848,6 +1848,158 @@ class Stream:
                 raise PlanError(f"rename: two columns would be named {n!r}; the stream has columns {have}")
         return self.select(*[col(c).alias(mapping.get(c, c)) for c in have])
 
+    def pipe(self, function: Any, *args: Any, **kwargs: Any) -> Any:
+        """``function(self, *args, **kwargs)``: a chain of your own steps, as Polars' ``pipe``.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> def doubled(s, name):
+        ...     return s.with_columns((rb.col(name) * 2).alias(name))
+        >>> rb.from_pydict({"a": [1, 2]}).pipe(doubled, "a").collect()["a"].to_pylist()
+        [2, 4]
+        """
+        return function(self, *args, **kwargs)
+
+    def collect_schema(self) -> pa.Schema:
+        """The schema of the results, as :attr:`schema` (Polars' name).
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> rb.from_pydict({"a": [1]}).collect_schema().names
+        ['a']
+        """
+        return self.schema
+
+    def cast(self, dtypes: Any) -> Stream:
+        """Columns cast: ``{name: type}`` for some, or one type for every column, as Polars'
+        ``cast`` (each a :meth:`Expr.cast`, with its rules and errors).
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> rb.from_pydict({"a": [1], "b": [2]}).cast({"a": rb.Float64}).collect().to_pylist()
+        [{'a': 1.0, 'b': 2}]
+        """
+        have = [c for c in self.columns if c != "__op"]
+        if isinstance(dtypes, dict):
+            for name in dtypes:
+                if name not in have:
+                    raise ColumnNotFoundError(f"cast: no column {name!r}; the stream has columns {have}")
+            todo = dict(dtypes)
+        else:
+            todo = {c: dtypes for c in have}
+        if not todo:
+            return self
+        return self.with_columns(*[col(c).cast(t).alias(c) for c, t in todo.items()])
+
+    def drop_nulls(self, subset: Any = None) -> Stream:
+        """The rows without a null in any of the columns ``subset`` (every column by default),
+        as Polars' ``drop_nulls``.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"a": [1, None, 3], "b": ["x", "y", None]})
+        >>> s.drop_nulls().collect().to_pylist()
+        [{'a': 1, 'b': 'x'}]
+        >>> s.drop_nulls("a").collect()["a"].to_pylist()
+        [1, 3]
+        """
+        have = [c for c in self.columns if c != "__op"]
+        names = have if subset is None else _flatten((subset,))
+        for name in names:
+            if not isinstance(name, str):
+                raise TypeMismatchError(f"drop_nulls takes column names, got {name!r}")
+            if name not in have:
+                raise ColumnNotFoundError(f"drop_nulls: no column {name!r}; the stream has columns {have}")
+        if not names:
+            return self
+        keep = col(names[0]).is_not_null()
+        for name in names[1:]:
+            keep = keep & col(name).is_not_null()
+        return self.filter(keep)
+
+    def fill_null(self, value: Any) -> Stream:
+        """Nulls replaced by ``value`` in the columns it suits, as Polars' ``fill_null``: a
+        number fills the numeric columns (a float only the float and decimal ones, so that no
+        integer column changes type), a string the string columns, a boolean the boolean
+        ones, a date or datetime the temporal ones; an expression fills every column.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"a": [1, None], "f": [None, 2.5], "s": [None, "x"]})
+        >>> s.fill_null(0).collect().to_pylist()
+        [{'a': 1, 'f': 0.0, 's': None}, {'a': 0, 'f': 2.5, 's': 'x'}]
+        >>> s.fill_null("?").collect()["s"].to_pylist()
+        ['?', 'x']
+        """
+        import datetime as _dt
+        from decimal import Decimal
+
+        def suits(t: pa.DataType) -> bool:
+            if isinstance(value, Expr):
+                return True
+            if isinstance(value, bool):
+                return pa.types.is_boolean(t)
+            if isinstance(value, int):
+                return pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)
+            if isinstance(value, (float, Decimal)):
+                return pa.types.is_floating(t) or pa.types.is_decimal(t)
+            if isinstance(value, str):
+                return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
+            if isinstance(value, (_dt.date, _dt.datetime)):
+                return pa.types.is_temporal(t) and not pa.types.is_duration(t) and not pa.types.is_time(t)
+            if isinstance(value, _dt.timedelta):
+                return pa.types.is_duration(t)
+            raise TypeMismatchError(f"fill_null takes a number, string, boolean, date, datetime, timedelta or "
+                                    f"expression, got {type(value).__name__}")
+
+        todo = [f.name for f in self.schema if f.name != "__op" and suits(f.type)]
+        if not todo:
+            return self
+        return self.with_columns(*[col(c).fill_null(value).alias(c) for c in todo])
+
+    def fill_nan(self, value: Any) -> Stream:
+        """NaN replaced by ``value`` in the float columns, as Polars' ``fill_nan``.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> rb.from_pydict({"x": [float("nan"), 1.0], "n": [1, 2]}).fill_nan(0.0).collect().to_pylist()
+        [{'x': 0.0, 'n': 1}, {'x': 1.0, 'n': 2}]
+        """
+        todo = [f.name for f in self.schema if pa.types.is_floating(f.type)]
+        if not todo:
+            return self
+        return self.with_columns(*[col(c).fill_nan(value).alias(c) for c in todo])
+
+    def with_row_index(self, name: str = "index", offset: int = 0) -> Stream:
+        """A first column ``name`` numbering the rows in input order from ``offset`` (uint32, as
+        Polars' ``with_row_index``). Bounded input only: the rows are numbered on one core once
+        they are all there (a window function, :meth:`Expr.over`).
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> rb.from_pydict({"a": ["x", "y"]}).with_row_index().collect().to_pylist()
+        [{'index': 0, 'a': 'x'}, {'index': 1, 'a': 'y'}]
+        """
+        from .datatypes import UInt32
+        from .expr import row_number
+
+        if not isinstance(name, str):
+            raise TypeMismatchError(f"with_row_index takes a column name, got {name!r}")
+        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+            raise PlanError(f"with_row_index: offset must be a non-negative integer, got {offset!r}")
+        have = self.columns
+        if name in have:
+            raise PlanError(f"with_row_index: the stream already has a column {name!r}; give another name")
+        index = (row_number().over() + (offset - 1)).cast(UInt32).alias(name)
+        return self.select(index, *[c for c in have if c != "__op"])
+
     def unnest(self, columns: Any, *more_columns: str) -> Stream:
         """Struct columns replaced, in place, by their fields (named after them), as Polars;
         a field of a null struct is null.
