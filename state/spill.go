@@ -40,6 +40,9 @@ type KeyedSpillStore interface {
 	DeleteKey(key []byte) error
 	// DeleteKeys forgets keys, in one write.
 	DeleteKeys(keys [][]byte) error
+	// DeleteRange forgets the keys from lo (included) to hi (excluded), in one write that
+	// later reads pass over at once (where a deleted key each costs them a step).
+	DeleteRange(lo, hi []byte) error
 	// ScanKeys calls fn for every value, in key order; the slices are valid only during
 	// fn, which must not call the store.
 	ScanKeys(fn func(key, value []byte) error) error

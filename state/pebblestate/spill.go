@@ -132,6 +132,13 @@ func newSpill(opts state.SpillOptions, fs vfs.FS) (*spillStore, error) {
 		for i := range o.Levels {
 			o.Levels[i].BlockSize = keyedBlockSize
 		}
+		// Keys read back are deleted, and a store kept in the order its entries come due
+		// (session windows) is read and deleted from its front: most blocks fill with
+		// tombstones, and Pebble's compactions of tables dense with them rewrote the
+		// bottom level over and over (170 of 177 compactions of a session window's
+		// store; 4.0 GB written against 1.4 GB without them, 32.1 -> 28.5 s). The
+		// other compactions drop the tombstones as they go.
+		o.Experimental.TombstoneDenseCompactionThreshold = -1
 	}
 	db, err := pebble.Open(dir, o)
 	if err != nil {
@@ -396,6 +403,16 @@ func (s *spillStore) DeleteKeys(keys [][]byte) error {
 		return s.wrap(err)
 	}
 	return s.wrote(n)
+}
+
+func (s *spillStore) DeleteRange(lo, hi []byte) error {
+	if err := s.err(); err != nil {
+		return err
+	}
+	if err := s.db.DeleteRange(lo, hi, pebble.NoSync); err != nil {
+		return s.wrap(err)
+	}
+	return s.wrote(len(lo) + len(hi))
 }
 
 func (s *spillStore) ScanKeys(fn func(key, value []byte) error) error {

@@ -269,6 +269,36 @@ func TestSpillStoreByKey(t *testing.T) {
 	}); err != nil || n != len(want) {
 		t.Fatalf("after the deletes scanned %d of %d: %v", n, len(want), err)
 	}
+	// A range deleted: its keys only (from lo included to hi excluded), gone for scans and
+	// lookups; keys put in it afterwards are there.
+	lo, hi = []byte("key-4"), []byte("key-6")
+	if err := ks.DeleteRange(lo, hi); err != nil {
+		t.Fatal(err)
+	}
+	for k := range want {
+		if k >= string(lo) && k < string(hi) {
+			delete(want, k)
+		}
+	}
+	if err := ks.PutKeys([][]byte{[]byte("key-5-again")}, [][]byte{[]byte("v")}); err != nil {
+		t.Fatal(err)
+	}
+	want["key-5-again"] = []byte("v")
+	got = map[string][]byte{}
+	if err := ks.ScanKeys(func(k, v []byte) error { got[string(k)] = bytes.Clone(v); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) || !bytes.Equal(got["key-5-again"], []byte("v")) || got["key-6"] == nil != (want["key-6"] == nil) {
+		t.Fatalf("after the range deletion scanned %d keys, want %d", len(got), len(want))
+	}
+	for k := range got {
+		if _, ok := want[k]; !ok {
+			t.Fatalf("%s was in the range deleted", k)
+		}
+	}
+	if err := ks.GetKeys([][]byte{[]byte("key-40")}, func(int, []byte) error { return errors.New("key-40 was deleted") }); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // Entries written in key order through PutSorted replace the stored values of their keys

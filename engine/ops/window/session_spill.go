@@ -20,34 +20,46 @@ import (
 
 // Session windows beyond memory. A key's sessions are all in memory or all in a keyed
 // spill store (state_backend="pebble" with state_memory_limit), as Flink keeps window
-// state and timers in RocksDB:
+// state and timers in RocksDB. A stored key has two entries:
 //
-//   - a key's sessions are stored under sessionPrefix, the key's hash (the key table's)
-//     and its encoding (state.EncodeRow of the key columns): their count, then for each
-//     its start, end, whether it fired and its encoded accumulator states;
-//   - its timer is stored under timerPrefix, the time the first of them is due (the
-//     heap's time: its end, or end+lateness once fired) in an order-keeping encoding,
-//     and the key's hash and encoding, with no value.
+//   - its sessions, under entryPrefix, the time the first of them is due (the heap's
+//     time: its end, or end+lateness once fired) in an order-keeping encoding, the key's
+//     hash (the key table's) and its encoding (state.EncodeRow of the key columns): their
+//     count, then for each its start, end, whether it fired and its encoded accumulator
+//     states;
+//   - an index entry under indexPrefix, the key's hash and encoding: the due time of its
+//     sessions' entry.
+//
+// The sessions, the bulk of the bytes, are thus kept in the order they come due: keys
+// evicted (those used longest ago, whose sessions end first) are written near the front
+// of the store, and a watermark reads those due by one scan from its front, values and
+// all, where sessions stored by key would be written all over the store (each flush of
+// the store overlapping all of it, to be merged by compactions) and read back by a seek
+// each. Only the small index entries are spread over the store by key.
 //
 // When the tables outgrow their share of the cap after a batch, the keys updated longest
 // ago go to the store (every session of each) until half of it is left, and the tables
 // are rebuilt from the rest (compact). A batch first brings back the sessions of its
 // keys that are in the store (those a keyed.KeyFilter of the stored keys' hashes may
 // hold: most keys of a batch may be new or have had their sessions fired, and a lookup
-// that finds nothing costs as much as one that does); a watermark first brings back, a
-// chunk of keys at a time, those whose timers are due, and fires and drops them as in
-// memory. A timer of a key brought back earlier is stale: it finds no stored sessions
-// and is dropped. Checkpoints
-// hold every session, stored or not, in SessionsTable, so their format, restores at
-// another parallelism and read_savepoint are as without spilling.
+// that finds nothing costs as much as one that does), through their index entries; a
+// watermark first brings back, a chunk of keys at a time, those whose sessions are due,
+// and fires and drops them as in memory. Checkpoints hold every session, stored or not,
+// in SessionsTable, so their format, restores at another parallelism and read_savepoint
+// are as without spilling.
 //
 // Whatever the backend, the key table is rebuilt once most of its keys have no session
 // left (a stream of ever new keys would otherwise grow it without end).
 
 const (
-	sessionPrefix = 's'
-	timerPrefix   = 't'
+	entryPrefix = 'u'
+	indexPrefix = 'i'
 )
+
+// entryKeyAt is where the hash starts in an entry's key (after the prefix and due time);
+// decode takes an entry's key from one byte before it (entryKey[entryKeyAt-1:]), so that
+// the hash and encoding are where they are in an index key.
+const entryKeyAt = 9
 
 // sessionChunk is the number of keys a watermark brings back from the store at a time;
 // sessionFilterKeys the keys the first filter of stored keys is sized for.
@@ -214,8 +226,10 @@ func (o *SessionAggOp) evict(keys []uint32) error {
 		return err
 	}
 	defer runtime.ReleaseAll(accs)
-	// Up to sessionChunk keys a write: each key's sessions and its timer.
-	var b keyed.KeyedBatch
+	// The sessions' entries in one table of their own, ingested (evicted keys' sessions
+	// come due about when the last ones evicted do, so the table seldom overlaps the
+	// store's others); the index entries up to sessionChunk keys a write.
+	var b, entries keyed.KeyedBatch
 	hashes := o.keyAgg.Hashes()
 	at := 0 // the first session of key i in ids and accs
 	for i, k := range keys {
@@ -226,34 +240,48 @@ func (o *SessionAggOp) evict(keys []uint32) error {
 		}
 		list := o.sessions.of(k)
 		due := int64(math.MaxInt64)
-		b.Key()
-		b.Buf = append(append(b.Buf, sessionPrefix), c.key...)
-		b.Value()
-		b.Buf = binary.AppendUvarint(b.Buf, uint64(len(list)))
+		for _, s := range list {
+			due = min(due, o.dueAt(s))
+		}
+		e := &entries
+		e.Key()
+		e.Buf = append(timeKey(append(e.Buf, entryPrefix), due), c.key...)
+		e.Value()
+		e.Buf = binary.AppendUvarint(e.Buf, uint64(len(list)))
 		for j, s := range list {
-			b.Buf = binary.LittleEndian.AppendUint64(b.Buf, uint64(s.start))
-			b.Buf = binary.LittleEndian.AppendUint64(b.Buf, uint64(s.end))
+			e.Buf = binary.LittleEndian.AppendUint64(e.Buf, uint64(s.start))
+			e.Buf = binary.LittleEndian.AppendUint64(e.Buf, uint64(s.end))
 			fired := byte(0)
 			if s.fired {
 				fired = 1
 			}
-			b.Buf = append(b.Buf, fired)
-			if b.Buf, err = state.EncodeRow(b.Buf, accs, at+j); err != nil {
+			e.Buf = append(e.Buf, fired)
+			if e.Buf, err = state.EncodeRow(e.Buf, accs, at+j); err != nil {
 				return rberr.Wrap(rberr.KindOf(err), err, "%s", o.Name)
 			}
-			due = min(due, o.dueAt(s))
 		}
 		at += len(list)
-		// The timer: a key with no value.
 		b.Key()
-		b.Buf = append(timeKey(append(b.Buf, timerPrefix), due), c.key...)
+		b.Buf = append(append(b.Buf, indexPrefix), c.key...)
 		b.Value()
+		b.Buf = timeKey(b.Buf, due)
 		if err := c.Flush(&b, 2*sessionChunk); err != nil {
 			return err
 		}
 	}
 	if err := c.Flush(&b, 0); err != nil {
 		return err
+	}
+	sw, err := c.Store.PutSorted()
+	if err != nil {
+		return c.Wrap(err, "writing")
+	}
+	defer sw.Abort()
+	if err := c.WriteSorted(&entries, sw); err != nil {
+		return err
+	}
+	if err := sw.Finish(); err != nil {
+		return c.Wrap(err, "writing")
 	}
 	for _, k := range keys {
 		for _, s := range o.sessions.of(k) {
@@ -264,7 +292,7 @@ func (o *SessionAggOp) evict(keys []uint32) error {
 	}
 	c.N += len(keys)
 	c.spills++
-	return c.Refilter([]byte{sessionPrefix}, []byte{sessionPrefix + 1}, 1)
+	return c.Refilter([]byte{indexPrefix}, []byte{indexPrefix + 1}, 1)
 }
 
 // dueAt is the time of s's heap entry: its end, or once fired the end of its lateness.
@@ -375,57 +403,97 @@ func (o *SessionAggOp) thawBatch(keyIDs []uint32) error {
 		return err
 	}
 	defer runtime.ReleaseAll(cols)
-	want := make([][]byte, len(missing))
+	index := make([][]byte, len(missing))
 	for i, k := range missing {
-		c.key = binary.BigEndian.AppendUint64(append(c.key[:0], sessionPrefix), hashes[k])
+		c.key = binary.BigEndian.AppendUint64(append(c.key[:0], indexPrefix), hashes[k])
 		if c.key, err = state.EncodeRow(c.key, cols, i); err != nil {
 			return rberr.Wrap(rberr.KindOf(err), err, "%s", o.Name)
 		}
-		want[i] = bytes.Clone(c.key)
+		index[i] = bytes.Clone(c.key)
 	}
-	slices.SortFunc(want, bytes.Compare)
-	return o.thaw(want)
+	slices.SortFunc(index, bytes.Compare)
+	// The index entries found give the keys of the sessions' entries.
+	var entries [][]byte
+	err = c.Store.GetKeys(index, func(i int, v []byte) error {
+		if len(v) != 8 {
+			return rberr.New(rberr.Data, "%s: a damaged index entry in the store of its sessions", o.Name)
+		}
+		entries = append(entries, append(append([]byte{entryPrefix}, v...), index[i][1:]...))
+		return nil
+	})
+	if err != nil {
+		return c.Wrap(err, "reading the index of")
+	}
+	if len(entries) == 0 {
+		return nil
+	}
+	slices.SortFunc(entries, bytes.Compare)
+	bs := c.builders(o)
+	var found [][]byte
+	var read int64
+	err = c.Store.GetKeys(entries, func(i int, v []byte) error {
+		found = append(found, entries[i])
+		read += int64(len(entries[i]) + len(v))
+		return c.decode(entries[i][entryKeyAt-1:], v, bs)
+	})
+	if err != nil {
+		releaseBuilders(bs)
+		return c.Wrap(err, "reading")
+	}
+	if len(found) != len(entries) {
+		releaseBuilders(bs)
+		return rberr.New(rberr.Data, "%s: %d index entries without their sessions in the store of its sessions", o.Name, len(entries)-len(found))
+	}
+	return o.thaw(bs, found, read, false)
 }
 
-// errEnough ends a scan of timers that found a chunk of keys.
-var errEnough = errors.New("enough timers")
+// errEnough ends a scan of entries that found a chunk of keys.
+var errEnough = errors.New("enough entries")
 
-// thawDue brings back the sessions of up to sessionChunk keys whose timers are due at
-// watermark wm (deleting the timers) and reports whether any timer was due.
+// thawDue brings back the sessions of up to sessionChunk keys whose sessions are due at
+// watermark wm, in one scan of the front of the store, and reports whether any was due.
 func (o *SessionAggOp) thawDue(wm int64) (bool, error) {
 	c := o.cold
 	if c == nil || c.N == 0 {
 		return false, nil
 	}
-	lo := []byte{timerPrefix}
-	hi := []byte{timerPrefix + 1}
+	lo := []byte{entryPrefix}
+	hi := []byte{entryPrefix + 1}
 	if wm < math.MaxInt64-1 {
-		hi = timeKey([]byte{timerPrefix}, wm+2) // due when its time-1 <= wm
+		hi = timeKey([]byte{entryPrefix}, wm+2) // due when its time-1 <= wm
 	}
-	var timers, want [][]byte
-	err := c.Store.ScanRange(lo, hi, func(k, _ []byte) error {
-		if len(k) < 17 {
-			return rberr.New(rberr.Data, "%s: a damaged timer in the store of its sessions", o.Name)
+	bs := c.builders(o)
+	var found [][]byte
+	var read int64
+	err := c.Store.ScanRange(lo, hi, func(k, v []byte) error {
+		if len(k) < entryKeyAt+8 {
+			return rberr.New(rberr.Data, "%s: a damaged entry in the store of its sessions", o.Name)
 		}
-		timers = append(timers, bytes.Clone(k))
-		want = append(want, append([]byte{sessionPrefix}, k[9:]...))
-		if len(timers) == sessionChunk {
+		found = append(found, bytes.Clone(k))
+		read += int64(len(k) + len(v))
+		if err := c.decode(k[entryKeyAt-1:], v, bs); err != nil {
+			return err
+		}
+		if len(found) == sessionChunk {
 			return errEnough
 		}
 		return nil
 	})
 	if err != nil && !errors.Is(err, errEnough) {
-		return false, c.Wrap(err, "reading the timers of")
+		releaseBuilders(bs)
+		return false, c.Wrap(err, "reading")
 	}
-	if len(timers) == 0 {
+	if len(found) == 0 {
+		releaseBuilders(bs)
 		return false, nil
 	}
-	if err := c.Store.DeleteKeys(timers); err != nil {
-		return false, c.Wrap(err, "deleting the timers of")
+	// The entries read are all those up to the last one: one range deletion, which later
+	// scans pass over at once.
+	if err := c.Store.DeleteRange(lo, append(bytes.Clone(found[len(found)-1]), 0)); err != nil {
+		releaseBuilders(bs)
+		return false, c.Wrap(err, "deleting")
 	}
-	slices.SortFunc(want, bytes.Compare)
-	want = slices.CompactFunc(want, func(a, b []byte) bool { return bytes.Equal(a, b) })
-	return true, o.thaw(want)
+	return true, o.thaw(bs, found, read, true)
 }
 
 // builders returns one builder per column of decoded sessions: keys, start, end,
@@ -443,8 +511,9 @@ func (c *coldSessions) builders(o *SessionAggOp) []array.Builder {
 	return bs
 }
 
-// decode appends the sessions stored under key (sessionPrefix, the key's hash and its
-// encoding) with value val to bs (builders).
+// decode appends the sessions stored with value val to bs (builders); key holds the key's
+// hash at [1:9] and its encoding from 9 on (an index key, or an entry's key from
+// entryKeyAt-1).
 func (c *coldSessions) decode(key, val []byte, bs []array.Builder) error {
 	nk := len(c.keyTypes)
 	damaged := rberr.New(rberr.Data, "%s: damaged sessions in the store of its sessions", c.Op())
@@ -494,26 +563,11 @@ func (c *coldSessions) finish(bs []array.Builder) (cols []arrow.Array, starts, e
 	return cols, starts, ends, fired
 }
 
-// thaw brings back into memory the stored sessions of keys (store keys under
-// sessionPrefix, sorted, distinct) and deletes them from the store.
-func (o *SessionAggOp) thaw(keys [][]byte) error {
+// thaw brings back into memory the sessions decoded into bs from the entries found (their
+// keys), read bytes in all, and deletes their index entries and, unless deleted, the
+// entries from the store.
+func (o *SessionAggOp) thaw(bs []array.Builder, found [][]byte, read int64, deleted bool) error {
 	c := o.cold
-	bs := c.builders(o)
-	var found [][]byte
-	var read int64
-	err := c.Store.GetKeys(keys, func(i int, v []byte) error {
-		found = append(found, keys[i])
-		read += int64(len(keys[i]) + len(v))
-		return c.decode(keys[i], v, bs)
-	})
-	if err != nil {
-		releaseBuilders(bs)
-		return c.Wrap(err, "reading")
-	}
-	if len(found) == 0 {
-		releaseBuilders(bs)
-		return nil
-	}
 	c.Read(read)
 	cols, starts, ends, fired := c.finish(bs)
 	defer runtime.ReleaseAll(cols)
@@ -525,11 +579,18 @@ func (o *SessionAggOp) thaw(keys [][]byte) error {
 	for _, k := range keyIDs {
 		o.stamp(k)
 	}
-	if err := c.Store.DeleteKeys(found); err != nil {
+	var dels [][]byte
+	if !deleted {
+		dels = found
+	}
+	for _, k := range found {
+		dels = append(dels, append([]byte{indexPrefix}, k[entryKeyAt:]...))
+	}
+	if err := c.Store.DeleteKeys(dels); err != nil {
 		return c.Wrap(err, "deleting")
 	}
 	for _, k := range found {
-		c.Filter.Remove(binary.BigEndian.Uint64(k[1:]))
+		c.Filter.Remove(binary.BigEndian.Uint64(k[entryKeyAt:]))
 	}
 	c.N -= len(found)
 	c.since += int64(len(starts)) // sessions back in memory count as rows folded in
@@ -565,11 +626,14 @@ func (o *SessionAggOp) saveCold(b state.Backend) error {
 		}
 		return w.Write(b)
 	}
-	err := c.Store.ScanRange([]byte{sessionPrefix}, []byte{sessionPrefix + 1}, func(k, v []byte) error {
+	err := c.Store.ScanRange([]byte{entryPrefix}, []byte{entryPrefix + 1}, func(k, v []byte) error {
 		if bs == nil {
 			bs = c.builders(o)
 		}
-		if err := c.decode(k, v, bs); err != nil {
+		if len(k) < entryKeyAt+8 {
+			return rberr.New(rberr.Data, "%s: a damaged entry in the store of its sessions", o.Name)
+		}
+		if err := c.decode(k[entryKeyAt-1:], v, bs); err != nil {
 			return err
 		}
 		if keys++; keys == sessionChunk {
