@@ -231,7 +231,8 @@ def main() -> None:
         "same file for reference (the window as a group by key and bucket).",
         "",
         "The *session* lines are session windows with a 10-minute gap over the same file and keys: on "
-        "Pebble the keys used longest ago go to a keyed store, every session of each with its timer, and "
+        "Pebble the keys used longest ago go to a keyed store, every session of each, in the order they "
+        "come due, and "
         "come back when a row of theirs comes or their sessions are due to fire. DuckDB's answer is gaps "
         "and islands (a new session where a key's rows are 10 minutes or more apart).",
         "",
