@@ -120,3 +120,10 @@ def test_pipe_collect_schema_len_and_coalesce(env):
     got = s.select(rb.coalesce("a", "b", 0).alias("c")).collect()["c"].to_pylist()
     want = pl.DataFrame({"a": [1, None, 3], "b": [None, 5, None]}).select(pl.coalesce("a", "b", 0))["a"].to_list()
     assert sorted(got) == sorted(want)
+
+
+def test_numeric_frame_aggregations_give_null_for_nested_columns(env):
+    t = pa.table({"v": [1, 2], "l": pa.array([[1], None]), "st": pa.array([{"x": 1}, None])})
+    got = env.from_arrow(t).sum().collect().to_pylist()
+    assert got == [{"v": 3, "l": None, "st": None}]
+    assert env.from_arrow(t).null_count().collect().to_pylist() == [{"v": 0, "l": 1, "st": 1}]

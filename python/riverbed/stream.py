@@ -1015,7 +1015,10 @@ class Stream:
             t = f.type
             if numeric and not (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)
                                 or pa.types.is_boolean(t)):
-                exprs.append(lit(None).cast(t).alias(f.name))
+                try:
+                    exprs.append(lit(None).cast(t).alias(f.name))
+                except TypeMismatchError:  # a type no cast reaches (lists, structs): a null column
+                    exprs.append(lit(None).alias(f.name))
             else:
                 exprs.append(agg(col(f.name)).alias(f.name))
         return self.select(*exprs)
