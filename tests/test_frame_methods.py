@@ -127,3 +127,23 @@ def test_numeric_frame_aggregations_give_null_for_nested_columns(env):
     got = env.from_arrow(t).sum().collect().to_pylist()
     assert got == [{"v": 3, "l": None, "st": None}]
     assert env.from_arrow(t).null_count().collect().to_pylist() == [{"v": 0, "l": 1, "st": 1}]
+
+
+@pytest.mark.parametrize("rows", [3000, 0], ids=["rows", "empty"])
+def test_describe_matches_polars(env, rows):
+    t = table().slice(0, rows)
+    f = t["f"].to_pylist()  # without NaN: riverbed orders it above every number, Polars skips it
+    t = t.set_column(1, "f", pa.array([0.5 if v is not None and math.isnan(v) else v for v in f], pa.float64()))
+    got = env.from_arrow(t).describe()
+    want = pl.from_arrow(t).describe()
+    assert got.column_names == want.columns
+    assert got["statistic"].to_pylist() == want["statistic"].to_list()
+    for name in ["i", "f", "b", "s"]:
+        assert got.schema.field(name).type == (pa.string() if name == "s" else pa.float64())
+        g, w = got[name].to_pylist(), want[name].to_list()
+        assert all(values_equal(x, y, 1e-9) for x, y in zip(g, w)), (name, g, w)
+    # dates: count, null count, min and max as Polars; the mean and percentiles only Polars gives
+    g, w = got["d"].to_pylist(), want["d"].to_list()
+    for stat in ["count", "null_count", "min", "max"]:
+        k = got["statistic"].to_pylist().index(stat)
+        assert g[k] == w[k], (stat, g[k], w[k])

@@ -1130,7 +1130,7 @@ class Stream:
         >>> rb.from_pydict({"a": [1, 2, 3]}).null_count().collect().to_pylist()
         [{'a': 0}]
         """
-        return self._each_column(lambda c: c.is_null().sum())
+        return self._each_column(lambda c: c.is_null().sum().fill_null(0))
 
     def _row_fn(self, fn: Any, what: str, output_schema: Any, rows_of: Any) -> Stream:
         if not callable(fn):
@@ -1850,6 +1850,62 @@ class Stream:
             if names.count(n) > 1:
                 raise PlanError(f"rename: two columns would be named {n!r}; the stream has columns {have}")
         return self.select(*[col(c).alias(mapping.get(c, c)) for c in have])
+
+    def describe(self, percentiles: Sequence[float] | None = (0.25, 0.5, 0.75), *,
+                 interpolation: str = "nearest") -> pa.Table:
+        """Summary statistics of every column, computed by one run of the pipeline (bounded
+        input), as Polars' ``describe``: a table with a ``statistic`` column (``count``,
+        ``null_count``, ``mean``, ``std``, ``min``, the percentiles, ``max``) and one column per
+        input column: float64 for numbers and booleans (true as 1), text for the others (their
+        count, null count, min and max). The mean of booleans is their share of true; the
+        standard deviation and percentiles are of numbers only (Polars also gives the mean and
+        percentiles of dates and times).
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> t = rb.from_pydict({"x": [1, 2, 3, None], "s": ["a", "b", None, "c"]}).describe()
+        >>> t.column_names
+        ['statistic', 'x', 's']
+        >>> dict(zip(t["statistic"].to_pylist(), t["x"].to_pylist()))["mean"]
+        2.0
+        >>> dict(zip(t["statistic"].to_pylist(), t["s"].to_pylist()))["max"]
+        'c'
+        """
+        qs = [] if percentiles is None else list(percentiles)
+        for q in qs:
+            if isinstance(q, bool) or not isinstance(q, (int, float)) or not 0 <= q <= 1:
+                raise PlanError(f"describe: percentiles are between 0 and 1, got {q!r}")
+        fields = [f for f in self.schema if f.name != "__op"]
+        if not fields:
+            raise PlanError("describe needs at least one column")
+        aggs: list[Expr] = []
+        kinds = []
+        for i, f in enumerate(fields):
+            c, t = col(f.name), f.type
+            number = pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)
+            boolean = pa.types.is_boolean(t)
+            nested = pa.types.is_nested(t) or pa.types.is_dictionary(t) and pa.types.is_nested(t.value_type)
+            kinds.append("number" if number or boolean else "text")
+            aggs += [c.count().alias(f"{i}:count"), c.is_null().sum().fill_null(0).alias(f"{i}:null_count")]
+            if number or boolean:
+                aggs.append(c.mean().alias(f"{i}:mean"))
+            if number:
+                aggs.append(c.std().alias(f"{i}:std"))
+                aggs += [c.quantile(q, interpolation).alias(f"{i}:q{j}") for j, q in enumerate(qs)]
+            if not nested:
+                aggs += [c.min().alias(f"{i}:min"), c.max().alias(f"{i}:max")]
+        row = self.select(*aggs).collect().to_pylist()[0]
+        stats = ["count", "null_count", "mean", "std", "min"] + [f"{q * 100:g}%" for q in qs] + ["max"]
+        keys = ["count", "null_count", "mean", "std", "min"] + [f"q{j}" for j in range(len(qs))] + ["max"]
+        out: dict[str, pa.Array] = {"statistic": pa.array(stats, pa.string())}
+        for i, (f, kind) in enumerate(zip(fields, kinds)):
+            vals = [row.get(f"{i}:{k}") for k in keys]
+            if kind == "number":
+                out[f.name] = pa.array([None if v is None else float(v) for v in vals], pa.float64())
+            else:
+                out[f.name] = pa.array([None if v is None else str(v) for v in vals], pa.string())
+        return pa.table(out)
 
     def pipe(self, function: Any, *args: Any, **kwargs: Any) -> Any:
         """``function(self, *args, **kwargs)``: a chain of your own steps, as Polars' ``pipe``.
