@@ -147,3 +147,32 @@ def test_describe_matches_polars(env, rows):
     for stat in ["count", "null_count", "min", "max"]:
         k = got["statistic"].to_pylist().index(stat)
         assert g[k] == w[k], (stat, g[k], w[k])
+
+
+def test_horizontal_functions_match_polars(env):
+    rng = random.Random(11)
+    n = 2000
+
+    def maybe(v):
+        return None if rng.random() < 0.3 else v
+
+    data = {"x": [maybe(rng.randint(-9, 9)) for _ in range(n)], "y": [maybe(rng.uniform(-9, 9)) for _ in range(n)],
+            "z": [maybe(rng.randint(-9, 9)) for _ in range(n)],
+            "p": [maybe(rng.random() < 0.5) for _ in range(n)], "q": [maybe(rng.random() < 0.5) for _ in range(n)],
+            "r": [maybe(rng.random() < 0.5) for _ in range(n)], "id": list(range(n))}
+    t = pa.table(data)
+    got = env.from_arrow(t).select(
+        "id", rb.sum_horizontal("x", "y", "z").alias("s"), rb.sum_horizontal("x", "z").alias("si"),
+        rb.max_horizontal("x", "y", "z").alias("mx"), rb.min_horizontal(["x", "y"], "z").alias("mn"),
+        rb.mean_horizontal("x", col("y"), "z").alias("m"), rb.any_horizontal("p", "q", "r").alias("any"),
+        rb.all_horizontal("p", "q", "r").alias("all")).collect().sort_by("id")
+    want = pl.from_arrow(t).select(
+        "id", pl.sum_horizontal("x", "y", "z").alias("s"), pl.sum_horizontal("x", "z").alias("si"),
+        pl.max_horizontal("x", "y", "z").alias("mx"), pl.min_horizontal("x", "y", "z").alias("mn"),
+        pl.mean_horizontal("x", "y", "z").alias("m"), pl.any_horizontal("p", "q", "r").alias("any"),
+        pl.all_horizontal("p", "q", "r").alias("all"))
+    rows_equal(got, want)
+    assert got.schema.field("si").type == pa.int64() and got.schema.field("m").type == pa.float64()
+    assert env.from_arrow(t).select(rb.sum_horizontal("x", "y")).columns == ["x"]
+    with pytest.raises(rb.PlanError, match="max_horizontal needs at least one expression"):
+        rb.max_horizontal()

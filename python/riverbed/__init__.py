@@ -53,7 +53,22 @@ from .errors import (
     TypeMismatchError,
     UserFunctionError,
 )
-from .expr import Expr, coalesce, col, concat_str, count, lit, row_number, when
+from .expr import (
+    Expr,
+    all_horizontal,
+    any_horizontal,
+    coalesce,
+    col,
+    concat_str,
+    count,
+    lit,
+    max_horizontal,
+    mean_horizontal,
+    min_horizontal,
+    row_number,
+    sum_horizontal,
+    when,
+)
 from .expr import len_ as len  # noqa: A004 (Polars' pl.len)
 from .generators import Nexmark, datagen, nexmark
 from .job import Job, MultiJob
@@ -119,7 +134,8 @@ _register()
 
 __all__ = [
     "Environment", "Stream", "GroupBy", "Expr", "col", "lit", "count", "len", "coalesce", "row_number", "when",
-    "concat_str",
+    "concat_str", "sum_horizontal", "min_horizontal", "max_horizontal", "mean_horizontal", "any_horizontal",
+    "all_horizontal",
     "read_parquet", "read_parquet_snapshot", "read_csv", "read_ndjson", "sql", "read_kafka", "read_savepoint",
     "Savepoint",
     "KafkaStream", "MultiJob", "collect_all", "start_all", "from_arrow", "from_pandas", "from_pydict",

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from .datatypes import DataType, Timestamp, to_datatype
+from .datatypes import DataType, Int64, Timestamp, to_datatype
 from .errors import PlanError, TypeMismatchError
 
 IntoExpr = Any  # an Expr, or a Python value taken as a literal
@@ -1729,6 +1729,11 @@ def coalesce(*exprs: IntoExpr | Sequence[IntoExpr]) -> Expr:
     >>> s.select(rb.coalesce("a", "b", 0).alias("c")).collect()["c"].to_pylist()
     [1, 2, 0]
     """
+    return _fold(_horizontal_args(exprs, "coalesce"), lambda a, b: a.fill_null(b))
+
+
+def _horizontal_args(exprs: Any, what: str) -> list[Expr]:
+    """The expressions of a function of several (names are columns, lists are flattened)."""
     items: list[Expr] = []
     for e in exprs:
         if isinstance(e, (list, tuple)):
@@ -1736,15 +1741,104 @@ def coalesce(*exprs: IntoExpr | Sequence[IntoExpr]) -> Expr:
         else:
             items.append(col(e) if isinstance(e, str) else _to_expr(e))
     if not items:
-        raise PlanError("coalesce needs at least one expression")
+        raise PlanError(f"{what} needs at least one expression")
+    return items
 
-    def tree(xs: list[Expr]) -> Expr:  # balanced, so that many of them nest shallowly
-        if len(xs) == 1:
-            return xs[0]
-        mid = len(xs) // 2
-        return tree(xs[:mid]).fill_null(tree(xs[mid:]))
 
-    return tree(items)
+def _fold(xs: list[Expr], op: Any) -> Expr:
+    """op folded over xs as a balanced tree, so that many of them nest shallowly."""
+    if len(xs) == 1:
+        return xs[0]
+    mid = len(xs) // 2
+    return op(_fold(xs[:mid], op), _fold(xs[mid:], op))
+
+
+def sum_horizontal(*exprs: IntoExpr | Sequence[IntoExpr]) -> Expr:
+    """The sum of the expressions row by row, nulls counted as 0 (all null: 0), as Polars'
+    ``sum_horizontal``; named after the first. ``min_horizontal``, ``max_horizontal`` and
+    ``mean_horizontal`` skip nulls (all null: null); ``any_horizontal`` and
+    ``all_horizontal`` are ``|`` and ``&`` of booleans (Kleene logic: a null decides only
+    where the others leave the answer open).
+
+    Examples
+    --------
+    >>> import riverbed as rb
+    >>> s = rb.from_pydict({"a": [1, None, None], "b": [2, 5, None]})
+    >>> s.select(rb.sum_horizontal("a", "b")).collect()["a"].to_pylist()
+    [3, 5, 0]
+    >>> s.select(rb.max_horizontal("a", "b")).collect()["a"].to_pylist()
+    [2, 5, None]
+    """
+    return _fold([x.fill_null(0) for x in _horizontal_args(exprs, "sum_horizontal")], lambda a, b: a + b)
+
+
+def _pick(a: Expr, b: Expr, take_a: Expr) -> Expr:
+    return when(a.is_null()).then(b).when(b.is_null()).then(a).when(take_a).then(a).otherwise(b)
+
+
+def max_horizontal(*exprs: IntoExpr | Sequence[IntoExpr]) -> Expr:
+    """The largest of the expressions row by row, nulls skipped: see :func:`sum_horizontal`.
+
+    Examples
+    --------
+    >>> import riverbed as rb
+    >>> rb.from_pydict({"a": [1, 7], "b": [2, None]}).select(rb.max_horizontal("a", "b")).collect()["a"].to_pylist()
+    [2, 7]
+    """
+    return _fold(_horizontal_args(exprs, "max_horizontal"), lambda a, b: _pick(a, b, a >= b))
+
+
+def min_horizontal(*exprs: IntoExpr | Sequence[IntoExpr]) -> Expr:
+    """The smallest of the expressions row by row, nulls skipped: see :func:`sum_horizontal`.
+
+    Examples
+    --------
+    >>> import riverbed as rb
+    >>> rb.from_pydict({"a": [1, 7], "b": [2, None]}).select(rb.min_horizontal("a", "b")).collect()["a"].to_pylist()
+    [1, 7]
+    """
+    return _fold(_horizontal_args(exprs, "min_horizontal"), lambda a, b: _pick(a, b, a <= b))
+
+
+def mean_horizontal(*exprs: IntoExpr | Sequence[IntoExpr]) -> Expr:
+    """The mean (float64) of the expressions' non-null values row by row: see :func:`sum_horizontal`.
+
+    Examples
+    --------
+    >>> import riverbed as rb
+    >>> rb.from_pydict({"a": [1, None], "b": [2, None]}).select(rb.mean_horizontal("a", "b")).collect()["a"].to_pylist()
+    [1.5, None]
+    """
+    xs = _horizontal_args(exprs, "mean_horizontal")
+    total = _fold([x.fill_null(0) for x in xs], lambda a, b: a + b)
+    n = _fold([x.is_not_null().cast(Int64) for x in xs], lambda a, b: a + b)
+    return when(n == 0).then(lit(None)).otherwise(total / n)
+
+
+def any_horizontal(*exprs: IntoExpr | Sequence[IntoExpr]) -> Expr:
+    """Whether any of the boolean expressions is true row by row: see :func:`sum_horizontal`.
+
+    Examples
+    --------
+    >>> import riverbed as rb
+    >>> s = rb.from_pydict({"a": [True, False, None], "b": [None, False, False]})
+    >>> s.select(rb.any_horizontal("a", "b")).collect()["a"].to_pylist()
+    [True, False, None]
+    """
+    return _fold(_horizontal_args(exprs, "any_horizontal"), lambda a, b: a | b)
+
+
+def all_horizontal(*exprs: IntoExpr | Sequence[IntoExpr]) -> Expr:
+    """Whether all of the boolean expressions are true row by row: see :func:`sum_horizontal`.
+
+    Examples
+    --------
+    >>> import riverbed as rb
+    >>> s = rb.from_pydict({"a": [True, False, None], "b": [None, True, True]})
+    >>> s.select(rb.all_horizontal("a", "b")).collect()["a"].to_pylist()
+    [None, False, None]
+    """
+    return _fold(_horizontal_args(exprs, "all_horizontal"), lambda a, b: a & b)
 
 
 def row_number() -> Expr:
