@@ -176,3 +176,46 @@ def test_horizontal_functions_match_polars(env):
     assert env.from_arrow(t).select(rb.sum_horizontal("x", "y")).columns == ["x"]
     with pytest.raises(rb.PlanError, match="max_horizontal needs at least one expression"):
         rb.max_horizontal()
+
+
+def test_polars_named_expressions_match_polars(env):
+    rng = random.Random(5)
+    n = 1500
+
+    def maybe(v):
+        return None if rng.random() < 0.2 else v
+
+    t = pa.table({
+        "id": list(range(n)),
+        "f": pa.array([maybe(rng.choice([rng.uniform(-5, 5), float("inf"), float("-inf"), float("nan")]))
+                       for _ in range(n)], pa.float64()),
+        "i": pa.array([maybe(rng.randint(-20, 20)) for _ in range(n)], pa.int64()),
+        "s": pa.array([maybe(rng.choice(["Äpfel", "birne", "KIWI", "", "x1"])) for _ in range(n)]),
+        "n": pa.array([maybe(str(rng.randint(-999, 999))) for _ in range(n)]),
+        "b": pa.array([maybe(rng.random() < 0.5) for _ in range(n)]),
+        "ts": pa.array([maybe(dt.datetime(1896 + rng.randint(0, 210), 1 + rng.randint(0, 11), 1 + rng.randint(0, 27),
+                                          rng.randint(0, 23), 0, 0, rng.randint(0, 999_999))) for _ in range(n)],
+                       pa.timestamp("us")),
+    })
+    got = env.from_arrow(t).select(
+        "id", col("f").is_finite().alias("fin"), col("f").is_infinite().alias("inf"),
+        col("f").is_not_nan().alias("nn"), col("i").mod(7).alias("mod"), col("i").floordiv(3).alias("fd"),
+        col("b").not_().alias("not"), col("s").str.to_lowercase().alias("lo"), col("s").str.to_uppercase().alias("up"),
+        col("s").str.head(2).alias("h"), col("s").str.tail(2).alias("t"), col("n").str.to_integer().alias("int"),
+        col("ts").dt.millisecond().alias("ms"), col("ts").dt.microsecond().alias("us"),
+        col("ts").dt.is_leap_year().alias("leap"), col("i").is_duplicated().alias("dup"),
+        col("s").is_unique().alias("uniq")).collect().sort_by("id")
+    want = pl.from_arrow(t).select(
+        "id", pl.col("f").is_finite().alias("fin"), pl.col("f").is_infinite().alias("inf"),
+        pl.col("f").is_not_nan().alias("nn"), pl.col("i").mod(7).alias("mod"), pl.col("i").floordiv(3).alias("fd"),
+        pl.col("b").not_().alias("not"), pl.col("s").str.to_lowercase().alias("lo"),
+        pl.col("s").str.to_uppercase().alias("up"), pl.col("s").str.head(2).alias("h"),
+        pl.col("s").str.tail(2).alias("t"), pl.col("n").str.to_integer().alias("int"),
+        pl.col("ts").dt.millisecond().alias("ms"), pl.col("ts").dt.microsecond().alias("us"),
+        pl.col("ts").dt.is_leap_year().alias("leap"), pl.col("i").is_duplicated().alias("dup"),
+        pl.col("s").is_unique().alias("uniq"))
+    rows_equal(got, want)
+    nulls = env.from_arrow(t).select(col("f").null_count(), col("s").null_count()).collect().to_pylist()
+    assert nulls == [{"f": t["f"].null_count, "s": t["s"].null_count}]
+    names = env.from_arrow(t).select(col("i").is_duplicated(), col("s").is_unique()).columns
+    assert names == ["i", "s"]

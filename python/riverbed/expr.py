@@ -9,7 +9,7 @@ import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from .datatypes import DataType, Int64, Timestamp, to_datatype
+from .datatypes import DataType, Int32, Int64, Timestamp, to_datatype
 from .errors import PlanError, TypeMismatchError
 
 IntoExpr = Any  # an Expr, or a Python value taken as a literal
@@ -673,6 +673,113 @@ class Expr:
         """
         return Expr._fn("is_nan", self)
 
+    def is_not_nan(self) -> Expr:
+        """True where a float is not NaN (integers: true; null stays null), as Polars.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"x": [1.0, float("nan"), None]})
+        >>> s.select(rb.col("x").is_not_nan().alias("out")).collect()["out"].to_pylist()
+        [True, False, None]
+        """
+        return ~self.is_nan()
+
+    def is_finite(self) -> Expr:
+        """True where the number is neither infinite nor NaN (null stays null), as Polars.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"x": [1.0, float("inf"), float("nan"), None]})
+        >>> s.select(rb.col("x").is_finite().alias("out")).collect()["out"].to_pylist()
+        [True, False, False, None]
+        """
+        inf = float("inf")
+        return self.is_between(-inf, inf) & (self != inf) & (self != -inf)
+
+    def is_infinite(self) -> Expr:
+        """True where the number is +inf or -inf (null stays null), as Polars.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"x": [1.0, float("-inf"), None]})
+        >>> s.select(rb.col("x").is_infinite().alias("out")).collect()["out"].to_pylist()
+        [False, True, None]
+        """
+        inf = float("inf")
+        return (self == inf) | (self == -inf)
+
+    def not_(self) -> Expr:
+        """``~x``: logical not of a boolean, as Polars' ``not_``.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> rb.from_pydict({"b": [True, None]}).select(rb.col("b").not_()).collect()["b"].to_pylist()
+        [False, None]
+        """
+        return ~self
+
+    def mod(self, other: IntoExpr) -> Expr:
+        """``x % other`` (the remainder takes the divisor's sign, as Polars).
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> rb.from_pydict({"x": [7, -7]}).select(rb.col("x").mod(3)).collect()["x"].to_pylist()
+        [1, 2]
+        """
+        return self % other
+
+    def floordiv(self, other: IntoExpr) -> Expr:
+        """``x // other``, rounded down, as Polars.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> rb.from_pydict({"x": [7, -7]}).select(rb.col("x").floordiv(2)).collect()["x"].to_pylist()
+        [3, -4]
+        """
+        return self // other
+
+    def null_count(self) -> Expr:
+        """The number of nulls (an aggregation, int64), as Polars.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> rb.from_pydict({"x": [1, None, None]}).select(rb.col("x").null_count()).collect()["x"].to_pylist()
+        [2]
+        """
+        return self.is_null().sum().fill_null(0)
+
+    def is_duplicated(self) -> Expr:
+        """True where the value occurs more than once in the input (nulls count as one
+        value), as Polars; a window function over all rows, so bounded input only.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"x": [1, 2, 1, None]})
+        >>> s.select(rb.col("x").is_duplicated()).collect()["x"].to_pylist()
+        [True, False, True, False]
+        """
+        return (count().over(self) > 1).alias(_output_name(self))
+
+    def is_unique(self) -> Expr:
+        """True where the value occurs once in the input: see :meth:`is_duplicated`.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"x": [1, 2, 1, None]})
+        >>> s.select(rb.col("x").is_unique()).collect()["x"].to_pylist()
+        [False, True, False, True]
+        """
+        return (count().over(self) == 1).alias(_output_name(self))
+
     def fill_nan(self, value: IntoExpr) -> Expr:
         """NaN replaced by ``value`` (nulls stay null), as Polars' ``fill_nan``.
 
@@ -1078,6 +1185,66 @@ class StringNamespace:
         """
         return Expr._fn("str_upper", self._e)
 
+    def to_lowercase(self) -> Expr:
+        """Polars' name for :meth:`lower`.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> rb.from_pydict({"s": ["AbC"]}).select(rb.col("s").str.to_lowercase()).collect()["s"].to_pylist()
+        ['abc']
+        """
+        return self.lower()
+
+    def to_uppercase(self) -> Expr:
+        """Polars' name for :meth:`upper`.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> rb.from_pydict({"s": ["AbC"]}).select(rb.col("s").str.to_uppercase()).collect()["s"].to_pylist()
+        ['ABC']
+        """
+        return self.upper()
+
+    def head(self, n: int) -> Expr:
+        """The first ``n`` characters, as Polars (``slice(0, n)``).
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> rb.from_pydict({"s": ["riverbed"]}).select(rb.col("s").str.head(5)).collect()["s"].to_pylist()
+        ['river']
+        """
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise PlanError(f"str.head takes a non-negative number of characters, got {n!r}")
+        return self.slice(0, n)
+
+    def tail(self, n: int) -> Expr:
+        """The last ``n`` characters, as Polars.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> rb.from_pydict({"s": ["riverbed"]}).select(rb.col("s").str.tail(3)).collect()["s"].to_pylist()
+        ['bed']
+        """
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise PlanError(f"str.tail takes a non-negative number of characters, got {n!r}")
+        return self.slice(-n) if n > 0 else self.slice(0, 0)
+
+    def to_integer(self) -> Expr:
+        """The string read as a base-10 int64 (a malformed one is an error), as Polars'
+        ``to_integer`` (``cast(rb.Int64)``).
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> rb.from_pydict({"s": ["42", None]}).select(rb.col("s").str.to_integer()).collect()["s"].to_pylist()
+        [42, None]
+        """
+        return self._e.cast(Int64)
+
     def len_chars(self) -> Expr:
         """Length in Unicode code points, as int32.
 
@@ -1400,6 +1567,43 @@ class DateTimeNamespace:
         [60]
         """
         return Expr._fn("dt_ordinal_day", self._e)
+
+    def millisecond(self) -> Expr:
+        """Milliseconds within the second 0-999, as int32 (as Polars).
+
+        Examples
+        --------
+        >>> import riverbed as rb, datetime as dt
+        >>> s = rb.from_pydict({"ts": [dt.datetime(2026, 3, 1, 14, 30, 15, 123456)]})
+        >>> s.select(rb.col("ts").dt.millisecond()).collect()["ts"].to_pylist()
+        [123]
+        """
+        return (self._e.dt.epoch("us") % 1_000_000 // 1000).cast(Int32)
+
+    def microsecond(self) -> Expr:
+        """Microseconds within the second 0-999999, as int32 (as Polars).
+
+        Examples
+        --------
+        >>> import riverbed as rb, datetime as dt
+        >>> s = rb.from_pydict({"ts": [dt.datetime(2026, 3, 1, 14, 30, 15, 123456)]})
+        >>> s.select(rb.col("ts").dt.microsecond()).collect()["ts"].to_pylist()
+        [123456]
+        """
+        return (self._e.dt.epoch("us") % 1_000_000).cast(Int32)
+
+    def is_leap_year(self) -> Expr:
+        """Whether the year is a leap year (Gregorian rules), as Polars.
+
+        Examples
+        --------
+        >>> import riverbed as rb, datetime as dt
+        >>> s = rb.from_pydict({"d": [dt.date(2024, 5, 1), dt.date(1900, 1, 1), dt.date(2000, 1, 1)]})
+        >>> s.select(rb.col("d").dt.is_leap_year()).collect()["d"].to_pylist()
+        [True, False, True]
+        """
+        y = self._e.dt.year()
+        return ((y % 4 == 0) & (y % 100 != 0)) | (y % 400 == 0)
 
     def epoch(self, time_unit: str = "us") -> Expr:
         """Time since 1970-01-01 UTC in ``time_unit`` (``"d"``, ``"s"``, ``"ms"``, ``"us"``, ``"ns"``),
@@ -1853,6 +2057,32 @@ def row_number() -> Expr:
     [2, 1, 1]
     """
     return Expr({"fn": "row_number"})
+
+
+def _output_name(e: Expr) -> str:
+    """The name of e's output column, by the engine's rule (expr.OutputName): its alias, its
+    column, else its first argument's that is not a literal's."""
+
+    def name(n: Any) -> str:
+        if not isinstance(n, dict):
+            return "literal"
+        if "alias" in n:
+            return str(n["alias"])
+        if "col" in n:
+            return str(n["col"])
+        if "lit" in n:
+            return "literal"
+        if n.get("agg") == "count" and not n.get("args"):
+            return "count"
+        args = n.get("args") or []
+        if n.get("fn") == "over" and args:
+            return name(args[0])
+        for a in args:
+            if (x := name(a)) != "literal":
+                return x
+        return "literal"
+
+    return name(e._to_plan())
 
 
 def _flatten_exprs(v: Any) -> list[Expr]:
