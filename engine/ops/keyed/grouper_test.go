@@ -482,6 +482,16 @@ func TestGrouperDirectSpansAgainstMap(t *testing.T) {
 	}
 	run(t, growing, steps)
 
+	// Upward only, the span grows in place; batches with nulls (hashed) between them put
+	// their groups in it too, and keys hashed beyond it make the next widening a rebuild.
+	upward := keyed.NewGrouper([]arrow.DataType{arrow.PrimitiveTypes.Int64})
+	defer upward.Release()
+	steps = nil
+	for i := range 16 {
+		steps = append(steps, step{fmt.Sprintf("upward %d (nulls %v)", i, i%3 == 1), int64(i) * 1500, 2500, i%3 == 1, true})
+	}
+	run(t, upward, steps)
+
 	// A span widened downward keeps room below its keys; widened upward past that room
 	// again, it is rebuilt around the groups' keys (11.5M), not around the room it had
 	// (19M keys, more than maxDirect: hashing from then on, a table out of the caches).
