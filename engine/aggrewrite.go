@@ -42,23 +42,13 @@ func rewriteAggExprs(n *plan.Node, keys, aggs []*plan.Expr, windowed, late bool,
 		}
 	}
 	hidden := 0
-	var lift func(e *plan.Expr) *plan.Expr
-	lift = func(e *plan.Expr) *plan.Expr {
-		if e == nil {
-			return nil
-		}
-		if e.Agg != "" {
+	lift := func(e *plan.Expr) *plan.Expr {
+		return replaceAggs(e, false, func(a *plan.Expr) *plan.Expr {
 			name := fmt.Sprintf("__agg_%d", hidden)
 			hidden++
-			innerAggs = append(innerAggs, &plan.Expr{Alias: &name, Args: []*plan.Expr{e}})
+			innerAggs = append(innerAggs, &plan.Expr{Alias: &name, Args: []*plan.Expr{a}})
 			return &plan.Expr{Col: &name}
-		}
-		c := *e
-		c.Args = make([]*plan.Expr, len(e.Args))
-		for i, a := range e.Args {
-			c.Args[i] = lift(a)
-		}
-		return &c
+		})
 	}
 	for _, a := range aggs {
 		name := expr.OutputName(a)
@@ -152,25 +142,29 @@ func rewriteSelectAggs(n *plan.Node, exprs []*plan.Expr, isSelect bool) bool {
 		n.Input, n.Args = &inner, &SelectArgs{Exprs: final}
 		return false
 	}
-	var wrap func(e *plan.Expr) *plan.Expr
-	wrap = func(e *plan.Expr) *plan.Expr {
-		switch {
-		case e == nil || over.IsOver(e):
-			return e
-		case e.Agg != "":
-			return &plan.Expr{Fn: "over", Args: []*plan.Expr{e}, Options: map[string]any{"partition_by": 0}}
-		}
-		c := *e
-		c.Args = make([]*plan.Expr, len(e.Args))
-		for i, a := range e.Args {
-			c.Args[i] = wrap(a)
-		}
-		return &c
-	}
 	for i, e := range exprs {
-		exprs[i] = wrap(e)
+		exprs[i] = replaceAggs(e, true, func(a *plan.Expr) *plan.Expr {
+			return &plan.Expr{Fn: "over", Args: []*plan.Expr{a}, Options: map[string]any{"partition_by": 0}}
+		})
 	}
 	return true
+}
+
+// replaceAggs returns a copy of e with each aggregation in it replaced by with(it); with
+// skipOver, those inside an over(...) are left as they are.
+func replaceAggs(e *plan.Expr, skipOver bool, with func(*plan.Expr) *plan.Expr) *plan.Expr {
+	switch {
+	case e == nil || skipOver && over.IsOver(e):
+		return e
+	case e.Agg != "":
+		return with(e)
+	}
+	c := *e
+	c.Args = make([]*plan.Expr, len(e.Args))
+	for i, a := range e.Args {
+		c.Args[i] = replaceAggs(a, skipOver, with)
+	}
+	return &c
 }
 
 // bareAgg reports whether an aggregation occurs in e outside every over(...).
