@@ -482,8 +482,8 @@ func TestGrouperDirectSpansAgainstMap(t *testing.T) {
 	}
 	run(t, growing, steps)
 
-	// Upward only, the span grows in place; batches with nulls (hashed) between them put
-	// their groups in it too, and keys hashed beyond it make the next widening a rebuild.
+	// Upward only, the span widens again and again; batches with nulls (hashed) between
+	// them put their groups in it too, those beyond it as well once it widens past them.
 	upward := keyed.NewGrouper([]arrow.DataType{arrow.PrimitiveTypes.Int64})
 	defer upward.Release()
 	steps = nil

@@ -30,9 +30,10 @@ import (
 //   - an index entry under indexPrefix, the key's hash and encoding: the due time of its
 //     sessions' entry.
 //
-// The sessions, the bulk of the bytes, are thus kept in the order they come due: keys
-// evicted (those used longest ago, whose sessions end first) are written near the front
-// of the store, and a watermark reads those due by one scan from its front, values and
+// The sessions, the bulk of the bytes, are thus kept in the order they come due: the keys
+// evicted (those used longest ago among the ones in memory, whose sessions end first) come
+// due about when the ones evicted last do, so each eviction's entries mostly land after
+// those stored, and a watermark reads the due ones by one scan from the front, values and
 // all, where sessions stored by key would be written all over the store (each flush of
 // the store overlapping all of it, to be merged by compactions) and read back by a seek
 // each. Only the small index entries are spread over the store by key.
