@@ -219,3 +219,25 @@ def test_polars_named_expressions_match_polars(env):
     assert nulls == [{"f": t["f"].null_count, "s": t["s"].null_count}]
     names = env.from_arrow(t).select(col("i").is_duplicated(), col("s").is_unique()).columns
     assert names == ["i", "s"]
+
+
+@pytest.mark.parametrize("n", [1, 2, -1])
+def test_diff_matches_polars(env, n):
+    rng = random.Random(n + 10)
+    rows = 1200
+    t = pa.table({
+        "id": list(range(rows)),
+        "k": [rng.choice("abc") for _ in range(rows)],
+        "t": rng.sample(range(10 * rows), rows),
+        "x": pa.array([None if rng.random() < 0.1 else rng.randint(-100, 100) for _ in range(rows)], pa.int64()),
+        "ts": pa.array([dt.datetime(2024, 1, 1) + dt.timedelta(seconds=rng.randint(0, 10**6)) for _ in range(rows)],
+                       pa.timestamp("us")),
+    })
+    got = env.from_arrow(t).select(
+        "id", col("x").diff(n).alias("d"), col("x").diff(n).over("k", order_by="t").alias("dk"),
+        col("ts").diff(n).over("k", order_by="t").alias("dts")).collect().sort_by("id")
+    want = pl.from_arrow(t).select(
+        "id", pl.col("x").diff(n).alias("d"), pl.col("x").diff(n).over("k", order_by="t").alias("dk"),
+        pl.col("ts").diff(n).over("k", order_by="t").alias("dts"))
+    rows_equal(got, want)
+    assert got.schema.field("dts").type == pa.duration("us")

@@ -545,6 +545,25 @@ class Expr:
             raise PlanError(f"shift n={n} is out of range (|n| < 2**53)")
         return Expr._fn("shift", self, n=n)
 
+    def diff(self, n: int = 1) -> Expr:
+        """``x - x.shift(n)``: the change from ``n`` rows earlier, as Polars' ``diff`` (null for
+        the first ``n``). Alone, over the whole input in input order; ``.over(...)`` takes it
+        within partitions, in ``order_by`` order (``col("x").diff().over("k", order_by="t")``).
+        Bounded input only.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> from riverbed import col
+        >>> t = rb.from_pydict({"k": [1, 2, 1, 1], "x": [5, 6, 8, 12]})
+        >>> t.select(col("x").diff()).collect()["x"].to_pylist()
+        [None, 1, 2, 4]
+        >>> t.select(col("x").diff().over("k")).collect()["x"].to_pylist()
+        [None, None, 3, 4]
+        """
+        lagged = self.shift(n)  # checks n
+        return _Diff(self - lagged.over(), self, n)
+
     def rank(self, method: str = "average", *, descending: bool = False) -> Expr:
         """Rank of the value within the partition (use with :meth:`over`), as Polars: ties get
         the mean of their places (``"average"``, float64), the lowest (``"min"``), the highest
@@ -1006,6 +1025,20 @@ class Expr:
         [3, 0, None]
         """
         return ListNamespace(self)
+
+
+class _Diff(Expr):
+    """x.diff(n): over the whole input, or over(...) the partitions given (Polars writes the
+    window after diff; the engine's window function is the shift inside it)."""
+
+    __slots__ = ("_x", "_n")
+
+    def __init__(self, whole: Expr, x: Expr, n: int):
+        super().__init__(whole._node)
+        self._x, self._n = x, n
+
+    def over(self, *args: Any, **kwargs: Any) -> Expr:
+        return self._x - self._x.shift(self._n).over(*args, **kwargs)
 
 
 class StructNamespace:
