@@ -241,3 +241,28 @@ def test_diff_matches_polars(env, n):
         pl.col("ts").diff(n).over("k", order_by="t").alias("dts"))
     rows_equal(got, want)
     assert got.schema.field("dts").type == pa.duration("us")
+
+
+@pytest.mark.parametrize("how", ["vertical", "vertical_relaxed", "diagonal"])
+def test_concat_matches_polars(env, how):
+    a = pa.table({"id": [1, 2, 3], "x": pa.array([1, None, 3], pa.int32()), "s": ["a", None, "c"]})
+    if how == "vertical":
+        b = pa.table({"id": [4, 5], "x": pa.array([7, 8], pa.int32()), "s": ["d", "e"]})
+    elif how == "vertical_relaxed":
+        b = pa.table({"id": [4, 5], "x": pa.array([7.5, None], pa.float64()), "s": ["d", "e"]})
+    else:
+        b = pa.table({"z": [True, None], "id": [4, 5], "x": pa.array([7, 8], pa.int32())})
+    got = rb.concat([env.from_arrow(a), env.from_arrow(b)], how=how).collect().sort_by("id")
+    want = pl.concat([pl.from_arrow(a), pl.from_arrow(b)], how=how)
+    rows_equal(got, want)
+    assert got.schema.field("x").type == (pa.float64() if how == "vertical_relaxed" else pa.int32())
+
+
+def test_concat_refuses_what_it_cannot_join(env):
+    a, b = env.from_pydict({"x": [1]}), env.from_pydict({"x": ["s"]})
+    with pytest.raises(rb.TypeMismatchError, match=r"concat: column 'x' has types \['int64', 'string'\]"):
+        rb.concat([a, b], how="vertical_relaxed")
+    with pytest.raises(rb.SchemaError, match="union: input 1 has columns"):
+        rb.concat([a, b]).collect()
+    with pytest.raises(rb.PlanError, match='how must be "vertical"'):
+        rb.concat([a, b], how="horizontal")

@@ -101,6 +101,7 @@ from .stream import (
     WindowedStream,
     WindowResult,
     collect_all,
+    concat,
     from_arrow,
     from_pandas,
     from_pydict,
@@ -134,7 +135,7 @@ _register()
 
 __all__ = [
     "Environment", "Stream", "GroupBy", "Expr", "col", "lit", "count", "len", "coalesce", "row_number", "when",
-    "concat_str", "sum_horizontal", "min_horizontal", "max_horizontal", "mean_horizontal", "any_horizontal",
+    "concat_str", "concat", "sum_horizontal", "min_horizontal", "max_horizontal", "mean_horizontal", "any_horizontal",
     "all_horizontal",
     "read_parquet", "read_parquet_snapshot", "read_csv", "read_ndjson", "sql", "read_kafka", "read_savepoint",
     "Savepoint",

@@ -798,6 +798,67 @@ def from_pydict(data: dict[str, Sequence[Any]], *, event_time: str | None = None
                                     idle_timeout=idle_timeout)
 
 
+def concat(items: Sequence[Stream], *, how: str = "vertical") -> Stream:
+    """The rows of the streams one after the other, as Polars' ``pl.concat``: ``how`` is
+    ``"vertical"`` (the same columns and types, :meth:`Stream.union`), ``"vertical_relaxed"``
+    (columns of different number types cast to a common one: int64 for integers, float64
+    once one is a float) or ``"diagonal"`` (the union of the columns, in order of first
+    appearance; a stream without one has nulls there).
+
+    Examples
+    --------
+    >>> import riverbed as rb
+    >>> a, b = rb.from_pydict({"x": [1], "y": ["a"]}), rb.from_pydict({"x": [2]})
+    >>> sorted(rb.concat([a, b], how="diagonal").collect().to_pylist(), key=lambda r: r["x"])
+    [{'x': 1, 'y': 'a'}, {'x': 2, 'y': None}]
+    """
+    streams = list(items) if not isinstance(items, Stream) else [items]
+    if not streams or not all(isinstance(x, Stream) for x in streams):
+        raise TypeMismatchError("concat takes a list of streams")
+    if how not in ("vertical", "vertical_relaxed", "diagonal"):
+        raise PlanError(f'concat: how must be "vertical", "vertical_relaxed" or "diagonal", got {how!r}')
+    if len(streams) == 1:
+        return streams[0]
+    if how != "vertical":
+        schemas = [x.schema for x in streams]
+        names: list[str] = []
+        types: dict[str, list[pa.DataType]] = {}
+        for sc in schemas:
+            for f in sc:
+                if f.name not in types:
+                    names.append(f.name)
+                    types[f.name] = []
+                types[f.name].append(f.type)
+        if how == "vertical_relaxed":
+            for i, sc in enumerate(schemas):
+                if sc.names != schemas[0].names:
+                    raise PlanError(f"concat: stream {i} has columns {sc.names}, stream 0 {schemas[0].names}; "
+                                    'how="diagonal" fills the missing ones with nulls')
+        want: dict[str, pa.DataType] = {}
+        for name in names:
+            ts = types[name]
+            if all(t == ts[0] for t in ts):
+                want[name] = ts[0]
+            elif all(pa.types.is_integer(t) or pa.types.is_floating(t) for t in ts):
+                want[name] = pa.float64() if any(pa.types.is_floating(t) for t in ts) else pa.int64()
+            else:
+                raise TypeMismatchError(f"concat: column {name!r} has types {sorted(set(map(str, ts)))} with no "
+                                        "common type; cast them first")
+        fitted = []
+        for x, sc in zip(streams, schemas):
+            exprs = []
+            for name in names:
+                if name not in sc.names:
+                    exprs.append(lit(None).cast(want[name]).alias(name))
+                elif sc.field(name).type != want[name]:
+                    exprs.append(col(name).cast(want[name]).alias(name))
+                else:
+                    exprs.append(col(name))
+            fitted.append(x.select(*exprs))
+        streams = fitted
+    return streams[0].union(*streams[1:])
+
+
 def _as_arrow(data: Any) -> pa.Table | pa.RecordBatchReader:
     if isinstance(data, pa.Table):
         return _normalize(data)
