@@ -266,3 +266,20 @@ def test_concat_refuses_what_it_cannot_join(env):
         rb.concat([a, b]).collect()
     with pytest.raises(rb.PlanError, match='how must be "vertical"'):
         rb.concat([a, b], how="horizontal")
+
+
+def test_unpivot_matches_polars(env):
+    t = pa.table({"id": [1, 2, 3], "g": ["p", "q", "p"], "a": pa.array([1, None, 3], pa.int32()),
+                  "b": pa.array([0.5, 1.5, None]), "c": pa.array([7, 8, 9], pa.int64())})
+    s, p = env.from_arrow(t), pl.from_arrow(t)
+    key = ["variable", "id"]
+    got = s.unpivot(["a", "b", "c"], index=["id", "g"]).collect().sort_by([(k, "ascending") for k in key])
+    want = p.unpivot(["a", "b", "c"], index=["id", "g"]).sort(key)
+    rows_equal(got, want)
+    got = s.unpivot(index=["id", "g"], variable_name="k", value_name="v").collect()
+    want = p.unpivot(index=["id", "g"], variable_name="k", value_name="v")
+    rows_equal(got, want, ordered=False)
+    with pytest.raises(rb.TypeMismatchError, match=r"unpivot: the columns \['g', 'a', 'b', 'c'\] have types"):
+        s.unpivot(index="id")  # g is text, the others numbers: Polars casts them all to text
+    with pytest.raises(rb.ColumnNotFoundError, match="unpivot: no column 'zz'"):
+        s.unpivot(["zz"])

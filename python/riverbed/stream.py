@@ -1968,6 +1968,43 @@ class Stream:
                 out[f.name] = pa.array([None if v is None else str(v) for v in vals], pa.string())
         return pa.table(out)
 
+    def unpivot(self, on: Any = None, *, index: Any = None, variable_name: str = "variable",
+                value_name: str = "value") -> Stream:
+        """From wide to long, as Polars' ``unpivot`` (pandas' ``melt``): for each column of
+        ``on`` (default: every column not in ``index``) the rows with the ``index`` columns,
+        the column's name in ``variable_name`` and its value in ``value_name`` (numbers of
+        different types as int64 or float64, as :func:`concat` ``how="vertical_relaxed"``).
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"id": [1, 2], "a": [10, 20], "b": [30, 40]})
+        >>> sorted(s.unpivot(["a", "b"], index="id").collect().to_pylist(), key=lambda r: (r["variable"], r["id"]))
+        ... # doctest: +NORMALIZE_WHITESPACE
+        [{'id': 1, 'variable': 'a', 'value': 10}, {'id': 2, 'variable': 'a', 'value': 20},
+         {'id': 1, 'variable': 'b', 'value': 30}, {'id': 2, 'variable': 'b', 'value': 40}]
+        """
+        have = [c for c in self.columns if c != "__op"]
+        keep = [] if index is None else _flatten((index,))
+        cols = [c for c in have if c not in keep] if on is None else _flatten((on,))
+        for name in keep + cols:
+            if not isinstance(name, str):
+                raise TypeMismatchError(f"unpivot takes column names, got {name!r}")
+            if name not in have:
+                raise ColumnNotFoundError(f"unpivot: no column {name!r}; the stream has columns {have}")
+        if not cols:
+            raise PlanError("unpivot: no columns to unpivot")
+        for name in (variable_name, value_name):
+            if name in keep:
+                raise PlanError(f"unpivot: {name!r} is an index column; give variable_name/value_name another name")
+        parts = [self.select(*keep, lit(c).alias(variable_name), col(c).alias(value_name)) for c in cols]
+        try:
+            return concat(parts, how="vertical_relaxed")
+        except TypeMismatchError:
+            types = sorted({str(self.schema.field(c).type) for c in cols})
+            raise TypeMismatchError(f"unpivot: the columns {cols} have types {types}, with no common type; cast them "
+                                    "first (Polars casts them to text)") from None
+
     def pipe(self, function: Any, *args: Any, **kwargs: Any) -> Any:
         """``function(self, *args, **kwargs)``: a chain of your own steps, as Polars' ``pipe``.
 
