@@ -283,3 +283,9 @@ def test_unpivot_matches_polars(env):
         s.unpivot(index="id")  # g is text, the others numbers: Polars casts them all to text
     with pytest.raises(rb.ColumnNotFoundError, match="unpivot: no column 'zz'"):
         s.unpivot(["zz"])
+
+
+def test_reverse_matches_polars(env):
+    t = table()
+    rows_equal(env.from_arrow(t).filter(col("i") > 0).reverse().collect(),
+               pl.from_arrow(t).filter(pl.col("i") > 0).reverse())

@@ -1968,6 +1968,22 @@ class Stream:
                 out[f.name] = pa.array([None if v is None else str(v) for v in vals], pa.string())
         return pa.table(out)
 
+    def reverse(self) -> Stream:
+        """The rows in reverse input order, as Polars' ``reverse`` (bounded input: the rows are
+        numbered as :meth:`with_row_index` does, then sorted).
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> rb.from_pydict({"x": [1, 2, 3]}).reverse().collect()["x"].to_pylist()
+        [3, 2, 1]
+        """
+        have = [c for c in self.columns if c != "__op"]
+        name = "__rb_row"
+        while name in have:
+            name += "_"
+        return self.with_row_index(name).sort(name, descending=True).select(*have)
+
     def unpivot(self, on: Any = None, *, index: Any = None, variable_name: str = "variable",
                 value_name: str = "value") -> Stream:
         """From wide to long, as Polars' ``unpivot`` (pandas' ``melt``): for each column of
