@@ -289,3 +289,17 @@ def test_reverse_matches_polars(env):
     t = table()
     rows_equal(env.from_arrow(t).filter(col("i") > 0).reverse().collect(),
                pl.from_arrow(t).filter(pl.col("i") > 0).reverse())
+
+
+def test_iso_week_and_year_match_polars(env):
+    days = [dt.date(1890, 1, 1) + dt.timedelta(days=d) for d in range(0, 250 * 366, 3)]
+    days += [dt.date(y, m, d) for y in range(1990, 2040) for m, d in ((1, 1), (1, 2), (1, 3), (1, 4), (12, 28),
+                                                                      (12, 29), (12, 30), (12, 31))]
+    t = pa.table({"d": pa.array(days, pa.date32()),
+                  "ts": pa.array([dt.datetime.combine(x, dt.time(23, 59)) for x in days], pa.timestamp("us"))})
+    got = env.from_arrow(t).select("d", col("d").dt.week().alias("w"), col("d").dt.iso_year().alias("y"),
+                                   col("ts").dt.week().alias("tw")).collect()
+    want = pl.from_arrow(t).select("d", pl.col("d").dt.week().cast(pl.Int32).alias("w"),
+                                   pl.col("d").dt.iso_year().alias("y"),
+                                   pl.col("ts").dt.week().cast(pl.Int32).alias("tw"))
+    rows_equal(got, want, ordered=False)

@@ -1625,6 +1625,47 @@ class DateTimeNamespace:
         """
         return (self._e.dt.epoch("us") % 1_000_000).cast(Int32)
 
+    def _iso(self) -> tuple[Expr, Expr, Expr, Expr]:
+        """The ISO 8601 week before the year's bounds are applied, the year, and the weeks
+        of the year before and of the year."""
+        y = self._e.dt.year()
+        w = (self._e.dt.ordinal_day() - self._e.dt.weekday() + 10) // 7
+
+        def weeks(year: Expr) -> Expr:  # 53 when the year starts on a Thursday, or a leap year on a Wednesday
+            def p(v: Expr) -> Expr:
+                return (v + v // 4 - v // 100 + v // 400) % 7
+
+            return when((p(year) == 4) | (p(year - 1) == 3)).then(53).otherwise(52)
+
+        return w, y, weeks(y - 1), weeks(y)
+
+    def week(self) -> Expr:
+        """The ISO 8601 week 1-53 (weeks start on Monday; week 1 holds the year's first
+        Thursday), as int32 (Polars: int8).
+
+        Examples
+        --------
+        >>> import riverbed as rb, datetime as dt
+        >>> s = rb.from_pydict({"d": [dt.date(2021, 1, 3), dt.date(2024, 12, 30)]})
+        >>> s.select(rb.col("d").dt.week()).collect()["d"].to_pylist()
+        [53, 1]
+        """
+        w, _, before, this = self._iso()
+        return when(w < 1).then(before).when(w > this).then(1).otherwise(w).cast(Int32)
+
+    def iso_year(self) -> Expr:
+        """The year of the ISO 8601 week (see :meth:`week`), as int32.
+
+        Examples
+        --------
+        >>> import riverbed as rb, datetime as dt
+        >>> s = rb.from_pydict({"d": [dt.date(2021, 1, 3), dt.date(2024, 12, 30)]})
+        >>> s.select(rb.col("d").dt.iso_year()).collect()["d"].to_pylist()
+        [2020, 2025]
+        """
+        w, y, _, this = self._iso()
+        return when(w < 1).then(y - 1).when(w > this).then(y + 1).otherwise(y).cast(Int32)
+
     def is_leap_year(self) -> Expr:
         """Whether the year is a leap year (Gregorian rules), as Polars.
 
