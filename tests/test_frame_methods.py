@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import random
+import re
 
 import polars as pl
 import pyarrow as pa
@@ -303,3 +304,10 @@ def test_iso_week_and_year_match_polars(env):
                                    pl.col("d").dt.iso_year().alias("y"),
                                    pl.col("ts").dt.week().cast(pl.Int32).alias("tw"))
     rows_equal(got, want, ordered=False)
+
+
+def test_whole_input_methods_refuse_an_unbounded_stream():
+    s = rb.Environment(parallelism=1).datagen({"x": rb.Int64})
+    for what, call in [("describe()", s.describe), ("with_row_index()", s.with_row_index), ("reverse()", s.reverse)]:
+        with pytest.raises(rb.PlanError, match=rf"{re.escape(what)} needs a bounded stream .* unbounded"):
+            call()

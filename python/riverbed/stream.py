@@ -1066,6 +1066,11 @@ class Stream:
             raise PlanError("with_columns needs at least one expression")
         return self._then({"op": "with_columns", "exprs": _exprs(items, "with_columns")})
 
+    def _need_bounded(self, what: str) -> None:
+        if self._unbounded:
+            raise PlanError(f"{what} needs a bounded stream (it numbers or summarizes all the rows), and this one is "
+                            "unbounded: bound the source (max_events / number_of_rows) or add .limit(n)")
+
     def _each_column(self, agg: Any, numeric: bool = False) -> Stream:
         """One row: agg of every column (Polars' LazyFrame.sum() and the like); with numeric,
         a column that is not a number (or a boolean) gives null, as in Polars."""
@@ -1933,6 +1938,7 @@ class Stream:
         >>> dict(zip(t["statistic"].to_pylist(), t["s"].to_pylist()))["max"]
         'c'
         """
+        self._need_bounded("describe()")
         qs = [] if percentiles is None else list(percentiles)
         for q in qs:
             if isinstance(q, bool) or not isinstance(q, (int, float)) or not 0 <= q <= 1:
@@ -1978,6 +1984,7 @@ class Stream:
         >>> rb.from_pydict({"x": [1, 2, 3]}).reverse().collect()["x"].to_pylist()
         [3, 2, 1]
         """
+        self._need_bounded("reverse()")
         have = [c for c in self.columns if c != "__op"]
         name = "__rb_row"
         while name in have:
@@ -2163,6 +2170,7 @@ class Stream:
         from .datatypes import UInt32
         from .expr import row_number
 
+        self._need_bounded("with_row_index()")
         if not isinstance(name, str):
             raise TypeMismatchError(f"with_row_index takes a column name, got {name!r}")
         if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
