@@ -10,7 +10,8 @@ import (
 )
 
 // rewriteAggExprs lets group_by(...).agg(...) and window agg(...) take expressions of
-// aggregations, as Polars does (col("a").sum() / col("b").sum(), 0.5 * col("x").max()):
+// aggregations, as Polars does (col("a").sum() / col("b").sum(), 0.5 * col("x").max()),
+// and constants, given to every group:
 // before binding (the rewrite of aggregate and window_agg), such a node becomes a select
 // over a node of plain aggregations, each nested aggregation computed once under a hidden
 // name. The node keeps its identity (its id and the references to it), so the rest of the
@@ -21,7 +22,7 @@ import (
 func rewriteAggExprs(n *plan.Node, keys, aggs []*plan.Expr, windowed, late bool, withAggs func([]*plan.Expr) any) {
 	complex := false
 	for _, a := range aggs {
-		if !plainAgg(a) && hasAgg(a) {
+		if !plainAgg(a) && hasAgg(a) || !late && constant(a) {
 			complex = true
 		}
 	}
@@ -58,6 +59,11 @@ func rewriteAggExprs(n *plan.Node, keys, aggs []*plan.Expr, windowed, late bool,
 			continue
 		}
 		if !hasAgg(a) {
+			if !late && constant(a) {
+				// A constant (rb.lit(None).alias("x")), given to every group, as Polars.
+				final = append(final, a)
+				continue
+			}
 			// Not an aggregation at all: leave it for the aggregate's own error.
 			innerAggs = append(innerAggs, a)
 			final = append(final, &plan.Expr{Col: &name})
@@ -72,6 +78,10 @@ func rewriteAggExprs(n *plan.Node, keys, aggs []*plan.Expr, windowed, late bool,
 	if late {
 		n.Args = withAggs(innerAggs)
 		return
+	}
+	if len(innerAggs) == 0 { // constants only: the groups still need an aggregation
+		name := "__agg_rows"
+		innerAggs = append(innerAggs, &plan.Expr{Alias: &name, Args: []*plan.Expr{{Agg: "count"}}})
 	}
 	inner.Args = withAggs(innerAggs)
 	*n = plan.Node{Op: "select", ID: n.ID, Input: &inner, Args: &SelectArgs{Exprs: final}}

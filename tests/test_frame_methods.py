@@ -311,3 +311,33 @@ def test_whole_input_methods_refuse_an_unbounded_stream():
     for what, call in [("describe()", s.describe), ("with_row_index()", s.with_row_index), ("reverse()", s.reverse)]:
         with pytest.raises(rb.PlanError, match=rf"{re.escape(what)} needs a bounded stream .* unbounded"):
             call()
+
+
+@pytest.mark.parametrize("method", ["len", "sum", "mean", "median", "std", "var", "min", "max", "first", "last",
+                                    "n_unique"])
+def test_group_by_methods_match_polars(env, method):
+    t = table().drop_columns(["d"])
+    f = t["f"].to_pylist()  # without NaN: riverbed's min/max order it above every number, Polars' skip it
+    t = t.set_column(1, "f", pa.array([0.5 if v is not None and math.isnan(v) else v for v in f], pa.float64()))
+    t = t.filter(pa.compute.is_valid(t["s"]))
+    got = getattr(env.from_arrow(t).group_by("s"), method)().collect()
+    p = pl.from_arrow(t).group_by("s")
+    if method in ("first", "last"):  # Polars' first/last take nulls; riverbed's skip them, as Polars' with ignore_nulls
+        want = p.agg(getattr(pl.all(), method)(ignore_nulls=True))
+    elif method == "n_unique":  # Polars counts a null as a value; riverbed's n_unique as SQL's count(DISTINCT)
+        want = p.agg(pl.all().drop_nulls().n_unique())
+    elif method in ("std", "var"):  # Polars' GroupBy has no std/var methods: its agg of them
+        want = p.agg(getattr(pl.all(), method)())
+    else:
+        want = getattr(p, method)()
+    rows_equal(got.select(want.columns), want, ordered=False)
+
+
+def test_constants_beside_aggregations_in_agg(env):
+    s = env.from_pydict({"k": [1, 1, 2], "x": [1, 2, 3]})
+    got = s.group_by("k").agg(col("x").sum(), rb.lit("c").alias("tag"), rb.lit(None).cast(rb.Int32).alias("z")).collect()
+    assert sorted(got.to_pylist(), key=lambda r: r["k"]) == [{"k": 1, "x": 3, "tag": "c", "z": None},
+                                                            {"k": 2, "x": 3, "tag": "c", "z": None}]
+    assert got.schema.field("z").type == pa.int32()
+    only = s.group_by("k").agg(rb.lit(1).alias("one")).collect()
+    assert sorted(only.to_pylist(), key=lambda r: r["k"]) == [{"k": 1, "one": 1}, {"k": 2, "one": 1}]

@@ -17,7 +17,7 @@ from . import _lib
 from . import process as _process
 from ._display import Plan, plan_html, progress_bar
 from .errors import ColumnNotFoundError, DataError, LateRowsWarning, PlanError, RiverbedError, TypeMismatchError
-from .expr import Expr, _ddof, _to_expr, col, lit
+from .expr import Expr, _ddof, _output_name, _to_expr, col, count, lit
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas
@@ -3514,3 +3514,165 @@ class GroupBy:
             raise PlanError("agg needs at least one aggregation, e.g. rb.count() or col('x').sum()")
         return self._stream._then({"op": "aggregate", "keys": self._keys, "aggs": _exprs(items, "agg"),
                                    **self._options})
+
+    def _each(self, agg: Any, numeric: bool = False) -> Stream:
+        """agg of every column but the keys (Polars' GroupBy.sum() and the like); with
+        numeric, a column that is not a number (or a boolean) gives null, as in Polars."""
+        keys = {_output_name(Expr(k)) for k in self._keys}
+        exprs = []
+        for f in self._stream.schema:
+            if f.name in keys or f.name == "__op":
+                continue
+            t = f.type
+            if numeric and not (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)
+                                or pa.types.is_boolean(t)):
+                try:
+                    exprs.append(lit(None).cast(t).alias(f.name))
+                except TypeMismatchError:
+                    exprs.append(lit(None).alias(f.name))
+            else:
+                exprs.append(agg(col(f.name)).alias(f.name))
+        if not exprs:
+            raise PlanError("the stream has no columns besides the group keys to aggregate")
+        return self.agg(*exprs)
+
+    def len(self, name: str = "len") -> Stream:
+        """The rows of each group, in a column ``name`` (Polars' ``group_by(...).len()``).
+        ``sum``, ``mean``, ``median``, ``std``, ``var``, ``min``, ``max``, ``first``, ``last``
+        and ``n_unique`` aggregate every other column, as Polars' methods of the same names
+        (the numeric ones give null for a column that is not a number or a boolean).
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> g = rb.from_pydict({"k": [1, 1, 2], "v": [1.0, 3.0, 5.0], "s": ["a", "b", "c"]}).group_by("k")
+        >>> g.len().collect().sort_by("k").to_pylist()
+        [{'k': 1, 'len': 2}, {'k': 2, 'len': 1}]
+        >>> g.sum().collect().sort_by("k").to_pylist()
+        [{'k': 1, 'v': 4.0, 's': None}, {'k': 2, 'v': 5.0, 's': None}]
+        >>> g.max().collect().sort_by("k").to_pylist()
+        [{'k': 1, 'v': 3.0, 's': 'b'}, {'k': 2, 'v': 5.0, 's': 'c'}]
+        """
+        return self.agg(count().alias(name))
+
+    def sum(self) -> Stream:
+        """The sum of every other column per group: see :meth:`len`.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> g = rb.from_pydict({"k": [1, 1, 2], "v": [1.0, 3.0, 5.0]}).group_by("k")
+        >>> g.sum().collect().sort_by("k").to_pylist()
+        [{'k': 1, 'v': 4.0}, {'k': 2, 'v': 5.0}]
+        """
+        return self._each(lambda c: c.sum(), numeric=True)
+
+    def mean(self) -> Stream:
+        """The mean of every other column per group: see :meth:`len`.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> g = rb.from_pydict({"k": [1, 1, 2], "v": [1.0, 3.0, 5.0]}).group_by("k")
+        >>> g.mean().collect().sort_by("k").to_pylist()
+        [{'k': 1, 'v': 2.0}, {'k': 2, 'v': 5.0}]
+        """
+        return self._each(lambda c: c.mean(), numeric=True)
+
+    def median(self) -> Stream:
+        """The median of every other column per group: see :meth:`len`.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> g = rb.from_pydict({"k": [1, 1, 2], "v": [1.0, 3.0, 5.0]}).group_by("k")
+        >>> g.median().collect().sort_by("k").to_pylist()
+        [{'k': 1, 'v': 2.0}, {'k': 2, 'v': 5.0}]
+        """
+        return self._each(lambda c: c.median(), numeric=True)
+
+    def std(self, ddof: int = 1) -> Stream:
+        """The standard deviation of every other column per group: see :meth:`len`.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> g = rb.from_pydict({"k": [1, 1, 2], "v": [1.0, 3.0, 5.0]}).group_by("k")
+        >>> g.std().collect().sort_by("k").to_pylist()
+        [{'k': 1, 'v': 1.4142135623730951}, {'k': 2, 'v': None}]
+        """
+        d = _ddof(ddof)
+        return self._each(lambda c: c.std(ddof=d), numeric=True)
+
+    def var(self, ddof: int = 1) -> Stream:
+        """The variance of every other column per group: see :meth:`len`.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> g = rb.from_pydict({"k": [1, 1, 2], "v": [1.0, 3.0, 5.0]}).group_by("k")
+        >>> g.var().collect().sort_by("k").to_pylist()
+        [{'k': 1, 'v': 2.0}, {'k': 2, 'v': None}]
+        """
+        d = _ddof(ddof)
+        return self._each(lambda c: c.var(ddof=d), numeric=True)
+
+    def min(self) -> Stream:
+        """The smallest value of every other column per group: see :meth:`len`.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> g = rb.from_pydict({"k": [1, 1, 2], "v": [1.0, 3.0, 5.0]}).group_by("k")
+        >>> g.min().collect().sort_by("k").to_pylist()
+        [{'k': 1, 'v': 1.0}, {'k': 2, 'v': 5.0}]
+        """
+        return self._each(lambda c: c.min())
+
+    def max(self) -> Stream:
+        """The largest value of every other column per group: see :meth:`len`.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> g = rb.from_pydict({"k": [1, 1, 2], "v": [1.0, 3.0, 5.0]}).group_by("k")
+        >>> g.max().collect().sort_by("k").to_pylist()
+        [{'k': 1, 'v': 3.0}, {'k': 2, 'v': 5.0}]
+        """
+        return self._each(lambda c: c.max())
+
+    def first(self) -> Stream:
+        """The first non-null value of every other column per group: see :meth:`len`.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> g = rb.from_pydict({"k": [1, 1, 2], "v": [1.0, 3.0, 5.0]}).group_by("k")
+        >>> g.first().collect().sort_by("k").to_pylist()
+        [{'k': 1, 'v': 1.0}, {'k': 2, 'v': 5.0}]
+        """
+        return self._each(lambda c: c.first())
+
+    def last(self) -> Stream:
+        """The last non-null value of every other column per group: see :meth:`len`.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> g = rb.from_pydict({"k": [1, 1, 2], "v": [1.0, 3.0, 5.0]}).group_by("k")
+        >>> g.last().collect().sort_by("k").to_pylist()
+        [{'k': 1, 'v': 3.0}, {'k': 2, 'v': 5.0}]
+        """
+        return self._each(lambda c: c.last())
+
+    def n_unique(self) -> Stream:
+        """The distinct non-null values of every other column per group: see :meth:`len`.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> g = rb.from_pydict({"k": [1, 1, 2], "v": [1.0, 3.0, 5.0]}).group_by("k")
+        >>> g.n_unique().collect().sort_by("k").to_pylist()
+        [{'k': 1, 'v': 2}, {'k': 2, 'v': 1}]
+        """
+        return self._each(lambda c: c.n_unique())
