@@ -335,7 +335,8 @@ def test_group_by_methods_match_polars(env, method):
 
 def test_constants_beside_aggregations_in_agg(env):
     s = env.from_pydict({"k": [1, 1, 2], "x": [1, 2, 3]})
-    got = s.group_by("k").agg(col("x").sum(), rb.lit("c").alias("tag"), rb.lit(None).cast(rb.Int32).alias("z")).collect()
+    got = s.group_by("k").agg(col("x").sum(), rb.lit("c").alias("tag"),
+                              rb.lit(None).cast(rb.Int32).alias("z")).collect()
     assert sorted(got.to_pylist(), key=lambda r: r["k"]) == [{"k": 1, "x": 3, "tag": "c", "z": None},
                                                             {"k": 2, "x": 3, "tag": "c", "z": None}]
     assert got.schema.field("z").type == pa.int32()
