@@ -236,10 +236,12 @@ def test_diff_matches_polars(env, n):
     })
     got = env.from_arrow(t).select(
         "id", col("x").diff(n).alias("d"), col("x").diff(n).over("k", order_by="t").alias("dk"),
-        col("ts").diff(n).over("k", order_by="t").alias("dts")).collect().sort_by("id")
+        col("ts").diff(n).over("k", order_by="t").alias("dts"), col("x").pct_change(n).alias("p"),
+        col("x").pct_change(n).over("k", order_by="t").alias("pk")).collect().sort_by("id")
     want = pl.from_arrow(t).select(
         "id", pl.col("x").diff(n).alias("d"), pl.col("x").diff(n).over("k", order_by="t").alias("dk"),
-        pl.col("ts").diff(n).over("k", order_by="t").alias("dts"))
+        pl.col("ts").diff(n).over("k", order_by="t").alias("dts"), pl.col("x").pct_change(n).alias("p"),
+        pl.col("x").pct_change(n).over("k", order_by="t").alias("pk"))
     rows_equal(got, want)
     assert got.schema.field("dts").type == pa.duration("us")
 

@@ -561,8 +561,21 @@ class Expr:
         >>> t.select(col("x").diff().over("k")).collect()["x"].to_pylist()
         [None, None, 3, 4]
         """
-        lagged = self.shift(n)  # checks n
-        return _Diff(self - lagged.over(), self, n)
+        return _Lagged(self, n, lambda x, earlier: x - earlier)
+
+    def pct_change(self, n: int = 1) -> Expr:
+        """The change from ``n`` rows earlier as a fraction of it (float64), as Polars'
+        ``pct_change``: alone over the whole input in input order, or within the partitions
+        of a following ``.over(...)``, as :meth:`diff`. Bounded input only.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> from riverbed import col
+        >>> rb.from_pydict({"x": [10, 15, 12]}).select(col("x").pct_change()).collect()["x"].to_pylist()
+        [None, 0.5, -0.2]
+        """
+        return _Lagged(self, n, lambda x, earlier: (x - earlier) / earlier)
 
     def rank(self, method: str = "average", *, descending: bool = False) -> Expr:
         """Rank of the value within the partition (use with :meth:`over`), as Polars: ties get
@@ -1027,18 +1040,19 @@ class Expr:
         return ListNamespace(self)
 
 
-class _Diff(Expr):
-    """x.diff(n): over the whole input, or over(...) the partitions given (Polars writes the
-    window after diff; the engine's window function is the shift inside it)."""
+class _Lagged(Expr):
+    """combine(x, x.shift(n)) (diff, pct_change): over the whole input, or over(...) the
+    partitions given (Polars writes the window after them; the engine's window function is
+    the shift inside)."""
 
-    __slots__ = ("_x", "_n")
+    __slots__ = ("_x", "_n", "_combine")
 
-    def __init__(self, whole: Expr, x: Expr, n: int):
-        super().__init__(whole._node)
-        self._x, self._n = x, n
+    def __init__(self, x: Expr, n: int, combine: Any):
+        super().__init__(combine(x, x.shift(n).over())._node)  # shift checks n
+        self._x, self._n, self._combine = x, n, combine
 
     def over(self, *args: Any, **kwargs: Any) -> Expr:
-        return self._x - self._x.shift(self._n).over(*args, **kwargs)
+        return self._combine(self._x, self._x.shift(self._n).over(*args, **kwargs))
 
 
 class StructNamespace:
