@@ -859,6 +859,25 @@ def concat(items: Sequence[Stream], *, how: str = "vertical") -> Stream:
     return streams[0].union(*streams[1:])
 
 
+def _per_column(schema: pa.Schema, skip: set[str], agg: Any, numeric: bool) -> list[Expr]:
+    """agg of each column of schema not in skip (nor an updating stream's op column); with
+    numeric, a column that is not a number (or a boolean) gives null instead, as in Polars."""
+    exprs = []
+    for f in schema:
+        if f.name in skip or f.name == "__op":
+            continue
+        t = f.type
+        if numeric and not (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)
+                            or pa.types.is_boolean(t)):
+            try:
+                exprs.append(lit(None).cast(t).alias(f.name))
+            except TypeMismatchError:  # a type no cast reaches (lists, structs): a null column
+                exprs.append(lit(None).alias(f.name))
+        else:
+            exprs.append(agg(col(f.name)).alias(f.name))
+    return exprs
+
+
 def _as_arrow(data: Any) -> pa.Table | pa.RecordBatchReader:
     if isinstance(data, pa.Table):
         return _normalize(data)
@@ -1072,22 +1091,8 @@ class Stream:
                             "unbounded: bound the source (max_events / number_of_rows) or add .limit(n)")
 
     def _each_column(self, agg: Any, numeric: bool = False) -> Stream:
-        """One row: agg of every column (Polars' LazyFrame.sum() and the like); with numeric,
-        a column that is not a number (or a boolean) gives null, as in Polars."""
-        exprs = []
-        for f in self.schema:
-            if f.name == "__op":  # an updating stream's op column (the changes are aggregated)
-                continue
-            t = f.type
-            if numeric and not (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)
-                                or pa.types.is_boolean(t)):
-                try:
-                    exprs.append(lit(None).cast(t).alias(f.name))
-                except TypeMismatchError:  # a type no cast reaches (lists, structs): a null column
-                    exprs.append(lit(None).alias(f.name))
-            else:
-                exprs.append(agg(col(f.name)).alias(f.name))
-        return self.select(*exprs)
+        """One row: agg of every column (Polars' LazyFrame.sum() and the like)."""
+        return self.select(*_per_column(self.schema, set(), agg, numeric))
 
     def sum(self) -> Stream:
         """One row: the sum of every column, as Polars' ``LazyFrame.sum()`` (null for a
@@ -3516,22 +3521,8 @@ class GroupBy:
                                    **self._options})
 
     def _each(self, agg: Any, numeric: bool = False) -> Stream:
-        """agg of every column but the keys (Polars' GroupBy.sum() and the like); with
-        numeric, a column that is not a number (or a boolean) gives null, as in Polars."""
-        keys = {_output_name(Expr(k)) for k in self._keys}
-        exprs = []
-        for f in self._stream.schema:
-            if f.name in keys or f.name == "__op":
-                continue
-            t = f.type
-            if numeric and not (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)
-                                or pa.types.is_boolean(t)):
-                try:
-                    exprs.append(lit(None).cast(t).alias(f.name))
-                except TypeMismatchError:
-                    exprs.append(lit(None).alias(f.name))
-            else:
-                exprs.append(agg(col(f.name)).alias(f.name))
+        """agg of every column but the keys (Polars' GroupBy.sum() and the like)."""
+        exprs = _per_column(self._stream.schema, {_output_name(Expr(k)) for k in self._keys}, agg, numeric)
         if not exprs:
             raise PlanError("the stream has no columns besides the group keys to aggregate")
         return self.agg(*exprs)
