@@ -728,7 +728,7 @@ class Expr:
         [True, False, False, None]
         """
         inf = float("inf")
-        return self.is_between(-inf, inf) & (self != inf) & (self != -inf)
+        return self.is_between(-inf, inf, closed="none")  # NaN is above inf in the float order
 
     def is_infinite(self) -> Expr:
         """True where the number is +inf or -inf (null stays null), as Polars.
