@@ -104,6 +104,17 @@ func (o *GroupByOp) now() time.Time {
 	return time.Now()
 }
 
+// reuse returns empty bookkeeping for a table of a key range of parked rows (park.go),
+// with hits, over c's memory (c is not used after).
+func (c *changes) reuse(expired time.Time) changes {
+	hits := c.hits[:0]
+	if hits == nil {
+		hits = []int32{}
+	}
+	return changes{rows: c.rows[:0], beforeG: c.beforeG[:0], emitted: c.emitted[:0], dirty: c.dirty[:0],
+		list: c.list[:0], touched: c.touched[:0], used: c.used[:0], stored: c.stored[:0], expired: expired, hits: hits}
+}
+
 func (c *changes) grow(n int) {
 	for len(c.emitted) < n {
 		c.rows = append(c.rows, 0)

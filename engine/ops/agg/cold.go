@@ -59,9 +59,11 @@ type coldGroups struct {
 	evicted  int64  // groups ever written to the store
 	thawed   int64  // groups ever read back from it
 	key      []byte
-	perGroup int64  // the table's bytes per group at its last measure
-	tableMem int64  // the table's bytes at its last measure
-	parked   parked // rows waiting for their groups (park.go)
+	perGroup int64            // the table's bytes per group at its last measure
+	tableMem int64            // the table's bytes at its last measure
+	parked   parked           // rows waiting for their groups (park.go)
+	batch    keyed.KeyedBatch // the entries of the groups being written (store)
+	spare    changes          // the last key range's bookkeeping, for its memory (park.go)
 	// rows ever parked, and times parked rows were folded in
 	parkedRows, unparks int64
 }
@@ -296,23 +298,26 @@ func (o *GroupByOp) store(gids []uint32, sw state.SortedWriter) error {
 	}
 	defer runtime.ReleaseAll(keys)
 	defer runtime.ReleaseAll(accs)
-	// Through the memtables, a write of up to coldChunk groups at a time.
-	var b keyed.KeyedBatch
+	// Through the memtables, a write of up to coldChunk groups at a time. The entries'
+	// buffer is kept for the next write (a fold writes every group of its key range
+	// back: allocating it afresh was a third of the bytes the group_by allocated).
+	b := &c.batch
+	b.Reset() // of anything a failed write left
 	for i, g := range gids {
-		if err := o.appendGroup(&b, keys, accs, i, g); err != nil {
+		if err := o.appendGroup(b, keys, accs, i, g); err != nil {
 			return err
 		}
 		if sw != nil {
 			continue
 		}
-		if err := c.Flush(&b, coldChunk); err != nil {
+		if err := c.Flush(b, coldChunk); err != nil {
 			return err
 		}
 	}
 	if sw != nil {
-		return c.WriteSorted(&b, sw)
+		return c.WriteSorted(b, sw)
 	}
-	return c.Flush(&b, 0)
+	return c.Flush(b, 0)
 }
 
 // appendGroup appends group g of the table, row i of its key and accumulator columns

@@ -2,6 +2,8 @@ package agg
 
 import (
 	"bytes"
+	"cmp"
+	"encoding/binary"
 	"slices"
 	"time"
 
@@ -53,6 +55,37 @@ func (p *parked) key(i int) []byte {
 		at = p.ends[i-1]
 	}
 	return p.keys[at:p.ends[i]]
+}
+
+// keyRef is a parked row with its key's first 16 bytes as two integers (zeros past a
+// shorter key's end).
+type keyRef struct {
+	hi, lo uint64
+	row    int32
+}
+
+// keyOrder is the parked rows in the order of their keys. The sort compares the keys'
+// first 16 bytes as two integers and the keys themselves only when those are equal
+// (comparing the keys each time took three times as long).
+func (p *parked) keyOrder() []keyRef {
+	refs := make([]keyRef, len(p.ends))
+	var w [16]byte
+	for i := range refs {
+		k := p.key(i)
+		n := copy(w[:], k)
+		clear(w[n:])
+		refs[i] = keyRef{binary.BigEndian.Uint64(w[:8]), binary.BigEndian.Uint64(w[8:]), int32(i)}
+	}
+	slices.SortFunc(refs, func(a, b keyRef) int {
+		if a.hi != b.hi {
+			return cmp.Compare(a.hi, b.hi)
+		}
+		if a.lo != b.lo {
+			return cmp.Compare(a.lo, b.lo)
+		}
+		return bytes.Compare(p.key(int(a.row)), p.key(int(b.row)))
+	})
+	return refs
 }
 
 func (p *parked) release() {
@@ -168,14 +201,11 @@ func (o *GroupByOp) unpark(out runtime.Emitter) error {
 	c.unparks++
 	// The distinct keys in order, and each row's place among them.
 	rows := len(p.ends)
-	order := make([]int32, rows)
-	for i := range order {
-		order[i] = int32(i)
-	}
-	slices.SortFunc(order, func(a, b int32) int { return bytes.Compare(p.key(int(a)), p.key(int(b))) })
+	order := p.keyOrder()
 	rank := make([]int32, rows)
 	var want [][]byte
-	for j, i := range order {
+	for j, r := range order {
+		i := r.row
 		if k := p.key(int(i)); j == 0 || !bytes.Equal(k, want[len(want)-1]) {
 			want = append(want, k)
 		}
@@ -217,12 +247,13 @@ func (o *GroupByOp) unpark(out runtime.Emitter) error {
 // was.
 func (o *GroupByOp) foldThrough(p *parked, rank []int32, want [][]byte, lo int, sw state.SortedWriter, out runtime.Emitter) error {
 	hot, hotCl := o.agg, o.cl
-	o.agg, o.cl = o.newTable(), changes{expired: hotCl.expired, hits: []int32{}}
+	o.agg, o.cl = o.newTable(), o.cold.spare.reuse(hotCl.expired)
 	defer func() {
 		o.agg.Release()
 		for _, b := range o.cl.before {
 			b.Release()
 		}
+		o.cold.spare = o.cl // its memory serves the next key range
 		o.agg, o.cl = hot, hotCl
 	}()
 	if err := o.thawKeys(want); err != nil {

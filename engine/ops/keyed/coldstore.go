@@ -169,7 +169,7 @@ func (c *ColdStore) wrote(b *KeyedBatch) {
 	if c.metrics != nil {
 		c.metrics.Written.Add(int64(len(b.Buf)))
 	}
-	b.Buf, b.offs = b.Buf[:0], b.offs[:0]
+	b.Reset()
 }
 
 // entries is the keys and values of b's entries (parts of Buf).
@@ -198,6 +198,9 @@ func (b *KeyedBatch) Key() { b.offs = append(b.offs, len(b.Buf)) }
 
 // Value starts the entry's value.
 func (b *KeyedBatch) Value() { b.offs = append(b.offs, len(b.Buf)) }
+
+// Reset empties b, keeping its memory.
+func (b *KeyedBatch) Reset() { b.Buf, b.offs = b.Buf[:0], b.offs[:0] }
 
 // Len is the number of entries.
 func (b *KeyedBatch) Len() int { return len(b.offs) / 2 }

@@ -457,41 +457,53 @@ func (g *Grouper) KeysFor(ctx context.Context, types []arrow.DataType, gids []ui
 	if gids == nil {
 		return g.keyArrays(mem, types)
 	}
-	// Gather (chunk, row) per requested group, taking from each chunk in one call, then
-	// restore the requested order.
-	parts := make([][]arrow.Array, 0, 4)
-	order := make([]int32, 0, len(gids))
-	perChunk := map[int][]int32{}
-	var chunks []int
-	pos := map[int][]int{}
+	// Each requested group's chunk and row in it, the rows grouped by chunk (a counting
+	// sort) and taken from each chunk in one call; the parts concatenated are in chunk
+	// order, then put in the requested order (no need when the groups come in id order).
+	nc := len(g.chunkBase)
+	chunkOf := make([]int32, len(gids))
+	start := make([]int32, nc+1)
+	c := 0
 	for i, gid := range gids {
-		c := sort.Search(len(g.chunkBase), func(j int) bool { return g.chunkBase[j] > gid }) - 1
-		if _, ok := perChunk[c]; !ok {
-			chunks = append(chunks, c)
+		if c >= nc || gid < g.chunkBase[c] || (c+1 < nc && gid >= g.chunkBase[c+1]) {
+			c = sort.Search(nc, func(j int) bool { return g.chunkBase[j] > gid }) - 1
 		}
-		perChunk[c] = append(perChunk[c], int32(gid-g.chunkBase[c]))
-		pos[c] = append(pos[c], i)
+		chunkOf[i] = int32(c)
+		start[c+1]++
 	}
-	at := make([]int32, len(gids))
-	next := int32(0)
-	for _, c := range chunks {
-		for _, i := range pos[c] {
-			at[i] = next
-			next++
+	for c := range nc {
+		start[c+1] += start[c]
+	}
+	rows := make([]int32, len(gids))  // by chunk, each chunk's in request order
+	order := make([]int32, len(gids)) // each requested group's place in rows
+	fill := slices.Clone(start[:nc])
+	for i, gid := range gids {
+		c := chunkOf[i]
+		rows[fill[c]] = int32(gid - g.chunkBase[c])
+		order[i] = fill[c]
+		fill[c]++
+	}
+	idxAll := array.NewInt32Data(array.NewData(arrow.PrimitiveTypes.Int32, len(rows),
+		[]*memory.Buffer{nil, memory.NewBufferBytes(arrow.Int32Traits.CastToBytes(rows))}, nil, 0, 0))
+	defer idxAll.Release()
+	var parts [][]arrow.Array
+	release := func() {
+		for _, p := range parts {
+			runtime.ReleaseAll(p)
 		}
-		ib := array.NewInt32Builder(mem)
-		ib.AppendValues(perChunk[c], nil)
-		idx := ib.NewArray()
-		ib.Release()
+	}
+	for c := range nc {
+		if start[c] == start[c+1] {
+			continue
+		}
+		idx := array.NewSlice(idxAll, int64(start[c]), int64(start[c+1]))
 		cols := make([]arrow.Array, len(types))
 		for k := range types {
 			t, err := compute.TakeArray(ctx, g.keyChunks[c][k], idx)
 			if err != nil {
 				idx.Release()
-				for _, p := range parts {
-					runtime.ReleaseAll(p)
-				}
-				runtime.ReleaseAll(cols)
+				release()
+				runtime.ReleaseAll(cols[:k])
 				return nil, err
 			}
 			cols[k] = t
@@ -499,29 +511,30 @@ func (g *Grouper) KeysFor(ctx context.Context, types []arrow.DataType, gids []ui
 		idx.Release()
 		parts = append(parts, cols)
 	}
-	order = append(order, at...)
 	out := make([]arrow.Array, len(types))
 	for k, t := range types {
-		var col arrow.Array
-		if len(parts) == 0 {
-			col = array.MakeArrayOfNull(mem, t, 0)
-		} else {
+		switch len(parts) {
+		case 0:
+			out[k] = array.MakeArrayOfNull(mem, t, 0)
+		case 1:
+			out[k] = parts[0][k]
+			out[k].Retain()
+		default:
 			cs := make([]arrow.Array, len(parts))
 			for j := range parts {
 				cs[j] = parts[j][k]
 			}
 			cat, err := array.Concatenate(cs, mem)
 			if err != nil {
+				release()
+				runtime.ReleaseAll(out[:k])
 				return nil, err
 			}
-			col = cat
+			out[k] = cat
 		}
-		out[k] = col
 	}
-	for _, p := range parts {
-		runtime.ReleaseAll(p)
-	}
-	if len(chunks) <= 1 && isIdentity(order) {
+	release()
+	if isIdentity(order) {
 		return out, nil
 	}
 	ib := array.NewInt32Builder(mem)

@@ -587,3 +587,66 @@ func ints(lo, hi int64) []*int64 {
 	}
 	return out
 }
+
+// KeysFor gives the keys of any list of groups (in id order, shuffled, repeated, one
+// group, none), over key columns kept in many chunks (a chunk per batch of new groups),
+// the keys Consume first saw for those ids.
+func TestGrouperKeysForAgainstSeenKeys(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	ctx := expr.NewEvalCtx(context.Background(), mem).Ctx
+	r := rand.New(rand.NewSource(11))
+	types := []arrow.DataType{arrow.BinaryTypes.String, arrow.PrimitiveTypes.Int64}
+	g := keyed.NewGrouper(types)
+	defer g.Release()
+	var seen []string // the key of each group id, as first seen
+	for range 12 {
+		sb, ib := array.NewStringBuilder(mem), array.NewInt64Builder(mem)
+		for range 200 {
+			v := r.Intn(3000)
+			sb.Append(fmt.Sprint("k", v%50))
+			if v%13 == 0 {
+				ib.AppendNull()
+			} else {
+				ib.Append(int64(v / 50))
+			}
+		}
+		keys := []arrow.Array{sb.NewArray(), ib.NewArray()}
+		sb.Release()
+		ib.Release()
+		ids := make([]uint32, 200)
+		if err := g.Consume(ctx, keys, ids); err != nil {
+			t.Fatal(err)
+		}
+		for row, id := range ids {
+			if int(id) == len(seen) {
+				seen = append(seen, keys[0].ValueStr(row)+"|"+keys[1].ValueStr(row))
+			}
+		}
+		runtime.ReleaseAll(keys)
+	}
+	n := len(seen)
+	all := make([]uint32, n)
+	for i := range all {
+		all[i] = uint32(i)
+	}
+	shuffled := append([]uint32(nil), all...)
+	r.Shuffle(n, func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
+	repeated := []uint32{uint32(n - 1), 0, uint32(n - 1), 3, 3, uint32(n / 2)}
+	for name, gids := range map[string][]uint32{"in order": all, "shuffled": shuffled, "repeated": repeated,
+		"one": {uint32(n / 3)}, "none": {}, "the last chunk": all[n-5:]} {
+		cols, err := g.KeysFor(ctx, types, gids)
+		if err != nil {
+			t.Fatal(name, err)
+		}
+		if cols[0].Len() != len(gids) {
+			t.Fatalf("%s: %d keys for %d groups", name, cols[0].Len(), len(gids))
+		}
+		for i, id := range gids {
+			if got := cols[0].ValueStr(i) + "|" + cols[1].ValueStr(i); got != seen[id] {
+				t.Fatalf("%s: group %d: key %s, want %s", name, id, got, seen[id])
+			}
+		}
+		runtime.ReleaseAll(cols)
+	}
+}
