@@ -219,14 +219,29 @@ func (o *GroupByOp) unpark(out runtime.Emitter) error {
 	if minColdBytes == 0 {
 		chunk = len(want) // tests: every group spills anyway
 	}
+	// The rows of each key range, in order of arrival (a counting sort by range).
+	ranges := (len(want) + chunk - 1) / chunk
+	start := make([]int32, ranges+1)
+	for _, k := range rank {
+		start[int(k)/chunk+1]++
+	}
+	for i := range ranges {
+		start[i+1] += start[i]
+	}
+	byRange := make([]int32, rows)
+	fill := slices.Clone(start[:ranges])
+	for r, k := range rank {
+		byRange[fill[int(k)/chunk]] = int32(r)
+		fill[int(k)/chunk]++
+	}
 	sw, err := c.Store.PutSorted()
 	if err != nil {
 		return c.Wrap(err, "writing")
 	}
 	defer sw.Abort()
-	for lo := 0; lo < len(want); lo += chunk {
+	for i, lo := 0, 0; lo < len(want); i, lo = i+1, lo+chunk {
 		hi := min(lo+chunk, len(want))
-		if err := o.foldThrough(&p, rank, want[lo:hi], lo, sw, out); err != nil {
+		if err := o.foldThrough(&p, byRange[start[i]:start[i+1]], want[lo:hi], sw, out); err != nil {
 			return err
 		}
 	}
@@ -240,12 +255,12 @@ func (o *GroupByOp) unpark(out runtime.Emitter) error {
 	return nil
 }
 
-// foldThrough folds the parked rows of keys want (the distinct keys of ranks lo to
-// lo+len(want)) into their groups, in a table of their own: the stored groups read back,
+// foldThrough folds parked rows rows (their places among the parked rows, ascending)
+// into their groups, of keys want, in a table of their own: the stored groups read back,
 // the rows folded in batch by batch, the changes emitted, and every group of the range
 // written back to the store through sw, in key order. The table in memory is left as it
 // was.
-func (o *GroupByOp) foldThrough(p *parked, rank []int32, want [][]byte, lo int, sw state.SortedWriter, out runtime.Emitter) error {
+func (o *GroupByOp) foldThrough(p *parked, rows []int32, want [][]byte, sw state.SortedWriter, out runtime.Emitter) error {
 	hot, hotCl := o.agg, o.cl
 	o.agg, o.cl = o.newTable(), o.cold.spare.reuse(hotCl.expired)
 	defer func() {
@@ -259,15 +274,17 @@ func (o *GroupByOp) foldThrough(p *parked, rank []int32, want [][]byte, lo int, 
 	if err := o.thawKeys(want); err != nil {
 		return err
 	}
-	hi := lo + len(want)
-	first := 0
+	first := int32(0)
+	take := make([]int32, 0, len(rows))
 	for i, part := range p.recs {
-		n := int(part.NumRows())
-		var take []int32
-		for r := range n {
-			if k := int(rank[first+r]); k >= lo && k < hi {
-				take = append(take, int32(r))
-			}
+		if len(rows) == 0 {
+			break
+		}
+		n := int32(part.NumRows())
+		take = take[:0]
+		for len(rows) > 0 && rows[0] < first+n {
+			take = append(take, rows[0]-first)
+			rows = rows[1:]
 		}
 		first += n
 		if len(take) == 0 {
