@@ -13,7 +13,7 @@ import (
 // ColdStore is the keyed spill store of an operator subtask that keeps the state of the
 // keys it used longest ago beyond its memory cap, by key (an updating group_by's groups,
 // session windows' sessions, frames' partitions), as Flink keeps keyed state in RocksDB.
-// It is opened at its first write; half the cap goes to it (StoreMemory), the rest to the
+// It is opened at its first write; a quarter of the cap goes to it (StoreMemory), the rest to the
 // operator's tables (TableLimit).
 type ColdStore struct {
 	Store   state.KeyedSpillStore // nil until Open
@@ -44,9 +44,11 @@ func NewColdStore(tc *runtime.TaskCtx, op, what string) *ColdStore {
 }
 
 // StoreMemory is the memory of the keyed spill store of an operator subtask with memory
-// cap limit (its memtables and block cache: they cache recently evicted state and the
-// blocks of the store).
-func StoreMemory(limit int64) int64 { return min(max(limit/2, 2<<20), 256<<20) }
+// cap limit: its memtables and block cache, a quarter of the cap. With state ten times
+// the cap the store is read across in full between writes, so its cache holds little
+// that is read again, while the operator's share sets how many rows wait for one pass
+// over it (an updating group_by: half the cap to the store took a tenth longer).
+func StoreMemory(limit int64) int64 { return min(max(limit/4, 2<<20), 256<<20) }
 
 // TableLimit is the memory the operator's tables may hold.
 func (c *ColdStore) TableLimit() int64 {
