@@ -64,6 +64,7 @@ type coldGroups struct {
 	parked   parked           // rows waiting for their groups (park.go)
 	batch    keyed.KeyedBatch // the entries of the groups being written (store)
 	spare    changes          // the last key range's bookkeeping, for its memory (park.go)
+	scratch  unparkScratch
 	// rows ever parked, and times parked rows were folded in
 	parkedRows, unparks int64
 }

@@ -61,20 +61,20 @@ func (p *parked) key(i int) []byte {
 // shorter key's end).
 type keyRef struct {
 	hi, lo uint64
-	row    int32
+	n, row int32 // the key's length, the row
 }
 
 // keyOrder is the parked rows in the order of their keys. The sort compares the keys'
 // first 16 bytes as two integers and the keys themselves only when those are equal
 // (comparing the keys each time took three times as long).
-func (p *parked) keyOrder() []keyRef {
-	refs := make([]keyRef, len(p.ends))
+func (p *parked) keyOrder(refs []keyRef) []keyRef {
+	refs = slices.Grow(refs[:0], len(p.ends))[:len(p.ends)]
 	var w [16]byte
 	for i := range refs {
 		k := p.key(i)
 		n := copy(w[:], k)
 		clear(w[n:])
-		refs[i] = keyRef{binary.BigEndian.Uint64(w[:8]), binary.BigEndian.Uint64(w[8:]), int32(i)}
+		refs[i] = keyRef{binary.BigEndian.Uint64(w[:8]), binary.BigEndian.Uint64(w[8:]), int32(len(k)), int32(i)}
 	}
 	slices.SortFunc(refs, func(a, b keyRef) int {
 		if a.hi != b.hi {
@@ -82,6 +82,9 @@ func (p *parked) keyOrder() []keyRef {
 		}
 		if a.lo != b.lo {
 			return cmp.Compare(a.lo, b.lo)
+		}
+		if a.n <= 16 && b.n <= 16 { // the keys are their first bytes: the shorter first
+			return cmp.Compare(a.n, b.n)
 		}
 		return bytes.Compare(p.key(int(a.row)), p.key(int(b.row)))
 	})
@@ -93,6 +96,13 @@ func (p *parked) release() {
 		r.Release()
 	}
 	*p = parked{}
+}
+
+// unparkScratch is the memory of a fold of parked rows (unpark), kept for the next.
+type unparkScratch struct {
+	refs          []keyRef
+	rank, byRange []int32
+	want          [][]byte
 }
 
 // parkWait is how long rows may stay parked.
@@ -197,13 +207,24 @@ func (o *GroupByOp) unpark(out runtime.Emitter) error {
 	}
 	p := c.parked
 	c.parked = parked{}
-	defer p.release()
+	defer func() {
+		// The next rows' keys go to the same memory.
+		keys, ends := p.keys[:0], p.ends[:0]
+		p.release()
+		if len(c.parked.recs) == 0 {
+			c.parked.keys, c.parked.ends = keys, ends
+		}
+	}()
 	c.unparks++
 	// The distinct keys in order, and each row's place among them.
 	rows := len(p.ends)
-	order := p.keyOrder()
-	rank := make([]int32, rows)
-	var want [][]byte
+	sc := &c.scratch
+	sc.refs = p.keyOrder(sc.refs)
+	order := sc.refs
+	sc.rank = slices.Grow(sc.rank[:0], rows)[:rows]
+	rank := sc.rank
+	want := sc.want[:0]
+	defer func() { sc.want = want[:0]; clear(want) }() // no hold on the keys after
 	for j, r := range order {
 		i := r.row
 		if k := p.key(int(i)); j == 0 || !bytes.Equal(k, want[len(want)-1]) {
@@ -221,14 +242,15 @@ func (o *GroupByOp) unpark(out runtime.Emitter) error {
 	}
 	// The rows of each key range, in order of arrival (a counting sort by range).
 	ranges := (len(want) + chunk - 1) / chunk
-	start := make([]int32, ranges+1)
+	start := make([]int32, ranges+1) // (a few dozen)
 	for _, k := range rank {
 		start[int(k)/chunk+1]++
 	}
 	for i := range ranges {
 		start[i+1] += start[i]
 	}
-	byRange := make([]int32, rows)
+	sc.byRange = slices.Grow(sc.byRange[:0], rows)[:rows]
+	byRange := sc.byRange
 	fill := slices.Clone(start[:ranges])
 	for r, k := range rank {
 		byRange[fill[int(k)/chunk]] = int32(r)
