@@ -31,7 +31,7 @@ from typing import Any, Callable
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from results_md import machine, write_section  # noqa: E402  (bench/ is the script's directory)
+from results_md import machine, peak_rss_mb, write_section  # noqa: E402  (bench/ is the script's directory)
 
 PARALLELISM = 2
 SECTION = "## Checkpoints: cost, state backends, recovery"
@@ -236,7 +236,7 @@ def spill_child(argv: list[str]) -> None:
     n = sum(b.num_rows for b in job.results())
     done.set()
     w.join()
-    print(json.dumps({"rows_out": n, "seconds": time.perf_counter() - t0, "held": held[0]}))
+    print(json.dumps({"rows_out": n, "seconds": time.perf_counter() - t0, "held": held[0], "rss": peak_rss_mb()}))
 
 
 def spill_run(backend: str, rows: int, cap: int, pattern: str, payload: int = SPILL_PAYLOAD,
@@ -253,7 +253,10 @@ def spill_run(backend: str, rows: int, cap: int, pattern: str, payload: int = SP
     if status != 0:
         raise RuntimeError(f"the {backend} run failed (status {status})")
     res = json.loads(out.strip().splitlines()[-1])
-    return res["seconds"], usage.ru_maxrss / 1024, res["rows_out"], res["held"]
+    # The child's own peak (VmHWM): a child's ru_maxrss starts from its parent's RSS (the
+    # exec after a vfork carries the parent's high-water mark over).
+    rss = res["rss"] if res.get("rss") is not None else usage.ru_maxrss / 1024
+    return res["seconds"], rss, res["rows_out"], res["held"]
 
 
 def spill(args: argparse.Namespace) -> tuple[list[list[str]], dict[str, Any]]:
