@@ -20,11 +20,25 @@ import (
 func init() {
 	Functions = append(Functions,
 		"case_when", "error_if", "is_in", "is_nan", "abs", "sign", "sqrt", "exp", "log", "log10", "pow",
+		"cbrt", "log1p", "sin", "cos", "tan", "cot", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh",
+		"arcsinh", "arccosh", "arctanh", "degrees", "radians",
 		"floor", "ceil", "round",
 		"str_slice", "str_replace", "str_strip_chars", "str_strip_chars_start", "str_strip_chars_end",
 		"str_pad_start", "str_pad_end", "str_split", "str_split_index", "str_extract", "str_to_date", "str_to_datetime", "concat_str",
 		"dt_date", "dt_weekday", "dt_quarter", "dt_ordinal_day", "dt_epoch", "dt_strftime",
 		"dt_total_days", "dt_total_seconds", "dt_total_milliseconds", "dt_total_microseconds")
+}
+
+// floatFuncs are the functions of one float (NaN outside their domain, as Polars: Rust's
+// and Go's math agree there) beyond sqrt, exp and the logarithms.
+var floatFuncs = map[string]func(float64) float64{
+	"cbrt": math.Cbrt, "log1p": math.Log1p,
+	"sin": math.Sin, "cos": math.Cos, "tan": math.Tan, "cot": func(x float64) float64 { return 1 / math.Tan(x) },
+	"arcsin": math.Asin, "arccos": math.Acos, "arctan": math.Atan,
+	"sinh": math.Sinh, "cosh": math.Cosh, "tanh": math.Tanh,
+	"arcsinh": math.Asinh, "arccosh": math.Acosh, "arctanh": math.Atanh,
+	"degrees": func(x float64) float64 { return x * (180 / math.Pi) },
+	"radians": func(x float64) float64 { return x * (math.Pi / 180) },
 }
 
 // optInt reads an integer option (plan options are decoded with UseNumber).
@@ -185,7 +199,8 @@ func (s *CompileScope) compileExtra(e *plan.Expr, args []Expr, text string) (out
 			return mk(arrow.PrimitiveTypes.Int64, signKernel)
 		}
 		return mk(t, absKernel(text))
-	case "sqrt", "exp", "log", "log10":
+	case "sqrt", "exp", "log", "log10", "cbrt", "log1p", "sin", "cos", "tan", "cot", "arcsin", "arccos", "arctan",
+		"sinh", "cosh", "tanh", "arcsinh", "arccosh", "arctanh", "degrees", "radians":
 		if err := want(1); err != nil {
 			return nil, true, err
 		}
@@ -193,7 +208,7 @@ func (s *CompileScope) compileExtra(e *plan.Expr, args []Expr, text string) (out
 		if !IsNumeric(t) && t.ID() != arrow.DECIMAL128 {
 			return fail(rberr.Type, "%s needs a numeric column, got %s", e.Fn, describeArg(0))
 		}
-		var f func(float64) float64
+		f := floatFuncs[e.Fn]
 		switch e.Fn {
 		case "sqrt":
 			f = math.Sqrt

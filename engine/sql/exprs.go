@@ -631,6 +631,10 @@ var simpleFns = map[string]struct {
 	"YEAR": {"dt_year", 1, 1}, "MONTH": {"dt_month", 1, 1}, "DAYOFMONTH": {"dt_day", 1, 1}, "HOUR": {"dt_hour", 1, 1},
 	"MINUTE": {"dt_minute", 1, 1}, "SECOND": {"dt_second", 1, 1}, "QUARTER": {"dt_quarter", 1, 1},
 	"DAYOFYEAR": {"dt_ordinal_day", 1, 1},
+	"SIN":       {"sin", 1, 1}, "COS": {"cos", 1, 1}, "TAN": {"tan", 1, 1}, "COT": {"cot", 1, 1},
+	"ASIN": {"arcsin", 1, 1}, "ACOS": {"arccos", 1, 1}, "ATAN": {"arctan", 1, 1},
+	"SINH": {"sinh", 1, 1}, "COSH": {"cosh", 1, 1}, "TANH": {"tanh", 1, 1},
+	"DEGREES": {"degrees", 1, 1}, "RADIANS": {"radians", 1, 1}, "CBRT": {"cbrt", 1, 1},
 }
 
 func (pl *planner) scalarCall(f *FuncCall, s *scope) (*plan.Expr, error) {

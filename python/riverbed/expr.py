@@ -898,6 +898,227 @@ class Expr:
         """
         return Expr._fn("log10", self)
 
+    def log1p(self) -> Expr:
+        """Natural logarithm of one plus the value, as float64 (exact near zero); ``-inf`` at -1, NaN below.
+        Integers and decimals are taken as float64; float32 stays float32.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"x": [0.0]})
+        >>> s.select(rb.col("x").log1p().alias("out")).collect()["out"].to_pylist()
+        [0.0]
+        """
+        return Expr._fn("log1p", self)
+
+    def cbrt(self) -> Expr:
+        """Cube root as float64 (negative for negative values).
+        Integers and decimals are taken as float64; float32 stays float32.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"x": [27.0, -8.0]})
+        >>> s.select(rb.col("x").cbrt().alias("out")).collect()["out"].to_pylist()
+        [3.0, -2.0]
+        """
+        return Expr._fn("cbrt", self)
+
+    def sin(self) -> Expr:
+        """Sine of an angle in radians, as float64.
+        Integers and decimals are taken as float64; float32 stays float32.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"x": [0.0]})
+        >>> s.select(rb.col("x").sin().alias("out")).collect()["out"].to_pylist()
+        [0.0]
+        """
+        return Expr._fn("sin", self)
+
+    def cos(self) -> Expr:
+        """Cosine of an angle in radians, as float64.
+        Integers and decimals are taken as float64; float32 stays float32.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"x": [0.0]})
+        >>> s.select(rb.col("x").cos().alias("out")).collect()["out"].to_pylist()
+        [1.0]
+        """
+        return Expr._fn("cos", self)
+
+    def tan(self) -> Expr:
+        """Tangent of an angle in radians, as float64.
+        Integers and decimals are taken as float64; float32 stays float32.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"x": [0.0]})
+        >>> s.select(rb.col("x").tan().alias("out")).collect()["out"].to_pylist()
+        [0.0]
+        """
+        return Expr._fn("tan", self)
+
+    def cot(self) -> Expr:
+        """Cotangent of an angle in radians (``1 / tan``), as float64; ``inf`` at 0.
+        Integers and decimals are taken as float64; float32 stays float32.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"x": [0.0]})
+        >>> s.select(rb.col("x").cot().alias("out")).collect()["out"].to_pylist()
+        [inf]
+        """
+        return Expr._fn("cot", self)
+
+    def arcsin(self) -> Expr:
+        """Inverse sine in radians, as float64; NaN outside [-1, 1].
+        Integers and decimals are taken as float64; float32 stays float32.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"x": [0.0, 2.0]})
+        >>> s.select(rb.col("x").arcsin().alias("out")).collect()["out"].to_pylist()
+        [0.0, nan]
+        """
+        return Expr._fn("arcsin", self)
+
+    def arccos(self) -> Expr:
+        """Inverse cosine in radians, as float64; NaN outside [-1, 1].
+        Integers and decimals are taken as float64; float32 stays float32.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"x": [1.0]})
+        >>> s.select(rb.col("x").arccos().alias("out")).collect()["out"].to_pylist()
+        [0.0]
+        """
+        return Expr._fn("arccos", self)
+
+    def arctan(self) -> Expr:
+        """Inverse tangent in radians, as float64.
+        Integers and decimals are taken as float64; float32 stays float32.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"x": [0.0]})
+        >>> s.select(rb.col("x").arctan().alias("out")).collect()["out"].to_pylist()
+        [0.0]
+        """
+        return Expr._fn("arctan", self)
+
+    def sinh(self) -> Expr:
+        """Hyperbolic sine, as float64.
+        Integers and decimals are taken as float64; float32 stays float32.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"x": [0.0]})
+        >>> s.select(rb.col("x").sinh().alias("out")).collect()["out"].to_pylist()
+        [0.0]
+        """
+        return Expr._fn("sinh", self)
+
+    def cosh(self) -> Expr:
+        """Hyperbolic cosine, as float64.
+        Integers and decimals are taken as float64; float32 stays float32.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"x": [0.0]})
+        >>> s.select(rb.col("x").cosh().alias("out")).collect()["out"].to_pylist()
+        [1.0]
+        """
+        return Expr._fn("cosh", self)
+
+    def tanh(self) -> Expr:
+        """Hyperbolic tangent, as float64.
+        Integers and decimals are taken as float64; float32 stays float32.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"x": [0.0]})
+        >>> s.select(rb.col("x").tanh().alias("out")).collect()["out"].to_pylist()
+        [0.0]
+        """
+        return Expr._fn("tanh", self)
+
+    def arcsinh(self) -> Expr:
+        """Inverse hyperbolic sine, as float64.
+        Integers and decimals are taken as float64; float32 stays float32.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"x": [0.0]})
+        >>> s.select(rb.col("x").arcsinh().alias("out")).collect()["out"].to_pylist()
+        [0.0]
+        """
+        return Expr._fn("arcsinh", self)
+
+    def arccosh(self) -> Expr:
+        """Inverse hyperbolic cosine, as float64; NaN below 1.
+        Integers and decimals are taken as float64; float32 stays float32.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"x": [1.0, 0.5]})
+        >>> s.select(rb.col("x").arccosh().alias("out")).collect()["out"].to_pylist()
+        [0.0, nan]
+        """
+        return Expr._fn("arccosh", self)
+
+    def arctanh(self) -> Expr:
+        """Inverse hyperbolic tangent, as float64; ``inf`` at 1, NaN beyond [-1, 1].
+        Integers and decimals are taken as float64; float32 stays float32.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"x": [0.0, 1.0]})
+        >>> s.select(rb.col("x").arctanh().alias("out")).collect()["out"].to_pylist()
+        [0.0, inf]
+        """
+        return Expr._fn("arctanh", self)
+
+    def degrees(self) -> Expr:
+        """An angle in radians converted to degrees, as float64.
+        Integers and decimals are taken as float64; float32 stays float32.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"x": [0.0, 3.141592653589793]})
+        >>> s.select(rb.col("x").degrees().alias("out")).collect()["out"].to_pylist()
+        [0.0, 180.0]
+        """
+        return Expr._fn("degrees", self)
+
+    def radians(self) -> Expr:
+        """An angle in degrees converted to radians, as float64.
+        Integers and decimals are taken as float64; float32 stays float32.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"x": [180.0]})
+        >>> s.select(rb.col("x").radians().alias("out")).collect()["out"].to_pylist()
+        [3.141592653589793]
+        """
+        return Expr._fn("radians", self)
+
     def pow(self, exponent: IntoExpr) -> Expr:
         """``value ** exponent`` as float64 (also the ``**`` operator).
 
