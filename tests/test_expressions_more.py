@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from decimal import Decimal
+from typing import Any
 
 import duckdb
 import polars as pl
@@ -672,3 +673,40 @@ def test_trigonometry_in_sql_against_duckdb() -> None:
                 assert math.isnan(u), (f, x, u)  # DuckDB raises an error; riverbed gives NaN, as Polars
                 continue
             assert (u is None and v is None) or math.isclose(u, v, rel_tol=1e-12, abs_tol=1e-300), (f, x, u, v)
+
+
+STRS = ["-12", "+5", "12345", "ab", "", None, "é1", "-", "aXbXc", "ünï x ü", "a.b.c", "x1y22z333"]
+
+
+@pytest.mark.parametrize("name,ours,theirs", [
+    ("len_bytes", lambda e: e.str.len_bytes(), lambda e: e.str.len_bytes()),
+    ("zfill 4", lambda e: e.str.zfill(4), lambda e: e.str.zfill(4)),
+    ("zfill 0", lambda e: e.str.zfill(0), lambda e: e.str.zfill(0)),
+    ("count_matches regex", lambda e: e.str.count_matches(r"[0-9]+"), lambda e: e.str.count_matches(r"[0-9]+")),
+    ("count_matches empty", lambda e: e.str.count_matches(""), lambda e: e.str.count_matches("")),
+    ("count_matches literal dot", lambda e: e.str.count_matches(".", literal=True),
+     lambda e: e.str.count_matches(".", literal=True)),
+    ("count_matches literal empty", lambda e: e.str.count_matches("", literal=True),
+     lambda e: e.str.count_matches("", literal=True)),
+    ("find regex", lambda e: e.str.find(r"[xX]"), lambda e: e.str.find(r"[xX]")),
+    ("find multibyte", lambda e: e.str.find("ü", literal=True), lambda e: e.str.find("ü", literal=True)),
+    ("find dot literal", lambda e: e.str.find(".", literal=True), lambda e: e.str.find(".", literal=True)),
+    ("find empty", lambda e: e.str.find(""), lambda e: e.str.find("")),
+])
+def test_string_functions_against_polars(name: str, ours: Any, theirs: Any) -> None:
+    """len_bytes, zfill, count_matches and find give Polars' values and nulls (int32 where
+    Polars gives UInt32, as len_chars)."""
+    t = pa.table({"s": pa.array(STRS, pa.string())})
+    got = rb.from_arrow(t).select(ours(col("s")).alias("out")).collect()["out"].to_pylist()
+    want = pl.from_arrow(t).select(theirs(pl.col("s")).alias("out"))["out"].to_list()
+    assert got == want, name
+
+
+def test_string_function_errors_name_the_problem() -> None:
+    t = rb.from_pydict({"s": ["a"], "n": [1]})
+    with pytest.raises(rb.RiverbedError, match=r"invalid regular expression.*literal=True"):
+        t.select(col("s").str.count_matches("(")).collect()
+    with pytest.raises(rb.RiverbedError, match=r"str.zfill length must be from 0"):
+        t.select(col("s").str.zfill(-1)).collect()
+    with pytest.raises(rb.RiverbedError, match=r"str.find needs a string column, got.*n"):
+        t.select(col("n").str.find("1")).collect()

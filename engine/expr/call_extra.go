@@ -25,6 +25,7 @@ func init() {
 		"floor", "ceil", "round",
 		"str_slice", "str_replace", "str_strip_chars", "str_strip_chars_start", "str_strip_chars_end",
 		"str_pad_start", "str_pad_end", "str_split", "str_split_index", "str_extract", "str_to_date", "str_to_datetime", "concat_str",
+		"str_len_bytes", "str_zfill", "str_count_matches", "str_find",
 		"dt_date", "dt_weekday", "dt_quarter", "dt_ordinal_day", "dt_epoch", "dt_strftime",
 		"dt_total_days", "dt_total_seconds", "dt_total_milliseconds", "dt_total_microseconds")
 }
@@ -297,7 +298,8 @@ func (s *CompileScope) compileExtra(e *plan.Expr, args []Expr, text string) (out
 		}
 		return fail(rberr.Type, "%s needs a numeric column, got %s", e.Fn, describeArg(0))
 	case "str_slice", "str_replace", "str_strip_chars", "str_strip_chars_start", "str_strip_chars_end",
-		"str_pad_start", "str_pad_end", "str_split", "str_split_index", "str_extract", "str_to_date", "str_to_datetime":
+		"str_pad_start", "str_pad_end", "str_split", "str_split_index", "str_extract", "str_to_date", "str_to_datetime",
+		"str_len_bytes", "str_zfill", "str_count_matches", "str_find":
 		if err := want(1); err != nil {
 			return nil, true, err
 		}

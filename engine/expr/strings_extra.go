@@ -89,6 +89,56 @@ func stringFunction(fn string, o map[string]any) (kernelFn, arrow.DataType, erro
 			f = func(s string) string { return strings.TrimRight(s, chars) }
 		}
 		return stringMapKernel(f), str, nil
+	case "str_len_bytes":
+		return stringIntKernel(func(s string) (int32, bool) { return int32(len(s)), true }), arrow.PrimitiveTypes.Int32, nil
+	case "str_zfill":
+		length, _, err := optInt(o, "length")
+		if err != nil {
+			return nil, nil, err
+		}
+		if length < 0 || length > 1<<20 {
+			return nil, nil, fmt.Errorf("str.zfill length must be from 0 to %d, got %d", 1<<20, length)
+		}
+		return stringMapKernel(func(s string) string {
+			n := int(length) - utf8.RuneCountInString(s)
+			if n <= 0 {
+				return s
+			}
+			if s != "" && (s[0] == '-' || s[0] == '+') { // the zeros go after a sign, as Polars and Python
+				return s[:1] + strings.Repeat("0", n) + s[1:]
+			}
+			return strings.Repeat("0", n) + s
+		}), str, nil
+	case "str_count_matches", "str_find":
+		pat, _, err := optString(o, "pattern")
+		if err != nil {
+			return nil, nil, err
+		}
+		literal, _ := o["literal"].(bool)
+		re, err := regexpOrLiteral(pat, literal)
+		if err != nil {
+			return nil, nil, err
+		}
+		if fn == "str_find" { // the character offset of the first match (Polars'), null for none
+			return stringIntKernel(func(s string) (int32, bool) {
+				i := -1
+				if literal {
+					i = strings.Index(s, pat)
+				} else if m := re.FindStringIndex(s); m != nil {
+					i = m[0]
+				}
+				if i < 0 {
+					return 0, false
+				}
+				return int32(utf8.RuneCountInString(s[:i])), true
+			}), arrow.PrimitiveTypes.Int32, nil
+		}
+		return stringIntKernel(func(s string) (int32, bool) {
+			if literal {
+				return int32(strings.Count(s, pat)), true // an empty pattern: a match per character and one more
+			}
+			return int32(len(re.FindAllStringIndex(s, -1))), true
+		}), arrow.PrimitiveTypes.Int32, nil
 	case "str_pad_start", "str_pad_end":
 		length, _, err := optInt(o, "length")
 		if err != nil {
@@ -380,6 +430,29 @@ func stringMapNullableKernel(f func(string) (string, bool)) kernelFn {
 				b.Append(v)
 			} else {
 				b.AppendNull()
+			}
+		}
+		return b.NewArray(), nil
+	})
+}
+
+// stringIntKernel maps each string of a utf8 column to an int32, or to null where f says
+// there is none (a null string stays null).
+func stringIntKernel(f func(string) (int32, bool)) kernelFn {
+	return unaryKernel(func(ec *EvalCtx, in arrow.Array) (arrow.Array, error) {
+		a := in.(*array.String)
+		b := array.NewInt32Builder(ec.Mem)
+		defer b.Release()
+		b.Reserve(a.Len())
+		for i := 0; i < a.Len(); i++ {
+			if a.IsNull(i) {
+				b.UnsafeAppendBoolToBitmap(false)
+				continue
+			}
+			if v, ok := f(a.Value(i)); ok {
+				b.UnsafeAppend(v)
+			} else {
+				b.UnsafeAppendBoolToBitmap(false)
 			}
 		}
 		return b.NewArray(), nil

@@ -1525,6 +1525,58 @@ class StringNamespace:
         """
         return Expr._fn("str_len_chars", self._e)
 
+    def len_bytes(self) -> Expr:
+        """Length in bytes of the UTF-8 text, as int32.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"s": ["äbc", ""]})
+        >>> s.select(rb.col("s").str.len_bytes().alias("out")).collect()["out"].to_pylist()
+        [4, 0]
+        """
+        return Expr._fn("str_len_bytes", self._e)
+
+    def zfill(self, length: int) -> Expr:
+        """Pad with zeros at the start to ``length`` characters, after a leading ``-`` or ``+``
+        (as Polars and Python's ``str.zfill``); longer strings stay as they are.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"s": ["-12", "7", "12345"]})
+        >>> s.select(rb.col("s").str.zfill(4).alias("out")).collect()["out"].to_pylist()
+        ['-012', '0007', '12345']
+        """
+        return Expr._fn("str_zfill", self._e, length=int(length))
+
+    def count_matches(self, pattern: str, *, literal: bool = False) -> Expr:
+        """Number of non-overlapping matches of a regular expression (or, with ``literal=True``,
+        of the text itself), as int32; an empty pattern matches once per character and once
+        more, as Polars.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"s": ["a1b22", "none"]})
+        >>> s.select(rb.col("s").str.count_matches("[0-9]").alias("out")).collect()["out"].to_pylist()
+        [3, 0]
+        """
+        return Expr._fn("str_count_matches", self._e, pattern=pattern, literal=bool(literal))
+
+    def find(self, pattern: str, *, literal: bool = False) -> Expr:
+        """Offset in characters of the first match of a regular expression (or, with
+        ``literal=True``, of the text itself), as int32; null where there is none (as Polars).
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"s": ["äb-cd", "abcd"]})
+        >>> s.select(rb.col("s").str.find("-", literal=True).alias("out")).collect()["out"].to_pylist()
+        [2, None]
+        """
+        return Expr._fn("str_find", self._e, pattern=pattern, literal=bool(literal))
+
     def slice(self, offset: int, length: int | None = None) -> Expr:
         """Characters from ``offset`` (negative: from the end), at most ``length`` of them.
 
