@@ -710,3 +710,37 @@ def test_string_function_errors_name_the_problem() -> None:
         t.select(col("s").str.zfill(-1)).collect()
     with pytest.raises(rb.RiverbedError, match=r"str.find needs a string column, got.*n"):
         t.select(col("n").str.find("1")).collect()
+
+
+@pytest.mark.parametrize("fn", ["month_start", "month_end", "days_in_month"])
+def test_month_functions_against_polars(fn: str) -> None:
+    """dt.month_start, month_end and days_in_month over dates and timestamps of every unit,
+    with and without a time zone (values on either side of summer time, month and year
+    ends, leap Februaries, before 1970 and far from it), against Polars: the same values,
+    nulls and type (int32 where Polars gives Int8)."""
+    days = [dt.date(2024, 2, 15), dt.date(2023, 2, 28), dt.date(2000, 2, 1), dt.date(1900, 2, 10),
+            dt.date(1969, 12, 31), dt.date(1970, 1, 1), dt.date(2023, 12, 31), dt.date(1, 1, 1),
+            dt.date(9999, 12, 5), dt.date(2024, 3, 31), dt.date(2024, 10, 27), None]
+    stamps = [dt.datetime(2024, 2, 15, 12, 30, 5, 123456), dt.datetime(1969, 12, 31, 23, 59, 59, 999999),
+              dt.datetime(2024, 3, 31, 2, 30), dt.datetime(2024, 10, 27, 2, 30), dt.datetime(2023, 11, 30, 0, 0),
+              dt.datetime(1850, 6, 15, 7, 0), None]
+    cols = {"d": pa.array(days, pa.date32())}
+    for unit in ["s", "ms", "us", "ns"]:
+        cols[f"ts_{unit}"] = pa.array(stamps, pa.timestamp(unit))
+    for tz in ["UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata"]:
+        cols[f"tz_{tz}"] = pa.array(stamps, pa.timestamp("us")).cast(pa.timestamp("us", tz))
+    for c, arr in cols.items():
+        t = pa.table({c: arr})
+        got = rb.from_arrow(t).select(getattr(col(c).dt, fn)().alias("out")).collect()
+        want = pl.from_arrow(t).select(getattr(pl.col(c).dt, fn)().alias("out")).to_arrow()
+        if fn == "days_in_month":
+            assert got.schema.field("out").type == pa.int32(), c
+            want = want.cast(pa.schema([pa.field("out", pa.int32())]))
+        elif c != "ts_s":  # Polars has no seconds unit: it reads them as milliseconds
+            assert got.schema.field("out").type == want.schema.field("out").type, c
+        assert got["out"].to_pylist() == want["out"].to_pylist(), (fn, c)
+
+
+def test_month_functions_refuse_other_types() -> None:
+    with pytest.raises(rb.RiverbedError, match=r"dt.month_end needs a timestamp or date column, got.*x"):
+        rb.from_pydict({"x": [1]}).select(col("x").dt.month_end()).collect()

@@ -27,6 +27,7 @@ func init() {
 		"str_pad_start", "str_pad_end", "str_split", "str_split_index", "str_extract", "str_to_date", "str_to_datetime", "concat_str",
 		"str_len_bytes", "str_zfill", "str_count_matches", "str_find",
 		"dt_date", "dt_weekday", "dt_quarter", "dt_ordinal_day", "dt_epoch", "dt_strftime",
+		"dt_month_start", "dt_month_end", "dt_days_in_month",
 		"dt_total_days", "dt_total_seconds", "dt_total_milliseconds", "dt_total_microseconds")
 }
 
@@ -353,6 +354,19 @@ func (s *CompileScope) compileExtra(e *plan.Expr, args []Expr, text string) (out
 			return fail(rberr.InvalidArgument, "%v", err)
 		}
 		return mk(arrow.BinaryTypes.String, k)
+	case "dt_month_start", "dt_month_end", "dt_days_in_month":
+		if err := want(1); err != nil {
+			return nil, true, err
+		}
+		t := args[0].Type()
+		if t.ID() != arrow.TIMESTAMP && t.ID() != arrow.DATE32 {
+			return fail(rberr.Type, "%s needs a timestamp or date column, got %s", pretty, describeArg(0))
+		}
+		k, out, err := monthKernel(e.Fn[3:], t, text)
+		if err != nil {
+			return fail(rberr.Type, "%v", err)
+		}
+		return mk(out, k)
 	case "dt_date", "dt_weekday", "dt_quarter", "dt_ordinal_day", "dt_epoch":
 		if err := want(1); err != nil {
 			return nil, true, err

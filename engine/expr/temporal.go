@@ -264,3 +264,82 @@ func daysFromCivil(y, m, d int64) int64 {
 	doe := yoe*365 + yoe/4 - yoe/100 + doy
 	return era*146097 + doe - 719468
 }
+
+// monthKernel builds dt.month_start, dt.month_end and dt.days_in_month over a timestamp or
+// date32 column (fn without its "dt_"). The first two roll a value to the first or last day
+// of its month, keeping its time of day (a column with a time zone in its local time; a
+// wall time the clocks skip is read with the offset before the skip, as str.to_datetime),
+// as Polars; days_in_month is 28 to 31, int32.
+func monthKernel(fn string, dt arrow.DataType, text string) (kernelFn, arrow.DataType, error) {
+	tickNanos := int64(86400e9) // date32: one tick is a day
+	loc := time.UTC
+	if ts, ok := dt.(*arrow.TimestampType); ok {
+		tickNanos = map[arrow.TimeUnit]int64{arrow.Second: 1e9, arrow.Millisecond: 1e6, arrow.Microsecond: 1e3, arrow.Nanosecond: 1}[ts.Unit]
+		l, err := loadZone(ts.TimeZone)
+		if err != nil {
+			return nil, nil, err
+		}
+		loc = l
+	}
+	ticksPerDay := int64(86400e9) / tickNanos
+	ticksPerSec := max(int64(1e9)/tickNanos, 1)
+	local := loc != time.UTC && tickNanos < 86400e9
+	out := dt
+	if fn == "days_in_month" {
+		out = arrow.PrimitiveTypes.Int32
+	}
+	k := unaryKernel(func(ec *EvalCtx, in arrow.Array) (arrow.Array, error) {
+		vals := make([]int64, in.Len())
+		switch a := in.(type) {
+		case *array.Timestamp:
+			for i, v := range a.TimestampValues() {
+				vals[i] = int64(v)
+			}
+		case *array.Date32:
+			for i, v := range a.Date32Values() {
+				vals[i] = int64(v)
+			}
+		default:
+			return nil, rberr.New(rberr.Internal, "%s: unexpected column type %s", text, in.DataType())
+		}
+		valid := validity(in)
+		res := make([]int64, len(vals))
+		for i, v := range vals {
+			if valid != nil && !valid[i] {
+				continue
+			}
+			w := v
+			if local {
+				_, o := time.Unix(FloorDiv(v, ticksPerSec), 0).In(loc).Zone()
+				w = v + int64(o)*ticksPerSec
+			}
+			days := FloorDiv(w, ticksPerDay)
+			y, m, _ := civilFromDays(days)
+			first := daysFromCivil(y, m, 1)
+			next := daysFromCivil(y+m/12, m%12+1, 1)
+			if fn == "days_in_month" {
+				res[i] = next - first
+				continue
+			}
+			d := first
+			if fn == "month_end" {
+				d = next - 1
+			}
+			tod := w - days*ticksPerDay
+			if d > (math.MaxInt64-tod)/ticksPerDay || d < (math.MinInt64+ticksPerDay)/ticksPerDay {
+				return nil, rberr.New(rberr.Data, "%s: the result for %s is outside the range of %s", text, in.ValueStr(i), TypeName(dt))
+			}
+			r := d*ticksPerDay + tod
+			if local {
+				sec := FloorDiv(r, ticksPerSec)
+				r = localSeconds(sec, loc)*ticksPerSec + (r - sec*ticksPerSec)
+			}
+			if dt.ID() == arrow.DATE32 && (r < math.MinInt32 || r > math.MaxInt32) {
+				return nil, rberr.New(rberr.Data, "%s: the result for %s is outside the range of %s", text, in.ValueStr(i), TypeName(dt))
+			}
+			res[i] = r
+		}
+		return Int64Array(ec.Mem, out, res, valid), nil
+	})
+	return k, out, nil
+}

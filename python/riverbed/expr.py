@@ -1953,6 +1953,44 @@ class DateTimeNamespace:
         w, y, _, this = self._iso()
         return when(w < 1).then(y - 1).when(w > this).then(y + 1).otherwise(y).cast(Int32)
 
+    def month_start(self) -> Expr:
+        """The first day of the value's month, keeping its time of day (in the column's time
+        zone), in the column's type, as Polars.
+
+        Examples
+        --------
+        >>> import riverbed as rb, datetime as dt
+        >>> s = rb.from_pydict({"ts": [dt.datetime(2024, 2, 15, 12, 30)]})
+        >>> s.select(rb.col("ts").dt.month_start()).collect()["ts"].to_pylist()
+        [datetime.datetime(2024, 2, 1, 12, 30)]
+        """
+        return Expr._fn("dt_month_start", self._e)
+
+    def month_end(self) -> Expr:
+        """The last day of the value's month, keeping its time of day (in the column's time
+        zone), in the column's type, as Polars.
+
+        Examples
+        --------
+        >>> import riverbed as rb, datetime as dt
+        >>> s = rb.from_pydict({"d": [dt.date(2024, 2, 15), dt.date(2023, 12, 1)]})
+        >>> s.select(rb.col("d").dt.month_end()).collect()["d"].to_pylist()
+        [datetime.date(2024, 2, 29), datetime.date(2023, 12, 31)]
+        """
+        return Expr._fn("dt_month_end", self._e)
+
+    def days_in_month(self) -> Expr:
+        """Days in the value's month, 28 to 31, as int32 (Polars: Int8).
+
+        Examples
+        --------
+        >>> import riverbed as rb, datetime as dt
+        >>> s = rb.from_pydict({"d": [dt.date(2024, 2, 15), dt.date(2023, 2, 1), dt.date(2023, 4, 30)]})
+        >>> s.select(rb.col("d").dt.days_in_month()).collect()["d"].to_pylist()
+        [29, 28, 30]
+        """
+        return Expr._fn("dt_days_in_month", self._e)
+
     def is_leap_year(self) -> Expr:
         """Whether the year is a leap year (Gregorian rules), as Polars.
 
