@@ -344,3 +344,39 @@ def test_constants_beside_aggregations_in_agg(env):
     assert got.schema.field("z").type == pa.int32()
     only = s.group_by("k").agg(rb.lit(1).alias("one")).collect()
     assert sorted(only.to_pylist(), key=lambda r: r["k"]) == [{"k": 1, "one": 1}, {"k": 2, "one": 1}]
+
+
+@pytest.mark.parametrize("limit", [None, 0, 1, 3])
+def test_forward_and_backward_fill_match_polars(env, limit):
+    """forward_fill / backward_fill (and fill_null(strategy=...), on a column and on the
+    whole frame) over the whole input in input order and within partitions in order_by
+    order, with and without a limit, for numbers, strings, booleans and dates, against
+    Polars."""
+    rng = random.Random(31 if limit is None else limit)
+    rows = 1500
+    base = table(rows, seed=5)
+    t = base.append_column("id", pa.array(range(rows), pa.int64())) \
+        .append_column("k", pa.array([rng.choice("abc") for _ in range(rows)])) \
+        .append_column("t", pa.array(rng.sample(range(10 * rows), rows), pa.int64()))
+    exprs = []
+    for c in ["i", "f", "s", "b", "d"]:
+        exprs += [(f"{c}_ff", lambda e, c=c: e(c).forward_fill(limit)),
+                  (f"{c}_bf", lambda e, c=c: e(c).backward_fill(limit)),
+                  (f"{c}_ffk", lambda e, c=c: e(c).forward_fill(limit).over("k", order_by="t")),
+                  (f"{c}_bfk", lambda e, c=c: e(c).backward_fill(limit).over("k", order_by="t")),
+                  (f"{c}_fns", lambda e, c=c: e(c).fill_null(strategy="forward", limit=limit))]
+    got = env.from_arrow(t).select("id", *[f(col).alias(n) for n, f in exprs]).collect().sort_by("id")
+    want = pl.from_arrow(t).select("id", *[f(pl.col).alias(n) for n, f in exprs])
+    rows_equal(got, want)
+    got = env.from_arrow(t).fill_null(strategy="backward", limit=limit).collect().sort_by("id")
+    rows_equal(got, pl.from_arrow(t).fill_null(strategy="backward", limit=limit))
+
+
+def test_fill_strategies_refuse_what_they_cannot_do():
+    s = rb.from_pydict({"x": [1, None]})
+    with pytest.raises(rb.PlanError, match="strategy must be 'forward' or 'backward'"):
+        s.select(col("x").fill_null(strategy="mean"))
+    with pytest.raises(rb.PlanError, match="a value or a strategy, not both"):
+        s.select(col("x").fill_null(0, strategy="forward"))
+    with pytest.raises(rb.PlanError, match="limit must be a count of rows"):
+        s.select(col("x").forward_fill(-1))

@@ -100,7 +100,7 @@ func OutputName(e *plan.Expr) string {
 
 // WindowFunctions are the functions that exist only inside over(...) (engine/ops/over).
 var WindowFunctions = []string{"rank", "row_number", "cum_count", "shift", "cum_sum", "cum_min", "cum_max",
-	"rolling_sum", "rolling_mean", "rolling_min", "rolling_max"}
+	"rolling_sum", "rolling_mean", "rolling_min", "rolling_max", "forward_fill", "backward_fill"}
 
 func (s *CompileScope) Compile(e *plan.Expr) (Expr, error) {
 	if e == nil {

@@ -137,8 +137,10 @@ class Expr:
         """
         return Expr._fn("is_not_null", self)
 
-    def fill_null(self, value: IntoExpr) -> Expr:
-        """Replace nulls with ``value`` (a literal or another expression).
+    def fill_null(self, value: IntoExpr | None = None, strategy: str | None = None, limit: int | None = None) -> Expr:
+        """Replace nulls with ``value`` (a literal or another expression), or with
+        ``strategy="forward"`` / ``"backward"`` the nearest value before / after (see
+        :meth:`forward_fill`; ``limit`` rows at most).
 
         The result has the type both fit, as ``when/then`` and SQL's ``COALESCE``: a
         ``decimal(10, 2)`` column filled from a ``decimal(7, 3)`` one is ``decimal(11, 3)``,
@@ -152,8 +154,55 @@ class Expr:
         >>> s = rb.from_pydict({"x": [1, None]})
         >>> s.select(rb.col("x").fill_null(0).alias("out")).collect()["out"].to_pylist()
         [1, 0]
+        >>> s.select(rb.col("x").fill_null(strategy="forward")).collect()["x"].to_pylist()
+        [1, 1]
         """
+        if strategy is not None:
+            if value is not None:
+                raise PlanError("fill_null takes a value or a strategy, not both")
+            if strategy == "forward":
+                return self.forward_fill(limit)
+            if strategy == "backward":
+                return self.backward_fill(limit)
+            raise PlanError(f"fill_null strategy must be 'forward' or 'backward', got {strategy!r} "
+                            "(for 'zero', 'min', 'max', 'mean' pass the value: fill_null(col('x').mean()))")
+        if limit is not None:
+            raise PlanError("fill_null takes limit only with strategy='forward' or 'backward'")
+        if value is None:
+            raise PlanError("fill_null needs a value or a strategy")
         return Expr._fn("fill_null", self, value)
+
+    def forward_fill(self, limit: int | None = None) -> Expr:
+        """Each null takes the nearest non-null value before it (at most ``limit`` rows
+        before), as Polars' ``forward_fill``; nulls before the first value stay null. Alone,
+        over the whole input in input order; ``.over(...)`` fills within partitions, in
+        ``order_by`` order (``col("x").forward_fill().over("k", order_by="t")``). Bounded
+        input only.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"x": [None, 1, None, None, 4]})
+        >>> s.select(rb.col("x").forward_fill()).collect()["x"].to_pylist()
+        [None, 1, 1, 1, 4]
+        >>> s.select(rb.col("x").forward_fill(limit=1)).collect()["x"].to_pylist()
+        [None, 1, 1, None, 4]
+        """
+        return _Windowed(Expr._fn("forward_fill", self, **_fill_limit(limit)))
+
+    def backward_fill(self, limit: int | None = None) -> Expr:
+        """Each null takes the nearest non-null value after it (at most ``limit`` rows after),
+        as Polars' ``backward_fill``; nulls after the last value stay null. Alone, over the
+        whole input in input order; ``.over(...)`` within partitions. Bounded input only.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"x": [None, 1, None, None, 4, None]})
+        >>> s.select(rb.col("x").backward_fill()).collect()["x"].to_pylist()
+        [1, 1, 4, 4, 4, None]
+        """
+        return _Windowed(Expr._fn("backward_fill", self, **_fill_limit(limit)))
 
     # -- aggregations (only inside group_by(...).agg(...)) ----------------------
     def _agg(self, name: str, *others: IntoExpr, **options: Any) -> Expr:
@@ -1259,6 +1308,28 @@ class Expr:
         [3, 0, None]
         """
         return ListNamespace(self)
+
+
+def _fill_limit(limit: int | None) -> dict[str, int]:
+    if limit is None:
+        return {}
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+        raise PlanError(f"fill limit must be a count of rows (0 or more) or None, got {limit!r}")
+    return {"limit": limit}
+
+
+class _Windowed(Expr):
+    """A window function (forward_fill, ...) over the whole input alone, or over(...) the
+    partitions given."""
+
+    __slots__ = ("_inner",)
+
+    def __init__(self, inner: Expr):
+        super().__init__(inner.over()._node)
+        self._inner = inner
+
+    def over(self, *args: Any, **kwargs: Any) -> Expr:
+        return self._inner.over(*args, **kwargs)
 
 
 class _Lagged(Expr):

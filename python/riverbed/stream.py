@@ -2106,11 +2106,13 @@ class Stream:
             keep = keep & col(name).is_not_null()
         return self.filter(keep)
 
-    def fill_null(self, value: Any) -> Stream:
+    def fill_null(self, value: Any = None, strategy: str | None = None, limit: int | None = None) -> Stream:
         """Nulls replaced by ``value`` in the columns it suits, as Polars' ``fill_null``: a
         number fills the numeric columns (a float only the float and decimal ones, so that no
         integer column changes type), a string the string columns, a boolean the boolean
-        ones, a date or datetime the temporal ones; an expression fills every column.
+        ones, a date or datetime the temporal ones; an expression fills every column. With
+        ``strategy="forward"`` / ``"backward"``, every column takes the nearest value before
+        / after each null, in input order (``limit`` rows at most; bounded input only).
 
         Examples
         --------
@@ -2120,7 +2122,16 @@ class Stream:
         [{'a': 1, 'f': 0.0, 's': None}, {'a': 0, 'f': 2.5, 's': 'x'}]
         >>> s.fill_null("?").collect()["s"].to_pylist()
         ['?', 'x']
+        >>> s.fill_null(strategy="backward").collect().to_pylist()
+        [{'a': 1, 'f': 2.5, 's': 'x'}, {'a': None, 'f': 2.5, 's': 'x'}]
         """
+        if strategy is not None:
+            if value is not None:
+                raise PlanError("fill_null takes a value or a strategy, not both")
+            cols = [f.name for f in self.schema if f.name != "__op"]
+            return self.with_columns(*[col(c).fill_null(strategy=strategy, limit=limit).alias(c) for c in cols])
+        if limit is not None:
+            raise PlanError("fill_null takes limit only with strategy='forward' or 'backward'")
         import datetime as _dt
         from decimal import Decimal
 

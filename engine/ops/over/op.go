@@ -319,6 +319,43 @@ func (o *Op) compute(f *Func) (arrow.Array, error) {
 		idx := b.NewArray()
 		defer idx.Release()
 		return compute.TakeArray(o.tc.Eval.Ctx, x, idx)
+	case "forward_fill", "backward_fill":
+		// Each null takes the value of the nearest valid row before it (forward) or after
+		// it (backward) in its partition, at most N rows away when N >= 0.
+		b := array.NewInt64Builder(mem)
+		defer b.Release()
+		take := make([]int64, n)
+		valid := make([]bool, n)
+		_ = runs(perm, ids, func(rows []int) error {
+			fill := func(j, from int) {
+				if r := rows[j]; x.IsValid(r) {
+					take[r], valid[r] = int64(r), true
+				} else if from >= 0 && (f.N < 0 || int64(max(j-from, from-j)) <= f.N) {
+					take[r], valid[r] = int64(rows[from]), true
+				}
+			}
+			last := -1
+			if f.Fn == "forward_fill" {
+				for j, r := range rows {
+					fill(j, last)
+					if x.IsValid(r) {
+						last = j
+					}
+				}
+				return nil
+			}
+			for j := len(rows) - 1; j >= 0; j-- {
+				fill(j, last)
+				if x.IsValid(rows[j]) {
+					last = j
+				}
+			}
+			return nil
+		})
+		b.AppendValues(take, valid)
+		idx := b.NewArray()
+		defer idx.Release()
+		return compute.TakeArray(o.tc.Eval.Ctx, x, idx)
 	case "rank":
 		return o.rank(f, ids, x)
 	}

@@ -282,6 +282,12 @@ func Compile(s *expr.CompileScope, e *plan.Expr) (Func, error) {
 			return fail(rberr.Plan, "shift: %v", err)
 		}
 		f.OutType = t
+	case "forward_fill", "backward_fill":
+		// N: the most rows a value fills (limit), -1 for no limit.
+		if f.N, err = optInt(opts, "limit", -1); err != nil || f.N < -1 {
+			return fail(rberr.Plan, "%s: limit must be a count of rows (0 or more) or None", f.Fn)
+		}
+		f.OutType = t
 	case "cum_sum", "rolling_sum":
 		switch {
 		case t.ID() == arrow.DECIMAL128:
