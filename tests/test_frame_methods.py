@@ -380,3 +380,46 @@ def test_fill_strategies_refuse_what_they_cannot_do():
         s.select(col("x").fill_null(0, strategy="forward"))
     with pytest.raises(rb.PlanError, match="limit must be a count of rows"):
         s.select(col("x").forward_fill(-1))
+
+
+@pytest.mark.parametrize("case", ["mapping", "lists", "scalar new", "one old", "strings", "no match"])
+def test_replace_matches_polars(env, case):
+    """Expr.replace (unmatched values and nulls stay) and replace_strict with a default and a
+    return_dtype, against Polars on the same data."""
+    t = table(800, seed=9)
+    i, s = col("i"), col("s")
+    pi, ps = pl.col("i"), pl.col("s")
+    args = {"mapping": ("i", {1: 100, -2: 200, 7: -7}), "lists": ("i", ([1, 2, 3], [10, 20, 30])),
+            "scalar new": ("i", ([4, 5, 6], 0)), "one old": ("i", (0, 99)),
+            "strings": ("s", {"a": "A", "c": "see"}), "no match": ("s", {"zz": "y"})}[case]
+    c, a = args
+    ours = (col(c).replace(a) if isinstance(a, dict) else col(c).replace(*a))
+    theirs = (pl.col(c).replace(a) if isinstance(a, dict) else pl.col(c).replace(*a))
+    got = env.from_arrow(t).select(ours).collect()
+    want = pl.from_arrow(t).select(theirs)
+    rows_equal(got, want)
+    wt = want.to_arrow().schema.field(c).type
+    assert got.schema.field(c).type == (pa.string() if wt == pa.large_string() else wt)  # Polars: large_string
+    if c == "s":
+        mapping = a if isinstance(a, dict) else dict(zip(*a))
+        got = env.from_arrow(t).select(s.replace_strict(mapping, default="other")).collect()
+        want = pl.from_arrow(t).select(ps.replace_strict(mapping, default="other"))
+        rows_equal(got, want)
+    else:
+        got = env.from_arrow(t).select(i.replace_strict(*((a,) if isinstance(a, dict) else a), default=-1,
+                                                        return_dtype=rb.Float64)).collect()
+        want = pl.from_arrow(t).select(pi.replace_strict(*((a,) if isinstance(a, dict) else a), default=-1,
+                                                         return_dtype=pl.Float64))
+        rows_equal(got, want)
+        assert got.schema.field("i").type == pa.float64()
+
+
+def test_replace_strict_without_default_fails_on_an_unknown_value():
+    s = rb.from_pydict({"x": ["a", "b", None]})
+    assert s.select(col("x").replace_strict({"a": 1, "b": 2})).collect()["x"].to_pylist() == [1, 2, None]
+    with pytest.raises(rb.DataError, match="replace_strict: a value of x is not among the old values"):
+        s.select(col("x").replace_strict({"a": 1})).collect()
+    with pytest.raises(rb.PlanError, match="2 old values but 1 new ones"):
+        s.select(col("x").replace(["a", "b"], ["c"]))
+    with pytest.raises(rb.PlanError, match="fill nulls with fill_null"):
+        s.select(col("x").replace(None, "z"))

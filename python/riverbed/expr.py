@@ -172,6 +172,56 @@ class Expr:
             raise PlanError("fill_null needs a value or a strategy")
         return Expr._fn("fill_null", self, value)
 
+    def replace(self, old: Any, new: Any = ...) -> Expr:
+        """Values in ``old`` replaced by those in ``new`` (lists of the same length, or one
+        ``new`` for every ``old``), or by a mapping ``{old: new}``; other values, and nulls,
+        stay as they are, as Polars' ``replace``. Where Polars keeps the column's type, the
+        result has the type the column and the new values both fit (``when/then``'s rule:
+        a literal the column's type holds keeps it). Built as a ``when/then`` chain: one
+        comparison per old value, for maps of a few hundred values at most.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"x": ["a", "b", "c", None]})
+        >>> s.select(rb.col("x").replace({"a": "A", "b": "B"})).collect()["x"].to_pylist()
+        ['A', 'B', 'c', None]
+        """
+        pairs = _replace_pairs("replace", old, new)
+        if not pairs:
+            return self
+        return _replace_chain(self, pairs).otherwise(self).alias(_output_name(self))
+
+    def replace_strict(self, old: Any, new: Any = ..., *, default: IntoExpr = ...,
+                       return_dtype: DataType | Any | None = None) -> Expr:
+        """Every value replaced by its new value from ``old``/``new`` (as :meth:`replace`),
+        in the new values' type (or ``return_dtype``), as Polars' ``replace_strict``: a value
+        not among ``old`` takes ``default``, or without one fails the job with a
+        :class:`DataError` naming the column; nulls stay null.
+
+        Examples
+        --------
+        >>> import riverbed as rb
+        >>> s = rb.from_pydict({"x": ["lo", "hi", "mid"]})
+        >>> s.select(rb.col("x").replace_strict({"lo": 1, "hi": 3}, default=2)).collect()["x"].to_pylist()
+        [1, 3, 2]
+        """
+        pairs = _replace_pairs("replace_strict", old, new)
+        name = _output_name(self)
+        if not pairs:
+            out = lit(None) if default is ... else _to_expr(default)
+        else:
+            out = _replace_chain(self, pairs).otherwise(lit(None) if default is ... else default)
+        if default is ...:
+            known = [o for o, _ in pairs]
+            unknown = self.is_not_null() if not known else (self.is_not_null() & ~self.is_in(known))
+            out = Expr._fn("error_if", unknown, out,
+                           message=f"replace_strict: a value of {name} is not among the old values "
+                                   f"and no default was given")
+        if return_dtype is not None:
+            out = out.cast(return_dtype)
+        return out.alias(name)
+
     def forward_fill(self, limit: int | None = None) -> Expr:
         """Each null takes the nearest non-null value before it (at most ``limit`` rows
         before), as Polars' ``forward_fill``; nulls before the first value stay null. Alone,
@@ -1308,6 +1358,38 @@ class Expr:
         [3, 0, None]
         """
         return ListNamespace(self)
+
+
+def _replace_pairs(fn: str, old: Any, new: Any) -> list[tuple[Any, Any]]:
+    """(old, new) pairs of replace/replace_strict's arguments."""
+    from collections.abc import Mapping
+
+    if isinstance(old, Mapping):
+        if new is not ...:
+            raise PlanError(f"{fn} takes a mapping or old and new values, not both")
+        pairs = list(old.items())
+    else:
+        if new is ...:
+            raise PlanError(f"{fn} needs new values (or a mapping {{old: new}})")
+        olds = list(old) if isinstance(old, (list, tuple)) else [old]
+        if isinstance(new, (list, tuple)):
+            if len(new) != len(olds):
+                raise PlanError(f"{fn}: {len(olds)} old values but {len(new)} new ones")
+            pairs = list(zip(olds, new))
+        else:
+            pairs = [(o, new) for o in olds]
+    for o, _ in pairs:
+        if o is None or isinstance(o, Expr):
+            raise PlanError(f"{fn} takes old values as literals, not {o!r} (fill nulls with fill_null)")
+    return pairs
+
+
+def _replace_chain(x: Expr, pairs: list[tuple[Any, Any]]) -> Then:
+    chain: Then | None = None
+    for o, n in pairs:
+        chain = when(x == o).then(n) if chain is None else chain.when(x == o).then(n)
+    assert chain is not None
+    return chain
 
 
 def _fill_limit(limit: int | None) -> dict[str, int]:
