@@ -29,12 +29,16 @@ import (
 // (LeftTime, RightTime; absent: its event time), the Strategy ("backward" (default),
 // "forward", "nearest") and the Tolerance (a duration: farther matches are none).
 type JoinArgs struct {
-	How          string          `json:"how,omitempty"`
-	LeftOn       []*plan.Expr    `json:"left_on,omitempty"`
-	RightOn      []*plan.Expr    `json:"right_on,omitempty"`
-	Suffix       *string         `json:"suffix,omitempty"` // nil: "_right"; "" is kept (clashing names are then an error)
-	JoinStrategy string          `json:"join_strategy,omitempty"`
-	Window       *plan.WindowDef `json:"window,omitempty"`
+	How          string       `json:"how,omitempty"`
+	LeftOn       []*plan.Expr `json:"left_on,omitempty"`
+	RightOn      []*plan.Expr `json:"right_on,omitempty"`
+	Suffix       *string      `json:"suffix,omitempty"` // nil: "_right"; "" is kept (clashing names are then an error)
+	JoinStrategy string       `json:"join_strategy,omitempty"`
+	// NullsEqual (relational joins on keys): null keys match null keys (a key of several
+	// columns matches where each column is equal or both are null), as Polars'
+	// nulls_equal=True and SQL's IS NOT DISTINCT FROM; by default a null key matches nothing.
+	NullsEqual bool            `json:"nulls_equal,omitempty"`
+	Window     *plan.WindowDef `json:"window,omitempty"`
 	// WindowHow is the kind of a window join: "inner" (absent), "left", "right", "full",
 	// "semi" or "anti" (rows of a window without a match; ops/join's WindowJoinOp).
 	WindowHow string `json:"window_how,omitempty"`
@@ -547,8 +551,11 @@ func (o *joinOp) bindJoin(ln, left, right *lnode) error {
 	if o.How == "proctime" {
 		right, o.proctimeOpCol = withoutOps(right)
 	}
-	js := &join.Spec{Name: name, How: o.How, LeftSchema: left.schema, RightSchema: right.schema}
+	js := &join.Spec{Name: name, How: o.How, LeftSchema: left.schema, RightSchema: right.schema, NullsEqual: o.NullsEqual}
 	regular := regularJoin(o.How)
+	if o.NullsEqual && (!regular || o.How == "cross") {
+		return rberr.New(rberr.Plan, "%s: nulls_equal is an option of joins on keys (inner, left, right, full, semi, anti)", name)
+	}
 	switch {
 	case o.How == "cross":
 		if len(o.LeftOn)+len(o.RightOn) > 0 {

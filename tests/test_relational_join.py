@@ -40,6 +40,27 @@ def test_kinds_match_polars_with_nulls_and_duplicates(how: str, parallelism: int
 
 
 @pytest.mark.parametrize("how", KINDS)
+@pytest.mark.parametrize("parallelism", [1, 3])
+def test_nulls_equal_matches_polars(how: str, parallelism: int) -> None:
+    """nulls_equal=True: null keys match null keys (several of them on each side, string and
+    integer keys, keys of two columns where one is null), as Polars' option."""
+    left = pa.table({"k": pa.array([1, None, 2, None, 4], pa.int64()), "s": ["a", None, "b", None, "c"],
+                     "v": list("vwxyz")})
+    right = pa.table({"k": pa.array([None, 2, None, 5], pa.int64()), "s": [None, "b", "q", None],
+                      "w": list("pqrs")})
+    check(left, right, how, parallelism, on="k", nulls_equal=True)
+    check(left, right, how, parallelism, on="s", nulls_equal=True)
+    check(left, right, how, parallelism, on=["k", "s"], nulls_equal=True)
+    for strategy in ["hash"] if how == "full" else ["broadcast", "hash"]:
+        got = rb.Environment(parallelism=parallelism).from_arrow(left).join(
+            rb.from_arrow(right), on="k", how=how, nulls_equal=True, strategy=strategy).collect()
+        want = pl.from_arrow(left).join(pl.from_arrow(right), on="k", how=how, nulls_equal=True).to_arrow()
+        assert rows(got) == rows(want), (how, strategy)
+    with pytest.raises(rb.PlanError, match="nulls_equal is an option of joins on keys"):
+        rb.from_arrow(left).join(rb.from_arrow(right), how="cross", nulls_equal=True)
+
+
+@pytest.mark.parametrize("how", KINDS)
 def test_keys_of_other_names_and_several_keys(how: str) -> None:
     right = RIGHT.rename_columns(["kk", "w", "x"])
     check(LEFT, right, how, left_on="k", right_on="kk")

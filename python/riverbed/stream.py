@@ -1311,10 +1311,11 @@ class Stream:
 
     def join(self, other: Stream, on: Any = None, how: str = "inner", *, left_on: Any = None,
              right_on: Any = None, suffix: str = "_right", strategy: JoinStrategy = "auto",
-             state_ttl: Duration | None = None, where: Expr | None = None) -> Stream:
+             state_ttl: Duration | None = None, where: Expr | None = None, nulls_equal: bool = False) -> Stream:
         """Relational join on equal keys, with Polars' kinds and output columns: ``how`` is
         ``"inner"``, ``"left"``, ``"right"``, ``"full"``, ``"semi"``, ``"anti"`` or ``"cross"``
-        (no keys). Null keys match nothing. Inner and left joins keep the left keys, right
+        (no keys). Null keys match nothing, unless ``nulls_equal=True`` (Polars' option, SQL's
+        ``IS NOT DISTINCT FROM``): then null matches null. Inner and left joins keep the left keys, right
         joins the right keys, full joins both (the right ones with ``suffix`` if their names
         clash); other right columns whose names clash get ``suffix``.
 
@@ -1392,6 +1393,8 @@ class Stream:
                 raise PlanError("a cross join takes no keys")
             if state_ttl is not None:
                 raise PlanError("state_ttl is an option of joins on keys, not of a cross join")
+            if nulls_equal:
+                raise PlanError("nulls_equal is an option of joins on keys, not of a cross join")
             if not isinstance(other, Stream):
                 raise TypeMismatchError(f"join takes a stream, got {type(other).__name__}")
             node: dict[str, Any] = {"op": "join", "how": how, "suffix": suffix,
@@ -1402,6 +1405,10 @@ class Stream:
             raise PlanError(f"strategy must be 'auto', 'hash' or 'broadcast', got {strategy!r}")
         extra: dict[str, Any] = {} if strategy == "auto" else {"join_strategy": strategy}
         extra.update(cond)
+        if not isinstance(nulls_equal, bool):
+            raise TypeMismatchError(f"nulls_equal takes True or False, got {nulls_equal!r}")
+        if nulls_equal:
+            extra["nulls_equal"] = True
         if state_ttl is not None:
             from .window import duration
 

@@ -23,6 +23,7 @@ import (
 type Spec struct {
 	Name                string
 	How                 string
+	NullsEqual          bool // null keys match null keys (else a null key matches nothing)
 	LeftKeys, RightKeys []expr.Expr
 	KeyTypes            []arrow.DataType
 	LeftSchema          *arrow.Schema
@@ -110,7 +111,9 @@ func (j *JoinBase) keyIDs(side int, rec arrow.RecordBatch) ([]uint32, error) {
 	if err := j.keys.Consume(j.tc.Eval.Ctx, cols, ids); err != nil {
 		return nil, err
 	}
-	markNullKeys(cols, ids)
+	if !j.Spec.NullsEqual {
+		markNullKeys(cols, ids)
+	}
 	return ids, nil
 }
 

@@ -260,7 +260,9 @@ func (o *HashJoinOp) lookupIDs(side int, rec arrow.RecordBatch) ([]uint32, error
 	defer runtime.ReleaseAll(cols)
 	ids := make([]uint32, rec.NumRows())
 	o.keys.Lookup(cols, ids)
-	markNullKeys(cols, ids)
+	if !o.Spec.NullsEqual {
+		markNullKeys(cols, ids)
+	}
 	return ids, nil
 }
 
