@@ -119,6 +119,14 @@ NULL_QUERIES = [
     "SELECT id, x IS DISTINCT FROM id AS a, s IS NOT DISTINCT FROM 'a' AS c, b IS UNKNOWN AS d, "
     "b IS NOT UNKNOWN AS h FROM t",
     "SELECT a.id, c.id AS other FROM t a, t c WHERE a.s IS NOT DISTINCT FROM c.s AND a.id < c.id",
+    # IS NOT DISTINCT FROM between the sides as the keys: NULL matches NULL, in every kind
+    "SELECT t.id, u.k FROM t JOIN u ON t.x IS NOT DISTINCT FROM u.y",
+    "SELECT t.id, u.k FROM t LEFT JOIN u ON t.x IS NOT DISTINCT FROM u.y",
+    "SELECT t.id, u.k FROM t RIGHT JOIN u ON u.y IS NOT DISTINCT FROM t.x",
+    "SELECT t.id, u.k FROM t FULL JOIN u ON t.x IS NOT DISTINCT FROM u.y",
+    "SELECT t.id, u.k FROM t FULL JOIN u ON t.x IS NOT DISTINCT FROM u.k AND t.s IS NOT DISTINCT FROM u.s",
+    "SELECT t.id, u.k FROM t LEFT JOIN u ON t.x IS NOT DISTINCT FROM u.y AND t.id < u.k",
+    "SELECT t.id, u.k FROM t FULL JOIN u ON t.x = u.k AND t.s IS NOT DISTINCT FROM u.s",
     # NULL join keys never match, in every join kind
     "SELECT t.id, u.k FROM t JOIN u ON t.x = u.y",
     "SELECT t.id, u.k FROM t LEFT JOIN u ON t.x = u.y",

@@ -1,6 +1,7 @@
 package sql
 
 import (
+	"slices"
 	"strconv"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -341,7 +342,7 @@ func (pl *planner) renameClashes(l, r *rel, at Pos) (*rel, error) {
 // joinExprs joins two relations whose fields do not clash on keys already translated over
 // each side.
 func (pl *planner) joinExprs(l, right *rel, how string, lx, rx []*plan.Expr, where *plan.Expr, at Pos) (*rel, error) {
-	args := &engine.JoinArgs{How: how, Where: where}
+	args := &engine.JoinArgs{How: how, Where: where, NullsEqual: pl.nullSafeKeys}
 	node := &plan.Node{Op: "join", Inputs: []*plan.Node{l.node, right.node}, Args: args}
 	keep := func(x *plan.Expr, cols []column) *plan.Expr {
 		if x.Col == nil {
@@ -524,6 +525,8 @@ func (pl *planner) explicitJoinWhere(j *JoinExpr, where []Expr) (*rel, []Expr, e
 	}
 	var lk, rk []Expr
 	var rest []Expr
+	var nsL, nsR, nsC []Expr // IS NOT DISTINCT FROM between the sides: left, right, conjunct
+	nullSafe := false
 	if j.Using != nil {
 		for _, c := range j.Using {
 			lk = append(lk, &Ident{At{j.P}, []string{c}})
@@ -546,6 +549,19 @@ func (pl *planner) explicitJoinWhere(j *JoinExpr, where []Expr) (*rel, []Expr, e
 		for _, c := range append(conjuncts(j.On), where...) {
 			if containsSubquery(c) {
 				return nil, nil, unsupported(c.Position(), "a subquery in a join condition")
+			}
+			// l IS NOT DISTINCT FROM r between the two sides: a key that matches NULL with
+			// NULL, used as the join's keys when no equality is (below); else a condition.
+			if d, ok := c.(*IsDistinct); ok && d.Not {
+				lo, err1 := ownersOf(d.L)
+				ro, err2 := ownersOf(d.R)
+				switch {
+				case err1 != nil || err2 != nil:
+				case len(lo) == 1 && lo[0] && len(ro) == 1 && ro[1]:
+					nsL, nsR, nsC = append(nsL, d.L), append(nsR, d.R), append(nsC, c)
+				case len(lo) == 1 && lo[1] && len(ro) == 1 && ro[0]:
+					nsL, nsR, nsC = append(nsL, d.R), append(nsR, d.L), append(nsC, c)
+				}
 			}
 			if b, ok := c.(*Binary); ok && b.Op == "=" {
 				lo, err := ownersOf(b.L)
@@ -571,12 +587,24 @@ func (pl *planner) explicitJoinWhere(j *JoinExpr, where []Expr) (*rel, []Expr, e
 			rest = append(rest, c)
 		}
 	}
+	if len(lk) == 0 && len(nsL) > 0 && versioned == nil {
+		// Only null-safe equalities between the sides: they are the keys, null matching
+		// null (with an equality as well, they stay conditions on its matches).
+		lk, rk, nullSafe = nsL, nsR, true
+		kept := rest[:0:0]
+		for _, c := range rest {
+			if !slices.Contains(nsC, c) {
+				kept = append(kept, c)
+			}
+		}
+		rest = kept
+	}
 	if versioned != nil {
 		out, err := pl.temporalJoin(j, versioned, l, r, lk, rk, rest)
 		return out, left, err
 	}
 	// an inner join with bounds between the two sides' event times is an interval join
-	if kind == "inner" && len(lk) > 0 && len(rest) > 0 {
+	if kind == "inner" && len(lk) > 0 && len(rest) > 0 && !nullSafe {
 		if lo, hi, others, ok := pl.intervalBounds(l, r, rest); ok {
 			out, err := pl.timeJoin(j, l, r, lk, rk, others,
 				&engine.JoinArgs{How: "interval", Lower: signedDuration(lo), Upper: signedDuration(hi)}, nil)
@@ -610,19 +638,14 @@ func (pl *planner) explicitJoinWhere(j *JoinExpr, where []Expr) (*rel, []Expr, e
 	how := kind
 	if len(lk) == 0 {
 		if kind != "inner" {
-			what := "a " + kind + " join without an equality between the two sides"
-			for _, c := range on {
-				if d, ok := c.(*IsDistinct); ok && d.Not {
-					// an outer join's keys never match NULL: the null-safe equality is no key
-					what += " (IS NOT DISTINCT FROM is not one: it matches NULL with NULL, which an outer join's keys do not; join on COALESCE of each side with a value the keys never take)"
-					break
-				}
-			}
+			what := "a " + kind + " join without an equality between the two sides (= or IS NOT DISTINCT FROM between a column of each)"
 			return nil, nil, unsupported(j.P, what)
 		}
 		how = "cross"
 	}
+	pl.nullSafeKeys = nullSafe
 	out, err := pl.joinOn(l, r, how, lk, rk, on, j.P)
+	pl.nullSafeKeys = false
 	if err != nil {
 		return nil, nil, err
 	}

@@ -36,10 +36,13 @@ type planner struct {
 	schemas map[*plan.Node]*arrow.Schema
 	ctes    []map[string]*cteDef
 	counter int // fresh names
-	created []string
-	ddl     map[string]*CreateTable // the CREATE TABLE statements, by name
-	broken  map[string]error        // Parquet tables that could not be read (yet)
-	cache   *engine.BindCache       // Parquet footers read once for all its binds
+	// nullSafeKeys: the join being planned (joinExprs) matches its keys with IS NOT
+	// DISTINCT FROM, null equal to null (JoinArgs.NullsEqual)
+	nullSafeKeys bool
+	created      []string
+	ddl          map[string]*CreateTable // the CREATE TABLE statements, by name
+	broken       map[string]error        // Parquet tables that could not be read (yet)
+	cache        *engine.BindCache       // Parquet footers read once for all its binds
 }
 
 type cteDef struct {

@@ -114,7 +114,7 @@ func TestPlanErrorsHavePositions(t *testing.T) {
 		{"SELECT k FROM t WHERE x > (SELECT x FROM u WHERE u.k = t.k GROUP BY x)", "SQL line 1, column 27: a correlated scalar subquery other than one expression without GROUP BY or HAVING is not supported yet", rberr.Plan},
 		{"SELECT COUNT(*) FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '1' SECOND))", "SQL line 1, column 22: a window table function without GROUP BY window_start, window_end is not supported yet", rberr.Plan},
 		{"SELECT k FROM t LEFT JOIN u ON t.k < u.k", "SQL line 1, column 17: a left join without an equality between the two sides", rberr.Plan},
-		{"SELECT t.k FROM t FULL JOIN u ON t.k IS NOT DISTINCT FROM u.k", "SQL line 1, column 19: a full join without an equality between the two sides (IS NOT DISTINCT FROM is not one", rberr.Plan},
+		{"SELECT t.k FROM t FULL JOIN u ON t.k IS NOT DISTINCT FROM t.k", "SQL line 1, column 19: a full join without an equality between the two sides (= or IS NOT DISTINCT FROM between a column of each)", rberr.Plan},
 	}
 	for _, c := range cases {
 		_, _, err := compileAndBind(t, c.q)
