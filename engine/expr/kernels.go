@@ -134,20 +134,7 @@ var notKernel = unaryKernel(func(ec *EvalCtx, in arrow.Array) (arrow.Array, erro
 	return b.NewArray(), nil
 })
 
-var lenCharsKernel = unaryKernel(func(ec *EvalCtx, in arrow.Array) (arrow.Array, error) {
-	a := in.(*array.String)
-	b := array.NewInt32Builder(ec.Mem)
-	defer b.Release()
-	b.Reserve(a.Len())
-	for i := 0; i < a.Len(); i++ {
-		if a.IsNull(i) {
-			b.UnsafeAppendBoolToBitmap(false)
-			continue
-		}
-		b.UnsafeAppend(int32(utf8.RuneCountInString(a.Value(i))))
-	}
-	return b.NewArray(), nil
-})
+var lenCharsKernel = stringIntKernel(func(s string) (int32, bool) { return int32(utf8.RuneCountInString(s)), true })
 
 // temporalFieldKernel extracts a calendar field (year, month, day, hour, minute, second)
 // from a timestamp or date32 column, in the column's time zone (UTC when it has none).

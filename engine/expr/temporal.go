@@ -51,17 +51,41 @@ var unitNanos = map[compute.RoundTemporalUnit]int64{
 	compute.RoundTemporalDay: 86400e9, compute.RoundTemporalWeek: 7 * 86400e9,
 }
 
+// ticksAndZone is the length of one unit of a timestamp or date32 type in nanoseconds (a
+// day for date32) and its time zone (UTC without one).
+func ticksAndZone(dt arrow.DataType) (int64, *time.Location, error) {
+	ts, ok := dt.(*arrow.TimestampType)
+	if !ok {
+		return 86400e9, time.UTC, nil
+	}
+	loc, err := loadZone(ts.TimeZone)
+	return map[arrow.TimeUnit]int64{arrow.Second: 1e9, arrow.Millisecond: 1e6, arrow.Microsecond: 1e3, arrow.Nanosecond: 1}[ts.Unit], loc, err
+}
+
+// tickValues is a timestamp or date32 column's values as int64 ticks (nulls' included).
+func tickValues(in arrow.Array, text string) ([]int64, error) {
+	switch a := in.(type) {
+	case *array.Timestamp:
+		vals := make([]int64, a.Len())
+		for i, v := range a.TimestampValues() {
+			vals[i] = int64(v)
+		}
+		return vals, nil
+	case *array.Date32:
+		vals := make([]int64, a.Len())
+		for i, v := range a.Date32Values() {
+			vals[i] = int64(v)
+		}
+		return vals, nil
+	}
+	return nil, rberr.New(rberr.Internal, "%s: unexpected column type %s", text, in.DataType())
+}
+
 // truncateKernel builds dt.truncate for a timestamp or date32 column.
 func truncateKernel(dt arrow.DataType, opts compute.RoundTemporalOptions, text string) (kernelFn, error) {
-	tickNanos := int64(86400e9) // date32: one tick is a day
-	loc := time.UTC
-	if ts, ok := dt.(*arrow.TimestampType); ok {
-		tickNanos = map[arrow.TimeUnit]int64{arrow.Second: 1e9, arrow.Millisecond: 1e6, arrow.Microsecond: 1e3, arrow.Nanosecond: 1}[ts.Unit]
-		l, err := loadZone(ts.TimeZone)
-		if err != nil {
-			return nil, err
-		}
-		loc = l
+	tickNanos, loc, err := ticksAndZone(dt)
+	if err != nil {
+		return nil, err
 	}
 	ticksPerDay := int64(86400e9) / tickNanos
 	n := opts.Multiple
@@ -119,22 +143,9 @@ func truncateKernel(dt arrow.DataType, opts compute.RoundTemporalOptions, text s
 	ticksPerSec := int64(1e9) / tickNanos
 	local := loc != time.UTC && tickNanos < 86400e9
 	return unaryKernel(func(ec *EvalCtx, in arrow.Array) (arrow.Array, error) {
-		var vals []int64
-		switch a := in.(type) {
-		case *array.Timestamp:
-			raw := a.TimestampValues()
-			vals = make([]int64, len(raw))
-			for i, v := range raw {
-				vals[i] = int64(v)
-			}
-		case *array.Date32:
-			raw := a.Date32Values()
-			vals = make([]int64, len(raw))
-			for i, v := range raw {
-				vals[i] = int64(v)
-			}
-		default:
-			return nil, rberr.New(rberr.Internal, "%s: unexpected column type %s", text, in.DataType())
+		vals, err := tickValues(in, text)
+		if err != nil {
+			return nil, err
 		}
 		out := make([]int64, len(vals))
 		valid := validity(in)
@@ -271,15 +282,9 @@ func daysFromCivil(y, m, d int64) int64 {
 // wall time the clocks skip is read with the offset before the skip, as str.to_datetime),
 // as Polars; days_in_month is 28 to 31, int32.
 func monthKernel(fn string, dt arrow.DataType, text string) (kernelFn, arrow.DataType, error) {
-	tickNanos := int64(86400e9) // date32: one tick is a day
-	loc := time.UTC
-	if ts, ok := dt.(*arrow.TimestampType); ok {
-		tickNanos = map[arrow.TimeUnit]int64{arrow.Second: 1e9, arrow.Millisecond: 1e6, arrow.Microsecond: 1e3, arrow.Nanosecond: 1}[ts.Unit]
-		l, err := loadZone(ts.TimeZone)
-		if err != nil {
-			return nil, nil, err
-		}
-		loc = l
+	tickNanos, loc, err := ticksAndZone(dt)
+	if err != nil {
+		return nil, nil, err
 	}
 	ticksPerDay := int64(86400e9) / tickNanos
 	ticksPerSec := max(int64(1e9)/tickNanos, 1)
@@ -289,18 +294,9 @@ func monthKernel(fn string, dt arrow.DataType, text string) (kernelFn, arrow.Dat
 		out = arrow.PrimitiveTypes.Int32
 	}
 	k := unaryKernel(func(ec *EvalCtx, in arrow.Array) (arrow.Array, error) {
-		vals := make([]int64, in.Len())
-		switch a := in.(type) {
-		case *array.Timestamp:
-			for i, v := range a.TimestampValues() {
-				vals[i] = int64(v)
-			}
-		case *array.Date32:
-			for i, v := range a.Date32Values() {
-				vals[i] = int64(v)
-			}
-		default:
-			return nil, rberr.New(rberr.Internal, "%s: unexpected column type %s", text, in.DataType())
+		vals, err := tickValues(in, text)
+		if err != nil {
+			return nil, err
 		}
 		valid := validity(in)
 		res := make([]int64, len(vals))
