@@ -179,6 +179,35 @@ def test_horizontal_functions_match_polars(env):
         rb.max_horizontal()
 
 
+def test_min_and_max_horizontal_of_many_columns_and_types_match_polars(env):
+    """min_/max_horizontal over 64 columns (each evaluated once: the plan grows with the
+    columns), over strings and dates, and a literal among columns, against Polars."""
+    rng = random.Random(13)
+    n = 500
+    cols = {f"c{i}": [None if rng.random() < 0.2 else rng.randint(-10**6, 10**6) for _ in range(n)]
+            for i in range(64)}
+    cols["s1"] = [rng.choice(["b", "a", None, "ç", "aa"]) for _ in range(n)]
+    cols["s2"] = [rng.choice(["b", None, "z"]) for _ in range(n)]
+    cols["d1"] = [None if rng.random() < 0.3 else dt.date(2024, 1, 1) + dt.timedelta(days=rng.randint(0, 99))
+                  for _ in range(n)]
+    cols["d2"] = [dt.date(2024, 2, 1)] * n
+    cols["id"] = list(range(n))
+    t = pa.table(cols)
+    wide = [f"c{i}" for i in range(64)]
+    got = env.from_arrow(t).select(
+        "id", rb.min_horizontal(wide).alias("mn"), rb.max_horizontal(wide).alias("mx"),
+        rb.min_horizontal("s1", "s2").alias("smn"), rb.max_horizontal("s1", "s2").alias("smx"),
+        rb.min_horizontal("d1", "d2").alias("dmn"), rb.max_horizontal("c0", rb.lit(0)).alias("lit")
+    ).collect().sort_by("id")
+    want = pl.from_arrow(t).select(
+        "id", pl.min_horizontal(wide).alias("mn"), pl.max_horizontal(wide).alias("mx"),
+        pl.min_horizontal("s1", "s2").alias("smn"), pl.max_horizontal("s1", "s2").alias("smx"),
+        pl.min_horizontal("d1", "d2").alias("dmn"), pl.max_horizontal("c0", pl.lit(0)).alias("lit"))
+    rows_equal(got, want)
+    with pytest.raises(rb.RiverbedError, match="cannot be compared with the expressions before it"):
+        env.from_arrow(t).select(rb.min_horizontal("c1", "s1")).collect()
+
+
 def test_polars_named_expressions_match_polars(env):
     rng = random.Random(5)
     n = 1500

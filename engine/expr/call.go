@@ -150,6 +150,8 @@ func (s *CompileScope) compileCall(e *plan.Expr) (Expr, error) {
 	describeArg := func(i int) string { return fmt.Sprintf("%s (%s)", args[i], TypeName(args[i].Type())) }
 
 	switch e.Fn {
+	case "min_horizontal", "max_horizontal":
+		return s.compileHorizontal(e.Fn, args, text)
 	case "add", "sub", "mul", "div", "floordiv", "mod":
 		if err := want(2); err != nil {
 			return nil, err

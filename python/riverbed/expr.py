@@ -2528,10 +2528,6 @@ def sum_horizontal(*exprs: IntoExpr | Sequence[IntoExpr]) -> Expr:
     return _fold([x.fill_null(0) for x in _horizontal_args(exprs, "sum_horizontal")], lambda a, b: a + b)
 
 
-def _pick(a: Expr, b: Expr, take_a: Expr) -> Expr:
-    return when(a.is_null()).then(b).when(b.is_null()).then(a).when(take_a).then(a).otherwise(b)
-
-
 def max_horizontal(*exprs: IntoExpr | Sequence[IntoExpr]) -> Expr:
     """The largest of the expressions row by row, nulls skipped: see :func:`sum_horizontal`.
 
@@ -2541,7 +2537,7 @@ def max_horizontal(*exprs: IntoExpr | Sequence[IntoExpr]) -> Expr:
     >>> rb.from_pydict({"a": [1, 7], "b": [2, None]}).select(rb.max_horizontal("a", "b")).collect()["a"].to_pylist()
     [2, 7]
     """
-    return _fold(_horizontal_args(exprs, "max_horizontal"), lambda a, b: _pick(a, b, a >= b))
+    return Expr._fn("max_horizontal", *_horizontal_args(exprs, "max_horizontal"))
 
 
 def min_horizontal(*exprs: IntoExpr | Sequence[IntoExpr]) -> Expr:
@@ -2553,7 +2549,7 @@ def min_horizontal(*exprs: IntoExpr | Sequence[IntoExpr]) -> Expr:
     >>> rb.from_pydict({"a": [1, 7], "b": [2, None]}).select(rb.min_horizontal("a", "b")).collect()["a"].to_pylist()
     [1, 7]
     """
-    return _fold(_horizontal_args(exprs, "min_horizontal"), lambda a, b: _pick(a, b, a <= b))
+    return Expr._fn("min_horizontal", *_horizontal_args(exprs, "min_horizontal"))
 
 
 def mean_horizontal(*exprs: IntoExpr | Sequence[IntoExpr]) -> Expr:
