@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/compute"
 	"github.com/riverbed-engine/riverbed/internal/rberr"
 )
@@ -60,25 +59,6 @@ func ticksAndZone(dt arrow.DataType) (int64, *time.Location, error) {
 	}
 	loc, err := loadZone(ts.TimeZone)
 	return map[arrow.TimeUnit]int64{arrow.Second: 1e9, arrow.Millisecond: 1e6, arrow.Microsecond: 1e3, arrow.Nanosecond: 1}[ts.Unit], loc, err
-}
-
-// tickValues is a timestamp or date32 column's values as int64 ticks (nulls' included).
-func tickValues(in arrow.Array, text string) ([]int64, error) {
-	switch a := in.(type) {
-	case *array.Timestamp:
-		vals := make([]int64, a.Len())
-		for i, v := range a.TimestampValues() {
-			vals[i] = int64(v)
-		}
-		return vals, nil
-	case *array.Date32:
-		vals := make([]int64, a.Len())
-		for i, v := range a.Date32Values() {
-			vals[i] = int64(v)
-		}
-		return vals, nil
-	}
-	return nil, rberr.New(rberr.Internal, "%s: unexpected column type %s", text, in.DataType())
 }
 
 // truncateKernel builds dt.truncate for a timestamp or date32 column.
@@ -143,7 +123,7 @@ func truncateKernel(dt arrow.DataType, opts compute.RoundTemporalOptions, text s
 	ticksPerSec := int64(1e9) / tickNanos
 	local := loc != time.UTC && tickNanos < 86400e9
 	return unaryKernel(func(ec *EvalCtx, in arrow.Array) (arrow.Array, error) {
-		vals, err := tickValues(in, text)
+		vals, err := AsInt64(in) // read only
 		if err != nil {
 			return nil, err
 		}
@@ -294,7 +274,7 @@ func monthKernel(fn string, dt arrow.DataType, text string) (kernelFn, arrow.Dat
 		out = arrow.PrimitiveTypes.Int32
 	}
 	k := unaryKernel(func(ec *EvalCtx, in arrow.Array) (arrow.Array, error) {
-		vals, err := tickValues(in, text)
+		vals, err := AsInt64(in) // read only
 		if err != nil {
 			return nil, err
 		}
